@@ -1,0 +1,26 @@
+// Compiles src/ to dist/ and copies the SQL migrations beside the compiled stores.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+let tsc;
+try {
+  tsc = require.resolve('typescript/bin/tsc');
+} catch {
+  // Installed without dev dependencies: use the shipped dist/ as it is.
+  if (existsSync(join(root, 'dist', 'index.js'))) process.exit(0);
+  console.error('orrery build: typescript is not installed and dist/ is missing');
+  process.exit(1);
+}
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+for (const dialect of readdirSync(join(root, 'src', 'store'), { withFileTypes: true })) {
+  const from = join(root, 'src', 'store', dialect.name, 'migrations');
+  if (dialect.isDirectory() && existsSync(from)) {
+    cpSync(from, join(root, 'dist', 'store', dialect.name, 'migrations'), { recursive: true });
+  }
+}

@@ -1,0 +1,68 @@
+import { invalid } from './errors.js';
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+const COMPACT = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/;
+const ISO = /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
+
+/**
+ * Parses `90s`, `15m`, `12h`, `64d`, `1w`, `250ms`, combinations like `1d12h`, ISO 8601 (`P1DT12H`,
+ * without years or months, which have no fixed length) or a bare number of milliseconds.
+ * Returns exact milliseconds. `field` names the option in the error.
+ */
+export function parseDuration(text: string, field = 'duration'): number {
+  const src = text.trim();
+  if (src === '') throw invalid(field, 'empty duration');
+  if (/^\d+$/.test(src)) return checked(Number(src), field, text);
+  if (/^P/i.test(src)) {
+    const m = ISO.exec(src);
+    if (!m || src.toUpperCase() === 'P' || /T$/i.test(src)) {
+      throw invalid(field, `invalid ISO 8601 duration "${text}" (use weeks, days, hours, minutes, seconds, e.g. P1DT12H)`);
+    }
+    const [, w, d, h, mi, s] = m;
+    const ms = num(w) * UNIT_MS.w! + num(d) * UNIT_MS.d! + num(h) * UNIT_MS.h! + num(mi) * UNIT_MS.m! + num(s) * UNIT_MS.s!;
+    return checked(ms, field, text);
+  }
+  let rest = src.toLowerCase();
+  let total = 0;
+  while (rest.length > 0) {
+    const m = COMPACT.exec(rest);
+    if (!m) throw invalid(field, `invalid duration "${text}" (examples: 90s, 15m, 12h, 64d, 1d12h, P1DT12H)`);
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return checked(total, field, text);
+}
+
+function num(v: string | undefined): number {
+  return v === undefined ? 0 : Number(v);
+}
+
+function checked(ms: number, field: string, text: string): number {
+  const rounded = Math.round(ms);
+  if (!Number.isSafeInteger(rounded)) throw invalid(field, `duration "${text}" is too large`);
+  return rounded;
+}
+
+/** Formats milliseconds as the compact form used in tables: `64d`, `1d12h`, `1h30m`, `45s`, `250ms`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const sign = ms < 0 ? '-' : '';
+  let rest = Math.abs(ms);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0) parts.push(`${rest}ms`);
+  return sign + parts.join('');
+}

@@ -1,0 +1,72 @@
+/** Every error Orrery raises on purpose carries a stable `code`; adapters map codes, never messages. */
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+export class OrreryError extends Error {
+  readonly code: string = 'orrery_error';
+  readonly details: ErrorDetail[];
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+/** Input that can never succeed as given (bad field, bad duration, unknown status...). */
+export class ValidationError extends OrreryError {
+  override readonly code = 'validation_error';
+}
+
+export class NotFoundError extends OrreryError {
+  override readonly code = 'not_found';
+}
+
+/** The request is valid but clashes with the current state (duplicate name, task already scheduled...). */
+export class ConflictError extends OrreryError {
+  override readonly code = 'conflict';
+}
+
+/** A run or task state change that the state machine does not allow (ending a run twice...). */
+export class InvalidTransitionError extends OrreryError {
+  override readonly code = 'invalid_transition';
+}
+
+/** A heartbeat or end for a run this worker no longer holds. */
+export class LeaseLostError extends OrreryError {
+  override readonly code = 'lease_lost';
+}
+
+export class SchemaTooNewError extends OrreryError {
+  override readonly code = 'schema_too_new';
+}
+
+/** The database could not be opened or read (missing directory, corrupt file, full disk...). */
+export class StorageError extends OrreryError {
+  override readonly code = 'storage_error';
+}
+
+/** Thrown by a handler: the run ends `permfailed` and the task is disabled. */
+export class PermanentFailure extends Error {
+  constructor(message = 'permanent failure') {
+    super(message);
+    this.name = 'PermanentFailure';
+  }
+}
+
+/** Thrown by a handler: the run ends `failed` and the retry comes after `delayMs` instead of the type's retry delay. */
+export class RetryAfter extends Error {
+  readonly delayMs: number;
+  constructor(delayMs: number, message?: string) {
+    super(message ?? `retry after ${delayMs} ms`);
+    this.name = 'RetryAfter';
+    if (!Number.isFinite(delayMs) || delayMs < 0) throw new ValidationError(`RetryAfter: delay must be a non-negative number of ms, got ${delayMs}`);
+    this.delayMs = Math.round(delayMs);
+  }
+}
+
+/** Builds a ValidationError whose message names the field. */
+export function invalid(path: string, message: string): ValidationError {
+  return new ValidationError(path ? `${path}: ${message}` : message, [{ path, message }]);
+}

@@ -1,0 +1,113 @@
+/** Domain objects. Their JSON form (Dates serialise as ISO 8601 UTC with ms) is the public JSON shape (SPEC §6.3). */
+
+export const TASK_POLICIES = ['recurring', 'oneshot'] as const;
+export type TaskPolicy = (typeof TASK_POLICIES)[number];
+
+export const TASK_STATUSES = ['next_run_not_scheduled', 'next_run_scheduled', 'completed', 'disabled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const DISABLED_REASONS = ['manual', 'permfailed', 'retries_exhausted', 'dead_letter'] as const;
+export type DisabledReason = (typeof DISABLED_REASONS)[number];
+
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Ordering rank used by the runner and the jobboard: high, normal, low, then no priority. */
+export function priorityRank(p: Priority | null): number {
+  return p === null ? 3 : PRIORITIES.indexOf(p);
+}
+
+export const RUN_STATUSES = ['scheduled', 'started', 'eventful', 'uneventful', 'failed', 'permfailed', 'lost'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type RunEndStatus = Exclude<RunStatus, 'scheduled' | 'started'>;
+export const RUN_END_STATUSES = ['eventful', 'uneventful', 'failed', 'permfailed', 'lost'] as const satisfies readonly RunEndStatus[];
+
+/** Allowed run transitions (SPEC §1.3). Final states have none. */
+export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  scheduled: ['started', 'lost'],
+  started: ['eventful', 'uneventful', 'failed', 'permfailed', 'lost'],
+  eventful: [],
+  uneventful: [],
+  failed: [],
+  permfailed: [],
+  lost: [],
+};
+
+export function canTransition(from: RunStatus, to: RunStatus): boolean {
+  return RUN_TRANSITIONS[from].includes(to);
+}
+
+export function isFinalRunStatus(s: RunStatus): boolean {
+  return RUN_TRANSITIONS[s].length === 0;
+}
+
+export type Schedule =
+  | { kind: 'adaptive' }
+  | { kind: 'cron'; expr: string; tz: string }
+  | { kind: 'rrule'; rule: string };
+
+export interface TaskType {
+  name: string;
+  description: string;
+  backendName: string;
+  defaultIntervalMs: number | null;
+  minIntervalMs: number | null;
+  maxIntervalMs: number | null;
+  backoffFactor: number;
+  maxQueueLength: number | null;
+  numRetries: number;
+  retryDelayMs: number;
+  timeoutMs: number | null;
+  leaseMs: number;
+  maxAbandons: number;
+}
+
+export interface TaskArguments {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+export interface Task {
+  id: number;
+  type: string;
+  arguments: TaskArguments;
+  policy: TaskPolicy;
+  schedule: Schedule;
+  nextRun: Date;
+  currentIntervalMs: number | null;
+  status: TaskStatus;
+  disabledReason: DisabledReason | null;
+  retriesLeft: number;
+  consecutiveAbandons: number;
+  priority: Priority | null;
+  /** Attempt number the next run of this task will carry. */
+  nextAttempt: number;
+  created: Date;
+}
+
+export interface TaskRun {
+  id: number;
+  task: number;
+  type: string;
+  backendId: string;
+  status: RunStatus;
+  scheduled: Date;
+  started: Date | null;
+  ended: Date | null;
+  metadata: Record<string, unknown>;
+  result: unknown;
+  error: string | null;
+  worker: string | null;
+  leaseExpiresAt: Date | null;
+  attempt: number;
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface RunLogRecord {
+  at: Date;
+  level: LogLevel;
+  message: string;
+  attributes: Record<string, unknown>;
+}

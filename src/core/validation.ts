@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { parseDuration } from './durations.js';
+import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { parseInstant } from './instants.js';
+import {
+  PRIORITIES,
+  TASK_POLICIES,
+  priorityRank,
+  type Priority,
+  type Schedule,
+  type TaskArguments,
+  type TaskPolicy,
+  type TaskType,
+} from './model.js';
+import { firstOccurrence, normaliseSchedule } from './schedule.js';
+
+export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
+
+/** A duration given as integer milliseconds or as text (`90s`, `1d12h`, `P1DT12H`). */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer number of milliseconds' });
+      return z.NEVER;
+    }
+    return v;
+  }
+  try {
+    return parseDuration(v, '');
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+    return z.NEVER;
+  }
+});
+
+const count = z.number().int('must be an integer').min(0, 'must not be negative');
+
+export const taskTypeInputSchema = z.strictObject({
+  name: z.string().max(128, 'at most 128 characters').regex(TASK_TYPE_NAME, 'must match [a-z0-9][a-z0-9._:-]*'),
+  description: z.string().max(10_000).default(''),
+  backendName: z.string().min(1).max(256).regex(/^\S+$/, 'must not contain spaces').optional(),
+  defaultIntervalMs: duration.nullable().optional(),
+  minIntervalMs: duration.nullable().optional(),
+  maxIntervalMs: duration.nullable().optional(),
+  backoffFactor: z.number().positive('must be > 0').finite().default(1),
+  maxQueueLength: count.nullable().default(1000),
+  numRetries: count.default(0),
+  retryDelayMs: duration.default(3_600_000),
+  timeoutMs: duration.nullable().default(null),
+  leaseMs: duration.default(30_000),
+  maxAbandons: count.min(1, 'must be at least 1').default(3),
+});
+export type TaskTypeInput = z.input<typeof taskTypeInputSchema>;
+
+/** Validates a task type and fills its defaults (SPEC §1.1). Reports every problem at once. */
+export function validateTaskType(input: unknown): TaskType {
+  const t = parseWith(taskTypeInputSchema, input, '');
+  const def = t.defaultIntervalMs ?? null;
+  const min = t.minIntervalMs ?? def;
+  const max = t.maxIntervalMs ?? def;
+  const problems: ErrorDetail[] = [];
+  if (def !== null && def <= 0) problems.push({ path: 'defaultIntervalMs', message: 'must be > 0' });
+  if (def === null && (t.minIntervalMs != null || t.maxIntervalMs != null)) {
+    problems.push({ path: 'defaultIntervalMs', message: 'is required when minIntervalMs or maxIntervalMs is set' });
+  }
+  if (min !== null && max !== null && min > max) problems.push({ path: 'minIntervalMs', message: 'must be <= maxIntervalMs' });
+  if (def !== null && min !== null && min > def) problems.push({ path: 'minIntervalMs', message: 'must be <= defaultIntervalMs' });
+  if (def !== null && max !== null && def > max) problems.push({ path: 'maxIntervalMs', message: 'must be >= defaultIntervalMs' });
+  if (min !== null && min <= 0) problems.push({ path: 'minIntervalMs', message: 'must be > 0' });
+  if (t.leaseMs < 1000) problems.push({ path: 'leaseMs', message: 'must be at least 1s' });
+  if (t.timeoutMs !== null && t.timeoutMs <= 0) problems.push({ path: 'timeoutMs', message: 'must be > 0' });
+  if (problems.length > 0) throw fromDetails(problems);
+  return {
+    name: t.name,
+    description: t.description,
+    backendName: t.backendName ?? t.name,
+    defaultIntervalMs: def,
+    minIntervalMs: min,
+    maxIntervalMs: max,
+    backoffFactor: t.backoffFactor,
+    maxQueueLength: t.maxQueueLength,
+    numRetries: t.numRetries,
+    retryDelayMs: t.retryDelayMs,
+    timeoutMs: t.timeoutMs,
+    leaseMs: t.leaseMs,
+    maxAbandons: t.maxAbandons,
+  };
+}
+
+const instant = z.union([z.date(), z.string()]).transform((v, ctx) => {
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'invalid date' });
+      return z.NEVER;
+    }
+    return v;
+  }
+  try {
+    return parseInstant(v, '');
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+    return z.NEVER;
+  }
+});
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const taskInputSchema = z.strictObject({
+  type: z.string().min(1, 'a task type is required'),
+  arguments: z
+    .strictObject({ args: z.array(z.unknown()).default([]), kwargs: jsonObject.default({}) })
+    .default({ args: [], kwargs: {} }),
+  policy: z.enum(TASK_POLICIES).default('recurring'),
+  schedule: z.unknown().optional(),
+  nextRun: instant.optional(),
+  priority: z.enum(PRIORITIES).nullable().default(null),
+  retriesLeft: count.optional(),
+});
+export type TaskInput = z.input<typeof taskInputSchema>;
+
+/** A validated task ready to insert. */
+export interface NewTask {
+  type: string;
+  arguments: TaskArguments;
+  policy: TaskPolicy;
+  schedule: Schedule;
+  nextRun: Date;
+  currentIntervalMs: number | null;
+  retriesLeft: number;
+  priority: Priority | null;
+  priorityRank: number;
+  dedupeKey: string;
+}
+
+/** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
+export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = ''): NewTask {
+  const t = parseWith(taskInputSchema, input, path);
+  const p = (f: string) => (path ? `${path}.${f}` : f);
+  const type = types.get(t.type);
+  if (!type) throw invalid(p('type'), `unknown task type "${t.type}"`);
+  assertJson(t.arguments, p('arguments'));
+  const schedule = normaliseSchedule(t.schedule, at, p('schedule'));
+  if (t.policy === 'oneshot' && schedule.kind !== 'adaptive') {
+    throw invalid(p('schedule'), 'a oneshot task runs once; cron and rrule schedules need policy "recurring"');
+  }
+  if (t.policy === 'recurring' && schedule.kind === 'adaptive' && type.defaultIntervalMs === null) {
+    throw invalid(p('policy'), `task type "${type.name}" has no defaultInterval, so it cannot have recurring adaptive tasks`);
+  }
+  let nextRun = t.nextRun ?? at;
+  if (t.nextRun === undefined && schedule.kind !== 'adaptive') nextRun = firstOccurrence(schedule, at) ?? at;
+  return {
+    type: type.name,
+    arguments: t.arguments,
+    policy: t.policy,
+    schedule,
+    nextRun,
+    currentIntervalMs: schedule.kind === 'adaptive' ? type.defaultIntervalMs : null,
+    retriesLeft: t.retriesLeft ?? type.numRetries,
+    priority: t.priority,
+    priorityRank: priorityRank(t.priority),
+    dedupeKey: dedupeKey(type.name, t.arguments, t.policy, t.priority, t.policy === 'oneshot' ? nextRun : null),
+  };
+}
+
+/** Tasks equal in (type, arguments, policy, priority) — and nextRun for one-shot tasks — share a key. */
+export function dedupeKey(type: string, args: TaskArguments, policy: TaskPolicy, priority: Priority | null, nextRun: Date | null): string {
+  const canonical = canonicalJson([type, args, policy, priority, nextRun ? nextRun.getTime() : null]);
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** JSON with object keys sorted, so equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
+
+/** Rejects values JSON cannot carry faithfully (functions, NaN, cycles, undefined in arrays). */
+export function assertJson(value: unknown, path: string): void {
+  const seen = new Set<object>();
+  const walk = (v: unknown, at: string): void => {
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw invalid(at, 'numbers must be finite');
+      return;
+    }
+    if (typeof v !== 'object') throw invalid(at, `${typeof v} is not JSON`);
+    if (seen.has(v)) throw invalid(at, 'circular value');
+    seen.add(v);
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    else if (v instanceof Date) return;
+    else for (const [k, x] of Object.entries(v)) if (x !== undefined) walk(x, `${at}.${k}`);
+    seen.delete(v);
+  };
+  walk(value, path);
+}
+
+export function validateMetadata(value: unknown, path = 'metadata'): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(path, 'must be a JSON object');
+  assertJson(value, path);
+  return value as Record<string, unknown>;
+}
+
+function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: string): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const details: ErrorDetail[] = [];
+  for (const issue of r.error.issues) {
+    const base = [path, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) details.push({ path: base ? `${base}.${key}` : key, message: 'unknown field' });
+    } else details.push({ path: base, message: issue.message });
+  }
+  throw fromDetails(details);
+}
+
+function fromDetails(details: ErrorDetail[]): ValidationError {
+  const first = details[0]!;
+  const more = details.length > 1 ? ` (and ${details.length - 1} more problem${details.length > 2 ? 's' : ''})` : '';
+  return new ValidationError(`${first.path ? `${first.path}: ` : ''}${first.message}${more}`, details);
+}
