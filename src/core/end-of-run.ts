@@ -1,6 +1,6 @@
 import { maxDate } from './instants.js';
 import type { DisabledReason, RunEndStatus, Schedule, Task, TaskPolicy, TaskStatus, TaskType } from './model.js';
-import { nextOccurrence } from './schedule.js';
+import { nextOccurrenceOrNull } from './schedule.js';
 
 /** How a run came to its end: its holder ended it, its holder gave it back, or its lease ran out. */
 export type EndCause = 'end' | 'abandon' | 'lease-expired';
@@ -46,7 +46,9 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
       const interval = adaptInterval(task.currentIntervalMs, type, status === 'eventful');
       return { ...base, currentIntervalMs: interval, nextRun: new Date(ended.getTime() + interval) };
     }
-    return { ...base, nextRun: nextOccurrence(task.schedule, maxDate(ended, task.nextRun)) };
+    const next = nextOccurrenceOrNull(task.schedule, maxDate(ended, task.nextRun));
+    // A finite rule (COUNT / UNTIL) that has no occurrence left completes its task.
+    return next === null ? { ...base, status: 'completed' } : { ...base, nextRun: next };
   }
 
   if (status === 'permfailed') return { ...keep, status: 'disabled', disabledReason: 'permfailed' };
@@ -71,12 +73,9 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
     };
   }
   if (task.policy === 'oneshot') return { ...failed, status: 'disabled', disabledReason: 'retries_exhausted' };
-  return {
-    ...failed,
-    retriesLeft: type.numRetries,
-    nextAttempt: 1,
-    nextRun: nextRecurring(task.policy, task.schedule, task.currentIntervalMs, ended, task.nextRun),
-  };
+  const next = nextRecurring(task.policy, task.schedule, task.currentIntervalMs, ended, task.nextRun);
+  if (next === null) return { ...failed, status: 'completed' };
+  return { ...failed, retriesLeft: type.numRetries, nextAttempt: 1, nextRun: next };
 }
 
 /** Eventful runs divide the interval by the backoff factor, uneventful ones multiply it; clamped to [min, max]. */
@@ -92,10 +91,10 @@ export function adaptInterval(
   return Math.round(Math.min(hi, Math.max(lo, raw)));
 }
 
-function nextRecurring(policy: TaskPolicy, schedule: Schedule, interval: number | null, ended: Date, previous: Date): Date {
+function nextRecurring(policy: TaskPolicy, schedule: Schedule, interval: number | null, ended: Date, previous: Date): Date | null {
   if (policy === 'recurring' && schedule.kind === 'adaptive') {
     if (interval === null) throw new Error('adaptive task without an interval');
     return new Date(ended.getTime() + interval);
   }
-  return nextOccurrence(schedule, maxDate(ended, previous));
+  return nextOccurrenceOrNull(schedule, maxDate(ended, previous));
 }

@@ -9,8 +9,16 @@ export function parseInstant(text: string, field = 'instant'): Date {
   const hasZone = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(src) && src.length > 10;
   const normalised = src.length === 10 ? `${src}T00:00:00Z` : hasZone ? src : `${src}Z`;
   const d = new Date(normalised.replace(' ', 'T'));
-  if (Number.isNaN(d.getTime())) throw invalid(field, `invalid instant "${text}"`);
+  if (Number.isNaN(d.getTime()) || !isCalendarDate(src.slice(0, 10))) throw invalid(field, `invalid instant "${text}"`);
   return d;
+}
+
+/** `Date` silently rolls 2026-02-30 over to 2026-03-02; reject days past the end of their month. */
+function isCalendarDate(ymd: string): boolean {
+  const [y, m, d] = ymd.split('-').map(Number) as [number, number, number];
+  const check = new Date(0);
+  check.setUTCFullYear(y, m - 1, d);
+  return check.getUTCFullYear() === y && check.getUTCMonth() === m - 1 && check.getUTCDate() === d;
 }
 
 export function maxDate(a: Date, b: Date): Date {

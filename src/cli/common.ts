@@ -1,0 +1,128 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { formatDuration, parseDuration } from '../core/durations.js';
+import { OrreryError } from '../core/errors.js';
+import { parseInstant } from '../core/instants.js';
+import { openOrrery, type Orrery } from '../engine/service.js';
+
+/** Where output goes; tests pass buffers, the binary passes the process streams. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export interface DbOpts {
+  db?: string;
+}
+
+export function addDb(cmd: Command): Command {
+  return cmd.addOption(new Option('--db <url>', 'database URL (sqlite:PATH, sqlite::memory:); default $ORRERY_DB or sqlite:./orrery.db'));
+}
+
+export function open(opts: DbOpts): Promise<Orrery> {
+  return openOrrery(opts.db !== undefined ? { db: opts.db } : {});
+}
+
+/** Opens Orrery, runs `fn`, always closes. */
+export async function withOrrery<T>(opts: DbOpts, fn: (o: Orrery) => Promise<T>): Promise<T> {
+  const o = await open(opts);
+  try {
+    return await fn(o);
+  } finally {
+    await o.close();
+  }
+}
+
+// --- option parsers: each throws InvalidArgumentError, which commander reports as exit 2 ---------
+
+function wrap<T>(fn: (v: string) => T): (v: string) => T {
+  return (v: string) => {
+    try {
+      return fn(v);
+    } catch (e) {
+      throw new InvalidArgumentError(e instanceof OrreryError ? (e.details[0]?.message ?? e.message) : (e as Error).message);
+    }
+  };
+}
+
+export const durationArg = wrap((v) => parseDuration(v, ''));
+export const instantArg = wrap((v) => parseInstant(v, ''));
+
+export const nonNegativeIntArg = (v: string): number => {
+  if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`"${v}" is not a non-negative integer`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${v}" is too large`);
+  return n;
+};
+
+export const positiveIntArg = (v: string): number => {
+  const n = nonNegativeIntArg(v);
+  if (n === 0) throw new InvalidArgumentError('must be at least 1');
+  return n;
+};
+
+export const numberArg = (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`"${v}" is not a number`);
+  return n;
+};
+
+/** A limit that also accepts `none` / `unbounded` as null. */
+export const limitOrNoneArg = (v: string): number | null => (/^(none|unbounded|null)$/i.test(v.trim()) ? null : nonNegativeIntArg(v));
+
+export const jsonObjectArg = (v: string): Record<string, unknown> => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`invalid JSON: ${(e as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('must be a JSON object');
+  return parsed as Record<string, unknown>;
+};
+
+export const jsonArg = (v: string): unknown => {
+  try {
+    return JSON.parse(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`invalid JSON: ${(e as Error).message}`);
+  }
+};
+
+export function choiceOption(flags: string, description: string, choices: readonly string[]): Option {
+  return new Option(flags, description).choices(choices);
+}
+
+/** A task id argument: a positive integer. */
+export function parseId(v: string, what = 'ID'): number {
+  if (!/^\d+$/.test(v) || Number(v) === 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${what}: "${v}" is not a task id`);
+  return Number(v);
+}
+
+/** Invalid command-line input found after parsing: exit 2. */
+export class UsageError extends Error {}
+
+// --- output -------------------------------------------------------------------------------------
+
+export function printJson(io: Io, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function iso(d: Date | null | undefined): string {
+  return d ? d.toISOString() : '-';
+}
+
+export function dur(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '-' : formatDuration(ms);
+}
+
+/** A plain aligned table. */
+export function table(io: Io, headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  io.out(line(headers) + '\n');
+  for (const r of rows) io.out(line(r) + '\n');
+}
+
+export function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}

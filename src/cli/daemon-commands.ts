@@ -1,0 +1,154 @@
+import { Command, Option } from 'commander';
+import type { Server } from 'node:http';
+import { formatDuration } from '../core/durations.js';
+import { Daemon } from '../engine/daemon.js';
+import { createLogger, type LogFormat, type Logger } from '../engine/logger.js';
+import type { Orrery } from '../engine/service.js';
+import { startHealthServer } from '../http/health-server.js';
+import type { HandlersModule } from '../worker/handlers.js';
+import { loadHandlers } from '../worker/load-handlers.js';
+import { addDb, durationArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
+
+interface DaemonCliOpts extends DbOpts {
+  logFormat: LogFormat;
+  maxSleep?: number;
+}
+
+interface WorkerCliOpts extends DaemonCliOpts {
+  handlers?: string;
+  concurrency: number;
+  types?: string;
+  isolation: string;
+  grace: number;
+  poll?: number;
+  id?: string;
+}
+
+const isolationOption = () =>
+  new Option('--isolation <mode>', 'where handlers run: inline (same event loop); thread and process come later').choices(['inline', 'thread', 'process']).default('inline');
+const logFormatOption = () => new Option('--log-format <format>', 'pretty lines or JSON').choices(['pretty', 'json']).default('pretty');
+
+function workerOptions(cmd: Command, handlersRequired: boolean): Command {
+  return cmd
+    .addOption(new Option('--handlers <file>', 'handlers file (.ts or .js) exporting `handlers`').makeOptionMandatory(handlersRequired))
+    .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
+    .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
+    .addOption(isolationOption())
+    .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned', durationArg, 10_000)
+    .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', durationArg)
+    .option('--id <worker-id>', 'worker id (default host:pid:random)');
+}
+
+export function daemonCommands(): Command[] {
+  const runner = addDb(
+    new Command('runner')
+      .description('schedule due tasks into the jobboard and reap expired leases, until SIGINT/SIGTERM')
+      .option('--max-sleep <duration>', 'longest sleep between passes (default 1s)', durationArg)
+      .addOption(logFormatOption()),
+  ).action(async (o: DaemonCliOpts) => {
+    await runDaemon(o, null, { runner: true, reaper: true });
+  });
+
+  const worker = addDb(workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM'), true).addOption(logFormatOption())).action(
+    async (o: WorkerCliOpts) => {
+      await runDaemon(o, o, { runner: false, reaper: false });
+    },
+  );
+
+  const serve = addDb(
+    workerOptions(new Command('serve').description('runner, reaper and worker in one process (the embedded set-up)'), false)
+      .option('--port <port>', 'HTTP port (GET /healthz)', positiveIntArg, 5180)
+      .option('--host <host>', 'HTTP address', '127.0.0.1')
+      .option('--no-setup', 'do not call the handlers file\'s setup() (which may create example tasks)')
+      .option('--max-sleep <duration>', 'longest runner sleep between passes (default 1s)', durationArg)
+      .addOption(logFormatOption()),
+  ).action(async (o: WorkerCliOpts & { port: number; host: string; setup: boolean }) => {
+    await runDaemon(o, o, { runner: true, reaper: true, serve: { host: o.host, port: o.port, setup: o.setup } });
+  });
+  return [runner, worker, serve];
+}
+
+interface Roles {
+  runner: boolean;
+  reaper: boolean;
+  serve?: { host: string; port: number; setup: boolean };
+}
+
+async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles): Promise<void> {
+  if (w && w.isolation !== 'inline') throw new UsageError(`--isolation ${w.isolation}: only "inline" is available in this version`);
+  if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
+  const log = createLogger(o.logFormat);
+  const mod = w?.handlers ? await loadHandlers(w.handlers) : null;
+  const orrery = await open(o);
+  let server: Server | null = null;
+  try {
+    await prepareTypes(orrery, mod, log);
+    const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    if (types) {
+      const known = new Set((await orrery.listTaskTypes(types)).map((t) => t.name));
+      const unknown = types.filter((t) => !known.has(t));
+      if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+    }
+    const daemon = new Daemon(orrery, {
+      runner: roles.runner,
+      reaper: roles.reaper,
+      ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
+      worker: mod
+        ? {
+            handlers: mod.handlers,
+            concurrency: w!.concurrency,
+            graceMs: w!.grace,
+            ...(types ? { types } : {}),
+            ...(w!.poll !== undefined ? { pollMs: w!.poll } : {}),
+            ...(w!.id ? { id: w!.id } : {}),
+          }
+        : null,
+      logger: log,
+    });
+    if (roles.serve) {
+      try {
+        server = await startHealthServer(roles.serve.host, roles.serve.port, () => ({ worker: daemon.worker?.state ?? null, running: daemon.worker?.running ?? 0 }));
+      } catch (e) {
+        throw new UsageError(`--port ${roles.serve.port}: cannot listen on ${roles.serve.host}: ${(e as Error).message}`);
+      }
+    }
+    daemon.start();
+    if (roles.serve && mod?.setup && roles.serve.setup) await mod.setup(orrery);
+    const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
+      .filter(Boolean)
+      .join(', ');
+    log.info(`orrery started on ${orrery.store.url}: ${what}${server ? `; http://${roles.serve!.host}:${roles.serve!.port}/healthz` : ''}`);
+    await waitForSignal(log, w?.grace ?? 0);
+    log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(w!.grace)}, ${daemon.worker.running} running)` : ''}`);
+    await daemon.stop();
+    log.info('stopped');
+  } finally {
+    server?.close();
+    await orrery.close();
+  }
+}
+
+async function prepareTypes(orrery: Orrery, mod: HandlersModule | null, log: Logger): Promise<void> {
+  for (const input of mod?.taskTypes ?? []) {
+    const t = await orrery.ensureTaskType(input);
+    log.debug(`task type ${t.name} ready`);
+  }
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function waitForSignal(log: Logger, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (received) {
+        log.warn(`${sig} again: exiting now`);
+        process.exit(1);
+      }
+      received = true;
+      log.info(`${sig} received${graceMs ? '; a second signal exits at once' : ''}`);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,55 @@
+import { Command, CommanderError } from 'commander';
+import { OrreryError } from '../core/errors.js';
+import { UsageError, type Io } from './common.js';
+import { daemonCommands } from './daemon-commands.js';
+import { runCommands } from './run-commands.js';
+import { taskCommands } from './task-commands.js';
+import { taskTypeCommands } from './task-type-commands.js';
+
+/** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
+const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost']);
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('orrery')
+    .description('Orrery: a durable scheduler for background work')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+  program.addCommand(taskTypeCommands(io));
+  program.addCommand(taskCommands(io));
+  program.addCommand(runCommands(io));
+  for (const c of daemonCommands()) program.addCommand(c);
+  const harden = (c: Command) => {
+    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }).showHelpAfterError('(run with --help for usage)');
+    c.commands.forEach(harden);
+  };
+  harden(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 success, 2 invalid input, 1 other failures. */
+export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.executeSubCommandAsync') return 1;
+      return 2; // commander already printed the message
+    }
+    if (e instanceof UsageError) {
+      io.err(`orrery: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof OrreryError) {
+      io.err(`orrery: ${e.message}\n`);
+      return INPUT_ERRORS.has(e.code) ? 2 : 1;
+    }
+    io.err(`orrery: ${(e as Error)?.message ?? String(e)}\n`);
+    if (process.env.ORRERY_DEBUG) io.err(`${(e as Error)?.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,86 @@
+import { Command, Option } from 'commander';
+import { RUN_END_STATUSES, type RunEndStatus } from '../core/model.js';
+import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { printRuns } from './task-commands.js';
+
+export function runCommands(io: Io): Command {
+  const cmd = new Command('run').description('task runs: inspect, and start or end them from an external execution backend');
+
+  addDb(
+    cmd
+      .command('start')
+      .description('mark a scheduled run started (it holds its type\'s lease)')
+      .argument('<backendId>', 'the run\'s backend id')
+      .option('--at <instant>', 'when it started (default now)', instantArg)
+      .option('--worker <id>', 'who runs it (default "external")')
+      .option('--metadata <json>', 'JSON object shallow-merged into the run\'s metadata', jsonObjectArg)
+      .option('--json', 'print the run as JSON'),
+  ).action(async (backendId: string, o: DbOpts & { at?: Date; worker?: string; metadata?: Record<string, unknown>; json?: boolean }) => {
+    const run = await withOrrery(o, (orrery) =>
+      orrery.startRun(backendId, { ...(o.at ? { at: o.at } : {}), ...(o.worker ? { worker: o.worker } : {}), ...(o.metadata ? { metadata: o.metadata } : {}) }),
+    );
+    if (o.json) return printJson(io, run);
+    io.out(`run ${run.backendId} started at ${iso(run.started)} by ${run.worker}, lease until ${iso(run.leaseExpiresAt)}\n`);
+  });
+
+  addDb(
+    cmd
+      .command('end')
+      .description('end a run and apply the end-of-run formula to its task')
+      .argument('<backendId>', 'the run\'s backend id')
+      .addOption(new Option('--status <status>', 'how it ended').choices(RUN_END_STATUSES).makeOptionMandatory())
+      .option('--at <instant>', 'when it ended (default now)', instantArg)
+      .option('--metadata <json>', 'JSON object shallow-merged into the run\'s metadata', jsonObjectArg)
+      .option('--result <json>', 'the run\'s result (JSON)', jsonArg)
+      .option('--error <text>', 'error text of a failed run')
+      .option('--retry-after <duration>', 'failed: retry after this delay instead of the type\'s retry delay', durationArg)
+      .option('--json', 'print the run and its task as JSON'),
+  ).action(
+    async (
+      backendId: string,
+      o: DbOpts & { status: RunEndStatus; at?: Date; metadata?: Record<string, unknown>; result?: unknown; error?: string; retryAfter?: number; json?: boolean },
+    ) => {
+      if (o.retryAfter !== undefined && o.status !== 'failed') throw new UsageError('--retry-after only applies to --status failed');
+      const r = await withOrrery(o, (orrery) =>
+        orrery.endRun(backendId, {
+          status: o.status,
+          ...(o.at ? { at: o.at } : {}),
+          ...(o.metadata ? { metadata: o.metadata } : {}),
+          ...(o.result !== undefined ? { result: o.result } : {}),
+          ...(o.error !== undefined ? { error: o.error } : {}),
+          ...(o.retryAfter !== undefined ? { retryAfterMs: o.retryAfter } : {}),
+        }),
+      );
+      if (o.json) return printJson(io, { run: r.run, task: r.task, taskUpdated: r.taskUpdated, ...(r.note ? { note: r.note } : {}) });
+      io.out(`run ${r.run.backendId} ended ${r.run.status} at ${iso(r.run.ended)}\n`);
+      if (!r.taskUpdated) io.out(`note: ${r.note}\n`);
+      else {
+        const t = r.task;
+        io.out(
+          `task ${t.id}: ${t.status}${t.disabledReason ? ` (${t.disabledReason})` : ''}, next run ${iso(t.nextRun)}, interval ${dur(t.currentIntervalMs)}, retries left ${t.retriesLeft}\n`,
+        );
+      }
+    },
+  );
+
+  addDb(cmd.command('show').description('a run and its log records').argument('<backendId>', 'the run\'s backend id').option('--json', 'print JSON')).action(
+    async (backendId: string, o: DbOpts & { json?: boolean }) => {
+      const found = await withOrrery(o, async (orrery) => {
+        const run = await orrery.getRun(backendId);
+        return run ? { ...run, logs: await orrery.getRunLogs(backendId) } : null;
+      });
+      if (!found) throw new UsageError(`BACKEND_ID: run ${backendId} not found`);
+      if (o.json) return printJson(io, found);
+      printRuns(io, [found]);
+      if (found.error) io.out(`\nerror:\n${found.error}\n`);
+      if (found.result !== null) io.out(`\nresult: ${JSON.stringify(found.result)}\n`);
+      if (Object.keys(found.metadata).length > 0) io.out(`metadata: ${JSON.stringify(found.metadata)}\n`);
+      io.out(`\nlog (${found.logs.length} records):\n`);
+      for (const l of found.logs) {
+        const attrs = Object.keys(l.attributes).length ? ` ${JSON.stringify(l.attributes)}` : '';
+        io.out(`${iso(l.at)} ${l.level.toUpperCase().padEnd(5)} ${l.message}${attrs}\n`);
+      }
+    },
+  );
+  return cmd;
+}

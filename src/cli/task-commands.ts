@@ -1,0 +1,210 @@
+import { Command, Option } from 'commander';
+import { PRIORITIES, TASK_POLICIES, TASK_STATUSES, type Priority, type Task, type TaskPolicy, type TaskRun, type TaskStatus } from '../core/model.js';
+import type { TaskInput } from '../core/validation.js';
+import { parseTaskArguments } from './arguments.js';
+import { addDb, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+
+interface AddOpts extends DbOpts {
+  policy?: TaskPolicy;
+  nextRun?: Date;
+  priority?: Priority;
+  cron?: string;
+  tz?: string;
+  rrule?: string;
+  retries?: number;
+  json?: boolean;
+}
+
+export function taskCommands(io: Io): Command {
+  const cmd = new Command('task').description('create, inspect and manage tasks');
+
+  addDb(
+    cmd
+      .command('add')
+      .description('create a task (returns the existing one if an equal task is active)')
+      .argument('<type>', 'task type')
+      .argument('[arguments...]', 'ARG values become args, KEY=VALUE pairs become kwargs; JSON values are parsed')
+      .addOption(new Option('--policy <policy>', 'recurring or oneshot').choices(TASK_POLICIES).default('recurring'))
+      .option('--next-run <instant>', 'first run at or after this ISO 8601 instant (default now)', instantArg)
+      .addOption(new Option('--priority <priority>', 'high, normal or low').choices(PRIORITIES))
+      .option('--cron <expr>', 'recurring on a cron schedule')
+      .option('--tz <zone>', 'IANA time zone of --cron (default UTC)')
+      .option('--rrule <rule>', 'recurring on an RFC 5545 rule (DTSTART;TZID=... allowed)')
+      .option('--retries <n>', 'retries left (default: the type\'s numRetries)', nonNegativeIntArg)
+      .option('--json', 'print the task as JSON'),
+  ).action(async (type: string, tokens: string[], o: AddOpts) => {
+    if (o.cron !== undefined && o.rrule !== undefined) throw new UsageError('--cron and --rrule cannot be combined');
+    if (o.tz !== undefined && o.cron === undefined) throw new UsageError('--tz only applies to --cron');
+    const input: TaskInput = { type, arguments: parseTaskArguments(tokens), policy: o.policy ?? 'recurring', priority: o.priority ?? null };
+    if (o.nextRun) input.nextRun = o.nextRun;
+    if (o.cron !== undefined) input.schedule = { kind: 'cron', expr: o.cron, tz: o.tz ?? 'UTC' };
+    if (o.rrule !== undefined) input.schedule = { kind: 'rrule', rule: o.rrule.replace(/\\n/g, '\n') };
+    if (o.retries !== undefined) input.retriesLeft = o.retries;
+    const [created] = await withOrrery(o, (orrery) => orrery.createTasksDetailed([input], {}, ''));
+    if (o.json) return printJson(io, created!.task);
+    const t = created!.task;
+    io.out(`${created!.created ? 'created' : 'already exists:'} task ${t.id} (${t.type}, ${t.policy}, next run ${iso(t.nextRun)})\n`);
+  });
+
+  addDb(
+    cmd
+      .command('list')
+      .description('search tasks')
+      .option('-t, --type <type>', 'only this task type')
+      .addOption(new Option('--status <status>', 'only this status').choices(TASK_STATUSES))
+      .addOption(new Option('--priority <priority>', 'only this priority (or "none")').choices([...PRIORITIES, 'none']))
+      .addOption(new Option('--policy <policy>', 'only this policy').choices(TASK_POLICIES))
+      .option('--after <id>', 'only tasks with a larger id (pagination)', nonNegativeIntArg)
+      .option('--limit <n>', 'at most this many (default 100)', nonNegativeIntArg)
+      .option('--json', 'print a JSON array'),
+  ).action(async (o: DbOpts & { type?: string; status?: TaskStatus; priority?: string; policy?: TaskPolicy; after?: number; limit?: number; json?: boolean }) => {
+    const tasks = await withOrrery(o, (orrery) =>
+      orrery.searchTasks({
+        ...(o.type !== undefined ? { type: o.type } : {}),
+        ...(o.status !== undefined ? { status: o.status } : {}),
+        ...(o.priority !== undefined ? { priority: o.priority === 'none' ? null : (o.priority as Priority) } : {}),
+        ...(o.policy !== undefined ? { policy: o.policy } : {}),
+        ...(o.after !== undefined ? { afterId: o.after } : {}),
+        limit: o.limit ?? 100,
+      }),
+    );
+    if (o.json) return printJson(io, tasks);
+    printTasks(io, tasks);
+  });
+
+  addDb(
+    cmd
+      .command('list-pending')
+      .description('tasks of a type that are due and waiting to be scheduled, in runner order')
+      .argument('<type>', 'task type')
+      .option('--limit <n>', 'at most this many (default 100)', nonNegativeIntArg)
+      .option('--at <instant>', 'due at this instant (default now)', instantArg)
+      .option('--json', 'print a JSON array'),
+  ).action(async (type: string, o: DbOpts & { limit?: number; at?: Date; json?: boolean }) => {
+    const tasks = await withOrrery(o, async (orrery) => {
+      if (!(await orrery.getTaskType(type))) throw new UsageError(`TYPE: unknown task type "${type}"`);
+      return orrery.listPending(type, { limit: o.limit ?? 100, ...(o.at ? { at: o.at } : {}) });
+    });
+    if (o.json) return printJson(io, tasks);
+    io.out(`found ${tasks.length} pending ${type} task${tasks.length === 1 ? '' : 's'}\n`);
+    if (tasks.length > 0) printTasks(io, tasks);
+  });
+
+  addDb(cmd.command('show').description('a task and its runs').argument('<id>', 'task id').option('--json', 'print JSON')).action(
+    async (id: string, o: DbOpts & { json?: boolean }) => {
+      const taskId = parseId(id);
+      const task = await withOrrery(o, (orrery) => orrery.getTaskWithRuns(taskId));
+      if (!task) throw new UsageError(`ID: task ${taskId} not found`);
+      if (o.json) return printJson(io, task);
+      const rows: [string, string][] = [
+        ['id', String(task.id)],
+        ['type', task.type],
+        ['policy', task.policy],
+        ['schedule', scheduleText(task)],
+        ['status', task.status + (task.disabledReason ? ` (${task.disabledReason})` : '')],
+        ['next run', iso(task.nextRun)],
+        ['interval', dur(task.currentIntervalMs)],
+        ['priority', task.priority ?? '-'],
+        ['retries left', String(task.retriesLeft)],
+        ['abandons in a row', String(task.consecutiveAbandons)],
+        ['args', JSON.stringify(task.arguments.args)],
+        ['kwargs', JSON.stringify(task.arguments.kwargs)],
+        ['created', iso(task.created)],
+      ];
+      for (const [k, v] of rows) io.out(`${k.padEnd(18)}${v}\n`);
+      io.out(`\nruns (${task.runs.length}):\n`);
+      if (task.runs.length > 0) printRuns(io, task.runs);
+    },
+  );
+
+  addDb(cmd.command('disable').description('disable tasks (their waiting runs are cancelled)').argument('<ids...>', 'task ids').option('--json', 'print JSON')).action(
+    async (ids: string[], o: DbOpts & { json?: boolean }) => {
+      const parsed = ids.map((i) => parseId(i));
+      const tasks = await withOrrery(o, (orrery) => orrery.disableTasks(parsed));
+      if (o.json) return printJson(io, tasks);
+      for (const t of tasks) io.out(`task ${t.id} disabled (${t.disabledReason})\n`);
+    },
+  );
+
+  addDb(
+    cmd
+      .command('respawn')
+      .description('re-enable disabled or completed tasks, due at --next-run (default now)')
+      .argument('<ids...>', 'task ids')
+      .option('--next-run <instant>', 'when they are due again', instantArg)
+      .option('--json', 'print JSON'),
+  ).action(async (ids: string[], o: DbOpts & { nextRun?: Date; json?: boolean }) => {
+    const parsed = ids.map((i) => parseId(i));
+    const tasks = await withOrrery(o, (orrery) => orrery.respawnTasks(parsed, o.nextRun ? { nextRun: o.nextRun } : {}));
+    if (o.json) return printJson(io, tasks);
+    for (const t of tasks) io.out(`task ${t.id} respawned, next run ${iso(t.nextRun)}\n`);
+  });
+
+  addDb(
+    cmd
+      .command('schedule')
+      .description('one runner pass: schedule due tasks into the jobboard and print the runs created')
+      .option('-t, --type <type>', 'only this task type')
+      .option('--at <instant>', 'as if now were this instant', instantArg)
+      .option('--json', 'print a JSON array of runs'),
+  ).action(async (o: DbOpts & { type?: string; at?: Date; json?: boolean }) => {
+    const runs = await withOrrery(o, async (orrery) => {
+      if (o.type !== undefined && !(await orrery.getTaskType(o.type))) throw new UsageError(`--type: unknown task type "${o.type}"`);
+      return orrery.scheduleDue({ ...(o.type !== undefined ? { type: o.type } : {}), ...(o.at ? { at: o.at } : {}) });
+    });
+    if (o.json) return printJson(io, runs);
+    io.out(`scheduled ${runs.length} run${runs.length === 1 ? '' : 's'}\n`);
+    if (runs.length > 0) printRuns(io, runs);
+  });
+  return cmd;
+}
+
+function scheduleText(t: Task): string {
+  if (t.policy === 'oneshot') return 'once';
+  const s = t.schedule;
+  if (s.kind === 'cron') return `cron "${s.expr}" (${s.tz})`;
+  if (s.kind === 'rrule') return `rrule ${s.rule.replace(/\n/g, ' ')}`;
+  return 'adaptive';
+}
+
+export function printTasks(io: Io, tasks: Task[]): void {
+  table(
+    io,
+    ['ID', 'TYPE', 'POLICY', 'STATUS', 'PRIORITY', 'NEXT RUN', 'INTERVAL', 'ARGUMENTS'],
+    tasks.map((t) => [
+      String(t.id),
+      t.type,
+      t.policy,
+      t.status + (t.disabledReason ? ` (${t.disabledReason})` : ''),
+      t.priority ?? '-',
+      iso(t.nextRun),
+      t.schedule.kind === 'adaptive' ? dur(t.currentIntervalMs) : t.schedule.kind,
+      truncate(argsText(t), 60),
+    ]),
+  );
+}
+
+export function printRuns(io: Io, runs: TaskRun[]): void {
+  table(
+    io,
+    ['BACKEND ID', 'TASK', 'TYPE', 'STATUS', 'ATTEMPT', 'SCHEDULED', 'STARTED', 'ENDED', 'WORKER', 'ERROR'],
+    runs.map((r) => [
+      r.backendId,
+      String(r.task),
+      r.type,
+      r.status,
+      String(r.attempt),
+      iso(r.scheduled),
+      iso(r.started),
+      iso(r.ended),
+      r.worker ?? '-',
+      truncate((r.error ?? '').split('\n')[0] ?? '', 50),
+    ]),
+  );
+}
+
+function argsText(t: Task): string {
+  const parts = t.arguments.args.map((a) => JSON.stringify(a));
+  for (const [k, v] of Object.entries(t.arguments.kwargs)) parts.push(`${k}=${JSON.stringify(v)}`);
+  return parts.join(' ');
+}

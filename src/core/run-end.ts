@@ -1,0 +1,57 @@
+import { endOfRun, type EndCause, type TaskUpdate } from './end-of-run.js';
+import { InvalidTransitionError, LeaseLostError } from './errors.js';
+import { canTransition, isFinalRunStatus, type RunEndStatus, type Task, type TaskRun, type TaskType } from './model.js';
+
+export interface RunEndRequest {
+  status: RunEndStatus;
+  at: Date;
+  cause: EndCause;
+  worker?: string | null;
+  metadata?: Record<string, unknown>;
+  result?: unknown;
+  error?: string | null;
+  retryAfterMs?: number | null;
+}
+
+export interface RunEndPlan {
+  run: Pick<TaskRun, 'status' | 'ended' | 'metadata' | 'result' | 'error'>;
+  /** The task's new state, or null when the task has moved on and must be left alone. */
+  task: TaskUpdate | null;
+  note?: string;
+}
+
+/**
+ * Decides what ending `run` does to the run and to its task, shared by every store. Throws when the
+ * end is not allowed: a finished run (ending twice), a transition the state machine forbids, or a
+ * worker that does not hold the run.
+ */
+export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunId: number | null, req: RunEndRequest): RunEndPlan {
+  if (isFinalRunStatus(run.status)) {
+    throw new InvalidTransitionError(`run ${run.backendId} already ended ${run.status}; nothing changed`, [
+      { path: 'status', message: `run is already ${run.status}` },
+    ]);
+  }
+  if (!canTransition(run.status, req.status)) {
+    throw new InvalidTransitionError(`run ${run.backendId} is ${run.status} and cannot end ${req.status}; nothing changed`, [
+      { path: 'status', message: `${run.status} -> ${req.status} is not allowed` },
+    ]);
+  }
+  if (req.cause === 'abandon' && run.status !== 'started') {
+    throw new InvalidTransitionError(`run ${run.backendId} is ${run.status}: only a started run can be abandoned`);
+  }
+  if (req.worker != null && run.worker !== req.worker) {
+    throw new LeaseLostError(`run ${run.backendId} is not held by worker ${req.worker}`);
+  }
+  const runPatch: RunEndPlan['run'] = {
+    status: req.status,
+    ended: req.at,
+    metadata: { ...run.metadata, ...(req.metadata ?? {}) },
+    result: req.result === undefined ? run.result : req.result,
+    error: req.error === undefined ? run.error : req.error,
+  };
+  if (currentRunId !== run.id || task.status !== 'next_run_scheduled') {
+    return { run: runPatch, task: null, note: `task ${task.id} has moved on (${task.status}); the run was recorded, the task left unchanged` };
+  }
+  const update = endOfRun({ task, type, status: req.status, ended: req.at, cause: req.cause, retryAfterMs: req.retryAfterMs ?? null });
+  return { run: runPatch, task: update };
+}

@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from './errors.js';
+import type { Schedule } from './model.js';
+import { firstOccurrence, nextOccurrence, nextOccurrenceOrNull, normaliseSchedule } from './schedule.js';
+
+const iso = (s: string): Date => new Date(s);
+const AT = iso('2026-01-01T00:00:00.000Z');
+
+function errorOf(fn: () => unknown): ValidationError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ValidationError);
+    return e as ValidationError;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+/** The next `n` occurrences strictly after `after`. */
+function series(schedule: Schedule, after: string, n: number): string[] {
+  const out: string[] = [];
+  let cursor = iso(after);
+  for (let i = 0; i < n; i++) {
+    cursor = nextOccurrence(schedule, cursor);
+    out.push(cursor.toISOString());
+  }
+  return out;
+}
+
+describe('normaliseSchedule', () => {
+  it('undefined and null mean adaptive', () => {
+    expect(normaliseSchedule(undefined, AT)).toEqual({ kind: 'adaptive' });
+    expect(normaliseSchedule(null, AT)).toEqual({ kind: 'adaptive' });
+    expect(normaliseSchedule({ kind: 'adaptive' }, AT)).toEqual({ kind: 'adaptive' });
+  });
+
+  it('a cron schedule keeps its expression (trimmed) and zone; tz defaults to UTC', () => {
+    expect(normaliseSchedule({ kind: 'cron', expr: ' 0 3 * * * ', tz: 'Europe/Warsaw' }, AT)).toEqual({
+      kind: 'cron',
+      expr: '0 3 * * *',
+      tz: 'Europe/Warsaw',
+    });
+    expect(normaliseSchedule({ kind: 'cron', expr: '*/5 * * * *' }, AT)).toEqual({ kind: 'cron', expr: '*/5 * * * *', tz: 'UTC' });
+  });
+
+  it.each([
+    [{ kind: 'cron', expr: '61 * * * *' }, 'schedule.expr'],
+    [{ kind: 'cron', expr: 'every day' }, 'schedule.expr'],
+    [{ kind: 'cron', expr: '* * *' }, 'schedule.expr'],
+    [{ kind: 'cron', expr: '' }, 'schedule.expr'],
+    [{ kind: 'cron' }, 'schedule.expr'],
+    [{ kind: 'cron', expr: '0 0 31 2 *' }, 'schedule.expr'],
+    [{ kind: 'cron', expr: '0 3 * * *', tz: 'Mars/Olympus' }, 'schedule.tz'],
+    [{ kind: 'cron', expr: '0 3 * * *', tz: 42 }, 'schedule.tz'],
+  ])('cron %j is rejected naming %s', (input, path) => {
+    const e = errorOf(() => normaliseSchedule(input, AT));
+    expect(e.message.startsWith(`${path}: `)).toBe(true);
+    expect(e.details[0]?.path).toBe(path);
+  });
+
+  it('the field prefix is configurable', () => {
+    expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: 'bad' }, AT, 'tasks[3].schedule')).message).toMatch(/^tasks\[3\]\.schedule\.expr: invalid cron expression "bad"/);
+    expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '* * * * *', tz: 'Nowhere/Town' }, AT, 'tasks[3].schedule')).message).toBe(
+      'tasks[3].schedule.tz: unknown time zone "Nowhere/Town"',
+    );
+  });
+
+  it('rejects unknown fields, naming them', () => {
+    expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '* * * * *', timezone: 'UTC' }, AT)).message).toBe(
+      'schedule.timezone: unknown field for a cron schedule',
+    );
+    expect(errorOf(() => normaliseSchedule({ kind: 'adaptive', expr: '* * * * *' }, AT)).message).toBe('schedule.expr: unknown field for a adaptive schedule');
+    expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule: 'FREQ=DAILY', tz: 'UTC' }, AT)).details[0]?.path).toBe('schedule.tz');
+  });
+
+  it.each([[{ kind: 'weekly' }], [{}], ['cron'], [[{ kind: 'cron' }]], [42]])('rejects %j (no valid kind)', (input) => {
+    const e = errorOf(() => normaliseSchedule(input, AT));
+    expect(e.message).toMatch(/^schedule(\.kind)?: /);
+  });
+
+  it('an rrule without DTSTART is anchored at `at`', () => {
+    expect(normaliseSchedule({ kind: 'rrule', rule: 'FREQ=DAILY' }, iso('2026-02-03T04:05:06.000Z'))).toEqual({
+      kind: 'rrule',
+      rule: 'DTSTART:20260203T040506Z\nRRULE:FREQ=DAILY',
+    });
+    expect(normaliseSchedule({ kind: 'rrule', rule: 'RRULE:FREQ=HOURLY;INTERVAL=2' }, iso('2026-02-03T04:05:06.789Z'))).toEqual({
+      kind: 'rrule',
+      rule: 'DTSTART:20260203T040506Z\nRRULE:FREQ=HOURLY;INTERVAL=2',
+    });
+  });
+
+  it('an anchored rrule fires from `at` on', () => {
+    const s = normaliseSchedule({ kind: 'rrule', rule: 'FREQ=DAILY' }, iso('2026-02-03T04:05:06.000Z'));
+    expect(firstOccurrence(s, iso('2026-02-03T04:05:06.000Z'))?.toISOString()).toBe('2026-02-03T04:05:06.000Z');
+    expect(series(s, '2026-02-03T04:05:06.000Z', 2)).toEqual(['2026-02-04T04:05:06.000Z', '2026-02-05T04:05:06.000Z']);
+  });
+
+  it('an rrule with its own DTSTART is kept as given', () => {
+    const rule = 'DTSTART;TZID=America/New_York:20260101T090000\nRRULE:FREQ=DAILY';
+    expect(normaliseSchedule({ kind: 'rrule', rule }, AT)).toEqual({ kind: 'rrule', rule });
+  });
+
+  it.each([
+    'FREQ=BOGUS',
+    'FOO=BAR',
+    'garbage',
+    'DTSTART;TZID=Mars/Olympus:20260101T000000\nRRULE:FREQ=DAILY',
+  ])('rejects the invalid rrule %j naming schedule.rule', (rule) => {
+    const e = errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT));
+    expect(e.message).toMatch(/^schedule\.rule: invalid rrule/);
+  });
+
+  it('rejects an rrule with no rule text', () => {
+    expect(errorOf(() => normaliseSchedule({ kind: 'rrule' }, AT)).message).toMatch(/^schedule\.rule: /);
+    expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule: '  ' }, AT)).message).toMatch(/^schedule\.rule: /);
+  });
+
+  it('rejects an rrule that has no occurrence at or after `at`', () => {
+    const rule = 'DTSTART:20250101T000000Z\nRRULE:FREQ=DAILY;COUNT=2';
+    expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT)).message).toMatch(/^schedule\.rule: rrule .* has no occurrence after 2026-01-01T00:00:00\.000Z/s);
+  });
+});
+
+describe('nextOccurrence / firstOccurrence (cron)', () => {
+  const hourly: Schedule = { kind: 'cron', expr: '0 * * * *', tz: 'UTC' };
+
+  it('nextOccurrence is strictly after its argument', () => {
+    expect(nextOccurrence(hourly, iso('2026-01-01T10:00:00.000Z')).toISOString()).toBe('2026-01-01T11:00:00.000Z');
+    expect(nextOccurrence(hourly, iso('2026-01-01T09:59:59.999Z')).toISOString()).toBe('2026-01-01T10:00:00.000Z');
+    expect(nextOccurrence(hourly, iso('2026-01-01T10:00:00.001Z')).toISOString()).toBe('2026-01-01T11:00:00.000Z');
+  });
+
+  it('firstOccurrence is at or after its argument', () => {
+    expect(firstOccurrence(hourly, iso('2026-01-01T10:00:00.000Z'))?.toISOString()).toBe('2026-01-01T10:00:00.000Z');
+    expect(firstOccurrence(hourly, iso('2026-01-01T10:00:00.001Z'))?.toISOString()).toBe('2026-01-01T11:00:00.000Z');
+    expect(firstOccurrence(hourly, iso('2026-01-01T09:30:00.000Z'))?.toISOString()).toBe('2026-01-01T10:00:00.000Z');
+  });
+
+  it("'0 3 * * *' in Europe/Warsaw across 2026-03-29 (CET -> CEST)", () => {
+    const s = normaliseSchedule({ kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' }, AT);
+    expect(series(s, '2026-03-27T12:00:00.000Z', 3)).toEqual(['2026-03-28T02:00:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T01:00:00.000Z']);
+  });
+
+  it("'0 3 * * *' in Europe/Warsaw across 2026-10-25 (CEST -> CET)", () => {
+    const s = normaliseSchedule({ kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' }, AT);
+    expect(series(s, '2026-10-23T12:00:00.000Z', 3)).toEqual(['2026-10-24T01:00:00.000Z', '2026-10-25T02:00:00.000Z', '2026-10-26T02:00:00.000Z']);
+  });
+
+  it('a wall-clock time inside the ambiguous hour fires once on 2026-10-25', () => {
+    const s = normaliseSchedule({ kind: 'cron', expr: '30 2 * * *', tz: 'Europe/Warsaw' }, AT);
+    // 02:30 happens twice that night (00:30Z in CEST, 01:30Z in CET): the task fires at the first only.
+    expect(series(s, '2026-10-24T12:00:00.000Z', 2)).toEqual(['2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+  });
+
+  it('nextOccurrenceOrNull and nextOccurrence reject an adaptive schedule', () => {
+    expect(() => nextOccurrenceOrNull({ kind: 'adaptive' }, AT)).toThrow(/adaptive/);
+    expect(() => nextOccurrence({ kind: 'adaptive' }, AT)).toThrow(/adaptive/);
+  });
+});
+
+describe('nextOccurrence / firstOccurrence (rrule)', () => {
+  const ny = (): Schedule => normaliseSchedule({ kind: 'rrule', rule: 'DTSTART;TZID=America/New_York:20260101T090000\nRRULE:FREQ=DAILY' }, AT);
+
+  it('is evaluated in the DTSTART zone across 2026-03-08 (EST -> EDT)', () => {
+    expect(series(ny(), '2026-03-06T12:00:00.000Z', 4)).toEqual([
+      '2026-03-06T14:00:00.000Z',
+      '2026-03-07T14:00:00.000Z',
+      '2026-03-08T13:00:00.000Z',
+      '2026-03-09T13:00:00.000Z',
+    ]);
+  });
+
+  it('is evaluated in the DTSTART zone across 2026-11-01 (EDT -> EST)', () => {
+    expect(series(ny(), '2026-10-30T12:00:00.000Z', 4)).toEqual([
+      '2026-10-30T13:00:00.000Z',
+      '2026-10-31T13:00:00.000Z',
+      '2026-11-01T14:00:00.000Z',
+      '2026-11-02T14:00:00.000Z',
+    ]);
+  });
+
+  it('nextOccurrence is strictly after, firstOccurrence at or after', () => {
+    const s = ny();
+    expect(nextOccurrence(s, iso('2026-03-08T13:00:00.000Z')).toISOString()).toBe('2026-03-09T13:00:00.000Z');
+    expect(firstOccurrence(s, iso('2026-03-08T13:00:00.000Z'))?.toISOString()).toBe('2026-03-08T13:00:00.000Z');
+    expect(firstOccurrence(s, iso('2026-03-08T13:00:00.001Z'))?.toISOString()).toBe('2026-03-09T13:00:00.000Z');
+  });
+
+  it('before DTSTART the first occurrence is DTSTART', () => {
+    expect(firstOccurrence(ny(), iso('2025-06-01T00:00:00.000Z'))?.toISOString()).toBe('2026-01-01T14:00:00.000Z');
+  });
+
+  it('a UTC rule with BYDAY', () => {
+    const s = normaliseSchedule({ kind: 'rrule', rule: 'DTSTART:20260105T080000Z\nRRULE:FREQ=WEEKLY;BYDAY=MO,TH' }, AT);
+    expect(series(s, '2026-01-05T08:00:00.000Z', 3)).toEqual(['2026-01-08T08:00:00.000Z', '2026-01-12T08:00:00.000Z', '2026-01-15T08:00:00.000Z']);
+  });
+
+  it('an exhausted COUNT gives null from nextOccurrenceOrNull and a ValidationError from nextOccurrence', () => {
+    const s = normaliseSchedule({ kind: 'rrule', rule: 'FREQ=HOURLY;COUNT=3' }, iso('2026-01-01T10:00:00.000Z'));
+    expect(s).toEqual({ kind: 'rrule', rule: 'DTSTART:20260101T100000Z\nRRULE:FREQ=HOURLY;COUNT=3' });
+    expect(series(s, '2026-01-01T09:00:00.000Z', 3)).toEqual(['2026-01-01T10:00:00.000Z', '2026-01-01T11:00:00.000Z', '2026-01-01T12:00:00.000Z']);
+    expect(nextOccurrenceOrNull(s, iso('2026-01-01T12:00:00.000Z'))).toBeNull();
+    expect(firstOccurrence(s, iso('2026-01-01T12:00:00.001Z'))).toBeNull();
+    expect(() => nextOccurrence(s, iso('2026-01-01T12:00:00.000Z'))).toThrow(ValidationError);
+  });
+
+  it('an UNTIL in the past of the cursor gives null', () => {
+    const s = normaliseSchedule({ kind: 'rrule', rule: 'DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY;UNTIL=20260110T000000Z' }, AT);
+    expect(nextOccurrenceOrNull(s, iso('2026-01-09T12:00:00.000Z'))?.toISOString()).toBe('2026-01-10T00:00:00.000Z');
+    expect(nextOccurrenceOrNull(s, iso('2026-01-10T00:00:00.000Z'))).toBeNull();
+  });
+});

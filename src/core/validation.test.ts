@@ -1,0 +1,383 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from './errors.js';
+import type { TaskType } from './model.js';
+import { assertJson, canonicalJson, dedupeKey, validateMetadata, validateTask, validateTaskType } from './validation.js';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const iso = (s: string): Date => new Date(s);
+const AT = iso('2026-01-10T12:34:56.000Z');
+
+function errorOf(fn: () => unknown): ValidationError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ValidationError);
+    return e as ValidationError;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+const paths = (e: ValidationError): string[] => e.details.map((d) => d.path);
+
+describe('validateTaskType', () => {
+  it('fills every default', () => {
+    expect(validateTaskType({ name: 'load-git' })).toEqual({
+      name: 'load-git',
+      description: '',
+      backendName: 'load-git',
+      defaultIntervalMs: null,
+      minIntervalMs: null,
+      maxIntervalMs: null,
+      backoffFactor: 1,
+      maxQueueLength: 1000,
+      numRetries: 0,
+      retryDelayMs: 3_600_000,
+      timeoutMs: null,
+      leaseMs: 30_000,
+      maxAbandons: 3,
+    });
+  });
+
+  it('min and max default to the default interval', () => {
+    const t = validateTaskType({ name: 'load-git', defaultIntervalMs: DAY });
+    expect(t.defaultIntervalMs).toBe(DAY);
+    expect(t.minIntervalMs).toBe(DAY);
+    expect(t.maxIntervalMs).toBe(DAY);
+  });
+
+  it('only one bound given: the other defaults to the default interval', () => {
+    const t = validateTaskType({ name: 'x', defaultIntervalMs: DAY, minIntervalMs: HOUR });
+    expect([t.minIntervalMs, t.maxIntervalMs]).toEqual([HOUR, DAY]);
+    const u = validateTaskType({ name: 'x', defaultIntervalMs: DAY, maxIntervalMs: '64d' });
+    expect([u.minIntervalMs, u.maxIntervalMs]).toEqual([DAY, 64 * DAY]);
+  });
+
+  it('accepts durations as strings (compact, ISO, plain ms) and as numbers', () => {
+    const t = validateTaskType({
+      name: 'load-git',
+      description: 'Load a git repository',
+      backendName: 'swh.loader.git',
+      defaultIntervalMs: '1d',
+      minIntervalMs: 'PT12H',
+      maxIntervalMs: '64d',
+      backoffFactor: 2,
+      maxQueueLength: null,
+      numRetries: 3,
+      retryDelayMs: '15m',
+      timeoutMs: '1d12h',
+      leaseMs: 90_000,
+      maxAbandons: 5,
+    });
+    expect(t).toEqual({
+      name: 'load-git',
+      description: 'Load a git repository',
+      backendName: 'swh.loader.git',
+      defaultIntervalMs: DAY,
+      minIntervalMs: 12 * HOUR,
+      maxIntervalMs: 64 * DAY,
+      backoffFactor: 2,
+      maxQueueLength: null,
+      numRetries: 3,
+      retryDelayMs: 15 * MINUTE,
+      timeoutMs: 36 * HOUR,
+      leaseMs: 90 * SECOND,
+      maxAbandons: 5,
+    });
+    expect(validateTaskType({ name: 'y', retryDelayMs: '250' }).retryDelayMs).toBe(250);
+  });
+
+  it('accepts names made of the allowed characters, up to 128 of them', () => {
+    for (const name of ['a', '0', 'load-git', 'swh.loader:git_v2', 'a.b:c-d', 'a'.repeat(128)]) {
+      expect(validateTaskType({ name }).name).toBe(name);
+    }
+  });
+
+  it.each([
+    [{ name: 'Load-Git' }, 'name', 'must match'],
+    [{ name: '-load' }, 'name', 'must match'],
+    [{ name: 'load git' }, 'name', 'must match'],
+    [{ name: '_load' }, 'name', 'must match'],
+    [{ name: 'load/git' }, 'name', 'must match'],
+    [{ name: '' }, 'name', 'must match'],
+    [{ name: 'a'.repeat(129) }, 'name', 'at most 128 characters'],
+    [{}, 'name', ''],
+    [{ name: 'x', defaultIntervalMs: HOUR, minIntervalMs: 2 * HOUR, maxIntervalMs: 3 * HOUR }, 'minIntervalMs', 'must be <= defaultIntervalMs'],
+    [{ name: 'x', defaultIntervalMs: 4 * HOUR, minIntervalMs: HOUR, maxIntervalMs: 3 * HOUR }, 'maxIntervalMs', 'must be >= defaultIntervalMs'],
+    [{ name: 'x', minIntervalMs: HOUR }, 'defaultIntervalMs', 'is required when minIntervalMs or maxIntervalMs is set'],
+    [{ name: 'x', defaultIntervalMs: 0 }, 'defaultIntervalMs', 'must be > 0'],
+    [{ name: 'x', defaultIntervalMs: -5 }, 'defaultIntervalMs', 'non-negative'],
+    [{ name: 'x', defaultIntervalMs: '-5s' }, 'defaultIntervalMs', 'invalid duration "-5s"'],
+    [{ name: 'x', defaultIntervalMs: 1.5 }, 'defaultIntervalMs', 'integer'],
+    [{ name: 'x', retryDelayMs: 'P1M' }, 'retryDelayMs', 'invalid ISO 8601 duration'],
+    [{ name: 'x', retryDelayMs: 'soon' }, 'retryDelayMs', 'invalid duration'],
+    [{ name: 'x', backoffFactor: 0 }, 'backoffFactor', 'must be > 0'],
+    [{ name: 'x', backoffFactor: -2 }, 'backoffFactor', 'must be > 0'],
+    [{ name: 'x', maxQueueLength: -1 }, 'maxQueueLength', 'must not be negative'],
+    [{ name: 'x', maxQueueLength: 1.5 }, 'maxQueueLength', 'must be an integer'],
+    [{ name: 'x', numRetries: -1 }, 'numRetries', 'must not be negative'],
+    [{ name: 'x', maxAbandons: 0 }, 'maxAbandons', 'must be at least 1'],
+    [{ name: 'x', leaseMs: 999 }, 'leaseMs', 'must be at least 1s'],
+    [{ name: 'x', leaseMs: '500ms' }, 'leaseMs', 'must be at least 1s'],
+    [{ name: 'x', timeoutMs: 0 }, 'timeoutMs', 'must be > 0'],
+    [{ name: 'x', backendName: 'has space' }, 'backendName', 'must not contain spaces'],
+    [{ name: 'x', retries: 3 }, 'retries', 'unknown field'],
+  ])('%j is rejected naming %s', (input, path, message) => {
+    const e = errorOf(() => validateTaskType(input));
+    expect(paths(e)).toContain(path);
+    expect(e.details.find((d) => d.path === path)?.message).toContain(message);
+    expect(e.message.startsWith(`${path}: `)).toBe(true);
+  });
+
+  it('min > max is rejected naming minIntervalMs', () => {
+    const e = errorOf(() => validateTaskType({ name: 'x', defaultIntervalMs: '2h', minIntervalMs: '3h', maxIntervalMs: '1h' }));
+    expect(e.message).toMatch(/^minIntervalMs: must be <= maxIntervalMs/);
+    expect(e.details).toContainEqual({ path: 'minIntervalMs', message: 'must be <= maxIntervalMs' });
+  });
+
+  it('the lease may be exactly 1s', () => {
+    expect(validateTaskType({ name: 'x', leaseMs: '1s' }).leaseMs).toBe(1_000);
+  });
+
+  it('min == default == max is fine', () => {
+    const t = validateTaskType({ name: 'x', defaultIntervalMs: '1h', minIntervalMs: '60m', maxIntervalMs: 'PT1H' });
+    expect([t.minIntervalMs, t.defaultIntervalMs, t.maxIntervalMs]).toEqual([HOUR, HOUR, HOUR]);
+  });
+
+  it('reports every problem at once, the first in the message', () => {
+    const e = errorOf(() => validateTaskType({ name: 'Bad', backoffFactor: 0, bogus: 1 }));
+    expect(paths(e).sort()).toEqual(['backoffFactor', 'bogus', 'name']);
+    expect(e.message).toMatch(/\(and 2 more problems\)$/);
+    expect(e.code).toBe('validation_error');
+  });
+
+  it('rejects a non-object', () => {
+    expect(() => validateTaskType('load-git')).toThrow(ValidationError);
+    expect(() => validateTaskType(null)).toThrow(ValidationError);
+  });
+});
+
+function types(): Map<string, TaskType> {
+  return new Map<string, TaskType>([
+    ['load-git', validateTaskType({ name: 'load-git', defaultIntervalMs: '1d', minIntervalMs: '12h', maxIntervalMs: '64d', backoffFactor: 2, numRetries: 2 })],
+    ['send-mail', validateTaskType({ name: 'send-mail', backendName: 'mailer' })],
+  ]);
+}
+
+describe('validateTask', () => {
+  it('fills the defaults of a recurring adaptive task', () => {
+    const t = validateTask({ type: 'load-git' }, types(), AT);
+    expect(t).toEqual({
+      type: 'load-git',
+      arguments: { args: [], kwargs: {} },
+      policy: 'recurring',
+      schedule: { kind: 'adaptive' },
+      nextRun: AT,
+      currentIntervalMs: DAY,
+      retriesLeft: 2,
+      priority: null,
+      priorityRank: 3,
+      dedupeKey: expect.any(String),
+    });
+  });
+
+  it('keeps what is given', () => {
+    const t = validateTask(
+      {
+        type: 'load-git',
+        arguments: { args: ['https://example.org/repo.git'], kwargs: { depth: 1 } },
+        policy: 'recurring',
+        nextRun: '2026-02-01T00:00:00Z',
+        priority: 'high',
+        retriesLeft: 0,
+      },
+      types(),
+      AT,
+    );
+    expect(t.arguments).toEqual({ args: ['https://example.org/repo.git'], kwargs: { depth: 1 } });
+    expect(t.nextRun.toISOString()).toBe('2026-02-01T00:00:00.000Z');
+    expect(t.priority).toBe('high');
+    expect(t.priorityRank).toBe(0);
+    expect(t.retriesLeft).toBe(0);
+  });
+
+  it('accepts a Date for nextRun', () => {
+    expect(validateTask({ type: 'load-git', nextRun: iso('2026-03-01T00:00:00Z') }, types(), AT).nextRun.toISOString()).toBe('2026-03-01T00:00:00.000Z');
+  });
+
+  it('oneshot task of a type without a default interval', () => {
+    const t = validateTask({ type: 'send-mail', policy: 'oneshot', arguments: { kwargs: { to: 'a@example.org' } } }, types(), AT);
+    expect(t.policy).toBe('oneshot');
+    expect(t.schedule).toEqual({ kind: 'adaptive' });
+    expect(t.currentIntervalMs).toBeNull();
+    expect(t.retriesLeft).toBe(0);
+    expect(t.nextRun).toEqual(AT);
+    expect(t.arguments).toEqual({ args: [], kwargs: { to: 'a@example.org' } });
+  });
+
+  it('rejects an unknown type', () => {
+    expect(errorOf(() => validateTask({ type: 'nope' }, types(), AT)).message).toBe('type: unknown task type "nope"');
+  });
+
+  it('rejects a oneshot task with a cron or rrule schedule', () => {
+    const cron = errorOf(() => validateTask({ type: 'send-mail', policy: 'oneshot', schedule: { kind: 'cron', expr: '0 3 * * *' } }, types(), AT));
+    expect(cron.message).toMatch(/^schedule: a oneshot task runs once/);
+    const rrule = errorOf(() => validateTask({ type: 'send-mail', policy: 'oneshot', schedule: { kind: 'rrule', rule: 'FREQ=DAILY' } }, types(), AT));
+    expect(rrule.details[0]?.path).toBe('schedule');
+  });
+
+  it('rejects a recurring adaptive task whose type has no default interval', () => {
+    const e = errorOf(() => validateTask({ type: 'send-mail' }, types(), AT));
+    expect(e.message).toMatch(/^policy: task type "send-mail" has no defaultInterval/);
+  });
+
+  it('a recurring cron task of a type without a default interval is fine', () => {
+    const t = validateTask({ type: 'send-mail', schedule: { kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' } }, types(), AT);
+    expect(t.currentIntervalMs).toBeNull();
+    expect(t.schedule).toEqual({ kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' });
+  });
+
+  it('a cron task without nextRun starts at the first occurrence at or after `at`', () => {
+    const t = validateTask({ type: 'load-git', schedule: { kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' } }, types(), AT);
+    // 2026-01-11 03:00 CET = 02:00Z
+    expect(t.nextRun.toISOString()).toBe('2026-01-11T02:00:00.000Z');
+    expect(t.currentIntervalMs).toBeNull();
+    const onTheDot = validateTask({ type: 'load-git', schedule: { kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' } }, types(), iso('2026-01-11T02:00:00.000Z'));
+    expect(onTheDot.nextRun.toISOString()).toBe('2026-01-11T02:00:00.000Z');
+  });
+
+  it('an rrule task without nextRun starts at its first occurrence at or after `at`', () => {
+    const t = validateTask(
+      { type: 'load-git', schedule: { kind: 'rrule', rule: 'DTSTART;TZID=America/New_York:20260101T090000\nRRULE:FREQ=DAILY' } },
+      types(),
+      AT,
+    );
+    expect(t.nextRun.toISOString()).toBe('2026-01-10T14:00:00.000Z');
+    const anchored = validateTask({ type: 'load-git', schedule: { kind: 'rrule', rule: 'FREQ=DAILY' } }, types(), AT);
+    expect(anchored.nextRun.toISOString()).toBe('2026-01-10T12:34:56.000Z');
+  });
+
+  it('a cron task keeps an explicit nextRun', () => {
+    const t = validateTask({ type: 'load-git', schedule: { kind: 'cron', expr: '0 3 * * *' }, nextRun: '2026-05-05T05:05:05Z' }, types(), AT);
+    expect(t.nextRun.toISOString()).toBe('2026-05-05T05:05:05.000Z');
+  });
+
+  it.each([
+    [{ type: 'load-git', policy: 'sometimes' }, 'policy'],
+    [{ type: 'load-git', priority: 'urgent' }, 'priority'],
+    [{ type: 'load-git', retriesLeft: -1 }, 'retriesLeft'],
+    [{ type: 'load-git', nextRun: 'tomorrow' }, 'nextRun'],
+    [{ type: 'load-git', nextRun: '2026-02-30' }, 'nextRun'],
+    [{ type: 'load-git', arguments: { args: 'x' } }, 'arguments.args'],
+    [{ type: 'load-git', arguments: { kwargs: [] } }, 'arguments.kwargs'],
+    [{ type: 'load-git', arguments: { args: [], kwargs: {}, extra: 1 } }, 'arguments.extra'],
+    [{ type: 'load-git', arguments: { args: [Number.NaN] } }, 'arguments.args[0]'],
+    [{ type: 'load-git', arguments: { kwargs: { f: () => 1 } } }, 'arguments.kwargs.f'],
+    [{ type: 'load-git', schedule: { kind: 'cron', expr: 'nope' } }, 'schedule.expr'],
+    [{ type: 'load-git', schedule: { kind: 'cron', expr: '* * * * *', tz: 'Nowhere' } }, 'schedule.tz'],
+    [{ type: 'load-git', bogus: true }, 'bogus'],
+    [{ type: '' }, 'type'],
+    [{}, 'type'],
+  ])('%j is rejected naming %s', (input, path) => {
+    const e = errorOf(() => validateTask(input, types(), AT));
+    expect(e.details[0]?.path).toBe(path);
+    expect(e.message.startsWith(`${path}: `)).toBe(true);
+  });
+
+  it('prefixes every field with `path`', () => {
+    const cases: Array<[unknown, string]> = [
+      [{ type: 'nope' }, 'tasks[3].type'],
+      [{ type: 'load-git', bogus: 1 }, 'tasks[3].bogus'],
+      [{ type: 'load-git', policy: 'x' }, 'tasks[3].policy'],
+      [{ type: 'send-mail' }, 'tasks[3].policy'],
+      [{ type: 'send-mail', policy: 'oneshot', schedule: { kind: 'cron', expr: '* * * * *' } }, 'tasks[3].schedule'],
+      [{ type: 'load-git', schedule: { kind: 'cron', expr: 'bad' } }, 'tasks[3].schedule.expr'],
+      [{ type: 'load-git', arguments: { kwargs: { x: Number.POSITIVE_INFINITY } } }, 'tasks[3].arguments.kwargs.x'],
+      [{ type: 'load-git', nextRun: 'later' }, 'tasks[3].nextRun'],
+    ];
+    for (const [input, path] of cases) {
+      const e = errorOf(() => validateTask(input, types(), AT, 'tasks[3]'));
+      expect(e.message.startsWith(`${path}: `), `${JSON.stringify(input)} -> ${e.message}`).toBe(true);
+      expect(e.details[0]?.path).toBe(path);
+    }
+  });
+
+  describe('dedupeKey', () => {
+    const key = (input: unknown) => validateTask(input, types(), AT).dedupeKey;
+
+    it('is equal for equal (type, arguments, policy, priority), whatever the key order', () => {
+      const a = key({ type: 'load-git', arguments: { args: [1, { b: 2, a: 1 }], kwargs: { url: 'u', depth: { max: 3, min: 1 } } }, priority: 'low' });
+      const b = key({ priority: 'low', arguments: { kwargs: { depth: { min: 1, max: 3 }, url: 'u' }, args: [1, { a: 1, b: 2 }] }, type: 'load-git' });
+      expect(a).toBe(b);
+      expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    });
+
+    it('ignores nextRun for recurring tasks', () => {
+      expect(key({ type: 'load-git', nextRun: '2026-01-01T00:00:00Z' })).toBe(key({ type: 'load-git', nextRun: '2026-06-01T00:00:00Z' }));
+    });
+
+    it('differs for oneshot tasks with different nextRun, and is equal for the same nextRun', () => {
+      const one = (nextRun: string) => key({ type: 'send-mail', policy: 'oneshot', nextRun });
+      expect(one('2026-01-01T00:00:00Z')).not.toBe(one('2026-01-01T00:00:01Z'));
+      expect(one('2026-01-01T00:00:00Z')).toBe(one('2026-01-01T01:00:00+01:00'));
+    });
+
+    it('differs when type, arguments, argument order, policy or priority differ', () => {
+      const base = key({ type: 'load-git', arguments: { args: [1, 2] } });
+      expect(key({ type: 'load-git', arguments: { args: [2, 1] } })).not.toBe(base);
+      expect(key({ type: 'load-git', arguments: { args: [1, 2], kwargs: { x: 1 } } })).not.toBe(base);
+      expect(key({ type: 'load-git', arguments: { args: [1, 2] }, priority: 'normal' })).not.toBe(base);
+      expect(key({ type: 'load-git', arguments: { args: [1, 2] }, policy: 'oneshot', nextRun: AT })).not.toBe(base);
+      expect(key({ type: 'send-mail', policy: 'oneshot', arguments: { args: [1, 2] }, nextRun: AT })).not.toBe(
+        key({ type: 'load-git', policy: 'oneshot', arguments: { args: [1, 2] }, nextRun: AT }),
+      );
+    });
+
+    it('dedupeKey() directly: the nextRun argument counts, the key order does not', () => {
+      const args = { args: [], kwargs: { b: 1, a: 2 } };
+      expect(dedupeKey('t', args, 'oneshot', null, AT)).toBe(dedupeKey('t', { args: [], kwargs: { a: 2, b: 1 } }, 'oneshot', null, new Date(AT.getTime())));
+      expect(dedupeKey('t', args, 'oneshot', null, AT)).not.toBe(dedupeKey('t', args, 'oneshot', null, null));
+    });
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts object keys at every depth and keeps array order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}');
+  });
+});
+
+describe('assertJson / validateMetadata', () => {
+  it('accepts plain JSON values', () => {
+    expect(() => assertJson({ a: [1, 'x', true, null, { b: 2 }] }, 'v')).not.toThrow();
+  });
+
+  it.each([
+    [{ a: Number.NaN }, 'v.a', 'numbers must be finite'],
+    [{ a: [1, undefined] }, 'v.a[1]', 'undefined is not JSON'],
+    [{ a: 10n }, 'v.a', 'bigint is not JSON'],
+    [{ a: Symbol('s') }, 'v.a', 'symbol is not JSON'],
+  ])('rejects %s at %s', (value, path, message) => {
+    expect(errorOf(() => assertJson(value, 'v')).message).toBe(`${path}: ${message}`);
+  });
+
+  it('rejects cycles but not shared references', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(errorOf(() => assertJson(cyclic, 'v')).message).toBe('v.self: circular value');
+    const shared = { x: 1 };
+    expect(() => assertJson({ a: shared, b: shared }, 'v')).not.toThrow();
+  });
+
+  it('validateMetadata: null/undefined -> {}, objects pass, others rejected', () => {
+    expect(validateMetadata(undefined)).toEqual({});
+    expect(validateMetadata(null)).toEqual({});
+    expect(validateMetadata({ a: 1 })).toEqual({ a: 1 });
+    expect(errorOf(() => validateMetadata([1])).message).toBe('metadata: must be a JSON object');
+    expect(errorOf(() => validateMetadata('x', 'end.metadata')).message).toBe('end.metadata: must be a JSON object');
+    expect(errorOf(() => validateMetadata({ n: Number.NaN })).message).toBe('metadata.n: numbers must be finite');
+  });
+});

@@ -1,0 +1,40 @@
+import { silentLogger, type Logger } from './logger.js';
+import { Reaper } from './reaper.js';
+import { Runner } from './runner.js';
+import type { Orrery } from './service.js';
+import { Worker, type WorkerOptions } from './worker.js';
+
+export interface DaemonOptions {
+  runner?: boolean;
+  reaper?: boolean;
+  worker?: Omit<WorkerOptions, 'logger'> | null;
+  maxSleepMs?: number;
+  logger?: Logger;
+}
+
+/** The loops one process runs: runner, reaper and a worker, started and stopped together. */
+export class Daemon {
+  readonly runner: Runner | null;
+  readonly reaper: Reaper | null;
+  readonly worker: Worker | null;
+
+  constructor(orrery: Orrery, opts: DaemonOptions) {
+    const logger = opts.logger ?? silentLogger;
+    const sleep = opts.maxSleepMs !== undefined ? { maxSleepMs: opts.maxSleepMs } : {};
+    this.runner = opts.runner ? new Runner(orrery, { ...sleep, logger: logger.child({ loop: 'runner' }) }) : null;
+    this.reaper = opts.reaper ? new Reaper(orrery, { ...sleep, logger: logger.child({ loop: 'reaper' }) }) : null;
+    this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: logger.child({ loop: 'worker' }) }) : null;
+  }
+
+  start(): void {
+    this.reaper?.start();
+    this.runner?.start();
+    this.worker?.start();
+  }
+
+  /** Worker first (stop claiming, finish or abandon), then the runner and reaper. */
+  async stop(graceMs?: number): Promise<void> {
+    await this.worker?.stop(graceMs);
+    await Promise.all([this.runner?.stop(), this.reaper?.stop()]);
+  }
+}

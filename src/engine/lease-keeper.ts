@@ -1,0 +1,51 @@
+import { LeaseLostError } from '../core/errors.js';
+
+export interface LeaseKeeperOptions {
+  leaseMs: number;
+  heartbeat: () => Promise<unknown>;
+  /** Called once when the store says the run is no longer ours. */
+  onLost: (e: LeaseLostError) => void;
+  onError?: (e: unknown) => void;
+}
+
+/** Renews one run's lease every third of the lease until stopped or lost. */
+export class LeaseKeeper {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private inFlight: Promise<void> | null = null;
+
+  constructor(private readonly opts: LeaseKeeperOptions) {}
+
+  start(): void {
+    const every = Math.max(100, Math.floor(this.opts.leaseMs / 3));
+    this.timer = setInterval(() => void this.beat(), every);
+    this.timer.unref?.();
+  }
+
+  /** Renews now; resolves when the store answered. */
+  beat(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.inFlight) return this.inFlight;
+    this.inFlight = this.opts
+      .heartbeat()
+      .then(
+        () => undefined,
+        (e: unknown) => {
+          if (e instanceof LeaseLostError || (e as { code?: string })?.code === 'lease_lost') {
+            this.stop();
+            this.opts.onLost(e as LeaseLostError);
+          } else this.opts.onError?.(e);
+        },
+      )
+      .finally(() => {
+        this.inFlight = null;
+      });
+    return this.inFlight;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,23 @@
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export type LogFormat = 'pretty' | 'json';
+
+/** Readable lines on stderr by default; `json` for log collectors. */
+export function createLogger(format: LogFormat = 'pretty', level = process.env.ORRERY_LOG_LEVEL ?? 'info'): Logger {
+  if (format === 'json') return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
+  const stream = pretty({
+    destination: 2,
+    sync: true,
+    colorize: process.stderr.isTTY ?? false,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    hideObject: true,
+    messageFormat: '{if loop}{loop}: {end}{msg}',
+  });
+  return pino({ level, base: undefined }, stream);
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });

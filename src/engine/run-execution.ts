@@ -1,0 +1,158 @@
+import { formatDuration } from '../core/durations.js';
+import { LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
+import type { ClaimedRun } from '../store/store.js';
+import { outcomeOfError, outcomeOfResult, type Handler, type Outcome } from '../worker/handlers.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type { Logger } from './logger.js';
+import type { Orrery } from './service.js';
+
+const LOG_FLUSH_AT = 200;
+const IGNORED = Symbol('handler ignored abort');
+
+/**
+ * One claimed run on its way through a handler (inline isolation): lease renewal, timeout, log
+ * records, and exactly one end — success, failure, timeout, or abandon — unless the lease was lost.
+ */
+export class RunExecution {
+  readonly backendId: string;
+  private readonly controller = new AbortController();
+  private readonly keeper: LeaseKeeper;
+  private readonly logs: RunLogRecord[] = [];
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  private finished = false;
+  private flushing: Promise<void> = Promise.resolve();
+  /** Settles when the handler settled and the run's end is recorded (or given up). */
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly orrery: Orrery,
+    private readonly claimed: ClaimedRun,
+    private readonly handler: Handler,
+    private readonly workerId: string,
+    private readonly log: Logger,
+  ) {
+    this.backendId = claimed.run.backendId;
+    this.keeper = new LeaseKeeper({
+      leaseMs: claimed.leaseMs,
+      heartbeat: () => this.orrery.heartbeat(this.backendId, { worker: this.workerId }),
+      onLost: (e) => {
+        this.finished = true; // not ours any more: whoever holds it ends it
+        this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
+        this.controller.abort(e);
+      },
+      onError: (e) => this.log.error({ err: e, backendId: this.backendId }, `heartbeat failed: ${(e as Error).message}`),
+    });
+    this.done = this.execute();
+  }
+
+  private async execute(): Promise<void> {
+    const { run, arguments: args, timeoutMs } = this.claimed;
+    this.keeper.start();
+    let timedOut = false;
+    // A handler that ignores its aborted signal keeps its slot for at most one lease past the timeout.
+    let giveUp: (v: typeof IGNORED) => void = () => {};
+    const ignored = new Promise<typeof IGNORED>((r) => (giveUp = r));
+    if (timeoutMs !== null) {
+      this.timeoutTimer = setTimeout(() => {
+        timedOut = true;
+        const message = `timeout after ${formatDuration(timeoutMs)}`;
+        this.controller.abort(new Error(message));
+        void this.finish({ status: 'failed', error: message });
+        setTimeout(() => giveUp(IGNORED), this.claimed.leaseMs).unref();
+      }, timeoutMs);
+    }
+    const started = Date.now();
+    let outcome: Outcome;
+    try {
+      const value = await Promise.race([ignored, Promise.resolve().then(() => this.handler({
+        args: args.args,
+        kwargs: args.kwargs,
+        signal: this.controller.signal,
+        heartbeat: () => this.keeper.beat(),
+        log: (level, message, attributes) => this.append(level, message, attributes),
+        run,
+      }))]);
+      if (value === IGNORED) this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: handler ignored its abort signal; slot released`);
+      outcome = outcomeOfResult(value);
+    } catch (e) {
+      outcome = outcomeOfError(e);
+    }
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    if (!timedOut) await this.finish(outcome, Date.now() - started);
+    await this.flushing;
+  }
+
+  /** Gives the run back (graceful shutdown past the grace period): it ends `lost`, its task is due again. */
+  async abandon(reason: string): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopTimers();
+    this.controller.abort(new Error(reason));
+    await this.flush();
+    try {
+      await this.orrery.abandonRun(this.backendId, { worker: this.workerId, reason });
+      this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
+    } catch (e) {
+      this.log.error({ err: e }, `run ${this.backendId}: abandon failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async finish(outcome: Outcome, durationMs?: number): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopTimers();
+    await this.flush();
+    const { run } = this.claimed;
+    try {
+      const r = await this.orrery.endRun(this.backendId, {
+        status: outcome.status,
+        worker: this.workerId,
+        ...(outcome.result !== undefined ? { result: outcome.result } : {}),
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
+      });
+      const took = durationMs === undefined ? '' : ` in ${formatDuration(durationMs)}`;
+      const line = `${run.type} task ${run.task} run ${outcome.status}${took}; task ${r.task.status}${
+        r.task.status === 'next_run_not_scheduled' ? `, next run ${r.task.nextRun.toISOString()}` : ''
+      }${r.task.disabledReason ? ` (${r.task.disabledReason})` : ''}`;
+      const fields = { type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs };
+      if (outcome.status === 'failed' || outcome.status === 'permfailed') {
+        this.log.warn({ ...fields, error: firstLine(outcome.error) }, `${line}: ${firstLine(outcome.error)}`);
+      } else this.log.info(fields, line);
+    } catch (e) {
+      this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as Error).message}`);
+    }
+  }
+
+  private append(level: LogLevel, message: string, attributes?: Record<string, unknown>): void {
+    const lvl = (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info';
+    let attrs: Record<string, unknown> = {};
+    if (attributes && typeof attributes === 'object') {
+      try {
+        attrs = JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>;
+      } catch {
+        attrs = { unserialisable: String(attributes) };
+      }
+    }
+    this.logs.push({ at: this.orrery.clock.now(), level: lvl, message: String(message), attributes: attrs });
+    if (this.logs.length >= LOG_FLUSH_AT) void this.flush();
+  }
+
+  private flush(): Promise<void> {
+    if (this.logs.length === 0) return this.flushing;
+    const batch = this.logs.splice(0, this.logs.length);
+    this.flushing = this.flushing
+      .then(() => this.orrery.appendRunLogs(this.backendId, batch))
+      .catch((e: unknown) => this.log.error({ err: e }, `run ${this.backendId}: log records lost: ${(e as Error).message}`));
+    return this.flushing;
+  }
+
+  private stopTimers(): void {
+    this.keeper.stop();
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+  }
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? '').split('\n')[0] ?? '';
+}

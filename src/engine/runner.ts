@@ -1,0 +1,79 @@
+import type { Orrery } from './service.js';
+import { Sleeper } from './sleeper.js';
+import { silentLogger, type Logger } from './logger.js';
+
+export interface RunnerOptions {
+  /** Longest sleep between passes when nothing wakes the runner (other processes' work is found by polling). */
+  maxSleepMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The runner (SPEC §2.2): moves due tasks into the jobboard, per type within its queue limit. It sleeps
+ * until the earliest nextRun, or until new due work or freed queue slots wake it.
+ */
+export class Runner {
+  state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  private readonly sleeper = new Sleeper();
+  private readonly maxSleepMs: number;
+  private readonly log: Logger;
+  private loopDone: Promise<void> = Promise.resolve();
+  private unlisten: Array<() => void> = [];
+
+  constructor(
+    private readonly orrery: Orrery,
+    opts: RunnerOptions = {},
+  ) {
+    this.maxSleepMs = opts.maxSleepMs ?? 1000;
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    const wake = () => this.sleeper.wake();
+    this.unlisten = [this.orrery.store.listen('tasks', wake), this.orrery.store.listen('claimed', wake)];
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    this.sleeper.wake();
+    await this.loopDone;
+    this.unlisten.forEach((u) => u());
+    this.state = 'stopped';
+  }
+
+  /** Wakes the runner for an immediate pass. */
+  notify(): void {
+    this.sleeper.wake();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (this.state === 'running') {
+      let delay = this.maxSleepMs;
+      try {
+        const runs = await this.orrery.scheduleDue();
+        failures = 0;
+        if (runs.length > 0) {
+          const byType = new Map<string, number>();
+          for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
+          for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);
+        }
+        const next = await this.orrery.store.nextDueAt();
+        if (next !== null) {
+          const until = next.getTime() - this.orrery.clock.now().getTime();
+          // Due work left behind means full queues: wait for freed slots (or the poll) instead of spinning.
+          delay = until > 0 ? Math.min(until + 1, this.maxSleepMs) : this.maxSleepMs;
+        }
+      } catch (e) {
+        failures += 1;
+        delay = Math.min(this.maxSleepMs * 2 ** Math.min(failures, 5), 30_000);
+        this.log.error({ err: e }, `runner pass failed (retrying in ${delay} ms): ${(e as Error).message}`);
+      }
+      if (this.state === 'running') await this.sleeper.sleep(delay);
+    }
+  }
+}

@@ -1,0 +1,217 @@
+import { ValidationError, invalid } from '../core/errors.js';
+import type { RunEndStatus, RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import { RUN_END_STATUSES } from '../core/model.js';
+import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
+import { openStore } from '../store/open-store.js';
+import type { ClaimedRun, CreatedTask, EndRunResult, Store, TaskFilter } from '../store/store.js';
+import { systemClock, type Clock } from './clock.js';
+
+export interface OpenOptions {
+  /** Database URL (`sqlite:PATH`, `sqlite::memory:`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
+  db?: string;
+  clock?: Clock;
+}
+
+export interface At {
+  at?: Date;
+}
+
+export interface TaskWithRuns extends Task {
+  runs: TaskRun[];
+}
+
+export interface EndRunOptions extends At {
+  status: RunEndStatus;
+  worker?: string | null;
+  metadata?: Record<string, unknown>;
+  result?: unknown;
+  error?: string | null;
+  retryAfterMs?: number | null;
+}
+
+export const MAX_BATCH = 1_000_000;
+
+/**
+ * The service layer: every operation of Orrery, validated, over one store. The CLI, the HTTP API and
+ * the loops call this and nothing below it.
+ */
+export class Orrery {
+  constructor(
+    readonly store: Store,
+    readonly clock: Clock = systemClock,
+  ) {}
+
+  private now(at?: Date): Date {
+    if (at !== undefined && (!(at instanceof Date) || Number.isNaN(at.getTime()))) throw invalid('at', 'must be a valid Date');
+    return at ?? this.clock.now();
+  }
+
+  // --- task types -------------------------------------------------------------------------------
+  async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
+    return this.store.createTaskType(validateTaskType(input), this.now(opts.at));
+  }
+
+  /** Creates the type unless one of that name exists; returns the stored type either way. */
+  async ensureTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
+    const type = validateTaskType(input);
+    const [existing] = await this.store.getTaskTypes([type.name]);
+    return existing ?? this.store.createTaskType(type, this.now(opts.at));
+  }
+
+  listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    return this.store.getTaskTypes(names);
+  }
+
+  async getTaskType(name: string): Promise<TaskType | null> {
+    const [t] = await this.store.getTaskTypes([name]);
+    return t ?? null;
+  }
+
+  // --- tasks ------------------------------------------------------------------------------------
+  /** Creates a task, or returns the equal active task (idempotent creation). */
+  async createTask(input: TaskInput, opts: At = {}): Promise<Task> {
+    const [c] = await this.createTasksDetailed([input], opts, '');
+    return c!.task;
+  }
+
+  /** Creates many tasks in one transaction; one invalid task rejects the whole batch and writes nothing. */
+  async createTasks(inputs: readonly TaskInput[], opts: At = {}): Promise<Task[]> {
+    return (await this.createTasksDetailed(inputs, opts)).map((c) => c.task);
+  }
+
+  async createTasksDetailed(inputs: readonly TaskInput[], opts: At = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
+    if (!Array.isArray(inputs)) throw invalid(prefix, 'must be an array of tasks');
+    if (inputs.length > MAX_BATCH) throw invalid(prefix, `at most ${MAX_BATCH} tasks per batch`);
+    const at = this.now(opts.at);
+    const names = [...new Set(inputs.map((i) => (i && typeof i === 'object' ? (i as { type?: unknown }).type : undefined)).filter((n): n is string => typeof n === 'string'))];
+    const types = new Map((await this.store.getTaskTypes(names)).map((t) => [t.name, t]));
+    const tasks = inputs.map((input, i) => validateTask(input, types, at, prefix ? `${prefix}[${i}]` : ''));
+    return this.store.createTasks(tasks, at);
+  }
+
+  getTask(id: number): Promise<Task | null> {
+    return this.store.getTask(id);
+  }
+
+  async getTaskWithRuns(id: number): Promise<TaskWithRuns | null> {
+    const task = await this.store.getTask(id);
+    return task ? { ...task, runs: await this.store.listRuns(id) } : null;
+  }
+
+  searchTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 0)) throw invalid('limit', 'must be a non-negative integer');
+    return this.store.searchTasks(filter);
+  }
+
+  listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
+    const limit = opts.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 0) throw invalid('limit', 'must be a non-negative integer');
+    return this.store.listPending(type, this.now(opts.at), limit);
+  }
+
+  disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
+    return this.store.disableTasks(checkIds(ids), this.now(opts.at));
+  }
+
+  respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
+    const at = this.now(opts.at);
+    return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
+  }
+
+  listRuns(taskId: number): Promise<TaskRun[]> {
+    return this.store.listRuns(taskId);
+  }
+
+  getRun(backendId: string): Promise<TaskRun | null> {
+    return this.store.getRun(backendId);
+  }
+
+  getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+    return this.store.getRunLogs(backendId);
+  }
+
+  // --- the runner -------------------------------------------------------------------------------
+  /** One runner pass: schedules due tasks of one type, or of every type; returns the runs created. */
+  async scheduleDue(opts: At & { type?: string } = {}): Promise<TaskRun[]> {
+    const at = this.now(opts.at);
+    const types = opts.type !== undefined ? [opts.type] : (await this.store.getTaskTypes()).map((t) => t.name);
+    const runs: TaskRun[] = [];
+    for (const type of types) runs.push(...(await this.store.scheduleDue(type, at)));
+    return runs;
+  }
+
+  // --- the jobboard -----------------------------------------------------------------------------
+  claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
+    if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
+    if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    return this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.now(opts.at) });
+  }
+
+  /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
+  startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
+    const metadata = validateMetadata(opts.metadata);
+    return this.store.startRun(backendId, { at: this.now(opts.at), worker: opts.worker ?? 'external', metadata });
+  }
+
+  heartbeat(backendId: string, opts: At & { worker: string }): Promise<Date> {
+    return this.store.heartbeat(backendId, opts.worker, this.now(opts.at));
+  }
+
+  endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+    if (!(RUN_END_STATUSES as readonly string[]).includes(opts.status)) {
+      throw invalid('status', `must be one of ${RUN_END_STATUSES.join(', ')}`);
+    }
+    const metadata = validateMetadata(opts.metadata);
+    if (opts.result !== undefined) assertJson(opts.result, 'result');
+    if (opts.retryAfterMs != null && (!Number.isFinite(opts.retryAfterMs) || opts.retryAfterMs < 0)) {
+      throw invalid('retryAfterMs', 'must be a non-negative number');
+    }
+    return this.store.endRun(backendId, {
+      status: opts.status,
+      at: this.now(opts.at),
+      cause: 'end',
+      worker: opts.worker ?? null,
+      metadata,
+      ...(opts.result !== undefined ? { result: opts.result } : {}),
+      ...(opts.error !== undefined ? { error: opts.error } : {}),
+      retryAfterMs: opts.retryAfterMs ?? null,
+    });
+  }
+
+  /** The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once. */
+  abandonRun(backendId: string, opts: At & { worker: string; reason?: string }): Promise<EndRunResult> {
+    return this.store.endRun(backendId, {
+      status: 'lost',
+      at: this.now(opts.at),
+      cause: 'abandon',
+      worker: opts.worker,
+      error: opts.reason ?? 'abandoned by its worker',
+    });
+  }
+
+  reapExpired(opts: At = {}): Promise<EndRunResult[]> {
+    return this.store.reapExpired(this.now(opts.at));
+  }
+
+  appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+    return this.store.appendRunLogs(backendId, records);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+function checkIds(ids: readonly number[]): number[] {
+  if (!Array.isArray(ids) || ids.length === 0) throw invalid('ids', 'at least one task id is required');
+  ids.forEach((id, i) => {
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ValidationError(`ids[${i}]: "${String(id)}" is not a task id`, [{ path: `ids[${i}]`, message: 'not a task id' }]);
+  });
+  return [...ids];
+}
+
+/** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */
+export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
+  const store = await openStore(opts.db ?? process.env.ORRERY_DB ?? undefined);
+  return new Orrery(store, opts.clock ?? systemClock);
+}

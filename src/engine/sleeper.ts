@@ -1,0 +1,31 @@
+/** An abortable sleep that `wake()` ends early; a wake that arrives while awake is kept for the next sleep. */
+export class Sleeper {
+  private pending = false;
+  private resolve: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  sleep(ms: number): Promise<void> {
+    if (this.pending || ms <= 0) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      this.timer = setTimeout(() => this.fire(), Math.min(ms, 2_147_000_000));
+    });
+  }
+
+  wake(): void {
+    if (this.resolve) this.fire();
+    else this.pending = true;
+  }
+
+  private fire(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const r = this.resolve;
+    this.resolve = null;
+    this.pending = false;
+    r?.();
+  }
+}

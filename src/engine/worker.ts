@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ClaimedRun } from '../store/store.js';
+import type { Handler } from '../worker/handlers.js';
+import { silentLogger, type Logger } from './logger.js';
+import { RunExecution } from './run-execution.js';
+import type { Orrery } from './service.js';
+import { Sleeper } from './sleeper.js';
+
+export interface WorkerOptions {
+  handlers: Record<string, Handler>;
+  /** Task types to serve; default: every type whose backendName has a handler (re-read as types appear). */
+  types?: readonly string[];
+  concurrency?: number;
+  /** Longest idle sleep when nothing wakes the worker (work scheduled by other processes is found by polling). */
+  pollMs?: number;
+  /** On stop, how long running handlers may take before their runs are abandoned. */
+  graceMs?: number;
+  id?: string;
+  logger?: Logger;
+}
+
+const TYPES_REFRESH_MS = 5_000;
+
+/**
+ * The worker loop (SPEC §2.3): claims runs of its types up to its concurrency, executes them, and
+ * on stop lets running handlers finish within the grace period, then abandons the rest.
+ */
+export class Worker {
+  state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  readonly id: string;
+  private readonly sleeper = new Sleeper();
+  private readonly active = new Map<string, RunExecution>();
+  private readonly concurrency: number;
+  private readonly pollMs: number;
+  private readonly graceMs: number;
+  private readonly log: Logger;
+  private types: string[] = [];
+  private typesReadAt = 0;
+  private loopDone: Promise<void> = Promise.resolve();
+  private unlisten: () => void = () => {};
+
+  constructor(
+    private readonly orrery: Orrery,
+    private readonly opts: WorkerOptions,
+  ) {
+    this.concurrency = opts.concurrency ?? 10;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error('concurrency must be a positive integer');
+    this.pollMs = opts.pollMs ?? 1000;
+    this.graceMs = opts.graceMs ?? 10_000;
+    this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  get running(): number {
+    return this.active.size;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.unlisten = this.orrery.store.listen('runs', () => this.sleeper.wake());
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming, waits up to the grace period for running handlers, abandons the rest. */
+  async stop(graceMs = this.graceMs): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    this.unlisten();
+    this.sleeper.wake();
+    await this.loopDone;
+    const pending = [...this.active.values()];
+    if (pending.length > 0) {
+      this.log.info(`waiting up to ${graceMs} ms for ${pending.length} running handler(s)`);
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+      await Promise.race([Promise.all(pending.map((p) => p.done)), grace]);
+      clearTimeout(timer);
+      await Promise.all([...this.active.values()].map((x) => x.abandon('worker shutting down')));
+    }
+    this.state = 'stopped';
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (this.state === 'running') {
+      let delay = this.pollMs;
+      try {
+        const types = await this.currentTypes();
+        const free = this.concurrency - this.active.size;
+        if (free > 0 && types.length > 0) {
+          const claimed = await this.orrery.claimRuns({ worker: this.id, types, limit: free });
+          for (const c of claimed) this.execute(c);
+          if (claimed.length === free) delay = 0;
+        }
+        failures = 0;
+      } catch (e) {
+        failures += 1;
+        delay = Math.min(this.pollMs * 2 ** Math.min(failures, 5), 30_000);
+        this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
+      }
+      if (this.state === 'running') await this.sleeper.sleep(delay);
+    }
+  }
+
+  private execute(c: ClaimedRun): void {
+    const handler = this.opts.handlers[c.backendName];
+    const exec = new RunExecution(this.orrery, c, handler ?? missingHandler(c.backendName), this.id, this.log);
+    this.active.set(exec.backendId, exec);
+    void exec.done.finally(() => {
+      this.active.delete(exec.backendId);
+      this.sleeper.wake();
+    });
+  }
+
+  private async currentTypes(): Promise<string[]> {
+    if (this.opts.types) return [...this.opts.types];
+    const now = Date.now();
+    if (now - this.typesReadAt > TYPES_REFRESH_MS) {
+      const all = await this.orrery.listTaskTypes();
+      this.types = all.filter((t) => t.backendName in this.opts.handlers).map((t) => t.name);
+      this.typesReadAt = now;
+    }
+    return this.types;
+  }
+}
+
+function missingHandler(name: string): Handler {
+  return () => {
+    throw new Error(`no handler registered for backend "${name}" in this worker`);
+  };
+}

@@ -1,0 +1,25 @@
+import { ValidationError } from '../core/errors.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
+
+/** Opens a store from a database URL: `sqlite:PATH`, `sqlite::memory:` (PostgreSQL arrives with its own store). */
+export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new ValidationError('db: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:', [{ path: 'db', message: 'missing path' }]);
+    return new SqliteStore(url, path);
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    throw new ValidationError(`db: PostgreSQL is not supported by this version yet (${redact(url)})`, [{ path: 'db', message: 'unsupported scheme' }]);
+  }
+  if (!url.includes(':') || /^[./~]/.test(url)) return new SqliteStore(`sqlite:${url}`, url);
+  throw new ValidationError(`db: unsupported database URL "${redact(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
+    { path: 'db', message: 'unsupported scheme' },
+  ]);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

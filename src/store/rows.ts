@@ -1,0 +1,70 @@
+import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, LogLevel } from '../core/model.js';
+
+/** Rows as the stores read them: snake_case columns, instants as epoch ms (number or bigint-safe string). */
+export type Row = Record<string, unknown>;
+
+const ms = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const date = (v: unknown): Date => new Date(ms(v));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : ms(v));
+const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+
+export function taskTypeFromRow(r: Row): TaskType {
+  return {
+    name: r.name as string,
+    description: r.description as string,
+    backendName: r.backend_name as string,
+    defaultIntervalMs: numOrNull(r.default_interval_ms),
+    minIntervalMs: numOrNull(r.min_interval_ms),
+    maxIntervalMs: numOrNull(r.max_interval_ms),
+    backoffFactor: ms(r.backoff_factor),
+    maxQueueLength: numOrNull(r.max_queue_length),
+    numRetries: ms(r.num_retries),
+    retryDelayMs: ms(r.retry_delay_ms),
+    timeoutMs: numOrNull(r.timeout_ms),
+    leaseMs: ms(r.lease_ms),
+    maxAbandons: ms(r.max_abandons),
+  };
+}
+
+export function taskFromRow(r: Row): Task {
+  return {
+    id: ms(r.id),
+    type: r.type as string,
+    arguments: json(r.arguments),
+    policy: r.policy as TaskPolicy,
+    schedule: json<Schedule>(r.schedule),
+    nextRun: date(r.next_run),
+    currentIntervalMs: numOrNull(r.current_interval_ms),
+    status: r.status as TaskStatus,
+    disabledReason: (r.disabled_reason ?? null) as DisabledReason | null,
+    retriesLeft: ms(r.retries_left),
+    consecutiveAbandons: ms(r.consecutive_abandons),
+    priority: (r.priority ?? null) as Priority | null,
+    nextAttempt: ms(r.next_attempt),
+    created: date(r.created),
+  };
+}
+
+export function runFromRow(r: Row): TaskRun {
+  return {
+    id: ms(r.id),
+    task: ms(r.task),
+    type: r.type as string,
+    backendId: r.backend_id as string,
+    status: r.status as RunStatus,
+    scheduled: date(r.scheduled),
+    started: dateOrNull(r.started),
+    ended: dateOrNull(r.ended),
+    metadata: json(r.metadata ?? '{}'),
+    result: r.result === null || r.result === undefined ? null : json(r.result),
+    error: (r.error ?? null) as string | null,
+    worker: (r.worker ?? null) as string | null,
+    leaseExpiresAt: dateOrNull(r.lease_expires_at),
+    attempt: ms(r.attempt),
+  };
+}
+
+export function logFromRow(r: Row): RunLogRecord {
+  return { at: date(r.at), level: r.level as LogLevel, message: r.message as string, attributes: json(r.attributes ?? '{}') };
+}

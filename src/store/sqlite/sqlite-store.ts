@@ -1,0 +1,432 @@
+import type Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../core/errors.js';
+import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
+import { planRunEnd } from '../../core/run-end.js';
+import { dedupeKey, type NewTask } from '../../core/validation.js';
+import { NotifyHub } from '../notify-hub.js';
+import { logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import type {
+  Channel,
+  ClaimRequest,
+  ClaimedRun,
+  CreatedTask,
+  EndRunRequest,
+  EndRunResult,
+  StartRunRequest,
+  Store,
+  StoreCapabilities,
+  TaskFilter,
+} from '../store.js';
+import { openSqlite } from './sqlite-connection.js';
+
+const DEFAULT_UNBOUNDED_BATCH = 1000;
+
+/** The embedded store: one SQLite file in WAL mode; writes take the write lock up front (BEGIN IMMEDIATE). */
+export class SqliteStore implements Store {
+  readonly caps: StoreCapabilities = { crossProcessNotify: false, skipLocked: false };
+  private readonly db: Database.Database;
+  private readonly hub: NotifyHub;
+  private readonly stmts: ReturnType<typeof prepare>;
+
+  constructor(readonly url: string, path: string) {
+    this.db = openSqlite(path);
+    this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
+    this.stmts = prepare(this.db);
+  }
+
+  async close(): Promise<void> {
+    this.hub.close();
+    if (this.db.open) this.db.close();
+  }
+
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  async createTaskType(type: TaskType, at: Date): Promise<TaskType> {
+    try {
+      this.stmts.insertType.run({ ...typeParams(type), created: at.getTime() });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new ConflictError(`task type "${type.name}" already exists`, [{ path: 'name', message: 'already exists' }]);
+      }
+      throw e;
+    }
+    return type;
+  }
+
+  async getTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    const rows = names === undefined ? this.stmts.allTypes.all() : this.stmts.typesByName.all(JSON.stringify(names));
+    return (rows as Row[]).map(taskTypeFromRow);
+  }
+
+  async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
+    const out = this.write(() =>
+      tasks.map((t) => {
+        const row = this.stmts.insertTask.get(taskParams(t, at.getTime())) as Row | undefined;
+        if (row) return { task: taskFromRow(row), created: true };
+        return { task: taskFromRow(this.stmts.taskByDedupe.get(t.dedupeKey) as Row), created: false };
+      }),
+    );
+    if (out.some((c) => c.created)) this.notify('tasks');
+    return out;
+  }
+
+  async getTask(id: number): Promise<Task | null> {
+    const row = this.stmts.taskById.get(id) as Row | undefined;
+    return row ? taskFromRow(row) : null;
+  }
+
+  async searchTasks(f: TaskFilter): Promise<Task[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      where.push(sql);
+      params.push(v);
+    };
+    if (f.type !== undefined) add('type = ?', f.type);
+    if (f.status !== undefined) add('status = ?', f.status);
+    if (f.priority === null) where.push('priority IS NULL');
+    else if (f.priority !== undefined) add('priority = ?', f.priority);
+    if (f.policy !== undefined) add('policy = ?', f.policy);
+    if (f.disabledReason !== undefined) add('disabled_reason = ?', f.disabledReason);
+    if (f.afterId !== undefined) add('id > ?', f.afterId);
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, f.limit ?? -1) as Row[]).map(taskFromRow);
+  }
+
+  async listPending(type: string, at: Date, limit: number): Promise<Task[]> {
+    return this.pickDue(type, at.getTime(), limit).map(taskFromRow);
+  }
+
+  /** Due tasks of a type in runner order: one index range per priority rank, so idle tasks cost nothing. */
+  private pickDue(type: string, at: number, limit: number): Row[] {
+    const rows: Row[] = [];
+    for (let rank = 0; rank <= 3 && rows.length < limit; rank++) {
+      rows.push(...(this.stmts.dueByRank.all(type, rank, at, limit - rows.length) as Row[]));
+    }
+    return rows;
+  }
+
+  async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
+    const out = this.write(() =>
+      ids.map((id) => {
+        const task = this.requireTask(id);
+        if (task.status === 'disabled') return task;
+        for (const run of this.stmts.scheduledRunsOfTask.all(id) as Row[]) {
+          this.stmts.cancelRun.run({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' });
+        }
+        return taskFromRow(this.stmts.disableTask.get(id) as Row);
+      }),
+    );
+    this.notify('claimed');
+    return out;
+  }
+
+  async respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]> {
+    const out = this.write(() =>
+      ids.map((id) => {
+        const task = this.requireTask(id);
+        if (task.status === 'next_run_scheduled') {
+          throw new ConflictError(`task ${id} has a run scheduled or running; disable it first to respawn it`, [
+            { path: 'id', message: 'task is next_run_scheduled' },
+          ]);
+        }
+        const [type] = this.typesOf([task.type]);
+        const key = dedupeKey(task.type, task.arguments, task.policy, task.priority, task.policy === 'oneshot' ? nextRun : null);
+        const holder = this.stmts.taskByDedupe.get(key) as Row | undefined;
+        if (holder && Number(holder.id) !== id) {
+          throw new ConflictError(`task ${id} cannot be respawned: the equal task ${String(holder.id)} is active`, [
+            { path: 'id', message: `equal to active task ${String(holder.id)}` },
+          ]);
+        }
+        const row = this.stmts.respawnTask.get({ id, next_run: nextRun.getTime(), retries: type!.numRetries, key }) as Row;
+        return taskFromRow(row);
+      }),
+    );
+    void at;
+    this.notify('tasks');
+    return out;
+  }
+
+  async scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]> {
+    const now = at.getTime();
+    const runs = this.write(() => {
+      const typeRow = this.stmts.typesByName.get(JSON.stringify([type])) as Row | undefined;
+      if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      const max = typeRow.max_queue_length as number | null;
+      let slots = limit ?? DEFAULT_UNBOUNDED_BATCH;
+      if (max !== null) {
+        const queued = (this.stmts.queuedOfType.get(type) as { n: number }).n;
+        slots = Math.min(slots, max - queued);
+      }
+      if (slots <= 0) return [];
+      return this.pickDue(type, now, slots).map((task) => {
+        const run = this.stmts.insertRun.get({
+          task: task.id,
+          type,
+          backend_id: randomUUID(),
+          rank: task.priority_rank,
+          scheduled: now,
+          attempt: task.next_attempt,
+        }) as Row;
+        this.stmts.markScheduled.run(run.id, task.id);
+        return runFromRow(run);
+      });
+    });
+    if (runs.length > 0) this.notify('runs');
+    return runs;
+  }
+
+  async nextDueAt(): Promise<Date | null> {
+    const row = this.stmts.nextDue.get() as { t: number | null };
+    return row.t === null ? null : new Date(row.t);
+  }
+
+  async claimRuns(req: ClaimRequest): Promise<ClaimedRun[]> {
+    if (req.limit <= 0 || req.types.length === 0) return [];
+    const claimed = this.write(() => {
+      const rows = this.stmts.claim.all({ worker: req.worker, at: req.at.getTime(), types: JSON.stringify(req.types), limit: req.limit }) as Row[];
+      return rows.map((r) => {
+        const extra = this.stmts.claimContext.get(r.task, r.type) as Row;
+        return {
+          run: runFromRow(r),
+          arguments: JSON.parse(extra.arguments as string),
+          backendName: extra.backend_name as string,
+          leaseMs: Number(extra.lease_ms),
+          timeoutMs: extra.timeout_ms === null ? null : Number(extra.timeout_ms),
+        };
+      });
+    });
+    claimed.sort((a, b) => a.run.id - b.run.id);
+    if (claimed.length > 0) this.notify('claimed');
+    return claimed;
+  }
+
+  async startRun(backendId: string, req: StartRunRequest): Promise<TaskRun> {
+    const run = this.write(() => {
+      const current = this.requireRun(backendId);
+      if (current.status !== 'scheduled') {
+        throw new ConflictError(`run ${backendId} is ${current.status}, not scheduled; nothing changed`, [
+          { path: 'backendId', message: `run is ${current.status}` },
+        ]);
+      }
+      const row = this.stmts.startRun.get({
+        backend_id: backendId,
+        worker: req.worker,
+        at: req.at.getTime(),
+        metadata: JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) }),
+      }) as Row;
+      return runFromRow(row);
+    });
+    this.notify('claimed');
+    return run;
+  }
+
+  async heartbeat(backendId: string, worker: string, at: Date): Promise<Date> {
+    const row = this.write(() => this.stmts.heartbeat.get({ backend_id: backendId, worker, at: at.getTime() }) as Row | undefined);
+    if (!row) throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+    return new Date(Number(row.lease_expires_at));
+  }
+
+  async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
+    const result = this.write(() => this.endInTx(this.requireRun(backendId), req));
+    this.notify('tasks');
+    this.notify('ended');
+    return result;
+  }
+
+  private endInTx(run: TaskRun, req: EndRunRequest): EndRunResult {
+    const taskRow = this.stmts.taskById.get(run.task) as Row;
+    const task = taskFromRow(taskRow);
+    const [type] = this.typesOf([task.type]);
+    const plan = planRunEnd(run, task, type!, taskRow.current_run === null ? null : Number(taskRow.current_run), req);
+    const runRow = this.stmts.endRun.get({
+      id: run.id,
+      status: plan.run.status,
+      ended: plan.run.ended!.getTime(),
+      metadata: JSON.stringify(plan.run.metadata),
+      result: plan.run.result === null || plan.run.result === undefined ? null : JSON.stringify(plan.run.result),
+      error: plan.run.error,
+    }) as Row;
+    if (plan.task === null) return { run: runFromRow(runRow), task, taskUpdated: false, ...(plan.note ? { note: plan.note } : {}) };
+    const u = plan.task;
+    const active = u.status === 'next_run_not_scheduled';
+    const updated = this.stmts.updateTaskAfterRun.get({
+      id: task.id,
+      status: u.status,
+      reason: u.disabledReason,
+      next_run: u.nextRun.getTime(),
+      interval: u.currentIntervalMs,
+      retries: u.retriesLeft,
+      abandons: u.consecutiveAbandons,
+      attempt: u.nextAttempt,
+      keep_key: active ? 1 : 0,
+    }) as Row;
+    return { run: runFromRow(runRow), task: taskFromRow(updated), taskUpdated: true };
+  }
+
+  async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {
+    const results = this.write(() =>
+      (this.stmts.expired.all(at.getTime(), limit) as Row[]).map((r) => {
+        const run = runFromRow(r);
+        return this.endInTx(run, {
+          status: 'lost',
+          at,
+          cause: 'lease-expired',
+          error: `lease expired at ${run.leaseExpiresAt!.toISOString()} (worker ${run.worker ?? '?'} stopped heartbeating)`,
+        });
+      }),
+    );
+    if (results.length > 0) {
+      this.notify('tasks');
+      this.notify('ended');
+    }
+    return results;
+  }
+
+  async nextLeaseExpiry(): Promise<Date | null> {
+    const row = this.stmts.nextLease.get() as { t: number | null };
+    return row.t === null ? null : new Date(row.t);
+  }
+
+  async getRun(backendId: string): Promise<TaskRun | null> {
+    const row = this.stmts.runByBackendId.get(backendId) as Row | undefined;
+    return row ? runFromRow(row) : null;
+  }
+
+  async listRuns(taskId: number): Promise<TaskRun[]> {
+    return (this.stmts.runsOfTask.all(taskId) as Row[]).map(runFromRow);
+  }
+
+  async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    this.write(() => {
+      const run = this.requireRun(backendId);
+      for (const r of records) {
+        this.stmts.insertLog.run(run.id, r.at.getTime(), r.level, r.message, JSON.stringify(r.attributes ?? {}));
+      }
+    });
+  }
+
+  async getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+    const run = this.requireRun(backendId);
+    return (this.stmts.logsOfRun.all(run.id) as Row[]).map(logFromRow);
+  }
+
+  notify(channel: Channel): void {
+    this.hub.notify(channel);
+  }
+
+  listen(channel: Channel, listener: () => void): () => void {
+    return this.hub.listen(channel, listener);
+  }
+
+  private requireTask(id: number): Task {
+    const row = this.stmts.taskById.get(id) as Row | undefined;
+    if (!row) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: `no task ${id}` }]);
+    return taskFromRow(row);
+  }
+
+  private requireRun(backendId: string): TaskRun {
+    const row = this.stmts.runByBackendId.get(backendId) as Row | undefined;
+    if (!row) throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+    return runFromRow(row);
+  }
+
+  private typesOf(names: string[]): TaskType[] {
+    return names.map((n) => {
+      const row = this.stmts.typesByName.get(JSON.stringify([n])) as Row | undefined;
+      if (!row) throw new ValidationError(`unknown task type "${n}"`);
+      return taskTypeFromRow(row);
+    });
+  }
+}
+
+function typeParams(t: TaskType) {
+  return {
+    name: t.name,
+    description: t.description,
+    backend_name: t.backendName,
+    default_interval_ms: t.defaultIntervalMs,
+    min_interval_ms: t.minIntervalMs,
+    max_interval_ms: t.maxIntervalMs,
+    backoff_factor: t.backoffFactor,
+    max_queue_length: t.maxQueueLength,
+    num_retries: t.numRetries,
+    retry_delay_ms: t.retryDelayMs,
+    timeout_ms: t.timeoutMs,
+    lease_ms: t.leaseMs,
+    max_abandons: t.maxAbandons,
+  };
+}
+
+function taskParams(t: NewTask, now: number) {
+  return {
+    type: t.type,
+    arguments: JSON.stringify(t.arguments),
+    policy: t.policy,
+    schedule: JSON.stringify(t.schedule),
+    next_run: t.nextRun.getTime(),
+    interval: t.currentIntervalMs,
+    retries: t.retriesLeft,
+    priority: t.priority,
+    rank: t.priorityRank,
+    key: t.dedupeKey,
+    created: now,
+  };
+}
+
+function prepare(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insertType: p(`INSERT INTO task_types (name, description, backend_name, default_interval_ms, min_interval_ms, max_interval_ms,
+      backoff_factor, max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons, created)
+      VALUES (@name, @description, @backend_name, @default_interval_ms, @min_interval_ms, @max_interval_ms, @backoff_factor,
+      @max_queue_length, @num_retries, @retry_delay_ms, @timeout_ms, @lease_ms, @max_abandons, @created)`),
+    allTypes: p('SELECT * FROM task_types ORDER BY name'),
+    typesByName: p('SELECT * FROM task_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name'),
+    insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
+      priority, priority_rank, dedupe_key, created)
+      VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @created)
+      ON CONFLICT (dedupe_key) DO NOTHING RETURNING *`),
+    taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
+    taskById: p('SELECT * FROM tasks WHERE id = ?'),
+    dueByRank: p(`SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ?
+      ORDER BY next_run, id LIMIT ?`),
+    nextDue: p(`SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`),
+    disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),
+    respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run,
+      retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
+    scheduledRunsOfTask: p(`SELECT id FROM task_runs WHERE task = ? AND status = 'scheduled'`),
+    cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error WHERE id = @id`),
+    queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
+    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt)
+      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt) RETURNING *`),
+    markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
+    claim: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
+      lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      WHERE id IN (SELECT id FROM task_runs WHERE status = 'scheduled' AND type IN (SELECT value FROM json_each(@types))
+                   ORDER BY priority_rank, scheduled, id LIMIT @limit)
+      RETURNING *`),
+    claimContext: p(`SELECT t.arguments, y.backend_name, y.lease_ms, y.timeout_ms FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
+    startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
+      lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      WHERE backend_id = @backend_id RETURNING *`),
+    heartbeat: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      WHERE backend_id = @backend_id AND status = 'started' AND worker = @worker RETURNING lease_expires_at`),
+    endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
+      lease_expires_at = NULL WHERE id = @id RETURNING *`),
+    updateTaskAfterRun: p(`UPDATE tasks SET status = @status, disabled_reason = @reason, next_run = @next_run,
+      current_interval_ms = @interval, retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt,
+      current_run = NULL, dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END WHERE id = @id RETURNING *`),
+    expired: p(`SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
+    nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`),
+    runByBackendId: p('SELECT * FROM task_runs WHERE backend_id = ?'),
+    runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
+    insertLog: p('INSERT INTO run_logs (run, at, level, message, attributes) VALUES (?, ?, ?, ?, ?)'),
+    logsOfRun: p('SELECT * FROM run_logs WHERE run = ? ORDER BY id'),
+  };
+}

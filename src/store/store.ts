@@ -1,0 +1,125 @@
+import type { EndCause } from '../core/end-of-run.js';
+import type {
+  DisabledReason,
+  LogLevel,
+  Priority,
+  RunEndStatus,
+  RunLogRecord,
+  Task,
+  TaskPolicy,
+  TaskRun,
+  TaskStatus,
+  TaskType,
+} from '../core/model.js';
+import type { NewTask } from '../core/validation.js';
+
+/** What a store can do natively; engines adapt to these flags, never to a dialect name. */
+export interface StoreCapabilities {
+  /** Wake-ups reach other processes (LISTEN/NOTIFY); otherwise they stay in-process and others poll. */
+  crossProcessNotify: boolean;
+  /** Claims skip rows locked by concurrent claimers instead of waiting. */
+  skipLocked: boolean;
+}
+
+/** Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue slots freed. */
+export type Channel = 'tasks' | 'runs' | 'claimed' | 'ended';
+
+export interface TaskFilter {
+  type?: string;
+  status?: TaskStatus;
+  priority?: Priority | null;
+  policy?: TaskPolicy;
+  disabledReason?: DisabledReason;
+  /** Only tasks with an id greater than this (cursor pagination by id). */
+  afterId?: number;
+  limit?: number;
+}
+
+export interface ClaimRequest {
+  worker: string;
+  types: readonly string[];
+  limit: number;
+  at: Date;
+}
+
+/** A claimed run with what its worker needs to execute it. */
+export interface ClaimedRun {
+  run: TaskRun;
+  arguments: Task['arguments'];
+  backendName: string;
+  leaseMs: number;
+  timeoutMs: number | null;
+}
+
+export interface EndRunRequest {
+  status: RunEndStatus;
+  at: Date;
+  cause: EndCause;
+  /** When given, only this worker (the lease holder) may end the run. */
+  worker?: string | null;
+  metadata?: Record<string, unknown>;
+  result?: unknown;
+  error?: string | null;
+  retryAfterMs?: number | null;
+}
+
+export interface EndRunResult {
+  run: TaskRun;
+  task: Task;
+  /** False when the task had moved on (disabled, respawned...): the run was recorded, the task left alone. */
+  taskUpdated: boolean;
+  note?: string;
+}
+
+export interface StartRunRequest {
+  at: Date;
+  worker: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface CreatedTask {
+  task: Task;
+  /** False when an equal active task already existed and was returned instead. */
+  created: boolean;
+}
+
+/** The storage port, named after domain operations. Every mutating call takes the instant `at`. */
+export interface Store {
+  readonly caps: StoreCapabilities;
+  readonly url: string;
+  close(): Promise<void>;
+
+  createTaskType(type: TaskType, at: Date): Promise<TaskType>;
+  getTaskTypes(names?: readonly string[]): Promise<TaskType[]>;
+
+  createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]>;
+  getTask(id: number): Promise<Task | null>;
+  searchTasks(filter: TaskFilter): Promise<Task[]>;
+  listPending(type: string, at: Date, limit: number): Promise<Task[]>;
+  disableTasks(ids: readonly number[], at: Date): Promise<Task[]>;
+  respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]>;
+
+  /** One runner pass for one type: fills free queue slots with due tasks, atomically. */
+  scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]>;
+  /** Earliest nextRun among tasks waiting to be scheduled, for the runner's sleep. */
+  nextDueAt(): Promise<Date | null>;
+
+  claimRuns(req: ClaimRequest): Promise<ClaimedRun[]>;
+  startRun(backendId: string, req: StartRunRequest): Promise<TaskRun>;
+  heartbeat(backendId: string, worker: string, at: Date): Promise<Date>;
+  endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult>;
+  /** Ends `lost` every started run whose lease expired before `at`. */
+  reapExpired(at: Date, limit?: number): Promise<EndRunResult[]>;
+  /** Earliest lease expiry among started runs, for the reaper's sleep. */
+  nextLeaseExpiry(): Promise<Date | null>;
+
+  getRun(backendId: string): Promise<TaskRun | null>;
+  listRuns(taskId: number): Promise<TaskRun[]>;
+  appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
+  getRunLogs(backendId: string): Promise<RunLogRecord[]>;
+
+  notify(channel: Channel): void;
+  listen(channel: Channel, listener: () => void): () => void;
+}
+
+export type { LogLevel };

@@ -1,0 +1,78 @@
+import { ValidationError } from '../core/errors.js';
+import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
+import type { TaskTypeInput } from '../core/validation.js';
+
+export interface HandlerContext {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  /** Fired on timeout, on a lost lease, on shutdown past the grace period. */
+  signal: AbortSignal;
+  /** Extends the lease now (the worker also does it every third of the lease). */
+  heartbeat(): Promise<void>;
+  /** Appends a record to the run's log. */
+  log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+  run: TaskRun;
+}
+
+export type HandlerResult = { eventful: boolean; result?: unknown } | boolean | undefined | void;
+export type Handler = (ctx: HandlerContext) => Promise<HandlerResult> | HandlerResult;
+
+/** What a handlers file exports: `handlers` (or a default export), optionally the task types they serve and a setup hook. */
+export interface HandlersModule {
+  handlers: Record<string, Handler>;
+  taskTypes?: TaskTypeInput[];
+  setup?: (orrery: unknown) => unknown;
+}
+
+export interface Outcome {
+  status: Extract<RunEndStatus, 'eventful' | 'uneventful' | 'failed' | 'permfailed'>;
+  result?: unknown;
+  error?: string;
+  retryAfterMs?: number;
+}
+
+/** Maps what a handler returned to the run's end. */
+export function outcomeOfResult(value: unknown): Outcome {
+  if (value === undefined || value === null) return { status: 'uneventful' };
+  if (typeof value === 'boolean') return { status: value ? 'eventful' : 'uneventful' };
+  if (typeof value === 'object' && typeof (value as { eventful?: unknown }).eventful === 'boolean') {
+    const v = value as { eventful: boolean; result?: unknown };
+    return { status: v.eventful ? 'eventful' : 'uneventful', ...(v.result !== undefined ? { result: v.result } : {}) };
+  }
+  return { status: 'failed', error: `handler returned ${describe(value)}; expected { eventful: boolean, result? } or a boolean` };
+}
+
+/** Maps what a handler threw to the run's end: PermanentFailure, RetryAfter(ms), anything else fails. */
+export function outcomeOfError(e: unknown): Outcome {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const text = err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`;
+  if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
+  const delay = (err as { delayMs?: unknown }).delayMs;
+  if (err.name === 'RetryAfter' && typeof delay === 'number') return { status: 'failed', error: text, retryAfterMs: delay };
+  return { status: 'failed', error: text };
+}
+
+function describe(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? typeof v : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** Checks a loaded module's shape, naming the offending export. */
+export function toHandlersModule(mod: Record<string, unknown>, file: string): HandlersModule {
+  const handlers = (mod.handlers ?? (mod.default as Record<string, unknown> | undefined)?.handlers ?? mod.default) as unknown;
+  if (!handlers || typeof handlers !== 'object') {
+    throw new ValidationError(`--handlers ${file}: export an object "handlers" mapping backend names to functions`);
+  }
+  for (const [name, fn] of Object.entries(handlers)) {
+    if (typeof fn !== 'function') throw new ValidationError(`--handlers ${file}: handler "${name}" is not a function`);
+  }
+  const taskTypes = mod.taskTypes ?? (mod.default as Record<string, unknown> | undefined)?.taskTypes;
+  if (taskTypes !== undefined && !Array.isArray(taskTypes)) throw new ValidationError(`--handlers ${file}: "taskTypes" must be an array`);
+  const setup = mod.setup ?? (mod.default as Record<string, unknown> | undefined)?.setup;
+  if (setup !== undefined && typeof setup !== 'function') throw new ValidationError(`--handlers ${file}: "setup" must be a function`);
+  return {
+    handlers: handlers as Record<string, Handler>,
+    ...(taskTypes ? { taskTypes: taskTypes as TaskTypeInput[] } : {}),
+    ...(setup ? { setup: setup as HandlersModule['setup'] } : {}),
+  };
+}
