@@ -7,7 +7,7 @@ import type { Orrery } from '../engine/service.js';
 import { startHealthServer } from '../http/health-server.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { loadHandlers } from '../worker/load-handlers.js';
-import { addDb, durationArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
+import { addDb, durationArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
 
 interface DaemonCliOpts extends DbOpts {
   logFormat: LogFormat;
@@ -57,7 +57,7 @@ export function daemonCommands(): Command[] {
 
   const serve = addDb(
     workerOptions(new Command('serve').description('runner, reaper and worker in one process (the embedded set-up)'), false)
-      .option('--port <port>', 'HTTP port (GET /healthz)', positiveIntArg, 5180)
+      .option('--port <port>', 'HTTP port (GET /healthz); 0 picks a free one', nonNegativeIntArg, 5180)
       .option('--host <host>', 'HTTP address', '127.0.0.1')
       .option('--no-setup', 'do not call the handlers file\'s setup() (which may create example tasks)')
       .option('--max-sleep <duration>', 'longest runner sleep between passes (default 1s)', durationArg)
@@ -117,7 +117,9 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
       .join(', ');
-    log.info(`orrery started on ${orrery.store.url}: ${what}${server ? `; http://${roles.serve!.host}:${roles.serve!.port}/healthz` : ''}`);
+    const address = server?.address();
+    const port = address && typeof address === 'object' ? address.port : null;
+    log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; http://${roles.serve!.host}:${port}/healthz` : ''}`);
     await waitForSignal(log, w?.grace ?? 0);
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(w!.grace)}, ${daemon.worker.running} running)` : ''}`);
     await daemon.stop();

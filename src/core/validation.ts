@@ -159,14 +159,31 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
     retriesLeft: t.retriesLeft ?? type.numRetries,
     priority: t.priority,
     priorityRank: priorityRank(t.priority),
-    dedupeKey: dedupeKey(type.name, t.arguments, t.policy, t.priority, t.policy === 'oneshot' ? nextRun : null),
+    dedupeKey: dedupeKey(type.name, t.arguments, t.policy, t.priority, t.policy === 'oneshot' ? nextRun : null, scheduleIdentity(schedule, t.schedule)),
   };
 }
 
-/** Tasks equal in (type, arguments, policy, priority) — and nextRun for one-shot tasks — share a key. */
-export function dedupeKey(type: string, args: TaskArguments, policy: TaskPolicy, priority: Priority | null, nextRun: Date | null): string {
-  const canonical = canonicalJson([type, args, policy, priority, nextRun ? nextRun.getTime() : null]);
+/**
+ * Tasks equal in (type, arguments, policy, priority) — and nextRun for one-shot tasks, and the
+ * schedule as given for cron/rrule tasks — share a key.
+ */
+export function dedupeKey(
+  type: string,
+  args: TaskArguments,
+  policy: TaskPolicy,
+  priority: Priority | null,
+  nextRun: Date | null,
+  schedule: unknown = null,
+): string {
+  const canonical = canonicalJson([type, args, policy, priority, nextRun ? nextRun.getTime() : null, ...(schedule === null ? [] : [schedule])]);
   return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** The schedule as the user gave it (an rrule before anchoring), so re-creating the same task matches. */
+function scheduleIdentity(normal: Schedule, given: unknown): unknown {
+  if (normal.kind === 'adaptive') return null;
+  if (normal.kind === 'cron') return { expr: normal.expr, tz: normal.tz };
+  return { rule: String((given as { rule: string }).rule).trim() };
 }
 
 /** JSON with object keys sorted, so equal values give equal text. */

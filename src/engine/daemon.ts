@@ -32,9 +32,12 @@ export class Daemon {
     this.worker?.start();
   }
 
-  /** Worker first (stop claiming, finish or abandon), then the runner and reaper. */
+  /**
+   * Runner and reaper first (no new scheduling), then the worker: it stops claiming, lets running
+   * handlers finish within the grace period and abandons the rest, whose tasks are left due at once.
+   */
   async stop(graceMs?: number): Promise<void> {
-    await this.worker?.stop(graceMs);
     await Promise.all([this.runner?.stop(), this.reaper?.stop()]);
+    await this.worker?.stop(graceMs);
   }
 }

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../core/errors.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
-import { dedupeKey, type NewTask } from '../../core/validation.js';
+import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
@@ -125,7 +125,7 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]> {
+  async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
     const out = this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
@@ -135,7 +135,7 @@ export class SqliteStore implements Store {
           ]);
         }
         const [type] = this.typesOf([task.type]);
-        const key = dedupeKey(task.type, task.arguments, task.policy, task.priority, task.policy === 'oneshot' ? nextRun : null);
+        const key = (this.stmts.identityOf.get(id) as { k: string }).k;
         const holder = this.stmts.taskByDedupe.get(key) as Row | undefined;
         if (holder && Number(holder.id) !== id) {
           throw new ConflictError(`task ${id} cannot be respawned: the equal task ${String(holder.id)} is active`, [
@@ -146,7 +146,6 @@ export class SqliteStore implements Store {
         return taskFromRow(row);
       }),
     );
-    void at;
     this.notify('tasks');
     return out;
   }
@@ -389,11 +388,12 @@ function prepare(db: Database.Database) {
     allTypes: p('SELECT * FROM task_types ORDER BY name'),
     typesByName: p('SELECT * FROM task_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name'),
     insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
-      priority, priority_rank, dedupe_key, created)
-      VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @created)
+      priority, priority_rank, identity_key, dedupe_key, created)
+      VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @key, @created)
       ON CONFLICT (dedupe_key) DO NOTHING RETURNING *`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     taskById: p('SELECT * FROM tasks WHERE id = ?'),
+    identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
     dueByRank: p(`SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ?
       ORDER BY next_run, id LIMIT ?`),
     nextDue: p(`SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`),

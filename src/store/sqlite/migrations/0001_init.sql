@@ -32,7 +32,9 @@ CREATE TABLE tasks (
   priority_rank        INTEGER NOT NULL,
   next_attempt         INTEGER NOT NULL DEFAULT 1,
   current_run          INTEGER,
-  -- set while the task is active, NULL once completed or disabled: idempotent creation
+  -- what makes two tasks equal (type, arguments, policy, priority, ...), fixed at creation
+  identity_key         TEXT NOT NULL,
+  -- identity_key while the task is active, NULL once completed or disabled: idempotent creation
   dedupe_key           TEXT,
   created              INTEGER NOT NULL
 );

@@ -1,0 +1,34 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const BIN = join(ROOT, 'bin', 'orrery.js');
+export const FIXTURE_HANDLERS = join(ROOT, 'test', 'fixtures', 'handlers.ts');
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns the built `orrery` binary; every process still running is killed after the test. */
+export function useProcesses() {
+  const procs: Proc[] = [];
+  afterEach(async () => {
+    for (const p of procs.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await p.exited;
+    }
+  });
+  return (args: string[], env: Record<string, string> = {}): Proc => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const p = { child, output: () => out, exited };
+    procs.push(p);
+    return p;
+  };
+}

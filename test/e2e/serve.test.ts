@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../engine/engine-helpers.js';
+import { useTempOrrery } from '../engine/engine-helpers.js';
+import { FIXTURE_HANDLERS, useProcesses } from './process-helpers.js';
+
+describe('orrery serve (end to end)', () => {
+  const setup = useTempOrrery();
+  const spawnOrrery = useProcesses();
+
+  it('executes one-shot and recurring tasks on its own, serves /healthz, and stops cleanly on SIGTERM', async () => {
+    const { orrery, path } = await setup();
+    const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--port', '0', '--poll', '200ms', '--log-format', 'json']);
+    await waitFor(() => /orrery started/.test(serve.output()), 'serve to start');
+    const port = Number(/"port":(\d+)/.exec(serve.output())![1]);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json());
+    expect(health).toMatchObject({ status: 'ok', worker: 'running' });
+
+    // Created from another process: serve finds them by polling.
+    const oneshots = await orrery.createTasks(Array.from({ length: 20 }, (_, i) => ({ type: 'noop', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    const recurring = await orrery.createTask({ type: 'tick', arguments: { args: ['feed'], kwargs: {} } });
+    await waitFor(async () => (await orrery.searchTasks({ type: 'noop', status: 'completed' })).length === 20, 'one-shot tasks completed');
+    const ticks = await waitFor(async () => {
+      const runs = await orrery.listRuns(recurring.id);
+      return runs.filter((r) => r.status === 'eventful').length >= 3 ? runs : null;
+    }, 'three runs of the recurring task');
+    expect(oneshots).toHaveLength(20);
+    // eventful runs halve the interval down to the minimum
+    expect((await orrery.getTask(recurring.id))!.currentIntervalMs).toBe(500);
+    const logs = await orrery.getRunLogs(ticks[0]!.backendId);
+    expect(logs[0]).toMatchObject({ level: 'info', message: 'tick', attributes: { attempt: 1 } });
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    expect(serve.output()).toMatch(/"msg":"stopped"/);
+  });
+});

@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { openOrrery, type Orrery } from '../../src/engine/service.js';
+
+/** A fresh Orrery on a real SQLite file with the system clock; closed and removed after the test. */
+export function useTempOrrery() {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  return async (): Promise<{ orrery: Orrery; path: string; dir: string; onCleanup(fn: () => Promise<void> | void): void }> => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-engine-'));
+    const path = join(dir, 'orrery.db');
+    const orrery = await openOrrery({ db: `sqlite:${path}` });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => orrery.close());
+    return { orrery, path, dir, onCleanup: (fn) => cleanups.push(fn) };
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 15_000, everyMs = 20): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { Runner } from '../../src/engine/runner.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+describe('Runner', () => {
+  const setup = useTempOrrery();
+
+  it('new due work wakes it at once, not at the next poll', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const runner = new Runner(orrery, { maxSleepMs: 600_000 });
+    runner.start();
+    onCleanup(() => runner.stop());
+    await waitFor(async () => runner.state === 'running', 'runner start');
+    await new Promise((r) => setImmediate(r));
+    const task = await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    // The runner's poll is 10 minutes: the run can only appear before this deadline if the insert woke it.
+    const [run] = await waitFor(async () => (await orrery.listRuns(task.id)).filter((r) => r.status === 'scheduled'), 'the run', 5_000, 2);
+    expect(run!.task).toBe(task.id);
+  });
+
+  it('sleeps until the earliest nextRun, then schedules it', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const runner = new Runner(orrery, { maxSleepMs: 600_000 });
+    const due = new Date(Date.now() + 300);
+    const task = await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: due });
+    runner.start();
+    onCleanup(() => runner.stop());
+    const [run] = await waitFor(async () => orrery.listRuns(task.id).then((r) => r.length && r), 'the due run', 10_000, 5);
+    expect(run!.scheduled.getTime()).toBeGreaterThanOrEqual(due.getTime());
+  });
+
+  it('leaves due work in a full queue until a claim frees a slot', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'narrow', maxQueueLength: 1 });
+    await orrery.createTasks([1, 2].map((n) => ({ type: 'narrow', policy: 'oneshot' as const, arguments: { args: [n], kwargs: {} } })));
+    const runner = new Runner(orrery, { maxSleepMs: 600_000 });
+    runner.start();
+    onCleanup(() => runner.stop());
+    await waitFor(async () => (await orrery.searchTasks({ status: 'next_run_scheduled' })).length === 1, 'first run');
+    await orrery.claimRuns({ worker: 'w', types: ['narrow'], limit: 1 });
+    await waitFor(async () => (await orrery.searchTasks({ status: 'next_run_scheduled' })).length === 2, 'second run after the claim');
+  });
+});

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { PermanentFailure, RetryAfter } from '../../src/core/errors.js';
+import { Daemon } from '../../src/engine/daemon.js';
+import type { Orrery } from '../../src/engine/service.js';
+import { Worker } from '../../src/engine/worker.js';
+import type { Handler } from '../../src/worker/handlers.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+async function finished(orrery: Orrery, taskId: number) {
+  return waitFor(async () => {
+    const runs = await orrery.listRuns(taskId);
+    const last = runs[runs.length - 1];
+    return last && !['scheduled', 'started'].includes(last.status) ? last : null;
+  }, `a finished run of task ${taskId}`);
+}
+
+function daemon(orrery: Orrery, handlers: Record<string, Handler>, extra: { graceMs?: number; concurrency?: number } = {}) {
+  return new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 200, worker: { handlers, pollMs: 100, ...extra } });
+}
+
+describe('Worker (inline isolation)', () => {
+  const setup = useTempOrrery();
+
+  it('maps handler outcomes: result, boolean, PermanentFailure, RetryAfter, thrown error, bad return value', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'job', numRetries: 1, retryDelayMs: '1h' });
+    const d = daemon(orrery, {
+      job: async ({ kwargs, log }) => {
+        log('info', 'running', { mode: kwargs.mode });
+        switch (kwargs.mode) {
+          case 'result': return { eventful: true, result: { found: 3 } };
+          case 'bool': return false;
+          case 'perm': throw new PermanentFailure('gone for good');
+          case 'later': throw new RetryAfter(120_000, 'rate limited');
+          case 'throw': throw new TypeError('bad thing');
+          default: return 'nonsense' as never;
+        }
+      },
+    });
+    const modes = ['result', 'bool', 'perm', 'later', 'throw', 'weird'];
+    const tasks = await orrery.createTasks(modes.map((mode) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [], kwargs: { mode } } })));
+    d.start();
+    onCleanup(() => d.stop());
+    const runs = await Promise.all(tasks.map((t) => finished(orrery, t.id)));
+    const byMode = Object.fromEntries(modes.map((m, i) => [m, runs[i]!]));
+    expect(byMode.result).toMatchObject({ status: 'eventful', result: { found: 3 } });
+    expect(byMode.bool).toMatchObject({ status: 'uneventful', result: null });
+    expect(byMode.perm!.status).toBe('permfailed');
+    expect(byMode.perm!.error).toMatch(/^PermanentFailure: gone for good/);
+    expect(byMode.later!.status).toBe('failed');
+    expect(byMode.throw!.error).toMatch(/^TypeError: bad thing\n\s+at /);
+    expect(byMode.weird!.error).toMatch(/handler returned "nonsense"/);
+    const later = (await orrery.getTask(tasks[3]!.id))!;
+    expect(later.nextRun.getTime() - byMode.later!.ended!.getTime()).toBe(120_000);
+    expect((await orrery.getTask(tasks[2]!.id))!.disabledReason).toBe('permfailed');
+    const logs = await orrery.getRunLogs(byMode.result!.backendId);
+    expect(logs.map((l) => [l.level, l.message, l.attributes])).toEqual([['info', 'running', { mode: 'result' }]]);
+  });
+
+  it('a timeout fires the handler\'s AbortSignal and fails the run', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'slow', timeoutMs: 300 });
+    let sawAbort = false;
+    const d = daemon(orrery, {
+      slow: ({ signal }) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => {
+            sawAbort = true;
+            reject(signal.reason as Error);
+          });
+        }),
+    });
+    const t = await orrery.createTask({ type: 'slow', policy: 'oneshot' });
+    d.start();
+    onCleanup(() => d.stop());
+    const run = await finished(orrery, t.id);
+    expect(run).toMatchObject({ status: 'failed', error: 'timeout after 300ms' });
+    expect(sawAbort).toBe(true);
+    expect((await orrery.getTask(t.id))!).toMatchObject({ status: 'disabled', disabledReason: 'retries_exhausted' });
+  });
+
+  it('heartbeats keep a long run\'s lease; a lost lease aborts the handler and leaves the end to the new holder', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'long', leaseMs: 1000 });
+    let aborted: unknown = null;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const w = new Worker(orrery, {
+      handlers: {
+        long: async ({ signal }) => {
+          signal.addEventListener('abort', () => (aborted = signal.reason));
+          await gate;
+          return true;
+        },
+      },
+      pollMs: 50,
+    });
+    const t = await orrery.createTask({ type: 'long', policy: 'oneshot' });
+    await orrery.scheduleDue();
+    w.start();
+    onCleanup(() => w.stop(0));
+    const started = await waitFor(async () => (await orrery.listRuns(t.id)).find((r) => r.status === 'started'), 'start');
+    // Three lease lengths later the run is still held: the worker renewed it.
+    await waitFor(async () => Date.now() > started.started!.getTime() + 3000, 'three leases', 5000, 100);
+    const held = (await orrery.getRun(started.backendId))!;
+    expect(held.status).toBe('started');
+    expect(held.leaseExpiresAt!.getTime()).toBeGreaterThan(Date.now());
+    // Take the run away (as the reaper would after a partition): the next heartbeat reports LeaseLost.
+    await orrery.endRun(started.backendId, { status: 'lost', error: 'taken away' });
+    await waitFor(() => aborted, 'the abort');
+    expect((aborted as Error).name).toBe('LeaseLostError');
+    release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await orrery.getRun(started.backendId))!).toMatchObject({ status: 'lost', error: 'taken away' });
+  });
+
+  it('graceful stop: no new claims, running handlers finish within the grace period, the rest are abandoned', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'quick' });
+    await orrery.createTaskType({ name: 'stuck', numRetries: 5 });
+    const d = daemon(orrery, {
+      quick: () => new Promise((r) => setTimeout(() => r(true), 300)),
+      stuck: ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))),
+    }, { graceMs: 1000 });
+    const q = await orrery.createTask({ type: 'quick', policy: 'oneshot' });
+    const s = await orrery.createTask({ type: 'stuck', policy: 'oneshot' });
+    d.start();
+    await waitFor(async () => (await orrery.listRuns(s.id)).some((r) => r.status === 'started') && (await orrery.listRuns(q.id)).some((r) => r.status === 'started'), 'both started');
+    await d.stop();
+    expect((await orrery.listRuns(q.id)).map((r) => r.status)).toEqual(['eventful']);
+    const [lost] = await orrery.listRuns(s.id);
+    expect(lost).toMatchObject({ status: 'lost', error: 'worker shutting down' });
+    expect((await orrery.getTask(s.id))!).toMatchObject({ status: 'next_run_not_scheduled', retriesLeft: 5, consecutiveAbandons: 1 });
+    expect((await orrery.getTask(s.id))!.nextRun).toEqual(lost!.ended);
+  });
+
+  it('a run whose backend has no handler here fails with a clear error', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'orphan', backendName: 'nobody' });
+    const w = new Worker(orrery, { handlers: {}, types: ['orphan'], pollMs: 50 });
+    const t = await orrery.createTask({ type: 'orphan', policy: 'oneshot' });
+    await orrery.scheduleDue();
+    w.start();
+    onCleanup(() => w.stop(0));
+    const run = await finished(orrery, t.id);
+    expect(run.error).toMatch(/no handler registered for backend "nobody"/);
+  });
+});

@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidTransitionError, LeaseLostError } from '../../src/core/errors.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { DAY, HOUR, T0, at, claimOne, plus, useOrrery } from './fixtures.js';
+
+const args = (url: string) => ({ args: [url], kwargs: {} });
+
+export function jobboardCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('jobboard: claims and leases', () => {
+    it('claims oldest first by (priority, scheduled), each run once, with the type\'s lease', async () => {
+      const { orrery, another } = await setup();
+      const other = await another();
+      const a = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      await orrery.scheduleDue({ at: T0 });
+      const b = await orrery.createTask({ type: 'load-git', arguments: args('b'), priority: 'low' });
+      const c = await orrery.createTask({ type: 'load-git', arguments: args('c'), priority: 'high' });
+      await orrery.scheduleDue({ at: plus(T0, 10) });
+      const first = await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 2, at: plus(T0, 20) });
+      const second = await other.claimRuns({ worker: 'w2', types: ['load-git'], limit: 5, at: plus(T0, 20) });
+      expect(first.map((x) => x.run.task).sort()).toEqual([b.id, c.id].sort());
+      expect(second.map((x) => x.run.task)).toEqual([a.id]);
+      expect(second[0]!.run).toMatchObject({ status: 'started', worker: 'w2', started: plus(T0, 20), leaseExpiresAt: plus(T0, 30_020) });
+      expect(second[0]).toMatchObject({ arguments: args('a'), backendName: 'load-git', leaseMs: 30_000, timeoutMs: null });
+      expect(await orrery.claimRuns({ worker: 'w3', types: ['load-git'], limit: 5, at: plus(T0, 20) })).toEqual([]);
+    });
+
+    it('claims only the requested types', async () => {
+      const { orrery } = await setup();
+      await orrery.createTaskType({ name: 'other', defaultIntervalMs: '1h' });
+      await orrery.createTask({ type: 'other', arguments: args('o') });
+      await orrery.scheduleDue({ at: T0 });
+      expect(await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: T0 })).toEqual([]);
+      expect(await orrery.claimRuns({ worker: 'w', types: ['other'], limit: 5, at: T0 })).toHaveLength(1);
+    });
+
+    it('heartbeats extend the holder\'s lease; anyone else gets LeaseLost', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const run = await claimOne(orrery, t.id, T0);
+      expect(await orrery.heartbeat(run.backendId, { worker: 'w1', at: plus(T0, 20_000) })).toEqual(plus(T0, 50_000));
+      await expect(orrery.heartbeat(run.backendId, { worker: 'intruder', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(orrery.endRun(run.backendId, { status: 'eventful', worker: 'intruder', at: plus(T0, 1) })).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await orrery.getRun(run.backendId))!.status).toBe('started');
+    });
+
+    it('the reaper ends expired runs lost (failed rule); the holder may end before the reaper ran', async () => {
+      const { orrery } = await setup();
+      const t1 = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const t2 = await orrery.createTask({ type: 'load-git', arguments: args('b') });
+      const r1 = await claimOne(orrery, t1.id, T0);
+      const r2 = (await orrery.getTask(t2.id), (await orrery.listRuns(t2.id))[0]!);
+      await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 5, at: T0 });
+      expect(await orrery.reapExpired({ at: plus(T0, 30_000) })).toEqual([]); // not expired yet
+      const late = await orrery.endRun(r2.backendId, { status: 'uneventful', worker: 'w1', at: plus(T0, 40_000) });
+      expect(late.run.status).toBe('uneventful');
+      const reaped = await orrery.reapExpired({ at: plus(T0, 40_000) });
+      expect(reaped.map((r) => r.run.backendId)).toEqual([r1.backendId]);
+      expect(reaped[0]!.run).toMatchObject({ status: 'lost', ended: plus(T0, 40_000) });
+      expect(reaped[0]!.run.error).toMatch(/lease expired/);
+      expect(reaped[0]!.task).toMatchObject({ status: 'next_run_not_scheduled', retriesLeft: 1, consecutiveAbandons: 1, nextRun: plus(T0, 40_000 + HOUR) });
+      await expect(orrery.heartbeat(r1.backendId, { worker: 'w1', at: plus(T0, 41_000) })).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(orrery.endRun(r1.backendId, { status: 'eventful', worker: 'w1', at: plus(T0, 41_000) })).rejects.toBeInstanceOf(InvalidTransitionError);
+      expect((await orrery.store.nextLeaseExpiry())).toBeNull();
+    });
+  });
+
+  describe('end of run through the store', () => {
+    it('eventful halves the interval, uneventful doubles it, clamped, from the end instant', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const r1 = await claimOne(orrery, t.id, T0);
+      const e1 = await orrery.endRun(r1.backendId, { status: 'eventful', worker: 'w1', at: plus(T0, 60_000) });
+      expect(e1.task).toMatchObject({ currentIntervalMs: 12 * HOUR, nextRun: plus(T0, 60_000 + 12 * HOUR), status: 'next_run_not_scheduled' });
+      const t2 = plus(T0, 60_000 + 12 * HOUR);
+      const r2 = await claimOne(orrery, t.id, t2);
+      const e2 = await orrery.endRun(r2.backendId, { status: 'eventful', worker: 'w1', at: t2 });
+      expect(e2.task.currentIntervalMs).toBe(12 * HOUR); // clamped at min
+      const r3 = await claimOne(orrery, t.id, e2.task.nextRun);
+      const e3 = await orrery.endRun(r3.backendId, { status: 'uneventful', worker: 'w1', at: e2.task.nextRun });
+      expect(e3.task.currentIntervalMs).toBe(DAY);
+      expect(e3.run).toMatchObject({ status: 'uneventful', ended: e2.task.nextRun, leaseExpiresAt: null });
+    });
+
+    it('failed with retries: retry after the delay with the next attempt; without: back to the interval', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      let when = T0;
+      for (const [retriesLeft, attempt] of [[1, 1], [0, 2]] as const) {
+        const run = await claimOne(orrery, t.id, when);
+        expect(run.attempt).toBe(attempt);
+        const e = await orrery.endRun(run.backendId, { status: 'failed', worker: 'w1', at: when, error: 'boom' });
+        expect(e.task).toMatchObject({ retriesLeft, nextRun: plus(when, HOUR), currentIntervalMs: DAY });
+        when = e.task.nextRun;
+      }
+      const run = await claimOne(orrery, t.id, when);
+      expect(run.attempt).toBe(3);
+      const e = await orrery.endRun(run.backendId, { status: 'failed', worker: 'w1', at: when });
+      expect(e.task).toMatchObject({ retriesLeft: 2, nextRun: plus(when, DAY), status: 'next_run_not_scheduled' });
+      const next = await claimOne(orrery, t.id, e.task.nextRun);
+      expect(next.attempt).toBe(1);
+    });
+
+    it('oneshot: success completes, exhausted retries disable, RetryAfter sets the delay, permfailed disables', async () => {
+      const { orrery } = await setup([{ name: 'job', numRetries: 1, retryDelayMs: '10m' }]);
+      const ok = await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: args('ok') });
+      const r = await claimOne(orrery, ok.id, T0);
+      expect((await orrery.endRun(r.backendId, { status: 'uneventful', at: T0, result: { n: 1 } })).task.status).toBe('completed');
+      expect((await orrery.getRun(r.backendId))!.result).toEqual({ n: 1 });
+
+      const flaky = await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: args('flaky') });
+      const f1 = await claimOne(orrery, flaky.id, T0);
+      const e1 = await orrery.endRun(f1.backendId, { status: 'failed', at: T0, retryAfterMs: 5000 });
+      expect(e1.task).toMatchObject({ nextRun: plus(T0, 5000), retriesLeft: 0, status: 'next_run_not_scheduled' });
+      const f2 = await claimOne(orrery, flaky.id, plus(T0, 5000));
+      const e2 = await orrery.endRun(f2.backendId, { status: 'failed', at: plus(T0, 6000) });
+      expect(e2.task).toMatchObject({ status: 'disabled', disabledReason: 'retries_exhausted' });
+
+      const doomed = await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: args('doomed') });
+      const d = await claimOne(orrery, doomed.id, T0);
+      expect((await orrery.endRun(d.backendId, { status: 'permfailed', at: T0 })).task).toMatchObject({ status: 'disabled', disabledReason: 'permfailed' });
+    });
+
+    it('ending twice, or a transition the state machine forbids, changes nothing and says so', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const [scheduled] = await orrery.scheduleDue({ at: T0 });
+      await expect(orrery.endRun(scheduled!.backendId, { status: 'eventful', at: T0 })).rejects.toThrow(/is scheduled and cannot end eventful/);
+      await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 1, at: T0 });
+      const first = await orrery.endRun(scheduled!.backendId, { status: 'eventful', at: plus(T0, 1000) });
+      const before = await orrery.getTaskWithRuns(t.id);
+      const err = await orrery.endRun(scheduled!.backendId, { status: 'failed', at: plus(T0, 2000) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidTransitionError);
+      expect((err as Error).message).toBe(`run ${scheduled!.backendId} already ended eventful; nothing changed`);
+      expect(await orrery.getTaskWithRuns(t.id)).toEqual(before);
+      expect(first.task.nextRun).toEqual(before!.nextRun);
+    });
+
+    it('a run of a task that moved on is recorded without touching the task', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const run = await claimOne(orrery, t.id, T0);
+      const [disabled] = await orrery.disableTasks([t.id], { at: plus(T0, 1) });
+      const e = await orrery.endRun(run.backendId, { status: 'eventful', worker: 'w1', at: plus(T0, 2) });
+      expect(e.taskUpdated).toBe(false);
+      expect(e.note).toMatch(/moved on/);
+      expect(e.run.status).toBe('eventful');
+      expect(await orrery.getTask(t.id)).toEqual(disabled);
+    });
+
+    it('metadata is shallow-merged on start and end; log records are kept in order', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const [run] = await orrery.scheduleDue({ at: T0 });
+      const started = await orrery.startRun(run!.backendId, { at: plus(T0, 5), worker: 'ext', metadata: { a: 1, nested: { x: 1 } } });
+      expect(started).toMatchObject({ status: 'started', worker: 'ext', leaseExpiresAt: plus(T0, 30_005), metadata: { a: 1, nested: { x: 1 } } });
+      await expect(orrery.startRun(run!.backendId, { at: plus(T0, 6) })).rejects.toThrow(/is started, not scheduled/);
+      await orrery.appendRunLogs(run!.backendId, [
+        { at: plus(T0, 6), level: 'info', message: 'one', attributes: { k: 'v' } },
+        { at: plus(T0, 7), level: 'error', message: 'two', attributes: {} },
+      ]);
+      const e = await orrery.endRun(run!.backendId, { status: 'uneventful', at: plus(T0, 9), metadata: { b: 2, nested: { y: 2 } } });
+      expect(e.run.metadata).toEqual({ a: 1, b: 2, nested: { y: 2 } });
+      expect((await orrery.getRunLogs(run!.backendId)).map((l) => [l.level, l.message, l.attributes, l.at.getTime() - T0.getTime()])).toEqual([
+        ['info', 'one', { k: 'v' }, 6],
+        ['error', 'two', {}, 7],
+      ]);
+      expect(t.id).toBe(run!.task);
+    });
+  });
+
+  describe('abandons and the dead-letter bin', () => {
+    it('an abandoned run is due again at once without consuming a retry', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const run = await claimOne(orrery, t.id, T0);
+      await expect(orrery.abandonRun(run.backendId, { worker: 'someone-else', at: T0 })).rejects.toBeInstanceOf(LeaseLostError);
+      const e = await orrery.abandonRun(run.backendId, { worker: 'w1', at: plus(T0, 500) });
+      expect(e.run).toMatchObject({ status: 'lost', error: 'abandoned by its worker' });
+      expect(e.task).toMatchObject({ status: 'next_run_not_scheduled', nextRun: plus(T0, 500), retriesLeft: 2, consecutiveAbandons: 1 });
+      const again = await claimOne(orrery, t.id, plus(T0, 500));
+      expect(again.attempt).toBe(1);
+    });
+
+    it('maxAbandons lost runs in a row send the task to the dead-letter bin; a finished run resets the count', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      let when = T0;
+      const cycle = async (how: 'abandon' | 'reap' | 'ok') => {
+        const run = await claimOne(orrery, t.id, when);
+        if (how === 'abandon') return (await orrery.abandonRun(run.backendId, { worker: 'w1', at: when })).task;
+        if (how === 'ok') return (await orrery.endRun(run.backendId, { status: 'uneventful', at: when })).task;
+        when = plus(when, 31_000);
+        return (await orrery.reapExpired({ at: when }))[0]!.task;
+      };
+      expect((await cycle('abandon')).consecutiveAbandons).toBe(1);
+      expect((await cycle('reap')).consecutiveAbandons).toBe(2);
+      when = (await orrery.getTask(t.id))!.nextRun;
+      expect((await cycle('ok')).consecutiveAbandons).toBe(0);
+      when = (await orrery.getTask(t.id))!.nextRun;
+      await cycle('abandon');
+      await cycle('abandon');
+      const dead = await cycle('reap');
+      expect(dead).toMatchObject({ status: 'disabled', disabledReason: 'dead_letter', consecutiveAbandons: 3 });
+      expect(await orrery.searchTasks({ disabledReason: 'dead_letter' })).toHaveLength(1);
+      expect(await orrery.scheduleDue({ at: at('2030-01-01T00:00:00Z') })).toEqual([]);
+    });
+  });
+
+  describe('cron and rrule tasks through the store', () => {
+    it('the next run is the first occurrence strictly after max(end, previous nextRun), without back-fill', async () => {
+      const { orrery } = await setup([{ name: 'nightly' }]);
+      const t = await orrery.createTask({ type: 'nightly', schedule: { kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' } });
+      expect(t.nextRun).toEqual(at('2026-01-01T02:00:00Z'));
+      const run = await claimOne(orrery, t.id, at('2026-01-01T02:00:00Z'));
+      const e = await orrery.endRun(run.backendId, { status: 'uneventful', at: at('2026-01-05T12:00:00Z') });
+      expect(e.task.nextRun).toEqual(at('2026-01-06T02:00:00Z'));
+      const r = await orrery.createTask({ type: 'nightly', schedule: { kind: 'rrule', rule: 'DTSTART;TZID=America/New_York:20260301T090000\nRRULE:FREQ=DAILY;COUNT=10' } });
+      expect(r.nextRun).toEqual(at('2026-03-01T14:00:00Z'));
+      const rr = await claimOne(orrery, r.id, r.nextRun);
+      const er = await orrery.endRun(rr.backendId, { status: 'eventful', at: at('2026-03-08T20:00:00Z') });
+      expect(er.task.nextRun).toEqual(at('2026-03-09T13:00:00Z')); // 09:00 EDT after the DST change
+    });
+  });
+}

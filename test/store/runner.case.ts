@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import type { StoreUnderTest } from './describe-store.js';
+import { HOUR, T0, plus, useOrrery } from './fixtures.js';
+
+const args = (url: string) => ({ args: [url], kwargs: {} });
+
+export function runnerCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('runner: scheduling due tasks', () => {
+    it('schedules only due, waiting tasks, by priority, then nextRun, then id, in one step', async () => {
+      const { orrery } = await setup();
+      const mk = (u: string, nextRun: Date, priority: 'high' | 'normal' | 'low' | null = null) =>
+        orrery.createTask({ type: 'load-git', arguments: args(u), nextRun, priority });
+      const late = await mk('late', plus(T0, -1000));
+      const none = await mk('none', plus(T0, -5000));
+      const low = await mk('low', T0, 'low');
+      const high2 = await mk('high2', plus(T0, -10), 'high');
+      const high1 = await mk('high1', plus(T0, -20), 'high');
+      const normal = await mk('normal', T0, 'normal');
+      await mk('future', plus(T0, 1)); // not due
+      const pending = await orrery.listPending('load-git', { at: T0 });
+      const expected = [high1.id, high2.id, normal.id, low.id, none.id, late.id];
+      expect(pending.map((t) => t.id)).toEqual(expected);
+      const runs = await orrery.scheduleDue({ at: T0 });
+      expect(runs.map((r) => r.task)).toEqual(expected);
+      for (const r of runs) expect(r).toMatchObject({ status: 'scheduled', scheduled: T0, attempt: 1, started: null, worker: null });
+      const tasks = await Promise.all(expected.map((id) => orrery.getTask(id)));
+      expect(tasks.every((t) => t!.status === 'next_run_scheduled')).toBe(true);
+      expect(await orrery.scheduleDue({ at: T0 })).toEqual([]);
+      expect((await orrery.store.nextDueAt())!.toISOString()).toBe(plus(T0, 1).toISOString());
+    });
+
+    it('fills only free queue slots: maxQueueLength counts runs waiting, not running', async () => {
+      const { orrery } = await setup([{ name: 'q', defaultIntervalMs: '1h', maxQueueLength: 2 }]);
+      await orrery.createTasks(Array.from({ length: 5 }, (_, i) => ({ type: 'q', arguments: args(`u${i}`) })));
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(2);
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
+      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 1, at: T0 });
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(1);
+      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 5, at: T0 });
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(2);
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
+    });
+
+    it('an unbounded queue (null) schedules every due task', async () => {
+      const { orrery } = await setup([{ name: 'u', defaultIntervalMs: '1h', maxQueueLength: null }]);
+      await orrery.createTasks(Array.from({ length: 1500 }, (_, i) => ({ type: 'u', arguments: args(`u${i}`) })));
+      let total = 0;
+      for (let pass = 0; pass < 3; pass++) total += (await orrery.scheduleDue({ at: T0 })).length;
+      expect(total).toBe(1500);
+    });
+
+    it('a maxQueueLength of 0 pauses the type', async () => {
+      const { orrery } = await setup([{ name: 'paused', defaultIntervalMs: '1h', maxQueueLength: 0 }]);
+      await orrery.createTask({ type: 'paused', arguments: args('a') });
+      expect(await orrery.scheduleDue({ at: plus(T0, HOUR) })).toHaveLength(0);
+    });
+
+    it('two runners on the same database never schedule a task twice', async () => {
+      const { orrery, another } = await setup();
+      const second = await another();
+      await orrery.createTasks(Array.from({ length: 300 }, (_, i) => ({ type: 'load-git', arguments: args(`u${i}`) })));
+      const passes = await Promise.all([0, 1, 2, 3].map((i) => (i % 2 ? orrery : second).scheduleDue({ at: T0 })));
+      const taskIds = passes.flat().map((r) => r.task);
+      expect(taskIds).toHaveLength(300);
+      expect(new Set(taskIds).size).toBe(300);
+    });
+  });
+}
