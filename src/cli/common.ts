@@ -66,8 +66,11 @@ export const numberArg = (v: string): number => {
   return n;
 };
 
-/** A limit that also accepts `none` / `unbounded` as null. */
-export const limitOrNoneArg = (v: string): number | null => (/^(none|unbounded|null)$/i.test(v.trim()) ? null : nonNegativeIntArg(v));
+/**
+ * A limit that also accepts `none` / `unbounded`, parsed as Infinity: commander replaces a parser's
+ * `null` with `""`, so callers map Infinity to null themselves.
+ */
+export const limitOrNoneArg = (v: string): number => (/^(none|unbounded|null)$/i.test(v.trim()) ? Infinity : nonNegativeIntArg(v));
 
 export const jsonObjectArg = (v: string): Record<string, unknown> => {
   let parsed: unknown;
@@ -80,9 +83,10 @@ export const jsonObjectArg = (v: string): Record<string, unknown> => {
   return parsed as Record<string, unknown>;
 };
 
-export const jsonArg = (v: string): unknown => {
+/** Any JSON value, boxed: commander replaces a parser's `null` with `""`, so `null` cannot be returned bare. */
+export const jsonArg = (v: string): { value: unknown } => {
   try {
-    return JSON.parse(v);
+    return { value: JSON.parse(v) };
   } catch (e) {
     throw new InvalidArgumentError(`invalid JSON: ${(e as Error).message}`);
   }

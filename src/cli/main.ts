@@ -45,11 +45,16 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       return 2;
     }
     if (e instanceof OrreryError) {
-      io.err(`orrery: ${e.message}\n`);
+      io.err(`orrery: ${oneLine(e)}\n`);
       return INPUT_ERRORS.has(e.code) ? 2 : 1;
     }
     io.err(`orrery: ${(e as Error)?.message ?? String(e)}\n`);
     if (process.env.ORRERY_DEBUG) io.err(`${(e as Error)?.stack}\n`);
     return 1;
   }
+}
+
+/** Every problem of an error on one line (a validation error's message names only the first). */
+function oneLine(e: OrreryError): string {
+  return e.details.length > 1 ? e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ') : e.message;
 }

@@ -38,7 +38,7 @@ export function runCommands(io: Io): Command {
   ).action(
     async (
       backendId: string,
-      o: DbOpts & { status: RunEndStatus; at?: Date; metadata?: Record<string, unknown>; result?: unknown; error?: string; retryAfter?: number; json?: boolean },
+      o: DbOpts & { status: RunEndStatus; at?: Date; metadata?: Record<string, unknown>; result?: { value: unknown }; error?: string; retryAfter?: number; json?: boolean },
     ) => {
       if (o.retryAfter !== undefined && o.status !== 'failed') throw new UsageError('--retry-after only applies to --status failed');
       const r = await withOrrery(o, (orrery) =>
@@ -46,7 +46,7 @@ export function runCommands(io: Io): Command {
           status: o.status,
           ...(o.at ? { at: o.at } : {}),
           ...(o.metadata ? { metadata: o.metadata } : {}),
-          ...(o.result !== undefined ? { result: o.result } : {}),
+          ...(o.result !== undefined ? { result: o.result.value } : {}),
           ...(o.error !== undefined ? { error: o.error } : {}),
           ...(o.retryAfter !== undefined ? { retryAfterMs: o.retryAfter } : {}),
         }),

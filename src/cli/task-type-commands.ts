@@ -10,7 +10,7 @@ interface AddOpts extends DbOpts {
   minInterval?: number;
   maxInterval?: number;
   backoffFactor?: number;
-  maxQueueLength?: number | null;
+  maxQueueLength?: number;
   numRetries?: number;
   retryDelay?: number;
   timeout?: number;
@@ -48,7 +48,7 @@ export function taskTypeCommands(io: Io): Command {
     if (o.minInterval !== undefined) input.minIntervalMs = o.minInterval;
     if (o.maxInterval !== undefined) input.maxIntervalMs = o.maxInterval;
     if (o.backoffFactor !== undefined) input.backoffFactor = o.backoffFactor;
-    if (o.maxQueueLength !== undefined) input.maxQueueLength = o.maxQueueLength;
+    if (o.maxQueueLength !== undefined) input.maxQueueLength = o.maxQueueLength === Infinity ? null : o.maxQueueLength;
     if (o.numRetries !== undefined) input.numRetries = o.numRetries;
     if (o.retryDelay !== undefined) input.retryDelayMs = o.retryDelay;
     if (o.timeout !== undefined) input.timeoutMs = o.timeout;

@@ -19,6 +19,7 @@ export class Runner {
   private readonly log: Logger;
   private loopDone: Promise<void> = Promise.resolve();
   private unlisten: Array<() => void> = [];
+  private queuesFull = false;
 
   constructor(
     private readonly orrery: Orrery,
@@ -32,7 +33,11 @@ export class Runner {
     if (this.state !== 'idle') return;
     this.state = 'running';
     const wake = () => this.sleeper.wake();
-    this.unlisten = [this.orrery.store.listen('tasks', wake), this.orrery.store.listen('claimed', wake)];
+    // Claims free queue slots; they matter only while due work waits behind a full queue.
+    const onClaimed = () => {
+      if (this.queuesFull) this.sleeper.wake();
+    };
+    this.unlisten = [this.orrery.store.listen('tasks', wake), this.orrery.store.listen('claimed', onClaimed)];
     this.loopDone = this.loop();
   }
 
@@ -63,11 +68,10 @@ export class Runner {
           for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);
         }
         const next = await this.orrery.store.nextDueAt();
-        if (next !== null) {
-          const until = next.getTime() - this.orrery.clock.now().getTime();
-          // Due work left behind means full queues: wait for freed slots (or the poll) instead of spinning.
-          delay = until > 0 ? Math.min(until + 1, this.maxSleepMs) : this.maxSleepMs;
-        }
+        const until = next === null ? Infinity : next.getTime() - this.orrery.clock.now().getTime();
+        // Due work left behind means full queues: wait for freed slots (or the poll) instead of spinning.
+        this.queuesFull = until <= 0;
+        delay = until > 0 ? Math.min(until + 1, this.maxSleepMs) : this.maxSleepMs;
       } catch (e) {
         failures += 1;
         delay = Math.min(this.maxSleepMs * 2 ** Math.min(failures, 5), 30_000);

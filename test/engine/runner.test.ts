@@ -27,7 +27,7 @@ describe('Runner', () => {
     const task = await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: due });
     runner.start();
     onCleanup(() => runner.stop());
-    const [run] = await waitFor(async () => orrery.listRuns(task.id).then((r) => r.length && r), 'the due run', 10_000, 5);
+    const [run] = await waitFor(async () => orrery.listRuns(task.id).then((r) => (r.length > 0 ? r : null)), "the due run", 10_000, 5);
     expect(run!.scheduled.getTime()).toBeGreaterThanOrEqual(due.getTime());
   });
 

@@ -24,6 +24,7 @@ export function openSqlite(path: string): Database.Database {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    db.pragma('cache_size = -65536'); // 64 MiB: large batches touch many index pages
     migrate(db);
   } catch (e) {
     db.close();

@@ -29,6 +29,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly hub: NotifyHub;
   private readonly stmts: ReturnType<typeof prepare>;
+  private readonly typeCache = new Map<string, TaskType>();
 
   constructor(readonly url: string, path: string) {
     this.db = openSqlite(path);
@@ -63,10 +64,11 @@ export class SqliteStore implements Store {
   }
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
+    const now = at.getTime();
     const out = this.write(() =>
       tasks.map((t) => {
-        const row = this.stmts.insertTask.get(taskParams(t, at.getTime())) as Row | undefined;
-        if (row) return { task: taskFromRow(row), created: true };
+        const info = this.stmts.insertTask.run(taskParams(t, now));
+        if (info.changes === 1) return { task: newTaskRow(t, Number(info.lastInsertRowid), at), created: true };
         return { task: taskFromRow(this.stmts.taskByDedupe.get(t.dedupeKey) as Row), created: false };
       }),
     );
@@ -152,6 +154,7 @@ export class SqliteStore implements Store {
 
   async scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]> {
     const now = at.getTime();
+    if (![0, 1, 2, 3].some((rank) => this.stmts.anyDue.get(type, rank, now))) return [];
     const runs = this.write(() => {
       const typeRow = this.stmts.typesByName.get(JSON.stringify([type])) as Row | undefined;
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
@@ -232,9 +235,15 @@ export class SqliteStore implements Store {
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
     const result = this.write(() => this.endInTx(this.requireRun(backendId), req));
-    this.notify('tasks');
-    this.notify('ended');
+    this.notifyEnded([result]);
     return result;
+  }
+
+  /** Wakes runners only when an end made a task wait for scheduling again (not for completions). */
+  private notifyEnded(results: EndRunResult[]): void {
+    if (results.length === 0) return;
+    if (results.some((r) => r.taskUpdated && r.task.status === 'next_run_not_scheduled')) this.notify('tasks');
+    this.notify('ended');
   }
 
   private endInTx(run: TaskRun, req: EndRunRequest): EndRunResult {
@@ -279,10 +288,7 @@ export class SqliteStore implements Store {
         });
       }),
     );
-    if (results.length > 0) {
-      this.notify('tasks');
-      this.notify('ended');
-    }
+    this.notifyEnded(results);
     return results;
   }
 
@@ -335,11 +341,16 @@ export class SqliteStore implements Store {
     return runFromRow(row);
   }
 
+  /** Task types are immutable once created, so the hot path reads each one once. */
   private typesOf(names: string[]): TaskType[] {
     return names.map((n) => {
+      const cached = this.typeCache.get(n);
+      if (cached) return cached;
       const row = this.stmts.typesByName.get(JSON.stringify([n])) as Row | undefined;
       if (!row) throw new ValidationError(`unknown task type "${n}"`);
-      return taskTypeFromRow(row);
+      const type = taskTypeFromRow(row);
+      this.typeCache.set(n, type);
+      return type;
     });
   }
 }
@@ -359,6 +370,26 @@ function typeParams(t: TaskType) {
     timeout_ms: t.timeoutMs,
     lease_ms: t.leaseMs,
     max_abandons: t.maxAbandons,
+  };
+}
+
+/** The task as inserted, without reading it back. */
+function newTaskRow(t: NewTask, id: number, at: Date): Task {
+  return {
+    id,
+    type: t.type,
+    arguments: t.arguments,
+    policy: t.policy,
+    schedule: t.schedule,
+    nextRun: t.nextRun,
+    currentIntervalMs: t.currentIntervalMs,
+    status: 'next_run_not_scheduled',
+    disabledReason: null,
+    retriesLeft: t.retriesLeft,
+    consecutiveAbandons: 0,
+    priority: t.priority,
+    nextAttempt: 1,
+    created: at,
   };
 }
 
@@ -390,13 +421,15 @@ function prepare(db: Database.Database) {
     insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
       priority, priority_rank, identity_key, dedupe_key, created)
       VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @key, @created)
-      ON CONFLICT (dedupe_key) DO NOTHING RETURNING *`),
+      ON CONFLICT (dedupe_key) DO NOTHING`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     taskById: p('SELECT * FROM tasks WHERE id = ?'),
     identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
     dueByRank: p(`SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ?
       ORDER BY next_run, id LIMIT ?`),
-    nextDue: p(`SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`),
+    anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ? LIMIT 1`),
+    // Pinned: without ANALYZE the planner prefers tasks_status and reads every waiting task.
+    nextDue: p(`SELECT min(next_run) AS t FROM tasks INDEXED BY tasks_next_due WHERE status = 'next_run_not_scheduled'`),
     disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),
     respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run,
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),

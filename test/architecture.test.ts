@@ -1,0 +1,79 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = join(import.meta.dirname, '..', 'src');
+
+/** Which layers each layer may import (STYLE.md §1: core <- store <- engine <- {http, cli}). */
+const ALLOWED: Record<string, string[]> = {
+  core: ['core'],
+  store: ['core', 'store'],
+  worker: ['core', 'worker'],
+  engine: ['core', 'store', 'worker', 'engine'],
+  http: ['core', 'store', 'worker', 'engine', 'http'],
+  cli: ['core', 'store', 'worker', 'engine', 'http', 'cli'],
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+function localImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  return specs.map((s) => resolve(dirname(file), s.replace(/\.js$/, '.ts')));
+}
+
+const layerOf = (file: string) => relative(SRC, file).split('/')[0]!;
+
+describe('architecture', () => {
+  const files = sourceFiles(SRC);
+  const graph = new Map(files.map((f) => [f, localImports(f)]));
+
+  it('dependencies point one way between layers, and nothing inside src imports src/index.ts', () => {
+    const violations: string[] = [];
+    for (const [file, deps] of graph) {
+      for (const dep of deps) {
+        if (dep === join(SRC, 'index.ts')) violations.push(`${relative(SRC, file)} imports src/index.ts`);
+        const from = layerOf(file);
+        const to = layerOf(dep);
+        if (from !== 'index.ts' && ALLOWED[from] && !ALLOWED[from]!.includes(to)) violations.push(`${relative(SRC, file)} (${from}) imports ${relative(SRC, dep)} (${to})`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('has no import cycles', () => {
+    const cycles: string[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (f: string, path: string[]) => {
+      if (state.get(f) === 'done') return;
+      if (state.get(f) === 'visiting') {
+        cycles.push([...path.slice(path.indexOf(f)), f].map((p) => relative(SRC, p)).join(' -> '));
+        return;
+      }
+      state.set(f, 'visiting');
+      for (const d of graph.get(f) ?? []) visit(d, [...path, f]);
+      state.set(f, 'done');
+    };
+    for (const f of files) visit(f, []);
+    expect(cycles).toEqual([]);
+  });
+
+  it('keeps source files under 800 lines', () => {
+    const big = files.filter((f) => readFileSync(f, 'utf8').split('\n').length > 800).map((f) => relative(SRC, f));
+    expect(big).toEqual([]);
+  });
+
+  it('keeps core pure: no clock, no randomness, no I/O modules', () => {
+    const impure = files
+      .filter((f) => layerOf(f) === 'core')
+      .filter((f) => /Date\.now\(\)|Math\.random\(|new Date\(\)|from 'node:(fs|net|http|child_process)'/.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f));
+    expect(impure).toEqual([]);
+  });
+});

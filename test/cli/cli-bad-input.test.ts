@@ -1,0 +1,173 @@
+/**
+ * Bad input through the built binary: exit 2, one line on stderr naming the bad field or argument,
+ * nothing on stdout, and the database unchanged (every row of every table compared before and after).
+ * Unreadable databases: exit 1 (I/O), and the file is left alone.
+ */
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { dumpDb, errorLines, removeTempDirs, runCli, runJson, runOk, tempDb, tempDir, type TempDb } from './cli-helpers.js';
+
+afterAll(removeTempDirs);
+
+const UNKNOWN_RUN = '00000000-0000-4000-8000-000000000000';
+
+describe('invalid input: exit 2, a one-line message naming the problem, nothing written', () => {
+  let fixture: TempDb;
+  let fixtureDump: Record<string, unknown[]>;
+  let startedRun = '';
+  let scheduledRun = '';
+
+  beforeAll(async () => {
+    fixture = tempDb();
+    await runOk(
+      ['task-type', 'add', 'load-git', '--default-interval', '1d', '--min-interval', '12h', '--max-interval', '64d', '--backoff-factor', '2', '--num-retries', '1', '--retry-delay', '1h', ...fixture.db],
+    );
+    await Promise.all([
+      runOk(['task', 'add', 'load-git', 'https://example.org/a.git', 'depth=2', '--next-run', '2026-01-01T00:00:00Z', ...fixture.db]),
+      runOk(['task', 'add', 'load-git', 'https://example.org/b.git', '--next-run', '2026-01-02T00:00:00Z', ...fixture.db]),
+      // Not due at the first pass below: stays next_run_not_scheduled, so `task schedule` would change it.
+      runOk(['task', 'add', 'load-git', 'https://example.org/c.git', '--next-run', '2026-03-01T00:00:00Z', ...fixture.db]),
+    ]);
+    const runs = await runJson<any[]>(['task', 'schedule', '--at', '2026-01-02T00:00:00Z', '--json', ...fixture.db]);
+    expect(runs).toHaveLength(2);
+    [startedRun, scheduledRun] = runs.map((r) => r.backendId);
+    await runOk(['run', 'start', startedRun, '--at', '2026-01-02T00:00:05Z', ...fixture.db]);
+    fixtureDump = dumpDb(fixture.path);
+    expect(fixtureDump.task_types).toHaveLength(1);
+    expect(fixtureDump.tasks).toHaveLength(3);
+    expect(fixtureDump.task_runs).toHaveLength(2);
+  });
+
+  /** A private copy of the fixture database, so cases can run concurrently and each proves it wrote nothing. */
+  function copyOfFixture(): TempDb {
+    const copy = tempDb();
+    for (const suffix of ['', '-wal']) if (existsSync(fixture.path + suffix)) copyFileSync(fixture.path + suffix, copy.path + suffix);
+    return copy;
+  }
+
+  // [what, argv (the --db of a copy of the fixture is appended; STARTED / SCHEDULED stand for run ids), text the message must contain]
+  const cases: [string, string[], (string | RegExp)[]][] = [
+    ['unknown task type in task add', ['task', 'add', 'nope', 'https://x'], ['type: unknown task type "nope"']],
+    ['malformed --default-interval', ['task-type', 'add', 't2', '--default-interval', '1x'], ['--default-interval', '"1x"']],
+    ['malformed --lease', ['task-type', 'add', 't2', '--default-interval', '1d', '--lease', 'abc'], ['--lease', '"abc"']],
+    ['bad JSON in KEY=VALUE', ['task', 'add', 'load-git', 'https://x', 'cfg={bad'], ['argument cfg', 'invalid JSON', '{bad']],
+    ['bad JSON in run end --metadata', ['run', 'end', 'STARTED', '--status', 'eventful', '--metadata', '{bad'], ['--metadata', 'invalid JSON']],
+    ['run end --metadata not an object', ['run', 'end', 'STARTED', '--status', 'eventful', '--metadata', '[1]'], ['--metadata', 'must be a JSON object']],
+    ['run start --metadata not an object', ['run', 'start', 'SCHEDULED', '--metadata', '"x"'], ['--metadata', 'must be a JSON object']],
+    ['unknown --status in task list', ['task', 'list', '--status', 'bogus'], ['--status', "'bogus'"]],
+    ['unknown --status in run end', ['run', 'end', 'STARTED', '--status', 'bogus'], ['--status', "'bogus'"]],
+    ['unknown --priority', ['task', 'add', 'load-git', 'https://x', '--priority', 'urgent'], ['--priority', "'urgent'"]],
+    ['invalid cron', ['task', 'add', 'load-git', 'https://x', '--cron', 'bad cron'], ['schedule.expr', '"bad cron"']],
+    ['invalid --tz', ['task', 'add', 'load-git', 'https://x', '--cron', '0 3 * * *', '--tz', 'Mars/Base'], ['schedule.tz', '"Mars/Base"']],
+    ['--tz without --cron', ['task', 'add', 'load-git', 'https://x', '--tz', 'Europe/Warsaw'], ['--tz']],
+    ['invalid rrule', ['task', 'add', 'load-git', 'https://x', '--rrule', 'FREQ=NOPE'], ['schedule.rule', 'FREQ=NOPE']],
+    ['--cron with --rrule', ['task', 'add', 'load-git', 'https://x', '--cron', '0 3 * * *', '--rrule', 'FREQ=DAILY'], ['--cron', '--rrule']],
+    ['a oneshot task on a cron schedule', ['task', 'add', 'load-git', 'https://x', '--policy', 'oneshot', '--cron', '0 3 * * *'], ['schedule', 'oneshot']],
+    ['negative --max-queue-length', ['task-type', 'add', 't2', '--max-queue-length', '-1'], ['--max-queue-length', '"-1"']],
+    ['negative --limit', ['task', 'list', '--limit', '-5'], ['--limit', '"-5"']],
+    ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],
+    ['min interval > max interval', ['task-type', 'add', 't2', '--min-interval', '2d', '--max-interval', '1d'], ['minIntervalMs: must be <= maxIntervalMs']],
+    ['invalid task type name', ['task-type', 'add', 'Bad Name'], ['name: must match']],
+    ['task show of a non-numeric id', ['task', 'show', 'abc'], ['ID', '"abc"']],
+    ['task show of an unknown id', ['task', 'show', '999999'], ['task 999999 not found']],
+    ['run end of an unknown backend id', ['run', 'end', UNKNOWN_RUN, '--status', 'eventful'], [`run ${UNKNOWN_RUN} not found`]],
+    ['run start of a started run', ['run', 'start', 'STARTED'], ['STARTED', 'nothing changed']],
+    ['run end of a run never started', ['run', 'end', 'SCHEDULED', '--status', 'eventful'], ['SCHEDULED', 'nothing changed']],
+    ['task-type add of an existing name', ['task-type', 'add', 'load-git', '--default-interval', '2d'], ['task type "load-git" already exists']],
+    ['task schedule of an unknown type', ['task', 'schedule', '-t', 'nope', '--at', '2026-06-01T00:00:00Z'], ['--type', '"nope"']],
+    ['unknown option', ['task', 'list', '--bogus'], ["'--bogus'"]],
+    ['bad --next-run', ['task', 'add', 'load-git', 'https://x', '--next-run', 'notadate'], ['--next-run', '"notadate"']],
+    ['--at on a day that does not exist (task schedule)', ['task', 'schedule', '--at', '2026-02-30'], ['--at', '"2026-02-30"']],
+    ['--at on a day that does not exist (run end)', ['run', 'end', 'STARTED', '--status', 'eventful', '--at', '2026-02-30T00:00:00Z'], ['--at', '2026-02-30']],
+  ];
+
+  test.concurrent.each(cases)('%s', async (_what, argv, mentions) => {
+    const copy = copyOfFixture();
+    const ids = (s: string) => s.replace('STARTED', startedRun).replace('SCHEDULED', scheduledRun);
+    const r = await runCli([...argv.map(ids), ...copy.db]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    const lines = errorLines(r.stderr);
+    expect(lines, r.stderr).toHaveLength(1);
+    for (const m of mentions) {
+      if (typeof m === 'string') expect(lines[0]).toContain(ids(m));
+      else expect(lines[0]).toMatch(m);
+    }
+    expect(dumpDb(copy.path)).toEqual(fixtureDump);
+  });
+
+  test('the listings the user would compare are unchanged too', async () => {
+    // One end-to-end check through the CLI itself: a failing write on the fixture, listings before and after.
+    const before = await Promise.all([runOk(['task', 'list', '--json', ...fixture.db]), runOk(['task-type', 'list', '--json', ...fixture.db])]);
+    const failed = await runCli(['task', 'add', 'load-git', 'https://x', 'cfg={bad', ...fixture.db]);
+    expect(failed.code).toBe(2);
+    const after = await Promise.all([runOk(['task', 'list', '--json', ...fixture.db]), runOk(['task-type', 'list', '--json', ...fixture.db])]);
+    expect(after).toEqual(before);
+    expect(JSON.parse(after[0]!)).toHaveLength(3);
+    expect(dumpDb(fixture.path)).toEqual(fixtureDump);
+  });
+});
+
+describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one line, nothing touched', () => {
+  test('a file of garbage text: exit 1, the file is unchanged, no journal files are left', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'garbage.db');
+    const garbage = 'this is not a database\n'.repeat(200);
+    writeFileSync(path, garbage);
+    const results = await Promise.all([
+      runCli(['task', 'list', '--db', `sqlite:${path}`]),
+      runCli(['task-type', 'add', 'load-git', '--default-interval', '1d'], { env: { ORRERY_DB: `sqlite:${path}` } }),
+    ]);
+    for (const r of results) {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(errorLines(r.stderr)).toEqual([`orrery: cannot open database ${path}: the file is not a valid SQLite database (SQLITE_NOTADB)`]);
+    }
+    expect(readFileSync(path, 'utf8')).toBe(garbage);
+    expect(readdirSync(dir)).toEqual(['garbage.db']);
+  });
+
+  test('a path in a directory that does not exist: exit 1 naming the path, nothing created', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'missing', 'sub', 'x.db');
+    const r = await runCli(['task-type', 'list', '--db', `sqlite:${path}`]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(errorLines(r.stderr)).toEqual([`orrery: cannot open database ${path}: directory ${join(dir, 'missing', 'sub')} does not exist`]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('a path that is a directory: exit 1', async () => {
+    const dir = tempDir();
+    const r = await runCli(['task', 'list', '--db', `sqlite:${dir}`]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([`orrery: cannot open database ${dir}: it is a directory`]);
+  });
+
+  test('a database newer than the code is refused (exit 1) and left as it was', async () => {
+    const db = tempDb();
+    await runOk(['task-type', 'add', 'load-git', '--default-interval', '1d', ...db.db]);
+    const raw = new Database(db.path);
+    raw.prepare("INSERT INTO orrery_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)").run();
+    raw.close();
+    const before = dumpDb(db.path);
+    const r = await runCli(['task', 'add', 'load-git', 'https://x', ...db.db]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain('newer');
+    expect(dumpDb(db.path)).toEqual(before);
+  });
+
+  test.each([
+    ['mysql://x', 'db: unsupported database URL "mysql://x"'],
+    ['sqlite:', 'db: "sqlite:" needs a path'],
+  ])('--db %s: exit 2', async (url, message) => {
+    const r = await runCli(['task-type', 'list', '--db', url]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain(message);
+  });
+});
