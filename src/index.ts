@@ -3,6 +3,7 @@ export { openOrrery, Orrery, type OpenOptions, type TaskWithRuns, type EndRunOpt
 export { Runner, type RunnerOptions } from './engine/runner.js';
 export { Reaper, type ReaperOptions } from './engine/reaper.js';
 export { Worker, type WorkerOptions } from './engine/worker.js';
+export { Daemon, type DaemonOptions } from './engine/daemon.js';
 export { ManualClock, systemClock, type Clock } from './engine/clock.js';
 export { createLogger, type Logger } from './engine/logger.js';
 export { loadHandlers } from './worker/load-handlers.js';

@@ -1,12 +1,10 @@
 import { Command, Option } from 'commander';
 import type { Server } from 'node:http';
 import { formatDuration } from '../core/durations.js';
-import { Daemon } from '../engine/daemon.js';
-import { createLogger, type LogFormat, type Logger } from '../engine/logger.js';
+import { validateTaskType } from '../core/validation.js';
+import type { LogFormat, Logger } from '../engine/logger.js';
 import type { Orrery } from '../engine/service.js';
-import { startHealthServer } from '../http/health-server.js';
 import type { HandlersModule } from '../worker/handlers.js';
-import { loadHandlers } from '../worker/load-handlers.js';
 import { addDb, durationArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
 
 interface DaemonCliOpts extends DbOpts {
@@ -19,7 +17,7 @@ interface WorkerCliOpts extends DaemonCliOpts {
   concurrency: number;
   types?: string;
   isolation: string;
-  grace: number;
+  grace?: number;
   poll?: number;
   id?: string;
 }
@@ -34,7 +32,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
     .addOption(isolationOption())
-    .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned', durationArg, 10_000)
+    .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', durationArg)
     .option('--id <worker-id>', 'worker id (default host:pid:random)');
 }
@@ -77,6 +75,14 @@ interface Roles {
 async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles): Promise<void> {
   if (w && w.isolation !== 'inline') throw new UsageError(`--isolation ${w.isolation}: only "inline" is available in this version`);
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
+  const graceMs = w?.grace ?? 10_000;
+  // Loaded here, not at the top: the other commands start faster without the loops, logger and tsx.
+  const [{ Daemon }, { createLogger }, { startHealthServer }, { loadHandlers }] = await Promise.all([
+    import('../engine/daemon.js'),
+    import('../engine/logger.js'),
+    import('../http/health-server.js'),
+    import('../worker/load-handlers.js'),
+  ]);
   const log = createLogger(o.logFormat);
   const mod = w?.handlers ? await loadHandlers(w.handlers) : null;
   const orrery = await open(o);
@@ -97,7 +103,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
         ? {
             handlers: mod.handlers,
             concurrency: w!.concurrency,
-            graceMs: w!.grace,
+            graceMs,
             ...(types ? { types } : {}),
             ...(w!.poll !== undefined ? { pollMs: w!.poll } : {}),
             ...(w!.id ? { id: w!.id } : {}),
@@ -120,8 +126,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     const address = server?.address();
     const port = address && typeof address === 'object' ? address.port : null;
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; http://${roles.serve!.host}:${port}/healthz` : ''}`);
-    await waitForSignal(log, w?.grace ?? 0);
-    log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(w!.grace)}, ${daemon.worker.running} running)` : ''}`);
+    await waitForSignal(log, graceMs);
+    log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     await daemon.stop();
     log.info('stopped');
   } finally {
@@ -132,8 +138,12 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
 
 async function prepareTypes(orrery: Orrery, mod: HandlersModule | null, log: Logger): Promise<void> {
   for (const input of mod?.taskTypes ?? []) {
-    const t = await orrery.ensureTaskType(input);
-    log.debug(`task type ${t.name} ready`);
+    const declared = validateTaskType(input);
+    const stored = await orrery.ensureTaskType(input);
+    const differs = (Object.keys(declared) as (keyof typeof declared)[]).filter((k) => declared[k] !== stored[k]);
+    if (differs.length > 0) {
+      log.warn(`task type ${stored.name} in the database differs from the handlers file (${differs.join(', ')}); the database's definition is used`);
+    } else log.debug(`task type ${stored.name} ready`);
   }
 }
 

@@ -32,7 +32,7 @@ export function buildProgram(io: Io): Command {
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
   const program = buildProgram(io);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(hoistDb(argv), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -52,6 +52,14 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     if (process.env.ORRERY_DEBUG) io.err(`${(e as Error)?.stack}\n`);
     return 1;
   }
+}
+
+/** `orrery --db URL task list` means `orrery task list --db URL`: --db belongs to every command. */
+export function hoistDb(argv: string[]): string[] {
+  const first = argv[0];
+  if (first === '--db' && argv.length >= 2) return [...argv.slice(2), '--db', argv[1]!];
+  if (first?.startsWith('--db=')) return [...argv.slice(1), first];
+  return argv;
 }
 
 /** Every problem of an error on one line (a validation error's message names only the first). */

@@ -33,17 +33,19 @@ export function runCommands(io: Io): Command {
       .option('--metadata <json>', 'JSON object shallow-merged into the run\'s metadata', jsonObjectArg)
       .option('--result <json>', 'the run\'s result (JSON)', jsonArg)
       .option('--error <text>', 'error text of a failed run')
+      .option('--worker <id>', 'only end it if this worker holds it (default: end it whoever holds it)')
       .option('--retry-after <duration>', 'failed: retry after this delay instead of the type\'s retry delay', durationArg)
       .option('--json', 'print the run and its task as JSON'),
   ).action(
     async (
       backendId: string,
-      o: DbOpts & { status: RunEndStatus; at?: Date; metadata?: Record<string, unknown>; result?: { value: unknown }; error?: string; retryAfter?: number; json?: boolean },
+      o: DbOpts & { status: RunEndStatus; worker?: string; at?: Date; metadata?: Record<string, unknown>; result?: { value: unknown }; error?: string; retryAfter?: number; json?: boolean },
     ) => {
       if (o.retryAfter !== undefined && o.status !== 'failed') throw new UsageError('--retry-after only applies to --status failed');
       const r = await withOrrery(o, (orrery) =>
         orrery.endRun(backendId, {
           status: o.status,
+          ...(o.worker !== undefined ? { worker: o.worker } : {}),
           ...(o.at ? { at: o.at } : {}),
           ...(o.metadata ? { metadata: o.metadata } : {}),
           ...(o.result !== undefined ? { result: o.result.value } : {}),

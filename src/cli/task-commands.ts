@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
-import { PRIORITIES, TASK_POLICIES, TASK_STATUSES, type Priority, type Task, type TaskPolicy, type TaskRun, type TaskStatus } from '../core/model.js';
+import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, type DisabledReason, type Priority, type Task, type TaskPolicy, type TaskRun, type TaskStatus } from '../core/model.js';
 import type { TaskInput } from '../core/validation.js';
 import { parseTaskArguments } from './arguments.js';
 import { addDb, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface AddOpts extends DbOpts {
+  at?: Date;
   policy?: TaskPolicy;
   nextRun?: Date;
   priority?: Priority;
@@ -31,6 +32,7 @@ export function taskCommands(io: Io): Command {
       .option('--tz <zone>', 'IANA time zone of --cron (default UTC)')
       .option('--rrule <rule>', 'recurring on an RFC 5545 rule (DTSTART;TZID=... allowed)')
       .option('--retries <n>', 'retries left (default: the type\'s numRetries)', nonNegativeIntArg)
+      .option('--at <instant>', 'as if now were this instant (default --next-run and creation time)', instantArg)
       .option('--json', 'print the task as JSON'),
   ).action(async (type: string, tokens: string[], o: AddOpts) => {
     if (o.cron !== undefined && o.rrule !== undefined) throw new UsageError('--cron and --rrule cannot be combined');
@@ -40,7 +42,7 @@ export function taskCommands(io: Io): Command {
     if (o.cron !== undefined) input.schedule = { kind: 'cron', expr: o.cron, tz: o.tz ?? 'UTC' };
     if (o.rrule !== undefined) input.schedule = { kind: 'rrule', rule: o.rrule.replace(/\\n/g, '\n') };
     if (o.retries !== undefined) input.retriesLeft = o.retries;
-    const [created] = await withOrrery(o, (orrery) => orrery.createTasksDetailed([input], {}, ''));
+    const [created] = await withOrrery(o, (orrery) => orrery.createTasksDetailed([input], o.at ? { at: o.at } : {}, ''));
     if (o.json) return printJson(io, created!.task);
     const t = created!.task;
     io.out(`${created!.created ? 'created' : 'already exists:'} task ${t.id} (${t.type}, ${t.policy}, next run ${iso(t.nextRun)})\n`);
@@ -54,16 +56,18 @@ export function taskCommands(io: Io): Command {
       .addOption(new Option('--status <status>', 'only this status').choices(TASK_STATUSES))
       .addOption(new Option('--priority <priority>', 'only this priority (or "none")').choices([...PRIORITIES, 'none']))
       .addOption(new Option('--policy <policy>', 'only this policy').choices(TASK_POLICIES))
+      .addOption(new Option('--disabled-reason <reason>', 'only disabled tasks with this reason (dead_letter: the dead-letter bin)').choices(DISABLED_REASONS))
       .option('--after <id>', 'only tasks with a larger id (pagination)', nonNegativeIntArg)
       .option('--limit <n>', 'at most this many (default 100)', nonNegativeIntArg)
       .option('--json', 'print a JSON array'),
-  ).action(async (o: DbOpts & { type?: string; status?: TaskStatus; priority?: string; policy?: TaskPolicy; after?: number; limit?: number; json?: boolean }) => {
+  ).action(async (o: DbOpts & { type?: string; status?: TaskStatus; priority?: string; policy?: TaskPolicy; disabledReason?: DisabledReason; after?: number; limit?: number; json?: boolean }) => {
     const tasks = await withOrrery(o, (orrery) =>
       orrery.searchTasks({
         ...(o.type !== undefined ? { type: o.type } : {}),
         ...(o.status !== undefined ? { status: o.status } : {}),
         ...(o.priority !== undefined ? { priority: o.priority === 'none' ? null : (o.priority as Priority) } : {}),
         ...(o.policy !== undefined ? { policy: o.policy } : {}),
+        ...(o.disabledReason !== undefined ? { disabledReason: o.disabledReason } : {}),
         ...(o.after !== undefined ? { afterId: o.after } : {}),
         limit: o.limit ?? 100,
       }),
@@ -117,10 +121,17 @@ export function taskCommands(io: Io): Command {
     },
   );
 
-  addDb(cmd.command('disable').description('disable tasks (their waiting runs are cancelled)').argument('<ids...>', 'task ids').option('--json', 'print JSON')).action(
-    async (ids: string[], o: DbOpts & { json?: boolean }) => {
+  addDb(
+    cmd
+      .command('disable')
+      .description('disable tasks (their waiting runs are cancelled)')
+      .argument('<ids...>', 'task ids')
+      .option('--at <instant>', 'as if now were this instant', instantArg)
+      .option('--json', 'print JSON'),
+  ).action(
+    async (ids: string[], o: DbOpts & { at?: Date; json?: boolean }) => {
       const parsed = ids.map((i) => parseId(i));
-      const tasks = await withOrrery(o, (orrery) => orrery.disableTasks(parsed));
+      const tasks = await withOrrery(o, (orrery) => orrery.disableTasks(parsed, o.at ? { at: o.at } : {}));
       if (o.json) return printJson(io, tasks);
       for (const t of tasks) io.out(`task ${t.id} disabled (${t.disabledReason})\n`);
     },
@@ -131,11 +142,12 @@ export function taskCommands(io: Io): Command {
       .command('respawn')
       .description('re-enable disabled or completed tasks, due at --next-run (default now)')
       .argument('<ids...>', 'task ids')
-      .option('--next-run <instant>', 'when they are due again', instantArg)
+      .option('--next-run <instant>', 'when they are due again (default --at or now)', instantArg)
+      .option('--at <instant>', 'as if now were this instant', instantArg)
       .option('--json', 'print JSON'),
-  ).action(async (ids: string[], o: DbOpts & { nextRun?: Date; json?: boolean }) => {
+  ).action(async (ids: string[], o: DbOpts & { nextRun?: Date; at?: Date; json?: boolean }) => {
     const parsed = ids.map((i) => parseId(i));
-    const tasks = await withOrrery(o, (orrery) => orrery.respawnTasks(parsed, o.nextRun ? { nextRun: o.nextRun } : {}));
+    const tasks = await withOrrery(o, (orrery) => orrery.respawnTasks(parsed, { ...(o.nextRun ? { nextRun: o.nextRun } : {}), ...(o.at ? { at: o.at } : {}) }));
     if (o.json) return printJson(io, tasks);
     for (const t of tasks) io.out(`task ${t.id} respawned, next run ${iso(t.nextRun)}\n`);
   });
@@ -168,6 +180,7 @@ function scheduleText(t: Task): string {
 }
 
 export function printTasks(io: Io, tasks: Task[]): void {
+  if (tasks.length === 0) return io.out('no tasks found\n');
   table(
     io,
     ['ID', 'TYPE', 'POLICY', 'STATUS', 'PRIORITY', 'NEXT RUN', 'INTERVAL', 'ARGUMENTS'],

@@ -83,10 +83,12 @@ describe('normaliseSchedule', () => {
       kind: 'rrule',
       rule: 'DTSTART:20260203T040506Z\nRRULE:FREQ=DAILY',
     });
-    expect(normaliseSchedule({ kind: 'rrule', rule: 'RRULE:FREQ=HOURLY;INTERVAL=2' }, iso('2026-02-03T04:05:06.789Z'))).toEqual({
-      kind: 'rrule',
-      rule: 'DTSTART:20260203T040506Z\nRRULE:FREQ=HOURLY;INTERVAL=2',
-    });
+    // DTSTART has whole seconds: a fractional `at` rounds up, so the first occurrence is not before `at`.
+    const at = iso('2026-02-03T04:05:06.789Z');
+    const s = normaliseSchedule({ kind: 'rrule', rule: 'RRULE:FREQ=HOURLY;INTERVAL=2' }, at);
+    expect(s).toEqual({ kind: 'rrule', rule: 'DTSTART:20260203T040507Z\nRRULE:FREQ=HOURLY;INTERVAL=2' });
+    expect(firstOccurrence(s, at)?.toISOString()).toBe('2026-02-03T04:05:07.000Z');
+    expect(normaliseSchedule({ kind: 'rrule', rule: 'FREQ=DAILY;COUNT=1' }, at)).toMatchObject({ kind: 'rrule' });
   });
 
   it('an anchored rrule fires from `at` on', () => {

@@ -1,10 +1,16 @@
 import { Cron } from 'croner';
 import { DateTime, IANAZone } from 'luxon';
-import rrulePkg from 'rrule';
+import { createRequire } from 'node:module';
+import type { RRule as RRuleClass } from 'rrule';
 import { invalid } from './errors.js';
 import type { Schedule } from './model.js';
 
-const { rrulestr, RRule } = rrulePkg;
+/** rrule is loaded on first use: most commands never meet an rrule schedule and start faster without it. */
+let rruleModule: typeof import('rrule') | null = null;
+function rrule(): typeof import('rrule') {
+  rruleModule ??= createRequire(import.meta.url)('rrule') as typeof import('rrule');
+  return rruleModule;
+}
 
 /** Validates a schedule and returns its normal form; `at` anchors an rrule that has no DTSTART. */
 export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'): Schedule {
@@ -59,7 +65,7 @@ function makeCron(expr: string, tz: string): Cron {
 }
 
 interface ParsedRule {
-  rule: InstanceType<typeof RRule>;
+  rule: RRuleClass;
   zone: string;
 }
 
@@ -69,6 +75,7 @@ const ruleCache = new Map<string, ParsedRule>();
 function parseRule(text: string): ParsedRule {
   const cached = ruleCache.get(text);
   if (cached) return cached;
+  const { rrulestr, RRule } = rrule();
   const parsed = rrulestr(text, { forceset: false });
   if (!(parsed instanceof RRule)) throw new Error('only a single RRULE (with an optional DTSTART) is supported');
   const zone = parsed.origOptions.tzid ?? 'UTC';
@@ -110,7 +117,9 @@ function rruleAfter(text: string, after: Date): Date | null {
 function anchorRule(text: string, at: Date, field: string): string {
   let source = text;
   if (!/^DTSTART/im.test(source)) {
-    const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    // DTSTART has whole seconds: round up, so the first occurrence is not before `at`.
+    const anchor = new Date(Math.ceil(at.getTime() / 1000) * 1000);
+    const stamp = anchor.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
     source = `DTSTART:${stamp}\n${/^RRULE:/im.test(source) ? source : `RRULE:${source}`}`;
   }
   try {

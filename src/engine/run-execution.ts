@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/durations.js';
+import { assertJson } from '../core/validation.js';
 import { LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type Outcome } from '../worker/handlers.js';
@@ -74,6 +75,13 @@ export class RunExecution {
       }))]);
       if (value === IGNORED) this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: handler ignored its abort signal; slot released`);
       outcome = outcomeOfResult(value);
+      if (outcome.result !== undefined) {
+        try {
+          assertJson(outcome.result, 'result');
+        } catch (e) {
+          outcome = { status: 'failed', error: `handler result is not JSON: ${(e as Error).message}` };
+        }
+      }
     } catch (e) {
       outcome = outcomeOfError(e);
     }

@@ -212,6 +212,6 @@ function checkIds(ids: readonly number[]): number[] {
 
 /** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */
 export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
-  const store = await openStore(opts.db ?? process.env.ORRERY_DB ?? undefined);
+  const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
   return new Orrery(store, opts.clock ?? systemClock);
 }

@@ -146,3 +146,19 @@ describe('Worker (inline isolation)', () => {
     expect(run.error).toMatch(/no handler registered for backend "nobody"/);
   });
 });
+
+describe('Worker results', () => {
+  const setup = useTempOrrery();
+
+  it('a result JSON cannot carry fails the run instead of losing it', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'nan', numRetries: 0 });
+    const w = new Worker(orrery, { handlers: { nan: async () => ({ eventful: true, result: { x: Number.NaN } }) }, pollMs: 50 });
+    const t = await orrery.createTask({ type: 'nan', policy: 'oneshot' });
+    await orrery.scheduleDue();
+    w.start();
+    onCleanup(() => w.stop(0));
+    const run = await finished(orrery, t.id);
+    expect(run).toMatchObject({ status: 'failed', error: 'handler result is not JSON: result.x: numbers must be finite' });
+  });
+});

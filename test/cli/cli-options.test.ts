@@ -1,0 +1,54 @@
+/** Options added for replay and triage: --at everywhere time matters, a leading --db, --worker on run end, the dead-letter filter, pipes. */
+import { spawn } from 'node:child_process';
+import { afterAll, describe, expect, test } from 'vitest';
+import { BIN, removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
+
+afterAll(removeTempDirs);
+
+describe('orrery CLI options', () => {
+  test('--at on task add, disable and respawn replays history; a leading --db selects the database', async () => {
+    const t = tempDb();
+    await runOk(['--db', t.url, 'task-type', 'add', 'job', '--default-interval', '1h']);
+    const task = await runJson([`--db=${t.url}`, 'task', 'add', 'job', 'a', '--at', '2026-03-01T10:00:00Z', '--json']);
+    expect(task).toMatchObject({ nextRun: '2026-03-01T10:00:00.000Z', created: '2026-03-01T10:00:00.000Z' });
+    const [disabled] = await runJson(['task', 'disable', String(task.id), '--at', '2026-03-02T00:00:00Z', '--json', ...t.db]);
+    expect(disabled).toMatchObject({ status: 'disabled', disabledReason: 'manual' });
+    const [back] = await runJson(['task', 'respawn', String(task.id), '--at', '2026-03-03T00:00:00Z', '--json', ...t.db]);
+    expect(back).toMatchObject({ status: 'next_run_not_scheduled', nextRun: '2026-03-03T00:00:00.000Z' });
+  });
+
+  test('run end --worker ends only a run that worker holds; task list --disabled-reason finds the dead-letter bin', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'job', '--max-abandons', '1', ...t.db]);
+    const task = await runJson(['task', 'add', 'job', '--policy', 'oneshot', '--at', '2026-01-01T00:00:00Z', '--json', ...t.db]);
+    const [run] = await runJson(['task', 'schedule', '--at', '2026-01-01T00:00:00Z', '--json', ...t.db]);
+    await runOk(['run', 'start', run.backendId, '--worker', 'w1', '--at', '2026-01-01T00:00:01Z', ...t.db]);
+    const wrong = await runCli(['run', 'end', run.backendId, '--status', 'lost', '--worker', 'w2', ...t.db]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/not held by worker w2/);
+    const ended = await runJson(['run', 'end', run.backendId, '--status', 'lost', '--worker', 'w1', '--at', '2026-01-01T00:00:02Z', '--json', ...t.db]);
+    expect(ended.task).toMatchObject({ id: task.id, status: 'disabled', disabledReason: 'dead_letter' });
+    const bin = await runJson(['task', 'list', '--disabled-reason', 'dead_letter', '--json', ...t.db]);
+    expect(bin.map((x: { id: number }) => x.id)).toEqual([task.id]);
+    expect(await runJson(['task', 'list', '--disabled-reason', 'manual', '--json', ...t.db])).toEqual([]);
+  });
+
+  test('an empty ORRERY_DB means the default ./orrery.db', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'job'], { env: { ORRERY_DB: '' }, cwd: t.dir });
+    const types = await runJson(['task-type', 'list', '--json', '--db', `sqlite:${t.dir}/orrery.db`]);
+    expect(types.map((x: { name: string }) => x.name)).toEqual(['job']);
+  });
+
+  test('a reader that closes the pipe early is not an error', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'job', '--default-interval', '1h', ...t.db]);
+    const child = spawn(process.execPath, [BIN, 'task-type', 'list', '-v', ...t.db], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+    expect(code).toBe(0);
+  });
+});
