@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon } from '../src/engine/daemon.js';
-import { openOrrery } from '../src/engine/service.js';
+import { openOrrery, type Orrery } from '../src/engine/service.js';
 import { bareClaimComplete, bareInsert } from './baseline.js';
 import { fmt, parseFlags, summary } from './stats.js';
 
@@ -36,10 +36,15 @@ async function executeInProcess(dir: string, concurrency: number): Promise<numbe
   await orrery.createTasks(tasksOf(RUNS));
   const daemon = new Daemon(orrery, { runner: true, reaper: true, worker: { handlers: { noop: async () => false }, concurrency } });
   const start = performance.now();
-  let ended = 0;
   const done = new Promise<void>((resolve) => {
+    let checking = false;
     orrery.store.listen('ended', () => {
-      if (++ended === RUNS) resolve();
+      if (checking) return;
+      checking = true;
+      void allDone(orrery).then((yes) => {
+        checking = false;
+        if (yes) resolve();
+      });
     });
   });
   daemon.start();
@@ -63,17 +68,23 @@ async function executeServe(dir: string): Promise<number> {
     stdio: 'ignore',
     env: { ...process.env, ORRERY_LOG_LEVEL: 'warn' },
   });
-  for (;;) {
-    const row = await orrery.searchTasks({ status: 'next_run_not_scheduled', limit: 1 });
-    const scheduled = await orrery.searchTasks({ status: 'next_run_scheduled', limit: 1 });
-    if (row.length === 0 && scheduled.length === 0) break;
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  while (!(await allDone(orrery))) {
+    if (exited !== undefined) throw new Error(`orrery serve exited early with code ${exited}`);
     await new Promise((r) => setTimeout(r, 25));
   }
   const ms = performance.now() - start;
   child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
+  if (exited === undefined) await new Promise((r) => child.on('exit', r));
   await orrery.close();
   return ms;
+}
+
+/** No task waits or runs any more (cheap: two index probes). */
+async function allDone(orrery: Orrery): Promise<boolean> {
+  const waiting = await orrery.searchTasks({ status: 'next_run_not_scheduled', limit: 1 });
+  return waiting.length === 0 && (await orrery.searchTasks({ status: 'next_run_scheduled', limit: 1 })).length === 0;
 }
 
 const results: Record<string, number[]> = {};
@@ -89,6 +100,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     for (const c of [10, 50]) {
       const ms = await executeInProcess(dir, c);
       add(`exec c${c}`, ms);
+      add(`exec c${c} rate`, (RUNS / ms) * 1000);
       add(`exec c${c} ratio`, bareCycle / ms);
     }
     add('bare cycle', bareCycle);
@@ -103,16 +115,17 @@ const line = (label: string, key: string, unit: (v: number) => string) => {
   const s = summary(results[key]!);
   console.log(`| ${label} | ${unit(s.median)} | ${unit(s.min)} .. ${unit(s.max)} |`);
 };
-const rate = (n: number) => (ms: number) => `${Math.round((n / ms) * 1000).toLocaleString('en')}/s`;
+const perSecond = (v: number) => `${Math.round(v).toLocaleString('en')}/s`;
 const x = (v: number) => `${v.toFixed(2)}x`;
 console.log(`\nOrrery on SQLite, ${ROUNDS} rounds, node ${process.version}\n`);
 console.log('| measure | median | min .. max |\n|---|---|---|');
 line(`create ${TASKS.toLocaleString('en')} tasks in one batch`, 'create', fmt);
 line('  ... time vs bare SQL insert of the same rows', 'create ratio', x);
 line(`execute ${RUNS.toLocaleString('en')} no-op one-shot tasks in-process, concurrency 10`, 'exec c10', fmt);
-line('  ... throughput', 'exec c10', rate(RUNS));
+line('  ... throughput', 'exec c10 rate', perSecond);
 line('  ... as a fraction of bare SQL claim+complete', 'exec c10 ratio', x);
 line(`execute ${RUNS.toLocaleString('en')} no-op tasks in-process, concurrency 50`, 'exec c50', fmt);
+line('  ... throughput', 'exec c50 rate', perSecond);
 line('  ... as a fraction of bare SQL claim+complete', 'exec c50 ratio', x);
 line(`bare SQL claim 10 + complete each, ${RUNS.toLocaleString('en')} runs`, 'bare cycle', fmt);
 line(`\`orrery serve\` process executes ${RUNS.toLocaleString('en')} waiting no-op tasks (incl. start-up)`, 'serve', fmt);

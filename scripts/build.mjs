@@ -1,6 +1,7 @@
-// Compiles src/ to dist/ and copies the SQL migrations beside the compiled stores.
+// Compiles src/ to dist/ and copies the SQL migrations beside the compiled stores. It compiles into
+// a side directory and swaps it in, so running processes and tests never see dist/ half-written.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +17,17 @@ try {
   console.error('orrery build: typescript is not installed and dist/ is missing');
   process.exit(1);
 }
-rmSync(join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
-for (const dialect of readdirSync(join(root, 'src', 'store'), { withFileTypes: true })) {
-  const from = join(root, 'src', 'store', dialect.name, 'migrations');
-  if (dialect.isDirectory() && existsSync(from)) {
-    cpSync(from, join(root, 'dist', 'store', dialect.name, 'migrations'), { recursive: true });
+const next = join(root, `.dist-${process.pid}`);
+const old = join(root, `.dist-old-${process.pid}`);
+try {
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', next], { stdio: 'inherit', cwd: root });
+  for (const dialect of readdirSync(join(root, 'src', 'store'), { withFileTypes: true })) {
+    const from = join(root, 'src', 'store', dialect.name, 'migrations');
+    if (dialect.isDirectory() && existsSync(from)) cpSync(from, join(next, 'store', dialect.name, 'migrations'), { recursive: true });
   }
+  if (existsSync(join(root, 'dist'))) renameSync(join(root, 'dist'), old);
+  renameSync(next, join(root, 'dist'));
+} finally {
+  rmSync(next, { recursive: true, force: true });
+  rmSync(old, { recursive: true, force: true });
 }

@@ -90,10 +90,16 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   try {
     await prepareTypes(orrery, mod, log);
     const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
     if (types) {
-      const known = new Set((await orrery.listTaskTypes(types)).map((t) => t.name));
+      const found = await orrery.listTaskTypes(types);
+      const known = new Set(found.map((t) => t.name));
       const unknown = types.filter((t) => !known.has(t));
       if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+      const unhandled = found.filter((t) => !(t.backendName in mod!.handlers));
+      if (unhandled.length) {
+        throw new UsageError(`--types: no handler in ${w!.handlers} for ${unhandled.map((t) => `${t.name} (backend ${t.backendName})`).join(', ')}`);
+      }
     }
     const daemon = new Daemon(orrery, {
       runner: roles.runner,
@@ -130,6 +136,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     await daemon.stop();
     log.info('stopped');
+    // An abandoned inline handler may still hold timers; they must not keep a stopped process alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
   } finally {
     server?.close();
     await orrery.close();

@@ -1,4 +1,4 @@
-import { ValidationError, invalid } from '../core/errors.js';
+import { ConflictError, ValidationError, invalid } from '../core/errors.js';
 import type { RunEndStatus, RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
@@ -51,11 +51,19 @@ export class Orrery {
     return this.store.createTaskType(validateTaskType(input), this.now(opts.at));
   }
 
-  /** Creates the type unless one of that name exists; returns the stored type either way. */
+  /** Creates the type unless one of that name exists (also when another process creates it at the same moment); returns the stored type. */
   async ensureTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
     const type = validateTaskType(input);
     const [existing] = await this.store.getTaskTypes([type.name]);
-    return existing ?? this.store.createTaskType(type, this.now(opts.at));
+    if (existing) return existing;
+    try {
+      return await this.store.createTaskType(type, this.now(opts.at));
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      const [raced] = await this.store.getTaskTypes([type.name]);
+      if (!raced) throw e;
+      return raced;
+    }
   }
 
   listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {

@@ -15,7 +15,7 @@ import type { NewTask } from '../core/validation.js';
 
 /** What a store can do natively; engines adapt to these flags, never to a dialect name. */
 export interface StoreCapabilities {
-  /** Wake-ups reach other processes (LISTEN/NOTIFY); otherwise they stay in-process and others poll. */
+  /** Wake-ups reach other processes (LISTEN/NOTIFY, wake files); otherwise they stay in-process and others poll. */
   crossProcessNotify: boolean;
   /** Claims skip rows locked by concurrent claimers instead of waiting. */
   skipLocked: boolean;

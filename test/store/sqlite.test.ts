@@ -6,7 +6,7 @@ import { describeStore } from './describe-store.js';
 
 describeStore({
   name: 'sqlite',
-  caps: { crossProcessNotify: false, skipLocked: false },
+  caps: { crossProcessNotify: true, skipLocked: false },
   async open() {
     const dir = mkdtempSync(join(tmpdir(), 'orrery-store-'));
     const path = join(dir, 'orrery.db');

@@ -6,6 +6,7 @@ import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js'
 import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
+import { WakeFiles } from '../wake-files.js';
 import { logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   Channel,
@@ -25,19 +26,22 @@ const DEFAULT_UNBOUNDED_BATCH = 1000;
 
 /** The embedded store: one SQLite file in WAL mode; writes take the write lock up front (BEGIN IMMEDIATE). */
 export class SqliteStore implements Store {
-  readonly caps: StoreCapabilities = { crossProcessNotify: false, skipLocked: false };
+  readonly caps: StoreCapabilities = { crossProcessNotify: true, skipLocked: false };
   private readonly db: Database.Database;
   private readonly hub: NotifyHub;
+  private readonly wakeFiles: WakeFiles | null;
   private readonly stmts: ReturnType<typeof prepare>;
   private readonly typeCache = new Map<string, TaskType>();
 
   constructor(readonly url: string, path: string) {
     this.db = openSqlite(path);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
+    this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
     this.stmts = prepare(this.db);
   }
 
   async close(): Promise<void> {
+    this.wakeFiles?.close();
     this.hub.close();
     if (this.db.open) this.db.close();
   }
@@ -323,6 +327,7 @@ export class SqliteStore implements Store {
 
   notify(channel: Channel): void {
     this.hub.notify(channel);
+    this.wakeFiles?.touch(channel);
   }
 
   listen(channel: Channel, listener: () => void): () => void {
