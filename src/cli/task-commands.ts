@@ -32,7 +32,7 @@ export function taskCommands(io: Io): Command {
       .option('--tz <zone>', 'IANA time zone of --cron (default UTC)')
       .option('--rrule <rule>', 'recurring on an RFC 5545 rule (DTSTART;TZID=... allowed)')
       .option('--retries <n>', 'retries left (default: the type\'s numRetries)', nonNegativeIntArg)
-      .option('--at <instant>', 'as if now were this instant (default --next-run and creation time)', instantArg)
+      .option('--at <instant>', 'as if now were this instant: the creation time, and the default --next-run', instantArg)
       .option('--json', 'print the task as JSON'),
   ).action(async (type: string, tokens: string[], o: AddOpts) => {
     if (o.cron !== undefined && o.rrule !== undefined) throw new UsageError('--cron and --rrule cannot be combined');

@@ -119,7 +119,7 @@ export class RunExecution {
         ...(outcome.error !== undefined ? { error: outcome.error } : {}),
         ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
       });
-      const took = durationMs === undefined ? '' : ` in ${formatDuration(durationMs)}`;
+      const took = durationMs === undefined ? '' : ` in ${durationMs < 1000 ? `${durationMs}ms` : formatDuration(durationMs)}`;
       const line = `${run.type} task ${run.task} run ${outcome.status}${took}; task ${r.task.status}${
         r.task.status === 'next_run_not_scheduled' ? `, next run ${r.task.nextRun.toISOString()}` : ''
       }${r.task.disabledReason ? ` (${r.task.disabledReason})` : ''}`;

@@ -62,6 +62,8 @@ export class Runner {
       try {
         const runs = await this.orrery.scheduleDue();
         failures = 0;
+        // A pass that scheduled work may have stopped at its batch cap: pass again at once.
+        if (runs.length > 0) delay = 0;
         if (runs.length > 0) {
           const byType = new Map<string, number>();
           for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
@@ -70,8 +72,8 @@ export class Runner {
         const next = await this.orrery.store.nextDueAt();
         const until = next === null ? Infinity : next.getTime() - this.orrery.clock.now().getTime();
         // Due work left behind means full queues: wait for freed slots (or the poll) instead of spinning.
-        this.queuesFull = until <= 0;
-        delay = until > 0 ? Math.min(until + 1, this.maxSleepMs) : this.maxSleepMs;
+        this.queuesFull = until <= 0 && runs.length === 0;
+        if (delay !== 0) delay = until > 0 ? Math.min(until + 1, this.maxSleepMs) : this.maxSleepMs;
       } catch (e) {
         failures += 1;
         delay = Math.min(this.maxSleepMs * 2 ** Math.min(failures, 5), 30_000);

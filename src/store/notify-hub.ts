@@ -3,7 +3,8 @@ import type { Channel } from './store.js';
 
 /**
  * In-process wake-ups. Stores opened on the same database in one process share a hub, so a task
- * created through one store wakes a runner using another at once. Other processes poll.
+ * created through one store wakes a runner using another at once. Other processes are reached by
+ * the store's own means (wake files for SQLite, LISTEN/NOTIFY for PostgreSQL), or poll.
  */
 const hubs = new Map<string, { emitter: EventEmitter; users: number }>();
 

@@ -6,6 +6,7 @@ export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
 
 /** Opens a store from a database URL: `sqlite:PATH`, `sqlite::memory:` (PostgreSQL arrives with its own store). */
 export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
+  if (url.trim() === '') throw new ValidationError('db: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)', [{ path: 'db', message: 'empty' }]);
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') throw new ValidationError('db: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:', [{ path: 'db', message: 'missing path' }]);

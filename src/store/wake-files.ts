@@ -1,35 +1,41 @@
-import { closeSync, openSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { closeSync, openSync, readFileSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import type { Channel } from './store.js';
 
-const CHANNELS: readonly Channel[] = ['tasks', 'runs', 'claimed', 'ended'];
 const THROTTLE_MS = 5;
 
 /**
  * Wake-ups between processes sharing one SQLite file: each channel has a small file beside the
- * database (`orrery.db-wake-tasks` ...) that notifiers touch and listeners watch. Writes are
- * throttled (at most one per channel per few ms), so busy processes pay almost nothing. When the
- * files cannot be written or watched, processes fall back to polling.
+ * database (`orrery.db-wake-tasks` ...) that notifiers write and listeners watch. Writes are
+ * throttled (at most one per channel per few ms), so busy processes pay almost nothing; a process
+ * ignores its own writes; only processes that listen watch (one-shot CLI commands never do). When
+ * the files cannot be written or watched, processes fall back to polling.
  */
 export class WakeFiles {
-  private readonly watchers: FSWatcher[] = [];
+  private readonly watchers = new Map<Channel, FSWatcher | null>();
   private readonly pending = new Set<Channel>();
+  private readonly lastWritten = new Map<Channel, string>();
+  private readonly token = randomUUID();
+  private counter = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
     private readonly dbPath: string,
-    onWake: (channel: Channel) => void,
-  ) {
-    for (const channel of CHANNELS) {
-      const file = this.file(channel);
-      try {
-        closeSync(openSync(file, 'a'));
-        const w = watch(file, { persistent: false }, () => onWake(channel));
-        w.on('error', () => w.close());
-        this.watchers.push(w);
-      } catch {
-        // read-only directory or no inotify: polling still finds the work
-      }
+    private readonly onWake: (channel: Channel) => void,
+  ) {}
+
+  /** Starts watching a channel for other processes' writes (idempotent). */
+  watch(channel: Channel): void {
+    if (this.closed || this.watchers.has(channel)) return;
+    const file = this.file(channel);
+    try {
+      closeSync(openSync(file, 'a'));
+      const w = watch(file, { persistent: false }, () => this.changed(channel));
+      w.on('error', () => w.close());
+      this.watchers.set(channel, w);
+    } catch {
+      this.watchers.set(channel, null); // read-only directory or no inotify: polling still finds the work
     }
   }
 
@@ -39,13 +45,26 @@ export class WakeFiles {
     this.timer ??= setTimeout(() => this.flush(), THROTTLE_MS);
   }
 
+  private changed(channel: Channel): void {
+    let content = '';
+    try {
+      content = readFileSync(this.file(channel), 'utf8');
+    } catch {
+      // unreadable: treat as a wake-up
+    }
+    if (content !== '' && content === this.lastWritten.get(channel)) return; // our own write
+    this.onWake(channel);
+  }
+
   private flush(): void {
     this.timer = null;
     for (const channel of this.pending) {
+      const stamp = `${this.token}:${++this.counter}`;
       try {
         const fd = openSync(this.file(channel), 'w');
-        writeSync(fd, String(Date.now()));
+        writeSync(fd, stamp);
         closeSync(fd);
+        this.lastWritten.set(channel, stamp);
       } catch {
         // best effort: a missed wake-up costs one poll interval
       }
@@ -60,7 +79,7 @@ export class WakeFiles {
       this.flush();
     }
     this.closed = true;
-    for (const w of this.watchers) w.close();
+    for (const w of this.watchers.values()) w?.close();
   }
 
   private file(channel: Channel): string {

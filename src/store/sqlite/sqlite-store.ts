@@ -26,7 +26,7 @@ const DEFAULT_UNBOUNDED_BATCH = 1000;
 
 /** The embedded store: one SQLite file in WAL mode; writes take the write lock up front (BEGIN IMMEDIATE). */
 export class SqliteStore implements Store {
-  readonly caps: StoreCapabilities = { crossProcessNotify: true, skipLocked: false };
+  readonly caps: StoreCapabilities;
   private readonly db: Database.Database;
   private readonly hub: NotifyHub;
   private readonly wakeFiles: WakeFiles | null;
@@ -34,6 +34,7 @@ export class SqliteStore implements Store {
   private readonly typeCache = new Map<string, TaskType>();
 
   constructor(readonly url: string, path: string) {
+    this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
     this.db = openSqlite(path);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
@@ -331,6 +332,7 @@ export class SqliteStore implements Store {
   }
 
   listen(channel: Channel, listener: () => void): () => void {
+    this.wakeFiles?.watch(channel);
     return this.hub.listen(channel, listener);
   }
 
