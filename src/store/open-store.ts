@@ -1,10 +1,11 @@
 import { ValidationError } from '../core/errors.js';
+import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
 export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
 
-/** Opens a store from a database URL: `sqlite:PATH`, `sqlite::memory:` (PostgreSQL arrives with its own store). */
+/** Opens a store from a database URL: `sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`. */
 export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
   if (url.trim() === '') throw new ValidationError('db: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)', [{ path: 'db', message: 'empty' }]);
   if (url.startsWith('sqlite:')) {
@@ -12,9 +13,7 @@ export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
     if (path === '') throw new ValidationError('db: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:', [{ path: 'db', message: 'missing path' }]);
     return new SqliteStore(url, path);
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new ValidationError(`db: PostgreSQL is not supported by this version yet (${redact(url)})`, [{ path: 'db', message: 'unsupported scheme' }]);
-  }
+  if (/^postgres(ql)?:\/\//.test(url)) return PostgresStore.open(url);
   if (!url.includes(':') || /^[./~]/.test(url)) return new SqliteStore(`sqlite:${url}`, url);
   throw new ValidationError(`db: unsupported database URL "${redact(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
     { path: 'db', message: 'unsupported scheme' },

@@ -1,3 +1,4 @@
+import type { NewTask } from '../core/validation.js';
 import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, LogLevel } from '../core/model.js';
 
 /** Rows as the stores read them: snake_case columns, instants as epoch ms (number or bigint-safe string). */
@@ -67,4 +68,24 @@ export function runFromRow(r: Row): TaskRun {
 
 export function logFromRow(r: Row): RunLogRecord {
   return { at: date(r.at), level: r.level as LogLevel, message: r.message as string, attributes: json(r.attributes ?? '{}') };
+}
+
+/** A task as just inserted, built from its validated input without reading it back. */
+export function taskFromNew(t: NewTask, id: number, at: Date): Task {
+  return {
+    id,
+    type: t.type,
+    arguments: t.arguments,
+    policy: t.policy,
+    schedule: t.schedule,
+    nextRun: t.nextRun,
+    currentIntervalMs: t.currentIntervalMs,
+    status: 'next_run_not_scheduled',
+    disabledReason: null,
+    retriesLeft: t.retriesLeft,
+    consecutiveAbandons: 0,
+    priority: t.priority,
+    nextAttempt: 1,
+    created: at,
+  };
 }

@@ -7,7 +7,7 @@ import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { WakeFiles } from '../wake-files.js';
-import { logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { logFromRow, runFromRow, taskFromNew, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   Channel,
   ClaimRequest,
@@ -73,7 +73,7 @@ export class SqliteStore implements Store {
     const out = this.write(() =>
       tasks.map((t) => {
         const info = this.stmts.insertTask.run(taskParams(t, now));
-        if (info.changes === 1) return { task: newTaskRow(t, Number(info.lastInsertRowid), at), created: true };
+        if (info.changes === 1) return { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true };
         return { task: taskFromRow(this.stmts.taskByDedupe.get(t.dedupeKey) as Row), created: false };
       }),
     );
@@ -377,26 +377,6 @@ function typeParams(t: TaskType) {
     timeout_ms: t.timeoutMs,
     lease_ms: t.leaseMs,
     max_abandons: t.maxAbandons,
-  };
-}
-
-/** The task as inserted, without reading it back. */
-function newTaskRow(t: NewTask, id: number, at: Date): Task {
-  return {
-    id,
-    type: t.type,
-    arguments: t.arguments,
-    policy: t.policy,
-    schedule: t.schedule,
-    nextRun: t.nextRun,
-    currentIntervalMs: t.currentIntervalMs,
-    status: 'next_run_not_scheduled',
-    disabledReason: null,
-    retriesLeft: t.retriesLeft,
-    consecutiveAbandons: 0,
-    priority: t.priority,
-    nextAttempt: 1,
-    created: at,
   };
 }
 

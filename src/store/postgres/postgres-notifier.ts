@@ -1,0 +1,90 @@
+import pg from 'pg';
+import type { Channel } from '../store.js';
+
+const PG_CHANNEL = 'orrery';
+const THROTTLE_MS = 2;
+const CHANNELS = new Set<string>(['tasks', 'runs', 'claimed', 'ended']);
+
+/**
+ * LISTEN/NOTIFY between every process on one database. Notifications are coalesced per channel
+ * over a couple of milliseconds; the LISTEN connection starts with the first listener and
+ * reconnects after a server restart (polling covers the gap).
+ */
+export class PostgresNotifier {
+  private listener: pg.Client | null = null;
+  private connecting: Promise<void> | null = null;
+  private readonly pending = new Set<Channel>();
+  private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private inflight: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly url: string,
+    private readonly pool: pg.Pool,
+    private readonly onWake: (channel: Channel) => void,
+  ) {}
+
+  notify(channel: Channel): void {
+    if (this.closed) return;
+    this.pending.add(channel);
+    this.timer ??= setTimeout(() => this.flush(), THROTTLE_MS);
+  }
+
+  /** Makes sure this process hears other processes' notifications. */
+  listen(): void {
+    if (this.closed || this.listener || this.connecting) return;
+    this.connecting = this.connect().finally(() => (this.connecting = null));
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    const retry = () => {
+      if (this.listener === client) this.listener = null;
+      client.removeAllListeners('notification');
+      client.end().catch(() => {});
+      if (!this.closed) {
+        this.retryTimer = setTimeout(() => this.listen(), 1_000);
+        this.retryTimer.unref();
+      }
+    };
+    client.on('error', retry);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${PG_CHANNEL}`);
+    } catch {
+      retry();
+      return;
+    }
+    if (this.closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    client.on('notification', (n) => {
+      if (n.payload && CHANNELS.has(n.payload)) this.onWake(n.payload as Channel);
+    });
+    this.listener = client;
+  }
+
+  private flush(): void {
+    this.timer = null;
+    const channels = [...this.pending];
+    this.pending.clear();
+    // One round trip for all channels; a failure (server down) only costs a poll interval.
+    this.inflight = this.pool.query(`SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c`, [PG_CHANNEL, channels]).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.flush();
+    }
+    this.closed = true;
+    await this.inflight;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.connecting;
+    await this.listener?.end().catch(() => {});
+    this.listener = null;
+  }
+}

@@ -1,0 +1,448 @@
+import pg from 'pg';
+import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../core/errors.js';
+import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
+import { planRunEnd } from '../../core/run-end.js';
+import type { NewTask } from '../../core/validation.js';
+import { NotifyHub } from '../notify-hub.js';
+import { logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import type {
+  Channel,
+  ClaimRequest,
+  ClaimedRun,
+  CreatedTask,
+  EndRunRequest,
+  EndRunResult,
+  StartRunRequest,
+  Store,
+  StoreCapabilities,
+  TaskFilter,
+} from '../store.js';
+import { createPool, migrate, redact } from './postgres-connection.js';
+import { PostgresNotifier } from './postgres-notifier.js';
+import { insertTasks } from './postgres-tasks.js';
+
+const DEFAULT_UNBOUNDED_BATCH = 1000;
+/** SQLSTATEs after which the whole transaction is simply tried again. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+type Q = pg.PoolClient | pg.Pool;
+
+/** The fleet store: any number of runners and workers on any number of machines share one PostgreSQL database. */
+export class PostgresStore implements Store {
+  readonly caps: StoreCapabilities = { crossProcessNotify: true, skipLocked: true };
+  private readonly hub: NotifyHub;
+  private readonly notifier: PostgresNotifier;
+  private readonly typeCache = new Map<string, TaskType>();
+  private closed = false;
+
+  private constructor(
+    readonly url: string,
+    private readonly pool: pg.Pool,
+  ) {
+    this.hub = new NotifyHub(`postgres:${redact(url)}`);
+    this.notifier = new PostgresNotifier(url, pool, (channel) => this.hub.notify(channel));
+  }
+
+  /** Connects and migrates (under an advisory lock). */
+  static async open(url: string): Promise<PostgresStore> {
+    const pool = createPool(url);
+    try {
+      await migrate(pool, url);
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw e;
+    }
+    return new PostgresStore(url, pool);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.notifier.close();
+    this.hub.close();
+    await this.pool.end();
+  }
+
+  /** Runs `fn` in a transaction, retrying on serialization failures and deadlocks. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.pool.connect();
+      try {
+        await c.query('BEGIN');
+        const out = await fn(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => {});
+        const code = (e as { code?: string }).code;
+        if (code && RETRYABLE.has(code) && attempt < 5) continue;
+        throw e;
+      } finally {
+        c.release();
+      }
+    }
+  }
+
+  private async rows(q: Q, sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await q.query(sql, params)).rows as Row[];
+  }
+
+  async createTaskType(type: TaskType, at: Date): Promise<TaskType> {
+    try {
+      await this.pool.query(
+        `INSERT INTO task_types (name, description, backend_name, default_interval_ms, min_interval_ms, max_interval_ms, backoff_factor,
+           max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons, created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        [type.name, type.description, type.backendName, type.defaultIntervalMs, type.minIntervalMs, type.maxIntervalMs, type.backoffFactor,
+          type.maxQueueLength, type.numRetries, type.retryDelayMs, type.timeoutMs, type.leaseMs, type.maxAbandons, at],
+      );
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') {
+        throw new ConflictError(`task type "${type.name}" already exists`, [{ path: 'name', message: 'already exists' }]);
+      }
+      throw e;
+    }
+    return type;
+  }
+
+  async getTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    const rows = names === undefined
+      ? await this.rows(this.pool, 'SELECT * FROM task_types ORDER BY name')
+      : await this.rows(this.pool, 'SELECT * FROM task_types WHERE name = ANY($1) ORDER BY name', [names]);
+    return rows.map(taskTypeFromRow);
+  }
+
+  async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
+    const out = await this.tx((c) => insertTasks(c, tasks, at));
+    if (out.some((x) => x.created)) this.notify('tasks');
+    return out;
+  }
+
+  async getTask(id: number): Promise<Task | null> {
+    const [row] = await this.rows(this.pool, 'SELECT * FROM tasks WHERE id = $1', [id]);
+    return row ? taskFromRow(row) : null;
+  }
+
+  async searchTasks(f: TaskFilter): Promise<Task[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (col: string, v: unknown) => {
+      params.push(v);
+      where.push(`${col} = $${params.length}`);
+    };
+    if (f.type !== undefined) add('type', f.type);
+    if (f.status !== undefined) add('status', f.status);
+    if (f.priority === null) where.push('priority IS NULL');
+    else if (f.priority !== undefined) add('priority', f.priority);
+    if (f.policy !== undefined) add('policy', f.policy);
+    if (f.disabledReason !== undefined) add('disabled_reason', f.disabledReason);
+    if (f.afterId !== undefined) {
+      params.push(f.afterId);
+      where.push(`id > $${params.length}`);
+    }
+    params.push(f.limit ?? null);
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${params.length}`;
+    return (await this.rows(this.pool, sql, params)).map(taskFromRow);
+  }
+
+  async listPending(type: string, at: Date, limit: number): Promise<Task[]> {
+    return (await this.pickDue(this.pool, type, at, limit, false)).map(taskFromRow);
+  }
+
+  /** Due tasks of a type in runner order: one index range per priority rank, so idle tasks cost nothing. */
+  private async pickDue(q: Q, type: string, at: Date, limit: number, lock: boolean): Promise<Row[]> {
+    const rows: Row[] = [];
+    for (let rank = 0; rank <= 3 && rows.length < limit; rank++) {
+      rows.push(
+        ...(await this.rows(
+          q,
+          `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = $2 AND next_run <= $3
+           ORDER BY next_run, id LIMIT $4 ${lock ? 'FOR UPDATE SKIP LOCKED' : ''}`,
+          [type, rank, at, limit - rows.length],
+        )),
+      );
+    }
+    return rows;
+  }
+
+  async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
+    const out = await this.tx(async (c) => {
+      const tasks: Task[] = [];
+      for (const id of ids) {
+        const task = await this.lockTask(c, id);
+        if (task.status === 'disabled') {
+          tasks.push(task);
+          continue;
+        }
+        await c.query(`UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled' WHERE task = $1 AND status = 'scheduled'`, [id, at]);
+        const [row] = await this.rows(c, `UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = $1 RETURNING *`, [id]);
+        tasks.push(taskFromRow(row!));
+      }
+      return tasks;
+    });
+    this.notify('claimed');
+    return out;
+  }
+
+  async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
+    const out = await this.tx(async (c) => {
+      const tasks: Task[] = [];
+      for (const id of ids) {
+        const task = await this.lockTask(c, id);
+        if (task.status === 'next_run_scheduled') {
+          throw new ConflictError(`task ${id} has a run scheduled or running; disable it first to respawn it`, [{ path: 'id', message: 'task is next_run_scheduled' }]);
+        }
+        const type = await this.typeOf(c, task.type);
+        const [k] = await this.rows(c, 'SELECT identity_key FROM tasks WHERE id = $1', [id]);
+        const [holder] = await this.rows(c, 'SELECT id FROM tasks WHERE dedupe_key = $1 AND id <> $2', [k!.identity_key, id]);
+        if (holder) {
+          throw new ConflictError(`task ${id} cannot be respawned: the equal task ${String(holder.id)} is active`, [{ path: 'id', message: `equal to active task ${String(holder.id)}` }]);
+        }
+        const [row] = await this.rows(
+          c,
+          `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, retries_left = $3,
+             consecutive_abandons = 0, next_attempt = 1, dedupe_key = identity_key WHERE id = $1 RETURNING *`,
+          [id, nextRun, type.numRetries],
+        );
+        tasks.push(taskFromRow(row!));
+      }
+      return tasks;
+    });
+    this.notify('tasks');
+    return out;
+  }
+
+  async scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]> {
+    const probe = await this.rows(
+      this.pool,
+      `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
+         WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = r.rank AND next_run <= $2)`,
+      [type, at],
+    );
+    if (probe.length === 0) return [];
+    const runs = await this.tx(async (c) => {
+      // One runner per type at a time: the queue count and the picks must agree. NO KEY UPDATE leaves
+      // foreign-key checks (task inserts) unblocked.
+      const [typeRow] = await this.rows(c, 'SELECT max_queue_length FROM task_types WHERE name = $1 FOR NO KEY UPDATE', [type]);
+      if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      const max = typeRow.max_queue_length as number | null;
+      let slots = limit ?? DEFAULT_UNBOUNDED_BATCH;
+      if (max !== null) {
+        const [q] = await this.rows(c, `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`, [type]);
+        slots = Math.min(slots, max - (q!.n as number));
+      }
+      if (slots <= 0) return [];
+      const due = await this.pickDue(c, type, at, slots, true);
+      if (due.length === 0) return [];
+      const inserted = await this.rows(
+        c,
+        `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt)
+         SELECT t, $1, gen_random_uuid()::text, 'scheduled', r, $2, a FROM unnest($3::bigint[], $4::smallint[], $5::int[]) AS x(t, r, a)
+         RETURNING *`,
+        [type, at, due.map((d) => d.id), due.map((d) => d.priority_rank), due.map((d) => d.next_attempt)],
+      );
+      await c.query(
+        `UPDATE tasks SET status = 'next_run_scheduled', current_run = x.run FROM unnest($1::bigint[], $2::bigint[]) AS x(task, run) WHERE tasks.id = x.task`,
+        [inserted.map((r) => r.task), inserted.map((r) => r.id)],
+      );
+      const order = new Map(due.map((d, i) => [Number(d.id), i]));
+      return inserted.map(runFromRow).sort((a, b) => order.get(a.task)! - order.get(b.task)!);
+    });
+    if (runs.length > 0) this.notify('runs');
+    return runs;
+  }
+
+  async nextDueAt(): Promise<Date | null> {
+    const [row] = await this.rows(this.pool, `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`);
+    return (row?.t as Date | null) ?? null;
+  }
+
+  async claimRuns(req: ClaimRequest): Promise<ClaimedRun[]> {
+    if (req.limit <= 0 || req.types.length === 0) return [];
+    const rows = await this.rows(
+      this.pool,
+      `WITH picked AS (
+         SELECT id FROM task_runs WHERE status = 'scheduled' AND type = ANY($3)
+         ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+       UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
+         lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
+       FROM picked, task_types y WHERE r.id = picked.id AND y.name = r.type
+       RETURNING r.*, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
+      [req.worker, req.at, req.types, req.limit],
+    );
+    if (rows.length === 0) return [];
+    const args = await this.rows(this.pool, 'SELECT id, arguments FROM tasks WHERE id = ANY($1)', [rows.map((r) => r.task)]);
+    const byTask = new Map(args.map((a) => [Number(a.id), a.arguments as Task['arguments']]));
+    this.notify('claimed');
+    return rows
+      .map((r) => ({
+        run: runFromRow(r),
+        arguments: byTask.get(Number(r.task))!,
+        backendName: r.y_backend_name as string,
+        leaseMs: Number(r.y_lease_ms),
+        timeoutMs: r.y_timeout_ms === null ? null : Number(r.y_timeout_ms),
+      }))
+      .sort((a, b) => a.run.id - b.run.id);
+  }
+
+  async startRun(backendId: string, req: StartRunRequest): Promise<TaskRun> {
+    const run = await this.tx(async (c) => {
+      const current = await this.lockRun(c, backendId);
+      if (current.status !== 'scheduled') {
+        throw new ConflictError(`run ${backendId} is ${current.status}, not scheduled; nothing changed`, [{ path: 'backendId', message: `run is ${current.status}` }]);
+      }
+      const [row] = await this.rows(
+        c,
+        `UPDATE task_runs SET status = 'started', worker = $2, started = $3, metadata = $4::jsonb,
+           lease_expires_at = $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'
+         WHERE backend_id = $1 RETURNING *`,
+        [backendId, req.worker, req.at, JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) })],
+      );
+      return runFromRow(row!);
+    });
+    this.notify('claimed');
+    return run;
+  }
+
+  async heartbeat(backendId: string, worker: string, at: Date): Promise<Date> {
+    const [row] = await this.rows(
+      this.pool,
+      `UPDATE task_runs SET lease_expires_at = $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'
+       WHERE backend_id = $1 AND status = 'started' AND worker = $2 RETURNING lease_expires_at`,
+      [backendId, worker, at],
+    );
+    if (!row) throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+    return row.lease_expires_at as Date;
+  }
+
+  async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
+    const result = await this.tx(async (c) => this.endInTx(c, await this.lockRun(c, backendId), req));
+    this.notifyEnded([result]);
+    return result;
+  }
+
+  private async endInTx(c: pg.PoolClient, run: TaskRun, req: EndRunRequest): Promise<EndRunResult> {
+    const [taskRow] = await this.rows(c, 'SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [run.task]);
+    const task = taskFromRow(taskRow!);
+    const type = await this.typeOf(c, task.type);
+    const plan = planRunEnd(run, task, type, taskRow!.current_run === null ? null : Number(taskRow!.current_run), req);
+    const [runRow] = await this.rows(
+      c,
+      `UPDATE task_runs SET status = $2, ended = $3, metadata = $4::jsonb, result = $5, error = $6, lease_expires_at = NULL WHERE id = $1 RETURNING *`,
+      [run.id, plan.run.status, plan.run.ended, JSON.stringify(plan.run.metadata),
+        plan.run.result === null || plan.run.result === undefined ? null : JSON.stringify(plan.run.result), plan.run.error],
+    );
+    if (plan.task === null) return { run: runFromRow(runRow!), task, taskUpdated: false, ...(plan.note ? { note: plan.note } : {}) };
+    const u = plan.task;
+    const [updated] = await this.rows(
+      c,
+      `UPDATE tasks SET status = $2, disabled_reason = $3, next_run = $4, current_interval_ms = $5, retries_left = $6,
+         consecutive_abandons = $7, next_attempt = $8, current_run = NULL,
+         dedupe_key = CASE WHEN $2 = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END
+       WHERE id = $1 RETURNING *`,
+      [task.id, u.status, u.disabledReason, u.nextRun, u.currentIntervalMs, u.retriesLeft, u.consecutiveAbandons, u.nextAttempt],
+    );
+    return { run: runFromRow(runRow!), task: taskFromRow(updated!), taskUpdated: true };
+  }
+
+  /** Wakes runners only when an end made a task wait for scheduling again (not for completions). */
+  private notifyEnded(results: EndRunResult[]): void {
+    if (results.length === 0) return;
+    if (results.some((r) => r.taskUpdated && r.task.status === 'next_run_not_scheduled')) this.notify('tasks');
+    this.notify('ended');
+  }
+
+  async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {
+    const results = await this.tx(async (c) => {
+      const expired = await this.rows(
+        c,
+        `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [at, limit],
+      );
+      const out: EndRunResult[] = [];
+      for (const r of expired) {
+        const run = runFromRow(r);
+        out.push(
+          await this.endInTx(c, run, {
+            status: 'lost',
+            at,
+            cause: 'lease-expired',
+            error: `lease expired at ${run.leaseExpiresAt!.toISOString()} (worker ${run.worker ?? '?'} stopped heartbeating)`,
+          }),
+        );
+      }
+      return out;
+    });
+    this.notifyEnded(results);
+    return results;
+  }
+
+  async nextLeaseExpiry(): Promise<Date | null> {
+    const [row] = await this.rows(this.pool, `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`);
+    return (row?.t as Date | null) ?? null;
+  }
+
+  async getRun(backendId: string): Promise<TaskRun | null> {
+    const [row] = await this.rows(this.pool, 'SELECT * FROM task_runs WHERE backend_id = $1', [backendId]);
+    return row ? runFromRow(row) : null;
+  }
+
+  async listRuns(taskId: number): Promise<TaskRun[]> {
+    return (await this.rows(this.pool, 'SELECT * FROM task_runs WHERE task = $1 ORDER BY id', [taskId])).map(runFromRow);
+  }
+
+  async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const run = await this.requireRun(this.pool, backendId);
+    await this.pool.query(
+      `INSERT INTO run_logs (run, at, level, message, attributes)
+       SELECT $1, at, level, message, attributes FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS x(at, level, message, attributes)`,
+      [run.id, records.map((r) => r.at), records.map((r) => r.level), records.map((r) => r.message), records.map((r) => JSON.stringify(r.attributes ?? {}))],
+    );
+  }
+
+  async getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+    const run = await this.requireRun(this.pool, backendId);
+    return (await this.rows(this.pool, 'SELECT * FROM run_logs WHERE run = $1 ORDER BY id', [run.id])).map(logFromRow);
+  }
+
+  notify(channel: Channel): void {
+    this.hub.notify(channel);
+    this.notifier.notify(channel);
+  }
+
+  listen(channel: Channel, listener: () => void): () => void {
+    this.notifier.listen();
+    return this.hub.listen(channel, listener);
+  }
+
+  private async lockTask(c: pg.PoolClient, id: number): Promise<Task> {
+    const [row] = await this.rows(c, 'SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id]);
+    if (!row) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: `no task ${id}` }]);
+    return taskFromRow(row);
+  }
+
+  private async lockRun(c: pg.PoolClient, backendId: string): Promise<TaskRun> {
+    const [row] = await this.rows(c, 'SELECT * FROM task_runs WHERE backend_id = $1 FOR UPDATE', [backendId]);
+    if (!row) throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+    return runFromRow(row);
+  }
+
+  private async requireRun(q: Q, backendId: string): Promise<TaskRun> {
+    const [row] = await this.rows(q, 'SELECT * FROM task_runs WHERE backend_id = $1', [backendId]);
+    if (!row) throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+    return runFromRow(row);
+  }
+
+  /** Task types are immutable once created, so the hot path reads each one once. */
+  private async typeOf(q: Q, name: string): Promise<TaskType> {
+    const cached = this.typeCache.get(name);
+    if (cached) return cached;
+    const [row] = await this.rows(q, 'SELECT * FROM task_types WHERE name = $1', [name]);
+    if (!row) throw new ValidationError(`unknown task type "${name}"`);
+    const type = taskTypeFromRow(row);
+    this.typeCache.set(name, type);
+    return type;
+  }
+}
+
