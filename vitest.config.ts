@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One PostgreSQL server (embedded, or ORRERY_TEST_PG_URL) and one migrated template per run.
+    globalSetup: ['test/support/postgres-global-setup.ts'],
   },
 });

@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/durations.js';
+import { OrreryError } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
 import { LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun } from '../store/store.js';
@@ -98,7 +99,8 @@ export class RunExecution {
     this.controller.abort(new Error(reason));
     await this.flush();
     try {
-      await this.orrery.abandonRun(this.backendId, { worker: this.workerId, reason });
+      const at = this.orrery.clock.now();
+      await this.retryingStorage(() => this.orrery.abandonRun(this.backendId, { worker: this.workerId, reason, at }));
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
     } catch (e) {
       this.log.error({ err: e }, `run ${this.backendId}: abandon failed: ${(e as Error).message}`);
@@ -112,13 +114,17 @@ export class RunExecution {
     await this.flush();
     const { run } = this.claimed;
     try {
-      const r = await this.orrery.endRun(this.backendId, {
-        status: outcome.status,
-        worker: this.workerId,
-        ...(outcome.result !== undefined ? { result: outcome.result } : {}),
-        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-        ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
-      });
+      const at = this.orrery.clock.now();
+      const r = await this.retryingStorage(() =>
+        this.orrery.endRun(this.backendId, {
+          status: outcome.status,
+          worker: this.workerId,
+          at,
+          ...(outcome.result !== undefined ? { result: outcome.result } : {}),
+          ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+          ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
+        }),
+      );
       const took = durationMs === undefined ? '' : ` in ${durationMs < 1000 ? `${durationMs}ms` : formatDuration(durationMs)}`;
       const line = `${run.type} task ${run.task} run ${outcome.status}${took}; task ${r.task.status}${
         r.task.status === 'next_run_not_scheduled' ? `, next run ${r.task.nextRun.toISOString()}` : ''
@@ -129,6 +135,24 @@ export class RunExecution {
       } else this.log.info(fields, line);
     } catch (e) {
       this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Retries a call that failed for want of the database (connection lost, server restarting) with
+   * backoff, for at most one lease; the store's own verdicts (OrreryError: ended twice, lease lost...)
+   * are final. Past the lease the reaper will have taken the run back anyway.
+   */
+  private async retryingStorage<T>(call: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.claimed.leaseMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await call();
+      } catch (e) {
+        if (e instanceof OrreryError || Date.now() + delay > deadline) throw e;
+        this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: database unavailable (${(e as Error).message}); retrying in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 

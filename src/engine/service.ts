@@ -155,6 +155,11 @@ export class Orrery {
     return this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.now(opts.at) });
   }
 
+  /** Started runs this worker holds (claim recovery after a lost reply). */
+  heldRuns(worker: string): Promise<ClaimedRun[]> {
+    return this.store.heldRuns(worker);
+  }
+
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
   startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
     const metadata = validateMetadata(opts.metadata);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { OrreryError } from '../core/errors.js';
 import type { ClaimedRun } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -37,6 +38,7 @@ export class Worker {
   private readonly log: Logger;
   private types: string[] = [];
   private typesReadAt = 0;
+  private recover = false;
   private loopDone: Promise<void> = Promise.resolve();
   private unlisten: () => void = () => {};
 
@@ -87,6 +89,7 @@ export class Worker {
     while (this.state === 'running') {
       let delay = this.pollMs;
       try {
+        if (this.recover) await this.recoverClaims();
         const types = await this.currentTypes();
         const free = this.concurrency - this.active.size;
         if (free > 0 && types.length > 0) {
@@ -97,6 +100,8 @@ export class Worker {
         failures = 0;
       } catch (e) {
         failures += 1;
+        // A claim that failed for want of the database may still have committed: look for runs we hold.
+        if (!(e instanceof OrreryError)) this.recover = true;
         delay = Math.min(this.pollMs * 2 ** Math.min(failures, 5), 30_000);
         this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
       }
@@ -112,6 +117,17 @@ export class Worker {
       this.active.delete(exec.backendId);
       this.sleeper.wake();
     });
+  }
+
+  /** Executes runs this worker holds but is not running: claims whose reply was lost with the connection. */
+  private async recoverClaims(): Promise<void> {
+    const held = await this.orrery.heldRuns(this.id);
+    this.recover = false;
+    for (const c of held) {
+      if (this.active.has(c.run.backendId)) continue;
+      this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; running it now`);
+      this.execute(c);
+    }
   }
 
   private async currentTypes(): Promise<string[]> {

@@ -105,6 +105,8 @@ export interface Store {
   nextDueAt(): Promise<Date | null>;
 
   claimRuns(req: ClaimRequest): Promise<ClaimedRun[]>;
+  /** Started runs held by `worker`: how a worker recovers a claim whose reply it never received. */
+  heldRuns(worker: string): Promise<ClaimedRun[]>;
   startRun(backendId: string, req: StartRunRequest): Promise<TaskRun>;
   heartbeat(backendId: string, worker: string, at: Date): Promise<Date>;
   endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult>;

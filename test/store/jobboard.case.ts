@@ -26,6 +26,23 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect(await orrery.claimRuns({ worker: 'w3', types: ['load-git'], limit: 5, at: plus(T0, 20) })).toEqual([]);
     });
 
+    it('a worker can find the runs it holds (claim recovery after a lost reply)', async () => {
+      const { orrery } = await setup();
+      const a = await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const b = await orrery.createTask({ type: 'load-git', arguments: args('b') });
+      await orrery.scheduleDue({ at: T0 });
+      await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 1, at: T0 });
+      await orrery.claimRuns({ worker: 'w2', types: ['load-git'], limit: 1, at: T0 });
+      const held = await orrery.heldRuns('w1');
+      expect(held).toHaveLength(1);
+      expect(held[0]).toMatchObject({ backendName: 'load-git', leaseMs: 30_000, timeoutMs: null, run: { status: 'started', worker: 'w1' } });
+      expect([a.id, b.id]).toContain(held[0]!.run.task);
+      expect(held[0]!.arguments).toEqual(args(held[0]!.run.task === a.id ? 'a' : 'b'));
+      await orrery.endRun(held[0]!.run.backendId, { status: 'eventful', worker: 'w1', at: T0 });
+      expect(await orrery.heldRuns('w1')).toEqual([]);
+      expect(await orrery.heldRuns('w2')).toHaveLength(1);
+    });
+
     it('claims only the requested types', async () => {
       const { orrery } = await setup();
       await orrery.createTaskType({ name: 'other', defaultIntervalMs: '1h' });

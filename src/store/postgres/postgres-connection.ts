@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SchemaTooNewError, StorageError } from '../../core/errors.js';
+import { OrreryError, SchemaTooNewError, StorageError, ValidationError } from '../../core/errors.js';
 import { loadMigrations } from '../migrations.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -12,8 +12,18 @@ const MIGRATION_LOCK = 0x6f7272657279;
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export function createPool(url: string): pg.Pool {
-  const max = Number(process.env.ORRERY_PG_POOL_SIZE ?? 10);
-  const pool = new pg.Pool({ connectionString: url, max: Number.isInteger(max) && max > 0 ? max : 10, idleTimeoutMillis: 30_000 });
+  const raw = process.env.ORRERY_PG_POOL_SIZE;
+  const max = raw === undefined || raw === '' ? 10 : Number(raw);
+  if (!Number.isInteger(max) || max < 1) throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${raw}" is not a positive integer`, [{ path: 'ORRERY_PG_POOL_SIZE', message: 'not a positive integer' }]);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    // A connection dropped silently (NAT, firewall) is noticed instead of hanging a loop.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
   // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;
@@ -29,6 +39,13 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     throw new StorageError(`cannot connect to ${redact(url)}: ${(e as Error).message}`);
   }
   try {
+    // Up to date (the usual case): nothing to lock or create, so the role needs no CREATE privilege.
+    const exists = await client.query<{ e: boolean }>(`SELECT to_regclass('orrery_migrations') IS NOT NULL AS e`);
+    const seen = exists.rows[0]?.e ? ((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM orrery_migrations')).rows[0]?.v ?? 0) : 0;
+    if (seen > migrations.length) {
+      throw new SchemaTooNewError(`database schema version ${seen} is newer than this Orrery (knows up to ${migrations.length}); upgrade Orrery`);
+    }
+    if (seen === migrations.length) return;
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
       await client.query('BEGIN');
@@ -45,10 +62,14 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
-      throw e;
+      if (e instanceof OrreryError) throw e;
+      throw new StorageError(`migrating ${redact(url)} failed (the first start needs CREATE on the database's schema): ${(e as Error).message}`);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
     }
+  } catch (e) {
+    if (e instanceof OrreryError) throw e;
+    throw new StorageError(`cannot read the schema version of ${redact(url)}: ${(e as Error).message}`);
   } finally {
     client.release();
   }

@@ -38,7 +38,7 @@ export class PostgresNotifier {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     const retry = () => {
       if (this.listener === client) this.listener = null;
       client.removeAllListeners('notification');

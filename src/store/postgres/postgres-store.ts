@@ -22,6 +22,25 @@ import { PostgresNotifier } from './postgres-notifier.js';
 import { insertTasks } from './postgres-tasks.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
+
+/** The queries on the scheduling and claiming paths; exported so a test can EXPLAIN them at scale. */
+export const HOT_QUERIES = {
+  anyDue: `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
+     WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = r.rank AND next_run <= $2)`,
+  pickDue: `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = $2 AND next_run <= $3
+     ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+  queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
+  nextDue: `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`,
+  claim: `WITH picked AS (
+       SELECT id FROM task_runs WHERE status = 'scheduled' AND type = ANY($3)
+       ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+     UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
+       lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
+     FROM picked, task_types y WHERE r.id = picked.id AND y.name = r.type
+     RETURNING r.*, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
+  expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+  nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`,
+} as const;
 /** SQLSTATEs after which the whole transaction is simply tried again. */
 const RETRYABLE = new Set(['40001', '40P01']);
 
@@ -35,12 +54,16 @@ export class PostgresStore implements Store {
   private readonly typeCache = new Map<string, TaskType>();
   private closed = false;
 
+  /** The database URL with its password hidden (for logs). */
+  readonly url: string;
+
   private constructor(
-    readonly url: string,
+    connectionUrl: string,
     private readonly pool: pg.Pool,
   ) {
-    this.hub = new NotifyHub(`postgres:${redact(url)}`);
-    this.notifier = new PostgresNotifier(url, pool, (channel) => this.hub.notify(channel));
+    this.url = redact(connectionUrl);
+    this.hub = new NotifyHub(`postgres:${this.url}`);
+    this.notifier = new PostgresNotifier(connectionUrl, pool, (channel) => this.hub.notify(channel));
   }
 
   /** Connects and migrates (under an advisory lock). */
@@ -67,18 +90,24 @@ export class PostgresStore implements Store {
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const c = await this.pool.connect();
+      // A checked-out client whose connection dies (server restart) emits 'error'; unhandled, that
+      // would crash the process. The pending query fails with it, and the client is discarded.
+      let broken = false;
+      const onError = () => (broken = true);
+      c.on('error', onError);
       try {
         await c.query('BEGIN');
         const out = await fn(c);
         await c.query('COMMIT');
         return out;
       } catch (e) {
-        await c.query('ROLLBACK').catch(() => {});
+        if (!broken) await c.query('ROLLBACK').catch(() => (broken = true));
         const code = (e as { code?: string }).code;
         if (code && RETRYABLE.has(code) && attempt < 5) continue;
         throw e;
       } finally {
-        c.release();
+        c.off('error', onError);
+        c.release(broken);
       }
     }
   }
@@ -154,12 +183,7 @@ export class PostgresStore implements Store {
     const rows: Row[] = [];
     for (let rank = 0; rank <= 3 && rows.length < limit; rank++) {
       rows.push(
-        ...(await this.rows(
-          q,
-          `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = $2 AND next_run <= $3
-           ORDER BY next_run, id LIMIT $4 ${lock ? 'FOR UPDATE SKIP LOCKED' : ''}`,
-          [type, rank, at, limit - rows.length],
-        )),
+        ...(await this.rows(q, lock ? HOT_QUERIES.pickDue : HOT_QUERIES.pickDue.replace(' FOR UPDATE SKIP LOCKED', ''), [type, rank, at, limit - rows.length])),
       );
     }
     return rows;
@@ -203,7 +227,10 @@ export class PostgresStore implements Store {
           `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, retries_left = $3,
              consecutive_abandons = 0, next_attempt = 1, dedupe_key = identity_key WHERE id = $1 RETURNING *`,
           [id, nextRun, type.numRetries],
-        );
+        ).catch((e: unknown) => {
+          if ((e as { code?: string }).code !== '23505') throw e;
+          throw new ConflictError(`task ${id} cannot be respawned: an equal task became active`, [{ path: 'id', message: 'equal to an active task' }]);
+        });
         tasks.push(taskFromRow(row!));
       }
       return tasks;
@@ -213,12 +240,7 @@ export class PostgresStore implements Store {
   }
 
   async scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]> {
-    const probe = await this.rows(
-      this.pool,
-      `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
-         WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = r.rank AND next_run <= $2)`,
-      [type, at],
-    );
+    const probe = await this.rows(this.pool, HOT_QUERIES.anyDue, [type, at]);
     if (probe.length === 0) return [];
     const runs = await this.tx(async (c) => {
       // One runner per type at a time: the queue count and the picks must agree. NO KEY UPDATE leaves
@@ -228,7 +250,7 @@ export class PostgresStore implements Store {
       const max = typeRow.max_queue_length as number | null;
       let slots = limit ?? DEFAULT_UNBOUNDED_BATCH;
       if (max !== null) {
-        const [q] = await this.rows(c, `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`, [type]);
+        const [q] = await this.rows(c, HOT_QUERIES.queued, [type]);
         slots = Math.min(slots, max - (q!.n as number));
       }
       if (slots <= 0) return [];
@@ -253,23 +275,13 @@ export class PostgresStore implements Store {
   }
 
   async nextDueAt(): Promise<Date | null> {
-    const [row] = await this.rows(this.pool, `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`);
+    const [row] = await this.rows(this.pool, HOT_QUERIES.nextDue);
     return (row?.t as Date | null) ?? null;
   }
 
   async claimRuns(req: ClaimRequest): Promise<ClaimedRun[]> {
     if (req.limit <= 0 || req.types.length === 0) return [];
-    const rows = await this.rows(
-      this.pool,
-      `WITH picked AS (
-         SELECT id FROM task_runs WHERE status = 'scheduled' AND type = ANY($3)
-         ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-       UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
-         lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
-       FROM picked, task_types y WHERE r.id = picked.id AND y.name = r.type
-       RETURNING r.*, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
-      [req.worker, req.at, req.types, req.limit],
-    );
+    const rows = await this.rows(this.pool, HOT_QUERIES.claim, [req.worker, req.at, req.types, req.limit]);
     if (rows.length === 0) return [];
     const args = await this.rows(this.pool, 'SELECT id, arguments FROM tasks WHERE id = ANY($1)', [rows.map((r) => r.task)]);
     const byTask = new Map(args.map((a) => [Number(a.id), a.arguments as Task['arguments']]));
@@ -283,6 +295,23 @@ export class PostgresStore implements Store {
         timeoutMs: r.y_timeout_ms === null ? null : Number(r.y_timeout_ms),
       }))
       .sort((a, b) => a.run.id - b.run.id);
+  }
+
+  async heldRuns(worker: string): Promise<ClaimedRun[]> {
+    const rows = await this.rows(
+      this.pool,
+      `SELECT r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+       FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
+       WHERE r.status = 'started' AND r.worker = $1 ORDER BY r.id`,
+      [worker],
+    );
+    return rows.map((r) => ({
+      run: runFromRow(r),
+      arguments: r.t_arguments as Task['arguments'],
+      backendName: r.y_backend_name as string,
+      leaseMs: Number(r.y_lease_ms),
+      timeoutMs: r.y_timeout_ms === null ? null : Number(r.y_timeout_ms),
+    }));
   }
 
   async startRun(backendId: string, req: StartRunRequest): Promise<TaskRun> {
@@ -354,11 +383,7 @@ export class PostgresStore implements Store {
 
   async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {
     const results = await this.tx(async (c) => {
-      const expired = await this.rows(
-        c,
-        `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [at, limit],
-      );
+      const expired = await this.rows(c, HOT_QUERIES.expired, [at, limit]);
       const out: EndRunResult[] = [];
       for (const r of expired) {
         const run = runFromRow(r);
@@ -378,7 +403,7 @@ export class PostgresStore implements Store {
   }
 
   async nextLeaseExpiry(): Promise<Date | null> {
-    const [row] = await this.rows(this.pool, `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`);
+    const [row] = await this.rows(this.pool, HOT_QUERIES.nextLease);
     return (row?.t as Date | null) ?? null;
   }
 
@@ -408,7 +433,7 @@ export class PostgresStore implements Store {
 
   notify(channel: Channel): void {
     this.hub.notify(channel);
-    this.notifier.notify(channel);
+    if (channel !== 'ended') this.notifier.notify(channel); // 'ended' only serves in-process observers
   }
 
   listen(channel: Channel, listener: () => void): () => void {

@@ -212,6 +212,19 @@ export class SqliteStore implements Store {
     return claimed;
   }
 
+  async heldRuns(worker: string): Promise<ClaimedRun[]> {
+    return (this.stmts.heldBy.all(worker) as Row[]).map((r) => {
+      const extra = this.stmts.claimContext.get(r.task, r.type) as Row;
+      return {
+        run: runFromRow(r),
+        arguments: JSON.parse(extra.arguments as string),
+        backendName: extra.backend_name as string,
+        leaseMs: Number(extra.lease_ms),
+        timeoutMs: extra.timeout_ms === null ? null : Number(extra.timeout_ms),
+      };
+    });
+  }
+
   async startRun(backendId: string, req: StartRunRequest): Promise<TaskRun> {
     const run = this.write(() => {
       const current = this.requireRun(backendId);
@@ -328,7 +341,7 @@ export class SqliteStore implements Store {
 
   notify(channel: Channel): void {
     this.hub.notify(channel);
-    this.wakeFiles?.touch(channel);
+    if (channel !== 'ended') this.wakeFiles?.touch(channel); // 'ended' only serves in-process observers
   }
 
   listen(channel: Channel, listener: () => void): () => void {
@@ -445,6 +458,7 @@ function prepare(db: Database.Database) {
     expired: p(`SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
     nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`),
     runByBackendId: p('SELECT * FROM task_runs WHERE backend_id = ?'),
+    heldBy: p(`SELECT * FROM task_runs WHERE status = 'started' AND worker = ? ORDER BY id`),
     runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
     insertLog: p('INSERT INTO run_logs (run, at, level, message, attributes) VALUES (?, ?, ?, ?, ?)'),
     logsOfRun: p('SELECT * FROM run_logs WHERE run = ? ORDER BY id'),

