@@ -5,6 +5,7 @@ import { LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type Outcome } from '../worker/handlers.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import type { EndBatcher } from './end-batcher.js';
 import type { Logger } from './logger.js';
 import type { Orrery } from './service.js';
 
@@ -32,6 +33,7 @@ export class RunExecution {
     private readonly handler: Handler,
     private readonly workerId: string,
     private readonly log: Logger,
+    private readonly ender: EndBatcher,
   ) {
     this.backendId = claimed.run.backendId;
     this.keeper = new LeaseKeeper({
@@ -116,7 +118,7 @@ export class RunExecution {
     try {
       const at = this.orrery.clock.now();
       const r = await this.retryingStorage(() =>
-        this.orrery.endRun(this.backendId, {
+        this.ender.end(this.backendId, {
           status: outcome.status,
           worker: this.workerId,
           at,

@@ -2,6 +2,9 @@ import type { Orrery } from './service.js';
 import { Sleeper } from './sleeper.js';
 import { silentLogger, type Logger } from './logger.js';
 
+/** A bounded queue that still holds runs is refilled once this fraction of it is free. */
+const REFILL_FRACTION = 0.1;
+
 export interface RunnerOptions {
   /** Longest sleep between passes when nothing wakes the runner (other processes' work is found by polling). */
   maxSleepMs?: number;
@@ -60,7 +63,7 @@ export class Runner {
     while (this.state === 'running') {
       let delay = this.maxSleepMs;
       try {
-        const runs = await this.orrery.scheduleDue();
+        const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION });
         failures = 0;
         // A pass that scheduled work may have stopped at its batch cap: pass again at once.
         if (runs.length > 0) delay = 0;

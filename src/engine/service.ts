@@ -1,9 +1,9 @@
-import { ConflictError, ValidationError, invalid } from '../core/errors.js';
+import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
 import type { RunEndStatus, RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
 import { openStore } from '../store/open-store.js';
-import type { ClaimedRun, CreatedTask, EndRunResult, Store, TaskFilter } from '../store/store.js';
+import type { ClaimedRun, CreatedTask, EndRunItem, EndRunRequest, EndRunResult, Store, TaskFilter } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 
 export interface OpenOptions {
@@ -139,12 +139,20 @@ export class Orrery {
   }
 
   // --- the runner -------------------------------------------------------------------------------
-  /** One runner pass: schedules due tasks of one type, or of every type; returns the runs created. */
-  async scheduleDue(opts: At & { type?: string } = {}): Promise<TaskRun[]> {
+  /**
+   * One runner pass: schedules due tasks of one type, or of every type; returns the runs created.
+   * `refillFraction` (the runner uses 0.1) leaves a bounded queue that still holds runs alone until
+   * that fraction of it is free.
+   */
+  async scheduleDue(opts: At & { type?: string; refillFraction?: number } = {}): Promise<TaskRun[]> {
     const at = this.now(opts.at);
-    const types = opts.type !== undefined ? [opts.type] : (await this.store.getTaskTypes()).map((t) => t.name);
+    const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
+    if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     const runs: TaskRun[] = [];
-    for (const type of types) runs.push(...(await this.store.scheduleDue(type, at)));
+    for (const type of types) {
+      const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
+      runs.push(...(await this.store.scheduleDue(type.name, at, minFree !== undefined ? { minFree } : {})));
+    }
     return runs;
   }
 
@@ -171,6 +179,31 @@ export class Orrery {
   }
 
   endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+    return this.store.endRun(backendId, this.endRequest(opts));
+  }
+
+  /**
+   * Ends several runs in one transaction; each gets its own outcome in input order (the result, or
+   * the error refusing that end). Workers use it to record runs that finish together in one commit.
+   */
+  async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
+    const outcomes: Array<EndRunResult | OrreryError | null> = [];
+    const valid: EndRunItem[] = [];
+    for (const item of items) {
+      try {
+        valid.push({ backendId: item.backendId, req: this.endRequest(item) });
+        outcomes.push(null);
+      } catch (e) {
+        if (!(e instanceof OrreryError)) throw e;
+        outcomes.push(e);
+      }
+    }
+    const stored = await this.store.endRuns(valid);
+    let next = 0;
+    return outcomes.map((o) => o ?? stored[next++]!);
+  }
+
+  private endRequest(opts: EndRunOptions): EndRunRequest {
     if (!(RUN_END_STATUSES as readonly string[]).includes(opts.status)) {
       throw invalid('status', `must be one of ${RUN_END_STATUSES.join(', ')}`);
     }
@@ -179,7 +212,7 @@ export class Orrery {
     if (opts.retryAfterMs != null && (!Number.isFinite(opts.retryAfterMs) || opts.retryAfterMs < 0)) {
       throw invalid('retryAfterMs', 'must be a non-negative number');
     }
-    return this.store.endRun(backendId, {
+    return {
       status: opts.status,
       at: this.now(opts.at),
       cause: 'end',
@@ -188,7 +221,7 @@ export class Orrery {
       ...(opts.result !== undefined ? { result: opts.result } : {}),
       ...(opts.error !== undefined ? { error: opts.error } : {}),
       retryAfterMs: opts.retryAfterMs ?? null,
-    });
+    };
   }
 
   /** The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once. */

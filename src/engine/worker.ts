@@ -4,6 +4,7 @@ import { OrreryError } from '../core/errors.js';
 import type { ClaimedRun } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
 import { silentLogger, type Logger } from './logger.js';
+import { EndBatcher } from './end-batcher.js';
 import { RunExecution } from './run-execution.js';
 import type { Orrery } from './service.js';
 import { Sleeper } from './sleeper.js';
@@ -39,6 +40,7 @@ export class Worker {
   private types: string[] = [];
   private typesReadAt = 0;
   private recover = false;
+  private readonly ender: EndBatcher;
   private loopDone: Promise<void> = Promise.resolve();
   private unlisten: () => void = () => {};
 
@@ -52,6 +54,7 @@ export class Worker {
     this.graceMs = opts.graceMs ?? 10_000;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = opts.logger ?? silentLogger;
+    this.ender = new EndBatcher(orrery);
   }
 
   get running(): number {
@@ -111,7 +114,7 @@ export class Worker {
 
   private execute(c: ClaimedRun): void {
     const handler = this.opts.handlers[c.backendName];
-    const exec = new RunExecution(this.orrery, c, handler ?? missingHandler(c.backendName), this.id, this.log);
+    const exec = new RunExecution(this.orrery, c, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender);
     this.active.set(exec.backendId, exec);
     void exec.done.finally(() => {
       this.active.delete(exec.backendId);

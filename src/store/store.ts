@@ -1,4 +1,5 @@
 import type { EndCause } from '../core/end-of-run.js';
+import type { OrreryError } from '../core/errors.js';
 import type {
   DisabledReason,
   LogLevel,
@@ -63,6 +64,11 @@ export interface EndRunRequest {
   retryAfterMs?: number | null;
 }
 
+export interface EndRunItem {
+  backendId: string;
+  req: EndRunRequest;
+}
+
 export interface EndRunResult {
   run: TaskRun;
   task: Task;
@@ -99,8 +105,12 @@ export interface Store {
   disableTasks(ids: readonly number[], at: Date): Promise<Task[]>;
   respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]>;
 
-  /** One runner pass for one type: fills free queue slots with due tasks, atomically. */
-  scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]>;
+  /**
+   * One runner pass for one type: fills free queue slots with due tasks, atomically. With
+   * `minFree`, a queue that still holds runs is left alone until at least that many slots are free
+   * (checked before any lock is taken), so runners do not fight over every single freed slot.
+   */
+  scheduleDue(type: string, at: Date, opts?: { limit?: number; minFree?: number }): Promise<TaskRun[]>;
   /** Earliest nextRun among tasks waiting to be scheduled, for the runner's sleep. */
   nextDueAt(): Promise<Date | null>;
 
@@ -110,6 +120,12 @@ export interface Store {
   startRun(backendId: string, req: StartRunRequest): Promise<TaskRun>;
   heartbeat(backendId: string, worker: string, at: Date): Promise<Date>;
   endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult>;
+  /**
+   * Ends several runs in one transaction (runs that finish together: one commit instead of many).
+   * Each item gets its own outcome, in input order: the result, or the OrreryError refusing that end
+   * (not found, ended twice, not the holder); one refused end does not undo the others.
+   */
+  endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>>;
   /** Ends `lost` every started run whose lease expired before `at`. */
   reapExpired(at: Date, limit?: number): Promise<EndRunResult[]>;
   /** Earliest lease expiry among started runs, for the reaper's sleep. */

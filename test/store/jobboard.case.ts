@@ -154,6 +154,34 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect(first.task.nextRun).toEqual(before!.nextRun);
     });
 
+    it('ends a batch in one call: each end has its own outcome; a refused one leaves the others applied', async () => {
+      const { orrery } = await setup();
+      const [a, b, c] = await orrery.createTasks(['a', 'b', 'c'].map((u) => ({ type: 'load-git', arguments: args(u) })));
+      await orrery.scheduleDue({ at: T0 });
+      const claimed = await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 3, at: T0 });
+      const runOf = (id: number) => claimed.find((x) => x.run.task === id)!.run.backendId;
+      const E = plus(T0, 60_000);
+      const out = await orrery.endRuns([
+        { backendId: runOf(a!.id), status: 'eventful', worker: 'w1', at: E },
+        { backendId: 'no-such-run', status: 'eventful', at: E },
+        { backendId: runOf(b!.id), status: 'failed', worker: 'intruder', at: E },
+        { backendId: runOf(c!.id), status: 'bogus' as never, at: E },
+        { backendId: runOf(a!.id), status: 'failed', worker: 'w1', at: E }, // the same run again
+        { backendId: runOf(c!.id), status: 'uneventful', worker: 'w1', at: E },
+      ]);
+      expect(out.map((o) => (o instanceof Error ? (o as { code: string }).code : (o as { run: { status: string } }).run.status))).toEqual([
+        'eventful',
+        'not_found',
+        'lease_lost',
+        'validation_error',
+        'invalid_transition',
+        'uneventful',
+      ]);
+      expect((await orrery.getTask(a!.id))!).toMatchObject({ currentIntervalMs: 12 * HOUR, nextRun: plus(E, 12 * HOUR) });
+      expect((await orrery.getRun(runOf(b!.id)))!.status).toBe('started');
+      expect((await orrery.getTask(c!.id))!).toMatchObject({ currentIntervalMs: 2 * DAY, nextRun: plus(E, 2 * DAY) });
+    });
+
     it('a run of a task that moved on is recorded without touching the task', async () => {
       const { orrery } = await setup();
       const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });

@@ -43,6 +43,19 @@ export function runnerCases(sut: StoreUnderTest): void {
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
     });
 
+    it('with a refill threshold, a queue that still holds runs waits until enough slots are free', async () => {
+      const { orrery } = await setup([{ name: 'q', defaultIntervalMs: '1h', maxQueueLength: 10 }]);
+      await orrery.createTasks(Array.from({ length: 30 }, (_, i) => ({ type: 'q', arguments: args(`u${i}`) })));
+      expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.2 })).toHaveLength(10); // empty queue: filled
+      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 1, at: T0 });
+      expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.2 })).toHaveLength(0); // 1 free < 2
+      expect(await orrery.store.scheduleDue('q', T0)).toHaveLength(1); // without a threshold: every free slot
+      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 2, at: T0 });
+      expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.2 })).toHaveLength(2);
+      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 10, at: T0 });
+      expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.5 })).toHaveLength(10);
+    });
+
     it('an unbounded queue (null) schedules every due task', async () => {
       const { orrery } = await setup([{ name: 'u', defaultIntervalMs: '1h', maxQueueLength: null }]);
       await orrery.createTasks(Array.from({ length: 1500 }, (_, i) => ({ type: 'u', arguments: args(`u${i}`) })));

@@ -1,7 +1,6 @@
 import pg from 'pg';
-import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
-import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
@@ -10,6 +9,7 @@ import type {
   ClaimRequest,
   ClaimedRun,
   CreatedTask,
+  EndRunItem,
   EndRunRequest,
   EndRunResult,
   StartRunRequest,
@@ -19,6 +19,7 @@ import type {
 } from '../store.js';
 import { createPool, migrate, redact } from './postgres-connection.js';
 import { PostgresNotifier } from './postgres-notifier.js';
+import { endRunsInTx } from './postgres-ends.js';
 import { insertTasks } from './postgres-tasks.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -36,8 +37,8 @@ export const HOT_QUERIES = {
        ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED)
      UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
        lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
-     FROM picked, task_types y WHERE r.id = picked.id AND y.name = r.type
-     RETURNING r.*, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
+     FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
+     RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
   expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
   nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`,
 } as const;
@@ -239,9 +240,18 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]> {
+  async scheduleDue(type: string, at: Date, opts: { limit?: number; minFree?: number } = {}): Promise<TaskRun[]> {
+    const limit = opts.limit;
     const probe = await this.rows(this.pool, HOT_QUERIES.anyDue, [type, at]);
     if (probe.length === 0) return [];
+    if (opts.minFree !== undefined && opts.minFree > 1) {
+      const t = await this.typeOf(this.pool, type);
+      if (t.maxQueueLength !== null) {
+        const [q] = await this.rows(this.pool, HOT_QUERIES.queued, [type]);
+        const queued = q!.n as number;
+        if (queued > 0 && t.maxQueueLength - queued < opts.minFree) return [];
+      }
+    }
     const runs = await this.tx(async (c) => {
       // One runner per type at a time: the queue count and the picks must agree. NO KEY UPDATE leaves
       // foreign-key checks (task inserts) unblocked.
@@ -283,13 +293,11 @@ export class PostgresStore implements Store {
     if (req.limit <= 0 || req.types.length === 0) return [];
     const rows = await this.rows(this.pool, HOT_QUERIES.claim, [req.worker, req.at, req.types, req.limit]);
     if (rows.length === 0) return [];
-    const args = await this.rows(this.pool, 'SELECT id, arguments FROM tasks WHERE id = ANY($1)', [rows.map((r) => r.task)]);
-    const byTask = new Map(args.map((a) => [Number(a.id), a.arguments as Task['arguments']]));
     this.notify('claimed');
     return rows
       .map((r) => ({
         run: runFromRow(r),
-        arguments: byTask.get(Number(r.task))!,
+        arguments: r.t_arguments as Task['arguments'],
         backendName: r.y_backend_name as string,
         leaseMs: Number(r.y_lease_ms),
         timeoutMs: r.y_timeout_ms === null ? null : Number(r.y_timeout_ms),
@@ -345,33 +353,16 @@ export class PostgresStore implements Store {
   }
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
-    const result = await this.tx(async (c) => this.endInTx(c, await this.lockRun(c, backendId), req));
-    this.notifyEnded([result]);
-    return result;
+    const [outcome] = await this.endRuns([{ backendId, req }]);
+    if (outcome instanceof OrreryError) throw outcome;
+    return outcome!;
   }
 
-  private async endInTx(c: pg.PoolClient, run: TaskRun, req: EndRunRequest): Promise<EndRunResult> {
-    const [taskRow] = await this.rows(c, 'SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [run.task]);
-    const task = taskFromRow(taskRow!);
-    const type = await this.typeOf(c, task.type);
-    const plan = planRunEnd(run, task, type, taskRow!.current_run === null ? null : Number(taskRow!.current_run), req);
-    const [runRow] = await this.rows(
-      c,
-      `UPDATE task_runs SET status = $2, ended = $3, metadata = $4::jsonb, result = $5, error = $6, lease_expires_at = NULL WHERE id = $1 RETURNING *`,
-      [run.id, plan.run.status, plan.run.ended, JSON.stringify(plan.run.metadata),
-        plan.run.result === null || plan.run.result === undefined ? null : JSON.stringify(plan.run.result), plan.run.error],
-    );
-    if (plan.task === null) return { run: runFromRow(runRow!), task, taskUpdated: false, ...(plan.note ? { note: plan.note } : {}) };
-    const u = plan.task;
-    const [updated] = await this.rows(
-      c,
-      `UPDATE tasks SET status = $2, disabled_reason = $3, next_run = $4, current_interval_ms = $5, retries_left = $6,
-         consecutive_abandons = $7, next_attempt = $8, current_run = NULL,
-         dedupe_key = CASE WHEN $2 = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END
-       WHERE id = $1 RETURNING *`,
-      [task.id, u.status, u.disabledReason, u.nextRun, u.currentIntervalMs, u.retriesLeft, u.consecutiveAbandons, u.nextAttempt],
-    );
-    return { run: runFromRow(runRow!), task: taskFromRow(updated!), taskUpdated: true };
+  async endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>> {
+    if (items.length === 0) return [];
+    const out = await this.tx((c) => endRunsInTx(c, items, (name) => this.typeOf(c, name)));
+    this.notifyEnded(out.filter((r): r is EndRunResult => !(r instanceof OrreryError)));
+    return out;
   }
 
   /** Wakes runners only when an end made a task wait for scheduling again (not for completions). */
@@ -383,20 +374,22 @@ export class PostgresStore implements Store {
 
   async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {
     const results = await this.tx(async (c) => {
-      const expired = await this.rows(c, HOT_QUERIES.expired, [at, limit]);
-      const out: EndRunResult[] = [];
-      for (const r of expired) {
-        const run = runFromRow(r);
-        out.push(
-          await this.endInTx(c, run, {
-            status: 'lost',
+      const expired = (await this.rows(c, HOT_QUERIES.expired, [at, limit])).map(runFromRow);
+      const ended = await endRunsInTx(
+        c,
+        expired.map((run) => ({
+          backendId: run.backendId,
+          req: {
+            status: 'lost' as const,
             at,
-            cause: 'lease-expired',
+            cause: 'lease-expired' as const,
             error: `lease expired at ${run.leaseExpiresAt!.toISOString()} (worker ${run.worker ?? '?'} stopped heartbeating)`,
-          }),
-        );
-      }
-      return out;
+          },
+        })),
+        (name) => this.typeOf(c, name),
+      );
+      // Every expired run was locked by us and is started, so no end can be refused.
+      return ended.filter((r): r is EndRunResult => !(r instanceof OrreryError));
     });
     this.notifyEnded(results);
     return results;

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
@@ -13,6 +13,7 @@ import type {
   ClaimRequest,
   ClaimedRun,
   CreatedTask,
+  EndRunItem,
   EndRunRequest,
   EndRunResult,
   StartRunRequest,
@@ -157,9 +158,17 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async scheduleDue(type: string, at: Date, limit?: number): Promise<TaskRun[]> {
+  async scheduleDue(type: string, at: Date, opts: { limit?: number; minFree?: number } = {}): Promise<TaskRun[]> {
+    const limit = opts.limit;
     const now = at.getTime();
     if (![0, 1, 2, 3].some((rank) => this.stmts.anyDue.get(type, rank, now))) return [];
+    if (opts.minFree !== undefined && opts.minFree > 1) {
+      const [t] = this.typesOf([type]);
+      if (t!.maxQueueLength !== null) {
+        const queued = (this.stmts.queuedOfType.get(type) as { n: number }).n;
+        if (queued > 0 && t!.maxQueueLength - queued < opts.minFree) return [];
+      }
+    }
     const runs = this.write(() => {
       const typeRow = this.stmts.typesByName.get(JSON.stringify([type])) as Row | undefined;
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
@@ -255,6 +264,23 @@ export class SqliteStore implements Store {
     const result = this.write(() => this.endInTx(this.requireRun(backendId), req));
     this.notifyEnded([result]);
     return result;
+  }
+
+  async endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>> {
+    if (items.length === 0) return [];
+    const out = this.write(() =>
+      items.map((item) => {
+        try {
+          // nested: a savepoint, so a refused end leaves the others in the batch alone
+          return this.db.transaction(() => this.endInTx(this.requireRun(item.backendId), item.req))();
+        } catch (e) {
+          if (e instanceof OrreryError) return e;
+          throw e;
+        }
+      }),
+    );
+    this.notifyEnded(out.filter((r): r is EndRunResult => !(r instanceof OrreryError)));
+    return out;
   }
 
   /** Wakes runners only when an end made a task wait for scheduling again (not for completions). */
