@@ -15,7 +15,7 @@ export interface DbOpts {
 }
 
 export function addDb(cmd: Command): Command {
-  return cmd.addOption(new Option('--db <url>', 'database URL (sqlite:PATH, sqlite::memory:); default $ORRERY_DB or sqlite:./orrery.db'));
+  return cmd.addOption(new Option('--db <url>', 'database URL (sqlite:PATH, sqlite::memory:, postgres://user:pass@host:port/db); default $ORRERY_DB or sqlite:./orrery.db'));
 }
 
 export function open(opts: DbOpts): Promise<Orrery> {

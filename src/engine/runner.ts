@@ -4,6 +4,8 @@ import { silentLogger, type Logger } from './logger.js';
 
 /** A bounded queue that still holds runs is refilled once this fraction of it is free. */
 const REFILL_FRACTION = 0.1;
+/** Claims arriving within this window wake the runner once. */
+const CLAIM_WAKE_COALESCE_MS = 25;
 
 export interface RunnerOptions {
   /** Longest sleep between passes when nothing wakes the runner (other processes' work is found by polling). */
@@ -23,6 +25,7 @@ export class Runner {
   private loopDone: Promise<void> = Promise.resolve();
   private unlisten: Array<() => void> = [];
   private queuesFull = false;
+  private claimWake: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly orrery: Orrery,
@@ -36,9 +39,14 @@ export class Runner {
     if (this.state !== 'idle') return;
     this.state = 'running';
     const wake = () => this.sleeper.wake();
-    // Claims free queue slots; they matter only while due work waits behind a full queue.
+    // Claims free queue slots; they matter only while due work waits behind a full queue, and a burst
+    // of claims needs one pass, not one each.
     const onClaimed = () => {
-      if (this.queuesFull) this.sleeper.wake();
+      if (!this.queuesFull || this.claimWake) return;
+      this.claimWake = setTimeout(() => {
+        this.claimWake = null;
+        this.sleeper.wake();
+      }, CLAIM_WAKE_COALESCE_MS);
     };
     this.unlisten = [this.orrery.store.listen('tasks', wake), this.orrery.store.listen('claimed', onClaimed)];
     this.loopDone = this.loop();
@@ -49,6 +57,7 @@ export class Runner {
     this.state = 'stopping';
     this.sleeper.wake();
     await this.loopDone;
+    if (this.claimWake) clearTimeout(this.claimWake);
     this.unlisten.forEach((u) => u());
     this.state = 'stopped';
   }

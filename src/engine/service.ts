@@ -7,7 +7,7 @@ import type { ClaimedRun, CreatedTask, EndRunItem, EndRunRequest, EndRunResult, 
 import { systemClock, type Clock } from './clock.js';
 
 export interface OpenOptions {
-  /** Database URL (`sqlite:PATH`, `sqlite::memory:`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
+  /** Database URL (`sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
   db?: string;
   clock?: Clock;
 }

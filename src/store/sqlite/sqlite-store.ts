@@ -371,7 +371,7 @@ export class SqliteStore implements Store {
   }
 
   listen(channel: Channel, listener: () => void): () => void {
-    this.wakeFiles?.watch(channel);
+    if (channel !== 'ended') this.wakeFiles?.watch(channel);
     return this.hub.listen(channel, listener);
   }
 
