@@ -6,6 +6,7 @@ export interface RunEndRequest {
   status: RunEndStatus;
   at: Date;
   cause: EndCause;
+  /** When given, only this worker (the lease holder) may end the run. */
   worker?: string | null;
   metadata?: Record<string, unknown>;
   result?: unknown;

@@ -1,5 +1,5 @@
-import type { EndCause } from '../core/end-of-run.js';
 import type { OrreryError } from '../core/errors.js';
+import type { RunEndRequest } from '../core/run-end.js';
 import type {
   DisabledReason,
   LogLevel,
@@ -52,17 +52,8 @@ export interface ClaimedRun {
   timeoutMs: number | null;
 }
 
-export interface EndRunRequest {
-  status: RunEndStatus;
-  at: Date;
-  cause: EndCause;
-  /** When given, only this worker (the lease holder) may end the run. */
-  worker?: string | null;
-  metadata?: Record<string, unknown>;
-  result?: unknown;
-  error?: string | null;
-  retryAfterMs?: number | null;
-}
+/** How one run ends (the shared domain request: status, instant, cause, holder, result...). */
+export type EndRunRequest = RunEndRequest;
 
 export interface EndRunItem {
   backendId: string;

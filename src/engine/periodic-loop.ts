@@ -1,0 +1,74 @@
+import { silentLogger, type Logger } from './logger.js';
+import type { Orrery } from './service.js';
+import { Sleeper } from './sleeper.js';
+
+export interface LoopOptions {
+  /** Longest sleep between passes when nothing wakes the loop (work from elsewhere is found by polling). */
+  maxSleepMs?: number;
+  logger?: Logger;
+}
+
+export type LoopState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * A loop of passes with an abortable sleep between them: `pass()` does the work and says how long to
+ * sleep; `wake()` ends the sleep early; a failed pass is logged and retried with backoff.
+ */
+export abstract class PeriodicLoop {
+  state: LoopState = 'idle';
+  protected readonly sleeper = new Sleeper();
+  protected readonly maxSleepMs: number;
+  protected readonly log: Logger;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    protected readonly orrery: Orrery,
+    private readonly name: string,
+    opts: LoopOptions = {},
+  ) {
+    this.maxSleepMs = opts.maxSleepMs ?? 1000;
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.onStart();
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    this.sleeper.wake();
+    await this.loopDone;
+    this.onStop();
+    this.state = 'stopped';
+  }
+
+  /** Ends the current sleep: the next pass starts at once. */
+  wake(): void {
+    this.sleeper.wake();
+  }
+
+  /** One pass; resolves with how long to sleep before the next (0: at once). */
+  protected abstract pass(): Promise<number>;
+  protected onStart(): void {}
+  protected onStop(): void {}
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (this.state === 'running') {
+      let delay: number;
+      try {
+        delay = await this.pass();
+        failures = 0;
+      } catch (e) {
+        failures += 1;
+        delay = Math.min(this.maxSleepMs * 2 ** Math.min(failures, 5), 30_000);
+        this.log.error({ err: e }, `${this.name} pass failed (retrying in ${delay} ms): ${(e as Error).message}`);
+      }
+      if (this.state === 'running') await this.sleeper.sleep(delay);
+    }
+  }
+}
