@@ -5,6 +5,7 @@ import { validateMetadata, validateTask, validateTaskType, assertJson, type Task
 import { openStore } from '../store/open-store.js';
 import type { ClaimedRun, CreatedTask, EndRunItem, EndRunRequest, EndRunResult, Store, TaskFilter } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
+import type { Jobboard } from './jobboard.js';
 
 export interface OpenOptions {
   /** Database URL (`sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
@@ -35,20 +36,29 @@ export const MAX_BATCH = 1_000_000;
  * The service layer: every operation of Orrery, validated, over one store. The CLI, the HTTP API and
  * the loops call this and nothing below it.
  */
-export class Orrery {
+export class Orrery implements Jobboard {
   constructor(
     readonly store: Store,
     readonly clock: Clock = systemClock,
   ) {}
 
-  private now(at?: Date): Date {
+  /** The current instant of this service's clock. */
+  now(): Date {
+    return this.clock.now();
+  }
+
+  onRunsScheduled(listener: () => void): () => void {
+    return this.store.listen('runs', listener);
+  }
+
+  private instant(at?: Date): Date {
     if (at !== undefined && (!(at instanceof Date) || Number.isNaN(at.getTime()))) throw invalid('at', 'must be a valid Date');
     return at ?? this.clock.now();
   }
 
   // --- task types -------------------------------------------------------------------------------
   async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
-    return this.store.createTaskType(validateTaskType(input), this.now(opts.at));
+    return this.store.createTaskType(validateTaskType(input), this.instant(opts.at));
   }
 
   /** Creates the type unless one of that name exists (also when another process creates it at the same moment); returns the stored type. */
@@ -57,7 +67,7 @@ export class Orrery {
     const [existing] = await this.store.getTaskTypes([type.name]);
     if (existing) return existing;
     try {
-      return await this.store.createTaskType(type, this.now(opts.at));
+      return await this.store.createTaskType(type, this.instant(opts.at));
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
       const [raced] = await this.store.getTaskTypes([type.name]);
@@ -90,7 +100,7 @@ export class Orrery {
   async createTasksDetailed(inputs: readonly TaskInput[], opts: At = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
     if (!Array.isArray(inputs)) throw invalid(prefix, 'must be an array of tasks');
     if (inputs.length > MAX_BATCH) throw invalid(prefix, `at most ${MAX_BATCH} tasks per batch`);
-    const at = this.now(opts.at);
+    const at = this.instant(opts.at);
     const names = [...new Set(inputs.map((i) => (i && typeof i === 'object' ? (i as { type?: unknown }).type : undefined)).filter((n): n is string => typeof n === 'string'))];
     const types = new Map((await this.store.getTaskTypes(names)).map((t) => [t.name, t]));
     const tasks = inputs.map((input, i) => validateTask(input, types, at, prefix ? `${prefix}[${i}]` : ''));
@@ -114,15 +124,15 @@ export class Orrery {
   listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
     const limit = opts.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 0) throw invalid('limit', 'must be a non-negative integer');
-    return this.store.listPending(type, this.now(opts.at), limit);
+    return this.store.listPending(type, this.instant(opts.at), limit);
   }
 
   disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
-    return this.store.disableTasks(checkIds(ids), this.now(opts.at));
+    return this.store.disableTasks(checkIds(ids), this.instant(opts.at));
   }
 
   respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
-    const at = this.now(opts.at);
+    const at = this.instant(opts.at);
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
   }
 
@@ -145,7 +155,7 @@ export class Orrery {
    * that fraction of it is free.
    */
   async scheduleDue(opts: At & { type?: string; refillFraction?: number } = {}): Promise<TaskRun[]> {
-    const at = this.now(opts.at);
+    const at = this.instant(opts.at);
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     const runs: TaskRun[] = [];
@@ -160,7 +170,7 @@ export class Orrery {
   claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
-    return this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.now(opts.at) });
+    return this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at) });
   }
 
   /** Started runs this worker holds (claim recovery after a lost reply). */
@@ -171,11 +181,11 @@ export class Orrery {
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
   startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
     const metadata = validateMetadata(opts.metadata);
-    return this.store.startRun(backendId, { at: this.now(opts.at), worker: opts.worker ?? 'external', metadata });
+    return this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });
   }
 
   heartbeat(backendId: string, opts: At & { worker: string }): Promise<Date> {
-    return this.store.heartbeat(backendId, opts.worker, this.now(opts.at));
+    return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
   }
 
   endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
@@ -214,7 +224,7 @@ export class Orrery {
     }
     return {
       status: opts.status,
-      at: this.now(opts.at),
+      at: this.instant(opts.at),
       cause: 'end',
       worker: opts.worker ?? null,
       metadata,
@@ -228,7 +238,7 @@ export class Orrery {
   abandonRun(backendId: string, opts: At & { worker: string; reason?: string }): Promise<EndRunResult> {
     return this.store.endRun(backendId, {
       status: 'lost',
-      at: this.now(opts.at),
+      at: this.instant(opts.at),
       cause: 'abandon',
       worker: opts.worker,
       error: opts.reason ?? 'abandoned by its worker',
@@ -236,7 +246,7 @@ export class Orrery {
   }
 
   reapExpired(opts: At = {}): Promise<EndRunResult[]> {
-    return this.store.reapExpired(this.now(opts.at));
+    return this.store.reapExpired(this.instant(opts.at));
   }
 
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {

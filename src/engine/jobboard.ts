@@ -1,0 +1,23 @@
+import type { OrreryError } from '../core/errors.js';
+import type { RunLogRecord, TaskType } from '../core/model.js';
+import type { ClaimedRun, EndRunResult } from '../store/store.js';
+import type { EndRunOptions } from './service.js';
+
+/**
+ * What a worker needs from Orrery: the in-process service (`Orrery`) implements it over the store,
+ * and `OrreryClient` implements it over the HTTP jobboard endpoints for workers that cannot reach
+ * the database. Errors keep their OrreryError classes on both sides.
+ */
+export interface Jobboard {
+  now(): Date;
+  listTaskTypes(): Promise<TaskType[]>;
+  claimRuns(opts: { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]>;
+  /** Started runs this worker holds (claim recovery after a lost reply). */
+  heldRuns(worker: string): Promise<ClaimedRun[]>;
+  heartbeat(backendId: string, opts: { worker: string }): Promise<Date>;
+  endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>>;
+  abandonRun(backendId: string, opts: { worker: string; reason?: string; at?: Date }): Promise<EndRunResult>;
+  appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
+  /** Calls `listener` when runs may be waiting to be claimed; returns a function that unsubscribes. */
+  onRunsScheduled(listener: () => void): () => void;
+}
