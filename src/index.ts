@@ -29,3 +29,8 @@ export { nextOccurrence } from './core/schedule.js';
 export type { TaskInput, TaskTypeInput } from './core/validation.js';
 export type { Store, StoreCapabilities, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
+export type { Jobboard } from './engine/jobboard.js';
+export type { RunEvent } from './engine/service.js';
+export { OrreryClient, type TaskPage } from './http/client.js';
+export { createHttpApp, type HttpOptions } from './http/app.js';
+export { createMetrics } from './http/metrics.js';

@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import type { Server } from 'node:http';
 import { formatDuration } from '../core/durations.js';
-import { validateTaskType } from '../core/validation.js';
+import type { TaskType } from '../core/model.js';
+import { validateTaskType, type TaskTypeInput } from '../core/validation.js';
+import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
-import type { Orrery } from '../engine/service.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { addDb, durationArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
 
@@ -20,6 +21,7 @@ interface WorkerCliOpts extends DaemonCliOpts {
   grace?: number;
   poll?: number;
   id?: string;
+  token?: string;
 }
 
 const isolationOption = () =>
@@ -34,7 +36,8 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .addOption(isolationOption())
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', durationArg)
-    .option('--id <worker-id>', 'worker id (default host:pid:random)');
+    .option('--id <worker-id>', 'worker id (default host:pid:random)')
+    .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url');
 }
 
 export function daemonCommands(): Command[] {
@@ -47,21 +50,31 @@ export function daemonCommands(): Command[] {
     await runDaemon(o, null, { runner: true, reaper: true });
   });
 
-  const worker = addDb(workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM'), true).addOption(logFormatOption())).action(
-    async (o: WorkerCliOpts) => {
-      await runDaemon(o, o, { runner: false, reaper: false });
-    },
-  );
+  const worker = addDb(
+    workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM'), true)
+      .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database')
+      .addOption(logFormatOption()),
+  ).action(async (o: WorkerCliOpts & { url?: string }) => {
+    if (o.url !== undefined) {
+      if (o.db !== undefined) throw new UsageError('--url and --db cannot be combined: a remote worker never touches the database');
+      await runRemoteWorker(o as WorkerCliOpts & { url: string });
+    } else await runDaemon(o, o, { runner: false, reaper: false });
+  });
 
   const serve = addDb(
     workerOptions(new Command('serve').description('runner, reaper and worker in one process (the embedded set-up)'), false)
       .option('--port <port>', 'HTTP port (GET /healthz); 0 picks a free one', nonNegativeIntArg, 5180)
-      .option('--host <host>', 'HTTP address', '127.0.0.1')
+      .option('--host <host>', 'HTTP address (a non-loopback address needs --token)', '127.0.0.1')
+      .option('--public-metrics', 'serve /metrics without the token')
       .option('--no-setup', 'do not call the handlers file\'s setup() (which may create example tasks)')
       .option('--max-sleep <duration>', 'longest runner sleep between passes (default 1s)', durationArg)
       .addOption(logFormatOption()),
-  ).action(async (o: WorkerCliOpts & { port: number; host: string; setup: boolean }) => {
-    await runDaemon(o, o, { runner: true, reaper: true, serve: { host: o.host, port: o.port, setup: o.setup } });
+  ).action(async (o: WorkerCliOpts & { port: number; host: string; setup: boolean; publicMetrics?: boolean }) => {
+    const token = o.token ?? (process.env.ORRERY_API_TOKEN || null);
+    if (!token && !isLoopback(o.host)) {
+      throw new UsageError(`--host ${o.host}: serving on a non-loopback address needs an API token (--token or ORRERY_API_TOKEN)`);
+    }
+    await runDaemon(o, o, { runner: true, reaper: true, serve: { host: o.host, port: o.port, setup: o.setup, token, publicMetrics: o.publicMetrics ?? false } });
   });
   return [runner, worker, serve];
 }
@@ -69,7 +82,7 @@ export function daemonCommands(): Command[] {
 interface Roles {
   runner: boolean;
   reaper: boolean;
-  serve?: { host: string; port: number; setup: boolean };
+  serve?: { host: string; port: number; setup: boolean; token: string | null; publicMetrics: boolean };
 }
 
 async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles): Promise<void> {
@@ -77,10 +90,12 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
   const graceMs = w?.grace ?? 10_000;
   // Loaded here, not at the top: the other commands start faster without the loops, logger and tsx.
-  const [{ Daemon }, { createLogger }, { startHealthServer }, { loadHandlers }] = await Promise.all([
+  const [{ Daemon }, { createLogger }, { createHttpApp }, { createMetrics }, { startHttpServer }, { loadHandlers }] = await Promise.all([
     import('../engine/daemon.js'),
     import('../engine/logger.js'),
-    import('../http/health-server.js'),
+    import('../http/app.js'),
+    import('../http/metrics.js'),
+    import('../http/server.js'),
     import('../worker/load-handlers.js'),
   ]);
   const log = createLogger(o.logFormat);
@@ -88,7 +103,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const orrery = await open(o);
   let server: Server | null = null;
   try {
-    await prepareTypes(orrery, mod, log);
+    await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log);
     const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
     if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
     if (types) {
@@ -117,9 +132,21 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
         : null,
       logger: log,
     });
+    let port: number | null = null;
     if (roles.serve) {
+      const metrics = createMetrics(orrery);
+      orrery.events.on('run', (e) => {
+        if (e.event === 'started') metrics.recordClaim([e], e.run.worker ?? undefined);
+        else if (e.event === 'ended') (e.reaped ? metrics.recordReaped([e]) : metrics.recordEnd(e));
+      });
+      const app = createHttpApp(orrery, {
+        token: roles.serve.token,
+        publicMetrics: roles.serve.publicMetrics,
+        metrics,
+        health: () => ({ worker: daemon.worker?.state ?? null, running: daemon.worker?.running ?? 0 }),
+      });
       try {
-        server = await startHealthServer(roles.serve.host, roles.serve.port, () => ({ worker: daemon.worker?.state ?? null, running: daemon.worker?.running ?? 0 }));
+        ({ server, port } = await startHttpServer(app, roles.serve.host, roles.serve.port));
       } catch (e) {
         throw new UsageError(`--port ${roles.serve.port}: cannot listen on ${roles.serve.host}: ${(e as Error).message}`);
       }
@@ -129,9 +156,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
       .join(', ');
-    const address = server?.address();
-    const port = address && typeof address === 'object' ? address.port : null;
-    log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; http://${roles.serve!.host}:${port}/healthz` : ''}`);
+    log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; API http://${roles.serve!.host}:${port}/api${roles.serve!.token ? ' (token required)' : ''}` : ''}`);
     await waitForSignal(log, graceMs);
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     await daemon.stop();
@@ -144,14 +169,71 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   }
 }
 
-async function prepareTypes(orrery: Orrery, mod: HandlersModule | null, log: Logger): Promise<void> {
+interface TypeAccess {
+  get(name: string): Promise<TaskType | null>;
+  create(input: TaskTypeInput): Promise<TaskType>;
+}
+
+/** Creates the handlers file's task types that are missing; warns about stored ones that differ. */
+async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger): Promise<void> {
   for (const input of mod?.taskTypes ?? []) {
     const declared = validateTaskType(input);
-    const stored = await orrery.ensureTaskType(input);
+    const stored = (await types.get(declared.name)) ?? (await types.create(input));
     const differs = (Object.keys(declared) as (keyof typeof declared)[]).filter((k) => declared[k] !== stored[k]);
     if (differs.length > 0) {
       log.warn(`task type ${stored.name} in the database differs from the handlers file (${differs.join(', ')}); the database's definition is used`);
     } else log.debug(`task type ${stored.name} ready`);
+  }
+}
+
+/** `orrery worker --url`: handlers run against a remote server's jobboard; no database is opened. */
+async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void> {
+  if (w.isolation !== 'inline') throw new UsageError(`--isolation ${w.isolation}: only "inline" is available in this version`);
+  if (!/^https?:\/\/[^\s]+$/.test(w.url)) throw new UsageError(`--url: "${w.url}" is not an http(s) URL`);
+  const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { ConflictError, NotFoundError }] = await Promise.all([
+    import('../engine/worker.js'),
+    import('../engine/logger.js'),
+    import('../http/client.js'),
+    import('../worker/load-handlers.js'),
+    import('../core/errors.js'),
+  ]);
+  const log = createLogger(w.logFormat);
+  const mod = await loadHandlers(w.handlers!);
+  const client = new OrreryClient(w.url, w.token ?? (process.env.ORRERY_API_TOKEN || null));
+  const graceMs = w.grace ?? 10_000;
+  try {
+    await prepareTypes(
+      {
+        get: (n) => client.getTaskType(n).catch((e: unknown) => (e instanceof NotFoundError ? null : Promise.reject(e))),
+        create: (t) => client.createTaskType(t).catch((e: unknown) => (e instanceof ConflictError ? client.getTaskType(String(t.name)) : Promise.reject(e))),
+      },
+      mod,
+      log,
+    );
+    const types = w.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    if (types) {
+      const all = await client.listTaskTypes();
+      const unknown = types.filter((t) => !all.some((x) => x.name === t));
+      if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+    }
+    const worker = new Worker(client, {
+      handlers: mod.handlers,
+      concurrency: w.concurrency,
+      graceMs,
+      ...(types ? { types } : {}),
+      ...(w.poll !== undefined ? { pollMs: w.poll } : {}),
+      ...(w.id ? { id: w.id } : {}),
+      logger: log.child({ loop: 'worker' }),
+    });
+    worker.start();
+    log.info(`orrery worker ${worker.id} started against ${w.url} (concurrency ${w.concurrency}, handlers: ${Object.keys(mod.handlers).join(', ')})`);
+    await waitForSignal(log, graceMs);
+    log.info(`stopping (grace ${formatDuration(graceMs)}, ${worker.running} running)`);
+    await worker.stop();
+    log.info('stopped');
+    setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+  } finally {
+    client.close();
   }
 }
 

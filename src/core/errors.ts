@@ -66,6 +66,35 @@ export class RetryAfter extends Error {
   }
 }
 
+/** The `code` of every OrreryError class above. */
+export const ORRERY_ERROR_CODES = [
+  'orrery_error',
+  'validation_error',
+  'not_found',
+  'conflict',
+  'invalid_transition',
+  'lease_lost',
+  'schema_too_new',
+  'storage_error',
+] as const;
+
+export type OrreryErrorCode = (typeof ORRERY_ERROR_CODES)[number];
+
+/** True when `e` carries the string `code` given (an OrreryError, or one rebuilt by a remote client). */
+export function hasCode<C extends OrreryErrorCode>(e: unknown, code: C): e is { code: C } {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
+}
+
+/**
+ * True for an OrreryError, or an error from elsewhere (a remote client, another copy of this module)
+ * carrying one of OrreryError's codes: Orrery's verdict, as opposed to a failure to reach it.
+ */
+export function isOrreryError(e: unknown): e is { code: OrreryErrorCode } {
+  if (e instanceof OrreryError) return true;
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && (ORRERY_ERROR_CODES as readonly string[]).includes(code);
+}
+
 /** Builds a ValidationError whose message names the field. */
 export function invalid(path: string, message: string): ValidationError {
   return new ValidationError(path ? `${path}: ${message}` : message, [{ path, message }]);

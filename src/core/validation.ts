@@ -17,21 +17,31 @@ import { firstOccurrence, normaliseSchedule } from './schedule.js';
 
 export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
 
+/** Longest duration Orrery accepts: 100 years, so every instant computed from one stays a valid date. */
+export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+
 /** A duration given as integer milliseconds or as text (`90s`, `1d12h`, `P1DT12H`). */
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  let ms: number;
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v) || v < 0) {
       ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer number of milliseconds' });
       return z.NEVER;
     }
-    return v;
+    ms = v;
+  } else {
+    try {
+      ms = parseDuration(v, '');
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+      return z.NEVER;
+    }
   }
-  try {
-    return parseDuration(v, '');
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: 'must be at most 100 years' });
     return z.NEVER;
   }
+  return ms;
 });
 
 const count = z.number().int('must be an integer').min(0, 'must not be negative');
@@ -155,7 +165,7 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
     policy: t.policy,
     schedule,
     nextRun,
-    currentIntervalMs: schedule.kind === 'adaptive' ? type.defaultIntervalMs : null,
+    currentIntervalMs: t.policy === 'recurring' && schedule.kind === 'adaptive' ? type.defaultIntervalMs : null,
     retriesLeft: t.retriesLeft ?? type.numRetries,
     priority: t.priority,
     priorityRank: priorityRank(t.priority),

@@ -1,5 +1,6 @@
+import { isOrreryError } from '../core/errors.js';
 import type { EndRunResult } from '../store/store.js';
-import type { EndRunOptions, Orrery } from './service.js';
+import type { EndRunOptions, Jobboard } from './jobboard.js';
 
 interface Pending {
   backendId: string;
@@ -19,7 +20,7 @@ export class EndBatcher {
   private queue: Pending[] = [];
   private writing = false;
 
-  constructor(private readonly orrery: Orrery) {}
+  constructor(private readonly board: Jobboard) {}
 
   end(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     return new Promise((resolve, reject) => {
@@ -33,8 +34,8 @@ export class EndBatcher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
-        const outcomes = await this.orrery.endRuns(batch.map((p) => ({ backendId: p.backendId, ...p.opts })));
-        outcomes.forEach((o, i) => (o instanceof Error ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
+        const outcomes = await this.board.endRuns(batch.map((p) => ({ backendId: p.backendId, ...p.opts })));
+        outcomes.forEach((o, i) => (o instanceof Error || isOrreryError(o) ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
       } catch (e) {
         for (const p of batch) p.reject(e); // the database failed the whole batch: each caller retries its own end
       }

@@ -1,7 +1,17 @@
 import type { OrreryError } from '../core/errors.js';
-import type { RunLogRecord, TaskType } from '../core/model.js';
+import type { RunEndStatus, RunLogRecord, TaskType } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import type { EndRunOptions } from './service.js';
+
+/** How a run ends, as its holder reports it (`Orrery.endRun`, `Jobboard.endRuns`). */
+export interface EndRunOptions {
+  at?: Date;
+  status: RunEndStatus;
+  worker?: string | null;
+  metadata?: Record<string, unknown>;
+  result?: unknown;
+  error?: string | null;
+  retryAfterMs?: number | null;
+}
 
 /**
  * What a worker needs from Orrery: the in-process service (`Orrery`) implements it over the store,

@@ -1,10 +1,10 @@
-import { LeaseLostError } from '../core/errors.js';
+import { LeaseLostError, hasCode } from '../core/errors.js';
 
 export interface LeaseKeeperOptions {
   leaseMs: number;
   heartbeat: () => Promise<unknown>;
-  /** Called once when the store says the run is no longer ours. */
-  onLost: (e: LeaseLostError) => void;
+  /** Called once when the store says the run is no longer ours (a LeaseLostError, or an error rebuilt with its code). */
+  onLost: (e: Error) => void;
   onError?: (e: unknown) => void;
 }
 
@@ -31,9 +31,9 @@ export class LeaseKeeper {
       .then(
         () => undefined,
         (e: unknown) => {
-          if (e instanceof LeaseLostError || (e as { code?: string })?.code === 'lease_lost') {
+          if (hasCode(e, 'lease_lost')) {
             this.stop();
-            this.opts.onLost(e as LeaseLostError);
+            this.opts.onLost(e instanceof Error ? e : new LeaseLostError(String((e as { message?: unknown }).message ?? 'lease lost')));
           } else this.opts.onError?.(e);
         },
       )

@@ -1,13 +1,13 @@
 import { formatDuration } from '../core/durations.js';
-import { OrreryError } from '../core/errors.js';
+import { isOrreryError } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
 import { LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type Outcome } from '../worker/handlers.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { EndBatcher } from './end-batcher.js';
+import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
-import type { Orrery } from './service.js';
 
 const LOG_FLUSH_AT = 200;
 const IGNORED = Symbol('handler ignored abort');
@@ -28,7 +28,7 @@ export class RunExecution {
   readonly done: Promise<void>;
 
   constructor(
-    private readonly orrery: Orrery,
+    private readonly board: Jobboard,
     private readonly claimed: ClaimedRun,
     private readonly handler: Handler,
     private readonly workerId: string,
@@ -38,7 +38,7 @@ export class RunExecution {
     this.backendId = claimed.run.backendId;
     this.keeper = new LeaseKeeper({
       leaseMs: claimed.leaseMs,
-      heartbeat: () => this.orrery.heartbeat(this.backendId, { worker: this.workerId }),
+      heartbeat: () => this.board.heartbeat(this.backendId, { worker: this.workerId }),
       onLost: (e) => {
         this.finished = true; // not ours any more: whoever holds it ends it
         this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
@@ -101,8 +101,8 @@ export class RunExecution {
     this.controller.abort(new Error(reason));
     await this.flush();
     try {
-      const at = this.orrery.clock.now();
-      await this.retryingStorage(() => this.orrery.abandonRun(this.backendId, { worker: this.workerId, reason, at }));
+      const at = this.board.now();
+      await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at }));
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
     } catch (e) {
       this.log.error({ err: e }, `run ${this.backendId}: abandon failed: ${(e as Error).message}`);
@@ -116,7 +116,7 @@ export class RunExecution {
     await this.flush();
     const { run } = this.claimed;
     try {
-      const at = this.orrery.clock.now();
+      const at = this.board.now();
       const r = await this.retryingStorage(() =>
         this.ender.end(this.backendId, {
           status: outcome.status,
@@ -141,9 +141,10 @@ export class RunExecution {
   }
 
   /**
-   * Retries a call that failed for want of the database (connection lost, server restarting) with
-   * backoff, for at most one lease; the store's own verdicts (OrreryError: ended twice, lease lost...)
-   * are final. Past the lease the reaper will have taken the run back anyway.
+   * Retries a call that failed for want of the database (connection lost, server restarting) or of
+   * a remote board, with backoff, for at most one lease; Orrery's own verdicts (an OrreryError, or an
+   * error carrying one of its codes: ended twice, lease lost...) are final. Past the lease the reaper
+   * will have taken the run back anyway.
    */
   private async retryingStorage<T>(call: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.claimed.leaseMs;
@@ -151,7 +152,7 @@ export class RunExecution {
       try {
         return await call();
       } catch (e) {
-        if (e instanceof OrreryError || Date.now() + delay > deadline) throw e;
+        if (isOrreryError(e) || Date.now() + delay > deadline) throw e;
         this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: database unavailable (${(e as Error).message}); retrying in ${delay} ms`);
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -168,7 +169,7 @@ export class RunExecution {
         attrs = { unserialisable: String(attributes) };
       }
     }
-    this.logs.push({ at: this.orrery.clock.now(), level: lvl, message: String(message), attributes: attrs });
+    this.logs.push({ at: this.board.now(), level: lvl, message: String(message), attributes: attrs });
     if (this.logs.length >= LOG_FLUSH_AT) void this.flush();
   }
 
@@ -176,7 +177,7 @@ export class RunExecution {
     if (this.logs.length === 0) return this.flushing;
     const batch = this.logs.splice(0, this.logs.length);
     this.flushing = this.flushing
-      .then(() => this.orrery.appendRunLogs(this.backendId, batch))
+      .then(() => this.board.appendRunLogs(this.backendId, batch))
       .catch((e: unknown) => this.log.error({ err: e }, `run ${this.backendId}: log records lost: ${(e as Error).message}`));
     return this.flushing;
   }

@@ -1,11 +1,19 @@
+import { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
-import type { RunEndStatus, RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
 import { openStore } from '../store/open-store.js';
 import type { ClaimedRun, CreatedTask, EndRunItem, EndRunRequest, EndRunResult, Store, TaskFilter } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Jobboard } from './jobboard.js';
+import type { EndRunOptions, Jobboard } from './jobboard.js';
+
+export interface RunEvent {
+  event: 'scheduled' | 'started' | 'ended';
+  run: TaskRun;
+  /** Set on runs the reaper ended because their lease expired. */
+  reaped?: boolean;
+}
 
 export interface OpenOptions {
   /** Database URL (`sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
@@ -21,14 +29,7 @@ export interface TaskWithRuns extends Task {
   runs: TaskRun[];
 }
 
-export interface EndRunOptions extends At {
-  status: RunEndStatus;
-  worker?: string | null;
-  metadata?: Record<string, unknown>;
-  result?: unknown;
-  error?: string | null;
-  retryAfterMs?: number | null;
-}
+export type { EndRunOptions } from './jobboard.js';
 
 export const MAX_BATCH = 1_000_000;
 
@@ -37,10 +38,29 @@ export const MAX_BATCH = 1_000_000;
  * the loops call this and nothing below it.
  */
 export class Orrery implements Jobboard {
+  /**
+   * Run events of this process (`run`: { event: 'scheduled' | 'started' | 'ended', run }), for live
+   * views and metrics. Other processes' runs are not seen here.
+   */
+  readonly events = new EventEmitter<{ run: [RunEvent] }>();
+
   constructor(
     readonly store: Store,
     readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  private emitRuns(event: RunEvent['event'], runs: readonly TaskRun[]): void {
+    if (this.events.listenerCount('run') === 0) return;
+    for (const run of runs) this.events.emit('run', { event, run });
+  }
+
+  private emitEnded<T extends EndRunResult | OrreryError>(outcomes: T[], reaped = false): T[] {
+    if (this.events.listenerCount('run') === 0) return outcomes;
+    for (const o of outcomes) if (!(o instanceof OrreryError)) this.events.emit('run', { event: 'ended', run: (o as EndRunResult).run, ...(reaped ? { reaped } : {}) });
+    return outcomes;
+  }
 
   /** The current instant of this service's clock. */
   now(): Date {
@@ -161,16 +181,20 @@ export class Orrery implements Jobboard {
     const runs: TaskRun[] = [];
     for (const type of types) {
       const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
-      runs.push(...(await this.store.scheduleDue(type.name, at, minFree !== undefined ? { minFree } : {})));
+      const scheduled = await this.store.scheduleDue(type.name, at, minFree !== undefined ? { minFree } : {});
+      this.emitRuns('scheduled', scheduled); // per type, before a worker can have claimed them
+      runs.push(...scheduled);
     }
     return runs;
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
-  claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
+  async claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
-    return this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at) });
+    const claimed = await this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at) });
+    this.emitRuns('started', claimed.map((c) => c.run));
+    return claimed;
   }
 
   /** Started runs this worker holds (claim recovery after a lost reply). */
@@ -179,17 +203,19 @@ export class Orrery implements Jobboard {
   }
 
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
-  startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
+  async startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
     const metadata = validateMetadata(opts.metadata);
-    return this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });
+    const run = await this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });
+    this.emitRuns('started', [run]);
+    return run;
   }
 
   heartbeat(backendId: string, opts: At & { worker: string }): Promise<Date> {
     return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
   }
 
-  endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
-    return this.store.endRun(backendId, this.endRequest(opts));
+  async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+    return this.emitEnded([await this.store.endRun(backendId, this.endRequest(opts))])[0]!;
   }
 
   /**
@@ -208,7 +234,7 @@ export class Orrery implements Jobboard {
         outcomes.push(e);
       }
     }
-    const stored = await this.store.endRuns(valid);
+    const stored = this.emitEnded(await this.store.endRuns(valid));
     let next = 0;
     return outcomes.map((o) => o ?? stored[next++]!);
   }
@@ -235,18 +261,19 @@ export class Orrery implements Jobboard {
   }
 
   /** The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once. */
-  abandonRun(backendId: string, opts: At & { worker: string; reason?: string }): Promise<EndRunResult> {
-    return this.store.endRun(backendId, {
+  async abandonRun(backendId: string, opts: At & { worker: string; reason?: string }): Promise<EndRunResult> {
+    const result = await this.store.endRun(backendId, {
       status: 'lost',
       at: this.instant(opts.at),
       cause: 'abandon',
       worker: opts.worker,
       error: opts.reason ?? 'abandoned by its worker',
     });
+    return this.emitEnded([result])[0]!;
   }
 
-  reapExpired(opts: At = {}): Promise<EndRunResult[]> {
-    return this.store.reapExpired(this.instant(opts.at));
+  async reapExpired(opts: At = {}): Promise<EndRunResult[]> {
+    return this.emitEnded(await this.store.reapExpired(this.instant(opts.at)), true);
   }
 
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { OrreryError } from '../core/errors.js';
+import { isOrreryError } from '../core/errors.js';
 import type { ClaimedRun } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
 import { silentLogger, type Logger } from './logger.js';
 import { EndBatcher } from './end-batcher.js';
+import type { Jobboard } from './jobboard.js';
 import { RunExecution } from './run-execution.js';
-import type { Orrery } from './service.js';
 import { Sleeper } from './sleeper.js';
 
 export interface WorkerOptions {
@@ -26,7 +26,8 @@ const TYPES_REFRESH_MS = 5_000;
 
 /**
  * The worker loop (SPEC §2.3): claims runs of its types up to its concurrency, executes them, and
- * on stop lets running handlers finish within the grace period, then abandons the rest.
+ * on stop lets running handlers finish within the grace period, then abandons the rest. It needs only
+ * a Jobboard: the in-process service (`Orrery`) or a client of a remote one.
  */
 export class Worker {
   state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
@@ -45,7 +46,7 @@ export class Worker {
   private unlisten: () => void = () => {};
 
   constructor(
-    private readonly orrery: Orrery,
+    private readonly board: Jobboard,
     private readonly opts: WorkerOptions,
   ) {
     this.concurrency = opts.concurrency ?? 10;
@@ -54,7 +55,7 @@ export class Worker {
     this.graceMs = opts.graceMs ?? 10_000;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = opts.logger ?? silentLogger;
-    this.ender = new EndBatcher(orrery);
+    this.ender = new EndBatcher(board);
   }
 
   get running(): number {
@@ -64,7 +65,7 @@ export class Worker {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    this.unlisten = this.orrery.store.listen('runs', () => this.sleeper.wake());
+    this.unlisten = this.board.onRunsScheduled(() => this.sleeper.wake());
     this.loopDone = this.loop();
   }
 
@@ -96,15 +97,16 @@ export class Worker {
         const types = await this.currentTypes();
         const free = this.concurrency - this.active.size;
         if (free > 0 && types.length > 0) {
-          const claimed = await this.orrery.claimRuns({ worker: this.id, types, limit: free });
+          const claimed = await this.board.claimRuns({ worker: this.id, types, limit: free });
           for (const c of claimed) this.execute(c);
           if (claimed.length === free) delay = 0;
         }
         failures = 0;
       } catch (e) {
         failures += 1;
-        // A claim that failed for want of the database may still have committed: look for runs we hold.
-        if (!(e instanceof OrreryError)) this.recover = true;
+        // A claim that failed for want of the database (or of the connection to a remote board) may
+        // still have committed: look for runs we hold. Orrery's own verdicts (errors with its codes) are final.
+        if (!isOrreryError(e)) this.recover = true;
         delay = Math.min(this.pollMs * 2 ** Math.min(failures, 5), 30_000);
         this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
       }
@@ -114,7 +116,7 @@ export class Worker {
 
   private execute(c: ClaimedRun): void {
     const handler = this.opts.handlers[c.backendName];
-    const exec = new RunExecution(this.orrery, c, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender);
+    const exec = new RunExecution(this.board, c, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender);
     this.active.set(exec.backendId, exec);
     void exec.done.finally(() => {
       this.active.delete(exec.backendId);
@@ -124,7 +126,7 @@ export class Worker {
 
   /** Executes runs this worker holds but is not running: claims whose reply was lost with the connection. */
   private async recoverClaims(): Promise<void> {
-    const held = await this.orrery.heldRuns(this.id);
+    const held = await this.board.heldRuns(this.id);
     this.recover = false;
     for (const c of held) {
       if (this.active.has(c.run.backendId)) continue;
@@ -137,7 +139,7 @@ export class Worker {
     if (this.opts.types) return [...this.opts.types];
     const now = Date.now();
     if (now - this.typesReadAt > TYPES_REFRESH_MS) {
-      const all = await this.orrery.listTaskTypes();
+      const all = await this.board.listTaskTypes();
       this.types = all.filter((t) => t.backendName in this.opts.handlers).map((t) => t.name);
       this.typesReadAt = now;
     }

@@ -80,6 +80,23 @@ export interface CreatedTask {
   created: boolean;
 }
 
+/**
+ * The queue of one task type at an instant (for metrics and dashboards). Every count is read from a
+ * partial index over live rows only (waiting runs, leased runs) or from a type's disabled tasks, so
+ * its cost does not grow with finished runs.
+ */
+export interface QueueStats {
+  type: string;
+  /** Runs waiting to be claimed (status `scheduled`). */
+  scheduled: number;
+  /** Runs claimed and holding a lease (status `started`). */
+  running: number;
+  /** The `scheduled` instant of the oldest waiting run; null when none waits. */
+  oldestScheduled: Date | null;
+  /** Tasks disabled with reason `dead_letter` (the dead-letter bin). */
+  deadLettered: number;
+}
+
 /** The storage port, named after domain operations. Every mutating call takes the instant `at`. */
 export interface Store {
   readonly caps: StoreCapabilities;
@@ -121,6 +138,12 @@ export interface Store {
   reapExpired(at: Date, limit?: number): Promise<EndRunResult[]>;
   /** Earliest lease expiry among started runs, for the reaper's sleep. */
   nextLeaseExpiry(): Promise<Date | null>;
+
+  /**
+   * One entry per task type, by name, zeros included: waiting and running runs, the oldest waiting
+   * run, dead-lettered tasks. `at` is the instant of the reading (stores read their current state).
+   */
+  queueStats(at: Date): Promise<QueueStats[]>;
 
   getRun(backendId: string): Promise<TaskRun | null>;
   listRuns(taskId: number): Promise<TaskRun[]>;

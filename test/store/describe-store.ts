@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import type { Store, StoreCapabilities } from '../../src/store/store.js';
 import { jobboardCases } from './jobboard.case.js';
 import { runnerCases } from './runner.case.js';
+import { statsCases } from './stats.case.js';
 import { taskCases } from './tasks.case.js';
 
 export interface StoreUnderTest {
@@ -17,5 +18,6 @@ export function describeStore(sut: StoreUnderTest): void {
     taskCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
+    statsCases(sut);
   });
 }

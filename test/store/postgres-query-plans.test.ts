@@ -79,6 +79,15 @@ describe('PostgreSQL hot queries at scale', () => {
     expect(used.filter((i) => indexes.includes(i)), `indexes used: ${used.join(', ')}`).not.toEqual([]);
   });
 
+  it('queue stats (metrics scrape) read waiting runs, leases and dead letters from their indexes only', async () => {
+    const all = await plan(HOT_QUERIES.queueStats, []);
+    expect(all.filter((n) => n['Node Type'] === 'Seq Scan' && ['tasks', 'task_runs'].includes(n['Relation Name'] ?? '')).map((n) => n['Relation Name'])).toEqual([]);
+    const used = new Set(all.map((n) => n['Index Name']).filter((i): i is string => Boolean(i)));
+    expect([...used], `indexes used: ${[...used].join(', ')}`).toEqual(expect.arrayContaining(['task_runs_claimable', 'task_runs_leases']));
+    // Dead letters: either index bounds the scan by disabled tasks (the planner picks by statistics).
+    expect(['tasks_type_status', 'tasks_status'].some((i) => used.has(i)), `indexes used: ${[...used].join(', ')}`).toBe(true);
+  });
+
   it('a runner pass and a claim on this database touch only the due work', async () => {
     const store = await PostgresStore.open(db.url);
     try {

@@ -12,6 +12,7 @@ import type {
   EndRunItem,
   EndRunRequest,
   EndRunResult,
+  QueueStats,
   StartRunRequest,
   Store,
   StoreCapabilities,
@@ -41,6 +42,16 @@ export const HOT_QUERIES = {
      RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
   expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
   nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`,
+  /**
+   * The metrics scrape, per type: waiting runs from task_runs_claimable, leased runs from task_runs_leases,
+   * dead letters from a type's disabled tasks (tasks_type_status or tasks_status); no finished run is read.
+   */
+  queueStats: `SELECT y.name AS type, q.n AS scheduled, q.oldest, coalesce(l.n, 0)::int AS running, d.n AS dead
+     FROM task_types y
+     CROSS JOIN LATERAL (SELECT count(*)::int AS n, min(scheduled) AS oldest FROM task_runs WHERE type = y.name AND status = 'scheduled') q
+     LEFT JOIN (SELECT type, count(*) AS n FROM task_runs WHERE status = 'started' GROUP BY type) l ON l.type = y.name
+     CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM tasks WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') d
+     ORDER BY y.name`,
 } as const;
 /** SQLSTATEs after which the whole transaction is simply tried again. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -398,6 +409,16 @@ export class PostgresStore implements Store {
   async nextLeaseExpiry(): Promise<Date | null> {
     const [row] = await this.rows(this.pool, HOT_QUERIES.nextLease);
     return (row?.t as Date | null) ?? null;
+  }
+
+  async queueStats(_at: Date): Promise<QueueStats[]> {
+    return (await this.rows(this.pool, HOT_QUERIES.queueStats)).map((r) => ({
+      type: r.type as string,
+      scheduled: Number(r.scheduled),
+      running: Number(r.running),
+      oldestScheduled: (r.oldest as Date | null) ?? null,
+      deadLettered: Number(r.dead),
+    }));
   }
 
   async getRun(backendId: string): Promise<TaskRun | null> {

@@ -16,6 +16,7 @@ import type {
   EndRunItem,
   EndRunRequest,
   EndRunResult,
+  QueueStats,
   StartRunRequest,
   Store,
   StoreCapabilities,
@@ -24,6 +25,21 @@ import type {
 import { openSqlite } from './sqlite-connection.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
+
+/**
+ * Per type: waiting runs through task_runs_queued, leased runs through task_runs_leases (both partial
+ * indexes, pinned like nextDue), dead letters through each type's disabled tasks (tasks_type_status).
+ * Finished runs and idle tasks are never read. Exported so a test can EXPLAIN it.
+ */
+export const QUEUE_STATS_SQL = `
+  WITH queued AS (SELECT type, count(*) AS n, min(scheduled) AS oldest FROM task_runs INDEXED BY task_runs_queued
+                  WHERE status = 'scheduled' GROUP BY type),
+       leased AS (SELECT type, count(*) AS n FROM task_runs INDEXED BY task_runs_leases WHERE status = 'started' GROUP BY type)
+  SELECT y.name AS type, coalesce(q.n, 0) AS scheduled, q.oldest AS oldest, coalesce(l.n, 0) AS running,
+         (SELECT count(*) FROM tasks INDEXED BY tasks_type_status
+          WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') AS dead
+  FROM task_types y LEFT JOIN queued q ON q.type = y.name LEFT JOIN leased l ON l.type = y.name
+  ORDER BY y.name`;
 
 /** The embedded store: one SQLite file in WAL mode; writes take the write lock up front (BEGIN IMMEDIATE). */
 export class SqliteStore implements Store {
@@ -341,6 +357,18 @@ export class SqliteStore implements Store {
     return row.t === null ? null : new Date(row.t);
   }
 
+  async queueStats(_at: Date): Promise<QueueStats[]> {
+    // A deferred transaction: one consistent snapshot for every type.
+    const rows = this.db.transaction(() => this.stmts.queueStats.all() as Row[])();
+    return rows.map((r) => ({
+      type: r.type as string,
+      scheduled: Number(r.scheduled),
+      running: Number(r.running),
+      oldestScheduled: r.oldest === null ? null : new Date(Number(r.oldest)),
+      deadLettered: Number(r.dead),
+    }));
+  }
+
   async getRun(backendId: string): Promise<TaskRun | null> {
     const row = this.stmts.runByBackendId.get(backendId) as Row | undefined;
     return row ? runFromRow(row) : null;
@@ -483,6 +511,7 @@ function prepare(db: Database.Database) {
       current_run = NULL, dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END WHERE id = @id RETURNING *`),
     expired: p(`SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
     nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`),
+    queueStats: p(QUEUE_STATS_SQL),
     runByBackendId: p('SELECT * FROM task_runs WHERE backend_id = ?'),
     heldBy: p(`SELECT * FROM task_runs WHERE status = 'started' AND worker = ? ORDER BY id`),
     runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import * as errors from './errors.js';
+import { LeaseLostError, NotFoundError, ORRERY_ERROR_CODES, OrreryError, PermanentFailure, hasCode, isOrreryError } from './errors.js';
+
+describe('error codes', () => {
+  it('ORRERY_ERROR_CODES lists the code of every OrreryError class, and only those', () => {
+    const classes = (Object.values(errors) as unknown[]).filter(
+      (v): v is new (message: string) => OrreryError => typeof v === 'function' && (v === OrreryError || v.prototype instanceof OrreryError),
+    );
+    expect(classes.length).toBeGreaterThan(5);
+    expect(new Set(classes.map((C) => new C('x').code))).toEqual(new Set(ORRERY_ERROR_CODES));
+  });
+
+  it('isOrreryError: the classes, or anything carrying one of their codes (errors rebuilt by a remote client)', () => {
+    expect(isOrreryError(new NotFoundError('gone'))).toBe(true);
+    expect(isOrreryError(Object.assign(new Error('gone'), { code: 'not_found' }))).toBe(true);
+    expect(isOrreryError({ code: 'lease_lost', message: 'not yours' })).toBe(true);
+    expect(isOrreryError(new Error('socket hang up'))).toBe(false);
+    expect(isOrreryError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(false);
+    expect(isOrreryError(new PermanentFailure())).toBe(false);
+    expect(isOrreryError({ code: 404 })).toBe(false);
+    expect(isOrreryError(null)).toBe(false);
+    expect(isOrreryError('not_found')).toBe(false);
+  });
+
+  it('hasCode: one code', () => {
+    expect(hasCode(new LeaseLostError('lost'), 'lease_lost')).toBe(true);
+    expect(hasCode(Object.assign(new Error('lost'), { code: 'lease_lost' }), 'lease_lost')).toBe(true);
+    expect(hasCode(new NotFoundError('gone'), 'lease_lost')).toBe(false);
+    expect(hasCode(undefined, 'lease_lost')).toBe(false);
+  });
+});

@@ -1,0 +1,141 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { Orrery, RunEvent } from '../engine/service.js';
+import { HttpError, toErrorResponse } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { parseContract, routes, type Route } from './routes.js';
+
+export interface HttpOptions {
+  /** When set, every /api request needs `Authorization: Bearer <token>`. */
+  token?: string | null;
+  /** Serve /metrics without the token. */
+  publicMetrics?: boolean;
+  /** Prometheus text for /metrics (absent: 404). */
+  metrics?: { contentType: string; render(): Promise<string> } | null;
+  version?: string;
+  /** Extra fields for /healthz. */
+  health?: () => Record<string, unknown>;
+}
+
+const MB = 1024 * 1024;
+const MAX_JSON_DEPTH = 128;
+
+/** True when arrays and objects in `value` nest deeper than `max` levels (checked without recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const x of Object.values(v)) if (x !== null && typeof x === 'object') stack.push([x, depth + 1]);
+  }
+  return false;
+}
+
+/** Constant-time comparison of the presented bearer token with the configured one. */
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const a = createHash('sha256').update(m[1]!).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The HTTP API over one Orrery service (SPEC §6.4). */
+export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
+  const app = new Hono();
+  const token = opts.token || null;
+  const send = (c: Context, e: unknown) => {
+    const { status, body } = toErrorResponse(e);
+    return c.json(body, status as 400);
+  };
+  app.onError((e, c) => send(c, e));
+  app.notFound((c) => send(c, new HttpError('not_found', `no route ${c.req.method} ${c.req.path}`)));
+
+  const requireToken = async (c: Context, next: () => Promise<void>) => {
+    if (token && !tokenMatches(c.req.header('authorization'), token)) {
+      return send(c, new HttpError('unauthorized', 'missing or wrong bearer token'));
+    }
+    await next();
+  };
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', ...(opts.health?.() ?? {}) }));
+  app.get('/metrics', async (c, next) => (opts.publicMetrics ? next() : requireToken(c, next)), async (c) => {
+    if (!opts.metrics) return send(c, new HttpError('not_found', 'metrics are not enabled'));
+    return c.body(await opts.metrics.render(), 200, { 'content-type': opts.metrics.contentType });
+  });
+
+  app.use('/api/*', requireToken);
+  const document = openApiDocument(routes, opts.version ?? '0.1.0');
+  app.get('/api/openapi.json', (c) => c.json(document));
+
+  app.get('/api/events', (c) =>
+    streamSSE(c, async (stream) => {
+      const queue: RunEvent[] = [];
+      let wake: (() => void) | null = null;
+      const onRun = (e: RunEvent) => {
+        queue.push(e);
+        wake?.();
+      };
+      orrery.events.on('run', onRun);
+      stream.onAbort(() => {
+        orrery.events.off('run', onRun);
+        wake?.();
+      });
+      await stream.writeSSE({ event: 'ready', data: '{}' });
+      while (!stream.aborted && !stream.closed) {
+        if (queue.length === 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((r) => {
+            wake = r;
+            timer = setTimeout(r, 15_000); // keep-alive
+          });
+          clearTimeout(timer);
+          wake = null;
+          if (queue.length === 0 && !stream.aborted) await stream.writeSSE({ event: 'ping', data: '{}' });
+          continue;
+        }
+        const e = queue.shift()!;
+        await stream.writeSSE({ event: 'run', data: JSON.stringify(e) });
+      }
+      orrery.events.off('run', onRun);
+    }),
+  );
+
+  for (const r of routes) mount(app, orrery, r);
+  return app;
+}
+
+function mount(app: Hono, orrery: Orrery, r: Route): void {
+  const path = `/api${r.path}`;
+  const limit = bodyLimit({
+    maxSize: r.path === '/tasks/batch' ? 256 * MB : 4 * MB,
+    onError: () => {
+      throw new HttpError('payload_too_large', 'request body too large');
+    },
+  });
+  app.on(r.method.toUpperCase(), path, limit, async (c) => {
+    const params: Record<string, unknown> = {};
+    for (const [name, s] of Object.entries(r.params ?? {})) params[name] = parseContract(s, c.req.param(name), name);
+    const query = r.query ? parseContract(r.query, c.req.query(), 'query') : undefined;
+    let body: unknown;
+    if (r.body) {
+      const text = await c.req.text();
+      if (text.trim() === '') throw new HttpError('bad_request', 'a JSON body is required');
+      try {
+        body = JSON.parse(text);
+      } catch (e) {
+        throw new HttpError('bad_request', `invalid JSON: ${(e as Error).message}`);
+      }
+      // Validation and storage walk bodies recursively: deep nesting would overflow the stack (a 500).
+      if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (!r.bodyCheckedByService) body = parseContract(r.body, body, '');
+      else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
+    }
+    const out = await r.handler(orrery, { params, query, body });
+    if (out.status === 204) return c.body(null, 204);
+    return c.json(out.body ?? null, (out.status ?? 200) as 200);
+  });
+}

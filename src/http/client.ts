@@ -1,0 +1,189 @@
+import {
+  ConflictError,
+  InvalidTransitionError,
+  LeaseLostError,
+  NotFoundError,
+  OrreryError,
+  ValidationError,
+  type ErrorDetail,
+} from '../core/errors.js';
+import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import type { TaskInput, TaskTypeInput } from '../core/validation.js';
+import type { Jobboard } from '../engine/jobboard.js';
+import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
+import type { ClaimedRun, EndRunResult, TaskFilter } from '../store/store.js';
+import { HttpError } from './errors.js';
+
+const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at']);
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const revive = (key: string, v: unknown) => (typeof v === 'string' && INSTANT_KEYS.has(key) && ISO.test(v) ? new Date(v) : v);
+
+const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> = {
+  validation_error: ValidationError,
+  not_found: NotFoundError,
+  conflict: ConflictError,
+  invalid_transition: InvalidTransitionError,
+  lease_lost: LeaseLostError,
+};
+
+/** Rebuilds the server's error as the same OrreryError class (a 503 or a network failure stays a plain Error: retryable). */
+function toError(body: { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null, status: number): Error {
+  const e = body?.error;
+  if (!e?.code || status >= 500) return new Error(`orrery server answered ${status}: ${e?.message ?? 'no details'}`);
+  const Cls = ERRORS[e.code];
+  return Cls ? new Cls(e.message ?? e.code, e.details ?? []) : new HttpError(e.code, e.message ?? e.code, e.details ?? []);
+}
+
+export interface TaskPage {
+  items: Task[];
+  nextCursor: string | null;
+}
+
+/**
+ * A typed client of the HTTP API (`new OrreryClient(url, token)`), mirroring the library: task types,
+ * tasks (enqueue = create a one-shot task, dequeue = disable it), runs, and the jobboard, so an
+ * `orrery worker --url` runs handlers without reaching the database.
+ */
+export class OrreryClient implements Jobboard {
+  private readonly base: string;
+  private readonly controllers = new Set<AbortController>();
+
+  constructor(
+    url: string,
+    private readonly token: string | null = null,
+  ) {
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.base}/api${path}`, {
+      method,
+      headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text, revive) as unknown) : null;
+    if (!res.ok) throw toError(parsed as never, res.status);
+    return parsed as T;
+  }
+
+  now(): Date {
+    return new Date();
+  }
+
+  // --- task types and tasks ---------------------------------------------------------------------
+  listTaskTypes(): Promise<TaskType[]> {
+    return this.call('GET', '/task-types');
+  }
+  getTaskType(name: string): Promise<TaskType> {
+    return this.call('GET', `/task-types/${encodeURIComponent(name)}`);
+  }
+  createTaskType(input: TaskTypeInput): Promise<TaskType> {
+    return this.call('POST', '/task-types', input);
+  }
+  createTask(input: TaskInput): Promise<Task> {
+    return this.call('POST', '/tasks', input);
+  }
+  async createTasks(inputs: readonly TaskInput[]): Promise<Task[]> {
+    return (await this.call<{ tasks: Task[] }>('POST', '/tasks/batch', { tasks: inputs })).tasks;
+  }
+  /** The Indico Client's enqueue: a one-shot task, due now unless `nextRun` says otherwise. */
+  enqueue(type: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, nextRun?: Date): Promise<Task> {
+    return this.createTask({ type, policy: 'oneshot', arguments: { args, kwargs }, ...(nextRun ? { nextRun } : {}) });
+  }
+  /** The Indico Client's dequeue: disable the task (a waiting run is cancelled). */
+  async dequeue(taskId: number): Promise<Task> {
+    return (await this.disableTasks([taskId]))[0]!;
+  }
+  searchTasks(filter: Omit<TaskFilter, 'afterId'> & { cursor?: string } = {}): Promise<TaskPage> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v === null ? 'none' : String(v));
+    return this.call('GET', `/tasks${q.size ? `?${q}` : ''}`);
+  }
+  getTask(id: number): Promise<TaskWithRuns> {
+    return this.call('GET', `/tasks/${id}`);
+  }
+  listRuns(taskId: number): Promise<TaskRun[]> {
+    return this.call('GET', `/tasks/${taskId}/runs`);
+  }
+  disableTasks(ids: number[]): Promise<Task[]> {
+    return this.call('POST', '/tasks/disable', { ids });
+  }
+  respawnTasks(ids: number[], nextRun?: Date): Promise<Task[]> {
+    return this.call('POST', '/tasks/respawn', { ids, ...(nextRun ? { nextRun: nextRun.toISOString() } : {}) });
+  }
+  scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
+    return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at.toISOString() } : {}) });
+  }
+  getRun(backendId: string): Promise<TaskRun> {
+    return this.call('GET', `/runs/${encodeURIComponent(backendId)}`);
+  }
+  getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+    return this.call('GET', `/runs/${encodeURIComponent(backendId)}/logs`);
+  }
+  endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+    const { at, ...rest } = opts;
+    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: at.toISOString() } : {}) });
+  }
+
+  // --- the jobboard -----------------------------------------------------------------------------
+  claimRuns(opts: { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
+    return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: opts.limit });
+  }
+  heldRuns(worker: string): Promise<ClaimedRun[]> {
+    return this.call('POST', '/jobboard/held', { worker });
+  }
+  async heartbeat(backendId: string, opts: { worker: string }): Promise<Date> {
+    return (await this.call<{ leaseExpiresAt: Date }>('POST', '/jobboard/heartbeat', { backendId, worker: opts.worker })).leaseExpiresAt;
+  }
+  async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
+    // The server's clock stamps the end: remote worker clocks do not decide instants.
+    const body = { items: items.map(({ at: _at, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined })) };
+    const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', body);
+    return outcomes.map((o) => ('ok' in o ? o.ok : (toError(o, 400) as OrreryError)));
+  }
+  abandonRun(backendId: string, opts: { worker: string; reason?: string }): Promise<EndRunResult> {
+    return this.call('POST', '/jobboard/abandon', { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}) });
+  }
+  async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+    await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: r.at.toISOString() })) });
+  }
+
+  /** Listens to the server's event stream; scheduled runs call `listener` (reconnects after failures). */
+  onRunsScheduled(listener: () => void): () => void {
+    const controller = new AbortController();
+    this.controllers.add(controller);
+    const loop = async () => {
+      while (!controller.signal.aborted) {
+        try {
+          const res = await fetch(`${this.base}/api/events`, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, signal: controller.signal });
+          if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
+          const decoder = new TextDecoder();
+          let buffer = '';
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            buffer += decoder.decode(chunk, { stream: true });
+            let i: number;
+            while ((i = buffer.indexOf('\n\n')) >= 0) {
+              const frame = buffer.slice(0, i);
+              buffer = buffer.slice(i + 2);
+              if (/^event: run$/m.test(frame) && /"event":"scheduled"/.test(frame)) listener();
+            }
+          }
+        } catch {
+          // server restarting or unreachable: polling covers the gap
+        }
+        if (!controller.signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    void loop();
+    return () => {
+      controller.abort();
+      this.controllers.delete(controller);
+    };
+  }
+
+  close(): void {
+    for (const c of this.controllers) c.abort();
+    this.controllers.clear();
+  }
+}

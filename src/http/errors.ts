@@ -1,0 +1,40 @@
+import { OrreryError } from '../core/errors.js';
+
+export interface ErrorBody {
+  error: { code: string; message: string; details: { path: string; message: string }[] };
+}
+
+/** One place maps error codes to HTTP statuses: input 400, unknown ids 404, conflicts 409, invalid transitions 422. */
+const STATUS: Record<string, number> = {
+  validation_error: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  lease_lost: 409,
+  invalid_transition: 422,
+  payload_too_large: 413,
+  schema_too_new: 503,
+  storage_error: 503,
+};
+
+/** A request the HTTP layer itself refuses (bad JSON, bad path parameter...). */
+export class HttpError extends OrreryError {
+  override readonly code: string;
+  constructor(code: string, message: string, details: { path: string; message: string }[] = []) {
+    super(message, details);
+    this.code = code;
+  }
+}
+
+export function toErrorResponse(e: unknown): { status: number; body: ErrorBody } {
+  if (e instanceof OrreryError) {
+    return { status: STATUS[e.code] ?? 400, body: { error: { code: e.code, message: e.message, details: e.details } } };
+  }
+  // Not Orrery's verdict: the database is unreachable, or a bug. Neither is the client's fault.
+  const code = (e as { code?: string })?.code ?? '';
+  const unavailable = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0|08|SQLITE_BUSY|SQLITE_FULL|SQLITE_IOERR)/.test(code);
+  return unavailable
+    ? { status: 503, body: { error: { code: 'unavailable', message: 'the database is unavailable; retry later', details: [] } } }
+    : { status: 500, body: { error: { code: 'internal', message: 'internal error', details: [] } } };
+}

@@ -1,0 +1,202 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TaskRun } from '../core/model.js';
+import type { Orrery } from '../engine/service.js';
+import type { QueueStats } from '../store/store.js';
+
+/** Anything that carries a run: `EndRunResult`, `ClaimedRun`, a run event. */
+interface HasRun {
+  run: TaskRun;
+}
+
+export interface MetricsOptions {
+  /** Also export prom-client's Node.js process metrics (`process_*`, `nodejs_*`) on this registry; default true. */
+  defaultMetrics?: boolean;
+  /** How long a worker counts in `orrery_workers` after it was last seen (claim or heartbeat); default 60 s. */
+  workerWindowMs?: number;
+}
+
+/**
+ * Orrery's Prometheus metrics on their own registry. Mount `render()` / `contentType` at `/metrics`.
+ *
+ * Two kinds of samples:
+ * - **read at scrape time** from the store (`store.queueStats`), so every process serving `/metrics`
+ *   reports the whole queue, whoever runs the workers: `orrery_queue_length{type}`,
+ *   `orrery_running_runs{type}`, `orrery_oldest_scheduled_age_seconds{type}`,
+ *   `orrery_dead_lettered_tasks{type}`; and `orrery_workers` from the worker sightings below.
+ * - **recorded as events happen in this process**, through the `record*` functions: the counters and
+ *   histograms count only what passed through this process (its jobboard routes, its loops), and
+ *   restart from zero with it, as Prometheus counters do. Call each function from exactly one place
+ *   per event, or the event is counted twice.
+ */
+export interface OrreryMetrics {
+  /** The registry holding every Orrery metric (and the process metrics unless disabled). */
+  readonly registry: Registry;
+  /** The `Content-Type` of `render()`'s text (Prometheus text format 0.0.4). */
+  readonly contentType: string;
+  /**
+   * The exposition text. Reads the queue from the store once per scrape (concurrent scrapes share the
+   * read); rejects when the store cannot be read, so a scrape of an unreachable database fails visibly
+   * instead of reporting empty queues.
+   */
+  render(): Promise<string>;
+  /**
+   * Runs claimed, as returned by `claimRuns` (in-process workers, `POST /api/jobboard/claim`). Observes
+   * `orrery_schedule_to_start_seconds{type}` (run.started - run.scheduled) for each run and marks its
+   * worker seen. Pass `worker` to mark the claimer seen even when it got no run (an idle poll).
+   */
+  recordClaim(claimed: readonly HasRun[], worker?: string): void;
+  /**
+   * Runs ended by their holder or given back, as returned by `endRun` / `endRuns` / `abandonRun`
+   * (refused ends, the `OrreryError`s in an `endRuns` outcome, are skipped). Counts
+   * `orrery_runs_total{type,status}` and observes `orrery_run_duration_seconds{type,status}`
+   * (run.ended - run.started). Anything whose run has not ended is ignored, so a stream of run events
+   * can be passed as is. Do not pass reaped runs here: use `recordReaped`.
+   */
+  recordEnd(ended: HasRun | Error | ReadonlyArray<HasRun | Error>): void;
+  /**
+   * Runs the reaper ended `lost` because their lease expired, as returned by `reapExpired`. Counts
+   * `orrery_leases_reaped_total{type}` and records them as ended runs too (`orrery_runs_total` with
+   * status `lost`, `orrery_run_duration_seconds`): do not also pass them to `recordEnd`.
+   */
+  recordReaped(reaped: readonly HasRun[]): void;
+  /**
+   * A worker showed a sign of life: call it on every heartbeat (`POST /api/jobboard/heartbeat`, or the
+   * lease keeper); `recordClaim` already calls it for claims. `orrery_workers` counts the distinct ids
+   * seen within the last `workerWindowMs` (default one minute) of the service clock; `at` defaults to
+   * the service clock's now.
+   */
+  recordWorkerSeen(worker: string, at?: Date): void;
+}
+
+/** Schedule-to-start latency: from milliseconds (idle workers) to a day (a backed-up queue). */
+const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400];
+/** Run duration: from quick checks to hours-long loads. */
+const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600];
+
+/**
+ * Creates Orrery's metrics for one service on a fresh registry (never prom-client's global one, so any
+ * number can coexist in one process: tests, several servers).
+ */
+export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): OrreryMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const workerWindowMs = opts.workerWindowMs ?? 60_000;
+  const registers = [registry];
+
+  // --- read at scrape time ------------------------------------------------------------------------
+  // The four queue gauges are collected concurrently on each scrape; they share one store read.
+  let pending: Promise<{ now: Date; stats: QueueStats[] }> | null = null;
+  const snapshot = () => {
+    if (pending) return pending;
+    const p = (async () => {
+      const now = orrery.now();
+      return { now, stats: await orrery.store.queueStats(now) };
+    })();
+    pending = p;
+    const clear = () => {
+      if (pending === p) pending = null;
+    };
+    p.then(clear, clear);
+    return p;
+  };
+  const queueGauge = (name: string, help: string, value: (s: QueueStats, now: Date) => number) => {
+    const gauge: Gauge<'type'> = new Gauge({
+      name,
+      help,
+      labelNames: ['type'] as const,
+      registers,
+      async collect() {
+        const { now, stats } = await snapshot();
+        gauge.reset();
+        for (const s of stats) gauge.set({ type: s.type }, value(s, now));
+      },
+    });
+    return gauge;
+  };
+  queueGauge('orrery_queue_length', 'Runs waiting to be claimed (scheduled), per task type.', (s) => s.scheduled);
+  queueGauge('orrery_running_runs', 'Runs claimed and holding a lease (started), per task type.', (s) => s.running);
+  queueGauge(
+    'orrery_oldest_scheduled_age_seconds',
+    'Age of the oldest run waiting to be claimed, per task type (0 when none waits).',
+    (s, now) => (s.oldestScheduled === null ? 0 : Math.max(0, (now.getTime() - s.oldestScheduled.getTime()) / 1000)),
+  );
+  queueGauge('orrery_dead_lettered_tasks', 'Tasks disabled as dead letters (lost too many times in a row), per task type.', (s) => s.deadLettered);
+
+  const workersSeen = new Map<string, number>();
+  const workers: Gauge = new Gauge({
+    name: 'orrery_workers',
+    help: `Distinct workers that claimed or heartbeated through this process in the last ${workerWindowMs / 1000} s.`,
+    registers,
+    collect() {
+      const since = orrery.now().getTime() - workerWindowMs;
+      for (const [id, seen] of workersSeen) if (seen < since) workersSeen.delete(id);
+      workers.set(workersSeen.size);
+    },
+  });
+
+  // --- recorded as events happen --------------------------------------------------------------------
+  const runsTotal = new Counter({
+    name: 'orrery_runs_total',
+    help: 'Runs ended through this process, per task type and final status.',
+    labelNames: ['type', 'status'] as const,
+    registers,
+  });
+  const scheduleToStart = new Histogram({
+    name: 'orrery_schedule_to_start_seconds',
+    help: 'Time from a run being scheduled to being claimed (started), per task type.',
+    labelNames: ['type'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const runDuration = new Histogram({
+    name: 'orrery_run_duration_seconds',
+    help: 'Time from a run being started to ending, per task type and final status.',
+    labelNames: ['type', 'status'] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const leasesReaped = new Counter({
+    name: 'orrery_leases_reaped_total',
+    help: 'Runs ended lost by the reaper because their lease expired, per task type.',
+    labelNames: ['type'] as const,
+    registers,
+  });
+
+  const seconds = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
+
+  const recordWorkerSeen = (worker: string, at: Date = orrery.now()) => {
+    if (!worker) return;
+    workersSeen.set(worker, Math.max(workersSeen.get(worker) ?? -Infinity, at.getTime()));
+  };
+
+  const recordEndedRun = (run: TaskRun) => {
+    if (run.ended === null || run.status === 'scheduled' || run.status === 'started') return;
+    runsTotal.inc({ type: run.type, status: run.status });
+    if (run.started !== null) runDuration.observe({ type: run.type, status: run.status }, seconds(run.started, run.ended));
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    recordClaim(claimed, worker) {
+      if (worker !== undefined) recordWorkerSeen(worker);
+      for (const { run } of claimed) {
+        if (run.started === null) continue;
+        scheduleToStart.observe({ type: run.type }, seconds(run.scheduled, run.started));
+        if (run.worker !== null) recordWorkerSeen(run.worker, run.started);
+      }
+    },
+    recordEnd(ended) {
+      const items = Array.isArray(ended) ? (ended as ReadonlyArray<HasRun | Error>) : [ended as HasRun | Error];
+      for (const item of items) if (!(item instanceof Error) && item.run) recordEndedRun(item.run);
+    },
+    recordReaped(reaped) {
+      for (const { run } of reaped) {
+        leasesReaped.inc({ type: run.type });
+        recordEndedRun(run);
+      }
+    },
+    recordWorkerSeen,
+  };
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { Route } from './routes.js';
+import { ErrorSchema } from './schemas.js';
+
+function schema(s: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const json = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+/** The OpenAPI 3.1 document, generated from the route contracts that validate requests. */
+export function openApiDocument(routes: readonly Route[], version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const path = `/api${r.path.replace(/:(\w+)/g, '{$1}')}`;
+    const parameters: unknown[] = [];
+    for (const [name, s] of Object.entries(r.params ?? {})) parameters.push({ name, in: 'path', required: true, schema: schema(s, 'input') });
+    if (r.query) {
+      const q = schema(r.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      for (const [name, s] of Object.entries(q.properties ?? {})) parameters.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema: s });
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, s] of Object.entries(r.responses)) {
+      responses[status] = s === null ? { description: 'No content' } : { description: status.startsWith('2') ? 'OK' : 'Error', content: { 'application/json': { schema: schema(s, 'output') } } };
+    }
+    // Errors every route can give besides its own: bad input, auth, oversized body, database down.
+    const error = (description: string) => ({ description, content: { 'application/json': { schema: schema(ErrorSchema, 'output') } } });
+    if (r.params || r.query || r.body) responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters');
+    responses['401'] = error('Missing or wrong bearer token (when a token is configured)');
+    if (r.body) responses['413'] = error('Request body too large');
+    responses['503'] = error('The database is unavailable; retry later');
+    (paths[path] ??= {})[r.method] = {
+      summary: r.summary,
+      tags: [r.tag],
+      ...(parameters.length ? { parameters } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(r.body, 'input') } } } } : {}),
+      responses,
+    };
+  }
+  paths['/api/events'] = {
+    get: {
+      summary: 'Server-sent events: `run` events ({ event: scheduled | started | ended, run }) of this server process',
+      tags: ['events'],
+      responses: { '200': { description: 'text/event-stream' } },
+    },
+  };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Orrery HTTP API', version },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}

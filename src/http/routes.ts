@@ -1,0 +1,221 @@
+import { z } from 'zod';
+import { ValidationError, type ErrorDetail } from '../core/errors.js';
+import { taskInputSchema, taskTypeInputSchema } from '../core/validation.js';
+import type { Orrery } from '../engine/service.js';
+import { HttpError } from './errors.js';
+import * as S from './schemas.js';
+
+export type Method = 'get' | 'post';
+
+export interface RouteInput {
+  params: Record<string, string>;
+  query: unknown;
+  body: unknown;
+}
+
+export interface RouteResult {
+  status?: number;
+  body?: unknown;
+}
+
+/** One HTTP route: its contracts (which validate requests and generate the OpenAPI document) and its handler. */
+export interface Route {
+  method: Method;
+  path: string;
+  summary: string;
+  tag: string;
+  params?: Record<string, z.ZodType>;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** The body contract is checked by the service with this schema (core validation); documented, not re-run here. */
+  bodyCheckedByService?: boolean;
+  responses: Record<number, z.ZodType | null>;
+  handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any }) => Promise<RouteResult>;
+}
+
+/** Parses with a contract, turning zod issues into a ValidationError that names each field. */
+export function parseContract<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const details: ErrorDetail[] = r.error.issues.flatMap((i) => {
+    const base = [where, ...i.path.map(String)].filter(Boolean).join('.');
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: 'unknown field' }));
+    return [{ path: base, message: i.message }];
+  });
+  const first = details[0]!;
+  throw new ValidationError(`${first.path}: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`, details);
+}
+
+const taskId = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a task id').transform(Number);
+const backendId = z.string().min(1).max(256);
+const date = (s: string | undefined) => (s === undefined ? undefined : new Date(s));
+const at = (s: string | undefined) => (s === undefined ? {} : { at: new Date(s) });
+
+async function found<T>(value: Promise<T | null>, what: string, field = 'id'): Promise<T> {
+  const v = await value;
+  if (v === null) throw new HttpError('not_found', `${what} not found`, [{ path: field, message: `no ${what}` }]);
+  return v;
+}
+
+export const routes: Route[] = [
+  {
+    method: 'get', path: '/task-types', tag: 'task types', summary: 'List task types',
+    responses: { 200: z.array(S.TaskTypeSchema) },
+    handler: async (o) => ({ body: await o.listTaskTypes() }),
+  },
+  {
+    method: 'post', path: '/task-types', tag: 'task types', summary: 'Create a task type (409 if the name exists)',
+    body: taskTypeInputSchema, bodyCheckedByService: true,
+    responses: { 201: S.TaskTypeSchema, 400: S.ErrorSchema, 409: S.ErrorSchema },
+    handler: async (o, { body }) => ({ status: 201, body: await o.createTaskType(body) }),
+  },
+  {
+    method: 'get', path: '/task-types/:name', tag: 'task types', summary: 'Get a task type',
+    params: { name: z.string().min(1).max(128) },
+    responses: { 200: S.TaskTypeSchema, 404: S.ErrorSchema },
+    handler: async (o, { params }) => ({ body: await found(o.getTaskType(params.name as string), `task type ${String(params.name)}`, 'name') }),
+  },
+  {
+    method: 'post', path: '/tasks', tag: 'tasks', summary: 'Create a task; an equal active task is returned instead (200)',
+    body: taskInputSchema, bodyCheckedByService: true,
+    responses: { 201: S.TaskSchema, 200: S.TaskSchema, 400: S.ErrorSchema },
+    handler: async (o, { body }) => {
+      const [c] = await o.createTasksDetailed([body], {}, '');
+      return { status: c!.created ? 201 : 200, body: c!.task };
+    },
+  },
+  {
+    method: 'post', path: '/tasks/batch', tag: 'tasks', summary: 'Create many tasks in one transaction; one invalid task rejects the batch',
+    body: S.BatchBody,
+    responses: { 201: z.object({ tasks: z.array(S.TaskSchema), created: z.number().int() }), 400: S.ErrorSchema },
+    handler: async (o, { body }) => {
+      const out = await o.createTasksDetailed(body.tasks);
+      return { status: 201, body: { tasks: out.map((c) => c.task), created: out.filter((c) => c.created).length } };
+    },
+  },
+  {
+    method: 'get', path: '/tasks', tag: 'tasks', summary: 'Search tasks (cursor pagination by id)',
+    query: S.TaskQuery,
+    responses: { 200: S.TaskPage, 400: S.ErrorSchema },
+    handler: async (o, { query }) => {
+      const limit = query.limit ?? 100;
+      const items = await o.searchTasks({
+        ...(query.type !== undefined ? { type: query.type } : {}),
+        ...(query.status !== undefined ? { status: query.status } : {}),
+        ...(query.priority !== undefined ? { priority: query.priority === 'none' ? null : query.priority } : {}),
+        ...(query.policy !== undefined ? { policy: query.policy } : {}),
+        ...(query.disabledReason !== undefined ? { disabledReason: query.disabledReason } : {}),
+        ...(query.cursor !== undefined ? { afterId: Number(query.cursor) } : {}),
+        limit,
+      });
+      return { body: { items, nextCursor: items.length === limit ? String(items[items.length - 1]!.id) : null } };
+    },
+  },
+  {
+    method: 'get', path: '/tasks/:id', tag: 'tasks', summary: 'Get a task with its runs (oldest first)',
+    params: { id: taskId },
+    responses: { 200: S.TaskWithRunsSchema, 404: S.ErrorSchema },
+    handler: async (o, { params }) => ({ body: await found(o.getTaskWithRuns(params.id as number), `task ${String(params.id)}`) }),
+  },
+  {
+    method: 'get', path: '/tasks/:id/runs', tag: 'runs', summary: 'Runs of a task (oldest first)',
+    params: { id: taskId },
+    responses: { 200: z.array(S.RunSchema), 404: S.ErrorSchema },
+    handler: async (o, { params }) => {
+      await found(o.getTask(params.id as number), `task ${String(params.id)}`);
+      return { body: await o.listRuns(params.id as number) };
+    },
+  },
+  {
+    method: 'post', path: '/tasks/disable', tag: 'tasks', summary: 'Disable tasks (their waiting runs are cancelled)',
+    body: S.IdsBody,
+    responses: { 200: z.array(S.TaskSchema), 400: S.ErrorSchema, 404: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.disableTasks(body.ids) }),
+  },
+  {
+    method: 'post', path: '/tasks/respawn', tag: 'tasks', summary: 'Re-enable tasks, due at nextRun (default now)',
+    body: S.RespawnBody,
+    responses: { 200: z.array(S.TaskSchema), 400: S.ErrorSchema, 404: S.ErrorSchema, 409: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.respawnTasks(body.ids, body.nextRun ? { nextRun: date(body.nextRun)! } : {}) }),
+  },
+  {
+    method: 'post', path: '/tasks/schedule', tag: 'tasks', summary: 'One runner pass: schedule due tasks; returns the runs created',
+    body: S.ScheduleBody,
+    responses: { 200: z.array(S.RunSchema), 400: S.ErrorSchema, 404: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.scheduleDue({ ...(body.type ? { type: body.type } : {}), ...at(body.at) }) }),
+  },
+  {
+    method: 'get', path: '/runs/:backendId', tag: 'runs', summary: 'Get a run',
+    params: { backendId },
+    responses: { 200: S.RunSchema, 404: S.ErrorSchema },
+    handler: async (o, { params }) => ({ body: await found(o.getRun(params.backendId as string), `run ${String(params.backendId)}`, 'backendId') }),
+  },
+  {
+    method: 'get', path: '/runs/:backendId/logs', tag: 'runs', summary: "A run's log records",
+    params: { backendId },
+    responses: { 200: z.array(S.LogRecordSchema), 404: S.ErrorSchema },
+    handler: async (o, { params }) => ({ body: await o.getRunLogs(params.backendId as string) }),
+  },
+  {
+    method: 'post', path: '/runs/:backendId/start', tag: 'runs', summary: 'Mark a scheduled run started from outside (external backend)',
+    params: { backendId }, body: S.StartBody,
+    responses: { 200: S.RunSchema, 404: S.ErrorSchema, 409: S.ErrorSchema },
+    handler: async (o, { params, body }) => ({
+      body: await o.startRun(params.backendId as string, { ...(body.worker ? { worker: body.worker } : {}), ...(body.metadata ? { metadata: body.metadata } : {}), ...at(body.at) }),
+    }),
+  },
+  {
+    method: 'post', path: '/runs/:backendId/end', tag: 'runs', summary: 'End a run and apply the end-of-run formula',
+    params: { backendId }, body: S.EndBody,
+    responses: { 200: S.EndRunResultSchema, 404: S.ErrorSchema, 409: S.ErrorSchema, 422: S.ErrorSchema },
+    handler: async (o, { params, body }) => ({ body: await o.endRun(params.backendId as string, { ...body, ...at(body.at) }) }),
+  },
+  {
+    method: 'post', path: '/jobboard/claim', tag: 'jobboard', summary: 'Claim up to `limit` scheduled runs of the given types (leases start now)',
+    body: S.ClaimBody,
+    responses: { 200: z.array(S.ClaimedRunSchema), 400: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.claimRuns(body) }),
+  },
+  {
+    method: 'post', path: '/jobboard/held', tag: 'jobboard', summary: 'Started runs a worker holds (claim recovery)',
+    body: S.WorkerBody,
+    responses: { 200: z.array(S.ClaimedRunSchema) },
+    handler: async (o, { body }) => ({ body: await o.heldRuns(body.worker) }),
+  },
+  {
+    method: 'post', path: '/jobboard/heartbeat', tag: 'jobboard', summary: "Extend a held run's lease (409 lease_lost if not held)",
+    body: S.HeartbeatBody,
+    responses: { 200: z.object({ leaseExpiresAt: z.string() }), 404: S.ErrorSchema, 409: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: { leaseExpiresAt: await o.heartbeat(body.backendId, { worker: body.worker }) } }),
+  },
+  {
+    method: 'post', path: '/jobboard/end', tag: 'jobboard', summary: 'End held runs in one transaction; each item gets its own outcome',
+    body: S.JobboardEndBody,
+    responses: { 200: S.EndOutcomes, 400: S.ErrorSchema },
+    handler: async (o, { body }) => {
+      const outcomes = await o.endRuns(body.items);
+      return {
+        body: {
+          outcomes: outcomes.map((x) =>
+            x instanceof Error ? { error: { code: (x as { code: string }).code, message: x.message, details: (x as { details: ErrorDetail[] }).details } } : { ok: x },
+          ),
+        },
+      };
+    },
+  },
+  {
+    method: 'post', path: '/jobboard/abandon', tag: 'jobboard', summary: 'Give a held run back: it ends lost and its task is due again at once',
+    body: S.AbandonBody,
+    responses: { 200: S.EndRunResultSchema, 404: S.ErrorSchema, 409: S.ErrorSchema, 422: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.abandonRun(body.backendId, { worker: body.worker, ...(body.reason ? { reason: body.reason } : {}) }) }),
+  },
+  {
+    method: 'post', path: '/jobboard/logs', tag: 'jobboard', summary: "Append records to a run's log",
+    body: S.LogsBody,
+    responses: { 204: null, 404: S.ErrorSchema },
+    handler: async (o, { body }) => {
+      await o.appendRunLogs(body.backendId, body.records.map((r: { at: string; level: never; message: string; attributes: Record<string, unknown> }) => ({ ...r, at: new Date(r.at) })));
+      return { status: 204 };
+    },
+  },
+];

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
+
+/** Response shapes (SPEC §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
+const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
+const ms = z.number().int().nonnegative();
+
+export const TaskTypeSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  backendName: z.string(),
+  defaultIntervalMs: ms.nullable(),
+  minIntervalMs: ms.nullable(),
+  maxIntervalMs: ms.nullable(),
+  backoffFactor: z.number(),
+  maxQueueLength: z.number().int().nullable(),
+  numRetries: z.number().int(),
+  retryDelayMs: ms,
+  timeoutMs: ms.nullable(),
+  leaseMs: ms,
+  maxAbandons: z.number().int(),
+});
+
+const ScheduleSchema = z.union([
+  z.object({ kind: z.literal('adaptive') }),
+  z.object({ kind: z.literal('cron'), expr: z.string(), tz: z.string() }),
+  z.object({ kind: z.literal('rrule'), rule: z.string() }),
+]);
+
+export const TaskSchema = z.object({
+  id: z.number().int(),
+  type: z.string(),
+  arguments: z.object({ args: z.array(z.unknown()), kwargs: z.record(z.string(), z.unknown()) }),
+  policy: z.enum(TASK_POLICIES),
+  schedule: ScheduleSchema,
+  nextRun: instant,
+  currentIntervalMs: ms.nullable(),
+  status: z.enum(TASK_STATUSES),
+  disabledReason: z.enum(DISABLED_REASONS).nullable(),
+  retriesLeft: z.number().int(),
+  consecutiveAbandons: z.number().int(),
+  priority: z.enum(PRIORITIES).nullable(),
+  nextAttempt: z.number().int(),
+  created: instant,
+});
+
+export const RunSchema = z.object({
+  id: z.number().int(),
+  task: z.number().int(),
+  type: z.string(),
+  backendId: z.string(),
+  status: z.enum(RUN_STATUSES),
+  scheduled: instant,
+  started: instant.nullable(),
+  ended: instant.nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  worker: z.string().nullable(),
+  leaseExpiresAt: instant.nullable(),
+  attempt: z.number().int(),
+});
+
+export const TaskWithRunsSchema = TaskSchema.extend({ runs: z.array(RunSchema) });
+export const LogRecordSchema = z.object({ at: instant, level: z.enum(LOG_LEVELS), message: z.string(), attributes: z.record(z.string(), z.unknown()) });
+export const ClaimedRunSchema = z.object({
+  run: RunSchema,
+  arguments: TaskSchema.shape.arguments,
+  backendName: z.string(),
+  leaseMs: ms,
+  timeoutMs: ms.nullable(),
+});
+export const EndRunResultSchema = z.object({ run: RunSchema, task: TaskSchema, taskUpdated: z.boolean(), note: z.string().optional() });
+export const ErrorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ path: z.string(), message: z.string() })) }),
+});
+
+// --- request contracts the HTTP layer checks itself (task and task type bodies are checked by core) ---
+const nonEmpty = z.string().min(1).max(256);
+const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
+
+export const IdsBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) });
+export const RespawnBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000), nextRun: isoInstant.optional() });
+export const ScheduleBody = z.strictObject({ type: nonEmpty.optional(), at: isoInstant.optional() });
+export const BatchBody = z.strictObject({ tasks: z.array(z.unknown()).min(1).max(1_000_000) });
+export const StartBody = z.strictObject({ worker: nonEmpty.optional(), metadata: z.record(z.string(), z.unknown()).optional(), at: isoInstant.optional() });
+const MAX_RETRY_AFTER_MS = 100 * 365 * 86_400_000;
+const endFields = {
+  status: z.enum(RUN_END_STATUSES),
+  worker: nonEmpty.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  result: z.unknown().optional(),
+  error: z.string().max(1_000_000).nullable().optional(),
+  // Bounded so that `ended + retryAfterMs` stays a valid date (beyond it the end failed with a 500).
+  retryAfterMs: z.number().int().nonnegative().max(MAX_RETRY_AFTER_MS, 'at most 100 years').optional(),
+};
+export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() });
+export const ClaimBody = z.strictObject({ worker: nonEmpty, types: z.array(nonEmpty).min(1).max(1000), limit: z.number().int().min(1).max(1000) });
+export const WorkerBody = z.strictObject({ worker: nonEmpty });
+export const HeartbeatBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty });
+export const JobboardEndBody = z.strictObject({ items: z.array(z.strictObject({ backendId: nonEmpty, ...endFields, worker: nonEmpty })).min(1).max(1000) });
+export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty, reason: z.string().max(10_000).optional() });
+export const LogsBody = z.strictObject({
+  backendId: nonEmpty,
+  records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(100_000), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),
+});
+export const TaskQuery = z.strictObject({
+  type: nonEmpty.optional(),
+  status: z.enum(TASK_STATUSES).optional(),
+  priority: z.enum([...PRIORITIES, 'none']).optional(),
+  policy: z.enum(TASK_POLICIES).optional(),
+  disabledReason: z.enum(DISABLED_REASONS).optional(),
+  cursor: z.string().regex(/^\d{1,15}$/, 'must be a cursor returned by a previous page').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+export const TaskPage = z.object({ items: z.array(TaskSchema), nextCursor: z.string().nullable() });
+export const EndOutcomes = z.object({ outcomes: z.array(z.union([z.object({ ok: EndRunResultSchema }), ErrorSchema])) });

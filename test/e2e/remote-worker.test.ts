@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { OrreryClient } from '../../src/http/client.js';
+import { useTempOrrery, waitFor } from '../engine/engine-helpers.js';
+import { FIXTURE_HANDLERS, useProcesses } from './process-helpers.js';
+
+describe('orrery serve with a remote `orrery worker --url`', () => {
+  const setup = useTempOrrery();
+  const spawnOrrery = useProcesses();
+
+  it('executes tasks created through the typed client, through the HTTP jobboard only', async () => {
+    const { path } = await setup();
+    const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--port', '0', '--token', 't0ken', '--log-format', 'json']);
+    await waitFor(() => /orrery started/.test(serve.output()), 'serve to start');
+    const port = Number(/"port":(\d+)/.exec(serve.output())![1]);
+    const url = `http://127.0.0.1:${port}`;
+    // The worker gets no --db: everything it does goes through the API.
+    const worker = spawnOrrery(['worker', '--url', url, '--token', 't0ken', '--handlers', FIXTURE_HANDLERS, '--types', 'noop,tick', '--id', 'remote-1', '--log-format', 'json']);
+    await waitFor(() => /orrery worker .* started/.test(worker.output()), 'the remote worker to start');
+
+    const client = new OrreryClient(url, 't0ken');
+    try {
+      const tasks = await client.createTasks(Array.from({ length: 30 }, (_, i) => ({ type: 'noop', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+      const recurring = await client.createTask({ type: 'tick', arguments: { args: ['feed'], kwargs: {} } });
+      await waitFor(async () => (await client.searchTasks({ type: 'noop', status: 'completed', limit: 100 })).items.length === 30, 'the one-shot tasks to complete');
+      const ticks = await waitFor(async () => {
+        const runs = await client.listRuns(recurring.id);
+        return runs.filter((r) => r.status === 'eventful').length >= 2 ? runs : null;
+      }, 'two runs of the recurring task');
+      const one = await client.getTask(tasks[0]!.id);
+      expect(one.runs.map((r) => [r.status, r.worker])).toEqual([['uneventful', 'remote-1']]);
+      expect(one.runs[0]!.ended).toBeInstanceOf(Date);
+      const logs = await client.getRunLogs(ticks[0]!.backendId); // written by the remote worker through /jobboard/logs
+      expect(logs[0]).toMatchObject({ level: 'info', message: 'tick' });
+
+      // enqueue / dequeue, like the Indico Client
+      const later = await client.enqueue('noop', ['later'], {}, new Date(Date.now() + 3_600_000));
+      expect((await client.dequeue(later.id)).status).toBe('disabled');
+
+      const metrics = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer t0ken' } }).then((r) => r.text());
+      expect(metrics).toMatch(/orrery_runs_total\{type="noop",status="uneventful"\} 30/);
+      expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    } finally {
+      client.close();
+    }
+    worker.child.kill('SIGTERM');
+    serve.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(await serve.exited).toBe(0);
+  });
+});

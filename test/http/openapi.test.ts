@@ -1,0 +1,389 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routes } from '../../src/http/routes.js';
+import { T0, errorOf, openHttp, type Exchange, type HttpHarness } from './http-helpers.js';
+
+/** OpenAPI 3.1 document shapes this test reads. */
+interface MediaType {
+  schema: Record<string, unknown>;
+}
+interface Operation {
+  summary?: string;
+  parameters?: Array<{ name: string; in: string; required?: boolean; schema: Record<string, unknown> }>;
+  requestBody?: { required?: boolean; content: Record<string, MediaType> };
+  responses: Record<string, { description: string; content?: Record<string, MediaType> }>;
+}
+interface Document {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, Operation>>;
+  components?: { securitySchemes?: Record<string, unknown> };
+  security?: unknown[];
+}
+
+const TOKEN = 'secret-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const oa = (path: string) => `/api${path.replace(/:(\w+)/g, '{$1}')}`;
+
+let h: HttpHarness;
+let doc: Document;
+/** Every exchange of the scripted scenario (success and error responses). */
+let exchanges: Exchange[] = [];
+
+const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+const compiled = new Map<string, ValidateFunction>();
+function validator(key: string, schema: Record<string, unknown>): ValidateFunction {
+  let v = compiled.get(key);
+  if (!v) {
+    v = ajv.compile(schema);
+    compiled.set(key, v);
+  }
+  return v;
+}
+
+/** A scripted session touching every route at least once, with success and error responses. */
+async function scenario(h: HttpHarness): Promise<void> {
+  const call = (method: string, path: string, body?: unknown, raw?: string) =>
+    h.call(method, path, body, { headers: auth, ...(raw !== undefined ? { raw } : {}) });
+  const expectStatus = async (p: Promise<{ status: number; body: unknown }>, status: number) => {
+    const r = await p;
+    expect(r.status, JSON.stringify(r.body)).toBe(status);
+    return r.body as any;
+  };
+
+  // Task types.
+  await expectStatus(call('GET', '/api/task-types'), 200);
+  await expectStatus(call('POST', '/api/task-types', { name: 'mail', defaultIntervalMs: '1m', numRetries: 1 }), 201);
+  await expectStatus(
+    call('POST', '/api/task-types', {
+      name: 'report.daily',
+      description: 'daily',
+      backendName: 'reports',
+      defaultIntervalMs: 86_400_000,
+      minIntervalMs: '1h',
+      maxIntervalMs: 'P2D',
+      backoffFactor: 1.5,
+      maxQueueLength: null,
+      numRetries: 0,
+      retryDelayMs: '90s',
+      timeoutMs: '10m',
+      leaseMs: 5000,
+      maxAbandons: 2,
+    }),
+    201,
+  );
+  await expectStatus(call('POST', '/api/task-types', { name: 'oneshots' }), 201);
+  await expectStatus(call('POST', '/api/task-types', { name: 'mail' }), 409);
+  await expectStatus(call('POST', '/api/task-types', { name: 'mail', colour: 'red' }), 400);
+  await expectStatus(call('POST', '/api/task-types', { name: 'mail', leaseMs: false }), 400);
+  await expectStatus(call('POST', '/api/task-types', undefined, '{nope'), 400);
+  await expectStatus(call('GET', '/api/task-types'), 200);
+  await expectStatus(call('GET', '/api/task-types/mail'), 200);
+  await expectStatus(call('GET', '/api/task-types/nope'), 404);
+  await expectStatus(call('GET', `/api/task-types/${'n'.repeat(200)}`), 400);
+
+  // Tasks.
+  await expectStatus(call('POST', '/api/tasks', { type: 'mail', arguments: { args: [1], kwargs: { to: 'x' } } }), 201);
+  await expectStatus(call('POST', '/api/tasks', { type: 'mail', arguments: { args: [1], kwargs: { to: 'x' } } }), 200);
+  await expectStatus(call('POST', '/api/tasks', { type: 'mail', arguments: { args: [2] }, priority: 'low', nextRun: '2030-01-01T00:00:00Z', retriesLeft: 3 }), 201);
+  await expectStatus(call('POST', '/api/tasks', { type: 'report.daily', schedule: { kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Paris' } }), 201);
+  await expectStatus(call('POST', '/api/tasks', { type: 'report.daily', schedule: { kind: 'rrule', rule: 'FREQ=HOURLY;COUNT=3' }, arguments: { kwargs: { r: 1 } } }), 201);
+  await expectStatus(call('POST', '/api/tasks', { type: 'oneshots', policy: 'oneshot', arguments: { args: ['a'] } }), 201);
+  await expectStatus(call('POST', '/api/tasks', { type: 'nope' }), 400);
+  await expectStatus(call('POST', '/api/tasks', { type: 'mail', bogus: 1 }), 400);
+  await expectStatus(call('POST', '/api/tasks', undefined, '[]'), 400);
+  await expectStatus(
+    call('POST', '/api/tasks/batch', { tasks: [{ type: 'mail', arguments: { args: [3] } }, { type: 'mail', arguments: { args: [4] }, priority: 'high' }, { type: 'oneshots', policy: 'oneshot' }] }),
+    201,
+  );
+  await expectStatus(call('POST', '/api/tasks/batch', { tasks: [{ type: 'mail', arguments: { args: [5] } }, { type: 'missing' }] }), 400);
+  await expectStatus(call('POST', '/api/tasks/batch', { tasks: [] }), 400);
+  await expectStatus(call('GET', '/api/tasks'), 200);
+  await expectStatus(call('GET', '/api/tasks?type=mail&limit=2'), 200);
+  await expectStatus(call('GET', '/api/tasks?type=mail&limit=2&cursor=2'), 200);
+  await expectStatus(call('GET', '/api/tasks?status=next_run_not_scheduled&priority=none&policy=recurring'), 200);
+  await expectStatus(call('GET', '/api/tasks?disabledReason=manual'), 200);
+  await expectStatus(call('GET', '/api/tasks?status=bogus'), 400);
+  await expectStatus(call('GET', '/api/tasks?limit=0'), 400);
+  await expectStatus(call('GET', '/api/tasks?what=1'), 400);
+  await expectStatus(call('GET', '/api/tasks/1'), 200);
+  await expectStatus(call('GET', '/api/tasks/abc'), 400);
+  await expectStatus(call('GET', '/api/tasks/4040'), 404);
+  await expectStatus(call('GET', '/api/tasks/1/runs'), 200);
+  await expectStatus(call('GET', '/api/tasks/x/runs'), 400);
+  await expectStatus(call('GET', '/api/tasks/4040/runs'), 404);
+
+  // Schedule, disable, respawn.
+  const runs = (await expectStatus(call('POST', '/api/tasks/schedule', {}), 200)) as Array<{ backendId: string; task: number; type: string }>;
+  expect(runs.length).toBeGreaterThanOrEqual(5);
+  await expectStatus(call('POST', '/api/tasks/schedule', { type: 'report.daily', at: '2030-01-02T00:00:00Z' }), 200);
+  await expectStatus(call('POST', '/api/tasks/schedule', { type: 'nope' }), 404);
+  await expectStatus(call('POST', '/api/tasks/schedule', { at: 'soon' }), 400);
+  await expectStatus(call('GET', '/api/tasks/1'), 200);
+  await expectStatus(call('GET', '/api/tasks/1/runs'), 200);
+  await expectStatus(call('POST', '/api/tasks/respawn', { ids: [1] }), 409);
+  const mailRuns = runs.filter((r) => r.type === 'mail');
+  const victim = mailRuns.pop()!;
+  await expectStatus(call('POST', '/api/tasks/disable', { ids: [victim.task] }), 200);
+  await expectStatus(call('POST', '/api/tasks/disable', { ids: [4040] }), 404);
+  await expectStatus(call('POST', '/api/tasks/disable', { ids: [] }), 400);
+  await expectStatus(call('POST', '/api/tasks/respawn', { ids: [victim.task], nextRun: '2030-01-03T00:00:00+02:00' }), 200);
+  await expectStatus(call('POST', '/api/tasks/respawn', { ids: [4040] }), 404);
+  await expectStatus(call('POST', '/api/tasks/respawn', { ids: ['1'] }), 400);
+  await expectStatus(call('GET', '/api/tasks?status=disabled'), 200);
+
+  // Runs: external start and end.
+  const [ext, ...rest] = mailRuns;
+  await expectStatus(call('GET', `/api/runs/${ext!.backendId}`), 200);
+  await expectStatus(call('GET', '/api/runs/nope'), 404);
+  await expectStatus(call('GET', `/api/runs/${'z'.repeat(300)}`), 400);
+  await expectStatus(call('POST', `/api/runs/${ext!.backendId}/end`, { status: 'eventful' }), 422);
+  await expectStatus(call('POST', `/api/runs/${ext!.backendId}/start`, { worker: 'ext', metadata: { k: 'v' }, at: T0 }), 200);
+  await expectStatus(call('POST', `/api/runs/${ext!.backendId}/start`, {}), 409);
+  await expectStatus(call('POST', '/api/runs/nope/start', {}), 404);
+  await expectStatus(call('POST', `/api/runs/${ext!.backendId}/start`, { metadata: 1 }), 400);
+  await expectStatus(call('POST', `/api/runs/${ext!.backendId}/end`, { status: 'eventful', worker: 'other' }), 409);
+  await expectStatus(
+    call('POST', `/api/runs/${ext!.backendId}/end`, { status: 'failed', worker: 'ext', error: 'boom', result: [1, { a: null }], metadata: { m: 1 }, retryAfterMs: 1000, at: '2030-01-01T00:00:05Z' }),
+    200,
+  );
+  await expectStatus(call('POST', `/api/runs/${ext!.backendId}/end`, { status: 'failed' }), 422);
+  await expectStatus(call('POST', '/api/runs/nope/end', { status: 'failed' }), 404);
+  await expectStatus(call('POST', `/api/runs/${ext!.backendId}/end`, { status: 'done' }), 400);
+
+  // Jobboard.
+  const claimed = (await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail', 'oneshots'], limit: 10 }), 200)) as Array<{ run: { backendId: string } }>;
+  expect(claimed.length).toBeGreaterThanOrEqual(3);
+  expect(rest.length).toBeGreaterThan(0);
+  await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w2', types: ['mail'], limit: 10 }), 200);
+  await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w2', types: [], limit: 10 }), 400);
+  await expectStatus(call('POST', '/api/jobboard/held', { worker: 'w1' }), 200);
+  await expectStatus(call('POST', '/api/jobboard/held', { worker: 'nobody' }), 200);
+  await expectStatus(call('POST', '/api/jobboard/held', {}), 400);
+  const [c1, c2, c3] = claimed.map((c) => c.run.backendId);
+  h.clock.advance(1000);
+  await expectStatus(call('POST', '/api/jobboard/heartbeat', { backendId: c1, worker: 'w1' }), 200);
+  await expectStatus(call('POST', '/api/jobboard/heartbeat', { backendId: c1, worker: 'w2' }), 409);
+  await expectStatus(call('POST', '/api/jobboard/heartbeat', { backendId: c1 }), 400);
+  await expectStatus(call('POST', '/api/jobboard/logs', { backendId: c1, records: [{ at: '2030-01-01T00:00:01Z', level: 'warn', message: 'slow', attributes: { ms: 900 } }, { at: T0, level: 'info', message: 'x' }] }), 204);
+  await expectStatus(call('POST', '/api/jobboard/logs', { backendId: c1, records: [] }), 204);
+  await expectStatus(call('POST', '/api/jobboard/logs', { backendId: 'nope', records: [{ at: T0, level: 'info', message: 'x' }] }), 404);
+  await expectStatus(call('POST', '/api/jobboard/logs', { backendId: c1, records: [{ at: T0, level: 'shout', message: 'x' }] }), 400);
+  await expectStatus(call('GET', `/api/runs/${c1}/logs`), 200);
+  await expectStatus(call('GET', '/api/runs/nope/logs'), 404);
+  await expectStatus(call('GET', `/api/runs/${'q'.repeat(257)}/logs`), 400);
+  await expectStatus(
+    call('POST', '/api/jobboard/end', {
+      items: [
+        { backendId: c1, worker: 'w1', status: 'eventful', result: { ok: true } },
+        { backendId: c2, worker: 'w2', status: 'eventful' },
+        { backendId: 'nope', worker: 'w1', status: 'uneventful' },
+        { backendId: c2, worker: 'w1', status: 'permfailed', error: 'bad input' },
+      ],
+    }),
+    200,
+  );
+  await expectStatus(call('POST', '/api/jobboard/end', { items: [{ backendId: c1, worker: 'w1', status: 'eventful' }] }), 200);
+  await expectStatus(call('POST', '/api/jobboard/end', { items: [] }), 400);
+  await expectStatus(call('POST', '/api/jobboard/abandon', { backendId: c3, worker: 'w2' }), 409);
+  await expectStatus(call('POST', '/api/jobboard/abandon', { backendId: c3, worker: 'w1', reason: 'shutdown' }), 200);
+  await expectStatus(call('POST', '/api/jobboard/abandon', { backendId: c3, worker: 'w1' }), 422);
+  await expectStatus(call('POST', '/api/jobboard/abandon', { backendId: 'nope', worker: 'w1' }), 404);
+  await expectStatus(call('POST', '/api/jobboard/abandon', { backendId: c3 }), 400);
+  await expectStatus(call('GET', '/api/tasks?status=disabled&disabledReason=permfailed'), 200);
+  await expectStatus(call('GET', `/api/tasks/${runs[0]!.task}`), 200);
+
+  // Oversized body and auth failures.
+  await expectStatus(call('POST', '/api/jobboard/held', undefined, JSON.stringify({ worker: 'w'.repeat(5 * 1024 * 1024) })), 413);
+  for (const r of routes) {
+    const path = `/api${r.path.replace(/:\w+/g, (m) => (m === ':id' ? '1' : 'x'))}`;
+    const res = await h.call(r.method.toUpperCase(), path, r.method === 'post' ? {} : undefined);
+    expect(res.status).toBe(401);
+  }
+  const res = await h.call('GET', '/api/openapi.json');
+  expect(res.status).toBe(401);
+}
+
+beforeAll(async () => {
+  h = await openHttp({ token: TOKEN, version: '9.8.7' });
+  const r = await h.call('GET', '/api/openapi.json', undefined, { headers: auth });
+  expect(r.status).toBe(200);
+  expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+  doc = r.body as Document;
+  h.log.length = 0;
+  await scenario(h);
+  exchanges = [...h.log];
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 with a bearer security scheme', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info).toEqual({ title: expect.any(String), version: '9.8.7' });
+    expect(doc.components?.securitySchemes).toEqual({ bearer: { type: 'http', scheme: 'bearer' } });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+  });
+
+  it('has a path and operation for every route, with its parameters, body and responses', () => {
+    for (const r of routes) {
+      const op = doc.paths[oa(r.path)]?.[r.method];
+      expect(op, `${r.method} ${r.path}`).toBeDefined();
+      expect(op!.summary).toBe(r.summary);
+      const pathParams = (op!.parameters ?? []).filter((p) => p.in === 'path');
+      expect(pathParams.map((p) => p.name).sort()).toEqual(Object.keys(r.params ?? {}).sort());
+      for (const p of pathParams) expect(p.required).toBe(true);
+      if (r.query) expect((op!.parameters ?? []).filter((p) => p.in === 'query').length).toBeGreaterThan(0);
+      if (r.body) {
+        expect(op!.requestBody?.required).toBe(true);
+        expect(op!.requestBody?.content['application/json']?.schema).toBeTypeOf('object');
+      } else expect(op!.requestBody).toBeUndefined();
+      for (const status of Object.keys(r.responses)) expect(op!.responses[status], `${r.method} ${r.path} ${status}`).toBeDefined();
+      expect(op!.responses['401']).toBeDefined();
+    }
+    expect(doc.paths['/api/events']?.get).toBeDefined();
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
+    expect(documented.sort()).toEqual([...routes.map((r) => `${r.method} ${oa(r.path)}`), 'get /api/events'].sort());
+  });
+
+  it('every schema in it compiles as JSON Schema 2020-12', () => {
+    let n = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const p of op.parameters ?? []) {
+          validator(`${method} ${path} param ${p.in} ${p.name}`, p.schema);
+          n++;
+        }
+        const body = op.requestBody?.content['application/json']?.schema;
+        if (body) {
+          validator(`${method} ${path} request`, body);
+          n++;
+        }
+        for (const [status, resp] of Object.entries(op.responses)) {
+          const s = resp.content?.['application/json']?.schema;
+          if (s) {
+            validator(`${method} ${path} ${status}`, s);
+            n++;
+          }
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(50);
+  });
+});
+
+describe('real responses against the document', () => {
+  it('the scenario touched every route with a success and an error response', () => {
+    for (const r of routes) {
+      const key = oa(r.path);
+      const mine = exchanges.filter((x) => x.template === key && x.method === r.method.toUpperCase());
+      expect(mine.some((x) => x.status < 300), `${r.method} ${key} success`).toBe(true);
+      // A route without input (GET /api/task-types) has no error to give but 401.
+      if (r.params || r.query || r.body) expect(mine.some((x) => x.status >= 400 && x.status !== 401), `${r.method} ${key} error`).toBe(true);
+      expect(mine.some((x) => x.status === 401), `${r.method} ${key} 401`).toBe(true);
+    }
+    const statuses = new Set(exchanges.map((x) => x.status));
+    for (const s of [200, 201, 204, 400, 401, 404, 409, 413, 422]) expect(statuses.has(s), `status ${s}`).toBe(true);
+  });
+
+  it('every response matches the schema documented for its path, method and status', () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const x of exchanges) {
+      if (!x.template || !doc.paths[x.template]) continue;
+      const op = doc.paths[x.template]![x.method.toLowerCase()];
+      const where = `${x.method} ${x.path.slice(0, 80)} -> ${x.status}`;
+      if (!op) {
+        problems.push(`${where}: method not documented`);
+        continue;
+      }
+      const resp = op.responses[String(x.status)];
+      if (!resp) {
+        problems.push(`${where}: status not documented (documented: ${Object.keys(op.responses).join(', ')})`);
+        continue;
+      }
+      const schema = resp.content?.['application/json']?.schema;
+      if (!schema) {
+        if (x.body !== null) problems.push(`${where}: body ${JSON.stringify(x.body).slice(0, 120)} but no content documented`);
+        checked++;
+        continue;
+      }
+      expect(x.contentType, where).toMatch(/^application\/json/);
+      const v = validator(`${x.method.toLowerCase()} ${x.template} ${x.status}`, schema);
+      if (!v(x.body)) problems.push(`${where}: ${ajv.errorsText(v.errors)} in ${JSON.stringify(x.body).slice(0, 200)}`);
+      if (x.status >= 400) errorOf(x.body);
+      checked++;
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  it('the documented schemas are not vacuous: they reject a wrong response', () => {
+    const ok = exchanges.find((x) => x.template === '/api/tasks/{id}' && x.status === 200)!;
+    const v = validator('get /api/tasks/{id} 200', doc.paths['/api/tasks/{id}']!.get!.responses['200']!.content!['application/json']!.schema);
+    expect(v(ok.body)).toBe(true);
+    expect(v({ ...(ok.body as object), status: 'sleeping' })).toBe(false);
+    expect(v({ ...(ok.body as object), runs: undefined })).toBe(false);
+    expect(v({ ...(ok.body as object), id: '1' })).toBe(false);
+    const err = validator('get /api/tasks/{id} 404', doc.paths['/api/tasks/{id}']!.get!.responses['404']!.content!['application/json']!.schema);
+    expect(err({ error: { code: 'x', message: 'y', details: [] } })).toBe(true);
+    expect(err({ error: { code: 'x', message: 'y' } })).toBe(false);
+  });
+});
+
+describe('request bodies against the document', () => {
+  const bodyExchanges = () => exchanges.filter((x) => x.template && doc.paths[x.template]?.[x.method.toLowerCase()]?.requestBody && !x.raw && x.requestBody !== undefined && x.status !== 401);
+
+  it('every body the tests sent that passed validation is accepted by the documented request schema', () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const x of bodyExchanges()) {
+      if (x.status === 400 || x.status === 413) continue;
+      const schema = doc.paths[x.template!]![x.method.toLowerCase()]!.requestBody!.content['application/json']!.schema;
+      const v = validator(`${x.method.toLowerCase()} ${x.template} request`, schema);
+      if (!v(x.requestBody)) problems.push(`${x.method} ${x.path} ${JSON.stringify(x.requestBody).slice(0, 150)}: ${ajv.errorsText(v.errors)}`);
+      checked++;
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
+    // Every route with a body had at least one accepted body checked.
+    for (const r of routes.filter((r) => r.body)) {
+      expect(bodyExchanges().some((x) => x.template === oa(r.path) && x.status !== 400 && x.status !== 413), `${r.method} ${r.path}`).toBe(true);
+    }
+  });
+
+  it('bodies refused for a wrong type or an unknown top-level field are refused by the documented schema too', () => {
+    let checked = 0;
+    for (const x of bodyExchanges()) {
+      if (x.status !== 400 || typeof x.requestBody !== 'object' || x.requestBody === null) continue;
+      const e = errorOf(x.body);
+      // Only contract-level problems (not e.g. an unknown task type, which the schema cannot know).
+      const structural = e.details.some(
+        (d) => d.message === 'unknown field' || /expected|Invalid option|Too (small|big)|must be an ISO 8601 instant/.test(d.message),
+      );
+      if (!structural) continue;
+      const schema = doc.paths[x.template!]![x.method.toLowerCase()]!.requestBody!.content['application/json']!.schema;
+      const v = validator(`${x.method.toLowerCase()} ${x.template} request`, schema);
+      expect(v(x.requestBody), `${x.method} ${x.path} ${JSON.stringify(x.requestBody).slice(0, 150)}`).toBe(false);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(8);
+  });
+
+  it('documented query parameters accept the queries of successful searches', () => {
+    const params = doc.paths['/api/tasks']!.get!.parameters!.filter((p) => p.in === 'query');
+    let checked = 0;
+    for (const x of exchanges.filter((x) => x.template === '/api/tasks' && x.method === 'GET' && x.status === 200)) {
+      const q = new URL(x.path, 'http://x').searchParams;
+      for (const [name, value] of q) {
+        const p = params.find((p) => p.name === name);
+        expect(p, `query parameter ${name}`).toBeDefined();
+        const typed = (p!.schema as { type?: string }).type === 'integer' ? Number(value) : value;
+        expect(validator(`query ${name}`, p!.schema)(typed), `${name}=${value}`).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * The SQLite counterpart of postgres-query-plans for the metrics scrape: queue stats must read only
+ * the partial indexes over waiting and leased runs and each type's disabled tasks, never a table scan
+ * of task_runs or tasks (which grow with finished runs and idle tasks).
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { QUEUE_STATS_SQL, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+describe('SQLite queue stats plan', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('uses task_runs_queued, task_runs_leases and tasks_type_status, and scans neither table', async () => {
+    const path = join(dir, 'orrery.db');
+    await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      const details = (db.prepare(`EXPLAIN QUERY PLAN ${QUEUE_STATS_SQL}`).all() as Array<{ detail: string }>).map((r) => r.detail);
+      const touching = details.filter((d) => /\b(task_runs|tasks)\b/.test(d));
+      expect(touching.filter((d) => !/USING (COVERING )?INDEX/.test(d)), details.join('\n')).toEqual([]);
+      expect(touching.map((d) => /INDEX (\w+)/.exec(d)![1]).sort()).toEqual(['task_runs_leases', 'task_runs_queued', 'tasks_type_status']);
+    } finally {
+      db.close();
+    }
+  });
+});
