@@ -139,6 +139,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
         if (e.event === 'started') metrics.recordClaim([e], e.run.worker ?? undefined);
         else if (e.event === 'ended') (e.reaped ? metrics.recordReaped([e]) : metrics.recordEnd(e));
       });
+      orrery.events.on('worker', (id) => metrics.recordWorkerSeen(id));
       const app = createHttpApp(orrery, {
         token: roles.serve.token,
         publicMetrics: roles.serve.publicMetrics,

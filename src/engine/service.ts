@@ -42,7 +42,7 @@ export class Orrery implements Jobboard {
    * Run events of this process (`run`: { event: 'scheduled' | 'started' | 'ended', run }), for live
    * views and metrics. Other processes' runs are not seen here.
    */
-  readonly events = new EventEmitter<{ run: [RunEvent] }>();
+  readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string] }>();
 
   constructor(
     readonly store: Store,
@@ -193,6 +193,7 @@ export class Orrery implements Jobboard {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
     const claimed = await this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at) });
+    this.events.emit('worker', opts.worker); // seen, even when there was nothing to claim
     this.emitRuns('started', claimed.map((c) => c.run));
     return claimed;
   }
@@ -211,6 +212,7 @@ export class Orrery implements Jobboard {
   }
 
   heartbeat(backendId: string, opts: At & { worker: string }): Promise<Date> {
+    this.events.emit('worker', opts.worker);
     return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
   }
 

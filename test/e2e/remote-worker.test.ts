@@ -38,6 +38,7 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
 
       const metrics = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer t0ken' } }).then((r) => r.text());
       expect(metrics).toMatch(/orrery_runs_total\{type="noop",status="uneventful"\} 30/);
+      expect(metrics).toMatch(/^orrery_workers 1$/m); // the remote worker, seen through its claims
       expect((await fetch(`${url}/metrics`)).status).toBe(401);
     } finally {
       client.close();
