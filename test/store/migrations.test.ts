@@ -19,12 +19,18 @@ describe('migrations', () => {
     const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(url)));
     await Promise.all(stores.map((s) => s.close()));
     const db = new Database(join(dir, 'o.db'));
-    expect(db.prepare('SELECT version, name FROM orrery_migrations').all()).toEqual([{ version: 1, name: '0001_init' }]);
+    expect(db.prepare('SELECT version, name FROM orrery_migrations ORDER BY version').all()).toEqual([
+      { version: 1, name: '0001_init' },
+      { version: 2, name: '0002_claim_order_index' },
+    ]);
+    // the claim reads waiting runs of one type in claim order from the index, without sorting
+    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM task_runs INDEXED BY task_runs_claimable WHERE type = 'x' AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT 10`).all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' | ')).not.toMatch(/TEMP B-TREE/);
     db.prepare('INSERT INTO orrery_migrations (version, name, applied_at) VALUES (99, ?, 0)').run('9999_future');
     db.close();
     const err = await openStore(url).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaTooNewError);
-    expect((err as Error).message).toBe('database schema version 99 is newer than this Orrery (knows up to 1); upgrade Orrery');
+    expect((err as Error).message).toBe('database schema version 99 is newer than this Orrery (knows up to 2); upgrade Orrery');
   });
 
   it('PostgreSQL: concurrent first opens of an empty database migrate once under the advisory lock; a newer schema is refused', async () => {

@@ -220,7 +220,12 @@ export class SqliteStore implements Store {
   async claimRuns(req: ClaimRequest): Promise<ClaimedRun[]> {
     if (req.limit <= 0 || req.types.length === 0) return [];
     const claimed = this.write(() => {
-      const rows = this.stmts.claim.all({ worker: req.worker, at: req.at.getTime(), types: JSON.stringify(req.types), limit: req.limit }) as Row[];
+      // Oldest first by (priority, scheduled) across the types: the first `limit` of each type, merged.
+      const picks: Row[] = [];
+      for (const type of new Set(req.types)) picks.push(...(this.stmts.claimPick.all(type, req.limit) as Row[]));
+      picks.sort((a, b) => Number(a.priority_rank) - Number(b.priority_rank) || Number(a.scheduled) - Number(b.scheduled) || Number(a.id) - Number(b.id));
+      const at = req.at.getTime();
+      const rows = picks.slice(0, req.limit).map((p) => this.stmts.claimOne.get({ id: p.id, worker: req.worker, at }) as Row);
       return rows.map((r) => {
         const extra = this.stmts.claimContext.get(r.task, r.type) as Row;
         return {
@@ -493,11 +498,11 @@ function prepare(db: Database.Database) {
     insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt)
       VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
-    claim: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
+    claimPick: p(`SELECT id, priority_rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
+      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
+    claimOne: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
-      WHERE id IN (SELECT id FROM task_runs WHERE status = 'scheduled' AND type IN (SELECT value FROM json_each(@types))
-                   ORDER BY priority_rank, scheduled, id LIMIT @limit)
-      RETURNING *`),
+      WHERE id = @id AND status = 'scheduled' RETURNING *`),
     claimContext: p(`SELECT t.arguments, y.backend_name, y.lease_ms, y.timeout_ms FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
     startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
