@@ -36,19 +36,8 @@ async function executeInProcess(dir: string, concurrency: number): Promise<numbe
   await orrery.createTasks(tasksOf(RUNS));
   const daemon = new Daemon(orrery, { runner: true, reaper: true, worker: { handlers: { noop: async () => false }, concurrency } });
   const start = performance.now();
-  const done = new Promise<void>((resolve) => {
-    let checking = false;
-    orrery.store.listen('ended', () => {
-      if (checking) return;
-      checking = true;
-      void allDone(orrery).then((yes) => {
-        checking = false;
-        if (yes) resolve();
-      });
-    });
-  });
   daemon.start();
-  await done;
+  while (!(await allDone(orrery))) await new Promise((r) => setTimeout(r, 5));
   const ms = performance.now() - start;
   await daemon.stop();
   const completed = await orrery.searchTasks({ status: 'completed', limit: RUNS });
