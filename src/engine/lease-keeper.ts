@@ -31,7 +31,7 @@ export class LeaseKeeper {
       .then(
         () => undefined,
         (e: unknown) => {
-          if (hasCode(e, 'lease_lost')) {
+          if (hasCode(e, 'lease_lost') || hasCode(e, 'not_found')) {
             this.stop();
             this.opts.onLost(e instanceof Error ? e : new LeaseLostError(String((e as { message?: unknown }).message ?? 'lease lost')));
           } else this.opts.onError?.(e);

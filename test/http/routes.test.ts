@@ -609,7 +609,7 @@ describe('jobboard', () => {
 
     // A worker that does not hold the run: lease_lost.
     expectError(await call('POST', '/api/jobboard/heartbeat', { backendId: a, worker: 'w2' }), 409, 'lease_lost');
-    expectError(await call('POST', '/api/jobboard/heartbeat', { backendId: 'nope', worker: 'w1' }), 409, 'lease_lost');
+    expectError(await call('POST', '/api/jobboard/heartbeat', { backendId: 'nope', worker: 'w1' }), 404, 'not_found'); // an unknown run, not a lost lease
 
     h.clock.advance(1000);
     const end = await call('POST', '/api/jobboard/end', {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidTransitionError, LeaseLostError } from '../../src/core/errors.js';
+import { InvalidTransitionError, LeaseLostError, NotFoundError } from '../../src/core/errors.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { DAY, HOUR, T0, at, claimOne, plus, useOrrery } from './fixtures.js';
 
@@ -58,6 +58,7 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const run = await claimOne(orrery, t.id, T0);
       expect(await orrery.heartbeat(run.backendId, { worker: 'w1', at: plus(T0, 20_000) })).toEqual(plus(T0, 50_000));
       await expect(orrery.heartbeat(run.backendId, { worker: 'intruder', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(orrery.heartbeat('no-such-run', { worker: 'w1', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(NotFoundError);
       await expect(orrery.endRun(run.backendId, { status: 'eventful', worker: 'intruder', at: plus(T0, 1) })).rejects.toBeInstanceOf(LeaseLostError);
       expect((await orrery.getRun(run.backendId))!.status).toBe('started');
     });

@@ -359,7 +359,10 @@ export class PostgresStore implements Store {
        WHERE backend_id = $1 AND status = 'started' AND worker = $2 RETURNING lease_expires_at`,
       [backendId, worker, at],
     );
-    if (!row) throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+    if (!row) {
+      await this.requireRun(this.pool, backendId); // an unknown run is not_found, not a lost lease
+      throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+    }
     return row.lease_expires_at as Date;
   }
 

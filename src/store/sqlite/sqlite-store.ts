@@ -277,7 +277,10 @@ export class SqliteStore implements Store {
 
   async heartbeat(backendId: string, worker: string, at: Date): Promise<Date> {
     const row = this.write(() => this.stmts.heartbeat.get({ backend_id: backendId, worker, at: at.getTime() }) as Row | undefined);
-    if (!row) throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+    if (!row) {
+      this.requireRun(backendId); // an unknown run is not_found, not a lost lease
+      throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+    }
     return new Date(Number(row.lease_expires_at));
   }
 
