@@ -1,4 +1,5 @@
 import type { NewTask } from '../core/validation.js';
+import type { Channel, ClaimedRun, EndRunResult } from './store.js';
 import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, LogLevel } from '../core/model.js';
 
 /** Rows as the stores read them: snake_case columns, instants as epoch ms (number or bigint-safe string). */
@@ -88,4 +89,25 @@ export function taskFromNew(t: NewTask, id: number, at: Date): Task {
     nextAttempt: 1,
     created: at,
   };
+}
+
+/**
+ * A claimed run from a run row joined with its task's arguments and its type's execution fields,
+ * aliased `t_arguments`, `y_backend_name`, `y_lease_ms`, `y_timeout_ms`.
+ */
+export function claimedFromRow(r: Row): ClaimedRun {
+  return {
+    run: runFromRow(r),
+    arguments: json(r.t_arguments),
+    backendName: r.y_backend_name as string,
+    leaseMs: ms(r.y_lease_ms),
+    timeoutMs: numOrNull(r.y_timeout_ms),
+  };
+}
+
+/** Wake-ups after runs ended: runners only when a task must be scheduled again (not for completions). */
+export function channelsAfterEnds(results: readonly EndRunResult[]): Channel[] {
+  if (results.length === 0) return [];
+  const due = results.some((r) => r.taskUpdated && r.task.status === 'next_run_not_scheduled');
+  return due ? ['tasks', 'ended'] : ['ended'];
 }

@@ -3,7 +3,7 @@ import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationEr
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
-import { logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { channelsAfterEnds, claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   Channel,
   ClaimRequest,
@@ -305,15 +305,7 @@ export class PostgresStore implements Store {
     const rows = await this.rows(this.pool, HOT_QUERIES.claim, [req.worker, req.at, req.types, req.limit]);
     if (rows.length === 0) return [];
     this.notify('claimed');
-    return rows
-      .map((r) => ({
-        run: runFromRow(r),
-        arguments: r.t_arguments as Task['arguments'],
-        backendName: r.y_backend_name as string,
-        leaseMs: Number(r.y_lease_ms),
-        timeoutMs: r.y_timeout_ms === null ? null : Number(r.y_timeout_ms),
-      }))
-      .sort((a, b) => a.run.id - b.run.id);
+    return rows.map(claimedFromRow).sort((a, b) => a.run.id - b.run.id);
   }
 
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
@@ -324,13 +316,7 @@ export class PostgresStore implements Store {
        WHERE r.status = 'started' AND r.worker = $1 ORDER BY r.id`,
       [worker],
     );
-    return rows.map((r) => ({
-      run: runFromRow(r),
-      arguments: r.t_arguments as Task['arguments'],
-      backendName: r.y_backend_name as string,
-      leaseMs: Number(r.y_lease_ms),
-      timeoutMs: r.y_timeout_ms === null ? null : Number(r.y_timeout_ms),
-    }));
+    return rows.map(claimedFromRow);
   }
 
   async startRun(backendId: string, req: StartRunRequest): Promise<TaskRun> {
@@ -379,11 +365,8 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  /** Wakes runners only when an end made a task wait for scheduling again (not for completions). */
   private notifyEnded(results: EndRunResult[]): void {
-    if (results.length === 0) return;
-    if (results.some((r) => r.taskUpdated && r.task.status === 'next_run_not_scheduled')) this.notify('tasks');
-    this.notify('ended');
+    for (const channel of channelsAfterEnds(results)) this.notify(channel);
   }
 
   async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {

@@ -7,7 +7,7 @@ import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { WakeFiles } from '../wake-files.js';
-import { logFromRow, runFromRow, taskFromNew, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { channelsAfterEnds, claimedFromRow, logFromRow, runFromRow, taskFromNew, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   Channel,
   ClaimRequest,
@@ -49,6 +49,8 @@ export class SqliteStore implements Store {
   private readonly wakeFiles: WakeFiles | null;
   private readonly stmts: ReturnType<typeof prepare>;
   private readonly typeCache = new Map<string, TaskType>();
+  /** One end inside the batch's transaction, as a savepoint: a refused end leaves the others alone. */
+  private readonly endNested: (item: EndRunItem) => EndRunResult;
 
   constructor(readonly url: string, path: string) {
     this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
@@ -56,6 +58,7 @@ export class SqliteStore implements Store {
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
     this.stmts = prepare(this.db);
+    this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
   }
 
   async close(): Promise<void> {
@@ -225,16 +228,9 @@ export class SqliteStore implements Store {
       for (const type of new Set(req.types)) picks.push(...(this.stmts.claimPick.all(type, req.limit) as Row[]));
       picks.sort((a, b) => Number(a.priority_rank) - Number(b.priority_rank) || Number(a.scheduled) - Number(b.scheduled) || Number(a.id) - Number(b.id));
       const at = req.at.getTime();
-      const rows = picks.slice(0, req.limit).map((p) => this.stmts.claimOne.get({ id: p.id, worker: req.worker, at }) as Row);
-      return rows.map((r) => {
-        const extra = this.stmts.claimContext.get(r.task, r.type) as Row;
-        return {
-          run: runFromRow(r),
-          arguments: JSON.parse(extra.arguments as string),
-          backendName: extra.backend_name as string,
-          leaseMs: Number(extra.lease_ms),
-          timeoutMs: extra.timeout_ms === null ? null : Number(extra.timeout_ms),
-        };
+      return picks.slice(0, req.limit).map((p) => {
+        const r = this.stmts.claimOne.get({ id: p.id, worker: req.worker, at }) as Row;
+        return claimedFromRow({ ...r, ...(this.stmts.claimContext.get(r.task, r.type) as Row) });
       });
     });
     claimed.sort((a, b) => a.run.id - b.run.id);
@@ -243,16 +239,7 @@ export class SqliteStore implements Store {
   }
 
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
-    return (this.stmts.heldBy.all(worker) as Row[]).map((r) => {
-      const extra = this.stmts.claimContext.get(r.task, r.type) as Row;
-      return {
-        run: runFromRow(r),
-        arguments: JSON.parse(extra.arguments as string),
-        backendName: extra.backend_name as string,
-        leaseMs: Number(extra.lease_ms),
-        timeoutMs: extra.timeout_ms === null ? null : Number(extra.timeout_ms),
-      };
-    });
+    return (this.stmts.heldBy.all(worker) as Row[]).map(claimedFromRow);
   }
 
   async startRun(backendId: string, req: StartRunRequest): Promise<TaskRun> {
@@ -296,7 +283,7 @@ export class SqliteStore implements Store {
       items.map((item) => {
         try {
           // nested: a savepoint, so a refused end leaves the others in the batch alone
-          return this.db.transaction(() => this.endInTx(this.requireRun(item.backendId), item.req))();
+          return this.endNested(item);
         } catch (e) {
           if (e instanceof OrreryError) return e;
           throw e;
@@ -307,11 +294,8 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  /** Wakes runners only when an end made a task wait for scheduling again (not for completions). */
   private notifyEnded(results: EndRunResult[]): void {
-    if (results.length === 0) return;
-    if (results.some((r) => r.taskUpdated && r.task.status === 'next_run_not_scheduled')) this.notify('tasks');
-    this.notify('ended');
+    for (const channel of channelsAfterEnds(results)) this.notify(channel);
   }
 
   private endInTx(run: TaskRun, req: EndRunRequest): EndRunResult {
@@ -506,7 +490,8 @@ function prepare(db: Database.Database) {
     claimOne: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
-    claimContext: p(`SELECT t.arguments, y.backend_name, y.lease_ms, y.timeout_ms FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
+    claimContext: p(`SELECT t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+      FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
     startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE backend_id = @backend_id RETURNING *`),
@@ -521,7 +506,9 @@ function prepare(db: Database.Database) {
     nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`),
     queueStats: p(QUEUE_STATS_SQL),
     runByBackendId: p('SELECT * FROM task_runs WHERE backend_id = ?'),
-    heldBy: p(`SELECT * FROM task_runs WHERE status = 'started' AND worker = ? ORDER BY id`),
+    heldBy: p(`SELECT r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+      FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
+      WHERE r.status = 'started' AND r.worker = ? ORDER BY r.id`),
     runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
     insertLog: p('INSERT INTO run_logs (run, at, level, message, attributes) VALUES (?, ?, ?, ?, ?)'),
     logsOfRun: p('SELECT * FROM run_logs WHERE run = ? ORDER BY id'),
