@@ -45,6 +45,13 @@ function wrap<T>(fn: (v: string) => T): (v: string) => T {
 }
 
 export const durationArg = wrap((v) => parseDuration(v, ''));
+
+/** A sleep or poll interval: at least 10 ms, so a loop can never spin without sleeping. */
+export const intervalArg = (v: string): number => {
+  const ms = durationArg(v);
+  if (ms < 10) throw new InvalidArgumentError('must be at least 10ms');
+  return ms;
+};
 export const instantArg = wrap((v) => parseInstant(v, ''));
 
 export const nonNegativeIntArg = (v: string): number => {

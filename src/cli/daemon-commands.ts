@@ -6,7 +6,7 @@ import { validateTaskType, type TaskTypeInput } from '../core/validation.js';
 import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
-import { addDb, durationArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
+import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
 
 interface DaemonCliOpts extends DbOpts {
   logFormat: LogFormat;
@@ -35,7 +35,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
     .addOption(isolationOption())
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
-    .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', durationArg)
+    .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', intervalArg)
     .option('--id <worker-id>', 'worker id (default host:pid:random)')
     .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url');
 }
@@ -44,7 +44,7 @@ export function daemonCommands(): Command[] {
   const runner = addDb(
     new Command('runner')
       .description('schedule due tasks into the jobboard and reap expired leases, until SIGINT/SIGTERM')
-      .option('--max-sleep <duration>', 'longest sleep between passes (default 1s)', durationArg)
+      .option('--max-sleep <duration>', 'longest sleep between passes (default 1s)', intervalArg)
       .addOption(logFormatOption()),
   ).action(async (o: DaemonCliOpts) => {
     await runDaemon(o, null, { runner: true, reaper: true });
@@ -67,7 +67,7 @@ export function daemonCommands(): Command[] {
       .option('--host <host>', 'HTTP address (a non-loopback address needs --token)', '127.0.0.1')
       .option('--public-metrics', 'serve /metrics without the token')
       .option('--no-setup', 'do not call the handlers file\'s setup() (which may create example tasks)')
-      .option('--max-sleep <duration>', 'longest runner sleep between passes (default 1s)', durationArg)
+      .option('--max-sleep <duration>', 'longest runner sleep between passes (default 1s)', intervalArg)
       .addOption(logFormatOption()),
   ).action(async (o: WorkerCliOpts & { port: number; host: string; setup: boolean; publicMetrics?: boolean }) => {
     const token = o.token ?? (process.env.ORRERY_API_TOKEN || null);

@@ -52,3 +52,17 @@ describe('orrery CLI options', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('daemon intervals', () => {
+  test('a poll or sleep interval under 10ms is refused (it would spin the loop): exit 2 naming the option', async () => {
+    const t = tempDb();
+    const [runner, worker] = await Promise.all([
+      runCli(['runner', '--max-sleep', '0', ...t.db]),
+      runCli(['worker', '--poll', '5ms', '--handlers', 'x.ts', ...t.db]),
+    ]);
+    expect(runner.code).toBe(2);
+    expect(runner.stderr).toMatch(/--max-sleep .* must be at least 10ms/);
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toMatch(/--poll .* must be at least 10ms/);
+  });
+});
