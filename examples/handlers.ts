@@ -2,10 +2,11 @@
  * Example handlers for `npm start` (`orrery serve --handlers examples/handlers.ts`).
  *
  * A handlers file exports `handlers` (backend name -> async function), and optionally the
- * `taskTypes` they serve (created at start when missing) and a `setup(orrery)` hook that
- * `orrery serve` calls once started (here: create a few tasks so runs happen at once).
+ * `taskTypes` they serve (created at start when missing), `dags` (DAG workflows, synced to the
+ * database at start) and a `setup(orrery)` hook that `orrery serve` calls once started (here:
+ * create a few tasks so runs happen at once).
  */
-import { RetryAfter, type Handler, type Orrery, type TaskTypeInput } from 'orrery';
+import { RetryAfter, dag, type Handler, type Orrery, type TaskTypeInput } from 'orrery';
 
 export const taskTypes: TaskTypeInput[] = [
   {
@@ -59,6 +60,38 @@ export const handlers: Record<string, Handler> = {
   'check-feed': checkFeed,
   'send-email': sendEmail,
 };
+
+/**
+ * A DAG workflow every minute (see docs/dags.md): extract, then two transforms in parallel, then load,
+ * which sees both results. `transform-b` fails now and then and is retried after 5 s.
+ */
+const minutelyReport = dag('minutely-report', {
+  description: 'extract -> (transform-a, transform-b) -> load, every minute',
+  schedule: { cron: '* * * * *', tz: 'UTC' },
+  maxActiveRuns: 2,
+})
+  .task('extract', async ({ execTs, log, signal }) => {
+    await sleep(200, signal);
+    const rows = 10 + Math.floor(Math.random() * 90);
+    log('info', `extracted ${rows} rows`, { window: execTs.toISOString() });
+    return { rows };
+  })
+  .task('transform-a', ({ upstream }) => ({ sum: (upstream.extract as { rows: number }).rows * 2 }), { after: ['extract'] })
+  .task(
+    'transform-b',
+    async ({ upstream, attempt, signal }) => {
+      await sleep(300, signal);
+      if (attempt === 1 && Math.random() < 0.3) throw new Error('upstream API timed out');
+      return { max: (upstream.extract as { rows: number }).rows };
+    },
+    { after: ['extract'], retries: 2, retryDelay: '5s', timeout: '30s' },
+  )
+  .task('load', ({ upstream, log }) => {
+    log('info', 'loaded', upstream);
+    return { loaded: true };
+  }, { after: ['transform-a', 'transform-b'] });
+
+export const dags = [minutelyReport];
 
 /** Called by `orrery serve` once started. Task creation is idempotent, so restarts add no duplicates of the feeds. */
 export async function setup(orrery: Orrery): Promise<void> {

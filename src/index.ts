@@ -16,6 +16,7 @@ export {
   InvalidTransitionError,
   LeaseLostError,
   SchemaTooNewError,
+  CycleError,
   StorageError,
   PermanentFailure,
   RetryAfter,
@@ -34,3 +35,9 @@ export type { RunEvent } from './engine/service.js';
 export { OrreryClient, type TaskPage } from './http/client.js';
 export { createHttpApp, type HttpOptions } from './http/app.js';
 export { createMetrics } from './http/metrics.js';
+export { dag, dagHandler, DagDefinition, type DagTaskContext, type DagTaskFn, type DagOptions, type DagTaskOptions } from './worker/dag-definition.js';
+export { DagScheduler, type DagSchedulerOptions } from './engine/dag-scheduler.js';
+export { logNotifier, webhookNotifier, combineNotifiers, type DagNotifier, type DagTaskAlert, type WebhookOptions } from './engine/dag-notifier.js';
+export type { DagService, DagSummary, DagRunSummary, DagRunDetail, DagTaskView, DagAttemptView, RegisteredDag } from './engine/dag-service.js';
+export { validateDag, DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagInput, type DagTaskInput, type DagSpec, type DagRunStatus, type DagTaskStatus } from './core/dag.js';
+export type { DagRun, DagPoint, StoredDag } from './store/dag-store.js';

@@ -6,11 +6,24 @@ import { validateTaskType, type TaskTypeInput } from '../core/validation.js';
 import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
+import { retentionArg } from './archive-commands.js';
+import type { Orrery } from '../engine/service.js';
 import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
 
 interface DaemonCliOpts extends DbOpts {
   logFormat: LogFormat;
   maxSleep?: number;
+  retention?: number;
+  archiveTo?: string;
+  notifyWebhook?: string;
+  notifyRetries?: boolean;
+}
+
+/** DAG alert options of the processes that run the DAG scheduler. */
+function notifyOptions(cmd: Command): Command {
+  return cmd
+    .option('--notify-webhook <url>', 'POST a JSON alert to this URL when a DAG task fails (besides logging it)')
+    .option('--notify-retries', 'also alert when a DAG task fails and will be retried');
 }
 
 interface WorkerCliOpts extends DaemonCliOpts {
@@ -42,8 +55,8 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
 
 export function daemonCommands(): Command[] {
   const runner = addDb(
-    new Command('runner')
-      .description('schedule due tasks into the jobboard and reap expired leases, until SIGINT/SIGTERM')
+    notifyOptions(new Command('runner'))
+      .description('schedule due tasks and DAG runs into the jobboard and reap expired leases, until SIGINT/SIGTERM')
       .option('--max-sleep <duration>', 'longest sleep between passes (default 1s)', intervalArg)
       .addOption(logFormatOption()),
   ).action(async (o: DaemonCliOpts) => {
@@ -62,10 +75,12 @@ export function daemonCommands(): Command[] {
   });
 
   const serve = addDb(
-    workerOptions(new Command('serve').description('runner, reaper and worker in one process (the embedded set-up)'), false)
+    notifyOptions(workerOptions(new Command('serve').description('runner, DAG scheduler, reaper, worker and HTTP API in one process (the embedded set-up)'), false))
       .option('--port <port>', 'HTTP port (GET /healthz); 0 picks a free one', nonNegativeIntArg, 5180)
       .option('--host <host>', 'HTTP address (a non-loopback address needs --token)', '127.0.0.1')
       .option('--public-metrics', 'serve /metrics without the token')
+      .option('--retention <duration>', 'archive finished runs (and finished one-shot tasks) older than this, continuously (e.g. 30d)', retentionArg)
+      .option('--archive-to <file>', 'with --retention: append to this JSONL file instead of the archive tables')
       .option('--no-setup', 'do not call the handlers file\'s setup() (which may create example tasks)')
       .option('--max-sleep <duration>', 'longest runner sleep between passes (default 1s)', intervalArg)
       .addOption(logFormatOption()),
@@ -88,6 +103,7 @@ interface Roles {
 async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles): Promise<void> {
   if (w && w.isolation !== 'inline') throw new UsageError(`--isolation ${w.isolation}: only "inline" is available in this version`);
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
+  if (o.archiveTo !== undefined && o.retention === undefined) throw new UsageError('--archive-to: needs --retention');
   const graceMs = w?.grace ?? 10_000;
   // Loaded here, not at the top: the other commands start faster without the loops, logger and tsx.
   const [{ Daemon }, { createLogger }, { createHttpApp }, { createMetrics }, { startHttpServer }, { loadHandlers }] = await Promise.all([
@@ -100,10 +116,16 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   ]);
   const log = createLogger(o.logFormat);
   const mod = w?.handlers ? await loadHandlers(w.handlers) : null;
+  const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
   const orrery = await open(o);
   let server: Server | null = null;
   try {
     await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log);
+    if (mod?.dags?.length) {
+      for (const d of await orrery.dags.register(mod.dags.map((x) => x.toInput()))) {
+        log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
+      }
+    }
     const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
     if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
     if (types) {
@@ -131,6 +153,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
           }
         : null,
       logger: log,
+      ...(dagNotifier ? { dagNotifier } : {}),
     });
     let port: number | null = null;
     if (roles.serve) {
@@ -153,6 +176,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
       }
     }
     daemon.start();
+    const archiver = roles.serve ? await startArchiver(orrery, o, log) : null;
     if (roles.serve && mod?.setup && roles.serve.setup) await mod.setup(orrery);
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
@@ -160,6 +184,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; API http://${roles.serve!.host}:${port}/api${roles.serve!.token ? ' (token required)' : ''}` : ''}`);
     await waitForSignal(log, graceMs);
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
+    await archiver?.stop();
     await daemon.stop();
     log.info('stopped');
     // An abandoned inline handler may still hold timers; they must not keep a stopped process alive.
@@ -168,6 +193,33 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     server?.close();
     await orrery.close();
   }
+}
+
+/** `serve --retention`: the archiver loop (SPEC §5). */
+async function startArchiver(orrery: Orrery, o: DaemonCliOpts, log: Logger) {
+  if (o.retention === undefined) return null;
+  const { Archiver } = await import('../engine/archiver.js');
+  const archiver = new Archiver(orrery, { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}), logger: log.child({ loop: 'archiver' }) });
+  archiver.start();
+  log.info(`archiving runs ended more than ${formatDuration(o.retention)} ago to ${o.archiveTo ?? 'the archive tables'}`);
+  return archiver;
+}
+
+/** The log notifier, plus a webhook with --notify-webhook. */
+async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
+  if (o.notifyRetries && !o.notifyWebhook) {
+    const { logNotifier } = await import('../engine/dag-notifier.js');
+    return logNotifier(log.child({ loop: 'dags' }), { retries: true });
+  }
+  if (!o.notifyWebhook) return undefined;
+  const { combineNotifiers, logNotifier, webhookNotifier } = await import('../engine/dag-notifier.js');
+  let hook;
+  try {
+    hook = webhookNotifier(o.notifyWebhook, { retries: o.notifyRetries ?? false });
+  } catch (e) {
+    throw new UsageError(`--notify-webhook: ${(e as Error).message}`);
+  }
+  return combineNotifiers([logNotifier(log.child({ loop: 'dags' }), { retries: o.notifyRetries ?? false }), hook]);
 }
 
 interface TypeAccess {
@@ -211,6 +263,12 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
       mod,
       log,
     );
+    if (mod.dags?.length) {
+      // Synced through the server (PUT /api/dags), as a local process registers them in the database.
+      for (const d of await client.dags.register(mod.dags.map((x) => x.toInput()))) {
+        log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
+      }
+    }
     const types = w.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
     if (types) {
       const all = await client.listTaskTypes();

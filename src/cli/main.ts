@@ -1,13 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { OrreryError } from '../core/errors.js';
 import { UsageError, type Io } from './common.js';
+import { archiveCommands } from './archive-commands.js';
 import { daemonCommands } from './daemon-commands.js';
+import { dagCommands } from './dag-commands.js';
 import { runCommands } from './run-commands.js';
 import { taskCommands } from './task-commands.js';
 import { taskTypeCommands } from './task-type-commands.js';
+import { visitCommands } from './visit-commands.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
-const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost']);
+const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
 
 export function buildProgram(io: Io): Command {
   const program = new Command('orrery')
@@ -19,7 +22,10 @@ export function buildProgram(io: Io): Command {
   program.addCommand(taskTypeCommands(io));
   program.addCommand(taskCommands(io));
   program.addCommand(runCommands(io));
+  program.addCommand(archiveCommands(io));
+  for (const c of dagCommands(io)) program.addCommand(c);
   for (const c of daemonCommands()) program.addCommand(c);
+  for (const c of visitCommands(io)) program.addCommand(c);
   const harden = (c: Command) => {
     c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }).showHelpAfterError('(run with --help for usage)');
     c.commands.forEach(harden);

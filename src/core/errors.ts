@@ -19,6 +19,15 @@ export class ValidationError extends OrreryError {
   override readonly code = 'validation_error';
 }
 
+/** A DAG whose dependencies loop; `cycle` is the loop as a path that ends where it starts. */
+export class CycleError extends ValidationError {
+  readonly cycle: string[];
+  constructor(message: string, cycle: string[] = []) {
+    super(message, [{ path: 'tasks', message: `cycle: ${cycle.join(' -> ')}` }]);
+    this.cycle = cycle;
+  }
+}
+
 export class NotFoundError extends OrreryError {
   override readonly code = 'not_found';
 }
@@ -36,6 +45,11 @@ export class InvalidTransitionError extends OrreryError {
 /** A heartbeat or end for a run this worker no longer holds. */
 export class LeaseLostError extends OrreryError {
   override readonly code = 'lease_lost';
+}
+
+/** An optimistic update based on stale data (a lister whose `updated` instant no longer matches). */
+export class StaleDataError extends OrreryError {
+  override readonly code = 'stale_data';
 }
 
 export class SchemaTooNewError extends OrreryError {
@@ -74,6 +88,7 @@ export const ORRERY_ERROR_CODES = [
   'conflict',
   'invalid_transition',
   'lease_lost',
+  'stale_data',
   'schema_too_new',
   'storage_error',
 ] as const;

@@ -21,7 +21,7 @@ export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
 export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
 
 /** A duration given as integer milliseconds or as text (`90s`, `1d12h`, `P1DT12H`). */
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+export const durationSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
   let ms: number;
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v) || v < 0) {
@@ -50,15 +50,15 @@ export const taskTypeInputSchema = z.strictObject({
   name: z.string().max(128, 'at most 128 characters').regex(TASK_TYPE_NAME, 'must match [a-z0-9][a-z0-9._:-]*'),
   description: z.string().max(10_000).default(''),
   backendName: z.string().min(1).max(256).regex(/^\S+$/, 'must not contain spaces').optional(),
-  defaultIntervalMs: duration.nullable().optional(),
-  minIntervalMs: duration.nullable().optional(),
-  maxIntervalMs: duration.nullable().optional(),
+  defaultIntervalMs: durationSchema.nullable().optional(),
+  minIntervalMs: durationSchema.nullable().optional(),
+  maxIntervalMs: durationSchema.nullable().optional(),
   backoffFactor: z.number().positive('must be > 0').finite().default(1),
   maxQueueLength: count.nullable().default(1000),
   numRetries: count.default(0),
-  retryDelayMs: duration.default(3_600_000),
-  timeoutMs: duration.nullable().default(null),
-  leaseMs: duration.default(30_000),
+  retryDelayMs: durationSchema.default(3_600_000),
+  timeoutMs: durationSchema.nullable().default(null),
+  leaseMs: durationSchema.default(30_000),
   maxAbandons: count.min(1, 'must be at least 1').default(3),
 });
 export type TaskTypeInput = z.input<typeof taskTypeInputSchema>;
@@ -98,7 +98,7 @@ export function validateTaskType(input: unknown): TaskType {
   };
 }
 
-const instant = z.union([z.date(), z.string()]).transform((v, ctx) => {
+export const instantSchema = z.union([z.date(), z.string()]).transform((v, ctx) => {
   if (v instanceof Date) {
     if (Number.isNaN(v.getTime())) {
       ctx.addIssue({ code: 'custom', message: 'invalid date' });
@@ -123,7 +123,7 @@ export const taskInputSchema = z.strictObject({
     .default({ args: [], kwargs: {} }),
   policy: z.enum(TASK_POLICIES).default('recurring'),
   schedule: z.unknown().optional(),
-  nextRun: instant.optional(),
+  nextRun: instantSchema.optional(),
   priority: z.enum(PRIORITIES).nullable().default(null),
   retriesLeft: count.optional(),
 });
@@ -233,7 +233,7 @@ export function validateMetadata(value: unknown, path = 'metadata'): Record<stri
   return value as Record<string, unknown>;
 }
 
-function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: string): z.output<S> {
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: string): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const details: ErrorDetail[] = [];

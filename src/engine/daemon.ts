@@ -1,5 +1,7 @@
 import { silentLogger, type Logger } from './logger.js';
 import { Reaper } from './reaper.js';
+import { DagScheduler } from './dag-scheduler.js';
+import type { DagNotifier } from './dag-notifier.js';
 import { Runner } from './runner.js';
 import type { Orrery } from './service.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -10,25 +12,32 @@ export interface DaemonOptions {
   worker?: Omit<WorkerOptions, 'logger'> | null;
   maxSleepMs?: number;
   logger?: Logger;
+  /** DAG alerts (default: logged at error level). The DAG scheduler runs beside the runner. */
+  dagNotifier?: DagNotifier;
 }
 
-/** The loops one process runs: runner, reaper and a worker, started and stopped together. */
+/** The loops one process runs: runner (with the DAG scheduler), reaper and a worker, started and stopped together. */
 export class Daemon {
   readonly runner: Runner | null;
   readonly reaper: Reaper | null;
   readonly worker: Worker | null;
+  readonly dagScheduler: DagScheduler | null;
 
   constructor(orrery: Orrery, opts: DaemonOptions) {
     const logger = opts.logger ?? silentLogger;
     const sleep = opts.maxSleepMs !== undefined ? { maxSleepMs: opts.maxSleepMs } : {};
     this.runner = opts.runner ? new Runner(orrery, { ...sleep, logger: logger.child({ loop: 'runner' }) }) : null;
     this.reaper = opts.reaper ? new Reaper(orrery, { ...sleep, logger: logger.child({ loop: 'reaper' }) }) : null;
+    this.dagScheduler = opts.runner
+      ? new DagScheduler(orrery, { ...sleep, logger: logger.child({ loop: 'dags' }), ...(opts.dagNotifier ? { notifier: opts.dagNotifier } : {}) })
+      : null;
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: logger.child({ loop: 'worker' }) }) : null;
   }
 
   start(): void {
     this.reaper?.start();
     this.runner?.start();
+    this.dagScheduler?.start();
     this.worker?.start();
   }
 
@@ -37,7 +46,7 @@ export class Daemon {
    * handlers finish within the grace period and abandons the rest, whose tasks are left due at once.
    */
   async stop(graceMs?: number): Promise<void> {
-    await Promise.all([this.runner?.stop(), this.reaper?.stop()]);
+    await Promise.all([this.runner?.stop(), this.reaper?.stop(), this.dagScheduler?.stop()]);
     await this.worker?.stop(graceMs);
   }
 }

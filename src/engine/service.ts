@@ -7,6 +7,10 @@ import { openStore } from '../store/open-store.js';
 import type { ClaimedRun, CreatedTask, EndRunItem, EndRunRequest, EndRunResult, Store, TaskFilter } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EndRunOptions, Jobboard } from './jobboard.js';
+import { DagService } from './dag-service.js';
+import { VisitService } from './visit-service.js';
+import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
+import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
 export interface RunEvent {
   event: 'scheduled' | 'started' | 'ended';
@@ -43,12 +47,17 @@ export class Orrery implements Jobboard {
    * views and metrics. Other processes' runs are not seen here.
    */
   readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string] }>();
+  /** DAG workflows: definitions, runs, triggers and restarts (SPEC §3). */
+  readonly dags: DagService = new DagService(this);
+  /** Visit scheduling: listers, listed origins, visit stats, grabs, metrics (SPEC §4). */
+  readonly visits: VisitService;
 
   constructor(
     readonly store: Store,
     readonly clock: Clock = systemClock,
   ) {
     this.events.setMaxListeners(0);
+    this.visits = new VisitService(store, clock);
   }
 
   private emitRuns(event: RunEvent['event'], runs: readonly TaskRun[]): void {
@@ -282,9 +291,32 @@ export class Orrery implements Jobboard {
     return this.store.appendRunLogs(backendId, records);
   }
 
+  // --- archiving (SPEC §5) ------------------------------------------------------------------------
+  /** Moves finished runs (with their logs) and finished one-shot tasks older than `before` to a JSONL file and/or the archive tables. */
+  archive(opts: ArchiveOptions & At): Promise<ArchiveSummary> {
+    return archiveSweep(this.store, opts, this.instant(opts.at));
+  }
+
+  /** Archived runs from the archive tables, by id. */
+  readArchivedRuns(filter: ArchivedRunFilter): Promise<ArchivedRun[]> {
+    return this.store.archive.readArchivedRuns(checkArchiveFilter(filter));
+  }
+
+  /** Archived tasks from the archive tables, by id. */
+  readArchivedTasks(filter: ArchivedRunFilter): Promise<Task[]> {
+    return this.store.archive.readArchivedTasks(checkArchiveFilter(filter));
+  }
+
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
+  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', 'must be a non-negative integer');
+  if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
+  if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
+  return f;
 }
 
 function checkIds(ids: readonly number[]): number[] {

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { isOrreryError } from '../core/errors.js';
 import type { ClaimedRun } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
+import { dagAttemptOf } from '../worker/dag-definition.js';
 import { silentLogger, type Logger } from './logger.js';
 import { EndBatcher } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
@@ -116,7 +117,10 @@ export class Worker {
 
   private execute(c: ClaimedRun): void {
     const handler = this.opts.handlers[c.backendName];
-    const exec = new RunExecution(this.board, c, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender);
+    // A DAG task's own timeout replaces its task type's.
+    const dagTimeout = dagAttemptOf(c.arguments.kwargs)?.timeoutMs;
+    const claimed = typeof dagTimeout === 'number' ? { ...c, timeoutMs: dagTimeout } : c;
+    const exec = new RunExecution(this.board, claimed, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender);
     this.active.set(exec.backendId, exec);
     void exec.done.finally(() => {
       this.active.delete(exec.backendId);

@@ -5,7 +5,8 @@ import { streamSSE } from 'hono/streaming';
 import type { Orrery, RunEvent } from '../engine/service.js';
 import { HttpError, toErrorResponse } from './errors.js';
 import { openApiDocument } from './openapi.js';
-import { parseContract, routes, type Route } from './routes.js';
+import { apiRoutes } from './api-routes.js';
+import { parseContract, type Route } from './routes.js';
 
 export interface HttpOptions {
   /** When set, every /api request needs `Authorization: Bearer <token>`. */
@@ -68,7 +69,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   });
 
   app.use('/api/*', requireToken);
-  const document = openApiDocument(routes, opts.version ?? '0.1.0');
+  const document = openApiDocument(apiRoutes, opts.version ?? '0.1.0');
   app.get('/api/openapi.json', (c) => c.json(document));
 
   app.get('/api/events', (c) =>
@@ -104,7 +105,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     }),
   );
 
-  for (const r of routes) mount(app, orrery, r);
+  for (const r of apiRoutes) mount(app, orrery, r);
   return app;
 }
 

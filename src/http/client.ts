@@ -2,6 +2,7 @@ import {
   ConflictError,
   InvalidTransitionError,
   LeaseLostError,
+  StaleDataError,
   NotFoundError,
   OrreryError,
   ValidationError,
@@ -12,6 +13,8 @@ import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { Jobboard } from '../engine/jobboard.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
 import type { ClaimedRun, EndRunResult, TaskFilter } from '../store/store.js';
+import { DagClient } from './dag-client.js';
+import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
 
 const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at']);
@@ -24,6 +27,7 @@ const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> =
   conflict: ConflictError,
   invalid_transition: InvalidTransitionError,
   lease_lost: LeaseLostError,
+  stale_data: StaleDataError,
 };
 
 /** Rebuilds the server's error as the same OrreryError class (a 503 or a network failure stays a plain Error: retryable). */
@@ -48,6 +52,11 @@ export class OrreryClient implements Jobboard {
   private readonly base: string;
   private readonly controllers = new Set<AbortController>();
 
+  /** Listers, listed origins, visits and metrics, mirroring `orrery.visits`. */
+  readonly visits: VisitClient = new VisitClient(<T>(method: 'GET' | 'POST', path: string, body?: unknown) => this.call<T>(method, path, body));
+  /** DAGs and DAG runs, mirroring `orrery.dags`. */
+  readonly dags: DagClient = new DagClient(<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => this.call<T>(method, path, body));
+
   constructor(
     url: string,
     private readonly token: string | null = null,
@@ -55,7 +64,7 @@ export class OrreryClient implements Jobboard {
     this.base = url.replace(/\/+$/, '');
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${this.base}/api${path}`, {
       method,
       headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },

@@ -12,6 +12,7 @@ const STATUS: Record<string, number> = {
   not_found: 404,
   conflict: 409,
   lease_lost: 409,
+  stale_data: 409,
   invalid_transition: 422,
   payload_too_large: 413,
   schema_too_new: 503,

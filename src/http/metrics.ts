@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { TaskRun } from '../core/model.js';
 import type { Orrery } from '../engine/service.js';
 import type { QueueStats } from '../store/store.js';
+import { registerVisitMetrics } from './visit-metrics.js';
 
 /** Anything that carries a run: `EndRunResult`, `ClaimedRun`, a run event. */
 interface HasRun {
@@ -121,6 +122,7 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     (s, now) => (s.oldestScheduled === null ? 0 : Math.max(0, (now.getTime() - s.oldestScheduled.getTime()) / 1000)),
   );
   queueGauge('orrery_dead_lettered_tasks', 'Tasks disabled as dead letters (lost too many times in a row), per task type.', (s) => s.deadLettered);
+  registerVisitMetrics(registry, orrery);
 
   const workersSeen = new Map<string, number>();
   const workers: Gauge = new Gauge({

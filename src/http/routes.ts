@@ -5,7 +5,7 @@ import type { Orrery } from '../engine/service.js';
 import { HttpError } from './errors.js';
 import * as S from './schemas.js';
 
-export type Method = 'get' | 'post';
+export type Method = 'get' | 'post' | 'put';
 
 export interface RouteInput {
   params: Record<string, string>;

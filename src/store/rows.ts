@@ -1,4 +1,5 @@
 import type { NewTask } from '../core/validation.js';
+import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { Channel, ClaimedRun, EndRunResult } from './store.js';
 import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, LogLevel } from '../core/model.js';
 
@@ -109,5 +110,7 @@ export function claimedFromRow(r: Row): ClaimedRun {
 export function channelsAfterEnds(results: readonly EndRunResult[]): Channel[] {
   if (results.length === 0) return [];
   const due = results.some((r) => r.taskUpdated && r.task.status === 'next_run_not_scheduled');
-  return due ? ['tasks', 'ended'] : ['ended'];
+  const out: Channel[] = due ? ['tasks', 'ended'] : ['ended'];
+  if (results.some((r) => r.task.arguments.kwargs[DAG_ATTEMPT_KEY] !== undefined)) out.push('dags');
+  return out;
 }

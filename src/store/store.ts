@@ -1,4 +1,5 @@
 import type { OrreryError } from '../core/errors.js';
+import type { VisitStore } from './visit-store.js';
 import type { RunEndRequest } from '../core/run-end.js';
 import type {
   DisabledReason,
@@ -13,6 +14,8 @@ import type {
   TaskType,
 } from '../core/model.js';
 import type { NewTask } from '../core/validation.js';
+import type { DagStore } from './dag-store.js';
+import type { ArchiveStore } from './archive-store.js';
 
 /** What a store can do natively; engines adapt to these flags, never to a dialect name. */
 export interface StoreCapabilities {
@@ -22,8 +25,11 @@ export interface StoreCapabilities {
   skipLocked: boolean;
 }
 
-/** Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue slots freed. */
-export type Channel = 'tasks' | 'runs' | 'claimed' | 'ended';
+/**
+ * Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue
+ * slots freed, `ended` when runs ended (this process only), `dags` when a DAG task's attempt ended.
+ */
+export type Channel = 'tasks' | 'runs' | 'claimed' | 'ended' | 'dags';
 
 export interface TaskFilter {
   type?: string;
@@ -101,6 +107,11 @@ export interface QueueStats {
 export interface Store {
   readonly caps: StoreCapabilities;
   readonly url: string;
+  /** DAG workflows (SPEC §3). */
+  readonly dags: DagStore;
+  /** Archiving of finished runs and one-shot tasks (SPEC §5). */
+  readonly archive: ArchiveStore;
+  readonly visits: VisitStore;
   close(): Promise<void>;
 
   createTaskType(type: TaskType, at: Date): Promise<TaskType>;

@@ -1,6 +1,8 @@
 import { ValidationError } from '../core/errors.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
+import { DAG_BACKEND } from '../core/dag.js';
+import { dagHandler, type DagDefinition } from './dag-definition.js';
 
 export interface HandlerContext {
   args: unknown[];
@@ -20,6 +22,8 @@ export type Handler = (ctx: HandlerContext) => Promise<HandlerResult> | HandlerR
 /** What a handlers file exports: `handlers` (or a default export), optionally the task types they serve and a setup hook. */
 export interface HandlersModule {
   handlers: Record<string, Handler>;
+  /** DAG workflows defined in the file (`export const dags = [dag(...)...]`); their tasks run under backend `orrery.dag`. */
+  dags?: DagDefinition[];
   taskTypes?: TaskTypeInput[];
   setup?: (orrery: unknown) => unknown;
 }
@@ -59,9 +63,16 @@ function describe(v: unknown): string {
 
 /** Checks a loaded module's shape, naming the offending export. */
 export function toHandlersModule(mod: Record<string, unknown>, file: string): HandlersModule {
-  const handlers = (mod.handlers ?? (mod.default as Record<string, unknown> | undefined)?.handlers ?? mod.default) as unknown;
+  const dags = mod.dags ?? (mod.default as Record<string, unknown> | undefined)?.dags;
+  // Duck-typed: a handlers file may build its DAGs with another copy of this package (src vs dist).
+  const isDag = (d: unknown) => typeof (d as DagDefinition)?.toInput === 'function' && typeof (d as DagDefinition)?.fn === 'function';
+  if (dags !== undefined && (!Array.isArray(dags) || !dags.every(isDag))) {
+    throw new ValidationError(`--handlers ${file}: "dags" must be an array of dag(...) definitions`);
+  }
+  const found = (mod.handlers ?? (mod.default as Record<string, unknown> | undefined)?.handlers ?? (dags ? undefined : mod.default)) as unknown;
+  const handlers = found === undefined && dags ? {} : found;
   if (!handlers || typeof handlers !== 'object') {
-    throw new ValidationError(`--handlers ${file}: export an object "handlers" mapping backend names to functions`);
+    throw new ValidationError(`--handlers ${file}: export an object "handlers" mapping backend names to functions (or "dags")`);
   }
   for (const [name, fn] of Object.entries(handlers)) {
     if (typeof fn !== 'function') throw new ValidationError(`--handlers ${file}: handler "${name}" is not a function`);
@@ -70,8 +81,11 @@ export function toHandlersModule(mod: Record<string, unknown>, file: string): Ha
   if (taskTypes !== undefined && !Array.isArray(taskTypes)) throw new ValidationError(`--handlers ${file}: "taskTypes" must be an array`);
   const setup = mod.setup ?? (mod.default as Record<string, unknown> | undefined)?.setup;
   if (setup !== undefined && typeof setup !== 'function') throw new ValidationError(`--handlers ${file}: "setup" must be a function`);
+  const all = { ...(handlers as Record<string, Handler>) };
+  if (dags && dags.length > 0 && !(DAG_BACKEND in all)) all[DAG_BACKEND] = dagHandler(dags as DagDefinition[]);
   return {
-    handlers: handlers as Record<string, Handler>,
+    handlers: all,
+    ...(dags ? { dags: dags as DagDefinition[] } : {}),
     ...(taskTypes ? { taskTypes: taskTypes as TaskTypeInput[] } : {}),
     ...(setup ? { setup: setup as HandlersModule['setup'] } : {}),
   };

@@ -6,7 +6,7 @@ import type { Hono } from 'hono';
 import { ManualClock } from '../../src/engine/clock.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import { createHttpApp, type HttpOptions } from '../../src/http/app.js';
-import { routes } from '../../src/http/routes.js';
+import { apiRoutes } from '../../src/http/api-routes.js';
 
 export const T0 = '2030-01-01T00:00:00.000Z';
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -40,7 +40,7 @@ export interface CallInit {
 
 /** Route templates (`/api/tasks/:id`) as regular expressions, plus the routes mounted outside `routes`. */
 const TEMPLATES: Array<{ method: string; template: string; re: RegExp }> = [
-  ...routes.map((r) => ({
+  ...apiRoutes.map((r) => ({
     method: r.method.toUpperCase(),
     template: `/api${r.path.replace(/:(\w+)/g, '{$1}')}`,
     re: new RegExp(`^/api${r.path.replace(/:\w+/g, '[^/]+')}$`),

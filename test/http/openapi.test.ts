@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../../src/http/api-routes.js';
 import { routes } from '../../src/http/routes.js';
 import { T0, errorOf, openHttp, type Exchange, type HttpHarness } from './http-helpers.js';
 
@@ -227,7 +228,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('has a path and operation for every route, with its parameters, body and responses', () => {
-    for (const r of routes) {
+    for (const r of apiRoutes) {
       const op = doc.paths[oa(r.path)]?.[r.method];
       expect(op, `${r.method} ${r.path}`).toBeDefined();
       expect(op!.summary).toBe(r.summary);
@@ -244,7 +245,7 @@ describe('the OpenAPI document', () => {
     }
     expect(doc.paths['/api/events']?.get).toBeDefined();
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
-    expect(documented.sort()).toEqual([...routes.map((r) => `${r.method} ${oa(r.path)}`), 'get /api/events'].sort());
+    expect(documented.sort()).toEqual([...apiRoutes.map((r) => `${r.method} ${oa(r.path)}`), 'get /api/events'].sort());
   });
 
   it('every schema in it compiles as JSON Schema 2020-12', () => {

@@ -1,9 +1,12 @@
 import { describe } from 'vitest';
 import type { Store, StoreCapabilities } from '../../src/store/store.js';
+import { archiveCases } from './archive.case.js';
+import { dagCases } from './dags.case.js';
 import { jobboardCases } from './jobboard.case.js';
 import { runnerCases } from './runner.case.js';
 import { statsCases } from './stats.case.js';
 import { taskCases } from './tasks.case.js';
+import { visitCases } from './visits.case.js';
 
 export interface StoreUnderTest {
   name: string;
@@ -19,5 +22,8 @@ export function describeStore(sut: StoreUnderTest): void {
     runnerCases(sut);
     jobboardCases(sut);
     statsCases(sut);
+    dagCases(sut);
+    archiveCases(sut);
+    visitCases(sut);
   });
 }

@@ -6,6 +6,10 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SchemaTooNewError } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/open-store.js';
+import { loadMigrations } from '../../src/store/migrations.js';
+
+const ledger = (dialect: string) =>
+  loadMigrations(join(import.meta.dirname, '..', '..', 'src', 'store', dialect, 'migrations')).map((m) => ({ version: m.version, name: m.name }));
 import { createTestDatabase } from '../support/postgres.js';
 
 const dirs: string[] = [];
@@ -19,10 +23,13 @@ describe('migrations', () => {
     const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(url)));
     await Promise.all(stores.map((s) => s.close()));
     const db = new Database(join(dir, 'o.db'));
-    expect(db.prepare('SELECT version, name FROM orrery_migrations ORDER BY version').all()).toEqual([
+    const sqlite = ledger('sqlite');
+    expect(sqlite.slice(0, 3)).toEqual([
       { version: 1, name: '0001_init' },
       { version: 2, name: '0002_claim_order_index' },
+      { version: 3, name: '0003_dags' },
     ]);
+    expect(db.prepare('SELECT version, name FROM orrery_migrations ORDER BY version').all()).toEqual(sqlite);
     // the claim reads waiting runs of one type in claim order from the index, without sorting
     const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM task_runs INDEXED BY task_runs_claimable WHERE type = 'x' AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT 10`).all() as { detail: string }[];
     expect(plan.map((p) => p.detail).join(' | ')).not.toMatch(/TEMP B-TREE/);
@@ -30,7 +37,7 @@ describe('migrations', () => {
     db.close();
     const err = await openStore(url).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaTooNewError);
-    expect((err as Error).message).toBe('database schema version 99 is newer than this Orrery (knows up to 2); upgrade Orrery');
+    expect((err as Error).message).toBe(`database schema version 99 is newer than this Orrery (knows up to ${sqlite.length}); upgrade Orrery`);
   });
 
   it('PostgreSQL: concurrent first opens of an empty database migrate once under the advisory lock; a newer schema is refused', async () => {
@@ -38,11 +45,12 @@ describe('migrations', () => {
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     try {
-      await admin.query('DROP TABLE IF EXISTS run_logs, task_runs, tasks, task_types, orrery_migrations CASCADE'); // an empty database
+      await admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public'); // an empty database
       const stores = await Promise.all([1, 2, 3, 4, 5, 6].map(() => openStore(db.url)));
       await Promise.all(stores.map((s) => s.close()));
       const { rows } = await admin.query('SELECT version, name FROM orrery_migrations ORDER BY version');
-      expect(rows).toEqual([{ version: 1, name: '0001_init' }]);
+      expect(ledger('postgres').slice(0, 2)).toEqual([{ version: 1, name: '0001_init' }, { version: 2, name: '0002_dags' }]);
+      expect(rows).toEqual(ledger('postgres'));
       await admin.query(`INSERT INTO orrery_migrations (version, name) VALUES (99, '9999_future')`);
       const err = await openStore(db.url).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SchemaTooNewError);

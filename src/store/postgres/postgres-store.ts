@@ -22,6 +22,11 @@ import { createPool, migrate, redact } from './postgres-connection.js';
 import { PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { insertTasks } from './postgres-tasks.js';
+import { PostgresDags } from './postgres-dags.js';
+import type { DagStore } from '../dag-store.js';
+import { PostgresArchive } from './postgres-archive.js';
+import { PostgresVisitStore } from './postgres-visits.js';
+import type { ArchiveStore } from '../archive-store.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
@@ -65,6 +70,9 @@ export class PostgresStore implements Store {
   private readonly notifier: PostgresNotifier;
   private readonly typeCache = new Map<string, TaskType>();
   private closed = false;
+  readonly dags: DagStore;
+  readonly archive: ArchiveStore;
+  readonly visits: PostgresVisitStore;
 
   /** The database URL with its password hidden (for logs). */
   readonly url: string;
@@ -76,6 +84,9 @@ export class PostgresStore implements Store {
     this.url = redact(connectionUrl);
     this.hub = new NotifyHub(`postgres:${this.url}`);
     this.notifier = new PostgresNotifier(connectionUrl, pool, (channel) => this.hub.notify(channel));
+    this.dags = new PostgresDags({ pool, tx: (fn) => this.tx(fn), notify: (c) => this.notify(c) });
+    this.archive = new PostgresArchive(pool, (fn) => this.tx(fn));
+    this.visits = new PostgresVisitStore({ pool, tx: (fn) => this.tx(fn), notify: (c) => this.notify(c) });
   }
 
   /** Connects and migrates (under an advisory lock). */

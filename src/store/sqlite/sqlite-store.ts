@@ -23,6 +23,11 @@ import type {
   TaskFilter,
 } from '../store.js';
 import { openSqlite } from './sqlite-connection.js';
+import { SqliteVisitStore } from './sqlite-visits.js';
+import { SqliteDags } from './sqlite-dags.js';
+import type { DagStore } from '../dag-store.js';
+import { SqliteArchive } from './sqlite-archive.js';
+import type { ArchiveStore } from '../archive-store.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
@@ -51,6 +56,9 @@ export class SqliteStore implements Store {
   private readonly typeCache = new Map<string, TaskType>();
   /** One end inside the batch's transaction, as a savepoint: a refused end leaves the others alone. */
   private readonly endNested: (item: EndRunItem) => EndRunResult;
+  readonly dags: DagStore;
+  readonly archive: ArchiveStore;
+  readonly visits: SqliteVisitStore;
 
   constructor(readonly url: string, path: string) {
     this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
@@ -59,6 +67,9 @@ export class SqliteStore implements Store {
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
     this.stmts = prepare(this.db);
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
+    this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), notify: (c) => this.notify(c) });
+    this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
+    this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), notify: (c) => this.notify(c) });
   }
 
   async close(): Promise<void> {
@@ -89,16 +100,19 @@ export class SqliteStore implements Store {
   }
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
-    const now = at.getTime();
-    const out = this.write(() =>
-      tasks.map((t) => {
-        const info = this.stmts.insertTask.run(taskParams(t, now));
-        if (info.changes === 1) return { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true };
-        return { task: taskFromRow(this.stmts.taskByDedupe.get(t.dedupeKey) as Row), created: false };
-      }),
-    );
+    const out = this.write(() => this.insertTasksInTx(tasks, at));
     if (out.some((c) => c.created)) this.notify('tasks');
     return out;
+  }
+
+  /** Inserts tasks inside the caller's write transaction; an equal active task is returned instead. */
+  private insertTasksInTx(tasks: readonly NewTask[], at: Date): CreatedTask[] {
+    const now = at.getTime();
+    return tasks.map((t) => {
+      const info = this.stmts.insertTask.run(taskParams(t, now));
+      if (info.changes === 1) return { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true };
+      return { task: taskFromRow(this.stmts.taskByDedupe.get(t.dedupeKey) as Row), created: false };
+    });
   }
 
   async getTask(id: number): Promise<Task | null> {

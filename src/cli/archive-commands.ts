@@ -1,0 +1,131 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ValidationError } from '../core/errors.js';
+import { readArchiveFile, type ArchiveRecord } from '../engine/archive-file.js';
+import { MAX_ARCHIVE_BATCH, type ArchiveSummary } from '../engine/archiving.js';
+import { addDb, durationArg, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, table, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+
+/** `serve --retention`: a duration of at least one second. */
+export const retentionArg = (v: string): number => {
+  const ms = durationArg(v);
+  if (ms < 1000) throw new InvalidArgumentError('must be at least 1s');
+  return ms;
+};
+
+interface ArchiveOpts extends DbOpts {
+  before?: Date;
+  to?: string;
+  table?: boolean;
+  batch?: number;
+  at?: Date;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+interface ReadOpts extends DbOpts {
+  task?: string;
+  after?: number;
+  limit?: number;
+  json?: boolean;
+}
+
+export function archiveCommands(io: Io): Command {
+  // One command, not `archive` plus a `read` subcommand: commander would hand a subcommand's --db and
+  // --json to the parent command, which defines them too.
+  return addDb(
+    new Command('archive')
+      .usage('--before ISO [--to FILE.jsonl] [--table] [--batch N] [--json]\n       orrery archive read [FILE] [--task ID] [--json]')
+      .description('move finished runs (with their logs) and finished one-shot tasks older than --before out of the live tables; `archive read` prints them back')
+      .argument('[read]', '`read`: print archived runs and tasks instead of archiving')
+      .argument('[file]', 'with read: a JSONL file written by --to (without it: the archive tables of --db)')
+      .option('--before <instant>', 'archive runs ended before this ISO 8601 instant (required to archive)', instantArg)
+      .option('--to <file>', 'append to this JSONL file (crash-safe; re-run after an interruption)')
+      .option('--table', 'also copy into the archive tables (the default when --to is not given)')
+      .option('--batch <n>', `runs per batch, one transaction each (default 1000, at most ${MAX_ARCHIVE_BATCH})`, positiveIntArg)
+      .option('--at <instant>', 'as if now were this instant (recorded as the archiving time)', instantArg)
+      .option('--quiet', 'no progress lines on stderr')
+      .option('--task <id>', 'read: only this task and its runs')
+      .option('--after <id>', 'read from the archive tables: runs and tasks with a larger id (pagination)', nonNegativeIntArg)
+      .option('--limit <n>', 'read from the archive tables: at most this many runs and this many tasks (default 1000)', nonNegativeIntArg)
+      .option('--json', 'print JSON: the summary, or with read an array of records ({kind: "run", run, logs} and {kind: "task", task})'),
+  ).action(async (action: string | undefined, file: string | undefined, o: ArchiveOpts & ReadOpts) => {
+    if (action === undefined) return archive(io, o);
+    if (action !== 'read') throw new UsageError(`unknown action "${action}" (did you mean \`orrery archive read ${action}\`?)`);
+    const archiving = (['before', 'to', 'table', 'batch', 'at', 'quiet'] as const).filter((k) => o[k] !== undefined);
+    if (archiving.length) throw new UsageError(`--${archiving[0]}: not an option of \`archive read\``);
+    return read(io, file, o);
+  });
+}
+
+async function archive(io: Io, o: ArchiveOpts): Promise<void> {
+  if (o.before === undefined) throw new UsageError('--before is required (archive runs ended before this ISO 8601 instant)');
+  if (o.batch !== undefined && o.batch > MAX_ARCHIVE_BATCH) throw new UsageError(`--batch: ${o.batch} is more than ${MAX_ARCHIVE_BATCH}`);
+  const reading = (['task', 'after', 'limit'] as const).filter((k) => (o as ReadOpts)[k] !== undefined);
+  if (reading.length) throw new UsageError(`--${reading[0]}: only applies to \`archive read\``);
+  const summary = await withOrrery(o, (orrery) =>
+    orrery
+      .archive({
+        before: o.before!,
+        ...(o.to !== undefined ? { to: o.to } : {}),
+        ...(o.table ? { table: true } : {}),
+        ...(o.batch !== undefined ? { batch: o.batch } : {}),
+        ...(o.at ? { at: o.at } : {}),
+        ...(o.quiet ? {} : { onProgress: (p: ArchiveSummary) => io.err(`archived ${p.runs} runs (${p.logs} log records) and ${p.tasks} tasks so far\n`) }),
+      })
+      .catch((e: unknown) => {
+        if (e instanceof ValidationError && e.details[0]?.path === 'to') throw new UsageError(`--to ${e.message}`);
+        throw e;
+      }),
+  );
+  if (o.json) return printJson(io, summary);
+  const where = [summary.file, summary.table && 'the archive tables'].filter(Boolean).join(' and ');
+  io.out(`archived ${summary.runs} runs (${summary.logs} log records) and ${summary.tasks} tasks ended before ${iso(summary.before)} to ${where} in ${summary.batches} batches (${summary.durationMs} ms)\n`);
+}
+
+async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void> {
+  const task = o.task !== undefined ? parseId(o.task, '--task') : undefined;
+  if (file !== undefined && o.db !== undefined) throw new UsageError('FILE and --db cannot be combined: a file is read without a database');
+  if (file !== undefined && (o.after !== undefined || o.limit !== undefined)) throw new UsageError('--after and --limit apply to the archive tables, not to a FILE');
+  const out = printer(io, o.json ?? false);
+  if (file !== undefined) {
+    try {
+      for await (const r of readArchiveFile(file)) if (task === undefined || recordTask(r) === task) out.record(r);
+    } catch (e) {
+      if (e instanceof ValidationError) throw new UsageError(e.message);
+      throw e;
+    }
+  } else {
+    await withOrrery(o, async (orrery) => {
+      const filter = { ...(task !== undefined ? { task } : {}), ...(o.after !== undefined ? { afterId: o.after } : {}), limit: o.limit ?? 1000 };
+      for (const r of await orrery.readArchivedRuns(filter)) out.record(JSON.parse(JSON.stringify({ kind: 'run', run: r.run, logs: r.logs })) as ArchiveRecord);
+      for (const t of await orrery.readArchivedTasks(filter)) out.record(JSON.parse(JSON.stringify({ kind: 'task', task: t })) as ArchiveRecord);
+    });
+  }
+  out.end();
+}
+
+function recordTask(r: ArchiveRecord): number {
+  return r.kind === 'run' ? r.run.task : r.task.id;
+}
+
+/** Streams records: a JSON array, or a table (rows printed as they come, so large files print at once). */
+function printer(io: Io, json: boolean) {
+  let n = 0;
+  const rows: string[][] = [];
+  return {
+    record(r: ArchiveRecord) {
+      if (json) io.out(`${n === 0 ? '[\n' : ',\n'}${JSON.stringify(r)}`);
+      else if (r.kind === 'run') rows.push(['run', String(r.run.id), String(r.run.task), String(r.run.type), String(r.run.status), String(r.run.ended ?? '-'), String(r.logs.length)]);
+      else rows.push(['task', String(r.task.id), String(r.task.id), String(r.task.type), String(r.task.status), '-', '-']);
+      n += 1;
+      if (!json && rows.length >= 1000) flush();
+    },
+    end() {
+      if (json) io.out(n === 0 ? '[]\n' : '\n]\n');
+      else if (n === 0) io.out('no archived records\n');
+      else flush();
+    },
+  };
+  function flush() {
+    if (rows.length) table(io, ['KIND', 'ID', 'TASK', 'TYPE', 'STATUS', 'ENDED', 'LOGS'], rows.splice(0));
+  }
+}

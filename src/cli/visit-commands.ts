@@ -1,0 +1,344 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parseInstant } from '../core/instants.js';
+import { VISIT_POLICIES, VISIT_STATUSES, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
+import type { VisitMetrics } from '../store/visit-store.js';
+import { addDb, durationArg, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+
+interface JsonOpt extends DbOpts {
+  json?: boolean;
+}
+
+interface CooldownOpts {
+  absoluteCooldown?: number;
+  scheduledCooldown?: number;
+  failedCooldown?: number;
+  notFoundCooldown?: number;
+}
+
+/** `NAME=WEIGHT,...` policy weights, e.g. `oldest_scheduled_first=40,never_visited_oldest_update_first=40,origins_without_last_update=20`. */
+export const policyWeightsArg = (v: string): PolicyWeight[] =>
+  v.split(',').map((part) => {
+    const m = /^\s*([a-z_]+)\s*(?:=\s*(\d+(?:\.\d+)?))?\s*$/.exec(part);
+    if (!m || !(VISIT_POLICIES as readonly string[]).includes(m[1]!)) throw new InvalidArgumentError(`"${part}" is not POLICY[=WEIGHT] (policies: ${VISIT_POLICIES.join(', ')})`);
+    const weight = m[2] === undefined ? 1 : Number(m[2]);
+    if (!(weight > 0)) throw new InvalidArgumentError(`"${part}": the weight must be positive`);
+    return { policy: m[1] as VisitPolicy, weight };
+  });
+
+const fractionArg = (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !(n > 0 && n <= 1)) throw new InvalidArgumentError(`"${v}" is not a fraction in (0, 1]`);
+  return n;
+};
+
+function cooldownsOf(o: CooldownOpts): Partial<VisitCooldowns> {
+  return {
+    ...(o.absoluteCooldown !== undefined ? { absoluteMs: o.absoluteCooldown } : {}),
+    ...(o.scheduledCooldown !== undefined ? { scheduledMs: o.scheduledCooldown } : {}),
+    ...(o.failedCooldown !== undefined ? { failedMs: o.failedCooldown } : {}),
+    ...(o.notFoundCooldown !== undefined ? { notFoundMs: o.notFoundCooldown } : {}),
+  };
+}
+
+function addCooldowns(cmd: Command): Command {
+  return cmd
+    .option('--absolute-cooldown <duration>', 'not again within this long after being scheduled (default 12h)', durationArg)
+    .option('--scheduled-cooldown <duration>', 'not again within this long after being scheduled unless visited since (default 7d)', durationArg)
+    .option('--failed-cooldown <duration>', 'not within this long after a failed visit (default 14d)', durationArg)
+    .option('--not-found-cooldown <duration>', 'not within this long after a not_found visit (default 31d)', durationArg);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function listerIdArg(v: string, what = 'LISTER_ID'): string {
+  if (!UUID.test(v)) throw new UsageError(`${what}: "${v}" is not a lister id (a UUID)`);
+  return v;
+}
+
+export function visitCommands(io: Io): Command[] {
+  return [listerCommands(io), originCommands(io), visitSchedulerCommand(io)];
+}
+
+function listerCommands(io: Io): Command {
+  const cmd = new Command('lister').description('listers: the crawlers that list origins to visit');
+  addDb(
+    cmd
+      .command('add')
+      .description('get or create a lister instance')
+      .argument('<name>', 'lister name (e.g. gitlab)')
+      .option('--instance <name>', 'instance name (e.g. gitlab.com)', '')
+      .option('--at <instant>', 'as if now were this instant', instantArg)
+      .option('--json', 'print the lister as JSON'),
+  ).action(async (name: string, o: JsonOpt & { instance: string; at?: Date }) => {
+    const l = await withOrrery(o, (orrery) => orrery.visits.getOrCreateLister(name, o.instance, o.at ? { at: o.at } : {}));
+    if (o.json) return printJson(io, l);
+    io.out(`lister ${l.id} (${l.name}${l.instanceName ? `, ${l.instanceName}` : ''})\n`);
+  });
+  addDb(cmd.command('list').description('every lister').option('--json', 'print a JSON array')).action(async (o: JsonOpt) => {
+    const listers = await withOrrery(o, (orrery) => orrery.visits.listListers());
+    if (o.json) return printJson(io, listers);
+    printListers(io, listers);
+  });
+  addDb(cmd.command('show').description('one lister, with its state').argument('<id>', 'lister id').option('--json', 'print JSON')).action(async (id: string, o: JsonOpt) => {
+    const l = await withOrrery(o, (orrery) => orrery.visits.getLister(listerIdArg(id, 'ID')));
+    if (!l) throw new UsageError(`ID: lister ${id} not found`);
+    if (o.json) return printJson(io, l);
+    printListers(io, [l]);
+    io.out(`state: ${JSON.stringify(l.currentState)}\n`);
+  });
+  return cmd;
+}
+
+function originCommands(io: Io): Command {
+  const cmd = new Command('origin').description('listed origins and their visits');
+  addDb(
+    cmd
+      .command('record')
+      .description('record listed origins (upsert by lister, url and visit type): one from arguments, or a JSONL file')
+      .argument('<lister-id>', 'lister id')
+      .argument('[url]', 'origin URL')
+      .argument('[visit-type]', 'visit type (e.g. git)')
+      .option('--last-update <instant>', 'when the origin last changed, as the lister saw it', instantArg)
+      .option('--extra <json>', 'extra loader arguments (a JSON object)', jsonObjectArg)
+      .option('--file <origins.jsonl>', 'one JSON object per line: {"url", "visitType", "lastUpdate"?, "extraLoaderArguments"?}; one bad line rejects the file')
+      .option('--at <instant>', 'as if now were this instant', instantArg)
+      .option('--json', 'print the recorded origins as JSON'),
+  ).action(async (listerId: string, url: string | undefined, visitType: string | undefined, o: JsonOpt & { lastUpdate?: Date; extra?: Record<string, unknown>; file?: string; at?: Date }) => {
+    listerIdArg(listerId);
+    let inputs: Array<Record<string, unknown>>;
+    if (o.file !== undefined) {
+      if (url !== undefined) throw new UsageError('--file: give either URL VISIT_TYPE or --file, not both');
+      inputs = readOrigins(o.file).map((x) => ({ ...x, listerId }));
+    } else {
+      if (url === undefined || visitType === undefined) throw new UsageError('URL and VISIT_TYPE are required (or --file)');
+      inputs = [{ listerId, url, visitType, ...(o.lastUpdate ? { lastUpdate: o.lastUpdate } : {}), ...(o.extra ? { extraLoaderArguments: o.extra } : {}) }];
+    }
+    const recorded = await withOrrery(o, (orrery) => orrery.visits.recordListedOrigins(inputs, o.at ? { at: o.at } : {}));
+    if (o.json) return printJson(io, recorded);
+    io.out(`recorded ${recorded.length} origin${recorded.length === 1 ? '' : 's'}\n`);
+  });
+
+  addDb(
+    cmd
+      .command('list')
+      .description('listed origins, in insertion order (cursor pagination)')
+      .option('--lister <id>', 'only this lister')
+      .option('--visit-type <type>', 'only this visit type')
+      .option('--url <url>', 'only this URL')
+      .addOption(new Option('--enabled <bool>', 'only enabled (true) or disabled (false) origins').choices(['true', 'false']))
+      .option('--limit <n>', 'at most this many (default 100)', positiveIntArg)
+      .option('--page-token <token>', 'continue after the previous page (printed as nextPageToken)')
+      .option('--json', 'print {"origins": [...], "nextPageToken"} as JSON'),
+  ).action(async (o: JsonOpt & { lister?: string; visitType?: string; url?: string; enabled?: string; limit?: number; pageToken?: string }) => {
+    if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
+    const page = await withOrrery(o, (orrery) =>
+      orrery.visits.getListedOrigins({
+        limit: o.limit ?? 100,
+        ...(o.lister !== undefined ? { listerId: o.lister } : {}),
+        ...(o.visitType !== undefined ? { visitType: o.visitType } : {}),
+        ...(o.url !== undefined ? { url: o.url } : {}),
+        ...(o.enabled !== undefined ? { enabled: o.enabled === 'true' } : {}),
+        ...(o.pageToken !== undefined ? { pageToken: o.pageToken } : {}),
+      }),
+    );
+    if (o.json) return printJson(io, page);
+    printOrigins(io, page.origins);
+    if (page.nextPageToken) io.out(`more: --page-token ${page.nextPageToken}\n`);
+  });
+
+  addDb(
+    addCooldowns(
+      cmd
+        .command('grab-next')
+        .description('select the next origins to visit by policy and cooldowns, and mark them scheduled')
+        .argument('<visit-type>', 'visit type')
+        .requiredOption('--count <n>', 'at most this many origins', nonNegativeIntArg)
+        .addOption(new Option('--policy <policy>', 'selection policy').choices(VISIT_POLICIES).makeOptionMandatory())
+        .option('--lister <id>', 'only origins of this lister (required by first_visits_after_listing)')
+        .option('--dry-run', 'select without marking them scheduled')
+        .option('--at <instant>', 'as if now were this instant', instantArg)
+        .option('--json', 'print a JSON array of listed origins'),
+    ),
+  ).action(async (visitType: string, o: JsonOpt & CooldownOpts & { count: number; policy: VisitPolicy; lister?: string; dryRun?: boolean; at?: Date }) => {
+    if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
+    if (o.policy === 'first_visits_after_listing' && o.lister === undefined) throw new UsageError('--policy first_visits_after_listing needs --lister');
+    const got = await withOrrery(o, (orrery) =>
+      orrery.visits.grabNextVisits(visitType, o.count, o.policy, {
+        cooldowns: cooldownsOf(o),
+        ...(o.lister !== undefined ? { lister: o.lister } : {}),
+        ...(o.dryRun ? { dryRun: true } : {}),
+        ...(o.at ? { at: o.at } : {}),
+      }),
+    );
+    if (o.json) return printJson(io, got);
+    io.out(`${o.dryRun ? 'would grab' : 'grabbed'} ${got.length} origin${got.length === 1 ? '' : 's'}\n`);
+    if (got.length) printOrigins(io, got);
+  });
+
+  addDb(
+    cmd
+      .command('visited')
+      .description('record the result of a visit (older or duplicate results are ignored)')
+      .argument('<url>', 'origin URL')
+      .argument('<visit-type>', 'visit type')
+      .addOption(new Option('--status <status>', 'how the visit ended').choices(VISIT_STATUSES).makeOptionMandatory())
+      .option('--snapshot <id>', 'the snapshot the visit produced (required when successful)')
+      .option('--at <instant>', 'when the visit ended (default now)', instantArg)
+      .option('--json', 'print {stats, applied, eventful, disabled} as JSON'),
+  ).action(async (url: string, visitType: string, o: JsonOpt & { status: VisitStatus; snapshot?: string; at?: Date }) => {
+    if (o.status === 'successful' && o.snapshot === undefined) throw new UsageError('--snapshot is required when --status is successful');
+    const r = await withOrrery(o, (orrery) => orrery.visits.recordVisit(url, visitType, o.status, o.snapshot ?? null, o.at ? { at: o.at } : {}));
+    if (o.json) return printJson(io, r);
+    if (!r.applied) return io.out(`ignored: a visit at or after ${iso(r.stats.lastVisit)} is already recorded\n`);
+    io.out(`recorded ${o.status} visit${r.eventful ? ' (eventful)' : ''}; next position offset ${r.stats.nextPositionOffset}${r.disabled ? '; origin disabled after repeated failures' : ''}\n`);
+  });
+
+  addDb(
+    cmd
+      .command('metrics')
+      .description('per lister and visit type: known, enabled, never visited, with pending changes (as of the last update-metrics)')
+      .option('--lister <id>', 'only this lister')
+      .option('--visit-type <type>', 'only this visit type')
+      .option('--json', 'print a JSON array'),
+  ).action(async (o: JsonOpt & { lister?: string; visitType?: string }) => {
+    if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
+    const m = await withOrrery(o, (orrery) => orrery.visits.getMetrics({ ...(o.lister ? { lister: o.lister } : {}), ...(o.visitType ? { visitType: o.visitType } : {}) }));
+    if (o.json) return printJson(io, m);
+    printMetrics(io, m);
+  });
+
+  addDb(
+    cmd
+      .command('update-metrics')
+      .description('recompute and store the metrics (reads every listed origin of the lister, or of all listers)')
+      .option('--lister <id>', 'only this lister')
+      .option('--at <instant>', 'as if now were this instant', instantArg)
+      .option('--json', 'print a JSON array'),
+  ).action(async (o: JsonOpt & { lister?: string; at?: Date }) => {
+    if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
+    const m = await withOrrery(o, (orrery) => orrery.visits.updateMetrics({ ...(o.lister ? { lister: o.lister } : {}), ...(o.at ? { at: o.at } : {}) }));
+    if (o.json) return printJson(io, m);
+    printMetrics(io, m);
+  });
+  return cmd;
+}
+
+function visitSchedulerCommand(io: Io): Command {
+  return addDb(
+    addCooldowns(
+      new Command('visit-scheduler')
+        .description('keep a queue of one-shot visit tasks per visit type filled by weighted policies, and record finished visits, until SIGINT/SIGTERM')
+        .requiredOption('--visit-types <types>', 'comma-separated visit types (each needs a task type of that name and a handler)')
+        .option('--queue <n>', 'visits in flight per visit type (default 1000)', positiveIntArg)
+        .option('--policies <list>', 'POLICY=WEIGHT,... (default oldest_scheduled_first=40,never_visited_oldest_update_first=40,origins_without_last_update=20)', policyWeightsArg)
+        .option('--lister <id>', 'only origins of this lister')
+        .option('--refill <fraction>', 'refill a queue once this fraction of it is free (default 0.1)', fractionArg)
+        .option('--max-sleep <duration>', 'poll interval for visits finished in other processes (default 5s)', intervalArg)
+        .option('--once', 'one pass (record finished visits, refill the queues), print what it did, exit')
+        .option('--at <instant>', 'with --once: as if now were this instant', instantArg)
+        .option('--json', 'with --once: print the pass as JSON'),
+    ),
+  ).action(
+    async (o: JsonOpt & CooldownOpts & { visitTypes: string; queue?: number; policies?: PolicyWeight[]; lister?: string; refill?: number; maxSleep?: number; once?: boolean; at?: Date }) => {
+      if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
+      if (o.at && !o.once) throw new UsageError('--at only applies to --once');
+      const types = o.visitTypes.split(',').map((t) => t.trim()).filter(Boolean);
+      if (types.length === 0) throw new UsageError('--visit-types: at least one visit type');
+      const { VisitScheduler } = await import('../engine/visit-scheduler.js');
+      const orrery = await open(o);
+      try {
+        const known = new Set((await orrery.listTaskTypes(types)).map((t) => t.name));
+        const missing = types.filter((t) => !known.has(t));
+        if (missing.length) throw new UsageError(`--visit-types: no task type named ${missing.join(', ')} (visits run as one-shot tasks of a task type named after the visit type)`);
+        const cooldowns = cooldownsOf(o);
+        const queues = types.map((visitType) => ({
+          visitType,
+          ...(o.queue !== undefined ? { size: o.queue } : {}),
+          ...(o.policies ? { policies: o.policies } : {}),
+          ...(o.lister !== undefined ? { lister: o.lister } : {}),
+          cooldowns,
+        }));
+        if (o.once) {
+          const loop = new VisitScheduler(orrery, { queues, ...(o.refill !== undefined ? { refillFraction: o.refill } : {}) });
+          const r = await loop.runOnce(o.at);
+          if (o.json) return printJson(io, r);
+          io.out(`recorded ${r.recorded} finished visit${r.recorded === 1 ? '' : 's'}; scheduled ${Object.entries(r.scheduled).map(([t, n]) => `${n} ${t}`).join(', ') || 'nothing'}\n`);
+          return;
+        }
+        const { createLogger } = await import('../engine/logger.js');
+        const log = createLogger('pretty');
+        const loop = new VisitScheduler(orrery, {
+          queues,
+          logger: log.child({ loop: 'visit-scheduler' }),
+          ...(o.refill !== undefined ? { refillFraction: o.refill } : {}),
+          ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
+        });
+        loop.start();
+        log.info(`visit-scheduler started on ${orrery.store.url} for ${types.join(', ')}`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await loop.stop();
+        log.info('stopped');
+      } finally {
+        await orrery.close();
+      }
+    },
+  );
+}
+
+/** Reads a JSONL file of origins; a bad line is a usage error naming the line. */
+function readOrigins(file: string): Array<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--file: cannot read ${file}: ${(e as Error).message}`);
+  }
+  const out: Array<Record<string, unknown>> = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new UsageError(`--file: line ${i + 1}: invalid JSON: ${(e as Error).message}`);
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--file: line ${i + 1}: must be a JSON object`);
+    const o = { ...(v as Record<string, unknown>) };
+    if (o.lastUpdate !== undefined && o.lastUpdate !== null) {
+      if (typeof o.lastUpdate !== 'string') throw new UsageError(`--file: line ${i + 1}: lastUpdate must be an ISO 8601 instant`);
+      try {
+        o.lastUpdate = parseInstant(o.lastUpdate, 'lastUpdate');
+      } catch (e) {
+        throw new UsageError(`--file: line ${i + 1}: ${(e as Error).message}`);
+      }
+    }
+    out.push(o);
+  });
+  return out;
+}
+
+function printListers(io: Io, listers: Lister[]): void {
+  if (listers.length === 0) return io.out('no listers\n');
+  table(io, ['ID', 'NAME', 'INSTANCE', 'UPDATED', 'LAST LISTING FINISHED'], listers.map((l) => [l.id, l.name, l.instanceName || '-', iso(l.updated), iso(l.lastListingFinishedAt)]));
+}
+
+function printOrigins(io: Io, origins: ListedOrigin[]): void {
+  if (origins.length === 0) return io.out('no origins\n');
+  table(
+    io,
+    ['URL', 'VISIT TYPE', 'ENABLED', 'LAST UPDATE', 'FIRST SEEN', 'LAST SEEN', 'LISTER'],
+    origins.map((x) => [truncate(x.url, 80), x.visitType, x.enabled ? 'yes' : 'no', iso(x.lastUpdate), iso(x.firstSeen), iso(x.lastSeen), x.listerId]),
+  );
+}
+
+function printMetrics(io: Io, m: VisitMetrics[]): void {
+  if (m.length === 0) return io.out('no metrics (run `orrery origin update-metrics`)\n');
+  table(
+    io,
+    ['LISTER', 'VISIT TYPE', 'KNOWN', 'ENABLED', 'NEVER VISITED', 'PENDING CHANGES', 'UPDATED'],
+    m.map((x) => [x.listerId, x.visitType, String(x.originsKnown), String(x.originsEnabled), String(x.originsNeverVisited), String(x.originsWithPendingChanges), iso(x.updated)]),
+  );
+}

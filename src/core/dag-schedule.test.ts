@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import type { DagSchedule } from './dag.js';
+import { duePoints, firstPoint, nextPointAfterChange, pointAfter } from './dag-schedule.js';
+
+const d = (s: string) => new Date(s);
+const iso = (x: Date | null) => x?.toISOString() ?? null;
+const hourly: DagSchedule = { kind: 'interval', everyMs: 3_600_000 };
+
+describe('schedule points', () => {
+  it('fixed interval: points are start + k * interval', () => {
+    const start = d('2026-01-01T00:30:00Z');
+    expect(iso(firstPoint(hourly, start))).toBe('2026-01-01T00:30:00.000Z');
+    expect(iso(firstPoint(hourly, start, d('2026-01-01T02:00:00Z')))).toBe('2026-01-01T02:30:00.000Z');
+    expect(iso(firstPoint(hourly, start, d('2026-01-01T02:30:00Z')))).toBe('2026-01-01T02:30:00.000Z');
+    expect(iso(pointAfter(hourly, start))).toBe('2026-01-01T01:30:00.000Z');
+  });
+
+  it('fixed interval started late, with catch-up: every missed point gets a run, in order', () => {
+    const r = duePoints({ schedule: hourly, nextPoint: d('2026-01-01T00:00:00Z'), now: d('2026-01-01T03:00:10Z'), catchUp: true, maxRuns: 100 });
+    expect(r.records.map((p) => [p.kind, iso(p.execTs)])).toEqual([
+      ['caught_up', '2026-01-01T00:00:00.000Z'],
+      ['caught_up', '2026-01-01T01:00:00.000Z'],
+      ['caught_up', '2026-01-01T02:00:00.000Z'],
+      ['scheduled', '2026-01-01T03:00:00.000Z'],
+    ]);
+    expect(iso(r.nextPoint)).toBe('2026-01-01T04:00:00.000Z');
+  });
+
+  it('fixed interval started late, without catch-up: missed points are one skipped range; the next future point is used', () => {
+    const r = duePoints({ schedule: hourly, nextPoint: d('2026-01-01T00:00:00Z'), now: d('2026-01-01T03:20:00Z'), catchUp: false, maxRuns: 100 });
+    expect(r.records).toEqual([{ kind: 'skipped', execTs: d('2026-01-01T00:00:00Z'), untilTs: d('2026-01-01T03:00:00Z'), count: 4 }]);
+    expect(iso(r.nextPoint)).toBe('2026-01-01T04:00:00.000Z');
+  });
+
+  it('a point reached within the lateness runs on time; one second later it is late', () => {
+    const base = { schedule: hourly, nextPoint: d('2026-01-01T03:00:00Z'), catchUp: false, maxRuns: 10, latenessMs: 60_000 };
+    expect(duePoints({ ...base, now: d('2026-01-01T03:01:00Z') }).records[0]!.kind).toBe('scheduled');
+    expect(duePoints({ ...base, now: d('2026-01-01T03:01:01Z') }).records[0]!.kind).toBe('skipped');
+    expect(duePoints({ ...base, now: d('2026-01-01T02:59:59Z') }).records).toEqual([]);
+  });
+
+  it('creates at most maxRuns runs per call and resumes where it stopped', () => {
+    const first = duePoints({ schedule: hourly, nextPoint: d('2026-01-01T00:00:00Z'), now: d('2026-01-02T00:00:00Z'), catchUp: true, maxRuns: 10 });
+    expect(first.records).toHaveLength(10);
+    expect(iso(first.nextPoint)).toBe('2026-01-01T10:00:00.000Z');
+    const second = duePoints({ schedule: hourly, nextPoint: first.nextPoint, now: d('2026-01-02T00:00:00Z'), catchUp: true, maxRuns: 100 });
+    expect(second.records).toHaveLength(15);
+    expect(second.records.at(-1)).toMatchObject({ kind: 'scheduled', execTs: d('2026-01-02T00:00:00Z') });
+  });
+
+  it('walks a long skipped backlog in bounded steps without losing count', () => {
+    const minutely: DagSchedule = { kind: 'interval', everyMs: 60_000 };
+    let next: Date | null = d('2026-01-01T00:00:00Z');
+    const now = d('2026-01-08T00:00:00Z');
+    let skipped = 0;
+    for (let i = 0; i < 10 && next && next <= now; i++) {
+      const r = duePoints({ schedule: minutely, nextPoint: next, now, catchUp: false, maxRuns: 100, maxWalk: 5000 });
+      skipped += r.records.filter((p) => p.kind === 'skipped').reduce((n, p) => n + p.count, 0);
+      expect(r.records.filter((p) => p.kind === 'skipped').length).toBeLessThanOrEqual(1);
+      next = r.nextPoint;
+    }
+    // 7 days of minutes plus the point at now; the last two (23:59 and 00:00) are on time and run
+    expect(skipped).toBe(7 * 1440 + 1 - 2);
+    expect(iso(next)).toBe('2026-01-08T00:01:00.000Z');
+  });
+
+  it('cron across DST changes in Europe/Warsaw: one point per local day, at the right UTC instant', () => {
+    const cron: DagSchedule = { kind: 'cron', expr: '30 2 * * *', tz: 'Europe/Warsaw' };
+    const spring = duePoints({ schedule: cron, nextPoint: firstPoint(cron, d('2026-03-27T00:00:00Z')), now: d('2026-03-31T12:00:00Z'), catchUp: true, maxRuns: 100 });
+    // 29 March has no 02:30 local (02:00 -> 03:00): that day's run is at 03:00 CEST, not lost or doubled
+    expect(spring.records.map((p) => iso(p.execTs))).toEqual([
+      '2026-03-27T01:30:00.000Z',
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-29T01:00:00.000Z',
+      '2026-03-30T00:30:00.000Z',
+      '2026-03-31T00:30:00.000Z',
+    ]);
+    const daily3: DagSchedule = { kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' };
+    const autumn = duePoints({ schedule: daily3, nextPoint: firstPoint(daily3, d('2026-10-24T00:00:00Z')), now: d('2026-10-27T12:00:00Z'), catchUp: true, maxRuns: 100 });
+    // 03:00 local is 01:00Z in summer time and 02:00Z after the change (25 October 2026)
+    expect(autumn.records.map((p) => iso(p.execTs))).toEqual([
+      '2026-10-24T01:00:00.000Z',
+      '2026-10-25T02:00:00.000Z',
+      '2026-10-26T02:00:00.000Z',
+      '2026-10-27T02:00:00.000Z',
+    ]);
+  });
+
+  it('after a schedule change, the next point is the new schedule\'s first after the last recorded one', () => {
+    expect(iso(nextPointAfterChange(hourly, d('2026-01-01T00:00:00Z'), d('2026-01-01T05:00:00Z')))).toBe('2026-01-01T06:00:00.000Z');
+    expect(iso(nextPointAfterChange(hourly, d('2026-01-01T00:00:00Z'), null))).toBe('2026-01-01T00:00:00.000Z');
+    expect(firstPoint({ kind: 'none' }, d('2026-01-01T00:00:00Z'))).toBeNull();
+  });
+});

@@ -1,0 +1,99 @@
+import type { DagSchedule } from './dag.js';
+import { nextOccurrenceOrNull } from './schedule.js';
+
+/** What happened at a schedule point (SPEC §3): every point is recorded as one of these. */
+export const DAG_POINT_KINDS = ['scheduled', 'caught_up', 'skipped', 'triggered'] as const;
+export type DagPointKind = (typeof DAG_POINT_KINDS)[number];
+
+/** A point older than this when the scheduler reaches it is late: caught up, or skipped without catch-up. */
+export const DEFAULT_LATENESS_MS = 60_000;
+
+/** One recorded point; skipped points that follow each other are recorded as one range. */
+export interface PointRecord {
+  kind: DagPointKind;
+  execTs: Date;
+  /** For a skipped range: its last point (null for a single point). */
+  untilTs: Date | null;
+  /** How many points the record covers. */
+  count: number;
+}
+
+export interface DuePointsInput {
+  schedule: DagSchedule;
+  /** The first point not yet recorded (null: the schedule has no more points). */
+  nextPoint: Date | null;
+  now: Date;
+  catchUp: boolean;
+  /** At most this many runs are created by one call; the rest wait for the next call. */
+  maxRuns: number;
+  latenessMs?: number;
+  /** At most this many late points are skipped by one call; the caller calls again for the rest. */
+  maxWalk?: number;
+}
+
+export interface DuePoints {
+  /** Points to record, in order; those of kind scheduled or caught_up get a DAG run. */
+  records: PointRecord[];
+  /** The first point not recorded after these records. */
+  nextPoint: Date | null;
+}
+
+/** The first schedule point at or after `from` (default: `start`) of a schedule that begins at `start`. */
+export function firstPoint(schedule: DagSchedule, start: Date, from: Date = start): Date | null {
+  if (schedule.kind === 'none') return null;
+  const at = Math.max(start.getTime(), from.getTime());
+  if (schedule.kind === 'interval') {
+    const k = Math.ceil((at - start.getTime()) / schedule.everyMs);
+    return new Date(start.getTime() + k * schedule.everyMs);
+  }
+  return nextOccurrenceOrNull({ kind: 'cron', expr: schedule.expr, tz: schedule.tz }, new Date(at - 1));
+}
+
+/** After a schedule or start change: the new schedule's first point after the last recorded one. */
+export function nextPointAfterChange(schedule: DagSchedule, start: Date, lastRecorded: Date | null): Date | null {
+  return firstPoint(schedule, start, lastRecorded === null ? start : new Date(lastRecorded.getTime() + 1));
+}
+
+/** The schedule point after `point`. */
+export function pointAfter(schedule: DagSchedule, point: Date): Date | null {
+  if (schedule.kind === 'none') return null;
+  if (schedule.kind === 'interval') return new Date(point.getTime() + schedule.everyMs);
+  return nextOccurrenceOrNull({ kind: 'cron', expr: schedule.expr, tz: schedule.tz }, point);
+}
+
+/**
+ * The points due at `now` (SPEC §3). With catch-up every due point gets a run, in order, the late ones
+ * as `caught_up`. Without it, late points are `skipped` (recorded as ranges) and only a point reached on
+ * time (within the lateness) gets a run.
+ */
+export function duePoints(input: DuePointsInput): DuePoints {
+  const lateness = input.latenessMs ?? DEFAULT_LATENESS_MS;
+  const maxWalk = input.maxWalk ?? 10_000;
+  const now = input.now.getTime();
+  const records: PointRecord[] = [];
+  let next = input.nextPoint;
+  let runs = 0;
+  let walked = 0;
+  const skip = (p: Date) => {
+    const last = records[records.length - 1];
+    if (last && last.kind === 'skipped') {
+      last.untilTs = p;
+      last.count += 1;
+    } else records.push({ kind: 'skipped', execTs: p, untilTs: null, count: 1 });
+  };
+  while (next !== null && next.getTime() <= now && runs < input.maxRuns) {
+    const late = now - next.getTime() > lateness;
+    if (!late) {
+      records.push({ kind: 'scheduled', execTs: next, untilTs: null, count: 1 });
+      runs += 1;
+    } else if (input.catchUp) {
+      records.push({ kind: 'caught_up', execTs: next, untilTs: null, count: 1 });
+      runs += 1;
+    } else {
+      if (++walked > maxWalk) break; // a long backlog without catch-up: the caller calls again
+      skip(next);
+    }
+    next = pointAfter(input.schedule, next);
+  }
+  return { records, nextPoint: next };
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { CycleError, ValidationError } from './errors.js';
+import { dagVersion, findCycle, topologicalOrder, validateDag, type DagTaskSpec } from './dag.js';
+
+const at = new Date('2026-03-01T00:00:00Z');
+const t = (id: string, after: string[] = []) => ({ id, after });
+
+describe('validateDag', () => {
+  it('fills defaults: no schedule, no catch-up, 16 active runs, the orrery.dag type, no retries', () => {
+    const d = validateDag({ id: 'etl', tasks: [t('a'), t('b', ['a'])] }, at);
+    expect(d.schedule).toEqual({ kind: 'none' });
+    expect(d.catchUp).toBe(false);
+    expect(d.maxActiveRuns).toBe(16);
+    expect(d.start).toBeNull();
+    expect(d.tasks[1]).toEqual({ id: 'b', after: ['a'], retries: 0, retryDelayMs: 300_000, timeoutMs: null, type: 'orrery.dag' });
+  });
+
+  it('takes cron with a zone, intervals from a start, and per-task options over DAG defaults', () => {
+    const d = validateDag(
+      {
+        id: 'etl',
+        schedule: { cron: '0 3 * * *', tz: 'Europe/Warsaw' },
+        start: '2026-01-01T00:00:00Z',
+        catchUp: true,
+        defaults: { retries: 2, retryDelay: '1m', timeout: '10m' },
+        tasks: [{ id: 'a', retries: 5, timeout: null }, { id: 'b', after: ['a'], retryDelay: 500, type: 'heavy' }],
+      },
+      at,
+    );
+    expect(d.schedule).toEqual({ kind: 'cron', expr: '0 3 * * *', tz: 'Europe/Warsaw' });
+    expect(d.start).toEqual(new Date('2026-01-01T00:00:00Z'));
+    expect(d.tasks[0]).toMatchObject({ retries: 5, retryDelayMs: 60_000, timeoutMs: null });
+    expect(d.tasks[1]).toMatchObject({ retries: 2, retryDelayMs: 500, timeoutMs: 600_000, type: 'heavy' });
+    expect(validateDag({ id: 'x', schedule: { every: '1h' }, tasks: [t('a')] }, at).schedule).toEqual({ kind: 'interval', everyMs: 3_600_000 });
+  });
+
+  it('rejects a cycle, naming it', () => {
+    const input = { id: 'loop', tasks: [t('a', ['c']), t('b', ['a']), t('c', ['b']), t('d')] };
+    expect(() => validateDag(input, at)).toThrow(CycleError);
+    expect(() => validateDag(input, at)).toThrow('DAG "loop" has a cycle: a -> c -> b -> a');
+    try {
+      validateDag(input, at);
+    } catch (e) {
+      expect((e as CycleError).cycle).toEqual(['a', 'c', 'b', 'a']);
+      expect((e as CycleError).code).toBe('validation_error');
+    }
+  });
+
+  it('rejects unknown dependencies, self-dependencies and duplicate ids, naming each', () => {
+    expect(() => validateDag({ id: 'x', tasks: [t('a', ['nope'])] }, at)).toThrow('task "a" depends on unknown task "nope"');
+    expect(() => validateDag({ id: 'x', tasks: [t('a', ['a'])] }, at)).toThrow('task "a" depends on itself');
+    expect(() => validateDag({ id: 'x', tasks: [t('a'), t('a')] }, at)).toThrow('duplicate task id "a"');
+  });
+
+  it('rejects bad fields with their path', () => {
+    const bad = (input: unknown, text: string) => {
+      expect(() => validateDag(input, at)).toThrow(ValidationError);
+      expect(() => validateDag(input, at)).toThrow(text);
+    };
+    bad({ id: 'x', tasks: [] }, 'a DAG needs at least one task');
+    bad({ id: 'has space', tasks: [t('a')] }, 'id');
+    bad({ id: 'x', schedule: { cron: 'not a cron' }, tasks: [t('a')] }, 'schedule.expr');
+    bad({ id: 'x', schedule: { cron: '0 3 * * *', tz: 'Mars/Base' }, tasks: [t('a')] }, 'unknown time zone');
+    bad({ id: 'x', schedule: { every: '10ms' }, tasks: [t('a')] }, 'schedule.every: must be at least 1s');
+    bad({ id: 'x', maxActiveRuns: 0, tasks: [t('a')] }, 'maxActiveRuns');
+    bad({ id: 'x', tasks: [{ id: 'a', retries: -1 }] }, 'tasks.0.retries');
+    bad({ id: 'x', tasks: [{ id: 'a', timeout: '0s' }] }, 'timeout');
+    bad({ id: 'x', tasks: [t('a')], extra: 1 }, 'extra: unknown field');
+  });
+
+  it('handles a 20,000-task chain without deep recursion', () => {
+    const tasks = Array.from({ length: 20_000 }, (_, i) => t(`t${i}`, i === 0 ? [] : [`t${i - 1}`]));
+    expect(validateDag({ id: 'long', tasks }, at).tasks).toHaveLength(20_000);
+  });
+});
+
+describe('structure', () => {
+  const spec = (tasks: Array<Partial<DagTaskSpec> & { id: string }>) =>
+    tasks.map((x) => ({ after: [], retries: 0, retryDelayMs: 1000, timeoutMs: null, type: 'orrery.dag', ...x }));
+
+  it('versions by structure: order of definition does not matter, options and edges do', () => {
+    const a = dagVersion({ tasks: spec([{ id: 'a' }, { id: 'b', after: ['a'] }]) });
+    expect(dagVersion({ tasks: spec([{ id: 'b', after: ['a'] }, { id: 'a' }]) })).toBe(a);
+    expect(dagVersion({ tasks: spec([{ id: 'a' }, { id: 'b' }]) })).not.toBe(a);
+    expect(dagVersion({ tasks: spec([{ id: 'a' }, { id: 'b', after: ['a'], retries: 1 }]) })).not.toBe(a);
+  });
+
+  it('orders tasks after their dependencies', () => {
+    const order = topologicalOrder(spec([{ id: 'd', after: ['b', 'c'] }, { id: 'c', after: ['a'] }, { id: 'b', after: ['a'] }, { id: 'a' }])).map((x) => x.id);
+    expect(order[0]).toBe('a');
+    expect(order[3]).toBe('d');
+    expect(findCycle(spec([{ id: 'a' }, { id: 'b', after: ['a'] }]))).toBeNull();
+  });
+});

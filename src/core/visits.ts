@@ -1,0 +1,320 @@
+/**
+ * Visit scheduling (SPEC §4): listers, listed origins, origin visit stats, the recordVisit transition,
+ * grab policies and cooldowns. Pure: instants and the random source are parameters.
+ */
+import { z } from 'zod';
+import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import type { TaskRun } from './model.js';
+import { MAX_DURATION_MS, TASK_TYPE_NAME } from './validation.js';
+
+export const VISIT_STATUSES = ['successful', 'failed', 'not_found'] as const;
+export type VisitStatus = (typeof VISIT_STATUSES)[number];
+
+export const VISIT_POLICIES = [
+  'oldest_scheduled_first',
+  'stop_after_success',
+  'never_visited_oldest_update_first',
+  'already_visited_order_by_lag',
+  'origins_without_last_update',
+  'first_visits_after_listing',
+] as const;
+export type VisitPolicy = (typeof VISIT_POLICIES)[number];
+
+export interface Lister {
+  id: string;
+  name: string;
+  instanceName: string;
+  currentState: Record<string, unknown>;
+  created: Date;
+  /** The optimistic-concurrency token: `updateLister` must present the value it read. */
+  updated: Date;
+  /** When the lister's last complete listing finished (`first_visits_after_listing`). */
+  lastListingFinishedAt: Date | null;
+}
+
+export interface ListedOrigin {
+  listerId: string;
+  url: string;
+  visitType: string;
+  extraLoaderArguments: Record<string, unknown>;
+  lastUpdate: Date | null;
+  firstSeen: Date;
+  lastSeen: Date;
+  enabled: boolean;
+}
+
+export interface OriginVisitStats {
+  url: string;
+  visitType: string;
+  lastSuccessful: Date | null;
+  lastVisit: Date | null;
+  lastVisitStatus: VisitStatus | null;
+  lastScheduled: Date | null;
+  lastSnapshot: string | null;
+  /** Position in the visit type's queue, in seconds (`origins_without_last_update`). */
+  nextVisitQueuePosition: number | null;
+  nextPositionOffset: number;
+  successiveVisits: number;
+}
+
+export interface VisitCooldowns {
+  absoluteMs: number;
+  scheduledMs: number;
+  failedMs: number;
+  notFoundMs: number;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+export const DEFAULT_COOLDOWNS: Readonly<VisitCooldowns> = { absoluteMs: 12 * HOUR, scheduledMs: 7 * DAY, failedMs: 14 * DAY, notFoundMs: 31 * DAY };
+export const DEFAULT_POSITION_OFFSET = 4;
+export const MIN_POSITION_OFFSET = 0;
+export const MAX_POSITION_OFFSET = 10;
+/** Failed or not_found visits in a row after which the listed origin is disabled. */
+export const DISABLE_AFTER_FAILURES = 3;
+
+export function newVisitStats(url: string, visitType: string): OriginVisitStats {
+  return {
+    url,
+    visitType,
+    lastSuccessful: null,
+    lastVisit: null,
+    lastVisitStatus: null,
+    lastScheduled: null,
+    lastSnapshot: null,
+    nextVisitQueuePosition: null,
+    nextPositionOffset: DEFAULT_POSITION_OFFSET,
+    successiveVisits: 1,
+  };
+}
+
+/** Days until the next visit for a position offset: 1 up to 1, 2 for 2..4, then 4^(o-4). */
+export function offsetDays(offset: number): number {
+  if (offset <= 1) return 1;
+  if (offset <= 4) return 2;
+  return 4 ** (offset - 4);
+}
+
+/** One visit result, as a crawler reports it. */
+export interface VisitResult {
+  url: string;
+  visitType: string;
+  status: VisitStatus;
+  snapshot: string | null;
+  at: Date;
+}
+
+export interface VisitOutcome {
+  /** The stats after the visit (unchanged when ignored). */
+  stats: OriginVisitStats;
+  /** False when the result was older than (or as old as) the last recorded visit: nothing changed. */
+  applied: boolean;
+  eventful: boolean;
+  /** The listed origin must be disabled (failed or not_found too many times in a row). */
+  disable: boolean;
+}
+
+/** Failed and not_found count as one streak for disabling; successful visits as another. */
+const streakGroup = (s: VisitStatus) => (s === 'successful' ? 'ok' : 'failing');
+
+/**
+ * The recordVisit transition (SPEC §4). `globalPosition` is the visit type's queue position (null if
+ * never set); `rng` returns uniform numbers in [0, 1).
+ */
+export function applyVisit(prev: OriginVisitStats | null, visit: VisitResult, globalPosition: number | null, rng: () => number): VisitOutcome {
+  const before = prev ?? newVisitStats(visit.url, visit.visitType);
+  if (before.lastVisit !== null && visit.at.getTime() <= before.lastVisit.getTime()) {
+    return { stats: before, applied: false, eventful: false, disable: false };
+  }
+  const successful = visit.status === 'successful';
+  const eventful = successful && visit.snapshot !== null && visit.snapshot !== before.lastSnapshot;
+  const offset = eventful
+    ? Math.max(MIN_POSITION_OFFSET, before.nextPositionOffset - 2)
+    : Math.min(MAX_POSITION_OFFSET, before.nextPositionOffset + 1);
+  const jitter = 1 + (rng() * 0.2 - 0.1);
+  const base = before.nextVisitQueuePosition ?? globalPosition ?? 0;
+  const position = Math.round((base + offsetDays(offset) * 86_400 * jitter) * 1000) / 1000;
+  const sameStreak = before.lastVisitStatus !== null && streakGroup(before.lastVisitStatus) === streakGroup(visit.status);
+  const successiveVisits = sameStreak ? before.successiveVisits + 1 : 1;
+  const stats: OriginVisitStats = {
+    ...before,
+    lastVisit: visit.at,
+    lastVisitStatus: visit.status,
+    lastSuccessful: successful ? visit.at : before.lastSuccessful,
+    lastSnapshot: successful ? visit.snapshot : before.lastSnapshot,
+    nextPositionOffset: offset,
+    nextVisitQueuePosition: position,
+    successiveVisits,
+  };
+  return { stats, applied: true, eventful, disable: !successful && successiveVisits >= DISABLE_AFTER_FAILURES };
+}
+
+/** Origins of one batch keep the last occurrence of each (lister, url, visit type). */
+export function dedupeListed<T extends { listerId: string; url: string; visitType: string }>(items: readonly T[]): T[] {
+  const byKey = new Map<string, T>();
+  for (const o of items) {
+    const k = JSON.stringify([o.listerId, o.url, o.visitType]);
+    byKey.delete(k);
+    byKey.set(k, o);
+  }
+  return [...byKey.values()];
+}
+
+/** Thresholds derived from the cooldowns at `at`: an origin is eligible only if it passes every one. */
+export interface CooldownThresholds {
+  /** lastScheduled must be before this (absolute cooldown). */
+  absoluteBefore: Date;
+  /** lastScheduled must be before this, unless the origin was visited since it was scheduled. */
+  scheduledBefore: Date;
+  /** A failed origin's lastVisit must be before this. */
+  failedBefore: Date;
+  /** A not_found origin's lastVisit must be before this. */
+  notFoundBefore: Date;
+}
+
+export function cooldownThresholds(at: Date, c: VisitCooldowns): CooldownThresholds {
+  const t = at.getTime();
+  return {
+    absoluteBefore: new Date(t - c.absoluteMs),
+    scheduledBefore: new Date(t - c.scheduledMs),
+    failedBefore: new Date(t - c.failedMs),
+    notFoundBefore: new Date(t - c.notFoundMs),
+  };
+}
+
+// --- validation -------------------------------------------------------------------------------------
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const MAX_URL_LENGTH = 4096;
+
+export function checkListerId(v: unknown, path = 'listerId'): string {
+  if (typeof v !== 'string' || !UUID.test(v)) throw invalid(path, 'must be a lister id (a UUID)');
+  return v.toLowerCase();
+}
+
+export function checkVisitType(v: unknown, path = 'visitType'): string {
+  if (typeof v !== 'string' || v.length > 128 || !TASK_TYPE_NAME.test(v)) throw invalid(path, 'must be a visit type name matching [a-z0-9][a-z0-9._:-]*');
+  return v;
+}
+
+export function checkUrl(v: unknown, path = 'url'): string {
+  if (typeof v !== 'string' || v.trim() === '' || v.length > MAX_URL_LENGTH) throw invalid(path, `must be a non-empty string of at most ${MAX_URL_LENGTH} characters`);
+  return v;
+}
+
+export function checkPolicy(v: unknown, path = 'policy'): VisitPolicy {
+  if (!(VISIT_POLICIES as readonly unknown[]).includes(v)) throw invalid(path, `unknown policy "${String(v)}" (one of ${VISIT_POLICIES.join(', ')})`);
+  return v as VisitPolicy;
+}
+
+export function checkListerName(v: unknown, path: string): string {
+  if (typeof v !== 'string' || v.trim() === '' || v.length > 256) throw invalid(path, 'must be a non-empty string of at most 256 characters');
+  return v;
+}
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+/** A listed origin as a lister reports it. */
+export interface ListedOriginInput {
+  listerId: string;
+  url: string;
+  visitType: string;
+  extraLoaderArguments?: Record<string, unknown>;
+  lastUpdate?: Date | null;
+}
+
+/** Validates a batch of listed origins: every problem is reported, and one bad row rejects the batch. */
+export function validateListedOrigins(items: unknown, prefix = 'origins'): Required<ListedOriginInput>[] {
+  if (!Array.isArray(items)) throw invalid(prefix, 'must be an array of listed origins');
+  const problems: ErrorDetail[] = [];
+  const out: Required<ListedOriginInput>[] = [];
+  items.forEach((raw: unknown, i) => {
+    const path = `${prefix}[${i}]`;
+    try {
+      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(path, 'must be an object');
+      const o = raw as Record<string, unknown>;
+      const unknown = Object.keys(o).filter((k) => !['listerId', 'url', 'visitType', 'extraLoaderArguments', 'lastUpdate'].includes(k));
+      if (unknown.length) throw invalid(`${path}.${unknown[0]}`, 'unknown field');
+      const extra = o.extraLoaderArguments ?? {};
+      if (!jsonObject.safeParse(extra).success) throw invalid(`${path}.extraLoaderArguments`, 'must be a JSON object');
+      const lastUpdate = o.lastUpdate ?? null;
+      if (lastUpdate !== null && !(lastUpdate instanceof Date && !Number.isNaN(lastUpdate.getTime()))) throw invalid(`${path}.lastUpdate`, 'must be a valid instant or null');
+      out.push({
+        listerId: checkListerId(o.listerId, `${path}.listerId`),
+        url: checkUrl(o.url, `${path}.url`),
+        visitType: checkVisitType(o.visitType, `${path}.visitType`),
+        extraLoaderArguments: JSON.parse(JSON.stringify(extra)) as Record<string, unknown>,
+        lastUpdate,
+      });
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      problems.push(...e.details);
+    }
+  });
+  if (problems.length) throw new ValidationError(`${problems[0]!.path}: ${problems[0]!.message}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, problems);
+  return out;
+}
+
+export function validateVisitResult(v: { url: unknown; visitType: unknown; status: unknown; snapshot?: unknown; at: Date }, prefix = ''): VisitResult {
+  const p = (f: string) => (prefix ? `${prefix}.${f}` : f);
+  const url = checkUrl(v.url, p('url'));
+  const visitType = checkVisitType(v.visitType, p('visitType'));
+  if (!(VISIT_STATUSES as readonly unknown[]).includes(v.status)) throw invalid(p('status'), `must be one of ${VISIT_STATUSES.join(', ')}`);
+  const snapshot = v.snapshot ?? null;
+  if (snapshot !== null && (typeof snapshot !== 'string' || snapshot === '' || snapshot.length > 1024)) throw invalid(p('snapshot'), 'must be a non-empty string of at most 1024 characters');
+  if (v.status === 'successful' && snapshot === null) throw invalid(p('snapshot'), 'a successful visit needs the snapshot it produced');
+  return { url, visitType, status: v.status as VisitStatus, snapshot: v.status === 'successful' ? (snapshot as string) : null, at: v.at };
+}
+
+export function validateCooldowns(c: Partial<VisitCooldowns> | undefined, path = 'cooldowns'): VisitCooldowns {
+  const out = { ...DEFAULT_COOLDOWNS, ...(c ?? {}) };
+  for (const k of Object.keys(out) as (keyof VisitCooldowns)[]) {
+    if (!(k in DEFAULT_COOLDOWNS)) throw invalid(`${path}.${k}`, 'unknown cooldown');
+    const v = out[k];
+    if (!Number.isSafeInteger(v) || v < 0 || v > MAX_DURATION_MS) throw invalid(`${path}.${k}`, 'must be a non-negative number of milliseconds, at most 100 years');
+  }
+  return out;
+}
+
+/** Weighted policies of a visit-scheduler queue: `[{ policy, weight }]`, weights > 0. */
+export interface PolicyWeight {
+  policy: VisitPolicy;
+  weight: number;
+}
+
+export const DEFAULT_POLICY_WEIGHTS: readonly PolicyWeight[] = [
+  { policy: 'oldest_scheduled_first', weight: 40 },
+  { policy: 'never_visited_oldest_update_first', weight: 40 },
+  { policy: 'origins_without_last_update', weight: 20 },
+];
+
+/** Splits `count` slots over weighted policies (largest remainders; the total is exactly `count`). */
+export function splitByWeight(count: number, weights: readonly PolicyWeight[]): Array<{ policy: VisitPolicy; count: number }> {
+  const total = weights.reduce((s, w) => s + w.weight, 0);
+  if (weights.length === 0 || !(total > 0)) throw invalid('policies', 'at least one policy with a positive weight is required');
+  const raw = weights.map((w) => (count * w.weight) / total);
+  const out = weights.map((w, i) => ({ policy: w.policy, count: Math.floor(raw[i]!) }));
+  let left = count - out.reduce((s, x) => s + x.count, 0);
+  const order = raw.map((r, i) => [r - Math.floor(r), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left-- <= 0) break;
+    out[i]!.count += 1;
+  }
+  return out;
+}
+
+/**
+ * What a visit run reported: a handler returns `{ eventful, result: { status, snapshot } }`. A run that
+ * failed (or was lost, or returned no valid result) is a `failed` visit. Returns null for a run that
+ * has not ended.
+ */
+export function visitFromRun(run: Pick<TaskRun, 'status' | 'result' | 'ended'>): { status: VisitStatus; snapshot: string | null; at: Date } | null {
+  if (run.ended === null || run.status === 'scheduled' || run.status === 'started') return null;
+  const r = run.result as { status?: unknown; snapshot?: unknown } | null;
+  if ((run.status === 'eventful' || run.status === 'uneventful') && r && typeof r === 'object') {
+    const snapshot = typeof r.snapshot === 'string' && r.snapshot !== '' && r.snapshot.length <= 1024 ? r.snapshot : null;
+    if (r.status === 'successful' && snapshot !== null) return { status: 'successful', snapshot, at: run.ended };
+    if (r.status === 'not_found') return { status: 'not_found', snapshot: null, at: run.ended };
+  }
+  return { status: 'failed', snapshot: null, at: run.ended };
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync, constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ValidationError } from '../core/errors.js';
+import type { ArchiveBatch, ArchiveProgressUpdate, ArchiveStore } from '../store/archive-store.js';
+
+/** One line of a JSONL archive. A `batch` line opens each batch; `run` and `task` lines follow it. */
+export type ArchiveLine =
+  | { kind: 'batch'; archive: string; seq: number; before: string; archivedAt: string; runs: number; tasks: number }
+  | ArchiveRecord;
+
+/** An archived run (with its log records) or an archived task, in the public JSON shapes (SPEC §6.3). */
+export type ArchiveRecord =
+  | { kind: 'run'; run: Record<string, unknown> & { id: number; task: number }; logs: Array<Record<string, unknown>> }
+  | { kind: 'task'; task: Record<string, unknown> & { id: number } };
+
+/** What this database has committed to one file: its archive id, the byte offset and number of its last committed batch. */
+interface FileState {
+  id: string;
+  offset: number;
+  seq: number;
+}
+
+const fileError = (path: string, message: string) => new ValidationError(`archive file ${path}: ${message}`, [{ path: 'to', message }]);
+
+/**
+ * A JSONL file a database archives to, crash-safe: each batch is written and fsynced inside the
+ * batch's transaction, before the rows are deleted, and the byte offset it ends at is committed with
+ * the delete. A batch whose transaction did not commit (a crash, a failed delete) is cut off the file
+ * on the next write or the next open, and its rows, still in the database, are archived again: no row
+ * is lost and none is written twice.
+ */
+export class ArchiveFile {
+  private pending: FileState | null = null;
+
+  private constructor(
+    readonly path: string,
+    private readonly key: string,
+    private readonly fd: number,
+    private state: FileState,
+  ) {}
+
+  /** Opens (or creates) `path` for appending batches, repairing what an interrupted archive left. */
+  static async open(path: string, store: ArchiveStore, at: Date): Promise<ArchiveFile> {
+    const full = resolve(path);
+    if (!existsSync(dirname(full))) throw fileError(path, `directory ${dirname(full)} does not exist`);
+    if (existsSync(full) && !statSync(full).isFile()) throw fileError(path, 'not a regular file');
+    const key = `file:${full}`;
+    const raw = await store.getProgress(key);
+    const created = !existsSync(full);
+    let fd: number;
+    try {
+      fd = openSync(full, constants.O_RDWR | constants.O_CREAT, 0o644);
+    } catch (e) {
+      throw fileError(path, (e as Error).message);
+    }
+    try {
+      if (created) fsyncDir(dirname(full));
+      const size = fstatSync(fd).size;
+      const known = raw === null ? null : (JSON.parse(raw) as FileState);
+      let state: FileState;
+      if (known === null || size === 0) {
+        // A file this database never archived to (or an empty one): append after what is there.
+        if (size > 0 && lastByte(fd, size) !== 0x0a) throw fileError(path, 'does not end with a newline: not a complete JSONL file');
+        state = { id: randomUUID(), offset: size, seq: 0 };
+        // Recorded before anything is written, so a crash in the first batch is repaired like any other.
+        await store.setProgress(key, JSON.stringify(state), at);
+      } else {
+        state = known;
+        if (size < state.offset) throw fileError(path, `has ${size} bytes, fewer than the ${state.offset} this database committed to it: truncated or replaced; archive to another file`);
+        if (size > state.offset) {
+          checkTail(path, fd, state, size);
+          ftruncateSync(fd, state.offset);
+          fsyncSync(fd);
+        }
+      }
+      return new ArchiveFile(path, key, fd, state);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * The batch sink: writes the batch at the committed end of the file (cutting off anything after it)
+   * and fsyncs; returns the progress to commit with the delete. May run twice for one batch (a
+   * transaction retried after a serialization failure): the second write replaces the first.
+   */
+  write(batch: ArchiveBatch, before: Date, at: Date): ArchiveProgressUpdate {
+    const next: FileState = { id: this.state.id, offset: this.state.offset, seq: this.state.seq + 1 };
+    const lines: ArchiveLine[] = [
+      { kind: 'batch', archive: next.id, seq: next.seq, before: before.toISOString(), archivedAt: at.toISOString(), runs: batch.runs.length, tasks: batch.tasks.length },
+    ];
+    const text = [...lines.map((l) => JSON.stringify(l)), ...batch.runs.map((r) => JSON.stringify({ kind: 'run', run: r.run, logs: r.logs })), ...batch.tasks.map((t) => JSON.stringify({ kind: 'task', task: t }))].join('\n') + '\n';
+    const buf = Buffer.from(text, 'utf8');
+    ftruncateSync(this.fd, this.state.offset);
+    let written = 0;
+    while (written < buf.length) written += writeSync(this.fd, buf, written, buf.length - written, this.state.offset + written);
+    fsyncSync(this.fd);
+    next.offset = this.state.offset + buf.length;
+    this.pending = next;
+    return { key: this.key, value: JSON.stringify(next) };
+  }
+
+  /** The batch's transaction committed: its bytes are part of the file for good. */
+  committed(): void {
+    if (this.pending) this.state = this.pending;
+    this.pending = null;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/**
+ * Bytes after the committed offset must be this database's next batch, left by an interrupted
+ * archive: its batch line first, no other batch after it. Anything else (another database appending
+ * to the same file) is refused rather than cut off.
+ */
+function checkTail(path: string, fd: number, state: FileState, size: number): void {
+  const buf = Buffer.alloc(size - state.offset);
+  readSync(fd, buf, 0, buf.length, state.offset);
+  const lines = buf.toString('utf8').split('\n');
+  const foreign = () => fileError(path, `has ${buf.length} bytes after the last batch this database committed that it did not write (does another database archive to this file?); archive to another file`);
+  let first: ArchiveLine;
+  try {
+    first = JSON.parse(lines[0]!) as ArchiveLine;
+  } catch {
+    throw foreign();
+  }
+  if (first.kind !== 'batch' || first.archive !== state.id || first.seq !== state.seq + 1) throw foreign();
+  if (lines.slice(1).some((l) => l.startsWith('{"kind":"batch"'))) throw foreign();
+}
+
+function lastByte(fd: number, size: number): number {
+  const b = Buffer.alloc(1);
+  readSync(fd, b, 0, 1, size - 1);
+  return b[0]!;
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const d = openSync(dir, 'r');
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  } catch {
+    // Some file systems cannot fsync a directory; the file's own fsync still holds its data.
+  }
+}
+
+/**
+ * Reads a JSONL archive back, record by record (batch lines are skipped). A line that is not an
+ * archive record is a validation error naming the line.
+ */
+export async function* readArchiveFile(path: string): AsyncGenerator<ArchiveRecord> {
+  if (!existsSync(path)) throw fileError(path, 'no such file');
+  if (!statSync(path).isFile()) throw fileError(path, 'not a regular file');
+  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of lines) {
+    n += 1;
+    if (line.trim() === '') continue;
+    const rec = parseLine(line);
+    if (rec === null) throw new ValidationError(`archive file ${path}: line ${n} is not an archive record`, [{ path: `line ${n}`, message: 'not an archive record' }]);
+    if (rec.kind !== 'batch') yield rec;
+  }
+}
+
+function parseLine(line: string): ArchiveLine | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!v || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  const isObj = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
+  if (o.kind === 'batch' && typeof o.archive === 'string') return o as ArchiveLine;
+  if (o.kind === 'run' && isObj(o.run) && typeof o.run.id === 'number' && typeof o.run.task === 'number' && Array.isArray(o.logs)) return o as ArchiveLine;
+  if (o.kind === 'task' && isObj(o.task) && typeof o.task.id === 'number') return o as ArchiveLine;
+  return null;
+}

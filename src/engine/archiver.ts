@@ -1,0 +1,67 @@
+import type { ArchiveSummary } from './archiving.js';
+import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
+import type { Orrery } from './service.js';
+
+const HOUR = 3_600_000;
+
+export interface ArchiverOptions extends Omit<LoopOptions, 'maxSleepMs'> {
+  /** Runs ended longer ago than this are archived (`orrery serve --retention 30d`). */
+  retentionMs: number;
+  /** Time between sweeps; default a tenth of the retention, at least 1 s and at most 1 h. */
+  everyMs?: number;
+  /** Append to this JSONL file instead of the archive tables. */
+  to?: string;
+  /** Runs per batch (one transaction each). */
+  batch?: number;
+}
+
+/**
+ * Retention: sweeps finished runs older than `retentionMs` (and finished one-shot tasks) into the
+ * archive, again and again. A sweep goes batch by batch, letting the other loops run in between;
+ * stopping ends it between two batches, and the next sweep picks up what is left.
+ */
+export class Archiver extends PeriodicLoop {
+  /** The last finished sweep (for status pages). */
+  lastSweep: (ArchiveSummary & { at: Date }) | null = null;
+  private readonly everyMs: number;
+  private abort = new AbortController();
+
+  constructor(
+    orrery: Orrery,
+    private readonly opts: ArchiverOptions,
+  ) {
+    const everyMs = opts.everyMs ?? Math.min(HOUR, Math.max(1000, Math.floor(opts.retentionMs / 10)));
+    super(orrery, 'archiver', { maxSleepMs: everyMs, ...(opts.logger ? { logger: opts.logger } : {}) });
+    if (!Number.isFinite(opts.retentionMs) || opts.retentionMs <= 0) throw new RangeError('retentionMs must be a positive number of ms');
+    this.everyMs = everyMs;
+  }
+
+  override async stop(): Promise<void> {
+    this.abort.abort();
+    await super.stop();
+  }
+
+  protected override onStart(): void {
+    this.abort = new AbortController();
+  }
+
+  protected async pass(): Promise<number> {
+    const at = this.orrery.now();
+    const before = new Date(at.getTime() - this.opts.retentionMs);
+    const summary = await this.orrery.archive({
+      before,
+      at,
+      signal: this.abort.signal,
+      ...(this.opts.to !== undefined ? { to: this.opts.to } : {}),
+      ...(this.opts.batch !== undefined ? { batch: this.opts.batch } : {}),
+    });
+    this.lastSweep = { ...summary, at };
+    if (summary.runs + summary.tasks > 0) {
+      this.log.info(
+        { runs: summary.runs, logs: summary.logs, tasks: summary.tasks, durationMs: summary.durationMs },
+        `archived ${summary.runs} runs and ${summary.tasks} tasks ended before ${before.toISOString()} to ${summary.file ?? 'the archive tables'}`,
+      );
+    }
+    return this.everyMs;
+  }
+}

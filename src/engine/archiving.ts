@@ -1,0 +1,88 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { invalid } from '../core/errors.js';
+import type { ArchiveCursor } from '../store/archive-store.js';
+import type { Store } from '../store/store.js';
+import { ArchiveFile } from './archive-file.js';
+
+export const DEFAULT_ARCHIVE_BATCH = 1000;
+export const MAX_ARCHIVE_BATCH = 100_000;
+
+export interface ArchiveOptions {
+  /** Runs ended strictly before this instant go (and finished one-shot tasks whose runs all went). */
+  before: Date;
+  /** Append to this JSONL file. */
+  to?: string;
+  /** Copy into the archive tables; default: true without `to`, false with it. */
+  table?: boolean;
+  /** Runs per batch (one transaction each); default 1000. */
+  batch?: number;
+  /** Called after each committed batch with the totals so far. */
+  onProgress?: (progress: ArchiveSummary) => void;
+  /** Stops between batches (what is committed stays archived; the next sweep goes on from there). */
+  signal?: AbortSignal;
+}
+
+export interface ArchiveSummary {
+  before: Date;
+  file: string | null;
+  table: boolean;
+  /** Runs, their log records, and tasks archived and deleted so far. */
+  runs: number;
+  logs: number;
+  tasks: number;
+  batches: number;
+  /** False when stopped (signal) before everything before the cut-off was archived. */
+  complete: boolean;
+  durationMs: number;
+}
+
+/**
+ * One sweep: batches of finished runs in (ended, id) keyset order, then disabled one-shot tasks
+ * without runs, each batch read, written, copied and deleted in one transaction, until none is left
+ * before the cut-off. Deleting what each batch read makes a sweep idempotent: an interrupted one is
+ * resumed by sweeping again.
+ */
+export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date): Promise<ArchiveSummary> {
+  if (!(opts.before instanceof Date) || Number.isNaN(opts.before.getTime())) throw invalid('before', 'must be a valid instant');
+  const limit = opts.batch ?? DEFAULT_ARCHIVE_BATCH;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ARCHIVE_BATCH) throw invalid('batch', `must be an integer from 1 to ${MAX_ARCHIVE_BATCH}`);
+  const table = opts.table ?? opts.to === undefined;
+  if (!table && opts.to === undefined) throw invalid('table', 'archiving needs a file or the archive table (or both)');
+  const started = performance.now();
+  const summary: ArchiveSummary = { before: opts.before, file: opts.to ?? null, table, runs: 0, logs: 0, tasks: 0, batches: 0, complete: false, durationMs: 0 };
+  const file = opts.to !== undefined ? await ArchiveFile.open(opts.to, store.archive, at) : null;
+  try {
+    let cursor: ArchiveCursor | null = null;
+    for (;;) {
+      if (opts.signal?.aborted) break;
+      const batch = await store.archive.archiveBatch({
+        before: opts.before,
+        after: cursor,
+        limit,
+        at,
+        table,
+        ...(file ? { sink: (b) => file.write(b, opts.before, at) } : {}),
+      });
+      file?.committed();
+      cursor = batch.next;
+      if (batch.runs.length + batch.tasks.length > 0) {
+        summary.batches += 1;
+        summary.runs += batch.runs.length;
+        summary.tasks += batch.tasks.length;
+        summary.logs += batch.runs.reduce((n, r) => n + r.logs.length, 0);
+        summary.durationMs = Math.round(performance.now() - started);
+        opts.onProgress?.({ ...summary });
+      }
+      // SQLite runs each batch synchronously: let timers, I/O and other loops in between.
+      if (cursor === null) {
+        summary.complete = true;
+        break;
+      }
+      await yieldToEventLoop();
+    }
+  } finally {
+    file?.close();
+  }
+  summary.durationMs = Math.round(performance.now() - started);
+  return summary;
+}

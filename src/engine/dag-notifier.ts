@@ -1,0 +1,77 @@
+import type { DagAlert } from '../core/dag-progress.js';
+import type { Logger } from './logger.js';
+
+/** A DAG task that failed for good, or failed and will be retried. */
+export interface DagTaskAlert extends DagAlert {
+  dag: string;
+  dagRunId: number;
+  execTs: Date;
+}
+
+/**
+ * Alerts (SPEC §3): called after the failure is stored. `onRetry` is optional: leave it out to hear
+ * only of final failures. A notifier that throws is logged and otherwise ignored.
+ */
+export interface DagNotifier {
+  onFailure(alert: DagTaskAlert): void | Promise<void>;
+  onRetry?(alert: DagTaskAlert): void | Promise<void>;
+}
+
+function describe(a: DagTaskAlert): string {
+  return `DAG ${a.dag} run ${a.dagRunId} (${a.execTs.toISOString()}): task ${a.taskId} attempt ${a.attempt}`;
+}
+
+/** The default: failures logged at error level (retries at warn level when `retries` is set). */
+export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagNotifier {
+  return {
+    onFailure: (a) => log.error({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId, attempt: a.attempt }, `${describe(a)} failed: ${firstLine(a.error)}`),
+    ...(opts.retries
+      ? { onRetry: (a: DagTaskAlert) => log.warn({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId }, `${describe(a)} failed, retry at ${a.retryAt?.toISOString()}: ${firstLine(a.error)}`) }
+      : {}),
+  };
+}
+
+export interface WebhookOptions {
+  /** Also post retries (default: failures only). */
+  retries?: boolean;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+}
+
+/** Posts each alert as JSON (`{ event: 'dag_task_failed' | 'dag_task_retry', dag, dagRunId, taskId, attempt, error, ... }`). */
+export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNotifier {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`webhook URL "${url}" is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`webhook URL "${url}" must be http or https`);
+  const post = async (event: string, a: DagTaskAlert) => {
+    const res = await fetch(parsed, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+      body: JSON.stringify({ event, ...a }),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`webhook ${parsed.origin} answered ${res.status}`);
+  };
+  return {
+    onFailure: (a) => post('dag_task_failed', a),
+    ...(opts.retries ? { onRetry: (a: DagTaskAlert) => post('dag_task_retry', a) } : {}),
+  };
+}
+
+/** Calls every notifier; one that fails does not stop the others. */
+export function combineNotifiers(list: readonly DagNotifier[]): DagNotifier {
+  return {
+    onFailure: async (a) => void (await Promise.allSettled(list.map((n) => n.onFailure(a)))),
+    onRetry: async (a) => void (await Promise.allSettled(list.map((n) => n.onRetry?.(a)))),
+  };
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n');
+  return i === -1 ? s : s.slice(0, i);
+}

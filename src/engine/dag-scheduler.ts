@@ -1,0 +1,71 @@
+import type { DagRun } from '../store/dag-store.js';
+import { logNotifier, type DagNotifier, type DagTaskAlert } from './dag-notifier.js';
+import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
+import type { Orrery } from './service.js';
+
+export interface DagSchedulerOptions extends LoopOptions {
+  notifier?: DagNotifier;
+  /** A schedule point older than this when reached is late (caught up or skipped). */
+  latenessMs?: number;
+}
+
+/** Attempt ends arriving within this window wake the scheduler once. */
+const WAKE_COALESCE_MS = 5;
+
+/**
+ * The DAG scheduler (SPEC §3): records due schedule points (runs, catch-up, skips), starts waiting runs
+ * under each DAG's active-run limit, and moves running runs on as their tasks' attempts end. All its
+ * state is in the database, so any number of schedulers may run and a restarted one continues.
+ */
+export class DagScheduler extends PeriodicLoop {
+  private unlisten: Array<() => void> = [];
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private readonly notifier: DagNotifier;
+
+  constructor(
+    orrery: Orrery,
+    private readonly opts: DagSchedulerOptions = {},
+  ) {
+    super(orrery, 'dag scheduler', opts);
+    this.notifier = opts.notifier ?? logNotifier(this.log);
+  }
+
+  protected override onStart(): void {
+    const soon = () => {
+      this.wakeTimer ??= setTimeout(() => {
+        this.wakeTimer = null;
+        this.wake();
+      }, WAKE_COALESCE_MS);
+    };
+    this.unlisten = [this.orrery.store.listen('dags', soon)];
+  }
+
+  protected override onStop(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.unlisten.forEach((u) => u());
+  }
+
+  protected async pass(): Promise<number> {
+    const dags = this.orrery.dags;
+    const points = await dags.schedulePoints(this.opts.latenessMs);
+    for (const r of points.created) this.log.info({ dag: r.dag, dagRunId: r.id }, `DAG ${r.dag}: run ${r.id} for ${r.execTs.toISOString()} (${r.trigger})`);
+    const progress = await dags.progressAll();
+    for (const o of progress.outcomes) {
+      for (const a of o.alerts) void this.alert(o.run, a); // a slow notifier must not hold up the DAGs
+      if (o.run.status === 'success' || o.run.status === 'failed') this.log.info({ dag: o.run.dag, dagRunId: o.run.id }, `DAG ${o.run.dag}: run ${o.run.id} ${o.run.status}`);
+    }
+    if (points.more || progress.more) return 0;
+    const until = points.nextAt === null ? Infinity : points.nextAt.getTime() - this.orrery.now().getTime();
+    return Math.max(0, Math.min(until + 1, this.maxSleepMs));
+  }
+
+  private async alert(run: DagRun, a: DagTaskAlert | Omit<DagTaskAlert, 'dag' | 'dagRunId' | 'execTs'>): Promise<void> {
+    const full: DagTaskAlert = { ...a, dag: run.dag, dagRunId: run.id, execTs: run.execTs };
+    try {
+      if (full.kind === 'failed') await this.notifier.onFailure(full);
+      else await this.notifier.onRetry?.(full);
+    } catch (e) {
+      this.log.error({ err: e }, `DAG notifier failed: ${(e as Error).message}`);
+    }
+  }
+}

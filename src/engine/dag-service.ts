@@ -1,0 +1,353 @@
+import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
+import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, dagVersion, topologicalOrder, validateDag, type DagInput, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
+import { planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
+import { duePoints } from '../core/dag-schedule.js';
+import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
+import { assertJson, type NewTask } from '../core/validation.js';
+import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../store/dag-store.js';
+import type { TaskType } from '../core/model.js';
+import type { TaskTypeInput } from '../core/validation.js';
+import type { Store } from '../store/store.js';
+
+/** What the DAG service uses of the service it belongs to. */
+export interface DagHost {
+  readonly store: Store;
+  now(): Date;
+  listTaskTypes(names?: readonly string[]): Promise<TaskType[]>;
+  ensureTaskType(input: TaskTypeInput): Promise<TaskType>;
+}
+
+/** What an attempt's jobboard task carries (kwargs `orrery.dag`): everything its handler needs. */
+export interface DagAttemptArgs {
+  dag: string;
+  version: string;
+  run: number;
+  task: string;
+  attempt: number;
+  execTs: string;
+  params: Record<string, unknown>;
+  upstream: Record<string, unknown>;
+  timeoutMs: number | null;
+}
+
+export interface DagSummary extends StoredDag {
+  tasks: DagTaskSpec[];
+  runs: Partial<Record<DagRunStatus, number>>;
+  /** The latest runs, newest first, with their task counts. */
+  latest: DagRunSummary[];
+}
+
+export interface DagRunSummary extends DagRun {
+  tasks: Partial<Record<DagTaskStatus, number>>;
+}
+
+export interface DagTaskView {
+  taskId: string;
+  after: string[];
+  status: DagTaskStatus;
+  attempts: number;
+  retriesLeft: number;
+  started: Date | null;
+  ended: Date | null;
+  durationMs: number | null;
+  error: string | null;
+  result: unknown;
+  /** The jobboard task of the current attempt. */
+  orreryTask: number | null;
+}
+
+export interface DagRunDetail extends DagRun {
+  /** Every task of the run, in dependency order. */
+  tasks: DagTaskView[];
+}
+
+export interface DagAttemptView {
+  attempt: number;
+  orreryTask: number;
+  notBefore: Date;
+  /** The runs of the attempt's jobboard task (more than one when a worker was lost), each with its log. */
+  runs: Array<TaskRun & { logs: RunLogRecord[] }>;
+}
+
+export interface RegisteredDag {
+  id: string;
+  version: string;
+  created: boolean;
+  newVersion: boolean;
+}
+
+/** Something the scheduler does per DAG step; failures are reported through the notifier. */
+export interface DagStepOutcome {
+  run: DagRun;
+  alerts: DagAlert[];
+}
+
+/** DAG workflows over the service (SPEC §3): definitions, triggers, restarts, views, and the scheduler's steps. */
+export class DagService {
+  constructor(private readonly orrery: DagHost) {}
+
+  private get store() {
+    return this.orrery.store.dags;
+  }
+
+  /** Validates and stores definitions (synced on start); DAG task types are created when missing. */
+  async register(inputs: readonly DagInput[]): Promise<RegisteredDag[]> {
+    const at = this.orrery.now();
+    const specs = inputs.map((input, i) => {
+      try {
+        return validateDag(input, at);
+      } catch (e) {
+        if (e instanceof ValidationError && inputs.length > 1) e.message = `dags[${i}]: ${e.message}`;
+        throw e;
+      }
+    });
+    const ids = new Set<string>();
+    for (const s of specs) {
+      if (ids.has(s.id)) throw invalid('dags', `DAG "${s.id}" is defined twice`);
+      ids.add(s.id);
+    }
+    await this.prepareTypes(specs);
+    const out: RegisteredDag[] = [];
+    for (const spec of specs) {
+      const version = dagVersion(spec);
+      const r = await this.store.saveDag(spec, version, at);
+      out.push({ id: spec.id, version, created: r.created, newVersion: r.newVersion });
+    }
+    this.orrery.store.notify('dags');
+    return out;
+  }
+
+  private async prepareTypes(specs: readonly DagSpec[]): Promise<void> {
+    const names = [...new Set(specs.flatMap((s) => s.tasks.map((t) => t.type)))];
+    const found = new Map((await this.orrery.listTaskTypes(names)).map((t) => [t.name, t]));
+    for (const name of names) {
+      const t = found.get(name);
+      if (t && t.backendName !== DAG_BACKEND) {
+        throw invalid('type', `task type "${name}" has backend "${t.backendName}"; DAG tasks need a type whose backend is "${DAG_BACKEND}"`);
+      }
+      if (!t) {
+        // Unbounded queue: a wide DAG puts many tasks on the jobboard at once.
+        await this.orrery.ensureTaskType({ name, backendName: DAG_BACKEND, description: name === DAG_TASK_TYPE ? 'DAG tasks' : `DAG tasks (${name})`, maxQueueLength: null });
+      }
+    }
+  }
+
+  async list(latest = 5): Promise<DagSummary[]> {
+    const dags = await this.store.getDags();
+    const counts = await this.store.dagRunCounts();
+    return Promise.all(dags.map((d) => this.summarise(d, counts, latest)));
+  }
+
+  async get(id: string, latest = 10): Promise<DagSummary & { points: DagPoint[] }> {
+    const [d] = await this.store.getDags([id]);
+    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    const summary = await this.summarise(d, await this.store.dagRunCounts(), latest);
+    return { ...summary, points: await this.store.listDagPoints(id, 50) };
+  }
+
+  private async summarise(d: StoredDag, counts: Array<{ dag: string; status: DagRunStatus; count: number }>, latest: number): Promise<DagSummary> {
+    const runs: Partial<Record<DagRunStatus, number>> = {};
+    for (const c of counts) if (c.dag === d.id) runs[c.status] = c.count;
+    return { ...d, tasks: (await this.store.getDagVersion(d.id, d.version)) ?? [], runs, latest: await this.runs({ dag: d.id, limit: latest }) };
+  }
+
+  async runs(filter: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number }): Promise<DagRunSummary[]> {
+    if (filter.dag !== undefined && (await this.store.getDags([filter.dag])).length === 0) {
+      throw new NotFoundError(`DAG "${filter.dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+    }
+    const runs = await this.store.listDagRuns(filter);
+    const counts = await this.store.dagTaskCounts(runs.map((r) => r.id));
+    return runs.map((r) => ({ ...r, tasks: counts.get(r.id) ?? {} }));
+  }
+
+  /** A manual run at now with `params` (a JSON object every task sees). */
+  async trigger(id: string, params: unknown = {}): Promise<DagRun> {
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) throw invalid('params', 'must be a JSON object');
+    assertJson(params, 'params');
+    const run = await this.store.triggerRun(id, params as Record<string, unknown>, this.orrery.now());
+    this.orrery.store.notify('dags');
+    return run;
+  }
+
+  async run(runId: number): Promise<DagRunDetail> {
+    const run = await this.requireRun(runId);
+    const spec = (await this.store.getDagVersion(run.dag, run.version)) ?? [];
+    const after = new Map(spec.map((t) => [t.id, t.after]));
+    // In dependency order (ties by id): how the run reads, from its roots to its last task.
+    const order = new Map(topologicalOrder(spec).map((t, i) => [t.id, i]));
+    const tasks = (await this.store.dagRunTasks(runId))
+      .map((t) => view(t, after.get(t.taskId) ?? []))
+      .sort((a, b) => (order.get(a.taskId) ?? Infinity) - (order.get(b.taskId) ?? Infinity));
+    return { ...run, tasks };
+  }
+
+  /** A task's attempts in a run, each with its jobboard runs and their logs. */
+  async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {
+    await this.requireRun(runId);
+    const tasks = await this.store.dagRunTasks(runId);
+    if (!tasks.some((t) => t.taskId === taskId)) throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
+    const out: DagAttemptView[] = [];
+    for (const a of await this.store.dagAttempts(runId, taskId)) {
+      const runs = await this.orrery.store.listRuns(a.orreryTask);
+      out.push({
+        attempt: a.attempt,
+        orreryTask: a.orreryTask,
+        notBefore: a.notBefore,
+        runs: await Promise.all(runs.map(async (r) => ({ ...r, logs: await this.orrery.store.getRunLogs(r.backendId) }))),
+      });
+    }
+    return out;
+  }
+
+  /** Re-runs a failed run's failed and upstream-failed tasks; successes are kept. */
+  async restart(runId: number): Promise<DagRun> {
+    for (let tries = 0; tries < 5; tries++) {
+      const run = await this.requireRun(runId);
+      if (run.status !== 'failed') {
+        throw new ConflictError(`DAG run ${runId} is ${run.status}; only a failed run can be restarted`, [{ path: 'run', message: `run is ${run.status}` }]);
+      }
+      const spec = await this.structure(run);
+      const changes = planRestart(spec, instancesOf(await this.store.dagRunTasks(runId)));
+      const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: 'running', restart: true }, this.orrery.now());
+      if (updated) {
+        this.orrery.store.notify('dags');
+        return updated;
+      }
+    }
+    throw new ConflictError(`DAG run ${runId} kept changing; try again`);
+  }
+
+  private async requireRun(runId: number): Promise<DagRun> {
+    const run = await this.store.getDagRun(runId);
+    if (!run) throw new NotFoundError(`DAG run ${runId} not found`, [{ path: 'run', message: 'unknown DAG run' }]);
+    return run;
+  }
+
+  private readonly structures = new Map<string, DagTaskSpec[]>();
+  private async structure(run: DagRun): Promise<DagTaskSpec[]> {
+    const key = `${run.dag}\u0000${run.version}`;
+    let s = this.structures.get(key);
+    if (!s) {
+      s = (await this.store.getDagVersion(run.dag, run.version)) ?? [];
+      this.structures.set(key, s);
+    }
+    return s;
+  }
+
+  // --- the scheduler's steps ------------------------------------------------------------------
+
+  /** Records due schedule points of every DAG; true when a DAG has more due points than one step takes. */
+  async schedulePoints(latenessMs?: number): Promise<{ created: DagRun[]; more: boolean; nextAt: Date | null }> {
+    const now = this.orrery.now();
+    const created: DagRun[] = [];
+    let more = false;
+    let nextAt: Date | null = null;
+    for (const d of await this.store.getDags()) {
+      if (d.nextPoint === null) continue;
+      if (d.nextPoint.getTime() > now.getTime()) {
+        if (nextAt === null || d.nextPoint < nextAt) nextAt = d.nextPoint;
+        continue;
+      }
+      const due = duePoints({ schedule: d.schedule, nextPoint: d.nextPoint, now, catchUp: d.catchUp, maxRuns: 100, ...(latenessMs !== undefined ? { latenessMs } : {}) });
+      const runs = await this.store.recordPoints(d.id, d.nextPoint, due.records, due.nextPoint, now);
+      if (runs) created.push(...runs);
+      if (runs === null || (due.nextPoint !== null && due.nextPoint.getTime() <= now.getTime())) more = true;
+      else if (due.nextPoint !== null && (nextAt === null || due.nextPoint < nextAt)) nextAt = due.nextPoint;
+    }
+    return { created, more, nextAt };
+  }
+
+  /** Moves every active run one step; waiting runs start while their DAG is under its active-run limit. */
+  async progressAll(): Promise<{ outcomes: DagStepOutcome[]; more: boolean }> {
+    const active = await this.store.activeDagRuns(10_000);
+    const limits = new Map((await this.store.getDags([...new Set(active.map((r) => r.dag))])).map((d) => [d.id, d.maxActiveRuns]));
+    const running = new Map<string, number>();
+    for (const r of active) if (r.status === 'running') running.set(r.dag, (running.get(r.dag) ?? 0) + 1);
+    const outcomes: DagStepOutcome[] = [];
+    let more = false;
+    for (const r of active) {
+      let run = r;
+      if (run.status === 'scheduled') {
+        const n = running.get(run.dag) ?? 0;
+        if (n >= (limits.get(run.dag) ?? 16)) continue;
+        running.set(run.dag, n + 1);
+      }
+      const outcome = await this.step(run);
+      if (outcome === null) more = true; // another scheduler moved it: look again
+      else {
+        if (outcome.alerts.length > 0 || outcome.run.status !== run.status) outcomes.push(outcome);
+        run = outcome.run;
+        if (run.status === 'success' || run.status === 'failed') running.set(run.dag, (running.get(run.dag) ?? 1) - 1);
+      }
+    }
+    return { outcomes, more };
+  }
+
+  /** One step of one run, applied if nobody changed the run meanwhile (null otherwise). */
+  async step(run: DagRun): Promise<DagStepOutcome | null> {
+    const now = this.orrery.now();
+    const spec = await this.structure(run);
+    const rows = await this.store.dagRunTasks(run.id);
+    const plan = planProgress(spec, instancesOf(rows), now);
+    const starting = run.status === 'scheduled';
+    if (!starting && plan.changes.length === 0 && plan.attempts.length === 0 && plan.runStatus === null) return { run, alerts: [] };
+    const byId = new Map(spec.map((t) => [t.id, t]));
+    const attempts: NewDagAttempt[] = plan.attempts.map((a) => ({
+      taskId: a.taskId,
+      attempt: a.attempt,
+      notBefore: a.notBefore,
+      task: attemptTask(run, byId.get(a.taskId)!, a.attempt, a.notBefore, a.upstream),
+    }));
+    const status = plan.runStatus ?? (starting ? 'running' : null);
+    const updated = await this.store.applyDagStep(run.id, run.rev, { changes: plan.changes, attempts, status }, now);
+    return updated ? { run: updated, alerts: plan.alerts } : null;
+  }
+}
+
+function instancesOf(rows: readonly DagTaskRow[]): Map<string, TaskInstance> {
+  return new Map(rows.map((r) => [r.taskId, r]));
+}
+
+function view(t: DagTaskRow, after: string[]): DagTaskView {
+  const durationMs = t.started && t.ended ? t.ended.getTime() - t.started.getTime() : null;
+  return {
+    taskId: t.taskId,
+    after,
+    status: t.status,
+    attempts: t.attempt,
+    retriesLeft: t.retriesLeft,
+    started: t.started,
+    ended: t.ended,
+    durationMs,
+    error: t.error,
+    result: t.result,
+    orreryTask: t.orreryTask,
+  };
+}
+
+/** The one-shot jobboard task of an attempt: no jobboard retries (the DAG retries), deduplicated by attempt. */
+function attemptTask(run: DagRun, spec: DagTaskSpec, attempt: number, notBefore: Date, upstream: Record<string, unknown>): NewTask {
+  const marker: DagAttemptArgs = {
+    dag: run.dag,
+    version: run.version,
+    run: run.id,
+    task: spec.id,
+    attempt,
+    execTs: run.execTs.toISOString(),
+    params: run.params,
+    upstream,
+    timeoutMs: spec.timeoutMs,
+  };
+  return {
+    type: spec.type,
+    arguments: { args: [], kwargs: { [DAG_ATTEMPT_KEY]: marker } },
+    policy: 'oneshot',
+    schedule: { kind: 'adaptive' },
+    nextRun: notBefore,
+    currentIntervalMs: null,
+    retriesLeft: 0,
+    priority: null,
+    priorityRank: priorityRank(null),
+    dedupeKey: `dag:${run.id}:${spec.id}:${attempt}`,
+  };
+}

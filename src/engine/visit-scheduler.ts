@@ -1,0 +1,101 @@
+import { invalid } from '../core/errors.js';
+import { DEFAULT_POLICY_WEIGHTS, checkPolicy, checkVisitType, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
+import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
+import type { Orrery } from './service.js';
+
+/** One visit type's queue: how many visits may be in flight, and the policies that fill it. */
+export interface VisitQueue {
+  visitType: string;
+  /** Visits in flight at most (one-shot tasks created and not yet recorded); default 1000. */
+  size?: number;
+  /** Weighted policies; default 40 oldest_scheduled_first / 40 never_visited_oldest_update_first / 20 origins_without_last_update. */
+  policies?: readonly PolicyWeight[];
+  /** Only origins of this lister. */
+  lister?: string;
+  cooldowns?: Partial<VisitCooldowns>;
+}
+
+export interface VisitSchedulerOptions extends LoopOptions {
+  queues: readonly VisitQueue[];
+  /** A queue is refilled once at least this fraction of it is free (default 0.1). */
+  refillFraction?: number;
+  /** Finished visits recorded per transaction (default 1000). */
+  collectBatch?: number;
+}
+
+export interface VisitPassResult {
+  /** Finished visits whose results were recorded. */
+  recorded: number;
+  /** One-shot visit tasks created, per visit type. */
+  scheduled: Record<string, number>;
+}
+
+/**
+ * The visit-scheduler (SPEC §4, the Software Heritage "schedule recurrent visits" loop): each pass first
+ * records the results of finished visit tasks (each exactly once: the in-flight row is deleted in the
+ * transaction that records it), then refills every visit type's queue with one-shot tasks of that type,
+ * grabbed by weighted policies. Visits run through the normal jobboard.
+ */
+export class VisitScheduler extends PeriodicLoop {
+  private readonly queues: Array<Required<Omit<VisitQueue, 'lister' | 'cooldowns'>> & Pick<VisitQueue, 'lister' | 'cooldowns'>>;
+  private readonly refillFraction: number;
+  private readonly collectBatch: number;
+  private unlisten: (() => void) | null = null;
+
+  constructor(orrery: Orrery, opts: VisitSchedulerOptions) {
+    super(orrery, 'visit-scheduler', { maxSleepMs: 5000, ...opts });
+    if (opts.queues.length === 0) throw invalid('queues', 'at least one visit type is required');
+    this.queues = opts.queues.map((q, i) => {
+      const size = q.size ?? 1000;
+      if (!Number.isInteger(size) || size < 1) throw invalid(`queues[${i}].size`, 'must be a positive integer');
+      const policies = q.policies ?? DEFAULT_POLICY_WEIGHTS;
+      policies.forEach((p, j) => {
+        checkPolicy(p.policy, `queues[${i}].policies[${j}].policy`);
+        if (!(p.weight > 0) || !Number.isFinite(p.weight)) throw invalid(`queues[${i}].policies[${j}].weight`, 'must be a positive number');
+      });
+      return { visitType: checkVisitType(q.visitType, `queues[${i}].visitType`), size, policies, lister: q.lister, cooldowns: q.cooldowns };
+    });
+    this.refillFraction = opts.refillFraction ?? 0.1;
+    if (!(this.refillFraction > 0 && this.refillFraction <= 1)) throw invalid('refillFraction', 'must be in (0, 1]');
+    this.collectBatch = opts.collectBatch ?? 1000;
+  }
+
+  protected override onStart(): void {
+    // Runs ending in this process wake the loop (other processes' ends are found by polling).
+    this.unlisten = this.orrery.store.listen('ended', () => this.wake());
+  }
+
+  protected override onStop(): void {
+    this.unlisten?.();
+  }
+
+  /** One pass: record finished visits, then refill the queues. */
+  async runOnce(at?: Date): Promise<VisitPassResult> {
+    const visits = this.orrery.visits;
+    let recorded = 0;
+    for (;;) {
+      const done = await visits.collectFinishedVisits(this.collectBatch);
+      recorded += done.length;
+      if (done.length < this.collectBatch) break;
+    }
+    const scheduled: Record<string, number> = {};
+    for (const q of this.queues) {
+      const free = q.size - (await visits.countInFlight(q.visitType));
+      if (free <= 0 || (free < q.size && free < Math.ceil(q.size * this.refillFraction))) continue;
+      const out = await visits.scheduleVisits(q.visitType, free, q.policies, {
+        ...(at ? { at } : {}),
+        ...(q.lister !== undefined ? { lister: q.lister } : {}),
+        ...(q.cooldowns ? { cooldowns: q.cooldowns } : {}),
+      });
+      scheduled[q.visitType] = out.tasks.length;
+    }
+    return { recorded, scheduled };
+  }
+
+  protected async pass(): Promise<number> {
+    const { recorded, scheduled } = await this.runOnce();
+    const created = Object.values(scheduled).reduce((s, n) => s + n, 0);
+    if (recorded > 0 || created > 0) this.log.info({ recorded, scheduled }, `recorded ${recorded} visit${recorded === 1 ? '' : 's'}, scheduled ${created}`);
+    return this.maxSleepMs;
+  }
+}

@@ -1,0 +1,222 @@
+import { NotFoundError, invalid } from '../core/errors.js';
+import { validateTask } from '../core/validation.js';
+import {
+  checkListerId,
+  checkListerName,
+  checkPolicy,
+  checkUrl,
+  checkVisitType,
+  splitByWeight,
+  validateCooldowns,
+  validateListedOrigins,
+  validateVisitResult,
+  type ListedOrigin,
+  type Lister,
+  type OriginVisitStats,
+  type PolicyWeight,
+  type VisitCooldowns,
+  type VisitStatus,
+} from '../core/visits.js';
+import type { Store } from '../store/store.js';
+import type {
+  CollectedVisit,
+  ListedOriginPage,
+  OriginKey,
+  RecordedVisit,
+  ScheduledVisits,
+  VisitMetrics,
+} from '../store/visit-store.js';
+import type { Clock } from './clock.js';
+
+export interface At {
+  at?: Date;
+}
+
+export interface GrabOptions extends At {
+  /** Only origins of this lister (required by `first_visits_after_listing`). */
+  lister?: string;
+  cooldowns?: Partial<VisitCooldowns>;
+  /** Select without marking `lastScheduled`. */
+  dryRun?: boolean;
+}
+
+export const MAX_GRAB = 100_000;
+export const MAX_ORIGINS_BATCH = 1_000_000;
+export const MAX_PAGE = 10_000;
+
+/**
+ * Visit scheduling (SPEC §4) over one store: listers, listed origins, visit stats, grabs and metrics,
+ * validated. `rng` (uniform in [0, 1)) jitters queue positions; tests replace it.
+ */
+export class VisitService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    public rng: () => number = Math.random,
+  ) {}
+
+  private instant(at?: Date): Date {
+    if (at !== undefined && (!(at instanceof Date) || Number.isNaN(at.getTime()))) throw invalid('at', 'must be a valid Date');
+    return at ?? this.clock.now();
+  }
+
+  // --- listers ------------------------------------------------------------------------------------
+  async getOrCreateLister(name: string, instanceName = '', opts: At = {}): Promise<Lister> {
+    checkListerName(name, 'name');
+    if (typeof instanceName !== 'string' || instanceName.length > 256) throw invalid('instanceName', 'must be a string of at most 256 characters');
+    return this.store.visits.getOrCreateLister(name, instanceName, this.instant(opts.at));
+  }
+
+  async getLister(id: string): Promise<Lister | null> {
+    const [l] = await this.store.visits.getListers([checkListerId(id, 'id')]);
+    return l ?? null;
+  }
+
+  async getListers(ids: readonly string[]): Promise<Lister[]> {
+    return this.store.visits.getListers(ids.map((id, i) => checkListerId(id, `ids[${i}]`)));
+  }
+
+  async findLister(name: string, instanceName = ''): Promise<Lister | null> {
+    return this.store.visits.getLister(name, instanceName);
+  }
+
+  async listListers(): Promise<Lister[]> {
+    return this.store.visits.listListers();
+  }
+
+  /** Optimistic update: `updated` must be the value read; StaleDataError otherwise. */
+  async updateLister(
+    update: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null },
+    opts: At = {},
+  ): Promise<Lister> {
+    const id = checkListerId(update.id, 'id');
+    if (!(update.updated instanceof Date) || Number.isNaN(update.updated.getTime())) throw invalid('updated', 'must be the lister\'s `updated` instant as read');
+    const state = update.currentState ?? {};
+    if (!state || typeof state !== 'object' || Array.isArray(state)) throw invalid('currentState', 'must be a JSON object');
+    if (update.lastListingFinishedAt != null && Number.isNaN(update.lastListingFinishedAt.getTime())) throw invalid('lastListingFinishedAt', 'must be a valid instant');
+    return this.store.visits.updateLister(
+      {
+        id,
+        updated: update.updated,
+        currentState: JSON.parse(JSON.stringify(state)) as Record<string, unknown>,
+        ...(update.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: update.lastListingFinishedAt } : {}),
+      },
+      this.instant(opts.at),
+    );
+  }
+
+  // --- listed origins -----------------------------------------------------------------------------
+  /** Upserts listed origins; one invalid origin (or unknown lister) rejects the batch and writes nothing. */
+  async recordListedOrigins(inputs: readonly unknown[], opts: At = {}): Promise<ListedOrigin[]> {
+    if (Array.isArray(inputs) && inputs.length > MAX_ORIGINS_BATCH) throw invalid('origins', `at most ${MAX_ORIGINS_BATCH} origins per batch`);
+    const origins = validateListedOrigins(inputs);
+    const ids = [...new Set(origins.map((o) => o.listerId))];
+    const known = new Set((await this.store.visits.getListers(ids)).map((l) => l.id));
+    const i = origins.findIndex((o) => !known.has(o.listerId));
+    if (i >= 0) throw invalid(`origins[${i}].listerId`, `unknown lister ${origins[i]!.listerId}`);
+    return this.store.visits.recordListedOrigins(origins, this.instant(opts.at));
+  }
+
+  async getListedOrigins(f: { listerId?: string; url?: string; visitType?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
+    const limit = f.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
+    return this.store.visits.getListedOrigins({
+      limit,
+      ...(f.listerId !== undefined ? { listerId: checkListerId(f.listerId, 'lister') } : {}),
+      ...(f.url !== undefined ? { url: checkUrl(f.url) } : {}),
+      ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
+      ...(f.enabled !== undefined ? { enabled: f.enabled } : {}),
+      ...(f.pageToken != null ? { pageToken: f.pageToken } : {}),
+    });
+  }
+
+  /** Enables or disables the listed entries of origins (of one lister when given); returns how many changed. */
+  async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
+    const checked = keys.map((k, i) => ({ url: checkUrl(k.url, `origins[${i}].url`), visitType: checkVisitType(k.visitType, `origins[${i}].visitType`) }));
+    return this.store.visits.setOriginsEnabled(checked, enabled, listerId === undefined ? undefined : checkListerId(listerId, 'lister'));
+  }
+
+  async getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]> {
+    return this.store.visits.getVisitStats(keys.map((k, i) => ({ url: checkUrl(k.url, `origins[${i}].url`), visitType: checkVisitType(k.visitType, `origins[${i}].visitType`) })));
+  }
+
+  // --- visits -------------------------------------------------------------------------------------
+  /** Records one visit result (SPEC §4 recordVisit): older or duplicate results change nothing. */
+  async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, opts: At = {}): Promise<RecordedVisit> {
+    const [r] = await this.recordVisits([{ url, visitType, status, snapshot, ...(opts.at ? { at: opts.at } : {}) }]);
+    return r!;
+  }
+
+  /** Records visit results in order, in one transaction; one invalid result rejects the batch. */
+  async recordVisits(items: ReadonlyArray<{ url: string; visitType: string; status: VisitStatus; snapshot?: string | null; at?: Date }>): Promise<RecordedVisit[]> {
+    if (!Array.isArray(items)) throw invalid('visits', 'must be an array');
+    const visits = items.map((v, i) => validateVisitResult({ ...v, at: this.instant(v.at) }, items.length > 1 ? `visits[${i}]` : ''));
+    return this.store.visits.recordVisits(visits, this.rng);
+  }
+
+  /** Selects up to `count` enabled origins by policy and cooldowns and marks them scheduled at `at`, atomically. */
+  async grabNextVisits(visitType: string, count: number, policy: string, opts: GrabOptions = {}): Promise<ListedOrigin[]> {
+    const vt = checkVisitType(visitType);
+    if (!Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', `must be an integer from 0 to ${MAX_GRAB}`);
+    const p = checkPolicy(policy);
+    const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
+    if (p === 'first_visits_after_listing' && lister === undefined) throw invalid('lister', 'the first_visits_after_listing policy needs a lister');
+    const cooldowns = validateCooldowns(opts.cooldowns);
+    if (lister !== undefined && (await this.store.visits.getListers([lister])).length === 0) throw new NotFoundError(`lister ${lister} not found`, [{ path: 'lister', message: 'no such lister' }]);
+    if (count === 0) return [];
+    return this.store.visits.grabNextVisits({
+      visitType: vt,
+      count,
+      policy: p,
+      at: this.instant(opts.at),
+      cooldowns,
+      ...(lister !== undefined ? { listerId: lister } : {}),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    });
+  }
+
+  async getQueuePosition(visitType: string): Promise<number | null> {
+    return this.store.visits.getQueuePosition(checkVisitType(visitType));
+  }
+
+  // --- metrics ------------------------------------------------------------------------------------
+  async updateMetrics(opts: At & { lister?: string } = {}): Promise<VisitMetrics[]> {
+    return this.store.visits.updateMetrics(opts.lister === undefined ? null : checkListerId(opts.lister, 'lister'), this.instant(opts.at));
+  }
+
+  async getMetrics(f: { lister?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {
+    return this.store.visits.getMetrics({
+      ...(f.lister !== undefined ? { listerId: checkListerId(f.lister, 'lister') } : {}),
+      ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
+    });
+  }
+
+  // --- the visit-scheduler's two halves -------------------------------------------------------------
+  async countInFlight(visitType: string): Promise<number> {
+    return this.store.visits.countInFlight(checkVisitType(visitType));
+  }
+
+  /**
+   * Grabs `count` origins split over weighted policies and creates one one-shot task of the visit type
+   * per origin (args `[url]`, kwargs the loader arguments), tracked as in flight, in one transaction.
+   */
+  async scheduleVisits(visitType: string, count: number, weights: readonly PolicyWeight[], opts: GrabOptions = {}): Promise<ScheduledVisits> {
+    const vt = checkVisitType(visitType);
+    const [type] = await this.store.getTaskTypes([vt]);
+    if (!type) throw new NotFoundError(`no task type "${vt}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);
+    weights.forEach((w, i) => checkPolicy(w.policy, `policies[${i}].policy`));
+    const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
+    const split = splitByWeight(count, weights.filter((w) => lister !== undefined || w.policy !== 'first_visits_after_listing'));
+    const at = this.instant(opts.at);
+    const types = new Map([[type.name, type]]);
+    return this.store.visits.scheduleVisits(
+      { visitType: vt, policies: split, at, cooldowns: validateCooldowns(opts.cooldowns), ...(lister !== undefined ? { listerId: lister } : {}) },
+      (o) => validateTask({ type: type.name, policy: 'oneshot', arguments: { args: [o.url], kwargs: o.extraLoaderArguments }, nextRun: at }, types, at),
+    );
+  }
+
+  /** Records the results of finished visit tasks (each exactly once) and forgets them. */
+  async collectFinishedVisits(limit = 1000): Promise<CollectedVisit[]> {
+    return this.store.visits.collectFinishedVisits(limit, this.rng);
+  }
+}

@@ -1,0 +1,6 @@
+import { dagRoutes } from './dag-routes.js';
+import { routes, type Route } from './routes.js';
+import { visitRoutes } from './visit-routes.js';
+
+/** Every route of the API (mounted by the app and described by the OpenAPI document): each feature's table. */
+export const apiRoutes: readonly Route[] = [...routes, ...dagRoutes, ...visitRoutes];

@@ -1,0 +1,68 @@
+import type { DagInput, DagRunStatus } from '../core/dag.js';
+import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
+import type { DagPoint, DagRun } from '../store/dag-store.js';
+
+/** How the DAG client reaches the server: the owning client's request function. */
+export type ApiCall = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => Promise<T>;
+
+type Json<T> = { [K in keyof T]: unknown };
+const date = (v: unknown): Date => new Date(v as string);
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+
+// The client's reviver turns the instants common to every shape (created, started, ended...) into Dates;
+// these turn the DAG-specific ones, by field, so that params and results are never touched.
+function run<T extends DagRun>(r: Json<T>): T {
+  return { ...r, execTs: date(r.execTs), created: date(r.created), started: dateOrNull(r.started), ended: dateOrNull(r.ended) } as unknown as T;
+}
+function summary<T extends DagSummary>(d: Json<T>): T {
+  return {
+    ...d,
+    start: date(d.start),
+    nextPoint: dateOrNull(d.nextPoint),
+    created: date(d.created),
+    updated: date(d.updated),
+    latest: (d.latest as Array<Json<DagRunSummary>>).map(run),
+  } as unknown as T;
+}
+function point(p: Json<DagPoint>): DagPoint {
+  return { ...p, execTs: date(p.execTs), untilTs: dateOrNull(p.untilTs), recorded: date(p.recorded) } as DagPoint;
+}
+
+/** `client.dags`: the HTTP mirror of `orrery.dags` (the DagService), under /api/dags and /api/dag-runs. */
+export class DagClient {
+  constructor(private readonly call: ApiCall) {}
+
+  /** Registers or updates definitions given as data (`dag(...).toInput()`). */
+  register(inputs: readonly DagInput[]): Promise<RegisteredDag[]> {
+    return this.call('PUT', '/dags', { dags: inputs });
+  }
+  async list(latest?: number): Promise<DagSummary[]> {
+    const out = await this.call<Array<Json<DagSummary>>>('GET', `/dags${latest !== undefined ? `?latest=${latest}` : ''}`);
+    return out.map(summary);
+  }
+  async get(id: string): Promise<DagSummary & { points: DagPoint[] }> {
+    const d = await this.call<Json<DagSummary & { points: DagPoint[] }>>('GET', `/dags/${encodeURIComponent(id)}`);
+    return { ...summary(d), points: (d.points as Array<Json<DagPoint>>).map(point) };
+  }
+  /** A DAG's runs, newest first; `beforeId` is the last id of the previous page. */
+  async runs(id: string, filter: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
+    const out = await this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${encodeURIComponent(id)}/runs${q.size ? `?${q}` : ''}`);
+    return out.map(run);
+  }
+  async trigger(id: string, params: Record<string, unknown> = {}): Promise<DagRun> {
+    return run(await this.call<Json<DagRun>>('POST', `/dags/${encodeURIComponent(id)}/trigger`, { params }));
+  }
+  async run(runId: number): Promise<DagRunDetail> {
+    const r = await this.call<Json<DagRunDetail>>('GET', `/dag-runs/${runId}`);
+    return run(r);
+  }
+  async restart(runId: number): Promise<DagRun> {
+    return run(await this.call<Json<DagRun>>('POST', `/dag-runs/${runId}/restart`));
+  }
+  async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {
+    const out = await this.call<Array<Json<DagAttemptView>>>('GET', `/dag-runs/${runId}/tasks/${encodeURIComponent(taskId)}/attempts`);
+    return out.map((a) => ({ ...a, notBefore: date(a.notBefore) }) as DagAttemptView);
+  }
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { DagInput } from '../core/dag.js';
+import { parseContract, type Route } from './routes.js';
+import * as D from './dag-schemas.js';
+import { ErrorSchema } from './schemas.js';
+
+const dagId = z.string().min(1).max(128);
+const runId = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a DAG run id (a positive integer)').transform(Number);
+const taskId = z.string().min(1).max(128);
+
+/** DAGs and DAG runs (SPEC §3, §6.4): thin adapters over `orrery.dags`; the summaries are what the dashboard shows. */
+export const dagRoutes: Route[] = [
+  {
+    method: 'get', path: '/dags', tag: 'dags', summary: 'List DAGs with their run counts per status and latest runs (with task counts)',
+    query: D.DagListQuery,
+    responses: { 200: z.array(D.DagSummarySchema), 400: ErrorSchema },
+    handler: async (o, { query }) => ({ body: await o.dags.list(query.latest ?? 5) }),
+  },
+  {
+    method: 'put', path: '/dags', tag: 'dags', summary: 'Register or update DAG definitions given as data (what a remote worker syncs on start)',
+    body: D.DagsBody, bodyCheckedByService: true,
+    responses: { 200: z.array(D.RegisteredDagSchema), 400: ErrorSchema },
+    // Each definition is validated by the service (field errors, cycles, unknown dependencies, duplicates).
+    handler: async (o, { body }) => ({ body: await o.dags.register(parseContract(D.DagsEnvelope, body, '').dags as DagInput[]) }),
+  },
+  {
+    method: 'get', path: '/dags/:id', tag: 'dags', summary: 'A DAG: definition, schedule, next point, latest runs and recorded schedule points',
+    params: { id: dagId },
+    responses: { 200: D.DagDetailSchema, 404: ErrorSchema },
+    handler: async (o, { params }) => ({ body: await o.dags.get(params.id as string) }),
+  },
+  {
+    method: 'post', path: '/dags/:id/trigger', tag: 'dags', summary: 'Trigger a run now with JSON params visible to every task',
+    params: { id: dagId }, body: D.TriggerBody,
+    responses: { 201: D.DagRunSchema, 400: ErrorSchema, 404: ErrorSchema },
+    handler: async (o, { params, body }) => ({ status: 201, body: await o.dags.trigger(params.id as string, body.params ?? {}) }),
+  },
+  {
+    method: 'get', path: '/dags/:id/runs', tag: 'dags', summary: "A DAG's runs, newest first, with task counts (pagination: beforeId = the last id of a page)",
+    params: { id: dagId }, query: D.DagRunsQuery,
+    responses: { 200: z.array(D.DagRunSummarySchema), 400: ErrorSchema, 404: ErrorSchema },
+    handler: async (o, { params, query }) => ({
+      body: await o.dags.runs({
+        dag: params.id as string,
+        ...(query.status !== undefined ? { status: query.status } : {}),
+        ...(query.beforeId !== undefined ? { beforeId: query.beforeId } : {}),
+        limit: query.limit ?? 100,
+      }),
+    }),
+  },
+  {
+    method: 'get', path: '/dag-runs/:run', tag: 'dag runs', summary: "A DAG run with every task's status, attempts, duration, error and result",
+    params: { run: runId },
+    responses: { 200: D.DagRunDetailSchema, 404: ErrorSchema },
+    handler: async (o, { params }) => ({ body: await o.dags.run(params.run as number) }),
+  },
+  {
+    method: 'post', path: '/dag-runs/:run/restart', tag: 'dag runs', summary: 'Restart a failed run: its failed and upstream-failed tasks run again (409 if the run is not failed)',
+    params: { run: runId },
+    responses: { 200: D.DagRunSchema, 404: ErrorSchema, 409: ErrorSchema },
+    handler: async (o, { params }) => ({ body: await o.dags.restart(params.run as number) }),
+  },
+  {
+    method: 'get', path: '/dag-runs/:run/tasks/:task/attempts', tag: 'dag runs', summary: "A task's attempts in a run, each with its jobboard runs and their log records",
+    params: { run: runId, task: taskId },
+    responses: { 200: z.array(D.DagAttemptSchema), 404: ErrorSchema },
+    handler: async (o, { params }) => ({ body: await o.dags.attempts(params.run as number, params.task as string) }),
+  },
+];

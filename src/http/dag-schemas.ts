@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { DAG_RUN_STATUSES, DAG_RUN_TRIGGERS, DAG_TASK_STATUSES, dagInputSchema } from '../core/dag.js';
+import { DAG_POINT_KINDS } from '../core/dag-schedule.js';
+import { LogRecordSchema, RunSchema } from './schemas.js';
+
+/** DAG response shapes (SPEC §3, §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
+const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
+const int = z.number().int();
+
+const DagScheduleSchema = z.union([
+  z.object({ kind: z.literal('cron'), expr: z.string(), tz: z.string() }),
+  z.object({ kind: z.literal('interval'), everyMs: int.positive() }),
+  z.object({ kind: z.literal('none') }),
+]);
+
+export const DagTaskSpecSchema = z.object({
+  id: z.string(),
+  after: z.array(z.string()),
+  retries: int,
+  retryDelayMs: int.nonnegative(),
+  timeoutMs: int.positive().nullable(),
+  type: z.string(),
+});
+
+const taskCounts = z.partialRecord(z.enum(DAG_TASK_STATUSES), int).describe('number of tasks in each status');
+const runCounts = z.partialRecord(z.enum(DAG_RUN_STATUSES), int).describe('number of runs in each status');
+
+export const DagRunSchema = z.object({
+  id: int,
+  dag: z.string(),
+  version: z.string().describe('the structure version the run keeps for its whole life'),
+  execTs: instant,
+  trigger: z.enum(DAG_RUN_TRIGGERS),
+  status: z.enum(DAG_RUN_STATUSES),
+  params: z.record(z.string(), z.unknown()),
+  rev: int,
+  restarts: int,
+  created: instant,
+  started: instant.nullable(),
+  ended: instant.nullable(),
+});
+
+export const DagRunSummarySchema = DagRunSchema.extend({ tasks: taskCounts });
+
+export const DagPointSchema = z.object({
+  id: int,
+  dag: z.string(),
+  kind: z.enum(DAG_POINT_KINDS),
+  execTs: instant,
+  untilTs: instant.nullable().describe('the last point of a skipped range (null for one point)'),
+  count: int,
+  run: int.nullable(),
+  recorded: instant,
+});
+
+export const DagSummarySchema = z.object({
+  id: z.string(),
+  description: z.string(),
+  version: z.string(),
+  schedule: DagScheduleSchema,
+  start: instant,
+  catchUp: z.boolean(),
+  maxActiveRuns: int,
+  nextPoint: instant.nullable(),
+  created: instant,
+  updated: instant,
+  tasks: z.array(DagTaskSpecSchema),
+  runs: runCounts,
+  latest: z.array(DagRunSummarySchema).describe('the latest runs, newest first'),
+});
+
+export const DagDetailSchema = DagSummarySchema.extend({ points: z.array(DagPointSchema).describe('recorded schedule points, newest first') });
+
+export const DagTaskViewSchema = z.object({
+  taskId: z.string(),
+  after: z.array(z.string()),
+  status: z.enum(DAG_TASK_STATUSES),
+  attempts: int,
+  retriesLeft: int,
+  started: instant.nullable(),
+  ended: instant.nullable(),
+  durationMs: int.nonnegative().nullable(),
+  error: z.string().nullable(),
+  result: z.unknown(),
+  orreryTask: int.nullable(),
+});
+
+export const DagRunDetailSchema = DagRunSchema.extend({ tasks: z.array(DagTaskViewSchema) });
+
+export const DagAttemptSchema = z.object({
+  attempt: int,
+  orreryTask: int,
+  notBefore: instant,
+  runs: z.array(RunSchema.extend({ logs: z.array(LogRecordSchema) })),
+});
+
+export const RegisteredDagSchema = z.object({ id: z.string(), version: z.string(), created: z.boolean(), newVersion: z.boolean() });
+
+// --- request contracts ---------------------------------------------------------------------------
+
+/** Documents the definitions a sync sends; each one is validated by the service (core validation). */
+export const DagsBody = z.strictObject({ dags: z.array(dagInputSchema).max(1000) });
+/** What the HTTP layer checks itself before handing the definitions to the service. */
+export const DagsEnvelope = z.strictObject({ dags: z.array(z.unknown()).max(1000, 'at most 1000 DAGs per request') });
+export const TriggerBody = z.strictObject({ params: z.record(z.string(), z.unknown()).optional() });
+export const DagListQuery = z.strictObject({ latest: z.coerce.number().int().min(0).max(100).optional() });
+export const DagRunsQuery = z.strictObject({
+  status: z.enum(DAG_RUN_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  beforeId: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+});

@@ -1,0 +1,70 @@
+import type { ListedOrigin, Lister, OriginVisitStats, VisitCooldowns, VisitPolicy, VisitStatus } from '../core/visits.js';
+import type { ListedOriginPage, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
+
+type Call = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
+
+/** Instants of visit shapes (the client's own reviver knows the task and run ones). */
+const VISIT_INSTANTS = new Set(['created', 'updated', 'lastListingFinishedAt', 'lastUpdate', 'firstSeen', 'lastSeen', 'lastSuccessful', 'lastVisit', 'lastScheduled']);
+function revive<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(revive) as T;
+  if (v && typeof v === 'object' && !(v instanceof Date)) {
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k, typeof x === 'string' && VISIT_INSTANTS.has(k) && /^\d{4}-\d\d-\d\dT/.test(x) ? new Date(x) : k === 'currentState' || k === 'extraLoaderArguments' ? x : revive(x)]),
+    ) as T;
+  }
+  return v;
+}
+const isoOf = (d: Date | undefined) => (d ? { at: d.toISOString() } : {});
+
+/** Listers, listed origins, visits and their metrics over HTTP, mirroring `orrery.visits`. */
+export class VisitClient {
+  private readonly call: Call;
+  constructor(call: Call) {
+    this.call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown) => revive(await call<T>(method, path, body));
+  }
+
+  listListers(): Promise<Lister[]> {
+    return this.call('GET', '/listers');
+  }
+  getOrCreateLister(name: string, instanceName = '', at?: Date): Promise<Lister> {
+    return this.call('POST', '/listers', { name, instanceName, ...isoOf(at) });
+  }
+  getLister(id: string): Promise<Lister> {
+    return this.call('GET', `/listers/${encodeURIComponent(id)}`);
+  }
+  updateLister(u: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null }): Promise<Lister> {
+    return this.call('POST', `/listers/${encodeURIComponent(u.id)}/update`, {
+      updated: u.updated.toISOString(),
+      currentState: u.currentState ?? {},
+      ...(u.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: u.lastListingFinishedAt?.toISOString() ?? null } : {}),
+    });
+  }
+  async recordListedOrigins(
+    origins: ReadonlyArray<{ listerId: string; url: string; visitType: string; lastUpdate?: Date | null; extraLoaderArguments?: Record<string, unknown> }>,
+  ): Promise<ListedOrigin[]> {
+    const body = origins.map((o) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate?.toISOString() ?? null } : {}) }));
+    return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body })).origins;
+  }
+  getListedOrigins(f: { lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string } = {}): Promise<ListedOriginPage> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(f)) if (v !== undefined) q.set(k, String(v));
+    return this.call('GET', `/origins${q.size ? `?${q}` : ''}`);
+  }
+  grabNextVisits(visitType: string, count: number, policy: VisitPolicy, opts: { lister?: string; cooldowns?: Partial<VisitCooldowns>; dryRun?: boolean; at?: Date } = {}): Promise<ListedOrigin[]> {
+    const { at, ...rest } = opts;
+    return this.call('POST', '/origins/grab', { visitType, count, policy, ...rest, ...isoOf(at) });
+  }
+  recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date): Promise<RecordedVisit> {
+    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(at) });
+  }
+  getVisitStats(url: string, visitType: string): Promise<OriginVisitStats> {
+    return this.call('GET', `/origins/stats?${new URLSearchParams({ url, visitType })}`);
+  }
+  getMetrics(f: { lister?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {
+    const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined) as [string, string][]);
+    return this.call('GET', `/visit-metrics${q.size ? `?${q}` : ''}`);
+  }
+  updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {
+    return this.call('POST', '/visit-metrics/update', { ...(opts.lister ? { lister: opts.lister } : {}), ...isoOf(opts.at) });
+  }
+}

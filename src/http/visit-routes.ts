@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import { VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
+import { HttpError } from './errors.js';
+import type { Route } from './routes.js';
+import { ErrorSchema } from './schemas.js';
+
+/** Response shapes of visit scheduling (SPEC §4, §6.3): instants are ISO 8601 strings. */
+const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
+const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a lister id (a UUID)');
+const visitType = z.string().min(1).max(128);
+const url = z.string().min(1).max(4096);
+const jsonObject = z.record(z.string(), z.unknown());
+const count = z.number().int();
+
+export const ListerSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  instanceName: z.string(),
+  currentState: jsonObject,
+  created: instant,
+  updated: instant,
+  lastListingFinishedAt: instant.nullable(),
+});
+export const ListedOriginSchema = z.object({
+  listerId: z.string(),
+  url: z.string(),
+  visitType: z.string(),
+  extraLoaderArguments: jsonObject,
+  lastUpdate: instant.nullable(),
+  firstSeen: instant,
+  lastSeen: instant,
+  enabled: z.boolean(),
+});
+export const VisitStatsSchema = z.object({
+  url: z.string(),
+  visitType: z.string(),
+  lastSuccessful: instant.nullable(),
+  lastVisit: instant.nullable(),
+  lastVisitStatus: z.enum(VISIT_STATUSES).nullable(),
+  lastScheduled: instant.nullable(),
+  lastSnapshot: z.string().nullable(),
+  nextVisitQueuePosition: z.number().nullable().describe('seconds'),
+  nextPositionOffset: count,
+  successiveVisits: count,
+});
+export const RecordedVisitSchema = z.object({ stats: VisitStatsSchema, applied: z.boolean(), eventful: z.boolean(), disabled: z.boolean() });
+export const VisitMetricsSchema = z.object({
+  listerId: z.string(),
+  visitType: z.string(),
+  updated: instant,
+  originsKnown: count,
+  originsEnabled: count,
+  originsNeverVisited: count,
+  originsWithPendingChanges: count,
+});
+const OriginPage = z.object({ origins: z.array(ListedOriginSchema), nextPageToken: z.string().nullable() });
+
+const ListerBody = z.strictObject({ name: z.string().min(1).max(256), instanceName: z.string().max(256).default(''), at: isoInstant.optional() });
+const ListerUpdateBody = z.strictObject({
+  updated: isoInstant.describe('the `updated` instant as read: a different stored value answers 409 stale_data'),
+  currentState: jsonObject.default({}),
+  lastListingFinishedAt: isoInstant.nullable().optional(),
+  at: isoInstant.optional(),
+});
+const OriginInput = z.strictObject({
+  listerId: uuid,
+  url,
+  visitType,
+  lastUpdate: isoInstant.nullable().optional(),
+  extraLoaderArguments: jsonObject.optional(),
+});
+const OriginsBody = z.strictObject({ origins: z.array(OriginInput).min(1).max(100_000), at: isoInstant.optional() });
+const OriginsQuery = z.strictObject({
+  lister: uuid.optional(),
+  visitType: visitType.optional(),
+  url: url.optional(),
+  enabled: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  pageToken: z.string().regex(/^\d{1,15}$/, 'must be a nextPageToken of a previous page').optional(),
+});
+const Cooldowns = z.strictObject({
+  absoluteMs: count.nonnegative().optional(),
+  scheduledMs: count.nonnegative().optional(),
+  failedMs: count.nonnegative().optional(),
+  notFoundMs: count.nonnegative().optional(),
+});
+const GrabBody = z.strictObject({
+  visitType,
+  count: count.min(0).max(100_000),
+  policy: z.enum(VISIT_POLICIES),
+  lister: uuid.optional(),
+  cooldowns: Cooldowns.optional(),
+  dryRun: z.boolean().optional(),
+  at: isoInstant.optional(),
+});
+const VisitedBody = z.strictObject({ url, visitType, status: z.enum(VISIT_STATUSES), snapshot: z.string().min(1).max(1024).nullable().optional(), at: isoInstant.optional() });
+const EnableBody = z.strictObject({ origins: z.array(z.strictObject({ url, visitType })).min(1).max(100_000), lister: uuid.optional() });
+const StatsQuery = z.strictObject({ url, visitType });
+const MetricsQuery = z.strictObject({ lister: uuid.optional(), visitType: visitType.optional() });
+const MetricsUpdateBody = z.strictObject({ lister: uuid.optional(), at: isoInstant.optional() });
+
+const at = (s: string | undefined) => (s === undefined ? {} : { at: new Date(s) });
+const date = (s: string | null | undefined) => (s === undefined ? undefined : s === null ? null : new Date(s));
+
+/** Listers, listed origins, visits and their metrics (SPEC §4, §6.4): thin adapters over `orrery.visits`. */
+export const visitRoutes: Route[] = [
+  {
+    method: 'get', path: '/listers', tag: 'visits', summary: 'List listers',
+    responses: { 200: z.array(ListerSchema) },
+    handler: async (o) => ({ body: await o.visits.listListers() }),
+  },
+  {
+    method: 'post', path: '/listers', tag: 'visits', summary: 'Get or create a lister instance',
+    body: ListerBody,
+    responses: { 200: ListerSchema, 400: ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.visits.getOrCreateLister(body.name, body.instanceName, at(body.at)) }),
+  },
+  {
+    method: 'get', path: '/listers/:id', tag: 'visits', summary: 'Get a lister',
+    params: { id: uuid },
+    responses: { 200: ListerSchema, 404: ErrorSchema },
+    handler: async (o, { params }) => {
+      const l = await o.visits.getLister(params.id as string);
+      if (!l) throw new HttpError('not_found', `lister ${String(params.id)} not found`, [{ path: 'id', message: 'no such lister' }]);
+      return { body: l };
+    },
+  },
+  {
+    method: 'post', path: '/listers/:id/update', tag: 'visits', summary: "Update a lister's state (optimistic: 409 stale_data when `updated` is not the stored value)",
+    params: { id: uuid }, body: ListerUpdateBody,
+    responses: { 200: ListerSchema, 404: ErrorSchema, 409: ErrorSchema },
+    handler: async (o, { params, body }) => ({
+      body: await o.visits.updateLister(
+        {
+          id: params.id as string,
+          updated: new Date(body.updated),
+          currentState: body.currentState,
+          ...(body.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: date(body.lastListingFinishedAt)! } : {}),
+        },
+        at(body.at),
+      ),
+    }),
+  },
+  {
+    method: 'post', path: '/origins', tag: 'visits', summary: 'Record listed origins (upsert by lister, url, visit type); one bad origin rejects the batch',
+    body: OriginsBody,
+    responses: { 201: z.object({ origins: z.array(ListedOriginSchema) }), 400: ErrorSchema },
+    handler: async (o, { body }) => {
+      const inputs = body.origins.map((x: z.output<typeof OriginInput>) => ({ ...x, ...(x.lastUpdate !== undefined ? { lastUpdate: date(x.lastUpdate) } : {}) }));
+      return { status: 201, body: { origins: await o.visits.recordListedOrigins(inputs, at(body.at)) } };
+    },
+  },
+  {
+    method: 'get', path: '/origins', tag: 'visits', summary: 'Listed origins in insertion order (cursor pagination: pageToken = the previous nextPageToken)',
+    query: OriginsQuery,
+    responses: { 200: OriginPage, 400: ErrorSchema },
+    handler: async (o, { query }) => ({
+      body: await o.visits.getListedOrigins({
+        limit: query.limit ?? 1000,
+        ...(query.lister !== undefined ? { listerId: query.lister } : {}),
+        ...(query.visitType !== undefined ? { visitType: query.visitType } : {}),
+        ...(query.url !== undefined ? { url: query.url } : {}),
+        ...(query.enabled !== undefined ? { enabled: query.enabled === 'true' } : {}),
+        ...(query.pageToken !== undefined ? { pageToken: query.pageToken } : {}),
+      }),
+    }),
+  },
+  {
+    method: 'post', path: '/origins/grab', tag: 'visits', summary: 'Grab the next origins to visit by policy and cooldowns; marks them scheduled unless dryRun',
+    body: GrabBody,
+    responses: { 200: z.array(ListedOriginSchema), 400: ErrorSchema, 404: ErrorSchema },
+    handler: async (o, { body }) => ({
+      body: await o.visits.grabNextVisits(body.visitType, body.count, body.policy, {
+        ...(body.lister !== undefined ? { lister: body.lister } : {}),
+        ...(body.cooldowns ? { cooldowns: body.cooldowns } : {}),
+        ...(body.dryRun ? { dryRun: true } : {}),
+        ...at(body.at),
+      }),
+    }),
+  },
+  {
+    method: 'post', path: '/origins/visited', tag: 'visits', summary: 'Record a visit result (older or duplicate results are ignored: applied false)',
+    body: VisitedBody,
+    responses: { 200: RecordedVisitSchema, 400: ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.visits.recordVisit(body.url, body.visitType, body.status, body.snapshot ?? null, at(body.at)) }),
+  },
+  {
+    method: 'post', path: '/origins/enable', tag: 'visits', summary: 'Enable listed origins (of one lister when given)',
+    body: EnableBody,
+    responses: { 200: z.object({ changed: count }), 400: ErrorSchema },
+    handler: async (o, { body }) => ({ body: { changed: await o.visits.setOriginsEnabled(body.origins, true, body.lister) } }),
+  },
+  {
+    method: 'post', path: '/origins/disable', tag: 'visits', summary: 'Disable listed origins (of one lister when given)',
+    body: EnableBody,
+    responses: { 200: z.object({ changed: count }), 400: ErrorSchema },
+    handler: async (o, { body }) => ({ body: { changed: await o.visits.setOriginsEnabled(body.origins, false, body.lister) } }),
+  },
+  {
+    method: 'get', path: '/origins/stats', tag: 'visits', summary: "An origin's visit stats",
+    query: StatsQuery,
+    responses: { 200: VisitStatsSchema, 400: ErrorSchema, 404: ErrorSchema },
+    handler: async (o, { query }) => {
+      const [s] = await o.visits.getVisitStats([{ url: query.url, visitType: query.visitType }]);
+      if (!s) throw new HttpError('not_found', `no visit stats for ${query.url} (${query.visitType})`, [{ path: 'url', message: 'never scheduled nor visited' }]);
+      return { body: s };
+    },
+  },
+  {
+    method: 'get', path: '/visit-metrics', tag: 'visits', summary: 'Metrics per lister and visit type, as of the last update',
+    query: MetricsQuery,
+    responses: { 200: z.array(VisitMetricsSchema), 400: ErrorSchema },
+    handler: async (o, { query }) => ({ body: await o.visits.getMetrics({ ...(query.lister ? { lister: query.lister } : {}), ...(query.visitType ? { visitType: query.visitType } : {}) }) }),
+  },
+  {
+    method: 'post', path: '/visit-metrics/update', tag: 'visits', summary: 'Recompute and store the metrics (of one lister, or all)',
+    body: MetricsUpdateBody,
+    responses: { 200: z.array(VisitMetricsSchema), 400: ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.visits.updateMetrics({ ...(body.lister ? { lister: body.lister } : {}), ...at(body.at) }) }),
+  },
+];

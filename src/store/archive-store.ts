@@ -1,0 +1,99 @@
+import type { RunLogRecord, Task, TaskRun } from '../core/model.js';
+
+/**
+ * Where the next archiving batch starts. Finished runs are taken in (ended, id) order; once none is
+ * left before the cut-off, disabled one-shot tasks without runs are taken in id order.
+ */
+export type ArchiveCursor = { phase: 'runs'; ended: Date; id: number } | { phase: 'tasks'; id: number };
+
+export interface ArchivedRun {
+  run: TaskRun;
+  /** The run's log records, oldest first. */
+  logs: RunLogRecord[];
+}
+
+/** One batch, read and deleted in one transaction. */
+export interface ArchiveBatch {
+  /** Finished runs, in (ended, id) order. */
+  runs: ArchivedRun[];
+  /** Finished one-shot tasks (completed or disabled) none of whose runs is left after this batch. */
+  tasks: Task[];
+  /** Where the next batch starts; null when nothing is left before the cut-off. */
+  next: ArchiveCursor | null;
+}
+
+/** A progress value recorded in the batch's own transaction (e.g. the byte offset of a JSONL file). */
+export interface ArchiveProgressUpdate {
+  key: string;
+  value: string;
+}
+
+export interface ArchiveBatchRequest {
+  /** Only runs ended strictly before this instant (and tasks created before it) are archived. */
+  before: Date;
+  /** Null for the first batch of a sweep. */
+  after: ArchiveCursor | null;
+  /** Most runs per batch (in the tasks phase: most tasks per batch). */
+  limit: number;
+  /** When the archive happens (recorded as `archived_at` in the archive tables). */
+  at: Date;
+  /** Copy the batch into the archive tables (`archived_task_runs`, `archived_tasks`). */
+  table: boolean;
+  /**
+   * Called inside the batch's transaction, after the rows are read and before anything is deleted,
+   * only for a non-empty batch. It must be synchronous (SQLite transactions cannot span an await);
+   * throwing undoes the whole batch. What it returns is recorded in the same transaction.
+   */
+  sink?: (batch: ArchiveBatch) => ArchiveProgressUpdate | void;
+}
+
+export interface ArchivedRunFilter {
+  /** Only runs of this task. */
+  task?: number;
+  /** Only records with a larger id (keyset pagination). */
+  afterId?: number;
+  limit: number;
+}
+
+/**
+ * Moves finished work out of the live tables. A batch never touches a live run (scheduled or
+ * started), a task's current run, or a task that is not a finished one-shot task; run logs go with
+ * their run, a task goes with its last run. Deleting in (ended, id) keyset order means a batch never
+ * repeats or skips a row, whatever the number of runs per task.
+ */
+export interface ArchiveStore {
+  /**
+   * True when the newest run and the newest task are never archived: SQLite gives a new row the
+   * largest rowid plus one, so deleting the newest row would let its id be handed out again (to a new
+   * task that DAG tables or an archive would then confuse with the old one).
+   */
+  readonly keepsNewestRows: boolean;
+  archiveBatch(req: ArchiveBatchRequest): Promise<ArchiveBatch>;
+  getProgress(key: string): Promise<string | null>;
+  setProgress(key: string, value: string, at: Date): Promise<void>;
+  /** Runs from the archive tables, by id. */
+  readArchivedRuns(filter: ArchivedRunFilter): Promise<ArchivedRun[]>;
+  /** Tasks from the archive tables, by id (`task` selects one task). */
+  readArchivedTasks(filter: ArchivedRunFilter): Promise<Task[]>;
+}
+
+/** The JSON text of an archived run as stored and exported (Dates as ISO 8601 strings). */
+export function runRecordJson(r: ArchivedRun): string {
+  return JSON.stringify({ run: r.run, logs: r.logs });
+}
+
+/** Revives an archived run from its stored JSON (jsonb objects or text). */
+export function archivedRunFromJson(v: unknown): ArchivedRun {
+  const o = (typeof v === 'string' ? JSON.parse(v) : v) as { run: Record<string, unknown>; logs: Array<Record<string, unknown>> };
+  const d = (x: unknown) => (x === null || x === undefined ? null : new Date(x as string));
+  const run = o.run;
+  return {
+    run: { ...run, scheduled: d(run.scheduled)!, started: d(run.started), ended: d(run.ended), leaseExpiresAt: d(run.leaseExpiresAt) } as TaskRun,
+    logs: o.logs.map((l) => ({ ...l, at: d(l.at)! }) as RunLogRecord),
+  };
+}
+
+export function archivedTaskFromJson(v: unknown): Task {
+  const t = (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, unknown>;
+  return { ...t, nextRun: new Date(t.nextRun as string), created: new Date(t.created as string) } as Task;
+}

@@ -1,0 +1,235 @@
+import type { Task, TaskRun } from '../core/model.js';
+import type { NewTask } from '../core/validation.js';
+import type {
+  ListedOrigin,
+  ListedOriginInput,
+  Lister,
+  OriginVisitStats,
+  VisitCooldowns,
+  VisitPolicy,
+  VisitResult,
+  VisitStatus,
+} from '../core/visits.js';
+import { visitFromRun } from '../core/visits.js';
+
+export interface ListerUpdate {
+  id: string;
+  /** The `updated` instant the caller read; a different stored value raises StaleDataError. */
+  updated: Date;
+  currentState: Record<string, unknown>;
+  /** Set when a complete listing just finished; absent keeps the stored value. */
+  lastListingFinishedAt?: Date | null;
+}
+
+export interface ListedOriginFilter {
+  listerId?: string;
+  url?: string;
+  visitType?: string;
+  /** Only enabled (true) or disabled (false) origins; absent: both. */
+  enabled?: boolean;
+  limit: number;
+  /** `nextPageToken` of the previous page. */
+  pageToken?: string | null;
+}
+
+export interface ListedOriginPage {
+  origins: ListedOrigin[];
+  /** Null on the last page. */
+  nextPageToken: string | null;
+}
+
+export interface OriginKey {
+  url: string;
+  visitType: string;
+}
+
+export interface GrabRequest {
+  visitType: string;
+  count: number;
+  policy: VisitPolicy;
+  at: Date;
+  cooldowns: VisitCooldowns;
+  /** Only origins of this lister (required by `first_visits_after_listing`). */
+  listerId?: string;
+  /** Select without marking `lastScheduled` (an origin listed by several listers counts once, so a dry run may return fewer). */
+  dryRun?: boolean;
+}
+
+export interface RecordedVisit {
+  stats: OriginVisitStats;
+  /** False when the result was older than (or as old as) the last recorded visit: nothing changed. */
+  applied: boolean;
+  eventful: boolean;
+  /** The origin's listed entries were disabled by this visit (failed or not_found three times in a row). */
+  disabled: boolean;
+}
+
+/** Per (lister, visit type), as of the last `updateMetrics`. */
+export interface VisitMetrics {
+  listerId: string;
+  visitType: string;
+  updated: Date;
+  originsKnown: number;
+  originsEnabled: number;
+  /** Enabled origins never visited successfully (no snapshot yet). */
+  originsNeverVisited: number;
+  /** Enabled origins whose lister reports an update after their last successful visit. */
+  originsWithPendingChanges: number;
+}
+
+export interface ScheduleVisitsRequest {
+  visitType: string;
+  policies: ReadonlyArray<{ policy: VisitPolicy; count: number }>;
+  at: Date;
+  cooldowns: VisitCooldowns;
+  listerId?: string;
+}
+
+export interface ScheduledVisits {
+  origins: ListedOrigin[];
+  tasks: Task[];
+}
+
+/** A visit task that finished, and what its result did to the origin's stats (null: no result to record). */
+export interface CollectedVisit {
+  taskId: number;
+  url: string;
+  visitType: string;
+  run: TaskRun | null;
+  recorded: RecordedVisit | null;
+}
+
+/** The visit-scheduling part of the store (SPEC §4). Every mutating call takes the instant `at`. */
+export interface VisitStore {
+  getOrCreateLister(name: string, instanceName: string, at: Date): Promise<Lister>;
+  getListers(ids: readonly string[]): Promise<Lister[]>;
+  getLister(name: string, instanceName: string): Promise<Lister | null>;
+  listListers(): Promise<Lister[]>;
+  /** Optimistic: raises StaleDataError when `updated` is not the stored value, NotFoundError for an unknown id. */
+  updateLister(update: ListerUpdate, at: Date): Promise<Lister>;
+
+  /** Upserts by (lister, url, visit type) in one statement per chunk: keeps firstSeen, refreshes the rest. Input is validated and deduplicated. */
+  recordListedOrigins(origins: readonly Required<ListedOriginInput>[], at: Date): Promise<ListedOrigin[]>;
+  /** Cursor pagination in insertion order: pages never repeat nor skip a row. */
+  getListedOrigins(filter: ListedOriginFilter): Promise<ListedOriginPage>;
+  /** Enables or disables every listed entry of the given origins (of one lister when given); returns how many changed. */
+  setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number>;
+
+  getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]>;
+  /** Applies visit results in order, atomically (SPEC §4 recordVisit); `rng` jitters queue positions. */
+  recordVisits(visits: readonly VisitResult[], rng: () => number): Promise<RecordedVisit[]>;
+  /** Selects by policy and cooldowns and marks `lastScheduled = at` atomically: concurrent grabs never share an origin. */
+  grabNextVisits(req: GrabRequest): Promise<ListedOrigin[]>;
+  /** The visit type's global queue position (seconds), null before `origins_without_last_update` first advanced it. */
+  getQueuePosition(visitType: string): Promise<number | null>;
+
+  /** Recomputes and stores the metrics of one lister (or all); returns them. Reads every listed origin of the lister. */
+  updateMetrics(listerId: string | null, at: Date): Promise<VisitMetrics[]>;
+  getMetrics(filter?: { listerId?: string; visitType?: string }): Promise<VisitMetrics[]>;
+
+  /** Visits handed to the jobboard and not yet recorded, of one visit type. */
+  countInFlight(visitType: string): Promise<number>;
+  /**
+   * One transaction: grabs origins by each policy in turn, creates one one-shot task per origin
+   * (`makeTask`) and records each as in flight. Equal active tasks are reused, not duplicated.
+   */
+  scheduleVisits(req: ScheduleVisitsRequest, makeTask: (origin: ListedOrigin) => NewTask): Promise<ScheduledVisits>;
+  /**
+   * One transaction: takes up to `limit` in-flight visits whose task finished (completed or disabled),
+   * records the result of each task's last run (recordVisit) and forgets them: each result is recorded once.
+   */
+  collectFinishedVisits(limit: number, rng: () => number): Promise<CollectedVisit[]>;
+}
+
+// --- row mapping shared by both implementations ---------------------------------------------------
+
+/** A database row (snake_case columns), as in rows.ts (not imported: rows.ts depends on store.ts, which depends on this file). */
+type Row = Record<string, unknown>;
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(num(v)));
+const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+
+export function listerFromRow(r: Row): Lister {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    instanceName: r.instance_name as string,
+    currentState: json(r.current_state),
+    created: dateOrNull(r.created)!,
+    updated: dateOrNull(r.updated)!,
+    lastListingFinishedAt: dateOrNull(r.last_listing_finished_at),
+  };
+}
+
+export function listedOriginFromRow(r: Row): ListedOrigin {
+  return {
+    listerId: r.lister_id as string,
+    url: r.url as string,
+    visitType: r.visit_type as string,
+    extraLoaderArguments: json(r.extra_loader_arguments),
+    lastUpdate: dateOrNull(r.last_update),
+    firstSeen: dateOrNull(r.first_seen)!,
+    lastSeen: dateOrNull(r.last_seen)!,
+    enabled: r.enabled === true || r.enabled === 1,
+  };
+}
+
+export function statsFromRow(r: Row): OriginVisitStats {
+  return {
+    url: r.url as string,
+    visitType: r.visit_type as string,
+    lastSuccessful: dateOrNull(r.last_successful),
+    lastVisit: dateOrNull(r.last_visit),
+    lastVisitStatus: (r.last_visit_status ?? null) as VisitStatus | null,
+    lastScheduled: dateOrNull(r.last_scheduled),
+    lastSnapshot: (r.last_snapshot ?? null) as string | null,
+    nextVisitQueuePosition: r.next_visit_queue_position === null || r.next_visit_queue_position === undefined ? null : num(r.next_visit_queue_position),
+    nextPositionOffset: num(r.next_position_offset),
+    successiveVisits: num(r.successive_visits),
+  };
+}
+
+export function metricsFromRow(r: Row): VisitMetrics {
+  return {
+    listerId: r.lister_id as string,
+    visitType: r.visit_type as string,
+    updated: dateOrNull(r.updated)!,
+    originsKnown: num(r.origins_known),
+    originsEnabled: num(r.origins_enabled),
+    originsNeverVisited: num(r.origins_never_visited),
+    originsWithPendingChanges: num(r.origins_with_pending_changes),
+  };
+}
+
+/** One row per (url, visit type), the first in order: an origin listed by several listers is one origin. */
+export function distinctOrigins(rows: Row[]): Row[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const k = JSON.stringify([r.url, r.visit_type]);
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+}
+
+/** Page tokens are the last row's id, opaque to callers. */
+export function pageAfter(token: string | null | undefined): number {
+  if (token === null || token === undefined || token === '') return 0;
+  if (!/^\d{1,15}$/.test(token)) return -1;
+  return Number(token);
+}
+
+/** The visit a finished visit task's last run reports (null when it has no ended run). */
+export function visitOfRun(run: TaskRun | null, url: string, visitType: string): VisitResult | null {
+  if (!run || run.started === null) return null; // cancelled before it started: no visit happened
+  const v = visitFromRun(run);
+  return v ? { url, visitType, ...v } : null;
+}
+
+/**
+ * The grab policies (SPEC §4 table): an extra filter and the order, per dialect. Fixed SQL fragments
+ * keyed by the validated policy name; no user input is ever spliced in.
+ */
+export interface PolicySql {
+  where: string;
+  order: string;
+}

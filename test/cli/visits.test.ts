@@ -1,0 +1,128 @@
+/**
+ * Visit scheduling through the built `orrery` binary on a real SQLite file: listers, listed origins
+ * (one and a JSONL file), grab-next, visited, metrics, the visit-scheduler's pass, and bad input.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorLines, removeTempDirs, runCli, runJson, runOk, tempDb, UUID, type TempDb } from './cli-helpers.js';
+
+afterAll(removeTempDirs);
+
+const T0 = '2026-01-01T00:00:00.000Z';
+
+describe('orrery lister / origin / visit-scheduler', () => {
+  let db: TempDb;
+  let lister: { id: string; updated: string };
+
+  beforeAll(async () => {
+    db = tempDb();
+    lister = await runJson(['lister', 'add', 'gitlab', '--instance', 'gitlab.example', '--at', T0, '--json', ...db.db]);
+  });
+
+  it('lister add is idempotent; list and show print the same shapes', async () => {
+    expect(lister).toMatchObject({ name: 'gitlab', instanceName: 'gitlab.example', currentState: {}, created: T0, updated: T0, lastListingFinishedAt: null });
+    expect(lister.id).toMatch(UUID);
+    expect(await runJson(['lister', 'add', 'gitlab', '--instance', 'gitlab.example', '--json', ...db.db])).toEqual(lister);
+    expect(await runJson(['lister', 'list', '--json', ...db.db])).toEqual([lister]);
+    expect(await runJson(['lister', 'show', lister.id, '--json', ...db.db])).toEqual(lister);
+    expect(await runOk(['lister', 'list', ...db.db])).toContain('gitlab.example');
+  });
+
+  it('records origins from arguments and from a JSONL file; lists them with pagination', async () => {
+    const [one] = await runJson(['origin', 'record', lister.id, 'https://a.example/x.git', 'git', '--last-update', '2025-12-01', '--extra', '{"depth":1}', '--at', T0, '--json', ...db.db]);
+    expect(one).toEqual({
+      listerId: lister.id,
+      url: 'https://a.example/x.git',
+      visitType: 'git',
+      extraLoaderArguments: { depth: 1 },
+      lastUpdate: '2025-12-01T00:00:00.000Z',
+      firstSeen: T0,
+      lastSeen: T0,
+      enabled: true,
+    });
+    const file = join(db.dir, 'origins.jsonl');
+    writeFileSync(file, ['{"url":"https://b.example/y.git","visitType":"git"}', '', '{"url":"https://c.example/z.git","visitType":"git","lastUpdate":"2025-11-01T00:00:00Z"}'].join('\n'));
+    expect(await runOk(['origin', 'record', lister.id, '--file', file, '--at', T0, ...db.db])).toBe('recorded 2 origins\n');
+    const page1 = await runJson(['origin', 'list', '--limit', '2', '--json', ...db.db]);
+    expect(page1.origins.map((o: { url: string }) => o.url)).toEqual(['https://a.example/x.git', 'https://b.example/y.git']);
+    const page2 = await runJson(['origin', 'list', '--limit', '2', '--page-token', page1.nextPageToken, '--json', ...db.db]);
+    expect(page2).toMatchObject({ origins: [{ url: 'https://c.example/z.git' }], nextPageToken: null });
+  });
+
+  it('grab-next by policy (dry run first), visited, metrics', async () => {
+    const at = '2026-01-02T00:00:00.000Z';
+    const dry = await runJson(['origin', 'grab-next', 'git', '--count', '5', '--policy', 'never_visited_oldest_update_first', '--dry-run', '--at', at, '--json', ...db.db]);
+    expect(dry.map((o: { url: string }) => o.url)).toEqual(['https://c.example/z.git', 'https://a.example/x.git']);
+    const grabbed = await runJson(['origin', 'grab-next', 'git', '--count', '1', '--policy', 'never_visited_oldest_update_first', '--at', at, '--json', ...db.db]);
+    expect(grabbed.map((o: { url: string }) => o.url)).toEqual(['https://c.example/z.git']);
+    // just scheduled: the absolute cooldown (12h) keeps it out; with a zero cooldown it comes back
+    expect((await runJson(['origin', 'grab-next', 'git', '--count', '5', '--policy', 'oldest_scheduled_first', '--dry-run', '--at', at, '--json', ...db.db])).length).toBe(2);
+    expect((await runJson(['origin', 'grab-next', 'git', '--count', '5', '--policy', 'oldest_scheduled_first', '--dry-run', '--absolute-cooldown', '0s', '--scheduled-cooldown', '0s', '--at', '2026-01-02T00:00:01Z', '--json', ...db.db])).length).toBe(3);
+
+    const v = await runJson(['origin', 'visited', 'https://c.example/z.git', 'git', '--status', 'successful', '--snapshot', 'snap1', '--at', '2026-01-02T01:00:00Z', '--json', ...db.db]);
+    expect(v).toMatchObject({ applied: true, eventful: true, disabled: false, stats: { lastVisitStatus: 'successful', lastSnapshot: 'snap1', nextPositionOffset: 2, lastScheduled: at } });
+    expect(await runOk(['origin', 'visited', 'https://c.example/z.git', 'git', '--status', 'failed', '--at', '2026-01-02T00:30:00Z', ...db.db])).toMatch(/^ignored/);
+
+    expect(await runJson(['origin', 'metrics', '--json', ...db.db])).toEqual([]);
+    const m = await runJson(['origin', 'update-metrics', '--at', at, '--json', ...db.db]);
+    expect(m).toEqual([{ listerId: lister.id, visitType: 'git', updated: at, originsKnown: 3, originsEnabled: 3, originsNeverVisited: 2, originsWithPendingChanges: 0 }]);
+    expect(await runJson(['origin', 'metrics', '--lister', lister.id, '--json', ...db.db])).toEqual(m);
+  });
+
+  it('visit-scheduler --once creates one-shot visit tasks and records their results', async () => {
+    await runOk(['task-type', 'add', 'git', ...db.db]);
+    const at = '2026-03-01T00:00:00.000Z';
+    const pass = await runJson(['visit-scheduler', '--once', '--visit-types', 'git', '--queue', '2', '--policies', 'oldest_scheduled_first', '--at', at, '--json', ...db.db]);
+    expect(pass).toEqual({ recorded: 0, scheduled: { git: 2 } });
+    const tasks = await runJson(['task', 'list', '-t', 'git', '--json', ...db.db]);
+    expect(tasks.map((t: { policy: string; arguments: { args: string[] } }) => [t.policy, t.arguments.args[0]])).toEqual([
+      ['oneshot', 'https://a.example/x.git'],
+      ['oneshot', 'https://b.example/y.git'],
+    ]);
+    // a full queue is not refilled
+    expect(await runJson(['visit-scheduler', '--once', '--visit-types', 'git', '--queue', '2', '--at', at, '--json', ...db.db])).toEqual({ recorded: 0, scheduled: {} });
+    const runs = await runJson(['task', 'schedule', '--at', at, '--json', ...db.db]);
+    for (const r of runs) {
+      await runOk(['run', 'start', r.backendId, '--at', at, ...db.db]);
+      await runOk(['run', 'end', r.backendId, '--status', 'uneventful', '--at', '2026-03-01T00:01:00Z', ...db.db]);
+    }
+    const next = await runJson(['visit-scheduler', '--once', '--visit-types', 'git', '--queue', '2', '--at', '2026-03-01T00:02:00Z', '--json', ...db.db]);
+    expect(next.recorded).toBe(2);
+    // no result on the runs: recorded as failed visits
+    const failed = await runJson(['origin', 'grab-next', 'git', '--count', '5', '--policy', 'stop_after_success', '--dry-run', '--failed-cooldown', '0s', '--absolute-cooldown', '0s', '--at', '2026-04-01T00:00:00Z', '--json', ...db.db]);
+    expect(failed.map((o: { url: string }) => o.url)).toEqual(['https://a.example/x.git', 'https://b.example/y.git']);
+  });
+
+  it('bad input exits 2 with a message naming the problem, and writes nothing', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['origin', 'record', 'not-a-uuid', 'u', 'git'], /LISTER_ID: "not-a-uuid" is not a lister id/],
+      [['origin', 'record', lister.id, 'u'], /URL and VISIT_TYPE are required/],
+      [['origin', 'record', lister.id, 'u', 'Bad Type!'], /visitType/],
+      [['origin', 'record', lister.id, 'u', 'git', '--extra', '[1]'], /--extra/],
+      [['origin', 'record', '00000000-0000-4000-8000-000000000000', 'u', 'git'], /unknown lister/],
+      [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'newest'], /--policy/],
+      [['origin', 'grab-next', 'git', '--count', '-1', '--policy', 'oldest_scheduled_first'], /--count/],
+      [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'first_visits_after_listing'], /needs --lister/],
+      [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'oldest_scheduled_first', '--failed-cooldown', 'soon'], /--failed-cooldown/],
+      [['origin', 'visited', 'u', 'git', '--status', 'successful'], /--snapshot is required/],
+      [['origin', 'visited', 'u', 'git', '--status', 'partial'], /--status/],
+      [['origin', 'list', '--page-token', 'abc'], /pageToken/],
+      [['lister', 'show', '00000000-0000-4000-8000-000000000000'], /not found/],
+      [['visit-scheduler', '--once', '--visit-types', 'hg'], /no task type named hg/],
+      [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'oldest_scheduled_first=0'], /--policies/],
+    ];
+    const before = await runJson(['origin', 'list', '--json', ...db.db]);
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, ...db.db]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(errorLines(r.stderr).join('\n'), args.join(' ')).toMatch(message);
+    }
+    const file = join(db.dir, 'bad.jsonl');
+    writeFileSync(file, '{"url":"https://ok","visitType":"git"}\n{"url":""}\n');
+    const r = await runCli(['origin', 'record', lister.id, '--file', file, ...db.db]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/origins\[1\]\.url/);
+    expect(await runJson(['origin', 'list', '--json', ...db.db])).toEqual(before);
+  });
+});

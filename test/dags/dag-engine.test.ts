@@ -1,0 +1,128 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { Daemon } from '../../src/engine/daemon.js';
+import type { DagTaskAlert } from '../../src/engine/dag-notifier.js';
+import { webhookNotifier } from '../../src/engine/dag-notifier.js';
+import type { Orrery } from '../../src/engine/service.js';
+import { dag, type DagDefinition } from '../../src/worker/dag-definition.js';
+import { toHandlersModule } from '../../src/worker/handlers.js';
+import { useTempOrrery, waitFor } from '../engine/engine-helpers.js';
+
+/** Registers the DAGs and runs a real daemon (DAG scheduler, runner, reaper, worker) over them. */
+async function start(orrery: Orrery, dags: DagDefinition[], opts: { notifier?: Parameters<typeof webhookNotifier>[0] } = {}) {
+  const mod = toHandlersModule({ dags }, 'test');
+  await orrery.dags.register(mod.dags!.map((d) => d.toInput()));
+  const daemon = new Daemon(orrery, {
+    runner: true,
+    reaper: true,
+    worker: { handlers: mod.handlers, concurrency: 20, pollMs: 50 },
+    maxSleepMs: 50,
+    ...(opts.notifier ? { dagNotifier: webhookNotifier(opts.notifier, { retries: true }) } : {}),
+  });
+  daemon.start();
+  return daemon;
+}
+
+const finished = (orrery: Orrery, id: number, timeoutMs = 30_000) =>
+  waitFor(async () => {
+    const r = await orrery.dags.run(id);
+    return r.status === 'success' || r.status === 'failed' ? r : null;
+  }, `DAG run ${id} to finish`, timeoutMs);
+
+describe('DAGs on a real daemon', () => {
+  const temp = useTempOrrery();
+
+  it('a timeout aborts the task through its signal and fails it with the cause', async () => {
+    const { orrery } = await temp();
+    let aborted = false;
+    const d = dag('slowpoke').task(
+      'wait',
+      ({ signal }) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => ((aborted = true), reject(signal.reason as Error)));
+        }),
+      { timeout: 200 },
+    );
+    const daemon = await start(orrery, [d]);
+    const run = await orrery.dags.trigger('slowpoke');
+    const done = await finished(orrery, run.id);
+    await daemon.stop();
+    expect(aborted).toBe(true);
+    expect(done.status).toBe('failed');
+    expect(done.tasks[0]!.error).toMatch(/timeout after 200ms/);
+  });
+
+  it('logs each attempt and posts failures and retries to a webhook', async () => {
+    const { orrery } = await temp();
+    const posted: Array<DagTaskAlert & { event: string }> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        posted.push(JSON.parse(body) as DagTaskAlert & { event: string });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const d = dag('noisy').task(
+      'fails',
+      ({ attempt, log }) => {
+        log('warn', 'about to fail', { attempt });
+        throw new Error(`attempt ${attempt} failed`);
+      },
+      { retries: 1, retryDelay: 0 },
+    );
+    const daemon = await start(orrery, [d], { notifier: url });
+    const run = await orrery.dags.trigger('noisy');
+    const done = await finished(orrery, run.id);
+    await waitFor(() => posted.length >= 2, 'two webhook posts');
+    await daemon.stop();
+    server.close();
+    expect(done.tasks[0]).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(posted.map((p) => [p.event, p.taskId, p.attempt, p.dag, p.dagRunId])).toEqual([
+      ['dag_task_retry', 'fails', 1, 'noisy', run.id],
+      ['dag_task_failed', 'fails', 2, 'noisy', run.id],
+    ]);
+    const attempts = await orrery.dags.attempts(run.id, 'fails');
+    expect(attempts.map((a) => a.runs[0]!.logs.map((l) => [l.level, l.message, l.attributes]))).toEqual([
+      [['warn', 'about to fail', { attempt: 1 }]],
+      [['warn', 'about to fail', { attempt: 2 }]],
+    ]);
+    expect(attempts[1]!.runs[0]!.error).toMatch(/attempt 2 failed/);
+  });
+
+  it('a task whose code is gone from the worker fails permanently, naming it', async () => {
+    const { orrery } = await temp();
+    await orrery.dags.register([{ id: 'moved', tasks: [{ id: 'old', retries: 3 }] }]);
+    const daemon = await start(orrery, [dag('other').task('x', () => 1)]);
+    const run = await orrery.dags.trigger('moved');
+    const done = await finished(orrery, run.id);
+    await daemon.stop();
+    expect(done.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(done.tasks[0]!.error).toMatch(/no task "old" in DAG "moved"/);
+  });
+
+  it('runs a 1,000-task DAG of no-op tasks end to end', async () => {
+    const { orrery } = await temp();
+    const layers = 10;
+    const width = 100;
+    const big = dag('big');
+    for (let l = 0; l < layers; l++) {
+      for (let i = 0; i < width; i++) {
+        big.task(`l${l}-${i}`, () => null, l === 0 ? {} : { after: [`l${l - 1}-${i}`, `l${l - 1}-${(i + 1) % width}`] });
+      }
+    }
+    const daemon = await start(orrery, [big]);
+    const t0 = performance.now();
+    const run = await orrery.dags.trigger('big');
+    const done = await finished(orrery, run.id, 120_000);
+    const ms = performance.now() - t0;
+    await daemon.stop();
+    expect(done.status).toBe('success');
+    expect(done.tasks).toHaveLength(1000);
+    expect(done.tasks.every((t) => t.status === 'success' && t.attempts === 1)).toBe(true);
+    console.log(`1,000-task DAG (10 layers of 100, 2 parents each) on SQLite: ${Math.round(ms)} ms end to end`);
+  }, 150_000);
+});

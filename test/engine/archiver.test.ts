@@ -1,0 +1,91 @@
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ArchiveFile } from '../../src/engine/archive-file.js';
+import { Archiver } from '../../src/engine/archiver.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+import type { Orrery } from '../../src/engine/service.js';
+
+const DAY = 86_400_000;
+
+/** `n` one-shot tasks, each with one run ended `agoMs` before now, then a newer live task. */
+async function finishedTasks(o: Orrery, n: number, agoMs: number): Promise<number[]> {
+  const at = new Date(Date.now() - agoMs);
+  await o.ensureTaskType({ name: 'job', defaultIntervalMs: '1d' });
+  const tasks = await o.createTasks(Array.from({ length: n }, (_, i) => ({ type: 'job', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const, nextRun: at })), { at });
+  for (const run of await o.scheduleDue({ at })) {
+    await o.startRun(run.backendId, { at });
+    await o.endRun(run.backendId, { status: 'eventful', at });
+  }
+  // The newest task and run stay live (SQLite never archives the newest rows).
+  const now = new Date();
+  await o.createTask({ type: 'job', arguments: { args: ['live', agoMs], kwargs: {} }, nextRun: now }, { at: now });
+  await o.scheduleDue({ at: now });
+  return tasks.map((t) => t.id);
+}
+
+describe('archiver loop (serve --retention)', () => {
+  const open = useTempOrrery();
+
+  it('sweeps runs older than the retention into the archive, and leaves younger ones', async () => {
+    const { orrery } = await open();
+    const old = await finishedTasks(orrery, 30, 40 * DAY);
+    const young = await finishedTasks(orrery, 5, DAY);
+    const archiver = new Archiver(orrery, { retentionMs: 30 * DAY, everyMs: 50, batch: 7 });
+    archiver.start();
+    try {
+      const sweep = await waitFor(() => archiver.lastSweep, 'a sweep');
+      expect(sweep).toMatchObject({ runs: 30, tasks: 30, complete: true, batches: 5 });
+    } finally {
+      await archiver.stop();
+    }
+    expect((await orrery.readArchivedTasks({ limit: 100 })).map((t) => t.id)).toEqual(old);
+    for (const id of young) expect(await orrery.getTask(id)).not.toBeNull();
+  });
+
+  it('stops between batches when stopped mid-sweep; the next sweep finishes the job', async () => {
+    const { orrery } = await open();
+    await finishedTasks(orrery, 50, 40 * DAY);
+    const archiver = new Archiver(orrery, { retentionMs: 30 * DAY, everyMs: 60_000, batch: 1 });
+    let batches = 0;
+    const stopped = new Promise<void>((resolve) => {
+      const orig = orrery.archive.bind(orrery);
+      orrery.archive = (opts) => orig({ ...opts, onProgress: () => ++batches === 5 && resolve() });
+    });
+    archiver.start();
+    await stopped;
+    await archiver.stop();
+    expect(archiver.lastSweep).toMatchObject({ complete: false });
+    expect(archiver.lastSweep!.runs).toBeLessThan(50);
+    const rest = await orrery.archive({ before: new Date(Date.now() - 30 * DAY) });
+    expect(archiver.lastSweep!.runs + rest.runs).toBe(50);
+  });
+});
+
+describe('JSONL archive file', () => {
+  const open = useTempOrrery();
+
+  it('cuts off a batch written but never committed, and refuses bytes another database appended', async () => {
+    const { orrery, dir } = await open();
+    await finishedTasks(orrery, 3, 40 * DAY);
+    const file = join(dir, 'a.jsonl');
+    const before = new Date(Date.now() - 30 * DAY);
+    // A batch handed to the file whose transaction never commits (the process died before the delete).
+    const f = await ArchiveFile.open(file, orrery.store.archive, new Date());
+    f.write({ runs: [], tasks: [(await orrery.searchTasks({}))[0]!], next: null }, before, new Date());
+    f.close();
+    expect(readFileSync(file, 'utf8')).not.toBe('');
+    const s = await orrery.archive({ before, to: file });
+    expect(s).toMatchObject({ runs: 3, tasks: 3 });
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.kind === 'task')).toHaveLength(3);
+
+    // Another writer appends: the next archive to this file refuses instead of cutting it off.
+    appendFileSync(file, '{"kind":"batch","archive":"someone-else","seq":1}\n');
+    await expect(orrery.archive({ before, to: file })).rejects.toMatchObject({ code: 'validation_error', message: expect.stringContaining('did not write') });
+    // A file that does not end with a newline is not appended to.
+    const partial = join(dir, 'partial.jsonl');
+    writeFileSync(partial, '{"kind":"task"');
+    await expect(orrery.archive({ before, to: partial })).rejects.toMatchObject({ message: expect.stringContaining('does not end with a newline') });
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { Daemon } from '../../src/engine/daemon.js';
+import { VisitScheduler } from '../../src/engine/visit-scheduler.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+describe('VisitScheduler', () => {
+  const setup = useTempOrrery();
+
+  it('keeps the queue filled with one-shot visit tasks that run through the jobboard, and records every result once', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'git' });
+    const l = await orrery.visits.getOrCreateLister('forge');
+    const N = 60;
+    await orrery.visits.recordListedOrigins(
+      Array.from({ length: N }, (_, i) => ({ listerId: l.id, url: `https://forge/${i}`, visitType: 'git', extraLoaderArguments: { n: i }, ...(i % 2 ? { lastUpdate: new Date(1e12 + i) } : {}) })),
+    );
+    const seen: Array<{ url: unknown; n: unknown }> = [];
+    let inFlightMax = 0;
+    const daemon = new Daemon(orrery, {
+      runner: true,
+      reaper: true,
+      maxSleepMs: 50,
+      worker: {
+        concurrency: 8,
+        pollMs: 20,
+        handlers: {
+          // a crawler: every third origin is gone, the others yield a snapshot
+          git: async ({ args, kwargs }) => {
+            const i = Number(kwargs.n);
+            seen.push({ url: args[0], n: kwargs.n });
+            return i % 3 === 0 ? { eventful: false, result: { status: 'not_found' } } : { eventful: true, result: { status: 'successful', snapshot: `snap-${i}` } };
+          },
+        },
+      },
+    });
+    const loop = new VisitScheduler(orrery, {
+      queues: [{ visitType: 'git', size: 10, policies: [{ policy: 'oldest_scheduled_first', weight: 1 }] }],
+      refillFraction: 0.5,
+      maxSleepMs: 50,
+    });
+    const watch = setInterval(() => void orrery.visits.countInFlight('git').then((n) => (inFlightMax = Math.max(inFlightMax, n))), 5);
+    onCleanup(async () => {
+      clearInterval(watch);
+      await loop.stop();
+      await daemon.stop();
+    });
+    daemon.start();
+    loop.start();
+    const stats = await waitFor(async () => {
+      const s = await orrery.visits.getVisitStats(Array.from({ length: N }, (_, i) => ({ url: `https://forge/${i}`, visitType: 'git' })));
+      return s.length === N && s.every((x) => x.lastVisit !== null) ? s : null;
+    }, 'every origin visited', 30_000, 50);
+    expect(new Set(seen.map((s) => s.url)).size).toBe(N);
+    expect(seen.length).toBe(N); // the absolute cooldown: nobody visited twice
+    expect(inFlightMax).toBeLessThanOrEqual(10);
+    for (const s of stats) {
+      const i = Number(s.url.split('/').pop());
+      expect(s).toMatchObject(i % 3 === 0 ? { lastVisitStatus: 'not_found', lastSnapshot: null } : { lastVisitStatus: 'successful', lastSnapshot: `snap-${i}` });
+    }
+    await waitFor(async () => (await orrery.visits.countInFlight('git')) === 0, 'nothing left in flight', 10_000);
+    expect(seen.map((s) => s.n).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: N }, (_, i) => i));
+  });
+
+  it('rejects a bad configuration', async () => {
+    const { orrery } = await setup();
+    expect(() => new VisitScheduler(orrery, { queues: [] })).toThrow(/at least one visit type/);
+    expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', size: 0 }] })).toThrow(/size/);
+    expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', policies: [{ policy: 'nope' as never, weight: 1 }] }] })).toThrow(/unknown policy/);
+  });
+});

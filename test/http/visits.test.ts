@@ -1,0 +1,131 @@
+/**
+ * Visit scheduling over HTTP (routes, error shapes, OpenAPI document, /metrics) and the typed client
+ * against a real server on a real SQLite file.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { StaleDataError } from '../../src/core/errors.js';
+import { OrreryClient } from '../../src/http/client.js';
+import { createMetrics } from '../../src/http/metrics.js';
+import { startHttpServer } from '../../src/http/server.js';
+import { createHttpApp } from '../../src/http/app.js';
+import { errorOf, openHttp, T0, type HttpHarness } from './http-helpers.js';
+
+const at = (ms: number) => new Date(new Date(T0).getTime() + ms).toISOString();
+const DAY = 86_400_000;
+
+describe('HTTP API: listers, origins, visits, metrics', () => {
+  let h: HttpHarness;
+  afterEach(async () => h?.close());
+
+  it('walks the whole visit API with exact shapes', async () => {
+    h = await openHttp({ metrics: null });
+    const { call } = h;
+    const created = await call('POST', '/api/listers', { name: 'gitlab', instanceName: 'gitlab.example' });
+    expect(created.status).toBe(200);
+    const lister = created.body as { id: string; updated: string };
+    expect(lister).toEqual({ id: lister.id, name: 'gitlab', instanceName: 'gitlab.example', currentState: {}, created: T0, updated: T0, lastListingFinishedAt: null });
+    expect((await call('GET', `/api/listers/${lister.id}`)).body).toEqual(lister);
+    expect((await call('GET', '/api/listers')).body).toEqual([lister]);
+
+    const rec = await call('POST', '/api/origins', {
+      origins: [
+        { listerId: lister.id, url: 'https://x/1', visitType: 'git', lastUpdate: at(-DAY), extraLoaderArguments: { depth: 1 } },
+        { listerId: lister.id, url: 'https://x/2', visitType: 'git' },
+      ],
+    });
+    expect(rec.status).toBe(201);
+    expect((rec.body as { origins: unknown[] }).origins).toHaveLength(2);
+    const page = await call('GET', '/api/origins?limit=1');
+    expect(page.body).toEqual({
+      origins: [{ listerId: lister.id, url: 'https://x/1', visitType: 'git', extraLoaderArguments: { depth: 1 }, lastUpdate: at(-DAY), firstSeen: T0, lastSeen: T0, enabled: true }],
+      nextPageToken: expect.any(String),
+    });
+    const page2 = await call('GET', `/api/origins?limit=1&pageToken=${(page.body as { nextPageToken: string }).nextPageToken}`);
+    expect(page2.body).toMatchObject({ origins: [{ url: 'https://x/2' }], nextPageToken: null });
+
+    const grab = await call('POST', '/api/origins/grab', { visitType: 'git', count: 5, policy: 'origins_without_last_update' });
+    expect((grab.body as Array<{ url: string }>).map((o) => o.url)).toEqual(['https://x/2']);
+    const visited = await call('POST', '/api/origins/visited', { url: 'https://x/2', visitType: 'git', status: 'not_found', at: at(3600_000) });
+    expect(visited.body).toMatchObject({ applied: true, eventful: false, disabled: false, stats: { lastVisitStatus: 'not_found', lastScheduled: T0, nextPositionOffset: 5 } });
+    expect((await call('GET', '/api/origins/stats?url=https%3A%2F%2Fx%2F2&visitType=git')).body).toEqual((visited.body as { stats: unknown }).stats);
+    expect((await call('POST', '/api/origins/disable', { origins: [{ url: 'https://x/1', visitType: 'git' }] })).body).toEqual({ changed: 1 });
+
+    const upd = await call('POST', `/api/listers/${lister.id}/update`, { updated: lister.updated, currentState: { page: 3 }, lastListingFinishedAt: T0 });
+    expect(upd.body).toMatchObject({ currentState: { page: 3 }, lastListingFinishedAt: T0 });
+    const stale = await call('POST', `/api/listers/${lister.id}/update`, { updated: lister.updated, currentState: {} });
+    expect(stale.status).toBe(409);
+    expect(errorOf(stale.body).code).toBe('stale_data');
+
+    expect((await call('POST', '/api/visit-metrics/update', {})).body).toEqual([
+      { listerId: lister.id, visitType: 'git', updated: T0, originsKnown: 2, originsEnabled: 1, originsNeverVisited: 1, originsWithPendingChanges: 0 },
+    ]);
+    expect((await call('GET', '/api/visit-metrics?visitType=git')).body).toHaveLength(1);
+  });
+
+  it('answers bad requests with 4xx JSON errors naming the field, and writes nothing', async () => {
+    h = await openHttp({ metrics: null });
+    const { call } = h;
+    const lister = (await call('POST', '/api/listers', { name: 'l' })).body as { id: string };
+    const bad: Array<[string, string, unknown, number, string]> = [
+      ['POST', '/api/origins', { origins: [{ listerId: lister.id, url: 'u', visitType: 'git' }, { listerId: 'x', url: 'u', visitType: 'git' }] }, 400, 'origins.1.listerId'],
+      ['POST', '/api/origins', { origins: [{ listerId: '00000000-0000-4000-8000-000000000000', url: 'u', visitType: 'git' }] }, 400, 'origins[0].listerId'],
+      ['POST', '/api/origins', { origins: [{ listerId: lister.id, url: 'u', visitType: 'Git Hub' }] }, 400, 'origins[0].visitType'],
+      ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'random' }, 400, 'policy'],
+      ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'first_visits_after_listing' }, 400, 'lister'],
+      ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'oldest_scheduled_first', cooldowns: { failedMs: -1 } }, 400, 'cooldowns.failedMs'],
+      ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'oldest_scheduled_first', lister: '00000000-0000-4000-8000-000000000000' }, 404, 'lister'],
+      ['POST', '/api/origins/visited', { url: 'u', visitType: 'git', status: 'successful' }, 400, 'snapshot'],
+      ['POST', `/api/listers/${lister.id}/update`, { updated: 'yesterday' }, 400, 'updated'],
+      ['GET', '/api/listers/nope', undefined, 400, 'id'],
+      ['GET', '/api/listers/00000000-0000-4000-8000-000000000000', undefined, 404, 'id'],
+      ['GET', '/api/origins?pageToken=zz', undefined, 400, 'query.pageToken'],
+      ['GET', '/api/origins/stats?url=u&visitType=git', undefined, 404, 'url'],
+    ];
+    for (const [method, path, body, status, field] of bad) {
+      const r = await call(method, path, body);
+      expect(r.status, `${method} ${path}`).toBe(status);
+      expect(errorOf(r.body).details.map((d) => d.path), `${method} ${path}`).toContain(field);
+    }
+    expect(((await call('GET', '/api/origins')).body as { origins: unknown[] }).origins).toEqual([]);
+  });
+
+  it('documents every visit route in the OpenAPI document', async () => {
+    h = await openHttp({ metrics: null });
+    const doc = (await h.call('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    for (const p of ['/api/listers', '/api/listers/{id}', '/api/listers/{id}/update', '/api/origins', '/api/origins/grab', '/api/origins/visited', '/api/origins/stats', '/api/visit-metrics', '/api/visit-metrics/update']) {
+      expect(doc.paths[p], p).toBeDefined();
+    }
+  });
+
+  it('serves the stored metrics per (lister, visit type) on /metrics', async () => {
+    h = await openHttp({ metrics: null });
+    const l = await h.orrery.visits.getOrCreateLister('l');
+    await h.orrery.visits.recordListedOrigins(['a', 'b', 'c'].map((url) => ({ listerId: l.id, url, visitType: 'git' })));
+    await h.orrery.visits.updateMetrics();
+    const text = await createMetrics(h.orrery, { defaultMetrics: false }).render();
+    expect(text).toContain(`orrery_visit_origins_known{lister="${l.id}",visit_type="git"} 3`);
+    expect(text).toContain(`orrery_visit_origins_never_visited{lister="${l.id}",visit_type="git"} 3`);
+    expect(text).toContain(`orrery_visit_origins_pending_changes{lister="${l.id}",visit_type="git"} 0`);
+  });
+
+  it('the typed client mirrors orrery.visits, errors included', async () => {
+    h = await openHttp({ metrics: null });
+    const { server, port } = await startHttpServer(createHttpApp(h.orrery), '127.0.0.1', 0);
+    try {
+      const client = new OrreryClient(`http://127.0.0.1:${port}`);
+      const l = await client.visits.getOrCreateLister('cran');
+      expect(l.updated).toEqual(new Date(T0));
+      await client.visits.recordListedOrigins([{ listerId: l.id, url: 'https://cran/x', visitType: 'tar', lastUpdate: new Date(T0) }]);
+      const [o] = await client.visits.grabNextVisits('tar', 1, 'never_visited_oldest_update_first');
+      expect(o).toMatchObject({ url: 'https://cran/x', lastUpdate: new Date(T0), firstSeen: new Date(T0) });
+      const r = await client.visits.recordVisit('https://cran/x', 'tar', 'successful', 's1', new Date(new Date(T0).getTime() + 1000));
+      expect(r).toMatchObject({ applied: true, eventful: true, stats: { lastSnapshot: 's1', lastScheduled: new Date(T0) } });
+      await client.visits.updateLister({ id: l.id, updated: l.updated, currentState: { a: 1 } });
+      await expect(client.visits.updateLister({ id: l.id, updated: l.updated })).rejects.toBeInstanceOf(StaleDataError);
+      expect((await client.visits.getListedOrigins({ visitType: 'tar' })).origins).toHaveLength(1);
+      client.close();
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,273 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DagInput } from '../../src/core/dag.js';
+import { Orrery } from '../../src/engine/service.js';
+import { ManualClock } from '../../src/engine/clock.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { HOUR, T0, plus, useOrrery } from './fixtures.js';
+
+interface Marker {
+  dag: string;
+  run: number;
+  task: string;
+  attempt: number;
+  params: Record<string, unknown>;
+  upstream: Record<string, unknown>;
+  execTs: string;
+}
+type Outcome = { ok: unknown } | { fail: string } | { perm: string };
+
+/**
+ * Plays scheduler, runner and worker by hand on the manual clock: steps the DAG runs, schedules due
+ * attempts, claims them and ends them with what `handle` says, until nothing moves.
+ */
+async function drive(orrery: Orrery, handle: (m: Marker) => Outcome, log: Marker[] = []): Promise<Marker[]> {
+  for (let round = 0; round < 200; round++) {
+    await orrery.dags.progressAll();
+    await orrery.scheduleDue({});
+    const claimed = await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 1000 });
+    if (claimed.length === 0) {
+      const { outcomes } = await orrery.dags.progressAll();
+      await orrery.scheduleDue({});
+      const again = await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 1 });
+      if (again.length === 0 && outcomes.length === 0) return log;
+      claimed.push(...again);
+    }
+    for (const c of claimed) {
+      const m = c.arguments.kwargs['orrery.dag'] as Marker;
+      log.push(m);
+      const o = handle(m);
+      if ('ok' in o) await orrery.endRun(c.run.backendId, { status: 'eventful', result: o.ok, worker: 'w' });
+      else if ('fail' in o) await orrery.endRun(c.run.backendId, { status: 'failed', error: o.fail, worker: 'w' });
+      else await orrery.endRun(c.run.backendId, { status: 'permfailed', error: o.perm, worker: 'w' });
+    }
+  }
+  throw new Error('the DAG did not settle in 200 rounds');
+}
+
+const diamond: DagInput = {
+  id: 'diamond',
+  tasks: [{ id: 'a' }, { id: 'b', after: ['a'] }, { id: 'c', after: ['a'] }, { id: 'd', after: ['b', 'c'] }],
+};
+
+export function dagCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+  const open = async () => (await setup([])).orrery;
+  const pairCleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    while (pairCleanups.length) await pairCleanups.pop()!();
+  });
+  /** A fresh store plus a second service on the same database (another process, as far as the store knows). */
+  const setupPair = async (s: StoreUnderTest) => {
+    const opened = await s.open();
+    const clock = new ManualClock(T0);
+    const orrery = new Orrery(opened.store, clock);
+    const extra: Orrery[] = [];
+    pairCleanups.push(async () => {
+      for (const o of extra) await o.close();
+      await orrery.close();
+      await opened.cleanup();
+    });
+    return {
+      orrery,
+      openAnother: async () => {
+        const o = new Orrery(await opened.openAnother(), clock);
+        extra.push(o);
+        return o;
+      },
+    };
+  };
+
+  describe('DAG workflows', () => {
+    it('stores definitions with versions: unchanged, new structure, the orrery.dag type created', async () => {
+      const orrery = await open();
+      const [first] = await orrery.dags.register([diamond]);
+      expect(first).toMatchObject({ id: 'diamond', created: true, newVersion: true });
+      expect((await orrery.dags.register([diamond]))[0]).toMatchObject({ created: false, newVersion: false, version: first!.version });
+      const changed = await orrery.dags.register([{ ...diamond, tasks: [...diamond.tasks, { id: 'e', after: ['d'] }] }]);
+      expect(changed[0]!.newVersion).toBe(true);
+      expect(changed[0]!.version).not.toBe(first!.version);
+      expect((await orrery.getTaskType('orrery.dag'))?.backendName).toBe('orrery.dag');
+      const [summary] = await orrery.dags.list();
+      expect(summary!.tasks.map((t) => t.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    });
+
+    it('refuses a DAG task type whose backend is not orrery.dag', async () => {
+      const orrery = await open();
+      await orrery.createTaskType({ name: 'plain', defaultIntervalMs: '1d' });
+      await expect(orrery.dags.register([{ id: 'x', tasks: [{ id: 'a', type: 'plain' }] }])).rejects.toThrow('DAG tasks need a type whose backend is "orrery.dag"');
+    });
+
+    it('runs a diamond: roots first, fan-out, join with both upstream results, params visible to every task', async () => {
+      const orrery = await open();
+      await orrery.dags.register([diamond]);
+      const run = await orrery.dags.trigger('diamond', { day: '2026-01-01' });
+      expect(run).toMatchObject({ status: 'scheduled', trigger: 'manual', params: { day: '2026-01-01' } });
+      const log = await drive(orrery, (m) => ({ ok: `${m.task}:${Object.keys(m.upstream).sort().join('')}` }));
+      expect(log.map((m) => m.task)).toEqual(['a', expect.any(String), expect.any(String), 'd']);
+      expect(log.every((m) => m.params.day === '2026-01-01' && m.run === run.id && m.attempt === 1)).toBe(true);
+      expect(log[3]!.upstream).toEqual({ b: 'b:a', c: 'c:a' });
+      const detail = await orrery.dags.run(run.id);
+      expect(detail.status).toBe('success');
+      expect(detail.ended).toEqual(T0);
+      expect(detail.tasks.map((t) => [t.taskId, t.status, t.attempts])).toEqual([['a', 'success', 1], ['b', 'success', 1], ['c', 'success', 1], ['d', 'success', 1]]);
+      expect((await orrery.dags.runs({ dag: 'diamond' }))[0]!.tasks).toEqual({ success: 4 });
+    });
+
+    it('a failed task fails its descendants; the independent branch finishes; then the run fails', async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'split', tasks: [{ id: 'a' }, { id: 'b', after: ['a'] }, { id: 'c', after: ['b'] }, { id: 'x' }, { id: 'y', after: ['x'] }] }]);
+      const run = await orrery.dags.trigger('split');
+      const log = await drive(orrery, (m) => (m.task === 'a' ? { fail: 'a broke' } : { ok: 1 }));
+      expect(log.map((m) => m.task).sort()).toEqual(['a', 'x', 'y']);
+      const detail = await orrery.dags.run(run.id);
+      expect(detail.status).toBe('failed');
+      expect(Object.fromEntries(detail.tasks.map((t) => [t.taskId, t.status]))).toEqual({ a: 'failed', b: 'upstream_failed', c: 'upstream_failed', x: 'success', y: 'success' });
+      expect(detail.tasks[0]!.error).toBe('a broke');
+    });
+
+    it('retries after the persisted delay, then succeeds; attempts keep their own runs and logs', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      await orrery.dags.register([{ id: 'flaky', tasks: [{ id: 'a', retries: 2, retryDelay: '10m' }, { id: 'b', after: ['a'] }] }]);
+      const run = await orrery.dags.trigger('flaky');
+      let calls = 0;
+      await drive(orrery, (m) => (m.task === 'a' && ++calls === 1 ? { fail: 'first try fails' } : { ok: m.attempt }));
+      let detail = await orrery.dags.run(run.id);
+      expect(detail.status).toBe('running');
+      expect(detail.tasks[0]).toMatchObject({ status: 'up_for_retry', attempts: 2, retriesLeft: 1, error: 'first try fails' });
+      clock.advance(10 * 60_000 - 1); // one ms early: the retry is not due
+      expect((await drive(orrery, () => ({ ok: 0 }))).length).toBe(0);
+      clock.advance(1);
+      const log = await drive(orrery, (m) => ({ ok: m.attempt }));
+      expect(log.map((m) => [m.task, m.attempt])).toEqual([['a', 2], ['b', 1]]);
+      detail = await orrery.dags.run(run.id);
+      expect(detail.status).toBe('success');
+      expect(detail.tasks[0]).toMatchObject({ status: 'success', attempts: 2, result: 2 });
+      const attempts = await orrery.dags.attempts(run.id, 'a');
+      expect(attempts.map((a) => [a.attempt, a.runs.map((r) => r.status)])).toEqual([[1, ['failed']], [2, ['eventful']]]);
+    });
+
+    it('retries exhausted: the task fails after its last retry, and restart re-runs only failed work, in order', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      await orrery.dags.register([{ id: 'r', tasks: [{ id: 'a' }, { id: 'b', after: ['a'], retries: 1, retryDelay: 1000 }, { id: 'c', after: ['b'] }] }]);
+      const run = await orrery.dags.trigger('r');
+      await drive(orrery, (m) => (m.task === 'b' ? { fail: `b attempt ${m.attempt}` } : { ok: m.task }));
+      clock.advance(1000);
+      await drive(orrery, (m) => (m.task === 'b' ? { fail: `b attempt ${m.attempt}` } : { ok: m.task }));
+      let detail = await orrery.dags.run(run.id);
+      expect(detail.status).toBe('failed');
+      expect(detail.tasks.map((t) => [t.taskId, t.status, t.attempts])).toEqual([['a', 'success', 1], ['b', 'failed', 2], ['c', 'upstream_failed', 0]]);
+      expect(detail.tasks[1]!.error).toBe('b attempt 2');
+
+      await expect(orrery.dags.restart(9999)).rejects.toThrow('not found');
+      const restarted = await orrery.dags.restart(run.id);
+      expect(restarted).toMatchObject({ status: 'running', restarts: 1 });
+      await expect(orrery.dags.restart(run.id)).rejects.toThrow('only a failed run can be restarted');
+      const log = await drive(orrery, (m) => ({ ok: m.task }));
+      expect(log.map((m) => [m.task, m.attempt])).toEqual([['b', 3], ['c', 1]]);
+      detail = await orrery.dags.run(run.id);
+      expect(detail.status).toBe('success');
+      expect(detail.tasks[0]!.attempts).toBe(1); // a was not re-run
+    });
+
+    it('a permanent failure is not retried', async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'p', tasks: [{ id: 'a', retries: 5 }] }]);
+      const run = await orrery.dags.trigger('p');
+      const log = await drive(orrery, () => ({ perm: 'never' }));
+      expect(log).toHaveLength(1);
+      expect((await orrery.dags.run(run.id)).tasks[0]).toMatchObject({ status: 'failed', attempts: 1, retriesLeft: 5 });
+    });
+
+    it('fixed interval started late with catch-up: every missed point gets a run, in order, and is recorded', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      await orrery.dags.register([{ id: 'hourly', schedule: { every: '1h' }, start: plus(T0, -3 * HOUR), catchUp: true, tasks: [{ id: 'a' }] }]);
+      const { created } = await orrery.dags.schedulePoints();
+      expect(created.map((r) => [r.trigger, r.execTs])).toEqual([
+        ['catch_up', plus(T0, -3 * HOUR)],
+        ['catch_up', plus(T0, -2 * HOUR)],
+        ['catch_up', plus(T0, -1 * HOUR)],
+        ['schedule', T0],
+      ]);
+      expect((await orrery.dags.schedulePoints()).created).toEqual([]); // nothing twice
+      clock.advance(HOUR);
+      expect((await orrery.dags.schedulePoints()).created.map((r) => r.execTs)).toEqual([plus(T0, HOUR)]);
+      const { points } = await orrery.dags.get('hourly');
+      expect(points.map((p) => p.kind).reverse()).toEqual(['caught_up', 'caught_up', 'caught_up', 'scheduled', 'scheduled']);
+    });
+
+    it('without catch-up, missed points are recorded as skipped and the next future point is used; restart after downtime too', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      await orrery.dags.register([{ id: 'h', schedule: { every: '1h' }, start: plus(T0, -3 * HOUR), tasks: [{ id: 'a' }] }]);
+      expect((await orrery.dags.schedulePoints()).created.map((r) => r.execTs)).toEqual([T0]);
+      clock.advance(5 * HOUR + 30 * 60_000); // down for five and a half hours
+      const after = await orrery.dags.schedulePoints();
+      expect(after.created).toEqual([]);
+      expect(after.nextAt).toEqual(plus(T0, 6 * HOUR));
+      const { points } = await orrery.dags.get('h');
+      expect(points.map((p) => [p.kind, p.execTs, p.untilTs, p.count]).reverse()).toEqual([
+        ['skipped', plus(T0, -3 * HOUR), plus(T0, -HOUR), 3],
+        ['scheduled', T0, null, 1],
+        ['skipped', plus(T0, HOUR), plus(T0, 5 * HOUR), 5],
+      ]);
+    });
+
+    it('two schedulers on one database never record a point twice', async () => {
+      const { orrery, openAnother } = await setupPair(sut);
+      await orrery.dags.register([{ id: 'h', schedule: { every: '1h' }, start: plus(T0, -48 * HOUR), catchUp: true, tasks: [{ id: 'a' }] }]);
+      const other = await openAnother();
+      for (let i = 0; i < 3; i++) await Promise.all([orrery.dags.schedulePoints(), other.dags.schedulePoints()]);
+      const runs = await orrery.dags.runs({ dag: 'h', limit: 1000 });
+      expect(runs).toHaveLength(49);
+      expect(new Set(runs.map((r) => r.execTs.getTime())).size).toBe(49);
+    });
+
+    it('two schedulers stepping the same runs create each attempt once', async () => {
+      const { orrery, openAnother } = await setupPair(sut);
+      await orrery.dags.register([{ id: 'wide', tasks: Array.from({ length: 50 }, (_, i) => ({ id: `t${i}` })) }]);
+      const run = await orrery.dags.trigger('wide');
+      const other = await openAnother();
+      await Promise.all([orrery.dags.progressAll(), other.dags.progressAll(), orrery.dags.progressAll()]);
+      await orrery.scheduleDue({});
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 1000 });
+      expect(claimed).toHaveLength(50);
+      expect((await orrery.dags.run(run.id)).tasks.every((t) => t.attempts === 1 && t.status === 'scheduled')).toBe(true);
+    });
+
+    it('keeps at most maxActiveRuns runs active per DAG; the others wait as scheduled', async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'lim', maxActiveRuns: 2, tasks: [{ id: 'a' }] }]);
+      for (let i = 0; i < 4; i++) await orrery.dags.trigger('lim');
+      await orrery.dags.progressAll();
+      const statuses = (await orrery.dags.runs({ dag: 'lim' })).map((r) => r.status).sort();
+      expect(statuses).toEqual(['running', 'running', 'scheduled', 'scheduled']);
+      await drive(orrery, () => ({ ok: 1 }));
+      expect((await orrery.dags.runs({ dag: 'lim' })).map((r) => r.status)).toEqual(['success', 'success', 'success', 'success']);
+    });
+
+    it('a run keeps the version it started with when the definition changes', async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'v', tasks: [{ id: 'a' }] }]);
+      const old = await orrery.dags.trigger('v');
+      await orrery.dags.register([{ id: 'v', tasks: [{ id: 'a' }, { id: 'b', after: ['a'] }] }]);
+      const fresh = await orrery.dags.trigger('v');
+      const log = await drive(orrery, () => ({ ok: 1 }));
+      expect(log.filter((m) => m.run === old.id).map((m) => m.task)).toEqual(['a']);
+      expect(log.filter((m) => m.run === fresh.id).map((m) => m.task)).toEqual(['a', 'b']);
+      expect((await orrery.dags.run(old.id)).version).not.toBe((await orrery.dags.run(fresh.id)).version);
+    });
+
+    it('rejects bad triggers', async () => {
+      const orrery = await open();
+      await orrery.dags.register([diamond]);
+      await expect(orrery.dags.trigger('nope')).rejects.toThrow('unknown DAG "nope"');
+      await expect(orrery.dags.trigger('diamond', [1])).rejects.toThrow('params: must be a JSON object');
+      await expect(orrery.dags.trigger('diamond', { n: Number.NaN })).rejects.toThrow('numbers must be finite');
+      expect(await orrery.dags.runs({ dag: 'diamond' })).toEqual([]);
+    });
+  });
+}
+

@@ -1,0 +1,339 @@
+import { describe, expect, it } from 'vitest';
+import { NotFoundError, StaleDataError, ValidationError } from '../../src/core/errors.js';
+import { applyVisit, type ListedOrigin } from '../../src/core/visits.js';
+import type { Orrery } from '../../src/engine/service.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { DAY, HOUR, T0, plus, useOrrery } from './fixtures.js';
+
+const MIN = 60_000;
+const SEC = 1000;
+const ZERO = { absoluteMs: 0, scheduledMs: 0, failedMs: 0, notFoundMs: 0 };
+const urls = (os: ListedOrigin[]) => os.map((o) => o.url);
+
+/** Marks the next never-scheduled origin (in insertion order) as scheduled at `at`. */
+async function scheduleNext(o: Orrery, visitType: string, at: Date, expected: string) {
+  const got = await o.visits.grabNextVisits(visitType, 1, 'oldest_scheduled_first', { at, cooldowns: ZERO });
+  expect(urls(got)).toEqual([expected]);
+}
+
+/**
+ * The fixed data set of docs/visits.md, as of G = T0 + 30 days (lastUpdate / lastScheduled / last visit):
+ *   a  1d    5d  successful 5d1h       c  20d  6d  successful 6d1h (relisted with a newer update)
+ *   d  2d    7d  failed 7d1h           e  -    8d  not_found 8d1h
+ *   f  10d   9d  successful 9d1h       b  -    -   never visited
+ */
+async function fixedDataSet(o: Orrery) {
+  const lister = await o.visits.getOrCreateLister('gitlab', 'gitlab.example', { at: T0 });
+  const lastUpdate: Record<string, Date | null> = { a: plus(T0, DAY), c: plus(T0, 3 * DAY), d: plus(T0, 2 * DAY), e: null, f: plus(T0, 10 * DAY), b: null };
+  let i = 0;
+  for (const [url, lu] of Object.entries(lastUpdate)) {
+    await o.visits.recordListedOrigins([{ listerId: lister.id, url, visitType: 'git', lastUpdate: lu }], { at: plus(T0, i++ * MIN) });
+  }
+  const steps: Array<[string, number, 'successful' | 'failed' | 'not_found', string | null]> = [
+    ['a', 5, 'successful', 's1'],
+    ['c', 6, 'successful', 's2'],
+    ['d', 7, 'failed', null],
+    ['e', 8, 'not_found', null],
+    ['f', 9, 'successful', 's3'],
+  ];
+  for (const [url, day, status, snapshot] of steps) {
+    await scheduleNext(o, 'git', plus(T0, day * DAY), url);
+    await o.visits.recordVisit(url, 'git', status, snapshot, { at: plus(T0, day * DAY + HOUR) });
+  }
+  await o.visits.recordListedOrigins([{ listerId: lister.id, url: 'c', visitType: 'git', lastUpdate: plus(T0, 20 * DAY) }], { at: plus(T0, 21 * DAY) });
+  return { lister, G: plus(T0, 30 * DAY) };
+}
+
+export function visitCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+  const open = async () => {
+    const { orrery, another } = await setup([{ name: 'git' }]);
+    orrery.visits.rng = () => 0.5; // no jitter
+    return { o: orrery, another };
+  };
+
+  describe('visits: listers', () => {
+    it('getOrCreateLister is idempotent; listers are found by id and by name', async () => {
+      const { o } = await open();
+      const a = await o.visits.getOrCreateLister('github', '', { at: T0 });
+      const again = await o.visits.getOrCreateLister('github', '', { at: plus(T0, HOUR) });
+      const other = await o.visits.getOrCreateLister('github', 'mirror', { at: T0 });
+      expect(again).toEqual(a);
+      expect(a).toMatchObject({ name: 'github', instanceName: '', currentState: {}, created: T0, updated: T0, lastListingFinishedAt: null });
+      expect(other.id).not.toBe(a.id);
+      expect(await o.visits.getListers([other.id, a.id])).toEqual([a, other]);
+      expect(await o.visits.findLister('github', 'mirror')).toEqual(other);
+      expect(await o.visits.findLister('nope')).toBeNull();
+      expect((await o.visits.listListers()).map((l) => l.instanceName)).toEqual(['', 'mirror']);
+    });
+
+    it('updateLister is optimistic: a stale `updated` raises StaleDataError and changes nothing', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('cran', '', { at: T0 });
+      // same instant as the creation: `updated` still moves forward, so the old token is stale
+      const u1 = await o.visits.updateLister({ id: l.id, updated: l.updated, currentState: { page: 2 }, lastListingFinishedAt: plus(T0, MIN) }, { at: T0 });
+      expect(u1.updated.getTime()).toBe(T0.getTime() + 1);
+      expect(u1).toMatchObject({ currentState: { page: 2 }, lastListingFinishedAt: plus(T0, MIN) });
+      await expect(o.visits.updateLister({ id: l.id, updated: l.updated, currentState: { page: 99 } }, { at: plus(T0, HOUR) })).rejects.toBeInstanceOf(StaleDataError);
+      expect(await o.visits.getLister(l.id)).toEqual(u1);
+      const u2 = await o.visits.updateLister({ id: l.id, updated: u1.updated, currentState: { page: 3 } }, { at: plus(T0, HOUR) });
+      expect(u2).toMatchObject({ updated: plus(T0, HOUR), currentState: { page: 3 }, lastListingFinishedAt: plus(T0, MIN) });
+      await expect(o.visits.updateLister({ id: '00000000-0000-4000-8000-000000000000', updated: T0 })).rejects.toBeInstanceOf(NotFoundError);
+    });
+  });
+
+  describe('visits: listed origins', () => {
+    it('upserts by (lister, url, visit type): firstSeen kept; lastSeen, lastUpdate and loader arguments refreshed', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });
+      const [first] = await o.visits.recordListedOrigins([{ listerId: l.id, url: 'https://x', visitType: 'npm', extraLoaderArguments: { a: 1 } }], { at: T0 });
+      expect(first).toEqual({ listerId: l.id, url: 'https://x', visitType: 'npm', extraLoaderArguments: { a: 1 }, lastUpdate: null, firstSeen: T0, lastSeen: T0, enabled: true });
+      const [second] = await o.visits.recordListedOrigins(
+        [
+          { listerId: l.id, url: 'https://x', visitType: 'npm', extraLoaderArguments: { a: 0 } },
+          { listerId: l.id, url: 'https://x', visitType: 'npm', extraLoaderArguments: { a: 2 }, lastUpdate: plus(T0, MIN) },
+        ],
+        { at: plus(T0, DAY) },
+      );
+      expect(second).toEqual({ ...first, extraLoaderArguments: { a: 2 }, lastUpdate: plus(T0, MIN), lastSeen: plus(T0, DAY) });
+      expect((await o.visits.getListedOrigins()).origins).toEqual([second]);
+    });
+
+    it('a batch with one bad row (or an unknown lister) is rejected whole and writes nothing', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });
+      const good = { listerId: l.id, url: 'https://ok', visitType: 'npm' };
+      await expect(o.visits.recordListedOrigins([good, { ...good, url: '' }], { at: T0 })).rejects.toThrow(/origins\[1\]\.url/);
+      await expect(o.visits.recordListedOrigins([good, { ...good, listerId: '00000000-0000-4000-8000-000000000000' }], { at: T0 })).rejects.toThrow(
+        /origins\[1\]\.listerId: unknown lister/,
+      );
+      expect((await o.visits.getListedOrigins()).origins).toEqual([]);
+    });
+
+    it('pages 2,500 origins at 1,000 per page without repeating or skipping one', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('big', '', { at: T0 });
+      const all = Array.from({ length: 2500 }, (_, i) => ({ listerId: l.id, url: `https://h/${String(i).padStart(4, '0')}`, visitType: 'git' }));
+      await o.visits.recordListedOrigins(all, { at: T0 });
+      const pages: ListedOrigin[][] = [];
+      let token: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof o.visits.getListedOrigins>> = await o.visits.getListedOrigins({ limit: 1000, pageToken: token, listerId: l.id });
+        pages.push(page.origins);
+        token = page.nextPageToken;
+      } while (token !== null);
+      expect(pages.map((p) => p.length)).toEqual([1000, 1000, 500]);
+      expect(pages.flat().map((x) => x.url)).toEqual(all.map((x) => x.url));
+      await expect(o.visits.getListedOrigins({ pageToken: 'x' })).rejects.toBeInstanceOf(ValidationError);
+      expect((await o.visits.getListedOrigins({ url: 'https://h/0042' })).origins.map((x) => x.url)).toEqual(['https://h/0042']);
+    });
+
+    it('disabled origins are not grabbed until enabled again', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });
+      await o.visits.recordListedOrigins(['u1', 'u2'].map((url) => ({ listerId: l.id, url, visitType: 'git' })), { at: T0 });
+      expect(await o.visits.setOriginsEnabled([{ url: 'u1', visitType: 'git' }], false)).toBe(1);
+      expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: T0, dryRun: true }))).toEqual(['u2']);
+      expect((await o.visits.getListedOrigins({ enabled: false })).origins.map((x) => x.url)).toEqual(['u1']);
+      await o.visits.setOriginsEnabled([{ url: 'u1', visitType: 'git' }], true);
+      expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: T0, dryRun: true }))).toEqual(['u1', 'u2']);
+    });
+  });
+
+  describe('visits: grabNextVisits policies on the fixed data set', () => {
+    it('selects and orders by each policy', async () => {
+      const { o } = await open();
+      const { lister, G } = await fixedDataSet(o);
+      const grab = async (policy: string, extra: object = {}) => urls(await o.visits.grabNextVisits('git', 10, policy, { at: G, cooldowns: ZERO, dryRun: true, ...extra }));
+      expect(await grab('oldest_scheduled_first')).toEqual(['b', 'a', 'c', 'd', 'e', 'f']);
+      expect(await grab('stop_after_success')).toEqual(['d', 'e', 'b']);
+      expect(await grab('never_visited_oldest_update_first')).toEqual(['d']);
+      expect(await grab('already_visited_order_by_lag')).toEqual(['c', 'f']);
+      expect(await grab('origins_without_last_update')).toEqual(['b', 'e']);
+      await expect(grab('first_visits_after_listing')).rejects.toThrow(/needs a lister/);
+      const read = (await o.visits.getLister(lister.id))!;
+      await o.visits.updateLister({ id: lister.id, updated: read.updated, lastListingFinishedAt: plus(T0, 7 * DAY + 12 * HOUR) }, { at: G });
+      expect(await grab('first_visits_after_listing', { lister: lister.id })).toEqual(['b', 'a', 'c', 'd']);
+      expect(await grab('oldest_scheduled_first', { lister: lister.id })).toEqual(['b', 'a', 'c', 'd', 'e', 'f']);
+      await expect(grab('newest_first')).rejects.toThrow(/unknown policy "newest_first"/);
+      // default cooldowns: e's not_found visit (8d1h) is within 31 days
+      expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: G, dryRun: true }))).toEqual(['b', 'a', 'c', 'd', 'f']);
+      expect(await grab('oldest_scheduled_first', { count: 2 })).toEqual(['b', 'a', 'c', 'd', 'e', 'f']);
+      expect(urls(await o.visits.grabNextVisits('git', 2, 'stop_after_success', { at: G, cooldowns: ZERO, dryRun: true }))).toEqual(['d', 'e']);
+    });
+
+    it('marks lastScheduled atomically, and origins_without_last_update advances the global queue position', async () => {
+      const { o } = await open();
+      const { G } = await fixedDataSet(o);
+      const [e] = await o.visits.getVisitStats([{ url: 'e', visitType: 'git' }]);
+      expect(await o.visits.getQueuePosition('git')).toBeNull();
+      expect(urls(await o.visits.grabNextVisits('git', 10, 'origins_without_last_update', { at: G, cooldowns: ZERO }))).toEqual(['b', 'e']);
+      expect(await o.visits.getQueuePosition('git')).toBe(e!.nextVisitQueuePosition);
+      const stats = await o.visits.getVisitStats([{ url: 'b', visitType: 'git' }, { url: 'e', visitType: 'git' }]);
+      expect(stats.map((s) => [s.url, s.lastScheduled])).toEqual([
+        ['b', G],
+        ['e', G],
+      ]);
+      // just scheduled: the absolute cooldown keeps them out
+      expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: plus(G, HOUR), cooldowns: { ...ZERO, absoluteMs: 12 * HOUR } }))).toEqual(['a', 'c', 'd', 'f']);
+      // b's first visit starts from the global queue position
+      await o.visits.recordVisit('b', 'git', 'failed', null, { at: plus(G, 2 * HOUR) });
+      const [b] = await o.visits.getVisitStats([{ url: 'b', visitType: 'git' }]);
+      expect(b!.nextVisitQueuePosition).toBe(e!.nextVisitQueuePosition! + 4 * 86_400);
+    });
+
+    it('metrics per (lister, visit type): known, enabled, never visited, with pending changes', async () => {
+      const { o } = await open();
+      const { lister, G } = await fixedDataSet(o);
+      expect(await o.visits.getMetrics()).toEqual([]);
+      const expected = { listerId: lister.id, visitType: 'git', updated: G, originsKnown: 6, originsEnabled: 6, originsNeverVisited: 3, originsWithPendingChanges: 2 };
+      expect(await o.visits.updateMetrics({ at: G })).toEqual([expected]);
+      await o.visits.setOriginsEnabled([{ url: 'c', visitType: 'git' }], false);
+      expect(await o.visits.updateMetrics({ at: plus(G, 1), lister: lister.id })).toEqual([{ ...expected, updated: plus(G, 1), originsEnabled: 5, originsWithPendingChanges: 1 }]);
+      expect(await o.visits.getMetrics({ visitType: 'hg' })).toEqual([]);
+      expect((await o.visits.getMetrics({ lister: lister.id }))[0]!.originsEnabled).toBe(5);
+    });
+  });
+
+  describe('visits: cooldowns at their boundary (one second before and after)', () => {
+    const cases = [
+      { name: 'absolute 12h since last scheduled', cooldowns: { ...ZERO, absoluteMs: 12 * HOUR }, visit: null, from: 'scheduled', ms: 12 * HOUR },
+      { name: 'scheduled 7d unless visited since', cooldowns: { ...ZERO, scheduledMs: 7 * DAY }, visit: null, from: 'scheduled', ms: 7 * DAY },
+      { name: 'failed 14d', cooldowns: { ...ZERO, failedMs: 14 * DAY }, visit: 'failed', from: 'visit', ms: 14 * DAY },
+      { name: 'not_found 31d', cooldowns: { ...ZERO, notFoundMs: 31 * DAY }, visit: 'not_found', from: 'visit', ms: 31 * DAY },
+    ] as const;
+    for (const c of cases) {
+      it(c.name, async () => {
+        const { o } = await open();
+        const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+        await o.visits.recordListedOrigins([{ listerId: l.id, url: 'u', visitType: 'git' }], { at: T0 });
+        const S = plus(T0, DAY);
+        await scheduleNext(o, 'git', S, 'u');
+        const V = plus(S, HOUR);
+        if (c.visit) await o.visits.recordVisit('u', 'git', c.visit, null, { at: V });
+        const base = c.from === 'scheduled' ? S : V;
+        const grab = (at: Date) => o.visits.grabNextVisits('git', 1, 'oldest_scheduled_first', { at, cooldowns: c.cooldowns, dryRun: true });
+        expect(urls(await grab(plus(base, c.ms - SEC)))).toEqual([]);
+        expect(urls(await grab(plus(base, c.ms)))).toEqual([]);
+        expect(urls(await grab(plus(base, c.ms + SEC)))).toEqual(['u']);
+      });
+    }
+
+    it('the scheduled cooldown ends early once the origin was visited after being scheduled', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins([{ listerId: l.id, url: 'u', visitType: 'git' }], { at: T0 });
+      await scheduleNext(o, 'git', T0, 'u');
+      const cooldowns = { ...ZERO, scheduledMs: 7 * DAY };
+      expect(urls(await o.visits.grabNextVisits('git', 1, 'oldest_scheduled_first', { at: plus(T0, HOUR), cooldowns, dryRun: true }))).toEqual([]);
+      await o.visits.recordVisit('u', 'git', 'successful', 'snap', { at: plus(T0, 30 * MIN) });
+      expect(urls(await o.visits.grabNextVisits('git', 1, 'oldest_scheduled_first', { at: plus(T0, HOUR), cooldowns, dryRun: true }))).toEqual(['u']);
+    });
+  });
+
+  describe('visits: recordVisit', () => {
+    it('first not_found, then three in a row disable the listed origin', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins([{ listerId: l.id, url: 'u', visitType: 'git' }], { at: T0 });
+      const r1 = await o.visits.recordVisit('u', 'git', 'not_found', null, { at: plus(T0, DAY) });
+      expect(r1).toMatchObject({ applied: true, eventful: false, disabled: false });
+      expect(r1.stats).toMatchObject({ lastVisitStatus: 'not_found', nextPositionOffset: 5, successiveVisits: 1, nextVisitQueuePosition: 4 * 86_400, lastSuccessful: null });
+      await o.visits.recordVisit('u', 'git', 'not_found', null, { at: plus(T0, 2 * DAY) });
+      expect((await o.visits.getListedOrigins()).origins[0]!.enabled).toBe(true);
+      const r3 = await o.visits.recordVisit('u', 'git', 'not_found', null, { at: plus(T0, 3 * DAY) });
+      expect(r3).toMatchObject({ applied: true, disabled: true });
+      expect(r3.stats.successiveVisits).toBe(3);
+      expect((await o.visits.getListedOrigins()).origins[0]!.enabled).toBe(false);
+      expect(await o.visits.grabNextVisits('git', 5, 'oldest_scheduled_first', { at: plus(T0, 99 * DAY), cooldowns: ZERO })).toEqual([]);
+    });
+
+    it('eventful and uneventful sequences, stored exactly as the core transition computes them', async () => {
+      const { o } = await open();
+      const seq: Array<['successful' | 'failed', string | null]> = [
+        ['successful', 's1'],
+        ['successful', 's1'],
+        ['successful', 's2'],
+        ['failed', null],
+        ['successful', 's2'],
+      ];
+      let expected = null;
+      for (const [i, [status, snap]] of seq.entries()) {
+        const at = plus(T0, (i + 1) * DAY);
+        const r = await o.visits.recordVisit('u', 'git', status, snap, { at });
+        const core = applyVisit(expected, { url: 'u', visitType: 'git', status, snapshot: snap, at }, null, () => 0.5);
+        expected = core.stats;
+        expect(r).toEqual({ stats: core.stats, applied: true, eventful: core.eventful, disabled: false });
+        expect(await o.visits.getVisitStats([{ url: 'u', visitType: 'git' }])).toEqual([core.stats]);
+      }
+      expect(expected!.nextPositionOffset).toBe(4 - 2 + 1 - 2 + 1 + 1);
+    });
+
+    it('ignores out-of-order and duplicate results', async () => {
+      const { o } = await open();
+      await o.visits.recordVisit('u', 'git', 'successful', 'new', { at: plus(T0, 2 * DAY) });
+      const before = await o.visits.getVisitStats([{ url: 'u', visitType: 'git' }]);
+      const late = await o.visits.recordVisit('u', 'git', 'failed', null, { at: plus(T0, DAY) });
+      const dup = await o.visits.recordVisit('u', 'git', 'successful', 'other', { at: plus(T0, 2 * DAY) });
+      expect([late.applied, dup.applied]).toEqual([false, false]);
+      expect(await o.visits.getVisitStats([{ url: 'u', visitType: 'git' }])).toEqual(before);
+      // in one batch, in order: the older second result is ignored too
+      const batch = await o.visits.recordVisits([
+        { url: 'v', visitType: 'git', status: 'successful', snapshot: 'x', at: plus(T0, 5 * DAY) },
+        { url: 'v', visitType: 'git', status: 'failed', at: plus(T0, 4 * DAY) },
+      ]);
+      expect(batch.map((b) => b.applied)).toEqual([true, false]);
+      await expect(o.visits.recordVisits([{ url: 'w', visitType: 'git', status: 'successful', at: T0 }])).rejects.toThrow(/snapshot/);
+      expect(await o.visits.getVisitStats([{ url: 'w', visitType: 'git' }])).toEqual([]);
+    });
+  });
+
+  describe('visits: concurrent grabs', () => {
+    it('two stores grabbing at once never hand out the same origin', async () => {
+      const { o, another } = await open();
+      const o2 = await another();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      const other = await o.visits.getOrCreateLister('l2', '', { at: T0 });
+      const origins = Array.from({ length: 300 }, (_, i) => ({ listerId: l.id, url: `u${i}`, visitType: 'git' }));
+      // every tenth origin listed by a second lister too: still one origin
+      await o.visits.recordListedOrigins([...origins, ...origins.filter((_, i) => i % 10 === 0).map((x) => ({ ...x, listerId: other.id }))], { at: T0 });
+      const grabs = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => (i % 2 ? o : o2).visits.grabNextVisits('git', 25, i % 4 < 2 ? 'oldest_scheduled_first' : 'origins_without_last_update', { at: plus(T0, HOUR) })),
+      );
+      const all = grabs.flatMap(urls);
+      expect(all).toHaveLength(300);
+      expect(new Set(all).size).toBe(300);
+    });
+  });
+
+  describe('visits: scheduler queue (one-shot tasks) and results', () => {
+    it('creates one one-shot task per grabbed origin and records each finished visit exactly once', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins(
+        ['u1', 'u2', 'u3'].map((url) => ({ listerId: l.id, url, visitType: 'git', extraLoaderArguments: { depth: 1 } })),
+        { at: T0 },
+      );
+      const { tasks, origins } = await o.visits.scheduleVisits('git', 2, [{ policy: 'oldest_scheduled_first', weight: 1 }], { at: T0 });
+      expect(urls(origins)).toEqual(['u1', 'u2']);
+      expect(tasks.map((t) => [t.type, t.policy, t.arguments])).toEqual([
+        ['git', 'oneshot', { args: ['u1'], kwargs: { depth: 1 } }],
+        ['git', 'oneshot', { args: ['u2'], kwargs: { depth: 1 } }],
+      ]);
+      expect(await o.visits.countInFlight('git')).toBe(2);
+      await o.scheduleDue({ at: T0 });
+      const claimed = await o.claimRuns({ worker: 'w', types: ['git'], limit: 10, at: T0 });
+      const byUrl = new Map(claimed.map((c) => [c.arguments.args[0], c.run.backendId]));
+      await o.endRun(byUrl.get('u1')!, { status: 'eventful', worker: 'w', at: plus(T0, MIN), result: { status: 'successful', snapshot: 'snap1' } });
+      expect(await o.visits.collectFinishedVisits()).toHaveLength(1);
+      expect(await o.visits.collectFinishedVisits()).toEqual([]);
+      await o.endRun(byUrl.get('u2')!, { status: 'permfailed', worker: 'w', at: plus(T0, 2 * MIN), error: 'boom' });
+      const [second] = await o.visits.collectFinishedVisits();
+      expect(second).toMatchObject({ url: 'u2', recorded: { applied: true, stats: { lastVisitStatus: 'failed', lastVisit: plus(T0, 2 * MIN) } } });
+      const stats = await o.visits.getVisitStats([{ url: 'u1', visitType: 'git' }]);
+      expect(stats[0]).toMatchObject({ lastVisitStatus: 'successful', lastSnapshot: 'snap1', lastVisit: plus(T0, MIN), lastScheduled: T0 });
+      expect(await o.visits.countInFlight('git')).toBe(0);
+      await expect(o.visits.scheduleVisits('hg', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }])).rejects.toBeInstanceOf(NotFoundError);
+    });
+  });
+}
