@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration, parseDuration } from '../core/durations.js';
 import { OrreryError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
+import { parseRateLimit } from '../core/limits.js';
 import { openOrrery, type Orrery } from '../engine/service.js';
 
 /** Where output goes; tests pass buffers, the binary passes the process streams. */
@@ -53,6 +54,8 @@ export const intervalArg = (v: string): number => {
   return ms;
 };
 export const instantArg = wrap((v) => parseInstant(v, ''));
+/** `100/1m`: COUNT/DURATION (docs/limits.md). */
+export const rateLimitArg = wrap((v) => parseRateLimit(v, ''));
 
 export const nonNegativeIntArg = (v: string): number => {
   if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`"${v}" is not a non-negative integer`);

@@ -8,6 +8,7 @@ import type { LogFormat, Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
+import { workerHandlers, type WorkerHandlers } from './isolation.js';
 import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
 
 interface DaemonCliOpts extends DbOpts {
@@ -30,7 +31,8 @@ interface WorkerCliOpts extends DaemonCliOpts {
   handlers?: string;
   concurrency: number;
   types?: string;
-  isolation: string;
+  isolation: 'inline' | 'thread' | 'process';
+  maxMemory?: number;
   grace?: number;
   poll?: number;
   id?: string;
@@ -38,7 +40,7 @@ interface WorkerCliOpts extends DaemonCliOpts {
 }
 
 const isolationOption = () =>
-  new Option('--isolation <mode>', 'where handlers run: inline (same event loop); thread and process come later').choices(['inline', 'thread', 'process']).default('inline');
+  new Option('--isolation <mode>', 'where handlers run: inline (the worker\'s event loop), thread (a worker thread per run slot) or process (a child process per run slot)').choices(['inline', 'thread', 'process']).default('inline');
 const logFormatOption = () => new Option('--log-format <format>', 'pretty lines or JSON').choices(['pretty', 'json']).default('pretty');
 
 function workerOptions(cmd: Command, handlersRequired: boolean): Command {
@@ -47,6 +49,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
     .addOption(isolationOption())
+    .option('--max-memory <mb>', 'heap limit of each handler thread or process, in MB (isolation thread|process; default 1024)', positiveIntArg)
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', intervalArg)
     .option('--id <worker-id>', 'worker id (default host:pid:random)')
@@ -101,7 +104,7 @@ interface Roles {
 }
 
 async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles): Promise<void> {
-  if (w && w.isolation !== 'inline') throw new UsageError(`--isolation ${w.isolation}: only "inline" is available in this version`);
+  if (w && w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
   if (o.archiveTo !== undefined && o.retention === undefined) throw new UsageError('--archive-to: needs --retention');
   const graceMs = w?.grace ?? 10_000;
@@ -117,9 +120,11 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const log = createLogger(o.logFormat);
   const mod = w?.handlers ? await loadHandlers(w.handlers) : null;
   const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
-  const orrery = await open(o);
+  const orrery = await openPatiently(o, log);
   let server: Server | null = null;
+  let run: WorkerHandlers | null = null;
   try {
+    run = mod ? await workerHandlers(mod, w!.handlers!, w!.isolation, w!.concurrency, w!.maxMemory ?? 1024, log) : null;
     await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log);
     if (mod?.dags?.length) {
       for (const d of await orrery.dags.register(mod.dags.map((x) => x.toInput()))) {
@@ -144,7 +149,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
       ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
       worker: mod
         ? {
-            handlers: mod.handlers,
+            handlers: run!.handlers,
             concurrency: w!.concurrency,
             graceMs,
             ...(types ? { types } : {}),
@@ -178,7 +183,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     daemon.start();
     const archiver = roles.serve ? await startArchiver(orrery, o, log) : null;
     if (roles.serve && mod?.setup && roles.serve.setup) await mod.setup(orrery);
-    const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
+    const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
       .join(', ');
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; API http://${roles.serve!.host}:${port}/api${roles.serve!.token ? ' (token required)' : ''}` : ''}`);
@@ -191,6 +196,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
   } finally {
     server?.close();
+    await run?.close();
     await orrery.close();
   }
 }
@@ -203,6 +209,31 @@ async function startArchiver(orrery: Orrery, o: DaemonCliOpts, log: Logger) {
   archiver.start();
   log.info(`archiving runs ended more than ${formatDuration(o.retention)} ago to ${o.archiveTo ?? 'the archive tables'}`);
   return archiver;
+}
+
+/**
+ * A daemon started while its database is unreachable (PostgreSQL restarting, network down) waits for
+ * it, as it would once running, instead of exiting: supervisors restart a crashed process, but a
+ * fleet of them all failing at once helps nobody. Orrery's own verdicts (bad URL, schema too new) are final.
+ */
+async function openPatiently(o: DaemonCliOpts, log: Logger): Promise<Orrery> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await open(o);
+    } catch (e) {
+      if (!unreachable(e)) throw e; // bad URL, schema too new, a file that is not a database: final
+      log.warn(`cannot open the database (${(e as Error).message}); retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** Errors that say the server is not there (yet): connection refused or reset, starting up, shutting down. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08001', '08006']);
+function unreachable(e: unknown): boolean {
+  const cause = (e as { cause?: unknown })?.cause ?? e;
+  const code = (cause as { code?: unknown })?.code;
+  return (typeof code === 'string' && UNREACHABLE.has(code)) || /Connection terminated/.test((cause as Error)?.message ?? '');
 }
 
 /** The log notifier, plus a webhook with --notify-webhook. */
@@ -232,7 +263,7 @@ async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: 
   for (const input of mod?.taskTypes ?? []) {
     const declared = validateTaskType(input);
     const stored = (await types.get(declared.name)) ?? (await types.create(input));
-    const differs = (Object.keys(declared) as (keyof typeof declared)[]).filter((k) => declared[k] !== stored[k]);
+    const differs = (Object.keys(declared) as (keyof typeof declared)[]).filter((k) => JSON.stringify(declared[k]) !== JSON.stringify(stored[k])); // rateLimit is an object
     if (differs.length > 0) {
       log.warn(`task type ${stored.name} in the database differs from the handlers file (${differs.join(', ')}); the database's definition is used`);
     } else log.debug(`task type ${stored.name} ready`);
@@ -241,7 +272,7 @@ async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: 
 
 /** `orrery worker --url`: handlers run against a remote server's jobboard; no database is opened. */
 async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void> {
-  if (w.isolation !== 'inline') throw new UsageError(`--isolation ${w.isolation}: only "inline" is available in this version`);
+  if (w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
   if (!/^https?:\/\/[^\s]+$/.test(w.url)) throw new UsageError(`--url: "${w.url}" is not an http(s) URL`);
   const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { ConflictError, NotFoundError }] = await Promise.all([
     import('../engine/worker.js'),
@@ -252,6 +283,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
   ]);
   const log = createLogger(w.logFormat);
   const mod = await loadHandlers(w.handlers!);
+  const run = await workerHandlers(mod, w.handlers!, w.isolation, w.concurrency, w.maxMemory ?? 1024, log);
   const client = new OrreryClient(w.url, w.token ?? (process.env.ORRERY_API_TOKEN || null));
   const graceMs = w.grace ?? 10_000;
   try {
@@ -276,7 +308,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
       if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
     }
     const worker = new Worker(client, {
-      handlers: mod.handlers,
+      handlers: run.handlers,
       concurrency: w.concurrency,
       graceMs,
       ...(types ? { types } : {}),
@@ -292,6 +324,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
     log.info('stopped');
     setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
   } finally {
+    await run.close();
     client.close();
   }
 }

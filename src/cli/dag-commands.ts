@@ -106,7 +106,7 @@ function dagCommand(io: Io): Command {
 }
 
 function dagRunCommand(io: Io): Command {
-  const cmd = new Command('dag-run').description('inspect, restart and read the logs of DAG runs');
+  const cmd = new Command('dag-run').description('inspect, cancel, restart and read the logs of DAG runs');
 
   addDb(cmd.command('show').description("a DAG run and every task's status, attempts, duration and error").argument('<run>', 'DAG run id').option('--json', 'print JSON')).action(
     async (id: string, o: JsonOpts) => {
@@ -130,6 +130,15 @@ function dagRunCommand(io: Io): Command {
           truncate(firstLine(t.error), 60),
         ]),
       );
+    },
+  );
+
+  addDb(cmd.command('cancel').description('cancel a waiting or running run: unfinished tasks fail (cancelled), live attempts are stopped').argument('<run>', 'DAG run id').option('--json', 'print the run as JSON')).action(
+    async (id: string, o: JsonOpts) => {
+      const runId = parseRunId(id);
+      const run = await withOrrery(o, (orrery) => orrery.dags.cancel(runId));
+      if (o.json) return printJson(io, run);
+      io.out(`cancelled run ${run.id} of DAG ${run.dag} (status ${run.status})\n`);
     },
   );
 

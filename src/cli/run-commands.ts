@@ -65,6 +65,20 @@ export function runCommands(io: Io): Command {
     },
   );
 
+  addDb(
+    cmd
+      .command('cancel')
+      .description('cancel a run: a scheduled one ends failed (cancelled) at once; a started one is stopped by its worker')
+      .argument('<backendId>', 'the run\'s backend id')
+      .option('--at <instant>', 'when (default now)', instantArg)
+      .option('--json', 'print the outcome, the run and its task as JSON'),
+  ).action(async (backendId: string, o: DbOpts & { at?: Date; json?: boolean }) => {
+    const r = await withOrrery(o, (orrery) => orrery.cancelRun(backendId, o.at ? { at: o.at } : {}));
+    if (o.json) return printJson(io, r);
+    if (r.outcome === 'ended') io.out(`run ${r.run.backendId} cancelled: ended ${r.run.status} (${r.run.error}); task ${r.task.id} ${r.task.status}\n`);
+    else io.out(`run ${r.run.backendId} is running on ${r.run.worker}: asked it to stop (it ends failed, cancelled)\n`);
+  });
+
   addDb(cmd.command('show').description('a run and its log records').argument('<backendId>', 'the run\'s backend id').option('--json', 'print JSON')).action(
     async (backendId: string, o: DbOpts & { json?: boolean }) => {
       const found = await withOrrery(o, async (orrery) => {

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, type DisabledReason, type Priority, type Task, type TaskPolicy, type TaskRun, type TaskStatus } from '../core/model.js';
-import type { TaskInput } from '../core/validation.js';
+import { ON_CONFLICT_MODES, type OnConflict, type TaskInput } from '../core/validation.js';
 import { parseTaskArguments } from './arguments.js';
 import { addDb, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
@@ -13,6 +13,9 @@ interface AddOpts extends DbOpts {
   tz?: string;
   rrule?: string;
   retries?: number;
+  key?: string;
+  concurrencyKey?: string;
+  onConflict?: OnConflict;
   json?: boolean;
 }
 
@@ -32,6 +35,9 @@ export function taskCommands(io: Io): Command {
       .option('--tz <zone>', 'IANA time zone of --cron (default UTC)')
       .option('--rrule <rule>', 'recurring on an RFC 5545 rule (DTSTART;TZID=... allowed)')
       .option('--retries <n>', 'retries left (default: the type\'s numRetries)', nonNegativeIntArg)
+      .option('--key <key>', 'the task\'s identity within its type (default: its whole definition)')
+      .option('--concurrency-key <key>', 'runs sharing this key count against the type\'s --max-running-per-key')
+      .addOption(new Option('--on-conflict <mode>', 'when an active task has the same identity: return it, replace its arguments and next run, or fail').choices(ON_CONFLICT_MODES))
       .option('--at <instant>', 'as if now were this instant: the creation time, and the default --next-run', instantArg)
       .option('--json', 'print the task as JSON'),
   ).action(async (type: string, tokens: string[], o: AddOpts) => {
@@ -42,10 +48,14 @@ export function taskCommands(io: Io): Command {
     if (o.cron !== undefined) input.schedule = { kind: 'cron', expr: o.cron, tz: o.tz ?? 'UTC' };
     if (o.rrule !== undefined) input.schedule = { kind: 'rrule', rule: o.rrule.replace(/\\n/g, '\n') };
     if (o.retries !== undefined) input.retriesLeft = o.retries;
+    if (o.key !== undefined) input.key = o.key;
+    if (o.concurrencyKey !== undefined) input.concurrencyKey = o.concurrencyKey;
+    if (o.onConflict !== undefined) input.onConflict = o.onConflict;
     const [created] = await withOrrery(o, (orrery) => orrery.createTasksDetailed([input], o.at ? { at: o.at } : {}, ''));
     if (o.json) return printJson(io, created!.task);
     const t = created!.task;
-    io.out(`${created!.created ? 'created' : 'already exists:'} task ${t.id} (${t.type}, ${t.policy}, next run ${iso(t.nextRun)})\n`);
+    const verb = created!.created ? 'created' : created!.replaced ? 'replaced' : 'already exists:';
+    io.out(`${verb} task ${t.id} (${t.type}, ${t.policy}, next run ${iso(t.nextRun)})\n`);
   });
 
   addDb(

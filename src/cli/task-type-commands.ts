@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { addDb, dur, durationArg, limitOrNoneArg, nonNegativeIntArg, numberArg, positiveIntArg, printJson, table, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, dur, durationArg, limitOrNoneArg, nonNegativeIntArg, numberArg, positiveIntArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface AddOpts extends DbOpts {
   backendName?: string;
@@ -16,6 +16,9 @@ interface AddOpts extends DbOpts {
   timeout?: number;
   lease?: number;
   maxAbandons?: number;
+  maxRunning?: number;
+  maxRunningPerKey?: number;
+  rateLimit?: { count: number; perMs: number };
   json?: boolean;
 }
 
@@ -39,6 +42,9 @@ export function taskTypeCommands(io: Io): Command {
       .option('--timeout <duration>', 'abort runs still going after this (default none)', durationArg)
       .option('--lease <duration>', 'claim duration without a heartbeat (default 30s)', durationArg)
       .option('--max-abandons <n>', 'lost runs in a row before the dead-letter bin (default 3)', positiveIntArg)
+      .option('--max-running <n>', 'most runs of this type running at once, across all workers (default unbounded)', positiveIntArg)
+      .option('--max-running-per-key <n>', 'most running runs per task concurrency key (default unbounded)', positiveIntArg)
+      .option('--rate-limit <count/duration>', 'most runs started in any such window, e.g. 100/1m (default none)', rateLimitArg)
       .option('--json', 'print the created type as JSON'),
   ).action(async (name: string, o: AddOpts) => {
     const input: TaskTypeInput = { name };
@@ -54,6 +60,9 @@ export function taskTypeCommands(io: Io): Command {
     if (o.timeout !== undefined) input.timeoutMs = o.timeout;
     if (o.lease !== undefined) input.leaseMs = o.lease;
     if (o.maxAbandons !== undefined) input.maxAbandons = o.maxAbandons;
+    if (o.maxRunning !== undefined) input.maxRunning = o.maxRunning;
+    if (o.maxRunningPerKey !== undefined) input.maxRunningPerKey = o.maxRunningPerKey;
+    if (o.rateLimit !== undefined) input.rateLimit = o.rateLimit;
     const type = await withOrrery(o, (orrery) => orrery.createTaskType(input));
     if (o.json) printJson(io, type);
     else io.out(`created task type ${type.name} (backend ${type.backendName})\n`);
@@ -83,6 +92,8 @@ export function taskTypeCommands(io: Io): Command {
       io.out(`  interval: ${intervals(t)}\n  backoff factor: ${t.backoffFactor}\n  max queue length: ${queue(t)}\n`);
       io.out(`  retries: ${t.numRetries} (delay ${dur(t.retryDelayMs)})\n  timeout: ${dur(t.timeoutMs)}\n  lease: ${dur(t.leaseMs)}\n`);
       io.out(`  max abandons: ${t.maxAbandons}\n`);
+      io.out(`  max running: ${t.maxRunning ?? 'unbounded'} (per key: ${t.maxRunningPerKey ?? 'unbounded'})\n`);
+      io.out(`  rate limit: ${t.rateLimit ? `${t.rateLimit.count} per ${dur(t.rateLimit.perMs)}` : 'none'}\n`);
     }
   });
   return cmd;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DagTaskSpec, DagTaskStatus } from './dag.js';
-import { planProgress, planRestart, type AttemptState, type TaskInstance } from './dag-progress.js';
+import { planCancel, planProgress, planRestart, type AttemptState, type TaskInstance } from './dag-progress.js';
 
 const now = new Date('2026-05-01T12:00:00Z');
 const spec = (id: string, after: string[] = [], retries = 0): DagTaskSpec => ({ id, after, retries, retryDelayMs: 60_000, timeoutMs: null, type: 'orrery.dag' });
@@ -89,5 +89,30 @@ describe('planRestart', () => {
     // then only b starts (attempt 4), as its parent succeeded
     const after = planProgress(tasks, new Map([inst('a', 'success', { result: 'A' }), inst('b', 'pending', { attempt: 3, retriesLeft: 2 }), inst('c', 'pending', { attempt: 1 })]), now);
     expect(after.attempts).toEqual([{ taskId: 'b', attempt: 4, notBefore: now, upstream: { a: 'A' } }]);
+  });
+});
+
+describe('planCancel', () => {
+  it('fails every unfinished task with error "cancelled" and keeps finished ones; a restart re-runs exactly those', () => {
+    const instances = new Map([
+      inst('a', 'success', { result: 1 }),
+      inst('b', 'running', { current: started, started: now, retriesLeft: 2 }),
+      inst('c', 'up_for_retry', { attempt: 2 }),
+      inst('d', 'pending'),
+      inst('e', 'failed', { error: 'boom' }),
+    ]);
+    const later = new Date(now.getTime() + 5000);
+    const changes = planCancel(instances, later);
+    expect(changes.map((c) => [c.taskId, c.status, c.error, c.ended])).toEqual([
+      ['b', 'failed', 'cancelled', later],
+      ['c', 'failed', 'cancelled', later],
+      ['d', 'failed', 'cancelled', later],
+    ]);
+    expect(changes.find((c) => c.taskId === 'b')).toMatchObject({ started: now, retriesLeft: 2, attempt: 1 });
+    const after = new Map([...instances].map(([id, i]) => [id, { ...i, ...(changes.find((c) => c.taskId === id) ?? {}) }]));
+    const tasks = ['a', 'b', 'c', 'd', 'e'].map((id) => spec(id));
+    expect(planRestart(tasks, after).map((c) => c.taskId)).toEqual(['b', 'c', 'd', 'e']);
+    // Once every task is final, the progress step has nothing left to do.
+    expect(planProgress(tasks, after, later)).toMatchObject({ attempts: [], changes: [], runStatus: 'failed' });
   });
 });

@@ -161,3 +161,24 @@ export function planRestart(tasks: readonly DagTaskSpec[], instances: ReadonlyMa
   }
   return out;
 }
+
+/** The error every task a DAG run cancellation stops carries. */
+export const DAG_CANCELLED_ERROR = 'cancelled';
+
+/**
+ * Cancellation of a whole run (docs/limits.md): every task not yet final (pending, scheduled,
+ * running, up_for_retry) becomes `failed` with error `cancelled`, so the run ends `failed` and a
+ * restart can re-run exactly those tasks; successes and earlier failures are kept. The caller then
+ * cancels the live jobboard attempts of the tasks that had one.
+ */
+export function planCancel(instances: ReadonlyMap<string, TaskInstance>, now: Date): InstanceChange[] {
+  const out: InstanceChange[] = [];
+  for (const i of instances.values()) {
+    if (isFinal(i.status)) continue;
+    out.push({
+      taskId: i.taskId, status: 'failed', attempt: i.attempt, retriesLeft: i.retriesLeft, lost: i.lost,
+      started: i.started, ended: now, error: DAG_CANCELLED_ERROR, result: null,
+    });
+  }
+  return out;
+}

@@ -2,8 +2,11 @@ import { maxDate } from './instants.js';
 import type { DisabledReason, RunEndStatus, Schedule, Task, TaskPolicy, TaskStatus, TaskType } from './model.js';
 import { nextOccurrenceOrNull } from './schedule.js';
 
-/** How a run came to its end: its holder ended it, its holder gave it back, or its lease ran out. */
-export type EndCause = 'end' | 'abandon' | 'lease-expired';
+/**
+ * How a run came to its end: its holder ended it, its holder gave it back, its lease ran out, or it
+ * was cancelled (`cancelRun`: a scheduled run at once, a started one by its worker once told).
+ */
+export type EndCause = 'end' | 'abandon' | 'lease-expired' | 'cancel';
 
 export interface EndOfRunInput {
   task: Pick<Task, 'policy' | 'schedule' | 'nextRun' | 'currentIntervalMs' | 'retriesLeft' | 'consecutiveAbandons' | 'nextAttempt'>;
@@ -52,6 +55,15 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
   }
 
   if (status === 'permfailed') return { ...keep, status: 'disabled', disabledReason: 'permfailed' };
+
+  if (cause === 'cancel') {
+    // The run is skipped, not failed: no retry consumed, no abandon counted, the interval unchanged.
+    // A one-shot task has nothing left to do (disabled, `manual`: respawn brings it back); a recurring
+    // one waits for its regular next run after the cancelled one.
+    if (task.policy === 'oneshot') return { ...keep, status: 'disabled', disabledReason: 'manual' };
+    const next = nextRecurring(task.policy, task.schedule, task.currentIntervalMs, ended, task.nextRun);
+    return next === null ? { ...keep, status: 'completed' } : { ...keep, nextRun: next };
+  }
 
   const abandons = status === 'lost' ? task.consecutiveAbandons + 1 : 0;
   if (status === 'lost' && abandons >= type.maxAbandons) {

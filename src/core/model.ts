@@ -33,6 +33,12 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> 
   lost: [],
 };
 
+/**
+ * The one transition outside the table: a cancelled run (`cancelRun`) ends `failed` with error `cancelled`,
+ * also from `scheduled` (docs/limits.md). Ending a scheduled run `failed` any other way stays refused.
+ */
+export const CANCELLED_ERROR = 'cancelled';
+
 export function canTransition(from: RunStatus, to: RunStatus): boolean {
   return RUN_TRANSITIONS[from].includes(to);
 }
@@ -60,6 +66,12 @@ export interface TaskType {
   timeoutMs: number | null;
   leaseMs: number;
   maxAbandons: number;
+  /** Most runs of this type started (running) at once, across all workers; null = unbounded. */
+  maxRunning: number | null;
+  /** Most running runs per task `concurrencyKey`; null = unbounded. Tasks without a key are not limited per key. */
+  maxRunningPerKey: number | null;
+  /** At most `count` runs of this type start within any `perMs` window (sliding); null = no rate limit. */
+  rateLimit: { count: number; perMs: number } | null;
 }
 
 export interface TaskArguments {
@@ -82,6 +94,10 @@ export interface Task {
   priority: Priority | null;
   /** Attempt number the next run of this task will carry. */
   nextAttempt: number;
+  /** The task's identity within its type when given (onConflict compares keys); null = identity is its definition. */
+  key: string | null;
+  /** Runs of tasks sharing a key count against their type's `maxRunningPerKey`; null = no key. */
+  concurrencyKey: string | null;
   created: Date;
 }
 
@@ -100,6 +116,8 @@ export interface TaskRun {
   worker: string | null;
   leaseExpiresAt: Date | null;
   attempt: number;
+  /** A cancellation was asked for while the run was started; its worker stops it and it ends `failed` (`cancelled`). */
+  cancelRequested: boolean;
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

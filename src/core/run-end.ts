@@ -1,6 +1,6 @@
 import { endOfRun, type EndCause, type TaskUpdate } from './end-of-run.js';
 import { InvalidTransitionError, LeaseLostError } from './errors.js';
-import { canTransition, isFinalRunStatus, type RunEndStatus, type Task, type TaskRun, type TaskType } from './model.js';
+import { CANCELLED_ERROR, canTransition, isFinalRunStatus, type RunEndStatus, type Task, type TaskRun, type TaskType } from './model.js';
 
 export interface RunEndRequest {
   status: RunEndStatus;
@@ -26,13 +26,15 @@ export interface RunEndPlan {
  * end is not allowed: a finished run (ending twice), a transition the state machine forbids, or a
  * worker that does not hold the run.
  */
-export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunId: number | null, req: RunEndRequest): RunEndPlan {
+export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunId: number | null, given: RunEndRequest): RunEndPlan {
+  const req = asCancellation(run, given);
   if (isFinalRunStatus(run.status)) {
     throw new InvalidTransitionError(`run ${run.backendId} already ended ${run.status}; nothing changed`, [
       { path: 'status', message: `run is already ${run.status}` },
     ]);
   }
-  if (!canTransition(run.status, req.status)) {
+  const cancelling = req.cause === 'cancel' && req.status === 'failed' && (run.status === 'scheduled' || run.status === 'started');
+  if (!cancelling && !canTransition(run.status, req.status)) {
     throw new InvalidTransitionError(`run ${run.backendId} is ${run.status} and cannot end ${req.status}; nothing changed`, [
       { path: 'status', message: `${run.status} -> ${req.status} is not allowed` },
     ]);
@@ -55,4 +57,16 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
   }
   const update = endOfRun({ task, type, status: req.status, ended: req.at, cause: req.cause, retryAfterMs: req.retryAfterMs ?? null });
   return { run: runPatch, task: update };
+}
+
+/**
+ * A started run whose cancellation was asked for, and that then ends failed or lost (its worker
+ * stopped it, gave it back, or vanished and the reaper took it), ends as a cancellation: `failed`
+ * with error `cancelled`, cause `cancel` (no retry consumed). A run that succeeded or failed
+ * permanently before its worker learned of the request keeps its own outcome.
+ */
+export function asCancellation(run: Pick<TaskRun, 'cancelRequested' | 'status'>, req: RunEndRequest): RunEndRequest {
+  if (!run.cancelRequested || req.cause === 'cancel' || (req.status !== 'failed' && req.status !== 'lost')) return req;
+  const error = req.error == null || req.error === CANCELLED_ERROR ? CANCELLED_ERROR : `${CANCELLED_ERROR} (${req.error})`;
+  return { ...req, status: 'failed', cause: 'cancel', error, retryAfterMs: null };
 }

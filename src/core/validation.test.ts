@@ -39,6 +39,9 @@ describe('validateTaskType', () => {
       timeoutMs: null,
       leaseMs: 30_000,
       maxAbandons: 3,
+      maxRunning: null,
+      maxRunningPerKey: null,
+      rateLimit: null,
     });
   });
 
@@ -71,6 +74,9 @@ describe('validateTaskType', () => {
       timeoutMs: '1d12h',
       leaseMs: 90_000,
       maxAbandons: 5,
+      maxRunning: 5,
+      maxRunningPerKey: 1,
+      rateLimit: '100/1m',
     });
     expect(t).toEqual({
       name: 'load-git',
@@ -86,8 +92,12 @@ describe('validateTaskType', () => {
       timeoutMs: 36 * HOUR,
       leaseMs: 90 * SECOND,
       maxAbandons: 5,
+      maxRunning: 5,
+      maxRunningPerKey: 1,
+      rateLimit: { count: 100, perMs: MINUTE },
     });
     expect(validateTaskType({ name: 'y', retryDelayMs: '250' }).retryDelayMs).toBe(250);
+    expect(validateTaskType({ name: 'y', rateLimit: { count: 50, perMs: '1s' } }).rateLimit).toEqual({ count: 50, perMs: SECOND });
   });
 
   it('accepts names made of the allowed characters, up to 128 of them', () => {
@@ -181,6 +191,9 @@ describe('validateTask', () => {
       priority: null,
       priorityRank: 3,
       dedupeKey: expect.any(String),
+      key: null,
+      concurrencyKey: null,
+      onConflict: 'return',
     });
   });
 

@@ -14,6 +14,7 @@ import {
   type TaskType,
 } from './model.js';
 import { firstOccurrence, normaliseSchedule } from './schedule.js';
+import { parseRateLimit } from './limits.js';
 
 export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
 
@@ -46,6 +47,22 @@ export const durationSchema = z.union([z.number(), z.string()]).transform((v, ct
 
 const count = z.number().int('must be an integer').min(0, 'must not be negative');
 
+/** `{ count, perMs }` (perMs a duration like the other `...Ms` fields) or the text form `100/1m`. */
+const rateLimitSchema = z.union([
+  z.string().transform((v, ctx) => {
+    try {
+      return parseRateLimit(v, '');
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+      return z.NEVER;
+    }
+  }),
+  z.strictObject({ count: count.min(1, 'must be at least 1'), perMs: durationSchema.refine((v) => v >= 1, 'must be at least 1ms') }),
+]);
+
+export const ON_CONFLICT_MODES = ['return', 'replace', 'error'] as const;
+export type OnConflict = (typeof ON_CONFLICT_MODES)[number];
+
 export const taskTypeInputSchema = z.strictObject({
   name: z.string().max(128, 'at most 128 characters').regex(TASK_TYPE_NAME, 'must match [a-z0-9][a-z0-9._:-]*'),
   description: z.string().max(10_000).default(''),
@@ -60,6 +77,9 @@ export const taskTypeInputSchema = z.strictObject({
   timeoutMs: durationSchema.nullable().default(null),
   leaseMs: durationSchema.default(30_000),
   maxAbandons: count.min(1, 'must be at least 1').default(3),
+  maxRunning: count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
+  maxRunningPerKey: count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
+  rateLimit: rateLimitSchema.nullable().default(null),
 });
 export type TaskTypeInput = z.input<typeof taskTypeInputSchema>;
 
@@ -95,6 +115,9 @@ export function validateTaskType(input: unknown): TaskType {
     timeoutMs: t.timeoutMs,
     leaseMs: t.leaseMs,
     maxAbandons: t.maxAbandons,
+    maxRunning: t.maxRunning,
+    maxRunningPerKey: t.maxRunningPerKey,
+    rateLimit: t.rateLimit,
   };
 }
 
@@ -115,6 +138,7 @@ export const instantSchema = z.union([z.date(), z.string()]).transform((v, ctx) 
 });
 
 const jsonObject = z.record(z.string(), z.unknown());
+const taskKey = z.string().min(1, 'must not be empty').max(512, 'at most 512 characters');
 
 export const taskInputSchema = z.strictObject({
   type: z.string().min(1, 'a task type is required'),
@@ -126,6 +150,9 @@ export const taskInputSchema = z.strictObject({
   nextRun: instantSchema.optional(),
   priority: z.enum(PRIORITIES).nullable().default(null),
   retriesLeft: count.optional(),
+  key: taskKey.nullable().default(null),
+  concurrencyKey: taskKey.nullable().default(null),
+  onConflict: z.enum(ON_CONFLICT_MODES).default('return'),
 });
 export type TaskInput = z.input<typeof taskInputSchema>;
 
@@ -140,7 +167,13 @@ export interface NewTask {
   retriesLeft: number;
   priority: Priority | null;
   priorityRank: number;
+  /** The task's identity: `(type, key)` when a key is given, else its whole definition (see dedupeKey). */
   dedupeKey: string;
+  /** Absent = null (tasks built by the engine, e.g. DAG attempts, have no key). */
+  key?: string | null;
+  concurrencyKey?: string | null;
+  /** What creation does when an active task has the same identity (docs/limits.md); absent = 'return'. */
+  onConflict?: OnConflict;
 }
 
 /** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
@@ -169,7 +202,13 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
     retriesLeft: t.retriesLeft ?? type.numRetries,
     priority: t.priority,
     priorityRank: priorityRank(t.priority),
-    dedupeKey: dedupeKey(type.name, t.arguments, t.policy, t.priority, t.policy === 'oneshot' ? nextRun : null, scheduleIdentity(schedule, t.schedule)),
+    dedupeKey:
+      t.key !== null
+        ? keyIdentity(type.name, t.key)
+        : dedupeKey(type.name, t.arguments, t.policy, t.priority, t.policy === 'oneshot' ? nextRun : null, scheduleIdentity(schedule, t.schedule)),
+    key: t.key,
+    concurrencyKey: t.concurrencyKey,
+    onConflict: t.onConflict,
   };
 }
 
@@ -187,6 +226,11 @@ export function dedupeKey(
 ): string {
   const canonical = canonicalJson([type, args, policy, priority, nextRun ? nextRun.getTime() : null, ...(schedule === null ? [] : [schedule])]);
   return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** A task given a `key` is identified by (type, key) alone: another definition with that key is a conflict. */
+export function keyIdentity(type: string, key: string): string {
+  return createHash('sha256').update(canonicalJson(['key', type, key])).digest('base64url');
 }
 
 /** The schedule as the user gave it (an rrule before anchoring), so re-creating the same task matches. */

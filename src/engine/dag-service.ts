@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, dagVersion, topologicalOrder, validateDag, type DagInput, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
-import { planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
+import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
 import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
 import { assertJson, type NewTask } from '../core/validation.js';
@@ -15,6 +15,8 @@ export interface DagHost {
   now(): Date;
   listTaskTypes(names?: readonly string[]): Promise<TaskType[]>;
   ensureTaskType(input: TaskTypeInput): Promise<TaskType>;
+  cancelRun(backendId: string): Promise<unknown>;
+  disableTasks(ids: readonly number[]): Promise<unknown>;
 }
 
 /** What an attempt's jobboard task carries (kwargs `orrery.dag`): everything its handler needs. */
@@ -215,6 +217,48 @@ export class DagService {
       }
     }
     throw new ConflictError(`DAG run ${runId} kept changing; try again`);
+  }
+
+  /**
+   * Cancels a run that is waiting or running: its unfinished tasks become `failed` (`cancelled`) and
+   * the run `failed` in one step; then each of their live attempts is cancelled (a waiting jobboard run
+   * ends at once, a started one is stopped by its worker) and a retry not yet due is disabled. A
+   * cancelled run can be restarted like any failed run.
+   */
+  async cancel(runId: number): Promise<DagRun> {
+    for (let tries = 0; tries < 5; tries++) {
+      const run = await this.requireRun(runId);
+      if (run.status === 'success' || run.status === 'failed') {
+        throw new ConflictError(`DAG run ${runId} already ended ${run.status}; nothing to cancel`, [{ path: 'run', message: `run is ${run.status}` }]);
+      }
+      const rows = await this.store.dagRunTasks(runId);
+      const changes = planCancel(instancesOf(rows), this.orrery.now());
+      const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: 'failed' }, this.orrery.now());
+      if (!updated) continue; // the scheduler moved it meanwhile: plan again
+      const stopped = new Set(changes.map((c) => c.taskId));
+      for (const row of rows) {
+        if (!stopped.has(row.taskId) || row.orreryTask === null) continue;
+        await this.stopAttempt(row.orreryTask);
+      }
+      this.orrery.store.notify('dags');
+      return updated;
+    }
+    throw new ConflictError(`DAG run ${runId} kept changing; try again`);
+  }
+
+  /** Cancels the live run of an attempt's jobboard task, and disables the task if it could still run. */
+  private async stopAttempt(orreryTask: number): Promise<void> {
+    const runs = await this.orrery.store.listRuns(orreryTask);
+    for (const r of runs) {
+      if (r.status !== 'scheduled' && r.status !== 'started') continue;
+      try {
+        await this.orrery.cancelRun(r.backendId);
+      } catch (e) {
+        if (!(e instanceof ConflictError)) throw e; // it ended meanwhile
+      }
+    }
+    const task = await this.orrery.store.getTask(orreryTask);
+    if (task && (task.status === 'next_run_not_scheduled' || task.status === 'next_run_scheduled')) await this.orrery.disableTasks([orreryTask]);
   }
 
   private async requireRun(runId: number): Promise<DagRun> {

@@ -2,7 +2,10 @@ import { LeaseLostError, hasCode } from '../core/errors.js';
 
 export interface LeaseKeeperOptions {
   leaseMs: number;
+  /** Renews the lease; an answer `{ cancelRequested: true }` calls `onCancel`. */
   heartbeat: () => Promise<unknown>;
+  /** Called once when a heartbeat's answer says the run's cancellation was asked for. */
+  onCancel?: () => void;
   /** Called once when the store says the run is no longer ours (a LeaseLostError, or an error rebuilt with its code). */
   onLost: (e: Error) => void;
   onError?: (e: unknown) => void;
@@ -13,6 +16,7 @@ export class LeaseKeeper {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private inFlight: Promise<void> | null = null;
+  private cancelled = false;
 
   constructor(private readonly opts: LeaseKeeperOptions) {}
 
@@ -29,7 +33,12 @@ export class LeaseKeeper {
     this.inFlight = this.opts
       .heartbeat()
       .then(
-        () => undefined,
+        (answer: unknown) => {
+          if ((answer as { cancelRequested?: unknown } | null)?.cancelRequested === true && !this.cancelled) {
+            this.cancelled = true;
+            this.opts.onCancel?.();
+          }
+        },
         (e: unknown) => {
           if (hasCode(e, 'lease_lost') || hasCode(e, 'not_found')) {
             this.stop();

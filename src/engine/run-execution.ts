@@ -1,7 +1,7 @@
 import { formatDuration } from '../core/durations.js';
 import { isOrreryError } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
-import { LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
+import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type Outcome } from '../worker/handlers.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -23,7 +23,9 @@ export class RunExecution {
   private readonly logs: RunLogRecord[] = [];
   private timeoutTimer: NodeJS.Timeout | null = null;
   private finished = false;
+  private givenUp = false;
   private flushing: Promise<void> = Promise.resolve();
+  private releaseIfIgnored: () => void = () => {};
   /** Settles when the handler settled and the run's end is recorded (or given up). */
   readonly done: Promise<void>;
 
@@ -45,6 +47,7 @@ export class RunExecution {
         this.controller.abort(e);
       },
       onError: (e) => this.log.error({ err: e, backendId: this.backendId }, `heartbeat failed: ${(e as Error).message}`),
+      onCancel: () => this.cancel(),
     });
     this.done = this.execute();
   }
@@ -56,6 +59,7 @@ export class RunExecution {
     // A handler that ignores its aborted signal keeps its slot for at most one lease past the timeout.
     let giveUp: (v: typeof IGNORED) => void = () => {};
     const ignored = new Promise<typeof IGNORED>((r) => (giveUp = r));
+    this.releaseIfIgnored = () => setTimeout(() => giveUp(IGNORED), this.claimed.leaseMs).unref();
     if (timeoutMs !== null) {
       this.timeoutTimer = setTimeout(() => {
         timedOut = true;
@@ -93,16 +97,37 @@ export class RunExecution {
     await this.flushing;
   }
 
+  /** Asks the board now whether the run's cancellation was requested (a heartbeat; the `cancel` wake-up calls it). */
+  checkCancel(): Promise<void> {
+    return this.finished ? Promise.resolve() : this.keeper.beat();
+  }
+
+  /**
+   * The run's cancellation was asked for: fire the handler's AbortSignal (isolated handlers get it
+   * forwarded) and end the run `failed` with error `cancelled` (no retry consumed, docs/limits.md).
+   * A handler that ignores the signal keeps its slot for at most one lease.
+   */
+  private cancel(): void {
+    if (this.finished) return;
+    this.log.info({ backendId: this.backendId }, `run ${this.backendId}: cancellation requested; aborting its handler`);
+    this.controller.abort(new Error(CANCELLED_ERROR));
+    void this.finish({ status: 'failed', error: CANCELLED_ERROR });
+    this.releaseIfIgnored();
+  }
+
   /** Gives the run back (graceful shutdown past the grace period): it ends `lost`, its task is due again. */
   async abandon(reason: string): Promise<void> {
-    if (this.finished) return;
+    if (this.finished) {
+      this.givenUp = true; // shutting down: an end still waiting for the database is retried no more
+      return;
+    }
     this.finished = true;
     this.stopTimers();
     this.controller.abort(new Error(reason));
     await this.flush();
     try {
       const at = this.board.now();
-      await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at }));
+      await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at }), this.claimed.leaseMs);
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
     } catch (e) {
       this.log.error({ err: e }, `run ${this.backendId}: abandon failed: ${(e as Error).message}`);
@@ -117,6 +142,8 @@ export class RunExecution {
     const { run } = this.claimed;
     try {
       const at = this.board.now();
+      // Until the database takes it or refuses it: a run whose lease expired may still be ended by its
+      // holder until a reaper has ended it, and giving up would have the run executed again.
       const r = await this.retryingStorage(() =>
         this.ender.end(this.backendId, {
           status: outcome.status,
@@ -141,18 +168,18 @@ export class RunExecution {
   }
 
   /**
-   * Retries a call that failed for want of the database (connection lost, server restarting) or of
-   * a remote board, with backoff, for at most one lease; Orrery's own verdicts (an OrreryError, or an
-   * error carrying one of its codes: ended twice, lease lost...) are final. Past the lease the reaper
-   * will have taken the run back anyway.
+   * Retries a call that failed for want of the database (connection lost, server restarting, disk
+   * full) or of a remote board, with backoff, until it succeeds, `forMs` has passed, or the worker
+   * stopped past its grace period; Orrery's own verdicts (an OrreryError, or an error carrying one of
+   * its codes: ended twice, lease lost, reaped...) are final.
    */
-  private async retryingStorage<T>(call: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.claimed.leaseMs;
+  private async retryingStorage<T>(call: () => Promise<T>, forMs = Infinity): Promise<T> {
+    const deadline = Date.now() + forMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       try {
         return await call();
       } catch (e) {
-        if (isOrreryError(e) || Date.now() + delay > deadline) throw e;
+        if (isOrreryError(e) || this.givenUp || Date.now() + delay > deadline) throw e;
         this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: database unavailable (${(e as Error).message}); retrying in ${delay} ms`);
         await new Promise((r) => setTimeout(r, delay));
       }

@@ -4,7 +4,18 @@ import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
 import { openStore } from '../store/open-store.js';
-import type { ClaimedRun, CreatedTask, EndRunItem, EndRunRequest, EndRunResult, Store, TaskFilter } from '../store/store.js';
+import type {
+  CancelRunResult,
+  ClaimOutcome,
+  ClaimedRun,
+  CreatedTask,
+  EndRunItem,
+  EndRunRequest,
+  EndRunResult,
+  HeartbeatAnswer,
+  Store,
+  TaskFilter,
+} from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
@@ -78,6 +89,10 @@ export class Orrery implements Jobboard {
 
   onRunsScheduled(listener: () => void): () => void {
     return this.store.listen('runs', listener);
+  }
+
+  onCancelRequested(listener: () => void): () => void {
+    return this.store.listen('cancel', listener);
   }
 
   private instant(at?: Date): Date {
@@ -199,12 +214,20 @@ export class Orrery implements Jobboard {
 
   // --- the jobboard -----------------------------------------------------------------------------
   async claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
+    return (await this.claim(opts)).runs;
+  }
+
+  /**
+   * Claims within the types' limits (maxRunning, maxRunningPerKey, rateLimit) and says whether runs
+   * were held back, and when a rate limit next lets one start.
+   */
+  async claim(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimOutcome> {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
-    const claimed = await this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at) });
+    const outcome = await this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at) });
     this.events.emit('worker', opts.worker); // seen, even when there was nothing to claim
-    this.emitRuns('started', claimed.map((c) => c.run));
-    return claimed;
+    this.emitRuns('started', outcome.runs.map((c) => c.run));
+    return outcome;
   }
 
   /** Started runs this worker holds (claim recovery after a lost reply). */
@@ -220,9 +243,22 @@ export class Orrery implements Jobboard {
     return run;
   }
 
-  heartbeat(backendId: string, opts: At & { worker: string }): Promise<Date> {
+  /** Extends the holder's lease; the answer says whether the run's cancellation was asked for. */
+  heartbeat(backendId: string, opts: At & { worker: string }): Promise<HeartbeatAnswer> {
     this.events.emit('worker', opts.worker);
     return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
+  }
+
+  /**
+   * Cancels a run (docs/limits.md): a scheduled run ends `failed` with error `cancelled` at once, and
+   * its task skips that run (no retry consumed); a started run is flagged and its worker, told through
+   * its next heartbeat or the `cancel` wake-up, aborts the handler and ends it the same way.
+   */
+  async cancelRun(backendId: string, opts: At = {}): Promise<CancelRunResult> {
+    if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
+    const out = await this.store.cancelRun(backendId, this.instant(opts.at));
+    if (out.outcome === 'ended') this.emitEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
+    return out;
   }
 
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {

@@ -66,7 +66,15 @@ export class Worker {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    this.unlisten = this.board.onRunsScheduled(() => this.sleeper.wake());
+    const offRuns = this.board.onRunsScheduled(() => this.sleeper.wake());
+    // A run's cancellation was asked for: each running handler's run is checked at once (a heartbeat).
+    const offCancel = this.board.onCancelRequested?.(() => {
+      for (const x of this.active.values()) void x.checkCancel();
+    });
+    this.unlisten = () => {
+      offRuns();
+      offCancel?.();
+    };
     this.loopDone = this.loop();
   }
 
@@ -98,9 +106,13 @@ export class Worker {
         const types = await this.currentTypes();
         const free = this.concurrency - this.active.size;
         if (free > 0 && types.length > 0) {
-          const claimed = await this.board.claimRuns({ worker: this.id, types, limit: free });
+          const req = { worker: this.id, types, limit: free };
+          const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
+          const claimed = outcome.runs;
           for (const c of claimed) this.execute(c);
           if (claimed.length === free) delay = 0;
+          // Held back by a rate limit: sleep until its next slot opens (a running slot freeing up wakes us anyway).
+          else if (outcome.heldBack && outcome.retryAt) delay = Math.max(1, Math.min(this.pollMs, outcome.retryAt.getTime() - this.board.now().getTime()));
         }
         failures = 0;
       } catch (e) {

@@ -12,7 +12,7 @@ import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { Jobboard } from '../engine/jobboard.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
-import type { ClaimedRun, EndRunResult, TaskFilter } from '../store/store.js';
+import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, TaskFilter } from '../store/store.js';
 import { DagClient } from './dag-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
@@ -130,6 +130,10 @@ export class OrreryClient implements Jobboard {
   getRunLogs(backendId: string): Promise<RunLogRecord[]> {
     return this.call('GET', `/runs/${encodeURIComponent(backendId)}/logs`);
   }
+  /** Cancels a run: a scheduled one ends at once, a started one's worker is asked to stop it. */
+  cancelRun(backendId: string): Promise<CancelRunResult> {
+    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/cancel`, {});
+  }
   endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     const { at, ...rest } = opts;
     return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: at.toISOString() } : {}) });
@@ -142,8 +146,9 @@ export class OrreryClient implements Jobboard {
   heldRuns(worker: string): Promise<ClaimedRun[]> {
     return this.call('POST', '/jobboard/held', { worker });
   }
-  async heartbeat(backendId: string, opts: { worker: string }): Promise<Date> {
-    return (await this.call<{ leaseExpiresAt: Date }>('POST', '/jobboard/heartbeat', { backendId, worker: opts.worker })).leaseExpiresAt;
+  async heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer> {
+    const a = await this.call<{ leaseExpiresAt: Date; cancelRequested?: boolean }>('POST', '/jobboard/heartbeat', { backendId, worker: opts.worker });
+    return { leaseExpiresAt: a.leaseExpiresAt, cancelRequested: a.cancelRequested === true };
   }
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
     // The server's clock stamps the end: remote worker clocks do not decide instants.

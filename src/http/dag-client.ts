@@ -58,6 +58,9 @@ export class DagClient {
     const r = await this.call<Json<DagRunDetail>>('GET', `/dag-runs/${runId}`);
     return run(r);
   }
+  async cancel(runId: number): Promise<DagRun> {
+    return run(await this.call<Json<DagRun>>('POST', `/dag-runs/${runId}/cancel`));
+  }
   async restart(runId: number): Promise<DagRun> {
     return run(await this.call<Json<DagRun>>('POST', `/dag-runs/${runId}/restart`));
   }

@@ -55,6 +55,13 @@ export const dagRoutes: Route[] = [
     handler: async (o, { params }) => ({ body: await o.dags.run(params.run as number) }),
   },
   {
+    method: 'post', path: '/dag-runs/:run/cancel', tag: 'dag runs',
+    summary: 'Cancel a waiting or running run: unfinished tasks become failed (cancelled), live attempts are stopped (409 if the run already ended)',
+    params: { run: runId },
+    responses: { 200: D.DagRunSchema, 404: ErrorSchema, 409: ErrorSchema },
+    handler: async (o, { params }) => ({ body: await o.dags.cancel(params.run as number) }),
+  },
+  {
     method: 'post', path: '/dag-runs/:run/restart', tag: 'dag runs', summary: 'Restart a failed run: its failed and upstream-failed tasks run again (409 if the run is not failed)',
     params: { run: runId },
     responses: { 200: D.DagRunSchema, 404: ErrorSchema, 409: ErrorSchema },

@@ -165,6 +165,13 @@ export const routes: Route[] = [
     }),
   },
   {
+    method: 'post', path: '/runs/:backendId/cancel', tag: 'runs',
+    summary: 'Cancel a run: a scheduled one ends failed (cancelled) at once; a started one is stopped by its worker (409 if it already ended)',
+    params: { backendId }, body: S.CancelBody,
+    responses: { 200: S.CancelRunResultSchema, 400: S.ErrorSchema, 404: S.ErrorSchema, 409: S.ErrorSchema },
+    handler: async (o, { params, body }) => ({ body: await o.cancelRun(params.backendId as string, at(body?.at)) }),
+  },
+  {
     method: 'post', path: '/runs/:backendId/end', tag: 'runs', summary: 'End a run and apply the end-of-run formula',
     params: { backendId }, body: S.EndBody,
     responses: { 200: S.EndRunResultSchema, 404: S.ErrorSchema, 409: S.ErrorSchema, 422: S.ErrorSchema },
@@ -185,8 +192,8 @@ export const routes: Route[] = [
   {
     method: 'post', path: '/jobboard/heartbeat', tag: 'jobboard', summary: "Extend a held run's lease (409 lease_lost if not held)",
     body: S.HeartbeatBody,
-    responses: { 200: z.object({ leaseExpiresAt: z.string() }), 404: S.ErrorSchema, 409: S.ErrorSchema },
-    handler: async (o, { body }) => ({ body: { leaseExpiresAt: await o.heartbeat(body.backendId, { worker: body.worker }) } }),
+    responses: { 200: S.HeartbeatAnswerSchema, 404: S.ErrorSchema, 409: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: await o.heartbeat(body.backendId, { worker: body.worker }) }),
   },
   {
     method: 'post', path: '/jobboard/end', tag: 'jobboard', summary: 'End held runs in one transaction; each item gets its own outcome',

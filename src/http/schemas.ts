@@ -19,6 +19,9 @@ export const TaskTypeSchema = z.object({
   timeoutMs: ms.nullable(),
   leaseMs: ms,
   maxAbandons: z.number().int(),
+  maxRunning: z.number().int().nullable(),
+  maxRunningPerKey: z.number().int().nullable(),
+  rateLimit: z.object({ count: z.number().int(), perMs: ms }).nullable(),
 });
 
 const ScheduleSchema = z.union([
@@ -41,6 +44,8 @@ export const TaskSchema = z.object({
   consecutiveAbandons: z.number().int(),
   priority: z.enum(PRIORITIES).nullable(),
   nextAttempt: z.number().int(),
+  key: z.string().nullable(),
+  concurrencyKey: z.string().nullable(),
   created: instant,
 });
 
@@ -59,6 +64,7 @@ export const RunSchema = z.object({
   worker: z.string().nullable(),
   leaseExpiresAt: instant.nullable(),
   attempt: z.number().int(),
+  cancelRequested: z.boolean(),
 });
 
 export const TaskWithRunsSchema = TaskSchema.extend({ runs: z.array(RunSchema) });
@@ -70,6 +76,13 @@ export const ClaimedRunSchema = z.object({
   leaseMs: ms,
   timeoutMs: ms.nullable(),
 });
+export const CancelRunResultSchema = z.object({
+  outcome: z.enum(['ended', 'requested']).describe('ended: the run was waiting and ended at once; requested: its worker was asked to stop it'),
+  run: RunSchema,
+  task: TaskSchema,
+  taskUpdated: z.boolean(),
+});
+export const HeartbeatAnswerSchema = z.object({ leaseExpiresAt: instant, cancelRequested: z.boolean() });
 export const EndRunResultSchema = z.object({ run: RunSchema, task: TaskSchema, taskUpdated: z.boolean(), note: z.string().optional() });
 export const ErrorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ path: z.string(), message: z.string() })) }),
@@ -83,6 +96,7 @@ export const IdsBody = z.strictObject({ ids: z.array(z.number().int().positive()
 export const RespawnBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000), nextRun: isoInstant.optional() });
 export const ScheduleBody = z.strictObject({ type: nonEmpty.optional(), at: isoInstant.optional() });
 export const BatchBody = z.strictObject({ tasks: z.array(z.unknown()).min(1).max(1_000_000) });
+export const CancelBody = z.strictObject({ at: isoInstant.optional() });
 export const StartBody = z.strictObject({ worker: nonEmpty.optional(), metadata: z.record(z.string(), z.unknown()).optional(), at: isoInstant.optional() });
 const MAX_RETRY_AFTER_MS = 100 * 365 * 86_400_000;
 const endFields = {

@@ -27,6 +27,9 @@ export function taskTypeFromRow(r: Row): TaskType {
     timeoutMs: numOrNull(r.timeout_ms),
     leaseMs: ms(r.lease_ms),
     maxAbandons: ms(r.max_abandons),
+    maxRunning: numOrNull(r.max_running),
+    maxRunningPerKey: numOrNull(r.max_running_per_key),
+    rateLimit: r.rate_limit_count === null || r.rate_limit_count === undefined ? null : { count: ms(r.rate_limit_count), perMs: ms(r.rate_limit_per_ms) },
   };
 }
 
@@ -45,6 +48,8 @@ export function taskFromRow(r: Row): Task {
     consecutiveAbandons: ms(r.consecutive_abandons),
     priority: (r.priority ?? null) as Priority | null,
     nextAttempt: ms(r.next_attempt),
+    key: (r.task_key ?? null) as string | null,
+    concurrencyKey: (r.concurrency_key ?? null) as string | null,
     created: date(r.created),
   };
 }
@@ -65,6 +70,7 @@ export function runFromRow(r: Row): TaskRun {
     worker: (r.worker ?? null) as string | null,
     leaseExpiresAt: dateOrNull(r.lease_expires_at),
     attempt: ms(r.attempt),
+    cancelRequested: r.cancel_requested === true || r.cancel_requested === 1,
   };
 }
 
@@ -88,6 +94,8 @@ export function taskFromNew(t: NewTask, id: number, at: Date): Task {
     consecutiveAbandons: 0,
     priority: t.priority,
     nextAttempt: 1,
+    key: t.key ?? null,
+    concurrencyKey: t.concurrencyKey ?? null,
     created: at,
   };
 }

@@ -27,9 +27,10 @@ export interface StoreCapabilities {
 
 /**
  * Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue
- * slots freed, `ended` when runs ended (this process only), `dags` when a DAG task's attempt ended.
+ * slots freed, `ended` when runs ended (this process only), `dags` when a DAG task's attempt ended,
+ * `cancel` when a started run's cancellation was asked for (its worker checks its runs at once).
  */
-export type Channel = 'tasks' | 'runs' | 'claimed' | 'ended' | 'dags';
+export type Channel = 'tasks' | 'runs' | 'claimed' | 'ended' | 'dags' | 'cancel';
 
 export interface TaskFilter {
   type?: string;
@@ -58,6 +59,33 @@ export interface ClaimedRun {
   timeoutMs: number | null;
 }
 
+/** What a claim got, and whether limits held waiting runs back (docs/limits.md). */
+export interface ClaimOutcome {
+  runs: ClaimedRun[];
+  /** A concurrency or rate limit kept some waiting run of the requested types from being claimed. */
+  heldBack: boolean;
+  /**
+   * With `heldBack`: the earliest instant a rate limit lets another run start (the claimer may sleep
+   * until then); null when only a running run ending can free a slot, or nothing was held back.
+   */
+  retryAt: Date | null;
+}
+
+/** A heartbeat's answer: the new end of the lease, and whether the run's cancellation was asked for. */
+export interface HeartbeatAnswer {
+  leaseExpiresAt: Date;
+  cancelRequested: boolean;
+}
+
+/** What `cancelRun` did: ended a waiting run at once, or asked a started run's worker to stop it. */
+export interface CancelRunResult {
+  outcome: 'ended' | 'requested';
+  run: TaskRun;
+  task: Task;
+  /** With `ended`: the task followed the cancellation rule (false when it had moved on). */
+  taskUpdated: boolean;
+}
+
 /** How one run ends (the shared domain request: status, instant, cause, holder, result...). */
 export type EndRunRequest = RunEndRequest;
 
@@ -82,8 +110,10 @@ export interface StartRunRequest {
 
 export interface CreatedTask {
   task: Task;
-  /** False when an equal active task already existed and was returned instead. */
+  /** False when an equal active task already existed and was returned instead (or replaced). */
   created: boolean;
+  /** With `onConflict: 'replace'`: the existing task was updated (arguments, next run...). */
+  replaced?: boolean;
 }
 
 /**
@@ -121,6 +151,7 @@ export interface Store {
   getTask(id: number): Promise<Task | null>;
   searchTasks(filter: TaskFilter): Promise<Task[]>;
   listPending(type: string, at: Date, limit: number): Promise<Task[]>;
+  /** Disables tasks: waiting runs are cancelled at once, a started current run is asked to stop (cancelRequested). */
   disableTasks(ids: readonly number[], at: Date): Promise<Task[]>;
   respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]>;
 
@@ -133,11 +164,21 @@ export interface Store {
   /** Earliest nextRun among tasks waiting to be scheduled, for the runner's sleep. */
   nextDueAt(): Promise<Date | null>;
 
-  claimRuns(req: ClaimRequest): Promise<ClaimedRun[]>;
+  /**
+   * Claims waiting runs of the requested types, oldest first, within every type's limits (maxRunning,
+   * maxRunningPerKey, rateLimit), counted in the claim's own transaction.
+   */
+  claimRuns(req: ClaimRequest): Promise<ClaimOutcome>;
   /** Started runs held by `worker`: how a worker recovers a claim whose reply it never received. */
   heldRuns(worker: string): Promise<ClaimedRun[]>;
   startRun(backendId: string, req: StartRunRequest): Promise<TaskRun>;
-  heartbeat(backendId: string, worker: string, at: Date): Promise<Date>;
+  heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer>;
+  /**
+   * Cancels a run: a scheduled one ends `failed` (`cancelled`) at once; a started one is flagged
+   * `cancelRequested` (its worker learns it from its heartbeat or the `cancel` channel). A finished
+   * run is an InvalidTransitionError.
+   */
+  cancelRun(backendId: string, at: Date): Promise<CancelRunResult>;
   endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult>;
   /**
    * Ends several runs in one transaction (runs that finish together: one commit instead of many).

@@ -3,6 +3,7 @@ import type { Store, StoreCapabilities } from '../../src/store/store.js';
 import { archiveCases } from './archive.case.js';
 import { dagCases } from './dags.case.js';
 import { jobboardCases } from './jobboard.case.js';
+import { limitCases } from './limits.case.js';
 import { runnerCases } from './runner.case.js';
 import { statsCases } from './stats.case.js';
 import { taskCases } from './tasks.case.js';
@@ -21,6 +22,7 @@ export function describeStore(sut: StoreUnderTest): void {
     taskCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
+    limitCases(sut);
     statsCases(sut);
     dagCases(sut);
     archiveCases(sut);

@@ -56,7 +56,7 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const { orrery } = await setup();
       const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
       const run = await claimOne(orrery, t.id, T0);
-      expect(await orrery.heartbeat(run.backendId, { worker: 'w1', at: plus(T0, 20_000) })).toEqual(plus(T0, 50_000));
+      expect(await orrery.heartbeat(run.backendId, { worker: 'w1', at: plus(T0, 20_000) })).toEqual({ leaseExpiresAt: plus(T0, 50_000), cancelRequested: false });
       await expect(orrery.heartbeat(run.backendId, { worker: 'intruder', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(LeaseLostError);
       await expect(orrery.heartbeat('no-such-run', { worker: 'w1', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(NotFoundError);
       await expect(orrery.endRun(run.backendId, { status: 'eventful', worker: 'intruder', at: plus(T0, 1) })).rejects.toBeInstanceOf(LeaseLostError);

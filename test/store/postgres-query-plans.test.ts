@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, HOT_QUERIES } from '../../src/store/postgres/postgres-store.js';
+import { LIMIT_QUERIES } from '../../src/store/postgres/postgres-claims.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 const TASKS = 1_000_000;
@@ -70,6 +71,10 @@ describe('PostgreSQL hot queries at scale', () => {
     ['claim waiting runs', HOT_QUERIES.claim, ['w', AT, ['load-git'], 10], ['task_runs_claimable']],
     ['expired leases (reaper)', HOT_QUERIES.expired, [AT, 500], ['task_runs_leases']],
     ['earliest lease expiry (reaper sleep)', HOT_QUERIES.nextLease, [], ['task_runs_leases']],
+    // The claim of a type with limits (docs/limits.md).
+    ['running runs of a limited type', LIMIT_QUERIES.runningOfType, ['load-git'], ['task_runs_running']],
+    ['running runs per concurrency key', LIMIT_QUERIES.runningByKey, ['load-git'], ['task_runs_running']],
+    ['waiting runs of a limited type in claim order', LIMIT_QUERIES.pick, ['load-git', 10], ['task_runs_claimable']],
   ];
 
   it.each(cases)('%s uses a partial index and scans no table', async (_name, sql, params, indexes) => {
@@ -96,7 +101,7 @@ describe('PostgreSQL hot queries at scale', () => {
       expect(new Set(runs.map((r) => r.task)).size).toBe(DUE);
       expect(Math.max(...runs.map((r) => r.task))).toBe(DUE); // exactly the due ones
       const claimed = await store.claimRuns({ worker: 'w', types: ['load-git'], limit: 50, at: AT });
-      expect(claimed).toHaveLength(50);
+      expect(claimed.runs).toHaveLength(50);
     } finally {
       await store.close();
     }

@@ -26,6 +26,9 @@ export function taskCases(sut: StoreUnderTest): void {
         timeoutMs: null,
         leaseMs: 30_000,
         maxAbandons: 3,
+        maxRunning: null,
+        maxRunningPerKey: null,
+        rateLimit: null,
       });
     });
 

@@ -97,6 +97,10 @@ export function visitCases(sut: StoreUnderTest): void {
       );
       expect(second).toEqual({ ...first, extraLoaderArguments: { a: 2 }, lastUpdate: plus(T0, MIN), lastSeen: plus(T0, DAY) });
       expect((await o.visits.getListedOrigins()).origins).toEqual([second]);
+      // metrics of never-visited origins only (no successful visit to compare with)
+      expect(await o.visits.updateMetrics({ at: T0 })).toEqual([
+        { listerId: l.id, visitType: 'npm', updated: T0, originsKnown: 1, originsEnabled: 1, originsNeverVisited: 1, originsWithPendingChanges: 0 },
+      ]);
     });
 
     it('a batch with one bad row (or an unknown lister) is rejected whole and writes nothing', async () => {

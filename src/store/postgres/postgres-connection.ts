@@ -36,7 +36,8 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
   try {
     client = await pool.connect();
   } catch (e) {
-    throw new StorageError(`cannot connect to ${redact(url)}: ${(e as Error).message}`);
+    // The driver's error stays as the cause: its code says whether the server is merely unreachable.
+    throw Object.assign(new StorageError(`cannot connect to ${redact(url)}: ${(e as Error).message}`), { cause: e });
   }
   try {
     // Up to date (the usual case): nothing to lock or create, so the role needs no CREATE privilege.

@@ -3,7 +3,7 @@ import type { Channel } from '../store.js';
 
 const PG_CHANNEL = 'orrery';
 const THROTTLE_MS = 2;
-const CHANNELS = new Set<string>(['tasks', 'runs', 'claimed', 'ended', 'dags']);
+const CHANNELS = new Set<string>(['tasks', 'runs', 'claimed', 'ended', 'dags', 'cancel']);
 
 /**
  * LISTEN/NOTIFY between every process on one database. Notifications are coalesced per channel

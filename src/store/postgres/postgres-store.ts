@@ -1,14 +1,18 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
-import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
+import { hasLimits } from '../../core/limits.js';
+import { CANCELLED_ERROR, type RunLogRecord, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { channelsAfterEnds, claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
+  CancelRunResult,
   Channel,
+  ClaimOutcome,
   ClaimRequest,
   ClaimedRun,
   CreatedTask,
+  HeartbeatAnswer,
   EndRunItem,
   EndRunRequest,
   EndRunResult,
@@ -27,6 +31,7 @@ import type { DagStore } from '../dag-store.js';
 import { PostgresArchive } from './postgres-archive.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
+import { claimWithLimits } from './postgres-claims.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
@@ -143,10 +148,12 @@ export class PostgresStore implements Store {
     try {
       await this.pool.query(
         `INSERT INTO task_types (name, description, backend_name, default_interval_ms, min_interval_ms, max_interval_ms, backoff_factor,
-           max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons, created)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+           max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons, created,
+           max_running, max_running_per_key, rate_limit_count, rate_limit_per_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
         [type.name, type.description, type.backendName, type.defaultIntervalMs, type.minIntervalMs, type.maxIntervalMs, type.backoffFactor,
-          type.maxQueueLength, type.numRetries, type.retryDelayMs, type.timeoutMs, type.leaseMs, type.maxAbandons, at],
+          type.maxQueueLength, type.numRetries, type.retryDelayMs, type.timeoutMs, type.leaseMs, type.maxAbandons, at,
+          type.maxRunning, type.maxRunningPerKey, type.rateLimit?.count ?? null, type.rateLimit?.perMs ?? null],
       );
     } catch (e) {
       if ((e as { code?: string }).code === '23505') {
@@ -166,7 +173,7 @@ export class PostgresStore implements Store {
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
     const out = await this.tx((c) => insertTasks(c, tasks, at));
-    if (out.some((x) => x.created)) this.notify('tasks');
+    if (out.some((x) => x.created || x.replaced)) this.notify('tasks');
     return out;
   }
 
@@ -213,7 +220,9 @@ export class PostgresStore implements Store {
   }
 
   async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
+    let stopping = 0;
     const out = await this.tx(async (c) => {
+      stopping = 0;
       const tasks: Task[] = [];
       for (const id of ids) {
         const task = await this.lockTask(c, id);
@@ -222,12 +231,15 @@ export class PostgresStore implements Store {
           continue;
         }
         await c.query(`UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled' WHERE task = $1 AND status = 'scheduled'`, [id, at]);
+        // A run already executing is asked to stop (its worker learns it from its heartbeat or the cancel channel).
+        stopping += (await c.query(`UPDATE task_runs SET cancel_requested = true WHERE task = $1 AND status = 'started' AND NOT cancel_requested`, [id])).rowCount ?? 0;
         const [row] = await this.rows(c, `UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = $1 RETURNING *`, [id]);
         tasks.push(taskFromRow(row!));
       }
       return tasks;
     });
     this.notify('claimed');
+    if (stopping > 0) this.notify('cancel');
     return out;
   }
 
@@ -290,10 +302,10 @@ export class PostgresStore implements Store {
       if (due.length === 0) return [];
       const inserted = await this.rows(
         c,
-        `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt)
-         SELECT t, $1, gen_random_uuid()::text, 'scheduled', r, $2, a FROM unnest($3::bigint[], $4::smallint[], $5::int[]) AS x(t, r, a)
+        `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key)
+         SELECT t, $1, gen_random_uuid()::text, 'scheduled', r, $2, a, k FROM unnest($3::bigint[], $4::smallint[], $5::int[], $6::text[]) AS x(t, r, a, k)
          RETURNING *`,
-        [type, at, due.map((d) => d.id), due.map((d) => d.priority_rank), due.map((d) => d.next_attempt)],
+        [type, at, due.map((d) => d.id), due.map((d) => d.priority_rank), due.map((d) => d.next_attempt), due.map((d) => d.concurrency_key ?? null)],
       );
       await c.query(
         `UPDATE tasks SET status = 'next_run_scheduled', current_run = x.run FROM unnest($1::bigint[], $2::bigint[]) AS x(task, run) WHERE tasks.id = x.task`,
@@ -311,12 +323,25 @@ export class PostgresStore implements Store {
     return (row?.t as Date | null) ?? null;
   }
 
-  async claimRuns(req: ClaimRequest): Promise<ClaimedRun[]> {
-    if (req.limit <= 0 || req.types.length === 0) return [];
-    const rows = await this.rows(this.pool, HOT_QUERIES.claim, [req.worker, req.at, req.types, req.limit]);
-    if (rows.length === 0) return [];
+  async claimRuns(req: ClaimRequest): Promise<ClaimOutcome> {
+    if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
+    const unlimited: string[] = [];
+    const limited: TaskType[] = [];
+    for (const name of new Set(req.types)) {
+      const type = await this.typeOrNull(this.pool, name);
+      if (type !== null && hasLimits(type)) limited.push(type);
+      else unlimited.push(name);
+    }
+    let outcome: ClaimOutcome;
+    if (limited.length === 0) {
+      // The fast path: one statement, no transaction, no counting.
+      const rows = await this.rows(this.pool, HOT_QUERIES.claim, [req.worker, req.at, unlimited, req.limit]);
+      outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
+    } else outcome = await this.tx((c) => claimWithLimits(c, req, unlimited, limited));
+    if (outcome.runs.length === 0) return outcome;
     this.notify('claimed');
-    return rows.map(claimedFromRow).sort((a, b) => a.run.id - b.run.id);
+    outcome.runs.sort((a, b) => a.run.id - b.run.id);
+    return outcome;
   }
 
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
@@ -343,24 +368,49 @@ export class PostgresStore implements Store {
          WHERE backend_id = $1 RETURNING *`,
         [backendId, req.worker, req.at, JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) })],
       );
+      // An external start of a rate-limited type counts in its window too.
+      if ((await this.typeOf(c, current.type)).rateLimit !== null) await c.query('INSERT INTO rate_limit_starts (type, started) VALUES ($1, $2)', [current.type, req.at]);
       return runFromRow(row!);
     });
     this.notify('claimed');
     return run;
   }
 
-  async heartbeat(backendId: string, worker: string, at: Date): Promise<Date> {
+  async heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer> {
     const [row] = await this.rows(
       this.pool,
       `UPDATE task_runs SET lease_expires_at = $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'
-       WHERE backend_id = $1 AND status = 'started' AND worker = $2 RETURNING lease_expires_at`,
+       WHERE backend_id = $1 AND status = 'started' AND worker = $2 RETURNING lease_expires_at, cancel_requested`,
       [backendId, worker, at],
     );
     if (!row) {
       await this.requireRun(this.pool, backendId); // an unknown run is not_found, not a lost lease
       throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
     }
-    return row.lease_expires_at as Date;
+    return { leaseExpiresAt: row.lease_expires_at as Date, cancelRequested: row.cancel_requested === true };
+  }
+
+  async cancelRun(backendId: string, at: Date): Promise<CancelRunResult> {
+    const out = await this.tx(async (c): Promise<CancelRunResult> => {
+      const run = await this.lockRun(c, backendId);
+      if (run.status === 'started') {
+        const [row] = await this.rows(c, 'UPDATE task_runs SET cancel_requested = true WHERE id = $1 RETURNING *', [run.id]);
+        const [task] = await this.rows(c, 'SELECT * FROM tasks WHERE id = $1', [run.task]);
+        return { outcome: 'requested', run: runFromRow(row!), task: taskFromRow(task!), taskUpdated: false };
+      }
+      if (run.status !== 'scheduled') {
+        throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
+      }
+      const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.typeOf(c, name));
+      if (r instanceof OrreryError) throw r;
+      return { outcome: 'ended', run: r!.run, task: r!.task, taskUpdated: r!.taskUpdated };
+    });
+    if (out.outcome === 'requested') this.notify('cancel');
+    else {
+      this.notifyEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
+      this.notify('claimed'); // a queue slot freed
+    }
+    return out;
   }
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
@@ -472,10 +522,16 @@ export class PostgresStore implements Store {
 
   /** Task types are immutable once created, so the hot path reads each one once. */
   private async typeOf(q: Q, name: string): Promise<TaskType> {
+    const type = await this.typeOrNull(q, name);
+    if (!type) throw new ValidationError(`unknown task type "${name}"`);
+    return type;
+  }
+
+  private async typeOrNull(q: Q, name: string): Promise<TaskType | null> {
     const cached = this.typeCache.get(name);
     if (cached) return cached;
     const [row] = await this.rows(q, 'SELECT * FROM task_types WHERE name = $1', [name]);
-    if (!row) throw new ValidationError(`unknown task type "${name}"`);
+    if (!row) return null;
     const type = taskTypeFromRow(row);
     this.typeCache.set(name, type);
     return type;

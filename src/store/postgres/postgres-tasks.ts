@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import type { RunStatus } from '../../core/model.js';
+import { planConflict, REPLACED_ERROR } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
@@ -25,26 +27,58 @@ export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], a
     await insertChunk(c, tasks.filter((t) => vanished.has(t.dedupeKey) && !inserted.has(t.dedupeKey)), at, inserted);
   }
   const firstSeen = new Set<string>();
-  return tasks.map((t) => {
+  const out: CreatedTask[] = [];
+  for (const t of tasks) {
     const id = inserted.get(t.dedupeKey);
-    if (id !== undefined) {
-      const created = !firstSeen.has(t.dedupeKey);
-      firstSeen.add(t.dedupeKey);
-      return { task: taskFromNew(t, id, at), created };
-    }
-    return { task: taskFromRow(existing.get(t.dedupeKey)!), created: false };
+    const first = id !== undefined && !firstSeen.has(t.dedupeKey);
+    firstSeen.add(t.dedupeKey);
+    if (first) out.push({ task: taskFromNew(t, id, at), created: true });
+    else if ((t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null) {
+      // Same definition: the holder as inserted earlier in this batch, or as found.
+      out.push(id !== undefined ? { task: taskFromNew(t, id, at), created: false } : { task: taskFromRow(existing.get(t.dedupeKey)!), created: false });
+    } else out.push(await resolveConflict(c, t, at));
+  }
+  return out;
+}
+
+/** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
+async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<CreatedTask> {
+  const { rows } = await c.query<Row>(
+    `SELECT t.*, r.status AS current_run_status FROM tasks t LEFT JOIN task_runs r ON r.id = t.current_run WHERE t.dedupe_key = $1 FOR UPDATE OF t`,
+    [t.dedupeKey],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`task with identity ${t.dedupeKey} vanished during creation; try again`);
+  const holder = taskFromRow(row);
+  const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', {
+    arguments: t.arguments,
+    nextRun: t.nextRun,
+    priority: t.priority,
+    priorityRank: t.priorityRank,
+    concurrencyKey: t.concurrencyKey ?? null,
   });
+  if (plan.action === 'return') return { task: holder, created: false };
+  if (plan.withdrawRun) {
+    await c.query(`UPDATE task_runs SET status = 'failed', ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled'`, [row.current_run, at, REPLACED_ERROR]);
+  }
+  const u = plan.update;
+  const { rows: updated } = await c.query<Row>(
+    `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, priority = $4, priority_rank = $5, concurrency_key = $6,
+       status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1 RETURNING *`,
+    [holder.id, JSON.stringify(u.arguments), u.nextRun, u.priority, u.priorityRank, u.concurrencyKey],
+  );
+  return { task: taskFromRow(updated[0]!), created: false, replaced: true };
 }
 
 async function insertChunk(c: pg.PoolClient, chunk: readonly NewTask[], at: Date, inserted: Map<string, number>): Promise<void> {
   if (chunk.length === 0) return;
   const { rows } = await c.query<{ id: number; dedupe_key: string }>(
       `INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left, priority,
-       priority_rank, identity_key, dedupe_key, created)
-     SELECT type, arguments, policy, schedule, next_run, interval, 'next_run_not_scheduled', retries, priority, rank, key, key, $11
+       priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created)
+     SELECT type, arguments, policy, schedule, next_run, interval, 'next_run_not_scheduled', retries, priority, rank, key, key, tkey, ckey, $11
      FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::bigint[], $7::int[], $8::text[],
-                 $9::smallint[], $10::text[])
-       AS x(type, arguments, policy, schedule, next_run, interval, retries, priority, rank, key)
+                 $9::smallint[], $10::text[], $12::text[], $13::text[])
+       AS x(type, arguments, policy, schedule, next_run, interval, retries, priority, rank, key, tkey, ckey)
      ON CONFLICT (dedupe_key) DO NOTHING
      RETURNING id, dedupe_key`,
     [
@@ -59,6 +93,8 @@ async function insertChunk(c: pg.PoolClient, chunk: readonly NewTask[], at: Date
       chunk.map((t) => t.priorityRank),
       chunk.map((t) => t.dedupeKey),
       at,
+      chunk.map((t) => t.key ?? null),
+      chunk.map((t) => t.concurrencyKey ?? null),
     ],
     );
   for (const r of rows) inserted.set(r.dedupe_key, Number(r.id));

@@ -125,6 +125,11 @@ export class PostgresVisitStore implements VisitStore {
   async recordListedOrigins(origins: readonly Required<ListedOriginInput>[], at: Date): Promise<ListedOrigin[]> {
     const unique = dedupeListed(origins);
     const out = await this.deps.tx(async (c) => {
+      // New rows copy their origin's visit stats: no grab of the visit type may mark it meanwhile
+      // (listings share the lock; a grab takes it alone).
+      for (const vt of [...new Set(unique.map((o) => o.visitType))].sort()) {
+        await c.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [GRAB_LOCK_CLASS, vt]);
+      }
       const all: Row[] = [];
       for (let i = 0; i < unique.length; i += CHUNK) {
         const chunk = unique.slice(i, i + CHUNK);

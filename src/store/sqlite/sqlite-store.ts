@@ -2,17 +2,21 @@ import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
+import { CANCELLED_ERROR } from '../../core/model.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { WakeFiles } from '../wake-files.js';
-import { channelsAfterEnds, claimedFromRow, logFromRow, runFromRow, taskFromNew, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { channelsAfterEnds, claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
+  CancelRunResult,
   Channel,
+  ClaimOutcome,
   ClaimRequest,
   ClaimedRun,
   CreatedTask,
+  HeartbeatAnswer,
   EndRunItem,
   EndRunRequest,
   EndRunResult,
@@ -28,6 +32,8 @@ import { SqliteDags } from './sqlite-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { SqliteArchive } from './sqlite-archive.js';
 import type { ArchiveStore } from '../archive-store.js';
+import { SqliteClaims } from './sqlite-claims.js';
+import { SqliteTaskWrites } from './sqlite-tasks.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
@@ -59,6 +65,8 @@ export class SqliteStore implements Store {
   readonly dags: DagStore;
   readonly archive: ArchiveStore;
   readonly visits: SqliteVisitStore;
+  private readonly claims: SqliteClaims;
+  private readonly taskWrites: SqliteTaskWrites;
 
   constructor(readonly url: string, path: string) {
     this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
@@ -66,6 +74,8 @@ export class SqliteStore implements Store {
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
     this.stmts = prepare(this.db);
+    this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name));
+    this.taskWrites = new SqliteTaskWrites(this.db);
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), notify: (c) => this.notify(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
@@ -101,18 +111,13 @@ export class SqliteStore implements Store {
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
     const out = this.write(() => this.insertTasksInTx(tasks, at));
-    if (out.some((c) => c.created)) this.notify('tasks');
+    if (out.some((c) => c.created || c.replaced)) this.notify('tasks');
     return out;
   }
 
   /** Inserts tasks inside the caller's write transaction; an equal active task is returned instead. */
   private insertTasksInTx(tasks: readonly NewTask[], at: Date): CreatedTask[] {
-    const now = at.getTime();
-    return tasks.map((t) => {
-      const info = this.stmts.insertTask.run(taskParams(t, now));
-      if (info.changes === 1) return { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true };
-      return { task: taskFromRow(this.stmts.taskByDedupe.get(t.dedupeKey) as Row), created: false };
-    });
+    return this.taskWrites.insertTasksInTx(tasks, at);
   }
 
   async getTask(id: number): Promise<Task | null> {
@@ -152,6 +157,7 @@ export class SqliteStore implements Store {
   }
 
   async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
+    let stopping = 0;
     const out = this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
@@ -159,10 +165,12 @@ export class SqliteStore implements Store {
         for (const run of this.stmts.scheduledRunsOfTask.all(id) as Row[]) {
           this.stmts.cancelRun.run({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' });
         }
+        stopping += this.taskWrites.requestCancelOfTask(id).length;
         return taskFromRow(this.stmts.disableTask.get(id) as Row);
       }),
     );
     this.notify('claimed');
+    if (stopping > 0) this.notify('cancel');
     return out;
   }
 
@@ -220,6 +228,7 @@ export class SqliteStore implements Store {
           rank: task.priority_rank,
           scheduled: now,
           attempt: task.next_attempt,
+          ckey: task.concurrency_key ?? null,
         }) as Row;
         this.stmts.markScheduled.run(run.id, task.id);
         return runFromRow(run);
@@ -234,22 +243,12 @@ export class SqliteStore implements Store {
     return row.t === null ? null : new Date(row.t);
   }
 
-  async claimRuns(req: ClaimRequest): Promise<ClaimedRun[]> {
-    if (req.limit <= 0 || req.types.length === 0) return [];
-    const claimed = this.write(() => {
-      // Oldest first by (priority, scheduled) across the types: the first `limit` of each type, merged.
-      const picks: Row[] = [];
-      for (const type of new Set(req.types)) picks.push(...(this.stmts.claimPick.all(type, req.limit) as Row[]));
-      picks.sort((a, b) => Number(a.priority_rank) - Number(b.priority_rank) || Number(a.scheduled) - Number(b.scheduled) || Number(a.id) - Number(b.id));
-      const at = req.at.getTime();
-      return picks.slice(0, req.limit).map((p) => {
-        const r = this.stmts.claimOne.get({ id: p.id, worker: req.worker, at }) as Row;
-        return claimedFromRow({ ...r, ...(this.stmts.claimContext.get(r.task, r.type) as Row) });
-      });
-    });
-    claimed.sort((a, b) => a.run.id - b.run.id);
-    if (claimed.length > 0) this.notify('claimed');
-    return claimed;
+  async claimRuns(req: ClaimRequest): Promise<ClaimOutcome> {
+    if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
+    const outcome = this.write(() => this.claims.claimInTx(req));
+    outcome.runs.sort((a, b) => a.run.id - b.run.id);
+    if (outcome.runs.length > 0) this.notify('claimed');
+    return outcome;
   }
 
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
@@ -270,19 +269,41 @@ export class SqliteStore implements Store {
         at: req.at.getTime(),
         metadata: JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) }),
       }) as Row;
+      this.claims.recordExternalStart(this.typesOf([current.type])[0]!, req.at);
       return runFromRow(row);
     });
     this.notify('claimed');
     return run;
   }
 
-  async heartbeat(backendId: string, worker: string, at: Date): Promise<Date> {
+  async heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer> {
     const row = this.write(() => this.stmts.heartbeat.get({ backend_id: backendId, worker, at: at.getTime() }) as Row | undefined);
     if (!row) {
       this.requireRun(backendId); // an unknown run is not_found, not a lost lease
       throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
     }
-    return new Date(Number(row.lease_expires_at));
+    return { leaseExpiresAt: new Date(Number(row.lease_expires_at)), cancelRequested: row.cancel_requested === 1 };
+  }
+
+  async cancelRun(backendId: string, at: Date): Promise<CancelRunResult> {
+    const out = this.write((): CancelRunResult => {
+      const run = this.requireRun(backendId);
+      if (run.status === 'started') {
+        const row = this.stmts.requestCancel.get(run.id) as Row;
+        return { outcome: 'requested', run: runFromRow(row), task: this.requireTask(run.task), taskUpdated: false };
+      }
+      if (run.status !== 'scheduled') {
+        throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
+      }
+      const r = this.endInTx(run, { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR });
+      return { outcome: 'ended', run: r.run, task: r.task, taskUpdated: r.taskUpdated };
+    });
+    if (out.outcome === 'requested') this.notify('cancel');
+    else {
+      this.notifyEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
+      this.notify('claimed'); // a queue slot freed
+    }
+    return out;
   }
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
@@ -421,18 +442,26 @@ export class SqliteStore implements Store {
     return runFromRow(row);
   }
 
+  /** A type by name (cached), or null for a name no type has. */
+  private typeOrNull(name: string): TaskType | null {
+    const cached = this.typeCache.get(name);
+    if (cached) return cached;
+    const row = this.stmts.typesByName.get(JSON.stringify([name])) as Row | undefined;
+    if (!row) return null;
+    const type = taskTypeFromRow(row);
+    this.typeCache.set(name, type);
+    return type;
+  }
+
   /** Task types are immutable once created, so the hot path reads each one once. */
   private typesOf(names: string[]): TaskType[] {
     return names.map((n) => {
-      const cached = this.typeCache.get(n);
-      if (cached) return cached;
-      const row = this.stmts.typesByName.get(JSON.stringify([n])) as Row | undefined;
-      if (!row) throw new ValidationError(`unknown task type "${n}"`);
-      const type = taskTypeFromRow(row);
-      this.typeCache.set(n, type);
+      const type = this.typeOrNull(n);
+      if (!type) throw new ValidationError(`unknown task type "${n}"`);
       return type;
     });
   }
+
 }
 
 function typeParams(t: TaskType) {
@@ -450,22 +479,10 @@ function typeParams(t: TaskType) {
     timeout_ms: t.timeoutMs,
     lease_ms: t.leaseMs,
     max_abandons: t.maxAbandons,
-  };
-}
-
-function taskParams(t: NewTask, now: number) {
-  return {
-    type: t.type,
-    arguments: JSON.stringify(t.arguments),
-    policy: t.policy,
-    schedule: JSON.stringify(t.schedule),
-    next_run: t.nextRun.getTime(),
-    interval: t.currentIntervalMs,
-    retries: t.retriesLeft,
-    priority: t.priority,
-    rank: t.priorityRank,
-    key: t.dedupeKey,
-    created: now,
+    max_running: t.maxRunning,
+    max_running_per_key: t.maxRunningPerKey,
+    rate_limit_count: t.rateLimit?.count ?? null,
+    rate_limit_per_ms: t.rateLimit?.perMs ?? null,
   };
 }
 
@@ -473,15 +490,13 @@ function prepare(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     insertType: p(`INSERT INTO task_types (name, description, backend_name, default_interval_ms, min_interval_ms, max_interval_ms,
-      backoff_factor, max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons, created)
+      backoff_factor, max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons,
+      max_running, max_running_per_key, rate_limit_count, rate_limit_per_ms, created)
       VALUES (@name, @description, @backend_name, @default_interval_ms, @min_interval_ms, @max_interval_ms, @backoff_factor,
-      @max_queue_length, @num_retries, @retry_delay_ms, @timeout_ms, @lease_ms, @max_abandons, @created)`),
+      @max_queue_length, @num_retries, @retry_delay_ms, @timeout_ms, @lease_ms, @max_abandons,
+      @max_running, @max_running_per_key, @rate_limit_count, @rate_limit_per_ms, @created)`),
     allTypes: p('SELECT * FROM task_types ORDER BY name'),
     typesByName: p('SELECT * FROM task_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name'),
-    insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
-      priority, priority_rank, identity_key, dedupe_key, created)
-      VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @key, @created)
-      ON CONFLICT (dedupe_key) DO NOTHING`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     taskById: p('SELECT * FROM tasks WHERE id = ?'),
     identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
@@ -496,21 +511,15 @@ function prepare(db: Database.Database) {
     scheduledRunsOfTask: p(`SELECT id FROM task_runs WHERE task = ? AND status = 'scheduled'`),
     cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error WHERE id = @id`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
-    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt)
-      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt) RETURNING *`),
+    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key)
+      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
-    claimPick: p(`SELECT id, priority_rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
-      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
-    claimOne: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
-      lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
-      WHERE id = @id AND status = 'scheduled' RETURNING *`),
-    claimContext: p(`SELECT t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
-      FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
     startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE backend_id = @backend_id RETURNING *`),
     heartbeat: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
-      WHERE backend_id = @backend_id AND status = 'started' AND worker = @worker RETURNING lease_expires_at`),
+      WHERE backend_id = @backend_id AND status = 'started' AND worker = @worker RETURNING lease_expires_at, cancel_requested`),
+    requestCancel: p(`UPDATE task_runs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
     endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
       lease_expires_at = NULL WHERE id = @id RETURNING *`),
     updateTaskAfterRun: p(`UPDATE tasks SET status = @status, disabled_reason = @reason, next_run = @next_run,

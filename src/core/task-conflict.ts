@@ -1,0 +1,43 @@
+import { ConflictError } from './errors.js';
+import type { Priority, RunStatus, Task, TaskArguments } from './model.js';
+import type { OnConflict } from './validation.js';
+
+/** What an incoming task would change on the active task it collides with. */
+export interface Replacement {
+  arguments: TaskArguments;
+  nextRun: Date;
+  priority: Priority | null;
+  priorityRank: number;
+  concurrencyKey: string | null;
+}
+
+export type ConflictPlan =
+  /** Return the existing task unchanged (`return`, or `replace` of a task whose run has started). */
+  | { action: 'return' }
+  /** Update the existing task; with `withdrawRun`, its waiting run ends first (`failed`, `cancelled: replaced`). */
+  | { action: 'replace'; withdrawRun: boolean; update: Replacement };
+
+export const REPLACED_ERROR = 'cancelled: replaced';
+
+/**
+ * Creating a task whose identity (its `key` within its type, or else its whole definition) is held
+ * by an active task (docs/limits.md):
+ * - `return`: the existing task is returned unchanged;
+ * - `error`: a ConflictError naming the existing task;
+ * - `replace`: a task waiting for its next run takes the new arguments, next run, priority and
+ *   concurrency key; one whose run waits in the jobboard has that run withdrawn and then does the
+ *   same; one whose run has started is left to finish and returned unchanged.
+ * `currentRunStatus` is the status of the task's current run (null when it has none).
+ */
+export function planConflict(existing: Task, currentRunStatus: RunStatus | null, mode: OnConflict, incoming: Replacement): ConflictPlan {
+  if (mode === 'return') return { action: 'return' };
+  if (mode === 'error') {
+    const what = existing.key !== null ? `key "${existing.key}"` : 'the same definition';
+    throw new ConflictError(`task ${existing.id} of type ${existing.type} with ${what} is active (${existing.status}); nothing created`, [
+      { path: existing.key !== null ? 'key' : 'arguments', message: `conflicts with active task ${existing.id}` },
+    ]);
+  }
+  if (existing.status === 'next_run_not_scheduled') return { action: 'replace', withdrawRun: false, update: incoming };
+  if (existing.status === 'next_run_scheduled' && currentRunStatus === 'scheduled') return { action: 'replace', withdrawRun: true, update: incoming };
+  return { action: 'return' };
+}

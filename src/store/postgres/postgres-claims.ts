@@ -1,0 +1,102 @@
+import type pg from 'pg';
+import { claimAllowance, pickWithinKeyLimits, rateWindowStart } from '../../core/limits.js';
+import type { TaskType } from '../../core/model.js';
+import { claimedFromRow, type Row } from '../rows.js';
+import type { ClaimOutcome, ClaimRequest } from '../store.js';
+
+/** Most waiting runs a claim reads for one type with a per-key limit, looking past runs of full keys. */
+export const KEY_SCAN_CAP = 10_000;
+
+/** First key of the transaction-scoped advisory locks that serialise the claims of one limited type. */
+const CLAIM_LOCK_CLASS = 0x6f727279; // 'orry'
+
+/** Queries of the limited claim path, exported with the hot queries so a test can EXPLAIN them. */
+export const LIMIT_QUERIES = {
+  lockType: 'SELECT pg_advisory_xact_lock($1::int, hashtext($2))',
+  runningOfType: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'started'`,
+  runningByKey: `SELECT concurrency_key AS k, count(*)::int AS n FROM task_runs
+     WHERE type = $1 AND status = 'started' AND concurrency_key IS NOT NULL GROUP BY concurrency_key`,
+  pruneStarts: 'DELETE FROM rate_limit_starts WHERE type = $1 AND started <= $2',
+  startsInWindow: 'SELECT count(*)::int AS n FROM rate_limit_starts WHERE type = $1 AND started > $2',
+  nthStart: 'SELECT started FROM rate_limit_starts WHERE type = $1 AND started > $2 ORDER BY started OFFSET $3 LIMIT 1',
+  recordStarts: 'INSERT INTO rate_limit_starts (type, started) SELECT $1, $2 FROM generate_series(1, $3::int)',
+  pick: `SELECT id, priority_rank, scheduled, concurrency_key FROM task_runs WHERE type = $1 AND status = 'scheduled'
+     ORDER BY priority_rank, scheduled, id LIMIT $2`,
+  pickUnlimited: `SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ANY($1)
+     ORDER BY priority_rank, scheduled, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+  claimIds: `UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
+       lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
+     FROM task_types y, tasks t WHERE r.id = ANY($3::bigint[]) AND r.status = 'scheduled' AND y.name = r.type AND t.id = r.task
+     RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
+} as const;
+
+interface Pick {
+  id: number;
+  rank: number;
+  scheduled: number;
+}
+
+/**
+ * The claim when some requested type has limits, in the caller's transaction. Each limited type is
+ * claimed under a transaction-scoped advisory lock of its own (in name order), so the running runs
+ * and recent starts it counts cannot change before it commits; types without limits are picked with
+ * `FOR UPDATE SKIP LOCKED` as on the fast path. The picks of all types are merged in claim order.
+ */
+export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlimited: readonly string[], limited: readonly TaskType[]): Promise<ClaimOutcome> {
+  const q = async (sql: string, params: unknown[]) => (await c.query<Row>(sql, params)).rows;
+  const picks: Pick[] = [];
+  if (unlimited.length > 0) {
+    for (const r of await q(LIMIT_QUERIES.pickUnlimited, [unlimited, req.limit])) picks.push(toPick(r));
+  }
+  const info = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean }>();
+  for (const type of [...limited].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    await c.query(LIMIT_QUERIES.lockType, [CLAIM_LOCK_CLASS, type.name]);
+    const running = type.maxRunning !== null ? ((await q(LIMIT_QUERIES.runningOfType, [type.name]))[0]!.n as number) : 0;
+    let inWindow = 0;
+    if (type.rateLimit !== null) {
+      const start = new Date(rateWindowStart(req.at.getTime(), type.rateLimit));
+      await c.query(LIMIT_QUERIES.pruneStarts, [type.name, start]);
+      inWindow = (await q(LIMIT_QUERIES.startsInWindow, [type.name, start]))[0]!.n as number;
+    }
+    const allowance = Math.min(req.limit, claimAllowance(type, running, inWindow));
+    let heldBack: boolean;
+    if (type.maxRunningPerKey !== null) {
+      const runningByKey = new Map((await q(LIMIT_QUERIES.runningByKey, [type.name])).map((r) => [r.k as string, r.n as number]));
+      const rows = await q(LIMIT_QUERIES.pick, [type.name, KEY_SCAN_CAP]);
+      const byId = new Map(rows.map((r) => [Number(r.id), r]));
+      const picked = pickWithinKeyLimits(rows.map((r) => ({ id: Number(r.id), key: (r.concurrency_key ?? null) as string | null })), allowance, type.maxRunningPerKey, runningByKey);
+      picks.push(...picked.ids.map((id) => toPick(byId.get(id)!)));
+      heldBack = picked.keyFull || (picked.more && allowance < req.limit);
+    } else {
+      const rows = await q(LIMIT_QUERIES.pick, [type.name, allowance + 1]);
+      heldBack = rows.length > allowance && allowance < req.limit;
+      picks.push(...rows.slice(0, allowance).map(toPick));
+    }
+    info.set(type.name, { type, inWindow, heldBack });
+  }
+  picks.sort((a, b) => a.rank - b.rank || a.scheduled - b.scheduled || a.id - b.id);
+  const ids = picks.slice(0, req.limit).map((p) => p.id);
+  const rows = ids.length === 0 ? [] : await q(LIMIT_QUERIES.claimIds, [req.worker, req.at, ids]);
+  const runs = rows.map(claimedFromRow);
+
+  let heldBack = false;
+  let retryAt: number | null = null;
+  for (const [name, l] of info) {
+    const n = runs.filter((r) => r.run.type === name).length;
+    const rate = l.type.rateLimit;
+    if (rate !== null && n > 0) await c.query(LIMIT_QUERIES.recordStarts, [name, req.at, n]);
+    if (!l.heldBack) continue;
+    heldBack = true;
+    const k = l.inWindow + n;
+    if (rate !== null && k >= rate.count) {
+      const [nth] = await q(LIMIT_QUERIES.nthStart, [name, new Date(rateWindowStart(req.at.getTime(), rate)), k - rate.count]);
+      const slot = (nth ? (nth.started as Date).getTime() : req.at.getTime()) + rate.perMs;
+      retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
+    }
+  }
+  return { runs, heldBack, retryAt: retryAt === null ? null : new Date(retryAt) };
+}
+
+function toPick(r: Row): Pick {
+  return { id: Number(r.id), rank: Number(r.priority_rank), scheduled: (r.scheduled as Date).getTime() };
+}

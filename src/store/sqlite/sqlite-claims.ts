@@ -1,0 +1,125 @@
+import type Database from 'better-sqlite3';
+import { claimAllowance, hasLimits, pickWithinKeyLimits, rateWindowStart, type KeyedCandidate } from '../../core/limits.js';
+import type { TaskType } from '../../core/model.js';
+import { claimedFromRow, type Row } from '../rows.js';
+import type { ClaimOutcome, ClaimRequest } from '../store.js';
+
+/** Most waiting runs a claim reads for one type with a per-key limit, looking past runs of full keys. */
+export const KEY_SCAN_CAP = 10_000;
+
+interface Pick {
+  id: number;
+  priority_rank: number;
+  scheduled: number;
+}
+
+/**
+ * Claims inside the store's write transaction (BEGIN IMMEDIATE: one claimer at a time, so counting
+ * running runs and recent starts is exact). Types without limits take the fast path: one index range
+ * per type in claim order. Limited types first count their running runs (task_runs_running) and their
+ * starts within the rate window (rate_limit_starts), then pick at most what the limits allow.
+ */
+export class SqliteClaims {
+  private readonly s: ReturnType<typeof prepareClaims>;
+
+  constructor(
+    db: Database.Database,
+    private readonly typeOf: (name: string) => TaskType | null,
+  ) {
+    this.s = prepareClaims(db);
+  }
+
+  /** Must run inside a write transaction. */
+  claimInTx(req: ClaimRequest): ClaimOutcome {
+    const at = req.at.getTime();
+    const picks: Pick[] = [];
+    const limited = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean }>();
+    for (const name of new Set(req.types)) {
+      const type = this.typeOf(name);
+      if (type === null || !hasLimits(type)) {
+        picks.push(...(this.s.pick.all(name, req.limit) as Pick[]));
+        continue;
+      }
+      const running = type.maxRunning !== null ? (this.s.runningOfType.get(name) as { n: number }).n : 0;
+      let inWindow = 0;
+      if (type.rateLimit !== null) {
+        const start = rateWindowStart(at, type.rateLimit);
+        this.s.pruneStarts.run(name, start);
+        inWindow = (this.s.startsInWindow.get(name, start) as { n: number }).n;
+      }
+      const allowance = Math.min(req.limit, claimAllowance(type, running, inWindow));
+      let heldBack: boolean;
+      if (type.maxRunningPerKey !== null) {
+        const runningByKey = new Map((this.s.runningByKey.all(name) as Array<{ k: string; n: number }>).map((r) => [r.k, r.n]));
+        const rows = new Map<number, Pick>();
+        const candidates = (function* (it: IterableIterator<unknown>): Generator<KeyedCandidate> {
+          for (const r of it as IterableIterator<Pick & { concurrency_key: string | null }>) {
+            rows.set(r.id, r);
+            yield { id: r.id, key: r.concurrency_key };
+          }
+        })(this.s.pickKeyed.iterate(name, KEY_SCAN_CAP));
+        const picked = pickWithinKeyLimits(candidates, allowance, type.maxRunningPerKey, runningByKey);
+        candidates.return(undefined); // stop reading (closes the statement's cursor)
+        picks.push(...picked.ids.map((id) => rows.get(id)!));
+        heldBack = picked.keyFull || (picked.more && allowance < req.limit);
+      } else {
+        const rows = this.s.pick.all(name, allowance + 1) as Pick[];
+        heldBack = rows.length > allowance && allowance < req.limit;
+        picks.push(...rows.slice(0, allowance));
+      }
+      limited.set(name, { type, inWindow, heldBack });
+    }
+    // Oldest first by (priority, scheduled) across the types: the first `limit` of each type, merged.
+    picks.sort((a, b) => a.priority_rank - b.priority_rank || a.scheduled - b.scheduled || a.id - b.id);
+    const claimed = picks.slice(0, req.limit).map((p) => {
+      const r = this.s.claimOne.get({ id: p.id, worker: req.worker, at }) as Row;
+      return claimedFromRow({ ...r, ...(this.s.claimContext.get(r.task, r.type) as Row) });
+    });
+
+    let heldBack = false;
+    let retryAt: number | null = null;
+    for (const [name, l] of limited) {
+      const n = claimed.filter((c) => c.run.type === name).length;
+      const rate = l.type.rateLimit;
+      if (rate !== null) for (let i = 0; i < n; i++) this.s.recordStart.run(name, at);
+      if (!l.heldBack) continue;
+      heldBack = true;
+      // Held back by the rate limit: the window is full until its oldest start that must leave does.
+      const k = l.inWindow + n;
+      if (rate !== null && k >= rate.count) {
+        const offset = k - rate.count;
+        const nth = this.s.nthStart.get(name, rateWindowStart(at, rate), offset) as { started: number } | undefined;
+        const slot = (nth?.started ?? at) + rate.perMs;
+        retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
+      }
+    }
+    return { runs: claimed, heldBack, retryAt: retryAt === null ? null : new Date(retryAt) };
+  }
+
+  /** An external start (`run start`) of a rate-limited type counts in its window too. */
+  recordExternalStart(type: TaskType, at: Date): void {
+    if (type.rateLimit !== null) this.s.recordStart.run(type.name, at.getTime());
+  }
+}
+
+function prepareClaims(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    pick: p(`SELECT id, priority_rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
+      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
+    pickKeyed: p(`SELECT id, priority_rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
+      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
+    claimOne: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
+      lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      WHERE id = @id AND status = 'scheduled' RETURNING *`),
+    claimContext: p(`SELECT t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+      FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
+    runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status = 'started'`),
+    runningByKey: p(`SELECT concurrency_key AS k, count(*) AS n FROM task_runs INDEXED BY task_runs_running
+      WHERE type = ? AND status = 'started' AND concurrency_key IS NOT NULL GROUP BY concurrency_key`),
+    pruneStarts: p('DELETE FROM rate_limit_starts WHERE type = ? AND started <= ?'),
+    startsInWindow: p('SELECT count(*) AS n FROM rate_limit_starts WHERE type = ? AND started > ?'),
+    nthStart: p('SELECT started FROM rate_limit_starts WHERE type = ? AND started > ? ORDER BY started LIMIT 1 OFFSET ?'),
+    recordStart: p('INSERT INTO rate_limit_starts (type, started) VALUES (?, ?)'),
+  };
+}

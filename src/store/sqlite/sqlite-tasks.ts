@@ -1,0 +1,90 @@
+import type Database from 'better-sqlite3';
+import type { RunStatus, TaskRun } from '../../core/model.js';
+import { planConflict, REPLACED_ERROR } from '../../core/task-conflict.js';
+import type { NewTask } from '../../core/validation.js';
+import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
+import type { CreatedTask } from '../store.js';
+
+/**
+ * Task creation inside the store's write transaction: `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`,
+ * then, for a task whose identity is held by an active task, what its `onConflict` asks for
+ * (planConflict in core): return the holder, raise a ConflictError, or replace the holder's arguments
+ * and next run (withdrawing its waiting run first).
+ */
+export class SqliteTaskWrites {
+  private readonly s: ReturnType<typeof prepareTasks>;
+
+  constructor(db: Database.Database) {
+    this.s = prepareTasks(db);
+  }
+
+  insertTasksInTx(tasks: readonly NewTask[], at: Date): CreatedTask[] {
+    const now = at.getTime();
+    return tasks.map((t) => {
+      const info = this.s.insertTask.run(taskParams(t, now));
+      if (info.changes === 1) return { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true };
+      const holderRow = this.s.taskByDedupe.get(t.dedupeKey) as Row;
+      const holder = taskFromRow(holderRow);
+      const current = holderRow.current_run === null ? null : (this.s.runById.get(holderRow.current_run) as Row | undefined);
+      const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', {
+        arguments: t.arguments,
+        nextRun: t.nextRun,
+        priority: t.priority,
+        priorityRank: t.priorityRank,
+        concurrencyKey: t.concurrencyKey ?? null,
+      });
+      if (plan.action === 'return') return { task: holder, created: false };
+      if (plan.withdrawRun && current) this.s.withdrawRun.run({ id: current.id, ended: now, error: REPLACED_ERROR });
+      const u = plan.update;
+      const row = this.s.replaceTask.get({
+        id: holder.id,
+        arguments: JSON.stringify(u.arguments),
+        next_run: u.nextRun.getTime(),
+        priority: u.priority,
+        rank: u.priorityRank,
+        ckey: u.concurrencyKey,
+      }) as Row;
+      return { task: taskFromRow(row), created: false, replaced: true };
+    });
+  }
+
+  /** Flags the started runs of a task (its current one, or one ended by the task having moved on) for cancellation. */
+  requestCancelOfTask(taskId: number): TaskRun[] {
+    return (this.s.cancelStartedOfTask.all(taskId) as Row[]).map(runFromRow);
+  }
+}
+
+function taskParams(t: NewTask, now: number) {
+  return {
+    type: t.type,
+    arguments: JSON.stringify(t.arguments),
+    policy: t.policy,
+    schedule: JSON.stringify(t.schedule),
+    next_run: t.nextRun.getTime(),
+    interval: t.currentIntervalMs,
+    retries: t.retriesLeft,
+    priority: t.priority,
+    rank: t.priorityRank,
+    key: t.dedupeKey,
+    task_key: t.key ?? null,
+    ckey: t.concurrencyKey ?? null,
+    created: now,
+  };
+}
+
+function prepareTasks(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
+      priority, priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created)
+      VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @key,
+      @task_key, @ckey, @created)
+      ON CONFLICT (dedupe_key) DO NOTHING`),
+    taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
+    runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
+    withdrawRun: p(`UPDATE task_runs SET status = 'failed', ended = @ended, error = @error WHERE id = @id AND status = 'scheduled'`),
+    replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, priority = @priority, priority_rank = @rank,
+      concurrency_key = @ckey, status = 'next_run_not_scheduled', current_run = NULL WHERE id = @id RETURNING *`),
+    cancelStartedOfTask: p(`UPDATE task_runs SET cancel_requested = 1 WHERE task = ? AND status = 'started' AND cancel_requested = 0 RETURNING *`),
+  };
+}

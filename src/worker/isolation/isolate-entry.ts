@@ -1,0 +1,87 @@
+/**
+ * The program of an isolated worker thread or child process: loads the handlers file once, then runs
+ * one handler at a time for its parent, forwarding logs, heartbeats and aborts over messages.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { loadHandlers } from '../load-handlers.js';
+import type { Handler } from '../handlers.js';
+import { toWire, type FromIsolate, type ToIsolate } from './protocol.js';
+
+const send: (m: FromIsolate) => void = isMainThread
+  ? (m) => process.send!(m)
+  : (m) => parentPort!.postMessage(m);
+const file: string = isMainThread ? process.argv[2]! : (workerData as { file: string }).file;
+
+const controllers = new Map<number, AbortController>();
+const heartbeats = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+let seq = 0;
+
+process.on('uncaughtException', (e) => {
+  send({ type: 'crash', error: toWire(e) });
+  // Let the message go out, then die: the parent fails the run and replaces this isolate.
+  setTimeout(() => process.exit(70), 20);
+});
+process.on('unhandledRejection', (e) => {
+  send({ type: 'crash', error: toWire(e) });
+  setTimeout(() => process.exit(70), 20);
+});
+
+async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Promise<void> {
+  const controller = new AbortController();
+  controllers.set(m.id, controller);
+  try {
+    const value = await handler({
+      args: m.args,
+      kwargs: m.kwargs,
+      run: m.run,
+      signal: controller.signal,
+      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes ? { attributes: JSON.parse(JSON.stringify(attributes)) as Record<string, unknown> } : {}) }),
+      heartbeat: () =>
+        new Promise<void>((resolve, reject) => {
+          const s = ++seq;
+          heartbeats.set(s, { resolve, reject });
+          send({ type: 'heartbeat', id: m.id, seq: s });
+        }),
+    });
+    send({ type: 'done', id: m.id, value: value === undefined ? null : JSON.parse(JSON.stringify(value)) });
+  } catch (e) {
+    send({ type: 'failed', id: m.id, error: toWire(e) });
+  } finally {
+    controllers.delete(m.id);
+  }
+}
+
+async function main(): Promise<void> {
+  let handlers: Record<string, Handler>;
+  try {
+    handlers = (await loadHandlers(file)).handlers;
+  } catch (e) {
+    send({ type: 'load-failed', error: toWire(e) });
+    setTimeout(() => process.exit(1), 20);
+    return;
+  }
+  const onMessage = (m: ToIsolate) => {
+    if (m.type === 'run') {
+      const handler = handlers[m.backendName];
+      if (!handler) send({ type: 'failed', id: m.id, error: { name: 'PermanentFailure', message: `no handler for backend "${m.backendName}" in ${file}` } });
+      else void run(handler, m);
+    } else if (m.type === 'abort') {
+      const reason = new Error(m.reason.message);
+      reason.name = m.reason.name;
+      controllers.get(m.id)?.abort(reason);
+    } else if (m.type === 'heartbeat-done') {
+      const h = heartbeats.get(m.seq);
+      heartbeats.delete(m.seq);
+      if (m.error) h?.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
+      else h?.resolve();
+    }
+  };
+  if (isMainThread) {
+    process.on('message', onMessage);
+    process.on('disconnect', () => process.exit(0)); // the worker is gone: so are we
+  }
+  else parentPort!.on('message', onMessage);
+  send({ type: 'ready', backends: Object.keys(handlers) });
+}
+
+void main();

@@ -1,0 +1,116 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker as Thread } from 'node:worker_threads';
+import { fromWire, type FromIsolate, type ToIsolate } from './protocol.js';
+
+export interface IsolateOptions {
+  mode: 'thread' | 'process';
+  /** The handlers file, loaded by the isolate. */
+  file: string;
+  /** Heap limit of the isolate in MB (a thread's old generation; a process's --max-old-space-size). */
+  maxMemoryMb: number;
+}
+
+/** The compiled entry beside this file; under tsx (tests from src/) the .ts one, loaded through tsx. */
+function entry(): { path: string; ts: boolean } {
+  const js = fileURLToPath(new URL('./isolate-entry.js', import.meta.url));
+  if (existsSync(js)) return { path: js, ts: false };
+  return { path: fileURLToPath(new URL('./isolate-entry.ts', import.meta.url)), ts: true };
+}
+
+/**
+ * One worker thread or child process that runs handlers: messages in and out, and `exited` with the
+ * reason when it dies (crash, process.exit, out of memory, or killed).
+ */
+export class Isolate {
+  readonly ready: Promise<string[]>;
+  /** Settles with a description of why the isolate ended. */
+  readonly exited: Promise<string>;
+  private readonly thread: Thread | null = null;
+  private readonly child: ChildProcess | null = null;
+  private readonly listeners = new Set<(m: FromIsolate) => void>();
+  private crash: string | null = null;
+  private dead = false;
+
+  constructor(private readonly opts: IsolateOptions) {
+    const { path, ts } = entry();
+    let onExit!: (why: string) => void;
+    this.exited = new Promise((r) => (onExit = r));
+    const died = (why: string) => {
+      if (this.dead) return;
+      this.dead = true;
+      onExit(this.crash ? `${why}: ${this.crash}` : why);
+    };
+    let readyResolve!: (b: string[]) => void;
+    let readyReject!: (e: Error) => void;
+    this.ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
+    this.ready.catch(() => {});
+    this.exited.then((why) => readyReject(new Error(`isolate ended before it was ready: ${why}`)));
+    const onMessage = (m: FromIsolate) => {
+      if (m.type === 'ready') readyResolve(m.backends);
+      else if (m.type === 'load-failed') readyReject(fromWire(m.error));
+      else if (m.type === 'crash') this.crash = `${m.error.name}: ${m.error.message}`;
+      for (const l of this.listeners) l(m);
+    };
+    if (opts.mode === 'thread') {
+      const bootstrap = ts
+        ? `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL(`file://${path}`).href)}); })`
+        : `import(${JSON.stringify(new URL(`file://${path}`).href)})`;
+      const thread = new Thread(bootstrap, {
+        eval: true,
+        workerData: { file: opts.file },
+        resourceLimits: { maxOldGenerationSizeMb: opts.maxMemoryMb },
+        stdout: false,
+        stderr: false,
+      });
+      thread.on('message', onMessage);
+      thread.on('error', (e: Error & { code?: string }) => {
+        this.crash ??= e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `out of memory (limit ${opts.maxMemoryMb} MB)` : `${e.name}: ${e.message}`;
+      });
+      thread.on('exit', (code) => died(`its thread exited with code ${code}`));
+      this.thread = thread;
+    } else {
+      const child = fork(path, [opts.file], {
+        execArgv: [...(ts ? ['--import', 'tsx'] : []), `--max-old-space-size=${opts.maxMemoryMb}`],
+        serialization: 'advanced',
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      child.on('message', (m) => onMessage(m as FromIsolate));
+      child.on('error', (e) => (this.crash ??= e.message));
+      child.on('exit', (code, signal) =>
+        died(signal ? `its process was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGTRAP' ? ' (out of memory?)' : ''}` : `its process exited with code ${code}`),
+      );
+      this.child = child;
+    }
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  send(m: ToIsolate): void {
+    if (this.dead) return;
+    try {
+      if (this.thread) this.thread.postMessage(m);
+      else this.child!.send(m);
+    } catch {
+      // a dying isolate: `exited` reports why
+    }
+  }
+
+  onMessage(listener: (m: FromIsolate) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Ends it at once (a handler that ignored its abort, or shutdown); `why` is reported by `exited`. */
+  kill(why?: string): Promise<string> {
+    if (!this.dead) {
+      if (why) this.crash ??= why;
+      if (this.thread) void this.thread.terminate();
+      else this.child!.kill('SIGKILL');
+    }
+    return this.exited;
+  }
+}

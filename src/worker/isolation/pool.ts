@@ -1,0 +1,109 @@
+import type { Handler, HandlerContext, HandlerResult } from '../handlers.js';
+import { Isolate, type IsolateOptions } from './isolate.js';
+import { fromWire, toWire, type FromIsolate } from './protocol.js';
+
+/** How long a handler may take to stop after its abort before its thread or process is killed. */
+export const ABORT_GRACE_MS = 1_000;
+
+export interface PoolOptions extends IsolateOptions {
+  /** Isolates at most (one run each): the worker's concurrency. */
+  size: number;
+  /** Called when an isolate dies, with why (for the worker's log). */
+  onExit?: (why: string) => void;
+}
+
+/**
+ * Worker threads or child processes that run handlers, one run at a time each (SPEC §2.4). A run whose
+ * isolate dies (uncaught exception, process.exit, out of memory, killed after ignoring its abort)
+ * fails with that cause; the isolate is replaced for the next run.
+ */
+export class IsolatePool {
+  private readonly idle: Isolate[] = [];
+  private readonly all = new Set<Isolate>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  /** One handler per backend name, each running in the pool. */
+  handlers(backendNames: readonly string[]): Record<string, Handler> {
+    return Object.fromEntries(backendNames.map((name) => [name, (ctx: HandlerContext) => this.run(name, ctx)]));
+  }
+
+  /** Starts one isolate and checks the handlers file loads in it; returns its backend names. */
+  async warmUp(): Promise<string[]> {
+    const iso = this.spawn();
+    try {
+      const backends = await iso.ready;
+      this.idle.push(iso);
+      return backends;
+    } catch (e) {
+      await iso.kill();
+      throw e;
+    }
+  }
+
+  private spawn(): Isolate {
+    const iso = new Isolate(this.opts);
+    this.all.add(iso);
+    void iso.exited.then((why) => {
+      this.all.delete(iso);
+      const i = this.idle.indexOf(iso);
+      if (i >= 0) this.idle.splice(i, 1);
+      if (!this.closed) this.opts.onExit?.(why);
+    });
+    return iso;
+  }
+
+  async run(backendName: string, ctx: HandlerContext): Promise<HandlerResult> {
+    if (this.closed) throw new Error('the isolate pool is closed');
+    let iso = this.idle.pop();
+    while (iso && !iso.alive) iso = this.idle.pop();
+    iso ??= this.spawn();
+    await iso.ready;
+    const id = this.nextId++;
+    const it = iso;
+    return new Promise<HandlerResult>((resolve, reject) => {
+      let settled = false;
+      let killTimer: NodeJS.Timeout | null = null;
+      const settle = (fn: () => void, reusable: boolean) => {
+        if (settled) return;
+        settled = true;
+        off();
+        ctx.signal.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+        if (reusable && it.alive && !this.closed) this.idle.push(it);
+        fn();
+      };
+      const off = it.onMessage((m: FromIsolate) => {
+        if (!('id' in m) || m.id !== id) return;
+        if (m.type === 'log') ctx.log(m.level, m.message, m.attributes);
+        else if (m.type === 'heartbeat') {
+          ctx.heartbeat().then(
+            () => it.send({ type: 'heartbeat-done', seq: m.seq }),
+            (e: unknown) => it.send({ type: 'heartbeat-done', seq: m.seq, error: toWire(e) }),
+          );
+        } else if (m.type === 'done') settle(() => resolve(m.value as HandlerResult), true);
+        else if (m.type === 'failed') settle(() => reject(fromWire(m.error)), true);
+      });
+      const onAbort = () => {
+        it.send({ type: 'abort', id, reason: toWire(ctx.signal.reason) });
+        // A handler that ignores its signal (an endless loop, say) loses its thread or process.
+        killTimer = setTimeout(() => {
+          void it.kill(`killed: its handler did not stop within ${ABORT_GRACE_MS} ms of its abort`);
+          settle(() => reject(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(String(ctx.signal.reason))), false);
+        }, ABORT_GRACE_MS);
+      };
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener('abort', onAbort, { once: true });
+      void it.exited.then((why) => settle(() => reject(new Error(`handler crashed: ${why}`)), false));
+      it.send({ type: 'run', id, backendName, args: ctx.args, kwargs: ctx.kwargs, run: ctx.run });
+    });
+  }
+
+  /** Kills every isolate (after the worker stopped). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.all].map((i) => i.kill()));
+  }
+}

@@ -1,0 +1,46 @@
+import type { LogLevel, TaskRun } from '../../core/model.js';
+
+/** Where handlers run (SPEC §2.4): the worker's event loop, a worker thread, or a child process. */
+export const ISOLATION_MODES = ['inline', 'thread', 'process'] as const;
+export type IsolationMode = (typeof ISOLATION_MODES)[number];
+
+/** An error as it crosses to the parent: enough to rebuild what `outcomeOfError` reads. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+  delayMs?: number;
+}
+
+/** Parent -> isolate. */
+export type ToIsolate =
+  | { type: 'run'; id: number; backendName: string; args: unknown[]; kwargs: Record<string, unknown>; run: TaskRun }
+  | { type: 'abort'; id: number; reason: WireError }
+  | { type: 'heartbeat-done'; seq: number; error?: WireError };
+
+/** Isolate -> parent. */
+export type FromIsolate =
+  | { type: 'ready'; backends: string[] }
+  | { type: 'load-failed'; error: WireError }
+  | { type: 'log'; id: number; level: LogLevel; message: string; attributes?: Record<string, unknown> }
+  | { type: 'heartbeat'; id: number; seq: number }
+  | { type: 'done'; id: number; value: unknown }
+  | { type: 'failed'; id: number; error: WireError }
+  /** An uncaught exception outside any handler's promise: the isolate is about to exit. */
+  | { type: 'crash'; error: WireError };
+
+export function toWire(e: unknown): WireError {
+  if (e instanceof Error) {
+    const delay = (e as { delayMs?: unknown }).delayMs;
+    return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(typeof delay === 'number' ? { delayMs: delay } : {}) };
+  }
+  return { name: 'Error', message: String(e) };
+}
+
+export function fromWire(w: WireError): Error {
+  const e = new Error(w.message);
+  e.name = w.name;
+  if (w.stack) e.stack = w.stack;
+  if (w.delayMs !== undefined) Object.assign(e, { delayMs: w.delayMs });
+  return e;
+}

@@ -1,0 +1,170 @@
+/**
+ * A full disk under SQLite (issue 7, item 3): the runner and the worker run with a file-size limit
+ * (RLIMIT_FSIZE; Node ignores SIGXFSZ, so a write past the limit fails with EFBIG and SQLite reports
+ * SQLITE_FULL or SQLITE_IOERR). The database must grow past the limit while the tasks run. Orrery
+ * must report the error, keep running, keep the database consistent, and finish every task once the
+ * limit is raised ("space returns").
+ */
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useTempOrrery, waitFor } from '../engine/engine-helpers.js';
+import { ROOT, useProcesses, type Proc } from '../e2e/process-helpers.js';
+import { taskTypes } from '../fixtures/fault-handlers.js';
+
+const HANDLERS = join(ROOT, 'test', 'fixtures', 'fault-handlers.ts');
+const TASKS = 400;
+const PAD = 3000;
+const LATE = 50;
+const BRIEF_TASKS = 200;
+const HEADROOM = 256 * 1024;
+const DISK_ERROR = /SQLITE_FULL|SQLITE_IOERR|database or disk is full|disk I\/O error/;
+
+const hasPrlimit = (() => {
+  try {
+    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Sets the soft limit only: lowering the hard one could not be undone without CAP_SYS_RESOURCE. */
+function setFileSizeLimit(p: Proc, bytes: number | 'unlimited'): void {
+  execFileSync('prlimit', ['--pid', String(p.child.pid), `--fsize=${bytes}:`]);
+}
+
+function fileSizeLimit(p: Proc): string {
+  const line = readFileSync(`/proc/${p.child.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max file size'))!;
+  return line.split(/\s{2,}/)[1]!;
+}
+
+const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
+
+describe.skipIf(!hasPrlimit)('a full disk (SQLite, RLIMIT_FSIZE)', () => {
+  const setup = useTempOrrery();
+  const spawnOrrery = useProcesses();
+
+  it('is reported, survived, and recovered from when space returns: every task completes once, the file is intact', async () => {
+    const { orrery, path, dir } = await setup();
+    for (const t of taskTypes) await orrery.ensureTaskType(t);
+    const ledger = join(dir, 'ledger');
+    const tasks = await orrery.createTasks(
+      Array.from({ length: TASKS }, (_, i) => ({ type: 'fills-disk', policy: 'oneshot' as const, arguments: { args: [i], kwargs: { ledger, pad: PAD } } })),
+    );
+    // Everything in the main file, then a limit a little above it: the run ends cannot all fit.
+    const raw = new Database(path);
+    raw.pragma('wal_checkpoint(TRUNCATE)');
+    raw.close();
+    const limit = statSync(path).size + HEADROOM;
+
+    const db = ['--db', `sqlite:${path}`];
+    const runner = spawnOrrery(['runner', ...db, '--max-sleep', '100ms']);
+    setFileSizeLimit(runner, limit);
+    const worker = spawnOrrery(['worker', ...db, '--handlers', HANDLERS, '--types', 'fills-disk', '--concurrency', '20', '--poll', '100ms']);
+    setFileSizeLimit(worker, limit);
+    expect([fileSizeLimit(runner), fileSizeLimit(worker)]).toEqual([String(limit), String(limit)]);
+
+    const completed = async () => (await orrery.searchTasks({ type: 'fills-disk', status: 'completed', limit: 2 * TASKS })).length;
+    // The disk fills: the worker cannot record its run ends; it reports the error and keeps retrying.
+    await waitFor(() => DISK_ERROR.test(worker.output()), 'a disk error in the worker\'s log', 30_000);
+    const fullAt = Date.now();
+    const doneWhenFull = await completed();
+    // More work arrives meanwhile (from this process, which has no limit): the runner cannot schedule it.
+    const late = await orrery.createTasks(
+      Array.from({ length: LATE }, (_, i) => ({ type: 'fills-disk', policy: 'oneshot' as const, arguments: { args: [TASKS + i], kwargs: { ledger, pad: PAD } } })),
+    );
+    await waitFor(() => /runner pass failed/.test(runner.output()) && DISK_ERROR.test(runner.output()), 'a disk error in the runner\'s log', 10_000);
+    await new Promise((r) => setTimeout(r, 1_500)); // full a while longer: the loops keep retrying
+    const doneAfterWaiting = await completed();
+    expect(alive(runner), `runner exited:\n${runner.output()}`).toBe(true);
+    expect(alive(worker), `worker exited:\n${worker.output()}`).toBe(true);
+    expect(doneAfterWaiting).toBe(doneWhenFull);
+    expect(await orrery.listRuns(late[0]!.id)).toEqual([]); // not scheduled while the disk is full
+
+    // Space returns.
+    const freedAt = Date.now();
+    setFileSizeLimit(runner, 'unlimited');
+    setFileSizeLimit(worker, 'unlimited');
+    await waitFor(async () => (await completed()) === TASKS + LATE, 'every task to complete after space returned', 40_000, 100);
+    const resumedIn = Date.now() - freedAt;
+
+    runner.child.kill('SIGTERM');
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(await runner.exited).toBe(0);
+
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    const runs = check.prepare('SELECT task, status FROM task_runs').all() as Array<{ task: number; status: string }>;
+    check.close();
+    expect(runs.filter((r) => r.status === 'started' || r.status === 'scheduled')).toEqual([]);
+    const ok = new Map<number, number>();
+    const lost = new Set<number>();
+    for (const r of runs) {
+      if (r.status === 'eventful') ok.set(r.task, (ok.get(r.task) ?? 0) + 1);
+      else if (r.status === 'lost') lost.add(r.task);
+      else throw new Error(`unexpected run status ${r.status} for task ${r.task}`);
+    }
+    for (const t of [...tasks, ...late]) expect(ok.get(t.id), `successful runs of task ${t.id}`).toBe(1);
+    const executions = new Map<number, number>();
+    for (const l of readFileSync(ledger, 'utf8').trim().split('\n')) {
+      const id = Number(l.split(' ')[1]);
+      executions.set(id, (executions.get(id) ?? 0) + 1);
+    }
+    const duplicates = [...executions].filter(([, n]) => n > 1).map(([id]) => id);
+    // Executed at least once; more than once only where a run was lost.
+    for (const t of [...tasks, ...late]) expect(executions.get(t.id) ?? 0).toBeGreaterThanOrEqual(1);
+    for (const id of duplicates) expect(lost.has(id), `task ${id} executed twice without a lost run`).toBe(true);
+    const errors = (worker.output() + runner.output()).split('\n').filter((l) => DISK_ERROR.test(l)).length;
+    console.log(
+      `disk-full: limit ${limit} B; ${doneWhenFull}/${TASKS} done when the disk filled, ${doneAfterWaiting} after 2 s full; ` +
+        `${errors} disk error lines; resumed and finished in ${resumedIn} ms; ${lost.size} lost runs, ${duplicates.length} duplicate executions; ` +
+        `full for ${freedAt - fullAt} ms; wal ${existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0} B`,
+    );
+  }, 90_000);
+
+  it('for longer than the lease, with no reaper running: the worker keeps its run ends and records them when space returns', async () => {
+    const { orrery, path, dir } = await setup();
+    const type = 'fills-disk-brief-lease'; // lease 1s, no retry: a run reaped lost would disable its task
+    for (const t of taskTypes) await orrery.ensureTaskType(t);
+    const ledger = join(dir, 'ledger');
+    const tasks = await orrery.createTasks(
+      Array.from({ length: BRIEF_TASKS }, (_, i) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: { ledger, pad: PAD } } })),
+    );
+    await orrery.scheduleDue();
+    const raw = new Database(path);
+    raw.pragma('wal_checkpoint(TRUNCATE)');
+    raw.close();
+    const limit = statSync(path).size + HEADROOM;
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', HANDLERS, '--types', type, '--concurrency', '20', '--poll', '100ms']);
+    setFileSizeLimit(worker, limit);
+    await waitFor(() => DISK_ERROR.test(worker.output()), 'a disk error in the worker\'s log', 30_000);
+    const fullAt = Date.now();
+    // Full for three leases: the ends of the runs executed so far wait past their leases.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(alive(worker), worker.output()).toBe(true);
+    const pending = (await orrery.searchTasks({ type, status: 'next_run_scheduled', limit: BRIEF_TASKS })).length;
+    const executed = readFileSync(ledger, 'utf8').trim().split('\n').length;
+    const doneWhileFull = BRIEF_TASKS - pending;
+    expect(executed).toBeGreaterThan(doneWhileFull); // some handlers finished whose ends wait for the disk
+    setFileSizeLimit(worker, 'unlimited');
+    const freedAt = Date.now();
+    await waitFor(async () => (await orrery.searchTasks({ type, status: 'completed', limit: BRIEF_TASKS + 1 })).length === BRIEF_TASKS, 'every task to complete', 30_000, 100);
+    const resumedIn = Date.now() - freedAt;
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output()).not.toMatch(/end not recorded/);
+    for (const t of tasks) expect((await orrery.listRuns(t.id)).map((r) => r.status), `runs of task ${t.id}`).toEqual(['eventful']);
+    expect(readFileSync(ledger, 'utf8').trim().split('\n')).toHaveLength(BRIEF_TASKS); // executed once each
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    check.close();
+    console.log(
+      `disk-full past the lease: ${doneWhileFull}/${BRIEF_TASKS} done when full, ${executed - doneWhileFull} ends held through ${freedAt - fullAt} ms of full disk (lease 1 s), ` +
+        `all recorded ${resumedIn} ms after space returned; 0 lost, 0 re-executed`,
+    );
+  }, 60_000);
+});

@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useTempOrrery, waitFor } from '../engine/engine-helpers.js';
+import { ROOT, useProcesses } from './process-helpers.js';
+
+const CRASHERS = join(ROOT, 'test', 'fixtures', 'crash-handlers.ts');
+const TYPES = 'well,throws-later,exits,oom,spins';
+
+describe.each(['thread', 'process'] as const)('--isolation %s', (mode) => {
+  const setup = useTempOrrery();
+  const spawnOrrery = useProcesses();
+
+  it('a handler that crashes its isolate fails only its own run, with the cause; the isolate is replaced', async () => {
+    const { orrery, path } = await setup();
+    const serve = spawnOrrery([
+      'serve', '--db', `sqlite:${path}`, '--handlers', CRASHERS, '--types', TYPES, '--isolation', mode, '--max-memory', '64',
+      '--concurrency', '3', '--port', '0', '--max-sleep', '100ms', '--poll', '100ms',
+    ]);
+    await waitFor(async () => /orrery started/.test(serve.output()), 'the worker to start', 30_000);
+    const add = (type: string) => orrery.createTask({ type, policy: 'oneshot', arguments: { args: [type], kwargs: {} } });
+    const crashers = [await add('throws-later'), await add('exits'), await add('oom'), await add('spins')];
+    const first = await add('well');
+    const ended = async (id: number) => {
+      const t = await orrery.getTask(id);
+      return t && (t.status === 'completed' || t.status === 'disabled') ? (await orrery.listRuns(id))[0]! : null;
+    };
+    const runs = await Promise.all(crashers.map((t) => waitFor(() => ended(t.id), `${t.type} to end`, 30_000)));
+    expect(runs.map((r) => [r.type, r.status])).toEqual([
+      ['throws-later', 'failed'],
+      ['exits', 'failed'],
+      ['oom', 'failed'],
+      ['spins', 'failed'],
+    ]);
+    expect(runs[0]!.error).toMatch(new RegExp(`handler crashed: its ${mode} exited with code 70: Error: boom from a timer`));
+    expect(runs[1]!.error).toMatch(new RegExp(`handler crashed: its ${mode} exited with code 3`));
+    expect(runs[2]!.error).toMatch(mode === 'thread' ? /out of memory \(limit 64 MB\)/ : /killed by SIGABRT \(out of memory\?\)/);
+    expect(runs[3]!.error).toBe('timeout after 500ms');
+
+    // The worker goes on: healthy runs after the crashes, in a new isolate, with logs and heartbeats.
+    const ok = await waitFor(() => ended(first.id), 'the healthy run', 30_000);
+    const after = await add('well');
+    const ok2 = await waitFor(() => ended(after.id), 'a healthy run after the crashes', 30_000);
+    for (const r of [ok, ok2]) {
+      expect(r.status).toBe('eventful');
+      const where = r.result as { pid: number; isMainThread: boolean; threadId: number };
+      if (mode === 'thread') expect(where).toMatchObject({ pid: serve.child.pid, isMainThread: false });
+      else expect(where.pid).not.toBe(serve.child.pid);
+      expect((await orrery.getRunLogs(r.backendId)).map((l) => [l.level, l.message, l.attributes])).toEqual([['info', 'hello from the handler', { arg: 'well' }]]);
+    }
+    // the spinning handler's isolate was killed, not left burning a core
+    await waitFor(() => /did not stop within 1000 ms of its abort/.test(serve.output()), 'the spinning isolate to be killed', 10_000);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  }, 90_000);
+});

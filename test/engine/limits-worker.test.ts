@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { Daemon } from '../../src/engine/daemon.js';
+import type { Orrery } from '../../src/engine/service.js';
+import type { Handler } from '../../src/worker/handlers.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+function daemon(orrery: Orrery, handlers: Record<string, Handler>, extra: { concurrency?: number; pollMs?: number } = {}) {
+  return new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 200, worker: { handlers, pollMs: 100, ...extra } });
+}
+
+const oneshots = (type: string, n: number) => Array.from({ length: n }, (_, i) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } }));
+
+describe('Worker with limits and cancellation (docs/limits.md)', () => {
+  const setup = useTempOrrery();
+
+  it('cancelling a running inline handler fires its AbortSignal at once (wake-up, not the next heartbeat); the run ends failed, cancelled', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'slow', leaseMs: '60s', defaultIntervalMs: '1h', numRetries: 2 }); // heartbeats every 20 s
+    let aborted: unknown = null;
+    const d = daemon(orrery, {
+      slow: ({ signal }) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => {
+            aborted = signal.reason;
+            reject(new Error('stopped'));
+          });
+        }),
+    });
+    const t = await orrery.createTask({ type: 'slow' });
+    d.start();
+    onCleanup(() => d.stop(0));
+    const run = await waitFor(async () => (await orrery.listRuns(t.id)).find((r) => r.status === 'started'), 'the run to start');
+    const asked = Date.now();
+    expect((await orrery.cancelRun(run.backendId)).outcome).toBe('requested');
+    const ended = await waitFor(async () => {
+      const r = await orrery.getRun(run.backendId);
+      return r && r.status !== 'started' ? r : null;
+    }, 'the cancelled run to end', 5_000);
+    expect(Date.now() - asked).toBeLessThan(3_000);
+    expect(ended).toMatchObject({ status: 'failed', error: 'cancelled', cancelRequested: true });
+    expect((aborted as Error).message).toBe('cancelled');
+    const task = (await orrery.getTask(t.id))!;
+    expect(task.retriesLeft).toBe(2); // no retry consumed
+    expect(task.nextRun.getTime() - ended.ended!.getTime()).toBe(3_600_000); // skipped to its regular next run
+  });
+
+  it('a worker with room for 10 never runs more than maxRunning (2) at once', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'narrow', maxRunning: 2 });
+    let now = 0;
+    let peak = 0;
+    const d = daemon(orrery, {
+      narrow: async () => {
+        peak = Math.max(peak, ++now);
+        await new Promise((r) => setTimeout(r, 30));
+        now -= 1;
+        return true;
+      },
+    }, { concurrency: 10 });
+    const tasks = await orrery.createTasks(oneshots('narrow', 12));
+    d.start();
+    onCleanup(() => d.stop(0));
+    await waitFor(async () => (await orrery.searchTasks({ type: 'narrow', status: 'completed' })).length === tasks.length, 'every task to complete');
+    expect(peak).toBe(2);
+  });
+
+  it('a rate-limited worker sleeps until the next slot opens, not for its whole poll interval', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'api', rateLimit: '3/400ms' });
+    const d = daemon(orrery, { api: () => true }, { concurrency: 10, pollMs: 10_000 });
+    const tasks = await orrery.createTasks(oneshots('api', 9));
+    const t0 = Date.now();
+    d.start();
+    onCleanup(() => d.stop(0));
+    await waitFor(async () => (await orrery.searchTasks({ type: 'api', status: 'completed' })).length === tasks.length, 'every task to complete', 8_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    const starts = (await Promise.all(tasks.map(async (t) => (await orrery.listRuns(t.id))[0]!.started!.getTime()))).sort((a, b) => a - b);
+    // Never more than 3 starts within any 400 ms.
+    for (let i = 3; i < starts.length; i++) expect(starts[i]! - starts[i - 3]!).toBeGreaterThanOrEqual(400);
+  });
+});

@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LogLevel, TaskRun } from '../../src/core/model.js';
+import { outcomeOfError } from '../../src/worker/handlers.js';
+import { IsolatePool } from '../../src/worker/isolation/pool.js';
+
+const FILE = join(import.meta.dirname, '..', 'fixtures', 'pool-handlers.ts');
+const run: TaskRun = {
+  id: 7, task: 1, type: 'echo', backendId: 'b', status: 'started', scheduled: new Date('2026-01-01T00:00:00Z'), started: new Date('2026-01-01T00:00:01Z'),
+  ended: null, metadata: {}, result: null, error: null, worker: 'w', leaseExpiresAt: null, attempt: 1,
+} as TaskRun;
+
+describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
+  const pools: IsolatePool[] = [];
+  afterEach(async () => {
+    for (const p of pools.splice(0)) await p.close();
+  });
+  const open = async () => {
+    const pool = new IsolatePool({ mode, file: FILE, size: 2, maxMemoryMb: 128 });
+    pools.push(pool);
+    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'permanent', 'waits']);
+    return pool;
+  };
+  const ctx = (signal = new AbortController().signal) => {
+    const logs: Array<[LogLevel, string, unknown]> = [];
+    let beats = 0;
+    return {
+      logs,
+      beats: () => beats,
+      c: { args: [1, 'two'], kwargs: { k: true }, run, signal, log: (l: LogLevel, m: string, a?: Record<string, unknown>) => logs.push([l, m, a]), heartbeat: async () => void beats++ },
+    };
+  };
+
+  it('runs a handler in the isolate: arguments, run, logs and heartbeats cross over', async () => {
+    const pool = await open();
+    const x = ctx();
+    const value = await pool.run('echo', x.c);
+    expect(value).toEqual({ eventful: true, result: { args: [1, 'two'], kwargs: { k: true }, runId: 7, scheduledIsDate: true } });
+    expect(x.logs).toEqual([['warn', 'echoing', { n: 2 }]]);
+    expect(x.beats()).toBe(1);
+  });
+
+  it('keeps PermanentFailure and RetryAfter meaning across the boundary', async () => {
+    const pool = await open();
+    const perm = await pool.run('permanent', ctx().c).catch((e: unknown) => e);
+    expect(outcomeOfError(perm)).toMatchObject({ status: 'permfailed', error: expect.stringContaining('never again') });
+    const later = await pool.run('later', ctx().c).catch((e: unknown) => e);
+    expect(outcomeOfError(later)).toMatchObject({ status: 'failed', retryAfterMs: 1234 });
+  });
+
+  it('forwards an abort to the handler, which ends with its reason', async () => {
+    const pool = await open();
+    const ac = new AbortController();
+    const pending = pool.run('waits', ctx(ac.signal).c);
+    setTimeout(() => ac.abort(new Error('timeout after 1s')), 50);
+    await expect(pending).rejects.toThrow('timeout after 1s');
+    // the isolate is reused afterwards
+    await expect(pool.run('echo', ctx().c)).resolves.toMatchObject({ eventful: true });
+  });
+
+  it('refuses a handlers file that does not load, naming the cause', async () => {
+    const pool = new IsolatePool({ mode, file: join(import.meta.dirname, 'nope.ts'), size: 1, maxMemoryMb: 64 });
+    pools.push(pool);
+    await expect(pool.warmUp()).rejects.toThrow('file');
+  });
+});
