@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../core/durations.js';
 import type { TaskType } from '../core/model.js';
 import { validateTaskType, type TaskTypeInput } from '../core/validation.js';
@@ -173,6 +174,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
         publicMetrics: roles.serve.publicMetrics,
         metrics,
         health: () => ({ worker: daemon.worker?.state ?? null, running: daemon.worker?.running ?? 0 }),
+        // The dashboard's build output: dist/web beside dist/cli (src/cli when run from the sources).
+        webRoot: fileURLToPath(new URL('../../dist/web/', import.meta.url)),
       });
       try {
         ({ server, port } = await startHttpServer(app, roles.serve.host, roles.serve.port));

@@ -13,8 +13,11 @@ import type {
   EndRunRequest,
   EndRunResult,
   HeartbeatAnswer,
+  QueueStats,
+  RunRate,
   Store,
   TaskFilter,
+  WorkerActivity,
 } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EndRunOptions, Jobboard } from './jobboard.js';
@@ -190,6 +193,33 @@ export class Orrery implements Jobboard {
 
   getRunLogs(backendId: string): Promise<RunLogRecord[]> {
     return this.store.getRunLogs(backendId);
+  }
+
+  // --- dashboards ------------------------------------------------------------------------------
+  /** Every task type's queue now: waiting and running runs, the oldest waiting run, dead letters. */
+  queueStats(opts: At = {}): Promise<QueueStats[]> {
+    return this.store.queueStats(this.instant(opts.at));
+  }
+
+  /** Runs ended per type, final status and minute, over the `minutes` (1 to 1440, default 60) before `at`. */
+  async runRates(opts: At & { minutes?: number } = {}): Promise<{ since: Date; at: Date; rates: RunRate[] }> {
+    const { since, at } = this.window(opts);
+    return { since, at, rates: await this.store.runRates(since, at) };
+  }
+
+  /** Workers holding runs now, or that ended runs within the `minutes` (default 60) before `at`. */
+  async workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerActivity[]> {
+    const { since, at } = this.window(opts);
+    return this.store.workerActivity(since, at);
+  }
+
+  private window(opts: At & { minutes?: number }): { since: Date; at: Date } {
+    const minutes = opts.minutes ?? 60;
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw invalid('minutes', 'must be an integer from 1 to 1440');
+    const at = this.instant(opts.at);
+    // Whole minutes: the buckets of successive readings line up.
+    const end = new Date(Math.ceil(at.getTime() / 60_000) * 60_000);
+    return { since: new Date(end.getTime() - minutes * 60_000), at: end };
   }
 
   // --- the runner -------------------------------------------------------------------------------

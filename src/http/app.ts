@@ -7,6 +7,7 @@ import { HttpError, toErrorResponse } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
+import { staticFiles } from './static-files.js';
 
 export interface HttpOptions {
   /** When set, every /api request needs `Authorization: Bearer <token>`. */
@@ -18,6 +19,8 @@ export interface HttpOptions {
   version?: string;
   /** Extra fields for /healthz. */
   health?: () => Record<string, unknown>;
+  /** The built dashboard (dist/web): served at `/` and every path outside /api (none: no dashboard). */
+  webRoot?: string | null;
 }
 
 const MB = 1024 * 1024;
@@ -106,6 +109,10 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   );
 
   for (const r of apiRoutes) mount(app, orrery, r);
+  if (opts.webRoot) {
+    const web = staticFiles(opts.webRoot);
+    app.get('*', async (c) => (await web(c)) ?? send(c, new HttpError('not_found', `no route ${c.req.method} ${c.req.path}`)));
+  }
   return app;
 }
 

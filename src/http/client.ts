@@ -14,6 +14,7 @@ import type { Jobboard } from '../engine/jobboard.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, TaskFilter } from '../store/store.js';
 import { DagClient } from './dag-client.js';
+import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
 
@@ -54,6 +55,8 @@ export class OrreryClient implements Jobboard {
 
   /** Listers, listed origins, visits and metrics, mirroring `orrery.visits`. */
   readonly visits: VisitClient = new VisitClient(<T>(method: 'GET' | 'POST', path: string, body?: unknown) => this.call<T>(method, path, body));
+  /** Dashboard views: queues, run rates, workers. */
+  readonly stats: StatsClient = new StatsClient(<T>(method: 'GET', path: string) => this.call<T>(method, path));
   /** DAGs and DAG runs, mirroring `orrery.dags`. */
   readonly dags: DagClient = new DagClient(<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => this.call<T>(method, path, body));
 

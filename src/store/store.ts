@@ -133,6 +133,28 @@ export interface QueueStats {
   deadLettered: number;
 }
 
+/** Runs of one type that ended with one status within one minute (dashboards: runs per minute by outcome). */
+export interface RunRate {
+  type: string;
+  status: RunEndStatus;
+  /** Start of the minute, counted from the `since` of the query. */
+  minute: Date;
+  count: number;
+}
+
+/**
+ * A worker as the runs show it: the runs it holds now, when it last renewed a lease (a claim or a
+ * heartbeat: the lease end minus its type's lease), and when it last ended a run since the window start.
+ */
+export interface WorkerActivity {
+  worker: string;
+  running: number;
+  lastHeartbeat: Date | null;
+  lastEnded: Date | null;
+  /** Runs it ended since the window start. */
+  ended: number;
+}
+
 /** The storage port, named after domain operations. Every mutating call takes the instant `at`. */
 export interface Store {
   readonly caps: StoreCapabilities;
@@ -196,6 +218,16 @@ export interface Store {
    * run, dead-lettered tasks. `at` is the instant of the reading (stores read their current state).
    */
   queueStats(at: Date): Promise<QueueStats[]>;
+  /**
+   * Runs that ended in [since, at), counted per type, final status and minute. Read from the index of
+   * finished runs by end time (task_runs_finished), so the cost follows the runs of the window only.
+   */
+  runRates(since: Date, at: Date): Promise<RunRate[]>;
+  /**
+   * Workers holding leases now (from the index of leased runs) or that ended runs in [since, at) (from
+   * task_runs_finished), by worker id; runs the reaper ended are not a sign of life and do not count.
+   */
+  workerActivity(since: Date, at: Date): Promise<WorkerActivity[]>;
 
   getRun(backendId: string): Promise<TaskRun | null>;
   listRuns(taskId: number): Promise<TaskRun[]>;

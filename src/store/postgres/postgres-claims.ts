@@ -20,18 +20,21 @@ export const LIMIT_QUERIES = {
   startsInWindow: 'SELECT count(*)::int AS n FROM rate_limit_starts WHERE type = $1 AND started > $2',
   nthStart: 'SELECT started FROM rate_limit_starts WHERE type = $1 AND started > $2 ORDER BY started OFFSET $3 LIMIT 1',
   recordStarts: 'INSERT INTO rate_limit_starts (type, started) SELECT $1, $2 FROM generate_series(1, $3::int)',
-  pick: `SELECT id, priority_rank, scheduled, concurrency_key FROM task_runs WHERE type = $1 AND status = 'scheduled'
+  newestStart: 'SELECT max(started) AS t FROM rate_limit_starts WHERE type = $1',
+  pick: `SELECT id, type, priority_rank, scheduled, concurrency_key FROM task_runs WHERE type = $1 AND status = 'scheduled'
      ORDER BY priority_rank, scheduled, id LIMIT $2`,
-  pickUnlimited: `SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ANY($1)
+  pickUnlimited: `SELECT id, type, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ANY($1)
      ORDER BY priority_rank, scheduled, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-  claimIds: `UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
-       lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
-     FROM task_types y, tasks t WHERE r.id = ANY($3::bigint[]) AND r.status = 'scheduled' AND y.name = r.type AND t.id = r.task
+  claimIds: `UPDATE task_runs r SET status = 'started', worker = $1, started = x.at,
+       lease_expires_at = x.at + y.lease_ms * interval '1 millisecond'
+     FROM unnest($2::bigint[], $3::timestamptz[]) AS x(id, at), task_types y, tasks t
+     WHERE r.id = x.id AND r.status = 'scheduled' AND y.name = r.type AND t.id = r.task
      RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
 } as const;
 
 interface Pick {
   id: number;
+  type: string;
   rank: number;
   scheduled: number;
 }
@@ -48,13 +51,18 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
   if (unlimited.length > 0) {
     for (const r of await q(LIMIT_QUERIES.pickUnlimited, [unlimited, req.limit])) picks.push(toPick(r));
   }
-  const info = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean }>();
+  const info = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean; at: Date }>();
   for (const type of [...limited].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     await c.query(LIMIT_QUERIES.lockType, [CLAIM_LOCK_CLASS, type.name]);
     const running = type.maxRunning !== null ? ((await q(LIMIT_QUERIES.runningOfType, [type.name]))[0]!.n as number) : 0;
     let inWindow = 0;
+    // Starts of a rate-limited type are recorded in commit order with instants that never go back:
+    // a claimer whose instant was read before it got the lock claims at the newest start.
+    let at = req.at;
     if (type.rateLimit !== null) {
-      const start = new Date(rateWindowStart(req.at.getTime(), type.rateLimit));
+      const newest = (await q(LIMIT_QUERIES.newestStart, [type.name]))[0]!.t as Date | null;
+      if (newest !== null && newest.getTime() > at.getTime()) at = newest;
+      const start = new Date(rateWindowStart(at.getTime(), type.rateLimit));
       await c.query(LIMIT_QUERIES.pruneStarts, [type.name, start]);
       inWindow = (await q(LIMIT_QUERIES.startsInWindow, [type.name, start]))[0]!.n as number;
     }
@@ -72,11 +80,11 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
       heldBack = rows.length > allowance && allowance < req.limit;
       picks.push(...rows.slice(0, allowance).map(toPick));
     }
-    info.set(type.name, { type, inWindow, heldBack });
+    info.set(type.name, { type, inWindow, heldBack, at });
   }
   picks.sort((a, b) => a.rank - b.rank || a.scheduled - b.scheduled || a.id - b.id);
-  const ids = picks.slice(0, req.limit).map((p) => p.id);
-  const rows = ids.length === 0 ? [] : await q(LIMIT_QUERIES.claimIds, [req.worker, req.at, ids]);
+  const chosen = picks.slice(0, req.limit);
+  const rows = chosen.length === 0 ? [] : await q(LIMIT_QUERIES.claimIds, [req.worker, chosen.map((p) => p.id), chosen.map((p) => info.get(p.type)?.at ?? req.at)]);
   const runs = rows.map(claimedFromRow);
 
   let heldBack = false;
@@ -84,13 +92,13 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
   for (const [name, l] of info) {
     const n = runs.filter((r) => r.run.type === name).length;
     const rate = l.type.rateLimit;
-    if (rate !== null && n > 0) await c.query(LIMIT_QUERIES.recordStarts, [name, req.at, n]);
+    if (rate !== null && n > 0) await c.query(LIMIT_QUERIES.recordStarts, [name, l.at, n]);
     if (!l.heldBack) continue;
     heldBack = true;
     const k = l.inWindow + n;
     if (rate !== null && k >= rate.count) {
-      const [nth] = await q(LIMIT_QUERIES.nthStart, [name, new Date(rateWindowStart(req.at.getTime(), rate)), k - rate.count]);
-      const slot = (nth ? (nth.started as Date).getTime() : req.at.getTime()) + rate.perMs;
+      const [nth] = await q(LIMIT_QUERIES.nthStart, [name, new Date(rateWindowStart(l.at.getTime(), rate)), k - rate.count]);
+      const slot = (nth ? (nth.started as Date).getTime() : l.at.getTime()) + rate.perMs;
       retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
     }
   }
@@ -98,5 +106,5 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
 }
 
 function toPick(r: Row): Pick {
-  return { id: Number(r.id), rank: Number(r.priority_rank), scheduled: (r.scheduled as Date).getTime() };
+  return { id: Number(r.id), type: r.type as string, rank: Number(r.priority_rank), scheduled: (r.scheduled as Date).getTime() };
 }

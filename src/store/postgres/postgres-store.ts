@@ -17,10 +17,12 @@ import type {
   EndRunRequest,
   EndRunResult,
   QueueStats,
+  RunRate,
   StartRunRequest,
   Store,
   StoreCapabilities,
   TaskFilter,
+  WorkerActivity,
 } from '../store.js';
 import { createPool, migrate, redact } from './postgres-connection.js';
 import { PostgresNotifier } from './postgres-notifier.js';
@@ -32,6 +34,7 @@ import { PostgresArchive } from './postgres-archive.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
+import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
@@ -466,6 +469,14 @@ export class PostgresStore implements Store {
       oldestScheduled: (r.oldest as Date | null) ?? null,
       deadLettered: Number(r.dead),
     }));
+  }
+
+  async runRates(since: Date, at: Date): Promise<RunRate[]> {
+    return new PostgresStats(this.pool).runRates(since, at);
+  }
+
+  async workerActivity(since: Date, at: Date): Promise<WorkerActivity[]> {
+    return new PostgresStats(this.pool).workerActivity(since, at);
   }
 
   async getRun(backendId: string): Promise<TaskRun | null> {

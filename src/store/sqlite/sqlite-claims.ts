@@ -9,6 +9,7 @@ export const KEY_SCAN_CAP = 10_000;
 
 interface Pick {
   id: number;
+  type: string;
   priority_rank: number;
   scheduled: number;
 }
@@ -33,7 +34,7 @@ export class SqliteClaims {
   claimInTx(req: ClaimRequest): ClaimOutcome {
     const at = req.at.getTime();
     const picks: Pick[] = [];
-    const limited = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean }>();
+    const limited = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean; at: number }>();
     for (const name of new Set(req.types)) {
       const type = this.typeOf(name);
       if (type === null || !hasLimits(type)) {
@@ -42,8 +43,11 @@ export class SqliteClaims {
       }
       const running = type.maxRunning !== null ? (this.s.runningOfType.get(name) as { n: number }).n : 0;
       let inWindow = 0;
+      // Starts of a rate-limited type are recorded in commit order with instants that never go back:
+      // a claimer whose instant was read before it got the write lock claims at the newest start.
+      const typeAt = type.rateLimit !== null ? Math.max(at, (this.s.newestStart.get(name) as { t: number | null }).t ?? at) : at;
       if (type.rateLimit !== null) {
-        const start = rateWindowStart(at, type.rateLimit);
+        const start = rateWindowStart(typeAt, type.rateLimit);
         this.s.pruneStarts.run(name, start);
         inWindow = (this.s.startsInWindow.get(name, start) as { n: number }).n;
       }
@@ -67,12 +71,12 @@ export class SqliteClaims {
         heldBack = rows.length > allowance && allowance < req.limit;
         picks.push(...rows.slice(0, allowance));
       }
-      limited.set(name, { type, inWindow, heldBack });
+      limited.set(name, { type, inWindow, heldBack, at: typeAt });
     }
     // Oldest first by (priority, scheduled) across the types: the first `limit` of each type, merged.
     picks.sort((a, b) => a.priority_rank - b.priority_rank || a.scheduled - b.scheduled || a.id - b.id);
     const claimed = picks.slice(0, req.limit).map((p) => {
-      const r = this.s.claimOne.get({ id: p.id, worker: req.worker, at }) as Row;
+      const r = this.s.claimOne.get({ id: p.id, worker: req.worker, at: limited.get(p.type)?.at ?? at }) as Row;
       return claimedFromRow({ ...r, ...(this.s.claimContext.get(r.task, r.type) as Row) });
     });
 
@@ -81,15 +85,15 @@ export class SqliteClaims {
     for (const [name, l] of limited) {
       const n = claimed.filter((c) => c.run.type === name).length;
       const rate = l.type.rateLimit;
-      if (rate !== null) for (let i = 0; i < n; i++) this.s.recordStart.run(name, at);
+      if (rate !== null) for (let i = 0; i < n; i++) this.s.recordStart.run(name, l.at);
       if (!l.heldBack) continue;
       heldBack = true;
       // Held back by the rate limit: the window is full until its oldest start that must leave does.
       const k = l.inWindow + n;
       if (rate !== null && k >= rate.count) {
         const offset = k - rate.count;
-        const nth = this.s.nthStart.get(name, rateWindowStart(at, rate), offset) as { started: number } | undefined;
-        const slot = (nth?.started ?? at) + rate.perMs;
+        const nth = this.s.nthStart.get(name, rateWindowStart(l.at, rate), offset) as { started: number } | undefined;
+        const slot = (nth?.started ?? l.at) + rate.perMs;
         retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
       }
     }
@@ -105,9 +109,9 @@ export class SqliteClaims {
 function prepareClaims(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    pick: p(`SELECT id, priority_rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
+    pick: p(`SELECT id, type, priority_rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
-    pickKeyed: p(`SELECT id, priority_rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
+    pickKeyed: p(`SELECT id, type, priority_rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
     claimOne: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
@@ -121,5 +125,6 @@ function prepareClaims(db: Database.Database) {
     startsInWindow: p('SELECT count(*) AS n FROM rate_limit_starts WHERE type = ? AND started > ?'),
     nthStart: p('SELECT started FROM rate_limit_starts WHERE type = ? AND started > ? ORDER BY started LIMIT 1 OFFSET ?'),
     recordStart: p('INSERT INTO rate_limit_starts (type, started) VALUES (?, ?)'),
+    newestStart: p('SELECT max(started) AS t FROM rate_limit_starts WHERE type = ?'),
   };
 }

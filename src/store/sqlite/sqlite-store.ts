@@ -21,10 +21,12 @@ import type {
   EndRunRequest,
   EndRunResult,
   QueueStats,
+  RunRate,
   StartRunRequest,
   Store,
   StoreCapabilities,
   TaskFilter,
+  WorkerActivity,
 } from '../store.js';
 import { openSqlite } from './sqlite-connection.js';
 import { SqliteVisitStore } from './sqlite-visits.js';
@@ -34,6 +36,7 @@ import { SqliteArchive } from './sqlite-archive.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
+import { SqliteStats } from './sqlite-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
@@ -394,6 +397,19 @@ export class SqliteStore implements Store {
       oldestScheduled: r.oldest === null ? null : new Date(Number(r.oldest)),
       deadLettered: Number(r.dead),
     }));
+  }
+
+  private statsReads: SqliteStats | null = null;
+  private get stats(): SqliteStats {
+    return (this.statsReads ??= new SqliteStats(this.db));
+  }
+
+  async runRates(since: Date, at: Date): Promise<RunRate[]> {
+    return this.stats.runRates(since, at);
+  }
+
+  async workerActivity(since: Date, at: Date): Promise<WorkerActivity[]> {
+    return this.stats.workerActivity(since, at);
   }
 
   async getRun(backendId: string): Promise<TaskRun | null> {

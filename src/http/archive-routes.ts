@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { MAX_ARCHIVE_BATCH } from '../engine/archiving.js';
+import type { Route } from './routes.js';
+import { ErrorSchema, LogRecordSchema, RunSchema, TaskSchema } from './schemas.js';
+
+const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
+const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
+
+const ArchiveBody = z.strictObject({
+  before: isoInstant.describe('runs that ended before this instant are archived (and finished one-shot tasks whose runs all went)'),
+  batch: z.number().int().min(1).max(MAX_ARCHIVE_BATCH).optional(),
+});
+const ArchiveSummarySchema = z.object({
+  before: instant,
+  file: z.string().nullable(),
+  table: z.boolean(),
+  runs: z.number().int(),
+  logs: z.number().int(),
+  tasks: z.number().int(),
+  batches: z.number().int(),
+  complete: z.boolean(),
+  durationMs: z.number(),
+});
+const ArchiveQuery = z.strictObject({
+  afterId: z.coerce.number().int().min(0).optional(),
+  task: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+
+/**
+ * Archiving over HTTP (SPEC §5): a sweep into the archive tables, and reading them back. A JSONL file
+ * is for the CLI only: an HTTP client must not choose paths on the server.
+ */
+export const archiveRoutes: Route[] = [
+  {
+    method: 'post', path: '/archive', tag: 'archive', summary: 'Archive finished runs ended before an instant into the archive tables, in batches',
+    body: ArchiveBody,
+    responses: { 200: ArchiveSummarySchema, 400: ErrorSchema },
+    handler: async (o, { body }) => ({
+      body: await o.archive({ before: new Date(body.before), table: true, ...(body.batch !== undefined ? { batch: body.batch } : {}) }),
+    }),
+  },
+  {
+    method: 'get', path: '/archive/runs', tag: 'archive', summary: 'Archived runs with their logs, by id (afterId pages; task selects one task)',
+    query: ArchiveQuery,
+    responses: { 200: z.array(z.object({ run: RunSchema, logs: z.array(LogRecordSchema) })), 400: ErrorSchema },
+    handler: async (o, { query }) => ({ body: await o.readArchivedRuns(query) }),
+  },
+  {
+    method: 'get', path: '/archive/tasks', tag: 'archive', summary: 'Archived one-shot tasks, by id',
+    query: ArchiveQuery,
+    responses: { 200: z.array(TaskSchema), 400: ErrorSchema },
+    handler: async (o, { query }) => ({ body: await o.readArchivedTasks(query) }),
+  },
+];

@@ -1,0 +1,28 @@
+import type { QueueStats, RunRate, WorkerActivity } from '../store/store.js';
+
+type Call = <T>(method: 'GET', path: string) => Promise<T>;
+type Json<T> = { [K in keyof T]: unknown };
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+
+/** The dashboard views over HTTP (`/api/stats/...`, `/api/workers`), mirroring the service's. */
+export class StatsClient {
+  constructor(private readonly call: Call) {}
+
+  /** Every task type's queue now. */
+  async queues(): Promise<QueueStats[]> {
+    const rows = await this.call<Array<Json<QueueStats>>>('GET', '/stats/queues');
+    return rows.map((r) => ({ ...(r as unknown as QueueStats), oldestScheduled: dateOrNull(r.oldestScheduled) }));
+  }
+
+  /** Runs ended per type, status and minute over the last `minutes` (default 60). */
+  async runRates(minutes?: number): Promise<{ since: Date; at: Date; rates: RunRate[] }> {
+    const r = await this.call<{ since: string; at: string; rates: Array<Json<RunRate>> }>('GET', `/stats/run-rates${minutes ? `?minutes=${minutes}` : ''}`);
+    return { since: new Date(r.since), at: new Date(r.at), rates: r.rates.map((x) => ({ ...(x as unknown as RunRate), minute: new Date(x.minute as string) })) };
+  }
+
+  /** Workers holding runs now or that ended runs in the last `minutes` (default 60). */
+  async workers(minutes?: number): Promise<WorkerActivity[]> {
+    const rows = await this.call<Array<Json<WorkerActivity>>>('GET', `/workers${minutes ? `?minutes=${minutes}` : ''}`);
+    return rows.map((w) => ({ ...(w as unknown as WorkerActivity), lastHeartbeat: dateOrNull(w.lastHeartbeat), lastEnded: dateOrNull(w.lastEnded) }));
+  }
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { RUN_END_STATUSES } from '../core/model.js';
+import type { Route } from './routes.js';
+import { ErrorSchema } from './schemas.js';
+
+/** Read-only views for dashboards (the web dashboard's overview): queues, run rates, workers. */
+const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
+const count = z.number().int().nonnegative();
+
+const QueueStatsSchema = z.object({
+  type: z.string(),
+  scheduled: count.describe('runs waiting to be claimed'),
+  running: count.describe('runs claimed and holding a lease'),
+  oldestScheduled: instant.nullable().describe('when the oldest waiting run was scheduled'),
+  deadLettered: count.describe('tasks disabled as dead_letter'),
+});
+const RunRateSchema = z.object({ type: z.string(), status: z.enum(RUN_END_STATUSES), minute: instant, count });
+const RunRatesSchema = z.object({ since: instant, at: instant, rates: z.array(RunRateSchema) });
+const WorkerSchema = z.object({
+  worker: z.string(),
+  running: count.describe('runs it holds now'),
+  lastHeartbeat: instant.nullable().describe('its latest lease renewal (claim or heartbeat) of a run it holds'),
+  lastEnded: instant.nullable().describe('when it last ended a run within the window'),
+  ended: count.describe('runs it ended within the window'),
+});
+const WindowQuery = z.strictObject({
+  minutes: z.coerce.number().int().min(1).max(1440).optional().describe('the window: this many minutes before now (default 60)'),
+});
+
+export const dashboardRoutes: Route[] = [
+  {
+    method: 'get', path: '/stats/queues', tag: 'dashboard', summary: "Every task type's queue: waiting and running runs, the oldest waiting run, dead letters",
+    responses: { 200: z.array(QueueStatsSchema) },
+    handler: async (o) => ({ body: await o.queueStats() }),
+  },
+  {
+    method: 'get', path: '/stats/run-rates', tag: 'dashboard', summary: 'Runs ended per type, final status and minute over the last `minutes` (whole minutes)',
+    query: WindowQuery,
+    responses: { 200: RunRatesSchema, 400: ErrorSchema },
+    handler: async (o, { query }) => ({ body: await o.runRates({ ...(query.minutes !== undefined ? { minutes: query.minutes } : {}) }) }),
+  },
+  {
+    method: 'get', path: '/workers', tag: 'dashboard', summary: 'Workers holding runs now or that ended runs in the last `minutes`, with their last heartbeat',
+    query: WindowQuery,
+    responses: { 200: z.array(WorkerSchema), 400: ErrorSchema },
+    handler: async (o, { query }) => ({ body: await o.workerActivity({ ...(query.minutes !== undefined ? { minutes: query.minutes } : {}) }) }),
+  },
+];

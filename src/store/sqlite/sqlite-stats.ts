@@ -1,0 +1,58 @@
+import type Database from 'better-sqlite3';
+import type { RunEndStatus } from '../../core/model.js';
+import type { RunRate, WorkerActivity } from '../store.js';
+
+/** Finished runs of the window per type, status and minute: a range of task_runs_finished (ended, id). */
+export const RUN_RATES_SQL = `
+  SELECT type, status, (ended - @since) / 60000 AS bucket, count(*) AS n
+  FROM task_runs INDEXED BY task_runs_finished
+  WHERE ended >= @since AND ended < @at
+  GROUP BY type, status, bucket`;
+
+/**
+ * Workers from the runs they hold (task_runs_leases: leased runs only) and the runs they ended in the
+ * window (task_runs_finished); a lease renewed at T by a claim or heartbeat ends at T + the type's lease.
+ */
+export const WORKER_ACTIVITY_SQL = `
+  SELECT worker, sum(running) AS running, max(beat) AS beat, max(last_ended) AS last_ended, sum(ended_n) AS ended_n FROM (
+    SELECT r.worker AS worker, 1 AS running, r.lease_expires_at - y.lease_ms AS beat, NULL AS last_ended, 0 AS ended_n
+    FROM task_runs r INDEXED BY task_runs_leases JOIN task_types y ON y.name = r.type
+    WHERE r.status = 'started' AND r.worker IS NOT NULL
+    UNION ALL
+    SELECT worker, 0, NULL, ended, 1
+    FROM task_runs INDEXED BY task_runs_finished
+    WHERE ended >= @since AND ended < @at AND worker IS NOT NULL AND status <> 'lost'
+  ) GROUP BY worker ORDER BY worker`;
+
+type Row = Record<string, unknown>;
+
+/** The dashboard's reads of the SQLite store (run rates, workers). */
+export class SqliteStats {
+  private readonly rates: Database.Statement;
+  private readonly workers: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.rates = db.prepare(RUN_RATES_SQL);
+    this.workers = db.prepare(WORKER_ACTIVITY_SQL);
+  }
+
+  runRates(since: Date, at: Date): RunRate[] {
+    const s = since.getTime();
+    return (this.rates.all({ since: s, at: at.getTime() }) as Row[]).map((r) => ({
+      type: r.type as string,
+      status: r.status as RunEndStatus,
+      minute: new Date(s + Number(r.bucket) * 60_000),
+      count: Number(r.n),
+    }));
+  }
+
+  workerActivity(since: Date, at: Date): WorkerActivity[] {
+    return (this.workers.all({ since: since.getTime(), at: at.getTime() }) as Row[]).map((r) => ({
+      worker: r.worker as string,
+      running: Number(r.running),
+      lastHeartbeat: r.beat === null ? null : new Date(Number(r.beat)),
+      lastEnded: r.last_ended === null ? null : new Date(Number(r.last_ended)),
+      ended: Number(r.ended_n),
+    }));
+  }
+}

@@ -1,0 +1,161 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from './api.js';
+import { errorText } from './format.js';
+
+/** A status as text with a colour and a shape: never colour alone. */
+export function Status({ value, title }: { value: string; title?: string }) {
+  return (
+    <span class={`status status-${value}`} title={title}>
+      <span class="dot" aria-hidden="true" />
+      {value.replace(/_/g, ' ')}
+    </span>
+  );
+}
+
+export function ErrorNote({ error, onRetry }: { error: string | null; onRetry?: () => void }) {
+  if (!error) return null;
+  return (
+    <p class="error" role="alert">
+      {error} {onRetry && <button type="button" class="link" onClick={onRetry}>Retry</button>}
+    </p>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return <p class="muted" role="status">Loading {what}…</p>;
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="muted empty">{children}</p>;
+}
+
+export interface SparkSeries {
+  label: string;
+  cls: string;
+  values: number[];
+}
+
+/** Runs per minute as small lines, one per outcome; the label says the totals in words. */
+export function Sparkline({ series, label }: { series: SparkSeries[]; label: string }) {
+  const w = 120;
+  const h = 28;
+  const n = Math.max(1, ...series.map((s) => s.values.length));
+  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const x = (i: number) => (n === 1 ? 0 : (i / (n - 1)) * w);
+  const y = (v: number) => h - 2 - (v / max) * (h - 4);
+  return (
+    <svg class="spark" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={label}>
+      <title>{label}</title>
+      <line x1="0" x2={w} y1={h - 2} y2={h - 2} class="spark-base" />
+      {series.map((s) =>
+        s.values.some((v) => v > 0) ? (
+          <polyline key={s.label} class={`spark-line ${s.cls}`} fill="none" points={s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')} />
+        ) : null,
+      )}
+    </svg>
+  );
+}
+
+/**
+ * A button that asks before it acts (a modal dialog naming what will happen), then runs `action`
+ * and reports its outcome.
+ */
+export function ConfirmButton(props: {
+  label: string;
+  question: string;
+  confirmLabel?: string;
+  danger?: boolean;
+  disabled?: boolean;
+  action: () => Promise<string | void>;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const run = async () => {
+    ref.current?.close();
+    setBusy(true);
+    setNote(null);
+    try {
+      const text = await api.call(() => props.action());
+      setNote({ ok: true, text: text || 'Done.' });
+    } catch (e) {
+      setNote({ ok: false, text: errorText(e) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <span class="confirm">
+      <button type="button" class={props.danger ? 'danger' : ''} disabled={busy || props.disabled} onClick={() => ref.current?.showModal()}>
+        {busy ? `${props.label}…` : props.label}
+      </button>
+      <dialog ref={ref} aria-label={props.label}>
+        <form method="dialog" onSubmit={(e) => (e.preventDefault(), void run())}>
+          <p>{props.question}</p>
+          <div class="actions">
+            <button type="button" onClick={() => ref.current?.close()}>Cancel</button>
+            <button type="submit" class={props.danger ? 'danger' : 'primary'} autofocus>
+              {props.confirmLabel ?? props.label}
+            </button>
+          </div>
+        </form>
+      </dialog>
+      {note && (
+        <span class={note.ok ? 'ok-note' : 'error'} role={note.ok ? 'status' : 'alert'}>
+          {note.text}
+        </span>
+      )}
+    </span>
+  );
+}
+
+/** Asks for the API token when the server answered 401; kept in this tab's session storage. */
+export function TokenDialog() {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [, tick] = useState(0);
+  const [value, setValue] = useState('');
+  useEffect(() => api.onChange(() => tick((n) => n + 1)), []);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (api.needsToken && !d.open) d.showModal();
+    if (!api.needsToken && d.open) d.close();
+  });
+  return (
+    <dialog ref={ref} class="token" aria-labelledby="token-title" onCancel={(e) => e.preventDefault()}>
+      <form
+        method="dialog"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (value.trim()) api.setToken(value.trim());
+          setValue('');
+        }}
+      >
+        <h2 id="token-title">API token</h2>
+        <p>This server needs its API token (<code>--token</code> or <code>ORRERY_API_TOKEN</code>). It is kept for this browser tab only.</p>
+        {api.tokenRejected && <p class="error" role="alert">The server refused that token.</p>}
+        <label>
+          Token
+          <input type="password" name="token" autocomplete="current-password" required value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+        </label>
+        <div class="actions">
+          <button type="submit" class="primary">Use token</button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+export function KeyValues({ items }: { items: Array<[string, ComponentChildren]> }) {
+  return (
+    <dl class="kv">
+      {items.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

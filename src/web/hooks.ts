@@ -1,0 +1,82 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, live, type LiveRun } from './api.js';
+import type { OrreryClient } from '../http/client.js';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: string | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/**
+ * Loads with the API client and reloads when `deps` change, when a run event passes `liveFilter`
+ * (debounced: a burst of events is one reload), and every `pollMs` (for changes the stream does not
+ * carry: other processes' runs, DAG progress).
+ */
+export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[], opts: { live?: (e: LiveRun) => boolean; pollMs?: number } = {}): Loaded<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const seq = useRef(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const liveRef = useRef(opts.live);
+  liveRef.current = opts.live;
+
+  const reload = useCallback(() => {
+    const n = ++seq.current;
+    setLoading(true);
+    api
+      .call((c) => loadRef.current(c))
+      .then(
+        (d) => {
+          if (n !== seq.current) return;
+          setData(d);
+          setError(null);
+        },
+        (e: unknown) => {
+          if (n !== seq.current) return;
+          setError(e instanceof Error ? e.message : String(e));
+        },
+      )
+      .finally(() => {
+        if (n === seq.current) setLoading(false);
+      });
+  }, []);
+
+  useEffect(() => {
+    setData(undefined);
+    reload();
+  }, deps);
+
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const off = live.subscribe((e) => {
+      if (!liveRef.current?.(e)) return;
+      if (timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        reload();
+      }, 250);
+    });
+    const poll = opts.pollMs ? setInterval(() => document.visibilityState === 'visible' && reload(), opts.pollMs) : null;
+    return () => {
+      off();
+      if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
+    };
+  }, [opts.pollMs, ...deps]);
+
+  return { data, error, loading, reload };
+}
+
+/** Re-renders every `ms` (ages such as "3 s ago" keep moving). */
+export function useTick(ms: number): number {
+  const [t, setT] = useState(Date.now());
+  useEffect(() => {
+    const i = setInterval(() => setT(Date.now()), ms);
+    return () => clearInterval(i);
+  }, [ms]);
+  return t;
+}

@@ -1,0 +1,96 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, live } from './api.js';
+import { TokenDialog } from './components.js';
+import { match, useLocation } from './router.js';
+import { Overview } from './pages/overview.js';
+import { TaskList } from './pages/tasks.js';
+import { TaskPage } from './pages/task.js';
+import { RunPage } from './pages/run.js';
+import { DeadLetters } from './pages/dead-letters.js';
+import { DagList, DagPage } from './pages/dags.js';
+import { DagRunPage } from './pages/dag-run.js';
+import { OriginPage, Visits } from './pages/visits.js';
+import './style.css';
+
+const NAV: Array<[string, string]> = [
+  ['/', 'Overview'],
+  ['/tasks', 'Tasks'],
+  ['/dead-letters', 'Dead letters'],
+  ['/dags', 'DAGs'],
+  ['/visits', 'Visits'],
+];
+
+function LiveBadge() {
+  const [, tick] = useState(0);
+  useEffect(() => live.onState(() => tick((n) => n + 1)), []);
+  const text = live.state === 'live' ? 'Live' : live.state === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+  return (
+    <span class={`live live-${live.state}`} role="status" aria-live="polite" title="Updates from the server's event stream">
+      <span class="dot" aria-hidden="true" />
+      {text}
+    </span>
+  );
+}
+
+function page(path: string, query: URLSearchParams) {
+  let m: Record<string, string> | null;
+  if (path === '/' || path === '') return <Overview />;
+  if (path === '/tasks') return <TaskList query={query} />;
+  if ((m = match('/tasks/:id', path))) return <TaskPage id={Number(m.id)} />;
+  if ((m = match('/runs/:backendId', path))) return <RunPage backendId={m.backendId!} />;
+  if (path === '/dead-letters') return <DeadLetters />;
+  if (path === '/dags') return <DagList />;
+  if ((m = match('/dags/:id', path))) return <DagPage id={m.id!} />;
+  if ((m = match('/dag-runs/:run', path))) return <DagRunPage run={Number(m.run)} />;
+  if (path === '/visits') return <Visits />;
+  if (path === '/visits/origin') return <OriginPage url={query.get('url') ?? ''} visitType={query.get('visitType') ?? ''} />;
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        No page at <code>{path}</code>. <a href="/">Back to the overview</a>.
+      </p>
+    </section>
+  );
+}
+
+function App() {
+  const { path, query } = useLocation();
+  const section = '/' + (path.split('/')[1] ?? '');
+  const current = (href: string) => (href === '/' ? path === '/' : section === href || (href === '/dags' && section === '/dag-runs') || (href === '/tasks' && section === '/runs'));
+  useEffect(() => {
+    live.start();
+  }, []);
+  return (
+    <>
+      <a class="skip" href="#main">Skip to content</a>
+      <header class="top">
+        <a class="brand" href="/" aria-label="Orrery overview">
+          <span aria-hidden="true">◍</span> Orrery
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map(([href, label]) => (
+              <li key={href}>
+                <a href={href} aria-current={current(href) ? 'page' : undefined}>{label}</a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <LiveBadge />
+        {api.token && (
+          <button type="button" class="link small" onClick={() => (api.forgetToken(), location.reload())} title="Forget the API token kept in this tab">
+            Sign out
+          </button>
+        )}
+      </header>
+      <main id="main" tabIndex={-1}>
+        {page(path, query)}
+      </main>
+      <TokenDialog />
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
