@@ -1,0 +1,166 @@
+import type { RunRate } from '../../store/store.js';
+import { Empty, ErrorNote, Loading, Sparkline, type SparkSeries } from '../components.js';
+import { duration, instant, relative } from '../format.js';
+import { useApi, useTick } from '../hooks.js';
+
+const MINUTES = 60;
+const OUTCOMES: Array<{ label: string; cls: string; statuses: string[] }> = [
+  { label: 'succeeded', cls: 'ok', statuses: ['eventful', 'uneventful'] },
+  { label: 'failed', cls: 'bad', statuses: ['failed', 'permfailed'] },
+  { label: 'lost', cls: 'lost', statuses: ['lost'] },
+];
+
+function seriesOf(rates: RunRate[], since: Date): SparkSeries[] {
+  return OUTCOMES.map((o) => {
+    const values = new Array<number>(MINUTES).fill(0);
+    for (const r of rates) {
+      if (!o.statuses.includes(r.status)) continue;
+      const i = Math.floor((r.minute.getTime() - since.getTime()) / 60_000);
+      if (i >= 0 && i < MINUTES) values[i]! += r.count;
+    }
+    return { label: o.label, cls: o.cls, values };
+  });
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const words = (series: SparkSeries[]) => series.map((s) => `${sum(s.values)} ${s.label}`).join(', ');
+
+export function Overview() {
+  const now = useTick(5000);
+  const { data, error, reload } = useApi(
+    async (c) => {
+      const [queues, rates, workers] = await Promise.all([c.stats.queues(), c.stats.runRates(MINUTES), c.stats.workers(MINUTES)]);
+      return { queues, rates, workers };
+    },
+    [],
+    { live: () => true, pollMs: 10_000 },
+  );
+  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="the overview" />;
+  const { queues, rates, workers } = data;
+  const rows = queues.map((q) => {
+    const series = seriesOf(
+      rates.rates.filter((r) => r.type === q.type),
+      rates.since,
+    );
+    return { q, series };
+  });
+  const allSeries = seriesOf(rates.rates, rates.since);
+  const totals = {
+    scheduled: sum(queues.map((q) => q.scheduled)),
+    running: sum(queues.map((q) => q.running)),
+    dead: sum(queues.map((q) => q.deadLettered)),
+    oldest: queues.map((q) => q.oldestScheduled).filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0] ?? null,
+  };
+  return (
+    <>
+      <h1>Overview</h1>
+      <ErrorNote error={error} onRetry={reload} />
+      <section aria-labelledby="totals-title" class="cards">
+        <h2 id="totals-title" class="visually-hidden">Totals</h2>
+        <div class="card"><span class="big" data-testid="total-queued">{totals.scheduled}</span> queued</div>
+        <div class="card"><span class="big" data-testid="total-running">{totals.running}</span> running</div>
+        <div class="card">
+          <span class="big">{totals.oldest ? duration(now - totals.oldest.getTime()) : '—'}</span> oldest wait
+        </div>
+        <div class="card">
+          <span class="big">{sum(allSeries.flatMap((s) => s.values))}</span> runs ended in the last hour
+          <small>{words(allSeries)}</small>
+        </div>
+        <div class="card">
+          <a href="/dead-letters"><span class="big">{totals.dead}</span> dead-lettered</a>
+        </div>
+      </section>
+
+      <section aria-labelledby="types-title">
+        <h2 id="types-title">Task types</h2>
+        {rows.length === 0 ? (
+          <Empty>No task types yet.</Empty>
+        ) : (
+          <div class="scroll">
+            <table class="types">
+              <thead>
+                <tr>
+                  <th scope="col">Type</th>
+                  <th scope="col" class="num">Queued</th>
+                  <th scope="col" class="num">Running</th>
+                  <th scope="col" class="num">Oldest wait</th>
+                  <th scope="col">Runs per minute (last hour)</th>
+                  <th scope="col" class="num">Dead letters</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map(({ q, series }) => (
+                  <tr key={q.type} data-type={q.type}>
+                    <th scope="row">
+                      <a href={`/tasks?type=${encodeURIComponent(q.type)}`}>{q.type}</a>
+                    </th>
+                    <td class="num" data-col="queued">{q.scheduled}</td>
+                    <td class="num" data-col="running">{q.running}</td>
+                    <td class="num" title={instant(q.oldestScheduled)}>{q.oldestScheduled ? duration(now - q.oldestScheduled.getTime()) : '—'}</td>
+                    <td class="spark-cell">
+                      <Sparkline series={series} label={`${q.type}, last hour: ${words(series)}`} />
+                      <span class="spark-words">{words(series)}</span>
+                    </td>
+                    <td class="num">
+                      {q.deadLettered > 0 ? <a href="/dead-letters">{q.deadLettered}</a> : 0}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+              <tfoot>
+                <tr>
+                  <th scope="row">All types</th>
+                  <td class="num">{totals.scheduled}</td>
+                  <td class="num">{totals.running}</td>
+                  <td class="num">{totals.oldest ? duration(now - totals.oldest.getTime()) : '—'}</td>
+                  <td class="spark-cell">
+                    <Sparkline series={allSeries} label={`All types, last hour: ${words(allSeries)}`} />
+                    <span class="spark-words">{words(allSeries)}</span>
+                  </td>
+                  <td class="num">{totals.dead}</td>
+                </tr>
+              </tfoot>
+            </table>
+          </div>
+        )}
+        <p class="legend" aria-hidden="true">
+          {OUTCOMES.map((o) => (
+            <span key={o.cls} class={`key ${o.cls}`}>{o.label}</span>
+          ))}
+        </p>
+      </section>
+
+      <section aria-labelledby="workers-title">
+        <h2 id="workers-title">Workers</h2>
+        {workers.length === 0 ? (
+          <Empty>No worker holds a run or ended one in the last hour.</Empty>
+        ) : (
+          <div class="scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Worker</th>
+                  <th scope="col" class="num">Running</th>
+                  <th scope="col">Last heartbeat</th>
+                  <th scope="col">Last run ended</th>
+                  <th scope="col" class="num">Ended (1 h)</th>
+                </tr>
+              </thead>
+              <tbody>
+                {workers.map((w) => (
+                  <tr key={w.worker}>
+                    <th scope="row"><code>{w.worker}</code></th>
+                    <td class="num">{w.running}</td>
+                    <td title={instant(w.lastHeartbeat)}>{relative(w.lastHeartbeat, now)}</td>
+                    <td title={instant(w.lastEnded)}>{relative(w.lastEnded, now)}</td>
+                    <td class="num">{w.ended}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}
