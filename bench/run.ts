@@ -1,120 +1,176 @@
 /**
- * npm run bench [-- --tasks 100000 --runs 10000 --rounds 3]
- * Medians over rounds, each with a bare-SQL baseline measured in the same round.
+ * npm run bench [-- --quick] [--size N] [--rounds N] [--systems a,b] [--scale-max N] [--out DIR] [--docs]
+ *
+ * Orrery (SQLite and PostgreSQL), graphile-worker and pg-boss side by side against one PostgreSQL
+ * server, in one command: enqueue, processing throughput with peak RSS, schedule-to-start latency, the
+ * bare-SQL limit of each store, and Orrery's scale. Rounds interleave the systems (their order turns
+ * every round) and ratios are computed within a round. Prints the Markdown tables; --out DIR also
+ * writes results.json, results.md and benchmarks.svg there; --docs writes the tables into
+ * docs/benchmarks.md (between its bench markers) and the chart to docs/images/benchmarks.svg.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../src/engine/daemon.js';
-import { openOrrery, type Orrery } from '../src/engine/service.js';
-import { bareClaimComplete, bareInsert } from './baseline.js';
-import { fmt, parseFlags, summary } from './stats.js';
+import { barePostgresCycle, bareSqliteCycle } from './bare-sql.js';
+import { throughputChart } from './chart.js';
+import { latency, seededRng, throughput } from './measures.js';
+import { parseOptions, scaleLevels } from './options.js';
+import { startPgServer, type PgServer } from './postgres-server.js';
+import { resultsMarkdown } from './report.js';
+import { key, Results, type RunMeta } from './results.js';
+import { openScaleStore } from './scale.js';
+import { fmt } from './stats.js';
+import { SYSTEMS } from './systems/index.js';
+import type { BenchEnv, SystemName } from './systems/system.js';
 
-const flags = parseFlags(process.argv.slice(2));
-const TASKS = Number(flags.tasks ?? 100_000);
-const RUNS = Number(flags.runs ?? 10_000);
-const ROUNDS = Number(flags.rounds ?? 3);
 const ROOT = join(import.meta.dirname, '..');
+const opts = parseOptions(process.argv.slice(2));
+const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const results = new Results();
+const dir = mkdtempSync(join(tmpdir(), 'orrery-bench-'));
+const needsPg = opts.systems.some((s) => s !== 'orrery-sqlite') || opts.scaleStores.includes('postgres');
+const levels = scaleLevels(opts.scaleMax);
+const began = performance.now();
+let pg: PgServer | null = null;
+let seq = 0;
+const runId = randomBytes(3).toString('hex'); // databases of runs sharing one server never collide
+const tag = (what: string) => `${runId}_${what.replace(/[^a-z0-9]/g, '_')}_${++seq}`;
 
-const tasksOf = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'noop', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } }));
-
-async function createBatch(dir: string): Promise<number> {
-  const orrery = await openOrrery({ db: `sqlite:${join(dir, 'create.db')}` });
-  await orrery.createTaskType({ name: 'noop', maxQueueLength: null });
-  const inputs = tasksOf(TASKS);
-  const start = performance.now();
-  await orrery.createTasks(inputs);
-  const ms = performance.now() - start;
-  await orrery.close();
-  return ms;
-}
-
-async function executeInProcess(dir: string, concurrency: number): Promise<number> {
-  const orrery = await openOrrery({ db: `sqlite:${join(dir, `exec-${concurrency}.db`)}` });
-  await orrery.createTaskType({ name: 'noop', maxQueueLength: null });
-  await orrery.createTasks(tasksOf(RUNS));
-  const daemon = new Daemon(orrery, { runner: true, reaper: true, worker: { handlers: { noop: async () => false }, concurrency } });
-  const start = performance.now();
-  daemon.start();
-  while (!(await allDone(orrery))) await new Promise((r) => setTimeout(r, 5));
-  const ms = performance.now() - start;
-  await daemon.stop();
-  const completed = await orrery.searchTasks({ status: 'completed', limit: RUNS });
-  if (completed.length !== RUNS) throw new Error(`only ${completed.length} of ${RUNS} tasks completed`);
-  await orrery.close();
-  return ms;
-}
-
-/** The real `orrery serve` process on tasks already waiting; the clock stops when the database shows them all completed. */
-async function executeServe(dir: string): Promise<number> {
-  const path = join(dir, 'serve.db');
-  const orrery = await openOrrery({ db: `sqlite:${path}` });
-  await orrery.createTaskType({ name: 'noop', maxQueueLength: null });
-  await orrery.createTasks(tasksOf(RUNS));
-  const start = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'orrery.js'), 'serve', '--db', `sqlite:${path}`, '--handlers', join(ROOT, 'test', 'fixtures', 'handlers.ts'), '--port', '0', '--types', 'noop', '--log-format', 'json'], {
-    stdio: 'ignore',
-    env: { ...process.env, ORRERY_LOG_LEVEL: 'warn' },
-  });
-  let exited: number | null | undefined;
-  child.on('exit', (code) => (exited = code));
-  while (!(await allDone(orrery))) {
-    if (exited !== undefined) throw new Error(`orrery serve exited early with code ${exited}`);
-    await new Promise((r) => setTimeout(r, 25));
+try {
+  if (needsPg) {
+    log('starting PostgreSQL');
+    pg = await startPgServer();
   }
-  const ms = performance.now() - start;
-  child.kill('SIGTERM');
-  if (exited === undefined) await new Promise((r) => child.on('exit', r));
-  await orrery.close();
-  return ms;
-}
-
-/** No task waits or runs any more (cheap: two index probes). */
-async function allDone(orrery: Orrery): Promise<boolean> {
-  const waiting = await orrery.searchTasks({ status: 'next_run_not_scheduled', limit: 1 });
-  return waiting.length === 0 && (await orrery.searchTasks({ status: 'next_run_scheduled', limit: 1 })).length === 0;
-}
-
-const results: Record<string, number[]> = {};
-const add = (k: string, v: number) => (results[k] ??= []).push(v);
-for (let round = 1; round <= ROUNDS; round++) {
-  const dir = mkdtempSync(join(tmpdir(), 'orrery-bench-'));
-  try {
-    const base = bareInsert(join(dir, 'bare.db'), TASKS);
-    const create = await createBatch(dir);
-    add('create', create);
-    add('create ratio', create / base);
-    const bareCycle = bareClaimComplete(join(dir, 'bare-cycle.db'), RUNS);
-    for (const c of [10, 50]) {
-      const ms = await executeInProcess(dir, c);
-      add(`exec c${c}`, ms);
-      add(`exec c${c} rate`, (RUNS / ms) * 1000);
-      add(`exec c${c} ratio`, bareCycle / ms);
+  const env: BenchEnv = { pg, dir };
+  for (let round = 1; round <= opts.rounds; round++) {
+    // The systems' order turns every round, so drift during a round hits each in a different place.
+    const order = opts.systems.map((_, i) => opts.systems[(i + round - 1) % opts.systems.length]!);
+    for (const c of opts.concurrencies) {
+      const rate: Partial<Record<SystemName, number>> = {};
+      for (const s of order) {
+        const r = await throughput(SYSTEMS[s], env, tag(`${s}_c${c}`), opts.size, c, opts.capMs);
+        log(`round ${round} c${c} ${s}: ${Math.round(r.perSecond)}/s${r.capped ? ` (capped: ${r.completed} done)` : ''}, enqueue ${fmt(r.enqueueMs)}, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+        rate[s] = r.perSecond;
+        results.add(key.rate(s, c), r.perSecond);
+        results.add(key.rss(s, c), r.peakRssBytes);
+        if (r.capped) results.capped.add(key.rate(s, c));
+        if (c === opts.concurrencies[0]) results.add(key.enqueue(s), r.enqueueMs);
+      }
+      const bare: Record<string, number> = {};
+      if (opts.systems.includes('orrery-sqlite')) bare.sqlite = (opts.size / bareSqliteCycle(join(dir, `${tag('bare')}.db`), opts.size, c)) * 1000;
+      if (pg && opts.systems.some((s) => s !== 'orrery-sqlite')) {
+        const name = `bench_${tag('bare')}`;
+        const url = await pg.createDatabase(name);
+        try {
+          bare.postgres = (opts.size / (await barePostgresCycle(url, opts.size, c))) * 1000;
+        } finally {
+          await pg.dropDatabase(name);
+        }
+      }
+      for (const [st, v] of Object.entries(bare)) results.add(key.bare(st, c), v);
+      log(`round ${round} c${c} bare SQL: ${Object.entries(bare).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(', ')}`);
+      const peers = (['graphile-worker', 'pg-boss'] as const).map((p) => rate[p]).filter((v): v is number => v !== undefined);
+      for (const s of ['orrery-sqlite', 'orrery-pg'] as const) {
+        if (rate[s] === undefined) continue;
+        if (peers.length > 0) results.add(key.vsPeer(s, c), rate[s]! / Math.max(...peers));
+        const b = bare[s === 'orrery-sqlite' ? 'sqlite' : 'postgres'];
+        if (b !== undefined) results.add(key.vsBare(s, c), rate[s]! / b);
+      }
     }
-    add('bare cycle', bareCycle);
-    add('serve', await executeServe(dir));
-    process.stderr.write(`round ${round}/${ROUNDS} done\n`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    const rng = seededRng(round);
+    const gaps = Array.from({ length: opts.latencyCount }, rng);
+    for (const s of opts.latencyCount > 0 ? order : []) {
+      let i = 0;
+      const r = await latency(SYSTEMS[s], env, tag(`${s}_lat`), opts.latencyCount, opts.latencyGapMs, () => gaps[i++ % gaps.length]!);
+      log(`round ${round} latency ${s}: p50 ${r.p50.toFixed(2)} ms, p95 ${r.p95.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+      results.add(key.latency(s, 'p50'), r.p50);
+      results.add(key.latency(s, 'p95'), r.p95);
+      results.add(key.latency(s, 'p99'), r.p99);
+    }
   }
+  for (const st of levels.length > 0 ? opts.scaleStores : []) {
+    let db: string;
+    let path: string | null = null;
+    let name: string | null = null;
+    if (st === 'sqlite') {
+      path = join(dir, 'scale.db');
+      db = `sqlite:${path}`;
+    } else {
+      if (!pg) throw new Error('scale on PostgreSQL needs the server');
+      name = `bench_${tag('scale')}`;
+      db = await pg.createDatabase(name);
+    }
+    const store = await openScaleStore(db, path);
+    try {
+      const totals: number[][] = [];
+      for (const level of levels) {
+        const loadMs = await store.grow(level);
+        results.add(key.scaleLoad(st, level), loadMs);
+        const row: number[] = [];
+        await store.measure(); // warm-up: the first pass after a load reads cold pages
+        for (let round = 0; round < opts.rounds; round++) {
+          const m = await store.measure();
+          results.add(key.scale(st, level, 'schedule'), m.scheduleMs);
+          results.add(key.scale(st, level, 'claim'), m.claimMs);
+          results.add(key.scale(st, level, 'total'), m.scheduleMs + m.claimMs);
+          row.push(m.scheduleMs + m.claimMs);
+        }
+        totals.push(row);
+        log(`scale ${st} ${level.toLocaleString('en')}: loaded in ${fmt(loadMs)}, schedule+claim 1,000: ${row.map((v) => fmt(v)).join(', ')}`);
+      }
+      if (totals.length > 1) totals[0]!.forEach((lo, i) => results.add(key.scaleGrowth(st), totals[totals.length - 1]![i]! / lo - 1));
+    } finally {
+      await store.close();
+      if (path) rmSync(path, { force: true });
+      if (name && pg) await pg.dropDatabase(name);
+    }
+  }
+
+  const meta: RunMeta = {
+    date: new Date().toISOString().slice(0, 10),
+    machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}`,
+    node: process.version,
+    postgres: pg ? await pg.describe() : null,
+    size: opts.size,
+    rounds: opts.rounds,
+    concurrencies: opts.concurrencies,
+    systems: opts.systems,
+    labels: Object.fromEntries(opts.systems.map((s) => [s, SYSTEMS[s].label])),
+    settings: Object.fromEntries(opts.systems.map((s) => [s, opts.concurrencies.map((c) => SYSTEMS[s].settings(c)).join(' / ')])),
+    latencyCount: opts.latencyCount,
+    scaleLevels: levels,
+    scaleStores: levels.length > 0 ? opts.scaleStores : [],
+    capMs: opts.capMs,
+    quick: opts.quick,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+  };
+  const md = resultsMarkdown(results, meta);
+  const svg = throughputChart(results, meta);
+  console.log(md);
+  if (opts.out) {
+    mkdirSync(opts.out, { recursive: true });
+    writeFileSync(join(opts.out, 'results.json'), JSON.stringify({ meta, ...results.toJSON() }, null, 2));
+    writeFileSync(join(opts.out, 'results.md'), md);
+    writeFileSync(join(opts.out, 'benchmarks.svg'), svg);
+  }
+  if (opts.docs) {
+    writeDocs(md, svg);
+    log('wrote docs/benchmarks.md and docs/images/benchmarks.svg');
+  }
+  log(`done in ${fmt(performance.now() - began)}`);
+} finally {
+  await pg?.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
 
-const line = (label: string, key: string, unit: (v: number) => string) => {
-  const s = summary(results[key]!);
-  console.log(`| ${label} | ${unit(s.median)} | ${unit(s.min)} .. ${unit(s.max)} |`);
-};
-const perSecond = (v: number) => `${Math.round(v).toLocaleString('en')}/s`;
-const x = (v: number) => `${v.toFixed(2)}x`;
-console.log(`\nOrrery on SQLite, ${ROUNDS} rounds, node ${process.version}\n`);
-console.log('| measure | median | min .. max |\n|---|---|---|');
-line(`create ${TASKS.toLocaleString('en')} tasks in one batch`, 'create', fmt);
-line('  ... time vs bare SQL insert of the same rows', 'create ratio', x);
-line(`execute ${RUNS.toLocaleString('en')} no-op one-shot tasks in-process, concurrency 10`, 'exec c10', fmt);
-line('  ... throughput', 'exec c10 rate', perSecond);
-line('  ... as a fraction of bare SQL claim+complete', 'exec c10 ratio', x);
-line(`execute ${RUNS.toLocaleString('en')} no-op tasks in-process, concurrency 50`, 'exec c50', fmt);
-line('  ... throughput', 'exec c50 rate', perSecond);
-line('  ... as a fraction of bare SQL claim+complete', 'exec c50 ratio', x);
-line(`bare SQL claim 10 + complete each, ${RUNS.toLocaleString('en')} runs`, 'bare cycle', fmt);
-line(`\`orrery serve\` process executes ${RUNS.toLocaleString('en')} waiting no-op tasks (incl. start-up)`, 'serve', fmt);
+function writeDocs(md: string, svg: string): void {
+  const path = join(ROOT, 'docs', 'benchmarks.md');
+  const [start, end] = ['<!-- bench:results:start -->', '<!-- bench:results:end -->'];
+  const doc = readFileSync(path, 'utf8');
+  const a = doc.indexOf(start), b = doc.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`docs/benchmarks.md has no ${start} ... ${end} section`);
+  writeFileSync(path, `${doc.slice(0, a + start.length)}\n${md}${doc.slice(b)}`);
+  mkdirSync(join(ROOT, 'docs', 'images'), { recursive: true });
+  writeFileSync(join(ROOT, 'docs', 'images', 'benchmarks.svg'), svg);
+}

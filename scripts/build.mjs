@@ -1,4 +1,5 @@
-// Compiles src/ to dist/ and copies the SQL migrations beside the compiled stores. It compiles into
+// Compiles src/ to dist/, copies the SQL migrations beside the compiled stores and bundles the web
+// dashboard into dist/web. It compiles into
 // a side directory and swaps it in, so running processes and tests never see dist/ half-written.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -25,9 +26,23 @@ try {
     const from = join(root, 'src', 'store', dialect.name, 'migrations');
     if (dialect.isDirectory() && existsSync(from)) cpSync(from, join(next, 'store', dialect.name, 'migrations'), { recursive: true });
   }
+  await buildDashboard(join(next, 'web'));
   if (existsSync(join(root, 'dist'))) renameSync(join(root, 'dist'), old);
   renameSync(next, join(root, 'dist'));
 } finally {
   rmSync(next, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });
+}
+
+/** The web dashboard (src/web, Preact) bundled by Vite into dist/web, which `orrery serve` serves at `/`. */
+async function buildDashboard(outDir) {
+  const { build } = await import('vite');
+  await build({
+    root: join(root, 'src', 'web'),
+    configFile: false,
+    logLevel: 'warn',
+    base: '/',
+    oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+    build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false, sourcemap: false, modulePreload: { polyfill: false } },
+  });
 }

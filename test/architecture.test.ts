@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -12,20 +12,28 @@ const ALLOWED: Record<string, string[]> = {
   engine: ['core', 'store', 'worker', 'engine'],
   http: ['core', 'store', 'worker', 'engine', 'http'],
   cli: ['core', 'store', 'worker', 'engine', 'http', 'cli'],
+  // The dashboard: the HTTP client only (STYLE.md §1: http-client <- web), and core types.
+  web: ['core', 'http', 'web'],
 };
+
+/** What of the http layer the dashboard may use: the typed client, never the server side. */
+const HTTP_CLIENT = ['client.ts', 'dag-client.ts', 'visit-client.ts', 'dashboard-client.ts', 'errors.ts'].map((f) => join(SRC, 'http', f));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     if (e.isDirectory()) return sourceFiles(p);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+    return /\.tsx?$/.test(e.name) && !/\.test\.tsx?$/.test(e.name) ? [p] : [];
   });
 }
 
 function localImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]!);
-  return specs.map((s) => resolve(dirname(file), s.replace(/\.js$/, '.ts')));
+  return specs.map((s) => {
+    const ts = resolve(dirname(file), s.replace(/\.js$/, '.ts'));
+    return existsSync(ts) ? ts : ts.replace(/\.ts$/, '.tsx');
+  });
 }
 
 const layerOf = (file: string) => relative(SRC, file).split('/')[0]!;
@@ -45,6 +53,13 @@ describe('architecture', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it('keeps the dashboard on the HTTP client: src/web imports no server-side http module', () => {
+    const web = [...graph].filter(([f]) => layerOf(f) === 'web');
+    expect(web.length).toBeGreaterThan(0);
+    const server = web.flatMap(([f, deps]) => deps.filter((d) => layerOf(d) === 'http' && !HTTP_CLIENT.includes(d)).map((d) => `${relative(SRC, f)} imports ${relative(SRC, d)}`));
+    expect(server).toEqual([]);
   });
 
   it('has no import cycles', () => {

@@ -28,6 +28,12 @@ export class RunExecution {
   private releaseIfIgnored: () => void = () => {};
   /** Settles when the handler settled and the run's end is recorded (or given up). */
   readonly done: Promise<void>;
+  /**
+   * Settles when the handler settled (its end is then on its way to the database): the worker may
+   * give the slot to another run while the end is written (SPEC §2.3: ends are batched).
+   */
+  readonly settled: Promise<void>;
+  private markSettled: () => void = () => {};
 
   constructor(
     private readonly board: Jobboard,
@@ -49,7 +55,8 @@ export class RunExecution {
       onError: (e) => this.log.error({ err: e, backendId: this.backendId }, `heartbeat failed: ${(e as Error).message}`),
       onCancel: () => this.cancel(),
     });
-    this.done = this.execute();
+    this.settled = new Promise((r) => (this.markSettled = r));
+    this.done = this.execute().finally(() => this.markSettled());
   }
 
   private async execute(): Promise<void> {
@@ -93,7 +100,9 @@ export class RunExecution {
       outcome = outcomeOfError(e);
     }
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-    if (!timedOut) await this.finish(outcome, Date.now() - started);
+    const finishing = timedOut ? Promise.resolve() : this.finish(outcome, Date.now() - started);
+    this.markSettled();
+    await finishing;
     await this.flushing;
   }
 

@@ -24,6 +24,8 @@ export interface WorkerOptions {
 }
 
 const TYPES_REFRESH_MS = 5_000;
+/** Ends a worker lets wait for the database (beyond its concurrency) while it keeps claiming. */
+const ENDS_IN_FLIGHT = 100;
 
 /**
  * The worker loop (SPEC §2.3): claims runs of its types up to its concurrency, executes them, and
@@ -35,6 +37,10 @@ export class Worker {
   readonly id: string;
   private readonly sleeper = new Sleeper();
   private readonly active = new Map<string, RunExecution>();
+  /** Handlers still running (they hold the concurrency slots). */
+  private handling = 0;
+  /** Runs whose handler settled and whose end is still being written. */
+  private ending = 0;
   private readonly concurrency: number;
   private readonly pollMs: number;
   private readonly graceMs: number;
@@ -104,7 +110,9 @@ export class Worker {
       try {
         if (this.recover) await this.recoverClaims();
         const types = await this.currentTypes();
-        const free = this.concurrency - this.active.size;
+        // A slot frees when its handler settles; the end is written in the background (batched with
+        // others), but once more than ENDS_IN_FLIGHT ends wait, slots are held back for them.
+        const free = this.concurrency - this.handling - Math.max(0, this.ending - Math.max(this.concurrency, ENDS_IN_FLIGHT));
         if (free > 0 && types.length > 0) {
           const req = { worker: this.id, types, limit: free };
           const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
@@ -134,7 +142,21 @@ export class Worker {
     const claimed = typeof dagTimeout === 'number' ? { ...c, timeoutMs: dagTimeout } : c;
     const exec = new RunExecution(this.board, claimed, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender);
     this.active.set(exec.backendId, exec);
+    this.handling += 1;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      this.handling -= 1;
+      this.ending += 1;
+    };
+    void exec.settled.then(() => {
+      settle();
+      this.sleeper.wake();
+    });
     void exec.done.finally(() => {
+      settle();
+      this.ending -= 1;
       this.active.delete(exec.backendId);
       this.sleeper.wake();
     });

@@ -50,6 +50,13 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
   // [what, argv (the --db of a copy of the fixture is appended; STARTED / SCHEDULED stand for run ids), text the message must contain]
   const cases: [string, string[], (string | RegExp)[]][] = [
     ['unknown task type in task add', ['task', 'add', 'nope', 'https://x'], ['type: unknown task type "nope"']],
+    ['malformed --rate-limit', ['task-type', 'add', 't2', '--rate-limit', '100'], ['--rate-limit', 'COUNT/DURATION']],
+    ['--rate-limit of zero', ['task-type', 'add', 't2', '--rate-limit', '0/1m'], ['--rate-limit', 'positive integer']],
+    ['--max-running of zero', ['task-type', 'add', 't2', '--max-running', '0'], ['--max-running', 'at least 1']],
+    ['unknown --on-conflict', ['task', 'add', 'load-git', 'https://x', '--on-conflict', 'merge'], ['--on-conflict', "'merge'"]],
+    ['empty --key', ['task', 'add', 'load-git', 'https://x', '--key', ''], ['key: must not be empty']],
+    ['run cancel of an unknown run', ['run', 'cancel', UNKNOWN_RUN], ['not found']],
+    ['task add --on-conflict error on an equal active task', ['task', 'add', 'load-git', 'https://example.org/c.git', '--next-run', '2026-03-01T00:00:00Z', '--on-conflict', 'error'], ['with the same definition is active', 'nothing created']],
     ['malformed --default-interval', ['task-type', 'add', 't2', '--default-interval', '1x'], ['--default-interval', '"1x"']],
     ['malformed --lease', ['task-type', 'add', 't2', '--default-interval', '1d', '--lease', 'abc'], ['--lease', '"abc"']],
     ['bad JSON in KEY=VALUE', ['task', 'add', 'load-git', 'https://x', 'cfg={bad'], ['argument cfg', 'invalid JSON', '{bad']],

@@ -82,6 +82,9 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
       timeoutMs: 600_000,
       leaseMs: 90_000,
       maxAbandons: 3,
+      maxRunning: null,
+      maxRunningPerKey: null,
+      rateLimit: null,
     });
     const types = await json<any[]>(['task-type', 'list', '--json']);
     expect(Array.isArray(types)).toBe(true);
@@ -170,7 +173,7 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
       ['slow', 'slow', '1d12h [1d12h, 64d]', '1.5', 'unbounded', '0', '30s'],
     ]);
     expect(verbose).toBe(
-      'slow: slow\n  interval: 1d12h [1d12h, 64d]\n  backoff factor: 1.5\n  max queue length: unbounded\n  retries: 0 (delay 1h)\n  timeout: -\n  lease: 30s\n  max abandons: 3\n',
+      'slow: slow\n  interval: 1d12h [1d12h, 64d]\n  backoff factor: 1.5\n  max queue length: unbounded\n  retries: 0 (delay 1h)\n  timeout: -\n  lease: 30s\n  max abandons: 3\n  max running: unbounded (per key: unbounded)\n  rate limit: none\n',
     );
     const [head, row, ...rest] = cells(tasks);
     expect(head).toEqual(['ID', 'TYPE', 'POLICY', 'STATUS', 'PRIORITY', 'NEXT RUN', 'INTERVAL', 'ARGUMENTS']);

@@ -72,6 +72,22 @@ describe('DAG routes', () => {
   let pipelineRun: any;
   let failedRun: any;
 
+  it('POST /api/dag-runs/{run}/cancel fails a waiting run\'s tasks (cancelled); 409 once it ended, 404 unknown', async () => {
+    // No daemon yet: the triggered run waits, so it is cancelled before anything ran.
+    await orrery.dags.register([{ id: 'cancelme', tasks: [{ id: 'a' }, { id: 'b', after: ['a'] }] }]);
+    const run = (await call('POST', '/api/dags/cancelme/trigger', {})).body;
+    const r = await call('POST', `/api/dag-runs/${run.id}/cancel`);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id: run.id, status: 'failed' });
+    expect((await call('GET', `/api/dag-runs/${run.id}`)).body.tasks.map((t: any) => [t.taskId, t.status, t.error])).toEqual([
+      ['a', 'failed', 'cancelled'],
+      ['b', 'failed', 'cancelled'],
+    ]);
+    await expectError(call('POST', `/api/dag-runs/${run.id}/cancel`), 409, 'conflict', /already ended failed/);
+    await expectError(call('POST', '/api/dag-runs/999999/cancel'), 404, 'not_found');
+    await expectError(call('POST', '/api/dag-runs/x/cancel'), 400, 'validation_error');
+  });
+
   it('PUT /api/dags registers definitions given as data, then reports them unchanged', async () => {
     const body = { dags: definitions.map((d) => d.toInput()) };
     const first = await call('PUT', '/api/dags', body);
@@ -99,7 +115,7 @@ describe('DAG routes', () => {
     await expectError(call('PUT', '/api/dags', { dag: [] }), 400, 'validation_error', /dag/);
     await expectError(call('PUT', '/api/dags', undefined, '{"dags": ['), 400, 'bad_request', /invalid JSON/);
     await expectError(call('PUT', '/api/dags', undefined, '[]'), 400, 'bad_request');
-    expect((await orrery.dags.list()).map((d) => d.id).sort()).toEqual(['flaky', 'hourly', 'pipeline']);
+    expect((await orrery.dags.list()).map((d) => d.id).sort()).toEqual(['cancelme', 'flaky', 'hourly', 'pipeline']);
   });
 
   it('POST /api/dags/{id}/trigger creates a manual run with params (201); 404 and 400 for bad input', async () => {

@@ -287,6 +287,10 @@ const BODY_ROUTES: Record<string, BodyRoute> = {
       fields: { worker: { bad: BAD.optNonEmpty }, metadata: { bad: BAD.metadata }, at: { bad: BAD.isoInstant } },
     },
   },
+  'post /runs/:backendId/cancel': {
+    path: runPath('cancel'),
+    spec: { template: () => ({ at: T0 }), fields: { at: { bad: BAD.isoInstant } } },
+  },
   'post /runs/:backendId/end': {
     path: runPath('end'),
     spec: {

@@ -194,6 +194,14 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', '/api/tasks?status=disabled&disabledReason=permfailed'), 200);
   await expectStatus(call('GET', `/api/tasks/${runs[0]!.task}`), 200);
 
+  // Cancellation of a waiting run.
+  await expectStatus(call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['cancel-me'], kwargs: {} }, key: 'cancel-me', concurrencyKey: 'smtp', onConflict: 'error' }), 201);
+  const [toCancel] = (await expectStatus(call('POST', '/api/tasks/schedule', { type: 'mail' }), 200)) as Array<{ backendId: string }>;
+  await expectStatus(call('POST', `/api/runs/${toCancel!.backendId}/cancel`, {}), 200);
+  await expectStatus(call('POST', `/api/runs/${toCancel!.backendId}/cancel`, {}), 409);
+  await expectStatus(call('POST', '/api/runs/nope/cancel', {}), 404);
+  await expectStatus(call('POST', `/api/runs/${toCancel!.backendId}/cancel`, { at: 'now' }), 400);
+
   // Oversized body and auth failures.
   await expectStatus(call('POST', '/api/jobboard/held', undefined, JSON.stringify({ worker: 'w'.repeat(5 * 1024 * 1024) })), 413);
   for (const r of routes) {

@@ -32,6 +32,9 @@ const MAIL_TYPE = {
   timeoutMs: null,
   leaseMs: 30_000,
   maxAbandons: 3,
+  maxRunning: null,
+  maxRunningPerKey: null,
+  rateLimit: null,
 };
 
 function taskJson(over: Record<string, unknown> = {}) {
@@ -49,6 +52,8 @@ function taskJson(over: Record<string, unknown> = {}) {
     consecutiveAbandons: 0,
     priority: null,
     nextAttempt: 1,
+    key: null,
+    concurrencyKey: null,
     created: T0,
     ...over,
   };
@@ -70,6 +75,7 @@ function runJson(over: Record<string, unknown> = {}) {
     worker: null,
     leaseExpiresAt: null,
     attempt: 1,
+    cancelRequested: false,
     ...over,
   };
 }
@@ -129,6 +135,9 @@ describe('task types', () => {
       timeoutMs: '10m',
       leaseMs: 5000,
       maxAbandons: 5,
+      maxRunning: 4,
+      maxRunningPerKey: 1,
+      rateLimit: '100/1m',
     });
     expect(other.status).toBe(201);
     expect(other.body).toEqual({
@@ -145,6 +154,9 @@ describe('task types', () => {
       timeoutMs: 600_000,
       leaseMs: 5000,
       maxAbandons: 5,
+      maxRunning: 4,
+      maxRunningPerKey: 1,
+      rateLimit: { count: 100, perMs: 60_000 },
     });
 
     const list = await call('GET', '/api/task-types');
@@ -245,6 +257,20 @@ describe('tasks', () => {
     expectError(await call('POST', '/api/tasks', { type: 'mail', schedule: 'daily' }), 400, 'validation_error', ['schedule']);
     expectError(await call('POST', '/api/tasks', undefined, { raw: '{"type":"mail","arguments":{"args":[1e999]}}' }), 400, 'validation_error', ['arguments.args[0]']);
     expect((await call('GET', '/api/tasks')).body).toEqual({ items: [], nextCursor: null });
+  });
+
+  it('a task key with onConflict: return (200), replace (200, updated), error (409)', async () => {
+    await mailType();
+    const first = await call('POST', '/api/tasks', { type: 'mail', policy: 'oneshot', key: 'digest-42', concurrencyKey: 'smtp-a', arguments: { args: [1], kwargs: {} } });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ key: 'digest-42', concurrencyKey: 'smtp-a' });
+    const same = await call('POST', '/api/tasks', { type: 'mail', policy: 'oneshot', key: 'digest-42', arguments: { args: [2], kwargs: {} } });
+    expect([same.status, same.body.id, same.body.arguments.args]).toEqual([200, first.body.id, [1]]);
+    const replaced = await call('POST', '/api/tasks', { type: 'mail', policy: 'oneshot', key: 'digest-42', onConflict: 'replace', arguments: { args: [3], kwargs: {} } });
+    expect([replaced.status, replaced.body.id, replaced.body.arguments.args, replaced.body.concurrencyKey]).toEqual([200, first.body.id, [3], null]);
+    expectError(await call('POST', '/api/tasks', { type: 'mail', policy: 'oneshot', key: 'digest-42', onConflict: 'error' }), 409, 'conflict', ['key']);
+    expectError(await call('POST', '/api/tasks', { type: 'mail', onConflict: 'merge' }), 400, 'validation_error', ['onConflict']);
+    expectError(await call('POST', '/api/tasks', { type: 'mail', key: '' }), 400, 'validation_error', ['key']);
   });
 
   it('batch: creates all in one go (201), and one bad task rejects the whole batch and writes nothing', async () => {
@@ -516,6 +542,34 @@ describe('runs', () => {
     expectError(await call('POST', `/api/runs/${'y'.repeat(300)}/start`, {}), 400, 'validation_error', ['backendId']);
   });
 
+  it('cancels a waiting run at once and asks a started one to stop; 409 once ended, 404 unknown', async () => {
+    await mailType({ numRetries: 2 });
+    await task({ type: 'mail', arguments: { args: ['a'], kwargs: {} } });
+    await task({ type: 'mail', arguments: { args: ['b'], kwargs: {} } });
+    const [waiting, other] = await schedule();
+    h.clock.advance(1000);
+    const c = await call('POST', `/api/runs/${waiting!.backendId}/cancel`, {});
+    expect(c.status).toBe(200);
+    expect(c.body).toMatchObject({
+      outcome: 'ended',
+      run: runJson({ id: expect.any(Number), task: waiting!.task, backendId: waiting!.backendId, status: 'failed', error: 'cancelled', ended: at(1000) }),
+      task: { id: waiting!.task, status: 'next_run_not_scheduled', retriesLeft: 2, nextRun: at(61_000) },
+      taskUpdated: true,
+    });
+    expectError(await call('POST', `/api/runs/${waiting!.backendId}/cancel`, {}), 409, 'conflict', ['backendId']);
+
+    await call('POST', `/api/runs/${other!.backendId}/start`, { worker: 'w1' });
+    const asked = await call('POST', `/api/runs/${other!.backendId}/cancel`, { at: at(2000) });
+    expect(asked.body).toMatchObject({ outcome: 'requested', run: { status: 'started', cancelRequested: true }, taskUpdated: false });
+    const hb = await call('POST', '/api/jobboard/heartbeat', { backendId: other!.backendId, worker: 'w1' });
+    expect(hb.body).toEqual({ leaseExpiresAt: at(31_000), cancelRequested: true });
+    const ended = await call('POST', '/api/jobboard/end', { items: [{ backendId: other!.backendId, worker: 'w1', status: 'failed', error: 'cancelled' }] });
+    expect(ended.body.outcomes[0].ok).toMatchObject({ run: { status: 'failed', error: 'cancelled' }, task: { retriesLeft: 2 } });
+
+    expectError(await call('POST', '/api/runs/nope/cancel', {}), 404, 'not_found');
+    expectError(await call('POST', `/api/runs/${other!.backendId}/cancel`, { at: 'soon' }), 400, 'validation_error', ['at']);
+  });
+
   it('a failed run with retries is retried after retryAfterMs', async () => {
     await mailType({ numRetries: 2 });
     await task({ type: 'mail' });
@@ -604,7 +658,7 @@ describe('jobboard', () => {
     h.clock.advance(10_000);
     const hb = await call('POST', '/api/jobboard/heartbeat', { backendId: a, worker: 'w1' });
     expect(hb.status).toBe(200);
-    expect(hb.body).toEqual({ leaseExpiresAt: at(40_000) });
+    expect(hb.body).toEqual({ leaseExpiresAt: at(40_000), cancelRequested: false });
     expect((await call('GET', `/api/runs/${a}`)).body.leaseExpiresAt).toBe(at(40_000));
 
     // A worker that does not hold the run: lease_lost.

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QUEUE_STATS_SQL, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { RUN_RATES_SQL, WORKER_ACTIVITY_SQL } from '../../src/store/sqlite/sqlite-stats.js';
 
 describe('SQLite queue stats plan', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
@@ -23,6 +24,30 @@ describe('SQLite queue stats plan', () => {
       const touching = details.filter((d) => /\b(task_runs|tasks)\b/.test(d));
       expect(touching.filter((d) => !/USING (COVERING )?INDEX/.test(d)), details.join('\n')).toEqual([]);
       expect(touching.map((d) => /INDEX (\w+)/.exec(d)![1]).sort()).toEqual(['task_runs_leases', 'task_runs_queued', 'tasks_type_status']);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('SQLite dashboard stats plans', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads run rates and workers from task_runs_finished and task_runs_leases, never scanning task_runs', async () => {
+    const path = join(dir, 'orrery.db');
+    await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      for (const [sql, indexes] of [
+        [RUN_RATES_SQL, ['task_runs_finished']],
+        [WORKER_ACTIVITY_SQL, ['task_runs_finished', 'task_runs_leases']],
+      ] as const) {
+        const details = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ since: 0, at: 1 }) as Array<{ detail: string }>).map((r) => r.detail);
+        const touching = details.filter((d) => /^(SCAN|SEARCH) (task_runs|r)\b/.test(d)); // r: task_runs in WORKER_ACTIVITY_SQL
+        expect(touching.filter((d) => !/USING (COVERING )?INDEX/.test(d)), details.join('\n')).toEqual([]);
+        expect([...new Set(touching.map((d) => /INDEX (\w+)/.exec(d)![1]))].sort()).toEqual(indexes);
+      }
     } finally {
       db.close();
     }

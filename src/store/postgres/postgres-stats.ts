@@ -6,7 +6,7 @@ import type { RunRate, WorkerActivity } from '../store.js';
 export const STATS_QUERIES = {
   runRates: `SELECT type, status, floor(extract(epoch FROM (ended - $1::timestamptz)) / 60)::int AS bucket, count(*)::int AS n
      FROM task_runs WHERE ended >= $1 AND ended < $2
-     GROUP BY type, status, bucket`,
+     GROUP BY type, status, bucket ORDER BY type, bucket, status`,
   workerActivity: `SELECT worker, sum(running)::int AS running, max(beat) AS beat, max(last_ended) AS last_ended, sum(ended_n)::int AS ended_n FROM (
        SELECT r.worker AS worker, 1 AS running, r.lease_expires_at - y.lease_ms * interval '1 millisecond' AS beat,
               NULL::timestamptz AS last_ended, 0 AS ended_n

@@ -34,38 +34,12 @@ import { PostgresArchive } from './postgres-archive.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
+import { HOT_QUERIES } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
-/** The queries on the scheduling and claiming paths; exported so a test can EXPLAIN them at scale. */
-export const HOT_QUERIES = {
-  anyDue: `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
-     WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = r.rank AND next_run <= $2)`,
-  pickDue: `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = $2 AND next_run <= $3
-     ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
-  queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
-  nextDue: `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`,
-  claim: `WITH picked AS (
-       SELECT id FROM task_runs WHERE status = 'scheduled' AND type = ANY($3)
-       ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-     UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
-       lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
-     FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
-     RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
-  expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-  nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`,
-  /**
-   * The metrics scrape, per type: waiting runs from task_runs_claimable, leased runs from task_runs_leases,
-   * dead letters from a type's disabled tasks (tasks_type_status or tasks_status); no finished run is read.
-   */
-  queueStats: `SELECT y.name AS type, q.n AS scheduled, q.oldest, coalesce(l.n, 0)::int AS running, d.n AS dead
-     FROM task_types y
-     CROSS JOIN LATERAL (SELECT count(*)::int AS n, min(scheduled) AS oldest FROM task_runs WHERE type = y.name AND status = 'scheduled') q
-     LEFT JOIN (SELECT type, count(*) AS n FROM task_runs WHERE status = 'started' GROUP BY type) l ON l.type = y.name
-     CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM tasks WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') d
-     ORDER BY y.name`,
-} as const;
+export { HOT_QUERIES } from './postgres-queries.js';
 /** SQLSTATEs after which the whole transaction is simply tried again. */
 const RETRYABLE = new Set(['40001', '40P01']);
 

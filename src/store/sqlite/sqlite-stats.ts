@@ -4,10 +4,10 @@ import type { RunRate, WorkerActivity } from '../store.js';
 
 /** Finished runs of the window per type, status and minute: a range of task_runs_finished (ended, id). */
 export const RUN_RATES_SQL = `
-  SELECT type, status, (ended - @since) / 60000 AS bucket, count(*) AS n
+  SELECT type, status, CAST((ended - @since) / 60000 AS INTEGER) AS bucket, count(*) AS n
   FROM task_runs INDEXED BY task_runs_finished
   WHERE ended >= @since AND ended < @at
-  GROUP BY type, status, bucket`;
+  GROUP BY type, status, bucket ORDER BY type, bucket, status`;
 
 /**
  * Workers from the runs they hold (task_runs_leases: leased runs only) and the runs they ended in the

@@ -1,4 +1,4 @@
-import type { RunRate } from '../../store/store.js';
+import type { RunRate } from '../types.js';
 import { Empty, ErrorNote, Loading, Sparkline, type SparkSeries } from '../components.js';
 import { duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';

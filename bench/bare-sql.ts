@@ -1,0 +1,63 @@
+/**
+ * The physical limit of the claim-and-complete cycle on each store, as bare SQL with no Orrery code:
+ * claim up to `concurrency` waiting rows in one statement, complete each in its own statement
+ * (PostgreSQL: the completions of a claim in flight together over a pool of 10 connections), repeat.
+ */
+import Database from 'better-sqlite3';
+import pg from 'pg';
+
+/** SQLite, on the same settings as Orrery's store (WAL, synchronous NORMAL); returns ms for n runs. */
+export function bareSqliteCycle(path: string, n: number, concurrency: number): number {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE runs (id INTEGER PRIMARY KEY, status TEXT, worker TEXT, started INTEGER, ended INTEGER);
+           CREATE INDEX runs_waiting ON runs (id) WHERE status = 'scheduled';`);
+  const ins = db.prepare(`INSERT INTO runs (status) VALUES ('scheduled')`);
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) ins.run();
+  })();
+  const claim = db.prepare(`UPDATE runs SET status = 'started', worker = 'w', started = ? WHERE id IN
+    (SELECT id FROM runs WHERE status = 'scheduled' ORDER BY id LIMIT ?) RETURNING id`);
+  const end = db.prepare(`UPDATE runs SET status = 'eventful', ended = ? WHERE id = ? AND status = 'started'`);
+  const start = performance.now();
+  for (;;) {
+    const ids = db.transaction(() => claim.all(Date.now(), concurrency) as { id: number }[]).immediate();
+    if (ids.length === 0) break;
+    for (const { id } of ids) db.transaction(() => end.run(Date.now(), id)).immediate();
+  }
+  const ms = performance.now() - start;
+  const done = (db.prepare(`SELECT count(*) AS n FROM runs WHERE status = 'eventful'`).get() as { n: number }).n;
+  db.close();
+  if (done !== n) throw new Error(`bare SQLite cycle completed ${done} of ${n}`);
+  return ms;
+}
+
+/** PostgreSQL (FOR UPDATE SKIP LOCKED claims), in a database of its own; returns ms for n runs. */
+export async function barePostgresCycle(url: string, n: number, concurrency: number): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  try {
+    await pool.query(`CREATE TABLE runs (id bigserial PRIMARY KEY, status text NOT NULL, worker text, started timestamptz, ended timestamptz);
+                      CREATE INDEX runs_waiting ON runs (id) WHERE status = 'scheduled'`);
+    await pool.query(`INSERT INTO runs (status) SELECT 'scheduled' FROM generate_series(1, $1::int)`, [n]);
+    await pool.query('VACUUM ANALYZE runs');
+    const claim = {
+      name: 'bare-claim',
+      text: `UPDATE runs SET status = 'started', worker = 'w', started = now() WHERE id IN
+             (SELECT id FROM runs WHERE status = 'scheduled' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id`,
+    };
+    const end = { name: 'bare-end', text: `UPDATE runs SET status = 'eventful', ended = now() WHERE id = $1 AND status = 'started'` };
+    const start = performance.now();
+    for (;;) {
+      const { rows } = await pool.query<{ id: string }>({ ...claim, values: [concurrency] });
+      if (rows.length === 0) break;
+      await Promise.all(rows.map((r) => pool.query({ ...end, values: [r.id] })));
+    }
+    const ms = performance.now() - start;
+    const done = Number((await pool.query(`SELECT count(*) AS n FROM runs WHERE status = 'eventful'`)).rows[0].n);
+    if (done !== n) throw new Error(`bare PostgreSQL cycle completed ${done} of ${n}`);
+    return ms;
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,112 @@
+/** The results section of docs/benchmarks.md, as Markdown tables built from a run's samples. */
+import { fmt } from './stats.js';
+import { key, type Results, type RunMeta } from './results.js';
+import type { SystemName } from './systems/system.js';
+
+const n0 = (v: number) => Math.round(v).toLocaleString('en');
+const perS = (v: number) => `${n0(v)}/s`;
+const x2 = (v: number) => `${v.toFixed(2)}x`;
+const ms2 = (v: number) => (v < 10 ? `${v.toFixed(2)} ms` : fmt(v));
+const mib = (v: number) => `${(v / 2 ** 20).toFixed(0)} MiB`;
+const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%`;
+const levelName = (l: number) => (l >= 1e6 ? `${l / 1e6}M` : l >= 1e3 ? `${l / 1e3}k` : String(l));
+
+export function cell(r: Results, k: string, f: (v: number) => string): string {
+  const s = r.get(k);
+  if (!s) return 'n/a';
+  return s.n > 1 ? `${f(s.median)} (${f(s.min)} .. ${f(s.max)})` : f(s.median);
+}
+
+export function resultsMarkdown(r: Results, meta: RunMeta): string {
+  const L: string[] = [];
+  const sys = meta.systems;
+  const label = (s: SystemName) => meta.labels[s]!;
+  const cs = meta.concurrencies;
+  L.push(`Run of ${meta.date}: \`${meta.command}\`; ${meta.rounds} round${meta.rounds === 1 ? '' : 's'}, each figure the median (min .. max) over rounds, ratios computed within each round.`);
+  L.push('');
+  L.push(`- Machine: ${meta.machine}, Node ${meta.node}${meta.postgres ? `; ${meta.postgres}` : ''}.`);
+  L.push(`- Tasks per throughput run: ${n0(meta.size)}; latency: ${meta.latencyCount} tasks per round; time cap per drain: ${fmt(meta.capMs)}.`);
+  L.push('');
+  L.push(`### Enqueue: ${n0(meta.size)} one-shot no-op tasks in one batch call`);
+  L.push('');
+  L.push('| system | time | tasks/s |');
+  L.push('|---|---|---|');
+  for (const s of sys) L.push(`| ${label(s)} | ${cell(r, key.enqueue(s), fmt)} | ${cell(r, key.enqueue(s), (v) => perS((meta.size / v) * 1000))} |`);
+  L.push('');
+  L.push(`### Processing throughput: one worker process drains ${n0(meta.size)} no-op tasks`);
+  L.push('');
+  L.push(`| system | ${cs.map((c) => `concurrency ${c}`).join(' | ')} | ${cs.map((c) => `peak RSS, c${c}`).join(' | ')} |`);
+  L.push(`|---|${cs.map(() => '---|').join('')}${cs.map(() => '---|').join('')}`);
+  for (const s of sys) {
+    const rates = cs.map((c) => cell(r, key.rate(s, c), perS) + (r.capped.has(key.rate(s, c)) ? ' *' : ''));
+    L.push(`| ${label(s)} | ${rates.join(' | ')} | ${cs.map((c) => cell(r, key.rss(s, c), mib)).join(' | ')} |`);
+  }
+  for (const st of stores(meta)) {
+    L.push(`| bare SQL, ${st === 'sqlite' ? 'SQLite' : 'PostgreSQL'} (no worker process) | ${cs.map((c) => cell(r, key.bare(st, c), perS)).join(' | ')} | ${cs.map(() => '').join(' | ')} |`);
+  }
+  if (r.capped.size > 0) L.push('', `\\* stopped at the time cap (${fmt(meta.capMs)}) before the queue was drained; the rate is that of the tasks it completed by then.`);
+  L.push('');
+  L.push('| ratio (per round) | ' + cs.map((c) => `concurrency ${c}`).join(' | ') + ' |');
+  L.push('|---|' + cs.map(() => '---|').join(''));
+  for (const s of sys.filter((s) => s.startsWith('orrery'))) {
+    if (cs.some((c) => r.has(key.vsPeer(s, c)))) L.push(`| ${label(s)} / best peer | ${cs.map((c) => cell(r, key.vsPeer(s, c), x2)).join(' | ')} |`);
+    L.push(`| ${label(s)} / bare SQL on its store | ${cs.map((c) => cell(r, key.vsBare(s, c), x2)).join(' | ')} |`);
+  }
+  L.push('');
+  L.push(`### Schedule-to-start latency: idle worker, ${meta.latencyCount} tasks created one at a time at random gaps`);
+  L.push('');
+  L.push('| system | p50 | p95 | p99 |');
+  L.push('|---|---|---|---|');
+  for (const s of sys) L.push(`| ${label(s)} | ${(['p50', 'p95', 'p99'] as const).map((q) => cell(r, key.latency(s, q), ms2)).join(' | ')} |`);
+  if (meta.scaleLevels.length > 0 && meta.scaleStores.length > 0) {
+    L.push('');
+    L.push('### Scale: schedule and claim 1,000 due tasks beside L tasks not due and L finished runs (Orrery)');
+    L.push('');
+    L.push('| store | L | schedule 1,000 | claim 1,000 (10 claims of 100) | total | bulk load to L |');
+    L.push('|---|---|---|---|---|---|');
+    for (const st of meta.scaleStores) {
+      for (const l of meta.scaleLevels) {
+        L.push(`| ${st === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${levelName(l)} | ${cell(r, key.scale(st, l, 'schedule'), ms2)} | ${cell(r, key.scale(st, l, 'claim'), ms2)} | ${cell(r, key.scale(st, l, 'total'), ms2)} | ${cell(r, key.scaleLoad(st, l), fmt)} |`);
+      }
+      const lo = meta.scaleLevels[0]!, hi = meta.scaleLevels[meta.scaleLevels.length - 1]!;
+      L.push(`| ${st === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | growth ${levelName(lo)} → ${levelName(hi)} | | | ${cell(r, key.scaleGrowth(st), pct)} | |`);
+    }
+  }
+  L.push('');
+  L.push('### Targets of issue 6');
+  L.push('');
+  L.push('| target | this run (medians) | met |');
+  L.push('|---|---|---|');
+  for (const t of targets(r, meta)) L.push(`| ${t.target} | ${t.figure} | ${t.met} |`);
+  return L.join('\n') + '\n';
+}
+
+function stores(meta: RunMeta): Array<'sqlite' | 'postgres'> {
+  const out: Array<'sqlite' | 'postgres'> = [];
+  if (meta.systems.includes('orrery-sqlite')) out.push('sqlite');
+  if (meta.systems.some((s) => s !== 'orrery-sqlite')) out.push('postgres');
+  return out;
+}
+
+export function targets(r: Results, meta: RunMeta): Array<{ target: string; figure: string; met: string }> {
+  const out: Array<{ target: string; figure: string; met: string }> = [];
+  const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? 'yes' : 'no');
+  const all = (ks: string[], f: (v: number) => boolean) => (ks.every((k) => r.get(k)) ? ks.every((k) => f(r.get(k)!.median)) : null);
+  const peer = meta.concurrencies.map((c) => key.vsPeer('orrery-pg', c));
+  out.push({ target: 'Orrery on PostgreSQL ≥ 1.5x the best peer’s throughput', figure: meta.concurrencies.map((c, i) => `c${c}: ${cell(r, peer[i]!, x2)}`).join('; '), met: verdict(all(peer, (v) => v >= 1.5)) });
+  const p99 = key.latency('orrery-pg', 'p99');
+  out.push({ target: 'Orrery on PostgreSQL p99 schedule-to-start < 5 ms', figure: cell(r, p99, ms2), met: verdict(all([p99], (v) => v < 5)) });
+  const bare = meta.concurrencies.map((c) => key.vsBare('orrery-sqlite', c));
+  out.push({ target: 'Orrery on SQLite ≥ 80% of the bare-SQL limit', figure: meta.concurrencies.map((c, i) => `c${c}: ${cell(r, bare[i]!, x2)}`).join('; '), met: verdict(all(bare, (v) => v >= 0.8)) });
+  const reached = meta.scaleLevels.includes(10_000) && meta.scaleLevels[meta.scaleLevels.length - 1]! >= 10_000_000;
+  for (const st of meta.scaleStores) {
+    const g = key.scaleGrowth(st);
+    const ok = all([g], (v) => v < 0.2);
+    out.push({
+      target: `Scale cost 10k → 10M grows < 20% (${st === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`,
+      figure: `${cell(r, g, pct)}${reached ? '' : ` (up to ${levelName(meta.scaleLevels[meta.scaleLevels.length - 1] ?? 0)} only)`}`,
+      met: reached ? verdict(ok) : 'not measured at 10M',
+    });
+  }
+  return out;
+}

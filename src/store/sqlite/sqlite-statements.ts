@@ -1,0 +1,104 @@
+import type Database from 'better-sqlite3';
+import type { TaskType } from '../../core/model.js';
+
+/** A prepared statement (named here so the declarations of `prepare` can refer to it). */
+export type Stmt = Database.Statement;
+
+/**
+ * Per type: waiting runs through task_runs_queued, leased runs through task_runs_leases (both partial
+ * indexes, pinned like nextDue), dead letters through each type's disabled tasks (tasks_type_status).
+ * Finished runs and idle tasks are never read. Exported so a test can EXPLAIN it.
+ */
+export const QUEUE_STATS_SQL = `
+  WITH queued AS (SELECT type, count(*) AS n, min(scheduled) AS oldest FROM task_runs INDEXED BY task_runs_queued
+                  WHERE status = 'scheduled' GROUP BY type),
+       leased AS (SELECT type, count(*) AS n FROM task_runs INDEXED BY task_runs_leases WHERE status = 'started' GROUP BY type)
+  SELECT y.name AS type, coalesce(q.n, 0) AS scheduled, q.oldest AS oldest, coalesce(l.n, 0) AS running,
+         (SELECT count(*) FROM tasks INDEXED BY tasks_type_status
+          WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') AS dead
+  FROM task_types y LEFT JOIN queued q ON q.type = y.name LEFT JOIN leased l ON l.type = y.name
+  ORDER BY y.name`;
+
+/** A task type as the named parameters of `insertType`. */
+export function typeParams(t: TaskType) {
+  return {
+    name: t.name,
+    description: t.description,
+    backend_name: t.backendName,
+    default_interval_ms: t.defaultIntervalMs,
+    min_interval_ms: t.minIntervalMs,
+    max_interval_ms: t.maxIntervalMs,
+    backoff_factor: t.backoffFactor,
+    max_queue_length: t.maxQueueLength,
+    num_retries: t.numRetries,
+    retry_delay_ms: t.retryDelayMs,
+    timeout_ms: t.timeoutMs,
+    lease_ms: t.leaseMs,
+    max_abandons: t.maxAbandons,
+    max_running: t.maxRunning,
+    max_running_per_key: t.maxRunningPerKey,
+    rate_limit_count: t.rateLimit?.count ?? null,
+    rate_limit_per_ms: t.rateLimit?.perMs ?? null,
+  };
+}
+
+/** Names of the SqliteStore's prepared statements (spelled out so the declarations can name them). */
+export type StatementName =
+  | 'insertType' | 'allTypes' | 'typesByName' | 'taskByDedupe' | 'taskById' | 'identityOf'
+  | 'dueByRank' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
+  | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
+  | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
+  | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun';
+
+/** The SqliteStore's prepared statements (claims: sqlite-claims.ts; task inserts: sqlite-tasks.ts). */
+export function prepare(db: Database.Database): Record<StatementName, Stmt> {
+  const p = (sql: string): Stmt => db.prepare(sql);
+  return {
+    insertType: p(`INSERT INTO task_types (name, description, backend_name, default_interval_ms, min_interval_ms, max_interval_ms,
+      backoff_factor, max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons,
+      max_running, max_running_per_key, rate_limit_count, rate_limit_per_ms, created)
+      VALUES (@name, @description, @backend_name, @default_interval_ms, @min_interval_ms, @max_interval_ms, @backoff_factor,
+      @max_queue_length, @num_retries, @retry_delay_ms, @timeout_ms, @lease_ms, @max_abandons,
+      @max_running, @max_running_per_key, @rate_limit_count, @rate_limit_per_ms, @created)`),
+    allTypes: p('SELECT * FROM task_types ORDER BY name'),
+    typesByName: p('SELECT * FROM task_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name'),
+    taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
+    taskById: p('SELECT * FROM tasks WHERE id = ?'),
+    identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
+    dueByRank: p(`SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ?
+      ORDER BY next_run, id LIMIT ?`),
+    anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ? LIMIT 1`),
+    // Pinned: without ANALYZE the planner prefers tasks_status and reads every waiting task.
+    nextDue: p(`SELECT min(next_run) AS t FROM tasks INDEXED BY tasks_next_due WHERE status = 'next_run_not_scheduled'`),
+    disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),
+    respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run,
+      retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
+    scheduledRunsOfTask: p(`SELECT id FROM task_runs WHERE task = ? AND status = 'scheduled'`),
+    cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error WHERE id = @id`),
+    queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
+    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key)
+      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey) RETURNING *`),
+    markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
+    startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
+      lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      WHERE backend_id = @backend_id RETURNING *`),
+    heartbeat: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      WHERE backend_id = @backend_id AND status = 'started' AND worker = @worker RETURNING lease_expires_at, cancel_requested`),
+    requestCancel: p(`UPDATE task_runs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
+    endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
+      lease_expires_at = NULL WHERE id = @id RETURNING *`),
+    updateTaskAfterRun: p(`UPDATE tasks SET status = @status, disabled_reason = @reason, next_run = @next_run,
+      current_interval_ms = @interval, retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt,
+      current_run = NULL, dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END WHERE id = @id RETURNING *`),
+    expired: p(`SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
+    nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`),
+    queueStats: p(QUEUE_STATS_SQL),
+    runByBackendId: p('SELECT * FROM task_runs WHERE backend_id = ?'),
+    heldBy: p(`SELECT r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+      FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
+      WHERE r.status = 'started' AND r.worker = ? ORDER BY r.id`),
+    runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
+    insertLog: p('INSERT INTO run_logs (run, at, level, message, attributes) VALUES (?, ?, ?, ?, ?)'),
+    logsOfRun: p('SELECT * FROM run_logs WHERE run = ? ORDER BY id'),
+  };
+}

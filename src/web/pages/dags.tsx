@@ -1,0 +1,176 @@
+import { useState } from 'preact/hooks';
+import type { DagRunSummary, DagSchedule } from '../types.js';
+import { api } from '../api.js';
+import { Empty, ErrorNote, Loading, Status } from '../components.js';
+import { between, duration, instant, relative } from '../format.js';
+import { useApi, useTick } from '../hooks.js';
+import { navigate } from '../router.js';
+
+export function scheduleText(s: DagSchedule): string {
+  if (s.kind === 'cron') return `cron ${s.expr} (${s.tz})`;
+  if (s.kind === 'interval') return `every ${duration(s.everyMs)}`;
+  return 'manual only';
+}
+
+function taskCounts(r: DagRunSummary): string {
+  return Object.entries(r.tasks)
+    .map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`)
+    .join(', ');
+}
+
+function RunChips({ runs }: { runs: DagRunSummary[] }) {
+  if (runs.length === 0) return <span class="muted">no runs</span>;
+  return (
+    <ul class="chips" aria-label="Latest runs, newest first">
+      {runs.map((r) => (
+        <li key={r.id}>
+          <a href={`/dag-runs/${r.id}`} class={`chip status-${r.status}`} title={`${instant(r.execTs)}: ${taskCounts(r)}`}>
+            <span class="dot" aria-hidden="true" />#{r.id} {r.status}
+          </a>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function DagList() {
+  const now = useTick(10_000);
+  const { data, error, reload } = useApi((c) => c.dags.list(5), [], { live: (e) => e.event === 'ended', pollMs: 10_000 });
+  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="DAGs" />;
+  return (
+    <>
+      <h1>DAGs</h1>
+      <ErrorNote error={error} onRetry={reload} />
+      {data.length === 0 ? (
+        <Empty>No DAG is registered. DAGs come from the handlers file's <code>dags</code> export.</Empty>
+      ) : (
+        <div class="scroll">
+          <table class="dags">
+            <thead>
+              <tr>
+                <th scope="col">DAG</th>
+                <th scope="col">Schedule</th>
+                <th scope="col">Next run</th>
+                <th scope="col" class="num">Tasks</th>
+                <th scope="col">Latest runs</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((d) => (
+                <tr key={d.id} data-dag={d.id}>
+                  <th scope="row">
+                    <a href={`/dags/${encodeURIComponent(d.id)}`}>{d.id}</a>
+                    {d.description && <small class="muted block">{d.description}</small>}
+                  </th>
+                  <td>{scheduleText(d.schedule)}</td>
+                  <td title={instant(d.nextPoint)}>{d.nextPoint ? relative(d.nextPoint, now) : '—'}</td>
+                  <td class="num">{d.tasks.length}</td>
+                  <td><RunChips runs={d.latest} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+export function DagPage({ id }: { id: string }) {
+  const now = useTick(10_000);
+  const { data, error, reload } = useApi(
+    async (c) => {
+      const [dag, runs] = await Promise.all([c.dags.get(id), c.dags.runs(id, { limit: 50 })]);
+      return { dag, runs };
+    },
+    [id],
+    { live: (e) => e.event === 'ended', pollMs: 5000 },
+  );
+  const [params, setParams] = useState('{}');
+  const [triggerError, setTriggerError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`DAG ${id}`} />;
+  const { dag, runs } = data;
+  const trigger = async (e: Event) => {
+    e.preventDefault();
+    setTriggerError(null);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(params || '{}');
+    } catch (x) {
+      setTriggerError(`Params are not JSON: ${(x as Error).message}`);
+      return;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      setTriggerError('Params must be a JSON object, such as {"day": "2026-01-31"}.');
+      return;
+    }
+    setBusy(true);
+    try {
+      const run = await api.call((c) => c.dags.trigger(id, parsed as Record<string, unknown>));
+      navigate(`/dag-runs/${run.id}`);
+    } catch (x) {
+      setTriggerError((x as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <p class="crumbs"><a href="/dags">DAGs</a></p>
+      <h1>DAG {dag.id}</h1>
+      {dag.description && <p>{dag.description}</p>}
+      <ErrorNote error={error} onRetry={reload} />
+      <p>
+        {scheduleText(dag.schedule)}; next run <span title={instant(dag.nextPoint)}>{dag.nextPoint ? relative(dag.nextPoint, now) : '—'}</span>; version <code>{dag.version}</code>;
+        tasks {dag.tasks.map((t) => t.id).join(', ')}.
+      </p>
+      <section aria-labelledby="trigger-title" class="panel">
+        <h2 id="trigger-title">Trigger a run</h2>
+        <form onSubmit={trigger} class="trigger">
+          <label class="grow">
+            Params (JSON object every task sees as <code>params</code>)
+            <textarea name="params" rows={3} value={params} onInput={(e) => setParams((e.target as HTMLTextAreaElement).value)} spellcheck={false} />
+          </label>
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Triggering…' : 'Trigger run'}
+          </button>
+        </form>
+        <ErrorNote error={triggerError} />
+      </section>
+      <section aria-labelledby="runs-title">
+        <h2 id="runs-title">Runs</h2>
+        {runs.length === 0 ? (
+          <Empty>No runs yet.</Empty>
+        ) : (
+          <div class="scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Trigger</th>
+                  <th scope="col">Execution time</th>
+                  <th scope="col" class="num">Duration</th>
+                  <th scope="col">Tasks</th>
+                </tr>
+              </thead>
+              <tbody>
+                {runs.map((r) => (
+                  <tr key={r.id}>
+                    <td><a href={`/dag-runs/${r.id}`}>#{r.id}</a></td>
+                    <td><Status value={r.status} /></td>
+                    <td>{r.trigger.replace(/_/g, ' ')}{r.restarts ? ` (restarted ${r.restarts}×)` : ''}</td>
+                    <td>{instant(r.execTs)}</td>
+                    <td class="num">{duration(between(r.started, r.ended ?? (r.started ? new Date(now) : null)))}</td>
+                    <td>{taskCounts(r)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}

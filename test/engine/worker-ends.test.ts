@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { Jobboard } from '../../src/engine/jobboard.js';
+import { Worker } from '../../src/engine/worker.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+/**
+ * A slot frees when its handler settles, while the run's end is still on its way to the database
+ * (ends are batched): a worker whose ends are slow keeps its handlers busy, never runs more handlers
+ * at once than its concurrency, and holds back once many ends wait.
+ */
+describe('Worker: ends written in the background', () => {
+  const setup = useTempOrrery();
+
+  it('keeps claiming while ends wait, within its concurrency, and records every end', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null });
+    await orrery.createTasks(Array.from({ length: 150 }, (_, i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    await orrery.scheduleDue();
+    await orrery.scheduleDue();
+
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      endRuns: async (items: Parameters<Jobboard['endRuns']>[0]) => {
+        await gate; // the database is slow to take ends
+        return orrery.endRuns(items);
+      },
+    });
+    let running = 0;
+    let peak = 0;
+    let handled = 0;
+    const w = new Worker(board, {
+      concurrency: 2,
+      types: ['job'],
+      pollMs: 20,
+      handlers: {
+        job: async () => {
+          running += 1;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setImmediate(r));
+          running -= 1;
+          handled += 1;
+          return false;
+        },
+      },
+    });
+    onCleanup(() => w.stop(0));
+    w.start();
+    // With every end held back, handlers went on past the first two runs, up to the cap on waiting ends.
+    await waitFor(() => handled >= 102, 'handlers to run while their ends wait');
+    expect(handled).toBeLessThanOrEqual(102);
+    expect(peak).toBeLessThanOrEqual(2);
+    const started = await orrery.store.queueStats(new Date());
+    expect(started.find((q) => q.type === 'job')!.running).toBe(handled);
+
+    release();
+    await waitFor(async () => (await orrery.searchTasks({ status: 'completed', limit: 200 })).length === 150, 'every task completed');
+    expect(handled).toBe(150);
+    expect(peak).toBeLessThanOrEqual(2);
+    await w.stop();
+  });
+
+  it('stop() waits for the ends still being written', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null });
+    await orrery.createTasks(Array.from({ length: 5 }, (_, i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    await orrery.scheduleDue();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      endRuns: async (items: Parameters<Jobboard['endRuns']>[0]) => {
+        await gate;
+        return orrery.endRuns(items);
+      },
+    });
+    let handled = 0;
+    const w = new Worker(board, { concurrency: 5, types: ['job'], handlers: { job: () => (handled += 1, false) } });
+    w.start();
+    await waitFor(() => handled === 5, 'all five handlers to run');
+    let stopped = false;
+    const stopping = w.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect((await orrery.searchTasks({ status: 'completed', limit: 10 })).length).toBe(5);
+  });
+});

@@ -1,0 +1,242 @@
+/**
+ * The web dashboard in a real browser (headless Debian chromium driven by playwright-core) against a
+ * real `orrery serve` (the built bin/orrery.js) on a temporary SQLite file. Screenshots go to the
+ * directory named by ORRERY_SCREENSHOTS when set (docs/images for the README).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'orrery.js');
+const HANDLERS = join(ROOT, 'test', 'fixtures', 'web-handlers.ts');
+const SHOTS = process.env.ORRERY_SCREENSHOTS ? join(ROOT, process.env.ORRERY_SCREENSHOTS) : null;
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  api: (method: string, path: string, body?: unknown) => Promise<any>;
+}
+
+function chromiumPath(): string {
+  try {
+    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('chromium is not installed: apt-get install -y chromium (.ci/run does it)');
+  }
+}
+
+/** Starts `orrery serve` on a fresh SQLite file and a free port; resolves once it listens. */
+async function startServe(dir: string, name: string, extra: string[] = [], token?: string): Promise<Server> {
+  const db = join(dir, `${name}.db`);
+  const child = spawn(process.execPath, [BIN, 'serve', '--db', `sqlite:${db}`, '--handlers', HANDLERS, '--port', '0', '--poll', '200ms', '--log-format', 'json', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ORRERY_API_TOKEN: '' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!/"port":(\d+)/.test(out)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = `http://127.0.0.1:${/"port":(\d+)/.exec(out)![1]}`;
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}/api${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  return { child, url, api };
+}
+
+async function until<T>(check: () => Promise<T>, what: string, ms = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+describe('web dashboard (headless chromium)', () => {
+  let dir: string;
+  let browser: Browser;
+  let server: Server;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+    dir = mkdtempSync(join(tmpdir(), 'orrery-web-'));
+    [browser, server] = await Promise.all([chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS }), startServe(dir, 'main')]);
+    page = await browser.newPage({ viewport: DESKTOP });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.child.kill('SIGKILL');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the overview at / with every task type, totals and landmarks; deep links load the app', async () => {
+    await page.goto(server.url + '/');
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Overview');
+    await page.locator('tr[data-type="greet"]').waitFor();
+    expect(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')))).toEqual(['doomed', 'greet', 'orrery.dag']);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Overview', 'Tasks', 'Dead letters', 'DAGs', 'Visits']);
+    expect(await page.getByRole('main').count()).toBe(1);
+    await page.getByText('Live', { exact: true }).waitFor();
+    // A deep link is the app, not a 404; an unknown API path stays a JSON 404.
+    const deep = await fetch(`${server.url}/dags/pipeline`);
+    expect(deep.status).toBe(200);
+    expect(deep.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect((await fetch(`${server.url}/api/nope`)).status).toBe(404);
+    expect(errors).toEqual([]);
+  });
+
+  it('shows a task created through the API without reloading, its runs, and a run with its log', async () => {
+    await page.goto(server.url + '/tasks?type=greet');
+    await page.getByText('No task matches').waitFor();
+    const task = await server.api('POST', '/tasks', { type: 'greet', arguments: { args: ['ada'], kwargs: {} } });
+    // The runner schedules it at once; the list hears it on the event stream.
+    await page.locator(`tr[data-task="${task.id}"]`).waitFor({ timeout: 10_000 });
+    expect(await page.locator(`tr[data-task="${task.id}"]`).textContent()).toContain('"ada"');
+
+    await page.getByRole('link', { name: `#${task.id}` }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toContain(`Task #${task.id}`);
+    const row = page.locator('table.runs tbody tr').first();
+    await expect.poll(() => row.locator('.status').textContent(), { timeout: 10_000 }).toBe('eventful');
+    expect(await row.textContent()).toMatch(/:\d+:/); // the worker id (host:pid:random)
+    await page.getByRole('heading', { name: 'Interval history' }).waitFor();
+    await shot(page, 'task');
+
+    await row.getByRole('link', { name: /Log of run/ }).click();
+    const log = page.getByRole('list', { name: /Log of run/ });
+    await log.waitFor();
+    expect(await log.locator('li').allTextContents()).toEqual([expect.stringMatching(/info\s*hello ada/), expect.stringMatching(/warn\s*greeting done/)]);
+    await shot(page, 'run');
+
+    await page.goto(server.url + '/');
+    await expect.poll(async () => page.locator('tr[data-type="greet"] .spark-words').textContent(), { timeout: 10_000 }).toContain('1 succeeded');
+    await page.locator('table').nth(1).locator('tbody tr').first().waitFor(); // the worker list
+    await shot(page, 'overview');
+  });
+
+  it('lists a dead-lettered task with its last error and respawns it after confirmation', async () => {
+    const task = await server.api('POST', '/tasks', { type: 'doomed', policy: 'oneshot', arguments: { args: [42], kwargs: {} } });
+    await until(async () => (await server.api('GET', `/tasks/${task.id}`)).status === 'disabled', 'the task to be disabled');
+    await page.goto(server.url + '/dead-letters');
+    const row = page.locator(`tr[data-task="${task.id}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('the remote said no');
+    expect(await row.textContent()).toContain('permfailed');
+    await shot(page, 'dead-letters');
+
+    await row.getByRole('checkbox', { name: `Select task ${task.id}` }).check();
+    await page.getByRole('button', { name: 'Respawn selected (1)' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Respawn selected (1)' });
+    await dialog.getByText(`Respawn 1 task (#${task.id}), due now?`).waitFor();
+    await dialog.getByRole('button', { name: 'Respawn', exact: true }).click();
+    await page.getByText('Respawned 1 task.').waitFor();
+    // It ran again (and failed again: the handler always does).
+    await until(async () => (await server.api('GET', `/tasks/${task.id}/runs`)).length === 2, 'a second run after the respawn');
+  });
+
+  it('triggers a DAG with params and watches its graph turn green, then reads a task attempt log', async () => {
+    await page.goto(server.url + '/dags');
+    await page.locator('tr[data-dag="pipeline"]').waitFor();
+    expect(await page.locator('tr[data-dag="pipeline"]').textContent()).toContain('manual only');
+    await page.getByRole('link', { name: 'pipeline' }).click();
+    await page.getByLabel(/Params/).fill('{"delayMs": 300, "day": "2026-01-31"}');
+    await page.getByRole('button', { name: 'Trigger run' }).click();
+    await page.waitForURL(/\/dag-runs\/\d+$/);
+    const nodes = page.locator('g.node');
+    await expect.poll(() => nodes.count()).toBe(4);
+    // Seen part-way: some task not yet green.
+    await expect.poll(async () => (await nodes.evaluateAll((ns) => ns.map((n) => n.getAttribute('data-status')))).some((s) => s !== 'success')).toBe(true);
+    await expect
+      .poll(async () => nodes.evaluateAll((ns) => ns.map((n) => n.getAttribute('data-status'))), { timeout: 20_000 })
+      .toEqual(['success', 'success', 'success', 'success']);
+    await expect.poll(() => page.locator('h1 .status').textContent()).toBe('success');
+    await page.locator('g.node[data-task="load"]').click();
+    const log = page.getByRole('list', { name: 'Log of load, attempt 1' });
+    await log.waitFor();
+    expect(await log.textContent()).toContain('load done');
+    expect(await log.textContent()).toContain('2026-01-31');
+    await shot(page, 'dag-run');
+
+    await page.setViewportSize(PHONE);
+    await page.goto(server.url + '/');
+    await page.locator('tr[data-type="greet"]').waitFor();
+    await shot(page, 'overview-phone');
+    await page.setViewportSize(DESKTOP);
+  });
+
+  it('shows visit metrics per lister and an origin page', async () => {
+    const lister = await server.api('POST', '/listers', { name: 'gitlab', instanceName: 'example' });
+    await server.api('POST', '/origins', {
+      origins: ['a', 'b', 'c'].map((x) => ({ listerId: lister.id, url: `https://example.org/${x}.git`, visitType: 'git' })),
+    });
+    await server.api('POST', '/origins/visited', { url: 'https://example.org/a.git', visitType: 'git', status: 'successful', snapshot: 'abc123' });
+    await server.api('POST', '/visit-metrics/update', {});
+    await page.goto(server.url + '/visits');
+    const row = page.locator('table.visit-metrics tbody tr').first();
+    await row.waitFor();
+    expect((await row.locator('td').allTextContents()).slice(0, 5)).toEqual(['git', '3', '3', '2', '0']);
+    await shot(page, 'visits');
+    await page.getByLabel('Origin URL').fill('https://example.org/a.git');
+    await page.getByLabel('Visit type', { exact: true }).fill('git');
+    await page.getByRole('button', { name: 'Show origin' }).click();
+    await page.getByText('abc123').waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('asks for the API token once when serve has --token, and keeps it for the tab', async () => {
+    const secured = await startServe(dir, 'secured', ['--token', 's3cret'], 's3cret');
+    try {
+      const context = await browser.newContext({ viewport: DESKTOP });
+      const p = await context.newPage();
+      await p.goto(secured.url + '/');
+      const dialog = p.getByRole('dialog', { name: 'API token' });
+      await dialog.waitFor();
+      await dialog.getByLabel('Token').fill('wrong');
+      await dialog.getByRole('button', { name: 'Use token' }).click();
+      await dialog.getByText('The server refused that token.').waitFor();
+      await shot(p, 'token');
+      await dialog.getByLabel('Token').fill('s3cret');
+      await dialog.getByRole('button', { name: 'Use token' }).click();
+      await p.locator('tr[data-type="greet"]').waitFor();
+      await p.getByText('Live', { exact: true }).waitFor();
+      expect(await dialog.isVisible()).toBe(false);
+      // Kept in session storage: a reload does not ask again, and the URL never carries it.
+      await p.reload();
+      await p.locator('tr[data-type="greet"]').waitFor();
+      expect(await dialog.isVisible()).toBe(false);
+      expect(p.url()).not.toContain('s3cret');
+      await context.close();
+    } finally {
+      secured.child.kill('SIGKILL');
+    }
+  });
+});
