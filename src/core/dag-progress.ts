@@ -13,8 +13,8 @@ export interface AttemptState {
   error: string | null;
 }
 
-/** A DAG task in one run, as stored, with its current attempt's jobboard state. */
-export interface TaskInstance {
+/** A DAG task in one run, as stored. */
+export interface InstanceState {
   taskId: string;
   status: DagTaskStatus;
   /** Attempts made so far (the number of the current one). */
@@ -26,21 +26,16 @@ export interface TaskInstance {
   ended: Date | null;
   error: string | null;
   result: unknown;
+}
+
+/** A DAG task in one run with its current attempt's jobboard state. */
+export interface TaskInstance extends InstanceState {
   /** Null when the instance has no attempt; `missing` when the attempt's task is gone (archived). */
   current: AttemptState | 'missing' | null;
 }
 
-export interface InstanceChange {
-  taskId: string;
-  status: DagTaskStatus;
-  attempt: number;
-  retriesLeft: number;
-  lost: number;
-  started: Date | null;
-  ended: Date | null;
-  error: string | null;
-  result: unknown;
-}
+/** A change to one task of a run: its whole new stored state. */
+export type InstanceChange = InstanceState;
 
 /** A new attempt: a one-shot jobboard task not to run before `notBefore`. */
 export interface NewAttempt {

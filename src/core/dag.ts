@@ -22,6 +22,21 @@ export const DAG_BACKEND = 'orrery.dag';
 /** The kwarg of an attempt's jobboard task that says which DAG run, task and attempt it is. */
 export const DAG_ATTEMPT_KEY = 'orrery.dag';
 
+/** What an attempt's jobboard task carries (kwarg `orrery.dag`): everything its handler needs. */
+export interface DagAttemptArgs {
+  dag: string;
+  version: string;
+  run: number;
+  task: string;
+  attempt: number;
+  /** The run's schedule point, ISO 8601. */
+  execTs: string;
+  params: Record<string, unknown>;
+  /** Results of the task's parents, by parent id. */
+  upstream: Record<string, unknown>;
+  timeoutMs: number | null;
+}
+
 export type DagSchedule = { kind: 'cron'; expr: string; tz: string } | { kind: 'interval'; everyMs: number } | { kind: 'none' };
 
 /** One task of a DAG, in normal form (what the structure hash covers). */

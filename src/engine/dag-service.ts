@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
-import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, dagVersion, topologicalOrder, validateDag, type DagInput, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
+import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, validateDag, type DagInput, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
 import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
@@ -19,18 +19,7 @@ export interface DagHost {
   disableTasks(ids: readonly number[]): Promise<unknown>;
 }
 
-/** What an attempt's jobboard task carries (kwargs `orrery.dag`): everything its handler needs. */
-export interface DagAttemptArgs {
-  dag: string;
-  version: string;
-  run: number;
-  task: string;
-  attempt: number;
-  execTs: string;
-  params: Record<string, unknown>;
-  upstream: Record<string, unknown>;
-  timeoutMs: number | null;
-}
+export type { DagAttemptArgs } from '../core/dag.js';
 
 export interface DagSummary extends StoredDag {
   tasks: DagTaskSpec[];

@@ -1,5 +1,5 @@
 import type { DagRunStatus, DagRunTrigger, DagSchedule, DagSpec, DagTaskSpec, DagTaskStatus } from '../core/dag.js';
-import type { AttemptState, InstanceChange } from '../core/dag-progress.js';
+import type { InstanceChange, TaskInstance } from '../core/dag-progress.js';
 import type { DagPointKind, PointRecord } from '../core/dag-schedule.js';
 import type { NewTask } from '../core/validation.js';
 
@@ -47,19 +47,9 @@ export interface DagPoint {
 }
 
 /** A task of a DAG run as stored, with its current attempt's jobboard task and that task's state. */
-export interface DagTaskRow {
-  taskId: string;
-  status: DagTaskStatus;
-  attempt: number;
-  retriesLeft: number;
-  lost: number;
-  started: Date | null;
-  ended: Date | null;
-  error: string | null;
-  result: unknown;
+export interface DagTaskRow extends TaskInstance {
   /** The jobboard task of the current attempt (null before the first attempt). */
   orreryTask: number | null;
-  current: AttemptState | 'missing' | null;
 }
 
 /** One attempt of a DAG task: its jobboard task and the runs that task had (logs are per run). */

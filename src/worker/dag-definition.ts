@@ -1,5 +1,5 @@
 import { PermanentFailure, ValidationError } from '../core/errors.js';
-import { DAG_ATTEMPT_KEY, validateDag, type DagInput, type DagTaskInput } from '../core/dag.js';
+import { DAG_ATTEMPT_KEY, validateDag, type DagAttemptArgs, type DagInput, type DagTaskInput } from '../core/dag.js';
 import type { LogLevel } from '../core/model.js';
 
 /** What the DAG handler uses of a handler's context (a `HandlerContext` of handlers.ts fits). */
@@ -77,22 +77,10 @@ export function dag(id: string, options: DagOptions = {}): DagDefinition {
   return new DagDefinition(id, options);
 }
 
-interface AttemptArgs {
-  dag: string;
-  version: string;
-  run: number;
-  task: string;
-  attempt: number;
-  execTs: string;
-  params: Record<string, unknown>;
-  upstream: Record<string, unknown>;
-  timeoutMs: number | null;
-}
-
 /** The DAG attempt a run's kwargs describe, if it is one. */
-export function dagAttemptOf(kwargs: Record<string, unknown>): AttemptArgs | null {
+export function dagAttemptOf(kwargs: Record<string, unknown>): DagAttemptArgs | null {
   const a = kwargs[DAG_ATTEMPT_KEY];
-  return a && typeof a === 'object' ? (a as AttemptArgs) : null;
+  return a && typeof a === 'object' ? (a as DagAttemptArgs) : null;
 }
 
 /** The handler of backend `orrery.dag`: runs the task function an attempt names, with the DAG context. */
