@@ -1,7 +1,7 @@
 /**
  * The physical limit of the claim-and-complete cycle on each store, as bare SQL with no Orrery code:
- * claim up to `concurrency` waiting rows in one statement, complete each in its own statement
- * (PostgreSQL: the completions of a claim in flight together over a pool of 10 connections), repeat.
+ * claim up to `concurrency` waiting rows in one statement, complete them in one statement (ends
+ * batched, as Orrery's worker and graphile-worker batch them), repeat.
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -19,12 +19,12 @@ export function bareSqliteCycle(path: string, n: number, concurrency: number): n
   })();
   const claim = db.prepare(`UPDATE runs SET status = 'started', worker = 'w', started = ? WHERE id IN
     (SELECT id FROM runs WHERE status = 'scheduled' ORDER BY id LIMIT ?) RETURNING id`);
-  const end = db.prepare(`UPDATE runs SET status = 'eventful', ended = ? WHERE id = ? AND status = 'started'`);
+  const end = db.prepare(`UPDATE runs SET status = 'eventful', ended = ? WHERE id IN (SELECT value FROM json_each(?)) AND status = 'started'`);
   const start = performance.now();
   for (;;) {
     const ids = db.transaction(() => claim.all(Date.now(), concurrency) as { id: number }[]).immediate();
     if (ids.length === 0) break;
-    for (const { id } of ids) db.transaction(() => end.run(Date.now(), id)).immediate();
+    db.transaction(() => end.run(Date.now(), JSON.stringify(ids.map((r) => r.id)))).immediate();
   }
   const ms = performance.now() - start;
   const done = (db.prepare(`SELECT count(*) AS n FROM runs WHERE status = 'eventful'`).get() as { n: number }).n;
@@ -35,7 +35,7 @@ export function bareSqliteCycle(path: string, n: number, concurrency: number): n
 
 /** PostgreSQL (FOR UPDATE SKIP LOCKED claims), in a database of its own; returns ms for n runs. */
 export async function barePostgresCycle(url: string, n: number, concurrency: number): Promise<number> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
     await pool.query(`CREATE TABLE runs (id bigserial PRIMARY KEY, status text NOT NULL, worker text, started timestamptz, ended timestamptz);
                       CREATE INDEX runs_waiting ON runs (id) WHERE status = 'scheduled'`);
@@ -46,12 +46,12 @@ export async function barePostgresCycle(url: string, n: number, concurrency: num
       text: `UPDATE runs SET status = 'started', worker = 'w', started = now() WHERE id IN
              (SELECT id FROM runs WHERE status = 'scheduled' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id`,
     };
-    const end = { name: 'bare-end', text: `UPDATE runs SET status = 'eventful', ended = now() WHERE id = $1 AND status = 'started'` };
+    const end = { name: 'bare-end', text: `UPDATE runs SET status = 'eventful', ended = now() WHERE id = ANY($1::bigint[]) AND status = 'started'` };
     const start = performance.now();
     for (;;) {
       const { rows } = await pool.query<{ id: string }>({ ...claim, values: [concurrency] });
       if (rows.length === 0) break;
-      await Promise.all(rows.map((r) => pool.query({ ...end, values: [r.id] })));
+      await pool.query({ ...end, values: [rows.map((r) => r.id)] });
     }
     const ms = performance.now() - start;
     const done = Number((await pool.query(`SELECT count(*) AS n FROM runs WHERE status = 'eventful'`)).rows[0].n);

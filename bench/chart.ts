@@ -21,7 +21,12 @@ export function throughputChart(r: Results, meta: RunMeta): string {
     const k = id.startsWith('bare-') ? key.bare(id.slice(5), c) : key.rate(id as never, c);
     return { s: r.get(k), capped: r.capped.has(k) };
   };
-  const max = Math.max(1, ...meta.concurrencies.flatMap((c) => bars.map((b) => value(b.id, c).s?.max ?? 0)));
+  const top0 = Math.max(1, ...meta.concurrencies.flatMap((c) => bars.map((b) => value(b.id, c).s?.max ?? 0)));
+  // Round gridlines: a step of 1, 2 or 5 times a power of ten, four or five of them.
+  const unit = 10 ** Math.floor(Math.log10(top0 / 4));
+  const step = [1, 2, 5, 10].map((m) => m * unit).find((st) => st * 5 >= top0 * 1.08)!;
+  const ticks = Math.ceil((top0 * 1.08) / step);
+  const max = step * ticks;
   const W = 760, left = 70, right = 20, top = 50, plotH = 300, legendH = 22 * Math.ceil(bars.length / 3), H = top + plotH + 60 + legendH;
   const groupW = (W - left - right) / meta.concurrencies.length;
   const barW = Math.min(60, (groupW - 40) / bars.length);
@@ -29,10 +34,10 @@ export function throughputChart(r: Results, meta: RunMeta): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(`Processing throughput: ${num(meta.size)} no-op tasks, one worker process (tasks/s, median of ${meta.rounds})`)}</text>`);
+  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(`Processing throughput: ${num(meta.size)} no-op tasks, one worker process (tasks/s, median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'})`)}</text>`);
   out.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#555">${esc(`${meta.date}, ${meta.machine}; whiskers: min..max over rounds`)}</text>`);
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
+  for (let i = 0; i <= ticks; i++) {
+    const v = step * i;
     out.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#e2e8f0"/>`);
     out.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${num(v)}</text>`);
   }

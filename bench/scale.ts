@@ -47,20 +47,28 @@ function sqliteSql(path: string): Sql {
 async function postgresSql(url: string): Promise<Sql> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
+  // The two tables load at once, each over a connection of its own.
+  const byTable = new Map<string, pg.Client>([['tasks', c]]);
+  const runsClient = new pg.Client({ connectionString: url });
+  await runsClient.connect();
+  byTable.set('task_runs', runsClient);
   return {
     columns: async (table) =>
       (await c.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [table])).rows.map((r) => r.column_name),
     async copy(table, columns, lo, hi, from, to) {
       const target = columns.filter((x) => x !== 'id');
       const exprs = target.map((x) => (UNIQUE.has(x) ? `'c' || g || ':' || t.${x}` : `t.${x}`));
-      await c.query(
+      await byTable.get(table)!.query(
         `INSERT INTO ${table} (${target.join(', ')}) SELECT ${exprs.join(', ')} FROM generate_series($1::int, $2::int) AS g CROSS JOIN ${table} t
          WHERE t.id BETWEEN $3 AND $4 ORDER BY g, t.id`,
         [from, to, lo, hi],
       );
     },
     analyze: async () => void (await c.query('VACUUM ANALYZE tasks, task_runs')),
-    close: () => c.end(),
+    close: async () => {
+      await c.end();
+      await runsClient.end();
+    },
   };
 }
 
@@ -88,11 +96,12 @@ export async function openScaleStore(db: string, sqlitePath: string | null): Pro
     async grow(level) {
       const want = Math.ceil(level / SEED);
       const start = performance.now();
-      for (let from = copies; from < want; from += COPIES_PER_STATEMENT) {
-        const to = Math.min(want - 1, from + COPIES_PER_STATEMENT - 1);
-        await sql.copy('tasks', taskColumns, taskIds[0]!, taskIds[1]!, from, to);
-        await sql.copy('task_runs', runColumns, seedRuns[0], seedRuns[1], from, to);
-      }
+      const load = async (table: string, columns: string[], lo: number, hi: number) => {
+        for (let from = copies; from < want; from += COPIES_PER_STATEMENT) {
+          await sql.copy(table, columns, lo, hi, from, Math.min(want - 1, from + COPIES_PER_STATEMENT - 1));
+        }
+      };
+      await Promise.all([load('tasks', taskColumns, taskIds[0]!, taskIds[1]!), load('task_runs', runColumns, seedRuns[0], seedRuns[1])]);
       copies = Math.max(copies, want);
       await sql.analyze();
       return performance.now() - start;

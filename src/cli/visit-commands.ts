@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseInstant } from '../core/instants.js';
 import { VISIT_POLICIES, VISIT_STATUSES, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { VisitMetrics } from '../store/visit-store.js';
+import { addVisitHistoryCommands } from './visit-history-commands.js';
 import { addDb, durationArg, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface JsonOpt extends DbOpts {
@@ -220,6 +221,7 @@ function originCommands(io: Io): Command {
     if (o.json) return printJson(io, m);
     printMetrics(io, m);
   });
+  addVisitHistoryCommands(io, cmd, listerIdArg);
   return cmd;
 }
 
@@ -234,12 +236,13 @@ function visitSchedulerCommand(io: Io): Command {
         .option('--lister <id>', 'only origins of this lister')
         .option('--refill <fraction>', 'refill a queue once this fraction of it is free (default 0.1)', fractionArg)
         .option('--max-sleep <duration>', 'poll interval for visits finished in other processes (default 5s)', intervalArg)
+        .option('--metrics-every <duration>', 'recompute the visit metrics of every lister (appending to their history) this often; 0: never (default 15m)', durationArg)
         .option('--once', 'one pass (record finished visits, refill the queues), print what it did, exit')
         .option('--at <instant>', 'with --once: as if now were this instant', instantArg)
         .option('--json', 'with --once: print the pass as JSON'),
     ),
   ).action(
-    async (o: JsonOpt & CooldownOpts & { visitTypes: string; queue?: number; policies?: PolicyWeight[]; lister?: string; refill?: number; maxSleep?: number; once?: boolean; at?: Date }) => {
+    async (o: JsonOpt & CooldownOpts & { visitTypes: string; queue?: number; policies?: PolicyWeight[]; lister?: string; refill?: number; maxSleep?: number; metricsEvery?: number; once?: boolean; at?: Date }) => {
       if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
       if (o.at && !o.once) throw new UsageError('--at only applies to --once');
       const types = o.visitTypes.split(',').map((t) => t.trim()).filter(Boolean);
@@ -272,6 +275,7 @@ function visitSchedulerCommand(io: Io): Command {
           logger: log.child({ loop: 'visit-scheduler' }),
           ...(o.refill !== undefined ? { refillFraction: o.refill } : {}),
           ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
+          ...(o.metricsEvery !== undefined ? { metricsEveryMs: o.metricsEvery } : {}),
         });
         loop.start();
         log.info(`visit-scheduler started on ${orrery.store.url} for ${types.join(', ')}`);

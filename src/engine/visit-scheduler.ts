@@ -21,7 +21,14 @@ export interface VisitSchedulerOptions extends LoopOptions {
   refillFraction?: number;
   /** Finished visits recorded per transaction (default 1000). */
   collectBatch?: number;
+  /**
+   * Recompute the visit metrics of every lister (appending a point to their history) on the first pass and
+   * then at most this often (default 15 minutes; 0: never). Each update reads every listed origin.
+   */
+  metricsEveryMs?: number;
 }
+
+export const DEFAULT_METRICS_EVERY_MS = 15 * 60_000;
 
 export interface VisitPassResult {
   /** Finished visits whose results were recorded. */
@@ -40,6 +47,8 @@ export class VisitScheduler extends PeriodicLoop {
   private readonly queues: Array<Required<Omit<VisitQueue, 'lister' | 'cooldowns'>> & Pick<VisitQueue, 'lister' | 'cooldowns'>>;
   private readonly refillFraction: number;
   private readonly collectBatch: number;
+  private readonly metricsEveryMs: number;
+  private metricsAt: number | null = null;
   private unlisten: (() => void) | null = null;
 
   constructor(orrery: Orrery, opts: VisitSchedulerOptions) {
@@ -58,6 +67,8 @@ export class VisitScheduler extends PeriodicLoop {
     this.refillFraction = opts.refillFraction ?? 0.1;
     if (!(this.refillFraction > 0 && this.refillFraction <= 1)) throw invalid('refillFraction', 'must be in (0, 1]');
     this.collectBatch = opts.collectBatch ?? 1000;
+    this.metricsEveryMs = opts.metricsEveryMs ?? DEFAULT_METRICS_EVERY_MS;
+    if (!Number.isFinite(this.metricsEveryMs) || this.metricsEveryMs < 0) throw invalid('metricsEveryMs', 'must be a non-negative number of milliseconds (0: never)');
   }
 
   protected override onStart(): void {
@@ -96,6 +107,16 @@ export class VisitScheduler extends PeriodicLoop {
     const { recorded, scheduled } = await this.runOnce();
     const created = Object.values(scheduled).reduce((s, n) => s + n, 0);
     if (recorded > 0 || created > 0) this.log.info({ recorded, scheduled }, `recorded ${recorded} visit${recorded === 1 ? '' : 's'}, scheduled ${created}`);
+    await this.updateMetricsWhenDue();
     return this.maxSleepMs;
+  }
+
+  /** The loop's periodic update-metrics (not part of `runOnce`, which `--once` prints). */
+  private async updateMetricsWhenDue(): Promise<void> {
+    const now = this.orrery.now().getTime();
+    if (this.metricsEveryMs === 0 || (this.metricsAt !== null && now - this.metricsAt < this.metricsEveryMs)) return;
+    this.metricsAt = now;
+    const m = await this.orrery.visits.updateMetrics({ at: new Date(now) });
+    this.log.debug({ pairs: m.length }, `updated the visit metrics of ${m.length} lister and visit type pair${m.length === 1 ? '' : 's'}`);
   }
 }

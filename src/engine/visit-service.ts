@@ -26,6 +26,7 @@ import type {
   ScheduledVisits,
   VisitMetrics,
 } from '../store/visit-store.js';
+import { METRICS_HISTORY_KEEP, type OriginVisit, type VisitMetricsSeries } from '../store/visit-history.js';
 import type { Clock } from './clock.js';
 
 export interface At {
@@ -43,6 +44,7 @@ export interface GrabOptions extends At {
 export const MAX_GRAB = 100_000;
 export const MAX_ORIGINS_BATCH = 1_000_000;
 export const MAX_PAGE = 10_000;
+export const MAX_HISTORY_KEEP = 1_000_000;
 
 /**
  * Visit scheduling (SPEC §4) over one store: listers, listed origins, visit stats, grabs and metrics,
@@ -180,8 +182,32 @@ export class VisitService {
   }
 
   // --- metrics ------------------------------------------------------------------------------------
-  async updateMetrics(opts: At & { lister?: string } = {}): Promise<VisitMetrics[]> {
-    return this.store.visits.updateMetrics(opts.lister === undefined ? null : checkListerId(opts.lister, 'lister'), this.instant(opts.at));
+  /** Recomputes the metrics and appends them to the history, keeping at most `keepHistory` points per (lister, visit type). */
+  async updateMetrics(opts: At & { lister?: string; keepHistory?: number } = {}): Promise<VisitMetrics[]> {
+    const keep = opts.keepHistory ?? METRICS_HISTORY_KEEP;
+    if (!Number.isInteger(keep) || keep < 1 || keep > MAX_HISTORY_KEEP) throw invalid('keepHistory', `must be an integer from 1 to ${MAX_HISTORY_KEEP}`);
+    return this.store.visits.updateMetrics(opts.lister === undefined ? null : checkListerId(opts.lister, 'lister'), this.instant(opts.at), keep);
+  }
+
+  /** The last `limit` points (default 1000) since `since` of each (lister, visit type), oldest first. */
+  async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
+    const limit = f.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
+    if (f.since !== undefined && (!(f.since instanceof Date) || Number.isNaN(f.since.getTime()))) throw invalid('since', 'must be a valid instant');
+    return this.store.visits.getMetricsHistory({
+      limit,
+      ...(f.lister !== undefined ? { listerId: checkListerId(f.lister, 'lister') } : {}),
+      ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
+      ...(f.since !== undefined ? { since: f.since } : {}),
+    });
+  }
+
+  /** An origin's applied visits, newest first: at most `limit` (default 100), before `before` when given (the next page). */
+  async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
+    const limit = f.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
+    if (f.before !== undefined && (!(f.before instanceof Date) || Number.isNaN(f.before.getTime()))) throw invalid('before', 'must be a valid instant');
+    return this.store.visits.getOriginVisits({ url: checkUrl(url), visitType: checkVisitType(visitType), limit, ...(f.before !== undefined ? { before: f.before } : {}) });
   }
 
   async getMetrics(f: { lister?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {

@@ -1,10 +1,11 @@
 import type { ListedOrigin, Lister, OriginVisitStats, VisitCooldowns, VisitPolicy, VisitStatus } from '../core/visits.js';
+import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
 import type { ListedOriginPage, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
 
 type Call = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
 
 /** Instants of visit shapes (the client's own reviver knows the task and run ones). */
-const VISIT_INSTANTS = new Set(['created', 'updated', 'lastListingFinishedAt', 'lastUpdate', 'firstSeen', 'lastSeen', 'lastSuccessful', 'lastVisit', 'lastScheduled']);
+const VISIT_INSTANTS = new Set(['at', 'created', 'updated', 'lastListingFinishedAt', 'lastUpdate', 'firstSeen', 'lastSeen', 'lastSuccessful', 'lastVisit', 'lastScheduled']);
 function revive<T>(v: T): T {
   if (Array.isArray(v)) return v.map(revive) as T;
   if (v && typeof v === 'object' && !(v instanceof Date)) {
@@ -63,6 +64,19 @@ export class VisitClient {
   getMetrics(f: { lister?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {
     const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined) as [string, string][]);
     return this.call('GET', `/visit-metrics${q.size ? `?${q}` : ''}`);
+  }
+  /** The last `limit` points (since `since`) of each lister and visit type, oldest first. */
+  getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(f)) if (v !== undefined) q.set(k, v instanceof Date ? v.toISOString() : String(v));
+    return this.call('GET', `/visit-metrics/history${q.size ? `?${q}` : ''}`);
+  }
+  /** An origin's applied visits, newest first. */
+  getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
+    const q = new URLSearchParams({ url, visitType });
+    if (f.limit !== undefined) q.set('limit', String(f.limit));
+    if (f.before) q.set('before', f.before.toISOString());
+    return this.call('GET', `/origins/visits?${q}`);
   }
   updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {
     return this.call('POST', '/visit-metrics/update', { ...(opts.lister ? { lister: opts.lister } : {}), ...isoOf(opts.at) });

@@ -54,6 +54,19 @@ export const VisitMetricsSchema = z.object({
   originsNeverVisited: count,
   originsWithPendingChanges: count,
 });
+export const VisitMetricsSeriesSchema = z.object({
+  listerId: z.string(),
+  visitType: z.string(),
+  points: z.array(z.object({ at: instant, originsKnown: count, originsEnabled: count, originsNeverVisited: count, originsWithPendingChanges: count })).describe('oldest first'),
+});
+export const OriginVisitSchema = z.object({
+  url: z.string(),
+  visitType: z.string(),
+  at: instant,
+  status: z.enum(VISIT_STATUSES),
+  snapshot: z.string().nullable(),
+  eventful: z.boolean(),
+});
 const OriginPage = z.object({ origins: z.array(ListedOriginSchema), nextPageToken: z.string().nullable() });
 
 const ListerBody = z.strictObject({ name: z.string().min(1).max(256), instanceName: z.string().max(256).default(''), at: isoInstant.optional() });
@@ -98,6 +111,19 @@ const VisitedBody = z.strictObject({ url, visitType, status: z.enum(VISIT_STATUS
 const EnableBody = z.strictObject({ origins: z.array(z.strictObject({ url, visitType })).min(1).max(100_000), lister: uuid.optional() });
 const StatsQuery = z.strictObject({ url, visitType });
 const MetricsQuery = z.strictObject({ lister: uuid.optional(), visitType: visitType.optional() });
+const historyLimit = z.coerce.number().int().min(1).max(10_000).optional();
+const MetricsHistoryQuery = z.strictObject({
+  lister: uuid.optional(),
+  visitType: visitType.optional(),
+  since: isoInstant.optional().describe('only points at or after this instant'),
+  limit: historyLimit.describe('the last N points of each (lister, visit type); default 1000'),
+});
+const OriginVisitsQuery = z.strictObject({
+  url,
+  visitType,
+  limit: historyLimit.describe('default 100'),
+  before: isoInstant.optional().describe("only visits before this instant (the last row's `at`: the next page)"),
+});
 const MetricsUpdateBody = z.strictObject({ lister: uuid.optional(), at: isoInstant.optional() });
 
 const at = (s: string | undefined) => (s === undefined ? {} : { at: new Date(s) });
@@ -212,6 +238,30 @@ export const visitRoutes: Route[] = [
     query: MetricsQuery,
     responses: { 200: z.array(VisitMetricsSchema), 400: ErrorSchema },
     handler: async (o, { query }) => ({ body: await o.visits.getMetrics({ ...(query.lister ? { lister: query.lister } : {}), ...(query.visitType ? { visitType: query.visitType } : {}) }) }),
+  },
+  {
+    method: 'get', path: '/visit-metrics/history', tag: 'visits', summary: 'Metrics over time: the last points of each lister and visit type (one per update-metrics)',
+    query: MetricsHistoryQuery,
+    responses: { 200: z.array(VisitMetricsSeriesSchema), 400: ErrorSchema },
+    handler: async (o, { query }) => ({
+      body: await o.visits.getMetricsHistory({
+        ...(query.lister ? { lister: query.lister } : {}),
+        ...(query.visitType ? { visitType: query.visitType } : {}),
+        ...(query.since ? { since: new Date(query.since) } : {}),
+        ...(query.limit !== undefined ? { limit: query.limit } : {}),
+      }),
+    }),
+  },
+  {
+    method: 'get', path: '/origins/visits', tag: 'visits', summary: "An origin's visit history, newest first (applied visits only)",
+    query: OriginVisitsQuery,
+    responses: { 200: z.array(OriginVisitSchema), 400: ErrorSchema },
+    handler: async (o, { query }) => ({
+      body: await o.visits.getOriginVisits(query.url, query.visitType, {
+        ...(query.limit !== undefined ? { limit: query.limit } : {}),
+        ...(query.before ? { before: new Date(query.before) } : {}),
+      }),
+    }),
   },
   {
     method: 'post', path: '/visit-metrics/update', tag: 'visits', summary: 'Recompute and store the metrics (of one lister, or all)',

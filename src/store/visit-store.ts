@@ -11,6 +11,7 @@ import type {
   VisitStatus,
 } from '../core/visits.js';
 import { visitFromRun } from '../core/visits.js';
+import type { MetricsHistoryFilter, OriginVisit, OriginVisitsFilter, VisitMetricsSeries } from './visit-history.js';
 
 export interface ListerUpdate {
   id: string;
@@ -123,9 +124,16 @@ export interface VisitStore {
   /** The visit type's global queue position (seconds), null before `origins_without_last_update` first advanced it. */
   getQueuePosition(visitType: string): Promise<number | null>;
 
-  /** Recomputes and stores the metrics of one lister (or all); returns them. Reads every listed origin of the lister. */
-  updateMetrics(listerId: string | null, at: Date): Promise<VisitMetrics[]>;
+  /**
+   * Recomputes and stores the metrics of one lister (or all); returns them. Reads every listed origin of the lister.
+   * Also appends one history point per (lister, visit type) and prunes that pair's points beyond `keepHistory` (default METRICS_HISTORY_KEEP).
+   */
+  updateMetrics(listerId: string | null, at: Date, keepHistory?: number): Promise<VisitMetrics[]>;
   getMetrics(filter?: { listerId?: string; visitType?: string }): Promise<VisitMetrics[]>;
+  /** The last `limit` points (since `since`) of each (lister, visit type), oldest first, series ordered by lister and visit type. */
+  getMetricsHistory(filter: MetricsHistoryFilter): Promise<VisitMetricsSeries[]>;
+  /** An origin's applied visits, newest first (recordVisit appends one in its transaction). */
+  getOriginVisits(filter: OriginVisitsFilter): Promise<OriginVisit[]>;
 
   /** Visits handed to the jobboard and not yet recorded, of one visit type. */
   countInFlight(visitType: string): Promise<number>;

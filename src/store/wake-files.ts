@@ -18,6 +18,7 @@ export class WakeFiles {
   private readonly token = randomUUID();
   private counter = 0;
   private timer: NodeJS.Timeout | null = null;
+  private flushedAt = 0;
   private closed = false;
 
   constructor(
@@ -42,7 +43,9 @@ export class WakeFiles {
   touch(channel: Channel): void {
     if (this.closed) return;
     this.pending.add(channel);
-    this.timer ??= setTimeout(() => this.flush(), THROTTLE_MS);
+    // Leading edge: a lone wake-up goes out at once (after the current burst of calls); later ones
+    // wait until THROTTLE_MS has passed since the previous write.
+    this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.flushedAt + THROTTLE_MS - Date.now()));
   }
 
   private changed(channel: Channel): void {
@@ -58,6 +61,7 @@ export class WakeFiles {
 
   private flush(): void {
     this.timer = null;
+    this.flushedAt = Date.now();
     for (const channel of this.pending) {
       const stamp = `${this.token}:${++this.counter}`;
       try {

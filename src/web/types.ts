@@ -13,3 +13,5 @@ export type DagSchedule = DagSummary['schedule'];
 export type DagRunSummary = Result<DagClient['runs']>[number];
 export type DagTaskView = Result<DagClient['run']>['tasks'][number];
 export type VisitMetrics = Result<VisitClient['getMetrics']>[number];
+export type VisitMetricsSeries = Result<VisitClient['getMetricsHistory']>[number];
+export type OriginVisit = Result<VisitClient['getOriginVisits']>[number];

@@ -52,4 +52,38 @@ describe.each(['thread', 'process'] as const)('--isolation %s', (mode) => {
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
   }, 90_000);
+
+  it('cancelling a running isolated handler aborts it in its isolate, which lives on for the next run', async () => {
+    const { orrery, path } = await setup();
+    const serve = spawnOrrery([
+      'serve', '--db', `sqlite:${path}`, '--handlers', CRASHERS, '--types', 'well,blocks', '--isolation', mode,
+      '--concurrency', '1', '--port', '0', '--max-sleep', '100ms', '--poll', '100ms',
+    ]);
+    await waitFor(async () => /orrery started/.test(serve.output()), 'the worker to start', 30_000);
+    const finished = async (id: number) => {
+      const t = await orrery.getTask(id);
+      return t && t.status !== 'next_run_scheduled' && t.status !== 'next_run_not_scheduled' ? (await orrery.listRuns(id)).at(-1)! : null;
+    };
+    const before = await orrery.createTask({ type: 'well', policy: 'oneshot', arguments: { args: ['before'], kwargs: {} } });
+    const first = await waitFor(() => finished(before.id), 'a first run', 30_000);
+    const blocking = await orrery.createTask({ type: 'blocks', policy: 'oneshot' });
+    const running = await waitFor(async () => (await orrery.listRuns(blocking.id)).find((r) => r.status === 'started'), 'the blocking run to start', 30_000);
+    const asked = Date.now();
+    expect((await orrery.cancelRun(running.backendId)).outcome).toBe('requested');
+    const ended = await waitFor(async () => {
+      const r = await orrery.getRun(running.backendId);
+      return r?.status === 'started' ? null : r;
+    }, 'the cancelled run to end', 15_000);
+    expect(Date.now() - asked).toBeLessThan(10_000);
+    expect(ended).toMatchObject({ status: 'failed', error: 'cancelled' });
+    expect(await orrery.getTask(blocking.id)).toMatchObject({ status: 'disabled', disabledReason: 'manual', retriesLeft: 2 });
+    // The handler stopped on its signal: its thread or process was not killed, and serves the next run.
+    const after = await orrery.createTask({ type: 'well', policy: 'oneshot', arguments: { args: ['after'], kwargs: {} } });
+    const second = await waitFor(() => finished(after.id), 'a run after the cancel', 30_000);
+    const where = (r: { result: unknown }) => r.result as { pid: number; threadId: number };
+    expect(where(second)).toEqual(where(first));
+    expect(serve.output()).not.toMatch(/did not stop within/);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  }, 90_000);
 });

@@ -3,11 +3,7 @@
  * limits (counted in the claim transaction), cancellation of waiting, running and DAG runs through
  * `orrery run cancel` / `orrery dag-run cancel`, and `task add --key --on-conflict`.
  *
- * Left for the lead (issue 10's "cancelling a running process-isolated handler"): the same as the
- * inline case below with a worker started with `--isolation process`. Cancellation reaches the
- * handler by RunExecution.cancel() aborting the run's AbortController (src/engine/run-execution.ts),
- * which the isolation forwards to the child; the run must end `failed`, error `cancelled`, with the
- * task's retries untouched, and the child must survive for the next run.
+ * Cancelling a running thread- or process-isolated handler is tested in test/e2e/isolation.test.ts.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -8,6 +8,7 @@ import { limitCases } from './limits.case.js';
 import { runnerCases } from './runner.case.js';
 import { statsCases } from './stats.case.js';
 import { taskCases } from './tasks.case.js';
+import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
 
 export interface StoreUnderTest {
@@ -29,5 +30,6 @@ export function describeStore(sut: StoreUnderTest): void {
     dagCases(sut);
     archiveCases(sut);
     visitCases(sut);
+    visitHistoryCases(sut);
   });
 }

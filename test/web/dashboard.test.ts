@@ -193,22 +193,35 @@ describe('web dashboard (headless chromium)', () => {
     await page.setViewportSize(DESKTOP);
   });
 
-  it('shows visit metrics per lister and an origin page', async () => {
+  it('shows visit metrics per lister with their history chart, and an origin page with its visit history', async () => {
     const lister = await server.api('POST', '/listers', { name: 'gitlab', instanceName: 'example' });
     await server.api('POST', '/origins', {
       origins: ['a', 'b', 'c'].map((x) => ({ listerId: lister.id, url: `https://example.org/${x}.git`, visitType: 'git' })),
     });
-    await server.api('POST', '/origins/visited', { url: 'https://example.org/a.git', visitType: 'git', status: 'successful', snapshot: 'abc123' });
+    const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+    await server.api('POST', '/visit-metrics/update', { at: ago(120) });
+    await server.api('POST', '/origins/visited', { url: 'https://example.org/a.git', visitType: 'git', status: 'failed', at: ago(90) });
+    await server.api('POST', '/origins/visited', { url: 'https://example.org/a.git', visitType: 'git', status: 'successful', snapshot: 'abc123', at: ago(60) });
     await server.api('POST', '/visit-metrics/update', {});
     await page.goto(server.url + '/visits');
     const row = page.locator('table.visit-metrics tbody tr').first();
     await row.waitFor();
     expect((await row.locator('td').allTextContents()).slice(0, 5)).toEqual(['git', '3', '3', '2', '0']);
+    // the history chart: one line per count, two points each, and the same in words for screen readers
+    const chart = page.getByRole('img', { name: 'gitlab (example), git' });
+    await chart.waitFor();
+    expect(await chart.locator('[data-metric] polyline').evaluateAll((ls) => ls.map((l) => l.getAttribute('points')!.split(' ').length))).toEqual([2, 2, 2, 2]);
+    expect(await page.locator('.metrics-chart .chart-words').textContent()).toMatch(/^2 points from .*: known 3 → 3, enabled 3 → 3, never visited 3 → 2, pending changes 0 → 0$/);
     await shot(page, 'visits');
     await page.getByLabel('Origin URL').fill('https://example.org/a.git');
     await page.getByLabel('Visit type', { exact: true }).fill('git');
     await page.getByRole('button', { name: 'Show origin' }).click();
-    await page.getByText('abc123').waitFor();
+    const visits = page.locator('table.origin-visits tbody tr');
+    await visits.first().waitFor();
+    expect(await visits.evaluateAll((rs) => rs.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)))).toEqual([
+      ['successful', 'abc123', 'yes'],
+      ['failed', '—', 'no'],
+    ]);
     expect(errors).toEqual([]);
   });
 

@@ -15,6 +15,7 @@ export class PostgresNotifier {
   private connecting: Promise<void> | null = null;
   private readonly pending = new Set<Channel>();
   private timer: NodeJS.Timeout | null = null;
+  private flushedAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private inflight: Promise<unknown> = Promise.resolve();
@@ -28,7 +29,9 @@ export class PostgresNotifier {
   notify(channel: Channel): void {
     if (this.closed) return;
     this.pending.add(channel);
-    this.timer ??= setTimeout(() => this.flush(), THROTTLE_MS);
+    // Leading edge: a lone notification goes out at once (after the current burst of calls); later
+    // ones wait until THROTTLE_MS has passed since the previous one.
+    this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.flushedAt + THROTTLE_MS - Date.now()));
   }
 
   /** Makes sure this process hears other processes' notifications. */
@@ -68,6 +71,7 @@ export class PostgresNotifier {
 
   private flush(): void {
     this.timer = null;
+    this.flushedAt = Date.now();
     const channels = [...this.pending];
     this.pending.clear();
     // One round trip for all channels; a failure (server down) only costs a poll interval.

@@ -36,6 +36,8 @@ import {
   type VisitStore,
 } from '../visit-store.js';
 import { insertTasks } from './postgres-tasks.js';
+import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
+import { appendMetricsPoints, appendOriginVisits, getMetricsHistory, getOriginVisits } from './postgres-visit-history.js';
 
 const CHUNK = 5000;
 /** Advisory lock class of grabs ("visi"): grabs of one visit type take turns, so none hands out an origin another just took. */
@@ -231,6 +233,7 @@ export class PostgresVisitStore implements VisitStore {
       (await rows(c, 'SELECT visit_type, position FROM visit_queue_positions WHERE visit_type = ANY($1)', [[...new Set(types)]])).map((r) => [r.visit_type as string, Number(r.position)]),
     );
     const out: RecordedVisit[] = [];
+    const applied: Array<VisitResult & { eventful: boolean }> = [];
     for (const v of visits) {
       const key = JSON.stringify([v.url, v.visitType]);
       const o = applyVisit(current.get(key) ?? null, v, positions.get(v.visitType) ?? null, rng);
@@ -251,7 +254,9 @@ export class PostgresVisitStore implements VisitStore {
         [s.url, s.visitType, s.lastVisit, s.lastVisitStatus, s.lastSuccessful, s.nextVisitQueuePosition, o.disable],
       );
       out.push({ stats: s, applied: true, eventful: o.eventful, disabled: o.disable });
+      applied.push({ ...v, eventful: o.eventful });
     }
+    await appendOriginVisits(c, applied);
     return out;
   }
 
@@ -310,19 +315,23 @@ export class PostgresVisitStore implements VisitStore {
     return row ? Number(row.position) : null;
   }
 
-  async updateMetrics(listerId: string | null, at: Date): Promise<VisitMetrics[]> {
-    const found = await rows(
-      this.pool,
-      `INSERT INTO visit_metrics (lister_id, visit_type, updated, origins_known, origins_enabled, origins_never_visited, origins_with_pending_changes)
-       SELECT lister_id, visit_type, $2, count(*), count(*) FILTER (WHERE enabled), count(*) FILTER (WHERE enabled AND last_successful IS NULL),
-         count(*) FILTER (WHERE enabled AND last_update > last_successful)
-       FROM listed_origins WHERE $1::uuid IS NULL OR lister_id = $1 GROUP BY lister_id, visit_type
-       ON CONFLICT (lister_id, visit_type) DO UPDATE SET updated = excluded.updated, origins_known = excluded.origins_known,
-         origins_enabled = excluded.origins_enabled, origins_never_visited = excluded.origins_never_visited,
-         origins_with_pending_changes = excluded.origins_with_pending_changes
-       RETURNING *`,
-      [listerId, at],
-    );
+  async updateMetrics(listerId: string | null, at: Date, keepHistory = METRICS_HISTORY_KEEP): Promise<VisitMetrics[]> {
+    const found = await this.deps.tx(async (c) => {
+      const m = await rows(
+        c,
+        `INSERT INTO visit_metrics (lister_id, visit_type, updated, origins_known, origins_enabled, origins_never_visited, origins_with_pending_changes)
+         SELECT lister_id, visit_type, $2, count(*), count(*) FILTER (WHERE enabled), count(*) FILTER (WHERE enabled AND last_successful IS NULL),
+           count(*) FILTER (WHERE enabled AND last_update > last_successful)
+         FROM listed_origins WHERE $1::uuid IS NULL OR lister_id = $1 GROUP BY lister_id, visit_type
+         ON CONFLICT (lister_id, visit_type) DO UPDATE SET updated = excluded.updated, origins_known = excluded.origins_known,
+           origins_enabled = excluded.origins_enabled, origins_never_visited = excluded.origins_never_visited,
+           origins_with_pending_changes = excluded.origins_with_pending_changes
+         RETURNING *`,
+        [listerId, at],
+      );
+      await appendMetricsPoints(c, m.map(metricsFromRow), keepHistory);
+      return m;
+    });
     return found.map(metricsFromRow).sort((a, b) => (a.listerId < b.listerId ? -1 : a.listerId > b.listerId ? 1 : a.visitType < b.visitType ? -1 : 1));
   }
 
@@ -334,6 +343,14 @@ export class PostgresVisitStore implements VisitStore {
         [f.listerId ?? null, f.visitType ?? null],
       )
     ).map(metricsFromRow);
+  }
+
+  async getMetricsHistory(f: MetricsHistoryFilter): Promise<VisitMetricsSeries[]> {
+    return getMetricsHistory(this.pool, f);
+  }
+
+  async getOriginVisits(f: OriginVisitsFilter): Promise<OriginVisit[]> {
+    return getOriginVisits(this.pool, f);
   }
 
   async countInFlight(visitType: string): Promise<number> {

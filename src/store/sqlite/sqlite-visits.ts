@@ -16,6 +16,8 @@ import {
 import type { Task } from '../../core/model.js';
 import { runFromRow, type Row } from '../rows.js';
 import type { Channel } from '../store.js';
+import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
+import { SqliteVisitHistory } from './sqlite-visit-history.js';
 import {
   distinctOrigins,
   listedOriginFromRow,
@@ -93,6 +95,7 @@ export function sqliteGrabSql(policy: VisitPolicy, byLister: boolean): string {
 export class SqliteVisitStore implements VisitStore {
   private readonly s: ReturnType<typeof prepare>;
   private readonly grabStmts = new Map<string, Database.Statement>();
+  private readonly history: SqliteVisitHistory;
 
   private readonly db: Database.Database;
   private readonly write: <T>(fn: () => T) => T;
@@ -101,6 +104,7 @@ export class SqliteVisitStore implements VisitStore {
     this.db = deps.db;
     this.write = deps.write;
     this.s = prepare(deps.db);
+    this.history = new SqliteVisitHistory(deps.db);
   }
 
   async getOrCreateLister(name: string, instanceName: string, at: Date): Promise<Lister> {
@@ -216,6 +220,7 @@ export class SqliteVisitStore implements VisitStore {
     };
     this.s.upsertStats.run(p);
     this.s.mirrorStats.run({ ...p, disable: out.disable ? 1 : 0 });
+    this.history.appendVisit({ ...v, eventful: out.eventful });
     return { stats: s, applied: true, eventful: out.eventful, disabled: out.disable };
   }
 
@@ -284,8 +289,20 @@ export class SqliteVisitStore implements VisitStore {
     return row?.position ?? null;
   }
 
-  async updateMetrics(listerId: string | null, at: Date): Promise<VisitMetrics[]> {
-    return this.write(() => (this.s.updateMetrics.all({ lister: listerId, at: at.getTime() }) as Row[]).map(metricsFromRow)).sort(byListerAndType);
+  async updateMetrics(listerId: string | null, at: Date, keepHistory = METRICS_HISTORY_KEEP): Promise<VisitMetrics[]> {
+    return this.write(() => {
+      const m = (this.s.updateMetrics.all({ lister: listerId, at: at.getTime() }) as Row[]).map(metricsFromRow);
+      this.history.appendMetrics(m, keepHistory);
+      return m;
+    }).sort(byListerAndType);
+  }
+
+  async getMetricsHistory(f: MetricsHistoryFilter): Promise<VisitMetricsSeries[]> {
+    return this.history.getMetricsHistory(f);
+  }
+
+  async getOriginVisits(f: OriginVisitsFilter): Promise<OriginVisit[]> {
+    return this.history.getOriginVisits(f);
   }
 
   async getMetrics(f: { listerId?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {

@@ -1,6 +1,7 @@
-import type { VisitMetrics } from '../types.js';
+import type { OriginVisit, VisitMetrics } from '../types.js';
 import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
+import { MetricsChart } from '../metrics-chart.js';
 import { duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
@@ -9,8 +10,8 @@ export function Visits() {
   const now = useTick(30_000);
   const { data, error, reload } = useApi(
     async (c) => {
-      const [listers, metrics] = await Promise.all([c.visits.listListers(), c.visits.getMetrics()]);
-      return { listers, metrics };
+      const [listers, metrics, history] = await Promise.all([c.visits.listListers(), c.visits.getMetrics(), c.visits.getMetricsHistory({ limit: 200 })]);
+      return { listers, metrics, history };
     },
     [],
     { pollMs: 30_000 },
@@ -99,21 +100,63 @@ export function Visits() {
           </div>
         )}
       </section>
+      <section aria-labelledby="history-title">
+        <h2 id="history-title">Over time</h2>
+        {data.history.length === 0 ? (
+          <Empty>No metrics history yet: each recompute (and the visit-scheduler, every 15 minutes) adds a point.</Empty>
+        ) : (
+          <div class="charts">
+            {data.history.map((s) => (
+              <MetricsChart key={`${s.listerId}/${s.visitType}`} title={`${names.get(s.listerId) ?? s.listerId}, ${s.visitType}`} series={s} />
+            ))}
+          </div>
+        )}
+      </section>
     </>
+  );
+}
+
+/** An origin's applied visits, newest first. */
+function VisitHistory({ visits }: { visits: OriginVisit[] }) {
+  if (visits.length === 0) return <Empty>No visit recorded.</Empty>;
+  return (
+    <div class="scroll">
+      <table class="origin-visits">
+        <thead>
+          <tr>
+            <th scope="col">Visit</th>
+            <th scope="col">Status</th>
+            <th scope="col">Snapshot</th>
+            <th scope="col">Eventful</th>
+          </tr>
+        </thead>
+        <tbody>
+          {visits.map((v) => (
+            <tr key={v.at.getTime()}>
+              <th scope="row">{instant(v.at)}</th>
+              <td><Status value={v.status} /></td>
+              <td>{v.snapshot ? <code class="wrap">{v.snapshot}</code> : '—'}</td>
+              <td>{v.eventful ? 'yes' : 'no'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
 export function OriginPage({ url, visitType }: { url: string; visitType: string }) {
   const { data, error, reload } = useApi(
     async (c) => {
-      const [listed, stats] = await Promise.all([
+      const [listed, stats, visits] = await Promise.all([
         c.visits.getListedOrigins({ url, ...(visitType ? { visitType } : {}), limit: 100 }),
         c.visits.getVisitStats(url, visitType).catch((e: { code?: string }) => {
           if (e.code === 'not_found') return null;
           throw e;
         }),
+        c.visits.getOriginVisits(url, visitType, { limit: 50 }),
       ]);
-      return { listed: listed.origins, stats };
+      return { listed: listed.origins, stats, visits };
     },
     [url, visitType],
     { pollMs: 30_000 },
@@ -129,7 +172,7 @@ export function OriginPage({ url, visitType }: { url: string; visitType: string 
       <p>Visit type <strong>{visitType}</strong></p>
       <ErrorNote error={error} onRetry={reload} />
       <section aria-labelledby="stats-title">
-        <h2 id="stats-title">Visit history</h2>
+        <h2 id="stats-title">Visit stats</h2>
         {!s ? (
           <Empty>Never scheduled nor visited.</Empty>
         ) : (
@@ -145,6 +188,10 @@ export function OriginPage({ url, visitType }: { url: string; visitType: string 
             ]}
           />
         )}
+      </section>
+      <section aria-labelledby="visits-title">
+        <h2 id="visits-title">Visit history</h2>
+        <VisitHistory visits={data.visits} />
       </section>
       <section aria-labelledby="listed-title">
         <h2 id="listed-title">Listed by</h2>
