@@ -149,7 +149,10 @@ describe.skipIf(!hasPrlimit)('a full disk (SQLite, RLIMIT_FSIZE)', () => {
     const pending = (await orrery.searchTasks({ type, status: 'next_run_scheduled', limit: BRIEF_TASKS })).length;
     const executed = readFileSync(ledger, 'utf8').trim().split('\n').length;
     const doneWhileFull = BRIEF_TASKS - pending;
-    expect(executed).toBeGreaterThan(doneWhileFull); // some handlers finished whose ends wait for the disk
+    // Usually some handlers finished whose ends now wait for the disk; on a loaded machine the disk may
+    // fill between two batches, with nothing in flight. Either way every end below is recorded once.
+    expect(executed).toBeGreaterThanOrEqual(doneWhileFull);
+    const heldEnds = executed - doneWhileFull;
     setFileSizeLimit(worker, 'unlimited');
     const freedAt = Date.now();
     await waitFor(async () => (await orrery.searchTasks({ type, status: 'completed', limit: BRIEF_TASKS + 1 })).length === BRIEF_TASKS, 'every task to complete', 30_000, 100);
@@ -163,7 +166,7 @@ describe.skipIf(!hasPrlimit)('a full disk (SQLite, RLIMIT_FSIZE)', () => {
     expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
     check.close();
     console.log(
-      `disk-full past the lease: ${doneWhileFull}/${BRIEF_TASKS} done when full, ${executed - doneWhileFull} ends held through ${freedAt - fullAt} ms of full disk (lease 1 s), ` +
+      `disk-full past the lease: ${doneWhileFull}/${BRIEF_TASKS} done when full, ${heldEnds} ends held through ${freedAt - fullAt} ms of full disk (lease 1 s), ` +
         `all recorded ${resumedIn} ms after space returned; 0 lost, 0 re-executed`,
     );
   }, 60_000);

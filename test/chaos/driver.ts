@@ -94,6 +94,8 @@ interface Role {
   up: boolean;
 }
 
+/** The lease of the chaos task types (test/fixtures/chaos-handlers.ts). */
+const LEASE_MS = 2_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
@@ -136,6 +138,7 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
     // Chaos: kill a random process, restart its role at once, until the one-shot work is done.
     const t0 = Date.now();
     let kills = 0;
+    let lastKill = t0;
     let midDone = !opts.midRound;
     const oneshotLeft = async () =>
       Number((await sql.all(`SELECT count(*) AS n FROM tasks WHERE type = 'chaos-once' AND status NOT IN ('completed', 'disabled')`))[0]!.n);
@@ -149,6 +152,7 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
       victim.proc.kill('SIGKILL');
       await victim.exited;
       kills += 1;
+      lastKill = Date.now();
       roles[i] = start(victim.args);
       if (!midDone && Date.now() - t0 > opts.maxChaosMs / 4) {
         midDone = true;
@@ -161,7 +165,10 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
 
     // Settle without kills: every one-shot task reaches completed or disabled.
     await until(async () => (await oneshotLeft()) === 0, 'every one-shot task to finish', 120_000);
-    // No run stays started past its lease (the reapers run); leases are 2 s, reapers poll every 200 ms.
+    // Runs held by the last killed workers come back only when their 2 s leases expire: wait that
+    // long, so that stopping the reapers below cannot leave them started.
+    await sleep(Math.max(0, lastKill + LEASE_MS + 500 - Date.now()));
+    // No run stays started past its lease (the reapers run); reapers poll every 200 ms.
     await until(
       async () => Number((await sql.all(`SELECT count(*) AS n FROM task_runs WHERE status = 'started' AND lease_expires_at < ?`, [leaseCut(opts.db, 1000)]))[0]!.n) === 0,
       'no run started past its lease',

@@ -13,7 +13,7 @@ const TASKS = 1_000_000;
 const DUE = 1_000;
 const AT = new Date('2026-06-01T00:00:00Z');
 
-type PlanNode = { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: string; Plans?: PlanNode[] };
+type PlanNode = { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: string; 'Actual Rows'?: number; Plans?: PlanNode[] };
 
 function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
@@ -107,6 +107,26 @@ describe('PostgreSQL hot queries at scale', () => {
       expect(claimed.runs).toHaveLength(50);
     } finally {
       await store.close();
+    }
+  });
+
+  it('a claim reads waiting runs in claim order and no more than it takes (never sorts the whole queue)', async () => {
+    // A thousand more runs wait (inside a transaction rolled back afterwards): a claim of 10 must read
+    // about 10 entries of the index, not every waiting run.
+    await client.query('BEGIN');
+    try {
+      await client.query(
+        `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt)
+         SELECT 1 + i, 'load-git', 'waiting-' || i, 'scheduled', 3, $1::timestamptz + (i || ' ms')::interval, 1 FROM generate_series(1, 1000) AS i`,
+        [AT],
+      );
+      const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${HOT_QUERIES.claim}`, ['w', AT, ['load-git', 'other'], 10]);
+      const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
+      const scans = all.filter((n) => n['Index Name'] === 'task_runs_claimable');
+      expect(scans.length).toBeGreaterThan(0);
+      for (const n of scans) expect(n['Actual Rows']).toBeLessThanOrEqual(10);
+    } finally {
+      await client.query('ROLLBACK');
     }
   });
 });

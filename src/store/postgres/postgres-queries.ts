@@ -6,9 +6,13 @@ export const HOT_QUERIES = {
      ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
   queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
   nextDue: `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`,
+  // Per type (LATERAL), so each pick reads task_runs_claimable in claim order and stops at the
+  // limit; with \`type = ANY($3)\` the planner sorted every waiting run on each claim.
   claim: `WITH picked AS (
-       SELECT id FROM task_runs WHERE status = 'scheduled' AND type = ANY($3)
-       ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+       SELECT p.id FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
+         SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
+         ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED) p
+       ORDER BY p.priority_rank, p.scheduled, p.id LIMIT $4)
      UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
        lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
      FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
