@@ -116,7 +116,7 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
   };
   const violations: string[] = [];
   try {
-    await sql.run('CREATE TABLE IF NOT EXISTS chaos_ledger (backend_id TEXT NOT NULL, task INTEGER NOT NULL, outcome TEXT NOT NULL, pid INTEGER NOT NULL)');
+    await sql.run('CREATE TABLE IF NOT EXISTS chaos_ledger (exec_id TEXT PRIMARY KEY, backend_id TEXT NOT NULL, task INTEGER NOT NULL, outcome TEXT NOT NULL, pid INTEGER NOT NULL)');
     // The first worker creates the task types; then the tasks are created in batches through the CLI's library.
     const workerArgs = ['worker', '--handlers', HANDLERS, '--concurrency', String(opts.concurrency), '--poll', '200ms', '--grace', '2s'];
     const runnerArgs = ['runner', '--max-sleep', '200ms'];
@@ -197,6 +197,8 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
       FROM chaos_ledger l JOIN tasks t ON t.id = l.task WHERE t.type = 'chaos-once' AND l.outcome = 'ok' GROUP BY l.task HAVING count(*) > 1`);
     const unexplained = dupRows.filter((d) => Number(d.lost) === 0);
     if (unexplained.length) violations.push(`${unexplained.length} one-shot tasks executed successfully twice without a lost run`);
+    const runTwice = await sql.all(`SELECT backend_id FROM chaos_ledger GROUP BY backend_id HAVING count(*) > 1`);
+    if (runTwice.length) violations.push(`${runTwice.length} runs executed twice (a claim handed out twice)`);
     const completedTwice = await sql.all(`SELECT task FROM task_runs r JOIN tasks t ON t.id = r.task
       WHERE t.type = 'chaos-once' AND r.status IN ('eventful', 'uneventful') GROUP BY task HAVING count(*) > 1`);
     if (completedTwice.length) violations.push(`${completedTwice.length} one-shot tasks with two successful ends (a state transition applied twice)`);
