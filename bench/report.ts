@@ -11,10 +11,12 @@ const mib = (v: number) => `${(v / 2 ** 20).toFixed(0)} MiB`;
 const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%`;
 const levelName = (l: number) => (l >= 1e6 ? `${l / 1e6}M` : l >= 1e3 ? `${l / 1e3}k` : String(l));
 
-export function cell(r: Results, k: string, f: (v: number) => string): string {
+/** "median (min .. max)" of a key's samples, after an optional monotonic map (e.g. a time to a rate). */
+export function cell(r: Results, k: string, f: (v: number) => string, map: (v: number) => number = (v) => v): string {
   const s = r.get(k);
   if (!s) return 'n/a';
-  return s.n > 1 ? `${f(s.median)} (${f(s.min)} .. ${f(s.max)})` : f(s.median);
+  const [lo, hi] = [map(s.min), map(s.max)].sort((a, b) => a - b);
+  return s.n > 1 ? `${f(map(s.median))} (${f(lo!)} .. ${f(hi!)})` : f(map(s.median));
 }
 
 export function resultsMarkdown(r: Results, meta: RunMeta): string {
@@ -31,7 +33,7 @@ export function resultsMarkdown(r: Results, meta: RunMeta): string {
   L.push('');
   L.push('| system | time | tasks/s |');
   L.push('|---|---|---|');
-  for (const s of sys) L.push(`| ${label(s)} | ${cell(r, key.enqueue(s), fmt)} | ${cell(r, key.enqueue(s), (v) => perS((meta.size / v) * 1000))} |`);
+  for (const s of sys) L.push(`| ${label(s)} | ${cell(r, key.enqueue(s), fmt)} | ${cell(r, key.enqueue(s), perS, (v) => (meta.size / v) * 1000)} |`);
   L.push('');
   L.push(`### Processing throughput: one worker process drains ${n0(meta.size)} no-op tasks`);
   L.push('');

@@ -6,7 +6,8 @@
  * bare-SQL limit of each store, and Orrery's scale. Rounds interleave the systems (their order turns
  * every round) and ratios are computed within a round. Prints the Markdown tables; --out DIR also
  * writes results.json, results.md and benchmarks.svg there; --docs writes the tables into
- * docs/benchmarks.md (between its bench markers) and the chart to docs/images/benchmarks.svg.
+ * docs/benchmarks.md (between its bench markers) and the chart to docs/images/benchmarks.svg;
+ * --from results.json renders a saved run again without measuring.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,114 +38,133 @@ let seq = 0;
 const runId = randomBytes(3).toString('hex'); // databases of runs sharing one server never collide
 const tag = (what: string) => `${runId}_${what.replace(/[^a-z0-9]/g, '_')}_${++seq}`;
 
-try {
-  if (needsPg) {
-    log('starting PostgreSQL');
-    pg = await startPgServer();
-  }
-  const env: BenchEnv = { pg, dir };
-  for (let round = 1; round <= opts.rounds; round++) {
-    // The systems' order turns every round, so drift during a round hits each in a different place.
-    const order = opts.systems.map((_, i) => opts.systems[(i + round - 1) % opts.systems.length]!);
-    for (const c of opts.concurrencies) {
-      const rate: Partial<Record<SystemName, number>> = {};
-      for (const s of order) {
-        const r = await throughput(SYSTEMS[s], env, tag(`${s}_c${c}`), opts.size, c, opts.capMs);
-        log(`round ${round} c${c} ${s}: ${Math.round(r.perSecond)}/s${r.capped ? ` (capped: ${r.completed} done)` : ''}, enqueue ${fmt(r.enqueueMs)}, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
-        rate[s] = r.perSecond;
-        results.add(key.rate(s, c), r.perSecond);
-        results.add(key.rss(s, c), r.peakRssBytes);
-        if (r.capped) results.capped.add(key.rate(s, c));
-        if (c === opts.concurrencies[0]) results.add(key.enqueue(s), r.enqueueMs);
-      }
-      const bare: Record<string, number> = {};
-      if (opts.systems.includes('orrery-sqlite')) bare.sqlite = (opts.size / bareSqliteCycle(join(dir, `${tag('bare')}.db`), opts.size, c)) * 1000;
-      if (pg && opts.systems.some((s) => s !== 'orrery-sqlite')) {
-        const name = `bench_${tag('bare')}`;
-        const url = await pg.createDatabase(name);
-        try {
-          bare.postgres = (opts.size / (await barePostgresCycle(url, opts.size, c))) * 1000;
-        } finally {
-          await pg.dropDatabase(name);
-        }
-      }
-      for (const [st, v] of Object.entries(bare)) results.add(key.bare(st, c), v);
-      log(`round ${round} c${c} bare SQL: ${Object.entries(bare).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(', ')}`);
-      const peers = (['graphile-worker', 'pg-boss'] as const).map((p) => rate[p]).filter((v): v is number => v !== undefined);
-      for (const s of ['orrery-sqlite', 'orrery-pg'] as const) {
-        if (rate[s] === undefined) continue;
-        if (peers.length > 0) results.add(key.vsPeer(s, c), rate[s]! / Math.max(...peers));
-        const b = bare[s === 'orrery-sqlite' ? 'sqlite' : 'postgres'];
-        if (b !== undefined) results.add(key.vsBare(s, c), rate[s]! / b);
-      }
-    }
-    const rng = seededRng(round);
-    const gaps = Array.from({ length: opts.latencyCount }, rng);
-    for (const s of opts.latencyCount > 0 ? order : []) {
-      let i = 0;
-      const r = await latency(SYSTEMS[s], env, tag(`${s}_lat`), opts.latencyCount, opts.latencyGapMs, () => gaps[i++ % gaps.length]!);
-      log(`round ${round} latency ${s}: p50 ${r.p50.toFixed(2)} ms, p95 ${r.p95.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
-      results.add(key.latency(s, 'p50'), r.p50);
-      results.add(key.latency(s, 'p95'), r.p95);
-      results.add(key.latency(s, 'p99'), r.p99);
-    }
-  }
-  for (const st of levels.length > 0 ? opts.scaleStores : []) {
-    let db: string;
-    let path: string | null = null;
-    let name: string | null = null;
-    if (st === 'sqlite') {
-      path = join(dir, 'scale.db');
-      db = `sqlite:${path}`;
-    } else {
-      if (!pg) throw new Error('scale on PostgreSQL needs the server');
-      name = `bench_${tag('scale')}`;
-      db = await pg.createDatabase(name);
-    }
-    const store = await openScaleStore(db, path);
-    try {
-      const totals: number[][] = [];
-      for (const level of levels) {
-        const loadMs = await store.grow(level);
-        results.add(key.scaleLoad(st, level), loadMs);
-        const row: number[] = [];
-        await store.measure(); // warm-up: the first pass after a load reads cold pages
-        for (let round = 0; round < opts.rounds; round++) {
-          const m = await store.measure();
-          results.add(key.scale(st, level, 'schedule'), m.scheduleMs);
-          results.add(key.scale(st, level, 'claim'), m.claimMs);
-          results.add(key.scale(st, level, 'total'), m.scheduleMs + m.claimMs);
-          row.push(m.scheduleMs + m.claimMs);
-        }
-        totals.push(row);
-        log(`scale ${st} ${level.toLocaleString('en')}: loaded in ${fmt(loadMs)}, schedule+claim 1,000: ${row.map((v) => fmt(v)).join(', ')}`);
-      }
-      if (totals.length > 1) totals[0]!.forEach((lo, i) => results.add(key.scaleGrowth(st), totals[totals.length - 1]![i]! / lo - 1));
-    } finally {
-      await store.close();
-      if (path) rmSync(path, { force: true });
-      if (name && pg) await pg.dropDatabase(name);
-    }
-  }
+if (opts.from) {
+  // Re-render a saved run (results.json of --out): the same tables and chart, no measuring.
+  const saved = JSON.parse(readFileSync(opts.from, 'utf8')) as { meta: RunMeta; samples: Record<string, number[]>; capped: string[] };
+  Object.assign(results.samples, saved.samples);
+  saved.capped.forEach((k) => results.capped.add(k));
+  output(saved.meta);
+  rmSync(dir, { recursive: true, force: true });
+} else await measureAll();
 
-  const meta: RunMeta = {
-    date: new Date().toISOString().slice(0, 10),
-    machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}`,
-    node: process.version,
-    postgres: pg ? await pg.describe() : null,
-    size: opts.size,
-    rounds: opts.rounds,
-    concurrencies: opts.concurrencies,
-    systems: opts.systems,
-    labels: Object.fromEntries(opts.systems.map((s) => [s, SYSTEMS[s].label])),
-    settings: Object.fromEntries(opts.systems.map((s) => [s, opts.concurrencies.map((c) => SYSTEMS[s].settings(c)).join(' / ')])),
-    latencyCount: opts.latencyCount,
-    scaleLevels: levels,
-    scaleStores: levels.length > 0 ? opts.scaleStores : [],
-    capMs: opts.capMs,
-    quick: opts.quick,
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-  };
+async function measureAll(): Promise<void> {
+  try {
+    if (needsPg) {
+      log('starting PostgreSQL');
+      pg = await startPgServer();
+    }
+    const env: BenchEnv = { pg, dir };
+    for (let round = 1; round <= opts.rounds; round++) {
+      // The systems' order turns every round, so drift during a round hits each in a different place.
+      const order = opts.systems.map((_, i) => opts.systems[(i + round - 1) % opts.systems.length]!);
+      for (const c of opts.concurrencies) {
+        const rate: Partial<Record<SystemName, number>> = {};
+        for (const s of order) {
+          const r = await throughput(SYSTEMS[s], env, tag(`${s}_c${c}`), opts.size, c, opts.capMs);
+          log(`round ${round} c${c} ${s}: ${Math.round(r.perSecond)}/s${r.capped ? ` (capped: ${r.completed} done)` : ''}, enqueue ${fmt(r.enqueueMs)}, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+          rate[s] = r.perSecond;
+          results.add(key.rate(s, c), r.perSecond);
+          results.add(key.rss(s, c), r.peakRssBytes);
+          if (r.capped) results.capped.add(key.rate(s, c));
+          if (c === opts.concurrencies[0]) results.add(key.enqueue(s), r.enqueueMs);
+        }
+        const bare: Record<string, number> = {};
+        if (opts.systems.includes('orrery-sqlite')) bare.sqlite = (opts.size / bareSqliteCycle(join(dir, `${tag('bare')}.db`), opts.size, c)) * 1000;
+        if (pg && opts.systems.some((s) => s !== 'orrery-sqlite')) {
+          const name = `bench_${tag('bare')}`;
+          const url = await pg.createDatabase(name);
+          try {
+            bare.postgres = (opts.size / (await barePostgresCycle(url, opts.size, c))) * 1000;
+          } finally {
+            await pg.dropDatabase(name);
+          }
+        }
+        for (const [st, v] of Object.entries(bare)) results.add(key.bare(st, c), v);
+        log(`round ${round} c${c} bare SQL: ${Object.entries(bare).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(', ')}`);
+        const peers = (['graphile-worker', 'pg-boss'] as const).map((p) => rate[p]).filter((v): v is number => v !== undefined);
+        for (const s of ['orrery-sqlite', 'orrery-pg'] as const) {
+          if (rate[s] === undefined) continue;
+          if (peers.length > 0) results.add(key.vsPeer(s, c), rate[s]! / Math.max(...peers));
+          const b = bare[s === 'orrery-sqlite' ? 'sqlite' : 'postgres'];
+          if (b !== undefined) results.add(key.vsBare(s, c), rate[s]! / b);
+        }
+      }
+      const rng = seededRng(round);
+      const gaps = Array.from({ length: opts.latencyCount }, rng);
+      for (const s of opts.latencyCount > 0 ? order : []) {
+        let i = 0;
+        const r = await latency(SYSTEMS[s], env, tag(`${s}_lat`), opts.latencyCount, opts.latencyGapMs, () => gaps[i++ % gaps.length]!);
+        log(`round ${round} latency ${s}: p50 ${r.p50.toFixed(2)} ms, p95 ${r.p95.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+        results.add(key.latency(s, 'p50'), r.p50);
+        results.add(key.latency(s, 'p95'), r.p95);
+        results.add(key.latency(s, 'p99'), r.p99);
+      }
+    }
+    for (const st of levels.length > 0 ? opts.scaleStores : []) {
+      let db: string;
+      let path: string | null = null;
+      let name: string | null = null;
+      if (st === 'sqlite') {
+        path = join(dir, 'scale.db');
+        db = `sqlite:${path}`;
+      } else {
+        if (!pg) throw new Error('scale on PostgreSQL needs the server');
+        name = `bench_${tag('scale')}`;
+        db = await pg.createDatabase(name);
+      }
+      const store = await openScaleStore(db, path);
+      try {
+        const totals: number[][] = [];
+        for (const level of levels) {
+          const loadMs = await store.grow(level);
+          results.add(key.scaleLoad(st, level), loadMs);
+          const row: number[] = [];
+          await store.measure(); // warm-up: the first pass after a load reads cold pages
+          for (let round = 0; round < opts.rounds; round++) {
+            const m = await store.measure();
+            results.add(key.scale(st, level, 'schedule'), m.scheduleMs);
+            results.add(key.scale(st, level, 'claim'), m.claimMs);
+            results.add(key.scale(st, level, 'total'), m.scheduleMs + m.claimMs);
+            row.push(m.scheduleMs + m.claimMs);
+          }
+          totals.push(row);
+          log(`scale ${st} ${level.toLocaleString('en')}: loaded in ${fmt(loadMs)}, schedule+claim 1,000: ${row.map((v) => fmt(v)).join(', ')}`);
+        }
+        if (totals.length > 1) totals[0]!.forEach((lo, i) => results.add(key.scaleGrowth(st), totals[totals.length - 1]![i]! / lo - 1));
+      } finally {
+        await store.close();
+        if (path) rmSync(path, { force: true });
+        if (name && pg) await pg.dropDatabase(name);
+      }
+    }
+
+    const meta: RunMeta = {
+      date: new Date().toISOString().slice(0, 10),
+      machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}`,
+      node: process.version,
+      postgres: pg ? await pg.describe() : null,
+      size: opts.size,
+      rounds: opts.rounds,
+      concurrencies: opts.concurrencies,
+      systems: opts.systems,
+      labels: Object.fromEntries(opts.systems.map((s) => [s, SYSTEMS[s].label])),
+      settings: Object.fromEntries(opts.systems.map((s) => [s, opts.concurrencies.map((c) => SYSTEMS[s].settings(c)).join(' / ')])),
+      latencyCount: opts.latencyCount,
+      scaleLevels: levels,
+      scaleStores: levels.length > 0 ? opts.scaleStores : [],
+      capMs: opts.capMs,
+      quick: opts.quick,
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    };
+    output(meta);
+    log(`done in ${fmt(performance.now() - began)}`);
+  } finally {
+    await pg?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function output(meta: RunMeta): void {
   const md = resultsMarkdown(results, meta);
   const svg = throughputChart(results, meta);
   console.log(md);
@@ -158,10 +178,6 @@ try {
     writeDocs(md, svg);
     log('wrote docs/benchmarks.md and docs/images/benchmarks.svg');
   }
-  log(`done in ${fmt(performance.now() - began)}`);
-} finally {
-  await pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
 }
 
 function writeDocs(md: string, svg: string): void {

@@ -7,7 +7,7 @@ export const HOT_QUERIES = {
   queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
   nextDue: `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`,
   // Per type (LATERAL), so each pick reads task_runs_claimable in claim order and stops at the
-  // limit; with \`type = ANY($3)\` the planner sorted every waiting run on each claim.
+  // limit; with `type = ANY($3)` the planner sorted every waiting run on each claim.
   claim: `WITH picked AS (
        SELECT p.id FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
          SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
