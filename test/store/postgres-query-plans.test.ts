@@ -120,11 +120,17 @@ describe('PostgreSQL hot queries at scale', () => {
          SELECT 1 + i, 'load-git', 'waiting-' || i, 'scheduled', 3, $1::timestamptz + (i || ' ms')::interval, 1 FROM generate_series(1, 1000) AS i`,
         [AT],
       );
-      const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${HOT_QUERIES.claim}`, ['w', AT, ['load-git', 'other'], 10]);
-      const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
-      const scans = all.filter((n) => n['Index Name'] === 'task_runs_claimable');
-      expect(scans.length).toBeGreaterThan(0);
-      for (const n of scans) expect(n['Actual Rows']).toBeLessThanOrEqual(10);
+      // The unlimited claim, and the pick of unlimited types in a claim that also serves limited ones.
+      for (const [sql, params] of [
+        [HOT_QUERIES.claim, ['w', AT, ['load-git', 'other'], 10]],
+        [LIMIT_QUERIES.pickUnlimited, [['load-git', 'other'], 10]],
+      ] as const) {
+        const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params as unknown[]);
+        const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
+        const scans = all.filter((n) => n['Index Name'] === 'task_runs_claimable');
+        expect(scans.length).toBeGreaterThan(0);
+        for (const n of scans) expect(n['Actual Rows']).toBeLessThanOrEqual(10);
+      }
     } finally {
       await client.query('ROLLBACK');
     }

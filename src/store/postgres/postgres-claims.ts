@@ -23,8 +23,12 @@ export const LIMIT_QUERIES = {
   newestStart: 'SELECT max(started) AS t FROM rate_limit_starts WHERE type = $1',
   pick: `SELECT id, type, priority_rank, scheduled, concurrency_key FROM task_runs WHERE type = $1 AND status = 'scheduled'
      ORDER BY priority_rank, scheduled, id LIMIT $2`,
-  pickUnlimited: `SELECT id, type, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ANY($1)
-     ORDER BY priority_rank, scheduled, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+  // Per type, in claim order from task_runs_claimable (as HOT_QUERIES.claim): `type = ANY(...)` made the
+  // planner read and sort every waiting run of the types.
+  pickUnlimited: `SELECT p.id, p.type, p.priority_rank, p.scheduled FROM unnest($1::text[]) AS ty(name) CROSS JOIN LATERAL (
+       SELECT id, type, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
+       ORDER BY priority_rank, scheduled, id LIMIT $2 FOR UPDATE SKIP LOCKED) p
+     ORDER BY p.priority_rank, p.scheduled, p.id LIMIT $2`,
   claimIds: `UPDATE task_runs r SET status = 'started', worker = $1, started = x.at,
        lease_expires_at = x.at + y.lease_ms * interval '1 millisecond'
      FROM unnest($2::bigint[], $3::timestamptz[]) AS x(id, at), task_types y, tasks t
