@@ -125,7 +125,7 @@ describe('PostgreSQL hot queries at scale', () => {
         [HOT_QUERIES.claim, ['w', AT, ['load-git', 'other'], 10]],
         [LIMIT_QUERIES.pickUnlimited, [['load-git', 'other'], 10]],
       ] as const) {
-        const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params as unknown[]);
+        const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, [...params]);
         const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
         const scans = all.filter((n) => n['Index Name'] === 'task_runs_claimable');
         expect(scans.length).toBeGreaterThan(0);
