@@ -7,6 +7,11 @@ export type RunnerOptions = LoopOptions;
 const REFILL_FRACTION = 0.1;
 /** Claims arriving within this window wake the runner once. */
 const CLAIM_WAKE_COALESCE_MS = 25;
+/**
+ * New tasks wake the runner this much later: workers with free slots, woken at once, claim due tasks
+ * themselves (ClaimRequest.due); the runner queues what they leave, and a burst of creates costs one pass.
+ */
+export const TASKS_WAKE_DELAY_MS = 20;
 
 /**
  * The runner (SPEC §2.2): moves due tasks into the jobboard, per type within its queue limit. It sleeps
@@ -16,6 +21,7 @@ export class Runner extends PeriodicLoop {
   private unlisten: Array<() => void> = [];
   private queuesFull = false;
   private claimWake: NodeJS.Timeout | null = null;
+  private tasksWake: NodeJS.Timeout | null = null;
 
   constructor(orrery: Orrery, opts: RunnerOptions = {}) {
     super(orrery, 'runner', opts);
@@ -36,11 +42,18 @@ export class Runner extends PeriodicLoop {
         this.wake();
       }, CLAIM_WAKE_COALESCE_MS);
     };
-    this.unlisten = [this.orrery.store.listen('tasks', () => this.wake()), this.orrery.store.listen('claimed', onClaimed)];
+    const onTasks = () => {
+      this.tasksWake ??= setTimeout(() => {
+        this.tasksWake = null;
+        this.wake();
+      }, TASKS_WAKE_DELAY_MS);
+    };
+    this.unlisten = [this.orrery.store.listen('tasks', onTasks), this.orrery.store.listen('claimed', onClaimed)];
   }
 
   protected override onStop(): void {
     if (this.claimWake) clearTimeout(this.claimWake);
+    if (this.tasksWake) clearTimeout(this.tasksWake);
     this.unlisten.forEach((u) => u());
   }
 

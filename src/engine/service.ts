@@ -90,8 +90,10 @@ export class Orrery implements Jobboard {
     return this.clock.now();
   }
 
+  /** Wakes a worker when runs were scheduled or tasks created (a worker claims due tasks itself). */
   onRunsScheduled(listener: () => void): () => void {
-    return this.store.listen('runs', listener);
+    const off = [this.store.listen('runs', listener), this.store.listen('tasks', listener)];
+    return () => off.forEach((f) => f());
   }
 
   onCancelRequested(listener: () => void): () => void {
@@ -243,7 +245,7 @@ export class Orrery implements Jobboard {
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
-  async claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
+  async claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number; due?: boolean }): Promise<ClaimedRun[]> {
     return (await this.claim(opts)).runs;
   }
 
@@ -251,11 +253,16 @@ export class Orrery implements Jobboard {
    * Claims within the types' limits (maxRunning, maxRunningPerKey, rateLimit) and says whether runs
    * were held back, and when a rate limit next lets one start.
    */
-  async claim(opts: At & { worker: string; types: readonly string[]; limit: number }): Promise<ClaimOutcome> {
+  async claim(opts: At & { worker: string; types: readonly string[]; limit: number; due?: boolean }): Promise<ClaimOutcome> {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
-    const outcome = await this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at) });
+    const outcome = await this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at), due: opts.due ?? true });
     this.events.emit('worker', opts.worker); // seen, even when there was nothing to claim
+    if (outcome.created) {
+      // Runs made from due tasks by the claim itself were scheduled and started in one step.
+      const created = new Set(outcome.created);
+      this.emitRuns('scheduled', outcome.runs.filter((c) => created.has(c.run.id)).map((c) => c.run));
+    }
     this.emitRuns('started', outcome.runs.map((c) => c.run));
     return outcome;
   }

@@ -178,7 +178,7 @@ export const routes: Route[] = [
     handler: async (o, { params, body }) => ({ body: await o.endRun(params.backendId as string, { ...body, ...at(body.at) }) }),
   },
   {
-    method: 'post', path: '/jobboard/claim', tag: 'jobboard', summary: 'Claim up to `limit` scheduled runs of the given types (leases start now)',
+    method: 'post', path: '/jobboard/claim', tag: 'jobboard', summary: 'Claim up to `limit` scheduled runs of the given types, then due tasks of types without limits unless `due` is false (leases start now)',
     body: S.ClaimBody,
     responses: { 200: z.array(S.ClaimedRunSchema), 400: S.ErrorSchema },
     handler: async (o, { body }) => ({ body: await o.claimRuns(body) }),

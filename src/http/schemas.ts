@@ -109,7 +109,13 @@ const endFields = {
   retryAfterMs: z.number().int().nonnegative().max(MAX_RETRY_AFTER_MS, 'at most 100 years').optional(),
 };
 export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() });
-export const ClaimBody = z.strictObject({ worker: nonEmpty, types: z.array(nonEmpty).min(1).max(1000), limit: z.number().int().min(1).max(1000) });
+export const ClaimBody = z.strictObject({
+  worker: nonEmpty,
+  types: z.array(nonEmpty).min(1).max(1000),
+  limit: z.number().int().min(1).max(1000),
+  /** Also claim due tasks directly when waiting runs do not fill the limit (default true). */
+  due: z.boolean().optional(),
+});
 export const WorkerBody = z.strictObject({ worker: nonEmpty });
 export const HeartbeatBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty });
 export const JobboardEndBody = z.strictObject({ items: z.array(z.strictObject({ backendId: nonEmpty, ...endFields, worker: nonEmpty })).min(1).max(1000) });

@@ -48,6 +48,12 @@ export interface ClaimRequest {
   types: readonly string[];
   limit: number;
   at: Date;
+  /**
+   * Also claim due tasks directly when waiting runs do not fill the limit: their runs are created
+   * started, in the claim's transaction, as if the runner had scheduled them at `at` (types with
+   * limits always go through the runner). Workers claim this way; the default is waiting runs only.
+   */
+  due?: boolean;
 }
 
 /** A claimed run with what its worker needs to execute it. */
@@ -69,6 +75,8 @@ export interface ClaimOutcome {
    * until then); null when only a running run ending can free a slot, or nothing was held back.
    */
   retryAt: Date | null;
+  /** Ids of the claimed runs this claim created from due tasks (`due`), not taken from the queue. */
+  created?: number[];
 }
 
 /** A heartbeat's answer: the new end of the lease, and whether the run's cancellation was asked for. */

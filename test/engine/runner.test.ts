@@ -15,7 +15,10 @@ describe('Runner', () => {
     await new Promise((r) => setImmediate(r));
     const task = await orrery.createTask({ type: 'job', policy: 'oneshot' });
     // The runner's poll is 10 minutes: the run can only appear before this deadline if the insert woke it.
-    const [run] = await waitFor(async () => (await orrery.listRuns(task.id)).filter((r) => r.status === 'scheduled'), 'the run', 5_000, 2);
+    const [run] = await waitFor(async () => {
+      const runs = (await orrery.listRuns(task.id)).filter((r) => r.status === 'scheduled');
+      return runs.length > 0 ? runs : null;
+    }, 'the run', 5_000, 2);
     expect(run!.task).toBe(task.id);
   });
 

@@ -3,6 +3,7 @@ import type { Store, StoreCapabilities } from '../../src/store/store.js';
 import { archiveCases } from './archive.case.js';
 import { dagCases } from './dags.case.js';
 import { dashboardStatsCases } from './dashboard-stats.case.js';
+import { directClaimCases } from './direct-claims.case.js';
 import { jobboardCases } from './jobboard.case.js';
 import { limitCases } from './limits.case.js';
 import { runnerCases } from './runner.case.js';
@@ -24,6 +25,7 @@ export function describeStore(sut: StoreUnderTest): void {
     taskCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
+    directClaimCases(sut);
     limitCases(sut);
     statsCases(sut);
     dashboardStatsCases(sut);

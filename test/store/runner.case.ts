@@ -36,9 +36,9 @@ export function runnerCases(sut: StoreUnderTest): void {
       await orrery.createTasks(Array.from({ length: 5 }, (_, i) => ({ type: 'q', arguments: args(`u${i}`) })));
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(2);
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
-      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 1, at: T0 });
+      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 1, at: T0, due: false });
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(1);
-      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 5, at: T0 });
+      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 5, at: T0, due: false });
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(2);
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
     });

@@ -14,7 +14,7 @@ export class PostgresNotifier {
   private listener: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private readonly pending = new Set<Channel>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private flushedAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -29,9 +29,11 @@ export class PostgresNotifier {
   notify(channel: Channel): void {
     if (this.closed) return;
     this.pending.add(channel);
-    // Leading edge: a lone notification goes out at once (after the current burst of calls); later
-    // ones wait until THROTTLE_MS has passed since the previous one.
-    this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.flushedAt + THROTTLE_MS - Date.now()));
+    // Leading edge: a lone notification goes out at once (after the current burst of calls, without
+    // a timer's millisecond); later ones wait until THROTTLE_MS has passed since the previous one.
+    if (this.timer) return;
+    const wait = this.flushedAt + THROTTLE_MS - Date.now();
+    this.timer = wait > 0 ? setTimeout(() => this.flush(), wait) : setImmediate(() => this.flush());
   }
 
   /** Makes sure this process hears other processes' notifications. */
@@ -81,7 +83,8 @@ export class PostgresNotifier {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer) {
-      clearTimeout(this.timer);
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
       this.flush();
     }
     this.closed = true;

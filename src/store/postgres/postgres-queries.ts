@@ -1,3 +1,31 @@
+import { createHash } from 'node:crypto';
+
+/** The claim's pick: per type (LATERAL) in claim order from task_runs_claimable, up to the limit. */
+const CLAIM_PICKED = `picked AS (
+       SELECT p.id FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
+         SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
+         ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED) p
+       ORDER BY p.priority_rank, p.scheduled, p.id LIMIT $4)`;
+const CLAIM_UPDATE = `UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
+       lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
+     FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
+     RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`;
+/** Due tasks of the types in runner order: one tasks_due range per type and priority rank. */
+const DUE_PICK = `SELECT d.* FROM unnest($3::text[]) AS ty(name) CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank)
+       CROSS JOIN LATERAL (
+         SELECT id, type, priority_rank, next_run, next_attempt, concurrency_key, arguments FROM tasks
+         WHERE type = ty.name AND status = 'next_run_not_scheduled' AND priority_rank = rk.rank AND next_run <= $2
+         ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED) d
+       ORDER BY d.priority_rank, d.next_run, d.id LIMIT $4`;
+/** Runs inserted started for the picked due tasks, which are marked scheduled with them as current runs. */
+const DUE_CLAIM = `ins AS (
+       INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
+       SELECT d.id, d.type, gen_random_uuid()::text, 'started', d.priority_rank, $2, $2, $1,
+         $2::timestamptz + y.lease_ms * interval '1 millisecond', d.next_attempt, d.concurrency_key
+       FROM due d JOIN task_types y ON y.name = d.type
+       RETURNING *),
+     marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins WHERE t.id = ins.task)`;
+
 /** The queries on the scheduling and claiming paths; exported so a test can EXPLAIN them at scale. */
 export const HOT_QUERIES = {
   anyDue: `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
@@ -8,15 +36,14 @@ export const HOT_QUERIES = {
   nextDue: `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`,
   // Per type (LATERAL), so each pick reads task_runs_claimable in claim order and stops at the
   // limit; with `type = ANY($3)` the planner sorted every waiting run on each claim.
-  claim: `WITH picked AS (
-       SELECT p.id FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
-         SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
-         ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED) p
-       ORDER BY p.priority_rank, p.scheduled, p.id LIMIT $4)
-     UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
-       lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
-     FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
-     RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
+  claim: `WITH ${CLAIM_PICKED} ${CLAIM_UPDATE}`,
+  // Due tasks claimed without the runner (ClaimRequest.due): per type and priority rank one range of
+  // tasks_due in runner order, locked with SKIP LOCKED like the runner's pick; each gets its run
+  // inserted started and its task marked scheduled, in one statement.
+  claimDue: `WITH due AS (${DUE_PICK}),
+     ${DUE_CLAIM}
+     SELECT ins.*, d.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+     FROM ins JOIN due d ON d.id = ins.task JOIN task_types y ON y.name = ins.type`,
   expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
   nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`,
   /**
@@ -30,3 +57,18 @@ export const HOT_QUERIES = {
      CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM tasks WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') d
      ORDER BY y.name`,
 } as const;
+
+const names = new Map<string, string>();
+
+/**
+ * A query as a named prepared statement: PostgreSQL parses and plans it once per connection instead
+ * of on every call (the hot paths run thousands of times a second). The name is the text's hash.
+ */
+export function prepared(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `orrery_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return { name, text, values };
+}

@@ -11,9 +11,10 @@ const CHUNK = 5000;
  * Inserts a batch in multi-row statements inside the caller's transaction. Equal active tasks (same
  * identity, already stored or earlier in the batch) are not inserted; the existing task is returned.
  */
-export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
-  const inserted = new Map<string, number>();
-  for (let i = 0; i < tasks.length; i += CHUNK) await insertChunk(c, tasks.slice(i, i + CHUNK), at, inserted);
+export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], at: Date, prior?: Map<string, number>): Promise<CreatedTask[]> {
+  const inserted = prior ?? new Map<string, number>();
+  // `prior`: the batch was already tried (insertAtOnce); what it did not insert is looked up below.
+  if (!prior) for (let i = 0; i < tasks.length; i += CHUNK) await insertChunk(c, tasks.slice(i, i + CHUNK), at, inserted);
   const existing = new Map<string, Row>();
   // An equal task found at insert time may complete before the lookup: then insert ours after all.
   for (let round = 0; ; round++) {
@@ -39,6 +40,20 @@ export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], a
     } else out.push(await resolveConflict(c, t, at));
   }
   return out;
+}
+
+/**
+ * The common case in one statement and no transaction (one round trip): a batch of at most one chunk
+ * whose tasks all return an equal active task on conflict. Returns the created tasks when every task
+ * was inserted and none repeats another; otherwise the keys it inserted (committed: each is a complete
+ * task), for `insertTasks` to finish the batch in a transaction.
+ */
+export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at: Date): Promise<CreatedTask[] | Map<string, number> | null> {
+  if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every((t) => (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null)) return null;
+  const inserted = new Map<string, number>();
+  await insertChunk(pool, tasks, at, inserted);
+  if (inserted.size !== tasks.length) return inserted;
+  return tasks.map((t) => ({ task: taskFromNew(t, inserted.get(t.dedupeKey)!, at), created: true }));
 }
 
 /** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
@@ -70,7 +85,7 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   return { task: taskFromRow(updated[0]!), created: false, replaced: true };
 }
 
-async function insertChunk(c: pg.PoolClient, chunk: readonly NewTask[], at: Date, inserted: Map<string, number>): Promise<void> {
+async function insertChunk(c: pg.PoolClient | pg.Pool, chunk: readonly NewTask[], at: Date, inserted: Map<string, number>): Promise<void> {
   if (chunk.length === 0) return;
   const { rows } = await c.query<{ id: number; dedupe_key: string }>(
       `INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left, priority,

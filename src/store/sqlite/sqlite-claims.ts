@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { claimAllowance, hasLimits, pickWithinKeyLimits, rateWindowStart, type KeyedCandidate } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
@@ -26,6 +27,8 @@ export class SqliteClaims {
   constructor(
     db: Database.Database,
     private readonly typeOf: (name: string) => TaskType | null,
+    /** Due tasks of a type in runner order (the runner's own pick). */
+    private readonly pickDue: (type: string, at: number, limit: number) => Row[],
   ) {
     this.s = prepareClaims(db);
   }
@@ -97,7 +100,38 @@ export class SqliteClaims {
         retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
       }
     }
-    return { runs: claimed, heldBack, retryAt: retryAt === null ? null : new Date(retryAt) };
+    const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, req.limit - claimed.length) : [];
+    claimed.push(...created);
+    return { runs: claimed, heldBack, retryAt: retryAt === null ? null : new Date(retryAt), ...(created.length > 0 ? { created: created.map((c) => c.run.id) } : {}) };
+  }
+
+  /**
+   * Due tasks of the requested types without limits, claimed without waiting for the runner: each gets
+   * its run created started (scheduled = started = the claim's instant) and is marked scheduled, as
+   * the runner and a claim would have done one after the other.
+   */
+  private claimDueInTx(req: ClaimRequest, limit: number): ClaimOutcome['runs'] {
+    const at = req.at.getTime();
+    const due: Row[] = [];
+    for (const name of new Set(req.types)) {
+      const type = this.typeOf(name);
+      if (type !== null && !hasLimits(type)) due.push(...this.pickDue(name, at, limit));
+    }
+    due.sort((a, b) => (a.priority_rank as number) - (b.priority_rank as number) || (a.next_run as number) - (b.next_run as number) || (a.id as number) - (b.id as number));
+    return due.slice(0, limit).map((task) => {
+      const r = this.s.insertStarted.get({
+        task: task.id,
+        type: task.type,
+        backend_id: randomUUID(),
+        rank: task.priority_rank,
+        at,
+        worker: req.worker,
+        attempt: task.next_attempt,
+        ckey: task.concurrency_key ?? null,
+      }) as Row;
+      this.s.markScheduled.run(r.id, task.id);
+      return claimedFromRow({ ...r, ...(this.s.claimContext.get(r.task, r.type) as Row) });
+    });
   }
 
   /** An external start (`run start`) of a rate-limited type counts in its window too. */
@@ -116,6 +150,10 @@ function prepareClaims(db: Database.Database) {
     claimOne: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
+    insertStarted: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
+      VALUES (@task, @type, @backend_id, 'started', @rank, @at, @at, @worker, @at + (SELECT lease_ms FROM task_types WHERE name = @type), @attempt, @ckey)
+      RETURNING *`),
+    markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     claimContext: p(`SELECT t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
     runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status = 'started'`),

@@ -65,7 +65,7 @@ export class SqliteStore implements Store {
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
     this.stmts = prepare(this.db);
-    this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name));
+    this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name), (type, at, limit) => this.pickDue(type, at, limit));
     this.taskWrites = new SqliteTaskWrites(this.db);
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), notify: (c) => this.notify(c) });

@@ -1,0 +1,77 @@
+/**
+ * Where a drain's time goes, phase by phase, on each store (no worker process, no handlers):
+ * schedule N due one-shot tasks, claim them in batches of C, end them in batches of C.
+ * `node --import tsx bench/phases.ts [N] [C]`: a profiling aid, not part of the report.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openOrrery, type Orrery } from '../src/engine/service.js';
+import { startPgServer } from './postgres-server.js';
+
+const n = Number(process.argv[2] ?? 20_000);
+const c = Number(process.argv[3] ?? 10);
+
+async function phases(label: string, orrery: Orrery): Promise<void> {
+  await orrery.createTaskType({ name: 'noop', maxQueueLength: null });
+  const inputs = Array.from({ length: n }, (_, i) => ({ type: 'noop', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } }));
+  let t = performance.now();
+  await orrery.createTasks(inputs);
+  const enqueue = performance.now() - t;
+  t = performance.now();
+  let scheduled = 0;
+  for (;;) {
+    const runs = await orrery.scheduleDue({});
+    if (runs.length === 0) break;
+    scheduled += runs.length;
+  }
+  const schedule = performance.now() - t;
+  t = performance.now();
+  const held: string[][] = [];
+  for (;;) {
+    const out = await orrery.store.claimRuns({ worker: 'w', types: ['noop'], limit: c, at: new Date() });
+    if (out.runs.length === 0) break;
+    held.push(out.runs.map((r) => r.run.backendId));
+  }
+  const claim = performance.now() - t;
+  t = performance.now();
+  for (const batch of held) {
+    await orrery.endRuns(batch.map((backendId) => ({ backendId, status: 'uneventful' as const, worker: 'w' })));
+  }
+  const end = performance.now() - t;
+  // Direct claims of due tasks (no runner): as many tasks again, claimed and ended in batches of c.
+  await orrery.createTasks(inputs.map((x) => ({ ...x, arguments: { args: x.arguments.args, kwargs: { direct: true } } })));
+  t = performance.now();
+  const direct: string[][] = [];
+  for (;;) {
+    const out = await orrery.store.claimRuns({ worker: 'w', types: ['noop'], limit: c, at: new Date(), due: true });
+    if (out.runs.length === 0) break;
+    direct.push(out.runs.map((r) => r.run.backendId));
+  }
+  const claimDue = performance.now() - t;
+  for (const batch of direct) await orrery.endRuns(batch.map((backendId) => ({ backendId, status: 'uneventful' as const, worker: 'w' })));
+  const per = (ms: number) => `${((ms / n) * 1000).toFixed(0)} µs/task (${Math.round((n / ms) * 1000)}/s)`;
+  console.log(`${label} n=${n} c=${c} scheduled=${scheduled}\n  enqueue  ${per(enqueue)}\n  schedule ${per(schedule)}\n  claim    ${per(claim)}\n  end      ${per(end)}\n  cycle    ${per(schedule + claim + end)}\n  direct claim (schedule + claim) ${per(claimDue)}`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'orrery-phases-'));
+const which = process.argv[4] ?? 'sqlite,pg';
+try {
+  if (which.includes('sqlite')) {
+    const o = await openOrrery({ db: `sqlite:${join(dir, 'p.db')}` });
+    await phases('sqlite', o);
+    await o.close();
+  }
+  if (which.includes('pg')) {
+    const server = await startPgServer();
+    try {
+      const o = await openOrrery({ db: await server.createDatabase('phases') });
+      await phases('postgres', o);
+      await o.close();
+    } finally {
+      await server.stop();
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
