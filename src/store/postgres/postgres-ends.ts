@@ -3,7 +3,6 @@ import type { TaskUpdate } from '../../core/end-of-run.js';
 import { NotFoundError, OrreryError } from '../../core/errors.js';
 import type { Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
-import { prepared } from './postgres-queries.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult } from '../store.js';
 
@@ -23,10 +22,10 @@ export async function endRunsInTx(
   items: readonly EndRunItem[],
   typeOf: (name: string) => Promise<TaskType>,
 ): Promise<Array<EndRunResult | OrreryError>> {
-  const runRows = (await c.query<Row>(prepared('SELECT * FROM task_runs WHERE backend_id = ANY($1) ORDER BY id FOR UPDATE', [[...new Set(items.map((i) => i.backendId))]]))).rows;
+  const runRows = (await c.query<Row>('SELECT * FROM task_runs WHERE backend_id = ANY($1) ORDER BY id FOR UPDATE', [[...new Set(items.map((i) => i.backendId))]])).rows;
   const runs = new Map(runRows.map((r) => [r.backend_id as string, runFromRow(r)]));
   const taskIds = [...new Set([...runs.values()].map((r) => r.task))];
-  const taskRows = (await c.query<Row>(prepared('SELECT * FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE', [taskIds]))).rows;
+  const taskRows = (await c.query<Row>('SELECT * FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE', [taskIds])).rows;
   const tasks = new Map<number, TaskState>(
     taskRows.map((r) => [Number(r.id), { task: taskFromRow(r), currentRun: r.current_run === null ? null : Number(r.current_run) }]),
   );
@@ -66,7 +65,7 @@ export async function endRunsInTx(
 
   const er = [...endedRuns.values()];
   if (er.length > 0) {
-    await c.query(prepared(
+    await c.query(
       `UPDATE task_runs r SET status = x.status, ended = x.ended, metadata = x.metadata, result = x.result, error = x.error, lease_expires_at = NULL
        FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[], $6::text[]) AS x(id, status, ended, metadata, result, error)
        WHERE r.id = x.id`,
@@ -78,11 +77,11 @@ export async function endRunsInTx(
         er.map((r) => (r.result === null || r.result === undefined ? null : JSON.stringify(r.result))),
         er.map((r) => r.error),
       ],
-    ));
+    );
   }
   const tu = [...taskUpdates.entries()];
   if (tu.length > 0) {
-    await c.query(prepared(
+    await c.query(
       `UPDATE tasks t SET status = x.status, disabled_reason = x.reason, next_run = x.next_run, current_interval_ms = x.interval,
          retries_left = x.retries, consecutive_abandons = x.abandons, next_attempt = x.attempt, current_run = NULL,
          dedupe_key = CASE WHEN x.status = 'next_run_not_scheduled' THEN t.dedupe_key ELSE NULL END
@@ -99,7 +98,7 @@ export async function endRunsInTx(
         tu.map(([, u]) => u.consecutiveAbandons),
         tu.map(([, u]) => u.nextAttempt),
       ],
-    ));
+    );
   }
   return out;
 }

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /** The claim's pick: per type (LATERAL) in claim order from task_runs_claimable, up to the limit. */
 const CLAIM_PICKED = `picked AS (
        SELECT p.id FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
@@ -57,18 +55,3 @@ export const HOT_QUERIES = {
      CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM tasks WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') d
      ORDER BY y.name`,
 } as const;
-
-const names = new Map<string, string>();
-
-/**
- * A query as a named prepared statement: PostgreSQL parses and plans it once per connection instead
- * of on every call (the hot paths run thousands of times a second). The name is the text's hash.
- */
-export function prepared(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
-  let name = names.get(text);
-  if (name === undefined) {
-    name = `orrery_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-    names.set(text, name);
-  }
-  return { name, text, values };
-}

@@ -27,7 +27,6 @@ import type {
 import { createPool, migrate, redact } from './postgres-connection.js';
 import { PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
-import { endRunsOptimistic } from './postgres-fast-ends.js';
 import { insertAtOnce, insertTasks } from './postgres-tasks.js';
 import { PostgresDags } from './postgres-dags.js';
 import type { DagStore } from '../dag-store.js';
@@ -35,7 +34,7 @@ import { PostgresArchive } from './postgres-archive.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
-import { HOT_QUERIES, prepared } from './postgres-queries.js';
+import { HOT_QUERIES } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -119,7 +118,7 @@ export class PostgresStore implements Store {
   }
 
   private async rows(q: Q, sql: string, params: unknown[] = []): Promise<Row[]> {
-    return (await q.query(params.length === 0 ? sql : prepared(sql, params))).rows as Row[];
+    return (await q.query(sql, params)).rows as Row[];
   }
 
   async createTaskType(type: TaskType, at: Date): Promise<TaskType> {
@@ -407,19 +406,7 @@ export class PostgresStore implements Store {
 
   async endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>> {
     if (items.length === 0) return [];
-    // Two round trips for the common case; what that cannot decide goes through the locking transaction.
-    let fast: Array<EndRunResult | null>;
-    try {
-      fast = await endRunsOptimistic(this.pool, items, (name) => this.typeOf(this.pool, name));
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (!(code && RETRYABLE.has(code))) throw e;
-      fast = items.map(() => null);
-    }
-    const rest = items.filter((_, i) => fast[i] === null);
-    const slow = rest.length === 0 ? [] : await this.tx((c) => endRunsInTx(c, rest, (name) => this.typeOf(c, name)));
-    let next = 0;
-    const out = fast.map((r) => r ?? slow[next++]!);
+    const out = await this.tx((c) => endRunsInTx(c, items, (name) => this.typeOf(c, name)));
     this.notifyEnded(out.filter((r): r is EndRunResult => !(r instanceof OrreryError)));
     return out;
   }
