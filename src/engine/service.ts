@@ -60,6 +60,7 @@ export class Orrery implements Jobboard {
    * Run events of this process (`run`: { event: 'scheduled' | 'started' | 'ended', run }), for live
    * views and metrics. Other processes' runs are not seen here.
    */
+  private readonly typeCache = new Map<string, TaskType>();
   readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string] }>();
   /** DAG workflows: definitions, runs, triggers and restarts (SPEC §3). */
   readonly dags: DagService = new DagService(this);
@@ -151,9 +152,21 @@ export class Orrery implements Jobboard {
     if (inputs.length > MAX_BATCH) throw invalid(prefix, `at most ${MAX_BATCH} tasks per batch`);
     const at = this.instant(opts.at);
     const names = [...new Set(inputs.map((i) => (i && typeof i === 'object' ? (i as { type?: unknown }).type : undefined)).filter((n): n is string => typeof n === 'string'))];
-    const types = new Map((await this.store.getTaskTypes(names)).map((t) => [t.name, t]));
+    const types = await this.knownTypes(names);
     const tasks = inputs.map((input, i) => validateTask(input, types, at, prefix ? `${prefix}[${i}]` : ''));
     return this.store.createTasks(tasks, at);
+  }
+
+  /** Task types by name, read once each: types are immutable and never deleted, so creates skip a read. */
+  private async knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {
+    const missing = names.filter((n) => !this.typeCache.has(n));
+    if (missing.length > 0) for (const t of await this.store.getTaskTypes(missing)) this.typeCache.set(t.name, t);
+    const out = new Map<string, TaskType>();
+    for (const n of names) {
+      const t = this.typeCache.get(n);
+      if (t) out.set(n, t);
+    }
+    return out;
   }
 
   getTask(id: number): Promise<Task | null> {

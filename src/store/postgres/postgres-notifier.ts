@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { Channel } from '../store.js';
 
-const PG_CHANNEL = 'orrery';
+/** The one LISTEN/NOTIFY channel; the payload names the wake-up channel. */
+export const PG_CHANNEL = 'orrery';
 const THROTTLE_MS = 2;
 const CHANNELS = new Set<string>(['tasks', 'runs', 'claimed', 'ended', 'dags', 'cancel']);
 

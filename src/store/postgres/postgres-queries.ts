@@ -55,3 +55,13 @@ export const HOT_QUERIES = {
      CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM tasks WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') d
      ORDER BY y.name`,
 } as const;
+
+/**
+ * The two claim statements as named prepared statements: planning them costs more than running them
+ * (1 to 2 ms against 0.5 on a busy 2-core machine), and their plans cannot go wrong with the
+ * parameters: each type is read through its own LATERAL index range, in index order, up to a LIMIT.
+ */
+export const PREPARED_CLAIMS = {
+  claim: { name: 'orrery_claim_v1', text: HOT_QUERIES.claim },
+  claimDue: { name: 'orrery_claim_due_v1', text: HOT_QUERIES.claimDue },
+} as const;

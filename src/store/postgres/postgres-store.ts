@@ -25,7 +25,7 @@ import type {
   WorkerActivity,
 } from '../store.js';
 import { createPool, migrate, redact } from './postgres-connection.js';
-import { PostgresNotifier } from './postgres-notifier.js';
+import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { insertAtOnce, insertTasks } from './postgres-tasks.js';
 import { PostgresDags } from './postgres-dags.js';
@@ -34,7 +34,7 @@ import { PostgresArchive } from './postgres-archive.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
-import { HOT_QUERIES } from './postgres-queries.js';
+import { HOT_QUERIES, PREPARED_CLAIMS } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -149,9 +149,11 @@ export class PostgresStore implements Store {
   }
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
-    const once = await insertAtOnce(this.pool, tasks, at);
+    const once = await insertAtOnce(this.pool, tasks, at, PG_CHANNEL);
     const out = Array.isArray(once) ? once : await this.tx((c) => insertTasks(c, tasks, at, once ?? undefined));
-    if (out.some((x) => x.created || x.replaced)) this.notify('tasks');
+    // The one-statement insert sent other processes their wake-up itself; this process's listeners still need theirs.
+    if (Array.isArray(once)) this.hub.notify('tasks');
+    else if (out.some((x) => x.created || x.replaced)) this.notify('tasks');
     return out;
   }
 
@@ -313,14 +315,14 @@ export class PostgresStore implements Store {
     let outcome: ClaimOutcome;
     if (limited.length === 0) {
       // The fast path: one statement, no transaction, no counting.
-      const rows = await this.rows(this.pool, HOT_QUERIES.claim, [req.worker, req.at, unlimited, req.limit]);
+      const rows = (await this.pool.query<Row>({ ...PREPARED_CLAIMS.claim, values: [req.worker, req.at, unlimited, req.limit] })).rows;
       outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
     } else outcome = await this.tx((c) => claimWithLimits(c, req, unlimited, limited));
     // Waiting runs first; due tasks only for the slots they leave (a separate statement: one that did
     // both cost twice as much even when the queue filled the claim).
     const room = req.limit - outcome.runs.length;
     if (req.due && room > 0 && unlimited.length > 0) {
-      const created = (await this.rows(this.pool, HOT_QUERIES.claimDue, [req.worker, req.at, unlimited, room])).map(claimedFromRow);
+      const created = (await this.pool.query<Row>({ ...PREPARED_CLAIMS.claimDue, values: [req.worker, req.at, unlimited, room] })).rows.map(claimedFromRow);
       if (created.length > 0) outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
     }
     if (outcome.runs.length === 0) return outcome;
