@@ -77,15 +77,24 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
 
   app.get('/api/events', (c) =>
     streamSSE(c, async (stream) => {
-      const queue: RunEvent[] = [];
+      const queue: Array<RunEvent | 'work'> = [];
       let wake: (() => void) | null = null;
       const onRun = (e: RunEvent) => {
         queue.push(e);
         wake?.();
       };
+      // Runs scheduled or tasks created by any process on the database: remote workers claim at once
+      // (a claim takes due tasks too); one pending `work` event stands for any number of them.
+      const onWork = () => {
+        if (queue.includes('work')) return;
+        queue.push('work');
+        wake?.();
+      };
       orrery.events.on('run', onRun);
+      const offWork = orrery.onRunsScheduled(onWork);
       stream.onAbort(() => {
         orrery.events.off('run', onRun);
+        offWork();
         wake?.();
       });
       await stream.writeSSE({ event: 'ready', data: '{}' });
@@ -102,9 +111,10 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
           continue;
         }
         const e = queue.shift()!;
-        await stream.writeSSE({ event: 'run', data: JSON.stringify(e) });
+        await stream.writeSSE(e === 'work' ? { event: 'work', data: '{}' } : { event: 'run', data: JSON.stringify(e) });
       }
       orrery.events.off('run', onRun);
+      offWork();
     }),
   );
 

@@ -183,7 +183,7 @@ export class OrreryClient implements Jobboard {
             while ((i = buffer.indexOf('\n\n')) >= 0) {
               const frame = buffer.slice(0, i);
               buffer = buffer.slice(i + 2);
-              if (/^event: run$/m.test(frame) && /"event":"scheduled"/.test(frame)) listener();
+              if (/^event: work$/m.test(frame) || (/^event: run$/m.test(frame) && /"event":"scheduled"/.test(frame))) listener();
             }
           }
         } catch {

@@ -864,8 +864,31 @@ describe('GET /api/events (server-sent events)', () => {
         buffer += decoder.decode(chunk.value, { stream: true });
       }
     };
-    return { next, cancel: () => reader.cancel() };
+    /** The next event other than `work` (wake-ups for workers, interleaved with the run events). */
+    const nextRunOrReady = async (timeoutMs = 5000): Promise<SseEvent> => {
+      for (;;) {
+        const e = await next(timeoutMs);
+        if (e.event !== 'work') return e;
+      }
+    };
+    return { next: nextRunOrReady, raw: next, cancel: () => reader.cancel() };
   }
+
+  it('sends one `work` event when tasks are created or runs scheduled, so remote workers claim at once', async () => {
+    await mailType();
+    const sse = sseReader(await h.app.request('/api/events'));
+    try {
+      expect(await sse.raw()).toEqual({ event: 'ready', data: '{}' });
+      await task({ type: 'mail', arguments: { args: ['w'] } });
+      expect(await sse.raw()).toEqual({ event: 'work', data: '{}' });
+      const [run] = await schedule();
+      const events = [await sse.raw(), await sse.raw()].map((e) => e.event).sort();
+      expect(events).toEqual(['run', 'work']);
+      expect(run).toBeDefined();
+    } finally {
+      await sse.cancel();
+    }
+  });
 
   it('streams ready, then scheduled, started and ended run events', async () => {
     await mailType();
