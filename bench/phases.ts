@@ -1,7 +1,9 @@
 /**
- * Where a drain's time goes, phase by phase, on each store (no worker process, no handlers):
- * schedule N due one-shot tasks, claim them in batches of C, end them in batches of C.
- * `node --import tsx bench/phases.ts [N] [C]`: a profiling aid, not part of the report.
+ * Where a drain's time goes, phase by phase, on each store (no worker process, no handlers): create
+ * N due one-shot tasks, schedule them (runner passes), claim them in batches of C, end them in
+ * batches of C; then N more, claimed straight from the due tasks (no runner) in batches of C.
+ * `npm run bench:phases -- [N] [C] [sqlite,pg]` (defaults 20000, 10, both): a profiling aid, not
+ * part of the report. Each phase runs alone, so the figures are its cost without contention.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,8 +11,20 @@ import { join } from 'node:path';
 import { openOrrery, type Orrery } from '../src/engine/service.js';
 import { startPgServer } from './postgres-server.js';
 
-const n = Number(process.argv[2] ?? 20_000);
-const c = Number(process.argv[3] ?? 10);
+function usage(message: string): never {
+  process.stderr.write(`bench:phases: ${message}\nusage: npm run bench:phases -- [N tasks] [C per claim and end batch] [sqlite,pg]\n`);
+  process.exit(2);
+}
+const positive = (raw: string | undefined, fallback: number, what: string): number => {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > 1_000_000) usage(`${what} must be an integer from 1 to 1,000,000, not "${raw}"`);
+  return v;
+};
+const n = positive(process.argv[2], 20_000, 'N');
+const c = positive(process.argv[3], 10, 'C');
+const stores = (process.argv[4] ?? 'sqlite,pg').split(',');
+for (const s of stores) if (s !== 'sqlite' && s !== 'pg') usage(`unknown store "${s}" (sqlite, pg)`);
 
 async function phases(label: string, orrery: Orrery): Promise<void> {
   await orrery.createTaskType({ name: 'noop', maxQueueLength: null });
@@ -55,14 +69,13 @@ async function phases(label: string, orrery: Orrery): Promise<void> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'orrery-phases-'));
-const which = process.argv[4] ?? 'sqlite,pg';
 try {
-  if (which.includes('sqlite')) {
+  if (stores.includes('sqlite')) {
     const o = await openOrrery({ db: `sqlite:${join(dir, 'p.db')}` });
     await phases('sqlite', o);
     await o.close();
   }
-  if (which.includes('pg')) {
+  if (stores.includes('pg')) {
     const server = await startPgServer();
     try {
       const o = await openOrrery({ db: await server.createDatabase('phases') });
