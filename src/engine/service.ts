@@ -60,7 +60,6 @@ export class Orrery implements Jobboard {
    * Run events of this process (`run`: { event: 'scheduled' | 'started' | 'ended', run }), for live
    * views and metrics. Other processes' runs are not seen here.
    */
-  private readonly typeCache = new Map<string, TaskType>();
   readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string] }>();
   /** DAG workflows: definitions, runs, triggers and restarts (SPEC §3). */
   readonly dags: DagService = new DagService(this);
@@ -156,6 +155,8 @@ export class Orrery implements Jobboard {
     const tasks = inputs.map((input, i) => validateTask(input, types, at, prefix ? `${prefix}[${i}]` : ''));
     return this.store.createTasks(tasks, at);
   }
+
+  private readonly typeCache = new Map<string, TaskType>();
 
   /** Task types by name, read once each: types are immutable and never deleted, so creates skip a read. */
   private async knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {

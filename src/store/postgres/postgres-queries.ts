@@ -57,11 +57,10 @@ export const HOT_QUERIES = {
 } as const;
 
 /**
- * The two claim statements as named prepared statements: planning them costs more than running them
- * (1 to 2 ms against 0.5 on a busy 2-core machine), and their plans cannot go wrong with the
- * parameters: each type is read through its own LATERAL index range, in index order, up to a LIMIT.
+ * The claim of waiting runs as a named prepared statement: planning it cost as much as running it on
+ * a busy machine, and its plan cannot go wrong with the parameters (each type is read through its own
+ * LATERAL index range, in index order, up to a LIMIT); the generic plan PostgreSQL may switch to is
+ * checked in test/store/postgres-query-plans.test.ts. The claim of due tasks is not prepared: its
+ * generic plan scans `tasks`.
  */
-export const PREPARED_CLAIMS = {
-  claim: { name: 'orrery_claim_v1', text: HOT_QUERIES.claim },
-  claimDue: { name: 'orrery_claim_due_v1', text: HOT_QUERIES.claimDue },
-} as const;
+export const PREPARED_CLAIM = { name: 'orrery_claim_v1', text: HOT_QUERIES.claim } as const;

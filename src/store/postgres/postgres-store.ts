@@ -34,7 +34,7 @@ import { PostgresArchive } from './postgres-archive.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
-import { HOT_QUERIES, PREPARED_CLAIMS } from './postgres-queries.js';
+import { HOT_QUERIES, PREPARED_CLAIM } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -315,14 +315,14 @@ export class PostgresStore implements Store {
     let outcome: ClaimOutcome;
     if (limited.length === 0) {
       // The fast path: one statement, no transaction, no counting.
-      const rows = (await this.pool.query<Row>({ ...PREPARED_CLAIMS.claim, values: [req.worker, req.at, unlimited, req.limit] })).rows;
+      const rows = (await this.pool.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit] })).rows;
       outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
     } else outcome = await this.tx((c) => claimWithLimits(c, req, unlimited, limited));
     // Waiting runs first; due tasks only for the slots they leave (a separate statement: one that did
     // both cost twice as much even when the queue filled the claim).
     const room = req.limit - outcome.runs.length;
     if (req.due && room > 0 && unlimited.length > 0) {
-      const created = (await this.pool.query<Row>({ ...PREPARED_CLAIMS.claimDue, values: [req.worker, req.at, unlimited, room] })).rows.map(claimedFromRow);
+      const created = (await this.rows(this.pool, HOT_QUERIES.claimDue, [req.worker, req.at, unlimited, room])).map(claimedFromRow);
       if (created.length > 0) outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
     }
     if (outcome.runs.length === 0) return outcome;

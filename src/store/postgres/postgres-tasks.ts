@@ -43,10 +43,11 @@ export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], a
 }
 
 /**
- * The common case in one statement and no transaction (one round trip, the wake-up included): a batch
- * of at most one chunk whose tasks all return an equal active task on conflict. Returns the created tasks when every task
- * was inserted and none repeats another; otherwise the keys it inserted (committed: each is a complete
- * task), for `insertTasks` to finish the batch in a transaction.
+ * The common case in one statement and no transaction (one round trip, the wake-up included): a
+ * batch of at most one chunk whose tasks all return an equal active task on conflict. Returns the
+ * created tasks when every task was inserted and none repeats another; otherwise the keys it
+ * inserted (committed: each is a complete task), for `insertTasks` to finish the batch in a
+ * transaction; null when the batch does not qualify.
  */
 export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at: Date, notify: string): Promise<CreatedTask[] | Map<string, number> | null> {
   if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every((t) => (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null)) return null;
