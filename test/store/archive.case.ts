@@ -15,7 +15,7 @@ const LATER = plus(T0, 100 * DAY);
 
 /** One run of `task`: scheduled and claimed at `at`, ended 500 ms later with `status`. */
 async function cycle(o: Orrery, type: string, task: number, at: Date, status: RunEndStatus, direct = false): Promise<TaskRun> {
-  // `direct`: the task is its type's only one, so a claim of due tasks takes it without a runner pass (half the round trips).
+  // `direct`: the task is its type's only one, so a claim of due tasks takes it without a runner pass.
   const run = direct
     ? (await o.store.claimRuns({ worker: 'w', types: [type], limit: 1, at, due: true })).runs.map((c) => c.run).find((r) => r.task === task)
     : (await o.store.scheduleDue(type, at)).find((r) => r.task === task);
