@@ -2,15 +2,9 @@ import type { NewTask } from '../core/validation.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { Channel, ClaimedRun, EndRunResult } from './store.js';
 import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, LogLevel } from '../core/model.js';
+import { date, dateOrNull, json, ms, numOrNull, type Row } from './columns.js';
 
-/** Rows as the stores read them: snake_case columns, instants as epoch ms (number or bigint-safe string). */
-export type Row = Record<string, unknown>;
-
-const ms = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
-const date = (v: unknown): Date => new Date(ms(v));
-const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : ms(v));
-const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+export type { Row } from './columns.js';
 
 export function taskTypeFromRow(r: Row): TaskType {
   return {

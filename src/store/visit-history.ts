@@ -1,4 +1,5 @@
 import type { VisitStatus } from '../core/visits.js';
+import { date, ms, type Row } from './columns.js';
 
 /**
  * Visit history (issue 9 item 5): the metrics of each (lister, visit type) over time, and every applied
@@ -51,17 +52,21 @@ export interface OriginVisitsFilter {
   before?: Date;
 }
 
-type Row = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(num(v)));
+
+/** The four origin counts of a metrics row (current metrics and their history alike). */
+export function metricCountsFromRow(r: Row): Omit<VisitMetricsPoint, 'at'> {
+  return {
+    originsKnown: ms(r.origins_known),
+    originsEnabled: ms(r.origins_enabled),
+    originsNeverVisited: ms(r.origins_never_visited),
+    originsWithPendingChanges: ms(r.origins_with_pending_changes),
+  };
+}
 
 export function metricsPointFromRow(r: Row): VisitMetricsPoint {
   return {
     at: date(r.at),
-    originsKnown: num(r.origins_known),
-    originsEnabled: num(r.origins_enabled),
-    originsNeverVisited: num(r.origins_never_visited),
-    originsWithPendingChanges: num(r.origins_with_pending_changes),
+    ...metricCountsFromRow(r),
   };
 }
 

@@ -11,6 +11,8 @@ import type {
   VisitStatus,
 } from '../core/visits.js';
 import { visitFromRun } from '../core/visits.js';
+import { dateOrNull, json, ms, type Row } from './columns.js';
+import { metricCountsFromRow } from './visit-history.js';
 import type { MetricsHistoryFilter, OriginVisit, OriginVisitsFilter, VisitMetricsSeries } from './visit-history.js';
 
 export interface ListerUpdate {
@@ -151,13 +153,6 @@ export interface VisitStore {
 
 // --- row mapping shared by both implementations ---------------------------------------------------
 
-/** A database row (snake_case columns), as in rows.ts (not imported: rows.ts depends on store.ts, which depends on this file). */
-type Row = Record<string, unknown>;
-
-const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
-const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(num(v)));
-const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
-
 export function listerFromRow(r: Row): Lister {
   return {
     id: r.id as string,
@@ -192,9 +187,9 @@ export function statsFromRow(r: Row): OriginVisitStats {
     lastVisitStatus: (r.last_visit_status ?? null) as VisitStatus | null,
     lastScheduled: dateOrNull(r.last_scheduled),
     lastSnapshot: (r.last_snapshot ?? null) as string | null,
-    nextVisitQueuePosition: r.next_visit_queue_position === null || r.next_visit_queue_position === undefined ? null : num(r.next_visit_queue_position),
-    nextPositionOffset: num(r.next_position_offset),
-    successiveVisits: num(r.successive_visits),
+    nextVisitQueuePosition: r.next_visit_queue_position === null || r.next_visit_queue_position === undefined ? null : ms(r.next_visit_queue_position),
+    nextPositionOffset: ms(r.next_position_offset),
+    successiveVisits: ms(r.successive_visits),
   };
 }
 
@@ -203,10 +198,7 @@ export function metricsFromRow(r: Row): VisitMetrics {
     listerId: r.lister_id as string,
     visitType: r.visit_type as string,
     updated: dateOrNull(r.updated)!,
-    originsKnown: num(r.origins_known),
-    originsEnabled: num(r.origins_enabled),
-    originsNeverVisited: num(r.origins_never_visited),
-    originsWithPendingChanges: num(r.origins_with_pending_changes),
+    ...metricCountsFromRow(r),
   };
 }
 
