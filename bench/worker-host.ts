@@ -1,7 +1,7 @@
 /** Starts a system's worker process and talks to it (bench/worker-process.ts). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { SystemName } from './systems/system.js';
+import type { ClaimCounts, SystemName } from './systems/system.js';
 import type { FromWorker, ToWorker } from './worker-process.js';
 
 const ENTRY = join(import.meta.dirname, 'worker-process.ts');
@@ -9,6 +9,9 @@ const READY_TIMEOUT_MS = 60_000;
 
 export interface WorkerReport {
   peakRssBytes: number;
+  /** CPU µs the worker process used from `go` to `stop`. */
+  cpuMicros: number;
+  claims: ClaimCounts | null;
   latencies: number[];
   handled: number;
 }
@@ -60,7 +63,7 @@ export class WorkerHost {
     this.send({ type: 'stop' });
     const done = (await this.next('done', 30_000)) as Extract<FromWorker, { type: 'done' }>;
     if (!this.exited) await new Promise((r) => this.child.once('exit', r));
-    return { peakRssBytes: done.peakRssBytes, latencies: done.latencies, handled: done.handled };
+    return { peakRssBytes: done.peakRssBytes, cpuMicros: done.cpuMicros, claims: done.claims, latencies: done.latencies, handled: done.handled };
   }
 
   kill(): void {

@@ -1,13 +1,19 @@
 /**
  * The worker process of one system (node --import tsx bench/worker-process.ts SYSTEM DB CONCURRENCY).
  * Every system's worker is started the same way: it connects and prepares, says `ready`, starts on
- * `go`, and on `stop` reports its peak RSS and the schedule-to-start latencies its handler saw.
+ * `go`, and on `stop` reports its peak RSS, the CPU it used from `go` to `stop` (the bench sends
+ * `stop` as soon as the queue is drained), the schedule-to-start latencies its handler saw, and its
+ * claim counts where the system keeps them.
  */
+import { ownCpuMicros } from './cpu.js';
 import { WORKER_MODULES } from './systems/index.js';
-import { preciseNow, type Payload, type SystemName, type WorkerModule } from './systems/system.js';
+import { preciseNow, type ClaimCounts, type Payload, type SystemName, type WorkerModule } from './systems/system.js';
 
 export type ToWorker = { type: 'go' } | { type: 'stop' };
-export type FromWorker = { type: 'ready' } | { type: 'started' } | { type: 'done'; peakRssBytes: number; latencies: number[]; handled: number };
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'started' }
+  | { type: 'done'; peakRssBytes: number; cpuMicros: number; claims: ClaimCounts | null; latencies: number[]; handled: number };
 
 const [system, db, concurrency] = process.argv.slice(2) as [SystemName, string, string];
 const send = (m: FromWorker) => process.send!(m);
@@ -20,17 +26,21 @@ const handle = (p: Payload) => {
 
 const mod = (await import(WORKER_MODULES[system])) as WorkerModule;
 const worker = await mod.prepareWorker({ db, concurrency: Number(concurrency), handle });
+let cpuAtGo = process.cpuUsage();
 process.on('message', (m: ToWorker) => {
   if (m.type === 'go') {
+    cpuAtGo = process.cpuUsage();
     void worker.start().then(() => send({ type: 'started' }));
   } else if (m.type === 'stop') {
+    const cpuMicros = ownCpuMicros(cpuAtGo);
+    const claims = worker.claims?.() ?? null;
     // maxRSS is the process's peak resident set size so far, in KiB.
     const peakRssBytes = process.resourceUsage().maxRSS * 1024;
     void worker
       .stop()
       .catch((e: unknown) => process.stderr.write(`stop failed: ${String(e)}\n`))
       .finally(() => {
-        send({ type: 'done', peakRssBytes, latencies, handled });
+        send({ type: 'done', peakRssBytes, cpuMicros, claims, latencies, handled });
         process.disconnect();
         setTimeout(() => process.exit(0), 100).unref();
       });

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { Daemon } from '../../src/engine/daemon.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
-import type { BenchEnv, Instance, Payload, PreparedWorker, System } from './system.js';
+import type { BenchEnv, ClaimCounts, Instance, Payload, PreparedWorker, System } from './system.js';
 
 const TYPE = 'noop';
 const PENDING_SQL = `SELECT 1 AS x FROM tasks WHERE status IN ('next_run_not_scheduled', 'next_run_scheduled') LIMIT 1`;
@@ -72,8 +72,20 @@ export const orreryPostgres = orrerySystem('postgres');
 
 export async function prepareWorker(opts: { db: string; concurrency: number; handle: (p: Payload) => void }): Promise<PreparedWorker> {
   const orrery = await openOrrery({ db: opts.db });
+  // Counts what the store's claims return: every run, and those created directly from due tasks
+  // (the rest were taken from the queue the runner fills).
+  const counts: ClaimCounts = { runs: 0, created: 0 };
+  const store = orrery.store;
+  const claimRuns = store.claimRuns.bind(store);
+  store.claimRuns = async (req) => {
+    const outcome = await claimRuns(req);
+    counts.runs += outcome.runs.length;
+    counts.created += outcome.created?.length ?? 0;
+    return outcome;
+  };
   let daemon: Daemon | null = null;
   return {
+    claims: () => ({ ...counts }),
     async start() {
       daemon = new Daemon(orrery, {
         runner: true,

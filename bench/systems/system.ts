@@ -38,10 +38,18 @@ export interface Payload {
   sentAt?: number;
 }
 
+/** Runs a worker's claims returned, and how many of them the claims created directly from due tasks. */
+export interface ClaimCounts {
+  runs: number;
+  created: number;
+}
+
 /** A system's worker, inside the worker process: prepared (connected, migrated) first, then started on the clock. */
 export interface PreparedWorker {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Its claims so far (Orrery only). */
+  claims?(): ClaimCounts;
 }
 
 export interface WorkerModule {

@@ -1,25 +1,47 @@
 /**
  * `npm run bench -- --quick` still runs end to end against every system and produces every figure
  * (not its value: figures are read in docs/benchmarks.md, never asserted). It uses the test server
- * (ORRERY_BENCH_PG_URL) instead of starting a PostgreSQL server of its own.
+ * (ORRERY_BENCH_PG_URL) instead of starting a PostgreSQL server of its own; when that server runs on
+ * this machine, its postmaster's pid (ORRERY_BENCH_PG_PID) lets the bench read the server's CPU too.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SYSTEM_NAMES } from '../../bench/systems/system.js';
-import { key } from '../../bench/results.js';
+import { key, subject } from '../../bench/results.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const out = mkdtempSync(join(tmpdir(), 'orrery-bench-quick-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
+/** The test server's postmaster pid if it runs on this machine (a backend's parent), else null. */
+async function localPostmasterPid(url: string): Promise<number | null> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const backend = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const stat = `/proc/${backend}/stat`;
+    if (!existsSync(stat) || !readFileSync(`/proc/${backend}/comm`, 'utf8').startsWith('postgres')) return null;
+    const s = readFileSync(stat, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+  } finally {
+    await c.end();
+  }
+}
+
+let postmaster: number | null = null;
+beforeAll(async () => {
+  postmaster = await localPostmasterPid(inject('pgUrl'));
+});
+
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], {
       cwd: ROOT,
-      env: { ...process.env, ORRERY_BENCH_PG_URL: inject('pgUrl') },
+      env: { ...process.env, ORRERY_BENCH_PG_URL: inject('pgUrl'), ...(postmaster ? { ORRERY_BENCH_PG_PID: String(postmaster) } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -33,15 +55,34 @@ describe('npm run bench -- --quick', () => {
   it('measures every system and writes every figure, the tables and the chart', { timeout: 170_000 }, async () => {
     const { code, output } = await runBench(['--quick', '--out', out]);
     expect(code, output.slice(-3000)).toBe(0);
-    const { meta, samples } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { meta: { concurrencies: number[]; scaleLevels: number[]; scaleStores: string[] }; samples: Record<string, number[]> };
+    const { meta, samples } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      meta: { concurrencies: number[]; claimBatch: number; scaleLevels: number[]; scaleStores: string[] };
+      samples: Record<string, number[]>;
+    };
     const expected: string[] = [];
+    // CPU µs per task: the worker's (or the bench process's) always; the server's and the total on
+    // PostgreSQL when its processes can be read; the total alone on SQLite.
+    const cpu = (what: string, c: number, store: string) => {
+      expected.push(key.cpu(what, c, 'worker'));
+      if (store === 'sqlite' || postmaster) expected.push(key.cpu(what, c, 'total'));
+      if (store === 'postgres' && postmaster) expected.push(key.cpu(what, c, 'server'));
+    };
     for (const s of SYSTEM_NAMES) {
       expected.push(key.enqueue(s), key.latency(s, 'p50'), key.latency(s, 'p95'), key.latency(s, 'p99'));
-      for (const c of meta.concurrencies) expected.push(key.rate(s, c), key.rss(s, c));
+      for (const c of meta.concurrencies) {
+        expected.push(key.rate(s, c), key.rss(s, c));
+        cpu(s, c, s === 'orrery-sqlite' ? 'sqlite' : 'postgres');
+      }
     }
+    expect(meta.claimBatch).toBeGreaterThan(0);
     for (const c of meta.concurrencies) {
-      expected.push(key.bare('sqlite', c), key.bare('postgres', c));
-      for (const s of ['orrery-sqlite', 'orrery-pg'] as const) expected.push(key.vsPeer(s, c), key.vsBare(s, c));
+      for (const st of ['sqlite', 'postgres']) {
+        expected.push(key.bare(st, c), key.writeSet(st, meta.claimBatch, c), key.writeSet(st, c, c));
+        cpu(subject.bare(st), c, st);
+        cpu(subject.writeSet(st, meta.claimBatch), c, st);
+        cpu(subject.writeSet(st, c), c, st);
+      }
+      for (const s of ['orrery-sqlite', 'orrery-pg'] as const) expected.push(key.vsPeer(s, c), key.vsBare(s, c), key.vsWriteSet(s, c), key.direct(s, c));
     }
     expect(meta.scaleStores).toEqual(['sqlite', 'postgres']);
     expect(meta.scaleLevels.length).toBeGreaterThanOrEqual(2);
@@ -54,7 +95,9 @@ describe('npm run bench -- --quick', () => {
 
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     for (const heading of ['### Enqueue', '### Processing throughput', '### Schedule-to-start latency', '### Scale', '### Targets of issue 6']) expect(md).toContain(heading);
-    expect(md).not.toContain('n/a');
+    for (const heading of ['CPU µs/task', 'claimed directly', 'Orrery’s write set in bare SQL']) expect(md).toContain(heading);
+    // Only the server's CPU may be unknown (a test server this process cannot see).
+    if (postmaster) expect(md).not.toContain('n/a');
     const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('concurrency 50');
