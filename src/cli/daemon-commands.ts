@@ -19,11 +19,13 @@ interface DaemonCliOpts extends DbOpts {
   archiveTo?: string;
   notifyWebhook?: string;
   notifyRetries?: boolean;
+  runnerGrace?: number;
 }
 
 /** DAG alert options of the processes that run the DAG scheduler. */
 function notifyOptions(cmd: Command): Command {
   return cmd
+    .option('--runner-grace <duration>', 'how long due tasks of types without limits are left to workers to claim directly before the runner queues them (default 1s; 0 queues at once)', durationArg)
     .option('--notify-webhook <url>', 'POST a JSON alert to this URL when a DAG task fails (besides logging it)')
     .option('--notify-retries', 'also alert when a DAG task fails and will be retried');
 }
@@ -31,6 +33,7 @@ function notifyOptions(cmd: Command): Command {
 interface WorkerCliOpts extends DaemonCliOpts {
   handlers?: string;
   concurrency: number;
+  prefetch: number;
   types?: string;
   isolation: 'inline' | 'thread' | 'process';
   maxMemory?: number;
@@ -48,6 +51,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
   return cmd
     .addOption(new Option('--handlers <file>', 'handlers file (.ts or .js) exporting `handlers`').makeOptionMandatory(handlersRequired))
     .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
+    .option('--prefetch <n>', 'claim ahead: most runs held in the worker\'s buffer beyond the running ones (adapts to the handlers\' pace; 0: claim only for free slots)', nonNegativeIntArg, 500)
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
     .addOption(isolationOption())
     .option('--max-memory <mb>', 'heap limit of each handler thread or process, in MB (isolation thread|process; default 1024)', positiveIntArg)
@@ -148,10 +152,12 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
       runner: roles.runner,
       reaper: roles.reaper,
       ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
+      ...(o.runnerGrace !== undefined ? { runnerGraceMs: o.runnerGrace } : {}),
       worker: mod
         ? {
             handlers: run!.handlers,
             concurrency: w!.concurrency,
+            prefetch: w!.prefetch,
             graceMs,
             ...(types ? { types } : {}),
             ...(w!.poll !== undefined ? { pollMs: w!.poll } : {}),
@@ -165,7 +171,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     if (roles.serve) {
       const metrics = createMetrics(orrery);
       orrery.events.on('run', (e) => {
-        if (e.event === 'started') metrics.recordClaim([e], e.run.worker ?? undefined);
+        if (e.event === 'claimed' || e.event === 'started') metrics.recordClaim([e], e.run.worker ?? undefined);
         else if (e.event === 'ended') (e.reaped ? metrics.recordReaped([e]) : metrics.recordEnd(e));
       });
       orrery.events.on('worker', (id) => metrics.recordWorkerSeen(id));
@@ -313,6 +319,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
     const worker = new Worker(client, {
       handlers: run.handlers,
       concurrency: w.concurrency,
+      prefetch: w.prefetch,
       graceMs,
       ...(types ? { types } : {}),
       ...(w.poll !== undefined ? { pollMs: w.poll } : {}),

@@ -17,14 +17,23 @@ export function priorityRank(p: Priority | null): number {
   return p === null ? 3 : PRIORITIES.indexOf(p);
 }
 
-export const RUN_STATUSES = ['scheduled', 'started', 'eventful', 'uneventful', 'failed', 'permfailed', 'lost'] as const;
+export const RUN_STATUSES = ['scheduled', 'claimed', 'started', 'eventful', 'uneventful', 'failed', 'permfailed', 'lost'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export type RunEndStatus = Exclude<RunStatus, 'scheduled' | 'started'>;
+export type RunEndStatus = Exclude<RunStatus, 'scheduled' | 'claimed' | 'started'>;
+/** Runs a worker holds under a lease: claimed (in its buffer, or begun but not yet marked) and started. */
+export const HELD_RUN_STATUSES = ['claimed', 'started'] as const;
 export const RUN_END_STATUSES = ['eventful', 'uneventful', 'failed', 'permfailed', 'lost'] as const satisfies readonly RunEndStatus[];
 
-/** Allowed run transitions (SPEC §1.3). Final states have none. */
+/**
+ * Allowed run transitions (SPEC §1.3). Final states have none. A claimed run waits in its worker's
+ * buffer; `started` is set when its handler begins. A run whose handler began and ended between two
+ * of its worker's writes goes from `claimed` to its end in one write, which records the handler's
+ * start instant too (`claimed → final`). `claimed → scheduled` gives a run that never ran back to
+ * the queue (its worker stopped, or its lease expired) without consuming a retry.
+ */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  scheduled: ['started', 'lost'],
+  scheduled: ['claimed', 'started', 'lost'],
+  claimed: ['scheduled', 'started', 'eventful', 'uneventful', 'failed', 'permfailed', 'lost'],
   started: ['eventful', 'uneventful', 'failed', 'permfailed', 'lost'],
   eventful: [],
   uneventful: [],
@@ -41,6 +50,11 @@ export const CANCELLED_ERROR = 'cancelled';
 
 export function canTransition(from: RunStatus, to: RunStatus): boolean {
   return RUN_TRANSITIONS[from].includes(to);
+}
+
+/** A run held by a worker under a lease (claimed or started). */
+export function isHeldRunStatus(s: RunStatus): boolean {
+  return s === 'claimed' || s === 'started';
 }
 
 export function isFinalRunStatus(s: RunStatus): boolean {

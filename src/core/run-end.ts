@@ -1,6 +1,6 @@
 import { endOfRun, type EndCause, type TaskUpdate } from './end-of-run.js';
 import { InvalidTransitionError, LeaseLostError } from './errors.js';
-import { CANCELLED_ERROR, canTransition, isFinalRunStatus, type RunEndStatus, type Task, type TaskRun, type TaskType } from './model.js';
+import { CANCELLED_ERROR, canTransition, isFinalRunStatus, isHeldRunStatus, type RunEndStatus, type Task, type TaskRun, type TaskType } from './model.js';
 
 export interface RunEndRequest {
   status: RunEndStatus;
@@ -12,10 +12,15 @@ export interface RunEndRequest {
   result?: unknown;
   error?: string | null;
   retryAfterMs?: number | null;
+  /**
+   * When the handler began: recorded as the run's `started` instant when the run is still `claimed`
+   * in the store (its start rides with its end, one write instead of two).
+   */
+  startedAt?: Date | null;
 }
 
 export interface RunEndPlan {
-  run: Pick<TaskRun, 'status' | 'ended' | 'metadata' | 'result' | 'error'>;
+  run: Pick<TaskRun, 'status' | 'started' | 'ended' | 'metadata' | 'result' | 'error'>;
   /** The task's new state, or null when the task has moved on and must be left alone. */
   task: TaskUpdate | null;
   note?: string;
@@ -33,20 +38,21 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
       { path: 'status', message: `run is already ${run.status}` },
     ]);
   }
-  const cancelling = req.cause === 'cancel' && req.status === 'failed' && (run.status === 'scheduled' || run.status === 'started');
+  const cancelling = req.cause === 'cancel' && req.status === 'failed' && (run.status === 'scheduled' || isHeldRunStatus(run.status));
   if (!cancelling && !canTransition(run.status, req.status)) {
     throw new InvalidTransitionError(`run ${run.backendId} is ${run.status} and cannot end ${req.status}; nothing changed`, [
       { path: 'status', message: `${run.status} -> ${req.status} is not allowed` },
     ]);
   }
-  if (req.cause === 'abandon' && run.status !== 'started') {
-    throw new InvalidTransitionError(`run ${run.backendId} is ${run.status}: only a started run can be abandoned`);
+  if (req.cause === 'abandon' && !isHeldRunStatus(run.status)) {
+    throw new InvalidTransitionError(`run ${run.backendId} is ${run.status}: only a held (claimed or started) run can be abandoned`);
   }
   if (req.worker != null && run.worker !== req.worker) {
     throw new LeaseLostError(`run ${run.backendId} is not held by worker ${req.worker}`);
   }
   const runPatch: RunEndPlan['run'] = {
     status: req.status,
+    started: run.started ?? (run.status === 'claimed' && req.startedAt ? (req.startedAt.getTime() > req.at.getTime() ? req.at : req.startedAt) : null),
     ended: req.at,
     metadata: { ...run.metadata, ...(req.metadata ?? {}) },
     result: req.result === undefined ? run.result : req.result,

@@ -309,7 +309,7 @@ export function splitByWeight(count: number, weights: readonly PolicyWeight[]): 
  * has not ended.
  */
 export function visitFromRun(run: Pick<TaskRun, 'status' | 'result' | 'ended'>): { status: VisitStatus; snapshot: string | null; at: Date } | null {
-  if (run.ended === null || run.status === 'scheduled' || run.status === 'started') return null;
+  if (run.ended === null || run.status === 'scheduled' || run.status === 'claimed' || run.status === 'started') return null;
   const r = run.result as { status?: unknown; snapshot?: unknown } | null;
   if ((run.status === 'eventful' || run.status === 'uneventful') && r && typeof r === 'object') {
     const snapshot = typeof r.snapshot === 'string' && r.snapshot !== '' && r.snapshot.length <= 1024 ? r.snapshot : null;

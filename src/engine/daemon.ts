@@ -8,6 +8,8 @@ import { Worker, type WorkerOptions } from './worker.js';
 
 export interface DaemonOptions {
   runner?: boolean;
+  /** The runner's grace for due tasks of types without limits (RunnerOptions.graceMs). */
+  runnerGraceMs?: number;
   reaper?: boolean;
   worker?: Omit<WorkerOptions, 'logger'> | null;
   maxSleepMs?: number;
@@ -26,7 +28,9 @@ export class Daemon {
   constructor(orrery: Orrery, opts: DaemonOptions) {
     const logger = opts.logger ?? silentLogger;
     const sleep = opts.maxSleepMs !== undefined ? { maxSleepMs: opts.maxSleepMs } : {};
-    this.runner = opts.runner ? new Runner(orrery, { ...sleep, logger: logger.child({ loop: 'runner' }) }) : null;
+    this.runner = opts.runner
+      ? new Runner(orrery, { ...sleep, logger: logger.child({ loop: 'runner' }), ...(opts.runnerGraceMs !== undefined ? { graceMs: opts.runnerGraceMs } : {}) })
+      : null;
     this.reaper = opts.reaper ? new Reaper(orrery, { ...sleep, logger: logger.child({ loop: 'reaper' }) }) : null;
     this.dagScheduler = opts.runner
       ? new DagScheduler(orrery, { ...sleep, logger: logger.child({ loop: 'dags' }), ...(opts.dagNotifier ? { notifier: opts.dagNotifier } : {}) })

@@ -239,7 +239,7 @@ export class DagService {
   private async stopAttempt(orreryTask: number): Promise<void> {
     const runs = await this.orrery.store.listRuns(orreryTask);
     for (const r of runs) {
-      if (r.status !== 'scheduled' && r.status !== 'started') continue;
+      if (r.status !== 'scheduled' && r.status !== 'claimed' && r.status !== 'started') continue;
       try {
         await this.orrery.cancelRun(r.backendId);
       } catch (e) {

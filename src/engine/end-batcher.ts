@@ -9,27 +9,38 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-const MAX_BATCH = 200;
+/** Most ends written in one statement (or one SQLite transaction). */
+const MAX_BATCH = 500;
 
 /**
- * Group commit for run ends: ends requested while a batch is being written wait and go together in
- * the next one, so a busy worker pays one transaction for many runs and an idle one loses no
- * latency (a lone end is written at once).
+ * Group commit for run ends: ends requested within one turn of the event loop go together (written
+ * once the turn's other work is done, so no lone leading end is written by itself), and ends
+ * requested while a batch is being written wait and go together in the next one.
  */
 export class EndBatcher {
   private queue: Pending[] = [];
   private writing = false;
+  private scheduled = false;
 
   constructor(private readonly board: Jobboard) {}
+
+  /** Ends waiting to be written or being written. */
+  get pending(): number {
+    return this.queue.length;
+  }
 
   end(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ backendId, opts, resolve, reject });
-      if (!this.writing) void this.flush();
+      if (!this.writing && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
     });
   }
 
   private async flush(): Promise<void> {
+    this.scheduled = false;
     this.writing = true;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);

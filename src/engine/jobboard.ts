@@ -1,6 +1,6 @@
 import type { OrreryError } from '../core/errors.js';
-import type { RunEndStatus, RunLogRecord, TaskType } from '../core/model.js';
-import type { ClaimOutcome, ClaimedRun, EndRunResult, HeartbeatAnswer } from '../store/store.js';
+import type { RunEndStatus, RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import type { ClaimOutcome, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
 
 /** How a run ends, as its holder reports it (`Orrery.endRun`, `Jobboard.endRuns`). */
 export interface EndRunOptions {
@@ -11,6 +11,21 @@ export interface EndRunOptions {
   result?: unknown;
   error?: string | null;
   retryAfterMs?: number | null;
+  /** When the handler began; recorded as the run's start when the run is still `claimed` (one write for both). */
+  startedAt?: Date | null;
+  /**
+   * The run and task as the claim returned them (in-process workers only): the store ends the run
+   * from them without reading it back, guarded against changes since (`EndRunItem.held`).
+   */
+  held?: { run: TaskRun; task: Task };
+}
+
+/** What a worker asks a claim for: up to `limit` runs, the first `startNow` of them started at once (ClaimRequest). */
+export interface ClaimOptions {
+  worker: string;
+  types: readonly string[];
+  limit: number;
+  startNow?: number;
 }
 
 /**
@@ -21,16 +36,20 @@ export interface EndRunOptions {
 export interface Jobboard {
   now(): Date;
   listTaskTypes(): Promise<TaskType[]>;
-  claimRuns(opts: { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]>;
+  claimRuns(opts: ClaimOptions): Promise<ClaimedRun[]>;
   /**
    * Like claimRuns, also saying whether limits held runs back and when a rate limit frees a slot
    * (docs/limits.md); a worker uses it, when the board has it, to sleep until then instead of polling.
    */
-  claim?(opts: { worker: string; types: readonly string[]; limit: number }): Promise<ClaimOutcome>;
-  /** Started runs this worker holds (claim recovery after a lost reply). */
+  claim?(opts: ClaimOptions): Promise<ClaimOutcome>;
+  /** Claimed and started runs this worker holds (claim recovery after a lost reply). */
   heldRuns(worker: string): Promise<ClaimedRun[]>;
   /** Extends the lease; the answer says whether the run's cancellation was asked for. */
   heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer>;
+  /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started. */
+  heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer>;
+  /** Gives claimed runs whose handlers never began back to the queue (no retry consumed). */
+  releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number>;
   endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>>;
   abandonRun(backendId: string, opts: { worker: string; reason?: string; at?: Date }): Promise<EndRunResult>;
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;

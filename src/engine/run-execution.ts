@@ -1,94 +1,149 @@
 import { formatDuration } from '../core/durations.js';
-import { isOrreryError } from '../core/errors.js';
+import { hasCode, isOrreryError } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
-import type { ClaimedRun } from '../store/store.js';
-import { outcomeOfError, outcomeOfResult, type Handler, type Outcome } from '../worker/handlers.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import type { ClaimedRun, EndRunResult } from '../store/store.js';
+import { outcomeOfError, outcomeOfResult, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import type { EndBatcher } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
 
 const LOG_FLUSH_AT = 200;
-const IGNORED = Symbol('handler ignored abort');
+
+/** What a run tells its worker when its handler settles and when its end is recorded. */
+export interface RunExecutionEvents {
+  /** The handler settled (its end is on its way): the worker may give the slot to another run. */
+  onSettled(exec: RunExecution, handlerMs: number): void;
+  /** The end is recorded, refused, or given up: the run is no longer the worker's. */
+  onDone(exec: RunExecution, end: EndRunResult | null, outcome: Outcome | null): void;
+}
 
 /**
- * One claimed run on its way through a handler (inline isolation): lease renewal, timeout, log
- * records, and exactly one end — success, failure, timeout, or abandon — unless the lease was lost.
+ * One claimed run on its way through a handler (inline isolation): timeout, cancellation, log
+ * records, and exactly one end — success, failure, timeout, cancellation or abandon — unless the
+ * run was lost. Leases, heartbeats and timers belong to the worker (one of each per worker, not per
+ * run); the AbortController is made only when the handler reads its signal or the run is aborted.
  */
 export class RunExecution {
   readonly backendId: string;
-  private readonly controller = new AbortController();
-  private readonly keeper: LeaseKeeper;
+  /** When the handler began (null while the run waits to start). */
+  startedAt: Date | null = null;
+  /** When the run must time out (epoch ms), or null. */
+  deadline: number | null = null;
+  private controller: AbortController | null = null;
+  private abortReason: Error | null = null;
   private readonly logs: RunLogRecord[] = [];
-  private timeoutTimer: NodeJS.Timeout | null = null;
   private finished = false;
   private givenUp = false;
+  private settledOnce = false;
+  private startedMs = 0;
   private flushing: Promise<void> = Promise.resolve();
-  private releaseIfIgnored: () => void = () => {};
-  /** Settles when the handler settled and the run's end is recorded (or given up). */
-  readonly done: Promise<void>;
-  /**
-   * Settles when the handler settled (its end is then on its way to the database): the worker may
-   * give the slot to another run while the end is written (SPEC §2.3: ends are batched).
-   */
-  readonly settled: Promise<void>;
-  private markSettled: () => void = () => {};
+  private ignoredTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly board: Jobboard,
-    private readonly claimed: ClaimedRun,
+    readonly claimed: ClaimedRun,
     private readonly handler: Handler,
     private readonly workerId: string,
     private readonly log: Logger,
     private readonly ender: EndBatcher,
+    private readonly events: RunExecutionEvents,
   ) {
     this.backendId = claimed.run.backendId;
-    this.keeper = new LeaseKeeper({
-      leaseMs: claimed.leaseMs,
-      heartbeat: () => this.board.heartbeat(this.backendId, { worker: this.workerId }),
-      onLost: (e) => {
-        this.finished = true; // not ours any more: whoever holds it ends it
-        this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
-        this.controller.abort(e);
-      },
-      onError: (e) => this.log.error({ err: e, backendId: this.backendId }, `heartbeat failed: ${(e as Error).message}`),
-      onCancel: () => this.cancel(),
-    });
-    this.settled = new Promise((r) => (this.markSettled = r));
-    this.done = this.execute().finally(() => this.markSettled());
   }
 
-  private async execute(): Promise<void> {
-    const { run, arguments: args, timeoutMs } = this.claimed;
-    this.keeper.start();
-    let timedOut = false;
-    // A handler that ignores its aborted signal keeps its slot for at most one lease past the timeout.
-    let giveUp: (v: typeof IGNORED) => void = () => {};
-    const ignored = new Promise<typeof IGNORED>((r) => (giveUp = r));
-    this.releaseIfIgnored = () => setTimeout(() => giveUp(IGNORED), this.claimed.leaseMs).unref();
-    if (timeoutMs !== null) {
-      this.timeoutTimer = setTimeout(() => {
-        timedOut = true;
-        const message = `timeout after ${formatDuration(timeoutMs)}`;
-        this.controller.abort(new Error(message));
-        void this.finish({ status: 'failed', error: message });
-        setTimeout(() => giveUp(IGNORED), this.claimed.leaseMs).unref();
-      }, timeoutMs);
-    }
-    const started = Date.now();
-    let outcome: Outcome;
+  /** The run still needs its holder (its handler runs, or its end is not recorded yet). */
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** Starts the handler now. */
+  start(): void {
+    this.startedAt = this.board.now();
+    this.startedMs = Date.now();
+    const { timeoutMs } = this.claimed;
+    if (timeoutMs !== null) this.deadline = this.startedMs + timeoutMs;
+    let value: unknown;
     try {
-      const value = await Promise.race([ignored, Promise.resolve().then(() => this.handler({
-        args: args.args,
-        kwargs: args.kwargs,
-        signal: this.controller.signal,
-        heartbeat: () => this.keeper.beat(),
-        log: (level, message, attributes) => this.append(level, message, attributes),
-        run,
-      }))]);
-      if (value === IGNORED) this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: handler ignored its abort signal; slot released`);
-      outcome = outcomeOfResult(value);
+      value = this.handler(this.context());
+    } catch (e) {
+      this.settle({ error: e });
+      return;
+    }
+    if (value !== null && typeof (value as Promise<unknown>)?.then === 'function') {
+      (value as Promise<unknown>).then(
+        (v) => this.settle({ value: v }),
+        (e: unknown) => this.settle({ error: e }),
+      );
+    } else this.settle({ value });
+  }
+
+  private context(): HandlerContext {
+    const { run, arguments: args } = this.claimed;
+    const self = this;
+    return {
+      args: args.args,
+      kwargs: args.kwargs,
+      get signal(): AbortSignal {
+        return self.signal();
+      },
+      heartbeat: () => this.heartbeat(),
+      log: (level, message, attributes) => this.append(level, message, attributes),
+      run,
+    };
+  }
+
+  /** The handler's AbortSignal, made on first use. */
+  private signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  private abort(reason: Error): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    // A handler that ignores its aborted signal keeps its slot for at most one lease.
+    if (!this.settledOnce) {
+      this.ignoredTimer = setTimeout(() => {
+        if (this.settledOnce) return;
+        this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: handler ignored its abort signal; slot released`);
+        this.settle({ ignored: true });
+      }, this.claimed.leaseMs);
+      this.ignoredTimer.unref?.();
+    }
+  }
+
+  /** A heartbeat asked for by the handler itself: renews this run's lease now. */
+  private async heartbeat(): Promise<void> {
+    if (this.finished) return;
+    try {
+      const answer = await this.board.heartbeat(this.backendId, { worker: this.workerId });
+      if (answer.cancelRequested) this.cancel();
+    } catch (e) {
+      if (hasCode(e, 'lease_lost') || hasCode(e, 'not_found')) this.lost(e as unknown as Error);
+      else this.log.error({ err: e, backendId: this.backendId }, `heartbeat failed: ${(e as Error).message}`);
+    }
+  }
+
+  private settle(r: { value?: unknown; error?: unknown; ignored?: boolean }): void {
+    if (this.settledOnce) return;
+    this.settledOnce = true;
+    if (this.ignoredTimer) clearTimeout(this.ignoredTimer);
+    const handlerMs = Date.now() - this.startedMs;
+    this.events.onSettled(this, handlerMs);
+    if (this.finished) {
+      // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
+      void this.flushing.then(() => undefined);
+      return;
+    }
+    let outcome: Outcome;
+    if ('error' in r) outcome = outcomeOfError(r.error);
+    else {
+      outcome = outcomeOfResult(r.value);
       if (outcome.result !== undefined) {
         try {
           assertJson(outcome.result, 'result');
@@ -96,32 +151,36 @@ export class RunExecution {
           outcome = { status: 'failed', error: `handler result is not JSON: ${(e as Error).message}` };
         }
       }
-    } catch (e) {
-      outcome = outcomeOfError(e);
     }
-    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-    const finishing = timedOut ? Promise.resolve() : this.finish(outcome, Date.now() - started);
-    this.markSettled();
-    await finishing;
-    await this.flushing;
+    void this.finish(outcome, handlerMs);
   }
 
-  /** Asks the board now whether the run's cancellation was requested (a heartbeat; the `cancel` wake-up calls it). */
-  checkCancel(): Promise<void> {
-    return this.finished ? Promise.resolve() : this.keeper.beat();
+  /** The run's deadline passed: abort the handler and end the run failed. */
+  timeout(): void {
+    if (this.finished || this.claimed.timeoutMs === null) return;
+    const message = `timeout after ${formatDuration(this.claimed.timeoutMs)}`;
+    this.abort(new Error(message));
+    void this.finish({ status: 'failed', error: message });
   }
 
   /**
    * The run's cancellation was asked for: fire the handler's AbortSignal (isolated handlers get it
    * forwarded) and end the run `failed` with error `cancelled` (no retry consumed, docs/limits.md).
-   * A handler that ignores the signal keeps its slot for at most one lease.
    */
-  private cancel(): void {
+  cancel(): void {
     if (this.finished) return;
     this.log.info({ backendId: this.backendId }, `run ${this.backendId}: cancellation requested; aborting its handler`);
-    this.controller.abort(new Error(CANCELLED_ERROR));
+    this.abort(new Error(CANCELLED_ERROR));
     void this.finish({ status: 'failed', error: CANCELLED_ERROR });
-    this.releaseIfIgnored();
+  }
+
+  /** The worker no longer holds the run (reaped, cancelled, ended elsewhere): whoever holds it ends it. */
+  lost(e: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
+    this.abort(e);
+    this.events.onDone(this, null, null);
   }
 
   /** Gives the run back (graceful shutdown past the grace period): it ends `lost`, its task is due again. */
@@ -131,49 +190,50 @@ export class RunExecution {
       return;
     }
     this.finished = true;
-    this.stopTimers();
-    this.controller.abort(new Error(reason));
+    this.abort(new Error(reason));
     await this.flush();
     try {
       const at = this.board.now();
-      await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at }), this.claimed.leaseMs);
+      const r = await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at }), this.claimed.leaseMs);
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
+      this.events.onDone(this, r, null);
     } catch (e) {
       this.log.error({ err: e }, `run ${this.backendId}: abandon failed: ${(e as Error).message}`);
+      this.events.onDone(this, null, null);
     }
   }
 
   private async finish(outcome: Outcome, durationMs?: number): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    this.stopTimers();
-    await this.flush();
+    if (this.logs.length > 0) await this.flush();
     const { run } = this.claimed;
+    let end: EndRunResult | null = null;
     try {
       const at = this.board.now();
       // Until the database takes it or refuses it: a run whose lease expired may still be ended by its
       // holder until a reaper has ended it, and giving up would have the run executed again.
-      const r = await this.retryingStorage(() =>
+      end = await this.retryingStorage(() =>
         this.ender.end(this.backendId, {
           status: outcome.status,
           worker: this.workerId,
           at,
+          startedAt: this.startedAt,
+          ...(this.claimed.task ? { held: { run, task: this.claimed.task } } : {}),
           ...(outcome.result !== undefined ? { result: outcome.result } : {}),
           ...(outcome.error !== undefined ? { error: outcome.error } : {}),
           ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
         }),
       );
-      const took = durationMs === undefined ? '' : ` in ${durationMs < 1000 ? `${durationMs}ms` : formatDuration(durationMs)}`;
-      const line = `${run.type} task ${run.task} run ${outcome.status}${took}; task ${r.task.status}${
-        r.task.status === 'next_run_not_scheduled' ? `, next run ${r.task.nextRun.toISOString()}` : ''
-      }${r.task.disabledReason ? ` (${r.task.disabledReason})` : ''}`;
-      const fields = { type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs };
       if (outcome.status === 'failed' || outcome.status === 'permfailed') {
-        this.log.warn({ ...fields, error: firstLine(outcome.error) }, `${line}: ${firstLine(outcome.error)}`);
-      } else this.log.info(fields, line);
+        this.log.warn({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs, error: firstLine(outcome.error) }, `${endLine(end, outcome, durationMs)}: ${firstLine(outcome.error)}`);
+      } else if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs }, endLine(end, outcome, durationMs));
+      }
     } catch (e) {
       this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as Error).message}`);
     }
+    this.events.onDone(this, end, outcome);
   }
 
   /**
@@ -217,11 +277,14 @@ export class RunExecution {
       .catch((e: unknown) => this.log.error({ err: e }, `run ${this.backendId}: log records lost: ${(e as Error).message}`));
     return this.flushing;
   }
+}
 
-  private stopTimers(): void {
-    this.keeper.stop();
-    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-  }
+function endLine(r: EndRunResult, outcome: Outcome, durationMs: number | undefined): string {
+  const took = durationMs === undefined ? '' : ` in ${durationMs < 1000 ? `${durationMs}ms` : formatDuration(durationMs)}`;
+  const { run, task } = r;
+  return `${run.type} task ${run.task} run ${outcome.status}${took}; task ${task.status}${
+    task.status === 'next_run_not_scheduled' ? `, next run ${task.nextRun.toISOString()}` : ''
+  }${task.disabledReason ? ` (${task.disabledReason})` : ''}`;
 }
 
 function firstLine(s: string | undefined): string {

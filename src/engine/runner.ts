@@ -1,7 +1,15 @@
+import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
-export type RunnerOptions = LoopOptions;
+export interface RunnerOptions extends LoopOptions {
+  /**
+   * How long due tasks of types without limits are left to workers, who claim them directly (default
+   * 1 s; 0 queues them at once). A type a worker claimed directly from within the grace is left to
+   * the workers altogether (core/claim-ahead.ts runnerCutoff; docs/guarantees.md).
+   */
+  graceMs?: number;
+}
 
 /** A bounded queue that still holds runs is refilled once this fraction of it is free. */
 const REFILL_FRACTION = 0.1;
@@ -22,9 +30,11 @@ export class Runner extends PeriodicLoop {
   private queuesFull = false;
   private claimWake: NodeJS.Timeout | null = null;
   private tasksWake: NodeJS.Timeout | null = null;
+  private readonly graceMs: number;
 
   constructor(orrery: Orrery, opts: RunnerOptions = {}) {
     super(orrery, 'runner', opts);
+    this.graceMs = opts.graceMs ?? DEFAULT_RUNNER_GRACE_MS;
   }
 
   /** Wakes the runner for an immediate pass. */
@@ -58,16 +68,22 @@ export class Runner extends PeriodicLoop {
   }
 
   protected async pass(): Promise<number> {
-    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION });
+    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs });
     const byType = new Map<string, number>();
     for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
     for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);
     const next = await this.orrery.store.nextDueAt();
     const until = next === null ? Infinity : next.getTime() - this.orrery.clock.now().getTime();
-    // Due work left behind means full queues: wait for freed slots (or the poll) instead of spinning.
-    this.queuesFull = until <= 0 && runs.length === 0;
+    // Due work left behind means full queues, or work left to workers within the grace: wake the
+    // workers (they claim due tasks directly), then look again once the grace has passed.
+    const leftBehind = until <= 0 && runs.length === 0;
+    this.queuesFull = leftBehind;
     // A pass that scheduled work may have stopped at its batch cap: pass again at once.
     if (runs.length > 0) return 0;
-    return until > 0 ? Math.min(until + 1, this.maxSleepMs) : this.maxSleepMs;
+    if (leftBehind) {
+      this.orrery.store.notify('runs');
+      return Math.min(this.graceMs > 0 ? this.graceMs : this.maxSleepMs, this.maxSleepMs);
+    }
+    return Math.min(until + 1, this.maxSleepMs);
   }
 }

@@ -13,6 +13,8 @@ import type {
   EndRunRequest,
   EndRunResult,
   HeartbeatAnswer,
+  HeartbeatItem,
+  HeartbeatRunsAnswer,
   QueueStats,
   RunRate,
   Store,
@@ -20,14 +22,14 @@ import type {
   WorkerActivity,
 } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
-import type { EndRunOptions, Jobboard } from './jobboard.js';
+import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
 export interface RunEvent {
-  event: 'scheduled' | 'started' | 'ended';
+  event: 'scheduled' | 'claimed' | 'started' | 'ended';
   run: TaskRun;
   /** Set on runs the reaper ended because their lease expired. */
   reaped?: boolean;
@@ -244,14 +246,14 @@ export class Orrery implements Jobboard {
    * `refillFraction` (the runner uses 0.1) leaves a bounded queue that still holds runs alone until
    * that fraction of it is free.
    */
-  async scheduleDue(opts: At & { type?: string; refillFraction?: number } = {}): Promise<TaskRun[]> {
+  async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number } = {}): Promise<TaskRun[]> {
     const at = this.instant(opts.at);
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     const runs: TaskRun[] = [];
     for (const type of types) {
       const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
-      const scheduled = await this.store.scheduleDue(type.name, at, minFree !== undefined ? { minFree } : {});
+      const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs } : {}) });
       this.emitRuns('scheduled', scheduled); // per type, before a worker can have claimed them
       runs.push(...scheduled);
     }
@@ -259,7 +261,7 @@ export class Orrery implements Jobboard {
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
-  async claimRuns(opts: At & { worker: string; types: readonly string[]; limit: number; due?: boolean }): Promise<ClaimedRun[]> {
+  async claimRuns(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimedRun[]> {
     return (await this.claim(opts)).runs;
   }
 
@@ -267,21 +269,43 @@ export class Orrery implements Jobboard {
    * Claims within the types' limits (maxRunning, maxRunningPerKey, rateLimit) and says whether runs
    * were held back, and when a rate limit next lets one start.
    */
-  async claim(opts: At & { worker: string; types: readonly string[]; limit: number; due?: boolean }): Promise<ClaimOutcome> {
+  async claim(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimOutcome> {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
+    if (opts.startNow !== undefined && (!Number.isInteger(opts.startNow) || opts.startNow < 0)) throw invalid('startNow', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
-    const outcome = await this.store.claimRuns({ worker: opts.worker, types: opts.types, limit: opts.limit, at: this.instant(opts.at), due: opts.due ?? true });
+    const outcome = await this.store.claimRuns({
+      worker: opts.worker,
+      types: opts.types,
+      limit: opts.limit,
+      at: this.instant(opts.at),
+      due: opts.due ?? true,
+      ...(opts.startNow !== undefined ? { startNow: opts.startNow } : {}),
+    });
     this.events.emit('worker', opts.worker); // seen, even when there was nothing to claim
     if (outcome.created) {
       // Runs made from due tasks by the claim itself were scheduled and started in one step.
       const created = new Set(outcome.created);
       this.emitRuns('scheduled', outcome.runs.filter((c) => created.has(c.run.id)).map((c) => c.run));
     }
-    this.emitRuns('started', outcome.runs.map((c) => c.run));
+    this.emitRuns('started', outcome.runs.filter((c) => c.run.status === 'started').map((c) => c.run));
+    this.emitRuns('claimed', outcome.runs.filter((c) => c.run.status === 'claimed').map((c) => c.run));
     return outcome;
   }
 
-  /** Started runs this worker holds (claim recovery after a lost reply). */
+  /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started (docs/guarantees.md). */
+  heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
+    if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    this.events.emit('worker', opts.worker);
+    return this.store.heartbeatRuns(opts.worker, opts.runs, this.instant(opts.at));
+  }
+
+  /** Gives claimed runs whose handlers never began back to the queue: no retry consumed, no abandon counted. */
+  releaseRuns(opts: At & { worker: string; backendIds: readonly string[] }): Promise<number> {
+    if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    return this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at));
+  }
+
+  /** Claimed and started runs this worker holds (claim recovery after a lost reply). */
   heldRuns(worker: string): Promise<ClaimedRun[]> {
     return this.store.heldRuns(worker);
   }
@@ -325,7 +349,7 @@ export class Orrery implements Jobboard {
     const valid: EndRunItem[] = [];
     for (const item of items) {
       try {
-        valid.push({ backendId: item.backendId, req: this.endRequest(item) });
+        valid.push({ backendId: item.backendId, req: this.endRequest(item), ...(item.held ? { held: item.held } : {}) });
         outcomes.push(null);
       } catch (e) {
         if (!(e instanceof OrreryError)) throw e;
@@ -346,7 +370,9 @@ export class Orrery implements Jobboard {
     if (opts.retryAfterMs != null && (!Number.isFinite(opts.retryAfterMs) || opts.retryAfterMs < 0)) {
       throw invalid('retryAfterMs', 'must be a non-negative number');
     }
+    if (opts.startedAt != null && (!(opts.startedAt instanceof Date) || Number.isNaN(opts.startedAt.getTime()))) throw invalid('startedAt', 'must be a valid Date');
     return {
+      ...(opts.startedAt != null ? { startedAt: opts.startedAt } : {}),
       status: opts.status,
       at: this.instant(opts.at),
       cause: 'end',
@@ -370,8 +396,14 @@ export class Orrery implements Jobboard {
     return this.emitEnded([result])[0]!;
   }
 
+  /**
+   * The reaper's pass: started runs whose lease expired end `lost`; claimed runs whose lease expired
+   * (their worker vanished before starting them) go back to the queue without consuming a retry.
+   */
   async reapExpired(opts: At = {}): Promise<EndRunResult[]> {
-    return this.emitEnded(await this.store.reapExpired(this.instant(opts.at)), true);
+    const at = this.instant(opts.at);
+    await this.store.releaseExpiredClaims(at);
+    return this.emitEnded(await this.store.reapExpired(at), true);
   }
 
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {

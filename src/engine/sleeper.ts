@@ -7,7 +7,8 @@ export class Sleeper {
   sleep(ms: number): Promise<void> {
     if (this.pending || ms <= 0) {
       this.pending = false;
-      return Promise.resolve();
+      // Through the macrotask queue: a loop that never really sleeps must not starve timers and I/O.
+      return new Promise((resolve) => setImmediate(resolve));
     }
     return new Promise((resolve) => {
       this.resolve = resolve;

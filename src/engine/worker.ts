@@ -1,20 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { bufferTarget, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
 import { isOrreryError } from '../core/errors.js';
-import type { ClaimedRun } from '../store/store.js';
-import type { Handler } from '../worker/handlers.js';
+import type { ClaimedRun, EndRunResult } from '../store/store.js';
+import type { Handler, Outcome } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-definition.js';
 import { silentLogger, type Logger } from './logger.js';
 import { EndBatcher } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
 import { RunExecution } from './run-execution.js';
 import { Sleeper } from './sleeper.js';
+import { WorkerTimers } from './worker-timers.js';
 
 export interface WorkerOptions {
   handlers: Record<string, Handler>;
   /** Task types to serve; default: every type whose backendName has a handler (re-read as types appear). */
   types?: readonly string[];
   concurrency?: number;
+  /**
+   * Claim-ahead: most runs the worker holds in its buffer beyond its running handlers (default 500;
+   * 0 claims only for free slots). The buffer adapts to the handlers' pace (docs/guarantees.md).
+   */
+  prefetch?: number;
   /** Longest idle sleep when nothing wakes the worker (work scheduled by other processes is found by polling). */
   pollMs?: number;
   /** On stop, how long running handlers may take before their runs are abandoned. */
@@ -24,33 +31,45 @@ export interface WorkerOptions {
 }
 
 const TYPES_REFRESH_MS = 5_000;
-/** Ends a worker lets wait for the database (beyond its concurrency) while it keeps claiming. */
-const ENDS_IN_FLIGHT = 100;
+const DEFAULT_LEASE_MS = 30_000;
 
 /**
- * The worker loop (SPEC §2.3): claims runs of its types up to its concurrency, executes them, and
- * on stop lets running handlers finish within the grace period, then abandons the rest. It needs only
- * a Jobboard: the in-process service (`Orrery`) or a client of a remote one.
+ * The worker loop (SPEC §2.3): claims runs of its types ahead into a local buffer, starts them as
+ * slots free, and ends them in batches. One timer per worker renews the leases of everything it holds
+ * and marks begun runs started (worker-timers.ts). On stop it gives its buffer back at once, lets
+ * running handlers finish within the grace period, then abandons the rest. It needs only a Jobboard:
+ * the in-process service (`Orrery`) or a client of a remote one.
  */
 export class Worker {
   state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   readonly id: string;
   private readonly sleeper = new Sleeper();
+  /** Claimed runs waiting for a slot, in claim order. */
+  private buffer: ClaimedRun[] = [];
+  /** Runs whose handler began and whose end is not recorded yet. */
   private readonly active = new Map<string, RunExecution>();
-  /** Handlers still running (they hold the concurrency slots). */
+  /** Handlers running (they hold the concurrency slots). */
   private handling = 0;
   /** Runs whose handler settled and whose end is still being written. */
   private ending = 0;
+  private readonly endingRuns = new Set<RunExecution>();
   private readonly concurrency: number;
+  private readonly prefetch: number;
   private readonly pollMs: number;
   private readonly graceMs: number;
   private readonly log: Logger;
   private types: string[] = [];
   private typesReadAt = 0;
   private recover = false;
+  private meanHandlerMs: number | null = null;
+  private minLeaseMs = DEFAULT_LEASE_MS;
   private readonly ender: EndBatcher;
+  private readonly timers: WorkerTimers;
   private loopDone: Promise<void> = Promise.resolve();
+  private idle: (() => void) | null = null;
   private unlisten: () => void = () => {};
+  /** Runs ended since the last summary line, by status. */
+  private endedSince = new Map<string, number>();
 
   constructor(
     private readonly board: Jobboard,
@@ -58,49 +77,84 @@ export class Worker {
   ) {
     this.concurrency = opts.concurrency ?? 10;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error('concurrency must be a positive integer');
+    this.prefetch = opts.prefetch ?? DEFAULT_PREFETCH;
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new Error('prefetch must be a non-negative integer');
     this.pollMs = opts.pollMs ?? 1000;
     this.graceMs = opts.graceMs ?? 10_000;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = opts.logger ?? silentLogger;
     this.ender = new EndBatcher(board);
+    this.timers = new WorkerTimers(board, this.id, this.log, {
+      held: () => this.held(),
+      buffered: (backendId) => this.buffer.some((c) => c.run.backendId === backendId),
+      dropBuffered: (ids) => this.dropBuffered(ids),
+      execution: (backendId) => this.active.get(backendId),
+      summary: () => this.summary(),
+    });
   }
 
+  /** Runs this worker holds: buffered and running (or ending). */
   get running(): number {
     return this.active.size;
+  }
+
+  /** Runs claimed and waiting in the buffer. */
+  get buffered(): number {
+    return this.buffer.length;
   }
 
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
     const offRuns = this.board.onRunsScheduled(() => this.sleeper.wake());
-    // A run's cancellation was asked for: each running handler's run is checked at once (a heartbeat).
-    const offCancel = this.board.onCancelRequested?.(() => {
-      for (const x of this.active.values()) void x.checkCancel();
-    });
+    // A run's cancellation was asked for: the worker's runs are checked at once (one heartbeat).
+    const offCancel = this.board.onCancelRequested?.(() => void this.timers.beatNow());
     this.unlisten = () => {
       offRuns();
       offCancel?.();
     };
+    this.timers.start(this.minLeaseMs);
     this.loopDone = this.loop();
   }
 
-  /** Stops claiming, waits up to the grace period for running handlers, abandons the rest. */
+  /** Stops claiming, gives buffered runs back, waits up to the grace period for running handlers, abandons the rest. */
   async stop(graceMs = this.graceMs): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.unlisten();
     this.sleeper.wake();
     await this.loopDone;
+    await this.giveBack();
     const pending = [...this.active.values()];
     if (pending.length > 0) {
       this.log.info(`waiting up to ${graceMs} ms for ${pending.length} running handler(s)`);
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
-      await Promise.race([Promise.all(pending.map((p) => p.done)), grace]);
+      await Promise.race([this.whenIdle(), grace]);
       clearTimeout(timer);
       await Promise.all([...this.active.values()].map((x) => x.abandon('worker shutting down')));
     }
+    this.timers.stop();
+    this.summary();
     this.state = 'stopped';
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((r) => (this.idle = r));
+  }
+
+  /** Buffered runs go back to the queue at once (their handlers never began): no retry is consumed. */
+  private async giveBack(): Promise<void> {
+    const ids = this.buffer.map((c) => c.run.backendId);
+    this.buffer = [];
+    if (ids.length === 0) return;
+    try {
+      const n = await this.board.releaseRuns({ worker: this.id, backendIds: ids });
+      this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue`);
+    } catch (e) {
+      this.log.warn({ err: e }, `could not give ${ids.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`);
+    }
   }
 
   private async loop(): Promise<void> {
@@ -110,15 +164,29 @@ export class Worker {
       try {
         if (this.recover) await this.recoverClaims();
         const types = await this.currentTypes();
-        // A slot frees when its handler settles; the end is written in the background (batched with
-        // others), but once more than ENDS_IN_FLIGHT ends wait, slots are held back for them.
-        const free = this.concurrency - this.handling - Math.max(0, this.ending - Math.max(this.concurrency, ENDS_IN_FLIGHT));
-        if (free > 0 && types.length > 0) {
-          const req = { worker: this.id, types, limit: free };
+        const limit = claimSize({
+          concurrency: this.concurrency,
+          prefetch: this.prefetch,
+          leaseMs: this.minLeaseMs,
+          meanHandlerMs: this.meanHandlerMs,
+          buffered: this.buffer.length,
+          running: this.handling,
+        });
+        if (limit > 0 && types.length > 0) {
+          // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
+          // (a handler that crashes the worker is then counted; runs of limited types come only for these).
+          const startNow = this.ending < this.concurrency ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
+          const req = { worker: this.id, types, limit, startNow };
           const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
-          const claimed = outcome.runs;
-          for (const c of claimed) this.execute(c);
-          if (claimed.length === free) delay = 0;
+          const startFirst: ClaimedRun[] = [];
+          for (const c of outcome.runs) {
+            if (c.leaseMs < this.minLeaseMs) this.timers.leaseMs(c.leaseMs);
+            this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
+            (c.run.status === 'started' ? startFirst : this.buffer).push(c);
+          }
+          this.buffer.unshift(...startFirst);
+          this.dispatch(false);
+          if (outcome.runs.length === limit) delay = 0;
           // Held back by a rate limit: sleep until its next slot opens (a running slot freeing up wakes us anyway).
           else if (outcome.heldBack && outcome.retryAt) delay = Math.max(1, Math.min(this.pollMs, outcome.retryAt.getTime() - this.board.now().getTime()));
         }
@@ -135,42 +203,99 @@ export class Worker {
     }
   }
 
+  /**
+   * Starts buffered runs while slots are free. A slot frees when its handler settles (the end is
+   * written in the background, batched with others), but no handler starts while a concurrency's
+   * worth of ends waits for the database: a worker killed now re-executes fewer than 2 × concurrency
+   * runs that had finished (docs/guarantees.md).
+   */
+  private dispatch(wake = true): void {
+    let started = 0;
+    while (this.state === 'running' && this.handling < this.concurrency && this.ending < this.concurrency && this.buffer.length > 0) {
+      this.execute(this.buffer.shift()!);
+      started += 1;
+    }
+    // The buffer ran low, or slots are free with nothing to start: the loop claims more now.
+    if (!wake || this.state !== 'running') return;
+    const low = this.buffer.length <= bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: this.meanHandlerMs }) / 2;
+    if (low && (started > 0 || this.handling < this.concurrency)) this.sleeper.wake();
+  }
+
   private execute(c: ClaimedRun): void {
     const handler = this.opts.handlers[c.backendName];
     // A DAG task's own timeout replaces its task type's.
     const dagTimeout = dagAttemptOf(c.arguments.kwargs)?.timeoutMs;
     const claimed = typeof dagTimeout === 'number' ? { ...c, timeoutMs: dagTimeout } : c;
-    const exec = new RunExecution(this.board, claimed, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender);
+    const exec = new RunExecution(this.board, claimed, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender, {
+      onSettled: (x, ms) => this.onSettled(x, ms),
+      onDone: (x, end, outcome) => this.onDone(x, end, outcome),
+    });
     this.active.set(exec.backendId, exec);
     this.handling += 1;
-    let settled = false;
-    const settle = () => {
-      if (settled) return;
-      settled = true;
-      this.handling -= 1;
+    exec.start();
+    if (exec.deadline !== null) this.timers.deadline(exec);
+    this.timers.begun(exec);
+  }
+
+  private onSettled(exec: RunExecution, handlerMs: number): void {
+    this.handling -= 1;
+    if (this.active.has(exec.backendId)) {
       this.ending += 1;
-    };
-    void exec.settled.then(() => {
-      settle();
-      this.sleeper.wake();
-    });
-    void exec.done.finally(() => {
-      settle();
-      this.ending -= 1;
-      this.active.delete(exec.backendId);
-      this.sleeper.wake();
-    });
+      this.endingRuns.add(exec);
+    }
+    this.meanHandlerMs = this.meanHandlerMs === null ? handlerMs : this.meanHandlerMs * 0.9 + handlerMs * 0.1;
+    this.dispatch();
+  }
+
+  private onDone(exec: RunExecution, end: EndRunResult | null, outcome: Outcome | null): void {
+    if (!this.active.delete(exec.backendId)) return;
+    this.timers.done(exec);
+    // A run lost or abandoned before its handler settled keeps its slot until the handler settles.
+    if (this.endingRuns.delete(exec)) this.ending -= 1;
+    if (end) this.endedSince.set(end.run.status, (this.endedSince.get(end.run.status) ?? 0) + 1);
+    this.dispatch();
+    if (this.active.size === 0 && this.idle) {
+      const r = this.idle;
+      this.idle = null;
+      r();
+    }
+  }
+
+  /** Everything the worker holds, for its heartbeat: buffered runs and runs whose end is not recorded. */
+  private held(): string[] {
+    const ids = this.buffer.map((c) => c.run.backendId);
+    for (const [id, x] of this.active) if (!x.isFinished) ids.push(id);
+    return ids;
+  }
+
+  /** Buffered runs the store says the worker no longer holds (cancelled, reaped): dropped unstarted. */
+  private dropBuffered(ids: ReadonlySet<string>): void {
+    const before = this.buffer.length;
+    this.buffer = this.buffer.filter((c) => !ids.has(c.run.backendId));
+    const n = before - this.buffer.length;
+    if (n > 0) this.log.info(`dropped ${n} buffered run${n === 1 ? '' : 's'} no longer held (cancelled or reaped)`);
+  }
+
+  /** One info line for the runs ended since the last one (per-run lines are at debug level). */
+  private summary(): void {
+    if (this.endedSince.size === 0) return;
+    const parts = [...this.endedSince].map(([s, n]) => `${n} ${s}`);
+    const total = [...this.endedSince.values()].reduce((a, b) => a + b, 0);
+    this.endedSince = new Map();
+    this.log.info({ ended: total }, `ended ${total} run${total === 1 ? '' : 's'} (${parts.join(', ')}); ${this.active.size} running, ${this.buffer.length} buffered`);
   }
 
   /** Executes runs this worker holds but is not running: claims whose reply was lost with the connection. */
   private async recoverClaims(): Promise<void> {
     const held = await this.board.heldRuns(this.id);
     this.recover = false;
+    const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId)]);
     for (const c of held) {
-      if (this.active.has(c.run.backendId)) continue;
+      if (known.has(c.run.backendId)) continue;
       this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; running it now`);
-      this.execute(c);
+      this.buffer.push(c);
     }
+    this.dispatch(false);
   }
 
   private async currentTypes(): Promise<string[]> {

@@ -10,9 +10,12 @@ import {
 } from '../core/errors.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
-import type { Jobboard } from '../engine/jobboard.js';
+import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
-import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, TaskFilter } from '../store/store.js';
+import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer, TaskFilter } from '../store/store.js';
+
+/** Most runs one HTTP claim may ask for (the jobboard's ClaimBody bound). */
+const MAX_CLAIM = 1000;
 import { DagClient } from './dag-client.js';
 import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
@@ -143,8 +146,15 @@ export class OrreryClient implements Jobboard {
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
-  claimRuns(opts: { worker: string; types: readonly string[]; limit: number }): Promise<ClaimedRun[]> {
-    return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: opts.limit });
+  claimRuns(opts: ClaimOptions): Promise<ClaimedRun[]> {
+    return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_CLAIM) } : {}) });
+  }
+  heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
+    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}) })) });
+  }
+  async releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number> {
+    if (opts.backendIds.length === 0) return 0;
+    return (await this.call<{ released: number }>('POST', '/jobboard/release', { worker: opts.worker, backendIds: opts.backendIds })).released;
   }
   heldRuns(worker: string): Promise<ClaimedRun[]> {
     return this.call('POST', '/jobboard/held', { worker });
@@ -155,7 +165,9 @@ export class OrreryClient implements Jobboard {
   }
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
     // The server's clock stamps the end: remote worker clocks do not decide instants.
-    const body = { items: items.map(({ at: _at, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined })) };
+    const body = {
+      items: items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt.toISOString() } : {}) })),
+    };
     const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', body);
     return outcomes.map((o) => ('ok' in o ? o.ok : (toError(o, 400) as OrreryError)));
   }

@@ -7,6 +7,8 @@ import { registerVisitMetrics } from './visit-metrics.js';
 /** Anything that carries a run: `EndRunResult`, `ClaimedRun`, a run event. */
 interface HasRun {
   run: TaskRun;
+  /** A claimed run's lease (ClaimedRun.leaseMs): its claim instant is the lease end minus it. */
+  leaseMs?: number;
 }
 
 export interface MetricsOptions {
@@ -22,7 +24,7 @@ export interface MetricsOptions {
  * Two kinds of samples:
  * - **read at scrape time** from the store (`store.queueStats`), so every process serving `/metrics`
  *   reports the whole queue, whoever runs the workers: `orrery_queue_length{type}`,
- *   `orrery_running_runs{type}`, `orrery_oldest_scheduled_age_seconds{type}`,
+ *   `orrery_running_runs{type}`, `orrery_claimed_runs{type}`, `orrery_oldest_scheduled_age_seconds{type}`,
  *   `orrery_dead_lettered_tasks{type}`; and `orrery_workers` from the worker sightings below.
  * - **recorded as events happen in this process**, through the `record*` functions: the counters and
  *   histograms count only what passed through this process (its jobboard routes, its loops), and
@@ -41,9 +43,10 @@ export interface OrreryMetrics {
    */
   render(): Promise<string>;
   /**
-   * Runs claimed, as returned by `claimRuns` (in-process workers, `POST /api/jobboard/claim`). Observes
-   * `orrery_schedule_to_start_seconds{type}` (run.started - run.scheduled) for each run and marks its
-   * worker seen. Pass `worker` to mark the claimer seen even when it got no run (an idle poll).
+   * Runs claimed, as returned by `claimRuns` (in-process workers, `POST /api/jobboard/claim`): marks
+   * their worker seen. Pass `worker` to mark the claimer seen even when it got no run (an idle poll).
+   * (`orrery_schedule_to_start_seconds{type}`, run.started - run.scheduled, is observed when a run ends:
+   * a claimed run starts when a slot of its worker frees.)
    */
   recordClaim(claimed: readonly HasRun[], worker?: string): void;
   /**
@@ -115,7 +118,8 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     return gauge;
   };
   queueGauge('orrery_queue_length', 'Runs waiting to be claimed (scheduled), per task type.', (s) => s.scheduled);
-  queueGauge('orrery_running_runs', 'Runs claimed and holding a lease (started), per task type.', (s) => s.running);
+  queueGauge('orrery_running_runs', 'Runs whose handler has begun (started), per task type.', (s) => s.running);
+  queueGauge('orrery_claimed_runs', 'Runs claimed by workers and waiting in their buffers (claimed), per task type.', (s) => s.claimed);
   queueGauge(
     'orrery_oldest_scheduled_age_seconds',
     'Age of the oldest run waiting to be claimed, per task type (0 when none waits).',
@@ -172,9 +176,13 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
   };
 
   const recordEndedRun = (run: TaskRun) => {
-    if (run.ended === null || run.status === 'scheduled' || run.status === 'started') return;
+    if (run.ended === null || run.status === 'scheduled' || run.status === 'claimed' || run.status === 'started') return;
     runsTotal.inc({ type: run.type, status: run.status });
-    if (run.started !== null) runDuration.observe({ type: run.type, status: run.status }, seconds(run.started, run.ended));
+    if (run.started !== null) {
+      runDuration.observe({ type: run.type, status: run.status }, seconds(run.started, run.ended));
+      // The handler's real start is known once the run ended (a claimed run starts when a slot frees).
+      scheduleToStart.observe({ type: run.type }, seconds(run.scheduled, run.started));
+    }
   };
 
   return {
@@ -183,10 +191,9 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     render: () => registry.metrics(),
     recordClaim(claimed, worker) {
       if (worker !== undefined) recordWorkerSeen(worker);
-      for (const { run } of claimed) {
-        if (run.started === null) continue;
-        scheduleToStart.observe({ type: run.type }, seconds(run.scheduled, run.started));
-        if (run.worker !== null) recordWorkerSeen(run.worker, run.started);
+      for (const { run, leaseMs } of claimed) {
+        const at = run.started ?? (run.leaseExpiresAt !== null && leaseMs !== undefined ? new Date(run.leaseExpiresAt.getTime() - leaseMs) : undefined);
+        if (run.worker !== null) recordWorkerSeen(run.worker, at);
       }
     },
     recordEnd(ended) {

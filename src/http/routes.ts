@@ -181,13 +181,29 @@ export const routes: Route[] = [
     method: 'post', path: '/jobboard/claim', tag: 'jobboard', summary: 'Claim up to `limit` scheduled runs of the given types, then due tasks of types without limits unless `due` is false (leases start now)',
     body: S.ClaimBody,
     responses: { 200: z.array(S.ClaimedRunSchema), 400: S.ErrorSchema },
-    handler: async (o, { body }) => ({ body: await o.claimRuns(body) }),
+    // The task snapshot a claim returns serves in-process ends only: remote ends are planned by the server.
+    handler: async (o, { body }) => ({ body: (await o.claimRuns(body)).map(({ task: _task, ...c }) => c) }),
   },
   {
-    method: 'post', path: '/jobboard/held', tag: 'jobboard', summary: 'Started runs a worker holds (claim recovery)',
+    method: 'post', path: '/jobboard/held', tag: 'jobboard', summary: 'Claimed and started runs a worker holds (claim recovery)',
     body: S.WorkerBody,
     responses: { 200: z.array(S.ClaimedRunSchema) },
     handler: async (o, { body }) => ({ body: await o.heldRuns(body.worker) }),
+  },
+  {
+    method: 'post', path: '/jobboard/heartbeat-runs', tag: 'jobboard',
+    summary: 'Renew the leases of all of a worker\'s held runs in one statement; runs with `startedAt` are marked started; runs no longer held are listed as lost',
+    body: S.HeartbeatRunsBody,
+    responses: { 200: S.HeartbeatRunsAnswerSchema, 400: S.ErrorSchema },
+    handler: async (o, { body }) => ({
+      body: await o.heartbeatRuns({ worker: body.worker, runs: body.runs.map((r: { backendId: string; startedAt?: string }) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: new Date(r.startedAt) } : {}) })) }),
+    }),
+  },
+  {
+    method: 'post', path: '/jobboard/release', tag: 'jobboard', summary: 'Give claimed runs whose handlers never began back to the queue (no retry consumed)',
+    body: S.ReleaseBody,
+    responses: { 200: z.object({ released: z.number().int() }), 400: S.ErrorSchema },
+    handler: async (o, { body }) => ({ body: { released: await o.releaseRuns({ worker: body.worker, backendIds: body.backendIds }) } }),
   },
   {
     method: 'post', path: '/jobboard/heartbeat', tag: 'jobboard', summary: "Extend a held run's lease (409 lease_lost if not held)",
@@ -200,7 +216,7 @@ export const routes: Route[] = [
     body: S.JobboardEndBody,
     responses: { 200: S.EndOutcomes, 400: S.ErrorSchema },
     handler: async (o, { body }) => {
-      const outcomes = await o.endRuns(body.items);
+      const outcomes = await o.endRuns(body.items.map((i: { startedAt?: string }) => ({ ...i, startedAt: i.startedAt ? new Date(i.startedAt) : null })));
       return {
         body: {
           outcomes: outcomes.map((x) =>

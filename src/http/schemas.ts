@@ -83,6 +83,11 @@ export const CancelRunResultSchema = z.object({
   taskUpdated: z.boolean(),
 });
 export const HeartbeatAnswerSchema = z.object({ leaseExpiresAt: instant, cancelRequested: z.boolean() });
+export const HeartbeatRunsAnswerSchema = z.object({
+  renewed: z.number().int().describe('runs whose lease was renewed'),
+  lost: z.array(z.string()).describe('runs the worker no longer holds: their handlers should stop'),
+  cancelRequested: z.array(z.string()).describe('held runs whose cancellation was asked for'),
+});
 export const EndRunResultSchema = z.object({ run: RunSchema, task: TaskSchema, taskUpdated: z.boolean(), note: z.string().optional() });
 export const ErrorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ path: z.string(), message: z.string() })) }),
@@ -115,10 +120,19 @@ export const ClaimBody = z.strictObject({
   limit: z.number().int().min(1).max(1000),
   /** Also claim due tasks directly when waiting runs do not fill the limit (default true). */
   due: z.boolean().optional(),
+  /** How many of the claimed runs start at once (the worker's free slots; default `limit`); the rest are `claimed` (claim ahead). */
+  startNow: z.number().int().min(0).max(1000).optional(),
 });
+export const HeartbeatRunsBody = z.strictObject({
+  worker: nonEmpty,
+  runs: z.array(z.strictObject({ backendId: nonEmpty, startedAt: isoInstant.optional() })).max(10_000),
+});
+export const ReleaseBody = z.strictObject({ worker: nonEmpty, backendIds: z.array(nonEmpty).max(10_000) });
 export const WorkerBody = z.strictObject({ worker: nonEmpty });
 export const HeartbeatBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty });
-export const JobboardEndBody = z.strictObject({ items: z.array(z.strictObject({ backendId: nonEmpty, ...endFields, worker: nonEmpty })).min(1).max(1000) });
+export const JobboardEndBody = z.strictObject({
+  items: z.array(z.strictObject({ backendId: nonEmpty, ...endFields, worker: nonEmpty, startedAt: isoInstant.optional() })).min(1).max(1000),
+});
 export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty, reason: z.string().max(10_000).optional() });
 export const LogsBody = z.strictObject({
   backendId: nonEmpty,

@@ -99,12 +99,32 @@ export function taskFromNew(t: NewTask, id: number, at: Date): Task {
  * aliased `t_arguments`, `y_backend_name`, `y_lease_ms`, `y_timeout_ms`.
  */
 export function claimedFromRow(r: Row): ClaimedRun {
+  const run = runFromRow(r);
+  const args = json<Task['arguments']>(r.t_arguments);
+  const claimed: ClaimedRun = { run, arguments: args, backendName: r.y_backend_name as string, leaseMs: ms(r.y_lease_ms), timeoutMs: numOrNull(r.y_timeout_ms) };
+  if (r.t_policy !== undefined) claimed.task = claimedTask(r, run, args);
+  return claimed;
+}
+
+/** The task of a claimed run, from the claim's `t_` columns: scheduled, with this run current. */
+function claimedTask(r: Row, run: TaskRun, args: Task['arguments']): Task {
   return {
-    run: runFromRow(r),
-    arguments: json(r.t_arguments),
-    backendName: r.y_backend_name as string,
-    leaseMs: ms(r.y_lease_ms),
-    timeoutMs: numOrNull(r.y_timeout_ms),
+    id: run.task,
+    type: run.type,
+    arguments: args,
+    policy: r.t_policy as TaskPolicy,
+    schedule: json<Schedule>(r.t_schedule),
+    nextRun: date(r.t_next_run),
+    currentIntervalMs: numOrNull(r.t_current_interval_ms),
+    status: 'next_run_scheduled',
+    disabledReason: null,
+    retriesLeft: ms(r.t_retries_left),
+    consecutiveAbandons: ms(r.t_consecutive_abandons),
+    priority: (r.t_priority ?? null) as Priority | null,
+    nextAttempt: ms(r.t_next_attempt),
+    key: (r.t_task_key ?? null) as string | null,
+    concurrencyKey: (r.t_concurrency_key ?? null) as string | null,
+    created: date(r.t_created),
   };
 }
 

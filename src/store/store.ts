@@ -54,6 +54,15 @@ export interface ClaimRequest {
    * limits always go through the runner). Workers claim this way; the default is waiting runs only.
    */
   due?: boolean;
+  /**
+   * How many of the claimed runs the caller starts at once (default `limit`: all of them). The first
+   * `startNow` runs in claim order are marked `started` at the claim (its instant is their start); the
+   * rest are `claimed` and wait in the caller's buffer. Runs of types with limits (maxRunning,
+   * maxRunningPerKey, rateLimit) are taken only within `startNow` and always started: a held run
+   * counts against its type's limits, so they are never buffered. A worker claiming ahead passes its
+   * free slots here, so a run its handler may crash on is recorded started before the handler begins.
+   */
+  startNow?: number;
 }
 
 /** A claimed run with what its worker needs to execute it. */
@@ -63,6 +72,28 @@ export interface ClaimedRun {
   backendName: string;
   leaseMs: number;
   timeoutMs: number | null;
+  /**
+   * The task as the claim left it (`next_run_scheduled`, this run current): the end of the run is
+   * planned from it without reading the task again (stores check in the same write that it has not
+   * changed since). Absent when the run was read back rather than claimed.
+   */
+  task?: Task;
+}
+
+/** One held run in a worker's heartbeat: with `startedAt`, its handler began then (claimed → started). */
+export interface HeartbeatItem {
+  backendId: string;
+  startedAt?: Date | null;
+}
+
+/** What one heartbeat of all of a worker's runs found. */
+export interface HeartbeatRunsAnswer {
+  /** Runs whose lease was renewed. */
+  renewed: number;
+  /** Runs the worker no longer holds (ended, given back, reaped, cancelled): their handlers should stop. */
+  lost: string[];
+  /** Held runs whose cancellation was asked for. */
+  cancelRequested: string[];
 }
 
 /** What a claim got, and whether limits held waiting runs back (docs/limits.md). */
@@ -100,6 +131,12 @@ export type EndRunRequest = RunEndRequest;
 export interface EndRunItem {
   backendId: string;
   req: EndRunRequest;
+  /**
+   * The run and its task as the holder's claim returned them (`ClaimedRun.run` and `.task`): with it a
+   * store may end the run without reading either row, guarded so that a run or task changed since
+   * the claim takes the careful (locking) path. Only trusted in-process; the HTTP jobboard never sets it.
+   */
+  held?: { run: TaskRun; task: Task };
 }
 
 export interface EndRunResult {
@@ -133,8 +170,10 @@ export interface QueueStats {
   type: string;
   /** Runs waiting to be claimed (status `scheduled`). */
   scheduled: number;
-  /** Runs claimed and holding a lease (status `started`). */
+  /** Runs whose handler has begun (status `started`). */
   running: number;
+  /** Runs claimed by workers and waiting in their buffers (status `claimed`). */
+  claimed: number;
   /** The `scheduled` instant of the oldest waiting run; null when none waits. */
   oldestScheduled: Date | null;
   /** Tasks disabled with reason `dead_letter` (the dead-letter bin). */
@@ -161,6 +200,17 @@ export interface WorkerActivity {
   lastEnded: Date | null;
   /** Runs it ended since the window start. */
   ended: number;
+}
+
+export interface ScheduleDueOptions {
+  limit?: number;
+  minFree?: number;
+  /**
+   * The runner's grace (docs/guarantees.md): due tasks of a type without limits are left to workers,
+   * who claim them directly, unless they have been due for longer than this and no worker claimed
+   * directly from the type within it (`runnerCutoff` in core/claim-ahead.ts). Default 0: schedule at once.
+   */
+  graceMs?: number;
 }
 
 /** The storage port, named after domain operations. Every mutating call takes the instant `at`. */
@@ -190,7 +240,7 @@ export interface Store {
    * `minFree`, a queue that still holds runs is left alone until at least that many slots are free
    * (checked before any lock is taken), so runners do not fight over every single freed slot.
    */
-  scheduleDue(type: string, at: Date, opts?: { limit?: number; minFree?: number }): Promise<TaskRun[]>;
+  scheduleDue(type: string, at: Date, opts?: ScheduleDueOptions): Promise<TaskRun[]>;
   /** Earliest nextRun among tasks waiting to be scheduled, for the runner's sleep. */
   nextDueAt(): Promise<Date | null>;
 
@@ -199,10 +249,22 @@ export interface Store {
    * maxRunningPerKey, rateLimit), counted in the claim's own transaction.
    */
   claimRuns(req: ClaimRequest): Promise<ClaimOutcome>;
-  /** Started runs held by `worker`: how a worker recovers a claim whose reply it never received. */
+  /** Claimed and started runs held by `worker`: how a worker recovers a claim whose reply it never received. */
   heldRuns(worker: string): Promise<ClaimedRun[]>;
   startRun(backendId: string, req: StartRunRequest): Promise<TaskRun>;
   heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer>;
+  /**
+   * One statement for all of a worker's held runs: renews their leases and marks those whose handler
+   * began (`startedAt`) started. Runs it no longer holds are listed as lost, never an error.
+   */
+  heartbeatRuns(worker: string, items: readonly HeartbeatItem[], at: Date): Promise<HeartbeatRunsAnswer>;
+  /**
+   * Gives claimed runs (handlers never begun) back to the queue at once: `claimed → scheduled`, no
+   * retry consumed, no abandon counted. Runs not claimed by `worker` are left alone. Returns how many went back.
+   */
+  releaseRuns(worker: string, backendIds: readonly string[], at: Date): Promise<number>;
+  /** Gives claimed runs whose lease expired before `at` back to the queue, as `releaseRuns` (the reaper). */
+  releaseExpiredClaims(at: Date, limit?: number): Promise<number>;
   /**
    * Cancels a run: a scheduled one ends `failed` (`cancelled`) at once; a started one is flagged
    * `cancelRequested` (its worker learns it from its heartbeat or the `cancel` channel). A finished
@@ -216,9 +278,9 @@ export interface Store {
    * (not found, ended twice, not the holder); one refused end does not undo the others.
    */
   endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>>;
-  /** Ends `lost` every started run whose lease expired before `at`. */
+  /** Ends `lost` every started run whose lease expired before `at` (claimed ones: releaseExpiredClaims). */
   reapExpired(at: Date, limit?: number): Promise<EndRunResult[]>;
-  /** Earliest lease expiry among started runs, for the reaper's sleep. */
+  /** Earliest lease expiry among held (claimed or started) runs, for the reaper's sleep. */
   nextLeaseExpiry(): Promise<Date | null>;
 
   /**

@@ -7,7 +7,7 @@ type Listener = () => void;
 
 /** A run event of the server's stream (`/api/events`): the run as it is after the change. */
 export interface LiveRun {
-  event: 'scheduled' | 'started' | 'ended';
+  event: 'scheduled' | 'claimed' | 'started' | 'ended';
   run: { id: number; task: number; type: string; backendId: string; status: string };
 }
 

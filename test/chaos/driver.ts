@@ -170,7 +170,7 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
     await sleep(Math.max(0, lastKill + LEASE_MS + 500 - Date.now()));
     // No run stays started past its lease (the reapers run); reapers poll every 200 ms.
     await until(
-      async () => Number((await sql.all(`SELECT count(*) AS n FROM task_runs WHERE status = 'started' AND lease_expires_at < ?`, [leaseCut(opts.db, 1000)]))[0]!.n) === 0,
+      async () => Number((await sql.all(`SELECT count(*) AS n FROM task_runs WHERE status IN ('claimed', 'started') AND lease_expires_at < ?`, [leaseCut(opts.db, 1000)]))[0]!.n) === 0,
       'no run started past its lease',
       30_000,
     ).catch(() => violations.push('runs stayed started past their lease'));
@@ -185,7 +185,7 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
 
     // The guarantees, read from the database.
     const stuck = await sql.all(`SELECT t.id FROM tasks t WHERE t.status = 'next_run_scheduled'
-      AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task = t.id AND r.status IN ('scheduled', 'started'))`);
+      AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.task = t.id AND r.status IN ('scheduled', 'claimed', 'started'))`);
     if (stuck.length) violations.push(`${stuck.length} tasks next_run_scheduled without a live run: ${stuck.slice(0, 5).map((r) => r.id).join(', ')}`);
     const started = await sql.all(`SELECT count(*) AS n FROM task_runs WHERE status = 'started'`);
     if (Number(started[0]!.n) > 0) violations.push(`${started[0]!.n} runs still started after every process stopped gracefully`);

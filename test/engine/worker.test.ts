@@ -10,7 +10,7 @@ async function finished(orrery: Orrery, taskId: number) {
   return waitFor(async () => {
     const runs = await orrery.listRuns(taskId);
     const last = runs[runs.length - 1];
-    return last && !['scheduled', 'started'].includes(last.status) ? last : null;
+    return last && !['scheduled', 'claimed', 'started'].includes(last.status) ? last : null;
   }, `a finished run of task ${taskId}`);
 }
 
@@ -118,14 +118,16 @@ describe('Worker (inline isolation)', () => {
     const { orrery } = await setup();
     await orrery.createTaskType({ name: 'quick' });
     await orrery.createTaskType({ name: 'stuck', numRetries: 5 });
+    let quickBegan = false;
     const d = daemon(orrery, {
-      quick: () => new Promise((r) => setTimeout(() => r(true), 300)),
+      quick: () => ((quickBegan = true), new Promise((r) => setTimeout(() => r(true), 300))),
       stuck: ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))),
     }, { graceMs: 1000 });
     const q = await orrery.createTask({ type: 'quick', policy: 'oneshot' });
     const s = await orrery.createTask({ type: 'stuck', policy: 'oneshot' });
     d.start();
-    await waitFor(async () => (await orrery.listRuns(s.id)).some((r) => r.status === 'started') && (await orrery.listRuns(q.id)).some((r) => r.status === 'started'), 'both started');
+    // The stuck run is marked started by the worker's next heartbeat tick; the quick one may end before it.
+    await waitFor(async () => quickBegan && (await orrery.listRuns(s.id)).some((r) => r.status === 'started'), 'both started');
     await d.stop();
     expect((await orrery.listRuns(q.id)).map((r) => r.status)).toEqual(['eventful']);
     const [lost] = await orrery.listRuns(s.id);

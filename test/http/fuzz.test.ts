@@ -314,6 +314,20 @@ const BODY_ROUTES: Record<string, BodyRoute> = {
     },
   },
   'post /jobboard/held': { path: () => '/api/jobboard/held', spec: { template: () => ({ worker: 'w1' }), fields: { worker: { required: true, bad: BAD.nonEmpty } } } },
+  'post /jobboard/heartbeat-runs': {
+    path: () => '/api/jobboard/heartbeat-runs',
+    spec: {
+      template: (c) => ({ worker: 'w1', runs: [{ backendId: c.started[0] }] }),
+      fields: { worker: { required: true, bad: BAD.nonEmpty }, runs: { required: true, bad: [...notArray, ...nullGen, () => [null], () => [1], () => [{ backendId: '' }], () => [{ backendId: 'x', startedAt: 'soon' }]] } },
+    },
+  },
+  'post /jobboard/release': {
+    path: () => '/api/jobboard/release',
+    spec: {
+      template: () => ({ worker: 'w1', backendIds: ['none'] }),
+      fields: { worker: { required: true, bad: BAD.nonEmpty }, backendIds: { required: true, bad: [...notArray, ...nullGen, () => [null], () => [1], () => ['']] } },
+    },
+  },
   'post /jobboard/heartbeat': {
     path: () => '/api/jobboard/heartbeat',
     spec: { template: (c) => ({ backendId: c.started[0], worker: 'w1' }), fields: { backendId: { required: true, bad: BAD.nonEmpty }, worker: { required: true, bad: BAD.nonEmpty } } },

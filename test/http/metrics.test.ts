@@ -39,12 +39,15 @@ describe('Prometheus metrics', () => {
     await orrery.createTasks(['a', 'b', 'c', 'd', 'e', 'f'].map((u) => ({ type: 'x', arguments: args(u) })));
     expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(6);
 
-    // Claims: three by w1 after 2 s, one by w2 after 10 s (schedule-to-start 2, 2, 2, 10).
+    // Claims: three by w1 after 2 s, one by w2 after 10 s (schedule-to-start 2, 2, 2 observed as they end; w2's is running).
     const w1 = await orrery.claimRuns({ worker: 'w1', types: ['x'], limit: 3, at: plus(2_000) });
     metrics.recordClaim(w1, 'w1');
     const w2 = await orrery.claimRuns({ worker: 'w2', types: ['x'], limit: 1, at: plus(10_000) });
     metrics.recordClaim(w2, 'w2');
     expect([w1.length, w2.length]).toEqual([3, 1]);
+    // Their handlers begin at once (the workers' heartbeats mark them started).
+    await orrery.heartbeatRuns({ worker: 'w1', runs: w1.map((c) => ({ backendId: c.run.backendId, startedAt: plus(2_000) })), at: plus(2_000) });
+    await orrery.heartbeatRuns({ worker: 'w2', runs: w2.map((c) => ({ backendId: c.run.backendId, startedAt: plus(10_000) })), at: plus(10_000) });
 
     // Ends: eventful after 1 s, failed after 3 s, and one refused end (ended twice) that must not count.
     const [r1, r2, r3] = w1.map((c) => c.run);
@@ -83,10 +86,10 @@ describe('Prometheus metrics', () => {
         'orrery_runs_total{type="x",status="lost"} 1',
         'orrery_schedule_to_start_seconds_bucket{le="1",type="x"} 0',
         'orrery_schedule_to_start_seconds_bucket{le="2.5",type="x"} 3',
-        'orrery_schedule_to_start_seconds_bucket{le="10",type="x"} 4',
-        'orrery_schedule_to_start_seconds_bucket{le="+Inf",type="x"} 4',
-        'orrery_schedule_to_start_seconds_sum{type="x"} 16',
-        'orrery_schedule_to_start_seconds_count{type="x"} 4',
+        'orrery_schedule_to_start_seconds_bucket{le="10",type="x"} 3',
+        'orrery_schedule_to_start_seconds_bucket{le="+Inf",type="x"} 3',
+        'orrery_schedule_to_start_seconds_sum{type="x"} 6',
+        'orrery_schedule_to_start_seconds_count{type="x"} 3',
         'orrery_run_duration_seconds_sum{type="x",status="eventful"} 1',
         'orrery_run_duration_seconds_count{type="x",status="eventful"} 1',
         'orrery_run_duration_seconds_sum{type="x",status="failed"} 3',
@@ -128,7 +131,7 @@ describe('Prometheus metrics', () => {
     expect(samples(await second.render()).filter((l) => l.startsWith('orrery_runs_total'))).toEqual([]);
     const bareLines = samples(await bare.render());
     expect(bareLines.filter((l) => !l.startsWith('orrery_'))).toEqual([]);
-    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_workers 0']);
+    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_claimed_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_workers 0']);
   });
 
   it('reads the store once per scrape and fails the scrape when the store cannot be read', async () => {

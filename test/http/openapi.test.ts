@@ -166,6 +166,10 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('POST', '/api/jobboard/heartbeat', { backendId: c1, worker: 'w1' }), 200);
   await expectStatus(call('POST', '/api/jobboard/heartbeat', { backendId: c1, worker: 'w2' }), 409);
   await expectStatus(call('POST', '/api/jobboard/heartbeat', { backendId: c1 }), 400);
+  await expectStatus(call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: c1, startedAt: '2030-01-01T00:00:00.500Z' }, { backendId: 'nope' }] }), 200);
+  await expectStatus(call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: c1, startedAt: 'noon' }] }), 400);
+  await expectStatus(call('POST', '/api/jobboard/release', { worker: 'w1', backendIds: ['nope'] }), 200);
+  await expectStatus(call('POST', '/api/jobboard/release', { worker: 'w1' }), 400);
   await expectStatus(call('POST', '/api/jobboard/logs', { backendId: c1, records: [{ at: '2030-01-01T00:00:01Z', level: 'warn', message: 'slow', attributes: { ms: 900 } }, { at: T0, level: 'info', message: 'x' }] }), 204);
   await expectStatus(call('POST', '/api/jobboard/logs', { backendId: c1, records: [] }), 204);
   await expectStatus(call('POST', '/api/jobboard/logs', { backendId: 'nope', records: [{ at: T0, level: 'info', message: 'x' }] }), 404);

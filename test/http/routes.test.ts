@@ -625,7 +625,8 @@ describe('jobboard', () => {
     await task({ type: 'mail', arguments: { args: [3] } });
     await schedule();
 
-    const claimed = await call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail', 'other'], limit: 2 });
+    // Claim ahead: two runs, the first started at once, the second claimed into the worker's buffer.
+    const claimed = await call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail', 'other'], limit: 2, startNow: 1 });
     expect(claimed.status).toBe(200);
     expect(claimed.body).toEqual([
       {
@@ -636,7 +637,7 @@ describe('jobboard', () => {
         timeoutMs: null,
       },
       {
-        run: runJson({ id: expect.any(Number), task: 1, status: 'started', started: T0, worker: 'w1', leaseExpiresAt: at(30_000) }),
+        run: runJson({ id: expect.any(Number), task: 1, status: 'claimed', started: null, worker: 'w1', leaseExpiresAt: at(30_000) }),
         arguments: { args: [1], kwargs: {} },
         backendName: 'mail',
         leaseMs: 30_000,
@@ -650,10 +651,24 @@ describe('jobboard', () => {
     expect(held.body.map((c: { run: { backendId: string } }) => c.run.backendId).sort()).toEqual([a, b].sort());
     expect((await call('POST', '/api/jobboard/held', { worker: 'w2' })).body).toEqual([]);
 
-    const third = await claim('w2');
+    const third = (await call('POST', '/api/jobboard/claim', { worker: 'w2', types: ['mail'], limit: 10, startNow: 0 })).body as Array<{ run: { backendId: string; task: number; status: string } }>;
+    expect(third[0]!.run.status).toBe('claimed');
     expect(third).toHaveLength(1);
     expect(third[0]!.run.task).toBe(3);
     expect(await claim('w3')).toEqual([]);
+
+    // One heartbeat for all of a worker's runs: begun ones are marked started; others' runs are lost to it.
+    const beat = await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: b, startedAt: at(200) }, { backendId: third[0]!.run.backendId }] });
+    const w2Run = third[0]!.run.backendId;
+    expect(beat.status).toBe(200);
+    expect(beat.body).toEqual({ renewed: 1, lost: [third[0]!.run.backendId], cancelRequested: [] });
+    expect((await call('GET', `/api/runs/${b}`)).body).toMatchObject({ status: 'started', started: at(200) });
+    expectError(await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: b, startedAt: 'soon' }] }), 400, 'validation_error', ['runs.0.startedAt']);
+    // Giving a claimed run back: it waits in the queue again, and is claimed like any other.
+    expect((await call('POST', '/api/jobboard/release', { worker: 'w2', backendIds: [w2Run] })).body).toEqual({ released: 1 });
+    expect((await call('GET', `/api/runs/${third[0]!.run.backendId}`)).body).toMatchObject({ status: 'scheduled', worker: null });
+    expectError(await call('POST', '/api/jobboard/release', { worker: '', backendIds: [] }), 400, 'validation_error', ['worker']);
+    expect((await claim('w2')).map((c) => c.run.task)).toEqual([3]);
 
     h.clock.advance(10_000);
     const hb = await call('POST', '/api/jobboard/heartbeat', { backendId: a, worker: 'w1' });
@@ -668,7 +683,7 @@ describe('jobboard', () => {
     h.clock.advance(1000);
     const end = await call('POST', '/api/jobboard/end', {
       items: [
-        { backendId: a, worker: 'w1', status: 'eventful', result: { n: 1 } },
+        { backendId: a, worker: 'w1', status: 'eventful', result: { n: 1 }, startedAt: at(500) },
         { backendId: b, worker: 'w2', status: 'uneventful' },
         { backendId: 'nope', worker: 'w1', status: 'eventful' },
         { backendId: b, worker: 'w1', status: 'failed', error: 'boom', metadata: { attempt: 'first' } },
@@ -678,7 +693,7 @@ describe('jobboard', () => {
     const outcomes = end.body.outcomes as Array<{ ok?: any; error?: any }>;
     expect(outcomes).toHaveLength(4);
     expect(outcomes[0]!.ok).toMatchObject({
-      run: { backendId: a, status: 'eventful', ended: at(11_000), result: { n: 1 }, worker: 'w1', leaseExpiresAt: null },
+      run: { backendId: a, status: 'eventful', started: T0, ended: at(11_000), result: { n: 1 }, worker: 'w1', leaseExpiresAt: null }, // started at the claim
       task: taskJson({ id: 2, arguments: { args: [2], kwargs: {} }, priority: 'high', nextRun: at(71_000), retriesLeft: 1 }),
       taskUpdated: true,
     });

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEndStatus, Task, TaskRun } from '../../src/core/model.js';
 import type { Orrery } from '../../src/engine/service.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { DAY, LOAD_GIT, T0, plus, useOrrery } from './fixtures.js';
+import { DAY, LOAD_GIT, T0, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const args = (url: string) => ({ args: [url], kwargs: {} });
 /** A one-shot type that retries (almost) forever: one task, thousands of runs. */

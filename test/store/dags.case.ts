@@ -3,7 +3,7 @@ import type { DagInput } from '../../src/core/dag.js';
 import { Orrery } from '../../src/engine/service.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { HOUR, T0, plus, useOrrery } from './fixtures.js';
+import { HOUR, T0, plus, useOrrery, claimStarted } from './fixtures.js';
 
 interface Marker {
   dag: string;
@@ -24,11 +24,11 @@ async function drive(orrery: Orrery, handle: (m: Marker) => Outcome, log: Marker
   for (let round = 0; round < 200; round++) {
     await orrery.dags.progressAll();
     await orrery.scheduleDue({});
-    const claimed = await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 1000 });
+    const claimed = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 1000 });
     if (claimed.length === 0) {
       const { outcomes } = await orrery.dags.progressAll();
       await orrery.scheduleDue({});
-      const again = await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 1 });
+      const again = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 1 });
       if (again.length === 0 && outcomes.length === 0) return log;
       claimed.push(...again);
     }
@@ -232,7 +232,7 @@ export function dagCases(sut: StoreUnderTest): void {
       const other = await openAnother();
       await Promise.all([orrery.dags.progressAll(), other.dags.progressAll(), orrery.dags.progressAll()]);
       await orrery.scheduleDue({});
-      const claimed = await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 1000 });
+      const claimed = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 1000 });
       expect(claimed).toHaveLength(50);
       expect((await orrery.dags.run(run.id)).tasks.every((t) => t.attempts === 1 && t.status === 'scheduled')).toBe(true);
     });

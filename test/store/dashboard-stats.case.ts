@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoreUnderTest } from './describe-store.js';
-import { LOAD_GIT, T0, plus, useOrrery } from './fixtures.js';
+import { LOAD_GIT, T0, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const args = (url: string) => ({ args: [url], kwargs: {} });
 const MIN = 60_000;
@@ -14,12 +14,12 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
       await orrery.createTasks(['a', 'b', 'c'].map((u) => ({ type: 'load-git', arguments: args(u) })));
       await orrery.createTask({ type: 'other', arguments: args('o') });
       await orrery.scheduleDue({ at: T0 });
-      const w1 = await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 3, at: plus(T0, 1000) });
+      const w1 = await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 3, at: plus(T0, 1000) });
       expect(w1).toHaveLength(3);
       await orrery.endRun(w1[0]!.run.backendId, { status: 'eventful', worker: 'w1', at: plus(T0, 30_000) });
       await orrery.endRun(w1[1]!.run.backendId, { status: 'failed', worker: 'w1', at: plus(T0, 90_000) });
       await orrery.heartbeat(w1[2]!.run.backendId, { worker: 'w1', at: plus(T0, 100_000) });
-      const [w2] = await orrery.claimRuns({ worker: 'w2', types: ['other'], limit: 1, at: plus(T0, 2 * MIN) });
+      const [w2] = await claimStarted(orrery, { worker: 'w2', types: ['other'], limit: 1, at: plus(T0, 2 * MIN) });
       await orrery.endRun(w2!.run.backendId, { status: 'uneventful', worker: 'w2', at: plus(T0, 2 * MIN + 5000) });
 
       expect(await orrery.store.runRates(T0, plus(T0, 5 * MIN))).toEqual([
@@ -44,7 +44,7 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
       const { orrery } = await setup([{ ...LOAD_GIT, leaseMs: '1s' }]);
       await orrery.createTask({ type: 'load-git', arguments: args('a') });
       await orrery.scheduleDue({ at: T0 });
-      await orrery.claimRuns({ worker: 'gone', types: ['load-git'], limit: 1, at: T0 });
+      await claimStarted(orrery, { worker: 'gone', types: ['load-git'], limit: 1, at: T0 });
       await orrery.reapExpired({ at: plus(T0, 10_000) });
       expect(await orrery.store.workerActivity(T0, plus(T0, MIN))).toEqual([]);
       expect(await orrery.store.runRates(T0, plus(T0, MIN))).toEqual([{ type: 'load-git', status: 'lost', minute: T0, count: 1 }]);

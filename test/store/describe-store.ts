@@ -4,6 +4,7 @@ import { archiveCases } from './archive.case.js';
 import { dagCases } from './dags.case.js';
 import { dashboardStatsCases } from './dashboard-stats.case.js';
 import { directClaimCases } from './direct-claims.case.js';
+import { claimAheadCases } from './claim-ahead.case.js';
 import { jobboardCases } from './jobboard.case.js';
 import { limitCases } from './limits.case.js';
 import { runnerCases } from './runner.case.js';
@@ -26,6 +27,7 @@ export function describeStore(sut: StoreUnderTest): void {
     runnerCases(sut);
     jobboardCases(sut);
     directClaimCases(sut);
+    claimAheadCases(sut);
     limitCases(sut);
     statsCases(sut);
     dashboardStatsCases(sut);

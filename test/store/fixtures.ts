@@ -53,8 +53,22 @@ export async function claimOne(orrery: Orrery, taskId: number, when: Date, worke
   const runs = await orrery.scheduleDue({ at: when });
   const run = runs.find((r) => r.task === taskId);
   if (!run) throw new Error(`task ${taskId} was not scheduled at ${when.toISOString()}`);
-  const claimed = await orrery.claimRuns({ worker, types: [run.type], limit: 100, at: when });
+  const claimed = await claimStarted(orrery, { worker, types: [run.type], limit: 100, at: when });
   const mine = claimed.find((c) => c.run.task === taskId);
   if (!mine) throw new Error(`run of task ${taskId} was not claimed`);
   return mine.run;
+}
+
+/**
+ * Claims like a worker and begins every claimed run's handler at once: the runs are marked started
+ * the way a worker's heartbeat marks them (claimed -> started, `started` = the claim's instant).
+ */
+export async function claimStarted(orrery: Orrery, opts: Parameters<Orrery['claimRuns']>[0]) {
+  const claimed = await orrery.claimRuns(opts);
+  const at = opts.at ?? orrery.now();
+  if (claimed.length > 0) {
+    const answer = await orrery.heartbeatRuns({ worker: opts.worker, runs: claimed.map((c) => ({ backendId: c.run.backendId, startedAt: at })), at });
+    if (answer.lost.length > 0) throw new Error(`claimed runs not held: ${answer.lost.join(', ')}`);
+  }
+  return claimed.map((c) => ({ ...c, run: { ...c.run, status: 'started' as const, started: at } }));
 }

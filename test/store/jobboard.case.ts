@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidTransitionError, LeaseLostError, NotFoundError } from '../../src/core/errors.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { DAY, HOUR, T0, at, claimOne, plus, useOrrery } from './fixtures.js';
+import { DAY, HOUR, T0, at, claimOne, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const args = (url: string) => ({ args: [url], kwargs: {} });
 
@@ -17,13 +17,13 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const b = await orrery.createTask({ type: 'load-git', arguments: args('b'), priority: 'low' });
       const c = await orrery.createTask({ type: 'load-git', arguments: args('c'), priority: 'high' });
       await orrery.scheduleDue({ at: plus(T0, 10) });
-      const first = await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 2, at: plus(T0, 20) });
-      const second = await other.claimRuns({ worker: 'w2', types: ['load-git'], limit: 5, at: plus(T0, 20) });
+      const first = await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 2, at: plus(T0, 20) });
+      const second = await claimStarted(other, { worker: 'w2', types: ['load-git'], limit: 5, at: plus(T0, 20) });
       expect(first.map((x) => x.run.task).sort()).toEqual([b.id, c.id].sort());
       expect(second.map((x) => x.run.task)).toEqual([a.id]);
       expect(second[0]!.run).toMatchObject({ status: 'started', worker: 'w2', started: plus(T0, 20), leaseExpiresAt: plus(T0, 30_020) });
       expect(second[0]).toMatchObject({ arguments: args('a'), backendName: 'load-git', leaseMs: 30_000, timeoutMs: null });
-      expect(await orrery.claimRuns({ worker: 'w3', types: ['load-git'], limit: 5, at: plus(T0, 20) })).toEqual([]);
+      expect(await claimStarted(orrery, { worker: 'w3', types: ['load-git'], limit: 5, at: plus(T0, 20) })).toEqual([]);
     });
 
     it('a worker can find the runs it holds (claim recovery after a lost reply)', async () => {
@@ -31,8 +31,8 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const a = await orrery.createTask({ type: 'load-git', arguments: args('a') });
       const b = await orrery.createTask({ type: 'load-git', arguments: args('b') });
       await orrery.scheduleDue({ at: T0 });
-      await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 1, at: T0 });
-      await orrery.claimRuns({ worker: 'w2', types: ['load-git'], limit: 1, at: T0 });
+      await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 1, at: T0 });
+      await claimStarted(orrery, { worker: 'w2', types: ['load-git'], limit: 1, at: T0 });
       const held = await orrery.heldRuns('w1');
       expect(held).toHaveLength(1);
       expect(held[0]).toMatchObject({ backendName: 'load-git', leaseMs: 30_000, timeoutMs: null, run: { status: 'started', worker: 'w1' } });
@@ -48,8 +48,8 @@ export function jobboardCases(sut: StoreUnderTest): void {
       await orrery.createTaskType({ name: 'other', defaultIntervalMs: '1h' });
       await orrery.createTask({ type: 'other', arguments: args('o') });
       await orrery.scheduleDue({ at: T0 });
-      expect(await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: T0 })).toEqual([]);
-      expect(await orrery.claimRuns({ worker: 'w', types: ['other'], limit: 5, at: T0 })).toHaveLength(1);
+      expect(await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 5, at: T0 })).toEqual([]);
+      expect(await claimStarted(orrery, { worker: 'w', types: ['other'], limit: 5, at: T0 })).toHaveLength(1);
     });
 
     it('heartbeats extend the holder\'s lease; anyone else gets LeaseLost', async () => {
@@ -69,7 +69,7 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const t2 = await orrery.createTask({ type: 'load-git', arguments: args('b') });
       const r1 = await claimOne(orrery, t1.id, T0);
       const r2 = (await orrery.getTask(t2.id), (await orrery.listRuns(t2.id))[0]!);
-      await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 5, at: T0 });
+      await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 5, at: T0 });
       expect(await orrery.reapExpired({ at: plus(T0, 30_000) })).toEqual([]); // not expired yet
       const late = await orrery.endRun(r2.backendId, { status: 'uneventful', worker: 'w1', at: plus(T0, 40_000) });
       expect(late.run.status).toBe('uneventful');
@@ -145,7 +145,7 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
       const [scheduled] = await orrery.scheduleDue({ at: T0 });
       await expect(orrery.endRun(scheduled!.backendId, { status: 'eventful', at: T0 })).rejects.toThrow(/is scheduled and cannot end eventful/);
-      await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 1, at: T0 });
+      await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 1, at: T0 });
       const first = await orrery.endRun(scheduled!.backendId, { status: 'eventful', at: plus(T0, 1000) });
       const before = await orrery.getTaskWithRuns(t.id);
       const err = await orrery.endRun(scheduled!.backendId, { status: 'failed', at: plus(T0, 2000) }).catch((e: unknown) => e);
@@ -159,7 +159,7 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const { orrery } = await setup();
       const [a, b, c] = await orrery.createTasks(['a', 'b', 'c'].map((u) => ({ type: 'load-git', arguments: args(u) })));
       await orrery.scheduleDue({ at: T0 });
-      const claimed = await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 3, at: T0 });
+      const claimed = await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 3, at: T0 });
       const runOf = (id: number) => claimed.find((x) => x.run.task === id)!.run.backendId;
       const E = plus(T0, 60_000);
       const out = await orrery.endRuns([

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
 import type { Orrery } from '../../src/engine/service.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { DAY, HOUR, T0, claimOne, plus, useOrrery } from './fixtures.js';
+import { DAY, HOUR, T0, claimOne, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const oneshot = (type: string, i: number, extra: Record<string, unknown> = {}) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} }, ...extra });
 
 async function running(o: Orrery, type: string): Promise<number> {
-  return (await o.store.queueStats(T0)).find((s) => s.type === type)!.running;
+  const s = (await o.store.queueStats(T0)).find((x) => x.type === type)! as { running: number; claimed: number };
+  return s.running + s.claimed;
 }
 
 /** Issue 10: limits enforced in the claim transaction, cancellation, onConflict (docs/limits.md). */
@@ -106,7 +107,7 @@ export function limitCases(sut: StoreUnderTest): void {
       expect(out.outcome).toBe('ended');
       expect(out.run).toMatchObject({ status: 'failed', error: 'cancelled', ended: plus(T0, 5), started: null });
       expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled', retriesLeft: 2, consecutiveAbandons: 0, nextRun: plus(T0, 5 + DAY) });
-      expect(await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: plus(T0, 10) })).toEqual([]);
+      expect(await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 5, at: plus(T0, 10) })).toEqual([]);
       await expect(orrery.cancelRun(run!.backendId)).rejects.toBeInstanceOf(ConflictError);
       await expect(orrery.cancelRun('no-such-run')).rejects.toBeInstanceOf(NotFoundError);
     });
@@ -162,7 +163,7 @@ export function limitCases(sut: StoreUnderTest): void {
       const step = async (limit: number) => {
         await orrery.dags.progressAll();
         await orrery.scheduleDue({});
-        return orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit });
+        return claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit });
       };
       const [a] = await step(10);
       await orrery.endRun(a!.run.backendId, { status: 'eventful', worker: 'w', result: 1 });
@@ -182,7 +183,7 @@ export function limitCases(sut: StoreUnderTest): void {
       await orrery.endRun(first!.run.backendId, { status: 'failed', worker: 'w', error: 'cancelled' });
       await orrery.dags.progressAll();
       expect((await orrery.dags.run(run.id)).status).toBe('failed');
-      expect(await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 10 })).toEqual([]);
+      expect(await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 10 })).toEqual([]);
       await expect(orrery.dags.cancel(run.id)).rejects.toBeInstanceOf(ConflictError);
       expect((await orrery.dags.restart(run.id)).status).toBe('running');
       const again = await step(10);
@@ -218,7 +219,7 @@ export function limitCases(sut: StoreUnderTest): void {
       expect(again[0]).toMatchObject({ replaced: true, task: { status: 'next_run_not_scheduled', arguments: { args: [3] }, nextRun: plus(T0, 2 * HOUR) } });
       expect(await orrery.getRun(queued!.backendId)).toMatchObject({ status: 'failed', error: 'cancelled: replaced' });
       const [next] = await orrery.scheduleDue({ at: plus(T0, 2 * HOUR) });
-      const claimed = await orrery.claimRuns({ worker: 'w', types: ['page'], limit: 1, at: plus(T0, 2 * HOUR) });
+      const claimed = await claimStarted(orrery, { worker: 'w', types: ['page'], limit: 1, at: plus(T0, 2 * HOUR) });
       expect(claimed.map((c) => [c.run.id, c.arguments.args])).toEqual([[next!.id, [3]]]);
     });
 

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, HOT_QUERIES } from '../../src/store/postgres/postgres-store.js';
 import { PREPARED_CLAIM } from '../../src/store/postgres/postgres-queries.js';
+import { END_HELD } from '../../src/store/postgres/postgres-held-ends.js';
 import { LIMIT_QUERIES } from '../../src/store/postgres/postgres-claims.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
@@ -71,9 +72,12 @@ describe('PostgreSQL hot queries at scale', () => {
     ['pick due tasks in order', HOT_QUERIES.pickDue, ['load-git', 3, AT, 1000], DUE_INDEXES],
     ['count waiting runs (queue limit)', HOT_QUERIES.queued, ['load-git'], ['task_runs_claimable']],
     ['earliest next run (runner sleep)', HOT_QUERIES.nextDue, [], ['tasks_next_due']],
-    ['claim waiting runs', HOT_QUERIES.claim, ['w', AT, ['load-git'], 10], ['task_runs_claimable']],
-    ['claim due tasks (no runner)', HOT_QUERIES.claimDue, ['w', AT, ['load-git'], 10], DUE_INDEXES],
+    ['claim waiting runs', HOT_QUERIES.claim, ['w', AT, ['load-git'], 10, 5], ['task_runs_claimable']],
+    ['claim due tasks (no runner)', HOT_QUERIES.claimDue, ['w', AT, ['load-git'], 10, 5], DUE_INDEXES],
     ['expired leases (reaper)', HOT_QUERIES.expired, [AT, 500], LEASED_INDEXES],
+    ['expired claims given back (reaper)', HOT_QUERIES.releaseExpired, [AT, 500], LEASED_INDEXES],
+    ['a worker-wide heartbeat', HOT_QUERIES.heartbeatRuns, [['a', 'b'], [null, AT], AT, 'w'], ['task_runs_backend_id_key', ...LEASED_INDEXES]],
+    ['buffered runs given back', HOT_QUERIES.releaseRuns, [['a', 'b'], 'w'], ['task_runs_backend_id_key', ...LEASED_INDEXES]],
     ['earliest lease expiry (reaper sleep)', HOT_QUERIES.nextLease, [], LEASED_INDEXES],
     // The claim of a type with limits (docs/limits.md).
     ['running runs of a limited type', LIMIT_QUERIES.runningOfType, ['load-git'], ['task_runs_running']],
@@ -91,7 +95,10 @@ describe('PostgreSQL hot queries at scale', () => {
   // The claim of waiting runs is a prepared statement (PREPARED_CLAIM): PostgreSQL may switch it to a
   // generic plan (built without the parameters' values) after five calls, so that plan must read the
   // index too. (The claim of due tasks is not prepared: its generic plan scans `tasks`.)
-  it.each([['claim waiting runs', PREPARED_CLAIM.text, 'task_runs_claimable']])(
+  it.each([
+    ['claim waiting runs', PREPARED_CLAIM.text, 'task_runs_claimable'],
+    ['end held runs in one statement', END_HELD.text, 'task_runs_pkey'],
+  ])(
     'the generic plan of the prepared statement "%s" uses its index and scans no table', async (_name, sql, index) => {
     const { rows } = await client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`);
     const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
@@ -136,7 +143,7 @@ describe('PostgreSQL hot queries at scale', () => {
       );
       // The unlimited claim, and the pick of unlimited types in a claim that also serves limited ones.
       for (const [sql, params] of [
-        [HOT_QUERIES.claim, ['w', AT, ['load-git', 'other'], 10]],
+        [HOT_QUERIES.claim, ['w', AT, ['load-git', 'other'], 10, 10]],
         [LIMIT_QUERIES.pickUnlimited, [['load-git', 'other'], 10]],
       ] as const) {
         const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, [...params]);

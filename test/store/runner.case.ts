@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoreUnderTest } from './describe-store.js';
-import { HOUR, T0, plus, useOrrery } from './fixtures.js';
+import { HOUR, T0, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const args = (url: string) => ({ args: [url], kwargs: {} });
 
@@ -36,9 +36,9 @@ export function runnerCases(sut: StoreUnderTest): void {
       await orrery.createTasks(Array.from({ length: 5 }, (_, i) => ({ type: 'q', arguments: args(`u${i}`) })));
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(2);
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
-      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 1, at: T0, due: false });
+      await claimStarted(orrery, { worker: 'w', types: ['q'], limit: 1, at: T0, due: false });
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(1);
-      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 5, at: T0, due: false });
+      await claimStarted(orrery, { worker: 'w', types: ['q'], limit: 5, at: T0, due: false });
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(2);
       expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
     });
@@ -47,12 +47,12 @@ export function runnerCases(sut: StoreUnderTest): void {
       const { orrery } = await setup([{ name: 'q', defaultIntervalMs: '1h', maxQueueLength: 10 }]);
       await orrery.createTasks(Array.from({ length: 30 }, (_, i) => ({ type: 'q', arguments: args(`u${i}`) })));
       expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.2 })).toHaveLength(10); // empty queue: filled
-      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 1, at: T0 });
+      await claimStarted(orrery, { worker: 'w', types: ['q'], limit: 1, at: T0 });
       expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.2 })).toHaveLength(0); // 1 free < 2
       expect(await orrery.store.scheduleDue('q', T0)).toHaveLength(1); // without a threshold: every free slot
-      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 2, at: T0 });
+      await claimStarted(orrery, { worker: 'w', types: ['q'], limit: 2, at: T0 });
       expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.2 })).toHaveLength(2);
-      await orrery.claimRuns({ worker: 'w', types: ['q'], limit: 10, at: T0 });
+      await claimStarted(orrery, { worker: 'w', types: ['q'], limit: 10, at: T0 });
       expect(await orrery.scheduleDue({ at: T0, refillFraction: 0.5 })).toHaveLength(10);
     });
 

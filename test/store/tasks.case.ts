@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/core/errors.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { DAY, HOUR, T0, at, claimOne, plus, useOrrery } from './fixtures.js';
+import { DAY, HOUR, T0, at, claimOne, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const args = (url: string) => ({ args: [url], kwargs: {} });
 
@@ -143,7 +143,7 @@ export function taskCases(sut: StoreUnderTest): void {
       const [disabled] = await orrery.disableTasks([t.id], { at: plus(T0, 5) });
       expect(disabled).toMatchObject({ status: 'disabled', disabledReason: 'manual' });
       expect(await orrery.getRun(run!.backendId)).toMatchObject({ status: 'lost', error: 'cancelled: task disabled', ended: plus(T0, 5) });
-      expect(await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, at: T0 })).toHaveLength(0);
+      expect(await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 10, at: T0 })).toHaveLength(0);
       const [back] = await orrery.respawnTasks([t.id], { nextRun: at('2026-02-01T00:00:00Z') });
       expect(back).toMatchObject({ status: 'next_run_not_scheduled', disabledReason: null, retriesLeft: 2, nextRun: at('2026-02-01T00:00:00Z') });
     });

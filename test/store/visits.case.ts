@@ -3,7 +3,7 @@ import { NotFoundError, StaleDataError, ValidationError } from '../../src/core/e
 import { applyVisit, type ListedOrigin } from '../../src/core/visits.js';
 import type { Orrery } from '../../src/engine/service.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { DAY, HOUR, T0, plus, useOrrery } from './fixtures.js';
+import { DAY, HOUR, T0, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const MIN = 60_000;
 const SEC = 1000;
@@ -326,7 +326,7 @@ export function visitCases(sut: StoreUnderTest): void {
       ]);
       expect(await o.visits.countInFlight('git')).toBe(2);
       await o.scheduleDue({ at: T0 });
-      const claimed = await o.claimRuns({ worker: 'w', types: ['git'], limit: 10, at: T0 });
+      const claimed = await claimStarted(o, { worker: 'w', types: ['git'], limit: 10, at: T0 });
       const byUrl = new Map(claimed.map((c) => [c.arguments.args[0], c.run.backendId]));
       await o.endRun(byUrl.get('u1')!, { status: 'eventful', worker: 'w', at: plus(T0, MIN), result: { status: 'successful', snapshot: 'snap1' } });
       expect(await o.visits.collectFinishedVisits()).toHaveLength(1);

@@ -19,7 +19,7 @@ import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
  * same run, and a run a writer still holds (a late log append) waits for the next sweep.
  */
 const RUNS = `SELECT r.* FROM task_runs r
-  WHERE r.ended IS NOT NULL AND r.ended < $1 AND r.status NOT IN ('scheduled', 'started')
+  WHERE r.ended IS NOT NULL AND r.ended < $1 AND r.status NOT IN ('scheduled', 'claimed', 'started')
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))`;
 

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { claimAllowance, pickWithinKeyLimits, rateWindowStart } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromRow, type Row } from '../rows.js';
+import { CLAIM_TASK_COLUMNS } from './postgres-queries.js';
 import type { ClaimOutcome, ClaimRequest } from '../store.js';
 
 /** Most waiting runs a claim reads for one type with a per-key limit, looking past runs of full keys. */
@@ -13,9 +14,9 @@ const CLAIM_LOCK_CLASS = 0x6f727279; // 'orry'
 /** Queries of the limited claim path, exported with the hot queries so a test can EXPLAIN them. */
 export const LIMIT_QUERIES = {
   lockType: 'SELECT pg_advisory_xact_lock($1::int, hashtext($2))',
-  runningOfType: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'started'`,
+  runningOfType: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status IN ('claimed', 'started')`,
   runningByKey: `SELECT concurrency_key AS k, count(*)::int AS n FROM task_runs
-     WHERE type = $1 AND status = 'started' AND concurrency_key IS NOT NULL GROUP BY concurrency_key`,
+     WHERE type = $1 AND status IN ('claimed', 'started') AND concurrency_key IS NOT NULL GROUP BY concurrency_key`,
   pruneStarts: 'DELETE FROM rate_limit_starts WHERE type = $1 AND started <= $2',
   startsInWindow: 'SELECT count(*)::int AS n FROM rate_limit_starts WHERE type = $1 AND started > $2',
   nthStart: 'SELECT started FROM rate_limit_starts WHERE type = $1 AND started > $2 ORDER BY started OFFSET $3 LIMIT 1',
@@ -29,11 +30,14 @@ export const LIMIT_QUERIES = {
        SELECT id, type, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
        ORDER BY priority_rank, scheduled, id LIMIT $2 FOR UPDATE SKIP LOCKED) p
      ORDER BY p.priority_rank, p.scheduled, p.id LIMIT $2`,
-  claimIds: `UPDATE task_runs r SET status = 'started', worker = $1, started = x.at,
+  // Runs the claimer starts at once are marked started (runs of limited types always are, so their start
+  // instants are the instants the limits counted); the others are claimed ahead.
+  claimIds: `UPDATE task_runs r SET status = CASE WHEN x.start THEN 'started' ELSE 'claimed' END, worker = $1,
+       started = CASE WHEN x.start THEN x.at ELSE r.started END,
        lease_expires_at = x.at + y.lease_ms * interval '1 millisecond'
-     FROM unnest($2::bigint[], $3::timestamptz[]) AS x(id, at), task_types y, tasks t
+     FROM unnest($2::bigint[], $3::timestamptz[], $4::boolean[]) AS x(id, at, start), task_types y, tasks t
      WHERE r.id = x.id AND r.status = 'scheduled' AND y.name = r.type AND t.id = r.task
-     RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
+     RETURNING r.*, ${CLAIM_TASK_COLUMNS('t')}, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,
 } as const;
 
 interface Pick {
@@ -70,7 +74,9 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
       await c.query(LIMIT_QUERIES.pruneStarts, [type.name, start]);
       inWindow = (await q(LIMIT_QUERIES.startsInWindow, [type.name, start]))[0]!.n as number;
     }
-    const allowance = Math.min(req.limit, claimAllowance(type, running, inWindow));
+    // Held runs count against the limits, so a worker takes runs of limited types only for its free slots.
+    const cap = Math.min(req.startNow ?? req.limit, req.limit);
+    const allowance = Math.min(cap, claimAllowance(type, running, inWindow));
     let heldBack: boolean;
     if (type.maxRunningPerKey !== null) {
       const runningByKey = new Map((await q(LIMIT_QUERIES.runningByKey, [type.name])).map((r) => [r.k as string, r.n as number]));
@@ -78,17 +84,23 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
       const byId = new Map(rows.map((r) => [Number(r.id), r]));
       const picked = pickWithinKeyLimits(rows.map((r) => ({ id: Number(r.id), key: (r.concurrency_key ?? null) as string | null })), allowance, type.maxRunningPerKey, runningByKey);
       picks.push(...picked.ids.map((id) => toPick(byId.get(id)!)));
-      heldBack = picked.keyFull || (picked.more && allowance < req.limit);
+      heldBack = picked.keyFull || (picked.more && allowance < cap);
     } else {
       const rows = await q(LIMIT_QUERIES.pick, [type.name, allowance + 1]);
-      heldBack = rows.length > allowance && allowance < req.limit;
+      heldBack = rows.length > allowance && allowance < cap;
       picks.push(...rows.slice(0, allowance).map(toPick));
     }
     info.set(type.name, { type, inWindow, heldBack, at });
   }
   picks.sort((a, b) => a.rank - b.rank || a.scheduled - b.scheduled || a.id - b.id);
   const chosen = picks.slice(0, req.limit);
-  const rows = chosen.length === 0 ? [] : await q(LIMIT_QUERIES.claimIds, [req.worker, chosen.map((p) => p.id), chosen.map((p) => info.get(p.type)?.at ?? req.at)]);
+  // Runs of limited types always start at once; the others fill what is left of startNow, in claim order.
+  let startLeft = Math.max(0, Math.min(req.startNow ?? req.limit, req.limit) - chosen.filter((p) => info.has(p.type)).length);
+  const start = chosen.map((p) => info.has(p.type) || (startLeft-- > 0));
+  const rows =
+    chosen.length === 0
+      ? []
+      : await q(LIMIT_QUERIES.claimIds, [req.worker, chosen.map((p) => p.id), chosen.map((p) => info.get(p.type)?.at ?? req.at), start]);
   const runs = rows.map(claimedFromRow);
 
   let heldBack = false;

@@ -66,8 +66,10 @@ export async function endRunsInTx(
   const er = [...endedRuns.values()];
   if (er.length > 0) {
     await c.query(
-      `UPDATE task_runs r SET status = x.status, ended = x.ended, metadata = x.metadata, result = x.result, error = x.error, lease_expires_at = NULL
-       FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[], $6::text[]) AS x(id, status, ended, metadata, result, error)
+      `UPDATE task_runs r SET status = x.status, ended = x.ended, metadata = x.metadata, result = x.result, error = x.error, lease_expires_at = NULL,
+         started = coalesce(r.started, x.started)
+       FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[], $6::text[], $7::timestamptz[])
+         AS x(id, status, ended, metadata, result, error, started)
        WHERE r.id = x.id`,
       [
         er.map((r) => r.id),
@@ -76,10 +78,16 @@ export async function endRunsInTx(
         er.map((r) => JSON.stringify(r.metadata)),
         er.map((r) => (r.result === null || r.result === undefined ? null : JSON.stringify(r.result))),
         er.map((r) => r.error),
+        er.map((r) => r.started),
       ],
     );
   }
-  const tu = [...taskUpdates.entries()];
+  await updateTasks(c, [...taskUpdates.entries()]);
+  return out;
+}
+
+/** Writes planned task updates (after their runs ended) in one statement. */
+export async function updateTasks(c: pg.PoolClient, tu: ReadonlyArray<[number, TaskUpdate]>): Promise<void> {
   if (tu.length > 0) {
     await c.query(
       `UPDATE tasks t SET status = x.status, disabled_reason = x.reason, next_run = x.next_run, current_interval_ms = x.interval,
@@ -100,5 +108,4 @@ export async function endRunsInTx(
       ],
     );
   }
-  return out;
 }

@@ -1,24 +1,48 @@
-/** The claim's pick: per type (LATERAL) in claim order from task_runs_claimable, up to the limit. */
+/**
+ * The claim's pick: per type (LATERAL) in claim order from task_runs_claimable, up to the limit,
+ * numbered in claim order (the first $5 are started at once, the rest claimed ahead).
+ */
 const CLAIM_PICKED = `picked AS (
-       SELECT p.id FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
+       SELECT p.id, row_number() OVER (ORDER BY p.priority_rank, p.scheduled, p.id) AS n FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
          SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
          ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED) p
        ORDER BY p.priority_rank, p.scheduled, p.id LIMIT $4)`;
-const CLAIM_UPDATE = `UPDATE task_runs r SET status = 'started', worker = $1, started = $2,
+/**
+ * The task columns a claim returns beside the run (prefixed `t_`, read by `claimedFromRow`): the end of
+ * the run is planned from them without reading the task again.
+ */
+export const CLAIM_TASK_COLUMNS = (t: string) =>
+  `${t}.arguments AS t_arguments, ${t}.policy AS t_policy, ${t}.schedule AS t_schedule, ${t}.next_run AS t_next_run,
+   ${t}.current_interval_ms AS t_current_interval_ms, ${t}.retries_left AS t_retries_left, ${t}.consecutive_abandons AS t_consecutive_abandons,
+   ${t}.priority AS t_priority, ${t}.next_attempt AS t_next_attempt, ${t}.task_key AS t_task_key, ${t}.concurrency_key AS t_concurrency_key,
+   ${t}.created AS t_created`;
+const CLAIM_TYPE_COLUMNS = `y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`;
+const CLAIM_UPDATE = `UPDATE task_runs r SET status = CASE WHEN picked.n <= $5 THEN 'started' ELSE 'claimed' END, worker = $1,
+       started = CASE WHEN picked.n <= $5 THEN $2::timestamptz END,
        lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
      FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
-     RETURNING r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`;
+     RETURNING r.*, ${CLAIM_TASK_COLUMNS('t')}, ${CLAIM_TYPE_COLUMNS}`;
 /** Due tasks of the types in runner order: one tasks_due range per type and priority rank. */
-const DUE_PICK = `SELECT d.* FROM unnest($3::text[]) AS ty(name) CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank)
+const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.next_run, d.id) AS n FROM unnest($3::text[]) AS ty(name) CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank)
        CROSS JOIN LATERAL (
-         SELECT id, type, priority_rank, next_run, next_attempt, concurrency_key, arguments FROM tasks
+         SELECT id, type, priority_rank, next_run, next_attempt, concurrency_key, arguments, policy, schedule, current_interval_ms,
+           retries_left, consecutive_abandons, priority, task_key, created FROM tasks
          WHERE type = ty.name AND status = 'next_run_not_scheduled' AND priority_rank = rk.rank AND next_run <= $2
          ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED) d
        ORDER BY d.priority_rank, d.next_run, d.id LIMIT $4`;
-/** Runs inserted started for the picked due tasks, which are marked scheduled with them as current runs. */
+/**
+ * A run's backend id: a time-ordered UUID (version 7 layout: the instant in milliseconds, then random
+ * bits), so the unique index on backend_id grows at its right edge instead of at a random page per run.
+ * Built from gen_random_uuid() so it needs no PostgreSQL 18 (uuidv7()).
+ */
+export const TIME_ORDERED_UUID = (at: string) => `(substr(lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0'), 1, 8) || '-'
+       || substr(lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0'), 9, 4) || '-7'
+       || substr(gen_random_uuid()::text, 16))`;
+/** Runs inserted claimed for the picked due tasks, which are marked scheduled with them as current runs. */
 const DUE_CLAIM = `ins AS (
        INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
-       SELECT d.id, d.type, gen_random_uuid()::text, 'started', d.priority_rank, $2, $2, $1,
+       SELECT d.id, d.type, ${TIME_ORDERED_UUID('$2::timestamptz')}, CASE WHEN d.n <= $5 THEN 'started' ELSE 'claimed' END, d.priority_rank, $2,
+         CASE WHEN d.n <= $5 THEN $2::timestamptz END, $1,
          $2::timestamptz + y.lease_ms * interval '1 millisecond', d.next_attempt, d.concurrency_key
        FROM due d JOIN task_types y ON y.name = d.type
        RETURNING *),
@@ -40,18 +64,32 @@ export const HOT_QUERIES = {
   // inserted started and its task marked scheduled, in one statement.
   claimDue: `WITH due AS (${DUE_PICK}),
      ${DUE_CLAIM}
-     SELECT ins.*, d.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+     SELECT ins.*, ${CLAIM_TASK_COLUMNS('d')}, ${CLAIM_TYPE_COLUMNS}
      FROM ins JOIN due d ON d.id = ins.task JOIN task_types y ON y.name = ins.type`,
   expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-  nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`,
+  /** Claimed runs whose lease expired (their worker vanished before starting them) go back to the queue. */
+  releaseExpired: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL WHERE id IN (
+       SELECT id FROM task_runs WHERE status = 'claimed' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     AND status = 'claimed' RETURNING id`,
+  nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status IN ('claimed', 'started')`,
+  /** One heartbeat for all of a worker's held runs; runs whose handler began are marked started. */
+  heartbeatRuns: `UPDATE task_runs r SET lease_expires_at = $3::timestamptz + y.lease_ms * interval '1 millisecond',
+       status = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN 'started' ELSE r.status END,
+       started = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN x.started ELSE r.started END
+     FROM unnest($1::text[], $2::timestamptz[]) AS x(bid, started), task_types y
+     WHERE r.backend_id = x.bid AND r.status IN ('claimed', 'started') AND r.worker = $4 AND y.name = r.type
+     RETURNING r.backend_id, r.cancel_requested`,
+  releaseRuns: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL
+     WHERE backend_id = ANY($1::text[]) AND status = 'claimed' AND worker = $2 RETURNING id`,
   /**
    * The metrics scrape, per type: waiting runs from task_runs_claimable, leased runs from task_runs_leases,
    * dead letters from a type's disabled tasks (tasks_type_status or tasks_status); no finished run is read.
    */
-  queueStats: `SELECT y.name AS type, q.n AS scheduled, q.oldest, coalesce(l.n, 0)::int AS running, d.n AS dead
+  queueStats: `SELECT y.name AS type, q.n AS scheduled, q.oldest, coalesce(l.n, 0)::int AS running, coalesce(l.c, 0)::int AS claimed, d.n AS dead
      FROM task_types y
      CROSS JOIN LATERAL (SELECT count(*)::int AS n, min(scheduled) AS oldest FROM task_runs WHERE type = y.name AND status = 'scheduled') q
-     LEFT JOIN (SELECT type, count(*) AS n FROM task_runs WHERE status = 'started' GROUP BY type) l ON l.type = y.name
+     LEFT JOIN (SELECT type, count(*) FILTER (WHERE status = 'started') AS n, count(*) FILTER (WHERE status = 'claimed') AS c
+                FROM task_runs WHERE status IN ('claimed', 'started') GROUP BY type) l ON l.type = y.name
      CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM tasks WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') d
      ORDER BY y.name`,
 } as const;
@@ -63,4 +101,4 @@ export const HOT_QUERIES = {
  * checked in test/store/postgres-query-plans.test.ts. The claim of due tasks is not prepared: its
  * generic plan scans `tasks`.
  */
-export const PREPARED_CLAIM = { name: 'orrery_claim_v1', text: HOT_QUERIES.claim } as const;
+export const PREPARED_CLAIM = { name: 'orrery_claim_v2', text: HOT_QUERIES.claim } as const;

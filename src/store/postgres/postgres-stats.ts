@@ -11,7 +11,7 @@ export const STATS_QUERIES = {
        SELECT r.worker AS worker, 1 AS running, r.lease_expires_at - y.lease_ms * interval '1 millisecond' AS beat,
               NULL::timestamptz AS last_ended, 0 AS ended_n
        FROM task_runs r JOIN task_types y ON y.name = r.type
-       WHERE r.status = 'started' AND r.worker IS NOT NULL
+       WHERE r.status IN ('claimed', 'started') AND r.worker IS NOT NULL
        UNION ALL
        SELECT worker, 0, NULL, ended, 1 FROM task_runs
        WHERE ended >= $1 AND ended < $2 AND worker IS NOT NULL AND status <> 'lost'

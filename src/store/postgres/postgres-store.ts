@@ -13,6 +13,9 @@ import type {
   ClaimedRun,
   CreatedTask,
   HeartbeatAnswer,
+  HeartbeatItem,
+  HeartbeatRunsAnswer,
+  ScheduleDueOptions,
   EndRunItem,
   EndRunRequest,
   EndRunResult,
@@ -27,6 +30,9 @@ import type {
 import { createPool, migrate, redact } from './postgres-connection.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
+import { endHeldRuns } from './postgres-held-ends.js';
+import { directClaimStale, runnerCutoff } from '../../core/claim-ahead.js';
+import { heartbeatAnswer } from '../heartbeat-answer.js';
 import { insertAtOnce, insertTasks } from './postgres-tasks.js';
 import { PostgresDags } from './postgres-dags.js';
 import type { DagStore } from '../dag-store.js';
@@ -34,7 +40,7 @@ import { PostgresArchive } from './postgres-archive.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
-import { HOT_QUERIES, PREPARED_CLAIM } from './postgres-queries.js';
+import { HOT_QUERIES, PREPARED_CLAIM, TIME_ORDERED_UUID } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -51,6 +57,8 @@ export class PostgresStore implements Store {
   private readonly hub: NotifyHub;
   private readonly notifier: PostgresNotifier;
   private readonly typeCache = new Map<string, TaskType>();
+  /** When this process last recorded a direct claim per type (task_types.last_direct_claim). */
+  private readonly directClaims = new Map<string, number>();
   private closed = false;
   readonly dags: DagStore;
   readonly archive: ArchiveStore;
@@ -210,7 +218,13 @@ export class PostgresStore implements Store {
           tasks.push(task);
           continue;
         }
-        await c.query(`UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled' WHERE task = $1 AND status = 'scheduled'`, [id, at]);
+        // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
+        const withdrawn = await c.query(
+          `UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled', lease_expires_at = NULL
+           WHERE task = $1 AND status IN ('scheduled', 'claimed') RETURNING worker`,
+          [id, at],
+        );
+        stopping += withdrawn.rows.filter((r: Row) => r.worker !== null).length;
         // A run already executing is asked to stop (its worker learns it from its heartbeat or the cancel channel).
         stopping += (await c.query(`UPDATE task_runs SET cancel_requested = true WHERE task = $1 AND status = 'started' AND NOT cancel_requested`, [id])).rowCount ?? 0;
         const [row] = await this.rows(c, `UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = $1 RETURNING *`, [id]);
@@ -254,9 +268,18 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async scheduleDue(type: string, at: Date, opts: { limit?: number; minFree?: number } = {}): Promise<TaskRun[]> {
+  async scheduleDue(type: string, at: Date, opts: ScheduleDueOptions = {}): Promise<TaskRun[]> {
     const limit = opts.limit;
-    const probe = await this.rows(this.pool, HOT_QUERIES.anyDue, [type, at]);
+    let dueBy = at;
+    if (opts.graceMs) {
+      const t = await this.typeOrNull(this.pool, type);
+      if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      const [marker] = await this.rows(this.pool, 'SELECT last_direct_claim AS t FROM task_types WHERE name = $1', [type]);
+      const cutoff = runnerCutoff(t, at, (marker?.t as Date | null) ?? null, opts.graceMs);
+      if (cutoff === null) return [];
+      dueBy = cutoff;
+    }
+    const probe = await this.rows(this.pool, HOT_QUERIES.anyDue, [type, dueBy]);
     if (probe.length === 0) return [];
     if (opts.minFree !== undefined && opts.minFree > 1) {
       const t = await this.typeOf(this.pool, type);
@@ -278,12 +301,13 @@ export class PostgresStore implements Store {
         slots = Math.min(slots, max - (q!.n as number));
       }
       if (slots <= 0) return [];
-      const due = await this.pickDue(c, type, at, slots, true);
+      const due = await this.pickDue(c, type, dueBy, slots, true);
       if (due.length === 0) return [];
       const inserted = await this.rows(
         c,
         `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key)
-         SELECT t, $1, gen_random_uuid()::text, 'scheduled', r, $2, a, k FROM unnest($3::bigint[], $4::smallint[], $5::int[], $6::text[]) AS x(t, r, a, k)
+         SELECT t, $1, ${TIME_ORDERED_UUID('$2::timestamptz')}, 'scheduled', r, $2, a, k
+         FROM unnest($3::bigint[], $4::smallint[], $5::int[], $6::text[]) AS x(t, r, a, k)
          RETURNING *`,
         [type, at, due.map((d) => d.id), due.map((d) => d.priority_rank), due.map((d) => d.next_attempt), due.map((d) => d.concurrency_key ?? null)],
       );
@@ -313,22 +337,35 @@ export class PostgresStore implements Store {
       else unlimited.push(name);
     }
     let outcome: ClaimOutcome;
-    if (limited.length === 0) {
+    if (limited.length === 0 || (req.startNow ?? req.limit) <= 0) {
       // The fast path: one statement, no transaction, no counting.
-      const rows = (await this.pool.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit] })).rows;
+      const rows = (await this.pool.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, req.startNow ?? req.limit] })).rows;
       outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
     } else outcome = await this.tx((c) => claimWithLimits(c, req, unlimited, limited));
     // Waiting runs first; due tasks only for the slots they leave (a separate statement: one that did
     // both cost twice as much even when the queue filled the claim).
     const room = req.limit - outcome.runs.length;
     if (req.due && room > 0 && unlimited.length > 0) {
-      const created = (await this.rows(this.pool, HOT_QUERIES.claimDue, [req.worker, req.at, unlimited, room])).map(claimedFromRow);
-      if (created.length > 0) outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
+      const startLeft = Math.max(0, (req.startNow ?? req.limit) - outcome.runs.filter((c) => c.run.status === 'started').length);
+      const created = (await this.rows(this.pool, HOT_QUERIES.claimDue, [req.worker, req.at, unlimited, room, startLeft])).map(claimedFromRow);
+      if (created.length > 0) {
+        outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
+        await this.recordDirectClaims(created, req.at);
+      }
     }
     if (outcome.runs.length === 0) return outcome;
-    this.notify('claimed');
+    // Only a runner waiting for free slots of a bounded queue listens for claims.
+    if (outcome.runs.length > (outcome.created?.length ?? 0)) this.notify('claimed');
     outcome.runs.sort((a, b) => a.run.id - b.run.id);
     return outcome;
+  }
+
+  /** Records that workers claim due tasks of these types directly (the runner then leaves them alone). */
+  private async recordDirectClaims(created: readonly ClaimedRun[], at: Date): Promise<void> {
+    const stale = [...new Set(created.map((c) => c.run.type))].filter((t) => directClaimStale(this.directClaims.get(t), at.getTime()));
+    if (stale.length === 0) return;
+    for (const t of stale) this.directClaims.set(t, at.getTime());
+    await this.pool.query('UPDATE task_types SET last_direct_claim = $2 WHERE name = ANY($1) AND (last_direct_claim IS NULL OR last_direct_claim < $2)', [stale, at]);
   }
 
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
@@ -336,7 +373,7 @@ export class PostgresStore implements Store {
       this.pool,
       `SELECT r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
        FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
-       WHERE r.status = 'started' AND r.worker = $1 ORDER BY r.id`,
+       WHERE r.status IN ('claimed', 'started') AND r.worker = $1 ORDER BY r.id`,
       [worker],
     );
     return rows.map(claimedFromRow);
@@ -367,7 +404,7 @@ export class PostgresStore implements Store {
     const [row] = await this.rows(
       this.pool,
       `UPDATE task_runs SET lease_expires_at = $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'
-       WHERE backend_id = $1 AND status = 'started' AND worker = $2 RETURNING lease_expires_at, cancel_requested`,
+       WHERE backend_id = $1 AND status IN ('claimed', 'started') AND worker = $2 RETURNING lease_expires_at, cancel_requested`,
       [backendId, worker, at],
     );
     if (!row) {
@@ -377,23 +414,44 @@ export class PostgresStore implements Store {
     return { leaseExpiresAt: row.lease_expires_at as Date, cancelRequested: row.cancel_requested === true };
   }
 
+  async heartbeatRuns(worker: string, items: readonly HeartbeatItem[], at: Date): Promise<HeartbeatRunsAnswer> {
+    if (items.length === 0) return { renewed: 0, lost: [], cancelRequested: [] };
+    const rows = await this.rows(this.pool, HOT_QUERIES.heartbeatRuns, [items.map((i) => i.backendId), items.map((i) => i.startedAt ?? null), at, worker]);
+    return heartbeatAnswer(items, rows);
+  }
+
+  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
+    if (backendIds.length === 0) return 0;
+    const n = (await this.pool.query(HOT_QUERIES.releaseRuns, [backendIds, worker])).rowCount ?? 0;
+    if (n > 0) this.notify('runs');
+    return n;
+  }
+
+  async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
+    const n = (await this.pool.query(HOT_QUERIES.releaseExpired, [at, limit])).rowCount ?? 0;
+    if (n > 0) this.notify('runs');
+    return n;
+  }
+
   async cancelRun(backendId: string, at: Date): Promise<CancelRunResult> {
+    let cancelsHeld = false;
     const out = await this.tx(async (c): Promise<CancelRunResult> => {
       const run = await this.lockRun(c, backendId);
+      if (run.status === 'claimed') cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
       if (run.status === 'started') {
         const [row] = await this.rows(c, 'UPDATE task_runs SET cancel_requested = true WHERE id = $1 RETURNING *', [run.id]);
         const [task] = await this.rows(c, 'SELECT * FROM tasks WHERE id = $1', [run.task]);
         return { outcome: 'requested', run: runFromRow(row!), task: taskFromRow(task!), taskUpdated: false };
       }
-      if (run.status !== 'scheduled') {
+      if (run.status !== 'scheduled' && run.status !== 'claimed') {
         throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
       }
       const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.typeOf(c, name));
       if (r instanceof OrreryError) throw r;
       return { outcome: 'ended', run: r!.run, task: r!.task, taskUpdated: r!.taskUpdated };
     });
-    if (out.outcome === 'requested') this.notify('cancel');
-    else {
+    if (out.outcome === 'requested' || cancelsHeld) this.notify('cancel');
+    if (out.outcome === 'ended') {
       this.notifyEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
       this.notify('claimed'); // a queue slot freed
     }
@@ -408,7 +466,11 @@ export class PostgresStore implements Store {
 
   async endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>> {
     if (items.length === 0) return [];
-    const out = await this.tx((c) => endRunsInTx(c, items, (name) => this.typeOf(c, name)));
+    const out = await endHeldRuns(items, {
+      pool: this.pool,
+      tx: (fn) => this.tx(fn),
+      typeOf: (name) => this.typeOf(this.pool, name),
+    });
     this.notifyEnded(out.filter((r): r is EndRunResult => !(r instanceof OrreryError)));
     return out;
   }
@@ -450,6 +512,7 @@ export class PostgresStore implements Store {
       type: r.type as string,
       scheduled: Number(r.scheduled),
       running: Number(r.running),
+      claimed: Number(r.claimed),
       oldestScheduled: (r.oldest as Date | null) ?? null,
       deadLettered: Number(r.dead),
     }));

@@ -98,7 +98,7 @@ async function insertChunk(c: pg.PoolClient | pg.Pool, chunk: readonly NewTask[]
      FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::bigint[], $7::int[], $8::text[],
                  $9::smallint[], $10::text[], $12::text[], $13::text[])
        AS x(type, arguments, policy, schedule, next_run, interval, retries, priority, rank, key, tkey, ckey)
-     ON CONFLICT (dedupe_key) DO NOTHING
+     ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
      RETURNING id, dedupe_key`;
   const { rows } = await c.query<{ id: number; dedupe_key: string }>(
     notify === undefined ? insert : `WITH ins AS (${insert}) SELECT id, dedupe_key FROM ins CROSS JOIN (SELECT pg_notify($14, 'tasks')) AS n`,

@@ -19,7 +19,7 @@ import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
  * newest task: SQLite hands out max(rowid) + 1, so those ids must stay taken (ArchiveStore.keepsNewestRows).
  */
 const RUNS = `SELECT r.* FROM task_runs r INDEXED BY task_runs_finished
-  WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN ('scheduled', 'started')
+  WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN ('scheduled', 'claimed', 'started')
     AND r.id < (SELECT max(id) FROM task_runs) AND r.task < (SELECT max(id) FROM tasks)
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))`;

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { claimAllowance, hasLimits, pickWithinKeyLimits, rateWindowStart, type KeyedCandidate } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromRow, type Row } from '../rows.js';
-import type { ClaimOutcome, ClaimRequest } from '../store.js';
+import type { ClaimOutcome, ClaimRequest, ClaimedRun } from '../store.js';
+import { directClaimStale } from '../../core/claim-ahead.js';
+import { timeOrderedUuid } from '../run-ids.js';
 
 /** Most waiting runs a claim reads for one type with a per-key limit, looking past runs of full keys. */
 export const KEY_SCAN_CAP = 10_000;
@@ -23,6 +24,8 @@ interface Pick {
  */
 export class SqliteClaims {
   private readonly s: ReturnType<typeof prepareClaims>;
+  /** When this process last recorded a direct claim per type (task_types.last_direct_claim). */
+  private readonly directClaims = new Map<string, number>();
 
   constructor(
     db: Database.Database,
@@ -38,6 +41,8 @@ export class SqliteClaims {
     const at = req.at.getTime();
     const picks: Pick[] = [];
     const limited = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean; at: number }>();
+    // Held runs count against the limits, so a worker takes runs of limited types only for its free slots.
+    const cap = Math.min(req.startNow ?? req.limit, req.limit);
     for (const name of new Set(req.types)) {
       const type = this.typeOf(name);
       if (type === null || !hasLimits(type)) {
@@ -54,7 +59,8 @@ export class SqliteClaims {
         this.s.pruneStarts.run(name, start);
         inWindow = (this.s.startsInWindow.get(name, start) as { n: number }).n;
       }
-      const allowance = Math.min(req.limit, claimAllowance(type, running, inWindow));
+      if (cap <= 0) continue;
+      const allowance = Math.min(cap, claimAllowance(type, running, inWindow));
       let heldBack: boolean;
       if (type.maxRunningPerKey !== null) {
         const runningByKey = new Map((this.s.runningByKey.all(name) as Array<{ k: string; n: number }>).map((r) => [r.k, r.n]));
@@ -68,18 +74,23 @@ export class SqliteClaims {
         const picked = pickWithinKeyLimits(candidates, allowance, type.maxRunningPerKey, runningByKey);
         candidates.return(undefined); // stop reading (closes the statement's cursor)
         picks.push(...picked.ids.map((id) => rows.get(id)!));
-        heldBack = picked.keyFull || (picked.more && allowance < req.limit);
+        heldBack = picked.keyFull || (picked.more && allowance < cap);
       } else {
         const rows = this.s.pick.all(name, allowance + 1) as Pick[];
-        heldBack = rows.length > allowance && allowance < req.limit;
+        heldBack = rows.length > allowance && allowance < cap;
         picks.push(...rows.slice(0, allowance));
       }
       limited.set(name, { type, inWindow, heldBack, at: typeAt });
     }
     // Oldest first by (priority, scheduled) across the types: the first `limit` of each type, merged.
     picks.sort((a, b) => a.priority_rank - b.priority_rank || a.scheduled - b.scheduled || a.id - b.id);
-    const claimed = picks.slice(0, req.limit).map((p) => {
-      const r = this.s.claimOne.get({ id: p.id, worker: req.worker, at: limited.get(p.type)?.at ?? at }) as Row;
+    const chosen = picks.slice(0, req.limit);
+    // The first startNow runs start at once (runs of limited types always: they come only for free
+    // slots, and their start instants are the instants the limits counted); the rest are claimed ahead.
+    let startLeft = Math.max(0, cap - chosen.filter((p) => limited.has(p.type)).length);
+    const claimed = chosen.map((p) => {
+      const start = limited.has(p.type) || startLeft-- > 0;
+      const r = this.s.claimOne.get({ id: p.id, worker: req.worker, at: limited.get(p.type)?.at ?? at, start: start ? 1 : 0 }) as Row;
       return claimedFromRow({ ...r, ...(this.s.claimContext.get(r.task, r.type) as Row) });
     });
 
@@ -100,17 +111,18 @@ export class SqliteClaims {
         retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
       }
     }
-    const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, req.limit - claimed.length) : [];
+    const startedSoFar = claimed.filter((c) => c.run.status === 'started').length;
+    const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, req.limit - claimed.length, Math.max(0, cap - startedSoFar)) : [];
     claimed.push(...created);
     return { runs: claimed, heldBack, retryAt: retryAt === null ? null : new Date(retryAt), ...(created.length > 0 ? { created: created.map((c) => c.run.id) } : {}) };
   }
 
   /**
    * Due tasks of the requested types without limits, claimed without waiting for the runner: each gets
-   * its run created started (scheduled = started = the claim's instant) and is marked scheduled, as
-   * the runner and a claim would have done one after the other.
+   * its run created claimed (scheduled = the claim's instant) and is marked scheduled, as the runner and
+   * a claim would have done one after the other.
    */
-  private claimDueInTx(req: ClaimRequest, limit: number): ClaimOutcome['runs'] {
+  private claimDueInTx(req: ClaimRequest, limit: number, startNow: number): ClaimedRun[] {
     const at = req.at.getTime();
     const due: Row[] = [];
     for (const name of new Set(req.types)) {
@@ -118,11 +130,12 @@ export class SqliteClaims {
       if (type !== null && !hasLimits(type)) due.push(...this.pickDue(name, at, limit));
     }
     due.sort((a, b) => (a.priority_rank as number) - (b.priority_rank as number) || (a.next_run as number) - (b.next_run as number) || (a.id as number) - (b.id as number));
-    return due.slice(0, limit).map((task) => {
-      const r = this.s.insertStarted.get({
+    const created = due.slice(0, limit).map((task, i) => {
+      const r = this.s.insertClaimed.get({
+        status: i < startNow ? 'started' : 'claimed',
         task: task.id,
         type: task.type,
-        backend_id: randomUUID(),
+        backend_id: timeOrderedUuid(at),
         rank: task.priority_rank,
         at,
         worker: req.worker,
@@ -132,6 +145,13 @@ export class SqliteClaims {
       this.s.markScheduled.run(r.id, task.id);
       return claimedFromRow({ ...r, ...(this.s.claimContext.get(r.task, r.type) as Row) });
     });
+    // The runner leaves types that workers claim directly to them (core/claim-ahead.ts runnerCutoff).
+    for (const t of new Set(created.map((c) => c.run.type))) {
+      if (!directClaimStale(this.directClaims.get(t), at)) continue;
+      this.directClaims.set(t, at);
+      this.s.markDirectClaim.run({ at, name: t });
+    }
+    return created;
   }
 
   /** An external start (`run start`) of a rate-limited type counts in its window too. */
@@ -147,18 +167,24 @@ function prepareClaims(db: Database.Database) {
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
     pickKeyed: p(`SELECT id, type, priority_rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
-    claimOne: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at,
+    claimOne: p(`UPDATE task_runs SET status = CASE WHEN @start = 1 THEN 'started' ELSE 'claimed' END, worker = @worker,
+      started = CASE WHEN @start = 1 THEN @at ELSE started END,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
-    insertStarted: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
-      VALUES (@task, @type, @backend_id, 'started', @rank, @at, @at, @worker, @at + (SELECT lease_ms FROM task_types WHERE name = @type), @attempt, @ckey)
+    insertClaimed: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
+      VALUES (@task, @type, @backend_id, @status, @rank, @at, CASE WHEN @status = 'started' THEN @at END, @worker, @at + (SELECT lease_ms FROM task_types WHERE name = @type), @attempt, @ckey)
       RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
-    claimContext: p(`SELECT t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+    markDirectClaim: p(`UPDATE task_types SET last_direct_claim = @at WHERE name = @name AND (last_direct_claim IS NULL OR last_direct_claim < @at)`),
+    // The task as the claim leaves it (claimedFromRow's t_ columns): ends plan from it without reading it.
+    claimContext: p(`SELECT t.arguments AS t_arguments, t.policy AS t_policy, t.schedule AS t_schedule, t.next_run AS t_next_run,
+      t.current_interval_ms AS t_current_interval_ms, t.retries_left AS t_retries_left, t.consecutive_abandons AS t_consecutive_abandons,
+      t.priority AS t_priority, t.next_attempt AS t_next_attempt, t.task_key AS t_task_key, t.concurrency_key AS t_concurrency_key,
+      t.created AS t_created, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
-    runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status = 'started'`),
+    runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status IN ('claimed', 'started')`),
     runningByKey: p(`SELECT concurrency_key AS k, count(*) AS n FROM task_runs INDEXED BY task_runs_running
-      WHERE type = ? AND status = 'started' AND concurrency_key IS NOT NULL GROUP BY concurrency_key`),
+      WHERE type = ? AND status IN ('claimed', 'started') AND concurrency_key IS NOT NULL GROUP BY concurrency_key`),
     pruneStarts: p('DELETE FROM rate_limit_starts WHERE type = ? AND started <= ?'),
     startsInWindow: p('SELECT count(*) AS n FROM rate_limit_starts WHERE type = ? AND started > ?'),
     nthStart: p('SELECT started FROM rate_limit_starts WHERE type = ? AND started > ? ORDER BY started LIMIT 1 OFFSET ?'),

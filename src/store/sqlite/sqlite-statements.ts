@@ -5,15 +5,16 @@ import type { TaskType } from '../../core/model.js';
 export type Stmt = Database.Statement;
 
 /**
- * Per type: waiting runs through task_runs_queued, leased runs through task_runs_leases (both partial
+ * Per type: waiting runs through task_runs_claimable, held runs through task_runs_leases (both partial
  * indexes, pinned like nextDue), dead letters through each type's disabled tasks (tasks_type_status).
  * Finished runs and idle tasks are never read. Exported so a test can EXPLAIN it.
  */
 export const QUEUE_STATS_SQL = `
-  WITH queued AS (SELECT type, count(*) AS n, min(scheduled) AS oldest FROM task_runs INDEXED BY task_runs_queued
+  WITH queued AS (SELECT type, count(*) AS n, min(scheduled) AS oldest FROM task_runs INDEXED BY task_runs_claimable
                   WHERE status = 'scheduled' GROUP BY type),
-       leased AS (SELECT type, count(*) AS n FROM task_runs INDEXED BY task_runs_leases WHERE status = 'started' GROUP BY type)
-  SELECT y.name AS type, coalesce(q.n, 0) AS scheduled, q.oldest AS oldest, coalesce(l.n, 0) AS running,
+       leased AS (SELECT type, sum(status = 'started') AS n, sum(status = 'claimed') AS c FROM task_runs INDEXED BY task_runs_leases
+                  WHERE status IN ('claimed', 'started') GROUP BY type)
+  SELECT y.name AS type, coalesce(q.n, 0) AS scheduled, q.oldest AS oldest, coalesce(l.n, 0) AS running, coalesce(l.c, 0) AS claimed,
          (SELECT count(*) FROM tasks INDEXED BY tasks_type_status
           WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') AS dead
   FROM task_types y LEFT JOIN queued q ON q.type = y.name LEFT JOIN leased l ON l.type = y.name
@@ -48,7 +49,7 @@ export type StatementName =
   | 'dueByRank' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
   | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
-  | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun';
+  | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
 
 /** The SqliteStore's prepared statements (claims: sqlite-claims.ts; task inserts: sqlite-tasks.ts). */
 export function prepare(db: Database.Database): Record<StatementName, Stmt> {
@@ -73,8 +74,8 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),
     respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run,
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
-    scheduledRunsOfTask: p(`SELECT id FROM task_runs WHERE task = ? AND status = 'scheduled'`),
-    cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error WHERE id = @id`),
+    scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
+    cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error, lease_expires_at = NULL WHERE id = @id`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
     insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key)
       VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey) RETURNING *`),
@@ -83,22 +84,24 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE backend_id = @backend_id RETURNING *`),
     heartbeat: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
-      WHERE backend_id = @backend_id AND status = 'started' AND worker = @worker RETURNING lease_expires_at, cancel_requested`),
+      WHERE backend_id = @backend_id AND status IN ('claimed', 'started') AND worker = @worker RETURNING lease_expires_at, cancel_requested`),
     requestCancel: p(`UPDATE task_runs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
     endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
-      lease_expires_at = NULL WHERE id = @id RETURNING *`),
+      started = coalesce(started, @started), lease_expires_at = NULL WHERE id = @id RETURNING *`),
     updateTaskAfterRun: p(`UPDATE tasks SET status = @status, disabled_reason = @reason, next_run = @next_run,
       current_interval_ms = @interval, retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt,
       current_run = NULL, dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END WHERE id = @id RETURNING *`),
-    expired: p(`SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
-    nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs WHERE status = 'started'`),
+    expired: p(`SELECT * FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'started'
+      AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
+    nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started')`),
     queueStats: p(QUEUE_STATS_SQL),
     runByBackendId: p('SELECT * FROM task_runs WHERE backend_id = ?'),
     heldBy: p(`SELECT r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
-      WHERE r.status = 'started' AND r.worker = ? ORDER BY r.id`),
+      WHERE r.status IN ('claimed', 'started') AND r.worker = ? ORDER BY r.id`),
     runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
     insertLog: p('INSERT INTO run_logs (run, at, level, message, attributes) VALUES (?, ?, ?, ?, ?)'),
     logsOfRun: p('SELECT * FROM run_logs WHERE run = ? ORDER BY id'),
+    directClaimOf: p('SELECT last_direct_claim AS t FROM task_types WHERE name = ?'),
   };
 }

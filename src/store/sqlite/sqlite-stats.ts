@@ -17,7 +17,7 @@ export const WORKER_ACTIVITY_SQL = `
   SELECT worker, sum(running) AS running, max(beat) AS beat, max(last_ended) AS last_ended, sum(ended_n) AS ended_n FROM (
     SELECT r.worker AS worker, 1 AS running, r.lease_expires_at - y.lease_ms AS beat, NULL AS last_ended, 0 AS ended_n
     FROM task_runs r INDEXED BY task_runs_leases JOIN task_types y ON y.name = r.type
-    WHERE r.status = 'started' AND r.worker IS NOT NULL
+    WHERE r.status IN ('claimed', 'started') AND r.worker IS NOT NULL
     UNION ALL
     SELECT worker, 0, NULL, ended, 1
     FROM task_runs INDEXED BY task_runs_finished

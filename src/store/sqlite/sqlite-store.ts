@@ -17,6 +17,9 @@ import type {
   ClaimedRun,
   CreatedTask,
   HeartbeatAnswer,
+  HeartbeatItem,
+  HeartbeatRunsAnswer,
+  ScheduleDueOptions,
   EndRunItem,
   EndRunRequest,
   EndRunResult,
@@ -38,6 +41,9 @@ import type { ArchiveStore } from '../archive-store.js';
 import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
 import { SqliteStats } from './sqlite-stats.js';
+import { SqliteHeldRuns } from './sqlite-held.js';
+import { runnerCutoff } from '../../core/claim-ahead.js';
+import { timeOrderedUuid } from '../run-ids.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
 
@@ -58,6 +64,7 @@ export class SqliteStore implements Store {
   readonly visits: SqliteVisitStore;
   private readonly claims: SqliteClaims;
   private readonly taskWrites: SqliteTaskWrites;
+  private readonly held: SqliteHeldRuns;
 
   constructor(readonly url: string, path: string) {
     this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
@@ -67,6 +74,7 @@ export class SqliteStore implements Store {
     this.stmts = prepare(this.db);
     this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name), (type, at, limit) => this.pickDue(type, at, limit));
     this.taskWrites = new SqliteTaskWrites(this.db);
+    this.held = new SqliteHeldRuns(this.db, (name) => this.typesOf([name])[0]!);
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), notify: (c) => this.notify(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
@@ -153,8 +161,10 @@ export class SqliteStore implements Store {
       ids.map((id) => {
         const task = this.requireTask(id);
         if (task.status === 'disabled') return task;
+        // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
         for (const run of this.stmts.scheduledRunsOfTask.all(id) as Row[]) {
           this.stmts.cancelRun.run({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' });
+          if (run.worker !== null) stopping += 1;
         }
         stopping += this.taskWrites.requestCancelOfTask(id).length;
         return taskFromRow(this.stmts.disableTask.get(id) as Row);
@@ -190,9 +200,17 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async scheduleDue(type: string, at: Date, opts: { limit?: number; minFree?: number } = {}): Promise<TaskRun[]> {
+  async scheduleDue(type: string, at: Date, opts: ScheduleDueOptions = {}): Promise<TaskRun[]> {
     const limit = opts.limit;
-    const now = at.getTime();
+    let now = at.getTime();
+    if (opts.graceMs) {
+      const t = this.typeOrNull(type);
+      if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      const marker = (this.stmts.directClaimOf.get(type) as { t: number | null } | undefined)?.t ?? null;
+      const cutoff = runnerCutoff(t, at, marker === null ? null : new Date(marker), opts.graceMs);
+      if (cutoff === null) return [];
+      now = cutoff.getTime();
+    }
     if (![0, 1, 2, 3].some((rank) => this.stmts.anyDue.get(type, rank, now))) return [];
     if (opts.minFree !== undefined && opts.minFree > 1) {
       const [t] = this.typesOf([type]);
@@ -215,9 +233,9 @@ export class SqliteStore implements Store {
         const run = this.stmts.insertRun.get({
           task: task.id,
           type,
-          backend_id: randomUUID(),
+          backend_id: timeOrderedUuid(at.getTime()),
           rank: task.priority_rank,
-          scheduled: now,
+          scheduled: at.getTime(),
           attempt: task.next_attempt,
           ckey: task.concurrency_key ?? null,
         }) as Row;
@@ -267,6 +285,24 @@ export class SqliteStore implements Store {
     return run;
   }
 
+  async heartbeatRuns(worker: string, items: readonly HeartbeatItem[], at: Date): Promise<HeartbeatRunsAnswer> {
+    if (items.length === 0) return { renewed: 0, lost: [], cancelRequested: [] };
+    return this.write(() => this.held.heartbeatInTx(worker, items, at));
+  }
+
+  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
+    if (backendIds.length === 0) return 0;
+    const n = this.write(() => this.held.releaseInTx(worker, backendIds));
+    if (n > 0) this.notify('runs');
+    return n;
+  }
+
+  async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
+    const n = this.write(() => this.held.releaseExpiredInTx(at, limit));
+    if (n > 0) this.notify('runs');
+    return n;
+  }
+
   async heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer> {
     const row = this.write(() => this.stmts.heartbeat.get({ backend_id: backendId, worker, at: at.getTime() }) as Row | undefined);
     if (!row) {
@@ -277,20 +313,22 @@ export class SqliteStore implements Store {
   }
 
   async cancelRun(backendId: string, at: Date): Promise<CancelRunResult> {
+    let cancelsHeld = false;
     const out = this.write((): CancelRunResult => {
       const run = this.requireRun(backendId);
+      if (run.status === 'claimed') cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
       if (run.status === 'started') {
         const row = this.stmts.requestCancel.get(run.id) as Row;
         return { outcome: 'requested', run: runFromRow(row), task: this.requireTask(run.task), taskUpdated: false };
       }
-      if (run.status !== 'scheduled') {
+      if (run.status !== 'scheduled' && run.status !== 'claimed') {
         throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
       }
       const r = this.endInTx(run, { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR });
       return { outcome: 'ended', run: r.run, task: r.task, taskUpdated: r.taskUpdated };
     });
-    if (out.outcome === 'requested') this.notify('cancel');
-    else {
+    if (out.outcome === 'requested' || cancelsHeld) this.notify('cancel');
+    if (out.outcome === 'ended') {
       this.notifyEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
       this.notify('claimed'); // a queue slot freed
     }
@@ -305,11 +343,15 @@ export class SqliteStore implements Store {
 
   async endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>> {
     if (items.length === 0) return [];
+    const seen = new Map<string, number>();
+    for (const { backendId } of items) seen.set(backendId, (seen.get(backendId) ?? 0) + 1);
     const out = this.write(() =>
       items.map((item) => {
         try {
-          // nested: a savepoint, so a refused end leaves the others in the batch alone
-          return this.endNested(item);
+          // A held run ends from its claim's snapshot (guarded, no reads); a run ended twice in one batch,
+          // or one the guard refuses, takes the careful path: nested, a savepoint, so a refused end
+          // leaves the others in the batch alone.
+          return (seen.get(item.backendId) === 1 ? this.held.endInTx(item) : null) ?? this.endNested(item);
         } catch (e) {
           if (e instanceof OrreryError) return e;
           throw e;
@@ -331,6 +373,7 @@ export class SqliteStore implements Store {
     const plan = planRunEnd(run, task, type!, taskRow.current_run === null ? null : Number(taskRow.current_run), req);
     const runRow = this.stmts.endRun.get({
       id: run.id,
+      started: plan.run.started ? plan.run.started.getTime() : null,
       status: plan.run.status,
       ended: plan.run.ended!.getTime(),
       metadata: JSON.stringify(plan.run.metadata),
@@ -382,6 +425,7 @@ export class SqliteStore implements Store {
       type: r.type as string,
       scheduled: Number(r.scheduled),
       running: Number(r.running),
+      claimed: Number(r.claimed),
       oldestScheduled: r.oldest === null ? null : new Date(Number(r.oldest)),
       deadLettered: Number(r.dead),
     }));

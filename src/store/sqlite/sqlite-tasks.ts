@@ -6,7 +6,7 @@ import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
 
 /**
- * Task creation inside the store's write transaction: `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`,
+ * Task creation inside the store's write transaction: `INSERT ... ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
  * then, for a task whose identity is held by an active task, what its `onConflict` asks for
  * (planConflict in core): return the holder, raise a ConflictError, or replace the holder's arguments
  * and next run (withdrawing its waiting run first).
@@ -79,7 +79,7 @@ function prepareTasks(db: Database.Database) {
       priority, priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created)
       VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @key,
       @task_key, @ckey, @created)
-      ON CONFLICT (dedupe_key) DO NOTHING`),
+      ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
     withdrawRun: p(`UPDATE task_runs SET status = 'failed', ended = @ended, error = @error WHERE id = @id AND status = 'scheduled'`),

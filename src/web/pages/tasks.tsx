@@ -51,7 +51,7 @@ export function TaskList({ query }: { query: URLSearchParams }) {
   const key = query.toString();
   const types = useApi((c) => c.listTaskTypes(), []);
   const [more, setMore] = useState<{ key: string; pages: Found[] }>({ key, pages: [] });
-  const first = useApi((c) => search(c, query, null), [key], { live: (e) => e.event !== 'started', pollMs: 15_000 });
+  const first = useApi((c) => search(c, query, null), [key], { live: (e) => e.event !== 'started' && e.event !== 'claimed', pollMs: 15_000 });
   const extra = more.key === key ? more.pages : [];
   const [loadingMore, setLoadingMore] = useState(false);
   const [moreError, setMoreError] = useState<string | null>(null);

@@ -1,0 +1,64 @@
+import { hasLimits } from './limits.js';
+import type { TaskType } from './model.js';
+
+/** A worker's default claim-ahead: most runs it holds beyond those its handlers are running. */
+export const DEFAULT_PREFETCH = 500;
+/** The runner's default grace: how long due tasks of types without limits are left to workers. */
+export const DEFAULT_RUNNER_GRACE_MS = 1_000;
+
+export interface ClaimAheadState {
+  concurrency: number;
+  /** Most runs held at once beyond the running ones (the `prefetch` option). */
+  prefetch: number;
+  /** The shortest lease among the worker's types (a buffered run must start well within it). */
+  leaseMs: number;
+  /** Mean handler duration observed so far; null before the first run ended. */
+  meanHandlerMs: number | null;
+  /** Runs claimed and waiting in the worker's buffer. */
+  buffered: number;
+  /** Handlers running now. */
+  running: number;
+}
+
+/**
+ * How many runs a worker asks for now (0: none). The buffer target grows with what the worker can
+ * start within a third of a lease at its observed pace, from its concurrency up to `prefetch`, so a
+ * buffered run never waits long enough to lose its lease and slow handlers do not hoard runs other
+ * workers could take. A claim is made once the buffer has fallen to half the target (or when slots
+ * are free and the buffer is empty), so claims come in few large batches.
+ */
+export function claimSize(s: ClaimAheadState): number {
+  const target = bufferTarget(s);
+  const free = Math.max(0, s.concurrency - s.running);
+  const want = target + free - s.buffered;
+  if (want <= 0) return 0;
+  if (s.buffered > Math.floor(target / 2)) return 0;
+  return want;
+}
+
+/** The number of runs a worker keeps waiting in its buffer (beyond its running handlers). */
+export function bufferTarget(s: Pick<ClaimAheadState, 'concurrency' | 'prefetch' | 'leaseMs' | 'meanHandlerMs'>): number {
+  if (s.prefetch <= 0) return 0;
+  // Before any run ended: no more than one round of the worker's slots.
+  if (s.meanHandlerMs === null) return Math.min(s.prefetch, s.concurrency);
+  const startable = Math.floor((s.concurrency * s.leaseMs) / (3 * Math.max(s.meanHandlerMs, 0.01)));
+  return Math.max(0, Math.min(s.prefetch, startable));
+}
+
+/**
+ * The runner's cut-off for due tasks of one type (SPEC §2.2 with claim-ahead): null leaves every due
+ * task to the workers, who claim due tasks of types without limits directly; otherwise the runner
+ * queues tasks due at or before the returned instant. Types with limits are always queued at once
+ * (their claims count running runs against the queue); a type a worker claimed directly from within
+ * the grace is left to the workers; otherwise tasks due for longer than the grace are queued.
+ */
+export function runnerCutoff(type: TaskType, at: Date, lastDirectClaim: Date | null, graceMs: number): Date | null {
+  if (graceMs <= 0 || hasLimits(type)) return at;
+  if (lastDirectClaim !== null && lastDirectClaim.getTime() > at.getTime() - graceMs) return null;
+  return new Date(at.getTime() - graceMs);
+}
+
+/** Whether a store should record a new direct claim of a type (at most twice per grace, so the write is rare). */
+export function directClaimStale(lastRecorded: number | undefined, at: number, graceMs = DEFAULT_RUNNER_GRACE_MS): boolean {
+  return lastRecorded === undefined || at - lastRecorded >= graceMs / 4;
+}

@@ -1,0 +1,154 @@
+import { LeaseLostError } from '../core/errors.js';
+import type { HeartbeatItem } from '../store/store.js';
+import type { Jobboard } from './jobboard.js';
+import type { Logger } from './logger.js';
+import type { RunExecution } from './run-execution.js';
+
+/** A run whose handler began is marked started in the store within this long (by the worker's heartbeat). */
+export const START_MARK_MS = 1_000;
+/** How often the worker logs one line for the runs it ended. */
+const SUMMARY_MS = 10_000;
+
+export interface WorkerTimerHooks {
+  /** Everything the worker holds (buffered and running runs). */
+  held(): string[];
+  buffered(backendId: string): boolean;
+  dropBuffered(ids: ReadonlySet<string>): void;
+  execution(backendId: string): RunExecution | undefined;
+  summary(): void;
+}
+
+/**
+ * A worker's timers, two in all however many runs it holds: a tick that renews every held lease in
+ * one heartbeat per third of the shortest lease, marks runs whose handler began as started within
+ * START_MARK_MS (so a run that began and then lost its worker is not given back as never run, beyond
+ * that window), and logs the summary line; and one timer for the earliest run timeout.
+ */
+export class WorkerTimers {
+  private tick: NodeJS.Timeout | null = null;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Infinity;
+  private readonly deadlines = new Set<RunExecution>();
+  /** Runs whose handler began and that the store still holds as claimed: backend id → start. */
+  private readonly unmarked = new Map<string, Date>();
+  private lease = 30_000;
+  private lastRenew = Date.now();
+  private lastSummary = Date.now();
+  private inFlight: Promise<void> | null = null;
+
+  constructor(
+    private readonly board: Jobboard,
+    private readonly worker: string,
+    private readonly log: Logger,
+    private readonly hooks: WorkerTimerHooks,
+  ) {}
+
+  start(leaseMs: number): void {
+    this.lease = leaseMs;
+    this.arm();
+  }
+
+  stop(): void {
+    if (this.tick) clearInterval(this.tick);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.tick = null;
+    this.deadlineTimer = null;
+  }
+
+  /** A shorter lease was seen: tick faster. */
+  leaseMs(ms: number): void {
+    if (ms >= this.lease) return;
+    this.lease = ms;
+    if (this.tick) this.arm();
+  }
+
+  private arm(): void {
+    if (this.tick) clearInterval(this.tick);
+    this.tick = setInterval(() => this.onTick(), Math.max(50, Math.min(START_MARK_MS, Math.floor(this.lease / 3))));
+    this.tick.unref?.();
+  }
+
+  begun(exec: RunExecution): void {
+    if (exec.claimed.run.status === 'claimed' && exec.startedAt) this.unmarked.set(exec.backendId, exec.startedAt);
+  }
+
+  done(exec: RunExecution): void {
+    this.unmarked.delete(exec.backendId);
+    if (this.deadlines.delete(exec) && this.deadlines.size === 0 && this.deadlineTimer) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = null;
+      this.deadlineAt = Infinity;
+    }
+  }
+
+  deadline(exec: RunExecution): void {
+    this.deadlines.add(exec);
+    if (exec.deadline! < this.deadlineAt) this.armDeadline(exec.deadline!);
+  }
+
+  private armDeadline(at: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(() => this.onDeadline(), Math.max(0, at - Date.now()));
+    this.deadlineTimer.unref?.();
+  }
+
+  private onDeadline(): void {
+    this.deadlineTimer = null;
+    this.deadlineAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const x of [...this.deadlines]) {
+      if (x.deadline! <= now) {
+        this.deadlines.delete(x);
+        x.timeout();
+      } else next = Math.min(next, x.deadline!);
+    }
+    if (next < Infinity) this.armDeadline(next);
+  }
+
+  private onTick(): void {
+    const now = Date.now();
+    if (now - this.lastSummary >= SUMMARY_MS) {
+      this.lastSummary = now;
+      this.hooks.summary();
+    }
+    if (now - this.lastRenew >= this.lease / 3 - 10) void this.beatNow();
+    else {
+      // Runs begun since the last tick: marked started (one statement), leases renewed with it.
+      if (this.unmarked.size > 0) void this.beat([...this.unmarked.keys()]);
+    }
+  }
+
+  /** Renews every held lease now (also on a `cancel` wake-up: the answer names runs to cancel). */
+  beatNow(): Promise<void> {
+    this.lastRenew = Date.now();
+    return this.beat(this.hooks.held());
+  }
+
+  private beat(ids: string[]): Promise<void> {
+    if (this.inFlight || ids.length === 0) return this.inFlight ?? Promise.resolve();
+    const runs: HeartbeatItem[] = ids.map((backendId) => {
+      const startedAt = this.unmarked.get(backendId);
+      return startedAt ? { backendId, startedAt } : { backendId };
+    });
+    this.inFlight = this.board
+      .heartbeatRuns({ worker: this.worker, runs })
+      .then((answer) => {
+        for (const r of runs) if (r.startedAt) this.unmarked.delete(r.backendId);
+        const lost = new Set(answer.lost);
+        const dropped = new Set([...lost].filter((id) => this.hooks.buffered(id)));
+        if (dropped.size > 0) this.hooks.dropBuffered(dropped);
+        for (const id of lost) {
+          if (dropped.has(id)) continue;
+          this.hooks.execution(id)?.lost(new LeaseLostError(`run ${id} is no longer held by worker ${this.worker}`));
+        }
+        for (const id of answer.cancelRequested) this.hooks.execution(id)?.cancel();
+      })
+      .catch((e: unknown) => this.log.error({ err: e }, `heartbeat of ${runs.length} held run(s) failed: ${(e as Error).message}`))
+      .finally(() => {
+        this.inFlight = null;
+      });
+    return this.inFlight;
+  }
+}

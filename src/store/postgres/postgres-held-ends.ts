@@ -1,0 +1,159 @@
+import type pg from 'pg';
+import { OrreryError } from '../../core/errors.js';
+import type { Task, TaskRun, TaskType } from '../../core/model.js';
+import { planRunEnd, type RunEndPlan } from '../../core/run-end.js';
+import type { TaskUpdate } from '../../core/end-of-run.js';
+import { taskFromRow, type Row } from '../rows.js';
+import type { EndRunItem, EndRunResult } from '../store.js';
+import { endRunsInTx, updateTasks } from './postgres-ends.js';
+
+/**
+ * The end of held runs in one statement, planned in TypeScript from the run and task the claim
+ * returned: no read, no lock, no transaction. Each row is guarded (CASE, so the plan keeps to the
+ * primary keys): the run must still be held by its worker with no cancellation asked, the task must
+ * still have this run current with the formula's inputs unchanged. A refused run goes the careful
+ * way (`endRunsInTx`, for its exact verdict); a run recorded whose task guard failed has only its
+ * task finished the careful way. Exported so a test can check its generic plan.
+ */
+export const END_HELD = {
+  name: 'orrery_end_held_v1',
+  text: `WITH x AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
+         $9::bigint[], $10::text[], $11::text[], $12::timestamptz[], $13::bigint[], $14::int[], $15::int[], $16::int[],
+         $17::timestamptz[], $18::int[], $19::int[], $20::int[])
+       AS x(run, status, started, ended, metadata, result, error, worker, task, tstatus, reason, next_run, interval, retries, abandons, attempt,
+            old_next_run, old_retries, old_abandons, old_attempt)),
+     r AS (UPDATE task_runs r SET status = x.status, started = coalesce(r.started, x.started), ended = x.ended, metadata = x.metadata,
+             result = x.result, error = x.error, lease_expires_at = NULL
+           FROM x WHERE r.id = x.run AND r.id = ANY($1::bigint[])
+             AND CASE WHEN r.status IN ('claimed', 'started') AND r.worker = x.worker AND NOT r.cancel_requested THEN true ELSE false END
+           RETURNING r.id),
+     t AS (UPDATE tasks t SET status = x.tstatus, disabled_reason = x.reason, next_run = x.next_run, current_interval_ms = x.interval,
+             retries_left = x.retries, consecutive_abandons = x.abandons, next_attempt = x.attempt, current_run = NULL,
+             dedupe_key = CASE WHEN x.tstatus = 'next_run_not_scheduled' THEN t.dedupe_key ELSE NULL END
+           FROM x JOIN r ON r.id = x.run
+           WHERE t.id = x.task AND t.id = ANY($9::bigint[])
+             AND CASE WHEN t.current_run = x.run AND t.status = 'next_run_scheduled' AND t.next_run = x.old_next_run
+                   AND t.retries_left = x.old_retries AND t.consecutive_abandons = x.old_abandons AND t.next_attempt = x.old_attempt
+                 THEN true ELSE false END
+           RETURNING t.id)
+     SELECT 'r' AS k, id FROM r UNION ALL SELECT 't' AS k, id FROM t`,
+} as const;
+
+interface Deps {
+  pool: pg.Pool;
+  tx: <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
+  typeOf: (name: string) => Promise<TaskType>;
+}
+
+interface Fast {
+  i: number;
+  item: EndRunItem;
+  run: TaskRun;
+  task: Task;
+  plan: RunEndPlan & { task: TaskUpdate };
+}
+
+/** Ends a batch of runs, each in input order with its own outcome (`Store.endRuns`). */
+export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Promise<Array<EndRunResult | OrreryError>> {
+  const out: Array<EndRunResult | OrreryError> = new Array(items.length);
+  const seen = new Map<string, number>();
+  for (const { backendId } of items) seen.set(backendId, (seen.get(backendId) ?? 0) + 1);
+  const fast: Fast[] = [];
+  const careful: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const held = item.held;
+    // A run ended twice in one batch is planned in order, the careful way.
+    if (!held || held.run.backendId !== item.backendId || seen.get(item.backendId)! > 1 || item.req.worker == null || item.req.cause !== 'end') {
+      careful.push(i);
+      continue;
+    }
+    let plan: RunEndPlan;
+    try {
+      plan = planRunEnd(held.run, held.task, await deps.typeOf(held.task.type), held.run.id, item.req);
+    } catch (e) {
+      if (!(e instanceof OrreryError)) throw e;
+      careful.push(i); // the store's own state gives the exact verdict
+      continue;
+    }
+    if (plan.task === null) careful.push(i);
+    else fast.push({ i, item, run: held.run, task: held.task, plan: plan as Fast['plan'] });
+  }
+
+  const taskOnly: Fast[] = [];
+  if (fast.length > 0) {
+    const rows = (await deps.pool.query<Row>({ ...END_HELD, values: endValues(fast) })).rows;
+    const runs = new Set<number>();
+    const tasks = new Set<number>();
+    for (const r of rows) (r.k === 'r' ? runs : tasks).add(Number(r.id));
+    for (const f of fast) {
+      if (!runs.has(f.run.id)) careful.push(f.i);
+      else if (tasks.has(f.task.id)) out[f.i] = { run: endedRun(f), task: { ...f.task, ...f.plan.task }, taskUpdated: true };
+      else taskOnly.push(f);
+    }
+  }
+  if (careful.length > 0 || taskOnly.length > 0) {
+    careful.sort((a, b) => a - b);
+    await deps.tx(async (c) => {
+      const ended = await endRunsInTx(c, careful.map((i) => items[i]!), deps.typeOf);
+      careful.forEach((i, k) => (out[i] = ended[k]!));
+      for (const [f, r] of await finishTasks(c, taskOnly, deps.typeOf)) out[f.i] = r;
+    });
+  }
+  return out;
+}
+
+function endedRun(f: Fast): TaskRun {
+  return { ...f.run, ...f.plan.run, leaseExpiresAt: null };
+}
+
+/**
+ * Runs recorded by the one-statement end whose task changed since the claim: the task is locked and
+ * the formula applied to its current state, or left alone when it has moved on (planRunEnd's rule).
+ */
+async function finishTasks(c: pg.PoolClient, list: readonly Fast[], typeOf: Deps['typeOf']): Promise<Array<[Fast, EndRunResult]>> {
+  if (list.length === 0) return [];
+  const ids = [...new Set(list.map((f) => f.task.id))].sort((a, b) => a - b);
+  const rows = (await c.query<Row>('SELECT * FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids])).rows;
+  const current = new Map(rows.map((r) => [Number(r.id), { task: taskFromRow(r), run: r.current_run === null ? null : Number(r.current_run) }]));
+  const out: Array<[Fast, EndRunResult]> = [];
+  const updates: Array<[number, TaskUpdate]> = [];
+  for (const f of list) {
+    const state = current.get(f.task.id)!;
+    const plan = planRunEnd(f.run, state.task, await typeOf(state.task.type), state.run, f.item.req);
+    if (plan.task === null) {
+      out.push([f, { run: endedRun(f), task: state.task, taskUpdated: false, ...(plan.note ? { note: plan.note } : {}) }]);
+      continue;
+    }
+    updates.push([state.task.id, plan.task]);
+    out.push([f, { run: endedRun(f), task: { ...state.task, ...plan.task }, taskUpdated: true }]);
+  }
+  await updateTasks(c, updates);
+  return out;
+}
+
+function endValues(fast: readonly Fast[]): unknown[] {
+  const col = <T>(fn: (f: Fast) => T) => fast.map(fn);
+  return [
+    col((f) => f.run.id),
+    col((f) => f.plan.run.status),
+    col((f) => f.plan.run.started),
+    col((f) => f.plan.run.ended),
+    col((f) => JSON.stringify(f.plan.run.metadata)),
+    col((f) => (f.plan.run.result === null || f.plan.run.result === undefined ? null : JSON.stringify(f.plan.run.result))),
+    col((f) => f.plan.run.error),
+    col((f) => f.item.req.worker),
+    col((f) => f.task.id),
+    col((f) => f.plan.task.status),
+    col((f) => f.plan.task.disabledReason),
+    col((f) => f.plan.task.nextRun),
+    col((f) => f.plan.task.currentIntervalMs),
+    col((f) => f.plan.task.retriesLeft),
+    col((f) => f.plan.task.consecutiveAbandons),
+    col((f) => f.plan.task.nextAttempt),
+    col((f) => f.task.nextRun),
+    col((f) => f.task.retriesLeft),
+    col((f) => f.task.consecutiveAbandons),
+    col((f) => f.task.nextAttempt),
+  ];
+}

@@ -1,0 +1,125 @@
+import type Database from 'better-sqlite3';
+import { OrreryError } from '../../core/errors.js';
+import type { Task, TaskType } from '../../core/model.js';
+import { planRunEnd } from '../../core/run-end.js';
+import type { TaskUpdate } from '../../core/end-of-run.js';
+import { heartbeatAnswer } from '../heartbeat-answer.js';
+import { taskFromRow, type Row } from '../rows.js';
+import type { EndRunItem, EndRunResult, HeartbeatItem, HeartbeatRunsAnswer } from '../store.js';
+
+/**
+ * Runs held by workers on SQLite: the worker-wide heartbeat, giving claimed runs back, and the end of
+ * a held run planned from what its claim returned. Every method runs inside the store's write
+ * transaction; a guard that refuses changes nothing, so no savepoint is needed.
+ */
+export class SqliteHeldRuns {
+  private readonly s: ReturnType<typeof prepareHeld>;
+
+  constructor(
+    db: Database.Database,
+    private readonly typeOf: (name: string) => TaskType,
+  ) {
+    this.s = prepareHeld(db);
+  }
+
+  heartbeatInTx(worker: string, items: readonly HeartbeatItem[], at: Date): HeartbeatRunsAnswer {
+    const rows: Row[] = [];
+    for (const i of items) {
+      const row = this.s.beat.get({ bid: i.backendId, worker, at: at.getTime(), started: i.startedAt ? i.startedAt.getTime() : null }) as Row | undefined;
+      if (row) rows.push(row);
+    }
+    return heartbeatAnswer(items, rows);
+  }
+
+  releaseInTx(worker: string, backendIds: readonly string[]): number {
+    let n = 0;
+    for (const bid of backendIds) n += this.s.release.run(bid, worker).changes;
+    return n;
+  }
+
+  releaseExpiredInTx(at: Date, limit: number): number {
+    return this.s.releaseExpired.run(at.getTime(), limit).changes;
+  }
+
+  /**
+   * Ends one held run from its claim's snapshot: the run must still be held by the worker with no
+   * cancellation asked, the task must still have it current with the formula's inputs unchanged.
+   * Null when the run's guard refused (the caller takes the careful path for the exact verdict).
+   */
+  endInTx(item: EndRunItem): EndRunResult | null {
+    const held = item.held;
+    if (!held || held.run.backendId !== item.backendId || item.req.worker == null || item.req.cause !== 'end') return null;
+    let plan;
+    try {
+      plan = planRunEnd(held.run, held.task, this.typeOf(held.task.type), held.run.id, item.req);
+    } catch (e) {
+      if (e instanceof OrreryError) return null;
+      throw e;
+    }
+    if (plan.task === null) return null;
+    const r = plan.run;
+    const ran = this.s.endRun.run({
+      id: held.run.id,
+      worker: item.req.worker,
+      status: r.status,
+      started: r.started ? r.started.getTime() : null,
+      ended: r.ended!.getTime(),
+      metadata: JSON.stringify(r.metadata),
+      result: r.result === null || r.result === undefined ? null : JSON.stringify(r.result),
+      error: r.error,
+    });
+    if (ran.changes === 0) return null;
+    const run = { ...held.run, ...r, leaseExpiresAt: null };
+    const t = held.task;
+    if (this.s.endTask.run({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }).changes === 1) {
+      return { run, task: { ...t, ...plan.task }, taskUpdated: true };
+    }
+    // The task changed since the claim: the formula applies to its current state, or it has moved on.
+    const row = this.s.task.get(t.id) as Row;
+    const task: Task = taskFromRow(row);
+    const again = planRunEnd(held.run, task, this.typeOf(task.type), row.current_run === null ? null : Number(row.current_run), item.req);
+    if (again.task === null) return { run, task, taskUpdated: false, ...(again.note ? { note: again.note } : {}) };
+    this.s.updateTask.run(taskParams(task.id, again.task));
+    return { run, task: { ...task, ...again.task }, taskUpdated: true };
+  }
+}
+
+function taskParams(id: number, u: TaskUpdate) {
+  return {
+    id,
+    status: u.status,
+    reason: u.disabledReason,
+    next_run: u.nextRun.getTime(),
+    interval: u.currentIntervalMs,
+    retries: u.retriesLeft,
+    abandons: u.consecutiveAbandons,
+    attempt: u.nextAttempt,
+    keep_key: u.status === 'next_run_not_scheduled' ? 1 : 0,
+  };
+}
+
+const TASK_SET = `status = @status, disabled_reason = @reason, next_run = @next_run, current_interval_ms = @interval,
+  retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, current_run = NULL,
+  dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END`;
+
+function prepareHeld(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    beat: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type),
+      started = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN @started ELSE started END,
+      status = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN 'started' ELSE status END
+      WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
+    release: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL WHERE backend_id = ? AND status = 'claimed' AND worker = ?`),
+    releaseExpired: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL WHERE id IN (
+      SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?
+      ORDER BY lease_expires_at LIMIT ?)`),
+    endRun: p(`UPDATE task_runs SET status = @status, started = coalesce(started, @started), ended = @ended, metadata = @metadata,
+      result = @result, error = @error, lease_expires_at = NULL
+      WHERE id = @id AND status IN ('claimed', 'started') AND worker = @worker AND cancel_requested = 0`),
+    endTask: p(`UPDATE tasks SET ${TASK_SET}
+      WHERE id = @id AND current_run = @run AND status = 'next_run_scheduled' AND next_run = @old_next_run AND retries_left = @old_retries
+        AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt`),
+    task: p('SELECT * FROM tasks WHERE id = ?'),
+    updateTask: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
+  };
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import type { Orrery } from '../../src/engine/service.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { DAY, HOUR, LOAD_GIT, T0, plus, useOrrery } from './fixtures.js';
+
+const oneshot = (i: number, extra: Record<string, unknown> = {}) => ({ type: 'load-git', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} }, ...extra });
+
+async function runsOf(o: Orrery, taskId: number) {
+  return o.listRuns(taskId);
+}
+
+/** Claim-ahead (issue 15): the `claimed` status, worker-wide heartbeats, giving runs back, ends from the claim's snapshot. */
+export function claimAheadCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('claim ahead: claimed runs', () => {
+    it('a claim leaves runs claimed (no start instant); the heartbeat marks begun ones started and renews every lease', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      const tasks = await orrery.createTasks([0, 1, 2].map((i) => oneshot(i)));
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      expect(claimed).toHaveLength(3);
+      for (const c of claimed) expect(c.run).toMatchObject({ status: 'claimed', started: null, worker: 'w', leaseExpiresAt: plus(T0, 30_000) });
+      // The claim returns the task as it leaves it, for the end to plan from.
+      expect(claimed[0]!.task).toMatchObject({ status: 'next_run_scheduled', policy: 'oneshot', retriesLeft: 2 });
+      const [a, b, c] = claimed.map((x) => x.run.backendId) as [string, string, string];
+      const answer = await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: a, startedAt: plus(T0, 5) }, { backendId: b }], at: plus(T0, 10) });
+      expect(answer).toEqual({ renewed: 2, lost: [], cancelRequested: [] });
+      expect(await orrery.store.getRun(a)).toMatchObject({ status: 'started', started: plus(T0, 5), leaseExpiresAt: plus(T0, 30_010) });
+      expect(await orrery.store.getRun(b)).toMatchObject({ status: 'claimed', started: null, leaseExpiresAt: plus(T0, 30_010) });
+      expect(await orrery.store.getRun(c)).toMatchObject({ status: 'claimed', leaseExpiresAt: plus(T0, 30_000) });
+      // Another worker's heartbeat holds nothing: every run is lost to it, none is changed.
+      expect(await orrery.heartbeatRuns({ worker: 'x', runs: [{ backendId: a }, { backendId: 'nope' }], at: plus(T0, 20) })).toEqual({
+        renewed: 0,
+        lost: [a, 'nope'],
+        cancelRequested: [],
+      });
+      expect((await orrery.queueStats()).find((q) => q.type === 'load-git')).toMatchObject({ running: 1, claimed: 2 });
+      expect(tasks).toHaveLength(3);
+    });
+
+    it('an end from claimed records the handler start with the end, in one write', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      const [t] = await orrery.createTasks([oneshot(0)]);
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      const r = await orrery.endRun(c!.run.backendId, { status: 'eventful', worker: 'w', at: plus(T0, 50), startedAt: plus(T0, 20) });
+      expect(r.run).toMatchObject({ status: 'eventful', started: plus(T0, 20), ended: plus(T0, 50) });
+      expect((await orrery.getTask(t!.id))!.status).toBe('completed');
+      // A start after the end (a remote worker's clock ahead) is recorded as the end.
+      const [u] = await orrery.createTasks([oneshot(1)]);
+      const [d] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      const r2 = await orrery.endRun(d!.run.backendId, { status: 'uneventful', worker: 'w', at: plus(T0, 50), startedAt: plus(T0, 900) });
+      expect(r2.run.started).toEqual(plus(T0, 50));
+      expect(u).toBeTruthy();
+    });
+
+    it('giving claimed runs back puts them in the queue untouched: no retry consumed, no abandon counted', async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, numRetries: 0, maxAbandons: 1 }]);
+      const [t] = await orrery.createTasks([oneshot(0)]);
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      expect(await orrery.releaseRuns({ worker: 'other', backendIds: [c!.run.backendId] })).toBe(0);
+      expect(await orrery.releaseRuns({ worker: 'w', backendIds: [c!.run.backendId] })).toBe(1);
+      const [run] = await runsOf(orrery, t!.id);
+      expect(run).toMatchObject({ status: 'scheduled', worker: null, leaseExpiresAt: null, started: null, attempt: 1 });
+      expect(await orrery.getTask(t!.id)).toMatchObject({ status: 'next_run_scheduled', retriesLeft: 0, consecutiveAbandons: 0 });
+      // It is claimed again like any waiting run, and its old holder's end is refused.
+      const [again] = await orrery.claimRuns({ worker: 'w2', types: ['load-git'], limit: 10, startNow: 0, at: plus(T0, 5) });
+      expect(again!.run.backendId).toBe(c!.run.backendId);
+      await expect(orrery.endRun(c!.run.backendId, { status: 'eventful', worker: 'w', at: plus(T0, 6) })).rejects.toMatchObject({ code: 'lease_lost' });
+    });
+
+    it('the reaper gives expired claimed runs back (never run: no retry, no abandon) and ends expired started runs lost', async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, numRetries: 0, maxAbandons: 1 }]);
+      const tasks = await orrery.createTasks([oneshot(0), oneshot(1)]);
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      const started = claimed.find((c) => c.run.task === tasks[1]!.id)!;
+      await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: started.run.backendId, startedAt: T0 }], at: T0 });
+      const reaped = await orrery.reapExpired({ at: plus(T0, HOUR) });
+      expect(reaped.map((r) => r.run.backendId)).toEqual([started.run.backendId]);
+      expect(reaped[0]!.run.status).toBe('lost');
+      expect((await orrery.getTask(tasks[1]!.id))!.status).toBe('disabled');
+      const [back] = await runsOf(orrery, tasks[0]!.id);
+      expect(back).toMatchObject({ status: 'scheduled', worker: null });
+      expect(await orrery.getTask(tasks[0]!.id)).toMatchObject({ status: 'next_run_scheduled', consecutiveAbandons: 0, retriesLeft: 0 });
+      expect(await orrery.store.nextLeaseExpiry()).toBeNull();
+    });
+
+    it('cancelling or disabling a claimed run ends it at once; its worker learns it from its heartbeat', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      const tasks = await orrery.createTasks([oneshot(0), oneshot(1)]);
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      const [a, b] = [claimed.find((c) => c.run.task === tasks[0]!.id)!, claimed.find((c) => c.run.task === tasks[1]!.id)!];
+      expect(await orrery.cancelRun(a.run.backendId, { at: plus(T0, 1) })).toMatchObject({ outcome: 'ended', run: { status: 'failed', error: 'cancelled' } });
+      await orrery.disableTasks([tasks[1]!.id]);
+      expect((await orrery.store.getRun(b.run.backendId))!.status).toBe('lost');
+      const answer = await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: a.run.backendId }, { backendId: b.run.backendId }], at: plus(T0, 2) });
+      expect(answer.lost.sort()).toEqual([a.run.backendId, b.run.backendId].sort());
+    });
+  });
+
+  describe('claim ahead: startNow', () => {
+    it('the first startNow runs in claim order start at the claim (waiting runs, then due tasks); the rest are claimed ahead', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      await orrery.createTasks([0, 1].map((i) => oneshot(i, { nextRun: plus(T0, -HOUR + i) })));
+      await orrery.scheduleDue({ at: T0 });
+      await orrery.createTasks([2, 3, 4].map((i) => oneshot(i, { nextRun: plus(T0, -10 + i) })));
+      const out = await orrery.claim({ worker: 'w', types: ['load-git'], limit: 5, startNow: 3, at: T0 });
+      expect(out.runs).toHaveLength(5);
+      expect(out.created).toHaveLength(3);
+      const byArg = new Map(out.runs.map((c) => [c.arguments.args[0], c.run]));
+      for (const i of [0, 1, 2]) expect(byArg.get(i)).toMatchObject({ status: 'started', started: T0 });
+      for (const i of [3, 4]) expect(byArg.get(i)).toMatchObject({ status: 'claimed', started: null });
+      // Without startNow every run starts at the claim (the jobboard's behaviour for plain claimers).
+      await orrery.createTasks([oneshot(5)]);
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: T0 });
+      expect(c!.run.status).toBe('started');
+    });
+
+    it('runs of a limited type come only within startNow, and always started', async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, name: 'narrow', maxRunning: 5 }]);
+      await orrery.createTasks([0, 1, 2, 3].map((i) => ({ ...oneshot(i), type: 'narrow' })));
+      await orrery.scheduleDue({ at: T0 });
+      const out = await orrery.claim({ worker: 'w', types: ['narrow'], limit: 10, startNow: 2, at: T0 });
+      expect(out.runs.map((c) => c.run.status)).toEqual(['started', 'started']);
+      expect((await orrery.claim({ worker: 'w', types: ['narrow'], limit: 10, startNow: 0, at: T0 })).runs).toEqual([]);
+    });
+  });
+
+  describe('claim ahead: ends planned from the claim', () => {
+    it('a batch of held ends applies the formula without reading; a task changed since the claim is finished from its current state', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      const tasks = await orrery.createTasks([0, 1, 2].map((i) => ({ type: 'load-git', arguments: { args: [i], kwargs: {} } })));
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      const byTask = new Map(claimed.map((c) => [c.run.task, c]));
+      // Task 1 disabled since the claim (its run is asked to stop), task 2 otherwise untouched.
+      await orrery.disableTasks([tasks[1]!.id]);
+      const items = tasks.map((t) => {
+        const c = byTask.get(t.id)!;
+        return { backendId: c.run.backendId, status: 'uneventful' as const, worker: 'w', at: plus(T0, 100), startedAt: plus(T0, 10), held: { run: c.run, task: c.task! } };
+      });
+      const out = await orrery.endRuns(items);
+      expect(out[0]).toMatchObject({ taskUpdated: true, run: { status: 'uneventful', started: plus(T0, 10) }, task: { status: 'next_run_not_scheduled', nextRun: plus(T0, 100 + 2 * DAY) } });
+      // The disabled task's run was withdrawn: the end is refused for it, the task stays disabled.
+      expect(out[1]).toMatchObject({ code: 'invalid_transition' });
+      expect(out[2]).toMatchObject({ taskUpdated: true });
+      expect((await orrery.getTask(tasks[0]!.id))!).toMatchObject({ status: 'next_run_not_scheduled', currentIntervalMs: 2 * DAY });
+      expect((await orrery.getTask(tasks[1]!.id))!.status).toBe('disabled');
+      // Ending again is refused, whatever the snapshot says.
+      const twice = await orrery.endRuns([items[0]!]);
+      expect(twice[0]).toMatchObject({ code: 'invalid_transition' });
+    });
+
+    it('a stale snapshot (the task changed in between) never overwrites the task with stale inputs', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      const [t] = await orrery.createTasks([{ type: 'load-git', arguments: { args: ['s'], kwargs: {} } }]);
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      // A snapshot from another moment: its interval and retries differ from the stored task.
+      const stale = { ...c!.task!, currentIntervalMs: 7 * HOUR, retriesLeft: 1 };
+      const [r] = await orrery.endRuns([{ backendId: c!.run.backendId, status: 'eventful', worker: 'w', at: plus(T0, 100), held: { run: c!.run, task: stale } }]);
+      expect(r).toMatchObject({ taskUpdated: true });
+      // The stored task's own interval (1 day) was used, not the stale 7 hours.
+      const task = (await orrery.getTask(t!.id))!;
+      expect(task.retriesLeft).toBe(2);
+      expect(task.currentIntervalMs).toBe(DAY / 2);
+    });
+
+    it('a run whose cancellation was asked for ends as a cancellation even from a held snapshot', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      await orrery.createTasks([oneshot(0)]);
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: c!.run.backendId, startedAt: T0 }], at: T0 });
+      expect(await orrery.cancelRun(c!.run.backendId, { at: plus(T0, 1) })).toMatchObject({ outcome: 'requested' });
+      const [r] = await orrery.endRuns([{ backendId: c!.run.backendId, status: 'failed', error: 'aborted', worker: 'w', at: plus(T0, 5), held: { run: c!.run, task: c!.task! } }]);
+      expect(r).toMatchObject({ run: { status: 'failed', error: 'cancelled (aborted)' } });
+    });
+  });
+}
