@@ -52,8 +52,10 @@ export function bufferTarget(s: Pick<ClaimAheadState, 'concurrency' | 'prefetch'
  * (their claims count running runs against the queue); a type a worker claimed directly from within
  * the grace is left to the workers; otherwise tasks due for longer than the grace are queued.
  */
-export function runnerCutoff(type: TaskType, at: Date, lastDirectClaim: Date | null, graceMs: number): Date | null {
+export function runnerCutoff(type: TaskType, at: Date, lastDirectClaim: Date | null, graceMs: number, holdUnlimited = false): Date | null {
   if (graceMs <= 0 || hasLimits(type)) return at;
+  // A runner that just started (or was just woken to a backlog) gives the workers one grace to show up.
+  if (holdUnlimited) return null;
   if (lastDirectClaim !== null && lastDirectClaim.getTime() > at.getTime() - graceMs) return null;
   return new Date(at.getTime() - graceMs);
 }

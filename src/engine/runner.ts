@@ -31,6 +31,7 @@ export class Runner extends PeriodicLoop {
   private claimWake: NodeJS.Timeout | null = null;
   private tasksWake: NodeJS.Timeout | null = null;
   private readonly graceMs: number;
+  private startedAt: number | null = null;
 
   constructor(orrery: Orrery, opts: RunnerOptions = {}) {
     super(orrery, 'runner', opts);
@@ -68,7 +69,12 @@ export class Runner extends PeriodicLoop {
   }
 
   protected async pass(): Promise<number> {
-    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs });
+    // For its first grace the runner leaves due tasks of types without limits to the workers: a backlog
+    // found at start-up is theirs to claim directly (they record that they do) before it queues any.
+    const now = this.orrery.clock.now().getTime();
+    this.startedAt ??= now;
+    const holdUnlimited = now - this.startedAt < this.graceMs;
+    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs, holdUnlimited });
     const byType = new Map<string, number>();
     for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
     for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);

@@ -246,14 +246,14 @@ export class Orrery implements Jobboard {
    * `refillFraction` (the runner uses 0.1) leaves a bounded queue that still holds runs alone until
    * that fraction of it is free.
    */
-  async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number } = {}): Promise<TaskRun[]> {
+  async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean } = {}): Promise<TaskRun[]> {
     const at = this.instant(opts.at);
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     const runs: TaskRun[] = [];
     for (const type of types) {
       const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
-      const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs } : {}) });
+      const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs, holdUnlimited: opts.holdUnlimited === true } : {}) });
       this.emitRuns('scheduled', scheduled); // per type, before a worker can have claimed them
       runs.push(...scheduled);
     }

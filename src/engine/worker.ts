@@ -53,6 +53,12 @@ export class Worker {
   /** Runs whose handler settled and whose end is still being written. */
   private ending = 0;
   private readonly endingRuns = new Set<RunExecution>();
+  /**
+   * No handler starts while this many ends wait for the database: two rounds of slots, so handlers
+   * run while the previous round's ends are written, and a worker killed at any moment re-executes
+   * fewer than 3 × concurrency runs that had finished (docs/guarantees.md).
+   */
+  private readonly maxUnrecorded: number;
   private readonly concurrency: number;
   private readonly prefetch: number;
   private readonly pollMs: number;
@@ -79,6 +85,7 @@ export class Worker {
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error('concurrency must be a positive integer');
     this.prefetch = opts.prefetch ?? DEFAULT_PREFETCH;
     if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new Error('prefetch must be a non-negative integer');
+    this.maxUnrecorded = 2 * this.concurrency;
     this.pollMs = opts.pollMs ?? 1000;
     this.graceMs = opts.graceMs ?? 10_000;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -175,7 +182,7 @@ export class Worker {
         if (limit > 0 && types.length > 0) {
           // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
           // (a handler that crashes the worker is then counted; runs of limited types come only for these).
-          const startNow = this.ending < this.concurrency ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
+          const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
           const req = { worker: this.id, types, limit, startNow };
           const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
           const startFirst: ClaimedRun[] = [];
@@ -205,13 +212,12 @@ export class Worker {
 
   /**
    * Starts buffered runs while slots are free. A slot frees when its handler settles (the end is
-   * written in the background, batched with others), but no handler starts while a concurrency's
-   * worth of ends waits for the database: a worker killed now re-executes fewer than 2 × concurrency
-   * runs that had finished (docs/guarantees.md).
+   * written in the background, batched with others), but no handler starts while `maxUnrecorded`
+   * ends wait for the database.
    */
   private dispatch(wake = true): void {
     let started = 0;
-    while (this.state === 'running' && this.handling < this.concurrency && this.ending < this.concurrency && this.buffer.length > 0) {
+    while (this.state === 'running' && this.handling < this.concurrency && this.ending < this.maxUnrecorded && this.buffer.length > 0) {
       this.execute(this.buffer.shift()!);
       started += 1;
     }

@@ -211,6 +211,8 @@ export interface ScheduleDueOptions {
    * directly from the type within it (`runnerCutoff` in core/claim-ahead.ts). Default 0: schedule at once.
    */
   graceMs?: number;
+  /** With `graceMs`: leave every due task of types without limits to workers in this pass (a runner's first grace). */
+  holdUnlimited?: boolean;
 }
 
 /** The storage port, named after domain operations. Every mutating call takes the instant `at`. */

@@ -204,19 +204,25 @@ describe.skipIf(!hasPrlimit)('a full disk (SQLite, RLIMIT_FSIZE)', () => {
     const executions = new Map<number, number>();
     for (const l of readFileSync(ledger, 'utf8').trim().split('\n')) executions.set(Number(l.split(' ')[1]), (executions.get(Number(l.split(' ')[1])) ?? 0) + 1);
     let lost = 0;
+    let again = 0;
     for (const t of tasks) {
       const runs = (await orrery.listRuns(t.id)).map((r) => r.status);
       expect(runs.filter((s) => s === 'eventful'), `runs of task ${t.id}`).toHaveLength(1);
       expect(runs.every((s) => s === 'eventful' || s === 'lost'), `runs of task ${t.id}: ${runs.join(', ')}`).toBe(true);
       lost += runs.length - 1;
-      // executed once, plus once more for each lost run at most
+      // executed once, plus once more for each lost run at most, plus once for a run given back as
+      // never started: its handler began while the full disk kept its start from being recorded
+      // (docs/guarantees.md, claim ahead)
       expect(executions.get(t.id) ?? 0).toBeGreaterThanOrEqual(1);
-      expect(executions.get(t.id) ?? 0).toBeLessThanOrEqual(runs.length);
+      expect(executions.get(t.id) ?? 0).toBeLessThanOrEqual(runs.length + 1);
+      again += Math.max(0, (executions.get(t.id) ?? 0) - 1);
     }
-    expect(lost).toBeGreaterThan(0);
+    // Runs executed while the disk was full were run again once space returned: reaped lost when
+    // their start had been recorded, given back as never started when it had not.
+    expect(again).toBeGreaterThan(0);
     const check = new Database(path, { readonly: true });
     expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
     check.close();
-    console.log(`disk-full shutdown: stopped ${stoppedIn} ms after SIGTERM (grace 500 ms), ${unrecorded}/${BRIEF_TASKS} tasks not done; ${lost} executed runs whose ends were never recorded reaped lost and run again once space returned`);
+    console.log(`disk-full shutdown: stopped ${stoppedIn} ms after SIGTERM (grace 500 ms), ${unrecorded}/${BRIEF_TASKS} tasks not done; ${again} executed runs whose ends were never recorded run again once space returned (${lost} of them reaped lost, the others given back as never started)`);
   }, 60_000);
 });

@@ -55,11 +55,12 @@ describe('SQLITE_BUSY: two runners and two workers on one file', () => {
 
     // Exactly once: one run per task, ended by its handler; one execution per task in the ledger.
     const check = new Database(path, { readonly: true });
-    const rows = check.prepare(`SELECT task, status, worker, scheduled = started AS direct FROM task_runs WHERE type = 'busy-mix' ORDER BY task, id`).all() as Array<{
+    const rows = check.prepare(`SELECT task, status, worker, scheduled = started AS direct, started IS NOT NULL AND started >= scheduled AS startOk FROM task_runs WHERE type = 'busy-mix' ORDER BY task, id`).all() as Array<{
       task: number;
       status: string;
       worker: string;
       direct: number;
+      startOk: number;
     }>;
     check.close();
     const runsOf = new Map<number, string[]>();
@@ -72,12 +73,12 @@ describe('SQLITE_BUSY: two runners and two workers on one file', () => {
     expect(executions).toHaveLength(TASKS);
     expect(new Set(executions).size).toBe(TASKS);
     expect(statuses.size).toBe(2); // both workers took part
-    // Every run came from a runner pass or from a worker's claim of a due task, whose run has
-    // scheduled = started (a runner's run claimed within the same millisecond looks alike, hence the bounds).
+    // Runs come from runner passes or from workers' claims of due tasks (the runner leaves those to
+    // the workers for a grace); either way every run recorded the start of its handler.
     const scheduled = procs.slice(0, 2).map((p) => [...p.output().matchAll(/scheduled (\d+) runs? of busy-mix/g)].reduce((n, m) => n + Number(m[1]), 0));
     const direct = rows.filter((r) => r.direct === 1).length;
     expect(scheduled[0]! + scheduled[1]!).toBeLessThanOrEqual(TASKS);
-    expect(scheduled[0]! + scheduled[1]! + direct).toBeGreaterThanOrEqual(TASKS);
+    expect(rows.filter((r) => r.startOk !== 1)).toEqual([]);
     console.log(
       `sqlite-busy: ${TASKS} tasks in ${took} ms; runs scheduled per runner ${scheduled.join('/')}, claimed from due tasks (or in the millisecond they were scheduled) ${direct}, ended per worker ${[...statuses.values()].join('/')}; 0 lock errors, 0 duplicates`,
     );

@@ -46,14 +46,14 @@ describe('Worker: ends written in the background', () => {
     });
     onCleanup(() => w.stop(0));
     w.start();
-    // With every end held back, handlers start until a concurrency's worth of ends waits (so a killed
-    // worker re-executes fewer than 2 x concurrency finished runs), while claims run ahead into the buffer.
-    await waitFor(() => handled >= 2 && w.buffered > 0, 'handlers to run while their ends wait');
+    // With every end held back, handlers start until two rounds of ends wait (so a killed worker
+    // re-executes fewer than 3 x concurrency finished runs), while claims run ahead into the buffer.
+    await waitFor(() => handled >= 4 && w.buffered > 0, 'handlers to run while their ends wait');
     await waitFor(async () => {
       const q = (await orrery.store.queueStats(new Date())).find((x) => x.type === 'job')!;
       return q.running + q.claimed === handled + w.buffered;
     }, 'every held run to be counted held');
-    expect(handled).toBeLessThanOrEqual(3);
+    expect(handled).toBeLessThanOrEqual(5);
     expect(peak).toBeLessThanOrEqual(2);
 
     release();

@@ -275,7 +275,7 @@ export class PostgresStore implements Store {
       const t = await this.typeOrNull(this.pool, type);
       if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       const [marker] = await this.rows(this.pool, 'SELECT last_direct_claim AS t FROM task_types WHERE name = $1', [type]);
-      const cutoff = runnerCutoff(t, at, (marker?.t as Date | null) ?? null, opts.graceMs);
+      const cutoff = runnerCutoff(t, at, (marker?.t as Date | null) ?? null, opts.graceMs, opts.holdUnlimited);
       if (cutoff === null) return [];
       dueBy = cutoff;
     }

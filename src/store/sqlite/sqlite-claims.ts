@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { claimAllowance, hasLimits, pickWithinKeyLimits, rateWindowStart, type KeyedCandidate } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
-import { claimedFromRow, type Row } from '../rows.js';
+import { claimedFromRow, taskFromRow, type Row } from '../rows.js';
+import type { TaskRun } from '../../core/model.js';
 import type { ClaimOutcome, ClaimRequest, ClaimedRun } from '../store.js';
 import { directClaimStale } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
@@ -130,20 +131,45 @@ export class SqliteClaims {
       if (type !== null && !hasLimits(type)) due.push(...this.pickDue(name, at, limit));
     }
     due.sort((a, b) => (a.priority_rank as number) - (b.priority_rank as number) || (a.next_run as number) - (b.next_run as number) || (a.id as number) - (b.id as number));
-    const created = due.slice(0, limit).map((task, i) => {
-      const r = this.s.insertClaimed.get({
-        status: i < startNow ? 'started' : 'claimed',
+    // Built from the task rows just read and the cached types: no row is read back.
+    const created = due.slice(0, limit).map((row, i): ClaimedRun => {
+      const task = taskFromRow(row);
+      const type = this.typeOf(task.type)!;
+      const status = i < startNow ? 'started' : 'claimed';
+      const backendId = timeOrderedUuid(at);
+      const id = Number(
+        this.s.insertClaimed.run({
+          status,
+          task: task.id,
+          type: task.type,
+          backend_id: backendId,
+          rank: row.priority_rank,
+          at,
+          lease_expires_at: at + type.leaseMs,
+          worker: req.worker,
+          attempt: task.nextAttempt,
+          ckey: task.concurrencyKey,
+        }).lastInsertRowid,
+      );
+      this.s.markScheduled.run(id, task.id);
+      const run: TaskRun = {
+        id,
         task: task.id,
         type: task.type,
-        backend_id: timeOrderedUuid(at),
-        rank: task.priority_rank,
-        at,
+        backendId,
+        status,
+        scheduled: req.at,
+        started: status === 'started' ? req.at : null,
+        ended: null,
+        metadata: {},
+        result: null,
+        error: null,
         worker: req.worker,
-        attempt: task.next_attempt,
-        ckey: task.concurrency_key ?? null,
-      }) as Row;
-      this.s.markScheduled.run(r.id, task.id);
-      return claimedFromRow({ ...r, ...(this.s.claimContext.get(r.task, r.type) as Row) });
+        leaseExpiresAt: new Date(at + type.leaseMs),
+        attempt: task.nextAttempt,
+        cancelRequested: false,
+      };
+      return { run, arguments: task.arguments, backendName: type.backendName, leaseMs: type.leaseMs, timeoutMs: type.timeoutMs, task: { ...task, status: 'next_run_scheduled' } };
     });
     // The runner leaves types that workers claim directly to them (core/claim-ahead.ts runnerCutoff).
     for (const t of new Set(created.map((c) => c.run.type))) {
@@ -172,8 +198,7 @@ function prepareClaims(db: Database.Database) {
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
     insertClaimed: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
-      VALUES (@task, @type, @backend_id, @status, @rank, @at, CASE WHEN @status = 'started' THEN @at END, @worker, @at + (SELECT lease_ms FROM task_types WHERE name = @type), @attempt, @ckey)
-      RETURNING *`),
+      VALUES (@task, @type, @backend_id, @status, @rank, @at, CASE WHEN @status = 'started' THEN @at END, @worker, @lease_expires_at, @attempt, @ckey)`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     markDirectClaim: p(`UPDATE task_types SET last_direct_claim = @at WHERE name = @name AND (last_direct_claim IS NULL OR last_direct_claim < @at)`),
     // The task as the claim leaves it (claimedFromRow's t_ columns): ends plan from it without reading it.

@@ -207,7 +207,7 @@ export class SqliteStore implements Store {
       const t = this.typeOrNull(type);
       if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       const marker = (this.stmts.directClaimOf.get(type) as { t: number | null } | undefined)?.t ?? null;
-      const cutoff = runnerCutoff(t, at, marker === null ? null : new Date(marker), opts.graceMs);
+      const cutoff = runnerCutoff(t, at, marker === null ? null : new Date(marker), opts.graceMs, opts.holdUnlimited);
       if (cutoff === null) return [];
       now = cutoff.getTime();
     }
