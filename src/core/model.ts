@@ -29,12 +29,14 @@ export const RUN_END_STATUSES = ['eventful', 'uneventful', 'failed', 'permfailed
  * buffer; `started` is set when its handler begins. A run whose handler began and ended between two
  * of its worker's writes goes from `claimed` to its end in one write, which records the handler's
  * start instant too (`claimed → final`). `claimed → scheduled` gives a run that never ran back to
- * the queue (its worker stopped, or its lease expired) without consuming a retry.
+ * the queue (its worker stopped, or its lease expired) without consuming a retry; so does
+ * `started → scheduled` for a run started at its claim whose worker gave it back unrun.
  */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   scheduled: ['claimed', 'started', 'lost'],
   claimed: ['scheduled', 'started', 'eventful', 'uneventful', 'failed', 'permfailed', 'lost'],
-  started: ['eventful', 'uneventful', 'failed', 'permfailed', 'lost'],
+  // started -> scheduled: a run started at its claim whose worker gave it back before running it.
+  started: ['scheduled', 'eventful', 'uneventful', 'failed', 'permfailed', 'lost'],
   eventful: [],
   uneventful: [],
   failed: [],

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
 import { parseDuration } from './durations.js';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { parseInstant } from './instants.js';
@@ -15,6 +15,8 @@ import {
 } from './model.js';
 import { firstOccurrence, normaliseSchedule } from './schedule.js';
 import { parseRateLimit } from './limits.js';
+
+export { canonicalJson, dedupeKey, keyIdentity } from './dedupe-key.js';
 
 export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
 
@@ -178,17 +180,18 @@ export interface NewTask {
 
 /** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
 export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = ''): NewTask {
-  const t = parseWith(taskInputSchema, input, path);
-  const p = (f: string) => (path ? `${path}.${f}` : f);
+  const t = quickTaskInput(input) ?? parseWith(taskInputSchema, input, path);
   const type = types.get(t.type);
-  if (!type) throw invalid(p('type'), `unknown task type "${t.type}"`);
-  assertJson(t.arguments, p('arguments'));
-  const schedule = normaliseSchedule(t.schedule, at, p('schedule'));
+  if (!type) throw invalid(field(path, 'type'), `unknown task type "${t.type}"`);
+  // One walk checks the arguments and writes their canonical JSON; anything unusual goes the general way.
+  const argsJson = plainCanonicalJson(t.arguments);
+  if (argsJson === undefined) assertJson(t.arguments, field(path, 'arguments'));
+  const schedule = normaliseSchedule(t.schedule, at, field(path, 'schedule'));
   if (t.policy === 'oneshot' && schedule.kind !== 'adaptive') {
-    throw invalid(p('schedule'), 'a oneshot task runs once; cron and rrule schedules need policy "recurring"');
+    throw invalid(field(path, 'schedule'), 'a oneshot task runs once; cron and rrule schedules need policy "recurring"');
   }
   if (t.policy === 'recurring' && schedule.kind === 'adaptive' && type.defaultIntervalMs === null) {
-    throw invalid(p('policy'), `task type "${type.name}" has no defaultInterval, so it cannot have recurring adaptive tasks`);
+    throw invalid(field(path, 'policy'), `task type "${type.name}" has no defaultInterval, so it cannot have recurring adaptive tasks`);
   }
   let nextRun = t.nextRun ?? at;
   if (t.nextRun === undefined && schedule.kind !== 'adaptive') nextRun = firstOccurrence(schedule, at) ?? at;
@@ -205,49 +208,103 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
     dedupeKey:
       t.key !== null
         ? keyIdentity(type.name, t.key)
-        : dedupeKey(type.name, t.arguments, t.policy, t.priority, t.policy === 'oneshot' ? nextRun : null, scheduleIdentity(schedule, t.schedule)),
+        : dedupeKeyOf(
+            type.name,
+            argsJson ?? canonicalJson(t.arguments),
+            t.policy,
+            t.priority,
+            t.policy === 'oneshot' ? nextRun : null,
+            scheduleIdentity(schedule, t.schedule),
+          ),
     key: t.key,
     concurrencyKey: t.concurrencyKey,
     onConflict: t.onConflict,
   };
 }
 
+const field = (path: string, f: string) => (path ? `${path}.${f}` : f);
+
+type TaskFields = z.output<typeof taskInputSchema>;
 /**
- * Tasks equal in (type, arguments, policy, priority) — and nextRun for one-shot tasks, and the
- * schedule as given for cron/rrule tasks — share a key.
+ * What `taskInputSchema` makes of the common shape, without zod (which costs more than the rest of a
+ * create): a plain object whose fields all hold plain valid values. Returns undefined for anything
+ * else, valid or not, so zod parses it and reports its errors. It accepts only input zod accepts and
+ * returns equal values: arguments copied one level deep as zod copies them (an absent `arguments`
+ * gives a fresh `{ args: [], kwargs: {} }` where zod shares one default object).
  */
-export function dedupeKey(
-  type: string,
-  args: TaskArguments,
-  policy: TaskPolicy,
-  priority: Priority | null,
-  nextRun: Date | null,
-  schedule: unknown = null,
-): string {
-  const canonical = canonicalJson([type, args, policy, priority, nextRun ? nextRun.getTime() : null, ...(schedule === null ? [] : [schedule])]);
-  return createHash('sha256').update(canonical).digest('base64url');
+export function quickTaskInput(input: unknown): TaskFields | undefined {
+  if (!isPlainObject(input)) return undefined;
+  for (const k in input) {
+    switch (k) {
+      // the fields of taskInputSchema (a test checks them against the schema)
+      case 'type': case 'arguments': case 'policy': case 'schedule': case 'nextRun':
+      case 'priority': case 'retriesLeft': case 'key': case 'concurrencyKey': case 'onConflict':
+        continue;
+      default:
+        return undefined;
+    }
+  }
+  const { type, policy = 'recurring', schedule, nextRun, priority = null, retriesLeft, key = null, concurrencyKey = null, onConflict = 'return' } = input;
+  if (typeof type !== 'string' || type.length === 0) return undefined;
+  if (policy !== 'recurring' && policy !== 'oneshot') return undefined;
+  if (priority !== null && priority !== 'high' && priority !== 'normal' && priority !== 'low') return undefined;
+  if (retriesLeft !== undefined && !(typeof retriesLeft === 'number' && Number.isSafeInteger(retriesLeft) && retriesLeft >= 0)) return undefined;
+  if (!isTaskKey(key) || !isTaskKey(concurrencyKey)) return undefined;
+  if (onConflict !== 'return' && onConflict !== 'replace' && onConflict !== 'error') return undefined;
+  const args = quickArguments(input.arguments);
+  if (args === undefined) return undefined;
+  let when: Date | undefined;
+  if (nextRun instanceof Date) {
+    if (Number.isNaN(nextRun.getTime())) return undefined;
+    when = nextRun;
+  } else if (typeof nextRun === 'string') {
+    try {
+      when = parseInstant(nextRun, '');
+    } catch {
+      return undefined;
+    }
+  } else if (nextRun !== undefined) return undefined;
+  return { type, arguments: args, policy, schedule, nextRun: when, priority, retriesLeft, key, concurrencyKey, onConflict };
 }
 
-/** A task given a `key` is identified by (type, key) alone: another definition with that key is a conflict. */
-export function keyIdentity(type: string, key: string): string {
-  return createHash('sha256').update(canonicalJson(['key', type, key])).digest('base64url');
+function quickArguments(a: unknown): TaskArguments | undefined {
+  if (a === undefined) return { args: [], kwargs: {} };
+  if (!isPlainObject(a)) return undefined;
+  for (const k in a) if (k !== 'args' && k !== 'kwargs') return undefined;
+  const { args, kwargs } = a;
+  let argsOut: unknown[];
+  if (args === undefined) argsOut = [];
+  else if (Array.isArray(args)) {
+    argsOut = new Array<unknown>(args.length);
+    for (let i = 0; i < args.length; i++) argsOut[i] = args[i]; // holes become undefined, as in zod's copy
+  } else return undefined;
+  let kwargsOut: Record<string, unknown>;
+  if (kwargs === undefined) kwargsOut = {};
+  else {
+    // zod's record: a plain object (its `constructor` not overridden), own enumerable string keys, no symbol keys.
+    if (!isPlainObject(kwargs) || Object.hasOwn(kwargs, 'constructor') || Object.getOwnPropertySymbols(kwargs).length > 0) return undefined;
+    kwargsOut = {};
+    for (const k of Object.keys(kwargs)) {
+      if (k === '__proto__') return undefined;
+      kwargsOut[k] = kwargs[k];
+    }
+  }
+  return { args: argsOut, kwargs: kwargsOut };
 }
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+const isTaskKey = (v: unknown): v is string | null => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 512);
 
 /** The schedule as the user gave it (an rrule before anchoring), so re-creating the same task matches. */
 function scheduleIdentity(normal: Schedule, given: unknown): unknown {
   if (normal.kind === 'adaptive') return null;
   if (normal.kind === 'cron') return { expr: normal.expr, tz: normal.tz };
   return { rule: String((given as { rule: string }).rule).trim() };
-}
-
-/** JSON with object keys sorted, so equal values give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
 }
 
 /** Rejects values JSON cannot carry faithfully (functions, NaN, cycles, undefined in arrays). */

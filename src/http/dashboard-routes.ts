@@ -10,7 +10,8 @@ const count = z.number().int().nonnegative();
 const QueueStatsSchema = z.object({
   type: z.string(),
   scheduled: count.describe('runs waiting to be claimed'),
-  running: count.describe('runs claimed and holding a lease'),
+  running: count.describe('runs whose handler has begun (started)'),
+  claimed: count.describe('runs claimed by workers and waiting in their buffers'),
   oldestScheduled: instant.nullable().describe('when the oldest waiting run was scheduled'),
   deadLettered: count.describe('tasks disabled as dead_letter'),
 });

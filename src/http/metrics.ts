@@ -149,7 +149,7 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
   });
   const scheduleToStart = new Histogram({
     name: 'orrery_schedule_to_start_seconds',
-    help: 'Time from a run being scheduled to being claimed (started), per task type.',
+    help: 'Time from a run being scheduled to its handler beginning (observed when the run ends), per task type.',
     labelNames: ['type'] as const,
     buckets: LATENCY_BUCKETS,
     registers,

@@ -39,7 +39,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   }
   paths['/api/events'] = {
     get: {
-      summary: 'Server-sent events: `run` events ({ event: scheduled | started | ended, run }) of this server process, and `work` when runs were scheduled or tasks created by any process',
+      summary: 'Server-sent events: `run` events ({ event: scheduled | claimed | started | ended, run }) of this server process, and `work` when runs were scheduled or tasks created by any process',
       tags: ['events'],
       responses: { '200': { description: 'text/event-stream' } },
     },

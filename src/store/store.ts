@@ -261,11 +261,16 @@ export interface Store {
    */
   heartbeatRuns(worker: string, items: readonly HeartbeatItem[], at: Date): Promise<HeartbeatRunsAnswer>;
   /**
-   * Gives claimed runs (handlers never begun) back to the queue at once: `claimed → scheduled`, no
-   * retry consumed, no abandon counted. Runs not claimed by `worker` are left alone. Returns how many went back.
+   * Gives runs whose handlers never began back to the queue at once (claimed ones, and ones started at
+   * the claim that the worker had not run yet): back to `scheduled`, no retry consumed, no abandon
+   * counted. Runs `worker` does not hold are left alone. Returns how many went back.
    */
   releaseRuns(worker: string, backendIds: readonly string[], at: Date): Promise<number>;
-  /** Gives claimed runs whose lease expired before `at` back to the queue, as `releaseRuns` (the reaper). */
+  /**
+   * Gives claimed runs whose lease expired before `at` back to the queue, as `releaseRuns` (the reaper),
+   * counting it in the run's metadata (`"orrery.givenBack"`): a handler that began less than a start-mark
+   * interval before its worker vanished may have run (docs/guarantees.md).
+   */
   releaseExpiredClaims(at: Date, limit?: number): Promise<number>;
   /**
    * Cancels a run: a scheduled one ends `failed` (`cancelled`) at once; a started one is flagged

@@ -41,6 +41,8 @@ export interface ChaosReport {
   executions: number;
   successfulEnds: number;
   lostRuns: number;
+  /** Runs the reaper gave back as never started (claimed by a worker that was killed). */
+  givenBack: number;
   /** One-shot tasks executed successfully more than once (each had a lost run: at-least-once). */
   duplicates: number;
   completed: number;
@@ -195,10 +197,16 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
     const dupRows = await sql.all<{ task: number; n: number; lost: number }>(`SELECT l.task, count(*) AS n,
         (SELECT count(*) FROM task_runs r WHERE r.task = l.task AND r.status = 'lost') AS lost
       FROM chaos_ledger l JOIN tasks t ON t.id = l.task WHERE t.type = 'chaos-once' AND l.outcome = 'ok' GROUP BY l.task HAVING count(*) > 1`);
-    const unexplained = dupRows.filter((d) => Number(d.lost) === 0);
+    // A run given back by the reaper as never started may have begun just before its worker died.
+    const givenBackOf = async (task: number) =>
+      (await sql.all<{ m: unknown }>(`SELECT metadata AS m FROM task_runs WHERE task = ${Number(task)}`)).some((r) => Number((typeof r.m === 'string' ? JSON.parse(r.m) : r.m)?.['orrery.givenBack'] ?? 0) > 0);
+    const unexplained: typeof dupRows = [];
+    for (const d of dupRows) if (Number(d.lost) === 0 && !(await givenBackOf(d.task))) unexplained.push(d);
     if (unexplained.length) violations.push(`${unexplained.length} one-shot tasks executed successfully twice without a lost run`);
-    const runTwice = await sql.all(`SELECT backend_id FROM chaos_ledger GROUP BY backend_id HAVING count(*) > 1`);
-    if (runTwice.length) violations.push(`${runTwice.length} runs executed twice (a claim handed out twice)`);
+    const runTwiceRows = await sql.all<{ backend_id: string; task: number }>(`SELECT backend_id, min(task) AS task FROM chaos_ledger GROUP BY backend_id HAVING count(*) > 1`);
+    const runTwice: typeof runTwiceRows = [];
+    for (const r of runTwiceRows) if (!(await givenBackOf(r.task))) runTwice.push(r);
+    if (runTwice.length) violations.push(`${runTwice.length} runs executed twice (a claim handed out twice, not given back by the reaper)`);
     const completedTwice = await sql.all(`SELECT task FROM task_runs r JOIN tasks t ON t.id = r.task
       WHERE t.type = 'chaos-once' AND r.status IN ('eventful', 'uneventful') GROUP BY task HAVING count(*) > 1`);
     if (completedTwice.length) violations.push(`${completedTwice.length} one-shot tasks with two successful ends (a state transition applied twice)`);
@@ -218,6 +226,9 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
       executions: await count('SELECT count(*) AS n FROM chaos_ledger'),
       successfulEnds: await count(`SELECT count(*) AS n FROM task_runs WHERE status IN ('eventful', 'uneventful')`),
       lostRuns: await count(`SELECT count(*) AS n FROM task_runs WHERE status = 'lost'`),
+      givenBack: (await sql.all<{ m: unknown }>(`SELECT metadata AS m FROM task_runs`)).filter(
+        (r) => Number((typeof r.m === 'string' ? JSON.parse(r.m) : r.m)?.['orrery.givenBack'] ?? 0) > 0,
+      ).length,
       duplicates: dupRows.length,
       completed: await count(`SELECT count(*) AS n FROM tasks WHERE type = 'chaos-once' AND status = 'completed'`),
       disabled: Object.fromEntries(disabled.map((d) => [d.reason, Number(d.n)])),
@@ -251,7 +262,7 @@ function lastLines(s: string): string {
 
 export function describeReport(r: ChaosReport): string {
   return `${r.store}: ${r.oneshot} one-shot + ${r.recurring} recurring tasks, ${r.kills} kills in ${(r.chaosMs / 1000).toFixed(1)} s; ` +
-    `${r.runs} runs, ${r.executions} executions, ${r.successfulEnds} successful ends, ${r.lostRuns} lost runs, ` +
+    `${r.runs} runs, ${r.executions} executions, ${r.successfulEnds} successful ends, ${r.lostRuns} lost runs, ${r.givenBack} runs given back by the reaper, ` +
     `${r.duplicates} one-shot tasks executed twice (each after a lost run); ${r.completed} completed, disabled ${JSON.stringify(r.disabled)}; ` +
     `violations: ${r.violations.length === 0 ? 'none' : r.violations.join('; ')}`;
 }

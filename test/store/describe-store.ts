@@ -9,6 +9,7 @@ import { jobboardCases } from './jobboard.case.js';
 import { limitCases } from './limits.case.js';
 import { runnerCases } from './runner.case.js';
 import { statsCases } from './stats.case.js';
+import { taskBatchCases } from './task-batches.case.js';
 import { taskCases } from './tasks.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
@@ -24,6 +25,7 @@ export interface StoreUnderTest {
 export function describeStore(sut: StoreUnderTest): void {
   describe(`store conformance: ${sut.name}`, () => {
     taskCases(sut);
+    taskBatchCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
     directClaimCases(sut);

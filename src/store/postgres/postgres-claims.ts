@@ -60,6 +60,7 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
     for (const r of await q(LIMIT_QUERIES.pickUnlimited, [unlimited, req.limit])) picks.push(toPick(r));
   }
   const info = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean; at: Date }>();
+  const limitedNames = new Set(limited.map((t) => t.name));
   for (const type of [...limited].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     await c.query(LIMIT_QUERIES.lockType, [CLAIM_LOCK_CLASS, type.name]);
     const running = type.maxRunning !== null ? ((await q(LIMIT_QUERIES.runningOfType, [type.name]))[0]!.n as number) : 0;
@@ -75,7 +76,8 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlim
       inWindow = (await q(LIMIT_QUERIES.startsInWindow, [type.name, start]))[0]!.n as number;
     }
     // Held runs count against the limits, so a worker takes runs of limited types only for its free slots.
-    const cap = Math.min(req.startNow ?? req.limit, req.limit);
+    // Runs of limited types come only within startNow, all limited types together.
+    const cap = Math.max(0, Math.min(req.startNow ?? req.limit, req.limit) - picks.filter((p) => limitedNames.has(p.type)).length);
     const allowance = Math.min(cap, claimAllowance(type, running, inWindow));
     let heldBack: boolean;
     if (type.maxRunningPerKey !== null) {

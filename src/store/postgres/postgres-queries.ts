@@ -68,7 +68,10 @@ export const HOT_QUERIES = {
      FROM ins JOIN due d ON d.id = ins.task JOIN task_types y ON y.name = ins.type`,
   expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
   /** Claimed runs whose lease expired (their worker vanished before starting them) go back to the queue. */
-  releaseExpired: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL WHERE id IN (
+  // The run's metadata counts the give-backs ("orrery.givenBack"): a handler that began within the last
+  // start-mark interval before its worker died may have run (docs/guarantees.md).
+  releaseExpired: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL,
+       metadata = metadata || jsonb_build_object('orrery.givenBack', coalesce((metadata->>'orrery.givenBack')::int, 0) + 1) WHERE id IN (
        SELECT id FROM task_runs WHERE status = 'claimed' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
      AND status = 'claimed' RETURNING id`,
   nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status IN ('claimed', 'started')`,
@@ -79,8 +82,9 @@ export const HOT_QUERIES = {
      FROM unnest($1::text[], $2::timestamptz[]) AS x(bid, started), task_types y
      WHERE r.backend_id = x.bid AND r.status IN ('claimed', 'started') AND r.worker = $4 AND y.name = r.type
      RETURNING r.backend_id, r.cancel_requested`,
-  releaseRuns: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL
-     WHERE backend_id = ANY($1::text[]) AND status = 'claimed' AND worker = $2 RETURNING id`,
+  // A worker gives back runs whose handlers never began: claimed ones, and started ones it had not run yet.
+  releaseRuns: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL, started = NULL
+     WHERE backend_id = ANY($1::text[]) AND status IN ('claimed', 'started') AND worker = $2 RETURNING id`,
   /**
    * The metrics scrape, per type: waiting runs from task_runs_claimable, leased runs from task_runs_leases,
    * dead letters from a type's disabled tasks (tasks_type_status or tasks_status); no finished run is read.

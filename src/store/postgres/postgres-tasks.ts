@@ -4,7 +4,9 @@ import { planConflict, REPLACED_ERROR } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
+import { chunkInsert } from './postgres-task-rows.js';
 
+/** Rows per INSERT statement. */
 const CHUNK = 5000;
 
 /**
@@ -12,32 +14,42 @@ const CHUNK = 5000;
  * identity, already stored or earlier in the batch) are not inserted; the existing task is returned.
  */
 export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], at: Date, prior?: Map<string, number>): Promise<CreatedTask[]> {
+  const n = tasks.length;
+  const firstIndex = new Map<string, number>();
+  for (let i = 0; i < n; i++) if (!firstIndex.has(tasks[i]!.dedupeKey)) firstIndex.set(tasks[i]!.dedupeKey, i);
+  const out = new Array<CreatedTask>(n);
   const inserted = prior ?? new Map<string, number>();
   // `prior`: the batch was already tried (insertAtOnce); what it did not insert is looked up below.
-  if (!prior) for (let i = 0; i < tasks.length; i += CHUNK) await insertChunk(c, tasks.slice(i, i + CHUNK), at, inserted);
+  if (!prior) {
+    const distinct = firstIndex.size === n ? tasks : [...firstIndex.values()].map((i) => tasks[i]!);
+    // The results of inserted tasks are built as their ids arrive, while the next chunk runs.
+    await insertChunks(c, distinct, at, (id, key) => {
+      inserted.set(key, id);
+      const i = firstIndex.get(key)!;
+      out[i] = { task: taskFromNew(tasks[i]!, id, at), created: true };
+    });
+  }
   const existing = new Map<string, Row>();
   // An equal task found at insert time may complete before the lookup: then insert ours after all.
-  for (let round = 0; ; round++) {
-    const missing = [...new Set(tasks.map((t) => t.dedupeKey).filter((k) => !inserted.has(k) && !existing.has(k)))];
+  for (let round = 0; inserted.size < firstIndex.size; round++) {
+    const missing = [...firstIndex.keys()].filter((k) => !inserted.has(k) && !existing.has(k));
     if (missing.length === 0) break;
     const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE dedupe_key = ANY($1)', [missing]);
     for (const r of rows) existing.set(r.dedupe_key as string, r);
-    const vanished = new Set(missing.filter((k) => !existing.has(k)));
-    if (vanished.size === 0) break;
+    const vanished = missing.filter((k) => !existing.has(k));
+    if (vanished.length === 0) break;
     if (round === 3) throw new Error('equal tasks kept completing during creation; try again');
-    await insertChunk(c, tasks.filter((t) => vanished.has(t.dedupeKey) && !inserted.has(t.dedupeKey)), at, inserted);
+    await insertChunks(c, vanished.map((k) => tasks[firstIndex.get(k)!]!), at, (id, key) => inserted.set(key, id));
   }
-  const firstSeen = new Set<string>();
-  const out: CreatedTask[] = [];
-  for (const t of tasks) {
+  for (let i = 0; i < n; i++) {
+    if (out[i] !== undefined) continue;
+    const t = tasks[i]!;
     const id = inserted.get(t.dedupeKey);
-    const first = id !== undefined && !firstSeen.has(t.dedupeKey);
-    firstSeen.add(t.dedupeKey);
-    if (first) out.push({ task: taskFromNew(t, id, at), created: true });
+    if (id !== undefined && firstIndex.get(t.dedupeKey) === i) out[i] = { task: taskFromNew(t, id, at), created: true };
     else if ((t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null) {
       // Same definition: the holder as inserted earlier in this batch, or as found.
-      out.push(id !== undefined ? { task: taskFromNew(t, id, at), created: false } : { task: taskFromRow(existing.get(t.dedupeKey)!), created: false });
-    } else out.push(await resolveConflict(c, t, at));
+      out[i] = id !== undefined ? { task: taskFromNew(t, id, at), created: false } : { task: taskFromRow(existing.get(t.dedupeKey)!), created: false };
+    } else out[i] = await resolveConflict(c, t, at);
   }
   return out;
 }
@@ -52,7 +64,7 @@ export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], a
 export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at: Date, notify: string): Promise<CreatedTask[] | Map<string, number> | null> {
   if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every((t) => (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null)) return null;
   const inserted = new Map<string, number>();
-  await insertChunk(pool, tasks, at, inserted, notify);
+  record((await pool.query(chunkInsert(tasks, at, notify))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
   if (inserted.size !== tasks.length) return inserted;
   return tasks.map((t) => ({ task: taskFromNew(t, inserted.get(t.dedupeKey)!, at), created: true }));
 }
@@ -87,37 +99,26 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
 }
 
 /**
- * `notify`: the statement also sends the wake-up on that LISTEN channel when it inserts anything; the
- * notification leaves with the commit, a round trip sooner than one sent afterwards.
+ * Inserts tasks of distinct identities in chunk statements, one running and the next already queued
+ * behind it: the driver sends a queued statement as soon as the previous one completes, so the server
+ * does not wait while this process encodes the next chunk or reads the ids of the last one. `onRow`
+ * gets each inserted task's id and identity.
  */
-async function insertChunk(c: pg.PoolClient | pg.Pool, chunk: readonly NewTask[], at: Date, inserted: Map<string, number>, notify?: string): Promise<void> {
-  if (chunk.length === 0) return;
-  const insert = `INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left, priority,
-       priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created)
-     SELECT type, arguments, policy, schedule, next_run, interval, 'next_run_not_scheduled', retries, priority, rank, key, key, tkey, ckey, $11
-     FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::bigint[], $7::int[], $8::text[],
-                 $9::smallint[], $10::text[], $12::text[], $13::text[])
-       AS x(type, arguments, policy, schedule, next_run, interval, retries, priority, rank, key, tkey, ckey)
-     ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-     RETURNING id, dedupe_key`;
-  const { rows } = await c.query<{ id: number; dedupe_key: string }>(
-    notify === undefined ? insert : `WITH ins AS (${insert}) SELECT id, dedupe_key FROM ins CROSS JOIN (SELECT pg_notify($14, 'tasks')) AS n`,
-    [
-      chunk.map((t) => t.type),
-      chunk.map((t) => JSON.stringify(t.arguments)),
-      chunk.map((t) => t.policy),
-      chunk.map((t) => JSON.stringify(t.schedule)),
-      chunk.map((t) => t.nextRun),
-      chunk.map((t) => t.currentIntervalMs),
-      chunk.map((t) => t.retriesLeft),
-      chunk.map((t) => t.priority),
-      chunk.map((t) => t.priorityRank),
-      chunk.map((t) => t.dedupeKey),
-      at,
-      chunk.map((t) => t.key ?? null),
-      chunk.map((t) => t.concurrencyKey ?? null),
-      ...(notify === undefined ? [] : [notify]),
-    ],
-  );
-  for (const r of rows) inserted.set(r.dedupe_key, Number(r.id));
+async function insertChunks(c: pg.PoolClient, tasks: readonly NewTask[], at: Date, onRow: (id: number, key: string) => void): Promise<void> {
+  const running: Array<Promise<void>> = [];
+  try {
+    for (let i = 0; i < tasks.length; i += CHUNK) {
+      const q = chunkInsert(i === 0 && tasks.length <= CHUNK ? tasks : tasks.slice(i, i + CHUNK), at);
+      running.push(c.query(q).then((r) => record(r.rows as Array<[number, string]>, onRow)));
+      if (running.length > 1) await running.shift();
+    }
+    while (running.length > 0) await running.shift();
+  } catch (e) {
+    await Promise.allSettled(running); // the statements queued behind a failed one fail too (aborted transaction)
+    throw e;
+  }
+}
+
+function record(rows: ReadonlyArray<[number, string]>, onRow: (id: number, key: string) => void): void {
+  for (const [id, key] of rows) onRow(Number(id), key);
 }

@@ -60,8 +60,10 @@ export class SqliteClaims {
         this.s.pruneStarts.run(name, start);
         inWindow = (this.s.startsInWindow.get(name, start) as { n: number }).n;
       }
-      if (cap <= 0) continue;
-      const allowance = Math.min(cap, claimAllowance(type, running, inWindow));
+      // Runs of limited types come only within startNow, all limited types together.
+      const capLeft = cap - picks.filter((p) => limited.has(p.type)).length;
+      if (capLeft <= 0) continue;
+      const allowance = Math.min(capLeft, claimAllowance(type, running, inWindow));
       let heldBack: boolean;
       if (type.maxRunningPerKey !== null) {
         const runningByKey = new Map((this.s.runningByKey.all(name) as Array<{ k: string; n: number }>).map((r) => [r.k, r.n]));
@@ -75,10 +77,10 @@ export class SqliteClaims {
         const picked = pickWithinKeyLimits(candidates, allowance, type.maxRunningPerKey, runningByKey);
         candidates.return(undefined); // stop reading (closes the statement's cursor)
         picks.push(...picked.ids.map((id) => rows.get(id)!));
-        heldBack = picked.keyFull || (picked.more && allowance < cap);
+        heldBack = picked.keyFull || (picked.more && allowance < capLeft);
       } else {
         const rows = this.s.pick.all(name, allowance + 1) as Pick[];
-        heldBack = rows.length > allowance && allowance < cap;
+        heldBack = rows.length > allowance && allowance < capLeft;
         picks.push(...rows.slice(0, allowance));
       }
       limited.set(name, { type, inWindow, heldBack, at: typeAt });

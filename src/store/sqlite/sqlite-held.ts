@@ -109,8 +109,10 @@ function prepareHeld(db: Database.Database) {
       started = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN @started ELSE started END,
       status = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN 'started' ELSE status END
       WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
-    release: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL WHERE backend_id = ? AND status = 'claimed' AND worker = ?`),
-    releaseExpired: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL WHERE id IN (
+    release: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL, started = NULL
+      WHERE backend_id = ? AND status IN ('claimed', 'started') AND worker = ?`),
+    releaseExpired: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL,
+      metadata = json_set(metadata, '$."orrery.givenBack"', coalesce(json_extract(metadata, '$."orrery.givenBack"'), 0) + 1) WHERE id IN (
       SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?
       ORDER BY lease_expires_at LIMIT ?)`),
     endRun: p(`UPDATE task_runs SET status = @status, started = coalesce(started, @started), ended = @ended, metadata = @metadata,

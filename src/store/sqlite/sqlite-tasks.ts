@@ -6,7 +6,8 @@ import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
 
 /**
- * Task creation inside the store's write transaction: `INSERT ... ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
+ * Task creation inside the store's write transaction: one prepared `INSERT ... ON CONFLICT (dedupe_key)
+ * DO NOTHING` per task with positional parameters (a multi-row INSERT costs SQLite more per row),
  * then, for a task whose identity is held by an active task, what its `onConflict` asks for
  * (planConflict in core): return the holder, raise a ConflictError, or replace the holder's arguments
  * and next run (withdrawing its waiting run first).
@@ -20,32 +21,43 @@ export class SqliteTaskWrites {
 
   insertTasksInTx(tasks: readonly NewTask[], at: Date): CreatedTask[] {
     const now = at.getTime();
-    return tasks.map((t) => {
-      const info = this.s.insertTask.run(taskParams(t, now));
-      if (info.changes === 1) return { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true };
-      const holderRow = this.s.taskByDedupe.get(t.dedupeKey) as Row;
-      const holder = taskFromRow(holderRow);
-      const current = holderRow.current_run === null ? null : (this.s.runById.get(holderRow.current_run) as Row | undefined);
-      const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', {
-        arguments: t.arguments,
-        nextRun: t.nextRun,
-        priority: t.priority,
-        priorityRank: t.priorityRank,
-        concurrencyKey: t.concurrencyKey ?? null,
-      });
-      if (plan.action === 'return') return { task: holder, created: false };
-      if (plan.withdrawRun && current) this.s.withdrawRun.run({ id: current.id, ended: now, error: REPLACED_ERROR });
-      const u = plan.update;
-      const row = this.s.replaceTask.get({
-        id: holder.id,
-        arguments: JSON.stringify(u.arguments),
-        next_run: u.nextRun.getTime(),
-        priority: u.priority,
-        rank: u.priorityRank,
-        ckey: u.concurrencyKey,
-      }) as Row;
-      return { task: taskFromRow(row), created: false, replaced: true };
+    const insert = this.s.insertTask;
+    const out = new Array<CreatedTask>(tasks.length);
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i]!;
+      const info = insert.run(
+        t.type, JSON.stringify(t.arguments), t.policy, scheduleJson(t.schedule), t.nextRun.getTime(), t.currentIntervalMs, t.retriesLeft,
+        t.priority, t.priorityRank, t.dedupeKey, t.dedupeKey, t.key ?? null, t.concurrencyKey ?? null, now,
+      );
+      out[i] = info.changes === 1 ? { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true } : this.resolveConflict(t, now);
+    }
+    return out;
+  }
+
+  /** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
+  private resolveConflict(t: NewTask, now: number): CreatedTask {
+    const holderRow = this.s.taskByDedupe.get(t.dedupeKey) as Row;
+    const holder = taskFromRow(holderRow);
+    const current = holderRow.current_run === null ? null : (this.s.runById.get(holderRow.current_run) as Row | undefined);
+    const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', {
+      arguments: t.arguments,
+      nextRun: t.nextRun,
+      priority: t.priority,
+      priorityRank: t.priorityRank,
+      concurrencyKey: t.concurrencyKey ?? null,
     });
+    if (plan.action === 'return') return { task: holder, created: false };
+    if (plan.withdrawRun && current) this.s.withdrawRun.run({ id: current.id, ended: now, error: REPLACED_ERROR });
+    const u = plan.update;
+    const row = this.s.replaceTask.get({
+      id: holder.id,
+      arguments: JSON.stringify(u.arguments),
+      next_run: u.nextRun.getTime(),
+      priority: u.priority,
+      rank: u.priorityRank,
+      ckey: u.concurrencyKey,
+    }) as Row;
+    return { task: taskFromRow(row), created: false, replaced: true };
   }
 
   /** Flags the started runs of a task (its current one, or one ended by the task having moved on) for cancellation. */
@@ -54,31 +66,16 @@ export class SqliteTaskWrites {
   }
 }
 
-function taskParams(t: NewTask, now: number) {
-  return {
-    type: t.type,
-    arguments: JSON.stringify(t.arguments),
-    policy: t.policy,
-    schedule: JSON.stringify(t.schedule),
-    next_run: t.nextRun.getTime(),
-    interval: t.currentIntervalMs,
-    retries: t.retriesLeft,
-    priority: t.priority,
-    rank: t.priorityRank,
-    key: t.dedupeKey,
-    task_key: t.key ?? null,
-    ckey: t.concurrencyKey ?? null,
-    created: now,
-  };
-}
+const ADAPTIVE_JSON = JSON.stringify({ kind: 'adaptive' });
+const scheduleJson = (s: NewTask['schedule']) => (s.kind === 'adaptive' ? ADAPTIVE_JSON : JSON.stringify(s));
 
 function prepareTasks(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
+    // The index predicate in the conflict target matches tasks_dedupe whether it is whole or partial.
     insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
       priority, priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created)
-      VALUES (@type, @arguments, @policy, @schedule, @next_run, @interval, 'next_run_not_scheduled', @retries, @priority, @rank, @key, @key,
-      @task_key, @ckey, @created)
+      VALUES (?, ?, ?, ?, ?, ?, 'next_run_not_scheduled', ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),

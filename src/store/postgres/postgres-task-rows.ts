@@ -1,0 +1,120 @@
+import type pg from 'pg';
+import type { NewTask } from '../../core/validation.js';
+
+/**
+ * One multi-row `INSERT INTO tasks ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING id,
+ * dedupe_key` for a chunk of tasks, with its parameters already encoded as text: a column whose value
+ * is the same in every row of the chunk (type, policy, nextRun ... in a typical batch) is one scalar
+ * parameter, the others are array literals built here. So the server parses little more than the
+ * arguments and keys, and the driver has nothing left to encode when it sends a queued chunk.
+ */
+
+type Cell = string | number | null;
+
+/** Columns sent once when the chunk agrees on them, else as an array; `value` is compared with ===. */
+const SHARED: ReadonlyArray<{ col: string; type: string; value: (t: NewTask) => Cell }> = [
+  { col: 'type', type: 'text', value: (t) => t.type },
+  { col: 'policy', type: 'text', value: (t) => t.policy },
+  { col: 'schedule', type: 'jsonb', value: (t) => scheduleJson(t.schedule) },
+  { col: 'next_run', type: 'timestamptz', value: (t) => t.nextRun.getTime() },
+  { col: 'current_interval_ms', type: 'bigint', value: (t) => t.currentIntervalMs },
+  { col: 'retries_left', type: 'int', value: (t) => t.retriesLeft },
+  { col: 'priority', type: 'text', value: (t) => t.priority },
+  { col: 'priority_rank', type: 'smallint', value: (t) => t.priorityRank },
+  { col: 'task_key', type: 'text', value: (t) => t.key ?? null },
+  { col: 'concurrency_key', type: 'text', value: (t) => t.concurrencyKey ?? null },
+];
+const NEXT_RUN = SHARED.findIndex((c) => c.col === 'next_run');
+/** $1 arguments, $2 dedupe keys, $3 created, then one parameter per SHARED column, then the NOTIFY channel. */
+const FIRST_SHARED = 4;
+const CHANNEL = FIRST_SHARED + SHARED.length;
+
+/**
+ * The statement for a chunk (at least one task), rows as arrays `[id, dedupe_key]`. `notify`: it also
+ * sends the wake-up on that LISTEN channel when it inserts anything (it leaves with the commit).
+ */
+export function chunkInsert(chunk: readonly NewTask[], at: Date, notify?: string): pg.QueryArrayConfig {
+  const n = chunk.length;
+  const args = new Array<string>(n);
+  const keys = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const t = chunk[i]!;
+    args[i] = JSON.stringify(t.arguments);
+    keys[i] = t.dedupeKey;
+  }
+  const values: unknown[] = [arrayLiteral(args), arrayLiteral(keys), at];
+  let varying = 0;
+  for (let j = 0; j < SHARED.length; j++) {
+    const get = SHARED[j]!.value;
+    const first = get(chunk[0]!);
+    let i = 1;
+    while (i < n && get(chunk[i]!) === first) i++;
+    const encode = j === NEXT_RUN ? (v: Cell) => instantText(v as number) : (v: Cell) => v;
+    if (i === n) values.push(encode(first));
+    else {
+      const column = new Array<Cell>(n);
+      for (let k = 0; k < n; k++) column[k] = encode(get(chunk[k]!));
+      values.push(arrayLiteral(column));
+      varying |= 1 << j;
+    }
+  }
+  if (notify !== undefined) values.push(notify);
+  return { text: statement(varying, notify !== undefined), values, rowMode: 'array' };
+}
+
+const statements = new Map<number, string>();
+
+/** The statement for one set of varying columns (a bit per SHARED column), with or without NOTIFY. */
+function statement(varying: number, notify: boolean): string {
+  const id = varying * 2 + (notify ? 1 : 0);
+  let sql = statements.get(id);
+  if (sql !== undefined) return sql;
+  const columns = ['arguments', 'identity_key', 'dedupe_key', 'status', 'created'];
+  const values = ['x.a', 'x.k', 'x.k', `'next_run_not_scheduled'`, '$3::timestamptz'];
+  const from = ['$1::jsonb[]', '$2::text[]'];
+  const names = ['a', 'k'];
+  SHARED.forEach((c, j) => {
+    const p = `$${FIRST_SHARED + j}`;
+    columns.push(c.col);
+    if ((varying & (1 << j)) === 0) values.push(`${p}::${c.type}`);
+    else {
+      values.push(`x.c${j}`);
+      from.push(`${p}::${c.type}[]`);
+      names.push(`c${j}`);
+    }
+  });
+  // The index predicate in the conflict target matches tasks_dedupe whether it is whole or partial.
+  const insert = `INSERT INTO tasks (${columns.join(', ')})
+     SELECT ${values.join(', ')}
+     FROM unnest(${from.join(', ')}) AS x(${names.join(', ')})
+     ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+     RETURNING id, dedupe_key`;
+  sql = notify ? `WITH ins AS (${insert}) SELECT id, dedupe_key FROM ins CROSS JOIN (SELECT pg_notify($${CHANNEL}, 'tasks')) AS n` : insert;
+  statements.set(id, sql);
+  return sql;
+}
+
+const ADAPTIVE_JSON = JSON.stringify({ kind: 'adaptive' });
+const scheduleJson = (s: NewTask['schedule']) => (s.kind === 'adaptive' ? ADAPTIVE_JSON : JSON.stringify(s));
+
+/** A PostgreSQL array literal: numbers as they are, strings quoted (escaping `"` and `\`), null as NULL. */
+function arrayLiteral(values: readonly Cell[]): string {
+  let s = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as Cell;
+    if (i > 0) s += ',';
+    s += v === null ? 'NULL' : typeof v === 'number' ? String(v) : NEEDS_ESCAPE.test(v) ? `"${v.replace(ESCAPE, '\\$&')}"` : `"${v}"`;
+  }
+  return `${s}}`;
+}
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPE = /["\\]/g;
+
+/** An instant as PostgreSQL reads it: ISO 8601 for years 1-9999, else `YYYYY-MM-DD HH:MM:SS.mmm+00` with ` BC` for years before 1. */
+function instantText(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  if (iso.length === 24 && !iso.startsWith('0000')) return iso;
+  const y = new Date(ms).getUTCFullYear();
+  const year = String(y < 1 ? 1 - y : y).padStart(4, '0');
+  return `${year}${iso.slice(-20, -1).replace('T', ' ')}+00${y < 1 ? ' BC' : ''}`;
+}
