@@ -93,7 +93,7 @@ export function resultsMarkdown(r: Results, meta: RunMeta): string {
     }
   }
   L.push('');
-  L.push('### Targets of issue 6');
+  L.push('### Targets of issue 15 (the hot path)');
   L.push('');
   L.push('| target | this run (medians) | met |');
   L.push('|---|---|---|');
@@ -125,12 +125,27 @@ export function targets(r: Results, meta: RunMeta): Array<{ target: string; figu
   const out: Array<{ target: string; figure: string; met: string }> = [];
   const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? 'yes' : 'no');
   const all = (ks: string[], f: (v: number) => boolean) => (ks.every((k) => r.get(k)) ? ks.every((k) => f(r.get(k)!.median)) : null);
+  const perC = (ks: string[]) => meta.concurrencies.map((c, i) => `c${c}: ${cell(r, ks[i]!, x2)}`).join('; ');
+  // Issue 15 (the hot path); read from the report, never asserted in tests.
   const peer = meta.concurrencies.map((c) => key.vsPeer('orrery-pg', c));
-  out.push({ target: 'Orrery on PostgreSQL ≥ 1.5x the best peer’s throughput', figure: meta.concurrencies.map((c, i) => `c${c}: ${cell(r, peer[i]!, x2)}`).join('; '), met: verdict(all(peer, (v) => v >= 1.5)) });
-  const p99 = key.latency('orrery-pg', 'p99');
-  out.push({ target: 'Orrery on PostgreSQL p99 schedule-to-start < 5 ms', figure: cell(r, p99, ms2), met: verdict(all([p99], (v) => v < 5)) });
-  const bare = meta.concurrencies.map((c) => key.vsBare('orrery-sqlite', c));
-  out.push({ target: 'Orrery on SQLite ≥ 80% of the bare-SQL limit', figure: meta.concurrencies.map((c, i) => `c${c}: ${cell(r, bare[i]!, x2)}`).join('; '), met: verdict(all(bare, (v) => v >= 0.8)) });
+  out.push({ target: 'Orrery on PostgreSQL ≥ 1.0x the best peer’s throughput (stretch 1.5x)', figure: perC(peer), met: verdict(all(peer, (v) => v >= 1.0)) });
+  const sqlitePeer = meta.concurrencies.map((c) => key.vsPeer('orrery-sqlite', c));
+  out.push({ target: 'Orrery on SQLite ≥ 1.2x the best peer’s throughput', figure: perC(sqlitePeer), met: verdict(all(sqlitePeer, (v) => v >= 1.2)) });
+  const writeSet = meta.concurrencies.map((c) => key.vsWriteSet('orrery-sqlite', c));
+  out.push({ target: 'Orrery on SQLite ≥ 80% of its write set in bare SQL', figure: perC(writeSet), met: verdict(all(writeSet, (v) => v >= 0.8)) });
+  for (const s of ['orrery-pg', 'orrery-sqlite'] as const) {
+    const p99 = key.latency(s, 'p99');
+    out.push({ target: `${meta.labels[s] ?? s} p99 schedule-to-start < 5 ms`, figure: cell(r, p99, ms2), met: verdict(all([p99], (v) => v < 5)) });
+  }
+  for (const s of ['orrery-pg', 'orrery-sqlite'] as const) {
+    const mine = meta.concurrencies.map((c) => key.rss(s, c));
+    const theirs = meta.concurrencies.map((c) => key.rss('graphile-worker', c));
+    const ok = mine.every((k) => r.get(k)) && theirs.every((k) => r.get(k)) ? mine.every((k, i) => r.get(k)!.median <= r.get(theirs[i]!)!.median) : null;
+    out.push({ target: `${meta.labels[s] ?? s} worker peak RSS ≤ graphile-worker’s`, figure: meta.concurrencies.map((c, i) => `c${c}: ${cell(r, mine[i]!, mib)} vs ${cell(r, theirs[i]!, mib)}`).join('; '), met: verdict(ok) });
+  }
+  const enq = key.enqueue('orrery-pg');
+  const enqOk = r.get(enq) ? (meta.size / r.get(enq)!.median) * 1000 >= 30_000 : null;
+  out.push({ target: 'Enqueue on PostgreSQL ≥ 30,000 tasks/s', figure: cell(r, enq, perS, (v) => (meta.size / v) * 1000), met: verdict(enqOk) });
   const reached = meta.scaleLevels.includes(10_000) && meta.scaleLevels[meta.scaleLevels.length - 1]! >= 10_000_000;
   for (const st of meta.scaleStores) {
     const g = key.scaleGrowth(st);

@@ -135,11 +135,8 @@ export class RunExecution {
     if (this.ignoredTimer) clearTimeout(this.ignoredTimer);
     const handlerMs = Date.now() - this.startedMs;
     this.events.onSettled(this, handlerMs);
-    if (this.finished) {
-      // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
-      void this.flushing.then(() => undefined);
-      return;
-    }
+    // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
+    if (this.finished) return;
     let outcome: Outcome;
     if ('error' in r) outcome = outcomeOfError(r.error);
     else {

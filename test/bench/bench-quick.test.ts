@@ -94,7 +94,7 @@ describe('npm run bench -- --quick', () => {
     expect(missing).toEqual([]);
 
     const md = readFileSync(join(out, 'results.md'), 'utf8');
-    for (const heading of ['### Enqueue', '### Processing throughput', '### Schedule-to-start latency', '### Scale', '### Targets of issue 6']) expect(md).toContain(heading);
+    for (const heading of ['### Enqueue', '### Processing throughput', '### Schedule-to-start latency', '### Scale', '### Targets of issue 15']) expect(md).toContain(heading);
     for (const heading of ['CPU µs/task', 'claimed directly', 'Orrery’s write set in bare SQL']) expect(md).toContain(heading);
     // Only the server's CPU may be unknown (a test server this process cannot see).
     if (postmaster) expect(md).not.toContain('n/a');

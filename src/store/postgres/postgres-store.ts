@@ -350,7 +350,8 @@ export class PostgresStore implements Store {
       const created = (await this.rows(this.pool, HOT_QUERIES.claimDue, [req.worker, req.at, unlimited, room, startLeft])).map(claimedFromRow);
       if (created.length > 0) {
         outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
-        await this.recordDirectClaims(created, req.at);
+        // A hint for runners, not part of the claim: written beside it; if it fails, runners queue after their grace.
+        void this.recordDirectClaims(created, req.at).catch(() => {});
       }
     }
     if (outcome.runs.length === 0) return outcome;

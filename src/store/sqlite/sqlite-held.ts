@@ -84,7 +84,8 @@ export class SqliteHeldRuns {
   }
 }
 
-function taskParams(id: number, u: TaskUpdate) {
+/** A planned task update as the named parameters of the SQLite task-update statements. */
+export function taskParams(id: number, u: TaskUpdate) {
   return {
     id,
     status: u.status,

@@ -41,7 +41,7 @@ import type { ArchiveStore } from '../archive-store.js';
 import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
 import { SqliteStats } from './sqlite-stats.js';
-import { SqliteHeldRuns } from './sqlite-held.js';
+import { SqliteHeldRuns, taskParams } from './sqlite-held.js';
 import { runnerCutoff } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
 
@@ -381,19 +381,7 @@ export class SqliteStore implements Store {
       error: plan.run.error,
     }) as Row;
     if (plan.task === null) return { run: runFromRow(runRow), task, taskUpdated: false, ...(plan.note ? { note: plan.note } : {}) };
-    const u = plan.task;
-    const active = u.status === 'next_run_not_scheduled';
-    const updated = this.stmts.updateTaskAfterRun.get({
-      id: task.id,
-      status: u.status,
-      reason: u.disabledReason,
-      next_run: u.nextRun.getTime(),
-      interval: u.currentIntervalMs,
-      retries: u.retriesLeft,
-      abandons: u.consecutiveAbandons,
-      attempt: u.nextAttempt,
-      keep_key: active ? 1 : 0,
-    }) as Row;
+    const updated = this.stmts.updateTaskAfterRun.get(taskParams(task.id, plan.task)) as Row;
     return { run: runFromRow(runRow), task: taskFromRow(updated), taskUpdated: true };
   }
 
