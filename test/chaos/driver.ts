@@ -263,6 +263,6 @@ function lastLines(s: string): string {
 export function describeReport(r: ChaosReport): string {
   return `${r.store}: ${r.oneshot} one-shot + ${r.recurring} recurring tasks, ${r.kills} kills in ${(r.chaosMs / 1000).toFixed(1)} s; ` +
     `${r.runs} runs, ${r.executions} executions, ${r.successfulEnds} successful ends, ${r.lostRuns} lost runs, ${r.givenBack} runs given back by the reaper, ` +
-    `${r.duplicates} one-shot tasks executed twice (each after a lost run); ${r.completed} completed, disabled ${JSON.stringify(r.disabled)}; ` +
+    `${r.duplicates} one-shot tasks executed twice (each after a lost or given-back run); ${r.completed} completed, disabled ${JSON.stringify(r.disabled)}; ` +
     `violations: ${r.violations.length === 0 ? 'none' : r.violations.join('; ')}`;
 }
