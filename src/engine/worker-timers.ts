@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import type { RunExecution } from './run-execution.js';
 
 /** A run whose handler began is marked started in the store within this long (by the worker's heartbeat). */
-export const START_MARK_MS = 1_000;
+export const START_MARK_MS = 250;
 /** How often the worker logs one line for the runs it ended. */
 const SUMMARY_MS = 10_000;
 
