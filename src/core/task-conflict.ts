@@ -1,6 +1,6 @@
 import { ConflictError } from './errors.js';
 import type { Priority, RunStatus, Task, TaskArguments } from './model.js';
-import type { OnConflict } from './validation.js';
+import type { NewTask, OnConflict } from './validation.js';
 
 /** What an incoming task would change on the active task it collides with. */
 export interface Replacement {
@@ -18,6 +18,11 @@ export type ConflictPlan =
   | { action: 'replace'; withdrawRun: boolean; update: Replacement };
 
 export const REPLACED_ERROR = 'cancelled: replaced';
+
+/** What an incoming task would change on the active task it collides with. */
+export function replacementOf(t: Pick<NewTask, 'arguments' | 'nextRun' | 'priority' | 'priorityRank' | 'concurrencyKey'>): Replacement {
+  return { arguments: t.arguments, nextRun: t.nextRun, priority: t.priority, priorityRank: t.priorityRank, concurrencyKey: t.concurrencyKey ?? null };
+}
 
 /**
  * Creating a task whose identity (its `key` within its type, or else its whole definition) is held

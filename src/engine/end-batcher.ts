@@ -24,11 +24,6 @@ export class EndBatcher {
 
   constructor(private readonly board: Jobboard) {}
 
-  /** Ends waiting to be written or being written. */
-  get pending(): number {
-    return this.queue.length;
-  }
-
   end(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ backendId, opts, resolve, reject });

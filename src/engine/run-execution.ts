@@ -14,8 +14,8 @@ const LOG_FLUSH_AT = 200;
 export interface RunExecutionEvents {
   /** The handler settled (its end is on its way): the worker may give the slot to another run. */
   onSettled(exec: RunExecution, handlerMs: number): void;
-  /** The end is recorded, refused, or given up: the run is no longer the worker's. */
-  onDone(exec: RunExecution, end: EndRunResult | null, outcome: Outcome | null): void;
+  /** The end is recorded, refused, or given up (`end` null): the run is no longer the worker's. */
+  onDone(exec: RunExecution, end: EndRunResult | null): void;
 }
 
 /**
@@ -177,7 +177,7 @@ export class RunExecution {
     this.finished = true;
     this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
     this.abort(e);
-    this.events.onDone(this, null, null);
+    this.events.onDone(this, null);
   }
 
   /** Gives the run back (graceful shutdown past the grace period): it ends `lost`, its task is due again. */
@@ -193,10 +193,10 @@ export class RunExecution {
       const at = this.board.now();
       const r = await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at }), this.claimed.leaseMs);
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
-      this.events.onDone(this, r, null);
+      this.events.onDone(this, r);
     } catch (e) {
       this.log.error({ err: e }, `run ${this.backendId}: abandon failed: ${(e as Error).message}`);
-      this.events.onDone(this, null, null);
+      this.events.onDone(this, null);
     }
   }
 
@@ -230,7 +230,7 @@ export class RunExecution {
     } catch (e) {
       this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as Error).message}`);
     }
-    this.events.onDone(this, end, outcome);
+    this.events.onDone(this, end);
   }
 
   /**

@@ -293,15 +293,23 @@ export class Orrery implements Jobboard {
   }
 
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started (docs/guarantees.md). */
-  heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
+  async heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
+    opts.runs.forEach((r, i) => {
+      if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
+      if (r.startedAt != null && (!(r.startedAt instanceof Date) || Number.isNaN(r.startedAt.getTime()))) throw invalid(`runs[${i}].startedAt`, 'must be a valid Date');
+    });
     this.events.emit('worker', opts.worker);
     return this.store.heartbeatRuns(opts.worker, opts.runs, this.instant(opts.at));
   }
 
   /** Gives claimed runs whose handlers never began back to the queue: no retry consumed, no abandon counted. */
-  releaseRuns(opts: At & { worker: string; backendIds: readonly string[] }): Promise<number> {
+  async releaseRuns(opts: At & { worker: string; backendIds: readonly string[] }): Promise<number> {
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    if (!Array.isArray(opts.backendIds) || opts.backendIds.some((b) => typeof b !== 'string' || b === '')) {
+      throw invalid('backendIds', 'must be an array of run backend ids');
+    }
     return this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at));
   }
 

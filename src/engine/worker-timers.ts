@@ -12,8 +12,8 @@ const SUMMARY_MS = 10_000;
 export interface WorkerTimerHooks {
   /** Everything the worker holds (buffered and running runs). */
   held(): string[];
-  buffered(backendId: string): boolean;
-  dropBuffered(ids: ReadonlySet<string>): void;
+  /** Drops the buffered runs among `ids`; returns those it dropped. */
+  dropBuffered(ids: ReadonlySet<string>): Set<string>;
   execution(backendId: string): RunExecution | undefined;
   summary(): void;
 }
@@ -35,6 +35,8 @@ export class WorkerTimers {
   private lastRenew = Date.now();
   private lastSummary = Date.now();
   private inFlight: Promise<void> | null = null;
+  /** A full heartbeat was asked for while another was in flight: it goes out once that one answered. */
+  private fullBeatDue = false;
 
   constructor(
     private readonly board: Jobboard,
@@ -122,6 +124,10 @@ export class WorkerTimers {
 
   /** Renews every held lease now (also on a `cancel` wake-up: the answer names runs to cancel). */
   beatNow(): Promise<void> {
+    if (this.inFlight) {
+      this.fullBeatDue = true;
+      return this.inFlight;
+    }
     this.lastRenew = Date.now();
     return this.beat(this.hooks.held());
   }
@@ -137,8 +143,7 @@ export class WorkerTimers {
       .then((answer) => {
         for (const r of runs) if (r.startedAt) this.unmarked.delete(r.backendId);
         const lost = new Set(answer.lost);
-        const dropped = new Set([...lost].filter((id) => this.hooks.buffered(id)));
-        if (dropped.size > 0) this.hooks.dropBuffered(dropped);
+        const dropped = lost.size > 0 ? this.hooks.dropBuffered(lost) : lost;
         for (const id of lost) {
           if (dropped.has(id)) continue;
           this.hooks.execution(id)?.lost(new LeaseLostError(`run ${id} is no longer held by worker ${this.worker}`));
@@ -148,6 +153,10 @@ export class WorkerTimers {
       .catch((e: unknown) => this.log.error({ err: e }, `heartbeat of ${runs.length} held run(s) failed: ${(e as Error).message}`))
       .finally(() => {
         this.inFlight = null;
+        if (this.fullBeatDue && this.tick) {
+          this.fullBeatDue = false;
+          void this.beatNow();
+        }
       });
     return this.inFlight;
   }

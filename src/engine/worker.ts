@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { bufferTarget, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
 import { isOrreryError } from '../core/errors.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import type { Handler, Outcome } from '../worker/handlers.js';
+import type { Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-definition.js';
 import { silentLogger, type Logger } from './logger.js';
 import { EndBatcher } from './end-batcher.js';
@@ -51,8 +51,7 @@ export class Worker {
   /** Handlers running (they hold the concurrency slots). */
   private handling = 0;
   /** Runs whose handler settled and whose end is still being written. */
-  private ending = 0;
-  private readonly endingRuns = new Set<RunExecution>();
+  private readonly ending = new Set<RunExecution>();
   /**
    * No handler starts while this many ends wait for the database: two rounds of slots, so handlers
    * run while the previous round's ends are written, and a worker killed at any moment re-executes
@@ -93,7 +92,6 @@ export class Worker {
     this.ender = new EndBatcher(board);
     this.timers = new WorkerTimers(board, this.id, this.log, {
       held: () => this.held(),
-      buffered: (backendId) => this.buffer.some((c) => c.run.backendId === backendId),
       dropBuffered: (ids) => this.dropBuffered(ids),
       execution: (backendId) => this.active.get(backendId),
       summary: () => this.summary(),
@@ -182,7 +180,7 @@ export class Worker {
         if (limit > 0 && types.length > 0) {
           // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
           // (a handler that crashes the worker is then counted; runs of limited types come only for these).
-          const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
+          const startNow = this.ending.size < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
           const req = { worker: this.id, types, limit, startNow };
           const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
           const startFirst: ClaimedRun[] = [];
@@ -217,7 +215,7 @@ export class Worker {
    */
   private dispatch(wake = true): void {
     let started = 0;
-    while (this.state === 'running' && this.handling < this.concurrency && this.ending < this.maxUnrecorded && this.buffer.length > 0) {
+    while (this.state === 'running' && this.handling < this.concurrency && this.ending.size < this.maxUnrecorded && this.buffer.length > 0) {
       this.execute(this.buffer.shift()!);
       started += 1;
     }
@@ -234,7 +232,7 @@ export class Worker {
     const claimed = typeof dagTimeout === 'number' ? { ...c, timeoutMs: dagTimeout } : c;
     const exec = new RunExecution(this.board, claimed, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender, {
       onSettled: (x, ms) => this.onSettled(x, ms),
-      onDone: (x, end, outcome) => this.onDone(x, end, outcome),
+      onDone: (x, end) => this.onDone(x, end),
     });
     this.active.set(exec.backendId, exec);
     this.handling += 1;
@@ -245,19 +243,16 @@ export class Worker {
 
   private onSettled(exec: RunExecution, handlerMs: number): void {
     this.handling -= 1;
-    if (this.active.has(exec.backendId)) {
-      this.ending += 1;
-      this.endingRuns.add(exec);
-    }
+    if (this.active.has(exec.backendId)) this.ending.add(exec);
     this.meanHandlerMs = this.meanHandlerMs === null ? handlerMs : this.meanHandlerMs * 0.9 + handlerMs * 0.1;
     this.dispatch();
   }
 
-  private onDone(exec: RunExecution, end: EndRunResult | null, outcome: Outcome | null): void {
+  private onDone(exec: RunExecution, end: EndRunResult | null): void {
     if (!this.active.delete(exec.backendId)) return;
     this.timers.done(exec);
     // A run lost or abandoned before its handler settled keeps its slot until the handler settles.
-    if (this.endingRuns.delete(exec)) this.ending -= 1;
+    this.ending.delete(exec);
     if (end) this.endedSince.set(end.run.status, (this.endedSince.get(end.run.status) ?? 0) + 1);
     this.dispatch();
     if (this.active.size === 0 && this.idle) {
@@ -274,12 +269,13 @@ export class Worker {
     return ids;
   }
 
-  /** Buffered runs the store says the worker no longer holds (cancelled, reaped): dropped unstarted. */
-  private dropBuffered(ids: ReadonlySet<string>): void {
-    const before = this.buffer.length;
-    this.buffer = this.buffer.filter((c) => !ids.has(c.run.backendId));
-    const n = before - this.buffer.length;
+  /** Drops the buffered runs among `ids` (the store says the worker no longer holds them); returns those dropped. */
+  private dropBuffered(ids: ReadonlySet<string>): Set<string> {
+    const dropped = new Set<string>();
+    this.buffer = this.buffer.filter((c) => !(ids.has(c.run.backendId) && dropped.add(c.run.backendId)));
+    const n = dropped.size;
     if (n > 0) this.log.info(`dropped ${n} buffered run${n === 1 ? '' : 's'} no longer held (cancelled or reaped)`);
+    return dropped;
   }
 
   /** One info line for the runs ended since the last one (per-run lines are at debug level). */

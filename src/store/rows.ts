@@ -106,26 +106,14 @@ export function claimedFromRow(r: Row): ClaimedRun {
   return claimed;
 }
 
+/** The task columns a claim returns with the prefix `t_` (CLAIM_TASK_COLUMNS on PostgreSQL, claimContext on SQLite). */
+const CLAIM_TASK_KEYS = ['policy', 'schedule', 'next_run', 'current_interval_ms', 'retries_left', 'consecutive_abandons', 'priority', 'next_attempt', 'task_key', 'concurrency_key', 'created'] as const;
+
 /** The task of a claimed run, from the claim's `t_` columns: scheduled, with this run current. */
 function claimedTask(r: Row, run: TaskRun, args: Task['arguments']): Task {
-  return {
-    id: run.task,
-    type: run.type,
-    arguments: args,
-    policy: r.t_policy as TaskPolicy,
-    schedule: json<Schedule>(r.t_schedule),
-    nextRun: date(r.t_next_run),
-    currentIntervalMs: numOrNull(r.t_current_interval_ms),
-    status: 'next_run_scheduled',
-    disabledReason: null,
-    retriesLeft: ms(r.t_retries_left),
-    consecutiveAbandons: ms(r.t_consecutive_abandons),
-    priority: (r.t_priority ?? null) as Priority | null,
-    nextAttempt: ms(r.t_next_attempt),
-    key: (r.t_task_key ?? null) as string | null,
-    concurrencyKey: (r.t_concurrency_key ?? null) as string | null,
-    created: date(r.t_created),
-  };
+  const row: Row = { id: run.task, type: run.type, arguments: args, status: 'next_run_scheduled', disabled_reason: null };
+  for (const k of CLAIM_TASK_KEYS) row[k] = r[`t_${k}`];
+  return taskFromRow(row);
 }
 
 /** Wake-ups after runs ended: runners only when a task must be scheduled again (not for completions). */

@@ -38,6 +38,21 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       expect(tasks).toHaveLength(3);
     });
 
+    it('bad heartbeat and give-back input is a validation error naming the field, and changes nothing', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      await orrery.createTasks([oneshot(0)]);
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      const bad = [
+        [() => orrery.heartbeatRuns({ worker: 'w', runs: 'x' as never }), 'runs'],
+        [() => orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: '' }] }), 'runs[0].backendId'],
+        [() => orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: c!.run.backendId, startedAt: new Date(NaN) }] }), 'runs[0].startedAt'],
+        [() => orrery.heartbeatRuns({ worker: '', runs: [] }), 'worker'],
+        [() => orrery.releaseRuns({ worker: 'w', backendIds: [1 as never] }), 'backendIds'],
+      ] as const;
+      for (const [call, path] of bad) await expect(call()).rejects.toMatchObject({ code: 'validation_error', details: [{ path }] });
+      expect(await orrery.store.getRun(c!.run.backendId)).toMatchObject({ status: 'claimed', started: null, leaseExpiresAt: plus(T0, 30_000) });
+    });
+
     it('an end from claimed records the handler start with the end, in one write', async () => {
       const { orrery } = await setup([LOAD_GIT]);
       const [t] = await orrery.createTasks([oneshot(0)]);

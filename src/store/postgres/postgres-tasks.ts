@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { RunStatus } from '../../core/model.js';
-import { planConflict, REPLACED_ERROR } from '../../core/task-conflict.js';
+import { planConflict, replacementOf, REPLACED_ERROR } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
@@ -78,13 +78,7 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   const row = rows[0];
   if (!row) throw new Error(`task with identity ${t.dedupeKey} vanished during creation; try again`);
   const holder = taskFromRow(row);
-  const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', {
-    arguments: t.arguments,
-    nextRun: t.nextRun,
-    priority: t.priority,
-    priorityRank: t.priorityRank,
-    concurrencyKey: t.concurrencyKey ?? null,
-  });
+  const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', replacementOf(t));
   if (plan.action === 'return') return { task: holder, created: false };
   if (plan.withdrawRun) {
     await c.query(`UPDATE task_runs SET status = 'failed', ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled'`, [row.current_run, at, REPLACED_ERROR]);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RunStatus, TaskRun } from '../../core/model.js';
-import { planConflict, REPLACED_ERROR } from '../../core/task-conflict.js';
+import { planConflict, replacementOf, REPLACED_ERROR } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
@@ -39,13 +39,7 @@ export class SqliteTaskWrites {
     const holderRow = this.s.taskByDedupe.get(t.dedupeKey) as Row;
     const holder = taskFromRow(holderRow);
     const current = holderRow.current_run === null ? null : (this.s.runById.get(holderRow.current_run) as Row | undefined);
-    const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', {
-      arguments: t.arguments,
-      nextRun: t.nextRun,
-      priority: t.priority,
-      priorityRank: t.priorityRank,
-      concurrencyKey: t.concurrencyKey ?? null,
-    });
+    const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', replacementOf(t));
     if (plan.action === 'return') return { task: holder, created: false };
     if (plan.withdrawRun && current) this.s.withdrawRun.run({ id: current.id, ended: now, error: REPLACED_ERROR });
     const u = plan.update;
