@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
-import { claimAllowance, hasLimits, nextRateSlot, parseRateLimit, pickWithinKeyLimits, rateWindowStart } from './limits.js';
+import {
+  chooseClaims,
+  claimAllowance,
+  hasLimits,
+  KEY_SCAN_CAP,
+  limitedCandidateCount,
+  limitedClaimCap,
+  nextRateSlot,
+  parseRateLimit,
+  pickLimitedRuns,
+  pickWithinKeyLimits,
+  rateRetryOffset,
+  rateRetrySlot,
+  rateWindowStart,
+} from './limits.js';
 
 const none = { maxRunning: null, maxRunningPerKey: null, rateLimit: null };
 
@@ -100,5 +114,59 @@ describe('the sliding rate window', () => {
     }
     expect(starts).toHaveLength(250);
     expect(new Set(starts)).toEqual(new Set([0, 1000, 2000, 3000, 4000]));
+  });
+});
+
+describe('the claim of limited types', () => {
+  const run = (id: number, type: string, rank = 0, scheduled = id) => ({ id, type, rank, scheduled });
+
+  it('limited runs are taken only for the claimer\'s free slots', () => {
+    expect(limitedClaimCap(500, 10)).toBe(10);
+    expect(limitedClaimCap(5, 10)).toBe(5);
+    expect(limitedClaimCap(8, undefined)).toBe(8);
+    expect(limitedClaimCap(8, -1)).toBe(0);
+  });
+
+  it('reads one candidate past the allowance, or up to the scan cap with a per-key limit', () => {
+    expect(limitedCandidateCount({ ...none, maxRunning: 3 }, 2)).toBe(3);
+    expect(limitedCandidateCount({ ...none, maxRunningPerKey: 1 }, 2)).toBe(KEY_SCAN_CAP);
+  });
+
+  it('is held back only when the limits, not the claimer\'s room, left runs waiting', () => {
+    const t = { ...none, maxRunning: 2 };
+    const c = [1, 2, 3].map((id) => ({ id, key: null }));
+    expect(pickLimitedRuns(t, c, 2, 5, new Map())).toEqual({ ids: [1, 2], heldBack: true });
+    // The allowance was the claimer's room: nothing held back by the limit.
+    expect(pickLimitedRuns(t, c, 2, 2, new Map())).toEqual({ ids: [1, 2], heldBack: false });
+    expect(pickLimitedRuns(t, c.slice(0, 2), 2, 5, new Map())).toEqual({ ids: [1, 2], heldBack: false });
+    const keyed = { ...none, maxRunningPerKey: 1 };
+    const k = [
+      { id: 1, key: 'a' },
+      { id: 2, key: 'a' },
+      { id: 3, key: 'b' },
+    ];
+    expect(pickLimitedRuns(keyed, k, 10, 10, new Map([['b', 1]]))).toEqual({ ids: [1], heldBack: true });
+  });
+
+  it('merges the picks in claim order, keeps the limit, starts limited runs and then fills startNow', () => {
+    const picks = [run(5, 'u', 1), run(1, 'u', 0, 50), run(2, 'lim', 0, 10), run(3, 'u', 0, 20), run(4, 'u', 0, 20)];
+    const out = chooseClaims(picks, (t) => t === 'lim', 4, 2);
+    expect(out.map((x) => [x.pick.id, x.start])).toEqual([
+      [2, true],
+      [3, true],
+      [4, false],
+      [1, false],
+    ]);
+    expect(chooseClaims(picks, () => false, 10, undefined).every((x) => x.start)).toBe(true);
+  });
+
+  it('names the start whose leaving frees the next rate slot', () => {
+    const rate = { count: 3, perMs: 1000 };
+    expect(rateRetryOffset(null, 5, 1)).toBeNull();
+    expect(rateRetryOffset(rate, 1, 1)).toBeNull();
+    expect(rateRetryOffset(rate, 2, 1)).toBe(0);
+    expect(rateRetryOffset(rate, 4, 1)).toBe(2);
+    expect(rateRetrySlot(rate, 250, 900)).toBe(1250);
+    expect(rateRetrySlot(rate, null, 900)).toBe(1900);
   });
 });

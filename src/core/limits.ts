@@ -105,3 +105,94 @@ export function nextRateSlot(startsInWindow: readonly number[], r: RateLimit): n
   if (k < r.count) return null;
   return startsInWindow[k - r.count]! + r.perMs;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The claim of limited types, decided here once; each store only reads the counts and candidates it
+// is asked for (under its own serialisation: an advisory lock per type on PostgreSQL, the write lock on
+// SQLite) and writes what was chosen.
+
+/** Most waiting runs a claim reads for one type with a per-key limit, looking past runs of full keys. */
+export const KEY_SCAN_CAP = 10_000;
+
+/**
+ * How many runs of limited types one claim may take, all limited types together: they start at once
+ * (their start instants are what the limits count), so only for the claimer's free slots.
+ */
+export function limitedClaimCap(limit: number, startNow: number | undefined): number {
+  return Math.max(0, Math.min(startNow ?? limit, limit));
+}
+
+/** How many waiting runs (in claim order) a store reads for a limited type with this allowance. */
+export function limitedCandidateCount(limits: TypeLimits, allowance: number): number {
+  return limits.maxRunningPerKey !== null ? KEY_SCAN_CAP : allowance + 1;
+}
+
+export interface LimitedPick {
+  ids: number[];
+  /**
+   * Runs were left waiting because of the type's limits (not because the claimer had no room): the
+   * claimer should come back when a slot frees or, for a rate limit, at the next rate slot.
+   */
+  heldBack: boolean;
+}
+
+/**
+ * Which waiting runs of a limited type one claim takes: in claim order (the order of `candidates`,
+ * read lazily, at most `limitedCandidateCount` of them), up to `allowance` (`claimAllowance`, bounded
+ * by `capLeft`, the claimer's room left for limited runs), skipping runs of full concurrency keys.
+ */
+export function pickLimitedRuns(
+  limits: TypeLimits,
+  candidates: Iterable<KeyedCandidate>,
+  allowance: number,
+  capLeft: number,
+  runningByKey: ReadonlyMap<string, number>,
+): LimitedPick {
+  const picked = pickWithinKeyLimits(candidates, allowance, limits.maxRunningPerKey, runningByKey);
+  return { ids: picked.ids, heldBack: picked.keyFull || (picked.more && allowance < capLeft) };
+}
+
+/** A waiting run as claims order it: by priority rank, then scheduled instant, then id. */
+export interface ClaimCandidate {
+  id: number;
+  type: string;
+  rank: number;
+  scheduled: number;
+}
+
+export function compareClaimOrder(a: ClaimCandidate, b: ClaimCandidate): number {
+  return a.rank - b.rank || a.scheduled - b.scheduled || a.id - b.id;
+}
+
+/**
+ * Merges the picks of every requested type in claim order and keeps the first `limit`; says which
+ * start at once. Runs of limited types always start (they were taken only for free slots); the others
+ * fill what is left of `startNow` in claim order and the rest are claimed ahead.
+ */
+export function chooseClaims<P extends ClaimCandidate>(
+  picks: readonly P[],
+  isLimited: (type: string) => boolean,
+  limit: number,
+  startNow: number | undefined,
+): Array<{ pick: P; start: boolean }> {
+  const chosen = [...picks].sort(compareClaimOrder).slice(0, limit);
+  let startLeft = Math.max(0, limitedClaimCap(limit, startNow) - chosen.filter((p) => isLimited(p.type)).length);
+  return chosen.map((pick) => ({ pick, start: isLimited(pick.type) || startLeft-- > 0 }));
+}
+
+/**
+ * For a rate-limited type held back by a claim: the offset, among the starts inside the window (oldest
+ * first, counted from `rateWindowStart(at)`), of the start whose leaving frees the next slot; null when
+ * the rate limit is not what held it back. The window held `inWindow` starts and the claim added
+ * `claimed`; the next slot opens `perMs` after that start (`rateRetrySlot`).
+ */
+export function rateRetryOffset(rate: RateLimit | null, inWindow: number, claimed: number): number | null {
+  if (rate === null) return null;
+  const k = inWindow + claimed;
+  return k >= rate.count ? k - rate.count : null;
+}
+
+/** The instant the next rate slot opens, from the start `rateRetryOffset` named (or `at` if none was read). */
+export function rateRetrySlot(rate: RateLimit, nthStart: number | null, at: number): number {
+  return (nthStart ?? at) + rate.perMs;
+}

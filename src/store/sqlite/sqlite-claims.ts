@@ -1,5 +1,17 @@
 import type Database from 'better-sqlite3';
-import { claimAllowance, hasLimits, pickWithinKeyLimits, rateWindowStart, type KeyedCandidate } from '../../core/limits.js';
+import {
+  chooseClaims,
+  claimAllowance,
+  hasLimits,
+  limitedCandidateCount,
+  limitedClaimCap,
+  pickLimitedRuns,
+  rateRetryOffset,
+  rateRetrySlot,
+  rateWindowStart,
+  type ClaimCandidate,
+  type KeyedCandidate,
+} from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromRow, taskFromRow, type Row } from '../rows.js';
 import type { TaskRun } from '../../core/model.js';
@@ -7,15 +19,6 @@ import type { ClaimOutcome, ClaimRequest, ClaimedRun } from '../store.js';
 import { directClaimStale } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
 
-/** Most waiting runs a claim reads for one type with a per-key limit, looking past runs of full keys. */
-export const KEY_SCAN_CAP = 10_000;
-
-interface Pick {
-  id: number;
-  type: string;
-  priority_rank: number;
-  scheduled: number;
-}
 
 /**
  * Claims inside the store's write transaction (BEGIN IMMEDIATE: one claimer at a time, so counting
@@ -37,19 +40,21 @@ export class SqliteClaims {
     this.s = prepareClaims(db);
   }
 
-  /** Must run inside a write transaction. */
+  /** Must run inside a write transaction. What to take is decided in core/limits.ts. */
   claimInTx(req: ClaimRequest): ClaimOutcome {
     const at = req.at.getTime();
-    const picks: Pick[] = [];
+    const picks: ClaimCandidate[] = [];
     const limited = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean; at: number }>();
-    // Held runs count against the limits, so a worker takes runs of limited types only for its free slots.
-    const cap = Math.min(req.startNow ?? req.limit, req.limit);
+    const cap = limitedClaimCap(req.limit, req.startNow);
+    let takenLimited = 0;
     for (const name of new Set(req.types)) {
       const type = this.typeOf(name);
       if (type === null || !hasLimits(type)) {
-        picks.push(...(this.s.pick.all(name, req.limit) as Pick[]));
+        picks.push(...(this.s.pick.all(name, req.limit) as ClaimCandidate[]));
         continue;
       }
+      const capLeft = cap - takenLimited;
+      if (capLeft <= 0) continue;
       const running = type.maxRunning !== null ? (this.s.runningOfType.get(name) as { n: number }).n : 0;
       let inWindow = 0;
       // Starts of a rate-limited type are recorded in commit order with instants that never go back:
@@ -60,40 +65,24 @@ export class SqliteClaims {
         this.s.pruneStarts.run(name, start);
         inWindow = (this.s.startsInWindow.get(name, start) as { n: number }).n;
       }
-      // Runs of limited types come only within startNow, all limited types together.
-      const capLeft = cap - picks.filter((p) => limited.has(p.type)).length;
-      if (capLeft <= 0) continue;
       const allowance = Math.min(capLeft, claimAllowance(type, running, inWindow));
-      let heldBack: boolean;
-      if (type.maxRunningPerKey !== null) {
-        const runningByKey = new Map((this.s.runningByKey.all(name) as Array<{ k: string; n: number }>).map((r) => [r.k, r.n]));
-        const rows = new Map<number, Pick>();
-        const candidates = (function* (it: IterableIterator<unknown>): Generator<KeyedCandidate> {
-          for (const r of it as IterableIterator<Pick & { concurrency_key: string | null }>) {
-            rows.set(r.id, r);
-            yield { id: r.id, key: r.concurrency_key };
-          }
-        })(this.s.pickKeyed.iterate(name, KEY_SCAN_CAP));
-        const picked = pickWithinKeyLimits(candidates, allowance, type.maxRunningPerKey, runningByKey);
-        candidates.return(undefined); // stop reading (closes the statement's cursor)
-        picks.push(...picked.ids.map((id) => rows.get(id)!));
-        heldBack = picked.keyFull || (picked.more && allowance < capLeft);
-      } else {
-        const rows = this.s.pick.all(name, allowance + 1) as Pick[];
-        heldBack = rows.length > allowance && allowance < capLeft;
-        picks.push(...rows.slice(0, allowance));
-      }
-      limited.set(name, { type, inWindow, heldBack, at: typeAt });
+      const runningByKey =
+        type.maxRunningPerKey !== null ? new Map((this.s.runningByKey.all(name) as Array<{ k: string; n: number }>).map((r) => [r.k, r.n])) : new Map<string, number>();
+      const rows = new Map<number, ClaimCandidate>();
+      const candidates = (function* (it: IterableIterator<unknown>): Generator<KeyedCandidate> {
+        for (const r of it as IterableIterator<ClaimCandidate & { concurrency_key: string | null }>) {
+          rows.set(r.id, r);
+          yield { id: r.id, key: r.concurrency_key };
+        }
+      })(this.s.pickKeyed.iterate(name, limitedCandidateCount(type, allowance)));
+      const picked = pickLimitedRuns(type, candidates, allowance, capLeft, runningByKey);
+      candidates.return(undefined); // stop reading (closes the statement's cursor)
+      picks.push(...picked.ids.map((id) => rows.get(id)!));
+      takenLimited += picked.ids.length;
+      limited.set(name, { type, inWindow, heldBack: picked.heldBack, at: typeAt });
     }
-    // Oldest first by (priority, scheduled) across the types: the first `limit` of each type, merged.
-    picks.sort((a, b) => a.priority_rank - b.priority_rank || a.scheduled - b.scheduled || a.id - b.id);
-    const chosen = picks.slice(0, req.limit);
-    // The first startNow runs start at once (runs of limited types always: they come only for free
-    // slots, and their start instants are the instants the limits counted); the rest are claimed ahead.
-    let startLeft = Math.max(0, cap - chosen.filter((p) => limited.has(p.type)).length);
-    const claimed = chosen.map((p) => {
-      const start = limited.has(p.type) || startLeft-- > 0;
-      const r = this.s.claimOne.get({ id: p.id, worker: req.worker, at: limited.get(p.type)?.at ?? at, start: start ? 1 : 0 }) as Row;
+    const claimed = chooseClaims(picks, (t) => limited.has(t), req.limit, req.startNow).map(({ pick, start }) => {
+      const r = this.s.claimOne.get({ id: pick.id, worker: req.worker, at: limited.get(pick.type)?.at ?? at, start: start ? 1 : 0 }) as Row;
       return claimedFromRow({ ...r, ...(this.s.claimContext.get(r.task, r.type) as Row) });
     });
 
@@ -105,14 +94,11 @@ export class SqliteClaims {
       if (rate !== null) for (let i = 0; i < n; i++) this.s.recordStart.run(name, l.at);
       if (!l.heldBack) continue;
       heldBack = true;
-      // Held back by the rate limit: the window is full until its oldest start that must leave does.
-      const k = l.inWindow + n;
-      if (rate !== null && k >= rate.count) {
-        const offset = k - rate.count;
-        const nth = this.s.nthStart.get(name, rateWindowStart(l.at, rate), offset) as { started: number } | undefined;
-        const slot = (nth?.started ?? l.at) + rate.perMs;
-        retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
-      }
+      const offset = rateRetryOffset(rate, l.inWindow, n);
+      if (rate === null || offset === null) continue;
+      const nth = this.s.nthStart.get(name, rateWindowStart(l.at, rate), offset) as { started: number } | undefined;
+      const slot = rateRetrySlot(rate, nth?.started ?? null, l.at);
+      retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
     }
     const startedSoFar = claimed.filter((c) => c.run.status === 'started').length;
     const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, req.limit - claimed.length, Math.max(0, cap - startedSoFar)) : [];
@@ -191,9 +177,9 @@ export class SqliteClaims {
 function prepareClaims(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    pick: p(`SELECT id, type, priority_rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
+    pick: p(`SELECT id, type, priority_rank AS rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
-    pickKeyed: p(`SELECT id, type, priority_rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
+    pickKeyed: p(`SELECT id, type, priority_rank AS rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
     claimOne: p(`UPDATE task_runs SET status = CASE WHEN @start = 1 THEN 'started' ELSE 'claimed' END, worker = @worker,
       started = CASE WHEN @start = 1 THEN @at ELSE started END,
