@@ -104,7 +104,7 @@ export class DagService {
       const r = await this.store.saveDag(spec, version, at);
       out.push({ id: spec.id, version, created: r.created, newVersion: r.newVersion });
     }
-    this.orrery.store.notify('dags');
+    this.orrery.store.wake({ kind: 'dags-changed' });
     return out;
   }
 
@@ -156,7 +156,7 @@ export class DagService {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) throw invalid('params', 'must be a JSON object');
     assertJson(params, 'params');
     const run = await this.store.triggerRun(id, params as Record<string, unknown>, this.orrery.now());
-    this.orrery.store.notify('dags');
+    this.orrery.store.wake({ kind: 'dags-changed' });
     return run;
   }
 
@@ -201,7 +201,7 @@ export class DagService {
       const changes = planRestart(spec, instancesOf(await this.store.dagRunTasks(runId)));
       const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: 'running', restart: true }, this.orrery.now());
       if (updated) {
-        this.orrery.store.notify('dags');
+        this.orrery.store.wake({ kind: 'dags-changed' });
         return updated;
       }
     }
@@ -229,7 +229,7 @@ export class DagService {
         if (!stopped.has(row.taskId) || row.orreryTask === null) continue;
         await this.stopAttempt(row.orreryTask);
       }
-      this.orrery.store.notify('dags');
+      this.orrery.store.wake({ kind: 'dags-changed' });
       return updated;
     }
     throw new ConflictError(`DAG run ${runId} kept changing; try again`);

@@ -87,7 +87,7 @@ export class Runner extends PeriodicLoop {
     // A pass that scheduled work may have stopped at its batch cap: pass again at once.
     if (runs.length > 0) return 0;
     if (leftBehind) {
-      this.orrery.store.notify('runs');
+      this.orrery.store.wake({ kind: 'work-left' });
       return Math.min(this.graceMs > 0 ? this.graceMs : this.maxSleepMs, this.maxSleepMs);
     }
     return Math.min(until + 1, this.maxSleepMs);

@@ -116,11 +116,3 @@ function claimedTask(r: Row, run: TaskRun, args: Task['arguments']): Task {
   return taskFromRow(row);
 }
 
-/** Wake-ups after runs ended: runners only when a task must be scheduled again (not for completions). */
-export function channelsAfterEnds(results: readonly EndRunResult[]): Channel[] {
-  if (results.length === 0) return [];
-  const due = results.some((r) => r.taskUpdated && r.task.status === 'next_run_not_scheduled');
-  const out: Channel[] = due ? ['tasks', 'ended'] : ['ended'];
-  if (results.some((r) => r.task.arguments.kwargs[DAG_ATTEMPT_KEY] !== undefined)) out.push('dags');
-  return out;
-}

@@ -30,7 +30,8 @@ export interface StoreCapabilities {
  * slots freed, `ended` when runs ended (this process only), `dags` when a DAG task's attempt ended,
  * `cancel` when a started run's cancellation was asked for (its worker checks its runs at once).
  */
-export type Channel = 'tasks' | 'runs' | 'claimed' | 'ended' | 'dags' | 'cancel';
+export type { Channel, StoreChange } from '../core/wake-ups.js';
+import type { Channel, StoreChange } from '../core/wake-ups.js';
 
 export interface TaskFilter {
   type?: string;
@@ -311,7 +312,8 @@ export interface Store {
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
   getRunLogs(backendId: string): Promise<RunLogRecord[]>;
 
-  notify(channel: Channel): void;
+  /** Wakes the loops a committed change concerns (core/wake-ups.ts decides which). */
+  wake(change: StoreChange): void;
   listen(channel: Channel, listener: () => void): () => void;
 }
 

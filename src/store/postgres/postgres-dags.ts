@@ -5,7 +5,7 @@ import { firstPoint, nextPointAfterChange, type PointRecord } from '../../core/d
 import { dagAttemptFromRow, dagFromRow, dagPointFromRow, dagRunFromRow, dagTaskFromRow, resultText, structureFromRow } from '../dag-rows.js';
 import type { DagAttempt, DagPoint, DagRun, DagRunFilter, DagStep, DagStore, DagTaskRow, StoredDag } from '../dag-store.js';
 import type { Row } from '../rows.js';
-import type { Channel } from '../store.js';
+import type { StoreChange } from '../store.js';
 import { insertTasks } from './postgres-tasks.js';
 
 type Q = pg.PoolClient | pg.Pool;
@@ -23,7 +23,7 @@ export const DAG_RUN_TASKS_SQL = `SELECT i.*, a.orrery_task AS a_orrery_task, t.
 export interface PostgresDagHost {
   pool: pg.Pool;
   tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T>;
-  notify(channel: Channel): void;
+  wake(change: StoreChange): void;
 }
 
 /** DAG storage on PostgreSQL; a schedule step or run step is one transaction, guarded by a revision. */
@@ -121,7 +121,7 @@ export class PostgresDags implements DagStore {
       await c.query('UPDATE dags SET next_point = $2 WHERE id = $1', [dag, nextPoint]);
       return out;
     });
-    if (runs && runs.length > 0) this.host.notify('tasks');
+    this.host.wake({ kind: 'tasks-written', count: runs?.length ?? 0 });
     return runs;
   }
 
@@ -154,7 +154,7 @@ export class PostgresDags implements DagStore {
       await c.query(`INSERT INTO dag_points (dag, exec_ts, kind, run, recorded) VALUES ($1, $2, 'triggered', $3, $2)`, [dag, at, r.id]);
       return r;
     });
-    this.host.notify('tasks');
+    this.host.wake({ kind: 'tasks-written', count: 1 });
     return run;
   }
 
@@ -237,7 +237,7 @@ export class PostgresDags implements DagStore {
       }
       return dagRunFromRow(row);
     });
-    if (run && step.attempts.length > 0) this.host.notify('tasks');
+    if (run) this.host.wake({ kind: 'tasks-written', count: step.attempts.length });
     return run;
   }
 

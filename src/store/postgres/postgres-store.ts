@@ -4,7 +4,8 @@ import { hasLimits } from '../../core/limits.js';
 import { CANCELLED_ERROR, type RunLogRecord, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
-import { channelsAfterEnds, claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
+import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   CancelRunResult,
   Channel,
@@ -74,9 +75,9 @@ export class PostgresStore implements Store {
     this.url = redact(connectionUrl);
     this.hub = new NotifyHub(`postgres:${this.url}`);
     this.notifier = new PostgresNotifier(connectionUrl, pool, (channel) => this.hub.notify(channel));
-    this.dags = new PostgresDags({ pool, tx: (fn) => this.tx(fn), notify: (c) => this.notify(c) });
+    this.dags = new PostgresDags({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
     this.archive = new PostgresArchive(pool, (fn) => this.tx(fn));
-    this.visits = new PostgresVisitStore({ pool, tx: (fn) => this.tx(fn), notify: (c) => this.notify(c) });
+    this.visits = new PostgresVisitStore({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
   }
 
   /** Connects and migrates (under an advisory lock). */
@@ -160,8 +161,9 @@ export class PostgresStore implements Store {
     const once = await insertAtOnce(this.pool, tasks, at, PG_CHANNEL);
     const out = Array.isArray(once) ? once : await this.tx((c) => insertTasks(c, tasks, at, once ?? undefined));
     // The one-statement insert sent other processes their wake-up itself; this process's listeners still need theirs.
-    if (Array.isArray(once)) this.hub.notify('tasks');
-    else if (out.some((x) => x.created || x.replaced)) this.notify('tasks');
+    const written: StoreChange = { kind: 'tasks-written', count: out.filter((x) => x.created || x.replaced).length };
+    if (Array.isArray(once)) for (const channel of wakeUps(written)) this.hub.notify(channel);
+    else this.wake(written);
     return out;
   }
 
@@ -232,8 +234,7 @@ export class PostgresStore implements Store {
       }
       return tasks;
     });
-    this.notify('claimed');
-    if (stopping > 0) this.notify('cancel');
+    this.wake({ kind: 'tasks-disabled', stopping });
     return out;
   }
 
@@ -264,7 +265,7 @@ export class PostgresStore implements Store {
       }
       return tasks;
     });
-    this.notify('tasks');
+    this.wake({ kind: 'tasks-written', count: out.length });
     return out;
   }
 
@@ -318,7 +319,7 @@ export class PostgresStore implements Store {
       const order = new Map(due.map((d, i) => [Number(d.id), i]));
       return inserted.map(runFromRow).sort((a, b) => order.get(a.task)! - order.get(b.task)!);
     });
-    if (runs.length > 0) this.notify('runs');
+    this.wake({ kind: 'runs-queued', count: runs.length });
     return runs;
   }
 
@@ -355,8 +356,7 @@ export class PostgresStore implements Store {
       }
     }
     if (outcome.runs.length === 0) return outcome;
-    // Only a runner waiting for free slots of a bounded queue listens for claims.
-    if (outcome.runs.length > (outcome.created?.length ?? 0)) this.notify('claimed');
+    this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
     outcome.runs.sort((a, b) => a.run.id - b.run.id);
     return outcome;
   }
@@ -397,7 +397,7 @@ export class PostgresStore implements Store {
       if ((await this.typeOf(c, current.type)).rateLimit !== null) await c.query('INSERT INTO rate_limit_starts (type, started) VALUES ($1, $2)', [current.type, req.at]);
       return runFromRow(row!);
     });
-    this.notify('claimed');
+    this.wake({ kind: 'runs-claimed', fromQueue: 1 });
     return run;
   }
 
@@ -424,13 +424,13 @@ export class PostgresStore implements Store {
   async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
     if (backendIds.length === 0) return 0;
     const n = (await this.pool.query(HOT_QUERIES.releaseRuns, [backendIds, worker])).rowCount ?? 0;
-    if (n > 0) this.notify('runs');
+    this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
 
   async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
     const n = (await this.pool.query(HOT_QUERIES.releaseExpired, [at, limit])).rowCount ?? 0;
-    if (n > 0) this.notify('runs');
+    this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
 
@@ -451,11 +451,8 @@ export class PostgresStore implements Store {
       if (r instanceof OrreryError) throw r;
       return { outcome: 'ended', run: r!.run, task: r!.task, taskUpdated: r!.taskUpdated };
     });
-    if (out.outcome === 'requested' || cancelsHeld) this.notify('cancel');
-    if (out.outcome === 'ended') {
-      this.notifyEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
-      this.notify('claimed'); // a queue slot freed
-    }
+    if (out.outcome === 'requested' || cancelsHeld) this.wake({ kind: 'cancel-requested' });
+    if (out.outcome === 'ended') this.wake({ kind: 'runs-ended', results: [out], leftQueue: true });
     return out;
   }
 
@@ -472,12 +469,8 @@ export class PostgresStore implements Store {
       tx: (fn) => this.tx(fn),
       typeOf: (name) => this.typeOf(this.pool, name),
     });
-    this.notifyEnded(out.filter((r): r is EndRunResult => !(r instanceof OrreryError)));
+    this.wake({ kind: 'runs-ended', results: out.filter((r): r is EndRunResult => !(r instanceof OrreryError)) });
     return out;
-  }
-
-  private notifyEnded(results: EndRunResult[]): void {
-    for (const channel of channelsAfterEnds(results)) this.notify(channel);
   }
 
   async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {
@@ -499,7 +492,7 @@ export class PostgresStore implements Store {
       // Every expired run was locked by us and is started, so no end can be refused.
       return ended.filter((r): r is EndRunResult => !(r instanceof OrreryError));
     });
-    this.notifyEnded(results);
+    this.wake({ kind: 'runs-ended', results: results });
     return results;
   }
 
@@ -551,7 +544,11 @@ export class PostgresStore implements Store {
     return (await this.rows(this.pool, 'SELECT * FROM run_logs WHERE run = $1 ORDER BY id', [run.id])).map(logFromRow);
   }
 
-  notify(channel: Channel): void {
+  wake(change: StoreChange): void {
+    for (const channel of wakeUps(change)) this.signal(channel);
+  }
+
+  private signal(channel: Channel): void {
     this.hub.notify(channel);
     if (channel !== 'ended') this.notifier.notify(channel); // 'ended' only serves in-process observers
   }

@@ -13,7 +13,7 @@ import {
   type VisitResult,
 } from '../../core/visits.js';
 import { runFromRow, type Row } from '../rows.js';
-import type { Channel } from '../store.js';
+import type { StoreChange } from '../store.js';
 import {
   distinctOrigins,
   listedOriginFromRow,
@@ -68,7 +68,7 @@ export function grabSql(policy: VisitPolicy, byLister: boolean): string {
 export interface PostgresVisitDeps {
   pool: pg.Pool;
   tx: <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
-  notify: (channel: Channel) => void;
+  wake: (change: StoreChange) => void;
 }
 
 type Q = pg.Pool | pg.PoolClient;
@@ -372,7 +372,7 @@ export class PostgresVisitStore implements VisitStore {
       );
       return { origins, tasks };
     });
-    if (out.tasks.length > 0) this.deps.notify('tasks');
+    this.deps.wake({ kind: 'tasks-written', count: out.tasks.length });
     return out;
   }
 

@@ -6,7 +6,7 @@ import type { NewTask } from '../../core/validation.js';
 import { dagAttemptFromRow, dagFromRow, dagPointFromRow, dagRunFromRow, dagTaskFromRow, resultText, structureFromRow } from '../dag-rows.js';
 import type { DagAttempt, DagPoint, DagRun, DagRunFilter, DagStep, DagStore, DagTaskRow, StoredDag } from '../dag-store.js';
 import type { Row } from '../rows.js';
-import type { Channel, CreatedTask } from '../store.js';
+import type { CreatedTask, StoreChange } from '../store.js';
 
 const ms = (d: Date | null) => (d === null ? null : d.getTime());
 
@@ -26,7 +26,7 @@ export interface SqliteDagHost {
   write<T>(fn: () => T): T;
   /** Inserts jobboard tasks inside the caller's transaction. */
   insertTasks(tasks: readonly NewTask[], at: Date): CreatedTask[];
-  notify(channel: Channel): void;
+  wake(change: StoreChange): void;
 }
 
 /** DAG storage on SQLite; every change is one synchronous write transaction. */
@@ -114,7 +114,7 @@ export class SqliteDags implements DagStore {
       this.run('UPDATE dags SET next_point = ? WHERE id = ?', ms(nextPoint), dag);
       return out;
     });
-    if (runs && runs.length > 0) this.host.notify('tasks');
+    this.host.wake({ kind: 'tasks-written', count: runs?.length ?? 0 });
     return runs;
   }
 
@@ -138,7 +138,7 @@ export class SqliteDags implements DagStore {
       this.run(`INSERT INTO dag_points (dag, exec_ts, kind, run, recorded) VALUES (?, ?, 'triggered', ?, ?)`, dag, at.getTime(), r.id, at.getTime());
       return r;
     });
-    this.host.notify('tasks');
+    this.host.wake({ kind: 'tasks-written', count: 1 });
     return run;
   }
 
@@ -206,7 +206,7 @@ export class SqliteDags implements DagStore {
       }
       return dagRunFromRow(row);
     });
-    if (run && step.attempts.length > 0) this.host.notify('tasks');
+    if (run) this.host.wake({ kind: 'tasks-written', count: step.attempts.length });
     return run;
   }
 

@@ -7,8 +7,9 @@ import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js'
 import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
+import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { WakeFiles } from '../wake-files.js';
-import { channelsAfterEnds, claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   CancelRunResult,
   Channel,
@@ -76,9 +77,9 @@ export class SqliteStore implements Store {
     this.taskWrites = new SqliteTaskWrites(this.db);
     this.held = new SqliteHeldRuns(this.db, (name) => this.typesOf([name])[0]!);
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
-    this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), notify: (c) => this.notify(c) });
+    this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
-    this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), notify: (c) => this.notify(c) });
+    this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
   }
 
   async close(): Promise<void> {
@@ -110,7 +111,7 @@ export class SqliteStore implements Store {
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
     const out = this.write(() => this.insertTasksInTx(tasks, at));
-    if (out.some((c) => c.created || c.replaced)) this.notify('tasks');
+    this.wake({ kind: 'tasks-written', count: out.filter((c) => c.created || c.replaced).length });
     return out;
   }
 
@@ -170,8 +171,7 @@ export class SqliteStore implements Store {
         return taskFromRow(this.stmts.disableTask.get(id) as Row);
       }),
     );
-    this.notify('claimed');
-    if (stopping > 0) this.notify('cancel');
+    this.wake({ kind: 'tasks-disabled', stopping });
     return out;
   }
 
@@ -196,7 +196,7 @@ export class SqliteStore implements Store {
         return taskFromRow(row);
       }),
     );
-    this.notify('tasks');
+    this.wake({ kind: 'tasks-written', count: out.length });
     return out;
   }
 
@@ -243,7 +243,7 @@ export class SqliteStore implements Store {
         return runFromRow(run);
       });
     });
-    if (runs.length > 0) this.notify('runs');
+    this.wake({ kind: 'runs-queued', count: runs.length });
     return runs;
   }
 
@@ -256,7 +256,7 @@ export class SqliteStore implements Store {
     if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
     const outcome = this.write(() => this.claims.claimInTx(req));
     outcome.runs.sort((a, b) => a.run.id - b.run.id);
-    if (outcome.runs.length > 0) this.notify('claimed');
+    this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
     return outcome;
   }
 
@@ -281,7 +281,7 @@ export class SqliteStore implements Store {
       this.claims.recordExternalStart(this.typesOf([current.type])[0]!, req.at);
       return runFromRow(row);
     });
-    this.notify('claimed');
+    this.wake({ kind: 'runs-claimed', fromQueue: 1 });
     return run;
   }
 
@@ -293,13 +293,13 @@ export class SqliteStore implements Store {
   async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
     if (backendIds.length === 0) return 0;
     const n = this.write(() => this.held.releaseInTx(worker, backendIds));
-    if (n > 0) this.notify('runs');
+    this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
 
   async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
     const n = this.write(() => this.held.releaseExpiredInTx(at, limit));
-    if (n > 0) this.notify('runs');
+    this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
 
@@ -327,17 +327,14 @@ export class SqliteStore implements Store {
       const r = this.endInTx(run, { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR });
       return { outcome: 'ended', run: r.run, task: r.task, taskUpdated: r.taskUpdated };
     });
-    if (out.outcome === 'requested' || cancelsHeld) this.notify('cancel');
-    if (out.outcome === 'ended') {
-      this.notifyEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
-      this.notify('claimed'); // a queue slot freed
-    }
+    if (out.outcome === 'requested' || cancelsHeld) this.wake({ kind: 'cancel-requested' });
+    if (out.outcome === 'ended') this.wake({ kind: 'runs-ended', results: [out], leftQueue: true });
     return out;
   }
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
     const result = this.write(() => this.endInTx(this.requireRun(backendId), req));
-    this.notifyEnded([result]);
+    this.wake({ kind: 'runs-ended', results: [result] });
     return result;
   }
 
@@ -358,12 +355,8 @@ export class SqliteStore implements Store {
         }
       }),
     );
-    this.notifyEnded(out.filter((r): r is EndRunResult => !(r instanceof OrreryError)));
+    this.wake({ kind: 'runs-ended', results: out.filter((r): r is EndRunResult => !(r instanceof OrreryError)) });
     return out;
-  }
-
-  private notifyEnded(results: EndRunResult[]): void {
-    for (const channel of channelsAfterEnds(results)) this.notify(channel);
   }
 
   private endInTx(run: TaskRun, req: EndRunRequest): EndRunResult {
@@ -397,7 +390,7 @@ export class SqliteStore implements Store {
         });
       }),
     );
-    this.notifyEnded(results);
+    this.wake({ kind: 'runs-ended', results: results });
     return results;
   }
 
@@ -456,7 +449,11 @@ export class SqliteStore implements Store {
     return (this.stmts.logsOfRun.all(run.id) as Row[]).map(logFromRow);
   }
 
-  notify(channel: Channel): void {
+  wake(change: StoreChange): void {
+    for (const channel of wakeUps(change)) this.signal(channel);
+  }
+
+  private signal(channel: Channel): void {
     this.hub.notify(channel);
     if (channel !== 'ended') this.wakeFiles?.touch(channel); // 'ended' only serves in-process observers
   }

@@ -15,7 +15,7 @@ import {
 } from '../../core/visits.js';
 import type { Task } from '../../core/model.js';
 import { runFromRow, type Row } from '../rows.js';
-import type { Channel } from '../store.js';
+import type { StoreChange } from '../store.js';
 import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
 import { SqliteVisitHistory } from './sqlite-visit-history.js';
 import {
@@ -48,7 +48,7 @@ export interface SqliteVisitDeps {
   write: <T>(fn: () => T) => T;
   /** Inserts tasks inside the caller's write transaction; an equal active task is returned instead. */
   insertTasks: (tasks: readonly NewTask[], at: Date) => Array<{ task: Task }>;
-  notify: (channel: Channel) => void;
+  wake: (change: StoreChange) => void;
 }
 const ms = (d: Date | null | undefined) => (d ? d.getTime() : null);
 
@@ -322,7 +322,7 @@ export class SqliteVisitStore implements VisitStore {
       tasks.forEach((task, i) => this.s.insertInFlight.run(task.id, origins[i]!.url, origins[i]!.visitType, now));
       return { origins, tasks };
     });
-    if (out.tasks.length > 0) this.deps.notify('tasks');
+    this.deps.wake({ kind: 'tasks-written', count: out.tasks.length });
     return out;
   }
 
