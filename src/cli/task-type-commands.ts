@@ -1,71 +1,123 @@
 import { Command } from 'commander';
+import { invalid } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { addDb, dur, durationArg, limitOrNoneArg, nonNegativeIntArg, numberArg, positiveIntArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, dur, durationArg, nonNegativeIntArg, numberArg, positiveIntArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
 
-interface AddOpts extends DbOpts {
-  backendName?: string;
-  description?: string;
-  defaultInterval?: number;
-  minInterval?: number;
-  maxInterval?: number;
-  backoffFactor?: number;
-  maxQueueLength?: number;
-  numRetries?: number;
-  retryDelay?: number;
-  timeout?: number;
-  lease?: number;
-  maxAbandons?: number;
-  maxRunning?: number;
-  maxRunningPerKey?: number;
-  rateLimit?: { count: number; perMs: number };
-  json?: boolean;
+type Parse = (v: string) => unknown;
+/** The fields a type's options set: `add` takes all of them, `edit` all but the backend name. */
+const FIELDS: Array<{ flag: string; key: keyof TaskTypeInput; help: string; parse?: Parse; nullable?: boolean; addOnly?: boolean }> = [
+  { flag: '--backend-name <name>', key: 'backendName', help: 'handler name (default: the type name)', addOnly: true },
+  { flag: '--description <text>', key: 'description', help: 'human-readable description' },
+  { flag: '--default-interval <duration>', key: 'defaultIntervalMs', help: 'first interval of new recurring tasks (e.g. 1d)', parse: durationArg, nullable: true },
+  { flag: '--min-interval <duration>', key: 'minIntervalMs', help: 'lower clamp of the adaptive interval', parse: durationArg, nullable: true },
+  { flag: '--max-interval <duration>', key: 'maxIntervalMs', help: 'upper clamp of the adaptive interval', parse: durationArg, nullable: true },
+  { flag: '--backoff-factor <n>', key: 'backoffFactor', help: 'interval adaptation factor, > 0 (default 1)', parse: numberArg },
+  { flag: '--max-queue-length <n>', key: 'maxQueueLength', help: 'most runs waiting in the jobboard, or "none" (default 1000)', parse: nonNegativeIntArg, nullable: true },
+  { flag: '--num-retries <n>', key: 'numRetries', help: 'retries of a failed run (default 0)', parse: nonNegativeIntArg },
+  { flag: '--retry-delay <duration>', key: 'retryDelayMs', help: 'delay before a retry (default 1h)', parse: durationArg },
+  { flag: '--timeout <duration>', key: 'timeoutMs', help: 'abort runs still going after this, or "none" (default none)', parse: durationArg, nullable: true },
+  { flag: '--lease <duration>', key: 'leaseMs', help: 'claim duration without a heartbeat (default 30s)', parse: durationArg },
+  { flag: '--max-abandons <n>', key: 'maxAbandons', help: 'lost runs in a row before the dead-letter bin (default 3)', parse: positiveIntArg },
+  { flag: '--max-running <n>', key: 'maxRunning', help: 'most runs of this type running at once, across all workers, or "none" (default none)', parse: positiveIntArg, nullable: true },
+  { flag: '--max-running-per-key <n>', key: 'maxRunningPerKey', help: 'most running runs per task concurrency key, or "none" (default none)', parse: positiveIntArg, nullable: true },
+  { flag: '--rate-limit <count/duration>', key: 'rateLimit', help: 'most runs started in any such window, e.g. 100/1m, or "none" (default none)', parse: rateLimitArg, nullable: true },
+];
+
+/** "none" clears a nullable field; commander turns a parser's null into '', so a marker stands for it. */
+const NONE = Symbol('none');
+const orNone = (parse: Parse | undefined): Parse => (v: string) => (/^(none|unbounded|null)$/i.test(v.trim()) ? NONE : parse ? parse(v) : v);
+
+function addFieldOptions(c: Command, edit: boolean): Command {
+  for (const f of FIELDS) {
+    if (edit && f.addOnly) continue;
+    const parse = f.nullable ? orNone(f.parse) : f.parse;
+    if (parse) c.option(f.flag, f.help, parse);
+    else c.option(f.flag, f.help);
+  }
+  return c;
+}
+
+/** The fields the options gave, keyed as in TaskTypeInput (commander keys options by camel-cased flag). */
+function fieldsFrom(o: object): Partial<TaskTypeInput> {
+  const out: Record<string, unknown> = {};
+  for (const f of FIELDS) {
+    const v = (o as Record<string, unknown>)[camel(f.flag)];
+    if (v !== undefined) out[f.key] = v === NONE ? null : v;
+  }
+  return out as Partial<TaskTypeInput>;
+}
+
+function camel(flag: string): string {
+  return flag.replace(/^--/, '').split(' ')[0]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 export function taskTypeCommands(io: Io): Command {
   const cmd = new Command('task-type').description('manage task types');
 
   addDb(
-    cmd
-      .command('add')
-      .description('create a task type')
-      .argument('<name>', 'unique name, [a-z0-9][a-z0-9._:-]*')
-      .option('--backend-name <name>', 'handler name (default: the type name)')
-      .option('--description <text>', 'human-readable description')
-      .option('--default-interval <duration>', 'first interval of new recurring tasks (e.g. 1d)', durationArg)
-      .option('--min-interval <duration>', 'lower clamp of the adaptive interval', durationArg)
-      .option('--max-interval <duration>', 'upper clamp of the adaptive interval', durationArg)
-      .option('--backoff-factor <n>', 'interval adaptation factor, > 0 (default 1)', numberArg)
-      .option('--max-queue-length <n>', 'most runs waiting in the jobboard, or "none" (default 1000)', limitOrNoneArg)
-      .option('--num-retries <n>', 'retries of a failed run (default 0)', nonNegativeIntArg)
-      .option('--retry-delay <duration>', 'delay before a retry (default 1h)', durationArg)
-      .option('--timeout <duration>', 'abort runs still going after this (default none)', durationArg)
-      .option('--lease <duration>', 'claim duration without a heartbeat (default 30s)', durationArg)
-      .option('--max-abandons <n>', 'lost runs in a row before the dead-letter bin (default 3)', positiveIntArg)
-      .option('--max-running <n>', 'most runs of this type running at once, across all workers (default unbounded)', positiveIntArg)
-      .option('--max-running-per-key <n>', 'most running runs per task concurrency key (default unbounded)', positiveIntArg)
-      .option('--rate-limit <count/duration>', 'most runs started in any such window, e.g. 100/1m (default none)', rateLimitArg)
-      .option('--json', 'print the created type as JSON'),
-  ).action(async (name: string, o: AddOpts) => {
-    const input: TaskTypeInput = { name };
-    if (o.backendName !== undefined) input.backendName = o.backendName;
-    if (o.description !== undefined) input.description = o.description;
-    if (o.defaultInterval !== undefined) input.defaultIntervalMs = o.defaultInterval;
-    if (o.minInterval !== undefined) input.minIntervalMs = o.minInterval;
-    if (o.maxInterval !== undefined) input.maxIntervalMs = o.maxInterval;
-    if (o.backoffFactor !== undefined) input.backoffFactor = o.backoffFactor;
-    if (o.maxQueueLength !== undefined) input.maxQueueLength = o.maxQueueLength === Infinity ? null : o.maxQueueLength;
-    if (o.numRetries !== undefined) input.numRetries = o.numRetries;
-    if (o.retryDelay !== undefined) input.retryDelayMs = o.retryDelay;
-    if (o.timeout !== undefined) input.timeoutMs = o.timeout;
-    if (o.lease !== undefined) input.leaseMs = o.lease;
-    if (o.maxAbandons !== undefined) input.maxAbandons = o.maxAbandons;
-    if (o.maxRunning !== undefined) input.maxRunning = o.maxRunning;
-    if (o.maxRunningPerKey !== undefined) input.maxRunningPerKey = o.maxRunningPerKey;
-    if (o.rateLimit !== undefined) input.rateLimit = o.rateLimit;
+    addFieldOptions(cmd.command('add').description('create a task type').argument('<name>', 'unique name, [a-z0-9][a-z0-9._:-]*'), false).option(
+      '--json',
+      'print the created type as JSON',
+    ),
+  ).action(async (name: string, o: DbOpts & { json?: boolean }) => {
+    const input = { name, ...fieldsFrom(o) } as TaskTypeInput;
     const type = await withOrrery(o, (orrery) => orrery.createTaskType(input));
     if (o.json) printJson(io, type);
     else io.out(`created task type ${type.name} (backend ${type.backendName})\n`);
+  });
+
+  addDb(
+    addFieldOptions(
+      cmd
+        .command('edit')
+        .description('change fields of a task type at runtime (taken into account from the next claim or end; "none" clears a limit)')
+        .argument('<name>', 'the task type'),
+      true,
+    ).option('--json', 'print the edited type as JSON'),
+  ).action(async (name: string, o: DbOpts & { json?: boolean }) => {
+    const edit = fieldsFrom(o);
+    if (Object.keys(edit).length === 0) throw invalid('', 'nothing to change: give at least one field option (see orrery task-type edit --help)');
+    const type = await withOrrery(o, (orrery) => orrery.updateTaskType(name, edit));
+    if (o.json) printJson(io, type);
+    else io.out(`edited task type ${type.name}: ${Object.keys(edit).join(', ')}\n`);
+  });
+
+  addDb(
+    cmd
+      .command('pause')
+      .description('pause a task type: no new scheduling or claims; started runs finish, runs held but not begun go back to the queue')
+      .argument('<name>', 'the task type')
+      .option('--reason <text>', 'why (shown in listings, the dashboard and `orrery task why`)')
+      .option('--json', 'print the type as JSON'),
+  ).action(async (name: string, o: DbOpts & { reason?: string; json?: boolean }) => {
+    const type = await withOrrery(o, (orrery) => orrery.pauseTaskType(name, o.reason !== undefined ? { reason: o.reason } : {}));
+    if (o.json) printJson(io, type);
+    else io.out(`paused task type ${type.name} since ${type.paused!.at.toISOString()}${type.paused!.reason ? ` (${type.paused!.reason})` : ''}\n`);
+  });
+
+  addDb(
+    cmd
+      .command('resume')
+      .description('resume a paused task type')
+      .argument('<name>', 'the task type')
+      .option('--json', 'print the type as JSON'),
+  ).action(async (name: string, o: DbOpts & { json?: boolean }) => {
+    const type = await withOrrery(o, (orrery) => orrery.resumeTaskType(name));
+    if (o.json) printJson(io, type);
+    else io.out(`task type ${type.name} is running\n`);
+  });
+
+  addDb(
+    cmd
+      .command('delete')
+      .description('delete a task type that has no tasks')
+      .argument('<name>', 'the task type')
+      .option('--json', 'print {"deleted": NAME}'),
+  ).action(async (name: string, o: DbOpts & { json?: boolean }) => {
+    await withOrrery(o, (orrery) => orrery.deleteTaskType(name));
+    if (o.json) printJson(io, { deleted: name });
+    else io.out(`deleted task type ${name}\n`);
   });
 
   addDb(
@@ -82,13 +134,14 @@ export function taskTypeCommands(io: Io): Command {
     if (!o.verbose) {
       return table(
         io,
-        ['NAME', 'BACKEND', 'INTERVAL [MIN, MAX]', 'FACTOR', 'QUEUE', 'RETRIES', 'LEASE', 'DESCRIPTION'],
-        types.map((t) => [t.name, t.backendName, intervals(t), String(t.backoffFactor), queue(t), String(t.numRetries), dur(t.leaseMs), t.description]),
+        ['NAME', 'BACKEND', 'STATE', 'INTERVAL [MIN, MAX]', 'FACTOR', 'QUEUE', 'RETRIES', 'LEASE', 'DESCRIPTION'],
+        types.map((t) => [t.name, t.backendName, t.paused ? 'paused' : 'running', intervals(t), String(t.backoffFactor), queue(t), String(t.numRetries), dur(t.leaseMs), t.description]),
       );
     }
     for (const t of types) {
       io.out(`${t.name}: ${t.backendName}\n`);
       if (t.description) io.out(`  ${t.description}\n`);
+      if (t.paused) io.out(`  paused since ${t.paused.at.toISOString()}${t.paused.reason ? `: ${t.paused.reason}` : ''}\n`);
       io.out(`  interval: ${intervals(t)}\n  backoff factor: ${t.backoffFactor}\n  max queue length: ${queue(t)}\n`);
       io.out(`  retries: ${t.numRetries} (delay ${dur(t.retryDelayMs)})\n  timeout: ${dur(t.timeoutMs)}\n  lease: ${dur(t.leaseMs)}\n`);
       io.out(`  max abandons: ${t.maxAbandons}\n`);

@@ -88,6 +88,17 @@ export interface TaskType {
   maxRunningPerKey: number | null;
   /** At most `count` runs of this type start within any `perMs` window (sliding); null = no rate limit. */
   rateLimit: { count: number; perMs: number } | null;
+  /**
+   * Set while the type is paused: its runs are neither scheduled nor claimed (running runs finish).
+   * Absent or null: running normally.
+   */
+  paused?: TypePause | null;
+}
+
+/** Why and since when a task type is paused (`orrery task-type pause`). */
+export interface TypePause {
+  at: Date;
+  reason: string;
 }
 
 export interface TaskArguments {

@@ -347,7 +347,7 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: 
   throw fromDetails(details);
 }
 
-function fromDetails(details: ErrorDetail[]): ValidationError {
+export function fromDetails(details: ErrorDetail[]): ValidationError {
   const first = details[0]!;
   const more = details.length > 1 ? ` (and ${details.length - 1} more problem${details.length > 2 ? 's' : ''})` : '';
   return new ValidationError(`${first.path ? `${first.path}: ` : ''}${first.message}${more}`, details);

@@ -9,9 +9,12 @@ import type { TaskStatus } from './model.js';
  * - `claimed`: queued runs left the queue (a runner waiting for room in a bounded queue looks again);
  * - `ended`: runs ended (in-process observers only: DAG progress, waits in tests);
  * - `dags`: a DAG task's run ended (the DAG scheduler advances its DAG run);
- * - `cancel`: a cancel was requested (workers look for runs to stop).
+ * - `cancel`: a cancel was requested (workers look for runs to stop);
+ * - `types`: a task type was edited, paused or resumed (workers read the types again and give back
+ *   the runs they hold but have not begun of a paused type).
  */
-export type Channel = 'tasks' | 'runs' | 'claimed' | 'ended' | 'dags' | 'cancel';
+export const CHANNEL_NAMES = ['tasks', 'runs', 'claimed', 'ended', 'dags', 'cancel', 'types'] as const;
+export type Channel = (typeof CHANNEL_NAMES)[number];
 
 /** What a run's end changed, as far as wake-ups are concerned. */
 export interface EndedRunChange {
@@ -35,6 +38,8 @@ export type StoreChange =
   | { kind: 'work-left' }
   /** DAGs were saved, triggered or restarted, or their attempts stopped (the DAG scheduler looks again). */
   | { kind: 'dags-changed' }
+  /** A task type was edited, paused or resumed (`paused`: it is paused now). */
+  | { kind: 'type-changed'; paused: boolean }
   /** Runs ended (by their workers, the reaper, or a cancel of a run that had not begun). */
   | { kind: 'runs-ended'; results: readonly EndedRunChange[]; leftQueue?: boolean };
 
@@ -56,6 +61,10 @@ export function wakeUps(change: StoreChange): Channel[] {
       return ['runs'];
     case 'dags-changed':
       return ['dags'];
+    case 'type-changed':
+      // Paused: workers give back what they hold of it. Otherwise (edited or resumed) limits and queue
+      // lengths may have room again and its due tasks may be scheduled and claimed.
+      return change.paused ? ['types'] : ['types', 'tasks', 'runs', 'claimed'];
     case 'runs-ended':
       return channelsAfterEnds(change.results, change.leftQueue === true);
   }

@@ -60,4 +60,10 @@ export interface Jobboard {
    * its runs at once instead of at its next beat); optional: without it, heartbeats alone tell.
    */
   onCancelRequested?(listener: () => void): () => void;
+  /**
+   * Calls `listener` when a task type was edited, paused or resumed (the worker then reads the types
+   * again and gives back the buffered runs of a paused type); optional: without it, the worker reads
+   * the types every 5 s.
+   */
+  onTypesChanged?(listener: () => void): () => void;
 }

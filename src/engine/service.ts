@@ -4,6 +4,8 @@ import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
 import { openStore } from '../store/open-store.js';
+import { TypeCache } from '../store/task-types.js';
+import { editTaskType, validatePauseReason, type TaskTypeEdit } from '../core/task-type-edit.js';
 import type {
   CancelRunResult,
   ClaimOutcome,
@@ -102,6 +104,10 @@ export class Orrery implements Jobboard {
     return this.store.listen('cancel', listener);
   }
 
+  onTypesChanged(listener: () => void): () => void {
+    return this.store.listen('types', listener);
+  }
+
   private instant(at?: Date): Date {
     if (at !== undefined && (!(at instanceof Date) || Number.isNaN(at.getTime()))) throw invalid('at', 'must be a valid Date');
     return at ?? this.clock.now();
@@ -109,7 +115,56 @@ export class Orrery implements Jobboard {
 
   // --- task types -------------------------------------------------------------------------------
   async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
-    return this.store.createTaskType(validateTaskType(input), this.instant(opts.at));
+    return { ...(await this.store.createTaskType(validateTaskType(input), this.instant(opts.at))), paused: null };
+  }
+
+  /**
+   * Changes fields of a task type at runtime (intervals, factor, retries, retry delay, timeout, lease,
+   * max abandons, queue length, limits, description); the whole type is validated again. Claims and
+   * ends use it from the next one in this process, and within TYPE_CACHE_MS (1 s) in every other.
+   */
+  async updateTaskType(name: string, edit: TaskTypeEdit, opts: At = {}): Promise<TaskType> {
+    const current = await this.requireTaskType(name);
+    return this.writeTaskType(editTaskType(current, edit), opts);
+  }
+
+  /**
+   * Pauses a task type: its due tasks are no longer scheduled nor claimed and its queued runs wait;
+   * runs already started finish, runs a worker holds but has not begun are given back. Pausing a
+   * paused type keeps its pause instant (and takes a new reason if one is given).
+   */
+  async pauseTaskType(name: string, opts: At & { reason?: string } = {}): Promise<TaskType> {
+    const current = await this.requireTaskType(name);
+    const reason = validatePauseReason(opts.reason);
+    if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return current;
+    return this.writeTaskType({ ...current, paused: { at: current.paused?.at ?? this.instant(opts.at), reason } }, opts);
+  }
+
+  /** Resumes a paused task type (a type that is not paused is returned unchanged). */
+  async resumeTaskType(name: string, opts: At = {}): Promise<TaskType> {
+    const current = await this.requireTaskType(name);
+    if (!current.paused) return current;
+    return this.writeTaskType({ ...current, paused: null }, opts);
+  }
+
+  /** Deletes a task type that has no tasks (ConflictError naming how many it has otherwise). */
+  async deleteTaskType(name: string, opts: At = {}): Promise<void> {
+    if (typeof name !== 'string' || name === '') throw invalid('name', 'a task type name is required');
+    await this.store.deleteTaskType(name, this.instant(opts.at));
+    this.typeCache.forget(name);
+  }
+
+  private async requireTaskType(name: string): Promise<TaskType> {
+    if (typeof name !== 'string' || name === '') throw invalid('name', 'a task type name is required');
+    const [t] = await this.store.getTaskTypes([name]);
+    if (!t) throw new NotFoundError(`unknown task type "${name}"`, [{ path: 'name', message: 'unknown task type' }]);
+    return t;
+  }
+
+  private async writeTaskType(type: TaskType, opts: At): Promise<TaskType> {
+    const out = await this.store.updateTaskType(type, this.instant(opts.at));
+    this.typeCache.forget(type.name);
+    return out;
   }
 
   /** Creates the type unless one of that name exists (also when another process creates it at the same moment); returns the stored type. */
@@ -158,16 +213,22 @@ export class Orrery implements Jobboard {
     return this.store.createTasks(tasks, at);
   }
 
-  private readonly typeCache = new Map<string, TaskType>();
+  private readonly typeCache = new TypeCache();
 
-  /** Task types by name, read once each: types are immutable and never deleted, so creates skip a read. */
+  /** Task types by name, each read at most once per TYPE_CACHE_MS (types are edited and deleted at runtime). */
   private async knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {
-    const missing = names.filter((n) => !this.typeCache.has(n));
-    if (missing.length > 0) for (const t of await this.store.getTaskTypes(missing)) this.typeCache.set(t.name, t);
     const out = new Map<string, TaskType>();
+    const missing: string[] = [];
     for (const n of names) {
       const t = this.typeCache.get(n);
       if (t) out.set(n, t);
+      else missing.push(n);
+    }
+    if (missing.length > 0) {
+      for (const t of await this.store.getTaskTypes(missing)) {
+        this.typeCache.set(t);
+        out.set(t.name, t);
+      }
     }
     return out;
   }

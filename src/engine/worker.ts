@@ -114,9 +114,15 @@ export class Worker {
     const offRuns = this.board.onRunsScheduled(() => this.sleeper.wake());
     // A run's cancellation was asked for: the worker's runs are checked at once (one heartbeat).
     const offCancel = this.board.onCancelRequested?.(() => void this.timers.beatNow());
+    // A type was edited, paused or resumed: read the types again at once.
+    const offTypes = this.board.onTypesChanged?.(() => {
+      this.typesReadAt = 0;
+      this.sleeper.wake();
+    });
     this.unlisten = () => {
       offRuns();
       offCancel?.();
+      offTypes?.();
     };
     this.timers.start(this.minLeaseMs);
     this.loopDone = this.loop();
@@ -300,15 +306,37 @@ export class Worker {
     this.dispatch(false);
   }
 
+  /**
+   * The types this worker claims: its `types` option, or every type it has a handler for, less the
+   * paused ones (the store skips those anyway). Read every TYPES_REFRESH_MS, and at once when a type
+   * changed; buffered runs of a type found paused go back to the queue (their handlers never began).
+   */
   private async currentTypes(): Promise<string[]> {
-    if (this.opts.types) return [...this.opts.types];
     const now = Date.now();
     if (now - this.typesReadAt > TYPES_REFRESH_MS) {
       const all = await this.board.listTaskTypes();
-      this.types = all.filter((t) => t.backendName in this.opts.handlers).map((t) => t.name);
+      const wanted = this.opts.types ? new Set(this.opts.types) : null;
+      const mine = all.filter((t) => (wanted ? wanted.has(t.name) : t.backendName in this.opts.handlers));
+      const paused = new Set(mine.filter((t) => t.paused).map((t) => t.name));
+      // Named types that do not exist (yet) are still asked for, as before.
+      this.types = wanted ? [...wanted].filter((n) => !paused.has(n)) : mine.filter((t) => !t.paused).map((t) => t.name);
       this.typesReadAt = now;
+      if (paused.size > 0) await this.giveBackPaused(paused);
     }
     return this.types;
+  }
+
+  /** Buffered runs of paused types go back to the queue at once; running ones finish. */
+  private async giveBackPaused(paused: ReadonlySet<string>): Promise<void> {
+    const back = this.buffer.filter((c) => paused.has(c.run.type));
+    if (back.length === 0) return;
+    this.buffer = this.buffer.filter((c) => !paused.has(c.run.type));
+    try {
+      const n = await this.board.releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) });
+      this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} of paused type${paused.size === 1 ? '' : 's'} ${[...paused].join(', ')} back to the queue`);
+    } catch (e) {
+      this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) of paused types back (their leases expire and the reaper gives them back): ${(e as Error).message}`);
+    }
   }
 }
 

@@ -24,6 +24,7 @@ export function taskTypeFromRow(r: Row): TaskType {
     maxRunning: numOrNull(r.max_running),
     maxRunningPerKey: numOrNull(r.max_running_per_key),
     rateLimit: r.rate_limit_count === null || r.rate_limit_count === undefined ? null : { count: ms(r.rate_limit_count), perMs: ms(r.rate_limit_per_ms) },
+    paused: r.paused_at === null || r.paused_at === undefined ? null : { at: date(r.paused_at), reason: (r.paused_reason ?? '') as string },
   };
 }
 

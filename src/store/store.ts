@@ -229,6 +229,13 @@ export interface Store {
 
   createTaskType(type: TaskType, at: Date): Promise<TaskType>;
   getTaskTypes(names?: readonly string[]): Promise<TaskType[]>;
+  /**
+   * Writes an edited, paused or resumed type (every field but `name` and `backendName`, which never
+   * change); NotFoundError for an unknown name. Every process sees it within TYPE_CACHE_MS.
+   */
+  updateTaskType(type: TaskType, at: Date): Promise<TaskType>;
+  /** Deletes a type that has no tasks and names no listed origins (ConflictError otherwise, naming the count). */
+  deleteTaskType(name: string, at: Date): Promise<void>;
 
   createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]>;
   getTask(id: number): Promise<Task | null>;

@@ -21,6 +21,7 @@ const CLAIM_LOCK_CLASS = 0x6f727279; // 'orry'
 /** Queries of the limited claim path, exported with the hot queries so a test can EXPLAIN them. */
 export const LIMIT_QUERIES = {
   lockType: 'SELECT pg_advisory_xact_lock($1::int, hashtext($2))',
+  paused: 'SELECT name FROM task_types WHERE name = ANY($1::text[]) AND paused_at IS NOT NULL',
   runningOfType: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status IN ('claimed', 'started')`,
   runningByKey: `SELECT concurrency_key AS k, count(*)::int AS n FROM task_runs
      WHERE type = $1 AND status IN ('claimed', 'started') AND concurrency_key IS NOT NULL GROUP BY concurrency_key`,
@@ -53,8 +54,12 @@ export const LIMIT_QUERIES = {
  * and recent starts it counts cannot change before it commits; types without limits are picked with
  * `FOR UPDATE SKIP LOCKED` as on the fast path. What to take is decided in core/limits.ts.
  */
-export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, unlimited: readonly string[], limited: readonly TaskType[]): Promise<ClaimOutcome> {
+export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, allUnlimited: readonly string[], allLimited: readonly TaskType[]): Promise<ClaimOutcome> {
   const q = async (sql: string, params: unknown[]) => (await c.query<Row>(sql, params)).rows;
+  // Paused types are neither scheduled nor claimed (the fast path's statement skips them itself).
+  const paused = new Set((await q(LIMIT_QUERIES.paused, [[...allUnlimited, ...allLimited.map((t) => t.name)]])).map((r) => r.name as string));
+  const unlimited = allUnlimited.filter((n) => !paused.has(n));
+  const limited = allLimited.filter((t) => !paused.has(t.name));
   const picks: ClaimCandidate[] = [];
   if (unlimited.length > 0) {
     for (const r of await q(LIMIT_QUERIES.pickUnlimited, [unlimited, req.limit])) picks.push(toCandidate(r));

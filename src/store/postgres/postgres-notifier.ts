@@ -1,10 +1,10 @@
 import pg from 'pg';
-import type { Channel } from '../store.js';
+import { CHANNEL_NAMES, type Channel } from '../../core/wake-ups.js';
 
 /** The one LISTEN/NOTIFY channel; the payload names the wake-up channel. */
 export const PG_CHANNEL = 'orrery';
 const THROTTLE_MS = 2;
-const CHANNELS = new Set<string>(['tasks', 'runs', 'claimed', 'ended', 'dags', 'cancel']);
+const CHANNELS = new Set<string>(CHANNEL_NAMES);
 
 /**
  * LISTEN/NOTIFY between every process on one database. Notifications are coalesced per channel

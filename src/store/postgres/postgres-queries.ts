@@ -1,9 +1,11 @@
+/** The requested types ($3) that are not paused: claims never take runs or due tasks of a paused type. */
+const UNPAUSED_TYPES = `(SELECT name FROM task_types WHERE name = ANY($3::text[]) AND paused_at IS NULL) AS ty`;
 /**
  * The claim's pick: per type (LATERAL) in claim order from task_runs_claimable, up to the limit,
  * numbered in claim order (the first $5 are started at once, the rest claimed ahead).
  */
 const CLAIM_PICKED = `picked AS (
-       SELECT p.id, row_number() OVER (ORDER BY p.priority_rank, p.scheduled, p.id) AS n FROM unnest($3::text[]) AS ty(name) CROSS JOIN LATERAL (
+       SELECT p.id, row_number() OVER (ORDER BY p.priority_rank, p.scheduled, p.id) AS n FROM ${UNPAUSED_TYPES} CROSS JOIN LATERAL (
          SELECT id, priority_rank, scheduled FROM task_runs WHERE status = 'scheduled' AND type = ty.name
          ORDER BY priority_rank, scheduled, id LIMIT $4 FOR UPDATE SKIP LOCKED) p
        ORDER BY p.priority_rank, p.scheduled, p.id LIMIT $4)`;
@@ -23,7 +25,7 @@ const CLAIM_UPDATE = `UPDATE task_runs r SET status = CASE WHEN picked.n <= $5 T
      FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
      RETURNING r.*, ${CLAIM_TASK_COLUMNS('t')}, ${CLAIM_TYPE_COLUMNS}`;
 /** Due tasks of the types in runner order: one tasks_due range per type and priority rank. */
-const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.next_run, d.id) AS n FROM unnest($3::text[]) AS ty(name) CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank)
+const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.next_run, d.id) AS n FROM ${UNPAUSED_TYPES} CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank)
        CROSS JOIN LATERAL (
          SELECT id, type, priority_rank, next_run, next_attempt, concurrency_key, arguments, policy, schedule, current_interval_ms,
            retries_left, consecutive_abandons, priority, task_key, created FROM tasks
@@ -55,7 +57,13 @@ export const HOT_QUERIES = {
   pickDue: `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = $2 AND next_run <= $3
      ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
   queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
-  nextDue: `SELECT min(next_run) AS t FROM tasks WHERE status = 'next_run_not_scheduled'`,
+  // With a paused type, the earliest due task of each type that is not paused (its tasks may be due by
+  // the million): one tasks_due range per type and rank instead of the one tasks_next_due range.
+  nextDue: `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)
+       THEN (SELECT min(next_run) FROM tasks WHERE status = 'next_run_not_scheduled')
+       ELSE (SELECT min(d.next_run) FROM task_types y CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
+         SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND priority_rank = rk.rank
+         ORDER BY next_run, id LIMIT 1) d WHERE y.paused_at IS NULL) END AS t`,
   // Per type (LATERAL), so each pick reads task_runs_claimable in claim order and stops at the
   // limit; with `type = ANY($3)` the planner sorted every waiting run on each claim.
   claim: `WITH ${CLAIM_PICKED} ${CLAIM_UPDATE}`,

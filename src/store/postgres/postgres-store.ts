@@ -4,6 +4,8 @@ import { hasLimits } from '../../core/limits.js';
 import { CANCELLED_ERROR, type RunLogRecord, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
+import { TypeCache } from '../task-types.js';
+import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
@@ -57,7 +59,7 @@ export class PostgresStore implements Store {
   readonly caps: StoreCapabilities = { crossProcessNotify: true, skipLocked: true };
   private readonly hub: NotifyHub;
   private readonly notifier: PostgresNotifier;
-  private readonly typeCache = new Map<string, TaskType>();
+  private readonly typeCache = new TypeCache();
   /** When this process last recorded a direct claim per type (task_types.last_direct_claim). */
   private readonly directClaims = new Map<string, number>();
   private closed = false;
@@ -148,6 +150,18 @@ export class PostgresStore implements Store {
       throw e;
     }
     return type;
+  }
+
+  async updateTaskType(type: TaskType, at: Date): Promise<TaskType> {
+    await updateTaskTypeRow(this.pool, type, at);
+    this.typeCache.forget(type.name);
+    this.wake({ kind: 'type-changed', paused: Boolean(type.paused) });
+    return type;
+  }
+
+  async deleteTaskType(name: string, _at: Date): Promise<void> {
+    await this.tx((c) => deleteTaskTypeRow(c, name));
+    this.typeCache.forget(name);
   }
 
   async getTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
@@ -293,8 +307,9 @@ export class PostgresStore implements Store {
     const runs = await this.tx(async (c) => {
       // One runner per type at a time: the queue count and the picks must agree. NO KEY UPDATE leaves
       // foreign-key checks (task inserts) unblocked.
-      const [typeRow] = await this.rows(c, 'SELECT max_queue_length FROM task_types WHERE name = $1 FOR NO KEY UPDATE', [type]);
+      const [typeRow] = await this.rows(c, 'SELECT max_queue_length, paused_at FROM task_types WHERE name = $1 FOR NO KEY UPDATE', [type]);
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
       let slots = limit ?? DEFAULT_UNBOUNDED_BATCH;
       if (max !== null) {
@@ -576,7 +591,7 @@ export class PostgresStore implements Store {
     return runFromRow(row);
   }
 
-  /** Task types are immutable once created, so the hot path reads each one once. */
+  /** A type by name, read at most once per TYPE_CACHE_MS (types are edited at runtime). */
   private async typeOf(q: Q, name: string): Promise<TaskType> {
     const type = await this.typeOrNull(q, name);
     if (!type) throw new ValidationError(`unknown task type "${name}"`);
@@ -589,7 +604,7 @@ export class PostgresStore implements Store {
     const [row] = await this.rows(q, 'SELECT * FROM task_types WHERE name = $1', [name]);
     if (!row) return null;
     const type = taskTypeFromRow(row);
-    this.typeCache.set(name, type);
+    this.typeCache.set(type);
     return type;
   }
 }

@@ -47,7 +47,10 @@ export class SqliteClaims {
     const limited = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean; at: number }>();
     const cap = limitedClaimCap(req.limit, req.startNow);
     let takenLimited = 0;
-    for (const name of new Set(req.types)) {
+    // Paused types are neither scheduled nor claimed: read in the claim's write transaction, so exact.
+    const paused = new Set((this.s.pausedTypes.all() as Array<{ name: string }>).map((r) => r.name));
+    const types = [...new Set(req.types)].filter((n) => !paused.has(n));
+    for (const name of types) {
       const type = this.typeOf(name);
       if (type === null || !hasLimits(type)) {
         picks.push(...(this.s.pick.all(name, req.limit) as ClaimCandidate[]));
@@ -101,7 +104,7 @@ export class SqliteClaims {
       retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
     }
     const startedSoFar = claimed.filter((c) => c.run.status === 'started').length;
-    const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, req.limit - claimed.length, Math.max(0, cap - startedSoFar)) : [];
+    const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, types, req.limit - claimed.length, Math.max(0, cap - startedSoFar)) : [];
     claimed.push(...created);
     return { runs: claimed, heldBack, retryAt: retryAt === null ? null : new Date(retryAt), ...(created.length > 0 ? { created: created.map((c) => c.run.id) } : {}) };
   }
@@ -111,10 +114,10 @@ export class SqliteClaims {
    * its run created claimed (scheduled = the claim's instant) and is marked scheduled, as the runner and
    * a claim would have done one after the other.
    */
-  private claimDueInTx(req: ClaimRequest, limit: number, startNow: number): ClaimedRun[] {
+  private claimDueInTx(req: ClaimRequest, types: readonly string[], limit: number, startNow: number): ClaimedRun[] {
     const at = req.at.getTime();
     const due: Row[] = [];
-    for (const name of new Set(req.types)) {
+    for (const name of types) {
       const type = this.typeOf(name);
       if (type !== null && !hasLimits(type)) due.push(...this.pickDue(name, at, limit));
     }
@@ -195,6 +198,7 @@ function prepareClaims(db: Database.Database) {
       t.priority AS t_priority, t.next_attempt AS t_next_attempt, t.task_key AS t_task_key, t.concurrency_key AS t_concurrency_key,
       t.created AS t_created, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
+    pausedTypes: p('SELECT name FROM task_types WHERE paused_at IS NOT NULL'),
     runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status IN ('claimed', 'started')`),
     runningByKey: p(`SELECT concurrency_key AS k, count(*) AS n FROM task_runs INDEXED BY task_runs_running
       WHERE type = ? AND status IN ('claimed', 'started') AND concurrency_key IS NOT NULL GROUP BY concurrency_key`),

@@ -7,6 +7,8 @@ import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js'
 import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
+import { TypeCache } from '../task-types.js';
+import { SqliteTaskTypes } from './sqlite-task-types.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { WakeFiles } from '../wake-files.js';
 import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
@@ -57,7 +59,7 @@ export class SqliteStore implements Store {
   private readonly hub: NotifyHub;
   private readonly wakeFiles: WakeFiles | null;
   private readonly stmts: ReturnType<typeof prepare>;
-  private readonly typeCache = new Map<string, TaskType>();
+  private readonly typeCache = new TypeCache();
   /** One end inside the batch's transaction, as a savepoint: a refused end leaves the others alone. */
   private readonly endNested: (item: EndRunItem) => EndRunResult;
   readonly dags: DagStore;
@@ -66,6 +68,7 @@ export class SqliteStore implements Store {
   private readonly claims: SqliteClaims;
   private readonly taskWrites: SqliteTaskWrites;
   private readonly held: SqliteHeldRuns;
+  private readonly taskTypes: SqliteTaskTypes;
 
   constructor(readonly url: string, path: string) {
     this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
@@ -75,6 +78,7 @@ export class SqliteStore implements Store {
     this.stmts = prepare(this.db);
     this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name), (type, at, limit) => this.pickDue(type, at, limit));
     this.taskWrites = new SqliteTaskWrites(this.db);
+    this.taskTypes = new SqliteTaskTypes(this.db);
     this.held = new SqliteHeldRuns(this.db, (name) => this.typesOf([name])[0]!);
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
@@ -102,6 +106,18 @@ export class SqliteStore implements Store {
       throw e;
     }
     return type;
+  }
+
+  async updateTaskType(type: TaskType, at: Date): Promise<TaskType> {
+    this.write(() => this.taskTypes.updateInTx(type, at));
+    this.typeCache.forget(type.name);
+    this.wake({ kind: 'type-changed', paused: Boolean(type.paused) });
+    return type;
+  }
+
+  async deleteTaskType(name: string, _at: Date): Promise<void> {
+    this.write(() => this.taskTypes.deleteInTx(name));
+    this.typeCache.forget(name);
   }
 
   async getTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
@@ -222,6 +238,7 @@ export class SqliteStore implements Store {
     const runs = this.write(() => {
       const typeRow = this.stmts.typesByName.get(JSON.stringify([type])) as Row | undefined;
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
       let slots = limit ?? DEFAULT_UNBOUNDED_BATCH;
       if (max !== null) {
@@ -482,11 +499,11 @@ export class SqliteStore implements Store {
     const row = this.stmts.typesByName.get(JSON.stringify([name])) as Row | undefined;
     if (!row) return null;
     const type = taskTypeFromRow(row);
-    this.typeCache.set(name, type);
+    this.typeCache.set(type);
     return type;
   }
 
-  /** Task types are immutable once created, so the hot path reads each one once. */
+  /** A type by name, read at most once per TYPE_CACHE_MS (types are edited at runtime). */
   private typesOf(names: string[]): TaskType[] {
     return names.map((n) => {
       const type = this.typeOrNull(n);

@@ -1,0 +1,61 @@
+import { invalid, type ErrorDetail } from './errors.js';
+import type { TaskType } from './model.js';
+import { fromDetails, validateTaskType, type TaskTypeInput } from './validation.js';
+
+/** The fields of a task type that can be changed at runtime (docs/operations.md). */
+export const EDITABLE_TYPE_FIELDS = [
+  'description',
+  'defaultIntervalMs',
+  'minIntervalMs',
+  'maxIntervalMs',
+  'backoffFactor',
+  'maxQueueLength',
+  'numRetries',
+  'retryDelayMs',
+  'timeoutMs',
+  'leaseMs',
+  'maxAbandons',
+  'maxRunning',
+  'maxRunningPerKey',
+  'rateLimit',
+] as const;
+export type EditableTypeField = (typeof EDITABLE_TYPE_FIELDS)[number];
+export type TaskTypeEdit = Partial<Pick<TaskTypeInput, EditableTypeField>>;
+
+const EDITABLE = new Set<string>(EDITABLE_TYPE_FIELDS);
+const FIXED: Record<string, string> = {
+  name: 'cannot be changed (create a new type)',
+  backendName: 'cannot be changed: it names the handler that runs the tasks (create a new type)',
+};
+
+/** Longest pause reason kept. */
+export const MAX_PAUSE_REASON = 1000;
+
+/**
+ * The type an edit leaves: the current type with the edit's fields replaced, validated as a whole
+ * like a new type (so an edit cannot leave min > max, a lease under 1 s, ...). Every problem is
+ * reported at once; a field that is not editable is named. The pause is kept as it is.
+ */
+export function editTaskType(current: TaskType, edit: unknown): TaskType {
+  if (edit === null || typeof edit !== 'object' || Array.isArray(edit)) throw invalid('', 'an edit must be an object of the fields to change');
+  const problems: ErrorDetail[] = [];
+  for (const key of Object.keys(edit)) {
+    if (FIXED[key] !== undefined) problems.push({ path: key, message: FIXED[key] });
+    else if (!EDITABLE.has(key)) problems.push({ path: key, message: `is not a field of a task type that can be edited (one of ${EDITABLE_TYPE_FIELDS.join(', ')})` });
+  }
+  if (problems.length > 0) throw fromDetails(problems);
+  if (Object.keys(edit).length === 0) throw invalid('', `nothing to change: give at least one of ${EDITABLE_TYPE_FIELDS.join(', ')}`);
+  const { paused, ...fields } = current;
+  const next = validateTaskType({ ...fields, ...(edit as TaskTypeEdit) });
+  return { ...next, paused: paused ?? null };
+}
+
+/** A pause's reason: trimmed, at most MAX_PAUSE_REASON characters, no NUL characters. */
+export function validatePauseReason(reason: unknown): string {
+  if (reason === undefined || reason === null) return '';
+  if (typeof reason !== 'string') throw invalid('reason', 'must be a string');
+  const r = reason.trim();
+  if (r.length > MAX_PAUSE_REASON) throw invalid('reason', `at most ${MAX_PAUSE_REASON} characters`);
+  if (r.includes('\u0000')) throw invalid('reason', 'must not contain NUL characters');
+  return r;
+}
