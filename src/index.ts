@@ -28,6 +28,7 @@ export { parseInstant } from './core/instants.js';
 export { endOfRun, adaptInterval, type EndOfRunInput, type TaskUpdate, type EndCause } from './core/end-of-run.js';
 export { nextOccurrence } from './core/schedule.js';
 export type { TaskInput, TaskTypeInput } from './core/validation.js';
+export { EDITABLE_TYPE_FIELDS, type TaskTypeEdit } from './core/task-type-edit.js';
 export type { Store, StoreCapabilities, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
 export type { Jobboard } from './engine/jobboard.js';

@@ -8,6 +8,7 @@ import {
   ValidationError,
   type ErrorDetail,
 } from '../core/errors.js';
+import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
@@ -70,7 +71,7 @@ export class OrreryClient implements Jobboard {
     this.base = url.replace(/\/+$/, '');
   }
 
-  private async call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${this.base}/api${path}`, {
       method,
       headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -95,6 +96,18 @@ export class OrreryClient implements Jobboard {
   }
   createTaskType(input: TaskTypeInput): Promise<TaskType> {
     return this.call('POST', '/task-types', input);
+  }
+  updateTaskType(name: string, edit: TaskTypeEdit): Promise<TaskType> {
+    return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
+  }
+  pauseTaskType(name: string, opts: { reason?: string } = {}): Promise<TaskType> {
+    return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts);
+  }
+  resumeTaskType(name: string): Promise<TaskType> {
+    return this.call('POST', `/task-types/${encodeURIComponent(name)}/resume`, {});
+  }
+  async deleteTaskType(name: string): Promise<void> {
+    await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
   }
   createTask(input: TaskInput): Promise<Task> {
     return this.call('POST', '/tasks', input);

@@ -126,6 +126,17 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     (s, now) => (s.oldestScheduled === null ? 0 : Math.max(0, (now.getTime() - s.oldestScheduled.getTime()) / 1000)),
   );
   queueGauge('orrery_dead_lettered_tasks', 'Tasks disabled as dead letters (lost too many times in a row), per task type.', (s) => s.deadLettered);
+  const paused: Gauge<'type'> = new Gauge({
+    name: 'orrery_task_type_paused',
+    help: 'Whether the task type is paused (1) or running (0), per task type.',
+    labelNames: ['type'] as const,
+    registers,
+    async collect() {
+      const types = await orrery.listTaskTypes();
+      paused.reset();
+      for (const t of types) paused.set({ type: t.name }, t.paused ? 1 : 0);
+    },
+  });
   registerVisitMetrics(registry, orrery);
 
   const workersSeen = new Map<string, number>();

@@ -5,7 +5,7 @@ import type { Orrery } from '../engine/service.js';
 import { HttpError } from './errors.js';
 import * as S from './schemas.js';
 
-export type Method = 'get' | 'post' | 'put';
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 export interface RouteInput {
   params: Record<string, string>;

@@ -22,6 +22,8 @@ export const TaskTypeSchema = z.object({
   maxRunning: z.number().int().nullable(),
   maxRunningPerKey: z.number().int().nullable(),
   rateLimit: z.object({ count: z.number().int(), perMs: ms }).nullable(),
+  /** Set while the type is paused (no scheduling nor claims): since when and why. */
+  paused: z.object({ at: instant, reason: z.string() }).nullable(),
 });
 
 const ScheduleSchema = z.union([

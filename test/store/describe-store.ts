@@ -11,6 +11,7 @@ import { runnerCases } from './runner.case.js';
 import { statsCases } from './stats.case.js';
 import { taskBatchCases } from './task-batches.case.js';
 import { taskCases } from './tasks.case.js';
+import { taskTypeAdminCases } from './task-type-admin.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
 
@@ -26,6 +27,7 @@ export function describeStore(sut: StoreUnderTest): void {
   describe(`store conformance: ${sut.name}`, () => {
     taskCases(sut);
     taskBatchCases(sut);
+    taskTypeAdminCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
     directClaimCases(sut);

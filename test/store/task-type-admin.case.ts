@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/core/errors.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { T0, plus, useOrrery } from './fixtures.js';
+
+const oneshot = (type: string, i: number) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } });
+
+/** Issue 18: task types paused, edited and deleted at runtime (docs/operations.md). */
+export function taskTypeAdminCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('task types at runtime: pause, resume, edit, delete', () => {
+    it('a paused type is neither scheduled nor claimed, in any process; resuming lets both go on', async () => {
+      const { orrery, another } = await setup([{ name: 'a' }, { name: 'b' }]);
+      const other = await another();
+      await orrery.createTasks([oneshot('a', 1), oneshot('a', 2), oneshot('b', 3)], { at: T0 });
+      const queued = await orrery.scheduleDue({ at: T0, type: 'a' });
+      expect(queued).toHaveLength(2);
+      await orrery.createTasks([oneshot('a', 4)], { at: T0 });
+
+      const paused = await orrery.pauseTaskType('a', { reason: 'upstream down', at: plus(T0, 1) });
+      expect(paused.paused).toEqual({ at: plus(T0, 1), reason: 'upstream down' });
+      expect((await other.getTaskType('a'))!.paused).toEqual({ at: plus(T0, 1), reason: 'upstream down' });
+      // Queued runs wait, due tasks are not claimed directly, nor scheduled by the runner.
+      for (const o of [orrery, other]) {
+        expect((await o.claim({ worker: 'w', types: ['a'], limit: 10, at: plus(T0, 2) })).runs).toEqual([]);
+        expect((await o.claim({ worker: 'w', types: ['a'], limit: 10, due: true, at: plus(T0, 2) })).runs).toEqual([]);
+      }
+      expect(await orrery.scheduleDue({ at: plus(T0, 2), type: 'a' })).toEqual([]);
+      // Other types go on; the runner's next due instant leaves the paused type out.
+      const b = await other.claim({ worker: 'w', types: ['a', 'b'], limit: 10, due: true, at: plus(T0, 2) });
+      expect(b.runs.map((c) => c.run.type)).toEqual(['b']);
+      expect(await orrery.store.nextDueAt()).toBeNull();
+
+      // Pausing again keeps the first instant; a new reason replaces the old one.
+      expect((await orrery.pauseTaskType('a', { at: plus(T0, 5) })).paused!.at).toEqual(plus(T0, 1));
+      expect((await orrery.pauseTaskType('a', { reason: 'still down', at: plus(T0, 5) })).paused).toEqual({ at: plus(T0, 1), reason: 'still down' });
+
+      expect((await other.resumeTaskType('a', { at: plus(T0, 10) })).paused).toBeNull();
+      expect((await orrery.resumeTaskType('a')).paused).toBeNull(); // resuming a running type changes nothing
+      expect(await orrery.store.nextDueAt()).toEqual(T0);
+      const after = await orrery.claim({ worker: 'w', types: ['a'], limit: 10, due: true, at: plus(T0, 11) });
+      expect(after.runs).toHaveLength(3);
+    });
+
+    it('pausing and resuming wake the loops that wait on types, tasks and runs', async () => {
+      const { orrery } = await setup([{ name: 'a' }]);
+      const seen: string[] = [];
+      for (const ch of ['types', 'tasks', 'runs'] as const) orrery.store.listen(ch, () => seen.push(ch));
+      await orrery.pauseTaskType('a');
+      expect(seen).toEqual(['types']);
+      await orrery.resumeTaskType('a');
+      expect(seen).toEqual(['types', 'types', 'tasks', 'runs']);
+    });
+
+    it('an edit is validated whole, keeps the pause, and counts from the next claim', async () => {
+      const { orrery, another } = await setup([{ name: 'narrow', maxRunning: 1, timeoutMs: 60_000 }]);
+      await orrery.createTasks([1, 2, 3].map((i) => oneshot('narrow', i)), { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      expect((await orrery.claim({ worker: 'w', types: ['narrow'], limit: 10, at: T0 })).runs).toHaveLength(1);
+
+      const edited = await orrery.updateTaskType('narrow', { maxRunning: 3, timeoutMs: null, numRetries: 2, description: 'wider' });
+      expect(edited).toMatchObject({ maxRunning: 3, timeoutMs: null, numRetries: 2, description: 'wider', backendName: 'narrow', paused: null });
+      expect((await orrery.claim({ worker: 'w', types: ['narrow'], limit: 10, at: plus(T0, 1) })).runs).toHaveLength(2);
+      const other = await another();
+      expect(await other.getTaskType('narrow')).toEqual(edited);
+
+      await orrery.pauseTaskType('narrow', { reason: 'r', at: plus(T0, 2) });
+      expect((await orrery.updateTaskType('narrow', { rateLimit: '10/1m' })).paused).toEqual({ at: plus(T0, 2), reason: 'r' });
+      expect((await orrery.getTaskType('narrow'))!.rateLimit).toEqual({ count: 10, perMs: 60_000 });
+    });
+
+    it('refuses edits that are not valid, naming the field; nothing is written', async () => {
+      const { orrery } = await setup([{ name: 't', defaultIntervalMs: 60_000 }]);
+      const before = await orrery.getTaskType('t');
+      const bad: Array<[unknown, RegExp]> = [
+        [{ name: 'u' }, /name: cannot be changed/],
+        [{ backendName: 'x' }, /backendName: cannot be changed/],
+        [{ leaseMs: 10 }, /leaseMs: must be at least 1s/],
+        [{ minIntervalMs: 120_000 }, /minIntervalMs: must be <= maxIntervalMs/],
+        [{ numRetries: -1 }, /numRetries/],
+        [{ colour: 'red' }, /colour: is not a field of a task type that can be edited/],
+        [{}, /nothing to change/],
+        [[], /an edit must be an object/],
+      ];
+      for (const [edit, message] of bad) {
+        await expect(orrery.updateTaskType('t', edit as never)).rejects.toThrow(ValidationError);
+        await expect(orrery.updateTaskType('t', edit as never)).rejects.toThrow(message);
+      }
+      expect(await orrery.getTaskType('t')).toEqual(before);
+      await expect(orrery.updateTaskType('missing', { numRetries: 1 })).rejects.toThrow(NotFoundError);
+      await expect(orrery.pauseTaskType('missing')).rejects.toThrow(NotFoundError);
+      await expect(orrery.resumeTaskType('missing')).rejects.toThrow(NotFoundError);
+      await expect(orrery.pauseTaskType('t', { reason: 'x'.repeat(1001) })).rejects.toThrow(/reason: at most 1000 characters/);
+    });
+
+    it('deletes a type without tasks; a type with tasks is a conflict naming how many', async () => {
+      const { orrery, another } = await setup([{ name: 'empty' }, { name: 'busy' }]);
+      await orrery.createTasks([oneshot('busy', 1), oneshot('busy', 2)], { at: T0 });
+      await expect(orrery.deleteTaskType('busy')).rejects.toThrow(ConflictError);
+      await expect(orrery.deleteTaskType('busy')).rejects.toThrow(/still has 2 tasks \(2 active\)/);
+      expect(await orrery.getTaskType('busy')).not.toBeNull();
+      const other = await another();
+      await orrery.deleteTaskType('empty');
+      expect(await orrery.getTaskType('empty')).toBeNull();
+      expect(await other.getTaskType('empty')).toBeNull();
+      await expect(orrery.createTask(oneshot('empty', 1))).rejects.toThrow(/unknown task type|empty/);
+      await expect(orrery.deleteTaskType('empty')).rejects.toThrow(NotFoundError);
+      // Created again under the same name: a fresh type.
+      expect((await orrery.createTaskType({ name: 'empty', numRetries: 4 })).numRetries).toBe(4);
+    });
+  });
+}
