@@ -143,6 +143,27 @@ describe('web dashboard (headless chromium)', () => {
     await shot(page, 'overview');
   });
 
+  it('pauses a task type with a reason from the overview, shows it paused, and resumes it', async () => {
+    await page.goto(server.url + '/');
+    const row = page.locator('tr[data-type="greet"]');
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Pause' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Pause greet' });
+    await dialog.getByRole('textbox').fill('smtp relay down');
+    await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
+    const badge = row.getByTestId('paused');
+    await badge.waitFor();
+    expect(await badge.getAttribute('title')).toMatch(/since .*: smtp relay down/);
+    expect((await server.api('GET', '/task-types/greet')).paused).toMatchObject({ reason: 'smtp relay down' });
+    await shot(page, 'overview-paused');
+
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('dialog', { name: 'Resume' }).getByRole('button', { name: 'Resume', exact: true }).click();
+    await row.getByRole('button', { name: 'Pause' }).waitFor();
+    expect((await server.api('GET', '/task-types/greet')).paused).toBeNull();
+    expect(errors).toEqual([]);
+  });
+
   it('lists a dead-lettered task with its last error and respawns it after confirmation', async () => {
     const task = await server.api('POST', '/tasks', { type: 'doomed', policy: 'oneshot', arguments: { args: [42], kwargs: {} } });
     await until(async () => (await server.api('GET', `/tasks/${task.id}`)).status === 'disabled', 'the task to be disabled');

@@ -2,6 +2,7 @@ import type { RunRate } from '../types.js';
 import { Empty, ErrorNote, Loading, Sparkline, type SparkSeries } from '../components.js';
 import { duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
+import { PauseControl } from '../pause-control.js';
 
 const MINUTES = 60;
 const OUTCOMES: Array<{ label: string; cls: string; statuses: string[] }> = [
@@ -29,14 +30,14 @@ export function Overview() {
   const now = useTick(5000);
   const { data, error, reload } = useApi(
     async (c) => {
-      const [queues, rates, workers] = await Promise.all([c.stats.queues(), c.stats.runRates(MINUTES), c.stats.workers(MINUTES)]);
-      return { queues, rates, workers };
+      const [queues, rates, workers, types] = await Promise.all([c.stats.queues(), c.stats.runRates(MINUTES), c.stats.workers(MINUTES), c.listTaskTypes()]);
+      return { queues, rates, workers, types: new Map(types.map((t) => [t.name, t])) };
     },
     [],
     { live: () => true, pollMs: 10_000 },
   );
   if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="the overview" />;
-  const { queues, rates, workers } = data;
+  const { queues, rates, workers, types } = data;
   const rows = queues.map((q) => {
     const series = seriesOf(
       rates.rates.filter((r) => r.type === q.type),
@@ -86,6 +87,7 @@ export function Overview() {
                   <th scope="col" class="num">Oldest wait</th>
                   <th scope="col">Runs per minute (last hour)</th>
                   <th scope="col" class="num">Dead letters</th>
+                  <th scope="col">State</th>
                 </tr>
               </thead>
               <tbody>
@@ -104,6 +106,7 @@ export function Overview() {
                     <td class="num">
                       {q.deadLettered > 0 ? <a href="/dead-letters">{q.deadLettered}</a> : 0}
                     </td>
+                    <td data-col="state">{types.get(q.type) ? <PauseControl type={types.get(q.type)!} onChange={reload} /> : null}</td>
                   </tr>
                 ))}
               </tbody>
@@ -118,6 +121,7 @@ export function Overview() {
                     <span class="spark-words">{words(allSeries)}</span>
                   </td>
                   <td class="num">{totals.dead}</td>
+                  <td />
                 </tr>
               </tfoot>
             </table>

@@ -1,0 +1,50 @@
+import { afterAll, describe, expect, test } from 'vitest';
+import { removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
+
+afterAll(removeTempDirs);
+
+describe('orrery task-type edit | pause | resume | delete', () => {
+  test('edits fields ("none" clears a limit), pauses with a reason, resumes, deletes a type without tasks', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'fetch', '--max-running', '3', '--timeout', '1m', ...t.db]);
+    const edited = await runJson(['task-type', 'edit', 'fetch', '--max-running', 'none', '--timeout', 'none', '--num-retries', '2', '--rate-limit', '5/s', '--json', ...t.db]);
+    expect(edited).toMatchObject({ maxRunning: null, timeoutMs: null, numRetries: 2, rateLimit: { count: 5, perMs: 1000 }, paused: null });
+    expect(await runOk(['task-type', 'edit', 'fetch', '--description', 'the fetcher', ...t.db])).toBe('edited task type fetch: description\n');
+
+    const paused = await runJson(['task-type', 'pause', 'fetch', '--reason', 'upstream down', '--json', ...t.db]);
+    expect(paused.paused).toMatchObject({ reason: 'upstream down' });
+    const list = await runOk(['task-type', 'list', ...t.db]);
+    expect(list).toMatch(/^NAME\s+BACKEND\s+STATE/);
+    expect(list).toMatch(/fetch\s+fetch\s+paused/);
+    expect(await runOk(['task-type', 'list', '-v', ...t.db])).toMatch(/paused since \S+Z: upstream down/);
+    expect(await runOk(['task-type', 'resume', 'fetch', ...t.db])).toBe('task type fetch is running\n');
+    expect((await runJson(['task-type', 'list', '--json', ...t.db]))[0].paused).toBeNull();
+
+    await runOk(['task', 'add', 'fetch', '--policy', 'oneshot', ...t.db]);
+    const busy = await runCli(['task-type', 'delete', 'fetch', ...t.db]);
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toMatch(/task type "fetch" still has 1 task \(1 active\)/);
+    await runOk(['task-type', 'add', 'spare', ...t.db]);
+    expect(await runJson(['task-type', 'delete', 'spare', '--json', ...t.db])).toEqual({ deleted: 'spare' });
+  });
+
+  test('bad edits exit 2 naming the problem and change nothing', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'fetch', ...t.db]);
+    const cases: Array<[string[], RegExp]> = [
+      [['task-type', 'edit', 'fetch'], /nothing to change/],
+      [['task-type', 'edit', 'fetch', '--lease', '10ms'], /leaseMs: must be at least 1s/],
+      [['task-type', 'edit', 'fetch', '--backend-name', 'x'], /unknown option '--backend-name'/],
+      [['task-type', 'edit', 'fetch', '--num-retries', 'many'], /not a non-negative integer/],
+      [['task-type', 'edit', 'missing', '--num-retries', '1'], /unknown task type "missing"/],
+      [['task-type', 'pause', 'missing'], /unknown task type "missing"/],
+      [['task-type', 'delete', 'missing'], /unknown task type "missing"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, ...t.db]);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+      expect(r.stderr).toMatch(message);
+    }
+    expect((await runJson(['task-type', 'list', '--json', ...t.db]))[0]).toMatchObject({ leaseMs: 30_000, numRetries: 0, paused: null });
+  });
+});
