@@ -18,6 +18,8 @@ export {
   SchemaTooNewError,
   CycleError,
   StorageError,
+  StorageUnavailableError,
+  isStorageUnavailable,
   PermanentFailure,
   RetryAfter,
   type ErrorDetail,

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../core/durations.js';
+import { isStorageUnavailable } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import { validateTaskType, type TaskTypeInput } from '../core/validation.js';
 import { isLoopback } from '../http/loopback.js';
@@ -237,12 +238,9 @@ async function openPatiently(o: DaemonCliOpts, log: Logger): Promise<Orrery> {
   }
 }
 
-/** Errors that say the server is not there (yet): connection refused or reset, starting up, shutting down. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08001', '08006']);
+/** Errors that say the server is not there (yet): the store's translation of its driver's codes (StorageUnavailableError). */
 function unreachable(e: unknown): boolean {
-  const cause = (e as { cause?: unknown })?.cause ?? e;
-  const code = (cause as { code?: unknown })?.code;
-  return (typeof code === 'string' && UNREACHABLE.has(code)) || /Connection terminated/.test((cause as Error)?.message ?? '');
+  return isStorageUnavailable(e);
 }
 
 /** The log notifier, plus a webhook with --notify-webhook. */

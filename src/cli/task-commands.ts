@@ -67,10 +67,11 @@ export function taskCommands(io: Io): Command {
       .addOption(new Option('--priority <priority>', 'only this priority (or "none")').choices([...PRIORITIES, 'none']))
       .addOption(new Option('--policy <policy>', 'only this policy').choices(TASK_POLICIES))
       .addOption(new Option('--disabled-reason <reason>', 'only disabled tasks with this reason (dead_letter: the dead-letter bin)').choices(DISABLED_REASONS))
+      .option('--no-dag-attempts', 'leave out DAG attempts (tasks of DAG types), as the dead-letter bin does')
       .option('--after <id>', 'only tasks with a larger id (pagination)', nonNegativeIntArg)
       .option('--limit <n>', 'at most this many (default 100)', nonNegativeIntArg)
       .option('--json', 'print a JSON array'),
-  ).action(async (o: DbOpts & { type?: string; status?: TaskStatus; priority?: string; policy?: TaskPolicy; disabledReason?: DisabledReason; after?: number; limit?: number; json?: boolean }) => {
+  ).action(async (o: DbOpts & { type?: string; status?: TaskStatus; priority?: string; policy?: TaskPolicy; disabledReason?: DisabledReason; dagAttempts?: boolean; after?: number; limit?: number; json?: boolean }) => {
     const tasks = await withOrrery(o, (orrery) =>
       orrery.searchTasks({
         ...(o.type !== undefined ? { type: o.type } : {}),
@@ -78,6 +79,7 @@ export function taskCommands(io: Io): Command {
         ...(o.priority !== undefined ? { priority: o.priority === 'none' ? null : (o.priority as Priority) } : {}),
         ...(o.policy !== undefined ? { policy: o.policy } : {}),
         ...(o.disabledReason !== undefined ? { disabledReason: o.disabledReason } : {}),
+        ...(o.dagAttempts === false ? { dagAttempts: false } : {}),
         ...(o.after !== undefined ? { afterId: o.after } : {}),
         limit: o.limit ?? 100,
       }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DagSchedule } from './dag.js';
-import { duePoints, firstPoint, nextPointAfterChange, pointAfter } from './dag-schedule.js';
+import { duePoints, firstPoint, mergeSkipped, nextPointAfterChange, pointAfter, type PointRecord } from './dag-schedule.js';
 
 const d = (s: string) => new Date(s);
 const iso = (x: Date | null) => x?.toISOString() ?? null;
@@ -90,5 +90,64 @@ describe('schedule points', () => {
     expect(iso(nextPointAfterChange(hourly, d('2026-01-01T00:00:00Z'), d('2026-01-01T05:00:00Z')))).toBe('2026-01-01T06:00:00.000Z');
     expect(iso(nextPointAfterChange(hourly, d('2026-01-01T00:00:00Z'), null))).toBe('2026-01-01T00:00:00.000Z');
     expect(firstPoint({ kind: 'none' }, d('2026-01-01T00:00:00Z'))).toBeNull();
+  });
+
+  it('a long outage of an interval schedule is one skipped range, counted (issue 16: 10,000 + 4,400 before)', () => {
+    const minutely: DagSchedule = { kind: 'interval', everyMs: 60_000 };
+    const r = duePoints({ schedule: minutely, nextPoint: d('2027-06-01T00:00:00Z'), now: d('2027-06-11T00:00:30Z'), catchUp: false, maxRuns: 100 });
+    expect(r.records).toEqual([
+      { kind: 'skipped', execTs: d('2027-06-01T00:00:00Z'), untilTs: d('2027-06-10T23:59:00Z'), count: 14_400 },
+      { kind: 'scheduled', execTs: d('2027-06-11T00:00:00Z'), untilTs: null, count: 1 },
+    ]);
+    expect(iso(r.nextPoint)).toBe('2027-06-11T00:01:00.000Z');
+  });
+
+  it('a per-second interval after a one-day outage: one range of 86,340 points, then the on-time points run', () => {
+    const secondly: DagSchedule = { kind: 'interval', everyMs: 1000 };
+    const r = duePoints({ schedule: secondly, nextPoint: d('2027-06-01T00:00:00Z'), now: d('2027-06-02T00:00:00Z'), catchUp: false, maxRuns: 100 });
+    // late: older than 60 s at now, so 00:00:00 .. 23:58:59 of the first day
+    expect(r.records[0]).toEqual({ kind: 'skipped', execTs: d('2027-06-01T00:00:00Z'), untilTs: d('2027-06-01T23:58:59Z'), count: 86_340 });
+    expect(r.records.slice(1).every((p) => p.kind === 'scheduled')).toBe(true);
+    expect(r.records).toHaveLength(1 + 61); // 23:59:00 .. 00:00:00 are within the lateness
+  });
+
+  it('a single late interval point is a range of one (no untilTs)', () => {
+    const r = duePoints({ schedule: hourly, nextPoint: d('2026-01-01T00:00:00Z'), now: d('2026-01-01T00:59:00Z'), catchUp: false, maxRuns: 100 });
+    expect(r.records).toEqual([{ kind: 'skipped', execTs: d('2026-01-01T00:00:00Z'), untilTs: null, count: 1 }]);
+    expect(iso(r.nextPoint)).toBe('2026-01-01T01:00:00.000Z');
+  });
+
+  it('a long cron backlog walked in bounded calls merges into one range', () => {
+    const cron: DagSchedule = { kind: 'cron', expr: '* * * * *', tz: 'UTC' };
+    const now = d('2027-06-11T00:00:30Z');
+    let next: Date | null = d('2027-06-01T00:00:00Z');
+    let last: PointRecord | null = null;
+    const stored: PointRecord[] = [];
+    for (let calls = 0; next && next <= now; calls++) {
+      expect(calls).toBeLessThan(10);
+      const r = duePoints({ schedule: cron, nextPoint: next, now, catchUp: false, maxRuns: 100, maxWalk: 5000 });
+      expect(r.records.length).toBeGreaterThan(0);
+      const m = mergeSkipped(last, r.records);
+      if (m.extend) stored[stored.length - 1] = m.extend;
+      stored.push(...m.insert);
+      last = stored.filter((p) => p.kind !== 'triggered').at(-1) ?? null;
+      next = r.nextPoint;
+    }
+    expect(stored).toEqual([
+      { kind: 'skipped', execTs: d('2027-06-01T00:00:00Z'), untilTs: d('2027-06-10T23:59:00Z'), count: 14_400 },
+      { kind: 'scheduled', execTs: d('2027-06-11T00:00:00Z'), untilTs: null, count: 1 },
+    ]);
+  });
+
+  it('mergeSkipped: only a skipped range after a skipped latest record merges', () => {
+    const skipped = (from: string, until: string | null, count: number): PointRecord => ({ kind: 'skipped', execTs: d(from), untilTs: until ? d(until) : null, count });
+    const sched: PointRecord = { kind: 'scheduled', execTs: d('2026-01-01T05:00:00Z'), untilTs: null, count: 1 };
+    expect(mergeSkipped(skipped('2026-01-01T00:00:00Z', null, 1), [skipped('2026-01-01T01:00:00Z', '2026-01-01T02:00:00Z', 2), sched])).toEqual({
+      extend: skipped('2026-01-01T00:00:00Z', '2026-01-01T02:00:00Z', 3),
+      insert: [sched],
+    });
+    expect(mergeSkipped(sched, [skipped('2026-01-01T06:00:00Z', null, 1)])).toEqual({ extend: null, insert: [skipped('2026-01-01T06:00:00Z', null, 1)] });
+    expect(mergeSkipped(skipped('2026-01-01T00:00:00Z', null, 1), [sched])).toEqual({ extend: null, insert: [sched] });
+    expect(mergeSkipped(null, [])).toEqual({ extend: null, insert: [] });
   });
 });

@@ -27,7 +27,10 @@ export interface DuePointsInput {
   /** At most this many runs are created by one call; the rest wait for the next call. */
   maxRuns: number;
   latenessMs?: number;
-  /** At most this many late points are skipped by one call; the caller calls again for the rest. */
+  /**
+   * At most this many late points of a cron schedule are walked by one call; the caller calls again for
+   * the rest (and `mergeSkipped` joins the ranges). Late points of an interval schedule are counted, not walked.
+   */
   maxWalk?: number;
 }
 
@@ -68,18 +71,18 @@ export function pointAfter(schedule: DagSchedule, point: Date): Date | null {
  */
 export function duePoints(input: DuePointsInput): DuePoints {
   const lateness = input.latenessMs ?? DEFAULT_LATENESS_MS;
-  const maxWalk = input.maxWalk ?? 10_000;
+  const maxWalk = input.maxWalk ?? 2_000;
   const now = input.now.getTime();
   const records: PointRecord[] = [];
   let next = input.nextPoint;
   let runs = 0;
   let walked = 0;
-  const skip = (p: Date) => {
+  const skip = (from: Date, until: Date, count: number) => {
     const last = records[records.length - 1];
     if (last && last.kind === 'skipped') {
-      last.untilTs = p;
-      last.count += 1;
-    } else records.push({ kind: 'skipped', execTs: p, untilTs: null, count: 1 });
+      last.untilTs = until;
+      last.count += count;
+    } else records.push({ kind: 'skipped', execTs: from, untilTs: count > 1 ? until : null, count });
   };
   while (next !== null && next.getTime() <= now && runs < input.maxRuns) {
     const late = now - next.getTime() > lateness;
@@ -89,11 +92,36 @@ export function duePoints(input: DuePointsInput): DuePoints {
     } else if (input.catchUp) {
       records.push({ kind: 'caught_up', execTs: next, untilTs: null, count: 1 });
       runs += 1;
+    } else if (input.schedule.kind === 'interval') {
+      // Every late point at once, counted: the points before now - lateness.
+      const every = input.schedule.everyMs;
+      const n = Math.floor((now - lateness - 1 - next.getTime()) / every) + 1;
+      const last = new Date(next.getTime() + (n - 1) * every);
+      skip(next, last, n);
+      next = new Date(last.getTime() + every);
+      continue;
     } else {
-      if (++walked > maxWalk) break; // a long backlog without catch-up: the caller calls again
-      skip(next);
+      if (++walked > maxWalk) break; // a long cron backlog without catch-up: the caller calls again
+      skip(next, next, 1);
     }
     next = pointAfter(input.schedule, next);
   }
   return { records, nextPoint: next };
+}
+
+/**
+ * How to store `records` after `last`, the DAG's latest recorded schedule point (triggers aside):
+ * consecutive skipped points are one range, so a leading skipped range continues a skipped `last`
+ * (a backlog walked over several calls, or two outages with no point run between them). `extend` is
+ * `last` grown to cover it (null when nothing merges); `insert` are the records to add.
+ */
+export function mergeSkipped(last: PointRecord | null, records: readonly PointRecord[]): { extend: PointRecord | null; insert: PointRecord[] } {
+  const first = records[0];
+  if (!last || last.kind !== 'skipped' || !first || first.kind !== 'skipped' || first.execTs.getTime() <= (last.untilTs ?? last.execTs).getTime()) {
+    return { extend: null, insert: [...records] };
+  }
+  return {
+    extend: { ...last, untilTs: first.untilTs ?? first.execTs, count: last.count + first.count },
+    insert: records.slice(1),
+  };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { ConflictError, CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { normaliseSchedule } from './schedule.js';
 import { MAX_DURATION_MS, TASK_TYPE_NAME, durationSchema, instantSchema, parseWith } from './validation.js';
 
@@ -35,6 +35,21 @@ export interface DagAttemptArgs {
   /** Results of the task's parents, by parent id. */
   upstream: Record<string, unknown>;
   timeoutMs: number | null;
+}
+
+/**
+ * Why a task cannot be respawned by hand, when it is a DAG attempt (null otherwise): an attempt belongs
+ * to its DAG run's state machine, so running its code again outside the run would do the work without
+ * the run knowing. The run is restarted instead (`orrery dag-run restart RUN`).
+ */
+export function dagAttemptRespawnRefusal(task: { id: number; arguments: { kwargs: Record<string, unknown> } }): ConflictError | null {
+  const m = task.arguments.kwargs[DAG_ATTEMPT_KEY] as Partial<DagAttemptArgs> | undefined;
+  if (m === undefined || m === null || typeof m !== 'object') return null;
+  const what = `attempt ${String(m.attempt)} of task "${String(m.task)}" in run ${String(m.run)} of DAG "${String(m.dag)}"`;
+  return new ConflictError(
+    `task ${task.id} is ${what}; it runs only within its DAG run and cannot be respawned: restart the run instead (orrery dag-run restart ${String(m.run)}, or POST /api/dag-runs/${String(m.run)}/restart)`,
+    [{ path: 'id', message: `task ${task.id} is a DAG attempt (run ${String(m.run)}); use dag-run restart` }],
+  );
 }
 
 export type DagSchedule = { kind: 'cron'; expr: string; tz: string } | { kind: 'interval'; everyMs: number } | { kind: 'none' };

@@ -29,4 +29,26 @@ describe('error codes', () => {
     expect(hasCode(new NotFoundError('gone'), 'lease_lost')).toBe(false);
     expect(hasCode(undefined, 'lease_lost')).toBe(false);
   });
+
+  it('isStorageUnavailable: a StorageUnavailableError (a StorageError), or its code carried elsewhere; nothing else', () => {
+    const e = new errors.StorageUnavailableError('away', { cause: new Error('driver') });
+    expect(e).toBeInstanceOf(errors.StorageError);
+    expect(e.code).toBe('storage_unavailable');
+    expect((e as { cause?: unknown }).cause).toBeInstanceOf(Error);
+    expect(errors.isStorageUnavailable(e)).toBe(true);
+    expect(errors.isStorageUnavailable({ code: 'storage_unavailable' })).toBe(true);
+    expect(errors.isStorageUnavailable(new errors.StorageError('corrupt'))).toBe(false);
+    expect(errors.isStorageUnavailable(new TypeError('bug'))).toBe(false);
+    expect(errors.isStorageUnavailable(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(false); // untranslated
+  });
+
+  it('isNetworkError: network codes, also aggregated (every address refused); not other codes', () => {
+    expect(errors.isNetworkError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(errors.isNetworkError(Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }))).toBe(true);
+    expect(errors.isNetworkError(new AggregateError([Object.assign(new Error('a'), { code: 'ECONNREFUSED' }), Object.assign(new Error('b'), { code: 'ETIMEDOUT' })]))).toBe(true);
+    expect(errors.isNetworkError(new AggregateError([Object.assign(new Error('a'), { code: 'ECONNREFUSED' }), new TypeError('b')]))).toBe(false);
+    expect(errors.isNetworkError(Object.assign(new Error('x'), { code: 'CERT_HAS_EXPIRED' }))).toBe(false);
+    expect(errors.isNetworkError(Object.assign(new Error('x'), { code: '57P01' }))).toBe(false);
+    expect(errors.isNetworkError(null)).toBe(false);
+  });
 });

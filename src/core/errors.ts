@@ -56,9 +56,50 @@ export class SchemaTooNewError extends OrreryError {
   override readonly code = 'schema_too_new';
 }
 
-/** The database could not be opened or read (missing directory, corrupt file, full disk...). */
+/** The database could not be opened or read (missing directory, corrupt file...). */
 export class StorageError extends OrreryError {
-  override readonly code = 'storage_error';
+  override readonly code: string = 'storage_error';
+}
+
+/**
+ * The database is unavailable for now: the connection was refused, lost or timed out, the server is
+ * shutting down or starting up, it has too many connections, a SQLite file is locked or busy past the
+ * busy timeout, or the disk is full or failing. Each store's error translation raises it from its
+ * driver's error codes (never message text), and the HTTP client raises it for a network failure or a
+ * 502/503/504. It is the only error the worker and its run ends retry (docs/guarantees.md);
+ * the driver's error is its `cause`.
+ */
+export class StorageUnavailableError extends StorageError {
+  override readonly code = 'storage_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message);
+    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/**
+ * Node's error codes for a network failure (connection refused, reset or timed out, host or name
+ * unreachable), and undici's for a socket closed or timed out under a fetch: the other side may be
+ * back later.
+ */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'EHOSTDOWN',
+  'ENETUNREACH', 'ENETDOWN', 'ENETRESET',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+/** True when `e` (or the errors it aggregates) carries a network failure's code. */
+export function isNetworkError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
+  const inner = (e as { errors?: unknown }).errors; // AggregateError: every address of a host refused
+  return Array.isArray(inner) && inner.length > 0 && inner.every(isNetworkError);
+}
+
+/** True for a StorageUnavailableError, or an error carrying its code (rebuilt elsewhere): worth retrying. */
+export function isStorageUnavailable(e: unknown): boolean {
+  return hasCode(e, 'storage_unavailable');
 }
 
 /** Thrown by a handler: the run ends `permfailed` and the task is disabled. */
@@ -91,6 +132,7 @@ export const ORRERY_ERROR_CODES = [
   'stale_data',
   'schema_too_new',
   'storage_error',
+  'storage_unavailable',
 ] as const;
 
 export type OrreryErrorCode = (typeof ORRERY_ERROR_CODES)[number];

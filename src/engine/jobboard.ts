@@ -31,7 +31,9 @@ export interface ClaimOptions {
 /**
  * What a worker needs from Orrery: the in-process service (`Orrery`) implements it over the store,
  * and `OrreryClient` implements it over the HTTP jobboard endpoints for workers that cannot reach
- * the database. Errors keep their OrreryError classes on both sides.
+ * the database. Errors keep their OrreryError classes on both sides; an implementation reports the
+ * database (or itself) being away for now with code `storage_unavailable` (StorageUnavailableError),
+ * the only error the worker retries.
  */
 export interface Jobboard {
   now(): Date;

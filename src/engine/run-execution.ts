@@ -1,5 +1,5 @@
 import { formatDuration } from '../core/durations.js';
-import { hasCode, isOrreryError } from '../core/errors.js';
+import { hasCode, isStorageUnavailable } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
@@ -9,6 +9,8 @@ import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
 
 const LOG_FLUSH_AT = 200;
+/** Refusals of an end that mean the run is no longer this worker's to end (a warning, not an error). */
+const VERDICTS = ['lease_lost', 'not_found', 'invalid_transition', 'conflict'] as const;
 
 /** What a run tells its worker when its handler settles and when its end is recorded. */
 export interface RunExecutionEvents {
@@ -195,7 +197,7 @@ export class RunExecution {
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
       this.events.onDone(this, r);
     } catch (e) {
-      this.log.error({ err: e }, `run ${this.backendId}: abandon failed: ${(e as Error).message}`);
+      this.log.error({ err: e, backendId: this.backendId }, `run ${this.backendId}: abandon failed: ${(e as Error).message}; its lease expires and the reaper ends it`);
       this.events.onDone(this, null);
     }
   }
@@ -228,16 +230,27 @@ export class RunExecution {
         this.log.debug({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs }, endLine(end, outcome, durationMs));
       }
     } catch (e) {
-      this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as Error).message}`);
+      if (VERDICTS.some((code) => hasCode(e, code))) {
+        // Orrery's verdict (lease lost, reaped, ended elsewhere): whoever holds the run now ends it.
+        this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as unknown as Error).message}`);
+      } else {
+        // Not retried: a bug, or the worker gave up at shutdown. The slot is released; the run keeps
+        // its lease until it expires, then the reaper ends it (lost) and the task follows its rules.
+        this.log.error(
+          { err: e, backendId: this.backendId, type: run.type, task: run.task, status: outcome.status },
+          `run ${this.backendId}: end (${outcome.status}) not recorded: ${(e as Error).message}; not retried, the run is left to the reaper once its lease expires`,
+        );
+      }
     }
     this.events.onDone(this, end);
   }
 
   /**
-   * Retries a call that failed for want of the database (connection lost, server restarting, disk
-   * full) or of a remote board, with backoff, until it succeeds, `forMs` has passed, or the worker
-   * stopped past its grace period; Orrery's own verdicts (an OrreryError, or an error carrying one of
-   * its codes: ended twice, lease lost, reaped...) are final.
+   * Retries a call that failed for want of the database (a StorageUnavailableError: connection lost,
+   * server restarting, file busy, disk full, or a remote board unreachable), with backoff, until it
+   * succeeds, `forMs` has passed, or the worker stopped past its grace period. Every other error is
+   * final: Orrery's verdicts (ended twice, lease lost, reaped...) and anything else (a bug, a 500 from
+   * a remote board), which would fail the same way again.
    */
   private async retryingStorage<T>(call: () => Promise<T>, forMs = Infinity): Promise<T> {
     const deadline = Date.now() + forMs;
@@ -245,7 +258,7 @@ export class RunExecution {
       try {
         return await call();
       } catch (e) {
-        if (isOrreryError(e) || this.givenUp || Date.now() + delay > deadline) throw e;
+        if (!isStorageUnavailable(e) || this.givenUp || Date.now() + delay > deadline) throw e;
         this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: database unavailable (${(e as Error).message}); retrying in ${delay} ms`);
         await new Promise((r) => setTimeout(r, delay));
       }

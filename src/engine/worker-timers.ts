@@ -74,8 +74,9 @@ export class WorkerTimers {
     if (exec.claimed.run.status === 'claimed' && exec.startedAt) this.unmarked.set(exec.backendId, exec.startedAt);
   }
 
-  done(exec: RunExecution): void {
-    this.unmarked.delete(exec.backendId);
+  /** The run is no longer the worker's; with `keepStartMark`, a start not yet marked is still marked by the next tick. */
+  done(exec: RunExecution, keepStartMark = false): void {
+    if (!keepStartMark) this.unmarked.delete(exec.backendId);
     if (this.deadlines.delete(exec) && this.deadlines.size === 0 && this.deadlineTimer) {
       clearTimeout(this.deadlineTimer);
       this.deadlineTimer = null;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { bufferTarget, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
-import { isOrreryError } from '../core/errors.js';
+import { isStorageUnavailable } from '../core/errors.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-definition.js';
@@ -204,11 +204,17 @@ export class Worker {
         failures = 0;
       } catch (e) {
         failures += 1;
-        // A claim that failed for want of the database (or of the connection to a remote board) may
-        // still have committed: look for runs we hold. Orrery's own verdicts (errors with its codes) are final.
-        if (!isOrreryError(e)) this.recover = true;
         delay = Math.min(this.pollMs * 2 ** Math.min(failures, 5), 30_000);
-        this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
+        if (isStorageUnavailable(e)) {
+          // The database (or the connection to a remote board) failed: the claim may still have
+          // committed, so the next round first looks for runs this worker holds.
+          this.recover = true;
+          this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
+        } else {
+          // A bug or a refusal that a retry cannot cure: said loudly, with its stack, and the loop backs
+          // off the same way (up to 30 s between tries), so it neither spins nor stops the handlers running.
+          this.log.error({ err: e }, `claim failed with an error that is not transient (trying again in ${delay} ms; it needs fixing): ${(e as Error).message}`);
+        }
       }
       if (this.state === 'running') await this.sleeper.sleep(delay);
     }
@@ -256,7 +262,9 @@ export class Worker {
 
   private onDone(exec: RunExecution, end: EndRunResult | null): void {
     if (!this.active.delete(exec.backendId)) return;
-    this.timers.done(exec);
+    // An end not recorded (a bug, or given up at shutdown) still has its start marked, so the reaper
+    // ends the run lost, counted, when its lease expires (a claimed run would be given back uncounted).
+    this.timers.done(exec, end === null);
     // A run lost or abandoned before its handler settled keeps its slot until the handler settles.
     this.ending.delete(exec);
     if (end) this.endedSince.set(end.run.status, (this.endedSince.get(end.run.status) ?? 0) + 1);

@@ -5,7 +5,11 @@ import {
   StaleDataError,
   NotFoundError,
   OrreryError,
+  SchemaTooNewError,
+  StorageError,
+  StorageUnavailableError,
   ValidationError,
+  isNetworkError,
   type ErrorDetail,
 } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
@@ -33,14 +37,38 @@ const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> =
   invalid_transition: InvalidTransitionError,
   lease_lost: LeaseLostError,
   stale_data: StaleDataError,
+  schema_too_new: SchemaTooNewError,
+  storage_error: StorageError,
 };
 
-/** Rebuilds the server's error as the same OrreryError class (a 503 or a network failure stays a plain Error: retryable). */
+/**
+ * Rebuilds the server's error as the same OrreryError class. The server's store unavailable (503
+ * `storage_unavailable`), or a proxy in front of it failing (a 502, 503 or 504 without an Orrery
+ * code), is a StorageUnavailableError: the worker retries it. Anything else, a 500 included, is an
+ * error that surfaces (an HttpError with the server's code, `internal` for a bug).
+ */
 function toError(body: { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null, status: number): Error {
   const e = body?.error;
-  if (!e?.code || status >= 500) return new Error(`orrery server answered ${status}: ${e?.message ?? 'no details'}`);
+  if (e?.code === 'storage_unavailable' || (GATEWAY.has(status) && !(e?.code && e.code in ERRORS))) {
+    return new StorageUnavailableError(`orrery server answered ${status}: ${e?.message ?? 'no details'}`);
+  }
+  if (!e?.code) return new HttpError(status >= 500 ? 'internal' : 'bad_request', `orrery server answered ${status}: ${e?.message ?? 'no details'}`);
   const Cls = ERRORS[e.code];
-  return Cls ? new Cls(e.message ?? e.code, e.details ?? []) : new HttpError(e.code, e.message ?? e.code, e.details ?? []);
+  if (Cls) return new Cls(e.message ?? e.code, e.details ?? []);
+  return new HttpError(e.code, status >= 500 ? `orrery server answered ${status}: ${e.message ?? e.code}` : (e.message ?? e.code), e.details ?? []);
+}
+
+/** Statuses a proxy or the server answers while the service or its database is away for now. */
+const GATEWAY = new Set([502, 503, 504]);
+
+/** A response body as JSON, or null when it is not (a proxy's HTML error page). */
+function parseBody(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text, revive) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 export interface TaskPage {
@@ -72,15 +100,26 @@ export class OrreryClient implements Jobboard {
   }
 
   private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.base}/api${path}`, {
-      method,
-      headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    const parsed = text ? (JSON.parse(text, revive) as unknown) : null;
-    if (!res.ok) throw toError(parsed as never, res.status);
-    return parsed as T;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${this.base}/api${path}`, {
+        method,
+        headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      text = await res.text();
+    } catch (e) {
+      // fetch fails with a TypeError whose cause carries the network error's code.
+      const cause = (e as { cause?: unknown }).cause;
+      if (isNetworkError(e) || isNetworkError(cause)) {
+        const code = (cause as { code?: string } | undefined)?.code ?? (e as { code?: string }).code;
+        throw new StorageUnavailableError(`orrery server ${this.base} unreachable (${code ?? 'network error'})`, { cause: e });
+      }
+      throw e;
+    }
+    if (!res.ok) throw toError(parseBody(text) as never, res.status);
+    return (text ? JSON.parse(text, revive) : null) as T;
   }
 
   now(): Date {

@@ -1,4 +1,4 @@
-import { OrreryError } from '../core/errors.js';
+import { OrreryError, StorageUnavailableError } from '../core/errors.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details: { path: string; message: string }[] };
@@ -17,6 +17,7 @@ const STATUS: Record<string, number> = {
   payload_too_large: 413,
   schema_too_new: 503,
   storage_error: 503,
+  storage_unavailable: 503,
 };
 
 /** A request the HTTP layer itself refuses (bad JSON, bad path parameter...). */
@@ -29,13 +30,13 @@ export class HttpError extends OrreryError {
 }
 
 export function toErrorResponse(e: unknown): { status: number; body: ErrorBody } {
+  // The stores translate their drivers' transient errors (connection lost, busy, disk full) into this.
+  if (e instanceof StorageUnavailableError) {
+    return { status: 503, body: { error: { code: e.code, message: 'the database is unavailable; retry later', details: [] } } };
+  }
   if (e instanceof OrreryError) {
     return { status: STATUS[e.code] ?? 400, body: { error: { code: e.code, message: e.message, details: e.details } } };
   }
-  // Not Orrery's verdict: the database is unreachable, or a bug. Neither is the client's fault.
-  const code = (e as { code?: string })?.code ?? '';
-  const unavailable = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0|08|SQLITE_BUSY|SQLITE_FULL|SQLITE_IOERR)/.test(code);
-  return unavailable
-    ? { status: 503, body: { error: { code: 'unavailable', message: 'the database is unavailable; retry later', details: [] } } }
-    : { status: 500, body: { error: { code: 'internal', message: 'internal error', details: [] } } };
+  // Not Orrery's verdict: a bug. Not the client's fault, and not worth retrying as it is.
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error', details: [] } } };
 }

@@ -105,6 +105,7 @@ export const routes: Route[] = [
         ...(query.priority !== undefined ? { priority: query.priority === 'none' ? null : query.priority } : {}),
         ...(query.policy !== undefined ? { policy: query.policy } : {}),
         ...(query.disabledReason !== undefined ? { disabledReason: query.disabledReason } : {}),
+        ...(query.dagAttempts !== undefined ? { dagAttempts: query.dagAttempts === 'true' } : {}),
         ...(query.cursor !== undefined ? { afterId: Number(query.cursor) } : {}),
         limit,
       });

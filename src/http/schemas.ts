@@ -146,6 +146,7 @@ export const TaskQuery = z.strictObject({
   priority: z.enum([...PRIORITIES, 'none']).optional(),
   policy: z.enum(TASK_POLICIES).optional(),
   disabledReason: z.enum(DISABLED_REASONS).optional(),
+  dagAttempts: z.enum(['true', 'false']).optional().describe('false: leave out DAG attempts (as the dead-letter bin does); true: only those'),
   cursor: z.string().regex(/^\d{1,15}$/, 'must be a cursor returned by a previous page').optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });

@@ -1,4 +1,5 @@
 import type { OrreryError } from '../core/errors.js';
+import type { TypeLoadFacts } from '../core/why.js';
 import type { VisitStore } from './visit-store.js';
 import type { RunEndRequest } from '../core/run-end.js';
 import type {
@@ -39,6 +40,11 @@ export interface TaskFilter {
   priority?: Priority | null;
   policy?: TaskPolicy;
   disabledReason?: DisabledReason;
+  /**
+   * `false`: leave out DAG attempts (tasks of a type whose backend is the DAG executor), as the
+   * dead-letter bin does; `true`: only those. Default: all tasks.
+   */
+  dagAttempts?: boolean;
   /** Only tasks with an id greater than this (cursor pagination by id). */
   afterId?: number;
   limit?: number;
@@ -194,6 +200,20 @@ export interface RunRate {
  * A worker as the runs show it: the runs it holds now, when it last renewed a lease (a claim or a
  * heartbeat: the lease end minus its type's lease), and when it last ended a run since the window start.
  */
+/** How a type's runs load its limits and workers, for `orrery task why` (core/why.ts TypeLoadFacts). */
+export interface TypeLoadRequest {
+  type: string;
+  at: Date;
+  /** The task's concurrency key (runs held for it are counted), or null. */
+  key: string | null;
+  /** The task's queued run (runs ahead of it in claim order are counted), or null. */
+  runId: number | null;
+  /** The type's rate limit (starts in its window are counted), or null. */
+  rate: { count: number; perMs: number } | null;
+  /** Workers that renewed a lease of, or ended, a run of the type within this window are listed. */
+  workerWindowMs: number;
+}
+
 export interface WorkerActivity {
   worker: string;
   running: number;
@@ -236,6 +256,8 @@ export interface Store {
   updateTaskType(type: TaskType, at: Date): Promise<TaskType>;
   /** Deletes a type that has no tasks and names no listed origins (ConflictError otherwise, naming the count). */
   deleteTaskType(name: string, at: Date): Promise<void>;
+  /** The load of a type's limits and workers at an instant (`orrery task why`). */
+  typeLoad(req: TypeLoadRequest): Promise<TypeLoadFacts>;
 
   createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]>;
   getTask(id: number): Promise<Task | null>;

@@ -85,6 +85,7 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
       maxRunning: null,
       maxRunningPerKey: null,
       rateLimit: null,
+      paused: null,
     });
     const types = await json<any[]>(['task-type', 'list', '--json']);
     expect(Array.isArray(types)).toBe(true);

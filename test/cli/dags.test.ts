@@ -193,6 +193,24 @@ describe('orrery dag-run', () => {
   });
 });
 
+describe('DAG attempts and the dead-letter bin', () => {
+  test('task list --no-dag-attempts leaves failed attempts out; task respawn of one is a conflict (exit 2) naming dag-run restart', async () => {
+    const attempt = (await orrery.dags.attempts(failedRun, 'boom'))[0]!.orreryTask;
+    const all = await json<Array<{ id: number }>>(['task', 'list', '--disabled-reason', 'retries_exhausted', '--json']);
+    expect(all.map((t) => t.id)).toContain(attempt);
+    const bin = await json<Array<{ id: number }>>(['task', 'list', '--disabled-reason', 'retries_exhausted', '--no-dag-attempts', '--json']);
+    expect(bin.map((t) => t.id)).not.toContain(attempt);
+    const refused = await cli(['task', 'respawn', String(attempt)]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(errorLines(refused.stderr)).toEqual([
+      `orrery: task ${attempt} is attempt 1 of task "boom" in run ${failedRun} of DAG "flaky"; it runs only within its DAG run and cannot be respawned: ` +
+        `restart the run instead (orrery dag-run restart ${failedRun}, or POST /api/dag-runs/${failedRun}/restart)`,
+    ]);
+    expect((await orrery.getTask(attempt))!.status).toBe('disabled');
+  });
+});
+
 describe('bad input: exit 2 with a message naming the problem, nothing written', () => {
   const cases: [string, string[], (string | RegExp)[]][] = [
     ['non-integer RUN', ['dag-run', 'show', 'abc'], ['RUN: "abc" is not a DAG run id']],

@@ -33,7 +33,8 @@ interface FakeBoard {
 /**
  * A Jobboard that is not the Orrery service: a plain object forwarding to a real Orrery, the way an
  * HTTP client forwards to a server. With `loseFirstClaim`, the first `claimRuns` commits on the
- * "server" and then fails like a dropped connection (a plain Error carrying nothing).
+ * "server" and then fails like a dropped connection: a plain Error carrying the code a client gives
+ * a network failure (`storage_unavailable`, the one error the worker retries).
  */
 function fakeBoard(orrery: Orrery, opts: { loseFirstClaim?: boolean } = {}): FakeBoard {
   const calls: Record<string, number> = {};
@@ -52,7 +53,7 @@ function fakeBoard(orrery: Orrery, opts: { loseFirstClaim?: boolean } = {}): Fak
       const claimed = await forward(() => orrery.claimRuns({ worker: o.worker, types: [...o.types], limit: o.limit }));
       if (opts.loseFirstClaim && claims++ === 0) {
         lostClaim.push(...claimed);
-        throw new Error('socket hang up');
+        throw Object.assign(new Error('socket hang up'), { code: 'storage_unavailable' });
       }
       return claimed;
     },

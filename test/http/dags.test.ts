@@ -187,6 +187,20 @@ describe('DAG routes', () => {
     ]);
   });
 
+  it('a failed attempt\'s task is out of the bin (dagAttempts=false) and its respawn is 409, pointing to the run\'s restart', async () => {
+    const attempts = (await call('GET', `/api/dag-runs/${failedRun.id}/tasks/boom/attempts`)).body;
+    const taskId = attempts[0].orreryTask as number;
+    const all = await call('GET', '/api/tasks?status=disabled&disabledReason=retries_exhausted');
+    expect(all.body.items.map((t: any) => t.id)).toContain(taskId);
+    const bin = await call('GET', '/api/tasks?status=disabled&disabledReason=retries_exhausted&dagAttempts=false');
+    expect(bin.status).toBe(200);
+    expect(bin.body.items.map((t: any) => t.id)).not.toContain(taskId);
+    await expectError(call('GET', '/api/tasks?dagAttempts=no'), 400, 'validation_error', /dagAttempts/);
+    const e = await expectError(call('POST', '/api/tasks/respawn', { ids: [taskId] }), 409, 'conflict', new RegExp(`dag-run restart ${failedRun.id}`));
+    expect(e.message).toMatch(new RegExp(`^task ${taskId} is attempt 1 of task "boom" in run ${failedRun.id} of DAG "flaky"; it runs only within its DAG run`));
+    expect((await call('GET', `/api/tasks/${taskId}`)).body).toMatchObject({ status: 'disabled', disabledReason: 'retries_exhausted' });
+  });
+
   it('GET /api/dags/{id}/runs: newest first with task counts, filtered and paged; 400 and 404', async () => {
     const second = (await call('POST', '/api/dags/pipeline/trigger', {})).body;
     await finished(second.id);

@@ -35,6 +35,7 @@ const MAIL_TYPE = {
   maxRunning: null,
   maxRunningPerKey: null,
   rateLimit: null,
+  paused: null,
 };
 
 function taskJson(over: Record<string, unknown> = {}) {
@@ -157,6 +158,7 @@ describe('task types', () => {
       maxRunning: 4,
       maxRunningPerKey: 1,
       rateLimit: { count: 100, perMs: 60_000 },
+      paused: null,
     });
 
     const list = await call('GET', '/api/task-types');
@@ -790,7 +792,7 @@ describe('other errors', () => {
       ['GET', '/api/tasks/'],
       ['PUT', '/api/tasks'],
       ['DELETE', '/api/tasks/1'],
-      ['PATCH', '/api/task-types/mail'],
+      ['PATCH', '/api/tasks/1'],
       ['GET', '/api/jobboard/claim'],
       ['POST', '/api/tasks/1'],
       ['POST', '/api/task-types/mail'],

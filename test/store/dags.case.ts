@@ -3,7 +3,8 @@ import type { DagInput } from '../../src/core/dag.js';
 import { Orrery } from '../../src/engine/service.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { HOUR, T0, plus, useOrrery, claimStarted } from './fixtures.js';
+import { ConflictError } from '../../src/core/errors.js';
+import { HOUR, LOAD_GIT, T0, plus, useOrrery, claimOne, claimStarted } from './fixtures.js';
 
 interface Marker {
   dag: string;
@@ -147,6 +148,58 @@ export function dagCases(sut: StoreUnderTest): void {
       expect(attempts.map((a) => [a.attempt, a.runs.map((r) => r.status)])).toEqual([[1, ['failed']], [2, ['eventful']]]);
     });
 
+    it('attempts of DAG tasks stay out of the dead-letter bin and cannot be respawned by hand (issue 16)', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      await orrery.dags.register([{ id: 'binless', tasks: [{ id: 'a', retries: 1, retryDelay: 0 }] }]);
+      const run = await orrery.dags.trigger('binless');
+      let calls = 0;
+      await drive(orrery, () => (++calls === 1 ? { fail: 'first try fails' } : { ok: 1 }));
+      expect((await orrery.dags.run(run.id)).status).toBe('success');
+      const [first] = await orrery.dags.attempts(run.id, 'a');
+      const failed = (await orrery.getTask(first!.orreryTask))!;
+      expect(failed).toMatchObject({ status: 'disabled', disabledReason: 'retries_exhausted' });
+      // a plain task failed for good, for comparison: it is in the bin
+      const plain = await orrery.createTask({ type: 'load-git', policy: 'oneshot', arguments: { args: ['x'], kwargs: {} } });
+      await orrery.disableTasks([plain.id]);
+      const bin = { status: 'disabled', disabledReason: 'retries_exhausted' } as const;
+      expect((await orrery.searchTasks(bin)).map((t) => t.id)).toEqual([failed.id]);
+      expect(await orrery.searchTasks({ ...bin, dagAttempts: false })).toEqual([]);
+      expect((await orrery.searchTasks({ status: 'disabled', dagAttempts: false })).map((t) => t.id)).toEqual([plain.id]);
+      expect((await orrery.searchTasks({ status: 'disabled', dagAttempts: true })).map((t) => t.id)).toEqual([failed.id]);
+      const err = await orrery.respawnTasks([failed.id]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConflictError);
+      expect((err as Error).message).toBe(
+        `task ${failed.id} is attempt 1 of task "a" in run ${run.id} of DAG "binless"; it runs only within its DAG run and cannot be respawned: ` +
+          `restart the run instead (orrery dag-run restart ${run.id}, or POST /api/dag-runs/${run.id}/restart)`,
+      );
+      // refused as a whole: the plain task of the same request is not respawned either, nothing ran again
+      await expect(orrery.respawnTasks([plain.id, failed.id])).rejects.toThrow(ConflictError);
+      expect((await orrery.getTask(plain.id))!.status).toBe('disabled');
+      expect((await orrery.getTask(failed.id))!).toMatchObject({ status: 'disabled', disabledReason: 'retries_exhausted' });
+      expect(await drive(orrery, () => ({ ok: 2 }))).toEqual([]);
+      expect((await orrery.respawnTasks([plain.id]))[0]!.status).toBe('next_run_not_scheduled');
+    });
+
+    it('a dead-lettered task of a DAG type is not counted as a dead letter in the queue stats', async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, maxAbandons: 1 }]);
+      await orrery.dags.register([{ id: 'one', tasks: [{ id: 'a' }] }]);
+      const dagType = (await orrery.getTaskType('orrery.dag'))!;
+      expect(dagType.maxAbandons).toBeGreaterThan(0);
+      const clock = orrery.clock as ManualClock;
+      const stray = await orrery.createTask({ type: 'orrery.dag', policy: 'oneshot', arguments: { args: [], kwargs: {} } });
+      for (let i = 0; i < dagType.maxAbandons; i++) {
+        const run = await claimOne(orrery, stray.id, clock.now());
+        await orrery.abandonRun(run.backendId, { worker: 'w1' });
+      }
+      const plain = await orrery.createTask({ type: 'load-git', policy: 'oneshot', arguments: { args: ['y'], kwargs: {} } });
+      await orrery.abandonRun((await claimOne(orrery, plain.id, clock.now())).backendId, { worker: 'w1' });
+      expect((await orrery.getTask(stray.id))!.disabledReason).toBe('dead_letter');
+      expect((await orrery.getTask(plain.id))!.disabledReason).toBe('dead_letter');
+      const stats = new Map((await orrery.queueStats()).map((q) => [q.type, q.deadLettered]));
+      expect(stats.get('orrery.dag')).toBe(0);
+      expect(stats.get('load-git')).toBe(1);
+    });
+
     it('retries exhausted: the task fails after its last retry, and restart re-runs only failed work, in order', async () => {
       const { orrery } = await setup([]);
       const clock = orrery.clock as ManualClock;
@@ -213,6 +266,66 @@ export function dagCases(sut: StoreUnderTest): void {
         ['scheduled', T0, null, 1],
         ['skipped', plus(T0, HOUR), plus(T0, 5 * HOUR), 5],
       ]);
+    });
+
+    /** The scheduler's schedule step, repeated while it says more points are due (as its pass does). */
+    const scheduleAll = async (orrery: Orrery) => {
+      for (let passes = 1; ; passes++) {
+        const r = await orrery.dags.schedulePoints();
+        if (!r.more) return passes;
+        if (passes > 200) throw new Error('schedulePoints kept saying more');
+      }
+    };
+    const pointsOf = async (orrery: Orrery, id: string) => (await orrery.dags.get(id)).points.map((p) => [p.kind, p.execTs, p.untilTs, p.count]).reverse();
+
+    it('a ten-day outage of a minutely DAG is one skipped range of 14,400 points (issue 16)', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      clock.set('2027-05-31T23:00:00Z');
+      await orrery.dags.register([{ id: 'm', schedule: { every: '1m' }, start: new Date('2027-06-01T00:00:00Z'), tasks: [{ id: 'a' }] }]);
+      clock.set('2027-06-11T00:00:30Z');
+      await scheduleAll(orrery);
+      expect(await pointsOf(orrery, 'm')).toEqual([
+        ['skipped', new Date('2027-06-01T00:00:00Z'), new Date('2027-06-10T23:59:00Z'), 14_400],
+        ['scheduled', new Date('2027-06-11T00:00:00Z'), null, 1],
+      ]);
+    });
+
+    it('a per-second DAG after a one-day outage: one skipped range, then the on-time points run', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      clock.set('2027-06-01T00:00:00Z');
+      await orrery.dags.register([{ id: 's', schedule: { every: '1s' }, start: new Date('2027-06-01T00:00:00Z'), tasks: [{ id: 'a' }] }]);
+      clock.set('2027-06-02T00:00:00Z');
+      await scheduleAll(orrery);
+      // the DAG's page lists the latest points only: the skipped range is read among all of them
+      const points = (await orrery.store.dags.listDagPoints('s', 1000)).map((p) => [p.kind, p.execTs, p.untilTs, p.count]).reverse();
+      expect(points[0]).toEqual(['skipped', new Date('2027-06-01T00:00:00Z'), new Date('2027-06-01T23:58:59Z'), 86_340]);
+      expect(points.slice(1).map((p) => p[0])).toEqual(Array(61).fill('scheduled')); // 23:59:00 .. 00:00:00, within the lateness
+    });
+
+    it('a cron backlog longer than one pass walks is merged into one skipped range', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      clock.set('2027-05-31T23:00:00Z');
+      await orrery.dags.register([{ id: 'c', schedule: { cron: '* * * * *', tz: 'UTC' }, start: new Date('2027-06-01T00:00:00Z'), tasks: [{ id: 'a' }] }]);
+      clock.set('2027-06-04T00:00:30Z');
+      expect(await scheduleAll(orrery)).toBeGreaterThan(1); // 4,320 late points: walked over several passes
+      expect(await pointsOf(orrery, 'c')).toEqual([
+        ['skipped', new Date('2027-06-01T00:00:00Z'), new Date('2027-06-03T23:59:00Z'), 4_320],
+        ['scheduled', new Date('2027-06-04T00:00:00Z'), null, 1],
+      ]);
+    });
+
+    it('skipped points of two outages with no point run between them are one range', async () => {
+      const { orrery } = await setup([]);
+      const clock = orrery.clock as ManualClock;
+      await orrery.dags.register([{ id: 'h2', schedule: { every: '1h' }, start: plus(T0, -3 * HOUR), tasks: [{ id: 'a' }] }]);
+      clock.advance(30 * 60_000);
+      await scheduleAll(orrery); // -3h .. 0 are late
+      clock.advance(3 * HOUR); // down again: +1h .. +3h are late too
+      await scheduleAll(orrery);
+      expect(await pointsOf(orrery, 'h2')).toEqual([['skipped', plus(T0, -3 * HOUR), plus(T0, 3 * HOUR), 7]]);
     });
 
     it('two schedulers on one database never record a point twice', async () => {

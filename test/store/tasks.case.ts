@@ -29,6 +29,7 @@ export function taskCases(sut: StoreUnderTest): void {
         maxRunning: null,
         maxRunningPerKey: null,
         rateLimit: null,
+        paused: null,
       });
     });
 

@@ -1,8 +1,9 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { OrreryError, SchemaTooNewError, StorageError, ValidationError } from '../../core/errors.js';
+import { OrreryError, SchemaTooNewError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
 import { loadMigrations } from '../migrations.js';
+import { TrackedPool, translatePgError } from './postgres-errors.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 /** One fixed advisory lock key for Orrery's migrations ("orrery" in ASCII). */
@@ -15,7 +16,7 @@ export function createPool(url: string): pg.Pool {
   const raw = process.env.ORRERY_PG_POOL_SIZE;
   const max = raw === undefined || raw === '' ? 10 : Number(raw);
   if (!Number.isInteger(max) || max < 1) throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${raw}" is not a positive integer`, [{ path: 'ORRERY_PG_POOL_SIZE', message: 'not a positive integer' }]);
-  const pool = new pg.Pool({
+  const pool = new TrackedPool({
     connectionString: url,
     max,
     idleTimeoutMillis: 30_000,
@@ -36,8 +37,8 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
   try {
     client = await pool.connect();
   } catch (e) {
-    // The driver's error stays as the cause: its code says whether the server is merely unreachable.
-    throw Object.assign(new StorageError(`cannot connect to ${redact(url)}: ${(e as Error).message}`), { cause: e });
+    // The driver's error stays as the cause; a server merely unreachable for now is StorageUnavailableError.
+    throw storageError(`cannot connect to ${redact(url)}: ${(e as Error).message}`, e);
   }
   try {
     // Up to date (the usual case): nothing to lock or create, so the role needs no CREATE privilege.
@@ -70,10 +71,16 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     }
   } catch (e) {
     if (e instanceof OrreryError) throw e;
-    throw new StorageError(`cannot read the schema version of ${redact(url)}: ${(e as Error).message}`);
+    throw storageError(`cannot read the schema version of ${redact(url)}: ${(e as Error).message}`, e);
   } finally {
     client.release();
   }
+}
+
+/** A StorageUnavailableError when the driver's error is transient (postgres-errors.ts), else a StorageError; `e` is the cause. */
+function storageError(message: string, e: unknown): StorageError {
+  const Cls = translatePgError(e) instanceof StorageUnavailableError ? StorageUnavailableError : StorageError;
+  return Object.assign(new Cls(message), { cause: e });
 }
 
 export function redact(url: string): string {

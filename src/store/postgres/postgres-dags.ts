@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { NotFoundError } from '../../core/errors.js';
 import { dagStructure, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../../core/dag.js';
-import { firstPoint, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
+import { firstPoint, mergeSkipped, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
 import { dagAttemptFromRow, dagFromRow, dagPointFromRow, dagRunFromRow, dagTaskFromRow, resultText, structureFromRow } from '../dag-rows.js';
 import type { DagAttempt, DagPoint, DagRun, DagRunFilter, DagStep, DagStore, DagTaskRow, StoredDag } from '../dag-store.js';
 import type { Row } from '../rows.js';
@@ -107,7 +107,11 @@ export class PostgresDags implements DagStore {
       if ((d.nextPoint?.getTime() ?? null) !== (expected?.getTime() ?? null)) return null;
       const tasks = await this.structure(c, dag, d.version);
       const out: DagRun[] = [];
-      for (const p of records) {
+      // Skipped points continuing the latest recorded skipped range grow it (one range however long).
+      const [latest] = await this.rows(c, `SELECT * FROM dag_points WHERE dag = $1 AND kind <> 'triggered' ORDER BY exec_ts DESC LIMIT 1`, [dag]);
+      const merged = mergeSkipped(latest ? dagPointFromRow(latest) : null, records);
+      if (merged.extend) await c.query('UPDATE dag_points SET until_ts = $2, count = $3 WHERE id = $1', [latest!.id, merged.extend.untilTs, merged.extend.count]);
+      for (const p of merged.insert) {
         let runId: number | null = null;
         if (p.kind === 'scheduled' || p.kind === 'caught_up') {
           const run = await this.insertRun(c, dag, d.version, tasks, p.execTs, p.kind === 'scheduled' ? 'schedule' : 'catch_up', {}, at);

@@ -1,3 +1,4 @@
+import { DAG_BACKEND } from '../../core/dag.js';
 /** The requested types ($3) that are not paused: claims never take runs or due tasks of a paused type. */
 const UNPAUSED_TYPES = `(SELECT name FROM task_types WHERE name = ANY($3::text[]) AND paused_at IS NULL) AS ty`;
 /**
@@ -95,9 +96,11 @@ export const HOT_QUERIES = {
      WHERE backend_id = ANY($1::text[]) AND status IN ('claimed', 'started') AND worker = $2 RETURNING id`,
   /**
    * The metrics scrape, per type: waiting runs from task_runs_claimable, leased runs from task_runs_leases,
-   * dead letters from a type's disabled tasks (tasks_type_status or tasks_status); no finished run is read.
+   * dead letters from a type's disabled tasks (tasks_type_status or tasks_status; none for DAG types, whose
+   * attempts belong to their DAG runs); no finished run is read.
    */
-  queueStats: `SELECT y.name AS type, q.n AS scheduled, q.oldest, coalesce(l.n, 0)::int AS running, coalesce(l.c, 0)::int AS claimed, d.n AS dead
+  queueStats: `SELECT y.name AS type, q.n AS scheduled, q.oldest, coalesce(l.n, 0)::int AS running, coalesce(l.c, 0)::int AS claimed,
+       CASE WHEN y.backend_name = '${DAG_BACKEND}' THEN 0 ELSE d.n END AS dead
      FROM task_types y
      CROSS JOIN LATERAL (SELECT count(*)::int AS n, min(scheduled) AS oldest FROM task_runs WHERE type = y.name AND status = 'scheduled') q
      LEFT JOIN (SELECT type, count(*) FILTER (WHERE status = 'started') AS n, count(*) FILTER (WHERE status = 'claimed') AS c

@@ -1,11 +1,15 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import { hasLimits } from '../../core/limits.js';
+import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { CANCELLED_ERROR, type RunLogRecord, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
 import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
+import { readTypeLoad } from './postgres-type-load.js';
+import type { TypeLoadFacts } from '../../core/why.js';
+import type { TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
@@ -31,6 +35,8 @@ import type {
   WorkerActivity,
 } from '../store.js';
 import { createPool, migrate, redact } from './postgres-connection.js';
+import { translatePgError } from './postgres-errors.js';
+import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { endHeldRuns } from './postgres-held-ends.js';
@@ -91,7 +97,8 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => {});
       throw e;
     }
-    return new PostgresStore(url, pool);
+    // Every error out of the store and its sub-stores goes through the translation (postgres-errors.ts).
+    return translatingErrors(new PostgresStore(url, pool), translatePgError, SUB_STORES);
   }
 
   async close(): Promise<void> {
@@ -164,6 +171,10 @@ export class PostgresStore implements Store {
     this.typeCache.forget(name);
   }
 
+  async typeLoad(req: TypeLoadRequest): Promise<TypeLoadFacts> {
+    return readTypeLoad(this.pool, req);
+  }
+
   async getTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
     const rows = names === undefined
       ? await this.rows(this.pool, 'SELECT * FROM task_types ORDER BY name')
@@ -199,6 +210,10 @@ export class PostgresStore implements Store {
     else if (f.priority !== undefined) add('priority', f.priority);
     if (f.policy !== undefined) add('policy', f.policy);
     if (f.disabledReason !== undefined) add('disabled_reason', f.disabledReason);
+    if (f.dagAttempts !== undefined) {
+      params.push(DAG_BACKEND);
+      where.push(`type ${f.dagAttempts ? 'IN' : 'NOT IN'} (SELECT name FROM task_types WHERE backend_name = $${params.length})`);
+    }
     if (f.afterId !== undefined) {
       params.push(f.afterId);
       where.push(`id > $${params.length}`);
@@ -257,6 +272,8 @@ export class PostgresStore implements Store {
       const tasks: Task[] = [];
       for (const id of ids) {
         const task = await this.lockTask(c, id);
+        const refusal = dagAttemptRespawnRefusal(task);
+        if (refusal) throw refusal;
         if (task.status === 'next_run_scheduled') {
           throw new ConflictError(`task ${id} has a run scheduled or running; disable it first to respawn it`, [{ path: 'id', message: 'task is next_run_scheduled' }]);
         }

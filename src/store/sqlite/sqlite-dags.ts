@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { NotFoundError } from '../../core/errors.js';
 import { dagStructure, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../../core/dag.js';
-import { firstPoint, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
+import { firstPoint, mergeSkipped, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
 import type { NewTask } from '../../core/validation.js';
 import { dagAttemptFromRow, dagFromRow, dagPointFromRow, dagRunFromRow, dagTaskFromRow, resultText, structureFromRow } from '../dag-rows.js';
 import type { DagAttempt, DagPoint, DagRun, DagRunFilter, DagStep, DagStore, DagTaskRow, StoredDag } from '../dag-store.js';
@@ -101,7 +101,11 @@ export class SqliteDags implements DagStore {
       if (ms(d.nextPoint) !== ms(expected)) return null;
       const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
       const out: DagRun[] = [];
-      for (const p of records) {
+      // Skipped points continuing the latest recorded skipped range grow it (one range however long).
+      const latest = this.get(`SELECT * FROM dag_points WHERE dag = ? AND kind <> 'triggered' ORDER BY exec_ts DESC LIMIT 1`, dag);
+      const merged = mergeSkipped(latest ? dagPointFromRow(latest) : null, records);
+      if (merged.extend) this.run('UPDATE dag_points SET until_ts = ?, count = ? WHERE id = ?', ms(merged.extend.untilTs), merged.extend.count, latest!.id);
+      for (const p of merged.insert) {
         let runId: number | null = null;
         if (p.kind === 'scheduled' || p.kind === 'caught_up') {
           const run = this.insertRun(d.id, d.version, tasks, p.execTs, p.kind === 'scheduled' ? 'schedule' : 'catch_up', {}, at);

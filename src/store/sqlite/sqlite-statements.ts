@@ -1,3 +1,4 @@
+import { DAG_BACKEND } from '../../core/dag.js';
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
 
@@ -6,7 +7,8 @@ export type Stmt = Database.Statement;
 
 /**
  * Per type: waiting runs through task_runs_claimable, held runs through task_runs_leases (both partial
- * indexes, pinned like nextDue), dead letters through each type's disabled tasks (tasks_type_status).
+ * indexes, pinned like nextDue), dead letters through each type's disabled tasks (tasks_type_status);
+ * DAG attempts are not dead letters (their DAG run's state machine owns them): 0 for DAG types.
  * Finished runs and idle tasks are never read. Exported so a test can EXPLAIN it.
  */
 export const QUEUE_STATS_SQL = `
@@ -15,8 +17,8 @@ export const QUEUE_STATS_SQL = `
        leased AS (SELECT type, sum(status = 'started') AS n, sum(status = 'claimed') AS c FROM task_runs INDEXED BY task_runs_leases
                   WHERE status IN ('claimed', 'started') GROUP BY type)
   SELECT y.name AS type, coalesce(q.n, 0) AS scheduled, q.oldest AS oldest, coalesce(l.n, 0) AS running, coalesce(l.c, 0) AS claimed,
-         (SELECT count(*) FROM tasks INDEXED BY tasks_type_status
-          WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') AS dead
+         CASE WHEN y.backend_name = '${DAG_BACKEND}' THEN 0 ELSE (SELECT count(*) FROM tasks INDEXED BY tasks_type_status
+          WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') END AS dead
   FROM task_types y LEFT JOIN queued q ON q.type = y.name LEFT JOIN leased l ON l.type = y.name
   ORDER BY y.name`;
 

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
+import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { CANCELLED_ERROR } from '../../core/model.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
@@ -9,6 +10,9 @@ import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
 import { SqliteTaskTypes } from './sqlite-task-types.js';
+import { SqliteTypeLoad } from './sqlite-type-load.js';
+import type { TypeLoadFacts } from '../../core/why.js';
+import type { TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { WakeFiles } from '../wake-files.js';
 import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
@@ -35,6 +39,8 @@ import type {
   WorkerActivity,
 } from '../store.js';
 import { openSqlite } from './sqlite-connection.js';
+import { translateSqliteError } from './sqlite-errors.js';
+import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { prepare, typeParams } from './sqlite-statements.js';
 import { SqliteVisitStore } from './sqlite-visits.js';
 import { SqliteDags } from './sqlite-dags.js';
@@ -69,6 +75,7 @@ export class SqliteStore implements Store {
   private readonly taskWrites: SqliteTaskWrites;
   private readonly held: SqliteHeldRuns;
   private readonly taskTypes: SqliteTaskTypes;
+  private readonly typeLoads: SqliteTypeLoad;
 
   constructor(readonly url: string, path: string) {
     this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
@@ -79,11 +86,14 @@ export class SqliteStore implements Store {
     this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name), (type, at, limit) => this.pickDue(type, at, limit));
     this.taskWrites = new SqliteTaskWrites(this.db);
     this.taskTypes = new SqliteTaskTypes(this.db);
+    this.typeLoads = new SqliteTypeLoad(this.db);
     this.held = new SqliteHeldRuns(this.db, (name) => this.typesOf([name])[0]!);
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
     this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
+    // Every error out of the store and its sub-stores goes through the translation (sqlite-errors.ts).
+    return translatingErrors(this, translateSqliteError, SUB_STORES);
   }
 
   async close(): Promise<void> {
@@ -120,6 +130,10 @@ export class SqliteStore implements Store {
     this.typeCache.forget(name);
   }
 
+  async typeLoad(req: TypeLoadRequest): Promise<TypeLoadFacts> {
+    return this.typeLoads.read(req);
+  }
+
   async getTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
     const rows = names === undefined ? this.stmts.allTypes.all() : this.stmts.typesByName.all(JSON.stringify(names));
     return (rows as Row[]).map(taskTypeFromRow);
@@ -154,6 +168,7 @@ export class SqliteStore implements Store {
     else if (f.priority !== undefined) add('priority = ?', f.priority);
     if (f.policy !== undefined) add('policy = ?', f.policy);
     if (f.disabledReason !== undefined) add('disabled_reason = ?', f.disabledReason);
+    if (f.dagAttempts !== undefined) add(`type ${f.dagAttempts ? 'IN' : 'NOT IN'} (SELECT name FROM task_types WHERE backend_name = ?)`, DAG_BACKEND);
     if (f.afterId !== undefined) add('id > ?', f.afterId);
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
     return (this.db.prepare(sql).all(...params, f.limit ?? -1) as Row[]).map(taskFromRow);
@@ -195,6 +210,8 @@ export class SqliteStore implements Store {
     const out = this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
+        const refusal = dagAttemptRespawnRefusal(task);
+        if (refusal) throw refusal;
         if (task.status === 'next_run_scheduled') {
           throw new ConflictError(`task ${id} has a run scheduled or running; disable it first to respawn it`, [
             { path: 'id', message: 'task is next_run_scheduled' },

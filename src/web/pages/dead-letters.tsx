@@ -14,12 +14,12 @@ interface Letter {
   lastEnded: Date | null;
 }
 
-/** Tasks disabled by failure (not by hand), with the error of their last run. */
+/** Tasks disabled by failure (not by hand), with the error of their last run; DAG attempts belong to their DAG runs, not here. */
 export function DeadLetters() {
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const { data, error, reload } = useApi(
     async (c) => {
-      const pages = await Promise.all(REASONS.map((r) => c.searchTasks({ status: 'disabled', disabledReason: r, limit: LIMIT })));
+      const pages = await Promise.all(REASONS.map((r) => c.searchTasks({ status: 'disabled', disabledReason: r, dagAttempts: false, limit: LIMIT })));
       const tasks = pages.flatMap((p) => p.items).sort((a, b) => b.id - a.id);
       const letters: Letter[] = await Promise.all(
         tasks.map(async (task) => {
@@ -45,7 +45,7 @@ export function DeadLetters() {
   return (
     <>
       <h1>Dead-letter bin</h1>
-      <p class="muted">Tasks disabled as <code>dead_letter</code>, <code>retries_exhausted</code> or <code>permfailed</code>. Respawning re-enables them, due now, with their retries reset.</p>
+      <p class="muted">Tasks disabled as <code>dead_letter</code>, <code>retries_exhausted</code> or <code>permfailed</code>, DAG attempts aside (a failed DAG task is restarted with its DAG run). Respawning re-enables them, due now, with their retries reset.</p>
       <ErrorNote error={error} onRetry={reload} />
       {data.letters.length === 0 ? (
         <Empty>The bin is empty.</Empty>

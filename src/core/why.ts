@@ -1,0 +1,169 @@
+import { formatDuration } from './durations.js';
+import type { Task, TaskRun, TaskType } from './model.js';
+
+/**
+ * "Why isn't it running?" (docs/operations.md#why-isnt-it-running): every gate between a task and a
+ * running handler, walked in order, each passed or holding the task, with the first that holds it
+ * named and, when known, until when. Pure: the service gathers the facts, this decides.
+ */
+
+/** How the type's runs load its limits and workers, read at `at` (TypeLoad from the store). */
+export interface TypeLoadFacts {
+  /** Runs of the type waiting in the queue (`scheduled`). */
+  queued: number;
+  /** Runs of the type held by workers (`claimed` or `started`): what maxRunning counts. */
+  running: number;
+  /** Held runs of the task's concurrency key (0 without a key). */
+  runningForKey: number;
+  /** Some of the runs holding the slots (newest first), for the answer. */
+  holders: Array<{ backendId: string; worker: string | null; task: number; status: string }>;
+  /** Run starts inside the rate window, and when the next rate slot opens (null: one is free). */
+  startsInWindow: number;
+  nextRateSlot: Date | null;
+  /** Waiting runs of the type ahead of this task's queued run in claim order (null: not queued). */
+  aheadInQueue: number | null;
+  /** Workers that claimed, heartbeated or ended runs of this type within `workerWindowMs`. */
+  workersSeen: Array<{ worker: string; lastSeen: Date }>;
+}
+
+export interface WhyFacts {
+  at: Date;
+  task: Task;
+  type: TaskType;
+  /** The task's current run (queued, claimed or started), if any. */
+  run: TaskRun | null;
+  load: TypeLoadFacts;
+  /** The runner's grace: due tasks of unlimited types are left to workers for this long. */
+  runnerGraceMs: number;
+  /** The window `workersSeen` covers. */
+  workerWindowMs: number;
+  /** The DAG run a DAG attempt task belongs to, when it is one. */
+  dagRun?: number | null;
+}
+
+export const GATES = [
+  'task-status',
+  'dag',
+  'type-paused',
+  'due',
+  'queue-length',
+  'max-running',
+  'max-running-per-key',
+  'rate-limit',
+  'workers',
+  'run',
+] as const;
+export type Gate = (typeof GATES)[number];
+
+export interface GateCheck {
+  gate: Gate;
+  /** `pass`: not in the way; `hold`: keeps the task from running now; `skip`: does not apply. */
+  verdict: 'pass' | 'hold' | 'skip';
+  detail: string;
+  /** When the gate opens by itself, when known. */
+  until?: Date;
+}
+
+export interface WhyAnswer {
+  task: number;
+  at: Date;
+  /** running: a handler has it; held: claimed by a worker, about to begin; waiting: due, nothing holds it; blocked: a gate holds it; done: it will not run again. */
+  state: 'running' | 'held' | 'waiting' | 'blocked' | 'done';
+  /** The first gate that holds the task, or null. */
+  heldBy: Gate | null;
+  summary: string;
+  until?: Date;
+  gates: GateCheck[];
+}
+
+const ago = (at: Date, t: Date) => formatDuration(Math.max(0, at.getTime() - t.getTime()));
+const inTime = (at: Date, t: Date) => formatDuration(Math.max(0, t.getTime() - at.getTime()));
+
+/** Walks every gate in order (GATES) and names the first that holds the task. */
+export function explainTask(f: WhyFacts): WhyAnswer {
+  const { at, task, type, run, load } = f;
+  const gates: GateCheck[] = [];
+  const add = (gate: Gate, verdict: GateCheck['verdict'], detail: string, until?: Date) => gates.push({ gate, verdict, detail, ...(until ? { until } : {}) });
+  const active = run !== null && (run.status === 'scheduled' || run.status === 'claimed' || run.status === 'started');
+
+  // 1. The task itself.
+  if (task.status === 'completed') add('task-status', 'hold', 'the task completed (a one-shot task that ran): it will not run again unless respawned');
+  else if (task.status === 'disabled') {
+    const why: Record<string, string> = {
+      manual: 'disabled by hand',
+      permfailed: 'disabled: its last run failed permanently (permfailed)',
+      retries_exhausted: 'disabled: its retries were exhausted',
+      dead_letter: `in the dead-letter bin: lost ${type.maxAbandons} times in a row (maxAbandons)`,
+    };
+    add('task-status', 'hold', `${why[task.disabledReason ?? 'manual'] ?? 'disabled'}; respawn it to run it again (orrery task respawn ${task.id})`);
+  } else add('task-status', 'pass', `the task is ${task.status === 'next_run_scheduled' ? 'scheduled (it has a current run)' : 'waiting for its next run'}`);
+
+  // 2. DAG attempts follow their DAG run.
+  if (f.dagRun != null) add('dag', 'pass', `a DAG attempt: DAG run ${f.dagRun} created it once its dependencies were met; it runs like any task`);
+  else add('dag', 'skip', 'not a DAG attempt');
+
+  // 3. The type's pause.
+  if (type.paused) add('type-paused', 'hold', `its type ${type.name} is paused since ${type.paused.at.toISOString()}${type.paused.reason ? ` (${type.paused.reason})` : ''}; orrery task-type resume ${type.name}`);
+  else add('type-paused', 'pass', `its type ${type.name} is not paused`);
+
+  // 4. Due?
+  if (active) add('due', 'pass', `its run ${run!.backendId} was queued ${ago(at, run!.scheduled)} ago`);
+  else if (task.status !== 'next_run_not_scheduled') add('due', 'skip', 'no next run');
+  else if (task.nextRun.getTime() > at.getTime()) add('due', 'hold', `not due until ${task.nextRun.toISOString()} (in ${inTime(at, task.nextRun)})`, task.nextRun);
+  else add('due', 'pass', `due since ${task.nextRun.toISOString()} (${ago(at, task.nextRun)} ago)`);
+
+  const waitingToStart = task.status === 'next_run_not_scheduled' || run?.status === 'scheduled';
+  // 5. The type's queue (the runner queues due tasks only while there is room).
+  if (task.status === 'next_run_not_scheduled' && type.maxQueueLength !== null) {
+    if (load.queued >= type.maxQueueLength) add('queue-length', 'hold', `the type's queue is full: ${load.queued} runs waiting, maxQueueLength ${type.maxQueueLength}; the runner queues more as workers claim`);
+    else add('queue-length', 'pass', `${load.queued} of ${type.maxQueueLength} queue places taken`);
+  } else add('queue-length', 'skip', type.maxQueueLength === null ? 'the queue is unbounded' : 'the task has a run already');
+
+  // 6–8. Limits, counted at claim time.
+  const holders = load.holders.map((h) => `${h.backendId} (task ${h.task}, ${h.status} on ${h.worker ?? '?'})`).join(', ');
+  if (type.maxRunning === null || !waitingToStart) add('max-running', 'skip', type.maxRunning === null ? 'no maxRunning' : 'the run is past the claim');
+  else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${load.running} runs held${holders ? `: ${holders}` : ''}; the next end frees a slot`);
+  else add('max-running', 'pass', `${load.running} of ${type.maxRunning} running slots taken`);
+
+  if (type.maxRunningPerKey === null || task.concurrencyKey === null || !waitingToStart) {
+    add('max-running-per-key', 'skip', type.maxRunningPerKey === null ? 'no maxRunningPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : 'the run is past the claim');
+  } else if (load.runningForKey >= type.maxRunningPerKey) {
+    add('max-running-per-key', 'hold', `maxRunningPerKey ${type.maxRunningPerKey} reached for key "${task.concurrencyKey}": ${load.runningForKey} runs held`);
+  } else add('max-running-per-key', 'pass', `${load.runningForKey} of ${type.maxRunningPerKey} slots of key "${task.concurrencyKey}" taken`);
+
+  if (type.rateLimit === null || !waitingToStart) add('rate-limit', 'skip', type.rateLimit === null ? 'no rate limit' : 'the run is past the claim');
+  else if (load.startsInWindow >= type.rateLimit.count && load.nextRateSlot !== null) {
+    add('rate-limit', 'hold', `rate limit ${type.rateLimit.count} per ${formatDuration(type.rateLimit.perMs)} reached: next slot at ${load.nextRateSlot.toISOString()} (in ${inTime(at, load.nextRateSlot)})`, load.nextRateSlot);
+  } else add('rate-limit', 'pass', `${load.startsInWindow} of ${type.rateLimit.count} starts in the last ${formatDuration(type.rateLimit.perMs)}`);
+
+  // 9. Workers.
+  const seen = load.workersSeen.map((w) => w.worker);
+  if (!waitingToStart) add('workers', 'skip', 'a worker holds the run');
+  else if (seen.length === 0) add('workers', 'hold', `no worker claimed, heartbeated or ended a run of type ${type.name} in the last ${formatDuration(f.workerWindowMs)}: is a worker with a handler for backend "${type.backendName}" running?`);
+  else add('workers', 'pass', `worker${seen.length === 1 ? '' : 's'} seen for the type in the last ${formatDuration(f.workerWindowMs)}: ${seen.slice(0, 5).join(', ')}${seen.length > 5 ? ` and ${seen.length - 5} more` : ''}`);
+
+  // 10. The run.
+  if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no current run');
+  else if (run!.status === 'scheduled') add('run', 'pass', `queued ${ago(at, run!.scheduled)} ago${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
+  else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {
+    const what = run!.status === 'claimed' ? 'gives it back to the queue (never begun, nothing consumed)' : 'ends it lost and the task follows its rules';
+    add('run', 'hold', `run ${run!.backendId} on ${run!.worker ?? '?'}: its lease expired ${ago(at, run!.leaseExpiresAt)} ago (the worker stopped heartbeating); the reaper ${what} at its next pass`);
+  } else if (run!.status === 'claimed') add('run', 'pass', `claimed by ${run!.worker ?? '?'} and waiting in its buffer: it begins when a slot of that worker frees (lease until ${run!.leaseExpiresAt?.toISOString() ?? '?'})`);
+  else add('run', 'pass', `running on ${run!.worker ?? '?'} since ${run!.started?.toISOString() ?? '?'} (${run!.started ? ago(at, run!.started) : '?'})`);
+
+  const hold = gates.find((g) => g.verdict === 'hold') ?? null;
+  let state: WhyAnswer['state'];
+  if (task.status === 'completed' || task.status === 'disabled') state = 'done';
+  else if (hold) state = 'blocked';
+  else if (run?.status === 'started') state = 'running';
+  else if (run?.status === 'claimed') state = 'held';
+  else state = 'waiting';
+  const summary = hold
+    ? `held by ${hold.gate}: ${hold.detail}`
+    : state === 'running'
+      ? gates.find((g) => g.gate === 'run')!.detail
+      : state === 'held'
+        ? gates.find((g) => g.gate === 'run')!.detail
+        : `nothing holds it: ${gates.find((g) => g.gate === 'run')!.detail}`;
+  return { task: task.id, at, state, heldBy: hold?.gate ?? null, summary, ...(hold?.until ? { until: hold.until } : {}), gates };
+}

@@ -1,0 +1,87 @@
+import pg from 'pg';
+import { OrreryError, StorageUnavailableError, isNetworkError } from '../../core/errors.js';
+
+/**
+ * SQLSTATEs after which the same call may succeed later: class 08 (connection exception), class 53
+ * (insufficient resources: disk full, out of memory, too many connections) but 53400 (a configured
+ * limit), 57P01/57P02/57P03 (administrator or crash shutdown, cannot connect now), 58000/58030
+ * (system and I/O error), and 40001/40P01 (serialization failure, deadlock: retried five times inside
+ * the transaction first). Constraint, data, syntax and permission errors are not: retrying changes nothing.
+ */
+function unavailableSqlstate(code: string): boolean {
+  if (code.startsWith('08')) return true;
+  if (code.startsWith('53')) return code !== '53400';
+  return ['57P01', '57P02', '57P03', '58000', '58030', '40001', '40P01'].includes(code);
+}
+
+/**
+ * Errors pg raises without a code when a connection is lost or cannot be had ("Connection terminated
+ * unexpectedly", a pool connect timeout...): marked by the pool and clients below as they happen, so
+ * the translation needs no message text.
+ */
+const connectionErrors = new WeakSet<object>();
+
+function markConnectionError(e: unknown): unknown {
+  if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === undefined) connectionErrors.add(e);
+  return e;
+}
+
+/** An error out of the PostgreSQL store, translated: a transient one becomes StorageUnavailableError; the rest is unchanged. */
+export function translatePgError(e: unknown): unknown {
+  if (e instanceof OrreryError || typeof e !== 'object' || e === null) return e;
+  const code = (e as { code?: unknown }).code;
+  const transient =
+    (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && unavailableSqlstate(code)) || isNetworkError(e) || connectionErrors.has(e);
+  if (!transient) return e;
+  const why = typeof code === 'string' ? `${code}: ${(e as Error).message}` : (e as Error).message;
+  return new StorageUnavailableError(`the PostgreSQL database is unavailable (${why}); retry later`, { cause: e });
+}
+
+type Callback = (err: unknown, ...rest: unknown[]) => void;
+
+/** A pg client that marks the errors of its queries once its connection has ended (see connectionErrors). */
+class TrackedClient extends pg.Client {
+  private connectionEnded = false;
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    const con = (this as unknown as { connection?: { once(ev: string, fn: () => void): void } }).connection;
+    con?.once('end', () => (this.connectionEnded = true));
+    // The connection failed (the pool's or the caller's own listener handles the error itself).
+    this.on('error', () => (this.connectionEnded = true));
+    const query = this.query.bind(this) as (...a: unknown[]) => unknown;
+    const mark = (err: unknown) => (this.connectionEnded ? markConnectionError(err) : err);
+    (this as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const last = args[args.length - 1];
+      if (typeof last === 'function') {
+        const cb = last as Callback;
+        return query(...args.slice(0, -1), (err: unknown, ...rest: unknown[]) => cb(err ? mark(err) : err, ...rest));
+      }
+      const out = query(...args);
+      if (out !== null && typeof out === 'object' && typeof (out as Promise<unknown>).then === 'function' && !('submit' in out)) {
+        return (out as Promise<unknown>).then(undefined, (err: unknown) => {
+          throw mark(err);
+        });
+      }
+      return out;
+    };
+  }
+}
+
+/** A pg pool whose failures to hand out a connection (connect timeout, connection lost while connecting) are marked. */
+export class TrackedPool extends pg.Pool {
+  constructor(config: pg.PoolConfig) {
+    super({ ...config, Client: TrackedClient as unknown as typeof pg.Client });
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
+    const mark = (err: unknown) => ((this as unknown as { ending: boolean }).ending ? err : markConnectionError(err));
+    if (callback) {
+      return super.connect((err, client, done) => callback((err ? mark(err) : err) as Error | undefined, client, done));
+    }
+    return super.connect().catch((err: unknown) => {
+      throw mark(err);
+    });
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Each store's error translation (issue 16, item 5): a driver error that a later try may cure leaves
+ * the store as a StorageUnavailableError (the only error the worker retries), whatever the method and
+ * sub-store; any other error leaves it unchanged. Real drivers throughout: a SQLite file locked by
+ * another connection, and a PostgreSQL server behind a TCP relay that is cut, hangs up or refuses.
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageError, StorageUnavailableError, isStorageUnavailable } from '../../src/core/errors.js';
+import { ManualClock } from '../../src/engine/clock.js';
+import { Orrery } from '../../src/engine/service.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { TrackedPool, translatePgError } from '../../src/store/postgres/postgres-errors.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { translateSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
+import { createTestDatabase } from '../support/postgres.js';
+import { LOAD_GIT, T0 } from './fixtures.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+const causeCode = (e: unknown) => ((e as { cause?: { code?: string } }).cause as { code?: string } | undefined)?.code;
+
+describe('SQLite error translation', () => {
+  const open = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-unavail-'));
+    const path = join(dir, 'orrery.db');
+    const store = new SqliteStore(`sqlite:${path}`, path);
+    const orrery = new Orrery(store, new ManualClock(T0));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => orrery.close());
+    return { orrery, store, path };
+  };
+
+  it('a file locked by another connection past the busy timeout is StorageUnavailableError, on the store and its sub-stores; the call works once the lock is gone', async () => {
+    const { orrery, store, path } = open();
+    await orrery.createTaskType(LOAD_GIT);
+    // The store waits 15 s for a lock; the test shortens its wait (the translation is what is tested).
+    (store as unknown as { db: Database.Database }).db.pragma('busy_timeout = 50');
+    const other = new Database(path);
+    cleanups.push(() => void other.close());
+    other.prepare('BEGIN IMMEDIATE').run();
+    const create = orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } });
+    await expect(create).rejects.toBeInstanceOf(StorageUnavailableError);
+    const e = await create.catch((x: unknown) => x);
+    expect(causeCode(e)).toBe('SQLITE_BUSY');
+    expect((e as Error).message).toMatch(/SQLITE_BUSY/);
+    await expect(orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }])).rejects.toBeInstanceOf(StorageUnavailableError);
+    other.prepare('ROLLBACK').run();
+    expect((await orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } })).id).toBe(1);
+  });
+
+  it('errors that a retry cannot cure are left as they are (Orrery verdicts, driver errors, bugs)', async () => {
+    const { orrery } = open();
+    await orrery.createTaskType(LOAD_GIT);
+    await expect(orrery.createTaskType(LOAD_GIT)).rejects.toMatchObject({ code: 'conflict' });
+    const raw = new Database(':memory:');
+    cleanups.push(() => void raw.close());
+    const syntax = (() => {
+      try {
+        raw.prepare('SELEC 1');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect((syntax as { code: string }).code).toBe('SQLITE_ERROR');
+    expect(translateSqliteError(syntax)).toBe(syntax);
+    const bug = new TypeError('x is undefined');
+    expect(translateSqliteError(bug)).toBe(bug);
+    raw.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    raw.exec('INSERT INTO t VALUES (1)');
+    const unique = (() => {
+      try {
+        raw.exec('INSERT INTO t VALUES (1)');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isStorageUnavailable(translateSqliteError(unique))).toBe(false);
+  });
+});
+
+/** A TCP relay in front of the test PostgreSQL server that can forward, hang up on arrival, or be closed (refused). */
+async function relay(target: URL) {
+  let mode: 'forward' | 'hangup' = 'forward';
+  const sockets = new Set<Socket>();
+  let server: Server;
+  const listen = (port: number) =>
+    new Promise<number>((resolve) => {
+      server = createServer((client) => {
+        sockets.add(client);
+        client.on('close', () => sockets.delete(client));
+        client.on('error', () => {});
+        if (mode === 'hangup') return void client.destroy();
+        const upstream = createConnection(Number(target.port), target.hostname);
+        sockets.add(upstream);
+        upstream.on('close', () => (sockets.delete(upstream), client.destroy()));
+        upstream.on('error', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    });
+  const port = await listen(0);
+  return {
+    port,
+    /** Cuts every connection (no error message from the server: the driver sees the socket end). */
+    cut: () => sockets.forEach((s) => s.destroy()),
+    hangUp: () => (mode = 'hangup'),
+    forward: () => (mode = 'forward'),
+    close: () => new Promise<void>((r) => (server.close(() => r()), sockets.forEach((s) => s.destroy()))),
+    reopen: () => listen(port),
+  };
+}
+
+describe('PostgreSQL error translation', () => {
+  it('a server that hangs up, is cut off mid-session, or refuses connections is StorageUnavailableError; the store works again when it is back', async () => {
+    const db = await createTestDatabase('unavail');
+    const target = new URL(db.url);
+    const r = await relay(target);
+    cleanups.push(() => db.drop(), () => r.close());
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${r.port}`;
+    const store = await PostgresStore.open(url.toString());
+    const orrery = new Orrery(store, new ManualClock(T0));
+    cleanups.push(() => orrery.close().catch(() => {}));
+    await orrery.createTaskType(LOAD_GIT);
+    await orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } });
+
+    // Connections end without a word from the server: pg's errors then carry no code.
+    r.cut();
+    r.hangUp();
+    const hung = await orrery.getTask(1).catch((e: unknown) => e);
+    expect(hung).toBeInstanceOf(StorageUnavailableError);
+    expect(causeCode(hung)).toBeUndefined();
+    await expect(orrery.dags.list()).rejects.toBeInstanceOf(StorageUnavailableError);
+
+    // Nobody listening: ECONNREFUSED.
+    await r.close();
+    const refused = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 1 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(StorageUnavailableError);
+    expect(causeCode(refused)).toBe('ECONNREFUSED');
+    expect((refused as Error).message).toMatch(/ECONNREFUSED/);
+
+    r.forward();
+    await r.reopen();
+    expect((await orrery.getTask(1))!.id).toBe(1);
+  });
+
+  it('opening a store: a server not there (yet) is StorageUnavailableError (daemons wait for it), a wrong password is a final StorageError', async () => {
+    const db = await createTestDatabase('unavail3');
+    const r = await relay(new URL(db.url));
+    cleanups.push(() => db.drop(), () => r.close());
+    const via = new URL(db.url);
+    via.host = `127.0.0.1:${r.port}`;
+    r.hangUp();
+    const hung = await PostgresStore.open(via.toString()).catch((e: unknown) => e);
+    expect(hung).toBeInstanceOf(StorageUnavailableError);
+    expect((hung as Error).message).toMatch(/^cannot connect to postgres:\/\/[^:]+:\*\*\*@127\.0\.0\.1/);
+    await r.close();
+    const refused = await PostgresStore.open(via.toString()).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(StorageUnavailableError);
+    expect(causeCode(refused)).toBe('ECONNREFUSED');
+    const wrong = new URL(db.url);
+    wrong.password = 'not-the-password';
+    const denied = await PostgresStore.open(wrong.toString()).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(StorageError);
+    expect(isStorageUnavailable(denied)).toBe(false);
+    expect(causeCode(denied)).toBe('28P01');
+  });
+
+  it('the server ending a session (57P01) is StorageUnavailableError; a bad statement is not', async () => {
+    const db = await createTestDatabase('unavail2');
+    const pool = new TrackedPool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => {});
+    cleanups.push(() => db.drop(), () => pool.end().catch(() => {}));
+    const syntax = await pool.query('SELEC 1').catch((e: unknown) => e);
+    expect((syntax as { code: string }).code).toBe('42601');
+    expect(translatePgError(syntax)).toBe(syntax);
+    const victim = await pool.connect();
+    victim.on('error', () => {});
+    const pid = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const sleeping = victim.query('SELECT pg_sleep(30)').catch((e: unknown) => e);
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    await admin.end();
+    const ended = await sleeping;
+    victim.release(true);
+    expect((ended as { code: string }).code).toBe('57P01');
+    expect(translatePgError(ended)).toBeInstanceOf(StorageUnavailableError);
+    const bug = new TypeError('x is undefined');
+    expect(translatePgError(bug)).toBe(bug);
+  });
+});
