@@ -3,6 +3,7 @@ import { formatDuration, parseDuration } from '../core/durations.js';
 import { OrreryError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { parseRateLimit } from '../core/limits.js';
+import { INT4_MAX } from '../core/storable.js';
 import { openOrrery, type Orrery } from '../engine/service.js';
 
 /** Where output goes; tests pass buffers, the binary passes the process streams. */
@@ -70,6 +71,20 @@ export const positiveIntArg = (v: string): number => {
   return n;
 };
 
+/** A count stored in a 4-byte integer column (numRetries, maxRunning...): 0 to 2147483647. */
+export const countArg = (v: string): number => {
+  const n = nonNegativeIntArg(v);
+  if (n > INT4_MAX) throw new InvalidArgumentError(`at most ${INT4_MAX}`);
+  return n;
+};
+
+/** countArg from 1. */
+export const positiveCountArg = (v: string): number => {
+  const n = countArg(v);
+  if (n === 0) throw new InvalidArgumentError('must be at least 1');
+  return n;
+};
+
 export const numberArg = (v: string): number => {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`"${v}" is not a number`);
@@ -80,7 +95,7 @@ export const numberArg = (v: string): number => {
  * A limit that also accepts `none` / `unbounded`, parsed as Infinity: commander replaces a parser's
  * `null` with `""`, so callers map Infinity to null themselves.
  */
-export const limitOrNoneArg = (v: string): number => (/^(none|unbounded|null)$/i.test(v.trim()) ? Infinity : nonNegativeIntArg(v));
+export const limitOrNoneArg = (v: string): number => (/^(none|unbounded|null)$/i.test(v.trim()) ? Infinity : countArg(v));
 
 export const jsonObjectArg = (v: string): Record<string, unknown> => {
   let parsed: unknown;

@@ -181,6 +181,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
         publicMetrics: roles.serve.publicMetrics,
         metrics,
         health: () => ({ worker: daemon.worker?.state ?? null, running: daemon.worker?.running ?? 0 }),
+        logger: log,
         // The dashboard's build output: dist/web beside dist/cli (src/cli when run from the sources).
         webRoot: fileURLToPath(new URL('../../dist/web/', import.meta.url)),
       });

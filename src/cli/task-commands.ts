@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, type DisabledReason, type Priority, type Task, type TaskPolicy, type TaskRun, type TaskStatus } from '../core/model.js';
 import { ON_CONFLICT_MODES, type OnConflict, type TaskInput } from '../core/validation.js';
 import { parseTaskArguments } from './arguments.js';
-import { addDb, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { whyCommand } from './why-command.js';
+import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface AddOpts extends DbOpts {
   at?: Date;
@@ -34,7 +35,7 @@ export function taskCommands(io: Io): Command {
       .option('--cron <expr>', 'recurring on a cron schedule')
       .option('--tz <zone>', 'IANA time zone of --cron (default UTC)')
       .option('--rrule <rule>', 'recurring on an RFC 5545 rule (DTSTART;TZID=... allowed)')
-      .option('--retries <n>', 'retries left (default: the type\'s numRetries)', nonNegativeIntArg)
+      .option('--retries <n>', 'retries left (default: the type\'s numRetries)', countArg)
       .option('--key <key>', 'the task\'s identity within its type (default: its whole definition)')
       .option('--concurrency-key <key>', 'runs sharing this key count against the type\'s --max-running-per-key')
       .addOption(new Option('--on-conflict <mode>', 'when an active task has the same identity: return it, replace its arguments and next run, or fail').choices(ON_CONFLICT_MODES))
@@ -180,6 +181,7 @@ export function taskCommands(io: Io): Command {
     io.out(`scheduled ${runs.length} run${runs.length === 1 ? '' : 's'}\n`);
     if (runs.length > 0) printRuns(io, runs);
   });
+  cmd.addCommand(whyCommand(io));
   return cmd;
 }
 

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { invalid } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { addDb, dur, durationArg, nonNegativeIntArg, numberArg, positiveIntArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, countArg, dur, durationArg, numberArg, positiveCountArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
 
 type Parse = (v: string) => unknown;
 /** The fields a type's options set: `add` takes all of them, `edit` all but the backend name. */
@@ -13,14 +13,14 @@ const FIELDS: Array<{ flag: string; key: keyof TaskTypeInput; help: string; pars
   { flag: '--min-interval <duration>', key: 'minIntervalMs', help: 'lower clamp of the adaptive interval', parse: durationArg, nullable: true },
   { flag: '--max-interval <duration>', key: 'maxIntervalMs', help: 'upper clamp of the adaptive interval', parse: durationArg, nullable: true },
   { flag: '--backoff-factor <n>', key: 'backoffFactor', help: 'interval adaptation factor, > 0 (default 1)', parse: numberArg },
-  { flag: '--max-queue-length <n>', key: 'maxQueueLength', help: 'most runs waiting in the jobboard, or "none" (default 1000)', parse: nonNegativeIntArg, nullable: true },
-  { flag: '--num-retries <n>', key: 'numRetries', help: 'retries of a failed run (default 0)', parse: nonNegativeIntArg },
+  { flag: '--max-queue-length <n>', key: 'maxQueueLength', help: 'most runs waiting in the jobboard, or "none" (default 1000)', parse: countArg, nullable: true },
+  { flag: '--num-retries <n>', key: 'numRetries', help: 'retries of a failed run (default 0)', parse: countArg },
   { flag: '--retry-delay <duration>', key: 'retryDelayMs', help: 'delay before a retry (default 1h)', parse: durationArg },
   { flag: '--timeout <duration>', key: 'timeoutMs', help: 'abort runs still going after this, or "none" (default none)', parse: durationArg, nullable: true },
   { flag: '--lease <duration>', key: 'leaseMs', help: 'claim duration without a heartbeat (default 30s)', parse: durationArg },
-  { flag: '--max-abandons <n>', key: 'maxAbandons', help: 'lost runs in a row before the dead-letter bin (default 3)', parse: positiveIntArg },
-  { flag: '--max-running <n>', key: 'maxRunning', help: 'most runs of this type running at once, across all workers, or "none" (default none)', parse: positiveIntArg, nullable: true },
-  { flag: '--max-running-per-key <n>', key: 'maxRunningPerKey', help: 'most running runs per task concurrency key, or "none" (default none)', parse: positiveIntArg, nullable: true },
+  { flag: '--max-abandons <n>', key: 'maxAbandons', help: 'lost runs in a row before the dead-letter bin (default 3)', parse: positiveCountArg },
+  { flag: '--max-running <n>', key: 'maxRunning', help: 'most runs of this type running at once, across all workers, or "none" (default none)', parse: positiveCountArg, nullable: true },
+  { flag: '--max-running-per-key <n>', key: 'maxRunningPerKey', help: 'most running runs per task concurrency key, or "none" (default none)', parse: positiveCountArg, nullable: true },
   { flag: '--rate-limit <count/duration>', key: 'rateLimit', help: 'most runs started in any such window, e.g. 100/1m, or "none" (default none)', parse: rateLimitArg, nullable: true },
 ];
 

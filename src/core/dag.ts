@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { normaliseSchedule } from './schedule.js';
-import { MAX_DURATION_MS, TASK_TYPE_NAME, durationSchema, instantSchema, parseWith } from './validation.js';
+import { MAX_DURATION_MS, TASK_TYPE_NAME, durationSchema, instantSchema, parseWith, storableString } from './validation.js';
 
 /** DAG run statuses (SPEC §3). A run waits as `scheduled` while its DAG has too many active runs. */
 export const DAG_RUN_STATUSES = ['scheduled', 'running', 'success', 'failed'] as const;
@@ -88,17 +88,17 @@ const taskOptions = {
 
 export const dagTaskInputSchema = z.strictObject({
   id,
-  after: z.array(z.string()).max(10_000).default([]),
+  after: z.array(storableString()).max(10_000).default([]),
   ...taskOptions,
 });
 export type DagTaskInput = z.input<typeof dagTaskInputSchema>;
 
 export const dagInputSchema = z.strictObject({
   id,
-  description: z.string().max(10_000).default(''),
+  description: storableString().max(10_000).default(''),
   schedule: z
     .union([
-      z.strictObject({ cron: z.string().min(1, 'a cron expression is required'), tz: z.string().default('UTC') }),
+      z.strictObject({ cron: storableString().min(1, 'a cron expression is required'), tz: storableString().default('UTC') }),
       z.strictObject({ every: durationSchema }),
     ])
     .nullable()

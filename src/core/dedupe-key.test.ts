@@ -24,7 +24,7 @@ function rng(seed: number) {
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]! };
 }
 
-const STRINGS = ['', 'a', 'https://example.org/x?y=1', 'é', '"quoted"', 'back\\slash', 'line\nbreak', '\u2028', '\ud800', '😀', 'tab\t', '\u0001'];
+const STRINGS = ['', 'a', 'https://example.org/x?y=1', 'é', '"quoted"', 'back\\slash', 'line\nbreak', '\u2028', '\ud83d\ude00', '😀', 'tab\t', '\u0001'];
 const NUMBERS = [0, -0, 1, -1, 42, 1.5, -2.25, 1e21, 1e-7, 5e-324, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 0.1 + 0.2];
 const KEYS = ['', 'a', 'b', 'B', 'args', 'kwargs', 'é', 'z', '_x', '-y', ' space', '$', '"', '\\', 'aa', 'ab', 'a b'];
 
@@ -62,6 +62,8 @@ describe('plainCanonicalJson', () => {
     const declined: unknown[] = [
       new Date(0), new Point(), new Map([[1, 2]]), { toJSON: () => 'x' }, { a: { toJSON: () => 'x' } }, NaN, Infinity, [undefined], [1, , 3],
       () => 1, Symbol('s'), 1n, { f: () => 1 }, cyclic, deep, { '9': 1, '10': 2, a: 3 }, { '0x': 1 }, undefined,
+      // text no store holds (core/storable.ts): assertJson then names the field
+      'a\u0000', '\ud800', 'x\udc00', ['ok', '\u0000'], { 'k\u0000': 1 }, { '\udbff': 1 }, { a: { b: '\ud800' } },
     ];
     for (const v of declined) expect(plainCanonicalJson(v)).toBeUndefined();
   });

@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import type { Priority, TaskArguments, TaskPolicy } from './model.js';
+import { isStorableText } from './storable.js';
 
 /**
  * Task identities: canonical JSON (object keys sorted) hashed with SHA-256. Stored keys must never
@@ -24,8 +25,8 @@ const MAX_DEPTH = 64;
  * `canonicalJson(value)` for plain JSON data (null, booleans, finite numbers, strings, arrays, objects
  * with Object.prototype or no prototype), else undefined. A value it accepts also passes `assertJson`.
  * Declined: Dates and other class instances, toJSON, non-finite numbers, undefined in arrays, functions,
- * symbols, bigints, cycles, and object keys that start with a digit (JSON.stringify orders array-index
- * keys numerically).
+ * symbols, bigints, cycles, object keys that start with a digit (JSON.stringify orders array-index
+ * keys numerically), and strings or keys a store cannot hold (NUL, lone surrogates).
  */
 export function plainCanonicalJson(value: unknown): string | undefined {
   return write(value, 0);
@@ -34,7 +35,7 @@ export function plainCanonicalJson(value: unknown): string | undefined {
 function write(v: unknown, depth: number): string | undefined {
   switch (typeof v) {
     case 'string':
-      return JSON.stringify(v);
+      return isStorableText(v) ? JSON.stringify(v) : undefined; // declined: assertJson names the field
     case 'number':
       return Number.isFinite(v) ? String(v) : undefined;
     case 'boolean':
@@ -65,7 +66,7 @@ function write(v: unknown, depth: number): string | undefined {
   let first = true;
   for (const k of keys) {
     const c = k.charCodeAt(0);
-    if (c >= 48 && c <= 57) return undefined;
+    if ((c >= 48 && c <= 57) || !isStorableText(k)) return undefined;
     const x = o[k];
     if (x === undefined) continue; // JSON.stringify omits it; assertJson skips it
     const s = write(x, depth + 1);

@@ -1,6 +1,7 @@
 import { parseDuration } from './durations.js';
 import { invalid } from './errors.js';
 import type { TaskType } from './model.js';
+import { INT4_MAX } from './storable.js';
 
 /**
  * Concurrency and rate limits of a task type (docs/limits.md). Pure: the stores read the counts in
@@ -26,6 +27,7 @@ export function parseRateLimit(text: string, path = 'rateLimit'): RateLimit {
   if (!m) throw invalid(path, `"${text}" is not a rate limit; expected COUNT/DURATION, e.g. 100/1m`);
   const count = Number(m[1]);
   if (!Number.isSafeInteger(count) || count < 1) throw invalid(path, 'the count must be a positive integer');
+  if (count > INT4_MAX) throw invalid(path, `the count must be at most ${INT4_MAX}`);
   const per = /^[a-z]+$/i.test(m[2]!) ? `1${m[2]!}` : m[2]!;
   const perMs = parseDuration(per, path);
   if (perMs < 1) throw invalid(path, 'the window must be at least 1ms');

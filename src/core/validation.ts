@@ -15,6 +15,7 @@ import {
 } from './model.js';
 import { firstOccurrence, normaliseSchedule } from './schedule.js';
 import { parseRateLimit } from './limits.js';
+import { INT4_MAX, assertStorable, isStorableText, textProblem } from './storable.js';
 
 export { canonicalJson, dedupeKey, keyIdentity } from './dedupe-key.js';
 
@@ -48,6 +49,15 @@ export const durationSchema = z.union([z.number(), z.string()]).transform((v, ct
 });
 
 const count = z.number().int('must be an integer').min(0, 'must not be negative');
+/** A count stored in a 4-byte integer column (docs/http.md, "Limits of stored values"). */
+const int4Count = count.max(INT4_MAX, `at most ${INT4_MAX}`);
+
+/** A string both stores can hold: no NUL, no lone surrogate (core/storable.ts). */
+export const storableString = () =>
+  z.string().check((ctx) => {
+    const p = textProblem(ctx.value);
+    if (p) ctx.issues.push({ code: 'custom', message: p, input: ctx.value });
+  });
 
 /** `{ count, perMs }` (perMs a duration like the other `...Ms` fields) or the text form `100/1m`. */
 const rateLimitSchema = z.union([
@@ -59,7 +69,7 @@ const rateLimitSchema = z.union([
       return z.NEVER;
     }
   }),
-  z.strictObject({ count: count.min(1, 'must be at least 1'), perMs: durationSchema.refine((v) => v >= 1, 'must be at least 1ms') }),
+  z.strictObject({ count: int4Count.min(1, 'must be at least 1'), perMs: durationSchema.refine((v) => v >= 1, 'must be at least 1ms') }),
 ]);
 
 export const ON_CONFLICT_MODES = ['return', 'replace', 'error'] as const;
@@ -67,20 +77,20 @@ export type OnConflict = (typeof ON_CONFLICT_MODES)[number];
 
 export const taskTypeInputSchema = z.strictObject({
   name: z.string().max(128, 'at most 128 characters').regex(TASK_TYPE_NAME, 'must match [a-z0-9][a-z0-9._:-]*'),
-  description: z.string().max(10_000).default(''),
-  backendName: z.string().min(1).max(256).regex(/^\S+$/, 'must not contain spaces').optional(),
+  description: storableString().max(10_000).default(''),
+  backendName: storableString().min(1).max(256).regex(/^\S+$/, 'must not contain spaces').optional(),
   defaultIntervalMs: durationSchema.nullable().optional(),
   minIntervalMs: durationSchema.nullable().optional(),
   maxIntervalMs: durationSchema.nullable().optional(),
   backoffFactor: z.number().positive('must be > 0').finite().default(1),
-  maxQueueLength: count.nullable().default(1000),
-  numRetries: count.default(0),
+  maxQueueLength: int4Count.nullable().default(1000),
+  numRetries: int4Count.default(0),
   retryDelayMs: durationSchema.default(3_600_000),
   timeoutMs: durationSchema.nullable().default(null),
   leaseMs: durationSchema.default(30_000),
-  maxAbandons: count.min(1, 'must be at least 1').default(3),
-  maxRunning: count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
-  maxRunningPerKey: count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
+  maxAbandons: int4Count.min(1, 'must be at least 1').default(3),
+  maxRunning: int4Count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
+  maxRunningPerKey: int4Count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
   rateLimit: rateLimitSchema.nullable().default(null),
 });
 export type TaskTypeInput = z.input<typeof taskTypeInputSchema>;
@@ -140,10 +150,10 @@ export const instantSchema = z.union([z.date(), z.string()]).transform((v, ctx) 
 });
 
 const jsonObject = z.record(z.string(), z.unknown());
-const taskKey = z.string().min(1, 'must not be empty').max(512, 'at most 512 characters');
+const taskKey = storableString().min(1, 'must not be empty').max(512, 'at most 512 characters');
 
 export const taskInputSchema = z.strictObject({
-  type: z.string().min(1, 'a task type is required'),
+  type: storableString().min(1, 'a task type is required'),
   arguments: z
     .strictObject({ args: z.array(z.unknown()).default([]), kwargs: jsonObject.default({}) })
     .default({ args: [], kwargs: {} }),
@@ -151,7 +161,7 @@ export const taskInputSchema = z.strictObject({
   schedule: z.unknown().optional(),
   nextRun: instantSchema.optional(),
   priority: z.enum(PRIORITIES).nullable().default(null),
-  retriesLeft: count.optional(),
+  retriesLeft: int4Count.optional(),
   key: taskKey.nullable().default(null),
   concurrencyKey: taskKey.nullable().default(null),
   onConflict: z.enum(ON_CONFLICT_MODES).default('return'),
@@ -186,6 +196,7 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
   // One walk checks the arguments and writes their canonical JSON; anything unusual goes the general way.
   const argsJson = plainCanonicalJson(t.arguments);
   if (argsJson === undefined) assertJson(t.arguments, field(path, 'arguments'));
+  if (t.schedule !== undefined) assertStorable(t.schedule, field(path, 'schedule'));
   const schedule = normaliseSchedule(t.schedule, at, field(path, 'schedule'));
   if (t.policy === 'oneshot' && schedule.kind !== 'adaptive') {
     throw invalid(field(path, 'schedule'), 'a oneshot task runs once; cron and rrule schedules need policy "recurring"');
@@ -245,10 +256,10 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
     }
   }
   const { type, policy = 'recurring', schedule, nextRun, priority = null, retriesLeft, key = null, concurrencyKey = null, onConflict = 'return' } = input;
-  if (typeof type !== 'string' || type.length === 0) return undefined;
+  if (typeof type !== 'string' || type.length === 0 || !isStorableText(type)) return undefined;
   if (policy !== 'recurring' && policy !== 'oneshot') return undefined;
   if (priority !== null && priority !== 'high' && priority !== 'normal' && priority !== 'low') return undefined;
-  if (retriesLeft !== undefined && !(typeof retriesLeft === 'number' && Number.isSafeInteger(retriesLeft) && retriesLeft >= 0)) return undefined;
+  if (retriesLeft !== undefined && !(typeof retriesLeft === 'number' && Number.isSafeInteger(retriesLeft) && retriesLeft >= 0 && retriesLeft <= INT4_MAX)) return undefined;
   if (!isTaskKey(key) || !isTaskKey(concurrencyKey)) return undefined;
   if (onConflict !== 'return' && onConflict !== 'replace' && onConflict !== 'error') return undefined;
   const args = quickArguments(input.arguments);
@@ -298,7 +309,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-const isTaskKey = (v: unknown): v is string | null => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 512);
+const isTaskKey = (v: unknown): v is string | null => v === null || (typeof v === 'string' && v.length >= 1 && v.length <= 512 && isStorableText(v));
 
 /** The schedule as the user gave it (an rrule before anchoring), so re-creating the same task matches. */
 function scheduleIdentity(normal: Schedule, given: unknown): unknown {
@@ -307,11 +318,19 @@ function scheduleIdentity(normal: Schedule, given: unknown): unknown {
   return { rule: String((given as { rule: string }).rule).trim() };
 }
 
-/** Rejects values JSON cannot carry faithfully (functions, NaN, cycles, undefined in arrays). */
+/**
+ * Rejects values JSON cannot carry faithfully (functions, NaN, cycles, undefined in arrays) and text
+ * a store cannot hold (NUL, lone surrogates, in strings and in keys: core/storable.ts).
+ */
 export function assertJson(value: unknown, path: string): void {
   const seen = new Set<object>();
   const walk = (v: unknown, at: string): void => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+    if (typeof v === 'string') {
+      const p = textProblem(v);
+      if (p) throw invalid(at, p);
+      return;
+    }
+    if (v === null || typeof v === 'boolean') return;
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) throw invalid(at, 'numbers must be finite');
       return;
@@ -321,7 +340,13 @@ export function assertJson(value: unknown, path: string): void {
     seen.add(v);
     if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
     else if (v instanceof Date) return;
-    else for (const [k, x] of Object.entries(v)) if (x !== undefined) walk(x, `${at}.${k}`);
+    else {
+      for (const [k, x] of Object.entries(v)) {
+        const p = textProblem(k);
+        if (p) throw invalid(`${at}[${JSON.stringify(k)}]`, `key ${p}`);
+        if (x !== undefined) walk(x, `${at}.${k}`);
+      }
+    }
     seen.delete(v);
   };
   walk(value, path);

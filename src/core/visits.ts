@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
 import type { TaskRun } from './model.js';
 import { MAX_DURATION_MS, TASK_TYPE_NAME } from './validation.js';
+import { assertStorable, assertText } from './storable.js';
 
 export const VISIT_STATUSES = ['successful', 'failed', 'not_found'] as const;
 export type VisitStatus = (typeof VISIT_STATUSES)[number];
@@ -199,6 +200,7 @@ export function checkVisitType(v: unknown, path = 'visitType'): string {
 
 export function checkUrl(v: unknown, path = 'url'): string {
   if (typeof v !== 'string' || v.trim() === '' || v.length > MAX_URL_LENGTH) throw invalid(path, `must be a non-empty string of at most ${MAX_URL_LENGTH} characters`);
+  assertText(v, path);
   return v;
 }
 
@@ -209,6 +211,7 @@ export function checkPolicy(v: unknown, path = 'policy'): VisitPolicy {
 
 export function checkListerName(v: unknown, path: string): string {
   if (typeof v !== 'string' || v.trim() === '' || v.length > 256) throw invalid(path, 'must be a non-empty string of at most 256 characters');
+  assertText(v, path);
   return v;
 }
 
@@ -237,6 +240,7 @@ export function validateListedOrigins(items: unknown, prefix = 'origins'): Requi
       if (unknown.length) throw invalid(`${path}.${unknown[0]}`, 'unknown field');
       const extra = o.extraLoaderArguments ?? {};
       if (!jsonObject.safeParse(extra).success) throw invalid(`${path}.extraLoaderArguments`, 'must be a JSON object');
+      assertStorable(extra, `${path}.extraLoaderArguments`);
       const lastUpdate = o.lastUpdate ?? null;
       if (lastUpdate !== null && !(lastUpdate instanceof Date && !Number.isNaN(lastUpdate.getTime()))) throw invalid(`${path}.lastUpdate`, 'must be a valid instant or null');
       out.push({
@@ -262,6 +266,7 @@ export function validateVisitResult(v: { url: unknown; visitType: unknown; statu
   if (!(VISIT_STATUSES as readonly unknown[]).includes(v.status)) throw invalid(p('status'), `must be one of ${VISIT_STATUSES.join(', ')}`);
   const snapshot = v.snapshot ?? null;
   if (snapshot !== null && (typeof snapshot !== 'string' || snapshot === '' || snapshot.length > 1024)) throw invalid(p('snapshot'), 'must be a non-empty string of at most 1024 characters');
+  assertText(snapshot, p('snapshot'));
   if (v.status === 'successful' && snapshot === null) throw invalid(p('snapshot'), 'a successful visit needs the snapshot it produced');
   return { url, visitType, status: v.status as VisitStatus, snapshot: v.status === 'successful' ? (snapshot as string) : null, at: v.at };
 }

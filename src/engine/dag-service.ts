@@ -4,6 +4,7 @@ import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance
 import { duePoints } from '../core/dag-schedule.js';
 import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
 import { assertJson, type NewTask } from '../core/validation.js';
+import { assertText } from '../core/storable.js';
 import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../store/dag-store.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
@@ -130,6 +131,7 @@ export class DagService {
   }
 
   async get(id: string, latest = 10): Promise<DagSummary & { points: DagPoint[] }> {
+    assertText(id, 'id');
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     const summary = await this.summarise(d, await this.store.dagRunCounts(), latest);
@@ -143,6 +145,8 @@ export class DagService {
   }
 
   async runs(filter: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number }): Promise<DagRunSummary[]> {
+    assertText(filter.dag, 'dag');
+    assertText(filter.status, 'status');
     if (filter.dag !== undefined && (await this.store.getDags([filter.dag])).length === 0) {
       throw new NotFoundError(`DAG "${filter.dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
     }
@@ -153,6 +157,7 @@ export class DagService {
 
   /** A manual run at now with `params` (a JSON object every task sees). */
   async trigger(id: string, params: unknown = {}): Promise<DagRun> {
+    assertText(id, 'id');
     if (params === null || typeof params !== 'object' || Array.isArray(params)) throw invalid('params', 'must be a JSON object');
     assertJson(params, 'params');
     const run = await this.store.triggerRun(id, params as Record<string, unknown>, this.orrery.now());
@@ -174,6 +179,7 @@ export class DagService {
 
   /** A task's attempts in a run, each with its jobboard runs and their logs. */
   async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {
+    assertText(taskId, 'task');
     await this.requireRun(runId);
     const tasks = await this.store.dagRunTasks(runId);
     if (!tasks.some((t) => t.taskId === taskId)) throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
@@ -251,6 +257,7 @@ export class DagService {
   }
 
   private async requireRun(runId: number): Promise<DagRun> {
+    if (!Number.isSafeInteger(runId) || runId <= 0) throw invalid('run', 'must be a DAG run id (a positive integer)');
     const run = await this.store.getDagRun(runId);
     if (!run) throw new NotFoundError(`DAG run ${runId} not found`, [{ path: 'run', message: 'unknown DAG run' }]);
     return run;

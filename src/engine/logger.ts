@@ -15,7 +15,8 @@ export function createLogger(format: LogFormat = 'pretty', level = process.env.O
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname',
     hideObject: true,
-    messageFormat: '{if loop}{loop}: {end}{msg}',
+    // An HTTP 5xx (logged with its request id) shows its stack under the line.
+    messageFormat: '{if loop}{loop}: {end}{msg}{if requestId}\n{err.stack}{end}',
   });
   return pino({ level, base: undefined }, stream);
 }

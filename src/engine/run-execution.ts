@@ -1,6 +1,7 @@
 import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
+import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
@@ -270,12 +271,14 @@ export class RunExecution {
     let attrs: Record<string, unknown> = {};
     if (attributes && typeof attributes === 'object') {
       try {
-        attrs = JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>;
+        const json = JSON.stringify(attributes);
+        // NUL or lone surrogates (escaped in the JSON text): keys and strings made storable, the record kept.
+        attrs = (/\\u(?:0000|[dD][89a-fA-F])/.test(json) ? JSON.parse(json, storableJson) : JSON.parse(json)) as Record<string, unknown>;
       } catch {
         attrs = { unserialisable: String(attributes) };
       }
     }
-    this.logs.push({ at: this.board.now(), level: lvl, message: String(message), attributes: attrs });
+    this.logs.push({ at: this.board.now(), level: lvl, message: storableText(String(message)), attributes: attrs });
     if (this.logs.length >= LOG_FLUSH_AT) void this.flush();
   }
 
@@ -295,6 +298,15 @@ function endLine(r: EndRunResult, outcome: Outcome, durationMs: number | undefin
   return `${run.type} task ${run.task} run ${outcome.status}${took}; task ${task.status}${
     task.status === 'next_run_not_scheduled' ? `, next run ${task.nextRun.toISOString()}` : ''
   }${task.disabledReason ? ` (${task.disabledReason})` : ''}`;
+}
+
+/** A JSON.parse reviver that replaces NUL and lone surrogates in strings and keys with U+FFFD. */
+function storableJson(_key: string, v: unknown): unknown {
+  if (typeof v === 'string') return storableText(v);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[storableText(k)] = x;
+  return out;
 }
 
 function firstLine(s: string | undefined): string {

@@ -3,8 +3,11 @@ import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } f
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
+import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
+import { whyTask } from './why-task.js';
+import type { WhyAnswer } from '../core/why.js';
 import { editTaskType, validatePauseReason, type TaskTypeEdit } from '../core/task-type-edit.js';
 import type {
   CancelRunResult,
@@ -182,11 +185,13 @@ export class Orrery implements Jobboard {
     }
   }
 
-  listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+  async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    if (names !== undefined) assertStorable(names, 'names');
     return this.store.getTaskTypes(names);
   }
 
   async getTaskType(name: string): Promise<TaskType | null> {
+    assertText(name, 'name');
     const [t] = await this.store.getTaskTypes([name]);
     return t ?? null;
   }
@@ -233,21 +238,33 @@ export class Orrery implements Jobboard {
     return out;
   }
 
-  getTask(id: number): Promise<Task | null> {
-    return this.store.getTask(id);
+  /**
+   * "Why isn't it running?": walks every gate between the task and a running handler, in order
+   * (status, DAG, type pause, due, queue length, limits, workers, its run) and names the first that
+   * holds it and until when (docs/operations.md#why-isnt-it-running).
+   */
+  async whyTask(id: number, opts: At = {}): Promise<WhyAnswer> {
+    return whyTask(this.store, checkId(id), this.instant(opts.at));
+  }
+
+  async getTask(id: number): Promise<Task | null> {
+    return this.store.getTask(checkId(id));
   }
 
   async getTaskWithRuns(id: number): Promise<TaskWithRuns | null> {
+    checkId(id);
     const task = await this.store.getTask(id);
     return task ? { ...task, runs: await this.store.listRuns(id) } : null;
   }
 
-  searchTasks(filter: TaskFilter = {}): Promise<Task[]> {
+  async searchTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    assertStorable(filter, '');
     if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 0)) throw invalid('limit', 'must be a non-negative integer');
     return this.store.searchTasks(filter);
   }
 
-  listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
+  async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
+    assertText(type, 'type');
     const limit = opts.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 0) throw invalid('limit', 'must be a non-negative integer');
     return this.store.listPending(type, this.instant(opts.at), limit);
@@ -262,15 +279,17 @@ export class Orrery implements Jobboard {
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
   }
 
-  listRuns(taskId: number): Promise<TaskRun[]> {
-    return this.store.listRuns(taskId);
+  async listRuns(taskId: number): Promise<TaskRun[]> {
+    return this.store.listRuns(checkId(taskId, 'taskId'));
   }
 
-  getRun(backendId: string): Promise<TaskRun | null> {
+  async getRun(backendId: string): Promise<TaskRun | null> {
+    assertText(backendId, 'backendId');
     return this.store.getRun(backendId);
   }
 
-  getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+  async getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+    assertText(backendId, 'backendId');
     return this.store.getRunLogs(backendId);
   }
 
@@ -309,6 +328,7 @@ export class Orrery implements Jobboard {
    */
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean } = {}): Promise<TaskRun[]> {
     const at = this.instant(opts.at);
+    assertText(opts.type, 'type');
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     const runs: TaskRun[] = [];
@@ -334,6 +354,8 @@ export class Orrery implements Jobboard {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (opts.startNow !== undefined && (!Number.isInteger(opts.startNow) || opts.startNow < 0)) throw invalid('startNow', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    assertText(opts.worker, 'worker');
+    assertStorable(opts.types, 'types');
     const outcome = await this.store.claimRuns({
       worker: opts.worker,
       types: opts.types,
@@ -356,9 +378,11 @@ export class Orrery implements Jobboard {
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started (docs/guarantees.md). */
   async heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    assertText(opts.worker, 'worker');
     if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
     opts.runs.forEach((r, i) => {
       if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
+      assertText(r.backendId, `runs[${i}].backendId`);
       if (r.startedAt != null && (!(r.startedAt instanceof Date) || Number.isNaN(r.startedAt.getTime()))) throw invalid(`runs[${i}].startedAt`, 'must be a valid Date');
     });
     this.events.emit('worker', opts.worker);
@@ -371,16 +395,21 @@ export class Orrery implements Jobboard {
     if (!Array.isArray(opts.backendIds) || opts.backendIds.some((b) => typeof b !== 'string' || b === '')) {
       throw invalid('backendIds', 'must be an array of run backend ids');
     }
+    assertText(opts.worker, 'worker');
+    assertStorable(opts.backendIds, 'backendIds');
     return this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at));
   }
 
   /** Claimed and started runs this worker holds (claim recovery after a lost reply). */
-  heldRuns(worker: string): Promise<ClaimedRun[]> {
+  async heldRuns(worker: string): Promise<ClaimedRun[]> {
+    assertText(worker, 'worker');
     return this.store.heldRuns(worker);
   }
 
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
   async startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
+    assertText(backendId, 'backendId');
+    assertText(opts.worker, 'worker');
     const metadata = validateMetadata(opts.metadata);
     const run = await this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });
     this.emitRuns('started', [run]);
@@ -388,7 +417,9 @@ export class Orrery implements Jobboard {
   }
 
   /** Extends the holder's lease; the answer says whether the run's cancellation was asked for. */
-  heartbeat(backendId: string, opts: At & { worker: string }): Promise<HeartbeatAnswer> {
+  async heartbeat(backendId: string, opts: At & { worker: string }): Promise<HeartbeatAnswer> {
+    assertText(backendId, 'backendId');
+    assertText(opts.worker, 'worker');
     this.events.emit('worker', opts.worker);
     return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
   }
@@ -400,12 +431,14 @@ export class Orrery implements Jobboard {
    */
   async cancelRun(backendId: string, opts: At = {}): Promise<CancelRunResult> {
     if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
+    assertText(backendId, 'backendId');
     const out = await this.store.cancelRun(backendId, this.instant(opts.at));
     if (out.outcome === 'ended') this.emitEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
     return out;
   }
 
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+    assertText(backendId, 'backendId');
     return this.emitEnded([await this.store.endRun(backendId, this.endRequest(opts))])[0]!;
   }
 
@@ -418,6 +451,7 @@ export class Orrery implements Jobboard {
     const valid: EndRunItem[] = [];
     for (const item of items) {
       try {
+        assertText(item.backendId, 'backendId');
         valid.push({ backendId: item.backendId, req: this.endRequest(item), ...(item.held ? { held: item.held } : {}) });
         outcomes.push(null);
       } catch (e) {
@@ -434,6 +468,8 @@ export class Orrery implements Jobboard {
     if (!(RUN_END_STATUSES as readonly string[]).includes(opts.status)) {
       throw invalid('status', `must be one of ${RUN_END_STATUSES.join(', ')}`);
     }
+    assertText(opts.worker, 'worker');
+    assertText(opts.error, 'error');
     const metadata = validateMetadata(opts.metadata);
     if (opts.result !== undefined) assertJson(opts.result, 'result');
     if (opts.retryAfterMs != null && (!Number.isFinite(opts.retryAfterMs) || opts.retryAfterMs < 0)) {
@@ -455,6 +491,9 @@ export class Orrery implements Jobboard {
 
   /** The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once. */
   async abandonRun(backendId: string, opts: At & { worker: string; reason?: string }): Promise<EndRunResult> {
+    assertText(backendId, 'backendId');
+    assertText(opts.worker, 'worker');
+    assertText(opts.reason, 'reason');
     const result = await this.store.endRun(backendId, {
       status: 'lost',
       at: this.instant(opts.at),
@@ -475,7 +514,9 @@ export class Orrery implements Jobboard {
     return this.emitEnded(await this.store.reapExpired(at), true);
   }
 
-  appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+  async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+    assertText(backendId, 'backendId');
+    records.forEach((r, i) => assertStorable({ message: r?.message, attributes: r?.attributes }, `records[${i}]`));
     return this.store.appendRunLogs(backendId, records);
   }
 
@@ -505,6 +546,12 @@ function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
   if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
   return f;
+}
+
+/** A task id: a positive integer a JS number carries exactly (the columns are 8-byte integers). */
+function checkId(id: number, path = 'id'): number {
+  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${String(id)}" is not a task id`);
+  return id;
 }
 
 function checkIds(ids: readonly number[]): number[] {

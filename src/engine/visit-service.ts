@@ -1,5 +1,6 @@
 import { NotFoundError, invalid } from '../core/errors.js';
 import { validateTask } from '../core/validation.js';
+import { assertStorable, assertText } from '../core/storable.js';
 import {
   checkListerId,
   checkListerName,
@@ -66,6 +67,7 @@ export class VisitService {
   async getOrCreateLister(name: string, instanceName = '', opts: At = {}): Promise<Lister> {
     checkListerName(name, 'name');
     if (typeof instanceName !== 'string' || instanceName.length > 256) throw invalid('instanceName', 'must be a string of at most 256 characters');
+    assertText(instanceName, 'instanceName');
     return this.store.visits.getOrCreateLister(name, instanceName, this.instant(opts.at));
   }
 
@@ -79,6 +81,8 @@ export class VisitService {
   }
 
   async findLister(name: string, instanceName = ''): Promise<Lister | null> {
+    assertText(name, 'name');
+    assertText(instanceName, 'instanceName');
     return this.store.visits.getLister(name, instanceName);
   }
 
@@ -96,6 +100,7 @@ export class VisitService {
     const state = update.currentState ?? {};
     if (!state || typeof state !== 'object' || Array.isArray(state)) throw invalid('currentState', 'must be a JSON object');
     if (update.lastListingFinishedAt != null && Number.isNaN(update.lastListingFinishedAt.getTime())) throw invalid('lastListingFinishedAt', 'must be a valid instant');
+    assertStorable(state, 'currentState');
     return this.store.visits.updateLister(
       {
         id,

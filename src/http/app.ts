@@ -3,7 +3,9 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Orrery, RunEvent } from '../engine/service.js';
+import { createLogger, type Logger } from '../engine/logger.js';
 import { HttpError, toErrorResponse } from './errors.js';
+import { checkJsonContentType, checkSameSite, checkStorableBody, checkStorableParams, requestIdOf } from './guards.js';
 import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
@@ -21,6 +23,8 @@ export interface HttpOptions {
   health?: () => Record<string, unknown>;
   /** The built dashboard (dist/web): served at `/` and every path outside /api (none: no dashboard). */
   webRoot?: string | null;
+  /** Where every 5xx answer is logged with its error, stack and request id (default: JSON lines on stderr). */
+  logger?: Logger;
 }
 
 const MB = 1024 * 1024;
@@ -51,11 +55,36 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   const app = new Hono();
   const token = opts.token || null;
+  const log = opts.logger ?? createLogger('json');
+  const requestIds = new WeakMap<Request, string>();
   const send = (c: Context, e: unknown) => {
     const { status, body } = toErrorResponse(e);
+    const requestId = requestIds.get(c.req.raw) ?? requestIdOf(undefined);
+    c.header('x-request-id', requestId);
+    if (status >= 500) {
+      // Never the client's fault, so never silent: the line carries the error, its stack and the id the client got.
+      body.error.requestId = requestId;
+      const message = e instanceof Error ? e.message : String(e);
+      log.error({ err: e, requestId, method: c.req.method, path: c.req.path, status }, `${c.req.method} ${c.req.path} answered ${status} (request ${requestId}): ${message}`);
+    }
     return c.json(body, status as 400);
   };
   app.onError((e, c) => send(c, e));
+
+  // Every answer carries a request id (the caller's `x-request-id` when sane); without a token only
+  // loopback Host names and same-origin mutations are served (docs/http.md, "Security").
+  app.use('*', async (c, next) => {
+    const id = requestIdOf(c.req.header('x-request-id'));
+    requestIds.set(c.req.raw, id);
+    c.header('x-request-id', id);
+    if (!token) checkSameSite(c);
+    await next();
+    try {
+      if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', id);
+    } catch {
+      // a response with immutable headers: answered without the header
+    }
+  });
   app.notFound((c) => send(c, new HttpError('not_found', `no route ${c.req.method} ${c.req.path}`)));
 
   const requireToken = async (c: Context, next: () => Promise<void>) => {
@@ -135,6 +164,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
     },
   });
   app.on(r.method.toUpperCase(), path, limit, async (c) => {
+    checkStorableParams(c.req.param() as Record<string, string>, c.req.query());
     const params: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(r.params ?? {})) params[name] = parseContract(s, c.req.param(name), name);
     const query = r.query ? parseContract(r.query, c.req.query(), 'query') : undefined;
@@ -142,6 +172,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
     if (r.body) {
       const text = await c.req.text();
       if (text.trim() === '') throw new HttpError('bad_request', 'a JSON body is required');
+      checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
       try {
         body = JSON.parse(text);
       } catch (e) {
@@ -149,6 +180,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       }
       // Validation and storage walk bodies recursively: deep nesting would overflow the stack (a 500).
       if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+      checkStorableBody(text, body);
       if (!r.bodyCheckedByService) body = parseContract(r.body, body, '');
       else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
     }

@@ -22,8 +22,8 @@ const ArchiveSummarySchema = z.object({
   durationMs: z.number(),
 });
 const ArchiveQuery = z.strictObject({
-  afterId: z.coerce.number().int().min(0).optional(),
-  task: z.coerce.number().int().positive().optional(),
+  afterId: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  task: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
 

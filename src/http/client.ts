@@ -13,6 +13,7 @@ import {
   type ErrorDetail,
 } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
+import type { WhyAnswer } from '../core/why.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
@@ -47,15 +48,17 @@ const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> =
  * code), is a StorageUnavailableError: the worker retries it. Anything else, a 500 included, is an
  * error that surfaces (an HttpError with the server's code, `internal` for a bug).
  */
-function toError(body: { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null, status: number): Error {
+function toError(body: { error?: { code?: string; message?: string; details?: ErrorDetail[]; requestId?: string } } | null, status: number): Error {
   const e = body?.error;
+  // A 5xx names the request id the server logged the error under.
+  const rid = e?.requestId ? ` (request ${e.requestId})` : '';
   if (e?.code === 'storage_unavailable' || (GATEWAY.has(status) && !(e?.code && e.code in ERRORS))) {
-    return new StorageUnavailableError(`orrery server answered ${status}: ${e?.message ?? 'no details'}`);
+    return new StorageUnavailableError(`orrery server answered ${status}: ${e?.message ?? 'no details'}${rid}`);
   }
-  if (!e?.code) return new HttpError(status >= 500 ? 'internal' : 'bad_request', `orrery server answered ${status}: ${e?.message ?? 'no details'}`);
+  if (!e?.code) return new HttpError(status >= 500 ? 'internal' : 'bad_request', `orrery server answered ${status}: ${e?.message ?? 'no details'}${rid}`);
   const Cls = ERRORS[e.code];
   if (Cls) return new Cls(e.message ?? e.code, e.details ?? []);
-  return new HttpError(e.code, status >= 500 ? `orrery server answered ${status}: ${e.message ?? e.code}` : (e.message ?? e.code), e.details ?? []);
+  return new HttpError(e.code, status >= 500 ? `orrery server answered ${status}: ${e.message ?? e.code}${rid}` : (e.message ?? e.code), e.details ?? []);
 }
 
 /** Statuses a proxy or the server answers while the service or its database is away for now. */
@@ -166,6 +169,10 @@ export class OrreryClient implements Jobboard {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v === null ? 'none' : String(v));
     return this.call('GET', `/tasks${q.size ? `?${q}` : ''}`);
+  }
+  /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler. */
+  whyTask(id: number): Promise<WhyAnswer> {
+    return this.call('GET', `/tasks/${id}/why`);
   }
   getTask(id: number): Promise<TaskWithRuns> {
     return this.call('GET', `/tasks/${id}`);

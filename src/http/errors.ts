@@ -1,7 +1,8 @@
 import { OrreryError, StorageUnavailableError } from '../core/errors.js';
 
 export interface ErrorBody {
-  error: { code: string; message: string; details: { path: string; message: string }[] };
+  /** `requestId` is set on 5xx answers: the id under which the server logged the error. */
+  error: { code: string; message: string; details: { path: string; message: string }[]; requestId?: string };
 }
 
 /** One place maps error codes to HTTP statuses: input 400, unknown ids 404, conflicts 409, invalid transitions 422. */
@@ -9,12 +10,14 @@ const STATUS: Record<string, number> = {
   validation_error: 400,
   bad_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   lease_lost: 409,
   stale_data: 409,
   invalid_transition: 422,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   schema_too_new: 503,
   storage_error: 503,
   storage_unavailable: 503,

@@ -27,8 +27,11 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     const error = (description: string) => ({ description, content: { 'application/json': { schema: schema(ErrorSchema, 'output') } } });
     if (r.params || r.query || r.body) responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters');
     responses['401'] = error('Missing or wrong bearer token (when a token is configured)');
+    responses['403'] = error('Without a token: a Host that is not a loopback name, or a mutation whose Origin is not the server\'s own');
     if (r.body) responses['413'] = error('Request body too large');
-    responses['503'] = error('The database is unavailable; retry later');
+    if (r.body) responses['415'] = error('A request body sent without Content-Type: application/json');
+    responses['500'] = error('A server fault: logged with its stack under the request id the answer carries (x-request-id, error.requestId)');
+    responses['503'] = error('The database is unavailable; retry later (error.requestId names the logged line)');
     (paths[path] ??= {})[r.method] = {
       summary: r.summary,
       tags: [r.tag],

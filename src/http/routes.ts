@@ -119,6 +119,13 @@ export const routes: Route[] = [
     handler: async (o, { params }) => ({ body: await found(o.getTaskWithRuns(params.id as number), `task ${String(params.id)}`) }),
   },
   {
+    method: 'get', path: '/tasks/:id/why', tag: 'tasks',
+    summary: "Why the task is (not) running: every gate in order (task status, DAG, type pause, due, queue length, limits, workers, its run), the first that holds it and until when",
+    params: { id: taskId },
+    responses: { 200: S.WhyAnswerSchema, 404: S.ErrorSchema },
+    handler: async (o, { params }) => ({ body: await o.whyTask(params.id as number) }),
+  },
+  {
     method: 'get', path: '/tasks/:id/runs', tag: 'runs', summary: 'Runs of a task (oldest first)',
     params: { id: taskId },
     responses: { 200: z.array(S.RunSchema), 404: S.ErrorSchema },

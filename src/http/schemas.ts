@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GATES } from '../core/why.js';
 import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 
 /** Response shapes (SPEC §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
@@ -92,15 +93,22 @@ export const HeartbeatRunsAnswerSchema = z.object({
 });
 export const EndRunResultSchema = z.object({ run: RunSchema, task: TaskSchema, taskUpdated: z.boolean(), note: z.string().optional() });
 export const ErrorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ path: z.string(), message: z.string() })) }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })),
+    requestId: z.string().optional().describe('on 5xx answers: the id the server logged the error under (also the x-request-id header)'),
+  }),
 });
 
 // --- request contracts the HTTP layer checks itself (task and task type bodies are checked by core) ---
 const nonEmpty = z.string().min(1).max(256);
 const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
 
-export const IdsBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) });
-export const RespawnBody = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000), nextRun: isoInstant.optional() });
+/** A task id: task ids are 8-byte integers read as JS numbers, so at most 2^53-1. */
+const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const IdsBody = z.strictObject({ ids: z.array(id).min(1).max(10_000) });
+export const RespawnBody = z.strictObject({ ids: z.array(id).min(1).max(10_000), nextRun: isoInstant.optional() });
 export const ScheduleBody = z.strictObject({ type: nonEmpty.optional(), at: isoInstant.optional() });
 export const BatchBody = z.strictObject({ tasks: z.array(z.unknown()).min(1).max(1_000_000) });
 export const CancelBody = z.strictObject({ at: isoInstant.optional() });
@@ -152,3 +160,14 @@ export const TaskQuery = z.strictObject({
 });
 export const TaskPage = z.object({ items: z.array(TaskSchema), nextCursor: z.string().nullable() });
 export const EndOutcomes = z.object({ outcomes: z.array(z.union([z.object({ ok: EndRunResultSchema }), ErrorSchema])) });
+
+/** `GET /api/tasks/{id}/why` (core/why.ts WhyAnswer). */
+export const WhyAnswerSchema = z.object({
+  task: z.number().int(),
+  at: instant,
+  state: z.enum(['running', 'held', 'waiting', 'blocked', 'done']),
+  heldBy: z.enum(GATES).nullable(),
+  summary: z.string(),
+  until: instant.optional(),
+  gates: z.array(z.object({ gate: z.enum(GATES), verdict: z.enum(['pass', 'hold', 'skip']), detail: z.string(), until: instant.optional() })),
+});

@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { storableText } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
 import { DAG_BACKEND } from '../core/dag.js';
@@ -49,7 +50,8 @@ export function outcomeOfResult(value: unknown): Outcome {
 /** Maps what a handler threw to the run's end: PermanentFailure, RetryAfter(ms), anything else fails. */
 export function outcomeOfError(e: unknown): Outcome {
   const err = e instanceof Error ? e : new Error(String(e));
-  const text = err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`;
+  // Error text may come from anywhere (binary data, a decoder): made storable, so the end is recorded.
+  const text = storableText(err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`);
   if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
   const delay = (err as { delayMs?: unknown }).delayMs;
   if (err.name === 'RetryAfter' && typeof delay === 'number') return { status: 'failed', error: text, retryAfterMs: delay };

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dumpDb, errorLines, removeTempDirs, runCli, runJson, runOk, tempDb, tempDir, type TempDb } from './cli-helpers.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 afterAll(removeTempDirs);
 
@@ -177,4 +178,44 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     expect(errorLines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toContain(message);
   });
+});
+
+describe('values neither store can hold: the same exit 2 naming the field on SQLite and PostgreSQL, nothing written', () => {
+  // [what, argv, text the message must contain]; JSON escapes put NUL and lone surrogates into arguments.
+  const cases: [string, string[], string[]][] = [
+    ['--num-retries of 1e12', ['task-type', 'add', 'p7', '--num-retries', '1000000000000'], ['--num-retries', 'at most 2147483647']],
+    ['--max-abandons of 2^31', ['task-type', 'add', 'p8', '--max-abandons', '2147483648'], ['--max-abandons', 'at most 2147483647']],
+    ['--max-running of 1e12', ['task-type', 'add', 'p9', '--max-running', '1000000000000'], ['--max-running', 'at most 2147483647']],
+    ['--max-queue-length of 1e12', ['task-type', 'add', 'p10', '--max-queue-length', '1000000000000'], ['--max-queue-length', 'at most 2147483647']],
+    ['--rate-limit count of 1e12', ['task-type', 'add', 'p11', '--rate-limit', '1000000000000/1m'], ['--rate-limit', 'at most 2147483647']],
+    ['--retries of 2^53-1', ['task', 'add', 'load-git', 'https://x', '--retries', '9007199254740991'], ['--retries', 'at most 2147483647']],
+    ['a NUL in an argument', ['task', 'add', 'load-git', '"a\\u0000b"'], ['arguments.args[0]', 'NUL']],
+    ['a NUL in a kwargs key', ['task', 'add', 'load-git', 'cfg={"k\\u0000":1}'], ['arguments.kwargs.cfg["k\\u0000"]', 'NUL']],
+    ['a lone surrogate in an argument', ['task', 'add', 'load-git', '"\\ud800"'], ['arguments.args[0]', 'surrogate']],
+    ['a NUL in run metadata', ['run', 'start', '00000000-0000-4000-8000-000000000000', '--metadata', '{"a":"\\u0000"}'], ['metadata.a', 'NUL']],
+  ];
+
+  for (const store of ['SQLite', 'PostgreSQL'] as const) {
+    describe(store, () => {
+      let db: string[] = [];
+      beforeAll(async () => {
+        const url = store === 'SQLite' ? tempDb().url : (await createTestDatabase('cli_bad_text')).url;
+        db = ['--db', url];
+        await runOk(['task-type', 'add', 'load-git', '--default-interval', '1d', ...db]);
+        await runOk(['task', 'add', 'load-git', 'https://example.org/a.git', ...db]);
+      });
+
+      test.each(cases)('%s', async (_what, argv, mentions) => {
+        const before = await Promise.all([runOk(['task', 'list', '--json', ...db]), runOk(['task-type', 'list', '--json', ...db])]);
+        const r = await runCli([...argv, ...db]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stdout).toBe('');
+        const lines = errorLines(r.stderr);
+        expect(lines, r.stderr).toHaveLength(1);
+        for (const m of mentions) expect(lines[0]).toContain(m);
+        const after = await Promise.all([runOk(['task', 'list', '--json', ...db]), runOk(['task-type', 'list', '--json', ...db])]);
+        expect(after).toEqual(before);
+      });
+    });
+  }
 });

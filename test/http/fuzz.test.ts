@@ -389,6 +389,34 @@ function breakObject(r: Rng, spec: ObjSpec, obj: Record<string, unknown>): Recor
   return { ...obj, [name]: r.pick(spec.fields[name]!.bad)(r) };
 }
 
+/** Text neither store can hold (docs/http.md, "Values both stores can hold"). */
+const BAD_TEXT = ['\u0000', 'a\u0000b', '\ud800', 'x\udfff', '\udbff\u0000', '\udc00\ud800'];
+
+/**
+ * A valid body with one string leaf, or one object key, made unstorable: a NUL or a lone surrogate
+ * anywhere. Each must be refused with 400 naming a field; before the check, most would have written.
+ */
+function withBadText(r: Rng, valid: unknown): unknown {
+  const v = JSON.parse(JSON.stringify(valid)) as unknown;
+  const spots: Array<() => void> = [];
+  const walk = (x: unknown): void => {
+    if (Array.isArray(x)) {
+      x.forEach((y, i) => (typeof y === 'string' ? spots.push(() => (x[i] = `${y}${r.pick(BAD_TEXT)}`)) : walk(y)));
+    } else if (x && typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      for (const [k, y] of Object.entries(o)) {
+        if (typeof y === 'string') spots.push(() => (o[k] = r.chance(0.5) ? `${r.pick(BAD_TEXT)}${y}` : `${y}${r.pick(BAD_TEXT)}`));
+        else walk(y);
+        if (y && typeof y === 'object' && !Array.isArray(y)) spots.push(() => ((y as Record<string, unknown>)[`k${r.pick(BAD_TEXT)}`] = 1));
+      }
+    }
+  };
+  walk(v);
+  if (spots.length === 0 || r.chance(0.1)) return withKey(v as Record<string, unknown>, `k${r.pick(BAD_TEXT)}`, 'x');
+  r.pick(spots)();
+  return v;
+}
+
 // --- request generators ---------------------------------------------------------------------------
 interface FuzzRequest {
   kind: string;
@@ -501,6 +529,28 @@ function generate(r: Rng, i: number): FuzzRequest {
       kind = 'too-large';
     }
     return { kind: `${kind} ${key}`, method: 'POST', path: route.path(ctx, r) + query(), headers, body };
+  }
+
+  // 2a. Unstorable text (NUL, lone surrogates) in a valid body, a path parameter or a query.
+  if (roll < 0.62) {
+    const where = r.int(0, 3);
+    // A URL cannot carry a lone surrogate (it would be invalid UTF-8, and then the whole value stays
+    // percent-encoded, `%00` included): NUL only there, between ASCII letters.
+    const ascii = (n: number) => Array.from({ length: n }, () => String.fromCharCode(r.int(0x61, 0x7a))).join('');
+    const withNul = () => `${ascii(r.int(0, 3))}%00${ascii(r.int(0, 3))}`;
+    if (where === 0) {
+      const seg = withNul();
+      const path = r.pick([`/api/task-types/${seg}`, `/api/runs/${seg}`, `/api/runs/${seg}/logs`, `/api/dags/${seg}`]);
+      return { kind: 'text param', method: 'GET', path, headers: { ...AUTH } };
+    }
+    if (where === 1) {
+      const q = r.pick(['type', 'status', 'priority']);
+      return { kind: 'text query', method: 'GET', path: `/api/tasks?${q}=${withNul()}`, headers: { ...AUTH } };
+    }
+    const [key, route] = r.pick(Object.entries(BODY_ROUTES));
+    // A run route on a real run, so that the body, not the path, is what is refused.
+    const path = key.startsWith('post /runs/') ? `/api/runs/${r.pick([...ctx.scheduled, ...ctx.started])}/${key.split('/').pop()!}` : route.path(ctx, r);
+    return { kind: `text ${key}`, method: 'POST', path, headers: { ...AUTH, 'content-type': 'application/json' }, body: toJson(withBadText(r, route.spec.template(ctx))) };
   }
 
   // 2. GET routes with a bad path parameter or query.
@@ -679,7 +729,9 @@ describe(`fuzz: ${COUNT} malformed requests (seed ${SEED})`, () => {
         }
         if (req.method === 'HEAD') continue; // no body by definition
         try {
-          errorOf(JSON.parse(text));
+          const e = errorOf(JSON.parse(text));
+          // Unstorable text is refused as such: 400 naming the field, never another error first.
+          if (kind === 'text' && (res.status !== 400 || !/NUL|surrogate/.test(e.message) || !e.details[0]?.path)) failures.push(`${describe()}: not refused for its text: ${text.slice(0, 200)}`);
         } catch (e) {
           failures.push(`${describe()}: not the error shape: ${text.slice(0, 200)} (${String(e)})`);
         }
@@ -696,7 +748,7 @@ describe(`fuzz: ${COUNT} malformed requests (seed ${SEED})`, () => {
     // Enough requests of every kind, across every route.
     const total = [...statuses.values()].reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThanOrEqual(10_000);
-    for (const k of ['field', 'json', 'non-object', 'too-large', 'query', 'param', 'route', 'auth']) expect(kinds.get(k) ?? 0, k).toBeGreaterThan(0);
+    for (const k of ['field', 'json', 'non-object', 'too-large', 'text', 'query', 'param', 'route', 'auth']) expect(kinds.get(k) ?? 0, k).toBeGreaterThan(0);
     for (const x of routes) expect(touched.has(`near ${x.method} ${x.path}`), `${x.method} ${x.path}`).toBe(true);
     for (const key of Object.keys(BODY_ROUTES)) {
       const [m, p] = key.split(' ');

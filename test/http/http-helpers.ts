@@ -144,7 +144,7 @@ export function errorOf(body: unknown): { code: string; message: string; details
     Array.isArray(e.details) &&
     e.details.every((d) => d && typeof d === 'object' && typeof (d as { path?: unknown }).path === 'string' && typeof (d as { message?: unknown }).message === 'string') &&
     Object.keys(body as object).length === 1 &&
-    Object.keys(e).sort().join(',') === 'code,details,message';
+    ['code,details,message', 'code,details,message,requestId'].includes(Object.keys(e).sort().join(',')); // requestId: on 5xx
   if (!ok) throw new Error(`not an error body: ${JSON.stringify(body)?.slice(0, 300)}`);
   return e as { code: string; message: string; details: { path: string; message: string }[] };
 }

@@ -74,6 +74,17 @@ async function scenario(h: HttpHarness): Promise<void> {
     201,
   );
   await expectStatus(call('POST', '/api/task-types', { name: 'oneshots' }), 201);
+  // Task types at runtime.
+  await expectStatus(call('PATCH', '/api/task-types/report.daily', { numRetries: 2, rateLimit: '10/1m' }), 200);
+  await expectStatus(call('PATCH', '/api/task-types/report.daily', { leaseMs: 5 }), 400);
+  await expectStatus(call('PATCH', '/api/task-types/nope', { numRetries: 1 }), 404);
+  await expectStatus(call('POST', '/api/task-types/report.daily/pause', { reason: 'maintenance' }), 200);
+  await expectStatus(call('POST', '/api/task-types/report.daily/pause', { reason: 3 }), 400);
+  await expectStatus(call('POST', '/api/task-types/report.daily/resume'), 200);
+  await expectStatus(call('POST', '/api/task-types/nope/resume'), 404);
+  await expectStatus(call('POST', '/api/task-types', { name: 'spare' }), 201);
+  await expectStatus(call('DELETE', '/api/task-types/spare'), 204);
+  await expectStatus(call('DELETE', '/api/task-types/spare'), 404);
   await expectStatus(call('POST', '/api/task-types', { name: 'mail' }), 409);
   await expectStatus(call('POST', '/api/task-types', { name: 'mail', colour: 'red' }), 400);
   await expectStatus(call('POST', '/api/task-types', { name: 'mail', leaseMs: false }), 400);
@@ -113,6 +124,9 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', '/api/tasks/1/runs'), 200);
   await expectStatus(call('GET', '/api/tasks/x/runs'), 400);
   await expectStatus(call('GET', '/api/tasks/4040/runs'), 404);
+  await expectStatus(call('GET', '/api/tasks/1/why'), 200);
+  await expectStatus(call('GET', '/api/tasks/x/why'), 400);
+  await expectStatus(call('GET', '/api/tasks/4040/why'), 404);
 
   // Schedule, disable, respawn.
   const runs = (await expectStatus(call('POST', '/api/tasks/schedule', {}), 200)) as Array<{ backendId: string; task: number; type: string }>;

@@ -318,6 +318,11 @@ describe('tasks', () => {
     expect(plain.status).toBe(200);
     expect(plain.body).toEqual({ ...taskJson({ arguments: { args: [1], kwargs: {} } }), runs: [] });
     expect((await call('GET', '/api/tasks/1/runs')).body).toEqual([]);
+    const why = await call('GET', '/api/tasks/1/why');
+    expect(why.status).toBe(200);
+    expect(why.body).toMatchObject({ task: 1, at: T0, state: 'blocked', heldBy: 'workers' });
+    expect(why.body.gates).toHaveLength(10);
+    expect((await call('GET', '/api/tasks/9999/why')).status).toBe(404);
 
     const [run] = await schedule();
     const withRuns = await call('GET', '/api/tasks/1');

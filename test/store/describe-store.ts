@@ -12,6 +12,7 @@ import { statsCases } from './stats.case.js';
 import { taskBatchCases } from './task-batches.case.js';
 import { taskCases } from './tasks.case.js';
 import { taskTypeAdminCases } from './task-type-admin.case.js';
+import { whyCases } from './why.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
 
@@ -28,6 +29,7 @@ export function describeStore(sut: StoreUnderTest): void {
     taskCases(sut);
     taskBatchCases(sut);
     taskTypeAdminCases(sut);
+    whyCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
     directClaimCases(sut);

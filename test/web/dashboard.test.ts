@@ -164,6 +164,20 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('explains on the task page why a task is not running: the gate that holds it', async () => {
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const task = await server.api('POST', '/tasks', { type: 'greet', arguments: { args: ['later'], kwargs: {} }, nextRun: later });
+    await page.goto(`${server.url}/tasks/${task.id}`);
+    const panel = page.getByTestId('why');
+    await panel.getByRole('heading', { name: 'Why is it (not) running?' }).waitFor();
+    await expect.poll(() => panel.locator('.why-summary').getAttribute('data-state')).toBe('blocked');
+    expect(await panel.locator('.why-summary').textContent()).toMatch(/held by due: not due until/);
+    expect(await panel.locator('tr[data-gate="due"] td').first().textContent()).toBe('holds');
+    expect(await panel.locator('tbody tr').count()).toBe(10);
+    await shot(page, 'task-why');
+    expect(errors).toEqual([]);
+  });
+
   it('lists a dead-lettered task with its last error and respawns it after confirmation', async () => {
     const task = await server.api('POST', '/tasks', { type: 'doomed', policy: 'oneshot', arguments: { args: [42], kwargs: {} } });
     await until(async () => (await server.api('GET', `/tasks/${task.id}`)).status === 'disabled', 'the task to be disabled');

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Sparkline, Status } from '../components.js';
 import { args, between, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
+import { WhyPanel } from '../why-panel.js';
 
 function scheduleText(t: TaskWithRuns): string {
   const s = t.schedule;
@@ -83,6 +84,8 @@ export function TaskPage({ id }: { id: number }) {
           ['Created', instant(t.created)],
         ]}
       />
+
+      <WhyPanel id={t.id} />
 
       <section aria-labelledby="iv-title">
         <h2 id="iv-title">Interval history</h2>

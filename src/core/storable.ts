@@ -1,0 +1,77 @@
+import { invalid, type ErrorDetail } from './errors.js';
+
+/**
+ * What both stores can hold, checked once at the boundary so that SQLite and PostgreSQL accept and
+ * refuse the same input (docs/http.md, "Limits of stored values"). PostgreSQL refuses NUL in text and
+ * JSON (`\u0000`) and lone surrogates in JSON; SQLite would store them. Both refuse them here.
+ */
+
+/** Largest value of a 4-byte integer column (PostgreSQL `integer`): counts such as numRetries, maxRunning. */
+export const INT4_MAX = 2_147_483_647;
+
+const SUSPECT = /[\0\uD800-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export const NUL_MESSAGE = 'must not contain NUL characters (U+0000)';
+export const SURROGATE_MESSAGE = 'must not contain lone UTF-16 surrogates (not valid Unicode)';
+
+/** Why a string cannot be stored, or null when it can. */
+export function textProblem(s: string): string | null {
+  if (!SUSPECT.test(s)) return null;
+  if (s.includes('\0')) return NUL_MESSAGE;
+  return LONE_SURROGATE.test(s) ? SURROGATE_MESSAGE : null;
+}
+
+/** True when a string can be stored as text by both stores. */
+export const isStorableText = (s: string): boolean => textProblem(s) === null;
+
+/** Throws a ValidationError naming `path` when `s` is a string that cannot be stored. */
+export function assertText(s: unknown, path: string): void {
+  if (typeof s !== 'string') return;
+  const p = textProblem(s);
+  if (p) throw invalid(path, p);
+}
+
+/**
+ * The first string or object key inside a JSON-like value that cannot be stored, with its path
+ * (a bad key is named escaped: `arguments.kwargs["a\\u0000"]`). Walks without recursion.
+ */
+export function findTextProblem(value: unknown, path: string): ErrorDetail | null {
+  const stack: Array<[unknown, string]> = [[value, path]];
+  while (stack.length > 0) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'string') {
+      const p = textProblem(v);
+      if (p) return { path: at, message: p };
+      continue;
+    }
+    if (v === null || typeof v !== 'object' || v instanceof Date) continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${at}[${i}]`]);
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (const k of keys) {
+      const p = textProblem(k);
+      // The key is shown escaped (`kwargs["a\u0000"]`): the message itself stays storable text.
+      if (p) return { path: `${at}[${JSON.stringify(k)}]`, message: `key ${p}` };
+    }
+    for (let i = keys.length - 1; i >= 0; i--) stack.push([(v as Record<string, unknown>)[keys[i]!], at ? `${at}.${keys[i]!}` : keys[i]!]);
+  }
+  return null;
+}
+
+/** Throws a ValidationError for the first string or key in `value` that cannot be stored. */
+export function assertStorable(value: unknown, path: string): void {
+  const p = findTextProblem(value, path);
+  if (p) throw invalid(p.path, p.message);
+}
+
+/**
+ * `s` with each NUL and lone surrogate replaced by U+FFFD: for text Orrery itself records from
+ * arbitrary sources (a handler's error message, its log lines), which must not fail a run's end.
+ */
+export function storableText(s: string): string {
+  if (!SUSPECT.test(s)) return s;
+  return s.replace(/\0/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}

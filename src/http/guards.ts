@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
+import { findTextProblem, textProblem } from '../core/storable.js';
+import { ValidationError } from '../core/errors.js';
+import { HttpError } from './errors.js';
+import { isLoopback } from './loopback.js';
+
+/**
+ * The HTTP server's request guards (docs/http.md, "Security"): request ids, loopback `Host` and
+ * same-origin checks without a token, the JSON content type of bodies, and text a store can hold.
+ */
+
+/** A caller's `x-request-id` is kept when it is 1 to 128 of these characters; otherwise one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+export function requestIdOf(header: string | undefined): string {
+  return header !== undefined && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** `host[:port]` split; null when it is not a plausible authority. */
+function parseAuthority(authority: string): { hostname: string; port: string } | null {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+)(?::(\d{1,5}))?$/.exec(authority);
+  return m ? { hostname: m[1]!, port: m[2] ?? '' } : null;
+}
+
+/** The `Host` a request names (the header, else the request URL's authority). */
+function hostOf(c: Context): string {
+  return c.req.header('host') ?? new URL(c.req.url).host;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Without a token the server trusts this machine only, so it refuses what a web page elsewhere can
+ * make a browser send: a `Host` that is not a loopback name (DNS rebinding) gets 403, and a mutation
+ * whose `Origin` is not the server's own origin gets 403. With a token, the token is the defence.
+ */
+export function checkSameSite(c: Context): void {
+  const host = hostOf(c);
+  const authority = parseAuthority(host);
+  if (!authority || !isLoopback(authority.hostname)) {
+    throw new HttpError('forbidden', `Host "${host}" is not a loopback name; without an API token only 127.0.0.1, localhost and [::1] are served`);
+  }
+  if (SAFE_METHODS.has(c.req.method)) return;
+  const origin = c.req.header('origin');
+  if (origin === undefined) return; // not sent by a browser: curl, the HTTP client, remote workers
+  let same = false;
+  try {
+    const o = new URL(origin);
+    const defaultPort = o.protocol === 'https:' ? '443' : '80';
+    same =
+      (o.protocol === 'http:' || o.protocol === 'https:') &&
+      o.hostname.toLowerCase() === authority.hostname.toLowerCase() &&
+      (o.port || defaultPort) === (authority.port || defaultPort) &&
+      isLoopback(o.hostname);
+  } catch {
+    same = false; // `null` (sandboxed pages, file://) or garbage
+  }
+  if (!same) throw new HttpError('forbidden', `cross-origin request refused: Origin "${origin}" is not this server's origin`);
+}
+
+/** A body must be sent as `application/json` (parameters such as `charset=utf-8` allowed). */
+export function checkJsonContentType(c: Context): void {
+  const type = c.req.header('content-type');
+  const media = type?.split(';', 1)[0]!.trim().toLowerCase();
+  if (media !== 'application/json') {
+    throw new HttpError('unsupported_media_type', `the request body must be sent with Content-Type: application/json${type ? ` (got "${type}")` : ''}`);
+  }
+}
+
+/** Escapes that decode to text no store holds: `\u0000` and UTF-16 surrogates (a pair is checked after parsing). */
+const SUSPECT_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/**
+ * Refuses path and query parameters, and strings or keys of a JSON body, that contain NUL or a lone
+ * surrogate (core/storable.ts): 400 naming the field, on both stores. A body's text is scanned first,
+ * so the common body is not walked.
+ */
+export function checkStorableParams(params: Record<string, string>, query: Record<string, string>): void {
+  // Named as the contracts name them: a path parameter by its name (`backendId`), a query one as `query.type`.
+  for (const [prefix, values] of [['', params], ['query.', query]] as const) {
+    for (const [name, v] of Object.entries(values)) {
+      const p = textProblem(name) ?? textProblem(v);
+      const path = `${prefix}${JSON.stringify(name).slice(1, -1)}`; // escaped: a NUL in a name is shown as \u0000
+      if (p) throw new ValidationError(`${path}: ${p}`, [{ path, message: p }]);
+    }
+  }
+}
+
+/** The body half of checkStorableParams: `body` is `bodyText` parsed. */
+export function checkStorableBody(bodyText: string, body: unknown): void {
+  if (!SUSPECT_ESCAPE.test(bodyText)) return;
+  const problem = findTextProblem(body, '');
+  if (problem) throw new ValidationError(`${problem.path}: ${problem.message}`, [problem]);
+}

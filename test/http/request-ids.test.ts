@@ -1,0 +1,116 @@
+/**
+ * Every answer carries a request id, and every 5xx is logged with its error, its stack and that id,
+ * which the answer's body carries too (issue 16, item 2). The 500 is real: the store is closed under
+ * the running server.
+ */
+import { Writable } from 'node:stream';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, expect, it } from 'vitest';
+import { openOrrery } from '../../src/engine/service.js';
+import { createHttpApp } from '../../src/http/app.js';
+import { OrreryClient } from '../../src/http/client.js';
+import { startHttpServer } from '../../src/http/server.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function served() {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-reqid-'));
+  const orrery = await openOrrery({ db: `sqlite:${join(dir, 'o.db')}` });
+  const lines: Array<Record<string, any>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, any>);
+      done();
+    },
+  });
+  const logger = pino({ base: undefined }, destination);
+  const { server, port } = await startHttpServer(createHttpApp(orrery, { logger }), '127.0.0.1', 0);
+  let closed = false;
+  cleanups.push(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    if (!closed) await orrery.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    orrery,
+    lines,
+    url: `http://127.0.0.1:${port}`,
+    closeStore: async () => {
+      closed = true;
+      await orrery.close();
+    },
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+it('every answer carries x-request-id: the caller\'s when sane, else a fresh UUID', async () => {
+  const s = await served();
+  const answers = await Promise.all([
+    fetch(`${s.url}/healthz`),
+    fetch(`${s.url}/api/task-types`),
+    fetch(`${s.url}/api/tasks/abc`),
+    fetch(`${s.url}/api/nope`),
+    fetch(`${s.url}/api/task-types`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Bad Name"}' }),
+  ]);
+  expect(answers.map((r) => r.status)).toEqual([200, 200, 400, 404, 400]);
+  const ids = answers.map((r) => r.headers.get('x-request-id'));
+  for (const id of ids) expect(id).toMatch(UUID);
+  expect(new Set(ids).size).toBe(ids.length);
+  const mine = await fetch(`${s.url}/api/task-types`, { headers: { 'x-request-id': 'trace-42.a:b' } });
+  expect(mine.headers.get('x-request-id')).toBe('trace-42.a:b');
+  for (const bad of ['has spaces', 'x'.repeat(129), 'semi;colon', '']) {
+    const r = await fetch(`${s.url}/api/task-types`, { headers: { 'x-request-id': bad } });
+    expect(r.headers.get('x-request-id'), bad).toMatch(UUID);
+  }
+  // 4xx answers are the client's business: not logged.
+  expect(s.lines).toEqual([]);
+});
+
+it('a 500 is logged with the error, its stack and the request id the answer carries', async () => {
+  const s = await served();
+  await s.closeStore(); // every store call now throws: the server answers 500
+  const r = await fetch(`${s.url}/api/task-types`, { headers: { 'x-request-id': 'req-500-check' } });
+  expect(r.status).toBe(500);
+  const body = (await r.json()) as { error: { code: string; requestId: string } };
+  expect(body.error.code).toBe('internal');
+  expect(body.error.requestId).toBe('req-500-check');
+  expect(r.headers.get('x-request-id')).toBe('req-500-check');
+
+  const generated = await fetch(`${s.url}/api/tasks?type=mail`);
+  expect(generated.status).toBe(500);
+  const id = generated.headers.get('x-request-id')!;
+  expect(id).toMatch(UUID);
+  expect(((await generated.json()) as { error: { requestId: string } }).error.requestId).toBe(id);
+
+  expect(s.lines).toHaveLength(2);
+  const [first, second] = s.lines;
+  for (const [line, rid, path] of [[first!, 'req-500-check', '/api/task-types'], [second!, id, '/api/tasks']] as const) {
+    expect(line.level).toBe(50);
+    expect(line.requestId).toBe(rid);
+    expect(line.status).toBe(500);
+    expect(line.path).toBe(path);
+    expect(line.msg).toContain(rid);
+    expect(line.err.message).toMatch(/not open|closed/i);
+    expect(line.err.stack).toContain(line.err.message);
+    expect(line.err.stack).toMatch(/\n\s+at /);
+  }
+});
+
+it('the typed client surfaces the 500 with the request id the server logged', async () => {
+  const s = await served();
+  await s.closeStore();
+  const client = new OrreryClient(s.url);
+  const e = await client.listTaskTypes().then(
+    () => null,
+    (x: unknown) => x,
+  );
+  expect(s.lines).toHaveLength(1);
+  expect((e as Error).message).toBe(`orrery server answered 500: internal error (request ${s.lines[0]!.requestId as string})`);
+});

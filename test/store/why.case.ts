@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { NotFoundError } from '../../src/core/errors.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { T0, plus, useOrrery } from './fixtures.js';
+
+const oneshot = (type: string, i: number, extra: Record<string, unknown> = {}) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} }, ...extra });
+
+/** Issue 18: "why isn't it running?" walks every gate and names the one that holds the task. */
+export function whyCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('task why: the gate that holds a task, and until when', () => {
+    it('not due yet, then due with no worker seen, then paused type, then queued, held, running, lease expired', async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const t = await orrery.createTask(oneshot('job', 1, { nextRun: plus(T0, 60_000) }), { at: T0 });
+      const early = await orrery.whyTask(t.id, { at: T0 });
+      expect(early).toMatchObject({ state: 'blocked', heldBy: 'due', until: plus(T0, 60_000) });
+      expect(early.gates.map((g) => g.gate)).toEqual(['task-status', 'dag', 'type-paused', 'due', 'queue-length', 'max-running', 'max-running-per-key', 'rate-limit', 'workers', 'run']);
+      expect(early.summary).toMatch(/not due until 2026-01-01T00:01:00.000Z \(in 1m\)/);
+
+      const due = await orrery.whyTask(t.id, { at: plus(T0, 61_000) });
+      expect(due).toMatchObject({ state: 'blocked', heldBy: 'workers' });
+      expect(due.summary).toMatch(/no worker claimed, heartbeated or ended a run of type job in the last 5m/);
+
+      await orrery.pauseTaskType('job', { reason: 'deploy', at: plus(T0, 61_000) });
+      expect(await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).toMatchObject({ heldBy: 'type-paused', summary: expect.stringMatching(/paused since .* \(deploy\)/) });
+      await orrery.resumeTaskType('job');
+
+      // Another task of the type runs on w1: a worker is now seen for the type.
+      const other = await orrery.createTask(oneshot('job', 2), { at: T0 });
+      await orrery.scheduleDue({ at: plus(T0, 62_000) });
+      const [first] = (await orrery.claim({ worker: 'w1', types: ['job'], limit: 1, startNow: 1, at: plus(T0, 62_000) })).runs;
+      const queuedOne = first!.run.task === t.id ? other.id : t.id;
+      const queued = await orrery.whyTask(queuedOne, { at: plus(T0, 63_000) });
+      expect(queued).toMatchObject({ state: 'waiting', heldBy: null });
+      expect(queued.gates.find((g) => g.gate === 'workers')).toMatchObject({ verdict: 'pass', detail: expect.stringContaining('w1') });
+      expect(queued.gates.find((g) => g.gate === 'run')!.detail).toMatch(/queued 1s ago, 0 runs of the type ahead of it/);
+
+      const running = await orrery.whyTask(first!.run.task, { at: plus(T0, 63_000) });
+      expect(running).toMatchObject({ state: 'running', heldBy: null, summary: expect.stringMatching(/running on w1 since/) });
+      const expired = await orrery.whyTask(first!.run.task, { at: plus(T0, 62_000 + 31_000) });
+      expect(expired).toMatchObject({ state: 'blocked', heldBy: 'run', summary: expect.stringMatching(/lease expired 1s ago .* the reaper ends it lost/) });
+
+      const held = (await orrery.claim({ worker: 'w2', types: ['job'], limit: 5, startNow: 0, at: plus(T0, 64_000) })).runs;
+      expect(held).toHaveLength(1);
+      expect(await orrery.whyTask(queuedOne, { at: plus(T0, 64_000) })).toMatchObject({ state: 'held', summary: expect.stringMatching(/claimed by w2 and waiting in its buffer/) });
+    });
+
+    it('maxRunning full names the runs holding the slots; a rate limit names its next slot', async () => {
+      const { orrery } = await setup([{ name: 'narrow', maxRunning: 1 }, { name: 'rated', rateLimit: '1/1m' }]);
+      const [a, b] = await orrery.createTasks([oneshot('narrow', 1), oneshot('narrow', 2)], { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      const [held] = (await orrery.claim({ worker: 'w1', types: ['narrow'], limit: 5, at: T0 })).runs;
+      const waiting = held!.run.task === a!.id ? b! : a!;
+      const why = await orrery.whyTask(waiting.id, { at: plus(T0, 1000) });
+      expect(why).toMatchObject({ state: 'blocked', heldBy: 'max-running' });
+      expect(why.summary).toContain(`maxRunning 1 reached: 1 runs held: ${held!.run.backendId}`);
+
+      const [r1, r2] = await orrery.createTasks([oneshot('rated', 1), oneshot('rated', 2)], { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      const [started] = (await orrery.claim({ worker: 'w1', types: ['rated'], limit: 5, at: T0 })).runs;
+      const next = started!.run.task === r1!.id ? r2! : r1!;
+      const rated = await orrery.whyTask(next.id, { at: plus(T0, 10_000) });
+      expect(rated).toMatchObject({ state: 'blocked', heldBy: 'rate-limit', until: plus(T0, 60_000) });
+    });
+
+    it('a finished task is done; an unknown task is not found', async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const t = await orrery.createTask(oneshot('job', 1), { at: T0 });
+      await orrery.disableTasks([t.id], { at: T0 });
+      expect(await orrery.whyTask(t.id, { at: T0 })).toMatchObject({ state: 'done', heldBy: 'task-status', summary: expect.stringMatching(/disabled by hand; respawn it/) });
+      await expect(orrery.whyTask(999_999)).rejects.toThrow(NotFoundError);
+    });
+  });
+}
