@@ -15,6 +15,7 @@ export {
   ConflictError,
   InvalidTransitionError,
   LeaseLostError,
+  StaleDataError,
   SchemaTooNewError,
   CycleError,
   StorageError,
@@ -31,13 +32,15 @@ export { endOfRun, adaptInterval, type EndOfRunInput, type TaskUpdate, type EndC
 export { nextOccurrence } from './core/schedule.js';
 export type { TaskInput, TaskTypeInput } from './core/validation.js';
 export { EDITABLE_TYPE_FIELDS, type TaskTypeEdit } from './core/task-type-edit.js';
-export type { Store, StoreCapabilities, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
+export type { Store, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
 export type { Jobboard } from './engine/jobboard.js';
 export type { RunEvent } from './engine/service.js';
 export { OrreryClient, type TaskPage } from './http/client.js';
 export { createHttpApp, type HttpOptions } from './http/app.js';
-export { createMetrics } from './http/metrics.js';
+export { createMetrics, type OrreryMetrics, type MetricsOptions } from './http/metrics.js';
+export { startServer, type ServerOptions, type ServerHttpOptions, type ServerWorkerOptions, type RunningServer } from './http/start-server.js';
+export type { IsolationMode } from './worker/isolation/protocol.js';
 export { dag, dagHandler, DagDefinition, type DagTaskContext, type DagTaskFn, type DagOptions, type DagTaskOptions } from './worker/dag-definition.js';
 export { DagScheduler, type DagSchedulerOptions } from './engine/dag-scheduler.js';
 export { logNotifier, webhookNotifier, combineNotifiers, type DagNotifier, type DagTaskAlert, type WebhookOptions } from './engine/dag-notifier.js';

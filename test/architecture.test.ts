@@ -91,4 +91,16 @@ describe('architecture', () => {
       .map((f) => relative(SRC, f));
     expect(impure).toEqual([]);
   });
+
+  it('docs/architecture.md names every store conformance case file and every sub-port of the Store', () => {
+    const doc = readFileSync(join(SRC, '..', 'docs', 'architecture.md'), 'utf8');
+    const cases = readdirSync(join(SRC, '..', 'test', 'store')).filter((f) => f.endsWith('.case.ts'));
+    expect(cases.length).toBeGreaterThan(0);
+    // The sub-ports: the interfaces named *Store that the Store port holds as properties.
+    const port = readFileSync(join(SRC, 'store', 'store.ts'), 'utf8');
+    const body = port.slice(port.indexOf('export interface Store {'));
+    const subPorts = [...body.matchAll(/^\s+readonly \w+: (\w+Store);/gm)].map((m) => m[1]!);
+    expect(subPorts.length).toBeGreaterThan(0);
+    expect([...cases, ...subPorts].filter((name) => !doc.includes(`\`${name}\``))).toEqual([]);
+  });
 });

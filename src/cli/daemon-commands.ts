@@ -1,16 +1,10 @@
 import { Command, Option } from 'commander';
-import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../core/durations.js';
 import { isStorageUnavailable } from '../core/errors.js';
-import type { TaskType } from '../core/model.js';
-import { validateTaskType, type TaskTypeInput } from '../core/validation.js';
 import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
-import type { HandlersModule } from '../worker/handlers.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { workerHandlers, type WorkerHandlers } from './isolation.js';
 import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
 
 interface DaemonCliOpts extends DbOpts {
@@ -50,7 +44,7 @@ const logFormatOption = () => new Option('--log-format <format>', 'pretty lines 
 
 function workerOptions(cmd: Command, handlersRequired: boolean): Command {
   return cmd
-    .addOption(new Option('--handlers <file>', 'handlers file (.ts or .js) exporting `handlers`').makeOptionMandatory(handlersRequired))
+    .addOption(new Option('--handlers <file>', 'handlers file (.ts, .mts, .cts, .js, .mjs or .cjs, in any package) exporting `handlers`').makeOptionMandatory(handlersRequired))
     .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
     .option('--prefetch <n>', 'claim ahead: most runs held in the worker\'s buffer beyond the running ones (adapts to the handlers\' pace; 0: claim only for free slots)', nonNegativeIntArg, 500)
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
@@ -115,111 +109,56 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (o.archiveTo !== undefined && o.retention === undefined) throw new UsageError('--archive-to: needs --retention');
   const graceMs = w?.grace ?? 10_000;
   // Loaded here, not at the top: the other commands start faster without the loops, logger and tsx.
-  const [{ Daemon }, { createLogger }, { createHttpApp }, { createMetrics }, { startHttpServer }, { loadHandlers }] = await Promise.all([
-    import('../engine/daemon.js'),
+  const [{ createLogger }, { startServer }, { loadHandlers }] = await Promise.all([
     import('../engine/logger.js'),
-    import('../http/app.js'),
-    import('../http/metrics.js'),
-    import('../http/server.js'),
+    import('../http/start-server.js'),
     import('../worker/load-handlers.js'),
   ]);
   const log = createLogger(o.logFormat);
   const mod = w?.handlers ? await loadHandlers(w.handlers) : null;
+  const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+  if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
   const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
   const orrery = await openPatiently(o, log);
-  let server: Server | null = null;
-  let run: WorkerHandlers | null = null;
   try {
-    run = mod ? await workerHandlers(mod, w!.handlers!, w!.isolation, w!.concurrency, w!.maxMemory ?? 1024, log) : null;
-    await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log);
-    if (mod?.dags?.length) {
-      for (const d of await orrery.dags.register(mod.dags.map((x) => x.toInput()))) {
-        log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
-      }
-    }
-    const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
-    if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
-    if (types) {
-      const found = await orrery.listTaskTypes(types);
-      const known = new Set(found.map((t) => t.name));
-      const unknown = types.filter((t) => !known.has(t));
-      if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
-      const unhandled = found.filter((t) => !(t.backendName in mod!.handlers));
-      if (unhandled.length) {
-        throw new UsageError(`--types: no handler in ${w!.handlers} for ${unhandled.map((t) => `${t.name} (backend ${t.backendName})`).join(', ')}`);
-      }
-    }
-    const daemon = new Daemon(orrery, {
+    // The composition (loops, isolation, HTTP, metrics, archiver) is the library's startServer.
+    const running = await startServer(orrery, {
+      ...(mod ? { handlers: mod } : {}),
+      worker: {
+        ...(w?.handlers ? { file: w.handlers } : {}),
+        concurrency: w?.concurrency ?? 10,
+        prefetch: w?.prefetch ?? 500,
+        graceMs,
+        isolation: w?.isolation ?? 'inline',
+        ...(w?.maxMemory !== undefined ? { maxMemoryMb: w.maxMemory } : {}),
+        ...(types ? { types } : {}),
+        ...(w?.poll !== undefined ? { pollMs: w.poll } : {}),
+        ...(w?.id ? { id: w.id } : {}),
+      },
       runner: roles.runner,
       reaper: roles.reaper,
       ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
       ...(o.runnerGrace !== undefined ? { runnerGraceMs: o.runnerGrace } : {}),
-      worker: mod
-        ? {
-            handlers: run!.handlers,
-            concurrency: w!.concurrency,
-            prefetch: w!.prefetch,
-            graceMs,
-            ...(types ? { types } : {}),
-            ...(w!.poll !== undefined ? { pollMs: w!.poll } : {}),
-            ...(w!.id ? { id: w!.id } : {}),
-          }
-        : null,
-      logger: log,
       ...(dagNotifier ? { dagNotifier } : {}),
+      http: roles.serve ? { host: roles.serve.host, port: roles.serve.port, token: roles.serve.token, publicMetrics: roles.serve.publicMetrics } : false,
+      ...(roles.serve && o.retention !== undefined ? { retention: { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}) } } : {}),
+      setup: roles.serve?.setup ?? false,
+      logger: log,
     });
-    let port: number | null = null;
-    if (roles.serve) {
-      const metrics = createMetrics(orrery);
-      orrery.events.on('run', (e) => {
-        if (e.event === 'claimed' || e.event === 'started') metrics.recordClaim([e], e.run.worker ?? undefined);
-        else if (e.event === 'ended') (e.reaped ? metrics.recordReaped([e]) : metrics.recordEnd(e));
-      });
-      orrery.events.on('worker', (id) => metrics.recordWorkerSeen(id));
-      const app = createHttpApp(orrery, {
-        token: roles.serve.token,
-        publicMetrics: roles.serve.publicMetrics,
-        metrics,
-        health: () => ({ worker: daemon.worker?.state ?? null, running: daemon.worker?.running ?? 0 }),
-        logger: log,
-        // The dashboard's build output: dist/web beside dist/cli (src/cli when run from the sources).
-        webRoot: fileURLToPath(new URL('../../dist/web/', import.meta.url)),
-      });
-      try {
-        ({ server, port } = await startHttpServer(app, roles.serve.host, roles.serve.port));
-      } catch (e) {
-        throw new UsageError(`--port ${roles.serve.port}: cannot listen on ${roles.serve.host}: ${(e as Error).message}`);
-      }
-    }
-    daemon.start();
-    const archiver = roles.serve ? await startArchiver(orrery, o, log) : null;
-    if (roles.serve && mod?.setup && roles.serve.setup) await mod.setup(orrery);
+    const { daemon, port } = running;
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
       .join(', ');
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; API http://${roles.serve!.host}:${port}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard http://${roles.serve!.host}:${port}/` : ''}`);
     await waitForSignal(log, graceMs);
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
-    await archiver?.stop();
-    await daemon.stop();
+    await running.stop();
     log.info('stopped');
     // An abandoned inline handler may still hold timers; they must not keep a stopped process alive.
     setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
   } finally {
-    server?.close();
-    await run?.close();
     await orrery.close();
   }
-}
-
-/** `serve --retention`: the archiver loop (SPEC §5). */
-async function startArchiver(orrery: Orrery, o: DaemonCliOpts, log: Logger) {
-  if (o.retention === undefined) return null;
-  const { Archiver } = await import('../engine/archiver.js');
-  const archiver = new Archiver(orrery, { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}), logger: log.child({ loop: 'archiver' }) });
-  archiver.start();
-  log.info(`archiving runs ended more than ${formatDuration(o.retention)} ago to ${o.archiveTo ?? 'the archive tables'}`);
-  return archiver;
 }
 
 /**
@@ -261,37 +200,28 @@ async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
   return combineNotifiers([logNotifier(log.child({ loop: 'dags' }), { retries: o.notifyRetries ?? false }), hook]);
 }
 
-interface TypeAccess {
-  get(name: string): Promise<TaskType | null>;
-  create(input: TaskTypeInput): Promise<TaskType>;
-}
-
-/** Creates the handlers file's task types that are missing; warns about stored ones that differ. */
-async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger): Promise<void> {
-  for (const input of mod?.taskTypes ?? []) {
-    const declared = validateTaskType(input);
-    const stored = (await types.get(declared.name)) ?? (await types.create(input));
-    const differs = (Object.keys(declared) as (keyof typeof declared)[]).filter((k) => JSON.stringify(declared[k]) !== JSON.stringify(stored[k])); // rateLimit is an object
-    if (differs.length > 0) {
-      log.warn(`task type ${stored.name} in the database differs from the handlers file (${differs.join(', ')}); the database's definition is used`);
-    } else log.debug(`task type ${stored.name} ready`);
-  }
-}
-
 /** `orrery worker --url`: handlers run against a remote server's jobboard; no database is opened. */
 async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void> {
   if (w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
   if (!/^https?:\/\/[^\s]+$/.test(w.url)) throw new UsageError(`--url: "${w.url}" is not an http(s) URL`);
-  const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { ConflictError, NotFoundError }] = await Promise.all([
+  const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { ConflictError, NotFoundError }, { workerHandlers }, { prepareTypes }] = await Promise.all([
     import('../engine/worker.js'),
     import('../engine/logger.js'),
     import('../http/client.js'),
     import('../worker/load-handlers.js'),
     import('../core/errors.js'),
+    import('../worker/isolation/worker-handlers.js'),
+    import('../engine/prepare-types.js'),
   ]);
   const log = createLogger(w.logFormat);
   const mod = await loadHandlers(w.handlers!);
-  const run = await workerHandlers(mod, w.handlers!, w.isolation, w.concurrency, w.maxMemory ?? 1024, log);
+  const run = await workerHandlers(mod, {
+    mode: w.isolation,
+    file: w.handlers!,
+    concurrency: w.concurrency,
+    maxMemoryMb: w.maxMemory ?? 1024,
+    onExit: (why) => log.warn(`a handler ${w.isolation} ended (${why}); the next run gets a new one`),
+  });
   const client = new OrreryClient(w.url, w.token ?? (process.env.ORRERY_API_TOKEN || null));
   const graceMs = w.grace ?? 10_000;
   try {

@@ -1,11 +1,15 @@
 /** Every error Orrery raises on purpose carries a stable `code`; adapters map codes, never messages. */
 export interface ErrorDetail {
+  /** The field, as a dotted path (`tasks[3].type`, `schedule.expr`); empty for the input as a whole. */
   path: string;
+  /** What is wrong with it. */
   message: string;
 }
 
 export class OrreryError extends Error {
+  /** Stable error code (`validation_error`, `not_found`, `conflict`, ...) that adapters map to exit codes and HTTP statuses. */
   readonly code: string = 'orrery_error';
+  /** Each problem with the field it concerns (validation errors name every bad field). */
   readonly details: ErrorDetail[];
   constructor(message: string, details: ErrorDetail[] = []) {
     super(message);
@@ -21,6 +25,7 @@ export class ValidationError extends OrreryError {
 
 /** A DAG whose dependencies loop; `cycle` is the loop as a path that ends where it starts. */
 export class CycleError extends ValidationError {
+  /** The loop of task ids, ending where it starts. */
   readonly cycle: string[];
   constructor(message: string, cycle: string[] = []) {
     super(message, [{ path: 'tasks', message: `cycle: ${cycle.join(' -> ')}` }]);
@@ -112,6 +117,7 @@ export class PermanentFailure extends Error {
 
 /** Thrown by a handler: the run ends `failed` and the retry comes after `delayMs` instead of the type's retry delay. */
 export class RetryAfter extends Error {
+  /** Milliseconds from the end of the run to its retry. */
   readonly delayMs: number;
   constructor(delayMs: number, message?: string) {
     super(message ?? `retry after ${delayMs} ms`);

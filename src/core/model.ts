@@ -63,10 +63,22 @@ export function isFinalRunStatus(s: RunStatus): boolean {
   return RUN_TRANSITIONS[s].length === 0;
 }
 
+/** A task's schedule as stored: `tz` filled in, an rrule anchored (it has a DTSTART). */
 export type Schedule =
   | { kind: 'adaptive' }
   | { kind: 'cron'; expr: string; tz: string }
   | { kind: 'rrule'; rule: string };
+
+/**
+ * A task's schedule as given at creation (`TaskInput.schedule`): adaptive (the default; `null` too),
+ * a cron expression in an IANA zone (`tz` defaults to `UTC`), or an RFC 5545 rule (anchored at the
+ * creation instant when it has no DTSTART). Validated at creation (a `ValidationError` naming
+ * `schedule.expr`, `schedule.tz` or `schedule.rule`).
+ */
+export type ScheduleInput =
+  | { kind: 'adaptive' }
+  | { kind: 'cron'; /** five or six fields, e.g. `0 9 * * 1-5` */ expr: string; /** IANA zone; default `UTC` */ tz?: string }
+  | { kind: 'rrule'; /** RFC 5545 text, e.g. `FREQ=DAILY;BYHOUR=9` */ rule: string };
 
 export interface TaskType {
   name: string;

@@ -9,6 +9,7 @@ import {
   priorityRank,
   type Priority,
   type Schedule,
+  type ScheduleInput,
   type TaskArguments,
   type TaskPolicy,
   type TaskType,
@@ -166,7 +167,12 @@ export const taskInputSchema = z.strictObject({
   concurrencyKey: taskKey.nullable().default(null),
   onConflict: z.enum(ON_CONFLICT_MODES).default('return'),
 });
-export type TaskInput = z.input<typeof taskInputSchema>;
+/**
+ * A task to create (`orrery.createTask`, `POST /api/tasks`). `schedule` is checked at run time by
+ * `normaliseSchedule` (messages naming its fields), so the schema takes any value; the type says
+ * which shapes are valid, so a typo does not compile.
+ */
+export type TaskInput = Omit<z.input<typeof taskInputSchema>, 'schedule'> & { schedule?: ScheduleInput | null };
 
 /** A validated task ready to insert. */
 export interface NewTask {

@@ -7,12 +7,17 @@ import type { Orrery } from './service.js';
 import { Worker, type WorkerOptions } from './worker.js';
 
 export interface DaemonOptions {
+  /** Run the runner (due tasks into the jobboard) and the DAG scheduler. */
   runner?: boolean;
   /** The runner's grace for due tasks of types without limits (RunnerOptions.graceMs). */
   runnerGraceMs?: number;
+  /** Run the reaper (expired leases end runs `lost`). */
   reaper?: boolean;
+  /** Run a worker with these options (its logger is the daemon's); `null` or absent: none. */
   worker?: Omit<WorkerOptions, 'logger'> | null;
+  /** Longest sleep of the runner, reaper and DAG scheduler between passes (default 1000). */
   maxSleepMs?: number;
+  /** Default: silent; each loop logs through a child tagged with its name. */
   logger?: Logger;
   /** DAG alerts (default: logged at error level). The DAG scheduler runs beside the runner. */
   dagNotifier?: DagNotifier;
@@ -20,9 +25,13 @@ export interface DaemonOptions {
 
 /** The loops one process runs: runner (with the DAG scheduler), reaper and a worker, started and stopped together. */
 export class Daemon {
+  /** The runner, or `null`. */
   readonly runner: Runner | null;
+  /** The reaper, or `null`. */
   readonly reaper: Reaper | null;
+  /** The worker, or `null`. */
   readonly worker: Worker | null;
+  /** The DAG scheduler (runs with the runner), or `null`. */
   readonly dagScheduler: DagScheduler | null;
 
   constructor(orrery: Orrery, opts: DaemonOptions) {
@@ -38,6 +47,7 @@ export class Daemon {
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: logger.child({ loop: 'worker' }) }) : null;
   }
 
+  /** Starts every loop; returns at once. */
   start(): void {
     this.reaper?.start();
     this.runner?.start();

@@ -3,8 +3,11 @@ import type { Logger } from './logger.js';
 
 /** A DAG task that failed for good, or failed and will be retried. */
 export interface DagTaskAlert extends DagAlert {
+  /** The DAG id. */
   dag: string;
+  /** The DAG run. */
   dagRunId: number;
+  /** The run's schedule point (execution timestamp). */
   execTs: Date;
 }
 
@@ -13,7 +16,9 @@ export interface DagTaskAlert extends DagAlert {
  * only of final failures. A notifier that throws is logged and otherwise ignored.
  */
 export interface DagNotifier {
+  /** A DAG task failed with no retry left (its run fails). */
   onFailure(alert: DagTaskAlert): void | Promise<void>;
+  /** A DAG task failed and will be retried at `alert.retryAt` (optional). */
   onRetry?(alert: DagTaskAlert): void | Promise<void>;
 }
 
@@ -34,7 +39,9 @@ export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagN
 export interface WebhookOptions {
   /** Also post retries (default: failures only). */
   retries?: boolean;
+  /** How long one POST may take before it is given up (logged). */
   timeoutMs?: number;
+  /** Extra request headers (e.g. `authorization`). */
   headers?: Record<string, string>;
 }
 

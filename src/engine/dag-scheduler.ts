@@ -4,6 +4,7 @@ import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
 export interface DagSchedulerOptions extends LoopOptions {
+  /** DAG task alerts (default: logged at error level). */
   notifier?: DagNotifier;
   /** A schedule point older than this when reached is late (caught up or skipped). */
   latenessMs?: number;

@@ -124,12 +124,14 @@ export class DagService {
     }
   }
 
+  /** Every DAG with its run counts and its `latest` runs. */
   async list(latest = 5): Promise<DagSummary[]> {
     const dags = await this.store.getDags();
     const counts = await this.store.dagRunCounts();
     return Promise.all(dags.map((d) => this.summarise(d, counts, latest)));
   }
 
+  /** One DAG with its latest runs and its recorded schedule points (skipped ranges too); `NotFoundError` when unknown. */
   async get(id: string, latest = 10): Promise<DagSummary & { points: DagPoint[] }> {
     assertText(id, 'id');
     const [d] = await this.store.getDags([id]);
@@ -144,6 +146,7 @@ export class DagService {
     return { ...d, tasks: (await this.store.getDagVersion(d.id, d.version)) ?? [], runs, latest: await this.runs({ dag: d.id, limit: latest }) };
   }
 
+  /** DAG runs, newest first, with their task counts; page with `beforeId`. */
   async runs(filter: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number }): Promise<DagRunSummary[]> {
     assertText(filter.dag, 'dag');
     assertText(filter.status, 'status');
@@ -165,6 +168,7 @@ export class DagService {
     return run;
   }
 
+  /** One DAG run with every task's status, attempts and duration; `NotFoundError` when unknown. */
   async run(runId: number): Promise<DagRunDetail> {
     const run = await this.requireRun(runId);
     const spec = (await this.store.getDagVersion(run.dag, run.version)) ?? [];

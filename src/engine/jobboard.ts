@@ -4,12 +4,19 @@ import type { ClaimOutcome, ClaimedRun, EndRunResult, HeartbeatAnswer, Heartbeat
 
 /** How a run ends, as its holder reports it (`Orrery.endRun`, `Jobboard.endRuns`). */
 export interface EndRunOptions {
+  /** The end instant (default: the clock's now). */
   at?: Date;
+  /** How the run ended: `eventful`, `uneventful`, `failed`, `permfailed` or `lost`. */
   status: RunEndStatus;
+  /** The worker ending it: refused (`LeaseLostError`) when another worker holds the run. */
   worker?: string | null;
+  /** Free-form JSON stored on the run. */
   metadata?: Record<string, unknown>;
+  /** The handler's result (JSON), stored on the run. */
   result?: unknown;
+  /** The error text of a failed, permfailed or lost run. */
   error?: string | null;
+  /** For a failed run: the delay before its retry, replacing the type's `retryDelayMs` once (`RetryAfter`). */
   retryAfterMs?: number | null;
   /** When the handler began; recorded as the run's start when the run is still `claimed` (one write for both). */
   startedAt?: Date | null;
@@ -36,8 +43,11 @@ export interface ClaimOptions {
  * the only error the worker retries.
  */
 export interface Jobboard {
+  /** The board's current instant. */
   now(): Date;
+  /** Every task type (a worker serves those with a handler). */
   listTaskTypes(): Promise<TaskType[]>;
+  /** Claims waiting runs (and, with `due`, due tasks) for a worker, each under a lease. */
   claimRuns(opts: ClaimOptions): Promise<ClaimedRun[]>;
   /**
    * Like claimRuns, also saying whether limits held runs back and when a rate limit frees a slot
@@ -52,8 +62,11 @@ export interface Jobboard {
   heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer>;
   /** Gives claimed runs whose handlers never began back to the queue (no retry consumed). */
   releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number>;
+  /** Ends many runs; each item gets its result or the `OrreryError` that refused it, in input order. */
   endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>>;
+  /** Ends a held run `lost` because its worker gives it up (shutdown past the grace). */
   abandonRun(backendId: string, opts: { worker: string; reason?: string; at?: Date }): Promise<EndRunResult>;
+  /** Appends handler log records to a run. */
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
   /** Calls `listener` when runs may be waiting to be claimed; returns a function that unsubscribes. */
   onRunsScheduled(listener: () => void): () => void;

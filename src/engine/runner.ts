@@ -38,11 +38,6 @@ export class Runner extends PeriodicLoop {
     this.graceMs = opts.graceMs ?? DEFAULT_RUNNER_GRACE_MS;
   }
 
-  /** Wakes the runner for an immediate pass. */
-  notify(): void {
-    this.wake();
-  }
-
   protected override onStart(): void {
     // Claims free queue slots; they matter only while due work waits behind a full queue, and a burst
     // of claims needs one pass, not one each.

@@ -34,7 +34,9 @@ import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiv
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
 export interface RunEvent {
+  /** What happened to the run in this process. */
   event: 'scheduled' | 'claimed' | 'started' | 'ended';
+  /** The run as stored after the change. */
   run: TaskRun;
   /** Set on runs the reaper ended because their lease expired. */
   reaped?: boolean;
@@ -43,6 +45,7 @@ export interface RunEvent {
 export interface OpenOptions {
   /** Database URL (`sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
   db?: string;
+  /** Where "now" comes from (default the system clock; `ManualClock` in tests and replays). */
   clock?: Clock;
 }
 
@@ -51,6 +54,7 @@ export interface At {
 }
 
 export interface TaskWithRuns extends Task {
+  /** The task's runs, oldest first. */
   runs: TaskRun[];
 }
 
@@ -103,10 +107,12 @@ export class Orrery implements Jobboard {
     return () => off.forEach((f) => f());
   }
 
+  /** Wakes a worker when a cancel was requested for a run (its heartbeat then learns which); returns the unsubscribe function. */
   onCancelRequested(listener: () => void): () => void {
     return this.store.listen('cancel', listener);
   }
 
+  /** Calls `listener` when a task type was edited, paused or resumed (in this process or, through wake-ups, another). */
   onTypesChanged(listener: () => void): () => void {
     return this.store.listen('types', listener);
   }
@@ -117,6 +123,7 @@ export class Orrery implements Jobboard {
   }
 
   // --- task types -------------------------------------------------------------------------------
+  /** Creates a task type; `ConflictError` if the name exists, `ValidationError` naming the bad field. */
   async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
     return { ...(await this.store.createTaskType(validateTaskType(input), this.instant(opts.at))), paused: null };
   }
@@ -185,11 +192,13 @@ export class Orrery implements Jobboard {
     }
   }
 
+  /** The task types, or those of the given names (unknown names are left out). */
   async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
     if (names !== undefined) assertStorable(names, 'names');
     return this.store.getTaskTypes(names);
   }
 
+  /** A task type by name, or `null`. */
   async getTaskType(name: string): Promise<TaskType | null> {
     assertText(name, 'name');
     const [t] = await this.store.getTaskTypes([name]);
@@ -208,6 +217,7 @@ export class Orrery implements Jobboard {
     return (await this.createTasksDetailed(inputs, opts)).map((c) => c.task);
   }
 
+  /** Like `createTasks`, with `{ task, created }` for each input: `created` is false for an equal active task returned instead. */
   async createTasksDetailed(inputs: readonly TaskInput[], opts: At = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
     if (!Array.isArray(inputs)) throw invalid(prefix, 'must be an array of tasks');
     if (inputs.length > MAX_BATCH) throw invalid(prefix, `at most ${MAX_BATCH} tasks per batch`);
@@ -247,22 +257,26 @@ export class Orrery implements Jobboard {
     return whyTask(this.store, checkId(id), this.instant(opts.at));
   }
 
+  /** A task by id, or `null`. */
   async getTask(id: number): Promise<Task | null> {
     return this.store.getTask(checkId(id));
   }
 
+  /** A task with its runs (oldest first), or `null`. */
   async getTaskWithRuns(id: number): Promise<TaskWithRuns | null> {
     checkId(id);
     const task = await this.store.getTask(id);
     return task ? { ...task, runs: await this.store.listRuns(id) } : null;
   }
 
+  /** Tasks matching the filter, ordered by id; page with `afterId` and `limit`. */
   async searchTasks(filter: TaskFilter = {}): Promise<Task[]> {
     assertStorable(filter, '');
     if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 0)) throw invalid('limit', 'must be a non-negative integer');
     return this.store.searchTasks(filter);
   }
 
+  /** Due tasks of a type not yet scheduled, in the order the runner would take them. */
   async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
     assertText(type, 'type');
     const limit = opts.limit ?? 1000;
@@ -270,24 +284,29 @@ export class Orrery implements Jobboard {
     return this.store.listPending(type, this.instant(opts.at), limit);
   }
 
+  /** Disables tasks (reason `manual`); a waiting run of each is cancelled. Returns the tasks as stored. */
   disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
     return this.store.disableTasks(checkIds(ids), this.instant(opts.at));
   }
 
+  /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `InvalidTransitionError` for an active task. */
   respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
     const at = this.instant(opts.at);
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
   }
 
+  /** A task's runs, oldest first. */
   async listRuns(taskId: number): Promise<TaskRun[]> {
     return this.store.listRuns(checkId(taskId, 'taskId'));
   }
 
+  /** A run by backend id, or `null`. */
   async getRun(backendId: string): Promise<TaskRun | null> {
     assertText(backendId, 'backendId');
     return this.store.getRun(backendId);
   }
 
+  /** A run's handler log records, in order. */
   async getRunLogs(backendId: string): Promise<RunLogRecord[]> {
     assertText(backendId, 'backendId');
     return this.store.getRunLogs(backendId);
@@ -342,6 +361,7 @@ export class Orrery implements Jobboard {
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
+  /** Claims waiting runs for a worker within the types' limits (a lease each; `due: true` also claims due tasks directly). The jobboard call workers make. */
   async claimRuns(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimedRun[]> {
     return (await this.claim(opts)).runs;
   }
@@ -437,6 +457,7 @@ export class Orrery implements Jobboard {
     return out;
   }
 
+  /** Ends a run (status, result or error) and applies the end-of-run formula to its task; `InvalidTransitionError` when already ended, `LeaseLostError` when held by another worker. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     assertText(backendId, 'backendId');
     return this.emitEnded([await this.store.endRun(backendId, this.endRequest(opts))])[0]!;
@@ -514,6 +535,7 @@ export class Orrery implements Jobboard {
     return this.emitEnded(await this.store.reapExpired(at), true);
   }
 
+  /** Appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
     assertText(backendId, 'backendId');
     records.forEach((r, i) => assertStorable({ message: r?.message, attributes: r?.attributes }, `records[${i}]`));
@@ -536,6 +558,7 @@ export class Orrery implements Jobboard {
     return this.store.archive.readArchivedTasks(checkArchiveFilter(filter));
   }
 
+  /** Closes the database (after the loops stopped). */
   close(): Promise<void> {
     return this.store.close();
   }

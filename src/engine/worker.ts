@@ -13,9 +13,11 @@ import { Sleeper } from './sleeper.js';
 import { WorkerTimers } from './worker-timers.js';
 
 export interface WorkerOptions {
+  /** One handler per backend name; the worker serves the task types whose backend has one here. */
   handlers: Record<string, Handler>;
   /** Task types to serve; default: every type whose backendName has a handler (re-read as types appear). */
   types?: readonly string[];
+  /** Runs executed at once (default 10). */
   concurrency?: number;
   /**
    * Claim-ahead: most runs the worker holds in its buffer beyond its running handlers (default 500;
@@ -26,7 +28,9 @@ export interface WorkerOptions {
   pollMs?: number;
   /** On stop, how long running handlers may take before their runs are abandoned. */
   graceMs?: number;
+  /** Worker id recorded on runs (default `host:pid:random`). */
   id?: string;
+  /** Default: silent. */
   logger?: Logger;
 }
 
@@ -41,7 +45,9 @@ const DEFAULT_LEASE_MS = 30_000;
  * the in-process service (`Orrery`) or a client of a remote one.
  */
 export class Worker {
+  /** Its life: `idle` until `start()`, `running`, `stopping` during `stop()`, then `stopped`. */
   state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  /** The worker id recorded on the runs it claims. */
   readonly id: string;
   private readonly sleeper = new Sleeper();
   /** Claimed runs waiting for a slot, in claim order. */
@@ -108,6 +114,7 @@ export class Worker {
     return this.buffer.length;
   }
 
+  /** Starts claiming and running; returns at once. */
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';

@@ -18,6 +18,7 @@ export interface HttpOptions {
   publicMetrics?: boolean;
   /** Prometheus text for /metrics (absent: 404). */
   metrics?: { contentType: string; render(): Promise<string> } | null;
+  /** The version `/healthz` reports (default: the package version). */
   version?: string;
   /** Extra fields for /healthz. */
   health?: () => Record<string, unknown>;

@@ -75,7 +75,9 @@ function parseBody(text: string): unknown {
 }
 
 export interface TaskPage {
+  /** The tasks of this page, by id. */
   items: Task[];
+  /** Pass as `cursor` for the next page; `null` when this page is the last. */
   nextCursor: string | null;
 }
 
@@ -125,35 +127,45 @@ export class OrreryClient implements Jobboard {
     return (text ? JSON.parse(text, revive) : null) as T;
   }
 
+  /** The client's clock (the jobboard's instant; the server stamps its own). */
   now(): Date {
     return new Date();
   }
 
   // --- task types and tasks ---------------------------------------------------------------------
+  /** `GET /api/task-types`. */
   listTaskTypes(): Promise<TaskType[]> {
     return this.call('GET', '/task-types');
   }
+  /** `GET /api/task-types/{name}`; `NotFoundError` when there is none. */
   getTaskType(name: string): Promise<TaskType> {
     return this.call('GET', `/task-types/${encodeURIComponent(name)}`);
   }
+  /** `POST /api/task-types`; `ConflictError` if the name exists. */
   createTaskType(input: TaskTypeInput): Promise<TaskType> {
     return this.call('POST', '/task-types', input);
   }
+  /** `PATCH /api/task-types/{name}`: edits fields of a task type; `ValidationError` naming a bad field. */
   updateTaskType(name: string, edit: TaskTypeEdit): Promise<TaskType> {
     return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
   }
+  /** `POST /api/task-types/{name}/pause`: no new scheduling nor claims of the type. */
   pauseTaskType(name: string, opts: { reason?: string } = {}): Promise<TaskType> {
     return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts);
   }
+  /** `POST /api/task-types/{name}/resume`. */
   resumeTaskType(name: string): Promise<TaskType> {
     return this.call('POST', `/task-types/${encodeURIComponent(name)}/resume`, {});
   }
+  /** `DELETE /api/task-types/{name}`: `ConflictError` while the type has tasks. */
   async deleteTaskType(name: string): Promise<void> {
     await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
   }
+  /** `POST /api/tasks`: creates a task or returns the equal active one. */
   createTask(input: TaskInput): Promise<Task> {
     return this.call('POST', '/tasks', input);
   }
+  /** `POST /api/tasks/batch`: one transaction; one invalid task rejects the batch. */
   async createTasks(inputs: readonly TaskInput[]): Promise<Task[]> {
     return (await this.call<{ tasks: Task[] }>('POST', '/tasks/batch', { tasks: inputs })).tasks;
   }
@@ -165,6 +177,7 @@ export class OrreryClient implements Jobboard {
   async dequeue(taskId: number): Promise<Task> {
     return (await this.disableTasks([taskId]))[0]!;
   }
+  /** `GET /api/tasks`: one page of tasks by id; pass `nextCursor` back as `cursor`. */
   searchTasks(filter: Omit<TaskFilter, 'afterId'> & { cursor?: string } = {}): Promise<TaskPage> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v === null ? 'none' : String(v));
@@ -174,24 +187,31 @@ export class OrreryClient implements Jobboard {
   whyTask(id: number): Promise<WhyAnswer> {
     return this.call('GET', `/tasks/${id}/why`);
   }
+  /** `GET /api/tasks/{id}`: the task with its runs; `NotFoundError` when there is none. */
   getTask(id: number): Promise<TaskWithRuns> {
     return this.call('GET', `/tasks/${id}`);
   }
+  /** `GET /api/tasks/{id}/runs`, oldest first. */
   listRuns(taskId: number): Promise<TaskRun[]> {
     return this.call('GET', `/tasks/${taskId}/runs`);
   }
+  /** `POST /api/tasks/disable`: disables tasks; a waiting run of each is cancelled. */
   disableTasks(ids: number[]): Promise<Task[]> {
     return this.call('POST', '/tasks/disable', { ids });
   }
+  /** `POST /api/tasks/respawn`: re-enables disabled or completed tasks, due at `nextRun` (default now). */
   respawnTasks(ids: number[], nextRun?: Date): Promise<Task[]> {
     return this.call('POST', '/tasks/respawn', { ids, ...(nextRun ? { nextRun: nextRun.toISOString() } : {}) });
   }
+  /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
   scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
     return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at.toISOString() } : {}) });
   }
+  /** `GET /api/runs/{backendId}`; `NotFoundError` when there is none. */
   getRun(backendId: string): Promise<TaskRun> {
     return this.call('GET', `/runs/${encodeURIComponent(backendId)}`);
   }
+  /** `GET /api/runs/{backendId}/logs`: the run's handler log records. */
   getRunLogs(backendId: string): Promise<RunLogRecord[]> {
     return this.call('GET', `/runs/${encodeURIComponent(backendId)}/logs`);
   }
@@ -199,29 +219,36 @@ export class OrreryClient implements Jobboard {
   cancelRun(backendId: string): Promise<CancelRunResult> {
     return this.call('POST', `/runs/${encodeURIComponent(backendId)}/cancel`, {});
   }
+  /** `POST /api/runs/{backendId}/end`: ends a run and applies the end-of-run formula to its task. */
   endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     const { at, ...rest } = opts;
     return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: at.toISOString() } : {}) });
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
+  /** `POST /api/jobboard/claim`: claims waiting runs for a worker, each under a lease. */
   claimRuns(opts: ClaimOptions): Promise<ClaimedRun[]> {
     return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_CLAIM) } : {}) });
   }
+  /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
   heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
     return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}) })) });
   }
+  /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
   async releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number> {
     if (opts.backendIds.length === 0) return 0;
     return (await this.call<{ released: number }>('POST', '/jobboard/release', { worker: opts.worker, backendIds: opts.backendIds })).released;
   }
+  /** `POST /api/jobboard/held`: the claimed and started runs a worker holds. */
   heldRuns(worker: string): Promise<ClaimedRun[]> {
     return this.call('POST', '/jobboard/held', { worker });
   }
+  /** `POST /api/jobboard/heartbeat`: renews one run's lease; the answer says whether its cancellation was asked for. */
   async heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer> {
     const a = await this.call<{ leaseExpiresAt: Date; cancelRequested?: boolean }>('POST', '/jobboard/heartbeat', { backendId, worker: opts.worker });
     return { leaseExpiresAt: a.leaseExpiresAt, cancelRequested: a.cancelRequested === true };
   }
+  /** `POST /api/jobboard/end`: ends many runs; each gets its result or the error that refused it. */
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
     // The server's clock stamps the end: remote worker clocks do not decide instants.
     const body = {
@@ -230,9 +257,11 @@ export class OrreryClient implements Jobboard {
     const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', body);
     return outcomes.map((o) => ('ok' in o ? o.ok : (toError(o, 400) as OrreryError)));
   }
+  /** `POST /api/jobboard/abandon`: ends a held run `lost` because its worker gives it up. */
   abandonRun(backendId: string, opts: { worker: string; reason?: string }): Promise<EndRunResult> {
     return this.call('POST', '/jobboard/abandon', { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}) });
   }
+  /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
     await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: r.at.toISOString() })) });
   }
@@ -270,6 +299,7 @@ export class OrreryClient implements Jobboard {
     };
   }
 
+  /** Aborts requests in flight (and the wake-up stream); the client is not usable afterwards. */
   close(): void {
     for (const c of this.controllers) c.abort();
     this.controllers.clear();

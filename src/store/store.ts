@@ -18,14 +18,6 @@ import type { NewTask } from '../core/validation.js';
 import type { DagStore } from './dag-store.js';
 import type { ArchiveStore } from './archive-store.js';
 
-/** What a store can do natively; engines adapt to these flags, never to a dialect name. */
-export interface StoreCapabilities {
-  /** Wake-ups reach other processes (LISTEN/NOTIFY, wake files); otherwise they stay in-process and others poll. */
-  crossProcessNotify: boolean;
-  /** Claims skip rows locked by concurrent claimers instead of waiting. */
-  skipLocked: boolean;
-}
-
 /**
  * Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue
  * slots freed, `ended` when runs ended (this process only), `dags` when a DAG task's attempt ended,
@@ -35,10 +27,15 @@ export type { Channel, StoreChange } from '../core/wake-ups.js';
 import type { Channel, StoreChange } from '../core/wake-ups.js';
 
 export interface TaskFilter {
+  /** Only tasks of this type. */
   type?: string;
+  /** Only tasks in this status. */
   status?: TaskStatus;
+  /** Only tasks of this priority (`null`: without one). */
   priority?: Priority | null;
+  /** Only `recurring` or only `oneshot` tasks. */
   policy?: TaskPolicy;
+  /** Only disabled tasks with this reason (`dead_letter` is the dead-letter bin). */
   disabledReason?: DisabledReason;
   /**
    * `false`: leave out DAG attempts (tasks of a type whose backend is the DAG executor), as the
@@ -47,6 +44,7 @@ export interface TaskFilter {
   dagAttempts?: boolean;
   /** Only tasks with an id greater than this (cursor pagination by id). */
   afterId?: number;
+  /** At most this many tasks. */
   limit?: number;
 }
 
@@ -238,7 +236,6 @@ export interface ScheduleDueOptions {
 
 /** The storage port, named after domain operations. Every mutating call takes the instant `at`. */
 export interface Store {
-  readonly caps: StoreCapabilities;
   readonly url: string;
   /** DAG workflows (SPEC §3). */
   readonly dags: DagStore;

@@ -6,7 +6,9 @@ import type { LogLevel } from '../core/model.js';
 interface AttemptContext {
   kwargs: Record<string, unknown>;
   signal: AbortSignal;
+  /** Renews the attempt's lease now (it is renewed periodically anyway). */
   heartbeat(): Promise<void>;
+  /** Records a log line on this attempt's run (`orrery dag-run logs`). */
   log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
 }
 
@@ -16,14 +18,19 @@ export interface DagTaskContext {
   params: Record<string, unknown>;
   /** The schedule point of the run (the trigger instant for manual runs). */
   execTs: Date;
+  /** The DAG the task belongs to. */
   dagId: string;
+  /** The DAG run this attempt is part of. */
   dagRunId: number;
+  /** The task's id within the DAG. */
   taskId: string;
   /** 1 for the first attempt, then one more per retry (and per restart). */
   attempt: number;
   /** Fired on timeout, lost lease or shutdown. */
   signal: AbortSignal;
+  /** Records a log line on this attempt's run (`orrery dag-run logs`). */
   log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+  /** Renews the attempt's lease now (it is renewed periodically anyway). */
   heartbeat(): Promise<void>;
   /** What each parent task returned, by parent id. */
   upstream: Record<string, unknown>;
@@ -67,6 +74,7 @@ export class DagDefinition {
     return this;
   }
 
+  /** The function of one of the DAG's tasks, or `undefined`. */
   fn(taskId: string): DagTaskFn | undefined {
     return this.fns.get(taskId);
   }

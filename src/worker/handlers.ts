@@ -6,7 +6,9 @@ import { DAG_BACKEND } from '../core/dag.js';
 import { dagHandler, type DagDefinition } from './dag-definition.js';
 
 export interface HandlerContext {
+  /** The task's positional arguments. */
   args: unknown[];
+  /** The task's keyword arguments. */
   kwargs: Record<string, unknown>;
   /** Fired on timeout, on a lost lease, on shutdown past the grace period. */
   signal: AbortSignal;
@@ -14,6 +16,7 @@ export interface HandlerContext {
   heartbeat(): Promise<void>;
   /** Appends a record to the run's log. */
   log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+  /** The run being executed (its `attempt`, `backendId`, `scheduled`...). */
   run: TaskRun;
 }
 
@@ -22,10 +25,13 @@ export type Handler = (ctx: HandlerContext) => Promise<HandlerResult> | HandlerR
 
 /** What a handlers file exports: `handlers` (or a default export), optionally the task types they serve and a setup hook. */
 export interface HandlersModule {
+  /** One handler per backend name. */
   handlers: Record<string, Handler>;
   /** DAG workflows defined in the file (`export const dags = [dag(...)...]`); their tasks run under backend `orrery.dag`. */
   dags?: DagDefinition[];
+  /** Task types created at start when no type of that name exists (an existing one is never updated). */
   taskTypes?: TaskTypeInput[];
+  /** Called once by `orrery serve` (and `startServer`) after the loops start, with the `Orrery`; use it to create tasks. */
   setup?: (orrery: unknown) => unknown;
 }
 

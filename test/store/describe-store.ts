@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import type { Store, StoreCapabilities } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { archiveCases } from './archive.case.js';
 import { dagCases } from './dags.case.js';
 import { dashboardStatsCases } from './dashboard-stats.case.js';
@@ -20,7 +20,6 @@ export interface StoreUnderTest {
   name: string;
   /** Opens a fresh, empty, migrated store; `shared` opens a second store on the same database. */
   open(): Promise<{ store: Store; openAnother(): Promise<Store>; cleanup(): Promise<void> }>;
-  caps: StoreCapabilities;
 }
 
 /** Runs every conformance case against one store implementation. */

@@ -4,7 +4,6 @@ import { describeStore } from './describe-store.js';
 
 describeStore({
   name: 'postgres',
-  caps: { crossProcessNotify: true, skipLocked: true },
   async open() {
     const db = await createTestDatabase('store');
     return {

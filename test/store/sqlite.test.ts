@@ -6,7 +6,6 @@ import { describeStore } from './describe-store.js';
 
 describeStore({
   name: 'sqlite',
-  caps: { crossProcessNotify: true, skipLocked: false },
   async open() {
     const dir = mkdtempSync(join(tmpdir(), 'orrery-store-'));
     const path = join(dir, 'orrery.db');

@@ -30,7 +30,6 @@ import type {
   RunRate,
   StartRunRequest,
   Store,
-  StoreCapabilities,
   TaskFilter,
   WorkerActivity,
 } from '../store.js';
@@ -62,7 +61,6 @@ type Q = pg.PoolClient | pg.Pool;
 
 /** The fleet store: any number of runners and workers on any number of machines share one PostgreSQL database. */
 export class PostgresStore implements Store {
-  readonly caps: StoreCapabilities = { crossProcessNotify: true, skipLocked: true };
   private readonly hub: NotifyHub;
   private readonly notifier: PostgresNotifier;
   private readonly typeCache = new TypeCache();

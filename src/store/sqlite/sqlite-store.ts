@@ -34,7 +34,6 @@ import type {
   RunRate,
   StartRunRequest,
   Store,
-  StoreCapabilities,
   TaskFilter,
   WorkerActivity,
 } from '../store.js';
@@ -60,7 +59,6 @@ export { QUEUE_STATS_SQL } from './sqlite-statements.js';
 
 /** The embedded store: one SQLite file in WAL mode; writes take the write lock up front (BEGIN IMMEDIATE). */
 export class SqliteStore implements Store {
-  readonly caps: StoreCapabilities;
   private readonly db: Database.Database;
   private readonly hub: NotifyHub;
   private readonly wakeFiles: WakeFiles | null;
@@ -78,7 +76,6 @@ export class SqliteStore implements Store {
   private readonly typeLoads: SqliteTypeLoad;
 
   constructor(readonly url: string, path: string) {
-    this.caps = { crossProcessNotify: path !== ':memory:', skipLocked: false };
     this.db = openSqlite(path);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));

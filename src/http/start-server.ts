@@ -1,0 +1,257 @@
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { ValidationError } from '../core/errors.js';
+import { formatDuration } from '../core/durations.js';
+import { Archiver } from '../engine/archiver.js';
+import { Daemon } from '../engine/daemon.js';
+import type { DagNotifier } from '../engine/dag-notifier.js';
+import { silentLogger, type Logger } from '../engine/logger.js';
+import { prepareTypes } from '../engine/prepare-types.js';
+import type { Orrery, RunEvent } from '../engine/service.js';
+import type { HandlersModule } from '../worker/handlers.js';
+import { workerHandlers, type WorkerHandlers } from '../worker/isolation/worker-handlers.js';
+import type { IsolationMode } from '../worker/isolation/protocol.js';
+import { loadHandlers } from '../worker/load-handlers.js';
+import { createHttpApp } from './app.js';
+import { isLoopback } from './loopback.js';
+import { createMetrics, type OrreryMetrics } from './metrics.js';
+import { startHttpServer } from './server.js';
+
+/** The HTTP listener of `startServer`: API, dashboard, `/healthz` and `/metrics`. */
+export interface ServerHttpOptions {
+  /** Address to listen on; a non-loopback address needs `token`. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; `0` picks a free one (read it from `RunningServer.port`). Default `5180`. */
+  port?: number;
+  /** Bearer token required by `/api` and `/metrics`; `null` (default) requires none (loopback only). */
+  token?: string | null;
+  /** Serve `/metrics` without the token. Default `false`. */
+  publicMetrics?: boolean;
+  /** The dashboard's built files; default `dist/web` of this package (a missing directory serves no dashboard). */
+  webRoot?: string | null;
+}
+
+/** The worker of `startServer`, when it has handlers. */
+export interface ServerWorkerOptions {
+  /** Runs executed at once. Default `10`. */
+  concurrency?: number;
+  /** Most runs held in the worker's buffer beyond the running ones (claim ahead). Default `500`. */
+  prefetch?: number;
+  /** On `stop()`, how long running handlers may finish before their runs are abandoned. Default `10000` ms. */
+  graceMs?: number;
+  /** Task types to serve; each must exist and have a handler. Default: every type with a handler. */
+  types?: string[];
+  /** Idle poll interval for work from other processes. Default `1000` ms. */
+  pollMs?: number;
+  /** Worker id recorded on runs. Default `host:pid:random`. */
+  id?: string;
+  /** Where handlers run: `inline` (default), `thread` or `process` (needs `handlers` given as a file). */
+  isolation?: IsolationMode;
+  /** Heap limit of each handler thread or process, in MB (isolation `thread`/`process`). Default `1024`. */
+  maxMemoryMb?: number;
+  /** The file each handler thread or process loads, when `handlers` is given as a loaded module. */
+  file?: string;
+}
+
+/** What `startServer` runs; every part is optional (the defaults give `orrery serve`). */
+export interface ServerOptions {
+  /**
+   * The handlers: a file path (loaded as `--handlers` loads it; needed for isolation) or a module
+   * already loaded (`loadHandlers`). Its `taskTypes` are created when missing, its `dags` registered,
+   * and a worker runs its handlers. Without it, no worker runs.
+   */
+  handlers?: string | HandlersModule;
+  /** The worker's options (with `handlers`). */
+  worker?: ServerWorkerOptions;
+  /** Run the runner and the DAG scheduler. Default `true`. */
+  runner?: boolean;
+  /** Run the reaper. Default `true`. */
+  reaper?: boolean;
+  /** Longest sleep of the runner and reaper between passes. Default `1000` ms. */
+  maxSleepMs?: number;
+  /** How long due tasks of types without limits are left to workers before the runner queues them. Default `1000` ms. */
+  runnerGraceMs?: number;
+  /** DAG alerts; default: logged at error level. */
+  dagNotifier?: DagNotifier;
+  /** The HTTP listener; `false`: none (the loops alone, as `orrery runner` and `orrery worker`). Default `{}`. */
+  http?: ServerHttpOptions | false;
+  /** Archive finished runs older than `retentionMs` continuously, to the archive tables or, with `to`, a JSONL file. */
+  retention?: { retentionMs: number; to?: string };
+  /** Call the handlers module's `setup(orrery)` once the loops run. Default `true`. */
+  setup?: boolean;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+/** A started server; `stop()` ends it. The `Orrery` it was given stays open (close it after `stop()`). */
+export interface RunningServer {
+  /** The loops: runner, reaper, DAG scheduler and worker (each `null` when not run). */
+  readonly daemon: Daemon;
+  /** The bound port (`null` without HTTP). */
+  readonly port: number | null;
+  /** `http://HOST:PORT` (`null` without HTTP). */
+  readonly url: string | null;
+  /** The Prometheus metrics served at `/metrics`, fed by the service's run and worker events (`null` without HTTP). */
+  readonly metrics: OrreryMetrics | null;
+  /** The loaded handlers module (`null` without handlers). */
+  readonly handlers: HandlersModule | null;
+  /**
+   * Stops the archiver and the loops (running handlers get the worker's grace, or `graceMs`), closes
+   * the HTTP listener and the handler threads or processes. Idempotent.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * What `orrery serve` runs, as a library call: the runner, DAG scheduler, reaper and a worker with the
+ * given handlers (inline or isolated), the HTTP API with the dashboard and metrics fed by the
+ * service's events, and the archiver. The loops run until `stop()`.
+ *
+ * Refuses, with a `ValidationError` and nothing started: a handlers file that does not load (or not
+ * in a thread or process), `types` naming an unknown type or one without a handler, `types` or
+ * `isolation` other than inline without the handlers file, a non-loopback `host` without a token,
+ * and a port that cannot be listened on.
+ */
+export async function startServer(orrery: Orrery, opts: ServerOptions = {}): Promise<RunningServer> {
+  const log = opts.logger ?? silentLogger;
+  const w = opts.worker ?? {};
+  const http = opts.http === false ? null : (opts.http ?? {});
+  const host = http?.host ?? '127.0.0.1';
+  const token = http?.token ?? null;
+  if (http && !token && !isLoopback(host)) {
+    throw invalid('host', `--host ${host}: serving on a non-loopback address needs an API token (--token or ORRERY_API_TOKEN)`);
+  }
+  const isolation = w.isolation ?? 'inline';
+  const file = typeof opts.handlers === 'string' ? opts.handlers : (w.file ?? null);
+  if (isolation !== 'inline' && !file) throw invalid('isolation', `--isolation ${isolation}: needs the handlers file (handlers as a path, or worker.file)`);
+  const mod = typeof opts.handlers === 'string' ? await loadHandlers(opts.handlers) : (opts.handlers ?? null);
+  if (w.types && !mod) throw invalid('types', '--types: needs --handlers (the types a worker serves must have handlers)');
+  const concurrency = w.concurrency ?? 10;
+  let run: WorkerHandlers | null = null;
+  let server: Server | null = null;
+  let archiver: Archiver | null = null;
+  let daemon: Daemon | null = null;
+  let unsubscribe = () => {};
+  try {
+    run = mod
+      ? await workerHandlers(mod, {
+          mode: isolation,
+          file: file ?? '',
+          concurrency,
+          maxMemoryMb: w.maxMemoryMb ?? 1024,
+          onExit: (why) => log.warn(`a handler ${isolation} ended (${why}); the next run gets a new one`),
+        })
+      : null;
+    await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log);
+    if (mod?.dags?.length) {
+      for (const d of await orrery.dags.register(mod.dags.map((x) => x.toInput()))) {
+        log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
+      }
+    }
+    if (w.types) await checkTypes(orrery, w.types, mod!, file ?? 'the handlers');
+    const loops = new Daemon(orrery, {
+      runner: opts.runner ?? true,
+      reaper: opts.reaper ?? true,
+      ...(opts.maxSleepMs !== undefined ? { maxSleepMs: opts.maxSleepMs } : {}),
+      ...(opts.runnerGraceMs !== undefined ? { runnerGraceMs: opts.runnerGraceMs } : {}),
+      worker: run
+        ? {
+            handlers: run.handlers,
+            concurrency,
+            prefetch: w.prefetch ?? 500,
+            graceMs: w.graceMs ?? 10_000,
+            ...(w.types ? { types: w.types } : {}),
+            ...(w.pollMs !== undefined ? { pollMs: w.pollMs } : {}),
+            ...(w.id ? { id: w.id } : {}),
+          }
+        : null,
+      logger: log,
+      ...(opts.dagNotifier ? { dagNotifier: opts.dagNotifier } : {}),
+    });
+    let port: number | null = null;
+    let metrics: OrreryMetrics | null = null;
+    if (http) {
+      const m = createMetrics(orrery);
+      metrics = m;
+      const onRun = (e: RunEvent) => {
+        if (e.event === 'claimed' || e.event === 'started') m.recordClaim([e], e.run.worker ?? undefined);
+        else if (e.event === 'ended') (e.reaped ? m.recordReaped([e]) : m.recordEnd(e));
+      };
+      const onWorker = (id: string) => m.recordWorkerSeen(id);
+      orrery.events.on('run', onRun);
+      orrery.events.on('worker', onWorker);
+      unsubscribe = () => {
+        orrery.events.off('run', onRun);
+        orrery.events.off('worker', onWorker);
+      };
+      const app = createHttpApp(orrery, {
+        token,
+        publicMetrics: http.publicMetrics ?? false,
+        metrics: m,
+        health: () => ({ worker: loops.worker?.state ?? null, running: loops.worker?.running ?? 0 }),
+        logger: log,
+        // The dashboard's build output: dist/web beside dist/http (src/http when run from the sources).
+        webRoot: http.webRoot === undefined ? fileURLToPath(new URL('../../dist/web/', import.meta.url)) : http.webRoot,
+      });
+      const wanted = http.port ?? 5180;
+      try {
+        ({ server, port } = await startHttpServer(app, host, wanted));
+      } catch (e) {
+        throw invalid('port', `--port ${wanted}: cannot listen on ${host}: ${(e as Error).message}`);
+      }
+    }
+    loops.start();
+    daemon = loops;
+    if (opts.retention) {
+      archiver = new Archiver(orrery, { retentionMs: opts.retention.retentionMs, ...(opts.retention.to !== undefined ? { to: opts.retention.to } : {}), logger: log.child({ loop: 'archiver' }) });
+      archiver.start();
+      log.info(`archiving runs ended more than ${formatDuration(opts.retention.retentionMs)} ago to ${opts.retention.to ?? 'the archive tables'}`);
+    }
+    if (mod?.setup && (opts.setup ?? true)) await mod.setup(orrery);
+    const listener = server as Server | null;
+    const handlers = run;
+    let stopped: Promise<void> | null = null;
+    return {
+      daemon: loops,
+      port,
+      url: port !== null ? `http://${host.includes(':') ? `[${host}]` : host}:${port}` : null,
+      metrics,
+      handlers: mod,
+      stop(graceMs?: number) {
+        stopped ??= (async () => {
+          try {
+            await archiver?.stop();
+            await loops.stop(graceMs);
+          } finally {
+            unsubscribe();
+            await new Promise<void>((r) => (listener ? listener.close(() => r()) : r()));
+            await handlers?.close();
+          }
+        })();
+        return stopped;
+      },
+    };
+  } catch (e) {
+    await archiver?.stop();
+    await daemon?.stop(0);
+    unsubscribe();
+    server?.close();
+    await run?.close();
+    throw e;
+  }
+}
+
+/** `types` must name existing task types whose backends have a handler. */
+async function checkTypes(orrery: Orrery, types: string[], mod: HandlersModule, file: string): Promise<void> {
+  const found = await orrery.listTaskTypes(types);
+  const known = new Set(found.map((t) => t.name));
+  const unknown = types.filter((t) => !known.has(t));
+  if (unknown.length) throw invalid('types', `--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+  const unhandled = found.filter((t) => !(t.backendName in mod.handlers));
+  if (unhandled.length) throw invalid('types', `--types: no handler in ${file} for ${unhandled.map((t) => `${t.name} (backend ${t.backendName})`).join(', ')}`);
+}
+
+/** A refusal of the options: its message names the CLI flag, its detail the option. */
+function invalid(path: string, message: string): ValidationError {
+  return new ValidationError(message, [{ path, message }]);
+}

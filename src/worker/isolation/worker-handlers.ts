@@ -1,0 +1,46 @@
+import { ValidationError } from '../../core/errors.js';
+import type { Handler, HandlersModule } from '../handlers.js';
+import type { IsolationMode } from './protocol.js';
+
+/** The handlers a worker calls, and how to end the threads or processes that run them. */
+export interface WorkerHandlers {
+  /** One handler per backend name: the module's own (inline), or proxies into the isolates. */
+  handlers: Record<string, Handler>;
+  /** Ends the threads or processes (after the worker stopped). */
+  close(): Promise<void>;
+}
+
+export interface WorkerHandlersOptions {
+  /** Where handlers run (SPEC §2.4). */
+  mode: IsolationMode;
+  /** The handlers file, loaded again by each thread or process (isolation thread|process). */
+  file: string;
+  /** Threads or processes at most: the worker's concurrency. */
+  concurrency: number;
+  /** Heap limit of each thread or process, in MB. */
+  maxMemoryMb: number;
+  /** Told when a thread or process ended (crash, out of memory, killed), for the log. */
+  onExit?: (why: string) => void;
+}
+
+/**
+ * The handlers a worker calls: the module's own (inline), or proxies that run them in worker threads
+ * or child processes, one run each. One isolate is started here, so that a handlers file that fails
+ * to load in isolation is reported at start (a `ValidationError`; exit 2 in the CLI), not on the
+ * first run.
+ */
+export async function workerHandlers(mod: HandlersModule, opts: WorkerHandlersOptions): Promise<WorkerHandlers> {
+  const { mode } = opts;
+  if (mode === 'inline') return { handlers: mod.handlers, close: async () => {} };
+  const { IsolatePool } = await import('./pool.js');
+  const pool = new IsolatePool({ mode, file: opts.file, size: opts.concurrency, maxMemoryMb: opts.maxMemoryMb, ...(opts.onExit ? { onExit: opts.onExit } : {}) });
+  let backends: string[];
+  try {
+    backends = await pool.warmUp();
+  } catch (e) {
+    await pool.close();
+    const message = `the handlers file does not load in a ${mode}: ${(e as Error).message}`;
+    throw new ValidationError(`--isolation ${mode}: ${message}`, [{ path: 'isolation', message }]);
+  }
+  return { handlers: pool.handlers(backends), close: () => pool.close() };
+}

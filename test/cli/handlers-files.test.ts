@@ -1,0 +1,128 @@
+/**
+ * Handlers files of every extension load in any package (issue 16, item 8): each case writes a
+ * handlers file and a module it imports into a fresh directory (no package.json, `npm init -y`'s,
+ * `"type": "commonjs"`, `"type": "module"`), starts the built `orrery worker` on it and waits for its
+ * start line, which names the handler read from the imported module.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { BIN, removeTempDirs, tempDir } from './cli-helpers.js';
+
+afterAll(removeTempDirs);
+
+const PACKAGES = {
+  'no package.json': null,
+  // What npm 11's `npm init -y` writes.
+  'npm init -y ("type": "commonjs")': { name: 'app', version: '1.0.0', main: 'index.js', scripts: { test: 'echo "Error: no test specified" && exit 1' }, license: 'ISC', type: 'commonjs' },
+  '"type": "module"': { name: 'app', type: 'module' },
+} as const;
+type Pkg = keyof typeof PACKAGES;
+
+interface Case {
+  file: string;
+  source: string;
+  dep: string;
+  depSource: string;
+}
+
+/** An ESM handlers file (TypeScript syntax where the extension allows it) importing its handler's name. */
+const esm = (ext: string, depExt: string, ts: boolean): Case => ({
+  file: `handlers${ext}`,
+  source: `import { name } from './dep${depExt}';\nconst ok${ts ? ': string' : ''} = 'ok';\nexport const handlers = { [name]: async () => ok };\n`,
+  dep: `dep${ext}`,
+  depSource: `export const name${ts ? ': string' : ''} = 'from-${ext.slice(1)}';\n`,
+});
+/** A CommonJS handlers file (`require`, `module.exports`). */
+const cjs = (ext: string): Case => ({
+  file: `handlers${ext}`,
+  source: `const { name } = require('./dep${ext}');\nmodule.exports = { handlers: { [name]: async () => 'ok' } };\n`,
+  dep: `dep${ext}`,
+  depSource: `module.exports = { name: 'from-${ext.slice(1)}' };\n`,
+});
+
+/** Which files load in which packages: TypeScript and ESM-by-extension everywhere; `.js` as its package says. */
+const ALL = Object.keys(PACKAGES) as Pkg[];
+const CASES: [string, Case, Pkg[]][] = [
+  ['.ts (ESM syntax)', esm('.ts', '', true), ALL],
+  ['.ts (CommonJS syntax)', cjs('.ts'), ['no package.json', 'npm init -y ("type": "commonjs")']],
+  ['.mts', esm('.mts', '.mjs', true), ALL],
+  ['.cts (ESM syntax, compiled to CommonJS)', esm('.cts', '.cjs', true), ALL],
+  ['.mjs', esm('.mjs', '.mjs', false), ALL],
+  ['.cjs', cjs('.cjs'), ALL],
+  ['.js (CommonJS)', cjs('.js'), ['no package.json', 'npm init -y ("type": "commonjs")']],
+  ['.js (ESM)', esm('.js', '.js', false), ALL],
+];
+
+interface Started {
+  code: number | null;
+  output: string;
+}
+
+/**
+ * Starts `orrery worker ARGS` in `cwd`; resolves with its output once it logged its start line (then
+ * kills it: a signal that early may precede its handlers) or exited (with its exit code).
+ */
+function startWorker(args: string[], cwd: string): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'worker', ...args], { cwd, env: { ...process.env, ORRERY_DB: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let stopping = false;
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (!stopping && /orrery started/.test(output)) {
+        stopping = true;
+        child.kill('SIGKILL');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+function project(pkg: Pkg, c: Case): string {
+  const dir = tempDir();
+  const json = PACKAGES[pkg];
+  if (json) writeFileSync(join(dir, 'package.json'), JSON.stringify(json, null, 2));
+  writeFileSync(join(dir, c.file), c.source);
+  writeFileSync(join(dir, c.dep), c.depSource);
+  return dir;
+}
+
+describe('orrery worker --handlers FILE in any package', () => {
+  const rows = CASES.flatMap(([what, c, pkgs]) => pkgs.map((pkg) => [what, pkg, c] as const));
+  test.concurrent.each(rows)('%s with %s', async (_what, pkg, c) => {
+    const dir = project(pkg, c);
+    const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', c.file], dir);
+    expect(r.output).toMatch(new RegExp(`orrery started .*handlers: from-${c.file.split('.')[1]}\\)`));
+  });
+
+  test('a CommonJS .js file in a "type": "module" package: exit 2 with Node\'s reason', async () => {
+    const c = cjs('.js');
+    const dir = project('"type": "module"', c);
+    const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', c.file], dir);
+    expect(r.code).toBe(2);
+    expect(r.output).toMatch(/^orrery: --handlers handlers\.js: cannot load it: require is not defined in ES module scope/);
+  });
+
+  test.concurrent.each(['thread', 'process'])('a .ts file outside a "type": "module" package also loads in a handler %s (isolation)', async (mode) => {
+    const c = esm('.ts', '', true);
+    const dir = project('no package.json', c);
+    const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', c.file, '--isolation', mode, '--concurrency', '1'], dir);
+    expect(r.output).toMatch(new RegExp(`orrery started .*isolation ${mode}, handlers: from-ts\\)`));
+  });
+
+  test('a .ts file with top-level await outside a "type": "module" package: exit 2 with a hint to rename it .mts', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'handlers.ts'), "await Promise.resolve();\nexport const handlers = { a: async () => 'ok' };\n");
+    const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'handlers.ts'], dir);
+    expect(r.code).toBe(2);
+    expect(r.output).toMatch(/--handlers handlers\.ts: cannot load it: [\s\S]*rename it \.mts for top-level await/);
+    writeFileSync(join(dir, 'handlers.mts'), "await Promise.resolve();\nexport const handlers = { a: async () => 'ok' };\n");
+    const mts = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'handlers.mts'], dir);
+    expect(mts.output).toMatch(/orrery started .*handlers: a\)/);
+  });
+});

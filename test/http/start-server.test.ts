@@ -1,0 +1,64 @@
+/** startServer: the library's `orrery serve`, with a worker, the HTTP API and metrics that move. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openOrrery, type Orrery } from '../../src/engine/service.js';
+import type { RunEvent } from '../../src/engine/service.js';
+import { ValidationError } from '../../src/core/errors.js';
+import { startServer, type RunningServer } from '../../src/http/start-server.js';
+
+describe('startServer', () => {
+  let dir: string;
+  let orrery: Orrery | null = null;
+  let server: RunningServer | null = null;
+  afterEach(async () => {
+    await server?.stop(0);
+    await orrery?.close();
+    server = null;
+    orrery = null;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const open = async () => {
+    dir = mkdtempSync(join(tmpdir(), 'orrery-start-server-'));
+    orrery = await openOrrery({ db: `sqlite:${join(dir, 'o.db')}` });
+    return orrery;
+  };
+
+  it('runs the handlers, serves the API and /healthz, and its /metrics count the runs; stop() closes the listener', async () => {
+    const o = await open();
+    const ended = new Promise<RunEvent>((resolve) => o.events.on('run', (e) => e.event === 'ended' && resolve(e)));
+    server = await startServer(o, {
+      handlers: {
+        handlers: { job: async () => ({ eventful: true, result: 'done' }) },
+        taskTypes: [{ name: 'job' }],
+        setup: async (x) => void (await (x as Orrery).createTask({ type: 'job', policy: 'oneshot' })),
+      },
+      http: { port: 0 },
+    });
+    expect(server.port).toBeGreaterThan(0);
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+    expect(server.daemon.worker).not.toBeNull();
+    const e = await ended;
+    expect(e.run.status).toBe('eventful');
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const tasks = ((await (await fetch(`${server.url}/api/tasks?type=job`)).json()) as { items: Array<{ status: string }> }).items;
+    expect(tasks.map((t) => t.status)).toEqual(['completed']);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^orrery_runs_total\{type="job",status="eventful"\} 1$/m);
+    const url = server.url!;
+    await server.stop();
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
+  it('refuses bad options with a ValidationError and starts nothing', async () => {
+    const o = await open();
+    const handlers = { handlers: { job: async () => undefined } };
+    await expect(startServer(o, { handlers, worker: { types: ['nope'] }, http: false })).rejects.toThrow(ValidationError);
+    await expect(startServer(o, { handlers, worker: { types: ['nope'] }, http: false })).rejects.toThrow('--types: unknown task type nope');
+    await expect(startServer(o, { http: { host: '0.0.0.0', port: 0 } })).rejects.toThrow(/non-loopback address needs an API token/);
+    await expect(startServer(o, { handlers, worker: { isolation: 'thread' }, http: false })).rejects.toThrow(/--isolation thread: needs the handlers file/);
+    await expect(startServer(o, { handlers: join(dir, 'missing.ts'), http: false })).rejects.toThrow(/--handlers: file .*missing\.ts not found/);
+    expect(await o.listTaskTypes()).toEqual([]);
+  });
+});
