@@ -36,6 +36,7 @@ export type { Store, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from '.
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
 export type { Jobboard } from './engine/jobboard.js';
 export type { RunEvent } from './engine/service.js';
+export type { TaskBatchSummary, TaskImportSummary, ImportOptions, ImportProgress } from './engine/task-import.js';
 export { OrreryClient, type TaskPage } from './http/client.js';
 export { createHttpApp, type HttpOptions } from './http/app.js';
 export { createMetrics, type OrreryMetrics, type MetricsOptions } from './http/metrics.js';

@@ -10,6 +10,8 @@ import { openOrrery, type Orrery } from '../engine/service.js';
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** True when `err` writes to a terminal (progress is then redrawn in place). */
+  errIsTty?: boolean;
 }
 
 export interface DbOpts {

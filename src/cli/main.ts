@@ -35,7 +35,10 @@ export function buildProgram(io: Io): Command {
 }
 
 /** Runs the CLI and returns the exit code: 0 success, 2 invalid input, 1 other failures. */
-export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), errIsTty: process.stderr.isTTY === true },
+): Promise<number> {
   const program = buildProgram(io);
   try {
     await program.parseAsync(hoistDb(argv), { from: 'user' });

@@ -3,6 +3,7 @@ import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, type Disabl
 import { ON_CONFLICT_MODES, type OnConflict, type TaskInput } from '../core/validation.js';
 import { parseTaskArguments } from './arguments.js';
 import { whyCommand } from './why-command.js';
+import { addImportCommand } from './task-import-command.js';
 import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface AddOpts extends DbOpts {
@@ -182,6 +183,7 @@ export function taskCommands(io: Io): Command {
     if (runs.length > 0) printRuns(io, runs);
   });
   cmd.addCommand(whyCommand(io));
+  addImportCommand(cmd, io);
   return cmd;
 }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { RUN_END_STATUSES } from '../core/model.js';
-import { validateMetadata, validateTask, validateTaskType, assertJson, type TaskInput, type TaskTypeInput } from '../core/validation.js';
+import { validateMetadata, validateTask, validateTaskType, assertJson, type NewTask, type TaskInput, type TaskTypeInput } from '../core/validation.js';
 import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
@@ -30,6 +30,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
+import { CHUNK, chunksOf, importTaskLines, tally, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
@@ -217,15 +218,56 @@ export class Orrery implements Jobboard {
     return (await this.createTasksDetailed(inputs, opts)).map((c) => c.task);
   }
 
-  /** Like `createTasks`, with `{ task, created }` for each input: `created` is false for an equal active task returned instead. */
+  /**
+   * Creates many tasks with each one's outcome (created, or the equal active task returned or replaced).
+   * A batch larger than one chunk (1,000 tasks) is validated and written chunk by chunk, the event
+   * loop running in between, still in one transaction: an invalid task (named `tasks[i].field`) or a
+   * conflict rejects the batch and nothing is written.
+   */
   async createTasksDetailed(inputs: readonly TaskInput[], opts: At = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
+    const { tasks, at } = await this.validateBatch(inputs, opts, prefix);
+    if (tasks.length <= CHUNK) return this.store.createTasks(tasks, at);
+    const out: CreatedTask[] = [];
+    await this.store.importTasks(chunksOf(tasks), at, (created) => {
+      for (const c of created) out.push(c);
+    });
+    return out;
+  }
+
+  /**
+   * Creates many tasks like createTasks, answering counts (and with `ids: true` each task's id, in
+   * input order) instead of the tasks: what a large batch should ask for.
+   */
+  async createTasksSummary(inputs: readonly TaskInput[], opts: At & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+    const { tasks, at } = await this.validateBatch(inputs, opts, 'tasks');
+    const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
+    if (tasks.length <= CHUNK) tally(summary, await this.store.createTasks(tasks, at));
+    else await this.store.importTasks(chunksOf(tasks), at, (created) => tally(summary, created));
+    return summary;
+  }
+
+  /**
+   * Imports tasks from NDJSON (one task per line, the fields of createTask; blank lines ignored) read
+   * from a byte stream once: every line is validated before anything is written (a bad line throws a
+   * ValidationError naming its number and field, `line 7: type: ...`), then all are written in one
+   * transaction, chunk by chunk. Memory stays bounded whatever the number of lines (see
+   * docs/http.md#post-apitasksimport).
+   */
+  importTasks(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions = {}): Promise<TaskImportSummary> {
+    return importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts);
+  }
+
+  private async validateBatch(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ tasks: NewTask[]; at: Date }> {
     if (!Array.isArray(inputs)) throw invalid(prefix, 'must be an array of tasks');
     if (inputs.length > MAX_BATCH) throw invalid(prefix, `at most ${MAX_BATCH} tasks per batch`);
     const at = this.instant(opts.at);
-    const names = [...new Set(inputs.map((i) => (i && typeof i === 'object' ? (i as { type?: unknown }).type : undefined)).filter((n): n is string => typeof n === 'string'))];
-    const types = await this.knownTypes(names);
-    const tasks = inputs.map((input, i) => validateTask(input, types, at, prefix ? `${prefix}[${i}]` : ''));
-    return this.store.createTasks(tasks, at);
+    const names = new Set<string>();
+    for (const i of inputs) {
+      const n = i && typeof i === 'object' ? (i as { type?: unknown }).type : undefined;
+      if (typeof n === 'string') names.add(n);
+    }
+    const types = await this.knownTypes([...names]);
+    return { tasks: await validateInChunks(inputs, types, at, prefix), at };
   }
 
   private readonly typeCache = new TypeCache();

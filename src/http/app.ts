@@ -10,6 +10,7 @@ import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
 import { staticFiles } from './static-files.js';
+import { parseTasksBody, textOf } from './large-body.js';
 
 export interface HttpOptions {
   /** When set, every /api request needs `Authorization: Bearer <token>`. */
@@ -41,6 +42,22 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
     for (const x of Object.values(v)) if (x !== null && typeof x === 'object') stack.push([x, depth + 1]);
   }
   return false;
+}
+
+/** A byte stream of the text pieces, pulled as the client reads. */
+function readableOf(pieces: AsyncIterable<string>): ReadableStream<Uint8Array> {
+  const it = pieces[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await it.next();
+      if (done) controller.close();
+      else controller.enqueue(encoder.encode(value));
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  });
 }
 
 /** Constant-time comparison of the presented bearer token with the configured one. */
@@ -159,34 +176,42 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
 function mount(app: Hono, orrery: Orrery, r: Route): void {
   const path = `/api${r.path}`;
   const limit = bodyLimit({
-    maxSize: r.path === '/tasks/batch' ? 256 * MB : 4 * MB,
+    maxSize: r.largeBody ? 256 * MB : 4 * MB,
     onError: () => {
       throw new HttpError('payload_too_large', 'request body too large');
     },
   });
-  app.on(r.method.toUpperCase(), path, limit, async (c) => {
+  // A streamed body is bounded by its handler (per line), not as a whole.
+  const limited = r.streamBody ? async (_c: Context, next: () => Promise<void>) => next() : limit;
+  app.on(r.method.toUpperCase(), path, limited, async (c) => {
     checkStorableParams(c.req.param() as Record<string, string>, c.req.query());
     const params: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(r.params ?? {})) params[name] = parseContract(s, c.req.param(name), name);
     const query = r.query ? parseContract(r.query, c.req.query(), 'query') : undefined;
     let body: unknown;
-    if (r.body) {
-      const text = await c.req.text();
+    if (r.streamBody) body = c.req.raw; // read by the handler as it arrives
+    else if (r.body) {
+      const text = r.largeBody ? await textOf(c.req.raw) : await c.req.text();
       if (text.trim() === '') throw new HttpError('bad_request', 'a JSON body is required');
       checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
-      try {
-        body = JSON.parse(text);
-      } catch (e) {
-        throw new HttpError('bad_request', `invalid JSON: ${(e as Error).message}`);
+      // A large body is parsed a piece at a time, so the event loop runs on (its depth counted as it goes).
+      body = r.largeBody ? await parseTasksBody(text, MAX_JSON_DEPTH) : null;
+      if (body === null) {
+        try {
+          body = JSON.parse(text);
+        } catch (e) {
+          throw new HttpError('bad_request', `invalid JSON: ${(e as Error).message}`);
+        }
+        // Validation and storage walk bodies recursively: deep nesting would overflow the stack (a 500).
+        if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
       }
-      // Validation and storage walk bodies recursively: deep nesting would overflow the stack (a 500).
-      if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
       checkStorableBody(text, body);
       if (!r.bodyCheckedByService) body = parseContract(r.body, body, '');
       else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
     }
     const out = await r.handler(orrery, { params, query, body });
     if (out.status === 204) return c.body(null, 204);
+    if (out.stream) return c.body(readableOf(out.stream), (out.status ?? 200) as 200, { 'content-type': 'application/json' });
     return c.json(out.body ?? null, (out.status ?? 200) as 200);
   });
 }

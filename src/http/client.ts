@@ -18,6 +18,7 @@ import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
+import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer, TaskFilter } from '../store/store.js';
 
 /** Most runs one HTTP claim may ask for (the jobboard's ClaimBody bound). */
@@ -168,6 +169,31 @@ export class OrreryClient implements Jobboard {
   /** `POST /api/tasks/batch`: one transaction; one invalid task rejects the batch. */
   async createTasks(inputs: readonly TaskInput[]): Promise<Task[]> {
     return (await this.call<{ tasks: Task[] }>('POST', '/tasks/batch', { tasks: inputs })).tasks;
+  }
+  /** Creates many tasks, answering counts (and with `ids: true` each task's id in input order) instead of the tasks. */
+  createTasksSummary(inputs: readonly TaskInput[], opts: { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+    return this.call('POST', `/tasks/batch?return=${opts.ids ? 'ids' : 'count'}`, { tasks: inputs });
+  }
+  /** Imports NDJSON tasks (POST /api/tasks/import), streaming `body` (text or bytes) to the server: all or nothing. */
+  async importTasks(body: string | AsyncIterable<Uint8Array>, opts: { ids?: boolean } = {}): Promise<TaskImportSummary> {
+    const it = typeof body === 'string' ? null : body[Symbol.asyncIterator]();
+    const stream = it === null ? (body as string) : new ReadableStream<Uint8Array>({
+      async pull(c) {
+        const r = await it.next();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+    });
+    const res = await fetch(`${this.base}/api/tasks/import${opts.ids ? '?return=ids' : ''}`, {
+      method: 'POST',
+      headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), 'content-type': 'application/x-ndjson' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : null;
+    if (!res.ok) throw toError(parsed as never, res.status);
+    return parsed as TaskImportSummary;
   }
   /** The Indico Client's enqueue: a one-shot task, due now unless `nextRun` says otherwise. */
   enqueue(type: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, nextRun?: Date): Promise<Task> {

@@ -37,6 +37,8 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       tags: [r.tag],
       ...(parameters.length ? { parameters } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(r.body, 'input') } } } } : {}),
+      // A stream of lines: the schema given is that of one line.
+      ...(r.streamBody ? { requestBody: { required: true, content: { [r.streamBody.contentType]: { schema: schema(r.streamBody.line, 'input') } } } } : {}),
       responses,
     };
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ValidationError, type ErrorDetail } from '../core/errors.js';
 import { taskInputSchema, taskTypeInputSchema } from '../core/validation.js';
 import type { Orrery } from '../engine/service.js';
+import type { CreatedTask } from '../store/store.js';
 import { HttpError } from './errors.js';
 import * as S from './schemas.js';
 
@@ -16,6 +17,8 @@ export interface RouteInput {
 export interface RouteResult {
   status?: number;
   body?: unknown;
+  /** A JSON body sent in pieces as they come (a large answer is never one string). */
+  stream?: AsyncIterable<string>;
 }
 
 /** One HTTP route: its contracts (which validate requests and generate the OpenAPI document) and its handler. */
@@ -29,6 +32,13 @@ export interface Route {
   body?: z.ZodType;
   /** The body contract is checked by the service with this schema (core validation); documented, not re-run here. */
   bodyCheckedByService?: boolean;
+  /**
+   * The body is a stream the handler reads itself (given as the Request in `body`), of this content
+   * type, each line matching `line`: no body limit, no parsing here.
+   */
+  streamBody?: { contentType: string; line: z.ZodType };
+  /** A `{"tasks": [...]}` body of up to 256 MB (else 4 MB), parsed a piece at a time. */
+  largeBody?: boolean;
   responses: Record<number, z.ZodType | null>;
   handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any }) => Promise<RouteResult>;
 }
@@ -55,6 +65,21 @@ async function found<T>(value: Promise<T | null>, what: string, field = 'id'): P
   const v = await value;
   if (v === null) throw new HttpError('not_found', `${what} not found`, [{ path: field, message: `no ${what}` }]);
   return v;
+}
+
+const TASKS_PER_PIECE = 1000;
+
+/** `{"tasks":[...],"created":n}` in pieces of 1,000 tasks, a turn of the event loop between pieces. */
+async function* tasksAnswer(out: readonly CreatedTask[], created: number): AsyncGenerator<string> {
+  yield '{"tasks":[';
+  for (let i = 0; i < out.length; i += TASKS_PER_PIECE) {
+    let piece = i === 0 ? '' : ',';
+    const end = Math.min(out.length, i + TASKS_PER_PIECE);
+    for (let j = i; j < end; j++) piece += (j === i ? '' : ',') + JSON.stringify(out[j]!.task);
+    yield piece;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  yield `],"created":${created}}`;
 }
 
 export const routes: Route[] = [
@@ -85,12 +110,20 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'post', path: '/tasks/batch', tag: 'tasks', summary: 'Create many tasks in one transaction; one invalid task rejects the batch',
-    body: S.BatchBody,
-    responses: { 201: z.object({ tasks: z.array(S.TaskSchema), created: z.number().int() }), 400: S.ErrorSchema },
-    handler: async (o, { body }) => {
+    method: 'post', path: '/tasks/batch', tag: 'tasks',
+    summary: 'Create many tasks in one transaction; one invalid task rejects the batch. `return`: tasks (default), ids or count',
+    body: S.BatchBody, query: S.BatchQuery, largeBody: true,
+    responses: { 201: z.union([S.BatchTasksAnswer, S.BatchIdsAnswer, S.BatchCountAnswer]), 400: S.ErrorSchema, 409: S.ErrorSchema },
+    handler: async (o, { body, query }) => {
+      const want = (query as { return?: 'tasks' | 'ids' | 'count' }).return ?? 'tasks';
+      if (want !== 'tasks') {
+        const { ids, ...counts } = await o.createTasksSummary(body.tasks, { ids: want === 'ids' });
+        return { status: 201, body: want === 'ids' ? { ids, ...counts } : counts };
+      }
       const out = await o.createTasksDetailed(body.tasks);
-      return { status: 201, body: { tasks: out.map((c) => c.task), created: out.filter((c) => c.created).length } };
+      const created = out.filter((c) => c.created).length;
+      if (out.length <= TASKS_PER_PIECE) return { status: 201, body: { tasks: out.map((c) => c.task), created } };
+      return { status: 201, stream: tasksAnswer(out, created) };
     },
   },
   {

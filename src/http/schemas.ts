@@ -111,6 +111,23 @@ export const IdsBody = z.strictObject({ ids: z.array(id).min(1).max(10_000) });
 export const RespawnBody = z.strictObject({ ids: z.array(id).min(1).max(10_000), nextRun: isoInstant.optional() });
 export const ScheduleBody = z.strictObject({ type: nonEmpty.optional(), at: isoInstant.optional() });
 export const BatchBody = z.strictObject({ tasks: z.array(z.unknown()).min(1).max(1_000_000) });
+export const BatchQuery = z.strictObject({ return: z.enum(['tasks', 'ids', 'count']).optional() });
+const batchCounts = {
+  count: z.number().int().describe('tasks in the batch (an import: its non-blank lines)'),
+  created: z.number().int().describe('tasks inserted'),
+  existing: z.number().int().describe('tasks not inserted: an equal active task exists (or came earlier in the input)'),
+  replaced: z.number().int().describe('existing tasks updated by onConflict "replace"'),
+};
+export const BatchTasksAnswer = z.object({ tasks: z.array(TaskSchema), created: z.number().int() });
+export const BatchCountAnswer = z.strictObject(batchCounts);
+export const BatchIdsAnswer = z.strictObject({ ids: z.array(z.number().int()).describe('each task\'s id, in input order'), ...batchCounts });
+export const ImportQuery = z.strictObject({ return: z.enum(['count', 'ids']).optional() });
+export const ImportAnswer = z.strictObject({
+  lines: z.number().int().describe('lines read, blank lines included'),
+  ...batchCounts,
+  ids: z.array(z.number().int()).optional().describe('with ?return=ids: each task\'s id, in line order'),
+  durationMs: z.number().int(),
+});
 export const CancelBody = z.strictObject({ at: isoInstant.optional() });
 export const StartBody = z.strictObject({ worker: nonEmpty.optional(), metadata: z.record(z.string(), z.unknown()).optional(), at: isoInstant.optional() });
 const MAX_RETRY_AFTER_MS = 100 * 365 * 86_400_000;

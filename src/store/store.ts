@@ -257,6 +257,14 @@ export interface Store {
   typeLoad(req: TypeLoadRequest): Promise<TypeLoadFacts>;
 
   createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]>;
+  /**
+   * Creates the tasks of `chunks` in ONE transaction written chunk by chunk, the event loop running
+   * between chunks: all of them or, when `chunks` or `onChunk` throws or a write fails, none (the
+   * error propagates). `onChunk` gets each chunk's results in order; nothing else is kept. On SQLite
+   * the write lock is held until the commit (this process's other writes wait for it), so neither
+   * `chunks` nor `onChunk` may wait for a write of this store.
+   */
+  importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void>;
   getTask(id: number): Promise<Task | null>;
   searchTasks(filter: TaskFilter): Promise<Task[]>;
   listPending(type: string, at: Date, limit: number): Promise<Task[]>;

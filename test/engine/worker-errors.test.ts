@@ -105,7 +105,7 @@ describe('the worker retries only StorageUnavailableError', () => {
     const { client, url } = await remote(orrery, onCleanup);
     const res = await fetch(`${url}/api/jobboard/end`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: [{ backendId: 'probe', status: 'eventful', worker: 'w' }] }) });
     expect(res.status).toBe(503);
-    expect(((await res.json()) as { error: { code: string } }).error).toEqual({ code: 'storage_unavailable', message: 'the database is unavailable; retry later', details: [] });
+    expect(((await res.json()) as { error: { code: string } }).error).toMatchObject({ code: 'storage_unavailable', message: 'the database is unavailable; retry later', details: [], requestId: expect.any(String) });
     const { lines, logger } = capture();
     const worker = new Worker(client, { handlers: { job: () => true }, types: ['job'], concurrency: 1, pollMs: 20, logger });
     const task = await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } });

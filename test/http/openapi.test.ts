@@ -110,6 +110,15 @@ async function scenario(h: HttpHarness): Promise<void> {
   );
   await expectStatus(call('POST', '/api/tasks/batch', { tasks: [{ type: 'mail', arguments: { args: [5] } }, { type: 'missing' }] }), 400);
   await expectStatus(call('POST', '/api/tasks/batch', { tasks: [] }), 400);
+  await expectStatus(call('POST', '/api/tasks/batch?return=ids', { tasks: [{ type: 'mail', arguments: { args: [3] } }, { type: 'mail', arguments: { args: [6] } }] }), 201);
+  await expectStatus(call('POST', '/api/tasks/batch?return=count', { tasks: [{ type: 'mail', arguments: { args: [3] } }] }), 201);
+  const ndjson = (text: string, q = '', headers: Record<string, string> = { ...auth, 'content-type': 'application/x-ndjson' }) =>
+    h.call('POST', `/api/tasks/import${q}`, undefined, { headers, raw: text });
+  await expectStatus(ndjson('{"type":"mail","arguments":{"args":[7]}}\n\n{"type":"mail","arguments":{"args":[3]}}\n'), 201);
+  await expectStatus(ndjson('{"type":"mail","arguments":{"args":[8]}}\n', '?return=ids'), 201);
+  await expectStatus(ndjson('{"type":"mail"}\n{"type":"missing"}\n'), 400);
+  await expectStatus(ndjson('{"type":"mail"}\n', '', { ...auth, 'content-type': 'text/plain' }), 415);
+  await expectStatus(ndjson('{"type":"mail"}\n', '', { 'content-type': 'application/x-ndjson' }), 401);
   await expectStatus(call('GET', '/api/tasks'), 200);
   await expectStatus(call('GET', '/api/tasks?type=mail&limit=2'), 200);
   await expectStatus(call('GET', '/api/tasks?type=mail&limit=2&cursor=2'), 200);
@@ -265,6 +274,11 @@ describe('the OpenAPI document', () => {
       if (r.body) {
         expect(op!.requestBody?.required).toBe(true);
         expect(op!.requestBody?.content['application/json']?.schema).toBeTypeOf('object');
+      } else if (r.streamBody) {
+        // A stream of lines (POST /api/tasks/import): its media type, with the schema of one line.
+        expect(op!.requestBody?.required).toBe(true);
+        expect(Object.keys(op!.requestBody!.content)).toEqual([r.streamBody.contentType]);
+        expect(op!.requestBody!.content[r.streamBody.contentType]!.schema).toMatchObject({ type: 'object', required: ['type'] });
       } else expect(op!.requestBody).toBeUndefined();
       for (const status of Object.keys(r.responses)) expect(op!.responses[status], `${r.method} ${r.path} ${status}`).toBeDefined();
       expect(op!.responses['401']).toBeDefined();

@@ -10,6 +10,7 @@ import { limitCases } from './limits.case.js';
 import { runnerCases } from './runner.case.js';
 import { statsCases } from './stats.case.js';
 import { taskBatchCases } from './task-batches.case.js';
+import { taskImportCases } from './task-import.case.js';
 import { taskCases } from './tasks.case.js';
 import { taskTypeAdminCases } from './task-type-admin.case.js';
 import { whyCases } from './why.case.js';
@@ -27,6 +28,7 @@ export function describeStore(sut: StoreUnderTest): void {
   describe(`store conformance: ${sut.name}`, () => {
     taskCases(sut);
     taskBatchCases(sut);
+    taskImportCases(sut);
     taskTypeAdminCases(sut);
     whyCases(sut);
     runnerCases(sut);

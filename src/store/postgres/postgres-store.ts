@@ -190,6 +190,35 @@ export class PostgresStore implements Store {
     return out;
   }
 
+  /**
+   * One transaction on a client of its own, each chunk written by the multi-row statements of a batch;
+   * other clients of the pool go on meanwhile and see the tasks at the commit. Not retried: the chunks
+   * are read once.
+   */
+  async importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void> {
+    const c = await this.pool.connect();
+    let broken = false;
+    const onError = () => (broken = true);
+    c.on('error', onError);
+    let changed = 0;
+    try {
+      await c.query('BEGIN');
+      for await (const chunk of chunks) {
+        const out = chunk.length === 0 ? [] : await insertTasks(c, chunk, at);
+        for (const x of out) if (x.created || x.replaced) changed++;
+        await onChunk(out);
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      if (!broken) await c.query('ROLLBACK').catch(() => (broken = true));
+      throw e;
+    } finally {
+      c.off('error', onError);
+      c.release(broken);
+    }
+    this.wake({ kind: 'tasks-written', count: changed });
+  }
+
   async getTask(id: number): Promise<Task | null> {
     const [row] = await this.rows(this.pool, 'SELECT * FROM tasks WHERE id = $1', [id]);
     return row ? taskFromRow(row) : null;

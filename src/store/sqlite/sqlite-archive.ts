@@ -42,7 +42,7 @@ export class SqliteArchive implements ArchiveStore {
 
   constructor(
     db: Database.Database,
-    private readonly write: <T>(fn: () => T) => T,
+    private readonly write: <T>(fn: () => T) => Promise<T>,
   ) {
     this.s = prepare(db);
   }
@@ -102,7 +102,7 @@ export class SqliteArchive implements ArchiveStore {
   }
 
   async setProgress(key: string, value: string, at: Date): Promise<void> {
-    this.write(() => this.s.setProgress.run(key, value, at.getTime()));
+    await this.write(() => this.s.setProgress.run(key, value, at.getTime()));
   }
 
   async readArchivedRuns(f: ArchivedRunFilter): Promise<ArchivedRun[]> {

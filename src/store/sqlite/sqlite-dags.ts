@@ -23,7 +23,7 @@ export const DAG_RUN_TASKS_SQL = `SELECT i.*, a.orrery_task AS a_orrery_task, t.
 export interface SqliteDagHost {
   db: Database.Database;
   /** Runs `fn` in a write transaction (BEGIN IMMEDIATE). */
-  write<T>(fn: () => T): T;
+  write<T>(fn: () => T): Promise<T>;
   /** Inserts jobboard tasks inside the caller's transaction. */
   insertTasks(tasks: readonly NewTask[], at: Date): CreatedTask[];
   wake(change: StoreChange): void;
@@ -94,7 +94,7 @@ export class SqliteDags implements DagStore {
   }
 
   async recordPoints(dag: string, expected: Date | null, records: readonly PointRecord[], nextPoint: Date | null, at: Date): Promise<DagRun[] | null> {
-    const runs = this.host.write(() => {
+    const runs = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
       if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
@@ -133,7 +133,7 @@ export class SqliteDags implements DagStore {
   }
 
   async triggerRun(dag: string, params: Record<string, unknown>, at: Date): Promise<DagRun> {
-    const run = this.host.write(() => {
+    const run = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
       if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
@@ -186,7 +186,7 @@ export class SqliteDags implements DagStore {
 
   async applyDagStep(runId: number, rev: number, step: DagStep, at: Date): Promise<DagRun | null> {
     const now = at.getTime();
-    const run = this.host.write(() => {
+    const run = await this.host.write(() => {
       const status = step.status;
       const row = this.get(
         `UPDATE dag_runs SET rev = rev + 1, status = coalesce(?, status),

@@ -37,7 +37,7 @@ import type {
   TaskFilter,
   WorkerActivity,
 } from '../store.js';
-import { openSqlite } from './sqlite-connection.js';
+import { checkpointOffThread, openSqlite } from './sqlite-connection.js';
 import { translateSqliteError } from './sqlite-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { prepare, typeParams } from './sqlite-statements.js';
@@ -54,6 +54,12 @@ import { runnerCutoff } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
+
+/** Tasks from which an import's WAL is checkpointed on a thread (10,000 tasks: about 4 MB of WAL, a few tens of ms to copy). */
+const OFF_THREAD_CHECKPOINT = 10_000;
+
+/** Lets timers and I/O run (setImmediate comes after the poll phase). */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export { QUEUE_STATS_SQL } from './sqlite-statements.js';
 
@@ -72,10 +78,12 @@ export class SqliteStore implements Store {
   private readonly claims: SqliteClaims;
   private readonly taskWrites: SqliteTaskWrites;
   private readonly held: SqliteHeldRuns;
+  /** Set while importTasks holds the write lock across turns of the event loop; other writes wait for it. */
+  private importing: Promise<void> | null = null;
   private readonly taskTypes: SqliteTaskTypes;
   private readonly typeLoads: SqliteTypeLoad;
 
-  constructor(readonly url: string, path: string) {
+  constructor(readonly url: string, private readonly path: string) {
     this.db = openSqlite(path);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
@@ -99,13 +107,18 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 
-  private write<T>(fn: () => T): T {
+  /**
+   * Runs `fn` in a write transaction (BEGIN IMMEDIATE). While an import holds the write lock for its
+   * chunked transaction (importTasks), writes wait for it here, asynchronously: the event loop runs on.
+   */
+  private async write<T>(fn: () => T): Promise<T> {
+    while (this.importing) await this.importing;
     return this.db.transaction(fn).immediate();
   }
 
   async createTaskType(type: TaskType, at: Date): Promise<TaskType> {
     try {
-      this.stmts.insertType.run({ ...typeParams(type), created: at.getTime() });
+      await this.write(() => this.stmts.insertType.run({ ...typeParams(type), created: at.getTime() }));
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new ConflictError(`task type "${type.name}" already exists`, [{ path: 'name', message: 'already exists' }]);
@@ -116,14 +129,14 @@ export class SqliteStore implements Store {
   }
 
   async updateTaskType(type: TaskType, at: Date): Promise<TaskType> {
-    this.write(() => this.taskTypes.updateInTx(type, at));
+    await this.write(() => this.taskTypes.updateInTx(type, at));
     this.typeCache.forget(type.name);
     this.wake({ kind: 'type-changed', paused: Boolean(type.paused) });
     return type;
   }
 
   async deleteTaskType(name: string, _at: Date): Promise<void> {
-    this.write(() => this.taskTypes.deleteInTx(name));
+    await this.write(() => this.taskTypes.deleteInTx(name));
     this.typeCache.forget(name);
   }
 
@@ -137,9 +150,57 @@ export class SqliteStore implements Store {
   }
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
-    const out = this.write(() => this.insertTasksInTx(tasks, at));
+    const out = await this.write(() => this.insertTasksInTx(tasks, at));
     this.wake({ kind: 'tasks-written', count: out.filter((c) => c.created || c.replaced).length });
     return out;
+  }
+
+  /**
+   * One transaction over many turns of the event loop: BEGIN IMMEDIATE, a chunk's inserts, a yield,
+   * the next chunk ... COMMIT. On a database file it runs on a connection of its own, so this process's
+   * reads keep seeing committed rows only; its other writes wait in `write` (asynchronously) until the
+   * commit, and other processes' writes wait for the lock as for any transaction (busy timeout 15 s).
+   */
+  async importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void> {
+    while (this.importing) await this.importing;
+    let release!: () => void;
+    this.importing = new Promise<void>((r) => (release = r));
+    let db: Database.Database | null = null;
+    let changed = 0;
+    try {
+      db = this.path === ':memory:' ? this.db : openSqlite(this.path);
+      if (db !== this.db) {
+        // Pages spill to the WAL as chunks are written (a small cache), so the commit writes little;
+        // the WAL is copied back into the database by a thread (checkpointOffThread), not by the commit.
+        db.pragma('cache_size = -8192');
+        db.pragma('wal_autocheckpoint = 0');
+      }
+      const writes = db === this.db ? this.taskWrites : new SqliteTaskWrites(db);
+      db.prepare('BEGIN IMMEDIATE').run();
+      let written = 0;
+      for await (const chunk of chunks) {
+        written += chunk.length;
+        const out = writes.insertTasksInTx(chunk, at);
+        for (const c of out) if (c.created || c.replaced) changed++;
+        await onChunk(out);
+        await nextTurn();
+      }
+      db.prepare('COMMIT').run();
+      if (db !== this.db) {
+        db.close();
+        // Before other writes, whose commits would checkpoint here; a small WAL is left to them.
+        if (written >= OFF_THREAD_CHECKPOINT) await checkpointOffThread(this.path);
+      }
+    } catch (e) {
+      if (db?.inTransaction) db.prepare('ROLLBACK').run();
+      changed = 0;
+      throw e;
+    } finally {
+      if (db && db !== this.db && db.open) db.close();
+      this.importing = null;
+      release();
+    }
+    this.wake({ kind: 'tasks-written', count: changed });
   }
 
   /** Inserts tasks inside the caller's write transaction; an equal active task is returned instead. */
@@ -186,7 +247,7 @@ export class SqliteStore implements Store {
 
   async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
     let stopping = 0;
-    const out = this.write(() =>
+    const out = await this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
         if (task.status === 'disabled') return task;
@@ -204,7 +265,7 @@ export class SqliteStore implements Store {
   }
 
   async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
-    const out = this.write(() =>
+    const out = await this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
         const refusal = dagAttemptRespawnRefusal(task);
@@ -249,7 +310,7 @@ export class SqliteStore implements Store {
         if (queued > 0 && t!.maxQueueLength - queued < opts.minFree) return [];
       }
     }
-    const runs = this.write(() => {
+    const runs = await this.write(() => {
       const typeRow = this.stmts.typesByName.get(JSON.stringify([type])) as Row | undefined;
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
@@ -285,7 +346,7 @@ export class SqliteStore implements Store {
 
   async claimRuns(req: ClaimRequest): Promise<ClaimOutcome> {
     if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
-    const outcome = this.write(() => this.claims.claimInTx(req));
+    const outcome = await this.write(() => this.claims.claimInTx(req));
     outcome.runs.sort((a, b) => a.run.id - b.run.id);
     this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
     return outcome;
@@ -296,7 +357,7 @@ export class SqliteStore implements Store {
   }
 
   async startRun(backendId: string, req: StartRunRequest): Promise<TaskRun> {
-    const run = this.write(() => {
+    const run = await this.write(() => {
       const current = this.requireRun(backendId);
       if (current.status !== 'scheduled') {
         throw new ConflictError(`run ${backendId} is ${current.status}, not scheduled; nothing changed`, [
@@ -323,19 +384,19 @@ export class SqliteStore implements Store {
 
   async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
     if (backendIds.length === 0) return 0;
-    const n = this.write(() => this.held.releaseInTx(worker, backendIds));
+    const n = await this.write(() => this.held.releaseInTx(worker, backendIds));
     this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
 
   async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
-    const n = this.write(() => this.held.releaseExpiredInTx(at, limit));
+    const n = await this.write(() => this.held.releaseExpiredInTx(at, limit));
     this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
 
   async heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer> {
-    const row = this.write(() => this.stmts.heartbeat.get({ backend_id: backendId, worker, at: at.getTime() }) as Row | undefined);
+    const row = await this.write(() => this.stmts.heartbeat.get({ backend_id: backendId, worker, at: at.getTime() }) as Row | undefined);
     if (!row) {
       this.requireRun(backendId); // an unknown run is not_found, not a lost lease
       throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
@@ -345,7 +406,7 @@ export class SqliteStore implements Store {
 
   async cancelRun(backendId: string, at: Date): Promise<CancelRunResult> {
     let cancelsHeld = false;
-    const out = this.write((): CancelRunResult => {
+    const out = await this.write((): CancelRunResult => {
       const run = this.requireRun(backendId);
       if (run.status === 'claimed') cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
       if (run.status === 'started') {
@@ -364,7 +425,7 @@ export class SqliteStore implements Store {
   }
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
-    const result = this.write(() => this.endInTx(this.requireRun(backendId), req));
+    const result = await this.write(() => this.endInTx(this.requireRun(backendId), req));
     this.wake({ kind: 'runs-ended', results: [result] });
     return result;
   }
@@ -373,7 +434,7 @@ export class SqliteStore implements Store {
     if (items.length === 0) return [];
     const seen = new Map<string, number>();
     for (const { backendId } of items) seen.set(backendId, (seen.get(backendId) ?? 0) + 1);
-    const out = this.write(() =>
+    const out = await this.write(() =>
       items.map((item) => {
         try {
           // A held run ends from its claim's snapshot (guarded, no reads); a run ended twice in one batch,
@@ -410,7 +471,7 @@ export class SqliteStore implements Store {
   }
 
   async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {
-    const results = this.write(() =>
+    const results = await this.write(() =>
       (this.stmts.expired.all(at.getTime(), limit) as Row[]).map((r) => {
         const run = runFromRow(r);
         return this.endInTx(run, {
@@ -467,7 +528,7 @@ export class SqliteStore implements Store {
 
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
     if (records.length === 0) return;
-    this.write(() => {
+    await this.write(() => {
       const run = this.requireRun(backendId);
       for (const r of records) {
         this.stmts.insertLog.run(run.id, r.at.getTime(), r.level, r.message, JSON.stringify(r.attributes ?? {}));

@@ -45,7 +45,7 @@ const CHUNK = 5000;
 /** What the visit store borrows from SqliteStore: its connection, its write transaction, task inserts and wake-ups. */
 export interface SqliteVisitDeps {
   db: Database.Database;
-  write: <T>(fn: () => T) => T;
+  write: <T>(fn: () => T) => Promise<T>;
   /** Inserts tasks inside the caller's write transaction; an equal active task is returned instead. */
   insertTasks: (tasks: readonly NewTask[], at: Date) => Array<{ task: Task }>;
   wake: (change: StoreChange) => void;
@@ -98,7 +98,7 @@ export class SqliteVisitStore implements VisitStore {
   private readonly history: SqliteVisitHistory;
 
   private readonly db: Database.Database;
-  private readonly write: <T>(fn: () => T) => T;
+  private readonly write: <T>(fn: () => T) => Promise<T>;
 
   constructor(private readonly deps: SqliteVisitDeps) {
     this.db = deps.db;
@@ -148,7 +148,7 @@ export class SqliteVisitStore implements VisitStore {
 
   async recordListedOrigins(origins: readonly Required<ListedOriginInput>[], at: Date): Promise<ListedOrigin[]> {
     const unique = dedupeListed(origins);
-    const rows = this.write(() => {
+    const rows = await this.write(() => {
       const out: Row[] = [];
       for (let i = 0; i < unique.length; i += CHUNK) {
         const chunk = unique.slice(i, i + CHUNK).map((o) => [o.listerId, o.url, o.visitType, JSON.stringify(o.extraLoaderArguments), ms(o.lastUpdate)]);
@@ -290,11 +290,12 @@ export class SqliteVisitStore implements VisitStore {
   }
 
   async updateMetrics(listerId: string | null, at: Date, keepHistory = METRICS_HISTORY_KEEP): Promise<VisitMetrics[]> {
-    return this.write(() => {
+    const m = await this.write(() => {
       const m = (this.s.updateMetrics.all({ lister: listerId, at: at.getTime() }) as Row[]).map(metricsFromRow);
       this.history.appendMetrics(m, keepHistory);
       return m;
-    }).sort(byListerAndType);
+    });
+    return m.sort(byListerAndType);
   }
 
   async getMetricsHistory(f: MetricsHistoryFilter): Promise<VisitMetricsSeries[]> {
@@ -315,7 +316,7 @@ export class SqliteVisitStore implements VisitStore {
 
   async scheduleVisits(req: ScheduleVisitsRequest, makeTask: (origin: ListedOrigin) => NewTask): Promise<ScheduledVisits> {
     const now = req.at.getTime();
-    const out = this.write(() => {
+    const out = await this.write(() => {
       const origins: ListedOrigin[] = [];
       for (const { policy, count } of req.policies) if (count > 0) origins.push(...this.grabInTx(req, count, policy));
       const tasks = this.deps.insertTasks(origins.map(makeTask), req.at).map((c) => c.task);

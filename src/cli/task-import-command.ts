@@ -1,0 +1,185 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { ConflictError, ValidationError, type ErrorDetail } from '../core/errors.js';
+import type { ImportProgress, TaskImportSummary } from '../engine/task-import.js';
+import { addDb, instantArg, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+
+interface ImportOpts extends DbOpts {
+  url?: string;
+  token?: string;
+  at?: Date;
+  json?: boolean;
+}
+
+/** `orrery task import FILE.jsonl | -` (docs/cli.md#orrery-task-import): NDJSON tasks, all or nothing. */
+export function addImportCommand(cmd: Command, io: Io): void {
+  addDb(
+    cmd
+      .command('import')
+      .description('create tasks from an NDJSON file (one task per line, as in a batch; - reads stdin): every line is validated, then all are written in one transaction')
+      .argument('<file>', 'NDJSON file, or - for stdin')
+      .option('--url <url>', 'import through a running `orrery serve` (POST /api/tasks/import) instead of opening the database')
+      .option('--token <token>', 'API bearer token for --url (default $ORRERY_API_TOKEN)')
+      .option('--at <instant>', 'as if now were this instant: the creation time, and the default nextRun (not with --url)', instantArg)
+      .option('--json', 'print the summary as JSON'),
+  ).action(async (file: string, o: ImportOpts) => {
+    if (o.url !== undefined && o.db !== undefined) throw new UsageError('--url and --db cannot be combined');
+    if (o.url !== undefined && o.at !== undefined) throw new UsageError('--at cannot be combined with --url (the server uses its clock)');
+    if (o.url !== undefined && !/^https?:\/\/\S+$/.test(o.url)) throw new UsageError(`--url: "${o.url}" is not an http(s) URL`);
+    const { source, size } = await openSource(file);
+    const progress = new Progress(io, size);
+    const input = progress.counted(source);
+    let summary: TaskImportSummary;
+    try {
+      summary =
+        o.url !== undefined
+          ? await importRemote(o.url, o.token ?? (process.env.ORRERY_API_TOKEN || null), countingLines(input, progress))
+          : await withOrrery(o, (orrery) => orrery.importTasks(input, { ...(o.at ? { at: o.at } : {}), onProgress: (p) => progress.update(p) }));
+    } finally {
+      progress.end();
+    }
+    if (o.json) return printJson(io, summary);
+    io.out(
+      `imported ${summary.count} task${summary.count === 1 ? '' : 's'} from ${summary.lines} line${summary.lines === 1 ? '' : 's'}: ` +
+        `${summary.created} created, ${summary.existing} existing, ${summary.replaced} replaced (${(summary.durationMs / 1000).toFixed(1)} s)\n`,
+    );
+  });
+}
+
+async function openSource(file: string): Promise<{ source: AsyncIterable<Uint8Array>; size: number | null }> {
+  if (file === '-') return { source: process.stdin, size: null };
+  let size: number;
+  try {
+    const s = await stat(file);
+    if (s.isDirectory()) throw new UsageError(`FILE: ${file} is a directory`);
+    size = s.isFile() ? s.size : 0;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`FILE: cannot read ${file}: ${(e as Error).message}`);
+  }
+  return { source: createReadStream(file), size: size || null };
+}
+
+/** The bytes of `source` as they pass, counting lines for the progress display. */
+async function* countingLines(source: AsyncIterable<Uint8Array>, progress: Progress): AsyncGenerator<Uint8Array> {
+  let lines = 0;
+  for await (const chunk of source) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+    progress.update({ phase: 'validate', lines, tasks: lines }, 'sent');
+    yield chunk;
+  }
+}
+
+async function importRemote(url: string, token: string | null, body: AsyncIterable<Uint8Array>): Promise<TaskImportSummary> {
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/+$/, '')}/api/tasks/import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: Readable.toWeb(Readable.from(body)) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    } as RequestInit);
+  } catch (e) {
+    throw new Error(`cannot reach ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+  }
+  const text = await res.text();
+  let parsed: { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | TaskImportSummary | null = null;
+  try {
+    parsed = JSON.parse(text) as never;
+  } catch {
+    // not JSON: reported below
+  }
+  if (res.ok && parsed && !('error' in parsed)) return parsed as TaskImportSummary;
+  const e = (parsed as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;
+  if (e?.code === 'validation_error') throw new ValidationError(e.message ?? 'invalid input', e.details ?? []);
+  if (e?.code === 'conflict') throw new ConflictError(e.message ?? 'conflict', e.details ?? []);
+  if (res.status >= 400 && res.status < 500) throw new UsageError(`the server refused the import (${res.status}): ${e?.message ?? text.slice(0, 200)}`);
+  throw new Error(`the server answered ${res.status}: ${e?.message ?? text.slice(0, 200)}`);
+}
+
+/**
+ * Progress on stderr: on a terminal, one line redrawn in place (a bar when the total is known: the
+ * file's bytes while reading, the lines validated while writing; lines and lines/s); otherwise a
+ * plain line at most every 5 seconds and one at the end of each phase.
+ */
+class Progress {
+  private readonly tty: boolean;
+  private phaseStarted = performance.now();
+  private phase = '';
+  private last = 0;
+  private shown = '';
+  private lastLine = '';
+  private totalLines: number | null = null;
+  /** Bytes of the input read so far (kept by `counted`). */
+  bytes = 0;
+
+  constructor(
+    private readonly io: Io,
+    private readonly totalBytes: number | null,
+  ) {
+    this.tty = io.errIsTty === true;
+  }
+
+  /** `source`, counting its bytes. */
+  async *counted(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      this.bytes += chunk.length;
+      yield chunk;
+    }
+  }
+
+  update(p: ImportProgress, verb?: string): void {
+    if (p.phase === 'done') return this.flush();
+    const name = verb ?? (p.phase === 'validate' ? 'validated' : 'written');
+    if (name !== this.phase) {
+      if (this.phase === 'validated') this.totalLines = p.phase === 'write' ? this.linesSeen : null;
+      this.flush();
+      this.phase = name;
+      this.phaseStarted = this.lastUpdate; // the phase began when the previous one ended (or at the start)
+    }
+    this.lastUpdate = performance.now();
+    this.linesSeen = p.lines;
+    const secs = (performance.now() - this.phaseStarted) / 1000;
+    const rate = secs > 0 ? Math.round(p.lines / secs) : 0;
+    const n = (x: number) => x.toLocaleString('en-US');
+    this.lastLine = `${name} ${n(p.lines)} lines${name === 'written' ? ` (${n(p.tasks)} tasks)` : ''}, ${n(rate)} lines/s`;
+    const now = performance.now();
+    if (this.tty) {
+      if (now - this.last < 100) return;
+      this.last = now;
+      const total = name === 'written' ? this.totalLines : this.totalBytes;
+      const done = name === 'written' ? p.lines : this.bytes;
+      this.io.err(`\r${total ? `${bar(done / total)} ` : ''}${this.lastLine}\x1b[K`);
+      this.shown = this.lastLine;
+    } else if (now - this.last >= 5000) {
+      this.last = now;
+      this.io.err(`${this.lastLine}\n`);
+      this.shown = this.lastLine;
+    }
+  }
+  private linesSeen = 0;
+  private lastUpdate = performance.now();
+
+  /** The final state of the phase that just ended, on its own line. */
+  private flush(): void {
+    if (this.lastLine === '') return;
+    if (this.tty) this.io.err(`\r${this.lastLine}\x1b[K\n`);
+    else if (this.shown !== this.lastLine) this.io.err(`${this.lastLine}\n`);
+    this.lastLine = '';
+    this.shown = '';
+  }
+
+  end(): void {
+    this.flush();
+  }
+}
+
+/** `[=========>          ]  45%` */
+function bar(fraction: number): string {
+  const f = Math.max(0, Math.min(1, fraction));
+  const width = 24;
+  const full = Math.floor(f * width);
+  return `[${'='.repeat(full)}${full < width ? '>' : ''}${' '.repeat(Math.max(0, width - full - 1))}] ${String(Math.floor(f * 100)).padStart(3)}%`;
+}

@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConflictError, OrreryError, ValidationError } from '../core/errors.js';
+import type { TaskType } from '../core/model.js';
+import { validateTask, type NewTask } from '../core/validation.js';
+import type { CreatedTask, Store } from '../store/store.js';
+
+/**
+ * Large batches and NDJSON imports (docs/http.md#post-apitasksimport): validated and written in
+ * chunks, the event loop running between chunks, in one store transaction (all or nothing).
+ */
+
+/** Tasks validated, or written, per turn of the event loop. */
+export const CHUNK = 1000;
+/** Longest line of an import, in bytes: one task's request limit. */
+export const MAX_LINE = 4 * 1024 * 1024;
+/** Deepest nesting of arrays and objects in an import line (as for HTTP bodies). */
+export const MAX_LINE_DEPTH = 128;
+/** A chunk is also cut when its lines add up to this many code units, so memory stays bounded. */
+const CHUNK_TEXT = 16 * 1024 * 1024;
+
+/** What a batch or an import did, without the tasks. */
+export interface TaskBatchSummary {
+  /** Tasks in the input (an import: its non-blank lines). */
+  count: number;
+  /** Tasks inserted. */
+  created: number;
+  /** Tasks not inserted because an equal active task exists (or came earlier in the same input): the existing one stands. */
+  existing: number;
+  /** Existing tasks updated by `onConflict: 'replace'`. */
+  replaced: number;
+  /** With `ids: true`: the id of each input task's task (created, existing or replaced), in input order. */
+  ids?: number[];
+}
+
+export interface TaskImportSummary extends TaskBatchSummary {
+  /** Lines read, blank lines included. */
+  lines: number;
+  durationMs: number;
+}
+
+export interface ImportProgress {
+  /** `validate`: the first pass over the lines (nothing written yet); `write`: the tasks being written; `done`: committed. */
+  phase: 'validate' | 'write' | 'done';
+  /** Lines read so far in this phase. */
+  lines: number;
+  /** Tasks validated (validate) or written (write, done) so far. */
+  tasks: number;
+}
+
+export interface ImportOptions {
+  /** The instant the tasks are created at (default: the clock's now). */
+  at?: Date;
+  /** Also return each task's id, in line order. */
+  ids?: boolean;
+  /** Called after each chunk of each phase, and once when committed. */
+  onProgress?: (p: ImportProgress) => void;
+}
+
+export type TypeLookup = (names: readonly string[]) => Promise<Map<string, TaskType>>;
+
+/** Lets timers and I/O run between two chunks (setImmediate comes after the poll phase). */
+export const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Counts the results of one chunk into a summary. */
+export function tally(summary: TaskBatchSummary, out: readonly CreatedTask[]): void {
+  for (const c of out) {
+    if (c.created) summary.created++;
+    else if (c.replaced) summary.replaced++;
+    else summary.existing++;
+    summary.ids?.push(c.task.id);
+  }
+  summary.count += out.length;
+}
+
+/** Validates `inputs` in chunks, a turn of the event loop between chunks; the first invalid task throws (naming `prefix[i]`). */
+export async function validateInChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string): Promise<NewTask[]> {
+  const tasks = new Array<NewTask>(inputs.length);
+  for (let start = 0; start < inputs.length; start += CHUNK) {
+    if (start > 0) await nextTurn();
+    const end = Math.min(inputs.length, start + CHUNK);
+    for (let i = start; i < end; i++) tasks[i] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '');
+  }
+  return tasks;
+}
+
+export async function* chunksOf<T>(items: readonly T[]): AsyncGenerator<readonly T[]> {
+  for (let i = 0; i < items.length; i += CHUNK) yield items.slice(i, i + CHUNK);
+}
+
+interface Line {
+  no: number;
+  text: string;
+}
+
+/**
+ * Non-blank lines of a UTF-8 byte stream with their numbers (1-based; `\n` or `\r\n` endings). Lines
+ * are cut on bytes (a newline byte never occurs inside a multi-byte character), then each is decoded,
+ * so a bad byte is reported with its line.
+ */
+async function* readLines(source: AsyncIterable<Uint8Array | string>, counter: { lines: number }): AsyncGenerator<Line> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const encoder = new TextEncoder();
+  let parts: Uint8Array[] = [];
+  let partsLength = 0;
+  const emit = (bytes: Uint8Array): Line | null => {
+    counter.lines++;
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      throw lineError(counter.lines, '', 'is not valid UTF-8');
+    }
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    return text.trim() === '' ? null : { no: counter.lines, text };
+  };
+  for await (const piece of source) {
+    const chunk = typeof piece === 'string' ? encoder.encode(piece) : piece;
+    let from = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
+      let bytes = chunk.subarray(from, nl);
+      if (partsLength > 0) {
+        bytes = concat([...parts, bytes], partsLength + bytes.length);
+        parts = [];
+        partsLength = 0;
+      }
+      if (bytes.length > MAX_LINE) throw lineError(counter.lines + 1, '', `is longer than ${MAX_LINE} bytes`);
+      const line = emit(bytes);
+      if (line) yield line;
+      from = nl + 1;
+    }
+    if (from < chunk.length) {
+      parts.push(chunk.slice(from));
+      partsLength += chunk.length - from;
+      if (partsLength > MAX_LINE) throw lineError(counter.lines + 1, '', `is longer than ${MAX_LINE} bytes`);
+    }
+  }
+  if (partsLength > 0) {
+    const line = emit(concat(parts, partsLength));
+    if (line) yield line;
+  }
+}
+
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Lines gathered into chunks of at most CHUNK lines (and about CHUNK_TEXT characters). */
+async function* lineChunks(lines: AsyncIterable<Line>): AsyncGenerator<Line[]> {
+  let chunk: Line[] = [];
+  let size = 0;
+  for await (const line of lines) {
+    chunk.push(line);
+    size += line.text.length;
+    if (chunk.length >= CHUNK || size >= CHUNK_TEXT) {
+      yield chunk;
+      chunk = [];
+      size = 0;
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+function lineError(no: number, field: string, message: string): ValidationError {
+  const path = field ? `line ${no}.${field}` : `line ${no}`;
+  return new ValidationError(`line ${no}: ${field ? `${field}: ` : ''}${message}; nothing written`, [{ path, message }]);
+}
+
+/** True when brackets nest deeper than `max` outside strings (checked on the text, before parsing). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > max) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
+/** Parses and validates one chunk of lines; the first bad line throws, naming its number and field. */
+async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date): Promise<NewTask[]> {
+  const values = chunk.map(({ no, text }) => {
+    if (nestsDeeperThan(text, MAX_LINE_DEPTH)) throw lineError(no, '', `JSON nested deeper than ${MAX_LINE_DEPTH} levels`);
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      throw lineError(no, '', `invalid JSON: ${(e as Error).message}`);
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw lineError(no, '', 'must be a JSON object (one task)');
+    return v as { type?: unknown };
+  });
+  const known = await types([...new Set(values.map((v) => v.type).filter((n): n is string => typeof n === 'string'))]);
+  return values.map((v, i) => {
+    try {
+      return validateTask(v, known, at, '');
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      const no = chunk[i]!.no;
+      const first = e.details[0];
+      const message = `line ${no}: ${first?.path ? `${first.path}: ` : ''}${first?.message ?? e.message}; nothing written`;
+      throw new ValidationError(message, e.details.map((d) => ({ path: d.path ? `line ${no}.${d.path}` : `line ${no}`, message: d.message })));
+    }
+  });
+}
+
+/**
+ * Imports NDJSON tasks from a byte stream: every line is validated first (the lines are spooled to a
+ * temporary file as they arrive, so the stream is read once and memory stays bounded), then the file
+ * is read again and its tasks written in chunks in one store transaction. A bad line throws a
+ * ValidationError naming it (`line 7: type: unknown task type "x"`) before anything is written; a
+ * conflict (`onConflict: 'error'`) or a storage error rolls the whole import back.
+ */
+export async function importTaskLines(
+  store: Store,
+  types: TypeLookup,
+  source: AsyncIterable<Uint8Array | string>,
+  at: Date,
+  opts: ImportOptions = {},
+): Promise<TaskImportSummary> {
+  const started = performance.now();
+  const spool = join(tmpdir(), `orrery-import-${randomUUID()}.ndjson`);
+  const fh = await open(spool, 'wx', 0o600);
+  try {
+    // Pass 1: validate and spool.
+    const read = { lines: 0 };
+    let valid = 0;
+    try {
+      for await (const chunk of lineChunks(readLines(source, read))) {
+        const tasks = await validateLines(chunk, types, at);
+        valid += tasks.length;
+        let text = '';
+        for (const l of chunk) text += `${l.no}\t${l.text}\n`;
+        await fh.write(text);
+        opts.onProgress?.({ phase: 'validate', lines: read.lines, tasks: valid });
+        await nextTurn();
+      }
+    } finally {
+      await fh.close();
+    }
+    const lines = read.lines;
+    // Pass 2: read the spool again and write, chunk by chunk, in one transaction.
+    const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
+    let current: Line[] = [];
+    let currentTasks: NewTask[] = [];
+    const spooled = async function* (): AsyncGenerator<readonly NewTask[]> {
+      for await (const chunk of lineChunks(spooledLines(spool))) {
+        current = chunk;
+        currentTasks = await validateLines(chunk, types, at);
+        await nextTurn(); // validating and writing a chunk are two turns of the event loop
+        yield currentTasks;
+      }
+    };
+    try {
+      await store.importTasks(spooled(), at, (out) => {
+        tally(summary, out);
+        opts.onProgress?.({ phase: 'write', lines: current[current.length - 1]?.no ?? lines, tasks: summary.count });
+      });
+    } catch (e) {
+      if (e instanceof ConflictError) throw conflictAt(e, current, currentTasks);
+      throw e;
+    }
+    opts.onProgress?.({ phase: 'done', lines, tasks: summary.count });
+    return { lines, ...summary, durationMs: Math.round(performance.now() - started) };
+  } finally {
+    await rm(spool, { force: true });
+  }
+}
+
+/** The spool's lines: `NUMBER \t TEXT`, as pass 1 wrote them. */
+async function* spooledLines(path: string): AsyncGenerator<Line> {
+  const counter = { lines: 0 };
+  for await (const l of readLines(createReadStream(path), counter)) {
+    const tab = l.text.indexOf('\t');
+    yield { no: Number(l.text.slice(0, tab)), text: l.text.slice(tab + 1) };
+  }
+}
+
+/** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
+function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[]): OrreryError {
+  const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
+  const where = strict.length === 1 ? `line ${chunk[strict[0]!]!.no}` : chunk.length > 0 ? `lines ${chunk[0]!.no}-${chunk[chunk.length - 1]!.no}` : 'import';
+  return new ConflictError(`${where}: ${e.message}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
+}

@@ -1,0 +1,101 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openOrrery } from '../../src/engine/service.js';
+import { createHttpApp } from '../../src/http/app.js';
+import { startHttpServer } from '../../src/http/server.js';
+import { main } from '../../src/cli/main.js';
+import { createTestDatabase } from '../support/postgres.js';
+import { BIN, removeTempDirs, runCli, tempDb, tempDir } from './cli-helpers.js';
+
+afterAll(removeTempDirs);
+
+const N = 4500;
+const line = (i: number, extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'mail', arguments: { args: [`u${i}`] }, ...extra });
+/** An NDJSON file of N tasks (and a blank line), with `bad` as line 3001 when given. */
+function file(bad?: string): string {
+  const lines = Array.from({ length: N }, (_, i) => line(i));
+  if (bad !== undefined) lines.splice(3000, 0, bad);
+  lines.splice(10, 0, '');
+  const path = join(tempDir(), 'tasks.jsonl');
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+const countTasks = async (db: string[]) => (JSON.parse((await runCli(['task', 'list', '--limit', '100000', '--json', ...db])).stdout) as unknown[]).length;
+
+async function database(store: 'sqlite' | 'postgres'): Promise<string[]> {
+  const db = store === 'sqlite' ? tempDb().db : ['--db', (await createTestDatabase('cli-import')).url];
+  const made = await runCli(['task-type', 'add', 'mail', '--default-interval', '1h', ...db]);
+  expect(made.code, made.stderr).toBe(0);
+  return db;
+}
+
+for (const store of ['sqlite', 'postgres'] as const) {
+  describe(`orrery task import (${store})`, () => {
+    it('a bad line exits 2 naming the line and field and writes nothing; a good file imports all, with progress on stderr', async () => {
+      const db = await database(store);
+      const bad = await runCli(['task', 'import', file(line(0, { priority: 'urgent' })), ...db]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^orrery: line 3002: priority: .*; nothing written\n$/m);
+      expect(await countTasks(db)).toBe(0);
+
+      const ok = await runCli(['task', 'import', file(), ...db]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(new RegExp(`^imported ${N} tasks from ${N + 1} lines: ${N} created, 0 existing, 0 replaced \\(\\d+\\.\\d s\\)\\n$`));
+      // Not a terminal: plain lines, the last state of each phase.
+      expect(ok.stderr).toMatch(new RegExp(`^validated ${(N + 1).toLocaleString('en-US')} lines, [\\d,]+ lines/s$`, 'm'));
+      expect(ok.stderr).toMatch(new RegExp(`^written ${(N + 1).toLocaleString('en-US')} lines \\(${N.toLocaleString('en-US')} tasks\\), [\\d,]+ lines/s$`, 'm'));
+      expect(await countTasks(db)).toBe(N);
+
+      // Again from stdin, as JSON: every task exists already.
+      const path = file();
+      const again = await runCli(['-c', `"${process.execPath}" "${BIN}" task import - --json ${db.map((a) => `'${a}'`).join(' ')} < "${path}"`], { command: '/bin/sh' });
+      expect(again.code, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ lines: N + 1, count: N, created: 0, existing: N, replaced: 0 });
+      expect(await countTasks(db)).toBe(N);
+    });
+  });
+}
+
+describe('orrery task import on a terminal', () => {
+  it('redraws one progress line with a bar, then leaves the last state of each phase', async () => {
+    const { db } = tempDb();
+    expect((await runCli(['task-type', 'add', 'mail', '--default-interval', '1h', ...db])).code).toBe(0);
+    let err = '';
+    let out = '';
+    const code = await main(['task', 'import', file(), ...db], { out: (s) => (out += s), err: (s) => (err += s), errIsTty: true });
+    expect(code, err).toBe(0);
+    expect(out).toMatch(/^imported 4500 tasks from 4501 lines/);
+    expect(err).toMatch(/\r\[[=> ]{24}\] +\d+% (validated|written) [\d,]+ lines/);
+    expect(err).toContain(`\rvalidated 4,501 lines, `);
+    expect(err).toMatch(/\rwritten 4,501 lines \(4,500 tasks\), [\d,]+ lines\/s\x1b\[K\n$/);
+  });
+});
+
+describe('orrery task import --url', () => {
+  it('streams the file to a running server: same summary, same refusal of a bad line', async () => {
+    const { url } = tempDb();
+    const orrery = await openOrrery({ db: url });
+    const { server, port } = await startHttpServer(createHttpApp(orrery), '127.0.0.1', 0);
+    try {
+      await orrery.createTaskType({ name: 'mail', defaultIntervalMs: '1h' });
+      const base = `http://127.0.0.1:${port}`;
+      const bad = await runCli(['task', 'import', file(JSON.stringify({ type: 'mail', colour: 'red' })), '--url', base]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^orrery: line 3002: colour: unknown field; nothing written$/m);
+      expect(await orrery.searchTasks({ limit: 5 })).toEqual([]);
+      const ok = await runCli(['task', 'import', file(), '--url', base, '--json']);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout)).toMatchObject({ lines: N + 1, count: N, created: N });
+      expect(ok.stderr).toMatch(/^sent [\d,]+ lines, [\d,]+ lines\/s$/m);
+      expect(await orrery.searchTasks({ limit: 10_000 })).toHaveLength(N);
+      const both = await runCli(['task', 'import', file(), '--url', base, '--db', url]);
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain('--url and --db cannot be combined');
+    } finally {
+      await new Promise<void>((r) => (server as Server).close(() => r()));
+      await orrery.close();
+    }
+  });
+});
