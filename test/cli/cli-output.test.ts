@@ -168,10 +168,10 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
       ok(['task', 'show', String(notifyTask.id)]),
     ]);
     expect(cells(types)).toEqual([
-      ['NAME', 'BACKEND', 'INTERVAL [MIN, MAX]', 'FACTOR', 'QUEUE', 'RETRIES', 'LEASE', 'DESCRIPTION'],
-      ['load-git', 'load-git', '1d [12h, 64d]', '2', '1000', '1', '1m30s', 'Load git repositories'],
-      ['notify', 'mailer', '-', '1', '5', '0', '30s'],
-      ['slow', 'slow', '1d12h [1d12h, 64d]', '1.5', 'unbounded', '0', '30s'],
+      ['NAME', 'BACKEND', 'STATE', 'INTERVAL [MIN, MAX]', 'FACTOR', 'QUEUE', 'RETRIES', 'LEASE', 'DESCRIPTION'],
+      ['load-git', 'load-git', 'running', '1d [12h, 64d]', '2', '1000', '1', '1m30s', 'Load git repositories'],
+      ['notify', 'mailer', 'running', '-', '1', '5', '0', '30s'],
+      ['slow', 'slow', 'running', '1d12h [1d12h, 64d]', '1.5', 'unbounded', '0', '30s'],
     ]);
     expect(verbose).toBe(
       'slow: slow\n  interval: 1d12h [1d12h, 64d]\n  backoff factor: 1.5\n  max queue length: unbounded\n  retries: 0 (delay 1h)\n  timeout: -\n  lease: 30s\n  max abandons: 3\n  max running: unbounded (per key: unbounded)\n  rate limit: none\n',
