@@ -7,6 +7,9 @@ import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
 import { whyTask } from './why-task.js';
+
+/** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
+export const DUE_COUNT_CAP = 100_000;
 import type { WhyAnswer } from '../core/why.js';
 import { editTaskType, validatePauseReason, type TaskTypeEdit } from '../core/task-type-edit.js';
 import type {
@@ -20,6 +23,7 @@ import type {
   HeartbeatAnswer,
   HeartbeatItem,
   HeartbeatRunsAnswer,
+  DueStats,
   QueueStats,
   RunRate,
   Store,
@@ -356,6 +360,15 @@ export class Orrery implements Jobboard {
 
   // --- dashboards ------------------------------------------------------------------------------
   /** Every task type's queue now: waiting and running runs, the oldest waiting run, dead letters. */
+  /**
+   * Per type with due tasks that no run serves yet (due but not queued): how many, counted up to
+   * DUE_COUNT_CAP (a count equal to the cap means at least that many), and the oldest due instant.
+   */
+  dueStats(opts: At = {}): Promise<DueStats[]> {
+    return this.store.dueStats(this.instant(opts.at), DUE_COUNT_CAP);
+  }
+
+  /** Every task type's queue: waiting, claimed and running runs, the oldest waiting run, dead letters. */
   queueStats(opts: At = {}): Promise<QueueStats[]> {
     return this.store.queueStats(this.instant(opts.at));
   }

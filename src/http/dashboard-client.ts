@@ -1,4 +1,4 @@
-import type { QueueStats, RunRate, WorkerActivity } from '../store/store.js';
+import type { DueStats, QueueStats, RunRate, WorkerActivity } from '../store/store.js';
 
 type Call = <T>(method: 'GET', path: string) => Promise<T>;
 type Json<T> = { [K in keyof T]: unknown };
@@ -12,6 +12,12 @@ export class StatsClient {
   async queues(): Promise<QueueStats[]> {
     const rows = await this.call<Array<Json<QueueStats>>>('GET', '/stats/queues');
     return rows.map((r) => ({ ...(r as unknown as QueueStats), oldestScheduled: dateOrNull(r.oldestScheduled) }));
+  }
+
+  /** Types with due tasks that no run serves yet: how many (`capped`: at least that many) and the oldest due instant. */
+  async due(): Promise<Array<DueStats & { capped: boolean }>> {
+    const rows = await this.call<Array<Json<DueStats & { capped: boolean }>>>('GET', '/stats/due');
+    return rows.map((r) => ({ ...(r as unknown as DueStats & { capped: boolean }), oldestDue: new Date(r.oldestDue as unknown as string) }));
   }
 
   /** Runs ended per type, status and minute over the last `minutes` (default 60). */

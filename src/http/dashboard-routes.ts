@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RUN_END_STATUSES } from '../core/model.js';
+import { DUE_COUNT_CAP } from '../engine/service.js';
 import type { Route } from './routes.js';
 import { ErrorSchema } from './schemas.js';
 
@@ -14,6 +15,12 @@ const QueueStatsSchema = z.object({
   claimed: count.describe('runs claimed by workers and waiting in their buffers'),
   oldestScheduled: instant.nullable().describe('when the oldest waiting run was scheduled'),
   deadLettered: count.describe('tasks disabled as dead_letter'),
+});
+const DueStatsSchema = z.object({
+  type: z.string(),
+  due: count.describe('due tasks no run serves yet (not queued), counted up to `cap`'),
+  capped: z.boolean().describe('the count reached the cap: at least that many are due'),
+  oldestDue: instant.describe('the earliest next run among them'),
 });
 const RunRateSchema = z.object({ type: z.string(), status: z.enum(RUN_END_STATUSES), minute: instant, count });
 const RunRatesSchema = z.object({ since: instant, at: instant, rates: z.array(RunRateSchema) });
@@ -33,6 +40,12 @@ export const dashboardRoutes: Route[] = [
     method: 'get', path: '/stats/queues', tag: 'dashboard', summary: "Every task type's queue: waiting and running runs, the oldest waiting run, dead letters",
     responses: { 200: z.array(QueueStatsSchema) },
     handler: async (o) => ({ body: await o.queueStats() }),
+  },
+  {
+    method: 'get', path: '/stats/due', tag: 'dashboard',
+    summary: 'Task types with due tasks no run serves yet (due, not queued): how many (up to 100,000) and the oldest due instant',
+    responses: { 200: z.array(DueStatsSchema) },
+    handler: async (o) => ({ body: (await o.dueStats()).map((d) => ({ ...d, capped: d.due >= DUE_COUNT_CAP })) }),
   },
   {
     method: 'get', path: '/stats/run-rates', tag: 'dashboard', summary: 'Runs ended per type, final status and minute over the last `minutes` (whole minutes)',

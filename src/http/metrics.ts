@@ -126,6 +126,45 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     (s, now) => (s.oldestScheduled === null ? 0 : Math.max(0, (now.getTime() - s.oldestScheduled.getTime()) / 1000)),
   );
   queueGauge('orrery_dead_lettered_tasks', 'Tasks disabled as dead letters (lost too many times in a row), per task type.', (s) => s.deadLettered);
+  // Due tasks no run serves yet: one reading per scrape, shared by both gauges.
+  let dueReading: Promise<{ now: Date; due: Awaited<ReturnType<Orrery['dueStats']>> }> | null = null;
+  const dueSnapshot = () => {
+    if (dueReading) return dueReading;
+    const p = (async () => {
+      const now = orrery.now();
+      return { now, due: await orrery.dueStats({ at: now }) };
+    })();
+    dueReading = p;
+    const clear = () => {
+      if (dueReading === p) dueReading = null;
+    };
+    p.then(clear, clear);
+    return p;
+  };
+  const dueGauge = (name: string, help: string, value: (d: { due: number; oldestDue: Date }, now: Date) => number) => {
+    const gauge: Gauge<'type'> = new Gauge({
+      name,
+      help,
+      labelNames: ['type'] as const,
+      registers,
+      async collect() {
+        const [{ now, due }, types] = await Promise.all([dueSnapshot(), orrery.listTaskTypes()]);
+        const byType = new Map(due.map((d) => [d.type, d]));
+        gauge.reset();
+        for (const t of types) {
+          const d = byType.get(t.name);
+          gauge.set({ type: t.name }, d ? value(d, now) : 0);
+        }
+      },
+    });
+    return gauge;
+  };
+  dueGauge('orrery_due_tasks', 'Due tasks no run serves yet (due but not queued), per task type; counted up to 100000.', (d) => d.due);
+  dueGauge(
+    'orrery_oldest_due_age_seconds',
+    'How long the oldest due task no run serves yet has been due, per task type (0 when none).',
+    (d, now) => Math.max(0, (now.getTime() - d.oldestDue.getTime()) / 1000),
+  );
   const paused: Gauge<'type'> = new Gauge({
     name: 'orrery_task_type_paused',
     help: 'Whether the task type is paused (1) or running (0), per task type.',

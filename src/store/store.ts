@@ -171,6 +171,15 @@ export interface CreatedTask {
  * partial index over live rows only (waiting runs, leased runs) or from a type's disabled tasks, so
  * its cost does not grow with finished runs.
  */
+/** Due tasks of one type that no run serves yet (status `next_run_not_scheduled`, `nextRun <= at`). */
+export interface DueStats {
+  type: string;
+  /** How many, counted up to the reading's cap (a value equal to the cap means at least that many). */
+  due: number;
+  /** The earliest `nextRun` among them. */
+  oldestDue: Date;
+}
+
 export interface QueueStats {
   type: string;
   /** Runs waiting to be claimed (status `scheduled`). */
@@ -330,6 +339,11 @@ export interface Store {
    * run, dead-lettered tasks. `at` is the instant of the reading (stores read their current state).
    */
   queueStats(at: Date): Promise<QueueStats[]>;
+  /**
+   * Per type with due tasks: how many are due at `at` and not yet queued (counted up to `cap`, so a
+   * reading stays cheap with millions due), and the oldest due instant.
+   */
+  dueStats(at: Date, cap: number): Promise<DueStats[]>;
   /**
    * Runs that ended in [since, at), counted per type, final status and minute. Read from the index of
    * finished runs by end time (task_runs_finished), so the cost follows the runs of the window only.

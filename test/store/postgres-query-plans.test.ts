@@ -3,6 +3,8 @@
  * million tasks (a thousand due) and a million finished runs, every hot query must be answered from
  * its partial index, never by scanning a table.
  */
+import { STATS_QUERIES } from '../../src/store/postgres/postgres-stats.js';
+import { TYPE_LOAD_QUERIES } from '../../src/store/postgres/postgres-type-load.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, HOT_QUERIES } from '../../src/store/postgres/postgres-store.js';
@@ -83,6 +85,11 @@ describe('PostgreSQL hot queries at scale', () => {
     ['running runs of a limited type', LIMIT_QUERIES.runningOfType, ['load-git'], ['task_runs_running']],
     ['running runs per concurrency key', LIMIT_QUERIES.runningByKey, ['load-git'], ['task_runs_running']],
     ['waiting runs of a limited type in claim order', LIMIT_QUERIES.pick, ['load-git', 10], ['task_runs_claimable']],
+    // Operators' reads (docs/operations.md): due-not-queued counts, and `task why`.
+    ['due tasks no run serves yet (metrics, dashboard)', STATS_QUERIES.dueStats, [AT, 100_000], ['tasks_due']],
+    ['earliest next run with a paused type', HOT_QUERIES.nextDue.replace('NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)', 'false'), [], ['tasks_due']],
+    ['why: runs of the type ahead in the queue', TYPE_LOAD_QUERIES.ahead, [1, 'load-git'], ['task_runs_claimable']],
+    ['why: held runs of the type', TYPE_LOAD_QUERIES.running, ['load-git', null], ['task_runs_running', 'task_runs_leases']],
   ];
 
   it.each(cases)('%s uses a partial index and scans no table', async (_name, sql, params, indexes) => {

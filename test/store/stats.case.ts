@@ -10,6 +10,27 @@ export function statsCases(sut: StoreUnderTest): void {
   const setup = useOrrery(sut);
 
   describe('queue stats (metrics)', () => {
+    it('due stats: due tasks no run serves yet per type, counted up to a cap, with the oldest due instant', async () => {
+      const { orrery } = await setup([LOAD_GIT, { name: 'idle', defaultIntervalMs: '1h' }, { name: 'other', defaultIntervalMs: '1h' }]);
+      expect(await orrery.store.dueStats(T0, 100)).toEqual([]);
+      await orrery.createTasks(
+        [0, 1, 2, 3, 4].map((i) => ({ type: 'load-git', arguments: args(`u${i}`), nextRun: plus(T0, i * 1000), priority: i === 4 ? ('high' as const) : null })),
+        { at: T0 },
+      );
+      await orrery.createTask({ type: 'other', arguments: args('o'), nextRun: plus(T0, 2000) }, { at: T0 });
+      await orrery.createTask({ type: 'idle', arguments: args('later'), nextRun: plus(T0, HOUR) }, { at: T0 }); // not due
+      expect(await orrery.store.dueStats(plus(T0, 4000), 100)).toEqual([
+        { type: 'load-git', due: 5, oldestDue: T0 },
+        { type: 'other', due: 1, oldestDue: plus(T0, 2000) },
+      ]);
+      // Counted up to the cap; the oldest is still exact.
+      expect((await orrery.store.dueStats(plus(T0, 4000), 3))[0]).toEqual({ type: 'load-git', due: 3, oldestDue: T0 });
+      // Queued tasks are served by a run: no longer due-not-queued.
+      await orrery.scheduleDue({ at: plus(T0, 4000), type: 'other' });
+      expect(await orrery.store.dueStats(plus(T0, 4000), 100)).toEqual([{ type: 'load-git', due: 5, oldestDue: T0 }]);
+      expect(await orrery.store.dueStats(plus(T0, 500), 100)).toEqual([{ type: 'load-git', due: 1, oldestDue: T0 }]);
+    });
+
     it('lists every type by name, zeros included, before any task exists', async () => {
       const { orrery } = await setup([LOAD_GIT, { name: 'idle', defaultIntervalMs: '1h' }]);
       expect(await orrery.store.queueStats(T0)).toEqual([empty('idle'), empty('load-git')]);

@@ -106,6 +106,8 @@ describe('web dashboard (headless chromium)', () => {
     expect(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')))).toEqual(['doomed', 'greet', 'orrery.dag']);
     expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Overview', 'Tasks', 'Dead letters', 'DAGs', 'Visits']);
     expect(await page.getByRole('main').count()).toBe(1);
+    await page.getByTestId('total-due').waitFor();
+    expect(await page.locator('tr[data-type="greet"] td[data-col="due"]').textContent()).toMatch(/^\d+\+?$/);
     await page.getByText('Live', { exact: true }).waitFor();
     // A deep link is the app, not a 404; an unknown API path stays a JSON 404.
     const deep = await fetch(`${server.url}/dags/pipeline`);

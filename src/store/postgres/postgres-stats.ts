@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { RunEndStatus } from '../../core/model.js';
-import type { RunRate, WorkerActivity } from '../store.js';
+import type { DueStats, RunRate, WorkerActivity } from '../store.js';
 
 /** The dashboard's reads (see sqlite-stats.ts): ranges of task_runs_finished and the leased-runs index. */
 export const STATS_QUERIES = {
@@ -16,6 +16,15 @@ export const STATS_QUERIES = {
        SELECT worker, 0, NULL, ended, 1 FROM task_runs
        WHERE ended >= $1 AND ended < $2 AND worker IS NOT NULL AND status <> 'lost'
      ) w GROUP BY worker ORDER BY worker`,
+  // Per type: due tasks no run serves yet, counted through tasks_due up to a cap, and the oldest due
+  // instant (the first entry of each rank's range); types without any are left out.
+  dueStats: `SELECT y.name AS type, d.n AS due, o.t AS oldest FROM task_types y
+     CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled'
+       AND priority_rank = ANY(ARRAY[0, 1, 2, 3]::smallint[]) AND next_run <= $1 LIMIT $2) x) d
+     CROSS JOIN LATERAL (SELECT min(f.next_run) AS t FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
+       SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND priority_rank = rk.rank
+       ORDER BY next_run, id LIMIT 1) f) o
+     WHERE o.t <= $1 ORDER BY y.name`,
 } as const;
 
 type Row = Record<string, unknown>;
@@ -23,6 +32,11 @@ type Row = Record<string, unknown>;
 /** The dashboard's reads of the PostgreSQL store (run rates, workers). */
 export class PostgresStats {
   constructor(private readonly pool: pg.Pool) {}
+
+  async dueStats(at: Date, cap: number): Promise<DueStats[]> {
+    const { rows } = await this.pool.query(STATS_QUERIES.dueStats, [at, cap]);
+    return (rows as Row[]).map((r) => ({ type: r.type as string, due: Number(r.due), oldestDue: r.oldest as Date }));
+  }
 
   async runRates(since: Date, at: Date): Promise<RunRate[]> {
     const { rows } = await this.pool.query(STATS_QUERIES.runRates, [since, at]);

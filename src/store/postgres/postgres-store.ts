@@ -27,6 +27,7 @@ import type {
   EndRunRequest,
   EndRunResult,
   QueueStats,
+  DueStats,
   RunRate,
   StartRunRequest,
   Store,
@@ -558,6 +559,10 @@ export class PostgresStore implements Store {
   async nextLeaseExpiry(): Promise<Date | null> {
     const [row] = await this.rows(this.pool, HOT_QUERIES.nextLease);
     return (row?.t as Date | null) ?? null;
+  }
+
+  async dueStats(at: Date, cap: number): Promise<DueStats[]> {
+    return new PostgresStats(this.pool).dueStats(at, cap);
   }
 
   async queueStats(_at: Date): Promise<QueueStats[]> {

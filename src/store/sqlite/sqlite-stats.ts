@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RunEndStatus } from '../../core/model.js';
-import type { RunRate, WorkerActivity } from '../store.js';
+import type { DueStats, RunRate, WorkerActivity } from '../store.js';
 
 /** Finished runs of the window per type, status and minute: a range of task_runs_finished (ended, id). */
 export const RUN_RATES_SQL = `
@@ -24,14 +24,29 @@ export const WORKER_ACTIVITY_SQL = `
     WHERE ended >= @since AND ended < @at AND worker IS NOT NULL AND status <> 'lost'
   ) GROUP BY worker ORDER BY worker`;
 
+/**
+ * Per type: due tasks no run serves yet, counted through tasks_due (type, priority_rank, next_run) up
+ * to a cap, and the oldest due instant (the first entry of each rank's range). Types without any are
+ * left out.
+ */
+export const DUE_STATS_SQL = `
+  SELECT y.name AS type,
+    (SELECT count(*) FROM (SELECT 1 FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled'
+       AND priority_rank IN (0, 1, 2, 3) AND next_run <= @at LIMIT @cap)) AS due,
+    (SELECT min(t) FROM (SELECT (SELECT next_run FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled'
+       AND priority_rank = rk.rank ORDER BY next_run LIMIT 1) AS t FROM (SELECT 0 AS rank UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) rk)) AS oldest
+  FROM task_types y ORDER BY y.name`;
+
 type Row = Record<string, unknown>;
 
 /** The dashboard's reads of the SQLite store (run rates, workers). */
 export class SqliteStats {
   private readonly rates: Database.Statement;
   private readonly workers: Database.Statement;
+  private readonly due: Database.Statement;
 
   constructor(db: Database.Database) {
+    this.due = db.prepare(DUE_STATS_SQL);
     this.rates = db.prepare(RUN_RATES_SQL);
     this.workers = db.prepare(WORKER_ACTIVITY_SQL);
   }
@@ -44,6 +59,12 @@ export class SqliteStats {
       minute: new Date(s + Number(r.bucket) * 60_000),
       count: Number(r.n),
     }));
+  }
+
+  dueStats(at: Date, cap: number): DueStats[] {
+    return (this.due.all({ at: at.getTime(), cap }) as Row[])
+      .filter((r) => r.oldest !== null && Number(r.oldest) <= at.getTime())
+      .map((r) => ({ type: r.type as string, due: Number(r.due), oldestDue: new Date(Number(r.oldest)) }));
   }
 
   workerActivity(since: Date, at: Date): WorkerActivity[] {

@@ -31,6 +31,7 @@ import type {
   EndRunRequest,
   EndRunResult,
   QueueStats,
+  DueStats,
   RunRate,
   StartRunRequest,
   Store,
@@ -489,6 +490,10 @@ export class SqliteStore implements Store {
   async nextLeaseExpiry(): Promise<Date | null> {
     const row = this.stmts.nextLease.get() as { t: number | null };
     return row.t === null ? null : new Date(row.t);
+  }
+
+  async dueStats(at: Date, cap: number): Promise<DueStats[]> {
+    return this.stats.dueStats(at, cap);
   }
 
   async queueStats(_at: Date): Promise<QueueStats[]> {

@@ -30,14 +30,17 @@ export function Overview() {
   const now = useTick(5000);
   const { data, error, reload } = useApi(
     async (c) => {
-      const [queues, rates, workers, types] = await Promise.all([c.stats.queues(), c.stats.runRates(MINUTES), c.stats.workers(MINUTES), c.listTaskTypes()]);
-      return { queues, rates, workers, types: new Map(types.map((t) => [t.name, t])) };
+      const [queues, rates, workers, types, due] = await Promise.all([c.stats.queues(), c.stats.runRates(MINUTES), c.stats.workers(MINUTES), c.listTaskTypes(), c.stats.due()]);
+      return { queues, rates, workers, types: new Map(types.map((t) => [t.name, t])), due: new Map(due.map((d) => [d.type, d])) };
     },
     [],
     { live: () => true, pollMs: 10_000 },
   );
   if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="the overview" />;
-  const { queues, rates, workers, types } = data;
+  const { queues, rates, workers, types, due } = data;
+  const dueCount = (n: number, capped: boolean) => (capped ? `${n}+` : String(n));
+  const dueTotal = [...due.values()].reduce((a, d) => a + d.due, 0);
+  const dueCapped = [...due.values()].some((d) => d.capped);
   const rows = queues.map((q) => {
     const series = seriesOf(
       rates.rates.filter((r) => r.type === q.type),
@@ -59,6 +62,9 @@ export function Overview() {
       <section aria-labelledby="totals-title" class="cards">
         <h2 id="totals-title" class="visually-hidden">Totals</h2>
         <div class="card"><span class="big" data-testid="total-queued">{totals.scheduled}</span> queued</div>
+        <div class="card" title="Due tasks no run serves yet: workers claim them directly, or the runner queues them">
+          <span class="big" data-testid="total-due">{dueCount(dueTotal, dueCapped)}</span> due, not queued
+        </div>
         <div class="card"><span class="big" data-testid="total-running">{totals.running}</span> running</div>
         <div class="card">
           <span class="big">{totals.oldest ? duration(now - totals.oldest.getTime()) : '—'}</span> oldest wait
@@ -83,6 +89,7 @@ export function Overview() {
                 <tr>
                   <th scope="col">Type</th>
                   <th scope="col" class="num">Queued</th>
+                  <th scope="col" class="num" title="Due tasks no run serves yet">Due</th>
                   <th scope="col" class="num">Running</th>
                   <th scope="col" class="num">Oldest wait</th>
                   <th scope="col">Runs per minute (last hour)</th>
@@ -97,6 +104,9 @@ export function Overview() {
                       <a href={`/tasks?type=${encodeURIComponent(q.type)}`}>{q.type}</a>
                     </th>
                     <td class="num" data-col="queued">{q.scheduled}</td>
+                    <td class="num" data-col="due" title={due.get(q.type) ? `oldest due since ${instant(due.get(q.type)!.oldestDue)}` : undefined}>
+                      {due.get(q.type) ? dueCount(due.get(q.type)!.due, due.get(q.type)!.capped) : 0}
+                    </td>
                     <td class="num" data-col="running">{q.running}</td>
                     <td class="num" title={instant(q.oldestScheduled)}>{q.oldestScheduled ? duration(now - q.oldestScheduled.getTime()) : '—'}</td>
                     <td class="spark-cell">
@@ -114,6 +124,7 @@ export function Overview() {
                 <tr>
                   <th scope="row">All types</th>
                   <td class="num">{totals.scheduled}</td>
+                  <td class="num">{dueCount(dueTotal, dueCapped)}</td>
                   <td class="num">{totals.running}</td>
                   <td class="num">{totals.oldest ? duration(now - totals.oldest.getTime()) : '—'}</td>
                   <td class="spark-cell">
