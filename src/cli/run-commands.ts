@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
-import { RUN_END_STATUSES, type RunEndStatus } from '../core/model.js';
-import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { RUN_END_STATUSES, RUN_STATUSES, type RunEndStatus } from '../core/model.js';
+import { DEFAULT_RUN_PAGE, MAX_RUN_PAGE } from '../core/run-search.js';
+import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, positiveIntArg, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 import { printRuns } from './task-commands.js';
 
 export function runCommands(io: Io): Command {
@@ -96,6 +97,37 @@ export function runCommands(io: Io): Command {
         const attrs = Object.keys(l.attributes).length ? ` ${JSON.stringify(l.attributes)}` : '';
         io.out(`${iso(l.at)} ${l.level.toUpperCase().padEnd(5)} ${l.message}${attrs}\n`);
       }
+    },
+  );
+  addDb(
+    cmd
+      .command('list')
+      .description('runs across tasks, newest first (by ended when every --status is final, else by creation), one page at a time')
+      .addOption(new Option('--status <status...>', `only these statuses (${RUN_STATUSES.join(', ')}); commas also separate`))
+      .option('--type <name>', 'only runs of this task type')
+      .option('--worker <id>', 'only runs of this worker')
+      .option('--since <instant>', 'runs ended (all statuses final) or scheduled (otherwise) at or after this instant', instantArg)
+      .option('--until <instant>', '... before this instant', instantArg)
+      .option('--limit <n>', `runs per page, 1 to ${MAX_RUN_PAGE} (default ${DEFAULT_RUN_PAGE})`, positiveIntArg)
+      .option('--cursor <cursor>', 'continue after the page that printed it (same filters)')
+      .option('--json', 'print {"items": [...], "nextCursor": ...}'),
+  ).action(
+    async (o: DbOpts & { status?: string[]; type?: string; worker?: string; since?: Date; until?: Date; limit?: number; cursor?: string; json?: boolean }) => {
+      const page = await withOrrery(o, (orrery) =>
+        orrery.searchRuns({
+          ...(o.status ? { status: o.status.flatMap((x) => x.split(',')) } : {}),
+          ...(o.type !== undefined ? { type: o.type } : {}),
+          ...(o.worker !== undefined ? { worker: o.worker } : {}),
+          ...(o.since ? { since: o.since } : {}),
+          ...(o.until ? { until: o.until } : {}),
+          ...(o.limit !== undefined ? { limit: o.limit } : {}),
+          ...(o.cursor !== undefined ? { cursor: o.cursor } : {}),
+        }),
+      );
+      if (o.json) return printJson(io, { items: page.runs, nextCursor: page.nextCursor });
+      if (page.runs.length === 0) return io.out(o.cursor ? 'no more runs\n' : 'no run matches\n');
+      printRuns(io, page.runs);
+      if (page.nextCursor) io.out(`\nmore: orrery run list ... --cursor ${page.nextCursor}\n`);
     },
   );
   return cmd;

@@ -7,6 +7,7 @@ import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
 import { whyTask } from './why-task.js';
+import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
 export const DUE_COUNT_CAP = 100_000;
@@ -301,6 +302,17 @@ export class Orrery implements Jobboard {
    */
   async whyTask(id: number, opts: At = {}): Promise<WhyAnswer> {
     return whyTask(this.store, checkId(id), this.instant(opts.at));
+  }
+
+  /**
+   * Runs across tasks, newest first, one page at a time: filters by status, type, worker and time
+   * (`ended` when every status asked for is final, else `scheduled`); `nextCursor` (null on the last
+   * page) continues the listing with the same filters (docs/operations.md#runs-across-tasks).
+   */
+  async searchRuns(input: RunSearchInput = {}): Promise<{ runs: TaskRun[]; nextCursor: string | null }> {
+    const s = runSearch(input);
+    const runs = await this.store.searchRuns(s);
+    return { runs, nextCursor: runs.length === s.limit ? encodeRunCursor(runs[runs.length - 1]!, s.by) : null };
   }
 
   /** A task by id, or `null`. */

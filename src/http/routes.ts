@@ -152,6 +152,16 @@ export const routes: Route[] = [
     handler: async (o, { params }) => ({ body: await found(o.getTaskWithRuns(params.id as number), `task ${String(params.id)}`) }),
   },
   {
+    method: 'get', path: '/runs', tag: 'runs',
+    summary: 'Runs across tasks, newest first (by ended when every status asked for is final, else by id), keyset pages',
+    query: S.RunQuery,
+    responses: { 200: S.RunPage, 400: S.ErrorSchema },
+    handler: async (o, { query }) => {
+      const { runs, nextCursor } = await o.searchRuns(query);
+      return { body: { items: runs, nextCursor } };
+    },
+  },
+  {
     method: 'get', path: '/tasks/:id/why', tag: 'tasks',
     summary: "Why the task is (not) running: every gate in order (task status, DAG, type pause, due, queue length, limits, workers, its run), the first that holds it and until when",
     params: { id: taskId },

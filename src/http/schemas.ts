@@ -176,6 +176,16 @@ export const TaskQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 export const TaskPage = z.object({ items: z.array(TaskSchema), nextCursor: z.string().nullable() });
+export const RunQuery = z.strictObject({
+  status: z.string().max(200).optional().describe(`run statuses, comma-separated (${RUN_STATUSES.join(', ')}); only final ones: newest ended first`),
+  type: nonEmpty.optional(),
+  worker: nonEmpty.optional(),
+  since: z.string().max(64).optional().describe('ISO instant: runs ended (all statuses final) or scheduled (otherwise) at or after it'),
+  until: z.string().max(64).optional().describe('ISO instant: ... before it'),
+  cursor: z.string().max(200).optional().describe('nextCursor of the previous page (same filters)'),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+export const RunPage = z.object({ items: z.array(RunSchema), nextCursor: z.string().nullable() });
 export const EndOutcomes = z.object({ outcomes: z.array(z.union([z.object({ ok: EndRunResultSchema }), ErrorSchema])) });
 
 /** `GET /api/tasks/{id}/why` (core/why.ts WhyAnswer). */

@@ -1,5 +1,6 @@
 import type { OrreryError } from '../core/errors.js';
 import type { TypeLoadFacts } from '../core/why.js';
+import type { RunSearch } from '../core/run-search.js';
 import type { VisitStore } from './visit-store.js';
 import type { RunEndRequest } from '../core/run-end.js';
 import type {
@@ -357,6 +358,8 @@ export interface Store {
 
   getRun(backendId: string): Promise<TaskRun | null>;
   listRuns(taskId: number): Promise<TaskRun[]>;
+  /** Runs across tasks, newest first, one keyset page (core/run-search.ts says the order and the index). */
+  searchRuns(search: RunSearch): Promise<TaskRun[]>;
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
   getRunLogs(backendId: string): Promise<RunLogRecord[]>;
 

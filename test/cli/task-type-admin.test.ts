@@ -48,3 +48,30 @@ describe('orrery task-type edit | pause | resume | delete', () => {
     expect((await runJson(['task-type', 'list', '--json', ...t.db]))[0]).toMatchObject({ leaseMs: 30_000, numRetries: 0, paused: null });
   });
 });
+
+describe('orrery run list', () => {
+  test('lists runs across tasks with filters and a cursor; bad filters exit 2', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'job', ...t.db]);
+    for (const i of [1, 2, 3]) await runOk(['task', 'add', 'job', String(i), '--policy', 'oneshot', '--at', '2026-01-01T00:00:00Z', ...t.db]);
+    await runOk(['task', 'schedule', '--at', '2026-01-01T00:00:00Z', ...t.db]);
+    const page = await runJson(['run', 'list', '--status', 'scheduled', '--limit', '2', '--json', ...t.db]);
+    expect(page.items).toHaveLength(2);
+    const rest = await runJson(['run', 'list', '--status', 'scheduled', '--limit', '2', '--cursor', page.nextCursor, '--json', ...t.db]);
+    expect(rest).toMatchObject({ items: [expect.objectContaining({ status: 'scheduled' })], nextCursor: null });
+    const text = await runOk(['run', 'list', '--type', 'job', '--limit', '2', ...t.db]);
+    expect(text).toMatch(/^BACKEND ID\s+TASK\s+TYPE\s+STATUS/);
+    expect(text).toMatch(/more: orrery run list \.\.\. --cursor \S+/);
+    expect(await runOk(['run', 'list', '--status', 'failed', ...t.db])).toBe('no run matches\n');
+    for (const [args, message] of [
+      [['--status', 'done'], /status: "done" is not a run status/],
+      [['--limit', '5000'], /limit: must be an integer from 1 to 1000/],
+      [['--since', 'soon'], /since/],
+      [['--cursor', 'zzz'], /cursor: is not a cursor of this listing/],
+    ] as Array<[string[], RegExp]>) {
+      const r = await runCli(['run', 'list', ...args, ...t.db]);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+});

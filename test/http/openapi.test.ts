@@ -134,6 +134,8 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', '/api/tasks/x/runs'), 400);
   await expectStatus(call('GET', '/api/tasks/4040/runs'), 404);
   await expectStatus(call('GET', '/api/tasks/1/why'), 200);
+  await expectStatus(call('GET', '/api/runs?status=scheduled,started&limit=5'), 200);
+  await expectStatus(call('GET', '/api/runs?status=done'), 400);
   await expectStatus(call('GET', '/api/tasks/x/why'), 400);
   await expectStatus(call('GET', '/api/tasks/4040/why'), 404);
 

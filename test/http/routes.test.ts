@@ -323,6 +323,7 @@ describe('tasks', () => {
     expect(why.body).toMatchObject({ task: 1, at: T0, state: 'blocked', heldBy: 'workers' });
     expect(why.body.gates).toHaveLength(10);
     expect((await call('GET', '/api/tasks/9999/why')).status).toBe(404);
+    expect((await call('GET', '/api/runs?type=mail')).body).toEqual({ items: [], nextCursor: null });
 
     const [run] = await schedule();
     const withRuns = await call('GET', '/api/tasks/1');

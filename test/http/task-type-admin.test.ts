@@ -60,3 +60,33 @@ describe('HTTP: task types at runtime (docs/http.md)', () => {
     expect(doc.paths['/api/task-types/{name}/resume'].post).toBeDefined();
   });
 });
+
+describe('HTTP: runs across tasks (docs/http.md)', () => {
+  let h: HttpHarness;
+  afterEach(async () => h.close());
+
+  it('GET /api/runs filters and pages; bad filters are 400 naming the field', async () => {
+    h = await openHttp();
+    await h.call('POST', '/api/task-types', { name: 'job' });
+    for (const i of [1, 2, 3]) await h.call('POST', '/api/tasks', { type: 'job', policy: 'oneshot', arguments: { args: [i], kwargs: {} } });
+    await h.call('POST', '/api/tasks/schedule', {});
+    const page = await h.call('GET', '/api/runs?status=scheduled&limit=2');
+    expect(page.status).toBe(200);
+    expect(page.body.items).toHaveLength(2);
+    expect(page.body.items.every((r: { status: string }) => r.status === 'scheduled')).toBe(true);
+    const next = await h.call('GET', `/api/runs?status=scheduled&limit=2&cursor=${page.body.nextCursor}`);
+    expect(next.body).toMatchObject({ items: [expect.objectContaining({ status: 'scheduled' })], nextCursor: null });
+    expect((await h.call('GET', '/api/runs?status=failed')).body).toEqual({ items: [], nextCursor: null });
+    for (const [q, field] of [
+      ['status=done', 'status'],
+      ['limit=0', 'limit'],
+      ['since=soon', 'since'],
+      ['cursor=zzz', 'cursor'],
+      ['colour=red', 'colour'],
+    ]) {
+      const r = await h.call('GET', `/api/runs?${q}`);
+      expect([q, r.status]).toEqual([q, 400]);
+      expect(JSON.stringify(r.body.error)).toContain(field);
+    }
+  });
+});

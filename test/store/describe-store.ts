@@ -14,6 +14,7 @@ import { taskImportCases } from './task-import.case.js';
 import { taskCases } from './tasks.case.js';
 import { taskTypeAdminCases } from './task-type-admin.case.js';
 import { whyCases } from './why.case.js';
+import { runSearchCases } from './run-search.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
 
@@ -31,6 +32,7 @@ export function describeStore(sut: StoreUnderTest): void {
     taskImportCases(sut);
     taskTypeAdminCases(sut);
     whyCases(sut);
+    runSearchCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
     directClaimCases(sut);

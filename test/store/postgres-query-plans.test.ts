@@ -3,6 +3,8 @@
  * million tasks (a thousand due) and a million finished runs, every hot query must be answered from
  * its partial index, never by scanning a table.
  */
+import { runSearch } from '../../src/core/run-search.js';
+import { runSearchSql } from '../../src/store/postgres/postgres-run-search.js';
 import { STATS_QUERIES } from '../../src/store/postgres/postgres-stats.js';
 import { TYPE_LOAD_QUERIES } from '../../src/store/postgres/postgres-type-load.js';
 import pg from 'pg';
@@ -90,6 +92,19 @@ describe('PostgreSQL hot queries at scale', () => {
     ['earliest next run with a paused type', HOT_QUERIES.nextDue.replace('NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)', 'false'), [], ['tasks_due']],
     ['why: runs of the type ahead in the queue', TYPE_LOAD_QUERIES.ahead, [1, 'load-git'], ['task_runs_claimable']],
     ['why: held runs of the type', TYPE_LOAD_QUERIES.running, ['load-git', null], ['task_runs_running', 'task_runs_leases']],
+    // Runs across tasks (run list): each page from the index that orders or bounds it.
+    ...(
+      [
+        ['failed runs of a type, newest ended first', { status: 'failed,permfailed', type: 'load-git', limit: 100 }, ['task_runs_failures']],
+        ['ended runs in a window, next page', { status: 'uneventful', since: '2026-01-01T00:00:00Z', cursor: Buffer.from(JSON.stringify({ ended: Date.parse('2026-06-01T00:00:00Z'), id: 5 })).toString('base64url') }, ['task_runs_finished']],
+        ['started runs', { status: 'started' }, LEASED_INDEXES],
+        ['waiting runs', { status: 'scheduled', type: 'load-git' }, ['task_runs_claimable']],
+        ['every run, newest first', { limit: 100 }, ['task_runs_pkey']],
+      ] as const
+    ).map(([name, input, idx]) => {
+      const { sql, params } = runSearchSql(runSearch(input));
+      return [`run list: ${name}`, sql, params, [...idx]] as [string, string, unknown[], string[]];
+    }),
   ];
 
   it.each(cases)('%s uses a partial index and scans no table', async (_name, sql, params, indexes) => {

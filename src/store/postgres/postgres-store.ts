@@ -8,6 +8,8 @@ import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
 import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
+import { searchRuns } from './postgres-run-search.js';
+import type { RunSearch } from '../../core/run-search.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
@@ -587,6 +589,10 @@ export class PostgresStore implements Store {
   async getRun(backendId: string): Promise<TaskRun | null> {
     const [row] = await this.rows(this.pool, 'SELECT * FROM task_runs WHERE backend_id = $1', [backendId]);
     return row ? runFromRow(row) : null;
+  }
+
+  async searchRuns(search: RunSearch): Promise<TaskRun[]> {
+    return searchRuns(this.pool, search);
   }
 
   async listRuns(taskId: number): Promise<TaskRun[]> {

@@ -11,6 +11,8 @@ import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
 import { SqliteTaskTypes } from './sqlite-task-types.js';
 import { SqliteTypeLoad } from './sqlite-type-load.js';
+import { SqliteRunSearch } from './sqlite-run-search.js';
+import type { RunSearch } from '../../core/run-search.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
@@ -526,6 +528,11 @@ export class SqliteStore implements Store {
     const row = this.stmts.runByBackendId.get(backendId) as Row | undefined;
     return row ? runFromRow(row) : null;
   }
+
+  async searchRuns(search: RunSearch): Promise<TaskRun[]> {
+    return (this.runSearch ??= new SqliteRunSearch(this.db)).search(search);
+  }
+  private runSearch: SqliteRunSearch | null = null;
 
   async listRuns(taskId: number): Promise<TaskRun[]> {
     return (this.stmts.runsOfTask.all(taskId) as Row[]).map(runFromRow);

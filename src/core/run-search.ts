@@ -1,0 +1,102 @@
+import { invalid } from './errors.js';
+import { parseInstant } from './instants.js';
+import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
+
+/**
+ * Runs across tasks (`orrery run list`, `GET /api/runs`): newest first, by keyset pages. When every
+ * status asked for is final, runs are ordered by `ended` (then id) and `since`/`until` bound `ended`:
+ * the range is read from `task_runs_finished (ended, id)`. Otherwise they are ordered by id (creation
+ * order) and `since`/`until` bound `scheduled`; waiting and held runs come from their partial indexes.
+ */
+export interface RunSearch {
+  statuses: RunStatus[] | null;
+  type: string | null;
+  worker: string | null;
+  since: Date | null;
+  until: Date | null;
+  limit: number;
+  /** Where the previous page stopped (from `nextCursor`). */
+  after: RunCursor | null;
+  /** `ended` when every status is final, else `id`. */
+  by: 'ended' | 'id';
+}
+
+export type RunCursor = { ended: number; id: number } | { id: number };
+
+export const DEFAULT_RUN_PAGE = 100;
+export const MAX_RUN_PAGE = 1000;
+
+export interface RunSearchInput {
+  status?: readonly string[] | string;
+  type?: string;
+  worker?: string;
+  since?: Date | string;
+  until?: Date | string;
+  limit?: number;
+  cursor?: string;
+}
+
+const FINAL = new Set<string>(RUN_END_STATUSES);
+/** Statuses of the failures index (`task_runs_failures`): a search for only these reads that index. */
+export const FAILURE_STATUSES = ['failed', 'permfailed', 'lost'] as const;
+
+/** True when every status searched for is a failure: the page comes from the failures index. */
+export function onlyFailures(s: RunSearch): boolean {
+  return s.statuses !== null && s.statuses.every((x) => (FAILURE_STATUSES as readonly string[]).includes(x));
+}
+
+/** Validates a run search, naming the field of every problem (a ValidationError). */
+export function runSearch(input: RunSearchInput = {}): RunSearch {
+  const raw = input.status === undefined ? [] : typeof input.status === 'string' ? input.status.split(',') : [...input.status];
+  const statuses = raw.map((s) => s.trim()).filter((s) => s !== '');
+  for (const s of statuses) if (!(RUN_STATUSES as readonly string[]).includes(s)) throw invalid('status', `"${s}" is not a run status (one of ${RUN_STATUSES.join(', ')})`);
+  const limit = input.limit ?? DEFAULT_RUN_PAGE;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_RUN_PAGE}`);
+  const when = (v: Date | string | undefined, path: string) => (v === undefined ? null : v instanceof Date ? checkDate(v, path) : parseInstant(v, path));
+  const since = when(input.since, 'since');
+  const until = when(input.until, 'until');
+  if (since && until && since.getTime() >= until.getTime()) throw invalid('until', 'must be after since');
+  const by = statuses.length > 0 && statuses.every((s) => FINAL.has(s)) ? 'ended' : 'id';
+  return {
+    statuses: statuses.length > 0 ? [...new Set(statuses)] as RunStatus[] : null,
+    type: text(input.type, 'type'),
+    worker: text(input.worker, 'worker'),
+    since,
+    until,
+    limit,
+    after: input.cursor === undefined ? null : decodeRunCursor(input.cursor, by),
+    by,
+  };
+}
+
+function text(v: string | undefined, path: string): string | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'string' || v === '' || v.length > 512) throw invalid(path, 'must be a non-empty string of at most 512 characters');
+  return v;
+}
+
+function checkDate(d: Date, path: string): Date {
+  if (Number.isNaN(d.getTime())) throw invalid(path, 'must be a valid instant');
+  return d;
+}
+
+/** The cursor of the page after `last` (the last run of a full page). */
+export function encodeRunCursor(last: { id: number; ended: Date | null }, by: RunSearch['by']): string {
+  const c: RunCursor = by === 'ended' ? { ended: last.ended!.getTime(), id: last.id } : { id: last.id };
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+export function decodeRunCursor(text: string, by: RunSearch['by']): RunCursor {
+  let c: unknown;
+  try {
+    c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('cursor', 'is not a cursor of this listing (pass nextCursor from the previous page)');
+  }
+  const ok = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  const o = c as { ended?: unknown; id?: unknown };
+  if (c === null || typeof c !== 'object' || !ok(o.id) || (by === 'ended' ? !ok(o.ended) : o.ended !== undefined)) {
+    throw invalid('cursor', 'is not a cursor of this listing (pass nextCursor from the previous page, with the same filters)');
+  }
+  return by === 'ended' ? { ended: o.ended as number, id: o.id as number } : { id: o.id as number };
+}
