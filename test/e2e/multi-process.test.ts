@@ -1,6 +1,6 @@
 /**
  * Issue 3's proof: 4 runner and 4 worker processes (concurrency 10 each) on one database process
- * 20,000 one-shot no-op tasks; every task ends `completed` with exactly one successful run. On
+ * 10,000 one-shot no-op tasks; every task ends `completed` with exactly one successful run. On
  * SQLite the processes share the file; on PostgreSQL the server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { waitFor } from '../engine/engine-helpers.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { FIXTURE_HANDLERS, useProcesses } from './process-helpers.js';
 
-const TASKS = 20_000;
+const TASKS = 10_000;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
