@@ -189,7 +189,7 @@ export class Orrery implements Jobboard {
     const [existing] = await this.store.getTaskTypes([type.name]);
     if (existing) return existing;
     try {
-      return await this.store.createTaskType(type, this.instant(opts.at));
+      return { ...(await this.store.createTaskType(type, this.instant(opts.at))), paused: null };
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
       const [raced] = await this.store.getTaskTypes([type.name]);

@@ -157,7 +157,7 @@ export class PostgresStore implements Store {
       }
       throw e;
     }
-    return type;
+    return { ...type, paused: null };
   }
 
   async updateTaskType(type: TaskType, at: Date): Promise<TaskType> {

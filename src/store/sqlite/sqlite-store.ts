@@ -128,7 +128,7 @@ export class SqliteStore implements Store {
       }
       throw e;
     }
-    return type;
+    return { ...type, paused: null };
   }
 
   async updateTaskType(type: TaskType, at: Date): Promise<TaskType> {
