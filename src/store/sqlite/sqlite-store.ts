@@ -43,7 +43,7 @@ import type {
 import { checkpointOffThread, openSqlite } from './sqlite-connection.js';
 import { translateSqliteError } from './sqlite-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
-import { prepare, typeParams } from './sqlite-statements.js';
+import { prepare, typeParams } from './sqlite-queries.js';
 import { SqliteVisitStore } from './sqlite-visits.js';
 import { SqliteDags } from './sqlite-dags.js';
 import type { DagStore } from '../dag-store.js';
@@ -52,7 +52,7 @@ import type { ArchiveStore } from '../archive-store.js';
 import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
 import { SqliteStats } from './sqlite-stats.js';
-import { SqliteHeldRuns, taskParams } from './sqlite-held.js';
+import { SqliteHeldRuns, taskParams } from './sqlite-held-ends.js';
 import { runnerCutoff } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
 
@@ -64,7 +64,7 @@ const OFF_THREAD_CHECKPOINT = 10_000;
 /** Lets timers and I/O run (setImmediate comes after the poll phase). */
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
-export { QUEUE_STATS_SQL } from './sqlite-statements.js';
+export { QUEUE_STATS_SQL } from './sqlite-queries.js';
 
 /** The embedded store: one SQLite file in WAL mode; writes take the write lock up front (BEGIN IMMEDIATE). */
 export class SqliteStore implements Store {

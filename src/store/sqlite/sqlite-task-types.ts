@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
-import { typeParams } from './sqlite-statements.js';
+import { typeParams } from './sqlite-queries.js';
 import { hasOrigins, hasTasks, unknownType } from '../task-types.js';
 
 /**
