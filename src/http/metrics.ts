@@ -88,21 +88,12 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
   const registers = [registry];
 
   // --- read at scrape time ------------------------------------------------------------------------
-  // The four queue gauges are collected concurrently on each scrape; they share one store read.
-  let pending: Promise<{ now: Date; stats: QueueStats[] }> | null = null;
-  const snapshot = () => {
-    if (pending) return pending;
-    const p = (async () => {
-      const now = orrery.now();
-      return { now, stats: await orrery.store.queueStats(now) };
-    })();
-    pending = p;
-    const clear = () => {
-      if (pending === p) pending = null;
-    };
-    p.then(clear, clear);
-    return p;
-  };
+  // The gauges of one scrape are collected concurrently; each kind of reading is made once and shared.
+  const snapshot = sharedReading(async () => {
+    const now = orrery.now();
+    return { now, stats: await orrery.store.queueStats(now) };
+  });
+  const typesReading = sharedReading(() => orrery.listTaskTypes());
   const queueGauge = (name: string, help: string, value: (s: QueueStats, now: Date) => number) => {
     const gauge: Gauge<'type'> = new Gauge({
       name,
@@ -127,20 +118,10 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
   );
   queueGauge('orrery_dead_lettered_tasks', 'Tasks disabled as dead letters (lost too many times in a row), per task type.', (s) => s.deadLettered);
   // Due tasks no run serves yet: one reading per scrape, shared by both gauges.
-  let dueReading: Promise<{ now: Date; due: Awaited<ReturnType<Orrery['dueStats']>> }> | null = null;
-  const dueSnapshot = () => {
-    if (dueReading) return dueReading;
-    const p = (async () => {
-      const now = orrery.now();
-      return { now, due: await orrery.dueStats({ at: now }) };
-    })();
-    dueReading = p;
-    const clear = () => {
-      if (dueReading === p) dueReading = null;
-    };
-    p.then(clear, clear);
-    return p;
-  };
+  const dueSnapshot = sharedReading(async () => {
+    const now = orrery.now();
+    return { now, due: await orrery.dueStats({ at: now }) };
+  });
   const dueGauge = (name: string, help: string, value: (d: { due: number; oldestDue: Date }, now: Date) => number) => {
     const gauge: Gauge<'type'> = new Gauge({
       name,
@@ -148,7 +129,7 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
       labelNames: ['type'] as const,
       registers,
       async collect() {
-        const [{ now, due }, types] = await Promise.all([dueSnapshot(), orrery.listTaskTypes()]);
+        const [{ now, due }, types] = await Promise.all([dueSnapshot(), typesReading()]);
         const byType = new Map(due.map((d) => [d.type, d]));
         gauge.reset();
         for (const t of types) {
@@ -171,7 +152,7 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     labelNames: ['type'] as const,
     registers,
     async collect() {
-      const types = await orrery.listTaskTypes();
+      const types = await typesReading();
       paused.reset();
       for (const t of types) paused.set({ type: t.name }, t.paused ? 1 : 0);
     },
@@ -257,5 +238,20 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
       }
     },
     recordWorkerSeen,
+  };
+}
+
+/** Coalesces concurrent calls into one reading: calls made while one is in flight share its result. */
+function sharedReading<T>(read: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () => {
+    if (pending) return pending;
+    const p = read();
+    pending = p;
+    const clear = () => {
+      if (pending === p) pending = null;
+    };
+    p.then(clear, clear);
+    return p;
   };
 }
