@@ -52,6 +52,8 @@ export class Worker {
   private readonly sleeper = new Sleeper();
   /** Claimed runs waiting for a slot, in claim order. */
   private buffer: ClaimedRun[] = [];
+  /** Runs whose handler ran but whose end was not recorded (left to the reaper), by when: never recovered. */
+  private readonly unrecordedEnds = new Map<string, number>();
   /** Runs whose handler began and whose end is not recorded yet. */
   private readonly active = new Map<string, RunExecution>();
   /** Handlers running (they hold the concurrency slots). */
@@ -269,6 +271,7 @@ export class Worker {
 
   private onDone(exec: RunExecution, end: EndRunResult | null): void {
     if (!this.active.delete(exec.backendId)) return;
+    if (end === null) this.unrecordedEnds.set(exec.backendId, Date.now());
     // An end not recorded (a bug, or given up at shutdown) still has its start marked, so the reaper
     // ends the run lost, counted, when its lease expires (a claimed run would be given back uncounted).
     this.timers.done(exec, end === null);
@@ -313,8 +316,12 @@ export class Worker {
     const held = await this.board.heldRuns(this.id);
     this.recover = false;
     const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId)]);
+    // Runs whose handler already ran but whose end could not be recorded stay held until their lease
+    // expires and the reaper ends them: running them again here would execute them twice.
+    const since = Date.now() - 2 * this.minLeaseMs;
+    for (const [id, at] of this.unrecordedEnds) if (at < since) this.unrecordedEnds.delete(id);
     for (const c of held) {
-      if (known.has(c.run.backendId)) continue;
+      if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId)) continue;
       this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; running it now`);
       this.buffer.push(c);
     }
