@@ -329,6 +329,8 @@ function scheduleIdentity(normal: Schedule, given: unknown): unknown {
  * a store cannot hold (NUL, lone surrogates, in strings and in keys: core/storable.ts).
  */
 export function assertJson(value: unknown, path: string): void {
+  // The common case (a small clean value) is checked without building paths; the walk below names the problem.
+  if (cleanJson(value, 0)) return;
   const seen = new Set<object>();
   const walk = (v: unknown, at: string): void => {
     if (typeof v === 'string') {
@@ -356,6 +358,28 @@ export function assertJson(value: unknown, path: string): void {
     seen.delete(v);
   };
   walk(value, path);
+}
+
+/** Depth past which the quick check gives up (a cycle, or a value deep enough to walk the careful way). */
+const QUICK_DEPTH = 64;
+
+/** True when `v` is JSON with storable text throughout; false when in doubt (the careful walk decides). */
+function cleanJson(v: unknown, depth: number): boolean {
+  if (typeof v === 'string') return textProblem(v) === null;
+  if (v === null || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v !== 'object' || depth > QUICK_DEPTH) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!cleanJson(v[i], depth + 1)) return false;
+    return true;
+  }
+  if (v instanceof Date) return true;
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    const x = (v as Record<string, unknown>)[k];
+    if (textProblem(k) !== null || (x !== undefined && !cleanJson(x, depth + 1))) return false;
+  }
+  return true;
 }
 
 export function validateMetadata(value: unknown, path = 'metadata'): Record<string, unknown> {

@@ -2,9 +2,11 @@ import { isOrreryError } from '../core/errors.js';
 import type { EndRunResult } from '../store/store.js';
 import type { EndRunOptions, Jobboard } from './jobboard.js';
 
+/** One run's end: its backend id with the end's options. */
+export type EndItem = { backendId: string } & EndRunOptions;
+
 interface Pending {
-  backendId: string;
-  opts: EndRunOptions;
+  item: EndItem;
   resolve: (r: EndRunResult) => void;
   reject: (e: unknown) => void;
 }
@@ -24,9 +26,9 @@ export class EndBatcher {
 
   constructor(private readonly board: Jobboard) {}
 
-  end(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+  end(item: EndItem): Promise<EndRunResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ backendId, opts, resolve, reject });
+      this.queue.push({ item, resolve, reject });
       if (!this.writing && !this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -40,7 +42,7 @@ export class EndBatcher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
-        const outcomes = await this.board.endRuns(batch.map((p) => ({ backendId: p.backendId, ...p.opts })));
+        const outcomes = await this.board.endRuns(batch.map((p) => p.item));
         outcomes.forEach((o, i) => (o instanceof Error || isOrreryError(o) ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
       } catch (e) {
         for (const p of batch) p.reject(e); // the database failed the whole batch: each caller retries its own end

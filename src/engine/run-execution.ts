@@ -5,7 +5,7 @@ import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
-import type { EndBatcher } from './end-batcher.js';
+import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
 
@@ -213,18 +213,12 @@ export class RunExecution {
       const at = this.board.now();
       // Until the database takes it or refuses it: a run whose lease expired may still be ended by its
       // holder until a reaper has ended it, and giving up would have the run executed again.
-      end = await this.retryingStorage(() =>
-        this.ender.end(this.backendId, {
-          status: outcome.status,
-          worker: this.workerId,
-          at,
-          startedAt: this.startedAt,
-          ...(this.claimed.task ? { held: { run, task: this.claimed.task } } : {}),
-          ...(outcome.result !== undefined ? { result: outcome.result } : {}),
-          ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-          ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
-        }),
-      );
+      const item: EndItem = { backendId: this.backendId, status: outcome.status, worker: this.workerId, at, startedAt: this.startedAt };
+      if (this.claimed.task) item.held = { run, task: this.claimed.task };
+      if (outcome.result !== undefined) item.result = outcome.result;
+      if (outcome.error !== undefined) item.error = outcome.error;
+      if (outcome.retryAfterMs !== undefined) item.retryAfterMs = outcome.retryAfterMs;
+      end = await this.retryingStorage(() => this.ender.end(item));
       if (outcome.status === 'failed' || outcome.status === 'permfailed') {
         this.log.warn({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs, error: firstLine(outcome.error) }, `${endLine(end, outcome, durationMs)}: ${firstLine(outcome.error)}`);
       } else if (this.log.isLevelEnabled('debug')) {

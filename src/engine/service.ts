@@ -540,7 +540,9 @@ export class Orrery implements Jobboard {
     for (const item of items) {
       try {
         assertText(item.backendId, 'backendId');
-        valid.push({ backendId: item.backendId, req: this.endRequest(item), ...(item.held ? { held: item.held } : {}) });
+        const one: EndRunItem = { backendId: item.backendId, req: this.endRequest(item) };
+        if (item.held) one.held = item.held;
+        valid.push(one);
         outcomes.push(null);
       } catch (e) {
         if (!(e instanceof OrreryError)) throw e;
@@ -564,17 +566,12 @@ export class Orrery implements Jobboard {
       throw invalid('retryAfterMs', 'must be a non-negative number');
     }
     if (opts.startedAt != null && (!(opts.startedAt instanceof Date) || Number.isNaN(opts.startedAt.getTime()))) throw invalid('startedAt', 'must be a valid Date');
-    return {
-      ...(opts.startedAt != null ? { startedAt: opts.startedAt } : {}),
-      status: opts.status,
-      at: this.instant(opts.at),
-      cause: 'end',
-      worker: opts.worker ?? null,
-      metadata,
-      ...(opts.result !== undefined ? { result: opts.result } : {}),
-      ...(opts.error !== undefined ? { error: opts.error } : {}),
-      retryAfterMs: opts.retryAfterMs ?? null,
-    };
+    // Built field by field (no spread objects): one of these per run end.
+    const req: EndRunRequest = { status: opts.status, at: this.instant(opts.at), cause: 'end', worker: opts.worker ?? null, metadata, retryAfterMs: opts.retryAfterMs ?? null };
+    if (opts.startedAt != null) req.startedAt = opts.startedAt;
+    if (opts.result !== undefined) req.result = opts.result;
+    if (opts.error !== undefined) req.error = opts.error;
+    return req;
   }
 
   /** The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once. */

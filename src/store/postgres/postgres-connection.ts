@@ -4,6 +4,7 @@ import pg from 'pg';
 import { OrreryError, SchemaTooNewError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
 import { loadMigrations } from '../migrations.js';
 import { TrackedPool, translatePgError } from './postgres-errors.js';
+import { parseTimestamptz } from './postgres-literals.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 /** One fixed advisory lock key for Orrery's migrations ("orrery" in ASCII). */
@@ -11,6 +12,8 @@ const MIGRATION_LOCK = 0x6f7272657279;
 
 // int8 as JS numbers: ids, counts and milliseconds all stay below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+// timestamptz without a regular expression per value (claims return several per run).
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 
 export function createPool(url: string): pg.Pool {
   const raw = process.env.ORRERY_PG_POOL_SIZE;

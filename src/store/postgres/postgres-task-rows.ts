@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { NewTask } from '../../core/validation.js';
+import { arrayLiteral, instantText, type Cell } from './postgres-literals.js';
 
 /**
  * One multi-row `INSERT INTO tasks ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING id,
@@ -9,7 +10,6 @@ import type { NewTask } from '../../core/validation.js';
  * arguments and keys, and the driver has nothing left to encode when it sends a queued chunk.
  */
 
-type Cell = string | number | null;
 
 /** Columns sent once when the chunk agrees on them, else as an array; `value` is compared with ===. */
 const SHARED: ReadonlyArray<{ col: string; type: string; value: (t: NewTask) => Cell }> = [
@@ -96,25 +96,3 @@ function statement(varying: number, notify: boolean): string {
 
 const ADAPTIVE_JSON = JSON.stringify({ kind: 'adaptive' });
 const scheduleJson = (s: NewTask['schedule']) => (s.kind === 'adaptive' ? ADAPTIVE_JSON : JSON.stringify(s));
-
-/** A PostgreSQL array literal: numbers as they are, strings quoted (escaping `"` and `\`), null as NULL. */
-function arrayLiteral(values: readonly Cell[]): string {
-  let s = '{';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as Cell;
-    if (i > 0) s += ',';
-    s += v === null ? 'NULL' : typeof v === 'number' ? String(v) : NEEDS_ESCAPE.test(v) ? `"${v.replace(ESCAPE, '\\$&')}"` : `"${v}"`;
-  }
-  return `${s}}`;
-}
-const NEEDS_ESCAPE = /["\\]/;
-const ESCAPE = /["\\]/g;
-
-/** An instant as PostgreSQL reads it: ISO 8601 for years 1-9999, else `YYYYY-MM-DD HH:MM:SS.mmm+00` with ` BC` for years before 1. */
-function instantText(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  if (iso.length === 24 && !iso.startsWith('0000')) return iso;
-  const y = new Date(ms).getUTCFullYear();
-  const year = String(y < 1 ? 1 - y : y).padStart(4, '0');
-  return `${year}${iso.slice(-20, -1).replace('T', ' ')}+00${y < 1 ? ' BC' : ''}`;
-}
