@@ -1,3 +1,4 @@
+import { addDagPauseCommands } from './pause-commands.js';
 import { Command } from 'commander';
 import { DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagRunStatus, type DagSchedule } from '../core/dag.js';
 import type { DagAttemptView, DagRunSummary } from '../engine/dag-service.js';
@@ -30,7 +31,7 @@ function dagCommand(io: Io): Command {
       table(
         io,
         ['ID', 'SCHEDULE', 'NEXT POINT', 'CATCH-UP', 'TASKS', 'RUNS', 'LATEST RUN'],
-        dags.map((d) => [d.id, scheduleText(d.schedule), iso(d.nextPoint), d.catchUp ? 'yes' : 'no', String(d.tasks.length), countsText(d.runs, DAG_RUN_STATUSES), latestText(d.latest[0])]),
+        dags.map((d) => [d.id + (d.paused ? ' (paused)' : ''), scheduleText(d.schedule), iso(d.nextPoint), d.catchUp ? 'yes' : 'no', String(d.tasks.length), countsText(d.runs, DAG_RUN_STATUSES), latestText(d.latest[0])]),
       );
     },
   );
@@ -48,6 +49,7 @@ function dagCommand(io: Io): Command {
         ['next point', iso(d.nextPoint)],
         ['catch-up', d.schedule.kind === 'none' ? (d.catchUp ? 'yes' : 'no') : d.catchUp ? 'yes (missed points are run in order)' : 'no (missed points are skipped)'],
         ['max active runs', String(d.maxActiveRuns)],
+        ['paused', d.paused ? `since ${iso(d.paused.at)}${d.paused.reason ? ` (${d.paused.reason})` : ''}` : 'no'],
         ['runs', countsText(d.runs, DAG_RUN_STATUSES)],
         ['created', iso(d.created)],
         ['updated', iso(d.updated)],
@@ -102,6 +104,7 @@ function dagCommand(io: Io): Command {
     if (runs.length === 0) return io.out('no runs found\n');
     printDagRuns(io, runs);
   });
+  addDagPauseCommands(cmd, io);
   return cmd;
 }
 

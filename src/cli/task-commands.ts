@@ -3,6 +3,7 @@ import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, type Disabl
 import { ON_CONFLICT_MODES, type OnConflict, type TaskInput } from '../core/validation.js';
 import { parseTaskArguments } from './arguments.js';
 import { whyCommand } from './why-command.js';
+import { addTaskPauseCommands } from './pause-commands.js';
 import { addImportCommand } from './task-import-command.js';
 import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
@@ -120,6 +121,7 @@ export function taskCommands(io: Io): Command {
         ['policy', task.policy],
         ['schedule', scheduleText(task)],
         ['status', task.status + (task.disabledReason ? ` (${task.disabledReason})` : '')],
+        ['paused', task.paused ? `since ${iso(task.paused.at)}${task.paused.reason ? ` (${task.paused.reason})` : ''}` : 'no'],
         ['next run', iso(task.nextRun)],
         ['interval', dur(task.currentIntervalMs)],
         ['priority', task.priority ?? '-'],
@@ -183,6 +185,7 @@ export function taskCommands(io: Io): Command {
     if (runs.length > 0) printRuns(io, runs);
   });
   cmd.addCommand(whyCommand(io));
+  addTaskPauseCommands(cmd, io);
   addImportCommand(cmd, io);
   return cmd;
 }
@@ -204,7 +207,7 @@ export function printTasks(io: Io, tasks: Task[]): void {
       String(t.id),
       t.type,
       t.policy,
-      t.status + (t.disabledReason ? ` (${t.disabledReason})` : ''),
+      t.status + (t.disabledReason ? ` (${t.disabledReason})` : '') + (t.paused ? ' (paused)' : ''),
       t.priority ?? '-',
       iso(t.nextRun),
       t.schedule.kind === 'adaptive' ? dur(t.currentIntervalMs) : t.schedule.kind,

@@ -52,6 +52,15 @@ export function dagAttemptRespawnRefusal(task: { id: number; arguments: { kwargs
   );
 }
 
+/** A DAG attempt's task is paused through its DAG, never on its own (ConflictError naming the way). */
+export function dagAttemptPauseRefusal(task: { id: number; arguments: { kwargs: Record<string, unknown> } }): ConflictError | null {
+  const m = task.arguments.kwargs[DAG_ATTEMPT_KEY] as Partial<DagAttemptArgs> | undefined;
+  if (m === undefined || m === null || typeof m !== 'object') return null;
+  return new ConflictError(`task ${task.id} is an attempt of task "${String(m.task)}" in run ${String(m.run)} of DAG "${String(m.dag)}"; pause the DAG instead (orrery dag pause ${String(m.dag)})`, [
+    { path: 'id', message: `task ${task.id} is a DAG attempt; pause DAG "${String(m.dag)}"` },
+  ]);
+}
+
 export type DagSchedule = { kind: 'cron'; expr: string; tz: string } | { kind: 'interval'; everyMs: number } | { kind: 'none' };
 
 /** One task of a DAG, in normal form (what the structure hash covers). */

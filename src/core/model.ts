@@ -107,7 +107,7 @@ export interface TaskType {
   paused?: TypePause | null;
 }
 
-/** Why and since when a task type is paused (`orrery task-type pause`). */
+/** Why and since when a task type, a task or a DAG is paused (`orrery task-type|task|dag pause`). */
 export interface TypePause {
   at: Date;
   reason: string;
@@ -138,6 +138,11 @@ export interface Task {
   /** Runs of tasks sharing a key count against their type's `maxRunningPerKey`; null = no key. */
   concurrencyKey: string | null;
   created: Date;
+  /**
+   * Set while the task's schedule is paused (`orrery task pause`): it is neither scheduled nor claimed
+   * (a run already handed to a worker finishes). Null, or absent on tasks built before it was read.
+   */
+  paused?: TypePause | null;
 }
 
 export interface TaskRun {

@@ -1,5 +1,5 @@
 import { formatDuration } from './durations.js';
-import type { Task, TaskRun, TaskType } from './model.js';
+import type { Task, TaskRun, TaskType, TypePause } from './model.js';
 
 /**
  * "Why isn't it running?" (docs/operations.md#why-isnt-it-running): every gate between a task and a
@@ -39,10 +39,13 @@ export interface WhyFacts {
   workerWindowMs: number;
   /** The DAG run a DAG attempt task belongs to, when it is one. */
   dagRun?: number | null;
+  /** The DAG of a DAG attempt task, with its pause (null: not paused). */
+  dag?: { id: string; paused: TypePause | null } | null;
 }
 
 export const GATES = [
   'task-status',
+  'task-paused',
   'dag',
   'type-paused',
   'due',
@@ -98,28 +101,34 @@ export function explainTask(f: WhyFacts): WhyAnswer {
     add('task-status', 'hold', `${why[task.disabledReason ?? 'manual'] ?? 'disabled'}; respawn it to run it again (orrery task respawn ${task.id})`);
   } else add('task-status', 'pass', `the task is ${task.status === 'next_run_scheduled' ? 'scheduled (it has a current run)' : 'waiting for its next run'}`);
 
-  // 2. DAG attempts follow their DAG run.
-  if (f.dagRun != null) add('dag', 'pass', `a DAG attempt: DAG run ${f.dagRun} created it once its dependencies were met; it runs like any task`);
-  else add('dag', 'skip', 'not a DAG attempt');
+  // 2. The task's own pause.
+  if (task.paused) add('task-paused', 'hold', `its schedule is paused since ${task.paused.at.toISOString()}${task.paused.reason ? ` (${task.paused.reason})` : ''}; orrery task resume ${task.id}`);
+  else add('task-paused', 'pass', 'its schedule is not paused');
 
-  // 3. The type's pause.
+  // 3. DAG attempts follow their DAG run (a paused DAG creates no further attempts; this one runs like any task).
+  if (f.dagRun != null) {
+    const paused = f.dag?.paused ? ` (its DAG ${f.dag.id} is paused since ${f.dag.paused.at.toISOString()}: its run creates no further attempts until orrery dag resume ${f.dag.id})` : '';
+    add('dag', 'pass', `a DAG attempt: DAG run ${f.dagRun} created it once its dependencies were met; it runs like any task${paused}`);
+  } else add('dag', 'skip', 'not a DAG attempt');
+
+  // 4. The type's pause.
   if (type.paused) add('type-paused', 'hold', `its type ${type.name} is paused since ${type.paused.at.toISOString()}${type.paused.reason ? ` (${type.paused.reason})` : ''}; orrery task-type resume ${type.name}`);
   else add('type-paused', 'pass', `its type ${type.name} is not paused`);
 
-  // 4. Due?
+  // 5. Due?
   if (active) add('due', 'pass', `its run ${run!.backendId} was queued ${ago(at, run!.scheduled)} ago`);
   else if (task.status !== 'next_run_not_scheduled') add('due', 'skip', 'no next run');
   else if (task.nextRun.getTime() > at.getTime()) add('due', 'hold', `not due until ${task.nextRun.toISOString()} (in ${inTime(at, task.nextRun)})`, task.nextRun);
   else add('due', 'pass', `due since ${task.nextRun.toISOString()} (${ago(at, task.nextRun)} ago)`);
 
   const waitingToStart = task.status === 'next_run_not_scheduled' || run?.status === 'scheduled';
-  // 5. The type's queue (the runner queues due tasks only while there is room).
+  // 6. The type's queue (the runner queues due tasks only while there is room).
   if (task.status === 'next_run_not_scheduled' && type.maxQueueLength !== null) {
     if (load.queued >= type.maxQueueLength) add('queue-length', 'hold', `the type's queue is full: ${load.queued} runs waiting, maxQueueLength ${type.maxQueueLength}; the runner queues more as workers claim`);
     else add('queue-length', 'pass', `${load.queued} of ${type.maxQueueLength} queue places taken`);
   } else add('queue-length', 'skip', type.maxQueueLength === null ? 'the queue is unbounded' : 'the task has a run already');
 
-  // 6–8. Limits, counted at claim time.
+  // 7–9. Limits, counted at claim time.
   const holders = load.holders.map((h) => `${h.backendId} (task ${h.task}, ${h.status} on ${h.worker ?? '?'})`).join(', ');
   if (type.maxRunning === null || !waitingToStart) add('max-running', 'skip', type.maxRunning === null ? 'no maxRunning' : 'the run is past the claim');
   else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${load.running} runs held${holders ? `: ${holders}` : ''}; the next end frees a slot`);
@@ -136,13 +145,13 @@ export function explainTask(f: WhyFacts): WhyAnswer {
     add('rate-limit', 'hold', `rate limit ${type.rateLimit.count} per ${formatDuration(type.rateLimit.perMs)} reached: next slot at ${load.nextRateSlot.toISOString()} (in ${inTime(at, load.nextRateSlot)})`, load.nextRateSlot);
   } else add('rate-limit', 'pass', `${load.startsInWindow} of ${type.rateLimit.count} starts in the last ${formatDuration(type.rateLimit.perMs)}`);
 
-  // 9. Workers.
+  // 10. Workers.
   const seen = load.workersSeen.map((w) => w.worker);
   if (!waitingToStart) add('workers', 'skip', 'a worker holds the run');
   else if (seen.length === 0) add('workers', 'hold', `no worker claimed, heartbeated or ended a run of type ${type.name} in the last ${formatDuration(f.workerWindowMs)}: is a worker with a handler for backend "${type.backendName}" running?`);
   else add('workers', 'pass', `worker${seen.length === 1 ? '' : 's'} seen for the type in the last ${formatDuration(f.workerWindowMs)}: ${seen.slice(0, 5).join(', ')}${seen.length > 5 ? ` and ${seen.length - 5} more` : ''}`);
 
-  // 10. The run.
+  // 11. The run.
   if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no current run');
   else if (run!.status === 'scheduled') add('run', 'pass', `queued ${ago(at, run!.scheduled)} ago${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
   else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {

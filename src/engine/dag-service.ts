@@ -4,6 +4,7 @@ import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance
 import { duePoints } from '../core/dag-schedule.js';
 import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
 import { assertJson, type NewTask } from '../core/validation.js';
+import { validatePauseReason } from '../core/task-type-edit.js';
 import { assertText } from '../core/storable.js';
 import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../store/dag-store.js';
 import type { TaskType } from '../core/model.js';
@@ -158,6 +159,34 @@ export class DagService {
     return runs.map((r) => ({ ...r, tasks: counts.get(r.id) ?? {} }));
   }
 
+  /**
+   * Pauses a DAG: no new DAG run is recorded (its schedule points are taken when it resumes, by its
+   * catch-up rule) and its active runs start no new task (running attempts finish; their outcome is
+   * taken when it resumes). A manual trigger while paused records a run that starts on resume.
+   */
+  async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
+    const d = await this.requireDag(id);
+    const reason = validatePauseReason(opts.reason);
+    if (d.paused && (opts.reason === undefined || reason === d.paused.reason)) return d;
+    const now = this.orrery.now();
+    return this.store.setDagPause(id, { at: d.paused?.at ?? now, reason }, now);
+  }
+
+  /** Resumes a paused DAG (an unpaused one is returned unchanged). */
+  async resume(id: string): Promise<StoredDag> {
+    const d = await this.requireDag(id);
+    if (!d.paused) return d;
+    return this.store.setDagPause(id, null, this.orrery.now());
+  }
+
+  private async requireDag(id: string): Promise<StoredDag> {
+    if (typeof id !== 'string' || id === '') throw invalid('id', 'a DAG id is required');
+    assertText(id, 'id');
+    const [d] = await this.store.getDags([id]);
+    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    return d;
+  }
+
   /** A manual run at now with `params` (a JSON object every task sees). */
   async trigger(id: string, params: unknown = {}): Promise<DagRun> {
     assertText(id, 'id');
@@ -287,7 +316,7 @@ export class DagService {
     let more = false;
     let nextAt: Date | null = null;
     for (const d of await this.store.getDags()) {
-      if (d.nextPoint === null) continue;
+      if (d.nextPoint === null || d.paused) continue; // a paused DAG's points wait for its resume
       if (d.nextPoint.getTime() > now.getTime()) {
         if (nextAt === null || d.nextPoint < nextAt) nextAt = d.nextPoint;
         continue;
@@ -304,12 +333,15 @@ export class DagService {
   /** Moves every active run one step; waiting runs start while their DAG is under its active-run limit. */
   async progressAll(): Promise<{ outcomes: DagStepOutcome[]; more: boolean }> {
     const active = await this.store.activeDagRuns(10_000);
-    const limits = new Map((await this.store.getDags([...new Set(active.map((r) => r.dag))])).map((d) => [d.id, d.maxActiveRuns]));
+    const dagsOf = await this.store.getDags([...new Set(active.map((r) => r.dag))]);
+    const limits = new Map(dagsOf.map((d) => [d.id, d.maxActiveRuns]));
+    const paused = new Set(dagsOf.filter((d) => d.paused).map((d) => d.id));
     const running = new Map<string, number>();
     for (const r of active) if (r.status === 'running') running.set(r.dag, (running.get(r.dag) ?? 0) + 1);
     const outcomes: DagStepOutcome[] = [];
     let more = false;
     for (const r of active) {
+      if (paused.has(r.dag)) continue; // held where it is until the DAG resumes
       let run = r;
       if (run.status === 'scheduled') {
         const n = running.get(run.dag) ?? 0;

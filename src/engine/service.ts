@@ -353,6 +353,28 @@ export class Orrery implements Jobboard {
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
   }
 
+  /**
+   * Pauses a task's schedule: it is neither scheduled nor claimed until resumed; a run it has waiting in
+   * the queue is taken back, a run already handed to a worker finishes. Pausing a paused task keeps its
+   * pause instant (and takes a new reason if one is given). ConflictError for a DAG attempt (pause its DAG).
+   */
+  async pauseTask(id: number, opts: At & { reason?: string } = {}): Promise<Task> {
+    const current = await this.store.getTask(checkId(id));
+    if (!current) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
+    const reason = validatePauseReason(opts.reason);
+    if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return current;
+    const at = this.instant(opts.at);
+    return this.store.setTaskPause(id, { at: current.paused?.at ?? at, reason }, at);
+  }
+
+  /** Resumes a paused task: due again at its next run (at once when that has passed). Unpaused: returned unchanged. */
+  async resumeTask(id: number, opts: At = {}): Promise<Task> {
+    const current = await this.store.getTask(checkId(id));
+    if (!current) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
+    if (!current.paused) return current;
+    return this.store.setTaskPause(id, null, this.instant(opts.at));
+  }
+
   /** A task's runs, oldest first. */
   async listRuns(taskId: number): Promise<TaskRun[]> {
     return this.store.listRuns(checkId(taskId, 'taskId'));

@@ -26,7 +26,9 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     rate: type.rateLimit,
     workerWindowMs: WORKER_WINDOW_MS,
   });
-  const dag = task.arguments.kwargs[DAG_ATTEMPT_KEY] as { run?: number } | undefined;
+  const dag = task.arguments.kwargs[DAG_ATTEMPT_KEY] as { run?: number; dag?: string } | undefined;
+  const dagId = dag && typeof dag === 'object' && typeof dag.dag === 'string' ? dag.dag : null;
+  const [storedDag] = dagId === null ? [] : await store.dags.getDags([dagId]);
   return explainTask({
     at,
     task,
@@ -36,5 +38,6 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     runnerGraceMs,
     workerWindowMs: WORKER_WINDOW_MS,
     dagRun: dag && typeof dag === 'object' && typeof dag.run === 'number' ? dag.run : null,
+    dag: storedDag ? { id: storedDag.id, paused: storedDag.paused } : null,
   });
 }

@@ -4,7 +4,8 @@ import { dashboardRoutes } from './dashboard-routes.js';
 import { importRoutes } from './import-routes.js';
 import { routes, type Route } from './routes.js';
 import { taskTypeRoutes } from './task-type-routes.js';
+import { pauseRoutes } from './pause-routes.js';
 import { visitRoutes } from './visit-routes.js';
 
 /** Every route of the API (mounted by the app and described by the OpenAPI document): each feature's table. */
-export const apiRoutes: readonly Route[] = [...routes, ...importRoutes, ...taskTypeRoutes, ...dagRoutes, ...visitRoutes, ...dashboardRoutes, ...archiveRoutes];
+export const apiRoutes: readonly Route[] = [...routes, ...importRoutes, ...taskTypeRoutes, ...pauseRoutes, ...dagRoutes, ...visitRoutes, ...dashboardRoutes, ...archiveRoutes];

@@ -162,6 +162,14 @@ export class OrreryClient implements Jobboard {
   async deleteTaskType(name: string): Promise<void> {
     await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
   }
+  /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
+  pauseTask(id: number, opts: { reason?: string } = {}): Promise<Task> {
+    return this.call('POST', `/tasks/${id}/pause`, opts);
+  }
+  /** `POST /api/tasks/{id}/resume`. */
+  resumeTask(id: number): Promise<Task> {
+    return this.call('POST', `/tasks/${id}/resume`, {});
+  }
   /** `POST /api/tasks`: creates a task or returns the equal active one. */
   createTask(input: TaskInput): Promise<Task> {
     return this.call('POST', '/tasks', input);

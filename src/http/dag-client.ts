@@ -1,6 +1,6 @@
 import type { DagInput, DagRunStatus } from '../core/dag.js';
 import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
-import type { DagPoint, DagRun } from '../store/dag-store.js';
+import type { DagPoint, DagRun, StoredDag } from '../store/dag-store.js';
 
 /** How the DAG client reaches the server: the owning client's request function. */
 export type ApiCall = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => Promise<T>;
@@ -17,12 +17,20 @@ function run<T extends DagRun>(r: Json<T>): T {
 function summary<T extends DagSummary>(d: Json<T>): T {
   return {
     ...d,
+    ...stored(d as unknown as Json<StoredDag>),
+    latest: (d.latest as Array<Json<DagRunSummary>>).map(run),
+  } as unknown as T;
+}
+function stored(d: Json<StoredDag>): StoredDag {
+  const p = d.paused as unknown as { at: string; reason: string } | null;
+  return {
+    ...d,
     start: date(d.start),
     nextPoint: dateOrNull(d.nextPoint),
     created: date(d.created),
     updated: date(d.updated),
-    latest: (d.latest as Array<Json<DagRunSummary>>).map(run),
-  } as unknown as T;
+    paused: p ? { at: date(p.at), reason: p.reason } : null,
+  } as unknown as StoredDag;
 }
 function point(p: Json<DagPoint>): DagPoint {
   return { ...p, execTs: date(p.execTs), untilTs: dateOrNull(p.untilTs), recorded: date(p.recorded) } as DagPoint;
@@ -50,6 +58,14 @@ export class DagClient {
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
     const out = await this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${encodeURIComponent(id)}/runs${q.size ? `?${q}` : ''}`);
     return out.map(run);
+  }
+  /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */
+  async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
+    return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/pause`, opts));
+  }
+  /** `POST /api/dags/{id}/resume`. */
+  async resume(id: string): Promise<StoredDag> {
+    return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/resume`, {}));
   }
   async trigger(id: string, params: Record<string, unknown> = {}): Promise<DagRun> {
     return run(await this.call<Json<DagRun>>('POST', `/dags/${encodeURIComponent(id)}/trigger`, { params }));

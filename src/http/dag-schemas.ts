@@ -64,10 +64,15 @@ export const DagSummarySchema = z.object({
   nextPoint: instant.nullable(),
   created: instant,
   updated: instant,
+  /** Set while the DAG is paused (no new run, no new task of its active runs): since when and why. */
+  paused: z.object({ at: instant, reason: z.string() }).nullable(),
   tasks: z.array(DagTaskSpecSchema),
   runs: runCounts,
   latest: z.array(DagRunSummarySchema).describe('the latest runs, newest first'),
 });
+
+/** A DAG as stored (what pause and resume answer). */
+export const DagSchema = DagSummarySchema.omit({ tasks: true, runs: true, latest: true });
 
 export const DagDetailSchema = DagSummarySchema.extend({ points: z.array(DagPointSchema).describe('recorded schedule points, newest first') });
 

@@ -15,6 +15,7 @@ const QueueStatsSchema = z.object({
   claimed: count.describe('runs claimed by workers and waiting in their buffers'),
   oldestScheduled: instant.nullable().describe('when the oldest waiting run was scheduled'),
   deadLettered: count.describe('tasks disabled as dead_letter'),
+  pausedTasks: count.describe('tasks whose schedule is paused'),
 });
 const DueStatsSchema = z.object({
   type: z.string(),

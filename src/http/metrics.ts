@@ -117,6 +117,7 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     (s, now) => (s.oldestScheduled === null ? 0 : Math.max(0, (now.getTime() - s.oldestScheduled.getTime()) / 1000)),
   );
   queueGauge('orrery_dead_lettered_tasks', 'Tasks disabled as dead letters (lost too many times in a row), per task type.', (s) => s.deadLettered);
+  queueGauge('orrery_paused_tasks', 'Tasks whose schedule is paused (orrery task pause), per task type.', (s) => s.pausedTasks);
   // Due tasks no run serves yet: one reading per scrape, shared by both gauges.
   const dueSnapshot = sharedReading(async () => {
     const now = orrery.now();

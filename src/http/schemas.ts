@@ -50,6 +50,8 @@ export const TaskSchema = z.object({
   key: z.string().nullable(),
   concurrencyKey: z.string().nullable(),
   created: instant,
+  /** Set while the task's schedule is paused: since when and why. */
+  paused: z.object({ at: instant, reason: z.string() }).nullable().optional(),
 });
 
 export const RunSchema = z.object({

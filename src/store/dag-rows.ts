@@ -3,7 +3,7 @@ import type { AttemptState } from '../core/dag-progress.js';
 import type { DagPointKind } from '../core/dag-schedule.js';
 import type { DisabledReason, RunStatus, TaskStatus } from '../core/model.js';
 import type { DagAttempt, DagPoint, DagRun, DagTaskRow, StoredDag } from './dag-store.js';
-import type { Row } from './rows.js';
+import { pauseFromRow, type Row } from './rows.js';
 
 // Both stores: instants arrive as epoch ms (SQLite) or Date (PostgreSQL); JSON as text or parsed.
 const num = (v: unknown): number => Number(v);
@@ -24,6 +24,7 @@ export function dagFromRow(r: Row): StoredDag {
     nextPoint: dateOrNull(r.next_point),
     created: date(r.created),
     updated: date(r.updated),
+    paused: pauseFromRow(r),
   };
 }
 

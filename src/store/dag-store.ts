@@ -2,6 +2,7 @@ import type { DagRunStatus, DagRunTrigger, DagSchedule, DagSpec, DagTaskSpec, Da
 import type { InstanceChange, TaskInstance } from '../core/dag-progress.js';
 import type { DagPointKind, PointRecord } from '../core/dag-schedule.js';
 import type { NewTask } from '../core/validation.js';
+import type { TypePause } from '../core/model.js';
 
 /** A DAG as stored: its current definition (without functions) and where its schedule stands. */
 export interface StoredDag {
@@ -16,6 +17,8 @@ export interface StoredDag {
   nextPoint: Date | null;
   created: Date;
   updated: Date;
+  /** Set while the DAG is paused (`orrery dag pause`): no new DAG run, no new task of its active runs. */
+  paused: TypePause | null;
 }
 
 export interface DagRun {
@@ -117,6 +120,8 @@ export interface DagStore {
   /** Newest first. */
   listDagPoints(dag: string, limit: number): Promise<DagPoint[]>;
   dagAttempts(runId: number, taskId?: string): Promise<DagAttempt[]>;
+  /** Pauses (`pause` set) or resumes (null) a DAG; NotFoundError for an unknown id. */
+  setDagPause(id: string, pause: TypePause | null, at: Date): Promise<StoredDag>;
   /** Runs per DAG and status. */
   dagRunCounts(): Promise<Array<{ dag: string; status: DagRunStatus; count: number }>>;
 }

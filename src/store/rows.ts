@@ -1,7 +1,7 @@
 import type { NewTask } from '../core/validation.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { Channel, ClaimedRun, EndRunResult } from './store.js';
-import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, LogLevel } from '../core/model.js';
+import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
 import { date, dateOrNull, json, ms, numOrNull, type Row } from './columns.js';
 
 export type { Row } from './columns.js';
@@ -24,7 +24,7 @@ export function taskTypeFromRow(r: Row): TaskType {
     maxRunning: numOrNull(r.max_running),
     maxRunningPerKey: numOrNull(r.max_running_per_key),
     rateLimit: r.rate_limit_count === null || r.rate_limit_count === undefined ? null : { count: ms(r.rate_limit_count), perMs: ms(r.rate_limit_per_ms) },
-    paused: r.paused_at === null || r.paused_at === undefined ? null : { at: date(r.paused_at), reason: (r.paused_reason ?? '') as string },
+    paused: pauseFromRow(r),
   };
 }
 
@@ -46,7 +46,13 @@ export function taskFromRow(r: Row): Task {
     key: (r.task_key ?? null) as string | null,
     concurrencyKey: (r.concurrency_key ?? null) as string | null,
     created: date(r.created),
+    paused: pauseFromRow(r),
   };
+}
+
+/** The pause columns (`paused_at`, `paused_reason`) of a task type, a task or a DAG row. */
+export function pauseFromRow(r: Row): TypePause | null {
+  return r.paused_at === null || r.paused_at === undefined ? null : { at: date(r.paused_at), reason: (r.paused_reason ?? '') as string };
 }
 
 export function runFromRow(r: Row): TaskRun {
@@ -92,6 +98,7 @@ export function taskFromNew(t: NewTask, id: number, at: Date): Task {
     key: t.key ?? null,
     concurrencyKey: t.concurrencyKey ?? null,
     created: at,
+    paused: null,
   };
 }
 

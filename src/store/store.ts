@@ -14,6 +14,7 @@ import type {
   TaskRun,
   TaskStatus,
   TaskType,
+  TypePause,
 } from '../core/model.js';
 import type { NewTask } from '../core/validation.js';
 import type { DagStore } from './dag-store.js';
@@ -193,6 +194,8 @@ export interface QueueStats {
   oldestScheduled: Date | null;
   /** Tasks disabled with reason `dead_letter` (the dead-letter bin). */
   deadLettered: number;
+  /** Tasks whose schedule is paused (`orrery task pause`). */
+  pausedTasks: number;
 }
 
 /** Runs of one type that ended with one status within one minute (dashboards: runs per minute by outcome). */
@@ -281,6 +284,12 @@ export interface Store {
   /** Disables tasks: waiting runs are cancelled at once, a started current run is asked to stop (cancelRequested). */
   disableTasks(ids: readonly number[], at: Date): Promise<Task[]>;
   respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]>;
+  /**
+   * Pauses (`pause` set) or resumes (null) a task's schedule. Pausing takes back a run waiting in the
+   * queue (deleted: it never ran; the task is due again as it was); a run handed to a worker finishes.
+   * NotFoundError for an unknown id.
+   */
+  setTaskPause(id: number, pause: TypePause | null, at: Date): Promise<Task>;
 
   /**
    * One runner pass for one type: fills free queue slots with due tasks, atomically. With

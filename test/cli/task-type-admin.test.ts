@@ -21,6 +21,10 @@ describe('orrery task-type edit | pause | resume | delete', () => {
     expect((await runJson(['task-type', 'list', '--json', ...t.db]))[0].paused).toBeNull();
 
     await runOk(['task', 'add', 'fetch', '--policy', 'oneshot', ...t.db]);
+    // A task's schedule paused and resumed.
+    expect(await runOk(['task', 'pause', '1', '--reason', 'mailbox full', ...t.db])).toMatch(/^paused task 1 since \S+Z \(mailbox full\)\n$/);
+    expect(await runOk(['task', 'list', ...t.db])).toMatch(/next_run_not_scheduled \(paused\)/);
+    expect((await runJson(['task', 'resume', '1', '--json', ...t.db])).paused).toBeNull();
     const busy = await runCli(['task-type', 'delete', 'fetch', ...t.db]);
     expect(busy.code).toBe(2);
     expect(busy.stderr).toMatch(/task type "fetch" still has 1 task \(1 active\)/);
@@ -39,6 +43,9 @@ describe('orrery task-type edit | pause | resume | delete', () => {
       [['task-type', 'edit', 'missing', '--num-retries', '1'], /unknown task type "missing"/],
       [['task-type', 'pause', 'missing'], /unknown task type "missing"/],
       [['task-type', 'delete', 'missing'], /unknown task type "missing"/],
+      [['task', 'pause', '99'], /task 99 not found/],
+      [['task', 'pause', 'abc'], /ID/],
+      [['dag', 'pause', 'nightly'], /DAG "nightly" not found/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli([...args, ...t.db]);

@@ -263,6 +263,19 @@ describe('the DAG routes in the OpenAPI document', () => {
     doc = (await (await app.request('/api/openapi.json')).json()) as any;
   });
 
+  it('POST /api/dags/{id}/pause and /resume: the DAG shows paused with its reason; 400 and 404 for bad input', async () => {
+    const paused = await call('POST', '/api/dags/pipeline/pause', { reason: 'warehouse migration' });
+    expect(paused.status).toBe(200);
+    expect(paused.body).toMatchObject({ id: 'pipeline', paused: { reason: 'warehouse migration' } });
+    expect((await call('GET', '/api/dags/pipeline')).body.paused).toMatchObject({ reason: 'warehouse migration' });
+    await expectError(call('POST', '/api/dags/pipeline/pause', { reason: 7 }), 400, 'validation_error', /reason/);
+    await expectError(call('POST', '/api/dags/nope/pause', {}), 404, 'not_found', /nope/);
+    const resumed = await call('POST', '/api/dags/pipeline/resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.paused).toBeNull();
+    await expectError(call('POST', '/api/dags/nope/resume'), 404, 'not_found', /nope/);
+  });
+
   it('documents every DAG route, and every response above matches its documented schema', () => {
     for (const r of dagRoutes) {
       expect(apiRoutes).toContain(r);

@@ -131,7 +131,7 @@ describe('Prometheus metrics', () => {
     expect(samples(await second.render()).filter((l) => l.startsWith('orrery_runs_total'))).toEqual([]);
     const bareLines = samples(await bare.render());
     expect(bareLines.filter((l) => !l.startsWith('orrery_'))).toEqual([]);
-    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_claimed_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_due_tasks{type="x"} 0', 'orrery_oldest_due_age_seconds{type="x"} 0', 'orrery_task_type_paused{type="x"} 0', 'orrery_workers 0']);
+    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_claimed_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_paused_tasks{type="x"} 0', 'orrery_due_tasks{type="x"} 0', 'orrery_oldest_due_age_seconds{type="x"} 0', 'orrery_task_type_paused{type="x"} 0', 'orrery_workers 0']);
   });
 
   it('reads the store once per scrape and fails the scrape when the store cannot be read', async () => {

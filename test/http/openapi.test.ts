@@ -138,6 +138,12 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', '/api/runs?status=done'), 400);
   await expectStatus(call('GET', '/api/tasks/x/why'), 400);
   await expectStatus(call('GET', '/api/tasks/4040/why'), 404);
+  // A task's schedule paused and resumed.
+  await expectStatus(call('POST', '/api/tasks/1/pause', { reason: 'checking' }), 200);
+  await expectStatus(call('POST', '/api/tasks/1/pause', { reason: 3 }), 400);
+  await expectStatus(call('POST', '/api/tasks/4040/pause', {}), 404);
+  await expectStatus(call('POST', '/api/tasks/1/resume'), 200);
+  await expectStatus(call('POST', '/api/tasks/4040/resume'), 404);
 
   // Schedule, disable, respawn.
   const runs = (await expectStatus(call('POST', '/api/tasks/schedule', {}), 200)) as Array<{ backendId: string; task: number; type: string }>;

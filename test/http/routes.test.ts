@@ -56,6 +56,7 @@ function taskJson(over: Record<string, unknown> = {}) {
     key: null,
     concurrencyKey: null,
     created: T0,
+    paused: null,
     ...over,
   };
 }
@@ -321,7 +322,7 @@ describe('tasks', () => {
     const why = await call('GET', '/api/tasks/1/why');
     expect(why.status).toBe(200);
     expect(why.body).toMatchObject({ task: 1, at: T0, state: 'blocked', heldBy: 'workers' });
-    expect(why.body.gates).toHaveLength(10);
+    expect(why.body.gates).toHaveLength(11);
     expect((await call('GET', '/api/tasks/9999/why')).status).toBe(404);
     expect((await call('GET', '/api/runs?type=mail')).body).toEqual({ items: [], nextCursor: null });
 

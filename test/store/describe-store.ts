@@ -13,6 +13,7 @@ import { taskBatchCases } from './task-batches.case.js';
 import { taskImportCases } from './task-import.case.js';
 import { taskCases } from './tasks.case.js';
 import { taskTypeAdminCases } from './task-type-admin.case.js';
+import { pauseCases } from './pause.case.js';
 import { whyCases } from './why.case.js';
 import { runSearchCases } from './run-search.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
@@ -31,6 +32,7 @@ export function describeStore(sut: StoreUnderTest): void {
     taskBatchCases(sut);
     taskImportCases(sut);
     taskTypeAdminCases(sut);
+    pauseCases(sut);
     whyCases(sut);
     runSearchCases(sut);
     runnerCases(sut);

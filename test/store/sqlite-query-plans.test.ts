@@ -15,7 +15,7 @@ describe('SQLite queue stats plan', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('uses task_runs_claimable, task_runs_leases and tasks_type_status, and scans neither table', async () => {
+  it('uses task_runs_claimable, task_runs_leases, tasks_type_status and tasks_paused, and scans neither table', async () => {
     const path = join(dir, 'orrery.db');
     await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
     const db = new Database(path, { readonly: true });
@@ -23,7 +23,7 @@ describe('SQLite queue stats plan', () => {
       const details = (db.prepare(`EXPLAIN QUERY PLAN ${QUEUE_STATS_SQL}`).all() as Array<{ detail: string }>).map((r) => r.detail);
       const touching = details.filter((d) => /\b(task_runs|tasks)\b/.test(d));
       expect(touching.filter((d) => !/USING (COVERING )?INDEX/.test(d)), details.join('\n')).toEqual([]);
-      expect(touching.map((d) => /INDEX (\w+)/.exec(d)![1]).sort()).toEqual(['task_runs_claimable', 'task_runs_leases', 'tasks_type_status']);
+      expect(touching.map((d) => /INDEX (\w+)/.exec(d)![1]).sort()).toEqual(['task_runs_claimable', 'task_runs_leases', 'tasks_paused', 'tasks_type_status']);
     } finally {
       db.close();
     }

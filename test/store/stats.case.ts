@@ -4,7 +4,7 @@ import type { StoreUnderTest } from './describe-store.js';
 import { HOUR, LOAD_GIT, T0, plus, useOrrery, claimStarted } from './fixtures.js';
 
 const args = (url: string) => ({ args: [url], kwargs: {} });
-const empty = (type: string): QueueStats => ({ type, scheduled: 0, running: 0, claimed: 0, oldestScheduled: null, deadLettered: 0 });
+const empty = (type: string): QueueStats => ({ type, scheduled: 0, running: 0, claimed: 0, oldestScheduled: null, deadLettered: 0, pausedTasks: 0 });
 
 export function statsCases(sut: StoreUnderTest): void {
   const setup = useOrrery(sut);
@@ -50,27 +50,27 @@ export function statsCases(sut: StoreUnderTest): void {
       await orrery.scheduleDue({ at: plus(T0, 60_000) });
       expect(await orrery.store.queueStats(plus(T0, 60_000))).toEqual([
         empty('idle'),
-        { type: 'load-git', scheduled: 4, running: 0, claimed: 0, oldestScheduled: T0, deadLettered: 0 },
-        { type: 'other', scheduled: 1, running: 0, claimed: 0, oldestScheduled: T0, deadLettered: 0 },
+        { type: 'load-git', scheduled: 4, running: 0, claimed: 0, oldestScheduled: T0, deadLettered: 0, pausedTasks: 0 },
+        { type: 'other', scheduled: 1, running: 0, claimed: 0, oldestScheduled: T0, deadLettered: 0, pausedTasks: 0 },
       ]);
 
       // Claims take (priority, scheduled, id) order: a and b (scheduled at T0) go first.
       const claimed = await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 2, at: plus(T0, 120_000) });
       expect(claimed.map((x) => x.run.task).sort()).toEqual([a!.id, b!.id].sort());
       let [, loadGit] = await orrery.store.queueStats(plus(T0, 120_000));
-      expect(loadGit).toEqual({ type: 'load-git', scheduled: 2, running: 2, claimed: 0, oldestScheduled: plus(T0, 60_000), deadLettered: 0 });
+      expect(loadGit).toEqual({ type: 'load-git', scheduled: 2, running: 2, claimed: 0, oldestScheduled: plus(T0, 60_000), deadLettered: 0, pausedTasks: 0 });
 
       await orrery.endRun(claimed[0]!.run.backendId, { status: 'eventful', worker: 'w1', at: plus(T0, 130_000) });
       await orrery.disableTasks([c.id]); // cancels its waiting run (ends it lost)
       [, loadGit] = await orrery.store.queueStats(plus(T0, 130_000));
-      expect(loadGit).toEqual({ type: 'load-git', scheduled: 1, running: 1, claimed: 0, oldestScheduled: plus(T0, 60_000), deadLettered: 0 });
+      expect(loadGit).toEqual({ type: 'load-git', scheduled: 1, running: 1, claimed: 0, oldestScheduled: plus(T0, 60_000), deadLettered: 0, pausedTasks: 0 });
 
       await orrery.endRun(claimed[1]!.run.backendId, { status: 'failed', worker: 'w1', at: plus(T0, 140_000) });
       await claimStarted(orrery, { worker: 'w2', types: ['load-git', 'other'], limit: 5, at: plus(T0, 150_000) });
       expect(await orrery.store.queueStats(plus(T0, 150_000))).toEqual([
         empty('idle'),
-        { type: 'load-git', scheduled: 0, running: 1, claimed: 0, oldestScheduled: null, deadLettered: 0 },
-        { type: 'other', scheduled: 0, running: 1, claimed: 0, oldestScheduled: null, deadLettered: 0 },
+        { type: 'load-git', scheduled: 0, running: 1, claimed: 0, oldestScheduled: null, deadLettered: 0, pausedTasks: 0 },
+        { type: 'other', scheduled: 0, running: 1, claimed: 0, oldestScheduled: null, deadLettered: 0, pausedTasks: 0 },
       ]);
       expect((await orrery.listRuns(d.id))[0]!.status).toBe('started');
     });
@@ -90,7 +90,7 @@ export function statsCases(sut: StoreUnderTest): void {
       const reaped = await orrery.reapExpired({ at: plus(T0, 11_000) });
       expect(reaped.map((r) => r.task.disabledReason)).toEqual(['dead_letter', 'dead_letter', 'dead_letter']);
       expect(await orrery.store.queueStats(plus(T0, 11_000))).toEqual([
-        { type: 'fragile', scheduled: 0, running: 0, claimed: 0, oldestScheduled: null, deadLettered: 3 },
+        { type: 'fragile', scheduled: 0, running: 0, claimed: 0, oldestScheduled: null, deadLettered: 3, pausedTasks: 0 },
         empty('load-git'),
       ]);
       await orrery.respawnTasks([tasks[0]!.id], { at: plus(T0, 12_000) });

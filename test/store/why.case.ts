@@ -15,7 +15,7 @@ export function whyCases(sut: StoreUnderTest): void {
       const t = await orrery.createTask(oneshot('job', 1, { nextRun: plus(T0, 60_000) }), { at: T0 });
       const early = await orrery.whyTask(t.id, { at: T0 });
       expect(early).toMatchObject({ state: 'blocked', heldBy: 'due', until: plus(T0, 60_000) });
-      expect(early.gates.map((g) => g.gate)).toEqual(['task-status', 'dag', 'type-paused', 'due', 'queue-length', 'max-running', 'max-running-per-key', 'rate-limit', 'workers', 'run']);
+      expect(early.gates.map((g) => g.gate)).toEqual(['task-status', 'task-paused', 'dag', 'type-paused', 'due', 'queue-length', 'max-running', 'max-running-per-key', 'rate-limit', 'workers', 'run']);
       expect(early.summary).toMatch(/not due until 2026-01-01T00:01:00.000Z \(in 1m\)/);
 
       const due = await orrery.whyTask(t.id, { at: plus(T0, 61_000) });

@@ -175,8 +175,23 @@ describe('web dashboard (headless chromium)', () => {
     await expect.poll(() => panel.locator('.why-summary').getAttribute('data-state')).toBe('blocked');
     expect(await panel.locator('.why-summary').textContent()).toMatch(/held by due: not due until/);
     expect(await panel.locator('tr[data-gate="due"] td').first().textContent()).toBe('holds');
-    expect(await panel.locator('tbody tr').count()).toBe(10);
+    expect(await panel.locator('tbody tr').count()).toBe(11);
     await shot(page, 'task-why');
+
+    // Pausing the task's schedule from its page: the why panel names the task's own pause.
+    const actions = page.getByRole('group', { name: 'Task actions' });
+    await actions.getByRole('button', { name: 'Pause' }).click();
+    const dialog = page.getByRole('dialog', { name: `Pause task #${task.id}` });
+    await dialog.getByRole('textbox').fill('checking the mailbox');
+    await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
+    await actions.getByTestId('paused').waitFor();
+    expect((await server.api('GET', `/tasks/${task.id}`)).paused).toMatchObject({ reason: 'checking the mailbox' });
+    await page.reload();
+    await expect.poll(() => page.getByTestId('why').locator('.why-summary').textContent()).toMatch(/held by task-paused: its schedule is paused since .* \(checking the mailbox\)/);
+    await page.getByRole('group', { name: 'Task actions' }).getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('dialog', { name: 'Resume' }).getByRole('button', { name: 'Resume', exact: true }).click();
+    await page.getByRole('group', { name: 'Task actions' }).getByRole('button', { name: 'Pause' }).waitFor();
+    expect((await server.api('GET', `/tasks/${task.id}`)).paused).toBeNull();
     expect(errors).toEqual([]);
   });
 

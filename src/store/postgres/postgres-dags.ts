@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import type { TypePause } from '../../core/model.js';
+import { setDagPause } from './postgres-pause.js';
 import { NotFoundError } from '../../core/errors.js';
 import { dagStructure, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../../core/dag.js';
 import { firstPoint, mergeSkipped, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
@@ -255,6 +257,12 @@ export class PostgresDags implements DagStore {
         ? await this.rows(this.host.pool, 'SELECT * FROM dag_task_attempts WHERE run = $1 ORDER BY task_id COLLATE "C", attempt', [runId])
         : await this.rows(this.host.pool, 'SELECT * FROM dag_task_attempts WHERE run = $1 AND task_id = $2 ORDER BY attempt', [runId, taskId]);
     return rows.map(dagAttemptFromRow);
+  }
+
+  async setDagPause(id: string, pause: TypePause | null, at: Date) {
+    const dag = await setDagPause(this.host.pool, id, pause, at);
+    this.host.wake({ kind: 'dags-changed' });
+    return dag;
   }
 
   async dagRunCounts() {

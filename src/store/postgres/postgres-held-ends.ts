@@ -14,7 +14,10 @@ import { arrayLiteral, type Cell } from './postgres-literals.js';
  * primary keys): the run must still be held by its worker with no cancellation asked, the task must
  * still have this run current with the formula's inputs unchanged. A refused run goes the careful
  * way (`endRunsInTx`, for its exact verdict); a run recorded whose task guard failed has only its
- * task finished the careful way. Exported so a test can check its generic plan.
+ * task finished the careful way. It is sent unnamed, so planned on each call with the table's
+ * current size: a generic plan cached on a pool connection while `task_runs` was small scanned the
+ * whole table on every end once it had grown (until an ANALYZE). Exported so a test can check that
+ * even its generic plan reads the primary keys on a table of realistic size.
  */
 export const END_HELD = {
   name: 'orrery_end_held_v1',

@@ -30,7 +30,7 @@ const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.nex
        CROSS JOIN LATERAL (
          SELECT id, type, priority_rank, next_run, next_attempt, concurrency_key, arguments, policy, schedule, current_interval_ms,
            retries_left, consecutive_abandons, priority, task_key, created FROM tasks
-         WHERE type = ty.name AND status = 'next_run_not_scheduled' AND priority_rank = rk.rank AND next_run <= $2
+         WHERE type = ty.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank AND next_run <= $2
          ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED) d
        ORDER BY d.priority_rank, d.next_run, d.id LIMIT $4`;
 /**
@@ -54,16 +54,16 @@ const DUE_CLAIM = `ins AS (
 /** The queries on the scheduling and claiming paths; exported so a test can EXPLAIN them at scale. */
 export const HOT_QUERIES = {
   anyDue: `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
-     WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = r.rank AND next_run <= $2)`,
-  pickDue: `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND priority_rank = $2 AND next_run <= $3
+     WHERE type = $1 AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = r.rank AND next_run <= $2)`,
+  pickDue: `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = $2 AND next_run <= $3
      ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
   queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
   // With a paused type, the earliest due task of each type that is not paused (its tasks may be due by
   // the million): one tasks_due range per type and rank instead of the one tasks_next_due range.
   nextDue: `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)
-       THEN (SELECT min(next_run) FROM tasks WHERE status = 'next_run_not_scheduled')
+       THEN (SELECT min(next_run) FROM tasks WHERE status = 'next_run_not_scheduled' AND paused_at IS NULL)
        ELSE (SELECT min(d.next_run) FROM task_types y CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
-         SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND priority_rank = rk.rank
+         SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank
          ORDER BY next_run, id LIMIT 1) d WHERE y.paused_at IS NULL) END AS t`,
   // Per type (LATERAL), so each pick reads task_runs_claimable in claim order and stops at the
   // limit; with `type = ANY($3)` the planner sorted every waiting run on each claim.
@@ -100,7 +100,8 @@ export const HOT_QUERIES = {
    * attempts belong to their DAG runs); no finished run is read.
    */
   queueStats: `SELECT y.name AS type, q.n AS scheduled, q.oldest, coalesce(l.n, 0)::int AS running, coalesce(l.c, 0)::int AS claimed,
-       CASE WHEN y.backend_name = '${DAG_BACKEND}' THEN 0 ELSE d.n END AS dead
+       CASE WHEN y.backend_name = '${DAG_BACKEND}' THEN 0 ELSE d.n END AS dead,
+       (SELECT count(*)::int FROM tasks WHERE type = y.name AND paused_at IS NOT NULL) AS paused
      FROM task_types y
      CROSS JOIN LATERAL (SELECT count(*)::int AS n, min(scheduled) AS oldest FROM task_runs WHERE type = y.name AND status = 'scheduled') q
      LEFT JOIN (SELECT type, count(*) FILTER (WHERE status = 'started') AS n, count(*) FILTER (WHERE status = 'claimed') AS c

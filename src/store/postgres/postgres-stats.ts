@@ -19,10 +19,10 @@ export const STATS_QUERIES = {
   // Per type: due tasks no run serves yet, counted through tasks_due up to a cap, and the oldest due
   // instant (the first entry of each rank's range); types without any are left out.
   dueStats: `SELECT y.name AS type, d.n AS due, o.t AS oldest FROM task_types y
-     CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled'
+     CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL
        AND priority_rank = ANY(ARRAY[0, 1, 2, 3]::smallint[]) AND next_run <= $1 LIMIT $2) x) d
      CROSS JOIN LATERAL (SELECT min(f.next_run) AS t FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
-       SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND priority_rank = rk.rank
+       SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank
        ORDER BY next_run, id LIMIT 1) f) o
      WHERE o.t <= $1 ORDER BY y.name`,
 } as const;

@@ -2,8 +2,9 @@ import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import { hasLimits } from '../../core/limits.js';
 import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
-import { CANCELLED_ERROR, type RunLogRecord, type Task, type TaskRun, type TaskType } from '../../core/model.js';
+import { CANCELLED_ERROR, type RunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
+import { setTaskPauseInTx } from './postgres-pause.js';
 import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
 import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
@@ -297,6 +298,12 @@ export class PostgresStore implements Store {
     return out;
   }
 
+  async setTaskPause(id: number, pause: TypePause | null, _at: Date): Promise<Task> {
+    const task = await this.tx((c) => setTaskPauseInTx(c, id, pause));
+    this.wake({ kind: 'tasks-written', count: 1 });
+    return task;
+  }
+
   async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
     const out = await this.tx(async (c) => {
       const tasks: Task[] = [];
@@ -575,6 +582,7 @@ export class PostgresStore implements Store {
       claimed: Number(r.claimed),
       oldestScheduled: (r.oldest as Date | null) ?? null,
       deadLettered: Number(r.dead),
+      pausedTasks: Number(r.paused),
     }));
   }
 

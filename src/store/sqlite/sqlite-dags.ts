@@ -3,6 +3,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { dagStructure, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../../core/dag.js';
 import { firstPoint, mergeSkipped, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
 import type { NewTask } from '../../core/validation.js';
+import type { TypePause } from '../../core/model.js';
 import { dagAttemptFromRow, dagFromRow, dagPointFromRow, dagRunFromRow, dagTaskFromRow, resultText, structureFromRow } from '../dag-rows.js';
 import type { DagAttempt, DagPoint, DagRun, DagRunFilter, DagStep, DagStore, DagTaskRow, StoredDag } from '../dag-store.js';
 import type { Row } from '../rows.js';
@@ -224,6 +225,15 @@ export class SqliteDags implements DagStore {
         ? this.all('SELECT * FROM dag_task_attempts WHERE run = ? ORDER BY task_id, attempt', runId)
         : this.all('SELECT * FROM dag_task_attempts WHERE run = ? AND task_id = ? ORDER BY attempt', runId, taskId);
     return rows.map(dagAttemptFromRow);
+  }
+
+  async setDagPause(id: string, pause: TypePause | null, at: Date) {
+    const row = await this.host.write(() =>
+      this.get('UPDATE dags SET paused_at = ?, paused_reason = ?, updated = ? WHERE id = ? RETURNING *', pause ? pause.at.getTime() : null, pause?.reason ?? null, at.getTime(), id),
+    );
+    if (!row) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'no such DAG' }]);
+    this.host.wake({ kind: 'dags-changed' });
+    return dagFromRow(row);
   }
 
   async dagRunCounts() {

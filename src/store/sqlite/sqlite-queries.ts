@@ -18,7 +18,8 @@ export const QUEUE_STATS_SQL = `
                   WHERE status IN ('claimed', 'started') GROUP BY type)
   SELECT y.name AS type, coalesce(q.n, 0) AS scheduled, q.oldest AS oldest, coalesce(l.n, 0) AS running, coalesce(l.c, 0) AS claimed,
          CASE WHEN y.backend_name = '${DAG_BACKEND}' THEN 0 ELSE (SELECT count(*) FROM tasks INDEXED BY tasks_type_status
-          WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') END AS dead
+          WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') END AS dead,
+         (SELECT count(*) FROM tasks INDEXED BY tasks_paused WHERE type = y.name AND paused_at IS NOT NULL) AS paused
   FROM task_types y LEFT JOIN queued q ON q.type = y.name LEFT JOIN leased l ON l.type = y.name
   ORDER BY y.name`;
 
@@ -68,15 +69,15 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     taskById: p('SELECT * FROM tasks WHERE id = ?'),
     identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
-    dueByRank: p(`SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ?
+    dueByRank: p(`SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = ? AND next_run <= ?
       ORDER BY next_run, id LIMIT ?`),
-    anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND priority_rank = ? AND next_run <= ? LIMIT 1`),
+    anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = ? AND next_run <= ? LIMIT 1`),
     // Pinned: without ANALYZE the planner prefers tasks_status and reads every waiting task.
     // With a paused type, the earliest due task of each type that is not paused (one tasks_due range
     // per type and rank; a paused type's tasks may be due by the million).
     nextDue: p(`SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)
-      THEN (SELECT min(next_run) FROM tasks INDEXED BY tasks_next_due WHERE status = 'next_run_not_scheduled')
-      ELSE (SELECT min((SELECT next_run FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled'
+      THEN (SELECT min(next_run) FROM tasks INDEXED BY tasks_next_due WHERE status = 'next_run_not_scheduled' AND paused_at IS NULL)
+      ELSE (SELECT min((SELECT next_run FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL
           AND priority_rank = rk.rank ORDER BY next_run, id LIMIT 1))
         FROM task_types y, (SELECT 0 AS rank UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) rk WHERE y.paused_at IS NULL) END AS t`),
     disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),

@@ -31,9 +31,9 @@ export const WORKER_ACTIVITY_SQL = `
  */
 export const DUE_STATS_SQL = `
   SELECT y.name AS type,
-    (SELECT count(*) FROM (SELECT 1 FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled'
+    (SELECT count(*) FROM (SELECT 1 FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL
        AND priority_rank IN (0, 1, 2, 3) AND next_run <= @at LIMIT @cap)) AS due,
-    (SELECT min(t) FROM (SELECT (SELECT next_run FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled'
+    (SELECT min(t) FROM (SELECT (SELECT next_run FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL
        AND priority_rank = rk.rank ORDER BY next_run LIMIT 1) AS t FROM (SELECT 0 AS rank UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) rk)) AS oldest
   FROM task_types y ORDER BY y.name`;
 

@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3';
+import { setTaskPauseInTx } from './sqlite-pause.js';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { CANCELLED_ERROR } from '../../core/model.js';
-import type { RunLogRecord, Task, TaskRun, TaskType } from '../../core/model.js';
+import type { RunLogRecord, Task, TaskRun, TaskType, TypePause } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
@@ -267,6 +268,12 @@ export class SqliteStore implements Store {
     return out;
   }
 
+  async setTaskPause(id: number, pause: TypePause | null, _at: Date): Promise<Task> {
+    const task = await this.write(() => setTaskPauseInTx(this.db, id, pause));
+    this.wake({ kind: 'tasks-written', count: 1 });
+    return task;
+  }
+
   async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
     const out = await this.write(() =>
       ids.map((id) => {
@@ -508,6 +515,7 @@ export class SqliteStore implements Store {
       claimed: Number(r.claimed),
       oldestScheduled: r.oldest === null ? null : new Date(Number(r.oldest)),
       deadLettered: Number(r.dead),
+      pausedTasks: Number(r.paused),
     }));
   }
 

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { Empty, ErrorNote, Loading, Status } from '../components.js';
 import { between, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
+import { PauseToggle } from '../pause-control.js';
 import { navigate } from '../router.js';
 
 export function scheduleText(s: DagSchedule): string {
@@ -120,6 +121,19 @@ export function DagPage({ id }: { id: string }) {
       <p class="crumbs"><a href="/dags">DAGs</a></p>
       <h1>DAG {dag.id}</h1>
       {dag.description && <p>{dag.description}</p>}
+      <div class="toolbar" role="group" aria-label="DAG actions">
+        <PauseToggle
+          onChange={reload}
+          subject={{
+            label: `DAG ${dag.id}`,
+            paused: dag.paused,
+            effect: 'No new DAG run is recorded and its active runs create no further task attempts; running attempts finish.',
+            resumeEffect: 'Missed schedule points follow its catch-up rule; its active runs go on.',
+            pause: (c, reason) => c.dags.pause(dag.id, reason ? { reason } : {}),
+            resume: (c) => c.dags.resume(dag.id),
+          }}
+        />
+      </div>
       <ErrorNote error={error} onRetry={reload} />
       <p>
         {scheduleText(dag.schedule)}; next run <span title={instant(dag.nextPoint)}>{dag.nextPoint ? relative(dag.nextPoint, now) : '—'}</span>; version <code>{dag.version}</code>;

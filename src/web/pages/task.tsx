@@ -5,6 +5,7 @@ import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Sparkline, Status 
 import { args, between, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { WhyPanel } from '../why-panel.js';
+import { PauseToggle } from '../pause-control.js';
 
 function scheduleText(t: TaskWithRuns): string {
   const s = t.schedule;
@@ -47,6 +48,19 @@ export function TaskPage({ id }: { id: number }) {
       </h1>
       <ErrorNote error={error} onRetry={reload} />
       <div class="toolbar" role="group" aria-label="Task actions">
+        {active && (
+          <PauseToggle
+            onChange={reload}
+            subject={{
+              label: `task #${t.id}`,
+              paused: t.paused,
+              effect: 'It is neither scheduled nor claimed until resumed; a run waiting in the queue is taken back, a run a worker holds finishes.',
+              resumeEffect: 'It is due again at its next run (at once when that has passed).',
+              pause: (c, reason) => c.pauseTask(t.id, reason ? { reason } : {}),
+              resume: (c) => c.resumeTask(t.id),
+            }}
+          />
+        )}
         <ConfirmButton
           label="Run now"
           disabled={t.status === 'next_run_scheduled'}
@@ -80,6 +94,7 @@ export function TaskPage({ id }: { id: number }) {
           ['Priority', t.priority ?? '—'],
           ['Retries left', String(t.retriesLeft)],
           ['Disabled reason', t.disabledReason ?? '—'],
+          ['Paused', t.paused ? `since ${instant(new Date(t.paused.at))}${t.paused.reason ? ` (${t.paused.reason})` : ''}` : 'no'],
           ['Key', t.key ?? '—'],
           ['Created', instant(t.created)],
         ]}

@@ -1,0 +1,31 @@
+import type pg from 'pg';
+import { dagAttemptPauseRefusal } from '../../core/dag.js';
+import { NotFoundError } from '../../core/errors.js';
+import type { Task, TypePause } from '../../core/model.js';
+import { dagFromRow } from '../dag-rows.js';
+import type { StoredDag } from '../dag-store.js';
+import { taskFromRow, type Row } from '../rows.js';
+
+/**
+ * Pauses or resumes a task's schedule inside the caller's transaction (`Store.setTaskPause`). A run
+ * the task has waiting in the queue is taken back (it never ran); a run handed to a worker finishes.
+ */
+export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: TypePause | null): Promise<Task> {
+  const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id]);
+  if (!rows[0]) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
+  const refusal = dagAttemptPauseRefusal(taskFromRow(rows[0]));
+  if (refusal) throw refusal;
+  if (pause && rows[0].status === 'next_run_scheduled' && rows[0].current_run !== null) {
+    const taken = await c.query(`DELETE FROM task_runs WHERE id = $1 AND status = 'scheduled'`, [rows[0].current_run]);
+    if ((taken.rowCount ?? 0) > 0) await c.query(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1`, [id]);
+  }
+  const updated = await c.query<Row>('UPDATE tasks SET paused_at = $2, paused_reason = $3 WHERE id = $1 RETURNING *', [id, pause?.at ?? null, pause?.reason ?? null]);
+  return taskFromRow(updated.rows[0]!);
+}
+
+/** Pauses or resumes a DAG (`DagStore.setDagPause`). */
+export async function setDagPause(pool: pg.Pool, id: string, pause: TypePause | null, at: Date): Promise<StoredDag> {
+  const { rows } = await pool.query<Row>('UPDATE dags SET paused_at = $2, paused_reason = $3, updated = $4 WHERE id = $1 RETURNING *', [id, pause?.at ?? null, pause?.reason ?? null, at]);
+  if (!rows[0]) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'no such DAG' }]);
+  return dagFromRow(rows[0]);
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { ConflictError, NotFoundError } from '../../src/core/errors.js';
+import type { ManualClock } from '../../src/engine/clock.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { HOUR, T0, claimStarted, plus, useOrrery } from './fixtures.js';
+
+const oneshot = (type: string, i: number) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } });
+
+/** Issue 18: a task's schedule and a DAG paused and resumed (docs/operations.md#pause-a-task-or-a-dag). */
+export function pauseCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('pausing a task or a DAG', () => {
+    it('a paused task is neither scheduled nor claimed in any process; its queued run is taken back; resuming makes it due again', async () => {
+      const { orrery, another } = await setup([{ name: 'a' }]);
+      const other = await another();
+      // t1 waits in the queue; t2 is claimed by a worker (held); t3 is only due.
+      const [t2] = await orrery.createTasks([oneshot('a', 2)], { at: T0 });
+      const held = await other.claim({ worker: 'w', types: ['a'], limit: 1, due: true, at: T0 });
+      expect(held.runs.map((c) => c.run.task)).toEqual([t2!.id]);
+      const [t1] = await orrery.createTasks([oneshot('a', 1)], { at: T0 });
+      expect((await orrery.scheduleDue({ at: T0 })).map((r) => r.task)).toEqual([t1!.id]);
+      const [t3] = await orrery.createTasks([oneshot('a', 3)], { at: T0 });
+
+      for (const t of [t1!, t2!, t3!]) await orrery.pauseTask(t.id, { reason: 'investigating', at: plus(T0, 1) });
+      const p1 = (await other.getTask(t1!.id))!;
+      expect(p1.paused).toEqual({ at: plus(T0, 1), reason: 'investigating' });
+      // The queued run of t1 was taken back (it never ran): the task waits for its next run again.
+      expect(p1.status).toBe('next_run_not_scheduled');
+      expect(await orrery.listRuns(t1!.id)).toEqual([]);
+      // Nothing of theirs is claimed or scheduled; the runner's next due instant leaves them out.
+      for (const o of [orrery, other]) {
+        expect((await o.claim({ worker: 'w2', types: ['a'], limit: 10, at: plus(T0, 2) })).runs).toEqual([]);
+        expect((await o.claim({ worker: 'w2', types: ['a'], limit: 10, due: true, at: plus(T0, 2) })).runs).toEqual([]);
+      }
+      expect(await orrery.scheduleDue({ at: plus(T0, 2) })).toEqual([]);
+      expect(await orrery.store.nextDueAt()).toBeNull();
+      expect((await orrery.dueStats({ at: plus(T0, 2) })).map((d) => d.due)).toEqual([]);
+      expect((await orrery.queueStats()).find((q) => q.type === 'a')!.pausedTasks).toBe(3);
+      // The run a worker held finishes; its task stays paused afterwards.
+      await other.endRun(held.runs[0]!.run.backendId, { status: 'uneventful', worker: 'w' });
+      expect((await orrery.getTask(t2!.id))!).toMatchObject({ status: 'completed', paused: { reason: 'investigating' } });
+      // Why: the task's own pause holds it.
+      expect(await orrery.whyTask(t3!.id, { at: plus(T0, 3) })).toMatchObject({ heldBy: 'task-paused', summary: expect.stringMatching(/paused since .* \(investigating\)/) });
+
+      // Pausing again keeps the instant; resuming a running task changes nothing.
+      expect((await orrery.pauseTask(t3!.id, { at: plus(T0, 5) })).paused!.at).toEqual(plus(T0, 1));
+      expect((await other.resumeTask(t3!.id, { at: plus(T0, 10) })).paused).toBeNull();
+      expect((await orrery.resumeTask(t3!.id)).paused).toBeNull();
+      await orrery.resumeTask(t1!.id, { at: plus(T0, 10) });
+      expect(await orrery.store.nextDueAt()).toEqual(T0);
+      const after = await orrery.claim({ worker: 'w3', types: ['a'], limit: 10, due: true, at: plus(T0, 11) });
+      expect(after.runs.map((c) => c.run.task).sort()).toEqual([t1!.id, t3!.id].sort());
+      expect((await orrery.queueStats()).find((q) => q.type === 'a')!.pausedTasks).toBe(1);
+    });
+
+    it('refuses unknown tasks and DAG attempts, and wakes the runner on resume', async () => {
+      const { orrery } = await setup([{ name: 'a' }]);
+      await expect(orrery.pauseTask(999)).rejects.toBeInstanceOf(NotFoundError);
+      await expect(orrery.resumeTask(999)).rejects.toBeInstanceOf(NotFoundError);
+      const [t] = await orrery.createTasks([oneshot('a', 1)], { at: T0 });
+      await expect(orrery.pauseTask(t!.id, { reason: 'x'.repeat(2000) })).rejects.toThrow(/reason/);
+      await orrery.pauseTask(t!.id);
+      const seen: string[] = [];
+      orrery.store.listen('tasks', () => seen.push('tasks'));
+      await orrery.resumeTask(t!.id);
+      expect(seen).toContain('tasks');
+
+      await orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }]);
+      await orrery.dags.trigger('d');
+      await orrery.dags.progressAll();
+      const attempt = (await orrery.searchTasks({ type: 'orrery.dag' }))[0]!;
+      await expect(orrery.pauseTask(attempt.id)).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('a paused DAG records no run and starts no task; on resume its missed points follow its catch-up rule', async () => {
+      const { orrery, clock } = await setup([]);
+      await orrery.dags.register([{ id: 'hourly', schedule: { every: '1h' }, start: T0, catchUp: true, tasks: [{ id: 'a' }, { id: 'b', after: ['a'] }] }]);
+      const first = await orrery.dags.schedulePoints();
+      expect(first.created.map((r) => r.execTs)).toEqual([T0]);
+      await orrery.dags.progressAll(); // the run starts: task a is handed to the jobboard
+      const paused = await orrery.dags.pause('hourly', { reason: 'maintenance' });
+      expect(paused.paused).toMatchObject({ reason: 'maintenance' });
+      expect((await orrery.dags.get('hourly')).paused).toMatchObject({ reason: 'maintenance' });
+      // Attempt a (already handed over) runs and ends; the run does not go on to b while paused.
+      const [a] = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 10, due: true });
+      await orrery.endRun(a!.run.backendId, { status: 'eventful', worker: 'w' });
+      await orrery.dags.progressAll();
+      expect(await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 10, due: true })).toEqual([]);
+      (clock as ManualClock).advance(2 * HOUR);
+      const during = await orrery.dags.schedulePoints();
+      expect(during.created).toEqual([]);
+      expect(during.nextAt).toBeNull(); // a paused DAG sets no wake-up
+      await orrery.dags.resume('hourly');
+      expect((await orrery.dags.get('hourly')).paused).toBeNull();
+      await orrery.dags.progressAll();
+      const b = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 10, due: true });
+      expect(b.map((c) => (c.arguments.kwargs['orrery.dag'] as { task: string }).task)).toEqual(['b']);
+      const resumed = await orrery.dags.schedulePoints();
+      expect(resumed.created.map((r) => r.execTs)).toEqual([plus(T0, HOUR), plus(T0, 2 * HOUR)]);
+      await expect(orrery.dags.pause('nope')).rejects.toBeInstanceOf(NotFoundError);
+    });
+  });
+}
