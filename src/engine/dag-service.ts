@@ -10,6 +10,7 @@ import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
 import type { Store } from '../store/store.js';
+import { dagGrid, type DagGrid } from './dag-grid.js';
 
 /** What the DAG service uses of the service it belongs to. */
 export interface DagHost {
@@ -145,6 +146,12 @@ export class DagService {
     const runs: Partial<Record<DagRunStatus, number>> = {};
     for (const c of counts) if (c.dag === d.id) runs[c.status] = c.count;
     return { ...d, tasks: (await this.store.getDagVersion(d.id, d.version)) ?? [], runs, latest: await this.runs({ dag: d.id, limit: latest }) };
+  }
+
+  /** A DAG's `limit` (default 25, at most 100) latest runs by task, oldest first: Airflow's grid view. */
+  grid(id: string, limit = 25): Promise<DagGrid> {
+    assertText(id, 'id');
+    return dagGrid(this.store, id, limit);
   }
 
   /** DAG runs, newest first, with their task counts; page with `beforeId`. */

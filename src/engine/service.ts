@@ -7,6 +7,8 @@ import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
 import { whyTask } from './why-task.js';
+import { lastSignOfLife, workerLiveness, type WorkerLiveness } from '../core/worker-liveness.js';
+import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
@@ -67,6 +69,14 @@ export interface TaskWithRuns extends Task {
 export type { EndRunOptions } from './jobboard.js';
 
 export const MAX_BATCH = 1_000_000;
+
+/** A worker as the dashboard shows it: its activity, its latest sign of life and its liveness. */
+export interface WorkerView extends WorkerActivity {
+  /** The latest of its last heartbeat and its last ended run. */
+  lastSeen: Date | null;
+  /** From the age of `lastSeen` at the reading: alive (30 s or less), stale (5 min or less), gone. */
+  liveness: WorkerLiveness;
+}
 
 /**
  * The service layer: every operation of Orrery, validated, over one store. The CLI, the HTTP API and
@@ -413,10 +423,31 @@ export class Orrery implements Jobboard {
     return { since, at, rates: await this.store.runRates(since, at) };
   }
 
-  /** Workers holding runs now, or that ended runs within the `minutes` (default 60) before `at`. */
-  async workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerActivity[]> {
-    const { since, at } = this.window(opts);
-    return this.store.workerActivity(since, at);
+  /**
+   * Workers holding runs now, or that ended runs within the `minutes` (default 60) before `at`, with
+   * their latest sign of life and their liveness from its age (core/worker-liveness.ts).
+   */
+  async workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
+    const now = this.instant(opts.at);
+    const { since, at } = this.window({ ...opts, at: now });
+    return (await this.store.workerActivity(since, at)).map((w) => {
+      const lastSeen = lastSignOfLife(w.lastHeartbeat, w.lastEnded);
+      return { ...w, lastSeen, liveness: workerLiveness(lastSeen, now) };
+    });
+  }
+
+  /**
+   * The range charts (GET /api/stats/series): runs ended per bucket and final status over `range`
+   * (`1h`, `24h` or `7d`; default `1h`) before `at`, with their start latency, of one type or all.
+   */
+  async runSeries(opts: At & { range?: string; type?: string } = {}): Promise<RunSeries> {
+    const window = seriesWindow(opts.range ?? '1h', this.instant(opts.at));
+    assertText(opts.type, 'type');
+    const type = opts.type ?? null;
+    if (type !== null && (await this.store.getTaskTypes([type])).length === 0) {
+      throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+    }
+    return fillSeries(window, type, await this.store.runSeries({ since: window.since, until: window.until, bucketMs: window.bucketMs, type }));
   }
 
   private window(opts: At & { minutes?: number }): { since: Date; at: Date } {

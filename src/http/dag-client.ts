@@ -1,6 +1,7 @@
 import type { DagInput, DagRunStatus } from '../core/dag.js';
 import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
 import type { DagPoint, DagRun, StoredDag } from '../store/dag-store.js';
+import type { DagGrid, DagGridRun } from '../engine/dag-grid.js';
 
 /** How the DAG client reaches the server: the owning client's request function. */
 export type ApiCall = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => Promise<T>;
@@ -66,6 +67,11 @@ export class DagClient {
   /** `POST /api/dags/{id}/resume`. */
   async resume(id: string): Promise<StoredDag> {
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/resume`, {}));
+  }
+  /** A DAG's `limit` (default 25) latest runs by task, oldest first (the grid view). */
+  async grid(id: string, limit?: number): Promise<DagGrid> {
+    const g = await this.call<Json<DagGrid>>('GET', `/dags/${encodeURIComponent(id)}/grid${limit !== undefined ? `?limit=${limit}` : ''}`);
+    return { ...g, runs: (g.runs as Array<Json<DagGridRun>>).map(run) } as DagGrid;
   }
   async trigger(id: string, params: Record<string, unknown> = {}): Promise<DagRun> {
     return run(await this.call<Json<DagRun>>('POST', `/dags/${encodeURIComponent(id)}/trigger`, { params }));

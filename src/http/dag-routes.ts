@@ -30,6 +30,12 @@ export const dagRoutes: Route[] = [
     handler: async (o, { params }) => ({ body: await o.dags.get(params.id as string) }),
   },
   {
+    method: 'get', path: '/dags/:id/grid', tag: 'dags', summary: "A DAG's latest runs by task (Airflow's grid view): rows are tasks, columns runs (oldest first), each cell a task's status in a run",
+    params: { id: dagId }, query: D.DagGridQuery,
+    responses: { 200: D.DagGridSchema, 400: ErrorSchema, 404: ErrorSchema },
+    handler: async (o, { params, query }) => ({ body: await o.dags.grid(params.id as string, query.limit ?? 25) }),
+  },
+  {
     method: 'post', path: '/dags/:id/trigger', tag: 'dags', summary: 'Trigger a run now with JSON params visible to every task',
     params: { id: dagId }, body: D.TriggerBody,
     responses: { 201: D.DagRunSchema, 400: ErrorSchema, 404: ErrorSchema },

@@ -114,3 +114,24 @@ export const DagRunsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   beforeId: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
+
+/** A DAG's recent runs by task (GET /api/dags/{id}/grid): rows = tasks, columns = runs, oldest first. */
+export const DagGridSchema = z.object({
+  dag: z.string(),
+  tasks: z.array(z.object({
+    taskId: z.string(),
+    after: z.array(z.string()),
+    current: z.boolean().describe('the task is in the current version (false: only older runs had it)'),
+  })).describe("the grid's rows: the current version's tasks in dependency order, then tasks only older runs had"),
+  runs: z.array(DagRunSchema.extend({
+    cells: z.record(z.string(), z.object({
+      status: z.enum(DAG_TASK_STATUSES),
+      attempts: int,
+      durationMs: int.nullable().describe('from the start of its last attempt to its end; null while unfinished'),
+    })).describe('by task id; a task the run does not have has no cell'),
+  })).describe("the grid's columns: the latest runs, oldest first"),
+});
+
+export const DagGridQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).optional().describe('how many of the latest runs (default 25)'),
+});

@@ -1,4 +1,6 @@
-import type { DueStats, QueueStats, RunRate, WorkerActivity } from '../store/store.js';
+import type { RunSeries, RunSeriesPoint, SeriesRange } from '../core/run-series.js';
+import type { DueStats, QueueStats, RunRate } from '../store/store.js';
+import type { WorkerView } from '../engine/service.js';
 
 type Call = <T>(method: 'GET', path: string) => Promise<T>;
 type Json<T> = { [K in keyof T]: unknown };
@@ -26,9 +28,23 @@ export class StatsClient {
     return { since: new Date(r.since), at: new Date(r.at), rates: r.rates.map((x) => ({ ...(x as unknown as RunRate), minute: new Date(x.minute as string) })) };
   }
 
+  /** Runs ended per bucket and final status over `range` (default `1h`), with their start latency; of one `type` or all. */
+  async series(opts: { range?: SeriesRange; type?: string } = {}): Promise<RunSeries> {
+    const q = new URLSearchParams();
+    if (opts.range) q.set('range', opts.range);
+    if (opts.type) q.set('type', opts.type);
+    const r = await this.call<Json<RunSeries> & { points: Array<Json<RunSeriesPoint>> }>('GET', `/stats/series${q.size ? `?${q}` : ''}`);
+    return {
+      ...(r as unknown as RunSeries),
+      since: new Date(r.since as string),
+      until: new Date(r.until as string),
+      points: r.points.map((p) => ({ ...(p as unknown as RunSeriesPoint), at: new Date(p.at as string) })),
+    };
+  }
+
   /** Workers holding runs now or that ended runs in the last `minutes` (default 60). */
-  async workers(minutes?: number): Promise<WorkerActivity[]> {
-    const rows = await this.call<Array<Json<WorkerActivity>>>('GET', `/workers${minutes ? `?minutes=${minutes}` : ''}`);
-    return rows.map((w) => ({ ...(w as unknown as WorkerActivity), lastHeartbeat: dateOrNull(w.lastHeartbeat), lastEnded: dateOrNull(w.lastEnded) }));
+  async workers(minutes?: number): Promise<WorkerView[]> {
+    const rows = await this.call<Array<Json<WorkerView>>>('GET', `/workers${minutes ? `?minutes=${minutes}` : ''}`);
+    return rows.map((w) => ({ ...(w as unknown as WorkerView), lastHeartbeat: dateOrNull(w.lastHeartbeat), lastEnded: dateOrNull(w.lastEnded), lastSeen: dateOrNull(w.lastSeen) }));
   }
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { RUN_END_STATUSES } from '../core/model.js';
+import { WORKER_LIVENESS } from '../core/worker-liveness.js';
+import { SERIES_RANGE_NAMES, SERIES_RANGES } from '../core/run-series.js';
 import { DUE_COUNT_CAP } from '../engine/service.js';
 import type { Route } from './routes.js';
 import { ErrorSchema } from './schemas.js';
@@ -31,9 +33,33 @@ const WorkerSchema = z.object({
   lastHeartbeat: instant.nullable().describe('its latest lease renewal (claim or heartbeat) of a run it holds'),
   lastEnded: instant.nullable().describe('when it last ended a run within the window'),
   ended: count.describe('runs it ended within the window'),
+  lastSeen: instant.nullable().describe('its latest sign of life: the later of lastHeartbeat and lastEnded'),
+  liveness: z.enum(WORKER_LIVENESS).describe('from the age of lastSeen: `alive` (30 s or less), `stale` (5 min or less), `gone` (older)'),
 });
 const WindowQuery = z.strictObject({
   minutes: z.coerce.number().int().min(1).max(1440).optional().describe('the window: this many minutes before now (default 60)'),
+});
+
+const ms = z.number().int().nonnegative();
+const SeriesPointSchema = z.object({
+  at: instant.describe('start of the bucket'),
+  ended: z.object(Object.fromEntries(RUN_END_STATUSES.map((s) => [s, count])) as Record<(typeof RUN_END_STATUSES)[number], typeof count>).describe('runs that ended in the bucket, per final status'),
+  started: count.describe('of those runs, the ones that had started (the latencies are theirs)'),
+  latencyMeanMs: ms.nullable().describe('mean start latency (started − scheduled), ms; null when no run had started'),
+  latencyP95Ms: ms.nullable().describe('95th percentile of the start latency (nearest rank), ms'),
+  latencyMaxMs: ms.nullable().describe('longest start latency, ms'),
+});
+const SeriesSchema = z.object({
+  range: z.enum(SERIES_RANGE_NAMES as [string, ...string[]]),
+  since: instant.describe('start of the first bucket'),
+  until: instant.describe('end of the last bucket (exclusive); the last bucket holds the instant of the reading'),
+  bucketMs: count.describe('width of a bucket: 1 min (1h), 15 min (24h) or 1 h (7d)'),
+  type: z.string().nullable().describe('the task type the series is limited to; null: every type'),
+  points: z.array(SeriesPointSchema).describe('one point per bucket, oldest first, empty buckets included'),
+});
+const SeriesQuery = z.strictObject({
+  range: z.enum(SERIES_RANGE_NAMES as [string, ...string[]]).optional().describe(`the range: ${SERIES_RANGE_NAMES.map((r) => `\`${r}\` (${SERIES_RANGES[r].rangeMs / SERIES_RANGES[r].bucketMs} buckets)`).join(', ')}; default \`1h\``),
+  type: z.string().min(1).max(128).optional().describe('only the runs of this task type'),
 });
 
 export const dashboardRoutes: Route[] = [
@@ -55,7 +81,16 @@ export const dashboardRoutes: Route[] = [
     handler: async (o, { query }) => ({ body: await o.runRates({ ...(query.minutes !== undefined ? { minutes: query.minutes } : {}) }) }),
   },
   {
-    method: 'get', path: '/workers', tag: 'dashboard', summary: 'Workers holding runs now or that ended runs in the last `minutes`, with their last heartbeat',
+    method: 'get', path: '/stats/series', tag: 'dashboard',
+    summary: 'Runs ended per bucket and final status over a range (1h, 24h, 7d), with their start latency (mean, p95, max): the throughput, failure and latency charts',
+    query: SeriesQuery,
+    responses: { 200: SeriesSchema, 400: ErrorSchema, 404: ErrorSchema },
+    handler: async (o, { query }) => ({
+      body: await o.runSeries({ ...(query.range !== undefined ? { range: query.range } : {}), ...(query.type !== undefined ? { type: query.type } : {}) }),
+    }),
+  },
+  {
+    method: 'get', path: '/workers', tag: 'dashboard', summary: 'Workers holding runs now or that ended runs in the last `minutes`, with their last heartbeat and liveness (alive, stale, gone)',
     query: WindowQuery,
     responses: { 200: z.array(WorkerSchema), 400: ErrorSchema },
     handler: async (o, { query }) => ({ body: await o.workerActivity({ ...(query.minutes !== undefined ? { minutes: query.minutes } : {}) }) }),

@@ -1,7 +1,8 @@
 import type { NewTask } from '../core/validation.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
-import type { Channel, ClaimedRun, EndRunResult } from './store.js';
-import type { DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
+import type { RunSeriesBucket } from '../core/run-series.js';
+import type { Channel, ClaimedRun, EndRunResult, RunSeriesQuery } from './store.js';
+import type { RunEndStatus, DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
 import { date, dateOrNull, json, ms, numOrNull, type Row } from './columns.js';
 
 export type { Row } from './columns.js';
@@ -124,3 +125,23 @@ function claimedTask(r: Row, run: TaskRun, args: Task['arguments']): Task {
   return taskFromRow(row);
 }
 
+
+/** The buckets from the rows of the series query (both dialects answer the same rows). */
+export function seriesBuckets(rows: readonly Row[], q: RunSeriesQuery): RunSeriesBucket[] {
+  const out = new Map<number, RunSeriesBucket>();
+  const bucket = (b: number) => {
+    let x = out.get(b);
+    if (!x) out.set(b, (x = { at: new Date(q.since.getTime() + b * q.bucketMs), ended: {}, started: 0, latencyMeanMs: null, latencyP95Ms: null, latencyMaxMs: null }));
+    return x;
+  };
+  for (const r of rows) {
+    const x = bucket(Number(r.b));
+    if (r.kind === 'n') x.ended[r.status as RunEndStatus] = Number(r.n);
+    else if (r.kind === 'l') {
+      x.started = Number(r.n);
+      x.latencyMeanMs = Math.round(Number(r.v));
+      x.latencyMaxMs = Math.round(Number(r.v2));
+    } else x.latencyP95Ms = Math.round(Number(r.v));
+  }
+  return [...out.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
+}

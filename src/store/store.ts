@@ -1,6 +1,7 @@
 import type { OrreryError } from '../core/errors.js';
 import type { TypeLoadFacts } from '../core/why.js';
 import type { RunSearch } from '../core/run-search.js';
+import type { RunSeriesBucket } from '../core/run-series.js';
 import type { VisitStore } from './visit-store.js';
 import type { RunEndRequest } from '../core/run-end.js';
 import type {
@@ -225,6 +226,14 @@ export interface TypeLoadRequest {
   workerWindowMs: number;
 }
 
+/** What `Store.runSeries` reads: a window of whole buckets, of one type or every type (null). */
+export interface RunSeriesQuery {
+  since: Date;
+  until: Date;
+  bucketMs: number;
+  type: string | null;
+}
+
 export interface WorkerActivity {
   worker: string;
   running: number;
@@ -364,6 +373,12 @@ export interface Store {
    * task_runs_finished), by worker id; runs the reaper ended are not a sign of life and do not count.
    */
   workerActivity(since: Date, at: Date): Promise<WorkerActivity[]>;
+  /**
+   * The range charts: runs that ended in [since, until), per bucket of `bucketMs` from `since` (of one
+   * type, or all), counted per final status, with the start latency (started − scheduled) of those
+   * that had started. Only buckets with ended runs; a range of task_runs_finished, like runRates.
+   */
+  runSeries(query: RunSeriesQuery): Promise<RunSeriesBucket[]>;
 
   getRun(backendId: string): Promise<TaskRun | null>;
   listRuns(taskId: number): Promise<TaskRun[]>;

@@ -16,7 +16,11 @@ export function duration(ms: number | null | undefined): string {
   return neg ? `-${out}` : out;
 }
 
-/** "3 min ago", "in 2 h". */
+/**
+ * "3 min ago" for an instant before `now`, "in 2 h" for one after it, "now" within a second. `now`
+ * defaults to the moment of the call: a component that re-renders on a timer must not pass the
+ * timer's older instant, or a fresher instant read since would read as future ("in 2.0 s").
+ */
 export function relative(d: Date | null | undefined, now = Date.now()): string {
   if (!d) return '—';
   const diff = d.getTime() - now;
@@ -24,9 +28,91 @@ export function relative(d: Date | null | undefined, now = Date.now()): string {
   return diff < 0 ? `${duration(-diff)} ago` : `in ${duration(diff)}`;
 }
 
+/**
+ * For an instant that has happened (a heartbeat, an end): "… ago". One a little ahead of this
+ * browser's clock (the server's clock is ahead, or the reading is fresher than `now`) reads "just
+ * now", never as future.
+ */
+export function ago(d: Date | null | undefined, now = Date.now()): string {
+  if (!d) return '—';
+  const diff = now - d.getTime();
+  return diff < 1000 ? 'just now' : `${duration(diff)} ago`;
+}
+
+// --- the time zone of displayed instants -------------------------------------------------------
+/** The user's choice, kept in this browser's local storage: UTC (default) or the browser's own zone. */
+export type TimeZoneChoice = 'utc' | 'local';
+const TZ_KEY = 'orrery.timeZone';
+let zone: TimeZoneChoice = readZone();
+const zoneListeners = new Set<() => void>();
+
+function readZone(): TimeZoneChoice {
+  try {
+    return globalThis.localStorage?.getItem(TZ_KEY) === 'local' ? 'local' : 'utc';
+  } catch {
+    return 'utc';
+  }
+}
+
+export function timeZone(): TimeZoneChoice {
+  return zone;
+}
+
+/** The browser's own IANA zone name (`Europe/Paris`), for the picker's label. */
+export function browserZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+}
+
+export function setTimeZone(z: TimeZoneChoice): void {
+  zone = z;
+  try {
+    localStorage.setItem(TZ_KEY, z);
+  } catch {
+    // storage refused (private mode): the choice lasts until the page is reloaded
+  }
+  for (const l of zoneListeners) l();
+}
+
+export function onTimeZone(l: () => void): () => void {
+  zoneListeners.add(l);
+  return () => void zoneListeners.delete(l);
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** The fields of `d` in the chosen zone, and the zone's suffix (`Z`, or the offset such as `+01:00`). */
+function parts(d: Date): { date: string; time: string; ms: string; suffix: string } {
+  if (zone === 'utc') {
+    const iso = d.toISOString();
+    return { date: iso.slice(0, 10), time: iso.slice(11, 19), ms: iso.slice(20, 23), suffix: 'Z' };
+  }
+  const off = -d.getTimezoneOffset();
+  const suffix = `${off < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+  return {
+    date: `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`,
+    time: `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`,
+    ms: pad(d.getMilliseconds(), 3),
+    suffix: ` ${suffix}`,
+  };
+}
+
+/** An instant in the chosen zone: `2026-01-02 03:04:05Z` (UTC) or `2026-01-02 04:04:05 +01:00`. */
 export function instant(d: Date | null | undefined): string {
   if (!d) return '—';
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const p = parts(d);
+  return `${p.date} ${p.time}${p.suffix}`;
+}
+
+/** The time of day with milliseconds in the chosen zone (log records): `03:04:05.123`. */
+export function clockTime(d: Date): string {
+  const p = parts(d);
+  return `${p.time}.${p.ms}`;
+}
+
+/** A chart axis label in the chosen zone: `03:04` within a day, `01-02 03:04` over longer spans. */
+export function axisTime(d: Date, withDate: boolean): string {
+  const p = parts(d);
+  return withDate ? `${p.date.slice(5)} ${p.time.slice(0, 5)}` : p.time.slice(0, 5);
 }
 
 export function between(a: Date | null | undefined, b: Date | null | undefined): number | null {

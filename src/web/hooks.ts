@@ -71,12 +71,15 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
   return { data, error, loading, reload };
 }
 
-/** Re-renders every `ms` (ages such as "3 s ago" keep moving). */
+/**
+ * Re-renders every `ms` (ages such as "3 s ago" keep moving) and returns the instant of this render,
+ * never the timer's older one: data loaded since the last tick must not read as future.
+ */
 export function useTick(ms: number): number {
-  const [t, setT] = useState(Date.now());
+  const [, setT] = useState(0);
   useEffect(() => {
-    const i = setInterval(() => setT(Date.now()), ms);
+    const i = setInterval(() => setT((n) => n + 1), ms);
     return () => clearInterval(i);
   }, [ms]);
-  return t;
+  return Date.now();
 }

@@ -11,6 +11,8 @@ import { DeadLetters } from './pages/dead-letters.js';
 import { DagList, DagPage } from './pages/dags.js';
 import { DagRunPage } from './pages/dag-run.js';
 import { OriginPage, Visits } from './pages/visits.js';
+import { TaskTypePage } from './pages/task-type.js';
+import { browserZone, onTimeZone, setTimeZone, timeZone, type TimeZoneChoice } from './format.js';
 import './style.css';
 
 const NAV: Array<[string, string]> = [
@@ -33,16 +35,30 @@ function LiveBadge() {
   );
 }
 
+/** UTC or the browser's zone for every instant shown; remembered in this browser's local storage. */
+function TimeZonePicker() {
+  return (
+    <label class="tz small">
+      Times in{' '}
+      <select value={timeZone()} onChange={(e) => setTimeZone((e.target as HTMLSelectElement).value as TimeZoneChoice)}>
+        <option value="utc">UTC</option>
+        <option value="local">{`local (${browserZone()})`}</option>
+      </select>
+    </label>
+  );
+}
+
 function page(path: string, query: URLSearchParams) {
   let m: Record<string, string> | null;
   if (path === '/' || path === '') return <Overview />;
   if (path === '/tasks') return <TaskList query={query} />;
+  if ((m = match('/types/:name', path))) return <TaskTypePage name={m.name!} />;
   if ((m = match('/tasks/:id', path))) return <TaskPage id={Number(m.id)} />;
   if ((m = match('/runs/:backendId', path))) return <RunPage backendId={m.backendId!} />;
   if (path === '/dead-letters') return <DeadLetters />;
   if (path === '/dags') return <DagList />;
   if ((m = match('/dags/:id', path))) return <DagPage id={m.id!} />;
-  if ((m = match('/dag-runs/:run', path))) return <DagRunPage run={Number(m.run)} />;
+  if ((m = match('/dag-runs/:run', path))) return <DagRunPage key={`${m.run}/${query.get("task") ?? ""}`} run={Number(m.run)} task={query.get("task")} />;
   if (path === '/visits') return <Visits />;
   if (path === '/visits/origin') return <OriginPage url={query.get('url') ?? ''} visitType={query.get('visitType') ?? ''} />;
   return (
@@ -58,7 +74,10 @@ function page(path: string, query: URLSearchParams) {
 function App() {
   const { path, query } = useLocation();
   const section = '/' + (path.split('/')[1] ?? '');
-  const current = (href: string) => (href === '/' ? path === '/' : section === href || (href === '/dags' && section === '/dag-runs') || (href === '/tasks' && section === '/runs'));
+  const current = (href: string) => (href === '/' ? path === '/' || section === '/types' : section === href || (href === '/dags' && section === '/dag-runs') || (href === '/tasks' && section === '/runs'));
+  const [, rerender] = useState(0);
+  // A new time zone choice redraws every page: each instant shown reads it.
+  useEffect(() => onTimeZone(() => rerender((n) => n + 1)), []);
   useEffect(() => {
     live.start();
   }, []);
@@ -79,6 +98,7 @@ function App() {
           </ul>
         </nav>
         <LiveBadge />
+        <TimeZonePicker />
         {api.token && (
           <button type="button" class="link small" onClick={() => (api.forgetToken(), location.reload())} title="Forget the API token kept in this tab">
             Sign out

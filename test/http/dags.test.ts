@@ -219,6 +219,25 @@ describe('DAG routes', () => {
     await expectError(call('GET', '/api/dags/nope/runs'), 404, 'not_found', /nope/);
   });
 
+  it('GET /api/dags/{id}/grid: the latest runs by task, oldest first, tasks in dependency order; 400 and 404', async () => {
+    const grid = await call('GET', '/api/dags/pipeline/grid');
+    expect(grid.status).toBe(200);
+    expect(grid.body.tasks).toEqual([
+      { taskId: 'extract', after: [], current: true },
+      { taskId: 'transform', after: ['extract'], current: true },
+      { taskId: 'load', after: ['transform'], current: true },
+    ]);
+    const ids = (await call('GET', '/api/dags/pipeline/runs')).body.map((r: any) => r.id).reverse();
+    expect(grid.body.runs.map((r: any) => r.id)).toEqual(ids);
+    expect(grid.body.runs[0].cells.load).toEqual({ status: 'success', attempts: 1, durationMs: expect.any(Number) });
+    expect((await call('GET', '/api/dags/pipeline/grid?limit=1')).body.runs.map((r: any) => r.id)).toEqual(ids.slice(-1));
+    const flakyGrid = (await call('GET', '/api/dags/flaky/grid')).body;
+    expect(flakyGrid.runs[0].id).toBe(failedRun.id);
+    expect(Object.fromEntries(Object.entries(flakyGrid.runs[0].cells).map(([k, v]: [string, any]) => [k, v.status]))).toEqual({ boom: 'failed', after: 'upstream_failed', side: 'success' });
+    await expectError(call('GET', '/api/dags/pipeline/grid?limit=101'), 400, 'validation_error', /limit/);
+    await expectError(call('GET', '/api/dags/nope/grid'), 404, 'not_found', /nope/);
+  });
+
   it('GET /api/dags: the summary (run counts, latest runs with task counts); GET /api/dags/{id} with recorded points', async () => {
     const list = await call('GET', '/api/dags');
     expect(list.status).toBe(200);
@@ -364,6 +383,9 @@ describe('OrreryClient.dags over a real server', () => {
     }, 'the client-triggered run');
     expect(done.tasks.map((t) => t.status)).toEqual(['success', 'success', 'success']);
     expect((await client.dags.runs('pipeline', { limit: 1 }))[0]!.id).toBe(run.id);
+    const grid = await client.dags.grid('pipeline', 1);
+    expect(grid.runs.map((r) => r.id)).toEqual([run.id]);
+    expect(grid.runs[0]!.execTs).toBeInstanceOf(Date);
     const [attempt] = await client.dags.attempts(run.id, 'transform');
     expect(attempt!.notBefore).toBeInstanceOf(Date);
     expect(attempt!.runs[0]!.logs[0]).toMatchObject({ level: 'warn', message: 'few rows', attributes: { rows: 3 } });

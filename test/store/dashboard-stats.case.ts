@@ -49,5 +49,51 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
       expect(await orrery.store.workerActivity(T0, plus(T0, MIN))).toEqual([]);
       expect(await orrery.store.runRates(T0, plus(T0, MIN))).toEqual([{ type: 'load-git', status: 'lost', minute: T0, count: 1 }]);
     });
+
+    it('series: runs ended per bucket and status over a range, with start latency mean, p95 and max; of one type or all', async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, numRetries: 0 }, { name: 'other', defaultIntervalMs: '1h' }]);
+      // 20 load-git runs scheduled at T0 and started 1 s, 2 s, ... 20 s later; ended in two minutes.
+      await orrery.createTasks(Array.from({ length: 20 }, (_, i) => ({ type: 'load-git', arguments: args(`u${i}`) })));
+      await orrery.createTask({ type: 'other', arguments: args('o') });
+      await orrery.scheduleDue({ at: T0 });
+      for (let i = 1; i <= 20; i++) {
+        const [c] = await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 1, at: plus(T0, i * 1000) });
+        await orrery.endRun(c!.run.backendId, { status: i % 5 === 0 ? 'failed' : 'eventful', worker: 'w', at: plus(T0, (i <= 10 ? 30 : 90) * 1000) });
+      }
+      const [o] = await claimStarted(orrery, { worker: 'w', types: ['other'], limit: 1, at: plus(T0, 100) });
+      await orrery.endRun(o!.run.backendId, { status: 'uneventful', worker: 'w', at: plus(T0, 2 * MIN) });
+      // A waiting run cancelled before it started: ended (failed), without a latency.
+      const [late] = await orrery.createTasks([{ type: 'other', arguments: args('never'), policy: 'oneshot' }]);
+      const [waiting] = await orrery.scheduleDue({ type: 'other', at: plus(T0, 2 * MIN) });
+      expect(waiting!.task).toBe(late!.id);
+      await orrery.cancelRun(waiting!.backendId, { at: plus(T0, 2 * MIN + 1000) });
+
+      const buckets = await orrery.store.runSeries({ since: T0, until: plus(T0, 5 * MIN), bucketMs: MIN, type: null });
+      expect(buckets).toEqual([
+        // latencies 1..10 s: mean 5.5 s, p95 = 10th of 10 (nearest rank ⌈9.5⌉)
+        { at: T0, ended: { eventful: 8, failed: 2 }, started: 10, latencyMeanMs: 5500, latencyP95Ms: 10_000, latencyMaxMs: 10_000 },
+        { at: plus(T0, MIN), ended: { eventful: 8, failed: 2 }, started: 10, latencyMeanMs: 15_500, latencyP95Ms: 20_000, latencyMaxMs: 20_000 },
+        { at: plus(T0, 2 * MIN), ended: { uneventful: 1, failed: 1 }, started: 1, latencyMeanMs: 100, latencyP95Ms: 100, latencyMaxMs: 100 },
+      ]);
+      // One type; the window is [since, until).
+      expect(await orrery.store.runSeries({ since: T0, until: plus(T0, MIN), bucketMs: 30_000, type: 'load-git' })).toEqual([
+        { at: plus(T0, 30_000), ended: { eventful: 8, failed: 2 }, started: 10, latencyMeanMs: 5500, latencyP95Ms: 10_000, latencyMaxMs: 10_000 },
+      ]);
+      expect(await orrery.store.runSeries({ since: T0, until: plus(T0, 5 * MIN), bucketMs: MIN, type: 'nope' })).toEqual([]);
+
+      // The service fills every bucket of the range, zeros included.
+      const series = await orrery.runSeries({ range: '1h', at: plus(T0, 2 * MIN + 5000) });
+      expect(series).toMatchObject({ range: '1h', since: plus(T0, 3 * MIN - 60 * MIN), until: plus(T0, 3 * MIN), bucketMs: MIN, type: null });
+      expect(series.points).toHaveLength(60);
+      expect(series.points.slice(-3).map((p) => p.ended)).toEqual([
+        { eventful: 8, uneventful: 0, failed: 2, permfailed: 0, lost: 0 },
+        { eventful: 8, uneventful: 0, failed: 2, permfailed: 0, lost: 0 },
+        { eventful: 0, uneventful: 1, failed: 1, permfailed: 0, lost: 0 },
+      ]);
+      expect(series.points[0]).toEqual({ at: series.since, ended: { eventful: 0, uneventful: 0, failed: 0, permfailed: 0, lost: 0 }, started: 0, latencyMeanMs: null, latencyP95Ms: null, latencyMaxMs: null });
+      expect((await orrery.runSeries({ range: '7d', type: 'other', at: plus(T0, 2 * MIN) })).points).toHaveLength(168);
+      await expect(orrery.runSeries({ range: '2h' })).rejects.toThrow(/range: must be one of 1h, 24h, 7d/);
+      await expect(orrery.runSeries({ type: 'nope' })).rejects.toThrow(/unknown task type "nope"/);
+    });
   });
 }

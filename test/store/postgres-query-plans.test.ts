@@ -89,6 +89,9 @@ describe('PostgreSQL hot queries at scale', () => {
     ['waiting runs of a limited type in claim order', LIMIT_QUERIES.pick, ['load-git', 10], ['task_runs_claimable']],
     // Operators' reads (docs/operations.md): due-not-queued counts, and `task why`.
     ['due tasks no run serves yet (metrics, dashboard)', STATS_QUERIES.dueStats, [AT, 100_000], ['tasks_due']],
+    // (the million finished runs ended a day before AT: a range that holds them all reads them all, however)
+    ['range charts: ended runs per bucket, of every type', STATS_QUERIES.runSeries, [new Date(AT.getTime() - 3_600_000), AT, 60_000, null], ['task_runs_finished']],
+    ['range charts: ended runs per bucket, of one type', STATS_QUERIES.runSeries, [new Date(AT.getTime() - 3_600_000), AT, 60_000, 'load-git'], ['task_runs_finished']],
     ['earliest next run with a paused type', HOT_QUERIES.nextDue.replace('NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)', 'false'), [], ['tasks_due']],
     ['why: runs of the type ahead in the queue', TYPE_LOAD_QUERIES.ahead, [1, 'load-git'], ['task_runs_claimable']],
     ['why: held runs of the type', TYPE_LOAD_QUERIES.running, ['load-git', null], ['task_runs_running', 'task_runs_leases']],

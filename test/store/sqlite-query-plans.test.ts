@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QUEUE_STATS_SQL, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { RUN_RATES_SQL, WORKER_ACTIVITY_SQL } from '../../src/store/sqlite/sqlite-stats.js';
+import { RUN_RATES_SQL, RUN_SERIES_SQL, WORKER_ACTIVITY_SQL } from '../../src/store/sqlite/sqlite-stats.js';
 
 describe('SQLite queue stats plan', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
@@ -48,6 +48,9 @@ describe('SQLite dashboard stats plans', () => {
         expect(touching.filter((d) => !/USING (COVERING )?INDEX/.test(d)), details.join('\n')).toEqual([]);
         expect([...new Set(touching.map((d) => /INDEX (\w+)/.exec(d)![1]))].sort()).toEqual(indexes);
       }
+      // The range charts: one range of task_runs_finished, materialized once for the counts and the latencies.
+      const series = (db.prepare(`EXPLAIN QUERY PLAN ${RUN_SERIES_SQL}`).all({ since: 0, until: 1, bucket: 60_000, type: null }) as Array<{ detail: string }>).map((r) => r.detail);
+      expect(series.filter((d) => /\btask_runs\b/.test(d)), series.join('\n')).toEqual([expect.stringMatching(/^SEARCH task_runs USING INDEX task_runs_finished \(ended>\? AND ended<\?\)$/)]);
     } finally {
       db.close();
     }

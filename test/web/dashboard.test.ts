@@ -166,6 +166,113 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a task type page: pause with a reason, due tasks counted apart from queued runs, settings edited (a bad field named), charts by range', async () => {
+    await page.goto(server.url + '/');
+    await page.locator('tr[data-type="greet"]').getByRole('link', { name: 'greet', exact: true }).click();
+    await page.waitForURL(/\/types\/greet$/);
+    await expect.poll(() => page.locator('h1').textContent()).toContain('Task type greet');
+
+    // Paused: its new tasks are due but neither queued nor claimed, and the counts say so.
+    await page.getByRole('group', { name: 'State' }).getByRole('button', { name: 'Pause' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Pause greet' });
+    await dialog.getByRole('textbox').fill('deploy in progress');
+    await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByTestId('paused-note').waitFor();
+    expect(await page.getByTestId('paused-note').textContent()).toMatch(/^Paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: deploy in progress\./);
+    await server.api('POST', '/tasks/batch', { tasks: ['p1', 'p2', 'p3'].map((x) => ({ type: 'greet', arguments: { args: [x], kwargs: {} } })) });
+    await page.reload(); // a paused type's new tasks make no run event
+    await expect.poll(() => page.getByTestId('type-due').textContent(), { timeout: 10_000 }).toBe('3');
+    expect(await page.getByTestId('type-queued').textContent()).toBe('0');
+    await page.goto(server.url + '/');
+    const row = page.locator('tr[data-type="greet"]');
+    await expect.poll(() => row.locator('td[data-col="due"]').textContent()).toBe('3');
+    expect(await row.locator('td[data-col="queued"]').textContent()).toBe('0');
+    expect(await row.locator('td[data-col="claimed"]').textContent()).toBe('0');
+    await expect.poll(() => page.getByTestId('total-due').textContent()).toBe('3');
+    await page.goto(server.url + '/types/greet');
+
+    // Edit: a bad lease is named beside its field and nothing changes; a good edit is saved.
+    await page.getByRole('button', { name: 'Edit settings' }).click();
+    const form = page.getByRole('form', { name: 'Edit greet' });
+    await form.getByLabel('Retries').fill('2');
+    await form.getByLabel('Lease').fill('5ms');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => form.locator('#leaseMs-hint').textContent()).toBe('must be at least 1s');
+    expect(await form.getByLabel('Lease').getAttribute('aria-invalid')).toBe('true');
+    expect(await form.getByRole('alert').textContent()).toBe('leaseMs: must be at least 1s');
+    // The browser logs the server's 400, which is the answer this step expects.
+    errors.splice(0, errors.length, ...errors.filter((e) => !/status of 400/.test(e)));
+    expect((await server.api('GET', '/task-types/greet')).numRetries).toBe(0);
+    await form.getByLabel('Lease').fill('45s');
+    await form.getByLabel('Rate limit').fill('100/1m');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved: used from the next claim or end of its runs.').waitFor();
+    expect(await server.api('GET', '/task-types/greet')).toMatchObject({ numRetries: 2, leaseMs: 45_000, rateLimit: { count: 100, perMs: 60_000 } });
+    expect(await page.locator('.kv').textContent()).toContain('Lease45s');
+    await page.evaluate(() => scrollTo(0, 0));
+    await shot(page, 'task-type');
+
+    // Resumed: the three due tasks run, and the charts count them.
+    await page.getByRole('group', { name: 'State' }).getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('dialog', { name: 'Resume' }).getByRole('button', { name: 'Resume', exact: true }).click();
+    await page.getByRole('group', { name: 'State' }).getByRole('button', { name: 'Pause' }).waitFor();
+    await expect.poll(() => page.getByTestId('type-due').textContent(), { timeout: 10_000 }).toBe('0');
+    const charts = page.locator('.charts');
+    await expect.poll(() => charts.getAttribute('data-range')).toBe('1h');
+    expect(await page.locator('figure[data-chart] canvas').count()).toBe(3);
+    const throughput = page.locator('figure[data-chart="throughput"] .chart-words');
+    // The first run of greet and the three that waited out the pause.
+    await expect.poll(async () => Number(/(\d+) ended/.exec((await throughput.textContent()) ?? '')?.[1]), { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
+    expect(await throughput.textContent()).toMatch(/^last 1 h: (\d+) ended, \1 succeeded$/);
+    expect(await page.locator('figure[data-chart="latency"] .chart-words').textContent()).toMatch(/^last 1 h: mean up to .+, p95 up to .+$/);
+    await page.getByRole('group', { name: 'Range' }).getByRole('button', { name: '24 h' }).click();
+    await expect.poll(() => charts.getAttribute('data-range')).toBe('24h');
+    expect(await page.locator('figure[data-chart="failures"] .chart-words').textContent()).toBe('last 24 h: 0 failed, 0 permfailed, 0 lost');
+    await page.getByRole('group', { name: 'Range' }).getByRole('button', { name: '7 d' }).click();
+    await expect.poll(() => charts.getAttribute('data-range')).toBe('7d');
+    await page.getByRole('group', { name: 'Range' }).getByRole('button', { name: '1 h' }).click();
+    await page.locator('.charts[data-range="1h"]').waitFor();
+    await page.locator('figure[data-chart="throughput"]').scrollIntoViewIfNeeded();
+    await shot(page, 'charts');
+    await server.api('PATCH', '/task-types/greet', { numRetries: 0, leaseMs: '30s', rateLimit: null });
+    expect(errors).toEqual([]);
+  });
+
+  it('workers with their liveness, past instants read "ago", and the time zone choice applies everywhere and is remembered', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP, timezoneId: 'Asia/Kolkata' });
+    const p = await context.newPage();
+    try {
+      // A run ended just now: the worker's latest sign of life.
+      const task = await server.api('POST', '/tasks', { type: 'greet', arguments: { args: ['alive?'], kwargs: {} } });
+      await until(async () => (await server.api('GET', `/tasks/${task.id}/runs`)).some((r: { ended: string | null }) => r.ended), 'a run of greet to end');
+      await p.goto(server.url + '/');
+      const worker = p.locator('tr[data-worker]').first();
+      await worker.waitFor();
+      expect(await worker.locator('td[data-col="liveness"]').textContent()).toBe('alive');
+      // Past events: "… ago" or "just now", never "in …".
+      const past = await worker.locator('td').evaluateAll((tds) => tds.slice(2, 4).map((td) => td.textContent));
+      for (const t of past) expect(t).toMatch(/^(—|just now|.+ ago)$/);
+      expect(await worker.locator('td[data-col="liveness"] .status').getAttribute('title')).toMatch(/^last seen (just now|.+ ago) \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)$/);
+
+      const [run] = (await server.api('GET', '/runs?limit=1')).items;
+      await p.goto(`${server.url}/runs/${run.backendId}`);
+      const started = p.locator('.kv').getByText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/).first();
+      await started.waitFor();
+      expect(await started.textContent()).toMatch(/Z$/);
+      await p.getByLabel('Times in').selectOption('local');
+      await expect.poll(() => started.textContent()).toMatch(/ \+05:30$/);
+      // Remembered in local storage: a reload keeps it.
+      await p.reload();
+      await expect.poll(() => p.locator('.kv').getByText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/).first().textContent()).toMatch(/ \+05:30$/);
+      expect(await p.getByLabel('Times in').inputValue()).toBe('local');
+      expect(await p.evaluate(() => localStorage.getItem('orrery.timeZone'))).toBe('local');
+      await p.getByLabel('Times in').selectOption('utc');
+      await expect.poll(() => p.locator('.kv').getByText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/).first().textContent()).toMatch(/Z$/);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('explains on the task page why a task is not running: the gate that holds it', async () => {
     const later = new Date(Date.now() + 3_600_000).toISOString();
     const task = await server.api('POST', '/tasks', { type: 'greet', arguments: { args: ['later'], kwargs: {} }, nextRun: later });
@@ -238,11 +345,73 @@ describe('web dashboard (headless chromium)', () => {
     expect(await log.textContent()).toContain('2026-01-31');
     await shot(page, 'dag-run');
 
+    // The DAG's grid: a row per task, a column per run, each cell linking to the run with its task selected.
+    await page.goto(server.url + '/dags/pipeline');
+    const grid = page.locator('table.dag-grid');
+    await grid.waitFor();
+    expect(await grid.locator('tbody th').allTextContents()).toEqual(['extract', 'clean', 'enrich', 'load']);
+    const runId = /\/dag-runs\/(\d+)/.exec(await page.locator('table.dag-grid thead a').last().getAttribute('href') ?? '')![1];
+    expect(await grid.locator('tbody td.grid-cell').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-status')))).toEqual(['success', 'success', 'success', 'success']);
+    // The trigger form refuses params that are not a JSON object, before sending anything.
+    await page.getByLabel(/Params/).fill('{"day": ');
+    await page.getByRole('button', { name: 'Trigger run' }).click();
+    await page.getByText(/^Params are not JSON/).waitFor();
+    await page.getByLabel(/Params/).fill('[1, 2]');
+    await page.getByRole('button', { name: 'Trigger run' }).click();
+    await page.getByText(/^Params must be a JSON object/).waitFor();
+    expect(await page.locator('table.dag-grid thead th.grid-run').count()).toBe(1);
+    // Three more runs, the second failing at clean: a column per run, oldest on the left.
+    for (const params of [{ delayMs: 1 }, { delayMs: 1, fail: 'clean' }, { delayMs: 1 }]) {
+      const r = await server.api('POST', '/dags/pipeline/trigger', { params });
+      await until(async () => ['success', 'failed'].includes((await server.api('GET', `/dag-runs/${r.id}`)).status), `run ${r.id} to end`);
+    }
+    await expect.poll(() => page.locator('table.dag-grid thead th.grid-run').count(), { timeout: 10_000 }).toBe(4);
+    await expect
+      .poll(() => grid.locator('tbody tr[data-task="clean"] td.grid-cell').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-status'))), { timeout: 10_000 })
+      .toEqual(['success', 'success', 'failed', 'success']);
+    expect(await grid.locator('tbody tr[data-task="load"] td.grid-cell').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-status')))).toEqual(['success', 'success', 'upstream_failed', 'success']);
+    await shot(page, 'dag-grid');
+    await grid.getByRole('link', { name: `clean in run #${runId}: success` }).click();
+    await page.waitForURL(new RegExp(`/dag-runs/${runId}\\?task=clean$`));
+    await page.getByRole('heading', { name: 'Attempts of clean' }).waitFor();
+
     await page.setViewportSize(PHONE);
     await page.goto(server.url + '/');
     await page.locator('tr[data-type="greet"]').waitFor();
     await shot(page, 'overview-phone');
     await page.setViewportSize(DESKTOP);
+  });
+
+  it('lays out a DAG of 200 tasks with dagre: every task drawn, no two boxes overlapping', async () => {
+    const run = await server.api('POST', '/dags/wide/trigger', { params: { delayMs: 1 } });
+    await server.api('POST', `/dag-runs/${run.id}/cancel`);
+    await page.goto(`${server.url}/dag-runs/${run.id}`);
+    const nodes = page.locator('g.node');
+    await expect.poll(() => nodes.count()).toBe(200);
+    const boxes = await nodes.evaluateAll((ns) => ns.map((n) => n.querySelector('rect')!.getBoundingClientRect()).map((r) => [r.left, r.top, r.right, r.bottom]));
+    const overlapping: string[] = [];
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, b] = [boxes[i]!, boxes[j]!];
+        if (a[0]! < b[2]! && b[0]! < a[2]! && a[1]! < b[3]! && b[1]! < a[3]!) overlapping.push(`${i}/${j}`);
+      }
+    }
+    expect(overlapping).toEqual([]);
+    // Left to right by dependency: the root first, the sink last.
+    const x = async (id: string) => (await page.locator(`g.node[data-task="${id}"] rect`).boundingBox())!.x;
+    expect(await x('root')).toBeLessThan(await x('l1-t0'));
+    expect(await x('l11-t0')).toBeLessThan(await x('sink'));
+    expect(await page.locator('path.edge').count()).toBe(18 + 10 * 18 + 10 * 6 + 18);
+    // Fitted to the pane's width; the zoom buttons scale it.
+    expect(await page.getByRole('button', { name: 'Fit width' }).getAttribute('aria-pressed')).toBe('true');
+    const fitted = Number.parseInt((await page.getByTestId('zoom').textContent())!, 10);
+    expect(fitted).toBeLessThan(100);
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    await expect.poll(async () => Number.parseInt((await page.getByTestId('zoom').textContent())!, 10)).toBeGreaterThan(fitted);
+    await page.getByRole('button', { name: 'Fit width' }).click();
+    await page.locator('.graph-wrap').scrollIntoViewIfNeeded();
+    await shot(page, 'dag-large');
+    expect(errors).toEqual([]);
   });
 
   it('shows visit metrics per lister with their history chart, and an origin page with its visit history', async () => {

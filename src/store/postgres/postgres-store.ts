@@ -11,6 +11,7 @@ import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
 import type { RunSearch } from '../../core/run-search.js';
+import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
@@ -32,6 +33,7 @@ import type {
   QueueStats,
   DueStats,
   RunRate,
+  RunSeriesQuery,
   StartRunRequest,
   Store,
   TaskFilter,
@@ -592,6 +594,10 @@ export class PostgresStore implements Store {
 
   async workerActivity(since: Date, at: Date): Promise<WorkerActivity[]> {
     return new PostgresStats(this.pool).workerActivity(since, at);
+  }
+
+  async runSeries(query: RunSeriesQuery): Promise<RunSeriesBucket[]> {
+    return new PostgresStats(this.pool).runSeries(query);
   }
 
   async getRun(backendId: string): Promise<TaskRun | null> {

@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { RunEndStatus } from '../../core/model.js';
-import type { DueStats, RunRate, WorkerActivity } from '../store.js';
+import type { RunSeriesBucket } from '../../core/run-series.js';
+import { seriesBuckets } from '../rows.js';
+import type { DueStats, RunRate, RunSeriesQuery, WorkerActivity } from '../store.js';
 
 /** Finished runs of the window per type, status and minute: a range of task_runs_finished (ended, id). */
 export const RUN_RATES_SQL = `
@@ -8,6 +10,23 @@ export const RUN_RATES_SQL = `
   FROM task_runs INDEXED BY task_runs_finished
   WHERE ended >= @since AND ended < @at
   GROUP BY type, status, bucket ORDER BY type, bucket, status`;
+
+/**
+ * The range charts' buckets: runs ended in [since, until) from task_runs_finished (ended, id), counted
+ * per bucket and final status; per bucket, the start latency (started - scheduled) of those that had
+ * started: count, mean and max, and the 95th percentile by nearest rank (row ⌈0.95 n⌉ in latency order).
+ */
+export const RUN_SERIES_SQL = `
+  WITH r AS MATERIALIZED (
+    SELECT CAST((ended - @since) / @bucket AS INTEGER) AS b, status,
+      CASE WHEN started IS NULL THEN NULL ELSE max(0, started - scheduled) END AS lat
+    FROM task_runs INDEXED BY task_runs_finished
+    WHERE ended >= @since AND ended < @until AND (@type IS NULL OR type = @type)
+  ),
+  l AS (SELECT b, lat, row_number() OVER (PARTITION BY b ORDER BY lat) AS rn, count(*) OVER (PARTITION BY b) AS n FROM r WHERE lat IS NOT NULL)
+  SELECT 'n' AS kind, b, status, count(*) AS n, NULL AS v, NULL AS v2 FROM r GROUP BY b, status
+  UNION ALL SELECT 'l', b, NULL, count(*), avg(lat), max(lat) FROM r WHERE lat IS NOT NULL GROUP BY b
+  UNION ALL SELECT 'p', b, NULL, n, lat, NULL FROM l WHERE rn = max(1, (95 * n + 99) / 100)`;
 
 /**
  * Workers from the runs they hold (task_runs_leases: leased runs only) and the runs they ended in the
@@ -44,8 +63,10 @@ export class SqliteStats {
   private readonly rates: Database.Statement;
   private readonly workers: Database.Statement;
   private readonly due: Database.Statement;
+  private readonly series: Database.Statement;
 
   constructor(db: Database.Database) {
+    this.series = db.prepare(RUN_SERIES_SQL);
     this.due = db.prepare(DUE_STATS_SQL);
     this.rates = db.prepare(RUN_RATES_SQL);
     this.workers = db.prepare(WORKER_ACTIVITY_SQL);
@@ -59,6 +80,11 @@ export class SqliteStats {
       minute: new Date(s + Number(r.bucket) * 60_000),
       count: Number(r.n),
     }));
+  }
+
+  runSeries(q: RunSeriesQuery): RunSeriesBucket[] {
+    const rows = this.series.all({ since: q.since.getTime(), until: q.until.getTime(), bucket: q.bucketMs, type: q.type }) as Row[];
+    return seriesBuckets(rows, q);
   }
 
   dueStats(at: Date, cap: number): DueStats[] {
@@ -77,3 +103,4 @@ export class SqliteStats {
     }));
   }
 }
+

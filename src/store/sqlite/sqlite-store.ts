@@ -14,6 +14,7 @@ import { SqliteTaskTypes } from './sqlite-task-types.js';
 import { SqliteTypeLoad } from './sqlite-type-load.js';
 import { SqliteRunSearch } from './sqlite-run-search.js';
 import type { RunSearch } from '../../core/run-search.js';
+import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
@@ -36,6 +37,7 @@ import type {
   QueueStats,
   DueStats,
   RunRate,
+  RunSeriesQuery,
   StartRunRequest,
   Store,
   TaskFilter,
@@ -526,6 +528,10 @@ export class SqliteStore implements Store {
 
   async runRates(since: Date, at: Date): Promise<RunRate[]> {
     return this.stats.runRates(since, at);
+  }
+
+  async runSeries(query: RunSeriesQuery): Promise<RunSeriesBucket[]> {
+    return this.stats.runSeries(query);
   }
 
   async workerActivity(since: Date, at: Date): Promise<WorkerActivity[]> {

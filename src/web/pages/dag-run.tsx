@@ -1,14 +1,15 @@
-import { useEffect, useState } from 'preact/hooks';
+import dagre from '@dagrejs/dagre';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { DagTaskView } from '../types.js';
 import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
-import { duration, instant } from '../format.js';
+import { clockTime, duration, instant } from '../format.js';
 import { useApi } from '../hooks.js';
 
 const NODE_W = 150;
 const NODE_H = 54;
-const GAP_X = 60;
-const GAP_Y = 22;
+/** The smallest zoom (fit or chosen): below it, task names are unreadable; the pane scrolls instead. */
+const MIN_ZOOM = 0.35;
 
 interface Placed {
   task: DagTaskView;
@@ -16,56 +17,88 @@ interface Placed {
   y: number;
 }
 
-/** Layers by longest path from the roots (tasks without dependencies), left to right. */
-export function layout(tasks: DagTaskView[]): { nodes: Placed[]; width: number; height: number } {
-  const byId = new Map(tasks.map((t) => [t.taskId, t]));
-  const depth = new Map<string, number>();
-  const depthOf = (id: string, seen: Set<string>): number => {
-    const known = depth.get(id);
-    if (known !== undefined) return known;
-    if (seen.has(id)) return 0; // validated DAGs have no cycles; never loop on bad data
-    seen.add(id);
-    const t = byId.get(id);
-    const d = t && t.after.length ? 1 + Math.max(...t.after.map((a) => depthOf(a, seen))) : 0;
-    depth.set(id, d);
-    return d;
-  };
-  for (const t of tasks) depthOf(t.taskId, new Set());
-  const layers: DagTaskView[][] = [];
-  for (const t of tasks) (layers[depth.get(t.taskId)!] ??= []).push(t);
-  const rows = Math.max(1, ...layers.map((l) => l?.length ?? 0));
-  const height = rows * (NODE_H + GAP_Y) - GAP_Y + 8;
-  const nodes: Placed[] = [];
-  layers.forEach((layer, i) => {
-    const offset = ((rows - layer.length) * (NODE_H + GAP_Y)) / 2;
-    layer.forEach((task, j) => nodes.push({ task, x: 4 + i * (NODE_W + GAP_X), y: 4 + offset + j * (NODE_H + GAP_Y) }));
+export interface GraphLayout {
+  nodes: Placed[];
+  /** Each dependency as the points of its line, from the parent's right side to the child's left. */
+  edges: Array<{ from: string; to: string; points: Array<{ x: number; y: number }> }>;
+  width: number;
+  height: number;
+}
+
+/**
+ * Lays the graph out left to right with dagre (layers by dependency, crossings reduced, edges routed
+ * around nodes), so a DAG of hundreds of tasks stays readable. Only the structure matters, so the
+ * page lays a run out once and keeps it while statuses change.
+ */
+export function layout(tasks: DagTaskView[]): GraphLayout {
+  const g = new dagre.graphlib.Graph<{ rankdir: string; nodesep: number; ranksep: number; marginx: number; marginy: number; width?: number; height?: number }, { width: number; height: number; x?: number; y?: number }, { points?: Array<{ x: number; y: number }> }>();
+  g.setGraph({ rankdir: 'LR', nodesep: 22, ranksep: 60, marginx: 4, marginy: 4 });
+  g.setDefaultEdgeLabel(() => ({}));
+  const ids = new Set(tasks.map((t) => t.taskId));
+  for (const t of tasks) g.setNode(t.taskId, { width: NODE_W, height: NODE_H });
+  for (const t of tasks) for (const a of t.after) if (ids.has(a)) g.setEdge(a, t.taskId);
+  dagre.layout(g);
+  const nodes = tasks.map((task) => {
+    const n = g.node(task.taskId);
+    return { task, x: (n.x ?? 0) - NODE_W / 2, y: (n.y ?? 0) - NODE_H / 2 };
   });
-  return { nodes, width: layers.length * (NODE_W + GAP_X) - GAP_X + 8, height };
+  const edges = g.edges().map((e) => ({ from: e.v, to: e.w, points: g.edge(e).points ?? [] }));
+  const graph = g.graph();
+  return { nodes, edges, width: Math.ceil(graph.width ?? NODE_W), height: Math.ceil(graph.height ?? NODE_H) };
+}
+
+/** A smooth path through dagre's edge points (a quadratic curve through each midpoint). */
+function edgePath(points: Array<{ x: number; y: number }>): string {
+  if (points.length === 0) return '';
+  let d = `M ${points[0]!.x} ${points[0]!.y}`;
+  for (let i = 1; i < points.length - 1; i++) {
+    const p = points[i]!;
+    const q = points[i + 1]!;
+    d += ` Q ${p.x} ${p.y} ${(p.x + q.x) / 2} ${(p.y + q.y) / 2}`;
+  }
+  const last = points[points.length - 1]!;
+  return `${d} L ${last.x} ${last.y}`;
 }
 
 function Graph({ tasks, selected, onSelect }: { tasks: DagTaskView[]; selected: string | null; onSelect: (id: string) => void }) {
-  const { nodes, width, height } = layout(tasks);
-  const at = new Map(nodes.map((n) => [n.task.taskId, n]));
+  // Laid out once per structure: statuses change every poll, the structure does not.
+  const shape = tasks.map((t) => `${t.taskId}<${t.after.join(',')}`).join(';');
+  const laid = useMemo(() => layout(tasks), [shape]);
+  const byId = new Map(tasks.map((t) => [t.taskId, t]));
+  const nodes = laid.nodes.map((n) => ({ ...n, task: byId.get(n.task.taskId) ?? n.task }));
+  const { width, height } = laid;
+  const wrap = useRef<HTMLDivElement>(null);
+  // null: fit the width of the pane (never above 100 %); else the zoom chosen.
+  const [zoom, setZoom] = useState<number | null>(null);
+  const [paneWidth, setPaneWidth] = useState(0);
+  useEffect(() => {
+    const el = wrap.current;
+    if (!el) return;
+    const seen = new ResizeObserver(() => setPaneWidth(el.clientWidth - 20));
+    seen.observe(el);
+    return () => seen.disconnect();
+  }, []);
+  const fit = paneWidth > 0 ? Math.min(1, Math.max(MIN_ZOOM, paneWidth / width)) : 1;
+  const scale = zoom ?? fit;
+  const step = (f: number) => setZoom(Math.min(2, Math.max(MIN_ZOOM, Math.round(scale * f * 100) / 100)));
   return (
-    <div class="graph-wrap">
-      <svg class="graph" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="group" aria-label="Task graph">
+    <>
+    <div class="toolbar graph-zoom" role="group" aria-label="Zoom">
+      <button type="button" onClick={() => step(1 / 1.25)} aria-label="Zoom out">−</button>
+      <span data-testid="zoom">{Math.round(scale * 100)} %</span>
+      <button type="button" onClick={() => step(1.25)} aria-label="Zoom in">+</button>
+      <button type="button" onClick={() => setZoom(null)} aria-pressed={zoom === null}>Fit width</button>
+    </div>
+    <div class="graph-wrap" ref={wrap}>
+      <svg class="graph" viewBox={`0 0 ${width} ${height}`} width={Math.ceil(width * scale)} height={Math.ceil(height * scale)} role="group" aria-label="Task graph">
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" class="arrow" />
           </marker>
         </defs>
-        {nodes.flatMap((n) =>
-          n.task.after.map((a) => {
-            const from = at.get(a);
-            if (!from) return null;
-            const x1 = from.x + NODE_W;
-            const y1 = from.y + NODE_H / 2;
-            const x2 = n.x - 2;
-            const y2 = n.y + NODE_H / 2;
-            const mx = (x1 + x2) / 2;
-            return <path key={`${a}->${n.task.taskId}`} class="edge" d={`M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`} marker-end="url(#arrow)" />;
-          }),
-        )}
+        {laid.edges.map((e) => (
+          <path key={`${e.from}->${e.to}`} class="edge" d={edgePath(e.points)} marker-end="url(#arrow)" />
+        ))}
         {nodes.map(({ task: t, x, y }) => (
           <g
             key={t.taskId}
@@ -91,6 +124,7 @@ function Graph({ tasks, selected, onSelect }: { tasks: DagTaskView[]; selected: 
         ))}
       </svg>
     </div>
+    </>
   );
 }
 
@@ -119,7 +153,7 @@ function Attempts({ run, task }: { run: number; task: string }) {
                 <ol class="log" aria-label={`Log of ${task}, attempt ${a.attempt}`}>
                   {r.logs.map((l, i) => (
                     <li key={i} class={`log-${l.level}`}>
-                      <time dateTime={new Date(l.at).toISOString()}>{new Date(l.at).toISOString().slice(11, 23)}</time>
+                      <time dateTime={new Date(l.at).toISOString()} title={instant(new Date(l.at))}>{clockTime(new Date(l.at))}</time>
                       <span class="level">{l.level}</span>
                       <span class="msg">{l.message}</span>
                       {Object.keys(l.attributes ?? {}).length > 0 && <code class="attrs">{JSON.stringify(l.attributes)}</code>}
@@ -135,10 +169,10 @@ function Attempts({ run, task }: { run: number; task: string }) {
   );
 }
 
-export function DagRunPage({ run }: { run: number }) {
+export function DagRunPage({ run, task }: { run: number; task?: string | null }) {
   const [done, setDone] = useState(false);
   const { data: r, error, reload } = useApi((c) => c.dags.run(run), [run], { live: () => true, pollMs: done ? 15_000 : 1500 });
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(task ?? null);
   useEffect(() => setDone(r?.status === 'success' || r?.status === 'failed'), [r?.status]);
   if (!r) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`DAG run ${run}`} />;
   const chosen = selected ?? r.tasks.find((t) => t.status === 'failed')?.taskId ?? null;

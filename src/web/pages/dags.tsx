@@ -6,6 +6,7 @@ import { between, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { PauseToggle } from '../pause-control.js';
 import { navigate } from '../router.js';
+import { DagGrid } from '../dag-grid.js';
 
 export function scheduleText(s: DagSchedule): string {
   if (s.kind === 'cron') return `cron ${s.expr} (${s.tz})`;
@@ -143,7 +144,9 @@ export function DagPage({ id }: { id: string }) {
         <h2 id="trigger-title">Trigger a run</h2>
         <form onSubmit={trigger} class="trigger">
           <label class="grow">
-            Params (JSON object every task sees as <code>params</code>)
+            <span>
+              Params (JSON object every task sees as <code>params</code>)
+            </span>
             <textarea name="params" rows={3} value={params} onInput={(e) => setParams((e.target as HTMLTextAreaElement).value)} spellcheck={false} />
           </label>
           <button type="submit" class="primary" disabled={busy}>
@@ -152,6 +155,7 @@ export function DagPage({ id }: { id: string }) {
         </form>
         <ErrorNote error={triggerError} />
       </section>
+      <DagGrid dag={dag.id} />
       <section aria-labelledby="runs-title">
         <h2 id="runs-title">Runs</h2>
         {runs.length === 0 ? (

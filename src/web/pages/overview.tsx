@@ -1,8 +1,10 @@
 import type { RunRate } from '../types.js';
 import { Empty, ErrorNote, Loading, Sparkline, type SparkSeries } from '../components.js';
-import { duration, instant, relative } from '../format.js';
+import { WORKER_ALIVE_MS, WORKER_GONE_MS } from '../../core/worker-liveness.js';
+import { ago, duration, instant } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { PauseControl } from '../pause-control.js';
+import { RangeCharts } from '../range-charts.js';
 
 const MINUTES = 60;
 const OUTCOMES: Array<{ label: string; cls: string; statuses: string[] }> = [
@@ -52,6 +54,7 @@ export function Overview() {
   const totals = {
     scheduled: sum(queues.map((q) => q.scheduled)),
     running: sum(queues.map((q) => q.running)),
+    claimed: sum(queues.map((q) => q.claimed)),
     dead: sum(queues.map((q) => q.deadLettered)),
     oldest: queues.map((q) => q.oldestScheduled).filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0] ?? null,
   };
@@ -61,7 +64,12 @@ export function Overview() {
       <ErrorNote error={error} onRetry={reload} />
       <section aria-labelledby="totals-title" class="cards">
         <h2 id="totals-title" class="visually-hidden">Totals</h2>
-        <div class="card"><span class="big" data-testid="total-queued">{totals.scheduled}</span> queued</div>
+        <div class="card" title="Runs waiting in the jobboard for a worker to claim them">
+          <span class="big" data-testid="total-queued">{totals.scheduled}</span> queued
+          <small>
+            <span data-testid="total-claimed">{totals.claimed}</span> more in workers' buffers
+          </small>
+        </div>
         <div class="card" title="Due tasks no run serves yet: workers claim them directly, or the runner queues them">
           <span class="big" data-testid="total-due">{dueCount(dueTotal, dueCapped)}</span> due, not queued
         </div>
@@ -88,7 +96,8 @@ export function Overview() {
               <thead>
                 <tr>
                   <th scope="col">Type</th>
-                  <th scope="col" class="num">Queued</th>
+                  <th scope="col" class="num" title="Runs waiting in the jobboard (scheduled)">Queued</th>
+                  <th scope="col" class="num" title="Runs claimed by workers, waiting in their buffers">Claimed</th>
                   <th scope="col" class="num" title="Due tasks no run serves yet">Due</th>
                   <th scope="col" class="num">Running</th>
                   <th scope="col" class="num">Oldest wait</th>
@@ -101,9 +110,13 @@ export function Overview() {
                 {rows.map(({ q, series }) => (
                   <tr key={q.type} data-type={q.type}>
                     <th scope="row">
-                      <a href={`/tasks?type=${encodeURIComponent(q.type)}`}>{q.type}</a>
+                      <a href={`/types/${encodeURIComponent(q.type)}`}>{q.type}</a>{' '}
+                      <a class="small muted" href={`/tasks?type=${encodeURIComponent(q.type)}`} aria-label={`Tasks of ${q.type}`}>
+                        tasks
+                      </a>
                     </th>
                     <td class="num" data-col="queued">{q.scheduled}</td>
+                    <td class="num" data-col="claimed">{q.claimed}</td>
                     <td class="num" data-col="due" title={due.get(q.type) ? `oldest due since ${instant(due.get(q.type)!.oldestDue)}` : undefined}>
                       {due.get(q.type) ? dueCount(due.get(q.type)!.due, due.get(q.type)!.capped) : 0}
                     </td>
@@ -124,6 +137,7 @@ export function Overview() {
                 <tr>
                   <th scope="row">All types</th>
                   <td class="num">{totals.scheduled}</td>
+                  <td class="num">{totals.claimed}</td>
                   <td class="num">{dueCount(dueTotal, dueCapped)}</td>
                   <td class="num">{totals.running}</td>
                   <td class="num">{totals.oldest ? duration(now - totals.oldest.getTime()) : '—'}</td>
@@ -150,11 +164,17 @@ export function Overview() {
         {workers.length === 0 ? (
           <Empty>No worker holds a run or ended one in the last hour.</Empty>
         ) : (
+          <>
+          <p class="legend">
+            Liveness from a worker's latest sign of life (a heartbeat or an ended run): alive within {WORKER_ALIVE_MS / 1000} s, stale within{' '}
+            {WORKER_GONE_MS / 60_000} min, gone after.
+          </p>
           <div class="scroll">
             <table>
               <thead>
                 <tr>
                   <th scope="col">Worker</th>
+                  <th scope="col">Liveness</th>
                   <th scope="col" class="num">Running</th>
                   <th scope="col">Last heartbeat</th>
                   <th scope="col">Last run ended</th>
@@ -163,19 +183,28 @@ export function Overview() {
               </thead>
               <tbody>
                 {workers.map((w) => (
-                  <tr key={w.worker}>
+                  <tr key={w.worker} data-worker={w.worker}>
                     <th scope="row"><code>{w.worker}</code></th>
+                    <td data-col="liveness">
+                      <span class={`status liveness-${w.liveness}`} title={`last seen ${ago(w.lastSeen, now)} (${instant(w.lastSeen)})`}>
+                        <span class="dot" aria-hidden="true" />
+                        {w.liveness}
+                      </span>
+                    </td>
                     <td class="num">{w.running}</td>
-                    <td title={instant(w.lastHeartbeat)}>{relative(w.lastHeartbeat, now)}</td>
-                    <td title={instant(w.lastEnded)}>{relative(w.lastEnded, now)}</td>
+                    <td title={instant(w.lastHeartbeat)}>{ago(w.lastHeartbeat, now)}</td>
+                    <td title={instant(w.lastEnded)}>{ago(w.lastEnded, now)}</td>
                     <td class="num">{w.ended}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
+          </>
         )}
       </section>
+
+      <RangeCharts />
     </>
   );
 }

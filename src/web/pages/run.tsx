@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
-import { between, duration, instant } from '../format.js';
+import { between, clockTime, duration, instant } from '../format.js';
 import { useApi } from '../hooks.js';
 
 /** A run with its log records (live while the run is not finished: logs are read again every 2 s). */
@@ -47,7 +47,7 @@ export function RunPage({ backendId }: { backendId: string }) {
           <ol class="log" aria-label={`Log of run ${run.id}`}>
             {logs.map((l, i) => (
               <li key={i} class={`log-${l.level}`}>
-                <time dateTime={l.at.toISOString()}>{l.at.toISOString().slice(11, 23)}</time>
+                <time dateTime={l.at.toISOString()} title={instant(l.at)}>{clockTime(l.at)}</time>
                 <span class="level">{l.level}</span>
                 <span class="msg">{l.message}</span>
                 {Object.keys(l.attributes ?? {}).length > 0 && <code class="attrs">{JSON.stringify(l.attributes)}</code>}

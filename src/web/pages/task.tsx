@@ -2,7 +2,7 @@ import type { TaskRun } from '../../core/model.js';
 import type { TaskWithRuns } from '../types.js';
 import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Sparkline, Status } from '../components.js';
-import { args, between, duration, instant, relative } from '../format.js';
+import { ago, args, between, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { WhyPanel } from '../why-panel.js';
 import { PauseToggle } from '../pause-control.js';
@@ -157,7 +157,7 @@ export function TaskPage({ id }: { id: number }) {
                     <td><Status value={r.status} /></td>
                     <td class="num">{r.attempt}</td>
                     <td>{r.worker ? <code>{r.worker}</code> : '—'}</td>
-                    <td title={instant(r.scheduled)}>{relative(r.scheduled, now)}</td>
+                    <td title={instant(r.scheduled)}>{ago(r.scheduled, now)}</td>
                     <td class="num">{r.started ? duration(between(r.started, r.ended ?? new Date(now))) : '—'}</td>
                     <td class="error-cell">{r.error ?? ''}</td>
                     <td><a href={`/runs/${encodeURIComponent(r.backendId)}`} aria-label={`Log of run ${r.id}`}>log</a></td>

@@ -2,7 +2,7 @@ import type { OriginVisit, VisitMetrics } from '../types.js';
 import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
 import { MetricsChart } from '../metrics-chart.js';
-import { duration, instant, relative } from '../format.js';
+import { ago, duration, instant } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
 
@@ -91,7 +91,7 @@ export function Visits() {
                       <td class="num">{m.originsEnabled}</td>
                       <td class="num">{m.originsNeverVisited}</td>
                       <td class="num">{m.originsWithPendingChanges}</td>
-                      <td title={instant(m.updated)}>{relative(m.updated, now)}</td>
+                      <td title={instant(m.updated)}>{ago(m.updated, now)}</td>
                     </tr>
                   ));
                 })}

@@ -1,0 +1,39 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ago, clockTime, instant, relative, setTimeZone, timeZone } from './format.js';
+
+const now = Date.parse('2026-03-01T12:00:00.000Z');
+
+describe('relative times', () => {
+  it('read "… ago" for the past and "in …" for the future', () => {
+    expect(relative(new Date(now - 2000), now)).toBe('2.0 s ago');
+    expect(relative(new Date(now + 2000), now)).toBe('in 2.0 s');
+    expect(relative(new Date(now - 3 * 3_600_000), now)).toBe('3 h 0 min ago');
+    expect(relative(new Date(now + 500), now)).toBe('now');
+    expect(relative(null, now)).toBe('—');
+  });
+
+  it('never show an event that happened as future, even ahead of the clock (the "in 2.0 s" heartbeat)', () => {
+    expect(ago(new Date(now + 2000), now)).toBe('just now');
+    expect(ago(new Date(now - 90_000), now)).toBe('1 min 30 s ago');
+    // The default `now` is the moment of the call, not an older timer tick.
+    expect(ago(new Date(Date.now() - 5000))).toBe('5.0 s ago');
+  });
+});
+
+describe('the time zone of instants', () => {
+  afterEach(() => setTimeZone('utc'));
+
+  it('shows UTC by default, or the browser zone with its offset once chosen', () => {
+    const d = new Date('2026-03-01T12:34:56.789Z');
+    expect(timeZone()).toBe('utc');
+    expect(instant(d)).toBe('2026-03-01 12:34:56Z');
+    expect(clockTime(d)).toBe('12:34:56.789');
+    setTimeZone('local');
+    const off = -d.getTimezoneOffset();
+    const sign = off < 0 ? '-' : '+';
+    const hh = String(Math.floor(Math.abs(off) / 60)).padStart(2, '0');
+    const mm = String(Math.abs(off) % 60).padStart(2, '0');
+    const local = new Date(d.getTime() + off * 60_000).toISOString();
+    expect(instant(d)).toBe(`${local.slice(0, 10)} ${local.slice(11, 19)} ${sign}${hh}:${mm}`);
+  });
+});

@@ -1,0 +1,93 @@
+import { useState } from 'preact/hooks';
+import { ErrorNote, KeyValues, Loading } from '../components.js';
+import { duration, instant } from '../format.js';
+import { useApi, useTick } from '../hooks.js';
+import { PauseControl } from '../pause-control.js';
+import { RangeCharts } from '../range-charts.js';
+import { TypeEditForm, settingsOf } from '../type-edit-form.js';
+
+/**
+ * A task type's page (`/types/{name}`): its state with pause and resume, its queue now, its settings
+ * with an edit form, and its throughput, failure and latency charts.
+ */
+export function TaskTypePage({ name }: { name: string }) {
+  const now = useTick(5000);
+  const [editing, setEditing] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
+  const { data, error, reload } = useApi(
+    async (c) => {
+      const [type, queues, due] = await Promise.all([c.getTaskType(name), c.stats.queues(), c.stats.due()]);
+      return { type, queue: queues.find((q) => q.type === name) ?? null, due: due.find((d) => d.type === name) ?? null };
+    },
+    [name],
+    { live: (e) => e.run.type === name, pollMs: 10_000 },
+  );
+  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`task type ${name}`} />;
+  const { type, queue, due } = data;
+  return (
+    <>
+      <p class="crumbs">
+        <a href="/">Overview</a>
+      </p>
+      <h1>Task type {type.name}</h1>
+      <div class="toolbar" role="group" aria-label="State">
+        State: {type.paused ? null : <span class="status status-success">running</span>} <PauseControl type={type} onChange={reload} />
+      </div>
+      {type.description && <p>{type.description}</p>}
+      {type.paused && (
+        <p class="note" data-testid="paused-note">
+          Paused since {instant(new Date(type.paused.at))}
+          {type.paused.reason ? `: ${type.paused.reason}` : ''}. No run of it is scheduled or claimed; started runs finish.
+        </p>
+      )}
+      <ErrorNote error={error} onRetry={reload} />
+      <section aria-labelledby="queue-title" class="cards">
+        <h2 id="queue-title" class="visually-hidden">Queue</h2>
+        <div class="card"><span class="big" data-testid="type-queued">{queue?.scheduled ?? 0}</span> queued</div>
+        <div class="card" title={due ? `oldest due since ${instant(due.oldestDue)}` : undefined}>
+          <span class="big" data-testid="type-due">{due ? `${due.due}${due.capped ? '+' : ''}` : 0}</span> due, not queued
+        </div>
+        <div class="card"><span class="big">{queue?.running ?? 0}</span> running</div>
+        <div class="card">
+          <span class="big">{queue?.oldestScheduled ? duration(now - queue.oldestScheduled.getTime()) : '—'}</span> oldest wait
+        </div>
+        <div class="card">
+          <a href={`/tasks?type=${encodeURIComponent(type.name)}`}>
+            <span class="big">→</span> its tasks
+          </a>
+        </div>
+      </section>
+
+      <section aria-labelledby="settings-title">
+        <div class="charts-head">
+          <h2 id="settings-title">Settings</h2>
+          {!editing && (
+            <button type="button" onClick={() => (setEditing(true), setSaved(null))}>
+              Edit settings
+            </button>
+          )}
+        </div>
+        {saved && (
+          <p class="ok-note" role="status">
+            {saved}
+          </p>
+        )}
+        {editing ? (
+          <TypeEditForm
+            type={type}
+            onCancel={() => setEditing(false)}
+            onSaved={() => {
+              setEditing(false);
+              setSaved('Saved: used from the next claim or end of its runs.');
+              reload();
+            }}
+          />
+        ) : (
+          <KeyValues items={[['Backend', <code>{type.backendName}</code>], ...settingsOf(type)]} />
+        )}
+      </section>
+
+      <RangeCharts type={type.name} />
+    </>
+  );
+}

@@ -1,0 +1,133 @@
+import { useState } from 'preact/hooks';
+import { formatDuration } from '../core/durations.js';
+import type { TaskType } from '../core/model.js';
+import type { TaskTypeEdit } from '../core/task-type-edit.js';
+import { api } from './api.js';
+
+type Kind = 'text' | 'duration' | 'optional-duration' | 'number' | 'count' | 'optional-count' | 'rate';
+
+/** The editable settings of a task type, as the form shows them (docs/operations.md#pause-edit-and-delete-task-types). */
+/** `none`: how an empty (null) setting reads. */
+const FIELDS: ReadonlyArray<{ key: keyof TaskTypeEdit; label: string; kind: Kind; hint: string; none?: string }> = [
+  { key: 'description', label: 'Description', kind: 'text', hint: '' },
+  { key: 'defaultIntervalMs', label: 'Default interval', kind: 'optional-duration', hint: 'first interval of a new recurring task, e.g. 1d; empty: none', none: 'none' },
+  { key: 'minIntervalMs', label: 'Min interval', kind: 'optional-duration', hint: 'empty: the default interval', none: 'the default' },
+  { key: 'maxIntervalMs', label: 'Max interval', kind: 'optional-duration', hint: 'empty: the default interval', none: 'the default' },
+  { key: 'backoffFactor', label: 'Backoff factor', kind: 'number', hint: '> 0; 1 = no adaptation' },
+  { key: 'maxQueueLength', label: 'Max queue length', kind: 'optional-count', hint: 'runs waiting in the jobboard; empty: unbounded', none: 'unbounded' },
+  { key: 'numRetries', label: 'Retries', kind: 'count', hint: 'of a failed run' },
+  { key: 'retryDelayMs', label: 'Retry delay', kind: 'duration', hint: 'e.g. 1h, 90s' },
+  { key: 'timeoutMs', label: 'Timeout', kind: 'optional-duration', hint: 'empty: none', none: 'none' },
+  { key: 'leaseMs', label: 'Lease', kind: 'duration', hint: 'at least 1s' },
+  { key: 'maxAbandons', label: 'Max abandons', kind: 'count', hint: 'lost runs in a row before the dead-letter bin' },
+  { key: 'maxRunning', label: 'Max running', kind: 'optional-count', hint: 'across all workers; empty: unbounded', none: 'unbounded' },
+  { key: 'maxRunningPerKey', label: 'Max running per key', kind: 'optional-count', hint: 'per concurrency key; empty: unbounded', none: 'unbounded' },
+  { key: 'rateLimit', label: 'Rate limit', kind: 'rate', hint: 'COUNT/DURATION, e.g. 100/1m; empty: none', none: 'none' },
+];
+
+/** A setting as the form's text. */
+function shown(t: TaskType, key: keyof TaskTypeEdit): string {
+  const v = t[key as keyof TaskType];
+  if (v === null || v === undefined) return '';
+  if (key === 'rateLimit') {
+    const r = v as { count: number; perMs: number };
+    return `${r.count}/${formatDuration(r.perMs)}`;
+  }
+  if (key.endsWith('Ms')) return formatDuration(v as number);
+  return String(v);
+}
+
+/** The form's text as the value PATCH takes (durations and rate limits as text: the server parses and validates them). */
+function parsed(kind: Kind, text: string): { value?: unknown; problem?: string } {
+  const v = text.trim();
+  if (kind === 'text') return { value: text };
+  if (v === '') {
+    if (kind === 'duration' || kind === 'number' || kind === 'count') return { problem: 'required' };
+    return { value: null };
+  }
+  if (kind === 'number') return Number.isFinite(Number(v)) ? { value: Number(v) } : { problem: 'must be a number' };
+  if (kind === 'count' || kind === 'optional-count') return /^\d+$/.test(v) ? { value: Number(v) } : { problem: 'must be a whole number' };
+  return { value: v };
+}
+
+/**
+ * Edits a task type's settings: sends only the fields changed (`PATCH /api/task-types/{name}`); the
+ * server validates the type as a whole and names each bad field, shown beside it. Taken into account
+ * from the next claim or end.
+ */
+export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => void; onCancel: () => void }) {
+  const { type } = props;
+  const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(FIELDS.map((f) => [f.key, shown(type, f.key)])));
+  const [problems, setProblems] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const edit: Record<string, unknown> = {};
+    const found: Record<string, string> = {};
+    for (const f of FIELDS) {
+      if (values[f.key] === shown(type, f.key)) continue;
+      const p = parsed(f.kind, values[f.key] ?? '');
+      if (p.problem) found[f.key] = p.problem;
+      else edit[f.key] = p.value;
+    }
+    setProblems(found);
+    if (Object.keys(found).length > 0) return;
+    if (Object.keys(edit).length === 0) {
+      setError('Nothing changed.');
+      return;
+    }
+    setBusy(true);
+    try {
+      props.onSaved(await api.call((c) => c.updateTaskType(type.name, edit as TaskTypeEdit)));
+    } catch (x) {
+      const details = ((x as { details?: Array<{ path: string; message: string }> }).details ?? []).filter((d) => FIELDS.some((f) => f.key === d.path));
+      setProblems(Object.fromEntries(details.map((d) => [d.path, d.message])));
+      setError((x as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="type-edit panel" onSubmit={submit} aria-label={`Edit ${type.name}`} noValidate>
+      <div class="fields">
+        {FIELDS.map((f) => (
+          <label key={f.key} class={problems[f.key] ? 'invalid' : ''}>
+            <span class="field-name">{f.label}</span>
+            <input
+              type="text"
+              name={f.key}
+              value={values[f.key]}
+              spellcheck={false}
+              aria-invalid={problems[f.key] ? true : undefined}
+              aria-describedby={`${f.key}-hint`}
+              onInput={(e) => setValues({ ...values, [f.key]: (e.target as HTMLInputElement).value })}
+            />
+            <small id={`${f.key}-hint`} class={problems[f.key] ? 'error' : 'muted'}>
+              {problems[f.key] ?? f.hint}
+            </small>
+          </label>
+        ))}
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="actions">
+        <button type="button" onClick={props.onCancel}>Cancel</button>
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save changes'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** The settings as label/value pairs for the type page. */
+export function settingsOf(t: TaskType): Array<[string, string]> {
+  return FIELDS.filter((f) => f.key !== 'description').map((f) => [f.label, shown(t, f.key) || (f.none ?? '—')]);
+}
