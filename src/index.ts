@@ -4,7 +4,20 @@ export { Runner, type RunnerOptions } from './engine/runner.js';
 export { Reaper, type ReaperOptions } from './engine/reaper.js';
 export { Worker, type WorkerOptions } from './engine/worker.js';
 export { Daemon, type DaemonOptions } from './engine/daemon.js';
-export { ManualClock, systemClock, type Clock } from './engine/clock.js';
+export { ManualClock, systemClock, type Clock, type Timer, type TimerOptions } from './engine/clock.js';
+export { VirtualClock, type VirtualClockOptions } from './engine/virtual-clock.js';
+export {
+  simulate,
+  runSimulation,
+  type SimulateOptions,
+  type SimulationProgress,
+  type SimulationSummary,
+  type SimulationResult,
+  type SeriesRow,
+  type LagSummary,
+} from './simulate/simulate.js';
+export { parseScenario, type Scenario, type ScenarioInput, type HandlerModel } from './simulate/scenario.js';
+export { writeSimulation, seriesCsv, summaryJson } from './simulate/outputs.js';
 export { createLogger, type Logger } from './engine/logger.js';
 export { loadHandlers } from './worker/load-handlers.js';
 export type { Handler, HandlerContext, HandlerResult, HandlersModule } from './worker/handlers.js';

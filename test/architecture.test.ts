@@ -11,7 +11,9 @@ const ALLOWED: Record<string, string[]> = {
   worker: ['core', 'worker'],
   engine: ['core', 'store', 'worker', 'engine'],
   http: ['core', 'store', 'worker', 'engine', 'http'],
-  cli: ['core', 'store', 'worker', 'engine', 'http', 'cli'],
+  // Simulations: the real engine on a virtual clock (docs/simulate.md).
+  simulate: ['core', 'store', 'worker', 'engine', 'simulate'],
+  cli: ['core', 'store', 'worker', 'engine', 'http', 'simulate', 'cli'],
   // The dashboard: the HTTP client only (STYLE.md §1: http-client <- web), and core types.
   web: ['core', 'http', 'web'],
 };

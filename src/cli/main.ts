@@ -8,6 +8,7 @@ import { runCommands } from './run-commands.js';
 import { taskCommands } from './task-commands.js';
 import { taskTypeCommands } from './task-type-commands.js';
 import { visitCommands } from './visit-commands.js';
+import { simulateCommand } from './simulate-command.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
@@ -26,6 +27,7 @@ export function buildProgram(io: Io): Command {
   for (const c of dagCommands(io)) program.addCommand(c);
   for (const c of daemonCommands()) program.addCommand(c);
   for (const c of visitCommands(io)) program.addCommand(c);
+  program.addCommand(simulateCommand(io));
   const harden = (c: Command) => {
     c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }).showHelpAfterError('(run with --help for usage)');
     c.commands.forEach(harden);

@@ -1,12 +1,68 @@
-/** The source of "now". Tests inject a fixed or stepping clock; production uses the system clock. */
+/** A pending timer of a `Clock`: `cancel()` stops it from firing (calling it again does nothing). */
+export interface Timer {
+  /** Stops the timer; it will not fire. */
+  cancel(): void;
+}
+
+/** Options of `Clock.setTimer`. */
+export interface TimerOptions {
+  /** A real timer that does not keep the process alive by itself (Node's `unref`); no effect on a virtual clock. */
+  unref?: boolean;
+}
+
+/**
+ * The source of "now" and of every timer of the engine. Production uses the system clock; tests
+ * inject a `ManualClock` (a settable instant, real timers) or a `VirtualClock` (time that jumps to
+ * the next timer when the system has nothing else to do: docs/testing.md).
+ */
 export interface Clock {
   /** The current instant. */
   now(): Date;
+  /** Calls `fn` once, `ms` milliseconds from now (at once for `ms <= 0`, but never synchronously). */
+  setTimer(ms: number, fn: () => void, opts?: TimerOptions): Timer;
+  /**
+   * Resolves `ms` milliseconds from now; rejects with the signal's reason when `signal` aborts first
+   * (at once when it is already aborted).
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+/** Longest delay of a Node timer (longer ones fire at once); longer sleeps are cut to it, and loops sleep again. */
+const MAX_TIMER_MS = 2_147_000_000;
 
-/** A clock that only moves when told to; for tests and replays. */
+function realTimer(ms: number, fn: () => void, opts?: TimerOptions): Timer {
+  const t = setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+  if (opts?.unref) t.unref?.();
+  return { cancel: () => clearTimeout(t) };
+}
+
+/** `Clock.sleep` from `setTimer`: shared by every clock. */
+export function sleepOn(clock: Pick<Clock, 'setTimer'>, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      timer.cancel();
+      reject(signal!.reason);
+    };
+    const timer = clock.setTimer(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The system clock: `new Date()` and Node's own timers. */
+export const systemClock: Clock = {
+  now: () => new Date(),
+  setTimer: realTimer,
+  sleep: (ms, signal) => sleepOn(systemClock, ms, signal),
+};
+
+/**
+ * A clock whose instant only moves when told to, with real timers: the engine's loops still sleep in
+ * real time. For tests and replays of the store and the service (`VirtualClock` for the loops).
+ */
 export class ManualClock implements Clock {
   private t: number;
   constructor(start: Date | string) {
@@ -24,5 +80,13 @@ export class ManualClock implements Clock {
   advance(ms: number): Date {
     this.t += ms;
     return this.now();
+  }
+  /** A real timer (Node's `setTimeout`): the manual instant does not move it. */
+  setTimer(ms: number, fn: () => void, opts?: TimerOptions): Timer {
+    return realTimer(ms, fn, opts);
+  }
+  /** A real sleep (the manual instant does not move it). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepOn(this, ms, signal);
   }
 }

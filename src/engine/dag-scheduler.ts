@@ -1,4 +1,5 @@
 import type { DagRun } from '../store/dag-store.js';
+import type { Timer } from './clock.js';
 import { logNotifier, type DagNotifier, type DagTaskAlert } from './dag-notifier.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
@@ -20,7 +21,7 @@ const WAKE_COALESCE_MS = 5;
  */
 export class DagScheduler extends PeriodicLoop {
   private unlisten: Array<() => void> = [];
-  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeTimer: Timer | null = null;
   private readonly notifier: DagNotifier;
 
   constructor(
@@ -33,16 +34,16 @@ export class DagScheduler extends PeriodicLoop {
 
   protected override onStart(): void {
     const soon = () => {
-      this.wakeTimer ??= setTimeout(() => {
+      this.wakeTimer ??= this.orrery.clock.setTimer(WAKE_COALESCE_MS, () => {
         this.wakeTimer = null;
         this.wake();
-      }, WAKE_COALESCE_MS);
+      });
     };
     this.unlisten = [this.orrery.store.listen('dags', soon)];
   }
 
   protected override onStop(): void {
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer?.cancel();
     this.unlisten.forEach((u) => u());
   }
 

@@ -1,6 +1,7 @@
 import type { OrreryError } from '../core/errors.js';
 import type { RunEndStatus, RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { ClaimOutcome, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
+import type { Clock } from './clock.js';
 
 /** How a run ends, as its holder reports it (`Orrery.endRun`, `Jobboard.endRuns`). */
 export interface EndRunOptions {
@@ -45,6 +46,11 @@ export interface ClaimOptions {
 export interface Jobboard {
   /** The board's current instant. */
   now(): Date;
+  /**
+   * The board's clock (the in-process service's): a worker on this board takes its timers from it
+   * unless `WorkerOptions.clock` says otherwise; without one, the system clock.
+   */
+  readonly clock?: Clock;
   /** Every task type (a worker serves those with a handler). */
   listTaskTypes(): Promise<TaskType[]>;
   /** Claims waiting runs (and, with `due`, due tasks) for a worker, each under a lease. */

@@ -16,7 +16,7 @@ export type LoopState = 'idle' | 'running' | 'stopping' | 'stopped';
  */
 export abstract class PeriodicLoop {
   state: LoopState = 'idle';
-  protected readonly sleeper = new Sleeper();
+  protected readonly sleeper: Sleeper;
   protected readonly maxSleepMs: number;
   protected readonly log: Logger;
   private loopDone: Promise<void> = Promise.resolve();
@@ -26,6 +26,7 @@ export abstract class PeriodicLoop {
     private readonly name: string,
     opts: LoopOptions = {},
   ) {
+    this.sleeper = new Sleeper(orrery.clock);
     this.maxSleepMs = opts.maxSleepMs ?? 1000;
     this.log = opts.logger ?? silentLogger;
   }

@@ -5,6 +5,7 @@ import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
+import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
@@ -41,7 +42,7 @@ export class RunExecution {
   private settledOnce = false;
   private startedMs = 0;
   private flushing: Promise<void> = Promise.resolve();
-  private ignoredTimer: NodeJS.Timeout | null = null;
+  private ignoredTimer: Timer | null = null;
 
   constructor(
     private readonly board: Jobboard,
@@ -51,6 +52,7 @@ export class RunExecution {
     private readonly log: Logger,
     private readonly ender: EndBatcher,
     private readonly events: RunExecutionEvents,
+    private readonly clock: Clock = systemClock,
   ) {
     this.backendId = claimed.run.backendId;
   }
@@ -63,7 +65,7 @@ export class RunExecution {
   /** Starts the handler now. */
   start(): void {
     this.startedAt = this.board.now();
-    this.startedMs = Date.now();
+    this.startedMs = this.clock.now().getTime();
     const { timeoutMs } = this.claimed;
     if (timeoutMs !== null) this.deadline = this.startedMs + timeoutMs;
     let value: unknown;
@@ -111,12 +113,11 @@ export class RunExecution {
     this.controller?.abort(reason);
     // A handler that ignores its aborted signal keeps its slot for at most one lease.
     if (!this.settledOnce) {
-      this.ignoredTimer = setTimeout(() => {
+      this.ignoredTimer = this.clock.setTimer(this.claimed.leaseMs, () => {
         if (this.settledOnce) return;
         this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: handler ignored its abort signal; slot released`);
         this.settle({ ignored: true });
-      }, this.claimed.leaseMs);
-      this.ignoredTimer.unref?.();
+      }, { unref: true });
     }
   }
 
@@ -135,8 +136,8 @@ export class RunExecution {
   private settle(r: { value?: unknown; error?: unknown; ignored?: boolean }): void {
     if (this.settledOnce) return;
     this.settledOnce = true;
-    if (this.ignoredTimer) clearTimeout(this.ignoredTimer);
-    const handlerMs = Date.now() - this.startedMs;
+    this.ignoredTimer?.cancel();
+    const handlerMs = this.clock.now().getTime() - this.startedMs;
     this.events.onSettled(this, handlerMs);
     // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
     if (this.finished) return;
@@ -248,14 +249,14 @@ export class RunExecution {
    * a remote board), which would fail the same way again.
    */
   private async retryingStorage<T>(call: () => Promise<T>, forMs = Infinity): Promise<T> {
-    const deadline = Date.now() + forMs;
+    const deadline = this.clock.now().getTime() + forMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       try {
         return await call();
       } catch (e) {
-        if (!isStorageUnavailable(e) || this.givenUp || Date.now() + delay > deadline) throw e;
+        if (!isStorageUnavailable(e) || this.givenUp || this.clock.now().getTime() + delay > deadline) throw e;
         this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: database unavailable (${(e as Error).message}); retrying in ${delay} ms`);
-        await new Promise((r) => setTimeout(r, delay));
+        await this.clock.sleep(delay);
       }
     }
   }

@@ -1,4 +1,5 @@
 import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
+import type { Timer } from './clock.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
@@ -28,8 +29,8 @@ export const TASKS_WAKE_DELAY_MS = 20;
 export class Runner extends PeriodicLoop {
   private unlisten: Array<() => void> = [];
   private queuesFull = false;
-  private claimWake: NodeJS.Timeout | null = null;
-  private tasksWake: NodeJS.Timeout | null = null;
+  private claimWake: Timer | null = null;
+  private tasksWake: Timer | null = null;
   private readonly graceMs: number;
   private startedAt: number | null = null;
 
@@ -43,23 +44,23 @@ export class Runner extends PeriodicLoop {
     // of claims needs one pass, not one each.
     const onClaimed = () => {
       if (!this.queuesFull || this.claimWake) return;
-      this.claimWake = setTimeout(() => {
+      this.claimWake = this.orrery.clock.setTimer(CLAIM_WAKE_COALESCE_MS, () => {
         this.claimWake = null;
         this.wake();
-      }, CLAIM_WAKE_COALESCE_MS);
+      });
     };
     const onTasks = () => {
-      this.tasksWake ??= setTimeout(() => {
+      this.tasksWake ??= this.orrery.clock.setTimer(TASKS_WAKE_DELAY_MS, () => {
         this.tasksWake = null;
         this.wake();
-      }, TASKS_WAKE_DELAY_MS);
+      });
     };
     this.unlisten = [this.orrery.store.listen('tasks', onTasks), this.orrery.store.listen('claimed', onClaimed)];
   }
 
   protected override onStop(): void {
-    if (this.claimWake) clearTimeout(this.claimWake);
-    if (this.tasksWake) clearTimeout(this.tasksWake);
+    this.claimWake?.cancel();
+    this.tasksWake?.cancel();
     this.unlisten.forEach((u) => u());
   }
 

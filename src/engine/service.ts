@@ -34,6 +34,8 @@ import type {
   WorkerActivity,
 } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
+import { VirtualClock } from './virtual-clock.js';
+import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
@@ -53,7 +55,10 @@ export interface RunEvent {
 export interface OpenOptions {
   /** Database URL (`sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
   db?: string;
-  /** Where "now" comes from (default the system clock; `ManualClock` in tests and replays). */
+  /**
+   * Where "now" and the loops' timers come from (default the system clock; `ManualClock` in tests and
+   * replays; `VirtualClock` for simulated time, which then also waits for every store call in flight).
+   */
   clock?: Clock;
 }
 
@@ -705,5 +710,6 @@ function checkIds(ids: readonly number[]): number[] {
 /** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */
 export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
-  return new Orrery(store, opts.clock ?? systemClock);
+  // On a virtual clock, time waits for every store call in flight (a query to a database server).
+  return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
 }

@@ -1,8 +1,12 @@
-/** An abortable sleep that `wake()` ends early; a wake that arrives while awake is kept for the next sleep. */
+import { systemClock, type Clock, type Timer } from './clock.js';
+
+/** An abortable sleep on a clock's timer that `wake()` ends early; a wake that arrives while awake is kept for the next sleep. */
 export class Sleeper {
   private pending = false;
   private resolve: (() => void) | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
+
+  constructor(private readonly clock: Clock = systemClock) {}
 
   sleep(ms: number): Promise<void> {
     if (this.pending || ms <= 0) {
@@ -12,7 +16,7 @@ export class Sleeper {
     }
     return new Promise((resolve) => {
       this.resolve = resolve;
-      this.timer = setTimeout(() => this.fire(), Math.min(ms, 2_147_000_000));
+      this.timer = this.clock.setTimer(ms, () => this.fire());
     });
   }
 
@@ -22,7 +26,7 @@ export class Sleeper {
   }
 
   private fire(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     const r = this.resolve;
     this.resolve = null;

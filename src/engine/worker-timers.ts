@@ -1,5 +1,6 @@
 import { LeaseLostError } from '../core/errors.js';
 import type { HeartbeatItem } from '../store/store.js';
+import { systemClock, type Clock, type Timer } from './clock.js';
 import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
 import type { RunExecution } from './run-execution.js';
@@ -20,20 +21,24 @@ export interface WorkerTimerHooks {
 
 /**
  * A worker's timers, two in all however many runs it holds: a tick that renews every held lease in
- * one heartbeat per third of the shortest lease, marks runs whose handler began as started within
+ * one heartbeat per third of the shortest lease (ticking only as often as that, or every
+ * START_MARK_MS while begun runs wait for their mark), marks runs whose handler began as started within
  * START_MARK_MS (so a run that began and then lost its worker is not given back as never run, beyond
  * that window), and logs the summary line; and one timer for the earliest run timeout.
  */
 export class WorkerTimers {
-  private tick: NodeJS.Timeout | null = null;
-  private deadlineTimer: NodeJS.Timeout | null = null;
+  private tick: Timer | null = null;
+  /** When the next tick fires (epoch ms). */
+  private tickAt = Infinity;
+  private running = false;
+  private deadlineTimer: Timer | null = null;
   private deadlineAt = Infinity;
   private readonly deadlines = new Set<RunExecution>();
   /** Runs whose handler began and that the store still holds as claimed: backend id → start. */
   private readonly unmarked = new Map<string, Date>();
   private lease = 30_000;
-  private lastRenew = Date.now();
-  private lastSummary = Date.now();
+  private lastRenew: number;
+  private lastSummary: number;
   private inFlight: Promise<void> | null = null;
   /** A full heartbeat was asked for while another was in flight: it goes out once that one answered. */
   private fullBeatDue = false;
@@ -43,16 +48,23 @@ export class WorkerTimers {
     private readonly worker: string,
     private readonly log: Logger,
     private readonly hooks: WorkerTimerHooks,
-  ) {}
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.lastRenew = clock.now().getTime();
+    this.lastSummary = this.lastRenew;
+  }
 
   start(leaseMs: number): void {
     this.lease = leaseMs;
+    this.running = true;
     this.arm();
   }
 
   stop(): void {
-    if (this.tick) clearInterval(this.tick);
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.running = false;
+    this.tickAt = Infinity;
+    this.tick?.cancel();
+    this.deadlineTimer?.cancel();
     this.tick = null;
     this.deadlineTimer = null;
   }
@@ -64,21 +76,46 @@ export class WorkerTimers {
     if (this.tick) this.arm();
   }
 
+  /** The tick's period while begun runs wait to be marked started. */
+  private get fastMs(): number {
+    return Math.max(50, Math.min(START_MARK_MS, Math.floor(this.lease / 3)));
+  }
+
+  /**
+   * (Re)sets the next tick: one fast period away while begun runs wait for their start mark, else at
+   * the next renewal (a third of the lease after the last), and at most SUMMARY_MS away. A worker
+   * that holds nothing does not tick at all: its next begun or ended run arms the tick again.
+   */
   private arm(): void {
-    if (this.tick) clearInterval(this.tick);
-    this.tick = setInterval(() => this.onTick(), Math.max(50, Math.min(START_MARK_MS, Math.floor(this.lease / 3))));
-    this.tick.unref?.();
+    this.tick?.cancel();
+    const now = this.clock.now().getTime();
+    const fast = this.fastMs;
+    const delay = this.unmarked.size > 0 ? fast : Math.min(SUMMARY_MS, Math.max(fast, this.lastRenew + this.lease / 3 - 10 - now));
+    this.tickAt = now + delay;
+    this.tick = this.clock.setTimer(delay, () => {
+      this.tick = null;
+      this.tickAt = Infinity;
+      this.onTick();
+      if (this.running && (this.unmarked.size > 0 || this.hooks.held().length > 0)) this.arm();
+      else this.hooks.summary();
+    }, { unref: true });
   }
 
   begun(exec: RunExecution): void {
-    if (exec.claimed.run.status === 'claimed' && exec.startedAt) this.unmarked.set(exec.backendId, exec.startedAt);
+    if (exec.claimed.run.status === 'claimed' && exec.startedAt) {
+      this.unmarked.set(exec.backendId, exec.startedAt);
+      // Its start is marked within a fast period: tick sooner if the next tick is further away.
+      if (this.running && this.tickAt > this.clock.now().getTime() + this.fastMs) this.arm();
+    } else if (this.running && !this.tick) this.arm();
   }
 
   /** The run is no longer the worker's; with `keepStartMark`, a start not yet marked is still marked by the next tick. */
   done(exec: RunExecution, keepStartMark = false): void {
     if (!keepStartMark) this.unmarked.delete(exec.backendId);
+    // Runs still buffered (claimed while ends were being written) keep their leases renewed.
+    if (this.running && !this.tick && (this.unmarked.size > 0 || this.hooks.held().length > 0)) this.arm();
     if (this.deadlines.delete(exec) && this.deadlines.size === 0 && this.deadlineTimer) {
-      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer.cancel();
       this.deadlineTimer = null;
       this.deadlineAt = Infinity;
     }
@@ -90,16 +127,15 @@ export class WorkerTimers {
   }
 
   private armDeadline(at: number): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer?.cancel();
     this.deadlineAt = at;
-    this.deadlineTimer = setTimeout(() => this.onDeadline(), Math.max(0, at - Date.now()));
-    this.deadlineTimer.unref?.();
+    this.deadlineTimer = this.clock.setTimer(Math.max(0, at - this.clock.now().getTime()), () => this.onDeadline(), { unref: true });
   }
 
   private onDeadline(): void {
     this.deadlineTimer = null;
     this.deadlineAt = Infinity;
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     let next = Infinity;
     for (const x of [...this.deadlines]) {
       if (x.deadline! <= now) {
@@ -111,7 +147,7 @@ export class WorkerTimers {
   }
 
   private onTick(): void {
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     if (now - this.lastSummary >= SUMMARY_MS) {
       this.lastSummary = now;
       this.hooks.summary();
@@ -129,7 +165,7 @@ export class WorkerTimers {
       this.fullBeatDue = true;
       return this.inFlight;
     }
-    this.lastRenew = Date.now();
+    this.lastRenew = this.clock.now().getTime();
     return this.beat(this.hooks.held());
   }
 

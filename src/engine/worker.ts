@@ -6,6 +6,7 @@ import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-definition.js';
 import { silentLogger, type Logger } from './logger.js';
+import { systemClock, type Clock, type Timer } from './clock.js';
 import { EndBatcher } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
 import { RunExecution } from './run-execution.js';
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   id?: string;
   /** Default: silent. */
   logger?: Logger;
+  /** Where the worker's timers and elapsed times come from (default: the board's clock, else the system clock). */
+  clock?: Clock;
 }
 
 const TYPES_REFRESH_MS = 5_000;
@@ -49,7 +52,8 @@ export class Worker {
   state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   /** The worker id recorded on the runs it claims. */
   readonly id: string;
-  private readonly sleeper = new Sleeper();
+  private readonly sleeper: Sleeper;
+  private readonly clock: Clock;
   /** Claimed runs waiting for a slot, in claim order. */
   private buffer: ClaimedRun[] = [];
   /** Runs whose handler ran but whose end was not recorded (left to the reaper), by when: never recovered. */
@@ -97,13 +101,15 @@ export class Worker {
     this.graceMs = opts.graceMs ?? 10_000;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? board.clock ?? systemClock;
+    this.sleeper = new Sleeper(this.clock);
     this.ender = new EndBatcher(board);
     this.timers = new WorkerTimers(board, this.id, this.log, {
       held: () => this.held(),
       dropBuffered: (ids) => this.dropBuffered(ids),
       execution: (backendId) => this.active.get(backendId),
       summary: () => this.summary(),
-    });
+    }, this.clock);
   }
 
   /** Runs this worker holds: buffered and running (or ending). */
@@ -148,10 +154,10 @@ export class Worker {
     const pending = [...this.active.values()];
     if (pending.length > 0) {
       this.log.info(`waiting up to ${graceMs} ms for ${pending.length} running handler(s)`);
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+      let timer: Timer | undefined;
+      const grace = new Promise<void>((r) => (timer = this.clock.setTimer(graceMs, r)));
       await Promise.race([this.whenIdle(), grace]);
-      clearTimeout(timer);
+      timer?.cancel();
       await Promise.all([...this.active.values()].map((x) => x.abandon('worker shutting down')));
     }
     this.timers.stop();
@@ -254,7 +260,7 @@ export class Worker {
     const exec = new RunExecution(this.board, claimed, handler ?? missingHandler(c.backendName), this.id, this.log, this.ender, {
       onSettled: (x, ms) => this.onSettled(x, ms),
       onDone: (x, end) => this.onDone(x, end),
-    });
+    }, this.clock);
     this.active.set(exec.backendId, exec);
     this.handling += 1;
     exec.start();
@@ -271,7 +277,7 @@ export class Worker {
 
   private onDone(exec: RunExecution, end: EndRunResult | null): void {
     if (!this.active.delete(exec.backendId)) return;
-    if (end === null) this.unrecordedEnds.set(exec.backendId, Date.now());
+    if (end === null) this.unrecordedEnds.set(exec.backendId, this.clock.now().getTime());
     // An end not recorded (a bug, or given up at shutdown) still has its start marked, so the reaper
     // ends the run lost, counted, when its lease expires (a claimed run would be given back uncounted).
     this.timers.done(exec, end === null);
@@ -318,7 +324,7 @@ export class Worker {
     const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId)]);
     // Runs whose handler already ran but whose end could not be recorded stay held until their lease
     // expires and the reaper ends them: running them again here would execute them twice.
-    const since = Date.now() - 2 * this.minLeaseMs;
+    const since = this.clock.now().getTime() - 2 * this.minLeaseMs;
     for (const [id, at] of this.unrecordedEnds) if (at < since) this.unrecordedEnds.delete(id);
     for (const c of held) {
       if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId)) continue;
@@ -334,7 +340,7 @@ export class Worker {
    * changed; buffered runs of a type found paused go back to the queue (their handlers never began).
    */
   private async currentTypes(): Promise<string[]> {
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     if (now - this.typesReadAt > TYPES_REFRESH_MS) {
       const all = await this.board.listTaskTypes();
       const wanted = this.opts.types ? new Set(this.opts.types) : null;

@@ -1,0 +1,94 @@
+import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { formatDuration } from '../core/durations.js';
+import { ValidationError } from '../core/errors.js';
+import { writeSimulation } from '../simulate/outputs.js';
+import { overrideScenario, parseScenario, type Scenario } from '../simulate/scenario.js';
+import { runSimulation, type SimulationProgress, type SimulationResult } from '../simulate/simulate.js';
+import { countArg, UsageError, type Io } from './common.js';
+
+interface SimulateFlags {
+  out?: string;
+  seed?: number;
+  duration?: string;
+  compare?: string;
+  db?: string;
+}
+
+/** `orrery simulate SCENARIO.json`: the real engine on a virtual clock (docs/simulate.md). */
+export function simulateCommand(io: Io): Command {
+  return new Command('simulate')
+    .description('forecast queues, lag and utilization of a workload with the real engine on a virtual clock (docs/simulate.md)')
+    .argument('<scenario>', 'scenario file (JSON)')
+    .option('--out <dir>', 'directory for summary.json, series.csv and report.html (default ./NAME-simulation, NAME the scenario file name)')
+    .option('--seed <n>', "random seed (overrides the scenario's)", countArg)
+    .option('--duration <d>', "simulated duration (overrides the scenario's), e.g. 30d")
+    .option('--compare <other>', 'a second scenario, run with the same --seed and --duration, drawn dashed on the same charts')
+    .addOption(new Option('--db <url>', "store URL for the simulation (overrides the scenario's store; default sqlite::memory:)"))
+    .action(async (file: string, o: SimulateFlags) => {
+      const overrides = { ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.duration !== undefined ? { duration: o.duration } : {}) };
+      const first = await loadScenario(file, overrides, o.db);
+      const second = o.compare ? await loadScenario(o.compare, overrides, o.db) : null;
+      const result = await runWithProgress(io, first);
+      const other = second ? await runWithProgress(io, second) : undefined;
+      const dir = resolve(o.out ?? `${basename(file).replace(/\.json$/i, '')}-simulation`);
+      const written = await writeSimulation(dir, result, other);
+      for (const r of other ? [result, other] : [result]) io.out(line(r));
+      io.out(`wrote ${written.join(', ')}\n`);
+    });
+}
+
+/** Reads and validates a scenario file: a missing file, bad JSON or an invalid field is an input error (exit 2). */
+async function loadScenario(file: string, overrides: { seed?: number; duration?: string }, db: string | undefined): Promise<Scenario> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read scenario ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`scenario ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  try {
+    const s = overrideScenario(parseScenario(json), overrides);
+    return db !== undefined ? { ...s, store: db } : s;
+  } catch (e) {
+    if (e instanceof ValidationError) throw new ValidationError(`${file}: ${e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`, e.details);
+    throw e;
+  }
+}
+
+async function runWithProgress(io: Io, s: Scenario): Promise<SimulationResult> {
+  if (!io.errIsTty) return runSimulation(s);
+  let drawn = 0;
+  const draw = (p: SimulationProgress, done = false) => {
+    const now = performance.now();
+    if (!done && now - drawn < 100) return;
+    drawn = now;
+    const frac = Math.min(1, (p.at.getTime() - p.from.getTime()) / (p.to.getTime() - p.from.getTime()));
+    const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
+    const rate = p.wallMs > 0 ? Math.round((p.runs / p.wallMs) * 1000) : 0;
+    io.err(`\r${s.name} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}%  ${p.at.toISOString().slice(0, 16)}Z  ${p.runs} runs  ${rate} runs/s${done ? '\n' : ''}`);
+  };
+  let last: SimulationProgress | null = null;
+  const result = await runSimulation(s, {
+    onProgress: (p) => {
+      last = p;
+      draw(p);
+    },
+  });
+  if (last) draw({ ...(last as SimulationProgress), at: new Date(result.summary.simulated.to), runs: result.summary.runs.total }, true);
+  return result;
+}
+
+function line(r: SimulationResult): string {
+  const s = r.summary;
+  const lags = Object.entries(s.byType)
+    .map(([t, x]) => `${t} lag p95 ${x.lagMs.p95 < 1000 ? `${Math.round(x.lagMs.p95)}ms` : formatDuration(Math.round(x.lagMs.p95 / 1000) * 1000)}`)
+    .join(', ');
+  return `${s.scenario}: ${s.runs.total} runs over ${s.simulated.from} .. ${s.simulated.to} (utilization ${(s.workers.utilization * 100).toFixed(1)}%; ${lags}) in ${s.wallMs < 1000 ? `${s.wallMs}ms` : formatDuration(Math.round(s.wallMs / 1000) * 1000)} wall, ${s.runsPerWallSecond} runs/s\n`;
+}

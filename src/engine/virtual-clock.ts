@@ -1,0 +1,210 @@
+import { sleepOn, type Clock, type Timer } from './clock.js';
+
+export interface VirtualClockOptions {
+  /**
+   * Turns of the event loop (`setImmediate`) in a row without activity after which the system counts
+   * as quiet (default 2; see docs/testing.md). Activity: a timer set, cancelled or fired, `now()` read, a tracked operation
+   * begun or ended.
+   */
+  quietTurns?: number;
+}
+
+interface Pending {
+  due: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock for simulations and tests whose time moves only through its own timers. `run(until)` (and
+ * `advance(ms)`) repeat one rule: wait until the system is quiet, then jump to the earliest pending
+ * timer and fire every timer due at that instant, in the order they were set. The system is quiet when
+ * no tracked operation (`track`) is in flight and `quietTurns` turns of the event loop in a row passed
+ * with no activity, so every promise, `setImmediate` and synchronous store call that follows from the
+ * last timer has run. Nothing else moves time: a handler that waits on real I/O must be tracked.
+ * With the same inputs the timers fire in the same order at the same instants (deterministic).
+ */
+export class VirtualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private readonly heap: Pending[] = [];
+  private activity = 0;
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly quietTurns: number;
+  private live = 0;
+  private stepCount = 0;
+
+  constructor(start: Date | string, opts: VirtualClockOptions = {}) {
+    this.t = new Date(start).getTime();
+    if (Number.isNaN(this.t)) throw new Error(`invalid start instant: ${String(start)}`);
+    this.quietTurns = opts.quietTurns ?? 2;
+  }
+
+  /** The virtual instant. */
+  now(): Date {
+    this.activity += 1;
+    return new Date(this.t);
+  }
+
+  /** The virtual instant in epoch milliseconds (counted as activity, like `now()`). */
+  nowMs(): number {
+    this.activity += 1;
+    return this.t;
+  }
+
+  /** A virtual timer: fires when `run`/`advance` reach its instant (never synchronously). */
+  setTimer(ms: number, fn: () => void): Timer {
+    this.activity += 1;
+    const p: Pending = { due: this.t + Math.max(0, Math.floor(Number.isFinite(ms) ? ms : 0)), seq: this.seq++, fn, cancelled: false };
+    if (!Number.isFinite(ms) && ms > 0) p.due = Number.MAX_SAFE_INTEGER;
+    this.push(p);
+    this.live += 1;
+    return {
+      cancel: () => {
+        if (p.cancelled) return;
+        p.cancelled = true;
+        this.live -= 1;
+        this.activity += 1;
+      },
+    };
+  }
+
+  /** Resolves when the virtual time reaches `ms` from now; rejects with the signal's reason when it aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepOn(this, ms, signal);
+  }
+
+  /** Jumps made so far (each fires the timers due at one instant). */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /** Timers set and not yet fired or cancelled. */
+  get pendingTimers(): number {
+    return this.live;
+  }
+
+  /** The instant of the earliest pending timer, or null. */
+  nextTimerAt(): Date | null {
+    this.prune();
+    return this.heap.length > 0 ? new Date(this.heap[0]!.due) : null;
+  }
+
+  /**
+   * Holds the clock while `op` is in flight: time does not move until it settles. Wrap every
+   * operation that waits on real I/O (a network database, a file) with it.
+   */
+  track<T>(op: Promise<T>): Promise<T> {
+    this.inflight += 1;
+    this.activity += 1;
+    const done = () => {
+      this.inflight -= 1;
+      this.activity += 1;
+      if (this.inflight === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        w.forEach((r) => r());
+      }
+    };
+    op.then(done, done);
+    return op;
+  }
+
+  /** Waits until the system is quiet (see the class comment), without moving time. */
+  async drain(): Promise<void> {
+    let quiet = 0;
+    while (quiet < this.quietTurns) {
+      const before = this.activity;
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.inflight > 0) {
+        await new Promise<void>((r) => this.idleWaiters.push(r));
+        quiet = 0;
+        continue;
+      }
+      quiet = this.activity === before ? quiet + 1 : 0;
+    }
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way at its own instant; ends quiet at now + ms. */
+  async advance(ms: number): Promise<void> {
+    await this.run(new Date(this.t + ms));
+  }
+
+  /**
+   * Repeats "drain, then jump to the earliest timer and fire the timers due then" until the earliest
+   * timer is after `until` (or none is left, or `stop()` returns true after a step); time then moves to
+   * `until` (when it stopped there) and the system is drained once more. Resolves with the instant reached.
+   */
+  async run(until: Date, stop?: () => boolean): Promise<Date> {
+    const end = until.getTime();
+    for (;;) {
+      await this.drain();
+      if (stop?.()) return new Date(this.t);
+      this.prune();
+      const first = this.heap[0];
+      if (!first || first.due > end) break;
+      this.t = Math.max(this.t, first.due);
+      this.stepCount += 1;
+      this.fireDue();
+    }
+    if (end > this.t) this.t = end;
+    await this.drain();
+    return new Date(this.t);
+  }
+
+  /** Fires the timers due now that were set before this step (a timer set by one of them waits for the next step). */
+  private fireDue(): void {
+    const bound = this.seq;
+    while (this.heap.length > 0 && this.heap[0]!.due <= this.t && this.heap[0]!.seq < bound) {
+      const p = this.pop()!;
+      if (p.cancelled) continue;
+      p.cancelled = true;
+      this.live -= 1;
+      this.activity += 1;
+      p.fn();
+    }
+  }
+
+  private prune(): void {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+  }
+
+  private less(a: Pending, b: Pending): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  private push(p: Pending): void {
+    const h = this.heap;
+    h.push(p);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): Pending | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

@@ -1,0 +1,55 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { renderReport, reportCharts } from './report.js';
+import type { SeriesRow, SimulationResult, SimulationSummary } from './simulate.js';
+
+/** series.csv's columns, in order. */
+export const SERIES_COLUMNS = [
+  'interval_start',
+  'type',
+  'queue_mean',
+  'queue_max',
+  'running_mean',
+  'started',
+  'eventful',
+  'uneventful',
+  'failed',
+  'permfailed',
+  'lost',
+  'lag_p50_ms',
+  'lag_p95_ms',
+  'lag_p99_ms',
+  'utilization',
+] as const;
+
+/** series.csv: a header, then one line per interval per type (types in name order). */
+export function seriesCsv(rows: readonly SeriesRow[]): string {
+  const lines = [SERIES_COLUMNS.join(',')];
+  for (const r of rows) {
+    lines.push(
+      [r.start, r.type, r.queueMean, r.queueMax, r.runningMean, r.started, r.eventful, r.uneventful, r.failed, r.permfailed, r.lost, r.lagP50Ms, r.lagP95Ms, r.lagP99Ms, r.utilization]
+        .map((v) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v)))
+        .join(','),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** summary.json's text. */
+export function summaryJson(summary: SimulationSummary): string {
+  return `${JSON.stringify(summary, null, 2)}\n`;
+}
+
+/** Writes summary.json, series.csv, report.html and the report's charts (charts/*.svg) into `dir` (created if needed); returns their paths. */
+export async function writeSimulation(dir: string, result: SimulationResult, compare?: SimulationResult): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: Array<[string, string]> = [
+    ['summary.json', summaryJson(result.summary)],
+    ['series.csv', seriesCsv(result.series)],
+    ['report.html', renderReport(result, compare)],
+  ];
+  await mkdir(join(dir, 'charts'), { recursive: true });
+  for (const c of reportCharts(result, compare)) files.push([join('charts', c.file), `${c.svg}\n`]);
+  for (const [name, text] of files) await writeFile(join(dir, name), text);
+  return files.map(([name]) => join(dir, name));
+}

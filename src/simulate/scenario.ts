@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/durations.js';
+import { invalid, type ErrorDetail, type ValidationError } from '../core/errors.js';
+import { parseInstant } from '../core/instants.js';
+import { PRIORITIES, TASK_POLICIES } from '../core/model.js';
+import { fromDetails, parseWith, validateTaskType } from '../core/validation.js';
+import type { DurationModel } from './random.js';
+
+/** Milliseconds as a number (fractions allowed) or duration text (`90s`, `1d12h`, `P1D`). */
+const ms = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be a non-negative number of milliseconds' });
+      return z.NEVER;
+    }
+    return v;
+  }
+  try {
+    return parseDuration(v, '');
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+    return z.NEVER;
+  }
+});
+const positiveMs = ms.refine((v) => v > 0, 'must be more than 0');
+const probability = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+const instant = z.string().transform((v, ctx) => {
+  try {
+    return parseInstant(v, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 instant' });
+    return z.NEVER;
+  }
+});
+const count = z.number().int('must be an integer').min(0, 'must not be negative');
+
+const durationModel = z.discriminatedUnion('dist', [
+  z.strictObject({ dist: z.literal('constant'), value: ms }),
+  z.strictObject({ dist: z.literal('uniform'), min: ms, max: ms }).refine((d) => d.min <= d.max, { message: 'min must be <= max', path: ['min'] }),
+  z.strictObject({ dist: z.literal('exponential'), mean: positiveMs }),
+  z.strictObject({ dist: z.literal('lognormal'), median: positiveMs, p99: positiveMs }).refine((d) => d.p99 > d.median, { message: 'must be more than median', path: ['p99'] }),
+]);
+
+const handlerModel = z
+  .strictObject({
+    duration: durationModel,
+    eventful: probability.default(0),
+    failed: probability.default(0),
+    permfailed: probability.default(0),
+    retryAfter: probability.default(0),
+    retryAfterDelay: ms.default(3_600_000),
+    crash: probability.default(0),
+  })
+  .refine((h) => h.failed + h.permfailed + h.retryAfter + h.crash <= 1 + 1e-9, { message: 'failed + permfailed + retryAfter + crash must be at most 1', path: ['failed'] });
+
+const population = z.strictObject({
+  type: z.string().min(1),
+  count: count.max(10_000_000, 'at most 10,000,000'),
+  policy: z.enum(TASK_POLICIES).default('recurring'),
+  schedule: z.unknown().optional(),
+  priority: z.enum(PRIORITIES).nullable().default(null),
+  spread: ms.default(0),
+});
+
+const arrival = z.strictObject({
+  type: z.string().min(1),
+  policy: z.enum(TASK_POLICIES).default('oneshot'),
+  ratePerHour: z.number().positive('must be more than 0').finite(),
+  profile: z.array(z.number().min(0, 'must not be negative').finite()).length(24, 'must have 24 hourly multipliers (UTC hours 0-23)').optional(),
+  priority: z.enum(PRIORITIES).nullable().default(null),
+  schedule: z.unknown().optional(),
+});
+
+const workers = z.strictObject({
+  count: count.min(1, 'must be at least 1').max(10_000),
+  concurrency: count.min(1, 'must be at least 1').max(100_000),
+  types: z.array(z.string().min(1)).min(1).optional(),
+  prefetch: count.optional(),
+});
+
+const scenarioSchema = z.strictObject({
+  name: z.string().min(1, 'must not be empty').max(200),
+  description: z.string().max(10_000).default(''),
+  start: instant.default(new Date('2026-01-01T00:00:00.000Z')),
+  duration: positiveMs,
+  seed: z.number().int('must be an integer').min(0).max(2 ** 32 - 1).default(1),
+  store: z.string().min(1).default('sqlite::memory:'),
+  interval: positiveMs.default(3_600_000),
+  pollInterval: positiveMs.default(60_000),
+  restartDelay: ms.default(5_000),
+  taskTypes: z.array(z.unknown()).min(1, 'at least one task type'),
+  tasks: z.array(population).default([]),
+  arrivals: z.array(arrival).default([]),
+  handlers: z.record(z.string(), handlerModel),
+  workers: z.array(workers).min(1, 'at least one worker group'),
+});
+
+export type HandlerModel = z.output<typeof handlerModel> & { duration: DurationModel };
+/** A validated scenario (SCENARIO.json after its defaults): see docs/simulate.md. */
+export type Scenario = Omit<z.output<typeof scenarioSchema>, 'handlers'> & { handlers: Record<string, HandlerModel> };
+/** A scenario as written in SCENARIO.json (durations as text or milliseconds). */
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+
+/**
+ * Validates a scenario and fills its defaults. Every problem is reported at once (ValidationError,
+ * each detail naming its field: `handlers.crawl.duration.mean`, `taskTypes[0].backoffFactor`...).
+ */
+export function parseScenario(input: unknown): Scenario {
+  const s = parseWith(scenarioSchema, input, '') as Scenario;
+  const problems: ErrorDetail[] = [];
+  const names = new Map<string, number>();
+  s.taskTypes.forEach((t, i) => {
+    try {
+      const type = validateTaskType(t);
+      if (names.has(type.name)) problems.push({ path: `taskTypes[${i}].name`, message: `duplicate task type "${type.name}"` });
+      names.set(type.name, i);
+    } catch (e) {
+      for (const d of (e as ValidationError).details ?? [{ path: '', message: String(e) }]) problems.push({ path: `taskTypes[${i}]${d.path ? `.${d.path}` : ''}`, message: d.message });
+    }
+  });
+  const used = new Set<string>();
+  const checkType = (type: string, path: string) => {
+    if (!names.has(type)) problems.push({ path, message: `unknown task type "${type}" (not in taskTypes)` });
+    used.add(type);
+  };
+  s.tasks.forEach((p, i) => checkType(p.type, `tasks[${i}].type`));
+  s.arrivals.forEach((a, i) => checkType(a.type, `arrivals[${i}].type`));
+  s.workers.forEach((w, i) => w.types?.forEach((t, j) => checkType(t, `workers[${i}].types[${j}]`)));
+  for (const type of Object.keys(s.handlers)) if (!names.has(type)) problems.push({ path: `handlers.${type}`, message: `unknown task type "${type}" (not in taskTypes)` });
+  for (const type of used) if (names.has(type) && !s.handlers[type]) problems.push({ path: `handlers.${type}`, message: 'a handler model is required for every type with tasks, arrivals or workers' });
+  if (problems.length > 0) throw fromDetails(problems);
+  return s;
+}
+
+/** The field a scenario-level override names (`--seed`, `--duration`), checked like the file's own. */
+export function overrideScenario(s: Scenario, o: { seed?: number; duration?: string }): Scenario {
+  const out = { ...s };
+  if (o.seed !== undefined) {
+    if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 2 ** 32 - 1) throw invalid('seed', 'must be an integer from 0 to 4294967295');
+    out.seed = o.seed;
+  }
+  if (o.duration !== undefined) {
+    const d = parseDuration(o.duration, 'duration');
+    if (d <= 0) throw invalid('duration', 'must be more than 0');
+    out.duration = d;
+  }
+  return out;
+}

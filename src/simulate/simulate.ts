@@ -1,0 +1,413 @@
+import { PermanentFailure, RetryAfter } from '../core/errors.js';
+import type { TaskType } from '../core/model.js';
+import type { TaskInput, TaskTypeInput } from '../core/validation.js';
+import { Reaper } from '../engine/reaper.js';
+import { Runner } from '../engine/runner.js';
+import { openOrrery, type Orrery } from '../engine/service.js';
+import { VirtualClock } from '../engine/virtual-clock.js';
+import { systemClock, type Clock, type Timer } from '../engine/clock.js';
+import { Worker } from '../engine/worker.js';
+import type { Handler } from '../worker/handlers.js';
+import { Collector, END_STATUSES, percentile } from './collector.js';
+import { drawDuration, Random } from './random.js';
+import { parseScenario, type Scenario } from './scenario.js';
+import { SimProcess } from './sim-process.js';
+
+/** Where a simulation is, for a progress bar. */
+export interface SimulationProgress {
+  /** The simulated instant reached. */
+  at: Date;
+  /** The simulated window. */
+  from: Date;
+  to: Date;
+  /** Runs ended so far. */
+  runs: number;
+  /** Wall-clock milliseconds since the simulation started. */
+  wallMs: number;
+}
+
+/** Options of `simulate` and `runSimulation`. */
+export interface SimulateOptions {
+  /** Called after every series interval of simulated time. */
+  onProgress?: (p: SimulationProgress) => void;
+  /**
+   * Run in real time instead (the system's timers, the scenario's start shifted to now): the same
+   * scenario takes its whole duration in wall time. For checking the virtual clock against reality
+   * with short scenarios (millisecond durations); default false.
+   */
+  realTime?: boolean;
+  /**
+   * The virtual clock's `quietTurns` (default 1: the engine reads the clock or calls the store in the
+   * turn its timer fires; docs/testing.md). Has no effect with `realTime`.
+   */
+  quietTurns?: number;
+}
+
+/** The percentiles of a sample, in milliseconds. */
+export interface LagSummary {
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** What `simulate` answers and `summary.json` holds (docs/simulate.md). */
+export interface SimulationSummary {
+  scenario: string;
+  seed: number;
+  store: string;
+  simulated: { from: string; to: string };
+  intervalMs: number;
+  wallMs: number;
+  runsPerWallSecond: number;
+  runs: { total: number; eventful: number; uneventful: number; failed: number; permfailed: number; lost: number };
+  byType: Record<
+    string,
+    {
+      runs: number;
+      ended: { eventful: number; uneventful: number; failed: number; permfailed: number; lost: number };
+      lagMs: LagSummary;
+      queue: { mean: number; max: number };
+      utilization: number;
+      finalIntervalMs: { min: number; p50: number; max: number } | null;
+    }
+  >;
+  workers: { processes: number; slots: number; utilization: number; crashes: number };
+}
+
+/** One row of series.csv: one interval of one type. */
+export interface SeriesRow {
+  start: string;
+  type: string;
+  queueMean: number;
+  queueMax: number;
+  runningMean: number;
+  started: number;
+  eventful: number;
+  uneventful: number;
+  failed: number;
+  permfailed: number;
+  lost: number;
+  lagP50Ms: number;
+  lagP95Ms: number;
+  lagP99Ms: number;
+  utilization: number;
+}
+
+/** A summary and its series. */
+export interface SimulationResult {
+  summary: SimulationSummary;
+  series: SeriesRow[];
+}
+
+/** Queue samples per series interval. */
+const QUEUE_SAMPLES_PER_INTERVAL = 6;
+/** Tasks created per call at the start. */
+const CREATE_CHUNK = 10_000;
+
+/**
+ * Runs a scenario (SCENARIO.json's content, validated here) with the real engine and a real store on a
+ * virtual clock, and answers its summary (docs/simulate.md).
+ */
+export async function simulate(scenario: unknown, opts: SimulateOptions = {}): Promise<SimulationSummary> {
+  return (await runSimulation(scenario, opts)).summary;
+}
+
+/** Like `simulate`, also answering the series (series.csv's rows). */
+export async function runSimulation(input: unknown, opts: SimulateOptions = {}): Promise<SimulationResult> {
+  const s = isParsed(input) ? input : parseScenario(input);
+  const wall0 = performance.now();
+  const from = s.start.getTime();
+  const to = from + s.duration;
+  const clock: SimClock = opts.realTime ? new ShiftedSystemClock(s.start) : new VirtualClock(s.start, { quietTurns: opts.quietTurns ?? 1 });
+  const orrery = await openOrrery({ db: s.store, clock });
+  try {
+    return await runOn(orrery, clock, s, from, to, wall0, opts);
+  } finally {
+    await orrery.store.close();
+  }
+}
+
+function isParsed(x: unknown): x is Scenario {
+  return typeof x === 'object' && x !== null && (x as Scenario).start instanceof Date;
+}
+
+/** What a simulation needs of its clock: a VirtualClock, or the system's timers for `realTime`. */
+interface SimClock extends Clock {
+  nowMs(): number;
+  run(until: Date): Promise<Date>;
+}
+
+/** The system clock seen from the scenario's start: its instant is `start` plus the wall time elapsed. */
+class ShiftedSystemClock implements SimClock {
+  private readonly offset: number;
+  constructor(start: Date) {
+    this.offset = start.getTime() - Date.now();
+  }
+  now(): Date {
+    return new Date(this.nowMs());
+  }
+  nowMs(): number {
+    return Date.now() + this.offset;
+  }
+  setTimer(ms: number, fn: () => void): Timer {
+    return systemClock.setTimer(ms, fn);
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return systemClock.sleep(ms, signal);
+  }
+  async run(until: Date): Promise<Date> {
+    await systemClock.sleep(until.getTime() - this.nowMs());
+    return this.now();
+  }
+}
+
+async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number, to: number, wall0: number, opts: SimulateOptions): Promise<SimulationResult> {
+  const types: TaskType[] = [];
+  for (const t of s.taskTypes) types.push(await orrery.ensureTaskType(t as TaskTypeInput));
+  const collector = new Collector(
+    types.map((t) => t.name),
+    from,
+    to,
+    s.interval,
+  );
+  orrery.events.on('run', (e) => {
+    if (e.event === 'ended' && e.run.ended) collector.ended(e.run.type, e.run.status as 'lost', e.run.ended.getTime());
+  });
+
+  // The populations, due over their spread.
+  for (const [k, p] of s.tasks.entries()) {
+    const rng = new Random(s.seed, `tasks:${k}`);
+    for (let i = 0; i < p.count; i += CREATE_CHUNK) {
+      const batch: TaskInput[] = [];
+      for (let j = i; j < Math.min(p.count, i + CREATE_CHUNK); j++) {
+        const nextRun = new Date(from + Math.floor(rng.uniform(0, p.spread)));
+        batch.push({ type: p.type, arguments: { args: [k, j], kwargs: {} }, policy: p.policy, priority: p.priority, nextRun, ...(p.schedule !== undefined ? { schedule: p.schedule as TaskInput['schedule'] } : {}) });
+      }
+      await orrery.createTasksSummary(batch);
+    }
+  }
+
+  // The engine: one runner, one reaper, the worker processes.
+  const loopOpts = { maxSleepMs: s.pollInterval };
+  const runner = new Runner(orrery, loopOpts);
+  const reaper = new Reaper(orrery, loopOpts);
+  const models = new Map(Object.entries(s.handlers));
+  const rngs = new Map([...models.keys()].map((t) => [t, new Random(s.seed, `handler:${t}`)]));
+  let crashes = 0;
+  let slots = 0;
+  let processes = 0;
+  const alive = new Set<SimProcess>();
+  /** Handlers running per process and type: they stop counting when their process dies. */
+  const handling = new Map<SimProcess, Map<string, number>>();
+  const count = (proc: SimProcess, type: string, d: number) => {
+    const m = handling.get(proc)!;
+    m.set(type, (m.get(type) ?? 0) + d);
+  };
+
+  const spawn = (group: Scenario['workers'][number], name: string, generation: number) => {
+    const proc = new SimProcess(clock, orrery);
+    alive.add(proc);
+    handling.set(proc, new Map());
+    const handler: Handler = async (ctx) => {
+      const type = ctx.run.type;
+      const model = models.get(type)!;
+      const rng = rngs.get(type)!;
+      const startMs = clock.nowMs();
+      const task = await orrery.store.getTask(ctx.run.task);
+      collector.started(type, startMs, Math.max(0, startMs - (task ? task.nextRun.getTime() : startMs)));
+      count(proc, type, 1);
+      const durationMs = drawDuration(model.duration, rng);
+      const u = rng.next();
+      const eventful = rng.next() < model.eventful;
+      try {
+        await proc.clock.sleep(durationMs, ctx.signal);
+      } finally {
+        if (proc.alive) {
+          count(proc, type, -1);
+          collector.stopped(type, clock.nowMs());
+        }
+      }
+      let p = u;
+      if ((p -= model.crash) < 0) {
+        crash(proc, group, name, generation);
+        return new Promise<never>(() => {});
+      }
+      if ((p -= model.permfailed) < 0) throw new PermanentFailure('simulated permanent failure');
+      if ((p -= model.failed) < 0) throw new Error('simulated failure');
+      if ((p -= model.retryAfter) < 0) throw new RetryAfter(model.retryAfterDelay);
+      return { eventful };
+    };
+    const handlers: Record<string, Handler> = {};
+    for (const t of types) handlers[t.backendName] = handler;
+    const worker = new Worker(proc.board, {
+      handlers,
+      concurrency: group.concurrency,
+      ...(group.types ? { types: group.types } : { types: types.filter((t) => models.has(t.name)).map((t) => t.name) }),
+      ...(group.prefetch !== undefined ? { prefetch: group.prefetch } : {}),
+      pollMs: s.pollInterval,
+      id: generation === 0 ? name : `${name}#${generation}`,
+      clock: proc.clock,
+    });
+    worker.start();
+  };
+  const crash = (proc: SimProcess, group: Scenario['workers'][number], name: string, generation: number) => {
+    crashes += 1;
+    proc.kill();
+    alive.delete(proc);
+    // Its handlers (this one included) stop counting as running: the process is gone.
+    const now = clock.nowMs();
+    for (const [type, n] of handling.get(proc)!) for (let i = 0; i < n; i++) collector.stopped(type, now);
+    handling.delete(proc);
+    clock.setTimer(s.restartDelay, () => spawn(group, name, generation + 1));
+  };
+
+  s.workers.forEach((g, gi) => {
+    for (let i = 0; i < g.count; i++) {
+      processes += 1;
+      slots += g.concurrency;
+      spawn(g, `sim-w${gi}.${i}`, 0);
+    }
+  });
+
+  /** The window is over: arrivals and samples stop (real timers may still fire in `realTime`). */
+  let finished = false;
+  // Arrivals: Poisson processes, thinned by the hourly profile.
+  s.arrivals.forEach((a, k) => {
+    const rng = new Random(s.seed, `arrivals:${k}`);
+    const maxFactor = a.profile ? Math.max(...a.profile) : 1;
+    if (maxFactor <= 0) return;
+    const meanGapMs = 3_600_000 / (a.ratePerHour * maxFactor);
+    let n = 0;
+    const next = () => {
+      clock.setTimer(Math.max(1, Math.round(rng.exponential(meanGapMs))), () => {
+        if (finished) return;
+        const now = clock.now();
+        const factor = a.profile ? a.profile[now.getUTCHours()]! : 1;
+        if (rng.next() * maxFactor < factor) {
+          n += 1;
+          void orrery.createTask({ type: a.type, arguments: { args: [`arrival-${k}`, n], kwargs: {} }, policy: a.policy, priority: a.priority, ...(a.schedule !== undefined ? { schedule: a.schedule as TaskInput['schedule'] } : {}) });
+        }
+        next();
+      });
+    };
+    next();
+  });
+
+  // Queue samples, and progress once per interval.
+  const sampleEvery = Math.max(1, Math.floor(s.interval / QUEUE_SAMPLES_PER_INTERVAL));
+  let samples = 0;
+  const sample = async () => {
+    const at = clock.now();
+    const [queues, due] = await Promise.all([orrery.store.queueStats(at), orrery.store.dueStats(at, 1_000_000_000)]);
+    const waiting = new Map<string, number>();
+    for (const q of queues) waiting.set(q.type, (waiting.get(q.type) ?? 0) + q.scheduled + q.claimed);
+    for (const d of due) waiting.set(d.type, (waiting.get(d.type) ?? 0) + d.due);
+    for (const t of collector.types) collector.sampleQueue(t, at.getTime(), waiting.get(t) ?? 0);
+    samples += 1;
+    if (samples % QUEUE_SAMPLES_PER_INTERVAL === 0) {
+      opts.onProgress?.({ at, from: new Date(from), to: new Date(to), runs: END_STATUSES.reduce((sum, k) => sum + collector.totals[k], 0), wallMs: performance.now() - wall0 });
+    }
+  };
+  const sampler = () => {
+    clock.setTimer(sampleEvery, () => {
+      if (finished) return;
+      if (clock.nowMs() < to) sampler();
+      void sample();
+    });
+  };
+  sampler();
+
+  runner.start();
+  reaper.start();
+  await clock.run(new Date(to));
+  finished = true;
+  collector.close();
+  for (const p of alive) p.kill();
+  await Promise.all([runner.stop(), reaper.stop()]);
+
+  const wallMs = Math.round(performance.now() - wall0);
+  return { summary: await summarize(orrery, s, collector, { wallMs, slots, processes, crashes }), series: seriesOf(collector, slots) };
+}
+
+async function summarize(orrery: Orrery, s: Scenario, c: Collector, w: { wallMs: number; slots: number; processes: number; crashes: number }): Promise<SimulationSummary> {
+  const total = END_STATUSES.reduce((sum, k) => sum + c.totals[k], 0);
+  const spanMs = c.to - c.from;
+  const byType: SimulationSummary['byType'] = {};
+  for (const t of c.types) {
+    const ends = c.endsByType.get(t)!;
+    byType[t] = {
+      runs: END_STATUSES.reduce((sum, k) => sum + ends[k], 0),
+      ended: { ...ends },
+      lagMs: round(c.lagSummary(t)),
+      queue: round(c.queueSummary(t)),
+      utilization: roundTo(w.slots > 0 ? c.busyMs(t) / (w.slots * spanMs) : 0, 4),
+      finalIntervalMs: await finalIntervals(orrery, t),
+    };
+  }
+  return {
+    scenario: s.name,
+    seed: s.seed,
+    store: s.store.startsWith('postgres') ? 'postgres' : s.store,
+    simulated: { from: new Date(c.from).toISOString(), to: new Date(c.to).toISOString() },
+    intervalMs: s.interval,
+    wallMs: w.wallMs,
+    runsPerWallSecond: w.wallMs > 0 ? Math.round((total / w.wallMs) * 1000) : 0,
+    runs: { total, ...c.totals },
+    byType,
+    workers: { processes: w.processes, slots: w.slots, utilization: roundTo(w.slots > 0 ? c.busyMs() / (w.slots * spanMs) : 0, 4), crashes: w.crashes },
+  };
+}
+
+/** The current intervals of a type's recurring adaptive tasks at the end (null when it has none). */
+async function finalIntervals(orrery: Orrery, type: string): Promise<{ min: number; p50: number; max: number } | null> {
+  const values: number[] = [];
+  let afterId = 0;
+  for (;;) {
+    const page = await orrery.store.searchTasks({ type, policy: 'recurring', afterId, limit: 10_000 });
+    for (const t of page) if (t.currentIntervalMs !== null && t.schedule.kind === 'adaptive') values.push(t.currentIntervalMs);
+    if (page.length < 10_000) break;
+    afterId = page[page.length - 1]!.id;
+  }
+  if (values.length === 0) return null;
+  values.sort((a, b) => a - b);
+  return { min: values[0]!, p50: percentile(values, 50), max: values[values.length - 1]! };
+}
+
+function seriesOf(c: Collector, slots: number): SeriesRow[] {
+  const rows: SeriesRow[] = [];
+  for (let i = 0; i < c.intervals; i++) {
+    const start = c.from + i * c.intervalMs;
+    const len = Math.min(c.intervalMs, c.to - start);
+    for (const t of c.types) {
+      const x = c.intervalsOf(t)[i]!;
+      const lags = [...x.lags].sort((a, b) => a - b);
+      rows.push({
+        start: new Date(start).toISOString(),
+        type: t,
+        queueMean: roundTo(x.queueSamples ? x.queueSum / x.queueSamples : 0, 2),
+        queueMax: x.queueMax,
+        runningMean: roundTo(len > 0 ? x.busyMs / len : 0, 3),
+        started: x.started,
+        ...x.ends,
+        lagP50Ms: Math.round(percentile(lags, 50)),
+        lagP95Ms: Math.round(percentile(lags, 95)),
+        lagP99Ms: Math.round(percentile(lags, 99)),
+        utilization: roundTo(slots > 0 && len > 0 ? x.busyMs / (slots * len) : 0, 4),
+      });
+    }
+  }
+  return rows;
+}
+
+function roundTo(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function round<T extends Record<string, number>>(o: T): T {
+  const out = {} as Record<string, number>;
+  for (const [k, v] of Object.entries(o)) out[k] = roundTo(v, 3);
+  return out as T;
+}
