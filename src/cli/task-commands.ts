@@ -1,9 +1,13 @@
 import { Command, Option } from 'commander';
-import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, type DisabledReason, type Priority, type Task, type TaskPolicy, type TaskRun, type TaskStatus } from '../core/model.js';
+import { PRIORITIES, TASK_POLICIES, type Priority, type Task, type TaskPolicy, type TaskRun } from '../core/model.js';
 import { ON_CONFLICT_MODES, type OnConflict, type TaskInput } from '../core/validation.js';
 import { parseTaskArguments } from './arguments.js';
 import { whyCommand } from './why-command.js';
 import { addTaskPauseCommands } from './pause-commands.js';
+import { addTaskFilters, taskFilterInput, type TaskFilterOpts } from './task-filters.js';
+import { addBulkCommand } from './task-bulk-command.js';
+import { MAX_TASK_PAGE, type TaskSearchInput } from '../core/task-search.js';
+import type { Orrery } from '../engine/service.js';
 import { addImportCommand } from './task-import-command.js';
 import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
@@ -62,33 +66,15 @@ export function taskCommands(io: Io): Command {
   });
 
   addDb(
-    cmd
-      .command('list')
-      .description('search tasks')
-      .option('-t, --type <type>', 'only this task type')
-      .addOption(new Option('--status <status>', 'only this status').choices(TASK_STATUSES))
-      .addOption(new Option('--priority <priority>', 'only this priority (or "none")').choices([...PRIORITIES, 'none']))
-      .addOption(new Option('--policy <policy>', 'only this policy').choices(TASK_POLICIES))
-      .addOption(new Option('--disabled-reason <reason>', 'only disabled tasks with this reason (dead_letter: the dead-letter bin)').choices(DISABLED_REASONS))
-      .option('--no-dag-attempts', 'leave out DAG attempts (tasks of DAG types), as the dead-letter bin does')
+    addTaskFilters(cmd.command('list').description('search tasks, in id order (server-side: docs/operations.md#task-search)'))
       .option('--after <id>', 'only tasks with a larger id (pagination)', nonNegativeIntArg)
       .option('--limit <n>', 'at most this many (default 100)', nonNegativeIntArg)
       .option('--json', 'print a JSON array'),
-  ).action(async (o: DbOpts & { type?: string; status?: TaskStatus; priority?: string; policy?: TaskPolicy; disabledReason?: DisabledReason; dagAttempts?: boolean; after?: number; limit?: number; json?: boolean }) => {
-    const tasks = await withOrrery(o, (orrery) =>
-      orrery.searchTasks({
-        ...(o.type !== undefined ? { type: o.type } : {}),
-        ...(o.status !== undefined ? { status: o.status } : {}),
-        ...(o.priority !== undefined ? { priority: o.priority === 'none' ? null : (o.priority as Priority) } : {}),
-        ...(o.policy !== undefined ? { policy: o.policy } : {}),
-        ...(o.disabledReason !== undefined ? { disabledReason: o.disabledReason } : {}),
-        ...(o.dagAttempts === false ? { dagAttempts: false } : {}),
-        ...(o.after !== undefined ? { afterId: o.after } : {}),
-        limit: o.limit ?? 100,
-      }),
-    );
-    if (o.json) return printJson(io, tasks);
-    printTasks(io, tasks);
+  ).action(async (o: DbOpts & TaskFilterOpts & { after?: number; limit?: number; json?: boolean }) => {
+    const found = await withOrrery(o, (orrery) => listTasks(orrery, taskFilterInput(o), o.after ?? null, o.limit ?? 100));
+    if (o.json) return printJson(io, found.tasks);
+    printTasks(io, found.tasks);
+    if (found.after !== null) io.out(`\nmore: orrery task list ... --after ${found.after}\n`);
   });
 
   addDb(
@@ -187,7 +173,25 @@ export function taskCommands(io: Io): Command {
   cmd.addCommand(whyCommand(io));
   addTaskPauseCommands(cmd, io);
   addImportCommand(cmd, io);
+  addBulkCommand(cmd, io);
   return cmd;
+}
+
+/**
+ * Up to `limit` tasks of a search after id `after`, read page by page (1,000 at most each); pages that
+ * stopped at the scan bound are followed. `after` in the answer: where to go on, or null at the end.
+ */
+async function listTasks(orrery: Orrery, filter: TaskSearchInput, after: number | null, limit: number): Promise<{ tasks: Task[]; after: number | null }> {
+  const tasks: Task[] = [];
+  if (limit === 0) return { tasks, after: null };
+  let cursor = after === null ? undefined : String(after);
+  while (tasks.length < limit) {
+    const page = await orrery.findTasks({ ...filter, limit: Math.min(MAX_TASK_PAGE, limit - tasks.length), ...(cursor !== undefined ? { cursor } : {}) });
+    tasks.push(...page.tasks);
+    if (page.nextCursor === null) return { tasks, after: null };
+    cursor = page.nextCursor;
+  }
+  return { tasks, after: Number(cursor) };
 }
 
 function scheduleText(t: Task): string {

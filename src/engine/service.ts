@@ -10,6 +10,9 @@ import { whyTask } from './why-task.js';
 import { lastSignOfLife, workerLiveness, type WorkerLiveness } from '../core/worker-liveness.js';
 import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
+import { taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
+import type { BulkAction, BulkResult } from '../core/bulk.js';
+import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
 
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
 export const DUE_COUNT_CAP = 100_000;
@@ -328,6 +331,39 @@ export class Orrery implements Jobboard {
     const s = runSearch(input);
     const runs = await this.store.searchRuns(s);
     return { runs, nextCursor: runs.length === s.limit ? encodeRunCursor(runs[runs.length - 1]!, s.by) : null };
+  }
+
+  /**
+   * Tasks matching a search, one keyset page in id order: by type, status, priority, policy, disabled
+   * reason, next-run range, concurrency key and argument text (a string value of args or kwargs that
+   * contains, or starts with, the text). A page examines at most TASK_SCAN_LIMIT tasks of the index
+   * range its type, status or key select; `partial` says it stopped there (docs/operations.md#task-search).
+   */
+  async findTasks(input: TaskSearchInput = {}): Promise<TaskSearchPage<Task>> {
+    const s = taskSearch(input);
+    return taskPage(s, await this.store.findTasks(s));
+  }
+
+  /**
+   * A bulk action on the tasks a selection names (a filter, ids, the tasks of runs, or all), each task
+   * handled as its single-task action would (docs/operations.md#bulk-actions): read and written in
+   * batches of 1,000 tasks, one transaction each, the event loop running in between. `dryRun` counts
+   * what the action would take and writes nothing. Tasks it refuses are counted in `skipped` by reason.
+   */
+  async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: At & { dryRun?: boolean; nextRun?: Date; onProgress?: (p: BulkResult) => void } = {}): Promise<BulkResult> {
+    const checked = checkBulk(action, selection);
+    const at = this.instant(opts.at);
+    if (opts.nextRun !== undefined) {
+      if (checked.action !== 'respawn' && checked.action !== 'redrive') throw invalid('nextRun', 'only applies to respawn and redrive');
+      if (!(opts.nextRun instanceof Date) || Number.isNaN(opts.nextRun.getTime())) throw invalid('nextRun', 'must be a valid Date');
+    }
+    return runBulk(this.store, checked.action, checked.search, checked.runs, {
+      at,
+      dryRun: opts.dryRun === true,
+      ...(opts.nextRun ? { nextRun: opts.nextRun } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      onEnded: (ended) => this.emitEnded(ended),
+    });
   }
 
   /** A task by id, or `null`. */

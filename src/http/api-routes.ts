@@ -1,4 +1,5 @@
 import { archiveRoutes } from './archive-routes.js';
+import { bulkRoutes } from './bulk-routes.js';
 import { dagRoutes } from './dag-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { importRoutes } from './import-routes.js';
@@ -8,4 +9,4 @@ import { pauseRoutes } from './pause-routes.js';
 import { visitRoutes } from './visit-routes.js';
 
 /** Every route of the API (mounted by the app and described by the OpenAPI document): each feature's table. */
-export const apiRoutes: readonly Route[] = [...routes, ...importRoutes, ...taskTypeRoutes, ...pauseRoutes, ...dagRoutes, ...visitRoutes, ...dashboardRoutes, ...archiveRoutes];
+export const apiRoutes: readonly Route[] = [...routes, ...bulkRoutes, ...importRoutes, ...taskTypeRoutes, ...pauseRoutes, ...dagRoutes, ...visitRoutes, ...dashboardRoutes, ...archiveRoutes];

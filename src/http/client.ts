@@ -13,13 +13,17 @@ import {
   type ErrorDetail,
 } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
+import type { TaskSearchInput } from '../core/task-search.js';
+import type { RunSearchInput } from '../core/run-search.js';
+import type { BulkAction, BulkResult } from '../core/bulk.js';
+import type { BulkSelectionInput } from '../core/bulk.js';
 import type { WhyAnswer } from '../core/why.js';
 import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
-import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer, TaskFilter } from '../store/store.js';
+import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
 
 /** Most runs one HTTP claim may ask for (the jobboard's ClaimBody bound). */
 const MAX_CLAIM = 1000;
@@ -80,6 +84,27 @@ export interface TaskPage {
   items: Task[];
   /** Pass as `cursor` for the next page; `null` when this page is the last. */
   nextCursor: string | null;
+  /** The page stopped at the scan bound (TASK_SCAN_LIMIT tasks examined) before `limit` matches: more may match after `nextCursor`. */
+  partial: boolean;
+}
+
+/** Filters of `GET /api/tasks` (core/task-search.ts); lists may be arrays, instants Dates. */
+export type TaskQueryFilter = Omit<TaskSearchInput, 'ids' | 'limit' | 'cursor'>;
+
+/** A page of `GET /api/runs`: newest first; pass `nextCursor` back as `cursor`. */
+export interface RunPage {
+  items: TaskRun[];
+  nextCursor: string | null;
+}
+
+/** Serialises filters into a query string: lists joined by commas, Dates as ISO, a null priority as `none`. */
+function query(filter: Record<string, unknown>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) {
+    if (v === undefined) continue;
+    q.set(k, v === null ? 'none' : v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : String(v));
+  }
+  return q.size ? `?${q}` : '';
 }
 
 /**
@@ -211,11 +236,27 @@ export class OrreryClient implements Jobboard {
   async dequeue(taskId: number): Promise<Task> {
     return (await this.disableTasks([taskId]))[0]!;
   }
-  /** `GET /api/tasks`: one page of tasks by id; pass `nextCursor` back as `cursor`. */
-  searchTasks(filter: Omit<TaskFilter, 'afterId'> & { cursor?: string } = {}): Promise<TaskPage> {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v === null ? 'none' : String(v));
-    return this.call('GET', `/tasks${q.size ? `?${q}` : ''}`);
+  /**
+   * `GET /api/tasks`: one page of a task search in id order (type, statuses, priority, next-run range,
+   * concurrency key, argument text...); pass `nextCursor` back as `cursor`.
+   */
+  searchTasks(filter: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
+    return this.call('GET', `/tasks${query(filter as Record<string, unknown>)}`);
+  }
+  /** `GET /api/runs`: runs across tasks, newest first, one page; pass `nextCursor` back as `cursor`. */
+  searchRuns(filter: RunSearchInput = {}): Promise<RunPage> {
+    return this.call('GET', `/runs${query(filter as Record<string, unknown>)}`);
+  }
+  /**
+   * `POST /api/tasks/bulk/{action}`: a bulk action on the tasks of a filter, ids, the tasks of runs, or
+   * all; with `dryRun`, the count of what it would take (docs/http.md#bulk-actions).
+   */
+  bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
+    return this.call('POST', `/tasks/bulk/${encodeURIComponent(action)}`, {
+      ...selection,
+      ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
+      ...(opts.nextRun ? { nextRun: opts.nextRun.toISOString() } : {}),
+    });
   }
   /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler. */
   whyTask(id: number): Promise<WhyAnswer> {

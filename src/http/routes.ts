@@ -127,22 +127,14 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'get', path: '/tasks', tag: 'tasks', summary: 'Search tasks (cursor pagination by id)',
+    method: 'get', path: '/tasks', tag: 'tasks',
+    summary: 'Search tasks by type, status, priority, next-run range, concurrency key and argument text, in id order by keyset pages',
     query: S.TaskQuery,
     responses: { 200: S.TaskPage, 400: S.ErrorSchema },
     handler: async (o, { query }) => {
-      const limit = query.limit ?? 100;
-      const items = await o.searchTasks({
-        ...(query.type !== undefined ? { type: query.type } : {}),
-        ...(query.status !== undefined ? { status: query.status } : {}),
-        ...(query.priority !== undefined ? { priority: query.priority === 'none' ? null : query.priority } : {}),
-        ...(query.policy !== undefined ? { policy: query.policy } : {}),
-        ...(query.disabledReason !== undefined ? { disabledReason: query.disabledReason } : {}),
-        ...(query.dagAttempts !== undefined ? { dagAttempts: query.dagAttempts === 'true' } : {}),
-        ...(query.cursor !== undefined ? { afterId: Number(query.cursor) } : {}),
-        limit,
-      });
-      return { body: { items, nextCursor: items.length === limit ? String(items[items.length - 1]!.id) : null } };
+      const { dagAttempts, ...rest } = query as Record<string, string | number | undefined>;
+      const page = await o.findTasks({ ...rest, ...(dagAttempts !== undefined ? { dagAttempts: dagAttempts === 'true' } : {}) });
+      return { body: { items: page.tasks, nextCursor: page.nextCursor, partial: page.partial } };
     },
   },
   {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { GATES } from '../core/why.js';
+import { ARGS_MATCHES, TASK_SCAN_LIMIT } from '../core/task-search.js';
+import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 
 /** Response shapes (SPEC §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
@@ -167,17 +169,63 @@ export const LogsBody = z.strictObject({
   backendId: nonEmpty,
   records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(100_000), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),
 });
-export const TaskQuery = z.strictObject({
+/** A comma-separated list of some of `values` (one at least). */
+const commaList = (values: readonly string[], what: string) =>
+  z
+    .string()
+    .max(200)
+    .refine((v) => v.split(',').every((x) => values.includes(x.trim())), { message: `must be ${what}s, comma-separated, each one of ${values.join(', ')}` });
+
+/** Task search filters (core/task-search.ts), shared by GET /api/tasks and the bulk actions' `filter`. */
+const taskFilterFields = {
   type: nonEmpty.optional(),
-  status: z.enum(TASK_STATUSES).optional(),
+  status: commaList(TASK_STATUSES, 'task status').optional().describe(`task statuses, comma-separated (${TASK_STATUSES.join(', ')})`),
   priority: z.enum([...PRIORITIES, 'none']).optional(),
   policy: z.enum(TASK_POLICIES).optional(),
-  disabledReason: z.enum(DISABLED_REASONS).optional(),
+  disabledReason: commaList(DISABLED_REASONS, 'disabled reason').optional().describe(`disabled reasons, comma-separated (${DISABLED_REASONS.join(', ')}); implies status disabled`),
+  nextRunFrom: z.string().max(64).optional().describe('ISO instant: tasks whose nextRun is at or after it'),
+  nextRunBefore: z.string().max(64).optional().describe('ISO instant: tasks whose nextRun is before it'),
+  concurrencyKey: z.string().min(1).max(512).optional().describe('tasks with this concurrency key'),
+  args: z.string().min(1).max(512).optional().describe('argument text: a string value of args or kwargs (at any depth) contains it, ASCII case ignored'),
+  argsMatch: z.enum(ARGS_MATCHES).optional().describe('substring (default) or prefix: the string value starts with the text'),
+};
+export const TaskQuery = z.strictObject({
+  ...taskFilterFields,
   dagAttempts: z.enum(['true', 'false']).optional().describe('false: leave out DAG attempts (as the dead-letter bin does); true: only those'),
   cursor: z.string().regex(/^\d{1,15}$/, 'must be a cursor returned by a previous page').optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
-export const TaskPage = z.object({ items: z.array(TaskSchema), nextCursor: z.string().nullable() });
+export const TaskPage = z.object({
+  items: z.array(TaskSchema),
+  nextCursor: z.string().nullable(),
+  partial: z.boolean().describe(`the page examined ${TASK_SCAN_LIMIT} tasks of its index range before finding \`limit\` matches: more may match after nextCursor`),
+});
+/** The selection of a bulk action: exactly one of filter, ids, runs or all (engine/bulk-tasks.ts). */
+export const BulkBody = z.strictObject({
+  filter: z.strictObject({ ...taskFilterFields, dagAttempts: z.boolean().optional() }).optional().describe('the tasks a task search finds (at least one filter)'),
+  ids: z.array(id).min(1).max(10_000).optional().describe('these tasks'),
+  runs: z
+    .strictObject({
+      status: z.string().max(200).optional(),
+      type: nonEmpty.optional(),
+      worker: nonEmpty.optional(),
+      since: z.string().max(64).optional(),
+      until: z.string().max(64).optional(),
+    })
+    .optional()
+    .describe('the tasks of the runs a run search finds (GET /api/runs filters): retry failed runs'),
+  all: z.boolean().optional().describe('true: every task (the action still applies only to the statuses it takes)'),
+  dryRun: z.boolean().optional().describe('count the tasks the action would take; change nothing'),
+  nextRun: isoInstant.optional().describe('respawn and redrive: when the tasks are due (default now)'),
+});
+export const BulkResultSchema = z.object({
+  action: z.enum(BULK_ACTIONS),
+  dryRun: z.boolean(),
+  matched: z.number().int().describe('tasks the selection matched, narrowed to what the action takes'),
+  changed: z.number().int().describe('tasks the action changed (0 on a dry run)'),
+  skipped: z.record(z.enum(BULK_SKIPS), z.number().int()).describe('tasks left alone, by reason'),
+  batches: z.number().int(),
+});
 export const RunQuery = z.strictObject({
   status: z.string().max(200).optional().describe(`run statuses, comma-separated (${RUN_STATUSES.join(', ')}); only final ones: newest ended first`),
   type: nonEmpty.optional(),

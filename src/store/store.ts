@@ -2,6 +2,8 @@ import type { OrreryError } from '../core/errors.js';
 import type { TypeLoadFacts } from '../core/why.js';
 import type { RunSearch } from '../core/run-search.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
+import type { TaskSearch, TaskSearchRows } from '../core/task-search.js';
+import type { BulkAction, BulkBatchOutcome } from '../core/bulk.js';
 import type { VisitStore } from './visit-store.js';
 import type { RunEndRequest } from '../core/run-end.js';
 import type {
@@ -49,6 +51,22 @@ export interface TaskFilter {
   afterId?: number;
   /** At most this many tasks. */
   limit?: number;
+}
+
+/** One batch of a bulk action (core/bulk.ts): its tasks are acted on in one transaction. */
+export interface BulkTaskRequest {
+  action: BulkAction;
+  /** At most BULK_BATCH task ids. */
+  ids: readonly number[];
+  at: Date;
+  /** respawn and redrive: when the tasks are due again. */
+  nextRun: Date;
+}
+
+/** What one batch did: the ids changed, the ids left alone with why, and (cancel) the runs that ended. */
+export interface BulkTaskOutcome extends BulkBatchOutcome {
+  /** cancel: the waiting runs that ended cancelled (their run events); started runs were asked to stop instead. */
+  ended: EndRunResult[];
 }
 
 export interface ClaimRequest {
@@ -289,6 +307,17 @@ export interface Store {
   importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void>;
   getTask(id: number): Promise<Task | null>;
   searchTasks(filter: TaskFilter): Promise<Task[]>;
+  /**
+   * One keyset page of a task search, in id order, read from the index its path names and bounded by
+   * TASK_SCAN_LIMIT rows of that range when other filters are checked (core/task-search.ts).
+   */
+  findTasks(search: TaskSearch): Promise<TaskSearchRows<Task>>;
+  /**
+   * One batch of a bulk action in one transaction: each task is disabled, respawned, cancelled or
+   * deleted as the single-task call would, or left alone with a reason (it changed since it was
+   * selected, or the action refuses it); one refusal never undoes the others.
+   */
+  bulkTasks(req: BulkTaskRequest): Promise<BulkTaskOutcome>;
   listPending(type: string, at: Date, limit: number): Promise<Task[]>;
   /** Disables tasks: waiting runs are cancelled at once, a started current run is asked to stop (cancelRequested). */
   disableTasks(ids: readonly number[], at: Date): Promise<Task[]>;

@@ -7,6 +7,7 @@ import { Overview } from './pages/overview.js';
 import { TaskList } from './pages/tasks.js';
 import { TaskPage } from './pages/task.js';
 import { RunPage } from './pages/run.js';
+import { RunList } from './pages/runs.js';
 import { DeadLetters } from './pages/dead-letters.js';
 import { DagList, DagPage } from './pages/dags.js';
 import { DagRunPage } from './pages/dag-run.js';
@@ -18,6 +19,7 @@ import './style.css';
 const NAV: Array<[string, string]> = [
   ['/', 'Overview'],
   ['/tasks', 'Tasks'],
+  ['/runs', 'Runs'],
   ['/dead-letters', 'Dead letters'],
   ['/dags', 'DAGs'],
   ['/visits', 'Visits'],
@@ -54,6 +56,7 @@ function page(path: string, query: URLSearchParams) {
   if (path === '/tasks') return <TaskList query={query} />;
   if ((m = match('/types/:name', path))) return <TaskTypePage name={m.name!} />;
   if ((m = match('/tasks/:id', path))) return <TaskPage id={Number(m.id)} />;
+  if (path === '/runs') return <RunList query={query} />;
   if ((m = match('/runs/:backendId', path))) return <RunPage backendId={m.backendId!} />;
   if (path === '/dead-letters') return <DeadLetters />;
   if (path === '/dags') return <DagList />;
@@ -74,7 +77,7 @@ function page(path: string, query: URLSearchParams) {
 function App() {
   const { path, query } = useLocation();
   const section = '/' + (path.split('/')[1] ?? '');
-  const current = (href: string) => (href === '/' ? path === '/' || section === '/types' : section === href || (href === '/dags' && section === '/dag-runs') || (href === '/tasks' && section === '/runs'));
+  const current = (href: string) => (href === '/' ? path === '/' || section === '/types' : section === href || (href === '/dags' && section === '/dag-runs'));
   const [, rerender] = useState(0);
   // A new time zone choice redraws every page: each instant shown reads it.
   useEffect(() => onTimeZone(() => rerender((n) => n + 1)), []);

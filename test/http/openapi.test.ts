@@ -124,6 +124,8 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', '/api/tasks?type=mail&limit=2&cursor=2'), 200);
   await expectStatus(call('GET', '/api/tasks?status=next_run_not_scheduled&priority=none&policy=recurring'), 200);
   await expectStatus(call('GET', '/api/tasks?disabledReason=manual'), 200);
+  await expectStatus(call('GET', '/api/tasks?status=disabled,completed&args=x&argsMatch=prefix&nextRunFrom=2030-01-01T00:00:00Z&concurrencyKey=k'), 200);
+  await expectStatus(call('GET', '/api/tasks?argsMatch=prefix'), 400);
   await expectStatus(call('GET', '/api/tasks?status=bogus'), 400);
   await expectStatus(call('GET', '/api/tasks?limit=0'), 400);
   await expectStatus(call('GET', '/api/tasks?what=1'), 400);

@@ -259,7 +259,7 @@ describe('tasks', () => {
     expectError(await call('POST', '/api/tasks', { type: 'mail', schedule: { kind: 'cron', expr: 'never' } }), 400, 'validation_error', ['schedule.expr']);
     expectError(await call('POST', '/api/tasks', { type: 'mail', schedule: 'daily' }), 400, 'validation_error', ['schedule']);
     expectError(await call('POST', '/api/tasks', undefined, { raw: '{"type":"mail","arguments":{"args":[1e999]}}' }), 400, 'validation_error', ['arguments.args[0]']);
-    expect((await call('GET', '/api/tasks')).body).toEqual({ items: [], nextCursor: null });
+    expect((await call('GET', '/api/tasks')).body).toEqual({ items: [], nextCursor: null, partial: false });
   });
 
   it('a task key with onConflict: return (200), replace (200, updated), error (409)', async () => {
@@ -369,6 +369,10 @@ describe('tasks', () => {
     expect(await ids('?type=mail&status=next_run_not_scheduled')).toEqual([1]);
     expect(await ids('?cursor=1')).toEqual([2, 3]);
     expect(await ids('?limit=1000')).toEqual([1, 2, 3]);
+    expect(await ids('?status=disabled,next_run_not_scheduled&type=mail')).toEqual([1, 3]);
+    expect(await ids('?args=1')).toEqual([]); // numbers are not argument text
+    expect(await ids(`?nextRunFrom=${encodeURIComponent(T0)}&nextRunBefore=2100-01-01T00:00:00Z`)).toEqual([1, 2, 3]);
+    expect(await ids('?concurrencyKey=k')).toEqual([]);
 
     expectError(await call('GET', '/api/tasks?status=sleeping'), 400, 'validation_error', ['query.status']);
     expectError(await call('GET', '/api/tasks?priority=urgent'), 400, 'validation_error', ['query.priority']);
@@ -382,6 +386,10 @@ describe('tasks', () => {
       expectError(await call('GET', `/api/tasks?cursor=${cursor}`), 400, 'validation_error', ['query.cursor']);
     }
     expectError(await call('GET', '/api/tasks?colour=red'), 400, 'validation_error', ['query.colour']);
+    expectError(await call('GET', '/api/tasks?status=disabled,'), 400, 'validation_error', ['query.status']);
+    expectError(await call('GET', '/api/tasks?argsMatch=regex&args=x'), 400, 'validation_error', ['query.argsMatch']);
+    expectError(await call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch']);
+    expectError(await call('GET', '/api/tasks?nextRunFrom=soon'), 400, 'validation_error', ['nextRunFrom']);
   });
 
   it('paginates with cursor / nextCursor without repeating or skipping', async () => {

@@ -16,6 +16,8 @@ import { taskTypeAdminCases } from './task-type-admin.case.js';
 import { pauseCases } from './pause.case.js';
 import { whyCases } from './why.case.js';
 import { runSearchCases } from './run-search.case.js';
+import { taskSearchCases } from './task-search.case.js';
+import { bulkActionCases } from './bulk-actions.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
 
@@ -35,6 +37,8 @@ export function describeStore(sut: StoreUnderTest): void {
     pauseCases(sut);
     whyCases(sut);
     runSearchCases(sut);
+    taskSearchCases(sut);
+    bulkActionCases(sut);
     runnerCases(sut);
     jobboardCases(sut);
     directClaimCases(sut);

@@ -4,6 +4,8 @@
  * its partial index, never by scanning a table.
  */
 import { runSearch } from '../../src/core/run-search.js';
+import { TASK_SCAN_LIMIT, searchPath, taskSearch, type TaskSearchInput } from '../../src/core/task-search.js';
+import { taskScanSql, taskSearchSql } from '../../src/store/postgres/postgres-task-search.js';
 import { runSearchSql } from '../../src/store/postgres/postgres-run-search.js';
 import { STATS_QUERIES } from '../../src/store/postgres/postgres-stats.js';
 import { TYPE_LOAD_QUERIES } from '../../src/store/postgres/postgres-type-load.js';
@@ -19,7 +21,7 @@ const TASKS = 1_000_000;
 const DUE = 1_000;
 const AT = new Date('2026-06-01T00:00:00Z');
 
-type PlanNode = { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: string; 'Actual Rows'?: number; Plans?: PlanNode[] };
+type PlanNode = { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: string; 'Actual Rows'?: number; 'Rows Removed by Filter'?: number; Plans?: PlanNode[] };
 
 function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
@@ -54,6 +56,8 @@ describe('PostgreSQL hot queries at scale', () => {
        FROM generate_series(1, $2::int) AS i`,
       [AT, TASKS],
     );
+    // A thousand tasks carry a concurrency key (task search by key).
+    await client.query(`UPDATE tasks SET concurrency_key = 'key-' || (id % 10) WHERE id <= 1000`);
     await client.query('ANALYZE');
   }, 300_000);
 
@@ -108,6 +112,26 @@ describe('PostgreSQL hot queries at scale', () => {
       const { sql, params } = runSearchSql(runSearch(input));
       return [`run list: ${name}`, sql, params, [...idx]] as [string, string, unknown[], string[]];
     }),
+    // Task search (task list, GET /api/tasks): each page a range of its index in id order, bounded. Where
+    // the statistics say a type and status hold nearly every task (here: all of them), the planner
+    // rightly reads the same id range from the primary key instead.
+    ...(
+      [
+        ['a rare type, every status (four ranges merged)', { type: 'other' }, ['tasks_type_status']],
+        ['a common type, every status', { type: 'load-git' }, ['tasks_type_status', 'tasks_pkey']],
+        ['a type and a status, next page', { type: 'load-git', status: 'next_run_not_scheduled', cursor: '500000' }, ['tasks_type_status', 'tasks_pkey']],
+        ['a status', { status: 'disabled' }, ['tasks_status']],
+        ['a concurrency key', { concurrencyKey: 'key-3', type: 'load-git' }, ['tasks_concurrency_key']],
+        ['argument text within a rare type', { type: 'other', args: '4242', argsMatch: 'prefix' }, ['tasks_type_status']],
+        ['argument text within a status', { status: 'next_run_not_scheduled', args: '4242' }, ['tasks_status', 'tasks_pkey']],
+        ['every task', {}, ['tasks_pkey']],
+        ['these ids', { ids: [5, 6, 7] }, ['tasks_pkey']],
+      ] as const
+    ).flatMap(([name, input, idx]) => {
+      const s = taskSearch(input as TaskSearchInput);
+      const queries = [taskSearchSql(s, searchPath(s).bounded ? 20_000 : null), ...(searchPath(s).bounded ? [taskScanSql(s)] : [])];
+      return queries.map(({ sql, params }, i) => [`task list: ${name}${i ? ' (the scan bound)' : ''}`, sql, params, [...idx]] as [string, string, unknown[], string[]]);
+    }),
   ];
 
   it.each(cases)('%s uses a partial index and scans no table', async (_name, sql, params, indexes) => {
@@ -131,6 +155,19 @@ describe('PostgreSQL hot queries at scale', () => {
     expect(all.map((n) => n['Index Name'])).toContain(index);
   },
   );
+
+  it(`a task search for rare argument text examines at most ${TASK_SCAN_LIMIT} tasks of its range`, async () => {
+    const s = taskSearch({ type: 'load-git', args: 'no such text' });
+    const scan = taskScanSql(s);
+    const [end] = (await client.query(scan.sql, scan.params)).rows as Array<{ id: string }>;
+    expect(Number(end!.id)).toBe(TASK_SCAN_LIMIT);
+    const { sql, params } = taskSearchSql(s, Number(end!.id));
+    const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
+    const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
+    const scans = all.filter((n) => n['Relation Name'] === 'tasks');
+    expect(scans.every((n) => n['Node Type'] === 'Index Scan'), JSON.stringify(scans)).toBe(true);
+    expect(scans.reduce((sum, n) => sum + (n['Rows Removed by Filter'] ?? 0) + (n['Actual Rows'] ?? 0), 0)).toBeLessThanOrEqual(TASK_SCAN_LIMIT);
+  });
 
   it('queue stats (metrics scrape) read waiting runs, leases and dead letters from their indexes only', async () => {
     const all = await plan(HOT_QUERIES.queueStats, []);

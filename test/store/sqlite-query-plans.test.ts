@@ -4,12 +4,14 @@
  * of task_runs or tasks (which grow with finished runs and idle tasks).
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QUEUE_STATS_SQL, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { RUN_RATES_SQL, RUN_SERIES_SQL, WORKER_ACTIVITY_SQL } from '../../src/store/sqlite/sqlite-stats.js';
+import { searchPath, taskSearch, type TaskSearchInput } from '../../src/core/task-search.js';
+import { taskScanSql, taskSearchSql } from '../../src/store/sqlite/sqlite-task-search.js';
 
 describe('SQLite queue stats plan', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
@@ -51,6 +53,48 @@ describe('SQLite dashboard stats plans', () => {
       // The range charts: one range of task_runs_finished, materialized once for the counts and the latencies.
       const series = (db.prepare(`EXPLAIN QUERY PLAN ${RUN_SERIES_SQL}`).all({ since: 0, until: 1, bucket: 60_000, type: null }) as Array<{ detail: string }>).map((r) => r.detail);
       expect(series.filter((d) => /\btask_runs\b/.test(d)), series.join('\n')).toEqual([expect.stringMatching(/^SEARCH task_runs USING INDEX task_runs_finished \(ended>\? AND ended<\?\)$/)]);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('SQLite task search plans', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Each page is one id-ordered range of its index per status (merged), or of the primary key; never a
+  // scan of tasks, and never a sort of a whole range (the ranges are read in id order, LIMIT at a time).
+  const cases: Array<[string, TaskSearchInput, string[]]> = [
+    ['a type, every status', { type: 'load-git' }, ['tasks_type_status']],
+    ['a type and two statuses, next page', { type: 'load-git', status: 'disabled,completed', cursor: '500' }, ['tasks_type_status']],
+    ['a status', { status: 'next_run_not_scheduled' }, ['tasks_status']],
+    ['a concurrency key with a type', { concurrencyKey: 'k', type: 'load-git' }, ['tasks_concurrency_key']],
+    ['argument text within a type', { type: 'load-git', args: 'github.com/org' }, ['tasks_type_status']],
+    ['priority and next-run range within a status', { status: 'next_run_not_scheduled', priority: 'high', nextRunBefore: '2026-01-01T00:00:00Z' }, ['tasks_status']],
+    ['argument text over every task', { args: 'example', argsMatch: 'prefix' }, []], // the primary key's range
+    ['every task', {}, []],
+    ['these ids', { ids: [3, 1, 2], status: 'disabled' }, []],
+  ];
+
+  it.each(cases)('%s reads its index range in id order', async (_name, input, indexes) => {
+    const path = join(dir, 'orrery.db');
+    if (!existsSync(path)) await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      const s = taskSearch(input);
+      const queries = [taskSearchSql(s, searchPath(s).bounded ? 12_345 : null), ...(searchPath(s).bounded ? [taskScanSql(s)] : [])];
+      for (const { sql, params } of queries) {
+        const details = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as Array<{ detail: string }>).map((r) => r.detail);
+        const onTasks = details.filter((d) => /^(SCAN|SEARCH) tasks\b/.test(d));
+        expect(onTasks.length, details.join('\n')).toBeGreaterThan(0);
+        // Every read of tasks is a range of an index (or of the primary key), never a full scan.
+        expect(onTasks.filter((d) => !/^SEARCH tasks USING (COVERING )?(INDEX|INTEGER PRIMARY KEY)/.test(d)), details.join('\n')).toEqual([]);
+        expect([...new Set(onTasks.map((d) => /INDEX (\w+)/.exec(d)?.[1]).filter(Boolean))].sort(), details.join('\n')).toEqual(indexes);
+        // The ranges come out in id order: the only sorts are of pages (LIMIT rows) merged from several statuses.
+        const sortsOfRanges = details.filter((d, i) => /USE TEMP B-TREE FOR ORDER BY/.test(d) && !/^SCAN \(subquery-\d+\)/.test(details[i - 1] ?? ''));
+        expect(sortsOfRanges, details.join('\n')).toEqual([]);
+      }
     } finally {
       db.close();
     }

@@ -104,7 +104,7 @@ describe('web dashboard (headless chromium)', () => {
     await expect.poll(() => page.locator('h1').textContent()).toBe('Overview');
     await page.locator('tr[data-type="greet"]').waitFor();
     expect(await page.locator('tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')))).toEqual(['doomed', 'greet', 'orrery.dag']);
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Overview', 'Tasks', 'Dead letters', 'DAGs', 'Visits']);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Overview', 'Tasks', 'Runs', 'Dead letters', 'DAGs', 'Visits']);
     expect(await page.getByRole('main').count()).toBe(1);
     await page.getByTestId('total-due').waitFor();
     expect(await page.locator('tr[data-type="greet"] td[data-col="due"]').textContent()).toMatch(/^\d+\+?$/);
@@ -443,6 +443,46 @@ describe('web dashboard (headless chromium)', () => {
       ['successful', 'abc123', 'yes'],
       ['failed', '—', 'no'],
     ]);
+    expect(errors).toEqual([]);
+  });
+
+  it('finds a task among 5,200 by its arguments (server-side search) and acts on a search after confirming the dry-run count', async () => {
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    const tasks = Array.from({ length: 5200 }, (_, i) => ({ type: 'greet', arguments: { args: [`host-${i}`], kwargs: {} }, nextRun: later }));
+    await server.api('POST', '/tasks/batch?return=count', { tasks });
+    await page.goto(server.url + '/tasks?type=greet&q=HOST-5150');
+    const rows = page.locator('tr[data-task]');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain('"host-5150"');
+
+    // host-51, host-510 … host-519 and host-5100 … host-5199 start with "host-51".
+    await page.goto(server.url + '/tasks?type=greet&q=host-51&match=prefix');
+    await expect.poll(() => rows.count()).toBe(100); // a page; the count comes from the server
+    await page.getByRole('button', { name: 'Disable', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Disable' });
+    await expect.poll(() => dialog.getByTestId('bulk-question').textContent()).toBe('Disable 111 tasks matching this filter?');
+    expect((await server.api('GET', '/tasks?type=greet&status=disabled')).items).toEqual([]); // the dry run changed nothing
+    await shot(page, 'tasks-bulk');
+    await dialog.getByRole('button', { name: 'Disable 111 tasks' }).click();
+    await page.getByText('Disabled 111 tasks.').waitFor();
+    expect((await server.api('GET', '/tasks?type=greet&status=disabled&limit=1000')).items).toHaveLength(111);
+
+    // The Runs page lists failures first; retrying a failed run's task asks with its count too.
+    const doomed = await server.api('POST', '/tasks', { type: 'doomed', policy: 'oneshot', arguments: { args: ['again'], kwargs: {} } });
+    await until(async () => (await server.api('GET', `/tasks/${doomed.id}`)).status === 'disabled', 'the task to fail');
+    const [run] = await server.api('GET', `/tasks/${doomed.id}/runs`);
+    await page.goto(server.url + '/runs');
+    const row = page.locator(`tr[data-run="${run.backendId}"]`);
+    await row.waitFor();
+    expect(await row.locator('.status').textContent()).toBe('permfailed');
+    await row.getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Retry selected (1)' }).click();
+    const retry = page.getByRole('dialog', { name: 'Retry selected (1)' });
+    await expect.poll(() => retry.getByTestId('bulk-question').textContent()).toBe('Retry 1 task of the selected runs?');
+    await shot(page, 'runs');
+    await retry.getByRole('button', { name: 'Retry 1 task' }).click();
+    await page.getByText('Respawned 1 task.').waitFor();
+    await until(async () => (await server.api('GET', `/tasks/${doomed.id}/runs`)).length === 2, 'a second run after the retry');
     expect(errors).toEqual([]);
   });
 

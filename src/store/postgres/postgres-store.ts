@@ -10,6 +10,10 @@ import { TypeCache } from '../task-types.js';
 import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
+import { findTasks } from './postgres-task-search.js';
+import { bulkTasksInTx, disableAll, type BulkBatchAnswer } from './postgres-task-actions.js';
+import { respawnError } from '../task-actions.js';
+import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
@@ -17,6 +21,8 @@ import type { TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
+  BulkTaskOutcome,
+  BulkTaskRequest,
   CancelRunResult,
   Channel,
   ClaimOutcome,
@@ -256,6 +262,30 @@ export class PostgresStore implements Store {
     return (await this.rows(this.pool, sql, params)).map(taskFromRow);
   }
 
+  async findTasks(search: TaskSearch): Promise<TaskSearchRows<Task>> {
+    return findTasks(this.pool, search);
+  }
+
+  async bulkTasks(req: BulkTaskRequest): Promise<BulkTaskOutcome> {
+    let answer: BulkBatchAnswer;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        answer = await this.tx((c) => bulkTasksInTx(c, req, (name) => this.typeOf(c, name)));
+        break;
+      } catch (e) {
+        // An equal task created between the check and the respawn: the batch is read again, and skips it.
+        if ((e as { code?: string }).code === '23505' && attempt < 3) continue;
+        throw e;
+      }
+    }
+    const { stopping, cancelsHeld, ...out } = answer;
+    if (req.action === 'disable') this.wake({ kind: 'tasks-disabled', stopping });
+    if (req.action === 'respawn' || req.action === 'redrive') this.wake({ kind: 'tasks-written', count: out.changed.length });
+    if (req.action === 'cancel' && (stopping > 0 || cancelsHeld)) this.wake({ kind: 'cancel-requested' });
+    if (out.ended.length > 0) this.wake({ kind: 'runs-ended', results: out.ended, leftQueue: true });
+    return out;
+  }
+
   async listPending(type: string, at: Date, limit: number): Promise<Task[]> {
     return (await this.pickDue(this.pool, type, at, limit, false)).map(taskFromRow);
   }
@@ -282,17 +312,8 @@ export class PostgresStore implements Store {
           tasks.push(task);
           continue;
         }
-        // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
-        const withdrawn = await c.query(
-          `UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled', lease_expires_at = NULL
-           WHERE task = $1 AND status IN ('scheduled', 'claimed') RETURNING worker`,
-          [id, at],
-        );
-        stopping += withdrawn.rows.filter((r: Row) => r.worker !== null).length;
-        // A run already executing is asked to stop (its worker learns it from its heartbeat or the cancel channel).
-        stopping += (await c.query(`UPDATE task_runs SET cancel_requested = true WHERE task = $1 AND status = 'started' AND NOT cancel_requested`, [id])).rowCount ?? 0;
-        const [row] = await this.rows(c, `UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = $1 RETURNING *`, [id]);
-        tasks.push(taskFromRow(row!));
+        stopping += await disableAll(c, [id], at);
+        tasks.push(await this.lockTask(c, id));
       }
       return tasks;
     });
@@ -311,17 +332,12 @@ export class PostgresStore implements Store {
       const tasks: Task[] = [];
       for (const id of ids) {
         const task = await this.lockTask(c, id);
-        const refusal = dagAttemptRespawnRefusal(task);
-        if (refusal) throw refusal;
-        if (task.status === 'next_run_scheduled') {
-          throw new ConflictError(`task ${id} has a run scheduled or running; disable it first to respawn it`, [{ path: 'id', message: 'task is next_run_scheduled' }]);
-        }
+        if (dagAttemptRespawnRefusal(task)) throw respawnError(task, { reason: 'dag_attempt' });
+        if (task.status === 'next_run_scheduled') throw respawnError(task, { reason: 'active_run' });
         const type = await this.typeOf(c, task.type);
         const [k] = await this.rows(c, 'SELECT identity_key FROM tasks WHERE id = $1', [id]);
         const [holder] = await this.rows(c, 'SELECT id FROM tasks WHERE dedupe_key = $1 AND id <> $2', [k!.identity_key, id]);
-        if (holder) {
-          throw new ConflictError(`task ${id} cannot be respawned: the equal task ${String(holder.id)} is active`, [{ path: 'id', message: `equal to active task ${String(holder.id)}` }]);
-        }
+        if (holder) throw respawnError(task, { reason: 'equal_active', holder: Number(holder.id) });
         const [row] = await this.rows(
           c,
           `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, retries_left = $3,

@@ -3,7 +3,7 @@ import { setTaskPauseInTx } from './sqlite-pause.js';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
-import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
+import { DAG_BACKEND } from '../../core/dag.js';
 import { CANCELLED_ERROR } from '../../core/model.js';
 import type { RunLogRecord, Task, TaskRun, TaskType, TypePause } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
@@ -38,6 +38,8 @@ import type {
   DueStats,
   RunRate,
   RunSeriesQuery,
+  BulkTaskOutcome,
+  BulkTaskRequest,
   StartRunRequest,
   Store,
   TaskFilter,
@@ -57,6 +59,10 @@ import { SqliteTaskWrites } from './sqlite-tasks.js';
 import { SqliteStats } from './sqlite-stats.js';
 import { SqliteHeldRuns, taskParams } from './sqlite-held-ends.js';
 import { runnerCutoff } from '../../core/claim-ahead.js';
+import { SqliteTaskActions } from './sqlite-task-actions.js';
+import { SqliteTaskSearch } from './sqlite-task-search.js';
+import { respawnError } from '../task-actions.js';
+import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import { timeOrderedUuid } from '../run-ids.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -88,6 +94,7 @@ export class SqliteStore implements Store {
   private importing: Promise<void> | null = null;
   private readonly taskTypes: SqliteTaskTypes;
   private readonly typeLoads: SqliteTypeLoad;
+  private readonly actions: SqliteTaskActions;
 
   constructor(readonly url: string, private readonly path: string) {
     this.db = openSqlite(path);
@@ -99,6 +106,13 @@ export class SqliteStore implements Store {
     this.taskTypes = new SqliteTaskTypes(this.db);
     this.typeLoads = new SqliteTypeLoad(this.db);
     this.held = new SqliteHeldRuns(this.db, (name) => this.typesOf([name])[0]!);
+    this.actions = new SqliteTaskActions({
+      db: this.db,
+      stmts: this.stmts,
+      taskWrites: this.taskWrites,
+      typeOf: (name) => this.typesOf([name])[0]!,
+      endInTx: (run, req) => this.endInTx(run, req),
+    });
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
@@ -257,13 +271,9 @@ export class SqliteStore implements Store {
       ids.map((id) => {
         const task = this.requireTask(id);
         if (task.status === 'disabled') return task;
-        // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
-        for (const run of this.stmts.scheduledRunsOfTask.all(id) as Row[]) {
-          this.stmts.cancelRun.run({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' });
-          if (run.worker !== null) stopping += 1;
-        }
-        stopping += this.taskWrites.requestCancelOfTask(id).length;
-        return taskFromRow(this.stmts.disableTask.get(id) as Row);
+        const done = this.actions.disable(id, at);
+        stopping += done.stopping;
+        return done.task;
       }),
     );
     this.wake({ kind: 'tasks-disabled', stopping });
@@ -280,26 +290,26 @@ export class SqliteStore implements Store {
     const out = await this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
-        const refusal = dagAttemptRespawnRefusal(task);
-        if (refusal) throw refusal;
-        if (task.status === 'next_run_scheduled') {
-          throw new ConflictError(`task ${id} has a run scheduled or running; disable it first to respawn it`, [
-            { path: 'id', message: 'task is next_run_scheduled' },
-          ]);
-        }
-        const [type] = this.typesOf([task.type]);
-        const key = (this.stmts.identityOf.get(id) as { k: string }).k;
-        const holder = this.stmts.taskByDedupe.get(key) as Row | undefined;
-        if (holder && Number(holder.id) !== id) {
-          throw new ConflictError(`task ${id} cannot be respawned: the equal task ${String(holder.id)} is active`, [
-            { path: 'id', message: `equal to active task ${String(holder.id)}` },
-          ]);
-        }
-        const row = this.stmts.respawnTask.get({ id, next_run: nextRun.getTime(), retries: type!.numRetries, key }) as Row;
-        return taskFromRow(row);
+        const refusal = this.actions.respawnRefusal(task);
+        if (refusal) throw respawnError(task, refusal);
+        return this.actions.respawn(task, nextRun);
       }),
     );
     this.wake({ kind: 'tasks-written', count: out.length });
+    return out;
+  }
+
+  async findTasks(search: TaskSearch): Promise<TaskSearchRows<Task>> {
+    return (this.taskSearch ??= new SqliteTaskSearch(this.db)).find(search);
+  }
+  private taskSearch: SqliteTaskSearch | null = null;
+
+  async bulkTasks(req: BulkTaskRequest): Promise<BulkTaskOutcome> {
+    const { stopping, cancelsHeld, ...out } = await this.write(() => this.actions.batch(req));
+    if (req.action === 'disable') this.wake({ kind: 'tasks-disabled', stopping });
+    if (req.action === 'respawn' || req.action === 'redrive') this.wake({ kind: 'tasks-written', count: out.changed.length });
+    if (req.action === 'cancel' && (stopping > 0 || cancelsHeld)) this.wake({ kind: 'cancel-requested' });
+    if (out.ended.length > 0) this.wake({ kind: 'runs-ended', results: out.ended, leftQueue: true });
     return out;
   }
 

@@ -1,7 +1,9 @@
 import { useState } from 'preact/hooks';
 import type { Task } from '../../core/model.js';
-import type { OrreryClient } from '../../http/client.js';
+import type { BulkSelectionInput } from '../../core/bulk.js';
+import type { OrreryClient, TaskQueryFilter } from '../../http/client.js';
 import { api } from '../api.js';
+import { BulkButton } from '../bulk-actions.js';
 import { Empty, ErrorNote, Loading, Status } from '../components.js';
 import { args, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
@@ -10,48 +12,62 @@ import { navigate } from '../router.js';
 const STATUSES = ['next_run_not_scheduled', 'next_run_scheduled', 'completed', 'disabled'];
 const PRIORITIES = ['high', 'normal', 'low', 'none'];
 const PAGE = 100;
-/** How many tasks an argument-text search reads at most per page shown (the API filters by type, status, priority). */
-const SCAN_LIMIT = 5000;
+/** Pages the list reads by itself while a search with argument text finds fewer than PAGE tasks (each examines up to 10,000 tasks). */
+const AUTO_PAGES = 10;
+/** The URL's query keys, in the form's order. */
+const KEYS = ['type', 'status', 'priority', 'q', 'match', 'key', 'from', 'before'] as const;
 
 interface Found {
   items: Task[];
   nextCursor: string | null;
-  scanned: number;
+  /** The last page stopped at the server's scan bound: more may match after nextCursor. */
+  partial: boolean;
 }
 
-/** One page of tasks; with argument text, reads API pages until PAGE matches or SCAN_LIMIT tasks read. */
-async function search(c: OrreryClient, q: URLSearchParams, cursor: string | null): Promise<Found> {
-  const text = (q.get('q') ?? '').trim().toLowerCase();
-  const filter = {
+/** The search filters of the page's URL (`q` is the argument text, `key` the concurrency key). */
+export function filterOf(q: URLSearchParams): TaskQueryFilter {
+  const date = (k: string) => (q.get(k) ? new Date(q.get(k)!) : undefined);
+  const f: TaskQueryFilter = {
     ...(q.get('type') ? { type: q.get('type')! } : {}),
-    ...(q.get('status') ? { status: q.get('status') as Task['status'] } : {}),
-    ...(q.get('priority') ? { priority: q.get('priority') === 'none' ? null : (q.get('priority') as Task['priority']) } : {}),
+    ...(q.get('status') ? { status: q.get('status')! } : {}),
+    ...(q.get('priority') ? { priority: q.get('priority') as 'none' } : {}),
+    ...(q.get('q') ? { args: q.get('q')!, ...(q.get('match') === 'prefix' ? { argsMatch: 'prefix' as const } : {}) } : {}),
+    ...(q.get('key') ? { concurrencyKey: q.get('key')! } : {}),
   };
-  const items: Task[] = [];
-  let scanned = 0;
-  let next = cursor;
-  do {
-    const page = await c.searchTasks({ ...filter, limit: text ? 1000 : PAGE, ...(next ? { cursor: next } : {}) });
-    scanned += page.items.length;
-    for (const t of page.items) {
-      if (!text || JSON.stringify(t.arguments).toLowerCase().includes(text)) {
-        items.push(t);
-        if (text && items.length >= PAGE) {
-          return { items, nextCursor: String(t.id), scanned };
-        }
-      }
-    }
-    next = page.nextCursor;
-  } while (text && next && scanned < SCAN_LIMIT);
-  return { items, nextCursor: next, scanned };
+  const from = date('from');
+  const before = date('before');
+  if (from && !Number.isNaN(from.getTime())) f.nextRunFrom = from;
+  if (before && !Number.isNaN(before.getTime())) f.nextRunBefore = before;
+  return f;
 }
+
+/** One page of the server-side search; pages that stopped at the scan bound are followed, up to AUTO_PAGES requests. */
+async function search(c: OrreryClient, filter: TaskQueryFilter, cursor: string | null): Promise<Found> {
+  const items: Task[] = [];
+  let next = cursor;
+  for (let i = 0; i < AUTO_PAGES; i++) {
+    const page = await c.searchTasks({ ...filter, limit: PAGE - items.length, ...(next ? { cursor: next } : {}) });
+    items.push(...page.items);
+    next = page.nextCursor;
+    if (!page.partial || items.length >= PAGE || next === null) return { items, nextCursor: next, partial: false };
+  }
+  return { items, nextCursor: next, partial: true };
+}
+
+/** A datetime-local value (the browser's zone) from an ISO instant of the URL. */
+const local = (iso: string | null) => {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+};
 
 export function TaskList({ query }: { query: URLSearchParams }) {
   const now = useTick(10_000);
   const key = query.toString();
+  const filter = filterOf(query);
   const types = useApi((c) => c.listTaskTypes(), []);
   const [more, setMore] = useState<{ key: string; pages: Found[] }>({ key, pages: [] });
-  const first = useApi((c) => search(c, query, null), [key], { live: (e) => e.event !== 'started' && e.event !== 'claimed', pollMs: 15_000 });
+  const first = useApi((c) => search(c, filter, null), [key], { live: (e) => e.event !== 'started' && e.event !== 'claimed', pollMs: 15_000 });
   const extra = more.key === key ? more.pages : [];
   const [loadingMore, setLoadingMore] = useState(false);
   const [moreError, setMoreError] = useState<string | null>(null);
@@ -59,16 +75,24 @@ export function TaskList({ query }: { query: URLSearchParams }) {
   const pages = first.data ? [first.data, ...extra] : [];
   const rows = pages.flatMap((p) => p.items);
   const last = pages[pages.length - 1];
-  const text = query.get('q') ?? '';
+  const filtered = Object.keys(filter).length > 0;
+  const selection = (): BulkSelectionInput => (filtered ? { filter } : { all: true });
+  const what = filtered ? 'matching this filter' : 'of every type and status';
+  const reloadAll = () => {
+    setMore({ key, pages: [] });
+    first.reload();
+  };
 
   const submit = (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.currentTarget as HTMLFormElement);
     const q = new URLSearchParams();
-    for (const k of ['type', 'status', 'priority', 'q']) {
-      const v = String(f.get(k) ?? '').trim();
-      if (v) q.set(k, v);
+    for (const k of KEYS) {
+      let v = String(f.get(k) ?? '').trim();
+      if (v && (k === 'from' || k === 'before')) v = new Date(v).toISOString();
+      if (v && !(k === 'match' && v !== 'prefix')) q.set(k, v);
     }
+    if (!q.get('q')) q.delete('match');
     navigate(`/tasks${q.size ? `?${q}` : ''}`);
   };
   const loadMore = async () => {
@@ -76,7 +100,7 @@ export function TaskList({ query }: { query: URLSearchParams }) {
     setLoadingMore(true);
     setMoreError(null);
     try {
-      const page = await api.call((c) => search(c, query, last.nextCursor));
+      const page = await api.call((c) => search(c, filter, last.nextCursor));
       setMore({ key, pages: [...extra, page] });
     } catch (e) {
       setMoreError(e instanceof Error ? e.message : String(e));
@@ -118,52 +142,79 @@ export function TaskList({ query }: { query: URLSearchParams }) {
           </select>
         </label>
         <label class="grow">
-          Arguments contain
-          <input type="search" name="q" defaultValue={text} placeholder="e.g. example.org" />
+          Arguments
+          <input type="search" name="q" defaultValue={query.get('q') ?? ''} placeholder="e.g. example.org" />
+        </label>
+        <label>
+          Match
+          <select name="match" value={query.get('match') ?? 'substring'}>
+            <option value="substring">contain</option>
+            <option value="prefix">start with</option>
+          </select>
+        </label>
+        <label>
+          Concurrency key
+          <input type="text" name="key" defaultValue={query.get('key') ?? ''} size={12} />
+        </label>
+        <label>
+          Next run from
+          <input type="datetime-local" name="from" defaultValue={local(query.get('from'))} />
+        </label>
+        <label>
+          Next run before
+          <input type="datetime-local" name="before" defaultValue={local(query.get('before'))} />
         </label>
         <button type="submit" class="primary">Search</button>
       </form>
+      <div class="toolbar" role="group" aria-label="Bulk actions on the tasks of this search">
+        <BulkButton action="respawn" label="Respawn" what={what} selection={selection} onDone={reloadAll} />
+        <BulkButton action="disable" label="Disable" what={what} selection={selection} onDone={reloadAll} />
+        <BulkButton action="cancel" label="Cancel runs" what={what} selection={selection} onDone={reloadAll} />
+        <BulkButton action="delete" label="Delete" what={what} selection={selection} onDone={reloadAll} danger />
+      </div>
       <ErrorNote error={first.error} onRetry={first.reload} />
       {!first.data ? (
         !first.error && <Loading what="tasks" />
-      ) : rows.length === 0 ? (
-        <Empty>No task matches{text ? ` (${first.data.scanned} tasks read)` : ''}.</Empty>
+      ) : rows.length === 0 && !last?.partial ? (
+        <Empty>No task matches.</Empty>
       ) : (
         <>
           <p class="muted" role="status">
-            {rows.length} task{rows.length === 1 ? '' : 's'} shown{text ? `, ${pages.reduce((a, p) => a + p.scanned, 0)} read for the argument text` : ''}
-            {last?.nextCursor ? '; more below' : ''}.
+            {rows.length} task{rows.length === 1 ? '' : 's'} shown
+            {last?.partial ? '; no more found so far (the search goes on below)' : last?.nextCursor ? '; more below' : ''}.
           </p>
-          <div class="scroll">
-            <table class="tasks">
-              <thead>
-                <tr>
-                  <th scope="col" class="num">Id</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Arguments</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Priority</th>
-                  <th scope="col">Next run</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((t) => (
-                  <tr key={t.id} data-task={t.id}>
-                    <td class="num"><a href={`/tasks/${t.id}`}>#{t.id}</a></td>
-                    <td>{t.type}</td>
-                    <td class="args"><code>{args(t.arguments)}</code></td>
-                    <td><Status value={t.status} />{t.disabledReason ? <small> ({t.disabledReason.replace(/_/g, ' ')})</small> : null}</td>
-                    <td>{t.priority ?? '—'}</td>
-                    <td title={instant(t.nextRun)}>{t.status === 'completed' || t.status === 'disabled' ? '—' : relative(t.nextRun, now)}</td>
+          {rows.length > 0 && (
+            <div class="scroll">
+              <table class="tasks">
+                <thead>
+                  <tr>
+                    <th scope="col" class="num">Id</th>
+                    <th scope="col">Type</th>
+                    <th scope="col">Arguments</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Priority</th>
+                    <th scope="col">Next run</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {rows.map((t) => (
+                    <tr key={t.id} data-task={t.id}>
+                      <td class="num"><a href={`/tasks/${t.id}`}>#{t.id}</a></td>
+                      <td>{t.type}</td>
+                      <td class="args"><code>{args(t.arguments)}</code></td>
+                      <td><Status value={t.status} />{t.disabledReason ? <small> ({t.disabledReason.replace(/_/g, ' ')})</small> : null}</td>
+                      <td>{t.priority ?? '—'}</td>
+                      <td title={instant(t.nextRun)}>{t.status === 'completed' || t.status === 'disabled' ? '—' : relative(t.nextRun, now)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
           <ErrorNote error={moreError} />
           {last?.nextCursor && (
             <button type="button" onClick={loadMore} disabled={loadingMore}>
-              {loadingMore ? 'Loading…' : 'Load more'}
+              {loadingMore ? 'Loading…' : last.partial ? 'Search further' : 'Load more'}
             </button>
           )}
         </>

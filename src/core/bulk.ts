@@ -1,0 +1,106 @@
+import type { DisabledReason, TaskStatus } from './model.js';
+import type { RunSearchInput } from './run-search.js';
+import type { TaskSearch, TaskSearchInput } from './task-search.js';
+
+/**
+ * Bulk actions on tasks chosen by a filter (docs/operations.md#bulk-actions): each does what the
+ * single-task action does, to every task of the selection, in batches.
+ *
+ * - `respawn` (the dashboard's "retry"): re-enable disabled or completed tasks, or move a waiting
+ *   task's next run, due at `nextRun` (default now), retries refilled (`orrery task respawn`).
+ * - `redrive`: respawn the dead-letter bin: tasks disabled by failure (`dead_letter`,
+ *   `retries_exhausted`, `permfailed`), DAG attempts aside.
+ * - `disable`: disable tasks (reason `manual`); waiting runs are cancelled, a started run is asked to stop
+ *   (`orrery task disable`).
+ * - `cancel`: cancel the current run of tasks that have one (`orrery run cancel`): a waiting run ends
+ *   `failed` (cancelled) at once, a started one is asked to stop; the task skips that run.
+ * - `delete`: delete tasks with their finished runs and logs; tasks with a run waiting or running, and
+ *   DAG attempts, are left alone.
+ */
+export const BULK_ACTIONS = ['respawn', 'redrive', 'disable', 'cancel', 'delete'] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+
+/**
+ * Which tasks a bulk action takes: exactly one of
+ * - `filter`: the tasks a task search finds (its filters, no cursor or limit);
+ * - `ids`: these tasks (at most 10,000);
+ * - `runs`: the tasks of the runs a run search finds (`orrery run list` filters: the Runs page's "retry");
+ * - `all: true`: every task (an empty filter is refused, so that no action takes everything by mistake).
+ * The action's own condition narrows the selection further (core/bulk.ts bulkSelection).
+ */
+export interface BulkSelectionInput {
+  filter?: Omit<TaskSearchInput, 'limit' | 'cursor' | 'ids'>;
+  ids?: readonly number[];
+  runs?: Omit<RunSearchInput, 'limit' | 'cursor'>;
+  all?: boolean;
+}
+
+/** Ids acted on per transaction; the event loop runs between batches. */
+export const BULK_BATCH = 1000;
+
+/** Reasons of the dead-letter bin (the dashboard's page): tasks disabled by failure. */
+export const FAILURE_REASONS: readonly DisabledReason[] = ['dead_letter', 'retries_exhausted', 'permfailed'];
+
+/**
+ * Why a task of the selection was left alone:
+ * - `gone`: deleted since it was selected;
+ * - `active_run`: it has a run waiting or running (respawn, delete), or no longer has one (cancel:
+ *   `no_run`);
+ * - `already_disabled`: disable of a disabled task;
+ * - `equal_active`: respawn while an equal task is active (it would be a duplicate);
+ * - `dag_attempt`: a DAG attempt, which runs only within its DAG run (restart the run instead);
+ * - `newest_row`: delete on SQLite of the newest task or of the task of the newest run, whose id
+ *   SQLite would hand out again (archiving keeps them too).
+ */
+export const BULK_SKIPS = ['gone', 'active_run', 'no_run', 'already_disabled', 'equal_active', 'dag_attempt', 'newest_row'] as const;
+export type BulkSkip = (typeof BULK_SKIPS)[number];
+
+/** What one batch did: the ids changed, and the ids left alone with why. */
+export interface BulkBatchOutcome {
+  changed: number[];
+  skipped: Array<{ id: number; reason: BulkSkip }>;
+}
+
+/** What a bulk action did (or, with dryRun, would act on). */
+export interface BulkResult {
+  action: BulkAction;
+  dryRun: boolean;
+  /** Tasks the selection matched (with the action's own condition, below). */
+  matched: number;
+  /** Tasks the action changed (0 on a dry run). */
+  changed: number;
+  /** Tasks left alone, counted by reason (BulkSkip); tasks that changed between the read and the write. */
+  skipped: Partial<Record<BulkSkip, number>>;
+  /** Transactions written (read batches on a dry run). */
+  batches: number;
+}
+
+/** The statuses an action applies to: a selection is narrowed to them, so the dry run counts what it acts on. */
+const ACTION_STATUSES: Record<BulkAction, readonly TaskStatus[]> = {
+  respawn: ['next_run_not_scheduled', 'completed', 'disabled'],
+  redrive: ['disabled'],
+  disable: ['next_run_not_scheduled', 'next_run_scheduled', 'completed'],
+  cancel: ['next_run_scheduled'],
+  delete: ['next_run_not_scheduled', 'completed', 'disabled'],
+};
+
+/** The selection narrowed to what the action applies to (statuses, the bin's reasons, no DAG attempts where refused). */
+export function bulkSelection(action: BulkAction, s: TaskSearch): TaskSearch {
+  const allowed = ACTION_STATUSES[action];
+  const statuses = (s.statuses ?? [...allowed]).filter((x) => allowed.includes(x));
+  const out: TaskSearch = { ...s, statuses };
+  if (action === 'redrive') out.disabledReasons = (s.disabledReasons ?? [...FAILURE_REASONS]).filter((r) => FAILURE_REASONS.includes(r));
+  if (action === 'respawn' || action === 'redrive' || action === 'delete') {
+    // DAG attempts are refused one by one; leaving them out makes the count exact.
+    out.dagAttempts = false;
+    if (s.dagAttempts === true) out.statuses = [];
+  }
+  return out;
+}
+
+/** Adds a batch's outcome to the running result. */
+export function addBatch(result: BulkResult, batch: BulkBatchOutcome): void {
+  result.changed += batch.changed.length;
+  for (const s of batch.skipped) result.skipped[s.reason] = (result.skipped[s.reason] ?? 0) + 1;
+  result.batches += 1;
+}

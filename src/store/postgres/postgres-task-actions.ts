@@ -1,0 +1,128 @@
+import type pg from 'pg';
+import type { BulkSkip } from '../../core/bulk.js';
+import { dagAttemptRespawnRefusal } from '../../core/dag.js';
+import { OrreryError } from '../../core/errors.js';
+import { CANCELLED_ERROR, type Task, type TaskType } from '../../core/model.js';
+import { taskFromRow, type Row } from '../rows.js';
+import type { BulkTaskOutcome, BulkTaskRequest } from '../store.js';
+import { endRunsInTx } from './postgres-ends.js';
+
+export type BulkBatchAnswer = BulkTaskOutcome & { stopping: number; cancelsHeld: boolean };
+
+/**
+ * One batch of a bulk action inside the caller's transaction, set-based: the tasks are locked in id
+ * order, each is accepted or left alone with a reason exactly as the single-task call decides
+ * (disableTasks, respawnTasks, cancelRun), then the accepted ones are written in a few statements.
+ */
+export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, typeOf: (name: string) => Promise<TaskType>): Promise<BulkBatchAnswer> {
+  const out: BulkBatchAnswer = { changed: [], skipped: [], ended: [], stopping: 0, cancelsHeld: false };
+  if (req.action === 'cancel') return cancelCurrentRuns(c, req, typeOf, out);
+  const rows = (await c.query<Row>('SELECT * FROM tasks WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[...req.ids]])).rows;
+  const found = new Map(rows.map((r) => [Number(r.id), r]));
+  const accepted: number[] = [];
+  const refusal = req.action === 'disable' ? disableRefusal : req.action === 'delete' ? await deleteRefusals(c, rows) : await respawnRefusals(c, rows);
+  for (const id of req.ids) {
+    const row = found.get(id);
+    const reason = row ? refusal(taskFromRow(row)) : 'gone';
+    if (reason) out.skipped.push({ id, reason });
+    else accepted.push(id);
+  }
+  if (accepted.length === 0) return out;
+  if (req.action === 'disable') out.stopping = await disableAll(c, accepted, req.at);
+  else if (req.action === 'delete') await deleteAll(c, accepted);
+  else await respawnAll(c, accepted, req.nextRun);
+  out.changed = accepted;
+  return out;
+}
+
+/** Disables tasks (reason `manual`), as disableTasks: waiting and buffered runs end cancelled, started ones are asked to stop. */
+export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<number> {
+  const withdrawn = await c.query(
+    `UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled', lease_expires_at = NULL
+     WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed') RETURNING worker`,
+    [ids, at],
+  );
+  const asked = await c.query(`UPDATE task_runs SET cancel_requested = true WHERE task = ANY($1::bigint[]) AND status = 'started' AND NOT cancel_requested`, [ids]);
+  await c.query(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ANY($1::bigint[])`, [ids]);
+  return withdrawn.rows.filter((r: Row) => r.worker !== null).length + (asked.rowCount ?? 0);
+}
+
+const disableRefusal = (t: Task): BulkSkip | null => (t.status === 'disabled' ? 'already_disabled' : null);
+
+/** respawnTasks' checks for a batch: DAG attempts, tasks with a run, and tasks an equal active task (or an earlier one of the batch) holds the identity of. */
+async function respawnRefusals(c: pg.PoolClient, rows: Row[]): Promise<(t: Task) => BulkSkip | null> {
+  const keys = rows.map((r) => r.identity_key as string);
+  const holders = new Map(
+    (await c.query<Row>('SELECT id, dedupe_key FROM tasks WHERE dedupe_key = ANY($1::text[])', [keys])).rows.map((r) => [r.dedupe_key as string, Number(r.id)]),
+  );
+  const keyOf = new Map(rows.map((r) => [Number(r.id), r.identity_key as string]));
+  return (t) => {
+    if (dagAttemptRespawnRefusal(t)) return 'dag_attempt';
+    if (t.status === 'next_run_scheduled') return 'active_run';
+    const key = keyOf.get(t.id)!;
+    const holder = holders.get(key);
+    if (holder !== undefined && holder !== t.id) return 'equal_active';
+    holders.set(key, t.id); // respawned first in this batch: an equal task later in it is a duplicate
+    return null;
+  };
+}
+
+async function respawnAll(c: pg.PoolClient, ids: readonly number[], nextRun: Date): Promise<void> {
+  await c.query(
+    `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2,
+       retries_left = (SELECT num_retries FROM task_types WHERE name = tasks.type),
+       consecutive_abandons = 0, next_attempt = 1, dedupe_key = identity_key WHERE id = ANY($1::bigint[])`,
+    [ids, nextRun],
+  );
+}
+
+/** Tasks that may go: not DAG attempts, no run waiting or running. */
+async function deleteRefusals(c: pg.PoolClient, rows: Row[]): Promise<(t: Task) => BulkSkip | null> {
+  const busy = new Set(
+    (await c.query<Row>(`SELECT DISTINCT task FROM task_runs WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed', 'started')`, [rows.map((r) => r.id)])).rows.map(
+      (r) => Number(r.task),
+    ),
+  );
+  return (t) => (dagAttemptRespawnRefusal(t) ? 'dag_attempt' : t.status === 'next_run_scheduled' || busy.has(t.id) ? 'active_run' : null);
+}
+
+async function deleteAll(c: pg.PoolClient, ids: readonly number[]): Promise<void> {
+  await c.query('DELETE FROM run_logs WHERE run IN (SELECT id FROM task_runs WHERE task = ANY($1::bigint[]))', [ids]);
+  await c.query('DELETE FROM task_runs WHERE task = ANY($1::bigint[])', [ids]);
+  await c.query('DELETE FROM tasks WHERE id = ANY($1::bigint[])', [ids]);
+}
+
+/**
+ * Cancels the current run of each task, as cancelRun: runs are locked before their tasks (the order of
+ * every end), a waiting or buffered run ends failed (cancelled) with the cancellation rule, a started
+ * one is flagged cancelRequested.
+ */
+async function cancelCurrentRuns(c: pg.PoolClient, req: BulkTaskRequest, typeOf: (name: string) => Promise<TaskType>, out: BulkBatchAnswer): Promise<BulkBatchAnswer> {
+  const current = (await c.query<Row>(`SELECT id, status, current_run FROM tasks WHERE id = ANY($1::bigint[])`, [[...req.ids]])).rows;
+  const runOf = new Map(current.filter((t) => t.status === 'next_run_scheduled' && t.current_run !== null).map((t) => [Number(t.id), Number(t.current_run)]));
+  const runs = (await c.query<Row>('SELECT id, task, backend_id, status FROM task_runs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[...runOf.values()]])).rows;
+  const runById = new Map(runs.map((r) => [Number(r.id), r]));
+  const exists = new Set(current.map((t) => Number(t.id)));
+  const started: number[] = [];
+  const waiting: Array<{ id: number; backendId: string }> = [];
+  for (const id of req.ids) {
+    const run = runById.get(runOf.get(id) ?? -1);
+    if (!exists.has(id)) out.skipped.push({ id, reason: 'gone' });
+    else if (run?.status === 'started') started.push(Number(run.id)), out.changed.push(id);
+    else if (run?.status === 'scheduled' || run?.status === 'claimed') {
+      if (run.status === 'claimed') out.cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
+      waiting.push({ id, backendId: run.backend_id as string });
+    } else out.skipped.push({ id, reason: 'no_run' });
+  }
+  if (started.length > 0) {
+    await c.query('UPDATE task_runs SET cancel_requested = true WHERE id = ANY($1::bigint[])', [started]);
+    out.stopping = started.length;
+  }
+  if (waiting.length === 0) return out;
+  const ends = await endRunsInTx(c, waiting.map((w) => ({ backendId: w.backendId, req: { status: 'failed', at: req.at, cause: 'cancel', error: CANCELLED_ERROR } })), typeOf);
+  ends.forEach((e, i) => {
+    if (e instanceof OrreryError) out.skipped.push({ id: waiting[i]!.id, reason: 'no_run' });
+    else (out.ended.push(e), out.changed.push(waiting[i]!.id));
+  });
+  return out;
+}

@@ -1,0 +1,135 @@
+import type Database from 'better-sqlite3';
+import type { BulkSkip } from '../../core/bulk.js';
+import { dagAttemptRespawnRefusal } from '../../core/dag.js';
+import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
+import { runFromRow, taskFromRow, type Row } from '../rows.js';
+import type { BulkTaskOutcome, BulkTaskRequest, EndRunRequest, EndRunResult } from '../store.js';
+import type { RespawnRefusal } from '../task-actions.js';
+import type { prepare } from './sqlite-queries.js';
+import type { SqliteTaskWrites } from './sqlite-tasks.js';
+
+
+interface Deps {
+  db: Database.Database;
+  stmts: ReturnType<typeof prepare>;
+  taskWrites: SqliteTaskWrites;
+  typeOf: (name: string) => TaskType;
+  endInTx: (run: TaskRun, req: EndRunRequest) => EndRunResult;
+}
+
+/**
+ * What disable, respawn, cancel and delete do to one task, inside the caller's write transaction:
+ * the single-task calls (`disableTasks`, `respawnTasks`) and the bulk batches (`bulkTasks`) share it.
+ * Every refusal is decided before anything of the task is written, so a batch can skip a task and go on.
+ */
+export class SqliteTaskActions {
+  private readonly s: ReturnType<typeof prepareActions>;
+
+  constructor(private readonly d: Deps) {
+    this.s = prepareActions(d.db);
+  }
+
+  /** The task's row, or null. */
+  row(id: number): Row | null {
+    return (this.d.stmts.taskById.get(id) as Row | undefined) ?? null;
+  }
+
+  /** Disables a task that is not disabled (reason `manual`); returns how many held runs its workers must drop or stop. */
+  disable(id: number, at: Date): { task: Task; stopping: number } {
+    let stopping = 0;
+    // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
+    for (const run of this.d.stmts.scheduledRunsOfTask.all(id) as Row[]) {
+      this.d.stmts.cancelRun.run({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' });
+      if (run.worker !== null) stopping += 1;
+    }
+    stopping += this.d.taskWrites.requestCancelOfTask(id).length;
+    return { task: taskFromRow(this.d.stmts.disableTask.get(id) as Row), stopping };
+  }
+
+  /** Why the task cannot be respawned now, or null. */
+  respawnRefusal(task: Task): RespawnRefusal | null {
+    if (dagAttemptRespawnRefusal(task)) return { reason: 'dag_attempt' };
+    if (task.status === 'next_run_scheduled') return { reason: 'active_run' };
+    const key = (this.d.stmts.identityOf.get(task.id) as { k: string }).k;
+    const holder = this.d.stmts.taskByDedupe.get(key) as Row | undefined;
+    if (holder && Number(holder.id) !== task.id) return { reason: 'equal_active', holder: Number(holder.id) };
+    return null;
+  }
+
+  /** Respawns a task `respawnRefusal` accepted: due at `nextRun`, retries refilled, its identity active again. */
+  respawn(task: Task, nextRun: Date): Task {
+    const key = (this.d.stmts.identityOf.get(task.id) as { k: string }).k;
+    const type = this.d.typeOf(task.type);
+    return taskFromRow(this.d.stmts.respawnTask.get({ id: task.id, next_run: nextRun.getTime(), retries: type.numRetries, key }) as Row);
+  }
+
+  /** One batch of a bulk action, in the caller's write transaction. */
+  batch(req: BulkTaskRequest): BulkTaskOutcome & { stopping: number; cancelsHeld: boolean } {
+    const out: BulkTaskOutcome & { stopping: number; cancelsHeld: boolean } = { changed: [], skipped: [], ended: [], stopping: 0, cancelsHeld: false };
+    const newest = req.action === 'delete' ? (this.s.newest.get() as { task: number | null; run: number | null }) : null;
+    for (const id of req.ids) {
+      const row = this.row(id);
+      const skip = (reason: BulkSkip) => out.skipped.push({ id, reason });
+      if (!row) {
+        skip('gone');
+        continue;
+      }
+      const task = taskFromRow(row);
+      if (req.action === 'disable') {
+        if (task.status === 'disabled') skip('already_disabled');
+        else (out.stopping += this.disable(id, req.at).stopping), out.changed.push(id);
+      } else if (req.action === 'respawn' || req.action === 'redrive') {
+        const refusal = this.respawnRefusal(task);
+        if (refusal) skip(refusal.reason);
+        else (this.respawn(task, req.nextRun), out.changed.push(id));
+      } else if (req.action === 'cancel') {
+        const reason = this.cancel(row, req.at, out);
+        if (reason) skip(reason);
+        else out.changed.push(id);
+      } else {
+        const reason = this.deleteRefusal(task, newest!);
+        if (reason) skip(reason);
+        else (this.s.deleteLogs.run(id), this.s.deleteRuns.run(id), this.s.deleteTask.run(id), out.changed.push(id));
+      }
+    }
+    return out;
+  }
+
+  /** Cancels the task's current run as `cancelRun` does; the reason it has none otherwise. */
+  private cancel(row: Row, at: Date, out: { ended: EndRunResult[]; stopping: number; cancelsHeld: boolean }): BulkSkip | null {
+    if (row.status !== 'next_run_scheduled' || row.current_run === null) return 'no_run';
+    const runRow = this.s.runById.get(row.current_run) as Row | undefined;
+    if (!runRow) return 'no_run';
+    const run = runFromRow(runRow);
+    if (run.status === 'started') {
+      this.d.stmts.requestCancel.run(run.id);
+      out.stopping += 1;
+      return null;
+    }
+    if (run.status !== 'scheduled' && run.status !== 'claimed') return 'no_run';
+    if (run.status === 'claimed') out.cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
+    out.ended.push(this.d.endInTx(run, { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR }));
+    return null;
+  }
+
+  private deleteRefusal(task: Task, newest: { task: number | null; run: number | null }): BulkSkip | null {
+    if (dagAttemptRespawnRefusal(task)) return 'dag_attempt';
+    if (task.status === 'next_run_scheduled' || this.s.unfinishedRun.get(task.id)) return 'active_run';
+    // SQLite hands out max(rowid) + 1: the newest task and the task of the newest run keep their rows.
+    if (task.id === newest.task || (newest.run !== null && this.s.ownsRun.get(task.id, newest.run))) return 'newest_row';
+    return null;
+  }
+}
+
+function prepareActions(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    runById: p('SELECT * FROM task_runs WHERE id = ?'),
+    newest: p('SELECT (SELECT max(id) FROM tasks) AS task, (SELECT max(id) FROM task_runs) AS run'),
+    unfinishedRun: p(`SELECT 1 FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed', 'started') LIMIT 1`),
+    ownsRun: p('SELECT 1 FROM task_runs WHERE task = ? AND id = ?'),
+    deleteLogs: p('DELETE FROM run_logs WHERE run IN (SELECT id FROM task_runs WHERE task = ?)'),
+    deleteRuns: p('DELETE FROM task_runs WHERE task = ?'),
+    deleteTask: p('DELETE FROM tasks WHERE id = ?'),
+  };
+}
