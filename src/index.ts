@@ -1,5 +1,5 @@
 /** Orrery's public API. */
-export { openOrrery, Orrery, type OpenOptions, type TaskWithRuns, type EndRunOptions } from './engine/service.js';
+export { openOrrery, Orrery, type OpenOptions, type TaskWithRuns, type EndRunOptions, type CreateOptions } from './engine/service.js';
 export { Runner, type RunnerOptions } from './engine/runner.js';
 export { Reaper, type ReaperOptions } from './engine/reaper.js';
 export { Worker, type WorkerOptions } from './engine/worker.js';
@@ -41,6 +41,7 @@ export {
 export * from './core/model.js';
 export { parseDuration, formatDuration } from './core/durations.js';
 export { parseInstant } from './core/instants.js';
+export { MAX_LOG_PAGE, type RunLogQuery } from './core/run-logs.js';
 export { endOfRun, adaptInterval, type EndOfRunInput, type TaskUpdate, type EndCause } from './core/end-of-run.js';
 export { nextOccurrence } from './core/schedule.js';
 export type { TaskInput, TaskTypeInput } from './core/validation.js';

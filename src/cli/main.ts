@@ -5,6 +5,7 @@ import { archiveCommands } from './archive-commands.js';
 import { daemonCommands } from './daemon-commands.js';
 import { dagCommands } from './dag-commands.js';
 import { runCommands } from './run-commands.js';
+import { Interrupted } from './run-logs-command.js';
 import { taskCommands } from './task-commands.js';
 import { taskTypeCommands } from './task-type-commands.js';
 import { visitCommands } from './visit-commands.js';
@@ -51,6 +52,7 @@ export async function main(
       if (e.code === 'commander.executeSubCommandAsync') return 1;
       return 2; // commander already printed the message
     }
+    if (e instanceof Interrupted) return e.exitCode;
     if (e instanceof UsageError) {
       io.err(`orrery: ${e.message}\n`);
       return 2;

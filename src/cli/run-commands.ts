@@ -3,6 +3,7 @@ import { RUN_END_STATUSES, RUN_STATUSES, type RunEndStatus } from '../core/model
 import { DEFAULT_RUN_PAGE, MAX_RUN_PAGE } from '../core/run-search.js';
 import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, positiveIntArg, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 import { printRuns } from './task-commands.js';
+import { logLine, runLogsCommand } from './run-logs-command.js';
 
 export function runCommands(io: Io): Command {
   const cmd = new Command('run').description('task runs: inspect, and start or end them from an external execution backend');
@@ -93,10 +94,7 @@ export function runCommands(io: Io): Command {
       if (found.result !== null) io.out(`\nresult: ${JSON.stringify(found.result)}\n`);
       if (Object.keys(found.metadata).length > 0) io.out(`metadata: ${JSON.stringify(found.metadata)}\n`);
       io.out(`\nlog (${found.logs.length} records):\n`);
-      for (const l of found.logs) {
-        const attrs = Object.keys(l.attributes).length ? ` ${JSON.stringify(l.attributes)}` : '';
-        io.out(`${iso(l.at)} ${l.level.toUpperCase().padEnd(5)} ${l.message}${attrs}\n`);
-      }
+      for (const l of found.logs) io.out(logLine(l));
     },
   );
   addDb(
@@ -130,5 +128,6 @@ export function runCommands(io: Io): Command {
       if (page.nextCursor) io.out(`\nmore: orrery run list ... --cursor ${page.nextCursor}\n`);
     },
   );
+  cmd.addCommand(runLogsCommand(io));
   return cmd;
 }

@@ -173,3 +173,8 @@ export interface RunLogRecord {
   message: string;
   attributes: Record<string, unknown>;
 }
+
+/** A log record as stored: `id` increases in the order records reach the store (the cursor of `getRunLogs({ after })`). */
+export interface StoredRunLogRecord extends RunLogRecord {
+  id: number;
+}

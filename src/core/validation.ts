@@ -192,6 +192,11 @@ export interface NewTask {
   concurrencyKey?: string | null;
   /** What creation does when an active task has the same identity (docs/limits.md); absent = 'return'. */
   onConflict?: OnConflict;
+  /**
+   * The W3C trace context it is created under (core/trace-context.ts), set by the service only when a
+   * recording span is active at creation; absent = none (docs/tracing.md).
+   */
+  traceContext?: string | null;
 }
 
 /** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */

@@ -2,15 +2,16 @@ import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
 import { storableText } from '../core/storable.js';
-import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type RunLogRecord } from '../core/model.js';
+import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { outcomeOfError, outcomeOfResult, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
+import { RunLogBuffer } from './run-log-buffer.js';
+import { withContext, type RunTrace } from './tracing.js';
 
-const LOG_FLUSH_AT = 200;
 /** Refusals of an end that mean the run is no longer this worker's to end (a warning, not an error). */
 const VERDICTS = ['lease_lost', 'not_found', 'invalid_transition', 'conflict'] as const;
 
@@ -36,12 +37,14 @@ export class RunExecution {
   deadline: number | null = null;
   private controller: AbortController | null = null;
   private abortReason: Error | null = null;
-  private readonly logs: RunLogRecord[] = [];
+  /** Its spans, when tracing is on (set by the worker before `start()`; docs/tracing.md). */
+  trace: RunTrace | null = null;
+  /** Log records on their way to the store; made on the first record. */
+  private logs: RunLogBuffer | null = null;
   private finished = false;
   private givenUp = false;
   private settledOnce = false;
   private startedMs = 0;
-  private flushing: Promise<void> = Promise.resolve();
   private ignoredTimer: Timer | null = null;
 
   constructor(
@@ -70,7 +73,8 @@ export class RunExecution {
     if (timeoutMs !== null) this.deadline = this.startedMs + timeoutMs;
     let value: unknown;
     try {
-      value = this.handler(this.context());
+      const trace = this.trace;
+      value = trace ? withContext(trace.context, () => this.handler(this.context())) : this.handler(this.context());
     } catch (e) {
       this.settle({ error: e });
       return;
@@ -181,6 +185,7 @@ export class RunExecution {
     this.finished = true;
     this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
     this.abort(e);
+    this.trace?.done(null, { error: e.message });
     this.events.onDone(this, null);
   }
 
@@ -192,14 +197,16 @@ export class RunExecution {
     }
     this.finished = true;
     this.abort(new Error(reason));
-    await this.flush();
+    await this.logs?.flush();
     try {
       const at = this.board.now();
       const r = await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at }), this.claimed.leaseMs);
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
+      this.trace?.done(r, { status: 'lost', error: `abandoned: ${reason}` });
       this.events.onDone(this, r);
     } catch (e) {
       this.log.error({ err: e, backendId: this.backendId }, `run ${this.backendId}: abandon failed: ${(e as Error).message}; its lease expires and the reaper ends it`);
+      this.trace?.done(null, { status: 'lost', error: `abandoned: ${reason}` });
       this.events.onDone(this, null);
     }
   }
@@ -207,9 +214,11 @@ export class RunExecution {
   private async finish(outcome: Outcome, durationMs?: number): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    if (this.logs.length > 0) await this.flush();
+    if (this.logs !== null) await this.logs.flush();
     const { run } = this.claimed;
     let end: EndRunResult | null = null;
+    let endError: unknown;
+    this.trace?.ending(outcome.status);
     try {
       const at = this.board.now();
       // Until the database takes it or refuses it: a run whose lease expired may still be ended by its
@@ -237,7 +246,9 @@ export class RunExecution {
           `run ${this.backendId}: end (${outcome.status}) not recorded: ${(e as Error).message}; not retried, the run is left to the reaper once its lease expires`,
         );
       }
+      endError = e;
     }
+    this.trace?.done(end, { ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(endError !== undefined ? { endError } : {}) });
     this.events.onDone(this, end);
   }
 
@@ -273,17 +284,14 @@ export class RunExecution {
         attrs = { unserialisable: String(attributes) };
       }
     }
-    this.logs.push({ at: this.board.now(), level: lvl, message: storableText(String(message)), attributes: attrs });
-    if (this.logs.length >= LOG_FLUSH_AT) void this.flush();
-  }
-
-  private flush(): Promise<void> {
-    if (this.logs.length === 0) return this.flushing;
-    const batch = this.logs.splice(0, this.logs.length);
-    this.flushing = this.flushing
-      .then(() => this.board.appendRunLogs(this.backendId, batch))
-      .catch((e: unknown) => this.log.error({ err: e }, `run ${this.backendId}: log records lost: ${(e as Error).message}`));
-    return this.flushing;
+    this.logs ??= new RunLogBuffer(
+      this.clock,
+      (batch) => this.board.appendRunLogs(this.backendId, batch),
+      (e, n) => this.log.error({ err: e }, `run ${this.backendId}: ${n} log records lost: ${(e as Error).message}`),
+    );
+    this.logs.add({ at: this.board.now(), level: lvl, message: storableText(String(message)), attributes: attrs });
+    // Logged once the run's end was decided (a handler reacting to its timeout or cancellation): sent at once.
+    if (this.finished) void this.logs.flush();
   }
 }
 

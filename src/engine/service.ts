@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
-import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import { runLogQuery, type RunLogQuery } from '../core/run-logs.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import { validateMetadata, validateTask, validateTaskType, assertJson, type NewTask, type TaskInput, type TaskTypeInput } from '../core/validation.js';
 import { assertStorable, assertText } from '../core/storable.js';
@@ -37,6 +38,8 @@ import type {
   WorkerActivity,
 } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
+import { createAttributes, recordSchedule, tracedCreate, tracingOn } from './tracing.js';
+import type { Context } from '@opentelemetry/api';
 import { VirtualClock } from './virtual-clock.js';
 import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
@@ -67,6 +70,17 @@ export interface OpenOptions {
 
 export interface At {
   at?: Date;
+}
+
+/** Options of task creation. */
+export interface CreateOptions extends At {
+  /** The creation instant (default: the clock's now). */
+  at?: Date;
+  /**
+   * The OpenTelemetry context the creation's `orrery.create` span is a child of (default: the active
+   * context); the HTTP API passes the one of its request's `traceparent` header (docs/tracing.md).
+   */
+  traceContext?: Context;
 }
 
 export interface TaskWithRuns extends Task {
@@ -231,13 +245,13 @@ export class Orrery implements Jobboard {
 
   // --- tasks ------------------------------------------------------------------------------------
   /** Creates a task, or returns the equal active task (idempotent creation). */
-  async createTask(input: TaskInput, opts: At = {}): Promise<Task> {
+  async createTask(input: TaskInput, opts: CreateOptions = {}): Promise<Task> {
     const [c] = await this.createTasksDetailed([input], opts, '');
     return c!.task;
   }
 
   /** Creates many tasks in one transaction; one invalid task rejects the whole batch and writes nothing. */
-  async createTasks(inputs: readonly TaskInput[], opts: At = {}): Promise<Task[]> {
+  async createTasks(inputs: readonly TaskInput[], opts: CreateOptions = {}): Promise<Task[]> {
     return (await this.createTasksDetailed(inputs, opts)).map((c) => c.task);
   }
 
@@ -247,8 +261,13 @@ export class Orrery implements Jobboard {
    * loop running in between, still in one transaction: an invalid task (named `tasks[i].field`) or a
    * conflict rejects the batch and nothing is written.
    */
-  async createTasksDetailed(inputs: readonly TaskInput[], opts: At = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
+  async createTasksDetailed(inputs: readonly TaskInput[], opts: CreateOptions = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
     const { tasks, at } = await this.validateBatch(inputs, opts, prefix);
+    if (!tracingOn()) return this.insertTasks(tasks, at);
+    return tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => this.insertTasks(keepTrace(tasks, kept), at), createdAttributes);
+  }
+
+  private async insertTasks(tasks: NewTask[], at: Date): Promise<CreatedTask[]> {
     if (tasks.length <= CHUNK) return this.store.createTasks(tasks, at);
     const out: CreatedTask[] = [];
     await this.store.importTasks(chunksOf(tasks), at, (created) => {
@@ -261,12 +280,16 @@ export class Orrery implements Jobboard {
    * Creates many tasks like createTasks, answering counts (and with `ids: true` each task's id, in
    * input order) instead of the tasks: what a large batch should ask for.
    */
-  async createTasksSummary(inputs: readonly TaskInput[], opts: At & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+  async createTasksSummary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
     const { tasks, at } = await this.validateBatch(inputs, opts, 'tasks');
     const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
-    if (tasks.length <= CHUNK) tally(summary, await this.store.createTasks(tasks, at));
-    else await this.store.importTasks(chunksOf(tasks), at, (created) => tally(summary, created));
-    return summary;
+    const write = async (): Promise<TaskBatchSummary> => {
+      if (tasks.length <= CHUNK) tally(summary, await this.store.createTasks(tasks, at));
+      else await this.store.importTasks(chunksOf(tasks), at, (created) => tally(summary, created));
+      return summary;
+    };
+    if (!tracingOn()) return write();
+    return tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
   }
 
   /**
@@ -437,10 +460,13 @@ export class Orrery implements Jobboard {
     return this.store.getRun(backendId);
   }
 
-  /** A run's handler log records, in order. */
-  async getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+  /**
+   * A run's handler log records in the order they reached the store, each with its `id`: with `after`,
+   * only the records after that id (what a follower has not read yet); with `limit`, at most that many.
+   */
+  async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
     assertText(backendId, 'backendId');
-    return this.store.getRunLogs(backendId);
+    return this.store.getRunLogs(backendId, runLogQuery(opts));
   }
 
   // --- dashboards ------------------------------------------------------------------------------
@@ -512,12 +538,14 @@ export class Orrery implements Jobboard {
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     const runs: TaskRun[] = [];
+    const tracedSince = tracingOn() ? Date.now() : null;
     for (const type of types) {
       const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
       const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs, holdUnlimited: opts.holdUnlimited === true } : {}) });
       this.emitRuns('scheduled', scheduled); // per type, before a worker can have claimed them
       runs.push(...scheduled);
     }
+    if (tracedSince !== null && runs.length > 0) recordSchedule(tracedSince, runs);
     return runs;
   }
 
@@ -748,4 +776,17 @@ export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
   // On a virtual clock, time waits for every store call in flight (a query to a database server).
   return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
+}
+
+/** Keeps the creation's trace context with each task (nothing without one). */
+function keepTrace(tasks: NewTask[], kept: string | null): NewTask[] {
+  if (kept !== null) for (const t of tasks) t.traceContext = kept;
+  return tasks;
+}
+
+/** `orrery.create`'s outcome attributes: how many were new, and the task's id when there was one. */
+function createdAttributes(out: readonly CreatedTask[]): Record<string, number> {
+  let created = 0;
+  for (const c of out) if (c.created) created += 1;
+  return { 'orrery.task.created': created, ...(out.length === 1 ? { 'orrery.task.id': out[0]!.task.id } : {}) };
 }

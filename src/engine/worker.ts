@@ -12,6 +12,8 @@ import type { Jobboard } from './jobboard.js';
 import { RunExecution } from './run-execution.js';
 import { Sleeper } from './sleeper.js';
 import { WorkerTimers } from './worker-timers.js';
+import { recordClaim, RunTrace, tracingOn } from './tracing.js';
+import type { SpanContext } from '@opentelemetry/api';
 
 export interface WorkerOptions {
   /** One handler per backend name; the worker serves the task types whose backend has one here. */
@@ -85,6 +87,10 @@ export class Worker {
   private loopDone: Promise<void> = Promise.resolve();
   private idle: (() => void) | null = null;
   private unlisten: () => void = () => {};
+  /** Whether an OpenTelemetry SDK was registered at the last claim (docs/tracing.md). */
+  private traced = false;
+  /** The claim span of each traced claimed run, which its run span links to. */
+  private readonly claimSpans = new WeakMap<ClaimedRun, SpanContext>();
   /** Runs ended since the last summary line, by status. */
   private endedSince = new Map<string, number>();
 
@@ -203,7 +209,14 @@ export class Worker {
           // (a handler that crashes the worker is then counted; runs of limited types come only for these).
           const startNow = this.ending.size < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
           const req = { worker: this.id, types, limit, startNow };
+          // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
+          this.traced = tracingOn();
+          const claimedSince = this.traced ? Date.now() : 0;
           const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
+          if (this.traced && outcome.runs.length > 0) {
+            const claimSpan = recordClaim(claimedSince, this.id, outcome.runs);
+            for (const c of outcome.runs) this.claimSpans.set(c, claimSpan);
+          }
           const startFirst: ClaimedRun[] = [];
           for (const c of outcome.runs) {
             if (c.leaseMs < this.minLeaseMs) this.timers.leaseMs(c.leaseMs);
@@ -263,6 +276,7 @@ export class Worker {
     }, this.clock);
     this.active.set(exec.backendId, exec);
     this.handling += 1;
+    if (this.traced) exec.trace = RunTrace.start(c, this.id, this.claimSpans.get(c));
     exec.start();
     if (exec.deadline !== null) this.timers.deadline(exec);
     this.timers.begun(exec);

@@ -1,4 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { contextOfHeaders } from '../engine/tracing.js';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
@@ -209,7 +210,8 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       if (!r.bodyCheckedByService) body = parseContract(r.body, body, '');
       else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
     }
-    const out = await r.handler(orrery, { params, query, body });
+    const trace = contextOfHeaders(c.req.header('traceparent'), c.req.header('tracestate'));
+    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}) });
     if (out.status === 204) return c.body(null, 204);
     if (out.stream) return c.body(readableOf(out.stream), (out.status ?? 200) as 200, { 'content-type': 'application/json' });
     return c.json(out.body ?? null, (out.status ?? 200) as 200);

@@ -18,7 +18,8 @@ import type { RunSearchInput } from '../core/run-search.js';
 import type { BulkAction, BulkResult } from '../core/bulk.js';
 import type { BulkSelectionInput } from '../core/bulk.js';
 import type { WhyAnswer } from '../core/why.js';
-import type { RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
@@ -286,9 +287,13 @@ export class OrreryClient implements Jobboard {
   getRun(backendId: string): Promise<TaskRun> {
     return this.call('GET', `/runs/${encodeURIComponent(backendId)}`);
   }
-  /** `GET /api/runs/{backendId}/logs`: the run's handler log records. */
-  getRunLogs(backendId: string): Promise<RunLogRecord[]> {
-    return this.call('GET', `/runs/${encodeURIComponent(backendId)}/logs`);
+  /** `GET /api/runs/{backendId}/logs`: the run's handler log records, with `after` only those after that record id. */
+  getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
+    const q = new URLSearchParams();
+    if (opts.after !== undefined) q.set('after', String(opts.after));
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    const qs = q.toString() ? `?${q}` : '';
+    return this.call('GET', `/runs/${encodeURIComponent(backendId)}/logs${qs}`);
   }
   /** Cancels a run: a scheduled one ends at once, a started one's worker is asked to stop it. */
   cancelRun(backendId: string): Promise<CancelRunResult> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DAG_RUN_STATUSES, DAG_RUN_TRIGGERS, DAG_TASK_STATUSES, dagInputSchema } from '../core/dag.js';
 import { DAG_POINT_KINDS } from '../core/dag-schedule.js';
-import { LogRecordSchema, RunSchema } from './schemas.js';
+import { RunSchema, StoredLogRecordSchema } from './schemas.js';
 
 /** DAG response shapes (SPEC §3, §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -96,7 +96,7 @@ export const DagAttemptSchema = z.object({
   attempt: int,
   orreryTask: int,
   notBefore: instant,
-  runs: z.array(RunSchema.extend({ logs: z.array(LogRecordSchema) })),
+  runs: z.array(RunSchema.extend({ logs: z.array(StoredLogRecordSchema) })),
 });
 
 export const RegisteredDagSchema = z.object({ id: z.string(), version: z.string(), created: z.boolean(), newVersion: z.boolean() });

@@ -4,6 +4,7 @@ import { taskInputSchema, taskTypeInputSchema } from '../core/validation.js';
 import type { Orrery } from '../engine/service.js';
 import type { CreatedTask } from '../store/store.js';
 import { HttpError } from './errors.js';
+import type { Context } from '@opentelemetry/api';
 import * as S from './schemas.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -40,7 +41,11 @@ export interface Route {
   /** A `{"tasks": [...]}` body of up to 256 MB (else 4 MB), parsed a piece at a time. */
   largeBody?: boolean;
   responses: Record<number, z.ZodType | null>;
-  handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any }) => Promise<RouteResult>;
+  /**
+   * `trace`: the OpenTelemetry context of the request's `traceparent`/`tracestate` headers, when an SDK
+   * is registered and the header is valid (what it creates joins that trace: docs/tracing.md).
+   */
+  handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined }) => Promise<RouteResult>;
 }
 
 /** Parses with a contract, turning zod issues into a ValidationError that names each field. */
@@ -104,8 +109,8 @@ export const routes: Route[] = [
     method: 'post', path: '/tasks', tag: 'tasks', summary: 'Create a task; an equal active task is returned instead (200)',
     body: taskInputSchema, bodyCheckedByService: true,
     responses: { 201: S.TaskSchema, 200: S.TaskSchema, 400: S.ErrorSchema },
-    handler: async (o, { body }) => {
-      const [c] = await o.createTasksDetailed([body], {}, '');
+    handler: async (o, { body, trace }) => {
+      const [c] = await o.createTasksDetailed([body], trace ? { traceContext: trace } : {}, '');
       return { status: c!.created ? 201 : 200, body: c!.task };
     },
   },
@@ -114,13 +119,14 @@ export const routes: Route[] = [
     summary: 'Create many tasks in one transaction; one invalid task rejects the batch. `return`: tasks (default), ids or count',
     body: S.BatchBody, query: S.BatchQuery, largeBody: true,
     responses: { 201: z.union([S.BatchTasksAnswer, S.BatchIdsAnswer, S.BatchCountAnswer]), 400: S.ErrorSchema, 409: S.ErrorSchema },
-    handler: async (o, { body, query }) => {
+    handler: async (o, { body, query, trace }) => {
       const want = (query as { return?: 'tasks' | 'ids' | 'count' }).return ?? 'tasks';
+      const traced = trace ? { traceContext: trace } : {};
       if (want !== 'tasks') {
-        const { ids, ...counts } = await o.createTasksSummary(body.tasks, { ids: want === 'ids' });
+        const { ids, ...counts } = await o.createTasksSummary(body.tasks, { ids: want === 'ids', ...traced });
         return { status: 201, body: want === 'ids' ? { ids, ...counts } : counts };
       }
-      const out = await o.createTasksDetailed(body.tasks);
+      const out = await o.createTasksDetailed(body.tasks, traced);
       const created = out.filter((c) => c.created).length;
       if (out.length <= TASKS_PER_PIECE) return { status: 201, body: { tasks: out.map((c) => c.task), created } };
       return { status: 201, stream: tasksAnswer(out, created) };
@@ -194,10 +200,11 @@ export const routes: Route[] = [
     handler: async (o, { params }) => ({ body: await found(o.getRun(params.backendId as string), `run ${String(params.backendId)}`, 'backendId') }),
   },
   {
-    method: 'get', path: '/runs/:backendId/logs', tag: 'runs', summary: "A run's log records",
-    params: { backendId },
-    responses: { 200: z.array(S.LogRecordSchema), 404: S.ErrorSchema },
-    handler: async (o, { params }) => ({ body: await o.getRunLogs(params.backendId as string) }),
+    method: 'get', path: '/runs/:backendId/logs', tag: 'runs',
+    summary: "A run's log records in the order they reached the store; `after` (the last id read) gives only newer ones: poll it to follow a running run",
+    params: { backendId }, query: S.RunLogsQuery,
+    responses: { 200: z.array(S.StoredLogRecordSchema), 400: S.ErrorSchema, 404: S.ErrorSchema },
+    handler: async (o, { params, query }) => ({ body: await o.getRunLogs(params.backendId as string, query) }),
   },
   {
     method: 'post', path: '/runs/:backendId/start', tag: 'runs', summary: 'Mark a scheduled run started from outside (external backend)',

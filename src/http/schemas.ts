@@ -3,6 +3,7 @@ import { GATES } from '../core/why.js';
 import { ARGS_MATCHES, TASK_SCAN_LIMIT } from '../core/task-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
+import { MAX_LOG_PAGE } from '../core/run-logs.js';
 
 /** Response shapes (SPEC §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -76,12 +77,21 @@ export const RunSchema = z.object({
 
 export const TaskWithRunsSchema = TaskSchema.extend({ runs: z.array(RunSchema) });
 export const LogRecordSchema = z.object({ at: instant, level: z.enum(LOG_LEVELS), message: z.string(), attributes: z.record(z.string(), z.unknown()) });
+/** A record as stored: `id` increases in the order records reached the store (the `after` cursor of live logs). */
+export const StoredLogRecordSchema = LogRecordSchema.extend({ id: z.number().int().describe('increases in the order records reached the store: the `after` cursor') });
 export const ClaimedRunSchema = z.object({
   run: RunSchema,
   arguments: TaskSchema.shape.arguments,
   backendName: z.string(),
   leaseMs: ms,
   timeoutMs: ms.nullable(),
+  trace: z
+    .object({
+      context: z.string().describe('W3C trace context its task was created under: `TRACEPARENT` or `TRACEPARENT TRACESTATE`'),
+      link: z.boolean().describe("true for a recurring task: the run's span starts a trace of its own, linked to it; false: a child of it"),
+    })
+    .optional()
+    .describe('present when its task was created under a recording OpenTelemetry span (docs/tracing.md)'),
 });
 export const CancelRunResultSchema = z.object({
   outcome: z.enum(['ended', 'requested']).describe('ended: the run was waiting and ended at once; requested: its worker was asked to stop it'),
@@ -234,6 +244,10 @@ export const RunQuery = z.strictObject({
   until: z.string().max(64).optional().describe('ISO instant: ... before it'),
   cursor: z.string().max(200).optional().describe('nextCursor of the previous page (same filters)'),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+export const RunLogsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('only records with a greater id (the id of the last record already read)'),
+  limit: z.coerce.number().int().min(1).max(MAX_LOG_PAGE).optional().describe('at most this many records (default: all)'),
 });
 export const RunPage = z.object({ items: z.array(RunSchema), nextCursor: z.string().nullable() });
 export const EndOutcomes = z.object({ outcomes: z.array(z.union([z.object({ ok: EndRunResultSchema }), ErrorSchema])) });

@@ -2,7 +2,7 @@ import type { NewTask } from '../core/validation.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
 import type { Channel, ClaimedRun, EndRunResult, RunSeriesQuery } from './store.js';
-import type { RunEndStatus, DisabledReason, Priority, RunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
+import type { RunEndStatus, DisabledReason, Priority, RunLogRecord, StoredRunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
 import { date, dateOrNull, json, ms, numOrNull, type Row } from './columns.js';
 
 export type { Row } from './columns.js';
@@ -80,6 +80,11 @@ export function logFromRow(r: Row): RunLogRecord {
   return { at: date(r.at), level: r.level as LogLevel, message: r.message as string, attributes: json(r.attributes ?? '{}') };
 }
 
+/** A record of run_logs with its id (the cursor of live logs); archives keep the shape of logFromRow. */
+export function storedLogFromRow(r: Row): StoredRunLogRecord {
+  return { id: ms(r.id), ...logFromRow(r) };
+}
+
 /** A task as just inserted, built from its validated input without reading it back. */
 export function taskFromNew(t: NewTask, id: number, at: Date): Task {
   return {
@@ -105,14 +110,21 @@ export function taskFromNew(t: NewTask, id: number, at: Date): Task {
 
 /**
  * A claimed run from a run row joined with its task's arguments and its type's execution fields,
- * aliased `t_arguments`, `y_backend_name`, `y_lease_ms`, `y_timeout_ms`.
+ * aliased `t_arguments`, `y_backend_name`, `y_lease_ms`, `y_timeout_ms`; with `t_trace_context` (and
+ * `t_policy` or `t_trace_policy`), its task's trace context.
  */
 export function claimedFromRow(r: Row): ClaimedRun {
   const run = runFromRow(r);
   const args = json<Task['arguments']>(r.t_arguments);
   const claimed: ClaimedRun = { run, arguments: args, backendName: r.y_backend_name as string, leaseMs: ms(r.y_lease_ms), timeoutMs: numOrNull(r.y_timeout_ms) };
   if (r.t_policy !== undefined) claimed.task = claimedTask(r, run, args);
+  if (r.t_trace_context != null) claimed.trace = traceOf(r.t_trace_context as string, (r.t_policy ?? r.t_trace_policy) as TaskPolicy);
   return claimed;
+}
+
+/** A claimed run's trace (ClaimedRun.trace): the runs of a recurring task start traces of their own, linked. */
+export function traceOf(context: string, policy: TaskPolicy): NonNullable<ClaimedRun['trace']> {
+  return { context, link: policy === 'recurring' };
 }
 
 /** The task columns a claim returns with the prefix `t_` (CLAIM_TASK_COLUMNS on PostgreSQL, claimContext on SQLite). */

@@ -1,6 +1,7 @@
 import type { OrreryError } from '../core/errors.js';
 import type { TypeLoadFacts } from '../core/why.js';
 import type { RunSearch } from '../core/run-search.js';
+import type { RunLogQuery } from '../core/run-logs.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
 import type { TaskSearch, TaskSearchRows } from '../core/task-search.js';
 import type { BulkAction, BulkBatchOutcome } from '../core/bulk.js';
@@ -12,6 +13,7 @@ import type {
   Priority,
   RunEndStatus,
   RunLogRecord,
+  StoredRunLogRecord,
   Task,
   TaskPolicy,
   TaskRun,
@@ -29,6 +31,7 @@ import type { ArchiveStore } from './archive-store.js';
  * `cancel` when a started run's cancellation was asked for (its worker checks its runs at once).
  */
 export type { Channel, StoreChange } from '../core/wake-ups.js';
+export type { RunLogQuery } from '../core/run-logs.js';
 import type { Channel, StoreChange } from '../core/wake-ups.js';
 
 export interface TaskFilter {
@@ -104,6 +107,11 @@ export interface ClaimedRun {
    * changed since). Absent when the run was read back rather than claimed.
    */
   task?: Task;
+  /**
+   * The W3C trace context its task was created under, when it has one (docs/tracing.md): its run's
+   * span is a child of it, or, for a recurring task (`link`), the root of a trace of its own linked to it.
+   */
+  trace?: { context: string; link: boolean };
 }
 
 /** One held run in a worker's heartbeat: with `startedAt`, its handler began then (claimed → started). */
@@ -414,7 +422,11 @@ export interface Store {
   /** Runs across tasks, newest first, one keyset page (core/run-search.ts says the order and the index). */
   searchRuns(search: RunSearch): Promise<TaskRun[]>;
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
-  getRunLogs(backendId: string): Promise<RunLogRecord[]>;
+  /**
+   * A run's log records in the order they were appended, with their ids: those after the record id
+   * `after` (default: from the first), at most `limit` (default: all). Read from the index (run, id).
+   */
+  getRunLogs(backendId: string, opts?: RunLogQuery): Promise<StoredRunLogRecord[]>;
 
   /** Wakes the loops a committed change concerns (core/wake-ups.ts decides which). */
   wake(change: StoreChange): void;

@@ -7,6 +7,7 @@ import type { VisitClient } from '../http/visit-client.js';
 type Result<F> = F extends (...a: never[]) => Promise<infer R> ? R : never;
 
 export type TaskWithRuns = Result<OrreryClient['getTask']>;
+export type RunLogRecord = Result<OrreryClient['getRunLogs']>[number];
 export type RunRate = Result<StatsClient['runRates']>['rates'][number];
 export type DagSummary = Result<DagClient['list']>[number];
 export type DagSchedule = DagSummary['schedule'];

@@ -160,7 +160,7 @@ describe('orrery dag-run', () => {
     const only = await json(['dag-run', 'logs', String(okRun), '--task', 'transform', '--attempt', '1', '--json']);
     expect(only).toHaveLength(1);
     expect(only[0]).toMatchObject({ taskId: 'transform', attempt: 1, notBefore: expect.stringMatching(ISO_MS) });
-    expect(only[0].runs[0].logs).toEqual([{ at: expect.stringMatching(ISO_MS), level: 'warn', message: 'few rows', attributes: { rows: 3 } }]);
+    expect(only[0].runs[0].logs).toEqual([{ id: expect.any(Number), at: expect.stringMatching(ISO_MS), level: 'warn', message: 'few rows', attributes: { rows: 3 } }]);
     const all = await json(['dag-run', 'logs', String(okRun), '--json']);
     expect(all.map((a: any) => [a.taskId, a.attempt])).toEqual([
       ['extract', 1],

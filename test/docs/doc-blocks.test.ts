@@ -4,7 +4,7 @@
  * from 'orrery', mapped to src/index.ts; they are type-checked together in one program.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..', '..');
 const INDEX = join(ROOT, 'src', 'index.ts');
 const work = mkdtempSync(join(tmpdir(), 'orrery-doc-blocks-'));
+// Blocks may also import the package's dependencies (docs/tracing.md imports @opentelemetry/*): they
+// resolve from the checkout's node_modules, as an application's would from its own.
+symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Block {

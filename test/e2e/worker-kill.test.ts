@@ -6,7 +6,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
   const setup = useTempOrrery();
   const spawnOrrery = useProcesses();
 
-  it('loses its run after the lease; the task runs again on another worker', async () => {
+  it('loses its run after the lease (its flushed log records stay); the task runs again on another worker', async () => {
     const { orrery, path } = await setup();
     const db = ['--db', `sqlite:${path}`];
     const runner = spawnOrrery(['runner', ...db, '--max-sleep', '200ms']);
@@ -16,8 +16,19 @@ describe('a worker killed with SIGKILL mid-run', () => {
 
     const started = await waitFor(async () => (await orrery.listRuns(task.id)).find((r) => r.status === 'started'), 'the run to start');
     expect(started.worker).toBe('doomed');
+    // Live logs: the handler's record reaches the store while it hangs (within about a second), and
+    // `run logs --follow` prints it; Ctrl-C stops a follower cleanly.
+    const follower = spawnOrrery(['run', 'logs', started.backendId, '--follow', '--json', '--poll', '100ms', ...db]);
+    const interrupted = spawnOrrery(['run', 'logs', started.backendId, '--follow', ...db]);
+    await waitFor(async () => (await orrery.getRunLogs(started.backendId)).length === 1, 'the log record to be flushed mid-run');
+    await waitFor(() => follower.output().includes('"message":"started"') && interrupted.output().includes('INFO  started'), 'the followers to print it');
+    interrupted.child.kill('SIGINT');
+    expect(await interrupted.exited).toBe(130);
+    expect(interrupted.output()).toMatch(/^\S+ INFO  started \{"pid":\d+\}\n$/);
     doomed.child.kill('SIGKILL');
     await doomed.exited;
+    // What was flushed survives the killed worker.
+    expect((await orrery.getRunLogs(started.backendId)).map((l) => l.message)).toEqual(['started']);
 
     // The runner's reaper ends it lost once its 2 s lease expires; the task keeps one retry.
     const lost = await waitFor(async () => {
@@ -26,6 +37,9 @@ describe('a worker killed with SIGKILL mid-run', () => {
     }, 'the run to end lost');
     expect(lost.error).toMatch(/lease expired/);
     expect(lost.ended!.getTime()).toBeGreaterThanOrEqual(started.leaseExpiresAt!.getTime());
+    // The follower exits 0 once the run has ended, having printed every record once.
+    expect(await follower.exited).toBe(0);
+    expect(follower.output().trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['started']);
     const afterLoss = (await orrery.getTask(task.id))!;
     expect(afterLoss).toMatchObject({ retriesLeft: 0, consecutiveAbandons: 1 });
 

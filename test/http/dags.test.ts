@@ -164,7 +164,7 @@ describe('DAG routes', () => {
     expect(r.body).toHaveLength(1);
     expect(r.body[0]).toMatchObject({ attempt: 1 });
     expect(r.body[0].runs).toHaveLength(1);
-    expect(r.body[0].runs[0].logs).toEqual([{ at: expect.stringMatching(ISO_MS), level: 'info', message: 'extracting', attributes: { day: '2026-01-01' } }]);
+    expect(r.body[0].runs[0].logs).toEqual([{ id: expect.any(Number), at: expect.stringMatching(ISO_MS), level: 'info', message: 'extracting', attributes: { day: '2026-01-01' } }]);
     await expectError(call('GET', `/api/dag-runs/${pipelineRun.id}/tasks/nope/attempts`), 404, 'not_found', /nope/);
     await expectError(call('GET', '/api/dag-runs/999999/tasks/extract/attempts'), 404, 'not_found');
     await expectError(call('GET', `/api/dag-runs/x1/tasks/extract/attempts`), 400, 'validation_error');

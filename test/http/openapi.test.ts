@@ -208,6 +208,8 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('POST', '/api/jobboard/logs', { backendId: 'nope', records: [{ at: T0, level: 'info', message: 'x' }] }), 404);
   await expectStatus(call('POST', '/api/jobboard/logs', { backendId: c1, records: [{ at: T0, level: 'shout', message: 'x' }] }), 400);
   await expectStatus(call('GET', `/api/runs/${c1}/logs`), 200);
+  await expectStatus(call('GET', `/api/runs/${c1}/logs?after=1&limit=10`), 200);
+  await expectStatus(call('GET', `/api/runs/${c1}/logs?after=x`), 400);
   await expectStatus(call('GET', '/api/runs/nope/logs'), 404);
   await expectStatus(call('GET', `/api/runs/${'q'.repeat(257)}/logs`), 400);
   await expectStatus(

@@ -619,10 +619,18 @@ describe('runs', () => {
     const logs = await call('GET', `/api/runs/${id}/logs`);
     expect(logs.status).toBe(200);
     expect(logs.body).toEqual([
-      { at: '2030-01-01T00:00:01.000Z', level: 'info', message: 'connecting', attributes: { host: 'smtp' } },
-      { at: '2030-01-01T00:00:02.500Z', level: 'error', message: 'refused', attributes: {} },
-      { at: '2030-01-01T00:00:03.000Z', level: 'debug', message: 'retry', attributes: {} },
+      { id: expect.any(Number), at: '2030-01-01T00:00:01.000Z', level: 'info', message: 'connecting', attributes: { host: 'smtp' } },
+      { id: expect.any(Number), at: '2030-01-01T00:00:02.500Z', level: 'error', message: 'refused', attributes: {} },
+      { id: expect.any(Number), at: '2030-01-01T00:00:03.000Z', level: 'debug', message: 'retry', attributes: {} },
     ]);
+    // Following: only the records after a cursor (the last id read), a page at a time.
+    const [first, second, third] = logs.body as Array<{ id: number; message: string }>;
+    const after = await call('GET', `/api/runs/${id}/logs?after=${first!.id}&limit=1`);
+    expect(after.body).toEqual([expect.objectContaining({ id: second!.id, message: 'refused' })]);
+    expect((await call('GET', `/api/runs/${id}/logs?after=${third!.id}`)).body).toEqual([]);
+    expectError(await call('GET', `/api/runs/${id}/logs?after=-1`), 400, 'validation_error', ['query.after']);
+    expectError(await call('GET', `/api/runs/${id}/logs?limit=0`), 400, 'validation_error', ['query.limit']);
+    expectError(await call('GET', `/api/runs/${id}/logs?since=1`), 400, 'validation_error', ['query.since']);
 
     expectError(await call('POST', '/api/jobboard/logs', { backendId: 'nope', records: [{ at: T0, level: 'info', message: 'x' }] }), 404, 'not_found');
     expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: T0, level: 'loud', message: 'x' }] }), 400, 'validation_error', ['records.0.level']);

@@ -15,6 +15,7 @@ import { taskCases } from './tasks.case.js';
 import { taskTypeAdminCases } from './task-type-admin.case.js';
 import { pauseCases } from './pause.case.js';
 import { whyCases } from './why.case.js';
+import { tracingCases } from './tracing.case.js';
 import { runSearchCases } from './run-search.case.js';
 import { taskSearchCases } from './task-search.case.js';
 import { bulkActionCases } from './bulk-actions.case.js';
@@ -50,5 +51,6 @@ export function describeStore(sut: StoreUnderTest): void {
     archiveCases(sut);
     visitCases(sut);
     visitHistoryCases(sut);
+    tracingCases(sut);
   });
 }

@@ -212,6 +212,17 @@ export function jobboardCases(sut: StoreUnderTest): void {
         ['info', 'one', { k: 'v' }, 6],
         ['error', 'two', {}, 7],
       ]);
+      // Live logs: each record has an id, in append order; `after` reads only what came since, `limit` pages.
+      await orrery.appendRunLogs(run!.backendId, [{ at: plus(T0, 10), level: 'warn', message: 'three', attributes: {} }]);
+      const all = await orrery.getRunLogs(run!.backendId);
+      expect(all.map((l) => l.message)).toEqual(['one', 'two', 'three']);
+      expect(all[0]!.id).toBeLessThan(all[1]!.id);
+      expect(all[1]!.id).toBeLessThan(all[2]!.id);
+      expect((await orrery.getRunLogs(run!.backendId, { after: all[0]!.id })).map((l) => l.message)).toEqual(['two', 'three']);
+      expect((await orrery.getRunLogs(run!.backendId, { after: all[0]!.id, limit: 1 })).map((l) => [l.id, l.message])).toEqual([[all[1]!.id, 'two']]);
+      expect(await orrery.getRunLogs(run!.backendId, { after: all[2]!.id })).toEqual([]);
+      await expect(orrery.getRunLogs(run!.backendId, { after: -1 })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'after' }] });
+      await expect(orrery.getRunLogs(run!.backendId, { limit: 0 })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'limit' }] });
       expect(t.id).toBe(run!.task);
     });
   });

@@ -18,7 +18,7 @@ export const CLAIM_TASK_COLUMNS = (t: string) =>
   `${t}.arguments AS t_arguments, ${t}.policy AS t_policy, ${t}.schedule AS t_schedule, ${t}.next_run AS t_next_run,
    ${t}.current_interval_ms AS t_current_interval_ms, ${t}.retries_left AS t_retries_left, ${t}.consecutive_abandons AS t_consecutive_abandons,
    ${t}.priority AS t_priority, ${t}.next_attempt AS t_next_attempt, ${t}.task_key AS t_task_key, ${t}.concurrency_key AS t_concurrency_key,
-   ${t}.created AS t_created`;
+   ${t}.created AS t_created, ${t}.trace_context AS t_trace_context`;
 const CLAIM_TYPE_COLUMNS = `y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`;
 const CLAIM_UPDATE = `UPDATE task_runs r SET status = CASE WHEN picked.n <= $5 THEN 'started' ELSE 'claimed' END, worker = $1,
        started = CASE WHEN picked.n <= $5 THEN $2::timestamptz END,
@@ -29,7 +29,7 @@ const CLAIM_UPDATE = `UPDATE task_runs r SET status = CASE WHEN picked.n <= $5 T
 const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.next_run, d.id) AS n FROM ${UNPAUSED_TYPES} CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank)
        CROSS JOIN LATERAL (
          SELECT id, type, priority_rank, next_run, next_attempt, concurrency_key, arguments, policy, schedule, current_interval_ms,
-           retries_left, consecutive_abandons, priority, task_key, created FROM tasks
+           retries_left, consecutive_abandons, priority, task_key, created, trace_context FROM tasks
          WHERE type = ty.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank AND next_run <= $2
          ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED) d
        ORDER BY d.priority_rank, d.next_run, d.id LIMIT $4`;

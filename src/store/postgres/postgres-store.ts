@@ -2,7 +2,7 @@ import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import { hasLimits } from '../../core/limits.js';
 import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
-import { CANCELLED_ERROR, type RunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
+import { CANCELLED_ERROR, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { setTaskPauseInTx } from './postgres-pause.js';
 import { NotifyHub } from '../notify-hub.js';
@@ -17,9 +17,9 @@ import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
-import type { TypeLoadRequest } from '../store.js';
+import type { RunLogQuery, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
-import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   BulkTaskOutcome,
   BulkTaskRequest,
@@ -459,7 +459,7 @@ export class PostgresStore implements Store {
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
     const rows = await this.rows(
       this.pool,
-      `SELECT r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+      `SELECT r.*, t.arguments AS t_arguments, t.trace_context AS t_trace_context, t.policy AS t_trace_policy, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
        FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
        WHERE r.status IN ('claimed', 'started') AND r.worker = $1 ORDER BY r.id`,
       [worker],
@@ -639,9 +639,10 @@ export class PostgresStore implements Store {
     );
   }
 
-  async getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+  async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
     const run = await this.requireRun(this.pool, backendId);
-    return (await this.rows(this.pool, 'SELECT * FROM run_logs WHERE run = $1 ORDER BY id', [run.id])).map(logFromRow);
+    const rows = await this.rows(this.pool, 'SELECT * FROM run_logs WHERE run = $1 AND id > $2 ORDER BY id LIMIT $3', [run.id, opts.after ?? 0, opts.limit ?? null]);
+    return rows.map(storedLogFromRow);
   }
 
   wake(change: StoreChange): void {

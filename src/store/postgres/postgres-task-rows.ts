@@ -23,6 +23,7 @@ const SHARED: ReadonlyArray<{ col: string; type: string; value: (t: NewTask) => 
   { col: 'priority_rank', type: 'smallint', value: (t) => t.priorityRank },
   { col: 'task_key', type: 'text', value: (t) => t.key ?? null },
   { col: 'concurrency_key', type: 'text', value: (t) => t.concurrencyKey ?? null },
+  { col: 'trace_context', type: 'text', value: (t) => t.traceContext ?? null },
 ];
 const NEXT_RUN = SHARED.findIndex((c) => c.col === 'next_run');
 /** $1 arguments, $2 dedupe keys, $3 created, then one parameter per SHARED column, then the NOTIFY channel. */

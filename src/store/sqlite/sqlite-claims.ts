@@ -13,7 +13,7 @@ import {
   type KeyedCandidate,
 } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
-import { claimedFromRow, taskFromRow, type Row } from '../rows.js';
+import { claimedFromRow, taskFromRow, traceOf, type Row } from '../rows.js';
 import type { TaskRun } from '../../core/model.js';
 import type { ClaimOutcome, ClaimRequest, ClaimedRun } from '../store.js';
 import { directClaimStale } from '../../core/claim-ahead.js';
@@ -160,7 +160,9 @@ export class SqliteClaims {
         attempt: task.nextAttempt,
         cancelRequested: false,
       };
-      return { run, arguments: task.arguments, backendName: type.backendName, leaseMs: type.leaseMs, timeoutMs: type.timeoutMs, task: { ...task, status: 'next_run_scheduled' } };
+      const claimed: ClaimedRun = { run, arguments: task.arguments, backendName: type.backendName, leaseMs: type.leaseMs, timeoutMs: type.timeoutMs, task: { ...task, status: 'next_run_scheduled' } };
+      if (row.trace_context != null) claimed.trace = traceOf(row.trace_context as string, task.policy);
+      return claimed;
     });
     // The runner leaves types that workers claim directly to them (core/claim-ahead.ts runnerCutoff).
     for (const t of new Set(created.map((c) => c.run.type))) {
@@ -196,7 +198,7 @@ function prepareClaims(db: Database.Database) {
     claimContext: p(`SELECT t.arguments AS t_arguments, t.policy AS t_policy, t.schedule AS t_schedule, t.next_run AS t_next_run,
       t.current_interval_ms AS t_current_interval_ms, t.retries_left AS t_retries_left, t.consecutive_abandons AS t_consecutive_abandons,
       t.priority AS t_priority, t.next_attempt AS t_next_attempt, t.task_key AS t_task_key, t.concurrency_key AS t_concurrency_key,
-      t.created AS t_created, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+      t.created AS t_created, t.trace_context AS t_trace_context, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
     pausedTypes: p('SELECT name FROM task_types WHERE paused_at IS NOT NULL'),
     runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status IN ('claimed', 'started')`),

@@ -105,12 +105,12 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started')`),
     queueStats: p(QUEUE_STATS_SQL),
     runByBackendId: p('SELECT * FROM task_runs WHERE backend_id = ?'),
-    heldBy: p(`SELECT r.*, t.arguments AS t_arguments, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+    heldBy: p(`SELECT r.*, t.arguments AS t_arguments, t.trace_context AS t_trace_context, t.policy AS t_trace_policy, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
       WHERE r.status IN ('claimed', 'started') AND r.worker = ? ORDER BY r.id`),
     runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
     insertLog: p('INSERT INTO run_logs (run, at, level, message, attributes) VALUES (?, ?, ?, ?, ?)'),
-    logsOfRun: p('SELECT * FROM run_logs WHERE run = ? ORDER BY id'),
+    logsOfRun: p('SELECT * FROM run_logs WHERE run = ? AND id > ? ORDER BY id LIMIT ?'),
     directClaimOf: p('SELECT last_direct_claim AS t FROM task_types WHERE name = ?'),
   };
 }

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import { DAG_BACKEND } from '../../core/dag.js';
 import { CANCELLED_ERROR } from '../../core/model.js';
-import type { RunLogRecord, Task, TaskRun, TaskType, TypePause } from '../../core/model.js';
+import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType, TypePause } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
@@ -16,10 +16,10 @@ import { SqliteRunSearch } from './sqlite-run-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
-import type { TypeLoadRequest } from '../store.js';
+import type { RunLogQuery, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { WakeFiles } from '../wake-files.js';
-import { claimedFromRow, logFromRow, runFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   CancelRunResult,
   Channel,
@@ -572,9 +572,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  async getRunLogs(backendId: string): Promise<RunLogRecord[]> {
+  async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
     const run = this.requireRun(backendId);
-    return (this.stmts.logsOfRun.all(run.id) as Row[]).map(logFromRow);
+    return (this.stmts.logsOfRun.all(run.id, opts.after ?? 0, opts.limit ?? -1) as Row[]).map(storedLogFromRow);
   }
 
   wake(change: StoreChange): void {

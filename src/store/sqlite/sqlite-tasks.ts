@@ -27,7 +27,7 @@ export class SqliteTaskWrites {
       const t = tasks[i]!;
       const info = insert.run(
         t.type, JSON.stringify(t.arguments), t.policy, scheduleJson(t.schedule), t.nextRun.getTime(), t.currentIntervalMs, t.retriesLeft,
-        t.priority, t.priorityRank, t.dedupeKey, t.dedupeKey, t.key ?? null, t.concurrencyKey ?? null, now,
+        t.priority, t.priorityRank, t.dedupeKey, t.dedupeKey, t.key ?? null, t.concurrencyKey ?? null, now, t.traceContext ?? null,
       );
       out[i] = info.changes === 1 ? { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true } : this.resolveConflict(t, now);
     }
@@ -68,8 +68,8 @@ function prepareTasks(db: Database.Database) {
   return {
     // The index predicate in the conflict target matches tasks_dedupe whether it is whole or partial.
     insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
-      priority, priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created)
-      VALUES (?, ?, ?, ?, ?, ?, 'next_run_not_scheduled', ?, ?, ?, ?, ?, ?, ?, ?)
+      priority, priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created, trace_context)
+      VALUES (?, ?, ?, ?, ?, ?, 'next_run_not_scheduled', ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
