@@ -66,3 +66,9 @@ export { logNotifier, webhookNotifier, combineNotifiers, type DagNotifier, type 
 export type { DagService, DagSummary, DagRunSummary, DagRunDetail, DagTaskView, DagAttemptView, RegisteredDag } from './engine/dag-service.js';
 export { validateDag, DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagInput, type DagTaskInput, type DagSpec, type DagRunStatus, type DagTaskStatus } from './core/dag.js';
 export type { DagRun, DagPoint, StoredDag } from './store/dag-store.js';
+export { ScheduleService, previewOf, type PreviewInput, type BackfillProgress } from './engine/schedule-service.js';
+export type { Preview, PreviewEntry, DstMark } from './core/schedule-preview.js';
+export type { TaskBackfill, BackfillStatus, CaughtUpTask, ScheduleStore } from './store/schedule-store.js';
+export { CATCH_UP_POLICIES, type CatchUp, type CalendarOptions, type CalendarOptionsInput } from './core/schedule-options.js';
+export { DAG_OVERLAP_POLICIES, type DagOverlap } from './core/dag.js';
+export { UNIQUE_BY, type UniqueBy } from './core/flow-control.js';

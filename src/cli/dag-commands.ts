@@ -1,4 +1,5 @@
 import { addDagPauseCommands } from './pause-commands.js';
+import { addDagScheduleCommands } from './schedule-commands.js';
 import { Command } from 'commander';
 import { DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagRunStatus, type DagSchedule } from '../core/dag.js';
 import type { DagAttemptView, DagRunSummary } from '../engine/dag-service.js';
@@ -50,6 +51,7 @@ function dagCommand(io: Io): Command {
         ['catch-up', d.schedule.kind === 'none' ? (d.catchUp ? 'yes' : 'no') : d.catchUp ? 'yes (missed points are run in order)' : 'no (missed points are skipped)'],
         ['max active runs', String(d.maxActiveRuns)],
         ['paused', d.paused ? `since ${iso(d.paused.at)}${d.paused.reason ? ` (${d.paused.reason})` : ''}` : 'no'],
+        ['overlap', d.overlap],
         ['runs', countsText(d.runs, DAG_RUN_STATUSES)],
         ['created', iso(d.created)],
         ['updated', iso(d.updated)],
@@ -105,6 +107,7 @@ function dagCommand(io: Io): Command {
     printDagRuns(io, runs);
   });
   addDagPauseCommands(cmd, io);
+  addDagScheduleCommands(cmd, io);
   return cmd;
 }
 

@@ -10,6 +10,7 @@ import { taskCommands } from './task-commands.js';
 import { taskTypeCommands } from './task-type-commands.js';
 import { visitCommands } from './visit-commands.js';
 import { simulateCommand } from './simulate-command.js';
+import { scheduleCommands } from './schedule-commands.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
@@ -25,6 +26,7 @@ export function buildProgram(io: Io): Command {
   program.addCommand(taskCommands(io));
   program.addCommand(runCommands(io));
   program.addCommand(archiveCommands(io));
+  program.addCommand(scheduleCommands(io));
   for (const c of dagCommands(io)) program.addCommand(c);
   for (const c of daemonCommands()) program.addCommand(c);
   for (const c of visitCommands(io)) program.addCommand(c);

@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { PRIORITIES, TASK_POLICIES, type Priority, type Task, type TaskPolicy, type TaskRun } from '../core/model.js';
 import { ON_CONFLICT_MODES, type OnConflict, type TaskInput } from '../core/validation.js';
+import { CATCH_UP_POLICIES, type CalendarOptionsInput, type CatchUp } from '../core/schedule-options.js';
+import { UNIQUE_BY, type UniqueBy } from '../core/flow-control.js';
 import { parseTaskArguments } from './arguments.js';
 import { whyCommand } from './why-command.js';
 import { addTaskPauseCommands } from './pause-commands.js';
@@ -8,6 +10,7 @@ import { addTaskFilters, taskFilterInput, type TaskFilterOpts } from './task-fil
 import { addBulkCommand } from './task-bulk-command.js';
 import { MAX_TASK_PAGE, type TaskSearchInput } from '../core/task-search.js';
 import type { Orrery } from '../engine/service.js';
+import { addTaskScheduleCommands } from './schedule-commands.js';
 import { addImportCommand } from './task-import-command.js';
 import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
@@ -23,6 +26,16 @@ interface AddOpts extends DbOpts {
   key?: string;
   concurrencyKey?: string;
   onConflict?: OnConflict;
+  catchUp?: CatchUp;
+  catchUpWindow?: string;
+  jitter?: string;
+  startAt?: string;
+  endAt?: string;
+  exclude?: string[];
+  uniqueFor?: string;
+  uniqueBy?: UniqueBy;
+  debounceKey?: string;
+  debounce?: string;
   json?: boolean;
 }
 
@@ -35,7 +48,7 @@ export function taskCommands(io: Io): Command {
       .description('create a task (returns the existing one if an equal task is active)')
       .argument('<type>', 'task type')
       .argument('[arguments...]', 'ARG values become args, KEY=VALUE pairs become kwargs; JSON values are parsed')
-      .addOption(new Option('--policy <policy>', 'recurring or oneshot').choices(TASK_POLICIES).default('recurring'))
+      .addOption(new Option('--policy <policy>', 'recurring or oneshot (default recurring; oneshot with --debounce)').choices(TASK_POLICIES))
       .option('--next-run <instant>', 'first run at or after this ISO 8601 instant (default now)', instantArg)
       .addOption(new Option('--priority <priority>', 'high, normal or low').choices(PRIORITIES))
       .option('--cron <expr>', 'recurring on a cron schedule')
@@ -45,12 +58,24 @@ export function taskCommands(io: Io): Command {
       .option('--key <key>', 'the task\'s identity within its type (default: its whole definition)')
       .option('--concurrency-key <key>', 'runs sharing this key count against the type\'s --max-running-per-key')
       .addOption(new Option('--on-conflict <mode>', 'when an active task has the same identity: return it, replace its arguments and next run, or fail').choices(ON_CONFLICT_MODES))
+      .addOption(new Option('--catch-up <policy>', 'missed occurrences of --cron/--rrule: run none, the latest (default), or all in order').choices(CATCH_UP_POLICIES))
+      .option('--catch-up-window <duration>', 'only catch up occurrences at most this old (e.g. 6h)')
+      .option('--jitter <duration>', 'delay each occurrence by a pseudo-random offset below this (e.g. 5m)')
+      .option('--start-at <instant>', 'no occurrence before this ISO 8601 instant')
+      .option('--end-at <instant>', 'no occurrence after this ISO 8601 instant')
+      .option('--exclude <date>', 'no occurrence on this local date (2026-12-25) or at this instant; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+      .option('--unique-for <duration>', 'return the task created within this window with the same key or arguments, whatever its status')
+      .addOption(new Option('--unique-by <what>', 'what --unique-for compares (default: key when --key is given, else arguments)').choices(UNIQUE_BY))
+      .option('--debounce-key <key>', 'creates with this key within --debounce collapse into one task')
+      .option('--debounce <duration>', 'the debounce period: the task runs this long after the last create, with its arguments')
       .option('--at <instant>', 'as if now were this instant: the creation time, and the default --next-run', instantArg)
       .option('--json', 'print the task as JSON'),
   ).action(async (type: string, tokens: string[], o: AddOpts) => {
     if (o.cron !== undefined && o.rrule !== undefined) throw new UsageError('--cron and --rrule cannot be combined');
     if (o.tz !== undefined && o.cron === undefined) throw new UsageError('--tz only applies to --cron');
-    const input: TaskInput = { type, arguments: parseTaskArguments(tokens), policy: o.policy ?? 'recurring', priority: o.priority ?? null };
+    const input: TaskInput = { type, arguments: parseTaskArguments(tokens), priority: o.priority ?? null };
+    // A debounced task is one-shot unless --policy says otherwise (core refuses recurring).
+    if (o.policy !== undefined || o.debounceKey === undefined) input.policy = o.policy ?? 'recurring';
     if (o.nextRun) input.nextRun = o.nextRun;
     if (o.cron !== undefined) input.schedule = { kind: 'cron', expr: o.cron, tz: o.tz ?? 'UTC' };
     if (o.rrule !== undefined) input.schedule = { kind: 'rrule', rule: o.rrule.replace(/\\n/g, '\n') };
@@ -58,6 +83,15 @@ export function taskCommands(io: Io): Command {
     if (o.key !== undefined) input.key = o.key;
     if (o.concurrencyKey !== undefined) input.concurrencyKey = o.concurrencyKey;
     if (o.onConflict !== undefined) input.onConflict = o.onConflict;
+    const options = calendarOptions(o);
+    if (Object.keys(options).length > 0) {
+      if (input.schedule?.kind !== 'cron' && input.schedule?.kind !== 'rrule') throw new UsageError('--catch-up, --catch-up-window, --jitter, --start-at, --end-at and --exclude apply to --cron or --rrule');
+      input.schedule = { ...input.schedule, ...options };
+    }
+    if (o.uniqueBy !== undefined && o.uniqueFor === undefined) throw new UsageError('--unique-by needs --unique-for');
+    if (o.uniqueFor !== undefined) input.unique = { for: o.uniqueFor, ...(o.uniqueBy !== undefined ? { by: o.uniqueBy } : {}) };
+    if ((o.debounceKey === undefined) !== (o.debounce === undefined)) throw new UsageError('--debounce-key and --debounce go together');
+    if (o.debounceKey !== undefined) input.debounce = { key: o.debounceKey, period: o.debounce! };
     const [created] = await withOrrery(o, (orrery) => orrery.createTasksDetailed([input], o.at ? { at: o.at } : {}, ''));
     if (o.json) return printJson(io, created!.task);
     const t = created!.task;
@@ -109,6 +143,7 @@ export function taskCommands(io: Io): Command {
         ['status', task.status + (task.disabledReason ? ` (${task.disabledReason})` : '')],
         ['paused', task.paused ? `since ${iso(task.paused.at)}${task.paused.reason ? ` (${task.paused.reason})` : ''}` : 'no'],
         ['next run', iso(task.nextRun)],
+        ['serves', iso(task.scheduledFor)],
         ['interval', dur(task.currentIntervalMs)],
         ['priority', task.priority ?? '-'],
         ['retries left', String(task.retriesLeft)],
@@ -174,6 +209,7 @@ export function taskCommands(io: Io): Command {
   addTaskPauseCommands(cmd, io);
   addImportCommand(cmd, io);
   addBulkCommand(cmd, io);
+  addTaskScheduleCommands(cmd, io);
   return cmd;
 }
 
@@ -194,12 +230,31 @@ async function listTasks(orrery: Orrery, filter: TaskSearchInput, after: number 
   return { tasks, after: Number(cursor) };
 }
 
+/** The calendar options given on the command line (core validation names a bad value). */
+function calendarOptions(o: AddOpts): CalendarOptionsInput {
+  return {
+    ...(o.catchUp !== undefined ? { catchUp: o.catchUp } : {}),
+    ...(o.catchUpWindow !== undefined ? { catchUpWindow: o.catchUpWindow } : {}),
+    ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
+    ...(o.startAt !== undefined ? { startAt: o.startAt } : {}),
+    ...(o.endAt !== undefined ? { endAt: o.endAt } : {}),
+    ...(o.exclude !== undefined ? { exclude: o.exclude } : {}),
+  };
+}
+
 function scheduleText(t: Task): string {
   if (t.policy === 'oneshot') return 'once';
   const s = t.schedule;
-  if (s.kind === 'cron') return `cron "${s.expr}" (${s.tz})`;
-  if (s.kind === 'rrule') return `rrule ${s.rule.replace(/\n/g, ' ')}`;
-  return 'adaptive';
+  if (s.kind === 'adaptive') return 'adaptive';
+  const base = s.kind === 'cron' ? `cron "${s.expr}" (${s.tz})` : `rrule ${s.rule.replace(/\n/g, ' ')}`;
+  const options = [
+    `catch-up ${s.catchUp ?? 'latest'}${s.catchUpWindowMs !== undefined ? ` within ${dur(s.catchUpWindowMs)}` : ''}`,
+    ...(s.jitterMs !== undefined ? [`jitter ${dur(s.jitterMs)}`] : []),
+    ...(s.startAt !== undefined ? [`from ${s.startAt}`] : []),
+    ...(s.endAt !== undefined ? [`until ${s.endAt}`] : []),
+    ...(s.exclude !== undefined ? [`except ${s.exclude.join(', ')}`] : []),
+  ];
+  return `${base}; ${options.join('; ')}`;
 }
 
 export function printTasks(io: Io, tasks: Task[]): void {
@@ -223,7 +278,7 @@ export function printTasks(io: Io, tasks: Task[]): void {
 export function printRuns(io: Io, runs: TaskRun[]): void {
   table(
     io,
-    ['BACKEND ID', 'TASK', 'TYPE', 'STATUS', 'ATTEMPT', 'SCHEDULED', 'STARTED', 'ENDED', 'WORKER', 'ERROR'],
+    ['BACKEND ID', 'TASK', 'TYPE', 'STATUS', 'ATTEMPT', 'SCHEDULED', 'SERVES', 'STARTED', 'ENDED', 'WORKER', 'ERROR'],
     runs.map((r) => [
       r.backendId,
       String(r.task),
@@ -231,6 +286,7 @@ export function printRuns(io: Io, runs: TaskRun[]): void {
       r.status,
       String(r.attempt),
       iso(r.scheduled),
+      iso(r.scheduledFor),
       iso(r.started),
       iso(r.ended),
       r.worker ?? '-',

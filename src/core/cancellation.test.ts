@@ -16,7 +16,7 @@ const type: TaskType = {
   maxRunning: null, maxRunningPerKey: null, rateLimit: null,
 };
 const taskPart = (over: Partial<EndOfRunInput['task']> = {}): EndOfRunInput['task'] => ({
-  policy: 'recurring', schedule: { kind: 'adaptive' }, nextRun: NEXT, currentIntervalMs: DAY, retriesLeft: 1, consecutiveAbandons: 2, nextAttempt: 3, ...over,
+  policy: 'recurring', schedule: { kind: 'adaptive' }, nextRun: NEXT, scheduledFor: NEXT, currentIntervalMs: DAY, retriesLeft: 1, consecutiveAbandons: 2, nextAttempt: 3, ...over,
 });
 const cancel = (task: EndOfRunInput['task']) => endOfRun({ task, type, status: 'failed', ended: E, cause: 'cancel' });
 
@@ -24,7 +24,7 @@ describe('endOfRun: a cancelled run is skipped (docs/limits.md)', () => {
   it('recurring adaptive: next run one interval after the end; retries, abandons, attempt and interval untouched', () => {
     expect(cancel(taskPart())).toEqual({
       status: 'next_run_not_scheduled', disabledReason: null, nextRun: new Date(E.getTime() + DAY), currentIntervalMs: DAY,
-      retriesLeft: 1, consecutiveAbandons: 2, nextAttempt: 3,
+      retriesLeft: 1, consecutiveAbandons: 2, nextAttempt: 3, scheduledFor: new Date(E.getTime() + DAY),
     });
   });
 
@@ -44,11 +44,11 @@ describe('endOfRun: a cancelled run is skipped (docs/limits.md)', () => {
 });
 
 const run = (over: Partial<TaskRun> = {}): TaskRun => ({
-  id: 1, task: 1, type: 'load', backendId: 'b1', status: 'started', scheduled: NEXT, started: NEXT, ended: null, metadata: {}, result: null,
+  id: 1, task: 1, type: 'load', backendId: 'b1', status: 'started', scheduled: NEXT, scheduledFor: NEXT, started: NEXT, ended: null, metadata: {}, result: null,
   error: null, worker: 'w1', leaseExpiresAt: E, attempt: 1, cancelRequested: false, ...over,
 });
 const task: Task = {
-  id: 1, type: 'load', arguments: { args: [], kwargs: {} }, policy: 'recurring', schedule: { kind: 'adaptive' }, nextRun: NEXT, currentIntervalMs: DAY,
+  id: 1, type: 'load', arguments: { args: [], kwargs: {} }, policy: 'recurring', schedule: { kind: 'adaptive' }, nextRun: NEXT, scheduledFor: NEXT, currentIntervalMs: DAY,
   status: 'next_run_scheduled', disabledReason: null, retriesLeft: 3, consecutiveAbandons: 0, priority: null, nextAttempt: 1, key: null,
   concurrencyKey: null, created: NEXT,
 };

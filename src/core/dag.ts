@@ -12,8 +12,8 @@ export const DAG_TASK_STATUSES = ['pending', 'scheduled', 'running', 'success', 
 export type DagTaskStatus = (typeof DAG_TASK_STATUSES)[number];
 export const FINAL_DAG_TASK_STATUSES: readonly DagTaskStatus[] = ['success', 'failed', 'upstream_failed', 'skipped'];
 
-/** How a DAG run came to be: on time, caught up after downtime, or triggered by hand. */
-export const DAG_RUN_TRIGGERS = ['schedule', 'catch_up', 'manual'] as const;
+/** How a DAG run came to be: on time, caught up after downtime, triggered by hand, or by a backfill. */
+export const DAG_RUN_TRIGGERS = ['schedule', 'catch_up', 'manual', 'backfill'] as const;
 export type DagRunTrigger = (typeof DAG_RUN_TRIGGERS)[number];
 
 /** The task type DAG tasks run under unless they name another; its backend is the DAG executor. */
@@ -60,6 +60,17 @@ export function dagAttemptPauseRefusal(task: { id: number; arguments: { kwargs: 
     { path: 'id', message: `task ${task.id} is a DAG attempt; pause DAG "${String(m.dag)}"` },
   ]);
 }
+/**
+ * What a DAG's new schedule point does while an earlier run is still going (docs/dags.md#overlap;
+ * planned by core/dag-overlap.ts):
+ * - `allow` (default): it gets a run; up to `maxActiveRuns` run at once, the others wait in order;
+ * - `skip`: it is recorded skipped;
+ * - `bufferOne`: it gets a run that waits for the active one, unless a run already waits (then skipped);
+ * - `cancelOther`: the active runs are cancelled and it gets a run.
+ * With any policy but `allow`, the DAG runs one run at a time.
+ */
+export const DAG_OVERLAP_POLICIES = ['skip', 'bufferOne', 'allow', 'cancelOther'] as const;
+export type DagOverlap = (typeof DAG_OVERLAP_POLICIES)[number];
 
 export type DagSchedule = { kind: 'cron'; expr: string; tz: string } | { kind: 'interval'; everyMs: number } | { kind: 'none' };
 
@@ -82,6 +93,8 @@ export interface DagSpec {
   start: Date | null;
   catchUp: boolean;
   maxActiveRuns: number;
+  /** What a schedule point does while an earlier run is active (core/dag-overlap.ts). */
+  overlap: DagOverlap;
   tasks: DagTaskSpec[];
 }
 
@@ -115,6 +128,7 @@ export const dagInputSchema = z.strictObject({
   start: instantSchema.nullable().default(null),
   catchUp: z.boolean().default(false),
   maxActiveRuns: z.number().int('must be an integer').min(1, 'must be at least 1').max(10_000).default(16),
+  overlap: z.enum(DAG_OVERLAP_POLICIES).default('allow'),
   defaults: z.strictObject(taskOptions).default({}),
   tasks: z.array(dagTaskInputSchema).min(1, 'a DAG needs at least one task').max(100_000),
 });
@@ -148,7 +162,7 @@ export function validateDag(input: unknown, at: Date): DagSpec {
   for (const t of tasks) if (t.timeoutMs !== null && t.timeoutMs <= 0) throw invalid(`tasks.${t.id}.timeout`, 'must be > 0');
   const cycle = findCycle(tasks);
   if (cycle) throw new CycleError(`DAG "${d.id}" has a cycle: ${cycle.join(' -> ')}`, cycle);
-  return { id: d.id, description: d.description, schedule: normaliseDagSchedule(d.schedule, at), start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, tasks };
+  return { id: d.id, description: d.description, schedule: normaliseDagSchedule(d.schedule, at), start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, overlap: d.overlap, tasks };
 }
 
 function normaliseDagSchedule(s: { cron: string; tz: string } | { every: number } | null, at: Date): DagSchedule {

@@ -1,5 +1,8 @@
 import { invalid } from './errors.js';
 
+/** Longest duration Orrery accepts: 100 years, so every instant computed from one stays a valid date. */
+export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+
 const UNIT_MS: Record<string, number> = {
   ms: 1,
   s: 1_000,

@@ -1,6 +1,5 @@
-import { maxDate } from './instants.js';
+import { nextCalendarPoint, type NextPoint } from './catch-up.js';
 import type { DisabledReason, RunEndStatus, Schedule, Task, TaskPolicy, TaskStatus, TaskType } from './model.js';
-import { nextOccurrenceOrNull } from './schedule.js';
 
 /**
  * How a run came to its end: its holder ended it, its holder gave it back, its lease ran out, or it
@@ -9,7 +8,7 @@ import { nextOccurrenceOrNull } from './schedule.js';
 export type EndCause = 'end' | 'abandon' | 'lease-expired' | 'cancel';
 
 export interface EndOfRunInput {
-  task: Pick<Task, 'policy' | 'schedule' | 'nextRun' | 'currentIntervalMs' | 'retriesLeft' | 'consecutiveAbandons' | 'nextAttempt'>;
+  task: Pick<Task, 'policy' | 'schedule' | 'nextRun' | 'currentIntervalMs' | 'retriesLeft' | 'consecutiveAbandons' | 'nextAttempt'> & { id?: number; scheduledFor?: Date };
   type: Pick<TaskType, 'minIntervalMs' | 'maxIntervalMs' | 'backoffFactor' | 'numRetries' | 'retryDelayMs' | 'maxAbandons'>;
   status: RunEndStatus;
   /** The run's `ended` instant (E). */
@@ -17,6 +16,13 @@ export interface EndOfRunInput {
   cause: EndCause;
   /** A handler's `RetryAfter(ms)`: replaces the type's retry delay. */
   retryAfterMs?: number | null;
+  /** The instant the run served (`TaskRun.scheduledFor`); default the task's `nextRun`. */
+  served?: Date;
+  /**
+   * The run was made by a backfill: it served a past occurrence on the side, so the task keeps its
+   * own schedule and counters, and is only free again (`next_run_not_scheduled`).
+   */
+  backfill?: boolean;
 }
 
 export interface TaskUpdate {
@@ -27,11 +33,14 @@ export interface TaskUpdate {
   retriesLeft: number;
   consecutiveAbandons: number;
   nextAttempt: number;
+  /** The instant the task's next run serves (TaskRun.scheduledFor of its next run). */
+  scheduledFor: Date;
 }
 
 /** The end-of-run formula (SPEC §2.1): the task's new state after one of its runs ended. Pure. */
 export function endOfRun(input: EndOfRunInput): TaskUpdate {
   const { task, type, status, ended, cause } = input;
+  const served = input.served ?? task.nextRun;
   const keep: TaskUpdate = {
     status: 'next_run_not_scheduled',
     disabledReason: null,
@@ -40,18 +49,23 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
     retriesLeft: task.retriesLeft,
     consecutiveAbandons: task.consecutiveAbandons,
     nextAttempt: task.nextAttempt,
+    scheduledFor: task.scheduledFor ?? task.nextRun,
   };
+  // A backfill run leaves the task as it found it (docs/guide.md#backfill).
+  if (input.backfill) return keep;
+  const next = () => nextRecurring(task.policy, task.schedule, task.currentIntervalMs, ended, task.nextRun, served, task.id ?? 0);
 
   if (status === 'eventful' || status === 'uneventful') {
     const base = { ...keep, retriesLeft: type.numRetries, consecutiveAbandons: 0, nextAttempt: 1 };
     if (task.policy === 'oneshot') return { ...base, status: 'completed' };
     if (task.schedule.kind === 'adaptive') {
       const interval = adaptInterval(task.currentIntervalMs, type, status === 'eventful');
-      return { ...base, currentIntervalMs: interval, nextRun: new Date(ended.getTime() + interval) };
+      const nextRun = new Date(ended.getTime() + interval);
+      return { ...base, currentIntervalMs: interval, nextRun, scheduledFor: nextRun };
     }
-    const next = nextOccurrenceOrNull(task.schedule, maxDate(ended, task.nextRun));
-    // A finite rule (COUNT / UNTIL) that has no occurrence left completes its task.
-    return next === null ? { ...base, status: 'completed' } : { ...base, nextRun: next };
+    const p = next();
+    // A finite rule (COUNT / UNTIL, endAt) that has no occurrence left completes its task.
+    return p === null ? { ...base, status: 'completed' } : { ...base, ...p };
   }
 
   if (status === 'permfailed') return { ...keep, status: 'disabled', disabledReason: 'permfailed' };
@@ -61,8 +75,8 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
     // A one-shot task has nothing left to do (disabled, `manual`: respawn brings it back); a recurring
     // one waits for its regular next run after the cancelled one.
     if (task.policy === 'oneshot') return { ...keep, status: 'disabled', disabledReason: 'manual' };
-    const next = nextRecurring(task.policy, task.schedule, task.currentIntervalMs, ended, task.nextRun);
-    return next === null ? { ...keep, status: 'completed' } : { ...keep, nextRun: next };
+    const p = next();
+    return p === null ? { ...keep, status: 'completed' } : { ...keep, ...p };
   }
 
   const abandons = status === 'lost' ? task.consecutiveAbandons + 1 : 0;
@@ -70,8 +84,8 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
     return { ...keep, consecutiveAbandons: abandons, status: 'disabled', disabledReason: 'dead_letter' };
   }
   if (cause === 'abandon') {
-    // Given back by its holder: run again at once, no retry consumed.
-    return { ...keep, consecutiveAbandons: abandons, nextRun: ended };
+    // Given back by its holder: run again at once, no retry consumed, for the same instant.
+    return { ...keep, consecutiveAbandons: abandons, nextRun: ended, scheduledFor: served };
   }
   // failed, or lost to an expired lease / cancelled before a claim: the failure rule.
   const failed = { ...keep, consecutiveAbandons: abandons };
@@ -82,12 +96,14 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
       nextRun: new Date(ended.getTime() + delay),
       retriesLeft: task.retriesLeft - 1,
       nextAttempt: task.nextAttempt + 1,
+      // A retry serves the same instant (a cron task's occurrence) as the run that failed.
+      scheduledFor: served,
     };
   }
   if (task.policy === 'oneshot') return { ...failed, status: 'disabled', disabledReason: 'retries_exhausted' };
-  const next = nextRecurring(task.policy, task.schedule, task.currentIntervalMs, ended, task.nextRun);
-  if (next === null) return { ...failed, status: 'completed' };
-  return { ...failed, retriesLeft: type.numRetries, nextAttempt: 1, nextRun: next };
+  const p = next();
+  if (p === null) return { ...failed, status: 'completed' };
+  return { ...failed, retriesLeft: type.numRetries, nextAttempt: 1, ...p };
 }
 
 /** Eventful runs divide the interval by the backoff factor, uneventful ones multiply it; clamped to [min, max]. */
@@ -103,10 +119,12 @@ export function adaptInterval(
   return Math.round(Math.min(hi, Math.max(lo, raw)));
 }
 
-function nextRecurring(policy: TaskPolicy, schedule: Schedule, interval: number | null, ended: Date, previous: Date): Date | null {
-  if (policy === 'recurring' && schedule.kind === 'adaptive') {
-    if (interval === null) throw new Error('adaptive task without an interval');
-    return new Date(ended.getTime() + interval);
+/** The regular next point of a recurring task: after its interval, or its schedule's next occurrence (core/catch-up.ts). */
+function nextRecurring(policy: TaskPolicy, schedule: Schedule, interval: number | null, ended: Date, previous: Date, served: Date, taskId: number): NextPoint | null {
+  if (schedule.kind === 'adaptive') {
+    if (policy !== 'recurring' || interval === null) throw new Error('adaptive task without an interval');
+    const nextRun = new Date(ended.getTime() + interval);
+    return { nextRun, scheduledFor: nextRun };
   }
-  return nextOccurrenceOrNull(schedule, maxDate(ended, previous));
+  return nextCalendarPoint(schedule, taskId, served, ended, previous);
 }

@@ -1,3 +1,5 @@
+import type { CalendarOptions, CalendarOptionsInput } from './schedule-options.js';
+
 /** Domain objects. Their JSON form (Dates serialise as ISO 8601 UTC with ms) is the public JSON shape (SPEC §6.3). */
 
 export const TASK_POLICIES = ['recurring', 'oneshot'] as const;
@@ -63,22 +65,30 @@ export function isFinalRunStatus(s: RunStatus): boolean {
   return RUN_TRANSITIONS[s].length === 0;
 }
 
-/** A task's schedule as stored: `tz` filled in, an rrule anchored (it has a DTSTART). */
+/**
+ * A task's schedule as stored: `tz` filled in, an rrule anchored (it has a DTSTART), the options of a
+ * cron or rrule schedule in their normal form (durations in milliseconds, instants as ISO 8601 text,
+ * options at their default left out).
+ */
 export type Schedule =
   | { kind: 'adaptive' }
-  | { kind: 'cron'; expr: string; tz: string }
-  | { kind: 'rrule'; rule: string };
+  | ({ kind: 'cron'; expr: string; tz: string } & CalendarOptions)
+  | ({ kind: 'rrule'; rule: string } & CalendarOptions);
+
+/** A cron or rrule schedule (the schedules with occurrences). */
+export type CalendarSchedule = Exclude<Schedule, { kind: 'adaptive' }>;
 
 /**
  * A task's schedule as given at creation (`TaskInput.schedule`): adaptive (the default; `null` too),
  * a cron expression in an IANA zone (`tz` defaults to `UTC`), or an RFC 5545 rule (anchored at the
- * creation instant when it has no DTSTART). Validated at creation (a `ValidationError` naming
- * `schedule.expr`, `schedule.tz` or `schedule.rule`).
+ * creation instant when it has no DTSTART), with the options of docs/guide.md#schedules (catch-up,
+ * jitter, bounds, exclusions). Validated at creation (a `ValidationError` naming the field, e.g.
+ * `schedule.expr`, `schedule.tz`, `schedule.rule` or `schedule.jitter`).
  */
 export type ScheduleInput =
   | { kind: 'adaptive' }
-  | { kind: 'cron'; /** five or six fields, e.g. `0 9 * * 1-5` */ expr: string; /** IANA zone; default `UTC` */ tz?: string }
-  | { kind: 'rrule'; /** RFC 5545 text, e.g. `FREQ=DAILY;BYHOUR=9` */ rule: string };
+  | ({ kind: 'cron'; /** five or six fields, e.g. `0 9 * * 1-5` */ expr: string; /** IANA zone; default `UTC` */ tz?: string } & CalendarOptionsInput)
+  | ({ kind: 'rrule'; /** RFC 5545 text, e.g. `FREQ=DAILY;BYHOUR=9` */ rule: string } & CalendarOptionsInput);
 
 export interface TaskType {
   name: string;
@@ -125,6 +135,11 @@ export interface Task {
   policy: TaskPolicy;
   schedule: Schedule;
   nextRun: Date;
+  /**
+   * The instant the task's next run serves: its occurrence for a cron or rrule task (`nextRun` is
+   * later by the schedule's jitter, or by a retry's delay), else its due instant when it was set.
+   */
+  scheduledFor: Date;
   currentIntervalMs: number | null;
   status: TaskStatus;
   disabledReason: DisabledReason | null;
@@ -152,6 +167,11 @@ export interface TaskRun {
   backendId: string;
   status: RunStatus;
   scheduled: Date;
+  /**
+   * The instant this run serves: the occurrence of a cron or rrule task (a backfill's too), else the
+   * instant its task was due. Handlers read it as `run.scheduledFor`.
+   */
+  scheduledFor: Date;
   started: Date | null;
   ended: Date | null;
   metadata: Record<string, unknown>;
@@ -162,6 +182,8 @@ export interface TaskRun {
   attempt: number;
   /** A cancellation was asked for while the run was started; its worker stops it and it ends `failed` (`cancelled`). */
   cancelRequested: boolean;
+  /** Set on a run made by a task backfill: the backfill's id (docs/guide.md#backfill). */
+  backfill?: number;
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

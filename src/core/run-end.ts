@@ -61,7 +61,16 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
   if (currentRunId !== run.id || task.status !== 'next_run_scheduled') {
     return { run: runPatch, task: null, note: `task ${task.id} has moved on (${task.status}); the run was recorded, the task left unchanged` };
   }
-  const update = endOfRun({ task, type, status: req.status, ended: req.at, cause: req.cause, retryAfterMs: req.retryAfterMs ?? null });
+  const update = endOfRun({
+    task,
+    type,
+    status: req.status,
+    ended: req.at,
+    cause: req.cause,
+    retryAfterMs: req.retryAfterMs ?? null,
+    served: run.scheduledFor,
+    ...(run.backfill !== undefined ? { backfill: true } : {}),
+  });
   return { run: runPatch, task: update };
 }
 

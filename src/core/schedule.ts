@@ -2,8 +2,10 @@ import { Cron } from 'croner';
 import { DateTime, IANAZone } from 'luxon';
 import { createRequire } from 'node:module';
 import type { RRule as RRuleClass } from 'rrule';
+import { formatDuration } from './durations.js';
 import { invalid } from './errors.js';
-import type { Schedule } from './model.js';
+import type { CalendarSchedule, Schedule } from './model.js';
+import { CALENDAR_OPTION_FIELDS, normaliseCalendarOptions } from './schedule-options.js';
 
 /** rrule is loaded on first use: most commands never meet an rrule schedule and start faster without it. */
 let rruleModule: typeof import('rrule') | null = null;
@@ -17,13 +19,18 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
   if (input === undefined || input === null) return { kind: 'adaptive' };
   if (typeof input !== 'object' || Array.isArray(input)) throw invalid(field, 'must be an object with a "kind"');
   const s = input as Record<string, unknown>;
-  const allowed: Record<string, string[]> = { adaptive: ['kind'], cron: ['kind', 'expr', 'tz'], rrule: ['kind', 'rule'] };
+  const allowed: Record<string, readonly string[]> = {
+    adaptive: ['kind'],
+    cron: ['kind', 'expr', 'tz', ...CALENDAR_OPTION_FIELDS],
+    rrule: ['kind', 'rule', ...CALENDAR_OPTION_FIELDS],
+  };
   const kind = s.kind;
   if (typeof kind !== 'string' || !(kind in allowed)) throw invalid(`${field}.kind`, 'must be "adaptive", "cron" or "rrule"');
   for (const key of Object.keys(s)) {
     if (!allowed[kind]!.includes(key)) throw invalid(`${field}.${key}`, `unknown field for a ${kind} schedule`);
   }
   if (kind === 'adaptive') return { kind: 'adaptive' };
+  let base: CalendarSchedule;
   if (kind === 'cron') {
     const tz = s.tz === undefined ? 'UTC' : s.tz;
     if (typeof s.expr !== 'string' || s.expr.trim() === '') throw invalid(`${field}.expr`, 'a cron expression is required');
@@ -35,11 +42,44 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
       throw invalid(`${field}.expr`, `invalid cron expression "${expr}": ${(e as Error).message}`);
     }
     if (makeCron(expr, tz).nextRun(at) === null) throw invalid(`${field}.expr`, `cron expression "${expr}" never fires`);
-    return { kind: 'cron', expr, tz };
+    base = { kind: 'cron', expr, tz };
+  } else {
+    if (typeof s.rule !== 'string' || s.rule.trim() === '') throw invalid(`${field}.rule`, 'an RFC 5545 rule is required');
+    base = { kind: 'rrule', rule: anchorRule(s.rule.trim(), at, `${field}.rule`) };
   }
-  if (typeof s.rule !== 'string' || s.rule.trim() === '') throw invalid(`${field}.rule`, 'an RFC 5545 rule is required');
-  const rule = anchorRule(s.rule.trim(), at, `${field}.rule`);
-  return { kind: 'rrule', rule };
+  const schedule: CalendarSchedule = { ...base, ...normaliseCalendarOptions(s, field) };
+  checkOccurs(schedule, at, field);
+  return schedule;
+}
+
+/** A schedule with options must still have an occurrence, and a jitter no longer than its shortest interval. */
+function checkOccurs(schedule: CalendarSchedule, at: Date, field: string): void {
+  const from = schedule.startAt && schedule.startAt > at.toISOString() ? new Date(schedule.startAt) : at;
+  const first = firstOccurrence(schedule, from);
+  if (first === null) {
+    const why = schedule.endAt ? `${field}.endAt` : schedule.exclude ? `${field}.exclude` : field;
+    throw invalid(why, `the schedule has no occurrence from ${from.toISOString()}${schedule.endAt ? ` to ${schedule.endAt}` : ''}`);
+  }
+  if (schedule.jitterMs !== undefined) {
+    const gap = shortestInterval(schedule, first);
+    if (gap !== null && schedule.jitterMs > gap) {
+      throw invalid(`${field}.jitter`, `must not be longer than the schedule's shortest interval (${formatDuration(gap)})`);
+    }
+  }
+}
+
+/** The shortest time between consecutive occurrences among the next `samples` from `from` (null: fewer than two). */
+export function shortestInterval(schedule: CalendarSchedule, from: Date, samples = 500): number | null {
+  let prev = firstOccurrence(schedule, from);
+  let gap: number | null = null;
+  for (let i = 0; prev !== null && i < samples; i++) {
+    const next = nextOccurrenceOrNull(schedule, prev);
+    if (next === null) break;
+    const d = next.getTime() - prev.getTime();
+    if (gap === null || d < gap) gap = d;
+    prev = next;
+  }
+  return gap;
 }
 
 /** First occurrence strictly after `after`, in the schedule's zone. Adaptive schedules have no occurrences. */
@@ -49,15 +89,104 @@ export function nextOccurrence(schedule: Schedule, after: Date): Date {
   return next;
 }
 
+/**
+ * First occurrence strictly after `after` that the schedule's bounds (`startAt`, `endAt`) and
+ * exclusions let happen; null when there is none.
+ */
 export function nextOccurrenceOrNull(schedule: Schedule, after: Date): Date | null {
-  if (schedule.kind === 'cron') return makeCron(schedule.expr, schedule.tz).nextRun(after);
-  if (schedule.kind === 'rrule') return rruleAfter(schedule.rule, after);
-  throw new Error('an adaptive schedule has no occurrences');
+  if (schedule.kind === 'adaptive') throw new Error('an adaptive schedule has no occurrences');
+  let cursor = after;
+  if (schedule.startAt !== undefined) {
+    const start = Date.parse(schedule.startAt);
+    if (cursor.getTime() < start) cursor = new Date(start - 1);
+  }
+  const end = schedule.endAt === undefined ? Infinity : Date.parse(schedule.endAt);
+  for (let i = 0; i < 100_000; i++) {
+    const next = rawNext(schedule, cursor);
+    if (next === null || next.getTime() > end) return null;
+    const skip = exclusionEnd(schedule, next);
+    if (skip === null) return next;
+    cursor = skip;
+  }
+  return null;
+}
+
+/** The latest occurrence at or before `at` that bounds and exclusions let happen; null when there is none. */
+export function previousOccurrenceOrNull(schedule: Schedule, at: Date): Date | null {
+  if (schedule.kind === 'adaptive') throw new Error('an adaptive schedule has no occurrences');
+  let cursor = at;
+  if (schedule.endAt !== undefined) {
+    const end = Date.parse(schedule.endAt);
+    if (cursor.getTime() > end) cursor = new Date(end);
+  }
+  const start = schedule.startAt === undefined ? -Infinity : Date.parse(schedule.startAt);
+  for (let i = 0; i < 100_000; i++) {
+    const prev = rawPrevious(schedule, cursor);
+    if (prev === null || prev.getTime() < start) return null;
+    if (exclusionEnd(schedule, prev) === null) return prev;
+    cursor = exclusionStart(schedule, prev);
+  }
+  return null;
 }
 
 /** First occurrence at or after `at` (the default `nextRun` of a new cron/rrule task). */
 export function firstOccurrence(schedule: Schedule, at: Date): Date | null {
   return nextOccurrenceOrNull(schedule, new Date(at.getTime() - 1));
+}
+
+/** The IANA zone a cron or rrule schedule is evaluated in. */
+export function scheduleZone(schedule: CalendarSchedule): string {
+  return schedule.kind === 'cron' ? schedule.tz : parseRule(schedule.rule).zone;
+}
+
+function rawNext(schedule: CalendarSchedule, after: Date): Date | null {
+  return schedule.kind === 'cron' ? makeCron(schedule.expr, schedule.tz).nextRun(after) : rruleAfter(schedule.rule, after);
+}
+
+/** The latest raw occurrence at or before `at`. */
+function rawPrevious(schedule: CalendarSchedule, at: Date): Date | null {
+  if (schedule.kind === 'rrule') return rruleBefore(schedule.rule, at);
+  return makeCron(schedule.expr, schedule.tz).previousRuns(1, new Date(at.getTime() + 1))[0] ?? null;
+}
+
+/**
+ * Null when `instant` is not excluded; otherwise the instant to continue searching after: the end of
+ * its excluded local day (so a minutely schedule does not step through a whole excluded day), or the
+ * instant itself.
+ */
+function exclusionEnd(schedule: CalendarSchedule, instant: Date): Date | null {
+  const hit = exclusionOf(schedule, instant);
+  if (hit === null) return null;
+  if (hit === 'instant') return instant;
+  return new Date(DateTime.fromJSDate(instant, { zone: scheduleZone(schedule) }).endOf('day').toMillis());
+}
+
+/** Where to search backwards from past an excluded occurrence: the start of its local day, or just before it. */
+function exclusionStart(schedule: CalendarSchedule, instant: Date): Date {
+  if (exclusionOf(schedule, instant) === 'day') {
+    return new Date(DateTime.fromJSDate(instant, { zone: scheduleZone(schedule) }).startOf('day').toMillis() - 1);
+  }
+  return new Date(instant.getTime() - 1);
+}
+
+function exclusionOf(schedule: CalendarSchedule, instant: Date): 'day' | 'instant' | null {
+  if (schedule.exclude === undefined || schedule.exclude.length === 0) return null;
+  const set = exclusionSet(schedule.exclude);
+  if (set.has(instant.toISOString())) return 'instant';
+  const day = DateTime.fromJSDate(instant, { zone: scheduleZone(schedule) }).toISODate();
+  return day !== null && set.has(day) ? 'day' : null;
+}
+
+const exclusionSets = new Map<string, Set<string>>();
+function exclusionSet(list: readonly string[]): Set<string> {
+  const key = list.join('|');
+  let set = exclusionSets.get(key);
+  if (!set) {
+    set = new Set(list);
+    if (exclusionSets.size > 1000) exclusionSets.clear();
+    exclusionSets.set(key, set);
+  }
+  return set;
 }
 
 function makeCron(expr: string, tz: string): Cron {
@@ -67,49 +196,103 @@ function makeCron(expr: string, tz: string): Cron {
 interface ParsedRule {
   rule: RRuleClass;
   zone: string;
+  /** EXDATE wall-clock times (floating, as the rule's own coordinates), in ms. */
+  exdates: Set<number>;
 }
 
 const ruleCache = new Map<string, ParsedRule>();
 
-/** Rules are evaluated in "floating" wall-clock time (as if the zone were UTC), then mapped to real instants. */
+/**
+ * Rules are evaluated in "floating" wall-clock time (as if the zone were UTC), then mapped to real
+ * instants. One RRULE with an optional DTSTART and EXDATE lines (wall-clock times in the rule's zone).
+ */
 function parseRule(text: string): ParsedRule {
   const cached = ruleCache.get(text);
   if (cached) return cached;
-  const { rrulestr, RRule } = rrule();
+  const { rrulestr, RRule, RRuleSet } = rrule();
   const parsed = rrulestr(text, { forceset: false });
-  if (!(parsed instanceof RRule)) throw new Error('only a single RRULE (with an optional DTSTART) is supported');
-  const zone = parsed.origOptions.tzid ?? 'UTC';
+  let single: RRuleClass;
+  let exdates: Date[] = [];
+  if (parsed instanceof RRuleSet) {
+    if (parsed.rrules().length !== 1 || parsed.rdates().length > 0 || parsed.exrules().length > 0) {
+      throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
+    }
+    single = parsed.rrules()[0]!;
+    exdates = parsed.exdates();
+  } else if (parsed instanceof RRule) single = parsed;
+  else throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
+  const zone = single.origOptions.tzid ?? 'UTC';
   if (!IANAZone.isValidZone(zone)) throw new Error(`unknown time zone "${zone}"`);
-  const floating = new RRule({ ...parsed.origOptions, tzid: null });
-  const result = { rule: floating, zone };
+  const floating = new RRule({ ...single.origOptions, tzid: null });
+  const result = { rule: floating, zone, exdates: new Set(exdates.map((d) => d.getTime())) };
   if (ruleCache.size > 1000) ruleCache.clear();
   ruleCache.set(text, result);
   return result;
 }
 
+/** The wall-clock time of `instant` in `zone`, written as a UTC date: the rule's own coordinate system. */
+function floatingOf(instant: Date, zone: string): number {
+  const l = DateTime.fromJSDate(instant, { zone });
+  return Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second, l.millisecond);
+}
+
+/** The real instant of a floating wall-clock time in `zone` (a time in a DST gap moves forward; a repeated one is its first). */
+function realOf(floating: Date, zone: string): Date {
+  const real = DateTime.fromObject(
+    {
+      year: floating.getUTCFullYear(),
+      month: floating.getUTCMonth() + 1,
+      day: floating.getUTCDate(),
+      hour: floating.getUTCHours(),
+      minute: floating.getUTCMinutes(),
+      second: floating.getUTCSeconds(),
+      millisecond: floating.getUTCMilliseconds(),
+    },
+    { zone },
+  );
+  // A wall-clock time that happens twice (clocks set back) is taken at its first instant, as cron does.
+  const earlier = real.minus({ minutes: real.minus({ hours: 6 }).offset - real.offset });
+  return earlier < real && earlier.hour === real.hour && earlier.minute === real.minute && earlier.second === real.second ? earlier.toJSDate() : real.toJSDate();
+}
+
+/**
+ * Whether an occurrence happens at a local time other than the one its schedule asked for: a wall-clock
+ * time that does not exist (skipped by a DST change) moves forward, to the end of the gap.
+ */
+export function movedByDst(schedule: CalendarSchedule, instant: Date): boolean {
+  if (schedule.kind === 'cron') return !makeCron(schedule.expr, schedule.tz).match(instant);
+  const { rule, zone } = parseRule(schedule.rule);
+  const local = floatingOf(instant, zone);
+  return rule.before(new Date(local), true)?.getTime() !== local;
+}
+
 function rruleAfter(text: string, after: Date): Date | null {
-  const { rule, zone } = parseRule(text);
-  // Wall-clock time of `after` in the zone, written as a UTC date: the rule's own coordinate system.
-  const local = DateTime.fromJSDate(after, { zone });
-  let cursor = new Date(Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second, local.millisecond));
-  cursor = new Date(cursor.getTime() - 3_600_000 * 3); // fold-safe: start a little before and skip past `after`
-  for (let i = 0; i < 1000; i++) {
+  const { rule, zone, exdates } = parseRule(text);
+  // fold-safe: start a little before and skip past `after`
+  let cursor = new Date(floatingOf(after, zone) - 3_600_000 * 3);
+  for (let i = 0; i < 10_000; i++) {
     const floating = rule.after(cursor, false);
     if (floating === null) return null;
-    const real = DateTime.fromObject(
-      {
-        year: floating.getUTCFullYear(),
-        month: floating.getUTCMonth() + 1,
-        day: floating.getUTCDate(),
-        hour: floating.getUTCHours(),
-        minute: floating.getUTCMinutes(),
-        second: floating.getUTCSeconds(),
-        millisecond: floating.getUTCMilliseconds(),
-      },
-      { zone },
-    ).toJSDate();
-    if (real.getTime() > after.getTime()) return real;
     cursor = floating;
+    if (exdates.has(floating.getTime())) continue;
+    const real = realOf(floating, zone);
+    if (real.getTime() > after.getTime()) return real;
+  }
+  return null;
+}
+
+/** The latest occurrence at or before `at`. */
+function rruleBefore(text: string, at: Date): Date | null {
+  const { rule, zone, exdates } = parseRule(text);
+  // fold-safe: start a little after and skip back past `at`
+  let cursor = new Date(floatingOf(at, zone) + 3_600_000 * 3);
+  for (let i = 0; i < 10_000; i++) {
+    const floating = rule.before(cursor, false);
+    if (floating === null) return null;
+    cursor = floating;
+    if (exdates.has(floating.getTime())) continue;
+    const real = realOf(floating, zone);
+    if (real.getTime() <= at.getTime()) return real;
   }
   return null;
 }

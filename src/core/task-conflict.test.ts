@@ -11,6 +11,7 @@ const task = (over: Partial<Task> = {}): Task => ({
   policy: 'oneshot',
   schedule: { kind: 'adaptive' },
   nextRun: T0,
+  scheduledFor: T0,
   currentIntervalMs: null,
   status: 'next_run_not_scheduled',
   disabledReason: null,

@@ -103,8 +103,14 @@ const BAD_OR_ODD: unknown[] = [
 describe('quickTaskInput, the fast path of task validation', () => {
   it('knows exactly the fields of taskInputSchema', () => {
     const fields = Object.keys(taskInputSchema.shape).sort();
-    expect(fields).toHaveLength(10);
-    for (const f of fields) expect(quickTaskInput({ type: 'crawl', [f]: f === 'type' ? 'crawl' : undefined }), f).toBeDefined();
+    expect(fields).toHaveLength(12);
+    // flow control (unique, debounce) always goes the zod way: its durations need parsing
+    const flow = ['debounce', 'unique'];
+    for (const f of fields) {
+      const quick = quickTaskInput({ type: 'crawl', [f]: f === 'type' ? 'crawl' : flow.includes(f) ? {} : undefined });
+      if (flow.includes(f)) expect(quick, f).toBeUndefined();
+      else expect(quick, f).toBeDefined();
+    }
     expect(quickTaskInput({ type: 'crawl', other: undefined })).toBeUndefined();
   });
 

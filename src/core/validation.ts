@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
-import { parseDuration } from './durations.js';
+import { MAX_DURATION_MS, parseDuration } from './durations.js';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { parseInstant } from './instants.js';
 import {
@@ -16,14 +16,14 @@ import {
 } from './model.js';
 import { firstOccurrence, normaliseSchedule } from './schedule.js';
 import { parseRateLimit } from './limits.js';
+import { UNIQUE_BY, debouncedIdentity, flowControlOf, type Debounce, type UniqueWindow } from './flow-control.js';
 import { INT4_MAX, assertStorable, isStorableText, textProblem } from './storable.js';
 
 export { canonicalJson, dedupeKey, keyIdentity } from './dedupe-key.js';
 
 export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
 
-/** Longest duration Orrery accepts: 100 years, so every instant computed from one stays a valid date. */
-export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+export { MAX_DURATION_MS } from './durations.js';
 
 /** A duration given as integer milliseconds or as text (`90s`, `1d12h`, `P1DT12H`). */
 export const durationSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -166,6 +166,8 @@ export const taskInputSchema = z.strictObject({
   key: taskKey.nullable().default(null),
   concurrencyKey: taskKey.nullable().default(null),
   onConflict: z.enum(ON_CONFLICT_MODES).default('return'),
+  unique: z.strictObject({ for: durationSchema, by: z.enum(UNIQUE_BY).optional() }).optional(),
+  debounce: z.strictObject({ key: taskKey, period: durationSchema }).optional(),
 });
 /**
  * A task to create (`orrery.createTask`, `POST /api/tasks`). `schedule` is checked at run time by
@@ -197,11 +199,19 @@ export interface NewTask {
    * recording span is active at creation; absent = none (docs/tracing.md).
    */
   traceContext?: string | null;
+  /** The occurrence the first run serves (a cron or rrule task's first occurrence, before its jitter); absent: nextRun. */
+  scheduledFor?: Date;
+  /** Unique within a window (docs/limits.md#unique-within-a-window). */
+  unique?: UniqueWindow;
+  /** Debounce (docs/limits.md#debounce). */
+  debounce?: Debounce;
 }
 
 /** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
 export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = ''): NewTask {
-  const t = quickTaskInput(input) ?? parseWith(taskInputSchema, input, path);
+  const parsed = quickTaskInput(input) ?? parseWith(taskInputSchema, input, path);
+  // A debounced task is one-shot unless its policy is given (flowControlOf refuses another).
+  const t = parsed.debounce !== undefined && (input as Record<string, unknown>).policy === undefined ? { ...parsed, policy: 'oneshot' as const } : parsed;
   const type = types.get(t.type);
   if (!type) throw invalid(field(path, 'type'), `unknown task type "${t.type}"`);
   // One walk checks the arguments and writes their canonical JSON; anything unusual goes the general way.
@@ -215,20 +225,37 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
   if (t.policy === 'recurring' && schedule.kind === 'adaptive' && type.defaultIntervalMs === null) {
     throw invalid(field(path, 'policy'), `task type "${type.name}" has no defaultInterval, so it cannot have recurring adaptive tasks`);
   }
+  const flow =
+    t.unique === undefined && t.debounce === undefined
+      ? {}
+      : flowControlOf(
+          t,
+          { type: type.name, key: t.key, policyGiven: (input as Record<string, unknown>).policy !== undefined, policy: t.policy, nextRunGiven: t.nextRun !== undefined, scheduleGiven: t.schedule != null, arguments: t.arguments },
+          argsJson ?? canonicalJson(t.arguments),
+          path,
+        );
   let nextRun = t.nextRun ?? at;
-  if (t.nextRun === undefined && schedule.kind !== 'adaptive') nextRun = firstOccurrence(schedule, at) ?? at;
+  let scheduledFor: Date | undefined;
+  if (t.nextRun === undefined && schedule.kind !== 'adaptive') {
+    nextRun = firstOccurrence(schedule, at) ?? at;
+    scheduledFor = nextRun; // the store adds the jitter once the task has its id (core/catch-up.ts dueAt)
+  }
+  if (flow.debounce) nextRun = new Date(at.getTime() + flow.debounce.periodMs);
   return {
     type: type.name,
     arguments: t.arguments,
     policy: t.policy,
     schedule,
     nextRun,
+    ...(scheduledFor ? { scheduledFor } : {}),
+    ...flow,
     currentIntervalMs: t.policy === 'recurring' && schedule.kind === 'adaptive' ? type.defaultIntervalMs : null,
     retriesLeft: t.retriesLeft ?? type.numRetries,
     priority: t.priority,
     priorityRank: priorityRank(t.priority),
-    dedupeKey:
-      t.key !== null
+    dedupeKey: flow.debounce
+      ? debouncedIdentity(flow.debounce.key, at)
+      : t.key !== null
         ? keyIdentity(type.name, t.key)
         : dedupeKeyOf(
             type.name,
@@ -262,6 +289,8 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
       case 'type': case 'arguments': case 'policy': case 'schedule': case 'nextRun':
       case 'priority': case 'retriesLeft': case 'key': case 'concurrencyKey': case 'onConflict':
         continue;
+      case 'unique': case 'debounce': // flow control: zod parses them (their durations)
+        return undefined;
       default:
         return undefined;
     }

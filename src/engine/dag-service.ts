@@ -2,6 +2,9 @@ import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, validateDag, type DagInput, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
+import { planOverlap, runningLimit, type OverlapPlan } from '../core/dag-overlap.js';
+import { backfillRange, dagPointsBetween } from '../core/backfill.js';
+import { previewCount, previewDag, type Preview } from '../core/schedule-preview.js';
 import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
 import { assertJson, type NewTask } from '../core/validation.js';
 import { validatePauseReason } from '../core/task-type-edit.js';
@@ -281,6 +284,43 @@ export class DagService {
     throw new ConflictError(`DAG run ${runId} kept changing; try again`);
   }
 
+  /** `cancelOther`: cancels an earlier run that is still active (one that ended meanwhile is left alone). */
+  private async cancelIfActive(runId: number): Promise<void> {
+    try {
+      await this.cancel(runId);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+    }
+  }
+
+  /**
+   * Creates a waiting run (trigger `backfill`, with `params`) for every schedule point of the DAG in
+   * [from, to] (both in the past, at most 1,000 points); they start in order, within the DAG's limit
+   * on running runs (docs/dags.md#backfill).
+   */
+  async backfill(id: string, input: { from?: unknown; to?: unknown; params?: unknown }): Promise<DagRun[]> {
+    assertText(id, 'id');
+    const params = input.params ?? {};
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) throw invalid('params', 'must be a JSON object');
+    assertJson(params, 'params');
+    const [d] = await this.store.getDags([id]);
+    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    const points = dagPointsBetween(d.schedule, d.start, backfillRange(input, this.orrery.now()));
+    const runs = await this.store.backfillRuns(id, points, params as Record<string, unknown>, this.orrery.now());
+    this.orrery.store.wake({ kind: 'dags-changed' });
+    return runs;
+  }
+
+  /** The DAG's next schedule points (count, default 5), in UTC and in its zone, DST changes marked. */
+  async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
+    assertText(id, 'id');
+    const count = previewCount(opts.count);
+    const [d] = await this.store.getDags([id]);
+    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    if (d.nextPoint === null) return { dag: d.id, zone: d.schedule.kind === 'cron' ? d.schedule.tz : 'UTC', occurrences: [] };
+    return { dag: d.id, ...previewDag(d.schedule, d.start, d.nextPoint, count) };
+  }
+
   /** Cancels the live run of an attempt's jobboard task, and disables the task if it could still run. */
   private async stopAttempt(orreryTask: number): Promise<void> {
     const runs = await this.orrery.store.listRuns(orreryTask);
@@ -322,6 +362,7 @@ export class DagService {
     const created: DagRun[] = [];
     let more = false;
     let nextAt: Date | null = null;
+    let active: DagRun[] | null = null; // read once, when a DAG with an overlap policy has points due
     for (const d of await this.store.getDags()) {
       if (d.nextPoint === null || d.paused) continue; // a paused DAG's points wait for its resume
       if (d.nextPoint.getTime() > now.getTime()) {
@@ -329,8 +370,16 @@ export class DagService {
         continue;
       }
       const due = duePoints({ schedule: d.schedule, nextPoint: d.nextPoint, now, catchUp: d.catchUp, maxRuns: 100, ...(latenessMs !== undefined ? { latenessMs } : {}) });
-      const runs = await this.store.recordPoints(d.id, d.nextPoint, due.records, due.nextPoint, now);
-      if (runs) created.push(...runs);
+      let plan: OverlapPlan = { records: due.records, cancel: [] };
+      if (d.overlap !== 'allow') {
+        active ??= await this.store.activeDagRuns(10_000);
+        plan = planOverlap(d.overlap, active.filter((r) => r.dag === d.id), due.records);
+      }
+      const runs = await this.store.recordPoints(d.id, d.nextPoint, plan.records, due.nextPoint, now);
+      if (runs) {
+        created.push(...runs);
+        for (const id of plan.cancel) await this.cancelIfActive(id);
+      }
       if (runs === null || (due.nextPoint !== null && due.nextPoint.getTime() <= now.getTime())) more = true;
       else if (due.nextPoint !== null && (nextAt === null || due.nextPoint < nextAt)) nextAt = due.nextPoint;
     }
@@ -341,7 +390,8 @@ export class DagService {
   async progressAll(): Promise<{ outcomes: DagStepOutcome[]; more: boolean }> {
     const active = await this.store.activeDagRuns(10_000);
     const dagsOf = await this.store.getDags([...new Set(active.map((r) => r.dag))]);
-    const limits = new Map(dagsOf.map((d) => [d.id, d.maxActiveRuns]));
+    // With an overlap policy other than `allow`, a DAG runs one run at a time (core/dag-overlap.ts).
+    const limits = new Map(dagsOf.map((d) => [d.id, runningLimit(d.overlap, d.maxActiveRuns)]));
     const paused = new Set(dagsOf.filter((d) => d.paused).map((d) => d.id));
     const running = new Map<string, number>();
     for (const r of active) if (r.status === 'running') running.set(r.dag, (running.get(r.dag) ?? 0) + 1);

@@ -2,6 +2,7 @@ import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
 import type { Timer } from './clock.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
+import type { CaughtUpTask } from '../store/schedule-store.js';
 
 export interface RunnerOptions extends LoopOptions {
   /**
@@ -55,7 +56,23 @@ export class Runner extends PeriodicLoop {
         this.wake();
       });
     };
-    this.unlisten = [this.orrery.store.listen('tasks', onTasks), this.orrery.store.listen('claimed', onClaimed)];
+    // A backfill's next occurrence gets its run once the previous one ended (docs/guide.md#backfill).
+    const onEnded = () => {
+      if (this.orrery.schedules.backfillsRunning) onTasks();
+    };
+    const onCaughtUp = (tasks: CaughtUpTask[]) => {
+      for (const t of tasks) {
+        const what = t.serves === null ? 'no occurrence left: completed' : `serves ${t.serves.toISOString()}, due ${t.nextRun!.toISOString()}`;
+        this.log.info({ task: t.task, type: t.type }, `task ${t.task} missed ${t.missed.toISOString()} (catch-up ${t.catchUp}): ${what}`);
+      }
+    };
+    this.orrery.events.on('caughtUp', onCaughtUp);
+    this.unlisten = [
+      this.orrery.store.listen('tasks', onTasks),
+      this.orrery.store.listen('claimed', onClaimed),
+      this.orrery.store.listen('ended', onEnded),
+      () => this.orrery.events.off('caughtUp', onCaughtUp),
+    ];
   }
 
   protected override onStop(): void {

@@ -47,6 +47,8 @@ import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
 import { CHUNK, chunksOf, importTaskLines, tally, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
+import { ScheduleService } from './schedule-service.js';
+import type { CaughtUpTask } from '../store/schedule-store.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
 export interface RunEvent {
@@ -109,11 +111,13 @@ export class Orrery implements Jobboard {
    * Run events of this process (`run`: { event: 'scheduled' | 'started' | 'ended', run }), for live
    * views and metrics. Other processes' runs are not seen here.
    */
-  readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string] }>();
+  readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string]; caughtUp: [CaughtUpTask[]] }>();
   /** DAG workflows: definitions, runs, triggers and restarts (SPEC §3). */
   readonly dags: DagService = new DagService(this);
   /** Visit scheduling: listers, listed origins, visit stats, grabs, metrics (SPEC §4). */
   readonly visits: VisitService;
+  /** Schedules: previews, task backfills, the catch-up of late cron and rrule tasks (docs/guide.md#schedules). */
+  readonly schedules: ScheduleService = new ScheduleService(this);
 
   constructor(
     readonly store: Store,
@@ -528,16 +532,21 @@ export class Orrery implements Jobboard {
 
   // --- the runner -------------------------------------------------------------------------------
   /**
-   * One runner pass: schedules due tasks of one type, or of every type; returns the runs created.
-   * `refillFraction` (the runner uses 0.1) leaves a bounded queue that still holds runs alone until
-   * that fraction of it is free.
+   * One runner pass: the catch-up of late cron and rrule tasks, the next occurrence of each running
+   * backfill (docs/guide.md#schedules), then due tasks of one type, or of every type; returns the runs
+   * created. `refillFraction` (the runner uses 0.1) leaves a bounded queue that still holds runs alone
+   * until that fraction of it is free.
    */
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean } = {}): Promise<TaskRun[]> {
     const at = this.instant(opts.at);
     assertText(opts.type, 'type');
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
-    const runs: TaskRun[] = [];
+    const caught = await this.schedules.catchUp(at);
+    if (caught.length > 0) this.events.emit('caughtUp', caught);
+    const backfilled = await this.schedules.advance(at);
+    this.emitRuns('scheduled', backfilled);
+    const runs: TaskRun[] = backfilled.filter((r) => opts.type === undefined || r.type === opts.type);
     const tracedSince = tracingOn() ? Date.now() : null;
     for (const type of types) {
       const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
@@ -565,6 +574,8 @@ export class Orrery implements Jobboard {
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
     assertText(opts.worker, 'worker');
     assertStorable(opts.types, 'types');
+    // Late cron and rrule tasks are caught up before a claim takes due tasks (at most once a second).
+    if (opts.due ?? true) await this.schedules.catchUpBeforeClaim(this.instant(opts.at));
     const outcome = await this.store.claimRuns({
       worker: opts.worker,
       types: opts.types,

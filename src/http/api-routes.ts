@@ -7,6 +7,7 @@ import { routes, type Route } from './routes.js';
 import { taskTypeRoutes } from './task-type-routes.js';
 import { pauseRoutes } from './pause-routes.js';
 import { visitRoutes } from './visit-routes.js';
+import { scheduleRoutes } from './schedule-routes.js';
 
 /** Every route of the API (mounted by the app and described by the OpenAPI document): each feature's table. */
-export const apiRoutes: readonly Route[] = [...routes, ...bulkRoutes, ...importRoutes, ...taskTypeRoutes, ...pauseRoutes, ...dagRoutes, ...visitRoutes, ...dashboardRoutes, ...archiveRoutes];
+export const apiRoutes: readonly Route[] = [...routes, ...bulkRoutes, ...importRoutes, ...taskTypeRoutes, ...pauseRoutes, ...dagRoutes, ...visitRoutes, ...dashboardRoutes, ...archiveRoutes, ...scheduleRoutes];

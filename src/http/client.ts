@@ -29,11 +29,12 @@ import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, Heartb
 /** Most runs one HTTP claim may ask for (the jobboard's ClaimBody bound). */
 const MAX_CLAIM = 1000;
 import { DagClient } from './dag-client.js';
+import { ScheduleClient } from './schedule-client.js';
 import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
 
-const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at']);
+const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated']);
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const revive = (key: string, v: unknown) => (typeof v === 'string' && INSTANT_KEYS.has(key) && ISO.test(v) ? new Date(v) : v);
 
@@ -121,6 +122,8 @@ export class OrreryClient implements Jobboard {
   readonly visits: VisitClient = new VisitClient(<T>(method: 'GET' | 'POST', path: string, body?: unknown) => this.call<T>(method, path, body));
   /** Dashboard views: queues, run rates, workers. */
   readonly stats: StatsClient = new StatsClient(<T>(method: 'GET', path: string) => this.call<T>(method, path));
+  /** Schedules: previews and task backfills, mirroring `orrery.schedules`. */
+  readonly schedules: ScheduleClient = new ScheduleClient(<T>(method: 'GET' | 'POST', path: string, body?: unknown) => this.call<T>(method, path, body));
   /** DAGs and DAG runs, mirroring `orrery.dags`. */
   readonly dags: DagClient = new DagClient(<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => this.call<T>(method, path, body));
 

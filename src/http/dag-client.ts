@@ -2,6 +2,7 @@ import type { DagInput, DagRunStatus } from '../core/dag.js';
 import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
 import type { DagPoint, DagRun, StoredDag } from '../store/dag-store.js';
 import type { DagGrid, DagGridRun } from '../engine/dag-grid.js';
+import type { Preview } from '../core/schedule-preview.js';
 
 /** How the DAG client reaches the server: the owning client's request function. */
 export type ApiCall = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => Promise<T>;
@@ -85,6 +86,16 @@ export class DagClient {
   }
   async restart(runId: number): Promise<DagRun> {
     return run(await this.call<Json<DagRun>>('POST', `/dag-runs/${runId}/restart`));
+  }
+  /** A waiting run (trigger `backfill`) per schedule point in [from, to], started in order within the DAG's limit. */
+  async backfill(id: string, input: { from: string | Date; to: string | Date; params?: Record<string, unknown> }): Promise<DagRun[]> {
+    const body = { ...input, from: new Date(input.from).toISOString(), to: new Date(input.to).toISOString() };
+    const out = await this.call<{ runs: Array<Json<DagRun>> }>('POST', `/dags/${encodeURIComponent(id)}/backfill`, body);
+    return out.runs.map(run);
+  }
+  /** The DAG's next schedule points (default 5), in UTC and in its zone, DST changes marked. */
+  next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
+    return this.call('GET', `/dags/${encodeURIComponent(id)}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {
     const out = await this.call<Array<Json<DagAttemptView>>>('GET', `/dag-runs/${runId}/tasks/${encodeURIComponent(taskId)}/attempts`);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { DAG_RUN_STATUSES, DAG_RUN_TRIGGERS, DAG_TASK_STATUSES, dagInputSchema } from '../core/dag.js';
 import { DAG_POINT_KINDS } from '../core/dag-schedule.js';
-import { RunSchema, StoredLogRecordSchema } from './schemas.js';
+import { DAG_OVERLAP_POLICIES } from '../core/dag-overlap.js';
+import { LogRecordSchema, RunSchema, StoredLogRecordSchema } from './schemas.js';
 
 /** DAG response shapes (SPEC §3, §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -61,6 +62,7 @@ export const DagSummarySchema = z.object({
   start: instant,
   catchUp: z.boolean(),
   maxActiveRuns: int,
+  overlap: z.enum(DAG_OVERLAP_POLICIES).describe('what a schedule point does while an earlier run is active'),
   nextPoint: instant.nullable(),
   created: instant,
   updated: instant,

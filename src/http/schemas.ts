@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { GATES } from '../core/why.js';
 import { ARGS_MATCHES, TASK_SCAN_LIMIT } from '../core/task-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
+import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_PAGE } from '../core/run-logs.js';
 
@@ -30,10 +31,19 @@ export const TaskTypeSchema = z.object({
   paused: z.object({ at: instant, reason: z.string() }).nullable(),
 });
 
+/** The options of a cron or rrule schedule as stored (docs/guide.md#schedules); absent ones have their default. */
+const calendarOptions = {
+  catchUp: z.enum(CATCH_UP_POLICIES).optional().describe('missed occurrences: none, latest (absent: the default) or all'),
+  catchUpWindowMs: ms.optional().describe('only missed occurrences at most this old are caught up'),
+  jitterMs: ms.optional().describe('each occurrence is due a pseudo-random offset in [0, jitterMs) after it'),
+  startAt: instant.optional(),
+  endAt: instant.optional(),
+  exclude: z.array(z.string()).optional().describe('local dates (YYYY-MM-DD, in the schedule zone) and instants without occurrence'),
+};
 const ScheduleSchema = z.union([
   z.object({ kind: z.literal('adaptive') }),
-  z.object({ kind: z.literal('cron'), expr: z.string(), tz: z.string() }),
-  z.object({ kind: z.literal('rrule'), rule: z.string() }),
+  z.object({ kind: z.literal('cron'), expr: z.string(), tz: z.string(), ...calendarOptions }),
+  z.object({ kind: z.literal('rrule'), rule: z.string(), ...calendarOptions }),
 ]);
 
 export const TaskSchema = z.object({
@@ -43,6 +53,7 @@ export const TaskSchema = z.object({
   policy: z.enum(TASK_POLICIES),
   schedule: ScheduleSchema,
   nextRun: instant,
+  scheduledFor: instant.describe("the instant the next run serves: a cron or rrule task's occurrence (nextRun is later by its jitter or a retry's delay)"),
   currentIntervalMs: ms.nullable(),
   status: z.enum(TASK_STATUSES),
   disabledReason: z.enum(DISABLED_REASONS).nullable(),
@@ -64,6 +75,7 @@ export const RunSchema = z.object({
   backendId: z.string(),
   status: z.enum(RUN_STATUSES),
   scheduled: instant,
+  scheduledFor: instant.describe("the instant the run serves: its task's occurrence (a backfill's too), else the instant its task was due"),
   started: instant.nullable(),
   ended: instant.nullable(),
   metadata: z.record(z.string(), z.unknown()),
@@ -73,6 +85,7 @@ export const RunSchema = z.object({
   leaseExpiresAt: instant.nullable(),
   attempt: z.number().int(),
   cancelRequested: z.boolean(),
+  backfill: z.number().int().optional().describe('set on a run made by a task backfill: its id'),
 });
 
 export const TaskWithRunsSchema = TaskSchema.extend({ runs: z.array(RunSchema) });

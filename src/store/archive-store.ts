@@ -88,12 +88,12 @@ export function archivedRunFromJson(v: unknown): ArchivedRun {
   const d = (x: unknown) => (x === null || x === undefined ? null : new Date(x as string));
   const run = o.run;
   return {
-    run: { ...run, scheduled: d(run.scheduled)!, started: d(run.started), ended: d(run.ended), leaseExpiresAt: d(run.leaseExpiresAt) } as TaskRun,
+    run: { ...run, scheduled: d(run.scheduled)!, scheduledFor: d(run.scheduledFor ?? run.scheduled)!, started: d(run.started), ended: d(run.ended), leaseExpiresAt: d(run.leaseExpiresAt) } as TaskRun,
     logs: o.logs.map((l) => ({ ...l, at: d(l.at)! }) as RunLogRecord),
   };
 }
 
 export function archivedTaskFromJson(v: unknown): Task {
   const t = (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, unknown>;
-  return { ...t, nextRun: new Date(t.nextRun as string), created: new Date(t.created as string) } as Task;
+  return { ...t, nextRun: new Date(t.nextRun as string), scheduledFor: new Date((t.scheduledFor ?? t.nextRun) as string), created: new Date(t.created as string) } as Task;
 }

@@ -1,3 +1,4 @@
+import type { DagOverlap } from '../core/dag-overlap.js';
 import type { DagRunStatus, DagRunTrigger, DagSchedule, DagTaskSpec, DagTaskStatus } from '../core/dag.js';
 import type { AttemptState } from '../core/dag-progress.js';
 import type { DagPointKind } from '../core/dag-schedule.js';
@@ -21,6 +22,7 @@ export function dagFromRow(r: Row): StoredDag {
     start: date(r.start),
     catchUp: Boolean(r.catch_up),
     maxActiveRuns: num(r.max_active_runs),
+    overlap: (r.overlap ?? 'allow') as DagOverlap,
     nextPoint: dateOrNull(r.next_point),
     created: date(r.created),
     updated: date(r.updated),

@@ -3,6 +3,7 @@ import type { InstanceChange, TaskInstance } from '../core/dag-progress.js';
 import type { DagPointKind, PointRecord } from '../core/dag-schedule.js';
 import type { NewTask } from '../core/validation.js';
 import type { TypePause } from '../core/model.js';
+import type { DagOverlap } from '../core/dag-overlap.js';
 
 /** A DAG as stored: its current definition (without functions) and where its schedule stands. */
 export interface StoredDag {
@@ -13,6 +14,8 @@ export interface StoredDag {
   start: Date;
   catchUp: boolean;
   maxActiveRuns: number;
+  /** What a schedule point does while an earlier run is active (`allow` by default). */
+  overlap: DagOverlap;
   /** The first schedule point not yet recorded; null when there are no more. */
   nextPoint: Date | null;
   created: Date;
@@ -107,6 +110,8 @@ export interface DagStore {
   recordPoints(dag: string, expected: Date | null, records: readonly PointRecord[], nextPoint: Date | null, at: Date): Promise<DagRun[] | null>;
   /** A manual run at `at` with `params`, on the DAG's current version. */
   triggerRun(dag: string, params: Record<string, unknown>, at: Date): Promise<DagRun>;
+  /** A waiting run (trigger `backfill`) per point, in order, with `params`, on the DAG's current version. */
+  backfillRuns(dag: string, points: readonly Date[], params: Record<string, unknown>, at: Date): Promise<DagRun[]>;
   getDagRun(id: number): Promise<DagRun | null>;
   /** Newest first. */
   listDagRuns(filter: DagRunFilter): Promise<DagRun[]>;

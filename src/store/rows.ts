@@ -37,6 +37,8 @@ export function taskFromRow(r: Row): Task {
     policy: r.policy as TaskPolicy,
     schedule: json<Schedule>(r.schedule),
     nextRun: date(r.next_run),
+    // NULL (or a claim's snapshot, which does not carry it): the task serves its due instant.
+    scheduledFor: date(r.scheduled_for ?? r.next_run),
     currentIntervalMs: numOrNull(r.current_interval_ms),
     status: r.status as TaskStatus,
     disabledReason: (r.disabled_reason ?? null) as DisabledReason | null,
@@ -64,6 +66,7 @@ export function runFromRow(r: Row): TaskRun {
     backendId: r.backend_id as string,
     status: r.status as RunStatus,
     scheduled: date(r.scheduled),
+    scheduledFor: date(r.scheduled_for ?? r.scheduled),
     started: dateOrNull(r.started),
     ended: dateOrNull(r.ended),
     metadata: json(r.metadata ?? '{}'),
@@ -73,6 +76,7 @@ export function runFromRow(r: Row): TaskRun {
     leaseExpiresAt: dateOrNull(r.lease_expires_at),
     attempt: ms(r.attempt),
     cancelRequested: r.cancel_requested === true || r.cancel_requested === 1,
+    ...(r.backfill === null || r.backfill === undefined ? {} : { backfill: ms(r.backfill) }),
   };
 }
 
@@ -85,6 +89,11 @@ export function storedLogFromRow(r: Row): StoredRunLogRecord {
   return { id: ms(r.id), ...logFromRow(r) };
 }
 
+/** `tasks.scheduled_for` of a task update: NULL when the task serves its due instant (the common case). */
+export function scheduledForColumn(u: Pick<Task, 'nextRun' | 'scheduledFor'>): number | null {
+  return u.scheduledFor.getTime() === u.nextRun.getTime() ? null : u.scheduledFor.getTime();
+}
+
 /** A task as just inserted, built from its validated input without reading it back. */
 export function taskFromNew(t: NewTask, id: number, at: Date): Task {
   return {
@@ -94,6 +103,7 @@ export function taskFromNew(t: NewTask, id: number, at: Date): Task {
     policy: t.policy,
     schedule: t.schedule,
     nextRun: t.nextRun,
+    scheduledFor: t.scheduledFor ?? t.nextRun,
     currentIntervalMs: t.currentIntervalMs,
     status: 'next_run_not_scheduled',
     disabledReason: null,
@@ -128,7 +138,7 @@ export function traceOf(context: string, policy: TaskPolicy): NonNullable<Claime
 }
 
 /** The task columns a claim returns with the prefix `t_` (CLAIM_TASK_COLUMNS on PostgreSQL, claimContext on SQLite). */
-const CLAIM_TASK_KEYS = ['policy', 'schedule', 'next_run', 'current_interval_ms', 'retries_left', 'consecutive_abandons', 'priority', 'next_attempt', 'task_key', 'concurrency_key', 'created'] as const;
+const CLAIM_TASK_KEYS = ['policy', 'schedule', 'next_run', 'current_interval_ms', 'retries_left', 'consecutive_abandons', 'priority', 'next_attempt', 'task_key', 'concurrency_key', 'created', 'scheduled_for'] as const;
 
 /** The task of a claimed run, from the claim's `t_` columns: scheduled, with this run current. */
 function claimedTask(r: Row, run: TaskRun, args: Task['arguments']): Task {

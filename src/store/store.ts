@@ -24,6 +24,7 @@ import type {
 import type { NewTask } from '../core/validation.js';
 import type { DagStore } from './dag-store.js';
 import type { ArchiveStore } from './archive-store.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /**
  * Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue
@@ -290,6 +291,8 @@ export interface Store {
   /** Archiving of finished runs and one-shot tasks (SPEC §5). */
   readonly archive: ArchiveStore;
   readonly visits: VisitStore;
+  /** Catch-up of late cron and rrule tasks, and task backfills (docs/guide.md#schedules). */
+  readonly schedules: ScheduleStore;
   close(): Promise<void>;
 
   createTaskType(type: TaskType, at: Date): Promise<TaskType>;

@@ -183,15 +183,15 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
     expect(show).toContain('\nnext run          2026-02-01T12:00:00.000Z\n');
     expect(show).toContain('\nkwargs            {"n":2,"tags":["a"],"mode":"full","flag":true,"none":null}\n');
     expect(show).toContain('\nruns (1):\n');
-    expect(show).toMatch(new RegExp(`\\n${backendId} +${notifyTask.id} +notify +eventful +1 +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:20\\.000Z +w1\\n`));
+    expect(show).toMatch(new RegExp(`\\n${backendId} +${notifyTask.id} +notify +eventful +1 +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:20\\.000Z +w1\\n`));
   });
 
   test('task schedule without --json prints a count and a table', async () => {
     const out = await ok(['task', 'schedule', '--at', '2026-02-01T12:00:00Z']);
     const [count, head, row, ...rest] = out.trimEnd().split('\n');
     expect(count).toBe('scheduled 1 run');
-    expect(head!.split(/ {2,}/)).toEqual(['BACKEND ID', 'TASK', 'TYPE', 'STATUS', 'ATTEMPT', 'SCHEDULED', 'STARTED', 'ENDED', 'WORKER', 'ERROR']);
-    expect(row!.split(/ {2,}/).slice(1)).toEqual([String(notifyTask.id), 'notify', 'scheduled', '1', '2026-02-01T12:00:00.000Z', '-', '-', '-']); // the empty ERROR column is trimmed
+    expect(head!.split(/ {2,}/)).toEqual(['BACKEND ID', 'TASK', 'TYPE', 'STATUS', 'ATTEMPT', 'SCHEDULED', 'SERVES', 'STARTED', 'ENDED', 'WORKER', 'ERROR']);
+    expect(row!.split(/ {2,}/).slice(1)).toEqual([String(notifyTask.id), 'notify', 'scheduled', '1', '2026-02-01T12:00:00.000Z', '2026-02-01T12:00:00.000Z', '-', '-', '-']); // the empty ERROR column is trimmed
     expect(rest).toEqual([]);
   });
 });

@@ -125,7 +125,7 @@ describe('Prometheus metrics', () => {
     expect(first.registry).not.toBe(second.registry);
     first.recordReaped([]);
     first.recordEnd({
-      run: { id: 1, task: 1, type: 'x', backendId: 'b', status: 'uneventful', scheduled: T0, started: T0, ended: plus(500), metadata: {}, result: null, error: null, worker: 'w', leaseExpiresAt: null, attempt: 1, cancelRequested: false },
+      run: { id: 1, task: 1, type: 'x', backendId: 'b', status: 'uneventful', scheduled: T0, scheduledFor: T0, started: T0, ended: plus(500), metadata: {}, result: null, error: null, worker: 'w', leaseExpiresAt: null, attempt: 1, cancelRequested: false },
     });
     expect(samples(await first.render())).toContain('orrery_runs_total{type="x",status="uneventful"} 1');
     expect(samples(await second.render()).filter((l) => l.startsWith('orrery_runs_total'))).toEqual([]);

@@ -46,6 +46,8 @@ function taskJson(over: Record<string, unknown> = {}) {
     policy: 'recurring',
     schedule: { kind: 'adaptive' },
     nextRun: T0,
+    // an adaptive task serves its due instant
+    scheduledFor: over.nextRun ?? T0,
     currentIntervalMs: 60_000,
     status: 'next_run_not_scheduled',
     disabledReason: null,
@@ -69,6 +71,7 @@ function runJson(over: Record<string, unknown> = {}) {
     backendId: expect.stringMatching(UUID),
     status: 'scheduled',
     scheduled: T0,
+    scheduledFor: T0,
     started: null,
     ended: null,
     metadata: {},
@@ -490,7 +493,7 @@ describe('tasks', () => {
     const byTask = [...later.body].sort((x: { task: number }, y: { task: number }) => x.task - y.task);
     expect(byTask).toEqual([
       runJson({ id: expect.any(Number), task: 2, type: 'sync', scheduled: at(3_600_000) }),
-      runJson({ id: expect.any(Number), task: 3, scheduled: at(3_600_000) }),
+      runJson({ id: expect.any(Number), task: 3, scheduled: at(3_600_000), scheduledFor: at(3_600_000) }),
     ]);
     expect((await call('POST', '/api/tasks/schedule', {})).body).toEqual([]);
 
@@ -595,7 +598,8 @@ describe('runs', () => {
     const ended = await call('POST', `/api/runs/${run!.backendId}/end`, { status: 'failed', error: 'smtp down', retryAfterMs: 90_000 });
     expect(ended.status).toBe(200);
     expect(ended.body.run).toMatchObject({ status: 'failed', error: 'smtp down' });
-    expect(ended.body.task).toEqual(taskJson({ retriesLeft: 1, nextAttempt: 2, nextRun: at(90_000) }));
+    // the retry serves the same instant as the run that failed
+    expect(ended.body.task).toEqual(taskJson({ retriesLeft: 1, nextAttempt: 2, nextRun: at(90_000), scheduledFor: T0 }));
   });
 
   it('appends log records and reads them back; 404 for unknown runs, 400 for bad records', async () => {
@@ -757,7 +761,7 @@ describe('jobboard', () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({
       run: runJson({ backendId: id, status: 'lost', started: T0, ended: at(4000), worker: 'w1', error: 'shutting down' }),
-      task: taskJson({ nextRun: at(4000), consecutiveAbandons: 1 }),
+      task: taskJson({ nextRun: at(4000), scheduledFor: T0, consecutiveAbandons: 1 }),
       taskUpdated: true,
     });
     expectError(await call('POST', '/api/jobboard/abandon', { backendId: id, worker: 'w1' }), 422, 'invalid_transition');

@@ -21,6 +21,7 @@ import { taskSearchCases } from './task-search.case.js';
 import { bulkActionCases } from './bulk-actions.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
+import { scheduleCases } from './schedules.case.js';
 
 export interface StoreUnderTest {
   name: string;
@@ -52,5 +53,6 @@ export function describeStore(sut: StoreUnderTest): void {
     visitCases(sut);
     visitHistoryCases(sut);
     tracingCases(sut);
+    scheduleCases(sut);
   });
 }

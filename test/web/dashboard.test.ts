@@ -431,6 +431,21 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('shows the next five occurrences of a cron task and of a DAG, in UTC and local time, a DST gap marked', async () => {
+    // 02:30 does not exist in Paris on the last Sunday of March: one of the next five is moved to 03:00
+    const task = await server.api('POST', '/tasks', { type: 'greet', arguments: { args: ['dst'], kwargs: {} }, schedule: { kind: 'cron', expr: '30 2 * * 0', tz: 'Europe/Paris', startAt: '2030-03-03T00:00:00Z', jitter: '1m' } });
+    await page.goto(`${server.url}/tasks/${task.id}`);
+    const rows = page.locator('table.next-occurrences tbody tr');
+    await expect.poll(() => rows.count()).toBe(5);
+    expect(await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-dst')))).toEqual(['', '', '', '', 'skipped']);
+    expect(await rows.nth(4).textContent()).toContain('2030-03-31T03:00:00.000+02:00');
+    await server.api('PUT', '/dags', { dags: [{ id: 'nightly', schedule: { cron: '0 3 * * *', tz: 'Europe/Paris' }, tasks: [{ id: 'a' }] }] });
+    await page.goto(`${server.url}/dags/nightly`);
+    await expect.poll(() => rows.count()).toBe(5);
+    expect(await page.getByRole('heading', { name: /Next occurrences/ }).textContent()).toContain('Europe/Paris');
+    expect(errors).toEqual([]);
+  });
+
   it('shows visit metrics per lister with their history chart, and an origin page with its visit history', async () => {
     const lister = await server.api('POST', '/listers', { name: 'gitlab', instanceName: 'example' });
     await server.api('POST', '/origins', {

@@ -44,9 +44,9 @@ export class PostgresDags implements DagStore {
       if (!existing) {
         const start = spec.start ?? at;
         const ins = await c.query(
-          `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, next_point, created, updated)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING`,
-          [spec.id, spec.description, version, schedule, start, spec.catchUp, spec.maxActiveRuns, firstPoint(spec.schedule, start), at],
+          `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, next_point, created, updated, overlap)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) ON CONFLICT (id) DO NOTHING`,
+          [spec.id, spec.description, version, schedule, start, spec.catchUp, spec.maxActiveRuns, firstPoint(spec.schedule, start), at, spec.overlap],
         );
         // Two processes storing a new DAG at once: the second one updates what the first created.
         if (ins.rowCount === 1) created = true;
@@ -82,9 +82,9 @@ export class PostgresDags implements DagStore {
       next = nextPointAfterChange(spec.schedule, start, r?.t ? new Date(r.t as Date) : null);
     }
     await c.query(
-      `UPDATE dags SET description = $2, version = $3, schedule = $4, start = $5, catch_up = $6, max_active_runs = $7, next_point = $8, updated = $9
-       WHERE id = $1`,
-      [spec.id, spec.description, version, JSON.stringify(spec.schedule), start, spec.catchUp, spec.maxActiveRuns, next, at],
+      `UPDATE dags SET description = $2, version = $3, schedule = $4, start = $5, catch_up = $6, max_active_runs = $7, next_point = $8, updated = $9,
+         overlap = $10 WHERE id = $1`,
+      [spec.id, spec.description, version, JSON.stringify(spec.schedule), start, spec.catchUp, spec.maxActiveRuns, next, at, spec.overlap],
     );
   }
 
@@ -162,6 +162,20 @@ export class PostgresDags implements DagStore {
     });
     this.host.wake({ kind: 'tasks-written', count: 1 });
     return run;
+  }
+
+  async backfillRuns(dag: string, points: readonly Date[], params: Record<string, unknown>, at: Date): Promise<DagRun[]> {
+    const runs = await this.host.tx(async (c) => {
+      const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [dag]);
+      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      const d = dagFromRow(row);
+      const tasks = await this.structure(c, dag, d.version);
+      const out: DagRun[] = [];
+      for (const p of points) out.push(await this.insertRun(c, dag, d.version, tasks, p, 'backfill', params, at));
+      return out;
+    });
+    this.host.wake({ kind: 'tasks-written', count: runs.length });
+    return runs;
   }
 
   async getDagRun(id: number): Promise<DagRun | null> {

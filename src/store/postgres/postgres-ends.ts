@@ -91,10 +91,10 @@ export async function updateTasks(c: pg.PoolClient, tu: ReadonlyArray<[number, T
   if (tu.length > 0) {
     await c.query(
       `UPDATE tasks t SET status = x.status, disabled_reason = x.reason, next_run = x.next_run, current_interval_ms = x.interval,
-         retries_left = x.retries, consecutive_abandons = x.abandons, next_attempt = x.attempt, current_run = NULL,
+         retries_left = x.retries, consecutive_abandons = x.abandons, next_attempt = x.attempt, scheduled_for = x.scheduled_for, current_run = NULL,
          dedupe_key = CASE WHEN x.status = 'next_run_not_scheduled' THEN t.dedupe_key ELSE NULL END
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::int[], $7::int[], $8::int[])
-         AS x(id, status, reason, next_run, interval, retries, abandons, attempt)
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::int[], $7::int[], $8::int[], $9::timestamptz[])
+         AS x(id, status, reason, next_run, interval, retries, abandons, attempt, scheduled_for)
        WHERE t.id = x.id`,
       [
         tu.map(([id]) => id),
@@ -105,7 +105,13 @@ export async function updateTasks(c: pg.PoolClient, tu: ReadonlyArray<[number, T
         tu.map(([, u]) => u.retriesLeft),
         tu.map(([, u]) => u.consecutiveAbandons),
         tu.map(([, u]) => u.nextAttempt),
+        tu.map(([, u]) => scheduledForInstant(u)),
       ],
     );
   }
+}
+
+/** `tasks.scheduled_for` of a task update: NULL when the task serves its due instant (the common case). */
+export function scheduledForInstant(u: TaskUpdate): Date | null {
+  return u.scheduledFor.getTime() === u.nextRun.getTime() ? null : u.scheduledFor;
 }

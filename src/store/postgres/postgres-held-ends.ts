@@ -5,7 +5,7 @@ import { planRunEnd, type RunEndPlan } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
 import { taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult } from '../store.js';
-import { endRunsInTx, updateTasks } from './postgres-ends.js';
+import { endRunsInTx, scheduledForInstant, updateTasks } from './postgres-ends.js';
 import { arrayLiteral, type Cell } from './postgres-literals.js';
 
 /**
@@ -20,23 +20,23 @@ import { arrayLiteral, type Cell } from './postgres-literals.js';
  * even its generic plan reads the primary keys on a table of realistic size.
  */
 export const END_HELD = {
-  name: 'orrery_end_held_v1',
+  name: 'orrery_end_held_v2',
   // Instants travel as epoch milliseconds (float8): cheaper to write in Node and to read here than text.
   text: `WITH x AS (SELECT run, status, to_timestamp(started_ms / 1000) AS started, to_timestamp(ended_ms / 1000) AS ended, metadata, result, error,
          worker, task, tstatus, reason, to_timestamp(next_run_ms / 1000) AS next_run, interval, retries, abandons, attempt,
-         to_timestamp(old_next_run_ms / 1000) AS old_next_run, old_retries, old_abandons, old_attempt
+         to_timestamp(old_next_run_ms / 1000) AS old_next_run, old_retries, old_abandons, old_attempt, to_timestamp(scheduled_for_ms / 1000) AS scheduled_for
        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
          $9::bigint[], $10::text[], $11::text[], $12::float8[], $13::bigint[], $14::int[], $15::int[], $16::int[],
-         $17::float8[], $18::int[], $19::int[], $20::int[])
+         $17::float8[], $18::int[], $19::int[], $20::int[], $21::float8[])
        AS u(run, status, started_ms, ended_ms, metadata, result, error, worker, task, tstatus, reason, next_run_ms, interval, retries, abandons, attempt,
-            old_next_run_ms, old_retries, old_abandons, old_attempt)),
+            old_next_run_ms, old_retries, old_abandons, old_attempt, scheduled_for_ms)),
      r AS (UPDATE task_runs r SET status = x.status, started = coalesce(r.started, x.started), ended = x.ended, metadata = x.metadata,
              result = x.result, error = x.error, lease_expires_at = NULL
            FROM x WHERE r.id = x.run AND r.id = ANY($1::bigint[])
              AND CASE WHEN r.status IN ('claimed', 'started') AND r.worker = x.worker AND NOT r.cancel_requested THEN true ELSE false END
            RETURNING r.id),
      t AS (UPDATE tasks t SET status = x.tstatus, disabled_reason = x.reason, next_run = x.next_run, current_interval_ms = x.interval,
-             retries_left = x.retries, consecutive_abandons = x.abandons, next_attempt = x.attempt, current_run = NULL,
+             retries_left = x.retries, consecutive_abandons = x.abandons, next_attempt = x.attempt, scheduled_for = x.scheduled_for, current_run = NULL,
              dedupe_key = CASE WHEN x.tstatus = 'next_run_not_scheduled' THEN t.dedupe_key ELSE NULL END
            FROM x JOIN r ON r.id = x.run
            WHERE t.id = x.task AND t.id = ANY($9::bigint[])
@@ -165,5 +165,6 @@ function endValues(fast: readonly Fast[]): string[] {
     col((f) => f.task.retriesLeft),
     col((f) => f.task.consecutiveAbandons),
     col((f) => f.task.nextAttempt),
+    col((f) => instant(scheduledForInstant(f.plan.task))),
   ];
 }

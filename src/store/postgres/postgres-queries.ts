@@ -18,7 +18,7 @@ export const CLAIM_TASK_COLUMNS = (t: string) =>
   `${t}.arguments AS t_arguments, ${t}.policy AS t_policy, ${t}.schedule AS t_schedule, ${t}.next_run AS t_next_run,
    ${t}.current_interval_ms AS t_current_interval_ms, ${t}.retries_left AS t_retries_left, ${t}.consecutive_abandons AS t_consecutive_abandons,
    ${t}.priority AS t_priority, ${t}.next_attempt AS t_next_attempt, ${t}.task_key AS t_task_key, ${t}.concurrency_key AS t_concurrency_key,
-   ${t}.created AS t_created, ${t}.trace_context AS t_trace_context`;
+   ${t}.created AS t_created, ${t}.trace_context AS t_trace_context, ${t}.scheduled_for AS t_scheduled_for`;
 const CLAIM_TYPE_COLUMNS = `y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`;
 const CLAIM_UPDATE = `UPDATE task_runs r SET status = CASE WHEN picked.n <= $5 THEN 'started' ELSE 'claimed' END, worker = $1,
        started = CASE WHEN picked.n <= $5 THEN $2::timestamptz END,
@@ -29,7 +29,7 @@ const CLAIM_UPDATE = `UPDATE task_runs r SET status = CASE WHEN picked.n <= $5 T
 const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.next_run, d.id) AS n FROM ${UNPAUSED_TYPES} CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank)
        CROSS JOIN LATERAL (
          SELECT id, type, priority_rank, next_run, next_attempt, concurrency_key, arguments, policy, schedule, current_interval_ms,
-           retries_left, consecutive_abandons, priority, task_key, created, trace_context FROM tasks
+           retries_left, consecutive_abandons, priority, task_key, created, trace_context, scheduled_for FROM tasks
          WHERE type = ty.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank AND next_run <= $2
          ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED) d
        ORDER BY d.priority_rank, d.next_run, d.id LIMIT $4`;
@@ -43,10 +43,10 @@ export const TIME_ORDERED_UUID = (at: string) => `(substr(lpad(to_hex((extract(e
        || substr(gen_random_uuid()::text, 16))`;
 /** Runs inserted claimed for the picked due tasks, which are marked scheduled with them as current runs. */
 const DUE_CLAIM = `ins AS (
-       INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
+       INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
        SELECT d.id, d.type, ${TIME_ORDERED_UUID('$2::timestamptz')}, CASE WHEN d.n <= $5 THEN 'started' ELSE 'claimed' END, d.priority_rank, $2,
          CASE WHEN d.n <= $5 THEN $2::timestamptz END, $1,
-         $2::timestamptz + y.lease_ms * interval '1 millisecond', d.next_attempt, d.concurrency_key
+         $2::timestamptz + y.lease_ms * interval '1 millisecond', d.next_attempt, d.concurrency_key, coalesce(d.scheduled_for, d.next_run)
        FROM due d JOIN task_types y ON y.name = d.type
        RETURNING *),
      marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins WHERE t.id = ins.task)`;

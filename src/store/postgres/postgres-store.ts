@@ -57,6 +57,7 @@ import { insertAtOnce, insertTasks } from './postgres-tasks.js';
 import { PostgresDags } from './postgres-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { PostgresArchive } from './postgres-archive.js';
+import { PostgresSchedules } from './postgres-schedules.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
@@ -82,6 +83,7 @@ export class PostgresStore implements Store {
   readonly dags: DagStore;
   readonly archive: ArchiveStore;
   readonly visits: PostgresVisitStore;
+  readonly schedules: PostgresSchedules;
 
   /** The database URL with its password hidden (for logs). */
   readonly url: string;
@@ -95,6 +97,7 @@ export class PostgresStore implements Store {
     this.notifier = new PostgresNotifier(connectionUrl, pool, (channel) => this.hub.notify(channel));
     this.dags = new PostgresDags({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
     this.archive = new PostgresArchive(pool, (fn) => this.tx(fn));
+    this.schedules = new PostgresSchedules({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
     this.visits = new PostgresVisitStore({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
   }
 
@@ -340,7 +343,7 @@ export class PostgresStore implements Store {
         if (holder) throw respawnError(task, { reason: 'equal_active', holder: Number(holder.id) });
         const [row] = await this.rows(
           c,
-          `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, retries_left = $3,
+          `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, scheduled_for = NULL, retries_left = $3,
              consecutive_abandons = 0, next_attempt = 1, dedupe_key = identity_key WHERE id = $1 RETURNING *`,
           [id, nextRun, type.numRetries],
         ).catch((e: unknown) => {
@@ -393,11 +396,12 @@ export class PostgresStore implements Store {
       if (due.length === 0) return [];
       const inserted = await this.rows(
         c,
-        `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key)
-         SELECT t, $1, ${TIME_ORDERED_UUID('$2::timestamptz')}, 'scheduled', r, $2, a, k
-         FROM unnest($3::bigint[], $4::smallint[], $5::int[], $6::text[]) AS x(t, r, a, k)
+        `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
+         SELECT t, $1, ${TIME_ORDERED_UUID('$2::timestamptz')}, 'scheduled', r, $2, a, k, f
+         FROM unnest($3::bigint[], $4::smallint[], $5::int[], $6::text[], $7::timestamptz[]) AS x(t, r, a, k, f)
          RETURNING *`,
-        [type, at, due.map((d) => d.id), due.map((d) => d.priority_rank), due.map((d) => d.next_attempt), due.map((d) => d.concurrency_key ?? null)],
+        [type, at, due.map((d) => d.id), due.map((d) => d.priority_rank), due.map((d) => d.next_attempt), due.map((d) => d.concurrency_key ?? null),
+          due.map((d) => d.scheduled_for ?? d.next_run)],
       );
       await c.query(
         `UPDATE tasks SET status = 'next_run_scheduled', current_run = x.run FROM unnest($1::bigint[], $2::bigint[]) AS x(task, run) WHERE tasks.id = x.task`,

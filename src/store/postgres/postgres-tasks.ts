@@ -5,6 +5,8 @@ import type { NewTask } from '../../core/validation.js';
 import { taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
 import { chunkInsert } from './postgres-task-rows.js';
+import { firstDueOfNew, jitteredFirst } from '../../core/catch-up.js';
+import { planDebounce, withinUniqueWindow } from '../../core/flow-control.js';
 
 /** Rows per INSERT statement. */
 const CHUNK = 5000;
@@ -14,6 +16,88 @@ const CHUNK = 5000;
  * identity, already stored or earlier in the batch) are not inserted; the existing task is returned.
  */
 export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], at: Date, prior?: Map<string, number>): Promise<CreatedTask[]> {
+  if (!prior && tasks.some(hasFlowControl)) return insertWithFlowControl(c, tasks, at);
+  const out = await insertPlain(c, tasks, at, prior);
+  await writeFirstDues(c, tasks, out);
+  return out;
+}
+
+const hasFlowControl = (t: NewTask) => t.unique !== undefined || t.debounce !== undefined;
+
+/**
+ * A batch with `unique` or debounced creates: those are taken one at a time, in order, each under a
+ * transaction-scoped advisory lock on its key (concurrent creates of one key queue), so a later one
+ * sees an earlier one of the same batch; the others are inserted together.
+ */
+async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
+  const out = new Array<CreatedTask>(tasks.length);
+  const plain: number[] = [];
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    if (!hasFlowControl(t)) {
+      plain.push(i);
+      continue;
+    }
+    const key = t.unique?.key ?? t.debounce!.key;
+    await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+    const matched = await flowControlMatch(c, t, at);
+    if (matched !== null) {
+      out[i] = matched;
+      continue;
+    }
+    const [created] = await insertTasks(c, [{ ...t, unique: undefined, debounce: undefined }], at);
+    if (created!.created) await c.query('UPDATE tasks SET unique_key = $2, debounce_key = $3 WHERE id = $1', [created!.task.id, t.unique?.key ?? null, t.debounce?.key ?? null]);
+    out[i] = created!;
+  }
+  if (plain.length > 0) {
+    const rest = await insertTasks(c, plain.map((i) => tasks[i]!), at);
+    plain.forEach((i, k) => (out[i] = rest[k]!));
+  }
+  return out;
+}
+
+/** The task a `unique` or debounced create matches (core/flow-control.ts), updated for a debounce; null: none. */
+async function flowControlMatch(c: pg.PoolClient, t: NewTask, at: Date): Promise<CreatedTask | null> {
+  if (t.unique !== undefined) {
+    const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE unique_key = $1 AND unique_key IS NOT NULL ORDER BY created DESC, id DESC LIMIT 1', [t.unique.key]);
+    const found = rows[0] ? taskFromRow(rows[0]) : null;
+    return found && withinUniqueWindow(found.created, at, t.unique.forMs) ? { task: found, created: false } : null;
+  }
+  const { rows } = await c.query<Row>(
+    `SELECT * FROM tasks WHERE debounce_key = $1 AND debounce_key IS NOT NULL AND status = 'next_run_not_scheduled' ORDER BY next_run DESC, id DESC LIMIT 1 FOR UPDATE`,
+    [t.debounce!.key],
+  );
+  const plan = planDebounce(rows[0] ? taskFromRow(rows[0]) : null, at, replacementOf(t));
+  if (plan.action === 'create') return null;
+  const u = plan.update;
+  const { rows: updated } = await c.query<Row>(
+    `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, scheduled_for = NULL, priority = $4, priority_rank = $5, concurrency_key = $6 WHERE id = $1 RETURNING *`,
+    [rows[0]!.id, JSON.stringify(u.arguments), u.nextRun, u.priority, u.priorityRank, u.concurrencyKey],
+  );
+  return { task: taskFromRow(updated[0]!), created: false, replaced: true };
+}
+
+/** Created cron and rrule tasks whose jitter moves their first occurrence: written now that they have their ids. */
+async function writeFirstDues(c: pg.PoolClient, tasks: readonly NewTask[], out: CreatedTask[]): Promise<void> {
+  const ids: number[] = [];
+  const dues: Date[] = [];
+  const served: Date[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const o = out[i]!;
+    if (!o.created) continue;
+    const due = firstDueOfNew(tasks[i]!, o.task.id);
+    if (due === null) continue;
+    o.task = { ...o.task, nextRun: due };
+    ids.push(o.task.id);
+    dues.push(due);
+    served.push(o.task.scheduledFor);
+  }
+  if (ids.length > 0) {
+    await c.query('UPDATE tasks t SET next_run = x.d, scheduled_for = x.s FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) AS x(id, d, s) WHERE t.id = x.id', [ids, dues, served]);
+  }
+}
+
+async function insertPlain(c: pg.PoolClient, tasks: readonly NewTask[], at: Date, prior?: Map<string, number>): Promise<CreatedTask[]> {
   const n = tasks.length;
   const firstIndex = new Map<string, number>();
   for (let i = 0; i < n; i++) if (!firstIndex.has(tasks[i]!.dedupeKey)) firstIndex.set(tasks[i]!.dedupeKey, i);
@@ -62,7 +146,7 @@ export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], a
  * transaction; null when the batch does not qualify.
  */
 export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at: Date, notify: string): Promise<CreatedTask[] | Map<string, number> | null> {
-  if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every((t) => (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null)) return null;
+  if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every((t) => (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null && !hasFlowControl(t) && !jitteredFirst(t))) return null;
   const inserted = new Map<string, number>();
   record((await pool.query(chunkInsert(tasks, at, notify))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
   if (inserted.size !== tasks.length) return inserted;
@@ -85,7 +169,7 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   }
   const u = plan.update;
   const { rows: updated } = await c.query<Row>(
-    `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, priority = $4, priority_rank = $5, concurrency_key = $6,
+    `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, scheduled_for = NULL, priority = $4, priority_rank = $5, concurrency_key = $6,
        status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1 RETURNING *`,
     [holder.id, JSON.stringify(u.arguments), u.nextRun, u.priority, u.priorityRank, u.concurrencyKey],
   );

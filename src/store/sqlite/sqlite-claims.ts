@@ -140,6 +140,7 @@ export class SqliteClaims {
           worker: req.worker,
           attempt: task.nextAttempt,
           ckey: task.concurrencyKey,
+          scheduled_for: task.scheduledFor.getTime(),
         }).lastInsertRowid,
       );
       this.s.markScheduled.run(id, task.id);
@@ -150,6 +151,7 @@ export class SqliteClaims {
         backendId,
         status,
         scheduled: req.at,
+        scheduledFor: task.scheduledFor,
         started: status === 'started' ? req.at : null,
         ended: null,
         metadata: {},
@@ -190,15 +192,15 @@ function prepareClaims(db: Database.Database) {
       started = CASE WHEN @start = 1 THEN @at ELSE started END,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
-    insertClaimed: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
-      VALUES (@task, @type, @backend_id, @status, @rank, @at, CASE WHEN @status = 'started' THEN @at END, @worker, @lease_expires_at, @attempt, @ckey)`),
+    insertClaimed: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
+      VALUES (@task, @type, @backend_id, @status, @rank, @at, CASE WHEN @status = 'started' THEN @at END, @worker, @lease_expires_at, @attempt, @ckey, @scheduled_for)`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     markDirectClaim: p(`UPDATE task_types SET last_direct_claim = @at WHERE name = @name AND (last_direct_claim IS NULL OR last_direct_claim < @at)`),
     // The task as the claim leaves it (claimedFromRow's t_ columns): ends plan from it without reading it.
     claimContext: p(`SELECT t.arguments AS t_arguments, t.policy AS t_policy, t.schedule AS t_schedule, t.next_run AS t_next_run,
       t.current_interval_ms AS t_current_interval_ms, t.retries_left AS t_retries_left, t.consecutive_abandons AS t_consecutive_abandons,
       t.priority AS t_priority, t.next_attempt AS t_next_attempt, t.task_key AS t_task_key, t.concurrency_key AS t_concurrency_key,
-      t.created AS t_created, t.trace_context AS t_trace_context, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
+      t.created AS t_created, t.trace_context AS t_trace_context, t.scheduled_for AS t_scheduled_for, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
     pausedTypes: p('SELECT name FROM task_types WHERE paused_at IS NOT NULL'),
     runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status IN ('claimed', 'started')`),

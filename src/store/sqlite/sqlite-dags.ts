@@ -56,9 +56,9 @@ export class SqliteDags implements DagStore {
       if (!existing) {
         const start = spec.start ?? at;
         this.run(
-          `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, next_point, created, updated)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          spec.id, spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, ms(firstPoint(spec.schedule, start)), now, now,
+          `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, overlap, next_point, created, updated)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          spec.id, spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, spec.overlap, ms(firstPoint(spec.schedule, start)), now, now,
         );
         created = true;
       } else {
@@ -67,9 +67,9 @@ export class SqliteDags implements DagStore {
         const moved = JSON.stringify(old.schedule) !== schedule || start.getTime() !== old.start.getTime();
         const next = moved ? ms(nextPointAfterChange(spec.schedule, start, this.lastPoint(spec.id))) : ms(old.nextPoint);
         this.run(
-          `UPDATE dags SET description = ?, version = ?, schedule = ?, start = ?, catch_up = ?, max_active_runs = ?, next_point = ?, updated = ?
+          `UPDATE dags SET description = ?, version = ?, schedule = ?, start = ?, catch_up = ?, max_active_runs = ?, overlap = ?, next_point = ?, updated = ?
            WHERE id = ?`,
-          spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, next, now, spec.id,
+          spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, spec.overlap, next, now, spec.id,
         );
       }
       const newVersion =
@@ -145,6 +145,18 @@ export class SqliteDags implements DagStore {
     });
     this.host.wake({ kind: 'tasks-written', count: 1 });
     return run;
+  }
+
+  async backfillRuns(dag: string, points: readonly Date[], params: Record<string, unknown>, at: Date): Promise<DagRun[]> {
+    const runs = await this.host.write(() => {
+      const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
+      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      const d = dagFromRow(row);
+      const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
+      return points.map((p) => this.insertRun(dag, d.version, tasks, p, 'backfill', params, at));
+    });
+    this.host.wake({ kind: 'tasks-written', count: runs.length });
+    return runs;
   }
 
   async getDagRun(id: number): Promise<DagRun | null> {

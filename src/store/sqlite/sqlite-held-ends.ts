@@ -4,7 +4,7 @@ import type { Task, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
-import { taskFromRow, type Row } from '../rows.js';
+import { scheduledForColumn, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult, HeartbeatItem, HeartbeatRunsAnswer } from '../store.js';
 
 /**
@@ -95,12 +95,13 @@ export function taskParams(id: number, u: TaskUpdate) {
     retries: u.retriesLeft,
     abandons: u.consecutiveAbandons,
     attempt: u.nextAttempt,
+    scheduled_for: scheduledForColumn(u),
     keep_key: u.status === 'next_run_not_scheduled' ? 1 : 0,
   };
 }
 
 const TASK_SET = `status = @status, disabled_reason = @reason, next_run = @next_run, current_interval_ms = @interval,
-  retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, current_run = NULL,
+  retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, scheduled_for = @scheduled_for, current_run = NULL,
   dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END`;
 
 function prepareHeld(db: Database.Database) {

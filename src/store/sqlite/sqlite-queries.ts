@@ -81,13 +81,13 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
           AND priority_rank = rk.rank ORDER BY next_run, id LIMIT 1))
         FROM task_types y, (SELECT 0 AS rank UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) rk WHERE y.paused_at IS NULL) END AS t`),
     disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),
-    respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run,
+    respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run, scheduled_for = NULL,
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
     scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
     cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error, lease_expires_at = NULL WHERE id = @id`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
-    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key)
-      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey) RETURNING *`),
+    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
+      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
@@ -99,7 +99,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       started = coalesce(started, @started), lease_expires_at = NULL WHERE id = @id RETURNING *`),
     updateTaskAfterRun: p(`UPDATE tasks SET status = @status, disabled_reason = @reason, next_run = @next_run,
       current_interval_ms = @interval, retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt,
-      current_run = NULL, dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END WHERE id = @id RETURNING *`),
+      scheduled_for = @scheduled_for, current_run = NULL, dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END WHERE id = @id RETURNING *`),
     expired: p(`SELECT * FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'started'
       AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`),
     nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started')`),

@@ -53,6 +53,7 @@ import { SqliteVisitStore } from './sqlite-visits.js';
 import { SqliteDags } from './sqlite-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { SqliteArchive } from './sqlite-archive.js';
+import { SqliteSchedules } from './sqlite-schedules.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
@@ -87,6 +88,7 @@ export class SqliteStore implements Store {
   readonly dags: DagStore;
   readonly archive: ArchiveStore;
   readonly visits: SqliteVisitStore;
+  readonly schedules: SqliteSchedules;
   private readonly claims: SqliteClaims;
   private readonly taskWrites: SqliteTaskWrites;
   private readonly held: SqliteHeldRuns;
@@ -116,6 +118,7 @@ export class SqliteStore implements Store {
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
+    this.schedules = new SqliteSchedules({ db: this.db, write: (fn) => this.write(fn), wake: (c) => this.wake(c) });
     this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     // Every error out of the store and its sub-stores goes through the translation (sqlite-errors.ts).
     return translatingErrors(this, translateSqliteError, SUB_STORES);
@@ -352,6 +355,7 @@ export class SqliteStore implements Store {
           scheduled: at.getTime(),
           attempt: task.next_attempt,
           ckey: task.concurrency_key ?? null,
+          scheduled_for: task.scheduled_for ?? task.next_run,
         }) as Row;
         this.stmts.markScheduled.run(run.id, task.id);
         return runFromRow(run);

@@ -2,7 +2,9 @@ import type Database from 'better-sqlite3';
 import type { RunStatus, TaskRun } from '../../core/model.js';
 import { planConflict, replacementOf, REPLACED_ERROR } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
-import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
+import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
+import { firstDueOfNew } from '../../core/catch-up.js';
+import { planDebounce, withinUniqueWindow } from '../../core/flow-control.js';
 import type { CreatedTask } from '../store.js';
 
 /**
@@ -25,13 +27,49 @@ export class SqliteTaskWrites {
     const out = new Array<CreatedTask>(tasks.length);
     for (let i = 0; i < tasks.length; i++) {
       const t = tasks[i]!;
+      if (t.unique !== undefined || t.debounce !== undefined) {
+        const matched = this.flowControlMatch(t, at);
+        if (matched !== null) {
+          out[i] = matched;
+          continue;
+        }
+      }
       const info = insert.run(
         t.type, JSON.stringify(t.arguments), t.policy, scheduleJson(t.schedule), t.nextRun.getTime(), t.currentIntervalMs, t.retriesLeft,
         t.priority, t.priorityRank, t.dedupeKey, t.dedupeKey, t.key ?? null, t.concurrencyKey ?? null, now, t.traceContext ?? null,
       );
-      out[i] = info.changes === 1 ? { task: taskFromNew(t, Number(info.lastInsertRowid), at), created: true } : this.resolveConflict(t, now);
+      out[i] = info.changes === 1 ? this.created(t, Number(info.lastInsertRowid), at) : this.resolveConflict(t, now);
     }
     return out;
+  }
+
+  /** A task just inserted; a jittered first occurrence and flow-control keys are written now that it has its id. */
+  private created(t: NewTask, id: number, at: Date): CreatedTask {
+    const task = taskFromNew(t, id, at);
+    const due = firstDueOfNew(t, id);
+    if (due !== null || t.unique !== undefined || t.debounce !== undefined) {
+      if (due !== null) task.nextRun = due;
+      this.s.setCreated.run({ id, next_run: task.nextRun.getTime(), scheduled_for: scheduledForColumn(task), unique_key: t.unique?.key ?? null, debounce_key: t.debounce?.key ?? null });
+    }
+    return { task, created: true };
+  }
+
+  /**
+   * A create with `unique` returns the latest task of its unique key created within its window; a
+   * debounced create collapses into the waiting task of its debounce key (core/flow-control.ts). Null:
+   * no match, the task is created.
+   */
+  private flowControlMatch(t: NewTask, at: Date): CreatedTask | null {
+    if (t.unique !== undefined) {
+      const row = this.s.latestUnique.get(t.unique.key) as Row | undefined;
+      return row && withinUniqueWindow(taskFromRow(row).created, at, t.unique.forMs) ? { task: taskFromRow(row), created: false } : null;
+    }
+    const row = this.s.waitingDebounced.get(t.debounce!.key) as Row | undefined;
+    const plan = planDebounce(row ? taskFromRow(row) : null, at, replacementOf(t));
+    if (plan.action === 'create') return null;
+    const u = plan.update;
+    const updated = this.s.replaceTask.get({ id: row!.id, arguments: JSON.stringify(u.arguments), next_run: u.nextRun.getTime(), priority: u.priority, rank: u.priorityRank, ckey: u.concurrencyKey }) as Row;
+    return { task: taskFromRow(updated), created: false, replaced: true };
   }
 
   /** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
@@ -74,8 +112,12 @@ function prepareTasks(db: Database.Database) {
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
     withdrawRun: p(`UPDATE task_runs SET status = 'failed', ended = @ended, error = @error WHERE id = @id AND status = 'scheduled'`),
-    replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, priority = @priority, priority_rank = @rank,
+    replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = NULL, priority = @priority, priority_rank = @rank,
       concurrency_key = @ckey, status = 'next_run_not_scheduled', current_run = NULL WHERE id = @id RETURNING *`),
+    setCreated: p(`UPDATE tasks SET next_run = @next_run, scheduled_for = @scheduled_for, unique_key = @unique_key, debounce_key = @debounce_key WHERE id = @id`),
+    latestUnique: p(`SELECT * FROM tasks INDEXED BY tasks_unique WHERE unique_key = ? ORDER BY created DESC, id DESC LIMIT 1`),
+    waitingDebounced: p(`SELECT * FROM tasks INDEXED BY tasks_debounce WHERE debounce_key = ? AND status = 'next_run_not_scheduled'
+      ORDER BY next_run DESC, id DESC LIMIT 1`),
     cancelStartedOfTask: p(`UPDATE task_runs SET cancel_requested = 1 WHERE task = ? AND status = 'started' AND cancel_requested = 0 RETURNING *`),
   };
 }

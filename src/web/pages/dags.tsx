@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { SchedulePreview } from '../schedule-preview.js';
 import type { DagRunSummary, DagSchedule } from '../types.js';
 import { api } from '../api.js';
 import { Empty, ErrorNote, Loading, Status } from '../components.js';
@@ -138,8 +139,9 @@ export function DagPage({ id }: { id: string }) {
       <ErrorNote error={error} onRetry={reload} />
       <p>
         {scheduleText(dag.schedule)}; next run <span title={instant(dag.nextPoint)}>{dag.nextPoint ? relative(dag.nextPoint, now) : '—'}</span>; version <code>{dag.version}</code>;
-        tasks {dag.tasks.map((t) => t.id).join(', ')}.
+        overlap {dag.overlap}; tasks {dag.tasks.map((t) => t.id).join(', ')}.
       </p>
+      {dag.nextPoint !== null && <SchedulePreview load={(c) => c.dags.next(id, { count: 5 })} deps={[id, dag.nextPoint.getTime()]} />}
       <section aria-labelledby="trigger-title" class="panel">
         <h2 id="trigger-title">Trigger a run</h2>
         <form onSubmit={trigger} class="trigger">

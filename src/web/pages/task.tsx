@@ -6,6 +6,7 @@ import { ago, args, between, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { WhyPanel } from '../why-panel.js';
 import { PauseToggle } from '../pause-control.js';
+import { SchedulePreview } from '../schedule-preview.js';
 
 function scheduleText(t: TaskWithRuns): string {
   const s = t.schedule;
@@ -90,6 +91,7 @@ export function TaskPage({ id }: { id: number }) {
           ['Schedule', scheduleText(t)],
           ['Policy', t.policy],
           ['Next run', <span title={instant(t.nextRun)}>{active ? relative(t.nextRun, now) : '—'}</span>],
+          ['Serves', active ? instant(t.scheduledFor) : '—'],
           ['Current interval', duration(t.currentIntervalMs)],
           ['Priority', t.priority ?? '—'],
           ['Retries left', String(t.retriesLeft)],
@@ -101,6 +103,8 @@ export function TaskPage({ id }: { id: number }) {
       />
 
       <WhyPanel id={t.id} />
+
+      {t.schedule.kind !== 'adaptive' && active && <SchedulePreview load={(c) => c.schedules.next(t.id, { count: 5 })} deps={[t.id, t.scheduledFor.getTime()]} jitter />}
 
       <section aria-labelledby="iv-title">
         <h2 id="iv-title">Interval history</h2>

@@ -1,0 +1,104 @@
+import { sha256 } from './dedupe-key.js';
+import { invalid } from './errors.js';
+import type { Task, TaskArguments } from './model.js';
+
+/**
+ * Flow control at task creation (docs/limits.md#unique-within-a-window, #debounce): which creates
+ * match, and what a matching create does. Pure: the stores look the match up and write what these
+ * functions decide.
+ */
+
+/** What a `unique` create compares: the task's `key`, or its arguments. */
+export const UNIQUE_BY = ['key', 'arguments'] as const;
+export type UniqueBy = (typeof UNIQUE_BY)[number];
+
+/** A create's uniqueness window, validated: the hash it matches by, and the window. */
+export interface UniqueWindow {
+  /** Hash of (type, by, key or arguments): equal for creates that match. */
+  key: string;
+  forMs: number;
+}
+
+/** A create's debounce, validated. */
+export interface Debounce {
+  /** Hash of (type, debounce key). */
+  key: string;
+  periodMs: number;
+}
+
+/** The hash `unique` creates are matched by: the type, what is compared, and its value. */
+export function uniqueKeyOf(type: string, by: UniqueBy, key: string | null, argumentsJson: string): string {
+  return sha256(`["unique",${JSON.stringify(type)},${JSON.stringify(by)},${by === 'key' ? JSON.stringify(key) : argumentsJson}]`);
+}
+
+/** The hash debounced creates are matched by: the type and the debounce key. */
+export function debounceKeyOf(type: string, key: string): string {
+  return sha256(`["debounce",${JSON.stringify(type)},${JSON.stringify(key)}]`);
+}
+
+/**
+ * The identity of a debounced task: its own (a new debounced task never collides with another task's
+ * identity; creates collapse through the debounce key instead).
+ */
+export function debouncedIdentity(debounceKey: string, at: Date): string {
+  return sha256(`["debounced",${JSON.stringify(debounceKey)},${at.getTime()}]`);
+}
+
+/**
+ * Whether a task created at `created` is within a create's window at `at`: created less than `forMs`
+ * before it, so a window of zero never matches and a task created exactly `forMs` before does not.
+ */
+export function withinUniqueWindow(created: Date, at: Date, forMs: number): boolean {
+  return at.getTime() - created.getTime() < forMs;
+}
+
+/**
+ * A debounced create at `at` and the latest waiting task of its debounce key (null if none): it
+ * collapses into that task while the task's period runs (the task is still waiting and not yet due),
+ * which takes the create's arguments and is due a period after it; otherwise it creates a new task.
+ */
+export function planDebounce<U>(existing: Pick<Task, 'status' | 'nextRun'> | null, at: Date, incoming: U): { action: 'create' } | { action: 'collapse'; update: U } {
+  if (existing === null || existing.status !== 'next_run_not_scheduled' || existing.nextRun.getTime() <= at.getTime()) return { action: 'create' };
+  return { action: 'collapse', update: incoming };
+}
+
+/** The flow-control fields of a task input, after the schema (durations in milliseconds). */
+export interface FlowControlInput {
+  unique?: { for: number; by?: UniqueBy } | undefined;
+  debounce?: { key: string; period: number } | undefined;
+}
+
+/** What the rest of a create looks like, for the rules that combine flow control with other fields. */
+interface CreateShape {
+  type: string;
+  key: string | null;
+  policyGiven: boolean;
+  policy: string;
+  nextRunGiven: boolean;
+  scheduleGiven: boolean;
+  arguments: TaskArguments;
+}
+
+/**
+ * Validates a create's `unique` and `debounce` against its other fields (naming the field that is
+ * wrong) and returns them ready for the store. A debounced create is one-shot (its policy defaults
+ * to `oneshot`), due `period` after it, and has no `nextRun`, `schedule`, `key` or `unique`.
+ */
+export function flowControlOf(input: FlowControlInput, t: CreateShape, argumentsJson: string, path: string): { unique?: UniqueWindow; debounce?: Debounce } {
+  const f = (name: string) => (path ? `${path}.${name}` : name);
+  const out: { unique?: UniqueWindow; debounce?: Debounce } = {};
+  if (input.unique !== undefined) {
+    const by = input.unique.by ?? (t.key !== null ? 'key' : 'arguments');
+    if (by === 'key' && t.key === null) throw invalid(f('unique.by'), '"key" needs the task to have a key');
+    out.unique = { key: uniqueKeyOf(t.type, by, t.key, argumentsJson), forMs: input.unique.for };
+  }
+  if (input.debounce !== undefined) {
+    if (input.unique !== undefined) throw invalid(f('debounce'), 'cannot be combined with unique');
+    if (t.key !== null) throw invalid(f('debounce'), 'cannot be combined with key (debounced tasks are matched by their debounce key)');
+    if (t.policyGiven && t.policy !== 'oneshot') throw invalid(f('policy'), 'a debounced task is one-shot');
+    if (t.nextRunGiven) throw invalid(f('nextRun'), 'a debounced task is due its debounce period after the last create');
+    if (t.scheduleGiven) throw invalid(f('schedule'), 'a debounced task is one-shot and has no schedule');
+    out.debounce = { key: debounceKeyOf(t.type, input.debounce.key), periodMs: input.debounce.period };
+  }
+  return out;
+}

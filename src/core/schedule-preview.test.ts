@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { dueAt } from './catch-up.js';
+import type { CalendarSchedule } from './model.js';
+import { normaliseSchedule } from './schedule.js';
+import { previewDag, previewSchedule, repetition } from './schedule-preview.js';
+
+const iso = (s: string): Date => new Date(s);
+const cron = (expr: string, tz: string, options: object = {}) => normaliseSchedule({ kind: 'cron', expr, tz, ...options }, iso('2026-01-01T00:00:00Z')) as CalendarSchedule;
+const rows = (p: ReturnType<typeof previewSchedule>) => p.occurrences.map((o) => `${o.at.toISOString()} ${o.local} ${o.dst ?? '-'}`);
+
+describe('previewSchedule', () => {
+  it('marks a local time skipped by the spring change (cron moves it to the end of the gap)', () => {
+    expect(rows(previewSchedule(cron('30 2 * * *', 'Europe/Paris'), iso('2026-03-28T00:00:00Z'), 3))).toEqual([
+      '2026-03-28T01:30:00.000Z 2026-03-28T02:30:00.000+01:00 -',
+      '2026-03-29T01:00:00.000Z 2026-03-29T03:00:00.000+02:00 skipped',
+      '2026-03-30T00:30:00.000Z 2026-03-30T02:30:00.000+02:00 -',
+    ]);
+  });
+
+  it('marks both instants of a repeated local time (autumn change)', () => {
+    expect(rows(previewSchedule(cron('30 * * * *', 'Europe/Paris'), iso('2026-10-24T23:00:00Z'), 4))).toEqual([
+      '2026-10-24T23:30:00.000Z 2026-10-25T01:30:00.000+02:00 -',
+      '2026-10-25T00:30:00.000Z 2026-10-25T02:30:00.000+02:00 repeated-first',
+      '2026-10-25T01:30:00.000Z 2026-10-25T02:30:00.000+01:00 repeated-second',
+      '2026-10-25T02:30:00.000Z 2026-10-25T03:30:00.000+01:00 -',
+    ]);
+  });
+
+  it('marks an rrule occurrence moved out of a gap (America/New_York, 2026-03-08)', () => {
+    const s = normaliseSchedule({ kind: 'rrule', rule: 'DTSTART;TZID=America/New_York:20260307T023000\nRRULE:FREQ=DAILY;COUNT=3' }, iso('2026-01-01T00:00:00Z')) as CalendarSchedule;
+    const p = previewSchedule(s, iso('2026-03-07T00:00:00Z'), 5);
+    expect(p.zone).toBe('America/New_York');
+    expect(p.occurrences.map((o) => o.dst)).toEqual([null, 'skipped', null]);
+  });
+
+  it('a task preview starts at its own occurrence and shows each due instant with its jitter', () => {
+    const s = cron('0 * * * *', 'UTC', { jitter: '10m' });
+    const task = { id: 3, scheduledFor: iso('2026-01-01T05:00:00Z'), nextRun: iso('2026-01-01T05:20:00Z') }; // a retry pushed it
+    const p = previewSchedule(s, iso('2026-01-01T00:00:00Z'), 3, task);
+    expect(p.occurrences.map((o) => o.at.toISOString())).toEqual(['2026-01-01T05:00:00.000Z', '2026-01-01T06:00:00.000Z', '2026-01-01T07:00:00.000Z']);
+    expect(p.occurrences[0]!.due).toEqual(task.nextRun);
+    expect(p.occurrences[1]!.due).toEqual(dueAt(s, 3, iso('2026-01-01T06:00:00Z')));
+  });
+
+  it('DAG points: cron in its zone, intervals from the start', () => {
+    expect(previewDag({ kind: 'interval', everyMs: 3_600_000 }, iso('2026-01-01T00:30:00Z'), iso('2026-01-01T02:00:00Z'), 2).occurrences.map((o) => o.at.toISOString())).toEqual([
+      '2026-01-01T02:30:00.000Z',
+      '2026-01-01T03:30:00.000Z',
+    ]);
+    expect(previewDag({ kind: 'none' }, iso('2026-01-01T00:00:00Z'), iso('2026-01-01T00:00:00Z'), 5).occurrences).toEqual([]);
+  });
+
+  it('repetition is null away from a change and in a zone without DST', () => {
+    expect(repetition(iso('2026-07-01T00:30:00Z'), 'Europe/Paris')).toBeNull();
+    expect(repetition(iso('2026-10-25T00:30:00Z'), 'UTC')).toBeNull();
+    expect(repetition(iso('2026-03-29T01:30:00Z'), 'Europe/Paris')).toBeNull();
+  });
+});

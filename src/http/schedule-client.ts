@@ -1,0 +1,38 @@
+import type { Preview } from '../core/schedule-preview.js';
+import type { BackfillProgress, PreviewInput } from '../engine/schedule-service.js';
+import type { TaskBackfill } from '../store/schedule-store.js';
+
+/** How the schedule client reaches the server: the owning client's request function (instants revived). */
+export type ScheduleCall = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
+
+/** `client.schedules`: the HTTP mirror of `orrery.schedules`, under /api/schedules, /api/tasks/{id} and /api/backfills. */
+export class ScheduleClient {
+  constructor(private readonly call: ScheduleCall) {}
+
+  /** The next occurrences of a cron expression or rrule, in UTC and in the schedule's zone, DST changes marked. */
+  preview(input: PreviewInput): Promise<Preview> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(input)) if (v !== undefined) q.set(k, v instanceof Date ? v.toISOString() : String(v));
+    return this.call('GET', `/schedules/preview?${q}`);
+  }
+  /** A task's next occurrences (default 5), with their due instants. */
+  next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
+    return this.call('GET', `/tasks/${taskId}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
+  }
+  /** Runs every occurrence of a cron or rrule task in [from, to] once, in order, one at a time. */
+  backfill(taskId: number, range: { from: string | Date; to: string | Date }): Promise<TaskBackfill> {
+    return this.call('POST', `/tasks/${taskId}/backfill`, { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() });
+  }
+  /** A backfill with the runs it made so far. */
+  progress(backfillId: number): Promise<BackfillProgress> {
+    return this.call('GET', `/backfills/${backfillId}`);
+  }
+  /** A task's backfills, newest first. */
+  backfills(taskId: number): Promise<TaskBackfill[]> {
+    return this.call('GET', `/tasks/${taskId}/backfills`);
+  }
+  /** Stops a running backfill. */
+  cancelBackfill(backfillId: number): Promise<TaskBackfill> {
+    return this.call('POST', `/backfills/${backfillId}/cancel`);
+  }
+}

@@ -1,0 +1,110 @@
+import type pg from 'pg';
+import { LATE_AFTER_MS, planLateTask } from '../../core/catch-up.js';
+import type { TaskRun } from '../../core/model.js';
+import { runFromRow, taskFromRow, type Row } from '../rows.js';
+import { backfillFromRow } from '../schedule-rows.js';
+import type { BackfillStatus, CaughtUpTask, ScheduleStore, TaskBackfill } from '../schedule-store.js';
+import type { StoreChange } from '../store.js';
+import { TIME_ORDERED_UUID } from './postgres-queries.js';
+
+/** What the schedule store needs from the PostgreSQL store it belongs to. */
+export interface PostgresScheduleHost {
+  pool: pg.Pool;
+  tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T>;
+  wake(change: StoreChange): void;
+}
+
+/** Cron and rrule tasks waiting past their due instant (tasks_calendar_due), of types not paused. */
+const LATE = `SELECT * FROM tasks
+  WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind": "adaptive"}'::jsonb AND next_run < $1 AND next_attempt = 1
+    AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
+  ORDER BY next_run LIMIT $2`;
+
+/** Catch-up of late cron and rrule tasks and task backfills on PostgreSQL (ScheduleStore). */
+export class PostgresSchedules implements ScheduleStore {
+  constructor(private readonly host: PostgresScheduleHost) {}
+
+  private async rows(sql: string, params: unknown[]): Promise<Row[]> {
+    return (await this.host.pool.query<Row>(sql, params)).rows;
+  }
+
+  async catchUpLate(at: Date, limit: number): Promise<CaughtUpTask[]> {
+    const before = new Date(at.getTime() - LATE_AFTER_MS);
+    // A read first: most passes find nothing late and lock nothing.
+    if ((await this.rows(LATE, [before, limit])).length === 0) return [];
+    const out = await this.host.tx(async (c) => {
+      const { rows } = await c.query<Row>(`${LATE} FOR UPDATE SKIP LOCKED`, [before, limit]);
+      const changed: CaughtUpTask[] = [];
+      for (const row of rows) {
+        const task = taskFromRow(row);
+        const plan = planLateTask(task, at);
+        if (plan === null || task.schedule.kind === 'adaptive') continue;
+        const done = plan.action === 'complete';
+        const next = done ? task.nextRun : plan.nextRun;
+        const served = done || plan.scheduledFor.getTime() === next.getTime() ? null : plan.scheduledFor;
+        await c.query(
+          `UPDATE tasks SET status = $2, next_run = $3, scheduled_for = $4,
+             dedupe_key = CASE WHEN $2 = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END WHERE id = $1`,
+          [task.id, done ? 'completed' : 'next_run_not_scheduled', next, served],
+        );
+        changed.push({ task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next });
+      }
+      return changed;
+    });
+    if (out.length > 0) this.host.wake({ kind: 'tasks-written', count: out.length });
+    return out;
+  }
+
+  async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill> {
+    const [row] = await this.rows(
+      `INSERT INTO task_backfills (task, from_ts, to_ts, next_point, total, status, created, updated) VALUES ($1, $2, $3, $4, $5, 'running', $6, $6) RETURNING *`,
+      [task, from, to, first, total, at],
+    );
+    return backfillFromRow(row!);
+  }
+
+  async getBackfill(id: number): Promise<TaskBackfill | null> {
+    const [row] = await this.rows('SELECT * FROM task_backfills WHERE id = $1', [id]);
+    return row ? backfillFromRow(row) : null;
+  }
+
+  async listBackfills(task: number): Promise<TaskBackfill[]> {
+    return (await this.rows('SELECT * FROM task_backfills WHERE task = $1 ORDER BY id DESC', [task])).map(backfillFromRow);
+  }
+
+  async runningBackfills(limit: number): Promise<TaskBackfill[]> {
+    return (await this.rows(`SELECT * FROM task_backfills WHERE status = 'running' ORDER BY id LIMIT $1`, [limit])).map(backfillFromRow);
+  }
+
+  async startBackfillRun(id: number, point: Date, following: Date | null, at: Date): Promise<TaskRun | null> {
+    const run = await this.host.tx(async (c) => {
+      const { rows: b } = await c.query<Row>(`SELECT next_point, task FROM task_backfills WHERE id = $1 AND status = 'running' FOR UPDATE`, [id]);
+      if (!b[0] || (b[0].next_point as Date | null)?.getTime() !== point.getTime()) return null;
+      // The task is locked like the runner's pick: a runner or claim taking it meanwhile skips it, and we skip it if taken.
+      const { rows: t } = await c.query<Row>(
+        `SELECT id, type, priority_rank, concurrency_key FROM tasks WHERE id = $1 AND status = 'next_run_not_scheduled' AND next_run > $2 FOR UPDATE SKIP LOCKED`,
+        [b[0].task, at],
+      );
+      if (!t[0]) return null;
+      const { rows } = await c.query<Row>(
+        `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)
+         VALUES ($1, $2, ${TIME_ORDERED_UUID('$3::timestamptz')}, 'scheduled', $4, $3, 1, $5, $6, $7) RETURNING *`,
+        [t[0].id, t[0].type, at, t[0].priority_rank, t[0].concurrency_key ?? null, point, id],
+      );
+      await c.query(`UPDATE tasks SET status = 'next_run_scheduled', current_run = $2 WHERE id = $1`, [t[0].id, rows[0]!.id]);
+      await c.query('UPDATE task_backfills SET next_point = $2, updated = $3 WHERE id = $1', [id, following, at]);
+      return runFromRow(rows[0]!);
+    });
+    if (run) this.host.wake({ kind: 'runs-queued', count: 1 });
+    return run;
+  }
+
+  async finishBackfill(id: number, status: Exclude<BackfillStatus, 'running'>, at: Date): Promise<TaskBackfill | null> {
+    const [row] = await this.rows(`UPDATE task_backfills SET status = $2, updated = $3 WHERE id = $1 AND status = 'running' RETURNING *`, [id, status, at]);
+    return row ? backfillFromRow(row) : null;
+  }
+
+  async backfillRuns(id: number): Promise<TaskRun[]> {
+    return (await this.rows('SELECT * FROM task_runs WHERE backfill = $1 ORDER BY id', [id])).map(runFromRow);
+  }
+}

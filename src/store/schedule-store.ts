@@ -1,0 +1,64 @@
+import type { CatchUp } from '../core/schedule-options.js';
+import type { TaskRun } from '../core/model.js';
+
+/** A cron or rrule task that the catch-up of late tasks moved (docs/guide.md#catch-up). */
+export interface CaughtUpTask {
+  task: number;
+  type: string;
+  catchUp: CatchUp;
+  /** The occurrence it was waiting for. */
+  missed: Date;
+  /** The occurrence it serves now; null: its schedule has none left and it completed. */
+  serves: Date | null;
+  /** When that occurrence is due. */
+  nextRun: Date | null;
+}
+
+export const BACKFILL_STATUSES = ['running', 'done', 'cancelled'] as const;
+export type BackfillStatus = (typeof BACKFILL_STATUSES)[number];
+
+/** A task backfill: the occurrences of [from, to], each run once, in order, one at a time (docs/guide.md#backfill). */
+export interface TaskBackfill {
+  id: number;
+  task: number;
+  from: Date;
+  to: Date;
+  /** The next occurrence to get a run; null once every occurrence has had its run. */
+  nextPoint: Date | null;
+  /** How many occurrences the range holds. */
+  total: number;
+  /** `running` until its last run ended (`done`), or `cancelled` (by hand, or its task was disabled or completed). */
+  status: BackfillStatus;
+  created: Date;
+  updated: Date;
+}
+
+/** Storage of schedule decisions: the catch-up of late cron and rrule tasks, and task backfills. */
+export interface ScheduleStore {
+  /**
+   * Applies catch-up (core/catch-up.ts planLateTask) to cron and rrule tasks that are waiting to be
+   * scheduled, are not retrying, belong to a type that is not paused, and whose due instant is more
+   * than LATE_AFTER_MS before `at`: at most `limit` of them, the most overdue first, each guarded
+   * against a concurrent change. Read from an index of waiting cron and rrule tasks only.
+   */
+  catchUpLate(at: Date, limit: number): Promise<CaughtUpTask[]>;
+  /** Records a backfill of `task` whose first occurrence is `first`. */
+  createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill>;
+  getBackfill(id: number): Promise<TaskBackfill | null>;
+  /** A task's backfills, newest first. */
+  listBackfills(task: number): Promise<TaskBackfill[]>;
+  /** Backfills still running, oldest first. */
+  runningBackfills(limit: number): Promise<TaskBackfill[]>;
+  /**
+   * Gives a running backfill's next occurrence `point` its run, if the backfill still expects it and its
+   * task is free (waiting for its own next run, which is not yet due at `at`): a `scheduled` run serving
+   * `point`, which becomes the task's current run (so no other run of the task starts meanwhile); the
+   * backfill moves on to `following` (null: that was its last). Null when the task is busy, or something
+   * changed meanwhile.
+   */
+  startBackfillRun(id: number, point: Date, following: Date | null, at: Date): Promise<TaskRun | null>;
+  /** Ends a running backfill (`done` or `cancelled`); null when it was no longer running. */
+  finishBackfill(id: number, status: Exclude<BackfillStatus, 'running'>, at: Date): Promise<TaskBackfill | null>;
+  /** The runs a backfill made, oldest first. */
+  backfillRuns(id: number): Promise<TaskRun[]>;
+}

@@ -1,0 +1,124 @@
+import type Database from 'better-sqlite3';
+import { planLateTask } from '../../core/catch-up.js';
+import { LATE_AFTER_MS } from '../../core/catch-up.js';
+import type { TaskRun } from '../../core/model.js';
+import { runFromRow, scheduledForColumn, taskFromRow, type Row } from '../rows.js';
+import { backfillFromRow } from '../schedule-rows.js';
+import type { BackfillStatus, CaughtUpTask, ScheduleStore, TaskBackfill } from '../schedule-store.js';
+import type { StoreChange } from '../store.js';
+import { timeOrderedUuid } from '../run-ids.js';
+
+/** What the schedule store needs from the SQLite store it belongs to. */
+export interface SqliteScheduleHost {
+  db: Database.Database;
+  /** Runs `fn` in a write transaction (BEGIN IMMEDIATE). */
+  write<T>(fn: () => T): Promise<T>;
+  wake(change: StoreChange): void;
+}
+
+/** Catch-up of late cron and rrule tasks and task backfills on SQLite (ScheduleStore). */
+export class SqliteSchedules implements ScheduleStore {
+  private readonly s: ReturnType<typeof prepareSchedules>;
+
+  constructor(private readonly host: SqliteScheduleHost) {
+    this.s = prepareSchedules(host.db);
+  }
+
+  async catchUpLate(at: Date, limit: number): Promise<CaughtUpTask[]> {
+    const before = at.getTime() - LATE_AFTER_MS;
+    // A read first: most passes find nothing late and take no write lock.
+    if (this.s.late.all(before, limit).length === 0) return [];
+    const out = await this.host.write(() => {
+      const changed: CaughtUpTask[] = [];
+      for (const row of this.s.late.all(before, limit) as Row[]) {
+        const task = taskFromRow(row);
+        const plan = planLateTask(task, at);
+        if (plan === null || task.schedule.kind === 'adaptive') continue;
+        const done = plan.action === 'complete';
+        const next = done ? task.nextRun : plan.nextRun;
+        this.s.moveLate.run({
+          id: task.id,
+          old: task.nextRun.getTime(),
+          status: done ? 'completed' : 'next_run_not_scheduled',
+          next_run: next.getTime(),
+          scheduled_for: done ? null : scheduledForColumn({ nextRun: next, scheduledFor: plan.scheduledFor }),
+        });
+        changed.push({ task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next });
+      }
+      return changed;
+    });
+    if (out.length > 0) this.host.wake({ kind: 'tasks-written', count: out.length });
+    return out;
+  }
+
+  async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill> {
+    const row = await this.host.write(() => this.s.insertBackfill.get(task, from.getTime(), to.getTime(), first.getTime(), total, at.getTime(), at.getTime()) as Row);
+    return backfillFromRow(row);
+  }
+
+  async getBackfill(id: number): Promise<TaskBackfill | null> {
+    const row = this.s.backfill.get(id) as Row | undefined;
+    return row ? backfillFromRow(row) : null;
+  }
+
+  async listBackfills(task: number): Promise<TaskBackfill[]> {
+    return (this.s.backfillsOfTask.all(task) as Row[]).map(backfillFromRow);
+  }
+
+  async runningBackfills(limit: number): Promise<TaskBackfill[]> {
+    return (this.s.running.all(limit) as Row[]).map(backfillFromRow);
+  }
+
+  async startBackfillRun(id: number, point: Date, following: Date | null, at: Date): Promise<TaskRun | null> {
+    const run = await this.host.write(() => {
+      const b = this.s.backfill.get(id) as Row | undefined;
+      if (!b || b.status !== 'running' || b.next_point !== point.getTime()) return null;
+      const t = this.s.freeTask.get(b.task, at.getTime()) as Row | undefined;
+      if (!t) return null;
+      const row = this.s.insertRun.get({
+        task: t.id, type: t.type, backend_id: timeOrderedUuid(at.getTime()), rank: t.priority_rank, scheduled: at.getTime(),
+        ckey: t.concurrency_key ?? null, scheduled_for: point.getTime(), backfill: id,
+      }) as Row;
+      this.s.markScheduled.run(row.id, t.id);
+      this.s.advance.run(following === null ? null : following.getTime(), at.getTime(), id);
+      return runFromRow(row);
+    });
+    if (run) this.host.wake({ kind: 'runs-queued', count: 1 });
+    return run;
+  }
+
+  async finishBackfill(id: number, status: Exclude<BackfillStatus, 'running'>, at: Date): Promise<TaskBackfill | null> {
+    const row = await this.host.write(() => this.s.finish.get(status, at.getTime(), id) as Row | undefined);
+    return row ? backfillFromRow(row) : null;
+  }
+
+  async backfillRuns(id: number): Promise<TaskRun[]> {
+    return (this.s.runsOf.all(id) as Row[]).map(runFromRow);
+  }
+}
+
+function prepareSchedules(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    late: p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
+      WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1
+        AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
+      ORDER BY next_run LIMIT ?`),
+    moveLate: p(`UPDATE tasks SET status = @status, next_run = @next_run, scheduled_for = @scheduled_for,
+      dedupe_key = CASE WHEN @status = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END
+      WHERE id = @id AND status = 'next_run_not_scheduled' AND next_run = @old`),
+    insertBackfill: p(`INSERT INTO task_backfills (task, from_ts, to_ts, next_point, total, status, created, updated)
+      VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING *`),
+    backfill: p('SELECT * FROM task_backfills WHERE id = ?'),
+    backfillsOfTask: p('SELECT * FROM task_backfills WHERE task = ? ORDER BY id DESC'),
+    running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' ORDER BY id LIMIT ?`),
+    freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key FROM tasks t
+      WHERE t.id = ? AND t.status = 'next_run_not_scheduled' AND t.next_run > ?`),
+    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)
+      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, 1, @ckey, @scheduled_for, @backfill) RETURNING *`),
+    markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
+    advance: p('UPDATE task_backfills SET next_point = ?, updated = ? WHERE id = ?'),
+    finish: p(`UPDATE task_backfills SET status = ?, updated = ? WHERE id = ? AND status = 'running' RETURNING *`),
+    runsOf: p('SELECT * FROM task_runs INDEXED BY task_runs_backfill WHERE backfill = ? ORDER BY id'),
+  };
+}

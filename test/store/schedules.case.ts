@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import { dueAt } from '../../src/core/catch-up.js';
+import { ConflictError } from '../../src/core/errors.js';
+import type { Task } from '../../src/core/model.js';
+import type { Orrery } from '../../src/engine/service.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { HOUR, T0, at, plus, useOrrery } from './fixtures.js';
+
+const CRON = { name: 'cron', numRetries: 1, retryDelayMs: '10m' };
+const MAIL = { name: 'mail' };
+const hh = (h: number, m = 0) => plus(T0, h * HOUR + m * 60_000);
+
+/** Claims every due or waiting run of `type` at `when` like a worker (direct claims, started), returning them by task. */
+async function claimAll(orrery: Orrery, type: string, when: Date) {
+  const claimed = await orrery.claimRuns({ worker: 'w', types: [type], limit: 100, at: when });
+  return new Map(claimed.map((c) => [c.run.task, c]));
+}
+
+/** Ends a claimed run the way an in-process worker does (the held, one-statement path). */
+async function endHeld(orrery: Orrery, c: Awaited<ReturnType<typeof claimAll>> extends Map<number, infer C> ? C : never, status: 'eventful' | 'failed', when: Date) {
+  const [r] = await orrery.endRuns([{ backendId: c.run.backendId, status, worker: 'w', at: when, startedAt: when, ...(c.task ? { held: { run: c.run, task: c.task } } : {}) }]);
+  if (r instanceof Error) throw r;
+  return r!;
+}
+
+export function scheduleCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('schedules: catch-up, jitter and run.scheduledFor (docs/guide.md#schedules)', () => {
+    it('after downtime: none skips to the next occurrence, latest serves the latest, all serves each in order within its window', async () => {
+      const { orrery } = await setup([CRON]);
+      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+      const none = await make('none', { catchUp: 'none' });
+      const latest = await make('latest', {});
+      const all = await make('all', { catchUp: 'all' });
+      const windowed = await make('all-2h', { catchUp: 'all', catchUpWindow: '2h' });
+      // Nothing ran from 00:00 to 04:30.
+      const runs = new Map((await orrery.scheduleDue({ at: hh(4, 30) })).map((r) => [r.task, r]));
+      expect(runs.has(none.id)).toBe(false);
+      expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5), status: 'next_run_not_scheduled' });
+      expect(runs.get(latest.id)?.scheduledFor).toEqual(hh(4));
+      expect(runs.get(all.id)?.scheduledFor).toEqual(hh(0));
+      expect(runs.get(windowed.id)?.scheduledFor).toEqual(hh(3));
+      // all: each missed occurrence once, in order, as its runs end
+      const served: string[] = [];
+      for (let i = 0, when = hh(4, 31); i < 5; i++, when = plus(when, 60_000)) {
+        const c = (await claimAll(orrery, 'cron', when)).get(all.id)!;
+        served.push(c.run.scheduledFor.toISOString().slice(11, 16));
+        await endHeld(orrery, c, 'eventful', when);
+      }
+      expect(served).toEqual(['00:00', '01:00', '02:00', '03:00', '04:00']);
+      expect(await orrery.getTask(all.id)).toMatchObject({ scheduledFor: hh(5), nextRun: hh(5) });
+    });
+
+    it('jitter: due later by a per-task offset, the same read from any process; runs serve the occurrence, retries too', async () => {
+      const { orrery, another } = await setup([CRON]);
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '0 * * * *', jitter: '30m' } }, { at: plus(T0, 1) });
+      expect(t.scheduledFor).toEqual(hh(1));
+      expect(t.nextRun).toEqual(dueAt(t.schedule, t.id, hh(1)));
+      expect(await (await another()).getTask(t.id)).toMatchObject({ nextRun: t.nextRun, scheduledFor: hh(1) });
+      expect(await claimAll(orrery, 'cron', plus(t.nextRun, -1))).toEqual(new Map()); // not due before its jittered instant
+      const first = (await claimAll(orrery, 'cron', t.nextRun)).get(t.id)!;
+      expect(first.run.scheduledFor).toEqual(hh(1));
+      const ok = await endHeld(orrery, first, 'eventful', plus(t.nextRun, 1000));
+      expect(ok.task).toMatchObject({ scheduledFor: hh(2), nextRun: dueAt(t.schedule, t.id, hh(2)) });
+      const second = (await claimAll(orrery, 'cron', ok.task.nextRun)).get(t.id)!;
+      const failed = await endHeld(orrery, second, 'failed', plus(ok.task.nextRun, 1000));
+      expect(failed.task).toMatchObject({ scheduledFor: hh(2), nextRun: plus(ok.task.nextRun, 1000 + 600_000) });
+      const [retry] = await orrery.scheduleDue({ at: failed.task.nextRun });
+      expect(retry).toMatchObject({ task: t.id, attempt: 2, scheduledFor: hh(2) });
+    });
+
+    it('bounds: no occurrence before startAt or after endAt; the task completes after its last one', async () => {
+      const { orrery } = await setup([CRON]);
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '0 * * * *', startAt: hh(2).toISOString(), endAt: hh(3).toISOString(), exclude: ['2026-01-01T02:00:00Z'] } }, { at: T0 });
+      expect(t.nextRun).toEqual(hh(3));
+      const c = (await claimAll(orrery, 'cron', hh(3))).get(t.id)!;
+      expect((await endHeld(orrery, c, 'eventful', hh(3, 1))).task.status).toBe('completed');
+    });
+  });
+
+  describe('backfill (docs/guide.md#backfill)', () => {
+    it("runs each occurrence once, in order, one at a time, in the gaps of the task's own runs", async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      const b = await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(4, 30).toISOString() });
+      expect(b).toMatchObject({ task: t.id, total: 3, nextPoint: hh(2, 30), status: 'running' });
+      await expect(orrery.schedules.backfill(t.id, { from: hh(5).toISOString(), to: hh(6).toISOString() })).rejects.toBeInstanceOf(ConflictError);
+      const step = async (when: Date) => (await orrery.scheduleDue({ at: when })).map((r) => `${r.scheduledFor.toISOString().slice(11, 16)}${r.backfill ? ' backfill' : ''}`);
+      const finish = async (when: Date) => {
+        const [c] = [...(await claimAll(orrery, 'cron', when)).values()];
+        await endHeld(orrery, c!, 'eventful', when);
+      };
+      expect(await step(hh(10))).toEqual(['02:30 backfill']);
+      expect(await step(hh(10))).toEqual([]); // one at a time
+      await finish(hh(10, 1));
+      expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled', nextRun: hh(10, 30), scheduledFor: hh(10, 30) });
+      expect(await step(hh(10, 2))).toEqual(['03:30 backfill']);
+      await finish(hh(10, 29));
+      expect(await step(hh(10, 30))).toEqual(['10:30']); // the task's own run first
+      await finish(hh(10, 31));
+      expect(await step(hh(10, 32))).toEqual(['04:30 backfill']);
+      await finish(hh(10, 33));
+      expect(await step(hh(10, 34))).toEqual([]);
+      const p = await orrery.schedules.progress(b.id);
+      expect(p).toMatchObject({ status: 'done', nextPoint: null });
+      expect(p.runs.map((r) => [r.scheduledFor.toISOString().slice(11, 16), r.status, r.backfill])).toEqual([
+        ['02:30', 'eventful', b.id],
+        ['03:30', 'eventful', b.id],
+        ['04:30', 'eventful', b.id],
+      ]);
+      expect(await orrery.getTask(t.id)).toMatchObject({ nextRun: hh(11, 30), retriesLeft: 1, nextAttempt: 1 });
+      // a cancelled backfill gives no further run
+      const c = await orrery.schedules.backfill(t.id, { from: hh(5).toISOString(), to: hh(7).toISOString() });
+      expect((await orrery.schedules.cancelBackfill(c.id)).status).toBe('cancelled');
+      expect(await step(hh(10, 35))).toEqual([]);
+      expect((await orrery.schedules.backfills(t.id)).map((x) => x.status)).toEqual(['cancelled', 'done']);
+    });
+  });
+
+  describe('flow control at creation (docs/limits.md)', () => {
+    it('unique: a create within the window returns the task created in it, whatever its status; at the boundary or with a window of zero, a new task', async () => {
+      const { orrery } = await setup([MAIL]);
+      const create = (args: unknown[], when: Date, unique: object) => orrery.createTasksDetailed([{ type: 'mail', policy: 'oneshot', arguments: { args }, unique: { for: '1h', ...unique } }], { at: when }, '');
+      const [first] = await create(['a'], T0, {});
+      await orrery.disableTasks([first!.task.id], { at: T0 });
+      const [again] = await create(['a'], plus(T0, HOUR - 1), {});
+      expect(again).toMatchObject({ created: false, task: { id: first!.task.id, status: 'disabled' } });
+      expect((await create(['b'], plus(T0, 1), {}))[0]!.created).toBe(true); // other arguments
+      expect((await create(['a'], plus(T0, HOUR), {}))[0]!.created).toBe(true); // the window's end
+      expect((await create(['a'], plus(T0, 2 * HOUR), { for: 0 }))[0]!.created).toBe(true);
+    });
+
+    it('unique: concurrent creates from two processes give one task', async () => {
+      const { orrery, another } = await setup([MAIL]);
+      const other = await another();
+      // distinct next runs: without `unique` these would be four tasks
+      const input = { type: 'mail', policy: 'oneshot' as const, arguments: { args: ['same'] }, unique: { for: '1h' } };
+      const made = await Promise.all([orrery, other, orrery, other].map((o, i) => o.createTask({ ...input, nextRun: plus(T0, HOUR + i) }, { at: T0 })));
+      expect(new Set(made.map((t) => t.id)).size).toBe(1);
+    });
+
+    it('debounce: creates within the period collapse into one task due a period after the last, with its arguments', async () => {
+      const { orrery } = await setup([MAIL]);
+      const create = (arg: string, when: Date) => orrery.createTasksDetailed([{ type: 'mail', arguments: { args: [arg] }, debounce: { key: 'user-1', period: '30s' } }], { at: when }, '');
+      const [a] = await create('a', T0);
+      expect(a).toMatchObject({ created: true, task: { policy: 'oneshot', nextRun: plus(T0, 30_000) } });
+      const [b] = await create('b', plus(T0, 29_999));
+      expect(b).toMatchObject({ created: false, replaced: true, task: { id: a!.task.id, arguments: { args: ['b'] }, nextRun: plus(T0, 59_999) } });
+      // once its period has passed (it is due), a create starts a new task
+      const [c] = await create('c', plus(T0, 59_999));
+      expect(c!.created).toBe(true);
+      expect(c!.task.id).not.toBe(a!.task.id);
+      const [other] = await orrery.createTasksDetailed([{ type: 'mail', arguments: { args: ['x'] }, debounce: { key: 'user-2', period: '30s' } }], { at: plus(T0, 60_000) }, '');
+      expect(other!.created).toBe(true);
+      const tasks: Task[] = await orrery.searchTasks({ type: 'mail' });
+      expect(tasks.map((t) => t.arguments.args[0])).toEqual(['b', 'c', 'x']);
+    });
+  });
+
+  describe('DAGs: overlap policies and backfill (docs/dags.md)', () => {
+    const hourlyDag = (id: string, overlap: string) => ({ id, schedule: { cron: '0 * * * *' }, start: T0, overlap, tasks: [{ id: 'a' }] });
+
+    it('skip, bufferOne and cancelOther while a run is active; allow up to maxActiveRuns', async () => {
+      const { orrery, clock } = await setup([]);
+      await orrery.dags.register(['skip', 'bufferOne', 'cancelOther', 'allow'].map((p) => hourlyDag(p, p)) as never);
+      for (let h = 0; h <= 2; h++) {
+        clock.set(hh(h));
+        await orrery.dags.schedulePoints();
+        await orrery.dags.progressAll();
+      }
+      const state = async (dag: string) => (await orrery.dags.runs({ dag })).map((r) => `${r.execTs.toISOString().slice(11, 13)}:${r.status}`).reverse();
+      expect(await state('skip')).toEqual(['00:running']);
+      expect(await state('bufferOne')).toEqual(['00:running', '01:scheduled']);
+      expect(await state('cancelOther')).toEqual(['00:failed', '01:failed', '02:running']);
+      expect(await state('allow')).toEqual(['00:running', '01:running', '02:running']);
+      expect((await orrery.dags.get('skip')).points.map((p) => `${p.kind}x${p.count}`)).toEqual(['skippedx2', 'scheduledx1']);
+    });
+
+    it('backfill: a waiting run per point in the range, with params, started in order under the limit', async () => {
+      const { orrery, clock } = await setup([]);
+      clock.set(hh(10));
+      await orrery.dags.register([{ ...hourlyDag('b', 'bufferOne'), start: hh(10) }] as never);
+      const runs = await orrery.dags.backfill('b', { from: hh(2).toISOString(), to: hh(4).toISOString(), params: { why: 'fix' } });
+      expect(runs.map((r) => [r.execTs.toISOString().slice(11, 13), r.trigger, r.status, r.params])).toEqual([
+        ['02', 'backfill', 'scheduled', { why: 'fix' }],
+        ['03', 'backfill', 'scheduled', { why: 'fix' }],
+        ['04', 'backfill', 'scheduled', { why: 'fix' }],
+      ]);
+      await orrery.dags.progressAll();
+      expect((await orrery.dags.runs({ dag: 'b' })).map((r) => r.status).reverse()).toEqual(['running', 'scheduled', 'scheduled']);
+    });
+  });
+}
