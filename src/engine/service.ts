@@ -8,7 +8,7 @@ import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
 import { whyTask } from './why-task.js';
-import { lastSignOfLife, workerLiveness, type WorkerLiveness } from '../core/worker-liveness.js';
+import { lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
 import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 import { taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
@@ -35,11 +35,9 @@ import type {
   RunRate,
   Store,
   TaskFilter,
-  WorkerActivity,
 } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import { createAttributes, recordSchedule, tracedCreate, tracingOn } from './tracing.js';
-import type { Context } from '@opentelemetry/api';
 import { VirtualClock } from './virtual-clock.js';
 import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
@@ -51,56 +49,13 @@ import { ScheduleService } from './schedule-service.js';
 import type { CaughtUpTask } from '../store/schedule-store.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
-export interface RunEvent {
-  /** What happened to the run in this process. */
-  event: 'scheduled' | 'claimed' | 'started' | 'ended';
-  /** The run as stored after the change. */
-  run: TaskRun;
-  /** Set on runs the reaper ended because their lease expired. */
-  reaped?: boolean;
-}
-
-export interface OpenOptions {
-  /** Database URL (`sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`); defaults to `ORRERY_DB` or `sqlite:./orrery.db`. */
-  db?: string;
-  /**
-   * Where "now" and the loops' timers come from (default the system clock; `ManualClock` in tests and
-   * replays; `VirtualClock` for simulated time, which then also waits for every store call in flight).
-   */
-  clock?: Clock;
-}
-
-export interface At {
-  at?: Date;
-}
-
-/** Options of task creation. */
-export interface CreateOptions extends At {
-  /** The creation instant (default: the clock's now). */
-  at?: Date;
-  /**
-   * The OpenTelemetry context the creation's `orrery.create` span is a child of (default: the active
-   * context); the HTTP API passes the one of its request's `traceparent` header (docs/tracing.md).
-   */
-  traceContext?: Context;
-}
-
-export interface TaskWithRuns extends Task {
-  /** The task's runs, oldest first. */
-  runs: TaskRun[];
-}
+export type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
+import type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
 
 export type { EndRunOptions } from './jobboard.js';
 
 export const MAX_BATCH = 1_000_000;
 
-/** A worker as the dashboard shows it: its activity, its latest sign of life and its liveness. */
-export interface WorkerView extends WorkerActivity {
-  /** The latest of its last heartbeat and its last ended run. */
-  lastSeen: Date | null;
-  /** From the age of `lastSeen` at the reading: alive (30 s or less), stale (5 min or less), gone. */
-  liveness: WorkerLiveness;
-}
 
 /**
  * The service layer: every operation of Orrery, validated, over one store. The CLI, the HTTP API and
