@@ -7,6 +7,7 @@ import { taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult } from '../store.js';
 import { endRunsInTx, scheduledForInstant, updateTasks } from './postgres-ends.js';
 import { arrayLiteral, type Cell } from './postgres-literals.js';
+import { RepreparedStatement } from './postgres-prepared.js';
 
 /**
  * The end of held runs in one statement, planned in TypeScript from the run and task the claim
@@ -14,15 +15,15 @@ import { arrayLiteral, type Cell } from './postgres-literals.js';
  * primary keys): the run must still be held by its worker with no cancellation asked, the task must
  * still have this run current with the formula's inputs unchanged. A refused run goes the careful
  * way (`endRunsInTx`, for its exact verdict); a run recorded whose task guard failed has only its
- * task finished the careful way. It is sent unnamed, so planned on each call with the table's
- * current size: a generic plan cached on a pool connection while `task_runs` was small scanned the
- * whole table on every end once it had grown (until an ANALYZE). Exported so a test can check that
- * even its generic plan reads the primary keys on a table of realistic size.
+ * task finished the careful way. It is prepared on a doubling schedule (RepreparedStatement): a
+ * generic plan cached on a pool connection while `task_runs` was small scanned the whole table on
+ * every end once it had grown, and planning on every call cost about as much as the batch. Exported
+ * so a test can check that its generic plan reads the primary keys on a table of realistic size.
  */
-export const END_HELD = {
-  name: 'orrery_end_held_v2',
+export const END_HELD = new RepreparedStatement(
+  'orrery_end_held_v3',
   // Instants travel as epoch milliseconds (float8): cheaper to write in Node and to read here than text.
-  text: `WITH x AS (SELECT run, status, to_timestamp(started_ms / 1000) AS started, to_timestamp(ended_ms / 1000) AS ended, metadata, result, error,
+  `WITH x AS (SELECT run, status, to_timestamp(started_ms / 1000) AS started, to_timestamp(ended_ms / 1000) AS ended, metadata, result, error,
          worker, task, tstatus, reason, to_timestamp(next_run_ms / 1000) AS next_run, interval, retries, abandons, attempt,
          to_timestamp(old_next_run_ms / 1000) AS old_next_run, old_retries, old_abandons, old_attempt, to_timestamp(scheduled_for_ms / 1000) AS scheduled_for
        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
@@ -45,7 +46,7 @@ export const END_HELD = {
                  THEN true ELSE false END
            RETURNING t.id)
      SELECT 'r' AS k, id FROM r UNION ALL SELECT 't' AS k, id FROM t`,
-} as const;
+);
 
 interface Deps {
   pool: pg.Pool;
@@ -90,7 +91,7 @@ export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Pro
 
   const taskOnly: Fast[] = [];
   if (fast.length > 0) {
-    const rows = (await deps.pool.query<Row>({ text: END_HELD.text, values: endValues(fast) })).rows;
+    const rows = (await END_HELD.query<Row>(deps.pool, endValues(fast))).rows;
     const runs = new Set<number>();
     const tasks = new Set<number>();
     for (const r of rows) (r.k === 'r' ? runs : tasks).add(Number(r.id));

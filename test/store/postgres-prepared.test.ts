@@ -1,0 +1,52 @@
+/**
+ * RepreparedStatement: a hot statement is prepared by name per connection and prepared again under a
+ * new name after 8, 16, 32 … uses, the old one freed on the server, so a plan made while the tables
+ * were tiny does not outlive the table's growth (src/store/postgres/postgres-prepared.ts).
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RepreparedStatement } from '../../src/store/postgres/postgres-prepared.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+
+describe('RepreparedStatement', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('reprepared');
+    pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  const prepared = async () =>
+    (await pool.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'probe%' ORDER BY name`)).rows.map((r) => r.name);
+
+  it('prepares again on a doubling schedule, keeping one prepared statement per connection', async () => {
+    const st = new RepreparedStatement('probe', 'SELECT $1::int + 1 AS n', 2, 16);
+    const seen: string[][] = [];
+    for (let i = 1; i <= 20; i++) {
+      const { rows } = await st.query<{ n: number }>(pool, [i]);
+      expect(rows[0]!.n).toBe(i + 1);
+      seen.push(await prepared());
+    }
+    // Generation 0 serves 2 calls, generation 1 four, generation 2 eight, then generation 3 (16 uses: the last span) for good.
+    expect(seen[0]).toEqual(['probe_0']);
+    expect(seen[1]).toEqual(['probe_0']);
+    expect(seen[2]).toEqual(['probe_1']);
+    expect(seen[5]).toEqual(['probe_1']);
+    expect(seen[6]).toEqual(['probe_2']);
+    expect(seen[13]).toEqual(['probe_2']);
+    expect(seen[14]).toEqual(['probe_3']);
+    expect(seen[19]).toEqual(['probe_3']);
+  });
+
+  it('a statement that fails to prepare does not stop the next generation', async () => {
+    const st = new RepreparedStatement('probe_bad', 'SELECT $1::int / 0 AS n', 1, 4);
+    await expect(st.query(pool, [1])).rejects.toThrow(/division by zero/);
+    await expect(st.query(pool, [2])).rejects.toThrow(/division by zero/);
+    expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+  });
+});
