@@ -49,6 +49,9 @@ export { EDITABLE_TYPE_FIELDS, type TaskTypeEdit } from './core/task-type-edit.j
 export type { Store, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
 export type { Jobboard } from './engine/jobboard.js';
+export type { WorkerView } from './engine/service.js';
+export { WORKER_REFRESH_MS, WORKER_KEEP_MS, type WorkerInfo, type RegisteredWorker } from './core/worker-registry.js';
+export { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from './core/worker-liveness.js';
 export type { RunEvent } from './engine/service.js';
 export type { TaskBatchSummary, TaskImportSummary, ImportOptions, ImportProgress } from './engine/task-import.js';
 export { OrreryClient, type TaskPage, type RunPage, type TaskQueryFilter } from './http/client.js';

@@ -5,7 +5,8 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts } from './common.js';
+import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts, type Io } from './common.js';
+import { workerListCommand } from './worker-list-command.js';
 
 interface DaemonCliOpts extends DbOpts {
   logFormat: LogFormat;
@@ -44,7 +45,7 @@ const logFormatOption = () => new Option('--log-format <format>', 'pretty lines 
 
 function workerOptions(cmd: Command, handlersRequired: boolean): Command {
   return cmd
-    .addOption(new Option('--handlers <file>', 'handlers file (.ts, .mts, .cts, .js, .mjs or .cjs, in any package) exporting `handlers`').makeOptionMandatory(handlersRequired))
+    .addOption(new Option('--handlers <file>', `handlers file (.ts, .mts, .cts, .js, .mjs or .cjs, in any package) exporting \`handlers\`${handlersRequired ? ' (required)' : ''}`))
     .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
     .option('--prefetch <n>', 'claim ahead: most runs held in the worker\'s buffer beyond the running ones (adapts to the handlers\' pace; 0: claim only for free slots)', nonNegativeIntArg, 500)
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
@@ -56,7 +57,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url');
 }
 
-export function daemonCommands(): Command[] {
+export function daemonCommands(io: Io): Command[] {
   const runner = addDb(
     notifyOptions(new Command('runner'))
       .description('schedule due tasks and DAG runs into the jobboard and reap expired leases, until SIGINT/SIGTERM')
@@ -71,11 +72,15 @@ export function daemonCommands(): Command[] {
       .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database')
       .addOption(logFormatOption()),
   ).action(async (o: WorkerCliOpts & { url?: string }) => {
+    // Checked here rather than by commander, which would also ask it of `worker list`.
+    if (o.handlers === undefined) throw new UsageError("required option '--handlers <file>' not specified (or: orrery worker list)");
     if (o.url !== undefined) {
       if (o.db !== undefined) throw new UsageError('--url and --db cannot be combined: a remote worker never touches the database');
       await runRemoteWorker(o as WorkerCliOpts & { url: string });
     } else await runDaemon(o, o, { runner: false, reaper: false });
   });
+
+  worker.addCommand(workerListCommand(io));
 
   const serve = addDb(
     notifyOptions(workerOptions(new Command('serve').description('runner, DAG scheduler, reaper, worker and HTTP API in one process (the embedded set-up)'), false))

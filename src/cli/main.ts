@@ -28,7 +28,7 @@ export function buildProgram(io: Io): Command {
   program.addCommand(archiveCommands(io));
   program.addCommand(scheduleCommands(io));
   for (const c of dagCommands(io)) program.addCommand(c);
-  for (const c of daemonCommands()) program.addCommand(c);
+  for (const c of daemonCommands(io)) program.addCommand(c);
   for (const c of visitCommands(io)) program.addCommand(c);
   program.addCommand(simulateCommand(io));
   const harden = (c: Command) => {

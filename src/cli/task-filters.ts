@@ -11,6 +11,7 @@ export interface TaskFilterOpts {
   policy?: TaskPolicy;
   disabledReason?: DisabledReason[];
   dagAttempts?: boolean;
+  paused?: boolean;
   nextRunFrom?: Date;
   nextRunBefore?: Date;
   concurrencyKey?: string;
@@ -38,6 +39,8 @@ export function addTaskFilters(cmd: Command): Command {
       new Option('--disabled-reason <reason...>', 'only disabled tasks with these reasons (dead_letter: the dead-letter bin)').argParser(listArg(DISABLED_REASONS, 'a disabled reason')),
     )
     .option('--no-dag-attempts', 'leave out DAG attempts (tasks of DAG types), as the dead-letter bin does')
+    .option('--paused', 'only tasks whose schedule is paused (orrery task pause)')
+    .option('--no-paused', 'only tasks whose schedule is not paused')
     .option('--next-run-from <instant>', 'only tasks whose next run is at or after this instant', instantArg)
     .option('--next-run-before <instant>', 'only tasks whose next run is before this instant', instantArg)
     .option('--concurrency-key <key>', 'only tasks with this concurrency key')
@@ -54,6 +57,7 @@ export function taskFilterInput(o: TaskFilterOpts): TaskSearchInput {
     ...(o.policy !== undefined ? { policy: o.policy } : {}),
     ...(o.disabledReason !== undefined ? { disabledReason: o.disabledReason } : {}),
     ...(o.dagAttempts === false ? { dagAttempts: false } : {}),
+    ...(o.paused !== undefined ? { paused: o.paused } : {}),
     ...(o.nextRunFrom !== undefined ? { nextRunFrom: o.nextRunFrom } : {}),
     ...(o.nextRunBefore !== undefined ? { nextRunBefore: o.nextRunBefore } : {}),
     ...(o.concurrencyKey !== undefined ? { concurrencyKey: o.concurrencyKey } : {}),

@@ -14,6 +14,14 @@ describe('task search', () => {
     expect(path({ concurrencyKey: 'k', type: 't' })).toMatchObject({ index: 'concurrency_key', bounded: true });
     expect(path({ ids: [3, 1], priority: 'high' })).toMatchObject({ index: 'ids', bounded: false });
     expect(path({ nextRunBefore: '2026-01-01T00:00:00Z' })).toMatchObject({ index: 'id', bounded: true });
+    // Paused tasks come from their own partial index (few rows), before the type's and the status's; not paused is checked on rows.
+    expect(path({ paused: true })).toEqual({ index: 'paused', statuses: [], bounded: false });
+    expect(path({ paused: true, type: 't' })).toEqual({ index: 'paused', statuses: [], bounded: false });
+    expect(path({ paused: true, status: 'disabled' })).toMatchObject({ index: 'paused', bounded: true });
+    expect(path({ paused: true, concurrencyKey: 'k' })).toMatchObject({ index: 'concurrency_key', bounded: true });
+    expect(path({ paused: false })).toMatchObject({ index: 'id', bounded: true });
+    expect(path({ paused: false, type: 't' })).toMatchObject({ index: 'type_status', bounded: true });
+    expect(() => taskSearch({ paused: 'no' as never })).toThrow(/paused: must be true or false/);
   });
 
   it('a disabled reason implies the status disabled; contradictions match nothing', () => {

@@ -8,10 +8,11 @@ import { textProblem } from './storable.js';
  * by keyset pages (the cursor is the id the previous page stopped at).
  *
  * Each page is read from the index its equality filters select (`searchPath`): the concurrency key
- * (`tasks_concurrency_key`), the type and status (`tasks_type_status`, one id-ordered range per status,
+ * (`tasks_concurrency_key`), paused tasks (`tasks_paused`, which holds only those: by type, or all of
+ * them sorted by id), the type and status (`tasks_type_status`, one id-ordered range per status,
  * merged), the status (`tasks_status`), or the primary key. The other filters (priority, policy,
- * disabled reason, DAG attempts, next-run range, argument text) are checked on the rows of that
- * range; a page examines at most TASK_SCAN_LIMIT of them, so a rare match never reads a whole table:
+ * disabled reason, DAG attempts, not paused, next-run range, argument text) are checked on the rows of
+ * that range; a page examines at most TASK_SCAN_LIMIT of them, so a rare match never reads a whole table:
  * a page that reaches the bound before `limit` matches ends there (`partial`) with a cursor to go on.
  */
 export interface TaskSearch {
@@ -25,6 +26,8 @@ export interface TaskSearch {
   disabledReasons: DisabledReason[] | null;
   /** false: leave DAG attempts out; true: only those; null: both. */
   dagAttempts: boolean | null;
+  /** true: only tasks whose schedule is paused (`pausedAt` set); false: only those not paused; null: both. */
+  paused: boolean | null;
   /** `nextRun >= nextRunFrom`. */
   nextRunFrom: Date | null;
   /** `nextRun < nextRunBefore`. */
@@ -59,6 +62,8 @@ export interface TaskSearchInput {
   /** One reason, several, or a comma-separated list (implies status `disabled`). */
   disabledReason?: DisabledReason | readonly DisabledReason[] | string;
   dagAttempts?: boolean;
+  /** true: only tasks whose schedule is paused; false: only those not paused. */
+  paused?: boolean;
   nextRunFrom?: Date | string;
   nextRunBefore?: Date | string;
   concurrencyKey?: string;
@@ -99,6 +104,7 @@ export function taskSearch(input: TaskSearchInput = {}): TaskSearch {
   if (from && before && from.getTime() >= before.getTime()) throw invalid('nextRunBefore', 'must be after nextRunFrom');
   if (input.policy !== undefined && !(TASK_POLICIES as readonly string[]).includes(input.policy)) throw invalid('policy', `must be one of ${TASK_POLICIES.join(', ')}`);
   if (input.dagAttempts !== undefined && typeof input.dagAttempts !== 'boolean') throw invalid('dagAttempts', 'must be true or false');
+  if (input.paused !== undefined && typeof input.paused !== 'boolean') throw invalid('paused', 'must be true or false');
   if (input.argsMatch !== undefined && !(ARGS_MATCHES as readonly string[]).includes(input.argsMatch)) throw invalid('argsMatch', `must be one of ${ARGS_MATCHES.join(', ')}`);
   const argsText = text(input.args, 'args');
   if (input.argsMatch !== undefined && argsText === null) throw invalid('argsMatch', 'only applies with args');
@@ -111,6 +117,7 @@ export function taskSearch(input: TaskSearchInput = {}): TaskSearch {
     policy: input.policy ?? null,
     disabledReasons: reasons,
     dagAttempts: input.dagAttempts ?? null,
+    paused: input.paused ?? null,
     nextRunFrom: from,
     nextRunBefore: before,
     concurrencyKey: text(input.concurrencyKey, 'concurrencyKey'),
@@ -128,7 +135,7 @@ export function lowerAscii(s: string): string {
 
 /** How a page is read: which index range, and whether other filters are checked on its rows (bounded). */
 export interface SearchPath {
-  index: 'ids' | 'concurrency_key' | 'type_status' | 'status' | 'id';
+  index: 'ids' | 'concurrency_key' | 'paused' | 'type_status' | 'status' | 'id';
   /** type_status and status: one id-ordered range per status, merged. */
   statuses: TaskStatus[];
   /** Filters checked on the rows of the range: the page examines at most TASK_SCAN_LIMIT of them. */
@@ -138,10 +145,12 @@ export interface SearchPath {
 export function searchPath(s: TaskSearch): SearchPath {
   const others =
     s.priorityRank !== null || s.policy !== null || s.disabledReasons !== null || s.dagAttempts !== null ||
-    s.nextRunFrom !== null || s.nextRunBefore !== null || s.args !== null;
+    s.nextRunFrom !== null || s.nextRunBefore !== null || s.args !== null || s.paused === false;
   // A list of ids bounds the page by itself.
   if (s.ids !== null) return { index: 'ids', statuses: [], bounded: false };
-  if (s.concurrencyKey !== null) return { index: 'concurrency_key', statuses: [], bounded: others || s.type !== null || s.statuses !== null };
+  if (s.concurrencyKey !== null) return { index: 'concurrency_key', statuses: [], bounded: others || s.paused === true || s.type !== null || s.statuses !== null };
+  // Paused tasks are few (a partial index of them only), so their index beats the type's and the status's.
+  if (s.paused === true) return { index: 'paused', statuses: [], bounded: others || s.statuses !== null };
   if (s.type !== null) return { index: 'type_status', statuses: s.statuses ?? [...TASK_STATUSES], bounded: others };
   if (s.statuses !== null) return { index: 'status', statuses: s.statuses, bounded: others };
   return { index: 'id', statuses: [], bounded: others };

@@ -22,7 +22,11 @@ export interface TypeLoadFacts {
   nextRateSlot: Date | null;
   /** Waiting runs of the type ahead of this task's queued run in claim order (null: not queued). */
   aheadInQueue: number | null;
-  /** Workers that claimed, heartbeated or ended runs of this type within `workerWindowMs`. */
+  /**
+   * Workers seen for this type within `workerWindowMs`: they claimed, heartbeated or ended runs of it
+   * (from the store), or, registered as handling it, refreshed their registry row (whyTask adds those
+   * and drops the ones the registry says stopped since).
+   */
   workersSeen: Array<{ worker: string; lastSeen: Date }>;
 }
 
@@ -37,6 +41,8 @@ export interface WhyFacts {
   runnerGraceMs: number;
   /** The window `workersSeen` covers. */
   workerWindowMs: number;
+  /** Registered workers handling the type that stopped (gracefully) within the window, and when. */
+  workersStopped?: Array<{ worker: string; at: Date }>;
   /** The DAG run a DAG attempt task belongs to, when it is one. */
   dagRun?: number | null;
   /** The DAG of a DAG attempt task, with its pause (null: not paused). */
@@ -148,8 +154,11 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   // 10. Workers.
   const seen = load.workersSeen.map((w) => w.worker);
   if (!waitingToStart) add('workers', 'skip', 'a worker holds the run');
-  else if (seen.length === 0) add('workers', 'hold', `no worker claimed, heartbeated or ended a run of type ${type.name} in the last ${formatDuration(f.workerWindowMs)}: is a worker with a handler for backend "${type.backendName}" running?`);
-  else add('workers', 'pass', `worker${seen.length === 1 ? '' : 's'} seen for the type in the last ${formatDuration(f.workerWindowMs)}: ${seen.slice(0, 5).join(', ')}${seen.length > 5 ? ` and ${seen.length - 5} more` : ''}`);
+  else if (seen.length === 0) {
+    const stopped = (f.workersStopped ?? []).map((w) => `${w.worker} at ${w.at.toISOString()}`);
+    const since = stopped.length ? ` (stopped: ${stopped.slice(0, 5).join(', ')}${stopped.length > 5 ? ` and ${stopped.length - 5} more` : ''})` : '';
+    add('workers', 'hold', `no live worker handles type ${type.name}: none registered for it and none claimed, heartbeated or ended a run of it in the last ${formatDuration(f.workerWindowMs)}${since}: is a worker with a handler for backend "${type.backendName}" running?`);
+  } else add('workers', 'pass', `worker${seen.length === 1 ? '' : 's'} seen for the type in the last ${formatDuration(f.workerWindowMs)}: ${seen.slice(0, 5).join(', ')}${seen.length > 5 ? ` and ${seen.length - 5} more` : ''}`);
 
   // 11. The run.
   if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no current run');

@@ -16,6 +16,14 @@ describe('worker liveness', () => {
     expect(workerLiveness(ago(-2000), at)).toBe('alive');
   });
 
+  it('is stopped once the worker said so, unless it showed a sign of life after that', () => {
+    expect(workerLiveness(ago(1000), at, ago(1000))).toBe('stopped');
+    expect(workerLiveness(ago(WORKER_GONE_MS + 1), at, ago(WORKER_GONE_MS + 1))).toBe('stopped');
+    expect(workerLiveness(null, at, ago(1000))).toBe('stopped');
+    // The same id seen again after its stop (a process that reused it): liveness by age again.
+    expect(workerLiveness(ago(500), at, ago(1000))).toBe('alive');
+  });
+
   it('takes the latest of the signs given', () => {
     expect(lastSignOfLife(null, ago(5000), undefined, ago(1000))).toEqual(ago(1000));
     expect(lastSignOfLife(null, undefined)).toBeNull();

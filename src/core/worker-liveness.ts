@@ -1,15 +1,16 @@
 /**
- * A worker's liveness from the age of its latest sign of life (docs/dashboard.md#workers): a lease
- * renewal (a claim or a heartbeat: a worker renews the leases it holds every third of the lease, at
- * most every 10 s) or a run it ended.
+ * A worker's liveness (docs/operations.md#workers): from the age of its latest sign of life, which is
+ * the later of its registry row's `lastSeen` (a worker refreshes it every WORKER_REFRESH_MS, idle or
+ * not), a lease renewal (a claim or a heartbeat) and a run it ended; or `stopped` when it said so on a
+ * graceful stop and showed no sign of life since.
  */
 
-/** Seen within this long: alive (three heartbeats of the default 30 s lease). */
+/** Seen within this long: alive (three refreshes of the registry, or heartbeats of the default 30 s lease). */
 export const WORKER_ALIVE_MS = 30_000;
 /** Not seen for this long: gone (a run it still held has outlived any lease but the longest; the reaper takes them back). */
 export const WORKER_GONE_MS = 5 * 60_000;
 
-export const WORKER_LIVENESS = ['alive', 'stale', 'gone'] as const;
+export const WORKER_LIVENESS = ['alive', 'stale', 'gone', 'stopped'] as const;
 export type WorkerLiveness = (typeof WORKER_LIVENESS)[number];
 
 /** The latest of the instants given (null when none). */
@@ -19,8 +20,12 @@ export function lastSignOfLife(...signs: ReadonlyArray<Date | null | undefined>)
   return last;
 }
 
-/** alive: seen within WORKER_ALIVE_MS; stale: within WORKER_GONE_MS; gone: longer ago, or never. */
-export function workerLiveness(lastSeen: Date | null, at: Date): WorkerLiveness {
+/**
+ * stopped: it marked itself stopped (`stoppedAt`) and was not seen after that; otherwise alive: seen
+ * within WORKER_ALIVE_MS; stale: within WORKER_GONE_MS; gone: longer ago, or never.
+ */
+export function workerLiveness(lastSeen: Date | null, at: Date, stoppedAt: Date | null = null): WorkerLiveness {
+  if (stoppedAt && (!lastSeen || lastSeen.getTime() <= stoppedAt.getTime())) return 'stopped';
   if (!lastSeen) return 'gone';
   const age = at.getTime() - lastSeen.getTime();
   if (age <= WORKER_ALIVE_MS) return 'alive';

@@ -2,6 +2,7 @@ import type { OrreryError } from '../core/errors.js';
 import type { RunEndStatus, RunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { ClaimOutcome, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
 import type { Clock } from './clock.js';
+import type { WorkerInfo } from '../core/worker-registry.js';
 
 /** How a run ends, as its holder reports it (`Orrery.endRun`, `Jobboard.endRuns`). */
 export interface EndRunOptions {
@@ -87,4 +88,12 @@ export interface Jobboard {
    * the types every 5 s.
    */
   onTypesChanged?(listener: () => void): () => void;
+  /**
+   * Registers the worker, or refreshes its registry row (last seen now): a worker calls it at start and
+   * every WORKER_REFRESH_MS, busy or idle (docs/operations.md#workers). Optional: a board without it
+   * keeps no registry, and its workers are known only by their runs.
+   */
+  registerWorker?(worker: WorkerInfo): Promise<unknown>;
+  /** Marks the worker stopped (its graceful stop). Optional, with `registerWorker`. */
+  stopWorker?(id: string): Promise<unknown>;
 }

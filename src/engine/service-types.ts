@@ -44,10 +44,27 @@ export interface TaskWithRuns extends Task {
   runs: TaskRun[];
 }
 
-/** A worker as the dashboard shows it: its activity, its latest sign of life and its liveness. */
+/**
+ * A worker as the listing shows it (`orrery worker list`, GET /api/workers, the dashboard): its registry
+ * row, its activity from the runs, its latest sign of life and its liveness.
+ */
 export interface WorkerView extends WorkerActivity {
-  /** The latest of its last heartbeat and its last ended run. */
+  /** The latest of its registry refresh, its last heartbeat and its last ended run. */
   lastSeen: Date | null;
-  /** From the age of `lastSeen` at the reading: alive (30 s or less), stale (5 min or less), gone. */
+  /** `stopped` when it said so on a graceful stop; otherwise from the age of `lastSeen` at the reading: alive (30 s or less), stale (5 min or less), gone. */
   liveness: WorkerLiveness;
+  /** Whether the registry holds it; false for a worker known only by its runs (`orrery run start --worker W`, or a board that keeps no registry), whose registry fields are null. */
+  registered: boolean;
+  /** The machine it runs on. */
+  host: string | null;
+  /** Its process id. */
+  pid: number | null;
+  /** The task types it handles. */
+  types: string[] | null;
+  /** Runs it executes at once. */
+  concurrency: number | null;
+  /** When it registered. */
+  startedAt: Date | null;
+  /** When it marked itself stopped (graceful stop). */
+  stoppedAt: Date | null;
 }

@@ -8,7 +8,8 @@ import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
 import { whyTask } from './why-task.js';
-import { lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
+import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
+import { listWorkers, registerWorker, stopWorker } from './workers.js';
 import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 import { taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
@@ -450,16 +451,34 @@ export class Orrery implements Jobboard {
   }
 
   /**
-   * Workers holding runs now, or that ended runs within the `minutes` (default 60) before `at`, with
-   * their latest sign of life and their liveness from its age (core/worker-liveness.ts).
+   * Workers registered and seen within the `minutes` (1 to 1440, default 60) before `at` (stopped ones
+   * too), holding runs now, or that ended runs in that window, with their latest sign of life and their
+   * liveness: alive, stale, gone or stopped (docs/operations.md#workers); alive ones first.
    */
-  async workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
+  async listWorkers(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
     const now = this.instant(opts.at);
     const { since, at } = this.window({ ...opts, at: now });
-    return (await this.store.workerActivity(since, at)).map((w) => {
-      const lastSeen = lastSignOfLife(w.lastHeartbeat, w.lastEnded);
-      return { ...w, lastSeen, liveness: workerLiveness(lastSeen, now) };
-    });
+    return listWorkers(this.store, since, at, now);
+  }
+
+  /** The same as `listWorkers` (its former name). */
+  workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
+    return this.listWorkers(opts);
+  }
+
+  /**
+   * Registers a worker, or refreshes its registry row: workers call it at start and every
+   * WORKER_REFRESH_MS (10 s), busy or idle; a worker that (re)starts prunes rows not seen for a week.
+   */
+  async registerWorker(worker: WorkerInfo, opts: At = {}): Promise<RegisteredWorker> {
+    const row = await registerWorker(this.store, worker, this.instant(opts.at));
+    this.events.emit('worker', row.id); // a sign of life, as a claim or a heartbeat
+    return row;
+  }
+
+  /** Marks a registered worker stopped (its graceful stop); NotFoundError for an unknown id. */
+  stopWorker(id: string, opts: At = {}): Promise<RegisteredWorker> {
+    return stopWorker(this.store, id, this.instant(opts.at));
   }
 
   /**

@@ -3,9 +3,13 @@ import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import { NotFoundError } from '../core/errors.js';
 import { explainTask, type WhyAnswer } from '../core/why.js';
 import type { Store } from '../store/store.js';
+import { WORKER_GONE_MS, lastSignOfLife } from '../core/worker-liveness.js';
 
-/** Workers count as live for a type when they renewed a lease of, or ended, one of its runs within this window. */
-export const WORKER_WINDOW_MS = 5 * 60_000;
+/**
+ * Workers count as live for a type when, within this window, they renewed a lease of, or ended, one of
+ * its runs, or refreshed their registry row as handling it (and did not stop since): alive or stale.
+ */
+export const WORKER_WINDOW_MS = WORKER_GONE_MS;
 
 /**
  * Gathers what `explainTask` (core/why.ts) needs about one task at `at`: the task, its type, its
@@ -26,6 +30,7 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     rate: type.rateLimit,
     workerWindowMs: WORKER_WINDOW_MS,
   });
+  const { workersSeen, workersStopped } = await liveWorkers(store, type.name, load.workersSeen, new Date(at.getTime() - WORKER_WINDOW_MS));
   const dag = task.arguments.kwargs[DAG_ATTEMPT_KEY] as { run?: number; dag?: string } | undefined;
   const dagId = dag && typeof dag === 'object' && typeof dag.dag === 'string' ? dag.dag : null;
   const [storedDag] = dagId === null ? [] : await store.dags.getDags([dagId]);
@@ -34,10 +39,34 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     task,
     type,
     run,
-    load,
+    load: { ...load, workersSeen },
     runnerGraceMs,
     workerWindowMs: WORKER_WINDOW_MS,
+    workersStopped,
     dagRun: dag && typeof dag === 'object' && typeof dag.run === 'number' ? dag.run : null,
     dag: storedDag ? { id: storedDag.id, paused: storedDag.paused } : null,
   });
+}
+
+/**
+ * The workers seen for a type since `since`: those the runs name (less those the registry says stopped
+ * after that), and those registered as handling it that refreshed their row and did not stop, by id;
+ * and the registered ones that stopped.
+ */
+async function liveWorkers(store: Store, type: string, fromRuns: ReadonlyArray<{ worker: string; lastSeen: Date }>, since: Date) {
+  const registered = await store.workers.listWorkers(since, fromRuns.map((w) => w.worker));
+  const byId = new Map(registered.map((r) => [r.id, r]));
+  const seen = new Map<string, Date>();
+  for (const w of fromRuns) {
+    const r = byId.get(w.worker);
+    if (r?.stoppedAt && r.stoppedAt.getTime() >= w.lastSeen.getTime()) continue;
+    seen.set(w.worker, w.lastSeen);
+  }
+  for (const r of registered) {
+    if (r.stoppedAt || !r.types.includes(type) || r.lastSeen.getTime() < since.getTime()) continue;
+    seen.set(r.id, lastSignOfLife(seen.get(r.id), r.lastSeen)!);
+  }
+  const workersSeen = [...seen].map(([worker, lastSeen]) => ({ worker, lastSeen })).sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
+  const workersStopped = registered.filter((r) => r.stoppedAt && r.types.includes(type) && !seen.has(r.id)).map((r) => ({ worker: r.id, at: r.stoppedAt! }));
+  return { workersSeen, workersStopped };
 }

@@ -12,6 +12,7 @@ import type { Jobboard } from './jobboard.js';
 import { RunExecution } from './run-execution.js';
 import { Sleeper } from './sleeper.js';
 import { WorkerTimers } from './worker-timers.js';
+import { WorkerPresence } from './worker-presence.js';
 import { recordClaim, RunTrace, tracingOn } from './tracing.js';
 import type { SpanContext } from '@opentelemetry/api';
 
@@ -37,6 +38,11 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Where the worker's timers and elapsed times come from (default: the board's clock, else the system clock). */
   clock?: Clock;
+  /**
+   * Keep a row in the worker registry: registered at start, refreshed every 10 s, marked stopped on
+   * stop (docs/operations.md#workers). Default true; `orrery simulate` turns it off for its simulated processes.
+   */
+  registry?: boolean;
 }
 
 const TYPES_REFRESH_MS = 5_000;
@@ -84,6 +90,7 @@ export class Worker {
   private minLeaseMs = DEFAULT_LEASE_MS;
   private readonly ender: EndBatcher;
   private readonly timers: WorkerTimers;
+  private readonly presence: WorkerPresence | null;
   private loopDone: Promise<void> = Promise.resolve();
   private idle: (() => void) | null = null;
   private unlisten: () => void = () => {};
@@ -116,6 +123,7 @@ export class Worker {
       execution: (backendId) => this.active.get(backendId),
       summary: () => this.summary(),
     }, this.clock);
+    this.presence = opts.registry === false ? null : new WorkerPresence(board, { id: this.id, host: hostname(), pid: process.pid, types: [...(opts.types ?? [])], concurrency: this.concurrency }, this.clock, this.log);
   }
 
   /** Runs this worker holds: buffered and running (or ending). */
@@ -146,6 +154,7 @@ export class Worker {
       offTypes?.();
     };
     this.timers.start(this.minLeaseMs);
+    this.presence?.start();
     this.loopDone = this.loop();
   }
 
@@ -168,6 +177,7 @@ export class Worker {
     }
     this.timers.stop();
     this.summary();
+    await this.presence?.stop();
     this.state = 'stopped';
   }
 
@@ -360,6 +370,8 @@ export class Worker {
       const wanted = this.opts.types ? new Set(this.opts.types) : null;
       const mine = all.filter((t) => (wanted ? wanted.has(t.name) : t.backendName in this.opts.handlers));
       const paused = new Set(mine.filter((t) => t.paused).map((t) => t.name));
+      // The registry says what it handles, paused types included.
+      this.presence?.setTypes(wanted ? [...wanted] : mine.map((t) => t.name));
       // Named types that do not exist (yet) are still asked for, as before.
       this.types = wanted ? [...wanted].filter((n) => !paused.has(n)) : mine.filter((t) => !t.paused).map((t) => t.name);
       this.typesReadAt = now;

@@ -22,6 +22,7 @@ import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
+import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
@@ -34,7 +35,7 @@ import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
 
-const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated']);
+const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated', 'startedAt', 'lastSeen', 'stoppedAt']);
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const revive = (key: string, v: unknown) => (typeof v === 'string' && INSTANT_KEYS.has(key) && ISO.test(v) ? new Date(v) : v);
 
@@ -347,6 +348,15 @@ export class OrreryClient implements Jobboard {
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
     await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: r.at.toISOString() })) });
+  }
+
+  /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */
+  registerWorker(worker: WorkerInfo): Promise<RegisteredWorker> {
+    return this.call('POST', '/jobboard/workers', worker);
+  }
+  /** `POST /api/jobboard/workers/stop`: marks a registered worker stopped (its graceful stop). */
+  stopWorker(id: string): Promise<RegisteredWorker> {
+    return this.call('POST', '/jobboard/workers/stop', { id });
   }
 
   /** Listens to the server's event stream; scheduled runs call `listener` (reconnects after failures). */

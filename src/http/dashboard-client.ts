@@ -42,9 +42,16 @@ export class StatsClient {
     };
   }
 
-  /** Workers holding runs now or that ended runs in the last `minutes` (default 60). */
+  /** `GET /api/workers`: workers registered and seen, holding runs, or that ended runs in the last `minutes` (default 60), with their liveness. */
   async workers(minutes?: number): Promise<WorkerView[]> {
     const rows = await this.call<Array<Json<WorkerView>>>('GET', `/workers${minutes ? `?minutes=${minutes}` : ''}`);
-    return rows.map((w) => ({ ...(w as unknown as WorkerView), lastHeartbeat: dateOrNull(w.lastHeartbeat), lastEnded: dateOrNull(w.lastEnded), lastSeen: dateOrNull(w.lastSeen) }));
+    return rows.map((w) => ({
+      ...(w as unknown as WorkerView),
+      lastHeartbeat: dateOrNull(w.lastHeartbeat),
+      lastEnded: dateOrNull(w.lastEnded),
+      lastSeen: dateOrNull(w.lastSeen),
+      startedAt: dateOrNull(w.startedAt),
+      stoppedAt: dateOrNull(w.stoppedAt),
+    }));
   }
 }

@@ -28,13 +28,20 @@ const DueStatsSchema = z.object({
 const RunRateSchema = z.object({ type: z.string(), status: z.enum(RUN_END_STATUSES), minute: instant, count });
 const RunRatesSchema = z.object({ since: instant, at: instant, rates: z.array(RunRateSchema) });
 const WorkerSchema = z.object({
-  worker: z.string(),
+  worker: z.string().describe('the worker id (the one recorded on the runs it claims)'),
   running: count.describe('runs it holds now'),
   lastHeartbeat: instant.nullable().describe('its latest lease renewal (claim or heartbeat) of a run it holds'),
   lastEnded: instant.nullable().describe('when it last ended a run within the window'),
   ended: count.describe('runs it ended within the window'),
-  lastSeen: instant.nullable().describe('its latest sign of life: the later of lastHeartbeat and lastEnded'),
-  liveness: z.enum(WORKER_LIVENESS).describe('from the age of lastSeen: `alive` (30 s or less), `stale` (5 min or less), `gone` (older)'),
+  lastSeen: instant.nullable().describe('its latest sign of life: the latest of its registry refresh, lastHeartbeat and lastEnded'),
+  liveness: z.enum(WORKER_LIVENESS).describe('`stopped` when it marked itself stopped (graceful stop) and was not seen since; otherwise from the age of lastSeen: `alive` (30 s or less), `stale` (5 min or less), `gone` (older)'),
+  registered: z.boolean().describe('whether the worker registry holds it; false for a worker known only by its runs (its registry fields are null)'),
+  host: z.string().nullable().describe('the machine it runs on'),
+  pid: z.number().int().nullable().describe('its process id'),
+  types: z.array(z.string()).nullable().describe('the task types it handles'),
+  concurrency: z.number().int().nullable().describe('runs it executes at once'),
+  startedAt: instant.nullable().describe('when it registered'),
+  stoppedAt: instant.nullable().describe('when it marked itself stopped (graceful stop)'),
 });
 const WindowQuery = z.strictObject({
   minutes: z.coerce.number().int().min(1).max(1440).optional().describe('the window: this many minutes before now (default 60)'),
@@ -90,9 +97,10 @@ export const dashboardRoutes: Route[] = [
     }),
   },
   {
-    method: 'get', path: '/workers', tag: 'dashboard', summary: 'Workers holding runs now or that ended runs in the last `minutes`, with their last heartbeat and liveness (alive, stale, gone)',
+    method: 'get', path: '/workers', tag: 'dashboard',
+    summary: 'Workers registered and seen in the last `minutes` (stopped ones too), holding runs now, or that ended runs in that window, with their liveness (alive, stale, gone, stopped); alive first',
     query: WindowQuery,
     responses: { 200: z.array(WorkerSchema), 400: ErrorSchema },
-    handler: async (o, { query }) => ({ body: await o.workerActivity({ ...(query.minutes !== undefined ? { minutes: query.minutes } : {}) }) }),
+    handler: async (o, { query }) => ({ body: await o.listWorkers({ ...(query.minutes !== undefined ? { minutes: query.minutes } : {}) }) }),
   },
 ];

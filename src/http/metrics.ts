@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TaskRun } from '../core/model.js';
+import { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from '../core/worker-liveness.js';
 import type { Orrery } from '../engine/service.js';
 import type { QueueStats } from '../store/store.js';
 import { registerVisitMetrics } from './visit-metrics.js';
@@ -25,7 +26,8 @@ export interface MetricsOptions {
  * - **read at scrape time** from the store (`store.queueStats`), so every process serving `/metrics`
  *   reports the whole queue, whoever runs the workers: `orrery_queue_length{type}`,
  *   `orrery_running_runs{type}`, `orrery_claimed_runs{type}`, `orrery_oldest_scheduled_age_seconds{type}`,
- *   `orrery_dead_lettered_tasks{type}`; and `orrery_workers` from the worker sightings below.
+ *   `orrery_dead_lettered_tasks{type}`, `orrery_registered_workers{liveness}` from the worker registry;
+ *   and `orrery_workers` from the worker sightings below.
  * - **recorded as events happen in this process**, through the `record*` functions: the counters and
  *   histograms count only what passed through this process (its jobboard routes, its loops), and
  *   restart from zero with it, as Prometheus counters do. Call each function from exactly one place
@@ -72,6 +74,8 @@ export interface OrreryMetrics {
   recordWorkerSeen(worker: string, at?: Date): void;
 }
 
+/** `orrery_registered_workers` counts the registry's workers seen within this long. */
+const REGISTRY_WINDOW_MS = 3_600_000;
 /** Schedule-to-start latency: from milliseconds (idle workers) to a day (a backed-up queue). */
 const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400];
 /** Run duration: from quick checks to hours-long loads. */
@@ -159,6 +163,23 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     },
   });
   registerVisitMetrics(registry, orrery);
+
+  // The worker registry: idle live workers count, stopped ones are told apart (docs/operations.md#workers).
+  const registered: Gauge<'liveness'> = new Gauge({
+    name: 'orrery_registered_workers',
+    help: 'Workers of the worker registry seen in the last hour, by liveness (alive, stale, gone, stopped), from every process on the database.',
+    labelNames: ['liveness'] as const,
+    registers,
+    async collect() {
+      const now = orrery.now();
+      const counts = new Map<WorkerLiveness, number>(WORKER_LIVENESS.map((l) => [l, 0]));
+      for (const w of await orrery.store.workers.listWorkers(new Date(now.getTime() - REGISTRY_WINDOW_MS))) {
+        const l = workerLiveness(w.lastSeen, now, w.stoppedAt);
+        counts.set(l, counts.get(l)! + 1);
+      }
+      for (const [liveness, n] of counts) registered.set({ liveness }, n);
+    },
+  });
 
   const workersSeen = new Map<string, number>();
   const workers: Gauge = new Gauge({

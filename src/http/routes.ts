@@ -134,12 +134,16 @@ export const routes: Route[] = [
   },
   {
     method: 'get', path: '/tasks', tag: 'tasks',
-    summary: 'Search tasks by type, status, priority, next-run range, concurrency key and argument text, in id order by keyset pages',
+    summary: 'Search tasks by type, status, priority, paused, next-run range, concurrency key and argument text, in id order by keyset pages',
     query: S.TaskQuery,
     responses: { 200: S.TaskPage, 400: S.ErrorSchema },
     handler: async (o, { query }) => {
-      const { dagAttempts, ...rest } = query as Record<string, string | number | undefined>;
-      const page = await o.findTasks({ ...rest, ...(dagAttempts !== undefined ? { dagAttempts: dagAttempts === 'true' } : {}) });
+      const { dagAttempts, paused, ...rest } = query as Record<string, string | number | undefined>;
+      const page = await o.findTasks({
+        ...rest,
+        ...(dagAttempts !== undefined ? { dagAttempts: dagAttempts === 'true' } : {}),
+        ...(paused !== undefined ? { paused: paused === 'true' } : {}),
+      });
       return { body: { items: page.tasks, nextCursor: page.nextCursor, partial: page.partial } };
     },
   },

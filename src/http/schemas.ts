@@ -215,6 +215,7 @@ const taskFilterFields = {
 export const TaskQuery = z.strictObject({
   ...taskFilterFields,
   dagAttempts: z.enum(['true', 'false']).optional().describe('false: leave out DAG attempts (as the dead-letter bin does); true: only those'),
+  paused: z.enum(['true', 'false']).optional().describe('true: only tasks whose schedule is paused; false: only those not paused'),
   cursor: z.string().regex(/^\d{1,15}$/, 'must be a cursor returned by a previous page').optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
@@ -225,7 +226,7 @@ export const TaskPage = z.object({
 });
 /** The selection of a bulk action: exactly one of filter, ids, runs or all (engine/bulk-tasks.ts). */
 export const BulkBody = z.strictObject({
-  filter: z.strictObject({ ...taskFilterFields, dagAttempts: z.boolean().optional() }).optional().describe('the tasks a task search finds (at least one filter)'),
+  filter: z.strictObject({ ...taskFilterFields, dagAttempts: z.boolean().optional(), paused: z.boolean().optional() }).optional().describe('the tasks a task search finds (at least one filter)'),
   ids: z.array(id).min(1).max(10_000).optional().describe('these tasks'),
   runs: z
     .strictObject({

@@ -249,6 +249,8 @@ async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number,
       pollMs: s.pollInterval,
       id: generation === 0 ? name : `${name}#${generation}`,
       clock: proc.clock,
+      // No registry rows: a refresh every 10 simulated seconds per process would be most of a long simulation's writes.
+      registry: false,
     });
     worker.start();
   };

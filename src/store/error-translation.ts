@@ -1,5 +1,5 @@
 /** The sub-stores a store exposes as properties; their methods are translated too. */
-export const SUB_STORES = ['dags', 'archive', 'visits', 'schedules'] as const;
+export const SUB_STORES = ['dags', 'archive', 'visits', 'schedules', 'workers'] as const;
 
 /**
  * One wrapping point per store: every method of the store and of its sub-stores (DAGs, archive,

@@ -25,6 +25,7 @@ import type { NewTask } from '../core/validation.js';
 import type { DagStore } from './dag-store.js';
 import type { ArchiveStore } from './archive-store.js';
 import type { ScheduleStore } from './schedule-store.js';
+import type { WorkerStore } from './worker-store.js';
 
 /**
  * Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue
@@ -293,6 +294,8 @@ export interface Store {
   readonly visits: VisitStore;
   /** Catch-up of late cron and rrule tasks, and task backfills (docs/guide.md#schedules). */
   readonly schedules: ScheduleStore;
+  /** The worker registry: who runs, idle or busy, and who stopped (docs/operations.md#workers). */
+  readonly workers: WorkerStore;
   close(): Promise<void>;
 
   createTaskType(type: TaskType, at: Date): Promise<TaskType>;

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openOrrery } from '../../src/engine/service.js';
 import { DAY, HOUR, ISO_MS, ROOT, errorLines, removeTempDirs, runCli, runJson, runOk, tempDb, tempDir, type RunOptions, type TempDb } from './cli-helpers.js';
 
 afterAll(removeTempDirs);
@@ -184,6 +185,35 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
     expect(show).toContain('\nkwargs            {"n":2,"tags":["a"],"mode":"full","flag":true,"none":null}\n');
     expect(show).toContain('\nruns (1):\n');
     expect(show).toMatch(new RegExp(`\\n${backendId} +${notifyTask.id} +notify +eventful +1 +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:00\\.000Z +2026-01-01T00:00:20\\.000Z +w1\\n`));
+  });
+
+  test('worker list: registered workers (idle ones alive, stopped ones stopped) as a table and as JSON; bad input exits 2', async () => {
+    const orrery = await openOrrery({ db: db.url });
+    try {
+      await orrery.registerWorker({ id: 'vm:1:idle', host: 'vm', pid: 1, types: ['slow', 'load-git'], concurrency: 4 });
+      await orrery.registerWorker({ id: 'vm:2:done', host: 'vm', pid: 2, types: [], concurrency: 1 });
+      await orrery.stopWorker('vm:2:done');
+    } finally {
+      await orrery.close();
+    }
+    const [head, ...rows] = cells(await ok(['worker', 'list']));
+    expect(head).toEqual(['WORKER', 'LIVENESS', 'HOST', 'PID', 'RUNNING', 'CONCURRENCY', 'STARTED', 'LAST SEEN', 'TYPES']);
+    expect(rows.map((r) => [...r.slice(0, 6), r[8]])).toEqual([
+      ['vm:1:idle', 'alive', 'vm', '1', '0', '4', 'load-git,slow'],
+      ['vm:2:done', 'stopped', 'vm', '2', '0', '1', '(none)'],
+    ]);
+    for (const r of rows) for (const instant of r.slice(6, 8)) expect(instant).toMatch(ISO_MS);
+    const listed = await json<any[]>(['worker', 'list', '--minutes', '5', '--json']);
+    expect(listed.map((w) => [w.worker, w.liveness, w.registered, w.stoppedAt === null])).toEqual([
+      ['vm:1:idle', 'alive', true, true],
+      ['vm:2:done', 'stopped', true, false],
+    ]);
+    // `ended` is a count of runs here, as in GET /api/workers (not an instant).
+    expect(shapeProblems(listed.map(({ ended, ...w }) => (expect(ended).toBe(0), w)))).toEqual([]);
+    const [zero, stray, wide] = await Promise.all([cli(['worker', 'list', '--minutes', '0']), cli(['worker', 'list', '--handlers', 'h.js']), cli(['worker', 'list', '--minutes', '2000'])]);
+    expect([zero.code, stray.code, wide.code]).toEqual([2, 2, 2]);
+    expect(stray.stderr).toBe('orrery: --handlers: not an option of worker list\n');
+    expect(wide.stderr).toMatch(/minutes: must be an integer from 1 to 1440/);
   });
 
   test('task schedule without --json prints a count and a table', async () => {

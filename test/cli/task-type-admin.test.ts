@@ -24,10 +24,14 @@ describe('orrery task-type edit | pause | resume | delete', () => {
     // A task's schedule paused and resumed.
     expect(await runOk(['task', 'pause', '1', '--reason', 'mailbox full', ...t.db])).toMatch(/^paused task 1 since \S+Z \(mailbox full\)\n$/);
     expect(await runOk(['task', 'list', ...t.db])).toMatch(/next_run_not_scheduled \(paused\)/);
+    await runOk(['task', 'add', 'fetch', 'other', '--policy', 'oneshot', ...t.db]);
+    expect((await runJson(['task', 'list', '--paused', '--json', ...t.db])).map((x: { id: number }) => x.id)).toEqual([1]);
+    expect((await runJson(['task', 'list', '--no-paused', '--json', ...t.db])).map((x: { id: number }) => x.id)).toEqual([2]);
+    expect(await runOk(['task', 'bulk', 'disable', '--paused', '--dry-run', ...t.db])).toBe('disable would take 1 task (dry run: nothing changed)\n');
     expect((await runJson(['task', 'resume', '1', '--json', ...t.db])).paused).toBeNull();
     const busy = await runCli(['task-type', 'delete', 'fetch', ...t.db]);
     expect(busy.code).toBe(2);
-    expect(busy.stderr).toMatch(/task type "fetch" still has 1 task \(1 active\)/);
+    expect(busy.stderr).toMatch(/task type "fetch" still has 2 tasks \(2 active\)/);
     await runOk(['task-type', 'add', 'spare', ...t.db]);
     expect(await runJson(['task-type', 'delete', 'spare', '--json', ...t.db])).toEqual({ deleted: 'spare' });
   });

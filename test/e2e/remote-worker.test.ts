@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { OrreryClient } from '../../src/http/client.js';
 import { useTempOrrery, waitFor } from '../engine/engine-helpers.js';
@@ -39,13 +40,22 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
       const metrics = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer t0ken' } }).then((r) => r.text());
       expect(metrics).toMatch(/orrery_runs_total\{type="noop",status="uneventful"\} 30/);
       expect(metrics).toMatch(/^orrery_workers 1$/m); // the remote worker, seen through its claims
+      expect(metrics).toMatch(/^orrery_registered_workers\{liveness="alive"\} 1$/m); // registered through POST /api/jobboard/workers
       expect((await fetch(`${url}/metrics`)).status).toBe(401);
+
+      // The registry: the remote worker registered through the HTTP jobboard, then said it stopped.
+      const [seen] = await client.stats.workers();
+      expect(seen).toMatchObject({ worker: 'remote-1', registered: true, liveness: 'alive', host: hostname(), types: ['noop', 'tick'], concurrency: 10, stoppedAt: null });
+      expect(seen!.startedAt).toBeInstanceOf(Date);
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      const [stopped] = await client.stats.workers();
+      expect(stopped).toMatchObject({ worker: 'remote-1', liveness: 'stopped', running: 0 });
+      expect(stopped!.stoppedAt).toBeInstanceOf(Date);
     } finally {
       client.close();
     }
-    worker.child.kill('SIGTERM');
     serve.child.kill('SIGTERM');
-    expect(await worker.exited).toBe(0);
     expect(await serve.exited).toBe(0);
   });
 });

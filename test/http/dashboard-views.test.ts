@@ -63,7 +63,23 @@ describe('GET /api/workers', () => {
   it("says each worker's latest sign of life and its liveness from its age: alive, stale, gone", async () => {
     const w = await get('/api/workers?minutes=60');
     expect(w.body).toEqual([
-      { worker: 'w', running: 0, lastHeartbeat: null, lastEnded: new Date(Date.parse(T0) + 10_002).toISOString(), ended: 3, lastSeen: new Date(Date.parse(T0) + 10_002).toISOString(), liveness: 'stale' },
+      {
+        worker: 'w',
+        running: 0,
+        lastHeartbeat: null,
+        lastEnded: new Date(Date.parse(T0) + 10_002).toISOString(),
+        ended: 3,
+        lastSeen: new Date(Date.parse(T0) + 10_002).toISOString(),
+        liveness: 'stale',
+        // Known by its runs only: it never registered.
+        registered: false,
+        host: null,
+        pid: null,
+        types: null,
+        concurrency: null,
+        startedAt: null,
+        stoppedAt: null,
+      },
     ]);
     h.clock.set(new Date(Date.parse(T0) + 6 * MIN));
     expect((await get('/api/workers')).body.map((x: { liveness: string }) => x.liveness)).toEqual(['gone']);

@@ -131,7 +131,25 @@ describe('Prometheus metrics', () => {
     expect(samples(await second.render()).filter((l) => l.startsWith('orrery_runs_total'))).toEqual([]);
     const bareLines = samples(await bare.render());
     expect(bareLines.filter((l) => !l.startsWith('orrery_'))).toEqual([]);
-    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_claimed_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_paused_tasks{type="x"} 0', 'orrery_due_tasks{type="x"} 0', 'orrery_oldest_due_age_seconds{type="x"} 0', 'orrery_task_type_paused{type="x"} 0', 'orrery_workers 0']);
+    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_claimed_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_paused_tasks{type="x"} 0', 'orrery_due_tasks{type="x"} 0', 'orrery_oldest_due_age_seconds{type="x"} 0', 'orrery_task_type_paused{type="x"} 0', ...['alive', 'stale', 'gone', 'stopped'].map((l) => `orrery_registered_workers{liveness="${l}"} 0`), 'orrery_workers 0']);
+  });
+
+  it('counts the workers of the registry seen in the last hour by liveness, idle ones included', async () => {
+    const { orrery } = await open();
+    const metrics = createMetrics(orrery, { defaultMetrics: false });
+    const w = (id: string) => ({ id, host: 'vm', pid: 1, types: [], concurrency: 1 });
+    await orrery.registerWorker(w('idle'));
+    await orrery.registerWorker(w('quiet'), { at: plus(-120_000) });
+    await orrery.registerWorker(w('lost'), { at: plus(-10 * 60_000) });
+    await orrery.registerWorker(w('long-gone'), { at: plus(-2 * 3_600_000) });
+    await orrery.registerWorker(w('bye'));
+    await orrery.stopWorker('bye');
+    expect(samples(await metrics.render()).filter((l) => l.startsWith('orrery_registered_workers'))).toEqual([
+      'orrery_registered_workers{liveness="alive"} 1',
+      'orrery_registered_workers{liveness="stale"} 1',
+      'orrery_registered_workers{liveness="gone"} 1',
+      'orrery_registered_workers{liveness="stopped"} 1',
+    ]);
   });
 
   it('reads the store once per scrape and fails the scrape when the store cannot be read', async () => {

@@ -18,7 +18,13 @@ describe('HTTP: task types at runtime (docs/http.md)', () => {
     expect((await h.call('GET', '/api/task-types')).body[0].paused).toEqual({ at: T0, reason: 'upstream down' });
     expect((await h.call('POST', '/api/task-types/fetch/resume')).body.paused).toBeNull();
 
-    expect((await h.call('POST', '/api/tasks', { type: 'fetch', policy: 'oneshot' })).status).toBe(201);
+    const task = await h.call('POST', '/api/tasks', { type: 'fetch', policy: 'oneshot' });
+    expect(task.status).toBe(201);
+    // The task search by pause (GET /api/tasks?paused=true|false).
+    expect((await h.call('POST', `/api/tasks/${task.body.id}/pause`, { reason: 'later' })).status).toBe(200);
+    expect((await h.call('GET', '/api/tasks?paused=true')).body.items.map((t: { id: number }) => t.id)).toEqual([task.body.id]);
+    expect((await h.call('GET', '/api/tasks?paused=false&type=fetch')).body.items).toEqual([]);
+    expect((await h.call('GET', '/api/tasks?paused=yes')).status).toBe(400);
     const busy = await h.call('DELETE', '/api/task-types/fetch');
     expect(busy.status).toBe(409);
     expect(busy.body.error.message).toMatch(/still has 1 task/);

@@ -22,6 +22,7 @@ import { bulkActionCases } from './bulk-actions.case.js';
 import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
 import { scheduleCases } from './schedules.case.js';
+import { workerRegistryCases } from './workers.case.js';
 
 export interface StoreUnderTest {
   name: string;
@@ -54,5 +55,6 @@ export function describeStore(sut: StoreUnderTest): void {
     visitHistoryCases(sut);
     tracingCases(sut);
     scheduleCases(sut);
+    workerRegistryCases(sut);
   });
 }

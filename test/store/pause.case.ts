@@ -100,5 +100,25 @@ export function pauseCases(sut: StoreUnderTest): void {
       expect(resumed.created.map((r) => r.execTs)).toEqual([plus(T0, HOUR), plus(T0, 2 * HOUR)]);
       await expect(orrery.dags.pause('nope')).rejects.toBeInstanceOf(NotFoundError);
     });
+
+    it("the end of a run held while its task was paused answers the task as stored: paused, by the one-statement end too", async () => {
+      const { orrery, another } = await setup([{ name: 'a', defaultIntervalMs: '1h' }]);
+      const other = await another();
+      const [recurring, once] = await orrery.createTasks([{ type: 'a', arguments: { args: ['r'], kwargs: {} } }, oneshot('a', 1)], { at: T0 });
+      // Both held by a worker (started at the claim, as an in-process worker's free slots are), then paused.
+      const held = await orrery.claimRuns({ worker: 'w', types: ['a'], limit: 10, due: true, startNow: 10, at: T0 });
+      expect(held.map((c) => c.run.task).sort()).toEqual([recurring!.id, once!.id].sort());
+      for (const t of [recurring!, once!]) await other.pauseTask(t.id, { reason: 'held back', at: plus(T0, 1) });
+      const pause = { at: plus(T0, 1), reason: 'held back' };
+      // The claim's snapshot says "not paused": the ends, planned from it without a read, still answer the stored pause.
+      expect(held.every((c) => c.task!.paused === null)).toBe(true);
+      const ends = await orrery.endRuns(held.map((c) => ({ backendId: c.run.backendId, status: 'uneventful' as const, worker: 'w', at: plus(T0, 5), held: { run: c.run, task: c.task! } })));
+      for (const e of ends) expect(e).toMatchObject({ taskUpdated: true, task: { paused: pause } });
+      const byTask = new Map(ends.map((e) => [(e as { task: { id: number } }).task.id, e as { task: { status: string } }]));
+      expect(byTask.get(recurring!.id)!.task).toMatchObject({ status: 'next_run_not_scheduled', nextRun: plus(T0, 5 + HOUR) });
+      expect(byTask.get(once!.id)!.task.status).toBe('completed');
+      // As read back.
+      for (const t of [recurring!, once!]) expect((await orrery.getTask(t.id))!.paused).toEqual(pause);
+    });
   });
 }

@@ -126,6 +126,9 @@ describe('PostgreSQL hot queries at scale', () => {
         ['argument text within a status', { status: 'next_run_not_scheduled', args: '4242' }, ['tasks_status', 'tasks_pkey']],
         ['every task', {}, ['tasks_pkey']],
         ['these ids', { ids: [5, 6, 7] }, ['tasks_pkey']],
+        ['paused tasks (the partial index of paused tasks only)', { paused: true }, ['tasks_paused']],
+        ['paused tasks of a type, two statuses', { paused: true, type: 'load-git', status: 'disabled,next_run_not_scheduled' }, ['tasks_paused']],
+        ['not paused, within a status', { paused: false, status: 'disabled' }, ['tasks_status']],
       ] as const
     ).flatMap(([name, input, idx]) => {
       const s = taskSearch(input as TaskSearchInput);

@@ -75,6 +75,8 @@ describe('SQLite task search plans', () => {
     ['argument text over every task', { args: 'example', argsMatch: 'prefix' }, []], // the primary key's range
     ['every task', {}, []],
     ['these ids', { ids: [3, 1, 2], status: 'disabled' }, []],
+    ['paused tasks of a type', { paused: true, type: 'load-git' }, ['tasks_paused']],
+    ['not paused, within a type', { paused: false, type: 'load-git' }, ['tasks_type_status']],
   ];
 
   it.each(cases)('%s reads its index range in id order', async (_name, input, indexes) => {
@@ -94,6 +96,24 @@ describe('SQLite task search plans', () => {
         // The ranges come out in id order: the only sorts are of pages (LIMIT rows) merged from several statuses.
         const sortsOfRanges = details.filter((d, i) => /USE TEMP B-TREE FOR ORDER BY/.test(d) && !/^SCAN \(subquery-\d+\)/.test(details[i - 1] ?? ''));
         expect(sortsOfRanges, details.join('\n')).toEqual([]);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  it('paused tasks of every type read the partial index of paused tasks only (sorted by id: it holds paused tasks alone)', async () => {
+    const path = join(dir, 'orrery.db');
+    if (!existsSync(path)) await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      for (const input of [{ paused: true }, { paused: true, status: 'disabled' }] as TaskSearchInput[]) {
+        const s = taskSearch(input);
+        for (const { sql, params } of [taskSearchSql(s, searchPath(s).bounded ? 12_345 : null), ...(searchPath(s).bounded ? [taskScanSql(s)] : [])]) {
+          const details = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as Array<{ detail: string }>).map((r) => r.detail);
+          const onTasks = details.filter((d) => /^(SCAN|SEARCH) tasks\b/.test(d));
+          expect(onTasks, details.join('\n')).toEqual([expect.stringMatching(/^SCAN tasks USING INDEX tasks_paused$/)]);
+        }
       }
     } finally {
       db.close();

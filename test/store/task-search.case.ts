@@ -48,6 +48,36 @@ export function taskSearchCases(sut: StoreUnderTest): void {
       expect(all).toMatchObject({ nextCursor: null, partial: false });
     });
 
+    it('filters by paused (the task schedule is paused) or not, alone or with other filters, in id order with a cursor', async () => {
+      const { orrery } = await setup([{ name: 'a' }, { name: 'b' }]);
+      const tasks = await orrery.createTasks(
+        [1, 2, 3, 4, 5, 6].map((i) => ({ type: i % 2 ? 'a' : 'b', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} }, ...(i === 5 ? { concurrencyKey: 'k' } : {}) })),
+        { at: T0 },
+      );
+      const id = (i: number) => tasks[i - 1]!.id;
+      for (const i of [1, 2, 5]) await orrery.pauseTask(id(i), { reason: 'look', at: T0 });
+      await orrery.disableTasks([id(5)], { at: T0 });
+      const ids = async (input: Parameters<typeof orrery.findTasks>[0]) => (await orrery.findTasks(input)).tasks.map((t) => t.id);
+
+      expect(await ids({ paused: true })).toEqual([id(1), id(2), id(5)]);
+      expect(await ids({ paused: false })).toEqual([id(3), id(4), id(6)]);
+      expect(await ids({ paused: true, type: 'a' })).toEqual([id(1), id(5)]);
+      expect(await ids({ paused: false, type: 'a' })).toEqual([id(3)]);
+      expect(await ids({ paused: true, status: 'next_run_not_scheduled' })).toEqual([id(1), id(2)]);
+      expect(await ids({ paused: true, type: 'a', status: 'disabled' })).toEqual([id(5)]);
+      expect(await ids({ paused: true, concurrencyKey: 'k' })).toEqual([id(5)]);
+      expect(await ids({ paused: false, concurrencyKey: 'k' })).toEqual([]);
+      expect(await ids({ paused: true, ids: [id(1), id(3)] })).toEqual([id(1)]);
+      // Pages: the paused tasks of every type, in id order, two at a time.
+      const first = await orrery.findTasks({ paused: true, limit: 2 });
+      expect(first).toMatchObject({ nextCursor: String(id(2)), partial: false });
+      expect(await ids({ paused: true, limit: 2, cursor: first.nextCursor! })).toEqual([id(5)]);
+      // Resumed: no longer paused.
+      await orrery.resumeTask(id(1));
+      expect(await ids({ paused: true })).toEqual([id(2), id(5)]);
+      await expect(orrery.findTasks({ paused: 'yes' } as never)).rejects.toThrow(/paused: must be true or false/);
+    });
+
     it('finds argument text: a string value of args or kwargs that contains or starts with it, ASCII case ignored', async () => {
       const { orrery } = await setup([{ name: 'load' }]);
       const t = await orrery.createTasks(

@@ -20,7 +20,7 @@ export function whyCases(sut: StoreUnderTest): void {
 
       const due = await orrery.whyTask(t.id, { at: plus(T0, 61_000) });
       expect(due).toMatchObject({ state: 'blocked', heldBy: 'workers' });
-      expect(due.summary).toMatch(/no worker claimed, heartbeated or ended a run of type job in the last 5m/);
+      expect(due.summary).toMatch(/no live worker handles type job: none registered for it and none claimed, heartbeated or ended a run of it in the last 5m/);
 
       await orrery.pauseTaskType('job', { reason: 'deploy', at: plus(T0, 61_000) });
       expect(await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).toMatchObject({ heldBy: 'type-paused', summary: expect.stringMatching(/paused since .* \(deploy\)/) });

@@ -245,13 +245,27 @@ describe('web dashboard (headless chromium)', () => {
       // A run ended just now: the worker's latest sign of life.
       const task = await server.api('POST', '/tasks', { type: 'greet', arguments: { args: ['alive?'], kwargs: {} } });
       await until(async () => (await server.api('GET', `/tasks/${task.id}/runs`)).some((r: { ended: string | null }) => r.ended), 'a run of greet to end');
+      // The registry: an idle worker (registered, holding nothing) and one that stopped gracefully, through the remote workers' routes.
+      await server.api('POST', '/jobboard/workers', { id: 'idle-remote', host: 'elsewhere', pid: 10, types: ['greet'], concurrency: 3 });
+      await server.api('POST', '/jobboard/workers', { id: 'gone-home', host: 'elsewhere', pid: 9, types: ['greet'], concurrency: 2 });
+      await server.api('POST', '/jobboard/workers/stop', { id: 'gone-home' });
       await p.goto(server.url + '/');
       const worker = p.locator('tr[data-worker]').first();
       await worker.waitFor();
       expect(await worker.locator('td[data-col="liveness"]').textContent()).toBe('alive');
       // Past events: "… ago" or "just now", never "in …".
-      const past = await worker.locator('td').evaluateAll((tds) => tds.slice(2, 4).map((td) => td.textContent));
+      const past = await worker.locator('td').evaluateAll((tds) => tds.slice(3, 6).map((td) => td.textContent));
       for (const t of past) expect(t).toMatch(/^(—|just now|.+ ago)$/);
+      // The idle worker reads alive with nothing running; the stopped one reads stopped, listed last.
+      const idle = p.locator('tr[data-worker="idle-remote"]');
+      expect(await idle.locator('td[data-col="liveness"]').textContent()).toBe('alive');
+      expect(await idle.locator('td[data-col="running"]').textContent()).toBe('0 / 3');
+      expect(await idle.locator('td[data-col="types"]').textContent()).toBe('greet');
+      expect(await p.locator('tr[data-worker]').last().getAttribute('data-worker')).toBe('gone-home');
+      expect(await p.locator('tr[data-worker="gone-home"] td[data-col="liveness"]').textContent()).toBe('stopped');
+      expect(await p.locator('tr[data-worker="gone-home"] td[data-col="liveness"] .status').getAttribute('title')).toMatch(/^stopped (just now|.+ ago) \(/);
+      await p.evaluate(() => document.getElementById('workers-title')!.scrollIntoView({ block: 'start' }));
+      await shot(p, 'workers');
       expect(await worker.locator('td[data-col="liveness"] .status').getAttribute('title')).toMatch(/^last seen (just now|.+ ago) \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)$/);
 
       const [run] = (await server.api('GET', '/runs?limit=1')).items;
@@ -293,7 +307,16 @@ describe('web dashboard (headless chromium)', () => {
     await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
     await actions.getByTestId('paused').waitFor();
     expect((await server.api('GET', `/tasks/${task.id}`)).paused).toMatchObject({ reason: 'checking the mailbox' });
-    await page.reload();
+    // The tasks page filters on it: the paused tasks only, each marked paused.
+    await page.goto(server.url + '/tasks');
+    await page.locator('form[role="search"] select[name="paused"]').selectOption('true');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.url()).toBe(`${server.url}/tasks?paused=true`);
+    const rows = page.locator('tr[data-task]');
+    await expect.poll(() => rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-task')))).toEqual([String(task.id)]);
+    expect(await rows.first().locator('.paused').textContent()).toBe(' (paused)');
+    expect((await server.api('GET', '/tasks?paused=false&limit=1000')).items.map((t: { id: number }) => t.id)).not.toContain(task.id);
+    await page.goto(`${server.url}/tasks/${task.id}`);
     await expect.poll(() => page.getByTestId('why').locator('.why-summary').textContent()).toMatch(/held by task-paused: its schedule is paused since .* \(checking the mailbox\)/);
     await page.getByRole('group', { name: 'Task actions' }).getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('dialog', { name: 'Resume' }).getByRole('button', { name: 'Resume', exact: true }).click();

@@ -3,7 +3,7 @@ import { OrreryError } from '../../core/errors.js';
 import type { Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd, type RunEndPlan } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
-import { taskFromRow, type Row } from '../rows.js';
+import { pauseFromRow, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult } from '../store.js';
 import { endRunsInTx, scheduledForInstant, updateTasks } from './postgres-ends.js';
 import { arrayLiteral, type Cell } from './postgres-literals.js';
@@ -21,7 +21,7 @@ import { RepreparedStatement } from './postgres-prepared.js';
  * so a test can check that its generic plan reads the primary keys on a table of realistic size.
  */
 export const END_HELD = new RepreparedStatement(
-  'orrery_end_held_v3',
+  'orrery_end_held_v4',
   // Instants travel as epoch milliseconds (float8): cheaper to write in Node and to read here than text.
   `WITH x AS (SELECT run, status, to_timestamp(started_ms / 1000) AS started, to_timestamp(ended_ms / 1000) AS ended, metadata, result, error,
          worker, task, tstatus, reason, to_timestamp(next_run_ms / 1000) AS next_run, interval, retries, abandons, attempt,
@@ -44,8 +44,9 @@ export const END_HELD = new RepreparedStatement(
              AND CASE WHEN t.current_run = x.run AND t.status = 'next_run_scheduled' AND t.next_run = x.old_next_run
                    AND t.retries_left = x.old_retries AND t.consecutive_abandons = x.old_abandons AND t.next_attempt = x.old_attempt
                  THEN true ELSE false END
-           RETURNING t.id)
-     SELECT 'r' AS k, id FROM r UNION ALL SELECT 't' AS k, id FROM t`,
+           RETURNING t.id, t.paused_at, t.paused_reason)
+     SELECT 'r' AS k, id, NULL::timestamptz AS paused_at, NULL::text AS paused_reason FROM r
+     UNION ALL SELECT 't' AS k, id, paused_at, paused_reason FROM t`,
 );
 
 interface Deps {
@@ -93,11 +94,16 @@ export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Pro
   if (fast.length > 0) {
     const rows = (await END_HELD.query<Row>(deps.pool, endValues(fast))).rows;
     const runs = new Set<number>();
-    const tasks = new Set<number>();
-    for (const r of rows) (r.k === 'r' ? runs : tasks).add(Number(r.id));
+    // Each updated task's pause as stored: not among the formula's inputs, so a task paused while its run was held ends here too.
+    const tasks = new Map<number, Row>();
+    for (const r of rows) {
+      if (r.k === 'r') runs.add(Number(r.id));
+      else tasks.set(Number(r.id), r);
+    }
     for (const f of fast) {
+      const t = tasks.get(f.task.id);
       if (!runs.has(f.run.id)) careful.push(f.i);
-      else if (tasks.has(f.task.id)) out[f.i] = { run: endedRun(f), task: { ...f.task, ...f.plan.task }, taskUpdated: true };
+      else if (t) out[f.i] = { run: endedRun(f), task: { ...f.task, ...f.plan.task, paused: pauseFromRow(t) }, taskUpdated: true };
       else taskOnly.push(f);
     }
   }

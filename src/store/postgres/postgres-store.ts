@@ -58,6 +58,7 @@ import { PostgresDags } from './postgres-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { PostgresArchive } from './postgres-archive.js';
 import { PostgresSchedules } from './postgres-schedules.js';
+import { PostgresWorkers } from './postgres-workers.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { claimWithLimits } from './postgres-claims.js';
@@ -84,6 +85,7 @@ export class PostgresStore implements Store {
   readonly archive: ArchiveStore;
   readonly visits: PostgresVisitStore;
   readonly schedules: PostgresSchedules;
+  readonly workers: PostgresWorkers;
 
   /** The database URL with its password hidden (for logs). */
   readonly url: string;
@@ -98,6 +100,7 @@ export class PostgresStore implements Store {
     this.dags = new PostgresDags({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
     this.archive = new PostgresArchive(pool, (fn) => this.tx(fn));
     this.schedules = new PostgresSchedules({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
+    this.workers = new PostgresWorkers(pool);
     this.visits = new PostgresVisitStore({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
   }
 

@@ -41,6 +41,11 @@ function ranges(s: TaskSearch, p: P, columns: string, extra: string[], limit: st
   const one = (conds: string[]) => `SELECT ${columns} FROM tasks WHERE ${[...conds, ...where].join(' AND ') || 'true'} ORDER BY id LIMIT ${limit}`;
   if (path.index === 'ids') return one([`id = ANY(${p(s.ids)}::bigint[])`, ...pathResidual(s, p, true)]);
   if (path.index === 'concurrency_key') return one([`concurrency_key = ${p(s.concurrencyKey)}`, ...(checked ? pathResidual(s, p, false) : [])]);
+  if (path.index === 'paused') {
+    // Paused tasks only (tasks_paused): one range of a type's, or all of them sorted by id.
+    const type = s.type !== null ? [`type = ${p(s.type)}`] : [];
+    return one(['paused_at IS NOT NULL', ...type, ...(checked && s.statuses !== null ? [`status = ANY(${p(s.statuses)}::text[])`] : [])]);
+  }
   if (path.index === 'id') return one([]);
   const type = path.index === 'type_status' ? [`type = ${p(s.type)}`] : [];
   const parts = path.statuses.map((status) => one([...type, `status = ${p(status)}`]));
@@ -64,6 +69,8 @@ function residualWhere(s: TaskSearch, p: P): string[] {
   if (s.policy !== null) out.push(`policy = ${p(s.policy)}`);
   if (s.disabledReasons !== null) out.push(`disabled_reason = ANY(${p(s.disabledReasons)}::text[])`);
   if (s.dagAttempts !== null) out.push(`type ${s.dagAttempts ? 'IN' : 'NOT IN'} (SELECT name FROM task_types WHERE backend_name = ${p(DAG_BACKEND)})`);
+  if (s.paused === false) out.push('paused_at IS NULL');
+  else if (s.paused === true && searchPath(s).index !== 'paused') out.push('paused_at IS NOT NULL');
   if (s.nextRunFrom !== null) out.push(`next_run >= ${p(s.nextRunFrom)}`);
   if (s.nextRunBefore !== null) out.push(`next_run < ${p(s.nextRunBefore)}`);
   if (s.args !== null) {

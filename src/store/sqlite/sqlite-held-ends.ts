@@ -4,7 +4,7 @@ import type { Task, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
-import { scheduledForColumn, taskFromRow, type Row } from '../rows.js';
+import { pauseFromRow, scheduledForColumn, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult, HeartbeatItem, HeartbeatRunsAnswer } from '../store.js';
 
 /**
@@ -71,9 +71,9 @@ export class SqliteHeldRuns {
     if (ran.changes === 0) return null;
     const run = { ...held.run, ...r, leaseExpiresAt: null };
     const t = held.task;
-    if (this.s.endTask.run({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }).changes === 1) {
-      return { run, task: { ...t, ...plan.task }, taskUpdated: true };
-    }
+    // The pause is not among the formula's inputs (a task paused while its run was held still ends it here): answered as stored.
+    const ended = this.s.endTask.get({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }) as Row | undefined;
+    if (ended) return { run, task: { ...t, ...plan.task, paused: pauseFromRow(ended) }, taskUpdated: true };
     // The task changed since the claim: the formula applies to its current state, or it has moved on.
     const row = this.s.task.get(t.id) as Row;
     const task: Task = taskFromRow(row);
@@ -122,7 +122,7 @@ function prepareHeld(db: Database.Database) {
       WHERE id = @id AND status IN ('claimed', 'started') AND worker = @worker AND cancel_requested = 0`),
     endTask: p(`UPDATE tasks SET ${TASK_SET}
       WHERE id = @id AND current_run = @run AND status = 'next_run_scheduled' AND next_run = @old_next_run AND retries_left = @old_retries
-        AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt`),
+        AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt RETURNING paused_at, paused_reason`),
     task: p('SELECT * FROM tasks WHERE id = ?'),
     updateTask: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
   };

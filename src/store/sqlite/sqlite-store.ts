@@ -54,6 +54,7 @@ import { SqliteDags } from './sqlite-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { SqliteArchive } from './sqlite-archive.js';
 import { SqliteSchedules } from './sqlite-schedules.js';
+import { SqliteWorkers } from './sqlite-workers.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
@@ -89,6 +90,7 @@ export class SqliteStore implements Store {
   readonly archive: ArchiveStore;
   readonly visits: SqliteVisitStore;
   readonly schedules: SqliteSchedules;
+  readonly workers: SqliteWorkers;
   private readonly claims: SqliteClaims;
   private readonly taskWrites: SqliteTaskWrites;
   private readonly held: SqliteHeldRuns;
@@ -119,6 +121,7 @@ export class SqliteStore implements Store {
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
     this.schedules = new SqliteSchedules({ db: this.db, write: (fn) => this.write(fn), wake: (c) => this.wake(c) });
+    this.workers = new SqliteWorkers(this.db, (fn) => this.write(fn));
     this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     // Every error out of the store and its sub-stores goes through the translation (sqlite-errors.ts).
     return translatingErrors(this, translateSqliteError, SUB_STORES);

@@ -43,6 +43,13 @@ function ranges(s: TaskSearch, params: Record<string, unknown>, columns: string,
     params.key = s.concurrencyKey;
     return one('tasks INDEXED BY tasks_concurrency_key', ['concurrency_key = @key', ...(checked ? pathResidual(s, params, false) : [])]);
   }
+  if (path.index === 'paused') {
+    // Paused tasks only: one range of a type's, or all of them (the whole partial index, sorted by id).
+    if (s.type !== null) params.type = s.type;
+    const statuses = checked && s.statuses !== null ? ['status IN (SELECT value FROM json_each(@statuses))'] : [];
+    if (statuses.length) params.statuses = JSON.stringify(s.statuses);
+    return one('tasks INDEXED BY tasks_paused', ['paused_at IS NOT NULL', ...(s.type !== null ? ['type = @type'] : []), ...statuses]);
+  }
   if (path.index === 'id') return one('tasks', []);
   const index = path.index === 'type_status' ? 'tasks_type_status' : 'tasks_status';
   if (path.index === 'type_status') params.type = s.type;
@@ -70,6 +77,8 @@ function residualWhere(s: TaskSearch, params: Record<string, unknown>): string[]
   if (s.policy !== null) (out.push('policy = @policy'), (params.policy = s.policy));
   if (s.disabledReasons !== null) (out.push('disabled_reason IN (SELECT value FROM json_each(@reasons))'), (params.reasons = JSON.stringify(s.disabledReasons)));
   if (s.dagAttempts !== null) (out.push(`type ${s.dagAttempts ? 'IN' : 'NOT IN'} (SELECT name FROM task_types WHERE backend_name = @dag)`), (params.dag = DAG_BACKEND));
+  if (s.paused === false) out.push('paused_at IS NULL');
+  else if (s.paused === true && searchPath(s).index !== 'paused') out.push('paused_at IS NOT NULL');
   if (s.nextRunFrom !== null) (out.push('next_run >= @from'), (params.from = s.nextRunFrom.getTime()));
   if (s.nextRunBefore !== null) (out.push('next_run < @before'), (params.before = s.nextRunBefore.getTime()));
   if (s.args !== null) {

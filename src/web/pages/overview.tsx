@@ -1,6 +1,7 @@
 import type { RunRate } from '../types.js';
 import { Empty, ErrorNote, Loading, Sparkline, type SparkSeries } from '../components.js';
 import { WORKER_ALIVE_MS, WORKER_GONE_MS } from '../../core/worker-liveness.js';
+import { WORKER_REFRESH_MS } from '../../core/worker-registry.js';
 import { ago, duration, instant } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { PauseControl } from '../pause-control.js';
@@ -162,20 +163,22 @@ export function Overview() {
       <section aria-labelledby="workers-title">
         <h2 id="workers-title">Workers</h2>
         {workers.length === 0 ? (
-          <Empty>No worker holds a run or ended one in the last hour.</Empty>
+          <Empty>No worker registered, holding a run or ending one in the last hour.</Empty>
         ) : (
           <>
           <p class="legend">
-            Liveness from a worker's latest sign of life (a heartbeat or an ended run): alive within {WORKER_ALIVE_MS / 1000} s, stale within{' '}
-            {WORKER_GONE_MS / 60_000} min, gone after.
+            Liveness from a worker's latest sign of life (its registry refresh every {WORKER_REFRESH_MS / 1000} s, busy or idle; a heartbeat; an ended run):
+            alive within {WORKER_ALIVE_MS / 1000} s, stale within {WORKER_GONE_MS / 60_000} min, gone after; stopped once it stopped gracefully.
           </p>
           <div class="scroll">
-            <table>
+            <table class="workers">
               <thead>
                 <tr>
                   <th scope="col">Worker</th>
                   <th scope="col">Liveness</th>
-                  <th scope="col" class="num">Running</th>
+                  <th scope="col">Types</th>
+                  <th scope="col" class="num" title="Runs it holds now, of its concurrency">Running</th>
+                  <th scope="col">Started</th>
                   <th scope="col">Last heartbeat</th>
                   <th scope="col">Last run ended</th>
                   <th scope="col" class="num">Ended (1 h)</th>
@@ -183,15 +186,23 @@ export function Overview() {
               </thead>
               <tbody>
                 {workers.map((w) => (
-                  <tr key={w.worker} data-worker={w.worker}>
-                    <th scope="row"><code>{w.worker}</code></th>
+                  <tr key={w.worker} data-worker={w.worker} data-liveness={w.liveness}>
+                    <th scope="row">
+                      <code>{w.worker}</code>
+                      {w.host !== null && <small class="muted"> {w.host}{w.pid !== null ? ` pid ${w.pid}` : ''}</small>}
+                    </th>
                     <td data-col="liveness">
-                      <span class={`status liveness-${w.liveness}`} title={`last seen ${ago(w.lastSeen, now)} (${instant(w.lastSeen)})`}>
+                      <span
+                        class={`status liveness-${w.liveness}`}
+                        title={w.liveness === 'stopped' ? `stopped ${ago(w.stoppedAt, now)} (${instant(w.stoppedAt)})` : `last seen ${ago(w.lastSeen, now)} (${instant(w.lastSeen)})`}
+                      >
                         <span class="dot" aria-hidden="true" />
                         {w.liveness}
                       </span>
                     </td>
-                    <td class="num">{w.running}</td>
+                    <td data-col="types">{w.types === null ? '—' : w.types.length === 0 ? 'none yet' : w.types.join(', ')}</td>
+                    <td class="num" data-col="running">{w.concurrency === null ? w.running : `${w.running} / ${w.concurrency}`}</td>
+                    <td title={instant(w.startedAt)}>{ago(w.startedAt, now)}</td>
                     <td title={instant(w.lastHeartbeat)}>{ago(w.lastHeartbeat, now)}</td>
                     <td title={instant(w.lastEnded)}>{ago(w.lastEnded, now)}</td>
                     <td class="num">{w.ended}</td>

@@ -15,7 +15,7 @@ const PAGE = 100;
 /** Pages the list reads by itself while a search with argument text finds fewer than PAGE tasks (each examines up to 10,000 tasks). */
 const AUTO_PAGES = 10;
 /** The URL's query keys, in the form's order. */
-const KEYS = ['type', 'status', 'priority', 'q', 'match', 'key', 'from', 'before'] as const;
+const KEYS = ['type', 'status', 'paused', 'priority', 'q', 'match', 'key', 'from', 'before'] as const;
 
 interface Found {
   items: Task[];
@@ -24,12 +24,13 @@ interface Found {
   partial: boolean;
 }
 
-/** The search filters of the page's URL (`q` is the argument text, `key` the concurrency key). */
+/** The search filters of the page's URL (`q` is the argument text, `key` the concurrency key, `paused` true or false). */
 export function filterOf(q: URLSearchParams): TaskQueryFilter {
   const date = (k: string) => (q.get(k) ? new Date(q.get(k)!) : undefined);
   const f: TaskQueryFilter = {
     ...(q.get('type') ? { type: q.get('type')! } : {}),
     ...(q.get('status') ? { status: q.get('status')! } : {}),
+    ...(q.get('paused') === 'true' || q.get('paused') === 'false' ? { paused: q.get('paused') === 'true' } : {}),
     ...(q.get('priority') ? { priority: q.get('priority') as 'none' } : {}),
     ...(q.get('q') ? { args: q.get('q')!, ...(q.get('match') === 'prefix' ? { argsMatch: 'prefix' as const } : {}) } : {}),
     ...(q.get('key') ? { concurrencyKey: q.get('key')! } : {}),
@@ -133,6 +134,14 @@ export function TaskList({ query }: { query: URLSearchParams }) {
           </select>
         </label>
         <label>
+          Paused
+          <select name="paused" value={query.get('paused') ?? ''}>
+            <option value="">either</option>
+            <option value="true">paused</option>
+            <option value="false">not paused</option>
+          </select>
+        </label>
+        <label>
           Priority
           <select name="priority" value={query.get('priority') ?? ''}>
             <option value="">any</option>
@@ -202,7 +211,7 @@ export function TaskList({ query }: { query: URLSearchParams }) {
                       <td class="num"><a href={`/tasks/${t.id}`}>#{t.id}</a></td>
                       <td>{t.type}</td>
                       <td class="args"><code>{args(t.arguments)}</code></td>
-                      <td><Status value={t.status} />{t.disabledReason ? <small> ({t.disabledReason.replace(/_/g, ' ')})</small> : null}</td>
+                      <td><Status value={t.status} />{t.disabledReason ? <small> ({t.disabledReason.replace(/_/g, ' ')})</small> : null}{t.paused ? <small class="paused" title={`paused since ${instant(t.paused.at)}${t.paused.reason ? `: ${t.paused.reason}` : ''}`}> (paused)</small> : null}</td>
                       <td>{t.priority ?? '—'}</td>
                       <td title={instant(t.nextRun)}>{t.status === 'completed' || t.status === 'disabled' ? '—' : relative(t.nextRun, now)}</td>
                     </tr>

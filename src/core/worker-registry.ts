@@ -1,0 +1,69 @@
+import { invalid } from './errors.js';
+import { textProblem } from './storable.js';
+
+/**
+ * The worker registry (docs/operations.md#workers): every worker process (a daemon's worker,
+ * `orrery worker`, `orrery serve`, a remote `orrery worker --url` through the HTTP jobboard) registers
+ * at start, refreshes its row every WORKER_REFRESH_MS from its own timer, busy or idle, and marks
+ * itself stopped on a graceful stop. So an idle live worker is told apart from a stopped one.
+ */
+
+/** How often a worker refreshes its registry row (`lastSeen`), busy or idle. */
+export const WORKER_REFRESH_MS = 10_000;
+/** Registry rows last seen longer ago than this are deleted when a worker registers (a new id, or one marked stopped). */
+export const WORKER_KEEP_MS = 7 * 24 * 3_600_000;
+
+/** What a worker says about itself when it registers or refreshes its row. */
+export interface WorkerInfo {
+  /** The worker id recorded on the runs it claims (`--id`; default `host:pid:random`). */
+  id: string;
+  /** The machine it runs on (`os.hostname()`). */
+  host: string;
+  /** Its process id. */
+  pid: number;
+  /** The task types it handles: its `types`, or every type whose backend it has a handler for (paused ones too). */
+  types: string[];
+  /** Runs it executes at once. */
+  concurrency: number;
+}
+
+/** A worker's registry row. */
+export interface RegisteredWorker extends WorkerInfo {
+  /** When it registered (a worker marked stopped that registers again under the same id starts anew). */
+  startedAt: Date;
+  /** Its latest registration or refresh (or its stop). */
+  lastSeen: Date;
+  /** When it marked itself stopped (a graceful stop); null while it runs, or when it died without saying so. */
+  stoppedAt: Date | null;
+}
+
+/** The instant before which registry rows are deleted, when a worker registers at `at`. */
+export function workerPruneBefore(at: Date): Date {
+  return new Date(at.getTime() - WORKER_KEEP_MS);
+}
+
+const MAX_ID = 200;
+const MAX_TYPES = 1000;
+
+/** Validates what a worker says about itself, naming the field of the first problem (a ValidationError). */
+export function workerInfo(input: unknown): WorkerInfo {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalid('', 'a worker must be an object');
+  const w = input as Record<string, unknown>;
+  for (const k of Object.keys(w)) if (!['id', 'host', 'pid', 'types', 'concurrency'].includes(k)) throw invalid(k, 'unknown field');
+  const text = (k: string, max: number): string => {
+    const v = w[k];
+    if (typeof v !== 'string' || v === '' || v.length > max) throw invalid(k, `must be a non-empty string of at most ${max} characters`);
+    const problem = textProblem(v);
+    if (problem) throw invalid(k, problem);
+    return v;
+  };
+  const id = text('id', MAX_ID);
+  const host = text('host', 255);
+  if (!Number.isSafeInteger(w.pid) || (w.pid as number) < 0) throw invalid('pid', 'must be a non-negative integer');
+  if (!Number.isSafeInteger(w.concurrency) || (w.concurrency as number) < 1) throw invalid('concurrency', 'must be a positive integer');
+  if (!Array.isArray(w.types) || w.types.length > MAX_TYPES) throw invalid('types', `must be a list of at most ${MAX_TYPES} task type names`);
+  w.types.forEach((t, i) => {
+    if (typeof t !== 'string' || t === '' || t.length > 128 || textProblem(t)) throw invalid(`types[${i}]`, 'must be a task type name');
+  });
+  return { id, host, pid: w.pid as number, types: [...new Set(w.types as string[])].sort(), concurrency: w.concurrency as number };
+}
