@@ -99,6 +99,24 @@ export const numberArg = (v: string): number => {
  */
 export const limitOrNoneArg = (v: string): number => (/^(none|unbounded|null)$/i.test(v.trim()) ? Infinity : countArg(v));
 
+/**
+ * Fair shares between keys (docs/limits.md#fair-shares): `on` (every key weighs 1), `KEY=N,KEY=N` or a
+ * JSON object of weights; `none` (turned off) is handled with the other nullable options. The weights'
+ * values are checked by the service (a ValidationError naming `fairShare.weights.KEY`).
+ */
+export const fairShareArg = (v: string): { weights: Record<string, unknown> } | true => {
+  const t = v.trim();
+  if (/^(on|true|yes)$/i.test(t)) return true;
+  if (t.startsWith('{')) return { weights: jsonObjectArg(t) };
+  const weights: Record<string, unknown> = {};
+  for (const part of t.split(',')) {
+    const m = /^(.+)=(.*)$/.exec(part.trim());
+    if (!m || m[1]!.trim() === '') throw new InvalidArgumentError(`"${part}" is not KEY=WEIGHT; expected on, none, KEY=N,KEY=N or a JSON object of weights`);
+    weights[m[1]!.trim()] = /^\d+$/.test(m[2]!.trim()) ? Number(m[2]!.trim()) : m[2]!.trim();
+  }
+  return { weights };
+};
+
 export const jsonObjectArg = (v: string): Record<string, unknown> => {
   let parsed: unknown;
   try {

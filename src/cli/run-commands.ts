@@ -37,11 +37,12 @@ export function runCommands(io: Io): Command {
       .option('--error <text>', 'error text of a failed run')
       .option('--worker <id>', 'only end it if this worker holds it (default: end it whoever holds it)')
       .option('--retry-after <duration>', 'failed: retry after this delay instead of the type\'s retry delay', durationArg)
+      .option('--throttle', 'the work met pressure downstream: the rate of the run\'s type (or key) drops (docs/limits.md#adaptive-limits)')
       .option('--json', 'print the run and its task as JSON'),
   ).action(
     async (
       backendId: string,
-      o: DbOpts & { status: RunEndStatus; worker?: string; at?: Date; metadata?: Record<string, unknown>; result?: { value: unknown }; error?: string; retryAfter?: number; json?: boolean },
+      o: DbOpts & { status: RunEndStatus; worker?: string; at?: Date; metadata?: Record<string, unknown>; result?: { value: unknown }; error?: string; retryAfter?: number; throttle?: boolean; json?: boolean },
     ) => {
       if (o.retryAfter !== undefined && o.status !== 'failed') throw new UsageError('--retry-after only applies to --status failed');
       const r = await withOrrery(o, (orrery) =>
@@ -53,6 +54,7 @@ export function runCommands(io: Io): Command {
           ...(o.result !== undefined ? { result: o.result.value } : {}),
           ...(o.error !== undefined ? { error: o.error } : {}),
           ...(o.retryAfter !== undefined ? { retryAfterMs: o.retryAfter } : {}),
+          ...(o.throttle ? { throttle: true } : {}),
         }),
       );
       if (o.json) return printJson(io, { run: r.run, task: r.task, taskUpdated: r.taskUpdated, ...(r.note ? { note: r.note } : {}) });

@@ -2,11 +2,11 @@ import { Command } from 'commander';
 import { invalid } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { addDb, countArg, dur, durationArg, numberArg, positiveCountArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, countArg, dur, durationArg, fairShareArg, numberArg, positiveCountArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
 
 type Parse = (v: string) => unknown;
 /** The fields a type's options set: `add` takes all of them, `edit` all but the backend name. */
-const FIELDS: Array<{ flag: string; key: keyof TaskTypeInput; help: string; parse?: Parse; nullable?: boolean; addOnly?: boolean }> = [
+const FIELDS: Array<{ flag: string; key: keyof TaskTypeInput; help: string; parse?: Parse; nullable?: boolean; addOnly?: boolean; bool?: boolean }> = [
   { flag: '--backend-name <name>', key: 'backendName', help: 'handler name (default: the type name)', addOnly: true },
   { flag: '--description <text>', key: 'description', help: 'human-readable description' },
   { flag: '--default-interval <duration>', key: 'defaultIntervalMs', help: 'first interval of new recurring tasks (e.g. 1d)', parse: durationArg, nullable: true },
@@ -22,15 +22,23 @@ const FIELDS: Array<{ flag: string; key: keyof TaskTypeInput; help: string; pars
   { flag: '--max-running <n>', key: 'maxRunning', help: 'most runs of this type running at once, across all workers, or "none" (default none)', parse: positiveCountArg, nullable: true },
   { flag: '--max-running-per-key <n>', key: 'maxRunningPerKey', help: 'most running runs per task concurrency key, or "none" (default none)', parse: positiveCountArg, nullable: true },
   { flag: '--rate-limit <count/duration>', key: 'rateLimit', help: 'most runs started in any such window, e.g. 100/1m, or "none" (default none)', parse: rateLimitArg, nullable: true },
+  { flag: '--rate-limit-per-key <count/duration>', key: 'rateLimitPerKey', help: 'most runs of one concurrency key started in any such window, e.g. 10/1s, or "none" (default none)', parse: rateLimitArg, nullable: true },
+  { flag: '--fair-share <spec>', key: 'fairShare', help: 'concurrency keys take turns at claims: "on", weights KEY=N,KEY=N (others weigh 1), or "none" (default none)', parse: fairShareArg, nullable: true },
+  { flag: '--fifo-per-key', key: 'fifoPerKey', help: 'one run per concurrency key at a time, keys in turn, each key\'s runs in order (--no-fifo-per-key: off; default off)', bool: true },
 ];
 
 /** "none" clears a nullable field; commander turns a parser's null into '', so a marker stands for it. */
 const NONE = Symbol('none');
-const orNone = (parse: Parse | undefined): Parse => (v: string) => (/^(none|unbounded|null)$/i.test(v.trim()) ? NONE : parse ? parse(v) : v);
+const orNone = (parse: Parse | undefined): Parse => (v: string) => (/^(none|unbounded|null|off)$/i.test(v.trim()) ? NONE : parse ? parse(v) : v);
 
 function addFieldOptions(c: Command, edit: boolean): Command {
   for (const f of FIELDS) {
     if (edit && f.addOnly) continue;
+    if (f.bool) {
+      c.option(f.flag, f.help);
+      c.option(f.flag.replace(/^--/, '--no-'), `turn ${f.flag} off`);
+      continue;
+    }
     const parse = f.nullable ? orNone(f.parse) : f.parse;
     if (parse) c.option(f.flag, f.help, parse);
     else c.option(f.flag, f.help);
@@ -146,7 +154,12 @@ export function taskTypeCommands(io: Io): Command {
       io.out(`  retries: ${t.numRetries} (delay ${dur(t.retryDelayMs)})\n  timeout: ${dur(t.timeoutMs)}\n  lease: ${dur(t.leaseMs)}\n`);
       io.out(`  max abandons: ${t.maxAbandons}\n`);
       io.out(`  max running: ${t.maxRunning ?? 'unbounded'} (per key: ${t.maxRunningPerKey ?? 'unbounded'})\n`);
-      io.out(`  rate limit: ${t.rateLimit ? `${t.rateLimit.count} per ${dur(t.rateLimit.perMs)}` : 'none'}\n`);
+      io.out(`  rate limit: ${rate(t.rateLimit)} (per key: ${rate(t.rateLimitPerKey)})\n`);
+      io.out(`  keys: ${t.fifoPerKey ? 'one run at a time each, in turn (fifoPerKey)' : t.fairShare ? `in turn (fair shares${weights(t)})` : 'in claim order'}\n`);
+      const e = t.effectiveRate;
+      if (e?.type && t.rateLimit && e.type.count < t.rateLimit.count) io.out(`  effective rate (throttled): ${e.type.count} per ${dur(e.type.perMs)}\n`);
+      for (const k of e?.keys.slice(0, 10) ?? []) io.out(`  effective rate of key ${k.key} (throttled): ${k.count} per ${dur(k.perMs)}\n`);
+      if ((e?.keys.length ?? 0) > 10) io.out(`  and ${e!.keys.length - 10} more throttled keys\n`);
     }
   });
   return cmd;
@@ -158,4 +171,13 @@ function intervals(t: TaskType): string {
 
 function queue(t: TaskType): string {
   return t.maxQueueLength === null ? 'unbounded' : String(t.maxQueueLength);
+}
+
+function rate(r: { count: number; perMs: number } | null): string {
+  return r ? `${r.count} per ${dur(r.perMs)}` : 'none';
+}
+
+function weights(t: TaskType): string {
+  const w = Object.entries(t.fairShare?.weights ?? {});
+  return w.length === 0 ? '' : `, weights ${w.map(([k, n]) => `${k}=${n}`).join(', ')}`;
 }

@@ -13,7 +13,7 @@ const NEXT = new Date('2026-01-10T00:00:00.000Z');
 const type: TaskType = {
   name: 'load', description: '', backendName: 'load', defaultIntervalMs: DAY, minIntervalMs: 12 * HOUR, maxIntervalMs: 4 * DAY,
   backoffFactor: 2, maxQueueLength: 1000, numRetries: 3, retryDelayMs: HOUR, timeoutMs: null, leaseMs: 30_000, maxAbandons: 3,
-  maxRunning: null, maxRunningPerKey: null, rateLimit: null,
+  maxRunning: null, maxRunningPerKey: null, rateLimit: null, rateLimitPerKey: null, fairShare: null, fifoPerKey: false,
 };
 const taskPart = (over: Partial<EndOfRunInput['task']> = {}): EndOfRunInput['task'] => ({
   policy: 'recurring', schedule: { kind: 'adaptive' }, nextRun: NEXT, scheduledFor: NEXT, currentIntervalMs: DAY, retriesLeft: 1, consecutiveAbandons: 2, nextAttempt: 3, ...over,

@@ -115,15 +115,23 @@ export class PermanentFailure extends Error {
   }
 }
 
-/** Thrown by a handler: the run ends `failed` and the retry comes after `delayMs` instead of the type's retry delay. */
+/**
+ * Thrown by a handler: the run ends `failed` and the retry comes after `delayMs` instead of the type's
+ * retry delay. With `{ throttle: true }` it also signals pressure downstream (a 429, a 503): the
+ * effective rate of the run's type, or of its key, drops (docs/limits.md#adaptive-limits).
+ */
 export class RetryAfter extends Error {
   /** Milliseconds from the end of the run to its retry. */
   readonly delayMs: number;
-  constructor(delayMs: number, message?: string) {
-    super(message ?? `retry after ${delayMs} ms`);
+  /** The handler met pressure downstream: lower the rate (docs/limits.md#adaptive-limits). */
+  readonly throttle: boolean;
+  constructor(delayMs: number, options?: string | { message?: string; throttle?: boolean }) {
+    const opts = typeof options === 'string' ? { message: options } : (options ?? {});
+    super(opts.message ?? `retry after ${delayMs} ms`);
     this.name = 'RetryAfter';
     if (!Number.isFinite(delayMs) || delayMs < 0) throw new ValidationError(`RetryAfter: delay must be a non-negative number of ms, got ${delayMs}`);
     this.delayMs = Math.round(delayMs);
+    this.throttle = opts.throttle === true;
   }
 }
 

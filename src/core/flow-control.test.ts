@@ -7,7 +7,7 @@ import { validateTask } from './validation.js';
 const AT = new Date('2026-01-01T12:00:00.000Z');
 const type: TaskType = {
   name: 'mail', description: '', backendName: 'mail', defaultIntervalMs: null, minIntervalMs: null, maxIntervalMs: null, backoffFactor: 1, maxQueueLength: 1000,
-  numRetries: 0, retryDelayMs: 1000, timeoutMs: null, leaseMs: 30_000, maxAbandons: 3, maxRunning: null, maxRunningPerKey: null, rateLimit: null,
+  numRetries: 0, retryDelayMs: 1000, timeoutMs: null, leaseMs: 30_000, maxAbandons: 3, maxRunning: null, maxRunningPerKey: null, rateLimit: null, rateLimitPerKey: null, fairShare: null, fifoPerKey: false,
 };
 const types = new Map([['mail', type]]);
 const fieldOf = (input: object): string | undefined => {

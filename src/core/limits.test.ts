@@ -14,9 +14,18 @@ import {
   rateRetryOffset,
   rateRetrySlot,
   rateWindowStart,
+  earliestRetry,
+  hasKeyLimits,
+  keyLoadAfter,
+  keyRetryAt,
+  keyRoom,
+  perKeyCap,
+  pickWithinKeyRooms,
+  type KeyLoad,
 } from './limits.js';
 
-const none = { maxRunning: null, maxRunningPerKey: null, rateLimit: null };
+const load = (running: number, startsInWindow = 0, firstStart: number | null = null): KeyLoad => ({ running, startsInWindow, firstStart });
+const none = { maxRunning: null, maxRunningPerKey: null, rateLimit: null, rateLimitPerKey: null, fairShare: null, fifoPerKey: false };
 
 describe('parseRateLimit', () => {
   it('reads COUNT/DURATION, a bare unit meaning one of it', () => {
@@ -42,7 +51,7 @@ describe('claimAllowance', () => {
   });
 
   it('is the least of the free running slots and the free rate slots, never negative', () => {
-    const both = { maxRunning: 5, maxRunningPerKey: null, rateLimit: { count: 50, perMs: 1000 } };
+    const both = { ...none, maxRunning: 5, rateLimit: { count: 50, perMs: 1000 } };
     expect(hasLimits(both)).toBe(true);
     expect(claimAllowance(both, 0, 0)).toBe(5);
     expect(claimAllowance(both, 3, 0)).toBe(2);
@@ -59,13 +68,13 @@ describe('pickWithinKeyLimits', () => {
   it('takes runs in order, skipping those whose key is full (running + picked)', () => {
     const running = new Map([['a', 1]]);
     const r = pickWithinKeyLimits([c(1, 'a'), c(2, 'b'), c(3, 'b'), c(4, null), c(5, 'c'), c(6, 'b')], 10, 1, running);
-    expect(r).toEqual({ ids: [2, 4, 5], keyFull: true, more: false });
+    expect(r).toEqual({ ids: [2, 4, 5], keyFull: true, fullKeys: ['a', 'b'], more: false });
   });
 
   it('stops at the allowance and says more were left', () => {
-    expect(pickWithinKeyLimits([c(1, 'a'), c(2, 'b'), c(3, 'c')], 2, 1, new Map())).toEqual({ ids: [1, 2], keyFull: false, more: true });
-    expect(pickWithinKeyLimits([c(1, 'a')], 0, 1, new Map())).toEqual({ ids: [], keyFull: false, more: true });
-    expect(pickWithinKeyLimits([], 0, 1, new Map())).toEqual({ ids: [], keyFull: false, more: false });
+    expect(pickWithinKeyLimits([c(1, 'a'), c(2, 'b'), c(3, 'c')], 2, 1, new Map())).toEqual({ ids: [1, 2], keyFull: false, fullKeys: [], more: true });
+    expect(pickWithinKeyLimits([c(1, 'a')], 0, 1, new Map())).toEqual({ ids: [], keyFull: false, fullKeys: [], more: true });
+    expect(pickWithinKeyLimits([], 0, 1, new Map())).toEqual({ ids: [], keyFull: false, fullKeys: [], more: false });
   });
 
   it('4 keys, 1 per key, 40 waiting: 4 runs, one of each key', () => {
@@ -107,7 +116,7 @@ describe('the sliding rate window', () => {
     let t = 0;
     while (t < 5000) {
       const window = starts.filter((s) => s > rateWindowStart(t, lim));
-      const free = claimAllowance({ maxRunning: null, maxRunningPerKey: null, rateLimit: lim }, 0, window.length);
+      const free = claimAllowance({ ...none, rateLimit: lim }, 0, window.length);
       for (let i = 0; i < free; i++) starts.push(t);
       const after = starts.filter((s) => s > rateWindowStart(t, lim));
       t = nextRateSlot(after, lim) ?? t + 1;
@@ -135,17 +144,17 @@ describe('the claim of limited types', () => {
   it('is held back only when the limits, not the claimer\'s room, left runs waiting', () => {
     const t = { ...none, maxRunning: 2 };
     const c = [1, 2, 3].map((id) => ({ id, key: null }));
-    expect(pickLimitedRuns(t, c, 2, 5, new Map())).toEqual({ ids: [1, 2], heldBack: true });
+    expect(pickLimitedRuns(t, c, 2, 5, () => Infinity)).toEqual({ ids: [1, 2], fullKeys: [], heldBack: true });
     // The allowance was the claimer's room: nothing held back by the limit.
-    expect(pickLimitedRuns(t, c, 2, 2, new Map())).toEqual({ ids: [1, 2], heldBack: false });
-    expect(pickLimitedRuns(t, c.slice(0, 2), 2, 5, new Map())).toEqual({ ids: [1, 2], heldBack: false });
+    expect(pickLimitedRuns(t, c, 2, 2, () => Infinity)).toEqual({ ids: [1, 2], fullKeys: [], heldBack: false });
+    expect(pickLimitedRuns(t, c.slice(0, 2), 2, 5, () => Infinity)).toEqual({ ids: [1, 2], fullKeys: [], heldBack: false });
     const keyed = { ...none, maxRunningPerKey: 1 };
     const k = [
       { id: 1, key: 'a' },
       { id: 2, key: 'a' },
       { id: 3, key: 'b' },
     ];
-    expect(pickLimitedRuns(keyed, k, 10, 10, new Map([['b', 1]]))).toEqual({ ids: [1], heldBack: true });
+    expect(pickLimitedRuns(keyed, k, 10, 10, (key) => keyRoom(keyed, load(key === 'b' ? 1 : 0), null))).toEqual({ ids: [1], fullKeys: ['a', 'b'], heldBack: true });
   });
 
   it('merges the picks in claim order, keeps the limit, starts limited runs and then fills startNow', () => {
@@ -168,5 +177,56 @@ describe('the claim of limited types', () => {
     expect(rateRetryOffset(rate, 4, 1)).toBe(2);
     expect(rateRetrySlot(rate, 250, 900)).toBe(1250);
     expect(rateRetrySlot(rate, null, 900)).toBe(1900);
+  });
+});
+
+describe('per-key limits: rateLimitPerKey and fifoPerKey', () => {
+  it('every per-key option and fair shares make a type limited', () => {
+    expect(hasLimits({ ...none, rateLimitPerKey: { count: 1, perMs: 1000 } })).toBe(true);
+    expect(hasLimits({ ...none, fifoPerKey: true })).toBe(true);
+    expect(hasLimits({ ...none, fairShare: { weights: {} } })).toBe(true);
+    expect(hasKeyLimits({ ...none, fairShare: { weights: {} } })).toBe(false); // turns, but no key is ever full
+    expect(hasKeyLimits({ ...none, rateLimitPerKey: { count: 1, perMs: 1000 } })).toBe(true);
+    expect(limitedCandidateCount({ ...none, rateLimitPerKey: { count: 1, perMs: 1000 } }, 2)).toBe(KEY_SCAN_CAP);
+  });
+
+  it('fifoPerKey holds one run per key, whatever maxRunningPerKey says', () => {
+    expect(perKeyCap(none)).toBeNull();
+    expect(perKeyCap({ ...none, maxRunningPerKey: 3 })).toBe(3);
+    expect(perKeyCap({ ...none, fifoPerKey: true })).toBe(1);
+    expect(perKeyCap({ ...none, fifoPerKey: true, maxRunningPerKey: 1 })).toBe(1);
+  });
+
+  it('a key\'s room is the least of its running slots and its rate slots, never negative', () => {
+    const t = { ...none, maxRunningPerKey: 3, rateLimitPerKey: { count: 5, perMs: 1000 } };
+    expect(keyRoom(t, load(0), t.rateLimitPerKey)).toBe(3);
+    expect(keyRoom(t, load(1, 3), t.rateLimitPerKey)).toBe(2);
+    expect(keyRoom(t, load(0, 4), t.rateLimitPerKey)).toBe(1);
+    expect(keyRoom(t, load(0, 7), t.rateLimitPerKey)).toBe(0); // more starts than allowed (the limit was lowered)
+    expect(keyRoom(t, load(0, 2), { count: 2, perMs: 1000 })).toBe(0); // the effective (throttled) rate counts
+    expect(keyRoom(none, load(50, 50), null)).toBe(Infinity);
+  });
+
+  it('a key full by its rate retries when its oldest start leaves the window or its rate recovers, whichever is first', () => {
+    const r = { count: 2, perMs: 1000 };
+    expect(keyRetryAt(null, load(0, 5, 100), null)).toBeNull();
+    expect(keyRetryAt(r, load(0, 1, 100), 150)).toBeNull(); // not full
+    expect(keyRetryAt(r, load(0, 2, 100), null)).toBe(1100);
+    expect(keyRetryAt(r, load(0, 2, 100), 900)).toBe(900);
+    expect(keyRetryAt(r, load(0, 2, null), 900)).toBe(900);
+    // Once a claim started 2 runs of an idle key at 500, its window is full until 1500.
+    expect(keyRetryAt(r, keyLoadAfter(load(0), 2, 500), null)).toBe(1500);
+    expect(keyLoadAfter(load(1, 1, 100), 1, 500)).toEqual(load(2, 2, 100));
+    expect(earliestRetry(null, 5, 3, null)).toBe(3);
+    expect(earliestRetry()).toBeNull();
+  });
+
+  it('asks each key\'s room once and counts the runs it picks against it', () => {
+    const asked: string[] = [];
+    const rooms: Record<string, number> = { a: 2, b: 0, c: 1 };
+    const c = (id: number, key: string | null) => ({ id, key });
+    const r = pickWithinKeyRooms([c(1, 'a'), c(2, 'b'), c(3, 'a'), c(4, 'a'), c(5, null), c(6, 'c'), c(7, 'b')], 10, (k) => (asked.push(k), rooms[k]!));
+    expect(r).toEqual({ ids: [1, 3, 5, 6], keyFull: true, fullKeys: ['b', 'a'], more: false });
+    expect(asked).toEqual(['a', 'b', 'c']);
   });
 });

@@ -14,11 +14,63 @@ export interface RateLimit {
   perMs: number;
 }
 
-export type TypeLimits = Pick<TaskType, 'maxRunning' | 'maxRunningPerKey' | 'rateLimit'>;
+export type TypeLimits = Pick<TaskType, 'maxRunning' | 'maxRunningPerKey' | 'rateLimit' | 'rateLimitPerKey' | 'fairShare' | 'fifoPerKey'>;
 
-/** True when claims of this type must count running runs or recent starts (the slow path). */
+/**
+ * True when claims of this type must count running runs or recent starts, or take keys in turn (the
+ * slow path: in the claim's own serialisation, within the claimer's free slots).
+ */
 export function hasLimits(t: TypeLimits): boolean {
-  return t.maxRunning !== null || t.maxRunningPerKey !== null || t.rateLimit !== null;
+  return t.maxRunning !== null || t.rateLimit !== null || hasKeyLimits(t) || t.fairShare !== null;
+}
+
+/** True when a run's concurrency key decides whether it may start (maxRunningPerKey, rateLimitPerKey, fifoPerKey). */
+export function hasKeyLimits(t: TypeLimits): boolean {
+  return t.maxRunningPerKey !== null || t.rateLimitPerKey !== null || t.fifoPerKey;
+}
+
+/** Most held runs per concurrency key: `maxRunningPerKey`, 1 with `fifoPerKey`; null: unbounded. */
+export function perKeyCap(t: TypeLimits): number | null {
+  if (t.fifoPerKey) return 1;
+  return t.maxRunningPerKey;
+}
+
+/** What a claim reads about one concurrency key: its held runs, and its starts inside its rate window. */
+export interface KeyLoad {
+  running: number;
+  startsInWindow: number;
+  /** The oldest start inside the window (null: none). */
+  firstStart: number | null;
+}
+
+/**
+ * How many more runs of a key may start now: the least of its free running slots (`perKeyCap`) and its
+ * free rate slots (`keyRate`, the effective `rateLimitPerKey`); Infinity without per-key limits.
+ */
+export function keyRoom(t: TypeLimits, load: KeyLoad, keyRate: RateLimit | null): number {
+  let room = Infinity;
+  const cap = perKeyCap(t);
+  if (cap !== null) room = Math.min(room, cap - load.running);
+  if (keyRate !== null) room = Math.min(room, keyRate.count - load.startsInWindow);
+  return Math.max(0, room);
+}
+
+/** A key's load once a claim started `claimed` more of its runs at `at` (for when it frees again). */
+export function keyLoadAfter(load: KeyLoad, claimed: number, at: number): KeyLoad {
+  return { running: load.running + claimed, startsInWindow: load.startsInWindow + claimed, firstStart: load.firstStart ?? (claimed > 0 ? at : null) };
+}
+
+/**
+ * When a key held back by its rate gets a slot: `perMs` after its oldest start in the window (exact
+ * when the window holds `count` starts, early when it holds more: the claimer then learns the next
+ * one), or when its recovering effective rate (`recovery`, adaptive-rate.ts) grows by one, whichever
+ * comes first; null when its rate is not full.
+ */
+export function keyRetryAt(keyRate: RateLimit | null, load: KeyLoad, recovery: number | null): number | null {
+  if (keyRate === null || load.startsInWindow < keyRate.count) return null;
+  const slot = load.firstStart === null ? null : load.firstStart + keyRate.perMs;
+  if (slot === null) return recovery;
+  return recovery === null ? slot : Math.min(slot, recovery);
 }
 
 /** `100/1m`, `50/s`, `10/1h30m`, `5/PT1M`: a count, a slash, a duration (a bare unit means one of it). */
@@ -64,6 +116,8 @@ export interface KeyedPick {
   ids: number[];
   /** Some candidate was passed over because its key was full. */
   keyFull: boolean;
+  /** The keys passed over (full), in the order met. */
+  fullKeys: string[];
   /** The allowance ran out while candidates were left. */
   more: boolean;
 }
@@ -79,22 +133,33 @@ export function pickWithinKeyLimits(
   maxPerKey: number | null,
   runningByKey: ReadonlyMap<string, number>,
 ): KeyedPick {
+  return pickWithinKeyRooms(candidates, allowance, (key) => (maxPerKey === null ? Infinity : maxPerKey - (runningByKey.get(key) ?? 0)));
+}
+
+/**
+ * Picks waiting runs in claim order (the order of `candidates`, read lazily) up to `allowance`,
+ * skipping those whose concurrency key has no room left (`roomOf`, asked once per key: `keyRoom`,
+ * less the runs picked here). Runs without a key are bounded only by the allowance.
+ */
+export function pickWithinKeyRooms(candidates: Iterable<KeyedCandidate>, allowance: number, roomOf: (key: string) => number): KeyedPick {
   const ids: number[] = [];
-  const taken = new Map<string, number>();
-  let keyFull = false;
+  const rooms = new Map<string, number>();
+  const full = new Set<string>();
   for (const c of candidates) {
-    if (ids.length >= allowance) return { ids, keyFull, more: true };
-    if (maxPerKey !== null && c.key !== null) {
-      const n = (runningByKey.get(c.key) ?? 0) + (taken.get(c.key) ?? 0);
-      if (n >= maxPerKey) {
-        keyFull = true;
+    if (ids.length >= allowance) return { ids, keyFull: full.size > 0, fullKeys: [...full], more: true };
+    if (c.key !== null) {
+      let room = rooms.get(c.key);
+      if (room === undefined) room = roomOf(c.key);
+      if (room <= 0) {
+        rooms.set(c.key, room);
+        full.add(c.key);
         continue;
       }
-      taken.set(c.key, (taken.get(c.key) ?? 0) + 1);
+      rooms.set(c.key, room - 1);
     }
     ids.push(c.id);
   }
-  return { ids, keyFull, more: false };
+  return { ids, keyFull: full.size > 0, fullKeys: [...full], more: false };
 }
 
 /**
@@ -126,11 +191,13 @@ export function limitedClaimCap(limit: number, startNow: number | undefined): nu
 
 /** How many waiting runs (in claim order) a store reads for a limited type with this allowance. */
 export function limitedCandidateCount(limits: TypeLimits, allowance: number): number {
-  return limits.maxRunningPerKey !== null ? KEY_SCAN_CAP : allowance + 1;
+  return hasKeyLimits(limits) ? KEY_SCAN_CAP : allowance + 1;
 }
 
 export interface LimitedPick {
   ids: number[];
+  /** Keys passed over because they were full (a claim held back by a key's rate says when it frees). */
+  fullKeys: string[];
   /**
    * Runs were left waiting because of the type's limits (not because the claimer had no room): the
    * claimer should come back when a slot frees or, for a rate limit, at the next rate slot.
@@ -141,17 +208,24 @@ export interface LimitedPick {
 /**
  * Which waiting runs of a limited type one claim takes: in claim order (the order of `candidates`,
  * read lazily, at most `limitedCandidateCount` of them), up to `allowance` (`claimAllowance`, bounded
- * by `capLeft`, the claimer's room left for limited runs), skipping runs of full concurrency keys.
+ * by `capLeft`, the claimer's room left for limited runs), skipping runs of full concurrency keys
+ * (`roomOf`: `keyRoom` of a key; not asked without per-key limits). Types whose keys take turns
+ * (fair-share.ts) are picked by `fairTurns` instead.
  */
 export function pickLimitedRuns(
   limits: TypeLimits,
   candidates: Iterable<KeyedCandidate>,
   allowance: number,
   capLeft: number,
-  runningByKey: ReadonlyMap<string, number>,
+  roomOf: (key: string) => number,
 ): LimitedPick {
-  const picked = pickWithinKeyLimits(candidates, allowance, limits.maxRunningPerKey, runningByKey);
-  return { ids: picked.ids, heldBack: picked.keyFull || (picked.more && allowance < capLeft) };
+  const picked = pickWithinKeyRooms(candidates, allowance, hasKeyLimits(limits) ? roomOf : () => Infinity);
+  return { ids: picked.ids, fullKeys: picked.fullKeys, heldBack: limitedHeldBack(picked.keyFull, picked.more, allowance, capLeft) };
+}
+
+/** Runs were held back by the type's limits: a full key was passed over, or the limits' allowance (not the claimer's room) ran out with runs left. */
+export function limitedHeldBack(keyFull: boolean, more: boolean, allowance: number, capLeft: number): boolean {
+  return keyFull || (more && allowance < capLeft);
 }
 
 /** A waiting run as claims order it: by priority rank, then scheduled instant, then id. */
@@ -197,4 +271,11 @@ export function rateRetryOffset(rate: RateLimit | null, inWindow: number, claime
 /** The instant the next rate slot opens, from the start `rateRetryOffset` named (or `at` if none was read). */
 export function rateRetrySlot(rate: RateLimit, nthStart: number | null, at: number): number {
   return (nthStart ?? at) + rate.perMs;
+}
+
+/** The earliest of the instants given (a claim's `retryAt` over its held-back types and keys); null when none is. */
+export function earliestRetry(...instants: ReadonlyArray<number | null>): number | null {
+  let out: number | null = null;
+  for (const t of instants) if (t !== null && (out === null || t < out)) out = t;
+  return out;
 }

@@ -111,10 +111,40 @@ export interface TaskType {
   /** At most `count` runs of this type start within any `perMs` window (sliding); null = no rate limit. */
   rateLimit: { count: number; perMs: number } | null;
   /**
+   * At most `count` runs per task `concurrencyKey` start within any `perMs` window (sliding); null = none.
+   * Tasks without a key are not limited per key.
+   */
+  rateLimitPerKey: { count: number; perMs: number } | null;
+  /**
+   * Concurrency keys take turns at claims, `weights[key]` runs per turn (1 for a key not listed; runs
+   * without a key are one more group of weight 1); null = claim order across keys (docs/limits.md).
+   */
+  fairShare: FairShare | null;
+  /** One held run per concurrency key at a time, keys taking turns, a key's runs in claim order. */
+  fifoPerKey: boolean;
+  /**
+   * The rates in force now, as handlers' throttle signals left them (docs/limits.md#adaptive-limits);
+   * filled by the service's reads of task types, absent on types read from the store.
+   */
+  effectiveRate?: EffectiveRates | null;
+  /**
    * Set while the type is paused: its runs are neither scheduled nor claimed (running runs finish).
    * Absent or null: running normally.
    */
   paused?: TypePause | null;
+}
+
+/** Fair shares between the concurrency keys of a type: runs per turn of each listed key (others: 1). */
+export interface FairShare {
+  weights: Record<string, number>;
+}
+
+/** A type's rate limits as throttle signals left them at an instant (docs/limits.md#adaptive-limits). */
+export interface EffectiveRates {
+  /** The type's effective `rateLimit` (runs per `perMs`, not rounded); null without a rate limit. */
+  type: { count: number; perMs: number } | null;
+  /** Keys whose effective `rateLimitPerKey` is below the configured one (the most throttled first, at most 100). */
+  keys: Array<{ key: string; count: number; perMs: number }>;
 }
 
 /** Why and since when a task type, a task or a DAG is paused (`orrery task-type|task|dag pause`). */

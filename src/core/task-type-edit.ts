@@ -18,6 +18,9 @@ export const EDITABLE_TYPE_FIELDS = [
   'maxRunning',
   'maxRunningPerKey',
   'rateLimit',
+  'rateLimitPerKey',
+  'fairShare',
+  'fifoPerKey',
 ] as const;
 export type EditableTypeField = (typeof EDITABLE_TYPE_FIELDS)[number];
 export type TaskTypeEdit = Partial<Pick<TaskTypeInput, EditableTypeField>>;

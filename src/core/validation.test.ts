@@ -42,6 +42,9 @@ describe('validateTaskType', () => {
       maxRunning: null,
       maxRunningPerKey: null,
       rateLimit: null,
+      rateLimitPerKey: null,
+      fairShare: null,
+      fifoPerKey: false,
     });
   });
 
@@ -95,6 +98,9 @@ describe('validateTaskType', () => {
       maxRunning: 5,
       maxRunningPerKey: 1,
       rateLimit: { count: 100, perMs: MINUTE },
+      rateLimitPerKey: null,
+      fairShare: null,
+      fifoPerKey: false,
     });
     expect(validateTaskType({ name: 'y', retryDelayMs: '250' }).retryDelayMs).toBe(250);
     expect(validateTaskType({ name: 'y', rateLimit: { count: 50, perMs: '1s' } }).rateLimit).toEqual({ count: 50, perMs: SECOND });
@@ -135,6 +141,16 @@ describe('validateTaskType', () => {
     [{ name: 'x', timeoutMs: 0 }, 'timeoutMs', 'must be > 0'],
     [{ name: 'x', backendName: 'has space' }, 'backendName', 'must not contain spaces'],
     [{ name: 'x', retries: 3 }, 'retries', 'unknown field'],
+    [{ name: 'x', rateLimitPerKey: '0/1m' }, 'rateLimitPerKey', 'the count must be a positive integer'],
+    [{ name: 'x', rateLimitPerKey: { count: 5, perMs: 0 } }, 'rateLimitPerKey.perMs', 'at least 1ms'],
+    [{ name: 'x', fairShare: 'yes' }, 'fairShare', ''],
+    [{ name: 'x', fairShare: { weights: { a: 0 } } }, 'fairShare.weights.a', 'must be at least 1'],
+    [{ name: 'x', fairShare: { weights: { a: 1.5 } } }, 'fairShare.weights.a', 'must be an integer'],
+    [{ name: 'x', fairShare: { weights: { a: 1001 } } }, 'fairShare.weights.a', 'at most 1000'],
+    [{ name: 'x', fairShare: { weight: { a: 2 } } }, 'fairShare.weight', 'unknown field'],
+    [{ name: 'x', fifoPerKey: 'yes' }, 'fifoPerKey', ''],
+    [{ name: 'x', fifoPerKey: true, maxRunningPerKey: 2 }, 'maxRunningPerKey', 'must be null or 1 with fifoPerKey'],
+    [{ name: 'x', fifoPerKey: true, fairShare: { weights: { a: 2 } } }, 'fairShare.weights', 'have no effect with fifoPerKey'],
   ])('%j is rejected naming %s', (input, path, message) => {
     const e = errorOf(() => validateTaskType(input));
     expect(paths(e)).toContain(path);
@@ -146,6 +162,18 @@ describe('validateTaskType', () => {
     const e = errorOf(() => validateTaskType({ name: 'x', defaultIntervalMs: '2h', minIntervalMs: '3h', maxIntervalMs: '1h' }));
     expect(e.message).toMatch(/^minIntervalMs: must be <= maxIntervalMs/);
     expect(e.details).toContainEqual({ path: 'minIntervalMs', message: 'must be <= maxIntervalMs' });
+  });
+
+  it('flow control: rateLimitPerKey as text or object, fairShare as true or weights (kept in one order), fifoPerKey', () => {
+    const t = validateTaskType({ name: 'x', rateLimitPerKey: '5/s', fairShare: { weights: { b: 2, a: 3 } } });
+    expect(t).toMatchObject({ rateLimitPerKey: { count: 5, perMs: SECOND }, fairShare: { weights: { a: 3, b: 2 } }, fifoPerKey: false });
+    expect(Object.keys(t.fairShare!.weights)).toEqual(['a', 'b']);
+    expect(validateTaskType({ name: 'x', fairShare: true }).fairShare).toEqual({ weights: {} });
+    expect(validateTaskType({ name: 'x', fairShare: false }).fairShare).toBeNull();
+    expect(validateTaskType({ name: 'x', fairShare: {} }).fairShare).toEqual({ weights: {} });
+    expect(validateTaskType({ name: 'x', fifoPerKey: true, maxRunningPerKey: 1, fairShare: true })).toMatchObject({ fifoPerKey: true, maxRunningPerKey: 1 });
+    const many = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, 2]));
+    expect(paths(errorOf(() => validateTaskType({ name: 'x', fairShare: { weights: many } })))).toContain('fairShare.weights');
   });
 
   it('the lease may be exactly 1s', () => {

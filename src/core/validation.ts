@@ -12,10 +12,12 @@ import {
   type ScheduleInput,
   type TaskArguments,
   type TaskPolicy,
+  type FairShare,
   type TaskType,
 } from './model.js';
 import { firstOccurrence, normaliseSchedule } from './schedule.js';
 import { parseRateLimit } from './limits.js';
+import { MAX_KEY_WEIGHT, MAX_WEIGHTED_KEYS } from './fair-share.js';
 import { UNIQUE_BY, debouncedIdentity, flowControlOf, type Debounce, type UniqueWindow } from './flow-control.js';
 import { INT4_MAX, assertStorable, isStorableText, textProblem } from './storable.js';
 
@@ -73,6 +75,27 @@ const rateLimitSchema = z.union([
   z.strictObject({ count: int4Count.min(1, 'must be at least 1'), perMs: durationSchema.refine((v) => v >= 1, 'must be at least 1ms') }),
 ]);
 
+/** `true` (keys take turns, each of weight 1), `false`/null (claim order), or `{ weights: { KEY: N } }`. */
+const fairShareSchema = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      weights: z
+        .record(
+          storableString().min(1, 'a key must not be empty').max(512, 'a key has at most 512 characters'),
+          z.number().int('must be an integer').min(1, 'must be at least 1').max(MAX_KEY_WEIGHT, `at most ${MAX_KEY_WEIGHT}`),
+        )
+        .refine((w) => Object.keys(w).length <= MAX_WEIGHTED_KEYS, `at most ${MAX_WEIGHTED_KEYS} weighted keys`)
+        .default({}),
+    }),
+  ])
+  .transform((v): FairShare | null => (v === false ? null : v === true ? { weights: {} } : { weights: sortedWeights(v.weights) }));
+
+/** Weights in one order (code units): stores may reorder JSON keys, and two equal types compare equal. */
+export function sortedWeights(w: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(w).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 export const ON_CONFLICT_MODES = ['return', 'replace', 'error'] as const;
 export type OnConflict = (typeof ON_CONFLICT_MODES)[number];
 
@@ -93,6 +116,9 @@ export const taskTypeInputSchema = z.strictObject({
   maxRunning: int4Count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
   maxRunningPerKey: int4Count.min(1, 'must be at least 1 (null: unbounded)').nullable().default(null),
   rateLimit: rateLimitSchema.nullable().default(null),
+  rateLimitPerKey: rateLimitSchema.nullable().default(null),
+  fairShare: fairShareSchema.nullable().default(null),
+  fifoPerKey: z.boolean().default(false),
 });
 export type TaskTypeInput = z.input<typeof taskTypeInputSchema>;
 
@@ -113,6 +139,13 @@ export function validateTaskType(input: unknown): TaskType {
   if (min !== null && min <= 0) problems.push({ path: 'minIntervalMs', message: 'must be > 0' });
   if (t.leaseMs < 1000) problems.push({ path: 'leaseMs', message: 'must be at least 1s' });
   if (t.timeoutMs !== null && t.timeoutMs <= 0) problems.push({ path: 'timeoutMs', message: 'must be > 0' });
+  const fairShare = t.fairShare ?? null;
+  if (t.fifoPerKey && t.maxRunningPerKey !== null && t.maxRunningPerKey > 1) {
+    problems.push({ path: 'maxRunningPerKey', message: 'must be null or 1 with fifoPerKey (one run per key at a time)' });
+  }
+  if (t.fifoPerKey && fairShare !== null && Object.keys(fairShare.weights).length > 0) {
+    problems.push({ path: 'fairShare.weights', message: 'have no effect with fifoPerKey (one run per key at a time): leave them out' });
+  }
   if (problems.length > 0) throw fromDetails(problems);
   return {
     name: t.name,
@@ -131,6 +164,9 @@ export function validateTaskType(input: unknown): TaskType {
     maxRunning: t.maxRunning,
     maxRunningPerKey: t.maxRunningPerKey,
     rateLimit: t.rateLimit,
+    rateLimitPerKey: t.rateLimitPerKey,
+    fairShare,
+    fifoPerKey: t.fifoPerKey,
   };
 }
 
@@ -427,13 +463,26 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: 
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const details: ErrorDetail[] = [];
-  for (const issue of r.error.issues) {
-    const base = [path, ...issue.path.map(String)].filter(Boolean).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) details.push({ path: base ? `${base}.${key}` : key, message: 'unknown field' });
-    } else details.push({ path: base, message: issue.message });
-  }
+  const add = (issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]) => {
+    for (const issue of issues) {
+      const at = [...prefix, ...issue.path];
+      const base = [path, ...at.map(String)].filter(Boolean).join('.');
+      // A union (`"100/1m"` or `{ count, perMs }`): the problems of the form the input has, when one has it.
+      const branch = issue.code === 'invalid_union' ? unionBranchOf(issue.errors) : undefined;
+      if (branch) add(branch, at);
+      else if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) details.push({ path: base ? `${base}.${key}` : key, message: 'unknown field' });
+      } else details.push({ path: base, message: issue.message });
+    }
+  };
+  add(r.error.issues, []);
   throw fromDetails(details);
+}
+
+/** Of a failed union's branches, the only one whose problems are not the input's type itself. */
+function unionBranchOf(branches: ReadonlyArray<readonly z.core.$ZodIssue[]>): readonly z.core.$ZodIssue[] | undefined {
+  const shaped = branches.filter((b) => b.length > 0 && !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+  return shaped.length === 1 ? shaped[0] : undefined;
 }
 
 export function fromDetails(details: ErrorDetail[]): ValidationError {

@@ -1,4 +1,5 @@
 import { formatDuration } from './durations.js';
+import { perKeyCap, type RateLimit } from './limits.js';
 import type { Task, TaskRun, TaskType, TypePause } from './model.js';
 
 /**
@@ -20,6 +21,9 @@ export interface TypeLoadFacts {
   /** Run starts inside the rate window, and when the next rate slot opens (null: one is free). */
   startsInWindow: number;
   nextRateSlot: Date | null;
+  /** Starts of the task's concurrency key inside its rate window (`rateLimitPerKey`), and when its next slot opens. */
+  keyStartsInWindow: number;
+  nextKeyRateSlot: Date | null;
   /** Waiting runs of the type ahead of this task's queued run in claim order (null: not queued). */
   aheadInQueue: number | null;
   /**
@@ -47,6 +51,11 @@ export interface WhyFacts {
   dagRun?: number | null;
   /** The DAG of a DAG attempt task, with its pause (null: not paused). */
   dag?: { id: string; paused: TypePause | null } | null;
+  /**
+   * The rates in force (docs/limits.md#adaptive-limits): the type's `rateLimit` and the task's key's
+   * `rateLimitPerKey` as throttle signals left them; absent: the configured ones.
+   */
+  effective?: { rate: RateLimit | null; keyRate: RateLimit | null };
 }
 
 export const GATES = [
@@ -59,6 +68,7 @@ export const GATES = [
   'max-running',
   'max-running-per-key',
   'rate-limit',
+  'rate-limit-per-key',
   'workers',
   'run',
 ] as const;
@@ -140,16 +150,28 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${load.running} runs held${holders ? `: ${holders}` : ''}; the next end frees a slot`);
   else add('max-running', 'pass', `${load.running} of ${type.maxRunning} running slots taken`);
 
-  if (type.maxRunningPerKey === null || task.concurrencyKey === null || !waitingToStart) {
-    add('max-running-per-key', 'skip', type.maxRunningPerKey === null ? 'no maxRunningPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : 'the run is past the claim');
-  } else if (load.runningForKey >= type.maxRunningPerKey) {
-    add('max-running-per-key', 'hold', `maxRunningPerKey ${type.maxRunningPerKey} reached for key "${task.concurrencyKey}": ${load.runningForKey} runs held`);
-  } else add('max-running-per-key', 'pass', `${load.runningForKey} of ${type.maxRunningPerKey} slots of key "${task.concurrencyKey}" taken`);
+  const keyCap = perKeyCap(type);
+  const capName = type.fifoPerKey ? 'fifoPerKey (one run per key at a time)' : `maxRunningPerKey ${keyCap}`;
+  if (keyCap === null || task.concurrencyKey === null || !waitingToStart) {
+    add('max-running-per-key', 'skip', keyCap === null ? 'no maxRunningPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : 'the run is past the claim');
+  } else if (load.runningForKey >= keyCap) {
+    add('max-running-per-key', 'hold', `${capName} reached for key "${task.concurrencyKey}": ${load.runningForKey} runs held`);
+  } else add('max-running-per-key', 'pass', `${load.runningForKey} of ${keyCap} slots of key "${task.concurrencyKey}" taken`);
 
-  if (type.rateLimit === null || !waitingToStart) add('rate-limit', 'skip', type.rateLimit === null ? 'no rate limit' : 'the run is past the claim');
-  else if (load.startsInWindow >= type.rateLimit.count && load.nextRateSlot !== null) {
-    add('rate-limit', 'hold', `rate limit ${type.rateLimit.count} per ${formatDuration(type.rateLimit.perMs)} reached: next slot at ${load.nextRateSlot.toISOString()} (in ${inTime(at, load.nextRateSlot)})`, load.nextRateSlot);
-  } else add('rate-limit', 'pass', `${load.startsInWindow} of ${type.rateLimit.count} starts in the last ${formatDuration(type.rateLimit.perMs)}`);
+  const rate = f.effective?.rate ?? type.rateLimit;
+  const throttled = (r: RateLimit | null, limit: RateLimit | null) => (r && limit && r.count < limit.count ? ` (throttled from ${limit.count})` : '');
+  if (rate === null || !waitingToStart) add('rate-limit', 'skip', rate === null ? 'no rate limit' : 'the run is past the claim');
+  else if (load.startsInWindow >= rate.count && load.nextRateSlot !== null) {
+    add('rate-limit', 'hold', `rate limit ${rate.count}${throttled(rate, type.rateLimit)} per ${formatDuration(rate.perMs)} reached: next slot at ${load.nextRateSlot.toISOString()} (in ${inTime(at, load.nextRateSlot)})`, load.nextRateSlot);
+  } else add('rate-limit', 'pass', `${load.startsInWindow} of ${rate.count}${throttled(rate, type.rateLimit)} starts in the last ${formatDuration(rate.perMs)}`);
+
+  const keyRate = f.effective?.keyRate ?? type.rateLimitPerKey;
+  if (keyRate === null || task.concurrencyKey === null || !waitingToStart) {
+    add('rate-limit-per-key', 'skip', keyRate === null ? 'no rateLimitPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : 'the run is past the claim');
+  } else if (load.keyStartsInWindow >= keyRate.count && load.nextKeyRateSlot !== null) {
+    const k = `key "${task.concurrencyKey}"`;
+    add('rate-limit-per-key', 'hold', `rate limit of ${k} ${keyRate.count}${throttled(keyRate, type.rateLimitPerKey)} per ${formatDuration(keyRate.perMs)} reached: next slot at ${load.nextKeyRateSlot.toISOString()} (in ${inTime(at, load.nextKeyRateSlot)})`, load.nextKeyRateSlot);
+  } else add('rate-limit-per-key', 'pass', `${load.keyStartsInWindow} of ${keyRate.count}${throttled(keyRate, type.rateLimitPerKey)} starts of key "${task.concurrencyKey}" in the last ${formatDuration(keyRate.perMs)}`);
 
   // 10. Workers.
   const seen = load.workersSeen.map((w) => w.worker);

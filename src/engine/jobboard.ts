@@ -20,6 +20,12 @@ export interface EndRunOptions {
   error?: string | null;
   /** For a failed run: the delay before its retry, replacing the type's `retryDelayMs` once (`RetryAfter`). */
   retryAfterMs?: number | null;
+  /**
+   * The handler signalled pressure downstream (`RetryAfter(ms, { throttle: true })`, or `throttle: true`
+   * in its result): once the end is recorded, the effective rate of the run's type, or of its key, drops
+   * (docs/limits.md#adaptive-limits).
+   */
+  throttle?: boolean;
   /** When the handler began; recorded as the run's start when the run is still `claimed` (one write for both). */
   startedAt?: Date | null;
   /**

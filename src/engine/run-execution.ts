@@ -228,6 +228,7 @@ export class RunExecution {
       if (outcome.result !== undefined) item.result = outcome.result;
       if (outcome.error !== undefined) item.error = outcome.error;
       if (outcome.retryAfterMs !== undefined) item.retryAfterMs = outcome.retryAfterMs;
+      if (outcome.throttle) item.throttle = true;
       end = await this.retryingStorage(() => this.ender.end(item));
       if (outcome.status === 'failed' || outcome.status === 'permfailed') {
         this.log.warn({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs, error: firstLine(outcome.error) }, `${endLine(end, outcome, durationMs)}: ${firstLine(outcome.error)}`);

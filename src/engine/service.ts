@@ -10,6 +10,8 @@ import { TypeCache } from '../store/task-types.js';
 import { whyTask } from './why-task.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import { listWorkers, registerWorker, stopWorker } from './workers.js';
+import { applyThrottles, withEffectiveRates } from './adaptive-limits.js';
+import { lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
 import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 import { taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
@@ -123,7 +125,12 @@ export class Orrery implements Jobboard {
   // --- task types -------------------------------------------------------------------------------
   /** Creates a task type; `ConflictError` if the name exists, `ValidationError` naming the bad field. */
   async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
-    return { ...(await this.store.createTaskType(validateTaskType(input), this.instant(opts.at))), paused: null };
+    return this.withRates({ ...(await this.store.createTaskType(validateTaskType(input), this.instant(opts.at))), paused: null });
+  }
+
+  /** A task type as answered: with the rates in force now (`effectiveRate`). */
+  private async withRates(type: TaskType): Promise<TaskType> {
+    return (await withEffectiveRates(this.store, [type], this.clock.now()))[0]!;
   }
 
   /**
@@ -144,14 +151,14 @@ export class Orrery implements Jobboard {
   async pauseTaskType(name: string, opts: At & { reason?: string } = {}): Promise<TaskType> {
     const current = await this.requireTaskType(name);
     const reason = validatePauseReason(opts.reason);
-    if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return current;
+    if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return this.withRates(current);
     return this.writeTaskType({ ...current, paused: { at: current.paused?.at ?? this.instant(opts.at), reason } }, opts);
   }
 
   /** Resumes a paused task type (a type that is not paused is returned unchanged). */
   async resumeTaskType(name: string, opts: At = {}): Promise<TaskType> {
     const current = await this.requireTaskType(name);
-    if (!current.paused) return current;
+    if (!current.paused) return this.withRates(current);
     return this.writeTaskType({ ...current, paused: null }, opts);
   }
 
@@ -172,35 +179,35 @@ export class Orrery implements Jobboard {
   private async writeTaskType(type: TaskType, opts: At): Promise<TaskType> {
     const out = await this.store.updateTaskType(type, this.instant(opts.at));
     this.typeCache.forget(type.name);
-    return out;
+    return this.withRates(out);
   }
 
   /** Creates the type unless one of that name exists (also when another process creates it at the same moment); returns the stored type. */
   async ensureTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
     const type = validateTaskType(input);
     const [existing] = await this.store.getTaskTypes([type.name]);
-    if (existing) return existing;
+    if (existing) return this.withRates(existing);
     try {
-      return { ...(await this.store.createTaskType(type, this.instant(opts.at))), paused: null };
+      return this.withRates({ ...(await this.store.createTaskType(type, this.instant(opts.at))), paused: null });
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
       const [raced] = await this.store.getTaskTypes([type.name]);
       if (!raced) throw e;
-      return raced;
+      return this.withRates(raced);
     }
   }
 
   /** The task types, or those of the given names (unknown names are left out). */
   async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
     if (names !== undefined) assertStorable(names, 'names');
-    return this.store.getTaskTypes(names);
+    return withEffectiveRates(this.store, await this.store.getTaskTypes(names), this.clock.now());
   }
 
   /** A task type by name, or `null`. */
   async getTaskType(name: string): Promise<TaskType | null> {
     assertText(name, 'name');
     const [t] = await this.store.getTaskTypes([name]);
-    return t ?? null;
+    return t ? this.withRates(t) : null;
   }
 
   // --- tasks ------------------------------------------------------------------------------------
@@ -634,7 +641,9 @@ export class Orrery implements Jobboard {
   /** Ends a run (status, result or error) and applies the end-of-run formula to its task; `InvalidTransitionError` when already ended, `LeaseLostError` when held by another worker. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     assertText(backendId, 'backendId');
-    return this.emitEnded([await this.store.endRun(backendId, this.endRequest(opts))])[0]!;
+    const ended = await this.store.endRun(backendId, this.endRequest(opts));
+    if (opts.throttle) await applyThrottles(this.store, [true], [ended]);
+    return this.emitEnded([ended])[0]!;
   }
 
   /**
@@ -644,12 +653,14 @@ export class Orrery implements Jobboard {
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
     const outcomes: Array<EndRunResult | OrreryError | null> = [];
     const valid: EndRunItem[] = [];
+    const throttles: boolean[] = [];
     for (const item of items) {
       try {
         assertText(item.backendId, 'backendId');
         const one: EndRunItem = { backendId: item.backendId, req: this.endRequest(item) };
         if (item.held) one.held = item.held;
         valid.push(one);
+        throttles.push(item.throttle === true);
         outcomes.push(null);
       } catch (e) {
         if (!(e instanceof OrreryError)) throw e;
@@ -657,6 +668,7 @@ export class Orrery implements Jobboard {
       }
     }
     const stored = this.emitEnded(await this.store.endRuns(valid));
+    if (throttles.includes(true)) await applyThrottles(this.store, throttles, stored);
     let next = 0;
     return outcomes.map((o) => o ?? stored[next++]!);
   }

@@ -1,3 +1,4 @@
+import { effectiveLimit } from '../core/adaptive-rate.js';
 import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import { NotFoundError } from '../core/errors.js';
@@ -22,12 +23,18 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
   if (!type) throw new NotFoundError(`task ${id}: unknown task type "${task.type}"`, [{ path: 'type', message: 'unknown task type' }]);
   const runs = await store.listRuns(id);
   const run = [...runs].reverse().find((r) => r.status === 'scheduled' || r.status === 'claimed' || r.status === 'started') ?? null;
+  // The rates in force, as throttle signals left them (docs/limits.md#adaptive-limits).
+  const states = type.rateLimit !== null || type.rateLimitPerKey !== null ? await store.adaptiveRates([type.name]) : [];
+  const stateOf = (key: string | null) => states.find((r) => r.key === key)?.state ?? null;
+  const rate = type.rateLimit === null ? null : effectiveLimit(type.rateLimit, stateOf(null), at.getTime());
+  const keyRate = type.rateLimitPerKey === null || task.concurrencyKey === null ? null : effectiveLimit(type.rateLimitPerKey, stateOf(task.concurrencyKey), at.getTime());
   const load = await store.typeLoad({
     type: type.name,
     at,
     key: task.concurrencyKey,
     runId: run?.status === 'scheduled' ? run.id : null,
-    rate: type.rateLimit,
+    rate,
+    keyRate,
     workerWindowMs: WORKER_WINDOW_MS,
   });
   const { workersSeen, workersStopped } = await liveWorkers(store, type.name, load.workersSeen, new Date(at.getTime() - WORKER_WINDOW_MS));
@@ -45,6 +52,7 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     workersStopped,
     dagRun: dag && typeof dag === 'object' && typeof dag.run === 'number' ? dag.run : null,
     dag: storedDag ? { id: storedDag.id, paused: storedDag.paused } : null,
+    effective: { rate, keyRate },
   });
 }
 

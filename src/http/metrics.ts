@@ -27,7 +27,8 @@ export interface MetricsOptions {
  *   reports the whole queue, whoever runs the workers: `orrery_queue_length{type}`,
  *   `orrery_running_runs{type}`, `orrery_claimed_runs{type}`, `orrery_oldest_scheduled_age_seconds{type}`,
  *   `orrery_dead_lettered_tasks{type}`, `orrery_registered_workers{liveness}` from the worker registry;
- *   and `orrery_workers` from the worker sightings below.
+ *   `orrery_effective_rate_per_second{type}` and `orrery_throttled_key_rate_per_second{type,key}`
+ *   (adaptive limits); and `orrery_workers` from the worker sightings below.
  * - **recorded as events happen in this process**, through the `record*` functions: the counters and
  *   histograms count only what passed through this process (its jobboard routes, its loops), and
  *   restart from zero with it, as Prometheus counters do. Call each function from exactly one place
@@ -160,6 +161,30 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
       const types = await typesReading();
       paused.reset();
       for (const t of types) paused.set({ type: t.name }, t.paused ? 1 : 0);
+    },
+  });
+  // Rates in force, as throttle signals left them (docs/limits.md#adaptive-limits): only types with rate limits have samples.
+  const perSecond = (r: { count: number; perMs: number }) => (r.count * 1000) / r.perMs;
+  const effectiveRate: Gauge<'type'> = new Gauge({
+    name: 'orrery_effective_rate_per_second',
+    help: "Runs per second the task type's rateLimit lets start now (lowered by throttle signals, recovering up to the limit), per task type with a rate limit.",
+    labelNames: ['type'] as const,
+    registers,
+    async collect() {
+      const types = await typesReading();
+      effectiveRate.reset();
+      for (const t of types) if (t.effectiveRate?.type) effectiveRate.set({ type: t.name }, perSecond(t.effectiveRate.type));
+    },
+  });
+  const keyRate: Gauge<'type' | 'key'> = new Gauge({
+    name: 'orrery_throttled_key_rate_per_second',
+    help: 'Runs per second the rateLimitPerKey of a throttled concurrency key lets start now, per task type and key whose rate is below the limit (at most 100 keys per type).',
+    labelNames: ['type', 'key'] as const,
+    registers,
+    async collect() {
+      const types = await typesReading();
+      keyRate.reset();
+      for (const t of types) for (const k of t.effectiveRate?.keys ?? []) keyRate.set({ type: t.name, key: k.key }, perSecond(k));
     },
   });
   registerVisitMetrics(registry, orrery);

@@ -27,8 +27,18 @@ export const TaskTypeSchema = z.object({
   maxRunning: z.number().int().nullable(),
   maxRunningPerKey: z.number().int().nullable(),
   rateLimit: z.object({ count: z.number().int(), perMs: ms }).nullable(),
+  rateLimitPerKey: z.object({ count: z.number().int(), perMs: ms }).nullable().describe('at most count starts per concurrency key in any window of perMs'),
+  fairShare: z.object({ weights: z.record(z.string(), z.number().int()) }).nullable().describe('concurrency keys take turns at claims, weights[key] runs per turn (1 when not listed)'),
+  fifoPerKey: z.boolean().describe('one run per concurrency key at a time, keys in turn, each key\'s runs in claim order'),
   /** Set while the type is paused (no scheduling nor claims): since when and why. */
   paused: z.object({ at: instant, reason: z.string() }).nullable(),
+  effectiveRate: z
+    .object({
+      type: z.object({ count: z.number(), perMs: ms }).nullable().describe("the type's rateLimit as throttle signals left it (count not rounded); null without rateLimit"),
+      keys: z.array(z.object({ key: z.string(), count: z.number(), perMs: ms })).describe('keys whose rate is below rateLimitPerKey, the most throttled first (at most 100)'),
+    })
+    .nullable()
+    .describe('the rates in force now (docs/limits.md#adaptive-limits); null for a type without rate limits'),
 });
 
 /** The options of a cron or rrule schedule as stored (docs/guide.md#schedules); absent ones have their default. */
@@ -166,6 +176,7 @@ const endFields = {
   error: z.string().max(1_000_000).nullable().optional(),
   // Bounded so that `ended + retryAfterMs` stays a valid date (beyond it the end failed with a 500).
   retryAfterMs: z.number().int().nonnegative().max(MAX_RETRY_AFTER_MS, 'at most 100 years').optional(),
+  throttle: z.boolean().optional().describe("the handler met pressure downstream: the effective rate of the run's type, or of its key, drops (docs/limits.md#adaptive-limits)"),
 };
 export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() });
 export const ClaimBody = z.strictObject({

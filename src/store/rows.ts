@@ -1,8 +1,8 @@
-import type { NewTask } from '../core/validation.js';
+import { sortedWeights, type NewTask } from '../core/validation.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
 import type { Channel, ClaimedRun, EndRunResult, RunSeriesQuery } from './store.js';
-import type { RunEndStatus, DisabledReason, Priority, RunLogRecord, StoredRunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
+import type { FairShare, RunEndStatus, DisabledReason, Priority, RunLogRecord, StoredRunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
 import { date, dateOrNull, json, ms, numOrNull, type Row } from './columns.js';
 
 export type { Row } from './columns.js';
@@ -25,6 +25,10 @@ export function taskTypeFromRow(r: Row): TaskType {
     maxRunning: numOrNull(r.max_running),
     maxRunningPerKey: numOrNull(r.max_running_per_key),
     rateLimit: r.rate_limit_count === null || r.rate_limit_count === undefined ? null : { count: ms(r.rate_limit_count), perMs: ms(r.rate_limit_per_ms) },
+    rateLimitPerKey:
+      r.rate_limit_per_key_count === null || r.rate_limit_per_key_count === undefined ? null : { count: ms(r.rate_limit_per_key_count), perMs: ms(r.rate_limit_per_key_per_ms) },
+    fairShare: r.fair_share === null || r.fair_share === undefined ? null : { weights: sortedWeights(json<FairShare>(r.fair_share).weights ?? {}) },
+    fifoPerKey: r.fifo_per_key === true || r.fifo_per_key === 1,
     paused: pauseFromRow(r),
   };
 }

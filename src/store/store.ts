@@ -2,6 +2,7 @@ import type { OrreryError } from '../core/errors.js';
 import type { TypeLoadFacts } from '../core/why.js';
 import type { RunSearch } from '../core/run-search.js';
 import type { RunLogQuery } from '../core/run-logs.js';
+import type { AdaptiveState } from '../core/adaptive-rate.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
 import type { TaskSearch, TaskSearchRows } from '../core/task-search.js';
 import type { BulkAction, BulkBatchOutcome } from '../core/bulk.js';
@@ -132,6 +133,21 @@ export interface HeartbeatRunsAnswer {
   cancelRequested: string[];
 }
 
+/** A rate a throttle signal lowered: the type's (key null) or a key's, its effective count after it. */
+export interface ThrottledRate {
+  type: string;
+  key: string | null;
+  count: number;
+  perMs: number;
+}
+
+/** A stored adaptive state (key null: the type's own rate). */
+export interface AdaptiveRateRow {
+  type: string;
+  key: string | null;
+  state: AdaptiveState;
+}
+
 /** What a claim got, and whether limits held waiting runs back (docs/limits.md). */
 export interface ClaimOutcome {
   runs: ClaimedRun[];
@@ -248,8 +264,10 @@ export interface TypeLoadRequest {
   key: string | null;
   /** The task's queued run (runs ahead of it in claim order are counted), or null. */
   runId: number | null;
-  /** The type's rate limit (starts in its window are counted), or null. */
+  /** The type's rate limit in force (starts in its window are counted), or null. */
   rate: { count: number; perMs: number } | null;
+  /** The key's rate limit in force (`rateLimitPerKey`: the key's starts in its window are counted), or null. */
+  keyRate?: { count: number; perMs: number } | null;
   /** Workers that renewed a lease of, or ended, a run of the type within this window are listed. */
   workerWindowMs: number;
 }
@@ -354,9 +372,19 @@ export interface Store {
 
   /**
    * Claims waiting runs of the requested types, oldest first, within every type's limits (maxRunning,
-   * maxRunningPerKey, rateLimit), counted in the claim's own transaction.
+   * maxRunningPerKey, rateLimit, rateLimitPerKey, fifoPerKey), counted in the claim's own transaction;
+   * the keys of a type with fair shares take turns (docs/limits.md).
    */
   claimRuns(req: ClaimRequest): Promise<ClaimOutcome>;
+  /**
+   * A handler's throttle signal (docs/limits.md#adaptive-limits): lowers the effective rate of the type,
+   * or of the run's concurrency key (`throttleScope` in core/adaptive-rate.ts), as `throttled` decides,
+   * serialised with the type's claims. Returns the rate lowered, or null when the type has no rate to
+   * lower or the signal changed nothing (a decrease within the last window).
+   */
+  throttleRate(type: string, key: string | null, at: Date): Promise<ThrottledRate | null>;
+  /** The adaptive states of the types named (of every type without names), for display. */
+  adaptiveRates(types?: readonly string[]): Promise<AdaptiveRateRow[]>;
   /** Claimed and started runs held by `worker`: how a worker recovers a claim whose reply it never received. */
   heldRuns(worker: string): Promise<ClaimedRun[]>;
   startRun(backendId: string, req: StartRunRequest): Promise<TaskRun>;

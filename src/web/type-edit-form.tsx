@@ -4,7 +4,7 @@ import type { TaskType } from '../core/model.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { api } from './api.js';
 
-type Kind = 'text' | 'duration' | 'optional-duration' | 'number' | 'count' | 'optional-count' | 'rate';
+type Kind = 'text' | 'duration' | 'optional-duration' | 'number' | 'count' | 'optional-count' | 'rate' | 'fair' | 'bool';
 
 /** The editable settings of a task type, as the form shows them (docs/operations.md#pause-edit-and-delete-task-types). */
 /** `none`: how an empty (null) setting reads. */
@@ -23,16 +23,24 @@ const FIELDS: ReadonlyArray<{ key: keyof TaskTypeEdit; label: string; kind: Kind
   { key: 'maxRunning', label: 'Max running', kind: 'optional-count', hint: 'across all workers; empty: unbounded', none: 'unbounded' },
   { key: 'maxRunningPerKey', label: 'Max running per key', kind: 'optional-count', hint: 'per concurrency key; empty: unbounded', none: 'unbounded' },
   { key: 'rateLimit', label: 'Rate limit', kind: 'rate', hint: 'COUNT/DURATION, e.g. 100/1m; empty: none', none: 'none' },
+  { key: 'rateLimitPerKey', label: 'Rate per key', kind: 'rate', hint: 'per concurrency key, COUNT/DURATION, e.g. 10/1s; empty: none', none: 'none' },
+  { key: 'fairShare', label: 'Fair shares', kind: 'fair', hint: 'keys take turns: on, or weights KEY=N, KEY=N; empty: claim order', none: 'off (claim order)' },
+  { key: 'fifoPerKey', label: 'FIFO per key', kind: 'bool', hint: 'one run per key at a time, keys in turn', none: 'off' },
 ];
 
 /** A setting as the form's text. */
 function shown(t: TaskType, key: keyof TaskTypeEdit): string {
   const v = t[key as keyof TaskType];
   if (v === null || v === undefined) return '';
-  if (key === 'rateLimit') {
+  if (key === 'rateLimit' || key === 'rateLimitPerKey') {
     const r = v as { count: number; perMs: number };
     return `${r.count}/${formatDuration(r.perMs)}`;
   }
+  if (key === 'fairShare') {
+    const w = Object.entries((v as { weights: Record<string, number> }).weights);
+    return w.length === 0 ? 'on' : w.map(([k, n]) => `${k}=${n}`).join(', ');
+  }
+  if (key === 'fifoPerKey') return v ? 'on' : '';
   if (key.endsWith('Ms')) return formatDuration(v as number);
   return String(v);
 }
@@ -41,6 +49,18 @@ function shown(t: TaskType, key: keyof TaskTypeEdit): string {
 function parsed(kind: Kind, text: string): { value?: unknown; problem?: string } {
   const v = text.trim();
   if (kind === 'text') return { value: text };
+  if (kind === 'bool') return { value: v === 'on' };
+  if (kind === 'fair') {
+    if (v === '') return { value: null };
+    if (/^on$/i.test(v)) return { value: true };
+    const weights: Record<string, number> = {};
+    for (const part of v.split(',')) {
+      const m = /^(.+)=\s*(\d+)$/.exec(part.trim());
+      if (!m) return { problem: 'on, or KEY=N, KEY=N' };
+      weights[m[1]!.trim()] = Number(m[2]);
+    }
+    return { value: { weights } };
+  }
   if (v === '') {
     if (kind === 'duration' || kind === 'number' || kind === 'count') return { problem: 'required' };
     return { value: null };
@@ -83,8 +103,9 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
     try {
       props.onSaved(await api.call((c) => c.updateTaskType(type.name, edit as TaskTypeEdit)));
     } catch (x) {
-      const details = ((x as { details?: Array<{ path: string; message: string }> }).details ?? []).filter((d) => FIELDS.some((f) => f.key === d.path));
-      setProblems(Object.fromEntries(details.map((d) => [d.path, d.message])));
+      // A nested path (fairShare.weights.KEY) is shown beside its field.
+      const details = ((x as { details?: Array<{ path: string; message: string }> }).details ?? []).map((d) => ({ ...d, path: d.path.split('.')[0]! }));
+      setProblems(Object.fromEntries(details.filter((d) => FIELDS.some((f) => f.key === d.path)).map((d) => [d.path, d.message])));
       setError((x as Error).message);
     } finally {
       setBusy(false);
@@ -97,15 +118,25 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
         {FIELDS.map((f) => (
           <label key={f.key} class={problems[f.key] ? 'invalid' : ''}>
             <span class="field-name">{f.label}</span>
-            <input
-              type="text"
-              name={f.key}
-              value={values[f.key]}
-              spellcheck={false}
-              aria-invalid={problems[f.key] ? true : undefined}
-              aria-describedby={`${f.key}-hint`}
-              onInput={(e) => setValues({ ...values, [f.key]: (e.target as HTMLInputElement).value })}
-            />
+            {f.kind === 'bool' ? (
+              <input
+                type="checkbox"
+                name={f.key}
+                checked={values[f.key] === 'on'}
+                aria-describedby={`${f.key}-hint`}
+                onChange={(e) => setValues({ ...values, [f.key]: (e.target as HTMLInputElement).checked ? 'on' : '' })}
+              />
+            ) : (
+              <input
+                type="text"
+                name={f.key}
+                value={values[f.key]}
+                spellcheck={false}
+                aria-invalid={problems[f.key] ? true : undefined}
+                aria-describedby={`${f.key}-hint`}
+                onInput={(e) => setValues({ ...values, [f.key]: (e.target as HTMLInputElement).value })}
+              />
+            )}
             <small id={`${f.key}-hint`} class={problems[f.key] ? 'error' : 'muted'}>
               {problems[f.key] ?? f.hint}
             </small>

@@ -20,7 +20,11 @@ export interface HandlerContext {
   run: TaskRun;
 }
 
-export type HandlerResult = { eventful: boolean; result?: unknown } | boolean | undefined | void;
+/**
+ * What a handler returns: `{ eventful, result? }` (with `throttle: true` when it met pressure downstream,
+ * docs/limits.md#adaptive-limits), a boolean (eventful or not), or nothing (uneventful).
+ */
+export type HandlerResult = { eventful: boolean; result?: unknown; throttle?: boolean } | boolean | undefined | void;
 export type Handler = (ctx: HandlerContext) => Promise<HandlerResult> | HandlerResult;
 
 /** What a handlers file exports: `handlers` (or a default export), optionally the task types they serve and a setup hook. */
@@ -40,6 +44,8 @@ export interface Outcome {
   result?: unknown;
   error?: string;
   retryAfterMs?: number;
+  /** The handler signalled pressure downstream: the run's type or key slows down (docs/limits.md#adaptive-limits). */
+  throttle?: true;
 }
 
 /** Maps what a handler returned to the run's end. */
@@ -47,8 +53,8 @@ export function outcomeOfResult(value: unknown): Outcome {
   if (value === undefined || value === null) return { status: 'uneventful' };
   if (typeof value === 'boolean') return { status: value ? 'eventful' : 'uneventful' };
   if (typeof value === 'object' && typeof (value as { eventful?: unknown }).eventful === 'boolean') {
-    const v = value as { eventful: boolean; result?: unknown };
-    return { status: v.eventful ? 'eventful' : 'uneventful', ...(v.result !== undefined ? { result: v.result } : {}) };
+    const v = value as { eventful: boolean; result?: unknown; throttle?: unknown };
+    return { status: v.eventful ? 'eventful' : 'uneventful', ...(v.result !== undefined ? { result: v.result } : {}), ...(v.throttle === true ? { throttle: true as const } : {}) };
   }
   return { status: 'failed', error: `handler returned ${describe(value)}; expected { eventful: boolean, result? } or a boolean` };
 }
@@ -60,7 +66,9 @@ export function outcomeOfError(e: unknown): Outcome {
   const text = storableText(err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`);
   if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
   const delay = (err as { delayMs?: unknown }).delayMs;
-  if (err.name === 'RetryAfter' && typeof delay === 'number') return { status: 'failed', error: text, retryAfterMs: delay };
+  if (err.name === 'RetryAfter' && typeof delay === 'number') {
+    return { status: 'failed', error: text, retryAfterMs: delay, ...((err as { throttle?: unknown }).throttle === true ? { throttle: true as const } : {}) };
+  }
   return { status: 'failed', error: text };
 }
 

@@ -86,7 +86,11 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
       maxRunning: null,
       maxRunningPerKey: null,
       rateLimit: null,
+      rateLimitPerKey: null,
+      fairShare: null,
+      fifoPerKey: false,
       paused: null,
+      effectiveRate: null,
     });
     const types = await json<any[]>(['task-type', 'list', '--json']);
     expect(Array.isArray(types)).toBe(true);
@@ -175,7 +179,7 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
       ['slow', 'slow', 'running', '1d12h [1d12h, 64d]', '1.5', 'unbounded', '0', '30s'],
     ]);
     expect(verbose).toBe(
-      'slow: slow\n  interval: 1d12h [1d12h, 64d]\n  backoff factor: 1.5\n  max queue length: unbounded\n  retries: 0 (delay 1h)\n  timeout: -\n  lease: 30s\n  max abandons: 3\n  max running: unbounded (per key: unbounded)\n  rate limit: none\n',
+      'slow: slow\n  interval: 1d12h [1d12h, 64d]\n  backoff factor: 1.5\n  max queue length: unbounded\n  retries: 0 (delay 1h)\n  timeout: -\n  lease: 30s\n  max abandons: 3\n  max running: unbounded (per key: unbounded)\n  rate limit: none (per key: none)\n  keys: in claim order\n',
     );
     const [head, row, ...rest] = cells(tasks);
     expect(head).toEqual(['ID', 'TYPE', 'POLICY', 'STATUS', 'PRIORITY', 'NEXT RUN', 'INTERVAL', 'ARGUMENTS']);

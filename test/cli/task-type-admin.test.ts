@@ -60,6 +60,40 @@ describe('orrery task-type edit | pause | resume | delete', () => {
   });
 });
 
+describe('orrery task-type flow control (docs/limits.md)', () => {
+  test('per-key rate limits, fair shares with weights, fifoPerKey: set, shown, cleared; bad values exit 2 naming the field', async () => {
+    const t = tempDb();
+    const added = await runJson(['task-type', 'add', 'api', '--rate-limit', '100/1m', '--rate-limit-per-key', '10/s', '--fair-share', 'tenant-b=2,tenant-a=5', '--json', ...t.db]);
+    expect(added).toMatchObject({
+      rateLimitPerKey: { count: 10, perMs: 1000 },
+      fairShare: { weights: { 'tenant-a': 5, 'tenant-b': 2 } },
+      fifoPerKey: false,
+      effectiveRate: { type: { count: 100, perMs: 60_000 }, keys: [] },
+    });
+    const shown = await runOk(['task-type', 'list', '-v', ...t.db]);
+    expect(shown).toContain('  rate limit: 100 per 1m (per key: 10 per 1s)\n');
+    expect(shown).toContain('  keys: in turn (fair shares, weights tenant-a=5, tenant-b=2)\n');
+    const cases: Array<[string[], RegExp]> = [
+      [['task-type', 'edit', 'api', '--fifo-per-key'], /fairShare\.weights: have no effect with fifoPerKey/],
+      [['task-type', 'edit', 'api', '--fair-share', 'tenant-a'], /"tenant-a" is not KEY=WEIGHT/],
+      [['task-type', 'edit', 'api', '--fair-share', 'tenant-a=0'], /fairShare\.weights\.tenant-a: must be at least 1/],
+      [['task-type', 'edit', 'api', '--rate-limit-per-key', '0/1s'], /the count must be a positive integer/],
+      [['task-type', 'add', 'other', '--fifo-per-key', '--max-running-per-key', '2'], /maxRunningPerKey: must be null or 1 with fifoPerKey/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, ...t.db]);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+      expect(r.stderr).toMatch(message);
+    }
+    expect((await runJson(['task-type', 'list', '--json', ...t.db])).map((x: { name: string }) => x.name)).toEqual(['api']);
+    const fifo = await runJson(['task-type', 'edit', 'api', '--fair-share', 'on', '--fifo-per-key', '--rate-limit-per-key', 'none', '--json', ...t.db]);
+    expect(fifo).toMatchObject({ fairShare: { weights: {} }, fifoPerKey: true, rateLimitPerKey: null });
+    expect(await runOk(['task-type', 'list', '-v', ...t.db])).toContain('  keys: one run at a time each, in turn (fifoPerKey)\n');
+    const off = await runJson(['task-type', 'edit', 'api', '--fair-share', 'off', '--no-fifo-per-key', '--json', ...t.db]);
+    expect(off).toMatchObject({ fairShare: null, fifoPerKey: false });
+  });
+});
+
 describe('orrery run list', () => {
   test('lists runs across tasks with filters and a cursor; bad filters exit 2', async () => {
     const t = tempDb();

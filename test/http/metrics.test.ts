@@ -152,6 +152,20 @@ describe('Prometheus metrics', () => {
     ]);
   });
 
+  it('reports the effective rates of types with rate limits and of their throttled keys (adaptive limits)', async () => {
+    const { orrery, clock } = await open();
+    await orrery.createTaskType({ name: 'api', rateLimit: '100/1m', rateLimitPerKey: '10/1s' });
+    await orrery.createTaskType({ name: 'free' });
+    await orrery.store.throttleRate('api', null, T0);
+    await orrery.store.throttleRate('api', 'example.org', T0);
+    const metrics = createMetrics(orrery, { defaultMetrics: false });
+    const rates = () => metrics.render().then((t) => samples(t).filter((l) => /^orrery_(effective|throttled)/.test(l)));
+    expect(await rates()).toEqual(['orrery_effective_rate_per_second{type="api"} 0.8333333333333334', 'orrery_throttled_key_rate_per_second{type="api",key="example.org"} 5']);
+    // 5 s later the key is back at 10 per second (+1 per second), the type at 50.83 per minute (+10 per minute).
+    clock.set(plus(5_000));
+    expect(await rates()).toEqual([`orrery_effective_rate_per_second{type="api"} ${(50.83 * 1000) / 60_000}`]);
+  });
+
   it('reads the store once per scrape and fails the scrape when the store cannot be read', async () => {
     const { orrery } = await open();
     await orrery.createTaskType({ name: 'x', defaultIntervalMs: '1h' });

@@ -35,7 +35,11 @@ const MAIL_TYPE = {
   maxRunning: null,
   maxRunningPerKey: null,
   rateLimit: null,
+  rateLimitPerKey: null,
+  fairShare: null,
+  fifoPerKey: false,
   paused: null,
+  effectiveRate: null,
 };
 
 function taskJson(over: Record<string, unknown> = {}) {
@@ -143,6 +147,8 @@ describe('task types', () => {
       maxRunning: 4,
       maxRunningPerKey: 1,
       rateLimit: '100/1m',
+      rateLimitPerKey: '10/1s',
+      fairShare: { weights: { 'tenant-b': 1, 'tenant-a': 3 } },
     });
     expect(other.status).toBe(201);
     expect(other.body).toEqual({
@@ -162,7 +168,11 @@ describe('task types', () => {
       maxRunning: 4,
       maxRunningPerKey: 1,
       rateLimit: { count: 100, perMs: 60_000 },
+      rateLimitPerKey: { count: 10, perMs: 1000 },
+      fairShare: { weights: { 'tenant-a': 3, 'tenant-b': 1 } },
+      fifoPerKey: false,
       paused: null,
+      effectiveRate: { type: { count: 100, perMs: 60_000 }, keys: [] },
     });
 
     const list = await call('GET', '/api/task-types');
@@ -325,7 +335,7 @@ describe('tasks', () => {
     const why = await call('GET', '/api/tasks/1/why');
     expect(why.status).toBe(200);
     expect(why.body).toMatchObject({ task: 1, at: T0, state: 'blocked', heldBy: 'workers' });
-    expect(why.body.gates).toHaveLength(11);
+    expect(why.body.gates).toHaveLength(12);
     expect((await call('GET', '/api/tasks/9999/why')).status).toBe(404);
     expect((await call('GET', '/api/runs?type=mail')).body).toEqual({ items: [], nextCursor: null });
 

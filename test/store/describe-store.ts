@@ -7,6 +7,7 @@ import { directClaimCases } from './direct-claims.case.js';
 import { claimAheadCases } from './claim-ahead.case.js';
 import { jobboardCases } from './jobboard.case.js';
 import { limitCases } from './limits.case.js';
+import { flowLimitCases } from './flow-limits.case.js';
 import { runnerCases } from './runner.case.js';
 import { statsCases } from './stats.case.js';
 import { taskBatchCases } from './task-batches.case.js';
@@ -47,6 +48,7 @@ export function describeStore(sut: StoreUnderTest): void {
     directClaimCases(sut);
     claimAheadCases(sut);
     limitCases(sut);
+    flowLimitCases(sut);
     statsCases(sut);
     dashboardStatsCases(sut);
     dagCases(sut);

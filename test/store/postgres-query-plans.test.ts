@@ -89,7 +89,12 @@ describe('PostgreSQL hot queries at scale', () => {
     ['earliest lease expiry (reaper sleep)', HOT_QUERIES.nextLease, [], LEASED_INDEXES],
     // The claim of a type with limits (docs/limits.md).
     ['running runs of a limited type', LIMIT_QUERIES.runningOfType, ['load-git'], ['task_runs_running']],
-    ['running runs per concurrency key', LIMIT_QUERIES.runningByKey, ['load-git'], ['task_runs_running']],
+    ['running runs of some concurrency keys', LIMIT_QUERIES.runningOfKeys, ['load-git', ['key-1', 'key-2']], ['task_runs_running']],
+    // Fair shares (issue 19): the keys after a key, one seek each; the first runs of some keys; the runs without a key.
+    ['the next waiting keys of a type', LIMIT_QUERIES.nextKeys, ['load-git', 'key-1', 16], ['task_runs_key_queue']],
+    ['the next waiting keys below a key', LIMIT_QUERIES.nextKeysUpTo, ['load-git', '', 16, 'key-5'], ['task_runs_key_queue']],
+    ['the first waiting runs of some keys', LIMIT_QUERIES.keyHeads, ['load-git', ['key-1', 'key-2'], [2, 2]], ['task_runs_key_queue']],
+    ['the first waiting runs without a key', LIMIT_QUERIES.nullHeads, ['load-git', 2], ['task_runs_key_queue']],
     ['waiting runs of a limited type in claim order', LIMIT_QUERIES.pick, ['load-git', 10], ['task_runs_claimable']],
     // Operators' reads (docs/operations.md): due-not-queued counts, and `task why`.
     ['due tasks no run serves yet (metrics, dashboard)', STATS_QUERIES.dueStats, [AT, 100_000], ['tasks_due']],

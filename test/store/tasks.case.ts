@@ -29,7 +29,11 @@ export function taskCases(sut: StoreUnderTest): void {
         maxRunning: null,
         maxRunningPerKey: null,
         rateLimit: null,
+        rateLimitPerKey: null,
+        fairShare: null,
+        fifoPerKey: false,
         paused: null,
+        effectiveRate: null,
       });
     });
 

@@ -15,7 +15,7 @@ export function whyCases(sut: StoreUnderTest): void {
       const t = await orrery.createTask(oneshot('job', 1, { nextRun: plus(T0, 60_000) }), { at: T0 });
       const early = await orrery.whyTask(t.id, { at: T0 });
       expect(early).toMatchObject({ state: 'blocked', heldBy: 'due', until: plus(T0, 60_000) });
-      expect(early.gates.map((g) => g.gate)).toEqual(['task-status', 'task-paused', 'dag', 'type-paused', 'due', 'queue-length', 'max-running', 'max-running-per-key', 'rate-limit', 'workers', 'run']);
+      expect(early.gates.map((g) => g.gate)).toEqual(['task-status', 'task-paused', 'dag', 'type-paused', 'due', 'queue-length', 'max-running', 'max-running-per-key', 'rate-limit', 'rate-limit-per-key', 'workers', 'run']);
       expect(early.summary).toMatch(/not due until 2026-01-01T00:01:00.000Z \(in 1m\)/);
 
       const due = await orrery.whyTask(t.id, { at: plus(T0, 61_000) });
@@ -62,6 +62,26 @@ export function whyCases(sut: StoreUnderTest): void {
       const next = started!.run.task === r1!.id ? r2! : r1!;
       const rated = await orrery.whyTask(next.id, { at: plus(T0, 10_000) });
       expect(rated).toMatchObject({ state: 'blocked', heldBy: 'rate-limit', until: plus(T0, 60_000) });
+    });
+
+    it('a key\'s rate names its next slot; a throttled rate shows as such; fifoPerKey holds a key with a run', async () => {
+      const { orrery } = await setup([{ name: 'api', rateLimit: '10/1m', rateLimitPerKey: '1/1m' }, { name: 'ledger', fifoPerKey: true }]);
+      const [k1, k2] = await orrery.createTasks([oneshot('api', 1, { concurrencyKey: 'k' }), oneshot('api', 2, { concurrencyKey: 'k' })], { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      const [started] = (await orrery.claim({ worker: 'w1', types: ['api'], limit: 5, at: T0 })).runs;
+      const next = started!.run.task === k1!.id ? k2! : k1!;
+      const why = await orrery.whyTask(next.id, { at: plus(T0, 10_000) });
+      expect(why).toMatchObject({ state: 'blocked', heldBy: 'rate-limit-per-key', until: plus(T0, 60_000) });
+      expect(why.summary).toContain('rate limit of key "k" 1 per 1m reached');
+      await orrery.store.throttleRate('api', null, plus(T0, 10_000));
+      const throttled = await orrery.whyTask(next.id, { at: plus(T0, 10_000) });
+      expect(throttled.gates.find((g) => g.gate === 'rate-limit')!.detail).toBe('1 of 5 (throttled from 10) starts in the last 1m');
+
+      const [l1, l2] = await orrery.createTasks([oneshot('ledger', 1, { concurrencyKey: 'acct' }), oneshot('ledger', 2, { concurrencyKey: 'acct' })], { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      const [first] = (await orrery.claim({ worker: 'w1', types: ['ledger'], limit: 5, at: T0 })).runs;
+      const second = first!.run.task === l1!.id ? l2! : l1!;
+      expect((await orrery.whyTask(second.id, { at: T0 })).summary).toContain('fifoPerKey (one run per key at a time) reached for key "acct": 1 runs held');
     });
 
     it('a finished task is done; an unknown task is not found', async () => {

@@ -208,7 +208,24 @@ describe('web dashboard (headless chromium)', () => {
     await form.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Saved: used from the next claim or end of its runs.').waitFor();
     expect(await server.api('GET', '/task-types/greet')).toMatchObject({ numRetries: 2, leaseMs: 45_000, rateLimit: { count: 100, perMs: 60_000 } });
-    expect(await page.locator('.kv').textContent()).toContain('Lease45s');
+    // The page reads the type again once saved: poll for the new settings.
+    await expect.poll(() => page.locator('.kv').textContent()).toContain('Lease45s');
+    // Flow control: the effective rate shows beside the queue; fair shares and a rate per key are edited like the rest.
+    await expect.poll(() => page.getByTestId('type-effective-rate').textContent()).toBe('100 of 100 runs per 1m');
+    await page.getByRole('button', { name: 'Edit settings' }).click();
+    await form.getByLabel('Fair shares').fill('tenant-a=0');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => form.locator('#fairShare-hint').textContent()).toBe('must be at least 1');
+    errors.splice(0, errors.length, ...errors.filter((e) => !/status of 400/.test(e)));
+    await form.getByLabel('Fair shares').fill('tenant-a=3, tenant-b=1');
+    await form.getByLabel('Rate per key').fill('5/1s');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved: used from the next claim or end of its runs.').waitFor();
+    expect(await server.api('GET', '/task-types/greet')).toMatchObject({ fairShare: { weights: { 'tenant-a': 3, 'tenant-b': 1 } }, rateLimitPerKey: { count: 5, perMs: 1000 }, fifoPerKey: false });
+    await expect.poll(() => page.locator('.kv').textContent()).toContain('Fair sharestenant-a=3, tenant-b=1');
+    const settings = await page.locator('.kv').textContent();
+    expect(settings).toContain('Rate per key5/1s');
+    expect(settings).toContain('FIFO per keyoff');
     await page.evaluate(() => scrollTo(0, 0));
     await shot(page, 'task-type');
 
@@ -234,7 +251,7 @@ describe('web dashboard (headless chromium)', () => {
     await page.locator('.charts[data-range="1h"]').waitFor();
     await page.locator('figure[data-chart="throughput"]').scrollIntoViewIfNeeded();
     await shot(page, 'charts');
-    await server.api('PATCH', '/task-types/greet', { numRetries: 0, leaseMs: '30s', rateLimit: null });
+    await server.api('PATCH', '/task-types/greet', { numRetries: 0, leaseMs: '30s', rateLimit: null, rateLimitPerKey: null, fairShare: null });
     expect(errors).toEqual([]);
   });
 

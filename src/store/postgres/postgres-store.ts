@@ -17,7 +17,7 @@ import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
-import type { RunLogQuery, TypeLoadRequest } from '../store.js';
+import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
@@ -61,7 +61,8 @@ import { PostgresSchedules } from './postgres-schedules.js';
 import { PostgresWorkers } from './postgres-workers.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
-import { claimWithLimits } from './postgres-claims.js';
+import { LIMIT_QUERIES, claimWithLimits } from './postgres-claims.js';
+import { readAdaptiveRates, throttleInTx } from './postgres-adaptive-rates.js';
 import { HOT_QUERIES, PREPARED_CLAIM, TIME_ORDERED_UUID } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
@@ -160,11 +161,12 @@ export class PostgresStore implements Store {
       await this.pool.query(
         `INSERT INTO task_types (name, description, backend_name, default_interval_ms, min_interval_ms, max_interval_ms, backoff_factor,
            max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons, created,
-           max_running, max_running_per_key, rate_limit_count, rate_limit_per_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+           max_running, max_running_per_key, rate_limit_count, rate_limit_per_ms, rate_limit_per_key_count, rate_limit_per_key_per_ms, fair_share, fifo_per_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21::jsonb, $22)`,
         [type.name, type.description, type.backendName, type.defaultIntervalMs, type.minIntervalMs, type.maxIntervalMs, type.backoffFactor,
           type.maxQueueLength, type.numRetries, type.retryDelayMs, type.timeoutMs, type.leaseMs, type.maxAbandons, at,
-          type.maxRunning, type.maxRunningPerKey, type.rateLimit?.count ?? null, type.rateLimit?.perMs ?? null],
+          type.maxRunning, type.maxRunningPerKey, type.rateLimit?.count ?? null, type.rateLimit?.perMs ?? null,
+          type.rateLimitPerKey?.count ?? null, type.rateLimitPerKey?.perMs ?? null, type.fairShare === null ? null : JSON.stringify(type.fairShare), type.fifoPerKey],
       );
     } catch (e) {
       if ((e as { code?: string }).code === '23505') {
@@ -463,6 +465,15 @@ export class PostgresStore implements Store {
     await this.pool.query('UPDATE task_types SET last_direct_claim = $2 WHERE name = ANY($1) AND (last_direct_claim IS NULL OR last_direct_claim < $2)', [stale, at]);
   }
 
+  async throttleRate(type: string, key: string | null, at: Date): Promise<ThrottledRate | null> {
+    const t = await this.typeOrNull(this.pool, type);
+    return t === null ? null : this.tx((c) => throttleInTx(c, t, key, at));
+  }
+
+  async adaptiveRates(types?: readonly string[]): Promise<AdaptiveRateRow[]> {
+    return readAdaptiveRates(this.pool, types);
+  }
+
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
     const rows = await this.rows(
       this.pool,
@@ -487,8 +498,10 @@ export class PostgresStore implements Store {
          WHERE backend_id = $1 RETURNING *`,
         [backendId, req.worker, req.at, JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) })],
       );
-      // An external start of a rate-limited type counts in its window too.
-      if ((await this.typeOf(c, current.type)).rateLimit !== null) await c.query('INSERT INTO rate_limit_starts (type, started) VALUES ($1, $2)', [current.type, req.at]);
+      // An external start of a rate-limited type counts in its windows too.
+      const type = await this.typeOf(c, current.type);
+      if (type.rateLimit !== null) await c.query('INSERT INTO rate_limit_starts (type, started) VALUES ($1, $2)', [current.type, req.at]);
+      if (type.rateLimitPerKey !== null && row!.concurrency_key != null) await c.query(LIMIT_QUERIES.recordKeyStarts, [current.type, req.at, [row!.concurrency_key]]);
       return runFromRow(row!);
     });
     this.wake({ kind: 'runs-claimed', fromQueue: 1 });

@@ -11,6 +11,8 @@ export const TYPE_LOAD_QUERIES = {
      AND ($2::text IS NULL OR concurrency_key = $2) ORDER BY id DESC LIMIT 10`,
   starts: 'SELECT count(*)::int AS n FROM rate_limit_starts WHERE type = $1 AND started > $2',
   nthStart: 'SELECT started FROM rate_limit_starts WHERE type = $1 AND started > $2 ORDER BY started OFFSET $3 LIMIT 1',
+  keyStarts: 'SELECT count(*)::int AS n FROM rate_limit_key_starts WHERE type = $1 AND concurrency_key = $2 AND started > $3',
+  nthKeyStart: 'SELECT started FROM rate_limit_key_starts WHERE type = $1 AND concurrency_key = $2 AND started > $3 ORDER BY started OFFSET $4 LIMIT 1',
   ahead: `SELECT count(*)::int AS n FROM task_runs r, (SELECT priority_rank, scheduled, id FROM task_runs WHERE id = $1) me
      WHERE r.type = $2 AND r.status = 'scheduled' AND (r.priority_rank, r.scheduled, r.id) < (me.priority_rank, me.scheduled, me.id)`,
   // Signs of life: a lease renewed (its expiry minus the type's lease) or a run ended by its worker (not
@@ -43,7 +45,19 @@ export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<Ty
       if (nth) nextRateSlot = new Date(nth.started.getTime() + req.rate.perMs);
     }
   }
+  let keyStartsInWindow = 0;
+  let nextKeyRateSlot: Date | null = null;
+  if (req.keyRate && req.key !== null) {
+    const windowStart = new Date(req.at.getTime() - req.keyRate.perMs);
+    keyStartsInWindow = (await one<{ n: number }>(TYPE_LOAD_QUERIES.keyStarts, [req.type, req.key, windowStart])).n;
+    if (keyStartsInWindow >= req.keyRate.count) {
+      const nth = await one<{ started: Date } | undefined>(TYPE_LOAD_QUERIES.nthKeyStart, [req.type, req.key, windowStart, keyStartsInWindow - req.keyRate.count]);
+      if (nth) nextKeyRateSlot = new Date(nth.started.getTime() + req.keyRate.perMs);
+    }
+  }
   return {
+    keyStartsInWindow,
+    nextKeyRateSlot,
     queued: queued.n,
     running: held.n,
     runningForKey: req.key === null ? 0 : held.k,

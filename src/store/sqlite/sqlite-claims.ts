@@ -1,17 +1,6 @@
 import type Database from 'better-sqlite3';
-import {
-  chooseClaims,
-  claimAllowance,
-  hasLimits,
-  limitedCandidateCount,
-  limitedClaimCap,
-  pickLimitedRuns,
-  rateRetryOffset,
-  rateRetrySlot,
-  rateWindowStart,
-  type ClaimCandidate,
-  type KeyedCandidate,
-} from '../../core/limits.js';
+import { chooseClaims, earliestRetry, hasLimits, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
+import { SqliteLimitedClaims, type LimitedTypePick } from './sqlite-limited-claims.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromRow, taskFromRow, traceOf, type Row } from '../rows.js';
 import type { TaskRun } from '../../core/model.js';
@@ -23,11 +12,13 @@ import { timeOrderedUuid } from '../run-ids.js';
 /**
  * Claims inside the store's write transaction (BEGIN IMMEDIATE: one claimer at a time, so counting
  * running runs and recent starts is exact). Types without limits take the fast path: one index range
- * per type in claim order. Limited types first count their running runs (task_runs_running) and their
- * starts within the rate window (rate_limit_starts), then pick at most what the limits allow.
+ * per type in claim order. Limited types (sqlite-limited-claims.ts) first count their running runs and
+ * their starts within the rate windows, then pick at most what the limits allow, in claim order or,
+ * when their keys take turns, key by key.
  */
 export class SqliteClaims {
   private readonly s: ReturnType<typeof prepareClaims>;
+  private readonly limited: SqliteLimitedClaims;
   /** When this process last recorded a direct claim per type (task_types.last_direct_claim). */
   private readonly directClaims = new Map<string, number>();
 
@@ -38,13 +29,14 @@ export class SqliteClaims {
     private readonly pickDue: (type: string, at: number, limit: number) => Row[],
   ) {
     this.s = prepareClaims(db);
+    this.limited = new SqliteLimitedClaims(db);
   }
 
-  /** Must run inside a write transaction. What to take is decided in core/limits.ts. */
+  /** Must run inside a write transaction. What to take is decided in core/limits.ts (and core/fair-share.ts). */
   claimInTx(req: ClaimRequest): ClaimOutcome {
     const at = req.at.getTime();
     const picks: ClaimCandidate[] = [];
-    const limited = new Map<string, { type: TaskType; inWindow: number; heldBack: boolean; at: number }>();
+    const limited = new Map<string, LimitedTypePick>();
     const cap = limitedClaimCap(req.limit, req.startNow);
     let takenLimited = 0;
     // Paused types are neither scheduled nor claimed: read in the claim's write transaction, so exact.
@@ -58,31 +50,10 @@ export class SqliteClaims {
       }
       const capLeft = cap - takenLimited;
       if (capLeft <= 0) continue;
-      const running = type.maxRunning !== null ? (this.s.runningOfType.get(name) as { n: number }).n : 0;
-      let inWindow = 0;
-      // Starts of a rate-limited type are recorded in commit order with instants that never go back:
-      // a claimer whose instant was read before it got the write lock claims at the newest start.
-      const typeAt = type.rateLimit !== null ? Math.max(at, (this.s.newestStart.get(name) as { t: number | null }).t ?? at) : at;
-      if (type.rateLimit !== null) {
-        const start = rateWindowStart(typeAt, type.rateLimit);
-        this.s.pruneStarts.run(name, start);
-        inWindow = (this.s.startsInWindow.get(name, start) as { n: number }).n;
-      }
-      const allowance = Math.min(capLeft, claimAllowance(type, running, inWindow));
-      const runningByKey =
-        type.maxRunningPerKey !== null ? new Map((this.s.runningByKey.all(name) as Array<{ k: string; n: number }>).map((r) => [r.k, r.n])) : new Map<string, number>();
-      const rows = new Map<number, ClaimCandidate>();
-      const candidates = (function* (it: IterableIterator<unknown>): Generator<KeyedCandidate> {
-        for (const r of it as IterableIterator<ClaimCandidate & { concurrency_key: string | null }>) {
-          rows.set(r.id, r);
-          yield { id: r.id, key: r.concurrency_key };
-        }
-      })(this.s.pickKeyed.iterate(name, limitedCandidateCount(type, allowance)));
-      const picked = pickLimitedRuns(type, candidates, allowance, capLeft, runningByKey);
-      candidates.return(undefined); // stop reading (closes the statement's cursor)
-      picks.push(...picked.ids.map((id) => rows.get(id)!));
-      takenLimited += picked.ids.length;
-      limited.set(name, { type, inWindow, heldBack: picked.heldBack, at: typeAt });
+      const picked = this.limited.pick(type, at, capLeft);
+      picks.push(...picked.picks);
+      takenLimited += picked.picks.length;
+      limited.set(name, picked);
     }
     const claimed = chooseClaims(picks, (t) => limited.has(t), req.limit, req.startNow).map(({ pick, start }) => {
       const r = this.s.claimOne.get({ id: pick.id, worker: req.worker, at: limited.get(pick.type)?.at ?? at, start: start ? 1 : 0 }) as Row;
@@ -92,16 +63,10 @@ export class SqliteClaims {
     let heldBack = false;
     let retryAt: number | null = null;
     for (const [name, l] of limited) {
-      const n = claimed.filter((c) => c.run.type === name).length;
-      const rate = l.type.rateLimit;
-      if (rate !== null) for (let i = 0; i < n; i++) this.s.recordStart.run(name, l.at);
-      if (!l.heldBack) continue;
-      heldBack = true;
-      const offset = rateRetryOffset(rate, l.inWindow, n);
-      if (rate === null || offset === null) continue;
-      const nth = this.s.nthStart.get(name, rateWindowStart(l.at, rate), offset) as { started: number } | undefined;
-      const slot = rateRetrySlot(rate, nth?.started ?? null, l.at);
-      retryAt = retryAt === null ? slot : Math.min(retryAt, slot);
+      const keys = claimed.filter((c) => c.run.type === name).map((c) => c.task?.concurrencyKey ?? null);
+      const out = this.limited.record(l, keys);
+      heldBack ||= out.heldBack;
+      retryAt = earliestRetry(retryAt, out.retryAt);
     }
     const startedSoFar = claimed.filter((c) => c.run.status === 'started').length;
     const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, types, req.limit - claimed.length, Math.max(0, cap - startedSoFar)) : [];
@@ -175,9 +140,9 @@ export class SqliteClaims {
     return created;
   }
 
-  /** An external start (`run start`) of a rate-limited type counts in its window too. */
-  recordExternalStart(type: TaskType, at: Date): void {
-    if (type.rateLimit !== null) this.s.recordStart.run(type.name, at.getTime());
+  /** An external start (`run start`) of a rate-limited type counts in its windows too. */
+  recordExternalStart(type: TaskType, at: Date, key: string | null): void {
+    this.limited.recordExternalStart(type, at, key);
   }
 }
 
@@ -185,8 +150,6 @@ function prepareClaims(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     pick: p(`SELECT id, type, priority_rank AS rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
-      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
-    pickKeyed: p(`SELECT id, type, priority_rank AS rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
     claimOne: p(`UPDATE task_runs SET status = CASE WHEN @start = 1 THEN 'started' ELSE 'claimed' END, worker = @worker,
       started = CASE WHEN @start = 1 THEN @at ELSE started END,
@@ -203,13 +166,5 @@ function prepareClaims(db: Database.Database) {
       t.created AS t_created, t.trace_context AS t_trace_context, t.scheduled_for AS t_scheduled_for, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
       FROM tasks t, task_types y WHERE t.id = ? AND y.name = ?`),
     pausedTypes: p('SELECT name FROM task_types WHERE paused_at IS NOT NULL'),
-    runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status IN ('claimed', 'started')`),
-    runningByKey: p(`SELECT concurrency_key AS k, count(*) AS n FROM task_runs INDEXED BY task_runs_running
-      WHERE type = ? AND status IN ('claimed', 'started') AND concurrency_key IS NOT NULL GROUP BY concurrency_key`),
-    pruneStarts: p('DELETE FROM rate_limit_starts WHERE type = ? AND started <= ?'),
-    startsInWindow: p('SELECT count(*) AS n FROM rate_limit_starts WHERE type = ? AND started > ?'),
-    nthStart: p('SELECT started FROM rate_limit_starts WHERE type = ? AND started > ? ORDER BY started LIMIT 1 OFFSET ?'),
-    recordStart: p('INSERT INTO rate_limit_starts (type, started) VALUES (?, ?)'),
-    newestStart: p('SELECT max(started) AS t FROM rate_limit_starts WHERE type = ?'),
   };
 }

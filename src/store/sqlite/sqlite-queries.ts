@@ -43,6 +43,10 @@ export function typeParams(t: TaskType) {
     max_running_per_key: t.maxRunningPerKey,
     rate_limit_count: t.rateLimit?.count ?? null,
     rate_limit_per_ms: t.rateLimit?.perMs ?? null,
+    rate_limit_per_key_count: t.rateLimitPerKey?.count ?? null,
+    rate_limit_per_key_per_ms: t.rateLimitPerKey?.perMs ?? null,
+    fair_share: t.fairShare === null ? null : JSON.stringify(t.fairShare),
+    fifo_per_key: t.fifoPerKey ? 1 : 0,
   };
 }
 
@@ -60,10 +64,12 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
   return {
     insertType: p(`INSERT INTO task_types (name, description, backend_name, default_interval_ms, min_interval_ms, max_interval_ms,
       backoff_factor, max_queue_length, num_retries, retry_delay_ms, timeout_ms, lease_ms, max_abandons,
-      max_running, max_running_per_key, rate_limit_count, rate_limit_per_ms, created)
+      max_running, max_running_per_key, rate_limit_count, rate_limit_per_ms, rate_limit_per_key_count, rate_limit_per_key_per_ms,
+      fair_share, fifo_per_key, created)
       VALUES (@name, @description, @backend_name, @default_interval_ms, @min_interval_ms, @max_interval_ms, @backoff_factor,
       @max_queue_length, @num_retries, @retry_delay_ms, @timeout_ms, @lease_ms, @max_abandons,
-      @max_running, @max_running_per_key, @rate_limit_count, @rate_limit_per_ms, @created)`),
+      @max_running, @max_running_per_key, @rate_limit_count, @rate_limit_per_ms, @rate_limit_per_key_count, @rate_limit_per_key_per_ms,
+      @fair_share, @fifo_per_key, @created)`),
     allTypes: p('SELECT * FROM task_types ORDER BY name'),
     typesByName: p('SELECT * FROM task_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name'),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),

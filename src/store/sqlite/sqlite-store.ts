@@ -11,12 +11,13 @@ import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
 import { SqliteTaskTypes } from './sqlite-task-types.js';
+import { SqliteAdaptiveRates } from './sqlite-adaptive-rates.js';
 import { SqliteTypeLoad } from './sqlite-type-load.js';
 import { SqliteRunSearch } from './sqlite-run-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
-import type { RunLogQuery, TypeLoadRequest } from '../store.js';
+import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { WakeFiles } from '../wake-files.js';
 import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
@@ -99,6 +100,7 @@ export class SqliteStore implements Store {
   private readonly taskTypes: SqliteTaskTypes;
   private readonly typeLoads: SqliteTypeLoad;
   private readonly actions: SqliteTaskActions;
+  private readonly adaptive: SqliteAdaptiveRates;
 
   constructor(readonly url: string, private readonly path: string) {
     this.db = openSqlite(path);
@@ -109,6 +111,7 @@ export class SqliteStore implements Store {
     this.taskWrites = new SqliteTaskWrites(this.db);
     this.taskTypes = new SqliteTaskTypes(this.db);
     this.typeLoads = new SqliteTypeLoad(this.db);
+    this.adaptive = new SqliteAdaptiveRates(this.db);
     this.held = new SqliteHeldRuns(this.db, (name) => this.typesOf([name])[0]!);
     this.actions = new SqliteTaskActions({
       db: this.db,
@@ -381,6 +384,15 @@ export class SqliteStore implements Store {
     return outcome;
   }
 
+  async throttleRate(type: string, key: string | null, at: Date): Promise<ThrottledRate | null> {
+    const t = this.typeOrNull(type);
+    return t === null ? null : this.write(() => this.adaptive.throttleInTx(t, key, at));
+  }
+
+  async adaptiveRates(types?: readonly string[]): Promise<AdaptiveRateRow[]> {
+    return this.adaptive.read(types);
+  }
+
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
     return (this.stmts.heldBy.all(worker) as Row[]).map(claimedFromRow);
   }
@@ -399,7 +411,7 @@ export class SqliteStore implements Store {
         at: req.at.getTime(),
         metadata: JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) }),
       }) as Row;
-      this.claims.recordExternalStart(this.typesOf([current.type])[0]!, req.at);
+      this.claims.recordExternalStart(this.typesOf([current.type])[0]!, req.at, (row.concurrency_key ?? null) as string | null);
       return runFromRow(row);
     });
     this.wake({ kind: 'runs-claimed', fromQueue: 1 });

@@ -16,6 +16,8 @@ export class SqliteTypeLoad {
         WHERE type = @type AND status IN ('claimed', 'started') AND (@key IS NULL OR concurrency_key = @key) ORDER BY id DESC LIMIT 10`),
       starts: p('SELECT count(*) AS n FROM rate_limit_starts WHERE type = ? AND started > ?'),
       nthStart: p('SELECT started FROM rate_limit_starts WHERE type = ? AND started > ? ORDER BY started LIMIT 1 OFFSET ?'),
+      keyStarts: p('SELECT count(*) AS n FROM rate_limit_key_starts WHERE type = ? AND concurrency_key = ? AND started > ?'),
+      nthKeyStart: p('SELECT started FROM rate_limit_key_starts WHERE type = ? AND concurrency_key = ? AND started > ? ORDER BY started LIMIT 1 OFFSET ?'),
       ahead: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_claimable, (SELECT priority_rank AS r, scheduled AS s FROM task_runs WHERE id = @id) me
         WHERE type = @type AND status = 'scheduled' AND (priority_rank < me.r OR (priority_rank = me.r AND (scheduled < me.s OR (scheduled = me.s AND id < @id))))`),
       // Signs of life: a lease renewed (its expiry minus the type's lease) or a run ended by its worker
@@ -49,12 +51,22 @@ export class SqliteTypeLoad {
         if (nth) nextRateSlot = new Date(nth.started + req.rate.perMs);
       }
     }
+    let keyStartsInWindow = 0;
+    let nextKeyRateSlot: Date | null = null;
+    if (req.keyRate && req.key !== null) {
+      const since = at - req.keyRate.perMs;
+      keyStartsInWindow = (this.s.keyStarts.get(req.type, req.key, since) as { n: number }).n;
+      if (keyStartsInWindow >= req.keyRate.count) {
+        const nth = this.s.nthKeyStart.get(req.type, req.key, since, keyStartsInWindow - req.keyRate.count) as { started: number } | undefined;
+        if (nth) nextKeyRateSlot = new Date(nth.started + req.keyRate.perMs);
+      }
+    }
     const aheadInQueue = req.runId === null ? null : (this.s.ahead.get({ id: req.runId, type: req.type }) as { n: number }).n;
     const lease = (this.s.lease.get(req.type) as { l: number } | undefined)?.l ?? 0;
     const workersSeen = (this.s.workers.all({ type: req.type, lease, since: at - req.workerWindowMs }) as Array<{ worker: string; t: number }>).map((w) => ({
       worker: w.worker,
       lastSeen: new Date(w.t),
     }));
-    return { queued, running: held.n, runningForKey: req.key === null ? 0 : held.k, holders, startsInWindow, nextRateSlot, aheadInQueue, workersSeen };
+    return { queued, running: held.n, runningForKey: req.key === null ? 0 : held.k, holders, startsInWindow, nextRateSlot, keyStartsInWindow, nextKeyRateSlot, aheadInQueue, workersSeen };
   }
 }

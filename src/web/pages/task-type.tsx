@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { formatDuration } from '../../core/durations.js';
 import { ErrorNote, KeyValues, Loading } from '../components.js';
 import { duration, instant } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
@@ -51,12 +52,45 @@ export function TaskTypePage({ name }: { name: string }) {
         <div class="card">
           <span class="big">{queue?.oldestScheduled ? duration(now - queue.oldestScheduled.getTime()) : '—'}</span> oldest wait
         </div>
+        {type.effectiveRate?.type && type.rateLimit && (
+          <div class="card" data-testid="type-effective-rate" title="the rate limit in force now: throttle signals lower it, it grows back to the limit">
+            <span class="big">{type.effectiveRate.type.count}</span> of {type.rateLimit.count} runs per {formatDuration(type.rateLimit.perMs)}
+            {type.effectiveRate.type.count < type.rateLimit.count ? ' (throttled)' : ''}
+          </div>
+        )}
         <div class="card">
           <a href={`/tasks?type=${encodeURIComponent(type.name)}`}>
             <span class="big">→</span> its tasks
           </a>
         </div>
       </section>
+
+      {(type.effectiveRate?.keys.length ?? 0) > 0 && (
+        <section aria-labelledby="throttled-title">
+          <h2 id="throttled-title">Throttled keys</h2>
+          <p class="muted">Concurrency keys whose rate is below the rate per key ({type.rateLimitPerKey ? `${type.rateLimitPerKey.count} per ${formatDuration(type.rateLimitPerKey.perMs)}` : '—'}): handlers signalled pressure; each grows back by a tenth of the limit per window.</p>
+          <table data-testid="throttled-keys">
+            <thead>
+              <tr>
+                <th scope="col">Key</th>
+                <th scope="col">Effective rate</th>
+              </tr>
+            </thead>
+            <tbody>
+              {type.effectiveRate!.keys.map((k) => (
+                <tr key={k.key}>
+                  <td>
+                    <code>{k.key}</code>
+                  </td>
+                  <td>
+                    {k.count} per {formatDuration(k.perMs)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
 
       <section aria-labelledby="settings-title">
         <div class="charts-head">

@@ -10,6 +10,8 @@ export interface WireError {
   message: string;
   stack?: string;
   delayMs?: number;
+  /** A RetryAfter's throttle signal. */
+  throttle?: boolean;
 }
 
 /** Parent -> isolate. */
@@ -32,7 +34,8 @@ export type FromIsolate =
 export function toWire(e: unknown): WireError {
   if (e instanceof Error) {
     const delay = (e as { delayMs?: unknown }).delayMs;
-    return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(typeof delay === 'number' ? { delayMs: delay } : {}) };
+    const throttle = (e as { throttle?: unknown }).throttle === true;
+    return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(typeof delay === 'number' ? { delayMs: delay } : {}), ...(throttle ? { throttle } : {}) };
   }
   return { name: 'Error', message: String(e) };
 }
@@ -42,5 +45,6 @@ export function fromWire(w: WireError): Error {
   e.name = w.name;
   if (w.stack) e.stack = w.stack;
   if (w.delayMs !== undefined) Object.assign(e, { delayMs: w.delayMs });
+  if (w.throttle) Object.assign(e, { throttle: true });
   return e;
 }
