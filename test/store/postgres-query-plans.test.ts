@@ -94,7 +94,7 @@ describe('PostgreSQL hot queries at scale', () => {
     ['the next waiting keys of a type', LIMIT_QUERIES.nextKeys, ['load-git', 'key-1', 16], ['task_runs_key_queue']],
     ['the next waiting keys below a key', LIMIT_QUERIES.nextKeysUpTo, ['load-git', '', 16, 'key-5'], ['task_runs_key_queue']],
     ['the first waiting runs of some keys', LIMIT_QUERIES.keyHeads, ['load-git', ['key-1', 'key-2'], [2, 2]], ['task_runs_key_queue']],
-    ['the first waiting runs without a key', LIMIT_QUERIES.nullHeads, ['load-git', 2], ['task_runs_key_queue']],
+    ['the first waiting runs without a key', LIMIT_QUERIES.nullHeads, ['load-git', 2], ['task_runs_keyless_queue']],
     ['waiting runs of a limited type in claim order', LIMIT_QUERIES.pick, ['load-git', 10], ['task_runs_claimable']],
     // Operators' reads (docs/operations.md): due-not-queued counts, and `task why`.
     ['due tasks no run serves yet (metrics, dashboard)', STATS_QUERIES.dueStats, [AT, 100_000], ['tasks_due']],

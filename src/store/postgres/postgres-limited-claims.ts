@@ -56,8 +56,8 @@ export const LIMITED_TYPE_QUERIES = {
   saveCursor: `INSERT INTO fair_share_cursors (type, cursor_key, used) VALUES ($1, $2, $3)
      ON CONFLICT (type) DO UPDATE SET cursor_key = excluded.cursor_key, used = excluded.used`,
   pick: `${RUN} ORDER BY priority_rank, scheduled, id LIMIT $2`,
-  // Ordered by the key first, so that only task_runs_key_queue serves them in order.
-  nullHeads: `${RUN} AND concurrency_key IS NULL ORDER BY concurrency_key, priority_rank, scheduled, id LIMIT $2`,
+  // task_runs_keyless_queue and task_runs_key_queue (ordered by the key first, so that it serves them in order).
+  nullHeads: `${RUN} AND concurrency_key IS NULL ORDER BY priority_rank, scheduled, id LIMIT $2`,
   keyHeads: `SELECT g.ord, r.id, r.type, r.priority_rank, r.scheduled, r.concurrency_key
      FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS g(key, n, ord) CROSS JOIN LATERAL (
        ${RUN} AND concurrency_key = g.key ORDER BY concurrency_key, priority_rank, scheduled, id LIMIT g.n) r

@@ -228,7 +228,8 @@ function prepareLimited(db: Database.Database) {
     saveCursor: p(`INSERT INTO fair_share_cursors (type, cursor_key, used) VALUES (?, ?, ?)
       ON CONFLICT (type) DO UPDATE SET cursor_key = excluded.cursor_key, used = excluded.used`),
     dropCursor: p('DELETE FROM fair_share_cursors WHERE type = ?'),
-    nullHeads: p(`SELECT ${RUN} AND concurrency_key IS NULL ORDER BY priority_rank, scheduled, id LIMIT ?`),
+    nullHeads: p(`SELECT id, type, priority_rank AS rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_keyless_queue
+      WHERE type = ? AND status = 'scheduled' AND concurrency_key IS NULL ORDER BY priority_rank, scheduled, id LIMIT ?`),
     keyHeads: p(`SELECT ${RUN} AND concurrency_key = ? ORDER BY priority_rank, scheduled, id LIMIT ?`),
     nextKey: p(`${NEXT_KEY} ORDER BY concurrency_key LIMIT 1`),
     nextKeyBelow: p(`${NEXT_KEY} AND concurrency_key < ? ORDER BY concurrency_key LIMIT 1`),

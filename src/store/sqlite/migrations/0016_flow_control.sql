@@ -16,8 +16,13 @@ CREATE INDEX rate_limit_key_starts_key ON rate_limit_key_starts (type, concurren
 CREATE INDEX rate_limit_key_starts_type ON rate_limit_key_starts (type, started);
 
 -- Fair shares: the waiting runs of each key in claim order. A claim walks the keys with a skip scan
--- (the next key after the last one served) and reads each key's first runs.
-CREATE INDEX task_runs_key_queue ON task_runs (type, concurrency_key, priority_rank, scheduled, id) WHERE status = 'scheduled';
+-- (the next key after the last one served) and reads each key's first runs; the runs without a key
+-- are one more group, in an index of their own. Neither predicate is implied by a query that does
+-- not name the key, so the other queries over waiting runs keep task_runs_claimable.
+CREATE INDEX task_runs_key_queue ON task_runs (type, concurrency_key, priority_rank, scheduled, id)
+  WHERE status = 'scheduled' AND concurrency_key IS NOT NULL;
+CREATE INDEX task_runs_keyless_queue ON task_runs (type, priority_rank, scheduled, id)
+  WHERE status = 'scheduled' AND concurrency_key IS NULL;
 
 -- Where the turns of a type stand: the key served last (NULL: the runs without a key) and how many
 -- runs of its weight its turn took.
