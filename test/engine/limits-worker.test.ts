@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RetryAfter } from '../../src/core/errors.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import type { Orrery } from '../../src/engine/service.js';
 import type { Handler } from '../../src/worker/handlers.js';
@@ -77,5 +78,36 @@ describe('Worker with limits and cancellation (docs/limits.md)', () => {
     const starts = (await Promise.all(tasks.map(async (t) => (await orrery.listRuns(t.id))[0]!.started!.getTime()))).sort((a, b) => a - b);
     // Never more than 3 starts within any 400 ms.
     for (let i = 3; i < starts.length; i++) expect(starts[i]! - starts[i - 3]!).toBeGreaterThanOrEqual(400);
+  });
+
+  it('throttle signals of handlers (a thrown RetryAfter, a result) lower the rate of the type, or of the key, that the next claims enforce', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'api', rateLimit: '100/1h', numRetries: 1, retryDelayMs: '1h', maxQueueLength: null });
+    await orrery.createTaskType({ name: 'site', rateLimitPerKey: '50/1h', maxQueueLength: null });
+    const d = daemon(orrery, {
+      api: ({ args }) => {
+        if (args[0] === 0) throw new RetryAfter(3_600_000, { message: 'HTTP 429', throttle: true });
+        return true;
+      },
+      site: () => ({ eventful: true, throttle: true }),
+    });
+    await orrery.createTasks(oneshots('api', 1));
+    await orrery.createTask({ type: 'site', policy: 'oneshot', concurrencyKey: 'example.org' });
+    d.start();
+    onCleanup(() => d.stop(0));
+    const api = await waitFor(async () => {
+      const t = (await orrery.getTaskType('api'))!;
+      return t.effectiveRate!.type!.count < 100 ? t : null;
+    }, 'the type rate to drop');
+    expect(api.effectiveRate!.type!.count).toBeCloseTo(50, 0);
+    const site = await waitFor(async () => {
+      const t = (await orrery.getTaskType('site'))!;
+      return t.effectiveRate!.keys.length > 0 ? t : null;
+    }, 'the key rate to drop');
+    expect(site.effectiveRate).toMatchObject({ type: null, keys: [{ key: 'example.org', perMs: 3_600_000 }] });
+    expect(site.effectiveRate!.keys[0]!.count).toBeCloseTo(25, 0);
+    // The next 60 runs of the type: 50 start within the hour (the failed run took a start of it).
+    await orrery.createTasks(oneshots('api', 60).map((t) => ({ ...t, arguments: { args: [t.arguments.args[0]! + 1], kwargs: {} } })));
+    await waitFor(async () => ((await orrery.store.queueStats(orrery.now())).find((s) => s.type === 'api')!.scheduled === 11 ? true : null), '49 runs to start and 11 to wait');
   });
 });

@@ -44,6 +44,10 @@ describe('HTTP: task types at runtime (docs/http.md)', () => {
       ['PATCH', '/api/task-types/fetch', { leaseMs: 5 }, 400, /leaseMs: must be at least 1s/],
       ['PATCH', '/api/task-types/fetch', { nope: 1 }, 400, /nope/],
       ['PATCH', '/api/task-types/fetch', {}, 400, /nothing to change/],
+      ['PATCH', '/api/task-types/fetch', { fairShare: { weights: { 'tenant-a': 0 } } }, 400, /"path":"fairShare\.weights\.tenant-a","message":"must be at least 1"/],
+      ['PATCH', '/api/task-types/fetch', { fifoPerKey: true, maxRunningPerKey: 3 }, 400, /maxRunningPerKey: must be null or 1 with fifoPerKey/],
+      ['PATCH', '/api/task-types/fetch', { rateLimitPerKey: '5' }, 400, /rateLimitPerKey: .*COUNT\/DURATION/],
+      ['POST', '/api/task-types', { name: 'other', fairShare: 'yes' }, 400, /"path":"fairShare"/],
       ['PATCH', '/api/task-types/missing', { numRetries: 1 }, 404, /unknown task type/],
       ['POST', '/api/task-types/fetch/pause', { reason: 5 }, 400, /reason/],
       ['POST', '/api/task-types/fetch/pause', { why: 'x' }, 400, /why/],
@@ -55,7 +59,8 @@ describe('HTTP: task types at runtime (docs/http.md)', () => {
       expect([method, path, r.status]).toEqual([method, path, status]);
       expect(JSON.stringify(r.body)).toMatch(message);
     }
-    expect((await h.call('GET', '/api/task-types/fetch')).body).toMatchObject({ backendName: 'fetch', leaseMs: 30_000, paused: null });
+    expect((await h.call('GET', '/api/task-types/fetch')).body).toMatchObject({ backendName: 'fetch', leaseMs: 30_000, paused: null, fairShare: null, fifoPerKey: false, rateLimitPerKey: null });
+    expect((await h.call('GET', '/api/task-types/other')).status).toBe(404);
   });
 
   it('the OpenAPI document describes the new operations', async () => {

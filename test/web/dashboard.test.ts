@@ -313,7 +313,7 @@ describe('web dashboard (headless chromium)', () => {
     await expect.poll(() => panel.locator('.why-summary').getAttribute('data-state')).toBe('blocked');
     expect(await panel.locator('.why-summary').textContent()).toMatch(/held by due: not due until/);
     expect(await panel.locator('tr[data-gate="due"] td').first().textContent()).toBe('holds');
-    expect(await panel.locator('tbody tr').count()).toBe(11);
+    expect(await panel.locator('tbody tr').count()).toBe(12);
     await shot(page, 'task-why');
 
     // Pausing the task's schedule from its page: the why panel names the task's own pause.

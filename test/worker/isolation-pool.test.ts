@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogLevel, TaskRun } from '../../src/core/model.js';
-import { outcomeOfError } from '../../src/worker/handlers.js';
+import { outcomeOfError, outcomeOfResult } from '../../src/worker/handlers.js';
 import { IsolatePool } from '../../src/worker/isolation/pool.js';
 
 const FILE = join(import.meta.dirname, '..', 'fixtures', 'pool-handlers.ts');
@@ -18,7 +18,7 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
   const open = async () => {
     const pool = new IsolatePool({ mode, file: FILE, size: 2, maxMemoryMb: 128 });
     pools.push(pool);
-    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'permanent', 'waits']);
+    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'permanent', 'strained', 'throttled', 'waits']);
     return pool;
   };
   const ctx = (signal = new AbortController().signal) => {
@@ -46,6 +46,11 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
     expect(outcomeOfError(perm)).toMatchObject({ status: 'permfailed', error: expect.stringContaining('never again') });
     const later = await pool.run('later', ctx().c).catch((e: unknown) => e);
     expect(outcomeOfError(later)).toMatchObject({ status: 'failed', retryAfterMs: 1234 });
+    expect(outcomeOfError(later)).not.toHaveProperty('throttle');
+    // A throttle signal crosses too (docs/limits.md#adaptive-limits), thrown or returned.
+    const throttled = await pool.run('throttled', ctx().c).catch((e: unknown) => e);
+    expect(outcomeOfError(throttled)).toMatchObject({ status: 'failed', retryAfterMs: 1234, throttle: true, error: expect.stringContaining('slow down') });
+    expect(outcomeOfResult(await pool.run('strained', ctx().c))).toEqual({ status: 'eventful', throttle: true });
   });
 
   it('forwards an abort to the handler, which ends with its reason', async () => {
