@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -12,5 +13,7 @@ export default defineConfig({
     maxWorkers: Math.max(2, availableParallelism() - 1),
     // One PostgreSQL server (embedded, or ORRERY_TEST_PG_URL) and one migrated template per run.
     globalSetup: ['test/support/postgres-global-setup.ts'],
+    // The files that take longest start first (test/support/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
   },
 });

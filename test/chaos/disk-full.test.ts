@@ -4,6 +4,11 @@
  * SQLITE_FULL or SQLITE_IOERR). The database must grow past the limit while the tasks run. Orrery
  * must report the error, keep running, keep the database consistent, and finish every task once the
  * limit is raised ("space returns").
+ *
+ * A first SQLITE_FULL does not mean that nothing fits any more: the write that failed was cut off at
+ * the limit, but the WAL's committed end can lie well below it, and smaller writes (one retried run
+ * end, a heartbeat) still fit in between. So where a test needs "nothing can be written", this
+ * process (which has no limit) fills the rest with a commit larger than the limit itself.
  */
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
@@ -68,16 +73,23 @@ describe.skipIf(!hasPrlimit)('a full disk (SQLite, RLIMIT_FSIZE)', () => {
     expect([fileSizeLimit(runner), fileSizeLimit(worker)]).toEqual([String(limit), String(limit)]);
 
     const completed = async () => (await orrery.searchTasks({ type: 'fills-disk', status: 'completed', limit: 2 * TASKS })).length;
+    const diskErrors = (p: Proc) => p.output().split('\n').filter((l) => DISK_ERROR.test(l)).length;
     // The disk fills: the worker cannot record its run ends; it reports the error and keeps retrying.
     await waitFor(() => DISK_ERROR.test(worker.output()), 'a disk error in the worker\'s log', 30_000);
     const fullAt = Date.now();
-    // More work arrives meanwhile (from this process, which has no limit): the runner cannot schedule it.
+    // More work arrives meanwhile, from this process (no limit), with arguments larger than the whole
+    // limit: the WAL's committed end passes the limit, so from here on no write of the runner or the
+    // worker fits (see the top of the file). The runner cannot schedule it.
+    const ballast = 'b'.repeat(Math.ceil(limit / LATE));
     const late = await orrery.createTasks(
-      Array.from({ length: LATE }, (_, i) => ({ type: 'fills-disk', policy: 'oneshot' as const, arguments: { args: [TASKS + i], kwargs: { ledger, pad: PAD } } })),
+      Array.from({ length: LATE }, (_, i) => ({ type: 'fills-disk', policy: 'oneshot' as const, arguments: { args: [TASKS + i], kwargs: { ledger, pad: PAD, ballast } } })),
     );
-    await waitFor(() => /runner pass failed/.test(runner.output()) && DISK_ERROR.test(runner.output()), 'a disk error in the runner\'s log', 10_000);
+    expect(statSync(`${path}-wal`).size, 'the WAL past the limit').toBeGreaterThan(limit);
     const doneWhenFull = await completed();
-    await new Promise((r) => setTimeout(r, 1_500)); // full a while longer: the loops keep retrying
+    const errorsWhenFull = [diskErrors(runner), diskErrors(worker)];
+    // Full a while longer: both loops fail and retry again (three more disk errors each), and still nothing is done.
+    await waitFor(() => /runner pass failed/.test(runner.output()) && DISK_ERROR.test(runner.output()), 'a disk error in the runner\'s log', 30_000);
+    await waitFor(() => diskErrors(runner) >= errorsWhenFull[0]! + 3 && diskErrors(worker) >= errorsWhenFull[1]! + 3, 'more disk errors from both processes', 30_000);
     const doneAfterWaiting = await completed();
     expect(alive(runner), `runner exited:\n${runner.output()}`).toBe(true);
     expect(alive(worker), `worker exited:\n${worker.output()}`).toBe(true);
@@ -120,7 +132,7 @@ describe.skipIf(!hasPrlimit)('a full disk (SQLite, RLIMIT_FSIZE)', () => {
     for (const id of duplicates) expect(lost.has(id), `task ${id} executed twice without a lost run`).toBe(true);
     const errors = (worker.output() + runner.output()).split('\n').filter((l) => DISK_ERROR.test(l)).length;
     console.log(
-      `disk-full: limit ${limit} B; ${doneWhenFull}/${TASKS} done when the disk filled, ${doneAfterWaiting} 1.5 s later; ` +
+      `disk-full: limit ${limit} B; ${doneWhenFull}/${TASKS} done when the disk filled, ${doneAfterWaiting} after three more disk errors each; ` +
         `${errors} disk error lines; resumed and finished in ${resumedIn} ms; ${lost.size} lost runs, ${duplicates.length} duplicate executions; ` +
         `full for ${freedAt - fullAt} ms; wal ${existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0} B`,
     );

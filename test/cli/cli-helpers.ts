@@ -1,14 +1,23 @@
 /**
- * Helpers for the CLI integration tests: they drive the BUILT binary (`bin/orrery.js`, which imports
- * `dist/`) in a child process, exactly as a user would. Build first: `node scripts/build.mjs`
- * (`npm test` does it through `pretest`).
+ * Helpers for the CLI integration tests: they drive the BUILT CLI (`dist/cli/main.js`, what
+ * `bin/orrery.js` runs). Build first: `node scripts/build.mjs` (`npm test` does it through `pretest`).
+ *
+ * A command that ends by itself runs in this process: the built `main(argv, io)` with this call's
+ * environment and working directory, its output captured (also anything written straight to
+ * process.stdout or process.stderr meanwhile). That is what the binary does, less about 0.7 s of
+ * CPU to start Node and load the CLI, hundreds of times over. Calls are serialized. In a child
+ * process (`node bin/orrery.js ...`, exactly as a user runs it) go: the daemons (`runner`, `worker`,
+ * `serve`, `visit-scheduler` without --once), `--follow`, `--handlers` (loaded through tsx),
+ * stdin (`-`), another command (`command`), and any call with `spawn: true` (the tests of the
+ * binary itself: help, version, npx). ORRERY_TEST_CLI=spawn runs every call in a child process.
  */
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { main as Main } from '../../src/cli/main.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'orrery.js');
@@ -30,6 +39,8 @@ export interface RunOptions {
   cwd?: string;
   /** Run this command instead of `node bin/orrery.js` (e.g. `npx`); `args` follow it. */
   command?: string;
+  /** Run the binary in a child process even where the call could run in this one. */
+  spawn?: boolean;
 }
 
 let scratch: string | undefined;
@@ -64,7 +75,19 @@ export function removeTempDirs(): void {
   scratch = undefined;
 }
 
-/** Runs `orrery ARGS...` (the built binary) and resolves with its exit code and output; never rejects on a non-zero exit. */
+/** Commands that run until a signal: always in a child process. */
+const DAEMONS = new Set(['runner', 'worker', 'serve']);
+
+/** Whether `orrery ARGS` must run in a child process (see the top of the file). */
+function needsProcess(args: readonly string[], opts: RunOptions): boolean {
+  if (opts.spawn || opts.command || process.env.ORRERY_TEST_CLI === 'spawn') return true;
+  const first = (args[0] === '--db' ? args.slice(2) : args).find((a) => !a.startsWith('-'));
+  if (first !== undefined && DAEMONS.has(first)) return true;
+  if (first === 'visit-scheduler' && !args.includes('--once')) return true;
+  return args.some((a) => a === '-' || a === '--follow' || a === '-f' || a === '--handlers' || a.startsWith('--handlers='));
+}
+
+/** Runs `orrery ARGS...` (the built CLI) and resolves with its exit code and output; never rejects on a non-zero exit. */
 export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<CliResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'ORRERY_DB' && k !== 'ORRERY_DEBUG') env[k] = v;
@@ -73,6 +96,11 @@ export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<
     else env[k] = v;
   }
   const cwd = opts.cwd ?? (scratch ??= tempDir());
+  if (!needsProcess(args, opts)) {
+    const call = inProcess.then(() => runInProcess(args, env, cwd));
+    inProcess = call.catch(() => {});
+    return call;
+  }
   const [cmd, argv] = opts.command ? [opts.command, [...args]] : [process.execPath, [BIN, ...args]];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,6 +118,45 @@ export function runCli(args: readonly string[], opts: RunOptions = {}): Promise<
       resolvePromise({ code, stdout, stderr });
     });
   });
+}
+
+/** The previous in-process call: the next one waits for it (they share process.env, the cwd and the streams). */
+let inProcess: Promise<unknown> = Promise.resolve();
+let mainOf: Promise<typeof Main> | undefined;
+
+/** Runs the built `main` here with `env` as process.env and `cwd` as the working directory, as bin/orrery.js would. */
+async function runInProcess(args: readonly string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
+  // The built module (what bin/orrery.js imports), not src/: the same code the binary runs.
+  const main = await (mainOf ??= import(pathToFileURL(join(ROOT, 'dist', 'cli', 'main.js')).href).then((m: { main: typeof Main }) => m.main));
+  const savedEnv = { ...process.env };
+  const savedCwd = process.cwd();
+  const streams = [process.stdout, process.stderr] as const;
+  const savedWrites = streams.map((s) => s.write);
+  let stdout = '';
+  let stderr = '';
+  const capture = (to: 'out' | 'err') =>
+    function write(chunk: string | Uint8Array, ...rest: unknown[]): boolean {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      if (to === 'out') stdout += text;
+      else stderr += text;
+      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    };
+  for (const k of Object.keys(process.env)) if (!(k in env)) delete process.env[k];
+  Object.assign(process.env, env);
+  process.chdir(cwd);
+  process.stdout.write = capture('out') as typeof process.stdout.write;
+  process.stderr.write = capture('err') as typeof process.stderr.write;
+  try {
+    const code = await main([...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t), errIsTty: false });
+    return { code, stdout, stderr };
+  } finally {
+    streams.forEach((s, i) => (s.write = savedWrites[i]!));
+    process.chdir(savedCwd);
+    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+    Object.assign(process.env, savedEnv);
+  }
 }
 
 /** Runs a command that must succeed (exit 0, nothing on stderr) and parses its whole stdout as one JSON document. */

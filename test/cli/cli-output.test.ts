@@ -251,10 +251,11 @@ describe('database selection (SPEC §6.1)', () => {
 
 describe('help and version', () => {
   test('orrery --help, orrery task --help, --version exit 0; npx orrery --help works from the checkout', async () => {
+    // The binary itself, in child processes (most other tests run the built CLI in-process).
     const [help, taskHelp, version, npx] = await Promise.all([
-      runCli(['--help']),
-      runCli(['task', '--help']),
-      runCli(['--version']),
+      runCli(['--help'], { spawn: true }),
+      runCli(['task', '--help'], { spawn: true }),
+      runCli(['--version'], { spawn: true }),
       runCli(['orrery', '--help'], { command: 'npx', cwd: ROOT, env: { npm_config_update_notifier: 'false', npm_config_yes: 'false' } }),
     ]);
     expect(help).toMatchObject({ code: 0, stderr: '' });
