@@ -9,11 +9,21 @@ export interface VirtualClockOptions {
   quietTurns?: number;
 }
 
-interface Pending {
-  due: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
+/** A pending timer; it is its own handle (no closure per timer). */
+class Pending implements Timer {
+  cancelled = false;
+  constructor(
+    public due: number,
+    readonly seq: number,
+    readonly fn: () => void,
+    private readonly onCancel: () => void,
+  ) {}
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.onCancel();
+  }
 }
 
 /**
@@ -57,19 +67,18 @@ export class VirtualClock implements Clock {
   /** A virtual timer: fires when `run`/`advance` reach its instant (never synchronously). */
   setTimer(ms: number, fn: () => void): Timer {
     this.activity += 1;
-    const p: Pending = { due: this.t + Math.max(0, Math.floor(Number.isFinite(ms) ? ms : 0)), seq: this.seq++, fn, cancelled: false };
+    const p = new Pending(this.t + Math.max(0, Math.floor(Number.isFinite(ms) ? ms : 0)), this.seq++, fn, this.onCancel);
     if (!Number.isFinite(ms) && ms > 0) p.due = Number.MAX_SAFE_INTEGER;
     this.push(p);
     this.live += 1;
-    return {
-      cancel: () => {
-        if (p.cancelled) return;
-        p.cancelled = true;
-        this.live -= 1;
-        this.activity += 1;
-      },
-    };
+    return p;
   }
+
+  /** A pending timer was cancelled (its own `cancel()`). */
+  private readonly onCancel = (): void => {
+    this.live -= 1;
+    this.activity += 1;
+  };
 
   /** Resolves when the virtual time reaches `ms` from now; rejects with the signal's reason when it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -136,6 +136,24 @@ export class Worker {
     return this.buffer.length;
   }
 
+  /**
+   * Whether a wake-up now would make the loop claim (it is running, serves some type, and its buffer
+   * is low or slots are free): for callers that wake workers selectively, like the simulator's wake gate.
+   */
+  wantsRuns(): boolean {
+    if (this.state !== 'running') return false;
+    if (this.typesReadAt === 0 || this.recover) return true;
+    const limit = claimSize({
+      concurrency: this.concurrency,
+      prefetch: this.prefetch,
+      leaseMs: this.minLeaseMs,
+      meanHandlerMs: this.meanHandlerMs,
+      buffered: this.buffer.length,
+      running: this.handling,
+    });
+    return limit > 0 && this.types.length > 0;
+  }
+
   /** Starts claiming and running; returns at once. */
   start(): void {
     if (this.state !== 'idle') return;

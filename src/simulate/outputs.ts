@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderReport, reportCharts } from './report.js';
-import type { SeriesRow, SimulationResult, SimulationSummary } from './simulate.js';
+import type { SeriesRow, SimulationResult, SimulationSummary } from './summary.js';
 
 /** series.csv's columns, in order. */
 export const SERIES_COLUMNS = [
@@ -22,12 +22,17 @@ export const SERIES_COLUMNS = [
   'utilization',
 ] as const;
 
+/** The columns series.csv adds when the scenario has visits (the visits of a visit type's runs ended in the interval). */
+export const VISIT_COLUMNS = ['visits_successful', 'visits_failed', 'visits_not_found', 'visits_eventful'] as const;
+
 /** series.csv: a header, then one line per interval per type (types in name order). */
 export function seriesCsv(rows: readonly SeriesRow[]): string {
-  const lines = [SERIES_COLUMNS.join(',')];
+  const visits = rows.some((r) => r.visits !== undefined);
+  const lines = [[...SERIES_COLUMNS, ...(visits ? VISIT_COLUMNS : [])].join(',')];
   for (const r of rows) {
+    const v = r.visits ?? { successful: 0, failed: 0, notFound: 0, eventful: 0 };
     lines.push(
-      [r.start, r.type, r.queueMean, r.queueMax, r.runningMean, r.started, r.eventful, r.uneventful, r.failed, r.permfailed, r.lost, r.lagP50Ms, r.lagP95Ms, r.lagP99Ms, r.utilization]
+      [r.start, r.type, r.queueMean, r.queueMax, r.runningMean, r.started, r.eventful, r.uneventful, r.failed, r.permfailed, r.lost, r.lagP50Ms, r.lagP95Ms, r.lagP99Ms, r.utilization, ...(visits ? [v.successful, v.failed, v.notFound, v.eventful] : [])]
         .map((v) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v)))
         .join(','),
     );

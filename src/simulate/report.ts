@@ -1,5 +1,5 @@
 import { formatDuration } from '../core/durations.js';
-import type { SeriesRow, SimulationResult } from './simulate.js';
+import type { SeriesRow, SimulationResult } from './summary.js';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 const W = 860;

@@ -1,45 +1,11 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/durations.js';
 import { invalid, type ErrorDetail, type ValidationError } from '../core/errors.js';
-import { parseInstant } from '../core/instants.js';
 import { PRIORITIES, TASK_POLICIES } from '../core/model.js';
 import { fromDetails, parseWith, validateTaskType } from '../core/validation.js';
 import type { DurationModel } from './random.js';
-
-/** Milliseconds as a number (fractions allowed) or duration text (`90s`, `1d12h`, `P1D`). */
-const ms = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be a non-negative number of milliseconds' });
-      return z.NEVER;
-    }
-    return v;
-  }
-  try {
-    return parseDuration(v, '');
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
-    return z.NEVER;
-  }
-});
-const positiveMs = ms.refine((v) => v > 0, 'must be more than 0');
-const probability = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
-const instant = z.string().transform((v, ctx) => {
-  try {
-    return parseInstant(v, '');
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 instant' });
-    return z.NEVER;
-  }
-});
-const count = z.number().int('must be an integer').min(0, 'must not be negative');
-
-const durationModel = z.discriminatedUnion('dist', [
-  z.strictObject({ dist: z.literal('constant'), value: ms }),
-  z.strictObject({ dist: z.literal('uniform'), min: ms, max: ms }).refine((d) => d.min <= d.max, { message: 'min must be <= max', path: ['min'] }),
-  z.strictObject({ dist: z.literal('exponential'), mean: positiveMs }),
-  z.strictObject({ dist: z.literal('lognormal'), median: positiveMs, p99: positiveMs }).refine((d) => d.p99 > d.median, { message: 'must be more than median', path: ['p99'] }),
-]);
+import { count, durationModel, instant, ms, positiveMs, probability } from './scenario-fields.js';
+import { checkWorld, dagScenario, visitsScenario } from './scenario-world.js';
 
 const handlerModel = z
   .strictObject({
@@ -93,6 +59,8 @@ const scenarioSchema = z.strictObject({
   arrivals: z.array(arrival).default([]),
   handlers: z.record(z.string(), handlerModel),
   workers: z.array(workers).min(1, 'at least one worker group'),
+  dags: z.array(dagScenario).default([]),
+  visits: visitsScenario.optional(),
 });
 
 export type HandlerModel = z.output<typeof handlerModel> & { duration: DurationModel };
@@ -108,26 +76,32 @@ export type ScenarioInput = z.input<typeof scenarioSchema>;
 export function parseScenario(input: unknown): Scenario {
   const s = parseWith(scenarioSchema, input, '') as Scenario;
   const problems: ErrorDetail[] = [];
-  const names = new Map<string, number>();
+  const names = new Map<string, { backendName: string }>();
   s.taskTypes.forEach((t, i) => {
     try {
       const type = validateTaskType(t);
       if (names.has(type.name)) problems.push({ path: `taskTypes[${i}].name`, message: `duplicate task type "${type.name}"` });
-      names.set(type.name, i);
+      names.set(type.name, type);
     } catch (e) {
       for (const d of (e as ValidationError).details ?? [{ path: '', message: String(e) }]) problems.push({ path: `taskTypes[${i}]${d.path ? `.${d.path}` : ''}`, message: d.message });
     }
   });
+  // DAG attempts run as task types of their own (created when missing): no handler model, their tasks have theirs.
+  const dagTypes = checkWorld(s, names, s.start, problems);
   const used = new Set<string>();
   const checkType = (type: string, path: string) => {
+    if (dagTypes.has(type)) return;
     if (!names.has(type)) problems.push({ path, message: `unknown task type "${type}" (not in taskTypes)` });
     used.add(type);
   };
   s.tasks.forEach((p, i) => checkType(p.type, `tasks[${i}].type`));
   s.arrivals.forEach((a, i) => checkType(a.type, `arrivals[${i}].type`));
   s.workers.forEach((w, i) => w.types?.forEach((t, j) => checkType(t, `workers[${i}].types[${j}]`)));
-  for (const type of Object.keys(s.handlers)) if (!names.has(type)) problems.push({ path: `handlers.${type}`, message: `unknown task type "${type}" (not in taskTypes)` });
-  for (const type of used) if (names.has(type) && !s.handlers[type]) problems.push({ path: `handlers.${type}`, message: 'a handler model is required for every type with tasks, arrivals or workers' });
+  for (const type of Object.keys(s.handlers)) {
+    if (!names.has(type)) problems.push({ path: `handlers.${type}`, message: `unknown task type "${type}" (not in taskTypes)` });
+    else if (dagTypes.has(type)) problems.push({ path: `handlers.${type}`, message: "a DAG's task type takes its models from the DAG's tasks (dags[].tasks[].duration)" });
+  }
+  for (const type of used) if (names.has(type) && !dagTypes.has(type) && !s.handlers[type]) problems.push({ path: `handlers.${type}`, message: 'a handler model is required for every type with tasks, arrivals or workers' });
   if (problems.length > 0) throw fromDetails(problems);
   return s;
 }

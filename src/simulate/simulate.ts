@@ -3,15 +3,25 @@ import type { TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { Reaper } from '../engine/reaper.js';
 import { Runner } from '../engine/runner.js';
-import { openOrrery, type Orrery } from '../engine/service.js';
+import { Orrery } from '../engine/service.js';
 import { VirtualClock } from '../engine/virtual-clock.js';
+import { holdingClock } from '../engine/virtual-store.js';
+import { openStore } from '../store/open-store.js';
 import { systemClock, type Clock, type Timer } from '../engine/clock.js';
 import { Worker } from '../engine/worker.js';
 import type { Handler } from '../worker/handlers.js';
-import { Collector, END_STATUSES, percentile } from './collector.js';
+import { DAG_TASK_TYPE } from '../core/dag.js';
+import { Collector, END_STATUSES } from './collector.js';
 import { drawDuration, Random } from './random.js';
 import { parseScenario, type Scenario } from './scenario.js';
 import { SimProcess } from './sim-process.js';
+import { SimStore } from './sim-store.js';
+import { summarize, seriesOf, type SimulationSummary } from './summary.js';
+import { WakeGate } from './wake-gate.js';
+import { SimWorld, type Job } from './world.js';
+
+export type { LagSummary, SeriesRow, SimulationResult, SimulationSummary } from './summary.js';
+import type { SimulationResult } from './summary.js';
 
 /** Where a simulation is, for a progress bar. */
 export interface SimulationProgress {
@@ -41,64 +51,12 @@ export interface SimulateOptions {
    * turn its timer fires; docs/testing.md). Has no effect with `realTime`.
    */
   quietTurns?: number;
-}
-
-/** The percentiles of a sample, in milliseconds. */
-export interface LagSummary {
-  mean: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-/** What `simulate` answers and `summary.json` holds (docs/simulate.md). */
-export interface SimulationSummary {
-  scenario: string;
-  seed: number;
-  store: string;
-  simulated: { from: string; to: string };
-  intervalMs: number;
-  wallMs: number;
-  runsPerWallSecond: number;
-  runs: { total: number; eventful: number; uneventful: number; failed: number; permfailed: number; lost: number };
-  byType: Record<
-    string,
-    {
-      runs: number;
-      ended: { eventful: number; uneventful: number; failed: number; permfailed: number; lost: number };
-      lagMs: LagSummary;
-      queue: { mean: number; max: number };
-      utilization: number;
-      finalIntervalMs: { min: number; p50: number; max: number } | null;
-    }
-  >;
-  workers: { processes: number; slots: number; utilization: number; crashes: number };
-}
-
-/** One row of series.csv: one interval of one type. */
-export interface SeriesRow {
-  start: string;
-  type: string;
-  queueMean: number;
-  queueMax: number;
-  runningMean: number;
-  started: number;
-  eventful: number;
-  uneventful: number;
-  failed: number;
-  permfailed: number;
-  lost: number;
-  lagP50Ms: number;
-  lagP95Ms: number;
-  lagP99Ms: number;
-  utilization: number;
-}
-
-/** A summary and its series. */
-export interface SimulationResult {
-  summary: SimulationSummary;
-  series: SeriesRow[];
+  /**
+   * Checks the simulation's own short cuts (docs/simulate.md#how-faithful-how-fast): each claim it
+   * answers as empty without the store is made to the store too, and a claim that finds work there
+   * fails the simulation. Slower; for tests. Default false.
+   */
+  verifyShortCuts?: boolean;
 }
 
 /** Queue samples per series interval. */
@@ -121,9 +79,11 @@ export async function runSimulation(input: unknown, opts: SimulateOptions = {}):
   const from = s.start.getTime();
   const to = from + s.duration;
   const clock: SimClock = opts.realTime ? new ShiftedSystemClock(s.start) : new VirtualClock(s.start, { quietTurns: opts.quietTurns ?? 1 });
-  const orrery = await openOrrery({ db: s.store, clock });
+  const sim = new SimStore(await openStore(s.store), opts.verifyShortCuts === true);
+  const store = sim.wrap();
+  const orrery = new Orrery(clock instanceof VirtualClock ? holdingClock(store, clock) : store, clock);
   try {
-    return await runOn(orrery, clock, s, from, to, wall0, opts);
+    return await runOn(orrery, clock, sim, s, from, to, wall0, opts);
   } finally {
     await orrery.store.close();
   }
@@ -163,9 +123,13 @@ class ShiftedSystemClock implements SimClock {
   }
 }
 
-async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number, to: number, wall0: number, opts: SimulateOptions): Promise<SimulationResult> {
-  const types: TaskType[] = [];
-  for (const t of s.taskTypes) types.push(await orrery.ensureTaskType(t as TaskTypeInput));
+async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario, from: number, to: number, wall0: number, opts: SimulateOptions): Promise<SimulationResult> {
+  for (const t of s.taskTypes) await orrery.ensureTaskType(t as TaskTypeInput);
+  const intervals = Math.max(1, Math.ceil((to - from) / s.interval));
+  const world = new SimWorld(orrery, clock, s, intervals);
+  // The DAGs' task types are created as their DAGs are stored.
+  await world.setup();
+  const types: TaskType[] = await orrery.listTaskTypes();
   const collector = new Collector(
     types.map((t) => t.name),
     from,
@@ -173,7 +137,10 @@ async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number,
     s.interval,
   );
   orrery.events.on('run', (e) => {
-    if (e.event === 'ended' && e.run.ended) collector.ended(e.run.type, e.run.status as 'lost', e.run.ended.getTime());
+    if (e.event !== 'ended' || !e.run.ended) return;
+    const at = e.run.ended.getTime();
+    collector.ended(e.run.type, e.run.status as 'lost', at);
+    world.ended(e.run, Math.min(intervals - 1, Math.max(0, Math.floor((at - from) / s.interval))));
   });
 
   // The populations, due over their spread.
@@ -206,17 +173,23 @@ async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number,
     m.set(type, (m.get(type) ?? 0) + d);
   };
 
+  const gate = new WakeGate(orrery, sim);
+  const dagTypes = new Set(types.filter((t) => t.backendName === DAG_TASK_TYPE).map((t) => t.name));
+  const served = types.filter((t) => models.has(t.name) || dagTypes.has(t.name)).map((t) => t.name);
+  const plain = new Map<string, Job>([...models].map(([t, model]) => [t, { model, rng: rngs.get(t)! }]));
   const spawn = (group: Scenario['workers'][number], name: string, generation: number) => {
-    const proc = new SimProcess(clock, orrery);
+    const proc = new SimProcess(clock, orrery, { gate, types: group.types ?? served });
     alive.add(proc);
     handling.set(proc, new Map());
     const handler: Handler = async (ctx) => {
       const type = ctx.run.type;
-      const model = models.get(type)!;
-      const rng = rngs.get(type)!;
+      const job = world.job(ctx.run, ctx.args, ctx.kwargs, plain.get(type)) ?? plain.get(type);
+      if (!job) throw new PermanentFailure(`no model for task type "${type}" in this scenario`);
+      const { model, rng } = job;
       const startMs = clock.nowMs();
-      const task = await orrery.store.getTask(ctx.run.task);
-      collector.started(type, startMs, Math.max(0, startMs - (task ? task.nextRun.getTime() : startMs)));
+      let dueAt = sim.dueAt(ctx.run.backendId);
+      if (dueAt === undefined) dueAt = (await orrery.store.getTask(ctx.run.task))?.nextRun.getTime() ?? startMs;
+      collector.started(type, startMs, Math.max(0, startMs - dueAt));
       count(proc, type, 1);
       const durationMs = drawDuration(model.duration, rng);
       const u = rng.next();
@@ -237,14 +210,14 @@ async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number,
       if ((p -= model.permfailed) < 0) throw new PermanentFailure('simulated permanent failure');
       if ((p -= model.failed) < 0) throw new Error('simulated failure');
       if ((p -= model.retryAfter) < 0) throw new RetryAfter(model.retryAfterDelay);
-      return { eventful };
+      return job.succeed ? job.succeed(clock.nowMs()) : { eventful };
     };
     const handlers: Record<string, Handler> = {};
     for (const t of types) handlers[t.backendName] = handler;
     const worker = new Worker(proc.board, {
       handlers,
       concurrency: group.concurrency,
-      ...(group.types ? { types: group.types } : { types: types.filter((t) => models.has(t.name)).map((t) => t.name) }),
+      types: group.types ?? served,
       ...(group.prefetch !== undefined ? { prefetch: group.prefetch } : {}),
       pollMs: s.pollInterval,
       id: generation === 0 ? name : `${name}#${generation}`,
@@ -252,6 +225,7 @@ async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number,
       // No registry rows: a refresh every 10 simulated seconds per process would be most of a long simulation's writes.
       registry: false,
     });
+    proc.wantsRuns = () => worker.wantsRuns();
     worker.start();
   };
   const crash = (proc: SimProcess, group: Scenario['workers'][number], name: string, generation: number) => {
@@ -321,95 +295,16 @@ async function runOn(orrery: Orrery, clock: SimClock, s: Scenario, from: number,
   };
   sampler();
 
-  runner.start();
-  reaper.start();
+  const loops = [runner, reaper, ...world.loops()];
+  for (const l of loops) l.start();
   await clock.run(new Date(to));
   finished = true;
+  world.finish();
   collector.close();
   for (const p of alive) p.kill();
-  await Promise.all([runner.stop(), reaper.stop()]);
+  await Promise.all(loops.map((l) => l.stop()));
+  gate.close();
 
   const wallMs = Math.round(performance.now() - wall0);
-  return { summary: await summarize(orrery, s, collector, { wallMs, slots, processes, crashes }), series: seriesOf(collector, slots) };
-}
-
-async function summarize(orrery: Orrery, s: Scenario, c: Collector, w: { wallMs: number; slots: number; processes: number; crashes: number }): Promise<SimulationSummary> {
-  const total = END_STATUSES.reduce((sum, k) => sum + c.totals[k], 0);
-  const spanMs = c.to - c.from;
-  const byType: SimulationSummary['byType'] = {};
-  for (const t of c.types) {
-    const ends = c.endsByType.get(t)!;
-    byType[t] = {
-      runs: END_STATUSES.reduce((sum, k) => sum + ends[k], 0),
-      ended: { ...ends },
-      lagMs: round(c.lagSummary(t)),
-      queue: round(c.queueSummary(t)),
-      utilization: roundTo(w.slots > 0 ? c.busyMs(t) / (w.slots * spanMs) : 0, 4),
-      finalIntervalMs: await finalIntervals(orrery, t),
-    };
-  }
-  return {
-    scenario: s.name,
-    seed: s.seed,
-    store: s.store.startsWith('postgres') ? 'postgres' : s.store,
-    simulated: { from: new Date(c.from).toISOString(), to: new Date(c.to).toISOString() },
-    intervalMs: s.interval,
-    wallMs: w.wallMs,
-    runsPerWallSecond: w.wallMs > 0 ? Math.round((total / w.wallMs) * 1000) : 0,
-    runs: { total, ...c.totals },
-    byType,
-    workers: { processes: w.processes, slots: w.slots, utilization: roundTo(w.slots > 0 ? c.busyMs() / (w.slots * spanMs) : 0, 4), crashes: w.crashes },
-  };
-}
-
-/** The current intervals of a type's recurring adaptive tasks at the end (null when it has none). */
-async function finalIntervals(orrery: Orrery, type: string): Promise<{ min: number; p50: number; max: number } | null> {
-  const values: number[] = [];
-  let afterId = 0;
-  for (;;) {
-    const page = await orrery.store.searchTasks({ type, policy: 'recurring', afterId, limit: 10_000 });
-    for (const t of page) if (t.currentIntervalMs !== null && t.schedule.kind === 'adaptive') values.push(t.currentIntervalMs);
-    if (page.length < 10_000) break;
-    afterId = page[page.length - 1]!.id;
-  }
-  if (values.length === 0) return null;
-  values.sort((a, b) => a - b);
-  return { min: values[0]!, p50: percentile(values, 50), max: values[values.length - 1]! };
-}
-
-function seriesOf(c: Collector, slots: number): SeriesRow[] {
-  const rows: SeriesRow[] = [];
-  for (let i = 0; i < c.intervals; i++) {
-    const start = c.from + i * c.intervalMs;
-    const len = Math.min(c.intervalMs, c.to - start);
-    for (const t of c.types) {
-      const x = c.intervalsOf(t)[i]!;
-      const lags = [...x.lags].sort((a, b) => a - b);
-      rows.push({
-        start: new Date(start).toISOString(),
-        type: t,
-        queueMean: roundTo(x.queueSamples ? x.queueSum / x.queueSamples : 0, 2),
-        queueMax: x.queueMax,
-        runningMean: roundTo(len > 0 ? x.busyMs / len : 0, 3),
-        started: x.started,
-        ...x.ends,
-        lagP50Ms: Math.round(percentile(lags, 50)),
-        lagP95Ms: Math.round(percentile(lags, 95)),
-        lagP99Ms: Math.round(percentile(lags, 99)),
-        utilization: roundTo(slots > 0 && len > 0 ? x.busyMs / (slots * len) : 0, 4),
-      });
-    }
-  }
-  return rows;
-}
-
-function roundTo(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
-
-function round<T extends Record<string, number>>(o: T): T {
-  const out = {} as Record<string, number>;
-  for (const [k, v] of Object.entries(o)) out[k] = roundTo(v, 3);
-  return out as T;
+  return { summary: await summarize(orrery, s, collector, world, { wallMs, slots, processes, crashes }), series: seriesOf(collector, slots, world) };
 }

@@ -150,7 +150,7 @@ function prepareClaims(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     pick: p(`SELECT id, type, priority_rank AS rank, scheduled FROM task_runs INDEXED BY task_runs_claimable
-      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
+      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT +?`),
     claimOne: p(`UPDATE task_runs SET status = CASE WHEN @start = 1 THEN 'started' ELSE 'claimed' END, worker = @worker,
       started = CASE WHEN @start = 1 THEN @at ELSE started END,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)

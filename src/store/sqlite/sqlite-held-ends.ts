@@ -25,7 +25,8 @@ export class SqliteHeldRuns {
   heartbeatInTx(worker: string, items: readonly HeartbeatItem[], at: Date): HeartbeatRunsAnswer {
     const rows: Row[] = [];
     for (const i of items) {
-      const row = this.s.beat.get({ bid: i.backendId, worker, at: at.getTime(), started: i.startedAt ? i.startedAt.getTime() : null }) as Row | undefined;
+      // A plain renewal writes the lease only (one index to maintain instead of every index on status).
+      const row = (i.startedAt ? this.s.beat.get({ bid: i.backendId, worker, at: at.getTime(), started: i.startedAt.getTime() }) : this.s.renew.get({ bid: i.backendId, worker, at: at.getTime() })) as Row | undefined;
       if (row) rows.push(row);
     }
     return heartbeatAnswer(items, rows);
@@ -111,12 +112,14 @@ function prepareHeld(db: Database.Database) {
       started = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN @started ELSE started END,
       status = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN 'started' ELSE status END
       WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
+    renew: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
     release: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL, started = NULL
       WHERE backend_id = ? AND status IN ('claimed', 'started') AND worker = ?`),
     releaseExpired: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL,
       metadata = json_set(metadata, '$."orrery.givenBack"', coalesce(json_extract(metadata, '$."orrery.givenBack"'), 0) + 1) WHERE id IN (
       SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?
-      ORDER BY lease_expires_at LIMIT ?)`),
+      ORDER BY lease_expires_at LIMIT +?)`),
     endRun: p(`UPDATE task_runs SET status = @status, started = coalesce(started, @started), ended = @ended, metadata = @metadata,
       result = @result, error = @error, lease_expires_at = NULL
       WHERE id = @id AND status IN ('claimed', 'started') AND worker = @worker AND cancel_requested = 0`),

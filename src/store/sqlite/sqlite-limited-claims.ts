@@ -211,7 +211,7 @@ function prepareLimited(db: Database.Database) {
   const NEXT_KEY = `SELECT concurrency_key AS k FROM task_runs INDEXED BY task_runs_key_queue WHERE type = ? AND status = 'scheduled' AND concurrency_key > ?`;
   return {
     pickKeyed: p(`SELECT id, type, priority_rank AS rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_claimable
-      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT ?`),
+      WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT +?`),
     runningOfType: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND status IN ('claimed', 'started')`),
     runningOfKey: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_running WHERE type = ? AND concurrency_key = ? AND status IN ('claimed', 'started')`),
     pruneStarts: p('DELETE FROM rate_limit_starts WHERE type = ? AND started <= ?'),
@@ -229,8 +229,8 @@ function prepareLimited(db: Database.Database) {
       ON CONFLICT (type) DO UPDATE SET cursor_key = excluded.cursor_key, used = excluded.used`),
     dropCursor: p('DELETE FROM fair_share_cursors WHERE type = ?'),
     nullHeads: p(`SELECT id, type, priority_rank AS rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_keyless_queue
-      WHERE type = ? AND status = 'scheduled' AND concurrency_key IS NULL ORDER BY priority_rank, scheduled, id LIMIT ?`),
-    keyHeads: p(`SELECT ${RUN} AND concurrency_key = ? ORDER BY priority_rank, scheduled, id LIMIT ?`),
+      WHERE type = ? AND status = 'scheduled' AND concurrency_key IS NULL ORDER BY priority_rank, scheduled, id LIMIT +?`),
+    keyHeads: p(`SELECT ${RUN} AND concurrency_key = ? ORDER BY priority_rank, scheduled, id LIMIT +?`),
     nextKey: p(`${NEXT_KEY} ORDER BY concurrency_key LIMIT 1`),
     nextKeyBelow: p(`${NEXT_KEY} AND concurrency_key < ? ORDER BY concurrency_key LIMIT 1`),
     nextKeyUpTo: p(`${NEXT_KEY} AND concurrency_key <= ? ORDER BY concurrency_key LIMIT 1`),

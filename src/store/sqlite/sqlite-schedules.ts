@@ -103,7 +103,7 @@ function prepareSchedules(db: Database.Database) {
     late: p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
       WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1
         AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
-      ORDER BY next_run LIMIT ?`),
+      ORDER BY next_run LIMIT +?`),
     moveLate: p(`UPDATE tasks SET status = @status, next_run = @next_run, scheduled_for = @scheduled_for,
       dedupe_key = CASE WHEN @status = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END
       WHERE id = @id AND status = 'next_run_not_scheduled' AND next_run = @old`),
@@ -111,7 +111,7 @@ function prepareSchedules(db: Database.Database) {
       VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING *`),
     backfill: p('SELECT * FROM task_backfills WHERE id = ?'),
     backfillsOfTask: p('SELECT * FROM task_backfills WHERE task = ? ORDER BY id DESC'),
-    running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' ORDER BY id LIMIT ?`),
+    running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' ORDER BY id LIMIT +?`),
     freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key FROM tasks t
       WHERE t.id = ? AND t.status = 'next_run_not_scheduled' AND t.next_run > ?`),
     insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/durations.js';
+import type { ValidationError } from '../core/errors.js';
+import { parseInstant } from '../core/instants.js';
+
+/** Milliseconds as a number (fractions allowed) or duration text (`90s`, `1d12h`, `P1D`). */
+export const ms = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be a non-negative number of milliseconds' });
+      return z.NEVER;
+    }
+    return v;
+  }
+  try {
+    return parseDuration(v, '');
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+    return z.NEVER;
+  }
+});
+export const positiveMs = ms.refine((v) => v > 0, 'must be more than 0');
+export const probability = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+export const instant = z.string().transform((v, ctx) => {
+  try {
+    return parseInstant(v, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 instant' });
+    return z.NEVER;
+  }
+});
+export const count = z.number().int('must be an integer').min(0, 'must not be negative');
+
+export const durationModel = z.discriminatedUnion('dist', [
+  z.strictObject({ dist: z.literal('constant'), value: ms }),
+  z.strictObject({ dist: z.literal('uniform'), min: ms, max: ms }).refine((d) => d.min <= d.max, { message: 'min must be <= max', path: ['min'] }),
+  z.strictObject({ dist: z.literal('exponential'), mean: positiveMs }),
+  z.strictObject({ dist: z.literal('lognormal'), median: positiveMs, p99: positiveMs }).refine((d) => d.p99 > d.median, { message: 'must be more than median', path: ['p99'] }),
+]);
+

@@ -1,0 +1,159 @@
+/**
+ * DAGs and visits in scenarios (docs/simulate.md#dags-and-visits): validation naming the field, DAG
+ * runs on their schedules with per-task models, listers and origins that change as Poisson processes,
+ * the visit-scheduler, and what summary.json and series.csv say of them. SQLite in memory.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { overrideScenario } from '../../src/simulate/scenario.js';
+import { parseScenario, runSimulation, seriesCsv, summaryJson, ValidationError, type ScenarioInput } from '../../src/index.js';
+
+const DAGS: ScenarioInput = {
+  name: 'dags',
+  start: '2026-04-06T00:00:00Z',
+  duration: '12h',
+  seed: 9,
+  taskTypes: [{ name: 'warehouse', backendName: 'orrery.dag', leaseMs: '1m' }],
+  handlers: {},
+  dags: [
+    {
+      id: 'hourly',
+      schedule: { every: '1h' },
+      defaults: { retries: 1, retryDelay: '2m' },
+      tasks: [
+        { id: 'extract', duration: { dist: 'constant', value: '5m' } },
+        { id: 'load', after: ['extract'], type: 'warehouse', duration: { dist: 'constant', value: '2m' }, failed: 0.3 },
+      ],
+    },
+    { id: 'never-ok', schedule: { every: '4h' }, tasks: [{ id: 'only', duration: { dist: 'constant', value: '1m' }, permfailed: 1 }] },
+  ],
+  workers: [{ count: 2, concurrency: 1 }],
+};
+
+/** Origins that never change after they are listed: only a first visit can be eventful. */
+const FROZEN: ScenarioInput = {
+  name: 'frozen',
+  start: '2026-04-06T00:00:00Z',
+  duration: '6h',
+  seed: 4,
+  taskTypes: [{ name: 'git', maxQueueLength: null }],
+  handlers: { git: { duration: { dist: 'constant', value: '30s' } } },
+  visits: {
+    listers: [{ name: 'gh', visitType: 'git', initial: 40, ratePerHour: 6, changeInterval: { dist: 'constant', value: '100000d' }, notFound: 0.1 }],
+    queues: [{ visitType: 'git', size: 10, cooldowns: { absolute: '20m', scheduled: '20m', notFound: '20m' } }],
+  },
+  workers: [{ count: 1, concurrency: 4 }],
+};
+
+const withoutWall = (json: string) => json.replace(/"(wallMs|runsPerWallSecond)": \d+/g, '"$1": 0');
+
+describe('simulate: DAGs and visits', () => {
+  it('rejects bad DAGs and visits with every problem named by its field (the command exits 2 and runs nothing)', async () => {
+    let err: unknown;
+    try {
+      parseScenario({
+        ...DAGS,
+        dags: [
+          { id: 'a', tasks: [{ id: 'x', after: ['y'], duration: { dist: 'constant', value: 1 } }] },
+          { id: 'b', schedule: { every: '1h' }, tasks: [{ id: 'x', duration: { dist: 'exponential' }, failed: 2 }] },
+        ],
+        visits: {
+          listers: [{ name: 'gh', visitType: 'nope', changeInterval: { dist: 'constant', value: '1d' }, notFound: 0.7, failed: 0.6 }],
+          queues: [{ visitType: 'warehouse', lister: 'gl', policies: [{ policy: 'newest', weight: 1 }] }],
+        },
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    const paths = (err as ValidationError).details.map((d) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(['dags.1.tasks.0.duration.mean', 'dags.1.tasks.0.failed', 'visits.queues.0.policies.0.policy']));
+    let second: unknown;
+    try {
+      parseScenario({
+        ...DAGS,
+        dags: [{ id: 'a', tasks: [{ id: 'x', after: ['y'], duration: { dist: 'constant', value: 1 } }] }],
+        visits: {
+          listers: [{ name: 'gh', visitType: 'nope', changeInterval: { dist: 'constant', value: '1d' }, notFound: 0.7, failed: 0.6 }],
+          queues: [{ visitType: 'warehouse', lister: 'gl' }],
+        },
+      });
+    } catch (e) {
+      second = e;
+    }
+    const details = (second as ValidationError).details;
+    expect(details.map((d) => d.path)).toEqual(
+      expect.arrayContaining(['dags[0].tasks[0].after[0]', 'visits.listers[0].visitType', 'visits.listers[0].notFound', 'visits.queues[0].lister', 'handlers.warehouse']),
+    );
+    expect(details.find((d) => d.path === 'dags[0].tasks[0].after[0]')!.message).toContain('unknown task "y"');
+
+    // The command: exit 2 naming the field, nothing written.
+    const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-world-'));
+    try {
+      await writeFile(join(dir, 'bad.json'), JSON.stringify({ ...FROZEN, visits: { ...FROZEN.visits, queues: [{ visitType: 'git', lister: 'gl' }] } }));
+      const err: string[] = [];
+      const code = await main(['simulate', join(dir, 'bad.json'), '--out', join(dir, 'out')], { out: () => {}, err: (t: string) => void err.push(t) });
+      expect(code).toBe(2);
+      expect(err.join('')).toContain('visits.queues[0].lister: unknown lister "gl"');
+      expect(await readdir(dir)).toEqual(['bad.json']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs DAGs on their schedules with each task’s model: runs, retries, failures, their types in the series; the same seed gives the same files', { timeout: 120_000 }, async () => {
+    const a = await runSimulation(DAGS);
+    const s = a.summary;
+    // Points at 00:00 .. 11:00 (every hour) and 00:00, 04:00, 08:00 (every 4 hours), the last ones finishing in the window.
+    expect(s.dags!.hourly!.runs).toBe(12);
+    expect(s.dags!.hourly!.success + s.dags!.hourly!.failed + s.dags!.hourly!.unfinished).toBe(12);
+    expect(s.dags!.hourly!.success).toBeGreaterThanOrEqual(9);
+    expect(s.dags!['never-ok']).toMatchObject({ runs: 3, success: 0, failed: 3 });
+    // A successful run takes at least its two tasks' durations back to back.
+    expect(s.dags!.hourly!.durationMs!.p50).toBeGreaterThanOrEqual(7 * 60_000);
+    expect(s.byType.warehouse!.ended.failed).toBeGreaterThan(0); // load failed and was retried
+    expect(s.byType['orrery.dag']!.ended.permfailed).toBe(3);
+    expect(a.series.some((r) => r.type === 'warehouse' && r.started > 0)).toBe(true);
+    const b = await runSimulation(DAGS);
+    expect(withoutWall(summaryJson(b.summary))).toBe(withoutWall(summaryJson(s)));
+    expect(seriesCsv(b.series)).toBe(seriesCsv(a.series));
+  });
+
+  it('crawls listed origins through the visit-scheduler: a visit is eventful only when its origin changed, and the summary and series count them', { timeout: 120_000 }, async () => {
+    const a = await runSimulation(FROZEN);
+    const v = a.summary.visits!;
+    expect(v.known).toBeGreaterThan(40); // the 40 of the start and those listed since
+    expect(v.enabled).toBeLessThanOrEqual(v.known);
+    expect(v.visits.total).toBe(a.summary.runs.total);
+    expect(v.visits.notFound).toBeGreaterThan(0);
+    expect(v.visits.successful).toBeGreaterThan(v.known); // origins were visited again after their cooldown
+    // Nothing changes after listing: each origin's first successful visit is its only eventful one.
+    expect(v.visits.eventful).toBe(v.known - v.neverVisited);
+    expect(v.withPendingChanges).toBe(0);
+    const csv = seriesCsv(a.series).split('\n');
+    expect(csv[0]).toContain('visits_successful,visits_failed,visits_not_found,visits_eventful');
+    const sum = a.series.reduce((n, r) => n + (r.visits?.successful ?? 0), 0);
+    expect(sum).toBe(v.visits.successful);
+    const b = await runSimulation(FROZEN);
+    expect(withoutWall(summaryJson(b.summary))).toBe(withoutWall(summaryJson(a.summary)));
+    expect(seriesCsv(b.series)).toBe(seriesCsv(a.series));
+  });
+
+  it('the example scenarios are valid, and the crawler and the DAG pipeline run their visits and DAGs', { timeout: 180_000 }, async () => {
+    const dir = join(import.meta.dirname, '..', '..', 'examples', 'simulations');
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    expect(files).toEqual(expect.arrayContaining(['swh-crawler.json', 'dag-pipeline.json']));
+    const scenarios = new Map(await Promise.all(files.map(async (f) => [f, parseScenario(JSON.parse(await readFile(join(dir, f), 'utf8')))] as const)));
+    const crawler = await runSimulation(overrideScenario(scenarios.get('swh-crawler.json')!, { duration: '2h' }));
+    expect(crawler.summary.visits!.known).toBeGreaterThanOrEqual(22_000);
+    expect(crawler.summary.visits!.visits.successful).toBeGreaterThan(500);
+    expect(crawler.summary.visits!.visits.notFound + crawler.summary.visits!.visits.failed).toBeGreaterThan(0);
+    const pipeline = await runSimulation(overrideScenario(scenarios.get('dag-pipeline.json')!, { duration: '1d' }));
+    expect(pipeline.summary.dags!['nightly-etl']).toMatchObject({ runs: 1, success: 1 });
+    expect(pipeline.summary.dags!['hourly-report']!.runs).toBe(24);
+    expect(pipeline.summary.byType.export!.runs).toBeGreaterThan(300);
+  });
+});
