@@ -4,16 +4,30 @@ import LongestFirst from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     // At least two files at once: most tests wait on processes, servers and timers, not on the CPU,
     // so even a 2-core machine (where the default would be one) runs the suite in half the time.
     maxWorkers: Math.max(2, availableParallelism() - 1),
-    // One PostgreSQL server (embedded, or ORRERY_TEST_PG_URL) and one migrated template per run.
-    globalSetup: ['test/support/postgres-global-setup.ts'],
     // The files that take longest start first (test/support/sequencer.ts).
     sequence: { sequencer: LongestFirst },
+    projects: [
+      {
+        extends: true,
+        // The pure unit tests beside the code share their worker processes (a fresh process per file
+        // cost more CPU than the tests themselves): they touch no global state.
+        test: { name: 'unit', include: ['src/**/*.test.ts'], isolate: false },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          // One PostgreSQL server (embedded, or ORRERY_TEST_PG_URL) and one migrated template per run.
+          globalSetup: ['test/support/postgres-global-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -12,7 +12,7 @@ import { useProcesses } from './process-helpers.js';
 
 const ORIGINS = 5000;
 const PROCESSES = 6;
-const ROUNDS = 3;
+const ROUNDS = 2;
 const COUNT = 200;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

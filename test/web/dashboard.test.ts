@@ -42,7 +42,8 @@ async function startServe(dir: string, name: string, extra: string[] = [], token
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 20_000;
+  // Under heavy load (a shared 2-core machine) starting node, tsx and the handlers file has taken over 20 s.
+  const deadline = Date.now() + 55_000;
   while (!/"port":(\d+)/.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
