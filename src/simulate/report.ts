@@ -30,6 +30,13 @@ const CHARTS: Chart[] = [
   { file: 'runs-failed', title: 'Runs ended failed or lost per interval', unit: 'count', value: (r) => r.failed + r.permfailed + r.lost },
   { file: 'utilization', title: 'Worker utilization (busy share of all slots)', unit: 'ratio', value: (r) => r.utilization, total: true },
 ];
+/** With visits: the successful visits per interval (per visit type). */
+const VISITS_CHART: Chart = { file: 'visits', title: 'Successful visits per interval', unit: 'count', value: (r) => r.visits?.successful ?? 0 };
+
+/** The charts of these runs: the visits chart only when a series has visit counts. */
+function chartsOf(runs: ReadonlyArray<{ result: SimulationResult }>): Chart[] {
+  return runs.some((r) => r.result.series.some((x) => x.visits !== undefined)) ? [...CHARTS, VISITS_CHART] : CHARTS;
+}
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -147,6 +154,28 @@ function summaryTable(runs: Array<{ name: string; result: SimulationResult }>): 
       return f ? [f.min, f.p50, f.max].map(dur).join(' / ') : '–';
     });
   }
+  const dags = [...new Set(runs.flatMap((x) => Object.keys(x.result.summary.dags ?? {})))].sort();
+  for (const d of dags) {
+    add(`DAG ${d}: runs (success / failed / unfinished)`, (r) => {
+      const x = r.summary.dags?.[d];
+      return x ? `${x.runs} (${x.success} / ${x.failed} / ${x.unfinished})` : '–';
+    });
+    add(`DAG ${d}: duration mean / p95 / max`, (r) => {
+      const x = r.summary.dags?.[d]?.durationMs;
+      return x ? [x.mean, x.p95, x.max].map(dur).join(' / ') : '–';
+    });
+  }
+  if (runs.some((x) => x.result.summary.visits)) {
+    add('origins known / enabled / never visited / with pending changes', (r) => {
+      const v = r.summary.visits;
+      return v ? `${v.known} / ${v.enabled} / ${v.neverVisited} / ${v.withPendingChanges}` : '–';
+    });
+    add('mean staleness', (r) => (r.summary.visits ? dur(r.summary.visits.meanStalenessMs) : '–'));
+    add('visits successful / failed / not found / eventful', (r) => {
+      const v = r.summary.visits?.visits;
+      return v ? `${v.successful} / ${v.failed} / ${v.notFound} / ${v.eventful}` : '–';
+    });
+  }
   const head = `<tr><th></th>${runs.map((x) => `<th>${esc(x.name)}</th>`).join('')}</tr>`;
   return `<table>${head}${rows.map(([l, ...v]) => `<tr><th>${esc(l)}</th>${v.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
 }
@@ -156,7 +185,7 @@ export function reportCharts(result: SimulationResult, compare?: SimulationResul
   const runs = [{ name: result.summary.scenario, result, dashed: false }];
   if (compare) runs.push({ name: compare.summary.scenario === result.summary.scenario ? `${compare.summary.scenario} (compared)` : compare.summary.scenario, result: compare, dashed: true });
   const spanMs = Math.max(...runs.map((r) => Date.parse(r.result.summary.simulated.to) - Date.parse(r.result.summary.simulated.from)));
-  return CHARTS.map((c) => ({ file: `${c.file}.svg`, svg: svgChart(c, linesOf(c, runs), spanMs) }));
+  return chartsOf(runs).map((c) => ({ file: `${c.file}.svg`, svg: svgChart(c, linesOf(c, runs), spanMs) }));
 }
 
 /** report.html: the summary as a table and the series as SVG charts; `compare` is drawn dashed on the same charts. */
@@ -172,7 +201,7 @@ export function renderReport(result: SimulationResult, compare?: SimulationResul
 <h1>Orrery simulation: ${esc(title)}</h1>
 ${compare ? '<p>Solid lines: the first scenario; dashed lines: the compared one.</p>' : ''}
 ${summaryTable(runs)}
-${CHARTS.map((c) => svgChart(c, linesOf(c, runs), spanMs)).join('\n')}
+${chartsOf(runs).map((c) => svgChart(c, linesOf(c, runs), spanMs)).join('\n')}
 </body></html>
 `;
 }

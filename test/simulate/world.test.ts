@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { renderReport } from '../../src/simulate/report.js';
 import { overrideScenario } from '../../src/simulate/scenario.js';
 import { parseScenario, runSimulation, seriesCsv, summaryJson, ValidationError, type ScenarioInput } from '../../src/index.js';
 
@@ -112,6 +113,7 @@ describe('simulate: DAGs and visits', () => {
     expect(s.dags!.hourly!.success + s.dags!.hourly!.failed + s.dags!.hourly!.unfinished).toBe(12);
     expect(s.dags!.hourly!.success).toBeGreaterThanOrEqual(9);
     expect(s.dags!['never-ok']).toMatchObject({ runs: 3, success: 0, failed: 3 });
+    expect(renderReport(a)).toContain('DAG hourly: runs (success / failed / unfinished)');
     // A successful run takes at least its two tasks' durations back to back.
     expect(s.dags!.hourly!.durationMs!.p50).toBeGreaterThanOrEqual(7 * 60_000);
     expect(s.byType.warehouse!.ended.failed).toBeGreaterThan(0); // load failed and was retried
@@ -137,6 +139,9 @@ describe('simulate: DAGs and visits', () => {
     expect(csv[0]).toContain('visits_successful,visits_failed,visits_not_found,visits_eventful');
     const sum = a.series.reduce((n, r) => n + (r.visits?.successful ?? 0), 0);
     expect(sum).toBe(v.visits.successful);
+    const html = renderReport(a);
+    expect(html).toContain('Successful visits per interval');
+    expect(html).toContain('mean staleness');
     const b = await runSimulation(FROZEN);
     expect(withoutWall(summaryJson(b.summary))).toBe(withoutWall(summaryJson(a.summary)));
     expect(seriesCsv(b.series)).toBe(seriesCsv(a.series));
