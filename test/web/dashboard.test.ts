@@ -410,7 +410,10 @@ describe('web dashboard (headless chromium)', () => {
     await expect
       .poll(() => grid.locator('tbody tr[data-task="clean"] td.grid-cell').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-status'))), { timeout: 10_000 })
       .toEqual(['success', 'success', 'failed', 'success']);
-    expect(await grid.locator('tbody tr[data-task="load"] td.grid-cell').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-status')))).toEqual(['success', 'success', 'upstream_failed', 'success']);
+    // Polled too: the grid may have been drawn while the last run was between clean and load.
+    await expect
+      .poll(() => grid.locator('tbody tr[data-task="load"] td.grid-cell').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-status'))), { timeout: 10_000 })
+      .toEqual(['success', 'success', 'upstream_failed', 'success']);
     await shot(page, 'dag-grid');
     await grid.getByRole('link', { name: `clean in run #${runId}: success` }).click();
     await page.waitForURL(new RegExp(`/dag-runs/${runId}\\?task=clean$`));
