@@ -1,5 +1,5 @@
 import type { EffectiveRates, TaskType } from './model.js';
-import type { RateLimit } from './limits.js';
+import type { KeyLoad, RateLimit } from './limits.js';
 
 /**
  * Limits that adapt (docs/limits.md#adaptive-limits): a handler that meets pressure downstream
@@ -105,4 +105,11 @@ function round2(n: number): number {
 export function adaptiveStaleBefore(t: Pick<TaskType, 'rateLimit' | 'rateLimitPerKey'>, at: number): number {
   const windows = [t.rateLimit, t.rateLimitPerKey].filter((r): r is RateLimit => r !== null).map(recoveredAfterMs);
   return at - Math.max(0, ...windows);
+}
+
+/** What a claim knows about one concurrency key of a limited type: its load, its effective rate and that rate's state. */
+export interface KeyFacts {
+  load: KeyLoad;
+  rate: RateLimit | null;
+  state: AdaptiveState | null;
 }

@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import { textProblem } from './storable.js';
+import { INT4_MAX, textProblem } from './storable.js';
 
 /**
  * The worker registry (docs/operations.md#workers): every worker process (a daemon's worker,
@@ -59,8 +59,11 @@ export function workerInfo(input: unknown): WorkerInfo {
   };
   const id = text('id', MAX_ID);
   const host = text('host', 255);
-  if (!Number.isSafeInteger(w.pid) || (w.pid as number) < 0) throw invalid('pid', 'must be a non-negative integer');
-  if (!Number.isSafeInteger(w.concurrency) || (w.concurrency as number) < 1) throw invalid('concurrency', 'must be a positive integer');
+  // Both stores keep them as 4-byte integers (storable.ts's rule for counts).
+  if (!Number.isSafeInteger(w.pid) || (w.pid as number) < 0 || (w.pid as number) > INT4_MAX) throw invalid('pid', `must be an integer from 0 to ${INT4_MAX}`);
+  if (!Number.isSafeInteger(w.concurrency) || (w.concurrency as number) < 1 || (w.concurrency as number) > INT4_MAX) {
+    throw invalid('concurrency', `must be an integer from 1 to ${INT4_MAX}`);
+  }
   if (!Array.isArray(w.types) || w.types.length > MAX_TYPES) throw invalid('types', `must be a list of at most ${MAX_TYPES} task type names`);
   w.types.forEach((t, i) => {
     if (typeof t !== 'string' || t === '' || t.length > 128 || textProblem(t)) throw invalid(`types[${i}]`, 'must be a task type name');

@@ -10,7 +10,11 @@ import type { AdaptiveRateRow, EndRunResult, Store } from '../store/store.js';
 export async function withEffectiveRates(store: Store, types: TaskType[], at: Date): Promise<TaskType[]> {
   const rated = types.filter((t) => t.rateLimit !== null || t.rateLimitPerKey !== null).map((t) => t.name);
   const byType = new Map<string, AdaptiveRateRow[]>();
-  for (const r of rated.length === 0 ? [] : await store.adaptiveRates(rated)) byType.set(r.type, [...(byType.get(r.type) ?? []), r]);
+  for (const r of rated.length === 0 ? [] : await store.adaptiveRates(rated)) {
+    const list = byType.get(r.type);
+    if (list) list.push(r);
+    else byType.set(r.type, [r]);
+  }
   return types.map((t) => ({
     ...t,
     effectiveRate: t.rateLimit === null && t.rateLimitPerKey === null ? null : effectiveRates(t, byType.get(t.name) ?? [], at.getTime()),
@@ -20,9 +24,10 @@ export async function withEffectiveRates(store: Store, types: TaskType[], at: Da
 /**
  * The throttle signals of ends just recorded (`throttle: true` on an end, from a handler's
  * `RetryAfter(ms, { throttle: true })` or its result): each lowers its type's or its key's rate.
- * Refused ends signal nothing. A signal the database cannot take now is dropped: the end stands.
+ * Refused ends signal nothing. A signal the database cannot take now is dropped: the end stands. A run
+ * without an end instant signals at `at` (the caller's clock).
  */
-export async function applyThrottles(store: Store, throttles: readonly boolean[], outcomes: ReadonlyArray<EndRunResult | OrreryError>): Promise<void> {
+export async function applyThrottles(store: Store, throttles: readonly boolean[], outcomes: ReadonlyArray<EndRunResult | OrreryError>, at: Date): Promise<void> {
   // One signal per type or key and batch: the others would fall within the window of its decrease.
   const sent = new Set<string>();
   for (let i = 0; i < outcomes.length; i++) {
@@ -32,7 +37,7 @@ export async function applyThrottles(store: Store, throttles: readonly boolean[]
     if (sent.has(scope)) continue;
     sent.add(scope);
     try {
-      await store.throttleRate(o.run.type, o.task.concurrencyKey, o.run.ended ?? new Date());
+      await store.throttleRate(o.run.type, o.task.concurrencyKey, o.run.ended ?? at);
     } catch (e) {
       if (!isStorageUnavailable(e)) throw e;
     }

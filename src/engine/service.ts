@@ -642,7 +642,7 @@ export class Orrery implements Jobboard {
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     assertText(backendId, 'backendId');
     const ended = await this.store.endRun(backendId, this.endRequest(opts));
-    if (opts.throttle) await applyThrottles(this.store, [true], [ended]);
+    if (opts.throttle) await applyThrottles(this.store, [true], [ended], this.clock.now());
     return this.emitEnded([ended])[0]!;
   }
 
@@ -668,7 +668,7 @@ export class Orrery implements Jobboard {
       }
     }
     const stored = this.emitEnded(await this.store.endRuns(valid));
-    if (throttles.includes(true)) await applyThrottles(this.store, throttles, stored);
+    if (throttles.includes(true)) await applyThrottles(this.store, throttles, stored, this.clock.now());
     let next = 0;
     return outcomes.map((o) => o ?? stored[next++]!);
   }

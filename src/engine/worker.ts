@@ -143,7 +143,12 @@ export class Worker {
   wantsRuns(): boolean {
     if (this.state !== 'running') return false;
     if (this.typesReadAt === 0 || this.recover) return true;
-    const limit = claimSize({
+    return this.claimLimit() > 0 && this.types.length > 0;
+  }
+
+  /** How many runs a claim now would ask for (core/claim-ahead.ts claimSize). */
+  private claimLimit(): number {
+    return claimSize({
       concurrency: this.concurrency,
       prefetch: this.prefetch,
       leaseMs: this.minLeaseMs,
@@ -151,7 +156,6 @@ export class Worker {
       buffered: this.buffer.length,
       running: this.handling,
     });
-    return limit > 0 && this.types.length > 0;
   }
 
   /** Starts claiming and running; returns at once. */
@@ -224,14 +228,7 @@ export class Worker {
       try {
         if (this.recover) await this.recoverClaims();
         const types = await this.currentTypes();
-        const limit = claimSize({
-          concurrency: this.concurrency,
-          prefetch: this.prefetch,
-          leaseMs: this.minLeaseMs,
-          meanHandlerMs: this.meanHandlerMs,
-          buffered: this.buffer.length,
-          running: this.handling,
-        });
+        const limit = this.claimLimit();
         if (limit > 0 && types.length > 0) {
           // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
           // (a handler that crashes the worker is then counted; runs of limited types come only for these).

@@ -6,9 +6,9 @@ const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const workerInfo = {
   id: z.string().min(1).max(200).describe('the worker id (the one recorded on the runs it claims)'),
   host: z.string().min(1).max(255).describe('the machine it runs on'),
-  pid: z.number().int().nonnegative().describe('its process id'),
+  pid: z.number().int().nonnegative().max(2_147_483_647).describe('its process id'),
   types: z.array(z.string().min(1).max(128)).max(1000).describe('the task types it handles'),
-  concurrency: z.number().int().positive().describe('runs it executes at once'),
+  concurrency: z.number().int().positive().max(2_147_483_647).describe('runs it executes at once'),
 };
 const RegisterBody = z.strictObject(workerInfo);
 const StopBody = z.strictObject({ id: workerInfo.id });

@@ -26,7 +26,12 @@ export function useProcesses() {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // 'exit' can come before the last of stdout has been read; 'close' comes after it, but never if a
+    // handler process that inherited the pipes outlives a killed parent, so 'close' is awaited at most 2 s.
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('close', () => resolve(child.exitCode));
+      child.on('exit', (code) => setTimeout(() => resolve(code), 2000).unref());
+    });
     const p = { child, output: () => out, exited };
     procs.push(p);
     return p;

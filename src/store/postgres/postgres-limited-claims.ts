@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { effectiveLimit, nextRecovery, type AdaptiveState } from '../../core/adaptive-rate.js';
+import { effectiveLimit, nextRecovery, type AdaptiveState, type KeyFacts } from '../../core/adaptive-rate.js';
 import { fairWalk, takesTurns, type FairCursor, type FairRead } from '../../core/fair-share.js';
 import {
   claimAllowance,
@@ -15,7 +15,6 @@ import {
   rateRetrySlot,
   rateWindowStart,
   type ClaimCandidate,
-  type KeyLoad,
   type RateLimit,
 } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
@@ -67,12 +66,6 @@ export const LIMITED_TYPE_QUERIES = {
   nextKeysUpTo: nextKeys('<='),
 } as const;
 const Q = LIMITED_TYPE_QUERIES;
-
-interface KeyFacts {
-  load: KeyLoad;
-  rate: RateLimit | null;
-  state: AdaptiveState | null;
-}
 
 /** One limited type's part of a claim: the runs it may take and what recording them needs. */
 export interface LimitedTypePick {

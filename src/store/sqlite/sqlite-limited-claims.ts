@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { effectiveLimit, nextRecovery, type AdaptiveState } from '../../core/adaptive-rate.js';
+import { effectiveLimit, nextRecovery, type AdaptiveState, type KeyFacts } from '../../core/adaptive-rate.js';
 import { fairWalk, takesTurns, type FairCursor, type FairRead } from '../../core/fair-share.js';
 import {
   claimAllowance,
@@ -15,18 +15,10 @@ import {
   rateRetrySlot,
   rateWindowStart,
   type ClaimCandidate,
-  type KeyLoad,
   type KeyedCandidate,
   type RateLimit,
 } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
-
-/** What a claim knows about one concurrency key of a limited type: its load, its effective rate and that rate's state. */
-interface KeyFacts {
-  load: KeyLoad;
-  rate: RateLimit | null;
-  state: AdaptiveState | null;
-}
 
 /** One limited type's part of a claim: the runs it may take and what recording them needs. */
 export interface LimitedTypePick {
