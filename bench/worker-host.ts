@@ -29,6 +29,7 @@ export class WorkerHost {
     });
     child.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
+      if (process.env.ORRERY_BENCH_COUNT_QUERIES) process.stderr.write(d);
     });
     child.on('exit', (code, signal) => {
       this.exited = `exited with ${signal ?? code}`;

@@ -24,15 +24,23 @@ const handle = (p: Payload) => {
   if (p && typeof p.sentAt === 'number') latencies.push(preciseNow() - p.sentAt);
 };
 
+// ORRERY_BENCH_COUNT_QUERIES=1: the worker counts its PostgreSQL statements by their first 60
+// characters from `go` to `stop` and prints them on stderr (a profiling aid).
+const queryCounts = process.env.ORRERY_BENCH_COUNT_QUERIES ? await countQueries() : null;
 const mod = (await import(WORKER_MODULES[system])) as WorkerModule;
 const worker = await mod.prepareWorker({ db, concurrency: Number(concurrency), handle });
 let cpuAtGo = process.cpuUsage();
 process.on('message', (m: ToWorker) => {
   if (m.type === 'go') {
     cpuAtGo = process.cpuUsage();
+    queryCounts?.clear();
     void worker.start().then(() => send({ type: 'started' }));
   } else if (m.type === 'stop') {
     const cpuMicros = ownCpuMicros(cpuAtGo);
+    if (queryCounts) {
+      const lines = [...queryCounts].sort((a, b) => b[1] - a[1]).map(([q, n]) => `${String(n).padStart(7)}  ${q}`);
+      process.stderr.write(`${system} c${concurrency}: statements from go to stop (${handled} handled)\n${lines.join('\n')}\n`);
+    }
     const claims = worker.claims?.() ?? null;
     // maxRSS is the process's peak resident set size so far, in KiB.
     const peakRssBytes = process.resourceUsage().maxRSS * 1024;
@@ -47,3 +55,16 @@ process.on('message', (m: ToWorker) => {
   }
 });
 send({ type: 'ready' });
+
+async function countQueries(): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const pg = (await import('pg')).default;
+  const query = pg.Client.prototype.query as (...a: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: unknown, ...a: unknown[]) {
+    const q = a[0] as string | { text?: string; name?: string };
+    const text = (typeof q === 'string' ? q : (q?.name ?? q?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 60);
+    counts.set(text, (counts.get(text) ?? 0) + 1);
+    return query.apply(this, a);
+  } as typeof pg.Client.prototype.query;
+  return counts;
+}

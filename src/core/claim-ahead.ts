@@ -46,6 +46,17 @@ export function bufferTarget(s: Pick<ClaimAheadState, 'concurrency' | 'prefetch'
 }
 
 /**
+ * Whether a worker's claim found its store drained: it asked for runs and got fewer, none of its types
+ * has limits (a run of a limited type that ends may free a slot for a waiting one) and no rate limit
+ * held runs back. A drained worker claims again when a wake-up says work arrived (or at its poll),
+ * not each time one of its handlers settles: claims that would find nothing cost a round trip each and
+ * delay the claim of the next task that arrives.
+ */
+export function claimDrained(c: { asked: number; got: number; heldBack: boolean; limitedTypes: boolean }): boolean {
+  return c.asked > 0 && c.got < c.asked && !c.heldBack && !c.limitedTypes;
+}
+
+/**
  * The runner's cut-off for due tasks of one type (SPEC §2.2 with claim-ahead): null leaves every due
  * task to the workers, who claim due tasks of types without limits directly; otherwise the runner
  * queues tasks due at or before the returned instant. Types with limits are always queued at once

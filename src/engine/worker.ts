@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { bufferTarget, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
+import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
+import { hasLimits } from '../core/limits.js';
 import { isStorageUnavailable } from '../core/errors.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
@@ -84,6 +85,10 @@ export class Worker {
   private readonly graceMs: number;
   private readonly log: Logger;
   private types: string[] = [];
+  /** Whether some type it claims has limits (core/claim-ahead.ts claimDrained). */
+  private limitedTypes = true;
+  /** The last claim found the store drained: settling handlers do not make it claim again (claimDrained). */
+  private drained = false;
   private typesReadAt = 0;
   private recover = false;
   private meanHandlerMs: number | null = null;
@@ -162,12 +167,16 @@ export class Worker {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    const offRuns = this.board.onRunsScheduled(() => this.sleeper.wake());
+    const offRuns = this.board.onRunsScheduled(() => {
+      this.drained = false;
+      this.sleeper.wake();
+    });
     // A run's cancellation was asked for: the worker's runs are checked at once (one heartbeat).
     const offCancel = this.board.onCancelRequested?.(() => void this.timers.beatNow());
     // A type was edited, paused or resumed: read the types again at once.
     const offTypes = this.board.onTypesChanged?.(() => {
       this.typesReadAt = 0;
+      this.drained = false;
       this.sleeper.wake();
     });
     this.unlisten = () => {
@@ -249,6 +258,7 @@ export class Worker {
             (c.run.status === 'started' ? startFirst : this.buffer).push(c);
           }
           this.buffer.unshift(...startFirst);
+          this.drained = claimDrained({ asked: limit, got: outcome.runs.length, heldBack: outcome.heldBack, limitedTypes: this.limitedTypes });
           this.dispatch(false);
           if (outcome.runs.length === limit) delay = 0;
           // Held back by a rate limit: sleep until its next slot opens (a running slot freeing up wakes us anyway).
@@ -287,7 +297,7 @@ export class Worker {
     // The buffer ran low, or slots are free with nothing to start: the loop claims more now.
     if (!wake || this.state !== 'running') return;
     const low = this.buffer.length <= bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: this.meanHandlerMs }) / 2;
-    if (low && (started > 0 || this.handling < this.concurrency)) this.sleeper.wake();
+    if (low && !this.drained && (started > 0 || this.handling < this.concurrency)) this.sleeper.wake();
   }
 
   private execute(c: ClaimedRun): void {
@@ -389,6 +399,9 @@ export class Worker {
       this.presence?.setTypes(wanted ? [...wanted] : mine.map((t) => t.name));
       // Named types that do not exist (yet) are still asked for, as before.
       this.types = wanted ? [...wanted].filter((n) => !paused.has(n)) : mine.filter((t) => !t.paused).map((t) => t.name);
+      // A named type not created yet counts as limited until it is read (claimDrained).
+      const known = new Map(mine.map((t) => [t.name, t]));
+      this.limitedTypes = this.types.some((n) => { const t = known.get(n); return t === undefined || hasLimits(t); });
       this.typesReadAt = now;
       if (paused.size > 0) await this.giveBackPaused(paused);
     }
