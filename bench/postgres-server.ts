@@ -59,6 +59,8 @@ export async function startPgServer(): Promise<PgServer> {
       '-c', 'fsync=off',
       '-c', 'synchronous_commit=off',
       '-c', 'full_page_writes=off',
+      // ORRERY_BENCH_PG_STATEMENTS=1 loads pg_stat_statements (a profiling aid: per-statement server time).
+      ...(process.env.ORRERY_BENCH_PG_STATEMENTS ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : []),
     ],
     onLog: () => {},
     onError: () => {},

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bufferTarget, claimDrained, claimSize } from './claim-ahead.js';
+import { bufferTarget, claimDrained, claimSize, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
 
 describe('claimSize', () => {
   const base = { concurrency: 10, prefetch: 500, leaseMs: 30_000, meanHandlerMs: null, buffered: 0, running: 0 };
@@ -24,5 +24,15 @@ describe('claimDrained', () => {
     expect(claimDrained({ asked: 20, got: 3, heldBack: true, limitedTypes: false })).toBe(false);
     expect(claimDrained({ asked: 20, got: 3, heldBack: false, limitedTypes: true })).toBe(false);
     expect(claimDrained({ asked: 0, got: 0, heldBack: false, limitedTypes: false })).toBe(false);
+  });
+});
+
+describe('readQueue', () => {
+  it('skips the queue only within the trust window after it was found empty', () => {
+    expect(readQueue(null, 5_000)).toBe(true);
+    expect(readQueue(5_000, 5_000)).toBe(false);
+    expect(readQueue(5_000, 5_000 + QUEUE_EMPTY_TRUST_MS - 1)).toBe(false);
+    expect(readQueue(5_000, 5_000 + QUEUE_EMPTY_TRUST_MS)).toBe(true);
+    expect(readQueue(5_000, 4_999)).toBe(true); // a clock that went back reads it
   });
 });

@@ -57,6 +57,23 @@ export function claimDrained(c: { asked: number; got: number; heldBack: boolean;
 }
 
 /**
+ * How long a claim may trust that the queue of waiting runs it found empty is still empty, when no
+ * `runs` wake-up came since (every run queued sends one): past it the queue is read again, so runs
+ * whose wake-up was lost (a LISTEN connection down) are claimed at the next claim after it.
+ */
+export const QUEUE_EMPTY_TRUST_MS = 1_000;
+
+/**
+ * Whether a claim of types without limits reads the queue of waiting runs before it claims due tasks:
+ * not when a claim of the same types found it empty within QUEUE_EMPTY_TRUST_MS and no `runs`
+ * wake-up came since (`foundEmptyAt` is then that claim's instant, else null). A task created while
+ * a worker is idle is then claimed in one statement.
+ */
+export function readQueue(foundEmptyAt: number | null, at: number): boolean {
+  return foundEmptyAt === null || at - foundEmptyAt >= QUEUE_EMPTY_TRUST_MS || at < foundEmptyAt;
+}
+
+/**
  * The runner's cut-off for due tasks of one type (SPEC §2.2 with claim-ahead): null leaves every due
  * task to the workers, who claim due tasks of types without limits directly; otherwise the runner
  * queues tasks due at or before the returned instant. Types with limits are always queued at once

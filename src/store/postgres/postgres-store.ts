@@ -51,7 +51,7 @@ import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { endHeldRuns } from './postgres-held-ends.js';
-import { directClaimStale, runnerCutoff } from '../../core/claim-ahead.js';
+import { directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
 import { insertAtOnce, insertTasks } from './postgres-tasks.js';
 import { PostgresDags } from './postgres-dags.js';
@@ -77,6 +77,10 @@ type Q = pg.PoolClient | pg.Pool;
 /** The fleet store: any number of runners and workers on any number of machines share one PostgreSQL database. */
 export class PostgresStore implements Store {
   private readonly hub: NotifyHub;
+  /** The types (joined) whose queue of waiting runs the last claim found empty, and when (core/claim-ahead.ts readQueue). */
+  private queueEmpty: { key: string; at: number } | null = null;
+  private unwatchQueue: (() => void) | null = null;
+  private queuedWakeUps = 0;
   private readonly notifier: PostgresNotifier;
   private readonly typeCache = new TypeCache();
   /** When this process last recorded a direct claim per type (task_types.last_direct_claim). */
@@ -121,6 +125,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unwatchQueue?.();
     await this.notifier.close();
     this.hub.close();
     await this.pool.end();
@@ -435,9 +440,19 @@ export class PostgresStore implements Store {
     }
     let outcome: ClaimOutcome;
     if (limited.length === 0 || (req.startNow ?? req.limit) <= 0) {
-      // The fast path: one statement, no transaction, no counting.
-      const rows = (await this.pool.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, req.startNow ?? req.limit] })).rows;
-      outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
+      // The fast path: one statement, no transaction, no counting; skipped when a claim of the same
+      // types found the queue empty a moment ago and no run was queued since (core/claim-ahead.ts readQueue).
+      const key = unlimited.join('\n');
+      if (req.due && this.queueEmpty?.key === key && !readQueue(this.queueEmpty.at, req.at.getTime())) {
+        outcome = { runs: [], heldBack: false, retryAt: null };
+      } else {
+        this.watchQueue();
+        const queued = this.queuedWakeUps;
+        const rows = (await this.pool.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, req.startNow ?? req.limit] })).rows;
+        outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
+        // Not when runs were queued while the statement ran: their wake-up may predate its answer.
+        this.queueEmpty = rows.length < req.limit && limited.length === 0 && queued === this.queuedWakeUps ? { key, at: req.at.getTime() } : null;
+      }
     } else outcome = await this.tx((c) => claimWithLimits(c, req, unlimited, limited));
     // Waiting runs first; due tasks only for the slots they leave (a separate statement: one that did
     // both cost twice as much even when the queue filled the claim).
@@ -455,6 +470,14 @@ export class PostgresStore implements Store {
     this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
     outcome.runs.sort((a, b) => a.run.id - b.run.id);
     return outcome;
+  }
+
+  /** Forgets that the queue was found empty whenever runs are queued (here or, through LISTEN, elsewhere). */
+  private watchQueue(): void {
+    this.unwatchQueue ??= this.listen('runs', () => {
+      this.queueEmpty = null;
+      this.queuedWakeUps += 1;
+    });
   }
 
   /** Records that workers claim due tasks of these types directly (the runner then leaves them alone). */
