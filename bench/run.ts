@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { ensureBuilt } from './build-check.js';
 import { throughputChart } from './chart.js';
 import { measureFloors } from './floors.js';
 import { latency, seededRng, throughput } from './measures.js';
@@ -53,6 +54,7 @@ if (opts.from) {
 
 async function measureAll(): Promise<void> {
   try {
+    if (opts.systems.some((s) => s.startsWith('orrery'))) ensureBuilt(ROOT, log);
     if (needsPg) {
       log('starting PostgreSQL');
       pg = await startPgServer();

@@ -1,8 +1,9 @@
 /** Orrery on SQLite (a file in the scratch directory) and on PostgreSQL (a database on the shared server). */
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { Daemon } from '../../src/engine/daemon.js';
+import type { Daemon } from '../../src/engine/daemon.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import type { BenchEnv, ClaimCounts, Instance, Payload, PreparedWorker, System } from './system.js';
 
@@ -70,7 +71,20 @@ function orrerySystem(store: 'sqlite' | 'postgres'): System {
 export const orrerySqlite = orrerySystem('sqlite');
 export const orreryPostgres = orrerySystem('postgres');
 
+/**
+ * The worker process runs Orrery as its users do: the compiled package in dist/ (which `npm run bench`
+ * builds first when src/ is newer, bench/build-check.ts), not the TypeScript sources through tsx, as
+ * the other systems run from their compiled packages.
+ */
+async function compiledOrrery() {
+  const dist = join(import.meta.dirname, '..', '..', 'dist', 'engine');
+  const service = (await import(pathToFileURL(join(dist, 'service.js')).href)) as typeof import('../../src/engine/service.js');
+  const daemon = (await import(pathToFileURL(join(dist, 'daemon.js')).href)) as typeof import('../../src/engine/daemon.js');
+  return { openOrrery: service.openOrrery, Daemon: daemon.Daemon };
+}
+
 export async function prepareWorker(opts: { db: string; concurrency: number; handle: (p: Payload) => void }): Promise<PreparedWorker> {
+  const { openOrrery, Daemon } = await compiledOrrery();
   const orrery = await openOrrery({ db: opts.db });
   // Counts what the store's claims return: every run, and those created directly from due tasks
   // (the rest were taken from the queue the runner fills).
