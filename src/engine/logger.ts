@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -8,6 +9,8 @@ export type LogFormat = 'pretty' | 'json';
 /** Readable lines on stderr by default; `json` for log collectors. */
 export function createLogger(format: LogFormat = 'pretty', level = process.env.ORRERY_LOG_LEVEL ?? 'info'): Logger {
   if (format === 'json') return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
+  // Loaded on first use: a worker logging JSON (or nothing) does not carry it (about 10 MiB resident).
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   const stream = pretty({
     destination: 2,
     sync: true,
