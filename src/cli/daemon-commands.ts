@@ -154,8 +154,11 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
       .join(', ');
+    // The signal handlers are in place before the line that says the process started (supervisors and
+    // tests send SIGTERM once they read it).
+    const signalled = waitForSignal(log, graceMs);
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; API http://${roles.serve!.host}:${port}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard http://${roles.serve!.host}:${port}/` : ''}`);
-    await waitForSignal(log, graceMs);
+    await signalled;
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     await running.stop();
     log.info('stopped');

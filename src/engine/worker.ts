@@ -91,6 +91,8 @@ export class Worker {
   private drained = false;
   private typesReadAt = 0;
   private recover = false;
+  /** While a claim recovery reads the runs this worker holds: the runs done meanwhile (recoverClaims). */
+  private doneDuringRecovery: Set<string> | null = null;
   private meanHandlerMs: number | null = null;
   private minLeaseMs = DEFAULT_LEASE_MS;
   private readonly ender: EndBatcher;
@@ -326,6 +328,7 @@ export class Worker {
 
   private onDone(exec: RunExecution, end: EndRunResult | null): void {
     if (!this.active.delete(exec.backendId)) return;
+    this.doneDuringRecovery?.add(exec.backendId);
     if (end === null) this.unrecordedEnds.set(exec.backendId, this.clock.now().getTime());
     // An end not recorded (a bug, or given up at shutdown) still has its start marked, so the reaper
     // ends the run lost, counted, when its lease expires (a claimed run would be given back uncounted).
@@ -368,7 +371,15 @@ export class Worker {
 
   /** Executes runs this worker holds but is not running: claims whose reply was lost with the connection. */
   private async recoverClaims(): Promise<void> {
-    const held = await this.board.heldRuns(this.id);
+    // Runs done while the read is on its way: the read may predate their ends, and they left `active`.
+    const doneMeanwhile = new Set<string>();
+    this.doneDuringRecovery = doneMeanwhile;
+    let held: ClaimedRun[];
+    try {
+      held = await this.board.heldRuns(this.id);
+    } finally {
+      this.doneDuringRecovery = null;
+    }
     this.recover = false;
     const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId)]);
     // Runs whose handler already ran but whose end could not be recorded stay held until their lease
@@ -376,7 +387,7 @@ export class Worker {
     const since = this.clock.now().getTime() - 2 * this.minLeaseMs;
     for (const [id, at] of this.unrecordedEnds) if (at < since) this.unrecordedEnds.delete(id);
     for (const c of held) {
-      if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId)) continue;
+      if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId) || doneMeanwhile.has(c.run.backendId)) continue;
       this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; running it now`);
       this.buffer.push(c);
     }

@@ -146,7 +146,9 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
       Number((await sql.all(`SELECT count(*) AS n FROM tasks WHERE type = 'chaos-once' AND status NOT IN ('completed', 'disabled')`))[0]!.n);
     while (Date.now() - t0 < opts.maxChaosMs && (await oneshotLeft()) > 0) {
       await sleep(opts.killEveryMs[0] + Math.random() * (opts.killEveryMs[1] - opts.killEveryMs[0]));
-      const i = Math.floor(Math.random() * roles.length);
+      // Every other kill is a worker's (the roles list starts with them), so a round that drains its
+      // work in a few seconds still kills workers holding runs.
+      const i = Math.floor(Math.random() * (kills % 2 === 0 ? opts.workers : roles.length));
       const victim = roles[i]!;
       if (victim.proc.exitCode !== null || victim.proc.signalCode !== null) {
         violations.push(`a ${victim.args[0]} exited by itself (code ${victim.proc.exitCode}): ${lastLines(victim.output)}`);

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../../src/core/errors.js';
+import type { Jobboard } from '../../src/engine/jobboard.js';
+import { Worker } from '../../src/engine/worker.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+/**
+ * After a claim fails with the database unavailable, the worker reads the runs it holds and runs
+ * those it does not know (claims whose reply was lost). A run whose end is recorded while that read
+ * is on its way is not among them, even though the read saw it held.
+ */
+describe('Worker: claim recovery', () => {
+  const setup = useTempOrrery();
+
+  it('does not run again a run that ended while the held runs were being read', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null });
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    let claims = 0;
+    let executions = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let recoveries = 0;
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      claim: async (req: Parameters<NonNullable<Jobboard['claim']>>[0]) => {
+        claims += 1;
+        // The second claim fails as if the database went away: the worker then recovers its claims.
+        if (claims === 2) throw new StorageUnavailableError('the database is unavailable (test)');
+        return orrery.claim!(req);
+      },
+      heldRuns: async (worker: string) => {
+        recoveries += 1;
+        const held = await orrery.heldRuns(worker); // the running run is held
+        release(); // its handler finishes and its end is recorded before the answer arrives
+        await waitFor(async () => (await orrery.getTask(task!.id)).status === 'completed', 'the run to end');
+        await new Promise((r) => setImmediate(r));
+        return held;
+      },
+    });
+    const w = new Worker(board, {
+      concurrency: 2,
+      types: ['job'],
+      pollMs: 20,
+      handlers: {
+        job: async () => {
+          executions += 1;
+          await gate;
+          return false;
+        },
+      },
+    });
+    onCleanup(() => w.stop(0));
+    w.start();
+    await waitFor(() => recoveries > 0 && claims >= 4, 'the recovery and two more claims');
+    expect(executions).toBe(1);
+    expect((await orrery.getTask(task!.id)).status).toBe('completed');
+  });
+});
