@@ -9,6 +9,11 @@ export interface VirtualClockOptions {
   quietTurns?: number;
 }
 
+/** A promise executor that resolves at the next turn of the event loop. */
+const nextTurn = (r: () => void): void => {
+  setImmediate(r);
+};
+
 /** A pending timer; it is its own handle (no closure per timer). */
 class Pending implements Timer {
   cancelled = false;
@@ -108,27 +113,34 @@ export class VirtualClock implements Clock {
   track<T>(op: Promise<T>): Promise<T> {
     this.inflight += 1;
     this.activity += 1;
-    const done = () => {
-      this.inflight -= 1;
-      this.activity += 1;
-      if (this.inflight === 0) {
-        const w = this.idleWaiters;
-        this.idleWaiters = [];
-        w.forEach((r) => r());
-      }
-    };
-    op.then(done, done);
+    op.then(this.settled, this.settled);
     return op;
   }
+
+  /** A tracked operation settled (one function for all of them: no closure per store call). */
+  private readonly settled = (): void => {
+    this.inflight -= 1;
+    this.activity += 1;
+    if (this.inflight === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      w.forEach((r) => r());
+    }
+  };
+
+  /** Resolves a waiter when tracked operations are all settled. */
+  private readonly waitIdle = (r: () => void): void => {
+    this.idleWaiters.push(r);
+  };
 
   /** Waits until the system is quiet (see the class comment), without moving time. */
   async drain(): Promise<void> {
     let quiet = 0;
     while (quiet < this.quietTurns) {
       const before = this.activity;
-      await new Promise<void>((r) => setImmediate(r));
+      await new Promise<void>(nextTurn);
       if (this.inflight > 0) {
-        await new Promise<void>((r) => this.idleWaiters.push(r));
+        await new Promise<void>(this.waitIdle);
         quiet = 0;
         continue;
       }

@@ -15,8 +15,10 @@ function tracked<T extends object>(target: T, clock: VirtualClock, subs: Readonl
   const cache = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(t, key) {
+      // Cached first: the engine reaches for a store method on every call.
+      const hit = cache.get(key);
+      if (hit !== undefined) return hit;
       const v: unknown = Reflect.get(t, key, t);
-      if (cache.has(key)) return cache.get(key);
       let out = v;
       if (typeof v === 'function') {
         out = function (...args: unknown[]): unknown {

@@ -7,6 +7,25 @@ const never = <T>(): Promise<T> => new Promise<T>(() => {});
 const SUBSCRIPTIONS = new Set<PropertyKey>(['onRunsScheduled', 'onCancelRequested', 'onTypesChanged']);
 const CLAIMS = new Set<PropertyKey>(['claim', 'claimRuns']);
 
+/** A timer of a simulated process: it leaves the process's set when it fires or is cancelled. */
+class ProcessTimer implements Timer {
+  inner: Timer | null = null;
+  constructor(
+    private readonly timers: Set<ProcessTimer>,
+    private readonly fn: () => void,
+  ) {}
+
+  readonly fire = (): void => {
+    this.timers.delete(this);
+    this.fn();
+  };
+
+  cancel(): void {
+    this.timers.delete(this);
+    this.inner?.cancel();
+  }
+}
+
 /**
  * A simulated worker process: its own view of the virtual clock and of the jobboard, so that it can
  * die like a killed process. `kill()` cancels every timer it set (its loop, heartbeats, handler
@@ -17,7 +36,7 @@ export class SimProcess {
   readonly clock: Clock;
   readonly board: Jobboard;
   private dead = false;
-  private readonly timers = new Set<Timer>();
+  private readonly timers = new Set<ProcessTimer>();
   private readonly subscriptions = new Set<() => void>();
   /** Its claim on its way to the store (the store's own promise: it settles even after a kill). */
   private claimInFlight: Promise<unknown> | null = null;
@@ -38,16 +57,8 @@ export class SimProcess {
       setTimer(ms: number, fn: () => void): Timer {
         if (self.dead) return { cancel() {} };
         if (self.moveWaiters.length > 0) self.moved('timer');
-        const t = base.setTimer(ms, () => {
-          timers.delete(handle);
-          fn();
-        });
-        const handle: Timer = {
-          cancel() {
-            timers.delete(handle);
-            t.cancel();
-          },
-        };
+        const handle = new ProcessTimer(timers, fn);
+        handle.inner = base.setTimer(ms, handle.fire);
         timers.add(handle);
         return handle;
       },
@@ -107,10 +118,7 @@ export class SimProcess {
               p.then(clear, clear);
               if (this.moveWaiters.length > 0) this.moved('claim');
             }
-            return (r as Promise<unknown>).then(
-              (x) => (this.dead ? never() : x),
-              (e: unknown) => (this.dead ? never() : Promise.reject(e)),
-            );
+            return (r as Promise<unknown>).then(this.answered, this.failed);
           }
           return r;
         };
@@ -119,6 +127,10 @@ export class SimProcess {
       },
     });
   }
+
+  /** An answer to one of its calls: never delivered once it is dead (one function for all calls). */
+  private readonly answered = (x: unknown): unknown => (this.dead ? never() : x);
+  private readonly failed = (e: unknown): unknown => (this.dead ? never() : Promise.reject(e));
 
   /** Its next move: a claim, or a timer set (after a wake-up: its loop found nothing to claim and sleeps). */
   private nextMove(): Promise<'claim' | 'timer'> {

@@ -13,8 +13,12 @@ const READS = new Set<string>([
 ]);
 /** Writes that never make a run claimable nor a task due: lease renewals and start marks, log records. */
 const NEUTRAL = new Set<string>(['heartbeat', 'heartbeatRuns', 'appendRunLogs']);
-/** Writes that change something only when they answer a non-empty list (else they wrote nothing). */
-const WRITES_IF_ANY = new Set<string>(['schedules.catchUpLate', 'scheduleDue']);
+/**
+ * Writes that change something only when they answer a non-empty list or a count above 0 (else they
+ * wrote nothing): the catch-ups, the runner's scheduling, and the reaper's pass (claims given back,
+ * started runs ended lost), which comes every poll interval and mostly finds nothing.
+ */
+const WRITES_IF_ANY = new Set<string>(['schedules.catchUpLate', 'scheduleDue', 'releaseExpiredClaims', 'reapExpired']);
 /** Writes that leave the task types as they were (the others, unknown ones included, may change them). */
 const TYPES_KEPT = new Set<string>([
   'typeLoad', 'createTasks', 'importTasks', 'bulkTasks', 'disableTasks', 'respawnTasks', 'setTaskPause', 'scheduleDue', 'claimRuns',
@@ -53,6 +57,7 @@ function count(name: string): void {
  * - the runner's scheduling of a type, and the catch-up of late cron tasks, when no task is due yet:
  *   nothing to do;
  * - the task types and the earliest due instant, read again while nothing that changes them was written.
+ * A reaper's pass that gave nothing back and ended nothing keeps what is remembered.
  * Everything else goes to the store. A write it cannot account for (anything else, unknown calls too)
  * ends what is remembered, and so does any write still in flight.
  */
@@ -143,7 +148,16 @@ export class SimStore {
     }
     const onlyIfAny = WRITES_IF_ANY.has(name);
     const typesToo = !name.includes('.') && !TYPES_KEPT.has(name);
-    const keeps = (r: unknown): boolean => (onlyIfAny ? Array.isArray(r) && r.length === 0 : kept ? kept(r) : false);
+    const keeps = (r: unknown): boolean => (onlyIfAny ? r === 0 || (Array.isArray(r) && r.length === 0) : kept ? kept(r) : false);
+    // The answer's handlers, made once per method (not per call).
+    const answered = (x: unknown): unknown => {
+      this.end(!keeps(x), typesToo);
+      return x;
+    };
+    const failed = (e: unknown): never => {
+      this.end(true, typesToo);
+      throw e;
+    };
     return (...args: unknown[]) => {
       count(name);
       // A write whose outcome may keep the epoch does not end it when it begins; it holds it while in flight.
@@ -156,16 +170,7 @@ export class SimStore {
         throw e;
       }
       if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
-        return (r as Promise<unknown>).then(
-          (x) => {
-            this.end(!keeps(x), typesToo);
-            return x;
-          },
-          (e: unknown) => {
-            this.end(true, typesToo);
-            throw e;
-          },
-        );
+        return (r as Promise<unknown>).then(answered, failed);
       }
       this.end(!keeps(r), typesToo);
       return r;

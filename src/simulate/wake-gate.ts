@@ -80,12 +80,13 @@ export class WakeGate {
         let knownTypes: readonly string[] | null = null;
         let exhausted = false;
         for (const s of [...this.sleepers]) {
-          if (s.gone || !s.wants()) continue;
+          if (s.gone) continue;
+          // Both checks only read (nothing changes between them): the cheaper one, shared by a group, first.
           if (knownTypes !== s.types) {
             knownTypes = s.types;
             exhausted = this.sim.exhaustedFor(s.types, at);
           }
-          if (exhausted) continue;
+          if (exhausted || !s.wants()) continue;
           knownTypes = null;
           const move = s.nextMove();
           s.wake();
