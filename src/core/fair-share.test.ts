@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cycleSegments, cycleStart, fairTurns, fairWalk, keyBatchSize, keyWeight, takesTurns, type FairCursor, type FairGroup, type FairRead, type FairWalk } from './fair-share.js';
+import { cursorToSave, cycleSegments, cycleStart, fairTurns, fairWalk, keyBatchSize, keyWeight, takesTurns, type FairCursor, type FairGroup, type FairRead, type FairWalk } from './fair-share.js';
 
 const open = { maxRunning: null, maxRunningPerKey: null, rateLimit: null, rateLimitPerKey: null };
 const fair = (weights: Record<string, number> = {}) => ({ ...open, fairShare: { weights }, fifoPerKey: false });
@@ -187,5 +187,16 @@ describe('fairWalk: what a claim reads and takes', () => {
     const { out, reads } = walk(waiting, fair({ b: 3 }), 4, { key: 'b', used: 1 });
     expect(out.ids.sort((x, y) => x - y)).toEqual([1, 101, 102, 201]);
     expect(reads[0]).toEqual({ read: 'key', key: 'b' });
+  });
+});
+
+describe('cursorToSave', () => {
+  it('names the cursor to write only when the walk moved it', () => {
+    expect(cursorToSave(null, null)).toBeNull();
+    expect(cursorToSave(null, { key: 'a', used: 1 })).toEqual({ key: 'a', used: 1 });
+    expect(cursorToSave({ key: 'a', used: 1 }, { key: 'a', used: 1 })).toBeNull();
+    expect(cursorToSave({ key: 'a', used: 1 }, { key: 'a', used: 2 })).toEqual({ key: 'a', used: 2 });
+    expect(cursorToSave({ key: 'a', used: 1 }, { key: null, used: 1 })).toEqual({ key: null, used: 1 });
+    expect(cursorToSave({ key: 'a', used: 1 }, null)).toBeNull(); // a walk never clears a cursor
   });
 });

@@ -139,6 +139,15 @@ export type FairRead =
   /** The first `limit` waiting runs of each group, in claim order. Answer: number[][] (run ids). */
   | { read: 'heads'; groups: Array<{ key: string | null; limit: number }> };
 
+/**
+ * The cursor a claim must store after its walk: the walk's when it moved, else null (nothing to write).
+ * A walk never clears a cursor: once a key took a turn, the next cycle starts from it.
+ */
+export function cursorToSave(before: FairCursor | null, after: FairCursor | null): FairCursor | null {
+  if (after === null) return null;
+  return before !== null && before.key === after.key && before.used === after.used ? null : after;
+}
+
 export interface FairWalk {
   /** The runs to claim. */
   ids: number[];

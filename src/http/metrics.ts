@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { TaskRun } from '../core/model.js';
+import type { TaskRun, TaskType } from '../core/model.js';
 import { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from '../core/worker-liveness.js';
 import type { Orrery } from '../engine/service.js';
 import type { QueueStats } from '../store/store.js';
@@ -152,30 +152,32 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     'How long the oldest due task no run serves yet has been due, per task type (0 when none).',
     (d, now) => Math.max(0, (now.getTime() - d.oldestDue.getTime()) / 1000),
   );
-  const paused: Gauge<'type'> = new Gauge({
-    name: 'orrery_task_type_paused',
-    help: 'Whether the task type is paused (1) or running (0), per task type.',
-    labelNames: ['type'] as const,
-    registers,
-    async collect() {
-      const types = await typesReading();
-      paused.reset();
-      for (const t of types) paused.set({ type: t.name }, t.paused ? 1 : 0);
-    },
-  });
+  /** A gauge per task type from the types as listed (one shared reading per scrape); null: no sample. */
+  const typeGauge = (name: string, help: string, value: (t: TaskType) => number | null) => {
+    const gauge: Gauge<'type'> = new Gauge({
+      name,
+      help,
+      labelNames: ['type'] as const,
+      registers,
+      async collect() {
+        const types = await typesReading();
+        gauge.reset();
+        for (const t of types) {
+          const v = value(t);
+          if (v !== null) gauge.set({ type: t.name }, v);
+        }
+      },
+    });
+    return gauge;
+  };
+  typeGauge('orrery_task_type_paused', 'Whether the task type is paused (1) or running (0), per task type.', (t) => (t.paused ? 1 : 0));
   // Rates in force, as throttle signals left them (docs/limits.md#adaptive-limits): only types with rate limits have samples.
   const perSecond = (r: { count: number; perMs: number }) => (r.count * 1000) / r.perMs;
-  const effectiveRate: Gauge<'type'> = new Gauge({
-    name: 'orrery_effective_rate_per_second',
-    help: "Runs per second the task type's rateLimit lets start now (lowered by throttle signals, recovering up to the limit), per task type with a rate limit.",
-    labelNames: ['type'] as const,
-    registers,
-    async collect() {
-      const types = await typesReading();
-      effectiveRate.reset();
-      for (const t of types) if (t.effectiveRate?.type) effectiveRate.set({ type: t.name }, perSecond(t.effectiveRate.type));
-    },
-  });
+  typeGauge(
+    'orrery_effective_rate_per_second',
+    "Runs per second the task type's rateLimit lets start now (lowered by throttle signals, recovering up to the limit), per task type with a rate limit.",
+    (t) => (t.effectiveRate?.type ? perSecond(t.effectiveRate.type) : null),
+  );
   const keyRate: Gauge<'type' | 'key'> = new Gauge({
     name: 'orrery_throttled_key_rate_per_second',
     help: 'Runs per second the rateLimitPerKey of a throttled concurrency key lets start now, per task type and key whose rate is below the limit (at most 100 keys per type).',

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { effectiveLimit, nextRecovery, type AdaptiveState, type KeyFacts } from '../../core/adaptive-rate.js';
-import { fairWalk, takesTurns, type FairCursor, type FairRead } from '../../core/fair-share.js';
+import { cursorToSave, fairWalk, takesTurns, type FairCursor, type FairRead } from '../../core/fair-share.js';
 import {
   claimAllowance,
   earliestRetry,
@@ -122,8 +122,8 @@ export async function pickLimitedType(c: pg.PoolClient, type: TaskType, claimAt:
     let r = walk.next();
     while (!r.done) r = walk.next(await answer(c, type, at, r.value, facts, roomOf, rows));
     const w = r.value;
-    const moved = w.cursor !== null && (w.cursor.key !== cursor?.key || w.cursor.used !== cursor?.used);
-    return { ...base, picks: w.ids.map((id) => rows.get(id)!), heldBack: limitedHeldBack(w.keyFull, w.more, allowance, capLeft), fullKeys: w.fullKeys, ...(moved ? { cursor: w.cursor! } : {}) };
+    const save = cursorToSave(cursor, w.cursor);
+    return { ...base, picks: w.ids.map((id) => rows.get(id)!), heldBack: limitedHeldBack(w.keyFull, w.more, allowance, capLeft), fullKeys: w.fullKeys, ...(save ? { cursor: save } : {}) };
   }
   const found = await q(Q.pick, [name, limitedCandidateCount(type, allowance)]);
   for (const r of found) rows.set(Number(r.id), toCandidate(r));

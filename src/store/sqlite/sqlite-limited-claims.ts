@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { effectiveLimit, nextRecovery, type AdaptiveState, type KeyFacts } from '../../core/adaptive-rate.js';
-import { fairWalk, takesTurns, type FairCursor, type FairRead } from '../../core/fair-share.js';
+import { cursorToSave, fairWalk, takesTurns, type FairCursor, type FairRead } from '../../core/fair-share.js';
 import {
   claimAllowance,
   earliestRetry,
@@ -34,7 +34,7 @@ export interface LimitedTypePick {
   fullKeys: string[];
   keyFacts: (key: string) => KeyFacts;
   /** The fair-share cursor to write (undefined: unchanged). */
-  cursor?: FairCursor | null;
+  cursor?: FairCursor;
 }
 
 /**
@@ -83,8 +83,8 @@ export class SqliteLimitedClaims {
       let r = walk.next();
       while (!r.done) r = walk.next(this.answer(name, r.value, roomOf, rows));
       const w = r.value;
-      const moved = w.cursor !== cursor && (w.cursor?.key !== cursor?.key || w.cursor?.used !== cursor?.used);
-      return { ...base, picks: w.ids.map((id) => rows.get(id)!), heldBack: limitedHeldBack(w.keyFull, w.more, allowance, capLeft), fullKeys: w.fullKeys, ...(moved ? { cursor: w.cursor } : {}) };
+      const save = cursorToSave(cursor, w.cursor);
+      return { ...base, picks: w.ids.map((id) => rows.get(id)!), heldBack: limitedHeldBack(w.keyFull, w.more, allowance, capLeft), fullKeys: w.fullKeys, ...(save ? { cursor: save } : {}) };
     }
     const candidates = (function* (it: IterableIterator<unknown>): Generator<KeyedCandidate> {
       for (const r of it as IterableIterator<ClaimCandidate & { concurrency_key: string | null }>) {
@@ -108,10 +108,7 @@ export class SqliteLimitedClaims {
     const perKey = new Map<string, number>();
     for (const k of claimedKeys) if (k !== null) perKey.set(k, (perKey.get(k) ?? 0) + 1);
     if (type.rateLimitPerKey !== null) for (const [k, c] of perKey) for (let i = 0; i < c; i++) this.s.recordKeyStart.run(type.name, k, at);
-    if (p.cursor !== undefined) {
-      if (p.cursor === null) this.s.dropCursor.run(type.name);
-      else this.s.saveCursor.run(type.name, p.cursor.key, p.cursor.used);
-    }
+    if (p.cursor !== undefined) this.s.saveCursor.run(type.name, p.cursor.key, p.cursor.used);
     if (!p.heldBack) return { heldBack: false, retryAt: null };
     let retry: number | null = null;
     const offset = rateRetryOffset(p.rate, p.inWindow, n);
@@ -219,7 +216,6 @@ function prepareLimited(db: Database.Database) {
     cursor: p('SELECT cursor_key, used FROM fair_share_cursors WHERE type = ?'),
     saveCursor: p(`INSERT INTO fair_share_cursors (type, cursor_key, used) VALUES (?, ?, ?)
       ON CONFLICT (type) DO UPDATE SET cursor_key = excluded.cursor_key, used = excluded.used`),
-    dropCursor: p('DELETE FROM fair_share_cursors WHERE type = ?'),
     nullHeads: p(`SELECT id, type, priority_rank AS rank, scheduled, concurrency_key FROM task_runs INDEXED BY task_runs_keyless_queue
       WHERE type = ? AND status = 'scheduled' AND concurrency_key IS NULL ORDER BY priority_rank, scheduled, id LIMIT +?`),
     keyHeads: p(`SELECT ${RUN} AND concurrency_key = ? ORDER BY priority_rank, scheduled, id LIMIT +?`),
