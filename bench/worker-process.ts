@@ -24,7 +24,7 @@ const handle = (p: Payload) => {
   if (p && typeof p.sentAt === 'number') latencies.push(preciseNow() - p.sentAt);
 };
 
-// ORRERY_BENCH_COUNT_QUERIES=1: the worker counts its PostgreSQL statements by their first 60
+// ORRERY_BENCH_COUNT_QUERIES=1: the worker counts its statements (PostgreSQL and SQLite) by their first 60
 // characters from `go` to `stop` and prints them on stderr (a profiling aid).
 const queryCounts = process.env.ORRERY_BENCH_COUNT_QUERIES ? await countQueries() : null;
 const mod = (await import(WORKER_MODULES[system])) as WorkerModule;
@@ -66,5 +66,18 @@ async function countQueries(): Promise<Map<string, number>> {
     counts.set(text, (counts.get(text) ?? 0) + 1);
     return query.apply(this, a);
   } as typeof pg.Client.prototype.query;
+  // SQLite: every statement execution, BEGIN and COMMIT of transactions included.
+  const Database = (await import('better-sqlite3')).default;
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, (...a: unknown[]) => unknown>;
+  probe.close();
+  for (const m of ['run', 'get', 'all', 'iterate']) {
+    const original = proto[m]!;
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      const text = this.source.replace(/\s+/g, ' ').slice(0, 60);
+      counts.set(text, (counts.get(text) ?? 0) + 1);
+      return original.apply(this, a);
+    };
+  }
   return counts;
 }

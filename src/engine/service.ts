@@ -46,7 +46,7 @@ import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
-import { CHUNK, chunksOf, importTaskLines, tally, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
+import { CHUNK, chunksOf, importTaskLines, tally, validatedChunks, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
 import { ScheduleService } from './schedule-service.js';
 import type { CaughtUpTask } from '../store/schedule-store.js';
@@ -229,6 +229,11 @@ export class Orrery implements Jobboard {
    * conflict rejects the batch and nothing is written.
    */
   async createTasksDetailed(inputs: readonly TaskInput[], opts: CreateOptions = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
+    if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
+      const out: CreatedTask[] = [];
+      await this.writeLargeBatch(inputs, opts, prefix, (created) => void out.push(...created));
+      return out;
+    }
     const { tasks, at } = await this.validateBatch(inputs, opts, prefix);
     if (!tracingOn()) return this.insertTasks(tasks, at);
     return tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => this.insertTasks(keepTrace(tasks, kept), at), createdAttributes);
@@ -248,8 +253,12 @@ export class Orrery implements Jobboard {
    * input order) instead of the tasks: what a large batch should ask for.
    */
   async createTasksSummary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
-    const { tasks, at } = await this.validateBatch(inputs, opts, 'tasks');
     const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
+    if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
+      await this.writeLargeBatch(inputs, opts, 'tasks', (created) => tally(summary, created));
+      return summary;
+    }
+    const { tasks, at } = await this.validateBatch(inputs, opts, 'tasks');
     const write = async (): Promise<TaskBatchSummary> => {
       if (tasks.length <= CHUNK) tally(summary, await this.store.createTasks(tasks, at));
       else await this.store.importTasks(chunksOf(tasks), at, (created) => tally(summary, created));
@@ -271,6 +280,12 @@ export class Orrery implements Jobboard {
   }
 
   private async validateBatch(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ tasks: NewTask[]; at: Date }> {
+    const { types, at } = await this.batchTypes(inputs, opts, prefix);
+    return { tasks: await validateInChunks(inputs, types, at, prefix), at };
+  }
+
+  /** The batch checked as a whole (an array, not too long), its instant and the types it names. */
+  private async batchTypes(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ types: Map<string, TaskType>; at: Date }> {
     if (!Array.isArray(inputs)) throw invalid(prefix, 'must be an array of tasks');
     if (inputs.length > MAX_BATCH) throw invalid(prefix, `at most ${MAX_BATCH} tasks per batch`);
     const at = this.instant(opts.at);
@@ -279,8 +294,17 @@ export class Orrery implements Jobboard {
       const n = i && typeof i === 'object' ? (i as { type?: unknown }).type : undefined;
       if (typeof n === 'string') names.add(n);
     }
-    const types = await this.knownTypes([...names]);
-    return { tasks: await validateInChunks(inputs, types, at, prefix), at };
+    return { types: await this.knownTypes([...names]), at };
+  }
+
+  /**
+   * A batch of more than one chunk, validated chunk by chunk as the store's transaction writes the
+   * chunks before it (validation overlaps the database's work); an invalid task still rejects the
+   * batch, as the transaction is rolled back and nothing is written.
+   */
+  private async writeLargeBatch(inputs: readonly TaskInput[], opts: At, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
+    const { types, at } = await this.batchTypes(inputs, opts, prefix);
+    await this.store.importTasks(validatedChunks(inputs, types, at, prefix), at, onChunk);
   }
 
   private readonly typeCache = new TypeCache();

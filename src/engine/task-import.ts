@@ -87,6 +87,17 @@ export async function validateInChunks(inputs: readonly unknown[], types: Map<st
   return tasks;
 }
 
+/** Validates `inputs` chunk by chunk as they are asked for (a turn of the event loop between chunks); the first invalid task throws. */
+export async function* validatedChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string): AsyncGenerator<readonly NewTask[]> {
+  for (let start = 0; start < inputs.length; start += CHUNK) {
+    if (start > 0) await nextTurn();
+    const end = Math.min(inputs.length, start + CHUNK);
+    const chunk = new Array<NewTask>(end - start);
+    for (let i = start; i < end; i++) chunk[i - start] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '');
+    yield chunk;
+  }
+}
+
 export async function* chunksOf<T>(items: readonly T[]): AsyncGenerator<readonly T[]> {
   for (let i = 0; i < items.length; i += CHUNK) yield items.slice(i, i + CHUNK);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError } from '../../src/core/errors.js';
+import { ConflictError, ValidationError } from '../../src/core/errors.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { DAY, T0, plus, useOrrery } from './fixtures.js';
 
@@ -62,6 +62,29 @@ export function taskBatchCases(sut: StoreUnderTest): void {
       const same = await orrery.createTasks(odd.map((s, i) => ({ type: 'load-git', key: `k${i}`, concurrencyKey: 'c"{,}\\', arguments: { args: [s], kwargs: {} } })));
       for (const t of [...varied, ...same]) expect(await orrery.getTask(t.id)).toEqual(t);
       expect(varied.map((t) => [t.key, t.arguments.args[0]])).toEqual(odd.map((s, i) => [`${s}#${i}`, s]));
+    });
+
+    it('a task found invalid after earlier chunks were written rejects the batch and writes nothing', async () => {
+      const { orrery } = await setup();
+      const inputs: unknown[] = Array.from({ length: 4500 }, (_, i) => ({ type: 'load-git', arguments: args(`i${i}`) }));
+      inputs[4321] = { type: 'load-git', arguments: args('bad'), priority: 'urgent' };
+      const refused = await orrery.createTasks(inputs as never).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ValidationError);
+      expect((refused as Error).message).toMatch(/^tasks\[4321\]\.priority/);
+      const summary = await orrery.createTasksSummary(inputs.slice(0, 4000) as never).catch((e: unknown) => e);
+      expect(summary).toMatchObject({ count: 4000, created: 4000 });
+      const again = await orrery.createTasksSummary(inputs as never).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(ValidationError);
+      expect(await orrery.searchTasks({ limit: BIG })).toHaveLength(4000);
+    });
+
+    it('a chunk that replaces sees the plain chunks written before it in the same batch', async () => {
+      const { orrery } = await setup();
+      const inputs: Array<Record<string, unknown>> = Array.from({ length: 3500 }, (_, i) => ({ type: 'load-git', arguments: args(`r${i}`) }));
+      inputs[3400] = { type: 'load-git', arguments: args('r1500'), onConflict: 'replace' };
+      const out = await orrery.createTasksDetailed(inputs as never);
+      expect(out[3400]).toMatchObject({ created: false, task: { id: out[1500]!.task.id } });
+      expect(out.filter((c) => c.created)).toHaveLength(3499);
     });
 
     it('wakes the runners once per batch', async () => {

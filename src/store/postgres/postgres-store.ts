@@ -53,7 +53,7 @@ import { endRunsInTx } from './postgres-ends.js';
 import { endHeldRuns } from './postgres-held-ends.js';
 import { directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
-import { insertAtOnce, insertTasks } from './postgres-tasks.js';
+import { insertAtOnce, insertTasks, isPlain } from './postgres-tasks.js';
 import { PostgresDags } from './postgres-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { PostgresArchive } from './postgres-archive.js';
@@ -228,10 +228,28 @@ export class PostgresStore implements Store {
     let changed = 0;
     try {
       await c.query('BEGIN');
-      for await (const chunk of chunks) {
-        const out = chunk.length === 0 ? [] : await insertTasks(c, chunk, at);
+      // A chunk of plain tasks is sent while the one before it runs (the client queues it behind):
+      // this process encodes the next chunk while the server inserts the last. A chunk with other
+      // tasks waits for every chunk before it, so it sees what they wrote.
+      const inFlight: Array<Promise<CreatedTask[]>> = [];
+      const settle = async () => {
+        const out = await inFlight.shift()!;
         for (const x of out) if (x.created || x.replaced) changed++;
         await onChunk(out);
+      };
+      try {
+        for await (const chunk of chunks) {
+          const plain = chunk.every(isPlain);
+          if (!plain) while (inFlight.length > 0) await settle();
+          const written = chunk.length === 0 ? Promise.resolve([]) : insertTasks(c, chunk, at);
+          written.catch(() => {}); // awaited in order below; a failure while an earlier chunk is awaited is not unhandled
+          inFlight.push(written);
+          if (!plain || inFlight.length > 1) await settle();
+        }
+        while (inFlight.length > 0) await settle();
+      } catch (e) {
+        await Promise.allSettled(inFlight); // the statements queued behind a failed one fail too (aborted transaction)
+        throw e;
       }
       await c.query('COMMIT');
     } catch (e) {

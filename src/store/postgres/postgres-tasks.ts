@@ -146,12 +146,19 @@ async function insertPlain(c: pg.PoolClient, tasks: readonly NewTask[], at: Date
  * transaction; null when the batch does not qualify.
  */
 export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at: Date, notify: string): Promise<CreatedTask[] | Map<string, number> | null> {
-  if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every((t) => (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null && !hasFlowControl(t) && !jitteredFirst(t))) return null;
+  if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every(isPlain)) return null;
   const inserted = new Map<string, number>();
   record((await pool.query(chunkInsert(tasks, at, notify))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
   if (inserted.size !== tasks.length) return inserted;
   return tasks.map((t) => ({ task: taskFromNew(t, inserted.get(t.dedupeKey)!, at), created: true }));
 }
+
+/**
+ * A task whose create is one insert and, when an equal active task holds its identity, one lookup of
+ * that task: no `key`, returned (not replaced) on conflict, no `unique` or debounce, no jittered first
+ * run. Batches of such tasks may be written with their statements queued behind one another.
+ */
+export const isPlain = (t: NewTask): boolean => (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null && !hasFlowControl(t) && !jitteredFirst(t);
 
 /** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
 async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<CreatedTask> {
