@@ -1,12 +1,19 @@
-import { Command, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
 import { writeSimulation } from '../simulate/outputs.js';
 import { overrideScenario, parseScenario, type Scenario } from '../simulate/scenario.js';
 import { runSimulation, type SimulationProgress, type SimulationResult } from '../simulate/simulate.js';
-import { countArg, UsageError, type Io } from './common.js';
+import { nonNegativeIntArg, UsageError, type Io } from './common.js';
+
+/** A scenario's seed: 0 to 4294967295, as in the file (docs/simulate.md#the-scenario). */
+const seedArg = (v: string): number => {
+  const n = nonNegativeIntArg(v);
+  if (n > 2 ** 32 - 1) throw new InvalidArgumentError('at most 4294967295');
+  return n;
+};
 
 interface SimulateFlags {
   out?: string;
@@ -22,7 +29,7 @@ export function simulateCommand(io: Io): Command {
     .description('forecast queues, lag and utilization of a workload with the real engine on a virtual clock (docs/simulate.md)')
     .argument('<scenario>', 'scenario file (JSON)')
     .option('--out <dir>', 'directory for summary.json, series.csv and report.html (default ./NAME-simulation, NAME the scenario file name)')
-    .option('--seed <n>', "random seed (overrides the scenario's)", countArg)
+    .option('--seed <n>', "random seed from 0 to 4294967295 (overrides the scenario's)", seedArg)
     .option('--duration <d>', "simulated duration (overrides the scenario's), e.g. 30d")
     .option('--compare <other>', 'a second scenario, run with the same --seed and --duration, drawn dashed on the same charts')
     .addOption(new Option('--db <url>', "store URL for the simulation (overrides the scenario's store; default sqlite::memory:)"))
@@ -30,9 +37,10 @@ export function simulateCommand(io: Io): Command {
       const overrides = { ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.duration !== undefined ? { duration: o.duration } : {}) };
       const first = await loadScenario(file, overrides, o.db);
       const second = o.compare ? await loadScenario(o.compare, overrides, o.db) : null;
+      const dir = resolve(o.out ?? `${basename(file).replace(/\.json$/i, '')}-simulation`);
+      await outputDirectory(dir);
       const result = await runWithProgress(io, first);
       const other = second ? await runWithProgress(io, second) : undefined;
-      const dir = resolve(o.out ?? `${basename(file).replace(/\.json$/i, '')}-simulation`);
       const written = await writeSimulation(dir, result, other);
       for (const r of other ? [result, other] : [result]) io.out(line(r));
       io.out(`wrote ${written.join(', ')}\n`);
@@ -57,8 +65,20 @@ async function loadScenario(file: string, overrides: { seed?: number; duration?:
     const s = overrideScenario(parseScenario(json), overrides);
     return db !== undefined ? { ...s, store: db } : s;
   } catch (e) {
-    if (e instanceof ValidationError) throw new ValidationError(`${file}: ${e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`, e.details);
+    // Every problem on the line, after the file's name (main prints only the details of an error with several).
+    if (e instanceof ValidationError) throw new UsageError(`${file}: ${e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`);
     throw e;
+  }
+}
+
+/** Makes the output directory before anything runs: a path that is a file, or one that cannot be made, is an input error (exit 2). */
+async function outputDirectory(dir: string): Promise<void> {
+  const existing = await stat(dir).catch(() => null);
+  if (existing && !existing.isDirectory()) throw new UsageError(`--out ${dir}: not a directory`);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
 

@@ -96,6 +96,8 @@ function svgChart(chart: Chart, lines: Line[], spanMs: number): string {
   lines.forEach((l, i) => {
     const d = l.points.map(([px, py], j) => `${j === 0 ? 'M' : 'L'}${x(px).toFixed(1)} ${y(py).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${l.color}" stroke-width="1.6"${l.dashed ? ' stroke-dasharray="5 3"' : ''}/>`);
+    // One interval gives one point, which a path alone does not show.
+    if (l.points.length === 1) out.push(`<circle cx="${x(l.points[0]![0]).toFixed(1)}" cy="${y(l.points[0]![1]).toFixed(1)}" r="3" ${l.dashed ? `fill="none" stroke="${l.color}"` : `fill="${l.color}"`}/>`);
     const ly = M.top + 10 + i * 16;
     out.push(`<line x1="${M.left + pw + 10}" x2="${M.left + pw + 30}" y1="${ly}" y2="${ly}" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="5 3"' : ''}/>`);
     out.push(`<text x="${M.left + pw + 34}" y="${ly + 4}" font-size="11">${esc(l.label)}</text>`);

@@ -4,7 +4,9 @@ import type { ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 
 /** Milliseconds as a number (fractions allowed) or duration text (`90s`, `1d12h`, `P1D`). */
-export const ms = z.union([z.number(), z.string()]).transform((v, ctx) => {
+export const ms = z
+  .union([z.number(), z.string()], { error: (issue) => (issue.input === undefined ? 'required (duration text such as 90s, or milliseconds)' : 'must be duration text (90s, 1d12h, P1D) or milliseconds') })
+  .transform((v, ctx) => {
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v < 0) {
       ctx.addIssue({ code: 'custom', message: 'must be a non-negative number of milliseconds' });
@@ -30,6 +32,18 @@ export const instant = z.string().transform((v, ctx) => {
   }
 });
 export const count = z.number().int('must be an integer').min(0, 'must not be negative');
+export const positiveCount = z.number().int('must be an integer').min(1, 'must be at least 1');
+
+/**
+ * A store URL as `openStore` takes it: `sqlite:PATH`, `sqlite::memory:`, `postgres://…` or a file path.
+ * Checked here so that a bad one is reported as the scenario's `store` before anything runs.
+ */
+export const storeUrl = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((url) => (url.startsWith('sqlite:') ? url.length > 'sqlite:'.length : /^postgres(ql)?:\/\//.test(url) || !url.includes(':') || /^[./~]/.test(url)), {
+    message: 'must be sqlite::memory:, sqlite:PATH or postgres://… (docs/simulate.md#the-scenario)',
+  });
 
 export const durationModel = z.discriminatedUnion('dist', [
   z.strictObject({ dist: z.literal('constant'), value: ms }),

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { parseDuration } from '../core/durations.js';
 import { invalid, type ErrorDetail, type ValidationError } from '../core/errors.js';
 import { PRIORITIES, TASK_POLICIES } from '../core/model.js';
-import { fromDetails, parseWith, validateTaskType } from '../core/validation.js';
+import type { TaskType } from '../core/model.js';
+import { fromDetails, parseWith, validateTask, validateTaskType } from '../core/validation.js';
 import type { DurationModel } from './random.js';
-import { count, durationModel, instant, ms, positiveMs, probability } from './scenario-fields.js';
+import { count, durationModel, instant, ms, positiveCount, positiveMs, probability, storeUrl } from './scenario-fields.js';
 import { checkWorld, dagScenario, visitsScenario } from './scenario-world.js';
 
 const handlerModel = z
@@ -38,8 +39,8 @@ const arrival = z.strictObject({
 });
 
 const workers = z.strictObject({
-  count: count.min(1, 'must be at least 1').max(10_000),
-  concurrency: count.min(1, 'must be at least 1').max(100_000),
+  count: positiveCount.max(10_000),
+  concurrency: positiveCount.max(100_000),
   types: z.array(z.string().min(1)).min(1).optional(),
   prefetch: count.optional(),
 });
@@ -50,7 +51,7 @@ const scenarioSchema = z.strictObject({
   start: instant.default(new Date('2026-01-01T00:00:00.000Z')),
   duration: positiveMs,
   seed: z.number().int('must be an integer').min(0).max(2 ** 32 - 1).default(1),
-  store: z.string().min(1).default('sqlite::memory:'),
+  store: storeUrl.default('sqlite::memory:'),
   interval: positiveMs.default(3_600_000),
   pollInterval: positiveMs.default(60_000),
   restartDelay: ms.default(5_000),
@@ -76,7 +77,9 @@ export type ScenarioInput = z.input<typeof scenarioSchema>;
 export function parseScenario(input: unknown): Scenario {
   const s = parseWith(scenarioSchema, input, '') as Scenario;
   const problems: ErrorDetail[] = [];
-  const names = new Map<string, { backendName: string }>();
+  const names = new Map<string, TaskType>();
+  /** Names of task types whose definition has a problem (reported once, not again where they are used). */
+  const invalidTypes = new Set<string>();
   s.taskTypes.forEach((t, i) => {
     try {
       const type = validateTaskType(t);
@@ -84,21 +87,40 @@ export function parseScenario(input: unknown): Scenario {
       names.set(type.name, type);
     } catch (e) {
       for (const d of (e as ValidationError).details ?? [{ path: '', message: String(e) }]) problems.push({ path: `taskTypes[${i}]${d.path ? `.${d.path}` : ''}`, message: d.message });
+      const name = (t as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') invalidTypes.add(name);
     }
   });
+  const unknown = (type: string) => !names.has(type) && !invalidTypes.has(type);
   // DAG attempts run as task types of their own (created when missing): no handler model, their tasks have theirs.
   const dagTypes = checkWorld(s, names, s.start, problems);
   const used = new Set<string>();
   const checkType = (type: string, path: string) => {
     if (dagTypes.has(type)) return;
-    if (!names.has(type)) problems.push({ path, message: `unknown task type "${type}" (not in taskTypes)` });
+    if (unknown(type)) problems.push({ path, message: `unknown task type "${type}" (not in taskTypes)` });
     used.add(type);
   };
-  s.tasks.forEach((p, i) => checkType(p.type, `tasks[${i}].type`));
-  s.arrivals.forEach((a, i) => checkType(a.type, `arrivals[${i}].type`));
+  // A population's or an arrival's tasks are checked as the engine will create them (schedule, policy
+  // against the type): one sample each, so a bad one is reported here instead of failing the run.
+  const checkTask = (t: Scenario['tasks'][number] | Scenario['arrivals'][number], path: string) => {
+    if (dagTypes.has(t.type) || !names.has(t.type)) return;
+    try {
+      validateTask({ type: t.type, policy: t.policy, priority: t.priority, ...(t.schedule !== undefined ? { schedule: t.schedule } : {}) }, names, s.start, path);
+    } catch (e) {
+      for (const d of (e as ValidationError).details ?? [{ path, message: String(e) }]) problems.push(d);
+    }
+  };
+  s.tasks.forEach((p, i) => {
+    checkType(p.type, `tasks[${i}].type`);
+    checkTask(p, `tasks[${i}]`);
+  });
+  s.arrivals.forEach((a, i) => {
+    checkType(a.type, `arrivals[${i}].type`);
+    checkTask(a, `arrivals[${i}]`);
+  });
   s.workers.forEach((w, i) => w.types?.forEach((t, j) => checkType(t, `workers[${i}].types[${j}]`)));
   for (const type of Object.keys(s.handlers)) {
-    if (!names.has(type)) problems.push({ path: `handlers.${type}`, message: `unknown task type "${type}" (not in taskTypes)` });
+    if (unknown(type)) problems.push({ path: `handlers.${type}`, message: `unknown task type "${type}" (not in taskTypes)` });
     else if (dagTypes.has(type)) problems.push({ path: `handlers.${type}`, message: "a DAG's task type takes its models from the DAG's tasks (dags[].tasks[].duration)" });
   }
   for (const type of used) if (names.has(type) && !dagTypes.has(type) && !s.handlers[type]) problems.push({ path: `handlers.${type}`, message: 'a handler model is required for every type with tasks, arrivals or workers' });

@@ -2,7 +2,11 @@
  * `simulate` on a PostgreSQL store: the virtual clock waits for every query in flight, so the
  * forecast of an order-independent workload is the one SQLite gives.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { simulate } from '../../src/index.js';
 import { createTestDatabase } from '../support/postgres.js';
 
@@ -27,5 +31,36 @@ describe('simulate on PostgreSQL', () => {
     expect(pg.runs).toEqual(sqlite.runs);
     expect(pg.byType.poll!.lagMs.max).toBeLessThan(1000);
     await db.drop();
+  });
+
+  it('orrery simulate --db postgres://... writes its summary with the store named postgres, without the URL', { timeout: 120_000 }, async () => {
+    const db = await createTestDatabase('simulate_cli');
+    const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-pg-'));
+    try {
+      const scenario = {
+        name: 'pg-cli',
+        duration: '30m',
+        seed: 3,
+        taskTypes: [{ name: 'mail', maxQueueLength: null }],
+        arrivals: [{ type: 'mail', ratePerHour: 120 }],
+        handlers: { mail: { duration: { dist: 'exponential', mean: '2s' }, failed: 0.1 } },
+        workers: [{ count: 1, concurrency: 2 }],
+      };
+      await writeFile(join(dir, 'pg.json'), JSON.stringify(scenario));
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(['simulate', join(dir, 'pg.json'), '--db', db.url, '--out', join(dir, 'out')], { out: (s) => void out.push(s), err: (s) => void err.push(s) });
+      expect(err.join('')).toBe('');
+      expect(code).toBe(0);
+      const text = await readFile(join(dir, 'out', 'summary.json'), 'utf8');
+      const summary = JSON.parse(text);
+      expect(summary.store).toBe('postgres');
+      expect(text).not.toContain(db.url);
+      expect(summary.byType.mail.runs).toBeGreaterThan(20);
+      expect(summary.runs.failed).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await db.drop();
+    }
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseScenario, runSimulation, seriesCsv, summaryJson, ValidationError, type ScenarioInput } from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
+import { reportCharts } from '../../src/simulate/report.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -91,6 +92,53 @@ describe('simulate', () => {
     expect((second as ValidationError).details.map((d) => d.path)).toEqual(expect.arrayContaining(['taskTypes[0].backoffFactor', 'arrivals[0].type', 'handlers.mail']));
   });
 
+  it('checks the tasks of populations and arrivals as createTask would, the store URL and missing durations, before anything runs', () => {
+    const problems = (input: unknown) => {
+      try {
+        parseScenario(input);
+      } catch (e) {
+        return (e as ValidationError).details;
+      }
+      throw new Error('expected a ValidationError');
+    };
+    const bad = problems({
+      ...MIXED,
+      store: 'mysql://db',
+      taskTypes: [...MIXED.taskTypes, { name: 'once', defaultIntervalMs: null }],
+      tasks: [
+        { type: 'crawl', count: 2 },
+        { type: 'crawl', count: 2, schedule: { every: '1h' } },
+        { type: 'crawl', count: 2, policy: 'oneshot', schedule: { kind: 'cron', expr: '0 * * * *' } },
+        { type: 'once', count: 1, policy: 'recurring' },
+      ],
+      arrivals: [{ type: 'once', ratePerHour: 10, policy: 'recurring' }],
+      handlers: { ...MIXED.handlers, once: { duration: { dist: 'uniform', min: 1 } } },
+    });
+    expect(bad).toEqual(
+      expect.arrayContaining([
+        { path: 'store', message: expect.stringContaining('sqlite::memory:') },
+        { path: 'handlers.once.duration.max', message: expect.stringMatching(/^required/) },
+      ]),
+    );
+    // The second pass runs only when the shapes are right.
+    const second = problems({
+      ...MIXED,
+      taskTypes: [...MIXED.taskTypes, { name: 'once', defaultIntervalMs: null }],
+      tasks: [
+        { type: 'crawl', count: 2 },
+        { type: 'crawl', count: 2, schedule: { every: '1h' } },
+        { type: 'crawl', count: 2, policy: 'oneshot', schedule: { kind: 'cron', expr: '0 * * * *' } },
+        { type: 'once', count: 1, policy: 'recurring' },
+      ],
+      arrivals: [{ type: 'once', ratePerHour: 10, policy: 'recurring' }],
+      handlers: { ...MIXED.handlers, once: { duration: { dist: 'constant', value: 1 } } },
+    });
+    expect(second.map((d) => d.path).sort()).toEqual(['arrivals[0].policy', 'tasks[1].schedule.kind', 'tasks[2].schedule', 'tasks[3].policy']);
+    // A task type with a problem is reported once, not again as unknown where it is used.
+    const once = problems({ ...MIXED, taskTypes: [{ ...MIXED.taskTypes[0]!, leaseMs: 5 }, MIXED.taskTypes[1]!] });
+    expect(once.map((d) => d.path)).toEqual(['taskTypes[0].leaseMs']);
+  });
+
   it('orrery simulate writes summary.json, series.csv and report.html; a bad scenario exits 2 and runs nothing', { timeout: 60_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-'));
     dirs.push(dir);
@@ -106,13 +154,30 @@ describe('simulate', () => {
     await expect(readFile(join(dir, 'bad-out', 'summary.json'))).rejects.toThrow();
     expect(await main(['simulate', join(dir, 'missing.json')], io)).toBe(2);
     expect(await main(['simulate', join(dir, 'a.json'), '--seed', 'x'], io)).toBe(2);
+    // Seeds go to 4294967295, as in the file.
+    expect(await main(['simulate', join(dir, 'a.json'), '--seed', '4294967296'], io)).toBe(2);
+    expect(err.join('')).toContain('at most 4294967295');
+    // A schedule createTask would refuse, in the compared scenario too, and several problems at once: the
+    // file and every field on the line; nothing runs, nothing is written.
+    await writeFile(join(dir, 'cron.json'), JSON.stringify({ ...small, tasks: [{ type: 'crawl', count: 1, policy: 'oneshot', schedule: { kind: 'cron', expr: '0 * * * *' } }], arrivals: [{ type: 'nope', ratePerHour: 1 }] }));
+    err.length = 0;
+    expect(await main(['simulate', join(dir, 'a.json'), '--compare', join(dir, 'cron.json'), '--out', join(dir, 'bad-out')], io)).toBe(2);
+    expect(err.join('')).toContain(`${join(dir, 'cron.json')}: tasks[0].schedule: a oneshot task runs once; cron and rrule schedules need policy "recurring"; arrivals[0].type: unknown task type "nope"`);
+    // --out naming a file: exit 2 before the simulation runs, the file untouched.
+    await writeFile(join(dir, 'a-file'), 'keep');
+    err.length = 0;
+    expect(await main(['simulate', join(dir, 'a.json'), '--out', join(dir, 'a-file')], io)).toBe(2);
+    expect(err.join('')).toContain(`--out ${join(dir, 'a-file')}: not a directory`);
+    expect(out.join('')).toBe('');
+    expect(await readFile(join(dir, 'a-file'), 'utf8')).toBe('keep');
+    await expect(readFile(join(dir, 'bad-out', 'summary.json'))).rejects.toThrow();
 
     const errorsBefore = err.length;
-    const code = await main(['simulate', join(dir, 'a.json'), '--out', join(dir, 'out'), '--seed', '7', '--duration', '4h', '--compare', join(dir, 'b.json')], io);
+    const code = await main(['simulate', join(dir, 'a.json'), '--out', join(dir, 'out'), '--seed', '4294967295', '--duration', '4h', '--compare', join(dir, 'b.json')], io);
     expect(err.slice(errorsBefore).join('')).toBe('');
     expect(code).toBe(0);
     const summary = JSON.parse(await readFile(join(dir, 'out', 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ scenario: 'mixed', seed: 7, simulated: { from: '2026-03-02T00:00:00.000Z', to: '2026-03-02T04:00:00.000Z' } });
+    expect(summary).toMatchObject({ scenario: 'mixed', seed: 4294967295, simulated: { from: '2026-03-02T00:00:00.000Z', to: '2026-03-02T04:00:00.000Z' } });
     expect(Object.keys(summary.byType.crawl)).toEqual(expect.arrayContaining(['runs', 'lagMs', 'queue', 'finalIntervalMs']));
     const csv = (await readFile(join(dir, 'out', 'series.csv'), 'utf8')).trim().split('\n');
     expect(csv[0]).toBe('interval_start,type,queue_mean,queue_max,running_mean,started,eventful,uneventful,failed,permfailed,lost,lag_p50_ms,lag_p95_ms,lag_p99_ms,utilization');
@@ -123,6 +188,12 @@ describe('simulate', () => {
     expect(html).toContain('fewer');
     expect(html).toContain('stroke-dasharray');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+
+  it('report charts of a window shorter than one interval still show their one point per line', async () => {
+    const r = await runSimulation({ ...MIXED, duration: '20m', tasks: [{ type: 'crawl', count: 5, policy: 'recurring' }], arrivals: [] });
+    expect(r.series).toHaveLength(2);
+    for (const c of reportCharts(r)) expect(c.svg.match(/<circle /g) ?? [], c.file).toHaveLength(c.file === 'utilization.svg' ? 1 : 2);
   });
 
   it('the virtual clock agrees with real time: the same scenario compressed to 3 s gives run counts within 25% and mean lags within 100 ms', { timeout: 30_000 }, async () => {
