@@ -12,6 +12,8 @@ import { QUEUE_STATS_SQL, SqliteStore } from '../../src/store/sqlite/sqlite-stor
 import { RUN_RATES_SQL, RUN_SERIES_SQL, WORKER_ACTIVITY_SQL } from '../../src/store/sqlite/sqlite-stats.js';
 import { searchPath, taskSearch, type TaskSearchInput } from '../../src/core/task-search.js';
 import { taskScanSql, taskSearchSql } from '../../src/store/sqlite/sqlite-task-search.js';
+import { RENEW_MANY_SQL } from '../../src/store/sqlite/sqlite-held-ends.js';
+import { DUE_OF_TYPE_SQL } from '../../src/store/sqlite/sqlite-queries.js';
 
 describe('SQLite queue stats plan', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
@@ -115,6 +117,27 @@ describe('SQLite task search plans', () => {
           expect(onTasks, details.join('\n')).toEqual([expect.stringMatching(/^SCAN tasks USING INDEX tasks_paused$/)]);
         }
       }
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('SQLite worker heartbeat plan', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('renews many held runs by their backend ids (the unique index); picks due tasks from tasks_due without a sort', async () => {
+    const path = join(dir, 'orrery.db');
+    await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      const details = (db.prepare(`EXPLAIN QUERY PLAN ${RENEW_MANY_SQL}`).all({ at: 0, bids: '[]', worker: 'w' }) as Array<{ detail: string }>).map((r) => r.detail);
+      const runs = details.filter((d) => /\btask_runs\b/.test(d));
+      expect(runs, details.join('\n')).toHaveLength(1);
+      expect(runs[0], details.join('\n')).toMatch(/^SEARCH task_runs USING INDEX sqlite_autoindex_task_runs_\d+ \(backend_id=\?\)$/);
+      const due = (db.prepare(`EXPLAIN QUERY PLAN ${DUE_OF_TYPE_SQL}`).all('t', 0, 10) as Array<{ detail: string }>).map((r) => r.detail);
+      expect(due, 'due pick: one tasks_due range per rank, in index order (no sort)').toEqual(['SEARCH tasks USING INDEX tasks_due (type=? AND priority_rank=? AND next_run<?)']);
     } finally {
       db.close();
     }

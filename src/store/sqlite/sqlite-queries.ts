@@ -53,7 +53,7 @@ export function typeParams(t: TaskType) {
 /** Names of the SqliteStore's prepared statements (spelled out so the declarations can name them). */
 export type StatementName =
   | 'insertType' | 'allTypes' | 'typesByName' | 'taskByDedupe' | 'taskById' | 'identityOf'
-  | 'dueByRank' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
+  | 'dueOfType' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
   | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
   | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
@@ -64,6 +64,14 @@ export type StatementName =
  * plain `LIMIT ?` parameter is bound again, 5 to 20 µs per execution even when it finds no row; an
  * expression as limit is not looked at by the planner (the plans here are fixed by their indexes).
  */
+
+/**
+ * Due tasks of a type in runner order, the four priority ranks in one statement: SQLite walks
+ * tasks_due rank by rank in index order (no sort) and stops at the limit.
+ */
+export const DUE_OF_TYPE_SQL = `SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank IN (0, 1, 2, 3)
+  AND next_run <= ? ORDER BY priority_rank, next_run, id LIMIT +?`;
+
 export function prepare(db: Database.Database): Record<StatementName, Stmt> {
   const p = (sql: string): Stmt => db.prepare(sql);
   return {
@@ -80,9 +88,8 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     taskById: p('SELECT * FROM tasks WHERE id = ?'),
     identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
-    dueByRank: p(`SELECT * FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = ? AND next_run <= ?
-      ORDER BY next_run, id LIMIT +?`),
-    anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = ? AND next_run <= ? LIMIT 1`),
+    dueOfType: p(DUE_OF_TYPE_SQL),
+    anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank IN (0, 1, 2, 3) AND next_run <= ? LIMIT 1`),
     // Pinned: without ANALYZE the planner prefers tasks_status and reads every waiting task.
     // With a paused type, the earliest due task of each type that is not paused (one tasks_due range
     // per type and rank; a paused type's tasks may be due by the million).

@@ -271,11 +271,7 @@ export class SqliteStore implements Store {
 
   /** Due tasks of a type in runner order: one index range per priority rank, so idle tasks cost nothing. */
   private pickDue(type: string, at: number, limit: number): Row[] {
-    const rows: Row[] = [];
-    for (let rank = 0; rank <= 3 && rows.length < limit; rank++) {
-      rows.push(...(this.stmts.dueByRank.all(type, rank, at, limit - rows.length) as Row[]));
-    }
-    return rows;
+    return this.stmts.dueOfType.all(type, at, limit) as Row[];
   }
 
   async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
@@ -337,7 +333,7 @@ export class SqliteStore implements Store {
       if (cutoff === null) return [];
       now = cutoff.getTime();
     }
-    if (![0, 1, 2, 3].some((rank) => this.stmts.anyDue.get(type, rank, now))) return [];
+    if (!this.stmts.anyDue.get(type, now)) return [];
     if (opts.minFree !== undefined && opts.minFree > 1) {
       const [t] = this.typesOf([type]);
       if (t!.maxQueueLength !== null) {
