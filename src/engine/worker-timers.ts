@@ -37,6 +37,8 @@ export class WorkerTimers {
   /** Runs whose handler began and that the store still holds as claimed: backend id → start. */
   private readonly unmarked = new Map<string, Date>();
   private lease = 30_000;
+  /** Whether a claimed run's lease has set `lease` (else it is the one given to `start`). */
+  private leaseSeen = false;
   private lastRenew: number;
   private lastSummary: number;
   private inFlight: Promise<void> | null = null;
@@ -69,9 +71,14 @@ export class WorkerTimers {
     this.deadlineTimer = null;
   }
 
-  /** A shorter lease was seen: tick faster. */
+  /**
+   * A claimed run's lease: the first one sets the renewal period (a third of it), a shorter one later
+   * shortens it (tick faster). Until the first claim the period is that of the lease given to `start`.
+   */
   leaseMs(ms: number): void {
-    if (ms >= this.lease) return;
+    if (this.leaseSeen && ms >= this.lease) return;
+    this.leaseSeen = true;
+    if (ms === this.lease) return;
     this.lease = ms;
     if (this.tick) this.arm();
   }
@@ -99,6 +106,15 @@ export class WorkerTimers {
       if (this.running && (this.unmarked.size > 0 || this.hooks.held().length > 0)) this.arm();
       else this.hooks.summary();
     }, { unref: true });
+  }
+
+  /**
+   * A claim sent at `sentAt` (epoch ms) returned runs while the worker held nothing else: their
+   * leases were set by the claim, at or after `sentAt`, so every lease it holds is as fresh as after a
+   * renewal then, and the next renewal is due a third of the lease later (not at the next tick).
+   */
+  claimedIntoEmpty(sentAt: number): void {
+    if (sentAt > this.lastRenew) this.lastRenew = sentAt;
   }
 
   begun(exec: RunExecution): void {

@@ -95,6 +95,8 @@ export class Worker {
   private doneDuringRecovery: Set<string> | null = null;
   private meanHandlerMs: number | null = null;
   private minLeaseMs = DEFAULT_LEASE_MS;
+  /** The shortest lease of the runs claimed so far (sets the heartbeat's period). */
+  private shortestLeaseMs = Infinity;
   private readonly ender: EndBatcher;
   private readonly timers: WorkerTimers;
   private readonly presence: WorkerPresence | null;
@@ -248,14 +250,19 @@ export class Worker {
           // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
           this.traced = tracingOn();
           const claimedSince = this.traced ? Date.now() : 0;
+          // Claimed while holding nothing: the claim set every lease the worker then holds (no renewal at the next tick).
+          const heldNothing = this.held().length === 0;
+          const sentAt = this.clock.now().getTime();
           const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
+          if (heldNothing && outcome.runs.length > 0 && this.held().length === 0) this.timers.claimedIntoEmpty(sentAt);
           if (this.traced && outcome.runs.length > 0) {
             const claimSpan = recordClaim(claimedSince, this.id, outcome.runs);
             for (const c of outcome.runs) this.claimSpans.set(c, claimSpan);
           }
           const startFirst: ClaimedRun[] = [];
           for (const c of outcome.runs) {
-            if (c.leaseMs < this.minLeaseMs) this.timers.leaseMs(c.leaseMs);
+            // Renewals every third of the shortest lease claimed (a 5-minute lease: every 100 s).
+            if (c.leaseMs < this.shortestLeaseMs) this.timers.leaseMs((this.shortestLeaseMs = c.leaseMs));
             this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
             (c.run.status === 'started' ? startFirst : this.buffer).push(c);
           }
