@@ -291,6 +291,22 @@ async function* spooledLines(path: string): AsyncGenerator<Line> {
   }
 }
 
+/**
+ * A conflict while writing a batch (`tasks`), named by its `onConflict: 'error'` task: `tasks[4]: ...`
+ * when the batch has one, else the candidates (the store does not say which of them collided).
+ * Without a prefix (one task, `POST /api/tasks`) the error is returned as it is.
+ */
+export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: string): unknown {
+  if (!(e instanceof ConflictError) || prefix === '') return e;
+  const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
+  if (strict.length === 1) {
+    const where = `${prefix}[${strict[0]}]`;
+    return new ConflictError(`${where}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${where}.${d.path}` : where, message: d.message })));
+  }
+  const some = strict.slice(0, 5).map((i) => `${prefix}[${i}]`).join(', ') + (strict.length > 5 ? `, … (${strict.length} tasks)` : '');
+  return new ConflictError(`one of ${some}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${prefix}.${d.path}` : prefix, message: d.message })));
+}
+
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
 function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[]): OrreryError {
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));

@@ -1,0 +1,99 @@
+/**
+ * Bad requests found by checking the routes against docs/http.md: each is a 4xx in the error shape,
+ * naming the field (for a batch, the row), and writes nothing (every table compared before and after).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dumpDatabase, errorOf, openHttp, type HttpHarness, type Reply } from './http-helpers.js';
+
+let h: HttpHarness;
+beforeEach(async () => {
+  h = await openHttp();
+  expect((await h.call('POST', '/api/task-types', { name: 'mail', defaultIntervalMs: '1m', numRetries: 3 })).status).toBe(201);
+});
+afterEach(async () => {
+  await h.close();
+});
+
+function expectError(r: Reply, status: number, code: string, paths: string[], message?: string) {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  const e = errorOf(r.body);
+  expect(e.code).toBe(code);
+  expect(e.details.map((d) => d.path)).toEqual(paths);
+  if (message !== undefined) expect(e.message).toContain(message);
+}
+
+describe('POST /api/tasks/batch: a conflict names the row, and nothing is written', () => {
+  it('onConflict "error" against an active task: 409 naming tasks[i]', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
+    const before = dumpDatabase(h.dbPath);
+    for (const ret of ['', '?return=ids', '?return=count']) {
+      const r = await h.call('POST', `/api/tasks/batch${ret}`, {
+        tasks: [{ type: 'mail', arguments: { args: ['b'] } }, { type: 'mail', arguments: { args: ['c'] } }, { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }],
+      });
+      expectError(r, 409, 'conflict', ['tasks[2].arguments'], 'tasks[2]: task 1 of type mail with the same definition is active');
+    }
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('onConflict "error" against an earlier row of the same batch, by key', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('POST', '/api/tasks/batch', {
+      tasks: [{ type: 'mail', key: 'k1', arguments: { args: [1] } }, { type: 'mail', key: 'k1', arguments: { args: [2] }, onConflict: 'error' }],
+    });
+    expectError(r, 409, 'conflict', ['tasks[1].key'], 'tasks[1]: ');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('several onConflict "error" rows: the message names the candidates', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('POST', '/api/tasks/batch', {
+      tasks: [{ type: 'mail', arguments: { args: ['x'] }, onConflict: 'error' }, { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }],
+    });
+    expectError(r, 409, 'conflict', ['tasks.arguments'], 'one of tasks[0], tasks[1]: task 1 of type mail');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('POST /api/tasks (one task) keeps the bare field', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
+    expectError(await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }), 409, 'conflict', ['arguments']);
+  });
+});
+
+describe('retryAfterMs only applies to a failed end (as `orrery run end --retry-after`)', () => {
+  async function startedRun(): Promise<string> {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail' })).status).toBe(201);
+    const [run] = (await h.call('POST', '/api/tasks/schedule', {})).body as { backendId: string }[];
+    expect((await h.call('POST', `/api/runs/${run!.backendId}/start`, { worker: 'w1' })).status).toBe(200);
+    return run!.backendId;
+  }
+
+  it('POST /api/runs/{backendId}/end with another status: 400 naming retryAfterMs, the run stays started', async () => {
+    const id = await startedRun();
+    const before = dumpDatabase(h.dbPath);
+    for (const status of ['eventful', 'uneventful', 'permfailed', 'lost']) {
+      expectError(await h.call('POST', `/api/runs/${id}/end`, { status, retryAfterMs: 5000 }), 400, 'validation_error', ['retryAfterMs'], 'only applies to status failed');
+    }
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+    const failed = await h.call('POST', `/api/runs/${id}/end`, { status: 'failed', retryAfterMs: 5000 });
+    expect(failed.status).toBe(200);
+    expect(failed.body.task.nextRun).toBe(new Date(h.clock.now().getTime() + 5000).toISOString());
+  });
+
+  it('POST /api/jobboard/end: that item is refused with a validation_error outcome, the others are ended', async () => {
+    expect((await h.call('POST', '/api/tasks/batch', { tasks: [{ type: 'mail', arguments: { args: [1] } }, { type: 'mail', arguments: { args: [2] } }] })).status).toBe(201);
+    const claimed = (await h.call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail'], limit: 2 })).body as { run: { backendId: string } }[];
+    expect(claimed).toHaveLength(2);
+    const [a, b] = claimed.map((c) => c.run.backendId);
+    const r = await h.call('POST', '/api/jobboard/end', {
+      items: [
+        { backendId: a, worker: 'w1', status: 'uneventful', retryAfterMs: 1000 },
+        { backendId: b, worker: 'w1', status: 'uneventful' },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(errorOf(r.body.outcomes[0])).toMatchObject({ code: 'validation_error', details: [{ path: 'retryAfterMs' }] });
+    expect(r.body.outcomes[1].ok.run.status).toBe('uneventful');
+    expect((await h.call('GET', `/api/runs/${a}`)).body.status).toBe('started');
+  });
+});
