@@ -75,6 +75,10 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['a oneshot task on a cron schedule', ['task', 'add', 'load-git', 'https://x', '--policy', 'oneshot', '--cron', '0 3 * * *'], ['schedule', 'oneshot']],
     ['negative --max-queue-length', ['task-type', 'add', 't2', '--max-queue-length', '-1'], ['--max-queue-length', '"-1"']],
     ['negative --limit', ['task', 'list', '--limit', '-5'], ['--limit', '"-5"']],
+    // A zero limit would print `no tasks found` while tasks exist.
+    ['zero --limit in task list', ['task', 'list', '--limit', '0'], ['--limit', 'at least 1']],
+    ['zero --limit in task list-pending', ['task', 'list-pending', 'load-git', '--limit', '0'], ['--limit', 'at least 1']],
+    ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
     ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],
     ['min interval > max interval', ['task-type', 'add', 't2', '--min-interval', '2d', '--max-interval', '1d'], ['minIntervalMs: must be <= maxIntervalMs']],
     ['invalid task type name', ['task-type', 'add', 'Bad Name'], ['name: must match']],
