@@ -78,6 +78,10 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // A zero limit would print `no tasks found` while tasks exist.
     ['zero --limit in task list', ['task', 'list', '--limit', '0'], ['--limit', 'at least 1']],
     ['zero --limit in task list-pending', ['task', 'list-pending', 'load-git', '--limit', '0'], ['--limit', 'at least 1']],
+    // `--token "$UNSET"` would serve the API without a token (or send none).
+    ['serve --token empty', ['serve', '--port', '0', '--token', ''], ['--token', 'must not be empty']],
+    ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
+    ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
     ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
     ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],
     ['min interval > max interval', ['task-type', 'add', 't2', '--min-interval', '2d', '--max-interval', '1d'], ['minIntervalMs: must be <= maxIntervalMs']],
