@@ -3,6 +3,7 @@
  * naming the field (for a batch, the row), and writes nothing (every table compared before and after).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../../src/http/api-routes.js';
 import { dumpDatabase, errorOf, openHttp, type HttpHarness, type Reply } from './http-helpers.js';
 
 let h: HttpHarness;
@@ -95,5 +96,33 @@ describe('retryAfterMs only applies to a failed end (as `orrery run end --retry-
     expect(errorOf(r.body.outcomes[0])).toMatchObject({ code: 'validation_error', details: [{ path: 'retryAfterMs' }] });
     expect(r.body.outcomes[1].ok.run.status).toBe('uneventful');
     expect((await h.call('GET', `/api/runs/${a}`)).body.status).toBe('started');
+  });
+});
+
+describe('query parameters: a route that takes none refuses any (docs/http.md: unknown fields are refused in query strings)', () => {
+  const sample = (path: string) =>
+    path
+      .replace(/:id/, path.startsWith('/listers') ? '00000000-0000-4000-8000-000000000000' : '1')
+      .replace(/:(name|backendId|task|run)/g, (_m, p: string) => (p === 'run' ? '1' : 'x'))
+      .replace(':action', 'disable');
+
+  it('every route without a query contract: 400 query.zzz, before anything is read or written', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const bare = apiRoutes.filter((r) => !r.query);
+    expect(bare.length).toBeGreaterThan(30);
+    for (const r of bare) {
+      const init = r.streamBody ? { raw: '{}\n', headers: { 'content-type': r.streamBody.contentType } } : undefined;
+      const res = await h.call(r.method.toUpperCase(), `/api${sample(r.path)}?zzz=1`, r.body && !r.streamBody ? {} : undefined, init);
+      expect(res.status, `${r.method} ${r.path}: ${JSON.stringify(res.body)}`).toBe(400);
+      expect(errorOf(res.body).details, `${r.method} ${r.path}`).toEqual([{ path: 'query.zzz', message: 'unknown field' }]);
+    }
+    expect((await h.call('GET', '/api/events?zzz=1')).status).toBe(400);
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('the same routes without a query string still answer', async () => {
+    expect((await h.call('GET', '/api/task-types')).status).toBe(200);
+    expect((await h.call('GET', '/api/stats/queues')).status).toBe(200);
+    expect((await h.call('POST', '/api/task-types', { name: 'other' })).status).toBe(201);
   });
 });
