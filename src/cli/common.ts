@@ -151,9 +151,9 @@ export function choiceOption(flags: string, description: string, choices: readon
   return new Option(flags, description).choices(choices);
 }
 
-/** A task id argument: a positive integer. */
-export function parseId(v: string, what = 'ID'): number {
-  if (!/^\d+$/.test(v) || Number(v) === 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${what}: "${v}" is not a task id`);
+/** A task id argument (or, with `noun`, another id: `backfill id`): a positive integer. */
+export function parseId(v: string, what = 'ID', noun = 'task id'): number {
+  if (!/^\d+$/.test(v) || Number(v) === 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${what}: "${v}" is not a ${noun}`);
   return Number(v);
 }
 

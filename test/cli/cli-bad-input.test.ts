@@ -87,6 +87,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['min interval > max interval', ['task-type', 'add', 't2', '--min-interval', '2d', '--max-interval', '1d'], ['minIntervalMs: must be <= maxIntervalMs']],
     ['invalid task type name', ['task-type', 'add', 'Bad Name'], ['name: must match']],
     ['task show of a non-numeric id', ['task', 'show', 'abc'], ['ID', '"abc"']],
+    ['task backfill-cancel of a non-numeric id', ['task', 'backfill-cancel', 'abc'], ['BACKFILL: "abc" is not a backfill id']],
     ['task show of an unknown id', ['task', 'show', '999999'], ['task 999999 not found']],
     ['run end of an unknown backend id', ['run', 'end', UNKNOWN_RUN, '--status', 'eventful'], [`run ${UNKNOWN_RUN} not found`]],
     ['run start of a started run', ['run', 'start', 'STARTED'], ['STARTED', 'nothing changed']],
