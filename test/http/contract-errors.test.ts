@@ -126,3 +126,18 @@ describe('query parameters: a route that takes none refuses any (docs/http.md: u
     expect((await h.call('POST', '/api/task-types', { name: 'other' })).status).toBe(201);
   });
 });
+
+describe('PUT /api/dags: a bad definition among several is named by its index, and none is registered', () => {
+  it('400 with every detail under dags[i]', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('PUT', '/api/dags', {
+      dags: [
+        { id: 'good', tasks: [{ id: 'a' }] },
+        { id: 'bad', tasks: [{ id: 'a', after: ['zz'] }] },
+      ],
+    });
+    expectError(r, 400, 'validation_error', ['dags[1].tasks[0].after[0]'], 'dags[1]: invalid DAG "bad"');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+    expect((await h.call('GET', '/api/dags')).body).toEqual([]);
+  });
+});
