@@ -141,3 +141,11 @@ describe('PUT /api/dags: a bad definition among several is named by its index, a
     expect((await h.call('GET', '/api/dags')).body).toEqual([]);
   });
 });
+
+describe('GET /api/tasks: the messages docs/http.md quotes', () => {
+  it('a bad status or disabledReason list', async () => {
+    expectError(await h.call('GET', '/api/tasks?status=asleep'), 400, 'validation_error', ['query.status'], 'query.status: must be task statuses, comma-separated, each one of next_run_not_scheduled');
+    expectError(await h.call('GET', '/api/tasks?disabledReason=tired'), 400, 'validation_error', ['query.disabledReason'], 'must be disabled reasons, comma-separated, each one of manual');
+    expectError(await h.call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch'], 'only applies with args');
+  });
+});
