@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { ROOT, removeTempDirs, runJson, tempDb } from './cli-helpers.js';
+import { ROOT, errorLines, removeTempDirs, runCli, runJson, tempDb } from './cli-helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -40,4 +40,16 @@ test('task-type add, task add, task schedule, task show, run show and run end pr
   expect(Object.keys(ended)).toEqual(['run', 'task', 'taskUpdated']);
   expect(Object.keys(ended.run)).toEqual(runKeys);
   expect(Object.keys(ended.task)).toEqual(taskKeys);
+});
+
+test('task add KEY=VALUE: keys named like Object.prototype members are kwargs like any other; __proto__ is refused (exit 2)', async () => {
+  const { db } = tempDb();
+  await runJson(['task-type', 'add', 'job', '--json', ...db]);
+  // `toString=1` was refused as "given twice" (an inherited member was taken for an earlier key).
+  const task = await runJson(['task', 'add', 'job', 'toString=1', 'constructor=x', 'hasOwnProperty=[2]', '--policy', 'oneshot', '--json', ...db]);
+  expect(task.arguments.kwargs).toEqual({ toString: 1, constructor: 'x', hasOwnProperty: [2] });
+  const r = await runCli(['task', 'add', 'job', '__proto__={"a":1}', '--policy', 'oneshot', ...db]);
+  expect(r.code).toBe(2);
+  expect(errorLines(r.stderr)).toEqual(['orrery: argument __proto__: not accepted as a keyword (it would be dropped)']);
+  expect(await runJson(['task', 'list', '--json', ...db])).toHaveLength(1);
 });

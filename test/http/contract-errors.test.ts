@@ -149,3 +149,33 @@ describe('GET /api/tasks: the messages docs/http.md quotes', () => {
     expectError(await h.call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch'], 'only applies with args');
   });
 });
+
+describe('a "__proto__" key is refused, never dropped silently (JSON.parse keeps it; the copies made while validating lost it)', () => {
+  it('in kwargs, in metadata, nested, or spelled with escapes: 400 naming it, nothing written', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const cases: [string, string, string, string][] = [
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"kwargs":{"__proto__":{"x":1},"y":2}}}', 'arguments.kwargs.__proto__'],
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"kwargs":{"\\u005f_proto__":1}}}', 'arguments.kwargs.__proto__'],
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"args":[{"a":{"__proto__":[]}}]}}', 'arguments.args[0].a.__proto__'],
+      ['POST', '/api/tasks/batch', '{"tasks":[{"type":"mail"},{"type":"mail","arguments":{"kwargs":{"__proto__":1}}}]}', 'tasks[1].arguments.kwargs.__proto__'],
+      ['POST', '/api/task-types', '{"name":"t2","__proto__":{"numRetries":5}}', '__proto__'],
+    ];
+    for (const [method, path, raw, field] of cases) {
+      expectError(await h.call(method, path, undefined, { raw }), 400, 'validation_error', [field], '"__proto__" is not accepted');
+    }
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('the library and the NDJSON import refuse a kwargs "__proto__" too', async () => {
+    await expect(h.orrery.createTask(JSON.parse('{"type":"mail","arguments":{"kwargs":{"__proto__":{"x":1}}}}'))).rejects.toThrow('arguments.kwargs.__proto__: the key "__proto__" is not accepted');
+    const r = await h.call('POST', '/api/tasks/import', undefined, { raw: '{"type":"mail"}\n{"type":"mail","arguments":{"kwargs":{"__proto__":1}}}\n', headers: { 'content-type': 'application/x-ndjson' } });
+    expectError(r, 400, 'validation_error', ['line 2.arguments.kwargs.__proto__']);
+    expect((await h.call('GET', '/api/tasks')).body.items).toEqual([]);
+  });
+
+  it('other keys named like Object.prototype members are data like any other', async () => {
+    const r = await h.call('POST', '/api/tasks', undefined, { raw: '{"type":"mail","arguments":{"kwargs":{"constructor":1,"toString":"x"}}}' });
+    expect(r.status).toBe(201);
+    expect(r.body.arguments.kwargs).toEqual({ constructor: 1, toString: 'x' });
+  });
+});
