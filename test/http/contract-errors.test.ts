@@ -179,3 +179,20 @@ describe('a "__proto__" key is refused, never dropped silently (JSON.parse keeps
     expect(r.body.arguments.kwargs).toEqual({ constructor: 1, toString: 'x' });
   });
 });
+
+describe('POST /api/tasks/bulk/{action}: an empty run selection is refused like an empty filter', () => {
+  it('{"runs":{}} and {"runs":{"status":""}}: 400 naming runs, no task changed', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail' })).status).toBe(201);
+    expect((await h.call('POST', '/api/tasks/schedule', {})).body).toHaveLength(1);
+    const before = dumpDatabase(h.dbPath);
+    for (const runs of [{}, { status: '' }, { status: ',' }]) {
+      for (const dryRun of [false, true]) {
+        expectError(await h.call('POST', '/api/tasks/bulk/disable', { runs, dryRun }), 400, 'validation_error', ['runs'], 'runs: is empty');
+      }
+    }
+    expectError(await h.call('POST', '/api/tasks/bulk/disable', { filter: {} }), 400, 'validation_error', ['filter'], 'filter: is empty');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+    const one = await h.call('POST', '/api/tasks/bulk/disable', { runs: { type: 'mail' } });
+    expect(one.body).toMatchObject({ matched: 1, changed: 1 });
+  });
+});
