@@ -180,6 +180,9 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
   test.each([
     ['mysql://x', 'db: unsupported database URL "mysql://x"'],
     ['sqlite:', 'db: "sqlite:" needs a path'],
+    // Malformed, not unreachable: exit 2 at once (it was exit 1, "cannot connect ... Invalid URL"), the password hidden.
+    ['postgres://u:secret@localhost:99999/db', 'db: "postgres://u:***@localhost:99999/db" is not a valid PostgreSQL URL'],
+    ['postgresql://u@[::1/db', 'db: "postgresql://u@[::1/db" is not a valid PostgreSQL URL'],
   ])('--db %s: exit 2', async (url, message) => {
     const r = await runCli(['task-type', 'list', '--db', url]);
     expect(r.code, r.stderr).toBe(2);
