@@ -98,8 +98,11 @@ export function checkStorableBody(bodyText: string, body: unknown): void {
   if (problem) throw new ValidationError(`${problem.path}: ${problem.message}`, [problem]);
 }
 
-/** A body that may hold a `__proto__` key: the name itself, or any escape (which could spell it). */
-const SUSPECT_PROTO = /__proto__|\\u/;
+/**
+ * A body that may hold a `__proto__` key: the name, or an escape of one of its letters (`\u005f` ...).
+ * Other escapes (a client that escapes every non-ASCII character) do not make the body walked.
+ */
+const SUSPECT_PROTO = /__proto__|\\u00(?:5[fF]|6[fF]|7[0234])/;
 export const PROTO_KEY = 'the key "__proto__" is not accepted (an object of the server cannot hold it: it would be dropped)';
 
 /**
