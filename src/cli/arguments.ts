@@ -13,7 +13,8 @@ export function parseTaskArguments(tokens: readonly string[]): { args: unknown[]
   for (const token of tokens) {
     const m = KWARG.exec(token);
     if (m) {
-      if (m[1]! in kwargs) throw new UsageError(`argument ${m[1]}: given twice`);
+      if (m[1] === '__proto__') throw new UsageError('argument __proto__: not accepted as a keyword (it would be dropped)');
+      if (Object.hasOwn(kwargs, m[1]!)) throw new UsageError(`argument ${m[1]}: given twice`);
       kwargs[m[1]!] = parseValue(m[2]!, `argument ${m[1]}`);
     } else args.push(parseValue(token, `argument ${args.length + 1}`));
   }

@@ -117,6 +117,16 @@ export const fairShareArg = (v: string): { weights: Record<string, unknown> } | 
   return { weights };
 };
 
+/**
+ * An API bearer token (`--token`): not empty (`--token "$UNSET"` would otherwise serve the API without
+ * one, or send none), and printable ASCII without spaces, the only text an `Authorization` header carries intact.
+ */
+export const tokenArg = (v: string): string => {
+  if (v === '') throw new InvalidArgumentError('must not be empty (leave --token out for no token)');
+  if (!/^[\x21-\x7e]+$/.test(v)) throw new InvalidArgumentError('must be printable ASCII without spaces (it travels in an Authorization header)');
+  return v;
+};
+
 export const jsonObjectArg = (v: string): Record<string, unknown> => {
   let parsed: unknown;
   try {
@@ -141,9 +151,9 @@ export function choiceOption(flags: string, description: string, choices: readon
   return new Option(flags, description).choices(choices);
 }
 
-/** A task id argument: a positive integer. */
-export function parseId(v: string, what = 'ID'): number {
-  if (!/^\d+$/.test(v) || Number(v) === 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${what}: "${v}" is not a task id`);
+/** A task id argument (or, with `noun`, another id: `backfill id`): a positive integer. */
+export function parseId(v: string, what = 'ID', noun = 'task id'): number {
+  if (!/^\d+$/.test(v) || Number(v) === 0 || !Number.isSafeInteger(Number(v))) throw new UsageError(`${what}: "${v}" is not a ${noun}`);
   return Number(v);
 }
 

@@ -5,7 +5,7 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, UsageError, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, type DbOpts, type Io } from './common.js';
 import { workerListCommand } from './worker-list-command.js';
 
 interface DaemonCliOpts extends DbOpts {
@@ -54,7 +54,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', intervalArg)
     .option('--id <worker-id>', 'worker id (default host:pid:random)')
-    .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url');
+    .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url', tokenArg);
 }
 
 export function daemonCommands(io: Io): Command[] {

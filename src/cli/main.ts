@@ -50,7 +50,14 @@ export async function main(
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      if (e.code === 'commander.help') {
+        if (e.exitCode === 0) return 0;
+        // A command group without its subcommand (`orrery task`), or no command at all: commander has
+        // printed the usage on stderr; this is invalid input like an unknown command.
+        io.err(argv[0] === 'help' && argv[1] !== undefined ? `error: unknown command '${argv[1]}'\n` : 'error: missing command\n');
+        return 2;
+      }
       if (e.code === 'commander.executeSubCommandAsync') return 1;
       return 2; // commander already printed the message
     }

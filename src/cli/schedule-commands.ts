@@ -95,7 +95,7 @@ export function addTaskScheduleCommands(cmd: Command, io: Io): void {
   addDb(
     cmd.command('backfill-cancel').description('stop a running backfill (a run already made finishes)').argument('<backfill>', 'backfill id').option('--json', 'print JSON'),
   ).action(async (id: string, o: JsonOpts) => {
-    const b = await withOrrery(o, (orrery) => orrery.schedules.cancelBackfill(parseId(id, 'BACKFILL')));
+    const b = await withOrrery(o, (orrery) => orrery.schedules.cancelBackfill(parseId(id, 'BACKFILL', 'backfill id')));
     if (o.json) return printJson(io, b);
     io.out(`backfill ${b.id} of task ${b.task} cancelled\n`);
   });

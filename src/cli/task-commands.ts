@@ -12,7 +12,7 @@ import { MAX_TASK_PAGE, type TaskSearchInput } from '../core/task-search.js';
 import type { Orrery } from '../engine/service.js';
 import { addTaskScheduleCommands } from './schedule-commands.js';
 import { addImportCommand } from './task-import-command.js';
-import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface AddOpts extends DbOpts {
   at?: Date;
@@ -102,7 +102,7 @@ export function taskCommands(io: Io): Command {
   addDb(
     addTaskFilters(cmd.command('list').description('search tasks, in id order (server-side: docs/operations.md#task-search)'))
       .option('--after <id>', 'only tasks with a larger id (pagination)', nonNegativeIntArg)
-      .option('--limit <n>', 'at most this many (default 100)', nonNegativeIntArg)
+      .option('--limit <n>', 'at most this many, at least 1 (default 100)', positiveIntArg)
       .option('--json', 'print a JSON array'),
   ).action(async (o: DbOpts & TaskFilterOpts & { after?: number; limit?: number; json?: boolean }) => {
     const found = await withOrrery(o, (orrery) => listTasks(orrery, taskFilterInput(o), o.after ?? null, o.limit ?? 100));
@@ -116,7 +116,7 @@ export function taskCommands(io: Io): Command {
       .command('list-pending')
       .description('tasks of a type that are due and waiting to be scheduled, in runner order')
       .argument('<type>', 'task type')
-      .option('--limit <n>', 'at most this many (default 100)', nonNegativeIntArg)
+      .option('--limit <n>', 'at most this many, at least 1 (default 100)', positiveIntArg)
       .option('--at <instant>', 'due at this instant (default now)', instantArg)
       .option('--json', 'print a JSON array'),
   ).action(async (type: string, o: DbOpts & { limit?: number; at?: Date; json?: boolean }) => {

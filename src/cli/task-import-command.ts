@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { ConflictError, ValidationError, type ErrorDetail } from '../core/errors.js';
 import type { ImportProgress, TaskImportSummary } from '../engine/task-import.js';
-import { addDb, instantArg, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, instantArg, printJson, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface ImportOpts extends DbOpts {
   url?: string;
@@ -21,7 +21,7 @@ export function addImportCommand(cmd: Command, io: Io): void {
       .description('create tasks from an NDJSON file (one task per line, as in a batch; - reads stdin): every line is validated, then all are written in one transaction')
       .argument('<file>', 'NDJSON file, or - for stdin')
       .option('--url <url>', 'import through a running `orrery serve` (POST /api/tasks/import) instead of opening the database')
-      .option('--token <token>', 'API bearer token for --url (default $ORRERY_API_TOKEN)')
+      .option('--token <token>', 'API bearer token for --url (default $ORRERY_API_TOKEN)', tokenArg)
       .option('--at <instant>', 'as if now were this instant: the creation time, and the default nextRun (not with --url)', instantArg)
       .option('--json', 'print the summary as JSON'),
   ).action(async (file: string, o: ImportOpts) => {

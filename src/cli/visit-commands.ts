@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { VISIT_POLICIES, VISIT_STATUSES, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { VisitMetrics } from '../store/visit-store.js';
@@ -107,14 +108,20 @@ function originCommands(io: Io): Command {
   ).action(async (listerId: string, url: string | undefined, visitType: string | undefined, o: JsonOpt & { lastUpdate?: Date; extra?: Record<string, unknown>; file?: string; at?: Date }) => {
     listerIdArg(listerId);
     let inputs: Array<Record<string, unknown>>;
+    // What names the i-th origin in an error: its line of --file, or nothing for the one of the arguments.
+    let named: (i: number) => string = () => '';
     if (o.file !== undefined) {
       if (url !== undefined) throw new UsageError('--file: give either URL VISIT_TYPE or --file, not both');
-      inputs = readOrigins(o.file).map((x) => ({ ...x, listerId }));
+      const read = readOrigins(o.file);
+      inputs = read.map(({ origin }) => ({ ...origin, listerId }));
+      named = (i) => `line ${read[i]?.line ?? '?'}`;
     } else {
       if (url === undefined || visitType === undefined) throw new UsageError('URL and VISIT_TYPE are required (or --file)');
       inputs = [{ listerId, url, visitType, ...(o.lastUpdate ? { lastUpdate: o.lastUpdate } : {}), ...(o.extra ? { extraLoaderArguments: o.extra } : {}) }];
     }
-    const recorded = await withOrrery(o, (orrery) => orrery.visits.recordListedOrigins(inputs, o.at ? { at: o.at } : {}));
+    const recorded = await withOrrery(o, (orrery) => orrery.visits.recordListedOrigins(inputs, o.at ? { at: o.at } : {})).catch((e: unknown) => {
+      throw originNamed(e, named, o.file !== undefined);
+    });
     if (o.json) return printJson(io, recorded);
     io.out(`recorded ${recorded.length} origin${recorded.length === 1 ? '' : 's'}\n`);
   });
@@ -292,15 +299,29 @@ function visitSchedulerCommand(io: Io): Command {
   );
 }
 
-/** Reads a JSONL file of origins; a bad line is a usage error naming the line. */
-function readOrigins(file: string): Array<Record<string, unknown>> {
+/**
+ * A validation error of `recordListedOrigins` (`origins[3].url: ...`) named as the user gave the
+ * origins: by the line of --file (`--file: line 5: url: ...`, path `line 5.url`), or by the field of
+ * the one origin of the arguments (`url: ...`).
+ */
+function originNamed(e: unknown, named: (i: number) => string, file: boolean): unknown {
+  if (!(e instanceof ValidationError) || e.details.length === 0) return e;
+  const rename = (path: string) => path.replace(/^origins\[(\d+)\]\.?/, (_m, i: string) => (named(Number(i)) ? `${named(Number(i))}.` : '')).replace(/\.$/, '');
+  const details = e.details.map((d) => ({ path: rename(d.path), message: d.message }));
+  const first = details[0]!;
+  const where = first.path.replace(/^(line \d+)\.?/, '$1: ').replace(/: $/, '');
+  return new ValidationError(`${file ? '--file: ' : ''}${where ? `${where}: ` : ''}${first.message}`, details);
+}
+
+/** Reads a JSONL file of origins (each with its line number); a bad line is a usage error naming the line. */
+function readOrigins(file: string): Array<{ line: number; origin: Record<string, unknown> }> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new UsageError(`--file: cannot read ${file}: ${(e as Error).message}`);
   }
-  const out: Array<Record<string, unknown>> = [];
+  const out: Array<{ line: number; origin: Record<string, unknown> }> = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     let v: unknown;
@@ -319,7 +340,7 @@ function readOrigins(file: string): Array<Record<string, unknown>> {
         throw new UsageError(`--file: line ${i + 1}: ${(e as Error).message}`);
       }
     }
-    out.push(o);
+    out.push({ line: i + 1, origin: o });
   });
   return out;
 }

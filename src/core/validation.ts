@@ -245,7 +245,7 @@ export interface NewTask {
 
 /** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
 export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = ''): NewTask {
-  const parsed = quickTaskInput(input) ?? parseWith(taskInputSchema, input, path);
+  const parsed = quickTaskInput(input) ?? parseWith(taskInputSchema, refuseProtoKwarg(input, path), path);
   // A debounced task is one-shot unless its policy is given (flowControlOf refuses another).
   const t = parsed.debounce !== undefined && (input as Record<string, unknown>).policy === undefined ? { ...parsed, policy: 'oneshot' as const } : parsed;
   const type = types.get(t.type);
@@ -352,6 +352,18 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
     }
   } else if (nextRun !== undefined) return undefined;
   return { type, arguments: args, policy, schedule, nextRun: when, priority, retriesLeft, key, concurrencyKey, onConflict };
+}
+
+/**
+ * A kwargs key `__proto__` (JSON.parse keeps it as data) would be dropped silently by the record
+ * copy of the schema, and the task stored without it: refused. (quickTaskInput leaves such input to the schema.)
+ */
+function refuseProtoKwarg(input: unknown, path: string): unknown {
+  const kwargs = (input as { arguments?: { kwargs?: unknown } } | null)?.arguments?.kwargs;
+  if (kwargs !== null && typeof kwargs === 'object' && Object.hasOwn(kwargs, '__proto__')) {
+    throw invalid(field(path, 'arguments.kwargs.__proto__'), 'the key "__proto__" is not accepted (it would be dropped)');
+  }
+  return input;
 }
 
 function quickArguments(a: unknown): TaskArguments | undefined {

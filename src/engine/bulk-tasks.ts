@@ -49,7 +49,11 @@ export function checkBulk(action: string, sel: BulkSelectionInput): { action: Bu
   if (sel.runs !== undefined) {
     if (sel.runs === null || typeof sel.runs !== 'object' || Array.isArray(sel.runs)) throw invalid('runs', 'must be an object of run filters');
     for (const k of ['limit', 'cursor'] as const) if (k in sel.runs) throw invalid(`runs.${k}`, 'not a filter of a bulk action');
-    prefixed('runs', () => runSearch({ ...sel.runs, limit: BULK_BATCH }));
+    const r = prefixed('runs', () => runSearch({ ...sel.runs, limit: BULK_BATCH }));
+    // Like an empty filter: `{}` (or `status: ""`) would take every task that ever ran.
+    if (r.statuses === null && r.type === null && r.worker === null && r.since === null && r.until === null) {
+      throw invalid('runs', 'is empty: give at least one run filter (status, type, worker, since, until), or all: true for every task');
+    }
     return { action: a, search: bulkSelection(a, taskSearch({ limit: BULK_BATCH })), runs: sel.runs };
   }
   return { action: a, search: bulkSelection(a, taskSearch({ limit: BULK_BATCH })), runs: null };

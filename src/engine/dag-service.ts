@@ -94,7 +94,10 @@ export class DagService {
       try {
         return validateDag(input, at);
       } catch (e) {
-        if (e instanceof ValidationError && inputs.length > 1) e.message = `dags[${i}]: ${e.message}`;
+        // Among several definitions, the error names the one (`dags[1]: ...`, paths `dags[1].tasks[0].after[0]`).
+        if (e instanceof ValidationError && inputs.length > 1) {
+          throw new ValidationError(`dags[${i}]: ${e.message}`, e.details.map((d) => ({ ...d, path: d.path ? `dags[${i}].${d.path}` : `dags[${i}]` })));
+        }
         throw e;
       }
     });

@@ -46,7 +46,7 @@ import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
-import { CHUNK, chunksOf, importTaskLines, tally, validatedChunks, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
+import { CHUNK, chunksOf, conflictInBatch, importTaskLines, tally, validatedChunks, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
 import { ScheduleService } from './schedule-service.js';
 import type { CaughtUpTask } from '../store/schedule-store.js';
@@ -235,8 +235,12 @@ export class Orrery implements Jobboard {
       return out;
     }
     const { tasks, at } = await this.validateBatch(inputs, opts, prefix);
-    if (!tracingOn()) return this.insertTasks(tasks, at);
-    return tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => this.insertTasks(keepTrace(tasks, kept), at), createdAttributes);
+    try {
+      if (!tracingOn()) return await this.insertTasks(tasks, at);
+      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => this.insertTasks(keepTrace(tasks, kept), at), createdAttributes);
+    } catch (e) {
+      throw conflictInBatch(e, tasks, prefix);
+    }
   }
 
   private async insertTasks(tasks: NewTask[], at: Date): Promise<CreatedTask[]> {
@@ -264,8 +268,12 @@ export class Orrery implements Jobboard {
       else await this.store.importTasks(chunksOf(tasks), at, (created) => tally(summary, created));
       return summary;
     };
-    if (!tracingOn()) return write();
-    return tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
+    try {
+      if (!tracingOn()) return await write();
+      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
+    } catch (e) {
+      throw conflictInBatch(e, tasks, 'tasks');
+    }
   }
 
   /**
@@ -304,7 +312,12 @@ export class Orrery implements Jobboard {
    */
   private async writeLargeBatch(inputs: readonly TaskInput[], opts: At, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
     const { types, at } = await this.batchTypes(inputs, opts, prefix);
-    await this.store.importTasks(validatedChunks(inputs, types, at, prefix), at, onChunk);
+    const validated: NewTask[] = [];
+    try {
+      await this.store.importTasks(validatedChunks(inputs, types, at, prefix, validated), at, onChunk);
+    } catch (e) {
+      throw conflictInBatch(e, validated, prefix);
+    }
   }
 
   private readonly typeCache = new TypeCache();
@@ -708,6 +721,7 @@ export class Orrery implements Jobboard {
     if (opts.retryAfterMs != null && (!Number.isFinite(opts.retryAfterMs) || opts.retryAfterMs < 0)) {
       throw invalid('retryAfterMs', 'must be a non-negative number');
     }
+    if (opts.retryAfterMs != null && opts.status !== 'failed') throw invalid('retryAfterMs', 'only applies to status failed');
     if (opts.startedAt != null && (!(opts.startedAt instanceof Date) || Number.isNaN(opts.startedAt.getTime()))) throw invalid('startedAt', 'must be a valid Date');
     // Built field by field (no spread objects): one of these per run end.
     const req: EndRunRequest = { status: opts.status, at: this.instant(opts.at), cause: 'end', worker: opts.worker ?? null, metadata, retryAfterMs: opts.retryAfterMs ?? null };

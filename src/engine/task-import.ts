@@ -87,13 +87,16 @@ export async function validateInChunks(inputs: readonly unknown[], types: Map<st
   return tasks;
 }
 
-/** Validates `inputs` chunk by chunk as they are asked for (a turn of the event loop between chunks); the first invalid task throws. */
-export async function* validatedChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string): AsyncGenerator<readonly NewTask[]> {
+/**
+ * Validates `inputs` chunk by chunk as they are asked for (a turn of the event loop between chunks);
+ * the first invalid task throws. Each valid task is also appended to `seen` (in input order).
+ */
+export async function* validatedChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string, seen: NewTask[]): AsyncGenerator<readonly NewTask[]> {
   for (let start = 0; start < inputs.length; start += CHUNK) {
     if (start > 0) await nextTurn();
     const end = Math.min(inputs.length, start + CHUNK);
     const chunk = new Array<NewTask>(end - start);
-    for (let i = start; i < end; i++) chunk[i - start] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '');
+    for (let i = start; i < end; i++) seen.push((chunk[i - start] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '')));
     yield chunk;
   }
 }
@@ -300,6 +303,22 @@ async function* spooledLines(path: string): AsyncGenerator<Line> {
     const tab = l.text.indexOf('\t');
     yield { no: Number(l.text.slice(0, tab)), text: l.text.slice(tab + 1) };
   }
+}
+
+/**
+ * A conflict while writing a batch (`tasks`), named by its `onConflict: 'error'` task: `tasks[4]: ...`
+ * when the batch has one, else the candidates (the store does not say which of them collided).
+ * Without a prefix (one task, `POST /api/tasks`) the error is returned as it is.
+ */
+export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: string): unknown {
+  if (!(e instanceof ConflictError) || prefix === '') return e;
+  const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
+  if (strict.length === 1) {
+    const where = `${prefix}[${strict[0]}]`;
+    return new ConflictError(`${where}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${where}.${d.path}` : where, message: d.message })));
+  }
+  const some = strict.slice(0, 5).map((i) => `${prefix}[${i}]`).join(', ') + (strict.length > 5 ? `, … (${strict.length} tasks)` : '');
+  return new ConflictError(`one of ${some}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${prefix}.${d.path}` : prefix, message: d.message })));
 }
 
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */

@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { contextOfHeaders } from '../engine/tracing.js';
 import { Hono, type Context } from 'hono';
+import { z } from 'zod';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Orrery, RunEvent } from '../engine/service.js';
@@ -32,6 +33,8 @@ export interface HttpOptions {
 
 const MB = 1024 * 1024;
 const MAX_JSON_DEPTH = 128;
+/** The query of a route that takes no query parameters. */
+const NO_QUERY = z.strictObject({});
 
 /** True when arrays and objects in `value` nest deeper than `max` levels (checked without recursion). */
 function nestedDeeperThan(value: unknown, max: number): boolean {
@@ -123,8 +126,9 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   const document = openApiDocument(apiRoutes, opts.version ?? '0.1.0');
   app.get('/api/openapi.json', (c) => c.json(document));
 
-  app.get('/api/events', (c) =>
-    streamSSE(c, async (stream) => {
+  app.get('/api/events', (c) => {
+    parseContract(NO_QUERY, c.req.query(), 'query');
+    return streamSSE(c, async (stream) => {
       const queue: Array<RunEvent | 'work'> = [];
       let wake: (() => void) | null = null;
       const onRun = (e: RunEvent) => {
@@ -163,8 +167,8 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
       }
       orrery.events.off('run', onRun);
       offWork();
-    }),
-  );
+    });
+  });
 
   for (const r of apiRoutes) mount(app, orrery, r);
   if (opts.webRoot) {
@@ -188,7 +192,8 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
     checkStorableParams(c.req.param() as Record<string, string>, c.req.query());
     const params: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(r.params ?? {})) params[name] = parseContract(s, c.req.param(name), name);
-    const query = r.query ? parseContract(r.query, c.req.query(), 'query') : undefined;
+    // A route without query parameters refuses any, like unknown ones elsewhere (`query.x: unknown field`).
+    const query = parseContract(r.query ?? NO_QUERY, c.req.query(), 'query');
     let body: unknown;
     if (r.streamBody) body = c.req.raw; // read by the handler as it arrives
     else if (r.body) {

@@ -87,9 +87,39 @@ export function checkStorableParams(params: Record<string, string>, query: Recor
   }
 }
 
-/** The body half of checkStorableParams: `body` is `bodyText` parsed. */
+/** The body half of checkStorableParams: `body` is `bodyText` parsed. Also refuses `__proto__` keys (see protoKeyIn). */
 export function checkStorableBody(bodyText: string, body: unknown): void {
+  if (SUSPECT_PROTO.test(bodyText)) {
+    const path = protoKeyIn(body, '');
+    if (path !== null) throw new ValidationError(`${path}: ${PROTO_KEY}`, [{ path, message: PROTO_KEY }]);
+  }
   if (!SUSPECT_ESCAPE.test(bodyText)) return;
   const problem = findTextProblem(body, '');
   if (problem) throw new ValidationError(`${problem.path}: ${problem.message}`, [problem]);
+}
+
+/**
+ * A body that may hold a `__proto__` key: the name, or an escape of one of its letters (`\u005f` ...).
+ * Other escapes (a client that escapes every non-ASCII character) do not make the body walked.
+ */
+const SUSPECT_PROTO = /__proto__|\\u00(?:5[fF]|6[fF]|7[0234])/;
+export const PROTO_KEY = 'the key "__proto__" is not accepted (an object of the server cannot hold it: it would be dropped)';
+
+/**
+ * The path of the first own `__proto__` key in parsed JSON, or null. JSON.parse keeps such a key as
+ * data, but the copies made while validating (records, merges) drop it silently: refused instead.
+ */
+export function protoKeyIn(value: unknown, path: string): string | null {
+  const stack: Array<[unknown, string]> = [[value, path]];
+  while (stack.length > 0) {
+    const [v, at] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${at}[${i}]`]);
+      continue;
+    }
+    if (Object.hasOwn(v, '__proto__')) return at ? `${at}.__proto__` : '__proto__';
+    for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], at ? `${at}.${k}` : k]);
+  }
+  return null;
 }

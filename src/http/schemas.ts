@@ -204,19 +204,19 @@ export const LogsBody = z.strictObject({
   records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(100_000), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),
 });
 /** A comma-separated list of some of `values` (one at least). */
-const commaList = (values: readonly string[], what: string) =>
+const commaList = (values: readonly string[], plural: string) =>
   z
     .string()
     .max(200)
-    .refine((v) => v.split(',').every((x) => values.includes(x.trim())), { message: `must be ${what}s, comma-separated, each one of ${values.join(', ')}` });
+    .refine((v) => v.split(',').every((x) => values.includes(x.trim())), { message: `must be ${plural}, comma-separated, each one of ${values.join(', ')}` });
 
 /** Task search filters (core/task-search.ts), shared by GET /api/tasks and the bulk actions' `filter`. */
 const taskFilterFields = {
   type: nonEmpty.optional(),
-  status: commaList(TASK_STATUSES, 'task status').optional().describe(`task statuses, comma-separated (${TASK_STATUSES.join(', ')})`),
+  status: commaList(TASK_STATUSES, 'task statuses').optional().describe(`task statuses, comma-separated (${TASK_STATUSES.join(', ')})`),
   priority: z.enum([...PRIORITIES, 'none']).optional(),
   policy: z.enum(TASK_POLICIES).optional(),
-  disabledReason: commaList(DISABLED_REASONS, 'disabled reason').optional().describe(`disabled reasons, comma-separated (${DISABLED_REASONS.join(', ')}); implies status disabled`),
+  disabledReason: commaList(DISABLED_REASONS, 'disabled reasons').optional().describe(`disabled reasons, comma-separated (${DISABLED_REASONS.join(', ')}); implies status disabled`),
   nextRunFrom: z.string().max(64).optional().describe('ISO instant: tasks whose nextRun is at or after it'),
   nextRunBefore: z.string().max(64).optional().describe('ISO instant: tasks whose nextRun is before it'),
   concurrencyKey: z.string().min(1).max(512).optional().describe('tasks with this concurrency key'),

@@ -75,10 +75,19 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['a oneshot task on a cron schedule', ['task', 'add', 'load-git', 'https://x', '--policy', 'oneshot', '--cron', '0 3 * * *'], ['schedule', 'oneshot']],
     ['negative --max-queue-length', ['task-type', 'add', 't2', '--max-queue-length', '-1'], ['--max-queue-length', '"-1"']],
     ['negative --limit', ['task', 'list', '--limit', '-5'], ['--limit', '"-5"']],
+    // A zero limit would print `no tasks found` while tasks exist.
+    ['zero --limit in task list', ['task', 'list', '--limit', '0'], ['--limit', 'at least 1']],
+    ['zero --limit in task list-pending', ['task', 'list-pending', 'load-git', '--limit', '0'], ['--limit', 'at least 1']],
+    // `--token "$UNSET"` would serve the API without a token (or send none).
+    ['serve --token empty', ['serve', '--port', '0', '--token', ''], ['--token', 'must not be empty']],
+    ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
+    ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
+    ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
     ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],
     ['min interval > max interval', ['task-type', 'add', 't2', '--min-interval', '2d', '--max-interval', '1d'], ['minIntervalMs: must be <= maxIntervalMs']],
     ['invalid task type name', ['task-type', 'add', 'Bad Name'], ['name: must match']],
     ['task show of a non-numeric id', ['task', 'show', 'abc'], ['ID', '"abc"']],
+    ['task backfill-cancel of a non-numeric id', ['task', 'backfill-cancel', 'abc'], ['BACKFILL: "abc" is not a backfill id']],
     ['task show of an unknown id', ['task', 'show', '999999'], ['task 999999 not found']],
     ['run end of an unknown backend id', ['run', 'end', UNKNOWN_RUN, '--status', 'eventful'], [`run ${UNKNOWN_RUN} not found`]],
     ['run start of a started run', ['run', 'start', 'STARTED'], ['STARTED', 'nothing changed']],
@@ -171,6 +180,9 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
   test.each([
     ['mysql://x', 'db: unsupported database URL "mysql://x"'],
     ['sqlite:', 'db: "sqlite:" needs a path'],
+    // Malformed, not unreachable: exit 2 at once (it was exit 1, "cannot connect ... Invalid URL"), the password hidden.
+    ['postgres://u:secret@localhost:99999/db', 'db: "postgres://u:***@localhost:99999/db" is not a valid PostgreSQL URL'],
+    ['postgresql://u@[::1/db', 'db: "postgresql://u@[::1/db" is not a valid PostgreSQL URL'],
   ])('--db %s: exit 2', async (url, message) => {
     const r = await runCli(['task-type', 'list', '--db', url]);
     expect(r.code, r.stderr).toBe(2);

@@ -269,6 +269,26 @@ describe('help and version', () => {
     expect(npx.stdout).toBe(help.stdout);
   });
 
+  test('no command, or a command group without its subcommand: exit 2, the usage and `missing command` on stderr', async () => {
+    const [none, task, helpTask, helpNope] = await Promise.all([
+      runCli([], { spawn: true }),
+      runCli(['task'], { spawn: true }),
+      runCli(['help', 'task'], { spawn: true }),
+      runCli(['help', 'nope'], { spawn: true }),
+    ]);
+    for (const [r, usage] of [[none, 'Usage: orrery [options] [command]'], [task, 'Usage: orrery task [options] [command]']] as const) {
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.startsWith(usage)).toBe(true);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('error: missing command');
+    }
+    // `orrery help task` asks for help: exit 0 on stdout; `help` of an unknown command is invalid input.
+    expect(helpTask.code).toBe(0);
+    expect(helpTask.stdout).toMatch(/^Usage: orrery task \[options\] \[command\]\n/);
+    expect(helpNope.code).toBe(2);
+    expect(helpNope.stderr.trimEnd().split('\n').at(-1)).toBe("error: unknown command 'nope'");
+  });
+
   test('a command without its required argument: exit 2 and one line naming it', async () => {
     const r = await runCli(['task', 'show']);
     expect(r.code).toBe(2);

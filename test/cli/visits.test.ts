@@ -119,10 +119,19 @@ describe('orrery lister / origin / visit-scheduler', () => {
       expect(errorLines(r.stderr).join('\n'), args.join(' ')).toMatch(message);
     }
     const file = join(db.dir, 'bad.jsonl');
-    writeFileSync(file, '{"url":"https://ok","visitType":"git"}\n{"url":""}\n');
+    // Named by its line in the file (blank lines counted), as `task import` names its lines.
+    writeFileSync(file, '{"url":"https://ok","visitType":"git"}\n\n{"url":"","visitType":"git"}\n');
     const r = await runCli(['origin', 'record', lister.id, '--file', file, ...db.db]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/origins\[1\]\.url/);
+    expect(errorLines(r.stderr)).toEqual(['orrery: --file: line 3: url: must be a non-empty string of at most 4096 characters']);
+    const two = join(db.dir, 'two-bad.jsonl');
+    writeFileSync(two, '{"url":"","visitType":"git"}\n{"url":"https://ok","visitType":"Bad Type!"}\n');
+    const r2 = await runCli(['origin', 'record', lister.id, '--file', two, ...db.db]);
+    expect(r2.code).toBe(2);
+    expect(errorLines(r2.stderr).join('\n')).toMatch(/line 1\.url: .*; line 2\.visitType: /);
+    // One origin from the arguments: the field alone.
+    const one = await runCli(['origin', 'record', lister.id, '', 'git', ...db.db]);
+    expect(errorLines(one.stderr)).toEqual(['orrery: url: must be a non-empty string of at most 4096 characters']);
     expect(await runJson(['origin', 'list', '--json', ...db.db])).toEqual(before);
   });
 });

@@ -376,7 +376,7 @@ export function dagCases(sut: StoreUnderTest): void {
     it('rejects bad triggers', async () => {
       const orrery = await open();
       await orrery.dags.register([diamond]);
-      await expect(orrery.dags.trigger('nope')).rejects.toThrow('unknown DAG "nope"');
+      await expect(orrery.dags.trigger('nope')).rejects.toThrow('DAG "nope" not found');
       await expect(orrery.dags.trigger('diamond', [1])).rejects.toThrow('params: must be a JSON object');
       await expect(orrery.dags.trigger('diamond', { n: Number.NaN })).rejects.toThrow('numbers must be finite');
       expect(await orrery.dags.runs({ dag: 'diamond' })).toEqual([]);

@@ -35,6 +35,7 @@ export function taskBatchCases(sut: StoreUnderTest): void {
       const plain = Array.from({ length: 6000 }, (_, i) => ({ type: 'load-git', arguments: args(`p${i}`) }));
       const refused = await orrery.createTasks([...plain, { type: 'load-git', key: 'k', onConflict: 'error', arguments: args('new') }]).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(ConflictError);
+      expect((refused as Error).message).toMatch(/^tasks\[6000\]: /); // named in a batch written chunk by chunk too
       expect(await orrery.searchTasks({ limit: BIG })).toHaveLength(1);
       const out = await orrery.createTasksDetailed([...plain, { type: 'load-git', key: 'k', onConflict: 'replace', arguments: args('new') }]);
       expect(out[6000]).toMatchObject({ created: false, replaced: true, task: { id: held.id, arguments: args('new') } });

@@ -104,7 +104,7 @@ export class PostgresDags implements DagStore {
   async recordPoints(dag: string, expected: Date | null, records: readonly PointRecord[], nextPoint: Date | null, at: Date): Promise<DagRun[] | null> {
     const runs = await this.host.tx(async (c) => {
       const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1 FOR UPDATE', [dag]);
-      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       if ((d.nextPoint?.getTime() ?? null) !== (expected?.getTime() ?? null)) return null;
       const tasks = await this.structure(c, dag, d.version);
@@ -154,7 +154,7 @@ export class PostgresDags implements DagStore {
   async triggerRun(dag: string, params: Record<string, unknown>, at: Date): Promise<DagRun> {
     const run = await this.host.tx(async (c) => {
       const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [dag]);
-      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const r = await this.insertRun(c, dag, d.version, await this.structure(c, dag, d.version), at, 'manual', params, at);
       await c.query(`INSERT INTO dag_points (dag, exec_ts, kind, run, recorded) VALUES ($1, $2, 'triggered', $3, $2)`, [dag, at, r.id]);
@@ -167,7 +167,7 @@ export class PostgresDags implements DagStore {
   async backfillRuns(dag: string, points: readonly Date[], params: Record<string, unknown>, at: Date): Promise<DagRun[]> {
     const runs = await this.host.tx(async (c) => {
       const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [dag]);
-      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const tasks = await this.structure(c, dag, d.version);
       const out: DagRun[] = [];

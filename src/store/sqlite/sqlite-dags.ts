@@ -97,7 +97,7 @@ export class SqliteDags implements DagStore {
   async recordPoints(dag: string, expected: Date | null, records: readonly PointRecord[], nextPoint: Date | null, at: Date): Promise<DagRun[] | null> {
     const runs = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
-      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       if (ms(d.nextPoint) !== ms(expected)) return null;
       const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
@@ -136,7 +136,7 @@ export class SqliteDags implements DagStore {
   async triggerRun(dag: string, params: Record<string, unknown>, at: Date): Promise<DagRun> {
     const run = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
-      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
       const r = this.insertRun(dag, d.version, tasks, at, 'manual', params, at);
@@ -150,7 +150,7 @@ export class SqliteDags implements DagStore {
   async backfillRuns(dag: string, points: readonly Date[], params: Record<string, unknown>, at: Date): Promise<DagRun[]> {
     const runs = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
-      if (!row) throw new NotFoundError(`unknown DAG "${dag}"`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
       return points.map((p) => this.insertRun(dag, d.version, tasks, p, 'backfill', params, at));

@@ -1,0 +1,198 @@
+/**
+ * Bad requests found by checking the routes against docs/http.md: each is a 4xx in the error shape,
+ * naming the field (for a batch, the row), and writes nothing (every table compared before and after).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../../src/http/api-routes.js';
+import { dumpDatabase, errorOf, openHttp, type HttpHarness, type Reply } from './http-helpers.js';
+
+let h: HttpHarness;
+beforeEach(async () => {
+  h = await openHttp();
+  expect((await h.call('POST', '/api/task-types', { name: 'mail', defaultIntervalMs: '1m', numRetries: 3 })).status).toBe(201);
+});
+afterEach(async () => {
+  await h.close();
+});
+
+function expectError(r: Reply, status: number, code: string, paths: string[], message?: string) {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  const e = errorOf(r.body);
+  expect(e.code).toBe(code);
+  expect(e.details.map((d) => d.path)).toEqual(paths);
+  if (message !== undefined) expect(e.message).toContain(message);
+}
+
+describe('POST /api/tasks/batch: a conflict names the row, and nothing is written', () => {
+  it('onConflict "error" against an active task: 409 naming tasks[i]', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
+    const before = dumpDatabase(h.dbPath);
+    for (const ret of ['', '?return=ids', '?return=count']) {
+      const r = await h.call('POST', `/api/tasks/batch${ret}`, {
+        tasks: [{ type: 'mail', arguments: { args: ['b'] } }, { type: 'mail', arguments: { args: ['c'] } }, { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }],
+      });
+      expectError(r, 409, 'conflict', ['tasks[2].arguments'], 'tasks[2]: task 1 of type mail with the same definition is active');
+    }
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('onConflict "error" against an earlier row of the same batch, by key', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('POST', '/api/tasks/batch', {
+      tasks: [{ type: 'mail', key: 'k1', arguments: { args: [1] } }, { type: 'mail', key: 'k1', arguments: { args: [2] }, onConflict: 'error' }],
+    });
+    expectError(r, 409, 'conflict', ['tasks[1].key'], 'tasks[1]: ');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('several onConflict "error" rows: the message names the candidates', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('POST', '/api/tasks/batch', {
+      tasks: [{ type: 'mail', arguments: { args: ['x'] }, onConflict: 'error' }, { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }],
+    });
+    expectError(r, 409, 'conflict', ['tasks.arguments'], 'one of tasks[0], tasks[1]: task 1 of type mail');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('POST /api/tasks (one task) keeps the bare field', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
+    expectError(await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }), 409, 'conflict', ['arguments']);
+  });
+});
+
+describe('retryAfterMs only applies to a failed end (as `orrery run end --retry-after`)', () => {
+  async function startedRun(): Promise<string> {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail' })).status).toBe(201);
+    const [run] = (await h.call('POST', '/api/tasks/schedule', {})).body as { backendId: string }[];
+    expect((await h.call('POST', `/api/runs/${run!.backendId}/start`, { worker: 'w1' })).status).toBe(200);
+    return run!.backendId;
+  }
+
+  it('POST /api/runs/{backendId}/end with another status: 400 naming retryAfterMs, the run stays started', async () => {
+    const id = await startedRun();
+    const before = dumpDatabase(h.dbPath);
+    for (const status of ['eventful', 'uneventful', 'permfailed', 'lost']) {
+      expectError(await h.call('POST', `/api/runs/${id}/end`, { status, retryAfterMs: 5000 }), 400, 'validation_error', ['retryAfterMs'], 'only applies to status failed');
+    }
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+    const failed = await h.call('POST', `/api/runs/${id}/end`, { status: 'failed', retryAfterMs: 5000 });
+    expect(failed.status).toBe(200);
+    expect(failed.body.task.nextRun).toBe(new Date(h.clock.now().getTime() + 5000).toISOString());
+  });
+
+  it('POST /api/jobboard/end: that item is refused with a validation_error outcome, the others are ended', async () => {
+    expect((await h.call('POST', '/api/tasks/batch', { tasks: [{ type: 'mail', arguments: { args: [1] } }, { type: 'mail', arguments: { args: [2] } }] })).status).toBe(201);
+    const claimed = (await h.call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail'], limit: 2 })).body as { run: { backendId: string } }[];
+    expect(claimed).toHaveLength(2);
+    const [a, b] = claimed.map((c) => c.run.backendId);
+    const r = await h.call('POST', '/api/jobboard/end', {
+      items: [
+        { backendId: a, worker: 'w1', status: 'uneventful', retryAfterMs: 1000 },
+        { backendId: b, worker: 'w1', status: 'uneventful' },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(errorOf(r.body.outcomes[0])).toMatchObject({ code: 'validation_error', details: [{ path: 'retryAfterMs' }] });
+    expect(r.body.outcomes[1].ok.run.status).toBe('uneventful');
+    expect((await h.call('GET', `/api/runs/${a}`)).body.status).toBe('started');
+  });
+});
+
+describe('query parameters: a route that takes none refuses any (docs/http.md: unknown fields are refused in query strings)', () => {
+  const sample = (path: string) =>
+    path
+      .replace(/:id/, path.startsWith('/listers') ? '00000000-0000-4000-8000-000000000000' : '1')
+      .replace(/:(name|backendId|task|run)/g, (_m, p: string) => (p === 'run' ? '1' : 'x'))
+      .replace(':action', 'disable');
+
+  it('every route without a query contract: 400 query.zzz, before anything is read or written', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const bare = apiRoutes.filter((r) => !r.query);
+    expect(bare.length).toBeGreaterThan(30);
+    for (const r of bare) {
+      const init = r.streamBody ? { raw: '{}\n', headers: { 'content-type': r.streamBody.contentType } } : undefined;
+      const res = await h.call(r.method.toUpperCase(), `/api${sample(r.path)}?zzz=1`, r.body && !r.streamBody ? {} : undefined, init);
+      expect(res.status, `${r.method} ${r.path}: ${JSON.stringify(res.body)}`).toBe(400);
+      expect(errorOf(res.body).details, `${r.method} ${r.path}`).toEqual([{ path: 'query.zzz', message: 'unknown field' }]);
+    }
+    expect((await h.call('GET', '/api/events?zzz=1')).status).toBe(400);
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('the same routes without a query string still answer', async () => {
+    expect((await h.call('GET', '/api/task-types')).status).toBe(200);
+    expect((await h.call('GET', '/api/stats/queues')).status).toBe(200);
+    expect((await h.call('POST', '/api/task-types', { name: 'other' })).status).toBe(201);
+  });
+});
+
+describe('PUT /api/dags: a bad definition among several is named by its index, and none is registered', () => {
+  it('400 with every detail under dags[i]', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('PUT', '/api/dags', {
+      dags: [
+        { id: 'good', tasks: [{ id: 'a' }] },
+        { id: 'bad', tasks: [{ id: 'a', after: ['zz'] }] },
+      ],
+    });
+    expectError(r, 400, 'validation_error', ['dags[1].tasks[0].after[0]'], 'dags[1]: invalid DAG "bad"');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+    expect((await h.call('GET', '/api/dags')).body).toEqual([]);
+  });
+});
+
+describe('GET /api/tasks: the messages docs/http.md quotes', () => {
+  it('a bad status or disabledReason list', async () => {
+    expectError(await h.call('GET', '/api/tasks?status=asleep'), 400, 'validation_error', ['query.status'], 'query.status: must be task statuses, comma-separated, each one of next_run_not_scheduled');
+    expectError(await h.call('GET', '/api/tasks?disabledReason=tired'), 400, 'validation_error', ['query.disabledReason'], 'must be disabled reasons, comma-separated, each one of manual');
+    expectError(await h.call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch'], 'only applies with args');
+  });
+});
+
+describe('a "__proto__" key is refused, never dropped silently (JSON.parse keeps it; the copies made while validating lost it)', () => {
+  it('in kwargs, in metadata, nested, or spelled with escapes: 400 naming it, nothing written', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const cases: [string, string, string, string][] = [
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"kwargs":{"__proto__":{"x":1},"y":2}}}', 'arguments.kwargs.__proto__'],
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"kwargs":{"\\u005f_proto__":1}}}', 'arguments.kwargs.__proto__'],
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"args":[{"a":{"__proto__":[]}}]}}', 'arguments.args[0].a.__proto__'],
+      ['POST', '/api/tasks/batch', '{"tasks":[{"type":"mail"},{"type":"mail","arguments":{"kwargs":{"__proto__":1}}}]}', 'tasks[1].arguments.kwargs.__proto__'],
+      ['POST', '/api/task-types', '{"name":"t2","__proto__":{"numRetries":5}}', '__proto__'],
+    ];
+    for (const [method, path, raw, field] of cases) {
+      expectError(await h.call(method, path, undefined, { raw }), 400, 'validation_error', [field], '"__proto__" is not accepted');
+    }
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('the library and the NDJSON import refuse a kwargs "__proto__" too', async () => {
+    await expect(h.orrery.createTask(JSON.parse('{"type":"mail","arguments":{"kwargs":{"__proto__":{"x":1}}}}'))).rejects.toThrow('arguments.kwargs.__proto__: the key "__proto__" is not accepted');
+    const r = await h.call('POST', '/api/tasks/import', undefined, { raw: '{"type":"mail"}\n{"type":"mail","arguments":{"kwargs":{"__proto__":1}}}\n', headers: { 'content-type': 'application/x-ndjson' } });
+    expectError(r, 400, 'validation_error', ['line 2.arguments.kwargs.__proto__']);
+    expect((await h.call('GET', '/api/tasks')).body.items).toEqual([]);
+  });
+
+  it('other keys named like Object.prototype members are data like any other', async () => {
+    const r = await h.call('POST', '/api/tasks', undefined, { raw: '{"type":"mail","arguments":{"kwargs":{"constructor":1,"toString":"x"}}}' });
+    expect(r.status).toBe(201);
+    expect(r.body.arguments.kwargs).toEqual({ constructor: 1, toString: 'x' });
+  });
+});
+
+describe('POST /api/tasks/bulk/{action}: an empty run selection is refused like an empty filter', () => {
+  it('{"runs":{}} and {"runs":{"status":""}}: 400 naming runs, no task changed', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail' })).status).toBe(201);
+    expect((await h.call('POST', '/api/tasks/schedule', {})).body).toHaveLength(1);
+    const before = dumpDatabase(h.dbPath);
+    for (const runs of [{}, { status: '' }, { status: ',' }]) {
+      for (const dryRun of [false, true]) {
+        expectError(await h.call('POST', '/api/tasks/bulk/disable', { runs, dryRun }), 400, 'validation_error', ['runs'], 'runs: is empty');
+      }
+    }
+    expectError(await h.call('POST', '/api/tasks/bulk/disable', { filter: {} }), 400, 'validation_error', ['filter'], 'filter: is empty');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+    const one = await h.call('POST', '/api/tasks/bulk/disable', { runs: { type: 'mail' } });
+    expect(one.body).toMatchObject({ matched: 1, changed: 1 });
+  });
+});
