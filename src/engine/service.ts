@@ -46,7 +46,8 @@ import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
-import { CHUNK, chunksOf, conflictInBatch, importTaskLines, tally, validatedChunks, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
+import { CHUNK, conflictInBatch, importTaskLines, tally, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
+import { batchTypeNames, insertBatch, knownTypesOf, writeLargeBatch } from './task-batch.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
 import { ScheduleService } from './schedule-service.js';
 import type { CaughtUpTask } from '../store/schedule-store.js';
@@ -57,7 +58,7 @@ import type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView
 
 export type { EndRunOptions } from './jobboard.js';
 
-export const MAX_BATCH = 1_000_000;
+export { MAX_BATCH } from './task-batch.js';
 
 
 /**
@@ -244,11 +245,8 @@ export class Orrery implements Jobboard {
   }
 
   private async insertTasks(tasks: NewTask[], at: Date): Promise<CreatedTask[]> {
-    if (tasks.length <= CHUNK) return this.store.createTasks(tasks, at);
     const out: CreatedTask[] = [];
-    await this.store.importTasks(chunksOf(tasks), at, (created) => {
-      for (const c of created) out.push(c);
-    });
+    await insertBatch(this.store, tasks, at, (created) => void out.push(...created));
     return out;
   }
 
@@ -263,11 +261,7 @@ export class Orrery implements Jobboard {
       return summary;
     }
     const { tasks, at } = await this.validateBatch(inputs, opts, 'tasks');
-    const write = async (): Promise<TaskBatchSummary> => {
-      if (tasks.length <= CHUNK) tally(summary, await this.store.createTasks(tasks, at));
-      else await this.store.importTasks(chunksOf(tasks), at, (created) => tally(summary, created));
-      return summary;
-    };
+    const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, (created) => tally(summary, created)), summary);
     try {
       if (!tracingOn()) return await write();
       return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
@@ -294,50 +288,22 @@ export class Orrery implements Jobboard {
 
   /** The batch checked as a whole (an array, not too long), its instant and the types it names. */
   private async batchTypes(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ types: Map<string, TaskType>; at: Date }> {
-    if (!Array.isArray(inputs)) throw invalid(prefix, 'must be an array of tasks');
-    if (inputs.length > MAX_BATCH) throw invalid(prefix, `at most ${MAX_BATCH} tasks per batch`);
+    const names = batchTypeNames(inputs, prefix);
     const at = this.instant(opts.at);
-    const names = new Set<string>();
-    for (const i of inputs) {
-      const n = i && typeof i === 'object' ? (i as { type?: unknown }).type : undefined;
-      if (typeof n === 'string') names.add(n);
-    }
-    return { types: await this.knownTypes([...names]), at };
+    return { types: await this.knownTypes(names), at };
   }
 
-  /**
-   * A batch of more than one chunk, validated chunk by chunk as the store's transaction writes the
-   * chunks before it (validation overlaps the database's work); an invalid task still rejects the
-   * batch, as the transaction is rolled back and nothing is written.
-   */
+  /** A batch of more than one chunk, validated chunk by chunk inside its transaction (task-batch.ts). */
   private async writeLargeBatch(inputs: readonly TaskInput[], opts: At, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
     const { types, at } = await this.batchTypes(inputs, opts, prefix);
-    const validated: NewTask[] = [];
-    try {
-      await this.store.importTasks(validatedChunks(inputs, types, at, prefix, validated), at, onChunk);
-    } catch (e) {
-      throw conflictInBatch(e, validated, prefix);
-    }
+    await writeLargeBatch(this.store, inputs, types, at, prefix, onChunk);
   }
 
   private readonly typeCache = new TypeCache();
 
   /** Task types by name, each read at most once per TYPE_CACHE_MS (types are edited and deleted at runtime). */
-  private async knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {
-    const out = new Map<string, TaskType>();
-    const missing: string[] = [];
-    for (const n of names) {
-      const t = this.typeCache.get(n);
-      if (t) out.set(n, t);
-      else missing.push(n);
-    }
-    if (missing.length > 0) {
-      for (const t of await this.store.getTaskTypes(missing)) {
-        this.typeCache.set(t);
-        out.set(t.name, t);
-      }
-    }
-    return out;
+  private knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {
+    return knownTypesOf(this.store, this.typeCache, names);
   }
 
   /**
