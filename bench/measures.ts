@@ -1,5 +1,5 @@
 /** One measurement of one system: throughput (with enqueue, CPU and peak RSS) or schedule-to-start latency. */
-import { preciseNow, type BenchEnv, type ClaimCounts, type System } from './systems/system.js';
+import { anchorPreciseNow, preciseNow, type BenchEnv, type ClaimCounts, type System } from './systems/system.js';
 import { WorkerHost } from './worker-host.js';
 
 const POLL_MS = 10;
@@ -86,6 +86,7 @@ export async function latency(system: System, env: BenchEnv, tag: string, count:
   try {
     host.go();
     await sleep(500); // started and idle
+    anchorPreciseNow(); // as the worker process did at its start
     for (let i = 0; i < count; i++) {
       await sleep(gapMs[0] + rng() * (gapMs[1] - gapMs[0]));
       host.check();

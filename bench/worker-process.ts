@@ -7,7 +7,7 @@
  */
 import { ownCpuMicros } from './cpu.js';
 import { WORKER_MODULES } from './systems/index.js';
-import { preciseNow, type ClaimCounts, type Payload, type SystemName, type WorkerModule } from './systems/system.js';
+import { anchorPreciseNow, preciseNow, type ClaimCounts, type Payload, type SystemName, type WorkerModule } from './systems/system.js';
 
 export type ToWorker = { type: 'go' } | { type: 'stop' };
 export type FromWorker =
@@ -32,6 +32,7 @@ const worker = await mod.prepareWorker({ db, concurrency: Number(concurrency), h
 let cpuAtGo = process.cpuUsage();
 process.on('message', (m: ToWorker) => {
   if (m.type === 'go') {
+    anchorPreciseNow(); // the bench process anchors its own just after, before it creates latency tasks
     cpuAtGo = process.cpuUsage();
     queryCounts?.clear();
     void worker.start().then(() => send({ type: 'started' }));
