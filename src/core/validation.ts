@@ -354,6 +354,9 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
   return { type, arguments: args, policy, schedule, nextRun: when, priority, retriesLeft, key, concurrencyKey, onConflict };
 }
 
+/** Why a `__proto__` key is refused wherever data comes in (task kwargs here, any HTTP body in http/guards.ts). */
+export const PROTO_KEY = 'the key "__proto__" is not accepted (an object of the server cannot hold it: it would be dropped)';
+
 /**
  * A kwargs key `__proto__` (JSON.parse keeps it as data) would be dropped silently by the record
  * copy of the schema, and the task stored without it: refused. (quickTaskInput leaves such input to the schema.)
@@ -361,7 +364,7 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
 function refuseProtoKwarg(input: unknown, path: string): unknown {
   const kwargs = (input as { arguments?: { kwargs?: unknown } } | null)?.arguments?.kwargs;
   if (kwargs !== null && typeof kwargs === 'object' && Object.hasOwn(kwargs, '__proto__')) {
-    throw invalid(field(path, 'arguments.kwargs.__proto__'), 'the key "__proto__" is not accepted (it would be dropped)');
+    throw invalid(field(path, 'arguments.kwargs.__proto__'), PROTO_KEY);
   }
   return input;
 }

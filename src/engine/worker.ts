@@ -95,8 +95,6 @@ export class Worker {
   private doneDuringRecovery: Set<string> | null = null;
   private meanHandlerMs: number | null = null;
   private minLeaseMs = DEFAULT_LEASE_MS;
-  /** The shortest lease of the runs claimed so far (sets the heartbeat's period). */
-  private shortestLeaseMs = Infinity;
   private readonly ender: EndBatcher;
   private readonly timers: WorkerTimers;
   private readonly presence: WorkerPresence | null;
@@ -261,8 +259,7 @@ export class Worker {
           }
           const startFirst: ClaimedRun[] = [];
           for (const c of outcome.runs) {
-            // Renewals every third of the shortest lease claimed (a 5-minute lease: every 100 s).
-            if (c.leaseMs < this.shortestLeaseMs) this.timers.leaseMs((this.shortestLeaseMs = c.leaseMs));
+            this.timers.leaseMs(c.leaseMs); // renewals every third of the shortest lease claimed (5 minutes: every 100 s)
             this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
             (c.run.status === 'started' ? startFirst : this.buffer).push(c);
           }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 import { findTextProblem, textProblem } from '../core/storable.js';
 import { ValidationError } from '../core/errors.js';
+import { PROTO_KEY } from '../core/validation.js';
 import { HttpError } from './errors.js';
 import { isLoopback } from './loopback.js';
 
@@ -103,7 +104,6 @@ export function checkStorableBody(bodyText: string, body: unknown): void {
  * Other escapes (a client that escapes every non-ASCII character) do not make the body walked.
  */
 const SUSPECT_PROTO = /__proto__|\\u00(?:5[fF]|6[fF]|7[0234])/;
-export const PROTO_KEY = 'the key "__proto__" is not accepted (an object of the server cannot hold it: it would be dropped)';
 
 /**
  * The path of the first own `__proto__` key in parsed JSON, or null. JSON.parse keeps such a key as

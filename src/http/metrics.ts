@@ -99,20 +99,24 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     return { now, stats: await orrery.store.queueStats(now) };
   });
   const typesReading = sharedReading(() => orrery.listTaskTypes());
-  const queueGauge = (name: string, help: string, value: (s: QueueStats, now: Date) => number) => {
-    const gauge: Gauge<'type'> = new Gauge({
+  /** A gauge per task type, its samples read at scrape time (replaced whole once the reading succeeded). */
+  const perTypeGauge = (name: string, help: string, read: () => Promise<Array<[string, number]>>) =>
+    new Gauge({
       name,
       help,
       labelNames: ['type'] as const,
       registers,
-      async collect() {
-        const { now, stats } = await snapshot();
-        gauge.reset();
-        for (const s of stats) gauge.set({ type: s.type }, value(s, now));
+      async collect(this: Gauge<'type'>) {
+        const samples = await read();
+        this.reset();
+        for (const [type, v] of samples) this.set({ type }, v);
       },
     });
-    return gauge;
-  };
+  const queueGauge = (name: string, help: string, value: (s: QueueStats, now: Date) => number) =>
+    perTypeGauge(name, help, async () => {
+      const { now, stats } = await snapshot();
+      return stats.map((s) => [s.type, value(s, now)]);
+    });
   queueGauge('orrery_queue_length', 'Runs waiting to be claimed (scheduled), per task type.', (s) => s.scheduled);
   queueGauge('orrery_running_runs', 'Runs whose handler has begun (started), per task type.', (s) => s.running);
   queueGauge('orrery_claimed_runs', 'Runs claimed by workers and waiting in their buffers (claimed), per task type.', (s) => s.claimed);
@@ -128,24 +132,15 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     const now = orrery.now();
     return { now, due: await orrery.dueStats({ at: now }) };
   });
-  const dueGauge = (name: string, help: string, value: (d: { due: number; oldestDue: Date }, now: Date) => number) => {
-    const gauge: Gauge<'type'> = new Gauge({
-      name,
-      help,
-      labelNames: ['type'] as const,
-      registers,
-      async collect() {
-        const [{ now, due }, types] = await Promise.all([dueSnapshot(), typesReading()]);
-        const byType = new Map(due.map((d) => [d.type, d]));
-        gauge.reset();
-        for (const t of types) {
-          const d = byType.get(t.name);
-          gauge.set({ type: t.name }, d ? value(d, now) : 0);
-        }
-      },
+  const dueGauge = (name: string, help: string, value: (d: { due: number; oldestDue: Date }, now: Date) => number) =>
+    perTypeGauge(name, help, async () => {
+      const [{ now, due }, types] = await Promise.all([dueSnapshot(), typesReading()]);
+      const byType = new Map(due.map((d) => [d.type, d]));
+      return types.map((t): [string, number] => {
+        const d = byType.get(t.name);
+        return [t.name, d ? value(d, now) : 0];
+      });
     });
-    return gauge;
-  };
   dueGauge('orrery_due_tasks', 'Due tasks no run serves yet (due but not queued), per task type; counted up to 100000.', (d) => d.due);
   dueGauge(
     'orrery_oldest_due_age_seconds',
@@ -153,23 +148,11 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     (d, now) => Math.max(0, (now.getTime() - d.oldestDue.getTime()) / 1000),
   );
   /** A gauge per task type from the types as listed (one shared reading per scrape); null: no sample. */
-  const typeGauge = (name: string, help: string, value: (t: TaskType) => number | null) => {
-    const gauge: Gauge<'type'> = new Gauge({
-      name,
-      help,
-      labelNames: ['type'] as const,
-      registers,
-      async collect() {
-        const types = await typesReading();
-        gauge.reset();
-        for (const t of types) {
-          const v = value(t);
-          if (v !== null) gauge.set({ type: t.name }, v);
-        }
-      },
-    });
-    return gauge;
-  };
+  const typeGauge = (name: string, help: string, value: (t: TaskType) => number | null) =>
+    perTypeGauge(name, help, async () => (await typesReading()).flatMap((t): Array<[string, number]> => {
+      const v = value(t);
+      return v === null ? [] : [[t.name, v]];
+    }));
   typeGauge('orrery_task_type_paused', 'Whether the task type is paused (1) or running (0), per task type.', (t) => (t.paused ? 1 : 0));
   // Rates in force, as throttle signals left them (docs/limits.md#adaptive-limits): only types with rate limits have samples.
   const perSecond = (r: { count: number; perMs: number }) => (r.count * 1000) / r.perMs;

@@ -101,9 +101,9 @@ describe('simulate', () => {
       }
       throw new Error('expected a ValidationError');
     };
-    const bad = problems({
+    // Populations and an arrival each wrong as createTask would find them (checked in the second pass).
+    const wrongTasks = {
       ...MIXED,
-      store: 'mysql://db',
       taskTypes: [...MIXED.taskTypes, { name: 'once', defaultIntervalMs: null }],
       tasks: [
         { type: 'crawl', count: 2 },
@@ -112,8 +112,8 @@ describe('simulate', () => {
         { type: 'once', count: 1, policy: 'recurring' },
       ],
       arrivals: [{ type: 'once', ratePerHour: 10, policy: 'recurring' }],
-      handlers: { ...MIXED.handlers, once: { duration: { dist: 'uniform', min: 1 } } },
-    });
+    };
+    const bad = problems({ ...wrongTasks, store: 'mysql://db', handlers: { ...MIXED.handlers, once: { duration: { dist: 'uniform', min: 1 } } } });
     expect(bad).toEqual(
       expect.arrayContaining([
         { path: 'store', message: expect.stringContaining('sqlite::memory:') },
@@ -121,18 +121,7 @@ describe('simulate', () => {
       ]),
     );
     // The second pass runs only when the shapes are right.
-    const second = problems({
-      ...MIXED,
-      taskTypes: [...MIXED.taskTypes, { name: 'once', defaultIntervalMs: null }],
-      tasks: [
-        { type: 'crawl', count: 2 },
-        { type: 'crawl', count: 2, schedule: { every: '1h' } },
-        { type: 'crawl', count: 2, policy: 'oneshot', schedule: { kind: 'cron', expr: '0 * * * *' } },
-        { type: 'once', count: 1, policy: 'recurring' },
-      ],
-      arrivals: [{ type: 'once', ratePerHour: 10, policy: 'recurring' }],
-      handlers: { ...MIXED.handlers, once: { duration: { dist: 'constant', value: 1 } } },
-    });
+    const second = problems({ ...wrongTasks, handlers: { ...MIXED.handlers, once: { duration: { dist: 'constant', value: 1 } } } });
     expect(second.map((d) => d.path).sort()).toEqual(['arrivals[0].policy', 'tasks[1].schedule.kind', 'tasks[2].schedule', 'tasks[3].policy']);
     // A task type with a problem is reported once, not again as unknown where it is used.
     const once = problems({ ...MIXED, taskTypes: [{ ...MIXED.taskTypes[0]!, leaseMs: 5 }, MIXED.taskTypes[1]!] });
