@@ -10,6 +10,9 @@ import { firstOccurrence, nextOccurrenceOrNull, previousOccurrenceOrNull } from 
 /** A cron or rrule task still waiting this long after its due instant has missed its occurrence. */
 export const LATE_AFTER_MS = 60_000;
 
+/** Most late tasks one catch-up moves (the next pass or claim takes the rest). */
+export const CATCH_UP_BATCH = 500;
+
 /**
  * The jitter of one occurrence of one task: a pseudo-random offset in [0, jitterMs), the same in every
  * process (a hash of the task id and the occurrence instant).

@@ -3,6 +3,8 @@ import { OrreryError, isStorageUnavailable } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { AdaptiveRateRow, EndRunResult, Store } from '../store/store.js';
 
+const unratedAnswers = new WeakMap<TaskType, TaskType>();
+
 /**
  * Task types as the service answers them: each with the rates in force at `at` (`effectiveRate`,
  * docs/limits.md#adaptive-limits; null for a type without rate limits), one read for all of them.
@@ -15,10 +17,14 @@ export async function withEffectiveRates(store: Store, types: TaskType[], at: Da
     if (list) list.push(r);
     else byType.set(r.type, [r]);
   }
-  return types.map((t) => ({
-    ...t,
-    effectiveRate: t.rateLimit === null && t.rateLimitPerKey === null ? null : effectiveRates(t, byType.get(t.name) ?? [], at.getTime()),
-  }));
+  return types.map((t) => {
+    if (t.rateLimit !== null || t.rateLimitPerKey !== null) return { ...t, effectiveRate: effectiveRates(t, byType.get(t.name) ?? [], at.getTime()) };
+    // A type without rates is answered with `effectiveRate: null`: the same answer for the same type
+    // object read again (a cache that keeps it), so a caller can tell that nothing changed.
+    let answered = unratedAnswers.get(t);
+    if (answered === undefined) unratedAnswers.set(t, (answered = { ...t, effectiveRate: null }));
+    return answered;
+  });
 }
 
 /**

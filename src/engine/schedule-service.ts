@@ -1,4 +1,5 @@
 import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill.js';
+import { CATCH_UP_BATCH } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
 import { normaliseSchedule } from '../core/schedule.js';
@@ -53,8 +54,6 @@ export function previewOf(input: PreviewInput, now: Date): Preview {
   return previewSchedule(schedule, from, count);
 }
 
-/** Most late tasks one catch-up pass moves (the next pass takes the rest). */
-const CATCH_UP_BATCH = 500;
 /** A claim runs the catch-up of late tasks at most this often (the runner does at every pass). */
 const CLAIM_CATCH_UP_EVERY_MS = 1000;
 
@@ -139,8 +138,12 @@ export class ScheduleService {
     return this.store.catchUpLate(at, CATCH_UP_BATCH);
   }
 
-  /** The catch-up before a claim of due tasks, at most once a second per process. */
+  /**
+   * The catch-up before a claim of due tasks, at most once a second per process; none for a store
+   * whose claims catch up inside their own transaction (SQLite: `catchesUpInClaims`).
+   */
   async catchUpBeforeClaim(at: Date): Promise<void> {
+    if (this.host.store.catchesUpInClaims) return;
     const t = at.getTime();
     if (this.lastClaimCatchUp !== null && t >= this.lastClaimCatchUp && t - this.lastClaimCatchUp < CLAIM_CATCH_UP_EVERY_MS) return;
     this.lastClaimCatchUp = t;

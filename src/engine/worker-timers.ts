@@ -7,7 +7,7 @@ import type { RunExecution } from './run-execution.js';
 
 /** A run whose handler began is marked started in the store within this long (by the worker's heartbeat). */
 export const START_MARK_MS = 250;
-/** How often the worker logs one line for the runs it ended. */
+/** The worker logs one line for the runs it ended when a run ends this long after the last line (and at ticks, when it holds nothing, at stop). */
 const SUMMARY_MS = 10_000;
 
 export interface WorkerTimerHooks {
@@ -97,7 +97,7 @@ export class WorkerTimers {
     this.tick?.cancel();
     const now = this.clock.now().getTime();
     const fast = this.fastMs;
-    const delay = this.unmarked.size > 0 ? fast : Math.min(SUMMARY_MS, Math.max(fast, this.lastRenew + this.lease / 3 - 10 - now));
+    const delay = this.unmarked.size > 0 ? fast : Math.max(fast, this.lastRenew + this.lease / 3 - 10 - now);
     this.tickAt = now + delay;
     this.tick = this.clock.setTimer(delay, () => {
       this.tick = null;
@@ -125,9 +125,17 @@ export class WorkerTimers {
     } else if (this.running && !this.tick) this.arm();
   }
 
-  /** The run is no longer the worker's; with `keepStartMark`, a start not yet marked is still marked by the next tick. */
+  /**
+   * The run is no longer the worker's; with `keepStartMark`, a start not yet marked is still marked by
+   * the next tick. The summary line is due when SUMMARY_MS have passed since the last one.
+   */
   done(exec: RunExecution, keepStartMark = false): void {
     if (!keepStartMark) this.unmarked.delete(exec.backendId);
+    const now = this.clock.now().getTime();
+    if (now - this.lastSummary >= SUMMARY_MS) {
+      this.lastSummary = now;
+      this.hooks.summary();
+    }
     // Runs still buffered (claimed while ends were being written) keep their leases renewed.
     if (this.running && !this.tick && (this.unmarked.size > 0 || this.hooks.held().length > 0)) this.arm();
     if (this.deadlines.delete(exec) && this.deadlines.size === 0 && this.deadlineTimer) {

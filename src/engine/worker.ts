@@ -1,3 +1,4 @@
+import type { TaskType } from '../core/model.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
@@ -85,6 +86,8 @@ export class Worker {
   private readonly graceMs: number;
   private readonly log: Logger;
   private types: string[] = [];
+  /** The type objects the last read answered (currentTypes). */
+  private typesSeen: readonly TaskType[] | null = null;
   /** Whether some type it claims has limits (core/claim-ahead.ts claimDrained). */
   private limitedTypes = true;
   /** The last claim found the store drained: settling handlers do not make it claim again (claimDrained). */
@@ -336,10 +339,10 @@ export class Worker {
     if (end === null) this.unrecordedEnds.set(exec.backendId, this.clock.now().getTime());
     // An end not recorded (a bug, or given up at shutdown) still has its start marked, so the reaper
     // ends the run lost, counted, when its lease expires (a claimed run would be given back uncounted).
+    if (end) this.endedSince.set(end.run.status, (this.endedSince.get(end.run.status) ?? 0) + 1);
     this.timers.done(exec, end === null);
     // A run lost or abandoned before its handler settled keeps its slot until the handler settles.
     this.ending.delete(exec);
-    if (end) this.endedSince.set(end.run.status, (this.endedSince.get(end.run.status) ?? 0) + 1);
     this.dispatch();
     if (this.active.size === 0 && this.idle) {
       const r = this.idle;
@@ -407,6 +410,13 @@ export class Worker {
     const now = this.clock.now().getTime();
     if (now - this.typesReadAt > TYPES_REFRESH_MS) {
       const all = await this.board.listTaskTypes();
+      // The same type objects as at the last read (a store or cache that kept them): nothing to work out again.
+      const last = this.typesSeen;
+      this.typesSeen = all;
+      if (last !== null && last.length === all.length && all.every((t, i) => t === last[i])) {
+        this.typesReadAt = now;
+        return this.types;
+      }
       const wanted = this.opts.types ? new Set(this.opts.types) : null;
       const mine = all.filter((t) => (wanted ? wanted.has(t.name) : t.backendName in this.opts.handlers));
       const paused = new Set(mine.filter((t) => t.paused).map((t) => t.name));

@@ -83,6 +83,9 @@ export class SimStore {
   private readonly due = new Map<string, number>();
   /** Claims answered without the store. */
   shortCuts = 0;
+  /** The store had no running backfill when last asked, and none was made since. */
+  private noBackfills = false;
+  private backfillsMade = 0;
   private settledWaiters: Array<() => void> = [];
 
 
@@ -127,7 +130,17 @@ export class SimStore {
         if (hit !== undefined) return hit;
         const v: unknown = Reflect.get(t, key, t);
         if (typeof v !== 'function') return v;
-        const out = this.passing(`${name}.${String(key)}`, v as (...a: unknown[]) => unknown, t);
+        const full = `${name}.${String(key)}`;
+        const call = this.passing(full, v as (...a: unknown[]) => unknown, t);
+        let out = call;
+        if (full === 'schedules.runningBackfills') out = (...a: unknown[]) => this.runningBackfills(() => call(...a));
+        else if (full === 'schedules.createBackfill') {
+          out = (...a: unknown[]) => {
+            this.noBackfills = false;
+            this.backfillsMade += 1;
+            return call(...a);
+          };
+        }
         cache.set(key, out);
         return out;
       },
@@ -252,6 +265,18 @@ export class SimStore {
       this.horizon = at;
     }
     return next;
+  }
+
+  /**
+   * The running backfills: none, answered without the store, once the store said so and no backfill
+   * was made since (only `schedules.createBackfill` makes one). The runner reads them at every pass.
+   */
+  private async runningBackfills(call: () => unknown): Promise<unknown> {
+    if (this.noBackfills) return this.checked('schedules.runningBackfills', call);
+    const made = this.backfillsMade;
+    const r = await call();
+    if (Array.isArray(r) && r.length === 0 && made === this.backfillsMade) this.noBackfills = true;
+    return r;
   }
 
   /** Claims go to the store one at a time (as SQLite's write lock has them anyway): each knows what those before it found. */

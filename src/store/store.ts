@@ -314,6 +314,11 @@ export interface Store {
   readonly schedules: ScheduleStore;
   /** The worker registry: who runs, idle or busy, and who stopped (docs/operations.md#workers). */
   readonly workers: WorkerStore;
+  /**
+   * True when `claimRuns` with `due` runs the catch-up of late cron and rrule tasks (`schedules.catchUpLate`)
+   * inside its own transaction, first: the service then makes no catch-up call of its own before a claim.
+   */
+  readonly catchesUpInClaims?: boolean;
   close(): Promise<void>;
 
   createTaskType(type: TaskType, at: Date): Promise<TaskType>;

@@ -52,6 +52,17 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.getTask(all.id)).toMatchObject({ scheduledFor: hh(5), nextRun: hh(5) });
     });
 
+    it('a claim of due tasks catches late tasks up first, with no runner pass: none is not claimed, latest serves the latest occurrence', async () => {
+      const { orrery } = await setup([CRON]);
+      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+      const none = await make('none', { catchUp: 'none' });
+      const latest = await make('latest', {});
+      const claimed = await claimAll(orrery, 'cron', hh(4, 30));
+      expect([...claimed.keys()]).toEqual([latest.id]);
+      expect(claimed.get(latest.id)!.run.scheduledFor).toEqual(hh(4));
+      expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5), status: 'next_run_not_scheduled' });
+    });
+
     it('jitter: due later by a per-task offset, the same read from any process; runs serve the occurrence, retries too', async () => {
       const { orrery, another } = await setup([CRON]);
       const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '0 * * * *', jitter: '30m' } }, { at: plus(T0, 1) });

@@ -25,30 +25,36 @@ export class SqliteSchedules implements ScheduleStore {
   }
 
   async catchUpLate(at: Date, limit: number): Promise<CaughtUpTask[]> {
-    const before = at.getTime() - LATE_AFTER_MS;
     // A read first: most passes find nothing late and take no write lock.
-    if (this.s.late.all(before, limit).length === 0) return [];
-    const out = await this.host.write(() => {
-      const changed: CaughtUpTask[] = [];
-      for (const row of this.s.late.all(before, limit) as Row[]) {
-        const task = taskFromRow(row);
-        const plan = planLateTask(task, at);
-        if (plan === null || task.schedule.kind === 'adaptive') continue;
-        const done = plan.action === 'complete';
-        const next = done ? task.nextRun : plan.nextRun;
-        this.s.moveLate.run({
-          id: task.id,
-          old: task.nextRun.getTime(),
-          status: done ? 'completed' : 'next_run_not_scheduled',
-          next_run: next.getTime(),
-          scheduled_for: done ? null : scheduledForColumn({ nextRun: next, scheduledFor: plan.scheduledFor }),
-        });
-        changed.push({ task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next });
-      }
-      return changed;
-    });
+    if (this.s.late.all(at.getTime() - LATE_AFTER_MS, limit).length === 0) return [];
+    const out = await this.host.write(() => this.catchUpInTx(at, limit));
     if (out.length > 0) this.host.wake({ kind: 'tasks-written', count: out.length });
     return out;
+  }
+
+  /**
+   * The catch-up inside a write transaction the caller holds (and wakes for): each late cron or rrule
+   * task moved to the occurrence its policy serves, or completed (core/catch-up.ts). A claim of due
+   * tasks runs it first, in its own transaction.
+   */
+  catchUpInTx(at: Date, limit: number): CaughtUpTask[] {
+    const changed: CaughtUpTask[] = [];
+    for (const row of this.s.late.all(at.getTime() - LATE_AFTER_MS, limit) as Row[]) {
+      const task = taskFromRow(row);
+      const plan = planLateTask(task, at);
+      if (plan === null || task.schedule.kind === 'adaptive') continue;
+      const done = plan.action === 'complete';
+      const next = done ? task.nextRun : plan.nextRun;
+      this.s.moveLate.run({
+        id: task.id,
+        old: task.nextRun.getTime(),
+        status: done ? 'completed' : 'next_run_not_scheduled',
+        next_run: next.getTime(),
+        scheduled_for: done ? null : scheduledForColumn({ nextRun: next, scheduledFor: plan.scheduledFor }),
+      });
+      changed.push({ task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next });
+    }
+    return changed;
   }
 
   async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill> {

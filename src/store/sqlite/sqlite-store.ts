@@ -54,6 +54,7 @@ import { SqliteVisitStore } from './sqlite-visits.js';
 import { SqliteDags } from './sqlite-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { SqliteArchive } from './sqlite-archive.js';
+import { CATCH_UP_BATCH } from '../../core/catch-up.js';
 import { SqliteSchedules } from './sqlite-schedules.js';
 import { SqliteWorkers } from './sqlite-workers.js';
 import type { ArchiveStore } from '../archive-store.js';
@@ -92,6 +93,8 @@ export class SqliteStore implements Store {
   readonly archive: ArchiveStore;
   readonly visits: SqliteVisitStore;
   readonly schedules: SqliteSchedules;
+  /** Claims of due tasks catch late cron and rrule tasks up in their own transaction. */
+  readonly catchesUpInClaims = true;
   readonly workers: SqliteWorkers;
   private readonly claims: SqliteClaims;
   private readonly taskWrites: SqliteTaskWrites;
@@ -378,7 +381,13 @@ export class SqliteStore implements Store {
 
   async claimRuns(req: ClaimRequest): Promise<ClaimOutcome> {
     if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
-    const outcome = await this.write(() => this.claims.claimInTx(req));
+    let caughtUp = 0;
+    const outcome = await this.write(() => {
+      // Late cron and rrule tasks first, so that a due task claimed here serves the occurrence its policy says.
+      if (req.due) caughtUp = this.schedules.catchUpInTx(req.at, CATCH_UP_BATCH).length;
+      return this.claims.claimInTx(req);
+    });
+    if (caughtUp > 0) this.wake({ kind: 'tasks-written', count: caughtUp });
     outcome.runs.sort((a, b) => a.run.id - b.run.id);
     this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
     return outcome;
