@@ -81,14 +81,14 @@ export class SqliteHeldRuns {
     const run = { ...held.run, ...r, leaseExpiresAt: null };
     const t = held.task;
     // The pause is not among the formula's inputs (a task paused while its run was held still ends it here): answered as stored.
-    const ended = this.s.endTask.get({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }) as Row | undefined;
+    const ended = (keepsDedupeKey(plan.task) ? this.s.endTaskKeep : this.s.endTaskDrop).get({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }) as Row | undefined;
     if (ended) return { run, task: { ...t, ...plan.task, paused: pauseFromRow(ended) }, taskUpdated: true };
     // The task changed since the claim: the formula applies to its current state, or it has moved on.
     const row = this.s.task.get(t.id) as Row;
     const task: Task = taskFromRow(row);
     const again = planRunEnd(held.run, task, this.typeOf(task.type), row.current_run === null ? null : Number(row.current_run), item.req);
     if (again.task === null) return { run, task, taskUpdated: false, ...(again.note ? { note: again.note } : {}) };
-    this.s.updateTask.run(taskParams(task.id, again.task));
+    (keepsDedupeKey(again.task) ? this.s.updateTaskKeep : this.s.updateTaskDrop).run(taskParams(task.id, again.task));
     return { run, task: { ...task, ...again.task }, taskUpdated: true };
   }
 }
@@ -105,13 +105,19 @@ export function taskParams(id: number, u: TaskUpdate) {
     abandons: u.consecutiveAbandons,
     attempt: u.nextAttempt,
     scheduled_for: scheduledForColumn(u),
-    keep_key: u.status === 'next_run_not_scheduled' ? 1 : 0,
   };
 }
 
-const TASK_SET = `status = @status, disabled_reason = @reason, next_run = @next_run, current_interval_ms = @interval,
-  retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, scheduled_for = @scheduled_for, current_run = NULL,
-  dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END`;
+/**
+ * A task waiting for its next run keeps its dedupe key; one that completed or was disabled drops it.
+ * Two statements, not a CASE: SQLite rewrites the entry of every index on a column the SET clause
+ * names, even to the same value (the dedupe index is keyed by a hash: a random page per write).
+ */
+export const keepsDedupeKey = (u: TaskUpdate): boolean => u.status === 'next_run_not_scheduled';
+
+/** The columns a run's end sets on its task (the formula's output), dedupe key aside. */
+export const TASK_SET = `status = @status, disabled_reason = @reason, next_run = @next_run, current_interval_ms = @interval,
+  retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, scheduled_for = @scheduled_for, current_run = NULL`;
 
 /** Plain renewals of many held runs (backend ids as a JSON array): one unique-index lookup per id. */
 export const RENEW_MANY_SQL = `UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
@@ -136,10 +142,14 @@ function prepareHeld(db: Database.Database) {
     endRun: p(`UPDATE task_runs SET status = @status, started = coalesce(started, @started), ended = @ended, metadata = @metadata,
       result = @result, error = @error, lease_expires_at = NULL
       WHERE id = @id AND status IN ('claimed', 'started') AND worker = @worker AND cancel_requested = 0`),
-    endTask: p(`UPDATE tasks SET ${TASK_SET}
+    endTaskKeep: p(`UPDATE tasks SET ${TASK_SET}
+      WHERE id = @id AND current_run = @run AND status = 'next_run_scheduled' AND next_run = @old_next_run AND retries_left = @old_retries
+        AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt RETURNING paused_at, paused_reason`),
+    endTaskDrop: p(`UPDATE tasks SET ${TASK_SET}, dedupe_key = NULL
       WHERE id = @id AND current_run = @run AND status = 'next_run_scheduled' AND next_run = @old_next_run AND retries_left = @old_retries
         AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt RETURNING paused_at, paused_reason`),
     task: p('SELECT * FROM tasks WHERE id = ?'),
-    updateTask: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
+    updateTaskKeep: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
+    updateTaskDrop: p(`UPDATE tasks SET ${TASK_SET}, dedupe_key = NULL WHERE id = @id`),
   };
 }

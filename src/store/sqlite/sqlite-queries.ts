@@ -1,6 +1,7 @@
 import { DAG_BACKEND } from '../../core/dag.js';
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
+import { TASK_SET } from './sqlite-held-ends.js';
 
 /** A prepared statement (named here so the declarations of `prepare` can refer to it). */
 export type Stmt = Database.Statement;
@@ -55,7 +56,7 @@ export type StatementName =
   | 'insertType' | 'allTypes' | 'typesByName' | 'taskByDedupe' | 'taskById' | 'identityOf'
   | 'dueOfType' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
-  | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
+  | 'requestCancel' | 'endRun' | 'updateTaskAfterRunKeep' | 'updateTaskAfterRunDrop' | 'expired' | 'nextLease' | 'queueStats'
   | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
 
 /**
@@ -115,9 +116,8 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     requestCancel: p(`UPDATE task_runs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
     endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
       started = coalesce(started, @started), lease_expires_at = NULL WHERE id = @id RETURNING *`),
-    updateTaskAfterRun: p(`UPDATE tasks SET status = @status, disabled_reason = @reason, next_run = @next_run,
-      current_interval_ms = @interval, retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt,
-      scheduled_for = @scheduled_for, current_run = NULL, dedupe_key = CASE WHEN @keep_key = 1 THEN dedupe_key ELSE NULL END WHERE id = @id RETURNING *`),
+    updateTaskAfterRunKeep: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id RETURNING *`),
+    updateTaskAfterRunDrop: p(`UPDATE tasks SET ${TASK_SET}, dedupe_key = NULL WHERE id = @id RETURNING *`),
     expired: p(`SELECT * FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'started'
       AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT +?`),
     nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started')`),
