@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, dedupeKey, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
+import { canonicalJson, dedupeKey, keepsDedupeKey, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
 import type { Priority, TaskArguments, TaskPolicy } from './model.js';
 import { assertJson } from './validation.js';
 
@@ -93,5 +93,14 @@ describe('dedupeKey and keyIdentity', () => {
       const key = r.pick(STRINGS);
       expect(keyIdentity(type, key)).toBe(referenceIdentity(type, key));
     }
+  });
+});
+
+describe('keepsDedupeKey', () => {
+  it('active tasks hold their key; completed and disabled ones drop it', () => {
+    expect(keepsDedupeKey('next_run_not_scheduled')).toBe(true);
+    expect(keepsDedupeKey('next_run_scheduled')).toBe(true);
+    expect(keepsDedupeKey('completed')).toBe(false);
+    expect(keepsDedupeKey('disabled')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import type { Priority, TaskArguments, TaskPolicy } from './model.js';
+import type { Priority, TaskArguments, TaskPolicy, TaskStatus } from './model.js';
 import { isStorableText } from './storable.js';
 
 /**
@@ -122,4 +122,12 @@ function quoted(s: string): string {
 /** A task given a `key` is identified by (type, key) alone: another definition with that key is a conflict. */
 export function keyIdentity(type: string, key: string): string {
   return sha256(`["key",${quoted(type)},${JSON.stringify(key)}]`);
+}
+
+/**
+ * Whether a task in this status holds its dedupe key (it is active: waiting for or running its next
+ * run); a completed or disabled task drops it, so that an equal task can be created again.
+ */
+export function keepsDedupeKey(status: TaskStatus): boolean {
+  return status === 'next_run_not_scheduled' || status === 'next_run_scheduled';
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { OrreryError } from '../../core/errors.js';
 import type { Task, TaskType } from '../../core/model.js';
+import { keepsDedupeKey } from '../../core/dedupe-key.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
@@ -81,14 +82,14 @@ export class SqliteHeldRuns {
     const run = { ...held.run, ...r, leaseExpiresAt: null };
     const t = held.task;
     // The pause is not among the formula's inputs (a task paused while its run was held still ends it here): answered as stored.
-    const ended = (keepsDedupeKey(plan.task) ? this.s.endTaskKeep : this.s.endTaskDrop).get({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }) as Row | undefined;
+    const ended = (keepsDedupeKey(plan.task.status) ? this.s.endTaskKeep : this.s.endTaskDrop).get({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }) as Row | undefined;
     if (ended) return { run, task: { ...t, ...plan.task, paused: pauseFromRow(ended) }, taskUpdated: true };
     // The task changed since the claim: the formula applies to its current state, or it has moved on.
     const row = this.s.task.get(t.id) as Row;
     const task: Task = taskFromRow(row);
     const again = planRunEnd(held.run, task, this.typeOf(task.type), row.current_run === null ? null : Number(row.current_run), item.req);
     if (again.task === null) return { run, task, taskUpdated: false, ...(again.note ? { note: again.note } : {}) };
-    (keepsDedupeKey(again.task) ? this.s.updateTaskKeep : this.s.updateTaskDrop).run(taskParams(task.id, again.task));
+    (keepsDedupeKey(again.task.status) ? this.s.updateTaskKeep : this.s.updateTaskDrop).run(taskParams(task.id, again.task));
     return { run, task: { ...task, ...again.task }, taskUpdated: true };
   }
 }
@@ -109,13 +110,11 @@ export function taskParams(id: number, u: TaskUpdate) {
 }
 
 /**
- * A task waiting for its next run keeps its dedupe key; one that completed or was disabled drops it.
- * Two statements, not a CASE: SQLite rewrites the entry of every index on a column the SET clause
+ * The columns a run's end sets on its task (the formula's output), dedupe key aside: a statement
+ * with `dedupe_key = NULL` appended drops it (core/dedupe-key.ts keepsDedupeKey), one without keeps
+ * it. Two statements, not a CASE: SQLite rewrites the entry of every index on a column the SET clause
  * names, even to the same value (the dedupe index is keyed by a hash: a random page per write).
  */
-export const keepsDedupeKey = (u: TaskUpdate): boolean => u.status === 'next_run_not_scheduled';
-
-/** The columns a run's end sets on its task (the formula's output), dedupe key aside. */
 export const TASK_SET = `status = @status, disabled_reason = @reason, next_run = @next_run, current_interval_ms = @interval,
   retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, scheduled_for = @scheduled_for, current_run = NULL`;
 
