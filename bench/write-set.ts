@@ -7,7 +7,8 @@
  *   once the schema has it, else `started`; with worker, started and a lease) and mark the tasks
  *   `next_run_scheduled` with their run as `current_run`;
  * - end: the runs `uneventful` with `ended` (lease cleared), the tasks `completed` with no
- *   `dedupe_key` and no `current_run`, each guarded as a real end must be.
+ *   `current_run` (and, on PostgreSQL, no `dedupe_key`: SQLite's ends keep it until an equal task
+ *   takes it over), each guarded as a real end must be.
  *
  * PostgreSQL: the claim is one statement (FOR UPDATE SKIP LOCKED, INSERT ... RETURNING, UPDATE) and
  * the end is one statement (arrays unnested, both tables updated in CTEs). SQLite: each is one
@@ -54,7 +55,8 @@ export async function writeSetSqlite(path: string, n: number, batch: number): Pr
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const markTask = db.prepare(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`);
     const endRun = db.prepare(`UPDATE task_runs SET status = 'uneventful', ended = ?, lease_expires_at = NULL WHERE id = ? AND status = ?`);
-    const endTask = db.prepare(`UPDATE tasks SET status = 'completed', dedupe_key = NULL, current_run = NULL WHERE id = ? AND current_run = ?`);
+    // Orrery's SQLite ends leave the dedupe key to be taken over by a later equal task (docs/architecture.md).
+    const endTask = db.prepare(`UPDATE tasks SET status = 'completed', current_run = NULL WHERE id = ? AND current_run = ?`);
     type Due = { id: number; priority_rank: number; next_attempt: number; concurrency_key: string | null };
     const claim = db.transaction((at: number) =>
       (pick.all(TYPE, at, batch) as Due[]).map((t) => {

@@ -94,6 +94,27 @@ export function taskCases(sut: StoreUnderTest): void {
       expect(o2.id).not.toBe(o.id);
     });
 
+    it('a finished task gives its identity over to an equal task created or respawned later (held and careful ends alike)', async () => {
+      const { orrery } = await setup();
+      const make = () => orrery.createTask({ type: 'load-git', policy: 'oneshot', arguments: args('w'), nextRun: T0 });
+      const a = await make();
+      // Ended the way an in-process worker ends it (the claim's snapshot held): completed.
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, at: T0 });
+      const [ended] = await orrery.endRuns([{ backendId: c!.run.backendId, status: 'uneventful', worker: 'w', at: plus(T0, 1000), startedAt: T0, ...(c!.task ? { held: { run: c!.run, task: c!.task } } : {}) }]);
+      expect(ended).toMatchObject({ task: { id: a.id, status: 'completed' } });
+      const b = await make();
+      expect(b.id).not.toBe(a.id);
+      expect((await make()).id).toBe(b.id);
+      await expect(orrery.respawnTasks([a.id])).rejects.toThrow(new RegExp(`equal task ${b.id} is active`));
+      // b completes by the careful path; then a can be respawned, holds its identity again, and is the equal task.
+      const run = await claimOne(orrery, b.id, T0);
+      await orrery.endRun(run.backendId, { status: 'eventful', at: plus(T0, 2000) });
+      const [back] = await orrery.respawnTasks([a.id], { nextRun: plus(T0, HOUR) });
+      expect(back).toMatchObject({ id: a.id, status: 'next_run_not_scheduled' });
+      expect((await make()).id).toBe(a.id);
+      expect((await orrery.createTasks([{ type: 'load-git', policy: 'oneshot', arguments: args('w'), nextRun: T0 }]))[0]!.id).toBe(a.id);
+    });
+
     it('creates a batch in one transaction; one bad row rejects it all', async () => {
       const { orrery } = await setup();
       const good = Array.from({ length: 2000 }, (_, i) => ({ type: 'load-git', arguments: args(`https://x/${i}`) }));

@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
 import { OrreryError } from '../../core/errors.js';
 import type { Task, TaskType } from '../../core/model.js';
-import { keepsDedupeKey } from '../../core/dedupe-key.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
@@ -82,14 +81,14 @@ export class SqliteHeldRuns {
     const run = { ...held.run, ...r, leaseExpiresAt: null };
     const t = held.task;
     // The pause is not among the formula's inputs (a task paused while its run was held still ends it here): answered as stored.
-    const ended = (keepsDedupeKey(plan.task.status) ? this.s.endTaskKeep : this.s.endTaskDrop).get({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }) as Row | undefined;
+    const ended = this.s.endTask.get({ ...taskParams(t.id, plan.task), run: held.run.id, old_next_run: t.nextRun.getTime(), old_retries: t.retriesLeft, old_abandons: t.consecutiveAbandons, old_attempt: t.nextAttempt }) as Row | undefined;
     if (ended) return { run, task: { ...t, ...plan.task, paused: pauseFromRow(ended) }, taskUpdated: true };
     // The task changed since the claim: the formula applies to its current state, or it has moved on.
     const row = this.s.task.get(t.id) as Row;
     const task: Task = taskFromRow(row);
     const again = planRunEnd(held.run, task, this.typeOf(task.type), row.current_run === null ? null : Number(row.current_run), item.req);
     if (again.task === null) return { run, task, taskUpdated: false, ...(again.note ? { note: again.note } : {}) };
-    (keepsDedupeKey(again.task.status) ? this.s.updateTaskKeep : this.s.updateTaskDrop).run(taskParams(task.id, again.task));
+    this.s.updateTask.run(taskParams(task.id, again.task));
     return { run, task: { ...task, ...again.task }, taskUpdated: true };
   }
 }
@@ -110,10 +109,11 @@ export function taskParams(id: number, u: TaskUpdate) {
 }
 
 /**
- * The columns a run's end sets on its task (the formula's output), dedupe key aside: a statement
- * with `dedupe_key = NULL` appended drops it (core/dedupe-key.ts keepsDedupeKey), one without keeps
- * it. Two statements, not a CASE: SQLite rewrites the entry of every index on a column the SET clause
- * names, even to the same value (the dedupe index is keyed by a hash: a random page per write).
+ * The columns a run's end sets on its task (the formula's output). Not the dedupe key: on SQLite a
+ * task that completes or is disabled by its run's end keeps it, and an equal task created later
+ * takes it over (`SqliteTaskWrites.activeHolder`). Dropping it here cost a random page of the dedupe
+ * index (keyed by a hash) per end, and naming the column in SET at all rewrites its index entry, even
+ * to the same value.
  */
 export const TASK_SET = `status = @status, disabled_reason = @reason, next_run = @next_run, current_interval_ms = @interval,
   retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, scheduled_for = @scheduled_for, current_run = NULL`;
@@ -141,14 +141,10 @@ function prepareHeld(db: Database.Database) {
     endRun: p(`UPDATE task_runs SET status = @status, started = coalesce(started, @started), ended = @ended, metadata = @metadata,
       result = @result, error = @error, lease_expires_at = NULL
       WHERE id = @id AND status IN ('claimed', 'started') AND worker = @worker AND cancel_requested = 0`),
-    endTaskKeep: p(`UPDATE tasks SET ${TASK_SET}
-      WHERE id = @id AND current_run = @run AND status = 'next_run_scheduled' AND next_run = @old_next_run AND retries_left = @old_retries
-        AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt RETURNING paused_at, paused_reason`),
-    endTaskDrop: p(`UPDATE tasks SET ${TASK_SET}, dedupe_key = NULL
+    endTask: p(`UPDATE tasks SET ${TASK_SET}
       WHERE id = @id AND current_run = @run AND status = 'next_run_scheduled' AND next_run = @old_next_run AND retries_left = @old_retries
         AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt RETURNING paused_at, paused_reason`),
     task: p('SELECT * FROM tasks WHERE id = ?'),
-    updateTaskKeep: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
-    updateTaskDrop: p(`UPDATE tasks SET ${TASK_SET}, dedupe_key = NULL WHERE id = @id`),
+    updateTask: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
   };
 }

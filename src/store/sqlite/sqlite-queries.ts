@@ -56,7 +56,7 @@ export type StatementName =
   | 'insertType' | 'allTypes' | 'typesByName' | 'taskByDedupe' | 'taskById' | 'identityOf'
   | 'dueOfType' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
-  | 'requestCancel' | 'endRun' | 'updateTaskAfterRunKeep' | 'updateTaskAfterRunDrop' | 'expired' | 'nextLease' | 'queueStats'
+  | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
   | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
 
 /**
@@ -116,8 +116,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     requestCancel: p(`UPDATE task_runs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
     endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
       started = coalesce(started, @started), lease_expires_at = NULL WHERE id = @id RETURNING *`),
-    updateTaskAfterRunKeep: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id RETURNING *`),
-    updateTaskAfterRunDrop: p(`UPDATE tasks SET ${TASK_SET}, dedupe_key = NULL WHERE id = @id RETURNING *`),
+    updateTaskAfterRun: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id RETURNING *`),
     expired: p(`SELECT * FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'started'
       AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT +?`),
     nextLease: p(`SELECT min(lease_expires_at) AS t FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started')`),

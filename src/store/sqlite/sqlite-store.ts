@@ -62,7 +62,6 @@ import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
 import { SqliteStats } from './sqlite-stats.js';
 import { SqliteHeldRuns, taskParams } from './sqlite-held-ends.js';
-import { keepsDedupeKey } from '../../core/dedupe-key.js';
 import { runnerCutoff } from '../../core/claim-ahead.js';
 import { SqliteTaskActions } from './sqlite-task-actions.js';
 import { SqliteTaskSearch } from './sqlite-task-search.js';
@@ -517,7 +516,7 @@ export class SqliteStore implements Store {
       error: plan.run.error,
     }) as Row;
     if (plan.task === null) return { run: runFromRow(runRow), task, taskUpdated: false, ...(plan.note ? { note: plan.note } : {}) };
-    const updated = (keepsDedupeKey(plan.task.status) ? this.stmts.updateTaskAfterRunKeep : this.stmts.updateTaskAfterRunDrop).get(taskParams(task.id, plan.task)) as Row;
+    const updated = this.stmts.updateTaskAfterRun.get(taskParams(task.id, plan.task)) as Row;
     return { run: runFromRow(runRow), task: taskFromRow(updated), taskUpdated: true };
   }
 

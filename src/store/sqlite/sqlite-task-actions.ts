@@ -51,7 +51,7 @@ export class SqliteTaskActions {
     if (dagAttemptRespawnRefusal(task)) return { reason: 'dag_attempt' };
     if (task.status === 'next_run_scheduled') return { reason: 'active_run' };
     const key = (this.d.stmts.identityOf.get(task.id) as { k: string }).k;
-    const holder = this.d.stmts.taskByDedupe.get(key) as Row | undefined;
+    const holder = this.d.taskWrites.activeHolder(key);
     if (holder && Number(holder.id) !== task.id) return { reason: 'equal_active', holder: Number(holder.id) };
     return null;
   }

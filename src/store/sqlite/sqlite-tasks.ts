@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { RunStatus, TaskRun } from '../../core/model.js';
+import type { RunStatus, TaskRun, TaskStatus } from '../../core/model.js';
+import { keepsDedupeKey } from '../../core/dedupe-key.js';
 import { planConflict, replacementOf, REPLACED_ERROR } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
@@ -34,13 +35,28 @@ export class SqliteTaskWrites {
           continue;
         }
       }
-      const info = insert.run(
-        t.type, JSON.stringify(t.arguments), t.policy, scheduleJson(t.schedule), t.nextRun.getTime(), t.currentIntervalMs, t.retriesLeft,
-        t.priority, t.priorityRank, t.dedupeKey, t.dedupeKey, t.key ?? null, t.concurrencyKey ?? null, now, t.traceContext ?? null,
-      );
-      out[i] = info.changes === 1 ? this.created(t, Number(info.lastInsertRowid), at) : this.resolveConflict(t, now);
+      const info = insert.run(...params(t, now));
+      if (info.changes === 1) {
+        out[i] = this.created(t, Number(info.lastInsertRowid), at);
+        continue;
+      }
+      const holder = this.activeHolder(t.dedupeKey);
+      // No active holder: the key was a finished task's, now given up.
+      out[i] = holder !== undefined ? this.resolveConflict(t, holder, now) : this.created(t, Number(insert.run(...params(t, now)).lastInsertRowid), at);
     }
     return out;
+  }
+
+  /**
+   * The active task holding an identity key, or none. A task whose run's end completed or disabled
+   * it keeps its key (the end does not write the dedupe index, core/dedupe-key.ts keepsDedupeKey):
+   * it gives the key up here, to the equal task being created or respawned. In a write transaction.
+   */
+  activeHolder(key: string): Row | undefined {
+    const row = this.s.taskByDedupe.get(key) as Row | undefined;
+    if (row === undefined || keepsDedupeKey(row.status as TaskStatus)) return row;
+    this.s.releaseKey.run(row.id);
+    return undefined;
   }
 
   /** A task just inserted; a jittered first occurrence and flow-control keys are written now that it has its id. */
@@ -73,8 +89,7 @@ export class SqliteTaskWrites {
   }
 
   /** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
-  private resolveConflict(t: NewTask, now: number): CreatedTask {
-    const holderRow = this.s.taskByDedupe.get(t.dedupeKey) as Row;
+  private resolveConflict(t: NewTask, holderRow: Row, now: number): CreatedTask {
     const holder = taskFromRow(holderRow);
     const current = holderRow.current_run === null ? null : (this.s.runById.get(holderRow.current_run) as Row | undefined);
     const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', replacementOf(t));
@@ -98,6 +113,13 @@ export class SqliteTaskWrites {
   }
 }
 
+/** The insert's parameters for a task. */
+const params = (t: NewTask, now: number) =>
+  [
+    t.type, JSON.stringify(t.arguments), t.policy, scheduleJson(t.schedule), t.nextRun.getTime(), t.currentIntervalMs, t.retriesLeft,
+    t.priority, t.priorityRank, t.dedupeKey, t.dedupeKey, t.key ?? null, t.concurrencyKey ?? null, now, t.traceContext ?? null,
+  ] as const;
+
 const ADAPTIVE_JSON = JSON.stringify({ kind: 'adaptive' });
 const scheduleJson = (s: NewTask['schedule']) => (s.kind === 'adaptive' ? ADAPTIVE_JSON : JSON.stringify(s));
 
@@ -110,6 +132,7 @@ function prepareTasks(db: Database.Database) {
       VALUES (?, ?, ?, ?, ?, ?, 'next_run_not_scheduled', ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
+    releaseKey: p('UPDATE tasks SET dedupe_key = NULL WHERE id = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
     withdrawRun: p(`UPDATE task_runs SET status = 'failed', ended = @ended, error = @error WHERE id = @id AND status = 'scheduled'`),
     replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = NULL, priority = @priority, priority_rank = @rank,
