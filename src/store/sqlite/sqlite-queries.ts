@@ -53,7 +53,7 @@ export function typeParams(t: TaskType) {
 
 /** Names of the SqliteStore's prepared statements (spelled out so the declarations can name them). */
 export type StatementName =
-  | 'insertType' | 'allTypes' | 'typesByName' | 'taskByDedupe' | 'taskById' | 'identityOf'
+  | 'insertType' | 'allTypes' | 'typesByName' | 'taskById' | 'identityOf'
   | 'dueOfType' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
   | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
@@ -86,7 +86,6 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       @fair_share, @fifo_per_key, @created)`),
     allTypes: p('SELECT * FROM task_types ORDER BY name'),
     typesByName: p('SELECT * FROM task_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name'),
-    taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     taskById: p('SELECT * FROM tasks WHERE id = ?'),
     identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
     dueOfType: p(DUE_OF_TYPE_SQL),
