@@ -41,8 +41,14 @@ export class SqliteTaskWrites {
         continue;
       }
       const holder = this.activeHolder(t.dedupeKey);
+      if (holder !== undefined) {
+        out[i] = this.resolveConflict(t, holder, now);
+        continue;
+      }
       // No active holder: the key was a finished task's, now given up.
-      out[i] = holder !== undefined ? this.resolveConflict(t, holder, now) : this.created(t, Number(insert.run(...params(t, now)).lastInsertRowid), at);
+      const again = insert.run(...params(t, now));
+      if (again.changes !== 1) throw new Error(`task identity ${t.dedupeKey} is held by no task yet refused`);
+      out[i] = this.created(t, Number(again.lastInsertRowid), at);
     }
     return out;
   }
