@@ -125,8 +125,9 @@ export function keyIdentity(type: string, key: string): string {
 }
 
 /**
- * Whether a task in this status holds its dedupe key (it is active: waiting for or running its next
- * run); a completed or disabled task drops it, so that an equal task can be created again.
+ * Whether a task in this status is the holder of its identity (it is active: waiting for or running
+ * its next run). A completed or disabled task is not: an equal task can be created again. PostgreSQL
+ * clears such a task's dedupe key at once; SQLite leaves it to the next equal task to take over.
  */
 export function keepsDedupeKey(status: TaskStatus): boolean {
   return status === 'next_run_not_scheduled' || status === 'next_run_scheduled';

@@ -1,7 +1,7 @@
-import type { TaskType } from '../core/model.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
+import type { TaskType } from '../core/model.js';
 import { hasLimits } from '../core/limits.js';
 import { isStorageUnavailable } from '../core/errors.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';

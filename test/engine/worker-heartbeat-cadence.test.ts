@@ -2,11 +2,14 @@
  * A worker renews the leases it holds every third of the shortest lease it has claimed (docs/guide.md,
  * step 3 of a run's life), on virtual time: a 5-minute lease is renewed every 100 s, not every 10 s;
  * once a run with a 30 s lease is claimed, every 10 s. A claim made while the worker held nothing
- * counts as a renewal of what it then holds.
+ * counts as a renewal of what it then holds. Its one timer ticks for those renewals and start marks
+ * only (docs/architecture.md, one timer per worker), and its summary line comes with the first end
+ * 10 s or more after the last line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openOrrery } from '../../src/engine/service.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
@@ -19,27 +22,37 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** An Orrery on a SQLite file and a virtual clock, with a 5-minute-lease type `long` and `second` (a type of its own). */
+async function setup(second: { name: string; leaseMs: string }) {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-cadence-'));
+  const clock = new VirtualClock(T0);
+  const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => orrery.close());
+  await orrery.createTaskType({ name: 'long', leaseMs: '5m' });
+  await orrery.createTaskType(second);
+  return { clock, orrery };
+}
+
+/** Stops the worker at cleanup: its sleeping handlers are aborted, their ends written while virtual time moves on. */
+function stopAtCleanup(worker: Worker, clock: VirtualClock): void {
+  cleanups.push(async () => {
+    const stopped = worker.stop(0);
+    await clock.advance(MIN);
+    await stopped;
+  });
+}
+
 describe('heartbeat cadence', () => {
   it('follows the shortest lease claimed: every 100 s for 5-minute leases, every 10 s once a 30 s lease is held', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-cadence-'));
-    const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
-    await orrery.createTaskType({ name: 'long', leaseMs: '5m' });
-    await orrery.createTaskType({ name: 'short', leaseMs: '30s' });
+    const { clock, orrery } = await setup({ name: 'short', leaseMs: '30s' });
     const beats: number[] = [];
     const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
     orrery.heartbeatRuns = (o) => (beats.push(clock.now().getTime() - T0.getTime()), heartbeatRuns(o));
     const sleep = async ({ signal }: { signal: AbortSignal }) => (await clock.sleep(20 * MIN, signal), false);
     const worker = new Worker(orrery, { handlers: { long: sleep, short: sleep }, id: 'w', concurrency: 2, clock });
     worker.start();
-    // Stopping aborts the sleeping handlers; their ends are written while virtual time moves on.
-    cleanups.push(async () => {
-      const stopped = worker.stop(0);
-      await clock.advance(MIN);
-      await stopped;
-    });
+    stopAtCleanup(worker, clock);
     await orrery.createTask({ type: 'long', policy: 'oneshot', arguments: { args: [], kwargs: {} } });
 
     await clock.advance(10 * MIN);
@@ -58,5 +71,35 @@ describe('heartbeat cadence', () => {
     expect(beats.length).toBeGreaterThanOrEqual(11);
     for (let i = 1; i < beats.length; i++) expect(beats[i]! - beats[i - 1]!).toBeLessThanOrEqual(10_000);
     for (const r of (await orrery.searchRuns({ limit: 10 })).runs) expect(r.leaseExpiresAt!.getTime()).toBeGreaterThan(clock.now().getTime());
+  });
+
+  it('ticks at renewals only while it holds a long run, and logs its summary line with an end', async () => {
+    const { clock, orrery } = await setup({ name: 'quick', leaseMs: '5m' });
+    const lines: Array<{ at: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push({ at: clock.now().getTime() - T0.getTime(), msg: JSON.parse(s).msg as string }) });
+    const sleeping = (ms: number) => async ({ signal }: { signal: AbortSignal }) => (await clock.sleep(ms, signal), false);
+    // Polls every 30 minutes and no registry row (refreshed every 10 s): only the worker's tick and its runs' sleeps move the clock.
+    const worker = new Worker(orrery, { handlers: { long: sleeping(20 * MIN), quick: sleeping(1000) }, id: 'w', concurrency: 2, clock, pollMs: 30 * MIN, logger, registry: false });
+    worker.start();
+    stopAtCleanup(worker, clock);
+    await orrery.createTask({ type: 'long', policy: 'oneshot', arguments: { args: [], kwargs: {} } });
+    await clock.advance(1000);
+    const steps = clock.steps;
+    await clock.advance(10 * MIN);
+    // A renewal every 100 s (6 in 10 minutes) and nothing else: a tick every 10 s would make 60 steps.
+    expect(clock.steps - steps).toBeGreaterThanOrEqual(5);
+    expect(clock.steps - steps).toBeLessThanOrEqual(8);
+    expect(lines.filter((l) => l.msg.startsWith('ended '))).toEqual([]);
+
+    // Halfway between renewals, a quick run ends while the long one is still held: its line comes at its
+    // end (the last line, or tick, was 10 s or more before), not at the next renewal.
+    await clock.advance(50_000);
+    const before = clock.now().getTime() - T0.getTime();
+    await orrery.createTask({ type: 'quick', policy: 'oneshot', arguments: { args: [], kwargs: {} } });
+    await clock.advance(5000);
+    const ended = lines.filter((l) => l.msg.startsWith('ended '));
+    expect(ended.map((l) => l.msg)).toEqual(['ended 1 run (1 uneventful); 1 running, 0 buffered']);
+    expect(ended[0]!.at - before).toBeGreaterThanOrEqual(1000);
+    expect(ended[0]!.at - before).toBeLessThan(1500);
   });
 });

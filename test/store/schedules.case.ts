@@ -81,6 +81,17 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(retry).toMatchObject({ task: t.id, attempt: 2, scheduledFor: hh(2) });
     });
 
+    it('a task the catch-up completes (its schedule ended while nothing ran) lets an equal task be created again', async () => {
+      const { orrery } = await setup([CRON]);
+      const input = { type: 'cron', arguments: { args: ['ended'] }, schedule: { kind: 'cron' as const, expr: '0 * * * *', endAt: hh(2).toISOString(), catchUp: 'none' as const } };
+      const t = await orrery.createTask(input, { at: T0 });
+      expect(await orrery.scheduleDue({ at: hh(4, 30) })).toEqual([]);
+      expect((await orrery.getTask(t.id))!.status).toBe('completed');
+      const again = await orrery.createTask(input, { at: T0 }); // the same task, as created before its schedule ended
+      expect(again.id).not.toBe(t.id);
+      expect(again.status).toBe('next_run_not_scheduled');
+    });
+
     it('bounds: no occurrence before startAt or after endAt; the task completes after its last one', async () => {
       const { orrery } = await setup([CRON]);
       const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '0 * * * *', startAt: hh(2).toISOString(), endAt: hh(3).toISOString(), exclude: ['2026-01-01T02:00:00Z'] } }, { at: T0 });

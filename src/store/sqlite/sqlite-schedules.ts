@@ -110,8 +110,8 @@ function prepareSchedules(db: Database.Database) {
       WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1
         AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
       ORDER BY next_run LIMIT +?`),
-    moveLate: p(`UPDATE tasks SET status = @status, next_run = @next_run, scheduled_for = @scheduled_for,
-      dedupe_key = CASE WHEN @status = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END
+    // The dedupe key is left as it is, as by a run's end: a task completed here gives it up to the next equal task.
+    moveLate: p(`UPDATE tasks SET status = @status, next_run = @next_run, scheduled_for = @scheduled_for
       WHERE id = @id AND status = 'next_run_not_scheduled' AND next_run = @old`),
     insertBackfill: p(`INSERT INTO task_backfills (task, from_ts, to_ts, next_point, total, status, created, updated)
       VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING *`),

@@ -46,7 +46,7 @@ export class SqliteTaskActions {
     return { task: taskFromRow(this.d.stmts.disableTask.get(id) as Row), stopping };
   }
 
-  /** Why the task cannot be respawned now, or null. */
+  /** Why the task cannot be respawned now, or null (a finished task's leftover hold on its identity is cleared on the way: activeHolder). */
   respawnRefusal(task: Task): RespawnRefusal | null {
     if (dagAttemptRespawnRefusal(task)) return { reason: 'dag_attempt' };
     if (task.status === 'next_run_scheduled') return { reason: 'active_run' };
