@@ -1,16 +1,20 @@
 import { ValidationError } from '../core/errors.js';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
 export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
 
-/** Opens a store from a database URL: `sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`. */
+/**
+ * Opens a store from a database URL: `sqlite:PATH`, `sqlite::memory:`, `postgres://user:pass@host:port/db`.
+ * Each store's code (and its driver) is loaded only when a URL needs it: a process on SQLite never
+ * loads pg (with the TLS and DNS modules it brings, about 15 MiB of memory), one on PostgreSQL never
+ * loads better-sqlite3.
+ */
 export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
   if (url.trim() === '') throw new ValidationError('db: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)', [{ path: 'db', message: 'empty' }]);
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') throw new ValidationError('db: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:', [{ path: 'db', message: 'missing path' }]);
+    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
     return new SqliteStore(url, path);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -19,9 +23,13 @@ export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
     if (!URL.canParse(url)) {
       throw new ValidationError(`db: "${redact(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'db', message: 'invalid URL' }]);
     }
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open(url);
   }
-  if (!url.includes(':') || /^[./~]/.test(url)) return new SqliteStore(`sqlite:${url}`, url);
+  if (!url.includes(':') || /^[./~]/.test(url)) {
+    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+    return new SqliteStore(`sqlite:${url}`, url);
+  }
   throw new ValidationError(`db: unsupported database URL "${redact(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
     { path: 'db', message: 'unsupported scheme' },
   ]);

@@ -17,7 +17,7 @@ export class WakeFiles {
   private readonly lastWritten = new Map<Channel, string>();
   private readonly token = randomUUID();
   private counter = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: { cancel(): void } | null = null;
   private flushedAt = 0;
   private closed = false;
 
@@ -43,9 +43,18 @@ export class WakeFiles {
   touch(channel: Channel): void {
     if (this.closed) return;
     this.pending.add(channel);
-    // Leading edge: a lone wake-up goes out at once (after the current burst of calls); later ones
-    // wait until THROTTLE_MS has passed since the previous write.
-    this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.flushedAt + THROTTLE_MS - Date.now()));
+    // Leading edge: a lone wake-up goes out at once (after the current burst of calls: setImmediate,
+    // since a zero setTimeout waits a whole millisecond); later ones wait until THROTTLE_MS has passed
+    // since the previous write.
+    if (this.timer) return;
+    const wait = this.flushedAt + THROTTLE_MS - Date.now();
+    if (wait <= 0) {
+      const h = setImmediate(() => this.flush());
+      this.timer = { cancel: () => clearImmediate(h) };
+    } else {
+      const h = setTimeout(() => this.flush(), wait);
+      this.timer = { cancel: () => clearTimeout(h) };
+    }
   }
 
   private changed(channel: Channel): void {
@@ -79,7 +88,7 @@ export class WakeFiles {
   close(): void {
     if (this.closed) return;
     if (this.timer) {
-      clearTimeout(this.timer);
+      this.timer.cancel();
       this.flush();
     }
     this.closed = true;

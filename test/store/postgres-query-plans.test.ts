@@ -12,7 +12,7 @@ import { TYPE_LOAD_QUERIES } from '../../src/store/postgres/postgres-type-load.j
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, HOT_QUERIES } from '../../src/store/postgres/postgres-store.js';
-import { PREPARED_CLAIM } from '../../src/store/postgres/postgres-queries.js';
+import { PREPARED_CLAIM, PREPARED_CLAIM_DUE } from '../../src/store/postgres/postgres-queries.js';
 import { END_HELD } from '../../src/store/postgres/postgres-held-ends.js';
 import { LIMIT_QUERIES } from '../../src/store/postgres/postgres-claims.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -71,15 +71,15 @@ describe('PostgreSQL hot queries at scale', () => {
     return nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
   }
 
-  // Either due-work index bounds the scan by due tasks (both exclude idle and finished ones).
-  const DUE_INDEXES = ['tasks_due', 'tasks_next_due'];
+  // The due-work index bounds the scan by due tasks (it excludes idle and finished ones).
+  const DUE_INDEXES = ['tasks_due'];
   // Either partial index over started runs bounds the scan by leased runs (the planner picks by statistics).
   const LEASED_INDEXES = ['task_runs_leases', 'task_runs_running'];
   const cases: [string, string, unknown[], string[]][] = [
     ['is there due work (runner probe)', HOT_QUERIES.anyDue, ['load-git', AT], DUE_INDEXES],
     ['pick due tasks in order', HOT_QUERIES.pickDue, ['load-git', 3, AT, 1000], DUE_INDEXES],
     ['count waiting runs (queue limit)', HOT_QUERIES.queued, ['load-git'], ['task_runs_claimable']],
-    ['earliest next run (runner sleep)', HOT_QUERIES.nextDue, [], ['tasks_next_due']],
+    ['earliest next run (runner sleep)', HOT_QUERIES.nextDue, [], ['tasks_due']],
     ['claim waiting runs', HOT_QUERIES.claim, ['w', AT, ['load-git'], 10, 5], ['task_runs_claimable']],
     ['claim due tasks (no runner)', HOT_QUERIES.claimDue, ['w', AT, ['load-git'], 10, 5], DUE_INDEXES],
     ['expired leases (reaper)', HOT_QUERIES.expired, [AT, 500], LEASED_INDEXES],
@@ -101,7 +101,6 @@ describe('PostgreSQL hot queries at scale', () => {
     // (the million finished runs ended a day before AT: a range that holds them all reads them all, however)
     ['range charts: ended runs per bucket, of every type', STATS_QUERIES.runSeries, [new Date(AT.getTime() - 3_600_000), AT, 60_000, null], ['task_runs_finished']],
     ['range charts: ended runs per bucket, of one type', STATS_QUERIES.runSeries, [new Date(AT.getTime() - 3_600_000), AT, 60_000, 'load-git'], ['task_runs_finished']],
-    ['earliest next run with a paused type', HOT_QUERIES.nextDue.replace('NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)', 'false'), [], ['tasks_due']],
     ['why: runs of the type ahead in the queue', TYPE_LOAD_QUERIES.ahead, [1, 'load-git'], ['task_runs_claimable']],
     ['why: held runs of the type', TYPE_LOAD_QUERIES.running, ['load-git', null], ['task_runs_running', 'task_runs_leases']],
     // Runs across tasks (run list): each page from the index that orders or bounds it.
@@ -149,18 +148,19 @@ describe('PostgreSQL hot queries at scale', () => {
     expect(used.filter((i) => indexes.includes(i)), `indexes used: ${used.join(', ')}`).not.toEqual([]);
   });
 
-  // The claim of waiting runs is a prepared statement (PREPARED_CLAIM): PostgreSQL may switch it to a
-  // generic plan (built without the parameters' values) after five calls, so that plan must read the
-  // index too. (The claim of due tasks is not prepared: its generic plan scans `tasks`.)
+  // The claims and the held end are prepared statements: PostgreSQL may switch them to a generic plan
+  // (built without the parameters' values) after five calls, so that plan must read the index too.
   it.each([
     ['claim waiting runs', PREPARED_CLAIM.text, 'task_runs_claimable'],
+    ['claim due tasks', PREPARED_CLAIM_DUE.text, 'tasks_due'],
     ['end held runs in one statement', END_HELD.text, 'task_runs_pkey'],
   ])(
     'the generic plan of the prepared statement "%s" uses its index and scans no table', async (_name, sql, index) => {
     const { rows } = await client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`);
     const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan);
     expect(all.filter((n) => n['Node Type'] === 'Seq Scan' && ['tasks', 'task_runs'].includes(n['Relation Name'] ?? '')).map((n) => n['Relation Name'])).toEqual([]);
-    expect(all.map((n) => n['Index Name'])).toContain(index);
+    const scans = all.map((n) => [n['Node Type'], n['Relation Name'], n['Index Name']]);
+    expect(all.map((n) => n['Index Name']), JSON.stringify(scans)).toContain(index);
   },
   );
 

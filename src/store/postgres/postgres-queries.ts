@@ -1,4 +1,5 @@
 import { DAG_BACKEND } from '../../core/dag.js';
+import { RepreparedStatement } from './postgres-prepared.js';
 /** The requested types ($3) that are not paused: claims never take runs or due tasks of a paused type. */
 const UNPAUSED_TYPES = `(SELECT name FROM task_types WHERE name = ANY($3::text[]) AND paused_at IS NULL) AS ty`;
 /**
@@ -41,7 +42,11 @@ const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.nex
 export const TIME_ORDERED_UUID = (at: string) => `(substr(lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0'), 1, 8) || '-'
        || substr(lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0'), 9, 4) || '-7'
        || substr(gen_random_uuid()::text, 16))`;
-/** Runs inserted claimed for the picked due tasks, which are marked scheduled with them as current runs. */
+/**
+ * Runs inserted claimed for the picked due tasks, which are marked scheduled with them as current runs.
+ * The `= ANY` anchor keeps the task update on primary-key lookups in a generic plan (the statement is
+ * prepared, PREPARED_CLAIM_DUE); without it, that plan hashed the inserted runs against all of `tasks`.
+ */
 const DUE_CLAIM = `ins AS (
        INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
        SELECT d.id, d.type, ${TIME_ORDERED_UUID('$2::timestamptz')}, CASE WHEN d.n <= $5 THEN 'started' ELSE 'claimed' END, d.priority_rank, $2,
@@ -49,7 +54,8 @@ const DUE_CLAIM = `ins AS (
          $2::timestamptz + y.lease_ms * interval '1 millisecond', d.next_attempt, d.concurrency_key, coalesce(d.scheduled_for, d.next_run)
        FROM due d JOIN task_types y ON y.name = d.type
        RETURNING *),
-     marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins WHERE t.id = ins.task)`;
+     marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins
+       WHERE t.id = ins.task AND t.id = ANY (ARRAY(SELECT task FROM ins)))`;
 
 /** The queries on the scheduling and claiming paths; exported so a test can EXPLAIN them at scale. */
 export const HOT_QUERIES = {
@@ -58,13 +64,11 @@ export const HOT_QUERIES = {
   pickDue: `SELECT * FROM tasks WHERE type = $1 AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = $2 AND next_run <= $3
      ORDER BY next_run, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
   queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
-  // With a paused type, the earliest due task of each type that is not paused (its tasks may be due by
-  // the million): one tasks_due range per type and rank instead of the one tasks_next_due range.
-  nextDue: `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)
-       THEN (SELECT min(next_run) FROM tasks WHERE status = 'next_run_not_scheduled' AND paused_at IS NULL)
-       ELSE (SELECT min(d.next_run) FROM task_types y CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
-         SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank
-         ORDER BY next_run, id LIMIT 1) d WHERE y.paused_at IS NULL) END AS t`,
+  // The earliest next run of the waiting tasks of types that are not paused (the runner's sleep): the
+  // first entry of one tasks_due range per type and rank (a paused type's tasks may be due by the million).
+  nextDue: `SELECT min(d.next_run) AS t FROM task_types y CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
+       SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank
+       ORDER BY next_run, id LIMIT 1) d WHERE y.paused_at IS NULL`,
   // Per type (LATERAL), so each pick reads task_runs_claimable in claim order and stops at the
   // limit; with `type = ANY($3)` the planner sorted every waiting run on each claim.
   claim: `WITH ${CLAIM_PICKED} ${CLAIM_UPDATE}`,
@@ -111,10 +115,18 @@ export const HOT_QUERIES = {
 } as const;
 
 /**
+ * The claim of due tasks, prepared on a doubling schedule (RepreparedStatement: a plan made while the
+ * tables were tiny is not kept). An idle worker woken by a new task claims it with this statement, so
+ * its planning (about 0.7 ms, as long as running it for one task) was paid on every wake-up. Its
+ * generic plan reads `tasks_due` per type and rank and updates tasks by primary key
+ * (test/store/postgres-query-plans.test.ts).
+ */
+export const PREPARED_CLAIM_DUE = new RepreparedStatement('orrery_claim_due_v1', HOT_QUERIES.claimDue);
+
+/**
  * The claim of waiting runs as a named prepared statement: planning it cost as much as running it on
  * a busy machine, and its plan cannot go wrong with the parameters (each type is read through its own
  * LATERAL index range, in index order, up to a LIMIT); the generic plan PostgreSQL may switch to is
- * checked in test/store/postgres-query-plans.test.ts. The claim of due tasks is not prepared: its
- * generic plan scans `tasks`.
+ * checked in test/store/postgres-query-plans.test.ts.
  */
 export const PREPARED_CLAIM = { name: 'orrery_claim_v2', text: HOT_QUERIES.claim } as const;

@@ -63,7 +63,7 @@ import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { LIMIT_QUERIES, claimWithLimits } from './postgres-claims.js';
 import { readAdaptiveRates, throttleInTx } from './postgres-adaptive-rates.js';
-import { HOT_QUERIES, PREPARED_CLAIM, TIME_ORDERED_UUID } from './postgres-queries.js';
+import { HOT_QUERIES, PREPARED_CLAIM, PREPARED_CLAIM_DUE, TIME_ORDERED_UUID } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -477,7 +477,7 @@ export class PostgresStore implements Store {
     const room = req.limit - outcome.runs.length;
     if (req.due && room > 0 && unlimited.length > 0) {
       const startLeft = Math.max(0, (req.startNow ?? req.limit) - outcome.runs.filter((c) => c.run.status === 'started').length);
-      const created = (await this.rows(this.pool, HOT_QUERIES.claimDue, [req.worker, req.at, unlimited, room, startLeft])).map(claimedFromRow);
+      const created = (await PREPARED_CLAIM_DUE.query<Row>(this.pool, [req.worker, req.at, unlimited, room, startLeft])).rows.map(claimedFromRow);
       if (created.length > 0) {
         outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
         // A hint for runners, not part of the claim: written beside it; if it fails, runners queue after their grace.

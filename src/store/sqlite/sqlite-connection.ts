@@ -1,9 +1,6 @@
 import Database from 'better-sqlite3';
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-const resolvePath = resolve;
 import { fileURLToPath } from 'node:url';
 import { SchemaTooNewError, StorageError } from '../../core/errors.js';
 import { loadMigrations } from '../migrations.js';
@@ -60,32 +57,4 @@ function migrate(db: Database.Database): void {
     }
   });
   run.immediate();
-}
-
-/** A thread's code: one passive checkpoint on a connection of its own. */
-const CHECKPOINT = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.module);
-let db;
-try {
-  db = new Database(workerData.path, { timeout: 15000 });
-  db.pragma('wal_checkpoint(PASSIVE)');
-} catch {
-  // Left to the next automatic checkpoint.
-} finally {
-  db?.close();
-  parentPort.postMessage('done');
-}`;
-
-/**
- * Copies the WAL back into the database file on a worker thread: after a large transaction this
- * takes about as long as writing it, which on the main thread would stall the event loop.
- */
-export function checkpointOffThread(path: string): Promise<void> {
-  return new Promise((resolve) => {
-    const thread = new Worker(CHECKPOINT, { eval: true, workerData: { path: resolvePath(path), module: createRequire(import.meta.url).resolve('better-sqlite3') } });
-    thread.once('message', () => resolve());
-    thread.once('error', () => resolve());
-    thread.once('exit', () => resolve());
-  });
 }

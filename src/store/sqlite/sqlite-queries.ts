@@ -90,14 +90,12 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
     dueOfType: p(DUE_OF_TYPE_SQL),
     anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank IN (0, 1, 2, 3) AND next_run <= ? LIMIT 1`),
-    // Pinned: without ANALYZE the planner prefers tasks_status and reads every waiting task.
-    // With a paused type, the earliest due task of each type that is not paused (one tasks_due range
-    // per type and rank; a paused type's tasks may be due by the million).
-    nextDue: p(`SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM task_types WHERE paused_at IS NOT NULL)
-      THEN (SELECT min(next_run) FROM tasks INDEXED BY tasks_next_due WHERE status = 'next_run_not_scheduled' AND paused_at IS NULL)
-      ELSE (SELECT min((SELECT next_run FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL
-          AND priority_rank = rk.rank ORDER BY next_run, id LIMIT 1))
-        FROM task_types y, (SELECT 0 AS rank UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) rk WHERE y.paused_at IS NULL) END AS t`),
+    // The earliest next run of the waiting tasks of types that are not paused (the runner's sleep): the
+    // first entry of one tasks_due range per type and rank (a paused type's tasks may be due by the
+    // million). Pinned: without ANALYZE the planner may prefer tasks_status and read every waiting task.
+    nextDue: p(`SELECT min((SELECT next_run FROM tasks INDEXED BY tasks_due WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL
+          AND priority_rank = rk.rank ORDER BY next_run, id LIMIT 1)) AS t
+        FROM task_types y, (SELECT 0 AS rank UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) rk WHERE y.paused_at IS NULL`),
     disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),
     respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run, scheduled_for = NULL,
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),

@@ -46,7 +46,8 @@ import type {
   TaskFilter,
   WorkerActivity,
 } from '../store.js';
-import { checkpointOffThread, openSqlite } from './sqlite-connection.js';
+import { openSqlite } from './sqlite-connection.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { translateSqliteError } from './sqlite-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { prepare, typeParams } from './sqlite-queries.js';
@@ -101,6 +102,8 @@ export class SqliteStore implements Store {
   private readonly held: SqliteHeldRuns;
   /** Set while importTasks holds the write lock across turns of the event loop; other writes wait for it. */
   private importing: Promise<void> | null = null;
+  /** Checkpoints the WAL on a thread, so commits here do not wait for it (null in memory). */
+  private readonly checkpointer: WalCheckpointer | null;
   private readonly taskTypes: SqliteTaskTypes;
   private readonly typeLoads: SqliteTypeLoad;
   private readonly actions: SqliteTaskActions;
@@ -110,6 +113,7 @@ export class SqliteStore implements Store {
     this.db = openSqlite(path);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
+    this.checkpointer = path === ':memory:' ? null : new WalCheckpointer(this.db, path);
     this.stmts = prepare(this.db);
     this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name), (type, at, limit) => this.pickDue(type, at, limit));
     this.taskWrites = new SqliteTaskWrites(this.db);
@@ -138,6 +142,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     this.wakeFiles?.close();
     this.hub.close();
     if (this.db.open) this.db.close();
@@ -149,7 +154,9 @@ export class SqliteStore implements Store {
    */
   private async write<T>(fn: () => T): Promise<T> {
     while (this.importing) await this.importing;
-    return this.inWriteTx.immediate(fn) as T;
+    const out = this.inWriteTx.immediate(fn) as T;
+    this.checkpointer?.afterCommit();
+    return out;
   }
 
   async createTaskType(type: TaskType, at: Date): Promise<TaskType> {
@@ -207,7 +214,7 @@ export class SqliteStore implements Store {
       db = this.path === ':memory:' ? this.db : openSqlite(this.path);
       if (db !== this.db) {
         // Pages spill to the WAL as chunks are written (a small cache), so the commit writes little;
-        // the WAL is copied back into the database by a thread (checkpointOffThread), not by the commit.
+        // the WAL is copied back into the database by a thread (WalCheckpointer), not by the commit.
         db.pragma('cache_size = -8192');
         db.pragma('wal_autocheckpoint = 0');
       }
@@ -225,7 +232,7 @@ export class SqliteStore implements Store {
       if (db !== this.db) {
         db.close();
         // Before other writes, whose commits would checkpoint here; a small WAL is left to them.
-        if (written >= OFF_THREAD_CHECKPOINT) await checkpointOffThread(this.path);
+        if (written >= OFF_THREAD_CHECKPOINT) await this.checkpointer?.checkpoint();
       }
     } catch (e) {
       if (db?.inTransaction) db.prepare('ROLLBACK').run();

@@ -1,0 +1,69 @@
+/**
+ * SQLite's WAL is copied back into the database file by a thread (WalCheckpointer), not by the
+ * commits of the main connection: a store's commits ask the thread every 64 write transactions, and
+ * the main connection keeps SQLite's automatic checkpoint only as a backstop (4,000 pages).
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BACKSTOP_PAGES, CHECKPOINT_EVERY_COMMITS, WalCheckpointer } from '../../src/store/sqlite/sqlite-checkpointer.js';
+import { openOrrery } from '../../src/engine/service.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-ckpt-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'orrery.db');
+}
+
+describe('WAL checkpoints on a thread (SQLite)', () => {
+  it('the thread copies the WAL into the database file; the main connection only keeps a backstop', async () => {
+    const path = tempFile();
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)');
+    const checkpointer = new WalCheckpointer(db, path);
+    cleanups.push(async () => {
+      await checkpointer.close();
+      db.close();
+    });
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
+    const before = statSync(path).size;
+    const insert = db.prepare('INSERT INTO t (b) VALUES (?)');
+    // Under the backstop: SQLite's own checkpoint never runs, so only the thread can grow the file.
+    for (let i = 0; i < CHECKPOINT_EVERY_COMMITS - 1; i++) {
+      insert.run(Buffer.alloc(8192, i));
+      checkpointer.afterCommit();
+    }
+    expect(statSync(path).size).toBe(before); // everything is still in the WAL
+    insert.run(Buffer.alloc(8192, 1));
+    checkpointer.afterCommit(); // the 64th commit asks the thread
+    await checkpointer.checkpoint(); // waits for that request (and asks again)
+    expect(statSync(path).size).toBeGreaterThan(before + (CHECKPOINT_EVERY_COMMITS - 1) * 8192);
+  });
+
+  it('a store on a file checkpoints on its thread as it writes, and closes it with the store', async () => {
+    const path = tempFile();
+    const orrery = await openOrrery({ db: `sqlite:${path}` });
+    let closed = false;
+    cleanups.push(async () => {
+      if (!closed) await orrery.close();
+    });
+    await orrery.createTaskType({ name: 'load-git', maxQueueLength: null });
+    const before = statSync(path).size;
+    for (let i = 0; i < 2 * CHECKPOINT_EVERY_COMMITS; i++) {
+      await orrery.createTask({ type: 'load-git', policy: 'oneshot', arguments: { args: [`https://example.org/${i}`, 'x'.repeat(4000)], kwargs: {} } });
+    }
+    // The last request may still be running: a checkpoint asked now comes after it.
+    await (orrery.store as unknown as { checkpointer: WalCheckpointer }).checkpointer.checkpoint();
+    expect(statSync(path).size).toBeGreaterThan(before + CHECKPOINT_EVERY_COMMITS * 4000);
+    await orrery.close(); // stops the thread (the test would not end otherwise)
+    closed = true;
+  });
+});
