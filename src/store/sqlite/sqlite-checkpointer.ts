@@ -36,8 +36,9 @@ parentPort.on('message', (m) => {
  * Copies the WAL back into the database file on a thread of its own, so that no commit on the main
  * thread waits for a checkpoint (which ends with an fsync of the database file: about 5 ms on this
  * machine, once per 1,000 pages of WAL with SQLite's automatic checkpoint, that is every few hundred
- * runs of a busy worker). The thread starts at the first request, so a short-lived process (a CLI
- * command) never starts one; its connection sees the WAL of every process on the file. If the thread
+ * runs of a busy worker). The thread starts at the first request, or when the store's first loop
+ * listens for wake-ups (a daemon, before any work), so a short-lived process (a CLI command) never
+ * starts one; its connection sees the WAL of every process on the file. If the thread
  * cannot run, the main connection's automatic checkpoint is set back to SQLite's default.
  */
 export class WalCheckpointer {
@@ -59,6 +60,16 @@ export class WalCheckpointer {
     if (++this.commits < CHECKPOINT_EVERY_COMMITS || this.busy || this.failed) return;
     this.commits = 0;
     this.request();
+  }
+
+  /** Starts the thread ahead of the first request (a long-lived process: starting it costs tens of ms of CPU). */
+  prestart(): void {
+    if (this.thread || this.failed) return;
+    try {
+      this.thread = this.start();
+    } catch {
+      this.fail();
+    }
   }
 
   /** A checkpoint now, on the thread (after a large import); resolves when it is done or failed. */
@@ -97,10 +108,9 @@ export class WalCheckpointer {
     const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
     const t = new Worker(THREAD, { eval: true, workerData: { path: resolve(this.path), module }, resourceLimits });
     t.unref(); // never keeps the process alive
-    t.on('message', (m: string) => {
+    t.on('message', () => {
       this.busy = false;
       // A refusal (busy, locked) is left to the next request; the backstop bounds the WAL meanwhile.
-      void m;
       this.waiters.splice(0).forEach((w) => w());
     });
     t.on('error', () => this.fail());

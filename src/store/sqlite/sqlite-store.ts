@@ -623,6 +623,8 @@ export class SqliteStore implements Store {
 
   listen(channel: Channel, listener: () => void): () => void {
     if (channel !== 'ended') this.wakeFiles?.watch(channel);
+    // A process whose loops listen lives long: its checkpoint thread starts now, not in the middle of work.
+    this.checkpointer?.prestart();
     return this.hub.listen(channel, listener);
   }
 
