@@ -122,6 +122,44 @@ export function taskFromNew(t: NewTask, id: number, at: Date): Task {
   };
 }
 
+/** What a claim of a due task decided for its new run (the rest follows from the task, the type and the claim). */
+export interface DueClaim {
+  id: number;
+  backendId: string;
+  status: 'claimed' | 'started';
+  worker: string;
+  at: Date;
+}
+
+/**
+ * The claimed run of a due task, built from the task the claim read and the type's execution fields
+ * (those the claim used): the run row just inserted is not read back (both dialects insert exactly this run). `task` is the
+ * task as read (due); the claimed run carries it as the claim left it, scheduled.
+ */
+export function claimedFromDue(task: Task, type: Pick<TaskType, 'backendName' | 'leaseMs' | 'timeoutMs'>, c: DueClaim, traceContext: string | null): ClaimedRun {
+  const run: TaskRun = {
+    id: c.id,
+    task: task.id,
+    type: task.type,
+    backendId: c.backendId,
+    status: c.status,
+    scheduled: c.at,
+    scheduledFor: task.scheduledFor,
+    started: c.status === 'started' ? c.at : null,
+    ended: null,
+    metadata: {},
+    result: null,
+    error: null,
+    worker: c.worker,
+    leaseExpiresAt: new Date(c.at.getTime() + type.leaseMs),
+    attempt: task.nextAttempt,
+    cancelRequested: false,
+  };
+  const claimed: ClaimedRun = { run, arguments: task.arguments, backendName: type.backendName, leaseMs: type.leaseMs, timeoutMs: type.timeoutMs, task: { ...task, status: 'next_run_scheduled' } };
+  if (traceContext != null) claimed.trace = traceOf(traceContext, task.policy);
+  return claimed;
+}
+
 /**
  * A claimed run from a run row joined with its task's arguments and its type's execution fields,
  * aliased `t_arguments`, `y_backend_name`, `y_lease_ms`, `y_timeout_ms`; with `t_trace_context` (and

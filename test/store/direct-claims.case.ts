@@ -32,6 +32,9 @@ export function directClaimCases(sut: StoreUnderTest): void {
         const task = (await orrery.getTask(c.run.task))!;
         expect(task.status).toBe('next_run_scheduled');
         expect(c.arguments).toEqual(task.arguments);
+        // Both dialects build the claimed run and task without reading them back: exactly what they hold.
+        expect(c.run).toEqual(await orrery.getRun(c.run.backendId));
+        expect(c.task).toEqual(task);
       }
       expect(events.filter((e) => e.event === 'scheduled').map((e) => e.run.id).sort()).toEqual([...out.created!].sort());
       expect(events.filter((e) => e.event === 'started')).toHaveLength(3);

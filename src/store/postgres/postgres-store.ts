@@ -19,7 +19,8 @@ import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
-import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { claimedFromDue, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { ms, numOrNull } from '../columns.js';
 import type {
   BulkTaskOutcome,
   BulkTaskRequest,
@@ -63,7 +64,7 @@ import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { LIMIT_QUERIES, claimWithLimits } from './postgres-claims.js';
 import { readAdaptiveRates, throttleInTx } from './postgres-adaptive-rates.js';
-import { HOT_QUERIES, PREPARED_CLAIM, PREPARED_CLAIM_DUE, TIME_ORDERED_UUID } from './postgres-queries.js';
+import { HOT_QUERIES, PREPARED_CLAIM, PREPARED_CLAIM_DUE, PREPARED_CLAIM_DUE_MAX, TIME_ORDERED_UUID } from './postgres-queries.js';
 import { PostgresStats } from './postgres-stats.js';
 
 const DEFAULT_UNBOUNDED_BATCH = 1000;
@@ -477,7 +478,18 @@ export class PostgresStore implements Store {
     const room = req.limit - outcome.runs.length;
     if (req.due && room > 0 && unlimited.length > 0) {
       const startLeft = Math.max(0, (req.startNow ?? req.limit) - outcome.runs.filter((c) => c.run.status === 'started').length);
-      const created = (await PREPARED_CLAIM_DUE.query<Row>(this.pool, [req.worker, req.at, unlimited, room, startLeft])).rows.map(claimedFromRow);
+      const values = [req.worker, req.at, unlimited, room, startLeft];
+      // Small claims (an idle worker woken by a new task) use the prepared statement; large ones are
+      // planned for their size (PREPARED_CLAIM_DUE_MAX).
+      const rows = (room <= PREPARED_CLAIM_DUE_MAX ? await PREPARED_CLAIM_DUE.query<Row>(this.pool, values) : await this.pool.query<Row>(HOT_QUERIES.claimDue, values)).rows;
+      const created = rows.map((r) =>
+        claimedFromDue(
+          taskFromRow(r),
+          { backendName: r.y_backend_name as string, leaseMs: ms(r.y_lease_ms), timeoutMs: numOrNull(r.y_timeout_ms) },
+          { id: ms(r.run_id), backendId: r.run_backend_id as string, status: r.run_status as 'claimed' | 'started', worker: req.worker, at: req.at },
+          (r.trace_context ?? null) as string | null,
+        ),
+      );
       if (created.length > 0) {
         outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
         // A hint for runners, not part of the claim: written beside it; if it fails, runners queue after their grace.

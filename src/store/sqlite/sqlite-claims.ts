@@ -2,8 +2,7 @@ import type Database from 'better-sqlite3';
 import { chooseClaims, earliestRetry, hasLimits, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
 import { SqliteLimitedClaims, type LimitedTypePick } from './sqlite-limited-claims.js';
 import type { TaskType } from '../../core/model.js';
-import { claimedFromRow, taskFromRow, traceOf, type Row } from '../rows.js';
-import type { TaskRun } from '../../core/model.js';
+import { claimedFromDue, claimedFromRow, taskFromRow, type Row } from '../rows.js';
 import type { ClaimOutcome, ClaimRequest, ClaimedRun } from '../store.js';
 import { directClaimStale } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
@@ -109,27 +108,7 @@ export class SqliteClaims {
         }).lastInsertRowid,
       );
       this.s.markScheduled.run(id, task.id);
-      const run: TaskRun = {
-        id,
-        task: task.id,
-        type: task.type,
-        backendId,
-        status,
-        scheduled: req.at,
-        scheduledFor: task.scheduledFor,
-        started: status === 'started' ? req.at : null,
-        ended: null,
-        metadata: {},
-        result: null,
-        error: null,
-        worker: req.worker,
-        leaseExpiresAt: new Date(at + type.leaseMs),
-        attempt: task.nextAttempt,
-        cancelRequested: false,
-      };
-      const claimed: ClaimedRun = { run, arguments: task.arguments, backendName: type.backendName, leaseMs: type.leaseMs, timeoutMs: type.timeoutMs, task: { ...task, status: 'next_run_scheduled' } };
-      if (row.trace_context != null) claimed.trace = traceOf(row.trace_context as string, task.policy);
-      return claimed;
+      return claimedFromDue(task, type, { id, backendId, status, worker: req.worker, at: req.at }, (row.trace_context ?? null) as string | null);
     });
     // The runner leaves types that workers claim directly to them (core/claim-ahead.ts runnerCutoff).
     for (const t of new Set(created.map((c) => c.run.type))) {
