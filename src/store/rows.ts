@@ -133,8 +133,9 @@ export interface DueClaim {
 
 /**
  * The claimed run of a due task, built from the task the claim read and the type's execution fields
- * (those the claim used): the run row just inserted is not read back (both dialects insert exactly this run). `task` is the
- * task as read (due); the claimed run carries it as the claim left it, scheduled.
+ * (those the claim used): the run row just inserted is not read back (both dialects insert exactly
+ * this run). `task` is the task as read (due); the claimed run carries it as the claim left it,
+ * scheduled.
  */
 export function claimedFromDue(task: Task, type: Pick<TaskType, 'backendName' | 'leaseMs' | 'timeoutMs'>, c: DueClaim, traceContext: string | null): ClaimedRun {
   const run: TaskRun = {

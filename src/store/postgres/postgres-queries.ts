@@ -120,16 +120,17 @@ export const HOT_QUERIES = {
 
 /**
  * The claim of due tasks, prepared on a doubling schedule (RepreparedStatement: a plan made while the
- * tables were tiny is not kept), for claims of up to PREPARED_CLAIM_DUE_MAX tasks. An idle worker woken
- * by a new task claims it with this statement, so its planning (about 0.7 ms, as long as running it for
- * one task) was paid on every wake-up. Its generic plan reads `tasks_due` per type and rank and updates
+ * tables were tiny is not kept), used while claims find few due tasks. An idle worker woken by each new
+ * task claims it with this statement, so its planning (about 0.7 ms, as long as running it for one
+ * task) was paid on every wake-up. Its generic plan reads `tasks_due` per type and rank and updates
  * tasks by primary key (test/store/postgres-query-plans.test.ts).
  */
 export const PREPARED_CLAIM_DUE = new RepreparedStatement('orrery_claim_due_v1', HOT_QUERIES.claimDue);
 /**
- * Larger claims (a busy worker filling its buffer, hundreds at a time) are planned for their size on
- * every call: planning is then shared by hundreds of runs, and in drains of 20,000 tasks the generic
- * plan cost 10-25 us more server CPU per task than plans made for the claim's size.
+ * After a claim of due tasks that took more than this many (a backlog, a busy worker filling its buffer
+ * hundreds at a time), the next claim is planned for its parameters: planning is then shared by hundreds
+ * of runs, and in drains of 20,000 tasks the generic plan cost 10-25 us more server CPU per task than
+ * plans made for each claim. (The claim's limit cannot decide: an idle worker asks for its whole buffer.)
  */
 export const PREPARED_CLAIM_DUE_MAX = 32;
 

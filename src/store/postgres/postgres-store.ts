@@ -84,6 +84,8 @@ export class PostgresStore implements Store {
   private queuedWakeUps = 0;
   private readonly notifier: PostgresNotifier;
   private readonly typeCache = new TypeCache();
+  /** How many due tasks this store's last claim of due tasks took: the next one is likely alike (PREPARED_CLAIM_DUE_MAX). */
+  private lastDueClaim = 0;
   /** When this process last recorded a direct claim per type (task_types.last_direct_claim). */
   private readonly directClaims = new Map<string, number>();
   private closed = false;
@@ -479,9 +481,11 @@ export class PostgresStore implements Store {
     if (req.due && room > 0 && unlimited.length > 0) {
       const startLeft = Math.max(0, (req.startNow ?? req.limit) - outcome.runs.filter((c) => c.run.status === 'started').length);
       const values = [req.worker, req.at, unlimited, room, startLeft];
-      // Small claims (an idle worker woken by a new task) use the prepared statement; large ones are
-      // planned for their size (PREPARED_CLAIM_DUE_MAX).
-      const rows = (room <= PREPARED_CLAIM_DUE_MAX ? await PREPARED_CLAIM_DUE.query<Row>(this.pool, values) : await this.pool.query<Row>(HOT_QUERIES.claimDue, values)).rows;
+      // While claims of due tasks find few (an idle worker woken by each new task), the prepared statement;
+      // while they find many (a backlog), a plan made for each (PREPARED_CLAIM_DUE_MAX).
+      const prepared = this.lastDueClaim <= PREPARED_CLAIM_DUE_MAX;
+      const rows = (prepared ? await PREPARED_CLAIM_DUE.query<Row>(this.pool, values) : await this.pool.query<Row>(HOT_QUERIES.claimDue, values)).rows;
+      this.lastDueClaim = rows.length;
       const created = rows.map((r) =>
         claimedFromDue(
           taskFromRow(r),

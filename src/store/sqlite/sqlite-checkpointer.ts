@@ -85,11 +85,13 @@ export class WalCheckpointer {
     const t = this.thread;
     this.thread = null;
     this.failed = true;
-    if (!t) return;
-    const exited = new Promise<void>((r) => t.once('exit', () => r()));
-    t.ref(); // the wait below keeps the process alive until the thread is gone
-    t.postMessage('close');
-    await exited;
+    if (t) {
+      const exited = new Promise<void>((r) => t.once('exit', () => r()));
+      t.ref(); // the wait below keeps the process alive until the thread is gone
+      t.postMessage('close');
+      await exited;
+    }
+    this.waiters.splice(0).forEach((w) => w()); // a checkpoint asked for and not answered: nothing more will come
   }
 
   private request(): void {
