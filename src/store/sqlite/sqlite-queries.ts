@@ -68,12 +68,10 @@ export type StatementName =
 
 /**
  * Due tasks of a type in runner order, the four priority ranks in one statement: SQLite walks
- * tasks_due rank by rank in index order (no sort) and stops at the limit.
- */
-/**
- * Due tasks of a type in runner order, with the columns a task is built from (rows.ts taskFromRow) and
- * those a claim or the runner needs beside (priority_rank, trace_context); not the identity and dedupe
- * keys, which every claimed task would otherwise carry as two long strings.
+ * tasks_due rank by rank in index order (no sort) and stops at the limit. It reads the columns a task
+ * is built from (rows.ts taskFromRow) and those a claim or the runner needs beside (priority_rank,
+ * trace_context); not the identity and dedupe keys, which every claimed task would otherwise carry as
+ * two long strings.
  */
 export const DUE_OF_TYPE_SQL = `SELECT id, type, arguments, policy, schedule, next_run, scheduled_for, current_interval_ms, status, disabled_reason,
   retries_left, consecutive_abandons, priority, priority_rank, next_attempt, task_key, concurrency_key, created, paused_at, paused_reason, trace_context
