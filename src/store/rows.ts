@@ -162,6 +162,19 @@ export function claimedFromDue(task: Task, type: Pick<TaskType, 'backendName' | 
 }
 
 /**
+ * A claimed due task from a row of PostgreSQL's claim of due tasks: the task's columns, the new run's
+ * `run_id`, `run_backend_id` and `run_status`, and the type's execution fields (`y_`).
+ */
+export function claimedFromDueRow(r: Row, worker: string, at: Date): ClaimedRun {
+  return claimedFromDue(
+    taskFromRow(r),
+    { backendName: r.y_backend_name as string, leaseMs: ms(r.y_lease_ms), timeoutMs: numOrNull(r.y_timeout_ms) },
+    { id: ms(r.run_id), backendId: r.run_backend_id as string, status: r.run_status as DueClaim['status'], worker, at },
+    (r.trace_context ?? null) as string | null,
+  );
+}
+
+/**
  * A claimed run from a run row joined with its task's arguments and its type's execution fields,
  * aliased `t_arguments`, `y_backend_name`, `y_lease_ms`, `y_timeout_ms`; with `t_trace_context` (and
  * `t_policy` or `t_trace_policy`), its task's trace context.

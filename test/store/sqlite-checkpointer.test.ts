@@ -44,7 +44,7 @@ describe('WAL checkpoints on a thread (SQLite)', () => {
     expect(statSync(path).size).toBe(before); // everything is still in the WAL
     insert.run(Buffer.alloc(8192, 1));
     checkpointer.afterCommit(); // the 64th commit asks the thread
-    await checkpointer.checkpoint(); // waits for that request (and asks again)
+    await checkpointer.checkpoint(); // waits for that request, then for one of its own
     expect(statSync(path).size).toBeGreaterThan(before + (CHECKPOINT_EVERY_COMMITS - 1) * 8192);
   });
 

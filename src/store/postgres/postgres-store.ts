@@ -19,8 +19,7 @@ import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
-import { claimedFromDue, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
-import { ms, numOrNull } from '../columns.js';
+import { claimedFromDueRow, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   BulkTaskOutcome,
   BulkTaskRequest,
@@ -486,14 +485,7 @@ export class PostgresStore implements Store {
       const prepared = this.lastDueClaim <= PREPARED_CLAIM_DUE_MAX;
       const rows = (prepared ? await PREPARED_CLAIM_DUE.query<Row>(this.pool, values) : await this.pool.query<Row>(HOT_QUERIES.claimDue, values)).rows;
       this.lastDueClaim = rows.length;
-      const created = rows.map((r) =>
-        claimedFromDue(
-          taskFromRow(r),
-          { backendName: r.y_backend_name as string, leaseMs: ms(r.y_lease_ms), timeoutMs: numOrNull(r.y_timeout_ms) },
-          { id: ms(r.run_id), backendId: r.run_backend_id as string, status: r.run_status as 'claimed' | 'started', worker: req.worker, at: req.at },
-          (r.trace_context ?? null) as string | null,
-        ),
-      );
+      const created = rows.map((r) => claimedFromDueRow(r, req.worker, req.at));
       if (created.length > 0) {
         outcome = { ...outcome, runs: [...outcome.runs, ...created], created: created.map((c) => c.run.id) };
         // A hint for runners, not part of the claim: written beside it; if it fails, runners queue after their grace.

@@ -46,7 +46,10 @@ export class WalCheckpointer {
   private thread: Worker | null = null;
   private busy = false;
   private failed = false;
+  /** Callers of checkpoint() whose checkpoint is the one running. */
   private waiters: Array<() => void> = [];
+  /** Callers of checkpoint() who asked while one was running: it may predate their commit, so another follows. */
+  private next: Array<() => void> = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -75,9 +78,13 @@ export class WalCheckpointer {
   /** A checkpoint now, on the thread (after a large import); resolves when it is done or failed. */
   checkpoint(): Promise<void> {
     if (this.failed) return Promise.resolve();
-    const done = new Promise<void>((r) => this.waiters.push(r));
-    if (!this.busy) this.request();
-    return done;
+    return new Promise<void>((r) => {
+      if (this.busy) this.next.push(r);
+      else {
+        this.waiters.push(r);
+        this.request();
+      }
+    });
   }
 
   /** Stops the thread (at the store's close; the last connection's close checkpoints what is left). */
@@ -91,7 +98,7 @@ export class WalCheckpointer {
       t.postMessage('close');
       await exited;
     }
-    this.waiters.splice(0).forEach((w) => w()); // a checkpoint asked for and not answered: nothing more will come
+    this.answerAll(); // a checkpoint asked for and not answered: nothing more will come
   }
 
   private request(): void {
@@ -113,7 +120,11 @@ export class WalCheckpointer {
     t.on('message', () => {
       this.busy = false;
       // A refusal (busy, locked) is left to the next request; the backstop bounds the WAL meanwhile.
-      this.waiters.splice(0).forEach((w) => w());
+      const answered = this.waiters;
+      this.waiters = this.next;
+      this.next = [];
+      if (this.waiters.length > 0) this.request();
+      answered.forEach((w) => w());
     });
     t.on('error', () => this.fail());
     t.on('exit', () => {
@@ -126,7 +137,14 @@ export class WalCheckpointer {
     this.failed = true;
     this.busy = false;
     this.thread = null;
-    this.waiters.splice(0).forEach((w) => w());
+    this.answerAll();
     if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+  }
+
+  private answerAll(): void {
+    const all = [...this.waiters, ...this.next];
+    this.waiters = [];
+    this.next = [];
+    all.forEach((w) => w());
   }
 }
