@@ -88,18 +88,12 @@ export class RunExecution {
   }
 
   private context(): HandlerContext {
-    const { run, arguments: args } = this.claimed;
-    const self = this;
-    return {
-      args: args.args,
-      kwargs: args.kwargs,
-      get signal(): AbortSignal {
-        return self.signal();
-      },
-      heartbeat: () => this.heartbeat(),
-      log: (level, message, attributes) => this.append(level, message, attributes),
-      run,
-    };
+    return new RunContext(
+      this.claimed,
+      () => this.signal(),
+      () => this.heartbeat(),
+      (level, message, attributes) => this.append(level, message, attributes),
+    );
   }
 
   /** The handler's AbortSignal, made on first use. */
@@ -293,6 +287,32 @@ export class RunExecution {
     this.logs.add({ at: this.board.now(), level: lvl, message: storableText(String(message)), attributes: attrs });
     // Logged once the run's end was decided (a handler reacting to its timeout or cancellation): sent at once.
     if (this.finished) void this.logs.flush();
+  }
+}
+
+/**
+ * A handler's context. A class, with `signal` a getter on its prototype (the AbortController is made
+ * only when a handler reads it): an object literal with a getter got a hidden class of its own on
+ * every run, allocated in the old generation (about 0.8 KB per run, measured).
+ */
+class RunContext implements HandlerContext {
+  readonly args: unknown[];
+  readonly kwargs: Record<string, unknown>;
+  readonly run: HandlerContext['run'];
+
+  constructor(
+    claimed: ClaimedRun,
+    private readonly signalOf: () => AbortSignal,
+    readonly heartbeat: () => Promise<void>,
+    readonly log: HandlerContext['log'],
+  ) {
+    this.args = claimed.arguments.args;
+    this.kwargs = claimed.arguments.kwargs;
+    this.run = claimed.run;
+  }
+
+  get signal(): AbortSignal {
+    return this.signalOf();
   }
 }
 
