@@ -67,7 +67,8 @@ export { dag, dagHandler, DagDefinition, type DagTaskContext, type DagTaskFn, ty
 export { DagScheduler, type DagSchedulerOptions } from './engine/dag-scheduler.js';
 export { logNotifier, webhookNotifier, combineNotifiers, type DagNotifier, type DagTaskAlert, type WebhookOptions } from './engine/dag-notifier.js';
 export type { DagService, DagSummary, DagRunSummary, DagRunDetail, DagTaskView, DagAttemptView, RegisteredDag } from './engine/dag-service.js';
-export { validateDag, DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagInput, type DagTaskInput, type DagSpec, type DagRunStatus, type DagTaskStatus } from './core/dag.js';
+export { validateDag, type DagInput, type DagTaskInput } from './core/dag-input.js';
+export { DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagSpec, type DagRunStatus, type DagTaskStatus } from './core/dag.js';
 export type { DagRun, DagPoint, StoredDag } from './store/dag-store.js';
 export { ScheduleService, previewOf, type PreviewInput, type BackfillProgress } from './engine/schedule-service.js';
 export type { Preview, PreviewEntry, DstMark } from './core/schedule-preview.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { Daemon } from '../../src/engine/daemon.js';
+import type { Daemon } from '../../src/worker-entry.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import type { BenchEnv, ClaimCounts, Instance, Payload, PreparedWorker, System } from './system.js';
 
@@ -16,7 +16,7 @@ function orrerySystem(store: 'sqlite' | 'postgres'): System {
     name: store === 'sqlite' ? 'orrery-sqlite' : 'orrery-pg',
     label: store === 'sqlite' ? 'Orrery (SQLite)' : 'Orrery (PostgreSQL)',
     store,
-    settings: (c) => `Daemon (runner + reaper + worker) in one process, concurrency ${c}, inline no-op handler, default settings`,
+    settings: (c) => `Daemon (runner + reaper + worker) in one process, imported from orrery/worker, concurrency ${c}, inline no-op handler, default settings`,
     async open(env: BenchEnv, tag: string): Promise<Instance> {
       let db: string;
       let query: (sql: string) => Promise<Array<Record<string, unknown>>>;
@@ -74,13 +74,12 @@ export const orreryPostgres = orrerySystem('postgres');
 /**
  * The worker process runs Orrery as its users do: the compiled package in dist/ (which `npm run bench`
  * builds first when src/ is newer, bench/build-check.ts), not the TypeScript sources through tsx, as
- * the other systems run from their compiled packages.
+ * the other systems run from their compiled packages; and through the entry documented for worker
+ * processes, `orrery/worker` (dist/worker-entry.js), as graphile-worker's runs through its own.
  */
 async function compiledOrrery() {
-  const dist = join(import.meta.dirname, '..', '..', 'dist', 'engine');
-  const service = (await import(pathToFileURL(join(dist, 'service.js')).href)) as typeof import('../../src/engine/service.js');
-  const daemon = (await import(pathToFileURL(join(dist, 'daemon.js')).href)) as typeof import('../../src/engine/daemon.js');
-  return { openOrrery: service.openOrrery, Daemon: daemon.Daemon };
+  const entry = join(import.meta.dirname, '..', '..', 'dist', 'worker-entry.js');
+  return (await import(pathToFileURL(entry).href)) as typeof import('../../src/worker-entry.js');
 }
 
 export async function prepareWorker(opts: { db: string; concurrency: number; handle: (p: Payload) => void }): Promise<PreparedWorker> {

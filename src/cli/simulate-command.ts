@@ -3,9 +3,8 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
-import { writeSimulation } from '../simulate/outputs.js';
-import { overrideScenario, parseScenario, type Scenario } from '../simulate/scenario.js';
-import { runSimulation, type SimulationProgress, type SimulationResult } from '../simulate/simulate.js';
+import type { Scenario } from '../simulate/scenario.js';
+import type { SimulationProgress, SimulationResult } from '../simulate/simulate.js';
 import { nonNegativeIntArg, UsageError, type Io } from './common.js';
 
 /** A scenario's seed: 0 to 4294967295, as in the file (docs/simulate.md#the-scenario). */
@@ -41,6 +40,7 @@ export function simulateCommand(io: Io): Command {
       await outputDirectory(dir);
       const result = await runWithProgress(io, first);
       const other = second ? await runWithProgress(io, second) : undefined;
+      const { writeSimulation } = await import('../simulate/outputs.js');
       const written = await writeSimulation(dir, result, other);
       for (const r of other ? [result, other] : [result]) io.out(line(r));
       io.out(`wrote ${written.join(', ')}\n`);
@@ -61,6 +61,8 @@ async function loadScenario(file: string, overrides: { seed?: number; duration?:
   } catch (e) {
     throw new UsageError(`scenario ${file} is not valid JSON: ${(e as Error).message}`);
   }
+  // Loaded here, not at the CLI's start: the scenario parser loads zod, which other commands need not.
+  const { overrideScenario, parseScenario } = await import('../simulate/scenario.js');
   try {
     const s = overrideScenario(parseScenario(json), overrides);
     return db !== undefined ? { ...s, store: db } : s;
@@ -83,6 +85,7 @@ async function outputDirectory(dir: string): Promise<void> {
 }
 
 async function runWithProgress(io: Io, s: Scenario): Promise<SimulationResult> {
+  const { runSimulation } = await import('../simulate/simulate.js');
   if (!io.errIsTty) return runSimulation(s);
   let drawn = 0;
   const draw = (p: SimulationProgress, done = false) => {

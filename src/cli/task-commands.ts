@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { PRIORITIES, TASK_POLICIES, type Priority, type Task, type TaskPolicy, type TaskRun } from '../core/model.js';
-import { ON_CONFLICT_MODES, type OnConflict, type TaskInput } from '../core/validation.js';
+import type { TaskInput } from '../core/validation.js';
+import { ON_CONFLICT_MODES, type OnConflict } from '../core/json-checks.js';
 import { CATCH_UP_POLICIES, type CalendarOptionsInput, type CatchUp } from '../core/schedule-options.js';
 import { UNIQUE_BY, type UniqueBy } from '../core/flow-control.js';
 import { parseTaskArguments } from './arguments.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CycleError, ValidationError } from './errors.js';
-import { dagVersion, findCycle, topologicalOrder, validateDag, type DagTaskSpec } from './dag.js';
+import { dagVersion, findCycle, topologicalOrder, type DagTaskSpec } from './dag.js';
+import { validateDag } from './dag-input.js';
 
 const at = new Date('2026-03-01T00:00:00Z');
 const t = (id: string, after: string[] = []) => ({ id, after });

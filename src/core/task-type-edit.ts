@@ -2,6 +2,8 @@ import { invalid, type ErrorDetail } from './errors.js';
 import type { TaskType } from './model.js';
 import { fromDetails, validateTaskType, type TaskTypeInput } from './validation.js';
 
+export { MAX_PAUSE_REASON, validatePauseReason } from './json-checks.js';
+
 /** The fields of a task type that can be changed at runtime (docs/operations.md). */
 export const EDITABLE_TYPE_FIELDS = [
   'description',
@@ -31,8 +33,6 @@ const FIXED: Record<string, string> = {
   backendName: 'cannot be changed: it names the handler that runs the tasks (create a new type)',
 };
 
-/** Longest pause reason kept. */
-export const MAX_PAUSE_REASON = 1000;
 
 /**
  * The type an edit leaves: the current type with the edit's fields replaced, validated as a whole
@@ -53,12 +53,3 @@ export function editTaskType(current: TaskType, edit: unknown): TaskType {
   return { ...next, paused: paused ?? null };
 }
 
-/** A pause's reason: trimmed, at most MAX_PAUSE_REASON characters, no NUL characters. */
-export function validatePauseReason(reason: unknown): string {
-  if (reason === undefined || reason === null) return '';
-  if (typeof reason !== 'string') throw invalid('reason', 'must be a string');
-  const r = reason.trim();
-  if (r.length > MAX_PAUSE_REASON) throw invalid('reason', `at most ${MAX_PAUSE_REASON} characters`);
-  if (r.includes('\u0000')) throw invalid('reason', 'must not contain NUL characters');
-  return r;
-}

@@ -20,12 +20,12 @@ import { parseRateLimit } from './limits.js';
 import { MAX_KEY_WEIGHT, MAX_WEIGHTED_KEYS } from './fair-share.js';
 import { UNIQUE_BY, debouncedIdentity, flowControlOf, type Debounce, type UniqueWindow } from './flow-control.js';
 import { INT4_MAX, assertStorable, isStorableText, textProblem } from './storable.js';
+import { TASK_TYPE_NAME, sortedWeights, ON_CONFLICT_MODES, PROTO_KEY, assertJson, fromDetails, type OnConflict } from './json-checks.js';
 
 export { canonicalJson, dedupeKey, keyIdentity } from './dedupe-key.js';
 
-export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
-
 export { MAX_DURATION_MS } from './durations.js';
+export { TASK_TYPE_NAME, sortedWeights, ON_CONFLICT_MODES, type OnConflict, PROTO_KEY, assertJson, validateMetadata, fromDetails } from './json-checks.js';
 
 /** A duration given as integer milliseconds or as text (`90s`, `1d12h`, `P1DT12H`). */
 export const durationSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -90,14 +90,6 @@ const fairShareSchema = z
     }),
   ])
   .transform((v): FairShare | null => (v === false ? null : v === true ? { weights: {} } : { weights: sortedWeights(v.weights) }));
-
-/** Weights in one order (code units): stores may reorder JSON keys, and two equal types compare equal. */
-export function sortedWeights(w: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(w).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-export const ON_CONFLICT_MODES = ['return', 'replace', 'error'] as const;
-export type OnConflict = (typeof ON_CONFLICT_MODES)[number];
 
 export const taskTypeInputSchema = z.strictObject({
   name: z.string().max(128, 'at most 128 characters').regex(TASK_TYPE_NAME, 'must match [a-z0-9][a-z0-9._:-]*'),
@@ -354,9 +346,6 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
   return { type, arguments: args, policy, schedule, nextRun: when, priority, retriesLeft, key, concurrencyKey, onConflict };
 }
 
-/** Why a `__proto__` key is refused wherever data comes in (task kwargs here, any HTTP body in http/guards.ts). */
-export const PROTO_KEY = 'the key "__proto__" is not accepted (an object of the server cannot hold it: it would be dropped)';
-
 /**
  * A kwargs key `__proto__` (JSON.parse keeps it as data) would be dropped silently by the record
  * copy of the schema, and the task stored without it: refused. (quickTaskInput leaves such input to the schema.)
@@ -409,71 +398,6 @@ function scheduleIdentity(normal: Schedule, given: unknown): unknown {
   return { rule: String((given as { rule: string }).rule).trim() };
 }
 
-/**
- * Rejects values JSON cannot carry faithfully (functions, NaN, cycles, undefined in arrays) and text
- * a store cannot hold (NUL, lone surrogates, in strings and in keys: core/storable.ts).
- */
-export function assertJson(value: unknown, path: string): void {
-  // The common case (a small clean value) is checked without building paths; the walk below names the problem.
-  if (cleanJson(value, 0)) return;
-  const seen = new Set<object>();
-  const walk = (v: unknown, at: string): void => {
-    if (typeof v === 'string') {
-      const p = textProblem(v);
-      if (p) throw invalid(at, p);
-      return;
-    }
-    if (v === null || typeof v === 'boolean') return;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw invalid(at, 'numbers must be finite');
-      return;
-    }
-    if (typeof v !== 'object') throw invalid(at, `${typeof v} is not JSON`);
-    if (seen.has(v)) throw invalid(at, 'circular value');
-    seen.add(v);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
-    else if (v instanceof Date) return;
-    else {
-      for (const [k, x] of Object.entries(v)) {
-        const p = textProblem(k);
-        if (p) throw invalid(`${at}[${JSON.stringify(k)}]`, `key ${p}`);
-        if (x !== undefined) walk(x, `${at}.${k}`);
-      }
-    }
-    seen.delete(v);
-  };
-  walk(value, path);
-}
-
-/** Depth past which the quick check gives up (a cycle, or a value deep enough to walk the careful way). */
-const QUICK_DEPTH = 64;
-
-/** True when `v` is JSON with storable text throughout; false when in doubt (the careful walk decides). */
-function cleanJson(v: unknown, depth: number): boolean {
-  if (typeof v === 'string') return textProblem(v) === null;
-  if (v === null || typeof v === 'boolean') return true;
-  if (typeof v === 'number') return Number.isFinite(v);
-  if (typeof v !== 'object' || depth > QUICK_DEPTH) return false;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!cleanJson(v[i], depth + 1)) return false;
-    return true;
-  }
-  if (v instanceof Date) return true;
-  for (const k in v) {
-    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
-    const x = (v as Record<string, unknown>)[k];
-    if (textProblem(k) !== null || (x !== undefined && !cleanJson(x, depth + 1))) return false;
-  }
-  return true;
-}
-
-export function validateMetadata(value: unknown, path = 'metadata'): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(path, 'must be a JSON object');
-  assertJson(value, path);
-  return value as Record<string, unknown>;
-}
-
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: string): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
@@ -500,8 +424,3 @@ function unionBranchOf(branches: ReadonlyArray<readonly z.core.$ZodIssue[]>): re
   return shaped.length === 1 ? shaped[0] : undefined;
 }
 
-export function fromDetails(details: ErrorDetail[]): ValidationError {
-  const first = details[0]!;
-  const more = details.length > 1 ? ` (and ${details.length - 1} more problem${details.length > 2 ? 's' : ''})` : '';
-  return new ValidationError(`${first.path ? `${first.path}: ` : ''}${first.message}${more}`, details);
-}

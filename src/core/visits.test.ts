@@ -8,13 +8,13 @@ import {
   offsetDays,
   splitByWeight,
   validateCooldowns,
-  validateListedOrigins,
   validateVisitResult,
   visitFromRun,
   type OriginVisitStats,
   type VisitResult,
   type VisitStatus,
 } from './visits.js';
+import { validateListedOrigins } from './visit-input.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const DAY = 86_400_000;

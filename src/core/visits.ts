@@ -2,10 +2,10 @@
  * Visit scheduling (SPEC §4): listers, listed origins, origin visit stats, the recordVisit transition,
  * grab policies and cooldowns. Pure: instants and the random source are parameters.
  */
-import { z } from 'zod';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
 import type { TaskRun } from './model.js';
-import { MAX_DURATION_MS, TASK_TYPE_NAME } from './validation.js';
+import { MAX_DURATION_MS } from './durations.js';
+import { TASK_TYPE_NAME } from './json-checks.js';
 import { assertStorable, assertText } from './storable.js';
 
 export const VISIT_STATUSES = ['successful', 'failed', 'not_found'] as const;
@@ -215,8 +215,6 @@ export function checkListerName(v: unknown, path: string): string {
   return v;
 }
 
-const jsonObject = z.record(z.string(), z.unknown());
-
 /** A listed origin as a lister reports it. */
 export interface ListedOriginInput {
   listerId: string;
@@ -224,39 +222,6 @@ export interface ListedOriginInput {
   visitType: string;
   extraLoaderArguments?: Record<string, unknown>;
   lastUpdate?: Date | null;
-}
-
-/** Validates a batch of listed origins: every problem is reported, and one bad row rejects the batch. */
-export function validateListedOrigins(items: unknown, prefix = 'origins'): Required<ListedOriginInput>[] {
-  if (!Array.isArray(items)) throw invalid(prefix, 'must be an array of listed origins');
-  const problems: ErrorDetail[] = [];
-  const out: Required<ListedOriginInput>[] = [];
-  items.forEach((raw: unknown, i) => {
-    const path = `${prefix}[${i}]`;
-    try {
-      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(path, 'must be an object');
-      const o = raw as Record<string, unknown>;
-      const unknown = Object.keys(o).filter((k) => !['listerId', 'url', 'visitType', 'extraLoaderArguments', 'lastUpdate'].includes(k));
-      if (unknown.length) throw invalid(`${path}.${unknown[0]}`, 'unknown field');
-      const extra = o.extraLoaderArguments ?? {};
-      if (!jsonObject.safeParse(extra).success) throw invalid(`${path}.extraLoaderArguments`, 'must be a JSON object');
-      assertStorable(extra, `${path}.extraLoaderArguments`);
-      const lastUpdate = o.lastUpdate ?? null;
-      if (lastUpdate !== null && !(lastUpdate instanceof Date && !Number.isNaN(lastUpdate.getTime()))) throw invalid(`${path}.lastUpdate`, 'must be a valid instant or null');
-      out.push({
-        listerId: checkListerId(o.listerId, `${path}.listerId`),
-        url: checkUrl(o.url, `${path}.url`),
-        visitType: checkVisitType(o.visitType, `${path}.visitType`),
-        extraLoaderArguments: JSON.parse(JSON.stringify(extra)) as Record<string, unknown>,
-        lastUpdate,
-      });
-    } catch (e) {
-      if (!(e instanceof ValidationError)) throw e;
-      problems.push(...e.details);
-    }
-  });
-  if (problems.length) throw new ValidationError(`${problems[0]!.path}: ${problems[0]!.message}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, problems);
-  return out;
 }
 
 export function validateVisitResult(v: { url: unknown; visitType: unknown; status: unknown; snapshot?: unknown; at: Date }, prefix = ''): VisitResult {

@@ -1,13 +1,15 @@
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
-import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, validateDag, type DagInput, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
+import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
+import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
 import { planOverlap, runningLimit, type OverlapPlan } from '../core/dag-overlap.js';
 import { backfillRange, dagPointsBetween } from '../core/backfill.js';
 import { previewCount, previewDag, type Preview } from '../core/schedule-preview.js';
 import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
-import { assertJson, type NewTask } from '../core/validation.js';
-import { validatePauseReason } from '../core/task-type-edit.js';
+import type { NewTask } from '../core/validation.js';
+import { assertJson, validatePauseReason } from '../core/json-checks.js';
+import { dagInput } from './input-parsers.js';
 import { assertText } from '../core/storable.js';
 import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../store/dag-store.js';
 import type { TaskType } from '../core/model.js';
@@ -90,6 +92,7 @@ export class DagService {
   /** Validates and stores definitions (synced on start); DAG task types are created when missing. */
   async register(inputs: readonly DagInput[]): Promise<RegisteredDag[]> {
     const at = this.orrery.now();
+    const { validateDag } = await dagInput();
     const specs = inputs.map((input, i) => {
       try {
         return validateDag(input, at);

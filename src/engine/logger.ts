@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import pino, { type Logger } from 'pino';
+import type Pino from 'pino';
+import type { Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
@@ -8,6 +9,8 @@ export type LogFormat = 'pretty' | 'json';
 
 /** Readable lines on stderr by default; `json` for log collectors. */
 export function createLogger(format: LogFormat = 'pretty', level = process.env.ORRERY_LOG_LEVEL ?? 'info'): Logger {
+  // pino is loaded on first use too: a process that logs nothing (a library user's worker) does not carry it (about 5 MiB resident).
+  const pino = createRequire(import.meta.url)('pino') as typeof Pino;
   if (format === 'json') return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
   // Loaded on first use: a worker logging JSON (or nothing) does not carry it (about 10 MiB resident).
   const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
@@ -24,4 +27,21 @@ export function createLogger(format: LogFormat = 'pretty', level = process.env.O
   return pino({ level, base: undefined }, stream);
 }
 
-export const silentLogger: Logger = pino({ level: 'silent' });
+const nothing = (): void => {};
+
+/**
+ * The logger of loops given none: every level is off. Written out rather than `pino({ level: 'silent' })`
+ * so that a process which never logs does not load pino; it has the methods Orrery's loops call.
+ */
+export const silentLogger: Logger = {
+  level: 'silent',
+  fatal: nothing,
+  error: nothing,
+  warn: nothing,
+  info: nothing,
+  debug: nothing,
+  trace: nothing,
+  silent: nothing,
+  isLevelEnabled: () => false,
+  child: () => silentLogger,
+} as unknown as Logger;

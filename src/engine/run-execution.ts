@@ -1,6 +1,6 @@
 import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
-import { assertJson } from '../core/validation.js';
+import { assertJson } from '../core/json-checks.js';
 import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';

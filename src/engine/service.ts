@@ -3,7 +3,8 @@ import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } f
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { runLogQuery, type RunLogQuery } from '../core/run-logs.js';
 import { RUN_END_STATUSES } from '../core/model.js';
-import { validateMetadata, validateTask, validateTaskType, assertJson, type NewTask, type TaskInput, type TaskTypeInput } from '../core/validation.js';
+import type { NewTask, TaskInput, TaskTypeInput } from '../core/validation.js';
+import { assertJson, validateMetadata, validatePauseReason } from '../core/json-checks.js';
 import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { TypeCache } from '../store/task-types.js';
@@ -21,7 +22,8 @@ import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
 export const DUE_COUNT_CAP = 100_000;
 import type { WhyAnswer } from '../core/why.js';
-import { editTaskType, validatePauseReason, type TaskTypeEdit } from '../core/task-type-edit.js';
+import type { TaskTypeEdit } from '../core/task-type-edit.js';
+import { taskTypeEdit, validation } from './input-parsers.js';
 import type {
   CancelRunResult,
   ClaimOutcome,
@@ -126,6 +128,7 @@ export class Orrery implements Jobboard {
   // --- task types -------------------------------------------------------------------------------
   /** Creates a task type; `ConflictError` if the name exists, `ValidationError` naming the bad field. */
   async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
+    const { validateTaskType } = await validation();
     return this.withRates({ ...(await this.store.createTaskType(validateTaskType(input), this.instant(opts.at))), paused: null });
   }
 
@@ -141,6 +144,7 @@ export class Orrery implements Jobboard {
    */
   async updateTaskType(name: string, edit: TaskTypeEdit, opts: At = {}): Promise<TaskType> {
     const current = await this.requireTaskType(name);
+    const { editTaskType } = await taskTypeEdit();
     return this.writeTaskType(editTaskType(current, edit), opts);
   }
 
@@ -185,6 +189,7 @@ export class Orrery implements Jobboard {
 
   /** Creates the type unless one of that name exists (also when another process creates it at the same moment); returns the stored type. */
   async ensureTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
+    const { validateTaskType } = await validation();
     const type = validateTaskType(input);
     const [existing] = await this.store.getTaskTypes([type.name]);
     if (existing) return this.withRates(existing);

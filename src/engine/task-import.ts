@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, OrreryError, ValidationError } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
-import { validateTask, type NewTask } from '../core/validation.js';
+import type { NewTask } from '../core/validation.js';
+import { validation } from './input-parsers.js';
 import type { CreatedTask, Store } from '../store/store.js';
 
 /**
@@ -78,6 +79,7 @@ export function tally(summary: TaskBatchSummary, out: readonly CreatedTask[]): v
 
 /** Validates `inputs` in chunks, a turn of the event loop between chunks; the first invalid task throws (naming `prefix[i]`). */
 export async function validateInChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string): Promise<NewTask[]> {
+  const { validateTask } = await validation();
   const tasks = new Array<NewTask>(inputs.length);
   for (let start = 0; start < inputs.length; start += CHUNK) {
     if (start > 0) await nextTurn();
@@ -92,6 +94,7 @@ export async function validateInChunks(inputs: readonly unknown[], types: Map<st
  * the first invalid task throws. Each valid task is also appended to `seen` (in input order).
  */
 export async function* validatedChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string, seen: NewTask[]): AsyncGenerator<readonly NewTask[]> {
+  const { validateTask } = await validation();
   for (let start = 0; start < inputs.length; start += CHUNK) {
     if (start > 0) await nextTurn();
     const end = Math.min(inputs.length, start + CHUNK);
@@ -220,6 +223,7 @@ async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date
     return v as { type?: unknown };
   });
   const known = await types([...new Set(values.map((v) => v.type).filter((n): n is string => typeof n === 'string'))]);
+  const { validateTask } = await validation();
   return values.map((v, i) => {
     try {
       return validateTask(v, known, at, '');

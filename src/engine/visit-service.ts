@@ -1,5 +1,4 @@
 import { NotFoundError, invalid } from '../core/errors.js';
-import { validateTask } from '../core/validation.js';
 import { assertStorable, assertText } from '../core/storable.js';
 import {
   checkListerId,
@@ -9,7 +8,6 @@ import {
   checkVisitType,
   splitByWeight,
   validateCooldowns,
-  validateListedOrigins,
   validateVisitResult,
   type ListedOrigin,
   type Lister,
@@ -19,6 +17,7 @@ import {
   type VisitStatus,
 } from '../core/visits.js';
 import type { Store } from '../store/store.js';
+import { validation, visitInput } from './input-parsers.js';
 import type {
   CollectedVisit,
   ListedOriginPage,
@@ -116,6 +115,7 @@ export class VisitService {
   /** Upserts listed origins; one invalid origin (or unknown lister) rejects the batch and writes nothing. */
   async recordListedOrigins(inputs: readonly unknown[], opts: At = {}): Promise<ListedOrigin[]> {
     if (Array.isArray(inputs) && inputs.length > MAX_ORIGINS_BATCH) throw invalid('origins', `at most ${MAX_ORIGINS_BATCH} origins per batch`);
+    const { validateListedOrigins } = await visitInput();
     const origins = validateListedOrigins(inputs);
     const ids = [...new Set(origins.map((o) => o.listerId))];
     const known = new Set((await this.store.visits.getListers(ids)).map((l) => l.id));
@@ -240,6 +240,7 @@ export class VisitService {
     const split = splitByWeight(count, weights.filter((w) => lister !== undefined || w.policy !== 'first_visits_after_listing'));
     const at = this.instant(opts.at);
     const types = new Map([[type.name, type]]);
+    const { validateTask } = await validation();
     return this.store.visits.scheduleVisits(
       { visitType: vt, policies: split, at, cooldowns: validateCooldowns(opts.cooldowns), ...(lister !== undefined ? { listerId: lister } : {}) },
       (o) => validateTask({ type: type.name, policy: 'oneshot', arguments: { args: [o.url], kwargs: o.extraLoaderArguments }, nextRun: at }, types, at),

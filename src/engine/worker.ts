@@ -6,7 +6,7 @@ import { hasLimits } from '../core/limits.js';
 import { isStorageUnavailable } from '../core/errors.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
-import { dagAttemptOf } from '../worker/dag-definition.js';
+import { dagAttemptOf } from '../worker/dag-handler.js';
 import { silentLogger, type Logger } from './logger.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import { EndBatcher } from './end-batcher.js';

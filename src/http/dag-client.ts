@@ -1,4 +1,5 @@
-import type { DagInput, DagRunStatus } from '../core/dag.js';
+import type { DagRunStatus } from '../core/dag.js';
+import type { DagInput } from '../core/dag-input.js';
 import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
 import type { DagPoint, DagRun, StoredDag } from '../store/dag-store.js';
 import type { DagGrid, DagGridRun } from '../engine/dag-grid.js';

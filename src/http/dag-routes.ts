@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DagInput } from '../core/dag.js';
+import type { DagInput } from '../core/dag-input.js';
 import { parseContract, type Route } from './routes.js';
 import * as D from './dag-schemas.js';
 import { ErrorSchema } from './schemas.js';

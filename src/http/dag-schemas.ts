@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DAG_RUN_STATUSES, DAG_RUN_TRIGGERS, DAG_TASK_STATUSES, dagInputSchema } from '../core/dag.js';
+import { DAG_RUN_STATUSES, DAG_RUN_TRIGGERS, DAG_TASK_STATUSES } from '../core/dag.js';
+import { dagInputSchema } from '../core/dag-input.js';
 import { DAG_POINT_KINDS } from '../core/dag-schedule.js';
 import { DAG_OVERLAP_POLICIES } from '../core/dag-overlap.js';
 import { LogRecordSchema, RunSchema, StoredLogRecordSchema } from './schemas.js';

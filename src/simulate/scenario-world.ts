@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DAG_TASK_TYPE, validateDag } from '../core/dag.js';
+import { DAG_TASK_TYPE } from '../core/dag.js';
+import { validateDag } from '../core/dag-input.js';
 import type { ErrorDetail, ValidationError } from '../core/errors.js';
 import { VISIT_POLICIES } from '../core/visits.js';
 import { count, durationModel, ms, positiveMs, probability } from './scenario-fields.js';

@@ -4,7 +4,7 @@ import { DagScheduler } from '../engine/dag-scheduler.js';
 import type { PeriodicLoop } from '../engine/periodic-loop.js';
 import type { Orrery } from '../engine/service.js';
 import { VisitScheduler } from '../engine/visit-scheduler.js';
-import { dagAttemptOf } from '../worker/dag-definition.js';
+import { dagAttemptOf } from '../worker/dag-handler.js';
 import type { HandlerResult } from '../worker/handlers.js';
 import { percentile } from './collector.js';
 import { drawDuration, Random, type DurationModel } from './random.js';

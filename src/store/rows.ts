@@ -1,4 +1,5 @@
-import { sortedWeights, type NewTask } from '../core/validation.js';
+import type { NewTask } from '../core/validation.js';
+import { sortedWeights } from '../core/json-checks.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
 import type { Channel, ClaimedRun, EndRunResult, RunSeriesQuery } from './store.js';

@@ -3,7 +3,8 @@ import { storableText } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
 import { DAG_BACKEND } from '../core/dag.js';
-import { dagHandler, type DagDefinition } from './dag-definition.js';
+import type { DagDefinition } from './dag-definition.js';
+import { dagHandler } from './dag-handler.js';
 
 export interface HandlerContext {
   /** The task's positional arguments. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DagInput } from '../../src/core/dag.js';
+import type { DagInput } from '../../src/core/dag-input.js';
 import { Orrery } from '../../src/engine/service.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { StoreUnderTest } from './describe-store.js';

@@ -1,0 +1,91 @@
+/**
+ * DAG definitions as users give them: the schema (zod), and `validateDag` that turns one into a
+ * DagSpec. Apart from dag.ts, which every process loads: a worker that defines no DAG never loads zod.
+ */
+import { CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { z } from 'zod';
+import { DAG_OVERLAP_POLICIES, DAG_TASK_TYPE, findCycle, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
+import { MAX_DURATION_MS } from './durations.js';
+import { TASK_TYPE_NAME } from './json-checks.js';
+import { normaliseSchedule } from './schedule.js';
+import { durationSchema, instantSchema, parseWith, storableString } from './validation.js';
+
+export const DAG_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const id = z.string().max(128, 'at most 128 characters').regex(DAG_ID, 'must match [A-Za-z0-9][A-Za-z0-9._:-]*');
+const count = z.number().int('must be an integer').min(0, 'must not be negative');
+const taskOptions = {
+  retries: count.max(1000, 'at most 1000').optional(),
+  retryDelay: durationSchema.optional(),
+  timeout: durationSchema.nullable().optional(),
+  type: z.string().max(128).regex(TASK_TYPE_NAME, 'must match [a-z0-9][a-z0-9._:-]*').optional(),
+};
+
+export const dagTaskInputSchema = z.strictObject({
+  id,
+  after: z.array(storableString()).max(10_000).default([]),
+  ...taskOptions,
+});
+export type DagTaskInput = z.input<typeof dagTaskInputSchema>;
+
+export const dagInputSchema = z.strictObject({
+  id,
+  description: storableString().max(10_000).default(''),
+  schedule: z
+    .union([
+      z.strictObject({ cron: storableString().min(1, 'a cron expression is required'), tz: storableString().default('UTC') }),
+      z.strictObject({ every: durationSchema }),
+    ])
+    .nullable()
+    .default(null),
+  start: instantSchema.nullable().default(null),
+  catchUp: z.boolean().default(false),
+  maxActiveRuns: z.number().int('must be an integer').min(1, 'must be at least 1').max(10_000).default(16),
+  overlap: z.enum(DAG_OVERLAP_POLICIES).default('allow'),
+  defaults: z.strictObject(taskOptions).default({}),
+  tasks: z.array(dagTaskInputSchema).min(1, 'a DAG needs at least one task').max(100_000),
+});
+export type DagInput = z.input<typeof dagInputSchema>;
+
+/** Validates a DAG: fields, duplicate ids, unknown dependencies, cycles (the error names the cycle). */
+export function validateDag(input: unknown, at: Date): DagSpec {
+  const d = parseWith(dagInputSchema, input, '');
+  const problems: ErrorDetail[] = [];
+  const seen = new Set<string>();
+  d.tasks.forEach((t, i) => {
+    if (seen.has(t.id)) problems.push({ path: `tasks[${i}].id`, message: `duplicate task id "${t.id}"` });
+    seen.add(t.id);
+  });
+  d.tasks.forEach((t, i) => {
+    t.after.forEach((dep, j) => {
+      if (!seen.has(dep)) problems.push({ path: `tasks[${i}].after[${j}]`, message: `task "${t.id}" depends on unknown task "${dep}"` });
+      else if (dep === t.id) problems.push({ path: `tasks[${i}].after[${j}]`, message: `task "${t.id}" depends on itself` });
+    });
+    if (new Set(t.after).size !== t.after.length) problems.push({ path: `tasks[${i}].after`, message: 'lists a dependency twice' });
+  });
+  if (problems.length > 0) throw new ValidationError(`invalid DAG "${d.id}": ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+  const tasks: DagTaskSpec[] = d.tasks.map((t) => ({
+    id: t.id,
+    after: [...t.after],
+    retries: t.retries ?? d.defaults.retries ?? 0,
+    retryDelayMs: t.retryDelay ?? d.defaults.retryDelay ?? 300_000,
+    timeoutMs: (t.timeout === undefined ? d.defaults.timeout : t.timeout) ?? null,
+    type: t.type ?? d.defaults.type ?? DAG_TASK_TYPE,
+  }));
+  for (const t of tasks) if (t.timeoutMs !== null && t.timeoutMs <= 0) throw invalid(`tasks.${t.id}.timeout`, 'must be > 0');
+  const cycle = findCycle(tasks);
+  if (cycle) throw new CycleError(`DAG "${d.id}" has a cycle: ${cycle.join(' -> ')}`, cycle);
+  return { id: d.id, description: d.description, schedule: normaliseDagSchedule(d.schedule, at), start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, overlap: d.overlap, tasks };
+}
+
+function normaliseDagSchedule(s: { cron: string; tz: string } | { every: number } | null, at: Date): DagSchedule {
+  if (s === null) return { kind: 'none' };
+  if ('every' in s) {
+    if (s.every < 1000) throw invalid('schedule.every', 'must be at least 1s');
+    if (s.every > MAX_DURATION_MS) throw invalid('schedule.every', 'must be at most 100 years');
+    return { kind: 'interval', everyMs: s.every };
+  }
+  const cron = normaliseSchedule({ kind: 'cron', expr: s.cron, tz: s.tz }, at, 'schedule');
+  if (cron.kind !== 'cron') throw new Error('unreachable');
+  return cron;
+}
+

@@ -1,0 +1,44 @@
+/**
+ * Listed origins as listers report them, checked (the JSON object check uses zod). Apart from
+ * visits.ts, which the stores load in every process: a worker never loads zod (docs/architecture.md).
+ */
+import { z } from 'zod';
+import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { assertStorable } from './storable.js';
+import { checkListerId, checkUrl, checkVisitType, type ListedOriginInput } from './visits.js';
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+/** Validates a batch of listed origins: every problem is reported, and one bad row rejects the batch. */
+export function validateListedOrigins(items: unknown, prefix = 'origins'): Required<ListedOriginInput>[] {
+  if (!Array.isArray(items)) throw invalid(prefix, 'must be an array of listed origins');
+  const problems: ErrorDetail[] = [];
+  const out: Required<ListedOriginInput>[] = [];
+  items.forEach((raw: unknown, i) => {
+    const path = `${prefix}[${i}]`;
+    try {
+      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(path, 'must be an object');
+      const o = raw as Record<string, unknown>;
+      const unknown = Object.keys(o).filter((k) => !['listerId', 'url', 'visitType', 'extraLoaderArguments', 'lastUpdate'].includes(k));
+      if (unknown.length) throw invalid(`${path}.${unknown[0]}`, 'unknown field');
+      const extra = o.extraLoaderArguments ?? {};
+      if (!jsonObject.safeParse(extra).success) throw invalid(`${path}.extraLoaderArguments`, 'must be a JSON object');
+      assertStorable(extra, `${path}.extraLoaderArguments`);
+      const lastUpdate = o.lastUpdate ?? null;
+      if (lastUpdate !== null && !(lastUpdate instanceof Date && !Number.isNaN(lastUpdate.getTime()))) throw invalid(`${path}.lastUpdate`, 'must be a valid instant or null');
+      out.push({
+        listerId: checkListerId(o.listerId, `${path}.listerId`),
+        url: checkUrl(o.url, `${path}.url`),
+        visitType: checkVisitType(o.visitType, `${path}.visitType`),
+        extraLoaderArguments: JSON.parse(JSON.stringify(extra)) as Record<string, unknown>,
+        lastUpdate,
+      });
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      problems.push(...e.details);
+    }
+  });
+  if (problems.length) throw new ValidationError(`${problems[0]!.path}: ${problems[0]!.message}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, problems);
+  return out;
+}
+

@@ -1,0 +1,80 @@
+/**
+ * The handler of backend `orrery.dag` and the reading of a DAG attempt from a run's kwargs. Apart
+ * from dag-definition.ts (which validates definitions with zod): a worker loads this one only.
+ */
+import { PermanentFailure } from '../core/errors.js';
+import { DAG_ATTEMPT_KEY, type DagAttemptArgs } from '../core/dag.js';
+import type { LogLevel } from '../core/model.js';
+
+/** What the DAG handler uses of a handler's context (a `HandlerContext` of handlers.ts fits). */
+interface AttemptContext {
+  kwargs: Record<string, unknown>;
+  signal: AbortSignal;
+  /** Renews the attempt's lease now (it is renewed periodically anyway). */
+  heartbeat(): Promise<void>;
+  /** Records a log line on this attempt's run (`orrery dag-run logs`). */
+  log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** What a DAG task function receives (SPEC §3). */
+export interface DagTaskContext {
+  /** The run's params (`{}` for scheduled runs; what `trigger` was given for manual ones). */
+  params: Record<string, unknown>;
+  /** The schedule point of the run (the trigger instant for manual runs). */
+  execTs: Date;
+  /** The DAG the task belongs to. */
+  dagId: string;
+  /** The DAG run this attempt is part of. */
+  dagRunId: number;
+  /** The task's id within the DAG. */
+  taskId: string;
+  /** 1 for the first attempt, then one more per retry (and per restart). */
+  attempt: number;
+  /** Fired on timeout, lost lease or shutdown. */
+  signal: AbortSignal;
+  /** Records a log line on this attempt's run (`orrery dag-run logs`). */
+  log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+  /** Renews the attempt's lease now (it is renewed periodically anyway). */
+  heartbeat(): Promise<void>;
+  /** What each parent task returned, by parent id. */
+  upstream: Record<string, unknown>;
+}
+
+/** A DAG task: returns any JSON value (its result, passed to its children) or nothing. */
+export type DagTaskFn = (ctx: DagTaskContext) => unknown;
+
+/** What the handler needs of a DAG defined in code (a DagDefinition of dag-definition.ts). */
+interface DagFunctions {
+  readonly id: string;
+  fn(taskId: string): DagTaskFn | undefined;
+}
+
+/** The DAG attempt a run's kwargs describe, if it is one. */
+export function dagAttemptOf(kwargs: Record<string, unknown>): DagAttemptArgs | null {
+  const a = kwargs[DAG_ATTEMPT_KEY];
+  return a && typeof a === 'object' ? (a as DagAttemptArgs) : null;
+}
+
+/** The handler of backend `orrery.dag`: runs the task function an attempt names, with the DAG context. */
+export function dagHandler(definitions: readonly DagFunctions[]): (ctx: AttemptContext) => Promise<{ eventful: boolean; result: unknown }> {
+  const byId = new Map(definitions.map((d) => [d.id, d]));
+  return async (ctx: AttemptContext) => {
+    const a = dagAttemptOf(ctx.kwargs);
+    if (!a) throw new PermanentFailure('not a DAG task attempt (no "orrery.dag" kwarg)');
+    const fn = byId.get(a.dag)?.fn(a.task);
+    if (!fn) throw new PermanentFailure(`this worker's code has no task "${a.task}" in DAG "${a.dag}" (the run uses version ${a.version})`);
+    const result = await fn({
+      params: a.params,
+      execTs: new Date(a.execTs),
+      dagId: a.dag,
+      dagRunId: a.run,
+      taskId: a.task,
+      attempt: a.attempt,
+      signal: ctx.signal,
+      log: ctx.log,
+      heartbeat: ctx.heartbeat,
+      upstream: a.upstream,
+    });
+    return { eventful: true, result: result === undefined ? null : result };
+  };
+}
