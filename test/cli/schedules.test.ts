@@ -104,7 +104,9 @@ describe('orrery schedule / task / dag schedule commands', () => {
   it('dag next and dag backfill', async () => {
     const next = await cli(['dag', 'next', 'daily', '--count', '1', '--json']);
     expect(JSON.parse(next.out)).toMatchObject({ dag: 'daily', zone: 'Europe/Paris', occurrences: [{ dst: null }] });
-    const bf = await cli(['dag', 'backfill', 'daily', '--from', hoursAgo(49), '--to', hoursAgo(1), '--params', '{"why":"fix"}']);
+    // A 48-hour window whose ends fall at half past (the DAG runs on the hour): exactly two runs, whatever the hour now.
+    const halfPast = (h: number) => new Date(Date.parse(hoursAgo(h)) + 1_800_000).toISOString();
+    const bf = await cli(['dag', 'backfill', 'daily', '--from', halfPast(49), '--to', halfPast(1), '--params', '{"why":"fix"}']);
     expect(bf.out).toMatch(/^backfill of DAG daily: 2 runs \(\d+\.\.\d+\) from \S+ to \S+\n$/);
     expect(await cli(['dag', 'backfill', 'daily', '--from', hoursAgo(1), '--to', hoursAgo(2)])).toMatchObject({ code: 2, err: expect.stringContaining('to: must not be before from') });
     expect(await cli(['dag', 'backfill', 'nope', '--from', hoursAgo(2), '--to', hoursAgo(1)])).toMatchObject({ code: 2 });

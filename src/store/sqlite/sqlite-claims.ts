@@ -92,20 +92,11 @@ export class SqliteClaims {
       const type = this.typeOf(task.type)!;
       const status = i < startNow ? 'started' : 'claimed';
       const backendId = timeOrderedUuid(at);
+      // Positional parameters, in the statement's order (binding by name cost about 0.1 us per parameter).
+      const started = status === 'started' ? at : null;
       const id = Number(
-        this.s.insertClaimed.run({
-          status,
-          task: task.id,
-          type: task.type,
-          backend_id: backendId,
-          rank: row.priority_rank,
-          at,
-          lease_expires_at: at + type.leaseMs,
-          worker: req.worker,
-          attempt: task.nextAttempt,
-          ckey: task.concurrencyKey,
-          scheduled_for: task.scheduledFor.getTime(),
-        }).lastInsertRowid,
+        this.s.insertClaimed.run(task.id, task.type, backendId, status, row.priority_rank, at, started, req.worker, at + type.leaseMs, task.nextAttempt, task.concurrencyKey, task.scheduledFor.getTime())
+          .lastInsertRowid,
       );
       this.s.markScheduled.run(id, task.id);
       return claimedFromDue(task, type, { id, backendId, status, worker: req.worker, at: req.at }, (row.trace_context ?? null) as string | null);
@@ -135,7 +126,7 @@ function prepareClaims(db: Database.Database) {
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
     insertClaimed: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
-      VALUES (@task, @type, @backend_id, @status, @rank, @at, CASE WHEN @status = 'started' THEN @at END, @worker, @lease_expires_at, @attempt, @ckey, @scheduled_for)`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     markDirectClaim: p(`UPDATE task_types SET last_direct_claim = @at WHERE name = @name AND (last_direct_claim IS NULL OR last_direct_claim < @at)`),
     // The task as the claim leaves it (claimedFromRow's t_ columns): ends plan from it without reading it.

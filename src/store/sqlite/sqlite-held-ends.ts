@@ -67,21 +67,19 @@ export class SqliteHeldRuns {
     }
     if (plan.task === null) return null;
     const r = plan.run;
-    const ran = this.s.endRun.run({
-      id: held.run.id,
-      worker: item.req.worker,
-      status: r.status,
-      started: r.started ? r.started.getTime() : null,
-      ended: r.ended!.getTime(),
-      metadata: JSON.stringify(r.metadata),
-      result: r.result === null || r.result === undefined ? null : JSON.stringify(r.result),
-      error: r.error,
-    });
+    // Positional parameters on the hot path, in the statement's order (binding by name cost about 0.1 us per parameter).
+    const result = r.result === null || r.result === undefined ? null : JSON.stringify(r.result);
+    const ran = this.s.endRun.run(r.status, r.started ? r.started.getTime() : null, r.ended!.getTime(), JSON.stringify(r.metadata), result, r.error, held.run.id, item.req.worker);
     if (ran.changes === 0) return null;
     const run = { ...held.run, ...r, leaseExpiresAt: null };
     const t = held.task;
     // The pause is not among the formula's inputs (a task paused while its run was held still ends it here): answered as stored.
-    const ended = this.s.endTask.get(guardedTaskParams(t, plan.task, held.run.id)) as Row | undefined;
+    const u = plan.task;
+    // SET: the formula's output; WHERE: the task, its run still current, the formula's inputs as the claim read them.
+    const ended = this.s.endTask.get(
+      u.status, u.disabledReason, u.nextRun.getTime(), u.currentIntervalMs, u.retriesLeft, u.consecutiveAbandons, u.nextAttempt, scheduledForColumn(u),
+      t.id, held.run.id, t.nextRun.getTime(), t.retriesLeft, t.consecutiveAbandons, t.nextAttempt,
+    ) as Row | undefined;
     if (ended) return { run, task: { ...t, ...plan.task, paused: pauseFromRow(ended) }, taskUpdated: true };
     // The task changed since the claim: the formula applies to its current state, or it has moved on.
     const row = this.s.task.get(t.id) as Row;
@@ -105,30 +103,6 @@ export function taskParams(id: number, u: TaskUpdate) {
     abandons: u.consecutiveAbandons,
     attempt: u.nextAttempt,
     scheduled_for: scheduledForColumn(u),
-  };
-}
-
-/**
- * `taskParams` with the guard of a held end: the run still current and the formula's inputs as the
- * claim read them. One object literal: a spread of `taskParams` followed by more keys cost about 2 KB
- * of old-space allocation per end (V8 made new hidden classes for it on every call), measured.
- */
-function guardedTaskParams(t: Task, u: TaskUpdate, run: number) {
-  return {
-    id: t.id,
-    status: u.status,
-    reason: u.disabledReason,
-    next_run: u.nextRun.getTime(),
-    interval: u.currentIntervalMs,
-    retries: u.retriesLeft,
-    abandons: u.consecutiveAbandons,
-    attempt: u.nextAttempt,
-    scheduled_for: scheduledForColumn(u),
-    run,
-    old_next_run: t.nextRun.getTime(),
-    old_retries: t.retriesLeft,
-    old_abandons: t.consecutiveAbandons,
-    old_attempt: t.nextAttempt,
   };
 }
 
@@ -162,12 +136,13 @@ function prepareHeld(db: Database.Database) {
       metadata = json_set(metadata, '$."orrery.givenBack"', coalesce(json_extract(metadata, '$."orrery.givenBack"'), 0) + 1) WHERE id IN (
       SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?
       ORDER BY lease_expires_at LIMIT +?)`),
-    endRun: p(`UPDATE task_runs SET status = @status, started = coalesce(started, @started), ended = @ended, metadata = @metadata,
-      result = @result, error = @error, lease_expires_at = NULL
-      WHERE id = @id AND status IN ('claimed', 'started') AND worker = @worker AND cancel_requested = 0`),
-    endTask: p(`UPDATE tasks SET ${TASK_SET}
-      WHERE id = @id AND current_run = @run AND status = 'next_run_scheduled' AND next_run = @old_next_run AND retries_left = @old_retries
-        AND consecutive_abandons = @old_abandons AND next_attempt = @old_attempt RETURNING paused_at, paused_reason`),
+    endRun: p(`UPDATE task_runs SET status = ?, started = coalesce(started, ?), ended = ?, metadata = ?, result = ?, error = ?, lease_expires_at = NULL
+      WHERE id = ? AND status IN ('claimed', 'started') AND worker = ? AND cancel_requested = 0`),
+    // TASK_SET's columns, bound by position (held ends only).
+    endTask: p(`UPDATE tasks SET status = ?, disabled_reason = ?, next_run = ?, current_interval_ms = ?, retries_left = ?, consecutive_abandons = ?,
+        next_attempt = ?, scheduled_for = ?, current_run = NULL
+      WHERE id = ? AND current_run = ? AND status = 'next_run_scheduled' AND next_run = ? AND retries_left = ?
+        AND consecutive_abandons = ? AND next_attempt = ? RETURNING paused_at, paused_reason`),
     task: p('SELECT * FROM tasks WHERE id = ?'),
     updateTask: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
   };
