@@ -3,7 +3,7 @@
  * loops, handler types, errors), without the HTTP server, the dashboard, metrics, simulations or the
  * DAG definition API. Nothing here loads zod, hono, prom-client or pino at import: the parsers of
  * user input are loaded on first use (engine/input-parsers.ts) and pino only by `createLogger`. A
- * worker process importing this entry is about 23 MiB smaller than one importing `orrery`
+ * worker process importing this entry is about 19 MiB smaller than one importing `orrery`
  * (docs/operations.md#memory-of-a-worker-process); a test keeps it so (test/worker-entry.test.ts).
  */
 export { openOrrery, Orrery, type OpenOptions, type TaskWithRuns, type EndRunOptions, type CreateOptions } from './engine/service.js';

@@ -1,5 +1,6 @@
 import type { TaskType } from '../core/model.js';
-import { validateTaskType, type TaskTypeInput } from '../core/validation.js';
+import type { TaskTypeInput } from '../core/validation.js';
+import { validation } from './input-parsers.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import type { Logger } from './logger.js';
 
@@ -11,7 +12,9 @@ export interface TypeAccess {
 
 /** Creates the handlers file's task types that are missing; warns about stored ones that differ. */
 export async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger): Promise<void> {
-  for (const input of mod?.taskTypes ?? []) {
+  if (!mod?.taskTypes?.length) return;
+  const { validateTaskType } = await validation();
+  for (const input of mod.taskTypes) {
     const declared = validateTaskType(input);
     const stored = (await types.get(declared.name)) ?? (await types.create(input));
     const differs = (Object.keys(declared) as (keyof typeof declared)[]).filter((k) => JSON.stringify(declared[k]) !== JSON.stringify(stored[k])); // rateLimit is an object

@@ -12,10 +12,8 @@ import type { HandlersModule } from '../worker/handlers.js';
 import { workerHandlers, type WorkerHandlers } from '../worker/isolation/worker-handlers.js';
 import type { IsolationMode } from '../worker/isolation/protocol.js';
 import { loadHandlers } from '../worker/load-handlers.js';
-import { createHttpApp } from './app.js';
 import { isLoopback } from './loopback.js';
-import { createMetrics, type OrreryMetrics } from './metrics.js';
-import { startHttpServer } from './server.js';
+import type { OrreryMetrics } from './metrics.js';
 
 /** The HTTP listener of `startServer`: API, dashboard, `/healthz` and `/metrics`. */
 export interface ServerHttpOptions {
@@ -171,6 +169,8 @@ export async function startServer(orrery: Orrery, opts: ServerOptions = {}): Pro
     let port: number | null = null;
     let metrics: OrreryMetrics | null = null;
     if (http) {
+      // The HTTP stack (hono, zod, prom-client) is loaded only when it serves: `orrery worker` and runner-only processes never load it.
+      const [{ createHttpApp }, { createMetrics }, { startHttpServer }] = await Promise.all([import('./app.js'), import('./metrics.js'), import('./server.js')]);
       const m = createMetrics(orrery);
       metrics = m;
       const onRun = (e: RunEvent) => {
