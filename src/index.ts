@@ -1,9 +1,5 @@
-/** Orrery's public API. */
-export { openOrrery, Orrery, type OpenOptions, type TaskWithRuns, type EndRunOptions, type CreateOptions } from './engine/service.js';
-export { Runner, type RunnerOptions } from './engine/runner.js';
-export { Reaper, type ReaperOptions } from './engine/reaper.js';
-export { Worker, type WorkerOptions } from './engine/worker.js';
-export { Daemon, type DaemonOptions } from './engine/daemon.js';
+/** Orrery's public API: everything of `orrery/worker` (src/worker-entry.ts), and the rest. */
+export * from './worker-entry.js';
 export { ManualClock, systemClock, type Clock, type Timer, type TimerOptions } from './engine/clock.js';
 export { VirtualClock, type VirtualClockOptions } from './engine/virtual-clock.js';
 export {
@@ -18,27 +14,6 @@ export {
 } from './simulate/simulate.js';
 export { parseScenario, type Scenario, type ScenarioInput, type HandlerModel } from './simulate/scenario.js';
 export { writeSimulation, seriesCsv, summaryJson } from './simulate/outputs.js';
-export { createLogger, type Logger } from './engine/logger.js';
-export { loadHandlers } from './worker/load-handlers.js';
-export type { Handler, HandlerContext, HandlerResult, HandlersModule } from './worker/handlers.js';
-export {
-  OrreryError,
-  ValidationError,
-  NotFoundError,
-  ConflictError,
-  InvalidTransitionError,
-  LeaseLostError,
-  StaleDataError,
-  SchemaTooNewError,
-  CycleError,
-  StorageError,
-  StorageUnavailableError,
-  isStorageUnavailable,
-  PermanentFailure,
-  RetryAfter,
-  type ErrorDetail,
-} from './core/errors.js';
-export * from './core/model.js';
 export { parseDuration, formatDuration } from './core/durations.js';
 export { parseInstant } from './core/instants.js';
 export { MAX_LOG_PAGE, type RunLogQuery } from './core/run-logs.js';
@@ -48,7 +23,6 @@ export type { TaskInput, TaskTypeInput } from './core/validation.js';
 export { EDITABLE_TYPE_FIELDS, type TaskTypeEdit } from './core/task-type-edit.js';
 export type { Store, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
-export type { Jobboard } from './engine/jobboard.js';
 export type { WorkerView } from './engine/service.js';
 export { WORKER_REFRESH_MS, WORKER_KEEP_MS, type WorkerInfo, type RegisteredWorker } from './core/worker-registry.js';
 export { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from './core/worker-liveness.js';
