@@ -41,6 +41,8 @@ export class RunExecution {
   trace: RunTrace | null = null;
   /** Log records on their way to the store; made on the first record. */
   private logs: RunLogBuffer | null = null;
+  /** Set by the worker while its end is on its way (the handler settled, the end not recorded yet). */
+  ending = false;
   private finished = false;
   private givenUp = false;
   private settledOnce = false;

@@ -4,6 +4,7 @@ import { systemClock, type Clock, type Timer } from './clock.js';
 import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
 import type { RunExecution } from './run-execution.js';
+import { IdTable } from './id-table.js';
 
 /** A run whose handler began is marked started in the store within this long (by the worker's heartbeat). */
 export const START_MARK_MS = 250;
@@ -13,6 +14,8 @@ const SUMMARY_MS = 10_000;
 export interface WorkerTimerHooks {
   /** Everything the worker holds (buffered and running runs). */
   held(): string[];
+  /** Whether it holds anything (`held().length > 0`, without building the list). */
+  holdsAny(): boolean;
   /** Drops the buffered runs among `ids`; returns those it dropped. */
   dropBuffered(ids: ReadonlySet<string>): Set<string>;
   execution(backendId: string): RunExecution | undefined;
@@ -33,9 +36,10 @@ export class WorkerTimers {
   private running = false;
   private deadlineTimer: Timer | null = null;
   private deadlineAt = Infinity;
-  private readonly deadlines = new Set<RunExecution>();
+  /** Runs with a deadline, by backend id (an IdTable, not a Set: id-table.ts). */
+  private readonly deadlines = new IdTable<RunExecution>();
   /** Runs whose handler began and that the store still holds as claimed: backend id → start. */
-  private readonly unmarked = new Map<string, Date>();
+  private readonly unmarked = new IdTable<Date>();
   private lease = 30_000;
   /** Whether a claimed run's lease has set `lease` (else it is the one given to `start`). */
   private leaseSeen = false;
@@ -103,7 +107,7 @@ export class WorkerTimers {
       this.tick = null;
       this.tickAt = Infinity;
       this.onTick();
-      if (this.running && (this.unmarked.size > 0 || this.hooks.held().length > 0)) this.arm();
+      if (this.running && (this.unmarked.size > 0 || this.hooks.holdsAny())) this.arm();
       else this.hooks.summary();
     }, { unref: true });
   }
@@ -137,8 +141,8 @@ export class WorkerTimers {
       this.hooks.summary();
     }
     // Runs still buffered (claimed while ends were being written) keep their leases renewed.
-    if (this.running && !this.tick && (this.unmarked.size > 0 || this.hooks.held().length > 0)) this.arm();
-    if (this.deadlines.delete(exec) && this.deadlines.size === 0 && this.deadlineTimer) {
+    if (this.running && !this.tick && (this.unmarked.size > 0 || this.hooks.holdsAny())) this.arm();
+    if (this.deadlines.delete(exec.backendId) && this.deadlines.size === 0 && this.deadlineTimer) {
       this.deadlineTimer.cancel();
       this.deadlineTimer = null;
       this.deadlineAt = Infinity;
@@ -146,7 +150,7 @@ export class WorkerTimers {
   }
 
   deadline(exec: RunExecution): void {
-    this.deadlines.add(exec);
+    this.deadlines.set(exec.backendId, exec);
     if (exec.deadline! < this.deadlineAt) this.armDeadline(exec.deadline!);
   }
 
@@ -161,9 +165,9 @@ export class WorkerTimers {
     this.deadlineAt = Infinity;
     const now = this.clock.now().getTime();
     let next = Infinity;
-    for (const x of [...this.deadlines]) {
+    for (const x of this.deadlines.values()) {
       if (x.deadline! <= now) {
-        this.deadlines.delete(x);
+        this.deadlines.delete(x.backendId);
         x.timeout();
       } else next = Math.min(next, x.deadline!);
     }

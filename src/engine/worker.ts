@@ -10,6 +10,7 @@ import { dagAttemptOf } from '../worker/dag-handler.js';
 import { silentLogger, type Logger } from './logger.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import { EndBatcher } from './end-batcher.js';
+import { IdTable } from './id-table.js';
 import type { Jobboard } from './jobboard.js';
 import { RunExecution } from './run-execution.js';
 import { Sleeper } from './sleeper.js';
@@ -69,11 +70,11 @@ export class Worker {
   /** Runs whose handler ran but whose end was not recorded (left to the reaper), by when: never recovered. */
   private readonly unrecordedEnds = new Map<string, number>();
   /** Runs whose handler began and whose end is not recorded yet. */
-  private readonly active = new Map<string, RunExecution>();
+  private readonly active = new IdTable<RunExecution>();
   /** Handlers running (they hold the concurrency slots). */
   private handling = 0;
-  /** Runs whose handler settled and whose end is still being written. */
-  private readonly ending = new Set<RunExecution>();
+  /** Runs whose handler settled and whose end is still being written (each flagged `ending`; a count, not a Set: id-table.ts). */
+  private ending = 0;
   /**
    * No handler starts while this many ends wait for the database: two rounds of slots, so handlers
    * run while the previous round's ends are written, and a worker killed at any moment re-executes
@@ -129,6 +130,7 @@ export class Worker {
     this.ender = new EndBatcher(board);
     this.timers = new WorkerTimers(board, this.id, this.log, {
       held: () => this.held(),
+      holdsAny: () => this.holdsAny(),
       dropBuffered: (ids) => this.dropBuffered(ids),
       execution: (backendId) => this.active.get(backendId),
       summary: () => this.summary(),
@@ -202,14 +204,14 @@ export class Worker {
     this.sleeper.wake();
     await this.loopDone;
     await this.giveBack();
-    const pending = [...this.active.values()];
+    const pending = this.active.values();
     if (pending.length > 0) {
       this.log.info(`waiting up to ${graceMs} ms for ${pending.length} running handler(s)`);
       let timer: Timer | undefined;
       const grace = new Promise<void>((r) => (timer = this.clock.setTimer(graceMs, r)));
       await Promise.race([this.whenIdle(), grace]);
       timer?.cancel();
-      await Promise.all([...this.active.values()].map((x) => x.abandon('worker shutting down')));
+      await Promise.all(this.active.values().map((x) => x.abandon('worker shutting down')));
     }
     this.timers.stop();
     this.summary();
@@ -246,7 +248,7 @@ export class Worker {
         if (limit > 0 && types.length > 0) {
           // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
           // (a handler that crashes the worker is then counted; runs of limited types come only for these).
-          const startNow = this.ending.size < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
+          const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
           const req = { worker: this.id, types, limit, startNow };
           // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
           this.traced = tracingOn();
@@ -299,7 +301,7 @@ export class Worker {
    */
   private dispatch(wake = true): void {
     let started = 0;
-    while (this.state === 'running' && this.handling < this.concurrency && this.ending.size < this.maxUnrecorded && this.buffer.length > 0) {
+    while (this.state === 'running' && this.handling < this.concurrency && this.ending < this.maxUnrecorded && this.buffer.length > 0) {
       this.execute(this.buffer.shift()!);
       started += 1;
     }
@@ -328,7 +330,10 @@ export class Worker {
 
   private onSettled(exec: RunExecution, handlerMs: number): void {
     this.handling -= 1;
-    if (this.active.has(exec.backendId)) this.ending.add(exec);
+    if (this.active.has(exec.backendId) && !exec.ending) {
+      exec.ending = true;
+      this.ending += 1;
+    }
     this.meanHandlerMs = this.meanHandlerMs === null ? handlerMs : this.meanHandlerMs * 0.9 + handlerMs * 0.1;
     this.dispatch();
   }
@@ -342,7 +347,10 @@ export class Worker {
     if (end) this.endedSince.set(end.run.status, (this.endedSince.get(end.run.status) ?? 0) + 1);
     this.timers.done(exec, end === null);
     // A run lost or abandoned before its handler settled keeps its slot until the handler settles.
-    this.ending.delete(exec);
+    if (exec.ending) {
+      exec.ending = false;
+      this.ending -= 1;
+    }
     this.dispatch();
     if (this.active.size === 0 && this.idle) {
       const r = this.idle;
@@ -354,8 +362,14 @@ export class Worker {
   /** Everything the worker holds, for its heartbeat: buffered runs and runs whose end is not recorded. */
   private held(): string[] {
     const ids = this.buffer.map((c) => c.run.backendId);
-    for (const [id, x] of this.active) if (!x.isFinished) ids.push(id);
+    for (const [id, x] of this.active.entriesList()) if (!x.isFinished) ids.push(id);
     return ids;
+  }
+
+  private holdsAny(): boolean {
+    if (this.buffer.length > 0) return true;
+    for (const x of this.active.values()) if (!x.isFinished) return true;
+    return false;
   }
 
   /** Drops the buffered runs among `ids` (the store says the worker no longer holds them); returns those dropped. */
