@@ -12,28 +12,30 @@ const HEAVY = ['zod', 'hono', 'prom-client', 'pino', 'pino-pretty', '@hono'];
 
 /**
  * Imports `module` (a dist file) in a fresh Node process with a resolve hook that reports every
- * package resolved, then runs `after` (a script body with the module as `m`); answers the packages
- * resolved by the import alone, those resolved by `after`, and what `after` printed.
+ * package resolved through a message port, then runs `after` (a script body with the module as `m`);
+ * answers the packages resolved by the import alone, those resolved by `after`, and what `after`
+ * printed. The hook posts before its resolution returns, so once an import has settled its reports
+ * are queued on the port and read synchronously (no waiting).
  */
 function packagesLoaded(module: string, after = ''): { atImport: string[]; later: string[]; out: string } {
-  const hook = `export async function resolve(s, c, next) { const r = await next(s, c); const m = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url); if (m) process.stderr.write('PKG ' + m[1] + '\\n'); return r; }`;
+  const hook = `let port; export function initialize(d) { port = d.port; }
+    export async function resolve(s, c, next) { const r = await next(s, c); const m = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url); if (m) port.postMessage(m[1]); return r; }`;
   const script = `
     const { register } = await import('node:module');
-    register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+    const { MessageChannel, receiveMessageOnPort } = await import('node:worker_threads');
+    const { port1, port2 } = new MessageChannel();
+    register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}), { data: { port: port2 }, transferList: [port2] });
+    const drain = () => { const out = []; for (let r; (r = receiveMessageOnPort(port1)); ) out.push(r.message); return out; };
     const m = await import(${JSON.stringify(pathToFileURL(module).href)});
-    await new Promise((r) => setTimeout(r, 20));
-    process.stderr.write('IMPORTED\\n');
+    const atImport = drain();
     ${after}
-    await new Promise((r) => setTimeout(r, 20));`;
+    process.stderr.write(JSON.stringify({ atImport, later: drain() }));
+    port1.close();`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
-  return split(r.stderr, r.stdout);
-}
-
-function split(stderr: string, out: string) {
-  const [before, afterImport = ''] = stderr.split('IMPORTED\n');
-  const pkgs = (s: string) => [...new Set([...s.matchAll(/^PKG (.+)$/gm)].map((m) => m[1]!))].sort();
-  return { atImport: pkgs(before!), later: pkgs(afterImport), out };
+  const { atImport, later } = JSON.parse(r.stderr) as { atImport: string[]; later: string[] };
+  const set = (a: string[]) => [...new Set(a)].sort();
+  return { atImport: set(atImport), later: set(later), out: r.stdout };
 }
 
 describe('the orrery/worker entry', () => {

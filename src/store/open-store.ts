@@ -14,8 +14,7 @@ export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') throw new ValidationError('db: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:', [{ path: 'db', message: 'missing path' }]);
-    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-    return new SqliteStore(url, path);
+    return openSqlite(url, path);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     // A URL that does not parse (a port above 65535, an unclosed [ipv6 ...) is bad input, not a failure to
@@ -26,13 +25,15 @@ export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
     const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open(url);
   }
-  if (!url.includes(':') || /^[./~]/.test(url)) {
-    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-    return new SqliteStore(`sqlite:${url}`, url);
-  }
+  if (!url.includes(':') || /^[./~]/.test(url)) return openSqlite(`sqlite:${url}`, url);
   throw new ValidationError(`db: unsupported database URL "${redact(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
     { path: 'db', message: 'unsupported scheme' },
   ]);
+}
+
+async function openSqlite(url: string, path: string): Promise<Store> {
+  const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+  return new SqliteStore(url, path);
 }
 
 function redact(url: string): string {

@@ -164,3 +164,29 @@ describe('Worker results', () => {
     expect(run).toMatchObject({ status: 'failed', error: 'handler result is not JSON: result.x: numbers must be finite' });
   });
 });
+
+describe('The handler context', () => {
+  const setup = useTempOrrery();
+
+  it('has args, kwargs, signal, heartbeat, log and run as its own properties, so a spread or a rest keeps them all', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'ctx' });
+    let seen: { keys: string[]; restSignal: boolean; copySignal: boolean; aborted: boolean } | null = null;
+    const w = new Worker(orrery, {
+      handlers: {
+        ctx: async (ctx) => {
+          const { args: _args, ...rest } = ctx;
+          const copy = { ...ctx };
+          seen = { keys: Object.keys(ctx).sort(), restSignal: rest.signal instanceof AbortSignal, copySignal: copy.signal === ctx.signal, aborted: ctx.signal.aborted };
+          return false;
+        },
+      },
+      pollMs: 50,
+    });
+    const t = await orrery.createTask({ type: 'ctx', policy: 'oneshot', arguments: { args: [1], kwargs: {} } });
+    w.start();
+    onCleanup(() => w.stop(0));
+    expect(await finished(orrery, t.id)).toMatchObject({ status: 'uneventful' });
+    expect(seen).toEqual({ keys: ['args', 'heartbeat', 'kwargs', 'log', 'run', 'signal'], restSignal: true, copySignal: true, aborted: false });
+  });
+});
