@@ -10,6 +10,18 @@ export class Reaper extends PeriodicLoop {
   }
 
   protected async pass(): Promise<number> {
+    // One read first (the earliest lease held, from the partial lease index): a pass with nothing
+    // expired writes nothing and takes no lock, instead of two write transactions (one on SQLite
+    // holding the write lock) and, on PostgreSQL, seven round trips every second in every process.
+    const first = await this.orrery.store.nextLeaseExpiry();
+    if (first === null) return this.maxSleepMs;
+    if (first.getTime() < this.orrery.clock.now().getTime()) await this.reap();
+    else return this.sleepUntil(first);
+    const next = await this.orrery.store.nextLeaseExpiry();
+    return next === null ? this.maxSleepMs : this.sleepUntil(next);
+  }
+
+  private async reap(): Promise<void> {
     const reaped = await this.orrery.reapExpired();
     for (const r of reaped) {
       this.log.warn(
@@ -17,8 +29,10 @@ export class Reaper extends PeriodicLoop {
         `run ${r.run.backendId} of task ${r.task.id} lost: lease expired (worker ${r.run.worker ?? '?'}); task now ${r.task.status}`,
       );
     }
-    const next = await this.orrery.store.nextLeaseExpiry();
-    if (next === null) return this.maxSleepMs;
-    return Math.max(1, Math.min(next.getTime() - this.orrery.clock.now().getTime() + 1, this.maxSleepMs));
+  }
+
+  /** Until just after a lease expires (leases are expired strictly after their instant), at most maxSleepMs. */
+  private sleepUntil(at: Date): number {
+    return Math.max(1, Math.min(at.getTime() - this.orrery.clock.now().getTime() + 1, this.maxSleepMs));
   }
 }

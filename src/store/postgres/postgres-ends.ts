@@ -22,6 +22,7 @@ export async function endRunsInTx(
   items: readonly EndRunItem[],
   typeOf: (name: string) => Promise<TaskType>,
 ): Promise<Array<EndRunResult | OrreryError>> {
+  if (items.length === 0) return [];
   const runRows = (await c.query<Row>('SELECT * FROM task_runs WHERE backend_id = ANY($1) ORDER BY id FOR UPDATE', [[...new Set(items.map((i) => i.backendId))]])).rows;
   const runs = new Map(runRows.map((r) => [r.backend_id as string, runFromRow(r)]));
   const taskIds = [...new Set([...runs.values()].map((r) => r.task))];
