@@ -3,8 +3,11 @@
  * migrations create. One task type and n one-shot tasks are made through the API (not timed); then,
  * in batches of B (the worker's claim size), with no Orrery code in the loop:
  *
- * - claim: pick B due tasks in runner order from `tasks_due`, insert their runs (status `claimed`
- *   once the schema has it, else `started`; with worker, started and a lease) and mark the tasks
+ * - claim: pick B due tasks in runner order from `tasks_due` (whose predicate includes `paused_at IS
+ *   NULL`: without it in the query neither store can use the index, and each pick sorted every task
+ *   left, which made the floor at small batches 5-20 times too slow), insert their runs (status `claimed`
+ *   once the schema has it, else `started`; with worker, started, a lease and a time-ordered backend
+ *   id, as Orrery's claims make them) and mark the tasks
  *   `next_run_scheduled` with their run as `current_run`;
  * - end: the runs `uneventful` with `ended` (lease cleared), the tasks `completed` with no
  *   `current_run` (and, on PostgreSQL, no `dedupe_key`: SQLite's ends keep it until an equal task
@@ -14,10 +17,11 @@
  * the end is one statement (arrays unnested, both tables updated in CTEs). SQLite: each is one
  * BEGIN IMMEDIATE transaction of prepared per-row statements, on the store's own settings.
  */
-import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openOrrery } from '../src/engine/service.js';
+import { TIME_ORDERED_UUID } from '../src/store/postgres/postgres-queries.js';
+import { timeOrderedUuid } from '../src/store/run-ids.js';
 import { measured, type Measured } from './cpu.js';
 
 const TYPE = 'noop';
@@ -50,7 +54,7 @@ export async function writeSetSqlite(path: string, n: number, batch: number): Pr
     db.pragma('cache_size = -65536');
     const status = claimStatus((db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'task_runs'`).get() as { sql: string }).sql);
     const pick = db.prepare(`SELECT id, priority_rank, next_attempt, concurrency_key FROM tasks
-      WHERE type = ? AND status = 'next_run_not_scheduled' AND next_run <= ? ORDER BY priority_rank, next_run, id LIMIT ?`);
+      WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND next_run <= ? ORDER BY priority_rank, next_run, id LIMIT ?`);
     const insertRun = db.prepare(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const markTask = db.prepare(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`);
@@ -60,7 +64,7 @@ export async function writeSetSqlite(path: string, n: number, batch: number): Pr
     type Due = { id: number; priority_rank: number; next_attempt: number; concurrency_key: string | null };
     const claim = db.transaction((at: number) =>
       (pick.all(TYPE, at, batch) as Due[]).map((t) => {
-        const run = Number(insertRun.run(t.id, TYPE, randomUUID(), status, t.priority_rank, at, at, WORKER, at + LEASE_MS, t.next_attempt, t.concurrency_key).lastInsertRowid);
+        const run = Number(insertRun.run(t.id, TYPE, timeOrderedUuid(at), status, t.priority_rank, at, at, WORKER, at + LEASE_MS, t.next_attempt, t.concurrency_key).lastInsertRowid);
         markTask.run(run, t.id);
         return { run, task: t.id };
       }),
@@ -101,11 +105,11 @@ export async function writeSetPostgres(url: string, n: number, batch: number, se
       name: 'write-set-claim',
       text: `WITH due AS (
           SELECT id, priority_rank, next_attempt, concurrency_key FROM tasks
-          WHERE type = $1 AND status = 'next_run_not_scheduled' AND next_run <= $2
+          WHERE type = $1 AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND next_run <= $2
           ORDER BY priority_rank, next_run, id LIMIT $3 FOR UPDATE SKIP LOCKED),
         ins AS (
           INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key)
-          SELECT d.id, $1, gen_random_uuid()::text, $4, d.priority_rank, $2, $2, $5, $2::timestamptz + $6 * interval '1 millisecond', d.next_attempt, d.concurrency_key
+          SELECT d.id, $1, ${TIME_ORDERED_UUID('$2::timestamptz')}, $4, d.priority_rank, $2, $2, $5, $2::timestamptz + $6 * interval '1 millisecond', d.next_attempt, d.concurrency_key
           FROM due d
           RETURNING id, task),
         marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins WHERE t.id = ins.task)
