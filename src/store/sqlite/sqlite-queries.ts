@@ -2,6 +2,7 @@ import { DAG_BACKEND } from '../../core/dag.js';
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
 import { TASK_SET } from './sqlite-held-ends.js';
+import type { Row } from '../rows.js';
 
 /** A prepared statement (named here so the declarations of `prepare` can refer to it). */
 export type Stmt = Database.Statement;
@@ -71,12 +72,23 @@ export type StatementName =
  * tasks_due rank by rank in index order (no sort) and stops at the limit. It reads the columns a task
  * is built from (rows.ts taskFromRow) and those a claim or the runner needs beside (priority_rank,
  * trace_context); not the identity and dedupe keys, which every claimed task would otherwise carry as
- * two long strings.
+ * two long strings. It is prepared in raw mode (rows as arrays) and each row becomes an object literal
+ * in dueRow: better-sqlite3 builds a row object property by property through V8's API, which cost
+ * about 2.5 µs of a claim's 5 per task with these 21 columns, and gives objects slower to read.
  */
 export const DUE_OF_TYPE_SQL = `SELECT id, type, arguments, policy, schedule, next_run, scheduled_for, current_interval_ms, status, disabled_reason,
   retries_left, consecutive_abandons, priority, priority_rank, next_attempt, task_key, concurrency_key, created, paused_at, paused_reason, trace_context
   FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank IN (0, 1, 2, 3)
   AND next_run <= ? ORDER BY priority_rank, next_run, id LIMIT +?`;
+
+/** One raw row of DUE_OF_TYPE_SQL as the row object its column names give (checked against the statement in a test). */
+export function dueRow(v: unknown[]): Row {
+  return {
+    id: v[0], type: v[1], arguments: v[2], policy: v[3], schedule: v[4], next_run: v[5], scheduled_for: v[6], current_interval_ms: v[7],
+    status: v[8], disabled_reason: v[9], retries_left: v[10], consecutive_abandons: v[11], priority: v[12], priority_rank: v[13],
+    next_attempt: v[14], task_key: v[15], concurrency_key: v[16], created: v[17], paused_at: v[18], paused_reason: v[19], trace_context: v[20],
+  };
+}
 
 export function prepare(db: Database.Database): Record<StatementName, Stmt> {
   const p = (sql: string): Stmt => db.prepare(sql);
@@ -93,7 +105,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     typesByName: p('SELECT * FROM task_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name'),
     taskById: p('SELECT * FROM tasks WHERE id = ?'),
     identityOf: p('SELECT identity_key AS k FROM tasks WHERE id = ?'),
-    dueOfType: p(DUE_OF_TYPE_SQL),
+    dueOfType: p(DUE_OF_TYPE_SQL).raw(true),
     anyDue: p(`SELECT 1 FROM tasks WHERE type = ? AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank IN (0, 1, 2, 3) AND next_run <= ? LIMIT 1`),
     // The earliest next run of the waiting tasks of types that are not paused (the runner's sleep): the
     // first entry of one tasks_due range per type and rank (a paused type's tasks may be due by the

@@ -50,7 +50,7 @@ import { openSqlite } from './sqlite-connection.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { translateSqliteError } from './sqlite-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
-import { prepare, typeParams } from './sqlite-queries.js';
+import { dueRow, prepare, typeParams } from './sqlite-queries.js';
 import { SqliteVisitStore } from './sqlite-visits.js';
 import { SqliteDags } from './sqlite-dags.js';
 import type { DagStore } from '../dag-store.js';
@@ -281,7 +281,7 @@ export class SqliteStore implements Store {
 
   /** Due tasks of a type in runner order: one index range per priority rank, so idle tasks cost nothing. */
   private pickDue(type: string, at: number, limit: number): Row[] {
-    return this.stmts.dueOfType.all(type, at, limit) as Row[];
+    return (this.stmts.dueOfType.all(type, at, limit) as unknown[][]).map(dueRow);
   }
 
   async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
