@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LATE_AFTER_MS, dueAt, firstDueOfNew, jitterOffset, nextCalendarPoint, planLateTask, type LateTask } from './catch-up.js';
+import { LATE_AFTER_MS, dueAt, firstDueOfNew, jitterOffset, nextCalendarPoint, planLateTask, runnerCatchesUp, type LateTask } from './catch-up.js';
 import { endOfRun } from './end-of-run.js';
 import type { CalendarSchedule } from './model.js';
 import { normaliseSchedule } from './schedule.js';
@@ -122,5 +122,15 @@ describe('nextCalendarPoint (after a run) and endOfRun', () => {
       const u = endOfRun({ task: t, type, status, ended, cause: status === 'lost' ? 'lease-expired' : 'end', served: iso('2025-06-01T00:00:00Z'), backfill: true });
       expect(u).toMatchObject({ status: 'next_run_not_scheduled', nextRun: t.nextRun, scheduledFor: t.scheduledFor, retriesLeft: 2, consecutiveAbandons: 0, nextAttempt: 1 });
     }
+  });
+});
+
+describe('runnerCatchesUp (which runner passes catch late tasks up)', () => {
+  it('every pass but one woken by new tasks within a second of the last catch-up', () => {
+    expect(runnerCatchesUp(null, 5_000, true)).toBe(true); // never caught up yet
+    expect(runnerCatchesUp(4_500, 5_000, false)).toBe(true); // a timed pass, or one woken by anything else
+    expect(runnerCatchesUp(4_500, 5_000, true)).toBe(false);
+    expect(runnerCatchesUp(4_000, 5_000, true)).toBe(true); // a second has passed
+    expect(runnerCatchesUp(6_000, 5_000, true)).toBe(true); // the clock went back
   });
 });

@@ -13,6 +13,19 @@ export const LATE_AFTER_MS = 60_000;
 /** Most late tasks one catch-up moves (the next pass or claim takes the rest). */
 export const CATCH_UP_BATCH = 500;
 
+/** The catch-up of late tasks that claims make, and runner passes woken by new tasks, runs at most this often. */
+export const CATCH_UP_EVERY_MS = 1000;
+
+/**
+ * Whether a runner pass catches late tasks up first: every pass, except one woken by new tasks within
+ * CATCH_UP_EVERY_MS of the last catch-up. A task created, replaced or respawned is not late (late
+ * means LATE_AFTER_MS past its due instant), and the runner's other passes, at least one per
+ * `maxSleepMs`, still catch up each time; a pass per new task of a busy producer saves that read.
+ */
+export function runnerCatchesUp(lastAt: number | null, at: number, wokenByNewTasks: boolean): boolean {
+  return !wokenByNewTasks || lastAt === null || at < lastAt || at - lastAt >= CATCH_UP_EVERY_MS;
+}
+
 /**
  * The jitter of one occurrence of one task: a pseudo-random offset in [0, jitterMs), the same in every
  * process (a hash of the task id and the occurrence instant).

@@ -1,4 +1,5 @@
 import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
+import { runnerCatchesUp } from '../core/catch-up.js';
 import type { Timer } from './clock.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
@@ -34,6 +35,9 @@ export class Runner extends PeriodicLoop {
   private tasksWake: Timer | null = null;
   private readonly graceMs: number;
   private startedAt: number | null = null;
+  /** The pass about to run was woken by new tasks (core/catch-up.ts runnerCatchesUp). */
+  private wokenByTasks = false;
+  private lastCatchUp: number | null = null;
 
   constructor(orrery: Orrery, opts: RunnerOptions = {}) {
     super(orrery, 'runner', opts);
@@ -53,6 +57,7 @@ export class Runner extends PeriodicLoop {
     const onTasks = () => {
       this.tasksWake ??= this.orrery.clock.setTimer(TASKS_WAKE_DELAY_MS, () => {
         this.tasksWake = null;
+        this.wokenByTasks = true;
         this.wake();
       });
     };
@@ -87,7 +92,10 @@ export class Runner extends PeriodicLoop {
     const now = this.orrery.clock.now().getTime();
     this.startedAt ??= now;
     const holdUnlimited = now - this.startedAt < this.graceMs;
-    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs, holdUnlimited });
+    const catchUp = runnerCatchesUp(this.lastCatchUp, now, this.wokenByTasks);
+    this.wokenByTasks = false;
+    if (catchUp) this.lastCatchUp = now;
+    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs, holdUnlimited, catchUp });
     const byType = new Map<string, number>();
     for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
     for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);

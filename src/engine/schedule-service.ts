@@ -1,5 +1,5 @@
 import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill.js';
-import { CATCH_UP_BATCH } from '../core/catch-up.js';
+import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
 import { normaliseSchedule } from '../core/schedule.js';
@@ -54,8 +54,6 @@ export function previewOf(input: PreviewInput, now: Date): Preview {
   return previewSchedule(schedule, from, count);
 }
 
-/** A claim runs the catch-up of late tasks at most this often (the runner does at every pass). */
-const CLAIM_CATCH_UP_EVERY_MS = 1000;
 
 /**
  * Schedules (docs/guide.md#schedules): previews, the catch-up of late cron and rrule tasks, and task
@@ -145,7 +143,7 @@ export class ScheduleService {
   async catchUpBeforeClaim(at: Date): Promise<void> {
     if (this.host.store.catchesUpInClaims) return;
     const t = at.getTime();
-    if (this.lastClaimCatchUp !== null && t >= this.lastClaimCatchUp && t - this.lastClaimCatchUp < CLAIM_CATCH_UP_EVERY_MS) return;
+    if (this.lastClaimCatchUp !== null && t >= this.lastClaimCatchUp && t - this.lastClaimCatchUp < CATCH_UP_EVERY_MS) return;
     this.lastClaimCatchUp = t;
     await this.catchUp(at);
   }

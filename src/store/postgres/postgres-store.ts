@@ -394,8 +394,14 @@ export class PostgresStore implements Store {
     if (opts.graceMs) {
       const t = await this.typeOrNull(this.pool, type);
       if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
-      const [marker] = await this.rows(this.pool, 'SELECT last_direct_claim AS t FROM task_types WHERE name = $1', [type]);
-      const cutoff = runnerCutoff(t, at, (marker?.t as Date | null) ?? null, opts.graceMs, opts.holdUnlimited);
+      // A direct claim this process's workers recorded decides alone when it leaves the type to them (the
+      // stored marker is as recent or more): no read for a runner beside its workers, as in a daemon.
+      const local = this.directClaims.get(type);
+      let cutoff = local === undefined ? at : runnerCutoff(t, at, new Date(local), opts.graceMs, opts.holdUnlimited);
+      if (cutoff !== null) {
+        const [marker] = await this.rows(this.pool, 'SELECT last_direct_claim AS t FROM task_types WHERE name = $1', [type]);
+        cutoff = runnerCutoff(t, at, (marker?.t as Date | null) ?? null, opts.graceMs, opts.holdUnlimited);
+      }
       if (cutoff === null) return [];
       dueBy = cutoff;
     }
