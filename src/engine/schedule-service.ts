@@ -54,7 +54,6 @@ export function previewOf(input: PreviewInput, now: Date): Preview {
   return previewSchedule(schedule, from, count);
 }
 
-
 /**
  * Schedules (docs/guide.md#schedules): previews, the catch-up of late cron and rrule tasks, and task
  * backfills, which this service drives: each runner pass gives the next occurrence of every running
