@@ -327,6 +327,8 @@ describe('web dashboard (headless chromium)', () => {
     expect((await server.api('GET', `/tasks/${task.id}`)).paused).toMatchObject({ reason: 'checking the mailbox' });
     // The tasks page filters on it: the paused tasks only, each marked paused.
     await page.goto(server.url + '/tasks');
+    // The first page of tasks rendered: the search form is in place (a selection made before could be lost).
+    await page.locator('tr[data-task]').first().waitFor();
     await page.locator('form[role="search"] select[name="paused"]').selectOption('true');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.url()).toBe(`${server.url}/tasks?paused=true`);
