@@ -4,7 +4,7 @@ import type { Task, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
-import { pauseFromRow, scheduledForColumn, taskFromRow, type Row } from '../rows.js';
+import { scheduledForColumn, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult, HeartbeatItem, HeartbeatRunsAnswer } from '../store.js';
 
 /**
@@ -73,15 +73,16 @@ export class SqliteHeldRuns {
     if (ran.changes === 0) return null;
     const run = { ...held.run, ...r, leaseExpiresAt: null };
     const t = held.task;
-    // The pause is not among the formula's inputs (a task paused while its run was held still ends it here): answered as stored.
     const u = plan.task;
-    // SET: the formula's output; WHERE: the task, its run still current, the formula's inputs as the claim read them.
-    const ended = this.s.endTask.get(
+    // SET: the formula's output; WHERE: the task, its run still current, the formula's inputs as the claim
+    // read them, and not paused (as the claim found it). A task paused while its run was held takes the
+    // read below, which answers its pause as stored; so the common end needs no RETURNING (about 2 µs).
+    const ended = this.s.endTask.run(
       u.status, u.disabledReason, u.nextRun.getTime(), u.currentIntervalMs, u.retriesLeft, u.consecutiveAbandons, u.nextAttempt, scheduledForColumn(u),
       t.id, held.run.id, t.nextRun.getTime(), t.retriesLeft, t.consecutiveAbandons, t.nextAttempt,
-    ) as Row | undefined;
-    if (ended) return { run, task: { ...t, ...plan.task, paused: pauseFromRow(ended) }, taskUpdated: true };
-    // The task changed since the claim: the formula applies to its current state, or it has moved on.
+    ).changes;
+    if (ended === 1) return { run, task: { ...t, ...plan.task, paused: null }, taskUpdated: true };
+    // The task changed or was paused since the claim: the formula applies to its current state, or it has moved on.
     const row = this.s.task.get(t.id) as Row;
     const task: Task = taskFromRow(row);
     const again = planRunEnd(held.run, task, this.typeOf(task.type), row.current_run === null ? null : Number(row.current_run), item.req);
@@ -142,7 +143,7 @@ function prepareHeld(db: Database.Database) {
     endTask: p(`UPDATE tasks SET status = ?, disabled_reason = ?, next_run = ?, current_interval_ms = ?, retries_left = ?, consecutive_abandons = ?,
         next_attempt = ?, scheduled_for = ?, current_run = NULL
       WHERE id = ? AND current_run = ? AND status = 'next_run_scheduled' AND next_run = ? AND retries_left = ?
-        AND consecutive_abandons = ? AND next_attempt = ? RETURNING paused_at, paused_reason`),
+        AND consecutive_abandons = ? AND next_attempt = ? AND paused_at IS NULL`),
     task: p('SELECT * FROM tasks WHERE id = ?'),
     updateTask: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id`),
   };
