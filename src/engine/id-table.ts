@@ -9,7 +9,7 @@
  * prototype (a dictionary of its own) has no such link.
  */
 export class IdTable<T> {
-  private entries: Record<string, T> = Object.create(null) as Record<string, T>;
+  private readonly entries: Record<string, T> = Object.create(null) as Record<string, T>;
   private count = 0;
 
   get size(): number {
@@ -42,9 +42,5 @@ export class IdTable<T> {
 
   values(): T[] {
     return Object.values(this.entries);
-  }
-
-  entriesList(): Array<[string, T]> {
-    return Object.entries(this.entries);
   }
 }

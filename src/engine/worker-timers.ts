@@ -183,7 +183,7 @@ export class WorkerTimers {
     if (now - this.lastRenew >= this.lease / 3 - 10) void this.beatNow();
     else {
       // Runs begun since the last tick: marked started (one statement), leases renewed with it.
-      if (this.unmarked.size > 0) void this.beat([...this.unmarked.keys()]);
+      if (this.unmarked.size > 0) void this.beat(this.unmarked.keys());
     }
   }
 

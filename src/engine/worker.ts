@@ -362,7 +362,7 @@ export class Worker {
   /** Everything the worker holds, for its heartbeat: buffered runs and runs whose end is not recorded. */
   private held(): string[] {
     const ids = this.buffer.map((c) => c.run.backendId);
-    for (const [id, x] of this.active.entriesList()) if (!x.isFinished) ids.push(id);
+    for (const x of this.active.values()) if (!x.isFinished) ids.push(x.backendId);
     return ids;
   }
 

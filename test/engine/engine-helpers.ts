@@ -2,18 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import type { Clock } from '../../src/engine/clock.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 
-/** A fresh Orrery on a real SQLite file with the system clock; closed and removed after the test. */
+/** A fresh Orrery on a real SQLite file (the system clock unless one is given); closed and removed after the test. */
 export function useTempOrrery() {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     while (cleanups.length) await cleanups.pop()!();
   });
-  return async (): Promise<{ orrery: Orrery; path: string; dir: string; onCleanup(fn: () => Promise<void> | void): void }> => {
+  return async (opts: { clock?: Clock } = {}): Promise<{ orrery: Orrery; path: string; dir: string; onCleanup(fn: () => Promise<void> | void): void }> => {
     const dir = mkdtempSync(join(tmpdir(), 'orrery-engine-'));
     const path = join(dir, 'orrery.db');
-    const orrery = await openOrrery({ db: `sqlite:${path}` });
+    const orrery = await openOrrery({ db: `sqlite:${path}`, ...(opts.clock ? { clock: opts.clock } : {}) });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     cleanups.push(() => orrery.close());
     return { orrery, path, dir, onCleanup: (fn) => cleanups.push(fn) };

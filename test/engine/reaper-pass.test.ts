@@ -5,14 +5,12 @@
  * once the worker holding a claimed and a started run is gone and the leases pass, the next pass
  * gives the claimed run back and ends the started one lost.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import { Reaper } from '../../src/engine/reaper.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { useTempOrrery } from './engine-helpers.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -20,7 +18,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function check(orrery: Orrery, clock: VirtualClock): Promise<void> {
+async function check(orrery: Orrery, clock: VirtualClock, onCleanup: (fn: () => Promise<void>) => void): Promise<void> {
   await orrery.createTaskType({ name: 'job', leaseMs: '1m', numRetries: 2 });
   const [a, b] = await orrery.createTasks([
     { type: 'job', policy: 'oneshot', arguments: { args: [1], kwargs: {} } },
@@ -37,7 +35,7 @@ async function check(orrery: Orrery, clock: VirtualClock): Promise<void> {
 
   const reaper = new Reaper(orrery, { maxSleepMs: 1000 });
   reaper.start();
-  cleanups.push(() => reaper.stop());
+  onCleanup(() => reaper.stop()); // before the store closes
   await clock.advance(30_000);
   expect(calls.reap).toBe(0); // 30 passes, every lease still live: nothing written
 
@@ -58,13 +56,12 @@ async function check(orrery: Orrery, clock: VirtualClock): Promise<void> {
 }
 
 describe('the reaper pass', () => {
+  const sqlite = useTempOrrery();
+
   it('writes nothing while leases are live, and reaps once they expire (SQLite)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-reaper-'));
     const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
-    await check(orrery, clock);
+    const { orrery, onCleanup } = await sqlite({ clock });
+    await check(orrery, clock, onCleanup);
   });
 
   it('writes nothing while leases are live, and reaps once they expire (PostgreSQL)', async () => {
@@ -73,6 +70,6 @@ describe('the reaper pass', () => {
     const orrery = await openOrrery({ db: db.url, clock });
     cleanups.push(() => db.drop());
     cleanups.push(() => orrery.close());
-    await check(orrery, clock);
+    await check(orrery, clock, (fn) => cleanups.push(fn));
   });
 });

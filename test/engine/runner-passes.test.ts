@@ -4,15 +4,13 @@
  * up every time), and on PostgreSQL a runner beside its workers (one store, as in a daemon) knows
  * from their direct claims that it leaves the type to them, without reading the stored marker.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Runner } from '../../src/engine/runner.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { useTempOrrery } from './engine-helpers.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -21,12 +19,11 @@ afterEach(async () => {
 });
 
 describe('runner passes', () => {
+  const sqlite = useTempOrrery();
+
   it('skip the catch-up of late tasks in a pass woken by new tasks right after one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-runner-passes-'));
     const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
+    const { orrery, onCleanup } = await sqlite({ clock });
     await orrery.createTaskType({ name: 'job' });
 
     const catchUps: number[] = [];
@@ -42,7 +39,7 @@ describe('runner passes', () => {
     const create = (i: number) => orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: later, arguments: { args: [i], kwargs: {} } });
     const runner = new Runner(orrery, { maxSleepMs: 5_000 });
     runner.start();
-    cleanups.push(() => runner.stop());
+    onCleanup(() => runner.stop()); // before the store closes
     await clock.advance(300);
     expect(passes).toEqual([0]);
     expect(catchUps).toEqual([0]); // the first pass catches up

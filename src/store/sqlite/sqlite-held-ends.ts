@@ -77,6 +77,7 @@ export class SqliteHeldRuns {
     // SET: the formula's output; WHERE: the task, its run still current, the formula's inputs as the claim
     // read them, and not paused (as the claim found it). A task paused while its run was held takes the
     // read below, which answers its pause as stored; so the common end needs no RETURNING (about 2 µs).
+    // TASK_SET's order: status, reason, next run, interval, retries, abandons, attempt, scheduled for.
     const ended = this.s.endTask.run(
       u.status, u.disabledReason, u.nextRun.getTime(), u.currentIntervalMs, u.retriesLeft, u.consecutiveAbandons, u.nextAttempt, scheduledForColumn(u),
       t.id, held.run.id, t.nextRun.getTime(), t.retriesLeft, t.consecutiveAbandons, t.nextAttempt,
@@ -139,9 +140,8 @@ function prepareHeld(db: Database.Database) {
       ORDER BY lease_expires_at LIMIT +?)`),
     endRun: p(`UPDATE task_runs SET status = ?, started = coalesce(started, ?), ended = ?, metadata = ?, result = ?, error = ?, lease_expires_at = NULL
       WHERE id = ? AND status IN ('claimed', 'started') AND worker = ? AND cancel_requested = 0`),
-    // TASK_SET's columns, bound by position (held ends only).
-    endTask: p(`UPDATE tasks SET status = ?, disabled_reason = ?, next_run = ?, current_interval_ms = ?, retries_left = ?, consecutive_abandons = ?,
-        next_attempt = ?, scheduled_for = ?, current_run = NULL
+    // TASK_SET's columns, bound by position in its order (held ends only).
+    endTask: p(`UPDATE tasks SET ${TASK_SET.replace(/@\w+/g, '?')}
       WHERE id = ? AND current_run = ? AND status = 'next_run_scheduled' AND next_run = ? AND retries_left = ?
         AND consecutive_abandons = ? AND next_attempt = ? AND paused_at IS NULL`),
     task: p('SELECT * FROM tasks WHERE id = ?'),
