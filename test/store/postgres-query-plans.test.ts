@@ -15,6 +15,8 @@ import { PostgresStore, HOT_QUERIES } from '../../src/store/postgres/postgres-st
 import { PREPARED_CLAIM, PREPARED_CLAIM_DUE } from '../../src/store/postgres/postgres-queries.js';
 import { END_HELD } from '../../src/store/postgres/postgres-held-ends.js';
 import { LIMIT_QUERIES } from '../../src/store/postgres/postgres-claims.js';
+import { chunkInsert } from '../../src/store/postgres/postgres-task-rows.js';
+import { validateTask, validateTaskType } from '../../src/core/validation.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 const TASKS = 1_000_000;
@@ -163,6 +165,18 @@ describe('PostgreSQL hot queries at scale', () => {
     expect(all.map((n) => n['Index Name']), JSON.stringify(scans)).toContain(index);
   },
   );
+
+  // A create of one task is a named prepared statement too (every column shared): its generic plan
+  // inserts rows from unnest and finds conflicts through tasks_dedupe, reading no table.
+  it('the generic plan of the prepared create of one task (with its wake-up) reads no table', async () => {
+    const types = new Map([['load-git', validateTaskType({ name: 'load-git' })]]);
+    const q = chunkInsert([validateTask({ type: 'load-git', policy: 'oneshot', arguments: { args: [1], kwargs: {} } }, types, AT)], AT, 'orrery');
+    expect(q.name).toBe('orrery_insert_1');
+    const { rows } = await client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${q.text}`);
+    const all = nodes((rows[0]['QUERY PLAN'] as [{ Plan: PlanNode }])[0].Plan) as Array<PlanNode & { 'Conflict Arbiter Indexes'?: string[] }>;
+    expect(all.filter((n) => ['tasks', 'task_runs'].includes(n['Relation Name'] ?? '') && n['Node Type'] !== 'ModifyTable').map((n) => n['Node Type'])).toEqual([]);
+    expect(all.flatMap((n) => n['Conflict Arbiter Indexes'] ?? [])).toEqual(['tasks_dedupe']);
+  });
 
   it(`a task search for rare argument text examines at most ${TASK_SCAN_LIMIT} tasks of its range`, async () => {
     const s = taskSearch({ type: 'load-git', args: 'no such text' });
