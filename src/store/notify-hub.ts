@@ -6,20 +6,27 @@ import type { Channel } from './store.js';
  * created through one store wakes a runner using another at once. Other processes are reached by
  * the store's own means (wake files for SQLite, LISTEN/NOTIFY for PostgreSQL), or poll.
  */
-const hubs = new Map<string, { emitter: EventEmitter; users: number }>();
+const hubs = new Map<string, { emitter: EventEmitter; users: number; senders: Set<number> }>();
 
 export class NotifyHub {
   private readonly emitter: EventEmitter;
+  /**
+   * This process's connections that send wake-ups through the database (PostgreSQL backend process
+   * ids), shared by the hub's stores: everything they send is also delivered through the hub, so a
+   * wake-up the database relays back from one of them is heard twice if not skipped.
+   */
+  readonly senders: Set<number>;
   private closed = false;
   constructor(private readonly key: string) {
     let hub = hubs.get(key);
     if (!hub) {
-      hub = { emitter: new EventEmitter(), users: 0 };
+      hub = { emitter: new EventEmitter(), users: 0, senders: new Set() };
       hub.emitter.setMaxListeners(0);
       hubs.set(key, hub);
     }
     hub.users += 1;
     this.emitter = hub.emitter;
+    this.senders = hub.senders;
   }
 
   notify(channel: Channel): void {

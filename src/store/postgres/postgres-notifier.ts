@@ -25,6 +25,8 @@ export class PostgresNotifier {
     private readonly url: string,
     private readonly pool: pg.Pool,
     private readonly onWake: (channel: Channel) => void,
+    /** Backend process ids whose wake-ups this process already delivered itself: skipped when heard. */
+    private readonly ownSenders: ReadonlySet<number> = new Set(),
   ) {}
 
   notify(channel: Channel): void {
@@ -67,7 +69,7 @@ export class PostgresNotifier {
       return;
     }
     client.on('notification', (n) => {
-      if (n.payload && CHANNELS.has(n.payload)) this.onWake(n.payload as Channel);
+      if (n.payload && CHANNELS.has(n.payload) && !this.ownSenders.has(n.processId)) this.onWake(n.payload as Channel);
     });
     this.listener = client;
   }

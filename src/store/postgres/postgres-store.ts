@@ -103,7 +103,16 @@ export class PostgresStore implements Store {
   ) {
     this.url = redact(connectionUrl);
     this.hub = new NotifyHub(`postgres:${this.url}`);
-    this.notifier = new PostgresNotifier(connectionUrl, pool, (channel) => this.hub.notify(channel));
+    // Every wake-up this store sends is delivered in-process by the hub as well (signal, createTasks), so
+    // the LISTEN connection skips those that come back from this process's pool connections.
+    const senders = this.hub.senders;
+    pool.on('acquire', (client: pg.PoolClient & { processID?: number | null }) => {
+      if (typeof client.processID === 'number') senders.add(client.processID);
+    });
+    pool.on('remove', (client: pg.PoolClient & { processID?: number | null }) => {
+      if (typeof client.processID === 'number') senders.delete(client.processID);
+    });
+    this.notifier = new PostgresNotifier(connectionUrl, pool, (channel) => this.hub.notify(channel), senders);
     this.dags = new PostgresDags({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
     this.archive = new PostgresArchive(pool, (fn) => this.tx(fn));
     this.schedules = new PostgresSchedules({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
