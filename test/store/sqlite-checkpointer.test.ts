@@ -48,6 +48,30 @@ describe('WAL checkpoints on a thread (SQLite)', () => {
     expect(statSync(path).size).toBeGreaterThan(before + (CHECKPOINT_EVERY_COMMITS - 1) * 8192);
   });
 
+  it('the first request starts the thread after the wake-ups of the commit that asked have gone out', async () => {
+    const path = tempFile();
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)');
+    const checkpointer = new WalCheckpointer(db, path);
+    cleanups.push(async () => {
+      await checkpointer.close();
+      db.close();
+    });
+    const started = () => (checkpointer as unknown as { thread: unknown }).thread !== null;
+    const insert = db.prepare('INSERT INTO t (b) VALUES (?)');
+    for (let i = 0; i < CHECKPOINT_EVERY_COMMITS; i++) {
+      insert.run(Buffer.alloc(100, i));
+      checkpointer.afterCommit(); // the 64th asks
+    }
+    expect(started()).toBe(false); // \`new Worker\` blocks about 3 ms: not inside the commit's call
+    // A store sends its wake-ups by setImmediate right after the commit: the thread is not started yet then.
+    const atWakeUp = await new Promise<boolean>((r) => setImmediate(() => r(started())));
+    expect(atWakeUp).toBe(false);
+    await checkpointer.checkpoint(); // the deferred request runs, then this one
+    expect(started()).toBe(true);
+  });
+
   it('a store on a file checkpoints on its thread as it writes, and closes it with the store', async () => {
     const path = tempFile();
     const orrery = await openOrrery({ db: `sqlite:${path}` });

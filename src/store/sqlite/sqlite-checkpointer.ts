@@ -102,10 +102,26 @@ export class WalCheckpointer {
   }
 
   private request(): void {
+    this.busy = true;
+    if (this.thread) this.send(this.thread);
+    // The first request starts the thread, which blocks this thread about 3 ms (`new Worker`): not in
+    // the commit that asked, ahead of its wake-up (sent by setImmediate), but two turns later.
+    else setImmediate(() => setImmediate(() => this.startAndSend()));
+  }
+
+  private startAndSend(): void {
+    if (this.failed) return; // closed meanwhile
     try {
       this.thread ??= this.start();
-      this.busy = true;
-      this.thread.postMessage('checkpoint');
+      this.send(this.thread);
+    } catch {
+      this.fail();
+    }
+  }
+
+  private send(t: Worker): void {
+    try {
+      t.postMessage('checkpoint');
     } catch {
       this.fail();
     }
