@@ -25,20 +25,27 @@ const STAMP_LENGTH = 36 + 1 + COUNTER_DIGITS;
  */
 export class WakeFiles {
   private readonly watchers = new Map<Channel, FSWatcher | null>();
-  private readonly pending = new Set<Channel>();
+  /** Channels whose trailing write is scheduled (a write within THROTTLE_MS before it). */
+  private readonly trailing = new Map<Channel, { cancel(): void }>();
+  /** When each channel's file was last written (Date.now()). */
+  private readonly writtenAt = new Map<Channel, number>();
   private readonly lastWritten = new Map<Channel, string>();
   /** One descriptor per channel file, opened at its first use and kept until close(). */
   private readonly fds = new Map<Channel, number>();
   private readonly readBuffer = Buffer.alloc(STAMP_LENGTH);
   private readonly token = randomUUID();
   private counter = 0;
-  private timer: { cancel(): void } | null = null;
-  private flushedAt = 0;
   private closed = false;
 
+  /**
+   * `canWriteNow`: whether a wake-up may be written at once, that is, no transaction of the caller's
+   * connection is open (a listener must find the change committed when it looks); otherwise it is
+   * written in the next turn of the event loop, after the commit.
+   */
   constructor(
     private readonly dbPath: string,
     private readonly onWake: (channel: Channel) => void,
+    private readonly canWriteNow: () => boolean = () => false,
   ) {}
 
   /** Starts watching a channel for other processes' writes (idempotent). */
@@ -55,20 +62,30 @@ export class WakeFiles {
     }
   }
 
+  /**
+   * Wakes the other processes listening to `channel`. The first wake-up of a channel in THROTTLE_MS is
+   * written at once (after the commit: see canWriteNow), so nothing this process does next (a garbage
+   * collection, other callbacks) delays it; later ones within THROTTLE_MS of it become one write when
+   * that time has passed. Each channel is throttled on its own, so a change that wakes two channels
+   * writes both at once.
+   */
   touch(channel: Channel): void {
-    if (this.closed) return;
-    this.pending.add(channel);
-    // Leading edge: a lone wake-up goes out at once (after the current burst of calls: setImmediate,
-    // since a zero setTimeout waits a whole millisecond); later ones wait until THROTTLE_MS has passed
-    // since the previous write.
-    if (this.timer) return;
-    const wait = this.flushedAt + THROTTLE_MS - Date.now();
+    if (this.closed || this.trailing.has(channel)) return;
+    const wait = (this.writtenAt.get(channel) ?? -Infinity) + THROTTLE_MS - Date.now();
+    if (wait <= 0 && this.canWriteNow()) {
+      this.write(channel);
+      return;
+    }
+    const fire = () => {
+      this.trailing.delete(channel);
+      this.write(channel);
+    };
     if (wait <= 0) {
-      const h = setImmediate(() => this.flush());
-      this.timer = { cancel: () => clearImmediate(h) };
+      const h = setImmediate(fire);
+      this.trailing.set(channel, { cancel: () => clearImmediate(h) });
     } else {
-      const h = setTimeout(() => this.flush(), wait);
-      this.timer = { cancel: () => clearTimeout(h) };
+      const h = setTimeout(fire, wait);
+      this.trailing.set(channel, { cancel: () => clearTimeout(h) });
     }
   }
 
@@ -84,27 +101,24 @@ export class WakeFiles {
     this.onWake(channel);
   }
 
-  private flush(): void {
-    this.timer = null;
-    this.flushedAt = Date.now();
-    for (const channel of this.pending) {
-      const stamp = `${this.token}:${String(++this.counter).padStart(COUNTER_DIGITS, '0')}`;
-      try {
-        writeSync(this.descriptor(channel), stamp, 0);
-        this.lastWritten.set(channel, stamp);
-      } catch {
-        this.forget(channel); // best effort: a missed wake-up costs one poll interval
-      }
+  private write(channel: Channel): void {
+    this.writtenAt.set(channel, Date.now());
+    const stamp = `${this.token}:${String(++this.counter).padStart(COUNTER_DIGITS, '0')}`;
+    try {
+      writeSync(this.descriptor(channel), stamp, 0);
+      this.lastWritten.set(channel, stamp);
+    } catch {
+      this.forget(channel); // best effort: a missed wake-up costs one poll interval
     }
-    this.pending.clear();
   }
 
   close(): void {
     if (this.closed) return;
-    if (this.timer) {
-      this.timer.cancel();
-      this.flush();
+    for (const [channel, t] of this.trailing) {
+      t.cancel();
+      this.write(channel);
     }
+    this.trailing.clear();
     this.closed = true;
     for (const w of this.watchers.values()) w?.close();
     for (const channel of [...this.fds.keys()]) this.forget(channel);

@@ -36,6 +36,47 @@ function notifier(db: string) {
 }
 
 describe('wake files', () => {
+  it('are written at once outside a transaction, after it inside one, and throttled per channel', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-wake-files-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const db = join(dir, 'orrery.db');
+    let inTransaction = false;
+    const files = new WakeFiles(db, () => {}, () => !inTransaction);
+    cleanups.push(() => files.close());
+    const read = (c: Channel) => {
+      try {
+        return readFileSync(`${db}-wake-${c}`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const turn = () => new Promise<void>((r) => setImmediate(r));
+
+    // Outside a transaction: written before touch returns, and a second channel too (throttled apart).
+    files.touch('tasks');
+    const first = read('tasks');
+    expect(first).toMatch(/^[0-9a-f-]{36}:\d{16}$/);
+    files.touch('runs');
+    expect(read('runs')).toMatch(/^[0-9a-f-]{36}:\d{16}$/);
+    // Within the throttle: one trailing write, later (not before a turn of the event loop).
+    files.touch('tasks');
+    files.touch('tasks');
+    expect(read('tasks')).toBe(first);
+    while (read('tasks') === first) await turn(); // the trailing write, once THROTTLE_MS has passed
+    const counter = (c: Channel) => Number(read(c).split(':')[1]);
+    expect(counter('tasks')).toBe(3); // tasks, runs, then this one
+    files.touch('dags');
+    expect(counter('dags')).toBe(4); // two touches made one write
+
+    // Inside a transaction (a listener could look before the commit): written in the next turn.
+    inTransaction = true;
+    files.touch('claimed');
+    expect(read('claimed')).toBe('');
+    inTransaction = false; // the commit
+    await turn();
+    expect(read('claimed')).toMatch(/^[0-9a-f-]{36}:\d{16}$/);
+  });
+
   it('wake the other process, not the writer, and are written in place with stamps of one length', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'orrery-wake-files-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

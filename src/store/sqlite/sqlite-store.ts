@@ -112,7 +112,7 @@ export class SqliteStore implements Store {
   constructor(readonly url: string, private readonly path: string) {
     this.db = openSqlite(path);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
-    this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel));
+    this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel), () => !this.db.inTransaction && !this.importing);
     this.checkpointer = path === ':memory:' ? null : new WalCheckpointer(this.db, path);
     this.stmts = prepare(this.db);
     this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name), (type, at, limit) => this.pickDue(type, at, limit));
