@@ -59,18 +59,32 @@ export interface WorkerModule {
 /** The wall clock minus the monotonic clock, read at the edge of a millisecond (see anchorPreciseNow). */
 let anchor = performance.timeOrigin;
 
+/** Readings of the anchor that anchorPreciseNow takes the largest of. */
+export const ANCHOR_READINGS = 7;
+
 /**
  * Reads the wall clock again for preciseNow, at the instant its millisecond changes (a spin of at
  * most 1 ms), so the anchor is exact to a few microseconds. A long-lived process must call it before
  * each latency measurement: its monotonic clock does not follow adjustments of the system clock, and
  * one seen during a full run put 1.8 to 2.6 s between the bench process and the fresh worker
- * processes of later rounds.
+ * processes of later rounds. A reading interrupted between the two clocks (the process descheduled
+ * after the millisecond changed) comes out smaller by the interruption: up to 1.4 ms here, and a
+ * round's latencies with it. So it keeps the largest of ANCHOR_READINGS readings (`largestAnchor`).
  */
 export function anchorPreciseNow(): void {
-  const before = Date.now();
-  let now = before;
-  while (now === before) now = Date.now();
-  anchor = now - performance.now();
+  anchor = largestAnchor(() => Date.now(), () => performance.now(), ANCHOR_READINGS);
+}
+
+/** The largest of `readings` anchors, each the wall clock at the edge of its millisecond minus the monotonic clock just after. */
+export function largestAnchor(wall: () => number, mono: () => number, readings: number): number {
+  let best = -Infinity;
+  for (let i = 0; i < readings; i++) {
+    const before = wall();
+    let now = before;
+    while (now === before) now = wall();
+    best = Math.max(best, now - mono());
+  }
+  return best;
 }
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable between processes of one machine once both anchored. */
