@@ -22,17 +22,23 @@ function tempFile(): string {
   return join(dir, 'orrery.db');
 }
 
+/** A WAL database of one table with a checkpointer of its own, both closed after the test. */
+function walDatabase() {
+  const path = tempFile();
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)');
+  const checkpointer = new WalCheckpointer(db, path);
+  cleanups.push(async () => {
+    await checkpointer.close();
+    db.close();
+  });
+  return { path, db, checkpointer };
+}
+
 describe('WAL checkpoints on a thread (SQLite)', () => {
   it('the thread copies the WAL into the database file; the main connection only keeps a backstop', async () => {
-    const path = tempFile();
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)');
-    const checkpointer = new WalCheckpointer(db, path);
-    cleanups.push(async () => {
-      await checkpointer.close();
-      db.close();
-    });
+    const { path, db, checkpointer } = walDatabase();
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
     const before = statSync(path).size;
     const insert = db.prepare('INSERT INTO t (b) VALUES (?)');
@@ -49,15 +55,7 @@ describe('WAL checkpoints on a thread (SQLite)', () => {
   });
 
   it('the first request starts the thread after the wake-ups of the commit that asked have gone out', async () => {
-    const path = tempFile();
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)');
-    const checkpointer = new WalCheckpointer(db, path);
-    cleanups.push(async () => {
-      await checkpointer.close();
-      db.close();
-    });
+    const { path, db, checkpointer } = walDatabase();
     const started = () => (checkpointer as unknown as { thread: unknown }).thread !== null;
     const insert = db.prepare('INSERT INTO t (b) VALUES (?)');
     for (let i = 0; i < CHECKPOINT_EVERY_COMMITS; i++) {

@@ -111,12 +111,8 @@ export class WalCheckpointer {
 
   private startAndSend(): void {
     if (this.failed) return; // closed meanwhile
-    try {
-      this.thread ??= this.start();
-      this.send(this.thread);
-    } catch {
-      this.fail();
-    }
+    if (!this.thread) this.prestart(); // fails over to SQLite's own checkpoint if the thread cannot start
+    if (this.thread) this.send(this.thread);
   }
 
   private send(t: Worker): void {

@@ -112,6 +112,8 @@ export class SqliteStore implements Store {
   constructor(readonly url: string, private readonly path: string) {
     this.db = openSqlite(path);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
+    // A wake-up is written at once unless a transaction is open: this connection's, or an import's on a
+    // connection of its own (importTasks), which spans turns of the event loop.
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel), () => !this.db.inTransaction && !this.importing);
     this.checkpointer = path === ':memory:' ? null : new WalCheckpointer(this.db, path);
     this.stmts = prepare(this.db);
