@@ -22,6 +22,9 @@ export function createPool(url: string): pg.Pool {
   const pool = new TrackedPool({
     connectionString: url,
     max,
+    // Two connections stay open however long the process idles: a new one costs its first queries
+    // about 10 ms more on the server (see docs/postgres.md, "Connection pool").
+    min: Math.min(2, max),
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     // A connection dropped silently (NAT, firewall) is noticed instead of hanging a loop.
