@@ -23,8 +23,10 @@ export function createPool(url: string): pg.Pool {
     connectionString: url,
     max,
     // Two connections stay open however long the process idles: a new one costs its first queries
-    // about 10 ms more on the server (see docs/postgres.md, "Connection pool").
+    // about 10 ms more on the server (see docs/postgres.md, "Connection pool"). Idle, they do not keep
+    // the process alive: a script that never closes its Orrery still exits once its work is done.
     min: Math.min(2, max),
+    allowExitOnIdle: true,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     // A connection dropped silently (NAT, firewall) is noticed instead of hanging a loop.

@@ -29,7 +29,7 @@ export class KeptConnection implements ClientSource {
   private client: pg.PoolClient | null = null;
   private busy = false;
   private closed = false;
-  /** The kept connection failed (an error event): given up at its next release. */
+  /** The kept connection failed (an error event, a statement failed for its connection, a release with an error): given up. */
   private broken = false;
   /** A handle on the kept connection whose release keeps it instead of returning it. */
   private handle: pg.PoolClient | null = null;
@@ -56,6 +56,16 @@ export class KeptConnection implements ClientSource {
       throw e;
     }
     return this.handle!;
+  }
+
+  /** Runs `fn` on the kept connection, or on one of the pool while that one is busy. */
+  async use<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.connect();
+    try {
+      return await fn(c);
+    } finally {
+      c.release();
+    }
   }
 
   /** Gives the kept connection back to the pool (at once, or when the statement on it has finished). */

@@ -488,7 +488,7 @@ export class PostgresStore implements Store {
       } else {
         this.watchQueue();
         const queued = this.queuedWakeUps;
-        const rows = (await this.claiming((c) => c.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, req.startNow ?? req.limit] }))).rows;
+        const rows = (await this.claims.use((c) => c.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, req.startNow ?? req.limit] }))).rows;
         outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
         // Not when runs were queued while the statement ran: their wake-up may predate its answer.
         this.queueEmpty = rows.length < req.limit && limited.length === 0 && queued === this.queuedWakeUps ? { key, at: req.at.getTime() } : null;
@@ -504,8 +504,9 @@ export class PostgresStore implements Store {
       // while they find many (a backlog), a plan made for each (PREPARED_CLAIM_DUE_MAX).
       const prepared = this.lastDueClaim <= PREPARED_CLAIM_DUE_MAX;
       // The prepared one on the claims' kept connection (a new task's path to an idle worker); the
-      // backlog's on the pool: through a pool client's promise, its hundreds of rows raised the bench
-      // worker's peak RSS by about 10 MiB (139-144 -> 149-160 MiB in alternating drains).
+      // backlog's through pool.query: run on a connection taken with connect() (kept or not), its
+      // hundreds of rows raised the bench worker's peak RSS by about 10 MiB (139-144 -> 149-160 MiB
+      // in alternating drains; why is not known).
       const rows = (prepared ? await PREPARED_CLAIM_DUE.query<Row>(this.claims, values) : await this.pool.query<Row>(HOT_QUERIES.claimDue, values)).rows;
       this.lastDueClaim = rows.length;
       const created = rows.map((r) => claimedFromDueRow(r, req.worker, req.at));
@@ -519,16 +520,6 @@ export class PostgresStore implements Store {
     this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
     outcome.runs.sort((a, b) => a.run.id - b.run.id);
     return outcome;
-  }
-
-  /** Runs `fn` on the claims' kept connection, or on one of the pool while that one is busy. */
-  private async claiming<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.claims.connect();
-    try {
-      return await fn(c);
-    } finally {
-      c.release();
-    }
   }
 
   /** Forgets that the queue was found empty whenever runs are queued (here or, through LISTEN, elsewhere). */
