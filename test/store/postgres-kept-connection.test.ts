@@ -3,8 +3,12 @@
  * worker pays a connection's first uses (catalogs read, statements parsed and planned) once; a busy or
  * broken kept connection never blocks a claim (src/store/postgres/postgres-kept-connection.ts).
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../cli/cli-helpers.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { KeptConnection } from '../../src/store/postgres/postgres-kept-connection.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -115,6 +119,28 @@ describe('KeptConnection', () => {
     await pool.end(); // resolves: nothing is left checked out
     expect(pool.totalCount).toBe(0);
   });
+
+  it('does not keep its process alive while it waits for the next claim', async () => {
+    const kept = pathToFileURL(join(ROOT, 'dist', 'store', 'postgres', 'postgres-kept-connection.js')).href;
+    const pgEntry = pathToFileURL(join(ROOT, 'node_modules', 'pg', 'lib', 'index.js')).href;
+    // A pool like the store's (its idle connections let the process exit), one use of the kept connection, no close.
+    const script = `
+      const { default: pg } = await import(${JSON.stringify(pgEntry)});
+      const { KeptConnection } = await import(${JSON.stringify(kept)});
+      const pool = new pg.Pool({ connectionString: process.env.DB, max: 5, allowExitOnIdle: true });
+      const kept = new KeptConnection(pool, 5);
+      const c = await kept.connect();
+      const { rows } = await c.query('SELECT 1 AS n');
+      c.release();
+      console.log('used ' + rows[0].n);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, DB: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(out.trim()).toBe('used 1');
+    expect(code).toBe(0);
+  }, 20_000);
 
   it("a store's claims run on one server connection while other work uses the pool", async () => {
     const orrery = await openOrrery({ db: db.url });

@@ -13,11 +13,15 @@ import type { ClientSource } from './postgres-prepared.js';
  * pay them once, on the connection its first claim (at its start) made ready.
  *
  * The connection stays checked out of the pool (it counts towards the pool's size) until `close()`.
+ * While it waits for the next claim it does not keep the process alive, like the pool's idle ones.
  * After an error on it, or a connection error while it waits, it is given back to the pool to be
  * discarded, and the next claim keeps a new one. A pool of fewer than MIN_POOL connections keeps
  * none: the connection kept would leave too few for everything else.
  */
 export const MIN_POOL = 4;
+
+/** pg's client lets its socket stop (or go on) keeping the process alive; its types do not say so. */
+const refs = (c: pg.PoolClient) => c as unknown as { ref(): void; unref(): void };
 
 /** An error after which a connection is not used again: no SQLSTATE (the driver's own), class 08 or 57P (shutdown). */
 function lostConnection(e: unknown): boolean {
@@ -55,6 +59,7 @@ export class KeptConnection implements ClientSource {
       this.busy = false;
       throw e;
     }
+    refs(this.client!).ref();
     return this.handle!;
   }
 
@@ -87,6 +92,8 @@ export class KeptConnection implements ClientSource {
             const state = target as unknown as { _queryable?: boolean; _ending?: boolean };
             if (err || state._queryable === false || state._ending) this.broken = true;
             if (this.broken || this.closed) this.drop();
+            // Waiting for the next claim, it does not keep the process alive (as the pool's idle ones).
+            else refs(target).unref();
           };
         }
         if (prop === 'query') {
@@ -112,6 +119,7 @@ export class KeptConnection implements ClientSource {
     this.broken = false;
     if (!client) return;
     client.removeListener('error', this.onError);
+    refs(client).ref();
     if (broken) {
       // Late errors of a connection the pool is about to discard go nowhere.
       client.on('error', () => {});
