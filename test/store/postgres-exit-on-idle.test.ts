@@ -4,12 +4,12 @@
  * pool keeps two connections open when idle (min). Before, it lingered until the pool's idle timeout
  * (30 s); with `min` alone it would never exit.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../cli/cli-helpers.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { runScriptToExit } from '../support/script-exit.js';
 
 describe('a PostgreSQL store left open', () => {
   let db: TestDatabase;
@@ -28,12 +28,6 @@ describe('a PostgreSQL store left open', () => {
       await orrery.createTaskType({ name: 'left-open', maxQueueLength: null });
       await Promise.all([1, 2, 3].map((i) => orrery.createTask({ type: 'left-open', policy: 'oneshot', arguments: { args: [i], kwargs: {} } })));
       console.log('created');`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, DB: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(out.trim()).toBe('created');
-    expect(code).toBe(0);
+    expect(await runScriptToExit(script, { DB: db.url })).toEqual({ code: 0, out: 'created' });
   }, 20_000);
 });

@@ -3,7 +3,6 @@
  * worker pays a connection's first uses (catalogs read, statements parsed and planned) once; a busy or
  * broken kept connection never blocks a claim (src/store/postgres/postgres-kept-connection.ts).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -12,6 +11,7 @@ import { ROOT } from '../cli/cli-helpers.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { KeptConnection } from '../../src/store/postgres/postgres-kept-connection.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { runScriptToExit } from '../support/script-exit.js';
 
 describe('KeptConnection', () => {
   let db: TestDatabase;
@@ -28,6 +28,18 @@ describe('KeptConnection', () => {
   });
 
   const pid = async (c: pg.PoolClient) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  /** A pool of 5 and its kept connection for `fn`, both closed after (the pool's idle errors ignored). */
+  const withKept = async (fn: (pool: pg.Pool, kept: KeptConnection) => Promise<void>) => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 5 });
+    pool.on('error', () => {});
+    const kept = new KeptConnection(pool, 5);
+    try {
+      await fn(pool, kept);
+    } finally {
+      kept.close();
+      await pool.end();
+    }
+  };
   const use = async (kept: KeptConnection) => {
     const c = await kept.connect();
     try {
@@ -38,9 +50,7 @@ describe('KeptConnection', () => {
   };
 
   it('hands out the same server connection while it is free, another one while it is busy', async () => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 5 });
-    const kept = new KeptConnection(pool, 5);
-    try {
+    await withKept(async (pool, kept) => {
       const first = await use(kept);
       // In between, the pool's other work runs on other connections and does not take it.
       const other = await pool.connect();
@@ -55,17 +65,11 @@ describe('KeptConnection', () => {
       expect(second).not.toBe(first);
       held.release();
       expect(await use(kept)).toBe(first);
-    } finally {
-      kept.close();
-      await pool.end();
-    }
+    });
   });
 
   it('gives up a connection the server ended and keeps a new one; the process does not crash', async () => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 5 });
-    pool.on('error', () => {});
-    const kept = new KeptConnection(pool, 5);
-    try {
+    await withKept(async (pool, kept) => {
       const first = await use(kept);
       const ended = new Promise<void>((resolve) => pool.once('remove', () => resolve()));
       await admin.query('SELECT pg_terminate_backend($1)', [first]);
@@ -73,17 +77,11 @@ describe('KeptConnection', () => {
       const next = await use(kept);
       expect(next).not.toBe(first);
       expect(await use(kept)).toBe(next);
-    } finally {
-      kept.close();
-      await pool.end();
-    }
+    });
   });
 
   it('a statement that fails on a broken kept connection gives it up too', async () => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 5 });
-    pool.on('error', () => {});
-    const kept = new KeptConnection(pool, 5);
-    try {
+    await withKept(async (_pool, kept) => {
       const first = await use(kept);
       const c = await kept.connect();
       // Ended by the server while the statement runs: the statement fails, the release gives it up.
@@ -94,10 +92,7 @@ describe('KeptConnection', () => {
       expect(await failed).toBeInstanceOf(Error);
       c.release();
       expect(await use(kept)).not.toBe(first);
-    } finally {
-      kept.close();
-      await pool.end();
-    }
+    });
   });
 
   it('keeps no connection out of a small pool, and close() hands the kept one back', async () => {
@@ -133,13 +128,7 @@ describe('KeptConnection', () => {
       const { rows } = await c.query('SELECT 1 AS n');
       c.release();
       console.log('used ' + rows[0].n);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, DB: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(out.trim()).toBe('used 1');
-    expect(code).toBe(0);
+    expect(await runScriptToExit(script, { DB: db.url })).toEqual({ code: 0, out: 'used 1' });
   }, 20_000);
 
   it("a store's claims run on one server connection while other work uses the pool", async () => {

@@ -110,6 +110,7 @@ export class PostgresStore implements Store {
     // Every wake-up this store sends is delivered in-process by the hub as well (signal, createTasks), so
     // the LISTEN connection skips those that come back from this process's pool connections.
     const senders = this.hub.senders;
+    // On 'acquire', not 'connect': the migration's connection was made before this listener.
     pool.on('acquire', (client: pg.PoolClient & { processID?: number | null }) => {
       if (typeof client.processID === 'number') senders.add(client.processID);
     });
