@@ -17,6 +17,23 @@ const COUNTER_DIGITS = 16;
 const STAMP_LENGTH = 36 + 1 + COUNTER_DIGITS;
 
 /**
+ * The wall time and timers of the throttle. Wake files throttle real writes between real processes,
+ * so production uses the system's (never a virtual clock's); tests pass their own to move time by hand.
+ */
+export interface ThrottleClock {
+  nowMs(): number;
+  setTimer(ms: number, fn: () => void): { cancel(): void };
+}
+
+const systemThrottleClock: ThrottleClock = {
+  nowMs: () => Date.now(),
+  setTimer: (ms, fn) => {
+    const h = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(h) };
+  },
+};
+
+/**
  * Wake-ups between processes sharing one SQLite file: each channel has a small file beside the
  * database (`orrery.db-wake-tasks` ...) that notifiers write and listeners watch. Writes are
  * throttled (at most one per channel per few ms), so busy processes pay almost nothing; a process
@@ -27,7 +44,7 @@ export class WakeFiles {
   private readonly watchers = new Map<Channel, FSWatcher | null>();
   /** Channels whose trailing write is scheduled (a write within THROTTLE_MS before it). */
   private readonly trailing = new Map<Channel, { cancel(): void }>();
-  /** When each channel's file was last written (Date.now()). */
+  /** When each channel's file was last written (the throttle clock's nowMs()). */
   private readonly writtenAt = new Map<Channel, number>();
   private readonly lastWritten = new Map<Channel, string>();
   /** One descriptor per channel file, opened at its first use and kept until close(). */
@@ -46,6 +63,7 @@ export class WakeFiles {
     private readonly dbPath: string,
     private readonly onWake: (channel: Channel) => void,
     private readonly canWriteNow: () => boolean = () => false,
+    private readonly clock: ThrottleClock = systemThrottleClock,
   ) {}
 
   /** Starts watching a channel for other processes' writes (idempotent). */
@@ -71,7 +89,7 @@ export class WakeFiles {
    */
   touch(channel: Channel): void {
     if (this.closed || this.trailing.has(channel)) return;
-    const wait = (this.writtenAt.get(channel) ?? -Infinity) + THROTTLE_MS - Date.now();
+    const wait = (this.writtenAt.get(channel) ?? -Infinity) + THROTTLE_MS - this.clock.nowMs();
     if (wait <= 0 && this.canWriteNow()) {
       this.write(channel);
       return;
@@ -84,8 +102,7 @@ export class WakeFiles {
       const h = setImmediate(fire);
       this.trailing.set(channel, { cancel: () => clearImmediate(h) });
     } else {
-      const h = setTimeout(fire, wait);
-      this.trailing.set(channel, { cancel: () => clearTimeout(h) });
+      this.trailing.set(channel, this.clock.setTimer(wait, fire));
     }
   }
 
@@ -102,7 +119,7 @@ export class WakeFiles {
   }
 
   private write(channel: Channel): void {
-    this.writtenAt.set(channel, Date.now());
+    this.writtenAt.set(channel, this.clock.nowMs());
     const stamp = `${this.token}:${String(++this.counter).padStart(COUNTER_DIGITS, '0')}`;
     try {
       writeSync(this.descriptor(channel), stamp, 0);

@@ -41,7 +41,27 @@ describe('wake files', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const db = join(dir, 'orrery.db');
     let inTransaction = false;
-    const files = new WakeFiles(db, () => {}, () => !inTransaction);
+    // The throttle's time moves only by hand, so a slow machine cannot make the test's touches fall
+    // outside THROTTLE_MS (5 ms) of each other
+    let nowMs = 1_000_000;
+    const timers: Array<{ at: number; fn: () => void; cancelled: boolean }> = [];
+    const clock = {
+      nowMs: () => nowMs,
+      setTimer: (ms: number, fn: () => void) => {
+        const t = { at: nowMs + ms, fn, cancelled: false };
+        timers.push(t);
+        return { cancel: () => void (t.cancelled = true) };
+      },
+    };
+    const advance = (ms: number) => {
+      nowMs += ms;
+      for (const t of timers.splice(0)) {
+        if (t.cancelled) continue;
+        if (t.at <= nowMs) t.fn();
+        else timers.push(t);
+      }
+    };
+    const files = new WakeFiles(db, () => {}, () => !inTransaction, clock);
     cleanups.push(() => files.close());
     const read = (c: Channel) => {
       try {
@@ -58,11 +78,16 @@ describe('wake files', () => {
     expect(first).toMatch(/^[0-9a-f-]{36}:\d{16}$/);
     files.touch('runs');
     expect(read('runs')).toMatch(/^[0-9a-f-]{36}:\d{16}$/);
-    // Within the throttle: one trailing write, later (not before a turn of the event loop).
+    // Within the throttle: one trailing write, once THROTTLE_MS has passed since the first.
+    advance(2);
     files.touch('tasks');
     files.touch('tasks');
     expect(read('tasks')).toBe(first);
-    while (read('tasks') === first) await turn(); // the trailing write, once THROTTLE_MS has passed
+    expect(timers.map((t) => t.at)).toEqual([nowMs + 3]); // one timer, at the first write + 5 ms
+    advance(2);
+    expect(read('tasks')).toBe(first);
+    advance(1);
+    expect(read('tasks')).not.toBe(first);
     const counter = (c: Channel) => Number(read(c).split(':')[1]);
     expect(counter('tasks')).toBe(3); // tasks, runs, then this one
     files.touch('dags');
