@@ -1,6 +1,6 @@
 /** The results section of docs/benchmarks.md, as Markdown tables built from a run's samples. */
 import { fmt } from './stats.js';
-import { key, subject, type Results, type RunMeta } from './results.js';
+import { key, PEERS, subject, type Results, type RunMeta } from './results.js';
 import type { SystemName } from './systems/system.js';
 
 const n0 = (v: number) => Math.round(v).toLocaleString('en');
@@ -14,6 +14,9 @@ const us = (v: number) => n0(v);
 const levelName = (l: number) => (l >= 1e6 ? `${l / 1e6}M` : l >= 1e3 ? `${l / 1e3}k` : String(l));
 
 /** "median (min .. max)" of a key's samples, after an optional monotonic map (e.g. a time to a rate). */
+const BEST_PEER =
+  '*Best peer*: the faster of graphile-worker and pg-boss in the same round and at the same concurrency (a drain stopped at the time cap counts at the rate it reached).';
+
 export function cell(r: Results, k: string, f: (v: number) => string, map: (v: number) => number = (v) => v): string {
   const s = r.get(k);
   if (!s) return 'n/a';
@@ -72,6 +75,7 @@ export function resultsMarkdown(r: Results, meta: RunMeta): string {
       L.push(`| ${label(s)} / Orrery’s write set in bare SQL on its store (batches of ${meta.claimBatch}) | ${cs.map((c) => cell(r, key.vsWriteSet(s, c), x2)).join(' | ')} |`);
     }
   }
+  if (sys.some((s) => (PEERS as readonly string[]).includes(s))) L.push('', BEST_PEER);
   L.push('');
   L.push(`### Schedule-to-start latency: idle worker, ${meta.latencyCount} tasks created one at a time at random gaps`);
   L.push('');

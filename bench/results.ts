@@ -3,6 +3,9 @@ import type { CpuPart } from './cpu.js';
 import { summary } from './stats.js';
 import type { SystemName } from './systems/system.js';
 
+/** The peers an Orrery rate is divided by in each round: the faster of them (its "best peer"). */
+export const PEERS = ['graphile-worker', 'pg-boss'] as const;
+
 export interface RunMeta {
   date: string;
   machine: string;

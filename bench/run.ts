@@ -21,7 +21,7 @@ import { latency, seededRng, throughput } from './measures.js';
 import { parseOptions, scaleLevels } from './options.js';
 import { startPgServer, type PgServer } from './postgres-server.js';
 import { resultsMarkdown } from './report.js';
-import { key, Results, subject, type RunMeta } from './results.js';
+import { key, PEERS, Results, subject, type RunMeta } from './results.js';
 import { openScaleStore } from './scale.js';
 import { fmt } from './stats.js';
 import { SYSTEMS } from './systems/index.js';
@@ -98,7 +98,7 @@ async function measureAll(): Promise<void> {
             results.add(key.writeSet(f.store, f.batch, c), perSecond);
           }
         }
-        const peers = (['graphile-worker', 'pg-boss'] as const).map((p) => rate[p]).filter((v): v is number => v !== undefined);
+        const peers = PEERS.map((p) => rate[p]).filter((v): v is number => v !== undefined);
         for (const s of ['orrery-sqlite', 'orrery-pg'] as const) {
           if (rate[s] === undefined) continue;
           if (peers.length > 0) results.add(key.vsPeer(s, c), rate[s]! / Math.max(...peers));
