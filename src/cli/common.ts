@@ -4,6 +4,7 @@ import { OrreryError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { parseRateLimit } from '../core/limits.js';
 import { INT4_MAX } from '../core/storable.js';
+import { workerIdProblem } from '../core/worker-registry.js';
 import { openOrrery, type Orrery } from '../engine/service.js';
 
 /** Where output goes; tests pass buffers, the binary passes the process streams. */
@@ -124,6 +125,13 @@ export const fairShareArg = (v: string): { weights: Record<string, unknown> } | 
 export const tokenArg = (v: string): string => {
   if (v === '') throw new InvalidArgumentError('must not be empty (leave --token out for no token)');
   if (!/^[\x21-\x7e]+$/.test(v)) throw new InvalidArgumentError('must be printable ASCII without spaces (it travels in an Authorization header)');
+  return v;
+};
+
+/** A worker id (`--id`): what the registry and the jobboard accept (core/worker-registry.ts). */
+export const workerIdArg = (v: string): string => {
+  const problem = workerIdProblem(v);
+  if (problem) throw new InvalidArgumentError(problem);
   return v;
 };
 

@@ -5,7 +5,7 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
 import { workerListCommand } from './worker-list-command.js';
 
 interface DaemonCliOpts extends DbOpts {
@@ -45,7 +45,7 @@ const logFormatOption = () => new Option('--log-format <format>', 'pretty lines 
 
 function workerOptions(cmd: Command, handlersRequired: boolean): Command {
   return cmd
-    .addOption(new Option('--handlers <file>', `handlers file (.ts, .mts, .cts, .js, .mjs or .cjs, in any package) exporting \`handlers\`${handlersRequired ? ' (required)' : ''}`))
+    .addOption(new Option('--handlers <file>', `handlers file (.ts, .tsx, .mts, .cts, .js, .mjs or .cjs, in any package) exporting \`handlers\`${handlersRequired ? ' (required)' : ''}`))
     .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
     .option('--prefetch <n>', 'claim ahead: most runs held in the worker\'s buffer beyond the running ones (adapts to the handlers\' pace; 0: claim only for free slots)', nonNegativeIntArg, 500)
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
@@ -53,9 +53,12 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--max-memory <mb>', 'heap limit of each handler thread or process, in MB (isolation thread|process; default 1024)', positiveIntArg)
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', intervalArg)
-    .option('--id <worker-id>', 'worker id (default host:pid:random)')
+    .option('--id <worker-id>', 'worker id, at most 200 characters (default host:pid:random)', workerIdArg)
     .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url', tokenArg);
 }
+
+/** Options of `serve` that only its worker uses (`--types` is checked with the handlers, in runDaemon). */
+const WORKER_ONLY = ['concurrency', 'prefetch', 'isolation', 'maxMemory', 'grace', 'poll', 'id'] as const;
 
 export function daemonCommands(io: Io): Command[] {
   const runner = addDb(
@@ -92,7 +95,12 @@ export function daemonCommands(io: Io): Command[] {
       .option('--no-setup', 'do not call the handlers file\'s setup() (which may create example tasks)')
       .option('--max-sleep <duration>', 'longest runner sleep between passes (default 1s)', intervalArg)
       .addOption(logFormatOption()),
-  ).action(async (o: WorkerCliOpts & { port: number; host: string; setup: boolean; publicMetrics?: boolean }) => {
+  ).action(async (o: WorkerCliOpts & { port: number; host: string; setup: boolean; publicMetrics?: boolean }, cmd: Command) => {
+    if (o.handlers === undefined) {
+      // Without handlers serve runs no worker: an option of its worker would silently do nothing.
+      const given = WORKER_ONLY.find((k) => cmd.getOptionValueSource(k) === 'cli');
+      if (given) throw new UsageError(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs --handlers (serve runs no worker without handlers)`);
+    }
     const token = o.token ?? (process.env.ORRERY_API_TOKEN || null);
     if (!token && !isLoopback(o.host)) {
       throw new UsageError(`--host ${o.host}: serving on a non-loopback address needs an API token (--token or ORRERY_API_TOKEN)`);

@@ -45,6 +45,9 @@ export function bufferTarget(s: Pick<ClaimAheadState, 'concurrency' | 'prefetch'
   return Math.max(0, Math.min(s.prefetch, startable));
 }
 
+/** The most runs one claim through the HTTP jobboard may ask for (`POST /api/jobboard/claim`, its `limit` and `startNow`). */
+export const MAX_HTTP_CLAIM = 1000;
+
 /**
  * Whether a worker's claim found its store drained: it asked for runs and got fewer, none of its types
  * has limits (a run of a limited type that ends may free a slot for a waiting one) and no rate limit

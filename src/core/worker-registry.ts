@@ -42,8 +42,15 @@ export function workerPruneBefore(at: Date): Date {
   return new Date(at.getTime() - WORKER_KEEP_MS);
 }
 
-const MAX_ID = 200;
+/** Longest worker id: the registry's limit (the jobboard's routes take up to 256 characters). */
+export const MAX_WORKER_ID = 200;
 const MAX_TYPES = 1000;
+
+/** What is wrong with a worker id (`--id`, a registry row), or null when it is fine. */
+export function workerIdProblem(id: string): string | null {
+  if (id === '' || id.length > MAX_WORKER_ID) return `must be a non-empty string of at most ${MAX_WORKER_ID} characters`;
+  return textProblem(id);
+}
 
 /** Validates what a worker says about itself, naming the field of the first problem (a ValidationError). */
 export function workerInfo(input: unknown): WorkerInfo {
@@ -57,7 +64,10 @@ export function workerInfo(input: unknown): WorkerInfo {
     if (problem) throw invalid(k, problem);
     return v;
   };
-  const id = text('id', MAX_ID);
+  if (typeof w.id !== 'string') throw invalid('id', `must be a non-empty string of at most ${MAX_WORKER_ID} characters`);
+  const idProblem = workerIdProblem(w.id);
+  if (idProblem) throw invalid('id', idProblem);
+  const id = w.id;
   const host = text('host', 255);
   // Both stores keep them as 4-byte integers (storable.ts's rule for counts).
   if (!Number.isSafeInteger(w.pid) || (w.pid as number) < 0 || (w.pid as number) > INT4_MAX) throw invalid('pid', `must be an integer from 0 to ${INT4_MAX}`);

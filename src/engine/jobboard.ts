@@ -58,6 +58,11 @@ export interface Jobboard {
    * unless `WorkerOptions.clock` says otherwise; without one, the system clock.
    */
   readonly clock?: Clock;
+  /**
+   * The most runs one claim may ask for (the HTTP jobboard's 1,000); none when unbounded. A worker asks
+   * for no more, so a full answer reads as "maybe more waiting", not as a drained queue.
+   */
+  readonly maxClaim?: number;
   /** Every task type (a worker serves those with a handler). */
   listTaskTypes(): Promise<TaskType[]>;
   /** Claims waiting runs (and, with `due`, due tasks) for a worker, each under a lease. */

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
 import { hasLimits } from '../core/limits.js';
-import { isStorageUnavailable } from '../core/errors.js';
+import { invalid, isStorageUnavailable } from '../core/errors.js';
+import { workerIdProblem } from '../core/worker-registry.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import type { Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
@@ -117,12 +118,14 @@ export class Worker {
     private readonly opts: WorkerOptions,
   ) {
     this.concurrency = opts.concurrency ?? 10;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error('concurrency must be a positive integer');
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw invalid('concurrency', 'must be a positive integer');
     this.prefetch = opts.prefetch ?? DEFAULT_PREFETCH;
-    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new Error('prefetch must be a non-negative integer');
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw invalid('prefetch', 'must be a non-negative integer');
     this.maxUnrecorded = 2 * this.concurrency;
     this.pollMs = opts.pollMs ?? 1000;
     this.graceMs = opts.graceMs ?? 10_000;
+    const idProblem = opts.id === undefined ? null : typeof opts.id === 'string' ? workerIdProblem(opts.id) : 'must be a string';
+    if (idProblem) throw invalid('id', idProblem);
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? board.clock ?? systemClock;
@@ -160,7 +163,7 @@ export class Worker {
 
   /** How many runs a claim now would ask for (core/claim-ahead.ts claimSize). */
   private claimLimit(): number {
-    return claimSize({
+    const size = claimSize({
       concurrency: this.concurrency,
       prefetch: this.prefetch,
       leaseMs: this.minLeaseMs,
@@ -168,6 +171,7 @@ export class Worker {
       buffered: this.buffer.length,
       running: this.handling,
     });
+    return Math.min(size, this.board.maxClaim ?? Infinity);
   }
 
   /** Starts claiming and running; returns at once. */

@@ -7,7 +7,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Orrery, RunEvent } from '../engine/service.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { HttpError, toErrorResponse } from './errors.js';
-import { checkJsonContentType, checkSameSite, checkStorableBody, checkStorableParams, requestIdOf } from './guards.js';
+import { checkJsonContentType, checkSameSite, checkStorableBody, checkSingleQueryValues, checkStorableParams, requestIdOf } from './guards.js';
 import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
@@ -127,6 +127,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   app.get('/api/openapi.json', (c) => c.json(document));
 
   app.get('/api/events', (c) => {
+    checkSingleQueryValues(c.req.queries());
     parseContract(NO_QUERY, c.req.query(), 'query');
     return streamSSE(c, async (stream) => {
       const queue: Array<RunEvent | 'work'> = [];
@@ -190,6 +191,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
   const limited = r.streamBody ? async (_c: Context, next: () => Promise<void>) => next() : limit;
   app.on(r.method.toUpperCase(), path, limited, async (c) => {
     checkStorableParams(c.req.param() as Record<string, string>, c.req.query());
+    checkSingleQueryValues(c.req.queries());
     const params: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(r.params ?? {})) params[name] = parseContract(s, c.req.param(name), name);
     // A route without query parameters refuses any, like unknown ones elsewhere (`query.x: unknown field`).

@@ -22,13 +22,12 @@ import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
+import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
 
-/** Most runs one HTTP claim may ask for (the jobboard's ClaimBody bound). */
-const MAX_CLAIM = 1000;
 import { DagClient } from './dag-client.js';
 import { ScheduleClient } from './schedule-client.js';
 import { StatsClient } from './dashboard-client.js';
@@ -116,6 +115,8 @@ function query(filter: Record<string, unknown>): string {
  * `orrery worker --url` runs handlers without reaching the database.
  */
 export class OrreryClient implements Jobboard {
+  /** The jobboard's limit per claim (`POST /api/jobboard/claim`): a worker asks for no more. */
+  readonly maxClaim = MAX_HTTP_CLAIM;
   private readonly base: string;
   private readonly controllers = new Set<AbortController>();
 
@@ -312,7 +313,7 @@ export class OrreryClient implements Jobboard {
   // --- the jobboard -----------------------------------------------------------------------------
   /** `POST /api/jobboard/claim`: claims waiting runs for a worker, each under a lease. */
   claimRuns(opts: ClaimOptions): Promise<ClaimedRun[]> {
-    return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_CLAIM) } : {}) });
+    return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_HTTP_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_HTTP_CLAIM) } : {}) });
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
   heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {

@@ -88,6 +88,19 @@ export function checkStorableParams(params: Record<string, string>, query: Recor
   }
 }
 
+/**
+ * Refuses a query parameter given more than once (`?status=a&status=b`): the contracts read one value
+ * per name, so the second would be dropped without a word. Lists are comma-separated in one value.
+ */
+export function checkSingleQueryValues(queries: Record<string, string[]>): void {
+  for (const [name, values] of Object.entries(queries)) {
+    if (values.length < 2) continue;
+    const path = `query.${JSON.stringify(name).slice(1, -1)}`;
+    const message = `given ${values.length} times; give it once (a list of values goes comma-separated in one)`;
+    throw new ValidationError(`${path}: ${message}`, [{ path, message }]);
+  }
+}
+
 /** The body half of checkStorableParams: `body` is `bodyText` parsed. Also refuses `__proto__` keys (see protoKeyIn). */
 export function checkStorableBody(bodyText: string, body: unknown): void {
   if (SUSPECT_PROTO.test(bodyText)) {

@@ -5,6 +5,7 @@ import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_PAGE } from '../core/run-logs.js';
+import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 
 /** Response shapes (SPEC §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -182,11 +183,11 @@ export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() 
 export const ClaimBody = z.strictObject({
   worker: nonEmpty,
   types: z.array(nonEmpty).min(1).max(1000),
-  limit: z.number().int().min(1).max(1000),
+  limit: z.number().int().min(1).max(MAX_HTTP_CLAIM),
   /** Also claim due tasks directly when waiting runs do not fill the limit (default true). */
   due: z.boolean().optional(),
   /** How many of the claimed runs start at once (the worker's free slots; default `limit`); the rest are `claimed` (claim ahead). */
-  startNow: z.number().int().min(0).max(1000).optional(),
+  startNow: z.number().int().min(0).max(MAX_HTTP_CLAIM).optional(),
 });
 export const HeartbeatRunsBody = z.strictObject({
   worker: nonEmpty,

@@ -81,6 +81,12 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // `--token "$UNSET"` would serve the API without a token (or send none).
     ['serve --token empty', ['serve', '--port', '0', '--token', ''], ['--token', 'must not be empty']],
     ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
+    // The registry refuses ids over 200 characters, the jobboard over 256: a worker would start and fail every 10 s.
+    ['worker --id too long', ['worker', '--handlers', 'h.mjs', '--id', 'w'.repeat(201)], ['--id', 'at most 200 characters']],
+    ['serve --id empty', ['serve', '--port', '0', '--id', ''], ['--id', 'at most 200 characters']],
+    // Without --handlers serve runs no worker: its worker's options would do nothing.
+    ['serve --prefetch without --handlers', ['serve', '--port', '0', '--prefetch', '7'], ['--prefetch', 'needs --handlers']],
+    ['serve --max-memory without --handlers', ['serve', '--port', '0', '--max-memory', '64'], ['--max-memory', 'needs --handlers']],
     ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
     ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
     ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],

@@ -21,6 +21,23 @@ function daemon(orrery: Orrery, handlers: Record<string, Handler>, extra: { grac
 describe('Worker (inline isolation)', () => {
   const setup = useTempOrrery();
 
+  it('refuses bad options with a ValidationError naming the option', async () => {
+    const { orrery } = await setup();
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{ concurrency: 0 }, 'concurrency'],
+      [{ concurrency: 1.5 }, 'concurrency'],
+      [{ prefetch: -1 }, 'prefetch'],
+      [{ prefetch: Number.NaN }, 'prefetch'],
+      [{ id: 'w'.repeat(201) }, 'id'],
+      [{ id: '' }, 'id'],
+      [{ id: 'a\0b' }, 'id'],
+    ];
+    for (const [opts, path] of bad) {
+      expect(() => new Worker(orrery, { handlers: {}, ...opts })).toThrow(expect.objectContaining({ code: 'validation_error', details: [expect.objectContaining({ path })] }));
+    }
+    expect(new Worker(orrery, { handlers: {}, id: 'w'.repeat(200), prefetch: 0 }).id).toBe('w'.repeat(200));
+  });
+
   it('maps handler outcomes: result, boolean, PermanentFailure, RetryAfter, thrown error, bad return value', async () => {
     const { orrery, onCleanup } = await setup();
     await orrery.createTaskType({ name: 'job', numRetries: 1, retryDelayMs: '1h' });

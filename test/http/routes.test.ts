@@ -400,6 +400,9 @@ describe('tasks', () => {
     }
     expectError(await call('GET', '/api/tasks?colour=red'), 400, 'validation_error', ['query.colour']);
     expectError(await call('GET', '/api/tasks?status=disabled,'), 400, 'validation_error', ['query.status']);
+    // A repeated parameter would keep its first value only: refused, lists go comma-separated
+    expectError(await call('GET', '/api/tasks?status=disabled&status=next_run_not_scheduled'), 400, 'validation_error', ['query.status']);
+    expectError(await call('GET', '/api/runs?limit=5&limit=6'), 400, 'validation_error', ['query.limit']);
     expectError(await call('GET', '/api/tasks?argsMatch=regex&args=x'), 400, 'validation_error', ['query.argsMatch']);
     expectError(await call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch']);
     expectError(await call('GET', '/api/tasks?nextRunFrom=soon'), 400, 'validation_error', ['nextRunFrom']);

@@ -224,6 +224,12 @@ export function jobboardCases(sut: StoreUnderTest): void {
       await expect(orrery.getRunLogs(run!.backendId, { after: -1 })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'after' }] });
       await expect(orrery.getRunLogs(run!.backendId, { limit: 0 })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'limit' }] });
       expect(t.id).toBe(run!.task);
+      // An unknown run is refused whether records come or not (nothing to write does not make it known)
+      for (const records of [[], [{ at: plus(T0, 11), level: 'info' as const, message: 'x', attributes: {} }]]) {
+        await expect(orrery.appendRunLogs('no-such-run', records)).rejects.toMatchObject({ code: 'not_found' });
+      }
+      await orrery.appendRunLogs(run!.backendId, []); // a known run with nothing to add: nothing happens
+      expect(await orrery.getRunLogs(run!.backendId)).toHaveLength(3);
     });
   });
 

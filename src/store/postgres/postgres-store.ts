@@ -724,8 +724,8 @@ export class PostgresStore implements Store {
   }
 
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+    const run = await this.requireRun(this.pool, backendId); // an unknown run is refused whatever the records
     if (records.length === 0) return;
-    const run = await this.requireRun(this.pool, backendId);
     await this.pool.query(
       `INSERT INTO run_logs (run, at, level, message, attributes)
        SELECT $1, at, level, message, attributes FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS x(at, level, message, attributes)`,

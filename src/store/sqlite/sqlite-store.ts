@@ -600,7 +600,10 @@ export class SqliteStore implements Store {
   }
 
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
-    if (records.length === 0) return;
+    if (records.length === 0) {
+      this.requireRun(backendId); // an unknown run is refused whatever the records
+      return;
+    }
     await this.write(() => {
       const run = this.requireRun(backendId);
       for (const r of records) {
