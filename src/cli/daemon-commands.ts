@@ -132,32 +132,31 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
   const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
-  const orrery = await openPatiently(o, log);
+  // The composition (loops, isolation, HTTP, metrics, archiver) is the library's startServer.
+  const { orrery, running } = await startPatiently(o, log, (orrery) => startServer(orrery, {
+    ...(mod ? { handlers: mod } : {}),
+    worker: {
+      ...(w?.handlers ? { file: w.handlers } : {}),
+      concurrency: w?.concurrency ?? 10,
+      prefetch: w?.prefetch ?? 500,
+      graceMs,
+      isolation: w?.isolation ?? 'inline',
+      ...(w?.maxMemory !== undefined ? { maxMemoryMb: w.maxMemory } : {}),
+      ...(types ? { types } : {}),
+      ...(w?.poll !== undefined ? { pollMs: w.poll } : {}),
+      ...(w?.id ? { id: w.id } : {}),
+    },
+    runner: roles.runner,
+    reaper: roles.reaper,
+    ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
+    ...(o.runnerGrace !== undefined ? { runnerGraceMs: o.runnerGrace } : {}),
+    ...(dagNotifier ? { dagNotifier } : {}),
+    http: roles.serve ? { host: roles.serve.host, port: roles.serve.port, token: roles.serve.token, publicMetrics: roles.serve.publicMetrics } : false,
+    ...(roles.serve && o.retention !== undefined ? { retention: { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}) } } : {}),
+    setup: roles.serve?.setup ?? false,
+    logger: log,
+  }));
   try {
-    // The composition (loops, isolation, HTTP, metrics, archiver) is the library's startServer.
-    const running = await startServer(orrery, {
-      ...(mod ? { handlers: mod } : {}),
-      worker: {
-        ...(w?.handlers ? { file: w.handlers } : {}),
-        concurrency: w?.concurrency ?? 10,
-        prefetch: w?.prefetch ?? 500,
-        graceMs,
-        isolation: w?.isolation ?? 'inline',
-        ...(w?.maxMemory !== undefined ? { maxMemoryMb: w.maxMemory } : {}),
-        ...(types ? { types } : {}),
-        ...(w?.poll !== undefined ? { pollMs: w.poll } : {}),
-        ...(w?.id ? { id: w.id } : {}),
-      },
-      runner: roles.runner,
-      reaper: roles.reaper,
-      ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
-      ...(o.runnerGrace !== undefined ? { runnerGraceMs: o.runnerGrace } : {}),
-      ...(dagNotifier ? { dagNotifier } : {}),
-      http: roles.serve ? { host: roles.serve.host, port: roles.serve.port, token: roles.serve.token, publicMetrics: roles.serve.publicMetrics } : false,
-      ...(roles.serve && o.retention !== undefined ? { retention: { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}) } } : {}),
-      setup: roles.serve?.setup ?? false,
-      logger: log,
-    });
     const { daemon, port } = running;
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
@@ -189,6 +188,26 @@ async function openPatiently(o: DaemonCliOpts, log: Logger): Promise<Orrery> {
     } catch (e) {
       if (!unreachable(e)) throw e; // bad URL, schema too new, a file that is not a database: final
       log.warn(`cannot open the database (${(e as Error).message}); retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/**
+ * Opens the database and starts the daemon's parts on it, patiently: the server may go away between
+ * the open and the start's own reads and writes (task types, DAGs, `--types`, the handlers' setup), for
+ * example while PostgreSQL restarts. Such a start is undone (startServer stops what it started), the
+ * store closed, and both tried again with the same back-off as the open.
+ */
+async function startPatiently<R>(o: DaemonCliOpts, log: Logger, start: (orrery: Orrery) => Promise<R>): Promise<{ orrery: Orrery; running: R }> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    const orrery = await openPatiently(o, log);
+    try {
+      return { orrery, running: await start(orrery) };
+    } catch (e) {
+      await orrery.close().catch(() => {});
+      if (!unreachable(e)) throw e;
+      log.warn(`could not start (${(e as Error).message}); retrying in ${delay} ms`);
       await new Promise((r) => setTimeout(r, delay));
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bufferTarget, claimDrained, claimSize, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
+import { bufferTarget, claimDrained, claimOrder, claimSize, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
 
 describe('claimSize', () => {
   const base = { concurrency: 10, prefetch: 500, leaseMs: 30_000, meanHandlerMs: null, buffered: 0, running: 0 };
@@ -36,3 +36,24 @@ describe('readQueue', () => {
     expect(readQueue(5_000, 4_999)).toBe(true); // a clock that went back reads it
   });
 });
+
+describe('claimOrder', () => {
+  const run = (id: number, status: string, scheduledMs: number, priority: 'high' | 'normal' | 'low' | null | undefined) => ({
+    run: { id, status, scheduled: new Date(scheduledMs) },
+    ...(priority === undefined ? {} : { task: { priority } }),
+  });
+  it('started first, then by priority, oldest scheduled and id; a run without its task has no priority', () => {
+    const runs = [
+      run(1, 'claimed', 0, 'low'),
+      run(2, 'claimed', 5, 'high'),
+      run(3, 'claimed', 1, 'high'),
+      run(4, 'started', 9, 'low'),
+      run(5, 'claimed', 1, null),
+      run(6, 'claimed', 0, undefined),
+      run(7, 'claimed', 1, 'high'),
+      run(8, 'claimed', 3, 'normal'),
+    ];
+    expect([...runs].sort(claimOrder).map((r) => r.run.id)).toEqual([4, 3, 7, 2, 8, 1, 6, 5]);
+  });
+});
+

@@ -1,5 +1,5 @@
 import { hasLimits } from './limits.js';
-import type { TaskType } from './model.js';
+import { priorityRank, type Priority, type TaskType } from './model.js';
 
 /** A worker's default claim-ahead: most runs it holds beyond those its handlers are running. */
 export const DEFAULT_PREFETCH = 500;
@@ -43,6 +43,27 @@ export function bufferTarget(s: Pick<ClaimAheadState, 'concurrency' | 'prefetch'
   if (s.meanHandlerMs === null) return Math.min(s.prefetch, s.concurrency);
   const startable = Math.floor((s.concurrency * s.leaseMs) / (3 * Math.max(s.meanHandlerMs, 0.01)));
   return Math.max(0, Math.min(s.prefetch, startable));
+}
+
+/**
+ * The order of the runs a claim answers, and the order a worker begins them in: the runs the claim
+ * started first (its `startNow`, which a worker begins at once), then the others; within each, highest
+ * priority first, then the oldest `scheduled`, then the lowest id (SPEC §2.3). A run without its task
+ * (read back, not claimed) counts as having no priority.
+ */
+export function claimOrder(a: ClaimOrderItem, b: ClaimOrderItem): number {
+  return (
+    Number(a.run.status !== 'started') - Number(b.run.status !== 'started') ||
+    priorityRank(a.task?.priority ?? null) - priorityRank(b.task?.priority ?? null) ||
+    a.run.scheduled.getTime() - b.run.scheduled.getTime() ||
+    a.run.id - b.run.id
+  );
+}
+
+/** What claimOrder reads of a claimed run. */
+export interface ClaimOrderItem {
+  run: { status: string; scheduled: Date; id: number };
+  task?: { priority: Priority | null };
 }
 
 /** The most runs one claim through the HTTP jobboard may ask for (`POST /api/jobboard/claim`, its `limit` and `startNow`). */

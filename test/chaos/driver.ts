@@ -7,6 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -108,7 +109,10 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
   const start = (args: string[]): Role => {
     const proc = spawn(process.execPath, [BIN, ...args, '--db', opts.db, '--log-format', 'json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const role: Role = { args, proc, output: '', up: false, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
+    // ORRERY_CHAOS_LOGS=DIR: every process's whole output in DIR/<pid>-<role>.log (a violation's trail).
+    const logFile = process.env.ORRERY_CHAOS_LOGS ? join(process.env.ORRERY_CHAOS_LOGS, `${proc.pid}-${args[0]}.log`) : null;
     const keep = (d: Buffer) => {
+      if (logFile) appendFileSync(logFile, d);
       role.output = (role.output + d.toString()).slice(-20_000);
       if (!role.up && role.output.includes('orrery started')) role.up = true;
     };
@@ -208,7 +212,11 @@ export async function runChaosRound(opts: ChaosOptions): Promise<ChaosReport> {
     const runTwiceRows = await sql.all<{ backend_id: string; task: number }>(`SELECT backend_id, min(task) AS task FROM chaos_ledger GROUP BY backend_id HAVING count(*) > 1`);
     const runTwice: typeof runTwiceRows = [];
     for (const r of runTwiceRows) if (!(await givenBackOf(r.task))) runTwice.push(r);
-    if (runTwice.length) violations.push(`${runTwice.length} runs executed twice (a claim handed out twice, not given back by the reaper)`);
+    if (runTwice.length) {
+      const pids = async (b: string) => (await sql.all<{ pid: number }>('SELECT pid FROM chaos_ledger WHERE backend_id = ' + (opts.db.startsWith('sqlite:') ? '?' : '$1'), [b])).map((r) => r.pid).join('+');
+      const named = await Promise.all(runTwice.slice(0, 5).map(async (r) => `${r.backend_id} (task ${r.task}, pids ${await pids(r.backend_id)})`));
+      violations.push(`${runTwice.length} runs executed twice (a claim handed out twice, not given back by the reaper): ${named.join(', ')}`);
+    }
     const completedTwice = await sql.all(`SELECT task FROM task_runs r JOIN tasks t ON t.id = r.task
       WHERE t.type = 'chaos-once' AND r.status IN ('eventful', 'uneventful') GROUP BY task HAVING count(*) > 1`);
     if (completedTwice.length) violations.push(`${completedTwice.length} one-shot tasks with two successful ends (a state transition applied twice)`);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../engine/engine-helpers.js';
 import { useTempOrrery } from '../engine/engine-helpers.js';
@@ -32,5 +33,19 @@ describe('orrery serve (end to end)', () => {
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
     expect(serve.output()).toMatch(/"msg":"stopped"/);
+  });
+
+  it('starts over when the database goes away during its start (a transient error after the open), instead of exiting', async () => {
+    const { orrery, path } = await setup();
+    const mark = join(path, '..', 'setup-failed-once');
+    const handlers = join(import.meta.dirname, '..', 'fixtures', 'flaky-setup-handlers.ts');
+    const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--handlers', handlers, '--port', '0', '--poll', '200ms', '--log-format', 'json'], { ORRERY_TEST_MARK: mark });
+    await waitFor(() => /orrery started/.test(serve.output()) || serve.child.exitCode !== null, 'serve to start (or exit)');
+    expect(serve.child.exitCode, serve.output()).toBeNull();
+    expect(serve.output()).toMatch(/could not start \(the PostgreSQL database is unavailable \(57P03[^)]*\)\); retrying in 250 ms/);
+    // The second start ran the setup through: its task runs
+    await waitFor(async () => (await orrery.searchTasks({ type: 'noop', status: 'completed' })).length === 1, 'the task setup() created to complete');
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
   });
 });

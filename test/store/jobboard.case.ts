@@ -26,6 +26,26 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect(await claimStarted(orrery, { worker: 'w3', types: ['load-git'], limit: 5, at: plus(T0, 20) })).toEqual([]);
     });
 
+    it('answers the runs of a claim in claim order: priority, then scheduled, then id (queued and due alike)', async () => {
+      const { orrery } = await setup();
+      const rank = { high: 0, normal: 1, low: 2 } as const;
+      const make = (name: string, priority: 'high' | 'normal' | 'low', nextRun: Date) => orrery.createTask({ type: 'load-git', arguments: args(name), priority, nextRun });
+      await make('low-1', 'low', T0);
+      await make('low-2', 'low', T0);
+      await orrery.scheduleDue({ at: T0 });
+      await make('high-1', 'high', T0);
+      await make('normal-1', 'normal', T0);
+      await orrery.scheduleDue({ at: plus(T0, 10) });
+      await make('high-due', 'high', T0); // due, not queued: claimed directly
+      await make('low-due', 'low', T0);
+      const claimed = await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 10, startNow: 0, due: true, at: plus(T0, 20) });
+      expect(claimed).toHaveLength(6);
+      const keys = claimed.map((c) => [rank[c.task!.priority as keyof typeof rank], c.run.scheduled.getTime(), c.run.id]);
+      const sorted = [...keys].sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!);
+      expect(keys).toEqual(sorted);
+      expect(claimed.map((c) => c.task!.priority)).toEqual(['high', 'high', 'normal', 'low', 'low', 'low']);
+    });
+
     it('a worker can find the runs it holds (claim recovery after a lost reply)', async () => {
       const { orrery } = await setup();
       const a = await orrery.createTask({ type: 'load-git', arguments: args('a') });

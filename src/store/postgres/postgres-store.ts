@@ -51,7 +51,7 @@ import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { endHeldRuns } from './postgres-held-ends.js';
-import { directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
+import { claimOrder, directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
 import { insertAtOnce, insertTasks, isPlain } from './postgres-tasks.js';
 import { PostgresDags } from './postgres-dags.js';
@@ -519,7 +519,7 @@ export class PostgresStore implements Store {
     }
     if (outcome.runs.length === 0) return outcome;
     this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
-    outcome.runs.sort((a, b) => a.run.id - b.run.id);
+    outcome.runs.sort(claimOrder);
     return outcome;
   }
 

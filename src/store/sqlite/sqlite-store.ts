@@ -63,7 +63,7 @@ import { SqliteClaims } from './sqlite-claims.js';
 import { SqliteTaskWrites } from './sqlite-tasks.js';
 import { SqliteStats } from './sqlite-stats.js';
 import { SqliteHeldRuns, taskParams } from './sqlite-held-ends.js';
-import { runnerCutoff } from '../../core/claim-ahead.js';
+import { claimOrder, runnerCutoff } from '../../core/claim-ahead.js';
 import { SqliteTaskActions } from './sqlite-task-actions.js';
 import { SqliteTaskSearch } from './sqlite-task-search.js';
 import { respawnError } from '../task-actions.js';
@@ -397,7 +397,7 @@ export class SqliteStore implements Store {
       return this.claims.claimInTx(req);
     });
     if (caughtUp > 0) this.wake({ kind: 'tasks-written', count: caughtUp });
-    outcome.runs.sort((a, b) => a.run.id - b.run.id);
+    outcome.runs.sort(claimOrder);
     this.wake({ kind: 'runs-claimed', fromQueue: outcome.runs.length - (outcome.created?.length ?? 0) });
     return outcome;
   }
