@@ -51,6 +51,8 @@ export interface WorkerOptions {
 
 const TYPES_REFRESH_MS = 5_000;
 const DEFAULT_LEASE_MS = 30_000;
+/** Most runs with an unrecorded end a worker remembers (the oldest forgotten first): about 10 MB at most. */
+const MAX_UNRECORDED_KEPT = 100_000;
 
 /**
  * The worker loop (SPEC §2.3): claims runs of its types ahead into a local buffer, starts them as
@@ -68,7 +70,7 @@ export class Worker {
   private readonly clock: Clock;
   /** Claimed runs waiting for a slot, in claim order. */
   private buffer: ClaimedRun[] = [];
-  /** Runs whose handler ran but whose end was not recorded (left to the reaper), by when: never recovered. */
+  /** Runs whose handler ran but whose end was not recorded (left to the reaper), by when: never recovered while held. */
   private readonly unrecordedEnds = new Map<string, number>();
   /** Runs whose handler began and whose end is not recorded yet. */
   private readonly active = new IdTable<RunExecution>();
@@ -345,7 +347,11 @@ export class Worker {
   private onDone(exec: RunExecution, end: EndRunResult | null): void {
     if (!this.active.delete(exec.backendId)) return;
     this.doneDuringRecovery?.add(exec.backendId);
-    if (end === null) this.unrecordedEnds.set(exec.backendId, this.clock.now().getTime());
+    if (end === null) {
+      // Pruned by recoverClaims once no longer held; bounded for a worker that never recovers a claim.
+      if (this.unrecordedEnds.size >= MAX_UNRECORDED_KEPT) this.unrecordedEnds.delete(this.unrecordedEnds.keys().next().value!);
+      this.unrecordedEnds.set(exec.backendId, this.clock.now().getTime());
+    }
     // An end not recorded (a bug, or given up at shutdown) still has its start marked, so the reaper
     // ends the run lost, counted, when its lease expires (a claimed run would be given back uncounted).
     if (end) this.endedSince.set(end.run.status, (this.endedSince.get(end.run.status) ?? 0) + 1);
@@ -407,10 +413,11 @@ export class Worker {
     }
     this.recover = false;
     const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId)]);
-    // Runs whose handler already ran but whose end could not be recorded stay held until their lease
-    // expires and the reaper ends them: running them again here would execute them twice.
-    const since = this.clock.now().getTime() - 2 * this.minLeaseMs;
-    for (const [id, at] of this.unrecordedEnds) if (at < since) this.unrecordedEnds.delete(id);
+    // Runs whose handler already ran but whose end could not be recorded stay held until a reaper ends
+    // them, however late that is (the reapers may be down as long as the database): running them again
+    // here would execute them twice. One no longer held never will be again: forgotten.
+    const heldIds = new Set(held.map((c) => c.run.backendId));
+    for (const id of this.unrecordedEnds.keys()) if (!heldIds.has(id)) this.unrecordedEnds.delete(id);
     for (const c of held) {
       if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId) || doneMeanwhile.has(c.run.backendId)) continue;
       this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; running it now`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
+import { ManualClock } from '../../src/engine/clock.js';
 import type { Jobboard } from '../../src/engine/jobboard.js';
 import { Worker } from '../../src/engine/worker.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
@@ -55,4 +56,46 @@ describe('Worker: claim recovery', () => {
     expect(executions).toBe(1);
     expect((await orrery.getTask(task!.id))?.status).toBe('completed');
   });
+
+  it('does not run again a run whose end was not recorded, however long its reaper takes', async () => {
+    const clock = new ManualClock('2026-06-01T00:00:00Z');
+    const { orrery, onCleanup } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '2s' });
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    let executions = 0;
+    let endFailures = 0;
+    let failClaim = false;
+    let recoveries = 0;
+    let claimsAfter = 0;
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      // The end fails with a bug (not transient): the run is left held, to a reaper (none runs here).
+      endRuns: async () => {
+        endFailures += 1;
+        throw new TypeError('a bug on the way to the database (test)');
+      },
+      claim: async (req: Parameters<NonNullable<Jobboard['claim']>>[0]) => {
+        if (failClaim) {
+          failClaim = false;
+          throw new StorageUnavailableError('the database is unavailable (test)');
+        }
+        if (recoveries > 0) claimsAfter += 1;
+        return orrery.claim!(req);
+      },
+      heldRuns: async (worker: string) => {
+        recoveries += 1;
+        return orrery.heldRuns(worker);
+      },
+    });
+    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 20, handlers: { job: () => void (executions += 1) } });
+    onCleanup(() => w.stop(0));
+    w.start();
+    await waitFor(() => endFailures > 0 && w.running === 0, 'the run to execute and its end to fail');
+    // The reaper is late (ten leases: the reapers down with the database); the run is still held.
+    clock.advance(20_000);
+    expect((await orrery.heldRuns(w.id)).map((c) => c.run.task)).toEqual([task!.id]);
+    failClaim = true; // a claim then fails with the database unavailable: the worker recovers its claims
+    await waitFor(() => recoveries > 0 && claimsAfter >= 2, 'the recovery and two more claims');
+    expect(executions).toBe(1);
+  });
 });
+
