@@ -52,6 +52,17 @@ describe('planLateTask (a task found waiting past its due instant)', () => {
   it('none: the next future occurrence (an occurrence exactly at `at` is not missed)', () => {
     expect(show(planLateTask(late(hourly({ catchUp: 'none' })), AT))).toBe('2026-01-01T13:00:00.000Z due 2026-01-01T13:00:00.000Z');
     expect(show(planLateTask(late(hourly({ catchUp: 'none' })), iso('2026-01-01T13:00:00Z')))).toBe('2026-01-01T13:00:00.000Z due 2026-01-01T13:00:00.000Z');
+    // An occurrence due less than a minute ago is on time, not missed: served at once
+    expect(show(planLateTask(late(hourly({ catchUp: 'none' })), iso('2026-01-01T12:00:30Z')))).toBe('2026-01-01T12:00:00.000Z due 2026-01-01T12:00:30.000Z');
+    expect(show(planLateTask(late(hourly({ catchUp: 'none' })), new Date(iso('2026-01-01T12:00:00Z').getTime() + LATE_AFTER_MS)))).toBe('2026-01-01T12:00:00.000Z due 2026-01-01T12:01:00.000Z');
+    expect(show(planLateTask(late(hourly({ catchUp: 'none' })), new Date(iso('2026-01-01T12:00:00Z').getTime() + LATE_AFTER_MS + 1)))).toBe('2026-01-01T13:00:00.000Z due 2026-01-01T13:00:00.000Z');
+  });
+
+  it('an occurrence due within the last minute is on time whatever the policy or window', () => {
+    const at = iso('2026-01-01T12:00:30Z');
+    for (const options of [{ catchUp: 'latest', catchUpWindow: 0 }, { catchUp: 'all', catchUpWindow: 0 }, { catchUp: 'latest', catchUpWindow: '20s' }]) {
+      expect(show(planLateTask(late(hourly(options)), at)), JSON.stringify(options)).toBe('2026-01-01T12:00:00.000Z due 2026-01-01T12:00:30.000Z');
+    }
   });
 
   it('all: its own occurrence first; the others follow as its runs end', () => {

@@ -84,6 +84,8 @@ export type LateTask = Pick<Task, 'id' | 'policy' | 'schedule' | 'nextRun' | 'sc
  * not concerned (adaptive, one-shot, a retry, or not late). The plan always moves the task's due
  * instant to `at` or later, so a task still waiting is looked at again only once it is late again.
  * - `none`: the missed occurrences are dropped: it serves the first occurrence at or after `at`.
+ * Whatever the policy, an occurrence due within the last `lateAfterMs` is on time, not missed: where
+ * the policy would skip to the first occurrence after `at`, it serves that one at once instead.
  * - `latest`: it serves the latest occurrence at or before `at`, at once (or the first after `at`
  *   when that one is older than the window).
  * - `all`: it serves its own occurrence (or the oldest within the window) at once; the occurrences
@@ -100,11 +102,15 @@ export function planLateTask(task: LateTask, at: Date, lateAfterMs = LATE_AFTER_
     const due = dueAt(s, task.id, occurrence);
     return { action: 'serve', scheduledFor: occurrence, nextRun: due.getTime() > now ? due : at };
   };
+  const own = task.scheduledFor;
+  // What follows the missed occurrences: one due within the last lateAfterMs is on time, not missed,
+  // and is served at once; else the first occurrence at or after `at`.
   const upcoming = (): LatePlan => {
+    const recent = firstOccurrence(s, new Date(now - lateAfterMs));
+    if (recent !== null && recent.getTime() <= now && recent.getTime() > own.getTime()) return serveNow(recent);
     const next = firstOccurrence(s, at);
     return next === null ? { action: 'complete' } : { action: 'serve', ...point(s, task.id, next) };
   };
-  const own = task.scheduledFor;
   if (s.catchUp === 'none') return upcoming();
   if (s.catchUp === 'all') {
     if (within(own)) return serveNow(own);
