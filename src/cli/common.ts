@@ -168,6 +168,16 @@ export function parseId(v: string, what = 'ID', noun = 'task id'): number {
 /** Invalid command-line input found after parsing: exit 2. */
 export class UsageError extends Error {}
 
+/**
+ * A listing filtered by task type names types that exist (docs/cli.md: an unknown type is exit 2):
+ * a typo would otherwise print an empty listing, exit 0.
+ */
+export async function requireTypes(orrery: Orrery, option: string, names: readonly string[]): Promise<void> {
+  const known = new Set((await orrery.listTaskTypes(names)).map((t) => t.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0) throw new UsageError(`${option}: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}`);
+}
+
 // --- output -------------------------------------------------------------------------------------
 
 export function printJson(io: Io, value: unknown): void {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunEndStatus } from '../core/model.js';
 import { DEFAULT_RUN_PAGE, MAX_RUN_PAGE } from '../core/run-search.js';
-import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, positiveIntArg, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, positiveIntArg, printJson, requireTypes, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 import { printRuns } from './task-commands.js';
 import { logLine, runLogsCommand } from './run-logs-command.js';
 
@@ -113,8 +113,9 @@ export function runCommands(io: Io): Command {
       .option('--json', 'print {"items": [...], "nextCursor": ...}'),
   ).action(
     async (o: DbOpts & { status?: string[]; type?: string; worker?: string; since?: Date; until?: Date; limit?: number; cursor?: string; json?: boolean }) => {
-      const page = await withOrrery(o, (orrery) =>
-        orrery.searchRuns({
+      const page = await withOrrery(o, async (orrery) => {
+        if (o.type !== undefined) await requireTypes(orrery, '--type', [o.type]);
+        return orrery.searchRuns({
           ...(o.status ? { status: o.status.flatMap((x) => x.split(',')) } : {}),
           ...(o.type !== undefined ? { type: o.type } : {}),
           ...(o.worker !== undefined ? { worker: o.worker } : {}),
@@ -122,8 +123,8 @@ export function runCommands(io: Io): Command {
           ...(o.until ? { until: o.until } : {}),
           ...(o.limit !== undefined ? { limit: o.limit } : {}),
           ...(o.cursor !== undefined ? { cursor: o.cursor } : {}),
-        }),
-      );
+        });
+      });
       if (o.json) return printJson(io, { items: page.runs, nextCursor: page.nextCursor });
       if (page.runs.length === 0) return io.out(o.cursor ? 'no more runs\n' : 'no run matches\n');
       printRuns(io, page.runs);

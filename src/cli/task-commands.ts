@@ -13,7 +13,7 @@ import { MAX_TASK_PAGE, type TaskSearchInput } from '../core/task-search.js';
 import type { Orrery } from '../engine/service.js';
 import { addTaskScheduleCommands } from './schedule-commands.js';
 import { addImportCommand } from './task-import-command.js';
-import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, requireTypes, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface AddOpts extends DbOpts {
   at?: Date;
@@ -106,7 +106,10 @@ export function taskCommands(io: Io): Command {
       .option('--limit <n>', 'at most this many, at least 1 (default 100)', positiveIntArg)
       .option('--json', 'print a JSON array'),
   ).action(async (o: DbOpts & TaskFilterOpts & { after?: number; limit?: number; json?: boolean }) => {
-    const found = await withOrrery(o, (orrery) => listTasks(orrery, taskFilterInput(o), o.after ?? null, o.limit ?? 100));
+    const found = await withOrrery(o, async (orrery) => {
+      if (o.type !== undefined) await requireTypes(orrery, '--type', [o.type]);
+      return listTasks(orrery, taskFilterInput(o), o.after ?? null, o.limit ?? 100);
+    });
     if (o.json) return printJson(io, found.tasks);
     printTasks(io, found.tasks);
     if (found.after !== null) io.out(`\nmore: orrery task list ... --after ${found.after}\n`);

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { invalid } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { addDb, countArg, dur, durationArg, fairShareArg, numberArg, positiveCountArg, printJson, rateLimitArg, table, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, countArg, dur, durationArg, fairShareArg, numberArg, positiveCountArg, printJson, rateLimitArg, requireTypes, table, withOrrery, type DbOpts, type Io } from './common.js';
 
 type Parse = (v: string) => unknown;
 /** The fields a type's options set: `add` takes all of them, `edit` all but the backend name. */
@@ -136,9 +136,12 @@ export function taskTypeCommands(io: Io): Command {
       .option('-t, --type <name...>', 'only these types')
       .option('--json', 'print a JSON array'),
   ).action(async (o: DbOpts & { verbose?: boolean; type?: string[]; json?: boolean }) => {
-    const types = await withOrrery(o, (orrery) => orrery.listTaskTypes(o.type));
+    const types = await withOrrery(o, async (orrery) => {
+      if (o.type) await requireTypes(orrery, '--type', o.type);
+      return orrery.listTaskTypes(o.type);
+    });
     if (o.json) return printJson(io, types);
-    if (types.length === 0) return io.out(o.type ? 'no such task type\n' : 'no task types yet (create one with: orrery task-type add NAME)\n');
+    if (types.length === 0) return io.out('no task types yet (create one with: orrery task-type add NAME)\n');
     if (!o.verbose) {
       return table(
         io,

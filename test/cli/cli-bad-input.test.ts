@@ -87,6 +87,10 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // Without --handlers serve runs no worker: its worker's options would do nothing.
     ['serve --prefetch without --handlers', ['serve', '--port', '0', '--prefetch', '7'], ['--prefetch', 'needs --handlers']],
     ['serve --max-memory without --handlers', ['serve', '--port', '0', '--max-memory', '64'], ['--max-memory', 'needs --handlers']],
+    // A listing filtered by a type that does not exist is a typo, not an empty listing
+    ['task list --type unknown', ['task', 'list', '--type', 'nope'], ['--type', 'unknown task type "nope"']],
+    ['task-type list --type unknown', ['task-type', 'list', '-t', 'load-git', '-t', 'nope'], ['--type', 'unknown task type "nope"']],
+    ['run list --type unknown', ['run', 'list', '--type', 'nope'], ['--type', 'unknown task type "nope"']],
     ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
     ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
     ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],
