@@ -110,6 +110,7 @@ describe('normaliseSchedule', () => {
   ])('rejects the invalid rrule %j naming schedule.rule', (rule) => {
     const e = errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT));
     expect(e.message).toMatch(/^schedule\.rule: invalid rrule/);
+    expect(e.message).not.toContain('\n'); // one line: a rule of several lines is quoted escaped
   });
 
   it('rejects an rrule with no rule text', () => {
@@ -119,7 +120,8 @@ describe('normaliseSchedule', () => {
 
   it('rejects an rrule that has no occurrence at or after `at`', () => {
     const rule = 'DTSTART:20250101T000000Z\nRRULE:FREQ=DAILY;COUNT=2';
-    expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT)).message).toMatch(/^schedule\.rule: rrule .* has no occurrence after 2026-01-01T00:00:00\.000Z/s);
+    const message = errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT)).message;
+    expect(message).toBe('schedule.rule: rrule "DTSTART:20250101T000000Z\\nRRULE:FREQ=DAILY;COUNT=2" has no occurrence after 2026-01-01T00:00:00.000Z');
   });
 });
 

@@ -39,9 +39,9 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
     try {
       makeCron(expr, tz);
     } catch (e) {
-      throw invalid(`${field}.expr`, `invalid cron expression "${expr}": ${(e as Error).message}`);
+      throw invalid(`${field}.expr`, `invalid cron expression ${JSON.stringify(expr)}: ${oneLine((e as Error).message)}`);
     }
-    if (makeCron(expr, tz).nextRun(at) === null) throw invalid(`${field}.expr`, `cron expression "${expr}" never fires`);
+    if (makeCron(expr, tz).nextRun(at) === null) throw invalid(`${field}.expr`, `cron expression ${JSON.stringify(expr)} never fires`);
     base = { kind: 'cron', expr, tz };
   } else {
     if (typeof s.rule !== 'string' || s.rule.trim() === '') throw invalid(`${field}.rule`, 'an RFC 5545 rule is required');
@@ -308,8 +308,13 @@ function anchorRule(text: string, at: Date, field: string): string {
   try {
     parseRule(source);
   } catch (e) {
-    throw invalid(field, `invalid rrule "${text}": ${(e as Error).message}`);
+    throw invalid(field, `invalid rrule ${JSON.stringify(text)}: ${oneLine((e as Error).message)}`);
   }
-  if (rruleAfter(source, new Date(at.getTime() - 1)) === null) throw invalid(field, `rrule "${text}" has no occurrence after ${at.toISOString()}`);
+  if (rruleAfter(source, new Date(at.getTime() - 1)) === null) throw invalid(field, `rrule ${JSON.stringify(text)} has no occurrence after ${at.toISOString()}`);
   return source;
+}
+
+/** A library's error message on one line (a rule of several lines is quoted with its line breaks escaped). */
+function oneLine(message: string): string {
+  return message.replace(/\r?\n/g, '\\n');
 }

@@ -169,7 +169,7 @@ export class VisitService {
     const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
     if (p === 'first_visits_after_listing' && lister === undefined) throw invalid('lister', 'the first_visits_after_listing policy needs a lister');
     const cooldowns = validateCooldowns(opts.cooldowns);
-    if (lister !== undefined && (await this.store.visits.getListers([lister])).length === 0) throw new NotFoundError(`lister ${lister} not found`, [{ path: 'lister', message: 'no such lister' }]);
+    if (lister !== undefined) await this.requireLister(lister);
     if (count === 0) return [];
     return this.store.visits.grabNextVisits({
       visitType: vt,
@@ -191,7 +191,14 @@ export class VisitService {
   async updateMetrics(opts: At & { lister?: string; keepHistory?: number } = {}): Promise<VisitMetrics[]> {
     const keep = opts.keepHistory ?? METRICS_HISTORY_KEEP;
     if (!Number.isInteger(keep) || keep < 1 || keep > MAX_HISTORY_KEEP) throw invalid('keepHistory', `must be an integer from 1 to ${MAX_HISTORY_KEEP}`);
-    return this.store.visits.updateMetrics(opts.lister === undefined ? null : checkListerId(opts.lister, 'lister'), this.instant(opts.at), keep);
+    const lister = opts.lister === undefined ? null : checkListerId(opts.lister, 'lister');
+    if (lister !== null) await this.requireLister(lister);
+    return this.store.visits.updateMetrics(lister, this.instant(opts.at), keep);
+  }
+
+  /** A lister named by a request must exist: a NotFoundError (404, exit 2) instead of an empty answer. */
+  private async requireLister(id: string): Promise<void> {
+    if ((await this.store.visits.getListers([id])).length === 0) throw new NotFoundError(`lister ${id} not found`, [{ path: 'lister', message: 'no such lister' }]);
   }
 
   /** The last `limit` points (default 1000) since `since` of each (lister, visit type), oldest first. */
@@ -216,8 +223,10 @@ export class VisitService {
   }
 
   async getMetrics(f: { lister?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {
+    const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
+    if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.getMetrics({
-      ...(f.lister !== undefined ? { listerId: checkListerId(f.lister, 'lister') } : {}),
+      ...(lister !== undefined ? { listerId: lister } : {}),
       ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
     });
   }
