@@ -26,7 +26,7 @@ const MAX_DEPTH = 64;
  * with Object.prototype or no prototype), else undefined. A value it accepts also passes `assertJson`.
  * Declined: Dates and other class instances, toJSON, non-finite numbers, undefined in arrays, functions,
  * symbols, bigints, cycles, object keys that start with a digit (JSON.stringify orders array-index
- * keys numerically), and strings or keys a store cannot hold (NUL, lone surrogates).
+ * keys numerically), the key "__proto__", and strings or keys a store cannot hold (NUL, lone surrogates).
  */
 export function plainCanonicalJson(value: unknown): string | undefined {
   return write(value, 0);
@@ -66,7 +66,7 @@ function write(v: unknown, depth: number): string | undefined {
   let first = true;
   for (const k of keys) {
     const c = k.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || !isStorableText(k)) return undefined;
+    if ((c >= 48 && c <= 57) || k === '__proto__' || !isStorableText(k)) return undefined; // "__proto__": assertJson refuses it
     const x = o[k];
     if (x === undefined) continue; // JSON.stringify omits it; assertJson skips it
     const s = write(x, depth + 1);

@@ -45,6 +45,8 @@ export function assertJson(value: unknown, path: string): void {
     else if (v instanceof Date) return;
     else {
       for (const [k, x] of Object.entries(v)) {
+        // JSON.parse keeps "__proto__" as a key; refused at any depth, as HTTP bodies refuse it (one rule everywhere)
+        if (k === '__proto__') throw invalid(`${at}.__proto__`, PROTO_KEY);
         const p = textProblem(k);
         if (p) throw invalid(`${at}[${JSON.stringify(k)}]`, `key ${p}`);
         if (x !== undefined) walk(x, `${at}.${k}`);
@@ -72,7 +74,7 @@ function cleanJson(v: unknown, depth: number): boolean {
   for (const k in v) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     const x = (v as Record<string, unknown>)[k];
-    if (textProblem(k) !== null || (x !== undefined && !cleanJson(x, depth + 1))) return false;
+    if (k === '__proto__' || textProblem(k) !== null || (x !== undefined && !cleanJson(x, depth + 1))) return false;
   }
   return true;
 }
