@@ -3,6 +3,7 @@
  * DagSpec. Apart from dag.ts, which every process loads: a worker that defines no DAG never loads zod.
  */
 import { CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { fromDetails } from './json-checks.js';
 import { z } from 'zod';
 import { DAG_OVERLAP_POLICIES, DAG_TASK_TYPE, findCycle, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
 import { MAX_DURATION_MS } from './durations.js';
@@ -30,11 +31,9 @@ export type DagTaskInput = z.input<typeof dagTaskInputSchema>;
 export const dagInputSchema = z.strictObject({
   id,
   description: storableString().max(10_000).default(''),
+  // One object (not a union), so that each problem names its field: `{ cron, tz? }` or `{ every }` (normaliseDagSchedule).
   schedule: z
-    .union([
-      z.strictObject({ cron: storableString().min(1, 'a cron expression is required'), tz: storableString().default('UTC') }),
-      z.strictObject({ every: durationSchema }),
-    ])
+    .strictObject({ cron: storableString().min(1, 'a cron expression is required').optional(), tz: storableString().optional(), every: durationSchema.optional() })
     .nullable()
     .default(null),
   start: instantSchema.nullable().default(null),
@@ -71,20 +70,32 @@ export function validateDag(input: unknown, at: Date): DagSpec {
     timeoutMs: (t.timeout === undefined ? d.defaults.timeout : t.timeout) ?? null,
     type: t.type ?? d.defaults.type ?? DAG_TASK_TYPE,
   }));
-  for (const t of tasks) if (t.timeoutMs !== null && t.timeoutMs <= 0) throw invalid(`tasks.${t.id}.timeout`, 'must be > 0');
+  tasks.forEach((t, i) => {
+    if (t.timeoutMs !== null && t.timeoutMs <= 0) throw invalid(`tasks[${i}].timeout`, 'must be > 0');
+  });
   const cycle = findCycle(tasks);
   if (cycle) throw new CycleError(`DAG "${d.id}" has a cycle: ${cycle.join(' -> ')}`, cycle);
   return { id: d.id, description: d.description, schedule: normaliseDagSchedule(d.schedule, at), start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, overlap: d.overlap, tasks };
 }
 
-function normaliseDagSchedule(s: { cron: string; tz: string } | { every: number } | null, at: Date): DagSchedule {
+function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } | null, at: Date): DagSchedule {
   if (s === null) return { kind: 'none' };
-  if ('every' in s) {
+  if (s.every !== undefined) {
+    if (s.cron !== undefined) throw invalid('schedule', 'give either cron (with tz) or every, not both');
+    if (s.tz !== undefined) throw invalid('schedule.tz', 'only goes with cron');
     if (s.every < 1000) throw invalid('schedule.every', 'must be at least 1s');
     if (s.every > MAX_DURATION_MS) throw invalid('schedule.every', 'must be at most 100 years');
     return { kind: 'interval', everyMs: s.every };
   }
-  const cron = normaliseSchedule({ kind: 'cron', expr: s.cron, tz: s.tz }, at, 'schedule');
+  if (s.cron === undefined) throw invalid('schedule', 'needs cron (with an optional tz) or every (null: no schedule)');
+  let cron;
+  try {
+    cron = normaliseSchedule({ kind: 'cron', expr: s.cron, tz: s.tz ?? 'UTC' }, at, 'schedule');
+  } catch (e) {
+    // The task schedule's field is `expr`; a DAG's is `cron`.
+    if (e instanceof ValidationError) throw fromDetails(e.details.map((d) => ({ ...d, path: d.path.replace(/^schedule\.expr\b/, 'schedule.cron') })));
+    throw e;
+  }
   if (cron.kind !== 'cron') throw new Error('unreachable');
   return cron;
 }

@@ -60,12 +60,16 @@ describe('validateDag', () => {
     };
     bad({ id: 'x', tasks: [] }, 'a DAG needs at least one task');
     bad({ id: 'has space', tasks: [t('a')] }, 'id');
-    bad({ id: 'x', schedule: { cron: 'not a cron' }, tasks: [t('a')] }, 'schedule.expr');
+    bad({ id: 'x', schedule: { cron: 'not a cron' }, tasks: [t('a')] }, 'schedule.cron: invalid cron expression "not a cron"');
+    bad({ id: 'x', schedule: { every: '-1h' }, tasks: [t('a')] }, 'schedule.every:');
+    bad({ id: 'x', schedule: { cron: '0 3 * * *', every: '1h' }, tasks: [t('a')] }, 'schedule: give either cron (with tz) or every, not both');
+    bad({ id: 'x', schedule: {}, tasks: [t('a')] }, 'schedule: needs cron');
+    bad({ id: 'x', schedule: { every: '1h', tz: 'UTC' }, tasks: [t('a')] }, 'schedule.tz: only goes with cron');
     bad({ id: 'x', schedule: { cron: '0 3 * * *', tz: 'Mars/Base' }, tasks: [t('a')] }, 'unknown time zone');
     bad({ id: 'x', schedule: { every: '10ms' }, tasks: [t('a')] }, 'schedule.every: must be at least 1s');
     bad({ id: 'x', maxActiveRuns: 0, tasks: [t('a')] }, 'maxActiveRuns');
     bad({ id: 'x', tasks: [{ id: 'a', retries: -1 }] }, 'tasks.0.retries');
-    bad({ id: 'x', tasks: [{ id: 'a', timeout: '0s' }] }, 'timeout');
+    bad({ id: 'x', tasks: [{ id: 'a', timeout: '0s' }] }, 'tasks[0].timeout: must be > 0');
     bad({ id: 'x', tasks: [t('a')], extra: 1 }, 'extra: unknown field');
   });
 
