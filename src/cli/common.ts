@@ -89,8 +89,9 @@ export const positiveCountArg = (v: string): number => {
 };
 
 export const numberArg = (v: string): number => {
+  // Decimal only: Number() would also read "0x10" as 16 and "0b11" as 3.
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`"${v}" is not a number`);
+  if (!/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(v) || !Number.isFinite(n)) throw new InvalidArgumentError(`"${v}" is not a number`);
   return n;
 };
 

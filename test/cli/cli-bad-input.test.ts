@@ -96,6 +96,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['multi-line rrule', ['task', 'add', 'load-git', 'https://x', '--rrule', 'FREQ=DAILY\nRDATE:20260105T000000Z'], ['schedule.rule', 'FREQ=DAILY\\nRDATE']],
     ['a "__proto__" key nested in a kwarg', ['task', 'add', 'load-git', 'https://x', 'k={"a":{"__proto__":1}}'], ['arguments.kwargs.k.a.__proto__', 'not accepted']],
     ['a "__proto__" key nested in run end --metadata', ['run', 'end', 'STARTED', '--status', 'eventful', '--metadata', '{"a":{"__proto__":{}}}'], ['metadata.a.__proto__', 'not accepted']],
+    ['--backoff-factor in hex', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0x10'], ['--backoff-factor', '"0x10" is not a number']],
     ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
     ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
     ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],
