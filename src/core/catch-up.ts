@@ -84,12 +84,12 @@ export type LateTask = Pick<Task, 'id' | 'policy' | 'schedule' | 'nextRun' | 'sc
  * not concerned (adaptive, one-shot, a retry, or not late). The plan always moves the task's due
  * instant to `at` or later, so a task still waiting is looked at again only once it is late again.
  * - `none`: the missed occurrences are dropped: it serves the first occurrence at or after `at`.
- * Whatever the policy, an occurrence due within the last `lateAfterMs` is on time, not missed: where
- * the policy would skip to the first occurrence after `at`, it serves that one at once instead.
  * - `latest`: it serves the latest occurrence at or before `at`, at once (or the first after `at`
  *   when that one is older than the window).
  * - `all`: it serves its own occurrence (or the oldest within the window) at once; the occurrences
  *   after it follow one by one as its runs end (nextCalendarPoint).
+ * Whatever the policy, an occurrence due within the last `lateAfterMs` is on time, not missed: where
+ * the policy would skip to the first occurrence after `at`, it serves that one at once instead.
  */
 export function planLateTask(task: LateTask, at: Date, lateAfterMs = LATE_AFTER_MS): LatePlan | null {
   const s = task.schedule;

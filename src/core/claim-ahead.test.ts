@@ -56,4 +56,3 @@ describe('claimOrder', () => {
     expect([...runs].sort(claimOrder).map((r) => r.run.id)).toEqual([4, 3, 7, 2, 8, 1, 6, 5]);
   });
 });
-
