@@ -63,8 +63,8 @@ describe('debounce', () => {
   it.each([
     [{ debounce: { key: 'k', period: '-1s' } }, 'debounce.period'],
     [{ debounce: { key: '', period: '1s' } }, 'debounce.key'],
-    [{ debounce: { key: 'k', period: '1s' }, unique: { for: '1h' } }, 'debounce'],
-    [{ debounce: { key: 'k', period: '1s' }, key: 'x' }, 'debounce'],
+    [{ debounce: { key: 'k', period: '1s' }, unique: { for: '1h' } }, 'unique'],
+    [{ debounce: { key: 'k', period: '1s' }, key: 'x' }, 'key'],
     [{ debounce: { key: 'k', period: '1s' }, policy: 'recurring' }, 'policy'],
     [{ debounce: { key: 'k', period: '1s' }, nextRun: '2026-01-02' }, 'nextRun'],
   ])('rejects %j naming %s', (input, path) => expect(fieldOf(input)).toBe(path));

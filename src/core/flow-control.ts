@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sha256 } from './dedupe-key.js';
 import { invalid } from './errors.js';
 import type { Task, TaskArguments } from './model.js';
@@ -37,11 +38,12 @@ export function debounceKeyOf(type: string, key: string): string {
 }
 
 /**
- * The identity of a debounced task: its own (a new debounced task never collides with another task's
- * identity; creates collapse through the debounce key instead).
+ * The identity of a debounced task: its own, random (a new debounced task never collides with another
+ * task's identity, not even one created by the same key at the same instant, in one batch or by
+ * another process; creates collapse through the debounce key instead, planDebounce).
  */
-export function debouncedIdentity(debounceKey: string, at: Date): string {
-  return sha256(`["debounced",${JSON.stringify(debounceKey)},${at.getTime()}]`);
+export function debouncedIdentity(debounceKey: string): string {
+  return sha256(`["debounced",${JSON.stringify(debounceKey)},${JSON.stringify(randomUUID())}]`);
 }
 
 /**
@@ -93,8 +95,8 @@ export function flowControlOf(input: FlowControlInput, t: CreateShape, arguments
     out.unique = { key: uniqueKeyOf(t.type, by, t.key, argumentsJson), forMs: input.unique.for };
   }
   if (input.debounce !== undefined) {
-    if (input.unique !== undefined) throw invalid(f('debounce'), 'cannot be combined with unique');
-    if (t.key !== null) throw invalid(f('debounce'), 'cannot be combined with key (debounced tasks are matched by their debounce key)');
+    if (input.unique !== undefined) throw invalid(f('unique'), 'cannot be combined with debounce');
+    if (t.key !== null) throw invalid(f('key'), 'cannot be combined with debounce (debounced tasks are matched by their debounce key)');
     if (t.policyGiven && t.policy !== 'oneshot') throw invalid(f('policy'), 'a debounced task is one-shot');
     if (t.nextRunGiven) throw invalid(f('nextRun'), 'a debounced task is due its debounce period after the last create');
     if (t.scheduleGiven) throw invalid(f('schedule'), 'a debounced task is one-shot and has no schedule');

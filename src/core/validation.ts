@@ -282,7 +282,7 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
     priority: t.priority,
     priorityRank: priorityRank(t.priority),
     dedupeKey: flow.debounce
-      ? debouncedIdentity(flow.debounce.key, at)
+      ? debouncedIdentity(flow.debounce.key)
       : t.key !== null
         ? keyIdentity(type.name, t.key)
         : dedupeKeyOf(

@@ -179,6 +179,16 @@ export function scheduleCases(sut: StoreUnderTest): void {
       const tasks: Task[] = await orrery.searchTasks({ type: 'mail' });
       expect(tasks.map((t) => t.arguments.args[0])).toEqual(['b', 'c', 'x']);
     });
+
+    it('debounce at one instant: a period of 0 makes a task of each create; a period collapses them, the last one\'s arguments kept (alone or in one batch)', async () => {
+      const { orrery } = await setup([MAIL]);
+      const row = (arg: string, key: string, period: string) => ({ type: 'mail', arguments: { args: [arg] }, debounce: { key, period } });
+      for (const arg of ['z0', 'z1']) await orrery.createTasksDetailed([row(arg, 'zero', '0s')], { at: T0 }, '');
+      const batch = await orrery.createTasksDetailed([row('b0', 'zero-batch', '0s'), row('b1', 'zero-batch', '0s'), row('c0', 'period', '30s'), row('c1', 'period', '30s')], { at: T0 }, '');
+      expect(batch.map((c) => [c.created, c.replaced ?? false])).toEqual([[true, false], [true, false], [true, false], [false, true]]);
+      const tasks: Task[] = await orrery.searchTasks({ type: 'mail' });
+      expect(tasks.map((t) => t.arguments.args[0])).toEqual(['z0', 'z1', 'b0', 'b1', 'c1']);
+    });
   });
 
   describe('DAGs: overlap policies and backfill (docs/dags.md)', () => {
