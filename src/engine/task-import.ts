@@ -319,6 +319,13 @@ export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: s
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
   if (strict.length === 1) {
     const where = `${prefix}[${strict[0]}]`;
+    const twin = earlierTwin(tasks, strict[0]!);
+    // The holder is an earlier row of this batch: its task id is rolled back with the batch, so the row is named instead.
+    if (twin !== null) {
+      return new ConflictError(`${where}: ${sameAs(tasks[twin]!)} as ${prefix}[${twin}] of this batch (onConflict error); nothing created`, [
+        { path: `${where}.${identityField(tasks[twin]!)}`, message: `conflicts with ${prefix}[${twin}]` },
+      ]);
+    }
     return new ConflictError(`${where}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${where}.${d.path}` : where, message: d.message })));
   }
   const some = strict.slice(0, 5).map((i) => `${prefix}[${i}]`).join(', ') + (strict.length > 5 ? `, … (${strict.length} tasks)` : '');
@@ -328,6 +335,28 @@ export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: s
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
 function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[]): OrreryError {
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
+  const twin = strict.length === 1 ? earlierTwin(tasks, strict[0]!) : null;
+  if (twin !== null) {
+    const where = `line ${chunk[strict[0]!]!.no}`;
+    return new ConflictError(`${where}: ${sameAs(tasks[twin]!)} as line ${chunk[twin]!.no} (onConflict error); nothing written`, [
+      { path: `${where}.${identityField(tasks[twin]!)}`, message: `conflicts with line ${chunk[twin]!.no}` },
+    ]);
+  }
   const where = strict.length === 1 ? `line ${chunk[strict[0]!]!.no}` : chunk.length > 0 ? `lines ${chunk[0]!.no}-${chunk[chunk.length - 1]!.no}` : 'import';
   return new ConflictError(`${where}: ${e.message}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
+}
+
+/** The first row before `i` with the same identity (key, or whole definition) as row `i`; null if none. */
+function earlierTwin(tasks: readonly NewTask[], i: number): number | null {
+  const key = tasks[i]!.dedupeKey;
+  for (let j = 0; j < i; j++) if (tasks[j]!.dedupeKey === key) return j;
+  return null;
+}
+
+function identityField(t: NewTask): string {
+  return t.key != null ? 'key' : 'arguments';
+}
+
+function sameAs(t: NewTask): string {
+  return t.key != null ? `the same key "${t.key}"` : 'the same definition';
 }

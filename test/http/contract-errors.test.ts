@@ -41,7 +41,8 @@ describe('POST /api/tasks/batch: a conflict names the row, and nothing is writte
     const r = await h.call('POST', '/api/tasks/batch', {
       tasks: [{ type: 'mail', key: 'k1', arguments: { args: [1] } }, { type: 'mail', key: 'k1', arguments: { args: [2] }, onConflict: 'error' }],
     });
-    expectError(r, 409, 'conflict', ['tasks[1].key'], 'tasks[1]: ');
+    // The earlier row is named, not the id its task had in the rolled-back batch
+    expectError(r, 409, 'conflict', ['tasks[1].key'], 'tasks[1]: the same key "k1" as tasks[0] of this batch (onConflict error); nothing created');
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
