@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ValidationError } from '../core/errors.js';
 import { readArchiveFile, type ArchiveRecord } from '../engine/archive-file.js';
 import { MAX_ARCHIVE_BATCH, type ArchiveSummary } from '../engine/archiving.js';
@@ -23,10 +23,14 @@ interface ArchiveOpts extends DbOpts {
 
 interface ReadOpts extends DbOpts {
   task?: string;
+  kind?: 'run' | 'task';
   after?: number;
   limit?: number;
   json?: boolean;
 }
+
+/** Records read from the archive tables per query when no --limit is given (all are printed, page after page). */
+const READ_PAGE = 1000;
 
 export function archiveCommands(io: Io): Command {
   // One command, not `archive` plus a `read` subcommand: commander would hand a subcommand's --db and
@@ -44,8 +48,9 @@ export function archiveCommands(io: Io): Command {
       .option('--at <instant>', 'as if now were this instant (recorded as the archiving time)', instantArg)
       .option('--quiet', 'no progress lines on stderr')
       .option('--task <id>', 'read: only this task and its runs')
-      .option('--after <id>', 'read from the archive tables: runs and tasks with a larger id (pagination)', nonNegativeIntArg)
-      .option('--limit <n>', 'read from the archive tables: at most this many runs and this many tasks (default 1000)', nonNegativeIntArg)
+      .addOption(new Option('--kind <kind>', 'read from the archive tables: only runs or only tasks (each has its own ids: --after and --limit need it)').choices(['run', 'task']))
+      .option('--after <id>', 'read from the archive tables, with --kind: records with a larger id (the next page)', nonNegativeIntArg)
+      .option('--limit <n>', 'read from the archive tables, with --kind: at most this many records, then a `more:` line on stderr if there may be more (default: all)', positiveIntArg)
       .option('--json', 'print JSON: the summary, or with read an array of records ({kind: "run", run, logs} and {kind: "task", task})'),
   ).action(async (action: string | undefined, file: string | undefined, o: ArchiveOpts & ReadOpts) => {
     if (action === undefined) return archive(io, o);
@@ -84,7 +89,10 @@ async function archive(io: Io, o: ArchiveOpts): Promise<void> {
 async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void> {
   const task = o.task !== undefined ? parseId(o.task, '--task') : undefined;
   if (file !== undefined && o.db !== undefined) throw new UsageError('FILE and --db cannot be combined: a file is read without a database');
-  if (file !== undefined && (o.after !== undefined || o.limit !== undefined)) throw new UsageError('--after and --limit apply to the archive tables, not to a FILE');
+  if (file !== undefined && (o.after !== undefined || o.limit !== undefined || o.kind !== undefined)) throw new UsageError('--kind, --after and --limit apply to the archive tables, not to a FILE');
+  if ((o.after !== undefined || o.limit !== undefined) && o.kind === undefined) {
+    throw new UsageError('--after and --limit page one kind of record at a time (runs and tasks have ids of their own): add --kind run or --kind task');
+  }
   const out = printer(io, o.json ?? false);
   if (file !== undefined) {
     try {
@@ -95,9 +103,31 @@ async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void
     }
   } else {
     await withOrrery(o, async (orrery) => {
-      const filter = { ...(task !== undefined ? { task } : {}), ...(o.after !== undefined ? { afterId: o.after } : {}), limit: o.limit ?? 1000 };
-      for (const r of await orrery.readArchivedRuns(filter)) out.record(JSON.parse(JSON.stringify({ kind: 'run', run: r.run, logs: r.logs })) as ArchiveRecord);
-      for (const t of await orrery.readArchivedTasks(filter)) out.record(JSON.parse(JSON.stringify({ kind: 'task', task: t })) as ArchiveRecord);
+      const kinds = o.kind === undefined ? (['run', 'task'] as const) : [o.kind];
+      for (const kind of kinds) {
+        // One page with --limit (and a hint to the next), else every page until a short one.
+        let after = o.after;
+        let left = o.limit ?? Infinity;
+        while (left > 0) {
+          const filter = { ...(task !== undefined ? { task } : {}), ...(after !== undefined ? { afterId: after } : {}), limit: Math.min(left, READ_PAGE) };
+          const ids: number[] = [];
+          if (kind === 'run') {
+            for (const r of await orrery.readArchivedRuns(filter)) {
+              ids.push(r.run.id);
+              out.record(JSON.parse(JSON.stringify({ kind: 'run', run: r.run, logs: r.logs })) as ArchiveRecord);
+            }
+          } else {
+            for (const t of await orrery.readArchivedTasks(filter)) {
+              ids.push(t.id);
+              out.record(JSON.parse(JSON.stringify({ kind: 'task', task: t })) as ArchiveRecord);
+            }
+          }
+          if (ids.length < filter.limit) break;
+          after = ids[ids.length - 1]!;
+          left -= ids.length;
+          if (left === 0) io.err(`more: orrery archive read --kind ${kind} --after ${after} --limit ${o.limit}\n`);
+        }
+      }
     });
   }
   out.end();

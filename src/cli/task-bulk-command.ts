@@ -2,7 +2,7 @@ import { Argument, Command, Option } from 'commander';
 import { BULK_ACTIONS, type BulkAction, type BulkResult } from '../core/bulk.js';
 import { RUN_STATUSES } from '../core/model.js';
 import type { BulkSelectionInput } from '../core/bulk.js';
-import { addDb, instantArg, parseId, printJson, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, instantArg, parseId, printJson, requireTypes, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 import { addTaskFilters, taskFilterInput, type TaskFilterOpts } from './task-filters.js';
 
 interface BulkOpts extends DbOpts, TaskFilterOpts {
@@ -44,14 +44,16 @@ export function addBulkCommand(parent: Command, io: Io): void {
   ).action(async (action: BulkAction, o: BulkOpts) => {
     const selection = selectionOf(o);
     const progress = new BulkProgress(io, action);
-    const result = await withOrrery(o, (orrery) =>
-      orrery.bulkTasks(action, selection, {
+    const result = await withOrrery(o, async (orrery) => {
+      if (o.type !== undefined) await requireTypes(orrery, '--type', [o.type]);
+      if (o.runType !== undefined) await requireTypes(orrery, '--run-type', [o.runType]);
+      return orrery.bulkTasks(action, selection, {
         ...(o.at ? { at: o.at } : {}),
         ...(o.nextRun ? { nextRun: o.nextRun } : {}),
         ...(o.dryRun ? { dryRun: true } : {}),
         onProgress: (p) => progress.update(p),
-      }),
-    );
+      });
+    });
     progress.end();
     if (o.json) return printJson(io, result);
     io.out(summary(result));

@@ -56,6 +56,9 @@ describe('archive: bad arguments exit 2 with a message naming the problem; nothi
     ['an archiving option on read', ['archive', 'read', '--before', '2026-01-02'], '--before: not an option of `archive read`'],
     ['a read option on archive', ['archive', '--before', '2026-01-02', '--task', '1'], '--task: only applies to `archive read`'],
     ['a bad task id', ['archive', 'read', '--task', 'x'], '--task: "x" is not a task id'],
+    // Runs and tasks have ids of their own: one cursor for both repeated or skipped records
+    ['--after without --kind', ['archive', 'read', '--after', '3'], '--after and --limit page one kind of record at a time'],
+    ['--limit 0', ['archive', 'read', '--kind', 'run', '--limit', '0'], "option '--limit <n>' argument '0' is invalid"],
   ];
   test.each(cases)('%s', async (_what, argv, message) => {
     const db = copyOfFixture();
@@ -110,6 +113,14 @@ describe('archive -> read round trip', () => {
     expect(await runJson(['archive', 'read', file, '--task', String(doneTask.id), '--json'])).toEqual(expected.slice(0, 2));
     const fromTables = await runJson<any[]>(['archive', 'read', '--json', ...db.db]);
     expect(fromTables).toEqual([expected[0], expected[2], expected[1]]); // runs by id, then tasks
+    // One kind a page at a time: the next page's command is on stderr while there may be more
+    const page1 = await runCli(['archive', 'read', '--kind', 'run', '--limit', '1', '--json', ...db.db]);
+    expect(JSON.parse(page1.stdout)).toEqual([expected[0]]);
+    expect(page1.stderr).toBe(`more: orrery archive read --kind run --after ${doneRuns[0].id} --limit 1\n`);
+    const page2 = await runCli(['archive', 'read', '--kind', 'run', '--after', String(doneRuns[0].id), '--limit', '1', '--json', ...db.db]);
+    expect(JSON.parse(page2.stdout)).toEqual([expected[2]]);
+    expect(await runJson(['archive', 'read', '--kind', 'run', '--after', String(feedOld.id), '--json', ...db.db])).toEqual([]);
+    expect(await runJson(['archive', 'read', '--kind', 'task', '--json', ...db.db])).toEqual([expected[1]]);
     const text = await runOk(['archive', 'read', file]);
     expect(text.split('\n')[0]).toMatch(/^KIND\s+ID\s+TASK\s+TYPE\s+STATUS\s+ENDED\s+LOGS$/);
     expect(text).toContain('completed');

@@ -90,6 +90,8 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // A listing filtered by a type that does not exist is a typo, not an empty listing
     ['task list --type unknown', ['task', 'list', '--type', 'nope'], ['--type', 'unknown task type "nope"']],
     ['task-type list --type unknown', ['task-type', 'list', '-t', 'load-git', '-t', 'nope'], ['--type', 'unknown task type "nope"']],
+    ['task bulk --type unknown', ['task', 'bulk', 'disable', '--type', 'nope'], ['--type', 'unknown task type "nope"']],
+    ['task bulk --run-type unknown', ['task', 'bulk', 'cancel', '--run-type', 'nope'], ['--run-type', 'unknown task type "nope"']],
     ['run list --type unknown', ['run', 'list', '--type', 'nope'], ['--type', 'unknown task type "nope"']],
     ['origin update-metrics of an unknown lister', ['origin', 'update-metrics', '--lister', '00000000-0000-0000-0000-000000000000'], ['lister 00000000-0000-0000-0000-000000000000 not found']],
     ['origin metrics of an unknown lister', ['origin', 'metrics', '--lister', '00000000-0000-0000-0000-000000000000'], ['lister 00000000-0000-0000-0000-000000000000 not found']],
