@@ -114,7 +114,11 @@ export const fairShareArg = (v: string): { weights: Record<string, unknown> } | 
   for (const part of t.split(',')) {
     const m = /^(.+)=(.*)$/.exec(part.trim());
     if (!m || m[1]!.trim() === '') throw new InvalidArgumentError(`"${part}" is not KEY=WEIGHT; expected on, none, KEY=N,KEY=N or a JSON object of weights`);
-    weights[m[1]!.trim()] = /^\d+$/.test(m[2]!.trim()) ? Number(m[2]!.trim()) : m[2]!.trim();
+    const key = m[1]!.trim();
+    if (Object.hasOwn(weights, key)) throw new InvalidArgumentError(`key "${key}" given twice`);
+    // A number stays a number (the service says what is wrong with 1.5 or 0); anything else is left as text for it to refuse.
+    const w = m[2]!.trim();
+    weights[key] = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(w) ? Number(w) : w;
   }
   return { weights };
 };
