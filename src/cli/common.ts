@@ -133,6 +133,12 @@ export const tokenArg = (v: string): string => {
   return v;
 };
 
+/** Any text but the empty string (an empty value would silently mean "not given"). */
+export const nonEmptyArg = (v: string): string => {
+  if (v === '') throw new InvalidArgumentError('must not be empty');
+  return v;
+};
+
 /** A worker id (`--id`): what the registry and the jobboard accept (core/worker-registry.ts). */
 export const workerIdArg = (v: string): string => {
   const problem = workerIdProblem(v);

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunEndStatus } from '../core/model.js';
 import { DEFAULT_RUN_PAGE, MAX_RUN_PAGE } from '../core/run-search.js';
-import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, positiveIntArg, printJson, requireTypes, UsageError, withOrrery, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, nonEmptyArg, positiveIntArg, printJson, requireTypes, UsageError, withOrrery, workerIdArg, type DbOpts, type Io } from './common.js';
 import { printRuns } from './task-commands.js';
 import { logLine, runLogsCommand } from './run-logs-command.js';
 
@@ -35,7 +35,7 @@ export function runCommands(io: Io): Command {
       .option('--metadata <json>', 'JSON object shallow-merged into the run\'s metadata', jsonObjectArg)
       .option('--result <json>', 'the run\'s result (JSON)', jsonArg)
       .option('--error <text>', 'error text of a failed run')
-      .option('--worker <id>', 'only end it if this worker holds it (default: end it whoever holds it)', workerIdArg)
+      .option('--worker <id>', 'only end it if this worker holds it (default: end it whoever holds it)', nonEmptyArg)
       .option('--retry-after <duration>', 'failed: retry after this delay instead of the type\'s retry delay', durationArg)
       .option('--throttle', 'the work met pressure downstream: the rate of the run\'s type (or key) drops (docs/limits.md#adaptive-limits)')
       .option('--json', 'print the run and its task as JSON'),
