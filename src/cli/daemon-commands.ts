@@ -157,14 +157,14 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     logger: log,
   }));
   try {
-    const { daemon, port } = running;
+    const { daemon, port, url } = running;
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
       .join(', ');
     // The signal handlers are in place before the line that says the process started (supervisors and
     // tests send SIGTERM once they read it).
     const signalled = waitForSignal(log, graceMs);
-    log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${port !== null ? `; API http://${roles.serve!.host}:${port}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard http://${roles.serve!.host}:${port}/` : ''}`);
+    log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${url !== null ? `; API ${url}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard ${url}/` : ''}`);
     await signalled;
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     await running.stop();

@@ -66,7 +66,7 @@ function readableOf(pieces: AsyncIterable<string>): ReadableStream<Uint8Array> {
 
 /** Constant-time comparison of the presented bearer token with the configured one. */
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '');
+  const m = /^Bearer +(.+)$/i.exec(header ?? ''); // the scheme is case-insensitive (RFC 7235)
   if (!m) return false;
   const a = createHash('sha256').update(m[1]!).digest();
   const b = createHash('sha256').update(token).digest();

@@ -224,7 +224,7 @@ export async function startServer(orrery: Orrery, opts: ServerOptions = {}): Pro
             await loops.stop(graceMs);
           } finally {
             unsubscribe();
-            await new Promise<void>((r) => (listener ? listener.close(() => r()) : r()));
+            await closeListener(listener);
             await handlers?.close();
           }
         })();
@@ -254,4 +254,22 @@ async function checkTypes(orrery: Orrery, types: string[], mod: HandlersModule, 
 /** A refusal of the options: its message names the CLI flag, its detail the option. */
 function invalid(path: string, message: string): ValidationError {
   return new ValidationError(message, [{ path, message }]);
+}
+
+/** How long open HTTP connections (an event stream a dashboard keeps open) may last once the server stops. */
+const HTTP_CLOSE_GRACE_MS = 1_000;
+
+/**
+ * Stops accepting connections and closes the idle ones at once; an answer still being written gets
+ * HTTP_CLOSE_GRACE_MS, then every connection is closed: an event stream (`/api/events`) never ends
+ * by itself, and would otherwise keep a stopping server alive for as long as a dashboard is open.
+ */
+async function closeListener(listener: Server | null): Promise<void> {
+  if (!listener) return;
+  const closed = new Promise<void>((r) => listener.close(() => r()));
+  listener.closeIdleConnections();
+  const force = setTimeout(() => listener.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
+  force.unref();
+  await closed;
+  clearTimeout(force);
 }

@@ -44,8 +44,9 @@ export function staticFiles(root: string): (c: Context) => Promise<Response | nu
     const file = resolve(join(base, rel));
     if (file !== base && !file.startsWith(base + sep)) return null;
     const found = await isFile(file);
-    // A missing asset is a 404 (a stale page asking for an old bundle), not the app.
-    if (!found && (rel.startsWith('/assets/') || extname(rel) !== '')) return null;
+    // A missing asset is a 404 (a stale page asking for an old bundle, a top-level /favicon.ico), not
+    // the app; a deeper path is the app's, dots included (`/types/orrery.dag`, `/dags/etl.v2`).
+    if (!found && (rel.startsWith('/assets/') || (extname(rel) !== '' && rel.lastIndexOf('/') === 0))) return null;
     const target = found ? file : join(base, 'index.html');
     let body: Buffer;
     try {

@@ -48,4 +48,19 @@ describe('orrery serve (end to end)', () => {
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
   });
+
+  it('stops on SIGTERM while a client keeps the event stream open (a dashboard tab)', async () => {
+    const { path } = await setup();
+    const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--port', '0', '--log-format', 'json']);
+    await waitFor(() => /orrery started/.test(serve.output()), 'serve to start');
+    const port = Number(/"port":(\d+)/.exec(serve.output())![1]);
+    const stream = new AbortController();
+    const events = await fetch(`http://127.0.0.1:${port}/api/events`, { signal: stream.signal });
+    const reader = events.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('ready');
+    serve.child.kill('SIGTERM');
+    // Before: the server waited for the client to leave (here, for ever)
+    expect(await Promise.race([serve.exited, new Promise((r) => setTimeout(() => r('still running after 8 s'), 8_000))])).toBe(0);
+    stream.abort();
+  });
 });

@@ -115,6 +115,10 @@ describe('web dashboard (headless chromium)', () => {
     expect(deep.status).toBe(200);
     expect(deep.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect((await fetch(`${server.url}/api/nope`)).status).toBe(404);
+    // Type names and DAG ids may hold dots: still the app; a missing top-level file is a 404
+    expect((await fetch(`${server.url}/types/orrery.dag`)).headers.get('content-type')).toContain('text/html');
+    expect((await fetch(`${server.url}/dags/etl.v2`)).status).toBe(200);
+    expect((await fetch(`${server.url}/missing.js`)).status).toBe(404);
     expect(errors).toEqual([]);
   });
 
