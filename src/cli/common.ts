@@ -88,10 +88,12 @@ export const positiveCountArg = (v: string): number => {
   return n;
 };
 
+/** A decimal number as text (Number() would also read "0x10" as 16 and "0b11" as 3). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 export const numberArg = (v: string): number => {
-  // Decimal only: Number() would also read "0x10" as 16 and "0b11" as 3.
   const n = Number(v);
-  if (!/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(v) || !Number.isFinite(n)) throw new InvalidArgumentError(`"${v}" is not a number`);
+  if (!DECIMAL.test(v.trim()) || !Number.isFinite(n)) throw new InvalidArgumentError(`"${v}" is not a number`);
   return n;
 };
 
@@ -118,7 +120,7 @@ export const fairShareArg = (v: string): { weights: Record<string, unknown> } | 
     if (Object.hasOwn(weights, key)) throw new InvalidArgumentError(`key "${key}" given twice`);
     // A number stays a number (the service says what is wrong with 1.5 or 0); anything else is left as text for it to refuse.
     const w = m[2]!.trim();
-    weights[key] = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(w) ? Number(w) : w;
+    weights[key] = DECIMAL.test(w) ? Number(w) : w;
   }
   return { weights };
 };

@@ -177,37 +177,24 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
 }
 
 /**
- * A daemon started while its database is unreachable (PostgreSQL restarting, network down) waits for
- * it, as it would once running, instead of exiting: supervisors restart a crashed process, but a
- * fleet of them all failing at once helps nobody. Orrery's own verdicts (bad URL, schema too new) are final.
- */
-async function openPatiently(o: DaemonCliOpts, log: Logger): Promise<Orrery> {
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      return await open(o);
-    } catch (e) {
-      if (!unreachable(e)) throw e; // bad URL, schema too new, a file that is not a database: final
-      log.warn(`cannot open the database (${(e as Error).message}); retrying in ${delay} ms`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
-
-/**
- * Opens the database and starts the daemon's parts on it, patiently: the server may go away between
- * the open and the start's own reads and writes (task types, DAGs, `--types`, the handlers' setup), for
- * example while PostgreSQL restarts. Such a start is undone (startServer stops what it started), the
- * store closed, and both tried again with the same back-off as the open.
+ * Opens the database and starts the daemon's parts on it, patiently. A daemon started while its
+ * database is unreachable (PostgreSQL restarting, network down) waits for it, as it would once
+ * running, instead of exiting: supervisors restart a crashed process, but a fleet of them all failing
+ * at once helps nobody. The server may also go away between the open and the start's own reads and
+ * writes (task types, DAGs, `--types`, the handlers' setup): that start is undone (startServer stops
+ * what it started), the store closed, and both tried again. Orrery's own verdicts (bad URL, schema too
+ * new, a file that is not a database) are final.
  */
 async function startPatiently<R>(o: DaemonCliOpts, log: Logger, start: (orrery: Orrery) => Promise<R>): Promise<{ orrery: Orrery; running: R }> {
   for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    const orrery = await openPatiently(o, log);
+    let orrery: Orrery | null = null;
     try {
+      orrery = await open(o);
       return { orrery, running: await start(orrery) };
     } catch (e) {
-      await orrery.close().catch(() => {});
+      await orrery?.close().catch(() => {});
       if (!unreachable(e)) throw e;
-      log.warn(`could not start (${(e as Error).message}); retrying in ${delay} ms`);
+      log.warn(`${orrery ? 'could not start' : 'cannot open the database'} (${(e as Error).message}); retrying in ${delay} ms`);
       await new Promise((r) => setTimeout(r, delay));
     }
   }

@@ -7,7 +7,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Orrery, RunEvent } from '../engine/service.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { HttpError, toErrorResponse } from './errors.js';
-import { checkJsonContentType, checkSameSite, checkStorableBody, checkSingleQueryValues, checkStorableParams, requestIdOf } from './guards.js';
+import { checkJsonContentType, checkSameSite, checkStorableBody, checkStorableParams, singleQueryValues, requestIdOf } from './guards.js';
 import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
@@ -127,8 +127,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   app.get('/api/openapi.json', (c) => c.json(document));
 
   app.get('/api/events', (c) => {
-    checkSingleQueryValues(c.req.queries());
-    parseContract(NO_QUERY, c.req.query(), 'query');
+    parseContract(NO_QUERY, singleQueryValues(c.req.queries()), 'query');
     return streamSSE(c, async (stream) => {
       const queue: Array<RunEvent | 'work'> = [];
       let wake: (() => void) | null = null;
@@ -190,12 +189,12 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
   // A streamed body is bounded by its handler (per line), not as a whole.
   const limited = r.streamBody ? async (_c: Context, next: () => Promise<void>) => next() : limit;
   app.on(r.method.toUpperCase(), path, limited, async (c) => {
-    checkStorableParams(c.req.param() as Record<string, string>, c.req.query());
-    checkSingleQueryValues(c.req.queries());
+    const rawQuery = singleQueryValues(c.req.queries());
+    checkStorableParams(c.req.param() as Record<string, string>, rawQuery);
     const params: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(r.params ?? {})) params[name] = parseContract(s, c.req.param(name), name);
     // A route without query parameters refuses any, like unknown ones elsewhere (`query.x: unknown field`).
-    const query = parseContract(r.query ?? NO_QUERY, c.req.query(), 'query');
+    const query = parseContract(r.query ?? NO_QUERY, rawQuery, 'query');
     let body: unknown;
     if (r.streamBody) body = c.req.raw; // read by the handler as it arrives
     else if (r.body) {

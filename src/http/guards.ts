@@ -89,16 +89,21 @@ export function checkStorableParams(params: Record<string, string>, query: Recor
 }
 
 /**
- * Refuses a query parameter given more than once (`?status=a&status=b`): the contracts read one value
- * per name, so the second would be dropped without a word. Lists are comma-separated in one value.
+ * The query's parameters, one value each; a parameter given more than once (`?status=a&status=b`) is
+ * refused: the contracts read one value per name, so the second would be dropped without a word.
+ * Lists are comma-separated in one value.
  */
-export function checkSingleQueryValues(queries: Record<string, string[]>): void {
+export function singleQueryValues(queries: Record<string, string[]>): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const [name, values] of Object.entries(queries)) {
-    if (values.length < 2) continue;
-    const path = `query.${JSON.stringify(name).slice(1, -1)}`;
-    const message = `given ${values.length} times; give it once (a list of values goes comma-separated in one)`;
-    throw new ValidationError(`${path}: ${message}`, [{ path, message }]);
+    if (values.length > 1) {
+      const path = `query.${JSON.stringify(name).slice(1, -1)}`;
+      const message = `given ${values.length} times; give it once (a list of values goes comma-separated in one)`;
+      throw new ValidationError(`${path}: ${message}`, [{ path, message }]);
+    }
+    out[name] = values[0]!;
   }
+  return out;
 }
 
 /** The body half of checkStorableParams: `body` is `bodyText` parsed. Also refuses `__proto__` keys (see protoKeyIn). */
