@@ -12,8 +12,8 @@ export const SYSTEMS: Record<SystemName, System> = {
 
 /** The worker side of each system, loaded only in the worker process (paths from bench/). */
 export const WORKER_MODULES: Record<SystemName, string> = {
-  'orrery-sqlite': './systems/orrery.js',
-  'orrery-pg': './systems/orrery.js',
+  'orrery-sqlite': './systems/orrery-worker.js',
+  'orrery-pg': './systems/orrery-worker.js',
   'graphile-worker': './systems/graphile-worker.js',
   'pg-boss': './systems/pg-boss.js',
 };

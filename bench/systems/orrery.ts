@@ -1,13 +1,17 @@
-/** Orrery on SQLite (a file in the scratch directory) and on PostgreSQL (a database on the shared server). */
+/**
+ * Orrery on SQLite (a file in the scratch directory) and on PostgreSQL (a database on the shared server):
+ * the bench process's side. The worker process loads orrery-worker.ts instead, so it holds the compiled
+ * package and nothing else of Orrery's (this module's TypeScript sources, `pg` and `better-sqlite3`
+ * would count in its peak RSS).
+ */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { Daemon } from '../../src/worker-entry.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
-import type { BenchEnv, ClaimCounts, Instance, Payload, PreparedWorker, System } from './system.js';
+import { BENCH_TYPE, type BenchEnv, type Instance, type System } from './system.js';
 
-const TYPE = 'noop';
+const TYPE = BENCH_TYPE;
 const PENDING_SQL = `SELECT 1 AS x FROM tasks WHERE status IN ('next_run_not_scheduled', 'next_run_scheduled') LIMIT 1`;
 const COMPLETED_SQL = `SELECT count(*) AS n FROM tasks WHERE status = 'completed'`;
 
@@ -70,55 +74,3 @@ function orrerySystem(store: 'sqlite' | 'postgres'): System {
 
 export const orrerySqlite = orrerySystem('sqlite');
 export const orreryPostgres = orrerySystem('postgres');
-
-/**
- * The worker process runs Orrery as its users do: the compiled package in dist/ (which `npm run bench`
- * builds first when src/ is newer, bench/build-check.ts), not the TypeScript sources through tsx, as
- * the other systems run from their compiled packages; and through the entry documented for worker
- * processes, `orrery/worker` (dist/worker-entry.js), as graphile-worker's runs through its own.
- */
-async function compiledOrrery() {
-  const entry = join(import.meta.dirname, '..', '..', 'dist', 'worker-entry.js');
-  return (await import(pathToFileURL(entry).href)) as typeof import('../../src/worker-entry.js');
-}
-
-export async function prepareWorker(opts: { db: string; concurrency: number; handle: (p: Payload) => void }): Promise<PreparedWorker> {
-  const { openOrrery, Daemon } = await compiledOrrery();
-  const orrery = await openOrrery({ db: opts.db });
-  // Counts what the store's claims return: every run, and those created directly from due tasks
-  // (the rest were taken from the queue the runner fills).
-  const counts: ClaimCounts = { runs: 0, created: 0 };
-  const store = orrery.store;
-  const claimRuns = store.claimRuns.bind(store);
-  store.claimRuns = async (req) => {
-    const outcome = await claimRuns(req);
-    counts.runs += outcome.runs.length;
-    counts.created += outcome.created?.length ?? 0;
-    return outcome;
-  };
-  let daemon: Daemon | null = null;
-  return {
-    claims: () => ({ ...counts }),
-    async start() {
-      daemon = new Daemon(orrery, {
-        runner: true,
-        reaper: true,
-        worker: {
-          concurrency: opts.concurrency,
-          types: [TYPE],
-          handlers: {
-            [TYPE]: async ({ kwargs }) => {
-              opts.handle(kwargs as Payload);
-              return false;
-            },
-          },
-        },
-      });
-      daemon.start();
-    },
-    async stop() {
-      await daemon?.stop();
-      await orrery.close();
-    },
-  };
-}

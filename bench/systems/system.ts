@@ -1,5 +1,8 @@
 import type { PgServer } from '../postgres-server.js';
 
+/** The task type (Orrery) or task identifier every system's drains and latency rounds use. */
+export const BENCH_TYPE = 'noop';
+
 export const SYSTEM_NAMES = ['orrery-sqlite', 'orrery-pg', 'graphile-worker', 'pg-boss'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
