@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_ARCHIVE_BATCH } from '../engine/archiving.js';
 import type { Route } from './routes.js';
-import { ErrorSchema, LogRecordSchema, RunSchema, TaskSchema } from './schemas.js';
+import { ErrorSchema, queryInt, LogRecordSchema, RunSchema, TaskSchema } from './schemas.js';
 
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
@@ -22,9 +22,9 @@ const ArchiveSummarySchema = z.object({
   durationMs: z.number(),
 });
 const ArchiveQuery = z.strictObject({
-  afterId: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  task: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+  afterId: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
+  task: queryInt(1, Number.MAX_SAFE_INTEGER).optional(),
+  limit: queryInt(1, 10_000).default(100),
 });
 
 /**

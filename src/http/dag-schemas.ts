@@ -3,7 +3,7 @@ import { DAG_RUN_STATUSES, DAG_RUN_TRIGGERS, DAG_TASK_STATUSES } from '../core/d
 import { dagInputSchema } from '../core/dag-input.js';
 import { DAG_POINT_KINDS } from '../core/dag-schedule.js';
 import { DAG_OVERLAP_POLICIES } from '../core/dag-overlap.js';
-import { LogRecordSchema, RunSchema, StoredLogRecordSchema } from './schemas.js';
+import { LogRecordSchema, queryInt, RunSchema, StoredLogRecordSchema } from './schemas.js';
 
 /** DAG response shapes (SPEC §3, §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -111,11 +111,11 @@ export const DagsBody = z.strictObject({ dags: z.array(dagInputSchema).max(1000)
 /** What the HTTP layer checks itself before handing the definitions to the service. */
 export const DagsEnvelope = z.strictObject({ dags: z.array(z.unknown()).max(1000, 'at most 1000 DAGs per request') });
 export const TriggerBody = z.strictObject({ params: z.record(z.string(), z.unknown()).optional() });
-export const DagListQuery = z.strictObject({ latest: z.coerce.number().int().min(0).max(100).optional() });
+export const DagListQuery = z.strictObject({ latest: queryInt(0, 100).optional() });
 export const DagRunsQuery = z.strictObject({
   status: z.enum(DAG_RUN_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-  beforeId: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: queryInt(1, 1000).optional(),
+  beforeId: queryInt(1, Number.MAX_SAFE_INTEGER).optional(),
 });
 
 /** A DAG's recent runs by task (GET /api/dags/{id}/grid): rows = tasks, columns = runs, oldest first. */
@@ -136,5 +136,5 @@ export const DagGridSchema = z.object({
 });
 
 export const DagGridQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).optional().describe('how many of the latest runs (default 25)'),
+  limit: queryInt(1, 100).optional().describe('how many of the latest runs (default 25)'),
 });

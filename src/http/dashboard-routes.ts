@@ -4,7 +4,7 @@ import { WORKER_LIVENESS } from '../core/worker-liveness.js';
 import { SERIES_RANGE_NAMES, SERIES_RANGES } from '../core/run-series.js';
 import { DUE_COUNT_CAP } from '../engine/service.js';
 import type { Route } from './routes.js';
-import { ErrorSchema } from './schemas.js';
+import { ErrorSchema, queryInt } from './schemas.js';
 
 /** Read-only views for dashboards (the web dashboard's overview): queues, run rates, workers. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -44,7 +44,7 @@ const WorkerSchema = z.object({
   stoppedAt: instant.nullable().describe('when it marked itself stopped (graceful stop)'),
 });
 const WindowQuery = z.strictObject({
-  minutes: z.coerce.number().int().min(1).max(1440).optional().describe('the window: this many minutes before now (default 60)'),
+  minutes: queryInt(1, 1440).optional().describe('the window: this many minutes before now (default 60)'),
 });
 
 const ms = z.number().int().nonnegative();

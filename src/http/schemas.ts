@@ -7,6 +7,17 @@ import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSE
 import { MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 
+/**
+ * A query parameter holding a whole number from `min` to `max`, written in decimal digits only:
+ * `Number()` (and so `z.coerce`) would also take `0x10`, `1e2`, ` 5 ` and an empty value (0).
+ */
+export const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,16}$/, 'expected a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 /** Response shapes (SPEC §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const ms = z.number().int().nonnegative();
@@ -229,7 +240,7 @@ export const TaskQuery = z.strictObject({
   dagAttempts: z.enum(['true', 'false']).optional().describe('false: leave out DAG attempts (as the dead-letter bin does); true: only those'),
   paused: z.enum(['true', 'false']).optional().describe('true: only tasks whose schedule is paused; false: only those not paused'),
   cursor: z.string().regex(/^\d{1,15}$/, 'must be a cursor returned by a previous page').optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: queryInt(1, 1000).optional(),
 });
 export const TaskPage = z.object({
   items: z.array(TaskSchema),
@@ -269,11 +280,11 @@ export const RunQuery = z.strictObject({
   since: z.string().max(64).optional().describe('ISO instant: runs ended (all statuses final) or scheduled (otherwise) at or after it'),
   until: z.string().max(64).optional().describe('ISO instant: ... before it'),
   cursor: z.string().max(200).optional().describe('nextCursor of the previous page (same filters)'),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: queryInt(1, 1000).optional(),
 });
 export const RunLogsQuery = z.strictObject({
-  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('only records with a greater id (the id of the last record already read)'),
-  limit: z.coerce.number().int().min(1).max(MAX_LOG_PAGE).optional().describe('at most this many records (default: all)'),
+  after: queryInt(0, Number.MAX_SAFE_INTEGER).optional().describe('only records with a greater id (the id of the last record already read)'),
+  limit: queryInt(1, MAX_LOG_PAGE).optional().describe('at most this many records (default: all)'),
 });
 export const RunPage = z.object({ items: z.array(RunSchema), nextCursor: z.string().nullable() });
 export const EndOutcomes = z.object({ outcomes: z.array(z.union([z.object({ ok: EndRunResultSchema }), ErrorSchema])) });

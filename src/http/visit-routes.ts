@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
 import { HttpError } from './errors.js';
 import type { Route } from './routes.js';
-import { ErrorSchema } from './schemas.js';
+import { ErrorSchema, queryInt } from './schemas.js';
 
 /** Response shapes of visit scheduling (SPEC §4, §6.3): instants are ISO 8601 strings. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -89,7 +89,7 @@ const OriginsQuery = z.strictObject({
   visitType: visitType.optional(),
   url: url.optional(),
   enabled: z.enum(['true', 'false']).optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  limit: queryInt(1, 10_000).optional(),
   pageToken: z.string().regex(/^\d{1,15}$/, 'must be a nextPageToken of a previous page').optional(),
 });
 const Cooldowns = z.strictObject({
@@ -111,7 +111,7 @@ const VisitedBody = z.strictObject({ url, visitType, status: z.enum(VISIT_STATUS
 const EnableBody = z.strictObject({ origins: z.array(z.strictObject({ url, visitType })).min(1).max(100_000), lister: uuid.optional() });
 const StatsQuery = z.strictObject({ url, visitType });
 const MetricsQuery = z.strictObject({ lister: uuid.optional(), visitType: visitType.optional() });
-const historyLimit = z.coerce.number().int().min(1).max(10_000).optional();
+const historyLimit = queryInt(1, 10_000).optional();
 const MetricsHistoryQuery = z.strictObject({
   lister: uuid.optional(),
   visitType: visitType.optional(),

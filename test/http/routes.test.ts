@@ -403,6 +403,11 @@ describe('tasks', () => {
     // A repeated parameter would keep its first value only: refused, lists go comma-separated
     expectError(await call('GET', '/api/tasks?status=disabled&status=next_run_not_scheduled'), 400, 'validation_error', ['query.status']);
     expectError(await call('GET', '/api/runs?limit=5&limit=6'), 400, 'validation_error', ['query.limit']);
+    // Whole numbers in decimal digits only (Number() would read these as 16, 100, 5 and 0).
+    for (const limit of ['0x10', '1e2', '%205', '', '+5']) {
+      expectError(await call('GET', `/api/runs?limit=${limit}`), 400, 'validation_error', ['query.limit']);
+    }
+    expect((await call('GET', '/api/runs?limit=010')).status).toBe(200);
     expectError(await call('GET', '/api/tasks?argsMatch=regex&args=x'), 400, 'validation_error', ['query.argsMatch']);
     expectError(await call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch']);
     expectError(await call('GET', '/api/tasks?nextRunFrom=soon'), 400, 'validation_error', ['nextRunFrom']);
