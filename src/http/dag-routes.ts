@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { DagInput } from '../core/dag-input.js';
 import { parseContract, type Route } from './routes.js';
 import * as D from './dag-schemas.js';
-import { ErrorSchema } from './schemas.js';
+import { ErrorSchema, pathId } from './schemas.js';
 
 const dagId = z.string().min(1).max(128);
-const runId = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a DAG run id (a positive integer)').transform(Number);
+const runId = pathId('a DAG run id (a positive integer)');
 const taskId = z.string().min(1).max(128);
 
 /** DAGs and DAG runs (SPEC §3, §6.4): thin adapters over `orrery.dags`; the summaries are what the dashboard shows. */

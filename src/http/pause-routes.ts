@@ -4,7 +4,7 @@ import * as D from './dag-schemas.js';
 import * as S from './schemas.js';
 
 const PauseBody = z.strictObject({ reason: z.string().max(1000).optional() });
-const taskId = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a task id').transform(Number);
+const taskId = S.pathId('a task id');
 const dagId = z.string().min(1).max(200);
 
 /** A task's schedule and a DAG paused and resumed (docs/operations.md#pause-a-task-or-a-dag). */

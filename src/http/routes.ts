@@ -61,7 +61,7 @@ export function parseContract<T>(schema: z.ZodType<T>, value: unknown, where: st
   throw new ValidationError(`${first.path}: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`, details);
 }
 
-const taskId = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a task id').transform(Number);
+const taskId = S.pathId('a task id');
 const backendId = z.string().min(1).max(256);
 const date = (s: string | undefined) => (s === undefined ? undefined : new Date(s));
 const at = (s: string | undefined) => (s === undefined ? {} : { at: new Date(s) });

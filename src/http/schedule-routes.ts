@@ -3,13 +3,13 @@ import { DST_MARKS } from '../core/schedule-preview.js';
 import { BACKFILL_STATUSES } from '../store/schedule-store.js';
 import { DagRunSchema } from './dag-schemas.js';
 import type { Route } from './routes.js';
-import { ErrorSchema, queryInt, RunSchema } from './schemas.js';
+import { ErrorSchema, pathId, queryInt, RunSchema } from './schemas.js';
 
 /** Schedules (docs/guide.md#schedules): previews of upcoming occurrences, task and DAG backfills. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const int = z.number().int();
-const taskId = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a task id').transform(Number);
-const backfillId = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a backfill id').transform(Number);
+const taskId = pathId('a task id');
+const backfillId = pathId('a backfill id');
 const dagId = z.string().min(1).max(128);
 const count = queryInt(1, 1000).optional().describe('how many occurrences (1 to 1000, default 5)');
 const isoInstant = z.string().min(1).max(64).describe('ISO 8601 instant');

@@ -18,6 +18,14 @@ export const queryInt = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
+/** A path parameter holding a row id: a positive whole number in decimal digits, up to 2^53 - 1 as in bodies. */
+export const pathId = (what: string) =>
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, `must be ${what}`)
+    .transform(Number)
+    .refine((n) => Number.isSafeInteger(n), `must be ${what}`);
+
 /** Response shapes (SPEC §6.3): instants are ISO 8601 strings, durations integer ms in `...Ms` fields. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const ms = z.number().int().nonnegative();

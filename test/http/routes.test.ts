@@ -408,6 +408,9 @@ describe('tasks', () => {
       expectError(await call('GET', `/api/runs?limit=${limit}`), 400, 'validation_error', ['query.limit']);
     }
     expect((await call('GET', '/api/runs?limit=010')).status).toBe(200);
+    // Path ids: up to 2^53 - 1 as in bodies (a 16-digit id was refused as malformed).
+    expectError(await call('GET', '/api/tasks/9007199254740991'), 404, 'not_found');
+    for (const id of ['9007199254740992', '01', '1e3', '0']) expectError(await call('GET', `/api/tasks/${id}`), 400, 'validation_error', ['id']);
     expectError(await call('GET', '/api/tasks?argsMatch=regex&args=x'), 400, 'validation_error', ['query.argsMatch']);
     expectError(await call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch']);
     expectError(await call('GET', '/api/tasks?nextRunFrom=soon'), 400, 'validation_error', ['nextRunFrom']);
