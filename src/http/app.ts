@@ -12,7 +12,7 @@ import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
 import { staticFiles } from './static-files.js';
-import { parseTasksBody, textOf } from './large-body.js';
+import { parseTasksBody, textOf, utf8Text } from './large-body.js';
 
 export interface HttpOptions {
   /** When set, every /api request needs `Authorization: Bearer <token>`. */
@@ -198,7 +198,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
     let body: unknown;
     if (r.streamBody) body = c.req.raw; // read by the handler as it arrives
     else if (r.body) {
-      const text = r.largeBody ? await textOf(c.req.raw) : await c.req.text();
+      const text = r.largeBody ? await textOf(c.req.raw) : utf8Text(await c.req.arrayBuffer());
       if (text.trim() === '') throw new HttpError('bad_request', 'a JSON body is required');
       checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
       // A large body is parsed a piece at a time, so the event loop runs on (its depth counted as it goes).

@@ -4,14 +4,33 @@ const HEAD = /^\s*\{\s*"tasks"\s*:\s*\[/;
 /** Characters scanned (and items parsed) between two turns of the event loop. */
 const STEP = 1 << 17;
 
-/** The body as text, decoded piece by piece as it arrives (one decode of a large body would stall the event loop). */
+/**
+ * The body as text, decoded piece by piece as it arrives (one decode of a large body would stall the
+ * event loop). Bytes that are not UTF-8 are refused (400), not replaced with U+FFFD and stored.
+ */
 export async function textOf(req: Request): Promise<string> {
   if (!req.body) return '';
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder('utf-8', { fatal: true });
   let text = '';
-  for await (const piece of req.body as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(piece, { stream: true });
-  return text + decoder.decode();
+  try {
+    for await (const piece of req.body as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(piece, { stream: true });
+    return text + decoder.decode();
+  } catch (e) {
+    if (e instanceof TypeError && (e as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') throw notUtf8();
+    throw e;
+  }
 }
+
+/** A whole (small) body as text; bytes that are not UTF-8 are refused (400). */
+export function utf8Text(bytes: ArrayBuffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw notUtf8();
+  }
+}
+
+const notUtf8 = () => new HttpError('bad_request', 'the body is not valid UTF-8');
 
 /**
  * Parses a large `{"tasks": [...]}` body a piece at a time, a turn of the event loop every 128 K characters:

@@ -99,6 +99,28 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(errorOf(await bad.json()).details[0]!.path).toBe('tasks[3000].retriesLeft');
       expect(await orrery.searchTasks({ limit: 10_000 })).toHaveLength(4101);
     });
+
+    it('a JSON body that is not UTF-8 is refused (400), small or large, not stored with U+FFFD', async () => {
+      const orrery = await openOn(store);
+      const app = createHttpApp(orrery);
+      const bytes = (json: string, bad: number[]) => {
+        const [head, tail] = json.split('@');
+        return Buffer.concat([Buffer.from(head!), Buffer.from(bad), Buffer.from(tail!)]);
+      };
+      const send = (path: string, body: Buffer) => app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80]]) {
+        const small = await send('/api/task-types', bytes('{"name":"t","description":"a@"}', bad));
+        expect(small.status).toBe(400);
+        expect(errorOf(await small.json()).message).toMatch(/not valid UTF-8/);
+        const large = await send('/api/tasks/batch', bytes(`{"tasks":[{"type":"mail","arguments":{"args":["a@"]}}]}`, bad));
+        expect(large.status).toBe(400);
+        expect(errorOf(await large.json()).message).toMatch(/not valid UTF-8/);
+      }
+      expect((await orrery.listTaskTypes()).map((t) => t.name)).toEqual(['mail']);
+      expect(await orrery.searchTasks({ limit: 10 })).toHaveLength(0);
+      // Valid multi-byte text still goes through.
+      expect((await send('/api/task-types', Buffer.from('{"name":"t","description":"żółw"}'))).status).toBe(201);
+    });
   });
 }
 
