@@ -204,15 +204,18 @@ function originCommands(io: Io): Command {
   addDb(
     cmd
       .command('metrics')
-      .description('per lister and visit type: known, enabled, never visited, with pending changes (as of the last update-metrics)')
+      .description('per lister and visit type: known, enabled, never visited, with pending changes, counted now (--stored: as of the last update-metrics)')
       .option('--lister <id>', 'only this lister')
       .option('--visit-type <type>', 'only this visit type')
+      .option('--stored', 'print the metrics stored by the last update-metrics instead of counting (cheap at millions of origins)')
       .option('--json', 'print a JSON array'),
-  ).action(async (o: JsonOpt & { lister?: string; visitType?: string }) => {
+  ).action(async (o: JsonOpt & { lister?: string; visitType?: string; stored?: boolean }) => {
     if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
-    const m = await withOrrery(o, (orrery) => orrery.visits.getMetrics({ ...(o.lister ? { lister: o.lister } : {}), ...(o.visitType ? { visitType: o.visitType } : {}) }));
+    const m = await withOrrery(o, (orrery) =>
+      orrery.visits.getMetrics({ ...(o.lister ? { lister: o.lister } : {}), ...(o.visitType ? { visitType: o.visitType } : {}), fresh: !o.stored }),
+    );
     if (o.json) return printJson(io, m);
-    printMetrics(io, m);
+    printMetrics(io, m, !o.stored);
   });
 
   addDb(
@@ -226,7 +229,7 @@ function originCommands(io: Io): Command {
     if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
     const m = await withOrrery(o, (orrery) => orrery.visits.updateMetrics({ ...(o.lister ? { lister: o.lister } : {}), ...(o.at ? { at: o.at } : {}) }));
     if (o.json) return printJson(io, m);
-    printMetrics(io, m);
+    printMetrics(io, m, true);
   });
   addVisitHistoryCommands(io, cmd, listerIdArg);
   return cmd;
@@ -359,8 +362,8 @@ function printOrigins(io: Io, origins: ListedOrigin[]): void {
   );
 }
 
-function printMetrics(io: Io, m: VisitMetrics[]): void {
-  if (m.length === 0) return io.out('no metrics (run `orrery origin update-metrics`)\n');
+function printMetrics(io: Io, m: VisitMetrics[], counted: boolean): void {
+  if (m.length === 0) return io.out(counted ? 'no listed origins\n' : 'no metrics stored (run `orrery origin update-metrics`)\n');
   table(
     io,
     ['LISTER', 'VISIT TYPE', 'KNOWN', 'ENABLED', 'NEVER VISITED', 'PENDING CHANGES', 'UPDATED'],

@@ -222,13 +222,19 @@ export class VisitService {
     return this.store.visits.getOriginVisits({ url: checkUrl(url), visitType: checkVisitType(visitType), limit, ...(f.before !== undefined ? { before: f.before } : {}) });
   }
 
-  async getMetrics(f: { lister?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {
+  /**
+   * The metrics per (lister, visit type): as of the last `updateMetrics` (stored rows, cheap), or with
+   * `fresh: true` counted now from the listed origins (nothing stored; `updated` is now; reads every
+   * origin of the filter, as an update does).
+   */
+  async getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
     const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
-    return this.store.visits.getMetrics({
+    const filter = {
       ...(lister !== undefined ? { listerId: lister } : {}),
       ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
-    });
+    };
+    return f.fresh ? this.store.visits.countMetrics(filter, this.instant(undefined)) : this.store.visits.getMetrics(filter);
   }
 
   // --- the visit-scheduler's two halves -------------------------------------------------------------

@@ -61,8 +61,8 @@ export class VisitClient {
   getVisitStats(url: string, visitType: string): Promise<OriginVisitStats> {
     return this.call('GET', `/origins/stats?${new URLSearchParams({ url, visitType })}`);
   }
-  getMetrics(f: { lister?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {
-    const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined) as [string, string][]);
+  getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
+    const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
     return this.call('GET', `/visit-metrics${q.size ? `?${q}` : ''}`);
   }
   /** The last `limit` points (since `since`) of each lister and visit type, oldest first. */

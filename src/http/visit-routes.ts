@@ -110,7 +110,11 @@ const GrabBody = z.strictObject({
 const VisitedBody = z.strictObject({ url, visitType, status: z.enum(VISIT_STATUSES), snapshot: z.string().min(1).max(1024).nullable().optional(), at: isoInstant.optional() });
 const EnableBody = z.strictObject({ origins: z.array(z.strictObject({ url, visitType })).min(1).max(100_000), lister: uuid.optional() });
 const StatsQuery = z.strictObject({ url, visitType });
-const MetricsQuery = z.strictObject({ lister: uuid.optional(), visitType: visitType.optional() });
+const MetricsQuery = z.strictObject({
+  lister: uuid.optional(),
+  visitType: visitType.optional(),
+  fresh: z.enum(['true', 'false']).optional().describe('true: counted now from the listed origins (reads every one of them) instead of the last update'),
+});
 const historyLimit = queryInt(1, 10_000).optional();
 const MetricsHistoryQuery = z.strictObject({
   lister: uuid.optional(),
@@ -234,10 +238,16 @@ export const visitRoutes: Route[] = [
     },
   },
   {
-    method: 'get', path: '/visit-metrics', tag: 'visits', summary: 'Metrics per lister and visit type, as of the last update',
+    method: 'get', path: '/visit-metrics', tag: 'visits', summary: 'Metrics per lister and visit type, as of the last update (or counted now with fresh=true)',
     query: MetricsQuery,
-    responses: { 200: z.array(VisitMetricsSchema), 400: ErrorSchema },
-    handler: async (o, { query }) => ({ body: await o.visits.getMetrics({ ...(query.lister ? { lister: query.lister } : {}), ...(query.visitType ? { visitType: query.visitType } : {}) }) }),
+    responses: { 200: z.array(VisitMetricsSchema), 400: ErrorSchema, 404: ErrorSchema },
+    handler: async (o, { query }) => ({
+      body: await o.visits.getMetrics({
+        ...(query.lister ? { lister: query.lister } : {}),
+        ...(query.visitType ? { visitType: query.visitType } : {}),
+        ...(query.fresh === 'true' ? { fresh: true } : {}),
+      }),
+    }),
   },
   {
     method: 'get', path: '/visit-metrics/history', tag: 'visits', summary: 'Metrics over time: the last points of each lister and visit type (one per update-metrics)',

@@ -132,6 +132,8 @@ export interface VisitStore {
    */
   updateMetrics(listerId: string | null, at: Date, keepHistory?: number): Promise<VisitMetrics[]>;
   getMetrics(filter?: { listerId?: string; visitType?: string }): Promise<VisitMetrics[]>;
+  /** The metrics counted now from the listed origins (of the filter), `updated` = `at`; nothing is stored. Reads every origin it counts. */
+  countMetrics(filter: { listerId?: string; visitType?: string }, at: Date): Promise<VisitMetrics[]>;
   /** The last `limit` points (since `since`) of each (lister, visit type), oldest first, series ordered by lister and visit type. */
   getMetricsHistory(filter: MetricsHistoryFilter): Promise<VisitMetricsSeries[]>;
   /** An origin's applied visits, newest first (recordVisit appends one in its transaction). */

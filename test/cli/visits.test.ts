@@ -64,10 +64,15 @@ describe('orrery lister / origin / visit-scheduler', () => {
     expect(v).toMatchObject({ applied: true, eventful: true, disabled: false, stats: { lastVisitStatus: 'successful', lastSnapshot: 'snap1', nextPositionOffset: 2, lastScheduled: at } });
     expect(await runOk(['origin', 'visited', 'https://c.example/z.git', 'git', '--status', 'failed', '--at', '2026-01-02T00:30:00Z', ...db.db])).toMatch(/^ignored/);
 
-    expect(await runJson(['origin', 'metrics', '--json', ...db.db])).toEqual([]);
+    // `origin metrics` counts now (SPEC §4: known, enabled, never visited, with pending changes); --stored reads the last update's rows.
+    const counts = { listerId: lister.id, visitType: 'git', originsKnown: 3, originsEnabled: 3, originsNeverVisited: 2, originsWithPendingChanges: 0 };
+    expect(await runJson(['origin', 'metrics', '--json', ...db.db])).toEqual([{ ...counts, updated: expect.any(String) }]);
+    expect(await runJson(['origin', 'metrics', '--stored', '--json', ...db.db])).toEqual([]);
+    expect(await runOk(['origin', 'metrics', '--stored', ...db.db])).toMatch(/^no metrics stored \(run `orrery origin update-metrics`\)/);
+    expect(await runOk(['origin', 'metrics', '--visit-type', 'hg', ...db.db])).toMatch(/^no listed origins/);
     const m = await runJson(['origin', 'update-metrics', '--at', at, '--json', ...db.db]);
-    expect(m).toEqual([{ listerId: lister.id, visitType: 'git', updated: at, originsKnown: 3, originsEnabled: 3, originsNeverVisited: 2, originsWithPendingChanges: 0 }]);
-    expect(await runJson(['origin', 'metrics', '--lister', lister.id, '--json', ...db.db])).toEqual(m);
+    expect(m).toEqual([{ ...counts, updated: at }]);
+    expect(await runJson(['origin', 'metrics', '--stored', '--lister', lister.id, '--json', ...db.db])).toEqual(m);
   });
 
   it('visit-scheduler --once creates one-shot visit tasks and records their results', async () => {

@@ -107,7 +107,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
         const [head, tail] = json.split('@');
         return Buffer.concat([Buffer.from(head!), Buffer.from(bad), Buffer.from(tail!)]);
       };
-      const send = (path: string, body: Buffer) => app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const send = (path: string, body: Buffer) => app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array(body) });
       for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80]]) {
         const small = await send('/api/task-types', bytes('{"name":"t","description":"a@"}', bad));
         expect(small.status).toBe(400);

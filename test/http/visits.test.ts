@@ -56,6 +56,12 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
     expect(stale.status).toBe(409);
     expect(errorOf(stale.body).code).toBe('stale_data');
 
+    // Counted now (fresh=true) before any update; the stored rows only after one.
+    expect((await call('GET', '/api/visit-metrics')).body).toEqual([]);
+    expect((await call('GET', '/api/visit-metrics?fresh=true')).body).toEqual([
+      { listerId: lister.id, visitType: 'git', updated: T0, originsKnown: 2, originsEnabled: 1, originsNeverVisited: 1, originsWithPendingChanges: 0 },
+    ]);
+    expect((await call('GET', '/api/visit-metrics?fresh=yes')).status).toBe(400);
     expect((await call('POST', '/api/visit-metrics/update', {})).body).toEqual([
       { listerId: lister.id, visitType: 'git', updated: T0, originsKnown: 2, originsEnabled: 1, originsNeverVisited: 1, originsWithPendingChanges: 0 },
     ]);

@@ -196,6 +196,16 @@ export function visitCases(sut: StoreUnderTest): void {
       expect(await o.visits.updateMetrics({ at: plus(G, 1), lister: lister.id })).toEqual([{ ...expected, updated: plus(G, 1), originsEnabled: 5, originsWithPendingChanges: 1 }]);
       expect(await o.visits.getMetrics({ visitType: 'hg' })).toEqual([]);
       expect((await o.visits.getMetrics({ lister: lister.id }))[0]!.originsEnabled).toBe(5);
+      // Counted now (fresh): the same counts without an update, nothing stored, `updated` the service's now.
+      await o.visits.setOriginsEnabled([{ url: 'a', visitType: 'git' }], false);
+      const fresh = await o.visits.getMetrics({ fresh: true });
+      expect(fresh).toHaveLength(1);
+      const { updated, ...counts } = fresh[0]!;
+      expect(counts).toEqual({ listerId: lister.id, visitType: 'git', originsKnown: 6, originsEnabled: 4, originsNeverVisited: 3, originsWithPendingChanges: 1 });
+      expect(updated).toBeInstanceOf(Date);
+      expect(await o.visits.getMetrics({ fresh: true, visitType: 'hg' })).toEqual([]);
+      expect(await o.visits.getMetrics({ fresh: true, lister: lister.id, visitType: 'git' })).toEqual(fresh);
+      expect((await o.visits.getMetrics())[0]!.originsEnabled).toBe(5); // the stored row is unchanged
     });
   });
 

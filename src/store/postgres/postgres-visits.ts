@@ -78,6 +78,11 @@ async function rows(q: Q, sql: string, params: unknown[] = []): Promise<Row[]> {
 }
 
 /** Visit scheduling on PostgreSQL. */
+/** The metrics of one (lister, visit type) group of listed_origins, in visit_metrics' column order (stored or counted on read). */
+const METRIC_COUNTS = `count(*)::int AS origins_known, count(*) FILTER (WHERE enabled)::int AS origins_enabled,
+  count(*) FILTER (WHERE enabled AND last_successful IS NULL)::int AS origins_never_visited,
+  count(*) FILTER (WHERE enabled AND last_update > last_successful)::int AS origins_with_pending_changes`;
+
 export class PostgresVisitStore implements VisitStore {
   constructor(private readonly deps: PostgresVisitDeps) {}
 
@@ -320,8 +325,7 @@ export class PostgresVisitStore implements VisitStore {
       const m = await rows(
         c,
         `INSERT INTO visit_metrics (lister_id, visit_type, updated, origins_known, origins_enabled, origins_never_visited, origins_with_pending_changes)
-         SELECT lister_id, visit_type, $2, count(*), count(*) FILTER (WHERE enabled), count(*) FILTER (WHERE enabled AND last_successful IS NULL),
-           count(*) FILTER (WHERE enabled AND last_update > last_successful)
+         SELECT lister_id, visit_type, $2, ${METRIC_COUNTS}
          FROM listed_origins WHERE $1::uuid IS NULL OR lister_id = $1 GROUP BY lister_id, visit_type
          ON CONFLICT (lister_id, visit_type) DO UPDATE SET updated = excluded.updated, origins_known = excluded.origins_known,
            origins_enabled = excluded.origins_enabled, origins_never_visited = excluded.origins_never_visited,
@@ -333,6 +337,18 @@ export class PostgresVisitStore implements VisitStore {
       return m;
     });
     return found.map(metricsFromRow).sort((a, b) => (a.listerId < b.listerId ? -1 : a.listerId > b.listerId ? 1 : a.visitType < b.visitType ? -1 : 1));
+  }
+
+  async countMetrics(f: { listerId?: string; visitType?: string }, at: Date): Promise<VisitMetrics[]> {
+    return (
+      await rows(
+        this.pool,
+        `SELECT lister_id, visit_type, $3::timestamptz AS updated, ${METRIC_COUNTS} FROM listed_origins
+         WHERE ($1::uuid IS NULL OR lister_id = $1) AND ($2::text IS NULL OR visit_type = $2)
+         GROUP BY lister_id, visit_type ORDER BY lister_id::text, visit_type`,
+        [f.listerId ?? null, f.visitType ?? null, at],
+      )
+    ).map(metricsFromRow);
   }
 
   async getMetrics(f: { listerId?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {

@@ -306,6 +306,10 @@ export class SqliteVisitStore implements VisitStore {
     return this.history.getOriginVisits(f);
   }
 
+  async countMetrics(f: { listerId?: string; visitType?: string }, at: Date): Promise<VisitMetrics[]> {
+    return (this.s.countMetrics.all({ lister: f.listerId ?? null, vt: f.visitType ?? null, at: at.getTime() }) as Row[]).map(metricsFromRow);
+  }
+
   async getMetrics(f: { listerId?: string; visitType?: string } = {}): Promise<VisitMetrics[]> {
     return (this.s.metrics.all({ lister: f.listerId ?? null, vt: f.visitType ?? null }) as Row[]).map(metricsFromRow);
   }
@@ -344,6 +348,11 @@ export class SqliteVisitStore implements VisitStore {
 function byListerAndType(a: VisitMetrics, b: VisitMetrics): number {
   return a.listerId.localeCompare(b.listerId) || a.visitType.localeCompare(b.visitType);
 }
+
+/** The metrics of one (lister, visit type) group of listed_origins, in visit_metrics' column order (stored or counted on read). */
+const METRIC_COUNTS = `count(*) AS origins_known, count(*) FILTER (WHERE enabled = 1) AS origins_enabled,
+  count(*) FILTER (WHERE enabled = 1 AND last_successful IS NULL) AS origins_never_visited,
+  count(*) FILTER (WHERE enabled = 1 AND last_update > last_successful) AS origins_with_pending_changes`;
 
 function prepare(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
@@ -389,13 +398,15 @@ function prepare(db: Database.Database) {
     markListed: p('UPDATE listed_origins SET last_scheduled = ? WHERE url = ? AND visit_type = ?'),
     updateMetrics: p(`INSERT INTO visit_metrics (lister_id, visit_type, updated, origins_known, origins_enabled, origins_never_visited,
         origins_with_pending_changes)
-      SELECT lister_id, visit_type, @at, count(*), count(*) FILTER (WHERE enabled = 1),
-        count(*) FILTER (WHERE enabled = 1 AND last_successful IS NULL), count(*) FILTER (WHERE enabled = 1 AND last_update > last_successful)
+      SELECT lister_id, visit_type, @at, ${METRIC_COUNTS}
       FROM listed_origins WHERE @lister IS NULL OR lister_id = @lister GROUP BY lister_id, visit_type
       ON CONFLICT (lister_id, visit_type) DO UPDATE SET updated = excluded.updated, origins_known = excluded.origins_known,
         origins_enabled = excluded.origins_enabled, origins_never_visited = excluded.origins_never_visited,
         origins_with_pending_changes = excluded.origins_with_pending_changes
       RETURNING *`),
+    countMetrics: p(`SELECT lister_id, visit_type, @at AS updated, ${METRIC_COUNTS}
+      FROM listed_origins WHERE (@lister IS NULL OR lister_id = @lister) AND (@vt IS NULL OR visit_type = @vt)
+      GROUP BY lister_id, visit_type ORDER BY lister_id, visit_type`),
     metrics: p(`SELECT * FROM visit_metrics WHERE (@lister IS NULL OR lister_id = @lister) AND (@vt IS NULL OR visit_type = @vt)
       ORDER BY lister_id, visit_type`),
     inFlightCount: p('SELECT count(*) AS n FROM visits_in_flight WHERE visit_type = ?'),
