@@ -136,7 +136,7 @@ function originCommands(io: Io): Command {
       .addOption(new Option('--enabled <bool>', 'only enabled (true) or disabled (false) origins').choices(['true', 'false']))
       .option('--limit <n>', 'at most this many (default 100)', positiveIntArg)
       .option('--page-token <token>', 'continue after the previous page (printed as nextPageToken)')
-      .option('--json', 'print {"origins": [...], "nextPageToken"} as JSON'),
+      .option('--json', 'print a JSON array (the next page\'s token, if any, goes to stderr as a `more:` line)'),
   ).action(async (o: JsonOpt & { lister?: string; visitType?: string; url?: string; enabled?: string; limit?: number; pageToken?: string }) => {
     if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
     const page = await withOrrery(o, (orrery) =>
@@ -149,7 +149,12 @@ function originCommands(io: Io): Command {
         ...(o.pageToken !== undefined ? { pageToken: o.pageToken } : {}),
       }),
     );
-    if (o.json) return printJson(io, page);
+    // A listing prints an array (SPEC §6.3); the token of the next page is not part of it.
+    if (o.json) {
+      printJson(io, page.origins);
+      if (page.nextPageToken) io.err(`more: --page-token ${page.nextPageToken}\n`);
+      return;
+    }
     printOrigins(io, page.origins);
     if (page.nextPageToken) io.out(`more: --page-token ${page.nextPageToken}\n`);
   });

@@ -44,10 +44,14 @@ describe('orrery lister / origin / visit-scheduler', () => {
     const file = join(db.dir, 'origins.jsonl');
     writeFileSync(file, ['{"url":"https://b.example/y.git","visitType":"git"}', '', '{"url":"https://c.example/z.git","visitType":"git","lastUpdate":"2025-11-01T00:00:00Z"}'].join('\n'));
     expect(await runOk(['origin', 'record', lister.id, '--file', file, '--at', T0, ...db.db])).toBe('recorded 2 origins\n');
-    const page1 = await runJson(['origin', 'list', '--limit', '2', '--json', ...db.db]);
-    expect(page1.origins.map((o: { url: string }) => o.url)).toEqual(['https://a.example/x.git', 'https://b.example/y.git']);
-    const page2 = await runJson(['origin', 'list', '--limit', '2', '--page-token', page1.nextPageToken, '--json', ...db.db]);
-    expect(page2).toMatchObject({ origins: [{ url: 'https://c.example/z.git' }], nextPageToken: null });
+    // --json prints an array (SPEC §6.3); the next page's token goes to stderr.
+    const page1 = await runCli(['origin', 'list', '--limit', '2', '--json', ...db.db]);
+    expect(page1.code).toBe(0);
+    expect(JSON.parse(page1.stdout).map((o: { url: string }) => o.url)).toEqual(['https://a.example/x.git', 'https://b.example/y.git']);
+    const token = /^more: --page-token (\S+)\n$/.exec(page1.stderr)![1]!;
+    const page2 = await runJson(['origin', 'list', '--limit', '2', '--page-token', token, '--json', ...db.db]);
+    expect(page2).toMatchObject([{ url: 'https://c.example/z.git' }]);
+    expect(await runOk(['origin', 'list', '--limit', '2', ...db.db])).toMatch(new RegExp(`more: --page-token ${token}\n$`));
   });
 
   it('grab-next by policy (dry run first), visited, metrics', async () => {
