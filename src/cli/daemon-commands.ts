@@ -121,6 +121,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
   if (o.archiveTo !== undefined && o.retention === undefined) throw new UsageError('--archive-to: needs --retention');
   const graceMs = w?.grace ?? 10_000;
+  // From here on a signal stops the daemon cleanly, even while it loads its handlers or waits for its database.
+  const signals = watchSignals(graceMs);
   // Loaded here, not at the top: the other commands start faster without the loops, logger and tsx.
   const [{ createLogger }, { startServer }, { loadHandlers }] = await Promise.all([
     import('../engine/logger.js'),
@@ -128,12 +130,15 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     import('../worker/load-handlers.js'),
   ]);
   const log = createLogger(o.logFormat);
-  const mod = w?.handlers ? await loadHandlers(w.handlers) : null;
+  signals.useLog(log);
+  // A handlers file may take seconds to load (tsx compiles it, its imports run): a signal does not wait for it.
+  const mod = w?.handlers ? await Promise.race([loadHandlers(w.handlers), signals.signalled.then(() => null)]) : null;
+  if (signals.received) return stoppedBeforeStart(log);
   const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
   const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
   // The composition (loops, isolation, HTTP, metrics, archiver) is the library's startServer.
-  const { orrery, running } = await startPatiently(o, log, (orrery) => startServer(orrery, {
+  const started = await startPatiently(o, log, signals, (orrery) => startServer(orrery, {
     ...(mod ? { handlers: mod } : {}),
     worker: {
       ...(w?.handlers ? { file: w.handlers } : {}),
@@ -156,16 +161,17 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     setup: roles.serve?.setup ?? false,
     logger: log,
   }));
+  if (!started) return stoppedBeforeStart(log);
+  const { orrery, running } = started;
   try {
     const { daemon, port, url } = running;
     const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
       .filter(Boolean)
       .join(', ');
-    // The signal handlers are in place before the line that says the process started (supervisors and
-    // tests send SIGTERM once they read it).
-    const signalled = waitForSignal(log, graceMs);
+    // The signal handlers were in place before the line that says the process started (supervisors and
+    // tests send SIGTERM once they read it); a signal received while starting stops it at once.
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${url !== null ? `; API ${url}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard ${url}/` : ''}`);
-    await signalled;
+    await signals.signalled;
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     await running.stop();
     log.info('stopped');
@@ -185,7 +191,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
  * what it started), the store closed, and both tried again. Orrery's own verdicts (bad URL, schema too
  * new, a file that is not a database) are final.
  */
-async function startPatiently<R>(o: DaemonCliOpts, log: Logger, start: (orrery: Orrery) => Promise<R>): Promise<{ orrery: Orrery; running: R }> {
+async function startPatiently<R>(o: DaemonCliOpts, log: Logger, signals: SignalWatch, start: (orrery: Orrery) => Promise<R>): Promise<{ orrery: Orrery; running: R } | null> {
   for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
     let orrery: Orrery | null = null;
     try {
@@ -195,9 +201,19 @@ async function startPatiently<R>(o: DaemonCliOpts, log: Logger, start: (orrery: 
       await orrery?.close().catch(() => {});
       if (!unreachable(e)) throw e;
       log.warn(`${orrery ? 'could not start' : 'cannot open the database'} (${(e as Error).message}); retrying in ${delay} ms`);
-      await new Promise((r) => setTimeout(r, delay));
+      // A signal ends the wait (and the daemon) at once.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise((r) => (timer = setTimeout(r, delay))), signals.signalled]);
+      clearTimeout(timer);
+      if (signals.received) return null;
     }
   }
+}
+
+/** A signal came before the daemon started anything: nothing to stop. */
+function stoppedBeforeStart(log: Logger): void {
+  log.info('stopped before it started');
+  setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
 }
 
 /** Errors that say the server is not there (yet): the store's translation of its driver's codes (StorageUnavailableError). */
@@ -226,6 +242,7 @@ async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
 async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void> {
   if (w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
   if (!/^https?:\/\/[^\s]+$/.test(w.url)) throw new UsageError(`--url: "${w.url}" is not an http(s) URL`);
+  const signals = watchSignals(w.grace ?? 10_000);
   const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { ConflictError, NotFoundError }, { workerHandlers }, { prepareTypes }] = await Promise.all([
     import('../engine/worker.js'),
     import('../engine/logger.js'),
@@ -236,6 +253,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
     import('../engine/prepare-types.js'),
   ]);
   const log = createLogger(w.logFormat);
+  signals.useLog(log);
   const mod = await loadHandlers(w.handlers!);
   const run = await workerHandlers(mod, {
     mode: w.isolation,
@@ -279,7 +297,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
     });
     worker.start();
     log.info(`orrery worker ${worker.id} started against ${w.url} (concurrency ${w.concurrency}, handlers: ${Object.keys(mod.handlers).join(', ')})`);
-    await waitForSignal(log, graceMs);
+    await signals.signalled;
     log.info(`stopping (grace ${formatDuration(graceMs)}, ${worker.running} running)`);
     await worker.stop();
     log.info('stopped');
@@ -290,20 +308,43 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
   }
 }
 
-/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
-function waitForSignal(log: Logger, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (received) {
-        log.warn(`${sig} again: exiting now`);
-        process.exit(1);
-      }
-      received = true;
-      log.info(`${sig} received${graceMs ? '; a second signal exits at once' : ''}`);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+interface SignalWatch {
+  /** Resolves on the first SIGINT/SIGTERM. */
+  readonly signalled: Promise<void>;
+  /** The first signal, once received. */
+  readonly received: NodeJS.Signals | null;
+  /** Logs through this logger from now on (and a signal received before it existed). */
+  useLog(log: Logger): void;
+}
+
+/**
+ * Watches SIGINT/SIGTERM from the start of a daemon command, before its handlers load (which may take
+ * seconds) and while it waits for its database: the first signal asks it to stop, a second exits at once.
+ */
+function watchSignals(graceMs: number): SignalWatch {
+  let log: Logger | null = null;
+  let received: NodeJS.Signals | null = null;
+  let resolve!: () => void;
+  const signalled = new Promise<void>((r) => (resolve = r));
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (received) {
+      log?.warn(`${sig} again: exiting now`);
+      process.exit(1);
+    }
+    received = sig;
+    log?.info(`${sig} received${graceMs ? '; a second signal exits at once' : ''}`);
+    resolve();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signalled,
+    get received() {
+      return received;
+    },
+    useLog(l) {
+      if (received && !log) l.info(`${received} received while starting`);
+      log = l;
+    },
+  };
 }

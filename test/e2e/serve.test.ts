@@ -49,6 +49,24 @@ describe('orrery serve (end to end)', () => {
     expect(await serve.exited).toBe(0);
   });
 
+  it('a signal while the handlers file loads, or while the database is unreachable, stops the daemon cleanly (exit 0)', async () => {
+    const { path } = await setup();
+    const slow = join(import.meta.dirname, '..', 'fixtures', 'slow-loading-handlers.ts');
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', slow, '--log-format', 'json']);
+    await waitFor(() => /slow handlers file: loading/.test(worker.output()) || worker.child.exitCode !== null, 'the handlers file to begin loading');
+    worker.child.kill('SIGTERM');
+    // Before: killed by the signal (no exit code, nothing logged)
+    expect(await worker.exited, worker.output()).toBe(0);
+    expect(worker.output()).toMatch(/SIGTERM received/);
+    expect(worker.output()).toMatch(/stopped before it started/);
+    const runner = spawnOrrery(['runner', '--db', 'postgres://orrery@127.0.0.1:1/none', '--log-format', 'json']);
+    await waitFor(() => /cannot open the database/.test(runner.output()) || runner.child.exitCode !== null, 'the runner to wait for its database');
+    runner.child.kill('SIGINT');
+    expect(await runner.exited, runner.output()).toBe(0);
+    expect(runner.output()).toMatch(/SIGINT received/);
+    expect(runner.output()).toMatch(/stopped before it started/);
+  });
+
   it('stops on SIGTERM while a client keeps the event stream open (a dashboard tab)', async () => {
     const { path } = await setup();
     const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--port', '0', '--log-format', 'json']);
