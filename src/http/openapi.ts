@@ -25,7 +25,8 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     }
     // Errors every route can give besides its own: bad input, auth, oversized body, database down.
     const error = (description: string) => ({ description, content: { 'application/json': { schema: schema(ErrorSchema, 'output') } } });
-    if (r.params || r.query || r.body) responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters');
+    // Every route refuses unknown or repeated query parameters, even one that takes none.
+    responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters');
     responses['401'] = error('Missing or wrong bearer token (when a token is configured)');
     responses['403'] = error('Without a token: a Host that is not a loopback name, or a mutation whose Origin is not the server\'s own');
     if (r.body) responses['413'] = error('Request body too large');
@@ -42,11 +43,32 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       responses,
     };
   }
+  const error = (description: string) => ({ description, content: { 'application/json': { schema: schema(ErrorSchema, 'output') } } });
+  const unauthorized = error('Missing or wrong bearer token (when a token is configured)');
   paths['/api/events'] = {
     get: {
       summary: 'Server-sent events: `run` events ({ event: scheduled | claimed | started | ended, run }) of this server process, and `work` when runs were scheduled or tasks created by any process',
       tags: ['events'],
-      responses: { '200': { description: 'text/event-stream' } },
+      responses: { '200': { description: 'text/event-stream' }, '400': error('A query parameter (it takes none)'), '401': unauthorized },
+    },
+  };
+  paths['/api/openapi.json'] = {
+    get: { summary: 'This document', tags: ['meta'], responses: { '200': { description: 'The OpenAPI 3.1 document', content: { 'application/json': {} } }, '401': unauthorized } },
+  };
+  // Outside /api: the health check (never needs the token) and the Prometheus metrics.
+  paths['/healthz'] = {
+    get: {
+      summary: 'Health check: {"status":"ok", ...} while the server runs',
+      tags: ['meta'],
+      security: [],
+      responses: { '200': { description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' } }, required: ['status'] } } } } },
+    },
+  };
+  paths['/metrics'] = {
+    get: {
+      summary: 'Prometheus metrics, text format 0.0.4 (needs the token unless the server runs with --public-metrics)',
+      tags: ['meta'],
+      responses: { '200': { description: 'text/plain; version=0.0.4' }, '401': unauthorized, '404': error('Metrics are not enabled') },
     },
   };
   return {

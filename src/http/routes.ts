@@ -108,7 +108,7 @@ export const routes: Route[] = [
   {
     method: 'post', path: '/tasks', tag: 'tasks', summary: 'Create a task; an equal active task is returned instead (200)',
     body: taskInputSchema, bodyCheckedByService: true,
-    responses: { 201: S.TaskSchema, 200: S.TaskSchema, 400: S.ErrorSchema },
+    responses: { 201: S.TaskSchema, 200: S.TaskSchema, 400: S.ErrorSchema, 409: S.ErrorSchema },
     handler: async (o, { body, trace }) => {
       const [c] = await o.createTasksDetailed([body], trace ? { traceContext: trace } : {}, '');
       return { status: c!.created ? 201 : 200, body: c!.task };

@@ -297,7 +297,11 @@ describe('the OpenAPI document', () => {
     }
     expect(doc.paths['/api/events']?.get).toBeDefined();
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
-    expect(documented.sort()).toEqual([...apiRoutes.map((r) => `${r.method} ${oa(r.path)}`), 'get /api/events'].sort());
+    // Every path the server answers: the routes, the event stream, this document, and /healthz and /metrics outside /api.
+    expect(documented.sort()).toEqual([...apiRoutes.map((r) => `${r.method} ${oa(r.path)}`), 'get /api/events', 'get /api/openapi.json', 'get /healthz', 'get /metrics'].sort());
+    // Any route refuses query parameters it does not take: 400 on every one.
+    for (const [p, ops] of Object.entries(doc.paths)) for (const [m, op] of Object.entries(ops)) if (p.startsWith('/api/') && p !== '/api/openapi.json') expect(op.responses['400'], `${m} ${p}`).toBeDefined();
+    expect(doc.paths['/api/tasks']!.post!.responses['409']).toBeDefined();
   });
 
   it('every schema in it compiles as JSON Schema 2020-12', () => {
