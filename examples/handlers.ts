@@ -93,7 +93,11 @@ const minutelyReport = dag('minutely-report', {
 
 export const dags = [minutelyReport];
 
-/** Called by `orrery serve` once started. Task creation is idempotent, so restarts add no duplicates of the feeds. */
+/**
+ * Called by `orrery serve` once started. Task creation is idempotent, so restarts add no duplicates of
+ * the feeds. The e-mails are created again on every start: a one-shot task's `nextRun` (here the start
+ * instant) is part of what makes two tasks equal, and a completed task never blocks a new equal one.
+ */
 export async function setup(orrery: Orrery): Promise<void> {
   await orrery.createTasks(
     ['https://example.org/news.xml', 'https://example.org/blog.xml', 'https://example.org/releases.xml'].map((url) => ({
