@@ -82,6 +82,9 @@ export async function runSimulation(input: unknown, opts: SimulateOptions = {}):
   const sim = new SimStore(await openStore(s.store), opts.verifyShortCuts === true);
   const store = sim.wrap();
   const orrery = new Orrery(clock instanceof VirtualClock ? holdingClock(store, clock) : store, clock);
+  // Recorded visits jitter their origins' queue positions: from the seed, like every other draw.
+  const visitJitter = new Random(s.seed, 'visits:positions');
+  orrery.visits.rng = () => visitJitter.next();
   try {
     return await runOn(orrery, clock, sim, s, from, to, wall0, opts);
   } finally {
