@@ -95,9 +95,19 @@ export class Collector {
     this.lastChange = Math.max(this.lastChange, end);
   }
 
+  /** Whether `at` falls in the window [from, to): events at `to` belong to the next window, not the last interval. */
+  private inWindow(at: number): boolean {
+    return at >= this.from && at < this.to;
+  }
+
+  /** The series interval holding `at`, or null outside the window [from, to). */
+  intervalOf(at: number): number | null {
+    return this.inWindow(at) ? this.index(at) : null;
+  }
+
   /** A handler began at `at`, `lagMs` after its work became due. */
   started(type: string, at: number, lagMs: number): void {
-    if (this.closed || !this.running.has(type)) return;
+    if (this.closed || !this.running.has(type) || !this.inWindow(at)) return;
     this.integrate(at);
     this.running.set(type, this.running.get(type)! + 1);
     const s = this.series.get(type)![this.index(at)]!;
@@ -108,14 +118,14 @@ export class Collector {
 
   /** A handler settled (or its process died) at `at`. */
   stopped(type: string, at: number): void {
-    if (this.closed || !this.running.has(type)) return;
+    if (this.closed || !this.running.has(type) || at >= this.to) return;
     this.integrate(at);
     this.running.set(type, Math.max(0, this.running.get(type)! - 1));
   }
 
   /** A run ended (worker end, reaper, abandon). */
   ended(type: string, status: RunEndStatus, at: number): void {
-    if (this.closed || !this.running.has(type) || !(status in this.totals)) return;
+    if (this.closed || !this.running.has(type) || !(status in this.totals) || !this.inWindow(at)) return;
     const k = status as keyof Ends;
     this.series.get(type)![this.index(at)]!.ends[k] += 1;
     this.totals[k] += 1;
@@ -124,7 +134,7 @@ export class Collector {
 
   /** The work of a type waiting at `at`: due tasks not yet queued, queued runs, buffered runs. */
   sampleQueue(type: string, at: number, waiting: number): void {
-    if (this.closed || !this.running.has(type)) return;
+    if (this.closed || !this.running.has(type) || !this.inWindow(at)) return;
     const s = this.series.get(type)![this.index(at)]!;
     s.queueSum += waiting;
     s.queueSamples += 1;

@@ -143,7 +143,8 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
     if (e.event !== 'ended' || !e.run.ended) return;
     const at = e.run.ended.getTime();
     collector.ended(e.run.type, e.run.status as 'lost', at);
-    world.ended(e.run, Math.min(intervals - 1, Math.max(0, Math.floor((at - from) / s.interval))));
+    const interval = collector.intervalOf(at);
+    if (interval !== null) world.ended(e.run, interval);
   });
 
   // The populations, due over their spread.
@@ -274,7 +275,7 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
     next();
   });
 
-  // Queue samples, and progress once per interval.
+  // Queue samples at from, from + interval/6, ... (before `to`: the window is half-open), and progress once per interval.
   const sampleEvery = Math.max(1, Math.floor(s.interval / QUEUE_SAMPLES_PER_INTERVAL));
   let samples = 0;
   const sample = async () => {
@@ -289,14 +290,15 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
       opts.onProgress?.({ at, from: new Date(from), to: new Date(to), runs: END_STATUSES.reduce((sum, k) => sum + collector.totals[k], 0), wallMs: performance.now() - wall0 });
     }
   };
-  const sampler = () => {
-    clock.setTimer(sampleEvery, () => {
+  const sampler = (at: number) => {
+    if (at >= to) return;
+    clock.setTimer(at - clock.nowMs(), () => {
       if (finished) return;
-      if (clock.nowMs() < to) sampler();
+      sampler(at + sampleEvery);
       void sample();
     });
   };
-  sampler();
+  sampler(from);
 
   const loops = [runner, reaper, ...world.loops()];
   for (const l of loops) l.start();

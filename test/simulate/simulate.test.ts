@@ -179,6 +179,40 @@ describe('simulate', () => {
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
 
+  it('samples the queue six times per interval from the window\'s start, and counts only what happens before its end', { timeout: 60_000 }, async () => {
+    // 10 one-shot tasks due at the start, one slot, a minute each: 10 wait at the start, 1 less each minute.
+    const short = (interval: string): ScenarioInput => ({
+      name: 'short',
+      start: '2026-03-02T00:00:00Z',
+      duration: '2h',
+      interval,
+      taskTypes: [{ name: 't', maxQueueLength: null }],
+      tasks: [{ type: 't', count: 10, policy: 'oneshot' }],
+      handlers: { t: { duration: { dist: 'constant', value: '1m' } } },
+      workers: [{ count: 1, concurrency: 1 }],
+    });
+    const hourly = await runSimulation(short('1h'));
+    // Samples at 0, 10, 20, 30, 40, 50 min in the first hour: 9 waiting at 0 beside the one begun at once
+    // (before: 0, the first sample came at 10 min, when all were done)
+    expect(hourly.summary.byType.t!.queue.max).toBe(9);
+    expect(hourly.series.filter((r) => r.type === 't').map((r) => r.queueMax)).toEqual([9, 0]);
+    // An interval longer than the window: one sample, at the start (before: none at all).
+    const daily = await runSimulation(short('1d'));
+    expect(daily.summary.byType.t!.queue.max).toBe(9);
+    // A cron task due every 5 hours over 20 hours: the run at 20:00 is the next window's.
+    const cron = await runSimulation({
+      name: 'cron',
+      start: '2026-03-02T00:00:00Z',
+      duration: '20h',
+      taskTypes: [{ name: 'c' }],
+      tasks: [{ type: 'c', count: 1, schedule: { kind: 'cron', expr: '0 */5 * * *', tz: 'UTC' } }],
+      handlers: { c: { duration: { dist: 'constant', value: '1m' } } },
+      workers: [{ count: 1, concurrency: 1 }],
+    });
+    expect(cron.summary.runs.total).toBe(4);
+    expect(cron.series.reduce((n, r) => n + r.started, 0)).toBe(4);
+  });
+
   it('report charts of a window shorter than one interval still show their one point per line', async () => {
     const r = await runSimulation({ ...MIXED, duration: '20m', tasks: [{ type: 'crawl', count: 5, policy: 'recurring' }], arrivals: [] });
     expect(r.series).toHaveLength(2);
