@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/durations.js';
+import { formatDuration, parseDuration } from '../core/durations.js';
 import { invalid, type ErrorDetail, type ValidationError } from '../core/errors.js';
 import { PRIORITIES, TASK_POLICIES } from '../core/model.js';
 import type { TaskType } from '../core/model.js';
@@ -124,8 +124,55 @@ export function parseScenario(input: unknown): Scenario {
     else if (dagTypes.has(type)) problems.push({ path: `handlers.${type}`, message: "a DAG's task type takes its models from the DAG's tasks (dags[].tasks[].duration)" });
   }
   for (const type of used) if (names.has(type) && !dagTypes.has(type) && !s.handlers[type]) problems.push({ path: `handlers.${type}`, message: 'a handler model is required for every type with tasks, arrivals or workers' });
+  problems.push(...horizonProblems(s));
   if (problems.length > 0) throw fromDetails(problems);
   return s;
+}
+
+/** The longest simulated window: about ten years. */
+export const MAX_SIMULATED_MS = 3660 * 86_400_000;
+/** Rows of series.csv per type (the duration divided by the interval). */
+export const MAX_SERIES_INTERVALS = 100_000;
+/** Wake-ups of one polling loop over the window (the duration divided by a poll interval). */
+export const MAX_POLLS = 10_000_000;
+/** Tasks the arrivals are expected to create, and origins the listers to list after the start, over the window. */
+export const MAX_EXPECTED_ARRIVALS = 10_000_000;
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * What would make a simulation run for hours or exhaust memory instead of answering: a window of
+ * centuries, millions of series rows, a loop polling every millisecond for a year, arrivals by the
+ * billion. Each is named by its field, before anything runs.
+ */
+function horizonProblems(s: Scenario): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const span = formatDuration(s.duration);
+  if (s.duration > MAX_SIMULATED_MS) out.push({ path: 'duration', message: `${span} is longer than the longest window, 3660d (about ten years)` });
+  else if (s.start.getTime() + s.duration > LAST_INSTANT) out.push({ path: 'duration', message: `the window would end after the year 9999` });
+  if (out.length > 0) return out;
+  const rows = Math.ceil(s.duration / s.interval);
+  if (rows > MAX_SERIES_INTERVALS) {
+    out.push({ path: 'interval', message: `${formatDuration(s.interval)} over ${span} is ${rows.toLocaleString('en-US')} intervals (rows of series.csv); at most ${MAX_SERIES_INTERVALS.toLocaleString('en-US')}: choose a longer interval` });
+  }
+  const polls = (path: string, every: number) => {
+    const n = Math.ceil(s.duration / every);
+    if (n > MAX_POLLS) out.push({ path, message: `${formatDuration(every)} over ${span} is ${n.toLocaleString('en-US')} polls per loop; at most ${MAX_POLLS.toLocaleString('en-US')}: choose a longer poll interval` });
+  };
+  polls('pollInterval', s.pollInterval);
+  if (s.visits?.pollInterval !== undefined) polls('visits.pollInterval', s.visits.pollInterval);
+  // Metrics recomputed every metricsEvery read every origin: as many as polls at most.
+  if (s.visits && s.visits.metricsEvery > 0) polls('visits.metricsEvery', s.visits.metricsEvery);
+  s.tasks.forEach((p, i) => {
+    if (s.start.getTime() + p.spread > LAST_INSTANT) out.push({ path: `tasks[${i}].spread`, message: 'the tasks would be due after the year 9999' });
+  });
+  const hours = s.duration / 3_600_000;
+  const expected = (path: string, perHour: number, what: string) => {
+    const n = Math.round(perHour * hours);
+    if (n > MAX_EXPECTED_ARRIVALS) out.push({ path, message: `about ${n.toLocaleString('en-US')} ${what} expected over ${span}; at most ${MAX_EXPECTED_ARRIVALS.toLocaleString('en-US')}` });
+  };
+  s.arrivals.forEach((a, i) => expected(`arrivals[${i}].ratePerHour`, a.ratePerHour * (a.profile ? a.profile.reduce((x, y) => x + y, 0) / 24 : 1), 'tasks'));
+  s.visits?.listers.forEach((l, i) => expected(`visits.listers[${i}].ratePerHour`, l.ratePerHour, 'new origins'));
+  return out;
 }
 
 /** The field a scenario-level override names (`--seed`, `--duration`), checked like the file's own. */
@@ -139,6 +186,8 @@ export function overrideScenario(s: Scenario, o: { seed?: number; duration?: str
     const d = parseDuration(o.duration, 'duration');
     if (d <= 0) throw invalid('duration', 'must be more than 0');
     out.duration = d;
+    const problems = horizonProblems(out);
+    if (problems.length > 0) throw fromDetails(problems);
   }
   return out;
 }

@@ -92,6 +92,34 @@ describe('simulate', () => {
     expect((second as ValidationError).details.map((d) => d.path)).toEqual(expect.arrayContaining(['taskTypes[0].backoffFactor', 'arrivals[0].type', 'handlers.mail']));
   });
 
+  it('refuses a window, interval, poll or arrival rate that would run for hours or exhaust memory, naming the field', async () => {
+    const problems = (input: unknown) => {
+      try {
+        parseScenario(input);
+        return [];
+      } catch (e) {
+        return (e as ValidationError).details.map((d) => `${d.path}: ${d.message}`);
+      }
+    };
+    // Before: "Invalid array length" (exit 1), or gigabytes of memory and no end.
+    expect(problems({ ...MIXED, duration: 1e300 })).toEqual([expect.stringMatching(/^duration: .* is longer than the longest window, 3660d/)]);
+    expect(problems({ ...MIXED, duration: '3000d', start: '9999-01-01T00:00:00Z' })).toEqual(['duration: the window would end after the year 9999']);
+    expect(problems({ ...MIXED, duration: '365d', interval: '1ms' })).toEqual([expect.stringMatching(/^interval: 1ms over 365d is 31,536,000,000 intervals .*at most 100,000/)]);
+    expect(problems({ ...MIXED, duration: '365d', pollInterval: '1s' })).toEqual([expect.stringMatching(/^pollInterval: 1s over 365d is 31,536,000 polls per loop; at most 10,000,000/)]);
+    expect(problems({ ...MIXED, arrivals: [{ type: 'mail', ratePerHour: 1e12 }] })).toEqual([expect.stringMatching(/^arrivals\[0\]\.ratePerHour: about 12,000,000,000,000 tasks expected over 12h; at most 10,000,000$/)]);
+    expect(problems({ ...MIXED, tasks: [{ type: 'crawl', count: 1, spread: 1e300 }] })).toEqual(['tasks[0].spread: the tasks would be due after the year 9999']);
+    expect(problems({ ...MIXED, duration: '3650d', interval: '1d' })).toEqual([]);
+    // --duration is checked the same way, and the command exits 2 naming it.
+    const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-horizon-'));
+    dirs.push(dir);
+    const file = join(dir, 'mixed.json');
+    await writeFile(file, JSON.stringify(MIXED));
+    const err: string[] = [];
+    const code = await main(['simulate', file, '--duration', '10000000d', '--out', join(dir, 'out')], { out: () => {}, err: (t: string) => void err.push(t) });
+    expect(code).toBe(2);
+    expect(err.join('')).toMatch(/duration: 10000000d is longer than the longest window/);
+  });
+
   it('checks the tasks of populations and arrivals as createTask would, the store URL and missing durations, before anything runs', () => {
     const problems = (input: unknown) => {
       try {
