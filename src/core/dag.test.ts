@@ -68,7 +68,7 @@ describe('validateDag', () => {
     bad({ id: 'x', schedule: { cron: '0 3 * * *', tz: 'Mars/Base' }, tasks: [t('a')] }, 'unknown time zone');
     bad({ id: 'x', schedule: { every: '10ms' }, tasks: [t('a')] }, 'schedule.every: must be at least 1s');
     bad({ id: 'x', maxActiveRuns: 0, tasks: [t('a')] }, 'maxActiveRuns');
-    bad({ id: 'x', tasks: [{ id: 'a', retries: -1 }] }, 'tasks.0.retries');
+    bad({ id: 'x', tasks: [{ id: 'a', retries: -1 }] }, 'tasks[0].retries');
     bad({ id: 'x', tasks: [{ id: 'a', timeout: '0s' }] }, 'tasks[0].timeout: must be > 0');
     bad({ id: 'x', tasks: [t('a')], extra: 1 }, 'extra: unknown field');
   });

@@ -170,3 +170,16 @@ export function isOrreryError(e: unknown): e is { code: OrreryErrorCode } {
 export function invalid(path: string, message: string): ValidationError {
   return new ValidationError(path ? `${path}: ${message}` : message, [{ path, message }]);
 }
+
+/**
+ * The path of a field as errors name it: `prefix.field[index].field` (`tasks[1].type`,
+ * `query.limit`, `dags[0].tasks[2].after[0]`), whatever produced the segments.
+ */
+export function fieldPath(prefix: string, segments: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out ? `.${String(s)}` : String(s);
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
 import { MAX_DURATION_MS, parseDuration } from './durations.js';
-import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { ValidationError, fieldPath, invalid, type ErrorDetail } from './errors.js';
 import { parseInstant } from './instants.js';
 import {
   PRIORITIES,
@@ -405,7 +405,7 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: 
   const add = (issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]) => {
     for (const issue of issues) {
       const at = [...prefix, ...issue.path];
-      const base = [path, ...at.map(String)].filter(Boolean).join('.');
+      const base = fieldPath(path, at);
       // A union (`"100/1m"` or `{ count, perMs }`): the problems of the form the input has, when one has it.
       const branch = issue.code === 'invalid_union' ? unionBranchOf(issue.errors) : undefined;
       if (branch) add(branch, at);

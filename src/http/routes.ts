@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError, type ErrorDetail } from '../core/errors.js';
+import { ValidationError, fieldPath, type ErrorDetail } from '../core/errors.js';
 import { taskInputSchema, taskTypeInputSchema } from '../core/validation.js';
 import type { Orrery } from '../engine/service.js';
 import type { CreatedTask } from '../store/store.js';
@@ -53,7 +53,7 @@ export function parseContract<T>(schema: z.ZodType<T>, value: unknown, where: st
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const details: ErrorDetail[] = r.error.issues.flatMap((i) => {
-    const base = [where, ...i.path.map(String)].filter(Boolean).join('.');
+    const base = fieldPath(where, i.path);
     if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: 'unknown field' }));
     return [{ path: base, message: i.message }];
   });

@@ -658,10 +658,10 @@ describe('runs', () => {
     expectError(await call('GET', `/api/runs/${id}/logs?since=1`), 400, 'validation_error', ['query.since']);
 
     expectError(await call('POST', '/api/jobboard/logs', { backendId: 'nope', records: [{ at: T0, level: 'info', message: 'x' }] }), 404, 'not_found');
-    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: T0, level: 'loud', message: 'x' }] }), 400, 'validation_error', ['records.0.level']);
-    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: 'noon', level: 'info', message: 'x' }] }), 400, 'validation_error', ['records.0.at']);
-    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: T0, level: 'info' }] }), 400, 'validation_error', ['records.0.message']);
-    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: T0, level: 'info', message: 'x', tag: 1 }] }), 400, 'validation_error', ['records.0.tag']);
+    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: T0, level: 'loud', message: 'x' }] }), 400, 'validation_error', ['records[0].level']);
+    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: 'noon', level: 'info', message: 'x' }] }), 400, 'validation_error', ['records[0].at']);
+    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: T0, level: 'info' }] }), 400, 'validation_error', ['records[0].message']);
+    expectError(await call('POST', '/api/jobboard/logs', { backendId: id, records: [{ at: T0, level: 'info', message: 'x', tag: 1 }] }), 400, 'validation_error', ['records[0].tag']);
     expectError(await call('POST', '/api/jobboard/logs', { backendId: id }), 400, 'validation_error', ['records']);
     expect((await call('GET', `/api/runs/${id}/logs`)).body).toHaveLength(3);
   });
@@ -713,7 +713,7 @@ describe('jobboard', () => {
     expect(beat.status).toBe(200);
     expect(beat.body).toEqual({ renewed: 1, lost: [third[0]!.run.backendId], cancelRequested: [] });
     expect((await call('GET', `/api/runs/${b}`)).body).toMatchObject({ status: 'started', started: at(200) });
-    expectError(await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: b, startedAt: 'soon' }] }), 400, 'validation_error', ['runs.0.startedAt']);
+    expectError(await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: b, startedAt: 'soon' }] }), 400, 'validation_error', ['runs[0].startedAt']);
     // Giving a claimed run back: it waits in the queue again, and is claimed like any other.
     expect((await call('POST', '/api/jobboard/release', { worker: 'w2', backendIds: [w2Run] })).body).toEqual({ released: 1 });
     expect((await call('GET', `/api/runs/${third[0]!.run.backendId}`)).body).toMatchObject({ status: 'scheduled', worker: null });
@@ -815,9 +815,9 @@ describe('jobboard', () => {
       ['/api/jobboard/heartbeat', { backendId: 'x' }, ['worker']],
       ['/api/jobboard/heartbeat', { backendId: ['x'], worker: 'w' }, ['backendId']],
       ['/api/jobboard/end', { items: [] }, ['items']],
-      ['/api/jobboard/end', { items: [{ backendId: 'x', worker: 'w', status: 'done' }] }, ['items.0.status']],
-      ['/api/jobboard/end', { items: [{ backendId: 'x', status: 'eventful' }] }, ['items.0.worker']],
-      ['/api/jobboard/end', { items: [{ backendId: 'x', worker: 'w', status: 'eventful', at: T0 }] }, ['items.0.at']],
+      ['/api/jobboard/end', { items: [{ backendId: 'x', worker: 'w', status: 'done' }] }, ['items[0].status']],
+      ['/api/jobboard/end', { items: [{ backendId: 'x', status: 'eventful' }] }, ['items[0].worker']],
+      ['/api/jobboard/end', { items: [{ backendId: 'x', worker: 'w', status: 'eventful', at: T0 }] }, ['items[0].at']],
       ['/api/jobboard/end', { items: {} }, ['items']],
       ['/api/jobboard/abandon', { worker: 'w' }, ['backendId']],
     ];

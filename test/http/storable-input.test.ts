@@ -37,7 +37,7 @@ const HTTP_CASES: Array<[string, string, string, unknown, string]> = [
   ['a NUL in a concurrency key', 'POST', '/api/tasks', { type: 'mail', concurrencyKey: '\u0000' }, 'concurrencyKey'],
   ['a NUL in a task type name', 'POST', '/api/tasks', { type: 'ma\u0000il' }, 'type'],
   ['a NUL in the second task of a batch', 'POST', '/api/tasks/batch', { tasks: [{ type: 'mail', arguments: { args: [9] } }, { type: 'mail', key: 'k\u0000' }] }, 'tasks[1].key'],
-  ['a task id beyond 2^53', 'POST', '/api/tasks/disable', { ids: [2 ** 60] }, 'ids.0'],
+  ['a task id beyond 2^53', 'POST', '/api/tasks/disable', { ids: [2 ** 60] }, 'ids[0]'],
   ['a NUL in a query parameter', 'GET', '/api/tasks?type=a%00b', undefined, 'query.type'],
   ['a NUL in a path parameter', 'GET', '/api/task-types/a%00b', undefined, 'name'],
   ['a NUL in a run id', 'GET', '/api/runs/x%00y/logs', undefined, 'backendId'],

@@ -73,7 +73,7 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
     const { call } = h;
     const lister = (await call('POST', '/api/listers', { name: 'l' })).body as { id: string };
     const bad: Array<[string, string, unknown, number, string]> = [
-      ['POST', '/api/origins', { origins: [{ listerId: lister.id, url: 'u', visitType: 'git' }, { listerId: 'x', url: 'u', visitType: 'git' }] }, 400, 'origins.1.listerId'],
+      ['POST', '/api/origins', { origins: [{ listerId: lister.id, url: 'u', visitType: 'git' }, { listerId: 'x', url: 'u', visitType: 'git' }] }, 400, 'origins[1].listerId'],
       ['POST', '/api/origins', { origins: [{ listerId: '00000000-0000-4000-8000-000000000000', url: 'u', visitType: 'git' }] }, 400, 'origins[0].listerId'],
       ['POST', '/api/origins', { origins: [{ listerId: lister.id, url: 'u', visitType: 'Git Hub' }] }, 400, 'origins[0].visitType'],
       ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'random' }, 400, 'policy'],

@@ -82,7 +82,7 @@ describe('simulate', () => {
     }
     expect(err).toBeInstanceOf(ValidationError);
     const paths = (err as ValidationError).details.map((d) => d.path);
-    expect(paths).toEqual(expect.arrayContaining(['duration', 'arrivals.0.profile', 'handlers.crawl.duration.p99', 'handlers.crawl.failed', 'handlers.mail.duration.dist', 'workers.0.count', 'extra']));
+    expect(paths).toEqual(expect.arrayContaining(['duration', 'arrivals[0].profile', 'handlers.crawl.duration.p99', 'handlers.crawl.failed', 'handlers.mail.duration.dist', 'workers[0].count', 'extra']));
     let second: unknown;
     try {
       parseScenario({ ...MIXED, taskTypes: [{ name: 'crawl', backoffFactor: -1 }], arrivals: [{ type: 'nope', ratePerHour: 10 }] });
@@ -167,7 +167,7 @@ describe('simulate', () => {
     const err: string[] = [];
     const io = { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) };
     expect(await main(['simulate', join(dir, 'bad.json'), '--out', join(dir, 'bad-out')], io)).toBe(2);
-    expect(err.join('')).toContain('workers.0.concurrency');
+    expect(err.join('')).toContain('workers[0].concurrency');
     await expect(readFile(join(dir, 'bad-out', 'summary.json'))).rejects.toThrow();
     expect(await main(['simulate', join(dir, 'missing.json')], io)).toBe(2);
     expect(await main(['simulate', join(dir, 'a.json'), '--seed', 'x'], io)).toBe(2);

@@ -71,7 +71,7 @@ describe('simulate: DAGs and visits', () => {
     }
     expect(err).toBeInstanceOf(ValidationError);
     const paths = (err as ValidationError).details.map((d) => d.path);
-    expect(paths).toEqual(expect.arrayContaining(['dags.1.tasks.0.duration.mean', 'dags.1.tasks.0.failed', 'visits.queues.0.policies.0.policy']));
+    expect(paths).toEqual(expect.arrayContaining(['dags[1].tasks[0].duration.mean', 'dags[1].tasks[0].failed', 'visits.queues[0].policies[0].policy']));
     let second: unknown;
     try {
       parseScenario({
