@@ -26,6 +26,8 @@ import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
+import type { ArchiveSummary } from '../engine/archiving.js';
+import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
 
 import { DagClient } from './dag-client.js';
@@ -177,6 +179,15 @@ export class OrreryClient implements Jobboard {
   createTaskType(input: TaskTypeInput): Promise<TaskType> {
     return this.call('POST', '/task-types', input);
   }
+  /** Creates a task type unless one of that name exists (also when another client creates it at the same moment); answers the stored type, not updated if it differs. */
+  async ensureTaskType(input: TaskTypeInput): Promise<TaskType> {
+    try {
+      return await this.createTaskType(input);
+    } catch (e) {
+      if (e instanceof ConflictError && typeof input.name === 'string') return this.getTaskType(input.name);
+      throw e;
+    }
+  }
   /** `PATCH /api/task-types/{name}`: edits fields of a task type; `ValidationError` naming a bad field. */
   updateTaskType(name: string, edit: TaskTypeEdit): Promise<TaskType> {
     return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
@@ -287,6 +298,19 @@ export class OrreryClient implements Jobboard {
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
   scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
     return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at.toISOString() } : {}) });
+  }
+  /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
+  async archive(opts: { before: Date; batch?: number }): Promise<ArchiveSummary> {
+    const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: opts.before.toISOString(), ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
+    return { ...s, before: new Date(s.before) };
+  }
+  /** `GET /api/archive/runs`: archived runs with their logs, by id (`afterId` pages; `limit` default 100). */
+  readArchivedRuns(filter: Partial<ArchivedRunFilter> = {}): Promise<ArchivedRun[]> {
+    return this.call('GET', `/archive/runs${query(filter as Record<string, unknown>)}`);
+  }
+  /** `GET /api/archive/tasks`: archived one-shot tasks, by id. */
+  readArchivedTasks(filter: Partial<ArchivedRunFilter> = {}): Promise<Task[]> {
+    return this.call('GET', `/archive/tasks${query(filter as Record<string, unknown>)}`);
   }
   /** `GET /api/runs/{backendId}`; `NotFoundError` when there is none. */
   getRun(backendId: string): Promise<TaskRun> {

@@ -1,5 +1,8 @@
 /** Archiving over HTTP: a sweep into the archive tables, reading it back, and bad requests. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createHttpApp } from '../../src/http/app.js';
+import { OrreryClient } from '../../src/http/client.js';
+import { startHttpServer } from '../../src/http/server.js';
 import { openHttp, T0, type HttpHarness } from './http-helpers.js';
 
 describe('HTTP API: archive', () => {
@@ -33,6 +36,33 @@ describe('HTTP API: archive', () => {
     expect(archivedTasks).toEqual([expect.objectContaining({ id: tasks[0]!.id, status: 'completed' })]);
     expect((await call('GET', `/api/tasks/${tasks[0]!.id}`)).status).toBe(404);
     expect(T0).toBeTruthy();
+  });
+
+  it('the typed client archives and reads the archive as the library does; ensureTaskType answers the stored type', async () => {
+    h = await openHttp({ metrics: null });
+    const { orrery, clock } = h;
+    const { server, port } = await startHttpServer(createHttpApp(orrery), '127.0.0.1', 0);
+    const client = new OrreryClient(`http://127.0.0.1:${port}`);
+    try {
+      const type = await client.ensureTaskType({ name: 'job', numRetries: 1 });
+      expect(await client.ensureTaskType({ name: 'job', numRetries: 5 })).toEqual(type); // kept as stored
+      const tasks = await client.createTasks([1, 2, 3].map((n) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [n], kwargs: {} } })));
+      await orrery.scheduleDue({});
+      for (const c of await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 10 })) await orrery.endRun(c.run.backendId, { status: 'uneventful', worker: 'w' });
+      clock.advance(86_400_000);
+      const before = new Date(clock.now().getTime() - 3_600_000);
+      const summary = await client.archive({ before, batch: 2 });
+      const archived = orrery.store.archive.keepsNewestRows ? 2 : 3;
+      expect(summary).toMatchObject({ before, table: true, file: null, runs: archived, tasks: archived, complete: true });
+      const runs = await client.readArchivedRuns({ limit: 10 });
+      expect(runs.map((r) => r.run.task)).toEqual(tasks.slice(0, archived).map((t) => t.id));
+      expect(runs[0]!.run.ended).toBeInstanceOf(Date);
+      expect(await client.readArchivedRuns({ task: tasks[1]!.id })).toHaveLength(1);
+      expect((await client.readArchivedTasks({ afterId: tasks[0]!.id })).map((t) => t.id)).toEqual(tasks.slice(1, archived).map((t) => t.id));
+    } finally {
+      client.close();
+      server.close();
+    }
   });
 
   it('answers 400 naming the field for bad requests, and archives nothing', async () => {
