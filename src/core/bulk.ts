@@ -48,11 +48,9 @@ export const FAILURE_REASONS: readonly DisabledReason[] = ['dead_letter', 'retri
  *   `no_run`);
  * - `already_disabled`: disable of a disabled task;
  * - `equal_active`: respawn while an equal task is active (it would be a duplicate);
- * - `dag_attempt`: a DAG attempt, which runs only within its DAG run (restart the run instead);
- * - `newest_row`: delete on SQLite of the newest task or of the task of the newest run, whose id
- *   SQLite would hand out again (archiving keeps them too).
+ * - `dag_attempt`: a DAG attempt, which runs only within its DAG run (restart the run instead).
  */
-export const BULK_SKIPS = ['gone', 'active_run', 'no_run', 'already_disabled', 'equal_active', 'dag_attempt', 'newest_row'] as const;
+export const BULK_SKIPS = ['gone', 'active_run', 'no_run', 'already_disabled', 'equal_active', 'dag_attempt'] as const;
 export type BulkSkip = (typeof BULK_SKIPS)[number];
 
 /** What one batch did: the ids changed, and the ids left alone with why. */

@@ -62,12 +62,6 @@ export interface ArchivedRunFilter {
  * repeats or skips a row, whatever the number of runs per task.
  */
 export interface ArchiveStore {
-  /**
-   * True when the newest run and the newest task are never archived: SQLite gives a new row the
-   * largest rowid plus one, so deleting the newest row would let its id be handed out again (to a new
-   * task that DAG tables or an archive would then confuse with the old one).
-   */
-  readonly keepsNewestRows: boolean;
   archiveBatch(req: ArchiveBatchRequest): Promise<ArchiveBatch>;
   getProgress(key: string): Promise<string | null>;
   setProgress(key: string, value: string, at: Date): Promise<void>;

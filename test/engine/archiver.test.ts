@@ -17,7 +17,7 @@ async function finishedTasks(o: Orrery, n: number, agoMs: number): Promise<numbe
     await o.startRun(run.backendId, { at });
     await o.endRun(run.backendId, { status: 'eventful', at });
   }
-  // The newest task and run stay live (SQLite never archives the newest rows).
+  // A newer live task and run.
   const now = new Date();
   await o.createTask({ type: 'job', arguments: { args: ['live', agoMs], kwargs: {} }, nextRun: now }, { at: now });
   await o.scheduleDue({ at: now });

@@ -24,8 +24,7 @@ describe('HTTP API: archive', () => {
     expect(res.status).toBe(200);
     const summary = res.body as { runs: number; tasks: number; logs: number; table: boolean; file: null; complete: boolean };
     expect(summary).toMatchObject({ table: true, file: null, complete: true });
-    // SQLite keeps the newest run and task (it would reuse their ids); PostgreSQL archives all three.
-    const archived = orrery.store.archive.keepsNewestRows ? 2 : 3;
+    const archived = 3;
     expect(summary).toMatchObject({ runs: archived, tasks: archived, logs: archived });
     const runs = (await call('GET', '/api/archive/runs?limit=10')).body as Array<{ run: { task: number; result: unknown }; logs: Array<{ message: string }> }>;
     expect(runs.map((r) => r.run.task)).toEqual(tasks.slice(0, archived).map((t) => t.id));
@@ -52,7 +51,7 @@ describe('HTTP API: archive', () => {
       clock.advance(86_400_000);
       const before = new Date(clock.now().getTime() - 3_600_000);
       const summary = await client.archive({ before, batch: 2 });
-      const archived = orrery.store.archive.keepsNewestRows ? 2 : 3;
+      const archived = 3;
       expect(summary).toMatchObject({ before, table: true, file: null, runs: archived, tasks: archived, complete: true });
       const runs = await client.readArchivedRuns({ limit: 10 });
       expect(runs.map((r) => r.run.task)).toEqual(tasks.slice(0, archived).map((t) => t.id));

@@ -37,7 +37,7 @@ interface History {
 
 /**
  * A one-shot task with `n` runs (n - 1 failures, then success), every 50th with two log records, and
- * around it every case that must stay or go. Created last: the newest task and run stay live.
+ * around it every case that must stay or go.
  */
 async function buildHistory(o: Orrery, n: number): Promise<History> {
   let big = await o.createTask({ type: 'flaky', arguments: args('big'), policy: 'oneshot', nextRun: T0 });
@@ -169,23 +169,20 @@ export function archiveCases(sut: StoreUnderTest): void {
       await expect(orrery.getRunLogs(r1.backendId)).rejects.toMatchObject({ code: 'not_found' });
     });
 
-    it('declares whether the newest run and task stay (SQLite would hand their ids out again)', async () => {
+    it('archives the newest run and task too, and never hands their ids out again (SQLite would reuse the largest)', async () => {
       const { orrery } = await setup([LOAD_GIT]);
       const only = await orrery.createTask({ type: 'load-git', arguments: args('only'), policy: 'oneshot', nextRun: T0 });
-      await cycle(orrery, 'load-git', only.id, T0, 'eventful');
-      const first = await orrery.archive({ before: CUT, at: LATER });
-      if (orrery.store.archive.keepsNewestRows) {
-        expect(first).toMatchObject({ runs: 0, tasks: 0 });
-        const next = await orrery.createTask({ type: 'load-git', arguments: args('next'), nextRun: LATER });
-        expect(next.id).toBeGreaterThan(only.id);
-        await orrery.store.scheduleDue('load-git', LATER);
-        expect(await orrery.archive({ before: CUT, at: LATER })).toMatchObject({ runs: 1, tasks: 1 });
-      } else {
-        expect(first).toMatchObject({ runs: 1, tasks: 1 });
-        const next = await orrery.createTask({ type: 'load-git', arguments: args('next'), nextRun: LATER });
-        expect(next.id).toBeGreaterThan(only.id);
-      }
+      const run = await cycle(orrery, 'load-git', only.id, T0, 'eventful');
+      // Before: SQLite kept both (runs: 0, tasks: 0) until a newer task and run existed.
+      expect(await orrery.archive({ before: CUT, at: LATER })).toMatchObject({ runs: 1, tasks: 1 });
       expect(await orrery.getTask(only.id)).toBeNull();
+      const next = await orrery.createTask({ type: 'load-git', arguments: args('next'), nextRun: LATER });
+      expect(next.id).toBeGreaterThan(only.id);
+      const [nextRun] = await orrery.store.scheduleDue('load-git', LATER);
+      expect(nextRun!.id).toBeGreaterThan(run.id);
+      const again = await orrery.createTask({ type: 'load-git', arguments: args('again'), nextRun: LATER });
+      expect(again.id).toBe(next.id + 1); // past the floor, ids go on one by one
+      expect((await orrery.readArchivedRuns({ limit: 10 })).map((r) => r.run.id)).toEqual([run.id]);
     });
 
     it('two archivers at once on one database archive every run exactly once', async () => {

@@ -70,19 +70,20 @@ export function bulkActionCases(sut: StoreUnderTest): void {
       await orrery.endRun(started!.run.backendId, { status: 'failed', worker: 'w1', at: T0, error: 'aborted' });
       expect((await orrery.getTask(started!.run.task))!.disabledReason).toBe('manual');
 
-      // The newest task and the newest run belong to another task (SQLite keeps those rows).
+      // The newest task and the newest run belong to another task.
       const last = await orrery.createTask(oneshot('w', 9), { at: T0 });
       await orrery.scheduleDue({ at: T0 });
       const deleted = await orrery.bulkTasks('delete', { filter: { type: 'w', status: 'disabled' } }, { at: plus(T0, HOUR) });
       expect(deleted).toMatchObject({ matched: 4, changed: 4, skipped: {} });
       expect(await orrery.getTask(ts[0]!.id)).toBeNull();
       expect(await orrery.getRun(started!.run.backendId)).toBeNull();
-      // A task with a run waiting is not selected; once disabled it goes, except on a store that keeps its newest rows.
+      // A task with a run waiting is not selected; once disabled it goes, the newest task and run too
+      // (before: SQLite skipped them as newest_row), and their ids are not handed out again.
       expect((await orrery.bulkTasks('delete', { ids: [last.id] }, { dryRun: true })).matched).toBe(0);
       await orrery.disableTasks([last.id], { at: T0 });
       const newest = await orrery.bulkTasks('delete', { ids: [last.id] }, {});
-      if (orrery.store.archive.keepsNewestRows) expect(newest).toMatchObject({ matched: 1, changed: 0, skipped: { newest_row: 1 } });
-      else expect(newest).toMatchObject({ matched: 1, changed: 1, skipped: {} });
+      expect(newest).toMatchObject({ matched: 1, changed: 1, skipped: {} });
+      expect((await orrery.createTask(oneshot('w', 10), { at: T0 })).id).toBeGreaterThan(last.id);
     });
 
     it('retries the tasks of failed runs (runs selection); redrive takes the dead-letter bin', async () => {

@@ -49,7 +49,6 @@ const ARCHIVE_LOCK = 0x6f7272657280;
 
 /** Archiving on PostgreSQL: each batch is one transaction (read and lock, sink, copy, delete). */
 export class PostgresArchive implements ArchiveStore {
-  readonly keepsNewestRows = false; // bigserial ids are never handed out twice
 
   constructor(
     private readonly pool: pg.Pool,

@@ -12,15 +12,15 @@ import {
   type ArchiveStore,
 } from '../archive-store.js';
 import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
+import { idFloorRaiser } from './sqlite-id-floor.js';
 
 /**
  * Finished runs that may go, in (ended, id) order from task_runs_finished. Never a task's current run
- * (unless the task itself goes: a finished one-shot task), never the newest run nor a run of the
- * newest task: SQLite hands out max(rowid) + 1, so those ids must stay taken (ArchiveStore.keepsNewestRows).
+ * (unless the task itself goes: a finished one-shot task). The newest rows go too: each batch raises
+ * the id floors first, so their ids are not handed out again (sqlite-id-floor.ts).
  */
 const RUNS = `SELECT r.* FROM task_runs r INDEXED BY task_runs_finished
   WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN ('scheduled', 'claimed', 'started')
-    AND r.id < (SELECT max(id) FROM task_runs) AND r.task < (SELECT max(id) FROM tasks)
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))`;
 
@@ -31,20 +31,21 @@ export const ARCHIVE_SQL = {
   /** Disabled one-shot tasks left without runs (disabled before they ran, or their runs went earlier). */
   idleTasks: `SELECT t.* FROM tasks t INDEXED BY tasks_status
     WHERE t.status = 'disabled' AND t.id > @after AND t.policy = 'oneshot' AND t.created < @before
-      AND t.id < (SELECT max(id) FROM tasks) AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id)
+      AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id)
     ORDER BY t.id LIMIT @limit`,
 } as const;
 
 /** Archiving on SQLite: each batch is one BEGIN IMMEDIATE transaction (read, sink, copy, delete). */
 export class SqliteArchive implements ArchiveStore {
-  readonly keepsNewestRows = true;
   private readonly s: ReturnType<typeof prepare>;
+  private readonly raiseIdFloors: ReturnType<typeof idFloorRaiser>;
 
   constructor(
     db: Database.Database,
     private readonly write: <T>(fn: () => T) => Promise<T>,
   ) {
     this.s = prepare(db);
+    this.raiseIdFloors = idFloorRaiser(db);
   }
 
   async archiveBatch(req: ArchiveBatchRequest): Promise<ArchiveBatch> {
@@ -56,6 +57,7 @@ export class SqliteArchive implements ArchiveStore {
       const runIds = JSON.stringify(batch.runs.map((r) => r.run.id));
       const taskIds = JSON.stringify(batch.tasks.map((t) => t.id));
       if (req.table) this.copy(batch, req.at.getTime());
+      this.raiseIdFloors(['tasks', 'task_runs', 'run_logs']);
       this.s.deleteLogs.run(runIds);
       const runs = this.s.deleteRuns.run(runIds).changes;
       const tasks = this.s.deleteTasks.run(taskIds).changes;
@@ -128,7 +130,6 @@ function prepare(db: Database.Database) {
     logsOf: p(`SELECT * FROM run_logs WHERE run IN (${ids}) ORDER BY run, id`),
     // The batch's tasks that go with it: finished one-shot tasks with no run outside the batch.
     finishedTasks: p(`SELECT t.* FROM tasks t WHERE t.id IN (${ids}) AND t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')
-      AND t.id < (SELECT max(id) FROM tasks)
       AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id AND x.id NOT IN (${ids})) ORDER BY t.id`),
     deleteLogs: p(`DELETE FROM run_logs WHERE run IN (${ids})`),
     deleteRuns: p(`DELETE FROM task_runs WHERE id IN (${ids})`),

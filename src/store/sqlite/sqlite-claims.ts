@@ -6,6 +6,7 @@ import { claimedFromDue, claimedFromRow, taskFromRow, type Row } from '../rows.j
 import type { ClaimOutcome, ClaimRequest, ClaimedRun } from '../store.js';
 import { directClaimStale } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
+import { idAfterFloor } from './sqlite-id-floor.js';
 
 
 /**
@@ -125,8 +126,8 @@ function prepareClaims(db: Database.Database) {
       started = CASE WHEN @start = 1 THEN @at ELSE started END,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
-    insertClaimed: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertClaimed: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
+      VALUES (${idAfterFloor('task_runs')}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     markDirectClaim: p(`UPDATE task_types SET last_direct_claim = @at WHERE name = @name AND (last_direct_claim IS NULL OR last_direct_claim < @at)`),
     // The task as the claim leaves it (claimedFromRow's t_ columns): ends plan from it without reading it.

@@ -3,6 +3,7 @@ import { dagAttemptPauseRefusal } from '../../core/dag.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { Task, TypePause } from '../../core/model.js';
 import { taskFromRow, type Row } from '../rows.js';
+import { idFloorRaiser } from './sqlite-id-floor.js';
 
 /**
  * Pauses or resumes a task's schedule inside the caller's write transaction (`Store.setTaskPause`). A
@@ -14,6 +15,7 @@ export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypeP
   const refusal = dagAttemptPauseRefusal(taskFromRow(row));
   if (refusal) throw refusal;
   if (pause && row.status === 'next_run_scheduled' && row.current_run !== null) {
+    idFloorRaiser(db)(['task_runs']); // the run taken back may be the newest: its id is not handed out again
     const taken = db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled'`).run(row.current_run);
     if (taken.changes > 0) db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ?`).run(id);
   }

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
 import { TASK_SET } from './sqlite-held-ends.js';
 import type { Row } from '../rows.js';
+import { idAfterFloor } from './sqlite-id-floor.js';
 
 /** A prepared statement (named here so the declarations of `prepare` can refer to it). */
 export type Stmt = Database.Statement;
@@ -119,8 +120,8 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
     cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error, lease_expires_at = NULL WHERE id = @id`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
-    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
-      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),
+    insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
+      VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
@@ -140,7 +141,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
       WHERE r.status IN ('claimed', 'started') AND r.worker = ? ORDER BY r.id`),
     runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
-    insertLog: p('INSERT INTO run_logs (run, at, level, message, attributes) VALUES (?, ?, ?, ?, ?)'),
+    insertLog: p(`INSERT INTO run_logs (id, run, at, level, message, attributes) VALUES (${idAfterFloor('run_logs')}, ?, ?, ?, ?, ?)`),
     logsOfRun: p('SELECT * FROM run_logs WHERE run = ? AND id > ? ORDER BY id LIMIT ?'),
     directClaimOf: p('SELECT last_direct_claim AS t FROM task_types WHERE name = ?'),
   };

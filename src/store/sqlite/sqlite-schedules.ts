@@ -7,6 +7,7 @@ import { backfillFromRow } from '../schedule-rows.js';
 import type { BackfillStatus, CaughtUpTask, ScheduleStore, TaskBackfill } from '../schedule-store.js';
 import type { StoreChange } from '../store.js';
 import { timeOrderedUuid } from '../run-ids.js';
+import { idAfterFloor } from './sqlite-id-floor.js';
 
 /** What the schedule store needs from the SQLite store it belongs to. */
 export interface SqliteScheduleHost {
@@ -120,8 +121,8 @@ function prepareSchedules(db: Database.Database) {
     running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' ORDER BY id LIMIT +?`),
     freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key FROM tasks t
       WHERE t.id = ? AND t.status = 'next_run_not_scheduled' AND t.next_run > ?`),
-    insertRun: p(`INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)
-      VALUES (@task, @type, @backend_id, 'scheduled', @rank, @scheduled, 1, @ckey, @scheduled_for, @backfill) RETURNING *`),
+    insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)
+      VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, 1, @ckey, @scheduled_for, @backfill) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     advance: p('UPDATE task_backfills SET next_point = ?, updated = ? WHERE id = ?'),
     finish: p(`UPDATE task_backfills SET status = ?, updated = ? WHERE id = ? AND status = 'running' RETURNING *`),

@@ -7,6 +7,7 @@ import type { BulkTaskOutcome, BulkTaskRequest, EndRunRequest, EndRunResult } fr
 import type { RespawnRefusal } from '../task-actions.js';
 import type { prepare } from './sqlite-queries.js';
 import type { SqliteTaskWrites } from './sqlite-tasks.js';
+import { idFloorRaiser } from './sqlite-id-floor.js';
 
 
 interface Deps {
@@ -24,9 +25,11 @@ interface Deps {
  */
 export class SqliteTaskActions {
   private readonly s: ReturnType<typeof prepareActions>;
+  private readonly raiseIdFloors: ReturnType<typeof idFloorRaiser>;
 
   constructor(private readonly d: Deps) {
     this.s = prepareActions(d.db);
+    this.raiseIdFloors = idFloorRaiser(d.db);
   }
 
   /** The task's row, or null. */
@@ -66,7 +69,8 @@ export class SqliteTaskActions {
   /** One batch of a bulk action, in the caller's write transaction. */
   batch(req: BulkTaskRequest): BulkTaskOutcome & { stopping: number; cancelsHeld: boolean } {
     const out: BulkTaskOutcome & { stopping: number; cancelsHeld: boolean } = { changed: [], skipped: [], ended: [], stopping: 0, cancelsHeld: false };
-    const newest = req.action === 'delete' ? (this.s.newest.get() as { task: number | null; run: number | null }) : null;
+    // Deleted rows' ids are never handed out again: the floors go up to the largest ids first.
+    if (req.action === 'delete') this.raiseIdFloors(['tasks', 'task_runs', 'run_logs']);
     for (const id of req.ids) {
       const row = this.row(id);
       const skip = (reason: BulkSkip) => out.skipped.push({ id, reason });
@@ -87,7 +91,7 @@ export class SqliteTaskActions {
         if (reason) skip(reason);
         else out.changed.push(id);
       } else {
-        const reason = this.deleteRefusal(task, newest!);
+        const reason = this.deleteRefusal(task);
         if (reason) skip(reason);
         else (this.s.deleteLogs.run(id), this.s.deleteRuns.run(id), this.s.deleteTask.run(id), out.changed.push(id));
       }
@@ -112,11 +116,9 @@ export class SqliteTaskActions {
     return null;
   }
 
-  private deleteRefusal(task: Task, newest: { task: number | null; run: number | null }): BulkSkip | null {
+  private deleteRefusal(task: Task): BulkSkip | null {
     if (dagAttemptRespawnRefusal(task)) return 'dag_attempt';
     if (task.status === 'next_run_scheduled' || this.s.unfinishedRun.get(task.id)) return 'active_run';
-    // SQLite hands out max(rowid) + 1: the newest task and the task of the newest run keep their rows.
-    if (task.id === newest.task || (newest.run !== null && this.s.ownsRun.get(task.id, newest.run))) return 'newest_row';
     return null;
   }
 }
@@ -125,9 +127,7 @@ function prepareActions(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     runById: p('SELECT * FROM task_runs WHERE id = ?'),
-    newest: p('SELECT (SELECT max(id) FROM tasks) AS task, (SELECT max(id) FROM task_runs) AS run'),
     unfinishedRun: p(`SELECT 1 FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed', 'started') LIMIT 1`),
-    ownsRun: p('SELECT 1 FROM task_runs WHERE task = ? AND id = ?'),
     deleteLogs: p('DELETE FROM run_logs WHERE run IN (SELECT id FROM task_runs WHERE task = ?)'),
     deleteRuns: p('DELETE FROM task_runs WHERE task = ?'),
     deleteTask: p('DELETE FROM tasks WHERE id = ?'),

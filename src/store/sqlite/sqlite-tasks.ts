@@ -7,6 +7,7 @@ import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } fr
 import { firstDueOfNew } from '../../core/catch-up.js';
 import { planDebounce, withinUniqueWindow } from '../../core/flow-control.js';
 import type { CreatedTask } from '../store.js';
+import { idAfterFloor } from './sqlite-id-floor.js';
 
 /**
  * Task creation inside the store's write transaction: one prepared `INSERT ... ON CONFLICT (dedupe_key)
@@ -133,9 +134,9 @@ function prepareTasks(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     // The index predicate in the conflict target matches tasks_dedupe whether it is whole or partial.
-    insertTask: p(`INSERT INTO tasks (type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
+    insertTask: p(`INSERT INTO tasks (id, type, arguments, policy, schedule, next_run, current_interval_ms, status, retries_left,
       priority, priority_rank, identity_key, dedupe_key, task_key, concurrency_key, created, trace_context)
-      VALUES (?, ?, ?, ?, ?, ?, 'next_run_not_scheduled', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      VALUES (${idAfterFloor('tasks')}, ?, ?, ?, ?, ?, ?, 'next_run_not_scheduled', ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`),
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     releaseKey: p('UPDATE tasks SET dedupe_key = NULL WHERE id = ?'),
