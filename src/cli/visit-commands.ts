@@ -195,11 +195,10 @@ function originCommands(io: Io): Command {
       .argument('<url>', 'origin URL')
       .argument('<visit-type>', 'visit type')
       .addOption(new Option('--status <status>', 'how the visit ended').choices(VISIT_STATUSES).makeOptionMandatory())
-      .option('--snapshot <id>', 'the snapshot the visit produced (required when successful)')
+      .option('--snapshot <id>', 'the snapshot a successful visit produced (a new one makes it eventful)')
       .option('--at <instant>', 'when the visit ended (default now)', instantArg)
       .option('--json', 'print {stats, applied, eventful, disabled} as JSON'),
   ).action(async (url: string, visitType: string, o: JsonOpt & { status: VisitStatus; snapshot?: string; at?: Date }) => {
-    if (o.status === 'successful' && o.snapshot === undefined) throw new UsageError('--snapshot is required when --status is successful');
     const r = await withOrrery(o, (orrery) => orrery.visits.recordVisit(url, visitType, o.status, o.snapshot ?? null, o.at ? { at: o.at } : {}));
     if (o.json) return printJson(io, r);
     if (!r.applied) return io.out(`ignored: a visit at or after ${iso(r.stats.lastVisit)} is already recorded\n`);

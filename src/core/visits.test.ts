@@ -146,8 +146,13 @@ describe('validation', () => {
     ]);
   });
 
-  it('needs a snapshot for a successful visit and a known status', () => {
-    expect(() => validateVisitResult({ url: 'u', visitType: 'git', status: 'successful', at: T0 })).toThrow(/snapshot/);
+  it('takes a successful visit with or without a snapshot, and needs a known status', () => {
+    expect(validateVisitResult({ url: 'u', visitType: 'git', status: 'successful', at: T0 }).snapshot).toBeNull();
+    // Without a snapshot: successful, not eventful, the last snapshot kept.
+    const first = applyVisit(null, visit('successful', T0, 's1'), null, () => 0.5);
+    const bare = applyVisit(first.stats, visit('successful', new Date(T0.getTime() + 1000)), null, () => 0.5);
+    expect(bare).toMatchObject({ applied: true, eventful: false, stats: { lastSnapshot: 's1', lastVisitStatus: 'successful', lastSuccessful: new Date(T0.getTime() + 1000) } });
+    expect(visitFromRun({ status: 'uneventful', ended: T0, result: { status: 'successful' } })).toEqual({ status: 'successful', snapshot: null, at: T0 });
     expect(() => validateVisitResult({ url: 'u', visitType: 'git', status: 'partial', at: T0 })).toThrow(/status/);
     expect(validateVisitResult({ url: 'u', visitType: 'git', status: 'failed', snapshot: 'x', at: T0 }).snapshot).toBeNull();
   });

@@ -142,7 +142,7 @@ export function applyVisit(prev: OriginVisitStats | null, visit: VisitResult, gl
     lastVisit: visit.at,
     lastVisitStatus: visit.status,
     lastSuccessful: successful ? visit.at : before.lastSuccessful,
-    lastSnapshot: successful ? visit.snapshot : before.lastSnapshot,
+    lastSnapshot: successful && visit.snapshot !== null ? visit.snapshot : before.lastSnapshot,
     nextPositionOffset: offset,
     nextVisitQueuePosition: position,
     successiveVisits,
@@ -232,8 +232,8 @@ export function validateVisitResult(v: { url: unknown; visitType: unknown; statu
   const snapshot = v.snapshot ?? null;
   if (snapshot !== null && (typeof snapshot !== 'string' || snapshot === '' || snapshot.length > 1024)) throw invalid(p('snapshot'), 'must be a non-empty string of at most 1024 characters');
   assertText(snapshot, p('snapshot'));
-  if (v.status === 'successful' && snapshot === null) throw invalid(p('snapshot'), 'a successful visit needs the snapshot it produced');
-  return { url, visitType, status: v.status as VisitStatus, snapshot: v.status === 'successful' ? (snapshot as string) : null, at: v.at };
+  // A successful visit may name no snapshot (SPEC §6.2 `[--snapshot ID]`): it is then not eventful, and the last snapshot stays.
+  return { url, visitType, status: v.status as VisitStatus, snapshot: v.status === 'successful' ? (snapshot as string | null) : null, at: v.at };
 }
 
 export function validateCooldowns(c: Partial<VisitCooldowns> | undefined, path = 'cooldowns'): VisitCooldowns {
@@ -274,8 +274,9 @@ export function splitByWeight(count: number, weights: readonly PolicyWeight[]): 
 }
 
 /**
- * What a visit run reported: a handler returns `{ eventful, result: { status, snapshot } }`. A run that
- * failed (or was lost, or returned no valid result) is a `failed` visit. Returns null for a run that
+ * What a visit run reported: a handler returns `{ eventful, result: { status, snapshot } }` (the
+ * snapshot may be left out of a successful one). A run that failed (or was lost, or returned no valid
+ * status) is a `failed` visit. Returns null for a run that
  * has not ended.
  */
 export function visitFromRun(run: Pick<TaskRun, 'status' | 'result' | 'ended'>): { status: VisitStatus; snapshot: string | null; at: Date } | null {
@@ -283,7 +284,7 @@ export function visitFromRun(run: Pick<TaskRun, 'status' | 'result' | 'ended'>):
   const r = run.result as { status?: unknown; snapshot?: unknown } | null;
   if ((run.status === 'eventful' || run.status === 'uneventful') && r && typeof r === 'object') {
     const snapshot = typeof r.snapshot === 'string' && r.snapshot !== '' && r.snapshot.length <= 1024 ? r.snapshot : null;
-    if (r.status === 'successful' && snapshot !== null) return { status: 'successful', snapshot, at: run.ended };
+    if (r.status === 'successful') return { status: 'successful', snapshot, at: run.ended };
     if (r.status === 'not_found') return { status: 'not_found', snapshot: null, at: run.ended };
   }
   return { status: 'failed', snapshot: null, at: run.ended };

@@ -114,7 +114,6 @@ describe('orrery lister / origin / visit-scheduler', () => {
       [['origin', 'grab-next', 'git', '--count', '-1', '--policy', 'oldest_scheduled_first'], /--count/],
       [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'first_visits_after_listing'], /needs --lister/],
       [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'oldest_scheduled_first', '--failed-cooldown', 'soon'], /--failed-cooldown/],
-      [['origin', 'visited', 'u', 'git', '--status', 'successful'], /--snapshot is required/],
       [['origin', 'visited', 'u', 'git', '--status', 'partial'], /--status/],
       [['origin', 'list', '--page-token', 'abc'], /pageToken/],
       [['lister', 'show', '00000000-0000-4000-8000-000000000000'], /not found/],

@@ -80,7 +80,7 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'first_visits_after_listing' }, 400, 'lister'],
       ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'oldest_scheduled_first', cooldowns: { failedMs: -1 } }, 400, 'cooldowns.failedMs'],
       ['POST', '/api/origins/grab', { visitType: 'git', count: 1, policy: 'oldest_scheduled_first', lister: '00000000-0000-4000-8000-000000000000' }, 404, 'lister'],
-      ['POST', '/api/origins/visited', { url: 'u', visitType: 'git', status: 'successful' }, 400, 'snapshot'],
+      ['POST', '/api/origins/visited', { url: 'u', visitType: 'git', status: 'successful', snapshot: '' }, 400, 'snapshot'],
       ['POST', `/api/listers/${lister.id}/update`, { updated: 'yesterday' }, 400, 'updated'],
       ['GET', '/api/listers/nope', undefined, 400, 'id'],
       ['GET', '/api/listers/00000000-0000-4000-8000-000000000000', undefined, 404, 'id'],

@@ -297,8 +297,10 @@ export function visitCases(sut: StoreUnderTest): void {
         { url: 'v', visitType: 'git', status: 'failed', at: plus(T0, 4 * DAY) },
       ]);
       expect(batch.map((b) => b.applied)).toEqual([true, false]);
-      await expect(o.visits.recordVisits([{ url: 'w', visitType: 'git', status: 'successful', at: T0 }])).rejects.toThrow(/snapshot/);
-      expect(await o.visits.getVisitStats([{ url: 'w', visitType: 'git' }])).toEqual([]);
+      // A successful visit without a snapshot: recorded, not eventful.
+      const [bare] = await o.visits.recordVisits([{ url: 'w', visitType: 'git', status: 'successful', at: T0 }]);
+      expect(bare).toMatchObject({ applied: true, eventful: false, stats: { lastVisitStatus: 'successful', lastSnapshot: null, lastSuccessful: T0 } });
+      await expect(o.visits.recordVisits([{ url: 'w', visitType: 'git', status: 'partial' as never, at: plus(T0, DAY) }])).rejects.toThrow(/status/);
     });
   });
 
