@@ -165,7 +165,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const { orrery, running } = started;
   try {
     const { daemon, port, url } = running;
-    const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')})`]
+    const what = [roles.runner && 'runner', roles.reaper && 'reaper', daemon.worker && `worker ${daemon.worker.id} (concurrency ${w!.concurrency}, isolation ${w!.isolation}, handlers: ${Object.keys(mod!.handlers).join(', ')}${types ? `; serving only ${types.join(', ')}` : ''})`]
       .filter(Boolean)
       .join(', ');
     // The signal handlers were in place before the line that says the process started (supervisors and
