@@ -72,7 +72,7 @@ export function runCommands(io: Io): Command {
   addDb(
     cmd
       .command('cancel')
-      .description('cancel a run: a scheduled one ends failed (cancelled) at once; a started one is stopped by its worker')
+      .description('cancel a run: a waiting one (scheduled, or claimed in a worker buffer) ends lost (cancelled) at once; a started one is stopped by its worker and ends failed (cancelled)')
       .argument('<backendId>', 'the run\'s backend id')
       .option('--at <instant>', 'when (default now)', instantArg)
       .option('--json', 'print the outcome, the run and its task as JSON'),

@@ -55,11 +55,15 @@ const task: Task = {
 const req = (over: Partial<RunEndRequest> = {}): RunEndRequest => ({ status: 'failed', at: E, cause: 'end', worker: 'w1', error: 'boom', ...over });
 
 describe('planRunEnd: cancellations', () => {
-  it('a scheduled run may end failed only as a cancellation', () => {
-    const p = planRunEnd(run({ status: 'scheduled', worker: null }), task, type, 1, req({ cause: 'cancel', worker: null, error: 'cancelled' }));
-    expect(p.run).toMatchObject({ status: 'failed', error: 'cancelled', ended: E });
-    expect(p.task).toMatchObject({ retriesLeft: 3, nextRun: new Date(E.getTime() + DAY) });
+  it('a cancelled waiting run ends lost (SPEC: scheduled | claimed -> lost), skipped: no retry, no abandon', () => {
+    for (const status of ['scheduled', 'claimed'] as const) {
+      const p = planRunEnd(run({ status, worker: null }), task, type, 1, req({ status: 'lost', cause: 'cancel', worker: null, error: 'cancelled' }));
+      expect(p.run).toMatchObject({ status: 'lost', error: 'cancelled', ended: E });
+      expect(p.task).toMatchObject({ retriesLeft: 3, consecutiveAbandons: 0, nextRun: new Date(E.getTime() + DAY) });
+    }
+    // A scheduled run never ends failed, even as a cancellation.
     expect(() => planRunEnd(run({ status: 'scheduled', worker: null }), task, type, 1, req({ worker: null }))).toThrow(InvalidTransitionError);
+    expect(() => planRunEnd(run({ status: 'scheduled', worker: null }), task, type, 1, req({ cause: 'cancel', worker: null }))).toThrow(InvalidTransitionError);
   });
 
   it('a started run with cancelRequested that ends failed or lost is a cancellation', () => {

@@ -38,8 +38,9 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
       { path: 'status', message: `run is already ${run.status}` },
     ]);
   }
-  const cancelling = req.cause === 'cancel' && req.status === 'failed' && (run.status === 'scheduled' || isHeldRunStatus(run.status));
-  if (!cancelling && !canTransition(run.status, req.status)) {
+  // A cancelled waiting run (scheduled, or claimed in a worker's buffer) ends lost (SPEC §1.3:
+  // scheduled | claimed -> lost); a started one its worker stopped ends failed. Both are skipped by the formula.
+  if (!canTransition(run.status, req.status)) {
     throw new InvalidTransitionError(`run ${run.backendId} is ${run.status} and cannot end ${req.status}; nothing changed`, [
       { path: 'status', message: `${run.status} -> ${req.status} is not allowed` },
     ]);

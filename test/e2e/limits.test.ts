@@ -158,7 +158,7 @@ describe.each([
     const waiting = await waitFor(async () => (await orrery.listRuns(waitingTask.id))[0], 'the runner to schedule it');
     const a = await cli(['run', 'cancel', waiting.backendId, '--db', db.url, '--json']);
     expect(a.code, a.err).toBe(0);
-    expect(JSON.parse(a.out)).toMatchObject({ outcome: 'ended', run: { status: 'failed', error: 'cancelled' }, task: { status: 'disabled' } });
+    expect(JSON.parse(a.out)).toMatchObject({ outcome: 'ended', run: { status: 'lost', error: 'cancelled' }, task: { status: 'disabled' } });
 
     const blocking = await orrery.createTask({ type: 'blocking' });
     const running = await waitFor(async () => (await orrery.listRuns(blocking.id)).find((r) => r.status === 'started'), 'the blocking run to start', 30_000);

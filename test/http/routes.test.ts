@@ -593,7 +593,7 @@ describe('runs', () => {
     expect(c.status).toBe(200);
     expect(c.body).toMatchObject({
       outcome: 'ended',
-      run: runJson({ id: expect.any(Number), task: waiting!.task, backendId: waiting!.backendId, status: 'failed', error: 'cancelled', ended: at(1000) }),
+      run: runJson({ id: expect.any(Number), task: waiting!.task, backendId: waiting!.backendId, status: 'lost', error: 'cancelled', ended: at(1000) }),
       task: { id: waiting!.task, status: 'next_run_not_scheduled', retriesLeft: 2, nextRun: at(61_000) },
       taskUpdated: true,
     });

@@ -61,7 +61,7 @@ export function bulkActionCases(sut: StoreUnderTest): void {
       const cancelled = await orrery.bulkTasks('cancel', { filter: { type: 'w' } }, { at: T0 });
       expect(cancelled).toMatchObject({ matched: 4, changed: 4, skipped: {} });
       const runs = (await orrery.searchRuns({ type: 'w' })).runs;
-      expect(runs.filter((r) => r.status === 'failed' && r.error === 'cancelled')).toHaveLength(3);
+      expect(runs.filter((r) => r.status === 'lost' && r.error === 'cancelled')).toHaveLength(3);
       expect(runs.find((r) => r.backendId === started!.run.backendId)).toMatchObject({ status: 'started', cancelRequested: true });
       // One-shot tasks whose waiting run was cancelled are disabled (manual), as after `run cancel`.
       expect((await orrery.findTasks({ type: 'w', disabledReason: 'manual' })).tasks).toHaveLength(3);

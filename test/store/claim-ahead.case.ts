@@ -104,7 +104,7 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       const tasks = await orrery.createTasks([oneshot(0), oneshot(1)]);
       const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
       const [a, b] = [claimed.find((c) => c.run.task === tasks[0]!.id)!, claimed.find((c) => c.run.task === tasks[1]!.id)!];
-      expect(await orrery.cancelRun(a.run.backendId, { at: plus(T0, 1) })).toMatchObject({ outcome: 'ended', run: { status: 'failed', error: 'cancelled' } });
+      expect(await orrery.cancelRun(a.run.backendId, { at: plus(T0, 1) })).toMatchObject({ outcome: 'ended', run: { status: 'lost', error: 'cancelled' } });
       await orrery.disableTasks([tasks[1]!.id]);
       expect((await orrery.store.getRun(b.run.backendId))!.status).toBe('lost');
       const answer = await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: a.run.backendId }, { backendId: b.run.backendId }], at: plus(T0, 2) });

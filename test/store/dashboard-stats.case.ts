@@ -62,7 +62,7 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
       }
       const [o] = await claimStarted(orrery, { worker: 'w', types: ['other'], limit: 1, at: plus(T0, 100) });
       await orrery.endRun(o!.run.backendId, { status: 'uneventful', worker: 'w', at: plus(T0, 2 * MIN) });
-      // A waiting run cancelled before it started: ended (failed), without a latency.
+      // A waiting run cancelled before it started: ended (lost), without a latency.
       const [late] = await orrery.createTasks([{ type: 'other', arguments: args('never'), policy: 'oneshot' }]);
       const [waiting] = await orrery.scheduleDue({ type: 'other', at: plus(T0, 2 * MIN) });
       expect(waiting!.task).toBe(late!.id);
@@ -73,7 +73,7 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
         // latencies 1..10 s: mean 5.5 s, p95 = 10th of 10 (nearest rank ⌈9.5⌉)
         { at: T0, ended: { eventful: 8, failed: 2 }, started: 10, latencyMeanMs: 5500, latencyP95Ms: 10_000, latencyMaxMs: 10_000 },
         { at: plus(T0, MIN), ended: { eventful: 8, failed: 2 }, started: 10, latencyMeanMs: 15_500, latencyP95Ms: 20_000, latencyMaxMs: 20_000 },
-        { at: plus(T0, 2 * MIN), ended: { uneventful: 1, failed: 1 }, started: 1, latencyMeanMs: 100, latencyP95Ms: 100, latencyMaxMs: 100 },
+        { at: plus(T0, 2 * MIN), ended: { uneventful: 1, lost: 1 }, started: 1, latencyMeanMs: 100, latencyP95Ms: 100, latencyMaxMs: 100 },
       ]);
       // One type; the window is [since, until).
       expect(await orrery.store.runSeries({ since: T0, until: plus(T0, MIN), bucketMs: 30_000, type: 'load-git' })).toEqual([
@@ -88,7 +88,7 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
       expect(series.points.slice(-3).map((p) => p.ended)).toEqual([
         { eventful: 8, uneventful: 0, failed: 2, permfailed: 0, lost: 0 },
         { eventful: 8, uneventful: 0, failed: 2, permfailed: 0, lost: 0 },
-        { eventful: 0, uneventful: 1, failed: 1, permfailed: 0, lost: 0 },
+        { eventful: 0, uneventful: 1, failed: 0, permfailed: 0, lost: 1 },
       ]);
       expect(series.points[0]).toEqual({ at: series.since, ended: { eventful: 0, uneventful: 0, failed: 0, permfailed: 0, lost: 0 }, started: 0, latencyMeanMs: null, latencyP95Ms: null, latencyMaxMs: null });
       expect((await orrery.runSeries({ range: '7d', type: 'other', at: plus(T0, 2 * MIN) })).points).toHaveLength(168);

@@ -99,13 +99,13 @@ export function limitCases(sut: StoreUnderTest): void {
   });
 
   describe('cancellation', () => {
-    it('a scheduled run ends failed (cancelled) at once; the task skips it without using a retry', async () => {
+    it('a scheduled run ends lost (cancelled) at once; the task skips it without using a retry or counting an abandon', async () => {
       const { orrery } = await setup();
       const t = await orrery.createTask({ type: 'load-git', arguments: { args: ['a'], kwargs: {} } });
       const [run] = await orrery.scheduleDue({ at: T0 });
       const out = await orrery.cancelRun(run!.backendId, { at: plus(T0, 5) });
       expect(out.outcome).toBe('ended');
-      expect(out.run).toMatchObject({ status: 'failed', error: 'cancelled', ended: plus(T0, 5), started: null });
+      expect(out.run).toMatchObject({ status: 'lost', error: 'cancelled', ended: plus(T0, 5), started: null });
       expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled', retriesLeft: 2, consecutiveAbandons: 0, nextRun: plus(T0, 5 + DAY) });
       expect(await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 5, at: plus(T0, 10) })).toEqual([]);
       await expect(orrery.cancelRun(run!.backendId)).rejects.toBeInstanceOf(ConflictError);
@@ -179,7 +179,7 @@ export function limitCases(sut: StoreUnderTest): void {
       ]);
       expect((await orrery.getRun(first!.run.backendId))!.cancelRequested).toBe(true);
       const waiting = detail.tasks.find((t) => t.taskId !== 'a' && t.orreryTask !== null && t.orreryTask !== first!.run.task)!;
-      expect((await orrery.listRuns(waiting.orreryTask!)).map((r) => [r.status, r.error])).toEqual([['failed', 'cancelled']]);
+      expect((await orrery.listRuns(waiting.orreryTask!)).map((r) => [r.status, r.error])).toEqual([['lost', 'cancelled']]);
       await orrery.endRun(first!.run.backendId, { status: 'failed', worker: 'w', error: 'cancelled' });
       await orrery.dags.progressAll();
       expect((await orrery.dags.run(run.id)).status).toBe('failed');

@@ -628,7 +628,7 @@ export class PostgresStore implements Store {
       if (run.status !== 'scheduled' && run.status !== 'claimed') {
         throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
       }
-      const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.typeOf(c, name));
+      const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.typeOf(c, name));
       if (r instanceof OrreryError) throw r;
       return { outcome: 'ended', run: r!.run, task: r!.task, taskUpdated: r!.taskUpdated };
     });

@@ -119,7 +119,7 @@ async function cancelCurrentRuns(c: pg.PoolClient, req: BulkTaskRequest, typeOf:
     out.stopping = started.length;
   }
   if (waiting.length === 0) return out;
-  const ends = await endRunsInTx(c, waiting.map((w) => ({ backendId: w.backendId, req: { status: 'failed', at: req.at, cause: 'cancel', error: CANCELLED_ERROR } })), typeOf);
+  const ends = await endRunsInTx(c, waiting.map((w) => ({ backendId: w.backendId, req: { status: 'lost', at: req.at, cause: 'cancel', error: CANCELLED_ERROR } })), typeOf);
   ends.forEach((e, i) => {
     if (e instanceof OrreryError) out.skipped.push({ id: waiting[i]!.id, reason: 'no_run' });
     else (out.ended.push(e), out.changed.push(waiting[i]!.id));

@@ -475,7 +475,7 @@ export class SqliteStore implements Store {
       if (run.status !== 'scheduled' && run.status !== 'claimed') {
         throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
       }
-      const r = this.endInTx(run, { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR });
+      const r = this.endInTx(run, { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR });
       return { outcome: 'ended', run: r.run, task: r.task, taskUpdated: r.taskUpdated };
     });
     if (out.outcome === 'requested' || cancelsHeld) this.wake({ kind: 'cancel-requested' });

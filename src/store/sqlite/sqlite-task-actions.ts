@@ -112,7 +112,7 @@ export class SqliteTaskActions {
     }
     if (run.status !== 'scheduled' && run.status !== 'claimed') return 'no_run';
     if (run.status === 'claimed') out.cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
-    out.ended.push(this.d.endInTx(run, { status: 'failed', at, cause: 'cancel', error: CANCELLED_ERROR }));
+    out.ended.push(this.d.endInTx(run, { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR }));
     return null;
   }
 
