@@ -25,6 +25,11 @@ export type RunEndStatus = Exclude<RunStatus, 'scheduled' | 'claimed' | 'started
 /** Runs a worker holds under a lease: claimed (in its buffer, or begun but not yet marked) and started. */
 export const HELD_RUN_STATUSES = ['claimed', 'started'] as const;
 export const RUN_END_STATUSES = ['eventful', 'uneventful', 'failed', 'permfailed', 'lost'] as const satisfies readonly RunEndStatus[];
+/**
+ * How the holder of a run ends it through the jobboard (SPEC §2.3); `lost` is not among them: a holder
+ * gives a run back with abandon, and the reaper ends the runs of holders that vanished.
+ */
+export const HOLDER_END_STATUSES = ['eventful', 'uneventful', 'failed', 'permfailed'] as const satisfies readonly RunEndStatus[];
 
 /**
  * Allowed run transitions (SPEC §1.3). Final states have none. A claimed run waits in its worker's

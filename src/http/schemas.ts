@@ -3,7 +3,7 @@ import { GATES } from '../core/why.js';
 import { ARGS_MATCHES, TASK_SCAN_LIMIT } from '../core/task-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
-import { DISABLED_REASONS, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
+import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 
@@ -216,7 +216,18 @@ export const ReleaseBody = z.strictObject({ worker: nonEmpty, backendIds: z.arra
 export const WorkerBody = z.strictObject({ worker: nonEmpty });
 export const HeartbeatBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty });
 export const JobboardEndBody = z.strictObject({
-  items: z.array(z.strictObject({ backendId: nonEmpty, ...endFields, worker: nonEmpty, startedAt: isoInstant.optional() })).min(1).max(1000),
+  items: z
+    .array(
+      z.strictObject({
+        backendId: nonEmpty,
+        ...endFields,
+        status: z.enum(HOLDER_END_STATUSES, { error: 'must be eventful, uneventful, failed or permfailed (a holder gives a run back with /api/jobboard/abandon)' }),
+        worker: nonEmpty,
+        startedAt: isoInstant.optional(),
+      }),
+    )
+    .min(1)
+    .max(1000),
 });
 export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty, reason: z.string().max(10_000).optional() });
 export const LogsBody = z.strictObject({

@@ -816,6 +816,8 @@ describe('jobboard', () => {
       ['/api/jobboard/heartbeat', { backendId: ['x'], worker: 'w' }, ['backendId']],
       ['/api/jobboard/end', { items: [] }, ['items']],
       ['/api/jobboard/end', { items: [{ backendId: 'x', worker: 'w', status: 'done' }] }, ['items[0].status']],
+      // A holder does not end its run lost (SPEC §2.3): it abandons it.
+      ['/api/jobboard/end', { items: [{ backendId: 'x', worker: 'w', status: 'lost' }] }, ['items[0].status']],
       ['/api/jobboard/end', { items: [{ backendId: 'x', status: 'eventful' }] }, ['items[0].worker']],
       ['/api/jobboard/end', { items: [{ backendId: 'x', worker: 'w', status: 'eventful', at: T0 }] }, ['items[0].at']],
       ['/api/jobboard/end', { items: {} }, ['items']],
