@@ -94,7 +94,7 @@ export function checkWorld(
         dagTypes.add(t.type);
       });
     } catch (e) {
-      for (const x of (e as ValidationError).details ?? [{ path: '', message: String(e) }]) problems.push({ path: `dags[${i}]${x.path ? `.${x.path.replace(/^tasks\.(\d+)/, 'tasks[$1]')}` : ''}`, message: x.message });
+      for (const x of (e as ValidationError).details ?? [{ path: '', message: String(e) }]) problems.push({ path: `dags[${i}]${x.path ? `.${x.path}` : ''}`, message: x.message });
     }
   });
   const v = s.visits;
