@@ -254,7 +254,8 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
   ]);
   const log = createLogger(w.logFormat);
   signals.useLog(log);
-  const mod = await loadHandlers(w.handlers!);
+  const mod = await Promise.race([loadHandlers(w.handlers!), signals.signalled.then(() => null)]);
+  if (!mod) return stoppedBeforeStart(log);
   const run = await workerHandlers(mod, {
     mode: w.isolation,
     file: w.handlers!,

@@ -59,6 +59,12 @@ describe('orrery serve (end to end)', () => {
     expect(await worker.exited, worker.output()).toBe(0);
     expect(worker.output()).toMatch(/SIGTERM received/);
     expect(worker.output()).toMatch(/stopped before it started/);
+    // A remote worker too (it reaches no server before its handlers are loaded).
+    const remote = spawnOrrery(['worker', '--url', 'http://127.0.0.1:1', '--handlers', slow, '--log-format', 'json']);
+    await waitFor(() => /slow handlers file: loading/.test(remote.output()) || remote.child.exitCode !== null, 'the remote worker to load its handlers');
+    remote.child.kill('SIGTERM');
+    expect(await remote.exited, remote.output()).toBe(0);
+    expect(remote.output()).toMatch(/stopped before it started/);
     const runner = spawnOrrery(['runner', '--db', 'postgres://orrery@127.0.0.1:1/none', '--log-format', 'json']);
     await waitFor(() => /cannot open the database/.test(runner.output()) || runner.child.exitCode !== null, 'the runner to wait for its database');
     runner.child.kill('SIGINT');
