@@ -4,6 +4,13 @@ import type { TaskType } from './model.js';
 import { INT4_MAX } from './storable.js';
 
 /**
+ * Due tasks a runner pass picks per type in one transaction (within the type's free queue slots). A
+ * manual pass (`scheduleDue` with `fill`, `orrery task schedule`) repeats such batches until the slots
+ * are full or nothing is due; the runner daemon takes one batch per type and passes again.
+ */
+export const SCHEDULE_BATCH = 1000;
+
+/**
  * Concurrency and rate limits of a task type (docs/limits.md). Pure: the stores read the counts in
  * their claim transaction and ask these functions how many runs may start.
  */

@@ -95,7 +95,7 @@ export class Runner extends PeriodicLoop {
     const catchUp = runnerCatchesUp(this.lastCatchUp, now, this.wokenByTasks);
     this.wokenByTasks = false;
     if (catchUp) this.lastCatchUp = now;
-    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs, holdUnlimited, catchUp });
+    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs, holdUnlimited, catchUp, fill: false });
     const byType = new Map<string, number>();
     for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
     for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
+import { SCHEDULE_BATCH } from '../core/limits.js';
+import { checkId, checkIds } from '../core/task-ids.js';
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { runLogQuery, type RunLogQuery } from '../core/run-logs.js';
 import { RUN_END_STATUSES } from '../core/model.js';
@@ -526,7 +528,7 @@ export class Orrery implements Jobboard {
    * created. `refillFraction` (the runner uses 0.1) leaves a bounded queue that still holds runs alone
    * until that fraction of it is free.
    */
-  async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean } = {}): Promise<TaskRun[]> {
+  async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
     const at = this.instant(opts.at);
     assertText(opts.type, 'type');
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
@@ -538,11 +540,18 @@ export class Orrery implements Jobboard {
     this.emitRuns('scheduled', backfilled);
     const runs: TaskRun[] = backfilled.filter((r) => opts.type === undefined || r.type === opts.type);
     const tracedSince = tracingOn() ? Date.now() : null;
+    // SPEC §2.2: a pass fills every free slot. It takes batches of SCHEDULE_BATCH (one transaction each)
+    // until a type's queue is full or nothing of it is due; the runner daemon (fill: false) takes one
+    // batch per type and passes again, so that one type's backlog does not hold the others back.
+    const fill = opts.fill ?? true;
     for (const type of types) {
       const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
-      const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs, holdUnlimited: opts.holdUnlimited === true } : {}) });
-      this.emitRuns('scheduled', scheduled); // per type, before a worker can have claimed them
-      runs.push(...scheduled);
+      for (;;) {
+        const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs, holdUnlimited: opts.holdUnlimited === true } : {}) });
+        this.emitRuns('scheduled', scheduled); // per type, before a worker can have claimed them
+        runs.push(...scheduled);
+        if (!fill || scheduled.length < SCHEDULE_BATCH) break;
+      }
     }
     if (tracedSince !== null && runs.length > 0) recordSchedule(tracedSince, runs);
     return runs;
@@ -762,20 +771,6 @@ function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
   if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
   return f;
-}
-
-/** A task id: a positive integer a JS number carries exactly (the columns are 8-byte integers). */
-function checkId(id: number, path = 'id'): number {
-  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${String(id)}" is not a task id`);
-  return id;
-}
-
-function checkIds(ids: readonly number[]): number[] {
-  if (!Array.isArray(ids) || ids.length === 0) throw invalid('ids', 'at least one task id is required');
-  ids.forEach((id, i) => {
-    if (!Number.isSafeInteger(id) || id <= 0) throw new ValidationError(`ids[${i}]: "${String(id)}" is not a task id`, [{ path: `ids[${i}]`, message: 'not a task id' }]);
-  });
-  return [...ids];
 }
 
 /** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */

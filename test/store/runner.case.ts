@@ -58,10 +58,19 @@ export function runnerCases(sut: StoreUnderTest): void {
 
     it('an unbounded queue (null) schedules every due task', async () => {
       const { orrery } = await setup([{ name: 'u', defaultIntervalMs: '1h', maxQueueLength: null }]);
-      await orrery.createTasks(Array.from({ length: 1500 }, (_, i) => ({ type: 'u', arguments: args(`u${i}`) })));
-      let total = 0;
-      for (let pass = 0; pass < 3; pass++) total += (await orrery.scheduleDue({ at: T0 })).length;
-      expect(total).toBe(1500);
+      await orrery.createTasks(Array.from({ length: 2500 }, (_, i) => ({ type: 'u', arguments: args(`u${i}`) })));
+      // One pass fills every free slot (SPEC §2.2), in batches of 1,000 (before: 1,000 per pass).
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(2500);
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(0);
+    });
+
+    it('a bounded queue larger than a batch is filled in one pass; the runner daemon takes a batch per pass', async () => {
+      const { orrery } = await setup([{ name: 'b', defaultIntervalMs: '1h', maxQueueLength: 1500 }]);
+      await orrery.createTasks(Array.from({ length: 2200 }, (_, i) => ({ type: 'b', arguments: args(`u${i}`) })));
+      expect(await orrery.scheduleDue({ at: T0, fill: false })).toHaveLength(1000);
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(500);
+      await claimStarted(orrery, { worker: 'w', types: ['b'], limit: 1000, at: T0, due: false });
+      expect(await orrery.scheduleDue({ at: T0 })).toHaveLength(700);
     });
 
     it('a maxQueueLength of 0 pauses the type', async () => {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
-import { hasLimits } from '../../core/limits.js';
+import { hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
 import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { CANCELLED_ERROR, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
@@ -66,8 +66,6 @@ import { readAdaptiveRates, throttleInTx } from './postgres-adaptive-rates.js';
 import { HOT_QUERIES, PREPARED_CLAIM, PREPARED_CLAIM_DUE, PREPARED_CLAIM_DUE_MAX, TIME_ORDERED_UUID } from './postgres-queries.js';
 import { KeptConnection } from './postgres-kept-connection.js';
 import { PostgresStats } from './postgres-stats.js';
-
-const DEFAULT_UNBOUNDED_BATCH = 1000;
 
 export { HOT_QUERIES } from './postgres-queries.js';
 /** SQLSTATEs after which the whole transaction is simply tried again. */
@@ -437,7 +435,7 @@ export class PostgresStore implements Store {
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
-      let slots = limit ?? DEFAULT_UNBOUNDED_BATCH;
+      let slots = limit ?? SCHEDULE_BATCH;
       if (max !== null) {
         const [q] = await this.rows(c, HOT_QUERIES.queued, [type]);
         slots = Math.min(slots, max - (q!.n as number));

@@ -19,6 +19,7 @@ import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
+import { SCHEDULE_BATCH } from '../../core/limits.js';
 import { WakeFiles } from '../wake-files.js';
 import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
@@ -69,8 +70,6 @@ import { SqliteTaskSearch } from './sqlite-task-search.js';
 import { respawnError } from '../task-actions.js';
 import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import { timeOrderedUuid } from '../run-ids.js';
-
-const DEFAULT_UNBOUNDED_BATCH = 1000;
 
 /** Tasks from which an import's WAL is checkpointed on a thread (10,000 tasks: about 4 MB of WAL, a few tens of ms to copy). */
 const OFF_THREAD_CHECKPOINT = 10_000;
@@ -358,7 +357,7 @@ export class SqliteStore implements Store {
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
-      let slots = limit ?? DEFAULT_UNBOUNDED_BATCH;
+      let slots = limit ?? SCHEDULE_BATCH;
       if (max !== null) {
         const queued = (this.stmts.queuedOfType.get(type) as { n: number }).n;
         slots = Math.min(slots, max - queued);
