@@ -14,8 +14,6 @@ export interface RunnerOptions extends LoopOptions {
   graceMs?: number;
 }
 
-/** A bounded queue that still holds runs is refilled once this fraction of it is free. */
-const REFILL_FRACTION = 0.1;
 /** Claims arriving within this window wake the runner once. */
 const CLAIM_WAKE_COALESCE_MS = 25;
 /**
@@ -95,7 +93,8 @@ export class Runner extends PeriodicLoop {
     const catchUp = runnerCatchesUp(this.lastCatchUp, now, this.wokenByTasks);
     this.wokenByTasks = false;
     if (catchUp) this.lastCatchUp = now;
-    const runs = await this.orrery.scheduleDue({ refillFraction: REFILL_FRACTION, graceMs: this.graceMs, holdUnlimited, catchUp, fill: false });
+    // Every free slot is filled (SPEC §2.2: slots > 0); claims that free slots wake it, coalesced.
+    const runs = await this.orrery.scheduleDue({ graceMs: this.graceMs, holdUnlimited, catchUp, fill: false });
     const byType = new Map<string, number>();
     for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
     for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);

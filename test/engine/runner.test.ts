@@ -45,4 +45,18 @@ describe('Runner', () => {
     await orrery.claimRuns({ worker: 'w', types: ['narrow'], limit: 1 });
     await waitFor(async () => (await orrery.searchTasks({ status: 'next_run_scheduled' })).length === 2, 'second run after the claim');
   });
+
+  it('fills a single freed slot of a large queue (SPEC §2.2: slots > 0), not only a tenth of it', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'wide', maxQueueLength: 20 });
+    await orrery.createTasks(Array.from({ length: 22 }, (_, n) => ({ type: 'wide', policy: 'oneshot' as const, arguments: { args: [n], kwargs: {} } })));
+    const runner = new Runner(orrery, { maxSleepMs: 600_000 });
+    runner.start();
+    onCleanup(() => runner.stop());
+    const queued = async () => (await orrery.searchTasks({ status: 'next_run_scheduled' })).length;
+    await waitFor(async () => (await queued()) === 20, 'a full queue');
+    // One slot frees: before, the daemon waited for two (a tenth of 20) and left it empty.
+    await orrery.claimRuns({ worker: 'w', types: ['wide'], limit: 1, due: false });
+    await waitFor(async () => (await queued()) === 21, 'the freed slot filled');
+  });
 });
