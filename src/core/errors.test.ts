@@ -51,4 +51,10 @@ describe('error codes', () => {
     expect(errors.isNetworkError(Object.assign(new Error('x'), { code: '57P01' }))).toBe(false);
     expect(errors.isNetworkError(null)).toBe(false);
   });
+
+  it('LeaseLost and StaleData, the specification\'s names, are the same classes as LeaseLostError and StaleDataError', () => {
+    expect(errors.LeaseLost).toBe(LeaseLostError);
+    expect(errors.StaleData).toBe(errors.StaleDataError);
+    expect(new LeaseLostError('x')).toBeInstanceOf(errors.LeaseLost);
+  });
 });

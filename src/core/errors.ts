@@ -57,6 +57,9 @@ export class StaleDataError extends OrreryError {
   override readonly code = 'stale_data';
 }
 
+/** The specification's names for two of them (`LeaseLost`, `StaleData`): the same classes. */
+export { LeaseLostError as LeaseLost, StaleDataError as StaleData };
+
 export class SchemaTooNewError extends OrreryError {
   override readonly code = 'schema_too_new';
 }
