@@ -234,7 +234,7 @@ export class VisitService {
       ...(lister !== undefined ? { listerId: lister } : {}),
       ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
     };
-    return f.fresh ? this.store.visits.countMetrics(filter, this.instant(undefined)) : this.store.visits.getMetrics(filter);
+    return f.fresh ? this.store.visits.countMetrics(filter, this.instant()) : this.store.visits.getMetrics(filter);
   }
 
   // --- the visit-scheduler's two halves -------------------------------------------------------------

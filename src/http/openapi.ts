@@ -11,6 +11,10 @@ function schema(s: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
 /** The OpenAPI 3.1 document, generated from the route contracts that validate requests. */
 export function openApiDocument(routes: readonly Route[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  // Errors every route can give besides its own: bad input, auth, oversized body, database down.
+  const errorSchema = schema(ErrorSchema, 'output');
+  const error = (description: string) => ({ description, content: { 'application/json': { schema: errorSchema } } });
+  const unauthorized = error('Missing or wrong bearer token (when a token is configured)');
   for (const r of routes) {
     const path = `/api${r.path.replace(/:(\w+)/g, '{$1}')}`;
     const parameters: unknown[] = [];
@@ -23,11 +27,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     for (const [status, s] of Object.entries(r.responses)) {
       responses[status] = s === null ? { description: 'No content' } : { description: status.startsWith('2') ? 'OK' : 'Error', content: { 'application/json': { schema: schema(s, 'output') } } };
     }
-    // Errors every route can give besides its own: bad input, auth, oversized body, database down.
-    const error = (description: string) => ({ description, content: { 'application/json': { schema: schema(ErrorSchema, 'output') } } });
     // Every route refuses unknown or repeated query parameters, even one that takes none.
     responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters');
-    responses['401'] = error('Missing or wrong bearer token (when a token is configured)');
+    responses['401'] = unauthorized;
     responses['403'] = error('Without a token: a Host that is not a loopback name, or a mutation whose Origin is not the server\'s own');
     if (r.body) responses['413'] = error('Request body too large');
     if (r.body) responses['415'] = error('A request body sent without Content-Type: application/json');
@@ -43,8 +45,6 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       responses,
     };
   }
-  const error = (description: string) => ({ description, content: { 'application/json': { schema: schema(ErrorSchema, 'output') } } });
-  const unauthorized = error('Missing or wrong bearer token (when a token is configured)');
   paths['/api/events'] = {
     get: {
       summary: 'Server-sent events: `run` events ({ event: scheduled | claimed | started | ended, run }) of this server process, and `work` when runs were scheduled or tasks created by any process',

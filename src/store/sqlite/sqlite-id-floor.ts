@@ -16,6 +16,15 @@ export const idAfterFloor = (table: FlooredTable): string =>
  * call it before deleting rows (archiving, deleting a task, taking a queued run back).
  */
 export function idFloorRaiser(db: Database.Database): (tables: readonly FlooredTable[]) => void {
+  let raiser = raisers.get(db);
+  if (!raiser) raisers.set(db, (raiser = prepareRaiser(db)));
+  return raiser;
+}
+
+/** One raiser per connection: its statements are prepared once, whoever asks (archive, bulk delete, pause). */
+const raisers = new WeakMap<Database.Database, (tables: readonly FlooredTable[]) => void>();
+
+function prepareRaiser(db: Database.Database): (tables: readonly FlooredTable[]) => void {
   const raise = Object.fromEntries(
     (['tasks', 'task_runs', 'run_logs'] as const).map((t) => [
       t,
