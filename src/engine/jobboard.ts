@@ -82,8 +82,8 @@ export interface Jobboard {
   releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number>;
   /** Ends many runs; each item gets its result or the `OrreryError` that refused it, in input order. */
   endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>>;
-  /** Ends a held run `lost` because its worker gives it up (shutdown past the grace). */
-  abandonRun(backendId: string, opts: { worker: string; reason?: string; at?: Date }): Promise<EndRunResult>;
+  /** Ends a held run `lost` because its worker gives it up (shutdown past the grace); `startedAt`: when its handler began. */
+  abandonRun(backendId: string, opts: { worker: string; reason?: string; at?: Date; startedAt?: Date | null }): Promise<EndRunResult>;
   /** Appends handler log records to a run. */
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
   /** Calls `listener` when runs may be waiting to be claimed; returns a function that unsubscribes. */

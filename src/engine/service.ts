@@ -712,17 +712,23 @@ export class Orrery implements Jobboard {
     return req;
   }
 
-  /** The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once. */
-  async abandonRun(backendId: string, opts: At & { worker: string; reason?: string }): Promise<EndRunResult> {
+  /**
+   * The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once.
+   * `startedAt`, when its handler began, is recorded as the run's start if the store still has it
+   * `claimed` (the start rides with the abandon, as with an end).
+   */
+  async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
     assertText(backendId, 'backendId');
     assertText(opts.worker, 'worker');
     assertText(opts.reason, 'reason');
+    if (opts.startedAt != null && (!(opts.startedAt instanceof Date) || Number.isNaN(opts.startedAt.getTime()))) throw invalid('startedAt', 'must be a valid Date');
     const result = await this.store.endRun(backendId, {
       status: 'lost',
       at: this.instant(opts.at),
       cause: 'abandon',
       worker: opts.worker,
       error: opts.reason ?? 'abandoned by its worker',
+      ...(opts.startedAt != null ? { startedAt: opts.startedAt } : {}),
     });
     return this.emitEnded([result])[0]!;
   }

@@ -366,9 +366,10 @@ export class OrreryClient implements Jobboard {
     const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', body);
     return outcomes.map((o) => ('ok' in o ? o.ok : (toError(o, 400) as OrreryError)));
   }
-  /** `POST /api/jobboard/abandon`: ends a held run `lost` because its worker gives it up. */
-  abandonRun(backendId: string, opts: { worker: string; reason?: string }): Promise<EndRunResult> {
-    return this.call('POST', '/jobboard/abandon', { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}) });
+  /** `POST /api/jobboard/abandon`: ends a held run `lost` because its worker gives it up; `startedAt`: when its handler began. */
+  abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
+    const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt.toISOString() } : {}) };
+    return this.call('POST', '/jobboard/abandon', body);
   }
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {

@@ -284,7 +284,9 @@ export const routes: Route[] = [
     method: 'post', path: '/jobboard/abandon', tag: 'jobboard', summary: 'Give a held run back: it ends lost and its task is due again at once',
     body: S.AbandonBody,
     responses: { 200: S.EndRunResultSchema, 404: S.ErrorSchema, 409: S.ErrorSchema, 422: S.ErrorSchema },
-    handler: async (o, { body }) => ({ body: await o.abandonRun(body.backendId, { worker: body.worker, ...(body.reason ? { reason: body.reason } : {}) }) }),
+    handler: async (o, { body }) => ({
+      body: await o.abandonRun(body.backendId, { worker: body.worker, ...(body.reason ? { reason: body.reason } : {}), ...(body.startedAt ? { startedAt: new Date(body.startedAt) } : {}) }),
+    }),
   },
   {
     method: 'post', path: '/jobboard/logs', tag: 'jobboard', summary: "Append records to a run's log",

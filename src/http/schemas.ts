@@ -229,7 +229,7 @@ export const JobboardEndBody = z.strictObject({
     .min(1)
     .max(1000),
 });
-export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty, reason: z.string().max(10_000).optional() });
+export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty, reason: z.string().max(10_000).optional(), startedAt: isoInstant.optional() });
 export const LogsBody = z.strictObject({
   backendId: nonEmpty,
   records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(100_000), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),

@@ -153,6 +153,24 @@ describe('Worker (inline isolation)', () => {
     expect((await orrery.getTask(s.id))!.nextRun).toEqual(lost!.ended);
   });
 
+  it('a run abandoned before its start was marked records its start with the abandon', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'stuck' });
+    let began: Date | null = null;
+    const d = daemon(orrery, {
+      stuck: ({ signal }) => ((began = new Date()), new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)))),
+    }, { graceMs: 0 });
+    const s = await orrery.createTask({ type: 'stuck', policy: 'oneshot' });
+    d.start();
+    await waitFor(async () => began !== null, 'handler began');
+    // Stopped at once: the worker marks a begun run started within 250 ms, so the abandon carries the start.
+    await d.stop();
+    const [lost] = await orrery.listRuns(s.id);
+    expect(lost).toMatchObject({ status: 'lost', error: 'worker shutting down' });
+    expect(lost!.started).not.toBeNull();
+    expect(Math.abs(lost!.started!.getTime() - began!.getTime())).toBeLessThan(1000);
+  });
+
   it('a run whose backend has no handler here fails with a clear error', async () => {
     const { orrery, onCleanup } = await setup();
     await orrery.createTaskType({ name: 'orphan', backendName: 'nobody' });

@@ -798,6 +798,19 @@ describe('jobboard', () => {
     expectError(await call('POST', '/api/jobboard/abandon', { backendId: id, worker: 'w1', reason: 5 }), 400, 'validation_error', ['reason']);
   });
 
+  it('abandon of a claimed run records the startedAt it carries', async () => {
+    await mailType();
+    await task({ type: 'mail' });
+    await schedule();
+    const r = await call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail'], limit: 10, startNow: 0 });
+    const id = (r.body as Array<{ run: { backendId: string; status: string } }>)[0]!.run.backendId;
+    expectError(await call('POST', '/api/jobboard/abandon', { backendId: id, worker: 'w1', startedAt: 'soon' }), 400, 'validation_error', ['startedAt']);
+    h.clock.advance(4000);
+    const a = await call('POST', '/api/jobboard/abandon', { backendId: id, worker: 'w1', startedAt: at(1000) });
+    expect(a.status).toBe(200);
+    expect(a.body.run).toMatchObject({ status: 'lost', started: at(1000), ended: at(4000) });
+  });
+
   it('400 for malformed jobboard requests', async () => {
     await mailType();
     const bad: Array<[string, unknown, string[]]> = [

@@ -68,6 +68,19 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       expect(u).toBeTruthy();
     });
 
+    it('an abandon from claimed records the handler start it carries; without one the run ends with no start', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      const tasks = await orrery.createTasks([oneshot(0), oneshot(1)]);
+      const [c, d] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      await expect(orrery.abandonRun(c!.run.backendId, { worker: 'w', startedAt: new Date(NaN) })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'startedAt' }] });
+      const r = await orrery.abandonRun(c!.run.backendId, { worker: 'w', at: plus(T0, 50), startedAt: plus(T0, 20) });
+      expect(r.run).toMatchObject({ status: 'lost', started: plus(T0, 20), ended: plus(T0, 50), error: 'abandoned by its worker' });
+      expect(r.task).toMatchObject({ status: 'next_run_not_scheduled', consecutiveAbandons: 1, nextRun: plus(T0, 50) });
+      const r2 = await orrery.abandonRun(d!.run.backendId, { worker: 'w', at: plus(T0, 60) });
+      expect(r2.run).toMatchObject({ status: 'lost', started: null, ended: plus(T0, 60) });
+      expect(tasks).toHaveLength(2);
+    });
+
     it('giving claimed runs back puts them in the queue untouched: no retry consumed, no abandon counted', async () => {
       const { orrery } = await setup([{ ...LOAD_GIT, numRetries: 0, maxAbandons: 1 }]);
       const [t] = await orrery.createTasks([oneshot(0)]);
