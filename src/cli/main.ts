@@ -76,11 +76,25 @@ export async function main(
   }
 }
 
-/** `orrery --db URL task list` means `orrery task list --db URL`: --db belongs to every command. */
+/**
+ * `orrery --db URL task list` and `orrery task --db URL list` mean `orrery task list --db URL`: --db
+ * belongs to every command, so it may also come before the command or between a group and its
+ * command. It moves to the end of the options (before a `--` that ends them).
+ */
 export function hoistDb(argv: string[]): string[] {
-  const first = argv[0];
-  if (first === '--db' && argv.length >= 2) return [...argv.slice(2), '--db', argv[1]!];
-  if (first?.startsWith('--db=')) return [...argv.slice(1), first];
+  for (let i = 0; i < Math.min(argv.length, 2); i++) {
+    const a = argv[i]!;
+    const width = a === '--db' ? 2 : a.startsWith('--db=') ? 1 : 0;
+    if (width === 0) {
+      if (a.startsWith('-')) return argv; // another option: not a command group's position
+      continue;
+    }
+    if (width === 2 && argv.length < 2 + i) return argv; // `--db` without its value: commander says so
+    const rest = [...argv.slice(0, i), ...argv.slice(i + width)];
+    const end = rest.indexOf('--');
+    const at = end === -1 ? rest.length : end;
+    return [...rest.slice(0, at), ...argv.slice(i, i + width), ...rest.slice(at)];
+  }
   return argv;
 }
 

@@ -712,11 +712,7 @@ export class Orrery implements Jobboard {
     return req;
   }
 
-  /**
-   * The holder gives a run back (graceful shutdown): it ends `lost` and its task is due again at once.
-   * `startedAt`, when its handler began, is recorded as the run's start if the store still has it
-   * `claimed` (the start rides with the abandon, as with an end).
-   */
+  /** The holder gives a run back (shutdown): it ends `lost`, its task due at once; `startedAt` as in an end. */
   async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
     assertText(backendId, 'backendId');
     assertText(opts.worker, 'worker');

@@ -15,6 +15,11 @@ describe('orrery CLI options', () => {
     expect(disabled).toMatchObject({ status: 'disabled', disabledReason: 'manual' });
     const [back] = await runJson(['task', 'respawn', String(task.id), '--at', '2026-03-03T00:00:00Z', '--json', ...t.db]);
     expect(back).toMatchObject({ status: 'next_run_not_scheduled', nextRun: '2026-03-03T00:00:00.000Z' });
+    // --db between a command group and its command; before a `--` that ends the options, it stays an option.
+    expect((await runJson(['task', '--db', t.url, 'list', '--json'])).map((x: { id: number }) => x.id)).toEqual([task.id]);
+    expect((await runJson(['task-type', `--db=${t.url}`, 'list', '--json'])).map((x: { name: string }) => x.name)).toEqual(['job']);
+    const dashed = await runJson(['--db', t.url, 'task', 'add', 'job', '--json', '--', '-5']);
+    expect(dashed.arguments).toEqual({ args: [-5], kwargs: {} });
   });
 
   test('run end --worker ends only a run that worker holds; task list --disabled-reason finds the dead-letter bin', async () => {
