@@ -25,6 +25,8 @@ describe('unique within a window', () => {
     expect(withinUniqueWindow(new Date(AT.getTime() - 3_599_999), AT, 3_600_000)).toBe(true);
     expect(withinUniqueWindow(new Date(AT.getTime() - 3_600_000), AT, 3_600_000)).toBe(false);
     expect(withinUniqueWindow(AT, AT, 0)).toBe(false);
+    expect(withinUniqueWindow(AT, AT, 1)).toBe(true);
+    expect(withinUniqueWindow(new Date(AT.getTime() + 1), AT, 3_600_000)).toBe(false);
   });
 
   it('matches by key (the default when the task has one) or by arguments, per type', () => {

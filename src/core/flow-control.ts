@@ -47,11 +47,13 @@ export function debouncedIdentity(debounceKey: string): string {
 }
 
 /**
- * Whether a task created at `created` is within a create's window at `at`: created less than `forMs`
- * before it, so a window of zero never matches and a task created exactly `forMs` before does not.
+ * Whether a task created at `created` is within a create's window at `at`, `(at - forMs, at]`: created at
+ * `at` or less than `forMs` before it, so a window of zero never matches, a task created exactly `forMs`
+ * before does not, and neither does one created after `at` (a create replayed with an earlier `--at`).
  */
 export function withinUniqueWindow(created: Date, at: Date, forMs: number): boolean {
-  return at.getTime() - created.getTime() < forMs;
+  const age = at.getTime() - created.getTime();
+  return age >= 0 && age < forMs;
 }
 
 /**

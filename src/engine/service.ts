@@ -644,9 +644,9 @@ export class Orrery implements Jobboard {
   }
 
   /**
-   * Cancels a run (docs/limits.md): a scheduled run ends `failed` with error `cancelled` at once, and
-   * its task skips that run (no retry consumed); a started run is flagged and its worker, told through
-   * its next heartbeat or the `cancel` wake-up, aborts the handler and ends it the same way.
+   * Cancels a run (docs/limits.md): a waiting (scheduled or claimed) run ends `lost` with error
+   * `cancelled` at once, and its task skips that run (no retry consumed); a started run is flagged and its
+   * worker, told through its next heartbeat or the `cancel` wake-up, aborts the handler and ends it `failed`.
    */
   async cancelRun(backendId: string, opts: At = {}): Promise<CancelRunResult> {
     if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');

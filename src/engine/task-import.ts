@@ -317,15 +317,17 @@ async function* spooledLines(path: string): AsyncGenerator<Line> {
 export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: string): unknown {
   if (!(e instanceof ConflictError) || prefix === '') return e;
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
+  // The holder is an earlier row of this batch: its task id is rolled back with the batch, so the row is named instead.
+  const pair = batchTwin(tasks, strict, e);
+  if (pair !== null) {
+    const [row, twin] = pair;
+    const where = `${prefix}[${row}]`;
+    return new ConflictError(`${where}: ${sameAs(tasks[twin]!)} as ${prefix}[${twin}] of this batch (onConflict error); nothing created`, [
+      { path: `${where}.${identityField(tasks[twin]!)}`, message: `conflicts with ${prefix}[${twin}]` },
+    ]);
+  }
   if (strict.length === 1) {
     const where = `${prefix}[${strict[0]}]`;
-    const twin = earlierTwin(tasks, strict[0]!);
-    // The holder is an earlier row of this batch: its task id is rolled back with the batch, so the row is named instead.
-    if (twin !== null) {
-      return new ConflictError(`${where}: ${sameAs(tasks[twin]!)} as ${prefix}[${twin}] of this batch (onConflict error); nothing created`, [
-        { path: `${where}.${identityField(tasks[twin]!)}`, message: `conflicts with ${prefix}[${twin}]` },
-      ]);
-    }
     return new ConflictError(`${where}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${where}.${d.path}` : where, message: d.message })));
   }
   const some = strict.slice(0, 5).map((i) => `${prefix}[${i}]`).join(', ') + (strict.length > 5 ? `, … (${strict.length} tasks)` : '');
@@ -335,15 +337,33 @@ export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: s
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
 function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[]): OrreryError {
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
-  const twin = strict.length === 1 ? earlierTwin(tasks, strict[0]!) : null;
-  if (twin !== null) {
-    const where = `line ${chunk[strict[0]!]!.no}`;
+  const pair = batchTwin(tasks, strict, e);
+  if (pair !== null) {
+    const [row, twin] = pair;
+    const where = `line ${chunk[row]!.no}`;
     return new ConflictError(`${where}: ${sameAs(tasks[twin]!)} as line ${chunk[twin]!.no} (onConflict error); nothing written`, [
       { path: `${where}.${identityField(tasks[twin]!)}`, message: `conflicts with line ${chunk[twin]!.no}` },
     ]);
   }
   const where = strict.length === 1 ? `line ${chunk[strict[0]!]!.no}` : chunk.length > 0 ? `lines ${chunk[0]!.no}-${chunk[chunk.length - 1]!.no}` : 'import';
   return new ConflictError(`${where}: ${e.message}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
+}
+
+/**
+ * The collision a conflict of a batch came from when it is inside the batch: the first `onConflict:
+ * 'error'` row (of `strict`) with an earlier row of the same identity, as [row, earlier row]. With
+ * several such rows the store does not say which one failed, so a keyed pair is named only if the
+ * store's message names its key; null otherwise.
+ */
+function batchTwin(tasks: readonly NewTask[], strict: readonly number[], e: ConflictError): [number, number] | null {
+  for (const i of strict) {
+    const twin = earlierTwin(tasks, i);
+    if (twin === null) continue;
+    const key = tasks[i]!.key;
+    if (strict.length === 1 || (key != null && e.message.includes(`key "${key}"`))) return [i, twin];
+    return null;
+  }
+  return null;
 }
 
 /** The first row before `i` with the same identity (key, or whole definition) as row `i`; null if none. */

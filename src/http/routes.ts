@@ -220,7 +220,7 @@ export const routes: Route[] = [
   },
   {
     method: 'post', path: '/runs/:backendId/cancel', tag: 'runs',
-    summary: 'Cancel a run: a scheduled one ends failed (cancelled) at once; a started one is stopped by its worker (409 if it already ended)',
+    summary: 'Cancel a run: a waiting (scheduled or claimed) one ends lost (cancelled) at once; a started one is stopped by its worker and ends failed (409 if it already ended)',
     params: { backendId }, body: S.CancelBody,
     responses: { 200: S.CancelRunResultSchema, 400: S.ErrorSchema, 404: S.ErrorSchema, 409: S.ErrorSchema },
     handler: async (o, { params, body }) => ({ body: await o.cancelRun(params.backendId as string, at(body?.at)) }),

@@ -55,6 +55,16 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(JSON.parse(again.stdout)).toMatchObject({ lines: N + 1, count: N, created: 0, existing: N, replaced: 0 });
       expect(await countTasks(db)).toBe(N);
     });
+
+    it('onConflict error on every line: a key repeated within the file names both lines and writes nothing', async () => {
+      const db = await database(store);
+      const path = join(tempDir(), 'dup.jsonl');
+      writeFileSync(path, ['k0', 'k7', 'k7'].map((key, i) => line(i, { key, onConflict: 'error' })).join('\n') + '\n');
+      const r = await runCli(['task', 'import', path, ...db]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^orrery: line 3: the same key "k7" as line 2 \(onConflict error\); nothing written\n$/m);
+      expect(await countTasks(db)).toBe(0);
+    });
   });
 }
 

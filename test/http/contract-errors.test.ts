@@ -46,6 +46,19 @@ describe('POST /api/tasks/batch: a conflict names the row, and nothing is writte
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
+  it('onConflict "error" on every row against an earlier row of the same batch names the two rows', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('POST', '/api/tasks/batch', {
+      tasks: [
+        { type: 'mail', key: 'k0', arguments: { args: [0] }, onConflict: 'error' },
+        { type: 'mail', key: 'k7', arguments: { args: [1] }, onConflict: 'error' },
+        { type: 'mail', key: 'k7', arguments: { args: [2] }, onConflict: 'error' },
+      ],
+    });
+    expectError(r, 409, 'conflict', ['tasks[2].key'], 'tasks[2]: the same key "k7" as tasks[1] of this batch (onConflict error); nothing created');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
   it('several onConflict "error" rows: the message names the candidates', async () => {
     expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
     const before = dumpDatabase(h.dbPath);

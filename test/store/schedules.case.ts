@@ -151,7 +151,11 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(again).toMatchObject({ created: false, task: { id: first!.task.id, status: 'disabled' } });
       expect((await create(['b'], plus(T0, 1), {}))[0]!.created).toBe(true); // other arguments
       expect((await create(['a'], plus(T0, HOUR), {}))[0]!.created).toBe(true); // the window's end
-      expect((await create(['a'], plus(T0, 2 * HOUR), { for: 0 }))[0]!.created).toBe(true);
+      const last = await create(['a'], plus(T0, 2 * HOUR), { for: 0 });
+      expect(last[0]!.created).toBe(true);
+      // The window is (at - for, at]: a create replayed at an earlier instant matches the task of its own window, never a later one.
+      const replayed = await create(['a'], plus(T0, HOUR / 2), {});
+      expect(replayed[0]).toMatchObject({ created: false, task: { id: first!.task.id } });
     });
 
     it('unique: concurrent creates from two processes give one task', async () => {

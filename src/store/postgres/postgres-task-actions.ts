@@ -94,7 +94,7 @@ async function deleteAll(c: pg.PoolClient, ids: readonly number[]): Promise<void
 
 /**
  * Cancels the current run of each task, as cancelRun: runs are locked before their tasks (the order of
- * every end), a waiting or buffered run ends failed (cancelled) with the cancellation rule, a started
+ * every end), a waiting or buffered run ends lost (cancelled) with the cancellation rule, a started
  * one is flagged cancelRequested.
  */
 async function cancelCurrentRuns(c: pg.PoolClient, req: BulkTaskRequest, typeOf: (name: string) => Promise<TaskType>, out: BulkBatchAnswer): Promise<BulkBatchAnswer> {

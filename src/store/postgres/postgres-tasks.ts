@@ -59,7 +59,7 @@ async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[]
 /** The task a `unique` or debounced create matches (core/flow-control.ts), updated for a debounce; null: none. */
 async function flowControlMatch(c: pg.PoolClient, t: NewTask, at: Date): Promise<CreatedTask | null> {
   if (t.unique !== undefined) {
-    const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE unique_key = $1 AND unique_key IS NOT NULL ORDER BY created DESC, id DESC LIMIT 1', [t.unique.key]);
+    const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE unique_key = $1 AND unique_key IS NOT NULL AND created <= $2 ORDER BY created DESC, id DESC LIMIT 1', [t.unique.key, at]);
     const found = rows[0] ? taskFromRow(rows[0]) : null;
     return found && withinUniqueWindow(found.created, at, t.unique.forMs) ? { task: found, created: false } : null;
   }

@@ -84,7 +84,7 @@ export class SqliteTaskWrites {
    */
   private flowControlMatch(t: NewTask, at: Date): CreatedTask | null {
     if (t.unique !== undefined) {
-      const row = this.s.latestUnique.get(t.unique.key) as Row | undefined;
+      const row = this.s.latestUnique.get(t.unique.key, at.getTime()) as Row | undefined;
       return row && withinUniqueWindow(taskFromRow(row).created, at, t.unique.forMs) ? { task: taskFromRow(row), created: false } : null;
     }
     const row = this.s.waitingDebounced.get(t.debounce!.key) as Row | undefined;
@@ -145,7 +145,7 @@ function prepareTasks(db: Database.Database) {
     replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = NULL, priority = @priority, priority_rank = @rank,
       concurrency_key = @ckey, status = 'next_run_not_scheduled', current_run = NULL WHERE id = @id RETURNING *`),
     setCreated: p(`UPDATE tasks SET next_run = @next_run, scheduled_for = @scheduled_for, unique_key = @unique_key, debounce_key = @debounce_key WHERE id = @id`),
-    latestUnique: p(`SELECT * FROM tasks INDEXED BY tasks_unique WHERE unique_key = ? ORDER BY created DESC, id DESC LIMIT 1`),
+    latestUnique: p(`SELECT * FROM tasks INDEXED BY tasks_unique WHERE unique_key = ? AND created <= ? ORDER BY created DESC, id DESC LIMIT 1`),
     waitingDebounced: p(`SELECT * FROM tasks INDEXED BY tasks_debounce WHERE debounce_key = ? AND status = 'next_run_not_scheduled'
       ORDER BY next_run DESC, id DESC LIMIT 1`),
     cancelStartedOfTask: p(`UPDATE task_runs SET cancel_requested = 1 WHERE task = ? AND status = 'started' AND cancel_requested = 0 RETURNING *`),
