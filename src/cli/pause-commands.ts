@@ -29,9 +29,9 @@ export function addTaskPauseCommands(cmd: Command, io: Io): void {
       .option('--json', 'print the task as JSON'),
   ).action(async (id: string, o: PauseOpts) => {
     const taskId = parseId(id);
-    const task = await withOrrery(o, (orrery) => orrery.resumeTask(taskId));
+    const [was, task] = await withOrrery(o, async (orrery) => [await orrery.getTask(taskId), await orrery.resumeTask(taskId)] as const);
     if (o.json) return printJson(io, task);
-    io.out(`task ${task.id} is not paused; next run ${task.nextRun.toISOString()}\n`);
+    io.out(`${was?.paused ? 'resumed task' : 'task'} ${task.id}${was?.paused ? '' : ' was not paused'}; next run ${task.nextRun.toISOString()}\n`);
   });
 }
 
@@ -56,8 +56,8 @@ export function addDagPauseCommands(cmd: Command, io: Io): void {
       .argument('<id>', 'DAG id')
       .option('--json', 'print the DAG as JSON'),
   ).action(async (id: string, o: PauseOpts) => {
-    const dag = await withOrrery(o, (orrery) => orrery.dags.resume(id));
+    const [was, dag] = await withOrrery(o, async (orrery) => [await orrery.dags.get(id, 1), await orrery.dags.resume(id)] as const);
     if (o.json) return printJson(io, dag);
-    io.out(`DAG ${dag.id} is not paused\n`);
+    io.out(was?.paused ? `resumed DAG ${dag.id}\n` : `DAG ${dag.id} was not paused\n`);
   });
 }

@@ -31,6 +31,15 @@ export function hasLimits(t: TypeLimits): boolean {
   return t.maxRunning !== null || t.rateLimit !== null || hasKeyLimits(t) || t.fairShare !== null;
 }
 
+/**
+ * Whether a worker's claim may take due tasks of this type directly (creating their runs claimed):
+ * types without limits, unless their `maxQueueLength` is 0, which pauses the type (the runner queues
+ * none of its tasks, so neither may a claim).
+ */
+export function claimsDueDirectly(t: TypeLimits & Pick<TaskType, 'maxQueueLength'>): boolean {
+  return !hasLimits(t) && t.maxQueueLength !== 0;
+}
+
 /** True when a run's concurrency key decides whether it may start (maxRunningPerKey, rateLimitPerKey, fifoPerKey). */
 export function hasKeyLimits(t: TypeLimits): boolean {
   return t.maxRunningPerKey !== null || t.rateLimitPerKey !== null || t.fifoPerKey;

@@ -109,6 +109,12 @@ describe('orrery dag', () => {
     await ended(run.id + 1);
   });
 
+  test('pause and resume: what each did, and a resume of a DAG that was not paused', async () => {
+    expect(await ok(['dag', 'pause', 'flaky', '--reason', 'maintenance'])).toMatch(/^paused DAG flaky since \S+Z \(maintenance\)\n$/);
+    expect(await ok(['dag', 'resume', 'flaky'])).toBe('resumed DAG flaky\n');
+    expect(await ok(['dag', 'resume', 'flaky'])).toBe('DAG flaky was not paused\n');
+  });
+
   test('runs: newest first with task counts, --status, --limit, --before; --json', async () => {
     const [out, failed, limited] = await Promise.all([
       ok(['dag', 'runs', 'flaky']),

@@ -28,6 +28,8 @@ describe('orrery task-type edit | pause | resume | delete', () => {
     expect((await runJson(['task', 'list', '--paused', '--json', ...t.db])).map((x: { id: number }) => x.id)).toEqual([1]);
     expect((await runJson(['task', 'list', '--no-paused', '--json', ...t.db])).map((x: { id: number }) => x.id)).toEqual([2]);
     expect(await runOk(['task', 'bulk', 'disable', '--paused', '--dry-run', ...t.db])).toBe('disable would take 1 task (dry run: nothing changed)\n');
+    expect(await runOk(['task', 'resume', '1', ...t.db])).toMatch(/^resumed task 1; next run \S+Z\n$/);
+    expect(await runOk(['task', 'resume', '1', ...t.db])).toMatch(/^task 1 was not paused; next run \S+Z\n$/);
     expect((await runJson(['task', 'resume', '1', '--json', ...t.db])).paused).toBeNull();
     const busy = await runCli(['task-type', 'delete', 'fetch', ...t.db]);
     expect(busy.code).toBe(2);

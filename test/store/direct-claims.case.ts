@@ -10,6 +10,17 @@ export function directClaimCases(sut: StoreUnderTest): void {
   const setup = useOrrery(sut);
 
   describe('claims of due tasks (no runner in between)', () => {
+    it('a type with maxQueueLength 0 is paused: neither the runner nor a claim of due tasks takes its tasks', async () => {
+      const { orrery } = await setup([{ name: 'held', maxQueueLength: 0 }]);
+      const t = await orrery.createTask(oneshot('held', 1, { nextRun: plus(T0, -10) }));
+      expect(await orrery.scheduleDue({ at: T0 })).toEqual([]);
+      expect((await orrery.claim({ worker: 'w1', types: ['held', 'load-git'], limit: 10, at: T0 })).runs).toEqual([]);
+      expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled' });
+      // Unpaused by raising the limit: the next claim takes it.
+      await orrery.updateTaskType('held', { maxQueueLength: null });
+      expect((await orrery.claim({ worker: 'w1', types: ['held'], limit: 10, at: T0 })).runs.map((c) => c.run.task)).toEqual([t.id]);
+    });
+
     it('takes waiting runs first, then due tasks in runner order; each gets a started run and is marked scheduled', async () => {
       const { orrery } = await setup();
       const queued = await orrery.createTask({ type: 'load-git', arguments: { args: ['queued'], kwargs: {} }, nextRun: plus(T0, -HOUR) });

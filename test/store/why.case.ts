@@ -25,6 +25,10 @@ export function whyCases(sut: StoreUnderTest): void {
       await orrery.pauseTaskType('job', { reason: 'deploy', at: plus(T0, 61_000) });
       expect(await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).toMatchObject({ heldBy: 'type-paused', summary: expect.stringMatching(/paused since .* \(deploy\)/) });
       await orrery.resumeTaskType('job');
+      // A maxQueueLength of 0 pauses the type too.
+      await orrery.updateTaskType('job', { maxQueueLength: 0 });
+      expect(await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).toMatchObject({ heldBy: 'queue-length', summary: expect.stringMatching(/maxQueueLength is 0: the type is paused/) });
+      await orrery.updateTaskType('job', { maxQueueLength: 1000 });
 
       // Another task of the type runs on w1: a worker is now seen for the type.
       const other = await orrery.createTask(oneshot('job', 2), { at: T0 });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
-import { hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
+import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
 import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { CANCELLED_ERROR, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
@@ -472,10 +472,13 @@ export class PostgresStore implements Store {
     if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
     const unlimited: string[] = [];
     const limited: TaskType[] = [];
+    // Types whose due tasks the claim may take directly (core/limits.ts): not those of a maxQueueLength of 0.
+    const dueTypes: string[] = [];
     for (const name of new Set(req.types)) {
       const type = await this.typeOrNull(this.pool, name);
       if (type !== null && hasLimits(type)) limited.push(type);
       else unlimited.push(name);
+      if (type === null || claimsDueDirectly(type)) dueTypes.push(name);
     }
     let outcome: ClaimOutcome;
     if (limited.length === 0 || (req.startNow ?? req.limit) <= 0) {
@@ -496,9 +499,9 @@ export class PostgresStore implements Store {
     // Waiting runs first; due tasks only for the slots they leave (a separate statement: one that did
     // both cost twice as much even when the queue filled the claim).
     const room = req.limit - outcome.runs.length;
-    if (req.due && room > 0 && unlimited.length > 0) {
+    if (req.due && room > 0 && dueTypes.length > 0) {
       const startLeft = Math.max(0, (req.startNow ?? req.limit) - outcome.runs.filter((c) => c.run.status === 'started').length);
-      const values = [req.worker, req.at, unlimited, room, startLeft];
+      const values = [req.worker, req.at, dueTypes, room, startLeft];
       // While claims of due tasks find few (an idle worker woken by each new task), the prepared statement;
       // while they find many (a backlog), a plan made for each (PREPARED_CLAIM_DUE_MAX).
       const prepared = this.lastDueClaim <= PREPARED_CLAIM_DUE_MAX;

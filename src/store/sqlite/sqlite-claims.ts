@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { chooseClaims, earliestRetry, hasLimits, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
+import { chooseClaims, claimsDueDirectly, earliestRetry, hasLimits, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
 import { SqliteLimitedClaims, type LimitedTypePick } from './sqlite-limited-claims.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromDue, claimedFromRow, taskFromRow, type Row } from '../rows.js';
@@ -84,7 +84,7 @@ export class SqliteClaims {
     const due: Row[] = [];
     for (const name of types) {
       const type = this.typeOf(name);
-      if (type !== null && !hasLimits(type)) due.push(...this.pickDue(name, at, limit));
+      if (type !== null && claimsDueDirectly(type)) due.push(...this.pickDue(name, at, limit));
     }
     due.sort((a, b) => (a.priority_rank as number) - (b.priority_rank as number) || (a.next_run as number) - (b.next_run as number) || (a.id as number) - (b.id as number));
     // Built from the task rows just read and the cached types: no row is read back.
