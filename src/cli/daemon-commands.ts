@@ -134,7 +134,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   // A handlers file may take seconds to load (tsx compiles it, its imports run): a signal does not wait for it.
   const mod = w?.handlers ? await Promise.race([loadHandlers(w.handlers), signals.signalled.then(() => null)]) : null;
   if (signals.received) return stoppedBeforeStart(log);
-  const types = w?.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+  const types = typesOption(w?.types);
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
   const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
   // The composition (loops, isolation, HTTP, metrics, archiver) is the library's startServer.
@@ -280,7 +280,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
         log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
       }
     }
-    const types = w.types ? w.types.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    const types = typesOption(w.types);
     if (types) {
       const all = await client.listTaskTypes();
       const unknown = types.filter((t) => !all.some((x) => x.name === t));
@@ -348,4 +348,12 @@ function watchSignals(graceMs: number): SignalWatch {
       log = l;
     },
   };
+}
+
+/** `--types a,b`: the names (undefined without the option, or with an empty value: every type with a handler). */
+function typesOption(value: string | undefined): string[] | undefined {
+  if (!value) return undefined;
+  const types = value.split(',').map((t) => t.trim()).filter(Boolean);
+  if (types.length === 0) throw new UsageError(`--types: "${value}" names no task type (give comma-separated names)`);
+  return types;
 }

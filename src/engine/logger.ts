@@ -2,13 +2,20 @@ import { createRequire } from 'node:module';
 import type Pino from 'pino';
 import type { Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import { invalid } from '../core/errors.js';
 
 export type { Logger };
 
 export type LogFormat = 'pretty' | 'json';
 
+/** pino's levels, the values ORRERY_LOG_LEVEL takes. */
+const LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 /** Readable lines on stderr by default; `json` for log collectors. */
-export function createLogger(format: LogFormat = 'pretty', level = process.env.ORRERY_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(format: LogFormat = 'pretty', level = process.env.ORRERY_LOG_LEVEL || 'info'): Logger {
+  if (!LEVELS.includes(level)) {
+    throw invalid('ORRERY_LOG_LEVEL', `log level "${level}" is not one of ${LEVELS.join(', ')}`);
+  }
   // pino is loaded on first use too: a process that logs nothing (a library user's worker) does not carry it (about 5 MiB resident).
   const pino = createRequire(import.meta.url)('pino') as typeof Pino;
   if (format === 'json') return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));

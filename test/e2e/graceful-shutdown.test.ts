@@ -30,4 +30,14 @@ describe('SIGTERM to a worker process', () => {
     expect(await worker.exited).toBe(2);
     expect(worker.output()).toMatch(/--types: no handler in .*handlers\.ts for elsewhere \(backend nobody\)/);
   });
+
+  it('refuses --types naming no type, and an ORRERY_LOG_LEVEL pino does not know (exit 2, naming them)', async () => {
+    const { path } = await setup();
+    const empty = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', ' , ']);
+    expect(await empty.exited).toBe(2);
+    expect(empty.output()).toMatch(/--types: " , " names no task type/);
+    const level = spawnOrrery(['runner', '--db', `sqlite:${path}`], { ORRERY_LOG_LEVEL: 'verbose' });
+    expect(await level.exited).toBe(2);
+    expect(level.output()).toMatch(/ORRERY_LOG_LEVEL: log level "verbose" is not one of trace, debug, info/);
+  });
 });
