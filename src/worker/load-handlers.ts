@@ -19,7 +19,8 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
  */
 export async function loadHandlers(file: string): Promise<HandlersModule> {
   const path = resolve(file);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new ValidationError(`--handlers: file ${file} not found`, [{ path: 'handlers', message: 'file not found' }]);
+  if (!existsSync(path)) throw new ValidationError(`--handlers: file ${file} not found`, [{ path: 'handlers', message: 'file not found' }]);
+  if (!statSync(path).isFile()) throw new ValidationError(`--handlers: ${file} is not a file (a directory?)`, [{ path: 'handlers', message: 'not a file' }]);
   let mod: Record<string, unknown>;
   try {
     mod = await importFile(path);

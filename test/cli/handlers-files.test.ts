@@ -100,6 +100,16 @@ describe('orrery worker --handlers FILE in any package', () => {
     expect(r.output).toMatch(new RegExp(`orrery started .*handlers: from-${c.file.split('.')[1]}\\)`));
   });
 
+  test('a missing file and a directory: exit 2, each named as what it is', async () => {
+    const dir = tempDir();
+    const missing = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'nope.ts'], dir);
+    expect(missing.code).toBe(2);
+    expect(missing.output).toMatch(/^orrery: --handlers: file nope\.ts not found/);
+    const folder = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', '.'], dir);
+    expect(folder.code).toBe(2);
+    expect(folder.output).toMatch(/^orrery: --handlers: \. is not a file \(a directory\?\)/);
+  });
+
   test('a CommonJS .js file in a "type": "module" package: exit 2 with Node\'s reason', async () => {
     const c = cjs('.js');
     const dir = project('"type": "module"', c);
