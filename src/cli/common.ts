@@ -114,7 +114,8 @@ export const fairShareArg = (v: string): { weights: Record<string, unknown> } | 
   if (t.startsWith('{')) return { weights: jsonObjectArg(t) };
   const weights: Record<string, unknown> = {};
   for (const part of t.split(',')) {
-    const m = /^(.+)=(.*)$/.exec(part.trim());
+    // Split at the first '=': "a=3 b=2" (a missing comma) is a bad weight for a, not a key "a=3 b" (keys with '=' take the JSON form).
+    const m = /^([^=]+)=(.*)$/.exec(part.trim());
     if (!m || m[1]!.trim() === '') throw new InvalidArgumentError(`"${part}" is not KEY=WEIGHT; expected on, none, KEY=N,KEY=N or a JSON object of weights`);
     const key = m[1]!.trim();
     if (Object.hasOwn(weights, key)) throw new InvalidArgumentError(`key "${key}" given twice`);

@@ -83,7 +83,7 @@ const fairShareSchema = z
       weights: z
         .record(
           storableString().min(1, 'a key must not be empty').max(512, 'a key has at most 512 characters'),
-          z.number().int('must be an integer').min(1, 'must be at least 1').max(MAX_KEY_WEIGHT, `at most ${MAX_KEY_WEIGHT}`),
+          z.number({ error: 'must be a whole number from 1' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_KEY_WEIGHT, `at most ${MAX_KEY_WEIGHT}`),
         )
         .refine((w) => Object.keys(w).length <= MAX_WEIGHTED_KEYS, `at most ${MAX_WEIGHTED_KEYS} weighted keys`)
         .default({}),

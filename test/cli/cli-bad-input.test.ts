@@ -101,6 +101,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['--backoff-factor in hex', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0x10'], ['--backoff-factor', '"0x10" is not a number']],
     ['--fair-share with a fractional weight', ['task-type', 'add', 't2', '--default-interval', '1d', '--fair-share', 'a=1.5'], ['fairShare.weights.a', 'must be an integer']],
     ['--fair-share with a key twice', ['task-type', 'add', 't2', '--default-interval', '1d', '--fair-share', 'a=2,a=3'], ['--fair-share', 'key "a" given twice']],
+    ['--fair-share with a missing comma', ['task-type', 'add', 't2', '--default-interval', '1d', '--fair-share', 'a=3 b=2'], ['fairShare.weights.a', 'must be a whole number from 1']],
     ['run start --worker empty', ['run', 'start', 'SCHEDULED', '--worker', ''], ['--worker', 'at most 200 characters']],
     ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
     ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
