@@ -106,6 +106,21 @@ describe('validateTaskType', () => {
     expect(validateTaskType({ name: 'y', rateLimit: { count: 50, perMs: '1s' } }).rateLimit).toEqual({ count: 50, perMs: SECOND });
   });
 
+  it('a rate, a duration or a weight of the wrong kind says what it must be', () => {
+    const problem = (input: Record<string, unknown>) => {
+      try {
+        validateTaskType({ name: 'y', ...input });
+      } catch (e) {
+        return (e as { details: Array<{ path: string; message: string }> }).details[0];
+      }
+      return null;
+    };
+    expect(problem({ rateLimit: 5 })).toEqual({ path: 'rateLimit', message: 'must be a rate: text like "100/1m" or { count, perMs }' });
+    expect(problem({ rateLimit: { count: 1 } })).toEqual({ path: 'rateLimit.perMs', message: expect.stringMatching(/^must be a duration: a number of milliseconds or text like "90s"/) });
+    expect(problem({ retryDelayMs: true })).toEqual({ path: 'retryDelayMs', message: expect.stringMatching(/^must be a duration/) });
+    expect(problem({ fairShare: { weights: { a: '3 b=2' } } })).toEqual({ path: 'fairShare.weights.a', message: 'must be a whole number from 1' });
+  });
+
   it('accepts names made of the allowed characters, up to 128 of them', () => {
     for (const name of ['a', '0', 'load-git', 'swh.loader:git_v2', 'a.b:c-d', 'a'.repeat(128)]) {
       expect(validateTaskType({ name }).name).toBe(name);

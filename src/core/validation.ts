@@ -28,7 +28,7 @@ export { MAX_DURATION_MS } from './durations.js';
 export { TASK_TYPE_NAME, sortedWeights, ON_CONFLICT_MODES, type OnConflict, PROTO_KEY, assertJson, validateMetadata, fromDetails } from './json-checks.js';
 
 /** A duration given as integer milliseconds or as text (`90s`, `1d12h`, `P1DT12H`). */
-export const durationSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
+export const durationSchema = z.union([z.number(), z.string()], { error: 'must be a duration: a number of milliseconds or text like "90s", "1d12h", "P1DT12H"' }).transform((v, ctx) => {
   let ms: number;
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v) || v < 0) {
@@ -73,7 +73,7 @@ const rateLimitSchema = z.union([
     }
   }),
   z.strictObject({ count: int4Count.min(1, 'must be at least 1'), perMs: durationSchema.refine((v) => v >= 1, 'must be at least 1ms') }),
-]);
+], { error: 'must be a rate: text like "100/1m" or { count, perMs }' });
 
 /** `true` (keys take turns, each of weight 1), `false`/null (claim order), or `{ weights: { KEY: N } }`. */
 const fairShareSchema = z
