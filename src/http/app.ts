@@ -199,10 +199,12 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
     if (r.streamBody) body = c.req.raw; // read by the handler as it arrives
     else if (r.body) {
       const text = r.largeBody ? await textOf(c.req.raw) : utf8Text(await c.req.arrayBuffer());
-      if (text.trim() === '') throw new HttpError('bad_request', 'a JSON body is required');
-      checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
+      // A body whose fields are all optional may be left out: it is `{}` (`curl -X POST .../cancel`).
+      const empty = text.trim() === '';
+      if (empty && !bodyOptional(r.body)) throw new HttpError('bad_request', 'a JSON body is required');
+      if (!empty) checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
       // A large body is parsed a piece at a time, so the event loop runs on (its depth counted as it goes).
-      body = r.largeBody ? await parseTasksBody(text, MAX_JSON_DEPTH) : null;
+      body = empty ? {} : r.largeBody ? await parseTasksBody(text, MAX_JSON_DEPTH) : null;
       if (body === null) {
         try {
           body = JSON.parse(text);
@@ -222,4 +224,15 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
     if (out.stream) return c.body(readableOf(out.stream), (out.status ?? 200) as 200, { 'content-type': 'application/json' });
     return c.json(out.body ?? null, (out.status ?? 200) as 200);
   });
+}
+
+/** Whether a route's body schema takes `{}` (every field optional), so the body may be left out. */
+const optionalBodies = new WeakMap<object, boolean>();
+function bodyOptional(schema: object): boolean {
+  let ok = optionalBodies.get(schema);
+  if (ok === undefined) {
+    ok = (schema as { safeParse(v: unknown): { success: boolean } }).safeParse({}).success;
+    optionalBodies.set(schema, ok);
+  }
+  return ok;
 }

@@ -798,6 +798,17 @@ describe('jobboard', () => {
     expectError(await call('POST', '/api/jobboard/abandon', { backendId: id, worker: 'w1', reason: 5 }), 400, 'validation_error', ['reason']);
   });
 
+  it('a route whose body fields are all optional takes no body as {}; one with a required field still needs one', async () => {
+    await mailType();
+    await task({ type: 'mail' });
+    const [run] = await schedule();
+    const r = await call('POST', `/api/runs/${run!.backendId}/cancel`, undefined, { raw: '', headers: { 'content-type': 'text/plain' } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ outcome: 'ended', run: { status: 'lost', error: 'cancelled' } });
+    expectError(await call('POST', '/api/jobboard/abandon', undefined, { raw: '' }), 400, 'bad_request');
+    expectError(await call('POST', '/api/tasks/bulk/disable', undefined, { raw: '' }), 400, 'validation_error');
+  });
+
   it('abandon of a claimed run records the startedAt it carries', async () => {
     await mailType();
     await task({ type: 'mail' });
