@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { redactUrl } from './redact-url.js';
 import type { Store } from './store.js';
 
 export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
@@ -20,13 +21,13 @@ export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
     // A URL that does not parse (a port above 65535, an unclosed [ipv6 ...) is bad input, not a failure to
     // connect: the driver parses it the same way and would refuse it only when connecting.
     if (!URL.canParse(url)) {
-      throw new ValidationError(`db: "${redact(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'db', message: 'invalid URL' }]);
+      throw new ValidationError(`db: "${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'db', message: 'invalid URL' }]);
     }
     const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open(url);
   }
   if (!url.includes(':') || /^[./~]/.test(url)) return openSqlite(`sqlite:${url}`, url);
-  throw new ValidationError(`db: unsupported database URL "${redact(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
+  throw new ValidationError(`db: unsupported database URL "${redactUrl(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
     { path: 'db', message: 'unsupported scheme' },
   ]);
 }
@@ -36,6 +37,3 @@ async function openSqlite(url: string, path: string): Promise<Store> {
   return new SqliteStore(url, path);
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}

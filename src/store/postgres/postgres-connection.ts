@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import { redactUrl } from '../redact-url.js';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { OrreryError, SchemaTooNewError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
@@ -46,7 +47,7 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     client = await pool.connect();
   } catch (e) {
     // The driver's error stays as the cause; a server merely unreachable for now is StorageUnavailableError.
-    throw storageError(`cannot connect to ${redact(url)}: ${(e as Error).message}`, e);
+    throw storageError(`cannot connect to ${redactUrl(url)}: ${(e as Error).message}`, e);
   }
   try {
     // Up to date (the usual case): nothing to lock or create, so the role needs no CREATE privilege.
@@ -73,13 +74,13 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
       if (e instanceof OrreryError) throw e;
-      throw new StorageError(`migrating ${redact(url)} failed (the first start needs CREATE on the database's schema): ${(e as Error).message}`);
+      throw new StorageError(`migrating ${redactUrl(url)} failed (the first start needs CREATE on the database's schema): ${(e as Error).message}`);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
     }
   } catch (e) {
     if (e instanceof OrreryError) throw e;
-    throw storageError(`cannot read the schema version of ${redact(url)}: ${(e as Error).message}`, e);
+    throw storageError(`cannot read the schema version of ${redactUrl(url)}: ${(e as Error).message}`, e);
   } finally {
     client.release();
   }
@@ -91,6 +92,3 @@ function storageError(message: string, e: unknown): StorageError {
   return Object.assign(new Cls(message), { cause: e });
 }
 
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}

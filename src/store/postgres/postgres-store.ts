@@ -45,7 +45,8 @@ import type {
   TaskFilter,
   WorkerActivity,
 } from '../store.js';
-import { createPool, migrate, redact } from './postgres-connection.js';
+import { createPool, migrate } from './postgres-connection.js';
+import { redactUrl } from '../redact-url.js';
 import { translatePgError } from './postgres-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
@@ -102,7 +103,7 @@ export class PostgresStore implements Store {
     connectionUrl: string,
     private readonly pool: pg.Pool,
   ) {
-    this.url = redact(connectionUrl);
+    this.url = redactUrl(connectionUrl);
     this.claims = new KeptConnection(pool, pool.options.max ?? 10);
     this.hub = new NotifyHub(`postgres:${this.url}`);
     // Every wake-up this store sends is delivered in-process by the hub as well (signal, createTasks), so

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { redactUrl } from './redact-url.js';
+
+describe('redactUrl', () => {
+  it('hides the password whatever the user name, and every part of one with an unescaped @', () => {
+    expect(redactUrl('postgres://orrery:s3cret@db.example:5432/orrery')).toBe('postgres://orrery:***@db.example:5432/orrery');
+    expect(redactUrl('postgres://:s3cret@localhost/orrery')).toBe('postgres://:***@localhost/orrery');
+    expect(redactUrl('postgres://postgres:pa@ss@localhost:1/orrery')).toBe('postgres://postgres:***@localhost:1/orrery');
+    expect(redactUrl('postgresql://u:p%40ss@h/d?sslmode=require')).toBe('postgresql://u:***@h/d?sslmode=require');
+  });
+
+  it('leaves URLs without a password alone', () => {
+    for (const u of ['postgres://orrery@localhost/orrery', 'postgres://localhost/orrery', 'sqlite:./orrery.db', 'sqlite::memory:', 'postgres://h/d?x=a@b']) expect(redactUrl(u)).toBe(u);
+  });
+});
