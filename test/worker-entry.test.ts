@@ -46,8 +46,10 @@ describe('the orrery/worker entry', () => {
     const lean = packagesLoaded(join(DIST, 'worker-entry.js'));
     expect(lean.atImport.filter((p) => HEAVY.includes(p))).toEqual([]);
     expect(lean.atImport).toContain('croner'); // the hook saw the entry's own packages
-    const full = packagesLoaded(join(DIST, 'index.js'));
+    const full = packagesLoaded(join(DIST, 'index.js'), `process.stdout.write(['Runner', 'Reaper', 'Archiver', 'Worker', 'Daemon'].map((n) => typeof m[n]).join(','));`);
     expect(full.atImport).toEqual(expect.arrayContaining(['zod', 'hono', 'prom-client']));
+    // The loops the guide and archiving.md show are exported by the package's main entry.
+    expect(full.out).toBe('function,function,function,function,function');
   });
 
   it('serves a worker: types and tasks created, a run claimed and ended, zod loaded only by the first parse of input', () => {

@@ -64,7 +64,7 @@ export function archiveCommands(io: Io): Command {
 async function archive(io: Io, o: ArchiveOpts): Promise<void> {
   if (o.before === undefined) throw new UsageError('--before is required (archive runs ended before this ISO 8601 instant)');
   if (o.batch !== undefined && o.batch > MAX_ARCHIVE_BATCH) throw new UsageError(`--batch: ${o.batch} is more than ${MAX_ARCHIVE_BATCH}`);
-  const reading = (['task', 'after', 'limit'] as const).filter((k) => (o as ReadOpts)[k] !== undefined);
+  const reading = (['task', 'kind', 'after', 'limit'] as const).filter((k) => (o as ReadOpts)[k] !== undefined);
   if (reading.length) throw new UsageError(`--${reading[0]}: only applies to \`archive read\``);
   const summary = await withOrrery(o, (orrery) =>
     orrery
@@ -125,7 +125,7 @@ async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void
           if (ids.length < filter.limit) break;
           after = ids[ids.length - 1]!;
           left -= ids.length;
-          if (left === 0) io.err(`more: orrery archive read --kind ${kind} --after ${after} --limit ${o.limit}\n`);
+          if (left === 0) io.err(`more: orrery archive read${task !== undefined ? ` --task ${task}` : ''} --kind ${kind} --after ${after} --limit ${o.limit}\n`);
         }
       }
     });

@@ -120,6 +120,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (w && w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
   if (o.archiveTo !== undefined && o.retention === undefined) throw new UsageError('--archive-to: needs --retention');
+  if (o.archiveTo !== undefined) await checkArchiveTo(o.archiveTo);
   const graceMs = w?.grace ?? 10_000;
   // From here on a signal stops the daemon cleanly, even while it loads its handlers or waits for its database.
   const signals = watchSignals(graceMs);
@@ -356,4 +357,15 @@ function typesOption(value: string | undefined): string[] | undefined {
   const types = value.split(',').map((t) => t.trim()).filter(Boolean);
   if (types.length === 0) throw new UsageError(`--types: "${value}" names no task type (give comma-separated names)`);
   return types;
+}
+
+/** `--archive-to FILE`: refused at start (exit 2) when the file cannot be archived to, as `archive --to` refuses it. */
+async function checkArchiveTo(path: string): Promise<void> {
+  const [{ ArchiveFile }, { ValidationError }] = await Promise.all([import('../engine/archive-file.js'), import('../core/errors.js')]);
+  try {
+    ArchiveFile.check(path);
+  } catch (e) {
+    if (e instanceof ValidationError) throw new UsageError(`--archive-to ${e.message}`);
+    throw e;
+  }
 }

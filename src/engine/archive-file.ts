@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync, constants } from 'node:fs';
+import { accessSync, closeSync, createReadStream, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ValidationError } from '../core/errors.js';
@@ -41,11 +41,27 @@ export class ArchiveFile {
     private state: FileState,
   ) {}
 
+  /**
+   * Whether `path` can be an archive file: its directory exists and it is a regular file or not there
+   * yet, and the process may write it; a ValidationError (path `to`) otherwise. A daemon archiving on a
+   * retention checks this at start, before it archives anything.
+   */
+  static check(path: string): void {
+    const full = resolve(path);
+    if (path.trim() === '') throw fileError(path, 'an archive file path is required');
+    if (!existsSync(dirname(full))) throw fileError(path, `directory ${dirname(full)} does not exist`);
+    if (existsSync(full) && !statSync(full).isFile()) throw fileError(path, 'not a regular file');
+    try {
+      accessSync(existsSync(full) ? full : dirname(full), constants.W_OK);
+    } catch {
+      throw fileError(path, existsSync(full) ? 'not writable' : `directory ${dirname(full)} is not writable`);
+    }
+  }
+
   /** Opens (or creates) `path` for appending batches, repairing what an interrupted archive left. */
   static async open(path: string, store: ArchiveStore, at: Date): Promise<ArchiveFile> {
     const full = resolve(path);
-    if (!existsSync(dirname(full))) throw fileError(path, `directory ${dirname(full)} does not exist`);
-    if (existsSync(full) && !statSync(full).isFile()) throw fileError(path, 'not a regular file');
+    ArchiveFile.check(path);
     const key = `file:${full}`;
     const raw = await store.getProgress(key);
     const created = !existsSync(full);

@@ -87,6 +87,12 @@ describe('archive: bad arguments exit 2 with a message naming the problem; nothi
     r = await runCli(['serve', '--archive-to', join(db.dir, 'a.jsonl'), '--port', '0', ...db.db]);
     expect(r.code).toBe(2);
     expect(errorLines(r.stderr)[0]).toContain('--archive-to: needs --retention');
+    // A file it could never archive to is refused at start, as archive --to refuses it.
+    for (const [to, problem] of [[join(db.dir, 'none', 'a.jsonl'), 'does not exist'], [db.dir, 'not a regular file'], ['', 'path is required']] as const) {
+      r = await runCli(['serve', '--retention', '1d', '--archive-to', to, '--port', '0', ...db.db]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`^orrery: --archive-to archive file .*${problem}`));
+    }
   });
 });
 
@@ -121,6 +127,13 @@ describe('archive -> read round trip', () => {
     expect(JSON.parse(page2.stdout)).toEqual([expected[2]]);
     expect(await runJson(['archive', 'read', '--kind', 'run', '--after', String(feedOld.id), '--json', ...db.db])).toEqual([]);
     expect(await runJson(['archive', 'read', '--kind', 'task', '--json', ...db.db])).toEqual([expected[1]]);
+    // A page of one task's runs: the hint keeps --task.
+    const ofTask = await runCli(['archive', 'read', '--task', String(shown.feed.id), '--kind', 'run', '--limit', '1', '--json', ...db.db]);
+    expect(JSON.parse(ofTask.stdout)).toEqual([expected[2]]);
+    expect(ofTask.stderr).toBe(`more: orrery archive read --task ${shown.feed.id} --kind run --after ${feedOld.id} --limit 1\n`);
+    const kindless = await runCli(['archive', '--before', '2026-01-02T00:00:00Z', '--kind', 'run', ...db.db]);
+    expect(kindless.code).toBe(2);
+    expect(errorLines(kindless.stderr)[0]).toContain('--kind: only applies to `archive read`');
     const text = await runOk(['archive', 'read', file]);
     expect(text.split('\n')[0]).toMatch(/^KIND\s+ID\s+TASK\s+TYPE\s+STATUS\s+ENDED\s+LOGS$/);
     expect(text).toContain('completed');
