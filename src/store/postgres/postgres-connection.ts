@@ -18,7 +18,7 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 
 export function createPool(url: string): pg.Pool {
   const raw = process.env.ORRERY_PG_POOL_SIZE;
-  const max = raw === undefined || raw === '' ? 10 : Number(raw);
+  const max = raw === undefined || raw === '' ? 10 : /^[1-9][0-9]{0,5}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(max) || max < 1) throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${raw}" is not a positive integer`, [{ path: 'ORRERY_PG_POOL_SIZE', message: 'not a positive integer' }]);
   const pool = new TrackedPool({
     connectionString: url,
