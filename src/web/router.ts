@@ -18,6 +18,8 @@ addEventListener('click', (e) => {
   const a = (e.target as Element | null)?.closest?.('a');
   if (!a || a.target || a.hasAttribute('download') || a.origin !== location.origin) return;
   if (a.pathname.startsWith('/api/')) return;
+  // A link to a place on this page (the skip link's #main) is the browser's: it scrolls and moves focus.
+  if (a.hash && a.pathname + a.search === location.pathname + location.search) return;
   e.preventDefault();
   if (a.pathname + a.search !== location.pathname + location.search) {
     navigate(a.pathname + a.search);

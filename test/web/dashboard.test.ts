@@ -119,6 +119,11 @@ describe('web dashboard (headless chromium)', () => {
     expect((await fetch(`${server.url}/types/orrery.dag`)).headers.get('content-type')).toContain('text/html');
     expect((await fetch(`${server.url}/dags/etl.v2`)).status).toBe(200);
     expect((await fetch(`${server.url}/missing.js`)).status).toBe(404);
+    // The skip link moves the focus to the main content (the router leaves links within the page to the browser).
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('main');
     expect(errors).toEqual([]);
   });
 
@@ -385,6 +390,11 @@ describe('web dashboard (headless chromium)', () => {
       .poll(async () => nodes.evaluateAll((ns) => ns.map((n) => n.getAttribute('data-status'))), { timeout: 20_000 })
       .toEqual(['success', 'success', 'success', 'success']);
     await expect.poll(() => page.locator('h1 .status').textContent()).toBe('success');
+    // Graph nodes are keyboard-operable: focusable, and Enter selects one.
+    expect(await nodes.evaluateAll((ns) => ns.map((n) => (n as SVGGElement).tabIndex))).toEqual([0, 0, 0, 0]);
+    await page.locator('g.node[data-task="clean"]').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('g.node[data-task="clean"]').getAttribute('aria-pressed')).toBe('true');
     await page.locator('g.node[data-task="load"]').click();
     const log = page.getByRole('list', { name: 'Log of load, attempt 1' });
     await log.waitFor();

@@ -107,7 +107,7 @@ function Graph({ tasks, selected, onSelect }: { tasks: DagTaskView[]; selected: 
             data-status={t.status}
             transform={`translate(${x} ${y})`}
             role="button"
-            tabIndex={0}
+            tabindex={0}
             aria-pressed={selected === t.taskId}
             aria-label={`${t.taskId}: ${t.status.replace(/_/g, ' ')}, ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}${t.durationMs !== null ? `, ${duration(t.durationMs)}` : ''}`}
             onClick={() => onSelect(t.taskId)}
