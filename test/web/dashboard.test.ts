@@ -137,6 +137,8 @@ describe('web dashboard (headless chromium)', () => {
 
     await page.getByRole('link', { name: `#${task.id}` }).click();
     await expect.poll(() => page.locator('h1').textContent()).toContain(`Task #${task.id}`);
+    // Arguments of any size sit in a scroll box.
+    expect(await page.locator('code.json-box').first().evaluate((e) => [getComputedStyle(e).overflowY, getComputedStyle(e).maxHeight === 'none'])).toEqual(['auto', false]);
     const row = page.locator('table.runs tbody tr').first();
     await expect.poll(() => row.locator('.status').textContent(), { timeout: 10_000 }).toBe('eventful');
     expect(await row.textContent()).toMatch(/:\d+:/); // the worker id (host:pid:random)
@@ -550,6 +552,9 @@ describe('web dashboard (headless chromium)', () => {
     const row = page.locator(`tr[data-run="${run.backendId}"]`);
     await row.waitFor();
     expect(await row.locator('.status').textContent()).toBe('permfailed');
+    // Runs are named by id (time-ordered backend ids share their first characters for a minute); a long error is clamped.
+    expect(await row.getByRole('link', { name: `#${run.id}` }).getAttribute('href')).toBe(`/runs/${run.backendId}`);
+    expect(await row.locator('.error-cell .clamp').evaluate((e) => getComputedStyle(e).webkitLineClamp)).toBe('3');
     await row.getByRole('checkbox').check();
     await page.getByRole('button', { name: 'Retry selected (1)' }).click();
     const retry = page.getByRole('dialog', { name: 'Retry selected (1)' });

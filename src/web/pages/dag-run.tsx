@@ -217,7 +217,7 @@ export function DagRunPage({ run, task }: { run: number; task?: string | null })
           ['Ended', instant(r.ended)],
           ['Duration', r.started && r.ended ? duration(r.ended.getTime() - r.started.getTime()) : '—'],
           ['Restarts', String(r.restarts)],
-          ['Params', <code class="wrap">{JSON.stringify(r.params)}</code>],
+          ['Params', <code class="wrap json-box" tabIndex={0}>{JSON.stringify(r.params)}</code>],
           ['Version', <code>{r.version}</code>],
         ]}
       />

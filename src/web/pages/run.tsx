@@ -51,8 +51,8 @@ export function RunPage({ backendId }: { backendId: string }) {
           ['Ended', instant(run.ended)],
           ['Waited', duration(between(run.scheduled, run.started))],
           ['Duration', duration(between(run.started, run.ended))],
-          ['Error', run.error ?? '—'],
-          ['Result', run.result === null || run.result === undefined ? '—' : <code class="wrap">{JSON.stringify(run.result)}</code>],
+          ['Error', run.error ? <pre class="error-block" tabIndex={0}>{run.error}</pre> : '—'],
+          ['Result', run.result === null || run.result === undefined ? '—' : <code class="wrap json-box" tabIndex={0}>{JSON.stringify(run.result)}</code>],
         ]}
       />
       <section aria-labelledby="log-title">

@@ -153,14 +153,14 @@ export function RunList({ query }: { query: URLSearchParams }) {
                     <td>
                       <input type="checkbox" aria-label={`Select run ${r.backendId}`} checked={selected.has(r.id)} onChange={(e) => toggle(r.id, (e.target as HTMLInputElement).checked)} />
                     </td>
-                    <td><a href={`/runs/${r.backendId}`}><code>{r.backendId.slice(0, 8)}</code></a></td>
+                    <td><a href={`/runs/${r.backendId}`} title={r.backendId}>#{r.id}</a></td>
                     <td class="num"><a href={`/tasks/${r.task}`}>#{r.task}</a></td>
                     <td>{r.type}</td>
                     <td><Status value={r.status} /></td>
                     <td class="num">{r.attempt}</td>
                     <td title={instant(r.ended)}>{r.ended ? relative(r.ended, now) : '—'}</td>
                     <td>{r.worker ?? '—'}</td>
-                    <td class="error-cell">{r.error?.split('\n')[0] ?? '—'}</td>
+                    <td class="error-cell" title={r.error?.split('\n')[0]}><div class="clamp">{r.error?.split('\n')[0] ?? '—'}</div></td>
                   </tr>
                 ))}
               </tbody>

@@ -87,7 +87,7 @@ export function TaskPage({ id }: { id: number }) {
       <KeyValues
         items={[
           ['Type', <a href={`/tasks?type=${encodeURIComponent(t.type)}`}>{t.type}</a>],
-          ['Arguments', <code class="wrap">{args(t.arguments) || '(none)'}</code>],
+          ['Arguments', <code class="wrap json-box" tabIndex={0}>{args(t.arguments) || '(none)'}</code>],
           ['Schedule', scheduleText(t)],
           ['Policy', t.policy],
           ['Next run', <span title={instant(t.nextRun)}>{active ? relative(t.nextRun, now) : '—'}</span>],
