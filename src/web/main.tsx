@@ -50,18 +50,19 @@ function TimeZonePicker() {
   );
 }
 
+/** Task and DAG run pages take a whole-number id; `/tasks/abc` is no page (it asked the API for task NaN). */
 function page(path: string, query: URLSearchParams) {
   let m: Record<string, string> | null;
   if (path === '/' || path === '') return <Overview />;
   if (path === '/tasks') return <TaskList query={query} />;
   if ((m = match('/types/:name', path))) return <TaskTypePage name={m.name!} />;
-  if ((m = match('/tasks/:id', path))) return <TaskPage id={Number(m.id)} />;
+  if ((m = match('/tasks/:id', path)) && /^[1-9]\d{0,15}$/.test(m.id!)) return <TaskPage id={Number(m.id)} />;
   if (path === '/runs') return <RunList query={query} />;
   if ((m = match('/runs/:backendId', path))) return <RunPage backendId={m.backendId!} />;
   if (path === '/dead-letters') return <DeadLetters />;
   if (path === '/dags') return <DagList />;
   if ((m = match('/dags/:id', path))) return <DagPage id={m.id!} />;
-  if ((m = match('/dag-runs/:run', path))) return <DagRunPage key={`${m.run}/${query.get("task") ?? ""}`} run={Number(m.run)} task={query.get("task")} />;
+  if ((m = match('/dag-runs/:run', path)) && /^[1-9]\d{0,15}$/.test(m.run!)) return <DagRunPage key={`${m.run}/${query.get("task") ?? ""}`} run={Number(m.run)} task={query.get("task")} />;
   if (path === '/visits') return <Visits />;
   if (path === '/visits/origin') return <OriginPage url={query.get('url') ?? ''} visitType={query.get('visitType') ?? ''} />;
   return (

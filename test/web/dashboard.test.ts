@@ -119,6 +119,13 @@ describe('web dashboard (headless chromium)', () => {
     expect((await fetch(`${server.url}/types/orrery.dag`)).headers.get('content-type')).toContain('text/html');
     expect((await fetch(`${server.url}/dags/etl.v2`)).status).toBe(200);
     expect((await fetch(`${server.url}/missing.js`)).status).toBe(404);
+    // A task or DAG run id that is not a whole number is no page (the API is not asked for NaN).
+    for (const bad of ['/tasks/abc', '/dag-runs/1.5']) {
+      await page.goto(server.url + bad);
+      await expect.poll(() => page.locator('h1').textContent()).toBe('Not found');
+    }
+    await page.goto(server.url + '/');
+    await page.locator('tr[data-type="greet"]').waitFor();
     // The skip link moves the focus to the main content (the router leaves links within the page to the browser).
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
