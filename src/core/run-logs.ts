@@ -1,4 +1,6 @@
 import { invalid } from './errors.js';
+import { LOG_LEVELS, type RunLogRecord } from './model.js';
+import { assertStorable } from './storable.js';
 
 /** Which of a run's log records to read (`getRunLogs`): a page after a cursor, for live logs. */
 export interface RunLogQuery {
@@ -17,4 +19,26 @@ export function runLogQuery(input: RunLogQuery = {}): RunLogQuery {
   if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) throw invalid('after', 'must be a non-negative integer (a log record id)');
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_PAGE)) throw invalid('limit', `must be an integer from 1 to ${MAX_LOG_PAGE}`);
   return { ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) };
+}
+
+const RECORD_FIELDS = new Set(['at', 'level', 'message', 'attributes']);
+
+/**
+ * Checks log records a handler or client appends (the checks `POST /api/jobboard/logs` makes): each
+ * a valid `at`, a known `level`, a text `message`, an object of `attributes`, nothing else; a
+ * ValidationError naming `records[i].field` otherwise.
+ */
+export function checkLogRecords(records: readonly RunLogRecord[]): void {
+  if (!Array.isArray(records)) throw invalid('records', 'must be an array of log records');
+  records.forEach((r, i) => {
+    const at = `records[${i}]`;
+    if (r === null || typeof r !== 'object') throw invalid(at, 'must be a log record { at, level, message, attributes }');
+    const unknown = Object.keys(r).find((k) => !RECORD_FIELDS.has(k));
+    if (unknown !== undefined) throw invalid(`${at}.${unknown}`, 'unknown field');
+    if (!(r.at instanceof Date) || Number.isNaN(r.at.getTime())) throw invalid(`${at}.at`, 'must be a valid Date');
+    if (!(LOG_LEVELS as readonly string[]).includes(r.level)) throw invalid(`${at}.level`, `must be one of ${LOG_LEVELS.join(', ')}`);
+    if (typeof r.message !== 'string') throw invalid(`${at}.message`, 'must be text');
+    if (r.attributes !== undefined && (r.attributes === null || typeof r.attributes !== 'object' || Array.isArray(r.attributes))) throw invalid(`${at}.attributes`, 'must be an object');
+    assertStorable({ message: r.message, attributes: r.attributes }, at);
+  });
 }

@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } f
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
-import { runLogQuery, type RunLogQuery } from '../core/run-logs.js';
+import { checkLogRecords, runLogQuery, type RunLogQuery } from '../core/run-logs.js';
 import { RUN_END_STATUSES } from '../core/model.js';
 import type { NewTask, TaskInput, TaskTypeInput } from '../core/validation.js';
 import { assertJson, validateMetadata, validatePauseReason } from '../core/json-checks.js';
@@ -399,8 +399,9 @@ export class Orrery implements Jobboard {
   }
 
   /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `InvalidTransitionError` for an active task. */
-  respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
+  async respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
     const at = this.instant(opts.at);
+    if (opts.nextRun !== undefined && (!(opts.nextRun instanceof Date) || Number.isNaN(opts.nextRun.getTime()))) throw invalid('nextRun', 'must be a valid Date');
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
   }
 
@@ -742,7 +743,7 @@ export class Orrery implements Jobboard {
   /** Appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
     assertText(backendId, 'backendId');
-    records.forEach((r, i) => assertStorable({ message: r?.message, attributes: r?.attributes }, `records[${i}]`));
+    checkLogRecords(records);
     return this.store.appendRunLogs(backendId, records);
   }
 

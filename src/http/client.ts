@@ -35,10 +35,8 @@ import { ScheduleClient } from './schedule-client.js';
 import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
+import { iso, parseApiJson, requestJson } from './client-json.js';
 
-const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated', 'startedAt', 'lastSeen', 'stoppedAt']);
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const revive = (key: string, v: unknown) => (typeof v === 'string' && INSTANT_KEYS.has(key) && ISO.test(v) ? new Date(v) : v);
 
 const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> = {
   validation_error: ValidationError,
@@ -77,7 +75,7 @@ const GATEWAY = new Set([502, 503, 504]);
 function parseBody(text: string): unknown {
   if (!text) return null;
   try {
-    return JSON.parse(text, revive) as unknown;
+    return parseApiJson(text);
   } catch {
     return null;
   }
@@ -106,7 +104,7 @@ function query(filter: Record<string, unknown>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(filter)) {
     if (v === undefined) continue;
-    q.set(k, v === null ? 'none' : v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : String(v));
+    q.set(k, v === null ? 'none' : v instanceof Date ? iso(v, k) : Array.isArray(v) ? v.join(',') : String(v));
   }
   return q.size ? `?${q}` : '';
 }
@@ -145,7 +143,7 @@ export class OrreryClient implements Jobboard {
       res = await fetch(`${this.base}/api${path}`, {
         method,
         headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(body !== undefined ? { body: requestJson(body) } : {}),
       });
       text = await res.text();
     } catch (e) {
@@ -158,7 +156,7 @@ export class OrreryClient implements Jobboard {
       throw e;
     }
     if (!res.ok) throw toError(parseBody(text) as never, res.status);
-    return (text ? JSON.parse(text, revive) : null) as T;
+    return (text ? parseApiJson(text) : null) as T;
   }
 
   /** The client's clock (the jobboard's instant; the server stamps its own). */
@@ -167,9 +165,10 @@ export class OrreryClient implements Jobboard {
   }
 
   // --- task types and tasks ---------------------------------------------------------------------
-  /** `GET /api/task-types`. */
-  listTaskTypes(): Promise<TaskType[]> {
-    return this.call('GET', '/task-types');
+  /** `GET /api/task-types`; with `names`, only those types (as the library: unknown names are left out). */
+  async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    const all = await this.call<TaskType[]>('GET', '/task-types');
+    return names === undefined ? all : all.filter((t) => names.includes(t.name));
   }
   /** `GET /api/task-types/{name}`; `NotFoundError` when there is none. */
   getTaskType(name: string): Promise<TaskType> {
@@ -193,8 +192,9 @@ export class OrreryClient implements Jobboard {
     return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
   }
   /** `POST /api/task-types/{name}/pause`: no new scheduling nor claims of the type. */
-  pauseTaskType(name: string, opts: { reason?: string } = {}): Promise<TaskType> {
-    return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts);
+  pauseTaskType(name: string, opts: { reason?: string; at?: Date } = {}): Promise<TaskType> {
+    // The server's clock stamps the pause: a library-style `at` is not sent.
+    return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/task-types/{name}/resume`. */
   resumeTaskType(name: string): Promise<TaskType> {
@@ -205,8 +205,8 @@ export class OrreryClient implements Jobboard {
     await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
   }
   /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
-  pauseTask(id: number, opts: { reason?: string } = {}): Promise<Task> {
-    return this.call('POST', `/tasks/${id}/pause`, opts);
+  pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {
+    return this.call('POST', `/tasks/${id}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/tasks/{id}/resume`. */
   resumeTask(id: number): Promise<Task> {
@@ -257,22 +257,22 @@ export class OrreryClient implements Jobboard {
    * `GET /api/tasks`: one page of a task search in id order (type, statuses, priority, next-run range,
    * concurrency key, argument text...); pass `nextCursor` back as `cursor`.
    */
-  searchTasks(filter: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
+  async searchTasks(filter: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
     return this.call('GET', `/tasks${query(filter as Record<string, unknown>)}`);
   }
   /** `GET /api/runs`: runs across tasks, newest first, one page; pass `nextCursor` back as `cursor`. */
-  searchRuns(filter: RunSearchInput = {}): Promise<RunPage> {
+  async searchRuns(filter: RunSearchInput = {}): Promise<RunPage> {
     return this.call('GET', `/runs${query(filter as Record<string, unknown>)}`);
   }
   /**
    * `POST /api/tasks/bulk/{action}`: a bulk action on the tasks of a filter, ids, the tasks of runs, or
    * all; with `dryRun`, the count of what it would take (docs/http.md#bulk-actions).
    */
-  bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
+  async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
     return this.call('POST', `/tasks/bulk/${encodeURIComponent(action)}`, {
       ...selection,
       ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
-      ...(opts.nextRun ? { nextRun: opts.nextRun.toISOString() } : {}),
+      ...(opts.nextRun ? { nextRun: iso(opts.nextRun, 'nextRun') } : {}),
     });
   }
   /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler. */
@@ -292,24 +292,26 @@ export class OrreryClient implements Jobboard {
     return this.call('POST', '/tasks/disable', { ids });
   }
   /** `POST /api/tasks/respawn`: re-enables disabled or completed tasks, due at `nextRun` (default now). */
-  respawnTasks(ids: number[], nextRun?: Date): Promise<Task[]> {
-    return this.call('POST', '/tasks/respawn', { ids, ...(nextRun ? { nextRun: nextRun.toISOString() } : {}) });
+  async respawnTasks(ids: number[], opts?: Date | { nextRun?: Date; at?: Date }): Promise<Task[]> {
+    // The library's `(ids, { nextRun, at })`, or a Date as `nextRun` (the client's first form); `at` is the server's clock.
+    const nextRun = opts instanceof Date ? opts : opts?.nextRun;
+    return this.call('POST', '/tasks/respawn', { ids, ...(nextRun !== undefined ? { nextRun: iso(nextRun, 'nextRun') } : {}) });
   }
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
-  scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
-    return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at.toISOString() } : {}) });
+  async scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
+    return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: iso(opts.at, 'at') } : {}) });
   }
   /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
   async archive(opts: { before: Date; batch?: number }): Promise<ArchiveSummary> {
-    const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: opts.before.toISOString(), ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
+    const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: iso(opts.before, 'before'), ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
     return { ...s, before: new Date(s.before) };
   }
   /** `GET /api/archive/runs`: archived runs with their logs, by id (`afterId` pages; `limit` default 100). */
-  readArchivedRuns(filter: Partial<ArchivedRunFilter> = {}): Promise<ArchivedRun[]> {
+  async readArchivedRuns(filter: Partial<ArchivedRunFilter> = {}): Promise<ArchivedRun[]> {
     return this.call('GET', `/archive/runs${query(filter as Record<string, unknown>)}`);
   }
   /** `GET /api/archive/tasks`: archived one-shot tasks, by id. */
-  readArchivedTasks(filter: Partial<ArchivedRunFilter> = {}): Promise<Task[]> {
+  async readArchivedTasks(filter: Partial<ArchivedRunFilter> = {}): Promise<Task[]> {
     return this.call('GET', `/archive/tasks${query(filter as Record<string, unknown>)}`);
   }
   /** `GET /api/runs/{backendId}`; `NotFoundError` when there is none. */
@@ -329,9 +331,9 @@ export class OrreryClient implements Jobboard {
     return this.call('POST', `/runs/${encodeURIComponent(backendId)}/cancel`, {});
   }
   /** `POST /api/runs/{backendId}/end`: ends a run and applies the end-of-run formula to its task. */
-  endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+  async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     const { at, ...rest } = opts;
-    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: at.toISOString() } : {}) });
+    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: iso(at, 'at') } : {}) });
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
@@ -340,8 +342,8 @@ export class OrreryClient implements Jobboard {
     return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_HTTP_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_HTTP_CLAIM) } : {}) });
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
-  heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
-    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}) })) });
+  async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
+    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: iso(r.startedAt, 'startedAt') } : {}) })) });
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
   async releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number> {
@@ -361,19 +363,19 @@ export class OrreryClient implements Jobboard {
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
     // The server's clock stamps the end: remote worker clocks do not decide instants.
     const body = {
-      items: items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt.toISOString() } : {}) })),
+      items: items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: iso(startedAt, 'startedAt') } : {}) })),
     };
     const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', body);
     return outcomes.map((o) => ('ok' in o ? o.ok : (toError(o, 400) as OrreryError)));
   }
   /** `POST /api/jobboard/abandon`: ends a held run `lost` because its worker gives it up; `startedAt`: when its handler began. */
-  abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
-    const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt.toISOString() } : {}) };
+  async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
+    const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: iso(opts.startedAt, 'startedAt') } : {}) };
     return this.call('POST', '/jobboard/abandon', body);
   }
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
-    await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: r.at.toISOString() })) });
+    await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: iso(r.at, 'at') })) });
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */
@@ -418,7 +420,7 @@ export class OrreryClient implements Jobboard {
     };
   }
 
-  /** Aborts requests in flight (and the wake-up stream); the client is not usable afterwards. */
+  /** Stops the wake-up stream (`onRunsScheduled`); requests in flight finish on their own. The client is not usable afterwards. */
   close(): void {
     for (const c of this.controllers) c.abort();
     this.controllers.clear();

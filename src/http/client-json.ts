@@ -1,0 +1,67 @@
+import { ValidationError } from '../core/errors.js';
+
+/** Fields of the API's shapes that hold instants (ISO strings on the wire, Dates in the client). */
+const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated', 'startedAt', 'lastSeen', 'stoppedAt', 'until']);
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+/** Fields that hold the user's own JSON: returned as sent, never revived (a kwarg named `at` stays a string). */
+const USER_JSON = new Set(['arguments', 'result', 'metadata', 'params', 'attributes', 'extraLoaderArguments', 'currentState']);
+
+/** A response's JSON with the API's instants as Dates, the user's own JSON untouched (as the library returns them). */
+export function parseApiJson(text: string): unknown {
+  return revive(JSON.parse(text) as unknown);
+}
+
+function revive(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = revive(v[i]);
+    return v;
+  }
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const x = o[k];
+    if (USER_JSON.has(k)) continue;
+    o[k] = typeof x === 'string' ? (INSTANT_KEYS.has(k) && ISO.test(x) ? new Date(x) : x) : revive(x);
+  }
+  return v;
+}
+
+/** An instant for the wire; a ValidationError naming `path` when it is not a valid Date (the library's answer). */
+export function iso(d: Date, path: string): string {
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ValidationError(`${path}: must be a valid Date`, [{ path, message: 'must be a valid Date' }]);
+  return d.toISOString();
+}
+
+/**
+ * A request body as JSON text. What JSON cannot carry is refused with a ValidationError naming its
+ * place, as the library refuses it, instead of being sent as `null` (NaN, Infinity, an invalid Date,
+ * `undefined` in an array) or thrown as a TypeError (a BigInt, a cycle).
+ */
+export function requestJson(body: unknown): string {
+  const problem = unsendable(body, '', new Set());
+  if (problem) throw new ValidationError(`${problem.path || 'body'}: ${problem.message}`, [problem]);
+  return JSON.stringify(body);
+}
+
+function unsendable(v: unknown, path: string, seen: Set<object>): { path: string; message: string } | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? null : { path, message: `${v} is not a JSON number` };
+  if (typeof v === 'bigint') return { path, message: 'a BigInt is not a JSON number' };
+  if (v === null || typeof v !== 'object') return null;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? { path, message: 'must be a valid Date' } : null;
+  if (seen.has(v)) return { path, message: 'refers to itself (a cycle)' };
+  seen.add(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (v[i] === undefined || typeof v[i] === 'function' || typeof v[i] === 'symbol') return { path: `${path}[${i}]`, message: `${typeof v[i]} is not JSON` };
+      const p = unsendable(v[i], `${path}[${i}]`, seen);
+      if (p) return p;
+    }
+  } else {
+    for (const [k, x] of Object.entries(v)) {
+      const p = unsendable(x, path ? `${path}.${k}` : k, seen);
+      if (p) return p;
+    }
+  }
+  seen.delete(v);
+  return null;
+}

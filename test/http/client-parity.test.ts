@@ -1,0 +1,95 @@
+/** The typed client beside the library: the user's JSON returned as sent, bad values refused as the library refuses them, library-style calls. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/core/errors.js';
+import { createHttpApp } from '../../src/http/app.js';
+import { OrreryClient } from '../../src/http/client.js';
+import { startHttpServer } from '../../src/http/server.js';
+import { openHttp, type HttpHarness } from './http-helpers.js';
+
+describe('OrreryClient beside the library', () => {
+  let h: HttpHarness;
+  let close: () => void = () => {};
+  afterEach(async () => {
+    close();
+    await h?.close();
+  });
+
+  async function setup() {
+    h = await openHttp({ metrics: null });
+    const { server, port } = await startHttpServer(createHttpApp(h.orrery), '127.0.0.1', 0);
+    close = () => server.close();
+    return { orrery: h.orrery, client: new OrreryClient(`http://127.0.0.1:${port}`) };
+  }
+
+  it("returns the user's own JSON as sent: a kwarg, a result or metadata named like an instant stays a string", async () => {
+    const { orrery, client } = await setup();
+    await client.createTaskType({ name: 'job' });
+    const stamp = '2026-01-01T00:00:00.000Z';
+    const t = await client.createTask({ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: { at: stamp, nested: { created: stamp } } } });
+    expect(t.arguments.kwargs).toEqual({ at: stamp, nested: { created: stamp } });
+    expect(t.nextRun).toBeInstanceOf(Date);
+    expect((await client.getTask(t.id)).arguments).toEqual((await orrery.getTask(t.id))!.arguments);
+    await orrery.scheduleDue({});
+    const [c] = await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 1 });
+    const ended = await client.endRun(c!.run.backendId, { status: 'eventful', worker: 'w', result: { started: stamp }, metadata: { ended: stamp } });
+    expect(ended.run.result).toEqual({ started: stamp });
+    expect(ended.run.metadata).toMatchObject({ ended: stamp });
+    expect(ended.run.ended).toBeInstanceOf(Date);
+  });
+
+  it('refuses what JSON cannot carry with a ValidationError naming its place, sending nothing', async () => {
+    const { orrery, client } = await setup();
+    await client.createTaskType({ name: 'job' });
+    const refused = async (p: Promise<unknown>, path: string) => {
+      const e = await p.then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).details[0]!.path).toBe(path);
+    };
+    await refused(client.createTask({ type: 'job', arguments: { args: [Number.NaN], kwargs: {} } }), 'arguments.args[0]');
+    await refused(client.createTaskType({ name: 'other', defaultIntervalMs: Number.POSITIVE_INFINITY }), 'defaultIntervalMs');
+    await refused(client.createTask({ type: 'job', arguments: { args: [undefined], kwargs: {} } }), 'arguments.args[0]');
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    await refused(client.createTask({ type: 'job', arguments: { args: [], kwargs: loop } }), 'arguments.kwargs.self');
+    await refused(client.scheduleDue({ at: new Date('nope') }), 'at');
+    await refused(client.archive({ before: new Date(Number.NaN) }), 'before');
+    expect(await orrery.listTaskTypes()).toHaveLength(1);
+    expect((await orrery.findTasks({})).tasks).toEqual([]);
+  });
+
+  it('takes the library forms: listTaskTypes(names), respawnTasks(ids, { nextRun }), pause with { reason, at }', async () => {
+    const { orrery, client } = await setup();
+    await client.createTaskType({ name: 'a' });
+    await client.createTaskType({ name: 'b' });
+    expect((await client.listTaskTypes(['b', 'nope'])).map((t) => t.name)).toEqual((await orrery.listTaskTypes(['b', 'nope'])).map((t) => t.name));
+    expect(await client.pauseTaskType('a', { reason: 'deploy', at: new Date() })).toMatchObject({ paused: { reason: 'deploy' } });
+    const t = await client.createTask({ type: 'b', policy: 'oneshot' });
+    expect(await client.pauseTask(t.id, { reason: 'hold', at: new Date() })).toMatchObject({ paused: { reason: 'hold' } });
+    await client.disableTasks([t.id]);
+    const nextRun = new Date(Date.now() + 3_600_000);
+    const [back] = await client.respawnTasks([t.id], { nextRun });
+    expect(back!.nextRun).toEqual(nextRun);
+  });
+
+  it('the library refuses an invalid respawn instant and malformed log records with a ValidationError (not a database error)', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    await orrery.disableTasks([t.id]);
+    await expect(orrery.respawnTasks([t.id], { nextRun: new Date('x') })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'nextRun' }] });
+    await orrery.respawnTasks([t.id]);
+    await orrery.scheduleDue({});
+    const [c] = await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 1 });
+    const id = c!.run.backendId;
+    const ok = { at: new Date(), level: 'info' as const, message: 'm', attributes: {} };
+    for (const [record, path] of [
+      [{ ...ok, at: new Date('x') }, 'records[0].at'],
+      [{ ...ok, level: 'loud' }, 'records[0].level'],
+      [{ ...ok, fields: 1 }, 'records[0].fields'],
+    ] as const) {
+      await expect(orrery.appendRunLogs(id, [record as never])).rejects.toMatchObject({ code: 'validation_error', details: [{ path }] });
+    }
+    await orrery.appendRunLogs(id, [ok]);
+    expect(await orrery.getRunLogs(id)).toHaveLength(1);
+  });
+});
