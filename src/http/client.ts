@@ -137,26 +137,40 @@ export class OrreryClient implements Jobboard {
   }
 
   private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const init = {
+      method,
+      headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: requestJson(body) } : {}),
+    };
+    return this.exchange<T>(`${this.base}/api${path}`, init);
+  }
+
+  /**
+   * One request and its JSON answer: a network failure is a StorageUnavailableError (worth retrying),
+   * an error status the server's error rebuilt (toError), a 2xx answer that is not JSON an HttpError.
+   */
+  private async exchange<T>(url: string, init: RequestInit): Promise<T> {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(`${this.base}/api${path}`, {
-        method,
-        headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: requestJson(body) } : {}),
-      });
+      res = await fetch(url, init);
       text = await res.text();
     } catch (e) {
       // fetch fails with a TypeError whose cause carries the network error's code.
       const cause = (e as { cause?: unknown }).cause;
-      if (isNetworkError(e) || isNetworkError(cause)) {
+      if (isNetworkError(e) || isNetworkError(cause) || (e instanceof TypeError && e.message === 'fetch failed')) {
         const code = (cause as { code?: string } | undefined)?.code ?? (e as { code?: string }).code;
         throw new StorageUnavailableError(`orrery server ${this.base} unreachable (${code ?? 'network error'})`, { cause: e });
       }
       throw e;
     }
     if (!res.ok) throw toError(parseBody(text) as never, res.status);
-    return (text ? parseApiJson(text) : null) as T;
+    if (!text) return null as T;
+    try {
+      return parseApiJson(text) as T;
+    } catch {
+      throw new HttpError('bad_request', `orrery server answered ${res.status} with a body that is not JSON: ${text.slice(0, 80)}`);
+    }
   }
 
   /** The client's clock (the jobboard's instant; the server stamps its own). */
@@ -234,16 +248,12 @@ export class OrreryClient implements Jobboard {
         else c.enqueue(r.value);
       },
     });
-    const res = await fetch(`${this.base}/api/tasks/import${opts.ids ? '?return=ids' : ''}`, {
+    return this.exchange<TaskImportSummary>(`${this.base}/api/tasks/import${opts.ids ? '?return=ids' : ''}`, {
       method: 'POST',
       headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), 'content-type': 'application/x-ndjson' },
       body: stream,
       duplex: 'half',
     } as RequestInit);
-    const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : null;
-    if (!res.ok) throw toError(parsed as never, res.status);
-    return parsed as TaskImportSummary;
   }
   /** The Indico Client's enqueue: a one-shot task, due now unless `nextRun` says otherwise. */
   enqueue(type: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, nextRun?: Date): Promise<Task> {

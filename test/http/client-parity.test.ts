@@ -1,6 +1,7 @@
 /** The typed client beside the library: the user's JSON returned as sent, bad values refused as the library refuses them, library-style calls. */
+import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/core/errors.js';
+import { StorageUnavailableError, ValidationError } from '../../src/core/errors.js';
 import { createHttpApp } from '../../src/http/app.js';
 import { OrreryClient } from '../../src/http/client.js';
 import { startHttpServer } from '../../src/http/server.js';
@@ -91,5 +92,18 @@ describe('OrreryClient beside the library', () => {
     }
     await orrery.appendRunLogs(id, [ok]);
     expect(await orrery.getRunLogs(id)).toHaveLength(1);
+  });
+
+  it('a server away is a StorageUnavailableError for imports too, and a 2xx answer that is not JSON an OrreryError', async () => {
+    const odd = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy</html>'));
+    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
+    const port = (odd.address() as { port: number }).port;
+    try {
+      await expect(new OrreryClient(`http://127.0.0.1:${port}`).listTaskTypes()).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/not JSON/) });
+    } finally {
+      await new Promise((r) => odd.close(r));
+    }
+    // The port is free now: nothing answers.
+    await expect(new OrreryClient(`http://127.0.0.1:${port}`).importTasks('{"type":"job"}\n')).rejects.toBeInstanceOf(StorageUnavailableError);
   });
 });
