@@ -8,6 +8,9 @@ import { textProblem } from './storable.js';
 
 export const TASK_TYPE_NAME = /^[a-z0-9][a-z0-9._:-]*$/;
 
+/** How deep user JSON may nest (arguments, results, metadata, params...): the same limit for every interface. */
+export const MAX_JSON_NESTING = 128;
+
 /** Weights in one order (code units): stores may reorder JSON keys, and two equal types compare equal. */
 export function sortedWeights(w: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(w).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -27,7 +30,7 @@ export function assertJson(value: unknown, path: string): void {
   // The common case (a small clean value) is checked without building paths; the walk below names the problem.
   if (cleanJson(value, 0)) return;
   const seen = new Set<object>();
-  const walk = (v: unknown, at: string): void => {
+  const walk = (v: unknown, at: string, depth = 0): void => {
     if (typeof v === 'string') {
       const p = textProblem(v);
       if (p) throw invalid(at, p);
@@ -40,8 +43,10 @@ export function assertJson(value: unknown, path: string): void {
     }
     if (typeof v !== 'object') throw invalid(at, `${typeof v} is not JSON`);
     if (seen.has(v)) throw invalid(at, 'circular value');
+    // Deeper values would overflow the stack of this walk and of the stores' (a crash, not an answer).
+    if (depth >= MAX_JSON_NESTING) throw invalid(path, `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
     seen.add(v);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`, depth + 1));
     else if (v instanceof Date) return;
     else {
       for (const [k, x] of Object.entries(v)) {
@@ -49,7 +54,7 @@ export function assertJson(value: unknown, path: string): void {
         if (k === '__proto__') throw invalid(`${at}.__proto__`, PROTO_KEY);
         const p = textProblem(k);
         if (p) throw invalid(`${at}[${JSON.stringify(k)}]`, `key ${p}`);
-        if (x !== undefined) walk(x, `${at}.${k}`);
+        if (x !== undefined) walk(x, `${at}.${k}`, depth + 1);
       }
     }
     seen.delete(v);

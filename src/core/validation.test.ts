@@ -407,6 +407,15 @@ describe('canonicalJson', () => {
 });
 
 describe('assertJson / validateMetadata', () => {
+  it('refuses JSON nested deeper than 128 levels (deeper ones overflowed the stack: exit 1, not 2)', () => {
+    const deep = (n: number): unknown => {
+      let v: unknown = 1;
+      for (let i = 0; i < n; i++) v = [v];
+      return v;
+    };
+    expect(() => assertJson(deep(127), 'v')).not.toThrow();
+    expect(() => assertJson(deep(10_000), 'v')).toThrow(/^v: JSON nested deeper than 128 levels$/);
+  });
   it('accepts plain JSON values', () => {
     expect(() => assertJson({ a: [1, 'x', true, null, { b: 2 }] }, 'v')).not.toThrow();
   });

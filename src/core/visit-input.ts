@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
-import { assertStorable } from './storable.js';
+import { assertJson } from './json-checks.js';
 import { checkListerId, checkUrl, checkVisitType, type ListedOriginInput } from './visits.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -23,7 +23,7 @@ export function validateListedOrigins(items: unknown, prefix = 'origins'): Requi
       if (unknown.length) throw invalid(`${path}.${unknown[0]}`, 'unknown field');
       const extra = o.extraLoaderArguments ?? {};
       if (!jsonObject.safeParse(extra).success) throw invalid(`${path}.extraLoaderArguments`, 'must be a JSON object');
-      assertStorable(extra, `${path}.extraLoaderArguments`);
+      assertJson(extra, `${path}.extraLoaderArguments`); // storable text, and not nested past the limit
       const lastUpdate = o.lastUpdate ?? null;
       if (lastUpdate !== null && !(lastUpdate instanceof Date && !Number.isNaN(lastUpdate.getTime()))) throw invalid(`${path}.lastUpdate`, 'must be a valid instant or null');
       out.push({

@@ -1,4 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { MAX_JSON_NESTING } from '../core/json-checks.js';
 import { contextOfHeaders } from '../engine/tracing.js';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -32,7 +33,7 @@ export interface HttpOptions {
 }
 
 const MB = 1024 * 1024;
-const MAX_JSON_DEPTH = 128;
+const MAX_JSON_DEPTH = MAX_JSON_NESTING;
 /** The query of a route that takes no query parameters. */
 const NO_QUERY = z.strictObject({});
 
