@@ -20,7 +20,7 @@ export function buildProgram(io: Io): Command {
     .description('Orrery: a durable scheduler for background work')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`${errorLine(str)}\n`) })
     .exitOverride();
   program.addCommand(taskTypeCommands(io));
   program.addCommand(taskCommands(io));
@@ -32,7 +32,7 @@ export function buildProgram(io: Io): Command {
   for (const c of visitCommands(io)) program.addCommand(c);
   program.addCommand(simulateCommand(io));
   const harden = (c: Command) => {
-    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err }).showHelpAfterError('(run with --help for usage)');
+    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`${errorLine(str)}\n`) }).showHelpAfterError('(run with --help for usage)');
     c.commands.forEach(harden);
   };
   harden(program);
@@ -63,14 +63,14 @@ export async function main(
     }
     if (e instanceof Interrupted) return e.exitCode;
     if (e instanceof UsageError) {
-      io.err(`orrery: ${e.message}\n`);
+      io.err(`orrery: ${errorLine(e.message)}\n`);
       return 2;
     }
     if (e instanceof OrreryError) {
-      io.err(`orrery: ${oneLine(e)}\n`);
+      io.err(`orrery: ${errorLine(oneLine(e))}\n`);
       return INPUT_ERRORS.has(e.code) ? 2 : 1;
     }
-    io.err(`orrery: ${(e as Error)?.message ?? String(e)}\n`);
+    io.err(`orrery: ${errorLine((e as Error)?.message ?? String(e))}\n`);
     if (process.env.ORRERY_DEBUG) io.err(`${(e as Error)?.stack}\n`);
     return 1;
   }
@@ -101,4 +101,18 @@ export function hoistDb(argv: string[]): string[] {
 /** Every problem of an error on one line (a validation error's message names only the first). */
 function oneLine(e: OrreryError): string {
   return e.details.length > 1 ? e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ') : e.message;
+}
+
+/** The longest error line the CLI prints: a 100,000-character bad value is cut, not echoed whole. */
+const MAX_ERROR_LINE = 2000;
+
+/**
+ * An error message as one line: control characters a value carried (a newline, a tab) shown as
+ * escapes, and a line longer than MAX_ERROR_LINE cut in its middle, saying how much was left out.
+ */
+export function errorLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = message.replace(/\n+$/, '').replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  if (flat.length <= MAX_ERROR_LINE) return flat;
+  return `${flat.slice(0, MAX_ERROR_LINE - 200)}… (${flat.length - MAX_ERROR_LINE + 100} characters left out) …${flat.slice(-100)}`;
 }

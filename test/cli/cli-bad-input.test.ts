@@ -121,6 +121,9 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['unknown option', ['task', 'list', '--bogus'], ["'--bogus'"]],
     ['bad --next-run', ['task', 'add', 'load-git', 'https://x', '--next-run', 'notadate'], ['--next-run', '"notadate"']],
     ['--at on a day that does not exist (task schedule)', ['task', 'schedule', '--at', '2026-02-30'], ['--at', '"2026-02-30"']],
+    ['a value holding a newline, shown escaped on one line', ['task-type', 'delete', '\t\n'], ['unknown task type "\\t\\n"']],
+    ['a 100,000-character value, cut in the message', ['task', 'show', '['.repeat(100_000)], [/^orrery: ID: .{1000,2000}characters left out\) ….{100}$/]],
+    ['a 100,000-character option value, cut in commander\'s message', ['task', 'list', '--status', 'x'.repeat(100_000)], [/characters left out/]],
     ['--at on a day that does not exist (run end)', ['run', 'end', 'STARTED', '--status', 'eventful', '--at', '2026-02-30T00:00:00Z'], ['--at', '2026-02-30']],
   ];
 
