@@ -111,7 +111,12 @@ export const limitOrNoneArg = (v: string): number => (/^(none|unbounded|null)$/i
 export const fairShareArg = (v: string): { weights: Record<string, unknown> } | true => {
   const t = v.trim();
   if (/^(on|true|yes)$/i.test(t)) return true;
-  if (t.startsWith('{')) return { weights: jsonObjectArg(t) };
+  if (t.startsWith('{')) {
+    const weights = jsonObjectArg(t);
+    // JSON.parse keeps "__proto__" as a key, which the weights' record would drop without a word.
+    if (Object.hasOwn(weights, '__proto__')) throw new InvalidArgumentError('the key "__proto__" is not accepted');
+    return { weights };
+  }
   const weights: Record<string, unknown> = {};
   for (const part of t.split(',')) {
     // Split at the first '=': "a=3 b=2" (a missing comma) is a bad weight for a, not a key "a=3 b" (keys with '=' take the JSON form).

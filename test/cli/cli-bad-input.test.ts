@@ -103,6 +103,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['--fair-share with a key twice', ['task-type', 'add', 't2', '--default-interval', '1d', '--fair-share', 'a=2,a=3'], ['--fair-share', 'key "a" given twice']],
     ['JSON nested 10,000 deep in an argument', ['task', 'add', 'load-git', `d=${'['.repeat(10_000)}${']'.repeat(10_000)}`], ['arguments: JSON nested deeper than 128 levels']],
     ['JSON nested 10,000 deep in run end --result', ['run', 'end', 'STARTED', '--status', 'eventful', '--result', `${'['.repeat(10_000)}${']'.repeat(10_000)}`], ['result: JSON nested deeper than 128 levels']],
+    ['--fair-share with a __proto__ weight', ['task-type', 'add', 't2', '--default-interval', '1d', '--fair-share', '{"__proto__":{"polluted":1}}'], ['--fair-share', '"__proto__" is not accepted']],
     ['--fair-share with a missing comma', ['task-type', 'add', 't2', '--default-interval', '1d', '--fair-share', 'a=3 b=2'], ['fairShare.weights.a', 'must be a whole number from 1']],
     ['run start --worker empty', ['run', 'start', 'SCHEDULED', '--worker', ''], ['--worker', 'at most 200 characters']],
     ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
