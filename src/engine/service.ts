@@ -754,12 +754,12 @@ export class Orrery implements Jobboard {
   }
 
   /** Archived runs from the archive tables, by id. */
-  readArchivedRuns(filter: ArchivedRunFilter): Promise<ArchivedRun[]> {
+  async readArchivedRuns(filter: ArchivedRunFilter): Promise<ArchivedRun[]> {
     return this.store.archive.readArchivedRuns(checkArchiveFilter(filter));
   }
 
   /** Archived tasks from the archive tables, by id. */
-  readArchivedTasks(filter: ArchivedRunFilter): Promise<Task[]> {
+  async readArchivedTasks(filter: ArchivedRunFilter): Promise<Task[]> {
     return this.store.archive.readArchivedTasks(checkArchiveFilter(filter));
   }
 
@@ -770,7 +770,8 @@ export class Orrery implements Jobboard {
 }
 
 function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
-  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', 'must be a non-negative integer');
+  if (f === null || typeof f !== 'object') throw invalid('', 'a filter { limit, task?, afterId? } is required');
+  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', f.limit === undefined ? 'is required (how many records at most)' : 'must be a non-negative integer');
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
   if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
   return f;

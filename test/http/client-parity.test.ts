@@ -92,6 +92,9 @@ describe('OrreryClient beside the library', () => {
     }
     await orrery.appendRunLogs(id, [ok]);
     expect(await orrery.getRunLogs(id)).toHaveLength(1);
+    // Reading the archive without a filter, or without its limit, says what is missing.
+    await expect(orrery.readArchivedRuns(undefined as never)).rejects.toMatchObject({ code: 'validation_error', message: expect.stringMatching(/filter .* is required/) });
+    await expect(orrery.readArchivedTasks({ afterId: 1 } as never)).rejects.toMatchObject({ details: [{ path: 'limit', message: expect.stringMatching(/is required/) }] });
   });
 
   it('a server away is a StorageUnavailableError for imports too, and a 2xx answer that is not JSON an OrreryError', async () => {
