@@ -21,6 +21,11 @@ function isCalendarDate(ymd: string): boolean {
   return check.getUTCFullYear() === y && check.getUTCMonth() === m - 1 && check.getUTCDate() === d;
 }
 
+/** Checks a given instant: absent (null or undefined) passes; anything but a valid Date is a ValidationError naming `path`. */
+export function checkDate(v: unknown, path: string): void {
+  if (v != null && (!(v instanceof Date) || Number.isNaN(v.getTime()))) throw invalid(path, 'must be a valid Date');
+}
+
 export function maxDate(a: Date, b: Date): Date {
   return a.getTime() >= b.getTime() ? a : b;
 }

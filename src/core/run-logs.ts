@@ -1,6 +1,7 @@
 import { invalid } from './errors.js';
+import { checkDate } from './instants.js';
 import { LOG_LEVELS, type RunLogRecord } from './model.js';
-import { assertStorable } from './storable.js';
+import { assertJson } from './json-checks.js';
 
 /** Which of a run's log records to read (`getRunLogs`): a page after a cursor, for live logs. */
 export interface RunLogQuery {
@@ -35,10 +36,12 @@ export function checkLogRecords(records: readonly RunLogRecord[]): void {
     if (r === null || typeof r !== 'object') throw invalid(at, 'must be a log record { at, level, message, attributes }');
     const unknown = Object.keys(r).find((k) => !RECORD_FIELDS.has(k));
     if (unknown !== undefined) throw invalid(`${at}.${unknown}`, 'unknown field');
-    if (!(r.at instanceof Date) || Number.isNaN(r.at.getTime())) throw invalid(`${at}.at`, 'must be a valid Date');
+    if (r.at == null) throw invalid(`${at}.at`, 'must be a valid Date');
+    checkDate(r.at, `${at}.at`);
     if (!(LOG_LEVELS as readonly string[]).includes(r.level)) throw invalid(`${at}.level`, `must be one of ${LOG_LEVELS.join(', ')}`);
     if (typeof r.message !== 'string') throw invalid(`${at}.message`, 'must be text');
     if (r.attributes !== undefined && (r.attributes === null || typeof r.attributes !== 'object' || Array.isArray(r.attributes))) throw invalid(`${at}.attributes`, 'must be an object');
-    assertStorable({ message: r.message, attributes: r.attributes }, at);
+    // Storable text, finite numbers, and nesting within the limit (a deep value overflowed the walk).
+    assertJson({ message: r.message, attributes: r.attributes ?? {} }, at);
   });
 }

@@ -8,16 +8,13 @@ export type { Logger };
 
 export type LogFormat = 'pretty' | 'json';
 
-/** pino's levels, the values ORRERY_LOG_LEVEL takes. */
-const LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
 /** Readable lines on stderr by default; `json` for log collectors. */
 export function createLogger(format: LogFormat = 'pretty', level = process.env.ORRERY_LOG_LEVEL || 'info'): Logger {
-  if (!LEVELS.includes(level)) {
-    throw invalid('ORRERY_LOG_LEVEL', `log level "${level}" is not one of ${LEVELS.join(', ')}`);
-  }
   // pino is loaded on first use too: a process that logs nothing (a library user's worker) does not carry it (about 5 MiB resident).
   const pino = createRequire(import.meta.url)('pino') as typeof Pino;
+  // pino's own levels (and `silent`): pino refuses any other with a message that does not name the variable.
+  const levels = [...Object.keys(pino.levels.values), 'silent'];
+  if (!levels.includes(level)) throw invalid('ORRERY_LOG_LEVEL', `log level "${level}" is not one of ${levels.join(', ')}`);
   if (format === 'json') return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
   // Loaded on first use: a worker logging JSON (or nothing) does not carry it (about 10 MiB resident).
   const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
@@ -123,7 +124,7 @@ export class Orrery implements Jobboard {
   }
 
   private instant(at?: Date): Date {
-    if (at !== undefined && (!(at instanceof Date) || Number.isNaN(at.getTime()))) throw invalid('at', 'must be a valid Date');
+    checkDate(at, 'at');
     return at ?? this.clock.now();
   }
 
@@ -355,7 +356,7 @@ export class Orrery implements Jobboard {
     const at = this.instant(opts.at);
     if (opts.nextRun !== undefined) {
       if (checked.action !== 'respawn' && checked.action !== 'redrive') throw invalid('nextRun', 'only applies to respawn and redrive');
-      if (!(opts.nextRun instanceof Date) || Number.isNaN(opts.nextRun.getTime())) throw invalid('nextRun', 'must be a valid Date');
+      checkDate(opts.nextRun, 'nextRun');
     }
     return runBulk(this.store, checked.action, checked.search, checked.runs, {
       at,
@@ -401,7 +402,7 @@ export class Orrery implements Jobboard {
   /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `InvalidTransitionError` for an active task. */
   async respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
     const at = this.instant(opts.at);
-    if (opts.nextRun !== undefined && (!(opts.nextRun instanceof Date) || Number.isNaN(opts.nextRun.getTime()))) throw invalid('nextRun', 'must be a valid Date');
+    checkDate(opts.nextRun, 'nextRun');
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
   }
 
@@ -603,7 +604,7 @@ export class Orrery implements Jobboard {
     opts.runs.forEach((r, i) => {
       if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
       assertText(r.backendId, `runs[${i}].backendId`);
-      if (r.startedAt != null && (!(r.startedAt instanceof Date) || Number.isNaN(r.startedAt.getTime()))) throw invalid(`runs[${i}].startedAt`, 'must be a valid Date');
+      checkDate(r.startedAt, `runs[${i}].startedAt`);
     });
     this.events.emit('worker', opts.worker);
     return this.store.heartbeatRuns(opts.worker, opts.runs, this.instant(opts.at));
@@ -704,7 +705,7 @@ export class Orrery implements Jobboard {
       throw invalid('retryAfterMs', 'must be a non-negative number');
     }
     if (opts.retryAfterMs != null && opts.status !== 'failed') throw invalid('retryAfterMs', 'only applies to status failed');
-    if (opts.startedAt != null && (!(opts.startedAt instanceof Date) || Number.isNaN(opts.startedAt.getTime()))) throw invalid('startedAt', 'must be a valid Date');
+    checkDate(opts.startedAt, 'startedAt');
     // Built field by field (no spread objects): one of these per run end.
     const req: EndRunRequest = { status: opts.status, at: this.instant(opts.at), cause: 'end', worker: opts.worker ?? null, metadata, retryAfterMs: opts.retryAfterMs ?? null };
     if (opts.startedAt != null) req.startedAt = opts.startedAt;
@@ -718,7 +719,7 @@ export class Orrery implements Jobboard {
     assertText(backendId, 'backendId');
     assertText(opts.worker, 'worker');
     assertText(opts.reason, 'reason');
-    if (opts.startedAt != null && (!(opts.startedAt instanceof Date) || Number.isNaN(opts.startedAt.getTime()))) throw invalid('startedAt', 'must be a valid Date');
+    checkDate(opts.startedAt, 'startedAt');
     const result = await this.store.endRun(backendId, {
       status: 'lost',
       at: this.instant(opts.at),

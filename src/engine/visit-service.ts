@@ -1,4 +1,5 @@
 import { NotFoundError, invalid } from '../core/errors.js';
+import { checkDate } from '../core/instants.js';
 import { assertStorable, assertText } from '../core/storable.js';
 import {
   checkListerId,
@@ -58,7 +59,7 @@ export class VisitService {
   ) {}
 
   private instant(at?: Date): Date {
-    if (at !== undefined && (!(at instanceof Date) || Number.isNaN(at.getTime()))) throw invalid('at', 'must be a valid Date');
+    checkDate(at, 'at');
     return at ?? this.clock.now();
   }
 

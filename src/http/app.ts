@@ -33,7 +33,6 @@ export interface HttpOptions {
 }
 
 const MB = 1024 * 1024;
-const MAX_JSON_DEPTH = MAX_JSON_NESTING;
 /** The query of a route that takes no query parameters. */
 const NO_QUERY = z.strictObject({});
 
@@ -205,7 +204,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       if (empty && !bodyOptional(r.body)) throw new HttpError('bad_request', 'a JSON body is required');
       if (!empty) checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
       // A large body is parsed a piece at a time, so the event loop runs on (its depth counted as it goes).
-      body = empty ? {} : r.largeBody ? await parseTasksBody(text, MAX_JSON_DEPTH) : null;
+      body = empty ? {} : r.largeBody ? await parseTasksBody(text, MAX_JSON_NESTING) : null;
       if (body === null) {
         try {
           body = JSON.parse(text);
@@ -213,7 +212,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
           throw new HttpError('bad_request', `invalid JSON: ${(e as Error).message}`);
         }
         // Validation and storage walk bodies recursively: deep nesting would overflow the stack (a 500).
-        if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+        if (nestedDeeperThan(body, MAX_JSON_NESTING)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
       }
       checkStorableBody(text, body);
       if (!r.bodyCheckedByService) body = parseContract(r.body, body, '');

@@ -282,7 +282,7 @@ export class OrreryClient implements Jobboard {
     return this.call('POST', `/tasks/bulk/${encodeURIComponent(action)}`, {
       ...selection,
       ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
-      ...(opts.nextRun ? { nextRun: iso(opts.nextRun, 'nextRun') } : {}),
+      ...(opts.nextRun ? { nextRun: opts.nextRun } : {}),
     });
   }
   /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler. */
@@ -305,15 +305,15 @@ export class OrreryClient implements Jobboard {
   async respawnTasks(ids: number[], opts?: Date | { nextRun?: Date; at?: Date }): Promise<Task[]> {
     // The library's `(ids, { nextRun, at })`, or a Date as `nextRun` (the client's first form); `at` is the server's clock.
     const nextRun = opts instanceof Date ? opts : opts?.nextRun;
-    return this.call('POST', '/tasks/respawn', { ids, ...(nextRun !== undefined ? { nextRun: iso(nextRun, 'nextRun') } : {}) });
+    return this.call('POST', '/tasks/respawn', { ids, ...(nextRun !== undefined ? { nextRun: nextRun } : {}) });
   }
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
   async scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
-    return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: iso(opts.at, 'at') } : {}) });
+    return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at } : {}) });
   }
   /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
   async archive(opts: { before: Date; batch?: number }): Promise<ArchiveSummary> {
-    const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: iso(opts.before, 'before'), ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
+    const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: opts.before, ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
     return { ...s, before: new Date(s.before) };
   }
   /** `GET /api/archive/runs`: archived runs with their logs, by id (`afterId` pages; `limit` default 100). */
@@ -343,7 +343,7 @@ export class OrreryClient implements Jobboard {
   /** `POST /api/runs/{backendId}/end`: ends a run and applies the end-of-run formula to its task. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     const { at, ...rest } = opts;
-    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: iso(at, 'at') } : {}) });
+    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: at } : {}) });
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
@@ -353,7 +353,7 @@ export class OrreryClient implements Jobboard {
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
   async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
-    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: iso(r.startedAt, 'startedAt') } : {}) })) });
+    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) });
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
   async releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number> {
@@ -373,19 +373,19 @@ export class OrreryClient implements Jobboard {
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
     // The server's clock stamps the end: remote worker clocks do not decide instants.
     const body = {
-      items: items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: iso(startedAt, 'startedAt') } : {}) })),
+      items: items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) })),
     };
     const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', body);
     return outcomes.map((o) => ('ok' in o ? o.ok : (toError(o, 400) as OrreryError)));
   }
   /** `POST /api/jobboard/abandon`: ends a held run `lost` because its worker gives it up; `startedAt`: when its handler began. */
   async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
-    const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: iso(opts.startedAt, 'startedAt') } : {}) };
+    const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt } : {}) };
     return this.call('POST', '/jobboard/abandon', body);
   }
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
-    await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: iso(r.at, 'at') })) });
+    await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: r.at })) });
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */
