@@ -41,7 +41,7 @@ export function checkLogRecords(records: readonly RunLogRecord[]): void {
     if (!(LOG_LEVELS as readonly string[]).includes(r.level)) throw invalid(`${at}.level`, `must be one of ${LOG_LEVELS.join(', ')}`);
     if (typeof r.message !== 'string') throw invalid(`${at}.message`, 'must be text');
     if (r.attributes !== undefined && (r.attributes === null || typeof r.attributes !== 'object' || Array.isArray(r.attributes))) throw invalid(`${at}.attributes`, 'must be an object');
-    // Storable text, finite numbers, and nesting within the limit (a deep value overflowed the walk).
+    // Storable text, finite numbers, and nesting within the limit every interface applies (MAX_JSON_NESTING).
     assertJson({ message: r.message, attributes: r.attributes ?? {} }, at);
   });
 }
