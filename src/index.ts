@@ -29,7 +29,7 @@ export { WORKER_REFRESH_MS, WORKER_KEEP_MS, type WorkerInfo, type RegisteredWork
 export { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from './core/worker-liveness.js';
 export type { RunEvent } from './engine/service.js';
 export type { TaskBatchSummary, TaskImportSummary, ImportOptions, ImportProgress } from './engine/task-import.js';
-export { OrreryClient, type TaskPage, type RunPage, type TaskQueryFilter } from './http/client.js';
+export { OrreryClient, DEFAULT_CLIENT_TIMEOUT_MS, type OrreryClientOptions, type TaskPage, type RunPage, type TaskQueryFilter } from './http/client.js';
 export { TASK_SCAN_LIMIT, ARGS_MATCHES, type TaskSearchInput, type TaskSearchPage, type ArgsMatch } from './core/task-search.js';
 export type { RunSearchInput } from './core/run-search.js';
 export { BULK_ACTIONS, BULK_SKIPS, type BulkAction, type BulkResult, type BulkSkip } from './core/bulk.js';

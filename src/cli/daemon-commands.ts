@@ -73,13 +73,15 @@ export function daemonCommands(io: Io): Command[] {
   const worker = addDb(
     workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM'), true)
       .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database')
+      .option('--request-timeout <duration>', 'with --url: longest wait for an answer to a request before it is retried (default 60s)', intervalArg)
       .addOption(logFormatOption()),
-  ).action(async (o: WorkerCliOpts & { url?: string }) => {
+  ).action(async (o: WorkerCliOpts & { url?: string; requestTimeout?: number }) => {
     // Checked here rather than by commander, which would also ask it of `worker list`.
     if (o.handlers === undefined) throw new UsageError("required option '--handlers <file>' not specified (or: orrery worker list)");
+    if (o.requestTimeout !== undefined && o.url === undefined) throw new UsageError('--request-timeout: needs --url (it bounds the requests of a remote worker)');
     if (o.url !== undefined) {
       if (o.db !== undefined) throw new UsageError('--url and --db cannot be combined: a remote worker never touches the database');
-      await runRemoteWorker(o as WorkerCliOpts & { url: string });
+      await runRemoteWorker(o as WorkerCliOpts & { url: string; requestTimeout?: number });
     } else await runDaemon(o, o, { runner: false, reaper: false });
   });
 
@@ -240,7 +242,7 @@ async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
 }
 
 /** `orrery worker --url`: handlers run against a remote server's jobboard; no database is opened. */
-async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void> {
+async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?: number }): Promise<void> {
   if (w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
   if (!/^https?:\/\/[^\s]+$/.test(w.url)) throw new UsageError(`--url: "${w.url}" is not an http(s) URL`);
   const signals = watchSignals(w.grace ?? 10_000);
@@ -264,7 +266,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string }): Promise<void
     maxMemoryMb: w.maxMemory ?? 1024,
     onExit: (why) => log.warn(`a handler ${w.isolation} ended (${why}); the next run gets a new one`),
   });
-  const client = new OrreryClient(w.url, w.token ?? (process.env.ORRERY_API_TOKEN || null));
+  const client = new OrreryClient(w.url, w.token ?? (process.env.ORRERY_API_TOKEN || null), w.requestTimeout !== undefined ? { timeoutMs: w.requestTimeout } : {});
   const graceMs = w.grace ?? 10_000;
   try {
     await prepareTypes(

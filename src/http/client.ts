@@ -68,6 +68,22 @@ function toError(body: { error?: { code?: string; message?: string; details?: Er
   return new HttpError(e.code, status >= 500 ? `orrery server answered ${status}: ${e.message ?? e.code}${rid}` : (e.message ?? e.code), e.details ?? []);
 }
 
+/** How long a request may wait for its answer unless the client is told otherwise (`timeoutMs`). */
+export const DEFAULT_CLIENT_TIMEOUT_MS = 60_000;
+
+export interface OrreryClientOptions {
+  /**
+   * Milliseconds a request may take, from sending it to the end of its answer (default 60,000); `null`
+   * for no limit of the client's own. A request past it is aborted and fails with a
+   * StorageUnavailableError, which a worker retries. `importTasks` has no such limit.
+   */
+  timeoutMs?: number | null;
+}
+
+const CLOSED = Symbol('closed');
+const TIMED_OUT = Symbol('timed out');
+const closedError = () => new HttpError('client_closed', 'the client was closed');
+
 /** Statuses a proxy or the server answers while the service or its database is away for now. */
 const GATEWAY = new Set([502, 503, 504]);
 
@@ -119,6 +135,9 @@ export class OrreryClient implements Jobboard {
   readonly maxClaim = MAX_HTTP_CLAIM;
   private readonly base: string;
   private readonly controllers = new Set<AbortController>();
+  /** Aborted by `close()`: every request in flight, and every later one, fails at once. */
+  private readonly closing = new AbortController();
+  private readonly timeoutMs: number | null;
 
   /** Listers, listed origins, visits and metrics, mirroring `orrery.visits`. */
   readonly visits: VisitClient = new VisitClient(<T>(method: 'GET' | 'POST', path: string, body?: unknown) => this.call<T>(method, path, body));
@@ -132,8 +151,16 @@ export class OrreryClient implements Jobboard {
   constructor(
     url: string,
     private readonly token: string | null = null,
+    options: OrreryClientOptions = {},
   ) {
     this.base = url.replace(/\/+$/, '');
+    const t = options.timeoutMs === undefined ? DEFAULT_CLIENT_TIMEOUT_MS : options.timeoutMs;
+    if (t !== null && !(Number.isSafeInteger(t) && t > 0)) {
+      throw new ValidationError(`timeoutMs: must be a positive whole number of milliseconds or null, not ${String(t)}`, [
+        { path: 'timeoutMs', message: 'must be a positive whole number of milliseconds or null' },
+      ]);
+    }
+    this.timeoutMs = t;
   }
 
   private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
@@ -149,13 +176,23 @@ export class OrreryClient implements Jobboard {
    * One request and its JSON answer: a network failure is a StorageUnavailableError (worth retrying),
    * an error status the server's error rebuilt (toError), a 2xx answer that is not JSON an HttpError.
    */
-  private async exchange<T>(url: string, init: RequestInit): Promise<T> {
+  private async exchange<T>(url: string, init: RequestInit, timeoutMs: number | null = this.timeoutMs): Promise<T> {
+    if (this.closing.signal.aborted) throw closedError();
+    // One controller per request: aborted by close() or by the timeout, whichever comes first.
+    const abort = new AbortController();
+    const onClose = () => abort.abort(CLOSED);
+    this.closing.signal.addEventListener('abort', onClose);
+    const timer = timeoutMs === null ? null : setTimeout(() => abort.abort(TIMED_OUT), timeoutMs);
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, init);
+      res = await fetch(url, { ...init, signal: abort.signal });
       text = await res.text();
     } catch (e) {
+      if (abort.signal.reason === CLOSED) throw closedError();
+      if (abort.signal.reason === TIMED_OUT) {
+        throw new StorageUnavailableError(`orrery server ${this.base} did not answer within ${timeoutMs} ms`, { cause: e });
+      }
       // fetch fails with a TypeError whose cause carries the network error's code.
       const cause = (e as { cause?: unknown }).cause;
       if (isNetworkError(e) || isNetworkError(cause) || (e instanceof TypeError && e.message === 'fetch failed')) {
@@ -163,6 +200,9 @@ export class OrreryClient implements Jobboard {
         throw new StorageUnavailableError(`orrery server ${this.base} unreachable (${code ?? 'network error'})`, { cause: e });
       }
       throw e;
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+      this.closing.signal.removeEventListener('abort', onClose);
     }
     if (!res.ok) throw toError(parseBody(text) as never, res.status);
     if (!text) return null as T;
@@ -253,7 +293,7 @@ export class OrreryClient implements Jobboard {
       headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), 'content-type': 'application/x-ndjson' },
       body: stream,
       duplex: 'half',
-    } as RequestInit);
+    } as RequestInit, null);
   }
   /** The Indico Client's enqueue: a one-shot task, due now unless `nextRun` says otherwise. */
   enqueue(type: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, nextRun?: Date): Promise<Task> {
@@ -430,9 +470,13 @@ export class OrreryClient implements Jobboard {
     };
   }
 
-  /** Stops the wake-up stream (`onRunsScheduled`); requests in flight finish on their own. The client is not usable afterwards. */
+  /**
+   * Stops the wake-up stream (`onRunsScheduled`) and aborts the requests in flight: they, and every
+   * later call, reject with an OrreryError of code `client_closed`. Stop a worker before closing its client.
+   */
   close(): void {
     for (const c of this.controllers) c.abort();
     this.controllers.clear();
+    this.closing.abort();
   }
 }

@@ -80,6 +80,8 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['zero --limit in task list-pending', ['task', 'list-pending', 'load-git', '--limit', '0'], ['--limit', 'at least 1']],
     // `--token "$UNSET"` would serve the API without a token (or send none).
     ['serve --token empty', ['serve', '--port', '0', '--token', ''], ['--token', 'must not be empty']],
+    ['worker --request-timeout without --url', ['worker', '--handlers', 'h.mjs', '--request-timeout', '5s'], ['--request-timeout', 'needs --url']],
+    ['worker --request-timeout too short', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--request-timeout', '1ms'], ['--request-timeout', 'at least 10ms']],
     ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
     // The registry refuses ids over 200 characters, the jobboard over 256: a worker would start and fail every 10 s.
     ['worker --id too long', ['worker', '--handlers', 'h.mjs', '--id', 'w'.repeat(201)], ['--id', 'at most 200 characters']],

@@ -1,0 +1,58 @@
+/** The typed client's own request timeout, and close() aborting the requests in flight. */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageUnavailableError, ValidationError } from '../../src/core/errors.js';
+import { OrreryClient } from '../../src/http/client.js';
+
+/** A server that reads requests and never answers them; `arrived` resolves with each request as it comes. */
+async function silentServer(): Promise<{ url: string; server: Server; next: () => Promise<IncomingMessage> }> {
+  const waiting: Array<(r: IncomingMessage) => void> = [];
+  const queued: IncomingMessage[] = [];
+  const server = createServer((req) => {
+    const w = waiting.shift();
+    if (w) w(req);
+    else queued.push(req);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const next = () => (queued.length ? Promise.resolve(queued.shift()!) : new Promise<IncomingMessage>((r) => waiting.push(r)));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, next };
+}
+
+describe('OrreryClient timeouts and close', () => {
+  let server: Server | null = null;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r) ?? r(null));
+    server = null;
+  });
+
+  it('a request without an answer within timeoutMs fails with a StorageUnavailableError naming the limit', async () => {
+    const s = await silentServer();
+    server = s.server;
+    const client = new OrreryClient(s.url, null, { timeoutMs: 150 });
+    const call = client.listTaskTypes();
+    await s.next(); // the request reached the server, which never answers
+    const e = await call.then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(StorageUnavailableError);
+    expect((e as Error).message).toBe(`orrery server ${s.url} did not answer within 150 ms`);
+  });
+
+  it('close() aborts the requests in flight and refuses later calls with code client_closed', async () => {
+    const s = await silentServer();
+    server = s.server;
+    const client = new OrreryClient(s.url, null, { timeoutMs: null });
+    const call = client.getTask(1);
+    await s.next();
+    client.close();
+    await expect(call).rejects.toMatchObject({ code: 'client_closed', message: 'the client was closed' });
+    await expect(client.listTaskTypes()).rejects.toMatchObject({ code: 'client_closed' });
+  });
+
+  it('timeoutMs must be a positive whole number of milliseconds or null', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '100' as unknown as number]) {
+      expect(() => new OrreryClient('http://127.0.0.1:1', null, { timeoutMs: bad })).toThrow(ValidationError);
+    }
+    expect(() => new OrreryClient('http://127.0.0.1:1', null, { timeoutMs: null })).not.toThrow();
+    expect(() => new OrreryClient('http://127.0.0.1:1', null, { timeoutMs: 1 })).not.toThrow();
+  });
+});
