@@ -97,6 +97,17 @@ describe('OrreryClient beside the library', () => {
     await expect(orrery.readArchivedTasks({ afterId: 1 } as never)).rejects.toMatchObject({ details: [{ path: 'limit', message: expect.stringMatching(/is required/) }] });
   });
 
+  it('empty input answers as the library does, without a request', async () => {
+    const { orrery, client } = await setup();
+    expect(await client.createTasks([])).toEqual(await orrery.createTasks([]));
+    expect(await client.createTasksSummary([])).toEqual(await orrery.createTasksSummary([]));
+    expect(await client.createTasksSummary([], { ids: true })).toEqual(await orrery.createTasksSummary([], { ids: true }));
+    expect(await client.endRuns([])).toEqual(await orrery.endRuns([]));
+    expect(await client.claimRuns({ worker: 'w', types: ['job'], limit: 0 })).toEqual(await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 0 }));
+    // Not empty: still the server's answer.
+    await expect(client.createTasks([{ type: 'nope' } as never])).rejects.toBeInstanceOf(ValidationError);
+  });
+
   it('a server away is a StorageUnavailableError for imports too, and a 2xx answer that is not JSON an OrreryError', async () => {
     const odd = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy</html>'));
     await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
