@@ -124,7 +124,10 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
 
   app.use('/api/*', requireToken);
   const document = openApiDocument(apiRoutes, opts.version ?? '0.1.0');
-  app.get('/api/openapi.json', (c) => c.json(document));
+  app.get('/api/openapi.json', (c) => {
+    parseContract(NO_QUERY, singleQueryValues(c.req.queries()), 'query');
+    return c.json(document);
+  });
 
   app.get('/api/events', (c) => {
     parseContract(NO_QUERY, singleQueryValues(c.req.queries()), 'query');

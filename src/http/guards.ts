@@ -18,6 +18,24 @@ export function requestIdOf(header: string | undefined): string {
   return header !== undefined && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
+/**
+ * What is wrong with a request's `Host` header, or null when it names a host and port a URL can hold:
+ * missing, empty, characters no host name has (spaces, `%`), a port that is not 1 to 5 digits, or a
+ * name the URL parser refuses (`127.999.0.1`, `[::1`, `xn--`). Checked before the app sees the request.
+ */
+export function hostHeaderProblem(host: string | undefined): string | null {
+  if (host === undefined || host === '') return 'a Host header is required';
+  const authority = parseAuthority(host);
+  if (!authority || host.includes('%')) return `Host "${host}" is not a host name with an optional port`;
+  try {
+    new URL(`http://${authority.hostname}/`);
+  } catch {
+    return `Host "${host}" is not a valid host name`;
+  }
+  if (authority.port !== '' && Number(authority.port) > 65_535) return `Host "${host}" has a port above 65535`;
+  return null;
+}
+
 /** `host[:port]` split; null when it is not a plausible authority. */
 function parseAuthority(authority: string): { hostname: string; port: string } | null {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+)(?::(\d{1,5}))?$/.exec(authority);

@@ -15,6 +15,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   const errorSchema = schema(ErrorSchema, 'output');
   const error = (description: string) => ({ description, content: { 'application/json': { schema: errorSchema } } });
   const unauthorized = error('Missing or wrong bearer token (when a token is configured)');
+  // Every path, /healthz and /metrics included: the Host header is checked before anything else.
+  const badHost = error('A missing or malformed Host header (`127.999.0.1`, `localhost:`, a space or `%` in it)');
+  const forbidden = error('Without a token: a Host that is not a loopback name, or a mutation whose Origin is not the server\'s own');
   for (const r of routes) {
     const path = `/api${r.path.replace(/:(\w+)/g, '{$1}')}`;
     const parameters: unknown[] = [];
@@ -28,9 +31,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       responses[status] = s === null ? { description: 'No content' } : { description: status.startsWith('2') ? 'OK' : 'Error', content: { 'application/json': { schema: schema(s, 'output') } } };
     }
     // Every route refuses unknown or repeated query parameters, even one that takes none.
-    responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters');
+    responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters, a malformed Host header');
     responses['401'] = unauthorized;
-    responses['403'] = error('Without a token: a Host that is not a loopback name, or a mutation whose Origin is not the server\'s own');
+    responses['403'] = forbidden;
     if (r.body) responses['413'] = error('Request body too large');
     if (r.body) responses['415'] = error('A request body sent without Content-Type: application/json');
     responses['500'] = error('A server fault: logged with its stack under the request id the answer carries (x-request-id, error.requestId)');
@@ -47,28 +50,57 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   }
   paths['/api/events'] = {
     get: {
-      summary: 'Server-sent events: `run` events ({ event: scheduled | claimed | started | ended, run }) of this server process, and `work` when runs were scheduled or tasks created by any process',
+      summary:
+        'Server-sent events: `ready` ({}) once the stream is open, `run` events ({ event: scheduled | claimed | started | ended, run }) of this server process, `work` ({}) when runs were scheduled or tasks created by any process, and `ping` ({}) after 15 s without another event',
       tags: ['events'],
-      responses: { '200': { description: 'text/event-stream' }, '400': error('A query parameter (it takes none)'), '401': unauthorized },
+      responses: {
+        '200': { description: 'A stream of server-sent events (`event:` one of ready, run, work, ping; `data:` one JSON object)', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        '400': error('A query parameter (it takes none), or a malformed Host header'),
+        '401': unauthorized,
+        '403': forbidden,
+      },
     },
   };
   paths['/api/openapi.json'] = {
-    get: { summary: 'This document', tags: ['meta'], responses: { '200': { description: 'The OpenAPI 3.1 document', content: { 'application/json': {} } }, '401': unauthorized } },
+    get: {
+      summary: 'This document',
+      tags: ['meta'],
+      responses: { '200': { description: 'The OpenAPI 3.1 document', content: { 'application/json': {} } }, '400': error('A query parameter (it takes none), or a malformed Host header'), '401': unauthorized, '403': forbidden },
+    },
   };
   // Outside /api: the health check (never needs the token) and the Prometheus metrics.
   paths['/healthz'] = {
     get: {
-      summary: 'Health check: {"status":"ok", ...} while the server runs',
+      summary: 'Health check: {"status":"ok"} while the server runs; with a worker, its state and running runs',
       tags: ['meta'],
       security: [],
-      responses: { '200': { description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' } }, required: ['status'] } } } } },
+      responses: {
+        '200': {
+          description: 'OK',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: {
+                  status: { const: 'ok' },
+                  worker: { type: ['string', 'null'], description: "the server's worker's state (running, draining...), null without one" },
+                  running: { type: 'integer', minimum: 0, description: "runs the server's worker is executing" },
+                },
+                required: ['status'],
+              },
+            },
+          },
+        },
+        '400': badHost,
+        '403': forbidden,
+      },
     },
   };
   paths['/metrics'] = {
     get: {
       summary: 'Prometheus metrics, text format 0.0.4 (needs the token unless the server runs with --public-metrics)',
       tags: ['meta'],
-      responses: { '200': { description: 'text/plain; version=0.0.4' }, '401': unauthorized, '404': error('Metrics are not enabled') },
+      responses: { '200': { description: 'text/plain; version=0.0.4' }, '400': badHost, '401': unauthorized, '403': forbidden, '404': error('Metrics are not enabled') },
     },
   };
   return {

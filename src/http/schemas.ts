@@ -289,7 +289,7 @@ export const BulkResultSchema = z.object({
   dryRun: z.boolean(),
   matched: z.number().int().describe('tasks the selection matched, narrowed to what the action takes'),
   changed: z.number().int().describe('tasks the action changed (0 on a dry run)'),
-  skipped: z.record(z.enum(BULK_SKIPS), z.number().int()).describe('tasks left alone, by reason'),
+  skipped: z.partialRecord(z.enum(BULK_SKIPS), z.number().int()).describe('tasks left alone, by reason (only the reasons that occurred)'),
   batches: z.number().int(),
 });
 export const RunQuery = z.strictObject({

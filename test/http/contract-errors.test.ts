@@ -131,6 +131,7 @@ describe('query parameters: a route that takes none refuses any (docs/http.md: u
       expect(errorOf(res.body).details, `${r.method} ${r.path}`).toEqual([{ path: 'query.zzz', message: 'unknown field' }]);
     }
     expect((await h.call('GET', '/api/events?zzz=1')).status).toBe(400);
+    expect((await h.call('GET', '/api/openapi.json?zzz=1')).status).toBe(400);
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 

@@ -387,6 +387,24 @@ describe('real responses against the document', () => {
     expect(err({ error: { code: 'x', message: 'y', details: [] } })).toBe(true);
     expect(err({ error: { code: 'x', message: 'y' } })).toBe(false);
   });
+
+  it('a bulk answer lists only the skip reasons that occurred, as the server answers', () => {
+    const schema = doc.paths['/api/tasks/bulk/{action}']!.post!.responses['200']!.content!['application/json']!.schema as { properties: { skipped: Record<string, unknown> } };
+    const skipped = validator('bulk skipped', schema.properties.skipped);
+    expect(skipped({})).toBe(true);
+    expect(skipped({ active_run: 2 })).toBe(true);
+    expect(skipped({ sleeping: 2 })).toBe(false);
+  });
+
+  it('the document itself, /healthz and /metrics document the Host and loopback refusals; /healthz its worker fields', () => {
+    for (const path of ['/api/openapi.json', '/api/events', '/healthz', '/metrics']) {
+      expect(Object.keys(doc.paths[path]!.get!.responses), path).toEqual(expect.arrayContaining(['400', '403']));
+    }
+    const health = validator('healthz', doc.paths['/healthz']!.get!.responses['200']!.content!['application/json']!.schema);
+    expect(health({ status: 'ok', worker: 'running', running: 3 })).toBe(true);
+    expect(health({ status: 'ok', worker: null, running: 0 })).toBe(true);
+    expect(health({ status: 'ok', running: -1 })).toBe(false);
+  });
 });
 
 describe('request bodies against the document', () => {

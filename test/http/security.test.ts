@@ -155,3 +155,28 @@ describe('with a token', () => {
     expect(await names(s.orrery)).toEqual(['a']);
   });
 });
+
+describe('malformed Host headers', () => {
+  const BAD = ['127.999.0.1', '256.1.1.1', '1.2.3.4.5', 'xn--', '127.0.0.1:abc', 'localhost:', '127.0.0.1:', '[::1', 'a b', 'ex%41mple', '[fe80::1%25eth0]', '127.0.0.1:99999'];
+  for (const token of [null, TOKEN]) {
+    it(`get a 400 in the API's error shape with a request id, never a 500 (${token ? 'with' : 'without'} a token)`, async () => {
+      const s = await serve(token);
+      const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+      for (const host of BAD) {
+        for (const path of ['/api/task-types', '/healthz', '/api/openapi.json']) {
+          const r = await send(s.port, 'GET', path, { ...auth, host });
+          expect(r.status, `${host} ${path}`).toBe(400);
+          expect(errorOf(r.body).code, host).toBe('bad_request');
+          expect(errorOf(r.body).message, host).toContain('Host');
+          expect(r.headers['x-request-id'], host).toMatch(/./);
+        }
+      }
+      const none = await send(s.port, 'POST', '/api/task-types', { ...auth, host: BAD[0]!, 'content-type': 'application/json' }, '{"name":"made"}');
+      expect(none.status).toBe(400);
+      expect(await names(s.orrery)).toEqual([]);
+      // Well-formed names are still served as before.
+      expect((await send(s.port, 'GET', '/api/task-types', { ...auth, host: `127.0.0.1:${s.port}` })).status).toBe(200);
+      if (token) expect((await send(s.port, 'GET', '/api/task-types', { ...auth, host: 'orrery.example.com' })).status).toBe(200);
+    });
+  }
+});
