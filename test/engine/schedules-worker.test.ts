@@ -46,10 +46,17 @@ describe('schedules with a running daemon', () => {
     await orrery.createTaskType({ name: 'report' });
     const served: string[] = [];
     const d = new Daemon(orrery, { runner: true, maxSleepMs: 200, worker: { pollMs: 100, handlers: { report: async ({ run }) => (served.push(run.scheduledFor.toISOString()), true) } } });
-    const hourStart = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    // Hourly at the minute half an hour from now, so the latest occurrence is about 30 minutes old
+    // whenever the test runs (at minute 0 it failed in the first minute of each hour: an occurrence
+    // under 60 s old is not late, and catch-up none ran it).
+    const now = Date.now();
+    const minute = (new Date(now).getUTCMinutes() + 30) % 60;
+    const thisHour = Math.floor(now / 3_600_000) * 3_600_000 + minute * 60_000;
+    const hourStart = thisHour <= now ? thisHour : thisHour - 3_600_000; // the latest occurrence
+    const expr = `${minute} * * * *`;
     const missed = new Date(hourStart - 3 * 3_600_000); // due three hours ago: the process was down
-    const none = await orrery.createTask({ type: 'report', arguments: { args: ['none'] }, schedule: { kind: 'cron', expr: '0 * * * *', catchUp: 'none' }, nextRun: missed });
-    const latest = await orrery.createTask({ type: 'report', arguments: { args: ['latest'] }, schedule: { kind: 'cron', expr: '0 * * * *' }, nextRun: missed });
+    const none = await orrery.createTask({ type: 'report', arguments: { args: ['none'] }, schedule: { kind: 'cron', expr, catchUp: 'none' }, nextRun: missed });
+    const latest = await orrery.createTask({ type: 'report', arguments: { args: ['latest'] }, schedule: { kind: 'cron', expr }, nextRun: missed });
     d.start();
     onCleanup(() => d.stop());
     await waitFor(async () => (await orrery.listRuns(latest.id)).some((r) => r.ended !== null), 'the run of the latest task');
