@@ -27,6 +27,16 @@ export interface RunEndPlan {
 }
 
 /**
+ * The start a worker reports for a run it held `claimed` (a heartbeat's or an end's `startedAt`), as
+ * recorded: never before the run was scheduled nor after the instant of the report, so a worker's
+ * clock running ahead or behind the database's cannot put a start outside the run's life.
+ */
+export function reportedStart(startedAt: Date, scheduled: Date, at: Date): Date {
+  const t = Math.min(Math.max(startedAt.getTime(), scheduled.getTime()), at.getTime());
+  return t === startedAt.getTime() ? startedAt : new Date(t);
+}
+
+/**
  * Decides what ending `run` does to the run and to its task, shared by every store. Throws when the
  * end is not allowed: a finished run (ending twice), a transition the state machine forbids, or a
  * worker that does not hold the run.
@@ -38,6 +48,11 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
       { path: 'status', message: `run is already ${run.status}` },
     ]);
   }
+  // A worker ending (or abandoning) a run it no longer holds: given back to the queue by the reaper, or
+  // held by another worker. That is a lost lease, whatever the transition would have been.
+  if (req.worker != null && (run.worker !== req.worker || !isHeldRunStatus(run.status))) {
+    throw new LeaseLostError(`run ${run.backendId} is not held by worker ${req.worker}${isHeldRunStatus(run.status) ? '' : ` (it is ${run.status})`}`);
+  }
   // A cancelled waiting run (scheduled, or claimed in a worker's buffer) ends lost (SPEC §1.3:
   // scheduled | claimed -> lost); a started one its worker stopped ends failed. Both are skipped by the formula.
   if (!canTransition(run.status, req.status)) {
@@ -48,12 +63,9 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
   if (req.cause === 'abandon' && !isHeldRunStatus(run.status)) {
     throw new InvalidTransitionError(`run ${run.backendId} is ${run.status}: only a held (claimed or started) run can be abandoned`);
   }
-  if (req.worker != null && run.worker !== req.worker) {
-    throw new LeaseLostError(`run ${run.backendId} is not held by worker ${req.worker}`);
-  }
   const runPatch: RunEndPlan['run'] = {
     status: req.status,
-    started: run.started ?? (run.status === 'claimed' && req.startedAt ? (req.startedAt.getTime() > req.at.getTime() ? req.at : req.startedAt) : null),
+    started: run.started ?? (run.status === 'claimed' && req.startedAt ? reportedStart(req.startedAt, run.scheduled, req.at) : null),
     ended: req.at,
     metadata: { ...run.metadata, ...(req.metadata ?? {}) },
     result: req.result === undefined ? run.result : req.result,

@@ -607,7 +607,8 @@ export class Orrery implements Jobboard {
       checkDate(r.startedAt, `runs[${i}].startedAt`);
     });
     this.events.emit('worker', opts.worker);
-    return this.store.heartbeatRuns(opts.worker, opts.runs, this.instant(opts.at));
+    const at = this.instant(opts.at); // a start reported after it is recorded at it; the store floors it at the run's scheduled (core reportedStart)
+    return this.store.heartbeatRuns(opts.worker, opts.runs.map((r) => (r.startedAt && r.startedAt > at ? { ...r, startedAt: at } : r)), at);
   }
 
   /** Gives claimed runs whose handlers never began back to the queue: no retry consumed, no abandon counted. */

@@ -1,5 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { MAX_JSON_NESTING } from '../core/json-checks.js';
+import { ValidationError } from '../core/errors.js';
 import { contextOfHeaders } from '../engine/tracing.js';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -222,11 +223,28 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
     }
     const trace = contextOfHeaders(c.req.header('traceparent'), c.req.header('tracestate'));
-    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}) });
+    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}) }).catch((e: unknown) => {
+      throw r.query && !r.body ? asQueryError(e, r.query) : e;
+    });
     if (out.status === 204) return c.body(null, 204);
     if (out.stream) return c.body(readableOf(out.stream), (out.status ?? 200) as 200, { 'content-type': 'application/json' });
     return c.json(out.body ?? null, (out.status ?? 200) as 200);
   });
+}
+
+/**
+ * A ValidationError the service raised about a GET route's query parameters names them as the
+ * contract's own checks do (`query.status`), when every field it names is one of the route's
+ * parameters; any other error is returned as it is.
+ */
+function asQueryError(e: unknown, query: object): unknown {
+  const keys = (query as { shape?: Record<string, unknown> }).shape;
+  if (!(e instanceof ValidationError) || !keys || e.details.length === 0) return e;
+  const top = (path: string) => /^[^.[]*/.exec(path)![0];
+  if (!e.details.every((d) => d.path !== '' && top(d.path) in keys)) return e;
+  const first = e.details[0]!.path;
+  const message = e.message.startsWith(`${first}: `) ? `query.${e.message}` : e.message;
+  return new ValidationError(message, e.details.map((d) => ({ ...d, path: `query.${d.path}` })));
 }
 
 /** Whether a route's body schema takes `{}` (every field optional), so the body may be left out. */

@@ -15,7 +15,7 @@ export const bulkRoutes: Route[] = [
       const { dryRun, nextRun, ...selection } = body as z.infer<typeof S.BulkBody>;
       const result = await o.bulkTasks(params.action as (typeof BULK_ACTIONS)[number], selection, {
         ...(dryRun !== undefined ? { dryRun } : {}),
-        ...(nextRun !== undefined ? { nextRun: new Date(nextRun) } : {}),
+        ...(nextRun !== undefined ? { nextRun } : {}),
       });
       return { body: result };
     },

@@ -63,8 +63,8 @@ export function parseContract<T>(schema: z.ZodType<T>, value: unknown, where: st
 
 const taskId = S.pathId('a task id');
 const backendId = z.string().min(1).max(256);
-const date = (s: string | undefined) => (s === undefined ? undefined : new Date(s));
-const at = (s: string | undefined) => (s === undefined ? {} : { at: new Date(s) });
+/** An optional instant the contract parsed (schemas.ts isoInstant) as the library's `at` option. */
+const at = (d: Date | undefined) => (d === undefined ? {} : { at: d });
 
 async function found<T>(value: Promise<T | null>, what: string, field = 'id'): Promise<T> {
   const v = await value;
@@ -189,7 +189,7 @@ export const routes: Route[] = [
     method: 'post', path: '/tasks/respawn', tag: 'tasks', summary: 'Re-enable tasks, due at nextRun (default now)',
     body: S.RespawnBody,
     responses: { 200: z.array(S.TaskSchema), 400: S.ErrorSchema, 404: S.ErrorSchema, 409: S.ErrorSchema },
-    handler: async (o, { body }) => ({ body: await o.respawnTasks(body.ids, body.nextRun ? { nextRun: date(body.nextRun)! } : {}) }),
+    handler: async (o, { body }) => ({ body: await o.respawnTasks(body.ids, body.nextRun ? { nextRun: body.nextRun as Date } : {}) }),
   },
   {
     method: 'post', path: '/tasks/schedule', tag: 'tasks', summary: 'One runner pass: schedule due tasks; returns the runs created',
@@ -250,7 +250,7 @@ export const routes: Route[] = [
     body: S.HeartbeatRunsBody,
     responses: { 200: S.HeartbeatRunsAnswerSchema, 400: S.ErrorSchema },
     handler: async (o, { body }) => ({
-      body: await o.heartbeatRuns({ worker: body.worker, runs: body.runs.map((r: { backendId: string; startedAt?: string }) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: new Date(r.startedAt) } : {}) })) }),
+      body: await o.heartbeatRuns({ worker: body.worker, runs: body.runs.map((r: { backendId: string; startedAt?: Date }) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) }),
     }),
   },
   {
@@ -270,7 +270,7 @@ export const routes: Route[] = [
     body: S.JobboardEndBody,
     responses: { 200: S.EndOutcomes, 400: S.ErrorSchema },
     handler: async (o, { body }) => {
-      const outcomes = await o.endRuns(body.items.map((i: { startedAt?: string }) => ({ ...i, startedAt: i.startedAt ? new Date(i.startedAt) : null })));
+      const outcomes = await o.endRuns(body.items.map((i: { startedAt?: Date }) => ({ ...i, startedAt: i.startedAt ?? null })));
       return {
         body: {
           outcomes: outcomes.map((x) =>
@@ -285,7 +285,7 @@ export const routes: Route[] = [
     body: S.AbandonBody,
     responses: { 200: S.EndRunResultSchema, 404: S.ErrorSchema, 409: S.ErrorSchema, 422: S.ErrorSchema },
     handler: async (o, { body }) => ({
-      body: await o.abandonRun(body.backendId, { worker: body.worker, ...(body.reason ? { reason: body.reason } : {}), ...(body.startedAt ? { startedAt: new Date(body.startedAt) } : {}) }),
+      body: await o.abandonRun(body.backendId, { worker: body.worker, ...(body.reason ? { reason: body.reason } : {}), ...(body.startedAt ? { startedAt: body.startedAt as Date } : {}) }),
     }),
   },
   {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ISO_INSTANT, parseInstant } from '../core/instants.js';
 import { GATES } from '../core/why.js';
 import { ARGS_MATCHES, TASK_SCAN_LIMIT } from '../core/task-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
@@ -160,7 +161,22 @@ export const ErrorSchema = z.object({
 
 // --- request contracts the HTTP layer checks itself (task and task type bodies are checked by core) ---
 const nonEmpty = z.string().min(1).max(256);
-const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
+/**
+ * An instant in a request: ISO 8601 with an offset, or without one (or a date alone) read as UTC, as
+ * the CLI reads it (core parseInstant); parsed to a Date. The archive's `before` keeps its own rule.
+ */
+export const isoInstant = z
+  .string()
+  .max(64)
+  .regex(ISO_INSTANT, 'must be an ISO 8601 instant')
+  .transform((s, ctx) => {
+    try {
+      return parseInstant(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 instant' });
+      return z.NEVER;
+    }
+  });
 
 /** A task id: task ids are 8-byte integers read as JS numbers, so at most 2^53-1. */
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

@@ -2,11 +2,10 @@ import { z } from 'zod';
 import { VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
 import { HttpError } from './errors.js';
 import type { Route } from './routes.js';
-import { ErrorSchema, queryInt } from './schemas.js';
+import { ErrorSchema, isoInstant, queryInt } from './schemas.js';
 
 /** Response shapes of visit scheduling (SPEC §4, §6.3): instants are ISO 8601 strings. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
-const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a lister id (a UUID)');
 const visitType = z.string().min(1).max(128);
 const url = z.string().min(1).max(4096);
@@ -130,8 +129,7 @@ const OriginVisitsQuery = z.strictObject({
 });
 const MetricsUpdateBody = z.strictObject({ lister: uuid.optional(), at: isoInstant.optional() });
 
-const at = (s: string | undefined) => (s === undefined ? {} : { at: new Date(s) });
-const date = (s: string | null | undefined) => (s === undefined ? undefined : s === null ? null : new Date(s));
+const at = (d: Date | undefined) => (d === undefined ? {} : { at: d });
 
 /** Listers, listed origins, visits and their metrics (SPEC §4, §6.4): thin adapters over `orrery.visits`. */
 export const visitRoutes: Route[] = [
@@ -164,9 +162,9 @@ export const visitRoutes: Route[] = [
       body: await o.visits.updateLister(
         {
           id: params.id as string,
-          updated: new Date(body.updated),
+          updated: body.updated,
           currentState: body.currentState,
-          ...(body.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: date(body.lastListingFinishedAt)! } : {}),
+          ...(body.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: body.lastListingFinishedAt } : {}),
         },
         at(body.at),
       ),
@@ -177,8 +175,7 @@ export const visitRoutes: Route[] = [
     body: OriginsBody,
     responses: { 201: z.object({ origins: z.array(ListedOriginSchema) }), 400: ErrorSchema },
     handler: async (o, { body }) => {
-      const inputs = body.origins.map((x: z.output<typeof OriginInput>) => ({ ...x, ...(x.lastUpdate !== undefined ? { lastUpdate: date(x.lastUpdate) } : {}) }));
-      return { status: 201, body: { origins: await o.visits.recordListedOrigins(inputs, at(body.at)) } };
+      return { status: 201, body: { origins: await o.visits.recordListedOrigins(body.origins, at(body.at)) } };
     },
   },
   {
@@ -257,7 +254,7 @@ export const visitRoutes: Route[] = [
       body: await o.visits.getMetricsHistory({
         ...(query.lister ? { lister: query.lister } : {}),
         ...(query.visitType ? { visitType: query.visitType } : {}),
-        ...(query.since ? { since: new Date(query.since) } : {}),
+        ...(query.since ? { since: query.since } : {}),
         ...(query.limit !== undefined ? { limit: query.limit } : {}),
       }),
     }),
@@ -269,7 +266,7 @@ export const visitRoutes: Route[] = [
     handler: async (o, { query }) => ({
       body: await o.visits.getOriginVisits(query.url, query.visitType, {
         ...(query.limit !== undefined ? { limit: query.limit } : {}),
-        ...(query.before ? { before: new Date(query.before) } : {}),
+        ...(query.before ? { before: query.before } : {}),
       }),
     }),
   },

@@ -412,8 +412,8 @@ describe('tasks', () => {
     expectError(await call('GET', '/api/tasks/9007199254740991'), 404, 'not_found');
     for (const id of ['9007199254740992', '01', '1e3', '0']) expectError(await call('GET', `/api/tasks/${id}`), 400, 'validation_error', ['id']);
     expectError(await call('GET', '/api/tasks?argsMatch=regex&args=x'), 400, 'validation_error', ['query.argsMatch']);
-    expectError(await call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['argsMatch']);
-    expectError(await call('GET', '/api/tasks?nextRunFrom=soon'), 400, 'validation_error', ['nextRunFrom']);
+    expectError(await call('GET', '/api/tasks?argsMatch=prefix'), 400, 'validation_error', ['query.argsMatch']);
+    expectError(await call('GET', '/api/tasks?nextRunFrom=soon'), 400, 'validation_error', ['query.nextRunFrom']);
   });
 
   it('paginates with cursor / nextCursor without repeating or skipping', async () => {
@@ -708,11 +708,12 @@ describe('jobboard', () => {
     expect(await claim('w3')).toEqual([]);
 
     // One heartbeat for all of a worker's runs: begun ones are marked started; others' runs are lost to it.
-    const beat = await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: b, startedAt: at(200) }, { backendId: third[0]!.run.backendId }] });
+    // (a start reported after the heartbeat's instant would be recorded at it: the clock stands at T0 here)
+    const beat = await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: b, startedAt: T0 }, { backendId: third[0]!.run.backendId }] });
     const w2Run = third[0]!.run.backendId;
     expect(beat.status).toBe(200);
     expect(beat.body).toEqual({ renewed: 1, lost: [third[0]!.run.backendId], cancelRequested: [] });
-    expect((await call('GET', `/api/runs/${b}`)).body).toMatchObject({ status: 'started', started: at(200) });
+    expect((await call('GET', `/api/runs/${b}`)).body).toMatchObject({ status: 'started', started: T0 });
     expectError(await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: b, startedAt: 'soon' }] }), 400, 'validation_error', ['runs[0].startedAt']);
     // Giving a claimed run back: it waits in the queue again, and is claimed like any other.
     expect((await call('POST', '/api/jobboard/release', { worker: 'w2', backendIds: [w2Run] })).body).toEqual({ released: 1 });
@@ -791,8 +792,8 @@ describe('jobboard', () => {
     const next = await schedule();
     expect(next).toHaveLength(1);
     expect(next[0]!.task).toBe(1);
-    // A scheduled (not started) run cannot be abandoned.
-    expectError(await call('POST', '/api/jobboard/abandon', { backendId: next[0]!.backendId, worker: 'w1' }), 422, 'invalid_transition');
+    // A scheduled run (waiting in the queue) is held by no worker: abandoning it is a lost lease.
+    expectError(await call('POST', '/api/jobboard/abandon', { backendId: next[0]!.backendId, worker: 'w1' }), 409, 'lease_lost');
 
     expectError(await call('POST', '/api/jobboard/abandon', { backendId: id }), 400, 'validation_error', ['worker']);
     expectError(await call('POST', '/api/jobboard/abandon', { backendId: id, worker: 'w1', reason: 5 }), 400, 'validation_error', ['reason']);
@@ -852,6 +853,37 @@ describe('jobboard', () => {
       expectError(await call('POST', path, undefined, { raw: '{' }), 400, 'bad_request');
       expectError(await call('POST', path), 400, 'bad_request');
       expectError(await call('POST', path, undefined, { raw: '[]' }), 400, 'validation_error');
+    }
+  });
+});
+
+describe('instants in requests', () => {
+  it('an instant without an offset, or a date alone, is read as UTC by every route that takes one (the archive\'s before excepted)', async () => {
+    await mailType();
+    await task({ type: 'mail', policy: 'oneshot', arguments: { args: [1], kwargs: {} } });
+    await call('POST', '/api/tasks/disable', { ids: [1] });
+    const respawned = await call('POST', '/api/tasks/respawn', { ids: [1], nextRun: '2030-01-02' });
+    expect(respawned.status, JSON.stringify(respawned.body)).toBe(200);
+    expect(respawned.body[0].nextRun).toBe('2030-01-02T00:00:00.000Z');
+    await call('POST', '/api/tasks/disable', { ids: [1] });
+    const bulk = await call('POST', '/api/tasks/bulk/respawn', { ids: [1], nextRun: '2030-01-01T00:00:30' });
+    expect(bulk.status, JSON.stringify(bulk.body)).toBe(200);
+    expect((await call('GET', '/api/tasks/1')).body.nextRun).toBe('2030-01-01T00:00:30.000Z');
+    h.clock.advance(60_000);
+    const scheduled = await call('POST', '/api/tasks/schedule', { at: '2030-01-01 00:00:40' });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(200);
+    expect(scheduled.body).toEqual([runJson({ scheduled: '2030-01-01T00:00:40.000Z', scheduledFor: '2030-01-01T00:00:30.000Z', id: scheduled.body[0].id })]);
+    const claimed = await call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail'], limit: 1, startNow: 0 });
+    const c = claimed.body[0];
+    const beat = await call('POST', '/api/jobboard/heartbeat-runs', { worker: 'w1', runs: [{ backendId: c!.run.backendId, startedAt: '2030-01-01T00:00:50' }] });
+    expect(beat.status, JSON.stringify(beat.body)).toBe(200);
+    expect((await call('GET', `/api/runs/${c!.run.backendId}`)).body.started).toBe('2030-01-01T00:00:50.000Z');
+    const visits = await call('GET', '/api/origins/visits?url=https%3A%2F%2Fx.example&visitType=git&before=2030-01-02');
+    expect(visits.status, JSON.stringify(visits.body)).toBe(200);
+    for (const q of ['status=', 'status=,', 'status=%20']) expectError(await call('GET', `/api/runs?${q}`), 400, 'validation_error', ['query.status']);
+    // Still refused: what is not an instant, and a day past the end of its month.
+    for (const bad of ['soon', '2030-02-30', '2030-01-01T25:00:00', ' 2030-01-01']) {
+      expectError(await call('POST', '/api/tasks/schedule', { at: bad }), 400, 'validation_error', ['at']);
     }
   });
 });

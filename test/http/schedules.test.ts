@@ -73,8 +73,8 @@ describe('schedules over HTTP', () => {
     });
     const r = await expectStatus(call('GET', `/api/schedules/preview?rrule=${encodeURIComponent('DTSTART;TZID=Europe/Paris:20301027T023000\nRRULE:FREQ=DAILY;COUNT=1')}`), 200);
     expect(r.occurrences[0].dst).toBe('repeated-first');
-    expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=61+*+*+*+*'), 400)).details[0]?.path).toBe('cron');
-    expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=*+*+*+*+*&rrule=FREQ=DAILY'), 400)).details[0]?.path).toBe('cron');
+    expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=61+*+*+*+*'), 400)).details[0]?.path).toBe('query.cron');
+    expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=*+*+*+*+*&rrule=FREQ=DAILY'), 400)).details[0]?.path).toBe('query.cron');
   });
 
   it('task backfill: create, progress, list, cancel; errors for the future, an unknown task, and a second one', async () => {

@@ -68,6 +68,37 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       expect(u).toBeTruthy();
     });
 
+    it('a reported start is kept within the run\'s life: floored at its scheduled instant, capped at the report (heartbeat or end)', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      await orrery.createTasks([0, 1, 2, 3].map((i) => oneshot(i)));
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: plus(T0, 100) });
+      const [a, b, c, d] = claimed.map((x) => x.run.backendId) as [string, string, string, string];
+      expect(claimed[0]!.run.scheduled).toEqual(plus(T0, 100));
+      await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: a, startedAt: new Date('2000-01-01T00:00:00Z') }, { backendId: b, startedAt: plus(T0, 10 * DAY) }], at: plus(T0, 200) });
+      expect((await orrery.store.getRun(a))!.started).toEqual(plus(T0, 100));
+      expect((await orrery.store.getRun(b))!.started).toEqual(plus(T0, 200));
+      const early = await orrery.endRun(c, { status: 'eventful', worker: 'w', at: plus(T0, 300), startedAt: new Date('2000-01-01T00:00:00Z') });
+      expect(early.run.started).toEqual(plus(T0, 100));
+      const held = claimed.find((x) => x.run.backendId === d)!;
+      const [ended] = await orrery.endRuns([{ backendId: d, status: 'eventful', worker: 'w', at: plus(T0, 300), startedAt: new Date('2000-01-01T00:00:00Z'), held: { run: held.run, task: held.task! } }]);
+      expect(ended).toMatchObject({ run: { started: plus(T0, 100) } });
+    });
+
+    it('a worker ending or abandoning a run given back to the queue has lost its lease (409 lease_lost, not an invalid transition)', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      await orrery.createTasks([oneshot(0), oneshot(1)]);
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      expect(await orrery.releaseRuns({ worker: 'w', backendIds: claimed.map((c) => c.run.backendId), at: T0 })).toBe(2);
+      const [a, b] = claimed.map((x) => x.run.backendId) as [string, string];
+      await expect(orrery.endRun(a, { status: 'eventful', worker: 'w', at: plus(T0, 10) })).rejects.toMatchObject({ code: 'lease_lost' });
+      await expect(orrery.abandonRun(b, { worker: 'w', at: plus(T0, 10) })).rejects.toMatchObject({ code: 'lease_lost' });
+      const [out] = await orrery.endRuns([{ backendId: a, status: 'eventful', worker: 'w', at: plus(T0, 10) }]);
+      expect(out).toMatchObject({ code: 'lease_lost' });
+      for (const id of [a, b]) expect(await orrery.store.getRun(id)).toMatchObject({ status: 'scheduled', worker: null });
+      // Without a worker (an external backend's end), a run never started is still an invalid transition.
+      await expect(orrery.endRun(a, { status: 'eventful', at: plus(T0, 10) })).rejects.toMatchObject({ code: 'invalid_transition' });
+    });
+
     it('an abandon from claimed records the handler start it carries; without one the run ends with no start', async () => {
       const { orrery } = await setup([LOAD_GIT]);
       const tasks = await orrery.createTasks([oneshot(0), oneshot(1)]);

@@ -95,7 +95,7 @@ export const HOT_QUERIES = {
   /** One heartbeat for all of a worker's held runs; runs whose handler began are marked started. */
   heartbeatRuns: `UPDATE task_runs r SET lease_expires_at = $3::timestamptz + y.lease_ms * interval '1 millisecond',
        status = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN 'started' ELSE r.status END,
-       started = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN x.started ELSE r.started END
+       started = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN greatest(x.started, r.scheduled) ELSE r.started END
      FROM unnest($1::text[], $2::timestamptz[]) AS x(bid, started), task_types y
      WHERE r.backend_id = x.bid AND r.status IN ('claimed', 'started') AND r.worker = $4 AND y.name = r.type
      RETURNING r.backend_id, r.cancel_requested`,

@@ -22,6 +22,7 @@ export class SqliteHeldRuns {
     this.s = prepareHeld(db);
   }
 
+  /** `startedAt` arrives capped at the heartbeat's instant; the statement floors it at the run's scheduled instant (core reportedStart). */
   heartbeatInTx(worker: string, items: readonly HeartbeatItem[], at: Date): HeartbeatRunsAnswer {
     const rows: Row[] = [];
     const renew: string[] = [];
@@ -126,7 +127,7 @@ function prepareHeld(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     beat: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type),
-      started = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN @started ELSE started END,
+      started = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN max(@started, scheduled) ELSE started END,
       status = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN 'started' ELSE status END
       WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
     renew: p(`UPDATE task_runs SET lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
