@@ -63,10 +63,14 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
   if (req.cause === 'abandon' && !isHeldRunStatus(run.status)) {
     throw new InvalidTransitionError(`run ${run.backendId} is ${run.status}: only a held (claimed or started) run can be abandoned`);
   }
+  // A run never ends before it began (or, never started, before it was scheduled): an earlier end
+  // instant (a replayed `--at`, another machine's clock) is recorded as that instant, and the formula uses it.
+  const floor = run.started ?? run.scheduled;
+  const ended = req.at.getTime() < floor.getTime() ? floor : req.at;
   const runPatch: RunEndPlan['run'] = {
     status: req.status,
-    started: run.started ?? (run.status === 'claimed' && req.startedAt ? reportedStart(req.startedAt, run.scheduled, req.at) : null),
-    ended: req.at,
+    started: run.started ?? (run.status === 'claimed' && req.startedAt ? reportedStart(req.startedAt, run.scheduled, ended) : null),
+    ended,
     metadata: { ...run.metadata, ...(req.metadata ?? {}) },
     result: req.result === undefined ? run.result : req.result,
     error: req.error === undefined ? run.error : req.error,
@@ -78,7 +82,7 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
     task,
     type,
     status: req.status,
-    ended: req.at,
+    ended,
     cause: req.cause,
     retryAfterMs: req.retryAfterMs ?? null,
     served: run.scheduledFor,

@@ -9,6 +9,22 @@ export function jobboardCases(sut: StoreUnderTest): void {
   const setup = useOrrery(sut);
 
   describe('jobboard: claims and leases', () => {
+    it('an end instant before the run began is recorded as its start, and the formula runs from it', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('https://e.example'), nextRun: T0 });
+      const [run] = await orrery.scheduleDue({ at: T0 });
+      await orrery.startRun(run!.backendId, { at: plus(T0, 5_000) });
+      const r = await orrery.endRun(run!.backendId, { status: 'uneventful', at: plus(T0, -DAY) });
+      expect(r.run).toMatchObject({ status: 'uneventful', started: plus(T0, 5_000), ended: plus(T0, 5_000) });
+      expect((await orrery.getTask(t.id))!.nextRun).toEqual(plus(T0, 5_000 + 2 * DAY)); // interval 1d x 2, from the start
+      // Never started: an end before the run was scheduled is recorded at its scheduled instant.
+      const u = await orrery.createTask({ type: 'load-git', arguments: args('https://f.example'), nextRun: T0 });
+      const [waiting] = await orrery.scheduleDue({ at: plus(T0, HOUR) });
+      const lost = await orrery.endRun(waiting!.backendId, { status: 'lost', at: T0 });
+      expect(lost.run).toMatchObject({ status: 'lost', started: null, ended: plus(T0, HOUR) });
+      expect(u.id).toBeGreaterThan(t.id);
+    });
+
     it('claims oldest first by (priority, scheduled), each run once, with the type\'s lease', async () => {
       const { orrery, another } = await setup();
       const other = await another();
