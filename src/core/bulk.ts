@@ -1,4 +1,5 @@
-import type { DisabledReason, TaskStatus } from './model.js';
+import { dagAttemptRespawnRefusal } from './dag.js';
+import type { DisabledReason, Task, TaskStatus } from './model.js';
 import type { RunSearchInput } from './run-search.js';
 import type { TaskSearch, TaskSearchInput } from './task-search.js';
 
@@ -52,6 +53,19 @@ export const FAILURE_REASONS: readonly DisabledReason[] = ['dead_letter', 'retri
  */
 export const BULK_SKIPS = ['gone', 'active_run', 'no_run', 'already_disabled', 'equal_active', 'dag_attempt'] as const;
 export type BulkSkip = (typeof BULK_SKIPS)[number];
+
+/**
+ * Why `task` cannot be respawned now, or null (one rule for both stores, single and bulk respawns):
+ * a DAG attempt belongs to its DAG run; a task with a run waiting (`next_run_scheduled`) or still
+ * held by a worker (`runHeld`: claimed or started, as after a disable whose run has not stopped yet)
+ * would get a second run; an equal task active (`equalActive`, its id) would be duplicated.
+ */
+export function respawnRefusal(task: Task, facts: { runHeld: boolean; equalActive: number | null }): BulkSkip | null {
+  if (dagAttemptRespawnRefusal(task)) return 'dag_attempt';
+  if (task.status === 'next_run_scheduled' || facts.runHeld) return 'active_run';
+  if (facts.equalActive !== null && facts.equalActive !== task.id) return 'equal_active';
+  return null;
+}
 
 /** What one batch did: the ids changed, and the ids left alone with why. */
 export interface BulkBatchOutcome {

@@ -17,5 +17,10 @@ export function respawnError(task: Task, refusal: RespawnRefusal): ConflictError
       { path: 'id', message: `equal to active task ${String(refusal.holder)}` },
     ]);
   }
-  return new ConflictError(`task ${task.id} has a run scheduled or running; disable it first to respawn it`, [{ path: 'id', message: 'task is next_run_scheduled' }]);
+  if (task.status === 'next_run_scheduled') {
+    return new ConflictError(`task ${task.id} has a run scheduled or running; disable it first to respawn it`, [{ path: 'id', message: 'task is next_run_scheduled' }]);
+  }
+  return new ConflictError(`task ${task.id} still has a run held by a worker; respawn it once that run has ended (its worker stops it, or its lease expires)`, [
+    { path: 'id', message: 'a run of the task is still claimed or started' },
+  ]);
 }

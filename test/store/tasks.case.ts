@@ -145,6 +145,22 @@ export function taskCases(sut: StoreUnderTest): void {
   });
 
   describe('search, disable, respawn', () => {
+    it('a disabled task whose run is still held cannot be respawned (single or bulk) until that run ends: never two runs at once', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('held'), nextRun: T0 });
+      const [c] = await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 1, at: T0 });
+      await orrery.disableTasks([t.id], { at: plus(T0, 1000) });
+      expect((await orrery.getTask(t.id))!.status).toBe('disabled');
+      await expect(orrery.respawnTasks([t.id], { at: plus(T0, 2000) })).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/still has a run held by a worker/) });
+      const bulk = await orrery.bulkTasks('respawn', { ids: [t.id] }, { at: plus(T0, 2000) });
+      expect(bulk).toMatchObject({ changed: 0, skipped: { active_run: 1 } });
+      expect((await orrery.getTask(t.id))!.status).toBe('disabled');
+      // Its worker stops it (cancelled): now it may come back.
+      await orrery.endRun(c!.run.backendId, { status: 'failed', worker: 'w', error: 'cancelled', at: plus(T0, 3000) });
+      const [back] = await orrery.respawnTasks([t.id], { at: plus(T0, 4000) });
+      expect(back).toMatchObject({ status: 'next_run_not_scheduled', nextRun: plus(T0, 4000) });
+    });
+
     it('filters and paginates by id without repeats or gaps', async () => {
       const { orrery } = await setup();
       await orrery.createTasks(Array.from({ length: 25 }, (_, i) => ({ type: 'load-git', arguments: args(`u${i}`), priority: i % 5 === 0 ? ('high' as const) : null })));

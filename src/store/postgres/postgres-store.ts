@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
 import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
-import { DAG_BACKEND, dagAttemptRespawnRefusal } from '../../core/dag.js';
+import { DAG_BACKEND } from '../../core/dag.js';
+import { respawnRefusal } from '../../core/bulk.js';
 import { CANCELLED_ERROR, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { setTaskPauseInTx } from './postgres-pause.js';
@@ -11,7 +12,7 @@ import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
 import { findTasks } from './postgres-task-search.js';
-import { bulkTasksInTx, disableAll, type BulkBatchAnswer } from './postgres-task-actions.js';
+import { bulkTasksInTx, disableAll, tasksWithHeldRuns, type BulkBatchAnswer } from './postgres-task-actions.js';
 import { respawnError } from '../task-actions.js';
 import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
@@ -379,12 +380,12 @@ export class PostgresStore implements Store {
       const tasks: Task[] = [];
       for (const id of ids) {
         const task = await this.lockTask(c, id);
-        if (dagAttemptRespawnRefusal(task)) throw respawnError(task, { reason: 'dag_attempt' });
-        if (task.status === 'next_run_scheduled') throw respawnError(task, { reason: 'active_run' });
-        const type = await this.typeOf(c, task.type);
         const [k] = await this.rows(c, 'SELECT identity_key FROM tasks WHERE id = $1', [id]);
         const [holder] = await this.rows(c, 'SELECT id FROM tasks WHERE dedupe_key = $1 AND id <> $2', [k!.identity_key, id]);
-        if (holder) throw respawnError(task, { reason: 'equal_active', holder: Number(holder.id) });
+        const equalActive = holder ? Number(holder.id) : null;
+        const reason = respawnRefusal(task, { runHeld: (await tasksWithHeldRuns(c, [id])).has(id), equalActive });
+        if (reason) throw respawnError(task, { reason, ...(equalActive !== null ? { holder: equalActive } : {}) });
+        const type = await this.typeOf(c, task.type);
         const [row] = await this.rows(
           c,
           `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, scheduled_for = NULL, retries_left = $3,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { BulkSkip } from '../../core/bulk.js';
+import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { OrreryError } from '../../core/errors.js';
 import { CANCELLED_ERROR, type Task, type TaskType } from '../../core/model.js';
@@ -49,6 +49,12 @@ export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: D
 
 const disableRefusal = (t: Task): BulkSkip | null => (t.status === 'disabled' ? 'already_disabled' : null);
 
+/** The tasks among `ids` with a run a worker still holds (claimed or started). */
+export async function tasksWithHeldRuns(c: pg.PoolClient, ids: readonly number[]): Promise<Set<number>> {
+  const rows = (await c.query<Row>(`SELECT DISTINCT task FROM task_runs WHERE task = ANY($1::bigint[]) AND status IN ('claimed', 'started')`, [ids])).rows;
+  return new Set(rows.map((r) => Number(r.task)));
+}
+
 /** respawnTasks' checks for a batch: DAG attempts, tasks with a run, and tasks an equal active task (or an earlier one of the batch) holds the identity of. */
 async function respawnRefusals(c: pg.PoolClient, rows: Row[]): Promise<(t: Task) => BulkSkip | null> {
   const keys = rows.map((r) => r.identity_key as string);
@@ -56,14 +62,12 @@ async function respawnRefusals(c: pg.PoolClient, rows: Row[]): Promise<(t: Task)
     (await c.query<Row>('SELECT id, dedupe_key FROM tasks WHERE dedupe_key = ANY($1::text[])', [keys])).rows.map((r) => [r.dedupe_key as string, Number(r.id)]),
   );
   const keyOf = new Map(rows.map((r) => [Number(r.id), r.identity_key as string]));
+  const held = await tasksWithHeldRuns(c, rows.map((r) => Number(r.id)));
   return (t) => {
-    if (dagAttemptRespawnRefusal(t)) return 'dag_attempt';
-    if (t.status === 'next_run_scheduled') return 'active_run';
     const key = keyOf.get(t.id)!;
-    const holder = holders.get(key);
-    if (holder !== undefined && holder !== t.id) return 'equal_active';
-    holders.set(key, t.id); // respawned first in this batch: an equal task later in it is a duplicate
-    return null;
+    const reason = respawnRefusal(t, { runHeld: held.has(t.id), equalActive: holders.get(key) ?? null });
+    if (reason === null) holders.set(key, t.id); // respawned first in this batch: an equal task later in it is a duplicate
+    return reason;
   };
 }
 

@@ -56,7 +56,7 @@ export function typeParams(t: TaskType) {
 /** Names of the SqliteStore's prepared statements (spelled out so the declarations can name them). */
 export type StatementName =
   | 'insertType' | 'allTypes' | 'typesByName' | 'taskById' | 'identityOf'
-  | 'dueOfType' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask'
+  | 'dueOfType' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask' | 'heldRunOfTask'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
   | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
   | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
@@ -118,6 +118,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run, scheduled_for = NULL,
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
     scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
+    heldRunOfTask: p(`SELECT id FROM task_runs WHERE task = ? AND status IN ('claimed', 'started') LIMIT 1`),
     cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error, lease_expires_at = NULL WHERE id = @id`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
     insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { BulkSkip } from '../../core/bulk.js';
+import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
@@ -51,12 +51,11 @@ export class SqliteTaskActions {
 
   /** Why the task cannot be respawned now, or null (a finished task's leftover hold on its identity is cleared on the way: activeHolder). */
   respawnRefusal(task: Task): RespawnRefusal | null {
-    if (dagAttemptRespawnRefusal(task)) return { reason: 'dag_attempt' };
-    if (task.status === 'next_run_scheduled') return { reason: 'active_run' };
+    const runHeld = this.d.stmts.heldRunOfTask.get(task.id) !== undefined;
     const key = (this.d.stmts.identityOf.get(task.id) as { k: string }).k;
     const holder = this.d.taskWrites.activeHolder(key);
-    if (holder && Number(holder.id) !== task.id) return { reason: 'equal_active', holder: Number(holder.id) };
-    return null;
+    const reason = respawnRefusal(task, { runHeld, equalActive: holder ? Number(holder.id) : null });
+    return reason === null ? null : { reason, ...(reason === 'equal_active' ? { holder: Number(holder!.id) } : {}) };
   }
 
   /** Respawns a task `respawnRefusal` accepted: due at `nextRun`, retries refilled, its identity active again. */
