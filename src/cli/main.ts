@@ -15,12 +15,18 @@ import { scheduleCommands } from './schedule-commands.js';
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
 
+/** The option parser's errors: one line, ending with the hint to the usage (docs/cli.md, "Exit codes"). */
+const output = (io: Io) => ({
+  writeOut: io.out,
+  writeErr: io.err,
+  outputError: (str: string, write: (s: string) => void) => write(`${errorLine(`${str.trimEnd()} (run with --help for usage)`)}\n`),
+});
+
 export function buildProgram(io: Io): Command {
   const program = new Command('orrery')
     .description('Orrery: a durable scheduler for background work')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`${errorLine(str)}\n`) })
+    .configureOutput(output(io))
     .exitOverride();
   program.addCommand(taskTypeCommands(io));
   program.addCommand(taskCommands(io));
@@ -32,7 +38,7 @@ export function buildProgram(io: Io): Command {
   for (const c of visitCommands(io)) program.addCommand(c);
   program.addCommand(simulateCommand(io));
   const harden = (c: Command) => {
-    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`${errorLine(str)}\n`) }).showHelpAfterError('(run with --help for usage)');
+    c.exitOverride().configureOutput(output(io));
     c.commands.forEach(harden);
   };
   harden(program);

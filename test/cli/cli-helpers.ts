@@ -177,15 +177,16 @@ export async function runOk(args: readonly string[], opts: RunOptions = {}): Pro
   return r.stdout;
 }
 
-/** The hint commander appends after a usage error; not part of the error message itself. */
-export const HELP_HINT = '(run with --help for usage)';
+/** The hint that ends the option parser's error lines; not part of the error message itself. */
+export const HELP_HINT = ' (run with --help for usage)';
 
-/** The lines of an error output, without the trailing help hint. */
+/** The lines of an error output, without the help hint that ends a parser error. */
 export function errorLines(stderr: string): string[] {
   return stderr
     .split('\n')
     .map((l) => l.trimEnd())
-    .filter((l) => l !== '' && l !== HELP_HINT);
+    .filter((l) => l !== '')
+    .map((l) => (l.endsWith(HELP_HINT) ? l.slice(0, -HELP_HINT.length) : l));
 }
 
 /**
