@@ -97,6 +97,8 @@ export function hoistDb(argv: string[]): string[] {
     }
     if (width === 2 && argv.length < 2 + i) return argv; // `--db` without its value: commander says so
     const rest = [...argv.slice(0, i), ...argv.slice(i + width)];
+    // No command to take it (`orrery task --db URL`): left out, so the parser says the command is missing.
+    if (rest.length <= 1) return rest;
     const end = rest.indexOf('--');
     const at = end === -1 ? rest.length : end;
     return [...rest.slice(0, at), ...argv.slice(i, i + width), ...rest.slice(at)];

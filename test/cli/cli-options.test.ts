@@ -18,6 +18,10 @@ describe('orrery CLI options', () => {
     // --db between a command group and its command; before a `--` that ends the options, it stays an option.
     expect((await runJson(['task', '--db', t.url, 'list', '--json'])).map((x: { id: number }) => x.id)).toEqual([task.id]);
     expect((await runJson(['task-type', `--db=${t.url}`, 'list', '--json'])).map((x: { name: string }) => x.name)).toEqual(['job']);
+    // A group with --db and no command: the command is missing, as without --db.
+    const missing = await runCli(['task', '--db', t.url]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: missing command/m);
     const dashed = await runJson(['--db', t.url, 'task', 'add', 'job', '--json', '--', '-5']);
     expect(dashed.arguments).toEqual({ args: [-5], kwargs: {} });
   });
