@@ -1,6 +1,6 @@
 import { invalid, type ErrorDetail } from './errors.js';
 import type { TaskType } from './model.js';
-import { fromDetails, validateTaskType, type TaskTypeInput } from './validation.js';
+import { fromDetails, validateTaskType, withDurationNames, type TaskTypeInput } from './validation.js';
 
 export { MAX_PAUSE_REASON, validatePauseReason } from './json-checks.js';
 
@@ -39,8 +39,9 @@ const FIXED: Record<string, string> = {
  * like a new type (so an edit cannot leave min > max, a lease under 1 s, ...). Every problem is
  * reported at once; a field that is not editable is named. The pause is kept as it is.
  */
-export function editTaskType(current: TaskType, edit: unknown): TaskType {
-  if (edit === null || typeof edit !== 'object' || Array.isArray(edit)) throw invalid('', 'an edit must be an object of the fields to change');
+export function editTaskType(current: TaskType, given: unknown): TaskType {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalid('', 'an edit must be an object of the fields to change');
+  const edit = withDurationNames(given).value as object; // SPEC §1.1's names (lease, timeout...) as their Ms fields
   const problems: ErrorDetail[] = [];
   for (const key of Object.keys(edit)) {
     if (FIXED[key] !== undefined) problems.push({ path: key, message: FIXED[key] });

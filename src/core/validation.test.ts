@@ -446,3 +446,18 @@ describe('assertJson / validateMetadata', () => {
     expect(errorOf(() => validateMetadata({ n: Number.NaN })).message).toBe('metadata.n: numbers must be finite');
   });
 });
+
+describe("SPEC §1.1's duration names", () => {
+  it('defaultInterval, minInterval, maxInterval, retryDelay, timeout and lease are the Ms fields by their SPEC names', () => {
+    const t = validateTaskType({ name: 'x', defaultInterval: '1d', minInterval: '12h', maxInterval: '64d', retryDelay: '5m', timeout: '10m', lease: '45s' });
+    expect(t).toMatchObject({ defaultIntervalMs: 86_400_000, minIntervalMs: 43_200_000, maxIntervalMs: 64 * 86_400_000, retryDelayMs: 300_000, timeoutMs: 600_000, leaseMs: 45_000 });
+    expect(validateTaskType({ name: 'x', defaultInterval: '1d' })).toEqual(validateTaskType({ name: 'x', defaultIntervalMs: '1d' }));
+  });
+
+  it('both names of one field are refused; problems are named as the input named the field', () => {
+    expect(errorOf(() => validateTaskType({ name: 'x', lease: '30s', leaseMs: 30_000 })).details).toEqual([{ path: 'lease', message: 'is leaseMs by another name: give one of them' }]);
+    expect(errorOf(() => validateTaskType({ name: 'x', lease: '5ms' })).details).toEqual([{ path: 'lease', message: 'must be at least 1s' }]);
+    expect(errorOf(() => validateTaskType({ name: 'x', timeout: 'soon' })).details[0]!.path).toBe('timeout');
+    expect(errorOf(() => validateTaskType({ name: 'x', colour: 'red', lease: '1m' })).details).toEqual([{ path: 'colour', message: 'unknown field' }]);
+  });
+});

@@ -112,10 +112,76 @@ export const taskTypeInputSchema = z.strictObject({
   fairShare: fairShareSchema.nullable().default(null),
   fifoPerKey: z.boolean().default(false),
 });
-export type TaskTypeInput = z.input<typeof taskTypeInputSchema>;
+/** The input schema with SPEC §1.1's duration names beside the Ms ones: what the HTTP API documents (validateTaskType checks). */
+export const taskTypeInputDocSchema = taskTypeInputSchema.extend({
+  defaultInterval: durationSchema.nullable().optional().describe('defaultIntervalMs by its SPEC name (not both)'),
+  minInterval: durationSchema.nullable().optional().describe('minIntervalMs by its SPEC name (not both)'),
+  maxInterval: durationSchema.nullable().optional().describe('maxIntervalMs by its SPEC name (not both)'),
+  retryDelay: durationSchema.optional().describe('retryDelayMs by its SPEC name (not both)'),
+  timeout: durationSchema.nullable().optional().describe('timeoutMs by its SPEC name (not both)'),
+  lease: durationSchema.optional().describe('leaseMs by its SPEC name (not both)'),
+});
+type TaskTypeFields = z.input<typeof taskTypeInputSchema>;
+/** A task type as given: the `Ms` durations, or SPEC §1.1's names for them (`defaultInterval: '1d'`, `lease: '30s'`; not both). */
+export type TaskTypeInput = TaskTypeFields & {
+  defaultInterval?: TaskTypeFields['defaultIntervalMs'];
+  minInterval?: TaskTypeFields['minIntervalMs'];
+  maxInterval?: TaskTypeFields['maxIntervalMs'];
+  retryDelay?: TaskTypeFields['retryDelayMs'];
+  timeout?: TaskTypeFields['timeoutMs'];
+  lease?: TaskTypeFields['leaseMs'];
+};
+
+/**
+ * SPEC §1.1 names a task type's durations `defaultInterval`, `retryDelay`, `lease`...; the JSON
+ * shapes name them with `Ms`. Input takes either name of a field (not both); problems are named by
+ * the name the input used.
+ */
+export const TYPE_DURATION_NAMES: Readonly<Record<string, string>> = {
+  defaultInterval: 'defaultIntervalMs',
+  minInterval: 'minIntervalMs',
+  maxInterval: 'maxIntervalMs',
+  retryDelay: 'retryDelayMs',
+  timeout: 'timeoutMs',
+  lease: 'leaseMs',
+};
+
+/** `input` with SPEC §1.1's duration names turned into their `Ms` names, and the names it used (Ms name -> given name). */
+export function withDurationNames(input: unknown): { value: unknown; used: Map<string, string> } {
+  const used = new Map<string, string>();
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { value: input, used };
+  const src = input as Record<string, unknown>;
+  if (!Object.keys(src).some((k) => Object.hasOwn(TYPE_DURATION_NAMES, k))) return { value: input, used };
+  const out: Record<string, unknown> = {};
+  const problems: ErrorDetail[] = [];
+  for (const [k, v] of Object.entries(src)) {
+    const ms = Object.hasOwn(TYPE_DURATION_NAMES, k) ? TYPE_DURATION_NAMES[k]! : null;
+    if (ms === null) out[k] = v;
+    else if (Object.hasOwn(src, ms)) problems.push({ path: k, message: `is ${ms} by another name: give one of them` });
+    else (out[ms] = v), used.set(ms, k);
+  }
+  if (problems.length > 0) throw fromDetails(problems);
+  return { value: out, used };
+}
+
+/** A validation error about `Ms` fields, named as the input named them (withDurationNames). */
+function namedAsGiven(e: unknown, used: Map<string, string>): unknown {
+  if (!(e instanceof ValidationError) || used.size === 0) return e;
+  const rename = (path: string) => used.get(path) ?? path;
+  return fromDetails(e.details.map((d) => ({ path: rename(d.path), message: d.message.replace(/\b(\w+Ms)\b/g, (m) => used.get(m) ?? m) })));
+}
 
 /** Validates a task type and fills its defaults (SPEC §1.1). Reports every problem at once. */
 export function validateTaskType(input: unknown): TaskType {
+  const { value, used } = withDurationNames(input);
+  try {
+    return validateTaskTypeFields(value);
+  } catch (e) {
+    throw namedAsGiven(e, used);
+  }
+}
+
+function validateTaskTypeFields(input: unknown): TaskType {
   const t = parseWith(taskTypeInputSchema, input, '');
   const def = t.defaultIntervalMs ?? null;
   const min = t.minIntervalMs ?? def;

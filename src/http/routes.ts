@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, fieldPath, type ErrorDetail } from '../core/errors.js';
-import { taskInputSchema, taskTypeInputSchema } from '../core/validation.js';
+import { taskInputSchema, taskTypeInputDocSchema } from '../core/validation.js';
 import type { Orrery } from '../engine/service.js';
 import type { CreatedTask } from '../store/store.js';
 import { HttpError } from './errors.js';
@@ -95,7 +95,7 @@ export const routes: Route[] = [
   },
   {
     method: 'post', path: '/task-types', tag: 'task types', summary: 'Create a task type (409 if the name exists)',
-    body: taskTypeInputSchema, bodyCheckedByService: true,
+    body: taskTypeInputDocSchema, bodyCheckedByService: true,
     responses: { 201: S.TaskTypeSchema, 400: S.ErrorSchema, 409: S.ErrorSchema },
     handler: async (o, { body }) => ({ status: 201, body: await o.createTaskType(body) }),
   },

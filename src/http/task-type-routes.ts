@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { EDITABLE_TYPE_FIELDS } from '../core/task-type-edit.js';
-import { taskTypeInputSchema } from '../core/validation.js';
+import { taskTypeInputDocSchema, TYPE_DURATION_NAMES } from '../core/validation.js';
 import type { Route } from './routes.js';
 import * as S from './schemas.js';
 
 const name = { name: z.string().min(1).max(128) };
 /** The editable fields of a task type, all optional (documents the body; the service validates it). */
-const TaskTypeEditSchema = taskTypeInputSchema.pick(Object.fromEntries(EDITABLE_TYPE_FIELDS.map((f) => [f, true])) as Record<(typeof EDITABLE_TYPE_FIELDS)[number], true>).partial();
+const TaskTypeEditSchema = taskTypeInputDocSchema
+  .pick(Object.fromEntries([...EDITABLE_TYPE_FIELDS, ...Object.keys(TYPE_DURATION_NAMES)].map((f) => [f, true])) as Record<(typeof EDITABLE_TYPE_FIELDS)[number], true>)
+  .partial();
 const PauseBody = z.strictObject({ reason: z.string().max(1000).optional() });
 
 /** Runtime changes of task types (docs/operations.md#pause-edit-and-delete-task-types). */

@@ -129,6 +129,13 @@ describe('task types', () => {
     const created = await call('POST', '/api/task-types', { name: 'mail', defaultIntervalMs: '1m' });
     expect(created.status).toBe(201);
     expect(created.body).toEqual(MAIL_TYPE);
+    // SPEC §1.1's names of the durations are taken too; a type reads back with the Ms fields.
+    const spec = await call('POST', '/api/task-types', { name: 'spec-names', defaultInterval: '1m', lease: '45s' });
+    expect(spec.status, JSON.stringify(spec.body)).toBe(201);
+    expect(spec.body).toMatchObject({ defaultIntervalMs: 60_000, leaseMs: 45_000 });
+    expect((await call('PATCH', '/api/task-types/spec-names', { timeout: '5m' })).body).toMatchObject({ timeoutMs: 300_000 });
+    expectError(await call('POST', '/api/task-types', { name: 'both', lease: '45s', leaseMs: 45_000 }), 400, 'validation_error', ['lease']);
+    expect((await call('DELETE', '/api/task-types/spec-names')).status).toBeLessThan(300);
 
     const other = await call('POST', '/api/task-types', {
       name: 'report.daily',
