@@ -53,6 +53,22 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
     expect(outcomeOfResult(await pool.run('strained', ctx().c))).toEqual({ status: 'eventful', throttle: true });
   });
 
+  it('never begins a handler whose run was aborted while its isolate was starting (a timeout shorter than the start)', async () => {
+    const pool = new IsolatePool({ mode, file: FILE, size: 1, maxMemoryMb: 128 });
+    pools.push(pool);
+    const ac = new AbortController();
+    const x = ctx(ac.signal);
+    const pending = pool.run('echo', x.c); // spawns the isolate; it is still loading the handlers file
+    ac.abort(new Error('timeout after 1ms'));
+    await expect(pending).rejects.toThrow('timeout after 1ms');
+    // The isolate stays usable, and the aborted handler never ran: no log, no heartbeat from it.
+    const y = ctx();
+    expect(await pool.run('echo', y.c)).toMatchObject({ eventful: true });
+    expect(x.logs).toEqual([]);
+    expect(x.beats()).toBe(0);
+    expect(y.logs).toHaveLength(1);
+  });
+
   it('forwards an abort to the handler, which ends with its reason', async () => {
     const pool = await open();
     const ac = new AbortController();

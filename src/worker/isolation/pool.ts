@@ -61,6 +61,12 @@ export class IsolatePool {
     while (iso && !iso.alive) iso = this.idle.pop();
     iso ??= this.spawn();
     await iso.ready;
+    // Aborted while its thread or process was starting (a timeout shorter than the start, a stop):
+    // the handler is never begun, so no code runs for a run already recorded as failed.
+    if (ctx.signal.aborted) {
+      if (iso.alive && !this.closed) this.idle.push(iso);
+      throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(String(ctx.signal.reason));
+    }
     const id = this.nextId++;
     const it = iso;
     return new Promise<HandlerResult>((resolve, reject) => {
