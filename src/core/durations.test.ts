@@ -70,6 +70,13 @@ describe('parseDuration', () => {
     },
   );
 
+  it('each unit once, largest first: 1h1h, 1m1h and 30s1m are refused, not added up', () => {
+    for (const text of ['1h1h', '1m1h', '30s1m', '1d2d', '5ms1s', '1h30m1h']) {
+      expect(errorOf(() => parseDuration(text, 'lease')).message, text).toBe(`lease: invalid duration "${text}": give each unit once, largest first (1d12h, 1h30m)`);
+    }
+    expect(parseDuration('1w1d1h1m1s1ms')).toBe(7 * DAY + DAY + HOUR + MINUTE + SECOND + 1);
+  });
+
   it('P1M / P1Y are rejected (months and years have no fixed length)', () => {
     expect(errorOf(() => parseDuration('P1M', 'retryDelay')).message).toMatch(/^retryDelay: invalid ISO 8601 duration "P1M"/);
     expect(errorOf(() => parseDuration('P1Y', 'retryDelay')).message).toMatch(/^retryDelay: invalid ISO 8601 duration "P1Y"/);

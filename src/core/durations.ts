@@ -35,10 +35,14 @@ export function parseDuration(text: string, field = 'duration'): number {
   }
   let rest = src.toLowerCase();
   let total = 0;
+  let last = Number.POSITIVE_INFINITY; // each unit once, largest first: `1d12h`, not `12h1d` or `1h1h`
   while (rest.length > 0) {
     const m = COMPACT.exec(rest);
     if (!m) throw invalid(field, `invalid duration "${text}" (examples: 90s, 15m, 12h, 64d, 1d12h, P1DT12H)`);
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    const unit = UNIT_MS[m[2]!]!;
+    if (unit >= last) throw invalid(field, `invalid duration "${text}": give each unit once, largest first (1d12h, 1h30m)`);
+    last = unit;
+    total += Number(m[1]) * unit;
     rest = rest.slice(m[0].length);
   }
   return checked(total, field, text);
