@@ -269,6 +269,11 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
   const client = new OrreryClient(w.url, w.token ?? (process.env.ORRERY_API_TOKEN || null), w.requestTimeout !== undefined ? { timeoutMs: w.requestTimeout } : {});
   const graceMs = w.grace ?? 10_000;
   try {
+    // A wrong token is found at start, whatever the handlers file holds (exit 1, as the server's refusal);
+    // a server away for now is left to the worker's retries.
+    await client.listTaskTypes().catch((e: unknown) => {
+      if ((e as { code?: string }).code === 'unauthorized') throw e;
+    });
     await prepareTypes(
       {
         get: (n) => client.getTaskType(n).catch((e: unknown) => (e instanceof NotFoundError ? null : Promise.reject(e))),

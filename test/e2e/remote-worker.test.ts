@@ -2,7 +2,10 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { OrreryClient } from '../../src/http/client.js';
 import { useTempOrrery, waitFor } from '../engine/engine-helpers.js';
+import { join } from 'node:path';
 import { FIXTURE_HANDLERS, useProcesses } from './process-helpers.js';
+
+const POOL_HANDLERS = join(import.meta.dirname, '..', 'fixtures', 'pool-handlers.ts'); // handlers only: no taskTypes, no DAGs
 
 describe('orrery serve with a remote `orrery worker --url`', () => {
   const setup = useTempOrrery();
@@ -14,6 +17,10 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
     await waitFor(() => /orrery started/.test(serve.output()), 'serve to start');
     const port = Number(/"port":(\d+)/.exec(serve.output())![1]);
     const url = `http://127.0.0.1:${port}`;
+    // A wrong token is found at start, even with a handlers file that creates no task types: exit 1.
+    const wrong = spawnOrrery(['worker', '--url', url, '--token', 'wr0ng', '--handlers', POOL_HANDLERS, '--log-format', 'json']);
+    expect(await wrong.exited).toBe(1);
+    expect(wrong.output()).toContain('orrery: missing or wrong bearer token');
     // The worker gets no --db: everything it does goes through the API.
     const worker = spawnOrrery(['worker', '--url', url, '--token', 't0ken', '--handlers', FIXTURE_HANDLERS, '--types', 'noop,tick', '--id', 'remote-1', '--log-format', 'json']);
     await waitFor(() => /orrery worker .* started/.test(worker.output()), 'the remote worker to start');
