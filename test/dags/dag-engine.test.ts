@@ -98,6 +98,15 @@ describe('DAGs on a real daemon', () => {
     expect(attempts[1]!.runs[0]!.error).toMatch(/attempt 2 failed/);
   });
 
+  it('register takes a definition from dag(...) as it takes its input', async () => {
+    const { orrery } = await temp();
+    const d = dag('direct').task('a', () => 1).task('b', () => 2, { after: ['a'] });
+    const [byDefinition] = await orrery.dags.register([d]);
+    expect(byDefinition).toMatchObject({ id: 'direct', created: true });
+    const [byInput] = await orrery.dags.register([d.toInput()]);
+    expect(byInput).toMatchObject({ id: 'direct', created: false, newVersion: false, version: byDefinition!.version });
+  });
+
   it('a task whose code is gone from the worker fails permanently, naming it', async () => {
     const { orrery } = await temp();
     await orrery.dags.register([{ id: 'moved', tasks: [{ id: 'old', retries: 3 }] }]);
