@@ -166,7 +166,10 @@ export class DagService {
   }
 
   /** DAG runs, newest first, with their task counts; page with `beforeId`. */
-  async runs(filter: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number }): Promise<DagRunSummary[]> {
+  async runs(given: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number } | string = {}): Promise<DagRunSummary[]> {
+    // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs).
+    const filter = typeof given === 'string' ? { dag: given } : given;
+    if (filter === null || typeof filter !== 'object') throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
     assertText(filter.dag, 'dag');
     assertText(filter.status, 'status');
     if (filter.dag !== undefined && (await this.store.getDags([filter.dag])).length === 0) {

@@ -105,6 +105,12 @@ describe('DAGs on a real daemon', () => {
     expect(byDefinition).toMatchObject({ id: 'direct', created: true });
     const [byInput] = await orrery.dags.register([d.toInput()]);
     expect(byInput).toMatchObject({ id: 'direct', created: false, newVersion: false, version: byDefinition!.version });
+    await orrery.dags.register([{ id: 'other', tasks: [{ id: 'x' }] }]);
+    const run = await orrery.dags.trigger('direct');
+    await orrery.dags.trigger('other');
+    // A DAG id alone is that DAG's runs, as { dag }.
+    expect((await orrery.dags.runs('direct')).map((r) => r.id)).toEqual([run.id]);
+    expect(await orrery.dags.runs('direct')).toEqual(await orrery.dags.runs({ dag: 'direct' }));
   });
 
   it('a task whose code is gone from the worker fails permanently, naming it', async () => {
