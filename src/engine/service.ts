@@ -65,7 +65,6 @@ export type { EndRunOptions } from './jobboard.js';
 
 export { MAX_BATCH } from './task-batch.js';
 
-
 /**
  * The service layer: every operation of Orrery, validated, over one store. The CLI, the HTTP API and
  * the loops call this and nothing below it.
