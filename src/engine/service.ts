@@ -398,7 +398,7 @@ export class Orrery implements Jobboard {
     return this.store.disableTasks(checkIds(ids), this.instant(opts.at));
   }
 
-  /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `InvalidTransitionError` for an active task. */
+  /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `ConflictError` for a task with a run waiting or held. */
   async respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
     const at = this.instant(opts.at);
     checkDate(opts.nextRun, 'nextRun');

@@ -2,6 +2,7 @@ import { ValidationError } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
+import type { Orrery } from '../engine/service.js';
 import { DAG_BACKEND } from '../core/dag.js';
 import type { DagDefinition } from './dag-definition.js';
 import { dagHandler } from './dag-handler.js';
@@ -25,7 +26,7 @@ export interface HandlerContext {
  * What a handler returns: `{ eventful, result? }` (with `throttle: true` when it met pressure downstream,
  * docs/limits.md#adaptive-limits), a boolean (eventful or not), or nothing (uneventful).
  */
-export type HandlerResult = { eventful: boolean; result?: unknown; throttle?: boolean } | boolean | undefined | void;
+export type HandlerResult = { eventful: boolean; result?: unknown; throttle?: boolean } | boolean | null | undefined | void;
 export type Handler = (ctx: HandlerContext) => Promise<HandlerResult> | HandlerResult;
 
 /** What a handlers file exports: `handlers` (or a default export), optionally the task types they serve and a setup hook. */
@@ -37,7 +38,7 @@ export interface HandlersModule {
   /** Task types created at start when no type of that name exists (an existing one is never updated). */
   taskTypes?: TaskTypeInput[];
   /** Called once by `orrery serve` (and `startServer`) after the loops start, with the `Orrery`; use it to create tasks. */
-  setup?: (orrery: unknown) => unknown;
+  setup?: (orrery: Orrery) => unknown;
 }
 
 export interface Outcome {
