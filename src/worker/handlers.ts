@@ -2,7 +2,6 @@ import { ValidationError } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import type { Orrery } from '../engine/service.js';
 import { DAG_BACKEND } from '../core/dag.js';
 import type { DagDefinition } from './dag-definition.js';
 import { dagHandler } from './dag-handler.js';
@@ -38,7 +37,12 @@ export interface HandlersModule {
   /** Task types created at start when no type of that name exists (an existing one is never updated). */
   taskTypes?: TaskTypeInput[];
   /** Called once by `orrery serve` (and `startServer`) after the loops start, with the `Orrery`; use it to create tasks. */
-  setup?: (orrery: Orrery) => unknown;
+  /**
+   * Called once with the running `Orrery` (import its type from 'orrery' to annotate it). Typed loosely
+   * here because the worker layer does not depend on the engine; `unknown` made an unannotated
+   * `setup: async (orrery) => orrery.createTask(…)` fail to compile.
+   */
+  setup?: (orrery: any) => unknown;
 }
 
 export interface Outcome {
