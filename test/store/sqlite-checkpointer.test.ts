@@ -10,6 +10,9 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKSTOP_PAGES, CHECKPOINT_EVERY_COMMITS, WalCheckpointer } from '../../src/store/sqlite/sqlite-checkpointer.js';
 import { openOrrery } from '../../src/engine/service.js';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from '../cli/cli-helpers.js';
+import { runScriptToExit } from '../support/script-exit.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -88,4 +91,15 @@ describe('WAL checkpoints on a thread (SQLite)', () => {
     await orrery.close(); // stops the thread (the test would not end otherwise)
     closed = true;
   });
+
+  it('the thread does not keep a process alive: a script past 64 commits that never closes its store exits', async () => {
+    const entry = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+    const script = `
+      const { openOrrery } = await import(${JSON.stringify(entry)});
+      const orrery = await openOrrery({ db: 'sqlite:' + process.env.DB });
+      await orrery.createTaskType({ name: 'left-open', maxQueueLength: null });
+      for (let i = 0; i < ${CHECKPOINT_EVERY_COMMITS * 2}; i++) await orrery.createTask({ type: 'left-open', policy: 'oneshot', arguments: { args: [i], kwargs: {} } });
+      console.log('created');`;
+    expect(await runScriptToExit(script, { DB: tempFile() }, { file: true })).toEqual({ code: 0, out: 'created' });
+  }, 20_000);
 });

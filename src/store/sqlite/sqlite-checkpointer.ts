@@ -128,7 +128,6 @@ export class WalCheckpointer {
     // A small heap: the thread holds a connection and nothing else.
     const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
     const t = new Worker(THREAD, { eval: true, workerData: { path: resolve(this.path), module }, resourceLimits });
-    t.unref(); // never keeps the process alive
     t.on('message', () => {
       this.busy = false;
       // A refusal (busy, locked) is left to the next request; the backstop bounds the WAL meanwhile.
@@ -142,6 +141,9 @@ export class WalCheckpointer {
     t.on('exit', () => {
       if (this.thread === t) this.fail();
     });
+    // Never keeps the process alive: after the listeners, since adding a 'message' listener refs the
+    // thread's port again (a script that never closed its store, past 64 commits, did not exit).
+    t.unref();
     return t;
   }
 
