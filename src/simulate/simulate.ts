@@ -1,4 +1,5 @@
-import { PermanentFailure, RetryAfter } from '../core/errors.js';
+import { PermanentFailure, RetryAfter, invalid } from '../core/errors.js';
+import { redactUrl } from '../store/redact-url.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { Reaper } from '../engine/reaper.js';
@@ -86,6 +87,9 @@ export async function runSimulation(input: unknown, opts: SimulateOptions = {}):
   const visitJitter = new Random(s.seed, 'visits:positions');
   orrery.visits.rng = () => visitJitter.next();
   try {
+    // A forecast is of the scenario alone: types, tasks or origins already there would be counted in.
+    const held = (await orrery.listTaskTypes()).length + (await orrery.searchTasks({ limit: 1 })).length + (await orrery.visits.listListers()).length;
+    if (held > 0) throw invalid('store', `the simulation needs an empty database; ${redactUrl(s.store)} already holds task types, tasks or listers (give another store, or sqlite::memory:)`);
     return await runOn(orrery, clock, sim, s, from, to, wall0, opts);
   } finally {
     await orrery.store.close();

@@ -25,6 +25,8 @@ describe('simulate on PostgreSQL', () => {
     });
     const pg = await simulate(scenario(db.url));
     const sqlite = await simulate(scenario('sqlite::memory:'));
+    // The same store again holds the first forecast's types and tasks: refused, nothing run.
+    await expect(simulate(scenario(db.url))).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'store', message: expect.stringMatching(/needs an empty database/) }] });
     expect(pg.store).toBe('postgres');
     expect(pg.byType.poll!.runs).toBe(20 * 4);
     expect(pg.byType.poll!.finalIntervalMs).toEqual({ min: 16 * minute, p50: 16 * minute, max: 16 * minute });
