@@ -69,6 +69,8 @@ const noVisits = (): VisitCounts => ({ successful: 0, failed: 0, notFound: 0, ev
 export class SimWorld {
   private readonly dagModels = new Map<string, Job>();
   private readonly origins = new Map<string, Origin>();
+  /** The origin each visit task visits, learned when one of its runs begins (a run's end does not carry its arguments). */
+  private readonly originOfTask = new Map<number, Origin>();
   private readonly listerIds: string[] = [];
   private readonly visitTypes = new Set<string>();
   private readonly counts = new Map<string, VisitCounts[]>();
@@ -213,24 +215,18 @@ export class SimWorld {
     if (!this.visitTypes.has(run.type) || !plain) return null;
     const o = this.origins.get(String(args[0]));
     if (!o) return null;
+    this.originOfTask.set(run.task, o);
     const l = this.s.visits!.listers[o.lister]!;
     return {
       ...plain,
       succeed: (now) => {
         const u = plain.rng.next();
-        if (u < l.notFound) {
-          o.unsuccessful += 1;
-          return { eventful: false, result: { status: 'not_found' } };
-        }
-        if (u < l.notFound + l.failed) {
-          o.unsuccessful += 1;
-          throw new Error('simulated visit failure');
-        }
+        if (u < l.notFound) return { eventful: false, result: { status: 'not_found' } };
+        if (u < l.notFound + l.failed) throw new Error('simulated visit failure');
         this.advance(o, now);
         const eventful = o.version !== o.archived;
         o.archived = o.version;
         o.unseenSince = o.nextChange;
-        o.unsuccessful = 0;
         return { eventful, result: { status: 'successful', snapshot: `${o.url}@${o.version}` } };
       },
     };
@@ -243,6 +239,10 @@ export class SimWorld {
     if (!rows) this.counts.set(run.type, (rows = Array.from({ length: this.intervals }, noVisits)));
     const status = (run.result as { status?: unknown } | null)?.status;
     const k: keyof VisitCounts = status === 'successful' && run.status !== 'failed' ? 'successful' : status === 'not_found' ? 'notFound' : 'failed';
+    // Counted as the store records the visit: any end but a successful one (the model's not found or
+    // failure, a handler failure, a crash, a lost run) is unsuccessful; three in a row disable the origin.
+    const o = this.originOfTask.get(run.task);
+    if (o) o.unsuccessful = k === 'successful' ? 0 : o.unsuccessful + 1;
     for (const c of [rows[index]!, this.totals]) {
       c[k] += 1;
       if (run.status === 'eventful') c.eventful += 1;

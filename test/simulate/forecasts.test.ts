@@ -85,4 +85,23 @@ describe('simulate: forecasts', () => {
     expect(after.byType.poll!.runs).toBe(50 * runsToMax);
     expect(after.byType.poll!.finalIntervalMs).toEqual({ min: 16 * hour, p50: 16 * hour, max: 16 * hour });
   });
+
+  it('origins the store disabled after failed visits are left out of pending changes and staleness, whatever failed them', async () => {
+    const scenario = {
+      name: 'failing-visits', duration: '1d', seed: 2, interval: '6h',
+      taskTypes: [{ name: 'git', maxQueueLength: null, numRetries: 0 }],
+      // Every failure comes from the handler model (not the lister's draws): the store still disables origins.
+      handlers: { git: { duration: { dist: 'constant' as const, value: '1m' }, failed: 0.6 } },
+      visits: {
+        listers: [{ name: 'gh', visitType: 'git', initial: 50, changeInterval: { dist: 'constant' as const, value: '2h' } }],
+        queues: [{ visitType: 'git', size: 10, cooldowns: { absolute: '30m', scheduled: '1h', failed: '0s', notFound: '0s' } }],
+      },
+      workers: [{ count: 1, concurrency: 4 }],
+    };
+    const r = await simulate(scenario);
+    const v = r.visits!;
+    expect(v.visits.failed).toBeGreaterThan(0);
+    expect(v.enabled).toBe(0); // every origin failed three times in a row over the day
+    expect([v.withPendingChanges, v.meanStalenessMs]).toEqual([0, 0]);
+  }, 60_000);
 });
