@@ -253,7 +253,12 @@ export class VisitService {
     if (!type) throw new NotFoundError(`no task type "${vt}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);
     weights.forEach((w, i) => checkPolicy(w.policy, `policies[${i}].policy`));
     const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
-    const split = splitByWeight(count, weights.filter((w) => lister !== undefined || w.policy !== 'first_visits_after_listing'));
+    const usable = weights.filter((w) => lister !== undefined || w.policy !== 'first_visits_after_listing');
+    // Only first_visits_after_listing weighed, and no lister to apply it to: say so, not "no policy".
+    if (usable.every((w) => !(w.weight > 0)) && weights.some((w) => w.policy === 'first_visits_after_listing' && w.weight > 0)) {
+      throw invalid('lister', 'the first_visits_after_listing policy needs a lister (the only policy given a weight)');
+    }
+    const split = splitByWeight(count, usable);
     const at = this.instant(opts.at);
     const types = new Map([[type.name, type]]);
     const { validateTask } = await validation();

@@ -119,6 +119,7 @@ describe('orrery lister / origin / visit-scheduler', () => {
       [['lister', 'show', '00000000-0000-4000-8000-000000000000'], /not found/],
       [['visit-scheduler', '--once', '--visit-types', 'hg'], /no task type named hg/],
       [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'oldest_scheduled_first=0'], /--policies/],
+      [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'first_visits_after_listing=1'], /first_visits_after_listing policy needs a lister/],
     ];
     const before = await runJson(['origin', 'list', '--json', ...db.db]);
     for (const [args, message] of cases) {
