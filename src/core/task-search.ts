@@ -212,3 +212,19 @@ function ids(v: readonly number[] | undefined): number[] | null {
   });
   return [...new Set(v)].sort((a, b) => a - b);
 }
+
+/**
+ * Checks the plain filter of `searchTasks` (store TaskFilter): each field one of its values, so a
+ * misspelt status is a ValidationError naming it, as `findTasks` refuses it, not an empty answer.
+ */
+export function checkTaskFilter(f: { status?: unknown; priority?: unknown; policy?: unknown; disabledReason?: unknown; afterId?: unknown; limit?: unknown }): void {
+  const oneOf = (v: unknown, allowed: readonly unknown[], path: string) => {
+    if (v !== undefined && !allowed.includes(v)) throw invalid(path, `must be one of ${allowed.join(', ')}`);
+  };
+  oneOf(f.status, TASK_STATUSES, 'status');
+  if (f.priority !== null) oneOf(f.priority, PRIORITIES, 'priority');
+  oneOf(f.policy, TASK_POLICIES, 'policy');
+  oneOf(f.disabledReason, DISABLED_REASONS, 'disabledReason');
+  if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
+  if (f.limit !== undefined && (!Number.isInteger(f.limit) || (f.limit as number) < 0)) throw invalid('limit', 'must be a non-negative integer');
+}

@@ -18,7 +18,7 @@ import { applyThrottles, withEffectiveRates } from './adaptive-limits.js';
 import { lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
 import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
-import { taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
+import { checkTaskFilter, taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
 import type { BulkAction, BulkResult } from '../core/bulk.js';
 import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
 
@@ -381,7 +381,7 @@ export class Orrery implements Jobboard {
   /** Tasks matching the filter, ordered by id; page with `afterId` and `limit`. */
   async searchTasks(filter: TaskFilter = {}): Promise<Task[]> {
     assertStorable(filter, '');
-    if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 0)) throw invalid('limit', 'must be a non-negative integer');
+    checkTaskFilter(filter);
     return this.store.searchTasks(filter);
   }
 

@@ -161,6 +161,15 @@ export function taskCases(sut: StoreUnderTest): void {
       expect(back).toMatchObject({ status: 'next_run_not_scheduled', nextRun: plus(T0, 4000) });
     });
 
+    it('a misspelt searchTasks filter is a ValidationError naming it, as findTasks refuses it, not an empty answer', async () => {
+      const { orrery } = await setup();
+      await orrery.createTask({ type: 'load-git', arguments: args('x') });
+      for (const [filter, path] of [[{ status: 'nope' }, 'status'], [{ priority: 'urgent' }, 'priority'], [{ policy: 'sometimes' }, 'policy'], [{ disabledReason: 'bored' }, 'disabledReason'], [{ afterId: 1.5 }, 'afterId']] as const) {
+        await expect(orrery.searchTasks(filter as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path }] });
+      }
+      expect(await orrery.searchTasks({ priority: null })).toHaveLength(1);
+    });
+
     it('filters and paginates by id without repeats or gaps', async () => {
       const { orrery } = await setup();
       await orrery.createTasks(Array.from({ length: 25 }, (_, i) => ({ type: 'load-git', arguments: args(`u${i}`), priority: i % 5 === 0 ? ('high' as const) : null })));
