@@ -6,7 +6,7 @@ import { hasLimits } from '../core/limits.js';
 import { invalid, isStorageUnavailable } from '../core/errors.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import type { Handler } from '../worker/handlers.js';
+import { servedTypesOf, type Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
 import { silentLogger, type Logger } from './logger.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
@@ -443,7 +443,7 @@ export class Worker {
         return this.types;
       }
       const wanted = this.opts.types ? new Set(this.opts.types) : null;
-      const mine = all.filter((t) => (wanted ? wanted.has(t.name) : t.backendName in this.opts.handlers));
+      const mine = all.filter((t) => (wanted ? wanted.has(t.name) : t.backendName in this.opts.handlers && (servedTypesOf(this.opts.handlers[t.backendName])?.has(t.name) ?? true)));
       const paused = new Set(mine.filter((t) => t.paused).map((t) => t.name));
       // The registry says what it handles, paused types included.
       this.presence?.setTypes(wanted ? [...wanted] : mine.map((t) => t.name));

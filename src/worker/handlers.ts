@@ -2,7 +2,7 @@ import { ValidationError } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { DAG_BACKEND } from '../core/dag.js';
+import { DAG_BACKEND, DAG_TASK_TYPE } from '../core/dag.js';
 import type { DagDefinition } from './dag-definition.js';
 import { dagHandler } from './dag-handler.js';
 
@@ -104,11 +104,37 @@ export function toHandlersModule(mod: Record<string, unknown>, file: string): Ha
   const setup = mod.setup ?? (mod.default as Record<string, unknown> | undefined)?.setup;
   if (setup !== undefined && typeof setup !== 'function') throw new ValidationError(`--handlers ${file}: "setup" must be a function`);
   const all = { ...(handlers as Record<string, Handler>) };
-  if (dags && dags.length > 0 && !(DAG_BACKEND in all)) all[DAG_BACKEND] = dagHandler(dags as DagDefinition[]);
+  if (dags && dags.length > 0 && !(DAG_BACKEND in all)) {
+    // It serves the types of its own DAGs' tasks only: an attempt of a DAG this file lacks is left to a worker that has it.
+    all[DAG_BACKEND] = withServedTypes(dagHandler(dags as DagDefinition[]), dagTaskTypes(dags as DagDefinition[]));
+  }
   return {
     handlers: all,
     ...(dags ? { dags: dags as DagDefinition[] } : {}),
     ...(taskTypes ? { taskTypes: taskTypes as TaskTypeInput[] } : {}),
     ...(setup ? { setup: setup as HandlersModule['setup'] } : {}),
   };
+}
+
+/** Marks the task types a handler serves, when it serves fewer than every type of its backend. */
+const SERVED_TYPES = Symbol.for('orrery.servedTypes');
+
+/** The handler, marked as serving `types` only (a worker claims no other type of its backend for it). */
+export function withServedTypes(h: Handler, types: ReadonlySet<string>): Handler {
+  return Object.assign(h, { [SERVED_TYPES]: types });
+}
+
+/** The task types a handler serves, or undefined for every type whose backend it is. */
+export function servedTypesOf(h: Handler | undefined): ReadonlySet<string> | undefined {
+  return (h as { [SERVED_TYPES]?: ReadonlySet<string> } | undefined)?.[SERVED_TYPES];
+}
+
+/** The jobboard types the attempts of these DAGs run as (a task's `type`, else the DAG's default, else `orrery.dag`). */
+function dagTaskTypes(dags: readonly DagDefinition[]): Set<string> {
+  const out = new Set<string>();
+  for (const d of dags) {
+    const input = d.toInput();
+    for (const t of input.tasks ?? []) out.add(t.type ?? input.defaults?.type ?? DAG_TASK_TYPE);
+  }
+  return out;
 }

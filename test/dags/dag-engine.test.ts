@@ -113,6 +113,33 @@ describe('DAGs on a real daemon', () => {
     expect(await orrery.dags.runs('direct')).toEqual(await orrery.dags.runs({ dag: 'direct' }));
   });
 
+  it('workers whose files hold different DAGs of their own types each run only their own DAGs\' attempts', async () => {
+    const { orrery, path } = await temp();
+    const other = await openOrrery({ db: `sqlite:${path}` });
+    const rem = dag('rem', { defaults: { type: 'rem.dag' } }).task('x', () => 'x').task('y', () => 'y', { after: ['x'] });
+    const oth = dag('oth', { defaults: { type: 'oth.dag' } }).task('z', () => 'z');
+    await orrery.dags.register([rem, oth]); // both types exist before either worker reads the types
+    const a = await start(orrery, [rem]);
+    const b = await start(other, [oth]);
+    try {
+      // Each worker serves its own DAGs' type only (it served every type whose backend is orrery.dag).
+      const served = await waitFor(async () => {
+        const ws = (await orrery.listWorkers()).filter((w) => w.registered);
+        return ws.length === 2 && ws.every((w) => w.types.length > 0) ? ws.map((w) => w.types).sort() : null;
+      }, 'both workers registered');
+      expect(served).toEqual([['oth.dag'], ['rem.dag']]);
+      const runs = [];
+      for (let i = 0; i < 4; i++) runs.push(await orrery.dags.trigger('rem'), await orrery.dags.trigger('oth'));
+      const done = await Promise.all(runs.map((r) => finished(orrery, r.id)));
+      // Before, each worker claimed the other's attempts too and failed them for good ("has no task").
+      expect(done.map((r) => r.status)).toEqual(runs.map(() => 'success'));
+    } finally {
+      await a.stop();
+      await b.stop();
+      await other.close();
+    }
+  });
+
   it('a task whose code is gone from the worker fails permanently, naming it', async () => {
     const { orrery } = await temp();
     await orrery.dags.register([{ id: 'moved', tasks: [{ id: 'old', retries: 3 }] }]);

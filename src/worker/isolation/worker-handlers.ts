@@ -1,5 +1,5 @@
 import { ValidationError } from '../../core/errors.js';
-import type { Handler, HandlersModule } from '../handlers.js';
+import { servedTypesOf, withServedTypes, type Handler, type HandlersModule } from '../handlers.js';
 import type { IsolationMode } from './protocol.js';
 
 /** The handlers a worker calls, and how to end the threads or processes that run them. */
@@ -42,5 +42,11 @@ export async function workerHandlers(mod: HandlersModule, opts: WorkerHandlersOp
     const message = `the handlers file does not load in a ${mode}: ${(e as Error).message}`;
     throw new ValidationError(`--isolation ${mode}: ${message}`, [{ path: 'isolation', message }]);
   }
-  return { handlers: pool.handlers(backends), close: () => pool.close() };
+  const handlers = pool.handlers(backends);
+  // The proxies serve what the module's own handlers serve (a DAG executor: its DAGs' types).
+  for (const [name, h] of Object.entries(mod.handlers)) {
+    const types = servedTypesOf(h);
+    if (types && handlers[name]) handlers[name] = withServedTypes(handlers[name], types);
+  }
+  return { handlers, close: () => pool.close() };
 }
