@@ -5,7 +5,7 @@
 import { CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { fromDetails } from './json-checks.js';
 import { z } from 'zod';
-import { DAG_OVERLAP_POLICIES, DAG_TASK_TYPE, findCycle, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
+import { DAG_OVERLAP_POLICIES, dagTaskTypeOf, findCycle, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
 import { MAX_DURATION_MS } from './durations.js';
 import { TASK_TYPE_NAME } from './json-checks.js';
 import { normaliseSchedule } from './schedule.js';
@@ -68,7 +68,7 @@ export function validateDag(input: unknown, at: Date): DagSpec {
     retries: t.retries ?? d.defaults.retries ?? 0,
     retryDelayMs: t.retryDelay ?? d.defaults.retryDelay ?? 300_000,
     timeoutMs: (t.timeout === undefined ? d.defaults.timeout : t.timeout) ?? null,
-    type: t.type ?? d.defaults.type ?? DAG_TASK_TYPE,
+    type: dagTaskTypeOf(t, d.defaults),
   }));
   tasks.forEach((t, i) => {
     if (t.timeoutMs !== null && t.timeoutMs <= 0) throw invalid(`tasks[${i}].timeout`, 'must be > 0');

@@ -17,6 +17,11 @@ export type DagRunTrigger = (typeof DAG_RUN_TRIGGERS)[number];
 
 /** The task type DAG tasks run under unless they name another; its backend is the DAG executor. */
 export const DAG_TASK_TYPE = 'orrery.dag';
+
+/** The jobboard type a DAG task's attempts run as: its own `type`, else the DAG's default, else `orrery.dag`. */
+export function dagTaskTypeOf(task: { type?: string | undefined }, defaults: { type?: string | undefined } | undefined): string {
+  return task.type ?? defaults?.type ?? DAG_TASK_TYPE;
+}
 export const DAG_BACKEND = 'orrery.dag';
 /** The kwarg of an attempt's jobboard task that says which DAG run, task and attempt it is. */
 export const DAG_ATTEMPT_KEY = 'orrery.dag';

@@ -2,7 +2,7 @@ import { ValidationError } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { DAG_BACKEND, DAG_TASK_TYPE } from '../core/dag.js';
+import { DAG_BACKEND, dagTaskTypeOf } from '../core/dag.js';
 import type { DagDefinition } from './dag-definition.js';
 import { dagHandler } from './dag-handler.js';
 
@@ -134,7 +134,7 @@ function dagTaskTypes(dags: readonly DagDefinition[]): Set<string> {
   const out = new Set<string>();
   for (const d of dags) {
     const input = d.toInput();
-    for (const t of input.tasks ?? []) out.add(t.type ?? input.defaults?.type ?? DAG_TASK_TYPE);
+    for (const t of input.tasks ?? []) out.add(dagTaskTypeOf(t, input.defaults));
   }
   return out;
 }

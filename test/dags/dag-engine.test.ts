@@ -125,7 +125,7 @@ describe('DAGs on a real daemon', () => {
       // Each worker serves its own DAGs' type only (it served every type whose backend is orrery.dag).
       const served = await waitFor(async () => {
         const ws = (await orrery.listWorkers()).filter((w) => w.registered);
-        return ws.length === 2 && ws.every((w) => w.types.length > 0) ? ws.map((w) => w.types).sort() : null;
+        return ws.length === 2 && ws.every((w) => (w.types?.length ?? 0) > 0) ? ws.map((w) => w.types).sort() : null;
       }, 'both workers registered');
       expect(served).toEqual([['oth.dag'], ['rem.dag']]);
       const runs = [];
