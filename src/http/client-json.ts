@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { MAX_JSON_NESTING } from '../core/json-checks.js';
 
 /** Fields of the API's shapes that hold instants (ISO strings on the wire, Dates in the client). */
 const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated', 'startedAt', 'lastSeen', 'stoppedAt', 'until']);
@@ -43,7 +44,9 @@ export function requestJson(body: unknown): string {
   return JSON.stringify(body);
 }
 
-function unsendable(v: unknown, path: string, seen: Set<object>): { path: string; message: string } | null {
+function unsendable(v: unknown, path: string, seen: Set<object>, depth = 0): { path: string; message: string } | null {
+  // The library refuses deeper JSON too (core assertJson); this walk would overflow the stack first.
+  if (depth > MAX_JSON_NESTING) return { path, message: `JSON nested deeper than ${MAX_JSON_NESTING} levels` };
   if (typeof v === 'number') return Number.isFinite(v) ? null : { path, message: `${v} is not a JSON number` };
   if (typeof v === 'bigint') return { path, message: 'a BigInt is not a JSON number' };
   if (v === null || typeof v !== 'object') return null;
@@ -53,12 +56,12 @@ function unsendable(v: unknown, path: string, seen: Set<object>): { path: string
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       if (v[i] === undefined || typeof v[i] === 'function' || typeof v[i] === 'symbol') return { path: `${path}[${i}]`, message: `${typeof v[i]} is not JSON` };
-      const p = unsendable(v[i], `${path}[${i}]`, seen);
+      const p = unsendable(v[i], `${path}[${i}]`, seen, depth + 1);
       if (p) return p;
     }
   } else {
     for (const [k, x] of Object.entries(v)) {
-      const p = unsendable(x, path ? `${path}.${k}` : k, seen);
+      const p = unsendable(x, path ? `${path}.${k}` : k, seen, depth + 1);
       if (p) return p;
     }
   }

@@ -54,6 +54,12 @@ describe('OrreryClient beside the library', () => {
     await refused(client.createTask({ type: 'job', arguments: { args: [], kwargs: loop } }), 'arguments.kwargs.self');
     await refused(client.scheduleDue({ at: new Date('nope') }), 'at');
     await refused(client.archive({ before: new Date(Number.NaN) }), 'before');
+    // JSON nested 100,000 deep: the library's limit, not a stack overflow in the client.
+    let deep: unknown = 0;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const nested = await client.createTask({ type: 'job', arguments: { args: [deep], kwargs: {} } }).then(() => null, (x: unknown) => x);
+    expect(nested).toBeInstanceOf(ValidationError);
+    expect((nested as ValidationError).message).toMatch(/JSON nested deeper than 128 levels/);
     expect(await orrery.listTaskTypes()).toHaveLength(1);
     expect((await orrery.findTasks({})).tasks).toEqual([]);
   });
