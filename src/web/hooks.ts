@@ -15,8 +15,12 @@ export interface Loaded<T> {
  * carry: other processes' runs, DAG progress).
  */
 export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[], opts: { live?: (e: LiveRun) => boolean; pollMs?: number } = {}): Loaded<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
+  // The data keeps the deps it was loaded for: in the render where the deps change (before the
+  // effect that reloads runs), the previous deps' data must not show under the new ones.
+  const [loaded, setLoaded] = useState<{ deps: unknown[]; data: T } | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
+  const depsRef = useRef(deps);
+  depsRef.current = deps;
   const [loading, setLoading] = useState(true);
   const seq = useRef(0);
   const loadRef = useRef(load);
@@ -26,13 +30,14 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
 
   const reload = useCallback(() => {
     const n = ++seq.current;
+    const forDeps = depsRef.current;
     setLoading(true);
     api
       .call((c) => loadRef.current(c))
       .then(
         (d) => {
           if (n !== seq.current) return;
-          setData(d);
+          setLoaded({ deps: forDeps, data: d });
           setError(null);
         },
         (e: unknown) => {
@@ -46,7 +51,7 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
   }, []);
 
   useEffect(() => {
-    setData(undefined);
+    setLoaded(undefined);
     reload();
   }, deps);
 
@@ -68,7 +73,12 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
     };
   }, [opts.pollMs, ...deps]);
 
+  const data = loaded && sameDeps(loaded.deps, deps) ? loaded.data : undefined;
   return { data, error, loading, reload };
+}
+
+function sameDeps(a: unknown[], b: unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 }
 
 /**

@@ -404,9 +404,30 @@ describe('web dashboard (headless chromium)', () => {
     await page.locator('g.node[data-task="clean"]').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('g.node[data-task="clean"]').getAttribute('aria-pressed')).toBe('true');
+    // load's attempts answer late: until they come, clean's (already shown) must not be shown as load's.
+    let releaseLoad!: () => void;
+    const loadAnswered = new Promise<void>((r) => (releaseLoad = r));
+    await page.route('**/tasks/load/attempts', async (route) => {
+      await loadAnswered;
+      await route.continue();
+    });
+    await page.getByRole('list', { name: 'Log of clean, attempt 1' }).waitFor();
+    // Every log list the page ever shows from here on, as its label and its text at each change.
+    await page.evaluate(() => {
+      const seen: string[] = ((window as unknown as { seenLogs: string[] }).seenLogs = []);
+      new MutationObserver(() => {
+        for (const ol of document.querySelectorAll('ol.log')) seen.push(`${ol.getAttribute('aria-label')}: ${ol.textContent}`);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
     await page.locator('g.node[data-task="load"]').click();
+    await page.getByText('Loading the attempts of load').waitFor();
+    expect(await page.locator('ol.log').count()).toBe(0);
+    releaseLoad();
     const log = page.getByRole('list', { name: 'Log of load, attempt 1' });
     await log.waitFor();
+    await page.unroute('**/tasks/load/attempts');
+    const seenLogs = await page.evaluate(() => (window as unknown as { seenLogs: string[] }).seenLogs);
+    expect(seenLogs.filter((l) => l.startsWith('Log of load') && l.includes('clean done'))).toEqual([]);
     expect(await log.textContent()).toContain('load done');
     expect(await log.textContent()).toContain('2026-01-31');
     await shot(page, 'dag-run');
