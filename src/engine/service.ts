@@ -6,11 +6,10 @@ import { checkId, checkIds } from '../core/task-ids.js';
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import { checkLogRecords, runLogQuery, type RunLogQuery } from '../core/run-logs.js';
 import { RUN_END_STATUSES } from '../core/model.js';
-import type { NewTask, TaskInput, TaskTypeInput } from '../core/validation.js';
+import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { assertJson, validateMetadata, validatePauseReason } from '../core/json-checks.js';
 import { assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
-import { TypeCache } from '../store/task-types.js';
 import { whyTask } from './why-task.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import { listWorkers, registerWorker, stopWorker } from './workers.js';
@@ -45,14 +44,14 @@ import type {
   TaskFilter,
 } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
-import { createAttributes, recordSchedule, tracedCreate, tracingOn } from './tracing.js';
+import { recordSchedule, tracingOn } from './tracing.js';
 import { VirtualClock } from './virtual-clock.js';
 import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
-import { CHUNK, conflictInBatch, importTaskLines, tally, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
-import { batchTypeNames, insertBatch, knownTypesOf, writeLargeBatch } from './task-batch.js';
+import type { ImportOptions, TaskBatchSummary, TaskImportSummary } from './task-import.js';
+import { TaskCreation } from './task-creation.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
 import { ScheduleService } from './schedule-service.js';
 import type { CaughtUpTask } from '../store/schedule-store.js';
@@ -88,7 +87,10 @@ export class Orrery implements Jobboard {
   ) {
     this.events.setMaxListeners(0);
     this.visits = new VisitService(store, clock);
+    this.creation = new TaskCreation(store, (at) => this.instant(at));
   }
+
+  private readonly creation: TaskCreation;
 
   private emitRuns(event: RunEvent['event'], runs: readonly TaskRun[]): void {
     if (this.events.listenerCount('run') === 0) return;
@@ -173,7 +175,7 @@ export class Orrery implements Jobboard {
   async deleteTaskType(name: string, opts: At = {}): Promise<void> {
     if (typeof name !== 'string' || name === '') throw invalid('name', 'a task type name is required');
     await this.store.deleteTaskType(name, this.instant(opts.at));
-    this.typeCache.forget(name);
+    this.creation.typeCache.forget(name);
   }
 
   private async requireTaskType(name: string): Promise<TaskType> {
@@ -185,7 +187,7 @@ export class Orrery implements Jobboard {
 
   private async writeTaskType(type: TaskType, opts: At): Promise<TaskType> {
     const out = await this.store.updateTaskType(type, this.instant(opts.at));
-    this.typeCache.forget(type.name);
+    this.creation.typeCache.forget(type.name);
     return this.withRates(out);
   }
 
@@ -237,44 +239,15 @@ export class Orrery implements Jobboard {
    * conflict rejects the batch and nothing is written.
    */
   async createTasksDetailed(inputs: readonly TaskInput[], opts: CreateOptions = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
-    if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
-      const out: CreatedTask[] = [];
-      await this.writeLargeBatch(inputs, opts, prefix, (created) => void out.push(...created));
-      return out;
-    }
-    const { tasks, at } = await this.validateBatch(inputs, opts, prefix);
-    try {
-      if (!tracingOn()) return await this.insertTasks(tasks, at);
-      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => this.insertTasks(keepTrace(tasks, kept), at), createdAttributes);
-    } catch (e) {
-      throw conflictInBatch(e, tasks, prefix);
-    }
-  }
-
-  private async insertTasks(tasks: NewTask[], at: Date): Promise<CreatedTask[]> {
-    const out: CreatedTask[] = [];
-    await insertBatch(this.store, tasks, at, (created) => void out.push(...created));
-    return out;
+    return this.creation.detailed(inputs, opts, prefix);
   }
 
   /**
    * Creates many tasks like createTasks, answering counts (and with `ids: true` each task's id, in
    * input order) instead of the tasks: what a large batch should ask for.
    */
-  async createTasksSummary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
-    const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
-    if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
-      await this.writeLargeBatch(inputs, opts, 'tasks', (created) => tally(summary, created));
-      return summary;
-    }
-    const { tasks, at } = await this.validateBatch(inputs, opts, 'tasks');
-    const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, (created) => tally(summary, created)), summary);
-    try {
-      if (!tracingOn()) return await write();
-      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
-    } catch (e) {
-      throw conflictInBatch(e, tasks, 'tasks');
-    }
+  createTasksSummary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+    return this.creation.summary(inputs, opts);
   }
 
   /**
@@ -285,32 +258,7 @@ export class Orrery implements Jobboard {
    * docs/http.md#post-apitasksimport).
    */
   importTasks(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions = {}): Promise<TaskImportSummary> {
-    return importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts);
-  }
-
-  private async validateBatch(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ tasks: NewTask[]; at: Date }> {
-    const { types, at } = await this.batchTypes(inputs, opts, prefix);
-    return { tasks: await validateInChunks(inputs, types, at, prefix), at };
-  }
-
-  /** The batch checked as a whole (an array, not too long), its instant and the types it names. */
-  private async batchTypes(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ types: Map<string, TaskType>; at: Date }> {
-    const names = batchTypeNames(inputs, prefix);
-    const at = this.instant(opts.at);
-    return { types: await this.knownTypes(names), at };
-  }
-
-  /** A batch of more than one chunk, validated chunk by chunk inside its transaction (task-batch.ts). */
-  private async writeLargeBatch(inputs: readonly TaskInput[], opts: At, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
-    const { types, at } = await this.batchTypes(inputs, opts, prefix);
-    await writeLargeBatch(this.store, inputs, types, at, prefix, onChunk);
-  }
-
-  private readonly typeCache = new TypeCache();
-
-  /** Task types by name, each read at most once per TYPE_CACHE_MS (types are edited and deleted at runtime). */
-  private knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {
-    return knownTypesOf(this.store, this.typeCache, names);
+    return this.creation.import(source, opts);
   }
 
   /**
@@ -783,17 +731,4 @@ export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
   // On a virtual clock, time waits for every store call in flight (a query to a database server).
   return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
-}
-
-/** Keeps the creation's trace context with each task (nothing without one). */
-function keepTrace(tasks: NewTask[], kept: string | null): NewTask[] {
-  if (kept !== null) for (const t of tasks) t.traceContext = kept;
-  return tasks;
-}
-
-/** `orrery.create`'s outcome attributes: how many were new, and the task's id when there was one. */
-function createdAttributes(out: readonly CreatedTask[]): Record<string, number> {
-  let created = 0;
-  for (const c of out) if (c.created) created += 1;
-  return { 'orrery.task.created': created, ...(out.length === 1 ? { 'orrery.task.id': out[0]!.task.id } : {}) };
 }

@@ -1,0 +1,102 @@
+import type { TaskType } from '../core/model.js';
+import type { NewTask, TaskInput } from '../core/validation.js';
+import type { CreatedTask, Store } from '../store/store.js';
+import { TypeCache } from '../store/task-types.js';
+import type { At, CreateOptions } from './service-types.js';
+import { batchTypeNames, insertBatch, knownTypesOf, writeLargeBatch } from './task-batch.js';
+import { CHUNK, conflictInBatch, importTaskLines, tally, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
+import { createAttributes, tracedCreate, tracingOn } from './tracing.js';
+
+/**
+ * Task creation for the service (`Orrery.createTask(s)`, `createTasksSummary`, `importTasks`): one
+ * batch validated as a whole against the types it names (cached), then written in one transaction,
+ * traced when tracing is on.
+ */
+export class TaskCreation {
+  /** Task types by name, each read at most once per TYPE_CACHE_MS (types are edited and deleted at runtime). */
+  readonly typeCache = new TypeCache();
+
+  constructor(
+    private readonly store: Store,
+    private readonly instant: (at?: Date) => Date,
+  ) {}
+
+  /** See Orrery.createTasksDetailed. */
+  async detailed(inputs: readonly TaskInput[], opts: CreateOptions, prefix: string): Promise<CreatedTask[]> {
+    if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
+      const out: CreatedTask[] = [];
+      await this.writeLarge(inputs, opts, prefix, (created) => void out.push(...created));
+      return out;
+    }
+    const { tasks, at } = await this.validate(inputs, opts, prefix);
+    try {
+      if (!tracingOn()) return await this.insert(tasks, at);
+      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => this.insert(keepTrace(tasks, kept), at), createdAttributes);
+    } catch (e) {
+      throw conflictInBatch(e, tasks, prefix);
+    }
+  }
+
+  /** See Orrery.createTasksSummary. */
+  async summary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }): Promise<TaskBatchSummary> {
+    const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
+    if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
+      await this.writeLarge(inputs, opts, 'tasks', (created) => tally(summary, created));
+      return summary;
+    }
+    const { tasks, at } = await this.validate(inputs, opts, 'tasks');
+    const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, (created) => tally(summary, created)), summary);
+    try {
+      if (!tracingOn()) return await write();
+      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
+    } catch (e) {
+      throw conflictInBatch(e, tasks, 'tasks');
+    }
+  }
+
+  /** See Orrery.importTasks. */
+  import(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions): Promise<TaskImportSummary> {
+    return importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts);
+  }
+
+  private async insert(tasks: NewTask[], at: Date): Promise<CreatedTask[]> {
+    const out: CreatedTask[] = [];
+    await insertBatch(this.store, tasks, at, (created) => void out.push(...created));
+    return out;
+  }
+
+  private async validate(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ tasks: NewTask[]; at: Date }> {
+    const { types, at } = await this.batchTypes(inputs, opts, prefix);
+    return { tasks: await validateInChunks(inputs, types, at, prefix), at };
+  }
+
+  /** The batch checked as a whole (an array, not too long), its instant and the types it names. */
+  private async batchTypes(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ types: Map<string, TaskType>; at: Date }> {
+    const names = batchTypeNames(inputs, prefix);
+    const at = this.instant(opts.at);
+    return { types: await this.knownTypes(names), at };
+  }
+
+  /** A batch of more than one chunk, validated chunk by chunk inside its transaction (task-batch.ts). */
+  private async writeLarge(inputs: readonly TaskInput[], opts: At, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
+    const { types, at } = await this.batchTypes(inputs, opts, prefix);
+    await writeLargeBatch(this.store, inputs, types, at, prefix, onChunk);
+  }
+
+  private knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {
+    return knownTypesOf(this.store, this.typeCache, names);
+  }
+}
+
+/** Keeps the creation's trace context with each task (nothing without one). */
+function keepTrace(tasks: NewTask[], kept: string | null): NewTask[] {
+  if (kept !== null) for (const t of tasks) t.traceContext = kept;
+  return tasks;
+}
+
+/** `orrery.create`'s outcome attributes: how many were new, and the task's id when there was one. */
+function createdAttributes(out: readonly CreatedTask[]): Record<string, number> {
+  let created = 0;
+  for (const c of out) if (c.created) created += 1;
+  return { 'orrery.task.created': created, ...(out.length === 1 ? { 'orrery.task.id': out[0]!.task.id } : {}) };
+}
