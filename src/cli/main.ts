@@ -52,7 +52,7 @@ export async function main(
 ): Promise<number> {
   const program = buildProgram(io);
   try {
-    await program.parseAsync(hoistDb(argv), { from: 'user' });
+    await program.parseAsync(hoistDb(argv, (name) => (program.commands.find((c) => c.name() === name)?.commands.length ?? 0) > 0), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -87,7 +87,7 @@ export async function main(
  * belongs to every command, so it may also come before the command or between a group and its
  * command. It moves to the end of the options (before a `--` that ends them).
  */
-export function hoistDb(argv: string[]): string[] {
+export function hoistDb(argv: string[], isGroup: (name: string) => boolean = () => true): string[] {
   for (let i = 0; i < Math.min(argv.length, 2); i++) {
     const a = argv[i]!;
     const width = a === '--db' ? 2 : a.startsWith('--db=') ? 1 : 0;
@@ -98,7 +98,8 @@ export function hoistDb(argv: string[]): string[] {
     if (width === 2 && argv.length < 2 + i) return argv; // `--db` without its value: commander says so
     const rest = [...argv.slice(0, i), ...argv.slice(i + width)];
     // No command to take it (`orrery task --db URL`): left out, so the parser says the command is missing.
-    if (rest.length <= 1) return rest;
+    // A command of its own (`orrery runner --db URL`) takes it after its name.
+    if (rest.length === 0 || (rest.length === 1 && isGroup(rest[0]!))) return rest;
     const end = rest.indexOf('--');
     const at = end === -1 ? rest.length : end;
     return [...rest.slice(0, at), ...argv.slice(i, i + width), ...rest.slice(at)];

@@ -1,5 +1,8 @@
 /** Options added for replay and triage: --at everywhere time matters, a leading --db, --worker on run end, the dead-letter filter, pipes. */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { BIN, removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
 
@@ -59,6 +62,28 @@ describe('orrery CLI options', () => {
     const code = await new Promise((r) => child.on('close', r));
     expect(stderr).not.toMatch(/EPIPE|Error/);
     expect(code).toBe(0);
+  });
+});
+
+describe('--db as the only option of a command without subcommands', () => {
+  test('orrery runner --db URL and orrery --db URL runner run on that database (not ./orrery.db)', async () => {
+    for (const args of [(u: string) => ['runner', '--db', u], (u: string) => ['--db', u, 'runner'], (u: string) => ['runner', `--db=${u}`]]) {
+      const t = tempDb();
+      const cwd = mkdtempSync(join(tmpdir(), 'orrery-cwd-'));
+      const child = spawn(process.execPath, [BIN, ...args(t.url)], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ORRERY_DB: '' } });
+      let out = '';
+      const started = new Promise<void>((resolve) => {
+        const on = (d: Buffer) => ((out += d.toString()), /started on/.test(out) && resolve());
+        child.stdout.on('data', on);
+        child.stderr.on('data', on);
+      });
+      await started;
+      child.kill('SIGTERM');
+      expect(await new Promise((r) => child.on('close', r))).toBe(0);
+      expect(out).toContain(`started on ${t.url}`);
+      expect(existsSync(join(cwd, 'orrery.db'))).toBe(false);
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });
 
