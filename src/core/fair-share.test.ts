@@ -14,6 +14,8 @@ describe('weights and where a cycle starts', () => {
     expect(takesTurns({ fairShare: null, fifoPerKey: false })).toBe(false);
     expect([keyWeight(t, 'a'), keyWeight(t, 'b'), keyWeight(t, null)]).toEqual([3, 1, 1]);
     expect(keyWeight({ fairShare: { weights: { a: 3 } }, fifoPerKey: true }, 'a')).toBe(1);
+    // Object's own members are not weights: a key named toString weighs 1 (it read a function, and every claim of the type failed).
+    expect(['toString', 'constructor', '__proto__'].map((k) => keyWeight({ fairShare: { weights: {} }, fifoPerKey: false }, k))).toEqual([1, 1, 1]);
   });
 
   it('from the start without a cursor; at the cursor while its turn has runs left; else just after it', () => {

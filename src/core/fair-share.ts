@@ -24,7 +24,7 @@ export function takesTurns(t: Turns): boolean {
 /** Runs per turn of a group: the key's weight (1 when not listed, for the runs without a key, and with `fifoPerKey`). */
 export function keyWeight(t: Turns, key: string | null): number {
   if (key === null || t.fifoPerKey || t.fairShare === null) return 1;
-  return t.fairShare.weights[key] ?? 1;
+  return Object.hasOwn(t.fairShare.weights, key) ? t.fairShare.weights[key]! : 1; // own keys only: a key named toString is not Object's
 }
 
 /** Where a type's turns stand between claims: the group served last (key null: the runs without a key) and how many runs its turn took. */

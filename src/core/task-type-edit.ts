@@ -44,7 +44,7 @@ export function editTaskType(current: TaskType, given: unknown): TaskType {
   const edit = withDurationNames(given).value as object; // SPEC §1.1's names (lease, timeout...) as their Ms fields
   const problems: ErrorDetail[] = [];
   for (const key of Object.keys(edit)) {
-    if (FIXED[key] !== undefined) problems.push({ path: key, message: FIXED[key] });
+    if (Object.hasOwn(FIXED, key)) problems.push({ path: key, message: FIXED[key]! });
     else if (!EDITABLE.has(key)) problems.push({ path: key, message: `is not a field of a task type that can be edited (one of ${EDITABLE_TYPE_FIELDS.join(', ')})` });
   }
   if (problems.length > 0) throw fromDetails(problems);

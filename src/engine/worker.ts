@@ -318,7 +318,7 @@ export class Worker {
   }
 
   private execute(c: ClaimedRun): void {
-    const handler = this.opts.handlers[c.backendName];
+    const handler = Object.hasOwn(this.opts.handlers, c.backendName) ? this.opts.handlers[c.backendName] : undefined;
     // A DAG task's own timeout replaces its task type's.
     const dagTimeout = dagAttemptOf(c.arguments.kwargs)?.timeoutMs;
     const claimed = typeof dagTimeout === 'number' ? { ...c, timeoutMs: dagTimeout } : c;
@@ -443,7 +443,7 @@ export class Worker {
         return this.types;
       }
       const wanted = this.opts.types ? new Set(this.opts.types) : null;
-      const mine = all.filter((t) => (wanted ? wanted.has(t.name) : t.backendName in this.opts.handlers && (servedTypesOf(this.opts.handlers[t.backendName])?.has(t.name) ?? true)));
+      const mine = all.filter((t) => (wanted ? wanted.has(t.name) : Object.hasOwn(this.opts.handlers, t.backendName) && (servedTypesOf(this.opts.handlers[t.backendName])?.has(t.name) ?? true)));
       const paused = new Set(mine.filter((t) => t.paused).map((t) => t.name));
       // The registry says what it handles, paused types included.
       this.presence?.setTypes(wanted ? [...wanted] : mine.map((t) => t.name));

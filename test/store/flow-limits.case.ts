@@ -41,6 +41,19 @@ export function flowLimitCases(sut: StoreUnderTest): void {
       expect(await keysOf(orrery, second.runs)).toEqual(['a', 'a', 'b', 'b']);
     });
 
+    it("keys named like Object's own members (constructor, __proto__, toString) are keys like any other: per-key rates and fair shares hold", async () => {
+      const { orrery } = await setup([
+        { name: 'api', rateLimitPerKey: '2/1h', maxQueueLength: null },
+        { name: 'fair', fairShare: true, maxQueueLength: null },
+      ]);
+      await queue(orrery, 'api', [['constructor', 4], ['__proto__', 4], ['toString', 4], ['a', 4]]);
+      const got = await orrery.claim({ worker: 'w', types: ['api'], limit: 100, at: T0 });
+      expect(await keysOf(orrery, got.runs)).toEqual(['__proto__', '__proto__', 'a', 'a', 'constructor', 'constructor', 'toString', 'toString']);
+      await queue(orrery, 'fair', [['toString', 2], ['constructor', 2], ['b', 2]]);
+      const fair = await orrery.claim({ worker: 'w', types: ['fair'], limit: 3, at: T0 });
+      expect(await keysOf(orrery, fair.runs)).toEqual(['b', 'constructor', 'toString']);
+    });
+
     it('concurrent claims from two stores never start more than the rate per key', async () => {
       const { orrery, another } = await setup([{ name: 'api', rateLimitPerKey: '3/1h', maxQueueLength: null }]);
       const other = await another();

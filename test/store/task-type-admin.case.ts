@@ -80,6 +80,8 @@ export function taskTypeAdminCases(sut: StoreUnderTest): void {
         [{ minIntervalMs: 120_000 }, /minIntervalMs: must be <= maxIntervalMs/],
         [{ numRetries: -1 }, /numRetries/],
         [{ colour: 'red' }, /colour: is not a field of a task type that can be edited/],
+        [{ constructor: 1 }, /^constructor: is not a field of a task type that can be edited/],
+        [{ toString: 1 }, /^toString: is not a field of a task type that can be edited/],
         [{}, /nothing to change/],
         [[], /an edit must be an object/],
       ];

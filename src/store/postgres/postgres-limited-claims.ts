@@ -234,7 +234,7 @@ async function readKeyFacts(c: pg.PoolClient, type: TaskType, at: number, keys: 
 
 /** The adaptive rates of a type ('' : the type's own) and of keys, by key. */
 export async function adaptiveStates(c: pg.Pool | pg.PoolClient, type: string, keys: readonly string[]): Promise<Record<string, AdaptiveState>> {
-  const out: Record<string, AdaptiveState> = {};
+  const out: Record<string, AdaptiveState> = Object.create(null); // a key named constructor or __proto__ is not Object's
   for (const r of (await c.query<Row>(Q.adaptive, [type, keys])).rows) {
     out[r.k as string] = { count: Number(r.count), since: (r.since as Date).getTime(), decreasedAt: (r.decreased_at as Date).getTime() };
   }

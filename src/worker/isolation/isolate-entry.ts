@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   }
   const onMessage = (m: ToIsolate) => {
     if (m.type === 'run') {
-      const handler = handlers[m.backendName];
+      const handler = Object.hasOwn(handlers, m.backendName) ? handlers[m.backendName] : undefined;
       if (!handler) send({ type: 'failed', id: m.id, error: { name: 'PermanentFailure', message: `no handler for backend "${m.backendName}" in ${file}` } });
       else void run(handler, m);
     } else if (m.type === 'abort') {
