@@ -117,6 +117,24 @@ export class WorkerTimers {
    * leases were set by the claim, at or after `sentAt`, so every lease it holds is as fresh as after a
    * renewal then, and the next renewal is due a third of the lease later (not at the next tick).
    */
+  /** The instant (epoch ms) of the last renewal of every held lease that the store confirmed: each held lease runs at least a lease past it. */
+  renewedAt = -Infinity;
+
+  /**
+   * Whether a buffered run's lease is still certainly its own, a start-mark period from now: the lease
+   * its claim set, or the last confirmed renewal's. A worker stalled for longer than a lease (a paused
+   * process, a database locked for seconds) must not begin a run the reaper may have given back.
+   */
+  leaseHolds(c: { run: { leaseExpiresAt: Date | null }; leaseMs: number }): boolean {
+    const until = Math.max(c.run.leaseExpiresAt?.getTime() ?? -Infinity, this.renewedAt + c.leaseMs);
+    return this.clock.now().getTime() + this.fastMs < until;
+  }
+
+  /** Forgets a begun run's start not yet marked (its execution was dropped: the store gave the run back). */
+  forgetStart(backendId: string): void {
+    this.unmarked.delete(backendId);
+  }
+
   claimedIntoEmpty(sentAt: number): void {
     if (sentAt > this.lastRenew) this.lastRenew = sentAt;
   }
@@ -194,10 +212,10 @@ export class WorkerTimers {
       return this.inFlight;
     }
     this.lastRenew = this.clock.now().getTime();
-    return this.beat(this.hooks.held());
+    return this.beat(this.hooks.held(), this.lastRenew);
   }
 
-  private beat(ids: string[]): Promise<void> {
+  private beat(ids: string[], fullAt: number | null = null): Promise<void> {
     if (this.inFlight || ids.length === 0) return this.inFlight ?? Promise.resolve();
     const runs: HeartbeatItem[] = ids.map((backendId) => {
       const startedAt = this.unmarked.get(backendId);
@@ -206,6 +224,7 @@ export class WorkerTimers {
     this.inFlight = this.board
       .heartbeatRuns({ worker: this.worker, runs })
       .then((answer) => {
+        if (fullAt !== null && fullAt > this.renewedAt) this.renewedAt = fullAt;
         for (const r of runs) if (r.startedAt) this.unmarked.delete(r.backendId);
         const lost = new Set(answer.lost);
         const dropped = lost.size > 0 ? this.hooks.dropBuffered(lost) : lost;

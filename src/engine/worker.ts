@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
 import { hasLimits } from '../core/limits.js';
-import { invalid, isStorageUnavailable } from '../core/errors.js';
+import { LeaseLostError, invalid, isStorageUnavailable } from '../core/errors.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { servedTypesOf, type Handler } from '../worker/handlers.js';
@@ -270,6 +270,14 @@ export class Worker {
           }
           const startFirst: ClaimedRun[] = [];
           for (const c of outcome.runs) {
+            // A run this worker is still executing, given back by the reaper meanwhile (the worker was
+            // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
+            const stale = this.active.get(c.run.backendId);
+            if (stale) {
+              stale.lost(new LeaseLostError(`run ${c.run.backendId} was given back while its handler ran and is claimed again`));
+              this.unrecordedEnds.delete(c.run.backendId);
+              this.timers.forgetStart(c.run.backendId);
+            }
             this.timers.leaseMs(c.leaseMs); // renewals every third of the shortest lease claimed (5 minutes: every 100 s)
             this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
             (c.run.status === 'started' ? startFirst : this.buffer).push(c);
@@ -307,10 +315,19 @@ export class Worker {
    */
   private dispatch(wake = true): void {
     let started = 0;
+    let expired = 0;
     while (this.state === 'running' && this.handling < this.concurrency && this.ending < this.maxUnrecorded && this.buffer.length > 0) {
-      this.execute(this.buffer.shift()!);
+      const c = this.buffer.shift()!;
+      // Its lease ran out while it waited (the worker was stalled): the reaper gives it back, to be claimed
+      // again, so it is not begun here (it would run twice). Dropped, it is no longer renewed.
+      if (c.run.status === 'claimed' && !this.timers.leaseHolds(c)) {
+        expired += 1;
+        continue;
+      }
+      this.execute(c);
       started += 1;
     }
+    if (expired > 0) this.log.warn(`dropped ${expired} buffered run${expired === 1 ? '' : 's'} whose lease ran out before a slot freed (the worker was stalled); the reaper gives them back`);
     // The buffer ran low, or slots are free with nothing to start: the loop claims more now.
     if (!wake || this.state !== 'running') return;
     const low = this.buffer.length <= bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: this.meanHandlerMs }) / 2;
@@ -336,7 +353,7 @@ export class Worker {
 
   private onSettled(exec: RunExecution, handlerMs: number): void {
     this.handling -= 1;
-    if (this.active.has(exec.backendId) && !exec.ending) {
+    if (this.active.get(exec.backendId) === exec && !exec.ending) {
       exec.ending = true;
       this.ending += 1;
     }
@@ -345,7 +362,8 @@ export class Worker {
   }
 
   private onDone(exec: RunExecution, end: EndRunResult | null): void {
-    if (!this.active.delete(exec.backendId)) return;
+    if (this.active.get(exec.backendId) !== exec) return;
+    this.active.delete(exec.backendId);
     this.doneDuringRecovery?.add(exec.backendId);
     if (end === null) {
       // Pruned by recoverClaims once no longer held; bounded for a worker that never recovers a claim.

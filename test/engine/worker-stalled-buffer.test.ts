@@ -1,0 +1,67 @@
+/**
+ * A worker that could not renew its leases for longer than a lease (stalled, or its heartbeats failing)
+ * does not begin the buffered runs whose lease ran out: the reaper gives them back to be claimed again,
+ * and beginning them too would run them twice (docs/guarantees.md, buffered runs are delayed, not
+ * re-executed). On virtual time, with a store whose heartbeats fail.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../../src/core/errors.js';
+import { openOrrery } from '../../src/engine/service.js';
+import { VirtualClock } from '../../src/engine/virtual-clock.js';
+import { Worker } from '../../src/engine/worker.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+describe('a stalled worker and its buffer', () => {
+  it('drops buffered runs whose lease ran out instead of beginning them; the reaper gives them back, uncounted, and they run once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-stalled-'));
+    const clock = new VirtualClock(T0);
+    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => orrery.close());
+    await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
+    const begun: number[] = [];
+    let failBeats = true;
+    const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
+    orrery.heartbeatRuns = (o) => (failBeats ? Promise.reject(new StorageUnavailableError('the database is unavailable (test)')) : heartbeatRuns(o));
+    const worker = new Worker(orrery, {
+      handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(60_000, signal), false) },
+      id: 'w',
+      concurrency: 1,
+      clock,
+    });
+    const claims: string[] = [];
+    const claim = orrery.claim.bind(orrery);
+    orrery.claim = async (o) => {
+      const r = await claim(o);
+      if (r.runs.length > 0) claims.push(`${clock.now().getTime() - T0.getTime()}: ${r.runs.map((c) => `${c.arguments.args[0]}${c.run.status}`).join(',')}`);
+      return r;
+    };
+    await orrery.createTasks([1, 2, 3].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    worker.start();
+    cleanups.push(async () => {
+      const stopped = worker.stop(0);
+      await clock.advance(60_000);
+      await stopped;
+    });
+    await clock.advance(61_000);
+    // The first claim started task 1 and buffered task 2. Task 1 ran 60 s with no renewal: task 2's lease
+    // was gone by then, so it was not begun; task 3, claimed afresh at 60 s, was.
+    expect(claims).toEqual(['0: 1started,2claimed', '60000: 3started']);
+    expect(begun).toEqual([1, 3]);
+    expect((await orrery.searchRuns({ status: ['claimed'] })).runs.map((r) => r.task)).toEqual([2]);
+    // The reaper gives them back (no retry used, no abandon counted); the worker, renewing again, runs each once.
+    failBeats = false;
+    await orrery.reapExpired({ at: clock.now() });
+    await clock.advance(200_000);
+    expect(begun.sort()).toEqual([1, 2, 3]);
+    for (const t of await orrery.searchTasks({ type: 'job' })) expect(t).toMatchObject({ status: 'completed', consecutiveAbandons: 0 });
+  });
+});
