@@ -141,6 +141,20 @@ export const tokenArg = (v: string): string => {
   return v;
 };
 
+/**
+ * `--token`'s default, `$ORRERY_API_TOKEN`, held to the same rule as the option (unset or empty: no
+ * token); a malformed one is a usage error naming the variable.
+ */
+export function envToken(): string | null {
+  const v = process.env.ORRERY_API_TOKEN;
+  if (!v) return null;
+  try {
+    return tokenArg(v);
+  } catch (e) {
+    throw new UsageError(`ORRERY_API_TOKEN: ${(e as Error).message}`);
+  }
+}
+
 /** Any text but the empty string (an empty value would silently mean "not given"). */
 export const nonEmptyArg = (v: string): string => {
   if (v === '') throw new InvalidArgumentError('must not be empty');

@@ -5,7 +5,7 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, envToken, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
 import { workerListCommand } from './worker-list-command.js';
 
 interface DaemonCliOpts extends DbOpts {
@@ -103,7 +103,7 @@ export function daemonCommands(io: Io): Command[] {
       const given = WORKER_ONLY.find((k) => cmd.getOptionValueSource(k) === 'cli');
       if (given) throw new UsageError(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs --handlers (serve runs no worker without handlers)`);
     }
-    const token = o.token ?? (process.env.ORRERY_API_TOKEN || null);
+    const token = o.token ?? envToken();
     if (!token && !isLoopback(o.host)) {
       throw new UsageError(`--host ${o.host}: serving on a non-loopback address needs an API token (--token or ORRERY_API_TOKEN)`);
     }
@@ -266,7 +266,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     maxMemoryMb: w.maxMemory ?? 1024,
     onExit: (why) => log.warn(`a handler ${w.isolation} ended (${why}); the next run gets a new one`),
   });
-  const client = new OrreryClient(w.url, w.token ?? (process.env.ORRERY_API_TOKEN || null), w.requestTimeout !== undefined ? { timeoutMs: w.requestTimeout } : {});
+  const client = new OrreryClient(w.url, w.token ?? envToken(), w.requestTimeout !== undefined ? { timeoutMs: w.requestTimeout } : {});
   const graceMs = w.grace ?? 10_000;
   try {
     // A wrong token is found at start, whatever the handlers file holds (exit 1, as the server's refusal);

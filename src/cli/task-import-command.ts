@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { ConflictError, ValidationError, type ErrorDetail } from '../core/errors.js';
 import type { ImportProgress, TaskImportSummary } from '../engine/task-import.js';
-import { addDb, instantArg, printJson, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, envToken, instantArg, printJson, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface ImportOpts extends DbOpts {
   url?: string;
@@ -35,7 +35,7 @@ export function addImportCommand(cmd: Command, io: Io): void {
     try {
       summary =
         o.url !== undefined
-          ? await importRemote(o.url, o.token ?? (process.env.ORRERY_API_TOKEN || null), countingLines(input, progress))
+          ? await importRemote(o.url, o.token ?? envToken(), countingLines(input, progress))
           : await withOrrery(o, (orrery) => orrery.importTasks(input, { ...(o.at ? { at: o.at } : {}), onProgress: (p) => progress.update(p) }));
     } finally {
       progress.end();

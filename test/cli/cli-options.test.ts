@@ -87,6 +87,19 @@ describe('--db as the only option of a command without subcommands', () => {
   });
 });
 
+describe('ORRERY_API_TOKEN', () => {
+  test('a malformed $ORRERY_API_TOKEN is refused as --token is: exit 2 naming the variable, nothing served', async () => {
+    const t = tempDb();
+    for (const token of ['a b', 'tök']) {
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...t.db], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ORRERY_API_TOKEN: token } });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      expect(await new Promise((r) => child.on('close', r))).toBe(2);
+      expect(err).toMatch(/ORRERY_API_TOKEN: must be printable ASCII without spaces/);
+    }
+  });
+});
+
 describe('daemon intervals', () => {
   test('a poll or sleep interval under 10ms is refused (it would spin the loop): exit 2 naming the option', async () => {
     const t = tempDb();
