@@ -57,6 +57,18 @@ export function directClaimCases(sut: StoreUnderTest): void {
       expect((await orrery.getTask(later.id))!.status).toBe('next_run_not_scheduled');
     });
 
+    it('due tasks claimed directly get their runs, ids and places in the answer in runner order (both stores alike)', async () => {
+      const { orrery } = await setup();
+      const tasks = [];
+      for (let i = 0; i < 5; i++) tasks.push(await orrery.createTask(oneshot('load-git', i, { nextRun: plus(T0, -10) })));
+      const low = await orrery.createTask(oneshot('load-git', 9, { priority: 'low', nextRun: plus(T0, -100) }));
+      const out = await orrery.claim({ worker: 'w1', types: ['load-git'], limit: 4, startNow: 1, at: T0 });
+      expect(out.runs.map((c) => c.run.task)).toEqual([low.id, ...tasks.slice(0, 3).map((t) => t.id)]);
+      const ids = out.runs.map((c) => c.run.id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(out.runs.map((c) => c.run.status)).toEqual(['started', 'claimed', 'claimed', 'claimed']);
+    });
+
     it('a run claimed from a due task ends through the formula like any other', async () => {
       const { orrery } = await setup();
       const rec = await orrery.createTask({ type: 'load-git', arguments: { args: ['r'], kwargs: {} }, nextRun: T0 });

@@ -52,7 +52,7 @@ const DUE_CLAIM = `ins AS (
        SELECT d.id, d.type, ${TIME_ORDERED_UUID('$2::timestamptz')}, CASE WHEN d.n <= $5 THEN 'started' ELSE 'claimed' END, d.priority_rank, $2,
          CASE WHEN d.n <= $5 THEN $2::timestamptz END, $1,
          $2::timestamptz + y.lease_ms * interval '1 millisecond', d.next_attempt, d.concurrency_key, coalesce(d.scheduled_for, d.next_run)
-       FROM due d JOIN task_types y ON y.name = d.type
+       FROM due d JOIN task_types y ON y.name = d.type ORDER BY d.n
        RETURNING id, task, backend_id, status),
      marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins
        WHERE t.id = ins.task AND t.id = ANY (ARRAY(SELECT task FROM ins)))`;
@@ -82,7 +82,7 @@ export const HOT_QUERIES = {
   claimDue: `WITH due AS (${DUE_PICK}),
      ${DUE_CLAIM}
      SELECT ins.id AS run_id, ins.backend_id AS run_backend_id, ins.status AS run_status, d.*, ${CLAIM_TYPE_COLUMNS}
-     FROM ins JOIN due d ON d.id = ins.task JOIN task_types y ON y.name = d.type`,
+     FROM ins JOIN due d ON d.id = ins.task JOIN task_types y ON y.name = d.type ORDER BY d.n`,
   expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
   /** Claimed runs whose lease expired (their worker vanished before starting them) go back to the queue. */
   // The run's metadata counts the give-backs ("orrery.givenBack"): a handler that began within the last
