@@ -521,6 +521,7 @@ export class Orrery implements Jobboard {
     if (opts.startNow !== undefined && (!Number.isInteger(opts.startNow) || opts.startNow < 0)) throw invalid('startNow', 'must be a non-negative integer');
     if (!opts.worker) throw invalid('worker', 'a worker id is required');
     assertText(opts.worker, 'worker');
+    if (!Array.isArray(opts.types) || opts.types.some((t) => typeof t !== 'string')) throw invalid('types', 'must be an array of task type names');
     assertStorable(opts.types, 'types');
     // Late cron and rrule tasks are caught up before a claim takes due tasks (at most once a second).
     if (opts.due ?? true) await this.schedules.catchUpBeforeClaim(this.instant(opts.at));

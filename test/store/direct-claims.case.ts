@@ -69,6 +69,13 @@ export function directClaimCases(sut: StoreUnderTest): void {
       expect(out.runs.map((c) => c.run.status)).toEqual(['started', 'claimed', 'claimed', 'claimed']);
     });
 
+    it('a claim without its types (plain JavaScript callers) is a ValidationError naming types, not a TypeError', async () => {
+      const { orrery } = await setup();
+      for (const types of [undefined, 'load-git', [1]]) {
+        await expect(orrery.claim({ worker: 'w', limit: 1, types } as never)).rejects.toMatchObject({ name: 'ValidationError', message: 'types: must be an array of task type names' });
+      }
+    });
+
     it('a run claimed from a due task ends through the formula like any other', async () => {
       const { orrery } = await setup();
       const rec = await orrery.createTask({ type: 'load-git', arguments: { args: ['r'], kwargs: {} }, nextRun: T0 });
