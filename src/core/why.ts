@@ -1,5 +1,5 @@
 import { formatDuration } from './durations.js';
-import { perKeyCap, type RateLimit } from './limits.js';
+import { claimsDueDirectly, perKeyCap, type RateLimit } from './limits.js';
 import type { Task, TaskRun, TaskType, TypePause } from './model.js';
 
 /**
@@ -184,7 +184,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   } else add('workers', 'pass', `worker${seen.length === 1 ? '' : 's'} seen for the type in the last ${formatDuration(f.workerWindowMs)}: ${seen.slice(0, 5).join(', ')}${seen.length > 5 ? ` and ${seen.length - 5} more` : ''}`);
 
   // 11. The run.
-  if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no current run');
+  if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? claimsDueDirectly(type) ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no run yet: the runner queues it (a type with limits is not claimed directly)' : 'no current run');
   else if (run!.status === 'scheduled') add('run', 'pass', `queued ${ago(at, run!.scheduled)} ago${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
   else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {
     const what = run!.status === 'claimed' ? 'gives it back to the queue (never begun, nothing consumed)' : 'ends it lost and the task follows its rules';

@@ -66,6 +66,11 @@ export function whyCases(sut: StoreUnderTest): void {
       const next = started!.run.task === r1!.id ? r2! : r1!;
       const rated = await orrery.whyTask(next.id, { at: plus(T0, 10_000) });
       expect(rated).toMatchObject({ state: 'blocked', heldBy: 'rate-limit', until: plus(T0, 60_000) });
+
+      // A due task of a limited type with no run yet waits for the runner: no worker claims it directly.
+      const fresh = await orrery.createTask(oneshot('narrow', 3), { at: T0 });
+      const gate = (await orrery.whyTask(fresh.id, { at: T0 })).gates.find((g) => g.gate === 'run')!;
+      expect(gate.detail).toBe('no run yet: the runner queues it (a type with limits is not claimed directly)');
     });
 
     it('a key\'s rate names its next slot; a throttled rate shows as such; fifoPerKey holds a key with a run', async () => {
