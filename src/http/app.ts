@@ -74,6 +74,12 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** Whether reading the request failed because its client went away (Node's `Error: aborted`, code ECONNRESET, from the request body; a database's connection reset is not this). */
+function clientGone(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  return err !== null && typeof err === 'object' && err.code === 'ECONNRESET' && err.message === 'aborted';
+}
+
 /** The HTTP API over one Orrery service (SPEC §6.4). */
 export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   const app = new Hono();
@@ -81,6 +87,12 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   const log = opts.logger ?? createLogger('json');
   const requestIds = new WeakMap<Request, string>();
   const send = (c: Context, e: unknown) => {
+    if (clientGone(e)) {
+      // The client closed the connection before its request was read (a killed client, a proxy's
+      // timeout): nobody reads the answer, and it is no fault of Orrery's, so no error line.
+      log.info({ method: c.req.method, path: c.req.path }, `${c.req.method} ${c.req.path}: the client closed the connection before its request was read`);
+      return c.json({ error: { code: 'bad_request', message: 'the client closed the connection before its request was read', details: [] } }, 400);
+    }
     const { status, body } = toErrorResponse(e);
     const requestId = requestIds.get(c.req.raw) ?? requestIdOf(undefined);
     c.header('x-request-id', requestId);

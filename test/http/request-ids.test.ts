@@ -4,6 +4,7 @@
  * the running server.
  */
 import { Writable } from 'node:stream';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,4 +114,21 @@ it('the typed client surfaces the 500 with the request id the server logged', as
   );
   expect(s.lines).toHaveLength(1);
   expect((e as Error).message).toBe(`orrery server answered 500: internal error (request ${s.lines[0]!.requestId as string})`);
+});
+
+it('a client that closes its connection in the middle of its body is no 500 and no error line (an info line says so)', async () => {
+  const s = await served();
+  const port = Number(new URL(s.url).port);
+  for (const path of ['/api/listers', '/api/tasks', '/api/tasks/batch']) {
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":`);
+        setImmediate(() => socket.destroy());
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+  }
+  await expect.poll(() => s.lines.filter((l) => /closed the connection before its request was read/.test(l.msg)).length).toBe(3);
+  expect(s.lines.filter((l) => l.level >= 50)).toEqual([]);
 });
