@@ -85,3 +85,21 @@ export class TrackedPool extends pg.Pool {
     });
   }
 }
+
+/**
+ * Runs one autocommit statement again after a deadlock or serialization failure (40P01, 40001), up
+ * to five times as a transaction is: such a statement was rolled back whole, so trying it again is
+ * safe. The hot paths' batch statements (a worker's heartbeat, its ends) lock rows in no fixed
+ * order, so two workers' batches can deadlock under load.
+ */
+export async function retryingConflicts<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if ((code === '40P01' || code === '40001') && attempt < 5) continue;
+      throw e;
+    }
+  }
+}

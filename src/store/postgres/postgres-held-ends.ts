@@ -1,3 +1,4 @@
+import { retryingConflicts } from './postgres-errors.js';
 import type pg from 'pg';
 import { OrreryError } from '../../core/errors.js';
 import type { Task, TaskRun, TaskType } from '../../core/model.js';
@@ -92,7 +93,8 @@ export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Pro
 
   const taskOnly: Fast[] = [];
   if (fast.length > 0) {
-    const rows = (await END_HELD.query<Row>(deps.pool, endValues(fast))).rows;
+    const values = endValues(fast);
+    const rows = (await retryingConflicts(() => END_HELD.query<Row>(deps.pool, values))).rows;
     const runs = new Set<number>();
     // Each updated task's pause as stored: not among the formula's inputs, so a task paused while its run was held ends here too.
     const tasks = new Map<number, Row>();

@@ -48,7 +48,7 @@ import type {
 } from '../store.js';
 import { createPool, migrate } from './postgres-connection.js';
 import { redactUrl } from '../redact-url.js';
-import { translatePgError } from './postgres-errors.js';
+import { retryingConflicts, translatePgError } from './postgres-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
@@ -601,7 +601,8 @@ export class PostgresStore implements Store {
 
   async heartbeatRuns(worker: string, items: readonly HeartbeatItem[], at: Date): Promise<HeartbeatRunsAnswer> {
     if (items.length === 0) return { renewed: 0, lost: [], cancelRequested: [] };
-    const rows = await this.rows(this.pool, HOT_QUERIES.heartbeatRuns, [items.map((i) => i.backendId), items.map((i) => i.startedAt ?? null), at, worker]);
+    const params = [items.map((i) => i.backendId), items.map((i) => i.startedAt ?? null), at, worker];
+    const rows = await retryingConflicts(() => this.rows(this.pool, HOT_QUERIES.heartbeatRuns, params));
     return heartbeatAnswer(items, rows);
   }
 
