@@ -34,7 +34,12 @@ export interface BackfillProgress extends TaskBackfill {
 }
 
 /** A preview request's occurrences (ScheduleService.preview), `now` being the default `from`. */
+const PREVIEW_FIELDS = new Set(['cron', 'tz', 'rrule', 'count', 'from']);
+
 export function previewOf(input: PreviewInput, now: Date): Preview {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalid('', 'a preview takes an object: { cron, tz } or { rrule }, with count and from');
+  // A field it does not take (endAt, exclude: a task's bounds) is refused, not silently left out.
+  for (const k of Object.keys(input)) if (!PREVIEW_FIELDS.has(k)) throw invalid(k, `unknown field (a preview takes ${[...PREVIEW_FIELDS].join(', ')}; a task's bounds and exclusions apply in its own preview, orrery.schedules.next)`);
   const count = previewCount(input.count);
   const from = input.from === undefined ? now : input.from instanceof Date ? input.from : parseInstant(String(input.from), 'from');
   if ((input.cron === undefined) === (input.rrule === undefined)) throw invalid('cron', 'give either a cron expression or an rrule');

@@ -4,6 +4,7 @@
  * response matches the OpenAPI document.
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { previewOf } from '../../src/engine/schedule-service.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleRoutes } from '../../src/http/schedule-routes.js';
 import { T0, errorOf, openHttp, type HttpHarness } from './http-helpers.js';
@@ -75,6 +76,13 @@ describe('schedules over HTTP', () => {
     expect(r.occurrences[0].dst).toBe('repeated-first');
     expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=61+*+*+*+*'), 400)).details[0]?.path).toBe('query.cron');
     expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=*+*+*+*+*&rrule=FREQ=DAILY'), 400)).details[0]?.path).toBe('query.cron');
+  });
+
+  it("the library's bare preview refuses a field it does not take (a task's endAt, exclude), naming it", () => {
+    const now = new Date(T0);
+    expect(() => previewOf({ cron: '0 * * * *', endAt: '2026-01-01T12:00:00Z' } as never, now)).toThrow(/^endAt: unknown field/);
+    expect(() => previewOf({ cron: '0 * * * *', exclude: ['2026-01-02'] } as never, now)).toThrow(/^exclude: unknown field/);
+    expect(previewOf({ cron: '0 * * * *', count: 2, from: now }, now).occurrences).toHaveLength(2);
   });
 
   it('task backfill: create, progress, list, cancel; errors for the future, an unknown task, and a second one', async () => {
