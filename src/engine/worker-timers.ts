@@ -18,6 +18,8 @@ export interface WorkerTimerHooks {
   holdsAny(): boolean;
   /** Drops the buffered runs among `ids`; returns those it dropped. */
   dropBuffered(ids: ReadonlySet<string>): Set<string>;
+  /** A renewal of every held lease was confirmed: buffered runs waiting on it may begin. */
+  renewed?(): void;
   execution(backendId: string): RunExecution | undefined;
   summary(): void;
 }
@@ -130,6 +132,11 @@ export class WorkerTimers {
     return this.clock.now().getTime() + this.fastMs < until;
   }
 
+  /** Renews every held lease soon, so buffered runs whose lease is in doubt are confirmed or dropped (then `renewed`). */
+  confirmLeases(): void {
+    if (!this.inFlight) void this.beatNow();
+  }
+
   /** Forgets a begun run's start not yet marked (its execution was dropped: the store gave the run back). */
   forgetStart(backendId: string): void {
     this.unmarked.delete(backendId);
@@ -233,6 +240,7 @@ export class WorkerTimers {
           this.hooks.execution(id)?.lost(new LeaseLostError(`run ${id} is no longer held by worker ${this.worker}`));
         }
         for (const id of answer.cancelRequested) this.hooks.execution(id)?.cancel();
+        if (fullAt !== null) this.hooks.renewed?.();
       })
       .catch((e: unknown) => this.log.error({ err: e }, `heartbeat of ${runs.length} held run(s) failed: ${(e as Error).message}`))
       .finally(() => {

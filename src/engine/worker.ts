@@ -137,6 +137,7 @@ export class Worker {
       held: () => this.held(),
       holdsAny: () => this.holdsAny(),
       dropBuffered: (ids) => this.dropBuffered(ids),
+      renewed: () => this.dispatch(),
       execution: (backendId) => this.active.get(backendId),
       summary: () => this.summary(),
     }, this.clock);
@@ -315,19 +316,19 @@ export class Worker {
    */
   private dispatch(wake = true): void {
     let started = 0;
-    let expired = 0;
     while (this.state === 'running' && this.handling < this.concurrency && this.ending < this.maxUnrecorded && this.buffer.length > 0) {
-      const c = this.buffer.shift()!;
-      // Its lease ran out while it waited (the worker was stalled): the reaper gives it back, to be claimed
-      // again, so it is not begun here (it would run twice). Dropped, it is no longer renewed.
+      const c = this.buffer[0]!;
+      // Its lease may have run out while it waited (the worker was stalled, its heartbeats failed): a
+      // reaper may have given it back, to be claimed again, and beginning it here would run it twice.
+      // The buffer waits for a heartbeat to say which runs are still held (those not are dropped).
       if (c.run.status === 'claimed' && !this.timers.leaseHolds(c)) {
-        expired += 1;
-        continue;
+        this.timers.confirmLeases();
+        break;
       }
+      this.buffer.shift();
       this.execute(c);
       started += 1;
     }
-    if (expired > 0) this.log.warn(`dropped ${expired} buffered run${expired === 1 ? '' : 's'} whose lease ran out before a slot freed (the worker was stalled); the reaper gives them back`);
     // The buffer ran low, or slots are free with nothing to start: the loop claims more now.
     if (!wake || this.state !== 'running') return;
     const low = this.buffer.length <= bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: this.meanHandlerMs }) / 2;
