@@ -114,11 +114,6 @@ export class WorkerTimers {
     }, { unref: true });
   }
 
-  /**
-   * A claim sent at `sentAt` (epoch ms) returned runs while the worker held nothing else: their
-   * leases were set by the claim, at or after `sentAt`, so every lease it holds is as fresh as after a
-   * renewal then, and the next renewal is due a third of the lease later (not at the next tick).
-   */
   /** The instant (epoch ms) of the last renewal of every held lease that the store confirmed: each held lease runs at least a lease past it. */
   renewedAt = -Infinity;
 
@@ -142,6 +137,11 @@ export class WorkerTimers {
     this.unmarked.delete(backendId);
   }
 
+  /**
+   * A claim sent at `sentAt` (epoch ms) returned runs while the worker held nothing else: their
+   * leases were set by the claim, at or after `sentAt`, so every lease it holds is as fresh as after a
+   * renewal then, and the next renewal is due a third of the lease later (not at the next tick).
+   */
   claimedIntoEmpty(sentAt: number): void {
     if (sentAt > this.lastRenew) this.lastRenew = sentAt;
   }

@@ -137,7 +137,7 @@ export class Worker {
       held: () => this.held(),
       holdsAny: () => this.holdsAny(),
       dropBuffered: (ids) => this.dropBuffered(ids),
-      renewed: () => this.dispatch(),
+      renewed: () => this.dispatch(false),
       execution: (backendId) => this.active.get(backendId),
       summary: () => this.summary(),
     }, this.clock);
