@@ -33,9 +33,9 @@ export interface BackfillProgress extends TaskBackfill {
   runs: TaskRun[];
 }
 
-/** A preview request's occurrences (ScheduleService.preview), `now` being the default `from`. */
 const PREVIEW_FIELDS = new Set(['cron', 'tz', 'rrule', 'count', 'from']);
 
+/** A preview request's occurrences (ScheduleService.preview), `now` being the default `from`. */
 export function previewOf(input: PreviewInput, now: Date): Preview {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalid('', 'a preview takes an object: { cron, tz } or { rrule }, with count and from');
   // A field it does not take (endAt, exclude: a task's bounds) is refused, not silently left out.

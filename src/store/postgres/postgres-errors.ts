@@ -86,6 +86,9 @@ export class TrackedPool extends pg.Pool {
   }
 }
 
+/** SQLSTATEs after which a transaction, or one autocommit statement, is simply tried again (serialization failure, deadlock). */
+export const RETRYABLE_SQLSTATES: ReadonlySet<unknown> = new Set(['40001', '40P01']);
+
 /**
  * Runs one autocommit statement again after a deadlock or serialization failure (40P01, 40001), up
  * to five times as a transaction is: such a statement was rolled back whole, so trying it again is
@@ -98,7 +101,7 @@ export async function retryingConflicts<T>(run: () => Promise<T>): Promise<T> {
       return await run();
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      if ((code === '40P01' || code === '40001') && attempt < 5) continue;
+      if (RETRYABLE_SQLSTATES.has(code) && attempt < 5) continue;
       throw e;
     }
   }

@@ -48,7 +48,7 @@ import type {
 } from '../store.js';
 import { createPool, migrate } from './postgres-connection.js';
 import { redactUrl } from '../redact-url.js';
-import { retryingConflicts, translatePgError } from './postgres-errors.js';
+import { RETRYABLE_SQLSTATES, retryingConflicts, translatePgError } from './postgres-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
@@ -70,8 +70,6 @@ import { KeptConnection } from './postgres-kept-connection.js';
 import { PostgresStats } from './postgres-stats.js';
 
 export { HOT_QUERIES } from './postgres-queries.js';
-/** SQLSTATEs after which the whole transaction is simply tried again. */
-const RETRYABLE = new Set(['40001', '40P01']);
 
 type Q = pg.PoolClient | pg.Pool;
 
@@ -165,7 +163,7 @@ export class PostgresStore implements Store {
       } catch (e) {
         if (!broken) await c.query('ROLLBACK').catch(() => (broken = true));
         const code = (e as { code?: string }).code;
-        if (code && RETRYABLE.has(code) && attempt < 5) continue;
+        if (code && RETRYABLE_SQLSTATES.has(code) && attempt < 5) continue;
         throw e;
       } finally {
         c.off('error', onError);
