@@ -1,18 +1,10 @@
 import { Cron } from 'croner';
 import { DateTime, IANAZone } from 'luxon';
-import { createRequire } from 'node:module';
-import type { RRule as RRuleClass } from 'rrule';
 import { formatDuration } from './durations.js';
 import { invalid } from './errors.js';
 import type { CalendarSchedule, Schedule } from './model.js';
+import { parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
 import { CALENDAR_OPTION_FIELDS, normaliseCalendarOptions } from './schedule-options.js';
-
-/** rrule is loaded on first use: most commands never meet an rrule schedule and start faster without it. */
-let rruleModule: typeof import('rrule') | null = null;
-function rrule(): typeof import('rrule') {
-  rruleModule ??= createRequire(import.meta.url)('rrule') as typeof import('rrule');
-  return rruleModule;
-}
 
 /** Validates a schedule and returns its normal form; `at` anchors an rrule that has no DTSTART. */
 export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'): Schedule {
@@ -193,108 +185,13 @@ function makeCron(expr: string, tz: string): Cron {
   return new Cron(expr, { timezone: tz, paused: true });
 }
 
-interface ParsedRule {
-  rule: RRuleClass;
-  zone: string;
-  /** EXDATE wall-clock times (floating, as the rule's own coordinates), in ms. */
-  exdates: Set<number>;
-}
-
-const ruleCache = new Map<string, ParsedRule>();
-
-/**
- * Rules are evaluated in "floating" wall-clock time (as if the zone were UTC), then mapped to real
- * instants. One RRULE with an optional DTSTART and EXDATE lines (wall-clock times in the rule's zone).
- */
-function parseRule(text: string): ParsedRule {
-  const cached = ruleCache.get(text);
-  if (cached) return cached;
-  const { rrulestr, RRule, RRuleSet } = rrule();
-  const parsed = rrulestr(text, { forceset: false });
-  let single: RRuleClass;
-  let exdates: Date[] = [];
-  if (parsed instanceof RRuleSet) {
-    if (parsed.rrules().length !== 1 || parsed.rdates().length > 0 || parsed.exrules().length > 0) {
-      throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
-    }
-    single = parsed.rrules()[0]!;
-    exdates = parsed.exdates();
-  } else if (parsed instanceof RRule) single = parsed;
-  else throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
-  const zone = single.origOptions.tzid ?? 'UTC';
-  if (!IANAZone.isValidZone(zone)) throw new Error(`unknown time zone "${zone}"`);
-  const floating = new RRule({ ...single.origOptions, tzid: null });
-  const result = { rule: floating, zone, exdates: new Set(exdates.map((d) => d.getTime())) };
-  if (ruleCache.size > 1000) ruleCache.clear();
-  ruleCache.set(text, result);
-  return result;
-}
-
-/** The wall-clock time of `instant` in `zone`, written as a UTC date: the rule's own coordinate system. */
-function floatingOf(instant: Date, zone: string): number {
-  const l = DateTime.fromJSDate(instant, { zone });
-  return Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second, l.millisecond);
-}
-
-/** The real instant of a floating wall-clock time in `zone` (a time in a DST gap moves forward; a repeated one is its first). */
-function realOf(floating: Date, zone: string): Date {
-  const real = DateTime.fromObject(
-    {
-      year: floating.getUTCFullYear(),
-      month: floating.getUTCMonth() + 1,
-      day: floating.getUTCDate(),
-      hour: floating.getUTCHours(),
-      minute: floating.getUTCMinutes(),
-      second: floating.getUTCSeconds(),
-      millisecond: floating.getUTCMilliseconds(),
-    },
-    { zone },
-  );
-  // A wall-clock time that happens twice (clocks set back) is taken at its first instant, as cron does.
-  const earlier = real.minus({ minutes: real.minus({ hours: 6 }).offset - real.offset });
-  return earlier < real && earlier.hour === real.hour && earlier.minute === real.minute && earlier.second === real.second ? earlier.toJSDate() : real.toJSDate();
-}
-
 /**
  * Whether an occurrence happens at a local time other than the one its schedule asked for: a wall-clock
  * time that does not exist (skipped by a DST change) moves forward, to the end of the gap.
  */
 export function movedByDst(schedule: CalendarSchedule, instant: Date): boolean {
   if (schedule.kind === 'cron') return !makeCron(schedule.expr, schedule.tz).match(instant);
-  const { rule, zone } = parseRule(schedule.rule);
-  const local = floatingOf(instant, zone);
-  return rule.before(new Date(local), true)?.getTime() !== local;
-}
-
-function rruleAfter(text: string, after: Date): Date | null {
-  const { rule, zone, exdates } = parseRule(text);
-  // fold-safe: start a little before and skip past `after`
-  let cursor = new Date(floatingOf(after, zone) - 3_600_000 * 3);
-  for (let i = 0; i < 10_000; i++) {
-    const floating = rule.after(cursor, false);
-    if (floating === null) return null;
-    cursor = floating;
-    if (exdates.has(floating.getTime())) continue;
-    const real = realOf(floating, zone);
-    if (real.getTime() > after.getTime()) return real;
-  }
-  return null;
-}
-
-/** The latest occurrence at or before `at`. */
-function rruleBefore(text: string, at: Date): Date | null {
-  const { rule, zone, exdates } = parseRule(text);
-  // fold-safe: start a little after and skip back past `at`
-  let cursor = new Date(floatingOf(at, zone) + 3_600_000 * 3);
-  for (let i = 0; i < 10_000; i++) {
-    const floating = rule.before(cursor, false);
-    if (floating === null) return null;
-    cursor = floating;
-    if (exdates.has(floating.getTime())) continue;
-    const real = realOf(floating, zone);
-    if (real.getTime() <= at.getTime()) return real;
-  }
-  return null;
+  return rruleMovedByDst(schedule.rule, instant);
 }
 
 function anchorRule(text: string, at: Date, field: string): string {

@@ -1,0 +1,192 @@
+import { DateTime, IANAZone } from 'luxon';
+import { createRequire } from 'node:module';
+import type { RRule as RRuleClass } from 'rrule';
+
+/**
+ * RRULE evaluation. Rules are evaluated in "floating" wall-clock time (as if the zone were UTC), then
+ * mapped to real instants. The rrule library walks every occurrence from DTSTART on each question, so
+ * a rule with a DTSTART long ago (FREQ=SECONDLY from last year: millions of occurrences) is first
+ * moved forward: its DTSTART is advanced by a whole number of periods (FREQ × INTERVAL) to just
+ * before the instant asked about, which keeps every later occurrence where it was. Rules with a COUNT
+ * (counted from the original DTSTART), monthly or yearly rules (a few occurrences per year) and the
+ * rules parseRule names off-grid are walked from their own DTSTART, in one pass.
+ */
+
+/** rrule is loaded on first use: most commands never meet an rrule schedule and start faster without it. */
+let rruleModule: typeof import('rrule') | null = null;
+function rrule(): typeof import('rrule') {
+  rruleModule ??= createRequire(import.meta.url)('rrule') as typeof import('rrule');
+  return rruleModule;
+}
+
+interface ParsedRule {
+  rule: RRuleClass;
+  zone: string;
+  /** EXDATE wall-clock times (floating, as the rule's own coordinates), in ms. */
+  exdates: Set<number>;
+  /** FREQ × INTERVAL in ms when the rule may be moved forward (no COUNT; secondly to weekly), else null. */
+  stepMs: number | null;
+}
+
+const ruleCache = new Map<string, ParsedRule>();
+/** Three hours either side: wider than any DST change, so a folded or skipped hour is never missed. */
+const FOLD_MS = 3 * 3_600_000;
+
+/** One RRULE with an optional DTSTART and EXDATE lines (wall-clock times in the rule's zone); throws on anything else. */
+export function parseRule(text: string): ParsedRule {
+  const cached = ruleCache.get(text);
+  if (cached) return cached;
+  const { rrulestr, RRule, RRuleSet } = rrule();
+  const parsed = rrulestr(text, { forceset: false });
+  let single: RRuleClass;
+  let exdates: Date[] = [];
+  if (parsed instanceof RRuleSet) {
+    if (parsed.rrules().length !== 1 || parsed.rdates().length > 0 || parsed.exrules().length > 0) {
+      throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
+    }
+    single = parsed.rrules()[0]!;
+    exdates = parsed.exdates();
+  } else if (parsed instanceof RRule) single = parsed;
+  else throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
+  const zone = single.origOptions.tzid ?? 'UTC';
+  if (!IANAZone.isValidZone(zone)) throw new Error(`unknown time zone "${zone}"`);
+  // No cache: the library's own memo of every question asked would grow for as long as the process runs.
+  const floating = new RRule({ ...single.origOptions, tzid: null }, true);
+  const periods: Partial<Record<number, number>> = {
+    [RRule.SECONDLY]: 1000,
+    [RRule.MINUTELY]: 60_000,
+    [RRule.HOURLY]: 3_600_000,
+    [RRule.DAILY]: 86_400_000,
+    [RRule.WEEKLY]: 7 * 86_400_000,
+  };
+  const o = floating.options;
+  const period = periods[o.freq];
+  const interval = o.interval || 1;
+  // The library steps a secondly rule past an hour or minute its BYHOUR / BYMINUTE leave out (a minutely
+  // one past an hour) a whole minute (hour) at a time, leaving the rule's grid unless INTERVAL divides
+  // 60: its occurrences then depend on the whole walk from DTSTART, which must not move.
+  const offGrid =
+    60 % interval !== 0 &&
+    ((o.freq === RRule.SECONDLY && (nonEmpty(o.byhour) || nonEmpty(o.byminute))) || (o.freq === RRule.MINUTELY && nonEmpty(o.byhour)));
+  const stepMs = o.count == null && period !== undefined && !offGrid ? period * interval : null;
+  const result = { rule: floating, zone, exdates: new Set(exdates.map((d) => d.getTime())), stepMs };
+  if (ruleCache.size > 1000) ruleCache.clear();
+  ruleCache.set(text, result);
+  return result;
+}
+
+function nonEmpty(list: number[] | null | undefined): boolean {
+  return list != null && list.length > 0;
+}
+
+/**
+ * The rule with its DTSTART moved forward by whole periods to at least `back` periods before the
+ * floating instant `cursor` (the rule itself when it cannot move or is already that close).
+ */
+function ruleNear(p: ParsedRule, cursor: number, back: number): RRuleClass {
+  if (p.stepMs === null) return p.rule;
+  const start = p.rule.options.dtstart.getTime();
+  const k = Math.floor((cursor - start) / p.stepMs) - back;
+  if (k <= 0) return p.rule;
+  const { RRule } = rrule();
+  return new RRule({ ...p.rule.origOptions, tzid: null, dtstart: new Date(start + k * p.stepMs) }, true);
+}
+
+/** The wall-clock time of `instant` in `zone`, written as a UTC date: the rule's own coordinate system. */
+function floatingOf(instant: Date, zone: string): number {
+  const l = DateTime.fromJSDate(instant, { zone });
+  return Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second, l.millisecond);
+}
+
+/** The real instant of a floating wall-clock time in `zone` (a time in a DST gap moves forward; a repeated one is its first). */
+function realOf(floating: Date, zone: string): Date {
+  const real = DateTime.fromObject(
+    {
+      year: floating.getUTCFullYear(),
+      month: floating.getUTCMonth() + 1,
+      day: floating.getUTCDate(),
+      hour: floating.getUTCHours(),
+      minute: floating.getUTCMinutes(),
+      second: floating.getUTCSeconds(),
+      millisecond: floating.getUTCMilliseconds(),
+    },
+    { zone },
+  );
+  // A wall-clock time that happens twice (clocks set back) is taken at its first instant, as cron does.
+  const earlier = real.minus({ minutes: real.minus({ hours: 6 }).offset - real.offset });
+  return earlier < real && earlier.hour === real.hour && earlier.minute === real.minute && earlier.second === real.second ? earlier.toJSDate() : real.toJSDate();
+}
+
+/**
+ * The zone's offset in ms when it is the same three hours either side of `instant` (no DST change
+ * near: floating and real times differ by exactly it), else null.
+ */
+function steadyOffset(zone: string, instant: number): number | null {
+  const z = IANAZone.create(zone);
+  const offset = z.offset(instant - FOLD_MS);
+  return z.offset(instant + FOLD_MS) === offset ? offset * 60_000 : null;
+}
+
+/** First occurrence strictly after `after` (EXDATEs skipped); null when the rule has none. */
+export function rruleAfter(text: string, after: Date): Date | null {
+  const p = parseRule(text);
+  const t = after.getTime();
+  const offset = steadyOffset(p.zone, t);
+  const local = floatingOf(after, p.zone);
+  // Near a DST change, walk from a little before `after` (a folded hour) and skip past it, in one pass.
+  const from = offset === null ? local - FOLD_MS : local;
+  let found: Date | null = null;
+  ruleNear(p, from, 1).all((floating) => {
+    const f = floating.getTime();
+    if (f <= from || p.exdates.has(f)) return true;
+    const real = offset !== null && f <= local + FOLD_MS ? new Date(f - offset) : realOf(floating, p.zone);
+    if (real.getTime() <= t) return true;
+    found = real;
+    return false;
+  });
+  return found;
+}
+
+/** The latest occurrence at or before `at` (EXDATEs skipped); null when the rule has none. */
+export function rruleBefore(text: string, at: Date): Date | null {
+  const p = parseRule(text);
+  const t = at.getTime();
+  const offset = steadyOffset(p.zone, t);
+  const local = floatingOf(at, p.zone);
+  // Near a DST change, walk up to a little after `at` and take the last occurrence whose real instant is not after it.
+  const to = offset === null ? local + FOLD_MS : local;
+  // Moved forward, the walk may start after the last occurrence (a sparse rule): walk the stretch
+  // before it, and so on back, each stretch longer than the last, until one holds an occurrence.
+  let end = to;
+  for (let back = 64; ; back *= 16) {
+    const rule = ruleNear(p, to, back);
+    const first = end === to;
+    let last: Date | null = null;
+    const near: Date[] = [];
+    rule.all((floating) => {
+      const f = floating.getTime();
+      if (first ? f > end : f >= end) return false;
+      if (p.exdates.has(f)) return true;
+      if (offset === null && f > local - FOLD_MS) near.push(floating);
+      else last = floating;
+      return true;
+    });
+    for (let i = near.length - 1; i >= 0; i--) {
+      const real = realOf(near[i]!, p.zone);
+      if (real.getTime() <= t) return real;
+    }
+    if (last !== null) {
+      const f = (last as Date).getTime();
+      return offset !== null && f >= local - FOLD_MS ? new Date(f - offset) : realOf(last, p.zone);
+    }
+    if (rule === p.rule) return null;
+    end = rule.options.dtstart.getTime();
+  }
+}
+
+/** Whether the floating wall-clock time of `instant` is not itself an occurrence (a DST gap moved it). */
+export function rruleMovedByDst(text: string, instant: Date): boolean {
+  const p = parseRule(text);
+  const local = floatingOf(instant, p.zone);
+  return ruleNear(p, local, 1).before(new Date(local), true)?.getTime() !== local;
+}
