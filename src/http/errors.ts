@@ -17,6 +17,8 @@ const STATUS: Record<string, number> = {
   stale_data: 409,
   invalid_transition: 422,
   payload_too_large: 413,
+  request_timeout: 408,
+  headers_too_large: 431,
   unsupported_media_type: 415,
   schema_too_new: 503,
   storage_error: 503,

@@ -1,5 +1,6 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 import { hostHeaderProblem, requestIdOf } from './guards.js';
 
@@ -18,14 +19,36 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
     if (problem !== null) return answer(req, res, problem);
     void listener(req, res);
   });
+  server.on('clientError', answerUnparsed);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve({ server, port: (server.address() as { port: number }).port }));
   });
 }
 
-function errorBody(message: string): string {
-  return JSON.stringify({ error: { code: 'bad_request', message, details: [] } });
+function errorBody(message: string, code = 'bad_request'): string {
+  return JSON.stringify({ error: { code, message, details: [] } });
+}
+
+/**
+ * A request Node's parser refused (headers over its 16 KB limit, a malformed request line or header)
+ * gets the API's error shape instead of Node's bare status line; a connection already gone is closed.
+ */
+function answerUnparsed(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, body] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['431 Request Header Fields Too Large', errorBody('the request headers are too large (at most 16 KB in all)', 'headers_too_large')]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['408 Request Timeout', errorBody('the request was not received in time', 'request_timeout')]
+        : ['400 Bad Request', errorBody(`malformed HTTP request (${err.code ?? 'parse error'})`)];
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${requestIdOf(undefined)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function badRequest(requestId: string | undefined, message: string): Response {

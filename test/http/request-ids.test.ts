@@ -132,3 +132,30 @@ it('a client that closes its connection in the middle of its body is no 500 and 
   await expect.poll(() => s.lines.filter((l) => /closed the connection before its request was read/.test(l.msg)).length).toBe(3);
   expect(s.lines.filter((l) => l.level >= 50)).toEqual([]);
 });
+
+/** Sends raw bytes and reads the whole answer until the server closes the connection. */
+function rawExchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    socket.on('data', (d) => (got += d.toString('utf8')));
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
+
+it('a request Node cannot parse gets the API error shape: 431 for headers over 16 KB, 400 for a malformed request', async () => {
+  const s = await served();
+  const port = Number(new URL(s.url).port);
+  const big = await rawExchange(port, `GET /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  expect(big).toMatch(/^HTTP\/1\.1 431 /);
+  expect(big).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
+  expect(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4))).toEqual({
+    error: { code: 'headers_too_large', message: 'the request headers are too large (at most 16 KB in all)', details: [] },
+  });
+  const bad = await rawExchange(port, `GET /api/tasks HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n`);
+  expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+  expect(JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^malformed HTTP request \(HPE_/) });
+  // The server still answers.
+  expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+});
