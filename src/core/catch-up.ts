@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CalendarSchedule, Schedule, Task } from './model.js';
+import { priorityRank, type CalendarSchedule, type Schedule, type Task } from './model.js';
 import { firstOccurrence, nextOccurrenceOrNull, previousOccurrenceOrNull } from './schedule.js';
 
 /**
@@ -120,6 +120,33 @@ export function planLateTask(task: LateTask, at: Date, lateAfterMs = LATE_AFTER_
   const latest = previousOccurrenceOrNull(s, at);
   const served = latest === null || latest.getTime() < own.getTime() ? own : latest;
   return within(served) ? serveNow(served) : upcoming();
+}
+
+/**
+ * The waiting tasks of a type as the runner's next pass takes them (`task list-pending`): `due` is the
+ * store's due tasks in runner order (rank, due instant, id) with `complete` true when it holds every due
+ * task; late cron and rrule tasks are first caught up as that pass would (planLateTask): moved to the
+ * occurrence they serve, and left out when that is not due at `at` or they complete. Returns the first
+ * `limit`, or null when the answer may need tasks past `due` (ask again with more).
+ */
+export function pendingAfterCatchUp(due: readonly Task[], complete: boolean, at: Date, limit: number): Task[] | null {
+  const seen: Task[] = [];
+  for (const task of due) {
+    const plan = planLateTask(task, at);
+    if (plan === null) seen.push(task);
+    else if (plan.action === 'serve' && plan.nextRun.getTime() <= at.getTime()) seen.push({ ...task, nextRun: plan.nextRun, scheduledFor: plan.scheduledFor });
+  }
+  seen.sort(runnerOrder);
+  if (complete || due.length === 0) return seen.slice(0, limit);
+  // Catching up only moves tasks later: a task past `due` comes after its last one, so only the tasks
+  // before that boundary are sure of their place.
+  const boundary = due[due.length - 1]!;
+  const sure = seen.filter((t) => runnerOrder(t, boundary) <= 0);
+  return sure.length >= limit ? sure.slice(0, limit) : null;
+}
+
+function runnerOrder(a: Task, b: Task): number {
+  return priorityRank(a.priority) - priorityRank(b.priority) || a.nextRun.getTime() - b.nextRun.getTime() || a.id - b.id;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
+import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
@@ -338,7 +339,14 @@ export class Orrery implements Jobboard {
     assertText(type, 'type');
     const limit = opts.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 0) throw invalid('limit', 'must be a non-negative integer');
-    return this.store.listPending(type, this.instant(opts.at), limit);
+    if (limit === 0) return [];
+    const at = this.instant(opts.at);
+    // Late cron and rrule tasks are shown as the runner's catch-up will move them (core/catch-up.ts).
+    for (let fetch = limit; ; fetch *= 2) {
+      const due = await this.store.listPending(type, at, fetch);
+      const pending = pendingAfterCatchUp(due, due.length < fetch, at, limit);
+      if (pending !== null) return pending;
+    }
   }
 
   /** Disables tasks (reason `manual`); a waiting run of each is cancelled. Returns the tasks as stored. */

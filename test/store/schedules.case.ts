@@ -52,6 +52,28 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.getTask(all.id)).toMatchObject({ scheduledFor: hh(5), nextRun: hh(5) });
     });
 
+    it('list-pending shows late tasks as the runner will catch them up: in the order it schedules them, without those it moves on', async () => {
+      const { orrery } = await setup([CRON]);
+      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+      const none = await make('none', { catchUp: 'none' });
+      const latest = await make('latest', {});
+      const all = await make('all', { catchUp: 'all' });
+      // Due at 04:29:10 and 04:29:30, less than a minute ago, so not late: they come before the late ones, now due at 04:30.
+      const early = await orrery.createTask({ type: 'cron', arguments: { args: ['early'] }, nextRun: plus(hh(4, 29), 10_000), schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });
+      const later = await orrery.createTask({ type: 'cron', arguments: { args: ['later'] }, nextRun: plus(hh(4, 29), 30_000), schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });
+      const when = hh(4, 30);
+      const pending = await orrery.listPending('cron', { at: when });
+      expect(pending.map((t) => t.id)).toEqual([early.id, later.id, latest.id, all.id]);
+      expect(pending.find((t) => t.id === latest.id)).toMatchObject({ nextRun: when, scheduledFor: hh(4) });
+      expect(pending.map((t) => t.id)).not.toContain(none.id);
+      // A limit smaller than the late tasks still gives the runner's first ones.
+      expect((await orrery.listPending('cron', { at: when, limit: 1 })).map((t) => t.id)).toEqual([early.id]);
+      expect((await orrery.listPending('cron', { at: when, limit: 3 })).map((t) => t.id)).toEqual([early.id, later.id, latest.id]);
+      // Nothing was written: the runner's pass then schedules exactly that list, in that order.
+      expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: T0 });
+      expect((await orrery.scheduleDue({ at: when })).map((r) => r.task)).toEqual(pending.map((t) => t.id));
+    });
+
     it('a claim of due tasks catches late tasks up first, with no runner pass: none is not claimed, latest serves the latest occurrence', async () => {
       const { orrery } = await setup([CRON]);
       const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
