@@ -1,5 +1,16 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+// SIGINT and SIGTERM arriving while the CLI's modules load are held, not fatal: a daemon command
+// then stops before it starts, another command exits as the signal asked (src/cli/held-signals.ts).
+const received = [];
+const hold = (signal) => received.push(signal);
+process.on('SIGINT', hold);
+process.on('SIGTERM', hold);
+const release = () => {
+  process.off('SIGINT', hold);
+  process.off('SIGTERM', hold);
+};
+
+const { main } = await import('../dist/cli/main.js');
 
 // Output piped into a reader that stops early (`orrery task list | head`) is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -9,4 +20,4 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2), undefined, { received, release });

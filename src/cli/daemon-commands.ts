@@ -1,3 +1,4 @@
+import { takeHeldSignals } from './held-signals.js';
 import { Command, Option } from 'commander';
 import { formatDuration } from '../core/durations.js';
 import { isStorageUnavailable } from '../core/errors.js';
@@ -346,6 +347,9 @@ function watchSignals(graceMs: number): SignalWatch {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A signal bin/orrery.js held while the CLI loaded counts as received now.
+  const held = takeHeldSignals();
+  if (held !== null) onSignal(held);
   return {
     signalled,
     get received() {

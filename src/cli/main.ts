@@ -6,6 +6,7 @@ import { daemonCommands } from './daemon-commands.js';
 import { dagCommands } from './dag-commands.js';
 import { runCommands } from './run-commands.js';
 import { Interrupted } from './run-logs-command.js';
+import { setHeldSignals, signalExitCode, takeHeldSignals, type HeldSignals } from './held-signals.js';
 import { taskCommands } from './task-commands.js';
 import { taskTypeCommands } from './task-type-commands.js';
 import { visitCommands } from './visit-commands.js';
@@ -45,12 +46,23 @@ export function buildProgram(io: Io): Command {
   return program;
 }
 
+/** The commands that watch SIGINT/SIGTERM themselves from their start (daemon-commands.ts). */
+const DAEMONS = new Set(['runner', 'worker', 'serve']);
+
 /** Runs the CLI and returns the exit code: 0 success, 2 invalid input, 1 other failures. */
 export async function main(
   argv: string[],
   io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), errIsTty: process.stderr.isTTY === true },
+  held: HeldSignals | null = null,
 ): Promise<number> {
   const program = buildProgram(io);
+  // Signals held while the CLI loaded (bin/orrery.js): a daemon takes them over; another command exits as they asked.
+  setHeldSignals(held);
+  program.hook('preAction', (_root, action) => {
+    if (action.parent === program && DAEMONS.has(action.name())) return;
+    const signal = takeHeldSignals();
+    if (signal !== null) throw new Interrupted(signalExitCode(signal));
+  });
   try {
     await program.parseAsync(hoistDb(argv, (name) => (program.commands.find((c) => c.name() === name)?.commands.length ?? 0) > 0), { from: 'user' });
     return 0;
@@ -79,6 +91,8 @@ export async function main(
     io.err(`orrery: ${errorLine((e as Error)?.message ?? String(e))}\n`);
     if (process.env.ORRERY_DEBUG) io.err(`${(e as Error)?.stack}\n`);
     return 1;
+  } finally {
+    takeHeldSignals();
   }
 }
 
