@@ -102,4 +102,17 @@ describe('WAL checkpoints on a thread (SQLite)', () => {
       console.log('created');`;
     expect(await runScriptToExit(script, { DB: tempFile() }, { file: true })).toEqual({ code: 0, out: 'created' });
   }, 20_000);
+
+  it('the thread keeps the process alive while a checkpoint is awaited: a script awaiting createTasks of 10,000 goes on', async () => {
+    // createTasks of 10,000 or more awaits a checkpoint on the thread; unreferenced throughout, the
+    // thread let the event loop empty during that wait: the script exited 13 with its await unsettled.
+    const entry = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+    const script = `
+      const { openOrrery } = await import(${JSON.stringify(entry)});
+      const orrery = await openOrrery({ db: 'sqlite:' + process.env.DB });
+      await orrery.createTaskType({ name: 'bulk', maxQueueLength: null });
+      const made = await orrery.createTasks(Array.from({ length: 10000 }, (_, i) => ({ type: 'bulk', policy: 'oneshot', arguments: { args: [i], kwargs: {} } })));
+      console.log('created ' + made.length);`;
+    expect(await runScriptToExit(script, { DB: tempFile() }, { file: true })).toEqual({ code: 0, out: 'created 10000' });
+  }, 30_000);
 });

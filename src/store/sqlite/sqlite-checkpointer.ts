@@ -84,6 +84,7 @@ export class WalCheckpointer {
         this.waiters.push(r);
         this.request();
       }
+      this.holdWhileAwaited();
     });
   }
 
@@ -112,7 +113,22 @@ export class WalCheckpointer {
   private startAndSend(): void {
     if (this.failed) return; // closed meanwhile
     if (!this.thread) this.prestart(); // fails over to SQLite's own checkpoint if the thread cannot start
-    if (this.thread) this.send(this.thread);
+    if (this.thread) {
+      this.holdWhileAwaited();
+      this.send(this.thread);
+    }
+  }
+
+  /**
+   * The thread keeps the process alive only while a checkpoint() is awaited: unreferenced, a script
+   * awaiting `createTasks` of a large batch (which checkpoints after it) with nothing else pending
+   * saw its event loop empty and exited at once, status 13, its await never settled.
+   */
+  private holdWhileAwaited(): void {
+    const t = this.thread;
+    if (t === null) return;
+    if (this.waiters.length + this.next.length > 0) t.ref();
+    else t.unref();
   }
 
   private send(t: Worker): void {
@@ -135,6 +151,7 @@ export class WalCheckpointer {
       this.waiters = this.next;
       this.next = [];
       if (this.waiters.length > 0) this.request();
+      this.holdWhileAwaited();
       answered.forEach((w) => w());
     });
     t.on('error', () => this.fail());
