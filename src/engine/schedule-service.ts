@@ -135,9 +135,9 @@ export class ScheduleService {
     return done;
   }
 
-  /** The catch-up of late cron and rrule tasks at `at` (core/catch-up.ts), part of every runner pass. */
-  catchUp(at: Date): Promise<CaughtUpTask[]> {
-    return this.store.catchUpLate(at, CATCH_UP_BATCH);
+  /** The catch-up of late cron and rrule tasks at `at` (core/catch-up.ts), part of every runner pass; with `type`, of that type only. */
+  catchUp(at: Date, type?: string): Promise<CaughtUpTask[]> {
+    return this.store.catchUpLate(at, CATCH_UP_BATCH, type);
   }
 
   /**
@@ -153,15 +153,17 @@ export class ScheduleService {
   }
 
   /**
-   * One step of every running backfill: the next occurrence gets its run when the task is free; a
-   * backfill whose last run ended is done; one whose task was disabled or completed is cancelled.
+   * One step of every running backfill (with `type`, of that type's tasks): the next occurrence gets its
+   * run when the task is free; a backfill whose last run ended is done; one whose task was disabled or
+   * completed is cancelled.
    */
-  async advance(at: Date): Promise<TaskRun[]> {
+  async advance(at: Date, type?: string): Promise<TaskRun[]> {
     const running = await this.store.runningBackfills(100);
     this.backfillsRunning = running.length > 0;
     const runs: TaskRun[] = [];
     for (const b of running) {
       const task = await this.host.store.getTask(b.task);
+      if (type !== undefined && task?.type !== type) continue; // a pass of one type leaves the others' backfills alone
       if (!task || task.status === 'completed' || task.status === 'disabled' || task.schedule.kind === 'adaptive') {
         await this.store.finishBackfill(b.id, 'cancelled', at);
         continue;

@@ -481,8 +481,8 @@ export class Orrery implements Jobboard {
   // --- the runner -------------------------------------------------------------------------------
   /**
    * One runner pass: the catch-up of late cron and rrule tasks, the next occurrence of each running
-   * backfill (docs/guide.md#schedules), then due tasks of one type, or of every type; returns the runs
-   * created. `refillFraction` (a library option; the runner fills every free slot) leaves a bounded
+   * backfill (docs/guide.md#schedules), then due tasks; of one type (`type`: the others are left
+   * alone), or of every type; returns the runs created. `refillFraction` (a library option; the runner fills every free slot) leaves a bounded
    * queue that still holds runs alone until that fraction of it is free.
    */
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
@@ -491,11 +491,11 @@ export class Orrery implements Jobboard {
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     // Late cron and rrule tasks first (the runner skips it in a pass woken by new tasks right after one: core/catch-up.ts).
-    const caught = opts.catchUp === false ? [] : await this.schedules.catchUp(at);
+    const caught = opts.catchUp === false ? [] : await this.schedules.catchUp(at, opts.type);
     if (caught.length > 0) this.events.emit('caughtUp', caught);
-    const backfilled = await this.schedules.advance(at);
+    const backfilled = await this.schedules.advance(at, opts.type);
     this.emitRuns('scheduled', backfilled);
-    const runs: TaskRun[] = backfilled.filter((r) => opts.type === undefined || r.type === opts.type);
+    const runs: TaskRun[] = [...backfilled];
     const tracedSince = tracingOn() ? Date.now() : null;
     // SPEC §2.2: a pass fills every free slot. It takes batches of SCHEDULE_BATCH (one transaction each)
     // until a type's queue is full or nothing of it is due; the runner daemon (fill: false) takes one

@@ -39,9 +39,10 @@ export interface ScheduleStore {
    * Applies catch-up (core/catch-up.ts planLateTask) to cron and rrule tasks that are waiting to be
    * scheduled, are not retrying, belong to a type that is not paused, and whose due instant is more
    * than LATE_AFTER_MS before `at`: at most `limit` of them, the most overdue first, each guarded
-   * against a concurrent change. Read from an index of waiting cron and rrule tasks only.
+   * against a concurrent change. Read from an index of waiting cron and rrule tasks only. With `type`,
+   * only tasks of that type (a runner pass of one type, `task schedule -t`, leaves the others alone).
    */
-  catchUpLate(at: Date, limit: number): Promise<CaughtUpTask[]>;
+  catchUpLate(at: Date, limit: number, type?: string): Promise<CaughtUpTask[]>;
   /** Records a backfill of `task` whose first occurrence is `first`. */
   createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill>;
   getBackfill(id: number): Promise<TaskBackfill | null>;

@@ -52,6 +52,18 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.getTask(all.id)).toMatchObject({ scheduledFor: hh(5), nextRun: hh(5) });
     });
 
+    it('a runner pass of one type catches up only that type: a late cron task of another type keeps its occurrence', async () => {
+      const { orrery } = await setup([CRON, MAIL]);
+      const cron = await orrery.createTask({ type: 'cron', arguments: { args: ['c'] }, schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });
+      const mailCron = await orrery.createTask({ type: 'mail', arguments: { args: ['m'] }, schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });
+      const when = hh(4, 30);
+      const runs = await orrery.scheduleDue({ type: 'mail', at: when });
+      expect(runs.map((r) => [r.task, r.scheduledFor])).toEqual([[mailCron.id, hh(4)]]);
+      expect(await orrery.getTask(cron.id)).toMatchObject({ nextRun: cron.nextRun, scheduledFor: cron.scheduledFor, status: 'next_run_not_scheduled' });
+      // A pass of every type then catches it up.
+      expect((await orrery.scheduleDue({ at: when })).map((r) => [r.task, r.scheduledFor])).toEqual([[cron.id, hh(4)]]);
+    });
+
     it('list-pending shows late tasks as the runner will catch them up: in the order it schedules them, without those it moves on', async () => {
       const { orrery } = await setup([CRON]);
       const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });

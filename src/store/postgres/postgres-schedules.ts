@@ -19,6 +19,8 @@ const LATE = `SELECT * FROM tasks
   WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind": "adaptive"}'::jsonb AND next_run < $1 AND next_attempt = 1
     AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
   ORDER BY next_run LIMIT $2`;
+/** LATE for one type. */
+const LATE_OF_TYPE = LATE.replace('AND next_attempt = 1', 'AND next_attempt = 1 AND type = $3');
 
 /** Catch-up of late cron and rrule tasks and task backfills on PostgreSQL (ScheduleStore). */
 export class PostgresSchedules implements ScheduleStore {
@@ -28,12 +30,13 @@ export class PostgresSchedules implements ScheduleStore {
     return (await this.host.pool.query<Row>(sql, params)).rows;
   }
 
-  async catchUpLate(at: Date, limit: number): Promise<CaughtUpTask[]> {
+  async catchUpLate(at: Date, limit: number, type?: string): Promise<CaughtUpTask[]> {
     const before = new Date(at.getTime() - LATE_AFTER_MS);
+    const [sql, params] = type === undefined ? [LATE, [before, limit]] : [LATE_OF_TYPE, [before, limit, type]];
     // A read first: most passes find nothing late and lock nothing.
-    if ((await this.rows(LATE, [before, limit])).length === 0) return [];
+    if ((await this.rows(sql, params)).length === 0) return [];
     const out = await this.host.tx(async (c) => {
-      const { rows } = await c.query<Row>(`${LATE} FOR UPDATE SKIP LOCKED`, [before, limit]);
+      const { rows } = await c.query<Row>(`${sql} FOR UPDATE SKIP LOCKED`, params);
       const changed: CaughtUpTask[] = [];
       for (const row of rows) {
         const task = taskFromRow(row);

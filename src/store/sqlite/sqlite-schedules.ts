@@ -25,10 +25,10 @@ export class SqliteSchedules implements ScheduleStore {
     this.s = prepareSchedules(host.db);
   }
 
-  async catchUpLate(at: Date, limit: number): Promise<CaughtUpTask[]> {
+  async catchUpLate(at: Date, limit: number, type?: string): Promise<CaughtUpTask[]> {
     // A read first: most passes find nothing late and take no write lock.
-    if (this.s.late.all(at.getTime() - LATE_AFTER_MS, limit).length === 0) return [];
-    const out = await this.host.write(() => this.catchUpInTx(at, limit));
+    if (this.lateRows(at, limit, type).length === 0) return [];
+    const out = await this.host.write(() => this.catchUpInTx(at, limit, type));
     if (out.length > 0) this.host.wake({ kind: 'tasks-written', count: out.length });
     return out;
   }
@@ -38,9 +38,9 @@ export class SqliteSchedules implements ScheduleStore {
    * task moved to the occurrence its policy serves, or completed (core/catch-up.ts). A claim of due
    * tasks runs it first, in its own transaction.
    */
-  catchUpInTx(at: Date, limit: number): CaughtUpTask[] {
+  catchUpInTx(at: Date, limit: number, type?: string): CaughtUpTask[] {
     const changed: CaughtUpTask[] = [];
-    for (const row of this.s.late.all(at.getTime() - LATE_AFTER_MS, limit) as Row[]) {
+    for (const row of this.lateRows(at, limit, type)) {
       const task = taskFromRow(row);
       const plan = planLateTask(task, at);
       if (plan === null || task.schedule.kind === 'adaptive') continue;
@@ -56,6 +56,11 @@ export class SqliteSchedules implements ScheduleStore {
       changed.push({ task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next });
     }
     return changed;
+  }
+
+  private lateRows(at: Date, limit: number, type: string | undefined): Row[] {
+    const before = at.getTime() - LATE_AFTER_MS;
+    return (type === undefined ? this.s.late.all(before, limit) : this.s.lateOfType.all(before, type, limit)) as Row[];
   }
 
   async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill> {
@@ -109,6 +114,10 @@ function prepareSchedules(db: Database.Database) {
   return {
     late: p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
       WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1
+        AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
+      ORDER BY next_run LIMIT +?`),
+    lateOfType: p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
+      WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1 AND type = ?
         AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
       ORDER BY next_run LIMIT +?`),
     // The dedupe key is left as it is, as by a run's end: a task completed here gives it up to the next equal task.
