@@ -294,6 +294,9 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
       const all = await client.listTaskTypes();
       const unknown = types.filter((t) => !all.some((x) => x.name === t));
       if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+      // As with --db (start-server.ts checkTypes): a type this file cannot run is refused, not claimed and failed.
+      const unhandled = all.filter((t) => types.includes(t.name) && !Object.hasOwn(mod.handlers, t.backendName));
+      if (unhandled.length) throw new UsageError(`--types: no handler in ${w.handlers} for ${unhandled.map((t) => `${t.name} (backend ${t.backendName})`).join(', ')}`);
     }
     const worker = new Worker(client, {
       handlers: run.handlers,

@@ -247,7 +247,7 @@ async function checkTypes(orrery: Orrery, types: string[], mod: HandlersModule, 
   const known = new Set(found.map((t) => t.name));
   const unknown = types.filter((t) => !known.has(t));
   if (unknown.length) throw invalid('types', `--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
-  const unhandled = found.filter((t) => !(t.backendName in mod.handlers));
+  const unhandled = found.filter((t) => !Object.hasOwn(mod.handlers, t.backendName));
   if (unhandled.length) throw invalid('types', `--types: no handler in ${file} for ${unhandled.map((t) => `${t.name} (backend ${t.backendName})`).join(', ')}`);
 }
 

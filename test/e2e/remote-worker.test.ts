@@ -21,6 +21,11 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
     const wrong = spawnOrrery(['worker', '--url', url, '--token', 'wr0ng', '--handlers', POOL_HANDLERS, '--log-format', 'json']);
     expect(await wrong.exited).toBe(1);
     expect(wrong.output()).toContain('orrery: missing or wrong bearer token');
+    // --types naming a type the file has no handler for is refused at start, as with --db (exit 2), not claimed and failed.
+    const elsewhere = await new OrreryClient(url, 't0ken').createTaskType({ name: 'elsewhere', backendName: 'nobody' });
+    const unhandled = spawnOrrery(['worker', '--url', url, '--token', 't0ken', '--handlers', FIXTURE_HANDLERS, '--types', `noop,${elsewhere.name}`]);
+    expect(await unhandled.exited).toBe(2);
+    expect(unhandled.output()).toMatch(/--types: no handler in .*handlers\.ts for elsewhere \(backend nobody\)/);
     // The worker gets no --db: everything it does goes through the API.
     const worker = spawnOrrery(['worker', '--url', url, '--token', 't0ken', '--handlers', FIXTURE_HANDLERS, '--types', 'noop,tick', '--id', 'remote-1', '--log-format', 'json']);
     await waitFor(() => /orrery worker .* started/.test(worker.output()), 'the remote worker to start');
