@@ -104,6 +104,24 @@ export function bulkActionCases(sut: StoreUnderTest): void {
       expect((await orrery.getTask(ts.find((t) => t.id === claimed[2]!.run.task)!.id))!.status).toBe('completed');
     });
 
+    it('bulk respawn leaves a task as `task respawn` does: a retry\'s occurrence (scheduledFor) gives way to the new next run', async () => {
+      const { orrery } = await setup([{ name: 'r', defaultIntervalMs: '1h', numRetries: 3, retryDelayMs: '10m' }]);
+      const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: 'r', arguments: { args: [i], kwargs: {} } })), { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      for (const c of await claimStarted(orrery, { worker: 'w1', types: ['r'], limit: 2, at: T0 })) {
+        await orrery.endRun(c.run.backendId, { status: 'failed', worker: 'w1', at: plus(T0, 1000), error: 'boom' });
+      }
+      // Each waits on its retry, serving the failed run's occurrence.
+      expect((await orrery.getTask(a!.id))!.scheduledFor).toEqual(T0);
+      await orrery.disableTasks([a!.id, b!.id], { at: plus(T0, 2000) });
+      const due = plus(T0, 5000);
+      const [single] = await orrery.respawnTasks([a!.id], { at: plus(T0, 3000), nextRun: due });
+      await orrery.bulkTasks('respawn', { ids: [b!.id] }, { at: plus(T0, 3000), nextRun: due });
+      const bulk = (await orrery.getTask(b!.id))!;
+      expect(single).toMatchObject({ nextRun: due, scheduledFor: due, retriesLeft: 3, nextAttempt: 1 });
+      expect(bulk).toMatchObject({ nextRun: due, scheduledFor: due, retriesLeft: 3, nextAttempt: 1 });
+    });
+
     it('refuses a missing, empty or double selection and a bad action, writing nothing', async () => {
       const { orrery } = await setup([{ name: 'a' }]);
       await orrery.createTask(oneshot('a', 1), { at: T0 });

@@ -73,7 +73,7 @@ async function respawnRefusals(c: pg.PoolClient, rows: Row[]): Promise<(t: Task)
 
 async function respawnAll(c: pg.PoolClient, ids: readonly number[], nextRun: Date): Promise<void> {
   await c.query(
-    `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2,
+    `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, scheduled_for = NULL,
        retries_left = (SELECT num_retries FROM task_types WHERE name = tasks.type),
        consecutive_abandons = 0, next_attempt = 1, dedupe_key = identity_key WHERE id = ANY($1::bigint[])`,
     [ids, nextRun],
