@@ -42,6 +42,15 @@ describe('previewSchedule', () => {
     expect(p.occurrences[1]!.due).toEqual(dueAt(s, 3, iso('2026-01-01T06:00:00Z')));
   });
 
+  it('a task whose next run is off its schedule (given by hand, a respawn) is no DST mark', () => {
+    const daily = cron('0 9 * * *', 'UTC');
+    const off = iso('2026-01-05T12:34:00Z');
+    const p = previewSchedule(daily, iso('2026-01-05T00:00:00Z'), 2, { id: 1, scheduledFor: off, nextRun: off });
+    expect(rows(p)).toEqual(['2026-01-05T12:34:00.000Z 2026-01-05T12:34:00.000Z -', '2026-01-06T09:00:00.000Z 2026-01-06T09:00:00.000Z -']);
+    const paris = cron('30 2 * * *', 'Europe/Paris');
+    expect(previewSchedule(paris, iso('2026-07-01T00:00:00Z'), 1, { id: 1, scheduledFor: iso('2026-07-01T10:00:00Z'), nextRun: iso('2026-07-01T10:00:00Z') }).occurrences[0]!.dst).toBeNull();
+  });
+
   it('DAG points: cron in its zone, intervals from the start', () => {
     expect(previewDag({ kind: 'interval', everyMs: 3_600_000 }, iso('2026-01-01T00:30:00Z'), iso('2026-01-01T02:00:00Z'), 2).occurrences.map((o) => o.at.toISOString())).toEqual([
       '2026-01-01T02:30:00.000Z',

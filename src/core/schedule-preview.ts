@@ -52,7 +52,7 @@ export function previewSchedule(schedule: CalendarSchedule, from: Date, count: n
   let next = task ? task.scheduledFor : firstOccurrence(schedule, from);
   while (next !== null && occurrences.length < count) {
     const due = task ? (occurrences.length === 0 ? task.nextRun : dueAt(schedule, task.id, next)) : next;
-    occurrences.push({ at: next, due, local: localText(next, zone), dst: movedByDst(schedule, next) ? 'skipped' : repetition(next, zone) });
+    occurrences.push({ at: next, due, local: localText(next, zone), dst: skipped(schedule, next, zone) ? 'skipped' : repetition(next, zone) });
     next = nextOccurrenceOrNull(schedule, next);
   }
   return { zone, occurrences };
@@ -68,6 +68,17 @@ export function previewDag(schedule: DagSchedule, start: Date, from: Date, count
     next = pointAfter(schedule, next);
   }
   return { zone: 'UTC', occurrences };
+}
+
+/**
+ * Whether a DST change moved `at` forward: off its schedule's local times, just after clocks went
+ * forward. A task's own next occurrence may be off the schedule for another reason (a next run given
+ * by hand, a respawn): that is no DST mark.
+ */
+function skipped(schedule: CalendarSchedule, at: Date, zone: string): boolean {
+  const z = IANAZone.create(zone);
+  const t = at.getTime();
+  return z.offset(t - 6 * 3_600_000) < z.offset(t + 6 * 3_600_000) && movedByDst(schedule, at);
 }
 
 function localText(at: Date, zone: string): string {
