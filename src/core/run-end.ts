@@ -102,3 +102,11 @@ export function asCancellation(run: Pick<TaskRun, 'cancelRequested' | 'status'>,
   const error = req.error == null || req.error === CANCELLED_ERROR ? CANCELLED_ERROR : `${CANCELLED_ERROR} (${req.error})`;
   return { ...req, status: 'failed', cause: 'cancel', error, retryAfterMs: null };
 }
+
+/**
+ * The instant an external start is recorded at: a run never starts before it was scheduled, so an
+ * earlier instant (a replayed `--at`, another machine's clock) is recorded as its `scheduled`.
+ */
+export function externalStartInstant(run: Pick<TaskRun, 'scheduled'>, at: Date): Date {
+  return at.getTime() < run.scheduled.getTime() ? run.scheduled : at;
+}

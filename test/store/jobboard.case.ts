@@ -231,6 +231,14 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect(await orrery.getTask(t.id)).toEqual(disabled);
     });
 
+    it('an external start never comes before the run was scheduled: an earlier --at is recorded as the scheduled instant', async () => {
+      const { orrery } = await setup();
+      await orrery.createTask({ type: 'load-git', arguments: args('early') });
+      const [run] = await orrery.scheduleDue({ at: T0 });
+      const started = await orrery.startRun(run!.backendId, { at: plus(T0, -60_000), worker: 'ext' });
+      expect(started).toMatchObject({ status: 'started', started: T0, leaseExpiresAt: plus(T0, 30_000) });
+    });
+
     it('metadata is shallow-merged on start and end; log records are kept in order', async () => {
       const { orrery } = await setup();
       const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });

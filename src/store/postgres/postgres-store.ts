@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
+import { externalStartInstant } from '../../core/run-end.js';
 import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
 import { respawnRefusal } from '../../core/bulk.js';
@@ -566,17 +567,18 @@ export class PostgresStore implements Store {
       if (current.status !== 'scheduled') {
         throw new ConflictError(`run ${backendId} is ${current.status}, not scheduled; nothing changed`, [{ path: 'backendId', message: `run is ${current.status}` }]);
       }
+      const at = externalStartInstant(current, req.at);
       const [row] = await this.rows(
         c,
         `UPDATE task_runs SET status = 'started', worker = $2, started = $3, metadata = $4::jsonb,
            lease_expires_at = $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'
          WHERE backend_id = $1 RETURNING *`,
-        [backendId, req.worker, req.at, JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) })],
+        [backendId, req.worker, at, JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) })],
       );
       // An external start of a rate-limited type counts in its windows too.
       const type = await this.typeOf(c, current.type);
-      if (type.rateLimit !== null) await c.query('INSERT INTO rate_limit_starts (type, started) VALUES ($1, $2)', [current.type, req.at]);
-      if (type.rateLimitPerKey !== null && row!.concurrency_key != null) await c.query(LIMIT_QUERIES.recordKeyStarts, [current.type, req.at, [row!.concurrency_key]]);
+      if (type.rateLimit !== null) await c.query('INSERT INTO rate_limit_starts (type, started) VALUES ($1, $2)', [current.type, at]);
+      if (type.rateLimitPerKey !== null && row!.concurrency_key != null) await c.query(LIMIT_QUERIES.recordKeyStarts, [current.type, at, [row!.concurrency_key]]);
       return runFromRow(row!);
     });
     this.wake({ kind: 'runs-claimed', fromQueue: 1 });

@@ -6,7 +6,7 @@ import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationEr
 import { DAG_BACKEND } from '../../core/dag.js';
 import { CANCELLED_ERROR } from '../../core/model.js';
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType, TypePause } from '../../core/model.js';
-import { planRunEnd } from '../../core/run-end.js';
+import { externalStartInstant, planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
@@ -422,13 +422,14 @@ export class SqliteStore implements Store {
           { path: 'backendId', message: `run is ${current.status}` },
         ]);
       }
+      const at = externalStartInstant(current, req.at);
       const row = this.stmts.startRun.get({
         backend_id: backendId,
         worker: req.worker,
-        at: req.at.getTime(),
+        at: at.getTime(),
         metadata: JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) }),
       }) as Row;
-      this.claims.recordExternalStart(this.typesOf([current.type])[0]!, req.at, (row.concurrency_key ?? null) as string | null);
+      this.claims.recordExternalStart(this.typesOf([current.type])[0]!, at, (row.concurrency_key ?? null) as string | null);
       return runFromRow(row);
     });
     this.wake({ kind: 'runs-claimed', fromQueue: 1 });
