@@ -138,12 +138,12 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   app.use('/api/*', requireToken);
   const document = openApiDocument(apiRoutes, opts.version ?? '0.1.0');
   app.get('/api/openapi.json', (c) => {
-    parseContract(NO_QUERY, singleQueryValues(c.req.queries()), 'query');
+    parseContract(NO_QUERY, singleQueryValues(c.req.queries(), c.req.url), 'query');
     return c.json(document);
   });
 
   app.get('/api/events', (c) => {
-    parseContract(NO_QUERY, singleQueryValues(c.req.queries()), 'query');
+    parseContract(NO_QUERY, singleQueryValues(c.req.queries(), c.req.url), 'query');
     return streamSSE(c, async (stream) => {
       const queue: Array<RunEvent | 'work'> = [];
       let wake: (() => void) | null = null;
@@ -205,7 +205,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
   // A streamed body is bounded by its handler (per line), not as a whole.
   const limited = r.streamBody ? async (_c: Context, next: () => Promise<void>) => next() : limit;
   app.on(r.method.toUpperCase(), path, limited, async (c) => {
-    const rawQuery = singleQueryValues(c.req.queries());
+    const rawQuery = singleQueryValues(c.req.queries(), c.req.url);
     checkStorableParams(c.req.param() as Record<string, string>, rawQuery);
     const params: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(r.params ?? {})) params[name] = parseContract(s, c.req.param(name), name);

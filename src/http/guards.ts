@@ -111,7 +111,12 @@ export function checkStorableParams(params: Record<string, string>, query: Recor
  * refused: the contracts read one value per name, so the second would be dropped without a word.
  * Lists are comma-separated in one value.
  */
-export function singleQueryValues(queries: Record<string, string[]>): Record<string, string> {
+export function singleQueryValues(queries: Record<string, string[]>, url: string): Record<string, string> {
+  // A parameter without a name (`?=1`, `?limit=5&=x`) is not left out without a word either.
+  if (new URL(url).searchParams.has('')) {
+    const message = 'a parameter without a name (write name=value)';
+    throw new ValidationError(`query: ${message}`, [{ path: 'query', message }]);
+  }
   const out: Record<string, string> = {};
   for (const [name, values] of Object.entries(queries)) {
     if (values.length > 1) {

@@ -135,6 +135,16 @@ describe('query parameters: a route that takes none refuses any (docs/http.md: u
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
+  it('a parameter without a name (?=1) and one given twice are 400 too, not left out', async () => {
+    for (const q of ['?=1', '?limit=5&=x']) {
+      const res = await h.call('GET', `/api/tasks${q}`);
+      expect(res.status, q).toBe(400);
+      expect(errorOf(res.body).details).toEqual([{ path: 'query', message: 'a parameter without a name (write name=value)' }]);
+    }
+    const twice = await h.call('GET', '/api/tasks?limit=1&limit=2');
+    expect(errorOf(twice.body).details).toEqual([{ path: 'query.limit', message: 'given 2 times; give it once (a list of values goes comma-separated in one)' }]);
+  });
+
   it('the same routes without a query string still answer', async () => {
     expect((await h.call('GET', '/api/task-types')).status).toBe(200);
     expect((await h.call('GET', '/api/stats/queues')).status).toBe(200);
