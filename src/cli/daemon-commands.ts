@@ -1,4 +1,3 @@
-import { takeHeldSignals } from './held-signals.js';
 import { Command, Option } from 'commander';
 import { formatDuration } from '../core/durations.js';
 import { isStorageUnavailable } from '../core/errors.js';
@@ -8,6 +7,7 @@ import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
 import { addDb, durationArg, envToken, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
 import { workerListCommand } from './worker-list-command.js';
+import { takeHeldSignals } from './held-signals.js';
 
 interface DaemonCliOpts extends DbOpts {
   logFormat: LogFormat;

@@ -482,8 +482,9 @@ export class Orrery implements Jobboard {
   /**
    * One runner pass: the catch-up of late cron and rrule tasks, the next occurrence of each running
    * backfill (docs/guide.md#schedules), then due tasks; of one type (`type`: the others are left
-   * alone), or of every type; returns the runs created. `refillFraction` (a library option; the runner fills every free slot) leaves a bounded
-   * queue that still holds runs alone until that fraction of it is free.
+   * alone), or of every type; returns the runs created. `refillFraction` (a library option; the
+   * runner fills every free slot) leaves a bounded queue that still holds runs alone until that
+   * fraction of it is free.
    */
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
     const at = this.instant(opts.at);
