@@ -1,6 +1,6 @@
 import { invalid, type ErrorDetail } from './errors.js';
 import type { TaskType } from './model.js';
-import { fromDetails, validateTaskType, withDurationNames, type TaskTypeInput } from './validation.js';
+import { fromDetails, namedAsGiven, TYPE_DURATION_NAMES, validateTaskType, withDurationNames, type TaskTypeInput } from './validation.js';
 
 export { MAX_PAUSE_REASON, validatePauseReason } from './json-checks.js';
 
@@ -28,6 +28,8 @@ export type EditableTypeField = (typeof EDITABLE_TYPE_FIELDS)[number];
 export type TaskTypeEdit = Partial<Pick<TaskTypeInput, EditableTypeField>>;
 
 const EDITABLE = new Set<string>(EDITABLE_TYPE_FIELDS);
+/** Each duration field's `Ms` name to the specification's name for it (`leaseMs` → `lease`). */
+const SPEC_NAMES = new Map(Object.entries(TYPE_DURATION_NAMES).map(([spec, ms]) => [ms, spec]));
 const FIXED: Record<string, string> = {
   name: 'cannot be changed (create a new type)',
   backendName: 'cannot be changed: it names the handler that runs the tasks (create a new type)',
@@ -41,7 +43,8 @@ const FIXED: Record<string, string> = {
  */
 export function editTaskType(current: TaskType, given: unknown): TaskType {
   if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalid('', 'an edit must be an object of the fields to change');
-  const edit = withDurationNames(given).value as object; // SPEC §1.1's names (lease, timeout...) as their Ms fields
+  const { value, used } = withDurationNames(given); // SPEC §1.1's names (lease, timeout...) as their Ms fields
+  const edit = value as object;
   const problems: ErrorDetail[] = [];
   for (const key of Object.keys(edit)) {
     if (Object.hasOwn(FIXED, key)) problems.push({ path: key, message: FIXED[key]! });
@@ -50,7 +53,12 @@ export function editTaskType(current: TaskType, given: unknown): TaskType {
   if (problems.length > 0) throw fromDetails(problems);
   if (Object.keys(edit).length === 0) throw invalid('', `nothing to change: give at least one of ${EDITABLE_TYPE_FIELDS.join(', ')}`);
   const { paused, ...fields } = current;
-  const next = validateTaskType({ ...fields, ...(edit as TaskTypeEdit) });
-  return { ...next, paused: paused ?? null };
+  try {
+    const next = validateTaskType({ ...fields, ...(edit as TaskTypeEdit) });
+    return { ...next, paused: paused ?? null };
+  } catch (e) {
+    // An edit in the specification's names (`lease`) hears of every duration field by those names, as a creation does.
+    throw namedAsGiven(e, used.size > 0 ? SPEC_NAMES : used);
+  }
 }
 

@@ -165,7 +165,7 @@ export function withDurationNames(input: unknown): { value: unknown; used: Map<s
 }
 
 /** A validation error about `Ms` fields, named as the input named them (withDurationNames). */
-function namedAsGiven(e: unknown, used: Map<string, string>): unknown {
+export function namedAsGiven(e: unknown, used: ReadonlyMap<string, string>): unknown {
   if (!(e instanceof ValidationError) || used.size === 0) return e;
   const rename = (path: string) => used.get(path) ?? path;
   return fromDetails(e.details.map((d) => ({ path: rename(d.path), message: d.message.replace(/\b(\w+Ms)\b/g, (m) => used.get(m) ?? m) })));

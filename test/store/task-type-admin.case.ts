@@ -78,6 +78,10 @@ export function taskTypeAdminCases(sut: StoreUnderTest): void {
         [{ backendName: 'x' }, /backendName: cannot be changed/],
         [{ leaseMs: 10 }, /leaseMs: must be at least 1s/],
         [{ minIntervalMs: 120_000 }, /minIntervalMs: must be <= maxIntervalMs/],
+        // In the specification's names, the problems are named by them (docs/guide.md, task type fields).
+        [{ lease: '100ms' }, /^lease: must be at least 1s$/],
+        [{ minInterval: '3m' }, /^minInterval: must be <= maxInterval \(and 1 more problem\)$/],
+        [{ retryDelay: '-1h' }, /^retryDelay: /],
         [{ numRetries: -1 }, /numRetries/],
         [{ colour: 'red' }, /colour: is not a field of a task type that can be edited/],
         [{ constructor: 1 }, /^constructor: is not a field of a task type that can be edited/],
