@@ -2,7 +2,7 @@ import { BULK_ACTIONS, BULK_BATCH, addBatch, bulkSelection, type BulkAction, typ
 import { invalid } from '../core/errors.js';
 import { runSearch, encodeRunCursor, type RunSearchInput } from '../core/run-search.js';
 import { MAX_SEARCH_IDS, searchPath, taskPage, taskSearch, type TaskSearchPage, type TaskSearch, type TaskSearchInput } from '../core/task-search.js';
-import type { Task } from '../core/model.js';
+import type { Task, TaskRun } from '../core/model.js';
 import type { EndRunResult, Store } from '../store/store.js';
 // Lets timers and I/O run between batches: a large selection never holds the event loop.
 import { nextTurn } from './task-import.js';
@@ -22,6 +22,8 @@ export interface BulkOptions {
   onProgress?: (p: BulkProgress) => void;
   /** Called with the runs a cancel ended (the service's run events). */
   onEnded?: (ended: EndRunResult[]) => void;
+  /** Called with the waiting runs a disable ended (the service's run events). */
+  onWithdrawn?: (runs: TaskRun[]) => void;
 }
 
 
@@ -73,6 +75,7 @@ export async function runBulk(store: Store, action: BulkAction, search: TaskSear
       const out = await store.bulkTasks({ action, ids, at: opts.at, nextRun: opts.nextRun ?? opts.at });
       addBatch(result, out);
       if (out.ended.length > 0) opts.onEnded?.(out.ended);
+      if (out.withdrawn.length > 0) opts.onWithdrawn?.(out.withdrawn);
     }
     opts.onProgress?.({ ...result, skipped: { ...result.skipped } });
     await nextTurn();

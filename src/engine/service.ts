@@ -88,7 +88,7 @@ export class Orrery implements Jobboard {
   ) {
     this.events.setMaxListeners(0);
     this.visits = new VisitService(store, clock);
-    this.creation = new TaskCreation(store, (at) => this.instant(at));
+    this.creation = new TaskCreation(store, (at) => this.instant(at), (runs) => this.emitRuns('ended', runs));
   }
 
   private readonly creation: TaskCreation;
@@ -312,6 +312,7 @@ export class Orrery implements Jobboard {
       ...(opts.nextRun ? { nextRun: opts.nextRun } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       onEnded: (ended) => this.emitEnded(ended),
+      onWithdrawn: (runs) => this.emitRuns('ended', runs),
     });
   }
 
@@ -350,8 +351,10 @@ export class Orrery implements Jobboard {
   }
 
   /** Disables tasks (reason `manual`); a waiting run of each is cancelled. Returns the tasks as stored. */
-  disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
-    return this.store.disableTasks(checkIds(ids), this.instant(opts.at));
+  async disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
+    const { tasks, withdrawn } = await this.store.disableTasks(checkIds(ids), this.instant(opts.at));
+    this.emitRuns('ended', withdrawn);
+    return tasks;
   }
 
   /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `ConflictError` for a task with a run waiting or held. */

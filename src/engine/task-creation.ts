@@ -1,4 +1,4 @@
-import type { TaskType } from '../core/model.js';
+import type { TaskRun, TaskType } from '../core/model.js';
 import type { NewTask, TaskInput } from '../core/validation.js';
 import type { CreatedTask, Store } from '../store/store.js';
 import { TypeCache } from '../store/task-types.js';
@@ -19,10 +19,18 @@ export class TaskCreation {
   constructor(
     private readonly store: Store,
     private readonly instant: (at?: Date) => Date,
+    /** Waiting runs a replacement ended, once their batch is written (the service's run events). */
+    private readonly onWithdrawn: (runs: TaskRun[]) => void,
   ) {}
 
   /** See Orrery.createTasksDetailed. */
   async detailed(inputs: readonly TaskInput[], opts: CreateOptions, prefix: string): Promise<CreatedTask[]> {
+    const out = await this.detailedUnannounced(inputs, opts, prefix);
+    this.announce(out);
+    return out;
+  }
+
+  private async detailedUnannounced(inputs: readonly TaskInput[], opts: CreateOptions, prefix: string): Promise<CreatedTask[]> {
     if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
       const out: CreatedTask[] = [];
       await this.writeLarge(inputs, opts, prefix, (created) => void out.push(...created));
@@ -39,13 +47,23 @@ export class TaskCreation {
 
   /** See Orrery.createTasksSummary. */
   async summary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }): Promise<TaskBatchSummary> {
+    const withdrawn: CreatedTask[] = [];
+    const out = await this.summaryUnannounced(inputs, opts, (created) => {
+      for (const c of created) if (c.withdrawn) withdrawn.push(c);
+    });
+    this.announce(withdrawn);
+    return out;
+  }
+
+  private async summaryUnannounced(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }, note: (created: CreatedTask[]) => void): Promise<TaskBatchSummary> {
     const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
+    const count = (created: CreatedTask[]) => (tally(summary, created), note(created));
     if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
-      await this.writeLarge(inputs, opts, 'tasks', (created) => tally(summary, created));
+      await this.writeLarge(inputs, opts, 'tasks', count);
       return summary;
     }
     const { tasks, at } = await this.validate(inputs, opts, 'tasks');
-    const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, (created) => tally(summary, created)), summary);
+    const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, count), summary);
     try {
       if (!tracingOn()) return await write();
       return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
@@ -55,8 +73,19 @@ export class TaskCreation {
   }
 
   /** See Orrery.importTasks. */
-  import(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions): Promise<TaskImportSummary> {
-    return importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts);
+  async import(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions): Promise<TaskImportSummary> {
+    const withdrawn: CreatedTask[] = [];
+    const out = await importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts, (created) => {
+      for (const c of created) if (c.withdrawn) withdrawn.push(c);
+    });
+    this.announce(withdrawn);
+    return out;
+  }
+
+  /** The run events of the waiting runs replacements ended, once the whole write has committed. */
+  private announce(created: readonly CreatedTask[]): void {
+    const runs = created.flatMap((c) => (c.withdrawn ? [c.withdrawn] : []));
+    if (runs.length > 0) this.onWithdrawn(runs);
   }
 
   private async insert(tasks: NewTask[], at: Date): Promise<CreatedTask[]> {

@@ -250,6 +250,7 @@ export async function importTaskLines(
   source: AsyncIterable<Uint8Array | string>,
   at: Date,
   opts: ImportOptions = {},
+  note: (created: CreatedTask[]) => void = () => {},
 ): Promise<TaskImportSummary> {
   const started = performance.now();
   const spool = join(tmpdir(), `orrery-import-${randomUUID()}.ndjson`);
@@ -287,6 +288,7 @@ export async function importTaskLines(
     try {
       await store.importTasks(spooled(), at, (out) => {
         tally(summary, out);
+        note(out);
         opts.onProgress?.({ phase: 'write', lines: current[current.length - 1]?.no ?? lines, tasks: summary.count });
       });
     } catch (e) {

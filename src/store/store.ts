@@ -73,6 +73,8 @@ export interface BulkTaskRequest {
 export interface BulkTaskOutcome extends BulkBatchOutcome {
   /** cancel: the waiting runs that ended cancelled (their run events); started runs were asked to stop instead. */
   ended: EndRunResult[];
+  /** disable: the waiting runs of the disabled tasks, ended `lost` (their run events). */
+  withdrawn: TaskRun[];
 }
 
 export interface ClaimRequest {
@@ -211,6 +213,8 @@ export interface CreatedTask {
   created: boolean;
   /** With `onConflict: 'replace'`: the existing task was updated (arguments, next run...). */
   replaced?: boolean;
+  /** With `onConflict: 'replace'`: the waiting run the replacement ended (`failed`, `cancelled: replaced`), for its run event. */
+  withdrawn?: TaskRun;
 }
 
 /**
@@ -356,8 +360,11 @@ export interface Store {
    */
   bulkTasks(req: BulkTaskRequest): Promise<BulkTaskOutcome>;
   listPending(type: string, at: Date, limit: number): Promise<Task[]>;
-  /** Disables tasks: waiting runs are cancelled at once, a started current run is asked to stop (cancelRequested). */
-  disableTasks(ids: readonly number[], at: Date): Promise<Task[]>;
+  /**
+   * Disables tasks: waiting runs are cancelled at once (`withdrawn`: ended `lost`, for their run
+   * events), a started current run is asked to stop (cancelRequested).
+   */
+  disableTasks(ids: readonly number[], at: Date): Promise<{ tasks: Task[]; withdrawn: TaskRun[] }>;
   respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]>;
   /**
    * Pauses (`pause` set) or resumes (null) a task's schedule. Pausing takes back a run waiting in the

@@ -104,6 +104,28 @@ export function bulkActionCases(sut: StoreUnderTest): void {
       expect((await orrery.getTask(ts.find((t) => t.id === claimed[2]!.run.task)!.id))!.status).toBe('completed');
     });
 
+    it('every run a disable or a replacement ends has its run event, as a cancel\'s does (events, /api/events, /metrics)', async () => {
+      const { orrery } = await setup([{ name: 'v', defaultIntervalMs: '1h' }]);
+      const seen: string[] = [];
+      orrery.events.on('run', (e) => seen.push(`${e.event} ${e.run.task} ${e.run.status} ${e.run.error}`));
+      const [a, b, c, d] = await orrery.createTasks(
+        ['a', 'b', 'c', 'd'].map((x) => ({ type: 'v', arguments: { args: [x], kwargs: {} }, ...(x === 'b' ? { key: 'kb' } : {}) })),
+        { at: T0 },
+      );
+      await orrery.scheduleDue({ at: T0 });
+      seen.length = 0;
+      await orrery.disableTasks([a!.id], { at: T0 });
+      await orrery.createTask({ type: 'v', key: 'kb', onConflict: 'replace', arguments: { args: ['b2'], kwargs: {} } }, { at: T0 });
+      await orrery.bulkTasks('disable', { ids: [c!.id] }, { at: T0 });
+      await orrery.bulkTasks('cancel', { ids: [d!.id] }, { at: T0 });
+      expect(seen).toEqual([
+        `ended ${a!.id} lost cancelled: task disabled`,
+        `ended ${b!.id} failed cancelled: replaced`,
+        `ended ${c!.id} lost cancelled: task disabled`,
+        `ended ${d!.id} lost cancelled`,
+      ]);
+    });
+
     it('bulk respawn leaves a task as `task respawn` does: a retry\'s occurrence (scheduledFor) gives way to the new next run', async () => {
       const { orrery } = await setup([{ name: 'r', defaultIntervalMs: '1h', numRetries: 3, retryDelayMs: '10m' }]);
       const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: 'r', arguments: { args: [i], kwargs: {} } })), { at: T0 });

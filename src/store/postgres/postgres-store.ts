@@ -348,21 +348,24 @@ export class PostgresStore implements Store {
     return rows;
   }
 
-  async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
+  async disableTasks(ids: readonly number[], at: Date): Promise<{ tasks: Task[]; withdrawn: TaskRun[] }> {
     let stopping = 0;
     const out = await this.tx(async (c) => {
       stopping = 0;
       const tasks: Task[] = [];
+      const withdrawn: TaskRun[] = [];
       for (const id of ids) {
         const task = await this.lockTask(c, id);
         if (task.status === 'disabled') {
           tasks.push(task);
           continue;
         }
-        stopping += await disableAll(c, [id], at);
+        const done = await disableAll(c, [id], at);
+        stopping += done.stopping;
+        withdrawn.push(...done.withdrawn);
         tasks.push(await this.lockTask(c, id));
       }
-      return tasks;
+      return { tasks, withdrawn };
     });
     this.wake({ kind: 'tasks-disabled', stopping });
     return out;

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { OrreryError } from '../../core/errors.js';
-import { CANCELLED_ERROR, type Task, type TaskType } from '../../core/model.js';
-import { taskFromRow, type Row } from '../rows.js';
+import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
+import { runFromRow, taskFromRow, type Row } from '../rows.js';
 import type { BulkTaskOutcome, BulkTaskRequest } from '../store.js';
 import { endRunsInTx } from './postgres-ends.js';
 
@@ -15,7 +15,7 @@ export type BulkBatchAnswer = BulkTaskOutcome & { stopping: number; cancelsHeld:
  * (disableTasks, respawnTasks, cancelRun), then the accepted ones are written in a few statements.
  */
 export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, typeOf: (name: string) => Promise<TaskType>): Promise<BulkBatchAnswer> {
-  const out: BulkBatchAnswer = { changed: [], skipped: [], ended: [], stopping: 0, cancelsHeld: false };
+  const out: BulkBatchAnswer = { changed: [], skipped: [], ended: [], withdrawn: [], stopping: 0, cancelsHeld: false };
   if (req.action === 'cancel') return cancelCurrentRuns(c, req, typeOf, out);
   const rows = (await c.query<Row>('SELECT * FROM tasks WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[...req.ids]])).rows;
   const found = new Map(rows.map((r) => [Number(r.id), r]));
@@ -28,23 +28,30 @@ export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, type
     else accepted.push(id);
   }
   if (accepted.length === 0) return out;
-  if (req.action === 'disable') out.stopping = await disableAll(c, accepted, req.at);
+  if (req.action === 'disable') {
+    const done = await disableAll(c, accepted, req.at);
+    out.stopping = done.stopping;
+    out.withdrawn = done.withdrawn;
+  }
   else if (req.action === 'delete') await deleteAll(c, accepted);
   else await respawnAll(c, accepted, req.nextRun);
   out.changed = accepted;
   return out;
 }
 
-/** Disables tasks (reason `manual`), as disableTasks: waiting and buffered runs end cancelled, started ones are asked to stop. */
-export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<number> {
-  const withdrawn = await c.query(
+/**
+ * Disables tasks (reason `manual`), as disableTasks: waiting and buffered runs end cancelled (returned
+ * as `withdrawn`), started ones are asked to stop; `stopping` counts the held runs workers must drop or stop.
+ */
+export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<{ stopping: number; withdrawn: TaskRun[] }> {
+  const withdrawn = await c.query<Row>(
     `UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled', lease_expires_at = NULL
-     WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed') RETURNING worker`,
+     WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed') RETURNING *`,
     [ids, at],
   );
   const asked = await c.query(`UPDATE task_runs SET cancel_requested = true WHERE task = ANY($1::bigint[]) AND status = 'started' AND NOT cancel_requested`, [ids]);
   await c.query(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ANY($1::bigint[])`, [ids]);
-  return withdrawn.rows.filter((r: Row) => r.worker !== null).length + (asked.rowCount ?? 0);
+  return { stopping: withdrawn.rows.filter((r) => r.worker !== null).length + (asked.rowCount ?? 0), withdrawn: withdrawn.rows.map(runFromRow) };
 }
 
 const disableRefusal = (t: Task): BulkSkip | null => (t.status === 'disabled' ? 'already_disabled' : null);

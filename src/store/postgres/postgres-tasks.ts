@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { RunStatus } from '../../core/model.js';
 import { planConflict, replacementOf, REPLACED_ERROR } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
-import { taskFromNew, taskFromRow, type Row } from '../rows.js';
+import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
 import { chunkInsert } from './postgres-task-rows.js';
 import { firstDueOfNew, jitteredFirst } from '../../core/catch-up.js';
@@ -171,16 +171,16 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   const holder = taskFromRow(row);
   const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', replacementOf(t));
   if (plan.action === 'return') return { task: holder, created: false };
-  if (plan.withdrawRun) {
-    await c.query(`UPDATE task_runs SET status = 'failed', ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled'`, [row.current_run, at, REPLACED_ERROR]);
-  }
+  const withdrawn = plan.withdrawRun
+    ? (await c.query<Row>(`UPDATE task_runs SET status = 'failed', ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled' RETURNING *`, [row.current_run, at, REPLACED_ERROR])).rows[0]
+    : undefined;
   const u = plan.update;
   const { rows: updated } = await c.query<Row>(
     `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, scheduled_for = NULL, priority = $4, priority_rank = $5, concurrency_key = $6,
        status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1 RETURNING *`,
     [holder.id, JSON.stringify(u.arguments), u.nextRun, u.priority, u.priorityRank, u.concurrencyKey],
   );
-  return { task: taskFromRow(updated[0]!), created: false, replaced: true };
+  return { task: taskFromRow(updated[0]!), created: false, replaced: true, ...(withdrawn ? { withdrawn: runFromRow(withdrawn) } : {}) };
 }
 
 /**

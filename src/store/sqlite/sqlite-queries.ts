@@ -119,7 +119,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
     scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
     heldRunOfTask: p(`SELECT id FROM task_runs WHERE task = ? AND status IN ('claimed', 'started') LIMIT 1`),
-    cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error, lease_expires_at = NULL WHERE id = @id`),
+    cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error, lease_expires_at = NULL WHERE id = @id RETURNING *`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
     insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
       VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),

@@ -285,19 +285,21 @@ export class SqliteStore implements Store {
     return (this.stmts.dueOfType.all(type, at, limit) as unknown[][]).map(dueRow);
   }
 
-  async disableTasks(ids: readonly number[], at: Date): Promise<Task[]> {
+  async disableTasks(ids: readonly number[], at: Date): Promise<{ tasks: Task[]; withdrawn: TaskRun[] }> {
     let stopping = 0;
-    const out = await this.write(() =>
+    const withdrawn: TaskRun[] = [];
+    const tasks = await this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
         if (task.status === 'disabled') return task;
         const done = this.actions.disable(id, at);
         stopping += done.stopping;
+        withdrawn.push(...done.withdrawn);
         return done.task;
       }),
     );
     this.wake({ kind: 'tasks-disabled', stopping });
-    return out;
+    return { tasks, withdrawn };
   }
 
   async setTaskPause(id: number, pause: TypePause | null, _at: Date): Promise<Task> {

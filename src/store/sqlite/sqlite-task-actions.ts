@@ -37,16 +37,20 @@ export class SqliteTaskActions {
     return (this.d.stmts.taskById.get(id) as Row | undefined) ?? null;
   }
 
-  /** Disables a task that is not disabled (reason `manual`); returns how many held runs its workers must drop or stop. */
-  disable(id: number, at: Date): { task: Task; stopping: number } {
+  /**
+   * Disables a task that is not disabled (reason `manual`); returns how many held runs its workers must
+   * drop or stop, and the waiting runs it ended.
+   */
+  disable(id: number, at: Date): { task: Task; stopping: number; withdrawn: TaskRun[] } {
     let stopping = 0;
+    const withdrawn: TaskRun[] = [];
     // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
     for (const run of this.d.stmts.scheduledRunsOfTask.all(id) as Row[]) {
-      this.d.stmts.cancelRun.run({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' });
+      withdrawn.push(runFromRow(this.d.stmts.cancelRun.get({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' }) as Row));
       if (run.worker !== null) stopping += 1;
     }
     stopping += this.d.taskWrites.requestCancelOfTask(id).length;
-    return { task: taskFromRow(this.d.stmts.disableTask.get(id) as Row), stopping };
+    return { task: taskFromRow(this.d.stmts.disableTask.get(id) as Row), stopping, withdrawn };
   }
 
   /** Why the task cannot be respawned now, or null (a finished task's leftover hold on its identity is cleared on the way: activeHolder). */
@@ -67,7 +71,7 @@ export class SqliteTaskActions {
 
   /** One batch of a bulk action, in the caller's write transaction. */
   batch(req: BulkTaskRequest): BulkTaskOutcome & { stopping: number; cancelsHeld: boolean } {
-    const out: BulkTaskOutcome & { stopping: number; cancelsHeld: boolean } = { changed: [], skipped: [], ended: [], stopping: 0, cancelsHeld: false };
+    const out: BulkTaskOutcome & { stopping: number; cancelsHeld: boolean } = { changed: [], skipped: [], ended: [], withdrawn: [], stopping: 0, cancelsHeld: false };
     // Deleted rows' ids are never handed out again: the floors go up to the largest ids first.
     if (req.action === 'delete') this.raiseIdFloors(['tasks', 'task_runs', 'run_logs']);
     for (const id of req.ids) {
@@ -80,7 +84,12 @@ export class SqliteTaskActions {
       const task = taskFromRow(row);
       if (req.action === 'disable') {
         if (task.status === 'disabled') skip('already_disabled');
-        else (out.stopping += this.disable(id, req.at).stopping), out.changed.push(id);
+        else {
+          const done = this.disable(id, req.at);
+          out.stopping += done.stopping;
+          out.withdrawn.push(...done.withdrawn);
+          out.changed.push(id);
+        }
       } else if (req.action === 'respawn' || req.action === 'redrive') {
         const refusal = this.respawnRefusal(task);
         if (refusal) skip(refusal.reason);
