@@ -125,7 +125,10 @@ export class Worker {
     if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw invalid('prefetch', 'must be a non-negative integer');
     this.maxUnrecorded = 2 * this.concurrency;
     this.pollMs = opts.pollMs ?? 1000;
+    // As the CLI's --poll: a shorter sleep would spin the claim loop (pollMs 0 kept a core busy while idle).
+    if (typeof this.pollMs !== 'number' || !Number.isFinite(this.pollMs) || this.pollMs < 10) throw invalid('pollMs', 'must be a number of milliseconds, at least 10');
     this.graceMs = opts.graceMs ?? 10_000;
+    if (typeof this.graceMs !== 'number' || !Number.isFinite(this.graceMs) || this.graceMs < 0) throw invalid('graceMs', 'must be a number of milliseconds, at least 0');
     const idProblem = opts.id === undefined ? null : typeof opts.id === 'string' ? workerIdProblem(opts.id) : 'must be a string';
     if (idProblem) throw invalid('id', idProblem);
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

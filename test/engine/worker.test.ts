@@ -31,6 +31,9 @@ describe('Worker (inline isolation)', () => {
       [{ id: 'w'.repeat(201) }, 'id'],
       [{ id: '' }, 'id'],
       [{ id: 'a\0b' }, 'id'],
+      [{ pollMs: 0 }, 'pollMs'],
+      [{ pollMs: Number.NaN }, 'pollMs'],
+      [{ graceMs: -1 }, 'graceMs'],
     ];
     for (const [opts, path] of bad) {
       expect(() => new Worker(orrery, { handlers: {}, ...opts })).toThrow(expect.objectContaining({ code: 'validation_error', details: [expect.objectContaining({ path })] }));
