@@ -3,7 +3,6 @@ import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationEr
 import { externalStartInstant } from '../../core/run-end.js';
 import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
-import { respawnRefusal } from '../../core/bulk.js';
 import { CANCELLED_ERROR, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { setTaskPauseInTx } from './postgres-pause.js';
@@ -13,8 +12,7 @@ import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
 import { findTasks } from './postgres-task-search.js';
-import { bulkTasksInTx, disableAll, tasksWithHeldRuns, type BulkBatchAnswer } from './postgres-task-actions.js';
-import { respawnError } from '../task-actions.js';
+import { bulkTasksInTx, disableEach, respawnEach, type BulkBatchAnswer } from './postgres-task-actions.js';
 import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
@@ -349,24 +347,7 @@ export class PostgresStore implements Store {
   }
 
   async disableTasks(ids: readonly number[], at: Date): Promise<{ tasks: Task[]; withdrawn: TaskRun[] }> {
-    let stopping = 0;
-    const out = await this.tx(async (c) => {
-      stopping = 0;
-      const tasks: Task[] = [];
-      const withdrawn: TaskRun[] = [];
-      for (const id of ids) {
-        const task = await this.lockTask(c, id);
-        if (task.status === 'disabled') {
-          tasks.push(task);
-          continue;
-        }
-        const done = await disableAll(c, [id], at);
-        stopping += done.stopping;
-        withdrawn.push(...done.withdrawn);
-        tasks.push(await this.lockTask(c, id));
-      }
-      return { tasks, withdrawn };
-    });
+    const { stopping, ...out } = await this.tx((c) => disableEach(c, ids, at));
     this.wake({ kind: 'tasks-disabled', stopping });
     return out;
   }
@@ -378,29 +359,7 @@ export class PostgresStore implements Store {
   }
 
   async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
-    const out = await this.tx(async (c) => {
-      const tasks: Task[] = [];
-      for (const id of ids) {
-        const task = await this.lockTask(c, id);
-        const [k] = await this.rows(c, 'SELECT identity_key FROM tasks WHERE id = $1', [id]);
-        const [holder] = await this.rows(c, 'SELECT id FROM tasks WHERE dedupe_key = $1 AND id <> $2', [k!.identity_key, id]);
-        const equalActive = holder ? Number(holder.id) : null;
-        const reason = respawnRefusal(task, { runHeld: (await tasksWithHeldRuns(c, [id])).has(id), equalActive });
-        if (reason) throw respawnError(task, { reason, ...(equalActive !== null ? { holder: equalActive } : {}) });
-        const type = await this.typeOf(c, task.type);
-        const [row] = await this.rows(
-          c,
-          `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, scheduled_for = NULL, retries_left = $3,
-             consecutive_abandons = 0, next_attempt = 1, dedupe_key = identity_key WHERE id = $1 RETURNING *`,
-          [id, nextRun, type.numRetries],
-        ).catch((e: unknown) => {
-          if ((e as { code?: string }).code !== '23505') throw e;
-          throw new ConflictError(`task ${id} cannot be respawned: an equal task became active`, [{ path: 'id', message: 'equal to an active task' }]);
-        });
-        tasks.push(taskFromRow(row!));
-      }
-      return tasks;
-    });
+    const out = await this.tx((c) => respawnEach(c, ids, nextRun, (name) => this.typeOf(c, name)));
     this.wake({ kind: 'tasks-written', count: out.length });
     return out;
   }
@@ -758,12 +717,6 @@ export class PostgresStore implements Store {
   listen(channel: Channel, listener: () => void): () => void {
     this.notifier.listen();
     return this.hub.listen(channel, listener);
-  }
-
-  private async lockTask(c: pg.PoolClient, id: number): Promise<Task> {
-    const [row] = await this.rows(c, 'SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id]);
-    if (!row) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: `no task ${id}` }]);
-    return taskFromRow(row);
   }
 
   private async lockRun(c: pg.PoolClient, backendId: string): Promise<TaskRun> {

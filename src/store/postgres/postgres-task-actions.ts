@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
-import { OrreryError } from '../../core/errors.js';
+import { ConflictError, NotFoundError, OrreryError } from '../../core/errors.js';
+import { respawnError } from '../task-actions.js';
 import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
 import type { BulkTaskOutcome, BulkTaskRequest } from '../store.js';
@@ -136,4 +137,54 @@ async function cancelCurrentRuns(c: pg.PoolClient, req: BulkTaskRequest, typeOf:
     else (out.ended.push(e), out.changed.push(waiting[i]!.id));
   });
   return out;
+}
+
+/** The task, locked for the caller's transaction; NotFoundError when there is none. */
+export async function lockTask(c: pg.PoolClient, id: number): Promise<Task> {
+  const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id]);
+  if (!rows[0]) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: `no task ${id}` }]);
+  return taskFromRow(rows[0]);
+}
+
+/** disableTasks in the caller's transaction, task by task in order; a task already disabled is returned as it is. */
+export async function disableEach(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<{ tasks: Task[]; withdrawn: TaskRun[]; stopping: number }> {
+  const out = { tasks: [] as Task[], withdrawn: [] as TaskRun[], stopping: 0 };
+  for (const id of ids) {
+    const task = await lockTask(c, id);
+    if (task.status === 'disabled') {
+      out.tasks.push(task);
+      continue;
+    }
+    const done = await disableAll(c, [id], at);
+    out.stopping += done.stopping;
+    out.withdrawn.push(...done.withdrawn);
+    out.tasks.push(await lockTask(c, id));
+  }
+  return out;
+}
+
+/** respawnTasks in the caller's transaction, task by task in order; the first refusal throws (nothing is kept). */
+export async function respawnEach(c: pg.PoolClient, ids: readonly number[], nextRun: Date, typeOf: (name: string) => Promise<TaskType>): Promise<Task[]> {
+  const tasks: Task[] = [];
+  for (const id of ids) {
+    const task = await lockTask(c, id);
+    const [k] = (await c.query<Row>('SELECT identity_key FROM tasks WHERE id = $1', [id])).rows;
+    const [holder] = (await c.query<Row>('SELECT id FROM tasks WHERE dedupe_key = $1 AND id <> $2', [k!.identity_key, id])).rows;
+    const equalActive = holder ? Number(holder.id) : null;
+    const reason = respawnRefusal(task, { runHeld: (await tasksWithHeldRuns(c, [id])).has(id), equalActive });
+    if (reason) throw respawnError(task, { reason, ...(equalActive !== null ? { holder: equalActive } : {}) });
+    const type = await typeOf(task.type);
+    const { rows } = await c
+      .query<Row>(
+        `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, scheduled_for = NULL, retries_left = $3,
+           consecutive_abandons = 0, next_attempt = 1, dedupe_key = identity_key WHERE id = $1 RETURNING *`,
+        [id, nextRun, type.numRetries],
+      )
+      .catch((e: unknown) => {
+        if ((e as { code?: string }).code !== '23505') throw e;
+        throw new ConflictError(`task ${id} cannot be respawned: an equal task became active`, [{ path: 'id', message: 'equal to an active task' }]);
+      });
+    tasks.push(taskFromRow(rows[0]!));
+  }
+  return tasks;
 }
