@@ -1,6 +1,7 @@
 import { NotFoundError, invalid } from '../core/errors.js';
 import { checkDate } from '../core/instants.js';
 import { assertStorable, assertText } from '../core/storable.js';
+import { visitOptions } from '../core/visit-args.js';
 import {
   checkListerId,
   checkListerName,
@@ -149,8 +150,9 @@ export class VisitService {
   }
 
   // --- visits -------------------------------------------------------------------------------------
-  /** Records one visit result (SPEC §4 recordVisit): older or duplicate results change nothing. */
-  async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, opts: At = {}): Promise<RecordedVisit> {
+  /** Records one visit result (SPEC §4 recordVisit): older or duplicate results change nothing. `at`: a Date or `{ at }`. */
+  async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at: At | Date = {}): Promise<RecordedVisit> {
+    const opts = visitOptions<At>(at);
     const [r] = await this.recordVisits([{ url, visitType, status, snapshot, ...(opts.at ? { at: opts.at } : {}) }]);
     return r!;
   }
@@ -162,8 +164,12 @@ export class VisitService {
     return this.store.visits.recordVisits(visits, this.rng);
   }
 
-  /** Selects up to `count` enabled origins by policy and cooldowns and marks them scheduled at `at`, atomically. */
-  async grabNextVisits(visitType: string, count: number, policy: string, opts: GrabOptions = {}): Promise<ListedOrigin[]> {
+  /**
+   * Selects up to `count` enabled origins by policy and cooldowns and marks them scheduled at `at`,
+   * atomically. The fourth argument is the options, or SPEC §4's `at` (a Date) with `cooldowns` fifth.
+   */
+  async grabNextVisits(visitType: string, count: number, policy: string, options: GrabOptions | Date = {}, cooldownsArg?: Partial<VisitCooldowns>): Promise<ListedOrigin[]> {
+    const opts = visitOptions<GrabOptions>(options, cooldownsArg !== undefined ? { cooldowns: cooldownsArg } : {});
     const vt = checkVisitType(visitType);
     if (!Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', `must be an integer from 0 to ${MAX_GRAB}`);
     const p = checkPolicy(policy);

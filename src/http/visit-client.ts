@@ -1,3 +1,4 @@
+import { visitOptions } from '../core/visit-args.js';
 import type { ListedOrigin, Lister, OriginVisitStats, VisitCooldowns, VisitPolicy, VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
 import type { ListedOriginPage, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
@@ -51,12 +52,18 @@ export class VisitClient {
     for (const [k, v] of Object.entries(f)) if (v !== undefined) q.set(k, String(v));
     return this.call('GET', `/origins${q.size ? `?${q}` : ''}`);
   }
-  grabNextVisits(visitType: string, count: number, policy: VisitPolicy, opts: { lister?: string; cooldowns?: Partial<VisitCooldowns>; dryRun?: boolean; at?: Date } = {}): Promise<ListedOrigin[]> {
-    const { at, ...rest } = opts;
+  grabNextVisits(
+    visitType: string,
+    count: number,
+    policy: VisitPolicy,
+    options: { lister?: string; cooldowns?: Partial<VisitCooldowns>; dryRun?: boolean; at?: Date } | Date = {},
+    cooldowns?: Partial<VisitCooldowns>,
+  ): Promise<ListedOrigin[]> {
+    const { at, ...rest } = visitOptions(options, cooldowns !== undefined ? { cooldowns } : {});
     return this.call('POST', '/origins/grab', { visitType, count, policy, ...rest, ...isoOf(at) });
   }
-  recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date): Promise<RecordedVisit> {
-    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(at) });
+  recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {
+    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(visitOptions<{ at?: Date }>(at).at) });
   }
   getVisitStats(url: string, visitType: string): Promise<OriginVisitStats> {
     return this.call('GET', `/origins/stats?${new URLSearchParams({ url, visitType })}`);

@@ -142,6 +142,22 @@ export function visitCases(sut: StoreUnderTest): void {
       await o.visits.setOriginsEnabled([{ url: 'u1', visitType: 'git' }], true);
       expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: T0, dryRun: true }))).toEqual(['u1', 'u2']);
     });
+
+    it("SPEC §4's positional forms: grabNextVisits(type, count, policy, at, cooldowns) and recordVisit(..., snapshot, at) use that instant", async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });
+      await o.visits.recordListedOrigins([{ listerId: l.id, url: 'p', visitType: 'git' }], { at: T0 });
+      const at = plus(T0, HOUR);
+      expect(urls(await o.visits.grabNextVisits('git', 5, 'oldest_scheduled_first', at, ZERO))).toEqual(['p']);
+      const stats = async () => (await o.visits.getVisitStats([{ url: 'p', visitType: 'git' }]))[0];
+      expect(await stats()).toMatchObject({ lastScheduled: at });
+      const visited = plus(T0, 2 * HOUR);
+      await o.visits.recordVisit('p', 'git', 'successful', 's1', visited);
+      expect(await stats()).toMatchObject({ lastVisit: visited, lastSuccessful: visited, lastSnapshot: 's1' });
+      // Anything else in that place is refused, not ignored.
+      await expect(o.visits.recordVisit('p', 'git', 'successful', 's1', '2020-01-01' as never)).rejects.toThrow(/^at: must be a Date/);
+      await expect(o.visits.grabNextVisits('git', 5, 'oldest_scheduled_first', 5 as never)).rejects.toThrow(/^at: must be a Date/);
+    });
   });
 
   describe('visits: grabNextVisits policies on the fixed data set', () => {

@@ -1,0 +1,14 @@
+import { invalid } from './errors.js';
+
+/**
+ * The visit calls take SPEC §4's positional forms, `grabNextVisits(visitType, count, policy, at,
+ * cooldowns)` and `recordVisit(url, visitType, status, snapshot, at)`, beside an options object
+ * (`{ at, cooldowns, lister, dryRun }`, `{ at }`). Anything else in that place is refused, never
+ * ignored: an instant dropped without a word would record the visit at the wrong time.
+ */
+export function visitOptions<T extends { at?: Date }>(arg: T | Date | null | undefined, extra: Partial<T> = {}): T {
+  if (arg === undefined || arg === null) return { ...extra } as T;
+  if (arg instanceof Date) return { ...extra, at: arg } as T;
+  if (typeof arg !== 'object' || Array.isArray(arg)) throw invalid('at', 'must be a Date (or an options object)');
+  return { ...arg, ...extra };
+}
