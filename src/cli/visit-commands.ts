@@ -122,7 +122,7 @@ function originCommands(io: Io): Command {
     const recorded = await withOrrery(o, (orrery) => orrery.visits.recordListedOrigins(inputs, o.at ? { at: o.at } : {})).catch((e: unknown) => {
       throw originNamed(e, named, o.file !== undefined);
     });
-    if (o.json) return printJson(io, recorded);
+    if (o.json) return printJson(io, { origins: recorded }); // as POST /api/origins answers
     io.out(`recorded ${recorded.length} origin${recorded.length === 1 ? '' : 's'}\n`);
   });
 

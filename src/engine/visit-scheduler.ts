@@ -86,7 +86,8 @@ export class VisitScheduler extends PeriodicLoop {
     let recorded = 0;
     for (;;) {
       const done = await visits.collectFinishedVisits(this.collectBatch);
-      recorded += done.length;
+      // Only results that changed the stats: a run cancelled before it started, or a late or duplicate result, records nothing.
+      recorded += done.filter((d) => d.recorded?.applied === true).length;
       if (done.length < this.collectBatch) break;
     }
     const scheduled: Record<string, number> = {};

@@ -30,7 +30,7 @@ describe('orrery lister / origin / visit-scheduler', () => {
   });
 
   it('records origins from arguments and from a JSONL file; lists them with pagination', async () => {
-    const [one] = await runJson(['origin', 'record', lister.id, 'https://a.example/x.git', 'git', '--last-update', '2025-12-01', '--extra', '{"depth":1}', '--at', T0, '--json', ...db.db]);
+    const { origins: [one] } = await runJson(['origin', 'record', lister.id, 'https://a.example/x.git', 'git', '--last-update', '2025-12-01', '--extra', '{"depth":1}', '--at', T0, '--json', ...db.db]);
     expect(one).toEqual({
       listerId: lister.id,
       url: 'https://a.example/x.git',
@@ -101,6 +101,12 @@ describe('orrery lister / origin / visit-scheduler', () => {
     // no result on the runs: recorded as failed visits
     const failed = await runJson(['origin', 'grab-next', 'git', '--count', '5', '--policy', 'stop_after_success', '--dry-run', '--failed-cooldown', '0s', '--absolute-cooldown', '0s', '--at', '2026-04-01T00:00:00Z', '--json', ...db.db]);
     expect(failed.map((o: { url: string }) => o.url)).toEqual(['https://a.example/x.git', 'https://b.example/y.git']);
+    // A visit task disabled before it ran records nothing, and is not counted as recorded.
+    const waiting = await runJson(['task', 'list', '-t', 'git', '--status', 'next_run_not_scheduled', '--json', ...db.db]);
+    expect(waiting.length).toBeGreaterThan(0);
+    await runOk(['task', 'disable', String(waiting[0].id), ...db.db]);
+    const after = await runJson(['visit-scheduler', '--once', '--visit-types', 'git', '--queue', '2', '--at', '2026-03-01T00:03:00Z', '--json', ...db.db]);
+    expect(after.recorded).toBe(0);
   });
 
   it('bad input exits 2 with a message naming the problem, and writes nothing', async () => {
