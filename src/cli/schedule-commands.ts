@@ -72,9 +72,11 @@ export function addTaskScheduleCommands(cmd: Command, io: Io): void {
     await withOrrery(o, async (orrery) => {
       const b = await orrery.schedules.backfill(taskId, { from: o.from, to: o.to });
       if (o.json && !o.follow) return printJson(io, b);
-      io.out(`backfill ${b.id} of task ${b.task}: ${b.total} occurrence${b.total === 1 ? '' : 's'} from ${iso(b.from)} to ${iso(b.to)}\n`);
-      if (!o.follow) return io.out(`running; follow it with: orrery task backfills ${b.task}\n`);
-      const done = await followBackfill(orrery, b, io);
+      // With --json, stdout holds the one JSON document: the progress lines go to stderr.
+      const say = o.json ? (t: string) => io.err(t) : (t: string) => io.out(t);
+      say(`backfill ${b.id} of task ${b.task}: ${b.total} occurrence${b.total === 1 ? '' : 's'} from ${iso(b.from)} to ${iso(b.to)}\n`);
+      if (!o.follow) return say(`running; follow it with: orrery task backfills ${b.task}\n`);
+      const done = await followBackfill(orrery, b, say);
       if (o.json) printJson(io, done);
     });
   });
@@ -117,9 +119,10 @@ export function addDagScheduleCommands(cmd: Command, io: Io): void {
     await withOrrery(o, async (orrery) => {
       const runs = await orrery.dags.backfill(id, { from: o.from, to: o.to, ...(o.params ? { params: o.params } : {}) });
       if (o.json && !o.follow) return printJson(io, runs);
-      io.out(`backfill of DAG ${id}: ${runs.length} run${runs.length === 1 ? '' : 's'} (${runs[0]!.id}..${runs.at(-1)!.id}) from ${iso(runs[0]!.execTs)} to ${iso(runs.at(-1)!.execTs)}\n`);
+      const say = o.json ? (t: string) => io.err(t) : (t: string) => io.out(t); // with --json, stdout holds the one JSON document
+      say(`backfill of DAG ${id}: ${runs.length} run${runs.length === 1 ? '' : 's'} (${runs[0]!.id}..${runs.at(-1)!.id}) from ${iso(runs[0]!.execTs)} to ${iso(runs.at(-1)!.execTs)}\n`);
       if (o.follow) {
-        const ended = await followDagRuns(orrery, runs, io);
+        const ended = await followDagRuns(orrery, runs, say);
         if (o.json) printJson(io, ended);
       }
     });
@@ -152,17 +155,17 @@ function printPreview(io: Io, p: Preview, due: boolean): void {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Prints each backfilled occurrence as its run ends; returns the backfill once it is no longer running. */
-async function followBackfill(orrery: Orrery, b: TaskBackfill, io: Io): Promise<BackfillProgress> {
+async function followBackfill(orrery: Orrery, b: TaskBackfill, say: (line: string) => void): Promise<BackfillProgress> {
   const printed = new Set<number>();
   for (;;) {
     const p = await orrery.schedules.progress(b.id);
     for (const r of p.runs) {
       if (r.ended === null || printed.has(r.id)) continue;
       printed.add(r.id);
-      io.out(`${iso(r.scheduledFor)}  ${r.status}  (${printed.size}/${p.total})\n`);
+      say(`${iso(r.scheduledFor)}  ${r.status}  (${printed.size}/${p.total})\n`);
     }
     if (p.status !== 'running') {
-      io.out(`backfill ${p.id} ${p.status}: ${printed.size} of ${p.total} occurrences ran\n`);
+      say(`backfill ${p.id} ${p.status}: ${printed.size} of ${p.total} occurrences ran\n`);
       return p;
     }
     await sleep(FOLLOW_POLL_MS);
@@ -170,7 +173,7 @@ async function followBackfill(orrery: Orrery, b: TaskBackfill, io: Io): Promise<
 }
 
 /** Prints each backfilled DAG run as it ends; returns the runs once all have ended. */
-async function followDagRuns(orrery: Orrery, runs: readonly DagRun[], io: Io): Promise<DagRun[]> {
+async function followDagRuns(orrery: Orrery, runs: readonly DagRun[], say: (line: string) => void): Promise<DagRun[]> {
   const open = new Map(runs.map((r) => [r.id, r]));
   const done: DagRun[] = [];
   while (open.size > 0) {
@@ -179,7 +182,7 @@ async function followDagRuns(orrery: Orrery, runs: readonly DagRun[], io: Io): P
       if (r.status !== 'success' && r.status !== 'failed') continue;
       open.delete(id);
       done.push(r);
-      io.out(`run ${r.id}  ${iso(r.execTs)}  ${r.status}  (${done.length}/${runs.length})\n`);
+      say(`run ${r.id}  ${iso(r.execTs)}  ${r.status}  (${done.length}/${runs.length})\n`);
     }
     if (open.size > 0) await sleep(FOLLOW_POLL_MS);
   }
