@@ -2,7 +2,7 @@ import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill
 import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
-import { normaliseSchedule } from '../core/schedule.js';
+import { normaliseSchedule, scheduleZone } from '../core/schedule.js';
 import { previewCount, previewSchedule, type Preview } from '../core/schedule-preview.js';
 import { parseInstant } from '../core/instants.js';
 import type { CaughtUpTask, TaskBackfill } from '../store/schedule-store.js';
@@ -88,7 +88,8 @@ export class ScheduleService {
   async next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
     const count = previewCount(opts.count);
     const task = await this.requireTask(taskId);
-    if (task.status === 'completed' || task.status === 'disabled') return { task: task.id, zone: 'UTC', occurrences: [] };
+    const zone = task.schedule.kind === 'adaptive' ? 'UTC' : scheduleZone(task.schedule);
+    if (task.status === 'completed' || task.status === 'disabled') return { task: task.id, zone, occurrences: [] };
     if (task.schedule.kind === 'adaptive') {
       return { task: task.id, zone: 'UTC', occurrences: [{ at: task.scheduledFor, due: task.nextRun, local: task.scheduledFor.toISOString(), dst: null }] };
     }

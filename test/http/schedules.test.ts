@@ -61,6 +61,9 @@ describe('schedules over HTTP', () => {
     expect((await call('GET', '/api/tasks?type=report')).body.items).toHaveLength(1);
     await expectStatus(call('GET', `/api/tasks/${task.id}/next?count=0`), 400);
     await expectStatus(call('GET', '/api/tasks/4040/next'), 404);
+    // A disabled task has no next occurrence, in its schedule's zone all the same.
+    await expectStatus(call('POST', '/api/tasks/disable', { ids: [task.id] }), 200);
+    expect(await expectStatus(call('GET', `/api/tasks/${task.id}/next`), 200)).toEqual({ task: task.id, zone: 'Europe/Paris', occurrences: [] });
   });
 
   it('previews mark the DST changes', async () => {
