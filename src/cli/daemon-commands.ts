@@ -174,6 +174,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
       .join(', ');
     // The signal handlers were in place before the line that says the process started (supervisors and
     // tests send SIGTERM once they read it); a signal received while starting stops it at once.
+    signals.markStarted();
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${url !== null ? `; API ${url}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard ${url}/` : ''}`);
     await signals.signalled;
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
@@ -309,6 +310,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
       logger: log.child({ loop: 'worker' }),
     });
     worker.start();
+    signals.markStarted();
     log.info(`orrery worker ${worker.id} started against ${w.url} (concurrency ${w.concurrency}, handlers: ${Object.keys(mod.handlers).join(', ')})`);
     await signals.signalled;
     log.info(`stopping (grace ${formatDuration(graceMs)}, ${worker.running} running)`);
@@ -328,6 +330,8 @@ interface SignalWatch {
   readonly received: NodeJS.Signals | null;
   /** Logs through this logger from now on (and a signal received before it existed). */
   useLog(log: Logger): void;
+  /** The daemon runs: a signal from now on stops it gracefully (logged as such, not as received while starting). */
+  markStarted(): void;
 }
 
 /**
@@ -337,6 +341,7 @@ interface SignalWatch {
 function watchSignals(graceMs: number): SignalWatch {
   let log: Logger | null = null;
   let received: NodeJS.Signals | null = null;
+  let started = false;
   let resolve!: () => void;
   const signalled = new Promise<void>((r) => (resolve = r));
   const onSignal = (sig: NodeJS.Signals) => {
@@ -345,7 +350,7 @@ function watchSignals(graceMs: number): SignalWatch {
       process.exit(1);
     }
     received = sig;
-    log?.info(`${sig} received${graceMs ? '; a second signal exits at once' : ''}`);
+    log?.info(started ? `${sig} received${graceMs ? '; a second signal exits at once' : ''}` : `${sig} received while starting`);
     resolve();
   };
   process.on('SIGINT', onSignal);
@@ -361,6 +366,9 @@ function watchSignals(graceMs: number): SignalWatch {
     useLog(l) {
       if (received && !log) l.info(`${received} received while starting`);
       log = l;
+    },
+    markStarted() {
+      started = true;
     },
   };
 }

@@ -57,7 +57,7 @@ describe('orrery serve (end to end)', () => {
     worker.child.kill('SIGTERM');
     // Before: killed by the signal (no exit code, nothing logged)
     expect(await worker.exited, worker.output()).toBe(0);
-    expect(worker.output()).toMatch(/SIGTERM received/);
+    expect(worker.output()).toMatch(/SIGTERM received while starting/);
     expect(worker.output()).toMatch(/stopped before it started/);
     // A remote worker too (it reaches no server before its handlers are loaded).
     const remote = spawnOrrery(['worker', '--url', 'http://127.0.0.1:1', '--handlers', slow, '--log-format', 'json']);
@@ -69,7 +69,7 @@ describe('orrery serve (end to end)', () => {
     await waitFor(() => /cannot open the database/.test(runner.output()) || runner.child.exitCode !== null, 'the runner to wait for its database');
     runner.child.kill('SIGINT');
     expect(await runner.exited, runner.output()).toBe(0);
-    expect(runner.output()).toMatch(/SIGINT received/);
+    expect(runner.output()).toMatch(/SIGINT received while starting/);
     expect(runner.output()).toMatch(/stopped before it started/);
   });
 
