@@ -1,5 +1,6 @@
 import { MAX_DURATION_MS, parseDuration } from './durations.js';
-import { ValidationError, invalid } from './errors.js';
+import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { fromDetails } from './json-checks.js';
 import { parseInstant } from './instants.js';
 
 /**
@@ -50,41 +51,59 @@ export interface CalendarOptionsInput {
 export const MAX_EXCLUSIONS = 1000;
 const LOCAL_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-/** Validates the calendar options of a schedule object `s` (field names prefixed with `field`). */
+/**
+ * Validates the calendar options of a schedule object `s` (field names prefixed with `field`); every
+ * problem is reported at once (one ValidationError with a detail each).
+ */
 export function normaliseCalendarOptions(s: Record<string, unknown>, field: string): CalendarOptions {
   const out: CalendarOptions = {};
+  const problems: ErrorDetail[] = [];
+  const check = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      problems.push(...e.details);
+      return undefined;
+    }
+  };
   if (s.catchUp !== undefined) {
     if (typeof s.catchUp !== 'string' || !(CATCH_UP_POLICIES as readonly string[]).includes(s.catchUp)) {
-      throw invalid(`${field}.catchUp`, 'must be "none", "latest" or "all"');
-    }
-    if (s.catchUp !== 'latest') out.catchUp = s.catchUp as CatchUp;
+      problems.push({ path: `${field}.catchUp`, message: 'must be "none", "latest" or "all"' });
+    } else if (s.catchUp !== 'latest') out.catchUp = s.catchUp as CatchUp;
   }
   if (s.catchUpWindow !== undefined) {
-    if (s.catchUp === 'none') throw invalid(`${field}.catchUpWindow`, 'applies to catchUp "latest" or "all", not "none"');
-    out.catchUpWindowMs = durationOption(s.catchUpWindow, `${field}.catchUpWindow`);
+    if (s.catchUp === 'none') problems.push({ path: `${field}.catchUpWindow`, message: 'applies to catchUp "latest" or "all", not "none"' });
+    else {
+      const window = check(() => durationOption(s.catchUpWindow, `${field}.catchUpWindow`));
+      if (window !== undefined) out.catchUpWindowMs = window;
+    }
   }
   if (s.jitter !== undefined) {
-    const jitter = durationOption(s.jitter, `${field}.jitter`);
-    if (jitter > 0) out.jitterMs = jitter;
+    const jitter = check(() => durationOption(s.jitter, `${field}.jitter`));
+    if (jitter !== undefined && jitter > 0) out.jitterMs = jitter;
   }
-  const startAt = s.startAt === undefined ? undefined : instantOption(s.startAt, `${field}.startAt`);
-  const endAt = s.endAt === undefined ? undefined : instantOption(s.endAt, `${field}.endAt`);
-  if (startAt && endAt && endAt.getTime() < startAt.getTime()) throw invalid(`${field}.endAt`, `must not be before startAt (${startAt.toISOString()})`);
+  const startAt = s.startAt === undefined ? undefined : check(() => instantOption(s.startAt, `${field}.startAt`));
+  const endAt = s.endAt === undefined ? undefined : check(() => instantOption(s.endAt, `${field}.endAt`));
+  if (startAt && endAt && endAt.getTime() < startAt.getTime()) problems.push({ path: `${field}.endAt`, message: `must not be before startAt (${startAt.toISOString()})` });
   if (startAt) out.startAt = startAt.toISOString();
   if (endAt) out.endAt = endAt.toISOString();
   if (s.exclude !== undefined) {
-    if (!Array.isArray(s.exclude)) throw invalid(`${field}.exclude`, 'must be an array of dates (2026-12-25) or instants');
-    if (s.exclude.length > MAX_EXCLUSIONS) throw invalid(`${field}.exclude`, `at most ${MAX_EXCLUSIONS} entries`);
-    const seen = new Set<string>();
-    s.exclude.forEach((e, i) => {
-      const path = `${field}.exclude[${i}]`;
-      if (typeof e !== 'string') throw invalid(path, 'must be a date (2026-12-25) or an instant (2026-12-24T18:00:00Z)');
-      const text = e.trim();
-      const normal = LOCAL_DATE.test(text) ? (parseInstant(text, path), text) : parseInstant(text, path).toISOString();
-      seen.add(normal);
-    });
-    if (seen.size > 0) out.exclude = [...seen].sort();
+    if (!Array.isArray(s.exclude)) problems.push({ path: `${field}.exclude`, message: 'must be an array of dates (2026-12-25) or instants' });
+    else if (s.exclude.length > MAX_EXCLUSIONS) problems.push({ path: `${field}.exclude`, message: `at most ${MAX_EXCLUSIONS} entries` });
+    else {
+      const seen = new Set<string>();
+      s.exclude.forEach((e, i) => {
+        const path = `${field}.exclude[${i}]`;
+        if (typeof e !== 'string') return void problems.push({ path, message: 'must be a date (2026-12-25) or an instant (2026-12-24T18:00:00Z)' });
+        const text = e.trim();
+        const normal = check(() => (LOCAL_DATE.test(text) ? (parseInstant(text, path), text) : parseInstant(text, path).toISOString()));
+        if (normal !== undefined) seen.add(normal);
+      });
+      if (seen.size > 0) out.exclude = [...seen].sort();
+    }
   }
+  if (problems.length > 0) throw fromDetails(problems);
   return out;
 }
 

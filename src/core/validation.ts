@@ -302,8 +302,27 @@ export interface NewTask {
 }
 
 /** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
+/**
+ * The task's fields by the schema; when some are wrong, the schedule's own problems are reported with
+ * theirs (every problem at once), not only once the other fields are mended.
+ */
+function parseWithSchedule(input: unknown, at: Date, path: string): z.output<typeof taskInputSchema> {
+  try {
+    return parseWith(taskInputSchema, refuseProtoKwarg(input, path), path);
+  } catch (e) {
+    const schedule = input !== null && typeof input === 'object' ? (input as Record<string, unknown>).schedule : undefined;
+    if (!(e instanceof ValidationError) || schedule == null || e.details.some((d) => d.path.startsWith(field(path, 'schedule')))) throw e;
+    try {
+      normaliseSchedule(schedule, at, field(path, 'schedule'));
+    } catch (s) {
+      if (s instanceof ValidationError) throw fromDetails([...e.details, ...s.details]);
+    }
+    throw e;
+  }
+}
+
 export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = ''): NewTask {
-  const parsed = quickTaskInput(input) ?? parseWith(taskInputSchema, refuseProtoKwarg(input, path), path);
+  const parsed = quickTaskInput(input) ?? parseWithSchedule(input, at, path);
   // A debounced task is one-shot unless its policy is given (flowControlOf refuses another).
   const t = parsed.debounce !== undefined && (input as Record<string, unknown>).policy === undefined ? { ...parsed, policy: 'oneshot' as const } : parsed;
   const type = types.get(t.type);
