@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ago, clockTime, instant, relative, setTimeZone, timeZone } from './format.js';
+import { ago, clockTime, duration, instant, relative, setTimeZone, timeZone } from './format.js';
 
 const now = Date.parse('2026-03-01T12:00:00.000Z');
 
@@ -17,6 +17,19 @@ describe('relative times', () => {
     expect(ago(new Date(now - 90_000), now)).toBe('1 min 30 s ago');
     // The default `now` is the moment of the call, not an older timer tick.
     expect(ago(new Date(Date.now() - 5000))).toBe('5.0 s ago');
+  });
+});
+
+describe('durations', () => {
+  it('never read 60 s or 60 min: the value is rounded to the unit shown before it is split', () => {
+    expect(duration(59_600)).toBe('1 min 0 s');
+    expect(duration(119_700)).toBe('2 min 0 s');
+    expect(duration(7_170_000)).toBe('2 h 0 min');
+    expect(relative(new Date(now - 239_600), now)).toBe('4 min 0 s ago');
+    expect(duration(9_960)).toBe('10 s');
+    expect(duration(999.6)).toBe('1.0 s');
+    expect(duration(59_400)).toBe('59 s');
+    expect(duration(90_000)).toBe('1 min 30 s');
   });
 });
 

@@ -4,11 +4,15 @@ export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
   const neg = ms < 0;
   let v = Math.abs(ms);
+  // Rounded to the unit shown before it is split, so that 59.6 s reads "1 min 0 s", never "60 s".
+  const seconds = Math.round(v / 1000);
+  const minutes = Math.round(v / 60_000);
   let out: string;
-  if (v < 1000) out = `${Math.round(v)} ms`;
-  else if (v < 60_000) out = `${(v / 1000).toFixed(v < 10_000 ? 1 : 0)} s`;
-  else if (v < 3_600_000) out = `${Math.floor(v / 60_000)} min ${Math.round((v % 60_000) / 1000)} s`;
-  else if (v < 86_400_000) out = `${Math.floor(v / 3_600_000)} h ${Math.round((v % 3_600_000) / 60_000)} min`;
+  if (v < 999.5) out = `${Math.round(v)} ms`;
+  else if (v < 9_950) out = `${(v / 1000).toFixed(1)} s`;
+  else if (seconds < 60) out = `${seconds} s`;
+  else if (seconds < 3600) out = `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  else if (minutes < 1440) out = `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
   else {
     v = v / 86_400_000;
     out = `${v.toFixed(v < 10 ? 1 : 0)} d`;

@@ -1,7 +1,7 @@
 import type { Preview } from '../core/schedule-preview.js';
 import type { OrreryClient } from '../http/client.js';
 import { Empty, ErrorNote } from './components.js';
-import { instant } from './format.js';
+import { instant, timeZone } from './format.js';
 import { useApi } from './hooks.js';
 
 const DST_TEXT = {
@@ -26,7 +26,8 @@ export function SchedulePreview({ load, deps, jitter = false }: { load: (c: Orre
           <table class="next-occurrences">
             <thead>
               <tr>
-                <th scope="col">UTC</th>
+                {/* The column follows the "Times in" choice, as every instant on the dashboard does. */}
+                <th scope="col">{timeZone() === 'utc' ? 'UTC' : 'Your time'}</th>
                 <th scope="col">Local ({data.zone})</th>
                 {jitter && <th scope="col">Due (with jitter)</th>}
                 <th scope="col">DST</th>
