@@ -42,8 +42,11 @@ export function RunList({ query }: { query: URLSearchParams }) {
   const key = query.toString();
   const filter = filterOf(query);
   const types = useApi((c) => c.listTaskTypes(), []);
-  const first = useApi((c) => page(c, filter, null), [key], { live: (e) => e.event === 'ended', pollMs: 15_000 });
   const [more, setMore] = useState<{ key: string; pages: RunPage[] }>({ key, pages: [] });
+  // Page 1 refreshes itself only while it is shown alone: refreshed under pages loaded from its old
+  // cursor, the runs pushed off its end would fall between it and them, shown nowhere.
+  const paging = more.key === key && more.pages.length > 0;
+  const first = useApi((c) => page(c, filter, null), [key], paging ? {} : { live: (e) => e.event === 'ended', pollMs: 15_000 });
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [moreError, setMoreError] = useState<string | null>(null);
   const pages = first.data ? [first.data, ...(more.key === key ? more.pages : [])] : [];
@@ -169,6 +172,11 @@ export function RunList({ query }: { query: URLSearchParams }) {
           <ErrorNote error={moreError} />
           {last?.nextCursor && (
             <button type="button" onClick={loadMore}>Load more</button>
+          )}
+          {paging && (
+            <button type="button" onClick={reload} title="The list does not refresh itself while more pages are shown">
+              Back to the newest
+            </button>
           )}
         </>
       )}
