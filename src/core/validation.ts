@@ -301,7 +301,6 @@ export interface NewTask {
   debounce?: Debounce;
 }
 
-/** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
 /**
  * The task's fields by the schema; when some are wrong, the schedule's own problems are reported with
  * theirs (every problem at once), not only once the other fields are mended.
@@ -321,6 +320,7 @@ function parseWithSchedule(input: unknown, at: Date, path: string): z.output<typ
   }
 }
 
+/** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
 export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = ''): NewTask {
   const parsed = quickTaskInput(input) ?? parseWithSchedule(input, at, path);
   // A debounced task is one-shot unless its policy is given (flowControlOf refuses another).
