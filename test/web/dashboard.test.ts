@@ -612,6 +612,45 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('the Runs page holds still once Load more added pages (no run falls between them), and Back to the newest starts over', async () => {
+    const doomed = (n: number, tag: string) =>
+      server.api('POST', '/tasks/batch?return=count', { tasks: Array.from({ length: n }, (_, i) => ({ type: 'doomed', policy: 'oneshot', arguments: { args: [`${tag}${i}`], kwargs: {} } })) });
+    const ended = async () => {
+      const all: Array<{ id: number }> = [];
+      let cursor: string | null = null;
+      do {
+        const page: { items: Array<{ id: number }>; nextCursor: string | null } = await server.api('GET', `/runs?status=permfailed&limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+        all.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return all.map((r) => r.id);
+    };
+    const before = (await ended()).length;
+    await doomed(150, 'load-more-');
+    await until(async () => (await ended()).length >= before + 150 || null, 'the doomed runs to end', 30_000);
+    await page.goto(`${server.url}/runs?status=permfailed`);
+    const rows = page.locator('tr[data-run]');
+    await expect.poll(() => rows.count()).toBe(100);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(() => rows.count()).toBeGreaterThan(100);
+    const shown = async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector('a')!.textContent!))).map((t) => Number(t.slice(1)));
+    const snapshot = await shown();
+    // Five more runs end: the page must not put a fresh first page over the pages read from its old cursor.
+    const count = (await ended()).length;
+    await doomed(5, 'late-');
+    await until(async () => (await ended()).length >= count + 5 || null, 'five more runs to end');
+    await new Promise((r) => setTimeout(r, 1500)); // past the live refresh's debounce (250 ms)
+    const now = await shown();
+    const order = await ended();
+    const from = order.indexOf(now[0]!);
+    expect(now, 'the shown runs are one stretch of the newest-first order, with no run missing between them').toEqual(order.slice(from, from + now.length));
+    expect(now).toEqual(snapshot);
+    await page.getByRole('button', { name: 'Back to the newest' }).click();
+    await expect.poll(() => rows.count()).toBe(100);
+    expect(await shown()).toEqual(order.slice(0, 100));
+    expect(errors).toEqual([]);
+  });
+
   it('asks for the API token once when serve has --token, and keeps it for the tab', async () => {
     const secured = await startServe(dir, 'secured', ['--token', 's3cret'], 's3cret');
     try {
