@@ -15,12 +15,13 @@ export interface PostgresScheduleHost {
 }
 
 /** Cron and rrule tasks waiting past their due instant (tasks_calendar_due), of types not paused. */
-const LATE = `SELECT * FROM tasks
-  WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind": "adaptive"}'::jsonb AND next_run < $1 AND next_attempt = 1
+/** Late cron and rrule tasks, the most overdue first; with `ofType`, of the type given as $3 only. */
+const lateSql = (ofType: boolean) => `SELECT * FROM tasks
+  WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind": "adaptive"}'::jsonb AND next_run < $1 AND next_attempt = 1${ofType ? ' AND type = $3' : ''}
     AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
   ORDER BY next_run LIMIT $2`;
-/** LATE for one type. */
-const LATE_OF_TYPE = LATE.replace('AND next_attempt = 1', 'AND next_attempt = 1 AND type = $3');
+const LATE = lateSql(false);
+const LATE_OF_TYPE = lateSql(true);
 
 /** Catch-up of late cron and rrule tasks and task backfills on PostgreSQL (ScheduleStore). */
 export class PostgresSchedules implements ScheduleStore {

@@ -111,15 +111,15 @@ export class SqliteSchedules implements ScheduleStore {
 
 function prepareSchedules(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
+  // Late cron and rrule tasks, the most overdue first; with `ofType`, of one type only (its name bound after the instant).
+  const late = (ofType: boolean) =>
+    p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
+      WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1${ofType ? ' AND type = ?' : ''}
+        AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
+      ORDER BY next_run LIMIT +?`);
   return {
-    late: p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
-      WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1
-        AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
-      ORDER BY next_run LIMIT +?`),
-    lateOfType: p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
-      WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1 AND type = ?
-        AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
-      ORDER BY next_run LIMIT +?`),
+    late: late(false),
+    lateOfType: late(true),
     // The dedupe key is left as it is, as by a run's end: a task completed here gives it up to the next equal task.
     moveLate: p(`UPDATE tasks SET status = @status, next_run = @next_run, scheduled_for = @scheduled_for
       WHERE id = @id AND status = 'next_run_not_scheduled' AND next_run = @old`),
