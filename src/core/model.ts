@@ -52,8 +52,8 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> 
 };
 
 /**
- * The one transition outside the table: a cancelled run (`cancelRun`) ends `failed` with error `cancelled`,
- * also from `scheduled` (docs/limits.md). Ending a scheduled run `failed` any other way stays refused.
+ * The error of a cancelled run (docs/limits.md): a waiting or buffered run ends `lost` at once (the
+ * table's `scheduled | claimed → lost`), a started one ends `failed` once its worker has stopped it.
  */
 export const CANCELLED_ERROR = 'cancelled';
 

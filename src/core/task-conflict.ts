@@ -14,10 +14,16 @@ export interface Replacement {
 export type ConflictPlan =
   /** Return the existing task unchanged (`return`, or `replace` of a task whose run has started). */
   | { action: 'return' }
-  /** Update the existing task; with `withdrawRun`, its waiting run ends first (`failed`, `cancelled: replaced`). */
+  /** Update the existing task; with `withdrawRun`, its waiting run ends first (`lost`, `cancelled: replaced`). */
   | { action: 'replace'; withdrawRun: boolean; update: Replacement };
 
 export const REPLACED_ERROR = 'cancelled: replaced';
+/**
+ * The status a waiting run withdrawn by a replacement ends with: `lost`, the `scheduled → lost`
+ * transition of a cancellation (SPEC §1.3), as `cancelRun` ends a waiting run. It never ran, so it
+ * is not a failure; the task takes the replacement instead of an end-of-run update.
+ */
+export const WITHDRAWN_STATUS = 'lost' satisfies RunStatus;
 
 /** What an incoming task would change on the active task it collides with. */
 export function replacementOf(t: Pick<NewTask, 'arguments' | 'nextRun' | 'priority' | 'priorityRank' | 'concurrencyKey'>): Replacement {

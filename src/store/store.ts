@@ -213,7 +213,7 @@ export interface CreatedTask {
   created: boolean;
   /** With `onConflict: 'replace'`: the existing task was updated (arguments, next run...). */
   replaced?: boolean;
-  /** With `onConflict: 'replace'`: the waiting run the replacement ended (`failed`, `cancelled: replaced`), for its run event. */
+  /** With `onConflict: 'replace'`: the waiting run the replacement ended (`lost`, `cancelled: replaced`), for its run event. */
   withdrawn?: TaskRun;
 }
 

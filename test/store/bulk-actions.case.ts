@@ -120,7 +120,7 @@ export function bulkActionCases(sut: StoreUnderTest): void {
       await orrery.bulkTasks('cancel', { ids: [d!.id] }, { at: T0 });
       expect(seen).toEqual([
         `ended ${a!.id} lost cancelled: task disabled`,
-        `ended ${b!.id} failed cancelled: replaced`,
+        `ended ${b!.id} lost cancelled: replaced`,
         `ended ${c!.id} lost cancelled: task disabled`,
         `ended ${d!.id} lost cancelled`,
       ]);

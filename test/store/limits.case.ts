@@ -217,7 +217,7 @@ export function limitCases(sut: StoreUnderTest): void {
       const [queued] = await orrery.scheduleDue({ at: plus(T0, HOUR) });
       const again = await orrery.createTasksDetailed([oneshot('page', 3, { key: 'p1', onConflict: 'replace', nextRun: plus(T0, 2 * HOUR) })], { at: plus(T0, HOUR) });
       expect(again[0]).toMatchObject({ replaced: true, task: { status: 'next_run_not_scheduled', arguments: { args: [3] }, nextRun: plus(T0, 2 * HOUR) } });
-      expect(await orrery.getRun(queued!.backendId)).toMatchObject({ status: 'failed', error: 'cancelled: replaced' });
+      expect(await orrery.getRun(queued!.backendId)).toMatchObject({ status: 'lost', error: 'cancelled: replaced' });
       const [next] = await orrery.scheduleDue({ at: plus(T0, 2 * HOUR) });
       const claimed = await claimStarted(orrery, { worker: 'w', types: ['page'], limit: 1, at: plus(T0, 2 * HOUR) });
       expect(claimed.map((c) => [c.run.id, c.arguments.args])).toEqual([[next!.id, [3]]]);

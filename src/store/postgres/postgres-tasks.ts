@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { RunStatus } from '../../core/model.js';
-import { planConflict, replacementOf, REPLACED_ERROR } from '../../core/task-conflict.js';
+import { planConflict, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
@@ -172,7 +172,7 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', replacementOf(t));
   if (plan.action === 'return') return { task: holder, created: false };
   const withdrawn = plan.withdrawRun
-    ? (await c.query<Row>(`UPDATE task_runs SET status = 'failed', ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled' RETURNING *`, [row.current_run, at, REPLACED_ERROR])).rows[0]
+    ? (await c.query<Row>(`UPDATE task_runs SET status = $4, ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled' RETURNING *`, [row.current_run, at, REPLACED_ERROR, WITHDRAWN_STATUS])).rows[0]
     : undefined;
   const u = plan.update;
   const { rows: updated } = await c.query<Row>(

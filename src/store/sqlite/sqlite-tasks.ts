@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RunStatus, TaskRun, TaskStatus } from '../../core/model.js';
 import { keepsDedupeKey } from '../../core/dedupe-key.js';
-import { planConflict, replacementOf, REPLACED_ERROR } from '../../core/task-conflict.js';
+import { planConflict, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import { firstDueOfNew } from '../../core/catch-up.js';
@@ -101,7 +101,7 @@ export class SqliteTaskWrites {
     const current = holderRow.current_run === null ? null : (this.s.runById.get(holderRow.current_run) as Row | undefined);
     const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', replacementOf(t));
     if (plan.action === 'return') return { task: holder, created: false };
-    const withdrawn = plan.withdrawRun && current ? (this.s.withdrawRun.get({ id: current.id, ended: now, error: REPLACED_ERROR }) as Row | undefined) : undefined;
+    const withdrawn = plan.withdrawRun && current ? (this.s.withdrawRun.get({ id: current.id, status: WITHDRAWN_STATUS, ended: now, error: REPLACED_ERROR }) as Row | undefined) : undefined;
     const u = plan.update;
     const row = this.s.replaceTask.get({
       id: holder.id,
@@ -141,7 +141,7 @@ function prepareTasks(db: Database.Database) {
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     releaseKey: p('UPDATE tasks SET dedupe_key = NULL WHERE id = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
-    withdrawRun: p(`UPDATE task_runs SET status = 'failed', ended = @ended, error = @error WHERE id = @id AND status = 'scheduled' RETURNING *`),
+    withdrawRun: p(`UPDATE task_runs SET status = @status, ended = @ended, error = @error WHERE id = @id AND status = 'scheduled' RETURNING *`),
     replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = NULL, priority = @priority, priority_rank = @rank,
       concurrency_key = @ckey, status = 'next_run_not_scheduled', current_run = NULL WHERE id = @id RETURNING *`),
     setCreated: p(`UPDATE tasks SET next_run = @next_run, scheduled_for = @scheduled_for, unique_key = @unique_key, debounce_key = @debounce_key WHERE id = @id`),
