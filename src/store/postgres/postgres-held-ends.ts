@@ -53,7 +53,12 @@ export const END_HELD = new RepreparedStatement(
 interface Deps {
   pool: pg.Pool;
   tx: <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
-  typeOf: (name: string) => Promise<TaskType>;
+  /**
+   * A task type (cached). Inside a transaction it is read through that transaction's connection: a
+   * second connection asked of the pool while the first holds row locks deadlocked the pool once as
+   * many ends as its connections waited for one (HTTP ends all take the careful path).
+   */
+  typeOf: (name: string, c?: pg.PoolClient) => Promise<TaskType>;
 }
 
 interface Fast {
@@ -112,9 +117,9 @@ export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Pro
   if (careful.length > 0 || taskOnly.length > 0) {
     careful.sort((a, b) => a - b);
     await deps.tx(async (c) => {
-      const ended = await endRunsInTx(c, careful.map((i) => items[i]!), deps.typeOf);
+      const ended = await endRunsInTx(c, careful.map((i) => items[i]!), (name) => deps.typeOf(name, c));
       careful.forEach((i, k) => (out[i] = ended[k]!));
-      for (const [f, r] of await finishTasks(c, taskOnly, deps.typeOf)) out[f.i] = r;
+      for (const [f, r] of await finishTasks(c, taskOnly, (name) => deps.typeOf(name, c))) out[f.i] = r;
     });
   }
   return out;
@@ -128,7 +133,7 @@ function endedRun(f: Fast): TaskRun {
  * Runs recorded by the one-statement end whose task changed since the claim: the task is locked and
  * the formula applied to its current state, or left alone when it has moved on (planRunEnd's rule).
  */
-async function finishTasks(c: pg.PoolClient, list: readonly Fast[], typeOf: Deps['typeOf']): Promise<Array<[Fast, EndRunResult]>> {
+async function finishTasks(c: pg.PoolClient, list: readonly Fast[], typeOf: (name: string) => Promise<TaskType>): Promise<Array<[Fast, EndRunResult]>> {
   if (list.length === 0) return [];
   const ids = [...new Set(list.map((f) => f.task.id))].sort((a, b) => a - b);
   const rows = (await c.query<Row>('SELECT * FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids])).rows;

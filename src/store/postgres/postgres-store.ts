@@ -614,7 +614,7 @@ export class PostgresStore implements Store {
     const out = await endHeldRuns(items, {
       pool: this.pool,
       tx: (fn) => this.tx(fn),
-      typeOf: (name) => this.typeOf(this.pool, name),
+      typeOf: (name, c) => this.typeOf(c ?? this.pool, name),
     });
     this.wake({ kind: 'runs-ended', results: out.filter((r): r is EndRunResult => !(r instanceof OrreryError)) });
     return out;
