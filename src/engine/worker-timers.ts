@@ -47,6 +47,8 @@ export class WorkerTimers {
   private leaseSeen = false;
   private lastRenew: number;
   private lastSummary: number;
+  /** The summary line owed once SUMMARY_MS have passed since the last (the worker stopped holding runs). */
+  private summaryTimer: Timer | null = null;
   private inFlight: Promise<void> | null = null;
   /** A full heartbeat was asked for while another was in flight: it goes out once that one answered. */
   private fullBeatDue = false;
@@ -73,8 +75,10 @@ export class WorkerTimers {
     this.tickAt = Infinity;
     this.tick?.cancel();
     this.deadlineTimer?.cancel();
+    this.summaryTimer?.cancel();
     this.tick = null;
     this.deadlineTimer = null;
+    this.summaryTimer = null;
   }
 
   /**
@@ -110,8 +114,36 @@ export class WorkerTimers {
       this.tickAt = Infinity;
       this.onTick();
       if (this.running && (this.unmarked.size > 0 || this.hooks.holdsAny())) this.arm();
-      else this.hooks.summary();
+      else this.summaryWhenDue();
     }, { unref: true });
+  }
+
+  /**
+   * The summary line of a worker that holds nothing any more: now if SUMMARY_MS have passed since the
+   * last one, else when they have (never more often: docs/cli.md "at most every 10 s").
+   */
+  private summaryWhenDue(): void {
+    if (this.summaryTimer) return;
+    const wait = this.lastSummary + SUMMARY_MS - this.clock.now().getTime();
+    if (wait <= 0) return this.summaryNow();
+    this.summaryTimer = this.clock.setTimer(wait, () => {
+      this.summaryTimer = null;
+      this.summaryNow();
+    }, { unref: true });
+  }
+
+  private summaryNow(): void {
+    this.lastSummary = this.clock.now().getTime();
+    this.hooks.summary();
+  }
+
+  /** The summary line if SUMMARY_MS have passed since the last one. */
+  private summaryIfDue(now: number): void {
+    if (now - this.lastSummary >= SUMMARY_MS) {
+      this.summaryTimer?.cancel();
+      this.summaryTimer = null;
+      this.summaryNow();
+    }
   }
 
   /** The instant (epoch ms) of the last renewal of every held lease that the store confirmed: each held lease runs at least a lease past it. */
@@ -160,11 +192,7 @@ export class WorkerTimers {
    */
   done(exec: RunExecution, keepStartMark = false): void {
     if (!keepStartMark) this.unmarked.delete(exec.backendId);
-    const now = this.clock.now().getTime();
-    if (now - this.lastSummary >= SUMMARY_MS) {
-      this.lastSummary = now;
-      this.hooks.summary();
-    }
+    this.summaryIfDue(this.clock.now().getTime());
     // Runs still buffered (claimed while ends were being written) keep their leases renewed.
     if (this.running && !this.tick && (this.unmarked.size > 0 || this.hooks.holdsAny())) this.arm();
     if (this.deadlines.delete(exec.backendId) && this.deadlines.size === 0 && this.deadlineTimer) {
@@ -201,10 +229,7 @@ export class WorkerTimers {
 
   private onTick(): void {
     const now = this.clock.now().getTime();
-    if (now - this.lastSummary >= SUMMARY_MS) {
-      this.lastSummary = now;
-      this.hooks.summary();
-    }
+    this.summaryIfDue(now);
     if (now - this.lastRenew >= this.lease / 3 - 10) void this.beatNow();
     else {
       // Runs begun since the last tick: marked started (one statement), leases renewed with it.

@@ -102,4 +102,24 @@ describe('heartbeat cadence', () => {
     expect(ended[0]!.at - before).toBeGreaterThanOrEqual(1000);
     expect(ended[0]!.at - before).toBeLessThan(1500);
   });
+
+  it('logs its summary line at most every 10 s when short runs come one at a time, and owes none of them', async () => {
+    const { clock, orrery } = await setup({ name: 'quick', leaseMs: '1s' });
+    const lines: Array<{ at: number; msg: string; ended?: number }> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push({ at: clock.now().getTime(), ...(JSON.parse(s) as { msg: string; ended?: number }) }) });
+    const worker = new Worker(orrery, { handlers: { long: async () => false, quick: async ({ signal }) => (await clock.sleep(150, signal), true) }, id: 'w', concurrency: 2, clock, logger, registry: false });
+    worker.start();
+    stopAtCleanup(worker, clock);
+    // One run at a time: each ends, and the worker holds nothing until the next comes 400 ms later.
+    for (let i = 0; i < 15; i++) {
+      await orrery.createTask({ type: 'quick', policy: 'oneshot', arguments: { args: [i], kwargs: {} } });
+      await clock.advance(400);
+    }
+    await clock.advance(20_000);
+    const ended = lines.filter((l) => l.msg.startsWith('ended '));
+    expect(ended.length).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < ended.length; i++) expect(ended[i]!.at - ended[i - 1]!.at).toBeGreaterThanOrEqual(10_000);
+    // The line owed when the last run ended came once 10 s had passed: every end is in some line.
+    expect(ended.reduce((n, l) => n + l.ended!, 0)).toBe(15);
+  });
 });
