@@ -147,9 +147,13 @@ export class Worker {
     this.presence = opts.registry === false ? null : new WorkerPresence(board, { id: this.id, host: hostname(), pid: process.pid, types: [...(opts.types ?? [])], concurrency: this.concurrency }, this.clock, this.log);
   }
 
-  /** Runs this worker holds: buffered and running (or ending). */
+  /**
+   * Handlers executing: the concurrency slots taken. A handler whose run has already ended (cancelled,
+   * or its lease lost, while it ignores its abort signal) is counted until it settles, as it holds its
+   * slot until then; a run whose handler settled is not, while its end is written.
+   */
   get running(): number {
-    return this.active.size;
+    return this.handling;
   }
 
   /** Runs claimed and waiting in the buffer. */
@@ -419,7 +423,7 @@ export class Worker {
     const parts = [...this.endedSince].map(([s, n]) => `${n} ${s}`);
     const total = [...this.endedSince.values()].reduce((a, b) => a + b, 0);
     this.endedSince = new Map();
-    this.log.info({ ended: total }, `ended ${total} run${total === 1 ? '' : 's'} (${parts.join(', ')}); ${this.active.size} running, ${this.buffer.length} buffered`);
+    this.log.info({ ended: total }, `ended ${total} run${total === 1 ? '' : 's'} (${parts.join(', ')}); ${this.handling} running, ${this.buffer.length} buffered`);
   }
 
   /** Executes runs this worker holds but is not running: claims whose reply was lost with the connection. */
