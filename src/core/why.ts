@@ -138,37 +138,40 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   else add('due', 'pass', `due since ${task.nextRun.toISOString()} (${ago(at, task.nextRun)} ago)`);
 
   const waitingToStart = task.status === 'next_run_not_scheduled' || run?.status === 'scheduled';
+  // Why a gate of the claim does not apply: a finished task has no run to claim; otherwise its run is past the claim.
+  const finished = task.status === 'completed' || task.status === 'disabled' ? `the task is ${task.status}: no run to queue or claim` : null;
+  const pastClaim = finished ?? 'the run is past the claim';
   // 6. The type's queue (the runner queues due tasks only while there is room).
   if (task.status === 'next_run_not_scheduled' && type.maxQueueLength !== null) {
     if (type.maxQueueLength === 0) add('queue-length', 'hold', 'maxQueueLength is 0: the type is paused (no run of it is queued or claimed from its due tasks) until the limit is raised');
     else if (load.queued >= type.maxQueueLength) add('queue-length', 'hold', `the type's queue is full: ${load.queued} runs waiting, maxQueueLength ${type.maxQueueLength}; the runner queues more as workers claim`);
     else add('queue-length', 'pass', `${load.queued} of ${type.maxQueueLength} queue places taken`);
-  } else add('queue-length', 'skip', type.maxQueueLength === null ? 'the queue is unbounded' : 'the task has a run already');
+  } else add('queue-length', 'skip', type.maxQueueLength === null ? 'the queue is unbounded' : (finished ?? 'the task has a run already'));
 
   // 7–9. Limits, counted at claim time.
   const holders = load.holders.map((h) => `${h.backendId} (task ${h.task}, ${h.status} on ${h.worker ?? '?'})`).join(', ');
-  if (type.maxRunning === null || !waitingToStart) add('max-running', 'skip', type.maxRunning === null ? 'no maxRunning' : 'the run is past the claim');
+  if (type.maxRunning === null || !waitingToStart) add('max-running', 'skip', type.maxRunning === null ? 'no maxRunning' : pastClaim);
   else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${load.running} runs held${holders ? `: ${holders}` : ''}; the next end frees a slot`);
   else add('max-running', 'pass', `${load.running} of ${type.maxRunning} running slots taken`);
 
   const keyCap = perKeyCap(type);
   const capName = type.fifoPerKey ? 'fifoPerKey (one run per key at a time)' : `maxRunningPerKey ${keyCap}`;
   if (keyCap === null || task.concurrencyKey === null || !waitingToStart) {
-    add('max-running-per-key', 'skip', keyCap === null ? 'no maxRunningPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : 'the run is past the claim');
+    add('max-running-per-key', 'skip', keyCap === null ? 'no maxRunningPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : pastClaim);
   } else if (load.runningForKey >= keyCap) {
     add('max-running-per-key', 'hold', `${capName} reached for key "${task.concurrencyKey}": ${load.runningForKey} runs held`);
   } else add('max-running-per-key', 'pass', `${load.runningForKey} of ${keyCap} slots of key "${task.concurrencyKey}" taken`);
 
   const rate = f.effective?.rate ?? type.rateLimit;
   const throttled = (r: RateLimit | null, limit: RateLimit | null) => (r && limit && r.count < limit.count ? ` (throttled from ${limit.count})` : '');
-  if (rate === null || !waitingToStart) add('rate-limit', 'skip', rate === null ? 'no rate limit' : 'the run is past the claim');
+  if (rate === null || !waitingToStart) add('rate-limit', 'skip', rate === null ? 'no rate limit' : pastClaim);
   else if (load.startsInWindow >= rate.count && load.nextRateSlot !== null) {
     add('rate-limit', 'hold', `rate limit ${rate.count}${throttled(rate, type.rateLimit)} per ${formatDuration(rate.perMs)} reached: next slot at ${load.nextRateSlot.toISOString()} (in ${inTime(at, load.nextRateSlot)})`, load.nextRateSlot);
   } else add('rate-limit', 'pass', `${load.startsInWindow} of ${rate.count}${throttled(rate, type.rateLimit)} starts in the last ${formatDuration(rate.perMs)}`);
 
   const keyRate = f.effective?.keyRate ?? type.rateLimitPerKey;
   if (keyRate === null || task.concurrencyKey === null || !waitingToStart) {
-    add('rate-limit-per-key', 'skip', keyRate === null ? 'no rateLimitPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : 'the run is past the claim');
+    add('rate-limit-per-key', 'skip', keyRate === null ? 'no rateLimitPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : pastClaim);
   } else if (load.keyStartsInWindow >= keyRate.count && load.nextKeyRateSlot !== null) {
     const k = `key "${task.concurrencyKey}"`;
     add('rate-limit-per-key', 'hold', `rate limit of ${k} ${keyRate.count}${throttled(keyRate, type.rateLimitPerKey)} per ${formatDuration(keyRate.perMs)} reached: next slot at ${load.nextKeyRateSlot.toISOString()} (in ${inTime(at, load.nextKeyRateSlot)})`, load.nextKeyRateSlot);
@@ -176,7 +179,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
 
   // 10. Workers.
   const seen = load.workersSeen.map((w) => w.worker);
-  if (!waitingToStart) add('workers', 'skip', 'a worker holds the run');
+  if (!waitingToStart) add('workers', 'skip', finished ?? (run?.status === 'claimed' || run?.status === 'started' ? 'a worker holds the run' : 'no run to hold'));
   else if (seen.length === 0) {
     const stopped = (f.workersStopped ?? []).map((w) => `${w.worker} at ${w.at.toISOString()}`);
     const since = stopped.length ? ` (stopped: ${stopped.slice(0, 5).join(', ')}${stopped.length > 5 ? ` and ${stopped.length - 5} more` : ''})` : '';

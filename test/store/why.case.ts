@@ -99,6 +99,12 @@ export function whyCases(sut: StoreUnderTest): void {
       await orrery.disableTasks([t.id], { at: T0 });
       expect(await orrery.whyTask(t.id, { at: T0 })).toMatchObject({ state: 'done', heldBy: 'task-status', summary: expect.stringMatching(/disabled by hand; respawn it/) });
       await expect(orrery.whyTask(999_999)).rejects.toThrow(NotFoundError);
+      // The gates of the claim say the task is finished, not that it has a run a worker holds.
+      await orrery.updateTaskType('job', { maxRunning: 2 });
+      const done = await orrery.whyTask(t.id, { at: T0 });
+      const detail = (gate: string) => done.gates.find((g) => g.gate === gate)!;
+      for (const gate of ['queue-length', 'max-running', 'workers']) expect(detail(gate)).toMatchObject({ verdict: 'skip', detail: 'the task is disabled: no run to queue or claim' });
+      expect(done.gates.map((g) => g.detail).join('\n')).not.toMatch(/has a run already|holds the run|past the claim/);
     });
   });
 }
