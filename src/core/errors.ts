@@ -42,6 +42,17 @@ export class ConflictError extends OrreryError {
   override readonly code = 'conflict';
 }
 
+/**
+ * A task whose identity an active task holds, created with `onConflict: 'error'`: `holder` is that
+ * task's id. In a batch, the holder may be an earlier task of the same batch, whose id is rolled back
+ * with it (the batch's message then names the row instead, engine/task-import.ts).
+ */
+export class TaskConflictError extends ConflictError {
+  constructor(message: string, details: ErrorDetail[], readonly holder: number) {
+    super(message, details);
+  }
+}
+
 /** A run or task state change that the state machine does not allow (ending a run twice...). */
 export class InvalidTransitionError extends OrreryError {
   override readonly code = 'invalid_transition';

@@ -1,4 +1,4 @@
-import { ConflictError } from './errors.js';
+import { TaskConflictError } from './errors.js';
 import type { Priority, RunStatus, Task, TaskArguments } from './model.js';
 import type { NewTask, OnConflict } from './validation.js';
 
@@ -44,9 +44,9 @@ export function planConflict(existing: Task, currentRunStatus: RunStatus | null,
   if (mode === 'return') return { action: 'return' };
   if (mode === 'error') {
     const what = existing.key !== null ? `key "${existing.key}"` : 'the same definition';
-    throw new ConflictError(`task ${existing.id} of type ${existing.type} with ${what} is active (${existing.status}); nothing created`, [
+    throw new TaskConflictError(`task ${existing.id} of type ${existing.type} with ${what} is active (${existing.status}); nothing created`, [
       { path: existing.key !== null ? 'key' : 'arguments', message: `conflicts with active task ${existing.id}` },
-    ]);
+    ], existing.id);
   }
   if (existing.status === 'next_run_not_scheduled') return { action: 'replace', withdrawRun: false, update: incoming };
   if (existing.status === 'next_run_scheduled' && currentRunStatus === 'scheduled') return { action: 'replace', withdrawRun: true, update: incoming };

@@ -54,6 +54,6 @@ export async function writeLargeBatch(store: Store, inputs: readonly TaskInput[]
   try {
     await store.importTasks(validatedChunks(inputs, types, at, prefix, validated), at, onChunk);
   } catch (e) {
-    throw conflictInBatch(e, validated, prefix);
+    throw await conflictInBatch(e, validated, prefix, store);
   }
 }

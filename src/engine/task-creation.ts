@@ -41,7 +41,7 @@ export class TaskCreation {
       if (!tracingOn()) return await this.insert(tasks, at);
       return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => this.insert(keepTrace(tasks, kept), at), createdAttributes);
     } catch (e) {
-      throw conflictInBatch(e, tasks, prefix);
+      throw await conflictInBatch(e, tasks, prefix, this.store);
     }
   }
 
@@ -68,7 +68,7 @@ export class TaskCreation {
       if (!tracingOn()) return await write();
       return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
     } catch (e) {
-      throw conflictInBatch(e, tasks, 'tasks');
+      throw await conflictInBatch(e, tasks, 'tasks', this.store);
     }
   }
 

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConflictError, OrreryError, ValidationError } from '../core/errors.js';
+import { ConflictError, OrreryError, TaskConflictError, ValidationError } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
@@ -292,7 +292,7 @@ export async function importTaskLines(
         opts.onProgress?.({ phase: 'write', lines: current[current.length - 1]?.no ?? lines, tasks: summary.count });
       });
     } catch (e) {
-      if (e instanceof ConflictError) throw conflictAt(e, current, currentTasks);
+      if (e instanceof ConflictError) throw await conflictAt(e, current, currentTasks, store);
       throw e;
     }
     opts.onProgress?.({ phase: 'done', lines, tasks: summary.count });
@@ -316,11 +316,12 @@ async function* spooledLines(path: string): AsyncGenerator<Line> {
  * when the batch has one, else the candidates (the store does not say which of them collided).
  * Without a prefix (one task, `POST /api/tasks`) the error is returned as it is.
  */
-export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: string): unknown {
+export async function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: string, store: Pick<Store, 'getTask'>): Promise<unknown> {
   if (!(e instanceof ConflictError) || prefix === '') return e;
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
   // The holder is an earlier row of this batch: its task id is rolled back with the batch, so the row is named instead.
-  const pair = batchTwin(tasks, strict, e);
+  const gone = await holderRolledBack(e, store);
+  const pair = batchTwin(tasks, strict, e) ?? (gone ? firstTwin(tasks, strict) : null);
   if (pair !== null) {
     const [row, twin] = pair;
     const where = `${prefix}[${row}]`;
@@ -333,13 +334,15 @@ export function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: s
     return new ConflictError(`${where}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${where}.${d.path}` : where, message: d.message })));
   }
   const some = strict.slice(0, 5).map((i) => `${prefix}[${i}]`).join(', ') + (strict.length > 5 ? `, … (${strict.length} tasks)` : '');
+  if (gone) return new ConflictError(`one of ${some}: the same key or definition as an earlier task of this batch (onConflict error); nothing created`, [{ path: prefix, message: 'conflicts with an earlier task of this batch' }]);
   return new ConflictError(`one of ${some}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${prefix}.${d.path}` : prefix, message: d.message })));
 }
 
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
-function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[]): OrreryError {
+async function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[], store: Pick<Store, 'getTask'>): Promise<OrreryError> {
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
-  const pair = batchTwin(tasks, strict, e);
+  const gone = await holderRolledBack(e, store);
+  const pair = batchTwin(tasks, strict, e) ?? (gone ? firstTwin(tasks, strict) : null);
   if (pair !== null) {
     const [row, twin] = pair;
     const where = `line ${chunk[row]!.no}`;
@@ -348,6 +351,8 @@ function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly Ne
     ]);
   }
   const where = strict.length === 1 ? `line ${chunk[strict[0]!]!.no}` : chunk.length > 0 ? `lines ${chunk[0]!.no}-${chunk[chunk.length - 1]!.no}` : 'import';
+  // The holder came from an earlier chunk of this import (rolled back with it): no task id to name.
+  if (gone) return new ConflictError(`${where}: the same key or definition as an earlier line of this import (onConflict error); nothing written`, [{ path: where, message: 'conflicts with an earlier line of this import' }]);
   return new ConflictError(`${where}: ${e.message}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
 }
 
@@ -364,6 +369,24 @@ function batchTwin(tasks: readonly NewTask[], strict: readonly number[], e: Conf
     const key = tasks[i]!.key;
     if (strict.length === 1 || (key != null && e.message.includes(`key "${key}"`))) return [i, twin];
     return null;
+  }
+  return null;
+}
+
+/**
+ * Whether the task a conflict names was written by the failed batch itself (its id rolled back with
+ * it): the store no longer has it. Only the first strict row with an earlier twin can then have failed
+ * (firstTwin): a strict row failing earlier would have met a stored task.
+ */
+async function holderRolledBack(e: ConflictError, store: Pick<Store, 'getTask'>): Promise<boolean> {
+  return e instanceof TaskConflictError && (await store.getTask(e.holder)) === null;
+}
+
+/** The first `onConflict: 'error'` row with an earlier row of the same identity, as [row, earlier row]. */
+function firstTwin(tasks: readonly NewTask[], strict: readonly number[]): [number, number] | null {
+  for (const i of strict) {
+    const twin = earlierTwin(tasks, i);
+    if (twin !== null) return [i, twin];
   }
   return null;
 }

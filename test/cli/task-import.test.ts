@@ -65,6 +65,16 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(r.stderr).toMatch(/^orrery: line 3: the same key "k7" as line 2 \(onConflict error\); nothing written\n$/m);
       expect(await countTasks(db)).toBe(0);
     });
+
+    it('onConflict error on three lines of one definition: names the first two lines, not a task id rolled back', async () => {
+      const db = await database(store);
+      const path = join(tempDir(), 'same.jsonl');
+      writeFileSync(path, `${[0, 1, 2].map(() => JSON.stringify({ type: 'mail', arguments: { args: ['q'] }, onConflict: 'error' })).join('\n')}\n`);
+      const r = await runCli(['task', 'import', path, ...db]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^orrery: line 2: the same definition as line 1 \(onConflict error\); nothing written\n$/m);
+      expect(await countTasks(db)).toBe(0);
+    });
   });
 }
 

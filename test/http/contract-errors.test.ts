@@ -59,6 +59,14 @@ describe('POST /api/tasks/batch: a conflict names the row, and nothing is writte
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
+  it('three onConflict "error" rows of one definition name the two first, not a task id rolled back with the batch', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const row = { type: 'mail', arguments: { args: ['q'] }, onConflict: 'error' };
+    const r = await h.call('POST', '/api/tasks/batch', { tasks: [row, row, row] });
+    expectError(r, 409, 'conflict', ['tasks[1].arguments'], 'tasks[1]: the same definition as tasks[0] of this batch (onConflict error); nothing created');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
   it('several onConflict "error" rows: the message names the candidates', async () => {
     expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
     const before = dumpDatabase(h.dbPath);
