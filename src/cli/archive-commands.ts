@@ -96,7 +96,17 @@ async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void
   const out = printer(io, o.json ?? false);
   if (file !== undefined) {
     try {
-      for await (const r of readArchiveFile(file)) if (task === undefined || recordTask(r) === task) out.record(r);
+      // Read through once before printing anything: a bad line further on exits 2 with nothing on stdout
+      // (not half a JSON array, or a table cut short). The second pass prints the records the first saw.
+      let count = 0;
+      for await (const r of readArchiveFile(file)) if (task === undefined || recordTask(r) === task) count += 1;
+      if (count > 0) {
+        for await (const r of readArchiveFile(file)) {
+          if (task !== undefined && recordTask(r) !== task) continue;
+          out.record(r);
+          if (--count === 0) break;
+        }
+      }
     } catch (e) {
       if (e instanceof ValidationError) throw new UsageError(e.message);
       throw e;

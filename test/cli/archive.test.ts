@@ -77,6 +77,12 @@ describe('archive: bad arguments exit 2 with a message naming the problem; nothi
     r = await runCli(['archive', 'read', garbage]);
     expect(r.code).toBe(2);
     expect(errorLines(r.stderr)[0]).toMatch(/garbage\.jsonl: line 2 is not an archive record$/);
+    // Its good first record is not printed before the bad line is found: no half JSON array, no table cut short.
+    for (const json of [['--json'], []]) {
+      r = await runCli(['archive', 'read', garbage, ...json]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+    }
   });
 
   test('serve: --retention below 1s, --archive-to without --retention', async () => {
