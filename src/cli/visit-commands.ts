@@ -322,14 +322,28 @@ function originNamed(e: unknown, named: (i: number) => string, file: boolean): u
 
 /** Reads a JSONL file of origins (each with its line number); a bad line is a usage error naming the line. */
 function readOrigins(file: string): Array<{ line: number; origin: Record<string, unknown> }> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (e) {
     throw new UsageError(`--file: cannot read ${file}: ${(e as Error).message}`);
   }
   const out: Array<{ line: number; origin: Record<string, unknown> }> = [];
-  text.split('\n').forEach((line, i) => {
+  // Decoded line by line, as `task import` reads its file: bytes that are not UTF-8 are refused with
+  // their line (never stored as U+FFFD), a byte order mark and \r\n endings are accepted.
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const lines: string[] = [];
+  for (let from = 0; from <= bytes.length; ) {
+    const nl = bytes.indexOf(10, from);
+    const end = nl === -1 ? bytes.length : nl;
+    try {
+      lines.push(decoder.decode(bytes.subarray(from, end)).replace(/\r$/, ''));
+    } catch {
+      throw new UsageError(`--file: line ${lines.length + 1}: is not valid UTF-8`);
+    }
+    from = end + 1;
+  }
+  lines.forEach((line, i) => {
     if (line.trim() === '') return;
     let v: unknown;
     try {

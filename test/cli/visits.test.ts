@@ -42,7 +42,8 @@ describe('orrery lister / origin / visit-scheduler', () => {
       enabled: true,
     });
     const file = join(db.dir, 'origins.jsonl');
-    writeFileSync(file, ['{"url":"https://b.example/y.git","visitType":"git"}', '', '{"url":"https://c.example/z.git","visitType":"git","lastUpdate":"2025-11-01T00:00:00Z"}'].join('\n'));
+    // A byte order mark and \r\n endings, as an editor on Windows writes them.
+    writeFileSync(file, '\ufeff' + ['{"url":"https://b.example/y.git","visitType":"git"}', '', '{"url":"https://c.example/z.git","visitType":"git","lastUpdate":"2025-11-01T00:00:00Z"}'].join('\r\n'));
     expect(await runOk(['origin', 'record', lister.id, '--file', file, '--at', T0, ...db.db])).toBe('recorded 2 origins\n');
     // --json prints an array (SPEC §6.3); the next page's token goes to stderr.
     const page1 = await runCli(['origin', 'list', '--limit', '2', '--json', ...db.db]);
@@ -144,6 +145,12 @@ describe('orrery lister / origin / visit-scheduler', () => {
     const r2 = await runCli(['origin', 'record', lister.id, '--file', two, ...db.db]);
     expect(r2.code).toBe(2);
     expect(errorLines(r2.stderr).join('\n')).toMatch(/line 1\.url: .*; line 2\.visitType: /);
+    // Bytes that are not UTF-8 are refused with their line (not stored as U+FFFD), as task import refuses them.
+    const latin = join(db.dir, 'latin1.jsonl');
+    writeFileSync(latin, Buffer.concat([Buffer.from('{"url":"https://ok","visitType":"git"}\n{"url":"https://a/'), Buffer.from([0xff]), Buffer.from('","visitType":"git"}\n')]));
+    const r3 = await runCli(['origin', 'record', lister.id, '--file', latin, ...db.db]);
+    expect(r3.code).toBe(2);
+    expect(errorLines(r3.stderr)).toEqual(['orrery: --file: line 2: is not valid UTF-8']);
     // One origin from the arguments: the field alone.
     const one = await runCli(['origin', 'record', lister.id, '', 'git', ...db.db]);
     expect(errorLines(one.stderr)).toEqual(['orrery: url: must be a non-empty string of at most 4096 characters']);
