@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { ConflictError, ValidationError, type ErrorDetail } from '../core/errors.js';
 import type { ImportProgress, TaskImportSummary } from '../engine/task-import.js';
+import { serverBase } from '../http/client.js';
 import { addDb, envToken, instantArg, printJson, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface ImportOpts extends DbOpts {
@@ -75,7 +76,7 @@ async function* countingLines(source: AsyncIterable<Uint8Array>, progress: Progr
 async function importRemote(url: string, token: string | null, body: AsyncIterable<Uint8Array>): Promise<TaskImportSummary> {
   let res: Response;
   try {
-    res = await fetch(`${url.replace(/\/+$/, '')}/api/tasks/import`, {
+    res = await fetch(`${serverBase(url)}/api/tasks/import`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-ndjson', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: Readable.toWeb(Readable.from(body)) as ReadableStream<Uint8Array>,

@@ -153,7 +153,7 @@ export class OrreryClient implements Jobboard {
     private readonly token: string | null = null,
     options: OrreryClientOptions = {},
   ) {
-    this.base = url.replace(/\/+$/, '');
+    this.base = serverBase(url);
     const t = options.timeoutMs === undefined ? DEFAULT_CLIENT_TIMEOUT_MS : options.timeoutMs;
     if (t !== null && !(Number.isSafeInteger(t) && t > 0)) {
       throw new ValidationError(`timeoutMs: must be a positive whole number of milliseconds or null, not ${String(t)}`, [
@@ -483,4 +483,12 @@ export class OrreryClient implements Jobboard {
     this.controllers.clear();
     this.closing.abort();
   }
+}
+
+/**
+ * The server's address from a URL a user gives: trailing slashes dropped, and the API's own address
+ * as `orrery serve` prints it at start (`http://HOST:PORT/api`) taken as the server's.
+ */
+export function serverBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/api$/, '');
 }

@@ -110,6 +110,12 @@ describe('orrery task import --url', () => {
       expect(JSON.parse(ok.stdout)).toMatchObject({ lines: N + 1, count: N, created: N });
       expect(ok.stderr).toMatch(/^sent [\d,]+ lines, [\d,]+ lines\/s$/m);
       expect(await orrery.searchTasks({ limit: 10_000 })).toHaveLength(N);
+      // The API's address as serve prints it at start (…/api, with or without a slash) is the server's too.
+      for (const api of [`${base}/api`, `${base}/api/`]) {
+        const again = await runCli(['task', 'import', file(), '--url', api, '--json']);
+        expect(again.code, again.stderr).toBe(0);
+        expect(JSON.parse(again.stdout)).toMatchObject({ count: N, existing: N });
+      }
       const both = await runCli(['task', 'import', file(), '--url', base, '--db', url]);
       expect(both.code).toBe(2);
       expect(both.stderr).toContain('--url and --db cannot be combined');
