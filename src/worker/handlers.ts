@@ -85,13 +85,17 @@ function describe(v: unknown): string {
 
 /** Checks a loaded module's shape, naming the offending export. */
 export function toHandlersModule(mod: Record<string, unknown>, file: string): HandlersModule {
-  const dags = mod.dags ?? (mod.default as Record<string, unknown> | undefined)?.dags;
+  // A TypeScript file compiled to CommonJS (a package without "type": "module") comes back with its
+  // default export wrapped twice: { default: { __esModule: true, default: X } }.
+  const wrapped = mod.default as Record<string, unknown> | undefined;
+  const def = (wrapped && typeof wrapped === 'object' && wrapped.__esModule === true && 'default' in wrapped ? wrapped.default : wrapped) as Record<string, unknown> | undefined;
+  const dags = mod.dags ?? def?.dags;
   // Duck-typed: a handlers file may build its DAGs with another copy of this package (src vs dist).
   const isDag = (d: unknown) => typeof (d as DagDefinition)?.toInput === 'function' && typeof (d as DagDefinition)?.fn === 'function';
   if (dags !== undefined && (!Array.isArray(dags) || !dags.every(isDag))) {
     throw new ValidationError(`--handlers ${file}: "dags" must be an array of dag(...) definitions`);
   }
-  const found = (mod.handlers ?? (mod.default as Record<string, unknown> | undefined)?.handlers ?? (dags ? undefined : mod.default)) as unknown;
+  const found = (mod.handlers ?? def?.handlers ?? (dags ? undefined : def)) as unknown;
   const handlers = found === undefined && dags ? {} : found;
   if (!handlers || typeof handlers !== 'object') {
     throw new ValidationError(`--handlers ${file}: export an object "handlers" mapping backend names to functions (or "dags")`);
@@ -99,9 +103,9 @@ export function toHandlersModule(mod: Record<string, unknown>, file: string): Ha
   for (const [name, fn] of Object.entries(handlers)) {
     if (typeof fn !== 'function') throw new ValidationError(`--handlers ${file}: handler "${name}" is not a function`);
   }
-  const taskTypes = mod.taskTypes ?? (mod.default as Record<string, unknown> | undefined)?.taskTypes;
+  const taskTypes = mod.taskTypes ?? def?.taskTypes;
   if (taskTypes !== undefined && !Array.isArray(taskTypes)) throw new ValidationError(`--handlers ${file}: "taskTypes" must be an array`);
-  const setup = mod.setup ?? (mod.default as Record<string, unknown> | undefined)?.setup;
+  const setup = mod.setup ?? def?.setup;
   if (setup !== undefined && typeof setup !== 'function') throw new ValidationError(`--handlers ${file}: "setup" must be a function`);
   const all = { ...(handlers as Record<string, Handler>) };
   if (dags && dags.length > 0 && !(DAG_BACKEND in all)) {

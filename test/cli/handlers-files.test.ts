@@ -34,6 +34,13 @@ const esm = (ext: string, depExt: string, ts: boolean): Case => ({
   dep: `dep${ext}`,
   depSource: `export const name${ts ? ': string' : ''} = 'from-${ext.slice(1)}';\n`,
 });
+/** An ESM handlers file whose default export is the handlers map itself, or `{ handlers }` (guide.md). */
+const esmDefault = (ext: string, depExt: string, wrapped: boolean): Case => ({
+  file: `handlers${ext}`,
+  source: `import { name } from './dep${depExt}';\nconst handlers = { [name]: async () => 'ok' };\nexport default ${wrapped ? '{ handlers }' : 'handlers'};\n`,
+  dep: `dep${ext}`,
+  depSource: `export const name = 'from-${ext.slice(1)}';\n`,
+});
 /** A CommonJS handlers file (`require`, `module.exports`). */
 const cjs = (ext: string): Case => ({
   file: `handlers${ext}`,
@@ -47,6 +54,9 @@ const ALL = Object.keys(PACKAGES) as Pkg[];
 const CASES: [string, Case, Pkg[]][] = [
   ['.ts (ESM syntax)', esm('.ts', '', true), ALL],
   ['.ts (CommonJS syntax)', cjs('.ts'), ['no package.json', 'npm init -y ("type": "commonjs")']],
+  // Compiled to CommonJS outside a "type": "module" package, where the default export came back wrapped twice.
+  ['.ts (default export of the handlers map)', esmDefault('.ts', '', false), ALL],
+  ['.ts (default export of { handlers })', esmDefault('.ts', '', true), ALL],
   ['.mts', esm('.mts', '.mjs', true), ALL],
   ['.cts (ESM syntax, compiled to CommonJS)', esm('.cts', '.cjs', true), ALL],
   ['.mjs', esm('.mjs', '.mjs', false), ALL],
