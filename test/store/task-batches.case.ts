@@ -29,6 +29,15 @@ export function taskBatchCases(sut: StoreUnderTest): void {
       expect(await orrery.searchTasks({ priority: 'high', limit: BIG })).toHaveLength(inputs.slice(0, BIG).filter((x) => x.priority === 'high').length);
     });
 
+    it('a small batch whose duplicates are within itself uses no id for them (guide.md)', async () => {
+      const { orrery } = await setup();
+      const [first] = await orrery.createTasks([{ type: 'load-git', arguments: args('z') }]);
+      const out = await orrery.createTasksDetailed(['a', 'a', 'b', 'a'].map((u) => ({ type: 'load-git', arguments: args(u) })));
+      const id = first!.id;
+      expect(out.map((o) => [o.task.id, o.created])).toEqual([[id + 1, true], [id + 1, false], [id + 2, true], [id + 1, false]]);
+      expect((await orrery.createTask({ type: 'load-git', arguments: args('c') })).id).toBe(id + 3);
+    });
+
     it('onConflict error anywhere in the batch refuses all of it; replace updates the holder', async () => {
       const { orrery } = await setup();
       const held = await orrery.createTask({ type: 'load-git', key: 'k', arguments: args('old') });

@@ -147,10 +147,16 @@ async function insertPlain(c: pg.PoolClient, tasks: readonly NewTask[], at: Date
  */
 export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at: Date, notify: string): Promise<CreatedTask[] | Map<string, number> | null> {
   if (tasks.length === 0 || tasks.length > CHUNK || !tasks.every(isPlain)) return null;
+  // Each identity once: a duplicate within the batch, left to ON CONFLICT, would still take an id from
+  // the sequence (guide.md: a batch whose duplicates are within itself uses none).
+  const firstIndex = new Map<string, number>();
+  tasks.forEach((t, i) => firstIndex.has(t.dedupeKey) || firstIndex.set(t.dedupeKey, i));
+  const distinct = firstIndex.size === tasks.length ? tasks : [...firstIndex.values()].map((i) => tasks[i]!);
   const inserted = new Map<string, number>();
-  record((await pool.query(chunkInsert(tasks, at, notify))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
-  if (inserted.size !== tasks.length) return inserted;
-  return tasks.map((t) => ({ task: taskFromNew(t, inserted.get(t.dedupeKey)!, at), created: true }));
+  record((await pool.query(chunkInsert(distinct, at, notify))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
+  if (inserted.size !== distinct.length) return inserted;
+  // A later equal task of the batch is answered with the earlier one, as insertPlain answers it.
+  return tasks.map((t, i) => ({ task: taskFromNew(t, inserted.get(t.dedupeKey)!, at), created: firstIndex.get(t.dedupeKey) === i }));
 }
 
 /**
