@@ -173,6 +173,26 @@ describe('validateTaskType', () => {
     expect(e.message.startsWith(`${path}: `)).toBe(true);
   });
 
+  it('reports the checks across fields with the fields\' own problems, all at once', () => {
+    const details = (input: unknown) => {
+      try {
+        validateTaskType(input);
+      } catch (e) {
+        return (e as ValidationError).details.map((d) => `${d.path}: ${d.message}`);
+      }
+      return [];
+    };
+    expect(details({ name: 'x4', defaultIntervalMs: '1h', minIntervalMs: '2h', backoffFactor: 0, numRetries: -1, bogus: 1 })).toEqual([
+      'backoffFactor: must be > 0',
+      'numRetries: must not be negative',
+      'bogus: unknown field',
+      'minIntervalMs: must be <= maxIntervalMs',
+      'minIntervalMs: must be <= defaultIntervalMs',
+    ]);
+    expect(details({ name: 'x', lease: '0.5s', numRetries: -1 })).toEqual(['numRetries: must not be negative', 'lease: must be at least 1s']);
+    expect(details({ name: 'Bad Name', defaultInterval: '1h', minInterval: '2h' })).toContain('minInterval: must be <= defaultInterval');
+  });
+
   it('min > max is rejected naming minIntervalMs', () => {
     const e = errorOf(() => validateTaskType({ name: 'x', defaultIntervalMs: '2h', minIntervalMs: '3h', maxIntervalMs: '1h' }));
     expect(e.message).toMatch(/^minIntervalMs: must be <= maxIntervalMs/);

@@ -182,7 +182,36 @@ export function validateTaskType(input: unknown): TaskType {
 }
 
 function validateTaskTypeFields(input: unknown): TaskType {
-  const t = parseWith(taskTypeInputSchema, input, '');
+  let t: z.output<typeof taskTypeInputSchema>;
+  try {
+    t = parseWith(taskTypeInputSchema, input, '');
+  } catch (e) {
+    throw withCrossFieldProblems(e, input);
+  }
+  return checkTaskTypeFields(t);
+}
+
+/**
+ * A task type whose fields failed the schema: its checks across fields (interval bounds, lease, fifo
+ * per key...) still run on the fields that passed, so every problem is reported at once (guide.md).
+ */
+function withCrossFieldProblems(e: unknown, input: unknown): unknown {
+  if (!(e instanceof ValidationError) || input === null || typeof input !== 'object' || Array.isArray(input)) return e;
+  const bad = new Set(e.details.map((d) => d.path.split(/[.[]/)[0]));
+  const rest: Record<string, unknown> = Object.fromEntries(Object.entries(input).filter(([k]) => !bad.has(k)));
+  // A placeholder for a bad or missing name: its own problem is already reported, and no check reads it.
+  if (bad.has('name') || typeof rest.name !== 'string') rest.name = 'x';
+  const lenient = taskTypeInputSchema.safeParse(rest);
+  if (!lenient.success) return e;
+  try {
+    checkTaskTypeFields(lenient.data);
+  } catch (c) {
+    if (c instanceof ValidationError) return fromDetails([...e.details, ...c.details.filter((d) => !e.details.some((x) => x.path === d.path && x.message === d.message))]);
+  }
+  return e;
+}
+
+function checkTaskTypeFields(t: z.output<typeof taskTypeInputSchema>): TaskType {
   const def = t.defaultIntervalMs ?? null;
   const min = t.minIntervalMs ?? def;
   const max = t.maxIntervalMs ?? def;
