@@ -4,7 +4,7 @@ import { assertJson } from '../core/json-checks.js';
 import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import { outcomeOfError, outcomeOfResult, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
+import { outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
@@ -141,16 +141,12 @@ export class RunExecution {
     this.events.onSettled(this, handlerMs);
     // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
     if (this.finished) return;
-    let outcome: Outcome;
-    if ('error' in r) outcome = outcomeOfError(r.error);
-    else {
-      outcome = outcomeOfResult(r.value);
-      if (outcome.result !== undefined) {
-        try {
-          assertJson(outcome.result, 'result');
-        } catch (e) {
-          outcome = { status: 'failed', error: `handler result is not JSON: ${(e as Error).message}` };
-        }
+    let outcome = outcomeOfSettled(r);
+    if (!('error' in r) && outcome.result !== undefined) {
+      try {
+        assertJson(outcome.result, 'result');
+      } catch (e) {
+        outcome = { status: 'failed', error: `handler result is not JSON: ${(e as Error).message}` };
       }
     }
     void this.finish(outcome, handlerMs);

@@ -67,7 +67,7 @@ export function outcomeOfResult(value: unknown): Outcome {
 
 /** Maps what a handler threw to the run's end: PermanentFailure, RetryAfter(ms), anything else fails. */
 export function outcomeOfError(e: unknown): Outcome {
-  const err = e instanceof Error ? e : new Error(String(e));
+  const err = e instanceof Error ? e : new Error(safeString(e));
   // Error text may come from anywhere (binary data, a decoder): made storable, so the end is recorded.
   const text = storableText(err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`);
   if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
@@ -79,8 +79,37 @@ export function outcomeOfError(e: unknown): Outcome {
 }
 
 function describe(v: unknown): string {
-  const s = JSON.stringify(v);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    // Cyclic, a bigint, a throwing toJSON: named by its kind, never thrown on.
+    return typeof v === 'bigint' ? 'a bigint' : `${Object.prototype.toString.call(v)} (not JSON)`;
+  }
   return s === undefined ? typeof v : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** `String(v)`, or the value's kind when its own conversion throws. */
+function safeString(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+/**
+ * The run's end for whatever a handler returned or threw, even a value that throws when read (a
+ * getter, a conversion): such a value ends the run `failed`, naming why, and never escapes into the
+ * worker, where it would take every run in flight down with it.
+ */
+export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outcome {
+  try {
+    return 'error' in r ? outcomeOfError(r.error) : outcomeOfResult(r.value);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : 'an unreadable value';
+    return { status: 'failed', error: `handler ${'error' in r ? 'threw' : 'returned'} a value that could not be read (${safeString(why)}); expected { eventful: boolean, result? } or a boolean` };
+  }
 }
 
 /** Checks a loaded module's shape, naming the offending export. */
