@@ -236,3 +236,11 @@ export function table(io: Io, headers: string[], rows: string[][]): void {
 export function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
+
+/** `--types a,b`: the names (undefined without the option, or with an empty value: every type with a handler). */
+export function typesOption(value: string | undefined): string[] | undefined {
+  if (!value) return undefined;
+  const types = value.split(',').map((t) => t.trim()).filter(Boolean);
+  if (types.length === 0) throw new UsageError(`--types: "${value}" names no task type (give comma-separated names)`);
+  return types;
+}

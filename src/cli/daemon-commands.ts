@@ -5,7 +5,7 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, envToken, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, typesOption, durationArg, envToken, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
 import { workerListCommand } from './worker-list-command.js';
 import { takeHeldSignals } from './held-signals.js';
 
@@ -248,14 +248,13 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
   if (w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
   if (!/^https?:\/\/[^\s]+$/.test(w.url)) throw new UsageError(`--url: "${w.url}" is not an http(s) URL`);
   const signals = watchSignals(w.grace ?? 10_000);
-  const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { ConflictError, NotFoundError }, { workerHandlers }, { prepareTypes }] = await Promise.all([
+  const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { workerHandlers }, { prepareRemote }] = await Promise.all([
     import('../engine/worker.js'),
     import('../engine/logger.js'),
     import('../http/client.js'),
     import('../worker/load-handlers.js'),
-    import('../core/errors.js'),
     import('../worker/isolation/worker-handlers.js'),
-    import('../engine/prepare-types.js'),
+    import('./remote-start.js'),
   ]);
   const log = createLogger(w.logFormat);
   signals.useLog(log);
@@ -271,33 +270,22 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
   const client = new OrreryClient(w.url, w.token ?? envToken(), w.requestTimeout !== undefined ? { timeoutMs: w.requestTimeout } : {});
   const graceMs = w.grace ?? 10_000;
   try {
-    // A wrong token is found at start, whatever the handlers file holds (exit 1, as the server's refusal);
-    // a server away for now is left to the worker's retries.
-    await client.listTaskTypes().catch((e: unknown) => {
-      if ((e as { code?: string }).code === 'unauthorized') throw e;
-    });
-    await prepareTypes(
-      {
-        get: (n) => client.getTaskType(n).catch((e: unknown) => (e instanceof NotFoundError ? null : Promise.reject(e))),
-        create: (t) => client.createTaskType(t).catch((e: unknown) => (e instanceof ConflictError ? client.getTaskType(String(t.name)) : Promise.reject(e))),
-      },
-      mod,
-      log,
-    );
-    if (mod.dags?.length) {
-      // Synced through the server (PUT /api/dags), as a local process registers them in the database.
-      for (const d of await client.dags.register(mod.dags.map((x) => x.toInput()))) {
-        log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
+    // The server's task types, DAGs and --types check, patiently: a server away for now (restarting,
+    // not up yet) is waited for, as a daemon waits for its database (startPatiently); a wrong token
+    // (exit 1, the server's refusal) and Orrery's own verdicts are final.
+    let types: string[] | undefined;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        types = await prepareRemote(client, mod, { types: w.types, handlers: w.handlers! }, log);
+        break;
+      } catch (e) {
+        if (!unreachable(e)) throw e;
+        log.warn(`cannot reach the server (${(e as Error).message}); retrying in ${delay} ms`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise((r) => (timer = setTimeout(r, delay))), signals.signalled]);
+        clearTimeout(timer);
+        if (signals.received) return stoppedBeforeStart(log);
       }
-    }
-    const types = typesOption(w.types);
-    if (types) {
-      const all = await client.listTaskTypes();
-      const unknown = types.filter((t) => !all.some((x) => x.name === t));
-      if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
-      // As with --db (start-server.ts checkTypes): a type this file cannot run is refused, not claimed and failed.
-      const unhandled = all.filter((t) => types.includes(t.name) && !Object.hasOwn(mod.handlers, t.backendName));
-      if (unhandled.length) throw new UsageError(`--types: no handler in ${w.handlers} for ${unhandled.map((t) => `${t.name} (backend ${t.backendName})`).join(', ')}`);
     }
     const worker = new Worker(client, {
       handlers: run.handlers,
@@ -373,13 +361,6 @@ function watchSignals(graceMs: number): SignalWatch {
   };
 }
 
-/** `--types a,b`: the names (undefined without the option, or with an empty value: every type with a handler). */
-function typesOption(value: string | undefined): string[] | undefined {
-  if (!value) return undefined;
-  const types = value.split(',').map((t) => t.trim()).filter(Boolean);
-  if (types.length === 0) throw new UsageError(`--types: "${value}" names no task type (give comma-separated names)`);
-  return types;
-}
 
 /** `--archive-to FILE`: refused at start (exit 2) when the file cannot be archived to, as `archive --to` refuses it. */
 async function checkArchiveTo(path: string): Promise<void> {

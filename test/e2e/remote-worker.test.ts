@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { OrreryClient } from '../../src/http/client.js';
@@ -67,6 +69,26 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
     } finally {
       client.close();
     }
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  });
+
+  it('started while its server is away, waits for it (as a daemon waits for its database), then works', async () => {
+    const { path } = await setup();
+    // A port nothing listens on yet.
+    const probe = createServer();
+    const port = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as AddressInfo).port)));
+    await new Promise<void>((r) => probe.close(() => r()));
+    const url = `http://127.0.0.1:${port}`;
+    const worker = spawnOrrery(['worker', '--url', `${url}/api`, '--handlers', FIXTURE_HANDLERS, '--types', 'noop', '--id', 'patient']);
+    await waitFor(() => /cannot reach the server \(orrery server .* unreachable \(ECONNREFUSED\)\); retrying in \d+ ms/.test(worker.output()), 'the worker to wait for its server');
+    const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--port', String(port)]);
+    await waitFor(() => /orrery worker patient started against/.test(worker.output()), 'the remote worker to start once the server is up', 30_000);
+    const client = new OrreryClient(url);
+    const task = await client.createTask({ type: 'noop', policy: 'oneshot', arguments: { args: [1], kwargs: {} } });
+    await waitFor(async () => (await client.getTask(task.id)).runs.some((r) => r.worker === 'patient' && r.ended), 'its run to end on the remote worker');
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
   });

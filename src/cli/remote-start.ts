@@ -1,0 +1,37 @@
+/** The start of a remote worker (`orrery worker --url`) against its server, loaded with it. */
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { Logger } from '../engine/logger.js';
+import { prepareTypes } from '../engine/prepare-types.js';
+import type { OrreryClient } from '../http/client.js';
+import type { HandlersModule } from '../worker/handlers.js';
+import { typesOption, UsageError } from './common.js';
+
+/** A remote worker's start against its server: its task types, its DAGs and the `--types` check; the types to serve. */
+export async function prepareRemote(client: OrreryClient, mod: HandlersModule, w: { types?: string; handlers: string }, log: Logger): Promise<string[] | undefined> {
+  await client.listTaskTypes(); // a wrong token is found here, whatever the handlers file holds
+  await prepareTypes(
+    {
+      get: (n) => client.getTaskType(n).catch((e: unknown) => (e instanceof NotFoundError ? null : Promise.reject(e))),
+      create: (t) => client.createTaskType(t).catch((e: unknown) => (e instanceof ConflictError ? client.getTaskType(String(t.name)) : Promise.reject(e))),
+    },
+    mod,
+    log,
+  );
+  if (mod.dags?.length) {
+    // Synced through the server (PUT /api/dags), as a local process registers them in the database.
+    for (const d of await client.dags.register(mod.dags.map((x) => x.toInput()))) {
+      log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
+    }
+  }
+  const types = typesOption(w.types);
+  if (types) {
+    const all = await client.listTaskTypes();
+    const unknown = types.filter((t) => !all.some((x) => x.name === t));
+    if (unknown.length) throw new UsageError(`--types: unknown task type${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+    // As with --db (start-server.ts checkTypes): a type this file cannot run is refused, not claimed and failed.
+    const unhandled = all.filter((t) => types.includes(t.name) && !Object.hasOwn(mod.handlers, t.backendName));
+    if (unhandled.length) throw new UsageError(`--types: no handler in ${w.handlers} for ${unhandled.map((t) => `${t.name} (backend ${t.backendName})`).join(', ')}`);
+  }
+  return types;
+}
+
