@@ -20,6 +20,7 @@ export {
   ValidationError,
   NotFoundError,
   ConflictError,
+  TaskConflictError,
   InvalidTransitionError,
   LeaseLostError,
   LeaseLost,

@@ -48,8 +48,11 @@ export class ConflictError extends OrreryError {
  * with it (the batch's message then names the row instead, engine/task-import.ts).
  */
 export class TaskConflictError extends ConflictError {
-  constructor(message: string, details: ErrorDetail[], readonly holder: number) {
+  /** The id of the active task that holds the identity. */
+  readonly holder: number;
+  constructor(message: string, details: ErrorDetail[], holder: number) {
     super(message, details);
+    this.holder = holder;
   }
 }
 
