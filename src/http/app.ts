@@ -14,6 +14,7 @@ import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
 import { staticFiles } from './static-files.js';
+import { bodyOptional } from './body-optional.js';
 import { parseTasksBody, textOf, utf8Text } from './large-body.js';
 
 export interface HttpOptions {
@@ -259,13 +260,3 @@ function asQueryError(e: unknown, query: object): unknown {
   return new ValidationError(message, e.details.map((d) => ({ ...d, path: `query.${d.path}` })));
 }
 
-/** Whether a route's body schema takes `{}` (every field optional), so the body may be left out. */
-const optionalBodies = new WeakMap<object, boolean>();
-function bodyOptional(schema: object): boolean {
-  let ok = optionalBodies.get(schema);
-  if (ok === undefined) {
-    ok = (schema as { safeParse(v: unknown): { success: boolean } }).safeParse({}).success;
-    optionalBodies.set(schema, ok);
-  }
-  return ok;
-}

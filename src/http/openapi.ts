@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bodyOptional } from './body-optional.js';
 import type { Route } from './routes.js';
 import { ErrorSchema } from './schemas.js';
 
@@ -34,7 +35,8 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     responses['400'] ??= error('Bad input: bad JSON, wrong types, unknown fields, bad path or query parameters, a malformed Host header');
     responses['401'] = unauthorized;
     responses['403'] = forbidden;
-    if (r.body) responses['413'] = error('Request body too large');
+    // The body limit applies to every route that may carry one, a route that reads none included.
+    if (r.method !== 'get') responses['413'] = error('Request body too large');
     if (r.body) responses['415'] = error('A request body sent without Content-Type: application/json');
     responses['500'] = error('A server fault: logged with its stack under the request id the answer carries (x-request-id, error.requestId)');
     responses['503'] = error('The database is unavailable; retry later (error.requestId names the logged line)');
@@ -42,7 +44,8 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       summary: r.summary,
       tags: [r.tag],
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(r.body, 'input') } } } } : {}),
+      // A body whose every field is optional may be left out (it counts as {}), as the server takes it.
+      ...(r.body ? { requestBody: { required: !bodyOptional(r.body), content: { 'application/json': { schema: schema(r.body, 'input') } } } } : {}),
       // A stream of lines: the schema given is that of one line.
       ...(r.streamBody ? { requestBody: { required: true, content: { [r.streamBody.contentType]: { schema: schema(r.streamBody.line, 'input') } } } } : {}),
       responses,
@@ -100,7 +103,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     get: {
       summary: 'Prometheus metrics, text format 0.0.4 (needs the token unless the server runs with --public-metrics)',
       tags: ['meta'],
-      responses: { '200': { description: 'text/plain; version=0.0.4' }, '400': badHost, '401': unauthorized, '403': forbidden, '404': error('Metrics are not enabled') },
+      responses: { '200': { description: 'The metrics in the Prometheus text format', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } }, '400': badHost, '401': unauthorized, '403': forbidden, '404': error('Metrics are not enabled') },
     },
   };
   return {
