@@ -166,9 +166,11 @@ export class DagService {
   }
 
   /** DAG runs, newest first, with their task counts; page with `beforeId`. */
-  async runs(given: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number } | string = {}): Promise<DagRunSummary[]> {
-    // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs).
-    const filter = typeof given === 'string' ? { dag: given } : given;
+  async runs(given: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number } | string = {}, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
+    // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs);
+    // `runs('etl', { status })` takes the rest beside the id, as the typed client does.
+    if (more === null || typeof more !== 'object') throw invalid('filter', 'must be an object { status, limit, beforeId }');
+    const filter = typeof given === 'string' ? { ...more, dag: given } : given;
     if (filter === null || typeof filter !== 'object') throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
     assertText(filter.dag, 'dag');
     assertText(filter.status, 'status');

@@ -1,4 +1,5 @@
 import type { DagRunStatus } from '../core/dag.js';
+import { ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
 import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
 import type { DagPoint, DagRun, StoredDag } from '../store/dag-store.js';
@@ -51,15 +52,22 @@ export class DagClient {
     const out = await this.call<Array<Json<DagSummary>>>('GET', `/dags${latest !== undefined ? `?latest=${latest}` : ''}`);
     return out.map(summary);
   }
-  async get(id: string): Promise<DagSummary & { points: DagPoint[] }> {
-    const d = await this.call<Json<DagSummary & { points: DagPoint[] }>>('GET', `/dags/${encodeURIComponent(id)}`);
+  /** A DAG with its `latest` (default 10) latest runs and its recorded schedule points, as `orrery.dags.get`. */
+  async get(id: string, latest?: number): Promise<DagSummary & { points: DagPoint[] }> {
+    const d = await this.call<Json<DagSummary & { points: DagPoint[] }>>('GET', `/dags/${encodeURIComponent(id)}${latest !== undefined ? `?latest=${latest}` : ''}`);
     return { ...summary(d), points: (d.points as Array<Json<DagPoint>>).map(point) };
   }
-  /** A DAG's runs, newest first; `beforeId` is the last id of the previous page. */
-  async runs(id: string, filter: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
+  /**
+   * A DAG's runs, newest first; `beforeId` is the last id of the previous page. As `orrery.dags.runs`:
+   * `runs({ dag, status, limit, beforeId })`, or the DAG id first and the rest beside it. The HTTP API
+   * lists one DAG's runs at a time, so `dag` is required.
+   */
+  async runs(given: string | { dag: string; status?: DagRunStatus; limit?: number; beforeId?: number }, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
+    const { dag, ...filter } = typeof given === 'string' ? { ...more, dag: given } : { ...more, ...given };
+    if (typeof dag !== 'string') throw new ValidationError('dag: required (the HTTP API lists the runs of one DAG at a time)', [{ path: 'dag', message: 'required' }]);
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
-    const out = await this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${encodeURIComponent(id)}/runs${q.size ? `?${q}` : ''}`);
+    const out = await this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${encodeURIComponent(dag)}/runs${q.size ? `?${q}` : ''}`);
     return out.map(run);
   }
   /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */

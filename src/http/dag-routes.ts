@@ -25,9 +25,9 @@ export const dagRoutes: Route[] = [
   },
   {
     method: 'get', path: '/dags/:id', tag: 'dags', summary: 'A DAG: definition, schedule, next point, latest runs and recorded schedule points',
-    params: { id: dagId },
+    params: { id: dagId }, query: D.DagListQuery,
     responses: { 200: D.DagDetailSchema, 404: ErrorSchema },
-    handler: async (o, { params }) => ({ body: await o.dags.get(params.id as string) }),
+    handler: async (o, { params, query }) => ({ body: await o.dags.get(params.id as string, query.latest ?? 10) }),
   },
   {
     method: 'get', path: '/dags/:id/grid', tag: 'dags', summary: "A DAG's latest runs by task (Airflow's grid view): rows are tasks, columns runs (oldest first), each cell a task's status in a run",

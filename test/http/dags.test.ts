@@ -383,6 +383,17 @@ describe('OrreryClient.dags over a real server', () => {
     }, 'the client-triggered run');
     expect(done.tasks.map((t) => t.status)).toEqual(['success', 'success', 'success']);
     expect((await client.dags.runs('pipeline', { limit: 1 }))[0]!.id).toBe(run.id);
+    // Both call forms of the library's runs, on both sides, with the same answers; get's latest too.
+    for (const [lib, remote] of [
+      [() => orrery.dags.runs({ dag: 'pipeline', status: 'success', limit: 1 }), () => client.dags.runs({ dag: 'pipeline', status: 'success', limit: 1 })],
+      [() => orrery.dags.runs('pipeline', { status: 'failed' }), () => client.dags.runs('pipeline', { status: 'failed' })],
+    ] as const) {
+      const [a, b] = [await lib(), await remote()];
+      expect(b.map((r) => [r.id, r.status])).toEqual(a.map((r) => [r.id, r.status]));
+    }
+    expect((await orrery.dags.runs('pipeline', { status: 'failed' })).every((r) => r.status === 'failed')).toBe(true);
+    expect((await client.dags.get('pipeline', 1)).latest).toHaveLength(1);
+    expect((await orrery.dags.get('pipeline', 1)).latest).toHaveLength(1);
     const grid = await client.dags.grid('pipeline', 1);
     expect(grid.runs.map((r) => r.id)).toEqual([run.id]);
     expect(grid.runs[0]!.execTs).toBeInstanceOf(Date);
