@@ -143,6 +143,26 @@ export function visitCases(sut: StoreUnderTest): void {
       expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: T0, dryRun: true }))).toEqual(['u1', 'u2']);
     });
 
+    it('URLs listed by many listers: a grab and its dry run hand out count distinct origins, and agree', async () => {
+      const { o } = await open();
+      const listers = [];
+      for (let i = 0; i < 5; i++) listers.push(await o.visits.getOrCreateLister(`l${i}`, '', { at: T0 }));
+      // s, t and w each listed by all five listers (in that order), then x by one: 16 rows, 4 origins.
+      let i = 0;
+      for (const url of ['s', 't', 'w']) {
+        for (const l of listers) await o.visits.recordListedOrigins([{ listerId: l.id, url, visitType: 'git' }], { at: plus(T0, i++ * MIN) });
+      }
+      await o.visits.recordListedOrigins([{ listerId: listers[0]!.id, url: 'x', visitType: 'git' }], { at: plus(T0, i * MIN) });
+      const at = plus(T0, DAY);
+      for (const policy of ['oldest_scheduled_first', 'stop_after_success', 'origins_without_last_update'] as const) {
+        const dry = urls(await o.visits.grabNextVisits('git', 4, policy, { at, dryRun: true }));
+        expect(dry, policy).toHaveLength(4);
+        expect(new Set(dry).size, policy).toBe(4);
+      }
+      const dry = urls(await o.visits.grabNextVisits('git', 4, 'oldest_scheduled_first', { at, dryRun: true }));
+      expect(urls(await o.visits.grabNextVisits('git', 4, 'oldest_scheduled_first', { at }))).toEqual(dry);
+    });
+
     it("SPEC §4's positional forms: grabNextVisits(type, count, policy, at, cooldowns) and recordVisit(..., snapshot, at) use that instant", async () => {
       const { o } = await open();
       const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });

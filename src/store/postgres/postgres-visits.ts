@@ -266,7 +266,7 @@ export class PostgresVisitStore implements VisitStore {
   }
 
   async grabNextVisits(req: GrabRequest): Promise<ListedOrigin[]> {
-    if (req.dryRun) return distinctOrigins(await this.select(this.pool, req, req.count, req.policy)).map(listedOriginFromRow);
+    if (req.dryRun) return (await this.selectDistinct(this.pool, req, req.count, req.policy)).map(listedOriginFromRow);
     return this.deps.tx((c) => this.grabInTx(c, req, req.count, req.policy));
   }
 
@@ -281,26 +281,31 @@ export class PostgresVisitStore implements VisitStore {
     return rows(q, grabSql(policy, req.listerId !== undefined), params);
   }
 
+  /**
+   * Up to `count` distinct origins in the policy's order: one URL listed by several listers has a row
+   * for each, so the selection widens (doubling) until it holds `count` distinct origins or the
+   * policy runs out. A dry run and a grab select the same way, so they agree.
+   */
+  private async selectDistinct(q: Q, req: Omit<GrabRequest, 'policy' | 'count'>, count: number, policy: VisitPolicy): Promise<Row[]> {
+    for (let n = count; ; n *= 2) {
+      const found = await this.select(q, req, n, policy);
+      const distinct = distinctOrigins(found);
+      if (distinct.length >= count || found.length < n) return distinct.slice(0, count);
+    }
+  }
+
   /** Under the visit type's grab lock: selects, then marks stats and listed rows (stats first, as recordVisits does). */
   private async grabInTx(c: pg.PoolClient, req: Omit<GrabRequest, 'policy' | 'count'>, count: number, policy: VisitPolicy): Promise<ListedOrigin[]> {
     await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [GRAB_LOCK_CLASS, req.visitType]);
-    const out: Row[] = [];
-    const seen = new Set<string>();
-    for (let round = 0; round < 3 && out.length < count; round++) {
-      const want = count - out.length;
-      const found = await this.select(c, req, want, policy);
-      const fresh = found.filter((r) => !seen.has(r.url as string) && seen.add(r.url as string));
-      out.push(...fresh);
-      if (fresh.length > 0) {
-        const urls = fresh.map((r) => r.url as string).sort();
-        await c.query(
-          `INSERT INTO origin_visit_stats (url, visit_type, last_scheduled) SELECT u, $2, $3 FROM unnest($1::text[]) AS u ORDER BY u
-           ON CONFLICT (url, visit_type) DO UPDATE SET last_scheduled = excluded.last_scheduled`,
-          [urls, req.visitType, req.at],
-        );
-        await c.query('UPDATE listed_origins SET last_scheduled = $3 WHERE url = ANY($1::text[]) AND visit_type = $2', [urls, req.visitType, req.at]);
-      }
-      if (found.length < want) break; // the policy ran out of origins
+    const out = await this.selectDistinct(c, req, count, policy);
+    if (out.length > 0) {
+      const urls = out.map((r) => r.url as string).sort();
+      await c.query(
+        `INSERT INTO origin_visit_stats (url, visit_type, last_scheduled) SELECT u, $2, $3 FROM unnest($1::text[]) AS u ORDER BY u
+         ON CONFLICT (url, visit_type) DO UPDATE SET last_scheduled = excluded.last_scheduled`,
+        [urls, req.visitType, req.at],
+      );
+      await c.query('UPDATE listed_origins SET last_scheduled = $3 WHERE url = ANY($1::text[]) AND visit_type = $2', [urls, req.visitType, req.at]);
     }
     if (policy === 'origins_without_last_update') {
       const positions = out.map((r) => r.next_visit_queue_position).filter((p): p is number => p !== null).map(Number);

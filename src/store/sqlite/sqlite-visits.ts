@@ -225,7 +225,7 @@ export class SqliteVisitStore implements VisitStore {
   }
 
   async grabNextVisits(req: GrabRequest): Promise<ListedOrigin[]> {
-    if (req.dryRun) return distinctOrigins(this.db.transaction(() => this.select(req, req.count, req.policy))()).map(listedOriginFromRow);
+    if (req.dryRun) return this.db.transaction(() => this.selectDistinct(req, req.count, req.policy))().map(listedOriginFromRow);
     return this.write(() => this.grabInTx(req, req.count, req.policy));
   }
 
@@ -249,23 +249,26 @@ export class SqliteVisitStore implements VisitStore {
     }) as Row[];
   }
 
-  /** Selects and marks, repeating while duplicates (one origin listed by several listers) left the grab short. */
+  /**
+   * Up to `count` distinct origins in the policy's order: one URL listed by several listers has a row
+   * for each, so the selection widens (doubling) until it holds `count` distinct origins or the
+   * policy runs out. A dry run and a grab select the same way, so they agree.
+   */
+  private selectDistinct(req: Omit<GrabRequest, 'policy' | 'count'>, count: number, policy: VisitPolicy): Row[] {
+    for (let n = count; ; n *= 2) {
+      const rows = this.select(req, n, policy);
+      const distinct = distinctOrigins(rows);
+      if (distinct.length >= count || rows.length < n) return distinct.slice(0, count);
+    }
+  }
+
+  /** Selects and marks the origins handed out. */
   private grabInTx(req: Omit<GrabRequest, 'policy' | 'count'>, count: number, policy: VisitPolicy): ListedOrigin[] {
     const at = req.at.getTime();
-    const out: Row[] = [];
-    const seen = new Set<string>();
-    for (let round = 0; round < 3 && out.length < count; round++) {
-      const want = count - out.length;
-      const rows = this.select(req, want, policy);
-      for (const r of rows) {
-        const key = JSON.stringify([r.url, r.visit_type]);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push(r);
-        this.s.markStats.run(r.url, r.visit_type, at);
-        this.s.markListed.run(at, r.url, r.visit_type);
-      }
-      if (rows.length < want) break; // the policy ran out of origins
+    const out = this.selectDistinct(req, count, policy);
+    for (const r of out) {
+      this.s.markStats.run(r.url, r.visit_type, at);
+      this.s.markListed.run(at, r.url, r.visit_type);
     }
     if (policy === 'origins_without_last_update') {
       const positions = out.map((r) => r.next_visit_queue_position).filter((p): p is number => p !== null);
