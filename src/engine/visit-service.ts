@@ -126,12 +126,15 @@ export class VisitService {
     return this.store.visits.recordListedOrigins(origins, this.instant(opts.at));
   }
 
-  async getListedOrigins(f: { listerId?: string; url?: string; visitType?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
+  async getListedOrigins(f: { listerId?: string; lister?: string; url?: string; visitType?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
     const limit = f.limit ?? 1000;
+    // `lister`, the HTTP route's and the typed client's name for it, is taken too (it was ignored: every origin).
+    if (f.listerId !== undefined && f.lister !== undefined && f.listerId !== f.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
+    const listerId = f.listerId ?? f.lister;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     return this.store.visits.getListedOrigins({
       limit,
-      ...(f.listerId !== undefined ? { listerId: checkListerId(f.listerId, 'lister') } : {}),
+      ...(listerId !== undefined ? { listerId: checkListerId(listerId, 'lister') } : {}),
       ...(f.url !== undefined ? { url: checkUrl(f.url) } : {}),
       ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
       ...(f.enabled !== undefined ? { enabled: f.enabled } : {}),

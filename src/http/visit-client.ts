@@ -1,7 +1,8 @@
 import { visitOptions } from '../core/visit-args.js';
+import { NotFoundError } from '../core/errors.js';
 import type { ListedOrigin, Lister, OriginVisitStats, VisitCooldowns, VisitPolicy, VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
-import type { ListedOriginPage, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
+import type { ListedOriginPage, OriginKey, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
 
 type Call = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
 
@@ -47,9 +48,11 @@ export class VisitClient {
     const body = origins.map((o) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate?.toISOString() ?? null } : {}) }));
     return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body })).origins;
   }
-  getListedOrigins(f: { lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string } = {}): Promise<ListedOriginPage> {
+  /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
+  getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
+    const { listerId, ...rest } = f;
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(f)) if (v !== undefined) q.set(k, String(v));
+    for (const [k, v] of Object.entries({ ...rest, lister: f.lister ?? listerId })) if (v !== undefined && v !== null) q.set(k, String(v));
     return this.call('GET', `/origins${q.size ? `?${q}` : ''}`);
   }
   grabNextVisits(
@@ -65,8 +68,28 @@ export class VisitClient {
   recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {
     return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(visitOptions<{ at?: Date }>(at).at) });
   }
-  getVisitStats(url: string, visitType: string): Promise<OriginVisitStats> {
-    return this.call('GET', `/origins/stats?${new URLSearchParams({ url, visitType })}`);
+  /**
+   * As `orrery.visits.getVisitStats(keys)`: the stats of the origins that have any, in the keys' order
+   * (one request each). With `(url, visitType)`: that origin's stats, `NotFoundError` if it has none.
+   */
+  getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]>;
+  getVisitStats(url: string, visitType: string): Promise<OriginVisitStats>;
+  async getVisitStats(keys: readonly OriginKey[] | string, visitType?: string): Promise<OriginVisitStats[] | OriginVisitStats> {
+    if (typeof keys === 'string') return this.call('GET', `/origins/stats?${new URLSearchParams({ url: keys, visitType: String(visitType) })}`);
+    const out: OriginVisitStats[] = [];
+    for (const k of keys) {
+      try {
+        out.push(await this.call<OriginVisitStats>('GET', `/origins/stats?${new URLSearchParams({ url: k.url, visitType: k.visitType })}`));
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+    return out;
+  }
+  /** As `orrery.visits.setOriginsEnabled`: enables or disables listed origins (of one lister when given); how many changed. */
+  async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
+    const body = { origins: keys.map((k) => ({ url: k.url, visitType: k.visitType })), ...(listerId !== undefined ? { lister: listerId } : {}) };
+    return (await this.call<{ changed: number }>('POST', enabled ? '/origins/enable' : '/origins/disable', body)).changed;
   }
   getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
     const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));

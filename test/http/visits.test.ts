@@ -129,6 +129,17 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       await client.visits.updateLister({ id: l.id, updated: l.updated, currentState: { a: 1 } });
       await expect(client.visits.updateLister({ id: l.id, updated: l.updated })).rejects.toBeInstanceOf(StaleDataError);
       expect((await client.visits.getListedOrigins({ visitType: 'tar' })).origins).toHaveLength(1);
+      // The library's call forms, with its answers: listerId, stats of many keys, enabling and disabling.
+      const other = await client.visits.getOrCreateLister('pypi');
+      for (const f of [{ listerId: other.id }, { lister: other.id }]) {
+        expect((await client.visits.getListedOrigins(f)).origins).toEqual([]);
+        expect((await h.orrery.visits.getListedOrigins(f)).origins).toEqual([]);
+      }
+      const keys = [{ url: 'https://cran/x', visitType: 'tar' }, { url: 'https://nowhere', visitType: 'tar' }];
+      expect(await client.visits.getVisitStats(keys)).toEqual(await h.orrery.visits.getVisitStats(keys));
+      expect(await client.visits.setOriginsEnabled([keys[0]!], false)).toBe(1);
+      expect((await h.orrery.visits.getListedOrigins({ enabled: false })).origins.map((x) => x.url)).toEqual(['https://cran/x']);
+      expect(await client.visits.setOriginsEnabled([keys[0]!], true, l.id)).toBe(1);
       client.close();
     } finally {
       server.close();
