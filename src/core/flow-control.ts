@@ -18,6 +18,12 @@ export interface UniqueWindow {
   /** Hash of (type, by, key or arguments): equal for creates that match. */
   key: string;
   forMs: number;
+  /**
+   * The create's instant is the clock's reading (no `at` was given): a task of the key created after
+   * it, by a concurrent create that took the key's lock first, is matched too (docs/limits.md: two
+   * processes never both create). A create at a given `at` (a replay) matches only `(at - for, at]`.
+   */
+  clocked?: boolean;
 }
 
 /** A create's debounce, validated. */
@@ -51,10 +57,18 @@ export function debouncedIdentity(debounceKey: string): string {
  * `at` or less than `forMs` before it, so a window of zero never matches, a task created exactly `forMs`
  * before does not, and neither does one created after `at` (a create replayed with an earlier `--at`).
  */
-export function withinUniqueWindow(created: Date, at: Date, forMs: number): boolean {
+export function withinUniqueWindow(created: Date, at: Date, forMs: number, clocked = false): boolean {
   const age = at.getTime() - created.getTime();
-  return age >= 0 && age < forMs;
+  return (age >= 0 || clocked) && age < forMs;
 }
+
+/** The latest `created` a unique create looks at: its instant, or any for a create at the clock's reading (UniqueWindow.clocked). */
+export function uniqueLookupBound(u: UniqueWindow, at: Date): Date {
+  return u.clocked ? new Date(MAX_INSTANT_MS) : at;
+}
+
+/** The latest instant a JavaScript Date holds (year 275760). */
+const MAX_INSTANT_MS = 8.64e15;
 
 /**
  * A debounced create at `at` and the latest waiting task of its debounce key (null if none): it

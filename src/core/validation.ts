@@ -350,7 +350,7 @@ function parseWithSchedule(input: unknown, at: Date, path: string): z.output<typ
 }
 
 /** Validates one task against its type (SPEC §1.2); `path` prefixes field names (`tasks[3]`). */
-export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = ''): NewTask {
+export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType>, at: Date, path = '', clocked = false): NewTask {
   const parsed = quickTaskInput(input) ?? parseWithSchedule(input, at, path);
   // A debounced task is one-shot unless its policy is given (flowControlOf refuses another).
   const t = parsed.debounce !== undefined && (input as Record<string, unknown>).policy === undefined ? { ...parsed, policy: 'oneshot' as const } : parsed;
@@ -383,6 +383,7 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
     scheduledFor = nextRun; // the store adds the jitter once the task has its id (core/catch-up.ts dueAt)
   }
   if (flow.debounce) nextRun = new Date(at.getTime() + flow.debounce.periodMs);
+  if (flow.unique && clocked) flow.unique = { ...flow.unique, clocked: true };
   return {
     type: type.name,
     arguments: t.arguments,

@@ -49,10 +49,10 @@ export async function insertBatch(store: Store, tasks: readonly NewTask[], at: D
  * chunks before it (validation overlaps the database's work); an invalid task still rejects the
  * batch, as the transaction is rolled back and nothing is written.
  */
-export async function writeLargeBatch(store: Store, inputs: readonly TaskInput[], types: Map<string, TaskType>, at: Date, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
+export async function writeLargeBatch(store: Store, inputs: readonly TaskInput[], types: Map<string, TaskType>, at: Date, prefix: string, onChunk: (created: CreatedTask[]) => void, clocked = false): Promise<void> {
   const validated: NewTask[] = [];
   try {
-    await store.importTasks(validatedChunks(inputs, types, at, prefix, validated), at, onChunk);
+    await store.importTasks(validatedChunks(inputs, types, at, prefix, validated, clocked), at, onChunk);
   } catch (e) {
     throw await conflictInBatch(e, validated, prefix, store);
   }

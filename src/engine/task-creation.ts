@@ -96,7 +96,7 @@ export class TaskCreation {
 
   private async validate(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ tasks: NewTask[]; at: Date }> {
     const { types, at } = await this.batchTypes(inputs, opts, prefix);
-    return { tasks: await validateInChunks(inputs, types, at, prefix), at };
+    return { tasks: await validateInChunks(inputs, types, at, prefix, opts.at === undefined), at };
   }
 
   /** The batch checked as a whole (an array, not too long), its instant and the types it names. */
@@ -109,7 +109,7 @@ export class TaskCreation {
   /** A batch of more than one chunk, validated chunk by chunk inside its transaction (task-batch.ts). */
   private async writeLarge(inputs: readonly TaskInput[], opts: At, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
     const { types, at } = await this.batchTypes(inputs, opts, prefix);
-    await writeLargeBatch(this.store, inputs, types, at, prefix, onChunk);
+    await writeLargeBatch(this.store, inputs, types, at, prefix, onChunk, opts.at === undefined);
   }
 
   private knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {

@@ -78,13 +78,13 @@ export function tally(summary: TaskBatchSummary, out: readonly CreatedTask[]): v
 }
 
 /** Validates `inputs` in chunks, a turn of the event loop between chunks; the first invalid task throws (naming `prefix[i]`). */
-export async function validateInChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string): Promise<NewTask[]> {
+export async function validateInChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string, clocked = false): Promise<NewTask[]> {
   const { validateTask } = await validation();
   const tasks = new Array<NewTask>(inputs.length);
   for (let start = 0; start < inputs.length; start += CHUNK) {
     if (start > 0) await nextTurn();
     const end = Math.min(inputs.length, start + CHUNK);
-    for (let i = start; i < end; i++) tasks[i] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '');
+    for (let i = start; i < end; i++) tasks[i] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '', clocked);
   }
   return tasks;
 }
@@ -93,13 +93,13 @@ export async function validateInChunks(inputs: readonly unknown[], types: Map<st
  * Validates `inputs` chunk by chunk as they are asked for (a turn of the event loop between chunks);
  * the first invalid task throws. Each valid task is also appended to `seen` (in input order).
  */
-export async function* validatedChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string, seen: NewTask[]): AsyncGenerator<readonly NewTask[]> {
+export async function* validatedChunks(inputs: readonly unknown[], types: Map<string, TaskType>, at: Date, prefix: string, seen: NewTask[], clocked = false): AsyncGenerator<readonly NewTask[]> {
   const { validateTask } = await validation();
   for (let start = 0; start < inputs.length; start += CHUNK) {
     if (start > 0) await nextTurn();
     const end = Math.min(inputs.length, start + CHUNK);
     const chunk = new Array<NewTask>(end - start);
-    for (let i = start; i < end; i++) seen.push((chunk[i - start] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '')));
+    for (let i = start; i < end; i++) seen.push((chunk[i - start] = validateTask(inputs[i], types, at, prefix ? `${prefix}[${i}]` : '', clocked)));
     yield chunk;
   }
 }
@@ -210,7 +210,7 @@ function nestsDeeperThan(text: string, max: number): boolean {
 }
 
 /** Parses and validates one chunk of lines; the first bad line throws, naming its number and field. */
-async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date): Promise<NewTask[]> {
+async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date, clocked: boolean): Promise<NewTask[]> {
   const values = chunk.map(({ no, text }) => {
     if (nestsDeeperThan(text, MAX_LINE_DEPTH)) throw lineError(no, '', `JSON nested deeper than ${MAX_LINE_DEPTH} levels`);
     let v: unknown;
@@ -226,7 +226,7 @@ async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date
   const { validateTask } = await validation();
   return values.map((v, i) => {
     try {
-      return validateTask(v, known, at, '');
+      return validateTask(v, known, at, '', clocked);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       const no = chunk[i]!.no;
@@ -261,7 +261,7 @@ export async function importTaskLines(
     let valid = 0;
     try {
       for await (const chunk of lineChunks(readLines(source, read))) {
-        const tasks = await validateLines(chunk, types, at);
+        const tasks = await validateLines(chunk, types, at, opts.at === undefined);
         valid += tasks.length;
         let text = '';
         for (const l of chunk) text += `${l.no}\t${l.text}\n`;
@@ -280,7 +280,7 @@ export async function importTaskLines(
     const spooled = async function* (): AsyncGenerator<readonly NewTask[]> {
       for await (const chunk of lineChunks(spooledLines(spool))) {
         current = chunk;
-        currentTasks = await validateLines(chunk, types, at);
+        currentTasks = await validateLines(chunk, types, at, opts.at === undefined);
         await nextTurn(); // validating and writing a chunk are two turns of the event loop
         yield currentTasks;
       }

@@ -201,6 +201,20 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(new Set(made.map((t) => t.id)).size).toBe(1);
     });
 
+    it('unique: a create at the clock\'s reading matches a task of the key created after that reading (a concurrent create that took the lock first)', async () => {
+      const { orrery, another, clock } = await setup([MAIL]);
+      const other = await another();
+      const input = { type: 'mail', policy: 'oneshot' as const, arguments: { args: ['race'] }, unique: { for: '1h' } };
+      // The other process read a later clock and committed first; this one read the clock before it got the lock.
+      const first = await other.createTask({ ...input, nextRun: plus(T0, HOUR) }, { at: plus(T0, 5) });
+      clock.set(T0);
+      const late = await orrery.createTasksDetailed([{ ...input, nextRun: plus(T0, HOUR + 1) }]);
+      expect(late[0]).toMatchObject({ created: false, task: { id: first.id } });
+      // A create at a given instant (a replay) still matches only its own window (at - for, at].
+      const replay = await orrery.createTasksDetailed([{ ...input, nextRun: plus(T0, HOUR + 2) }], { at: T0 }, '');
+      expect(replay[0]!.created).toBe(true);
+    });
+
     it('debounce: creates within the period collapse into one task due a period after the last, with its arguments', async () => {
       const { orrery } = await setup([MAIL]);
       const create = (arg: string, when: Date) => orrery.createTasksDetailed([{ type: 'mail', arguments: { args: [arg] }, debounce: { key: 'user-1', period: '30s' } }], { at: when }, '');

@@ -6,7 +6,7 @@ import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
 import { chunkInsert } from './postgres-task-rows.js';
 import { firstDueOfNew, jitteredFirst } from '../../core/catch-up.js';
-import { planDebounce, withinUniqueWindow } from '../../core/flow-control.js';
+import { planDebounce, uniqueLookupBound, withinUniqueWindow } from '../../core/flow-control.js';
 
 /** Rows per INSERT statement. */
 const CHUNK = 5000;
@@ -59,9 +59,9 @@ async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[]
 /** The task a `unique` or debounced create matches (core/flow-control.ts), updated for a debounce; null: none. */
 async function flowControlMatch(c: pg.PoolClient, t: NewTask, at: Date): Promise<CreatedTask | null> {
   if (t.unique !== undefined) {
-    const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE unique_key = $1 AND unique_key IS NOT NULL AND created <= $2 ORDER BY created DESC, id DESC LIMIT 1', [t.unique.key, at]);
+    const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE unique_key = $1 AND unique_key IS NOT NULL AND created <= $2 ORDER BY created DESC, id DESC LIMIT 1', [t.unique.key, uniqueLookupBound(t.unique, at)]);
     const found = rows[0] ? taskFromRow(rows[0]) : null;
-    return found && withinUniqueWindow(found.created, at, t.unique.forMs) ? { task: found, created: false } : null;
+    return found && withinUniqueWindow(found.created, at, t.unique.forMs, t.unique.clocked) ? { task: found, created: false } : null;
   }
   const { rows } = await c.query<Row>(
     `SELECT * FROM tasks WHERE debounce_key = $1 AND debounce_key IS NOT NULL AND status = 'next_run_not_scheduled' ORDER BY next_run DESC, id DESC LIMIT 1 FOR UPDATE`,

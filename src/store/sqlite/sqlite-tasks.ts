@@ -5,7 +5,7 @@ import { planConflict, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '.
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import { firstDueOfNew } from '../../core/catch-up.js';
-import { planDebounce, withinUniqueWindow } from '../../core/flow-control.js';
+import { planDebounce, uniqueLookupBound, withinUniqueWindow } from '../../core/flow-control.js';
 import type { CreatedTask } from '../store.js';
 import { idAfterFloor } from './sqlite-id-floor.js';
 
@@ -84,8 +84,8 @@ export class SqliteTaskWrites {
    */
   private flowControlMatch(t: NewTask, at: Date): CreatedTask | null {
     if (t.unique !== undefined) {
-      const row = this.s.latestUnique.get(t.unique.key, at.getTime()) as Row | undefined;
-      return row && withinUniqueWindow(taskFromRow(row).created, at, t.unique.forMs) ? { task: taskFromRow(row), created: false } : null;
+      const row = this.s.latestUnique.get(t.unique.key, uniqueLookupBound(t.unique, at).getTime()) as Row | undefined;
+      return row && withinUniqueWindow(taskFromRow(row).created, at, t.unique.forMs, t.unique.clocked) ? { task: taskFromRow(row), created: false } : null;
     }
     const row = this.s.waitingDebounced.get(t.debounce!.key) as Row | undefined;
     const plan = planDebounce(row ? taskFromRow(row) : null, at, replacementOf(t));
