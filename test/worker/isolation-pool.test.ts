@@ -85,3 +85,27 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
     await expect(pool.warmUp()).rejects.toThrow('file');
   });
 });
+
+describe.each(['thread', 'process'] as const)('IsolatePool (%s): values that cannot cross as given', (mode) => {
+  const BAD = join(import.meta.dirname, '..', 'fixtures', 'pool-bad-values.ts');
+  it('end the run as inline ends it, with the same error text; log attributes that are not JSON are kept as inline keeps them', async () => {
+    const pool = new IsolatePool({ mode, file: BAD, size: 1, maxMemoryMb: 128 });
+    try {
+      await pool.warmUp();
+      const logs: unknown[] = [];
+      const c = { args: [], kwargs: {}, run, signal: new AbortController().signal, log: (_l: LogLevel, m: string, a?: Record<string, unknown>) => void logs.push([m, a]), heartbeat: async () => {} };
+      const error = async (name: string) => outcomeOfError(await pool.run(name, c).then(() => null, (e: unknown) => e)).error;
+      expect(await error('nan')).toBe('handler result is not JSON: result.n: numbers must be finite');
+      expect(await error('fn')).toBe('handler result is not JSON: result.f: function is not JSON');
+      expect(await error('bigint')).toMatch(/^handler result is not JSON: result\.n: /);
+      expect(await error('cyclic')).toMatch(/^handler returned \[object Object\] \(not JSON\); expected/);
+      expect(await error('getter')).toMatch(/^handler returned a value that could not be read \(getter boom\)/);
+      expect(outcomeOfResult(await pool.run('log-cyclic', c))).toEqual({ status: 'eventful' });
+      expect(logs).toEqual([['cyc', { unserialisable: '[object Object]' }]]);
+      // A crash is stored as its text alone, as the docs give it.
+      expect(await error('exits')).toBe(`handler crashed: its ${mode} exited with code 3`);
+    } finally {
+      await pool.close();
+    }
+  });
+});

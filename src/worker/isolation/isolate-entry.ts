@@ -4,7 +4,8 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadHandlers } from '../load-handlers.js';
-import type { Handler } from '../handlers.js';
+import { assertJson } from '../../core/json-checks.js';
+import { outcomeOfSettled, type Handler } from '../handlers.js';
 import { toWire, type FromIsolate, type ToIsolate } from './protocol.js';
 
 const send: (m: FromIsolate) => void = isMainThread
@@ -35,7 +36,7 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
       kwargs: m.kwargs,
       run: m.run,
       signal: controller.signal,
-      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes ? { attributes: JSON.parse(JSON.stringify(attributes)) as Record<string, unknown> } : {}) }),
+      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes ? { attributes: wireAttributes(attributes) } : {}) }),
       heartbeat: () =>
         new Promise<void>((resolve, reject) => {
           const s = ++seq;
@@ -43,11 +44,43 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
           send({ type: 'heartbeat', id: m.id, seq: s });
         }),
     });
-    send({ type: 'done', id: m.id, value: value === undefined ? null : JSON.parse(JSON.stringify(value)) });
+    send(doneMessage(m.id, value));
   } catch (e) {
     send({ type: 'failed', id: m.id, error: toWire(e) });
   } finally {
     controllers.delete(m.id);
+  }
+}
+
+/**
+ * What a handler returned, as the parent ends the run with it: the outcome's fields (JSON), or the
+ * error text the inline rules give a value that cannot end the run (an object without a boolean
+ * `eventful`, a result with NaN, a function, a bigint or a cycle; a getter that throws).
+ */
+function doneMessage(id: number, value: unknown): FromIsolate {
+  const o = outcomeOfSettled({ value });
+  if (o.status === 'failed') return { type: 'done', id, value: null, invalid: o.error ?? 'handler returned an invalid value' };
+  if (o.result !== undefined) {
+    try {
+      assertJson(o.result, 'result');
+    } catch (e) {
+      return { type: 'done', id, value: null, invalid: `handler result is not JSON: ${(e as Error).message}` };
+    }
+  }
+  const out = { eventful: o.status === 'eventful', ...(o.result !== undefined ? { result: o.result } : {}), ...(o.throttle ? { throttle: true } : {}) };
+  return { type: 'done', id, value: JSON.parse(JSON.stringify(out)) };
+}
+
+/** A log record's attributes as they cross to the parent: JSON, or, as inline, `{ unserialisable }` when they are not. */
+function wireAttributes(attributes: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>;
+  } catch {
+    try {
+      return { unserialisable: String(attributes) };
+    } catch {
+      return { unserialisable: Object.prototype.toString.call(attributes) };
+    }
   }
 }
 

@@ -89,7 +89,7 @@ export class IsolatePool {
             () => it.send({ type: 'heartbeat-done', seq: m.seq }),
             (e: unknown) => it.send({ type: 'heartbeat-done', seq: m.seq, error: toWire(e) }),
           );
-        } else if (m.type === 'done') settle(() => resolve(m.value as HandlerResult), true);
+        } else if (m.type === 'done') settle(() => (m.invalid !== undefined ? reject(plainError(m.invalid)) : resolve(m.value as HandlerResult)), true);
         else if (m.type === 'failed') settle(() => reject(fromWire(m.error)), true);
       });
       const onAbort = () => {
@@ -102,7 +102,7 @@ export class IsolatePool {
       };
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
-      void it.exited.then((why) => settle(() => reject(new Error(`handler crashed: ${why}`)), false));
+      void it.exited.then((why) => settle(() => reject(plainError(`handler crashed: ${why}`)), false));
       it.send({ type: 'run', id, backendName, args: ctx.args, kwargs: ctx.kwargs, run: ctx.run });
     });
   }
@@ -112,4 +112,11 @@ export class IsolatePool {
     this.closed = true;
     await Promise.all([...this.all].map((i) => i.kill()));
   }
+}
+
+/** An error stored as its text alone (no "Error: " prefix, no stack of Orrery's own): the run's error as the docs give it. */
+function plainError(text: string): Error {
+  const e = new Error(text);
+  e.stack = text;
+  return e;
 }

@@ -26,7 +26,12 @@ export type FromIsolate =
   | { type: 'load-failed'; error: WireError }
   | { type: 'log'; id: number; level: LogLevel; message: string; attributes?: Record<string, unknown> }
   | { type: 'heartbeat'; id: number; seq: number }
-  | { type: 'done'; id: number; value: unknown }
+  /**
+   * The handler returned. `invalid`: the run's error when what it returned cannot end the run as given
+   * (not a valid outcome, a result that is not JSON), decided in the isolate by the inline rules
+   * (handlers.ts outcomeOfSettled, assertJson), so the parent stores the same text as inline.
+   */
+  | { type: 'done'; id: number; value: unknown; invalid?: string }
   | { type: 'failed'; id: number; error: WireError }
   /** An uncaught exception outside any handler's promise: the isolate is about to exit. */
   | { type: 'crash'; error: WireError };
