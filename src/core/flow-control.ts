@@ -55,20 +55,33 @@ export function debouncedIdentity(debounceKey: string): string {
 /**
  * Whether a task created at `created` is within a create's window at `at`, `(at - forMs, at]`: created at
  * `at` or less than `forMs` before it, so a window of zero never matches, a task created exactly `forMs`
- * before does not, and neither does one created after `at` (a create replayed with an earlier `--at`).
+ * before does not, and neither does one created after `at` (a create replayed with an earlier `--at`),
+ * but for a create at the clock's reading (`clocked`): one created less than min(forMs, 60 s) after it,
+ * by a concurrent create that took the key's lock first, matches too.
  */
 export function withinUniqueWindow(created: Date, at: Date, forMs: number, clocked = false): boolean {
   const age = at.getTime() - created.getTime();
-  return (age >= 0 || clocked) && age < forMs;
+  if (age >= 0) return age < forMs;
+  // Created after the create's instant: only by a create that took the key's lock while this one waited.
+  return -age < aheadAllowance(forMs, clocked);
 }
 
-/** The latest `created` a unique create looks at: its instant, or any for a create at the clock's reading (UniqueWindow.clocked). */
+/**
+ * How long after a create's clock reading a task of its key may have been created and still match:
+ * the time the create may have waited for the key's lock, at most CLOCKED_AHEAD_MS and never more
+ * than the window itself (`for: 0` never matches). Zero for a create at a given `at` (a replay).
+ */
+function aheadAllowance(forMs: number, clocked: boolean): number {
+  return clocked ? Math.min(forMs, CLOCKED_AHEAD_MS) : 0;
+}
+
+/** The longest wait for a unique key's lock a create at the clock's reading is allowed for (UniqueWindow.clocked). */
+export const CLOCKED_AHEAD_MS = 60_000;
+
+/** The latest `created` a unique create looks at: its instant, plus the lock wait allowed to a create at the clock's reading. */
 export function uniqueLookupBound(u: UniqueWindow, at: Date): Date {
-  return u.clocked ? new Date(MAX_INSTANT_MS) : at;
+  return new Date(at.getTime() + aheadAllowance(u.forMs, u.clocked === true));
 }
-
-/** The latest instant a JavaScript Date holds (year 275760). */
-const MAX_INSTANT_MS = 8.64e15;
 
 /**
  * A debounced create at `at` and the latest waiting task of its debounce key (null if none): it

@@ -190,6 +190,9 @@ describe('validateTaskType', () => {
       'minIntervalMs: must be <= defaultIntervalMs',
     ]);
     expect(details({ name: 'x', lease: '0.5s', numRetries: -1 })).toEqual(['numRetries: must not be negative', 'lease: must be at least 1s']);
+    // A check that reads a field which failed is left out: no 'required' for a field that was given.
+    expect(details({ name: 'x', defaultInterval: 'abc', minInterval: '1h' })).toEqual([expect.stringMatching(/^defaultInterval: /)]);
+    expect(details({ name: 'x', defaultInterval: '1h', minInterval: '2h', maxInterval: 'abc' }).filter((d) => d.includes('maxInterval'))).toHaveLength(1);
     expect(details({ name: 'Bad Name', defaultInterval: '1h', minInterval: '2h' })).toContain('minInterval: must be <= defaultInterval');
   });
 

@@ -197,7 +197,7 @@ function validateTaskTypeFields(input: unknown): TaskType {
  */
 function withCrossFieldProblems(e: unknown, input: unknown): unknown {
   if (!(e instanceof ValidationError) || input === null || typeof input !== 'object' || Array.isArray(input)) return e;
-  const bad = new Set(e.details.map((d) => d.path.split(/[.[]/)[0]));
+  const bad = new Set(e.details.map((d) => d.path.split(/[.[]/)[0] ?? ''));
   const rest: Record<string, unknown> = Object.fromEntries(Object.entries(input).filter(([k]) => !bad.has(k)));
   // A placeholder for a bad or missing name: its own problem is already reported, and no check reads it.
   if (bad.has('name') || typeof rest.name !== 'string') rest.name = 'x';
@@ -206,7 +206,9 @@ function withCrossFieldProblems(e: unknown, input: unknown): unknown {
   try {
     checkTaskTypeFields(lenient.data);
   } catch (c) {
-    if (c instanceof ValidationError) return fromDetails([...e.details, ...c.details.filter((d) => !e.details.some((x) => x.path === d.path && x.message === d.message))]);
+    // A check that reads a field which failed the schema would judge it as if it were not given: left out.
+    const readsBad = (d: ErrorDetail) => [...bad].some((f) => d.path.split(/[.[]/)[0] === f || d.message.includes(f));
+    if (c instanceof ValidationError) return fromDetails([...e.details, ...c.details.filter((d) => !readsBad(d) && !e.details.some((x) => x.path === d.path && x.message === d.message))]);
   }
   return e;
 }

@@ -292,7 +292,8 @@ export async function importTaskLines(
         opts.onProgress?.({ phase: 'write', lines: current[current.length - 1]?.no ?? lines, tasks: summary.count });
       });
     } catch (e) {
-      if (e instanceof ConflictError) throw await conflictAt(e, current, currentTasks, store);
+      // Chunks written before this one (its tasks counted) may hold the conflict's holder.
+      if (e instanceof ConflictError) throw await conflictAt(e, current, currentTasks, store, summary.count > 0);
       throw e;
     }
     opts.onProgress?.({ phase: 'done', lines, tasks: summary.count });
@@ -339,10 +340,13 @@ export async function conflictInBatch(e: unknown, tasks: readonly NewTask[], pre
 }
 
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
-async function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[], store: Pick<Store, 'getTask'>): Promise<OrreryError> {
+async function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[], store: Pick<Store, 'getTask'>, earlierChunks: boolean): Promise<OrreryError> {
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
   const gone = await holderRolledBack(e, store);
-  const pair = batchTwin(tasks, strict, e) ?? (gone ? firstTwin(tasks, strict) : null);
+  // The holder may come from an earlier chunk of the import: then an in-chunk pair is the failure only
+  // when its row is the chunk's first strict row (no strict row before it could have met that chunk).
+  const first = gone ? firstTwin(tasks, strict) : null;
+  const pair = batchTwin(tasks, strict, e) ?? (first !== null && (!earlierChunks || first[0] === strict[0]) ? first : null);
   if (pair !== null) {
     const [row, twin] = pair;
     const where = `line ${chunk[row]!.no}`;
@@ -375,8 +379,9 @@ function batchTwin(tasks: readonly NewTask[], strict: readonly number[], e: Conf
 
 /**
  * Whether the task a conflict names was written by the failed batch itself (its id rolled back with
- * it): the store no longer has it. Only the first strict row with an earlier twin can then have failed
- * (firstTwin): a strict row failing earlier would have met a stored task.
+ * it): the store no longer has it. Within one batch only the first strict row with an earlier twin
+ * can then have failed (firstTwin): a strict row failing earlier would have met a stored task. An
+ * import's chunk may also have met a task of an earlier chunk (conflictAt).
  */
 async function holderRolledBack(e: ConflictError, store: Pick<Store, 'getTask'>): Promise<boolean> {
   return e instanceof TaskConflictError && (await store.getTask(e.holder)) === null;

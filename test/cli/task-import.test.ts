@@ -66,6 +66,19 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(await countTasks(db)).toBe(0);
     });
 
+    it('onConflict error against a line of an earlier chunk: named as such, not as a later pair of the chunk', async () => {
+      const db = await database(store);
+      const path = join(tempDir(), 'chunks.jsonl');
+      const keyed = (key: string, strict: boolean) => JSON.stringify({ type: 'mail', policy: 'oneshot', key, arguments: { args: [key] }, ...(strict ? { onConflict: 'error' } : {}) });
+      // Line 1001 (the second chunk's first) repeats line 1's key; lines 1002 and 1003 repeat each other.
+      const lines = [keyed('a', true), ...Array.from({ length: 999 }, (_, i) => keyed(`k${i}`, false)), keyed('a', true), keyed('b', true), keyed('b', true)];
+      writeFileSync(path, `${lines.join('\n')}\n`);
+      const r = await runCli(['task', 'import', path, ...db]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^orrery: lines 1001-1003: the same key or definition as an earlier line of this import \(onConflict error\); nothing written\n$/m);
+      expect(await countTasks(db)).toBe(0);
+    });
+
     it('onConflict error on three lines of one definition: names the first two lines, not a task id rolled back', async () => {
       const db = await database(store);
       const path = join(tempDir(), 'same.jsonl');

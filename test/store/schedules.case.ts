@@ -213,6 +213,12 @@ export function scheduleCases(sut: StoreUnderTest): void {
       // A create at a given instant (a replay) still matches only its own window (at - for, at].
       const replay = await orrery.createTasksDetailed([{ ...input, nextRun: plus(T0, HOUR + 2) }], { at: T0 }, '');
       expect(replay[0]!.created).toBe(true);
+      // Bounded: a task created more than a minute after the reading (a replay into the future), or any with for: 0, is not matched.
+      const later = await other.createTask({ ...input, arguments: { args: ['later'] }, nextRun: plus(T0, HOUR) }, { at: plus(T0, 61_000) });
+      expect((await orrery.createTasksDetailed([{ ...input, arguments: { args: ['later'] }, nextRun: plus(T0, HOUR + 3) }]))[0]!.task.id).not.toBe(later.id);
+      const zero = { ...input, arguments: { args: ['zero'] }, unique: { for: '0s' } };
+      const z = await other.createTask({ ...zero, nextRun: plus(T0, HOUR) }, { at: plus(T0, 5) });
+      expect((await orrery.createTasksDetailed([{ ...zero, nextRun: plus(T0, HOUR + 4) }]))[0]!.task.id).not.toBe(z.id);
     });
 
     it('debounce: creates within the period collapse into one task due a period after the last, with its arguments', async () => {
