@@ -36,6 +36,13 @@ export function taskBatchCases(sut: StoreUnderTest): void {
       const id = first!.id;
       expect(out.map((o) => [o.task.id, o.created])).toEqual([[id + 1, true], [id + 1, false], [id + 2, true], [id + 1, false]]);
       expect((await orrery.createTask({ type: 'load-git', arguments: args('c') })).id).toBe(id + 3);
+      // A later equal task of the batch is answered with the task as stored (the first one's fields).
+      const pair = await orrery.createTasksDetailed([
+        { type: 'load-git', arguments: args('d'), concurrencyKey: 'a', retriesLeft: 1 },
+        { type: 'load-git', arguments: args('d'), concurrencyKey: 'b', retriesLeft: 5 },
+      ]);
+      expect(pair[1]!.task).toEqual(pair[0]!.task);
+      expect(pair[1]!.task).toEqual(await orrery.getTask(pair[0]!.task.id));
     });
 
     it('onConflict error anywhere in the batch refuses all of it; replace updates the holder', async () => {

@@ -132,7 +132,7 @@ async function insertPlain(c: pg.PoolClient, tasks: readonly NewTask[], at: Date
     if (id !== undefined && firstIndex.get(t.dedupeKey) === i) out[i] = { task: taskFromNew(t, id, at), created: true };
     else if ((t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null) {
       // Same definition: the holder as inserted earlier in this batch, or as found.
-      out[i] = id !== undefined ? { task: taskFromNew(t, id, at), created: false } : { task: taskFromRow(existing.get(t.dedupeKey)!), created: false };
+      out[i] = id !== undefined ? { task: taskFromNew(tasks[firstIndex.get(t.dedupeKey)!]!, id, at), created: false } : { task: taskFromRow(existing.get(t.dedupeKey)!), created: false };
     } else out[i] = await resolveConflict(c, t, at);
   }
   return out;
@@ -156,7 +156,10 @@ export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at:
   record((await pool.query(chunkInsert(distinct, at, notify))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
   if (inserted.size !== distinct.length) return inserted;
   // A later equal task of the batch is answered with the earlier one, as insertPlain answers it.
-  return tasks.map((t, i) => ({ task: taskFromNew(t, inserted.get(t.dedupeKey)!, at), created: firstIndex.get(t.dedupeKey) === i }));
+  return tasks.map((t, i) => {
+    const first = firstIndex.get(t.dedupeKey)!;
+    return { task: taskFromNew(tasks[first]!, inserted.get(t.dedupeKey)!, at), created: first === i };
+  });
 }
 
 /**
