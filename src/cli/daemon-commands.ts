@@ -197,16 +197,33 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
  * new, a file that is not a database) are final.
  */
 async function startPatiently<R>(o: DaemonCliOpts, log: Logger, signals: SignalWatch, start: (orrery: Orrery) => Promise<R>): Promise<{ orrery: Orrery; running: R } | null> {
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+  let opened = false;
+  return whileUnreachable(log, signals, () => (opened ? 'could not start' : 'cannot open the database'), async () => {
     let orrery: Orrery | null = null;
+    opened = false;
     try {
       orrery = await open(o);
+      opened = true;
       return { orrery, running: await start(orrery) };
     } catch (e) {
       await orrery?.close().catch(() => {});
+      throw e;
+    }
+  });
+}
+
+/**
+ * Tries `attempt` until it succeeds, waiting (250 ms, doubling up to 5 s) while it fails because its
+ * database or server is unreachable (logged as `<what> (<why>); retrying in N ms`); any other error
+ * is thrown. Null when a signal came meanwhile (it ends the wait, and the daemon, at once).
+ */
+async function whileUnreachable<R>(log: Logger, signals: SignalWatch, what: () => string, attempt: () => Promise<R>): Promise<R | null> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await attempt();
+    } catch (e) {
       if (!unreachable(e)) throw e;
-      log.warn(`${orrery ? 'could not start' : 'cannot open the database'} (${(e as Error).message}); retrying in ${delay} ms`);
-      // A signal ends the wait (and the daemon) at once.
+      log.warn(`${what()} (${(e as Error).message}); retrying in ${delay} ms`);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([new Promise((r) => (timer = setTimeout(r, delay))), signals.signalled]);
       clearTimeout(timer);
@@ -273,20 +290,9 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     // The server's task types, DAGs and --types check, patiently: a server away for now (restarting,
     // not up yet) is waited for, as a daemon waits for its database (startPatiently); a wrong token
     // (exit 1, the server's refusal) and Orrery's own verdicts are final.
-    let types: string[] | undefined;
-    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-      try {
-        types = await prepareRemote(client, mod, { types: w.types, handlers: w.handlers! }, log);
-        break;
-      } catch (e) {
-        if (!unreachable(e)) throw e;
-        log.warn(`cannot reach the server (${(e as Error).message}); retrying in ${delay} ms`);
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([new Promise((r) => (timer = setTimeout(r, delay))), signals.signalled]);
-        clearTimeout(timer);
-        if (signals.received) return stoppedBeforeStart(log);
-      }
-    }
+    const prepared = await whileUnreachable(log, signals, () => 'cannot reach the server', async () => ({ types: await prepareRemote(client, mod, { types: w.types, handlers: w.handlers! }, log) }));
+    if (prepared === null) return stoppedBeforeStart(log);
+    const { types } = prepared;
     const worker = new Worker(client, {
       handlers: run.handlers,
       concurrency: w.concurrency,

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { VISIT_POLICIES, VISIT_STATUSES, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
@@ -112,7 +112,7 @@ function originCommands(io: Io): Command {
     let named: (i: number) => string = () => '';
     if (o.file !== undefined) {
       if (url !== undefined) throw new UsageError('--file: give either URL VISIT_TYPE or --file, not both');
-      const read = readOrigins(o.file);
+      const read = await readOrigins(o.file);
       inputs = read.map(({ origin }) => ({ ...origin, listerId }));
       named = (i) => `line ${read[i]?.line ?? '?'}`;
     } else {
@@ -320,49 +320,40 @@ function originNamed(e: unknown, named: (i: number) => string, file: boolean): u
   return new ValidationError(`${file ? '--file: ' : ''}${where ? `${where}: ` : ''}${first.message}`, details);
 }
 
-/** Reads a JSONL file of origins (each with its line number); a bad line is a usage error naming the line. */
-function readOrigins(file: string): Array<{ line: number; origin: Record<string, unknown> }> {
-  let bytes: Buffer;
+/**
+ * Reads a JSONL file of origins (each with its line number); a bad line is a usage error naming the
+ * line. Lines are read as `task import` reads its file (engine/task-import.ts readLines): UTF-8 only
+ * (other bytes refused with their line, never stored as U+FFFD), a byte order mark and \r\n accepted.
+ */
+async function readOrigins(file: string): Promise<Array<{ line: number; origin: Record<string, unknown> }>> {
+  const { readLines } = await import('../engine/task-import.js');
+  const lines: Array<{ no: number; text: string }> = [];
   try {
-    bytes = readFileSync(file);
+    for await (const l of readLines(createReadStream(file), { lines: 0 })) lines.push(l);
   } catch (e) {
+    if (e instanceof ValidationError) throw new UsageError(`--file: ${e.details[0]?.path ?? ''}: ${e.details[0]?.message ?? e.message}`);
     throw new UsageError(`--file: cannot read ${file}: ${(e as Error).message}`);
   }
   const out: Array<{ line: number; origin: Record<string, unknown> }> = [];
-  // Decoded line by line, as `task import` reads its file: bytes that are not UTF-8 are refused with
-  // their line (never stored as U+FFFD), a byte order mark and \r\n endings are accepted.
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const lines: string[] = [];
-  for (let from = 0; from <= bytes.length; ) {
-    const nl = bytes.indexOf(10, from);
-    const end = nl === -1 ? bytes.length : nl;
-    try {
-      lines.push(decoder.decode(bytes.subarray(from, end)).replace(/\r$/, ''));
-    } catch {
-      throw new UsageError(`--file: line ${lines.length + 1}: is not valid UTF-8`);
-    }
-    from = end + 1;
-  }
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+  for (const { no, text } of lines) {
     let v: unknown;
     try {
-      v = JSON.parse(line);
+      v = JSON.parse(text);
     } catch (e) {
-      throw new UsageError(`--file: line ${i + 1}: invalid JSON: ${(e as Error).message}`);
+      throw new UsageError(`--file: line ${no}: invalid JSON: ${(e as Error).message}`);
     }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--file: line ${i + 1}: must be a JSON object`);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--file: line ${no}: must be a JSON object`);
     const o = { ...(v as Record<string, unknown>) };
     if (o.lastUpdate !== undefined && o.lastUpdate !== null) {
-      if (typeof o.lastUpdate !== 'string') throw new UsageError(`--file: line ${i + 1}: lastUpdate must be an ISO 8601 instant`);
+      if (typeof o.lastUpdate !== 'string') throw new UsageError(`--file: line ${no}: lastUpdate must be an ISO 8601 instant`);
       try {
         o.lastUpdate = parseInstant(o.lastUpdate, 'lastUpdate');
       } catch (e) {
-        throw new UsageError(`--file: line ${i + 1}: ${(e as Error).message}`);
+        throw new UsageError(`--file: line ${no}: ${(e as Error).message}`);
       }
     }
-    out.push({ line: i + 1, origin: o });
-  });
+    out.push({ line: no, origin: o });
+  }
   return out;
 }
 

@@ -1,10 +1,9 @@
 import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
-import { assertJson } from '../core/json-checks.js';
 import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import { outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
+import { attributesJson, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
@@ -141,15 +140,7 @@ export class RunExecution {
     this.events.onSettled(this, handlerMs);
     // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
     if (this.finished) return;
-    let outcome = outcomeOfSettled(r);
-    if (!('error' in r) && outcome.result !== undefined) {
-      try {
-        assertJson(outcome.result, 'result');
-      } catch (e) {
-        outcome = { status: 'failed', error: `handler result is not JSON: ${(e as Error).message}` };
-      }
-    }
-    void this.finish(outcome, handlerMs);
+    void this.finish(outcomeOfSettled(r), handlerMs);
   }
 
   /** The run's deadline passed: abort the handler and end the run failed. */
@@ -269,13 +260,9 @@ export class RunExecution {
     const lvl = (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info';
     let attrs: Record<string, unknown> = {};
     if (attributes && typeof attributes === 'object') {
-      try {
-        const json = JSON.stringify(attributes);
-        // NUL or lone surrogates (escaped in the JSON text): keys and strings made storable, the record kept.
-        attrs = (/\\u(?:0000|[dD][89a-fA-F])/.test(json) ? JSON.parse(json, storableJson) : JSON.parse(json)) as Record<string, unknown>;
-      } catch {
-        attrs = { unserialisable: String(attributes) };
-      }
+      const json = attributesJson(attributes);
+      // NUL or lone surrogates (escaped in the JSON text): keys and strings made storable, the record kept.
+      attrs = (/\\u(?:0000|[dD][89a-fA-F])/.test(json) ? JSON.parse(json, storableJson) : JSON.parse(json)) as Record<string, unknown>;
     }
     this.logs ??= new RunLogBuffer(
       this.clock,

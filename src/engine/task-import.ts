@@ -118,7 +118,7 @@ interface Line {
  * are cut on bytes (a newline byte never occurs inside a multi-byte character), then each is decoded,
  * so a bad byte is reported with its line.
  */
-async function* readLines(source: AsyncIterable<Uint8Array | string>, counter: { lines: number }): AsyncGenerator<Line> {
+export async function* readLines(source: AsyncIterable<Uint8Array | string>, counter: { lines: number }): AsyncGenerator<Line> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const encoder = new TextEncoder();
   let parts: Uint8Array[] = [];

@@ -205,6 +205,16 @@ export function metricsFromRow(r: Row): VisitMetrics {
 }
 
 /** One row per (url, visit type), the first in order: an origin listed by several listers is one origin. */
+/**
+ * A grab's selection widened to `limit` rows, as its origins: up to `count` distinct ones in the
+ * policy's order once it holds that many or the policy ran out (fewer rows than `limit`), else null
+ * (select again with twice the limit). One URL listed by several listers has a row for each.
+ */
+export function distinctUpTo(rows: Row[], limit: number, count: number): Row[] | null {
+  const distinct = distinctOrigins(rows);
+  return distinct.length >= count || rows.length < limit ? distinct.slice(0, count) : null;
+}
+
 export function distinctOrigins(rows: Row[]): Row[] {
   const seen = new Set<string>();
   return rows.filter((r) => {

@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { assertJson } from '../core/json-checks.js';
 import { storableText } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
@@ -89,6 +90,18 @@ function describe(v: unknown): string {
   return s === undefined ? typeof v : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
+/**
+ * A run log record's attributes as JSON text, the one rule for inline and isolated handlers: as given
+ * when they are JSON, else `{ "unserialisable": "..." }` (a cycle, a bigint), never thrown on.
+ */
+export function attributesJson(attributes: Record<string, unknown>): string {
+  try {
+    return (JSON.stringify(attributes) as string | undefined) ?? '{}'; // undefined from a toJSON answering it
+  } catch {
+    return JSON.stringify({ unserialisable: safeString(attributes) });
+  }
+}
+
 /** `String(v)`, or the value's kind when its own conversion throws. */
 function safeString(v: unknown): string {
   try {
@@ -101,11 +114,21 @@ function safeString(v: unknown): string {
 /**
  * The run's end for whatever a handler returned or threw, even a value that throws when read (a
  * getter, a conversion): such a value ends the run `failed`, naming why, and never escapes into the
- * worker, where it would take every run in flight down with it.
+ * worker, where it would take every run in flight down with it. A result that is not JSON fails the
+ * run too. The one rule for inline and isolated handlers (isolate-entry.ts applies it in the isolate).
  */
 export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outcome {
   try {
-    return 'error' in r ? outcomeOfError(r.error) : outcomeOfResult(r.value);
+    if ('error' in r) return outcomeOfError(r.error);
+    const outcome = outcomeOfResult(r.value);
+    if (outcome.result !== undefined) {
+      try {
+        assertJson(outcome.result, 'result');
+      } catch (e) {
+        return { status: 'failed', error: `handler result is not JSON: ${(e as Error).message}` };
+      }
+    }
+    return outcome;
   } catch (e) {
     const why = e instanceof Error ? e.message : 'an unreadable value';
     return { status: 'failed', error: `handler ${'error' in r ? 'threw' : 'returned'} a value that could not be read (${safeString(why)}); expected { eventful: boolean, result? } or a boolean` };

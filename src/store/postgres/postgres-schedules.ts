@@ -14,8 +14,10 @@ export interface PostgresScheduleHost {
   wake(change: StoreChange): void;
 }
 
-/** Cron and rrule tasks waiting past their due instant (tasks_calendar_due), of types not paused. */
-/** Late cron and rrule tasks, the most overdue first; with `ofType`, of the type given as $3 only. */
+/**
+ * Cron and rrule tasks waiting past their due instant (tasks_calendar_due), of types not paused, the
+ * most overdue first; with `ofType`, of the type given as $3 only.
+ */
 const lateSql = (ofType: boolean) => `SELECT * FROM tasks
   WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind": "adaptive"}'::jsonb AND next_run < $1 AND next_attempt = 1${ofType ? ' AND type = $3' : ''}
     AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)

@@ -15,7 +15,7 @@ import {
 import { runFromRow, type Row } from '../rows.js';
 import type { StoreChange } from '../store.js';
 import {
-  distinctOrigins,
+  distinctUpTo,
   listedOriginFromRow,
   listerFromRow,
   metricsFromRow,
@@ -288,9 +288,8 @@ export class PostgresVisitStore implements VisitStore {
    */
   private async selectDistinct(q: Q, req: Omit<GrabRequest, 'policy' | 'count'>, count: number, policy: VisitPolicy): Promise<Row[]> {
     for (let n = count; ; n *= 2) {
-      const found = await this.select(q, req, n, policy);
-      const distinct = distinctOrigins(found);
-      if (distinct.length >= count || found.length < n) return distinct.slice(0, count);
+      const found = distinctUpTo(await this.select(q, req, n, policy), n, count);
+      if (found !== null) return found;
     }
   }
 

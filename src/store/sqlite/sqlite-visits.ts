@@ -19,7 +19,7 @@ import type { StoreChange } from '../store.js';
 import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
 import { SqliteVisitHistory } from './sqlite-visit-history.js';
 import {
-  distinctOrigins,
+  distinctUpTo,
   listedOriginFromRow,
   listerFromRow,
   metricsFromRow,
@@ -256,9 +256,8 @@ export class SqliteVisitStore implements VisitStore {
    */
   private selectDistinct(req: Omit<GrabRequest, 'policy' | 'count'>, count: number, policy: VisitPolicy): Row[] {
     for (let n = count; ; n *= 2) {
-      const rows = this.select(req, n, policy);
-      const distinct = distinctOrigins(rows);
-      if (distinct.length >= count || rows.length < n) return distinct.slice(0, count);
+      const found = distinctUpTo(this.select(req, n, policy), n, count);
+      if (found !== null) return found;
     }
   }
 

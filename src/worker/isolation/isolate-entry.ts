@@ -4,8 +4,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadHandlers } from '../load-handlers.js';
-import { assertJson } from '../../core/json-checks.js';
-import { outcomeOfSettled, type Handler } from '../handlers.js';
+import { attributesJson, outcomeOfSettled, type Handler } from '../handlers.js';
 import { toWire, type FromIsolate, type ToIsolate } from './protocol.js';
 
 const send: (m: FromIsolate) => void = isMainThread
@@ -36,7 +35,7 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
       kwargs: m.kwargs,
       run: m.run,
       signal: controller.signal,
-      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes ? { attributes: wireAttributes(attributes) } : {}) }),
+      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes ? { attributes: JSON.parse(attributesJson(attributes)) as Record<string, unknown> } : {}) }),
       heartbeat: () =>
         new Promise<void>((resolve, reject) => {
           const s = ++seq;
@@ -60,28 +59,8 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
 function doneMessage(id: number, value: unknown): FromIsolate {
   const o = outcomeOfSettled({ value });
   if (o.status === 'failed') return { type: 'done', id, value: null, invalid: o.error ?? 'handler returned an invalid value' };
-  if (o.result !== undefined) {
-    try {
-      assertJson(o.result, 'result');
-    } catch (e) {
-      return { type: 'done', id, value: null, invalid: `handler result is not JSON: ${(e as Error).message}` };
-    }
-  }
   const out = { eventful: o.status === 'eventful', ...(o.result !== undefined ? { result: o.result } : {}), ...(o.throttle ? { throttle: true } : {}) };
   return { type: 'done', id, value: JSON.parse(JSON.stringify(out)) };
-}
-
-/** A log record's attributes as they cross to the parent: JSON, or, as inline, `{ unserialisable }` when they are not. */
-function wireAttributes(attributes: Record<string, unknown>): Record<string, unknown> {
-  try {
-    return JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>;
-  } catch {
-    try {
-      return { unserialisable: String(attributes) };
-    } catch {
-      return { unserialisable: Object.prototype.toString.call(attributes) };
-    }
-  }
 }
 
 async function main(): Promise<void> {
