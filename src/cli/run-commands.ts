@@ -110,7 +110,7 @@ export function runCommands(io: Io): Command {
       .option('--until <instant>', '... before this instant', instantArg)
       .option('--limit <n>', `runs per page, 1 to ${MAX_RUN_PAGE} (default ${DEFAULT_RUN_PAGE})`, positiveIntArg)
       .option('--cursor <cursor>', 'continue after the page that printed it (same filters)')
-      .option('--json', 'print {"items": [...], "nextCursor": ...}'),
+      .option('--json', "print a JSON array of runs (the next page's cursor, if any, goes to stderr as a `more:` line)"),
   ).action(
     async (o: DbOpts & { status?: string[]; type?: string; worker?: string; since?: Date; until?: Date; limit?: number; cursor?: string; json?: boolean }) => {
       const page = await withOrrery(o, async (orrery) => {
@@ -125,7 +125,11 @@ export function runCommands(io: Io): Command {
           ...(o.cursor !== undefined ? { cursor: o.cursor } : {}),
         });
       });
-      if (o.json) return printJson(io, { items: page.runs, nextCursor: page.nextCursor });
+      if (o.json) {
+        printJson(io, page.runs);
+        if (page.nextCursor) io.err(`more: orrery run list ... --cursor ${page.nextCursor}\n`);
+        return;
+      }
       if (page.runs.length === 0) return io.out(o.cursor ? 'no more runs\n' : 'no run matches\n');
       printRuns(io, page.runs);
       if (page.nextCursor) io.out(`\nmore: orrery run list ... --cursor ${page.nextCursor}\n`);

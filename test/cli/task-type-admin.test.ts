@@ -102,10 +102,16 @@ describe('orrery run list', () => {
     await runOk(['task-type', 'add', 'job', ...t.db]);
     for (const i of [1, 2, 3]) await runOk(['task', 'add', 'job', String(i), '--policy', 'oneshot', '--at', '2026-01-01T00:00:00Z', ...t.db]);
     await runOk(['task', 'schedule', '--at', '2026-01-01T00:00:00Z', ...t.db]);
-    const page = await runJson(['run', 'list', '--status', 'scheduled', '--limit', '2', '--json', ...t.db]);
-    expect(page.items).toHaveLength(2);
-    const rest = await runJson(['run', 'list', '--status', 'scheduled', '--limit', '2', '--cursor', page.nextCursor, '--json', ...t.db]);
-    expect(rest).toMatchObject({ items: [expect.objectContaining({ status: 'scheduled' })], nextCursor: null });
+    // --json prints an array, as every listing (SPEC 6.3); a full page's cursor goes to stderr.
+    const first = await runCli(['run', 'list', '--status', 'scheduled', '--limit', '2', '--json', ...t.db]);
+    expect(first.code).toBe(0);
+    const page = JSON.parse(first.stdout);
+    expect(Array.isArray(page) && page.length).toBe(2);
+    const cursor = /^more: orrery run list \.\.\. --cursor (\S+)\n$/.exec(first.stderr)?.[1];
+    expect(cursor).toBeDefined();
+    const rest = await runCli(['run', 'list', '--status', 'scheduled', '--limit', '2', '--cursor', cursor!, '--json', ...t.db]);
+    expect(JSON.parse(rest.stdout)).toEqual([expect.objectContaining({ status: 'scheduled' })]);
+    expect(rest.stderr).toBe('');
     const text = await runOk(['run', 'list', '--type', 'job', '--limit', '2', ...t.db]);
     expect(text).toMatch(/^BACKEND ID\s+TASK\s+TYPE\s+STATUS/);
     expect(text).toMatch(/more: orrery run list \.\.\. --cursor \S+/);
