@@ -98,15 +98,15 @@ export class VisitService {
   ): Promise<Lister> {
     const id = checkListerId(update.id, 'id');
     if (!(update.updated instanceof Date) || Number.isNaN(update.updated.getTime())) throw invalid('updated', 'must be the lister\'s `updated` instant as read');
-    const state = update.currentState ?? {};
-    if (!state || typeof state !== 'object' || Array.isArray(state)) throw invalid('currentState', 'must be a JSON object');
+    const state = update.currentState;
+    if (state !== undefined && (!state || typeof state !== 'object' || Array.isArray(state))) throw invalid('currentState', 'must be a JSON object');
     if (update.lastListingFinishedAt != null && Number.isNaN(update.lastListingFinishedAt.getTime())) throw invalid('lastListingFinishedAt', 'must be a valid instant');
-    assertStorable(state, 'currentState');
+    if (state !== undefined) assertStorable(state, 'currentState');
     return this.store.visits.updateLister(
       {
         id,
         updated: update.updated,
-        currentState: JSON.parse(JSON.stringify(state)) as Record<string, unknown>,
+        ...(state !== undefined ? { currentState: JSON.parse(JSON.stringify(state)) as Record<string, unknown> } : {}),
         ...(update.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: update.lastListingFinishedAt } : {}),
       },
       this.instant(opts.at),

@@ -38,7 +38,7 @@ export class VisitClient {
   updateLister(u: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null }): Promise<Lister> {
     return this.call('POST', `/listers/${encodeURIComponent(u.id)}/update`, {
       updated: u.updated.toISOString(),
-      currentState: u.currentState ?? {},
+      ...(u.currentState !== undefined ? { currentState: u.currentState } : {}),
       ...(u.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: u.lastListingFinishedAt?.toISOString() ?? null } : {}),
     });
   }

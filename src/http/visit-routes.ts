@@ -71,7 +71,7 @@ const OriginPage = z.object({ origins: z.array(ListedOriginSchema), nextPageToke
 const ListerBody = z.strictObject({ name: z.string().min(1).max(256), instanceName: z.string().max(256).default(''), at: isoInstant.optional() });
 const ListerUpdateBody = z.strictObject({
   updated: isoInstant.describe('the `updated` instant as read: a different stored value answers 409 stale_data'),
-  currentState: jsonObject.default({}),
+  currentState: jsonObject.optional(),
   lastListingFinishedAt: isoInstant.nullable().optional(),
   at: isoInstant.optional(),
 });
@@ -163,7 +163,7 @@ export const visitRoutes: Route[] = [
         {
           id: params.id as string,
           updated: body.updated,
-          currentState: body.currentState,
+          ...(body.currentState !== undefined ? { currentState: body.currentState } : {}),
           ...(body.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: body.lastListingFinishedAt } : {}),
         },
         at(body.at),

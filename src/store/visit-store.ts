@@ -19,7 +19,8 @@ export interface ListerUpdate {
   id: string;
   /** The `updated` instant the caller read; a different stored value raises StaleDataError. */
   updated: Date;
-  currentState: Record<string, unknown>;
+  /** The lister's new state; absent keeps the stored value. */
+  currentState?: Record<string, unknown>;
   /** Set when a complete listing just finished; absent keeps the stored value. */
   lastListingFinishedAt?: Date | null;
 }

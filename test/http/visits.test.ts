@@ -55,6 +55,10 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
     const stale = await call('POST', `/api/listers/${lister.id}/update`, { updated: lister.updated, currentState: {} });
     expect(stale.status).toBe(409);
     expect(errorOf(stale.body).code).toBe('stale_data');
+    // A body without currentState keeps the stored state.
+    const kept = await call('POST', `/api/listers/${lister.id}/update`, { updated: (upd.body as { updated: string }).updated });
+    expect(kept.status).toBe(200);
+    expect(kept.body).toMatchObject({ currentState: { page: 3 }, lastListingFinishedAt: T0 });
 
     // Counted now (fresh=true) before any update; the stored rows only after one.
     expect((await call('GET', '/api/visit-metrics')).body).toEqual([]);

@@ -79,6 +79,12 @@ export function visitCases(sut: StoreUnderTest): void {
       const u2 = await o.visits.updateLister({ id: l.id, updated: u1.updated, currentState: { page: 3 } }, { at: plus(T0, HOUR) });
       expect(u2).toMatchObject({ updated: plus(T0, HOUR), currentState: { page: 3 }, lastListingFinishedAt: plus(T0, MIN) });
       await expect(o.visits.updateLister({ id: '00000000-0000-4000-8000-000000000000', updated: T0 })).rejects.toBeInstanceOf(NotFoundError);
+      // An update without currentState keeps the stored state (it reset it to {}), as an absent lastListingFinishedAt keeps that.
+      const u3 = await o.visits.updateLister({ id: l.id, updated: u2.updated, lastListingFinishedAt: plus(T0, 2 * HOUR) }, { at: plus(T0, 2 * HOUR) });
+      expect(u3).toMatchObject({ updated: plus(T0, 2 * HOUR), currentState: { page: 3 }, lastListingFinishedAt: plus(T0, 2 * HOUR) });
+      expect(await o.visits.getLister(l.id)).toEqual(u3);
+      const u4 = await o.visits.updateLister({ id: l.id, updated: u3.updated, currentState: {} }, { at: plus(T0, 3 * HOUR) });
+      expect(u4.currentState).toEqual({});
     });
   });
 

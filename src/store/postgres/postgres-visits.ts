@@ -116,10 +116,10 @@ export class PostgresVisitStore implements VisitStore {
     // `updated` always moves forward, also when two updates share an instant: a stale token never matches again.
     const [row] = await rows(
       this.pool,
-      `UPDATE listers SET current_state = $3, updated = greatest($4::timestamptz, updated + interval '1 millisecond'),
+      `UPDATE listers SET current_state = coalesce($3::jsonb, current_state), updated = greatest($4::timestamptz, updated + interval '1 millisecond'),
          last_listing_finished_at = CASE WHEN $5::boolean THEN $6::timestamptz ELSE last_listing_finished_at END
        WHERE id = $1 AND updated = $2 RETURNING *`,
-      [u.id, u.updated, JSON.stringify(u.currentState), at, u.lastListingFinishedAt !== undefined, u.lastListingFinishedAt ?? null],
+      [u.id, u.updated, u.currentState === undefined ? null : JSON.stringify(u.currentState), at, u.lastListingFinishedAt !== undefined, u.lastListingFinishedAt ?? null],
     );
     if (row) return listerFromRow(row);
     const [current] = await this.getListers([u.id]);

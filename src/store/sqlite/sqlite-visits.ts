@@ -132,7 +132,7 @@ export class SqliteVisitStore implements VisitStore {
       const row = this.s.updateLister.get({
         id: u.id,
         expected: u.updated.getTime(),
-        state: JSON.stringify(u.currentState),
+        state: u.currentState === undefined ? null : JSON.stringify(u.currentState),
         at: at.getTime(),
         set_finished: u.lastListingFinishedAt === undefined ? 0 : 1,
         finished: ms(u.lastListingFinishedAt),
@@ -366,7 +366,7 @@ function prepare(db: Database.Database) {
     listersById: p('SELECT * FROM listers WHERE id IN (SELECT value FROM json_each(?)) ORDER BY name, instance_name'),
     allListers: p('SELECT * FROM listers ORDER BY name, instance_name'),
     // `updated` always moves forward, also when two updates share an instant: a stale token never matches again.
-    updateLister: p(`UPDATE listers SET current_state = @state, updated = max(@at, updated + 1),
+    updateLister: p(`UPDATE listers SET current_state = coalesce(@state, current_state), updated = max(@at, updated + 1),
       last_listing_finished_at = CASE WHEN @set_finished = 1 THEN @finished ELSE last_listing_finished_at END
       WHERE id = @id AND updated = @expected RETURNING *`),
     // New rows copy the origin's visit stats (visited before being listed, or listed by another lister).
