@@ -132,9 +132,11 @@ export class VisitService {
     if (f.listerId !== undefined && f.lister !== undefined && f.listerId !== f.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
     const listerId = f.listerId ?? f.lister;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
+    const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
+    if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.getListedOrigins({
       limit,
-      ...(listerId !== undefined ? { listerId: checkListerId(listerId, 'lister') } : {}),
+      ...(lister !== undefined ? { listerId: lister } : {}),
       ...(f.url !== undefined ? { url: checkUrl(f.url) } : {}),
       ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
       ...(f.enabled !== undefined ? { enabled: f.enabled } : {}),
@@ -145,7 +147,9 @@ export class VisitService {
   /** Enables or disables the listed entries of origins (of one lister when given); returns how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
     const checked = keys.map((k, i) => ({ url: checkUrl(k.url, `origins[${i}].url`), visitType: checkVisitType(k.visitType, `origins[${i}].visitType`) }));
-    return this.store.visits.setOriginsEnabled(checked, enabled, listerId === undefined ? undefined : checkListerId(listerId, 'lister'));
+    const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
+    if (lister !== undefined) await this.requireLister(lister);
+    return this.store.visits.setOriginsEnabled(checked, enabled, lister);
   }
 
   async getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]> {
@@ -216,9 +220,11 @@ export class VisitService {
     const limit = f.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     if (f.since !== undefined && (!(f.since instanceof Date) || Number.isNaN(f.since.getTime()))) throw invalid('since', 'must be a valid instant');
+    const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
+    if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.getMetricsHistory({
       limit,
-      ...(f.lister !== undefined ? { listerId: checkListerId(f.lister, 'lister') } : {}),
+      ...(lister !== undefined ? { listerId: lister } : {}),
       ...(f.visitType !== undefined ? { visitType: checkVisitType(f.visitType) } : {}),
       ...(f.since !== undefined ? { since: f.since } : {}),
     });
@@ -262,6 +268,7 @@ export class VisitService {
     if (!type) throw new NotFoundError(`no task type "${vt}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);
     weights.forEach((w, i) => checkPolicy(w.policy, `policies[${i}].policy`));
     const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
+    if (lister !== undefined) await this.requireLister(lister);
     const usable = weights.filter((w) => lister !== undefined || w.policy !== 'first_visits_after_listing');
     // Only first_visits_after_listing weighed, and no lister to apply it to: say so, not "no policy".
     if (usable.every((w) => !(w.weight > 0)) && weights.some((w) => w.policy === 'first_visits_after_listing' && w.weight > 0)) {

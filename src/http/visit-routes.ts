@@ -181,7 +181,7 @@ export const visitRoutes: Route[] = [
   {
     method: 'get', path: '/origins', tag: 'visits', summary: 'Listed origins in insertion order (cursor pagination: pageToken = the previous nextPageToken)',
     query: OriginsQuery,
-    responses: { 200: OriginPage, 400: ErrorSchema },
+    responses: { 200: OriginPage, 400: ErrorSchema, 404: ErrorSchema },
     handler: async (o, { query }) => ({
       body: await o.visits.getListedOrigins({
         limit: query.limit ?? 1000,
@@ -215,13 +215,13 @@ export const visitRoutes: Route[] = [
   {
     method: 'post', path: '/origins/enable', tag: 'visits', summary: 'Enable listed origins (of one lister when given)',
     body: EnableBody,
-    responses: { 200: z.object({ changed: count }), 400: ErrorSchema },
+    responses: { 200: z.object({ changed: count }), 400: ErrorSchema, 404: ErrorSchema },
     handler: async (o, { body }) => ({ body: { changed: await o.visits.setOriginsEnabled(body.origins, true, body.lister) } }),
   },
   {
     method: 'post', path: '/origins/disable', tag: 'visits', summary: 'Disable listed origins (of one lister when given)',
     body: EnableBody,
-    responses: { 200: z.object({ changed: count }), 400: ErrorSchema },
+    responses: { 200: z.object({ changed: count }), 400: ErrorSchema, 404: ErrorSchema },
     handler: async (o, { body }) => ({ body: { changed: await o.visits.setOriginsEnabled(body.origins, false, body.lister) } }),
   },
   {
@@ -249,7 +249,7 @@ export const visitRoutes: Route[] = [
   {
     method: 'get', path: '/visit-metrics/history', tag: 'visits', summary: 'Metrics over time: the last points of each lister and visit type (one per update-metrics)',
     query: MetricsHistoryQuery,
-    responses: { 200: z.array(VisitMetricsSeriesSchema), 400: ErrorSchema },
+    responses: { 200: z.array(VisitMetricsSeriesSchema), 400: ErrorSchema, 404: ErrorSchema },
     handler: async (o, { query }) => ({
       body: await o.visits.getMetricsHistory({
         ...(query.lister ? { lister: query.lister } : {}),

@@ -124,6 +124,11 @@ describe('orrery lister / origin / visit-scheduler', () => {
       [['origin', 'visited', 'u', 'git', '--status', 'partial'], /--status/],
       [['origin', 'list', '--page-token', 'abc'], /pageToken/],
       [['lister', 'show', '00000000-0000-4000-8000-000000000000'], /not found/],
+      // A lister named by a filter must exist, as for grab-next and metrics (these answered empty).
+      [['origin', 'list', '--lister', '00000000-0000-4000-8000-000000000000'], /lister 00000000-0000-4000-8000-000000000000 not found/],
+      [['origin', 'metrics-history', '--lister', '00000000-0000-4000-8000-000000000000'], /lister 00000000-0000-4000-8000-000000000000 not found/],
+      [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'oldest_scheduled_first', '--lister', '00000000-0000-4000-8000-000000000000'], /not found/],
+      [['visit-scheduler', '--once', '--visit-types', 'git', '--lister', '00000000-0000-4000-8000-000000000000'], /lister 00000000-0000-4000-8000-000000000000 not found/],
       [['visit-scheduler', '--once', '--visit-types', 'hg'], /no task type named hg/],
       [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'oldest_scheduled_first=0'], /--policies/],
       [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'first_visits_after_listing=1'], /first_visits_after_listing policy needs a lister/],
