@@ -30,6 +30,7 @@ export {
   CycleError,
   StorageError,
   StorageUnavailableError,
+  StorageReadOnlyError,
   isStorageUnavailable,
   PermanentFailure,
   RetryAfter,

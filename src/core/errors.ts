@@ -84,6 +84,20 @@ export class StorageError extends OrreryError {
 }
 
 /**
+ * The database refuses writes from this process: a SQLite file (or its directory, or its -wal and -shm
+ * files) this process may not write, a PostgreSQL standby or a role or database with
+ * `default_transaction_read_only`. Retrying does not help until an operator fixes it, so a daemon does
+ * not start on such a database (`startServer` checks it first, Store.assertWritable).
+ */
+export class StorageReadOnlyError extends StorageError {
+  override readonly code = 'storage_read_only';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message);
+    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/**
  * The database is unavailable for now: the connection was refused, lost or timed out, the server is
  * shutting down or starting up, it has too many connections, a SQLite file is locked or busy past the
  * busy timeout, or the disk is full or failing. Each store's error translation raises it from its

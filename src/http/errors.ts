@@ -23,6 +23,7 @@ const STATUS: Record<string, number> = {
   schema_too_new: 503,
   storage_error: 503,
   storage_unavailable: 503,
+  storage_read_only: 503,
 };
 
 /** A request the HTTP layer itself refuses (bad JSON, bad path parameter...). */

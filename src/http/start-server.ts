@@ -130,6 +130,8 @@ export async function startServer(orrery: Orrery, opts: ServerOptions = {}): Pro
   let archiver: Archiver | null = null;
   let daemon: Daemon | null = null;
   let unsubscribe = () => {};
+  // A read-only database fails every pass of every loop: say so now, before starting any.
+  await orrery.store.assertWritable();
   try {
     run = mod
       ? await workerHandlers(mod, {

@@ -324,6 +324,12 @@ export interface Store {
    */
   readonly catchesUpInClaims?: boolean;
   close(): Promise<void>;
+  /**
+   * Throws StorageReadOnlyError when this process may not write the database (and writes nothing):
+   * `startServer` checks it before starting any loop, so a daemon on a read-only database says so
+   * and stops instead of retrying its passes.
+   */
+  assertWritable(): Promise<void>;
 
   createTaskType(type: TaskType, at: Date): Promise<TaskType>;
   getTaskTypes(names?: readonly string[]): Promise<TaskType[]>;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OrreryError, StorageUnavailableError, isNetworkError } from '../../core/errors.js';
+import { OrreryError, StorageReadOnlyError, StorageUnavailableError, isNetworkError } from '../../core/errors.js';
 
 /**
  * SQLSTATEs after which the same call may succeed later: class 08 (connection exception), class 53
@@ -30,11 +30,21 @@ function markConnectionError(e: unknown): unknown {
 export function translatePgError(e: unknown): unknown {
   if (e instanceof OrreryError || typeof e !== 'object' || e === null) return e;
   const code = (e as { code?: unknown }).code;
+  // 25006 read_only_sql_transaction: a standby, or default_transaction_read_only on the role or database.
+  if (code === '25006') return readOnly(`25006: ${(e as Error).message}`, e);
   const transient =
     (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && unavailableSqlstate(code)) || isNetworkError(e) || connectionErrors.has(e);
   if (!transient) return e;
   const why = typeof code === 'string' ? `${code}: ${(e as Error).message}` : (e as Error).message;
   return new StorageUnavailableError(`the PostgreSQL database is unavailable (${why}); retry later`, { cause: e });
+}
+
+/** The PostgreSQL database refuses writes (`why`: what said so). */
+export function readOnly(why: string, cause?: unknown): StorageReadOnlyError {
+  return new StorageReadOnlyError(
+    `the PostgreSQL database is read-only (${why}): Orrery needs the primary server and a role whose transactions may write`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 type Callback = (err: unknown, ...rest: unknown[]) => void;

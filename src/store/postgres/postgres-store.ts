@@ -47,7 +47,7 @@ import type {
 } from '../store.js';
 import { createPool, migrate } from './postgres-connection.js';
 import { redactUrl } from '../redact-url.js';
-import { RETRYABLE_SQLSTATES, retryingConflicts, translatePgError } from './postgres-errors.js';
+import { RETRYABLE_SQLSTATES, readOnly, retryingConflicts, translatePgError } from './postgres-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { endRunsInTx } from './postgres-ends.js';
@@ -143,6 +143,13 @@ export class PostgresStore implements Store {
     this.hub.close();
     this.claims.close();
     await this.pool.end();
+  }
+
+  async assertWritable(): Promise<void> {
+    const { rows } = await this.pool.query<{ ro: string; standby: boolean }>(`SELECT current_setting('transaction_read_only') AS ro, pg_is_in_recovery() AS standby`);
+    const r = rows[0]!;
+    if (r.standby) throw readOnly('the server is a standby in recovery');
+    if (r.ro === 'on') throw readOnly('transaction_read_only is on: default_transaction_read_only is set for this role or database');
   }
 
   /** Runs `fn` in a transaction, retrying on serialization failures and deadlocks. */

@@ -1,4 +1,4 @@
-import { OrreryError, StorageUnavailableError } from '../../core/errors.js';
+import { OrreryError, StorageReadOnlyError, StorageUnavailableError } from '../../core/errors.js';
 
 /**
  * SQLite result codes (better-sqlite3's `code`, extended codes included: SQLITE_BUSY_SNAPSHOT,
@@ -18,6 +18,12 @@ function primary(code: string): string {
 export function translateSqliteError(e: unknown): unknown {
   if (e instanceof OrreryError) return e;
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && primary(code) === 'SQLITE_READONLY') {
+    return new StorageReadOnlyError(
+      `the SQLite database is read-only for this process (${code}: ${(e as Error).message}): it must be able to write the file, its -wal and -shm files and their directory`,
+      { cause: e },
+    );
+  }
   if (typeof code === 'string' && UNAVAILABLE.has(primary(code))) {
     return new StorageUnavailableError(`the SQLite database is unavailable (${code}: ${(e as Error).message}); retry later`, { cause: e });
   }

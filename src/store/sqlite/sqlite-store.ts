@@ -149,6 +149,18 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 
+  async assertWritable(): Promise<void> {
+    if (this.path === ':memory:') return;
+    while (this.importing) await this.importing;
+    // A write of a row as it is, rolled back: SQLite answers SQLITE_READONLY at the write itself.
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.db.prepare('UPDATE orrery_migrations SET name = name WHERE version = (SELECT max(version) FROM orrery_migrations)').run();
+    } finally {
+      this.db.exec('ROLLBACK');
+    }
+  }
+
   /**
    * Runs `fn` in a write transaction (BEGIN IMMEDIATE). While an import holds the write lock for its
    * chunked transaction (importTasks), writes wait for it here, asynchronously: the event loop runs on.
