@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempOrrery, waitFor } from '../engine/engine-helpers.js';
 import { FIXTURE_HANDLERS, useProcesses } from './process-helpers.js';
@@ -40,4 +43,40 @@ describe('SIGTERM to a worker process', () => {
     expect(await level.exited).toBe(2);
     expect(level.output()).toMatch(/ORRERY_LOG_LEVEL: log level "verbose" is not one of trace, debug, info/);
   });
+});
+
+describe('a signal to the whole process group of a worker with --isolation process (Ctrl-C, a service manager)', () => {
+  const setup = useTempOrrery();
+  const spawnOrrery = useProcesses();
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal}: the handler processes ignore it, the worker stops gracefully (a run finishes in the grace period, a stubborn one is abandoned)`, async () => {
+      const { orrery, path } = await setup();
+      // Its own process group, so the test can signal the group as a terminal or systemd does.
+      const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
+      const worker = spawnOrrery(
+        ['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'linger,stubborn', '--isolation', 'process', '--concurrency', '2', '--grace', '4s', '--poll', '100ms'],
+        { ORRERY_TEST_BEGUN_DIR: begun },
+        { detached: true },
+      );
+      await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
+      const linger = await orrery.createTask({ type: 'linger', policy: 'oneshot', arguments: { args: ['l'], kwargs: {} } });
+      const stubborn = await orrery.createTask({ type: 'stubborn', policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
+      await orrery.scheduleDue();
+      // Both handlers began in their processes (a signal to the group while the worker forks one reaches
+      // the new process too: Linux queues a group signal sent during fork for the child).
+      await waitFor(() => readdirSync(begun).length === 2, 'both handlers to begin');
+      rmSync(begun, { recursive: true, force: true });
+
+      process.kill(-worker.child.pid!, signal);
+      expect(await worker.exited).toBe(0);
+      // The handler process was not killed by the signal: its run finished (it failed before, "killed by SIGINT", a retry spent).
+      expect((await orrery.listRuns(linger.id)).map((r) => r.status)).toEqual(['eventful']);
+      expect((await orrery.getTask(linger.id))!).toMatchObject({ status: 'completed' });
+      const [abandoned] = await orrery.listRuns(stubborn.id);
+      expect(abandoned).toMatchObject({ status: 'lost', error: 'worker shutting down' });
+      expect((await orrery.getTask(stubborn.id))!).toMatchObject({ status: 'next_run_not_scheduled', retriesLeft: 0, consecutiveAbandons: 1 });
+      expect(worker.output()).not.toMatch(/killed by SIG(INT|TERM)/);
+    });
+  }
 });

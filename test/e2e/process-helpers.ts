@@ -21,8 +21,8 @@ export function useProcesses() {
       await p.exited;
     }
   });
-  return (args: string[], env: Record<string, string> = {}): Proc => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return (args: string[], env: Record<string, string> = {}, opts: { detached?: boolean } = {}): Proc => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.detached ? { detached: true } : {}) });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -75,6 +75,12 @@ export class Isolate {
         execArgv: [...(ts ? ['--import', 'tsx'] : []), `--max-old-space-size=${opts.maxMemoryMb}`],
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // A process group of its own: a Ctrl-C, or a service manager's SIGTERM to the worker's group,
+        // killed the handler process (from its start, tsx loading) that the worker was waiting for in
+        // its grace period, and the run ended failed with a retry spent instead of finishing or being
+        // abandoned. The worker alone decides when it ends: it kills it, or it exits when their IPC
+        // channel closes.
+        detached: true,
       });
       child.on('message', (m) => onMessage(m as FromIsolate));
       child.on('error', (e) => (this.crash ??= e.message));
