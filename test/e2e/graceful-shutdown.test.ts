@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,8 +49,21 @@ describe('a signal to the whole process group of a worker with --isolation proce
   const setup = useTempOrrery();
   const spawnOrrery = useProcesses();
 
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`${signal}: the handler processes ignore it, the worker stops gracefully (a run finishes in the grace period, a stubborn one is abandoned)`, async () => {
+  /** The worker's child processes (its handler processes, and tsx's esbuild service), from /proc. */
+  const childrenOf = (pid: number): number[] =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+        } catch {
+          return false; // gone meanwhile
+        }
+      })
+      .map(Number);
+
+  for (const [signal, to] of [['SIGINT', 'group'], ['SIGTERM', 'group'], ['SIGTERM', 'every process']] as const) {
+    it(`${signal} to ${to === 'group' ? 'the process group (Ctrl-C)' : 'every process (systemd\'s control group)'}: the handler processes ignore it, the worker stops gracefully (a run finishes in the grace period, a stubborn one is abandoned)`, async () => {
       const { orrery, path } = await setup();
       // Its own process group, so the test can signal the group as a terminal or systemd does.
       const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
@@ -68,7 +81,12 @@ describe('a signal to the whole process group of a worker with --isolation proce
       await waitFor(() => readdirSync(begun).length === 2, 'both handlers to begin');
       rmSync(begun, { recursive: true, force: true });
 
-      process.kill(-worker.child.pid!, signal);
+      if (to === 'group') process.kill(-worker.child.pid!, signal);
+      else {
+        const children = childrenOf(worker.child.pid!);
+        expect(children.length).toBeGreaterThanOrEqual(2);
+        for (const pid of [worker.child.pid!, ...children]) process.kill(pid, signal);
+      }
       expect(await worker.exited).toBe(0);
       // The handler process was not killed by the signal: its run finished (it failed before, "killed by SIGINT", a retry spent).
       expect((await orrery.listRuns(linger.id)).map((r) => r.status)).toEqual(['eventful']);

@@ -16,6 +16,15 @@ const controllers = new Map<number, AbortController>();
 const heartbeats = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 let seq = 0;
 
+if (isMainThread) {
+  // A handler process ends when its worker says so (a kill, or their IPC channel closing): systemd
+  // sends SIGTERM to every process of a unit's control group, whatever their process group, and the
+  // worker then lets its handlers finish within its grace period. Thread isolation shares the
+  // worker's process and its signals.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+}
+
 process.on('uncaughtException', (e) => {
   send({ type: 'crash', error: toWire(e) });
   // Let the message go out, then die: the parent fails the run and replaces this isolate.
