@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { MAX_JSON_NESTING } from '../core/json-checks.js';
-import { ValidationError } from '../core/errors.js';
+import { NotFoundError, ValidationError } from '../core/errors.js';
 import { contextOfHeaders } from '../engine/tracing.js';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -246,17 +246,18 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
 }
 
 /**
- * A ValidationError the service raised about a GET route's query parameters names them as the
- * contract's own checks do (`query.status`), when every field it names is one of the route's
- * parameters; any other error is returned as it is.
+ * A ValidationError or NotFoundError the service raised about a GET route's query parameters (an
+ * unknown `type` filter) names them as the contract's own checks do (`query.status`), when every
+ * field it names is one of the route's parameters; any other error is returned as it is.
  */
 function asQueryError(e: unknown, query: object): unknown {
   const keys = (query as { shape?: Record<string, unknown> }).shape;
-  if (!(e instanceof ValidationError) || !keys || e.details.length === 0) return e;
+  if (!(e instanceof ValidationError || e instanceof NotFoundError) || !keys || e.details.length === 0) return e;
   const top = (path: string) => /^[^.[]*/.exec(path)![0];
   if (!e.details.every((d) => d.path !== '' && top(d.path) in keys)) return e;
   const first = e.details[0]!.path;
   const message = e.message.startsWith(`${first}: `) ? `query.${e.message}` : e.message;
-  return new ValidationError(message, e.details.map((d) => ({ ...d, path: `query.${d.path}` })));
+  const details = e.details.map((d) => ({ ...d, path: `query.${d.path}` }));
+  return e instanceof NotFoundError ? new NotFoundError(message, details) : new ValidationError(message, details);
 }
 

@@ -3,6 +3,13 @@ import type { DagInput } from '../core/dag-input.js';
 import { parseContract, type Route } from './routes.js';
 import * as D from './dag-schemas.js';
 import { ErrorSchema, pathId } from './schemas.js';
+import { NotFoundError } from '../core/errors.js';
+
+/** The library names an unknown DAG `dag` (its argument); these routes name it by their path parameter, `id`, as the other DAG routes do. */
+const dagAsId = <T>(p: Promise<T>): Promise<T> =>
+  p.catch((e: unknown) => {
+    throw e instanceof NotFoundError ? new NotFoundError(e.message, e.details.map((d) => (d.path === 'dag' ? { ...d, path: 'id' } : d))) : e;
+  });
 
 const dagId = z.string().min(1).max(128);
 const runId = pathId('a DAG run id (a positive integer)');
@@ -39,19 +46,19 @@ export const dagRoutes: Route[] = [
     method: 'post', path: '/dags/:id/trigger', tag: 'dags', summary: 'Trigger a run now with JSON params visible to every task',
     params: { id: dagId }, body: D.TriggerBody,
     responses: { 201: D.DagRunSchema, 400: ErrorSchema, 404: ErrorSchema },
-    handler: async (o, { params, body }) => ({ status: 201, body: await o.dags.trigger(params.id as string, body.params ?? {}) }),
+    handler: async (o, { params, body }) => ({ status: 201, body: await dagAsId(o.dags.trigger(params.id as string, body.params ?? {})) }),
   },
   {
     method: 'get', path: '/dags/:id/runs', tag: 'dags', summary: "A DAG's runs, newest first, with task counts (pagination: beforeId = the last id of a page)",
     params: { id: dagId }, query: D.DagRunsQuery,
     responses: { 200: z.array(D.DagRunSummarySchema), 400: ErrorSchema, 404: ErrorSchema },
     handler: async (o, { params, query }) => ({
-      body: await o.dags.runs({
+      body: await dagAsId(o.dags.runs({
         dag: params.id as string,
         ...(query.status !== undefined ? { status: query.status } : {}),
         ...(query.beforeId !== undefined ? { beforeId: query.beforeId } : {}),
         limit: query.limit ?? 100,
-      }),
+      })),
     }),
   },
   {

@@ -124,7 +124,8 @@ describe('DAG routes', () => {
     expect(r.body).toMatchObject({ dag: 'pipeline', trigger: 'manual', params: { day: '2026-01-01' }, restarts: 0 });
     expect(r.body.execTs).toMatch(ISO_MS);
     pipelineRun = r.body;
-    await expectError(call('POST', '/api/dags/nope/trigger', {}), 404, 'not_found', /nope/);
+    const trigger = await expectError(call('POST', '/api/dags/nope/trigger', {}), 404, 'not_found', /nope/);
+    expect(trigger.details.map((d: { path: string }) => d.path)).toEqual(['id']); // the path parameter, as the other DAG routes name it
     await expectError(call('POST', '/api/dags/pipeline/trigger', { params: [1, 2] }), 400, 'validation_error', /params/);
     await expectError(call('POST', '/api/dags/pipeline/trigger', { params: 'x' }), 400, 'validation_error', /params/);
     await expectError(call('POST', '/api/dags/pipeline/trigger', { param: {} }), 400, 'validation_error', /param/);
@@ -216,7 +217,7 @@ describe('DAG routes', () => {
     await expectError(call('GET', '/api/dags/flaky/runs?limit=0'), 400, 'validation_error', /limit/);
     await expectError(call('GET', '/api/dags/flaky/runs?beforeId=x'), 400, 'validation_error', /beforeId/);
     await expectError(call('GET', '/api/dags/flaky/runs?sort=asc'), 400, 'validation_error', /sort/);
-    await expectError(call('GET', '/api/dags/nope/runs'), 404, 'not_found', /nope/);
+    expect((await expectError(call('GET', '/api/dags/nope/runs'), 404, 'not_found', /nope/)).details.map((d: { path: string }) => d.path)).toEqual(['id']);
   });
 
   it('GET /api/dags/{id}/grid: the latest runs by task, oldest first, tasks in dependency order; 400 and 404', async () => {

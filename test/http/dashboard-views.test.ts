@@ -56,6 +56,7 @@ describe('GET /api/stats/series', () => {
     const missing = await get('/api/stats/series?type=nope');
     expect(missing.status).toBe(404);
     expect(errorOf(missing.body).message).toMatch(/unknown task type "nope"/);
+    expect(errorOf(missing.body).details.map((d: { path: string }) => d.path)).toEqual(['query.type']); // a query parameter, named as such
   });
 });
 

@@ -89,8 +89,8 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       ['GET', '/api/listers/nope', undefined, 400, 'id'],
       ['GET', '/api/listers/00000000-0000-4000-8000-000000000000', undefined, 404, 'id'],
       ['GET', '/api/origins?pageToken=zz', undefined, 400, 'query.pageToken'],
-      ['GET', '/api/origins?lister=00000000-0000-4000-8000-000000000000', undefined, 404, 'lister'],
-      ['GET', '/api/visit-metrics/history?lister=00000000-0000-4000-8000-000000000000', undefined, 404, 'lister'],
+      ['GET', '/api/origins?lister=00000000-0000-4000-8000-000000000000', undefined, 404, 'query.lister'],
+      ['GET', '/api/visit-metrics/history?lister=00000000-0000-4000-8000-000000000000', undefined, 404, 'query.lister'],
       ['POST', '/api/origins/disable', { origins: [{ url: 'u', visitType: 'git' }], lister: '00000000-0000-4000-8000-000000000000' }, 404, 'lister'],
       ['GET', '/api/origins/stats?url=u&visitType=git', undefined, 404, 'url'],
     ];
