@@ -591,6 +591,7 @@ export class Orrery implements Jobboard {
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
   async startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
     assertText(backendId, 'backendId');
+    if (opts.worker === '') throw invalid('worker', 'a worker id is required (leave it out for "external")');
     assertText(opts.worker, 'worker');
     const metadata = validateMetadata(opts.metadata);
     const run = await this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });

@@ -235,6 +235,9 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const { orrery } = await setup();
       await orrery.createTask({ type: 'load-git', arguments: args('early') });
       const [run] = await orrery.scheduleDue({ at: T0 });
+      // An empty worker id is refused (it was stored as ''), as claims and the CLI refuse it; the run stays scheduled.
+      await expect(orrery.startRun(run!.backendId, { at: T0, worker: '' })).rejects.toThrow(/worker: a worker id is required/);
+      expect((await orrery.getRun(run!.backendId))!.status).toBe('scheduled');
       const started = await orrery.startRun(run!.backendId, { at: plus(T0, -60_000), worker: 'ext' });
       expect(started).toMatchObject({ status: 'started', started: T0, leaseExpiresAt: plus(T0, 30_000) });
     });
