@@ -185,7 +185,7 @@ function dagRunCommand(io: Io): Command {
     attempts.forEach((a, i) => {
       if (i > 0) io.out('\n');
       const last = a.runs[a.runs.length - 1];
-      io.out(`task ${a.taskId}, attempt ${a.attempt} (orrery task ${a.orreryTask}${last ? `, run ${last.backendId} ${last.status}` : ', not run yet'}):\n`);
+      io.out(`task ${a.taskId}, attempt ${a.attempt} (orrery task ${a.orreryTask}${last ? `, run ${last.backendId} ${last.status}` : ', no run recorded: not run yet, or archived to a file'}):\n`);
       const logs = a.runs.flatMap((r) => r.logs);
       if (logs.length === 0) return io.out('no log records\n');
       table(

@@ -241,13 +241,15 @@ export class DagService {
     if (!tasks.some((t) => t.taskId === taskId)) throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
     const out: DagAttemptView[] = [];
     for (const a of await this.store.dagAttempts(runId, taskId)) {
-      const runs = await this.orrery.store.listRuns(a.orreryTask);
-      out.push({
-        attempt: a.attempt,
-        orreryTask: a.orreryTask,
-        notBefore: a.notBefore,
-        runs: await Promise.all(runs.map(async (r) => ({ ...r, logs: await this.orrery.store.getRunLogs(r.backendId) }))),
-      });
+      const live = await this.orrery.store.listRuns(a.orreryTask);
+      // Runs archived to the tables (`orrery archive --table`, serve --retention) are read back from there, with their logs.
+      const archived = await this.orrery.store.archive.readArchivedRuns({ task: a.orreryTask, limit: 1000 });
+      const liveIds = new Set(live.map((r) => r.id));
+      const runs = [
+        ...archived.filter((x) => !liveIds.has(x.run.id)).map((x) => ({ ...x.run, logs: x.logs })),
+        ...(await Promise.all(live.map(async (r) => ({ ...r, logs: await this.orrery.store.getRunLogs(r.backendId) })))),
+      ].sort((x, y) => x.id - y.id);
+      out.push({ attempt: a.attempt, orreryTask: a.orreryTask, notBefore: a.notBefore, runs });
     }
     return out;
   }

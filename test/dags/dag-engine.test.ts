@@ -96,6 +96,11 @@ describe('DAGs on a real daemon', () => {
       [['warn', 'about to fail', { attempt: 2 }]],
     ]);
     expect(attempts[1]!.runs[0]!.error).toMatch(/attempt 2 failed/);
+    // Archived to the tables, the attempts' runs and their logs are read back from there (they read as "not run").
+    const summary = await orrery.archive({ before: new Date(Date.now() + 60_000) });
+    expect(summary.runs).toBeGreaterThanOrEqual(2);
+    const withoutLogIds = (list: typeof attempts) => list.map((a) => ({ ...a, runs: a.runs.map((r) => ({ ...r, logs: r.logs.map(({ at, level, message, attributes }) => ({ at, level, message, attributes })) })) }));
+    expect(withoutLogIds(await orrery.dags.attempts(run.id, 'fails'))).toEqual(withoutLogIds(attempts)); // archived log records keep no id
   });
 
   it('register takes a definition from dag(...) as it takes its input', async () => {
