@@ -99,7 +99,8 @@ export const DagAttemptSchema = z.object({
   attempt: int,
   orreryTask: int,
   notBefore: instant,
-  runs: z.array(RunSchema.extend({ logs: z.array(StoredLogRecordSchema) })),
+  // A run archived to the tables comes back from there: its log records have no `id`.
+  runs: z.array(RunSchema.extend({ logs: z.array(StoredLogRecordSchema.partial({ id: true })) })),
 });
 
 export const RegisteredDagSchema = z.object({ id: z.string(), version: z.string(), created: z.boolean(), newVersion: z.boolean() });
