@@ -59,8 +59,9 @@ describe('schedule points', () => {
       expect(r.records.filter((p) => p.kind === 'skipped').length).toBeLessThanOrEqual(1);
       next = r.nextPoint;
     }
-    // 7 days of minutes plus the point at now; the last two (23:59 and 00:00) are on time and run
-    expect(skipped).toBe(7 * 1440 + 1 - 2);
+    // 7 days of minutes plus the point at now; only the latest due point (00:00, at now) runs: 23:59,
+    // within the lateness, was missed all the same (00:00 is due too)
+    expect(skipped).toBe(7 * 1440 + 1 - 1);
     expect(iso(next)).toBe('2026-01-08T00:01:00.000Z');
   });
 
@@ -102,13 +103,33 @@ describe('schedule points', () => {
     expect(iso(r.nextPoint)).toBe('2027-06-11T00:01:00.000Z');
   });
 
-  it('a per-second interval after a one-day outage: one range of 86,340 points, then the on-time points run', () => {
+  it('a per-second interval after a one-day outage: one range of 86,400 points, then the latest point runs', () => {
     const secondly: DagSchedule = { kind: 'interval', everyMs: 1000 };
     const r = duePoints({ schedule: secondly, nextPoint: d('2027-06-01T00:00:00Z'), now: d('2027-06-02T00:00:00Z'), catchUp: false, maxRuns: 100 });
-    // late: older than 60 s at now, so 00:00:00 .. 23:58:59 of the first day
-    expect(r.records[0]).toEqual({ kind: 'skipped', execTs: d('2027-06-01T00:00:00Z'), untilTs: d('2027-06-01T23:58:59Z'), count: 86_340 });
-    expect(r.records.slice(1).every((p) => p.kind === 'scheduled')).toBe(true);
-    expect(r.records).toHaveLength(1 + 61); // 23:59:00 .. 00:00:00 are within the lateness
+    // missed: every point of the first day, the last minute's too (each has a due point after it)
+    expect(r.records).toEqual([
+      { kind: 'skipped', execTs: d('2027-06-01T00:00:00Z'), untilTs: d('2027-06-01T23:59:59Z'), count: 86_400 },
+      { kind: 'scheduled', execTs: d('2027-06-02T00:00:00Z'), untilTs: null, count: 1 },
+    ]);
+    expect(iso(r.nextPoint)).toBe('2027-06-02T00:00:01.000Z');
+  });
+
+  it('without catch-up, a short outage of a fast schedule runs the latest point once (it ran every point within the lateness)', () => {
+    const every2s: DagSchedule = { kind: 'interval', everyMs: 2000 };
+    const r = duePoints({ schedule: every2s, nextPoint: d('2027-06-01T00:00:02Z'), now: d('2027-06-01T00:00:17.5Z'), catchUp: false, maxRuns: 100 });
+    expect(r.records).toEqual([
+      { kind: 'skipped', execTs: d('2027-06-01T00:00:02Z'), untilTs: d('2027-06-01T00:00:14Z'), count: 7 },
+      { kind: 'scheduled', execTs: d('2027-06-01T00:00:16Z'), untilTs: null, count: 1 },
+    ]);
+    // A cron schedule likewise (walked point by point), and catch-up still runs every point.
+    const everyMinute: DagSchedule = { kind: 'cron', expr: '* * * * *', tz: 'UTC' };
+    const c = duePoints({ schedule: everyMinute, nextPoint: d('2027-06-01T00:01:00Z'), now: d('2027-06-01T00:03:30Z'), catchUp: false, maxRuns: 100 });
+    expect(c.records).toEqual([
+      { kind: 'skipped', execTs: d('2027-06-01T00:01:00Z'), untilTs: d('2027-06-01T00:02:00Z'), count: 2 },
+      { kind: 'scheduled', execTs: d('2027-06-01T00:03:00Z'), untilTs: null, count: 1 },
+    ]);
+    const caught = duePoints({ schedule: every2s, nextPoint: d('2027-06-01T00:00:02Z'), now: d('2027-06-01T00:00:17.5Z'), catchUp: true, maxRuns: 100 });
+    expect(caught.records.map((p) => p.kind)).toEqual(Array(8).fill('scheduled'));
   });
 
   it('a single late interval point is a range of one (no untilTs)', () => {

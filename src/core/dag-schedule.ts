@@ -66,8 +66,9 @@ export function pointAfter(schedule: DagSchedule, point: Date): Date | null {
 
 /**
  * The points due at `now` (SPEC §3). With catch-up every due point gets a run, in order, the late ones
- * as `caught_up`. Without it, late points are `skipped` (recorded as ranges) and only a point reached on
- * time (within the lateness) gets a run.
+ * as `caught_up`. Without it, missed points are `skipped` (recorded as ranges) and only the latest due
+ * point, reached on time (within the lateness), gets a run: a point followed by another due point was
+ * missed, however recent (a per-second DAG back after 20 s runs once, not 20 times).
  */
 export function duePoints(input: DuePointsInput): DuePoints {
   const lateness = input.latenessMs ?? DEFAULT_LATENESS_MS;
@@ -85,7 +86,10 @@ export function duePoints(input: DuePointsInput): DuePoints {
     } else records.push({ kind: 'skipped', execTs: from, untilTs: count > 1 ? until : null, count });
   };
   while (next !== null && next.getTime() <= now && runs < input.maxRuns) {
-    const late = now - next.getTime() > lateness;
+    // Without catch-up a due point is missed when the point after it is due too.
+    const after = input.catchUp ? null : pointAfter(input.schedule, next);
+    const superseded = after !== null && after.getTime() <= now;
+    const late = superseded || now - next.getTime() > lateness;
     if (!late) {
       records.push({ kind: 'scheduled', execTs: next, untilTs: null, count: 1 });
       runs += 1;
@@ -93,9 +97,11 @@ export function duePoints(input: DuePointsInput): DuePoints {
       records.push({ kind: 'caught_up', execTs: next, untilTs: null, count: 1 });
       runs += 1;
     } else if (input.schedule.kind === 'interval') {
-      // Every late point at once, counted: the points before now - lateness.
+      // Every missed point at once, counted: the due points but the latest, and that one too if it is late.
       const every = input.schedule.everyMs;
-      const n = Math.floor((now - lateness - 1 - next.getTime()) / every) + 1;
+      const due = Math.floor((now - next.getTime()) / every) + 1;
+      const latest = next.getTime() + (due - 1) * every;
+      const n = now - latest > lateness ? due : due - 1;
       const last = new Date(next.getTime() + (n - 1) * every);
       skip(next, last, n);
       next = new Date(last.getTime() + every);

@@ -178,6 +178,7 @@ export const ORRERY_ERROR_CODES = [
   'schema_too_new',
   'storage_error',
   'storage_unavailable',
+  'storage_read_only',
 ] as const;
 
 export type OrreryErrorCode = (typeof ORRERY_ERROR_CODES)[number];

@@ -7,6 +7,7 @@ import {
   OrreryError,
   SchemaTooNewError,
   StorageError,
+  StorageReadOnlyError,
   StorageUnavailableError,
   ValidationError,
   isNetworkError,
@@ -47,6 +48,7 @@ const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> =
   stale_data: StaleDataError,
   schema_too_new: SchemaTooNewError,
   storage_error: StorageError,
+  storage_read_only: StorageReadOnlyError as unknown as new (m: string, d: ErrorDetail[]) => OrreryError,
 };
 
 /**
