@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -97,4 +97,22 @@ describe('a signal to the whole process group of a worker with --isolation proce
       expect(worker.output()).not.toMatch(/killed by SIG(INT|TERM)/);
     });
   }
+
+  it('a second signal exits at once, and takes the handler processes with it (a busy one noticed nothing)', async () => {
+    const { orrery, path } = await setup();
+    const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'spin', '--isolation', 'process', '--grace', '30s', '--poll', '100ms'], { ORRERY_TEST_BEGUN_DIR: begun });
+    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
+    await orrery.createTask({ type: 'spin', policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
+    await orrery.scheduleDue();
+    await waitFor(() => readdirSync(begun).length === 1, 'the handler to begin');
+    rmSync(begun, { recursive: true, force: true });
+    const handlers = childrenOf(worker.child.pid!).filter((pid) => /isolate-entry/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    expect(handlers).toHaveLength(1);
+    worker.child.kill('SIGTERM');
+    await waitFor(() => /stopping/.test(worker.output()), 'the graceful stop to begin');
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(1);
+    await waitFor(() => !existsSync(`/proc/${handlers[0]}`) || /^Z/.test(readFileSync(`/proc/${handlers[0]}/stat`, 'utf8').split(') ')[1]!), 'the handler process to be gone');
+  });
 });

@@ -20,6 +20,29 @@ function entry(): { path: string; ts: boolean } {
 }
 
 /**
+ * Handler processes alive in this process. They run in process groups of their own (a signal to the
+ * worker's group does not reach them), so when the worker exits without stopping them (a second
+ * signal, process.exit) they are killed here: a busy one would not notice its IPC channel closing.
+ */
+const liveChildren = new Set<ChildProcess>();
+let killOnExit = false;
+function track(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  if (killOnExit) return;
+  killOnExit = true;
+  process.once('exit', () => {
+    for (const c of liveChildren) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/**
  * One worker thread or child process that runs handlers: messages in and out, and `exited` with the
  * reason when it dies (crash, process.exit, out of memory, or killed).
  */
@@ -82,6 +105,7 @@ export class Isolate {
         // channel closes.
         detached: true,
       });
+      track(child);
       child.on('message', (m) => onMessage(m as FromIsolate));
       child.on('error', (e) => (this.crash ??= e.message));
       child.on('exit', (code, signal) =>
