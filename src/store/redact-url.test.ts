@@ -9,6 +9,12 @@ describe('redactUrl', () => {
     expect(redactUrl('postgresql://u:p%40ss@h/d?sslmode=require')).toBe('postgresql://u:***@h/d?sslmode=require');
   });
 
+  it('hides a password given as a query parameter (the driver reads it)', () => {
+    expect(redactUrl('postgres://postgres@127.0.0.1:5543/o1?password=postgres')).toBe('postgres://postgres@127.0.0.1:5543/o1?password=***');
+    expect(redactUrl('postgres://u:p@h/d?sslmode=require&Password=x&sslpassword=y#f')).toBe('postgres://u:***@h/d?sslmode=require&Password=***&sslpassword=***#f');
+    expect(redactUrl('postgres://h/d?passwords=kept&password')).toBe('postgres://h/d?passwords=kept&password');
+  });
+
   it('leaves URLs without a password alone', () => {
     for (const u of ['postgres://orrery@localhost/orrery', 'postgres://localhost/orrery', 'sqlite:./orrery.db', 'sqlite::memory:', 'postgres://h/d?x=a@b']) expect(redactUrl(u)).toBe(u);
   });

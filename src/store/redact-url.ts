@@ -2,13 +2,43 @@
  * A database URL with its password replaced by `***`, for logs and error messages. The user info is
  * everything between `//` and the last `@` before the host's path (as URL parsers read it, so an
  * unescaped `@` in a password is hidden too); the password is what follows its first `:`, and an
- * empty user name (`postgres://:secret@host/db`) keeps it hidden as well.
+ * empty user name (`postgres://:secret@host/db`) keeps it hidden as well. A password given as a query
+ * parameter (`?password=...`, `sslpassword=...`, which the driver reads too) is hidden likewise.
  */
 export function redactUrl(url: string): string {
+  return redactQuery(redactUserInfo(url));
+}
+
+function redactUserInfo(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url);
   if (!m) return url;
   const info = m[2]!;
   const colon = info.indexOf(':');
   if (colon === -1) return url;
   return `${m[1]}${info.slice(0, colon)}:***@${url.slice(m[0].length)}`;
+}
+
+function redactQuery(url: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const hash = url.indexOf('#', q);
+  const end = hash === -1 ? url.length : hash;
+  const params = url
+    .slice(q + 1, end)
+    .split('&')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      const name = decodeURIComponentSafe(eq === -1 ? p : p.slice(0, eq)).toLowerCase();
+      return eq !== -1 && (name === 'password' || name === 'sslpassword') ? `${p.slice(0, eq)}=***` : p;
+    });
+  return `${url.slice(0, q + 1)}${params.join('&')}${url.slice(end)}`;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
 }
