@@ -259,6 +259,7 @@ function visitSchedulerCommand(io: Io): Command {
     async (o: JsonOpt & CooldownOpts & { visitTypes: string; queue?: number; policies?: PolicyWeight[]; lister?: string; refill?: number; maxSleep?: number; metricsEvery?: number; once?: boolean; at?: Date }) => {
       if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
       if (o.at && !o.once) throw new UsageError('--at only applies to --once');
+      if (o.json && !o.once) throw new UsageError('--json only applies to --once (the loop logs; --once prints its pass)');
       const types = o.visitTypes.split(',').map((t) => t.trim()).filter(Boolean);
       if (types.length === 0) throw new UsageError('--visit-types: at least one visit type');
       const { VisitScheduler } = await import('../engine/visit-scheduler.js');
