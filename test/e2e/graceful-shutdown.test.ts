@@ -115,4 +115,21 @@ describe('a signal to the whole process group of a worker with --isolation proce
     expect(await worker.exited).toBe(1);
     await waitFor(() => !existsSync(`/proc/${handlers[0]}`) || /^Z/.test(readFileSync(`/proc/${handlers[0]}/stat`, 'utf8').split(') ')[1]!), 'the handler process to be gone');
   });
+
+  it('a worker killed outright (SIGKILL) takes its busy handler process with it (a watchdog thread sees it gone)', async () => {
+    const { orrery, path } = await setup();
+    const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'spin', '--isolation', 'process', '--poll', '100ms'], { ORRERY_TEST_BEGUN_DIR: begun });
+    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
+    await orrery.createTask({ type: 'spin', policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
+    await orrery.scheduleDue();
+    await waitFor(() => readdirSync(begun).length === 1, 'the handler to begin');
+    rmSync(begun, { recursive: true, force: true });
+    const handlers = childrenOf(worker.child.pid!).filter((pid) => /isolate-entry/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    expect(handlers).toHaveLength(1);
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    // Busy for 20 s, it would have gone on running after its worker (it sees no IPC channel close).
+    await waitFor(() => !existsSync(`/proc/${handlers[0]}`) || /^Z/.test(readFileSync(`/proc/${handlers[0]}/stat`, 'utf8').split(') ')[1]!), 'the handler process to be gone');
+  });
 });

@@ -2,7 +2,7 @@
  * The program of an isolated worker thread or child process: loads the handlers file once, then runs
  * one handler at a time for its parent, forwarding logs, heartbeats and aborts over messages.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker as Thread, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadHandlers } from '../load-handlers.js';
 import { attributesJson, outcomeOfSettled, type Handler } from '../handlers.js';
 import { toWire, type FromIsolate, type ToIsolate } from './protocol.js';
@@ -23,6 +23,14 @@ if (isMainThread) {
   // worker's process and its signals.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  // A worker killed outright (SIGKILL, out of memory) cannot kill its handler processes, and one busy in
+  // a loop never sees its IPC channel close: a watchdog thread, which the loop does not block, ends
+  // this process once its parent is gone (it is re-parented: its parent pid changes).
+  new Thread(
+    `const { workerData } = require('node:worker_threads');
+     setInterval(() => { if (process.ppid !== workerData.ppid) process.kill(process.pid, 'SIGKILL'); }, 250);`,
+    { eval: true, workerData: { ppid: process.ppid } },
+  ).unref();
 }
 
 process.on('uncaughtException', (e) => {
