@@ -110,7 +110,7 @@ export function duePoints(input: DuePointsInput): DuePoints {
       if (++walked > maxWalk) break; // a long cron backlog without catch-up: the caller calls again
       skip(next, next, 1);
     }
-    next = pointAfter(input.schedule, next);
+    next = after ?? pointAfter(input.schedule, next);
   }
   return { records, nextPoint: next };
 }

@@ -132,4 +132,20 @@ describe('a signal to the whole process group of a worker with --isolation proce
     // Busy for 20 s, it would have gone on running after its worker (it sees no IPC channel close).
     await waitFor(() => !existsSync(`/proc/${handlers[0]}`) || /^Z/.test(readFileSync(`/proc/${handlers[0]}/stat`, 'utf8').split(') ')[1]!), 'the handler process to be gone');
   });
+
+  it('a handler process killed at the end of the grace period takes what its handler started with it (its process group)', async () => {
+    const { orrery, path } = await setup();
+    const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'spawner', '--isolation', 'process', '--grace', '500ms', '--poll', '100ms'], { ORRERY_TEST_BEGUN_DIR: begun });
+    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
+    await orrery.createTask({ type: 'spawner', policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
+    await orrery.scheduleDue();
+    await waitFor(() => readdirSync(begun).length === 2, 'the handler to begin');
+    const sleeper = Number(readFileSync(join(begun, readdirSync(begun).find((f) => f.endsWith('.child'))!), 'utf8'));
+    rmSync(begun, { recursive: true, force: true });
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    // The program its handler started went with the handler process (it outlived it, re-parented, before).
+    await waitFor(() => !existsSync(`/proc/${sleeper}`) || /^Z/.test(readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(') ')[1]!), 'the program the handler started to be gone');
+  });
 });

@@ -25,10 +25,11 @@ if (isMainThread) {
   process.on('SIGTERM', () => {});
   // A worker killed outright (SIGKILL, out of memory) cannot kill its handler processes, and one busy in
   // a loop never sees its IPC channel close: a watchdog thread, which the loop does not block, ends
-  // this process once its parent is gone (it is re-parented: its parent pid changes).
+  // this process once its parent is gone (it is re-parented: its parent pid changes), with its process
+  // group (what its handlers started).
   new Thread(
     `const { workerData } = require('node:worker_threads');
-     setInterval(() => { if (process.ppid !== workerData.ppid) process.kill(process.pid, 'SIGKILL'); }, 250);`,
+     setInterval(() => { if (process.ppid !== workerData.ppid) process.kill(-process.pid, 'SIGKILL'); }, 250);`,
     { eval: true, workerData: { ppid: process.ppid } },
   ).unref();
 }

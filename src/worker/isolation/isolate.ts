@@ -26,19 +26,28 @@ function entry(): { path: string; ts: boolean } {
  */
 const liveChildren = new Set<ChildProcess>();
 let killOnExit = false;
+
+/** SIGKILL to a handler process and its process group: what it started (a git, an ffmpeg) goes with it. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    try {
+      child.kill('SIGKILL'); // no group (already gone, or not its leader)
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function track(child: ChildProcess): void {
   liveChildren.add(child);
   child.once('exit', () => liveChildren.delete(child));
   if (killOnExit) return;
   killOnExit = true;
   process.once('exit', () => {
-    for (const c of liveChildren) {
-      try {
-        c.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const c of liveChildren) killGroup(c);
   });
 }
 
@@ -139,7 +148,7 @@ export class Isolate {
     if (!this.dead) {
       if (why) this.crash ??= why;
       if (this.thread) void this.thread.terminate();
-      else this.child!.kill('SIGKILL');
+      else killGroup(this.child!);
     }
     return this.exited;
   }
