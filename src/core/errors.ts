@@ -81,6 +81,11 @@ export class SchemaTooNewError extends OrreryError {
 /** The database could not be opened or read (missing directory, corrupt file...). */
 export class StorageError extends OrreryError {
   override readonly code: string = 'storage_error';
+  /** `cause`: the driver's error, when there is one. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message);
+    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
+  }
 }
 
 /**
@@ -91,10 +96,6 @@ export class StorageError extends OrreryError {
  */
 export class StorageReadOnlyError extends StorageError {
   override readonly code = 'storage_read_only';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message);
-    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
-  }
 }
 
 /**
@@ -107,10 +108,6 @@ export class StorageReadOnlyError extends StorageError {
  */
 export class StorageUnavailableError extends StorageError {
   override readonly code = 'storage_unavailable';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message);
-    if (options && 'cause' in options) (this as { cause?: unknown }).cause = options.cause;
-  }
 }
 
 /**

@@ -531,8 +531,7 @@ export class Orrery implements Jobboard {
   async claim(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimOutcome> {
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (opts.startNow !== undefined && (!Number.isInteger(opts.startNow) || opts.startNow < 0)) throw invalid('startNow', 'must be a non-negative integer');
-    if (!opts.worker) throw invalid('worker', 'a worker id is required');
-    assertText(opts.worker, 'worker');
+    requireWorker(opts.worker);
     if (!Array.isArray(opts.types) || opts.types.some((t) => typeof t !== 'string')) throw invalid('types', 'must be an array of task type names');
     assertStorable(opts.types, 'types');
     // Late cron and rrule tasks are caught up before a claim takes due tasks (at most once a second).
@@ -558,8 +557,7 @@ export class Orrery implements Jobboard {
 
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started (docs/guarantees.md). */
   async heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
-    if (!opts.worker) throw invalid('worker', 'a worker id is required');
-    assertText(opts.worker, 'worker');
+    requireWorker(opts.worker);
     if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
     opts.runs.forEach((r, i) => {
       if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
@@ -573,11 +571,10 @@ export class Orrery implements Jobboard {
 
   /** Gives claimed runs whose handlers never began back to the queue: no retry consumed, no abandon counted. */
   async releaseRuns(opts: At & { worker: string; backendIds: readonly string[] }): Promise<number> {
-    if (!opts.worker) throw invalid('worker', 'a worker id is required');
+    requireWorker(opts.worker);
     if (!Array.isArray(opts.backendIds) || opts.backendIds.some((b) => typeof b !== 'string' || b === '')) {
       throw invalid('backendIds', 'must be an array of run backend ids');
     }
-    assertText(opts.worker, 'worker');
     assertStorable(opts.backendIds, 'backendIds');
     return this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at));
   }
@@ -591,8 +588,7 @@ export class Orrery implements Jobboard {
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
   async startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
     assertText(backendId, 'backendId');
-    if (opts.worker === '') throw invalid('worker', 'a worker id is required (leave it out for "external")');
-    assertText(opts.worker, 'worker');
+    if (opts.worker !== undefined) requireWorker(opts.worker);
     const metadata = validateMetadata(opts.metadata);
     const run = await this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });
     this.emitRuns('started', [run]);
@@ -745,4 +741,10 @@ export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
   // On a virtual clock, time waits for every store call in flight (a query to a database server).
   return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
+}
+
+/** A worker id a jobboard call names: a non-empty string Orrery can store. */
+function requireWorker(worker: unknown): asserts worker is string {
+  if (!worker) throw invalid('worker', 'a worker id is required');
+  assertText(worker, 'worker');
 }

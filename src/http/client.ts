@@ -47,7 +47,8 @@ const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> =
   lease_lost: LeaseLostError,
   stale_data: StaleDataError,
   schema_too_new: SchemaTooNewError,
-  storage_error: StorageError,
+  // The storage errors carry no details over the wire (their constructors take a cause instead).
+  storage_error: StorageError as unknown as new (m: string, d: ErrorDetail[]) => OrreryError,
   storage_read_only: StorageReadOnlyError as unknown as new (m: string, d: ErrorDetail[]) => OrreryError,
 };
 

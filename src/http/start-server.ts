@@ -130,8 +130,9 @@ export async function startServer(orrery: Orrery, opts: ServerOptions = {}): Pro
   let archiver: Archiver | null = null;
   let daemon: Daemon | null = null;
   let unsubscribe = () => {};
-  // A read-only database fails every pass of every loop: say so now, before starting any.
-  await orrery.store.assertWritable();
+  // A read-only database fails every pass of every loop: say so now, before starting any (an HTTP API
+  // alone, a dashboard over a standby, only reads and is let start).
+  if ((opts.runner ?? true) || (opts.reaper ?? true) || mod || opts.retention) await orrery.store.assertWritable();
   try {
     run = mod
       ? await workerHandlers(mod, {

@@ -129,6 +129,8 @@ describe('orrery lister / origin / visit-scheduler', () => {
       [['origin', 'metrics-history', '--lister', '00000000-0000-4000-8000-000000000000'], /lister 00000000-0000-4000-8000-000000000000 not found/],
       [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'oldest_scheduled_first', '--lister', '00000000-0000-4000-8000-000000000000'], /not found/],
       [['visit-scheduler', '--once', '--visit-types', 'git', '--lister', '00000000-0000-4000-8000-000000000000'], /lister 00000000-0000-4000-8000-000000000000 not found/],
+      // the loop too: it started and failed every pass
+      [['visit-scheduler', '--visit-types', 'git', '--lister', '00000000-0000-4000-8000-000000000000'], /--lister: lister 00000000-0000-4000-8000-000000000000 not found/],
       [['visit-scheduler', '--once', '--visit-types', 'hg'], /no task type named hg/],
       [['visit-scheduler', '--visit-types', 'git', '--json'], /--json only applies to --once/], // it ran as a daemon, printing nothing
       [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'oldest_scheduled_first=0'], /--policies/],

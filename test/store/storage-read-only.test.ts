@@ -47,6 +47,9 @@ describe('a SQLite database this process may only read', () => {
     expect((e as Error).message).toMatch(/^the SQLite database is read-only for this process \(SQLITE_READONLY: .*\): it must be able to write the file/);
     await expect(store.assertWritable()).rejects.toBeInstanceOf(StorageReadOnlyError);
     await expect(startServer(orrery, { http: false, runner: true, reaper: true })).rejects.toBeInstanceOf(StorageReadOnlyError);
+    // With no loop that writes (an API or dashboard over the database alone), it starts.
+    const readOnly = await startServer(orrery, { http: false, runner: false, reaper: false });
+    await readOnly.stop();
     (store as unknown as { db: Database.Database }).db.pragma('query_only = OFF');
     expect(await orrery.findTasks({})).toMatchObject({ tasks: [] }); // nothing was written
     await store.assertWritable();

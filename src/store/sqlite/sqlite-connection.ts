@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SchemaTooNewError, StorageError } from '../../core/errors.js';
+import { SchemaTooNewError, StorageError, StorageReadOnlyError } from '../../core/errors.js';
 import { loadMigrations } from '../migrations.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -32,6 +32,13 @@ export function openSqlite(path: string): Database.Database {
     const code = (e as { code?: string }).code;
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
       throw new StorageError(`cannot open database ${path}: the file is not a valid SQLite database (${code})`);
+    }
+    // A WAL database needs its -wal and -shm files, hence a directory this process may write, even to read.
+    if (code?.startsWith('SQLITE_READONLY')) {
+      throw new StorageReadOnlyError(
+        `cannot open database ${path}: it is read-only for this process (${code}: ${(e as Error).message}): it must be able to write its directory, and the -wal and -shm files if they exist`,
+        { cause: e },
+      );
     }
     throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
   }
