@@ -62,6 +62,24 @@ describe('a signal to the whole process group of a worker with --isolation proce
       })
       .map(Number);
 
+  /** A worker with --isolation process running one task of `type`, once its handler began (`marks` files written in the begun directory). */
+  const startOne = async (type: string, grace: string, marks = 1) => {
+    const { orrery, path } = await setup();
+    const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', type, '--isolation', 'process', '--grace', grace, '--poll', '100ms'], { ORRERY_TEST_BEGUN_DIR: begun });
+    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
+    await orrery.createTask({ type, policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
+    await orrery.scheduleDue();
+    await waitFor(() => readdirSync(begun).length === marks, 'the handler to begin');
+    const files = Object.fromEntries(readdirSync(begun).map((f) => [f, readFileSync(join(begun, f), 'utf8')]));
+    rmSync(begun, { recursive: true, force: true });
+    return { worker, files };
+  };
+  /** Waits until process `pid` is gone (or a zombie, about to be reaped). */
+  const gone = (pid: number, what: string) =>
+    waitFor(() => !existsSync(`/proc/${pid}`) || /^Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!), what);
+  const handlerProcesses = (worker: number) => childrenOf(worker).filter((pid) => /isolate-entry/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+
   for (const [signal, to] of [['SIGINT', 'group'], ['SIGTERM', 'group'], ['SIGTERM', 'every process']] as const) {
     it(`${signal} to ${to === 'group' ? 'the process group (Ctrl-C)' : 'every process (systemd\'s control group)'}: the handler processes ignore it, the worker stops gracefully (a run finishes in the grace period, a stubborn one is abandoned)`, async () => {
       const { orrery, path } = await setup();
@@ -99,53 +117,32 @@ describe('a signal to the whole process group of a worker with --isolation proce
   }
 
   it('a second signal exits at once, and takes the handler processes with it (a busy one noticed nothing)', async () => {
-    const { orrery, path } = await setup();
-    const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
-    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'spin', '--isolation', 'process', '--grace', '30s', '--poll', '100ms'], { ORRERY_TEST_BEGUN_DIR: begun });
-    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
-    await orrery.createTask({ type: 'spin', policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
-    await orrery.scheduleDue();
-    await waitFor(() => readdirSync(begun).length === 1, 'the handler to begin');
-    rmSync(begun, { recursive: true, force: true });
-    const handlers = childrenOf(worker.child.pid!).filter((pid) => /isolate-entry/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    const { worker } = await startOne('spin', '30s');
+    const handlers = handlerProcesses(worker.child.pid!);
     expect(handlers).toHaveLength(1);
     worker.child.kill('SIGTERM');
     await waitFor(() => /stopping/.test(worker.output()), 'the graceful stop to begin');
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(1);
-    await waitFor(() => !existsSync(`/proc/${handlers[0]}`) || /^Z/.test(readFileSync(`/proc/${handlers[0]}/stat`, 'utf8').split(') ')[1]!), 'the handler process to be gone');
+    await gone(handlers[0]!, 'the handler process to be gone');
   });
 
   it('a worker killed outright (SIGKILL) takes its busy handler process with it (a watchdog thread sees it gone)', async () => {
-    const { orrery, path } = await setup();
-    const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
-    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'spin', '--isolation', 'process', '--poll', '100ms'], { ORRERY_TEST_BEGUN_DIR: begun });
-    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
-    await orrery.createTask({ type: 'spin', policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
-    await orrery.scheduleDue();
-    await waitFor(() => readdirSync(begun).length === 1, 'the handler to begin');
-    rmSync(begun, { recursive: true, force: true });
-    const handlers = childrenOf(worker.child.pid!).filter((pid) => /isolate-entry/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    const { worker } = await startOne('spin', '10s');
+    const handlers = handlerProcesses(worker.child.pid!);
     expect(handlers).toHaveLength(1);
     worker.child.kill('SIGKILL');
     await worker.exited;
     // Busy for 20 s, it would have gone on running after its worker (it sees no IPC channel close).
-    await waitFor(() => !existsSync(`/proc/${handlers[0]}`) || /^Z/.test(readFileSync(`/proc/${handlers[0]}/stat`, 'utf8').split(') ')[1]!), 'the handler process to be gone');
+    await gone(handlers[0]!, 'the handler process to be gone');
   });
 
   it('a handler process killed at the end of the grace period takes what its handler started with it (its process group)', async () => {
-    const { orrery, path } = await setup();
-    const begun = mkdtempSync(join(tmpdir(), 'orrery-begun-'));
-    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'spawner', '--isolation', 'process', '--grace', '500ms', '--poll', '100ms'], { ORRERY_TEST_BEGUN_DIR: begun });
-    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
-    await orrery.createTask({ type: 'spawner', policy: 'oneshot', arguments: { args: ['s'], kwargs: {} } });
-    await orrery.scheduleDue();
-    await waitFor(() => readdirSync(begun).length === 2, 'the handler to begin');
-    const sleeper = Number(readFileSync(join(begun, readdirSync(begun).find((f) => f.endsWith('.child'))!), 'utf8'));
-    rmSync(begun, { recursive: true, force: true });
+    const { worker, files } = await startOne('spawner', '500ms', 2);
+    const sleeper = Number(Object.entries(files).find(([f]) => f.endsWith('.child'))![1]);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     // The program its handler started went with the handler process (it outlived it, re-parented, before).
-    await waitFor(() => !existsSync(`/proc/${sleeper}`) || /^Z/.test(readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(') ')[1]!), 'the program the handler started to be gone');
+    await gone(sleeper, 'the program the handler started to be gone');
   });
 });
