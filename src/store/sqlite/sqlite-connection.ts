@@ -36,7 +36,7 @@ export function openSqlite(path: string): Database.Database {
     // A WAL database needs its -wal and -shm files, hence a directory this process may write, even to read.
     if (code?.startsWith('SQLITE_READONLY')) {
       throw new StorageReadOnlyError(
-        `cannot open database ${path}: it is read-only for this process (${code}: ${(e as Error).message}): it must be able to write its directory, and the -wal and -shm files if they exist`,
+        `cannot open database ${path}: it is read-only for this process (${code}: ${(e as Error).message}): it must be able to write its directory, the file (to migrate it), and the -wal and -shm files if they exist`,
         { cause: e },
       );
     }
