@@ -269,7 +269,7 @@ function visitSchedulerCommand(io: Io): Command {
         const missing = types.filter((t) => !known.has(t));
         if (missing.length) throw new UsageError(`--visit-types: no task type named ${missing.join(', ')} (visits run as one-shot tasks of a task type named after the visit type)`);
         // Checked before the loop starts: its passes would each fail on it (NotFoundError, exit 2 with --once).
-        if (o.lister !== undefined && (await orrery.visits.getListers([o.lister])).length === 0) throw new UsageError(`--lister: lister ${o.lister} not found`);
+        if (o.lister !== undefined && (await orrery.visits.getLister(o.lister)) === null) throw new UsageError(`--lister: lister ${o.lister} not found`);
         const cooldowns = cooldownsOf(o);
         const queues = types.map((visitType) => ({
           visitType,

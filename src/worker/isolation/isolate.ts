@@ -30,14 +30,9 @@ let killOnExit = false;
 /** SIGKILL to a handler process and its process group: what it started (a git, an ffmpeg) goes with it. */
 function killGroup(child: ChildProcess): void {
   try {
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    else child.kill('SIGKILL');
+    process.kill(-child.pid!, 'SIGKILL');
   } catch {
-    try {
-      child.kill('SIGKILL'); // no group (already gone, or not its leader)
-    } catch {
-      // already gone
-    }
+    child.kill('SIGKILL'); // no such group (it is gone, or never started): ChildProcess.kill does not throw
   }
 }
 
