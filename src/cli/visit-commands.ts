@@ -113,6 +113,12 @@ function originCommands(io: Io): Command {
     if (o.file !== undefined) {
       if (url !== undefined) throw new UsageError('--file: give either URL VISIT_TYPE or --file, not both');
       const read = await readOrigins(o.file);
+      // A line may repeat the command's lister, not name another one (every line is recorded for it).
+      for (const { origin, line } of read) {
+        if (origin.listerId !== undefined && origin.listerId !== listerId) {
+          throw new UsageError(`--file: line ${line}: listerId: ${JSON.stringify(origin.listerId)} is not the command's lister ${listerId} (leave it out: every line is recorded for ${listerId})`);
+        }
+      }
       inputs = read.map(({ origin }) => ({ ...origin, listerId }));
       named = (i) => `line ${read[i]?.line ?? '?'}`;
     } else {

@@ -99,11 +99,8 @@ export class DagService {
       try {
         return validateDag(input, at);
       } catch (e) {
-        // Among several definitions, the error names the one (`dags[1]: ...`, paths `dags[1].tasks[0].after[0]`).
-        if (e instanceof ValidationError && inputs.length > 1) {
-          throw new ValidationError(`dags[${i}]: ${e.message}`, e.details.map((d) => ({ ...d, path: d.path ? `dags[${i}].${d.path}` : `dags[${i}]` })));
-        }
-        throw e;
+        // The error names the definition (`dags[1]: ...`, paths `dags[1].tasks[0].after[0]`), as HTTP's body names it.
+        throw e instanceof ValidationError ? inDag(e, i) : e;
       }
     });
     const ids = new Set<string>();
@@ -112,28 +109,32 @@ export class DagService {
       ids.add(s.id);
     }
     await this.prepareTypes(specs);
-    const out: RegisteredDag[] = [];
-    for (const spec of specs) {
-      const version = dagVersion(spec);
-      const r = await this.store.saveDag(spec, version, at);
-      out.push({ id: spec.id, version, created: r.created, newVersion: r.newVersion });
-    }
+    const versions = specs.map((spec) => ({ spec, version: dagVersion(spec) }));
+    // All the definitions in one transaction: a storage failure stores none of them.
+    const saved = await this.store.saveDags(versions, at);
     this.orrery.store.wake({ kind: 'dags-changed' });
-    return out;
+    return saved.map((r, i) => ({ id: versions[i]!.spec.id, version: versions[i]!.version, created: r.created, newVersion: r.newVersion }));
   }
 
+  /**
+   * Checks every DAG task's type before anything is written (a type of another backend refuses all
+   * the definitions, naming the first task that uses it), then creates the missing ones.
+   */
   private async prepareTypes(specs: readonly DagSpec[]): Promise<void> {
     const names = [...new Set(specs.flatMap((s) => s.tasks.map((t) => t.type)))];
     const found = new Map((await this.orrery.listTaskTypes(names)).map((t) => [t.name, t]));
+    specs.forEach((spec, i) =>
+      spec.tasks.forEach((task, j) => {
+        const t = found.get(task.type);
+        if (t && t.backendName !== DAG_BACKEND) {
+          const e = invalid(`tasks[${j}].type`, `task type "${task.type}" has backend "${t.backendName}"; DAG tasks need a type whose backend is "${DAG_BACKEND}"`);
+          throw inDag(e, i);
+        }
+      }),
+    );
     for (const name of names) {
-      const t = found.get(name);
-      if (t && t.backendName !== DAG_BACKEND) {
-        throw invalid('type', `task type "${name}" has backend "${t.backendName}"; DAG tasks need a type whose backend is "${DAG_BACKEND}"`);
-      }
-      if (!t) {
-        // Unbounded queue: a wide DAG puts many tasks on the jobboard at once.
-        await this.orrery.ensureTaskType({ name, backendName: DAG_BACKEND, description: name === DAG_TASK_TYPE ? 'DAG tasks' : `DAG tasks (${name})`, maxQueueLength: null });
-      }
+      // Unbounded queue: a wide DAG puts many tasks on the jobboard at once.
+      if (!found.has(name)) await this.orrery.ensureTaskType({ name, backendName: DAG_BACKEND, description: name === DAG_TASK_TYPE ? 'DAG tasks' : `DAG tasks (${name})`, maxQueueLength: null });
     }
   }
 
@@ -498,4 +499,9 @@ function attemptTask(run: DagRun, spec: DagTaskSpec, attempt: number, notBefore:
     priorityRank: priorityRank(null),
     dedupeKey: `dag:${run.id}:${spec.id}:${attempt}`,
   };
+}
+
+/** An error about one of several definitions, named as such: `dags[1]: ...`, paths `dags[1].tasks[0].after[0]`. */
+function inDag(e: ValidationError, i: number): ValidationError {
+  return new ValidationError(`dags[${i}]: ${e.message}`, e.details.map((d) => ({ ...d, path: d.path ? `dags[${i}].${d.path}` : `dags[${i}]` })));
 }

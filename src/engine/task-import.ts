@@ -4,7 +4,8 @@ import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, OrreryError, TaskConflictError, ValidationError } from '../core/errors.js';
-import type { TaskType } from '../core/model.js';
+import type { Task, TaskType } from '../core/model.js';
+import { keyIdentity } from '../core/dedupe-key.js';
 import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
 import type { CreatedTask, Store } from '../store/store.js';
@@ -320,9 +321,16 @@ async function* spooledLines(path: string): AsyncGenerator<Line> {
 export async function conflictInBatch(e: unknown, tasks: readonly NewTask[], prefix: string, store: Pick<Store, 'getTask'>): Promise<unknown> {
   if (!(e instanceof ConflictError) || prefix === '') return e;
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
+  const holder = await holderOf(e, store);
   // The holder is an earlier row of this batch: its task id is rolled back with the batch, so the row is named instead.
-  const gone = await holderRolledBack(e, store);
-  const pair = batchTwin(tasks, strict, e) ?? (gone ? firstTwin(tasks, strict) : null);
+  const gone = holder === null;
+  const held = storedCollision(holder, tasks, strict);
+  if (held !== null) {
+    const where = `${prefix}[${held}]`;
+    return new ConflictError(`${where}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${where}.${d.path}` : where, message: d.message })));
+  }
+  // A holder stored before the batch is not a row of it: no pair of rows is to blame.
+  const pair = holder ? null : (batchTwin(tasks, strict, e) ?? (gone ? firstTwin(tasks, strict) : null));
   if (pair !== null) {
     const [row, twin] = pair;
     const where = `${prefix}[${row}]`;
@@ -342,11 +350,17 @@ export async function conflictInBatch(e: unknown, tasks: readonly NewTask[], pre
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
 async function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[], store: Pick<Store, 'getTask'>, earlierChunks: boolean): Promise<OrreryError> {
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
-  const gone = await holderRolledBack(e, store);
+  const holder = await holderOf(e, store);
+  const gone = holder === null;
+  const held = storedCollision(holder, tasks, strict);
+  if (held !== null) {
+    const where = `line ${chunk[held]!.no}`;
+    return new ConflictError(`${where}: ${e.message}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
+  }
   // The holder may come from an earlier chunk of the import: then an in-chunk pair is the failure only
   // when its row is the chunk's first strict row (no strict row before it could have met that chunk).
   const first = gone ? firstTwin(tasks, strict) : null;
-  const pair = batchTwin(tasks, strict, e) ?? (first !== null && (!earlierChunks || first[0] === strict[0]) ? first : null);
+  const pair = holder ? null : (batchTwin(tasks, strict, e) ?? (first !== null && (!earlierChunks || first[0] === strict[0]) ? first : null));
   if (pair !== null) {
     const [row, twin] = pair;
     const where = `line ${chunk[row]!.no}`;
@@ -378,13 +392,24 @@ function batchTwin(tasks: readonly NewTask[], strict: readonly number[], e: Conf
 }
 
 /**
- * Whether the task a conflict names was written by the failed batch itself (its id rolled back with
- * it): the store no longer has it. Within one batch only the first strict row with an earlier twin
- * can then have failed (firstTwin): a strict row failing earlier would have met a stored task. An
- * import's chunk may also have met a task of an earlier chunk (conflictAt).
+ * The task a conflict names: null when the failed batch itself wrote it (its id rolled back with it,
+ * the store no longer has it), undefined when the conflict names no task. Within one batch only the
+ * first strict row with an earlier twin can then have failed (firstTwin): a strict row failing earlier
+ * would have met a stored task. An import's chunk may also have met a task of an earlier chunk (conflictAt).
  */
-async function holderRolledBack(e: ConflictError, store: Pick<Store, 'getTask'>): Promise<boolean> {
-  return e instanceof TaskConflictError && (await store.getTask(e.holder)) === null;
+async function holderOf(e: ConflictError, store: Pick<Store, 'getTask'>): Promise<Task | null | undefined> {
+  return e instanceof TaskConflictError ? store.getTask(e.holder) : undefined;
+}
+
+/**
+ * The row that met a task stored before the batch: the first `onConflict: 'error'` row with the
+ * holder's key (rows before it with that key did not fail). Null when the holder has no key (its
+ * identity is its whole definition) or no strict row has its key.
+ */
+function storedCollision(holder: Task | null | undefined, tasks: readonly NewTask[], strict: readonly number[]): number | null {
+  if (!holder || holder.key === null) return null;
+  const identity = keyIdentity(holder.type, holder.key);
+  return strict.find((i) => tasks[i]!.dedupeKey === identity) ?? null;
 }
 
 /** The first `onConflict: 'error'` row with an earlier row of the same identity, as [row, earlier row]. */

@@ -95,11 +95,11 @@ export interface DagRunFilter {
 /** DAG storage (SPEC §3), part of the Store port; both stores implement it. */
 export interface DagStore {
   /**
-   * Stores a definition: creates the DAG, or updates its description, schedule and options. A new
+   * Stores definitions, all in one transaction (all or none): for each, creates the DAG, or updates its description, schedule and options. A new
    * structure becomes a new version (kept, so older runs keep theirs). A changed schedule or start
    * moves the next point to the first point of the new schedule after the last recorded one.
    */
-  saveDag(spec: DagSpec, version: string, at: Date): Promise<{ dag: StoredDag; created: boolean; newVersion: boolean }>;
+  saveDags(items: ReadonlyArray<{ spec: DagSpec; version: string }>, at: Date): Promise<Array<{ dag: StoredDag; created: boolean; newVersion: boolean }>>;
   getDags(ids?: readonly string[]): Promise<StoredDag[]>;
   getDagVersion(dag: string, version: string): Promise<DagTaskSpec[] | null>;
   /**

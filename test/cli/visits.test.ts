@@ -159,6 +159,14 @@ describe('orrery lister / origin / visit-scheduler', () => {
     const r3 = await runCli(['origin', 'record', lister.id, '--file', latin, ...db.db]);
     expect(r3.code).toBe(2);
     expect(errorLines(r3.stderr)).toEqual(['orrery: --file: line 2: is not valid UTF-8']);
+    // A line naming another lister is refused (it was recorded for the command's lister); the command's own is accepted.
+    const other = join(db.dir, 'other-lister.jsonl');
+    writeFileSync(other, `{"url":"https://ok","visitType":"git","listerId":"${lister.id}"}\n{"url":"https://b","visitType":"git","listerId":"00000000-0000-4000-8000-000000000000"}\n`);
+    const r4 = await runCli(['origin', 'record', lister.id, '--file', other, ...db.db]);
+    expect(r4.code).toBe(2);
+    expect(errorLines(r4.stderr)).toEqual([
+      `orrery: --file: line 2: listerId: "00000000-0000-4000-8000-000000000000" is not the command's lister ${lister.id} (leave it out: every line is recorded for ${lister.id})`,
+    ]);
     // One origin from the arguments: the field alone.
     const one = await runCli(['origin', 'record', lister.id, '', 'git', ...db.db]);
     expect(errorLines(one.stderr)).toEqual(['orrery: url: must be a non-empty string of at most 4096 characters']);

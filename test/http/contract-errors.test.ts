@@ -59,6 +59,21 @@ describe('POST /api/tasks/batch: a conflict names the row, and nothing is writte
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
+  it('a keyed row meeting an active task is named, not a later row of the same key', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', key: 'held', arguments: { args: ['e'] } })).status).toBe(201);
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('POST', '/api/tasks/batch', {
+      tasks: [
+        { type: 'mail', arguments: { args: [0] } },
+        { type: 'mail', key: 'held', arguments: { args: [1] }, onConflict: 'error' },
+        { type: 'mail', key: 'held', arguments: { args: [2] }, onConflict: 'error' },
+      ],
+    });
+    expectError(r, 409, 'conflict', ['tasks[1].key'], 'tasks[1]: task ');
+    expect(errorOf(r.body).message).not.toContain('of this batch');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
   it('three onConflict "error" rows of one definition name the two first, not a task id rolled back with the batch', async () => {
     const before = dumpDatabase(h.dbPath);
     const row = { type: 'mail', arguments: { args: ['q'] }, onConflict: 'error' };
@@ -172,6 +187,21 @@ describe('PUT /api/dags: a bad definition among several is named by its index, a
     expectError(r, 400, 'validation_error', ['dags[1].tasks[0].after[0]'], 'dags[1]: invalid DAG "bad"');
     expect(dumpDatabase(h.dbPath)).toEqual(before);
     expect((await h.call('GET', '/api/dags')).body).toEqual([]);
+  });
+
+  it('a definition alone is named dags[0] too (a null one included), and a task type of another backend writes nothing', async () => {
+    expectError(await h.call('PUT', '/api/dags', { dags: [null] }), 400, 'validation_error', ['dags[0]'], 'dags[0]: ');
+    expectError(await h.call('PUT', '/api/dags', { dags: [{ id: 'bad', tasks: [{ id: 'a', retries: -1 }] }] }), 400, 'validation_error', ['dags[0].tasks[0].retries'], 'dags[0]: tasks[0].retries');
+    expect((await h.call('POST', '/api/task-types', { name: 'plainjob' })).status).toBe(201);
+    const before = dumpDatabase(h.dbPath);
+    const r = await h.call('PUT', '/api/dags', {
+      dags: [
+        { id: 'okx', tasks: [{ id: 'a', type: 'newdagtype' }] },
+        { id: 'badx', tasks: [{ id: 'a', type: 'plainjob' }] },
+      ],
+    });
+    expectError(r, 400, 'validation_error', ['dags[1].tasks[0].type'], 'dags[1]: tasks[0].type: task type "plainjob" has backend "plainjob"');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 });
 

@@ -3,7 +3,7 @@ import type { DagInput } from '../../src/core/dag-input.js';
 import { Orrery } from '../../src/engine/service.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { ConflictError } from '../../src/core/errors.js';
+import { ConflictError, ValidationError } from '../../src/core/errors.js';
 import { HOUR, LOAD_GIT, T0, plus, useOrrery, claimOne, claimStarted } from './fixtures.js';
 
 interface Marker {
@@ -96,6 +96,27 @@ export function dagCases(sut: StoreUnderTest): void {
       const orrery = await open();
       await orrery.createTaskType({ name: 'plain', defaultIntervalMs: '1d' });
       await expect(orrery.dags.register([{ id: 'x', tasks: [{ id: 'a', type: 'plain' }] }])).rejects.toThrow('DAG tasks need a type whose backend is "orrery.dag"');
+    });
+
+    it('a refused definition among several writes nothing (no DAG, no DAG task type) and names its task', async () => {
+      const orrery = await open();
+      await orrery.createTaskType({ name: 'plain', defaultIntervalMs: '1d' });
+      const defs = [
+        { id: 'ok', tasks: [{ id: 'a', type: 'fresh' }] },
+        { id: 'bad', tasks: [{ id: 'a', type: 'fresh' }, { id: 'b', type: 'plain' }] },
+      ];
+      const e = await orrery.dags.register(defs).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).message).toBe('dags[1]: tasks[1].type: task type "plain" has backend "plain"; DAG tasks need a type whose backend is "orrery.dag"');
+      expect((e as ValidationError).details).toEqual([{ path: 'dags[1].tasks[1].type', message: expect.stringContaining('"plain"') }]);
+      expect(await orrery.getTaskType('fresh')).toBeNull();
+      expect(await orrery.dags.list()).toEqual([]);
+      // A definition alone is named by its place in the list too.
+      await expect(orrery.dags.register([defs[1]!])).rejects.toMatchObject({ details: [{ path: 'dags[0].tasks[1].type' }] });
+      expect(await orrery.getTaskType('fresh')).toBeNull();
+      // Both stored together, in one transaction, answered in the given order.
+      const saved = await orrery.dags.register([{ id: 'z', tasks: [{ id: 'a' }] }, { id: 'm', tasks: [{ id: 'a' }] }]);
+      expect(saved.map((d) => [d.id, d.created])).toEqual([['z', true], ['m', true]]);
     });
 
     it('runs a diamond: roots first, fan-out, join with both upstream results, params visible to every task', async () => {

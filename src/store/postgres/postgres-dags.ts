@@ -36,30 +36,39 @@ export class PostgresDags implements DagStore {
     return (await q.query(sql, params)).rows as Row[];
   }
 
-  async saveDag(spec: DagSpec, version: string, at: Date) {
+  async saveDags(items: ReadonlyArray<{ spec: DagSpec; version: string }>, at: Date) {
     return this.host.tx(async (c) => {
-      const [existing] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1 FOR UPDATE', [spec.id]);
-      const schedule = JSON.stringify(spec.schedule);
-      let created = false;
-      if (!existing) {
-        const start = spec.start ?? at;
-        const ins = await c.query(
-          `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, next_point, created, updated, overlap)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) ON CONFLICT (id) DO NOTHING`,
-          [spec.id, spec.description, version, schedule, start, spec.catchUp, spec.maxActiveRuns, firstPoint(spec.schedule, start), at, spec.overlap],
-        );
-        // Two processes storing a new DAG at once: the second one updates what the first created.
-        if (ins.rowCount === 1) created = true;
-        else return this.saveDagAgain(c, spec, version, at);
-      } else {
-        await this.updateDag(c, spec, version, existing, at);
+      // Locked in id order, so two processes storing the same DAGs cannot deadlock; answered in input order.
+      const byId = new Map<string, Awaited<ReturnType<PostgresDags['saveDagInTx']>>>();
+      for (const { spec, version } of [...items].sort((a, b) => (a.spec.id < b.spec.id ? -1 : a.spec.id > b.spec.id ? 1 : 0))) {
+        byId.set(spec.id, await this.saveDagInTx(c, spec, version, at));
       }
-      const v = await c.query(`INSERT INTO dag_versions (dag, version, structure, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
-        spec.id, version, JSON.stringify(dagStructure(spec)), at,
-      ]);
-      const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [spec.id]);
-      return { dag: dagFromRow(row!), created, newVersion: v.rowCount === 1 };
+      return items.map(({ spec }) => byId.get(spec.id)!);
     });
+  }
+
+  private async saveDagInTx(c: pg.PoolClient, spec: DagSpec, version: string, at: Date) {
+    const [existing] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1 FOR UPDATE', [spec.id]);
+    const schedule = JSON.stringify(spec.schedule);
+    let created = false;
+    if (!existing) {
+      const start = spec.start ?? at;
+      const ins = await c.query(
+        `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, next_point, created, updated, overlap)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) ON CONFLICT (id) DO NOTHING`,
+        [spec.id, spec.description, version, schedule, start, spec.catchUp, spec.maxActiveRuns, firstPoint(spec.schedule, start), at, spec.overlap],
+      );
+      // Two processes storing a new DAG at once: the second one updates what the first created.
+      if (ins.rowCount === 1) created = true;
+      else return this.saveDagAgain(c, spec, version, at);
+    } else {
+      await this.updateDag(c, spec, version, existing, at);
+    }
+    const v = await c.query(`INSERT INTO dag_versions (dag, version, structure, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
+      spec.id, version, JSON.stringify(dagStructure(spec)), at,
+    ]);
+    const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [spec.id]);
+    return { dag: dagFromRow(row!), created, newVersion: v.rowCount === 1 };
   }
 
   private async saveDagAgain(c: pg.PoolClient, spec: DagSpec, version: string, at: Date) {

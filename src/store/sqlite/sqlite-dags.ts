@@ -47,36 +47,38 @@ export class SqliteDags implements DagStore {
     return this.db.prepare(sql).run(...params).changes;
   }
 
-  async saveDag(spec: DagSpec, version: string, at: Date) {
-    return this.host.write(() => {
-      const now = at.getTime();
-      const existing = this.get('SELECT * FROM dags WHERE id = ?', spec.id);
-      const schedule = JSON.stringify(spec.schedule);
-      let created = false;
-      if (!existing) {
-        const start = spec.start ?? at;
-        this.run(
-          `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, overlap, next_point, created, updated)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          spec.id, spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, spec.overlap, ms(firstPoint(spec.schedule, start)), now, now,
-        );
-        created = true;
-      } else {
-        const old = dagFromRow(existing);
-        const start = spec.start ?? old.start;
-        const moved = JSON.stringify(old.schedule) !== schedule || start.getTime() !== old.start.getTime();
-        const next = moved ? ms(nextPointAfterChange(spec.schedule, start, this.lastPoint(spec.id))) : ms(old.nextPoint);
-        this.run(
-          `UPDATE dags SET description = ?, version = ?, schedule = ?, start = ?, catch_up = ?, max_active_runs = ?, overlap = ?, next_point = ?, updated = ?
-           WHERE id = ?`,
-          spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, spec.overlap, next, now, spec.id,
-        );
-      }
-      const newVersion =
-        this.run(`INSERT INTO dag_versions (dag, version, structure, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-          spec.id, version, JSON.stringify(dagStructure(spec)), now) === 1;
-      return { dag: dagFromRow(this.get('SELECT * FROM dags WHERE id = ?', spec.id)!), created, newVersion };
-    });
+  async saveDags(items: ReadonlyArray<{ spec: DagSpec; version: string }>, at: Date) {
+    return this.host.write(() => items.map(({ spec, version }) => this.saveDagInTx(spec, version, at)));
+  }
+
+  private saveDagInTx(spec: DagSpec, version: string, at: Date) {
+    const now = at.getTime();
+    const existing = this.get('SELECT * FROM dags WHERE id = ?', spec.id);
+    const schedule = JSON.stringify(spec.schedule);
+    let created = false;
+    if (!existing) {
+      const start = spec.start ?? at;
+      this.run(
+        `INSERT INTO dags (id, description, version, schedule, start, catch_up, max_active_runs, overlap, next_point, created, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        spec.id, spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, spec.overlap, ms(firstPoint(spec.schedule, start)), now, now,
+      );
+      created = true;
+    } else {
+      const old = dagFromRow(existing);
+      const start = spec.start ?? old.start;
+      const moved = JSON.stringify(old.schedule) !== schedule || start.getTime() !== old.start.getTime();
+      const next = moved ? ms(nextPointAfterChange(spec.schedule, start, this.lastPoint(spec.id))) : ms(old.nextPoint);
+      this.run(
+        `UPDATE dags SET description = ?, version = ?, schedule = ?, start = ?, catch_up = ?, max_active_runs = ?, overlap = ?, next_point = ?, updated = ?
+         WHERE id = ?`,
+        spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, spec.overlap, next, now, spec.id,
+      );
+    }
+    const newVersion =
+      this.run(`INSERT INTO dag_versions (dag, version, structure, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        spec.id, version, JSON.stringify(dagStructure(spec)), now) === 1;
+    return { dag: dagFromRow(this.get('SELECT * FROM dags WHERE id = ?', spec.id)!), created, newVersion };
   }
 
   private lastPoint(dag: string): Date | null {
