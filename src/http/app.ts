@@ -114,6 +114,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     requestIds.set(c.req.raw, id);
     c.header('x-request-id', id);
     if (!token) checkSameSite(c);
+    checkPercentEncoding(c.req.url);
     await next();
     try {
       if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', id);
@@ -261,3 +262,33 @@ function asQueryError(e: unknown, query: object): unknown {
   return e instanceof NotFoundError ? new NotFoundError(message, details) : new ValidationError(message, details);
 }
 
+/**
+ * Path and query text must be valid Unicode (docs/http.md): a percent-encoding that decodes to no UTF-8
+ * (`%ff`, an encoded surrogate `%ED%A0%80`) is refused, where the router would take it literally.
+ */
+function checkPercentEncoding(url: string): void {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const q = url.indexOf('?', start);
+  const path = q < 0 ? url.slice(start) : url.slice(start, q);
+  if (!decodes(path)) throw new HttpError('bad_request', 'the URL path is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)');
+  if (q < 0) return;
+  for (const pair of url.slice(q + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    if (decodes(name) && decodes(eq < 0 ? '' : pair.slice(eq + 1))) continue;
+    const shown = decodes(name) ? decodeURIComponent(name.replace(/\+/g, ' ')) : name;
+    throw new ValidationError(`query.${shown}: is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)`, [
+      { path: `query.${shown}`, message: 'is not valid UTF-8' },
+    ]);
+  }
+}
+
+function decodes(text: string): boolean {
+  if (!text.includes('%')) return true;
+  try {
+    decodeURIComponent(text.replace(/\+/g, ' '));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -205,6 +205,19 @@ describe('PUT /api/dags: a bad definition among several is named by its index, a
   });
 });
 
+describe('a URL whose percent-encoding decodes to no UTF-8: 400, not taken literally', () => {
+  it('in a query parameter (named) or in the path', async () => {
+    expectError(await h.call('GET', '/api/tasks?type=%ED%A0%80'), 400, 'validation_error', ['query.type'], 'query.type: is not valid UTF-8');
+    expectError(await h.call('GET', '/api/tasks?args=%ff'), 400, 'validation_error', ['query.args'], 'query.args: is not valid UTF-8');
+    const r = await h.call('GET', '/api/task-types/%ff');
+    expect(r.status).toBe(400);
+    expect(errorOf(r.body)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('the URL path is not valid UTF-8') });
+    // Well-formed encodings still answer as before.
+    expect((await h.call('GET', '/api/tasks?type=mail&args=a%20b')).status).toBe(200);
+    expect((await h.call('GET', '/api/task-types/%E2%9C%93')).status).toBe(404);
+  });
+});
+
 describe('GET /api/tasks: the messages docs/http.md quotes', () => {
   it('a bad status or disabledReason list', async () => {
     expectError(await h.call('GET', '/api/tasks?status=asleep'), 400, 'validation_error', ['query.status'], 'query.status: must be task statuses, comma-separated, each one of next_run_not_scheduled');
