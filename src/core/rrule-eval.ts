@@ -36,6 +36,7 @@ const FOLD_MS = 3 * 3_600_000;
 export function parseRule(text: string): ParsedRule {
   const cached = ruleCache.get(text);
   if (cached) return cached;
+  checkRuleParts(text);
   const { rrulestr, RRule, RRuleSet } = rrule();
   const parsed = rrulestr(text, { forceset: false });
   let single: RRuleClass;
@@ -73,6 +74,65 @@ export function parseRule(text: string): ParsedRule {
   if (ruleCache.size > 1000) ruleCache.clear();
   ruleCache.set(text, result);
   return result;
+}
+
+/** The integer parts of an RRULE and their ranges ([min, max]; `signed`: -max..-min accepted too). */
+const INTEGER_PARTS: Record<string, { min: number; max: number; signed?: true; list?: true }> = {
+  INTERVAL: { min: 1, max: 2_147_483_647 },
+  COUNT: { min: 1, max: 2_147_483_647 },
+  BYSECOND: { min: 0, max: 60, list: true },
+  BYMINUTE: { min: 0, max: 59, list: true },
+  BYHOUR: { min: 0, max: 23, list: true },
+  BYMONTH: { min: 1, max: 12, list: true },
+  BYMONTHDAY: { min: 1, max: 31, signed: true, list: true },
+  BYYEARDAY: { min: 1, max: 366, signed: true, list: true },
+  BYWEEKNO: { min: 1, max: 53, signed: true, list: true },
+  BYSETPOS: { min: 1, max: 366, signed: true, list: true },
+};
+const FREQS = ['YEARLY', 'MONTHLY', 'WEEKLY', 'DAILY', 'HOURLY', 'MINUTELY', 'SECONDLY'];
+const DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
+
+/**
+ * Checks each part of the rule's RRULE line before the library reads it: the library takes a negative
+ * INTERVAL (and then walks backwards forever), a fractional or unreadable number, and an hour or minute
+ * out of range (moved into the next day or hour) without a word.
+ */
+function checkRuleParts(text: string): void {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const ruleLines = lines.filter((l) => /^RRULE:/i.test(l) || !/^(DTSTART|EXDATE|RDATE|EXRULE)[:;]/i.test(l));
+  for (const line of ruleLines) {
+    for (const part of line.replace(/^RRULE:/i, '').split(';')) {
+      if (part === '') continue; // the library names an empty part itself
+      const eq = part.indexOf('=');
+      const key = (eq < 0 ? part : part.slice(0, eq)).toUpperCase();
+      const value = eq < 0 ? '' : part.slice(eq + 1);
+      const spec = INTEGER_PARTS[key];
+      if (spec) {
+        for (const v of spec.list ? value.split(',') : [value]) {
+          const n = /^[+-]?\d{1,10}$/.test(v) ? Number(v) : NaN;
+          const size = spec.signed ? Math.abs(n) : n;
+          if (!(size >= spec.min && size <= spec.max)) {
+            const range = spec.signed ? `${spec.min} to ${spec.max} or -${spec.max} to -${spec.min}` : `${spec.min} to ${spec.max}`;
+            throw new Error(`${key}=${value}: ${spec.list ? 'each value ' : ''}must be an integer from ${range}`);
+          }
+        }
+      } else if (key === 'FREQ') {
+        if (!FREQS.includes(value.toUpperCase())) throw new Error(`FREQ=${value}: must be one of ${FREQS.join(', ')}`);
+      } else if (key === 'WKST') {
+        if (!DAYS.includes(value.toUpperCase())) throw new Error(`WKST=${value}: must be one of ${DAYS.join(', ')}`);
+      } else if (key === 'BYDAY' || key === 'BYWEEKDAY') {
+        for (const d of value.split(',')) {
+          const m = /^([+-]?\d{1,2})?([A-Za-z]{2})$/.exec(d);
+          const nth = m?.[1] === undefined ? null : Math.abs(Number(m[1]));
+          if (!m || !DAYS.includes(m[2]!.toUpperCase()) || (nth !== null && (nth < 1 || nth > 53))) {
+            throw new Error(`${key}=${value}: each value must be a weekday (MO to SU), optionally with an ordinal from 1 to 53 or -53 to -1 (2MO, -1FR)`);
+          }
+        }
+      } else if (!['UNTIL', 'DTSTART', 'TZID', 'BYEASTER'].includes(key)) {
+        throw new Error(`unknown part "${part}" of the RRULE`);
+      }
+    }
+  }
 }
 
 function nonEmpty(list: number[] | null | undefined): boolean {

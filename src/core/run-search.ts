@@ -1,3 +1,4 @@
+import { longerThan } from './storable.js';
 import { invalid } from './errors.js';
 import { parseInstant } from './instants.js';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
@@ -73,7 +74,7 @@ export function runSearch(input: RunSearchInput = {}): RunSearch {
 
 function text(v: string | undefined, path: string): string | null {
   if (v === undefined) return null;
-  if (typeof v !== 'string' || v === '' || v.length > 512) throw invalid(path, 'must be a non-empty string of at most 512 characters');
+  if (typeof v !== 'string' || v === '' || longerThan(v, 512)) throw invalid(path, 'must be a non-empty string of at most 512 characters');
   return v;
 }
 

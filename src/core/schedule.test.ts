@@ -113,6 +113,30 @@ describe('normaliseSchedule', () => {
     expect(e.message).not.toContain('\n'); // one line: a rule of several lines is quoted escaped
   });
 
+  it.each([
+    ['FREQ=DAILY;INTERVAL=-1', 'INTERVAL=-1: must be an integer from 1 to 2147483647'],
+    ['FREQ=DAILY;INTERVAL=abc', 'INTERVAL=abc: must be an integer'],
+    ['FREQ=DAILY;INTERVAL=1.5', 'INTERVAL=1.5: must be an integer'],
+    ['FREQ=DAILY;INTERVAL=1e309', 'INTERVAL=1e309: must be an integer'],
+    ['FREQ=DAILY;COUNT=-1', 'COUNT=-1: must be an integer'],
+    ['FREQ=DAILY;BYHOUR=25', 'BYHOUR=25: each value must be an integer from 0 to 23'],
+    ['FREQ=DAILY;BYMINUTE=-1', 'BYMINUTE=-1: each value must be an integer from 0 to 59'],
+    ['FREQ=MONTHLY;BYMONTHDAY=0', 'BYMONTHDAY=0: each value must be an integer from 1 to 31 or -31 to -1'],
+    ['FREQ=DAILY;WKST=XX', 'WKST=XX: must be one of MO'],
+    ['FREQ=WEEKLY;BYDAY=MO,XX', 'BYDAY=MO,XX: each value must be a weekday'],
+    ['FREQ=DAILY;X-NAME=1', 'unknown part "X-NAME=1"'],
+  ])('rejects the rrule %j, whose part the library would take out of range (a negative INTERVAL walked back forever)', (rule, why) => {
+    const e = errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT));
+    expect(e.message).toContain(`schedule.rule: invalid rrule ${JSON.stringify(rule)}: ${why}`);
+  });
+
+  it.each(['FREQ=WEEKLY;BYDAY=MO,-1FR,2TU;WKST=SU', 'FREQ=MONTHLY;BYMONTHDAY=-1,15;BYSETPOS=1', 'FREQ=DAILY;BYHOUR=0,23;BYMINUTE=0,59;BYSECOND=0', 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;UNTIL=20300101T000000Z'])(
+    'accepts the rrule %j',
+    (rule) => {
+      expect(normaliseSchedule({ kind: 'rrule', rule }, AT)).toMatchObject({ kind: 'rrule' });
+    },
+  );
+
   it('rejects an rrule with no rule text', () => {
     expect(errorOf(() => normaliseSchedule({ kind: 'rrule' }, AT)).message).toMatch(/^schedule\.rule: /);
     expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule: '  ' }, AT)).message).toMatch(/^schedule\.rule: /);

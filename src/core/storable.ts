@@ -75,3 +75,14 @@ export function storableText(s: string): string {
   if (!SUSPECT.test(s)) return s;
   return s.replace(/\0/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
+
+/**
+ * Whether `s` has more than `max` characters, counted as code points (an emoji is one), as the input
+ * schemas count them (zod): a value one of them accepts is not refused by another.
+ */
+export function longerThan(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  let n = 0;
+  for (const _ of s) if (++n > max) return true;
+  return false;
+}

@@ -52,3 +52,10 @@ describe('bulk selections', () => {
     expect(bulkSelection('respawn', taskSearch({})).statuses).toEqual(['next_run_not_scheduled', 'completed', 'disabled']);
   });
 });
+
+describe('the concurrency key filter counts characters as task creation does', () => {
+  it('takes a key of 512 characters outside the BMP (1,024 UTF-16 units), refuses 513', () => {
+    expect(taskSearch({ concurrencyKey: '😀'.repeat(512) }).concurrencyKey).toBe('😀'.repeat(512));
+    expect(() => taskSearch({ concurrencyKey: '😀'.repeat(513) })).toThrow('concurrencyKey: must be a non-empty string of at most 512 characters');
+  });
+});

@@ -1,7 +1,7 @@
 import { invalid } from './errors.js';
 import { parseInstant } from './instants.js';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, priorityRank, type DisabledReason, type Priority, type TaskPolicy, type TaskStatus } from './model.js';
-import { textProblem } from './storable.js';
+import { longerThan, textProblem } from './storable.js';
 
 /**
  * Server-side task search (`orrery task list`, `GET /api/tasks`, the dashboard): tasks in id order,
@@ -188,7 +188,7 @@ function priority(p: TaskSearchInput['priority']): number | null {
 
 function text(v: unknown, path: string): string | null {
   if (v === undefined) return null;
-  if (typeof v !== 'string' || v === '' || v.length > MAX_TEXT) throw invalid(path, `must be a non-empty string of at most ${MAX_TEXT} characters`);
+  if (typeof v !== 'string' || v === '' || longerThan(v, MAX_TEXT)) throw invalid(path, `must be a non-empty string of at most ${MAX_TEXT} characters`);
   const problem = textProblem(v);
   if (problem) throw invalid(path, problem);
   return v;
