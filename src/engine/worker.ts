@@ -281,6 +281,9 @@ export class Worker {
             // A run this worker is still executing, given back by the reaper meanwhile (the worker was
             // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
             const stale = this.active.get(c.run.backendId);
+            // Its handler settled and its end is on its way (held by this worker again, that end records
+            // the run): the copy claimed again must not run the handler a second time.
+            if (stale?.isFinished) continue;
             if (stale) {
               stale.lost(new LeaseLostError(`run ${c.run.backendId} was given back while its handler ran and is claimed again`));
               this.unrecordedEnds.delete(c.run.backendId);
