@@ -626,3 +626,12 @@ describe('endOfRun: rrule schedules', () => {
     expect(mid.nextRun.toISOString()).toBe('2026-01-01T12:00:00.000Z');
   });
 });
+
+describe('an interval past the latest instant a Date holds', () => {
+  it('holds the next run at +275760-09-13 (a Date, not NaN) instead of overflowing', () => {
+    const ended = new Date(8.64e15 - 300);
+    const out = run({ status: 'uneventful', ended, task: makeTask({ nextRun: new Date(8.64e15 - 1000), currentIntervalMs: 36_500 * DAY }), type: makeType() });
+    expect(out.nextRun.getTime()).toBe(8.64e15);
+    expect(Number.isNaN(out.nextRun.getTime())).toBe(false);
+  });
+});

@@ -1,5 +1,6 @@
 import { nextCalendarPoint, type NextPoint } from './catch-up.js';
 import type { DisabledReason, RunEndStatus, Schedule, Task, TaskPolicy, TaskStatus, TaskType } from './model.js';
+import { later } from './instants.js';
 
 /**
  * How a run came to its end: its holder ended it, its holder gave it back, its lease ran out, or it
@@ -60,7 +61,7 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
     if (task.policy === 'oneshot') return { ...base, status: 'completed' };
     if (task.schedule.kind === 'adaptive') {
       const interval = adaptInterval(task.currentIntervalMs, type, status === 'eventful');
-      const nextRun = new Date(ended.getTime() + interval);
+      const nextRun = later(ended, interval);
       return { ...base, currentIntervalMs: interval, nextRun, scheduledFor: nextRun };
     }
     const p = next();
@@ -93,7 +94,7 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
     const delay = input.retryAfterMs ?? type.retryDelayMs;
     return {
       ...failed,
-      nextRun: new Date(ended.getTime() + delay),
+      nextRun: later(ended, delay),
       retriesLeft: task.retriesLeft - 1,
       nextAttempt: task.nextAttempt + 1,
       // A retry serves the same instant (a cron task's occurrence) as the run that failed.
@@ -123,7 +124,7 @@ export function adaptInterval(
 function nextRecurring(policy: TaskPolicy, schedule: Schedule, interval: number | null, ended: Date, previous: Date, served: Date, taskId: number): NextPoint | null {
   if (schedule.kind === 'adaptive') {
     if (policy !== 'recurring' || interval === null) throw new Error('adaptive task without an interval');
-    const nextRun = new Date(ended.getTime() + interval);
+    const nextRun = later(ended, interval);
     return { nextRun, scheduledFor: nextRun };
   }
   return nextCalendarPoint(schedule, taskId, served, ended, previous);

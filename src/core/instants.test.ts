@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
-import { maxDate, parseInstant } from './instants.js';
+import { EARLIEST_INSTANT_MS, checkDate, maxDate, parseInstant } from './instants.js';
 
 describe('parseInstant', () => {
   it.each([
@@ -58,5 +58,21 @@ describe('maxDate', () => {
     expect(maxDate(b, a)).toBe(b);
     const a2 = new Date(a.getTime());
     expect(maxDate(a, a2)).toBe(a);
+  });
+});
+
+describe('the range of instants', () => {
+  it('text past 9999 or before 0000 in UTC (through an offset) is refused: it could not be written back', () => {
+    expect(() => parseInstant('9999-12-31T23:00:00-12:00', 'nextRun')).toThrow('nextRun: instant "9999-12-31T23:00:00-12:00" is +010000-01-01T11:00:00.000Z in UTC, outside 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z');
+    expect(() => parseInstant('0000-01-01T00:00:00+14:00')).toThrow(ValidationError);
+    expect(parseInstant('9999-12-31T23:59:59.999Z').toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    expect(parseInstant('0000-01-01T00:00:00Z').toISOString()).toBe('0000-01-01T00:00:00.000Z');
+  });
+
+  it('a Date before the earliest instant both stores hold is refused, naming the field', () => {
+    expect(() => checkDate(new Date(-8.64e15), 'nextRun')).toThrow('nextRun: must not be before 4714-11-24 BC');
+    expect(() => checkDate(new Date(EARLIEST_INSTANT_MS), 'nextRun')).not.toThrow();
+    expect(() => checkDate(new Date(8.64e15), 'nextRun')).not.toThrow();
+    expect(() => checkDate(new Date('x'), 'nextRun')).toThrow('nextRun: must be a valid Date');
   });
 });

@@ -11,8 +11,16 @@ export function parseInstant(text: string, field = 'instant'): Date {
   const normalised = src.length === 10 ? `${src}T00:00:00Z` : hasZone ? src : `${src}Z`;
   const d = new Date(normalised.replace(' ', 'T'));
   if (Number.isNaN(d.getTime()) || !isCalendarDate(src.slice(0, 10))) throw invalid(field, `invalid instant "${text}"`);
+  // An offset may carry a written year past 9999 or before 0000 in UTC, which this form could not write back.
+  if (d.getTime() > LATEST_TEXT_MS || d.getTime() < EARLIEST_TEXT_MS) {
+    throw invalid(field, `instant "${text}" is ${d.toISOString()} in UTC, outside 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z`);
+  }
   return d;
 }
+
+/** The range of instants written as text (years 0000 to 9999 in UTC). */
+const LATEST_TEXT_MS = Date.parse('9999-12-31T23:59:59.999Z');
+const EARLIEST_TEXT_MS = Date.parse('0000-01-01T00:00:00.000Z');
 
 /** `Date` silently rolls 2026-02-30 over to 2026-03-02; reject days past the end of their month. */
 function isCalendarDate(ymd: string): boolean {
@@ -22,9 +30,32 @@ function isCalendarDate(ymd: string): boolean {
   return check.getUTCFullYear() === y && check.getUTCMonth() === m - 1 && check.getUTCDate() === d;
 }
 
-/** Checks a given instant: absent (null or undefined) passes; anything but a valid Date is a ValidationError naming `path`. */
+/**
+ * The earliest instant both stores hold: PostgreSQL's timestamptz starts at 4714-11-24 BC (SQLite
+ * would take earlier ones). The latest is JavaScript's own (+275760-09-13), which PostgreSQL holds too.
+ */
+export const EARLIEST_INSTANT_MS = Date.UTC(-4713, 10, 24);
+export const LATEST_INSTANT_MS = 8.64e15;
+
+/** Why a Date is not an instant Orrery takes (invalid, or before the earliest both stores hold); null when it is. */
+export function instantProblem(d: Date): string | null {
+  const t = d.getTime();
+  if (Number.isNaN(t)) return 'must be a valid Date';
+  if (t < EARLIEST_INSTANT_MS) return 'must not be before 4714-11-24 BC (-004713-11-24T00:00:00.000Z), the earliest instant both stores hold';
+  return null;
+}
+
+/** `d` plus `ms`, held at the latest instant a Date can be (an interval added to an instant near it). */
+export function later(d: Date, ms: number): Date {
+  return new Date(Math.min(d.getTime() + ms, LATEST_INSTANT_MS));
+}
+
+/** Checks a given instant: absent (null or undefined) passes; anything but a valid Date in range is a ValidationError naming `path`. */
 export function checkDate(v: unknown, path: string): void {
-  if (v != null && (!(v instanceof Date) || Number.isNaN(v.getTime()))) throw invalid(path, 'must be a valid Date');
+  if (v == null) return;
+  if (!(v instanceof Date)) throw invalid(path, 'must be a valid Date');
+  const problem = instantProblem(v);
+  if (problem) throw invalid(path, problem);
 }
 
 export function maxDate(a: Date, b: Date): Date {

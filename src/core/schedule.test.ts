@@ -238,3 +238,11 @@ describe('nextOccurrence / firstOccurrence (rrule)', () => {
     expect(nextOccurrenceOrNull(s, iso('2026-01-10T00:00:00.000Z'))).toBeNull();
   });
 });
+
+describe('cron schedules end before the year 3000', () => {
+  it('says so instead of "never fires" when created from 2999 on', () => {
+    const e = errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 * * *' }, iso('2999-12-31T00:00:01.000Z')));
+    expect(e.message).toBe('schedule.expr: cron expression "0 0 * * *" has no occurrence after 2999-12-31T00:00:01.000Z before the year 3000, where cron schedules end');
+    expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 31 2 *' }, iso('2026-01-01T00:00:00.000Z'))).message).toContain('never fires');
+  });
+});

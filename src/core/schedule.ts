@@ -33,7 +33,11 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
     } catch (e) {
       throw invalid(`${field}.expr`, `invalid cron expression ${JSON.stringify(expr)}: ${oneLine((e as Error).message)}`);
     }
-    if (makeCron(expr, tz).nextRun(at) === null) throw invalid(`${field}.expr`, `cron expression ${JSON.stringify(expr)} never fires`);
+    if (makeCron(expr, tz).nextRun(at) === null) {
+      // The cron library looks no further than the year 3000.
+      const why = at.getUTCFullYear() >= 2999 ? `has no occurrence after ${at.toISOString()} before the year 3000, where cron schedules end` : 'never fires';
+      throw invalid(`${field}.expr`, `cron expression ${JSON.stringify(expr)} ${why}`);
+    }
     base = { kind: 'cron', expr, tz };
   } else {
     if (typeof s.rule !== 'string' || s.rule.trim() === '') throw invalid(`${field}.rule`, 'an RFC 5545 rule is required');

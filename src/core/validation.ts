@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
 import { MAX_DURATION_MS, parseDuration } from './durations.js';
 import { ValidationError, fieldPath, invalid, type ErrorDetail } from './errors.js';
-import { parseInstant } from './instants.js';
+import { instantProblem, parseInstant } from './instants.js';
 import {
   PRIORITIES,
   TASK_POLICIES,
@@ -261,8 +261,9 @@ function checkTaskTypeFields(t: z.output<typeof taskTypeInputSchema>): TaskType 
 
 export const instantSchema = z.union([z.date(), z.string()]).transform((v, ctx) => {
   if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) {
-      ctx.addIssue({ code: 'custom', message: 'invalid date' });
+    const problem = instantProblem(v);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: Number.isNaN(v.getTime()) ? 'invalid date' : problem });
       return z.NEVER;
     }
     return v;
@@ -451,7 +452,7 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
   if (args === undefined) return undefined;
   let when: Date | undefined;
   if (nextRun instanceof Date) {
-    if (Number.isNaN(nextRun.getTime())) return undefined;
+    if (instantProblem(nextRun) !== null) return undefined;
     when = nextRun;
   } else if (typeof nextRun === 'string') {
     try {
