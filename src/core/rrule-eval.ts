@@ -99,6 +99,11 @@ const DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
  */
 function checkRuleParts(text: string): void {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  // Years 0 to 99 would be read as 1900 to 1999 (JavaScript's two-digit years).
+  for (const l of lines) {
+    const start = /^DTSTART[^:]*:(\d{4})/i.exec(l);
+    if (start && Number(start[1]) < 100) throw new Error(`DTSTART in the year ${start[1]}: rules starting before the year 0100 are not supported (a rule without DTSTART starts at its creation instant)`);
+  }
   const ruleLines = lines.filter((l) => /^RRULE:/i.test(l) || !/^(DTSTART|EXDATE|RDATE|EXRULE)[:;]/i.test(l));
   for (const line of ruleLines) {
     for (const part of line.replace(/^RRULE:/i, '').split(';')) {

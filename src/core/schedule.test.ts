@@ -246,3 +246,13 @@ describe('cron schedules end before the year 3000', () => {
     expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 31 2 *' }, iso('2026-01-01T00:00:00.000Z'))).message).toContain('never fires');
   });
 });
+
+describe('rrules starting before the year 0100', () => {
+  it('are refused (JavaScript reads the years 0 to 99 as 1900 to 1999)', () => {
+    expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule: 'DTSTART:00990615T120000Z\nRRULE:FREQ=YEARLY' }, iso('0099-01-01T00:00:00.000Z'))).message).toContain(
+      'DTSTART in the year 0099: rules starting before the year 0100 are not supported',
+    );
+    expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule: 'FREQ=DAILY' }, iso('0000-01-01T00:00:00.000Z'))).message).toContain('before the year 0100');
+    expect(normaliseSchedule({ kind: 'rrule', rule: 'DTSTART:01000615T120000Z\nRRULE:FREQ=YEARLY' }, iso('0100-01-01T00:00:00.000Z'))).toMatchObject({ kind: 'rrule' });
+  });
+});
