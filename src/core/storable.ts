@@ -34,20 +34,33 @@ export function assertText(s: unknown, path: string): void {
 
 /**
  * The first string or object key inside a JSON-like value that cannot be stored, with its path
- * (a bad key is named escaped: `arguments.kwargs["a\\u0000"]`). Walks without recursion.
+ * (a bad key is named escaped: `arguments.kwargs["a\\u0000"]`), or the first place where the value
+ * contains itself (it has no JSON form). Walks without recursion; an object met twice elsewhere
+ * (not inside itself) is checked once.
  */
 export function findTextProblem(value: unknown, path: string): ErrorDetail | null {
-  const stack: Array<[unknown, string]> = [[value, path]];
+  // [value, path, leaving]: `leaving` marks the end of an object's walk (it is no longer an ancestor).
+  const stack: Array<[unknown, string, boolean]> = [[value, path, false]];
+  const ancestors = new Set<object>();
+  const checked = new Set<object>();
   while (stack.length > 0) {
-    const [v, at] = stack.pop()!;
+    const [v, at, leaving] = stack.pop()!;
+    if (leaving) {
+      ancestors.delete(v as object);
+      checked.add(v as object);
+      continue;
+    }
     if (typeof v === 'string') {
       const p = textProblem(v);
       if (p) return { path: at, message: p };
       continue;
     }
-    if (v === null || typeof v !== 'object' || v instanceof Date) continue;
+    if (v === null || typeof v !== 'object' || v instanceof Date || checked.has(v)) continue;
+    if (ancestors.has(v)) return { path: at || '(value)', message: 'must not contain itself (a circular value has no JSON form)' };
+    ancestors.add(v);
+    stack.push([v, at, true]);
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${at}[${i}]`]);
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${at}[${i}]`, false]);
       continue;
     }
     const keys = Object.keys(v);
@@ -56,7 +69,7 @@ export function findTextProblem(value: unknown, path: string): ErrorDetail | nul
       // The key is shown escaped (`kwargs["a\u0000"]`): the message itself stays storable text.
       if (p) return { path: `${at}[${JSON.stringify(k)}]`, message: `key ${p}` };
     }
-    for (let i = keys.length - 1; i >= 0; i--) stack.push([(v as Record<string, unknown>)[keys[i]!], at ? `${at}.${keys[i]!}` : keys[i]!]);
+    for (let i = keys.length - 1; i >= 0; i--) stack.push([(v as Record<string, unknown>)[keys[i]!], at ? `${at}.${keys[i]!}` : keys[i]!, false]);
   }
   return null;
 }

@@ -147,7 +147,9 @@ export class DagService {
 
   /** One DAG with its latest runs and its recorded schedule points (skipped ranges too); `NotFoundError` when unknown. */
   async get(id: string, latest = 10): Promise<DagSummary & { points: DagPoint[] }> {
+    if (typeof id !== 'string') throw invalid('id', 'must be a DAG id (a string)');
     assertText(id, 'id');
+    if (!(Number.isSafeInteger(latest) && latest >= 0 && latest <= 100)) throw invalid('latest', 'must be an integer from 0 to 100');
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     const summary = await this.summarise(d, await this.store.dagRunCounts(), latest);
@@ -173,8 +175,12 @@ export class DagService {
     if (more === null || typeof more !== 'object') throw invalid('filter', 'must be an object { status, limit, beforeId }');
     const filter = typeof given === 'string' ? { ...more, dag: given } : given;
     if (filter === null || typeof filter !== 'object') throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
-    assertText(filter.dag, 'dag');
-    assertText(filter.status, 'status');
+    for (const k of ['dag', 'status'] as const) {
+      if (filter[k] !== undefined && typeof filter[k] !== 'string') throw invalid(k, 'must be a string');
+      assertText(filter[k], k);
+    }
+    if (filter.limit !== undefined && !(Number.isSafeInteger(filter.limit) && filter.limit >= 0)) throw invalid('limit', 'must be a non-negative integer');
+    if (filter.beforeId !== undefined && !(Number.isSafeInteger(filter.beforeId) && filter.beforeId > 0)) throw invalid('beforeId', 'must be a DAG run id (a positive integer)');
     if (filter.dag !== undefined && (await this.store.getDags([filter.dag])).length === 0) {
       throw new NotFoundError(`DAG "${filter.dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
     }

@@ -393,7 +393,7 @@ export class Orrery implements Jobboard {
 
   /** A run by backend id, or `null`. */
   async getRun(backendId: string): Promise<TaskRun | null> {
-    assertText(backendId, 'backendId');
+    requireRunId(backendId);
     return this.store.getRun(backendId);
   }
 
@@ -402,7 +402,7 @@ export class Orrery implements Jobboard {
    * only the records after that id (what a follower has not read yet); with `limit`, at most that many.
    */
   async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
-    assertText(backendId, 'backendId');
+    requireRunId(backendId);
     return this.store.getRunLogs(backendId, runLogQuery(opts));
   }
 
@@ -587,7 +587,7 @@ export class Orrery implements Jobboard {
 
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
   async startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
-    assertText(backendId, 'backendId');
+    requireRunId(backendId);
     if (opts.worker !== undefined) requireWorker(opts.worker);
     const metadata = validateMetadata(opts.metadata);
     const run = await this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });
@@ -597,8 +597,8 @@ export class Orrery implements Jobboard {
 
   /** Extends the holder's lease; the answer says whether the run's cancellation was asked for. */
   async heartbeat(backendId: string, opts: At & { worker: string }): Promise<HeartbeatAnswer> {
-    assertText(backendId, 'backendId');
-    assertText(opts.worker, 'worker');
+    requireRunId(backendId);
+    requireWorker(opts.worker);
     this.events.emit('worker', opts.worker);
     return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
   }
@@ -609,8 +609,7 @@ export class Orrery implements Jobboard {
    * worker, told through its next heartbeat or the `cancel` wake-up, aborts the handler and ends it `failed`.
    */
   async cancelRun(backendId: string, opts: At = {}): Promise<CancelRunResult> {
-    if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
-    assertText(backendId, 'backendId');
+    requireRunId(backendId);
     const out = await this.store.cancelRun(backendId, this.instant(opts.at));
     if (out.outcome === 'ended') this.emitEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
     return out;
@@ -618,7 +617,7 @@ export class Orrery implements Jobboard {
 
   /** Ends a run (status, result or error) and applies the end-of-run formula to its task; `InvalidTransitionError` when already ended, `LeaseLostError` when held by another worker. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
-    assertText(backendId, 'backendId');
+    requireRunId(backendId);
     const ended = await this.store.endRun(backendId, this.endRequest(opts));
     if (opts.throttle) await applyThrottles(this.store, [true], [ended], this.clock.now());
     return this.emitEnded([ended])[0]!;
@@ -655,7 +654,8 @@ export class Orrery implements Jobboard {
     if (!(RUN_END_STATUSES as readonly string[]).includes(opts.status)) {
       throw invalid('status', `must be one of ${RUN_END_STATUSES.join(', ')}`);
     }
-    assertText(opts.worker, 'worker');
+    if (opts.worker != null) requireWorker(opts.worker);
+    if (opts.error != null && typeof opts.error !== 'string') throw invalid('error', 'must be a string (the error message)');
     assertText(opts.error, 'error');
     const metadata = validateMetadata(opts.metadata);
     if (opts.result !== undefined) assertJson(opts.result, 'result');
@@ -674,8 +674,9 @@ export class Orrery implements Jobboard {
 
   /** The holder gives a run back (shutdown): it ends `lost`, its task due at once; `startedAt` as in an end. */
   async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
-    assertText(backendId, 'backendId');
-    assertText(opts.worker, 'worker');
+    requireRunId(backendId);
+    requireWorker(opts.worker);
+    if (opts.reason != null && typeof opts.reason !== 'string') throw invalid('reason', 'must be a string');
     assertText(opts.reason, 'reason');
     checkDate(opts.startedAt, 'startedAt');
     const result = await this.store.endRun(backendId, {
@@ -701,7 +702,7 @@ export class Orrery implements Jobboard {
 
   /** Appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
-    assertText(backendId, 'backendId');
+    requireRunId(backendId);
     checkLogRecords(records);
     return this.store.appendRunLogs(backendId, records);
   }
@@ -744,7 +745,14 @@ export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
 }
 
 /** A worker id a jobboard call names: a non-empty string Orrery can store. */
+/** A run's backend id as every run operation takes it: a non-empty storable string. */
+function requireRunId(backendId: unknown): asserts backendId is string {
+  if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
+  assertText(backendId, 'backendId');
+}
+
 function requireWorker(worker: unknown): asserts worker is string {
   if (!worker) throw invalid('worker', 'a worker id is required');
+  if (typeof worker !== 'string') throw invalid('worker', 'must be a string (the worker id)');
   assertText(worker, 'worker');
 }

@@ -99,14 +99,20 @@ export class VisitService {
     const id = checkListerId(update.id, 'id');
     if (!(update.updated instanceof Date) || Number.isNaN(update.updated.getTime())) throw invalid('updated', 'must be the lister\'s `updated` instant as read');
     const state = update.currentState;
-    if (state !== undefined && (!state || typeof state !== 'object' || Array.isArray(state))) throw invalid('currentState', 'must be a JSON object');
-    if (update.lastListingFinishedAt != null && Number.isNaN(update.lastListingFinishedAt.getTime())) throw invalid('lastListingFinishedAt', 'must be a valid instant');
-    if (state !== undefined) assertStorable(state, 'currentState');
+    if (update.lastListingFinishedAt != null) checkDate(update.lastListingFinishedAt, 'lastListingFinishedAt');
+    let stored: Record<string, unknown> | undefined;
+    if (state !== undefined) {
+      assertStorable(state, 'currentState');
+      // What JSON makes of it must be an object too (a Date or a String object is written as a string).
+      const text = state && typeof state === 'object' && !Array.isArray(state) ? (JSON.stringify(state) as string | undefined) : undefined;
+      stored = text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
+      if (!stored || typeof stored !== 'object' || Array.isArray(stored)) throw invalid('currentState', 'must be a JSON object');
+    }
     return this.store.visits.updateLister(
       {
         id,
         updated: update.updated,
-        ...(state !== undefined ? { currentState: JSON.parse(JSON.stringify(state)) as Record<string, unknown> } : {}),
+        ...(stored !== undefined ? { currentState: stored } : {}),
         ...(update.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: update.lastListingFinishedAt } : {}),
       },
       this.instant(opts.at),

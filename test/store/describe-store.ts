@@ -24,6 +24,7 @@ import { visitHistoryCases } from './visit-history.case.js';
 import { visitCases } from './visits.case.js';
 import { scheduleCases } from './schedules.case.js';
 import { workerRegistryCases } from './workers.case.js';
+import { badValueCases } from './bad-values.case.js';
 
 export interface StoreUnderTest {
   name: string;
@@ -58,5 +59,6 @@ export function describeStore(sut: StoreUnderTest): void {
     tracingCases(sut);
     scheduleCases(sut);
     workerRegistryCases(sut);
+    badValueCases(sut);
   });
 }

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/core/errors.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { T0, claimStarted, plus, useOrrery } from './fixtures.js';
+
+/**
+ * Library calls with values of the wrong JavaScript kind (found by a library fuzz audit): each is a
+ * ValidationError naming the field, the same on both stores, and nothing is written; none crashes
+ * the process (a circular value ran out of memory) or reaches the database driver.
+ */
+export function badValueCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('library calls with values of the wrong kind', () => {
+    it('a circular value is refused, not walked for ever', async () => {
+      const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
+      const c: Record<string, unknown> = {};
+      c.self = c;
+      await expect(orrery.searchTasks({ type: c } as never)).rejects.toBeInstanceOf(ValidationError);
+      await expect(orrery.createTask({ type: 'mail', arguments: { args: [], kwargs: { c } } })).rejects.toBeInstanceOf(ValidationError);
+      const lister = await orrery.visits.getOrCreateLister('l');
+      await expect(orrery.visits.updateLister({ id: lister.id, updated: lister.updated, currentState: c })).rejects.toMatchObject({ details: [{ message: expect.stringContaining('must not contain itself') }] });
+      // The same object twice (not inside itself) is fine.
+      const shared = { a: 1 };
+      await orrery.createTask({ type: 'mail', arguments: { args: [shared, shared], kwargs: {} } });
+    });
+
+    it('a lister state that JSON writes as a string (a Date, a String object) is refused, and the lister stays readable', async () => {
+      const { orrery } = await setup([]);
+      const lister = await orrery.visits.getOrCreateLister('l');
+      for (const bad of [new Date(T0), new String('abc')]) {
+        await expect(orrery.visits.updateLister({ id: lister.id, updated: lister.updated, currentState: bad as never })).rejects.toMatchObject({ details: [{ path: 'currentState' }] });
+      }
+      expect(await orrery.visits.getLister(lister.id)).toEqual(lister);
+      expect(await orrery.visits.listListers()).toHaveLength(1);
+    });
+
+    it('run ids, worker ids, end errors and abandon reasons that are not strings', async () => {
+      const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
+      await orrery.createTask({ type: 'mail', arguments: { args: ['x'], kwargs: {} } });
+      const [c] = await claimStarted(orrery, { worker: 'w1', types: ['mail'], limit: 1, at: plus(T0, 1) });
+      const bid = c!.run.backendId;
+      const refused = async (p: Promise<unknown>, path: string) => expect(p).rejects.toMatchObject({ name: 'ValidationError', details: [{ path }] });
+      await refused(orrery.endRun(bid, { status: 'failed', worker: 'w1', error: { a: 1 } as never }), 'error');
+      await refused(orrery.endRun(bid, { status: 'failed', worker: 'w1', error: 42 as never }), 'error');
+      await refused(orrery.abandonRun(bid, { worker: 'w1', reason: { a: 1 } as never }), 'reason');
+      await refused(orrery.heartbeat(bid, { worker: {} as never }), 'worker');
+      await refused(orrery.heartbeatRuns({ worker: {} as never, runs: [{ backendId: bid }] }), 'worker');
+      await refused(orrery.endRun({} as never, { status: 'failed', worker: 'w1' }), 'backendId');
+      await refused(orrery.getRunLogs(['x'] as never), 'backendId');
+      expect((await orrery.getRun(bid))!.status).toBe('started');
+      await refused(orrery.dags.get('d', Buffer.from('hi') as never), 'latest');
+      await refused(orrery.dags.runs({ limit: -1 }), 'limit');
+      await refused(orrery.dags.runs({ beforeId: 1.5 }), 'beforeId');
+      await refused(orrery.dags.runs({ status: true as never }), 'status');
+    });
+  });
+}
