@@ -41,13 +41,14 @@ export function assertText(s: unknown, path: string): void {
 export function findTextProblem(value: unknown, path: string): ErrorDetail | null {
   // [value, path, leaving]: `leaving` marks the end of an object's walk (it is no longer an ancestor).
   const stack: Array<[unknown, string, boolean]> = [[value, path, false]];
-  const ancestors = new Set<object>();
-  const checked = new Set<object>();
+  // Made at the first object met (a value of plain strings and numbers needs neither).
+  let ancestors: Set<object> | null = null;
+  let checked: Set<object> | null = null;
   while (stack.length > 0) {
     const [v, at, leaving] = stack.pop()!;
     if (leaving) {
-      ancestors.delete(v as object);
-      checked.add(v as object);
+      ancestors!.delete(v as object);
+      checked!.add(v as object);
       continue;
     }
     if (typeof v === 'string') {
@@ -55,7 +56,10 @@ export function findTextProblem(value: unknown, path: string): ErrorDetail | nul
       if (p) return { path: at, message: p };
       continue;
     }
-    if (v === null || typeof v !== 'object' || v instanceof Date || checked.has(v)) continue;
+    if (v === null || typeof v !== 'object' || v instanceof Date) continue;
+    ancestors ??= new Set();
+    checked ??= new Set();
+    if (checked.has(v)) continue;
     if (ancestors.has(v)) return { path: at || '(value)', message: 'must not contain itself (a circular value has no JSON form)' };
     ancestors.add(v);
     stack.push([v, at, true]);
