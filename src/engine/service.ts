@@ -529,6 +529,7 @@ export class Orrery implements Jobboard {
    * were held back, and when a rate limit next lets one start.
    */
   async claim(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimOutcome> {
+    requireOptions(opts, '{ worker, types, limit }');
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
     if (opts.startNow !== undefined && (!Number.isInteger(opts.startNow) || opts.startNow < 0)) throw invalid('startNow', 'must be a non-negative integer');
     requireWorker(opts.worker);
@@ -557,6 +558,7 @@ export class Orrery implements Jobboard {
 
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started (docs/guarantees.md). */
   async heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
+    requireOptions(opts, '{ worker, runs }');
     requireWorker(opts.worker);
     if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
     opts.runs.forEach((r, i) => {
@@ -618,6 +620,7 @@ export class Orrery implements Jobboard {
   /** Ends a run (status, result or error) and applies the end-of-run formula to its task; `InvalidTransitionError` when already ended, `LeaseLostError` when held by another worker. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     requireRunId(backendId);
+    requireOptions(opts, '{ status, worker?, ... }');
     const ended = await this.store.endRun(backendId, this.endRequest(opts));
     if (opts.throttle) await applyThrottles(this.store, [true], [ended], this.clock.now());
     return this.emitEnded([ended])[0]!;
@@ -631,6 +634,7 @@ export class Orrery implements Jobboard {
     const outcomes: Array<EndRunResult | OrreryError | null> = [];
     const valid: EndRunItem[] = [];
     const throttles: boolean[] = [];
+    if (!Array.isArray(items)) throw invalid('items', 'must be an array of { backendId, status, ... }');
     for (const item of items) {
       try {
         assertText(item.backendId, 'backendId');
@@ -675,6 +679,7 @@ export class Orrery implements Jobboard {
   /** The holder gives a run back (shutdown): it ends `lost`, its task due at once; `startedAt` as in an end. */
   async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
     requireRunId(backendId);
+    requireOptions(opts, '{ worker, reason? }');
     requireWorker(opts.worker);
     if (opts.reason != null && typeof opts.reason !== 'string') throw invalid('reason', 'must be a string');
     assertText(opts.reason, 'reason');
@@ -745,6 +750,11 @@ export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
 }
 
 /** A worker id a jobboard call names: a non-empty string Orrery can store. */
+/** The options object a jobboard call needs (given as null, or left out, it names what it expects). */
+function requireOptions(opts: unknown, shape: string): void {
+  if (opts === null || typeof opts !== 'object') throw invalid('options', `must be an object ${shape}`);
+}
+
 /** A run's backend id as every run operation takes it: a non-empty storable string. */
 function requireRunId(backendId: unknown): asserts backendId is string {
   if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');

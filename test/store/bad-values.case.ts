@@ -48,6 +48,12 @@ export function badValueCases(sut: StoreUnderTest): void {
       await refused(orrery.heartbeatRuns({ worker: {} as never, runs: [{ backendId: bid }] }), 'worker');
       await refused(orrery.endRun({} as never, { status: 'failed', worker: 'w1' }), 'backendId');
       await refused(orrery.getRunLogs(['x'] as never), 'backendId');
+      // The jobboard's options objects, left out or null, name what they expect.
+      await refused((orrery.claimRuns as (o?: unknown) => Promise<unknown>)(), 'options');
+      await refused(orrery.heartbeatRuns(null as never), 'options');
+      await refused((orrery.endRun as (b: string) => Promise<unknown>)(bid), 'options');
+      await refused((orrery.abandonRun as (b: string) => Promise<unknown>)(bid), 'options');
+      await refused(orrery.endRuns(null as never), 'items');
       expect((await orrery.getRun(bid))!.status).toBe('started');
       await refused(orrery.dags.get('d', Buffer.from('hi') as never), 'latest');
       await refused(orrery.dags.runs({ limit: -1 }), 'limit');
