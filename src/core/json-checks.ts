@@ -42,6 +42,12 @@ export function assertJson(value: unknown, path: string): void {
       return;
     }
     if (typeof v !== 'object') throw invalid(at, `${typeof v} is not JSON`);
+    // JSON writes what its toJSON() gives (a Date's is its instant): that is what is checked.
+    if (!(v instanceof Date) && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      if (depth >= MAX_JSON_NESTING) throw invalid(path, `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
+      const written = (v as { toJSON(k: string): unknown }).toJSON('');
+      if (written !== v) return walk(written, at, depth + 1);
+    }
     if (seen.has(v)) throw invalid(at, 'circular value');
     // Deeper values would overflow the stack of this walk and of the stores' (a crash, not an answer).
     if (depth >= MAX_JSON_NESTING) throw invalid(path, `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
@@ -76,6 +82,7 @@ function cleanJson(v: unknown, depth: number): boolean {
     return true;
   }
   if (v instanceof Date) return true;
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
   for (const k in v) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     const x = (v as Record<string, unknown>)[k];

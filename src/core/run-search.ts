@@ -1,6 +1,6 @@
 import { longerThan } from './storable.js';
 import { invalid } from './errors.js';
-import { parseInstant } from './instants.js';
+import { instantProblem, parseInstant } from './instants.js';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
 
 /**
@@ -48,6 +48,7 @@ export function onlyFailures(s: RunSearch): boolean {
 
 /** Validates a run search, naming the field of every problem (a ValidationError). */
 export function runSearch(input: RunSearchInput = {}): RunSearch {
+  if (input.status !== undefined && typeof input.status !== 'string' && !Array.isArray(input.status)) throw invalid('status', 'must be run statuses: an array, or comma-separated text');
   const raw = input.status === undefined ? [] : typeof input.status === 'string' ? input.status.split(',') : [...input.status];
   const statuses = raw.map((s) => s.trim()).filter((s) => s !== '');
   // Given, a status filter names one status at least: `?status=` is a mistake, not "any status".
@@ -55,7 +56,12 @@ export function runSearch(input: RunSearchInput = {}): RunSearch {
   for (const s of statuses) if (!(RUN_STATUSES as readonly string[]).includes(s)) throw invalid('status', `"${s}" is not a run status (one of ${RUN_STATUSES.join(', ')})`);
   const limit = input.limit ?? DEFAULT_RUN_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_RUN_PAGE}`);
-  const when = (v: Date | string | undefined, path: string) => (v === undefined ? null : v instanceof Date ? checkDate(v, path) : parseInstant(v, path));
+  const when = (v: Date | string | undefined, path: string) => {
+    if (v === undefined) return null;
+    if (v instanceof Date) return checkDate(v, path);
+    if (typeof v !== 'string') throw invalid(path, 'must be a Date or an ISO 8601 instant');
+    return parseInstant(v, path);
+  };
   const since = when(input.since, 'since');
   const until = when(input.until, 'until');
   if (since && until && since.getTime() >= until.getTime()) throw invalid('until', 'must be after since');
@@ -80,6 +86,8 @@ function text(v: string | undefined, path: string): string | null {
 
 function checkDate(d: Date, path: string): Date {
   if (Number.isNaN(d.getTime())) throw invalid(path, 'must be a valid instant');
+  const problem = instantProblem(d);
+  if (problem) throw invalid(path, problem);
   return d;
 }
 

@@ -57,6 +57,14 @@ export function findTextProblem(value: unknown, path: string): ErrorDetail | nul
       continue;
     }
     if (v === null || typeof v !== 'object' || v instanceof Date) continue;
+    // What JSON writes for it: its toJSON()'s value (a class that serialises itself as text, say).
+    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      const written = (v as { toJSON(key: string): unknown }).toJSON('');
+      if (written !== v) {
+        stack.push([written, at, false]);
+        continue;
+      }
+    }
     ancestors ??= new Set();
     checked ??= new Set();
     if (checked.has(v)) continue;

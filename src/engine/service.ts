@@ -9,7 +9,7 @@ import { checkLogRecords, runLogQuery, type RunLogQuery } from '../core/run-logs
 import { RUN_END_STATUSES } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { assertJson, validateMetadata, validatePauseReason } from '../core/json-checks.js';
-import { assertStorable, assertText } from '../core/storable.js';
+import { INT4_MAX, assertStorable, assertText } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { whyTask } from './why-task.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
@@ -210,6 +210,7 @@ export class Orrery implements Jobboard {
 
   /** The task types, or those of the given names (unknown names are left out). */
   async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))) throw invalid('names', 'must be an array of task type names');
     if (names !== undefined) assertStorable(names, 'names');
     return withEffectiveRates(this.store, await this.store.getTaskTypes(names), this.clock.now());
   }
@@ -339,7 +340,7 @@ export class Orrery implements Jobboard {
   async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
     assertText(type, 'type');
     const limit = opts.limit ?? 1000;
-    if (!Number.isInteger(limit) || limit < 0) throw invalid('limit', 'must be a non-negative integer');
+    if (!Number.isSafeInteger(limit) || limit < 0 || limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
     if (limit === 0) return [];
     const at = this.instant(opts.at);
     // Late cron and rrule tasks are shown as the runner's catch-up will move them (core/catch-up.ts).
@@ -492,6 +493,7 @@ export class Orrery implements Jobboard {
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
     const at = this.instant(opts.at);
     assertText(opts.type, 'type');
+    if (opts.graceMs !== undefined && !(typeof opts.graceMs === 'number' && Number.isFinite(opts.graceMs) && opts.graceMs >= 0)) throw invalid('graceMs', 'must be a non-negative number of milliseconds');
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
     // Late cron and rrule tasks first (the runner skips it in a pass woken by new tasks right after one: core/catch-up.ts).
@@ -530,8 +532,8 @@ export class Orrery implements Jobboard {
    */
   async claim(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimOutcome> {
     requireOptions(opts, '{ worker, types, limit }');
-    if (!Number.isInteger(opts.limit) || opts.limit < 0) throw invalid('limit', 'must be a non-negative integer');
-    if (opts.startNow !== undefined && (!Number.isInteger(opts.startNow) || opts.startNow < 0)) throw invalid('startNow', 'must be a non-negative integer');
+    if (!Number.isSafeInteger(opts.limit) || opts.limit < 0 || opts.limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
+    if (opts.startNow !== undefined && (!Number.isSafeInteger(opts.startNow) || opts.startNow < 0 || opts.startNow > INT4_MAX)) throw invalid('startNow', `must be an integer from 0 to ${INT4_MAX}`);
     requireWorker(opts.worker);
     if (!Array.isArray(opts.types) || opts.types.some((t) => typeof t !== 'string')) throw invalid('types', 'must be an array of task type names');
     assertStorable(opts.types, 'types');

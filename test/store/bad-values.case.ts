@@ -25,6 +25,17 @@ export function badValueCases(sut: StoreUnderTest): void {
       await orrery.createTask({ type: 'mail', arguments: { args: [shared, shared], kwargs: {} } });
     });
 
+    it('text a toJSON() returns is checked as JSON writes it: a NUL in it is refused on both stores', async () => {
+      const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
+      class Nul {
+        toJSON() {
+          return 'a\u0000b';
+        }
+      }
+      await expect(orrery.createTask({ type: 'mail', arguments: { args: [new Nul()], kwargs: {} } })).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'arguments.args[0]' }] });
+      expect(await orrery.searchTasks({})).toEqual([]);
+    });
+
     it('a lister state that JSON writes as a string (a Date, a String object) is refused, and the lister stays readable', async () => {
       const { orrery } = await setup([]);
       const lister = await orrery.visits.getOrCreateLister('l');
@@ -54,6 +65,13 @@ export function badValueCases(sut: StoreUnderTest): void {
       await refused((orrery.endRun as (b: string) => Promise<unknown>)(bid), 'options');
       await refused((orrery.abandonRun as (b: string) => Promise<unknown>)(bid), 'options');
       await refused(orrery.endRuns(null as never), 'items');
+      await refused(orrery.claimRuns({ worker: 'w1', types: ['mail'], limit: 1, startNow: 1e300 }), 'startNow');
+      await refused(orrery.listPending('mail', { limit: 1e300 }), 'limit');
+      await refused(orrery.listTaskTypes('abc' as never), 'names');
+      await refused(orrery.searchRuns({ status: 5 as never }), 'status');
+      await refused(orrery.searchRuns({ since: 5 as never }), 'since');
+      await refused(orrery.scheduleDue({ graceMs: 'abc' as never }), 'graceMs');
+      await refused(orrery.searchRuns({ since: new Date(-8.64e15) }), 'since');
       expect((await orrery.getRun(bid))!.status).toBe('started');
       await refused(orrery.dags.get('d', Buffer.from('hi') as never), 'latest');
       await refused(orrery.dags.runs({ limit: -1 }), 'limit');
