@@ -751,7 +751,6 @@ export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
 }
 
-/** A worker id a jobboard call names: a non-empty string Orrery can store. */
 /** The options object a jobboard call needs (given as null, or left out, it names what it expects). */
 function requireOptions(opts: unknown, shape: string): void {
   if (opts === null || typeof opts !== 'object') throw invalid('options', `must be an object ${shape}`);
@@ -763,6 +762,7 @@ function requireRunId(backendId: unknown): asserts backendId is string {
   assertText(backendId, 'backendId');
 }
 
+/** A worker id a jobboard call names: a non-empty string Orrery can store. */
 function requireWorker(worker: unknown): asserts worker is string {
   if (!worker) throw invalid('worker', 'a worker id is required');
   if (typeof worker !== 'string') throw invalid('worker', 'must be a string (the worker id)');
