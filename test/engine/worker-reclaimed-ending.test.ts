@@ -4,28 +4,19 @@
  * on its way. That end records the run; the copy claimed again must not run the handler a second time
  * (docs/guarantees.md). On virtual time, with a store whose heartbeats fail and whose first end waits.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
-import { openOrrery } from '../../src/engine/service.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { Worker } from '../../src/engine/worker.js';
+import { useTempOrrery } from './engine-helpers.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const open = useTempOrrery();
 
 describe('a run claimed again while its end is on its way', () => {
   it('is not begun again: the end on its way records it, and each task runs once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-reclaimed-'));
     const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
+    const { orrery, onCleanup } = await open({ clock });
     await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
     const begun: number[] = [];
     // No heartbeat gets through: task 2's run, begun from the buffer, stays `claimed` in the database.
@@ -60,7 +51,7 @@ describe('a run claimed again while its end is on its way', () => {
     });
     await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
     worker.start();
-    cleanups.push(async () => {
+    onCleanup(async () => {
       const stopped = worker.stop(0);
       await clock.advance(60_000);
       await stopped;
