@@ -50,6 +50,14 @@ export function later(d: Date, ms: number): Date {
   return new Date(Math.min(d.getTime() + ms, LATEST_INSTANT_MS));
 }
 
+/** A required instant given as a Date: anything but a valid Date in range is a ValidationError naming `path`. */
+export function requireInstant(v: unknown, path: string): Date {
+  if (!(v instanceof Date) || Number.isNaN(v.getTime())) throw invalid(path, 'must be a valid instant');
+  const problem = instantProblem(v);
+  if (problem) throw invalid(path, problem);
+  return v;
+}
+
 /** Checks a given instant: absent (null or undefined) passes; anything but a valid Date in range is a ValidationError naming `path`. */
 export function checkDate(v: unknown, path: string): void {
   if (v == null) return;

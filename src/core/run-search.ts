@@ -1,6 +1,6 @@
 import { longerThan } from './storable.js';
 import { invalid } from './errors.js';
-import { instantProblem, parseInstant } from './instants.js';
+import { parseInstant, requireInstant } from './instants.js';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
 
 /**
@@ -58,7 +58,7 @@ export function runSearch(input: RunSearchInput = {}): RunSearch {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_RUN_PAGE}`);
   const when = (v: Date | string | undefined, path: string) => {
     if (v === undefined) return null;
-    if (v instanceof Date) return checkDate(v, path);
+    if (v instanceof Date) return requireInstant(v, path);
     if (typeof v !== 'string') throw invalid(path, 'must be a Date or an ISO 8601 instant');
     return parseInstant(v, path);
   };
@@ -82,13 +82,6 @@ function text(v: string | undefined, path: string): string | null {
   if (v === undefined) return null;
   if (typeof v !== 'string' || v === '' || longerThan(v, 512)) throw invalid(path, 'must be a non-empty string of at most 512 characters');
   return v;
-}
-
-function checkDate(d: Date, path: string): Date {
-  if (Number.isNaN(d.getTime())) throw invalid(path, 'must be a valid instant');
-  const problem = instantProblem(d);
-  if (problem) throw invalid(path, problem);
-  return d;
 }
 
 /** The cursor of the page after `last` (the last run of a full page). */

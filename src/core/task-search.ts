@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import { parseInstant } from './instants.js';
+import { parseInstant, requireInstant } from './instants.js';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, priorityRank, type DisabledReason, type Priority, type TaskPolicy, type TaskStatus } from './model.js';
 import { longerThan, textProblem } from './storable.js';
 
@@ -196,10 +196,7 @@ function text(v: unknown, path: string): string | null {
 
 function when(v: Date | string | undefined, path: string): Date | null {
   if (v === undefined) return null;
-  if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) throw invalid(path, 'must be a valid instant');
-    return v;
-  }
+  if (v instanceof Date) return requireInstant(v, path);
   if (typeof v !== 'string') throw invalid(path, 'must be an ISO 8601 instant');
   return parseInstant(v, path);
 }

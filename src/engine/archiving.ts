@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { invalid } from '../core/errors.js';
+import { requireInstant } from '../core/instants.js';
 import type { ArchiveCursor } from '../store/archive-store.js';
 import type { Store } from '../store/store.js';
 import { ArchiveFile } from './archive-file.js';
@@ -43,7 +44,7 @@ export interface ArchiveSummary {
  * resumed by sweeping again.
  */
 export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date): Promise<ArchiveSummary> {
-  if (!(opts.before instanceof Date) || Number.isNaN(opts.before.getTime())) throw invalid('before', 'must be a valid instant');
+  requireInstant(opts.before, 'before');
   const limit = opts.batch ?? DEFAULT_ARCHIVE_BATCH;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ARCHIVE_BATCH) throw invalid('batch', `must be an integer from 1 to ${MAX_ARCHIVE_BATCH}`);
   const table = opts.table ?? opts.to === undefined;

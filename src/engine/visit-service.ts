@@ -1,5 +1,5 @@
 import { NotFoundError, invalid } from '../core/errors.js';
-import { checkDate } from '../core/instants.js';
+import { checkDate, requireInstant } from '../core/instants.js';
 import { assertStorable, assertText } from '../core/storable.js';
 import { visitOptions } from '../core/visit-args.js';
 import {
@@ -225,7 +225,7 @@ export class VisitService {
   async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
     const limit = f.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
-    if (f.since !== undefined && (!(f.since instanceof Date) || Number.isNaN(f.since.getTime()))) throw invalid('since', 'must be a valid instant');
+    if (f.since !== undefined) requireInstant(f.since, 'since');
     const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.getMetricsHistory({
@@ -240,7 +240,7 @@ export class VisitService {
   async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
     const limit = f.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
-    if (f.before !== undefined && (!(f.before instanceof Date) || Number.isNaN(f.before.getTime()))) throw invalid('before', 'must be a valid instant');
+    if (f.before !== undefined) requireInstant(f.before, 'before');
     return this.store.visits.getOriginVisits({ url: checkUrl(url), visitType: checkVisitType(visitType), limit, ...(f.before !== undefined ? { before: f.before } : {}) });
   }
 

@@ -1,5 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { MAX_JSON_NESTING } from '../core/json-checks.js';
+import { decodeQueryComponent } from '../core/url-text.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { contextOfHeaders } from '../engine/tracing.js';
 import { Hono, type Context } from 'hono';
@@ -267,28 +268,22 @@ function asQueryError(e: unknown, query: object): unknown {
  * (`%ff`, an encoded surrogate `%ED%A0%80`) is refused, where the router would take it literally.
  */
 function checkPercentEncoding(url: string): void {
+  if (!url.includes('%')) return;
   const start = url.indexOf('/', url.indexOf('//') + 2);
   const q = url.indexOf('?', start);
-  const path = q < 0 ? url.slice(start) : url.slice(start, q);
-  if (!decodes(path)) throw new HttpError('bad_request', 'the URL path is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)');
+  // The path keeps its `+` (a space only in a query), which changes nothing here: only the decoding is checked.
+  if (decodeQueryComponent(q < 0 ? url.slice(start) : url.slice(start, q)) === null) {
+    throw new HttpError('bad_request', 'the URL path is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)');
+  }
   if (q < 0) return;
   for (const pair of url.slice(q + 1).split('&')) {
     const eq = pair.indexOf('=');
     const name = eq < 0 ? pair : pair.slice(0, eq);
-    if (decodes(name) && decodes(eq < 0 ? '' : pair.slice(eq + 1))) continue;
-    const shown = decodes(name) ? decodeURIComponent(name.replace(/\+/g, ' ')) : name;
+    const decoded = decodeQueryComponent(name);
+    if (decoded !== null && (eq < 0 || decodeQueryComponent(pair.slice(eq + 1)) !== null)) continue;
+    const shown = decoded ?? name;
     throw new ValidationError(`query.${shown}: is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)`, [
       { path: `query.${shown}`, message: 'is not valid UTF-8' },
     ]);
-  }
-}
-
-function decodes(text: string): boolean {
-  if (!text.includes('%')) return true;
-  try {
-    decodeURIComponent(text.replace(/\+/g, ' '));
-    return true;
-  } catch {
-    return false;
   }
 }

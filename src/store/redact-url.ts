@@ -1,3 +1,5 @@
+import { decodeQueryComponent } from '../core/url-text.js';
+
 /**
  * A database URL with its password replaced by `***`, for logs and error messages. The user info is
  * everything between `//` and the last `@` before the host's path (as URL parsers read it, so an
@@ -29,16 +31,9 @@ function redactQuery(url: string): string {
     .split('&')
     .map((p) => {
       const eq = p.indexOf('=');
-      const name = decodeURIComponentSafe(eq === -1 ? p : p.slice(0, eq)).toLowerCase();
+      const raw = eq === -1 ? p : p.slice(0, eq);
+      const name = (decodeQueryComponent(raw) ?? raw).toLowerCase();
       return eq !== -1 && (name === 'password' || name === 'sslpassword') ? `${p.slice(0, eq)}=***` : p;
     });
   return `${url.slice(0, q + 1)}${params.join('&')}${url.slice(end)}`;
-}
-
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
-  } catch {
-    return s;
-  }
 }

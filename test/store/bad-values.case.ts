@@ -72,6 +72,10 @@ export function badValueCases(sut: StoreUnderTest): void {
       await refused(orrery.searchRuns({ since: 5 as never }), 'since');
       await refused(orrery.scheduleDue({ graceMs: 'abc' as never }), 'graceMs');
       await refused(orrery.searchRuns({ since: new Date(-8.64e15) }), 'since');
+      // One instant check everywhere (core requireInstant): before 4714 BC is refused on both stores.
+      await refused(orrery.archive({ before: new Date(-8.64e15) }), 'before');
+      await refused(orrery.visits.getMetricsHistory({ since: new Date(-8.64e15) }), 'since');
+      await refused(orrery.findTasks({ nextRunFrom: new Date(-8.64e15) }), 'nextRunFrom');
       expect((await orrery.getRun(bid))!.status).toBe('started');
       await refused(orrery.dags.get('d', Buffer.from('hi') as never), 'latest');
       await refused(orrery.dags.runs({ limit: -1 }), 'limit');
