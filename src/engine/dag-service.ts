@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
+import { optionsObject } from '../core/options.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
@@ -170,6 +171,7 @@ export class DagService {
 
   /** DAG runs, newest first, with their task counts; page with `beforeId`. */
   async runs(given: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number } | string = {}, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
+    more = optionsObject(more, 'options');
     // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs);
     // `runs('etl', { status })` takes the rest beside the id, as the typed client does.
     if (more === null || typeof more !== 'object') throw invalid('filter', 'must be an object { status, limit, beforeId }');
@@ -195,6 +197,7 @@ export class DagService {
    * taken when it resumes). A manual trigger while paused records a run that starts on resume.
    */
   async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
+    opts = optionsObject(opts, 'options');
     const d = await this.requireDag(id);
     const reason = validatePauseReason(opts.reason);
     if (d.paused && (opts.reason === undefined || reason === d.paused.reason)) return d;
@@ -335,6 +338,7 @@ export class DagService {
 
   /** The DAG's next schedule points (count, default 5), in UTC and in its zone, DST changes marked. */
   async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
+    opts = optionsObject(opts, 'options');
     assertText(id, 'id');
     const count = previewCount(opts.count);
     const [d] = await this.store.getDags([id]);

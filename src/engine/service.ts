@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
+import { optionsObject, requireOptions } from '../core/options.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
@@ -133,6 +134,7 @@ export class Orrery implements Jobboard {
   // --- task types -------------------------------------------------------------------------------
   /** Creates a task type; `ConflictError` if the name exists, `ValidationError` naming the bad field. */
   async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
+    opts = optionsObject(opts, 'options');
     const { validateTaskType } = await validation();
     return this.withRates({ ...(await this.store.createTaskType(validateTaskType(input), this.instant(opts.at))), paused: null });
   }
@@ -148,6 +150,7 @@ export class Orrery implements Jobboard {
    * ends use it from the next one in this process, and within TYPE_CACHE_MS (1 s) in every other.
    */
   async updateTaskType(name: string, edit: TaskTypeEdit, opts: At = {}): Promise<TaskType> {
+    opts = optionsObject(opts, 'options');
     const current = await this.requireTaskType(name);
     const { editTaskType } = await taskTypeEdit();
     return this.writeTaskType(editTaskType(current, edit), opts);
@@ -159,6 +162,7 @@ export class Orrery implements Jobboard {
    * paused type keeps its pause instant (and takes a new reason if one is given).
    */
   async pauseTaskType(name: string, opts: At & { reason?: string } = {}): Promise<TaskType> {
+    opts = optionsObject(opts, 'options');
     const current = await this.requireTaskType(name);
     const reason = validatePauseReason(opts.reason);
     if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return this.withRates(current);
@@ -167,6 +171,7 @@ export class Orrery implements Jobboard {
 
   /** Resumes a paused task type (a type that is not paused is returned unchanged). */
   async resumeTaskType(name: string, opts: At = {}): Promise<TaskType> {
+    opts = optionsObject(opts, 'options');
     const current = await this.requireTaskType(name);
     if (!current.paused) return this.withRates(current);
     return this.writeTaskType({ ...current, paused: null }, opts);
@@ -174,6 +179,7 @@ export class Orrery implements Jobboard {
 
   /** Deletes a task type that has no tasks (ConflictError naming how many it has otherwise). */
   async deleteTaskType(name: string, opts: At = {}): Promise<void> {
+    opts = optionsObject(opts, 'options');
     if (typeof name !== 'string' || name === '') throw invalid('name', 'a task type name is required');
     await this.store.deleteTaskType(name, this.instant(opts.at));
     this.creation.typeCache.forget(name);
@@ -194,6 +200,7 @@ export class Orrery implements Jobboard {
 
   /** Creates the type unless one of that name exists (also when another process creates it at the same moment); returns the stored type. */
   async ensureTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
+    opts = optionsObject(opts, 'options');
     const { validateTaskType } = await validation();
     const type = validateTaskType(input);
     const [existing] = await this.store.getTaskTypes([type.name]);
@@ -225,12 +232,14 @@ export class Orrery implements Jobboard {
   // --- tasks ------------------------------------------------------------------------------------
   /** Creates a task, or returns the equal active task (idempotent creation). */
   async createTask(input: TaskInput, opts: CreateOptions = {}): Promise<Task> {
+    opts = optionsObject(opts, 'options');
     const [c] = await this.createTasksDetailed([input], opts, '');
     return c!.task;
   }
 
   /** Creates many tasks in one transaction; one invalid task rejects the whole batch and writes nothing. */
   async createTasks(inputs: readonly TaskInput[], opts: CreateOptions = {}): Promise<Task[]> {
+    opts = optionsObject(opts, 'options');
     return (await this.createTasksDetailed(inputs, opts)).map((c) => c.task);
   }
 
@@ -241,6 +250,7 @@ export class Orrery implements Jobboard {
    * conflict rejects the batch and nothing is written.
    */
   async createTasksDetailed(inputs: readonly TaskInput[], opts: CreateOptions = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
+    opts = optionsObject(opts, 'options');
     return this.creation.detailed(inputs, opts, prefix);
   }
 
@@ -248,7 +258,8 @@ export class Orrery implements Jobboard {
    * Creates many tasks like createTasks, answering counts (and with `ids: true` each task's id, in
    * input order) instead of the tasks: what a large batch should ask for.
    */
-  createTasksSummary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+  async createTasksSummary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+    opts = optionsObject(opts, 'options');
     return this.creation.summary(inputs, opts);
   }
 
@@ -259,7 +270,8 @@ export class Orrery implements Jobboard {
    * transaction, chunk by chunk. Memory stays bounded whatever the number of lines (see
    * docs/http.md#post-apitasksimport).
    */
-  importTasks(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions = {}): Promise<TaskImportSummary> {
+  async importTasks(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions = {}): Promise<TaskImportSummary> {
+    opts = optionsObject(opts, 'options');
     return this.creation.import(source, opts);
   }
 
@@ -269,6 +281,7 @@ export class Orrery implements Jobboard {
    * holds it and until when (docs/operations.md#why-isnt-it-running).
    */
   async whyTask(id: number, opts: At = {}): Promise<WhyAnswer> {
+    opts = optionsObject(opts, 'options');
     return whyTask(this.store, checkId(id), this.instant(opts.at));
   }
 
@@ -278,6 +291,7 @@ export class Orrery implements Jobboard {
    * page) continues the listing with the same filters (docs/operations.md#runs-across-tasks).
    */
   async searchRuns(input: RunSearchInput = {}): Promise<{ runs: TaskRun[]; nextCursor: string | null }> {
+    input = optionsObject(input, 'filter');
     const s = runSearch(input);
     const runs = await this.store.searchRuns(s);
     return { runs, nextCursor: runs.length === s.limit ? encodeRunCursor(runs[runs.length - 1]!, s.by) : null };
@@ -290,6 +304,7 @@ export class Orrery implements Jobboard {
    * range its type, status or key select; `partial` says it stopped there (docs/operations.md#task-search).
    */
   async findTasks(input: TaskSearchInput = {}): Promise<TaskSearchPage<Task>> {
+    input = optionsObject(input, 'filter');
     const s = taskSearch(input);
     return taskPage(s, await this.store.findTasks(s));
   }
@@ -301,6 +316,7 @@ export class Orrery implements Jobboard {
    * what the action would take and writes nothing. Tasks it refuses are counted in `skipped` by reason.
    */
   async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: At & { dryRun?: boolean; nextRun?: Date; onProgress?: (p: BulkResult) => void } = {}): Promise<BulkResult> {
+    opts = optionsObject(opts, 'options');
     const checked = checkBulk(action, selection);
     const at = this.instant(opts.at);
     if (opts.nextRun !== undefined) {
@@ -331,6 +347,7 @@ export class Orrery implements Jobboard {
 
   /** Tasks matching the filter, ordered by id; page with `afterId` and `limit`. */
   async searchTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    filter = optionsObject(filter, 'filter');
     assertStorable(filter, '');
     checkTaskFilter(filter);
     return this.store.searchTasks(filter);
@@ -338,6 +355,7 @@ export class Orrery implements Jobboard {
 
   /** Due tasks of a type not yet scheduled, in the order the runner would take them. */
   async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
+    opts = optionsObject(opts, 'options');
     assertText(type, 'type');
     const limit = opts.limit ?? 1000;
     if (!Number.isSafeInteger(limit) || limit < 0 || limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
@@ -353,6 +371,7 @@ export class Orrery implements Jobboard {
 
   /** Disables tasks (reason `manual`); a waiting run of each is cancelled. Returns the tasks as stored. */
   async disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
+    opts = optionsObject(opts, 'options');
     const { tasks, withdrawn } = await this.store.disableTasks(checkIds(ids), this.instant(opts.at));
     this.emitRuns('ended', withdrawn);
     return tasks;
@@ -360,6 +379,7 @@ export class Orrery implements Jobboard {
 
   /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `ConflictError` for a task with a run waiting or held. */
   async respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
+    opts = optionsObject(opts, 'options');
     const at = this.instant(opts.at);
     checkDate(opts.nextRun, 'nextRun');
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
@@ -371,6 +391,7 @@ export class Orrery implements Jobboard {
    * pause instant (and takes a new reason if one is given). ConflictError for a DAG attempt (pause its DAG).
    */
   async pauseTask(id: number, opts: At & { reason?: string } = {}): Promise<Task> {
+    opts = optionsObject(opts, 'options');
     const current = await this.store.getTask(checkId(id));
     if (!current) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
     const reason = validatePauseReason(opts.reason);
@@ -381,6 +402,7 @@ export class Orrery implements Jobboard {
 
   /** Resumes a paused task: due again at its next run (at once when that has passed). Unpaused: returned unchanged. */
   async resumeTask(id: number, opts: At = {}): Promise<Task> {
+    opts = optionsObject(opts, 'options');
     const current = await this.store.getTask(checkId(id));
     if (!current) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
     if (!current.paused) return current;
@@ -403,6 +425,7 @@ export class Orrery implements Jobboard {
    * only the records after that id (what a follower has not read yet); with `limit`, at most that many.
    */
   async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
+    opts = optionsObject(opts, 'options');
     requireRunId(backendId);
     return this.store.getRunLogs(backendId, runLogQuery(opts));
   }
@@ -413,17 +436,20 @@ export class Orrery implements Jobboard {
    * Per type with due tasks that no run serves yet (due but not queued): how many, counted up to
    * DUE_COUNT_CAP (a count equal to the cap means at least that many), and the oldest due instant.
    */
-  dueStats(opts: At = {}): Promise<DueStats[]> {
+  async dueStats(opts: At = {}): Promise<DueStats[]> {
+    opts = optionsObject(opts, 'options');
     return this.store.dueStats(this.instant(opts.at), DUE_COUNT_CAP);
   }
 
   /** Every task type's queue: waiting, claimed and running runs, the oldest waiting run, dead letters. */
-  queueStats(opts: At = {}): Promise<QueueStats[]> {
+  async queueStats(opts: At = {}): Promise<QueueStats[]> {
+    opts = optionsObject(opts, 'options');
     return this.store.queueStats(this.instant(opts.at));
   }
 
   /** Runs ended per type, final status and minute, over the `minutes` (1 to 1440, default 60) before `at`. */
   async runRates(opts: At & { minutes?: number } = {}): Promise<{ since: Date; at: Date; rates: RunRate[] }> {
+    opts = optionsObject(opts, 'options');
     const { since, at } = this.window(opts);
     return { since, at, rates: await this.store.runRates(since, at) };
   }
@@ -434,13 +460,15 @@ export class Orrery implements Jobboard {
    * liveness: alive, stale, gone or stopped (docs/operations.md#workers); alive ones first.
    */
   async listWorkers(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
+    opts = optionsObject(opts, 'options');
     const now = this.instant(opts.at);
     const { since, at } = this.window({ ...opts, at: now });
     return listWorkers(this.store, since, at, now);
   }
 
   /** The same as `listWorkers` (its former name). */
-  workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
+  async workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
+    opts = optionsObject(opts, 'options');
     return this.listWorkers(opts);
   }
 
@@ -449,13 +477,15 @@ export class Orrery implements Jobboard {
    * WORKER_REFRESH_MS (10 s), busy or idle; a worker that (re)starts prunes rows not seen for a week.
    */
   async registerWorker(worker: WorkerInfo, opts: At = {}): Promise<RegisteredWorker> {
+    opts = optionsObject(opts, 'options');
     const row = await registerWorker(this.store, worker, this.instant(opts.at));
     this.events.emit('worker', row.id); // a sign of life, as a claim or a heartbeat
     return row;
   }
 
   /** Marks a registered worker stopped (its graceful stop); NotFoundError for an unknown id. */
-  stopWorker(id: string, opts: At = {}): Promise<RegisteredWorker> {
+  async stopWorker(id: string, opts: At = {}): Promise<RegisteredWorker> {
+    opts = optionsObject(opts, 'options');
     return stopWorker(this.store, id, this.instant(opts.at));
   }
 
@@ -464,6 +494,7 @@ export class Orrery implements Jobboard {
    * (`1h`, `24h` or `7d`; default `1h`) before `at`, with their start latency, of one type or all.
    */
   async runSeries(opts: At & { range?: string; type?: string } = {}): Promise<RunSeries> {
+    opts = optionsObject(opts, 'options');
     const window = seriesWindow(opts.range ?? '1h', this.instant(opts.at));
     assertText(opts.type, 'type');
     const type = opts.type ?? null;
@@ -491,6 +522,7 @@ export class Orrery implements Jobboard {
    * fraction of it is free.
    */
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
+    opts = optionsObject(opts, 'options');
     const at = this.instant(opts.at);
     assertText(opts.type, 'type');
     if (opts.graceMs !== undefined && !(typeof opts.graceMs === 'number' && Number.isFinite(opts.graceMs) && opts.graceMs >= 0)) throw invalid('graceMs', 'must be a non-negative number of milliseconds');
@@ -591,6 +623,7 @@ export class Orrery implements Jobboard {
 
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
   async startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
+    opts = optionsObject(opts, 'options');
     requireRunId(backendId);
     if (opts.worker !== undefined) requireWorker(opts.worker);
     const metadata = validateMetadata(opts.metadata);
@@ -613,6 +646,7 @@ export class Orrery implements Jobboard {
    * worker, told through its next heartbeat or the `cancel` wake-up, aborts the handler and ends it `failed`.
    */
   async cancelRun(backendId: string, opts: At = {}): Promise<CancelRunResult> {
+    opts = optionsObject(opts, 'options');
     requireRunId(backendId);
     const out = await this.store.cancelRun(backendId, this.instant(opts.at));
     if (out.outcome === 'ended') this.emitEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
@@ -702,6 +736,7 @@ export class Orrery implements Jobboard {
    * (their worker vanished before starting them) go back to the queue without consuming a retry.
    */
   async reapExpired(opts: At = {}): Promise<EndRunResult[]> {
+    opts = optionsObject(opts, 'options');
     const at = this.instant(opts.at);
     await this.store.releaseExpiredClaims(at);
     return this.emitEnded(await this.store.reapExpired(at), true);
@@ -746,14 +781,10 @@ function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
 
 /** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */
 export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
+  opts = optionsObject(opts);
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
   // On a virtual clock, time waits for every store call in flight (a query to a database server).
   return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
-}
-
-/** The options object a jobboard call needs (given as null, or left out, it names what it expects). */
-function requireOptions(opts: unknown, shape: string): void {
-  if (opts === null || typeof opts !== 'object') throw invalid('options', `must be an object ${shape}`);
 }
 
 /** A run's backend id as every run operation takes it: a non-empty storable string. */

@@ -1,4 +1,5 @@
 import { NotFoundError, invalid } from '../core/errors.js';
+import { optionsObject } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { assertStorable, assertText } from '../core/storable.js';
 import { visitOptions } from '../core/visit-args.js';
@@ -66,6 +67,7 @@ export class VisitService {
 
   // --- listers ------------------------------------------------------------------------------------
   async getOrCreateLister(name: string, instanceName = '', opts: At = {}): Promise<Lister> {
+    opts = optionsObject(opts, 'options');
     checkListerName(name, 'name');
     if (typeof instanceName !== 'string' || instanceName.length > 256) throw invalid('instanceName', 'must be a string of at most 256 characters');
     assertText(instanceName, 'instanceName');
@@ -122,6 +124,7 @@ export class VisitService {
   // --- listed origins -----------------------------------------------------------------------------
   /** Upserts listed origins; one invalid origin (or unknown lister) rejects the batch and writes nothing. */
   async recordListedOrigins(inputs: readonly unknown[], opts: At = {}): Promise<ListedOrigin[]> {
+    opts = optionsObject(opts, 'options');
     if (Array.isArray(inputs) && inputs.length > MAX_ORIGINS_BATCH) throw invalid('origins', `at most ${MAX_ORIGINS_BATCH} origins per batch`);
     const { validateListedOrigins } = await visitInput();
     const origins = validateListedOrigins(inputs);
@@ -133,6 +136,7 @@ export class VisitService {
   }
 
   async getListedOrigins(f: { listerId?: string; lister?: string; url?: string; visitType?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
+    f = optionsObject(f, 'filter');
     const limit = f.limit ?? 1000;
     // `lister`, the HTTP route's and the typed client's name for it, is taken too (it was ignored: every origin).
     if (f.listerId !== undefined && f.lister !== undefined && f.listerId !== f.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
@@ -165,6 +169,7 @@ export class VisitService {
   // --- visits -------------------------------------------------------------------------------------
   /** Records one visit result (SPEC §4 recordVisit): older or duplicate results change nothing. `at`: a Date or `{ at }`. */
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at: At | Date = {}): Promise<RecordedVisit> {
+    at = optionsObject(at, 'options');
     const opts = visitOptions<At>(at);
     const [r] = await this.recordVisits([{ url, visitType, status, snapshot, ...(opts.at ? { at: opts.at } : {}) }]);
     return r!;
@@ -182,6 +187,7 @@ export class VisitService {
    * atomically. The fourth argument is the options, or SPEC §4's `at` (a Date) with `cooldowns` fifth.
    */
   async grabNextVisits(visitType: string, count: number, policy: string, options: GrabOptions | Date = {}, cooldownsArg?: Partial<VisitCooldowns>): Promise<ListedOrigin[]> {
+    options = optionsObject(options, 'options');
     const opts = visitOptions<GrabOptions>(options, cooldownsArg !== undefined ? { cooldowns: cooldownsArg } : {});
     const vt = checkVisitType(visitType);
     if (!Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', `must be an integer from 0 to ${MAX_GRAB}`);
@@ -209,6 +215,7 @@ export class VisitService {
   // --- metrics ------------------------------------------------------------------------------------
   /** Recomputes the metrics and appends them to the history, keeping at most `keepHistory` points per (lister, visit type). */
   async updateMetrics(opts: At & { lister?: string; keepHistory?: number } = {}): Promise<VisitMetrics[]> {
+    opts = optionsObject(opts, 'options');
     const keep = opts.keepHistory ?? METRICS_HISTORY_KEEP;
     if (!Number.isInteger(keep) || keep < 1 || keep > MAX_HISTORY_KEEP) throw invalid('keepHistory', `must be an integer from 1 to ${MAX_HISTORY_KEEP}`);
     const lister = opts.lister === undefined ? null : checkListerId(opts.lister, 'lister');
@@ -223,6 +230,7 @@ export class VisitService {
 
   /** The last `limit` points (default 1000) since `since` of each (lister, visit type), oldest first. */
   async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
+    f = optionsObject(f, 'filter');
     const limit = f.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     if (f.since !== undefined) requireInstant(f.since, 'since');
@@ -238,6 +246,7 @@ export class VisitService {
 
   /** An origin's applied visits, newest first: at most `limit` (default 100), before `before` when given (the next page). */
   async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
+    f = optionsObject(f, 'filter');
     const limit = f.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     if (f.before !== undefined) requireInstant(f.before, 'before');
@@ -250,6 +259,7 @@ export class VisitService {
    * origin of the filter, as an update does).
    */
   async getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
+    f = optionsObject(f, 'filter');
     const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     const filter = {
@@ -269,6 +279,7 @@ export class VisitService {
    * per origin (args `[url]`, kwargs the loader arguments), tracked as in flight, in one transaction.
    */
   async scheduleVisits(visitType: string, count: number, weights: readonly PolicyWeight[], opts: GrabOptions = {}): Promise<ScheduledVisits> {
+    opts = optionsObject(opts, 'options');
     const vt = checkVisitType(visitType);
     const [type] = await this.store.getTaskTypes([vt]);
     if (!type) throw new NotFoundError(`no task type "${vt}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);

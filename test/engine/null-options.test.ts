@@ -1,0 +1,81 @@
+/**
+ * Every library call whose options object may be left out answers a ValidationError naming it when
+ * it is given as null or as something that is not an object (it was a TypeError from inside the call:
+ * "Cannot read properties of null"). Left out, the call works as before.
+ */
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/core/errors.js';
+import type { Orrery } from '../../src/engine/service.js';
+import { openOrrery } from '../../src/engine/service.js';
+import { useTempOrrery } from './engine-helpers.js';
+
+const open = useTempOrrery();
+type Call = [string, (o: Orrery, bad: any) => Promise<unknown>, string];
+
+const calls: Call[] = [
+  ['createTaskType', (o, b) => o.createTaskType({ name: 'other' }, b), 'options'],
+  ['updateTaskType', (o, b) => o.updateTaskType('job', {}, b), 'options'],
+  ['pauseTaskType', (o, b) => o.pauseTaskType('job', b), 'options'],
+  ['resumeTaskType', (o, b) => o.resumeTaskType('job', b), 'options'],
+  ['deleteTaskType', (o, b) => o.deleteTaskType('job', b), 'options'],
+  ['ensureTaskType', (o, b) => o.ensureTaskType({ name: 'job' }, b), 'options'],
+  ['createTask', (o, b) => o.createTask({ type: 'job' }, b), 'options'],
+  ['createTasks', (o, b) => o.createTasks([{ type: 'job' }], b), 'options'],
+  ['createTasksDetailed', (o, b) => o.createTasksDetailed([{ type: 'job' }], b), 'options'],
+  ['createTasksSummary', (o, b) => o.createTasksSummary([{ type: 'job' }], b), 'options'],
+  ['importTasks', (o, b) => o.importTasks((async function* () {})(), b), 'options'],
+  ['whyTask', (o, b) => o.whyTask(1, b), 'options'],
+  ['searchRuns', (o, b) => o.searchRuns(b), 'filter'],
+  ['findTasks', (o, b) => o.findTasks(b), 'filter'],
+  ['searchTasks', (o, b) => o.searchTasks(b), 'filter'],
+  ['bulkTasks', (o, b) => o.bulkTasks('disable', { type: 'job' }, b), 'options'],
+  ['listPending', (o, b) => o.listPending('job', b), 'options'],
+  ['disableTasks', (o, b) => o.disableTasks([1], b), 'options'],
+  ['respawnTasks', (o, b) => o.respawnTasks([1], b), 'options'],
+  ['pauseTask', (o, b) => o.pauseTask(1, b), 'options'],
+  ['resumeTask', (o, b) => o.resumeTask(1, b), 'options'],
+  ['dueStats', (o, b) => o.dueStats(b), 'options'],
+  ['queueStats', (o, b) => o.queueStats(b), 'options'],
+  ['runRates', (o, b) => o.runRates(b), 'options'],
+  ['listWorkers', (o, b) => o.listWorkers(b), 'options'],
+  ['workerActivity', (o, b) => o.workerActivity(b), 'options'],
+  ['runSeries', (o, b) => o.runSeries(b), 'options'],
+  ['scheduleDue', (o, b) => o.scheduleDue(b), 'options'],
+  ['cancelRun', (o, b) => o.cancelRun('no-such-run', b), 'options'],
+  ['reapExpired', (o, b) => o.reapExpired(b), 'options'],
+  ['schedules.next', (o, b) => o.schedules.next(1, b), 'options'],
+  ['dags.pause', (o, b) => o.dags.pause('d', b), 'options'],
+  ['dags.next', (o, b) => o.dags.next('d', b), 'options'],
+  ['visits.getOrCreateLister', (o, b) => o.visits.getOrCreateLister('l', '', b), 'options'],
+  ['visits.recordListedOrigins', (o, b) => o.visits.recordListedOrigins([], b), 'options'],
+  ['visits.getListedOrigins', (o, b) => o.visits.getListedOrigins(b), 'filter'],
+  ['visits.updateMetrics', (o, b) => o.visits.updateMetrics(b), 'options'],
+  ['visits.getMetrics', (o, b) => o.visits.getMetrics(b), 'filter'],
+  ['visits.getMetricsHistory', (o, b) => o.visits.getMetricsHistory(b), 'filter'],
+  ['visits.getOriginVisits', (o, b) => o.visits.getOriginVisits('https://a.example', 'git', b), 'filter'],
+];
+
+describe('options objects given as null or a non-object', () => {
+  it.each(calls)('%s answers a ValidationError naming them', async (_name, call, path) => {
+    const { orrery } = await open();
+    await orrery.createTaskType({ name: 'job' });
+    for (const bad of [null, 5, 'x']) {
+      const err = await call(orrery, bad).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, String(bad)).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).details[0]?.path, String(bad)).toBe(path);
+    }
+    // Left out, the call goes on past the options (whatever it then answers, it is not about them).
+    const left = await call(orrery, undefined).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    if (left instanceof ValidationError) expect(left.details[0]?.path).not.toBe(path);
+  });
+
+  it('openOrrery(null) names its options', async () => {
+    await expect(openOrrery(null as never)).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'options' }] });
+  });
+});
