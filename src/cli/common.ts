@@ -4,6 +4,8 @@ import { OrreryError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { parseRateLimit } from '../core/limits.js';
 import { INT4_MAX } from '../core/storable.js';
+import { apiTokenProblem, serverUrlProblem } from '../http/connection-checks.js';
+import { MAX_TIMER_MS } from '../core/options.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import { openOrrery, type Orrery } from '../engine/service.js';
 
@@ -74,6 +76,28 @@ export const positiveIntArg = (v: string): number => {
   return n;
 };
 
+/** An integer from 1 to `max` (`--concurrency`, `--max-memory`). */
+export const boundedIntArg = (min: number, max: number) => (v: string): number => {
+  const n = nonNegativeIntArg(v);
+  if (n < min) throw new InvalidArgumentError(`must be at least ${min}`);
+  if (n > max) throw new InvalidArgumentError(`at most ${max}`);
+  return n;
+};
+
+/** A timeout a timer waits out: at least 10ms, at most 2147483647ms (about 24.8 days; a longer one fired at once). */
+export const timeoutArg = (v: string): number => {
+  const ms = intervalArg(v);
+  if (ms > MAX_TIMER_MS) throw new InvalidArgumentError(`at most ${MAX_TIMER_MS}ms (about 24.8 days)`);
+  return ms;
+};
+
+/** `--url`: a server's address (http(s), no query, no fragment). */
+export const serverUrlArg = (v: string): string => {
+  const problem = serverUrlProblem(v);
+  if (problem) throw new InvalidArgumentError(problem);
+  return v;
+};
+
 /** A count stored in a 4-byte integer column (numRetries, maxRunning...): 0 to 2147483647. */
 export const countArg = (v: string): number => {
   const n = nonNegativeIntArg(v);
@@ -136,8 +160,8 @@ export const fairShareArg = (v: string): { weights: Record<string, unknown> } | 
  * one, or send none), and printable ASCII without spaces, the only text an `Authorization` header carries intact.
  */
 export const tokenArg = (v: string): string => {
-  if (v === '') throw new InvalidArgumentError('must not be empty (leave --token out for no token)');
-  if (!/^[\x21-\x7e]+$/.test(v)) throw new InvalidArgumentError('must be printable ASCII without spaces (it travels in an Authorization header)');
+  const problem = apiTokenProblem(v);
+  if (problem) throw new InvalidArgumentError(v === '' ? 'must not be empty (leave --token out for no token)' : problem);
   return v;
 };
 
@@ -237,9 +261,15 @@ export function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
-/** `--types a,b`: the names (undefined without the option, or with an empty value: every type with a handler). */
+/** `--types`, checked as it is parsed (before a handlers file loads): a value naming no type is a usage error. */
+export const typesArg = (v: string): string => {
+  if (v.split(',').every((t) => t.trim() === '')) throw new InvalidArgumentError(`"${v}" names no task type (give comma-separated names)`);
+  return v;
+};
+
+/** `--types a,b`: the names (undefined without the option: every type with a handler); a value naming none (`''`, `,`) is a usage error. */
 export function typesOption(value: string | undefined): string[] | undefined {
-  if (!value) return undefined;
+  if (value === undefined) return undefined;
   const types = value.split(',').map((t) => t.trim()).filter(Boolean);
   if (types.length === 0) throw new UsageError(`--types: "${value}" names no task type (give comma-separated names)`);
   return types;

@@ -5,7 +5,9 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, typesOption, durationArg, envToken, intervalArg, nonNegativeIntArg, open, positiveIntArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, typesArg, typesOption, durationArg, envToken, intervalArg, open, serverUrlArg, timeoutArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
+import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
+import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { workerListCommand } from './worker-list-command.js';
 import { takeHeldSignals } from './held-signals.js';
 
@@ -47,11 +49,11 @@ const logFormatOption = () => new Option('--log-format <format>', 'pretty lines 
 function workerOptions(cmd: Command, handlersRequired: boolean): Command {
   return cmd
     .addOption(new Option('--handlers <file>', `handlers file (.ts, .tsx, .mts, .cts, .js, .mjs or .cjs, in any package) exporting \`handlers\`${handlersRequired ? ' (required)' : ''}`))
-    .option('--concurrency <n>', 'runs executed at once', positiveIntArg, 10)
-    .option('--prefetch <n>', 'claim ahead: most runs held in the worker\'s buffer beyond the running ones (adapts to the handlers\' pace; 0: claim only for free slots)', nonNegativeIntArg, 500)
-    .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)')
+    .option('--concurrency <n>', `runs executed at once (1 to ${MAX_CONCURRENCY})`, boundedIntArg(1, MAX_CONCURRENCY), 10)
+    .option('--prefetch <n>', 'claim ahead: most runs held in the worker\'s buffer beyond the running ones (adapts to the handlers\' pace; 0: claim only for free slots)', boundedIntArg(0, MAX_PREFETCH), 500)
+    .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)', typesArg)
     .addOption(isolationOption())
-    .option('--max-memory <mb>', 'heap limit of each handler thread or process, in MB (isolation thread|process; default 1024)', positiveIntArg)
+    .option('--max-memory <mb>', 'heap limit of each handler thread or process, in MB (isolation thread|process; default 1024)', boundedIntArg(1, MAX_HANDLER_MEMORY_MB))
     .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', intervalArg)
     .option('--id <worker-id>', 'worker id, at most 200 characters (default host:pid:random)', workerIdArg)
@@ -73,8 +75,8 @@ export function daemonCommands(io: Io): Command[] {
 
   const worker = addDb(
     workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM'), true)
-      .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database')
-      .option('--request-timeout <duration>', 'with --url: longest wait for an answer to a request before it is retried (default 60s)', intervalArg)
+      .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database', serverUrlArg)
+      .option('--request-timeout <duration>', 'with --url: longest wait for an answer to a request before it is retried (default 60s)', timeoutArg)
       .addOption(logFormatOption()),
   ).action(async (o: WorkerCliOpts & { url?: string; requestTimeout?: number }) => {
     // Checked here rather than by commander, which would also ask it of `worker list`.
@@ -90,7 +92,7 @@ export function daemonCommands(io: Io): Command[] {
 
   const serve = addDb(
     notifyOptions(workerOptions(new Command('serve').description('runner, DAG scheduler, reaper, worker and HTTP API in one process (the embedded set-up)'), false))
-      .option('--port <port>', 'HTTP port (GET /healthz); 0 picks a free one', nonNegativeIntArg, 5180)
+      .option('--port <port>', 'HTTP port (GET /healthz); 0 picks a free one', boundedIntArg(0, 65535), 5180)
       .option('--host <host>', 'HTTP address (a non-loopback address needs --token)', '127.0.0.1')
       .option('--public-metrics', 'serve /metrics without the token')
       .option('--retention <duration>', 'archive finished runs (and finished one-shot tasks) older than this, continuously (e.g. 30d)', retentionArg)
@@ -263,7 +265,6 @@ async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
 /** `orrery worker --url`: handlers run against a remote server's jobboard; no database is opened. */
 async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?: number }): Promise<void> {
   if (w.isolation === 'inline' && w.maxMemory !== undefined) throw new UsageError('--max-memory: needs --isolation thread or process');
-  if (!/^https?:\/\/[^\s]+$/.test(w.url)) throw new UsageError(`--url: "${w.url}" is not an http(s) URL`);
   const signals = watchSignals(w.grace ?? 10_000);
   const [{ Worker }, { createLogger }, { OrreryClient }, { loadHandlers }, { workerHandlers }, { prepareRemote }] = await Promise.all([
     import('../engine/worker.js'),

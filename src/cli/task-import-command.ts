@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { ConflictError, ValidationError, type ErrorDetail } from '../core/errors.js';
 import type { ImportProgress, TaskImportSummary } from '../engine/task-import.js';
 import { serverBase } from '../http/client.js';
-import { addDb, envToken, instantArg, printJson, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, envToken, instantArg, printJson, serverUrlArg, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface ImportOpts extends DbOpts {
   url?: string;
@@ -21,14 +21,13 @@ export function addImportCommand(cmd: Command, io: Io): void {
       .command('import')
       .description('create tasks from an NDJSON file (one task per line, as in a batch; - reads stdin): every line is validated, then all are written in one transaction')
       .argument('<file>', 'NDJSON file, or - for stdin')
-      .option('--url <url>', 'import through a running `orrery serve` (POST /api/tasks/import) instead of opening the database')
+      .option('--url <url>', 'import through a running `orrery serve` (POST /api/tasks/import) instead of opening the database', serverUrlArg)
       .option('--token <token>', 'API bearer token for --url (default $ORRERY_API_TOKEN)', tokenArg)
       .option('--at <instant>', 'as if now were this instant: the creation time, and the default nextRun (not with --url)', instantArg)
       .option('--json', 'print the summary as JSON'),
   ).action(async (file: string, o: ImportOpts) => {
     if (o.url !== undefined && o.db !== undefined) throw new UsageError('--url and --db cannot be combined');
     if (o.url !== undefined && o.at !== undefined) throw new UsageError('--at cannot be combined with --url (the server uses its clock)');
-    if (o.url !== undefined && !/^https?:\/\/\S+$/.test(o.url)) throw new UsageError(`--url: "${o.url}" is not an http(s) URL`);
     const { source, size } = await openSource(file);
     const progress = new Progress(io, size);
     const input = progress.counted(source);

@@ -1,6 +1,10 @@
 import { hasLimits } from './limits.js';
 import { priorityRank, type Priority, type TaskType } from './model.js';
 
+/** Most handlers one worker runs at once (`concurrency`, `--concurrency`): a claim asks for its free slots and its buffer. */
+export const MAX_CONCURRENCY = 100_000;
+/** Most runs a worker's buffer may be asked to hold (`prefetch`, `--prefetch`). */
+export const MAX_PREFETCH = 1_000_000;
 /** A worker's default claim-ahead: most runs it holds beyond those its handlers are running. */
 export const DEFAULT_PREFETCH = 500;
 /** The runner's default grace: how long due tasks of types without limits are left to workers. */

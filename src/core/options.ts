@@ -14,3 +14,36 @@ export function optionsObject<T>(opts: T | null | undefined, name = 'options'): 
 export function requireOptions(opts: unknown, shape: string): void {
   if (opts === null || typeof opts !== 'object') throw invalid('options', `must be an object ${shape}`);
 }
+
+/** Longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A number of milliseconds from `min` to `max` (default: what a timer takes), or a ValidationError naming `name`. */
+export function checkMs(v: unknown, name: string, min = 0, max = MAX_TIMER_MS): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw invalid(name, `must be a number of milliseconds from ${min} to ${max}`);
+  return v;
+}
+
+/** A whole number from `min` to `max`, or a ValidationError naming `name`. */
+export function checkInteger(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw invalid(name, `must be an integer from ${min} to ${max}`);
+  return v;
+}
+
+/** A list of names (task types): an array of non-empty strings, or a ValidationError naming `name`. */
+export function checkNames(v: unknown, name: string): string[] {
+  if (!Array.isArray(v)) throw invalid(name, 'must be an array of names');
+  v.forEach((n, i) => {
+    if (typeof n !== 'string' || n === '') throw invalid(`${name}[${i}]`, 'must be a non-empty string');
+  });
+  return v as string[];
+}
+
+/** An object whose listed members are functions (a logger, a clock), or a ValidationError naming the first missing one. */
+export function checkMethods<T>(v: T, name: string, methods: readonly string[]): T {
+  if (v === null || typeof v !== 'object') throw invalid(name, `must be an object with the methods ${methods.join(', ')}`);
+  for (const m of methods) {
+    if (typeof (v as Record<string, unknown>)[m] !== 'function') throw invalid(`${name}.${m}`, `must be a function (a ${name} needs ${methods.join(', ')})`);
+  }
+  return v;
+}

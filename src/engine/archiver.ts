@@ -1,4 +1,5 @@
 import type { ArchiveSummary } from './archiving.js';
+import { checkMs } from '../core/options.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
@@ -30,10 +31,8 @@ export class Archiver extends PeriodicLoop {
     orrery: Orrery,
     private readonly opts: ArchiverOptions,
   ) {
-    const everyMs = opts.everyMs ?? Math.min(HOUR, Math.max(1000, Math.floor(opts.retentionMs / 10)));
-    super(orrery, 'archiver', { maxSleepMs: everyMs, ...(opts.logger ? { logger: opts.logger } : {}) });
-    if (!Number.isFinite(opts.retentionMs) || opts.retentionMs <= 0) throw new RangeError('retentionMs must be a positive number of ms');
-    this.everyMs = everyMs;
+    super(orrery, 'archiver', { maxSleepMs: sweepEvery(opts), ...(opts.logger ? { logger: opts.logger } : {}) });
+    this.everyMs = sweepEvery(opts);
   }
 
   override async stop(): Promise<void> {
@@ -64,4 +63,10 @@ export class Archiver extends PeriodicLoop {
     }
     return this.everyMs;
   }
+}
+
+/** How often the archiver sweeps (`everyMs`, else a tenth of the retention, from 1 s to an hour), the retention checked first. */
+function sweepEvery(opts: ArchiverOptions): number {
+  const retentionMs = checkMs(opts.retentionMs, 'retentionMs', 1, Number.MAX_SAFE_INTEGER);
+  return opts.everyMs ?? Math.min(HOUR, Math.max(1000, Math.floor(retentionMs / 10)));
 }

@@ -1,4 +1,6 @@
+import { requireOptions } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
+import { checkLogger, childLogger } from './option-checks.js';
 import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
 import type { DagNotifier } from './dag-notifier.js';
@@ -35,16 +37,18 @@ export class Daemon {
   readonly dagScheduler: DagScheduler | null;
 
   constructor(orrery: Orrery, opts: DaemonOptions) {
-    const logger = opts.logger ?? silentLogger;
+    requireOptions(opts, '{ runner?, reaper?, worker?, ... }');
+    const logger = checkLogger(opts.logger) ?? silentLogger;
     const sleep = opts.maxSleepMs !== undefined ? { maxSleepMs: opts.maxSleepMs } : {};
+    if (opts.worker !== undefined && opts.worker !== null) requireOptions(opts.worker, '{ handlers, ... } (the worker\'s options)');
     this.runner = opts.runner
-      ? new Runner(orrery, { ...sleep, logger: logger.child({ loop: 'runner' }), ...(opts.runnerGraceMs !== undefined ? { graceMs: opts.runnerGraceMs } : {}) })
+      ? new Runner(orrery, { ...sleep, logger: childLogger(logger, { loop: 'runner' }), ...(opts.runnerGraceMs !== undefined ? { graceMs: opts.runnerGraceMs } : {}) })
       : null;
-    this.reaper = opts.reaper ? new Reaper(orrery, { ...sleep, logger: logger.child({ loop: 'reaper' }) }) : null;
+    this.reaper = opts.reaper ? new Reaper(orrery, { ...sleep, logger: childLogger(logger, { loop: 'reaper' }) }) : null;
     this.dagScheduler = opts.runner
-      ? new DagScheduler(orrery, { ...sleep, logger: logger.child({ loop: 'dags' }), ...(opts.dagNotifier ? { notifier: opts.dagNotifier } : {}) })
+      ? new DagScheduler(orrery, { ...sleep, logger: childLogger(logger, { loop: 'dags' }), ...(opts.dagNotifier ? { notifier: opts.dagNotifier } : {}) })
       : null;
-    this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: logger.child({ loop: 'worker' }) }) : null;
+    this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
   }
 
   /** Starts every loop; returns at once. */

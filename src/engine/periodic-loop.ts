@@ -1,4 +1,6 @@
+import { checkMs } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
+import { checkLogger } from './option-checks.js';
 import type { Orrery } from './service.js';
 import { Sleeper } from './sleeper.js';
 
@@ -27,8 +29,9 @@ export abstract class PeriodicLoop {
     opts: LoopOptions = {},
   ) {
     this.sleeper = new Sleeper(orrery.clock);
-    this.maxSleepMs = opts.maxSleepMs ?? 1000;
-    this.log = opts.logger ?? silentLogger;
+    // As the CLI's --max-sleep: a shorter sleep would spin the loop.
+    this.maxSleepMs = checkMs(opts.maxSleepMs ?? 1000, 'maxSleepMs', 10);
+    this.log = checkLogger(opts.logger) ?? silentLogger;
   }
 
   start(): void {

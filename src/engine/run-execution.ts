@@ -213,11 +213,6 @@ export class RunExecution {
       if (outcome.retryAfterMs !== undefined) item.retryAfterMs = outcome.retryAfterMs;
       if (outcome.throttle) item.throttle = true;
       end = await this.retryingStorage(() => this.ender.end(item));
-      if (outcome.status === 'failed' || outcome.status === 'permfailed') {
-        this.log.warn({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs, error: firstLine(outcome.error) }, `${endLine(end, outcome, durationMs)}: ${firstLine(outcome.error)}`);
-      } else if (this.log.isLevelEnabled('debug')) {
-        this.log.debug({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs }, endLine(end, outcome, durationMs));
-      }
     } catch (e) {
       if (VERDICTS.some((code) => hasCode(e, code))) {
         // Orrery's verdict (lease lost, reaped, ended elsewhere): whoever holds the run now ends it.
@@ -231,6 +226,18 @@ export class RunExecution {
         );
       }
       endError = e;
+    }
+    // Logged once the end is recorded, outside the end's try: a logger that throws cannot make a recorded end look lost.
+    if (end !== null) {
+      try {
+        if (outcome.status === 'failed' || outcome.status === 'permfailed') {
+          this.log.warn({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs, error: firstLine(outcome.error) }, `${endLine(end, outcome, durationMs)}: ${firstLine(outcome.error)}`);
+        } else if (this.log.isLevelEnabled('debug')) {
+          this.log.debug({ type: run.type, task: run.task, backendId: this.backendId, status: outcome.status, durationMs }, endLine(end, outcome, durationMs));
+        }
+      } catch {
+        // The run's end is recorded; a failing logger loses only this line.
+      }
     }
     this.trace?.done(end, { ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(endError !== undefined ? { endError } : {}) });
     this.events.onDone(this, end);

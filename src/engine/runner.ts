@@ -1,4 +1,5 @@
 import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
+import { checkMs } from '../core/options.js';
 import { runnerCatchesUp } from '../core/catch-up.js';
 import type { Timer } from './clock.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
@@ -39,7 +40,7 @@ export class Runner extends PeriodicLoop {
 
   constructor(orrery: Orrery, opts: RunnerOptions = {}) {
     super(orrery, 'runner', opts);
-    this.graceMs = opts.graceMs ?? DEFAULT_RUNNER_GRACE_MS;
+    this.graceMs = checkMs(opts.graceMs ?? DEFAULT_RUNNER_GRACE_MS, 'graceMs');
   }
 
   protected override onStart(): void {

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
 import { optionsObject, requireOptions } from '../core/options.js';
+import { checkClock } from './option-checks.js';
+import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
@@ -771,31 +773,12 @@ export class Orrery implements Jobboard {
   }
 }
 
-function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
-  if (f === null || typeof f !== 'object') throw invalid('', 'a filter { limit, task?, afterId? } is required');
-  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', f.limit === undefined ? 'is required (how many records at most)' : 'must be a non-negative integer');
-  if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
-  if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
-  return f;
-}
-
 /** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */
 export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   opts = optionsObject(opts);
+  if (opts.db !== undefined && (typeof opts.db !== 'string' || opts.db.trim() === '')) throw invalid('db', 'must be a database URL (sqlite:PATH or postgres://...)');
+  checkClock(opts.clock);
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
   // On a virtual clock, time waits for every store call in flight (a query to a database server).
   return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
-}
-
-/** A run's backend id as every run operation takes it: a non-empty storable string. */
-function requireRunId(backendId: unknown): asserts backendId is string {
-  if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
-  assertText(backendId, 'backendId');
-}
-
-/** A worker id a jobboard call names: a non-empty string Orrery can store. */
-function requireWorker(worker: unknown): asserts worker is string {
-  if (!worker) throw invalid('worker', 'a worker id is required');
-  if (typeof worker !== 'string') throw invalid('worker', 'must be a string (the worker id)');
-  assertText(worker, 'worker');
 }

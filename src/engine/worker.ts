@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
+import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH, MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
 import { hasLimits } from '../core/limits.js';
 import { LeaseLostError, invalid, isStorageUnavailable } from '../core/errors.js';
 import { workerIdProblem } from '../core/worker-registry.js';
+import { checkInteger, checkMs, checkNames, requireOptions } from '../core/options.js';
+import { checkClock, checkLogger } from './option-checks.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { servedTypesOf, type Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
@@ -50,6 +52,14 @@ export interface WorkerOptions {
 }
 
 const TYPES_REFRESH_MS = 5_000;
+
+/** A handlers object: every member a function (a handler), checked when the worker is built rather than failing each run. */
+function checkHandlers(handlers: unknown): void {
+  if (handlers === null || typeof handlers !== 'object' || Array.isArray(handlers)) throw invalid('handlers', 'must be an object of handler functions, one per backend name');
+  for (const [name, h] of Object.entries(handlers)) {
+    if (typeof h !== 'function') throw invalid(`handlers.${name}`, 'must be a function (the handler of that backend)');
+  }
+}
 const DEFAULT_LEASE_MS = 30_000;
 /** Most runs with an unrecorded end a worker remembers (the oldest forgotten first): about 10 MB at most. */
 const MAX_UNRECORDED_KEPT = 100_000;
@@ -119,21 +129,20 @@ export class Worker {
     private readonly board: Jobboard,
     private readonly opts: WorkerOptions,
   ) {
-    this.concurrency = opts.concurrency ?? 10;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw invalid('concurrency', 'must be a positive integer');
-    this.prefetch = opts.prefetch ?? DEFAULT_PREFETCH;
-    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw invalid('prefetch', 'must be a non-negative integer');
+    requireOptions(opts, '{ handlers, types?, concurrency?, prefetch?, ... }');
+    checkHandlers(opts.handlers);
+    if (opts.types !== undefined) checkNames(opts.types, 'types');
+    this.concurrency = checkInteger(opts.concurrency ?? 10, 'concurrency', 1, MAX_CONCURRENCY);
+    this.prefetch = checkInteger(opts.prefetch ?? DEFAULT_PREFETCH, 'prefetch', 0, MAX_PREFETCH);
     this.maxUnrecorded = 2 * this.concurrency;
-    this.pollMs = opts.pollMs ?? 1000;
     // As the CLI's --poll: a shorter sleep would spin the claim loop (pollMs 0 kept a core busy while idle).
-    if (typeof this.pollMs !== 'number' || !Number.isFinite(this.pollMs) || this.pollMs < 10) throw invalid('pollMs', 'must be a number of milliseconds, at least 10');
-    this.graceMs = opts.graceMs ?? 10_000;
-    if (typeof this.graceMs !== 'number' || !Number.isFinite(this.graceMs) || this.graceMs < 0) throw invalid('graceMs', 'must be a number of milliseconds, at least 0');
+    this.pollMs = checkMs(opts.pollMs ?? 1000, 'pollMs', 10);
+    this.graceMs = checkMs(opts.graceMs ?? 10_000, 'graceMs');
     const idProblem = opts.id === undefined ? null : typeof opts.id === 'string' ? workerIdProblem(opts.id) : 'must be a string';
     if (idProblem) throw invalid('id', idProblem);
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.log = opts.logger ?? silentLogger;
-    this.clock = opts.clock ?? board.clock ?? systemClock;
+    this.log = checkLogger(opts.logger) ?? silentLogger;
+    this.clock = checkClock(opts.clock) ?? board.clock ?? systemClock;
     this.sleeper = new Sleeper(this.clock);
     this.ender = new EndBatcher(board);
     this.timers = new WorkerTimers(board, this.id, this.log, {

@@ -10,6 +10,7 @@ import {
   StorageReadOnlyError,
   StorageUnavailableError,
   ValidationError,
+  invalid,
   isNetworkError,
   type ErrorDetail,
 } from '../core/errors.js';
@@ -36,6 +37,8 @@ import { ScheduleClient } from './schedule-client.js';
 import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
+import { apiTokenProblem, serverUrlProblem } from './connection-checks.js';
+import { MAX_TIMER_MS, optionsObject } from '../core/options.js';
 import { iso, parseApiJson, requestJson } from './client-json.js';
 
 
@@ -157,10 +160,16 @@ export class OrreryClient implements Jobboard {
     options: OrreryClientOptions = {},
   ) {
     this.base = serverBase(url);
+    if (token !== null && token !== undefined) {
+      const problem = apiTokenProblem(token);
+      if (problem) throw invalid('token', problem);
+    }
+    options = optionsObject(options);
     const t = options.timeoutMs === undefined ? DEFAULT_CLIENT_TIMEOUT_MS : options.timeoutMs;
-    if (t !== null && !(Number.isSafeInteger(t) && t > 0)) {
-      throw new ValidationError(`timeoutMs: must be a positive whole number of milliseconds or null, not ${String(t)}`, [
-        { path: 'timeoutMs', message: 'must be a positive whole number of milliseconds or null' },
+    // At most what a timer takes (about 24.8 days): a longer one fired at once and every request timed out.
+    if (t !== null && !(Number.isSafeInteger(t) && t > 0 && t <= MAX_TIMER_MS)) {
+      throw new ValidationError(`timeoutMs: must be a positive whole number of milliseconds up to ${MAX_TIMER_MS}, or null, not ${String(t)}`, [
+        { path: 'timeoutMs', message: `must be a positive whole number of milliseconds up to ${MAX_TIMER_MS}, or null` },
       ]);
     }
     this.timeoutMs = t;
@@ -493,5 +502,7 @@ export class OrreryClient implements Jobboard {
  * as `orrery serve` prints it at start (`http://HOST:PORT/api`) taken as the server's.
  */
 export function serverBase(url: string): string {
+  const problem = serverUrlProblem(url);
+  if (problem) throw invalid('url', problem);
   return url.replace(/\/+$/, '').replace(/\/api$/, '');
 }

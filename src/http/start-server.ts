@@ -4,82 +4,17 @@ import { ValidationError } from '../core/errors.js';
 import { formatDuration } from '../core/durations.js';
 import { Archiver } from '../engine/archiver.js';
 import { Daemon } from '../engine/daemon.js';
-import type { DagNotifier } from '../engine/dag-notifier.js';
-import { silentLogger, type Logger } from '../engine/logger.js';
+import { silentLogger } from '../engine/logger.js';
 import { prepareTypes } from '../engine/prepare-types.js';
 import type { Orrery, RunEvent } from '../engine/service.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { workerHandlers, type WorkerHandlers } from '../worker/isolation/worker-handlers.js';
-import type { IsolationMode } from '../worker/isolation/protocol.js';
 import { loadHandlers } from '../worker/load-handlers.js';
 import { isLoopback } from './loopback.js';
+import { checkServerOptions, type ServerOptions } from './server-options.js';
 import type { OrreryMetrics } from './metrics.js';
 
-/** The HTTP listener of `startServer`: API, dashboard, `/healthz` and `/metrics`. */
-export interface ServerHttpOptions {
-  /** Address to listen on; a non-loopback address needs `token`. Default `127.0.0.1`. */
-  host?: string;
-  /** Port; `0` picks a free one (read it from `RunningServer.port`). Default `5180`. */
-  port?: number;
-  /** Bearer token required by `/api` and `/metrics`; `null` (default) requires none (loopback only). */
-  token?: string | null;
-  /** Serve `/metrics` without the token. Default `false`. */
-  publicMetrics?: boolean;
-  /** The dashboard's built files; default `dist/web` of this package (a missing directory serves no dashboard). */
-  webRoot?: string | null;
-}
-
-/** The worker of `startServer`, when it has handlers. */
-export interface ServerWorkerOptions {
-  /** Runs executed at once. Default `10`. */
-  concurrency?: number;
-  /** Most runs held in the worker's buffer beyond the running ones (claim ahead). Default `500`. */
-  prefetch?: number;
-  /** On `stop()`, how long running handlers may finish before their runs are abandoned. Default `10000` ms. */
-  graceMs?: number;
-  /** Task types to serve; each must exist and have a handler. Default: every type with a handler. */
-  types?: string[];
-  /** Idle poll interval for work from other processes. Default `1000` ms. */
-  pollMs?: number;
-  /** Worker id recorded on runs. Default `host:pid:random`. */
-  id?: string;
-  /** Where handlers run: `inline` (default), `thread` or `process` (needs `handlers` given as a file). */
-  isolation?: IsolationMode;
-  /** Heap limit of each handler thread or process, in MB (isolation `thread`/`process`). Default `1024`. */
-  maxMemoryMb?: number;
-  /** The file each handler thread or process loads, when `handlers` is given as a loaded module. */
-  file?: string;
-}
-
-/** What `startServer` runs; every part is optional (the defaults give `orrery serve`). */
-export interface ServerOptions {
-  /**
-   * The handlers: a file path (loaded as `--handlers` loads it; needed for isolation) or a module
-   * already loaded (`loadHandlers`). Its `taskTypes` are created when missing, its `dags` registered,
-   * and a worker runs its handlers. Without it, no worker runs.
-   */
-  handlers?: string | HandlersModule;
-  /** The worker's options (with `handlers`). */
-  worker?: ServerWorkerOptions;
-  /** Run the runner and the DAG scheduler. Default `true`. */
-  runner?: boolean;
-  /** Run the reaper. Default `true`. */
-  reaper?: boolean;
-  /** Longest sleep of the runner and reaper between passes. Default `1000` ms. */
-  maxSleepMs?: number;
-  /** How long due tasks of types without limits are left to workers before the runner queues them. Default `1000` ms. */
-  runnerGraceMs?: number;
-  /** DAG alerts; default: logged at error level. */
-  dagNotifier?: DagNotifier;
-  /** The HTTP listener; `false`: none (the loops alone, as `orrery runner` and `orrery worker`). Default `{}`. */
-  http?: ServerHttpOptions | false;
-  /** Archive finished runs older than `retentionMs` continuously, to the archive tables or, with `to`, a JSONL file. */
-  retention?: { retentionMs: number; to?: string };
-  /** Call the handlers module's `setup(orrery)` once the loops run. Default `true`. */
-  setup?: boolean;
-  /** Default: silent. */
-  logger?: Logger;
-}
+export type { ServerHttpOptions, ServerWorkerOptions, ServerOptions } from './server-options.js';
 
 /** A started server; `stop()` ends it. The `Orrery` it was given stays open (close it after `stop()`). */
 export interface RunningServer {
@@ -110,7 +45,8 @@ export interface RunningServer {
  * `isolation` other than inline without the handlers file, a non-loopback `host` without a token,
  * and a port that cannot be listened on.
  */
-export async function startServer(orrery: Orrery, opts: ServerOptions = {}): Promise<RunningServer> {
+export async function startServer(orrery: Orrery, given: ServerOptions = {}): Promise<RunningServer> {
+  const opts = checkServerOptions(given);
   const log = opts.logger ?? silentLogger;
   const w = opts.worker ?? {};
   const http = opts.http === false ? null : (opts.http ?? {});

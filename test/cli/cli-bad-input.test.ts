@@ -82,6 +82,18 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['serve --token empty', ['serve', '--port', '0', '--token', ''], ['--token', 'must not be empty']],
     ['worker --request-timeout without --url', ['worker', '--handlers', 'h.mjs', '--request-timeout', '5s'], ['--request-timeout', 'needs --url']],
     ['worker --request-timeout too short', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--request-timeout', '1ms'], ['--request-timeout', 'at least 10ms']],
+    // A timer longer than 2^31 - 1 ms fires at once: every request timed out at once and the worker never started.
+    ['worker --request-timeout past a timer', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--request-timeout', '30d'], ['--request-timeout', 'at most 2147483647ms']],
+    ['worker --url with a bad port', ['worker', '--url', 'http://127.0.0.1:99999', '--handlers', 'h.mjs'], ['--url', 'is not a URL']],
+    ['worker --url with a query', ['worker', '--url', 'http://127.0.0.1:9/?x=1', '--handlers', 'h.mjs'], ['--url', 'must not have a query']],
+    ['task import --url not http', ['task', 'import', 'x.ndjson', '--url', 'ftp://127.0.0.1:9'], ['--url', 'must start with http']],
+    // Accepted, then every claim failed (the claim limit is stored in a 4-byte integer).
+    ['worker --concurrency too large', ['worker', '--handlers', 'h.mjs', '--concurrency', '2147483647'], ['--concurrency', 'at most 100000']],
+    ['worker --prefetch too large', ['worker', '--handlers', 'h.mjs', '--prefetch', '1000001'], ['--prefetch', 'at most 1000000']],
+    ['worker --max-memory too large', ['worker', '--handlers', 'h.mjs', '--isolation', 'thread', '--max-memory', '99999999999'], ['--max-memory', 'at most 1048576']],
+    ['serve --port past 65535', ['serve', '--port', '70000'], ['--port', 'at most 65535']],
+    // An empty value served every type.
+    ['worker --types empty', ['worker', '--handlers', 'h.mjs', '--types', ''], ['--types', 'names no task type']],
     ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
     // The registry refuses ids over 200 characters, the jobboard over 256: a worker would start and fail every 10 s.
     ['worker --id too long', ['worker', '--handlers', 'h.mjs', '--id', 'w'.repeat(201)], ['--id', 'at most 200 characters']],

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { routes } from '../../src/http/routes.js';
+import { SSE_MAX_BACKLOG } from '../../src/http/app.js';
 import { T0, UUID, errorOf, openHttp, type HttpHarness, type Reply } from './http-helpers.js';
 
 /** Route templates answered with a 2xx somewhere in this file; the last test checks none is missing. */
@@ -1073,6 +1074,25 @@ describe('GET /api/events (server-sent events)', () => {
       await s1.cancel();
       await s2.cancel();
     }
+  });
+
+  it(`disconnects a client that stops reading once ${SSE_MAX_BACKLOG} events wait for it (its backlog grew without bound)`, async () => {
+    const res = await h.app.request('/api/events');
+    const reader = res.body!.getReader();
+    const first = await reader.read(); // `ready`; nothing is read after it
+    expect(new TextDecoder().decode(first.value)).toContain('event: ready');
+    expect(h.orrery.events.listenerCount('run')).toBe(1);
+    const big = { event: 'scheduled', run: { backendId: 'x', padding: 'p'.repeat(10_000) } };
+    for (let i = 0; i < SSE_MAX_BACKLOG * 3; i++) h.orrery.events.emit('run', big as never);
+    // Disconnected: no longer subscribed, and its stream ends instead of holding every event.
+    expect(h.orrery.events.listenerCount('run')).toBe(0);
+    let bytes = 0;
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      bytes += chunk.value.byteLength;
+    }
+    expect(bytes).toBeLessThan((SSE_MAX_BACKLOG + 10) * 10_100);
   });
 });
 

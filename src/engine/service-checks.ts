@@ -1,0 +1,27 @@
+import { invalid } from '../core/errors.js';
+import { assertText } from '../core/storable.js';
+import type { ArchivedRunFilter } from '../store/archive-store.js';
+
+/** The checks of the arguments of the service's calls that no other module shares. */
+
+/** An archive listing's filter: `limit` required, ids integers. */
+export function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
+  if (f === null || typeof f !== 'object') throw invalid('', 'a filter { limit, task?, afterId? } is required');
+  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', f.limit === undefined ? 'is required (how many records at most)' : 'must be a non-negative integer');
+  if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
+  if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
+  return f;
+}
+
+/** A run's backend id as every run operation takes it: a non-empty storable string. */
+export function requireRunId(backendId: unknown): asserts backendId is string {
+  if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
+  assertText(backendId, 'backendId');
+}
+
+/** A worker id a jobboard call names: a non-empty string Orrery can store. */
+export function requireWorker(worker: unknown): asserts worker is string {
+  if (!worker) throw invalid('worker', 'a worker id is required');
+  if (typeof worker !== 'string') throw invalid('worker', 'must be a string (the worker id)');
+  assertText(worker, 'worker');
+}

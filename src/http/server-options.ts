@@ -1,0 +1,132 @@
+import { invalid } from '../core/errors.js';
+import { checkInteger, checkMs, checkNames, optionsObject } from '../core/options.js';
+import { workerIdProblem } from '../core/worker-registry.js';
+import { MAX_CONCURRENCY } from '../core/claim-ahead.js';
+import { checkLogger } from '../engine/option-checks.js';
+import type { DagNotifier } from '../engine/dag-notifier.js';
+import type { Logger } from '../engine/logger.js';
+import type { HandlersModule } from '../worker/handlers.js';
+import type { IsolationMode } from '../worker/isolation/protocol.js';
+import { apiTokenProblem } from './connection-checks.js';
+
+/** The HTTP listener of `startServer`: API, dashboard, `/healthz` and `/metrics`. */
+export interface ServerHttpOptions {
+  /** Address to listen on; a non-loopback address needs `token`. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; `0` picks a free one (read it from `RunningServer.port`). Default `5180`. */
+  port?: number;
+  /** Bearer token required by `/api` and `/metrics`; `null` (default) requires none (loopback only). */
+  token?: string | null;
+  /** Serve `/metrics` without the token. Default `false`. */
+  publicMetrics?: boolean;
+  /** The dashboard's built files; default `dist/web` of this package (a missing directory serves no dashboard). */
+  webRoot?: string | null;
+}
+
+/** The worker of `startServer`, when it has handlers. */
+export interface ServerWorkerOptions {
+  /** Runs executed at once. Default `10`. */
+  concurrency?: number;
+  /** Most runs held in the worker's buffer beyond the running ones (claim ahead). Default `500`. */
+  prefetch?: number;
+  /** On `stop()`, how long running handlers may finish before their runs are abandoned. Default `10000` ms. */
+  graceMs?: number;
+  /** Task types to serve; each must exist and have a handler. Default: every type with a handler. */
+  types?: string[];
+  /** Idle poll interval for work from other processes. Default `1000` ms. */
+  pollMs?: number;
+  /** Worker id recorded on runs. Default `host:pid:random`. */
+  id?: string;
+  /** Where handlers run: `inline` (default), `thread` or `process` (needs `handlers` given as a file). */
+  isolation?: IsolationMode;
+  /** Heap limit of each handler thread or process, in MB (isolation `thread`/`process`). Default `1024`. */
+  maxMemoryMb?: number;
+  /** The file each handler thread or process loads, when `handlers` is given as a loaded module. */
+  file?: string;
+}
+
+/** What `startServer` runs; every part is optional (the defaults give `orrery serve`). */
+export interface ServerOptions {
+  /**
+   * The handlers: a file path (loaded as `--handlers` loads it; needed for isolation) or a module
+   * already loaded (`loadHandlers`). Its `taskTypes` are created when missing, its `dags` registered,
+   * and a worker runs its handlers. Without it, no worker runs.
+   */
+  handlers?: string | HandlersModule;
+  /** The worker's options (with `handlers`). */
+  worker?: ServerWorkerOptions;
+  /** Run the runner and the DAG scheduler. Default `true`. */
+  runner?: boolean;
+  /** Run the reaper. Default `true`. */
+  reaper?: boolean;
+  /** Longest sleep of the runner and reaper between passes. Default `1000` ms. */
+  maxSleepMs?: number;
+  /** How long due tasks of types without limits are left to workers before the runner queues them. Default `1000` ms. */
+  runnerGraceMs?: number;
+  /** DAG alerts; default: logged at error level. */
+  dagNotifier?: DagNotifier;
+  /** The HTTP listener; `false`: none (the loops alone, as `orrery runner` and `orrery worker`). Default `{}`. */
+  http?: ServerHttpOptions | false;
+  /** Archive finished runs older than `retentionMs` continuously, to the archive tables or, with `to`, a JSONL file. */
+  retention?: { retentionMs: number; to?: string };
+  /** Call the handlers module's `setup(orrery)` once the loops run. Default `true`. */
+  setup?: boolean;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+const ISOLATION_MODES = ['inline', 'thread', 'process'];
+/** Most heap a handler thread or process may be given (`--max-memory`, `worker.maxMemoryMb`): 1 TiB. */
+export const MAX_HANDLER_MEMORY_MB = 1_048_576;
+
+/**
+ * startServer's options, checked before anything starts: each value of the wrong kind is a
+ * ValidationError naming it (a number as the token answered 500 to every request; a port given as
+ * text listened on a Unix socket of that name).
+ */
+export function checkServerOptions(given: ServerOptions | undefined): ServerOptions {
+  const opts = optionsObject(given);
+  checkLogger(opts.logger);
+  if (opts.maxSleepMs !== undefined) checkMs(opts.maxSleepMs, 'maxSleepMs', 10);
+  if (opts.runnerGraceMs !== undefined) checkMs(opts.runnerGraceMs, 'runnerGraceMs');
+  if (opts.handlers !== undefined && opts.handlers !== null) {
+    if (typeof opts.handlers === 'string') {
+      if (opts.handlers === '') throw invalid('handlers', 'must be a file path or a handlers module');
+    } else {
+      const mod = optionsObject(opts.handlers, 'handlers');
+      if (mod.handlers === null || typeof mod.handlers !== 'object') throw invalid('handlers.handlers', 'must be an object of handler functions');
+      for (const [name, h] of Object.entries(mod.handlers)) if (typeof h !== 'function') throw invalid(`handlers.handlers.${name}`, 'must be a function');
+      if (mod.setup !== undefined && typeof mod.setup !== 'function') throw invalid('handlers.setup', 'must be a function');
+      if (mod.taskTypes !== undefined && !Array.isArray(mod.taskTypes)) throw invalid('handlers.taskTypes', 'must be an array');
+      if (mod.dags !== undefined && !Array.isArray(mod.dags)) throw invalid('handlers.dags', 'must be an array');
+    }
+  }
+  if (opts.http !== false && opts.http !== undefined) {
+    const http = optionsObject(opts.http, 'http');
+    if (http.host !== undefined && (typeof http.host !== 'string' || http.host === '')) throw invalid('http.host', 'must be a host name or address');
+    if (http.port !== undefined) checkInteger(http.port, 'http.port', 0, 65535);
+    if (http.token !== undefined && http.token !== null) {
+      const problem = apiTokenProblem(http.token);
+      if (problem) throw invalid('http.token', problem);
+    }
+    if (http.webRoot !== undefined && http.webRoot !== null && typeof http.webRoot !== 'string') throw invalid('http.webRoot', 'must be a directory path or null');
+  }
+  if (opts.worker !== undefined) {
+    const w = optionsObject(opts.worker, 'worker');
+    if (w.concurrency !== undefined) checkInteger(w.concurrency, 'worker.concurrency', 1, MAX_CONCURRENCY);
+    if (w.isolation !== undefined && !ISOLATION_MODES.includes(w.isolation)) throw invalid('worker.isolation', `must be one of ${ISOLATION_MODES.join(', ')}`);
+    if (w.maxMemoryMb !== undefined) checkInteger(w.maxMemoryMb, 'worker.maxMemoryMb', 1, MAX_HANDLER_MEMORY_MB);
+    if (w.types !== undefined) checkNames(w.types, 'worker.types');
+    if (w.id !== undefined) {
+      const problem = typeof w.id === 'string' ? workerIdProblem(w.id) : 'must be a string';
+      if (problem) throw invalid('worker.id', problem);
+    }
+    if (w.file !== undefined && (typeof w.file !== 'string' || w.file === '')) throw invalid('worker.file', 'must be a file path');
+  }
+  if (opts.retention !== undefined && opts.retention !== null) {
+    const r = optionsObject(opts.retention, 'retention');
+    checkMs(r.retentionMs, 'retention.retentionMs', 1, Number.MAX_SAFE_INTEGER);
+    if (r.to !== undefined && (typeof r.to !== 'string' || r.to === '')) throw invalid('retention.to', 'must be a file path');
+  }
+  return opts;
+}
