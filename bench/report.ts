@@ -128,7 +128,8 @@ function stores(meta: RunMeta): Array<'sqlite' | 'postgres'> {
 export function targets(r: Results, meta: RunMeta): Array<{ target: string; figure: string; met: string }> {
   const out: Array<{ target: string; figure: string; met: string }> = [];
   const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? 'yes' : 'no');
-  const all = (ks: string[], f: (v: number) => boolean) => (ks.every((k) => r.get(k)) ? ks.every((k) => f(r.get(k)!.median)) : null);
+  // No figure (no concurrency measured, or a system left out): not measured, never a vacuous yes.
+  const all = (ks: string[], f: (v: number) => boolean) => (ks.length > 0 && ks.every((k) => r.get(k)) ? ks.every((k) => f(r.get(k)!.median)) : null);
   const perC = (ks: string[]) => meta.concurrencies.map((c, i) => `c${c}: ${cell(r, ks[i]!, x2)}`).join('; ');
   // Issue 15 (the hot path); read from the report, never asserted in tests.
   const peer = meta.concurrencies.map((c) => key.vsPeer('orrery-pg', c));
@@ -144,7 +145,7 @@ export function targets(r: Results, meta: RunMeta): Array<{ target: string; figu
   for (const s of ['orrery-pg', 'orrery-sqlite'] as const) {
     const mine = meta.concurrencies.map((c) => key.rss(s, c));
     const theirs = meta.concurrencies.map((c) => key.rss('graphile-worker', c));
-    const ok = mine.every((k) => r.get(k)) && theirs.every((k) => r.get(k)) ? mine.every((k, i) => r.get(k)!.median <= r.get(theirs[i]!)!.median) : null;
+    const ok = mine.length > 0 && mine.every((k) => r.get(k)) && theirs.every((k) => r.get(k)) ? mine.every((k, i) => r.get(k)!.median <= r.get(theirs[i]!)!.median) : null;
     out.push({ target: `${meta.labels[s] ?? s} worker peak RSS ≤ graphile-worker’s`, figure: meta.concurrencies.map((c, i) => `c${c}: ${cell(r, mine[i]!, mib)} vs ${cell(r, theirs[i]!, mib)}`).join('; '), met: verdict(ok) });
   }
   const enq = key.enqueue('orrery-pg');
