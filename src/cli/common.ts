@@ -76,7 +76,7 @@ export const positiveIntArg = (v: string): number => {
   return n;
 };
 
-/** An integer from 1 to `max` (`--concurrency`, `--max-memory`). */
+/** An integer from `min` to `max` (`--concurrency`, `--prefetch`, `--max-memory`, `--port`). */
 export const boundedIntArg = (min: number, max: number) => (v: string): number => {
   const n = nonNegativeIntArg(v);
   if (n < min) throw new InvalidArgumentError(`must be at least ${min}`);

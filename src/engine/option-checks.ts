@@ -32,3 +32,11 @@ export function checkClock(v: unknown, name = 'clock'): Clock | undefined {
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw invalid(`${name}.now`, 'must return a valid Date');
   return clock;
 }
+
+/** A handlers object: every member a function (the handler of that backend name), checked when a worker is built rather than failing each run. */
+export function checkHandlers(handlers: unknown, name = 'handlers'): void {
+  if (handlers === null || typeof handlers !== 'object' || Array.isArray(handlers)) throw invalid(name, 'must be an object of handler functions, one per backend name');
+  for (const [backend, h] of Object.entries(handlers)) {
+    if (typeof h !== 'function') throw invalid(`${name}.${backend}`, 'must be a function (the handler of that backend)');
+  }
+}

@@ -6,7 +6,7 @@ import { hasLimits } from '../core/limits.js';
 import { LeaseLostError, invalid, isStorageUnavailable } from '../core/errors.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import { checkInteger, checkMs, checkNames, requireOptions } from '../core/options.js';
-import { checkClock, checkLogger } from './option-checks.js';
+import { checkClock, checkHandlers, checkLogger } from './option-checks.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { servedTypesOf, type Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
@@ -52,14 +52,6 @@ export interface WorkerOptions {
 }
 
 const TYPES_REFRESH_MS = 5_000;
-
-/** A handlers object: every member a function (a handler), checked when the worker is built rather than failing each run. */
-function checkHandlers(handlers: unknown): void {
-  if (handlers === null || typeof handlers !== 'object' || Array.isArray(handlers)) throw invalid('handlers', 'must be an object of handler functions, one per backend name');
-  for (const [name, h] of Object.entries(handlers)) {
-    if (typeof h !== 'function') throw invalid(`handlers.${name}`, 'must be a function (the handler of that backend)');
-  }
-}
 const DEFAULT_LEASE_MS = 30_000;
 /** Most runs with an unrecorded end a worker remembers (the oldest forgotten first): about 10 MB at most. */
 const MAX_UNRECORDED_KEPT = 100_000;

@@ -2,7 +2,7 @@ import { invalid } from '../core/errors.js';
 import { checkInteger, checkMs, checkNames, optionsObject } from '../core/options.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import { MAX_CONCURRENCY } from '../core/claim-ahead.js';
-import { checkLogger } from '../engine/option-checks.js';
+import { checkHandlers, checkLogger } from '../engine/option-checks.js';
 import type { DagNotifier } from '../engine/dag-notifier.js';
 import type { Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
@@ -94,8 +94,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
       if (opts.handlers === '') throw invalid('handlers', 'must be a file path or a handlers module');
     } else {
       const mod = optionsObject(opts.handlers, 'handlers');
-      if (mod.handlers === null || typeof mod.handlers !== 'object') throw invalid('handlers.handlers', 'must be an object of handler functions');
-      for (const [name, h] of Object.entries(mod.handlers)) if (typeof h !== 'function') throw invalid(`handlers.handlers.${name}`, 'must be a function');
+      checkHandlers(mod.handlers, 'handlers.handlers');
       if (mod.setup !== undefined && typeof mod.setup !== 'function') throw invalid('handlers.setup', 'must be a function');
       if (mod.taskTypes !== undefined && !Array.isArray(mod.taskTypes)) throw invalid('handlers.taskTypes', 'must be an array');
       if (mod.dags !== undefined && !Array.isArray(mod.dags)) throw invalid('handlers.dags', 'must be an array');
