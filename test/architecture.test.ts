@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
 };
 
 /** What of the http layer the dashboard may use: the typed client, never the server side. */
-const HTTP_CLIENT = ['client.ts', 'dag-client.ts', 'visit-client.ts', 'dashboard-client.ts', 'errors.ts'].map((f) => join(SRC, 'http', f));
+const HTTP_CLIENT = ['client.ts', 'dag-client.ts', 'visit-client.ts', 'dashboard-client.ts', 'errors.ts', 'connection-checks.ts'].map((f) => join(SRC, 'http', f));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

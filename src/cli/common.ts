@@ -53,9 +53,16 @@ function wrap<T>(fn: (v: string) => T): (v: string) => T {
 
 export const durationArg = wrap((v) => parseDuration(v, ''));
 
-/** A sleep or poll interval: at least 10 ms, so a loop can never spin without sleeping. */
-export const intervalArg = (v: string): number => {
+/** A wait a timer measures (`--grace`, `--runner-grace`): at most 2147483647ms (about 24.8 days; a longer timer fires at once). */
+export const timerArg = (v: string): number => {
   const ms = durationArg(v);
+  if (ms > MAX_TIMER_MS) throw new InvalidArgumentError(`at most ${MAX_TIMER_MS}ms (about 24.8 days)`);
+  return ms;
+};
+
+/** A sleep or poll interval: at least 10 ms, so a loop can never spin without sleeping, and at most what a timer takes. */
+export const intervalArg = (v: string): number => {
+  const ms = timerArg(v);
   if (ms < 10) throw new InvalidArgumentError('must be at least 10ms');
   return ms;
 };
@@ -82,13 +89,6 @@ export const boundedIntArg = (min: number, max: number) => (v: string): number =
   if (n < min) throw new InvalidArgumentError(`must be at least ${min}`);
   if (n > max) throw new InvalidArgumentError(`at most ${max}`);
   return n;
-};
-
-/** A timeout a timer waits out: at least 10ms, at most 2147483647ms (about 24.8 days; a longer one fired at once). */
-export const timeoutArg = (v: string): number => {
-  const ms = intervalArg(v);
-  if (ms > MAX_TIMER_MS) throw new InvalidArgumentError(`at most ${MAX_TIMER_MS}ms (about 24.8 days)`);
-  return ms;
 };
 
 /** `--url`: a server's address (http(s), no query, no fragment). */

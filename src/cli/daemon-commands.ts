@@ -5,7 +5,7 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, boundedIntArg, typesArg, typesOption, durationArg, envToken, intervalArg, open, serverUrlArg, timeoutArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { workerListCommand } from './worker-list-command.js';
@@ -24,7 +24,7 @@ interface DaemonCliOpts extends DbOpts {
 /** DAG alert options of the processes that run the DAG scheduler. */
 function notifyOptions(cmd: Command): Command {
   return cmd
-    .option('--runner-grace <duration>', 'how long due tasks of types without limits are left to workers to claim directly before the runner queues them (default 1s; 0 queues at once)', durationArg)
+    .option('--runner-grace <duration>', 'how long due tasks of types without limits are left to workers to claim directly before the runner queues them (default 1s; 0 queues at once)', timerArg)
     .option('--notify-webhook <url>', 'POST a JSON alert to this URL when a DAG task fails (besides logging it)')
     .option('--notify-retries', 'also alert when a DAG task fails and will be retried');
 }
@@ -54,7 +54,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)', typesArg)
     .addOption(isolationOption())
     .option('--max-memory <mb>', 'heap limit of each handler thread or process, in MB (isolation thread|process; default 1024)', boundedIntArg(1, MAX_HANDLER_MEMORY_MB))
-    .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', durationArg)
+    .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', timerArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', intervalArg)
     .option('--id <worker-id>', 'worker id, at most 200 characters (default host:pid:random)', workerIdArg)
     .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url', tokenArg);
@@ -76,7 +76,7 @@ export function daemonCommands(io: Io): Command[] {
   const worker = addDb(
     workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM'), true)
       .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database', serverUrlArg)
-      .option('--request-timeout <duration>', 'with --url: longest wait for an answer to a request before it is retried (default 60s)', timeoutArg)
+      .option('--request-timeout <duration>', 'with --url: longest wait for an answer to a request before it is retried (default 60s)', intervalArg)
       .addOption(logFormatOption()),
   ).action(async (o: WorkerCliOpts & { url?: string; requestTimeout?: number }) => {
     // Checked here rather than by commander, which would also ask it of `worker list`.

@@ -171,7 +171,6 @@ export class DagService {
 
   /** DAG runs, newest first, with their task counts; page with `beforeId`. */
   async runs(given: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number } | string = {}, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
-    more = optionsObject(more, 'options');
     // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs);
     // `runs('etl', { status })` takes the rest beside the id, as the typed client does.
     if (more === null || typeof more !== 'object') throw invalid('filter', 'must be an object { status, limit, beforeId }');

@@ -169,7 +169,6 @@ export class VisitService {
   // --- visits -------------------------------------------------------------------------------------
   /** Records one visit result (SPEC §4 recordVisit): older or duplicate results change nothing. `at`: a Date or `{ at }`. */
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at: At | Date = {}): Promise<RecordedVisit> {
-    at = optionsObject(at, 'options');
     const opts = visitOptions<At>(at);
     const [r] = await this.recordVisits([{ url, visitType, status, snapshot, ...(opts.at ? { at: opts.at } : {}) }]);
     return r!;
@@ -187,7 +186,6 @@ export class VisitService {
    * atomically. The fourth argument is the options, or SPEC §4's `at` (a Date) with `cooldowns` fifth.
    */
   async grabNextVisits(visitType: string, count: number, policy: string, options: GrabOptions | Date = {}, cooldownsArg?: Partial<VisitCooldowns>): Promise<ListedOrigin[]> {
-    options = optionsObject(options, 'options');
     const opts = visitOptions<GrabOptions>(options, cooldownsArg !== undefined ? { cooldowns: cooldownsArg } : {});
     const vt = checkVisitType(visitType);
     if (!Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', `must be an integer from 0 to ${MAX_GRAB}`);

@@ -35,8 +35,12 @@ export interface HttpOptions {
   logger?: Logger;
 }
 
-/** Events an `/api/events` client may fall behind by before it is disconnected (docs/http.md#get-apievents). */
+/**
+ * An `/api/events` client with this many events waiting that has taken none for SSE_STALL_MS is
+ * disconnected (docs/http.md#events-server-sent-events).
+ */
 export const SSE_MAX_BACKLOG = 1_000;
+export const SSE_STALL_MS = 10_000;
 const MB = 1024 * 1024;
 /** The query of a route that takes no query parameters. */
 const NO_QUERY = z.strictObject({});
@@ -153,10 +157,15 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
       const queue: Array<RunEvent | 'work'> = [];
       let workQueued = false;
       let wake: (() => void) | null = null;
-      // A client that stops reading (a stalled proxy, a hung tab) is disconnected once this many events
-      // wait for it: its backlog grew without bound (about 4 MiB a minute at 200 runs/s).
+      // When the client last took an event, or was caught up (the queue was empty).
+      let progressAt = orrery.clock.now().getTime();
+      // A client that stopped reading (a stalled proxy, a hung tab) is disconnected once SSE_MAX_BACKLOG
+      // events wait for it and it has taken none for SSE_STALL_MS: its backlog grew without bound (about
+      // 4 MiB a minute at 200 runs/s). A burst (a pass scheduling thousands of runs) is not a stall.
       const push = (e: RunEvent | 'work') => {
-        if (queue.length >= SSE_MAX_BACKLOG) {
+        const now = orrery.clock.now().getTime();
+        if (queue.length === 0) progressAt = now;
+        else if (queue.length >= SSE_MAX_BACKLOG && now - progressAt > SSE_STALL_MS) {
           stream.abort();
           return;
         }
@@ -195,6 +204,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
         const e = queue.shift()!;
         if (e === 'work') workQueued = false;
         await stream.writeSSE(e === 'work' ? { event: 'work', data: '{}' } : { event: 'run', data: JSON.stringify(e) });
+        progressAt = orrery.clock.now().getTime();
       }
       orrery.events.off('run', onRun);
       offWork();

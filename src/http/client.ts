@@ -258,7 +258,8 @@ export class OrreryClient implements Jobboard {
     return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
   }
   /** `POST /api/task-types/{name}/pause`: no new scheduling nor claims of the type. */
-  pauseTaskType(name: string, opts: { reason?: string; at?: Date } = {}): Promise<TaskType> {
+  async pauseTaskType(name: string, opts: { reason?: string; at?: Date } = {}): Promise<TaskType> {
+    opts = optionsObject(opts, 'options');
     // The server's clock stamps the pause: a library-style `at` is not sent.
     return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
@@ -271,7 +272,8 @@ export class OrreryClient implements Jobboard {
     await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
   }
   /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
-  pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {
+  async pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {
+    opts = optionsObject(opts, 'options');
     return this.call('POST', `/tasks/${id}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/tasks/{id}/resume`. */
@@ -289,11 +291,13 @@ export class OrreryClient implements Jobboard {
   }
   /** Creates many tasks, answering counts (and with `ids: true` each task's id in input order) instead of the tasks. */
   async createTasksSummary(inputs: readonly TaskInput[], opts: { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+    opts = optionsObject(opts, 'options');
     if (Array.isArray(inputs) && inputs.length === 0) return { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
     return this.call('POST', `/tasks/batch?return=${opts.ids ? 'ids' : 'count'}`, { tasks: inputs });
   }
   /** Imports NDJSON tasks (POST /api/tasks/import), streaming `body` (text or bytes) to the server: all or nothing. */
   async importTasks(body: string | AsyncIterable<Uint8Array>, opts: { ids?: boolean } = {}): Promise<TaskImportSummary> {
+    opts = optionsObject(opts, 'options');
     const it = typeof body === 'string' ? null : body[Symbol.asyncIterator]();
     const stream = it === null ? (body as string) : new ReadableStream<Uint8Array>({
       async pull(c) {
@@ -322,10 +326,12 @@ export class OrreryClient implements Jobboard {
    * concurrency key, argument text...); pass `nextCursor` back as `cursor`.
    */
   async searchTasks(filter: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
+    filter = optionsObject(filter, 'filter');
     return this.call('GET', `/tasks${query(filter as Record<string, unknown>)}`);
   }
   /** `GET /api/runs`: runs across tasks, newest first, one page; pass `nextCursor` back as `cursor`. */
   async searchRuns(filter: RunSearchInput = {}): Promise<RunPage> {
+    filter = optionsObject(filter, 'filter');
     return this.call('GET', `/runs${query(filter as Record<string, unknown>)}`);
   }
   /**
@@ -333,6 +339,7 @@ export class OrreryClient implements Jobboard {
    * all; with `dryRun`, the count of what it would take (docs/http.md#bulk-actions).
    */
   async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
+    opts = optionsObject(opts, 'options');
     return this.call('POST', `/tasks/bulk/${encodeURIComponent(action)}`, {
       ...selection,
       ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
@@ -363,6 +370,7 @@ export class OrreryClient implements Jobboard {
   }
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
   async scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
+    opts = optionsObject(opts, 'options');
     return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at } : {}) });
   }
   /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
@@ -372,10 +380,12 @@ export class OrreryClient implements Jobboard {
   }
   /** `GET /api/archive/runs`: archived runs with their logs, by id (`afterId` pages; `limit` default 100). */
   async readArchivedRuns(filter: Partial<ArchivedRunFilter> = {}): Promise<ArchivedRun[]> {
+    filter = optionsObject(filter, 'filter');
     return this.call('GET', `/archive/runs${query(filter as Record<string, unknown>)}`);
   }
   /** `GET /api/archive/tasks`: archived one-shot tasks, by id. */
   async readArchivedTasks(filter: Partial<ArchivedRunFilter> = {}): Promise<Task[]> {
+    filter = optionsObject(filter, 'filter');
     return this.call('GET', `/archive/tasks${query(filter as Record<string, unknown>)}`);
   }
   /** `GET /api/runs/{backendId}`; `NotFoundError` when there is none. */
@@ -383,7 +393,8 @@ export class OrreryClient implements Jobboard {
     return this.call('GET', `/runs/${encodeURIComponent(backendId)}`);
   }
   /** `GET /api/runs/{backendId}/logs`: the run's handler log records, with `after` only those after that record id. */
-  getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
+  async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
+    opts = optionsObject(opts, 'options');
     const q = new URLSearchParams();
     if (opts.after !== undefined) q.set('after', String(opts.after));
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));

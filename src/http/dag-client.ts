@@ -1,3 +1,4 @@
+import { optionsObject } from '../core/options.js';
 import type { DagRunStatus } from '../core/dag.js';
 import { ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
@@ -63,6 +64,7 @@ export class DagClient {
    * lists one DAG's runs at a time, so `dag` is required.
    */
   async runs(given: string | { dag: string; status?: DagRunStatus; limit?: number; beforeId?: number }, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
+    more = optionsObject(more, 'filter');
     const { dag, ...filter } = typeof given === 'string' ? { ...more, dag: given } : { ...more, ...given };
     if (typeof dag !== 'string') throw new ValidationError('dag: required (the HTTP API lists the runs of one DAG at a time)', [{ path: 'dag', message: 'required' }]);
     const q = new URLSearchParams();
@@ -72,6 +74,7 @@ export class DagClient {
   }
   /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */
   async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
+    opts = optionsObject(opts, 'options');
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/pause`, opts));
   }
   /** `POST /api/dags/{id}/resume`. */
@@ -103,7 +106,8 @@ export class DagClient {
     return out.runs.map(run);
   }
   /** The DAG's next schedule points (default 5), in UTC and in its zone, DST changes marked. */
-  next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
+  async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
+    opts = optionsObject(opts, 'options');
     return this.call('GET', `/dags/${encodeURIComponent(id)}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {

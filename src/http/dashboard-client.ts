@@ -1,3 +1,4 @@
+import { optionsObject } from '../core/options.js';
 import type { RunSeries, RunSeriesPoint, SeriesRange } from '../core/run-series.js';
 import type { DueStats, QueueStats, RunRate } from '../store/store.js';
 import type { WorkerView } from '../engine/service.js';
@@ -30,6 +31,7 @@ export class StatsClient {
 
   /** Runs ended per bucket and final status over `range` (default `1h`), with their start latency; of one `type` or all. */
   async series(opts: { range?: SeriesRange; type?: string } = {}): Promise<RunSeries> {
+    opts = optionsObject(opts, 'options');
     const q = new URLSearchParams();
     if (opts.range) q.set('range', opts.range);
     if (opts.type) q.set('type', opts.type);

@@ -1,3 +1,4 @@
+import { optionsObject } from '../core/options.js';
 import type { Preview } from '../core/schedule-preview.js';
 import type { BackfillProgress, PreviewInput } from '../engine/schedule-service.js';
 import type { TaskBackfill } from '../store/schedule-store.js';
@@ -16,7 +17,8 @@ export class ScheduleClient {
     return this.call('GET', `/schedules/preview?${q}`);
   }
   /** A task's next occurrences (default 5), with their due instants. */
-  next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
+  async next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
+    opts = optionsObject(opts, 'options');
     return this.call('GET', `/tasks/${taskId}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   /** Runs every occurrence of a cron or rrule task in [from, to] once, in order, one at a time. */

@@ -1,7 +1,7 @@
 import { invalid } from '../core/errors.js';
 import { checkInteger, checkMs, checkNames, optionsObject } from '../core/options.js';
 import { workerIdProblem } from '../core/worker-registry.js';
-import { MAX_CONCURRENCY } from '../core/claim-ahead.js';
+import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { checkHandlers, checkLogger } from '../engine/option-checks.js';
 import type { DagNotifier } from '../engine/dag-notifier.js';
 import type { Logger } from '../engine/logger.js';
@@ -112,7 +112,11 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
   }
   if (opts.worker !== undefined) {
     const w = optionsObject(opts.worker, 'worker');
+    // The Worker checks these too, but only once types are created and DAGs registered: checked here, nothing starts.
     if (w.concurrency !== undefined) checkInteger(w.concurrency, 'worker.concurrency', 1, MAX_CONCURRENCY);
+    if (w.prefetch !== undefined) checkInteger(w.prefetch, 'worker.prefetch', 0, MAX_PREFETCH);
+    if (w.pollMs !== undefined) checkMs(w.pollMs, 'worker.pollMs', 10);
+    if (w.graceMs !== undefined) checkMs(w.graceMs, 'worker.graceMs');
     if (w.isolation !== undefined && !ISOLATION_MODES.includes(w.isolation)) throw invalid('worker.isolation', `must be one of ${ISOLATION_MODES.join(', ')}`);
     if (w.maxMemoryMb !== undefined) checkInteger(w.maxMemoryMb, 'worker.maxMemoryMb', 1, MAX_HANDLER_MEMORY_MB);
     if (w.types !== undefined) checkNames(w.types, 'worker.types');

@@ -1,3 +1,4 @@
+import { optionsObject } from '../core/options.js';
 import { visitOptions } from '../core/visit-args.js';
 import { NotFoundError } from '../core/errors.js';
 import type { ListedOrigin, Lister, OriginVisitStats, VisitCooldowns, VisitPolicy, VisitStatus } from '../core/visits.js';
@@ -49,7 +50,8 @@ export class VisitClient {
     return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body })).origins;
   }
   /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
-  getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
+  async getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
+    f = optionsObject(f, 'filter');
     const { listerId, ...rest } = f;
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...rest, lister: f.lister ?? listerId })) if (v !== undefined && v !== null) q.set(k, String(v));
@@ -91,24 +93,28 @@ export class VisitClient {
     const body = { origins: keys.map((k) => ({ url: k.url, visitType: k.visitType })), ...(listerId !== undefined ? { lister: listerId } : {}) };
     return (await this.call<{ changed: number }>('POST', enabled ? '/origins/enable' : '/origins/disable', body)).changed;
   }
-  getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
+  async getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
+    f = optionsObject(f, 'filter');
     const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
     return this.call('GET', `/visit-metrics${q.size ? `?${q}` : ''}`);
   }
   /** The last `limit` points (since `since`) of each lister and visit type, oldest first. */
-  getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
+  async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
+    f = optionsObject(f, 'filter');
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(f)) if (v !== undefined) q.set(k, v instanceof Date ? v.toISOString() : String(v));
     return this.call('GET', `/visit-metrics/history${q.size ? `?${q}` : ''}`);
   }
   /** An origin's applied visits, newest first. */
-  getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
+  async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
+    f = optionsObject(f, 'filter');
     const q = new URLSearchParams({ url, visitType });
     if (f.limit !== undefined) q.set('limit', String(f.limit));
     if (f.before) q.set('before', f.before.toISOString());
     return this.call('GET', `/origins/visits?${q}`);
   }
-  updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {
+  async updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {
+    opts = optionsObject(opts, 'options');
     return this.call('POST', '/visit-metrics/update', { ...(opts.lister ? { lister: opts.lister } : {}), ...isoOf(opts.at) });
   }
 }

@@ -1,4 +1,5 @@
 import { OrreryClient } from '../http/client.js';
+import { apiTokenProblem } from '../http/connection-checks.js';
 
 /** The API token lives in this tab's session storage only: asked for once, when the API answers 401. */
 const TOKEN_KEY = 'orrery.token';
@@ -11,12 +12,24 @@ export interface LiveRun {
   run: { id: number; task: number; type: string; backendId: string; status: string };
 }
 
+/** The token kept for this tab, if it is one a request can carry (a bad one is forgotten, not a blank page). */
+function storedToken(): string | null {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token !== null && apiTokenProblem(token) !== null) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    return null;
+  }
+  return token;
+}
+
 class Api {
-  token: string | null = sessionStorage.getItem(TOKEN_KEY);
+  token: string | null = storedToken();
   client = new OrreryClient(location.origin, this.token);
   /** True while the dashboard waits for the user to type a token. */
   needsToken = false;
   tokenRejected = false;
+  /** Why the token typed last cannot be sent (spaces, characters outside printable ASCII), or null. */
+  tokenProblem: string | null = null;
   private waiting: Array<() => void> = [];
   private listeners = new Set<Listener>();
 
@@ -50,7 +63,14 @@ class Api {
     return new Promise((r) => this.waiting.push(r));
   }
 
-  setToken(token: string): void {
+  /** Uses the token typed (a leading `Bearer ` is dropped); one a request cannot carry is refused with `tokenProblem` set. */
+  setToken(typed: string): void {
+    const token = typed.trim().replace(/^Bearer\s+/i, '');
+    this.tokenProblem = apiTokenProblem(token);
+    if (this.tokenProblem !== null) {
+      this.changed();
+      return;
+    }
     this.token = token;
     sessionStorage.setItem(TOKEN_KEY, token);
     this.client = new OrreryClient(location.origin, token);

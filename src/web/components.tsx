@@ -134,7 +134,13 @@ export function TokenDialog() {
       >
         <h2 id="token-title">API token</h2>
         <p>This server needs its API token (<code>--token</code> or <code>ORRERY_API_TOKEN</code>). It is kept for this browser tab only.</p>
-        {api.tokenRejected && <p class="error" role="alert">The server refused that token.</p>}
+        {api.tokenProblem !== null ? (
+          <p class="error" role="alert">
+            That token cannot be sent: it {api.tokenProblem}.
+          </p>
+        ) : (
+          api.tokenRejected && <p class="error" role="alert">The server refused that token.</p>
+        )}
         <label>
           Token
           <input type="password" name="token" autocomplete="current-password" required value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />

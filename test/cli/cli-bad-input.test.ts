@@ -84,6 +84,10 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['worker --request-timeout too short', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--request-timeout', '1ms'], ['--request-timeout', 'at least 10ms']],
     // A timer longer than 2^31 - 1 ms fires at once: every request timed out at once and the worker never started.
     ['worker --request-timeout past a timer', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--request-timeout', '30d'], ['--request-timeout', 'at most 2147483647ms']],
+    ['worker --grace past a timer', ['worker', '--handlers', 'h.mjs', '--grace', '30d'], ['--grace', 'at most 2147483647ms']],
+    ['worker --poll past a timer', ['worker', '--handlers', 'h.mjs', '--poll', '30d'], ['--poll', 'at most 2147483647ms']],
+    ['runner --max-sleep past a timer', ['runner', '--max-sleep', '30d'], ['--max-sleep', 'at most 2147483647ms']],
+    ['serve --runner-grace past a timer', ['serve', '--port', '0', '--runner-grace', '30d'], ['--runner-grace', 'at most 2147483647ms']],
     ['worker --url with a bad port', ['worker', '--url', 'http://127.0.0.1:99999', '--handlers', 'h.mjs'], ['--url', 'is not a URL']],
     ['worker --url with a query', ['worker', '--url', 'http://127.0.0.1:9/?x=1', '--handlers', 'h.mjs'], ['--url', 'must not have a query']],
     ['task import --url not http', ['task', 'import', 'x.ndjson', '--url', 'ftp://127.0.0.1:9'], ['--url', 'must start with http']],

@@ -120,6 +120,9 @@ describe('startServer options', () => {
     ['an empty worker id', { handlers: { handlers }, worker: { id: '' } }, 'worker.id'],
     ['types a string', { handlers: { handlers }, worker: { types: 'job' } }, 'worker.types'],
     ['concurrency past its maximum', { handlers: { handlers }, worker: { concurrency: 2 ** 31 } }, 'worker.concurrency'],
+    ['prefetch negative (refused before any type is created)', { handlers: { handlers, taskTypes: [{ name: 'made' }] }, worker: { prefetch: -1 } }, 'worker.prefetch'],
+    ['pollMs 0', { handlers: { handlers }, worker: { pollMs: 0 } }, 'worker.pollMs'],
+    ['graceMs NaN', { handlers: { handlers }, worker: { graceMs: Number.NaN } }, 'worker.graceMs'],
     ['a handler that is not a function', { handlers: { handlers: { job: 5 } } }, 'handlers.handlers.job'],
     ['a setup that is not a function', { handlers: { handlers, setup: 5 } }, 'handlers.setup'],
     ['retention NaN', { http: false, retention: { retentionMs: Number.NaN } }, 'retention.retentionMs'],
@@ -127,6 +130,7 @@ describe('startServer options', () => {
   ])('%s is refused before anything starts', async (_what, opts, path) => {
     const { orrery } = await open();
     expect(await pathOf(() => startServer(orrery, opts as never))).toBe(path);
+    expect(await orrery.getTaskType('made')).toBeNull(); // nothing started, no type created
   });
 });
 

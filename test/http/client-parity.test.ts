@@ -126,4 +126,35 @@ describe('OrreryClient beside the library', () => {
     // The port is free now: nothing answers.
     await expect(new OrreryClient(`http://127.0.0.1:${port}`).importTasks('{"type":"job"}\n')).rejects.toBeInstanceOf(StorageUnavailableError);
   });
+
+  it('an options object or filter given as null is a ValidationError naming it, as in the library, before any request', async () => {
+    const { client } = await setup();
+    const calls: Array<[string, () => Promise<unknown>, string]> = [
+      ['searchRuns', () => client.searchRuns(null as never), 'filter'],
+      ['searchTasks', () => client.searchTasks(null as never), 'filter'],
+      ['pauseTask', () => client.pauseTask(1, null as never), 'options'],
+      ['pauseTaskType', () => client.pauseTaskType('job', null as never), 'options'],
+      ['getRunLogs', () => client.getRunLogs('x', null as never), 'options'],
+      ['bulkTasks', () => client.bulkTasks('disable', { ids: [1] }, null as never), 'options'],
+      ['createTasksSummary', () => client.createTasksSummary([{ type: 'job' }], null as never), 'options'],
+      ['importTasks', () => client.importTasks('', null as never), 'options'],
+      ['dags.next', () => client.dags.next('x', null as never), 'options'],
+      ['dags.pause', () => client.dags.pause('x', null as never), 'options'],
+      ['schedules.next', () => client.schedules.next(1, null as never), 'options'],
+      ['stats.series', () => client.stats.series(null as never), 'options'],
+      ['visits.getMetrics', () => client.visits.getMetrics(null as never), 'filter'],
+      ['visits.getListedOrigins', () => client.visits.getListedOrigins(null as never), 'filter'],
+      ['visits.getMetricsHistory', () => client.visits.getMetricsHistory(null as never), 'filter'],
+      ['visits.getOriginVisits', () => client.visits.getOriginVisits('https://a.example', 'git', null as never), 'filter'],
+      ['visits.updateMetrics', () => client.visits.updateMetrics(null as never), 'options'],
+    ];
+    for (const [name, call, path] of calls) {
+      const err = await call().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, name).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).details[0]?.path, name).toBe(path);
+    }
+  });
 });

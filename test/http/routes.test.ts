@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { routes } from '../../src/http/routes.js';
-import { SSE_MAX_BACKLOG } from '../../src/http/app.js';
+import { SSE_MAX_BACKLOG, SSE_STALL_MS } from '../../src/http/app.js';
 import { T0, UUID, errorOf, openHttp, type HttpHarness, type Reply } from './http-helpers.js';
 
 /** Route templates answered with a 2xx somewhere in this file; the last test checks none is missing. */
@@ -1076,15 +1076,28 @@ describe('GET /api/events (server-sent events)', () => {
     }
   });
 
-  it(`disconnects a client that stops reading once ${SSE_MAX_BACKLOG} events wait for it (its backlog grew without bound)`, async () => {
+  it(`keeps a client through a burst of events, and disconnects one that took none for ${SSE_STALL_MS} ms with ${SSE_MAX_BACKLOG} waiting`, async () => {
+    const big = { event: 'scheduled', run: { backendId: 'x', padding: 'p'.repeat(10_000) } };
+    // A burst (one pass scheduling thousands of runs) to a client that reads: every event arrives.
+    const reading = sseReader(await h.app.request('/api/events'));
+    try {
+      expect((await reading.raw()).event).toBe('ready');
+      for (let i = 0; i < SSE_MAX_BACKLOG * 3; i++) h.orrery.events.emit('run', big as never);
+      for (let i = 0; i < SSE_MAX_BACKLOG * 3; i++) expect((await reading.raw()).event).toBe('run');
+    } finally {
+      await reading.cancel();
+    }
+    // A client that stopped reading after `ready`: events wait; once it has taken none for the stall
+    // time with the backlog full, it is disconnected and its stream ends.
     const res = await h.app.request('/api/events');
     const reader = res.body!.getReader();
-    const first = await reader.read(); // `ready`; nothing is read after it
+    const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toContain('event: ready');
     expect(h.orrery.events.listenerCount('run')).toBe(1);
-    const big = { event: 'scheduled', run: { backendId: 'x', padding: 'p'.repeat(10_000) } };
-    for (let i = 0; i < SSE_MAX_BACKLOG * 3; i++) h.orrery.events.emit('run', big as never);
-    // Disconnected: no longer subscribed, and its stream ends instead of holding every event.
+    for (let i = 0; i < SSE_MAX_BACKLOG * 2; i++) h.orrery.events.emit('run', big as never);
+    expect(h.orrery.events.listenerCount('run')).toBe(1); // a burst: not yet a stall
+    h.clock.advance(SSE_STALL_MS + 1);
+    h.orrery.events.emit('run', big as never);
     expect(h.orrery.events.listenerCount('run')).toBe(0);
     let bytes = 0;
     for (;;) {
@@ -1092,7 +1105,7 @@ describe('GET /api/events (server-sent events)', () => {
       if (chunk.done) break;
       bytes += chunk.value.byteLength;
     }
-    expect(bytes).toBeLessThan((SSE_MAX_BACKLOG + 10) * 10_100);
+    expect(bytes).toBeLessThan((SSE_MAX_BACKLOG * 2 + 10) * 10_100);
   });
 });
 

@@ -663,7 +663,12 @@ describe('web dashboard (headless chromium)', () => {
       await dialog.getByRole('button', { name: 'Use token' }).click();
       await dialog.getByText('The server refused that token.').waitFor();
       await shot(p, 'token');
-      await dialog.getByLabel('Token').fill('s3cret');
+      // A token no request can carry is named in the dialog (it blanked the page, for good after a reload).
+      await dialog.getByLabel('Token').fill('two words');
+      await dialog.getByRole('button', { name: 'Use token' }).click();
+      await dialog.getByText('That token cannot be sent: it must be printable ASCII without spaces').waitFor();
+      // A pasted header value is taken: the "Bearer " prefix is dropped.
+      await dialog.getByLabel('Token').fill('Bearer s3cret');
       await dialog.getByRole('button', { name: 'Use token' }).click();
       await p.locator('tr[data-type="greet"]').waitFor();
       await p.getByText('Live', { exact: true }).waitFor();
