@@ -261,16 +261,15 @@ export function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
-/** `--types`, checked as it is parsed (before a handlers file loads): a value naming no type is a usage error. */
+const typeNames = (v: string): string[] => v.split(',').map((t) => t.trim()).filter(Boolean);
+
+/** `--types`, checked as it is parsed (before a handlers file loads): a value naming no type (`''`, `,`) is a usage error. */
 export const typesArg = (v: string): string => {
-  if (v.split(',').every((t) => t.trim() === '')) throw new InvalidArgumentError(`"${v}" names no task type (give comma-separated names)`);
+  if (typeNames(v).length === 0) throw new InvalidArgumentError(`"${v}" names no task type (give comma-separated names)`);
   return v;
 };
 
-/** `--types a,b`: the names (undefined without the option: every type with a handler); a value naming none (`''`, `,`) is a usage error. */
+/** `--types a,b` (checked by typesArg): the names, or undefined without the option (every type with a handler). */
 export function typesOption(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const types = value.split(',').map((t) => t.trim()).filter(Boolean);
-  if (types.length === 0) throw new UsageError(`--types: "${value}" names no task type (give comma-separated names)`);
-  return types;
+  return value === undefined ? undefined : typeNames(value);
 }
