@@ -30,9 +30,10 @@ export function checkInteger(v: unknown, name: string, min: number, max: number)
   return v;
 }
 
-/** A list of names (task types): an array of non-empty strings, or a ValidationError naming `name`. */
-export function checkNames(v: unknown, name: string): string[] {
+/** A list of names (task types): an array of non-empty strings (with `nonEmpty`, at least one), or a ValidationError naming `name`. */
+export function checkNames(v: unknown, name: string, nonEmpty = false): string[] {
   if (!Array.isArray(v)) throw invalid(name, 'must be an array of names');
+  if (nonEmpty && v.length === 0) throw invalid(name, 'names no task type (leave it out to serve every type with a handler)');
   v.forEach((n, i) => {
     if (typeof n !== 'string' || n === '') throw invalid(`${name}[${i}]`, 'must be a non-empty string');
   });

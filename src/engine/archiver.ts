@@ -68,5 +68,5 @@ export class Archiver extends PeriodicLoop {
 /** How often the archiver sweeps (`everyMs`, else a tenth of the retention, from 1 s to an hour), the retention checked first. */
 function sweepEvery(opts: ArchiverOptions): number {
   const retentionMs = checkMs(opts.retentionMs, 'retentionMs', 1, Number.MAX_SAFE_INTEGER);
-  return opts.everyMs ?? Math.min(HOUR, Math.max(1000, Math.floor(retentionMs / 10)));
+  return opts.everyMs === undefined ? Math.min(HOUR, Math.max(1000, Math.floor(retentionMs / 10))) : checkMs(opts.everyMs, 'everyMs', 10);
 }

@@ -123,7 +123,7 @@ export class Worker {
   ) {
     requireOptions(opts, '{ handlers, types?, concurrency?, prefetch?, ... }');
     checkHandlers(opts.handlers);
-    if (opts.types !== undefined) checkNames(opts.types, 'types');
+    if (opts.types !== undefined) checkNames(opts.types, 'types', true);
     this.concurrency = checkInteger(opts.concurrency ?? 10, 'concurrency', 1, MAX_CONCURRENCY);
     this.prefetch = checkInteger(opts.prefetch ?? DEFAULT_PREFETCH, 'prefetch', 0, MAX_PREFETCH);
     this.maxUnrecorded = 2 * this.concurrency;

@@ -100,7 +100,8 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
       if (mod.dags !== undefined && !Array.isArray(mod.dags)) throw invalid('handlers.dags', 'must be an array');
     }
   }
-  if (opts.http !== false && opts.http !== undefined) {
+  // null is taken as left out (`{}`), as it always was.
+  if (opts.http !== false && opts.http !== undefined && opts.http !== null) {
     const http = optionsObject(opts.http, 'http');
     if (http.host !== undefined && (typeof http.host !== 'string' || http.host === '')) throw invalid('http.host', 'must be a host name or address');
     if (http.port !== undefined) checkInteger(http.port, 'http.port', 0, 65535);
@@ -110,7 +111,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
     }
     if (http.webRoot !== undefined && http.webRoot !== null && typeof http.webRoot !== 'string') throw invalid('http.webRoot', 'must be a directory path or null');
   }
-  if (opts.worker !== undefined) {
+  if (opts.worker !== undefined && opts.worker !== null) {
     const w = optionsObject(opts.worker, 'worker');
     // The Worker checks these too, but only once types are created and DAGs registered: checked here, nothing starts.
     if (w.concurrency !== undefined) checkInteger(w.concurrency, 'worker.concurrency', 1, MAX_CONCURRENCY);
@@ -119,7 +120,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
     if (w.graceMs !== undefined) checkMs(w.graceMs, 'worker.graceMs');
     if (w.isolation !== undefined && !ISOLATION_MODES.includes(w.isolation)) throw invalid('worker.isolation', `must be one of ${ISOLATION_MODES.join(', ')}`);
     if (w.maxMemoryMb !== undefined) checkInteger(w.maxMemoryMb, 'worker.maxMemoryMb', 1, MAX_HANDLER_MEMORY_MB);
-    if (w.types !== undefined) checkNames(w.types, 'worker.types');
+    if (w.types !== undefined) checkNames(w.types, 'worker.types', true);
     if (w.id !== undefined) {
       const problem = typeof w.id === 'string' ? workerIdProblem(w.id) : 'must be a string';
       if (problem) throw invalid('worker.id', problem);

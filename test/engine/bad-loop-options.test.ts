@@ -13,6 +13,7 @@ import { openOrrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
 import { OrreryClient } from '../../src/http/client.js';
 import { startServer } from '../../src/http/start-server.js';
+import { checkServerOptions } from '../../src/http/server-options.js';
 import { useTempOrrery } from './engine-helpers.js';
 
 const open = useTempOrrery();
@@ -39,6 +40,7 @@ describe('Worker options', () => {
     ['a handler that is not a function', { handlers: { job: 5 } }, 'handlers.job'],
     ['types a string', { handlers, types: 'xa' }, 'types'],
     ['types with an empty name', { handlers, types: ['job', ''] }, 'types[1]'],
+    ['types naming no type (served nothing)', { handlers, types: [] }, 'types'],
     ['concurrency past its maximum', { handlers, concurrency: 2 ** 31 - 1 }, 'concurrency'],
     ['concurrency a float', { handlers, concurrency: 1.5 }, 'concurrency'],
     ['prefetch past its maximum', { handlers, prefetch: 2_000_000 }, 'prefetch'],
@@ -139,5 +141,15 @@ describe('Archiver options', () => {
     const { orrery } = await open();
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: Number.NaN }))).toBe('retentionMs');
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: 0 }))).toBe('retentionMs');
+    expect(await pathOf(() => new Archiver(orrery, { retentionMs: 1000, everyMs: 5 }))).toBe('everyMs');
+  });
+});
+
+describe('startServer options left out as null', () => {
+  it('takes http: null and worker: null as left out, as before', async () => {
+    expect(() => checkServerOptions({ http: null, worker: null } as never)).not.toThrow();
+    const { orrery } = await open();
+    const server = await startServer(orrery, { http: false, worker: null, runner: false, reaper: false } as never);
+    await server.stop();
   });
 });
