@@ -42,6 +42,8 @@ export class RunExecution {
   private logs: RunLogBuffer | null = null;
   /** Set by the worker while its end is on its way (the handler settled, the end not recorded yet). */
   ending = false;
+  /** The worker learnt it no longer holds the run (withdrawn, reaped, ended elsewhere) while its handler ran. */
+  wasLost = false;
   private finished = false;
   private givenUp = false;
   private settledOnce = false;
@@ -166,6 +168,7 @@ export class RunExecution {
   lost(e: Error): void {
     if (this.finished) return;
     this.finished = true;
+    this.wasLost = true;
     this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
     this.abort(e);
     this.trace?.done(null, { error: e.message });

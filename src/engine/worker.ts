@@ -365,6 +365,8 @@ export class Worker {
 
   private onSettled(exec: RunExecution, handlerMs: number): void {
     this.handling -= 1;
+    // Its handler, aborted when the run was taken from this worker, has settled: the worker lets go of it.
+    if (exec.wasLost) this.letGo([exec.backendId]);
     if (this.active.get(exec.backendId) === exec && !exec.ending) {
       exec.ending = true;
       this.ending += 1;
@@ -417,8 +419,24 @@ export class Worker {
     const dropped = new Set<string>();
     this.buffer = this.buffer.filter((c) => !(ids.has(c.run.backendId) && dropped.add(c.run.backendId)));
     const n = dropped.size;
-    if (n > 0) this.log.info(`dropped ${n} buffered run${n === 1 ? '' : 's'} no longer held (cancelled or reaped)`);
+    if (n > 0) {
+      this.log.info(`dropped ${n} buffered run${n === 1 ? '' : 's'} no longer held (cancelled or reaped)`);
+      this.letGo([...dropped]);
+    }
     return dropped;
+  }
+
+  /**
+   * Tells the store this worker no longer has these runs, which it was told it no longer holds (a run
+   * withdrawn from its buffer keeps its lease, so its task is not respawned, until then). A run it holds
+   * again (claimed again since) is left alone.
+   */
+  private letGo(ids: readonly string[]): void {
+    const gone = ids.filter((id) => !this.active.has(id) && !this.buffer.some((c) => c.run.backendId === id));
+    if (gone.length === 0) return;
+    this.board.releaseRuns({ worker: this.id, backendIds: gone }).catch((e: unknown) => {
+      this.log.warn({ err: e }, `could not tell the store ${gone.length} withdrawn run(s) are let go (their leases run out instead): ${(e as Error).message}`);
+    });
   }
 
   /** One info line for the runs ended since the last one (per-run lines are at debug level). */

@@ -154,6 +154,35 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       const answer = await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: a.run.backendId }, { backendId: b.run.backendId }], at: plus(T0, 2) });
       expect(answer.lost.sort()).toEqual([a.run.backendId, b.run.backendId].sort());
     });
+
+    it('a run withdrawn from a buffer holds its task from respawn until its worker lets go of it, or its lease runs out', async () => {
+      // The worker may have begun it less than a start-mark period before (its start not marked yet):
+      // a respawn then would run the task twice at once (race audit, 2026-12-04).
+      const { orrery } = await setup([LOAD_GIT]);
+      const tasks = await orrery.createTasks([oneshot(0), oneshot(1), oneshot(2)]);
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      const runOf = (i: number) => claimed.find((c) => c.run.task === tasks[i]!.id)!.run;
+      await orrery.disableTasks([tasks[0]!.id, tasks[1]!.id], { at: plus(T0, 1) });
+      const withdrawn = (await orrery.store.getRun(runOf(0).backendId))!;
+      expect(withdrawn).toMatchObject({ status: 'lost', error: 'cancelled: task disabled' });
+      expect(withdrawn.leaseExpiresAt).toEqual(runOf(0).leaseExpiresAt);
+      await expect(orrery.respawnTasks([tasks[0]!.id], { at: plus(T0, 2) })).rejects.toMatchObject({ code: 'conflict' });
+      // Its worker lets go of it (its heartbeat said the run was lost; it dropped or aborted it): respawn goes.
+      await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(0).backendId], at: plus(T0, 3) });
+      expect((await orrery.store.getRun(runOf(0).backendId))!).toMatchObject({ status: 'lost', leaseExpiresAt: null });
+      expect((await orrery.respawnTasks([tasks[0]!.id], { at: plus(T0, 4) }))[0]).toMatchObject({ status: 'next_run_not_scheduled' });
+      // Another worker cannot let go of it for that one.
+      await orrery.releaseRuns({ worker: 'other', backendIds: [runOf(1).backendId], at: plus(T0, 5) });
+      await expect(orrery.respawnTasks([tasks[1]!.id], { at: plus(T0, 6) })).rejects.toMatchObject({ code: 'conflict' });
+      // A worker that vanished: the task goes once the lease has run out.
+      const after = plus(runOf(1).leaseExpiresAt!, 1);
+      expect((await orrery.respawnTasks([tasks[1]!.id], { at: after }))[0]).toMatchObject({ status: 'next_run_not_scheduled' });
+      // A cancelled buffered run holds its task the same way (bulk respawn skips it as active_run meanwhile).
+      expect(await orrery.cancelRun(runOf(2).backendId, { at: plus(T0, 7) })).toMatchObject({ outcome: 'ended', run: { status: 'lost', error: 'cancelled' } });
+      expect((await orrery.store.getRun(runOf(2).backendId))!.leaseExpiresAt).toEqual(runOf(2).leaseExpiresAt);
+      await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(2).backendId], at: plus(T0, 8) });
+      expect((await orrery.store.getRun(runOf(2).backendId))!.leaseExpiresAt).toBeNull();
+    });
   });
 
   describe('claim ahead: startNow', () => {

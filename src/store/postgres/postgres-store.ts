@@ -12,7 +12,7 @@ import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
 import { findTasks } from './postgres-task-search.js';
-import { bulkTasksInTx, disableEach, respawnEach, type BulkBatchAnswer } from './postgres-task-actions.js';
+import { bulkTasksInTx, disableEach, keepLeases, leasesOf, respawnEach, type BulkBatchAnswer } from './postgres-task-actions.js';
 import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
@@ -365,8 +365,8 @@ export class PostgresStore implements Store {
     return task;
   }
 
-  async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
-    const out = await this.tx((c) => respawnEach(c, ids, nextRun, (name) => this.typeOf(c, name)));
+  async respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]> {
+    const out = await this.tx((c) => respawnEach(c, ids, nextRun, at, (name) => this.typeOf(c, name)));
     this.wake({ kind: 'tasks-written', count: out.length });
     return out;
   }
@@ -578,6 +578,7 @@ export class PostgresStore implements Store {
   async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
     if (backendIds.length === 0) return 0;
     const n = (await this.pool.query(HOT_QUERIES.releaseRuns, [backendIds, worker])).rowCount ?? 0;
+    await this.pool.query(HOT_QUERIES.letGo, [backendIds, worker]);
     this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
@@ -601,9 +602,12 @@ export class PostgresStore implements Store {
       if (run.status !== 'scheduled' && run.status !== 'claimed') {
         throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
       }
+      const leases = await leasesOf(c, [run.id]);
       const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.typeOf(c, name));
       if (r instanceof OrreryError) throw r;
-      return { outcome: 'ended', run: r!.run, task: r!.task, taskUpdated: r!.taskUpdated };
+      // Its worker may be beginning it: the lease is kept until that worker lets go of it (releaseRuns).
+      await keepLeases(c, leases);
+      return { outcome: 'ended', run: { ...r!.run, leaseExpiresAt: run.status === 'claimed' ? run.leaseExpiresAt : r!.run.leaseExpiresAt }, task: r!.task, taskUpdated: r!.taskUpdated };
     });
     if (out.outcome === 'requested' || cancelsHeld) this.wake({ kind: 'cancel-requested' });
     if (out.outcome === 'ended') this.wake({ kind: 'runs-ended', results: [out], leftQueue: true });

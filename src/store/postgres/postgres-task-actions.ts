@@ -21,7 +21,7 @@ export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, type
   const rows = (await c.query<Row>('SELECT * FROM tasks WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[...req.ids]])).rows;
   const found = new Map(rows.map((r) => [Number(r.id), r]));
   const accepted: number[] = [];
-  const refusal = req.action === 'disable' ? disableRefusal : req.action === 'delete' ? await deleteRefusals(c, rows) : await respawnRefusals(c, rows);
+  const refusal = req.action === 'disable' ? disableRefusal : req.action === 'delete' ? await deleteRefusals(c, rows) : await respawnRefusals(c, rows, req.at);
   for (const id of req.ids) {
     const row = found.get(id);
     const reason = row ? refusal(taskFromRow(row)) : 'gone';
@@ -46,7 +46,9 @@ export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, type
  */
 export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<{ stopping: number; withdrawn: TaskRun[] }> {
   const withdrawn = await c.query<Row>(
-    `UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled', lease_expires_at = NULL
+    // A run in a worker's buffer keeps its lease until that worker lets go of it (it may be beginning it): respawn waits.
+    `UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled',
+       lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END
      WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed') RETURNING *`,
     [ids, at],
   );
@@ -57,20 +59,29 @@ export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: D
 
 const disableRefusal = (t: Task): BulkSkip | null => (t.status === 'disabled' ? 'already_disabled' : null);
 
-/** The tasks among `ids` with a run a worker still holds (claimed or started). */
-export async function tasksWithHeldRuns(c: pg.PoolClient, ids: readonly number[]): Promise<Set<number>> {
-  const rows = (await c.query<Row>(`SELECT DISTINCT task FROM task_runs WHERE task = ANY($1::bigint[]) AND status IN ('claimed', 'started')`, [ids])).rows;
+/**
+ * The tasks among `ids` with a run a worker still holds: claimed or started, or withdrawn from a
+ * worker's buffer (disabled or cancelled while claimed) that the worker has not let go of yet and
+ * whose lease has not run out (the worker may have begun it less than a start-mark period before).
+ */
+export async function tasksWithHeldRuns(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<Set<number>> {
+  const rows = (
+    await c.query<Row>(
+      `SELECT DISTINCT task FROM task_runs WHERE task = ANY($1::bigint[]) AND (status IN ('claimed', 'started') OR (status = 'lost' AND lease_expires_at > $2))`,
+      [ids, at],
+    )
+  ).rows;
   return new Set(rows.map((r) => Number(r.task)));
 }
 
 /** respawnTasks' checks for a batch: DAG attempts, tasks with a run, and tasks an equal active task (or an earlier one of the batch) holds the identity of. */
-async function respawnRefusals(c: pg.PoolClient, rows: Row[]): Promise<(t: Task) => BulkSkip | null> {
+async function respawnRefusals(c: pg.PoolClient, rows: Row[], at: Date): Promise<(t: Task) => BulkSkip | null> {
   const keys = rows.map((r) => r.identity_key as string);
   const holders = new Map(
     (await c.query<Row>('SELECT id, dedupe_key FROM tasks WHERE dedupe_key = ANY($1::text[])', [keys])).rows.map((r) => [r.dedupe_key as string, Number(r.id)]),
   );
   const keyOf = new Map(rows.map((r) => [Number(r.id), r.identity_key as string]));
-  const held = await tasksWithHeldRuns(c, rows.map((r) => Number(r.id)));
+  const held = await tasksWithHeldRuns(c, rows.map((r) => Number(r.id)), at);
   return (t) => {
     const key = keyOf.get(t.id)!;
     const reason = respawnRefusal(t, { runHeld: held.has(t.id), equalActive: holders.get(key) ?? null });
@@ -117,12 +128,13 @@ async function cancelCurrentRuns(c: pg.PoolClient, req: BulkTaskRequest, typeOf:
   const exists = new Set(current.map((t) => Number(t.id)));
   const started: number[] = [];
   const waiting: Array<{ id: number; backendId: string }> = [];
+  const claimed: number[] = [];
   for (const id of req.ids) {
     const run = runById.get(runOf.get(id) ?? -1);
     if (!exists.has(id)) out.skipped.push({ id, reason: 'gone' });
     else if (run?.status === 'started') started.push(Number(run.id)), out.changed.push(id);
     else if (run?.status === 'scheduled' || run?.status === 'claimed') {
-      if (run.status === 'claimed') out.cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
+      if (run.status === 'claimed') (out.cancelsHeld = true), claimed.push(Number(run.id)); // its worker drops it from its buffer at its next heartbeat
       waiting.push({ id, backendId: run.backend_id as string });
     } else out.skipped.push({ id, reason: 'no_run' });
   }
@@ -131,7 +143,9 @@ async function cancelCurrentRuns(c: pg.PoolClient, req: BulkTaskRequest, typeOf:
     out.stopping = started.length;
   }
   if (waiting.length === 0) return out;
+  const leases = await leasesOf(c, claimed);
   const ends = await endRunsInTx(c, waiting.map((w) => ({ backendId: w.backendId, req: { status: 'lost', at: req.at, cause: 'cancel', error: CANCELLED_ERROR } })), typeOf);
+  await keepLeases(c, leases);
   ends.forEach((e, i) => {
     if (e instanceof OrreryError) out.skipped.push({ id: waiting[i]!.id, reason: 'no_run' });
     else (out.ended.push(e), out.changed.push(waiting[i]!.id));
@@ -164,14 +178,14 @@ export async function disableEach(c: pg.PoolClient, ids: readonly number[], at: 
 }
 
 /** respawnTasks in the caller's transaction, task by task in order; the first refusal throws (nothing is kept). */
-export async function respawnEach(c: pg.PoolClient, ids: readonly number[], nextRun: Date, typeOf: (name: string) => Promise<TaskType>): Promise<Task[]> {
+export async function respawnEach(c: pg.PoolClient, ids: readonly number[], nextRun: Date, at: Date, typeOf: (name: string) => Promise<TaskType>): Promise<Task[]> {
   const tasks: Task[] = [];
   for (const id of ids) {
     const task = await lockTask(c, id);
     const [k] = (await c.query<Row>('SELECT identity_key FROM tasks WHERE id = $1', [id])).rows;
     const [holder] = (await c.query<Row>('SELECT id FROM tasks WHERE dedupe_key = $1 AND id <> $2', [k!.identity_key, id])).rows;
     const equalActive = holder ? Number(holder.id) : null;
-    const reason = respawnRefusal(task, { runHeld: (await tasksWithHeldRuns(c, [id])).has(id), equalActive });
+    const reason = respawnRefusal(task, { runHeld: (await tasksWithHeldRuns(c, [id], at)).has(id), equalActive });
     if (reason) throw respawnError(task, { reason, ...(equalActive !== null ? { holder: equalActive } : {}) });
     const type = await typeOf(task.type);
     const { rows } = await c
@@ -187,4 +201,19 @@ export async function respawnEach(c: pg.PoolClient, ids: readonly number[], next
     tasks.push(taskFromRow(rows[0]!));
   }
   return tasks;
+}
+
+/** The leases of claimed runs about to be cancelled (their workers may be beginning them). */
+export async function leasesOf(c: pg.PoolClient, runIds: readonly number[]): Promise<Row[]> {
+  if (runIds.length === 0) return [];
+  return (await c.query<Row>(`SELECT id, lease_expires_at FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'claimed'`, [runIds])).rows;
+}
+
+/** Gives cancelled buffered runs their lease back: held until their worker lets go of them (releaseRuns) or it runs out. */
+export async function keepLeases(c: pg.PoolClient, leases: readonly Row[]): Promise<void> {
+  if (leases.length === 0) return;
+  await c.query(`UPDATE task_runs r SET lease_expires_at = x.l FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, l) WHERE r.id = x.id AND r.status = 'lost'`, [
+    leases.map((r) => r.id),
+    leases.map((r) => r.lease_expires_at),
+  ]);
 }

@@ -43,7 +43,10 @@ export class SqliteHeldRuns {
 
   releaseInTx(worker: string, backendIds: readonly string[]): number {
     let n = 0;
-    for (const bid of backendIds) n += this.s.release.run(bid, worker).changes;
+    for (const bid of backendIds) {
+      n += this.s.release.run(bid, worker).changes;
+      this.s.letGo.run(bid, worker);
+    }
     return n;
   }
 
@@ -135,6 +138,9 @@ function prepareHeld(db: Database.Database) {
     renewMany: p(RENEW_MANY_SQL),
     release: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL, started = NULL
       WHERE backend_id = ? AND status IN ('claimed', 'started') AND worker = ?`),
+    // A run withdrawn from this worker's buffer (disabled or cancelled while claimed) keeps its lease
+    // until the worker lets go of it: until then its task cannot be respawned (core/task-conflict.ts).
+    letGo: p(`UPDATE task_runs SET lease_expires_at = NULL WHERE backend_id = ? AND status = 'lost' AND worker = ? AND lease_expires_at IS NOT NULL`),
     releaseExpired: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL,
       metadata = json_set(metadata, '$."orrery.givenBack"', coalesce(json_extract(metadata, '$."orrery.givenBack"'), 0) + 1) WHERE id IN (
       SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?

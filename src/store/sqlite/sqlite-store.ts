@@ -320,11 +320,11 @@ export class SqliteStore implements Store {
     return task;
   }
 
-  async respawnTasks(ids: readonly number[], nextRun: Date, _at: Date): Promise<Task[]> {
+  async respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]> {
     const out = await this.write(() =>
       ids.map((id) => {
         const task = this.requireTask(id);
-        const refusal = this.actions.respawnRefusal(task);
+        const refusal = this.actions.respawnRefusal(task, at);
         if (refusal) throw respawnError(task, refusal);
         return this.actions.respawn(task, nextRun);
       }),
@@ -490,7 +490,9 @@ export class SqliteStore implements Store {
         throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
       }
       const r = this.endInTx(run, { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR });
-      return { outcome: 'ended', run: r.run, task: r.task, taskUpdated: r.taskUpdated };
+      // Its worker may be beginning it: the lease is kept until that worker lets go of it (releaseRuns).
+      if (run.status === 'claimed') this.stmts.keepLease.run({ id: run.id, lease: run.leaseExpiresAt?.getTime() ?? null });
+      return { outcome: 'ended', run: { ...r.run, leaseExpiresAt: run.status === 'claimed' ? run.leaseExpiresAt : r.run.leaseExpiresAt }, task: r.task, taskUpdated: r.taskUpdated };
     });
     if (out.outcome === 'requested' || cancelsHeld) this.wake({ kind: 'cancel-requested' });
     if (out.outcome === 'ended') this.wake({ kind: 'runs-ended', results: [out], leftQueue: true });

@@ -54,8 +54,8 @@ export class SqliteTaskActions {
   }
 
   /** Why the task cannot be respawned now, or null (a finished task's leftover hold on its identity is cleared on the way: activeHolder). */
-  respawnRefusal(task: Task): RespawnRefusal | null {
-    const runHeld = this.d.stmts.heldRunOfTask.get(task.id) !== undefined;
+  respawnRefusal(task: Task, at: Date): RespawnRefusal | null {
+    const runHeld = this.d.stmts.heldRunOfTask.get({ task: task.id, at: at.getTime() }) !== undefined;
     const key = (this.d.stmts.identityOf.get(task.id) as { k: string }).k;
     const holder = this.d.taskWrites.activeHolder(key);
     const reason = respawnRefusal(task, { runHeld, equalActive: holder ? Number(holder.id) : null });
@@ -91,7 +91,7 @@ export class SqliteTaskActions {
           out.changed.push(id);
         }
       } else if (req.action === 'respawn' || req.action === 'redrive') {
-        const refusal = this.respawnRefusal(task);
+        const refusal = this.respawnRefusal(task, req.at);
         if (refusal) skip(refusal.reason);
         else (this.respawn(task, req.nextRun), out.changed.push(id));
       } else if (req.action === 'cancel') {
@@ -121,6 +121,8 @@ export class SqliteTaskActions {
     if (run.status !== 'scheduled' && run.status !== 'claimed') return 'no_run';
     if (run.status === 'claimed') out.cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
     out.ended.push(this.d.endInTx(run, { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR }));
+    // Its worker may be beginning it: the lease is kept until that worker lets go of it (releaseRuns).
+    if (run.status === 'claimed') this.d.stmts.keepLease.run({ id: run.id, lease: run.leaseExpiresAt?.getTime() ?? null });
     return null;
   }
 
