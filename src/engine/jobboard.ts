@@ -78,8 +78,11 @@ export interface Jobboard {
   heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer>;
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started. */
   heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer>;
-  /** Gives claimed runs whose handlers never began back to the queue (no retry consumed). */
-  releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number>;
+  /**
+   * Gives claimed runs whose handlers never began back to the queue (no retry consumed), and lets go of
+   * the worker's runs among them that were withdrawn from it; with `withdrawnOnly`, only lets go.
+   */
+  releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number>;
   /** Ends many runs; each item gets its result or the `OrreryError` that refused it, in input order. */
   endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>>;
   /** Ends a held run `lost` because its worker gives it up (shutdown past the grace); `startedAt`: when its handler began. */

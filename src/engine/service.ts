@@ -608,13 +608,14 @@ export class Orrery implements Jobboard {
   }
 
   /** Gives claimed runs whose handlers never began back to the queue: no retry consumed, no abandon counted. */
-  async releaseRuns(opts: At & { worker: string; backendIds: readonly string[] }): Promise<number> {
+  async releaseRuns(opts: At & { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number> {
     requireWorker(opts.worker);
     if (!Array.isArray(opts.backendIds) || opts.backendIds.some((b) => typeof b !== 'string' || b === '')) {
       throw invalid('backendIds', 'must be an array of run backend ids');
     }
     assertStorable(opts.backendIds, 'backendIds');
-    return this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at));
+    if (opts.withdrawnOnly !== undefined && typeof opts.withdrawnOnly !== 'boolean') throw invalid('withdrawnOnly', 'must be a boolean');
+    return this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at), opts.withdrawnOnly ?? false);
   }
 
   /** Claimed and started runs this worker holds (claim recovery after a lost reply). */

@@ -428,13 +428,13 @@ export class Worker {
 
   /**
    * Tells the store this worker no longer has these runs, which it was told it no longer holds (a run
-   * withdrawn from its buffer keeps its lease, so its task is not respawned, until then). A run it holds
-   * again (claimed again since) is left alone.
+   * withdrawn from its buffer keeps its lease, so its task is not respawned, until then). Only lets go
+   * (`withdrawnOnly`): a run claimed again by this worker meanwhile is not given back.
    */
   private letGo(ids: readonly string[]): void {
     const gone = ids.filter((id) => !this.active.has(id) && !this.buffer.some((c) => c.run.backendId === id));
     if (gone.length === 0) return;
-    this.board.releaseRuns({ worker: this.id, backendIds: gone }).catch((e: unknown) => {
+    this.board.releaseRuns({ worker: this.id, backendIds: gone, withdrawnOnly: true }).catch((e: unknown) => {
       this.log.warn({ err: e }, `could not tell the store ${gone.length} withdrawn run(s) are let go (their leases run out instead): ${(e as Error).message}`);
     });
   }

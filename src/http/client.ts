@@ -422,9 +422,11 @@ export class OrreryClient implements Jobboard {
     return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) });
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
-  async releaseRuns(opts: { worker: string; backendIds: readonly string[] }): Promise<number> {
+  async releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number> {
     if (opts.backendIds.length === 0) return 0;
-    return (await this.call<{ released: number }>('POST', '/jobboard/release', { worker: opts.worker, backendIds: opts.backendIds })).released;
+    return (
+      await this.call<{ released: number }>('POST', '/jobboard/release', { worker: opts.worker, backendIds: opts.backendIds, ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) })
+    ).released;
   }
   /** `POST /api/jobboard/held`: the claimed and started runs a worker holds. */
   heldRuns(worker: string): Promise<ClaimedRun[]> {

@@ -257,7 +257,7 @@ export const routes: Route[] = [
     method: 'post', path: '/jobboard/release', tag: 'jobboard', summary: 'Give claimed runs whose handlers never began back to the queue (no retry consumed)',
     body: S.ReleaseBody,
     responses: { 200: z.object({ released: z.number().int() }), 400: S.ErrorSchema },
-    handler: async (o, { body }) => ({ body: { released: await o.releaseRuns({ worker: body.worker, backendIds: body.backendIds }) } }),
+    handler: async (o, { body }) => ({ body: { released: await o.releaseRuns({ worker: body.worker, backendIds: body.backendIds, ...(body.withdrawnOnly ? { withdrawnOnly: true } : {}) }) } }),
   },
   {
     method: 'post', path: '/jobboard/heartbeat', tag: 'jobboard', summary: "Extend a held run's lease (409 lease_lost if not held)",

@@ -228,7 +228,11 @@ export const HeartbeatRunsBody = z.strictObject({
   worker: nonEmpty,
   runs: z.array(z.strictObject({ backendId: nonEmpty, startedAt: isoInstant.optional() })).max(10_000),
 });
-export const ReleaseBody = z.strictObject({ worker: nonEmpty, backendIds: z.array(nonEmpty).max(10_000) });
+export const ReleaseBody = z.strictObject({
+  worker: nonEmpty,
+  backendIds: z.array(nonEmpty).max(10_000),
+  withdrawnOnly: z.boolean().optional().describe('only let go of runs withdrawn from the worker (their leases cleared); give nothing back'),
+});
 export const WorkerBody = z.strictObject({ worker: nonEmpty });
 export const HeartbeatBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty });
 export const JobboardEndBody = z.strictObject({

@@ -415,9 +415,11 @@ export interface Store {
   /**
    * Gives runs whose handlers never began back to the queue at once (claimed ones, and ones started at
    * the claim that the worker had not run yet): back to `scheduled`, no retry consumed, no abandon
-   * counted. Runs `worker` does not hold are left alone. Returns how many went back.
+   * counted. Runs `worker` does not hold are left alone. Returns how many went back. Runs among them
+   * withdrawn from `worker` (cancelled or disabled while claimed, their lease kept) are let go: their
+   * lease is cleared. With `withdrawnOnly`, nothing is given back (the worker may hold them again).
    */
-  releaseRuns(worker: string, backendIds: readonly string[], at: Date): Promise<number>;
+  releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly?: boolean): Promise<number>;
   /**
    * Gives claimed runs whose lease expired before `at` back to the queue, as `releaseRuns` (the reaper),
    * counting it in the run's metadata (`"orrery.givenBack"`): a handler that began less than a start-mark

@@ -159,8 +159,9 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       // The worker may have begun it less than a start-mark period before (its start not marked yet):
       // a respawn then would run the task twice at once (race audit, 2026-12-04).
       const { orrery } = await setup([LOAD_GIT]);
-      const tasks = await orrery.createTasks([oneshot(0), oneshot(1), oneshot(2)]);
+      const tasks = await orrery.createTasks([oneshot(0), oneshot(1), oneshot(2), oneshot(3)]);
       const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      expect(claimed).toHaveLength(4);
       const runOf = (i: number) => claimed.find((c) => c.run.task === tasks[i]!.id)!.run;
       await orrery.disableTasks([tasks[0]!.id, tasks[1]!.id], { at: plus(T0, 1) });
       const withdrawn = (await orrery.store.getRun(runOf(0).backendId))!;
@@ -171,6 +172,10 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(0).backendId], at: plus(T0, 3) });
       expect((await orrery.store.getRun(runOf(0).backendId))!).toMatchObject({ status: 'lost', leaseExpiresAt: null });
       expect((await orrery.respawnTasks([tasks[0]!.id], { at: plus(T0, 4) }))[0]).toMatchObject({ status: 'next_run_not_scheduled' });
+      // Letting go only (what a worker sends for runs it was told are gone) gives back nothing it holds.
+      const stillHeld = claimed.find((c) => c.run.task !== tasks[0]!.id && c.run.task !== tasks[1]!.id && c.run.task !== tasks[2]!.id);
+      expect(await orrery.releaseRuns({ worker: 'w', backendIds: [stillHeld!.run.backendId], withdrawnOnly: true, at: plus(T0, 3) })).toBe(0);
+      expect((await orrery.store.getRun(stillHeld!.run.backendId))!.status).toBe('claimed');
       // Another worker cannot let go of it for that one.
       await orrery.releaseRuns({ worker: 'other', backendIds: [runOf(1).backendId], at: plus(T0, 5) });
       await expect(orrery.respawnTasks([tasks[1]!.id], { at: plus(T0, 6) })).rejects.toMatchObject({ code: 'conflict' });

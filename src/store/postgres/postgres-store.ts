@@ -575,9 +575,9 @@ export class PostgresStore implements Store {
     return heartbeatAnswer(items, rows);
   }
 
-  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
+  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date, withdrawnOnly = false): Promise<number> {
     if (backendIds.length === 0) return 0;
-    const n = (await this.pool.query(HOT_QUERIES.releaseRuns, [backendIds, worker])).rowCount ?? 0;
+    const n = withdrawnOnly ? 0 : ((await this.pool.query(HOT_QUERIES.releaseRuns, [backendIds, worker])).rowCount ?? 0);
     await this.pool.query(HOT_QUERIES.letGo, [backendIds, worker]);
     this.wake({ kind: 'runs-queued', count: n });
     return n;

@@ -41,10 +41,10 @@ export class SqliteHeldRuns {
     return heartbeatAnswer(items, rows);
   }
 
-  releaseInTx(worker: string, backendIds: readonly string[]): number {
+  releaseInTx(worker: string, backendIds: readonly string[], withdrawnOnly = false): number {
     let n = 0;
     for (const bid of backendIds) {
-      n += this.s.release.run(bid, worker).changes;
+      if (!withdrawnOnly) n += this.s.release.run(bid, worker).changes;
       this.s.letGo.run(bid, worker);
     }
     return n;

@@ -455,9 +455,9 @@ export class SqliteStore implements Store {
     return this.write(() => this.held.heartbeatInTx(worker, items, at));
   }
 
-  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date): Promise<number> {
+  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date, withdrawnOnly = false): Promise<number> {
     if (backendIds.length === 0) return 0;
-    const n = await this.write(() => this.held.releaseInTx(worker, backendIds));
+    const n = await this.write(() => this.held.releaseInTx(worker, backendIds, withdrawnOnly));
     this.wake({ kind: 'runs-queued', count: n });
     return n;
   }
