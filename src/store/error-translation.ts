@@ -1,3 +1,5 @@
+import { OrreryError, StorageError } from '../core/errors.js';
+
 /** The sub-stores a store exposes as properties; their methods are translated too. */
 export const SUB_STORES = ['dags', 'archive', 'visits', 'schedules', 'workers'] as const;
 
@@ -7,7 +9,10 @@ export const SUB_STORES = ['dags', 'archive', 'visits', 'schedules', 'workers'] 
  * connection or lock error leaves the store as a StorageUnavailableError whatever the call. Methods
  * run on the store itself (its internal calls are not translated twice).
  */
-export function translatingErrors<T extends object>(target: T, translate: (e: unknown) => unknown, subStores: readonly string[] = []): T {
+export function translatingErrors<T extends object>(target: T, dialectTranslate: (e: unknown) => unknown, subStores: readonly string[] = [], isClosed: () => boolean = () => false): T {
+  // A call after close() fails in the driver's own words (a pool ended, a connection not open): named here.
+  const translate = (e: unknown): unknown =>
+    isClosed() && !(e instanceof OrreryError) ? new StorageError('the store is closed: this Orrery was closed (open the database again with openOrrery)', { cause: e }) : dialectTranslate(e);
   const wrapped = new WeakMap<object, unknown>();
   const subs = new Set<PropertyKey>(subStores);
   return new Proxy(target, {

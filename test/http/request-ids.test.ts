@@ -46,6 +46,12 @@ async function served() {
       closed = true;
       await orrery.close();
     },
+    /** The listing calls throw as a bug would (not an OrreryError): the server answers 500. */
+    breakListings: () => {
+      const bug = () => Promise.reject(new Error('listing broke (a bug)'));
+      orrery.listTaskTypes = bug;
+      orrery.findTasks = bug;
+    },
   };
 }
 
@@ -76,7 +82,7 @@ it('every answer carries x-request-id: the caller\'s when sane, else a fresh UUI
 
 it('a 500 is logged with the error, its stack and the request id the answer carries', async () => {
   const s = await served();
-  await s.closeStore(); // every store call now throws: the server answers 500
+  s.breakListings();
   const r = await fetch(`${s.url}/api/task-types`, { headers: { 'x-request-id': 'req-500-check' } });
   expect(r.status).toBe(500);
   const body = (await r.json()) as { error: { code: string; requestId: string } };
@@ -98,15 +104,23 @@ it('a 500 is logged with the error, its stack and the request id the answer carr
     expect(line.status).toBe(500);
     expect(line.path).toBe(path);
     expect(line.msg).toContain(rid);
-    expect(line.err.message).toMatch(/not open|closed/i);
+    expect(line.err.message).toMatch(/listing broke/);
     expect(line.err.stack).toContain(line.err.message);
     expect(line.err.stack).toMatch(/\n\s+at /);
   }
 });
 
-it('the typed client surfaces the 500 with the request id the server logged', async () => {
+it('a closed store answers 503 storage_error ("the store is closed"), not a 500', async () => {
   const s = await served();
   await s.closeStore();
+  const r = await fetch(`${s.url}/api/task-types`);
+  expect(r.status).toBe(503);
+  expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'storage_error', message: expect.stringContaining('the store is closed') });
+});
+
+it('the typed client surfaces the 500 with the request id the server logged', async () => {
+  const s = await served();
+  s.breakListings();
   const client = new OrreryClient(s.url);
   const e = await client.listTaskTypes().then(
     () => null,

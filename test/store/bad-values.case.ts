@@ -12,6 +12,15 @@ export function badValueCases(sut: StoreUnderTest): void {
   const setup = useOrrery(sut);
 
   describe('library calls with values of the wrong kind', () => {
+    it('a call after close() is a StorageError saying the store is closed, not the driver\'s own words', async () => {
+      const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
+      await orrery.close();
+      for (const call of [() => orrery.createTask({ type: 'mail' }), () => orrery.searchTasks({}), () => orrery.claimRuns({ worker: 'w', types: ['mail'], limit: 1 })]) {
+        await expect(call()).rejects.toMatchObject({ name: 'StorageError', code: 'storage_error', message: expect.stringContaining('the store is closed') });
+      }
+      await orrery.close(); // closing again does nothing
+    });
+
     it('a circular value is refused, not walked for ever', async () => {
       const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
       const c: Record<string, unknown> = {};

@@ -132,7 +132,7 @@ export class PostgresStore implements Store {
       throw e;
     }
     // Every error out of the store and its sub-stores goes through the translation (postgres-errors.ts).
-    return translatingErrors(new PostgresStore(url, pool), translatePgError, SUB_STORES);
+    return translatingErrors(new PostgresStore(url, pool), translatePgError, SUB_STORES, () => pool.ended);
   }
 
   async close(): Promise<void> {

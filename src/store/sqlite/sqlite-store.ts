@@ -139,7 +139,7 @@ export class SqliteStore implements Store {
     this.workers = new SqliteWorkers(this.db, (fn) => this.write(fn));
     this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     // Every error out of the store and its sub-stores goes through the translation (sqlite-errors.ts).
-    return translatingErrors(this, translateSqliteError, SUB_STORES);
+    return translatingErrors(this, translateSqliteError, SUB_STORES, () => !this.db.open);
   }
 
   async close(): Promise<void> {
