@@ -99,18 +99,10 @@ export const serverUrlArg = (v: string): string => {
 };
 
 /** A count stored in a 4-byte integer column (numRetries, maxRunning...): 0 to 2147483647. */
-export const countArg = (v: string): number => {
-  const n = nonNegativeIntArg(v);
-  if (n > INT4_MAX) throw new InvalidArgumentError(`at most ${INT4_MAX}`);
-  return n;
-};
+export const countArg = boundedIntArg(0, INT4_MAX);
 
 /** countArg from 1. */
-export const positiveCountArg = (v: string): number => {
-  const n = countArg(v);
-  if (n === 0) throw new InvalidArgumentError('must be at least 1');
-  return n;
-};
+export const positiveCountArg = boundedIntArg(1, INT4_MAX);
 
 /** A decimal number as text (Number() would also read "0x10" as 16 and "0b11" as 3). */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;

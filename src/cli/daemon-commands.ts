@@ -8,6 +8,7 @@ import type { Orrery } from '../engine/service.js';
 import { addDb, boundedIntArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
+import { ISOLATION_MODES } from '../worker/isolation/protocol.js';
 import { workerListCommand } from './worker-list-command.js';
 import { takeHeldSignals } from './held-signals.js';
 
@@ -43,7 +44,7 @@ interface WorkerCliOpts extends DaemonCliOpts {
 }
 
 const isolationOption = () =>
-  new Option('--isolation <mode>', 'where handlers run: inline (the worker\'s event loop), thread (a worker thread per run slot) or process (a child process per run slot)').choices(['inline', 'thread', 'process']).default('inline');
+  new Option('--isolation <mode>', 'where handlers run: inline (the worker\'s event loop), thread (a worker thread per run slot) or process (a child process per run slot)').choices([...ISOLATION_MODES]).default('inline');
 const logFormatOption = () => new Option('--log-format <format>', 'pretty lines or JSON').choices(['pretty', 'json']).default('pretty');
 
 function workerOptions(cmd: Command, handlersRequired: boolean): Command {

@@ -2,11 +2,11 @@ import { invalid } from '../core/errors.js';
 import { checkInteger, checkMs, checkNames, optionsObject } from '../core/options.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
-import { checkHandlers, checkLogger } from '../engine/option-checks.js';
+import { checkLogger } from '../engine/option-checks.js';
 import type { DagNotifier } from '../engine/dag-notifier.js';
 import type { Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
-import type { IsolationMode } from '../worker/isolation/protocol.js';
+import { ISOLATION_MODES, type IsolationMode } from '../worker/isolation/protocol.js';
 import { apiTokenProblem } from './connection-checks.js';
 
 /** The HTTP listener of `startServer`: API, dashboard, `/healthz` and `/metrics`. */
@@ -75,7 +75,6 @@ export interface ServerOptions {
   logger?: Logger;
 }
 
-const ISOLATION_MODES = ['inline', 'thread', 'process'];
 /** Most heap a handler thread or process may be given (`--max-memory`, `worker.maxMemoryMb`): 1 TiB. */
 export const MAX_HANDLER_MEMORY_MB = 1_048_576;
 
@@ -89,16 +88,9 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
   checkLogger(opts.logger);
   if (opts.maxSleepMs !== undefined) checkMs(opts.maxSleepMs, 'maxSleepMs', 10);
   if (opts.runnerGraceMs !== undefined) checkMs(opts.runnerGraceMs, 'runnerGraceMs');
-  if (opts.handlers !== undefined && opts.handlers !== null) {
-    if (typeof opts.handlers === 'string') {
-      if (opts.handlers === '') throw invalid('handlers', 'must be a file path or a handlers module');
-    } else {
-      const mod = optionsObject(opts.handlers, 'handlers');
-      checkHandlers(mod.handlers, 'handlers.handlers');
-      if (mod.setup !== undefined && typeof mod.setup !== 'function') throw invalid('handlers.setup', 'must be a function');
-      if (mod.taskTypes !== undefined && !Array.isArray(mod.taskTypes)) throw invalid('handlers.taskTypes', 'must be an array');
-      if (mod.dags !== undefined && !Array.isArray(mod.dags)) throw invalid('handlers.dags', 'must be an array');
-    }
+  // The handlers module's shape is checked where a handlers file's is (worker/handlers.ts toHandlersModule).
+  if (opts.handlers !== undefined && opts.handlers !== null && typeof opts.handlers !== 'string' && typeof opts.handlers !== 'object') {
+    throw invalid('handlers', 'must be a handlers file path or a handlers module');
   }
   // null is taken as left out (`{}`), as it always was.
   if (opts.http !== false && opts.http !== undefined && opts.http !== null) {
@@ -118,7 +110,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
     if (w.prefetch !== undefined) checkInteger(w.prefetch, 'worker.prefetch', 0, MAX_PREFETCH);
     if (w.pollMs !== undefined) checkMs(w.pollMs, 'worker.pollMs', 10);
     if (w.graceMs !== undefined) checkMs(w.graceMs, 'worker.graceMs');
-    if (w.isolation !== undefined && !ISOLATION_MODES.includes(w.isolation)) throw invalid('worker.isolation', `must be one of ${ISOLATION_MODES.join(', ')}`);
+    if (w.isolation !== undefined && !(ISOLATION_MODES as readonly string[]).includes(w.isolation)) throw invalid('worker.isolation', `must be one of ${ISOLATION_MODES.join(', ')}`);
     if (w.maxMemoryMb !== undefined) checkInteger(w.maxMemoryMb, 'worker.maxMemoryMb', 1, MAX_HANDLER_MEMORY_MB);
     if (w.types !== undefined) checkNames(w.types, 'worker.types', true);
     if (w.id !== undefined) {

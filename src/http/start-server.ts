@@ -10,6 +10,7 @@ import type { Orrery, RunEvent } from '../engine/service.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { workerHandlers, type WorkerHandlers } from '../worker/isolation/worker-handlers.js';
 import { loadHandlers } from '../worker/load-handlers.js';
+import { toHandlersModule } from '../worker/handlers.js';
 import { isLoopback } from './loopback.js';
 import { checkServerOptions, type ServerOptions } from './server-options.js';
 import type { OrreryMetrics } from './metrics.js';
@@ -58,7 +59,8 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
   const isolation = w.isolation ?? 'inline';
   const file = typeof opts.handlers === 'string' ? opts.handlers : (w.file ?? null);
   if (isolation !== 'inline' && !file) throw invalid('isolation', `--isolation ${isolation}: needs the handlers file (handlers as a path, or worker.file)`);
-  const mod = typeof opts.handlers === 'string' ? await loadHandlers(opts.handlers) : (opts.handlers ?? null);
+  // A module given as an object is checked (and its DAGs' handler added) as a loaded file is.
+  const mod = typeof opts.handlers === 'string' ? await loadHandlers(opts.handlers) : opts.handlers ? toHandlersModule(opts.handlers as unknown as Record<string, unknown>, '', 'handlers') : null;
   if (w.types && !mod) throw invalid('types', '--types: needs --handlers (the types a worker serves must have handlers)');
   const concurrency = w.concurrency ?? 10;
   let run: WorkerHandlers | null = null;

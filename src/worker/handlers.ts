@@ -135,8 +135,11 @@ export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outco
   }
 }
 
-/** Checks a loaded module's shape, naming the offending export. */
-export function toHandlersModule(mod: Record<string, unknown>, file: string): HandlersModule {
+/**
+ * Checks a loaded module's shape, naming the offending export; messages start with `source` (the
+ * handlers file as `--handlers FILE`, or `handlers` for a module given to startServer as an object).
+ */
+export function toHandlersModule(mod: Record<string, unknown>, file: string, source = `--handlers ${file}`): HandlersModule {
   // A TypeScript file compiled to CommonJS (a package without "type": "module") comes back with its
   // default export wrapped twice: { default: { __esModule: true, default: X } }.
   const wrapped = mod.default as Record<string, unknown> | undefined;
@@ -145,20 +148,20 @@ export function toHandlersModule(mod: Record<string, unknown>, file: string): Ha
   // Duck-typed: a handlers file may build its DAGs with another copy of this package (src vs dist).
   const isDag = (d: unknown) => typeof (d as DagDefinition)?.toInput === 'function' && typeof (d as DagDefinition)?.fn === 'function';
   if (dags !== undefined && (!Array.isArray(dags) || !dags.every(isDag))) {
-    throw new ValidationError(`--handlers ${file}: "dags" must be an array of dag(...) definitions`);
+    throw new ValidationError(`${source}: "dags" must be an array of dag(...) definitions`);
   }
   const found = (mod.handlers ?? def?.handlers ?? (dags ? undefined : def)) as unknown;
   const handlers = found === undefined && dags ? {} : found;
   if (!handlers || typeof handlers !== 'object') {
-    throw new ValidationError(`--handlers ${file}: export an object "handlers" mapping backend names to functions (or "dags")`);
+    throw new ValidationError(`${source}: export an object "handlers" mapping backend names to functions (or "dags")`);
   }
   for (const [name, fn] of Object.entries(handlers)) {
-    if (typeof fn !== 'function') throw new ValidationError(`--handlers ${file}: handler "${name}" is not a function`);
+    if (typeof fn !== 'function') throw new ValidationError(`${source}: handler "${name}" is not a function`);
   }
   const taskTypes = mod.taskTypes ?? def?.taskTypes;
-  if (taskTypes !== undefined && !Array.isArray(taskTypes)) throw new ValidationError(`--handlers ${file}: "taskTypes" must be an array`);
+  if (taskTypes !== undefined && !Array.isArray(taskTypes)) throw new ValidationError(`${source}: "taskTypes" must be an array`);
   const setup = mod.setup ?? def?.setup;
-  if (setup !== undefined && typeof setup !== 'function') throw new ValidationError(`--handlers ${file}: "setup" must be a function`);
+  if (setup !== undefined && typeof setup !== 'function') throw new ValidationError(`${source}: "setup" must be a function`);
   const all = { ...(handlers as Record<string, Handler>) };
   if (dags && dags.length > 0 && !(DAG_BACKEND in all)) {
     // It serves the types of its own DAGs' tasks only: an attempt of a DAG this file lacks is left to a worker that has it.

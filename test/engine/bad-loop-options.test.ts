@@ -125,14 +125,23 @@ describe('startServer options', () => {
     ['prefetch negative (refused before any type is created)', { handlers: { handlers, taskTypes: [{ name: 'made' }] }, worker: { prefetch: -1 } }, 'worker.prefetch'],
     ['pollMs 0', { handlers: { handlers }, worker: { pollMs: 0 } }, 'worker.pollMs'],
     ['graceMs NaN', { handlers: { handlers }, worker: { graceMs: Number.NaN } }, 'worker.graceMs'],
-    ['a handler that is not a function', { handlers: { handlers: { job: 5 } } }, 'handlers.handlers.job'],
-    ['a setup that is not a function', { handlers: { handlers, setup: 5 } }, 'handlers.setup'],
     ['retention NaN', { http: false, retention: { retentionMs: Number.NaN } }, 'retention.retentionMs'],
     ['maxSleepMs 0', { http: false, maxSleepMs: 0 }, 'maxSleepMs'],
   ])('%s is refused before anything starts', async (_what, opts, path) => {
     const { orrery } = await open();
     expect(await pathOf(() => startServer(orrery, opts as never))).toBe(path);
     expect(await orrery.getTaskType('made')).toBeNull(); // nothing started, no type created
+  });
+});
+
+describe('startServer given a handlers module object', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['a handler that is not a function', { handlers: { job: 5 } }, /^handlers: handler "job" is not a function/],
+    ['a setup that is not a function', { handlers, setup: 5 }, /^handlers: "setup" must be a function/],
+    ['taskTypes that are not an array', { handlers, taskTypes: {} }, /^handlers: "taskTypes" must be an array/],
+  ])('%s is refused as a handlers file is, before anything starts', async (_what, mod, message) => {
+    const { orrery } = await open();
+    await expect(startServer(orrery, { handlers: mod as never, http: false })).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringMatching(message) });
   });
 });
 
