@@ -429,13 +429,11 @@ export class Worker {
   /**
    * Tells the store this worker no longer has these runs, which it was told it no longer holds (a run
    * withdrawn from its buffer keeps its lease, so its task is not respawned, until then). Only lets go
-   * (`withdrawnOnly`): a run claimed again by this worker meanwhile is not given back.
+   * (`withdrawnOnly`: only `lost` runs are touched), so a run claimed again by this worker meanwhile is left as it is.
    */
   private letGo(ids: readonly string[]): void {
-    const gone = ids.filter((id) => !this.active.has(id) && !this.buffer.some((c) => c.run.backendId === id));
-    if (gone.length === 0) return;
-    this.board.releaseRuns({ worker: this.id, backendIds: gone, withdrawnOnly: true }).catch((e: unknown) => {
-      this.log.warn({ err: e }, `could not tell the store ${gone.length} withdrawn run(s) are let go (their leases run out instead): ${(e as Error).message}`);
+    this.board.releaseRuns({ worker: this.id, backendIds: ids, withdrawnOnly: true }).catch((e: unknown) => {
+      this.log.warn({ err: e }, `could not tell the store ${ids.length} withdrawn run(s) are let go (their leases run out instead): ${(e as Error).message}`);
     });
   }
 
