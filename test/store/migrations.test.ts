@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SchemaTooNewError } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/open-store.js';
 import { loadMigrations } from '../../src/store/migrations.js';
+import { applyMigrations } from '../../src/store/sqlite/sqlite-connection.js';
 
 const ledger = (dialect: string) =>
   loadMigrations(join(import.meta.dirname, '..', '..', 'src', 'store', dialect, 'migrations')).map((m) => ({ version: m.version, name: m.name }));
@@ -40,6 +41,95 @@ describe('migrations', () => {
     expect((err as Error).message).toBe(`database schema version 99 is newer than this Orrery (knows up to ${sqlite.length}); upgrade Orrery`);
   });
 
+  it('SQLite: a database with run logs and DAG runs upgrades through the table rebuilds (0008 task_runs, 0014 dag_runs)', async () => {
+    // An Orrery of schema 7 (before claim-ahead) that ran: a run with a log record, a DAG run with a
+    // task instance and an attempt. Rebuilding task_runs and dag_runs under foreign keys failed the
+    // whole upgrade ("FOREIGN KEY constraint failed") as soon as such child rows existed.
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-mig-'));
+    dirs.push(dir);
+    const file = join(dir, 'old.db');
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    old.pragma('foreign_keys = ON');
+    const migrations = loadMigrations(join(import.meta.dirname, '..', '..', 'src', 'store', 'sqlite', 'migrations'));
+    old.exec('CREATE TABLE orrery_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of migrations.slice(0, 7)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO orrery_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    old.exec(`
+      INSERT INTO task_types (name, backend_name, backoff_factor, num_retries, retry_delay_ms, lease_ms, max_abandons, created)
+        VALUES ('t', 't', 2, 1, 1000, 60000, 3, 0);
+      INSERT INTO tasks (id, type, arguments, policy, schedule, next_run, status, retries_left, priority_rank, identity_key, created)
+        VALUES (1, 't', '{"args":[],"kwargs":{}}', 'oneshot', '{"kind":"adaptive"}', 0, 'completed', 1, 1, 'k1', 0);
+      INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, started, ended, attempt)
+        VALUES (1, 1, 't', '0b3b6a4e-5d0c-4d52-9b6e-2f6f5b1c8a11', 'eventful', 1, 0, 1, 2, 1);
+      INSERT INTO run_logs (run, at, level, message) VALUES (1, 1, 'info', 'kept across the upgrade');
+      INSERT INTO dags (id, version, schedule, start, catch_up, max_active_runs, created, updated) VALUES ('d', 'v1', '0 * * * *', 0, 0, 1, 0, 0);
+      INSERT INTO dag_runs (id, dag, version, exec_ts, trigger, status, created) VALUES (1, 'd', 'v1', 0, 'manual', 'success', 0);
+      INSERT INTO dag_task_instances (run, task_id, status, retries_left) VALUES (1, 'a', 'success', 0);
+      INSERT INTO dag_task_attempts (run, task_id, attempt, orrery_task, not_before, created) VALUES (1, 'a', 1, 1, 0, 0);
+    `);
+    old.close();
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      const run = await store.getRun('0b3b6a4e-5d0c-4d52-9b6e-2f6f5b1c8a11');
+      expect(run).toMatchObject({ id: 1, task: 1, status: 'eventful' });
+      expect((await store.getRunLogs('0b3b6a4e-5d0c-4d52-9b6e-2f6f5b1c8a11')).map((l) => l.message)).toEqual(['kept across the upgrade']);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(file);
+    expect(db.prepare('SELECT max(version) AS v FROM orrery_migrations').get()).toEqual({ v: migrations.length });
+    expect(db.prepare('SELECT count(*) AS n FROM dag_task_attempts').get()).toEqual({ n: 1 });
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    db.close();
+  });
+
+  it('SQLite: a migration that fails is named, and nothing of the upgrade is applied', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-mig-'));
+    dirs.push(dir);
+    const file = join(dir, 'old.db');
+    const old = new Database(file);
+    const migrations = loadMigrations(join(import.meta.dirname, '..', '..', 'src', 'store', 'sqlite', 'migrations'));
+    old.exec('CREATE TABLE orrery_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of migrations.slice(0, 13)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO orrery_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    old.exec('CREATE TABLE task_backfills (x INTEGER)'); // in the way of 0014, which creates it
+    old.close();
+    const err = await openStore(`sqlite:${file}`).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^cannot open database .*: migration 0014_schedules: table task_backfills already exists$/);
+    const db = new Database(file);
+    expect(db.prepare('SELECT max(version) AS v FROM orrery_migrations').get()).toEqual({ v: 13 });
+    db.close();
+  });
+
+  it('SQLite: a migration that drops a parent table without rebuilding it is rolled back; rows already orphaned before do not block', () => {
+    const db = new Database(':memory:');
+    const base = [
+      { version: 1, name: '0001_a', sql: 'CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p (id));' },
+      { version: 2, name: '0002_rows', sql: 'INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1);' },
+    ];
+    applyMigrations(db, base);
+    db.pragma('foreign_keys = OFF');
+    db.exec('INSERT INTO c VALUES (2, 99)'); // an orphan from before (rows deleted by hand)
+    db.pragma('foreign_keys = ON');
+    // A rebuild that keeps the rows: the old orphan is tolerated.
+    const rebuild = { version: 3, name: '0003_rebuild', sql: 'CREATE TABLE p2 (id INTEGER PRIMARY KEY, x TEXT); INSERT INTO p2 (id) SELECT id FROM p; DROP TABLE p; ALTER TABLE p2 RENAME TO p;' };
+    applyMigrations(db, [...base, rebuild]);
+    // A migration that loses the parent rows: rolled back, named.
+    const lossy = { version: 4, name: '0004_lossy', sql: 'CREATE TABLE p3 (id INTEGER PRIMARY KEY); DROP TABLE p; ALTER TABLE p3 RENAME TO p;' };
+    expect(() => applyMigrations(db, [...base, rebuild, lossy])).toThrow(
+      'migration 0004_lossy: the upgrade would leave 1 row(s) without their parent (first: c row 1 -> p); nothing was applied',
+    );
+    expect(db.prepare('SELECT max(version) AS v FROM orrery_migrations').get()).toEqual({ v: 3 });
+    expect(db.prepare('SELECT count(*) AS n FROM p').get()).toEqual({ n: 1 });
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    db.close();
+  });
+
   it('PostgreSQL: concurrent first opens of an empty database migrate once under the advisory lock; a newer schema is refused', async () => {
     const db = await createTestDatabase('mig');
     const admin = new pg.Client({ connectionString: db.url });
@@ -54,6 +144,40 @@ describe('migrations', () => {
       await admin.query(`INSERT INTO orrery_migrations (version, name) VALUES (99, '9999_future')`);
       const err = await openStore(db.url).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SchemaTooNewError);
+    } finally {
+      await admin.end();
+      await db.drop();
+    }
+  });
+  it('PostgreSQL: a failing migration is named and nothing of the upgrade is applied; a role without CREATE is told so', async () => {
+    const db = await createTestDatabase('migfail');
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+      const all = loadMigrations(join(import.meta.dirname, '..', '..', 'src', 'store', 'postgres', 'migrations'));
+      await admin.query(`CREATE TABLE orrery_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const m of all.slice(0, 13)) {
+        await admin.query(m.sql);
+        await admin.query('INSERT INTO orrery_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await admin.query('CREATE TABLE workers (x int)'); // in the way of 0014_workers
+      const err = await openStore(db.url).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/^migrating postgres:\/\/.* failed: migration 0014_workers: relation "workers" already exists$/);
+      expect((await admin.query('SELECT max(version) AS v FROM orrery_migrations')).rows).toEqual([{ v: 13 }]);
+      await admin.query('DROP TABLE workers');
+      // A role that may connect but not create in the schema.
+      const role = `mig_${db.name}`.slice(0, 60);
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw'`);
+      await admin.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+      await admin.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+      await admin.query(`GRANT SELECT, INSERT ON orrery_migrations TO ${role}`);
+      const u = new URL(db.url);
+      u.username = role;
+      u.password = 'pw';
+      const denied = await openStore(u.toString()).catch((e: unknown) => e);
+      expect((denied as Error).message).toMatch(/failed \(the first start needs CREATE on the database's schema\): permission denied for schema public$/);
+      await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
     } finally {
       await admin.end();
       await db.drop();

@@ -67,14 +67,21 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
         throw new SchemaTooNewError(`database schema version ${current} is newer than this Orrery (knows up to ${migrations.length}); upgrade Orrery`);
       }
       for (const m of migrations.slice(current)) {
-        await client.query(m.sql);
+        try {
+          await client.query(m.sql);
+        } catch (e) {
+          if (e instanceof Error) e.message = `migration ${m.name}: ${e.message}`;
+          throw e;
+        }
         await client.query('INSERT INTO orrery_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       }
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
       if (e instanceof OrreryError) throw e;
-      throw new StorageError(`migrating ${redactUrl(url)} failed (the first start needs CREATE on the database's schema): ${(e as Error).message}`);
+      // 42501 insufficient_privilege: the role may not create in the schema (docs/postgres.md#roles).
+      const hint = (e as { code?: string }).code === '42501' ? " (the first start needs CREATE on the database's schema)" : '';
+      throw new StorageError(`migrating ${redactUrl(url)} failed${hint}: ${(e as Error).message}`);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
     }

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaTooNewError, StorageError, StorageReadOnlyError } from '../../core/errors.js';
-import { loadMigrations } from '../migrations.js';
+import { loadMigrations, type Migration } from '../migrations.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -45,9 +45,22 @@ export function openSqlite(path: string): Database.Database {
   return db;
 }
 
-/** Applies pending migrations under a write lock, recording each in the ledger. */
+/** Applies the pending migrations of the package to an open database. */
 function migrate(db: Database.Database): void {
-  const migrations = loadMigrations(MIGRATIONS_DIR);
+  applyMigrations(db, loadMigrations(MIGRATIONS_DIR));
+}
+
+/**
+ * Applies pending migrations under a write lock, recording each in the ledger; a failure names the
+ * migration and applies none of them. Foreign keys are off while they run, as SQLite's procedure for
+ * schema changes asks: a migration that rebuilds a table (0008 task_runs, 0014 dag_runs: SQLite
+ * cannot change a CHECK constraint in place) drops the old one, and with foreign keys on, that drop
+ * counted every row of a child table (run_logs, the DAG tasks) as a violation that the rename of the
+ * new table never cleared, so the upgrade of any database with such rows failed. When a pending
+ * migration drops a table, `PRAGMA foreign_key_check` stands in for the foreign keys: a row the
+ * upgrade leaves without its parent (one that was not already so before it) rolls it back.
+ */
+export function applyMigrations(db: Database.Database, migrations: readonly Migration[]): void {
   const latest = migrations.length;
   const run = db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS orrery_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
@@ -58,10 +71,40 @@ function migrate(db: Database.Database): void {
         `database schema version ${current} is newer than this Orrery (knows up to ${latest}); upgrade Orrery`,
       );
     }
-    for (const m of migrations.slice(current)) {
-      db.exec(m.sql);
+    const pending = migrations.slice(current);
+    const before = pending.some((m) => /\bDROP\s+TABLE\b/i.test(m.sql)) ? new Set(orphans(db).map(orphanKey)) : null;
+    for (const m of pending) {
+      try {
+        db.exec(m.sql);
+      } catch (e) {
+        if (e instanceof Error) e.message = `migration ${m.name}: ${e.message}`;
+        throw e;
+      }
       db.prepare('INSERT INTO orrery_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     }
+    if (before) {
+      const left = orphans(db).filter((o) => !before.has(orphanKey(o)));
+      if (left.length > 0) {
+        throw new StorageError(
+          `migration ${pending.at(-1)!.name}: the upgrade would leave ${left.length} row(s) without their parent (first: ${orphanKey(left[0]!)}); nothing was applied`,
+        );
+      }
+    }
   });
-  run.immediate();
+  // Outside the transaction: SQLite ignores this pragma inside one.
+  db.pragma('foreign_keys = OFF');
+  try {
+    run.immediate();
+  } finally {
+    db.pragma('foreign_keys = ON');
+  }
 }
+
+interface Orphan {
+  table: string;
+  rowid: number | null;
+  parent: string;
+}
+
+const orphans = (db: Database.Database) => db.pragma('foreign_key_check') as Orphan[];
+const orphanKey = (o: Orphan) => `${o.table} row ${o.rowid ?? '?'} -> ${o.parent}`;
