@@ -91,6 +91,13 @@ export const boundedIntArg = (min: number, max: number) => (v: string): number =
   return n;
 };
 
+/** `--host`: an address or host name to listen on; an IPv6 address may be written in brackets (`[::1]`, as in a URL). */
+export const hostArg = (v: string): string => {
+  const h = v.trim().replace(/^\[(.*)\]$/, '$1');
+  if (h === '' || /[\s/[\]]/.test(h)) throw new InvalidArgumentError('not an address or host name');
+  return h;
+};
+
 /** `--url`: a server's address (http(s), no query, no fragment). */
 export const serverUrlArg = (v: string): string => {
   const problem = serverUrlProblem(v);

@@ -5,7 +5,7 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, boundedIntArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { ISOLATION_MODES } from '../worker/isolation/protocol.js';
@@ -94,7 +94,7 @@ export function daemonCommands(io: Io): Command[] {
   const serve = addDb(
     notifyOptions(workerOptions(new Command('serve').description('runner, DAG scheduler, reaper, worker and HTTP API in one process (the embedded set-up)'), false))
       .option('--port <port>', 'HTTP port (GET /healthz); 0 picks a free one', boundedIntArg(0, 65535), 5180)
-      .option('--host <host>', 'HTTP address (a non-loopback address needs --token)', '127.0.0.1')
+      .option('--host <host>', 'HTTP address (a non-loopback address needs --token)', hostArg, '127.0.0.1')
       .option('--public-metrics', 'serve /metrics without the token')
       .option('--retention <duration>', 'archive finished runs (and finished one-shot tasks) older than this, continuously (e.g. 30d)', retentionArg)
       .option('--archive-to <file>', 'with --retention: append to this JSONL file instead of the archive tables')

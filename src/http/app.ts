@@ -133,6 +133,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
 
   const requireToken = async (c: Context, next: () => Promise<void>) => {
     if (token && !tokenMatches(c.req.header('authorization'), token)) {
+      c.header('www-authenticate', 'Bearer realm="orrery"'); // RFC 7235 §3.1: a 401 names its scheme
       return send(c, new HttpError('unauthorized', 'missing or wrong bearer token'));
     }
     await next();
@@ -247,6 +248,10 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       // A large body is parsed a piece at a time, so the event loop runs on (its depth counted as it goes).
       body = empty ? {} : r.largeBody ? await parseTasksBody(text, MAX_JSON_NESTING) : null;
       if (body === null) {
+        // Parsed in one piece, a large body could hold the event loop for seconds and the heap for gigabytes.
+        if (text.length > 4 * MB) {
+          throw new HttpError('bad_request', 'a body over 4 MB must be a JSON object with the one key "tasks" holding an array (it is parsed a task at a time); this one is not, or is not valid JSON');
+        }
         try {
           body = JSON.parse(text);
         } catch (e) {

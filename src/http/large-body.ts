@@ -3,6 +3,16 @@ import { HttpError } from './errors.js';
 const HEAD = /^\s*\{\s*"tasks"\s*:\s*\[/;
 /** Characters scanned (and items parsed) between two turns of the event loop. */
 const STEP = 1 << 17;
+/** One task of a batch: as long as a line of an import (MAX_LINE), so that parsing it is one short turn. */
+export const MAX_BATCH_ITEM = 4 * 1024 * 1024;
+/**
+ * JSON values in one batch (counted as the arrays and objects opened and the commas between their
+ * elements). Parsed values cost memory far beyond their text (up to about 100 bytes for `[]`, 3
+ * characters), and the batch is held whole: this bounds it at about the memory of the largest usual
+ * batch (1,000,000 tasks of about 6 values each), so one body under the size limit cannot exhaust
+ * the heap.
+ */
+export const MAX_BATCH_VALUES = 10_000_000;
 
 /**
  * The body as text, decoded piece by piece as it arrives (one decode of a large body would stall the
@@ -35,11 +45,16 @@ const notUtf8 = () => new HttpError('bad_request', 'the body is not valid UTF-8'
 /**
  * Parses a large `{"tasks": [...]}` body a piece at a time, a turn of the event loop every 128 K characters:
  * the array is cut at its top-level commas (outside strings) and each item parsed alone, with the
- * nesting depth counted on the way (deeper than `maxDepth` levels in the whole body: 400). Returns
+ * nesting depth counted on the way (deeper than `maxDepth` levels in the whole body: 400), a task
+ * longer than `maxItem` characters refused (400) and more than `maxValues` values in all (413). Returns
  * null for any other shape (another key, escapes in the key, unbalanced brackets ...): the caller
  * then parses the body in one piece and reports what is wrong with it.
  */
-export async function parseTasksBody(text: string, maxDepth: number): Promise<{ tasks: unknown[] } | null> {
+export async function parseTasksBody(
+  text: string,
+  maxDepth: number,
+  { maxItem = MAX_BATCH_ITEM, maxValues = MAX_BATCH_VALUES }: { maxItem?: number; maxValues?: number } = {},
+): Promise<{ tasks: unknown[] } | null> {
   const head = HEAD.exec(text.slice(0, 64));
   if (!head) return null;
   let end = text.length - 1;
@@ -52,9 +67,22 @@ export async function parseTasksBody(text: string, maxDepth: number): Promise<{ 
   let start = head[0].length;
   let depth = 0;
   let inString = false;
+  let values = 0;
   let next = start + STEP;
+  const tooLong = () =>
+    new HttpError('bad_request', `tasks[${tasks.length}]: a task may be at most ${maxItem} characters of JSON`, [
+      { path: `tasks[${tasks.length}]`, message: `longer than ${maxItem} characters` },
+    ]);
+  const take = (to: number) => {
+    if (to - start > maxItem) throw tooLong();
+    if (values > maxValues) {
+      throw new HttpError('payload_too_large', `the batch holds more than ${maxValues} JSON values (arrays, objects and their elements); split it, or use POST /api/tasks/import`);
+    }
+    tasks.push(item(text.slice(start, to)));
+  };
   for (let i = start; i < end; i++) {
     if (i >= next) {
+      if (i - start > maxItem) throw tooLong(); // not scanned to its end
       next = i + STEP;
       await new Promise<void>((r) => setImmediate(r));
     }
@@ -64,18 +92,21 @@ export async function parseTasksBody(text: string, maxDepth: number): Promise<{ 
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 91 || c === 123) {
+      values++;
       // The body's object and the array hold the items: an item's brackets start at level 3.
       if (++depth + 2 > maxDepth) throw new HttpError('bad_request', `JSON nested deeper than ${maxDepth} levels`);
     } else if (c === 93 || c === 125) {
       if (--depth < 0) return null;
-    } else if (c === 44 && depth === 0) {
-      tasks.push(item(text.slice(start, i)));
-      start = i + 1;
+    } else if (c === 44) {
+      values++;
+      if (depth === 0) {
+        take(i);
+        start = i + 1;
+      }
     }
   }
   if (inString || depth !== 0) return null;
-  const last = text.slice(start, end);
-  if (tasks.length > 0 || last.trim() !== '') tasks.push(item(last));
+  if (tasks.length > 0 || text.slice(start, end).trim() !== '') take(end);
   return { tasks };
 }
 

@@ -100,6 +100,36 @@ describe('ORRERY_API_TOKEN', () => {
   });
 });
 
+describe('serve --host', () => {
+  test('an IPv6 address in brackets, as a URL writes it, is served; an empty or spaced host exits 2', async () => {
+    const t = tempDb();
+    for (const host of ['', 'a b']) {
+      const r = await runCli(['serve', '--port', '0', '--host', host, ...t.db]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--host <host>' argument .* is invalid\. not an address or host name/);
+    }
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '[::1]', ...t.db], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const started = new Promise<string>((resolve, reject) => {
+      const seen = (d: Buffer) => {
+        out += d.toString();
+        const m = /API (http:\/\/\[::1\]:\d+)\/api/.exec(out);
+        if (m) resolve(m[1]!);
+      };
+      child.stdout.on('data', seen);
+      child.stderr.on('data', seen);
+      child.on('close', () => reject(new Error(`serve exited: ${out}`)));
+    });
+    try {
+      const base = await started;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('close', r));
+    }
+  });
+});
+
 describe('daemon intervals', () => {
   test('a poll or sleep interval under 10ms is refused (it would spin the loop): exit 2 naming the option', async () => {
     const t = tempDb();

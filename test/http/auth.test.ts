@@ -66,6 +66,16 @@ describe('with a token configured', () => {
     });
   }
 
+  it('a 401 names the Bearer scheme in WWW-Authenticate (RFC 7235), and an accepted request has none', async () => {
+    const h = await harness({ token: TOKEN });
+    const refused = await h.app.request('/api/task-types', { headers: { authorization: 'Bearer wrong' } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="orrery"');
+    const accepted = await h.app.request('/api/task-types', { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(accepted.status).toBe(200);
+    expect(accepted.headers.get('www-authenticate')).toBeNull();
+  });
+
   it('with `Bearer <token>` no /api request gets 401', async () => {
     const h = await harness({ token: TOKEN });
     await h.orrery.createTaskType({ name: 'mail', defaultIntervalMs: 60_000 });

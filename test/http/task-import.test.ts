@@ -10,7 +10,8 @@ import { startHttpServer } from '../../src/http/server.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { ValidationError } from '../../src/core/errors.js';
 import { OrreryClient } from '../../src/http/client.js';
-import { parseTasksBody } from '../../src/http/large-body.js';
+import { MAX_BATCH_ITEM, MAX_BATCH_VALUES, parseTasksBody } from '../../src/http/large-body.js';
+import { MAX_LINE } from '../../src/engine/task-import.js';
 import { T0, errorOf } from './http-helpers.js';
 
 const NDJSON = { 'content-type': 'application/x-ndjson' };
@@ -100,6 +101,20 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(await orrery.searchTasks({ limit: 10_000 })).toHaveLength(4101);
     });
 
+    it('a batch task over 4 MB (400), and a body over 4 MB of another shape (400, not parsed whole), write nothing', async () => {
+      const orrery = await openOn(store);
+      const app = createHttpApp(orrery);
+      const post = (text: string) => app.request('/api/tasks/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+      const big = JSON.stringify({ type: 'mail', arguments: { args: ['x'.repeat(MAX_BATCH_ITEM)] } });
+      const long = await post(`{"tasks":[{"type":"mail"},${big}]}`);
+      expect(long.status).toBe(400);
+      expect(errorOf(await long.json())).toMatchObject({ code: 'bad_request', message: `tasks[1]: a task may be at most ${MAX_BATCH_ITEM} characters of JSON`, details: [{ path: 'tasks[1]' }] });
+      const other = await post(`{"tasks":[{"type":"mail"}],"pad":"${'x'.repeat(MAX_BATCH_ITEM)}"}`);
+      expect(other.status).toBe(400);
+      expect(errorOf(await other.json()).message).toMatch(/^a body over 4 MB must be a JSON object with the one key "tasks"/);
+      expect(await orrery.searchTasks({ limit: 10 })).toHaveLength(0);
+    });
+
     it('a JSON body that is not UTF-8 is refused (400), small or large, not stored with U+FFFD', async () => {
       const orrery = await openOn(store);
       const app = createHttpApp(orrery);
@@ -139,6 +154,20 @@ describe('a batch body parsed a piece at a time', () => {
     await expect(parseTasksBody('{"tasks":[1,]}', 128)).rejects.toThrow(/invalid JSON/);
     await expect(parseTasksBody(`{"tasks":[${'['.repeat(126)}${']'.repeat(126)}]}`, 128)).resolves.not.toBeNull();
     await expect(parseTasksBody(`{"tasks":[${'['.repeat(127)}${']'.repeat(127)}]}`, 128)).rejects.toThrow(/nested deeper than 128/);
+  });
+
+  it('refuses a task longer than the item limit (400) and more values in all than the value limit (413), before parsing them', async () => {
+    const limits = { maxItem: 20, maxValues: 12 };
+    expect(await parseTasksBody('{"tasks":[{"type":"aaaaaaaaa"},1]}', 128, limits)).toEqual({ tasks: [{ type: "aaaaaaaaa" }, 1] });
+    const long = await parseTasksBody('{"tasks":[1,{"type":"aaaaaaaaaa"}]}', 128, limits).catch((e: unknown) => e);
+    expect(long).toMatchObject({ code: 'bad_request', message: 'tasks[1]: a task may be at most 20 characters of JSON' });
+    expect(await parseTasksBody(`{"tasks":[${Array(6).fill('[]').join(',')}]}`, 128, limits)).toEqual({ tasks: Array(6).fill([]) }); // 11 values
+    const many = await parseTasksBody(`{"tasks":[${Array(7).fill('[]').join(',')}]}`, 128, limits).catch((e: unknown) => e);
+    expect(many).toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/^the batch holds more than 12 JSON values/) });
+    // The package's limits: a task as long as an import line; values for a batch of a million usual tasks.
+    expect(MAX_BATCH_ITEM).toBe(MAX_LINE);
+    const usual = JSON.stringify({ type: 'check-feed', arguments: { args: ['https://example.org/a.xml'], kwargs: {} } });
+    expect(((usual.match(/[[{,]/g) ?? []).length + 1) * 1_000_000).toBeLessThanOrEqual(MAX_BATCH_VALUES);
   });
 });
 
