@@ -169,6 +169,24 @@ export function archiveCases(sut: StoreUnderTest): void {
       await expect(orrery.getRunLogs(r1.backendId)).rejects.toMatchObject({ code: 'not_found' });
     });
 
+    it('gives archived runs and tasks back as they were read live: the fields in the API order, a run result exactly as it ended', async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      const only = await orrery.createTask({ type: 'load-git', arguments: { args: ['o'], kwargs: { zz: 1, b: 2 } }, policy: 'oneshot', nextRun: T0 });
+      const run = await cycle(orrery, 'load-git', only.id, T0, 'eventful');
+      // cycle() ends without a result: end another one-shot's run with one.
+      const other = await orrery.createTask({ type: 'load-git', arguments: args('other'), policy: 'oneshot', nextRun: T0 });
+      const [r] = (await orrery.store.scheduleDue('load-git', T0)).filter((x) => x.task === other.id);
+      await orrery.store.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, at: T0 });
+      await orrery.endRun(r!.backendId, { status: 'eventful', worker: 'w', at: plus(T0, 500), result: { zz: 1, b: 'x', items: [3, 2, 1] } });
+      const live = { runs: [await orrery.getRun(run.backendId), await orrery.getRun(r!.backendId)], tasks: [await orrery.getTask(only.id), await orrery.getTask(other.id)] };
+      expect(await orrery.archive({ before: CUT, at: LATER })).toMatchObject({ runs: 2, tasks: 2 });
+      const runs = (await orrery.readArchivedRuns({ limit: 10 })).map((a) => a.run);
+      expect(runs.map((x) => JSON.stringify(x))).toEqual(live.runs.map((x) => JSON.stringify(x)));
+      expect(JSON.stringify(runs[1]!.result)).toBe('{"zz":1,"b":"x","items":[3,2,1]}');
+      const tasks = await orrery.readArchivedTasks({ limit: 10 });
+      expect(tasks.map((x) => JSON.stringify(x))).toEqual(live.tasks.map((x) => JSON.stringify(x)));
+    });
+
     it('archives the newest run and task too, and never hands their ids out again (SQLite would reuse the largest)', async () => {
       const { orrery } = await setup([LOAD_GIT]);
       const only = await orrery.createTask({ type: 'load-git', arguments: args('only'), policy: 'oneshot', nextRun: T0 });

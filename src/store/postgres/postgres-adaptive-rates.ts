@@ -33,7 +33,7 @@ export async function throttleInTx(c: pg.PoolClient, type: TaskType, key: string
 /** The stored adaptive states of the types named (every type without names). */
 export async function readAdaptiveRates(c: pg.Pool, types?: readonly string[]): Promise<AdaptiveRateRow[]> {
   const { rows } = await c.query<Row>(
-    types === undefined ? 'SELECT * FROM adaptive_rates ORDER BY type, concurrency_key' : 'SELECT * FROM adaptive_rates WHERE type = ANY($1::text[]) ORDER BY type, concurrency_key',
+    types === undefined ? 'SELECT * FROM adaptive_rates ORDER BY type COLLATE "C", concurrency_key COLLATE "C"' : 'SELECT * FROM adaptive_rates WHERE type = ANY($1::text[]) ORDER BY type COLLATE "C", concurrency_key COLLATE "C"',
     types === undefined ? [] : [types],
   );
   return rows.map((r) => ({

@@ -106,13 +106,13 @@ export class PostgresArchive implements ArchiveStore {
     if (batch.runs.length) {
       await c.query(
         `INSERT INTO archived_task_runs (id, task, ended, archived_at, record)
-         SELECT id, task, ended, $4, record FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $5::jsonb[]) AS x(id, task, ended, record)`,
+         SELECT id, task, ended, $4, record FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $5::json[]) AS x(id, task, ended, record)`,
         [batch.runs.map((r) => r.run.id), batch.runs.map((r) => r.run.task), batch.runs.map((r) => r.run.ended), at, batch.runs.map(runRecordJson)],
       );
     }
     if (batch.tasks.length) {
       await c.query(
-        `INSERT INTO archived_tasks (id, archived_at, record) SELECT id, $2, record FROM unnest($1::bigint[], $3::jsonb[]) AS x(id, record)`,
+        `INSERT INTO archived_tasks (id, archived_at, record) SELECT id, $2, record FROM unnest($1::bigint[], $3::json[]) AS x(id, record)`,
         [batch.tasks.map((t) => t.id), at, batch.tasks.map((t) => JSON.stringify(t))],
       );
     }

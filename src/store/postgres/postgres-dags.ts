@@ -100,8 +100,8 @@ export class PostgresDags implements DagStore {
   async getDags(ids?: readonly string[]): Promise<StoredDag[]> {
     const rows =
       ids === undefined
-        ? await this.rows(this.host.pool, 'SELECT * FROM dags ORDER BY id')
-        : await this.rows(this.host.pool, 'SELECT * FROM dags WHERE id = ANY($1) ORDER BY id', [ids]);
+        ? await this.rows(this.host.pool, 'SELECT * FROM dags ORDER BY id COLLATE "C"')
+        : await this.rows(this.host.pool, 'SELECT * FROM dags WHERE id = ANY($1) ORDER BY id COLLATE "C"', [ids]);
     return rows.map(dagFromRow);
   }
 
@@ -289,7 +289,7 @@ export class PostgresDags implements DagStore {
   }
 
   async dagRunCounts() {
-    const rows = await this.rows(this.host.pool, 'SELECT dag, status, count(*)::int AS n FROM dag_runs GROUP BY dag, status ORDER BY dag, status');
+    const rows = await this.rows(this.host.pool, 'SELECT dag, status, count(*)::int AS n FROM dag_runs GROUP BY dag, status ORDER BY dag COLLATE "C", status');
     return rows.map((r) => ({ dag: r.dag as string, status: r.status as DagRun['status'], count: Number(r.n) }));
   }
 }

@@ -118,7 +118,7 @@ export const HOT_QUERIES = {
      LEFT JOIN (SELECT type, count(*) FILTER (WHERE status = 'started') AS n, count(*) FILTER (WHERE status = 'claimed') AS c
                 FROM task_runs WHERE status IN ('claimed', 'started') GROUP BY type) l ON l.type = y.name
      CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM tasks WHERE type = y.name AND status = 'disabled' AND disabled_reason = 'dead_letter') d
-     ORDER BY y.name`,
+     ORDER BY y.name COLLATE "C"`,
 } as const;
 
 /**

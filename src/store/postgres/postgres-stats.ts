@@ -8,7 +8,7 @@ import type { DueStats, RunRate, RunSeriesQuery, WorkerActivity } from '../store
 export const STATS_QUERIES = {
   runRates: `SELECT type, status, floor(extract(epoch FROM (ended - $1::timestamptz)) / 60)::int AS bucket, count(*)::int AS n
      FROM task_runs WHERE ended >= $1 AND ended < $2
-     GROUP BY type, status, bucket ORDER BY type, bucket, status`,
+     GROUP BY type, status, bucket ORDER BY type COLLATE "C", bucket, status`,
   // The range charts' buckets (see sqlite-stats.ts RUN_SERIES_SQL): a range of task_runs_finished.
   runSeries: `WITH r AS MATERIALIZED (
        SELECT floor(extract(epoch FROM (ended - $1::timestamptz)) * 1000 / $3::bigint)::int AS b, status,
@@ -27,7 +27,7 @@ export const STATS_QUERIES = {
        UNION ALL
        SELECT worker, 0, NULL, ended, 1 FROM task_runs
        WHERE ended >= $1 AND ended < $2 AND worker IS NOT NULL AND status <> 'lost'
-     ) w GROUP BY worker ORDER BY worker`,
+     ) w GROUP BY worker ORDER BY worker COLLATE "C"`,
   // Per type: due tasks no run serves yet, counted through tasks_due up to a cap, and the oldest due
   // instant (the first entry of each rank's range); types without any are left out.
   dueStats: `SELECT y.name AS type, d.n AS due, o.t AS oldest FROM task_types y
@@ -36,7 +36,7 @@ export const STATS_QUERIES = {
      CROSS JOIN LATERAL (SELECT min(f.next_run) AS t FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
        SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank
        ORDER BY next_run, id LIMIT 1) f) o
-     WHERE o.t <= $1 ORDER BY y.name`,
+     WHERE o.t <= $1 ORDER BY y.name COLLATE "C"`,
 } as const;
 
 type Row = Record<string, unknown>;

@@ -221,8 +221,8 @@ export class PostgresStore implements Store {
 
   async getTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
     const rows = names === undefined
-      ? await this.rows(this.pool, 'SELECT * FROM task_types ORDER BY name')
-      : await this.rows(this.pool, 'SELECT * FROM task_types WHERE name = ANY($1) ORDER BY name', [names]);
+      ? await this.rows(this.pool, 'SELECT * FROM task_types ORDER BY name COLLATE "C"')
+      : await this.rows(this.pool, 'SELECT * FROM task_types WHERE name = ANY($1) ORDER BY name COLLATE "C"', [names]);
     return rows.map(taskTypeFromRow);
   }
 

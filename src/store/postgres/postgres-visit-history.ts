@@ -22,7 +22,7 @@ export const PG_METRICS_HISTORY_SQL = `SELECT h.* FROM visit_metrics m CROSS JOI
     SELECT * FROM visit_metrics_history h WHERE h.lister_id = m.lister_id AND h.visit_type = m.visit_type AND h.at >= $3
     ORDER BY h.at DESC LIMIT $4) h
   WHERE ($1::uuid IS NULL OR m.lister_id = $1) AND ($2::text IS NULL OR m.visit_type = $2)
-  ORDER BY m.lister_id::text, m.visit_type, h.at`;
+  ORDER BY m.lister_id::text COLLATE "C", m.visit_type COLLATE "C", h.at`;
 /** $1 url, $2 visit type, $3 before, $4 limit. */
 export const PG_ORIGIN_VISITS_SQL = 'SELECT * FROM origin_visits WHERE url = $1 AND visit_type = $2 AND at < $3 ORDER BY at DESC LIMIT $4';
 

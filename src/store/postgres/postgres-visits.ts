@@ -100,7 +100,7 @@ export class PostgresVisitStore implements VisitStore {
   }
 
   async getListers(ids: readonly string[]): Promise<Lister[]> {
-    return (await rows(this.pool, 'SELECT * FROM listers WHERE id = ANY($1::uuid[]) ORDER BY name, instance_name', [ids])).map(listerFromRow);
+    return (await rows(this.pool, 'SELECT * FROM listers WHERE id = ANY($1::uuid[]) ORDER BY name COLLATE "C", instance_name COLLATE "C"', [ids])).map(listerFromRow);
   }
 
   async getLister(name: string, instanceName: string): Promise<Lister | null> {
@@ -109,7 +109,7 @@ export class PostgresVisitStore implements VisitStore {
   }
 
   async listListers(): Promise<Lister[]> {
-    return (await rows(this.pool, 'SELECT * FROM listers ORDER BY name, instance_name')).map(listerFromRow);
+    return (await rows(this.pool, 'SELECT * FROM listers ORDER BY name COLLATE "C", instance_name COLLATE "C"')).map(listerFromRow);
   }
 
   async updateLister(u: ListerUpdate, at: Date): Promise<Lister> {
@@ -349,7 +349,7 @@ export class PostgresVisitStore implements VisitStore {
         this.pool,
         `SELECT lister_id, visit_type, $3::timestamptz AS updated, ${METRIC_COUNTS} FROM listed_origins
          WHERE ($1::uuid IS NULL OR lister_id = $1) AND ($2::text IS NULL OR visit_type = $2)
-         GROUP BY lister_id, visit_type ORDER BY lister_id::text, visit_type`,
+         GROUP BY lister_id, visit_type ORDER BY lister_id::text COLLATE "C", visit_type COLLATE "C"`,
         [f.listerId ?? null, f.visitType ?? null, at],
       )
     ).map(metricsFromRow);
@@ -359,7 +359,7 @@ export class PostgresVisitStore implements VisitStore {
     return (
       await rows(
         this.pool,
-        `SELECT * FROM visit_metrics WHERE ($1::uuid IS NULL OR lister_id = $1) AND ($2::text IS NULL OR visit_type = $2) ORDER BY lister_id::text, visit_type`,
+        `SELECT * FROM visit_metrics WHERE ($1::uuid IS NULL OR lister_id = $1) AND ($2::text IS NULL OR visit_type = $2) ORDER BY lister_id::text COLLATE "C", visit_type COLLATE "C"`,
         [f.listerId ?? null, f.visitType ?? null],
       )
     ).map(metricsFromRow);

@@ -26,7 +26,7 @@ export class PostgresWorkers implements WorkerStore {
   }
 
   async listWorkers(seenSince: Date, ids: readonly string[] = []): Promise<RegisteredWorker[]> {
-    const { rows } = await this.pool.query<Row>('SELECT * FROM workers WHERE last_seen >= $1 OR id = ANY($2::text[]) ORDER BY id', [seenSince, ids]);
+    const { rows } = await this.pool.query<Row>('SELECT * FROM workers WHERE last_seen >= $1 OR id = ANY($2::text[]) ORDER BY id COLLATE "C"', [seenSince, ids]);
     return rows.map(workerFromRow);
   }
 
