@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// SIGINT and SIGTERM arriving while the CLI's modules load are held, not fatal: a daemon command
+// SIGINT, SIGTERM and SIGHUP arriving while the CLI's modules load are held, not fatal: a daemon command
 // then stops before it starts, another command exits as the signal asked (src/cli/held-signals.ts).
 const received = [];
 const hold = (signal) => received.push(signal);
 process.on('SIGINT', hold);
 process.on('SIGTERM', hold);
+process.on('SIGHUP', hold);
 const release = () => {
   process.off('SIGINT', hold);
   process.off('SIGTERM', hold);
+  process.off('SIGHUP', hold);
 };
 
 const { main } = await import('../dist/cli/main.js');

@@ -55,7 +55,7 @@ function workerOptions(cmd: Command, handlersRequired: boolean): Command {
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)', typesArg)
     .addOption(isolationOption())
     .option('--max-memory <mb>', 'heap limit of each handler thread or process, in MB (isolation thread|process; default 1024)', boundedIntArg(1, MAX_HANDLER_MEMORY_MB))
-    .option('--grace <duration>', 'on SIGINT/SIGTERM, how long running handlers may finish before their runs are abandoned (default 10s)', timerArg)
+    .option('--grace <duration>', 'on SIGINT/SIGTERM/SIGHUP, how long running handlers may finish before their runs are abandoned (default 10s)', timerArg)
     .option('--poll <duration>', 'idle poll interval for work from other processes (default 1s)', intervalArg)
     .option('--id <worker-id>', 'worker id, at most 200 characters (default host:pid:random)', workerIdArg)
     .option('--token <token>', 'API bearer token (default $ORRERY_API_TOKEN): required by serve\'s /api, sent by worker --url', tokenArg);
@@ -67,7 +67,7 @@ const WORKER_ONLY = ['concurrency', 'prefetch', 'isolation', 'maxMemory', 'grace
 export function daemonCommands(io: Io): Command[] {
   const runner = addDb(
     notifyOptions(new Command('runner'))
-      .description('schedule due tasks and DAG runs into the jobboard and reap expired leases, until SIGINT/SIGTERM')
+      .description('schedule due tasks and DAG runs into the jobboard and reap expired leases, until SIGINT/SIGTERM/SIGHUP')
       .option('--max-sleep <duration>', 'longest sleep between passes (default 1s)', intervalArg)
       .addOption(logFormatOption()),
   ).action(async (o: DaemonCliOpts) => {
@@ -75,7 +75,7 @@ export function daemonCommands(io: Io): Command[] {
   });
 
   const worker = addDb(
-    workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM'), true)
+    workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM/SIGHUP'), true)
       .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database', serverUrlArg)
       .option('--request-timeout <duration>', 'with --url: longest wait for an answer to a request before it is retried (default 60s)', intervalArg)
       .addOption(logFormatOption()),
@@ -127,6 +127,12 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
   if (o.archiveTo !== undefined && o.retention === undefined) throw new UsageError('--archive-to: needs --retention');
   if (o.archiveTo !== undefined) await checkArchiveTo(o.archiveTo);
+  if (roles.serve && roles.serve.port !== 0) {
+    // Before the database is opened (created, migrated) or the handlers' task types stored.
+    const { listenProblem } = await import('../http/server.js');
+    const problem = await listenProblem(roles.serve.host, roles.serve.port);
+    if (problem) throw new UsageError(`--port ${roles.serve.port}: cannot listen on ${roles.serve.host}: ${problem}`);
+  }
   const graceMs = w?.grace ?? 10_000;
   // From here on a signal stops the daemon cleanly, even while it loads its handlers or waits for its database.
   const signals = watchSignals(graceMs);
@@ -351,6 +357,8 @@ function watchSignals(graceMs: number): SignalWatch {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A hang-up (the terminal or ssh session it was started from closed) stops it as SIGTERM does, not at once.
+  process.on('SIGHUP', onSignal);
   // A signal bin/orrery.js held while the CLI loaded counts as received now.
   const held = takeHeldSignals();
   if (held !== null) onSignal(held);

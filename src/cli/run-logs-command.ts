@@ -72,8 +72,10 @@ function interruption(): { sleep(ms: number): Promise<void>; dispose(): void } {
   };
   const onInt = on(130);
   const onTerm = on(143);
+  const onHup = on(129);
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
   return {
     async sleep(ms) {
       if (!signalled) {
@@ -91,6 +93,7 @@ function interruption(): { sleep(ms: number): Promise<void>; dispose(): void } {
     dispose() {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
     },
   };
 }

@@ -249,7 +249,7 @@ function visitSchedulerCommand(io: Io): Command {
   return addDb(
     addCooldowns(
       new Command('visit-scheduler')
-        .description('keep a queue of one-shot visit tasks per visit type filled by weighted policies, and record finished visits, until SIGINT/SIGTERM')
+        .description('keep a queue of one-shot visit tasks per visit type filled by weighted policies, and record finished visits, until SIGINT/SIGTERM/SIGHUP')
         .requiredOption('--visit-types <types>', 'comma-separated visit types (each needs a task type of that name and a handler)')
         .option('--queue <n>', 'visits in flight per visit type (default 1000)', positiveIntArg)
         .option('--policies <list>', 'POLICY=WEIGHT,... (default oldest_scheduled_first=40,never_visited_oldest_update_first=40,origins_without_last_update=20)', policyWeightsArg)
@@ -305,6 +305,7 @@ function visitSchedulerCommand(io: Io): Command {
         await new Promise<void>((resolve) => {
           process.once('SIGINT', () => resolve());
           process.once('SIGTERM', () => resolve());
+          process.once('SIGHUP', () => resolve());
         });
         await loop.stop();
         log.info('stopped');

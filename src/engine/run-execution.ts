@@ -1,3 +1,4 @@
+import { RepeatedFailure } from '../core/repeated-failure.js';
 import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
@@ -255,12 +256,18 @@ export class RunExecution {
    */
   private async retryingStorage<T>(call: () => Promise<T>, forMs = Infinity): Promise<T> {
     const deadline = this.clock.now().getTime() + forMs;
+    // Logged at the first retry, then every 10 s, not at every retry (each run of the worker retries).
+    const failures = new RepeatedFailure();
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       try {
-        return await call();
+        const out = await call();
+        const back = failures.succeeded(this.clock.now().getTime(), `run ${this.backendId}: database call`);
+        if (back) this.log.info({ backendId: this.backendId }, back);
+        return out;
       } catch (e) {
         if (!isStorageUnavailable(e) || this.givenUp || this.clock.now().getTime() + delay > deadline) throw e;
-        this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: database unavailable (${(e as Error).message}); retrying in ${delay} ms`);
+        const line = failures.failed(this.clock.now().getTime(), `run ${this.backendId}: database call`, `${(e as Error).message}; retrying every ${delay} ms or less`);
+        if (line) this.log.warn({ backendId: this.backendId }, line);
         await this.clock.sleep(delay);
       }
     }

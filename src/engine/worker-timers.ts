@@ -1,3 +1,4 @@
+import { RepeatedFailure } from '../core/repeated-failure.js';
 import { LeaseLostError } from '../core/errors.js';
 import type { HeartbeatItem } from '../store/store.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
@@ -52,6 +53,8 @@ export class WorkerTimers {
   private inFlight: Promise<void> | null = null;
   /** A full heartbeat was asked for while another was in flight: it goes out once that one answered. */
   private fullBeatDue = false;
+  /** Failed heartbeats in a row (the database away): logged once, then every 10 s, not every tick. */
+  private readonly beatFailures = new RepeatedFailure();
 
   constructor(
     private readonly board: Jobboard,
@@ -256,6 +259,8 @@ export class WorkerTimers {
     this.inFlight = this.board
       .heartbeatRuns({ worker: this.worker, runs })
       .then((answer) => {
+        const back = this.beatFailures.succeeded(this.clock.now().getTime(), 'heartbeat');
+        if (back) this.log.info(back);
         if (fullAt !== null && fullAt > this.renewedAt) this.renewedAt = fullAt;
         for (const r of runs) if (r.startedAt) this.unmarked.delete(r.backendId);
         const lost = new Set(answer.lost);
@@ -267,7 +272,10 @@ export class WorkerTimers {
         for (const id of answer.cancelRequested) this.hooks.execution(id)?.cancel();
         if (fullAt !== null) this.hooks.renewed?.();
       })
-      .catch((e: unknown) => this.log.error({ err: e }, `heartbeat of ${runs.length} held run(s) failed: ${(e as Error).message}`))
+      .catch((e: unknown) => {
+        const line = this.beatFailures.failed(this.clock.now().getTime(), `heartbeat of ${runs.length} held run(s)`, (e as Error).message);
+        if (line) this.log.error({ err: e }, line);
+      })
       .finally(() => {
         this.inFlight = null;
         if (this.fullBeatDue && this.tick) {

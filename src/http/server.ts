@@ -1,5 +1,6 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 import { hostHeaderProblem, requestIdOf } from './guards.js';
@@ -23,6 +24,20 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve({ server, port: (server.address() as { port: number }).port }));
+  });
+}
+
+/**
+ * Whether `host:port` can be listened on now (it is bound, then let go): `orrery serve` asks before it
+ * opens its database, so a port in use exits without creating or changing anything. Null when it
+ * can, else the error's message. Another process may still take the port in between; the listen
+ * itself then fails as before.
+ */
+export function listenProblem(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const probe = createNetServer();
+    probe.once('error', (e) => resolve(e.message));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(null)));
   });
 }
 

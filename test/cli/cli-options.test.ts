@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { BIN, removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { BIN, ROOT, removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -126,6 +127,23 @@ describe('serve --host', () => {
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.on('close', r));
+    }
+  });
+});
+
+describe('serve --port in use', () => {
+  test('exits 2 naming the port before the database is opened: nothing created, no task type stored', async () => {
+    const t = tempDb();
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const r = await runCli(['serve', '--port', String(port), '--handlers', join(ROOT, 'examples', 'handlers.ts'), ...t.db]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`--port ${port}: cannot listen on 127\\.0\\.0\\.1: listen EADDRINUSE`));
+      expect(existsSync(t.path)).toBe(false);
+    } finally {
+      await new Promise((r) => blocker.close(r));
     }
   });
 });

@@ -35,6 +35,19 @@ describe('orrery serve (end to end)', () => {
     expect(serve.output()).toMatch(/"msg":"stopped"/);
   });
 
+  it('stops gracefully on SIGHUP (its terminal closed), as on SIGTERM: exit 0, its worker marked stopped', async () => {
+    const { orrery, path } = await setup();
+    const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--port', '0', '--log-format', 'json']);
+    await waitFor(() => /orrery started/.test(serve.output()), 'serve to start');
+    serve.child.kill('SIGHUP');
+    expect(await serve.exited).toBe(0);
+    expect(serve.output()).toMatch(/"msg":"SIGHUP received; a second signal exits at once"/);
+    expect(serve.output()).toMatch(/"msg":"stopped"/);
+    const workers = await orrery.listWorkers({});
+    expect(workers).toHaveLength(1);
+    expect(workers[0]).toMatchObject({ liveness: 'stopped', stoppedAt: expect.any(Date) });
+  });
+
   it('starts over when the database goes away during its start (a transient error after the open), instead of exiting', async () => {
     const { orrery, path } = await setup();
     const mark = join(path, '..', 'setup-failed-once');

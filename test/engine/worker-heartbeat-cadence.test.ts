@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openOrrery } from '../../src/engine/service.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { Worker } from '../../src/engine/worker.js';
+import { StorageUnavailableError } from '../../src/core/errors.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const MIN = 60_000;
@@ -121,5 +122,35 @@ describe('heartbeat cadence', () => {
     for (let i = 1; i < ended.length; i++) expect(ended[i]!.at - ended[i - 1]!.at).toBeGreaterThanOrEqual(10_000);
     // The line owed when the last run ended came once 10 s had passed: every end is in some line.
     expect(ended.reduce((n, l) => n + l.ended!, 0)).toBe(15);
+  });
+  it('logs failing heartbeats once, then every 10 s with the count, and once when they succeed again (not at every 250 ms tick)', async () => {
+    const { clock, orrery } = await setup({ name: 'short', leaseMs: '30s' });
+    const lines: Array<{ at: number; level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push({ at: clock.now().getTime(), ...(JSON.parse(s) as { level: number; msg: string }) }) });
+    let down = false;
+    const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
+    orrery.heartbeatRuns = (o) => (down ? Promise.reject(new StorageUnavailableError('the SQLite database is unavailable (SQLITE_BUSY)')) : heartbeatRuns(o));
+    const worker = new Worker(orrery, {
+      handlers: { long: async () => false, short: async ({ signal }) => (await clock.sleep(20 * MIN, signal), false) },
+      id: 'w', concurrency: 1, clock, logger, registry: false, pollMs: 30 * MIN,
+    });
+    // Two runs in one claim: the first starts at the claim and ends at once; the second begins from the
+    // buffer, so its start is marked by the next heartbeat, which the tick (every 250 ms) sends until one succeeds.
+    await orrery.createTask({ type: 'long', policy: 'oneshot', arguments: { args: [1], kwargs: {} } });
+    await orrery.createTask({ type: 'short', policy: 'oneshot', arguments: { args: [2], kwargs: {} } });
+    down = true;
+    worker.start();
+    stopAtCleanup(worker, clock);
+    await clock.advance(60_000);
+    const failing = lines.filter((l) => /^heartbeat of \d+ held run\(s\)/.test(l.msg));
+    expect(failing[0]!.msg).toBe('heartbeat of 1 held run(s) failed: the SQLite database is unavailable (SQLITE_BUSY)');
+    expect(failing.length).toBeGreaterThanOrEqual(5); // once, then every 10 s for a minute
+    expect(failing.length).toBeLessThanOrEqual(7);
+    expect(failing[1]!.msg).toMatch(/^heartbeat of 1 held run\(s\) still failing after \d+ attempts over 10 s: /);
+    for (let i = 1; i < failing.length; i++) expect(failing[i]!.at - failing[i - 1]!.at).toBeGreaterThanOrEqual(10_000);
+    down = false;
+    await clock.advance(1000);
+    expect(lines.filter((l) => /^heartbeat succeeded again after \d+ failed attempts over /.test(l.msg))).toHaveLength(1);
+    expect((await orrery.searchRuns({ limit: 10 })).runs.find((r) => r.status === 'started')).toBeDefined();
   });
 });
