@@ -257,15 +257,17 @@ export class RunExecution {
   private async retryingStorage<T>(call: () => Promise<T>, forMs = Infinity): Promise<T> {
     const deadline = this.clock.now().getTime() + forMs;
     // Logged at the first retry, then every 10 s, not at every retry (each run of the worker retries).
-    const failures = new RepeatedFailure();
+    // Made at the first failure only: this is every run's end.
+    let failures: RepeatedFailure | null = null;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       try {
         const out = await call();
-        const back = failures.succeeded(this.clock.now().getTime(), `run ${this.backendId}: database call`);
+        const back = failures?.succeeded(this.clock.now().getTime(), `run ${this.backendId}: database call`);
         if (back) this.log.info({ backendId: this.backendId }, back);
         return out;
       } catch (e) {
         if (!isStorageUnavailable(e) || this.givenUp || this.clock.now().getTime() + delay > deadline) throw e;
+        failures ??= new RepeatedFailure();
         const line = failures.failed(this.clock.now().getTime(), `run ${this.backendId}: database call`, `${(e as Error).message}; retrying every ${delay} ms or less`);
         if (line) this.log.warn({ backendId: this.backendId }, line);
         await this.clock.sleep(delay);
