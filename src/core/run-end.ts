@@ -36,6 +36,17 @@ export function reportedStart(startedAt: Date, scheduled: Date, at: Date): Date 
   return t === startedAt.getTime() ? startedAt : new Date(t);
 }
 
+/** The detail of the refusal of an end that repeats the one already recorded (same worker, status and result). */
+export const END_ALREADY_RECORDED = 'this end was already recorded';
+
+const sameJson = (a: unknown, b: unknown) => {
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
+};
+
 /**
  * Decides what ending `run` does to the run and to its task, shared by every store. Throws when the
  * end is not allowed: a finished run (ending twice), a transition the state machine forbids, or a
@@ -44,9 +55,13 @@ export function reportedStart(startedAt: Date, scheduled: Date, at: Date): Date 
 export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunId: number | null, given: RunEndRequest): RunEndPlan {
   const req = asCancellation(run, given);
   if (isFinalRunStatus(run.status)) {
-    throw new InvalidTransitionError(`run ${run.backendId} already ended ${run.status}; nothing changed`, [
-      { path: 'status', message: `run is already ${run.status}` },
-    ]);
+    // The same end again (its worker retrying an end whose answer it never got: a timeout, a lost
+    // connection): said so, for the worker to tell it from an end refused because another ended the run.
+    const again = req.worker != null && run.worker === req.worker && run.status === req.status && run.status !== 'lost' && sameJson(run.result ?? null, given.result ?? null);
+    throw new InvalidTransitionError(
+      again ? `run ${run.backendId} already ended ${run.status} by this same end (an earlier attempt of it was recorded); nothing changed` : `run ${run.backendId} already ended ${run.status}; nothing changed`,
+      [{ path: 'status', message: again ? END_ALREADY_RECORDED : `run is already ${run.status}` }],
+    );
   }
   // A worker ending (or abandoning) a run it no longer holds: given back to the queue by the reaper, or
   // held by another worker. That is a lost lease, whatever the transition would have been.

@@ -1,3 +1,4 @@
+import { END_ALREADY_RECORDED } from '../core/run-end.js';
 import { RepeatedFailure } from '../core/repeated-failure.js';
 import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
@@ -218,7 +219,10 @@ export class RunExecution {
       if (outcome.throttle) item.throttle = true;
       end = await this.retryingStorage(() => this.ender.end(item));
     } catch (e) {
-      if (VERDICTS.some((code) => hasCode(e, code))) {
+      if (hasCode(e, 'invalid_transition') && (e as { details?: Array<{ message: string }> }).details?.some((d) => d.message === END_ALREADY_RECORDED)) {
+        // An earlier attempt of this end was recorded, its answer lost (a timeout, a dropped connection).
+        this.log.info({ backendId: this.backendId }, `run ${this.backendId}: end (${outcome.status}) recorded by an earlier attempt whose answer was lost`);
+      } else if (VERDICTS.some((code) => hasCode(e, code))) {
         // Orrery's verdict (lease lost, reaped, ended elsewhere): whoever holds the run now ends it.
         this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as unknown as Error).message}`);
       } else {

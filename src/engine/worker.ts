@@ -216,7 +216,7 @@ export class Worker {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.unlisten();
-    this.sleeper.wake();
+    this.sleeper.interrupt();
     await this.loopDone;
     await this.giveBack();
     const pending = this.active.values();
@@ -256,6 +256,7 @@ export class Worker {
     let failures = 0;
     while (this.state === 'running') {
       let delay = this.pollMs;
+      let backOff = false;
       try {
         if (this.recover) await this.recoverClaims();
         const types = await this.currentTypes();
@@ -305,6 +306,7 @@ export class Worker {
       } catch (e) {
         failures += 1;
         delay = Math.min(this.pollMs * 2 ** Math.min(failures, 5), 30_000);
+        backOff = true;
         if (isStorageUnavailable(e)) {
           // The database (or the connection to a remote board) failed: the claim may still have
           // committed, so the next round first looks for runs this worker holds.
@@ -316,7 +318,9 @@ export class Worker {
           this.log.error({ err: e }, `claim failed with an error that is not transient (trying again in ${delay} ms; it needs fixing): ${(e as Error).message}`);
         }
       }
-      if (this.state === 'running') await this.sleeper.sleep(delay);
+      // After a failed claim the whole delay passes, whatever wakes the loop meanwhile (a slot freeing,
+      // an end settled, a wake-up): only a stop cuts it short.
+      if (this.state === 'running') await this.sleeper.sleep(delay, !backOff);
     }
   }
 

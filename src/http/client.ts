@@ -207,9 +207,13 @@ export class OrreryClient implements Jobboard {
       }
       // fetch fails with a TypeError whose cause carries the network error's code.
       const cause = (e as { cause?: unknown }).cause;
-      if (isNetworkError(e) || isNetworkError(cause) || (e instanceof TypeError && e.message === 'fetch failed')) {
-        const code = (cause as { code?: string } | undefined)?.code ?? (e as { code?: string }).code;
+      const code = (cause as { code?: string } | undefined)?.code ?? (e as { code?: string }).code;
+      if (isNetworkError(e) || isNetworkError(cause) || (e instanceof TypeError && e.message === 'fetch failed' && !isSetupError(code))) {
         throw new StorageUnavailableError(`orrery server ${this.base} unreachable (${code ?? 'network error'})`, { cause: e });
+      }
+      if (isSetupError(code)) {
+        // TLS to a plain HTTP server, a certificate refused: a misconfiguration, not an outage to wait out.
+        throw new Error(`orrery server ${this.base} cannot be used over TLS (${code}): is it a plain http:// server, or is its certificate not trusted here?`, { cause: e });
       }
       throw e;
     } finally {
@@ -518,4 +522,9 @@ export function serverBase(url: string): string {
   const problem = serverUrlProblem(url);
   if (problem) throw invalid('url', problem);
   return url.replace(/\/+$/, '').replace(/\/api$/, '');
+}
+
+/** Codes of a connection that can never work as configured: TLS and certificate errors (OpenSSL's and Node's). */
+function isSetupError(code: string | undefined): boolean {
+  return code !== undefined && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ERR_OSSL_)/.test(code);
 }

@@ -153,4 +153,26 @@ describe('heartbeat cadence', () => {
     expect(lines.filter((l) => /^heartbeat succeeded again after \d+ failed attempts over /.test(l.msg))).toHaveLength(1);
     expect((await orrery.searchRuns({ limit: 10 })).runs.find((r) => r.status === 'started')).toBeDefined();
   });
+  it('after a failed claim waits its whole back-off, however often wake-ups come (new tasks, its own slots)', async () => {
+    const { clock, orrery } = await setup({ name: 'short', leaseMs: '30s' });
+    const claims: number[] = [];
+    orrery.claim = async () => {
+      claims.push(clock.now().getTime() - T0.getTime());
+      throw new StorageUnavailableError('the SQLite database is unavailable (SQLITE_IOERR)');
+    };
+    const logger = pino({ level: 'silent' });
+    const worker = new Worker(orrery, { handlers: { long: async () => false, short: async () => false }, id: 'w', concurrency: 1, clock, logger, registry: false, pollMs: 100 });
+    worker.start();
+    stopAtCleanup(worker, clock);
+    // A task created every 50 ms: each sends the wake-up a worker claims on.
+    for (let i = 0; i < 120; i++) {
+      await orrery.createTask({ type: 'short', policy: 'oneshot', arguments: { args: [i], kwargs: {} } });
+      await clock.advance(50);
+    }
+    // 6 s: back-offs of 200, 400, 800, 1600 and 3200 ms after the first claim, so 5 or 6 claims, not 120.
+    expect(claims.length).toBeGreaterThanOrEqual(5);
+    expect(claims.length).toBeLessThanOrEqual(6);
+    const gaps = claims.slice(1).map((t, i) => t - claims[i]!);
+    expect(gaps.slice(0, 4)).toEqual([200, 400, 800, 1600]);
+  });
 });

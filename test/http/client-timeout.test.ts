@@ -36,6 +36,20 @@ describe('OrreryClient timeouts and close', () => {
     expect((e as Error).message).toBe(`orrery server ${s.url} did not answer within 150 ms`);
   });
 
+  it('an https URL to a plain HTTP server is a final error naming TLS, not an outage retried for ever; a closed port is one', async () => {
+    const s = await silentServer();
+    server = s.server;
+    const tls = await new OrreryClient(s.url.replace('http:', 'https:'), null, { timeoutMs: 5000 }).listTaskTypes().then(() => null, (x: unknown) => x);
+    expect(tls).not.toBeInstanceOf(StorageUnavailableError);
+    expect((tls as Error).message).toMatch(/^orrery server https:\/\/127\.0\.0\.1:\d+ cannot be used over TLS \(ERR_SSL_WRONG_VERSION_NUMBER\): is it a plain http:\/\/ server/);
+    const port = (s.server.address() as { port: number }).port;
+    await new Promise((r) => s.server.close(r));
+    server = null;
+    const down = await new OrreryClient(`http://127.0.0.1:${port}`, null, { timeoutMs: 5000 }).listTaskTypes().then(() => null, (x: unknown) => x);
+    expect(down).toBeInstanceOf(StorageUnavailableError);
+    expect((down as Error).message).toBe(`orrery server http://127.0.0.1:${port} unreachable (ECONNREFUSED)`);
+  });
+
   it('close() aborts the requests in flight and refuses later calls with code client_closed', async () => {
     const s = await silentServer();
     server = s.server;

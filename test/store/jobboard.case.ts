@@ -1,3 +1,4 @@
+import { END_ALREADY_RECORDED } from '../../src/core/run-end.js';
 import { describe, expect, it } from 'vitest';
 import { InvalidTransitionError, LeaseLostError, NotFoundError } from '../../src/core/errors.js';
 import type { StoreUnderTest } from './describe-store.js';
@@ -189,6 +190,25 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect((err as Error).message).toBe(`run ${scheduled!.backendId} already ended eventful; nothing changed`);
       expect(await orrery.getTaskWithRuns(t.id)).toEqual(before);
       expect(first.task.nextRun).toEqual(before!.nextRun);
+    });
+
+    it('the same end sent again by its worker (an answer lost) is refused as already recorded, which another end is not', async () => {
+      const { orrery } = await setup();
+      await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      const [run] = await orrery.scheduleDue({ at: T0 });
+      await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 1, at: T0 });
+      await orrery.endRun(run!.backendId, { status: 'eventful', worker: 'w1', result: { n: 1 }, at: plus(T0, 1000) });
+      // The retry comes later (a remote worker's end is stamped by the server when it arrives).
+      const again = await orrery.endRun(run!.backendId, { status: 'eventful', worker: 'w1', result: { n: 1 }, at: plus(T0, 5000) }).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(InvalidTransitionError);
+      expect(again).toMatchObject({
+        message: `run ${run!.backendId} already ended eventful by this same end (an earlier attempt of it was recorded); nothing changed`,
+        details: [{ path: 'status', message: END_ALREADY_RECORDED }],
+      });
+      for (const other of [{ status: 'eventful' as const, worker: 'w1', result: { n: 2 } }, { status: 'uneventful' as const, worker: 'w1', result: { n: 1 } }, { status: 'eventful' as const, worker: 'w2', result: { n: 1 } }]) {
+        const e = await orrery.endRun(run!.backendId, { ...other, at: plus(T0, 6000) }).catch((x: unknown) => x);
+        expect(e).toMatchObject({ details: [{ path: 'status', message: 'run is already eventful' }] });
+      }
     });
 
     it('ends a batch in one call: each end has its own outcome; a refused one leaves the others applied', async () => {
