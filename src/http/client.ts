@@ -220,7 +220,14 @@ export class OrreryClient implements Jobboard {
       if (timer !== null) clearTimeout(timer);
       this.closing.signal.removeEventListener('abort', onClose);
     }
-    if (!res.ok) throw toError(parseBody(text) as never, res.status);
+    if (!res.ok) {
+      const body = parseBody(text) as { error?: { code?: string; message?: string } } | null;
+      // A route the server does not have: an older Orrery, or a URL whose path leads elsewhere.
+      if (res.status === 404 && body?.error?.code === 'not_found' && body.error.message?.startsWith('no route')) {
+        body.error.message = `orrery server ${this.base}: ${body.error.message} (is it an older Orrery, or does the URL's path lead elsewhere?)`;
+      }
+      throw toError(body as never, res.status);
+    }
     if (!text) return null as T;
     try {
       return parseApiJson(text) as T;

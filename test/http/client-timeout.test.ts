@@ -50,6 +50,17 @@ describe('OrreryClient timeouts and close', () => {
     expect((down as Error).message).toBe(`orrery server http://127.0.0.1:${port} unreachable (ECONNREFUSED)`);
   });
 
+  it('a route the server does not have (an older Orrery) is named with the server, not a bare "no route"', async () => {
+    server = createServer((req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}`, details: [] } }));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const e = await new OrreryClient(url).listTaskTypes().then(() => null, (x: unknown) => x);
+    expect((e as Error).message).toBe(`orrery server ${url}: no route GET /api/task-types (is it an older Orrery, or does the URL's path lead elsewhere?)`);
+  });
+
   it('close() aborts the requests in flight and refuses later calls with code client_closed', async () => {
     const s = await silentServer();
     server = s.server;
