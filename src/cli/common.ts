@@ -250,7 +250,9 @@ export function dur(ms: number | null | undefined): string {
 
 /** A plain aligned table. */
 export function table(io: Io, headers: string[], rows: string[][]): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...rows): spreading 100,000+ rows into one call overflows the stack.
+  const widths = headers.map((h) => h.length);
+  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? '').length);
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   io.out(line(headers) + '\n');
   for (const r of rows) io.out(line(r) + '\n');

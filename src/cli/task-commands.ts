@@ -13,7 +13,8 @@ import { MAX_TASK_PAGE, type TaskSearchInput } from '../core/task-search.js';
 import type { Orrery } from '../engine/service.js';
 import { addTaskScheduleCommands } from './schedule-commands.js';
 import { addImportCommand } from './task-import-command.js';
-import { addDb, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, requireTypes, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, requireTypes, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { MAX_LAST_RUNS } from '../core/options.js';
 
 interface AddOpts extends DbOpts {
   at?: Date;
@@ -133,10 +134,17 @@ export function taskCommands(io: Io): Command {
     if (tasks.length > 0) printTasks(io, tasks);
   });
 
-  addDb(cmd.command('show').description('a task and its runs').argument('<id>', 'task id').option('--json', 'print JSON')).action(
-    async (id: string, o: DbOpts & { json?: boolean }) => {
+  addDb(
+    cmd
+      .command('show')
+      .description('a task and its runs')
+      .argument('<id>', 'task id')
+      .option('--runs <n>', `only its newest N runs (1 to ${MAX_LAST_RUNS}; default: every run)`, boundedIntArg(1, MAX_LAST_RUNS))
+      .option('--json', 'print JSON'),
+  ).action(
+    async (id: string, o: DbOpts & { json?: boolean; runs?: number }) => {
       const taskId = parseId(id);
-      const task = await withOrrery(o, (orrery) => orrery.getTaskWithRuns(taskId));
+      const task = await withOrrery(o, (orrery) => orrery.getTaskWithRuns(taskId, o.runs === undefined ? {} : { runs: o.runs }));
       if (!task) throw new UsageError(`ID: task ${taskId} not found`);
       if (o.json) return printJson(io, task);
       const rows: [string, string][] = [

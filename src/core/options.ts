@@ -48,3 +48,11 @@ export function checkMethods<T>(v: T, name: string, methods: readonly string[]):
   }
   return v;
 }
+
+/** The most runs a "last N runs of a task" read returns (`listRuns`'s `last`, `?runs=`, `task show --runs`). */
+export const MAX_LAST_RUNS = 100_000;
+
+/** `last` (or `runs`) runs of a task: left out for all of them, else an integer from 1 to MAX_LAST_RUNS. */
+export function lastRunsOption(v: unknown, name: string): number | undefined {
+  return v === undefined ? undefined : checkInteger(v, name, 1, MAX_LAST_RUNS);
+}

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
-import { optionsObject, requireOptions } from '../core/options.js';
+import { lastRunsOption, optionsObject, requireOptions } from '../core/options.js';
 import { checkClock } from './option-checks.js';
 import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
@@ -340,11 +340,12 @@ export class Orrery implements Jobboard {
     return this.store.getTask(checkId(id));
   }
 
-  /** A task with its runs (oldest first), or `null`. */
-  async getTaskWithRuns(id: number): Promise<TaskWithRuns | null> {
+  /** A task with its runs (oldest first; with `opts.runs`, only its newest that many), or `null`. */
+  async getTaskWithRuns(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns | null> {
     checkId(id);
+    const last = lastRunsOption(optionsObject(opts, 'options').runs, 'runs');
     const task = await this.store.getTask(id);
-    return task ? { ...task, runs: await this.store.listRuns(id) } : null;
+    return task ? { ...task, runs: await this.store.listRuns(id, last) } : null;
   }
 
   /** Tasks matching the filter, ordered by id; page with `afterId` and `limit`. */
@@ -411,9 +412,10 @@ export class Orrery implements Jobboard {
     return this.store.setTaskPause(id, null, this.instant(opts.at));
   }
 
-  /** A task's runs, oldest first. */
-  async listRuns(taskId: number): Promise<TaskRun[]> {
-    return this.store.listRuns(checkId(taskId, 'taskId'));
+  /** A task's runs, oldest first; with `opts.last`, only its newest that many (a task may have hundreds of thousands). */
+  async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
+    checkId(taskId, 'taskId');
+    return this.store.listRuns(taskId, lastRunsOption(optionsObject(opts, 'options').last, 'last'));
   }
 
   /** A run by backend id, or `null`. */

@@ -21,8 +21,9 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
   if (!task) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: `no task ${id}` }]);
   const [type] = await store.getTaskTypes([task.type]);
   if (!type) throw new NotFoundError(`task ${id}: unknown task type "${task.type}"`, [{ path: 'type', message: 'unknown task type' }]);
-  const runs = await store.listRuns(id);
-  const run = [...runs].reverse().find((r) => r.status === 'scheduled' || r.status === 'claimed' || r.status === 'started') ?? null;
+  // A live run is its task's newest (no run is created while one is live): one row, not the whole history.
+  const [newest] = await store.listRuns(id, 1);
+  const run = newest && (newest.status === 'scheduled' || newest.status === 'claimed' || newest.status === 'started') ? newest : null;
   // The rates in force, as throttle signals left them (docs/limits.md#adaptive-limits).
   const states = type.rateLimit !== null || type.rateLimitPerKey !== null ? await store.adaptiveRates([type.name]) : [];
   const stateOf = (key: string | null) => states.find((r) => r.key === key)?.state ?? null;

@@ -361,13 +361,13 @@ export class OrreryClient implements Jobboard {
   whyTask(id: number): Promise<WhyAnswer> {
     return this.call('GET', `/tasks/${id}/why`);
   }
-  /** `GET /api/tasks/{id}`: the task with its runs; `NotFoundError` when there is none. */
-  getTask(id: number): Promise<TaskWithRuns> {
-    return this.call('GET', `/tasks/${id}`);
+  /** `GET /api/tasks/{id}`: the task with its runs (with `opts.runs`, only its newest that many); `NotFoundError` when there is none. */
+  getTask(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns> {
+    return this.call('GET', `/tasks/${id}${opts?.runs !== undefined ? `?runs=${encodeURIComponent(String(opts.runs))}` : ''}`);
   }
-  /** `GET /api/tasks/{id}/runs`, oldest first. */
-  listRuns(taskId: number): Promise<TaskRun[]> {
-    return this.call('GET', `/tasks/${taskId}/runs`);
+  /** `GET /api/tasks/{id}/runs`, oldest first (with `opts.last`, only the newest that many). */
+  listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
+    return this.call('GET', `/tasks/${taskId}/runs${opts?.last !== undefined ? `?last=${encodeURIComponent(String(opts.last))}` : ''}`);
   }
   /** `POST /api/tasks/disable`: disables tasks; a waiting run of each is cancelled. */
   disableTasks(ids: number[]): Promise<Task[]> {

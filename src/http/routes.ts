@@ -148,10 +148,14 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'get', path: '/tasks/:id', tag: 'tasks', summary: 'Get a task with its runs (oldest first)',
+    method: 'get', path: '/tasks/:id', tag: 'tasks', summary: 'Get a task with its runs (oldest first; `runs=N`: only the newest N)',
     params: { id: taskId },
+    query: S.TaskRunsQuery,
     responses: { 200: S.TaskWithRunsSchema, 404: S.ErrorSchema },
-    handler: async (o, { params }) => ({ body: await found(o.getTaskWithRuns(params.id as number), `task ${String(params.id)}`) }),
+    handler: async (o, { params, query }) => {
+      const runs = (query as { runs?: number }).runs;
+      return { body: await found(o.getTaskWithRuns(params.id as number, runs === undefined ? {} : { runs }), `task ${String(params.id)}`) };
+    },
   },
   {
     method: 'get', path: '/runs', tag: 'runs',
@@ -171,12 +175,14 @@ export const routes: Route[] = [
     handler: async (o, { params }) => ({ body: await o.whyTask(params.id as number) }),
   },
   {
-    method: 'get', path: '/tasks/:id/runs', tag: 'runs', summary: 'Runs of a task (oldest first)',
+    method: 'get', path: '/tasks/:id/runs', tag: 'runs', summary: 'Runs of a task (oldest first; `last=N`: only the newest N)',
     params: { id: taskId },
+    query: S.LastRunsQuery,
     responses: { 200: z.array(S.RunSchema), 404: S.ErrorSchema },
-    handler: async (o, { params }) => {
+    handler: async (o, { params, query }) => {
       await found(o.getTask(params.id as number), `task ${String(params.id)}`);
-      return { body: await o.listRuns(params.id as number) };
+      const last = (query as { last?: number }).last;
+      return { body: await o.listRuns(params.id as number, last === undefined ? {} : { last }) };
     },
   },
   {

@@ -1,3 +1,4 @@
+import { MAX_LAST_RUNS } from '../core/options.js';
 import { z } from 'zod';
 import { ISO_INSTANT, parseInstant } from '../core/instants.js';
 import { GATES } from '../core/why.js';
@@ -321,6 +322,9 @@ export const RunQuery = z.strictObject({
   cursor: z.string().max(200).optional().describe('nextCursor of the previous page (same filters)'),
   limit: queryInt(1, 1000).optional(),
 });
+/** `GET /api/tasks/{id}?runs=N` and `GET /api/tasks/{id}/runs?last=N`: only the newest N runs of the task (still oldest first). */
+export const TaskRunsQuery = z.strictObject({ runs: queryInt(1, MAX_LAST_RUNS).optional().describe('only the newest this many runs (still oldest first); default: every run') });
+export const LastRunsQuery = z.strictObject({ last: queryInt(1, MAX_LAST_RUNS).optional().describe('only the newest this many runs (still oldest first); default: every run') });
 export const RunLogsQuery = z.strictObject({
   after: queryInt(0, Number.MAX_SAFE_INTEGER).optional().describe('only records with a greater id (the id of the last record already read)'),
   limit: queryInt(1, MAX_LOG_PAGE).optional().describe('at most this many records (default: all)'),

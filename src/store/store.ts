@@ -472,7 +472,8 @@ export interface Store {
   runSeries(query: RunSeriesQuery): Promise<RunSeriesBucket[]>;
 
   getRun(backendId: string): Promise<TaskRun | null>;
-  listRuns(taskId: number): Promise<TaskRun[]>;
+  /** A task's runs, oldest first; with `last`, only its newest `last` runs (still oldest first). */
+  listRuns(taskId: number, last?: number): Promise<TaskRun[]>;
   /** Runs across tasks, newest first, one keyset page (core/run-search.ts says the order and the index). */
   searchRuns(search: RunSearch): Promise<TaskRun[]>;
   appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;

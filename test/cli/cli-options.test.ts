@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
 import { BIN, ROOT, removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
+import { table, type Io } from '../../src/cli/common.js';
 
 afterAll(removeTempDirs);
 
@@ -98,6 +99,36 @@ describe('ORRERY_API_TOKEN', () => {
       expect(await new Promise((r) => child.on('close', r))).toBe(2);
       expect(err).toMatch(/ORRERY_API_TOKEN: must be printable ASCII without spaces/);
     }
+  });
+});
+
+describe('large outputs', () => {
+  test('a table of 200,000 rows prints (its widths were one call spreading every row: a stack overflow past about 120,000)', () => {
+    let lines = 0;
+    let last = '';
+    const io = { out: (s: string) => ((lines += 1), (last = s)), err: () => {} } as unknown as Io;
+    table(io, ['ID', 'NAME'], Array.from({ length: 200_000 }, (_, i) => [String(i), i === 199_999 ? 'the-longest-name' : 'x']));
+    expect(lines).toBe(200_001);
+    expect(last).toBe('199999  the-longest-name\n');
+  });
+
+  test('task show --runs N shows only the newest N runs; a bad N exits 2', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'job', '--default-interval', '1h', ...t.db]);
+    const task = await runJson(['task', 'add', 'job', 'a', '--at', '2026-01-01T00:00:00Z', '--json', ...t.db]);
+    const backendIds: string[] = [];
+    for (const at of ['2026-01-01T00:00:00Z', '2026-01-01T01:00:00Z', '2026-01-01T02:00:00Z']) {
+      const [run] = await runJson(['task', 'schedule', '--at', at, '--json', ...t.db]);
+      await runOk(['run', 'start', run.backendId, '--at', at, ...t.db]);
+      await runOk(['run', 'end', run.backendId, '--status', 'uneventful', '--at', at, ...t.db]);
+      backendIds.push(run.backendId);
+    }
+    expect((await runJson(['task', 'show', String(task.id), '--json', ...t.db])).runs).toHaveLength(3);
+    const two = await runJson(['task', 'show', String(task.id), '--runs', '2', '--json', ...t.db]);
+    expect(two.runs.map((r: { backendId: string }) => r.backendId)).toEqual(backendIds.slice(1));
+    const bad = await runCli(['task', 'show', String(task.id), '--runs', '0', ...t.db]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--runs <n>' argument '0' is invalid/);
   });
 });
 

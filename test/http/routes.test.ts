@@ -356,6 +356,13 @@ describe('tasks', () => {
     const runs = await call('GET', '/api/tasks/1/runs');
     expect(runs.status).toBe(200);
     expect(runs.body).toEqual([runJson({ backendId: run!.backendId })]);
+    // Only the newest N runs: `runs=N` on the task, `last=N` on its runs.
+    expect((await call('GET', '/api/tasks/1?runs=1')).body).toMatchObject({ runs: [runJson({ backendId: run!.backendId })] });
+    expect((await call('GET', '/api/tasks/1/runs?last=5')).body).toEqual([runJson({ backendId: run!.backendId })]);
+    for (const bad of ['0', '-1', '1.5', 'x', '100001']) {
+      expectError(await call('GET', `/api/tasks/1?runs=${bad}`), 400, 'validation_error', ['query.runs']);
+      expectError(await call('GET', `/api/tasks/1/runs?last=${bad}`), 400, 'validation_error', ['query.last']);
+    }
 
     for (const bad of ['abc', '0', '-1', '1.5', '1e3', '01', '%20', '9999999999999999', 'null']) {
       expectError(await call('GET', `/api/tasks/${bad}`), 400, 'validation_error', ['id']);

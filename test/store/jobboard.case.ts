@@ -192,6 +192,27 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect(first.task.nextRun).toEqual(before!.nextRun);
     });
 
+    it('lists the newest N runs of a task, oldest first, or all of them; why reads only the newest', async () => {
+      const { orrery } = await setup();
+      const t = await orrery.createTask({ type: 'load-git', arguments: args('many') });
+      const ids: number[] = [];
+      let at = T0;
+      for (let i = 0; i < 5; i++) {
+        const [r] = (await orrery.scheduleDue({ at })).filter((x) => x.task === t.id);
+        await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 10, at });
+        await orrery.endRun(r!.backendId, { status: 'uneventful', worker: 'w1', at: plus(at, 1000) });
+        ids.push(r!.id);
+        at = (await orrery.getTask(t.id))!.nextRun;
+      }
+      expect((await orrery.listRuns(t.id)).map((r) => r.id)).toEqual(ids);
+      expect((await orrery.listRuns(t.id, { last: 2 })).map((r) => r.id)).toEqual(ids.slice(3));
+      expect((await orrery.listRuns(t.id, { last: 10 })).map((r) => r.id)).toEqual(ids);
+      expect((await orrery.getTaskWithRuns(t.id, { runs: 1 }))!.runs.map((r) => r.id)).toEqual(ids.slice(4));
+      for (const bad of [0, -1, 1.5, 100_001, '2']) {
+        await expect(orrery.listRuns(t.id, { last: bad as number })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'last' }] });
+      }
+    });
+
     it('the same end sent again by its worker (an answer lost) is refused as already recorded, which another end is not', async () => {
       const { orrery } = await setup();
       await orrery.createTask({ type: 'load-git', arguments: args('a') });

@@ -696,8 +696,13 @@ export class PostgresStore implements Store {
     return searchRuns(this.pool, search);
   }
 
-  async listRuns(taskId: number): Promise<TaskRun[]> {
-    return (await this.rows(this.pool, 'SELECT * FROM task_runs WHERE task = $1 ORDER BY id', [taskId])).map(runFromRow);
+  async listRuns(taskId: number, last?: number): Promise<TaskRun[]> {
+    const rows =
+      last === undefined
+        ? await this.rows(this.pool, 'SELECT * FROM task_runs WHERE task = $1 ORDER BY id', [taskId])
+        : // The newest runs, from the end of task_runs_task (task, id), put back in id order.
+          await this.rows(this.pool, 'SELECT * FROM (SELECT * FROM task_runs WHERE task = $1 ORDER BY id DESC LIMIT $2) r ORDER BY id', [taskId, last]);
+    return rows.map(runFromRow);
   }
 
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {

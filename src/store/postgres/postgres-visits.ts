@@ -312,7 +312,7 @@ export class PostgresVisitStore implements VisitStore {
         await c.query(
           `INSERT INTO visit_queue_positions (visit_type, position) VALUES ($1, $2)
            ON CONFLICT (visit_type) DO UPDATE SET position = greatest(visit_queue_positions.position, excluded.position)`,
-          [req.visitType, Math.max(...positions)],
+          [req.visitType, positions.reduce((a, b) => Math.max(a, b))], // not Math.max(...): a large grab would overflow the stack
         );
       }
     }

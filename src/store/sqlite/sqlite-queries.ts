@@ -59,7 +59,7 @@ export type StatementName =
   | 'dueOfType' | 'anyDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask' | 'heldRunOfTask' | 'keepLease'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
   | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
-  | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
+  | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'lastRunsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
 
 /**
  * The SqliteStore's prepared statements (claims: sqlite-claims.ts; task inserts: sqlite-tasks.ts).
@@ -145,6 +145,8 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       FROM task_runs r JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
       WHERE r.status IN ('claimed', 'started') AND r.worker = ? ORDER BY r.id`),
     runsOfTask: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id'),
+    // The newest runs, from the end of task_runs_task (task, id), put back in id order.
+    lastRunsOfTask: p('SELECT * FROM (SELECT * FROM task_runs WHERE task = ? ORDER BY id DESC LIMIT ?) ORDER BY id'),
     insertLog: p(`INSERT INTO run_logs (id, run, at, level, message, attributes) VALUES (${idAfterFloor('run_logs')}, ?, ?, ?, ?, ?)`),
     logsOfRun: p('SELECT * FROM run_logs WHERE run = ? AND id > ? ORDER BY id LIMIT ?'),
     directClaimOf: p('SELECT last_direct_claim AS t FROM task_types WHERE name = ?'),

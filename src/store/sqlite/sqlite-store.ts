@@ -611,8 +611,9 @@ export class SqliteStore implements Store {
   }
   private runSearch: SqliteRunSearch | null = null;
 
-  async listRuns(taskId: number): Promise<TaskRun[]> {
-    return (this.stmts.runsOfTask.all(taskId) as Row[]).map(runFromRow);
+  async listRuns(taskId: number, last?: number): Promise<TaskRun[]> {
+    const rows = last === undefined ? this.stmts.runsOfTask.all(taskId) : this.stmts.lastRunsOfTask.all(taskId, last);
+    return (rows as Row[]).map(runFromRow);
   }
 
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {

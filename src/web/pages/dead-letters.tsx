@@ -23,8 +23,8 @@ export function DeadLetters() {
       const tasks = pages.flatMap((p) => p.items).sort((a, b) => b.id - a.id);
       const letters: Letter[] = await Promise.all(
         tasks.map(async (task) => {
-          const runs = await c.listRuns(task.id);
-          const last = [...runs].reverse().find((r) => r.ended);
+          // Its newest run only (a disabled task's newest run has ended): not its whole history.
+          const [last] = await c.listRuns(task.id, { last: 1 });
           return { task, lastError: last?.error ?? null, lastEnded: last?.ended ?? null };
         }),
       );

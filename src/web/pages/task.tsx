@@ -15,6 +15,9 @@ function scheduleText(t: TaskWithRuns): string {
   return t.policy === 'oneshot' ? 'one-shot' : `adaptive, every ${duration(t.currentIntervalMs)} now`;
 }
 
+/** Runs the page shows, newest first (`GET /api/tasks/{id}?runs=200`). */
+const SHOWN_RUNS = 200;
+
 /**
  * The intervals the task went through, as observed from its runs: from each run's end to the instant
  * the next run was scheduled (the runner schedules a due task within its pass), and for the latest run
@@ -31,7 +34,8 @@ function intervals(t: TaskWithRuns): Array<{ run: TaskRun; ms: number }> {
 
 export function TaskPage({ id }: { id: number }) {
   const now = useTick(5000);
-  const { data: t, error, reload } = useApi((c) => c.getTask(id), [id], { live: (e) => e.run.task === id, pollMs: 15_000 });
+  // The newest SHOWN_RUNS runs only: a recurring task may have hundreds of thousands.
+  const { data: t, error, reload } = useApi((c) => c.getTask(id, { runs: SHOWN_RUNS }), [id], { live: (e) => e.run.task === id, pollMs: 15_000 });
   if (!t) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`task ${id}`} />;
   const runs = [...t.runs].reverse();
   const iv = intervals(t);
@@ -137,6 +141,11 @@ export function TaskPage({ id }: { id: number }) {
 
       <section aria-labelledby="runs-title">
         <h2 id="runs-title">Runs</h2>
+        {runs.length === SHOWN_RUNS && (
+          <p class="muted">
+            The newest {SHOWN_RUNS} runs; older ones: <code>orrery task show {t.id}</code>, or <code>GET /api/tasks/{t.id}/runs</code>.
+          </p>
+        )}
         {runs.length === 0 ? (
           <Empty>No run yet.</Empty>
         ) : (
