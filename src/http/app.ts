@@ -140,6 +140,13 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   };
 
   app.get('/healthz', (c) => c.json({ status: 'ok', ...(opts.health?.() ?? {}) }));
+  // Readiness: the server runs and its database answers a read within READY_TIMEOUT_MS (a load
+  // balancer takes the server out of rotation while it does not).
+  app.get('/readyz', async (c) => {
+    const problem = await databaseProblem(orrery);
+    if (problem === null) return c.json({ status: 'ok', database: 'ok' });
+    return c.json({ status: 'unavailable', database: problem }, 503);
+  });
   app.get('/metrics', async (c, next) => (opts.publicMetrics ? next() : requireToken(c, next)), async (c) => {
     if (!opts.metrics) return send(c, new HttpError('not_found', 'metrics are not enabled'));
     return c.body(await opts.metrics.render(), 200, { 'content-type': opts.metrics.contentType });
@@ -312,5 +319,21 @@ function checkPercentEncoding(url: string): void {
     throw new ValidationError(`query.${shown}: is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)`, [
       { path: `query.${shown}`, message: 'is not valid UTF-8' },
     ]);
+  }
+}
+
+/** How long `/readyz` waits for the database's answer. */
+export const READY_TIMEOUT_MS = 2_000;
+
+/** Null when the database answers a small read in time, else what went wrong. */
+async function databaseProblem(orrery: Orrery): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([orrery.store.getTaskTypes().then(() => null, (e: unknown) => (e as Error).message), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -72,6 +72,19 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     },
   };
   // Outside /api: the health check (never needs the token) and the Prometheus metrics.
+  paths['/readyz'] = {
+    get: {
+      summary: 'Readiness: 200 {"status":"ok","database":"ok"} while the database answers a read within 2 s, else 503 with what went wrong',
+      tags: ['meta'],
+      security: [],
+      responses: {
+        '200': { description: 'Ready', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' }, database: { const: 'ok' } }, required: ['status', 'database'] } } } },
+        '503': { description: 'The database did not answer', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'unavailable' }, database: { type: 'string' } }, required: ['status', 'database'] } } } },
+        '400': badHost,
+        '403': forbidden,
+      },
+    },
+  };
   paths['/healthz'] = {
     get: {
       summary: 'Health check: {"status":"ok"} while the server runs; with a worker, its state and running runs',

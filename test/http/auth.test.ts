@@ -117,6 +117,19 @@ describe('with a token configured', () => {
     }
   });
 
+  it('/readyz stays open, and says whether the database answers (503 once it does not)', async () => {
+    const h = await harness({ token: TOKEN });
+    for (const headers of [{}, { authorization: 'Bearer wrong' }] as Array<Record<string, string>>) {
+      const r = await h.call('GET', '/readyz', undefined, { headers });
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ status: 'ok', database: 'ok' });
+    }
+    await h.orrery.close(); // every read now fails: "the store is closed"
+    const down = await h.call('GET', '/readyz');
+    expect(down.status).toBe(503);
+    expect(down.body).toEqual({ status: 'unavailable', database: expect.stringMatching(/^the store is closed/) });
+  });
+
   it('/metrics needs the token', async () => {
     const h = await harness({ token: TOKEN, metrics });
     for (const [, headers] of WRONG) {

@@ -48,6 +48,7 @@ const TEMPLATES: Array<{ method: string; template: string; re: RegExp }> = [
   { method: 'GET', template: '/api/openapi.json', re: /^\/api\/openapi\.json$/ },
   { method: 'GET', template: '/api/events', re: /^\/api\/events$/ },
   { method: 'GET', template: '/healthz', re: /^\/healthz$/ },
+  { method: 'GET', template: '/readyz', re: /^\/readyz$/ },
   { method: 'GET', template: '/metrics', re: /^\/metrics$/ },
 ];
 

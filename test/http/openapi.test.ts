@@ -303,8 +303,8 @@ describe('the OpenAPI document', () => {
     expect(doc.paths['/api/tasks']!.post!.requestBody!.required).toBe(true);
     expect(doc.paths['/api/events']?.get).toBeDefined();
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
-    // Every path the server answers: the routes, the event stream, this document, and /healthz and /metrics outside /api.
-    expect(documented.sort()).toEqual([...apiRoutes.map((r) => `${r.method} ${oa(r.path)}`), 'get /api/events', 'get /api/openapi.json', 'get /healthz', 'get /metrics'].sort());
+    // Every path the server answers: the routes, the event stream, this document, and /healthz, /readyz and /metrics outside /api.
+    expect(documented.sort()).toEqual([...apiRoutes.map((r) => `${r.method} ${oa(r.path)}`), 'get /api/events', 'get /api/openapi.json', 'get /healthz', 'get /readyz', 'get /metrics'].sort());
     // Any route refuses query parameters it does not take: 400 on every one.
     for (const [p, ops] of Object.entries(doc.paths)) for (const [m, op] of Object.entries(ops)) if (p.startsWith('/api/') && p !== '/api/openapi.json') expect(op.responses['400'], `${m} ${p}`).toBeDefined();
     expect(doc.paths['/api/tasks']!.post!.responses['409']).toBeDefined();
@@ -403,7 +403,7 @@ describe('real responses against the document', () => {
   });
 
   it('the document itself, /healthz and /metrics document the Host and loopback refusals; /healthz its worker fields', () => {
-    for (const path of ['/api/openapi.json', '/api/events', '/healthz', '/metrics']) {
+    for (const path of ['/api/openapi.json', '/api/events', '/healthz', '/readyz', '/metrics']) {
       expect(Object.keys(doc.paths[path]!.get!.responses), path).toEqual(expect.arrayContaining(['400', '403']));
     }
     expect(Object.keys(doc.paths['/metrics']!.get!.responses['200']!.content!)).toEqual(['text/plain; version=0.0.4']);
