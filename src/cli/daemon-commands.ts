@@ -127,11 +127,16 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (roles.serve && roles.serve.port > 65535) throw new UsageError(`--port: ${roles.serve.port} is not a port`);
   if (o.archiveTo !== undefined && o.retention === undefined) throw new UsageError('--archive-to: needs --retention');
   if (o.archiveTo !== undefined) await checkArchiveTo(o.archiveTo);
-  if (roles.serve && roles.serve.port !== 0) {
-    // Before the database is opened (created, migrated) or the handlers' task types stored.
+  if (roles.serve) {
+    // Before the database is opened (created, migrated) or the handlers' task types stored. A port in
+    // use (or below 1024 without the right) is the port's fault; an address this machine does not
+    // have, or a name that does not resolve, the host's.
     const { listenProblem } = await import('../http/server.js');
     const problem = await listenProblem(roles.serve.host, roles.serve.port);
-    if (problem) throw new UsageError(`--port ${roles.serve.port}: cannot listen on ${roles.serve.host}: ${problem}`);
+    if (problem) {
+      const flag = problem.code === 'EADDRINUSE' || problem.code === 'EACCES' ? `--port ${roles.serve.port}` : `--host ${roles.serve.host}`;
+      throw new UsageError(`${flag}: cannot listen on ${roles.serve.host} port ${roles.serve.port}: ${problem.message}`);
+    }
   }
   const graceMs = w?.grace ?? 10_000;
   // From here on a signal stops the daemon cleanly, even while it loads its handlers or waits for its database.

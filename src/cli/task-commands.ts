@@ -165,7 +165,7 @@ export function taskCommands(io: Io): Command {
         ['created', iso(task.created)],
       ];
       for (const [k, v] of rows) io.out(`${k.padEnd(18)}${v}\n`);
-      io.out(`\nruns (${task.runs.length}):\n`);
+      io.out(o.runs === undefined ? `\nruns (${task.runs.length}):\n` : `\nruns (the newest ${task.runs.length}, --runs ${o.runs}):\n`);
       if (task.runs.length > 0) printRuns(io, task.runs);
     },
   );

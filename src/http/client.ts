@@ -38,7 +38,7 @@ import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
 import { apiTokenProblem, serverUrlProblem } from './connection-checks.js';
-import { MAX_TIMER_MS, optionsObject } from '../core/options.js';
+import { MAX_TIMER_MS, lastRunsOption, optionsObject } from '../core/options.js';
 import { iso, parseApiJson, requestJson } from './client-json.js';
 
 
@@ -232,6 +232,10 @@ export class OrreryClient implements Jobboard {
     try {
       return parseApiJson(text) as T;
     } catch {
+      // The dashboard's page answers every path outside /api: a URL whose path leads there, not to the API.
+      if (/^\s*</.test(text)) {
+        throw new HttpError('bad_request', `orrery server ${this.base} answered ${res.status} with a web page, not JSON: give the server's root URL (http://host:port), under which the API is /api`);
+      }
       throw new HttpError('bad_request', `orrery server answered ${res.status} with a body that is not JSON: ${text.slice(0, 80)}`);
     }
   }
@@ -362,12 +366,14 @@ export class OrreryClient implements Jobboard {
     return this.call('GET', `/tasks/${id}/why`);
   }
   /** `GET /api/tasks/{id}`: the task with its runs (with `opts.runs`, only its newest that many); `NotFoundError` when there is none. */
-  getTask(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns> {
-    return this.call('GET', `/tasks/${id}${opts?.runs !== undefined ? `?runs=${encodeURIComponent(String(opts.runs))}` : ''}`);
+  async getTask(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns> {
+    const runs = lastRunsOption(optionsObject(opts, 'options').runs, 'runs');
+    return this.call('GET', `/tasks/${id}${runs !== undefined ? `?runs=${runs}` : ''}`);
   }
   /** `GET /api/tasks/{id}/runs`, oldest first (with `opts.last`, only the newest that many). */
-  listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
-    return this.call('GET', `/tasks/${taskId}/runs${opts?.last !== undefined ? `?last=${encodeURIComponent(String(opts.last))}` : ''}`);
+  async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
+    const last = lastRunsOption(optionsObject(opts, 'options').last, 'last');
+    return this.call('GET', `/tasks/${taskId}/runs${last !== undefined ? `?last=${last}` : ''}`);
   }
   /** `POST /api/tasks/disable`: disables tasks; a waiting run of each is cancelled. */
   disableTasks(ids: number[]): Promise<Task[]> {

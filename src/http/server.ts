@@ -33,10 +33,10 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
  * can, else the error's message. Another process may still take the port in between; the listen
  * itself then fails as before.
  */
-export function listenProblem(host: string, port: number): Promise<string | null> {
+export function listenProblem(host: string, port: number): Promise<{ code: string | null; message: string } | null> {
   return new Promise((resolve) => {
     const probe = createNetServer();
-    probe.once('error', (e) => resolve(e.message));
+    probe.once('error', (e: Error & { code?: string }) => resolve({ code: e.code ?? null, message: e.message }));
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(null)));
   });
 }

@@ -171,7 +171,12 @@ describe('serve --port in use', () => {
     try {
       const r = await runCli(['serve', '--port', String(port), '--handlers', join(ROOT, 'examples', 'handlers.ts'), ...t.db]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(new RegExp(`--port ${port}: cannot listen on 127\\.0\\.0\\.1: listen EADDRINUSE`));
+      expect(r.stderr).toMatch(new RegExp(`--port ${port}: cannot listen on 127\\.0\\.0\\.1 port ${port}: listen EADDRINUSE`));
+      expect(existsSync(t.path)).toBe(false);
+      // An address this machine does not have is the host's fault, checked with --port 0 too.
+      const host = await runCli(['serve', '--port', '0', '--host', '10.255.255.1', '--token', 'a-token-long-enough-for-the-check-1234', ...t.db]);
+      expect(host.code).toBe(2);
+      expect(host.stderr).toMatch(/--host 10\.255\.255\.1: cannot listen on 10\.255\.255\.1 port 0: listen EADDRNOTAVAIL/);
       expect(existsSync(t.path)).toBe(false);
     } finally {
       await new Promise((r) => blocker.close(r));

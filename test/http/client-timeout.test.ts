@@ -61,6 +61,21 @@ describe('OrreryClient timeouts and close', () => {
     expect((e as Error).message).toBe(`orrery server ${url}: no route GET /api/task-types (is it an older Orrery, or does the URL's path lead elsewhere?)`);
   });
 
+  it('a URL whose path leads to the dashboard (a web page, not JSON) says to give the server\'s root; bad run options are refused as the library refuses them', async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><html></html>');
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/x/y`;
+    const client = new OrreryClient(url);
+    const e = await client.listTaskTypes().then(() => null, (x: unknown) => x);
+    expect((e as Error).message).toBe(`orrery server ${url} answered 200 with a web page, not JSON: give the server's root URL (http://host:port), under which the API is /api`);
+    for (const [call, path] of [[() => client.listRuns(1, { last: 0 }), 'last'], [() => client.getTask(1, { runs: 1.5 }), 'runs'], [() => client.listRuns(1, null as never), 'options']] as const) {
+      await expect(call()).rejects.toMatchObject({ code: 'validation_error', details: [{ path }] });
+    }
+  });
+
   it('close() aborts the requests in flight and refuses later calls with code client_closed', async () => {
     const s = await silentServer();
     server = s.server;

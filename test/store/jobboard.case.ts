@@ -192,7 +192,7 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect(first.task.nextRun).toEqual(before!.nextRun);
     });
 
-    it('lists the newest N runs of a task, oldest first, or all of them; why reads only the newest', async () => {
+    it('lists the newest N runs of a task, oldest first, or all of them', async () => {
       const { orrery } = await setup();
       const t = await orrery.createTask({ type: 'load-git', arguments: args('many') });
       const ids: number[] = [];

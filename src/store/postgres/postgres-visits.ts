@@ -381,7 +381,8 @@ export class PostgresVisitStore implements VisitStore {
   async scheduleVisits(req: ScheduleVisitsRequest, makeTask: (origin: ListedOrigin) => NewTask): Promise<ScheduledVisits> {
     const out = await this.deps.tx(async (c) => {
       const origins: ListedOrigin[] = [];
-      for (const { policy, count } of req.policies) if (count > 0) origins.push(...(await this.grabInTx(c, req, count, policy)));
+      // One by one, not push(...grabbed): a queue of 120,000+ origins would overflow the stack.
+      for (const { policy, count } of req.policies) if (count > 0) for (const o of await this.grabInTx(c, req, count, policy)) origins.push(o);
       if (origins.length === 0) return { origins, tasks: [] };
       const tasks = (await insertTasks(c, origins.map(makeTask), req.at)).map((x) => x.task);
       await c.query(

@@ -271,7 +271,8 @@ export class SqliteVisitStore implements VisitStore {
     }
     if (policy === 'origins_without_last_update') {
       const positions = out.map((r) => r.next_visit_queue_position).filter((p): p is number => p !== null);
-      if (positions.length) this.s.advancePosition.run(req.visitType, Math.max(...positions));
+      // reduce, not Math.max(...): a large grab would overflow the stack
+      if (positions.length) this.s.advancePosition.run(req.visitType, positions.reduce((a, b) => Math.max(a, b)));
     }
     return out.map(listedOriginFromRow);
   }
@@ -324,7 +325,8 @@ export class SqliteVisitStore implements VisitStore {
     const now = req.at.getTime();
     const out = await this.write(() => {
       const origins: ListedOrigin[] = [];
-      for (const { policy, count } of req.policies) if (count > 0) origins.push(...this.grabInTx(req, count, policy));
+      // One by one, not push(...grabbed): a queue of 120,000+ origins would overflow the stack.
+      for (const { policy, count } of req.policies) if (count > 0) for (const o of this.grabInTx(req, count, policy)) origins.push(o);
       const tasks = this.deps.insertTasks(origins.map(makeTask), req.at).map((c) => c.task);
       tasks.forEach((task, i) => this.s.insertInFlight.run(task.id, origins[i]!.url, origins[i]!.visitType, now));
       return { origins, tasks };

@@ -23,6 +23,7 @@ if (isMainThread) {
   // worker's process and its signals.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  process.on('SIGHUP', () => {}); // a hang-up sent to the group: the worker stops gracefully, its handlers with it
   // A worker killed outright (SIGKILL, out of memory) cannot kill its handler processes, and one busy in
   // a loop never sees its IPC channel close: a watchdog thread, which the loop does not block, ends
   // this process once its parent is gone (it is re-parented: its parent pid changes), with its process
