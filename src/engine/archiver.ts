@@ -24,7 +24,6 @@ export interface ArchiverOptions extends Omit<LoopOptions, 'maxSleepMs'> {
 export class Archiver extends PeriodicLoop {
   /** The last finished sweep (for status pages). */
   lastSweep: (ArchiveSummary & { at: Date }) | null = null;
-  private readonly everyMs: number;
   private abort = new AbortController();
 
   constructor(
@@ -32,7 +31,6 @@ export class Archiver extends PeriodicLoop {
     private readonly opts: ArchiverOptions,
   ) {
     super(orrery, 'archiver', { maxSleepMs: sweepEvery(opts), ...(opts.logger ? { logger: opts.logger } : {}) });
-    this.everyMs = sweepEvery(opts);
   }
 
   override async stop(): Promise<void> {
@@ -61,7 +59,7 @@ export class Archiver extends PeriodicLoop {
         `archived ${summary.runs} runs and ${summary.tasks} tasks ended before ${before.toISOString()} to ${summary.file ?? 'the archive tables'}`,
       );
     }
-    return this.everyMs;
+    return this.maxSleepMs; // the sweep interval (sweepEvery)
   }
 }
 

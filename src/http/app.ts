@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Orrery, RunEvent } from '../engine/service.js';
+import type { Timer } from '../engine/clock.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { HttpError, toErrorResponse } from './errors.js';
 import { checkJsonContentType, checkSameSite, checkStorableBody, checkStorableParams, singleQueryValues, requestIdOf } from './guards.js';
@@ -42,6 +43,9 @@ export interface HttpOptions {
 export const SSE_MAX_BACKLOG = 1_000;
 export const SSE_STALL_MS = 10_000;
 const MB = 1024 * 1024;
+/** A request body's limit (413 past it), and `POST /api/tasks/batch`'s, parsed a task at a time. */
+const BODY_LIMIT = 4 * MB;
+const LARGE_BODY_LIMIT = 256 * MB;
 /** The query of a route that takes no query parameters. */
 const NO_QUERY = z.strictObject({});
 
@@ -230,7 +234,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
 function mount(app: Hono, orrery: Orrery, r: Route): void {
   const path = `/api${r.path}`;
   const limit = bodyLimit({
-    maxSize: r.largeBody ? 256 * MB : 4 * MB,
+    maxSize: r.largeBody ? LARGE_BODY_LIMIT : BODY_LIMIT,
     onError: () => {
       throw new HttpError('payload_too_large', 'request body too large');
     },
@@ -256,7 +260,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       body = empty ? {} : r.largeBody ? await parseTasksBody(text, MAX_JSON_NESTING) : null;
       if (body === null) {
         // Parsed in one piece, a large body could hold the event loop for seconds and the heap for gigabytes.
-        if (text.length > 4 * MB) {
+        if (text.length > BODY_LIMIT) {
           throw new HttpError('bad_request', 'a body over 4 MB must be a JSON object with the one key "tasks" holding an array (it is parsed a task at a time); this one is not, or is not valid JSON');
         }
         try {
@@ -327,13 +331,13 @@ export const READY_TIMEOUT_MS = 2_000;
 
 /** Null when the database answers a small read in time, else what went wrong. */
 async function databaseProblem(orrery: Orrery): Promise<string | null> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   const late = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`no answer within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    timer = orrery.clock.setTimer(READY_TIMEOUT_MS, () => resolve(`no answer within ${READY_TIMEOUT_MS} ms`), { unref: true });
   });
   try {
     return await Promise.race([orrery.store.getTaskTypes().then(() => null, (e: unknown) => (e as Error).message), late]);
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
   }
 }

@@ -1,10 +1,11 @@
+import { MAX_LINE } from '../engine/task-import.js';
 import { HttpError } from './errors.js';
 
 const HEAD = /^\s*\{\s*"tasks"\s*:\s*\[/;
 /** Characters scanned (and items parsed) between two turns of the event loop. */
 const STEP = 1 << 17;
-/** One task of a batch: as long as a line of an import (MAX_LINE), so that parsing it is one short turn. */
-export const MAX_BATCH_ITEM = 4 * 1024 * 1024;
+/** One task of a batch: as long as a line of an import, so that parsing it is one short turn. */
+export const MAX_BATCH_ITEM = MAX_LINE;
 /**
  * JSON values in one batch (counted as the arrays and objects opened and the commas between their
  * elements). Parsed values cost memory far beyond their text (up to about 100 bytes for `[]`, 3

@@ -12,7 +12,7 @@ import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
 import { findTasks } from './postgres-task-search.js';
-import { bulkTasksInTx, disableEach, keepLeases, leasesOf, respawnEach, type BulkBatchAnswer } from './postgres-task-actions.js';
+import { bulkTasksInTx, disableEach, keepLeases, respawnEach, type BulkBatchAnswer } from './postgres-task-actions.js';
 import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
@@ -602,7 +602,8 @@ export class PostgresStore implements Store {
       if (run.status !== 'scheduled' && run.status !== 'claimed') {
         throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
       }
-      const leases = await leasesOf(c, [run.id]);
+      // Read with the run above: no second query for its lease.
+      const leases = run.status === 'claimed' ? [{ id: run.id, lease_expires_at: run.leaseExpiresAt }] : [];
       const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.typeOf(c, name));
       if (r instanceof OrreryError) throw r;
       // Its worker may be beginning it: the lease is kept until that worker lets go of it (releaseRuns).
