@@ -3,7 +3,14 @@ import { accessSync, closeSync, createReadStream, existsSync, fstatSync, fsyncSy
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ValidationError } from '../core/errors.js';
+import type { Task, TaskRun } from '../core/model.js';
 import type { ArchiveBatch, ArchiveProgressUpdate, ArchiveStore } from '../store/archive-store.js';
+
+/** The live rows an interrupted batch's tail is checked against before it is cut off. */
+export interface LiveRows {
+  getRun(backendId: string): Promise<TaskRun | null>;
+  getTask(id: number): Promise<Task | null>;
+}
 
 /** One line of a JSONL archive. A `batch` line opens each batch; `run` and `task` lines follow it. */
 export type ArchiveLine =
@@ -58,8 +65,13 @@ export class ArchiveFile {
     }
   }
 
-  /** Opens (or creates) `path` for appending batches, repairing what an interrupted archive left. */
-  static async open(path: string, store: ArchiveStore, at: Date): Promise<ArchiveFile> {
+  /**
+   * Opens (or creates) `path` for appending batches, repairing what an interrupted archive left. A
+   * tail is cut off only when every record in it is still live in `live` as written (its rows will be
+   * archived again); a tail this database committed before it was restored from an older backup is
+   * refused, since its records are nowhere else.
+   */
+  static async open(path: string, store: ArchiveStore, live: LiveRows, at: Date): Promise<ArchiveFile> {
     const full = resolve(path);
     ArchiveFile.check(path);
     const key = `file:${full}`;
@@ -86,7 +98,7 @@ export class ArchiveFile {
         state = known;
         if (size < state.offset) throw fileError(path, `has ${size} bytes, fewer than the ${state.offset} this database committed to it: truncated or replaced; archive to another file`);
         if (size > state.offset) {
-          checkTail(path, fd, state, size);
+          await checkTail(path, fd, state, size, live);
           ftruncateSync(fd, state.offset);
           fsyncSync(fd);
         }
@@ -132,22 +144,45 @@ export class ArchiveFile {
 
 /**
  * Bytes after the committed offset must be this database's next batch, left by an interrupted
- * archive: its batch line first, no other batch after it. Anything else (another database appending
- * to the same file) is refused rather than cut off.
+ * archive: its batch line first, no other batch after it, and every complete record in it still in
+ * the database as written (the batch's delete never committed). Bytes another database appended are
+ * refused rather than cut off, and so are batches this database committed before it was restored
+ * from an older backup (their rows are no longer in it: the file holds their only copy).
  */
-function checkTail(path: string, fd: number, state: FileState, size: number): void {
+async function checkTail(path: string, fd: number, state: FileState, size: number, live: LiveRows): Promise<void> {
   const buf = Buffer.alloc(size - state.offset);
   readSync(fd, buf, 0, buf.length, state.offset);
   const lines = buf.toString('utf8').split('\n');
   const foreign = () => fileError(path, `has ${buf.length} bytes after the last batch this database committed that it did not write (does another database archive to this file?); archive to another file`);
-  let first: ArchiveLine;
-  try {
-    first = JSON.parse(lines[0]!) as ArchiveLine;
-  } catch {
-    throw foreign();
+  const restored = (why: string) =>
+    fileError(
+      path,
+      `has ${buf.length} bytes after the last batch this database committed, written by this database (${why}): was it restored from a backup older than the file? ` +
+        'Cutting them off would lose those records; archive to another file',
+    );
+  const parsed = lines.map((l) => {
+    try {
+      return JSON.parse(l) as ArchiveLine;
+    } catch {
+      return null; // the last line of an interrupted write, or the empty string after the final newline
+    }
+  });
+  const first = parsed[0];
+  if (!first || first.kind !== 'batch' || first.archive !== state.id || first.seq !== state.seq + 1) throw foreign();
+  const batches = parsed.filter((l): l is Extract<ArchiveLine, { kind: 'batch' }> => l?.kind === 'batch');
+  if (batches.length > 1) {
+    const ours = batches.every((b, i) => b.archive === state.id && b.seq === state.seq + 1 + i);
+    throw ours ? restored(`batches ${batches[0]!.seq} to ${batches.at(-1)!.seq}, after its last committed batch ${state.seq}`) : foreign();
   }
-  if (first.kind !== 'batch' || first.archive !== state.id || first.seq !== state.seq + 1) throw foreign();
-  if (lines.slice(1).some((l) => l.startsWith('{"kind":"batch"'))) throw foreign();
+  for (const rec of parsed.slice(1)) {
+    if (rec?.kind === 'run') {
+      const run = await live.getRun(String(rec.run.backendId));
+      const ended = run?.ended ? run.ended.toISOString() : null;
+      if (!run || run.status !== rec.run.status || ended !== rec.run.ended) throw restored(`batch ${first.seq} holds run ${rec.run.backendId} as ${String(rec.run.status)}, which the database ${run ? `has as ${run.status}` : 'no longer has'}`);
+    } else if (rec?.kind === 'task') {
+      if ((await live.getTask(rec.task.id)) === null) throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
+    }
+  }
 }
 
 function lastByte(fd: number, size: number): number {

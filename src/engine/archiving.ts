@@ -51,7 +51,7 @@ export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date)
   if (!table && opts.to === undefined) throw invalid('table', 'archiving needs a file or the archive table (or both)');
   const started = performance.now();
   const summary: ArchiveSummary = { before: opts.before, file: opts.to ?? null, table, runs: 0, logs: 0, tasks: 0, batches: 0, complete: false, durationMs: 0 };
-  const file = opts.to !== undefined ? await ArchiveFile.open(opts.to, store.archive, at) : null;
+  const file = opts.to !== undefined ? await ArchiveFile.open(opts.to, store.archive, store, at) : null;
   try {
     let cursor: ArchiveCursor | null = null;
     for (;;) {

@@ -1,10 +1,11 @@
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArchiveFile } from '../../src/engine/archive-file.js';
 import { Archiver } from '../../src/engine/archiver.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
-import type { Orrery } from '../../src/engine/service.js';
+import { openOrrery, type Orrery } from '../../src/engine/service.js';
 
 const DAY = 86_400_000;
 
@@ -71,7 +72,7 @@ describe('JSONL archive file', () => {
     const file = join(dir, 'a.jsonl');
     const before = new Date(Date.now() - 30 * DAY);
     // A batch handed to the file whose transaction never commits (the process died before the delete).
-    const f = await ArchiveFile.open(file, orrery.store.archive, new Date());
+    const f = await ArchiveFile.open(file, orrery.store.archive, orrery.store, new Date());
     f.write({ runs: [], tasks: [(await orrery.searchTasks({}))[0]!], next: null }, before, new Date());
     f.close();
     expect(readFileSync(file, 'utf8')).not.toBe('');
@@ -87,5 +88,43 @@ describe('JSONL archive file', () => {
     const partial = join(dir, 'partial.jsonl');
     writeFileSync(partial, '{"kind":"task"');
     await expect(orrery.archive({ before, to: partial })).rejects.toMatchObject({ message: expect.stringContaining('does not end with a newline') });
+  });
+
+  it('refuses to cut off batches this database committed before it was restored from an older backup', async () => {
+    const { orrery, path, dir, onCleanup } = await open();
+    await finishedTasks(orrery, 2, 40 * DAY);
+    const file = join(dir, 'a.jsonl');
+    const before = new Date(Date.now() - 30 * DAY);
+    await orrery.archive({ before, to: file });
+    const backup = join(dir, 'backup.db');
+    const db = new Database(path);
+    db.exec(`VACUUM INTO '${backup}'`);
+    db.close();
+    // Runs that end after the backup, archived to the same file: their records exist only there.
+    await finishedTasks(orrery, 2, 40 * DAY);
+    const restore = async (batch: number) => {
+      await orrery.archive({ before, to: file, batch });
+      const archived = readFileSync(file, 'utf8');
+      copyFileSync(backup, join(dir, 'restored.db'));
+      const restored = await openOrrery({ db: `sqlite:${join(dir, 'restored.db')}` });
+      onCleanup(() => restored.close());
+      return { restored, archived };
+    };
+    // One batch after the backup: its runs are no longer in the restored database, so it is not cut off.
+    const one = await restore(1000);
+    await expect(one.restored.archive({ before, to: file })).rejects.toMatchObject({
+      code: 'validation_error',
+      message: expect.stringMatching(/written by this database \(batch 2 holds run .* which the database no longer has\): was it restored from a backup older than the file\?/),
+    });
+    expect(readFileSync(file, 'utf8')).toBe(one.archived);
+    await one.restored.close();
+    rmSync(join(dir, 'restored.db'));
+    rmSync(join(dir, 'restored.db-wal'), { force: true });
+    rmSync(join(dir, 'restored.db-shm'), { force: true });
+    // Several batches after it are named as this database's, not as another database's.
+    await finishedTasks(orrery, 2, 40 * DAY);
+    const many = await restore(1);
+    await expect(many.restored.archive({ before, to: file })).rejects.toMatchObject({ message: expect.stringMatching(/written by this database \(batches 2 to \d+, after its last committed batch 1\)/) });
+    expect(readFileSync(file, 'utf8')).toBe(many.archived);
   });
 });
