@@ -176,7 +176,7 @@ describe('migrations', () => {
       u.username = role;
       u.password = 'pw';
       const denied = await openStore(u.toString()).catch((e: unknown) => e);
-      expect((denied as Error).message).toMatch(/failed \(the first start needs CREATE on the database's schema\): permission denied for schema public$/);
+      expect((denied as Error).message).toMatch(/failed \(migrations need CREATE on the database's schema: run them once as the tables' owner, docs\/postgres.md#roles-and-privileges\): permission denied for schema public$/);
       await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
     } finally {
       await admin.end();

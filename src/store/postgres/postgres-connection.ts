@@ -79,8 +79,8 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
       if (e instanceof OrreryError) throw e;
-      // 42501 insufficient_privilege: the role may not create in the schema (docs/postgres.md#roles).
-      const hint = (e as { code?: string }).code === '42501' ? " (the first start needs CREATE on the database's schema)" : '';
+      // 42501 insufficient_privilege: the role may not create in the schema (docs/postgres.md#roles-and-privileges).
+      const hint = (e as { code?: string }).code === '42501' ? " (migrations need CREATE on the database's schema: run them once as the tables' owner, docs/postgres.md#roles-and-privileges)" : '';
       throw new StorageError(`migrating ${redactUrl(url)} failed${hint}: ${(e as Error).message}`);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
