@@ -95,6 +95,8 @@ async function importRemote(url: string, token: string | null, body: AsyncIterab
   const e = (parsed as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;
   if (e?.code === 'validation_error') throw new ValidationError(e.message ?? 'invalid input', e.details ?? []);
   if (e?.code === 'conflict') throw new ConflictError(e.message ?? 'conflict', e.details ?? []);
+  // A refused token is a refused login (exit 1, as `worker --url` and a PostgreSQL server refusing it), not bad input.
+  if (res.status === 401 || res.status === 403) throw new Error(`the server refused the import (${res.status}): ${e?.message ?? text.slice(0, 200)}`);
   if (res.status >= 400 && res.status < 500) throw new UsageError(`the server refused the import (${res.status}): ${e?.message ?? text.slice(0, 200)}`);
   throw new Error(`the server answered ${res.status}: ${e?.message ?? text.slice(0, 200)}`);
 }

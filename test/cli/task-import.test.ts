@@ -137,4 +137,20 @@ describe('orrery task import --url', () => {
       await orrery.close();
     }
   });
+
+  it('a token the server refuses exits 1, as a refused login does, and writes nothing', async () => {
+    const { url } = tempDb();
+    const orrery = await openOrrery({ db: url });
+    const { server, port } = await startHttpServer(createHttpApp(orrery, { token: 'the-right-token-0123' }), '127.0.0.1', 0);
+    try {
+      await orrery.createTaskType({ name: 'mail', defaultIntervalMs: '1h' });
+      const r = await runCli(['task', 'import', file(), '--url', `http://127.0.0.1:${port}`, '--token', 'a-wrong-token-0123']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^orrery: the server refused the import \(401\): missing or wrong bearer token$/m);
+      expect(await orrery.searchTasks({ limit: 5 })).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => (server as Server).close(() => r()));
+      await orrery.close();
+    }
+  });
 });
