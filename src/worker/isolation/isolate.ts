@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
 import { fromWire, type FromIsolate, type ToIsolate } from './protocol.js';
 
@@ -82,8 +82,8 @@ export class Isolate {
     };
     if (opts.mode === 'thread') {
       const bootstrap = ts
-        ? `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL(`file://${path}`).href)}); })`
-        : `import(${JSON.stringify(new URL(`file://${path}`).href)})`;
+        ? `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(path).href)}); })`
+        : `import(${JSON.stringify(pathToFileURL(path).href)})`;
       const thread = new Thread(bootstrap, {
         eval: true,
         workerData: { file: opts.file },
