@@ -5,10 +5,10 @@
  * start line, which names the handler read from the imported module.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { BIN, removeTempDirs, tempDir } from './cli-helpers.js';
+import { BIN, ROOT, removeTempDirs, tempDir } from './cli-helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -144,5 +144,35 @@ describe('orrery worker --handlers FILE in any package', () => {
     writeFileSync(join(dir, 'handlers.mts'), "await Promise.resolve();\nexport const handlers = { a: async () => 'ok' };\n");
     const mts = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'handlers.mts'], dir);
     expect(mts.output).toMatch(/orrery started .*handlers: a\)/);
+  });
+
+  // Importing the package itself, as guide.md's handlers do (`import { PermanentFailure } from 'orrery'`),
+  // with Orrery installed in the project's node_modules: a file compiled or written as CommonJS
+  // requires the package's ES modules (its exports map has no import-only condition).
+  const fromPackage = (ext: string, syntax: 'esm' | 'cjs', ts: boolean): Case => ({
+    file: `handlers${ext}`,
+    source:
+      syntax === 'esm'
+        ? `import { PermanentFailure } from 'orrery';\nimport { Daemon } from 'orrery/worker';\nconst name${ts ? ': string' : ''} = \`pkg-\${typeof PermanentFailure}-\${typeof Daemon}\`;\nexport const handlers = { [name]: async () => 'ok' };\n`
+        : `const { PermanentFailure } = require('orrery');\nconst { Daemon } = require('orrery/worker');\nmodule.exports = { handlers: { [\`pkg-\${typeof PermanentFailure}-\${typeof Daemon}\`]: async () => 'ok' } };\n`,
+    dep: 'unused.txt',
+    depSource: '',
+  });
+  const PACKAGE_CASES: [string, Case, Pkg[]][] = [
+    ['.ts importing orrery', fromPackage('.ts', 'esm', true), ALL],
+    ['.cts importing orrery', fromPackage('.cts', 'esm', true), ALL],
+    ['.mts importing orrery', fromPackage('.mts', 'esm', true), ALL],
+    ['.mjs importing orrery', fromPackage('.mjs', 'esm', false), ALL],
+    ['.js (ESM) importing orrery', fromPackage('.js', 'esm', false), ALL],
+    ['.cjs requiring orrery', fromPackage('.cjs', 'cjs', false), ALL],
+    ['.js (CommonJS) requiring orrery', fromPackage('.js', 'cjs', false), ['no package.json', 'npm init -y ("type": "commonjs")']],
+  ];
+  const packageRows = PACKAGE_CASES.flatMap(([what, c, pkgs]) => pkgs.map((pkg) => [what, pkg, c] as const));
+  test.concurrent.each(packageRows)('%s with %s, Orrery in node_modules', async (_what, pkg, c) => {
+    const dir = project(pkg, c);
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(ROOT, join(dir, 'node_modules', 'orrery'));
+    const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', c.file], dir);
+    expect(r.output).toMatch(/orrery started .*handlers: pkg-function-function\)/);
   });
 });
