@@ -1,0 +1,36 @@
+/**
+ * What `npm pack` puts in the published package: everything the code reads at run time beside its
+ * modules (migrations, the dashboard, the isolate entry), the documented entries, and the docs the
+ * README and the CLI's help point to.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+describe('the published package', () => {
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ files: Array<{ path: string }> }>;
+  const files = new Set(packed[0]!.files.map((f) => f.path));
+
+  it('holds the entries, the bin, the isolate entry, both stores\' migrations and the dashboard', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; exports: Record<string, Record<string, string>> };
+    for (const entry of Object.values(pkg.exports).flatMap((e) => Object.values(e))) expect(files, entry).toContain(entry.replace(/^\.\//, ''));
+    for (const bin of Object.values(pkg.bin)) expect(files).toContain(bin);
+    expect(files).toContain('dist/worker/isolation/isolate-entry.js');
+    for (const store of ['sqlite', 'postgres']) {
+      for (const m of readdirSync(join(ROOT, 'src', 'store', store, 'migrations'))) expect(files).toContain(`dist/store/${store}/migrations/${m}`);
+    }
+    expect(files).toContain('dist/web/index.html');
+    expect([...files].some((f) => /^dist\/web\/assets\/.+\.js$/.test(f))).toBe(true);
+    expect(files).toContain('examples/handlers.ts');
+  });
+
+  it('holds every file of this repository the README links to under docs/', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!);
+    expect(links.length).toBeGreaterThan(5);
+    for (const link of links) expect(files, link).toContain(link);
+  });
+});
