@@ -4,8 +4,10 @@
  * README and the CLI's help point to.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -32,5 +34,28 @@ describe('the published package', () => {
     const links = [...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!);
     expect(links.length).toBeGreaterThan(5);
     for (const link of links) expect(files, link).toContain(link);
+  });
+
+  it('resolves the types of both entries in a consumer under every moduleResolution', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-consumer-'));
+    try {
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(ROOT, join(dir, 'node_modules', 'orrery'));
+      const from = join(dir, 'app.mts');
+      const kinds = [
+        [ts.ModuleResolutionKind.Node10, ts.ModuleKind.CommonJS],
+        [ts.ModuleResolutionKind.Node16, ts.ModuleKind.Node16],
+        [ts.ModuleResolutionKind.NodeNext, ts.ModuleKind.NodeNext],
+        [ts.ModuleResolutionKind.Bundler, ts.ModuleKind.ESNext],
+      ] as const;
+      for (const [moduleResolution, module] of kinds) {
+        for (const [name, types] of [['orrery', 'dist/index.d.ts'], ['orrery/worker', 'dist/worker-entry.d.ts']]) {
+          const r = ts.resolveModuleName(name!, from, { moduleResolution, module, strict: true }, ts.sys);
+          expect(r.resolvedModule?.resolvedFileName, `${name} with ${ts.ModuleResolutionKind[moduleResolution]}`).toMatch(new RegExp(`${types!.replace('.', '\\.')}$`));
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
