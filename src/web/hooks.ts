@@ -14,7 +14,13 @@ export interface Loaded<T> {
  * (debounced: a burst of events is one reload), and every `pollMs` (for changes the stream does not
  * carry: other processes' runs, DAG progress).
  */
-export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[], opts: { live?: (e: LiveRun) => boolean; pollMs?: number } = {}): Loaded<T> {
+/**
+ * How a page reads a list its filters offer (task types, listers): again every 30 s, and every 3 s
+ * while the last read failed (the server away), so the list comes back without a reload of the page.
+ */
+export const LIST_POLL = { pollMs: 30_000, retryMs: 3_000 } as const;
+
+export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[], opts: { live?: (e: LiveRun) => boolean; pollMs?: number; retryMs?: number } = {}): Loaded<T> {
   // The data keeps the deps it was loaded for: in the render where the deps change (before the
   // effect that reloads runs), the previous deps' data must not show under the new ones.
   const [loaded, setLoaded] = useState<{ deps: unknown[]; data: T } | undefined>(undefined);
@@ -72,6 +78,13 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
       if (poll) clearInterval(poll);
     };
   }, [opts.pollMs, ...deps]);
+
+  // A failed load is tried again after retryMs (then again, while it fails).
+  useEffect(() => {
+    if (error === null || !opts.retryMs) return;
+    const t = setTimeout(() => document.visibilityState === 'visible' && reload(), opts.retryMs);
+    return () => clearTimeout(t);
+  }, [error, loading, opts.retryMs]);
 
   const data = loaded && sameDeps(loaded.deps, deps) ? loaded.data : undefined;
   return { data, error, loading, reload };

@@ -651,6 +651,42 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('the Tasks page holds still once Load more added pages (no task shown twice), and Back to the first page starts over', async () => {
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    await server.api('POST', '/tasks/batch?return=count', { tasks: Array.from({ length: 150 }, (_, i) => ({ type: 'greet', arguments: { args: [`hold-still-${i}`], kwargs: {} }, nextRun: later })) });
+    await page.goto(`${server.url}/tasks?type=greet&q=hold-still-`);
+    const rows = page.locator('tr[data-task]');
+    await expect.poll(() => rows.count()).toBe(100);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(() => rows.count()).toBe(150);
+    const shown = async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-task')!))).map(Number);
+    const snapshot = await shown();
+    // Ten tasks of the first page go: a fresh first page over the second would show ten tasks twice.
+    await server.api('POST', '/tasks/bulk/delete', { ids: snapshot.slice(0, 10) });
+    await new Promise((r) => setTimeout(r, 1500)); // past the live refresh's debounce (250 ms)
+    expect(await shown()).toEqual(snapshot);
+    await page.getByRole('button', { name: 'Back to the first page' }).click();
+    await expect.poll(shown).toEqual(snapshot.slice(10, 110));
+    expect(new Set(await shown()).size).toBe(100);
+    expect(errors).toEqual([]);
+  });
+
+  it('a Type filter whose list failed to load (the server away) fills in once the server answers again', async () => {
+    let refused = 0;
+    await page.route('**/api/task-types', (route) => (refused++ < 2 ? route.abort('connectionrefused') : route.fallback()));
+    const seen = errors.length;
+    try {
+      await page.goto(`${server.url}/runs`);
+      const options = page.locator('select[name="type"] option');
+      await expect.poll(() => options.count(), { timeout: 15_000 }).toBeGreaterThan(1);
+      expect(refused).toBeGreaterThanOrEqual(2);
+      expect(await options.allTextContents()).toContain('greet');
+    } finally {
+      await page.unroute('**/api/task-types');
+      errors.splice(seen); // the refused requests' console errors
+    }
+  });
+
   it('asks for the API token once when serve has --token, and keeps it for the tab', async () => {
     const secured = await startServe(dir, 'secured', ['--token', 's3cret'], 's3cret');
     try {

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { BulkButton } from '../bulk-actions.js';
 import { Empty, ErrorNote, Loading, Status } from '../components.js';
 import { instant, relative } from '../format.js';
-import { useApi, useTick } from '../hooks.js';
+import { LIST_POLL, useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
 
 /** The status choices: failures first (the default), then each status, then every run. */
@@ -41,7 +41,7 @@ export function RunList({ query }: { query: URLSearchParams }) {
   const now = useTick(10_000);
   const key = query.toString();
   const filter = filterOf(query);
-  const types = useApi((c) => c.listTaskTypes(), []);
+  const types = useApi((c) => c.listTaskTypes(), [], LIST_POLL);
   const [more, setMore] = useState<{ key: string; pages: RunPage[] }>({ key, pages: [] });
   // Page 1 refreshes itself only while it is shown alone: refreshed under pages loaded from its old
   // cursor, the runs pushed off its end would fall between it and them, shown nowhere.

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { BulkButton } from '../bulk-actions.js';
 import { Empty, ErrorNote, Loading, Status } from '../components.js';
 import { args, instant, relative } from '../format.js';
-import { useApi, useTick } from '../hooks.js';
+import { LIST_POLL, useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
 
 const STATUSES = ['next_run_not_scheduled', 'next_run_scheduled', 'completed', 'disabled'];
@@ -66,10 +66,13 @@ export function TaskList({ query }: { query: URLSearchParams }) {
   const now = useTick(10_000);
   const key = query.toString();
   const filter = filterOf(query);
-  const types = useApi((c) => c.listTaskTypes(), []);
+  const types = useApi((c) => c.listTaskTypes(), [], LIST_POLL);
   const [more, setMore] = useState<{ key: string; pages: Found[] }>({ key, pages: [] });
-  const first = useApi((c) => search(c, filter, null), [key], { live: (e) => e.event !== 'started' && e.event !== 'claimed', pollMs: 15_000 });
   const extra = more.key === key ? more.pages : [];
+  // Page 1 refreshes itself only while it is shown alone: refreshed under pages read from its old
+  // cursor, tasks that moved into it would show twice and tasks pushed off its end nowhere.
+  const paging = extra.length > 0;
+  const first = useApi((c) => search(c, filter, null), [key], paging ? {} : { live: (e) => e.event !== 'started' && e.event !== 'claimed', pollMs: 15_000 });
   const [loadingMore, setLoadingMore] = useState(false);
   const [moreError, setMoreError] = useState<string | null>(null);
 
@@ -224,6 +227,11 @@ export function TaskList({ query }: { query: URLSearchParams }) {
           {last?.nextCursor && (
             <button type="button" onClick={loadMore} disabled={loadingMore}>
               {loadingMore ? 'Loading…' : last.partial ? 'Search further' : 'Load more'}
+            </button>
+          )}
+          {paging && (
+            <button type="button" onClick={reloadAll} title="The list does not refresh itself while more pages are shown">
+              Back to the first page
             </button>
           )}
         </>

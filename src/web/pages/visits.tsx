@@ -3,7 +3,7 @@ import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
 import { MetricsChart } from '../metrics-chart.js';
 import { ago, duration, instant } from '../format.js';
-import { useApi, useTick } from '../hooks.js';
+import { LIST_POLL, useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
 
 export function Visits() {
@@ -161,7 +161,7 @@ export function OriginPage({ url, visitType }: { url: string; visitType: string 
     [url, visitType],
     { pollMs: 30_000 },
   );
-  const listers = useApi((c) => c.visits.listListers(), []);
+  const listers = useApi((c) => c.visits.listListers(), [], LIST_POLL);
   if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="the origin" />;
   const names = new Map((listers.data ?? []).map((l) => [l.id, l.name + (l.instanceName ? ` (${l.instanceName})` : '')]));
   const s = data.stats;
