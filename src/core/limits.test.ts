@@ -41,6 +41,9 @@ describe('parseRateLimit', () => {
       expect(() => parseRateLimit(bad, 'rate')).toThrow(ValidationError);
     }
     expect(() => parseRateLimit('0/1m', 'rate')).toThrow(/rate: the count must be a positive integer/);
+    // A bad bare unit is named as typed, not as the `1x` it was read as.
+    expect(() => parseRateLimit('10/x', 'rate')).toThrow(/invalid duration "x"/);
+    expect(() => parseRateLimit('10/xyz', 'rate')).toThrow(/invalid duration "xyz"/);
   });
 });
 

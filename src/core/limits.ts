@@ -97,7 +97,14 @@ export function parseRateLimit(text: string, path = 'rateLimit'): RateLimit {
   if (!Number.isSafeInteger(count) || count < 1) throw invalid(path, 'the count must be a positive integer');
   if (count > INT4_MAX) throw invalid(path, `the count must be at most ${INT4_MAX}`);
   const per = /^[a-z]+$/i.test(m[2]!) ? `1${m[2]!}` : m[2]!;
-  const perMs = parseDuration(per, path);
+  let perMs: number;
+  try {
+    perMs = parseDuration(per, path);
+  } catch (e) {
+    // A bare unit was read as 1 of it: the error names what was typed (`x`), not `1x`.
+    if (per !== m[2]) parseDuration(m[2]!, path);
+    throw e;
+  }
   if (perMs < 1) throw invalid(path, 'the window must be at least 1ms');
   return { count, perMs };
 }
