@@ -516,6 +516,15 @@ describe('web dashboard (headless chromium)', () => {
     await page.goto(`${server.url}/dags/nightly`);
     await expect.poll(() => rows.count()).toBe(5);
     expect(await page.getByRole('heading', { name: /Next occurrences/ }).textContent()).toContain('Europe/Paris');
+    // Paused, it has no next run: the list and its page say so instead of counting down to a point it skips.
+    await server.api('POST', '/dags/nightly/pause', { reason: 'warehouse migration' });
+    await page.goto(`${server.url}/dags`);
+    const row = page.locator('tr[data-dag="nightly"]');
+    await expect.poll(() => row.locator('.paused').textContent()).toBe(' (paused)');
+    expect(await row.locator('td').nth(1).textContent()).toBe('paused');
+    await page.goto(`${server.url}/dags/nightly`);
+    await page.getByText(/next run none while paused \(paused since .*: warehouse migration\)/).waitFor();
+    await server.api('POST', '/dags/nightly/resume', {});
     expect(errors).toEqual([]);
   });
 

@@ -63,10 +63,11 @@ export function DagList() {
                 <tr key={d.id} data-dag={d.id}>
                   <th scope="row">
                     <a href={`/dags/${encodeURIComponent(d.id)}`}>{d.id}</a>
+                    {d.paused && <small class="paused" title={pausedTitle(d.paused)}> (paused)</small>}
                     {d.description && <small class="muted block">{d.description}</small>}
                   </th>
                   <td>{scheduleText(d.schedule)}</td>
-                  <td title={instant(d.nextPoint)}>{d.nextPoint ? relative(d.nextPoint, now) : '—'}</td>
+                  <td title={instant(d.nextPoint)}>{d.paused ? 'paused' : d.nextPoint ? relative(d.nextPoint, now) : '—'}</td>
                   <td class="num">{d.tasks.length}</td>
                   <td><RunChips runs={d.latest} /></td>
                 </tr>
@@ -138,7 +139,8 @@ export function DagPage({ id }: { id: string }) {
       </div>
       <ErrorNote error={error} onRetry={reload} />
       <p>
-        {scheduleText(dag.schedule)}; next run <span title={instant(dag.nextPoint)}>{dag.nextPoint ? relative(dag.nextPoint, now) : '—'}</span>; version <code>{dag.version}</code>;
+        {scheduleText(dag.schedule)}; next run{' '}
+        <span title={instant(dag.nextPoint)}>{dag.paused ? `none while paused (${pausedTitle(dag.paused)})` : dag.nextPoint ? relative(dag.nextPoint, now) : '—'}</span>; version <code>{dag.version}</code>;
         overlap {dag.overlap}; tasks {dag.tasks.map((t) => t.id).join(', ')}.
       </p>
       {dag.nextPoint !== null && <SchedulePreview load={(c) => c.dags.next(id, { count: 5 })} deps={[id, dag.nextPoint.getTime()]} />}
@@ -193,4 +195,9 @@ export function DagPage({ id }: { id: string }) {
       </section>
     </>
   );
+}
+
+/** When and why a DAG was paused, for its tooltip and its page. */
+function pausedTitle(p: { at: Date | string; reason: string | null }): string {
+  return `paused since ${instant(new Date(p.at))}${p.reason ? `: ${p.reason}` : ''}`;
 }
