@@ -10,16 +10,16 @@ export interface Loaded<T> {
 }
 
 /**
- * Loads with the API client and reloads when `deps` change, when a run event passes `liveFilter`
- * (debounced: a burst of events is one reload), and every `pollMs` (for changes the stream does not
- * carry: other processes' runs, DAG progress).
- */
-/**
  * How a page reads a list its filters offer (task types, listers): again every 30 s, and every 3 s
  * while the last read failed (the server away), so the list comes back without a reload of the page.
  */
 export const LIST_POLL = { pollMs: 30_000, retryMs: 3_000 } as const;
 
+/**
+ * Loads with the API client and reloads when `deps` change, when a run event passes `liveFilter`
+ * (debounced: a burst of events is one reload), and every `pollMs` (for changes the stream does not
+ * carry: other processes' runs, DAG progress), and every `retryMs` while the last load failed.
+ */
 export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[], opts: { live?: (e: LiveRun) => boolean; pollMs?: number; retryMs?: number } = {}): Loaded<T> {
   // The data keeps the deps it was loaded for: in the render where the deps change (before the
   // effect that reloads runs), the previous deps' data must not show under the new ones.
