@@ -27,6 +27,17 @@ export interface RunEndPlan {
 }
 
 /**
+ * The start recorded for a run that ends from `claimed`: the one its end reports; without one, a run
+ * that ended by running (any status but `lost`: its handler began, a worker that did not say when) is
+ * recorded as started at its end, a duration of 0, never as a finished run that never started; a
+ * `lost` run (cancelled or abandoned before its handler began) has no start.
+ */
+function claimedRunStart(req: RunEndRequest, scheduled: Date, ended: Date): Date | null {
+  if (req.startedAt) return reportedStart(req.startedAt, scheduled, ended);
+  return req.status === 'lost' ? null : ended;
+}
+
+/**
  * The start a worker reports for a run it held `claimed` (a heartbeat's or an end's `startedAt`), as
  * recorded: never before the run was scheduled nor after the instant of the report, so a worker's
  * clock running ahead or behind the database's cannot put a start outside the run's life.
@@ -84,7 +95,7 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
   const ended = req.at.getTime() < floor.getTime() ? floor : req.at;
   const runPatch: RunEndPlan['run'] = {
     status: req.status,
-    started: run.started ?? (run.status === 'claimed' && req.startedAt ? reportedStart(req.startedAt, run.scheduled, ended) : null),
+    started: run.started ?? (run.status === 'claimed' ? claimedRunStart(req, run.scheduled, ended) : null),
     ended,
     metadata: { ...run.metadata, ...(req.metadata ?? {}) },
     result: req.result === undefined ? run.result : req.result,

@@ -1,5 +1,6 @@
 import { invalid } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
+import { MAX_WORKER_ID } from '../core/worker-registry.js';
 import type { ArchivedRunFilter } from '../store/archive-store.js';
 
 /** The checks of the arguments of the service's calls that no other module shares. */
@@ -23,5 +24,6 @@ export function requireRunId(backendId: unknown): asserts backendId is string {
 export function requireWorker(worker: unknown): asserts worker is string {
   if (!worker) throw invalid('worker', 'a worker id is required');
   if (typeof worker !== 'string') throw invalid('worker', 'must be a string (the worker id)');
+  if (worker.length > MAX_WORKER_ID) throw invalid('worker', `must be at most ${MAX_WORKER_ID} characters (a worker id)`);
   assertText(worker, 'worker');
 }

@@ -8,6 +8,7 @@ import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
+import { MAX_WORKER_ID } from '../core/worker-registry.js';
 
 /**
  * A query parameter holding a whole number from `min` to `max`, written in decimal digits only:
@@ -162,6 +163,8 @@ export const ErrorSchema = z.object({
 
 // --- request contracts the HTTP layer checks itself (task and task type bodies are checked by core) ---
 const nonEmpty = z.string().min(1).max(256);
+/** A worker id, as the registry and the CLI's --id take it (core MAX_WORKER_ID). */
+const workerId = z.string().min(1).max(MAX_WORKER_ID);
 /**
  * An instant in a request: ISO 8601 with an offset, or without one (or a date alone) read as UTC, as
  * the CLI reads it (core parseInstant); parsed to a Date. The archive's `before` keeps its own rule.
@@ -203,11 +206,11 @@ export const ImportAnswer = z.strictObject({
   durationMs: z.number().int(),
 });
 export const CancelBody = z.strictObject({ at: isoInstant.optional() });
-export const StartBody = z.strictObject({ worker: nonEmpty.optional(), metadata: z.record(z.string(), z.unknown()).optional(), at: isoInstant.optional() });
+export const StartBody = z.strictObject({ worker: workerId.optional(), metadata: z.record(z.string(), z.unknown()).optional(), at: isoInstant.optional() });
 const MAX_RETRY_AFTER_MS = 100 * 365 * 86_400_000;
 const endFields = {
   status: z.enum(RUN_END_STATUSES),
-  worker: nonEmpty.optional(),
+  worker: workerId.optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   result: z.unknown().optional(),
   error: z.string().max(1_000_000).nullable().optional(),
@@ -217,7 +220,7 @@ const endFields = {
 };
 export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() });
 export const ClaimBody = z.strictObject({
-  worker: nonEmpty,
+  worker: workerId,
   types: z.array(nonEmpty).min(1).max(1000),
   limit: z.number().int().min(1).max(MAX_HTTP_CLAIM),
   /** Also claim due tasks directly when waiting runs do not fill the limit (default true). */
@@ -226,16 +229,16 @@ export const ClaimBody = z.strictObject({
   startNow: z.number().int().min(0).max(MAX_HTTP_CLAIM).optional(),
 });
 export const HeartbeatRunsBody = z.strictObject({
-  worker: nonEmpty,
+  worker: workerId,
   runs: z.array(z.strictObject({ backendId: nonEmpty, startedAt: isoInstant.optional() })).max(10_000),
 });
 export const ReleaseBody = z.strictObject({
-  worker: nonEmpty,
+  worker: workerId,
   backendIds: z.array(nonEmpty).max(10_000),
   withdrawnOnly: z.boolean().optional().describe('only let go of runs withdrawn from the worker (their leases cleared); give nothing back'),
 });
-export const WorkerBody = z.strictObject({ worker: nonEmpty });
-export const HeartbeatBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty });
+export const WorkerBody = z.strictObject({ worker: workerId });
+export const HeartbeatBody = z.strictObject({ backendId: nonEmpty, worker: workerId });
 export const JobboardEndBody = z.strictObject({
   items: z
     .array(
@@ -243,14 +246,14 @@ export const JobboardEndBody = z.strictObject({
         backendId: nonEmpty,
         ...endFields,
         status: z.enum(HOLDER_END_STATUSES, { error: 'must be eventful, uneventful, failed or permfailed (a holder gives a run back with /api/jobboard/abandon)' }),
-        worker: nonEmpty,
+        worker: workerId,
         startedAt: isoInstant.optional(),
       }),
     )
     .min(1)
     .max(1000),
 });
-export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: nonEmpty, reason: z.string().max(10_000).optional(), startedAt: isoInstant.optional() });
+export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: workerId, reason: z.string().max(10_000).optional(), startedAt: isoInstant.optional() });
 export const LogsBody = z.strictObject({
   backendId: nonEmpty,
   records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(100_000), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),
@@ -295,7 +298,7 @@ export const BulkBody = z.strictObject({
     .strictObject({
       status: z.string().max(200).optional(),
       type: nonEmpty.optional(),
-      worker: nonEmpty.optional(),
+      worker: workerId.optional(),
       since: z.string().max(64).optional(),
       until: z.string().max(64).optional(),
     })
@@ -316,7 +319,7 @@ export const BulkResultSchema = z.object({
 export const RunQuery = z.strictObject({
   status: z.string().max(200).optional().describe(`run statuses, comma-separated (${RUN_STATUSES.join(', ')}); only final ones: newest ended first`),
   type: nonEmpty.optional(),
-  worker: nonEmpty.optional(),
+  worker: workerId.optional(),
   since: z.string().max(64).optional().describe('ISO instant: runs ended (all statuses final) or scheduled (otherwise) at or after it'),
   until: z.string().max(64).optional().describe('ISO instant: ... before it'),
   cursor: z.string().max(200).optional().describe('nextCursor of the previous page (same filters)'),

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { MAX_WORKER_ID } from '../core/worker-registry.js';
 import type { Route } from './routes.js';
 import { ErrorSchema } from './schemas.js';
 
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const workerInfo = {
-  id: z.string().min(1).max(200).describe('the worker id (the one recorded on the runs it claims)'),
+  id: z.string().min(1).max(MAX_WORKER_ID).describe('the worker id (the one recorded on the runs it claims)'),
   host: z.string().min(1).max(255).describe('the machine it runs on'),
   pid: z.number().int().nonnegative().max(2_147_483_647).describe('its process id'),
   types: z.array(z.string().min(1).max(128)).max(1000).describe('the task types it handles'),

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../src/http/api-routes.js';
@@ -191,6 +193,11 @@ async function scenario(h: HttpHarness): Promise<void> {
   expect(rest.length).toBeGreaterThan(0);
   await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w2', types: ['mail'], limit: 10 }), 200);
   await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w2', types: [], limit: 10 }), 400);
+  // A worker id is at most 200 characters on every jobboard route, as the registry takes it.
+  const longId = 'w'.repeat(201);
+  expect(await expectStatus(call('POST', '/api/jobboard/claim', { worker: longId, types: ['mail'], limit: 10 }), 400)).toMatchObject({ error: { details: [{ path: 'worker' }] } });
+  expect(await expectStatus(call('POST', '/api/jobboard/workers', { id: longId, host: 'h', pid: 1, types: [], concurrency: 1 }), 400)).toMatchObject({ error: { details: [{ path: 'id' }] } });
+  await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w'.repeat(200), types: ['nothing-here'], limit: 10 }), 200);
   await expectStatus(call('POST', '/api/jobboard/held', { worker: 'w1' }), 200);
   await expectStatus(call('POST', '/api/jobboard/held', { worker: 'nobody' }), 200);
   await expectStatus(call('POST', '/api/jobboard/held', {}), 400);
@@ -267,6 +274,15 @@ afterAll(async () => {
 });
 
 describe('the OpenAPI document', () => {
+  it('has the paths and operations http.md counts, and the paths outside /api it names', () => {
+    const httpMd = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'http.md'), 'utf8');
+    const paths = Object.keys(doc.paths);
+    const operations = paths.reduce((n, p) => n + Object.keys(doc.paths[p]!).filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k)).length, 0);
+    expect(httpMd).toContain(`"paths": ${paths.length},`);
+    expect(httpMd).toContain(`(${operations} operations on ${paths.length} paths)`);
+    for (const outside of paths.filter((p) => !p.startsWith('/api'))) expect(httpMd).toMatch(new RegExp(`${outside}\`[^\n]*outside \`/api\``));
+  });
+
   it('is OpenAPI 3.1 with a bearer security scheme', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info).toEqual({ title: expect.any(String), version: '9.8.7' });

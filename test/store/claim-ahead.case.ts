@@ -66,6 +66,18 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       const r2 = await orrery.endRun(d!.run.backendId, { status: 'uneventful', worker: 'w', at: plus(T0, 50), startedAt: plus(T0, 900) });
       expect(r2.run.started).toEqual(plus(T0, 50));
       expect(u).toBeTruthy();
+      // Without a reported start, a run that ended by running is recorded as started at its end (a
+      // duration of 0), never as finished without a start: alone, in a batch, and from a held snapshot.
+      await orrery.createTasks([oneshot(2), oneshot(3), oneshot(4)]);
+      const [e, f, g] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
+      expect((await orrery.endRun(e!.run.backendId, { status: 'uneventful', worker: 'w', at: plus(T0, 70) })).run).toMatchObject({ started: plus(T0, 70), ended: plus(T0, 70) });
+      const [fe, ge] = await orrery.endRuns([
+        { backendId: f!.run.backendId, status: 'failed', worker: 'w', at: plus(T0, 80), error: 'boom' },
+        { backendId: g!.run.backendId, status: 'eventful', worker: 'w', at: plus(T0, 80), held: { run: g!.run, task: g!.task! } },
+      ]);
+      expect(fe).toMatchObject({ run: { status: 'failed', started: plus(T0, 80) } });
+      expect(ge).toMatchObject({ run: { status: 'eventful', started: plus(T0, 80) } });
+      for (const x of [e, f, g]) expect((await orrery.store.getRun(x!.run.backendId))!.started).not.toBeNull();
     });
 
     it('a reported start is kept within the run\'s life: floored at its scheduled instant, capped at the report (heartbeat or end)', async () => {
