@@ -3,9 +3,9 @@ import { RepeatedFailure } from '../core/repeated-failure.js';
 import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
-import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel } from '../core/model.js';
+import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type TaskRun } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import { attributesJson, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
+import { logAttributes, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
@@ -281,12 +281,7 @@ export class RunExecution {
 
   private append(level: LogLevel, message: string, attributes?: Record<string, unknown>): void {
     const lvl = (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info';
-    let attrs: Record<string, unknown> = {};
-    if (attributes && typeof attributes === 'object') {
-      const json = attributesJson(attributes);
-      // NUL or lone surrogates (escaped in the JSON text): keys and strings made storable, the record kept.
-      attrs = (/\\u(?:0000|[dD][89a-fA-F])/.test(json) ? JSON.parse(json, storableJson) : JSON.parse(json)) as Record<string, unknown>;
-    }
+    const attrs = attributes === undefined || attributes === null ? {} : logAttributes(attributes);
     this.logs ??= new RunLogBuffer(
       this.clock,
       (batch) => this.board.appendRunLogs(this.backendId, batch),
@@ -307,6 +302,32 @@ function contextSignal(this: RunContext): AbortSignal {
 }
 const SIGNAL_PROPERTY: PropertyDescriptor = { get: contextSignal, enumerable: true, configurable: true };
 
+const CLAIMED_RUN = Symbol('claimedRun');
+const RUN_COPY = Symbol('runCopy');
+/**
+ * The getter of every context's `run`: the handler's own copy, made when it first reads it. The
+ * worker ends the run from its claim (`held`); a handler changing the object it was given (its id,
+ * its start, its metadata) must not change which run ends, or how.
+ */
+function contextRun(this: RunContext): TaskRun {
+  return (this[RUN_COPY] ??= handlerRunCopy(this[CLAIMED_RUN]));
+}
+const RUN_PROPERTY: PropertyDescriptor = { get: contextRun, enumerable: true, configurable: true };
+
+function handlerRunCopy(r: TaskRun): TaskRun {
+  const date = (d: Date | null) => (d === null ? null : new Date(d.getTime()));
+  return {
+    ...r,
+    scheduled: new Date(r.scheduled.getTime()),
+    scheduledFor: new Date(r.scheduledFor.getTime()),
+    started: date(r.started),
+    ended: date(r.ended),
+    leaseExpiresAt: date(r.leaseExpiresAt),
+    metadata: structuredClone(r.metadata),
+    result: structuredClone(r.result),
+  };
+}
+
 /**
  * A handler's context: `args`, `kwargs`, `signal`, `heartbeat`, `log` and `run`, all own enumerable
  * properties (a handler may spread it or take `...rest`). `signal` is an accessor, so the
@@ -320,8 +341,10 @@ class RunContext implements HandlerContext {
   declare readonly signal: AbortSignal;
   readonly heartbeat: () => Promise<void>;
   readonly log: HandlerContext['log'];
-  readonly run: HandlerContext['run'];
+  declare readonly run: HandlerContext['run'];
   declare readonly [SIGNAL_OF]: () => AbortSignal;
+  readonly [CLAIMED_RUN]: TaskRun;
+  [RUN_COPY]: TaskRun | null = null;
 
   constructor(claimed: ClaimedRun, signalOf: () => AbortSignal, heartbeat: () => Promise<void>, log: HandlerContext['log']) {
     this.args = claimed.arguments.args;
@@ -329,7 +352,8 @@ class RunContext implements HandlerContext {
     Object.defineProperty(this, 'signal', SIGNAL_PROPERTY);
     this.heartbeat = heartbeat;
     this.log = log;
-    this.run = claimed.run;
+    this[CLAIMED_RUN] = claimed.run;
+    Object.defineProperty(this, 'run', RUN_PROPERTY);
     Object.defineProperty(this, SIGNAL_OF, { value: signalOf });
   }
 }
@@ -340,15 +364,6 @@ function endLine(r: EndRunResult, outcome: Outcome, durationMs: number | undefin
   return `${run.type} task ${run.task} run ${outcome.status}${took}; task ${task.status}${
     task.status === 'next_run_not_scheduled' ? `, next run ${task.nextRun.toISOString()}` : ''
   }${task.disabledReason ? ` (${task.disabledReason})` : ''}`;
-}
-
-/** A JSON.parse reviver that replaces NUL and lone surrogates in strings and keys with U+FFFD. */
-function storableJson(_key: string, v: unknown): unknown {
-  if (typeof v === 'string') return storableText(v);
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[storableText(k)] = x;
-  return out;
 }
 
 function firstLine(s: string | undefined): string {

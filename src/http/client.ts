@@ -74,6 +74,18 @@ function toError(body: { error?: { code?: string; message?: string; details?: Er
   return new HttpError(e.code, status >= 500 ? `orrery server answered ${status}: ${e.message ?? e.code}${rid}` : (e.message ?? e.code), e.details ?? []);
 }
 
+/** The most characters of end items one `POST /api/jobboard/end` carries (the server's body limit is 4 MB). */
+export const MAX_END_REQUEST = 3 * 1024 * 1024;
+
+/** About how many characters an end item takes in a request: its result, error and metadata, plus the rest (at most a few hundred). */
+function endItemSize(i: { result?: unknown; error?: string | null; metadata?: Record<string, unknown> }): number {
+  let n = 512;
+  if (i.result !== undefined && i.result !== null) n += JSON.stringify(i.result)?.length ?? 0;
+  if (typeof i.error === 'string') n += JSON.stringify(i.error).length;
+  if (i.metadata && Object.keys(i.metadata).length > 0) n += JSON.stringify(i.metadata).length;
+  return n;
+}
+
 /** How long a request may wait for its answer unless the client is told otherwise (`timeoutMs`). */
 export const DEFAULT_CLIENT_TIMEOUT_MS = 60_000;
 
@@ -458,11 +470,22 @@ export class OrreryClient implements Jobboard {
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
     if (Array.isArray(items) && items.length === 0) return []; // as the library
     // The server's clock stamps the end: remote worker clocks do not decide instants.
-    const body = {
-      items: items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) })),
-    };
-    const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', body);
-    return outcomes.map((o) => ('ok' in o ? o.ok : (toError(o, 400) as OrreryError)));
+    const sent = items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) }));
+    // Sent in requests of at most MAX_END_REQUEST characters of items (the server takes bodies of 4 MB):
+    // a batch of ends with large results would otherwise be refused whole.
+    const sizes = sent.map(endItemSize);
+    const out: Array<EndRunResult | OrreryError> = [];
+    for (let from = 0; from < sent.length; ) {
+      let to = from + 1;
+      let size = sizes[from]!;
+      while (to < sent.length && size + sizes[to]! <= MAX_END_REQUEST) size += sizes[to++]!;
+      const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', {
+        items: from === 0 && to === sent.length ? sent : sent.slice(from, to),
+      });
+      for (const o of outcomes) out.push('ok' in o ? o.ok : (toError(o, 400) as OrreryError));
+      from = to;
+    }
+    return out;
   }
   /** `POST /api/jobboard/abandon`: ends a held run `lost` because its worker gives it up; `startedAt`: when its handler began. */
   async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {

@@ -66,11 +66,29 @@ export function outcomeOfResult(value: unknown): Outcome {
   return { status: 'failed', error: `handler returned ${describe(value)}; expected { eventful: boolean, result? } or a boolean` };
 }
 
+/**
+ * The most characters of JSON a handler's result may take (2 MiB): a run's end, result included,
+ * must fit in one request of a remote worker (4 MB), and results are read back whole.
+ */
+export const MAX_RESULT_JSON = 2 * 1024 * 1024;
+/** The most characters of a handler's error text kept (64 KiB); a longer one keeps its start and end. */
+export const MAX_ERROR_TEXT = 64 * 1024;
+
+/** `text` cut in its middle to at most `max` characters, saying how many were left out. */
+export function elided(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const tail = Math.floor(max / 4);
+  const note = `\n… (${text.length - max + 64} characters left out) …\n`;
+  return storableText(`${text.slice(0, max - tail - 64)}${note}${text.slice(-tail)}`);
+}
+
 /** Maps what a handler threw to the run's end: PermanentFailure, RetryAfter(ms), anything else fails. */
 export function outcomeOfError(e: unknown): Outcome {
-  const err = e instanceof Error ? e : new Error(safeString(e));
+  // A thrown value that is not an Error is named by its text alone (an Error made here would carry
+  // Orrery's own stack frames into the run's error).
+  const err = e instanceof Error ? e : Object.assign(new Error(safeString(e)), { stack: '' });
   // Error text may come from anywhere (binary data, a decoder): made storable, so the end is recorded.
-  const text = storableText(err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`);
+  const text = elided(storableText(err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`), MAX_ERROR_TEXT);
   if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
   const delay = (err as { delayMs?: unknown }).delayMs;
   if (err.name === 'RetryAfter' && typeof delay === 'number') {
@@ -91,15 +109,38 @@ function describe(v: unknown): string {
 }
 
 /**
- * A run log record's attributes as JSON text, the one rule for inline and isolated handlers: as given
- * when they are JSON, else `{ "unserialisable": "..." }` (a cycle, a bigint), never thrown on.
+ * A run log record's attributes as stored, the one rule for inline and isolated handlers, never
+ * thrown on and never refused by the store: an object as JSON writes it (NUL and lone surrogates in
+ * keys and strings replaced with U+FFFD); a value that is not an object once written (an array, a
+ * Date, a string) under `value`; one that is not JSON (a cycle, a bigint, a throwing toJSON), or
+ * that the store would refuse (a `__proto__` key, nesting past the limit), as
+ * `{ "unserialisable": TEXT }`.
  */
-export function attributesJson(attributes: Record<string, unknown>): string {
+export function logAttributes(attributes: unknown): Record<string, unknown> {
+  let json: string | undefined;
   try {
-    return (JSON.stringify(attributes) as string | undefined) ?? '{}'; // undefined from a toJSON answering it
+    json = JSON.stringify(attributes);
   } catch {
-    return JSON.stringify({ unserialisable: safeString(attributes) });
+    return { unserialisable: storableText(safeString(attributes)) };
   }
+  if (json === undefined) return {}; // a toJSON answering undefined, a function
+  const parsed = (/\\u(?:0000|[dD][89a-fA-F])/.test(json) ? JSON.parse(json, storableJson) : JSON.parse(json)) as unknown;
+  const record = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && json.startsWith('{') ? (parsed as Record<string, unknown>) : { value: parsed };
+  try {
+    assertJson(record, 'attributes');
+    return record;
+  } catch {
+    return { unserialisable: storableText(json.length > 10_000 ? `${json.slice(0, 10_000)}…` : json) };
+  }
+}
+
+/** A JSON.parse reviver that replaces NUL and lone surrogates in strings and keys with U+FFFD. */
+function storableJson(_key: string, v: unknown): unknown {
+  if (typeof v === 'string') return storableText(v);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, storableText(k), { value: x, enumerable: true, writable: true, configurable: true });
+  return out;
 }
 
 /** `String(v)`, or the value's kind when its own conversion throws. */
@@ -122,11 +163,19 @@ export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outco
     if ('error' in r) return outcomeOfError(r.error);
     const outcome = outcomeOfResult(r.value);
     if (outcome.result !== undefined) {
+      let json: string;
       try {
         assertJson(outcome.result, 'result');
+        // Written once, here: the run's end carries this copy, so a toJSON that answers differently
+        // (or throws) the next time, or a handler that changes its result later, cannot touch the end.
+        json = JSON.stringify(outcome.result);
       } catch (e) {
-        return { status: 'failed', error: `handler result is not JSON: ${(e as Error).message}` };
+        return { status: 'failed', error: `handler result is not JSON: ${safeString((e as Error)?.message)}` };
       }
+      if (json.length > MAX_RESULT_JSON) {
+        return { status: 'failed', error: `handler result is too large: ${json.length} characters of JSON, at most ${MAX_RESULT_JSON} (2 MiB)` };
+      }
+      outcome.result = JSON.parse(json) as unknown;
     }
     return outcome;
   } catch (e) {

@@ -54,3 +54,72 @@ describe('a handler value that cannot be read', () => {
     }
   });
 });
+
+describe('handlers that misbehave with what they are given or return (inline)', () => {
+  const setup = useTempOrrery();
+
+  it("a result whose toJSON answers differently the second time, a handler changing its run, huge results and errors, odd log attributes: each harms only its own run", async () => {
+    const { orrery } = await setup();
+    let calls = 0;
+    const handlers: Record<string, Handler> = {
+      innocent: async () => ({ eventful: true, result: { innocent: true } }),
+      // JSON once, then throwing: judged (and written) once, when the handler returned, never again at its end.
+      fickle: async () => ({ eventful: true, result: { toJSON: () => (++calls > 1 ? (() => { throw new Error('second toJSON'); })() : { first: true }) } }),
+      // Changing the run it was given changes neither which run ends nor how.
+      'mutates-run': async ({ run }) => {
+        (run as { id: number }).id = 1;
+        (run as { started: unknown }).started = '2020-01-01';
+        run.metadata['orrery.givenBack'] = 42;
+        return { eventful: false, result: { wrote: 'by mutates-run' } };
+      },
+      huge: async () => ({ eventful: true, result: { blob: 'x'.repeat(3 * 1024 * 1024) } }),
+      'long-error': async () => {
+        throw new Error('y'.repeat(200_000));
+      },
+      'throws-string': async () => {
+        throw 'plain text';
+      },
+      'odd-logs': async ({ log }) => {
+        log('info', 'step 1');
+        log('info', 'a date', new Date('2026-01-02T03:04:05Z') as unknown as Record<string, unknown>);
+        log('info', 'an array', [1, 2, 3] as unknown as Record<string, unknown>);
+        log('info', 'a proto key', JSON.parse('{"__proto__":{"x":1},"y":2}') as Record<string, unknown>);
+        log('info', 'step 3', { ok: true });
+        return true;
+      },
+    };
+    for (const name of Object.keys(handlers)) await orrery.createTaskType({ name, numRetries: 0 });
+    const tasks = await orrery.createTasks(Object.keys(handlers).map((type) => ({ type, policy: 'oneshot' as const, arguments: { args: [], kwargs: {} } })));
+    const worker = new Worker(orrery, { handlers, id: 'w', concurrency: 10, registry: false });
+    worker.start();
+    try {
+      const ended = await waitFor(async () => {
+        const runs = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
+        return runs.every((r) => r?.ended) ? runs : null;
+      }, 'every run to end');
+      const byType = Object.fromEntries(ended.map((r) => [r!.type, r!]));
+      expect(byType.innocent).toMatchObject({ status: 'eventful', result: { innocent: true } });
+      expect(byType.fickle).toMatchObject({ status: 'failed', error: 'handler result is not JSON: second toJSON' });
+      expect(byType['mutates-run']).toMatchObject({ status: 'uneventful', result: { wrote: 'by mutates-run' } });
+      expect(byType['mutates-run']!.metadata).not.toHaveProperty('orrery.givenBack');
+      expect(byType['mutates-run']!.started).toBeInstanceOf(Date);
+      expect(byType.huge).toMatchObject({ status: 'failed', error: `handler result is too large: ${3 * 1024 * 1024 + 11} characters of JSON, at most 2097152 (2 MiB)` });
+      expect(byType['long-error']!.status).toBe('failed');
+      expect(byType['long-error']!.error!.length).toBeLessThanOrEqual(64 * 1024);
+      expect(byType['long-error']!.error).toMatch(/^Error: y+\n… \(\d+ characters left out\) …\n/);
+      expect(byType['throws-string']).toMatchObject({ status: 'failed', error: 'Error: plain text' });
+      for (const t of tasks) expect((await orrery.getTask(t.id))!.status).not.toBe('next_run_scheduled');
+      const logs = await orrery.getRunLogs(byType['odd-logs']!.backendId);
+      expect(logs.map((l) => [l.message, l.attributes])).toEqual([
+        ['step 1', {}],
+        ['a date', { value: '2026-01-02T03:04:05.000Z' }],
+        ['an array', { value: [1, 2, 3] }],
+        ['a proto key', { unserialisable: '{"__proto__":{"x":1},"y":2}' }],
+        ['step 3', { ok: true }],
+      ]);
+      expect(worker.state).toBe('running');
+    } finally {
+      await worker.stop(1000);
+    }
+  });
+});

@@ -18,7 +18,7 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
   const open = async () => {
     const pool = new IsolatePool({ mode, file: FILE, size: 2, maxMemoryMb: 128 });
     pools.push(pool);
-    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'permanent', 'strained', 'throttled', 'waits']);
+    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'logs-odd', 'permanent', 'strained', 'throttled', 'unreadable', 'waits']);
     return pool;
   };
   const ctx = (signal = new AbortController().signal) => {
@@ -38,6 +38,22 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
     expect(value).toEqual({ eventful: true, result: { args: [1, 'two'], kwargs: { k: true }, runId: 7, scheduledIsDate: true } });
     expect(x.logs).toEqual([['warn', 'echoing', { n: 2 }]]);
     expect(x.beats()).toBe(1);
+  });
+
+  it('a thrown value that cannot be read fails its run as inline, and the isolate goes on; odd log attributes are kept as inline keeps them', async () => {
+    const pool = await open();
+    const r = await pool.run('unreadable', ctx().c).then(
+      (value) => outcomeOfResult(value),
+      (e: unknown) => outcomeOfError(e),
+    );
+    expect(r).toEqual({ status: 'failed', error: 'Error: [object Object]' }); // as inline (safeString)
+    const x = ctx();
+    expect(await pool.run('logs-odd', x.c)).toEqual({ eventful: true });
+    expect(x.logs).toEqual([
+      ['info', 'a date', { value: '2026-01-02T03:04:05.000Z' }],
+      ['info', 'deep', { unserialisable: expect.any(String) }], // past the nesting limit (its text, or its kind where writing it overflows)
+    ]);
+    expect(await pool.run('echo', ctx().c)).toMatchObject({ eventful: true });
   });
 
   it('keeps PermanentFailure and RetryAfter meaning across the boundary', async () => {

@@ -4,8 +4,8 @@
  */
 import { Worker as Thread, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadHandlers } from '../load-handlers.js';
-import { attributesJson, outcomeOfSettled, type Handler } from '../handlers.js';
-import { toWire, type FromIsolate, type ToIsolate } from './protocol.js';
+import { logAttributes, outcomeOfSettled, type Handler } from '../handlers.js';
+import { readableWire, toWire, type FromIsolate, type ToIsolate } from './protocol.js';
 
 const send: (m: FromIsolate) => void = isMainThread
   ? (m) => process.send!(m)
@@ -54,7 +54,7 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
       kwargs: m.kwargs,
       run: m.run,
       signal: controller.signal,
-      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes ? { attributes: JSON.parse(attributesJson(attributes)) as Record<string, unknown> } : {}) }),
+      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes === undefined || attributes === null ? {} : { attributes: logAttributes(attributes) }) }),
       heartbeat: () =>
         new Promise<void>((resolve, reject) => {
           const s = ++seq;
@@ -64,7 +64,9 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
     });
     send(doneMessage(m.id, value));
   } catch (e) {
-    send({ type: 'failed', id: m.id, error: toWire(e) });
+    // A thrown value that cannot be read ends the run with the inline rule's text, not a crash of the isolate.
+    const error = readableWire(e);
+    send(error ? { type: 'failed', id: m.id, error } : { type: 'done', id: m.id, value: null, invalid: outcomeOfSettled({ error: e }).error ?? 'handler threw a value that could not be read' });
   } finally {
     controllers.delete(m.id);
   }

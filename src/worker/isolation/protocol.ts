@@ -37,18 +37,29 @@ export type FromIsolate =
   | { type: 'crash'; error: WireError };
 
 export function toWire(e: unknown): WireError {
-  if (e instanceof Error) {
-    const delay = (e as { delayMs?: unknown }).delayMs;
-    const throttle = (e as { throttle?: unknown }).throttle === true;
-    return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(typeof delay === 'number' ? { delayMs: delay } : {}), ...(throttle ? { throttle } : {}) };
+  return readableWire(e) ?? { name: 'Error', message: 'a value that could not be read' };
+}
+
+/** The error as it crosses, or null when reading it throws (a getter, a conversion that throws). */
+export function readableWire(e: unknown): WireError | null {
+  try {
+    if (e instanceof Error) {
+      const delay = (e as { delayMs?: unknown }).delayMs;
+      const throttle = (e as { throttle?: unknown }).throttle === true;
+      const w: WireError = { name: String(e.name), message: String(e.message), ...(e.stack ? { stack: String(e.stack) } : {}), ...(typeof delay === 'number' ? { delayMs: delay } : {}), ...(throttle ? { throttle } : {}) };
+      return w;
+    }
+    return { name: 'Error', message: String(e) };
+  } catch {
+    return null;
   }
-  return { name: 'Error', message: String(e) };
 }
 
 export function fromWire(w: WireError): Error {
   const e = new Error(w.message);
   e.name = w.name;
-  if (w.stack) e.stack = w.stack;
+  // Without a stack of its own (a thrown value that is not an Error), not this process's frames.
+  e.stack = w.stack ?? '';
   if (w.delayMs !== undefined) Object.assign(e, { delayMs: w.delayMs });
   if (w.throttle) Object.assign(e, { throttle: true });
   return e;

@@ -1,0 +1,56 @@
+/**
+ * A remote worker's ends with large results: a batch of them is sent in several requests under the
+ * server's 4 MB body limit (it was refused whole: "end not recorded", every run left to the reaper),
+ * and a result past the 2 MiB bound fails its own run, naming why. Real service, SQLite file, HTTP
+ * API and client.
+ */
+import type { Server } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { Worker } from '../../src/engine/worker.js';
+import { createHttpApp } from '../../src/http/app.js';
+import { OrreryClient } from '../../src/http/client.js';
+import { startHttpServer } from '../../src/http/server.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+describe('a remote worker ending runs with large results', () => {
+  const setup = useTempOrrery();
+
+  it('records every end of a batch over 4 MB, and fails only a result over the bound', { timeout: 60_000 }, async () => {
+    const { orrery, onCleanup } = await setup();
+    const { server, port } = await startHttpServer(createHttpApp(orrery), '127.0.0.1', 0);
+    onCleanup(() => new Promise<void>((r) => (server as Server).close(() => r())));
+    const client = new OrreryClient(`http://127.0.0.1:${port}`);
+    onCleanup(() => client.close());
+    await orrery.createTaskType({ name: 'big', numRetries: 0 });
+    const MB = 1024 * 1024;
+    const sizes = [1.5 * MB, 1.5 * MB, 1.5 * MB, 1.9 * MB, 2.5 * MB];
+    const tasks = await orrery.createTasks(sizes.map((n, i) => ({ type: 'big', policy: 'oneshot' as const, arguments: { args: [Math.floor(n), i], kwargs: {} } })));
+    // Every handler waits for the others, so their ends go out together, in one batch of the worker's.
+    let arrived = 0;
+    let release!: () => void;
+    const all = new Promise<void>((r) => (release = r));
+    const worker = new Worker(client, {
+      handlers: {
+        big: async ({ args }) => {
+          if (++arrived === sizes.length) release();
+          await all;
+          return { eventful: true, result: { blob: 'x'.repeat(args[0] as number) } };
+        },
+      },
+      types: ['big'],
+      concurrency: sizes.length,
+      registry: false,
+    });
+    worker.start();
+    onCleanup(() => worker.stop(0));
+    const runs = await waitFor(async () => {
+      const r = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
+      return r.every((x) => x?.ended) ? r : null;
+    }, 'every run to end', 30_000);
+    for (const [i, run] of runs.entries()) {
+      if (sizes[i]! < 2 * MB) expect((run!.result as { blob: string }).blob.length).toBe(Math.floor(sizes[i]!));
+      else expect(run).toMatchObject({ status: 'failed', error: expect.stringMatching(/^handler result is too large: \d+ characters of JSON, at most 2097152/) });
+    }
+    expect(runs.filter((r) => r!.status === 'eventful')).toHaveLength(4);
+  });
+});
