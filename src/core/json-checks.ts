@@ -42,6 +42,8 @@ export function assertJson(value: unknown, path: string): void {
       return;
     }
     if (typeof v !== 'object') throw invalid(at, `${typeof v} is not JSON`);
+    const lossy = lossyObject(v);
+    if (lossy) throw invalid(at, lossy);
     // JSON writes what its toJSON() gives (a Date's is its instant): that is what is checked.
     if (!(v instanceof Date) && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
       if (depth >= MAX_JSON_NESTING) throw invalid(path, `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
@@ -68,6 +70,19 @@ export function assertJson(value: unknown, path: string): void {
   walk(value, path);
 }
 
+/**
+ * Why an object that JSON would write without complaint loses what it holds (a Map, a Set or an Error
+ * written as `{}`, an invalid Date as `null`), or null.
+ */
+function lossyObject(v: object): string | null {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'an invalid Date is not JSON (it would be written as null)' : null;
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return null; // it says how it is written
+  if (v instanceof Map) return 'a Map is not JSON (it would be written as {}): convert it, e.g. Object.fromEntries(map)';
+  if (v instanceof Set) return 'a Set is not JSON (it would be written as {}): convert it, e.g. Array.from(set)';
+  if (v instanceof Error) return 'an Error is not JSON (it would be written as {}): keep its message';
+  return null;
+}
+
 /** Depth past which the quick check gives up (a cycle, or a value deep enough to walk the careful way). */
 const QUICK_DEPTH = 64;
 
@@ -81,8 +96,8 @@ function cleanJson(v: unknown, depth: number): boolean {
     for (let i = 0; i < v.length; i++) if (!cleanJson(v[i], depth + 1)) return false;
     return true;
   }
-  if (v instanceof Date) return true;
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (v instanceof Date) return !Number.isNaN(v.getTime());
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function' || v instanceof Map || v instanceof Set || v instanceof Error) return false;
   for (const k in v) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     const x = (v as Record<string, unknown>)[k];

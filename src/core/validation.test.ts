@@ -430,6 +430,23 @@ describe('canonicalJson', () => {
 });
 
 describe('assertJson / validateMetadata', () => {
+  it('refuses what JSON would write without complaint but lose: a Map, a Set, an Error, an invalid Date', () => {
+    const problem = (v: unknown) => {
+      try {
+        assertJson(v, 'result');
+        return null;
+      } catch (e) {
+        return (e as ValidationError).message;
+      }
+    };
+    expect(problem({ m: new Map([['a', 1]]) })).toBe('result.m: a Map is not JSON (it would be written as {}): convert it, e.g. Object.fromEntries(map)');
+    expect(problem([new Set([1])])).toBe('result[0]: a Set is not JSON (it would be written as {}): convert it, e.g. Array.from(set)');
+    expect(problem({ e: new Error('x') })).toBe('result.e: an Error is not JSON (it would be written as {}): keep its message');
+    expect(problem({ at: new Date(NaN) })).toBe('result.at: an invalid Date is not JSON (it would be written as null)');
+    // What says how it is written, and valid Dates, are JSON.
+    expect(problem({ at: new Date(0), custom: { toJSON: () => 'x' }, e: Object.assign(new Error('y'), { toJSON: () => ({ message: 'y' }) }) })).toBeNull();
+  });
+
   it('refuses JSON nested deeper than 128 levels (deeper ones overflowed the stack: exit 1, not 2)', () => {
     const deep = (n: number): unknown => {
       let v: unknown = 1;
