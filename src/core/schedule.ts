@@ -38,7 +38,7 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
       const why = at.getUTCFullYear() >= 2999 ? `has no occurrence after ${at.toISOString()} before the year 3000, where cron schedules end` : 'never fires';
       throw invalid(`${field}.expr`, `cron expression ${JSON.stringify(expr)} ${why}`);
     }
-    base = { kind: 'cron', expr, tz: zoneSpelling(tz) };
+    base = { kind: 'cron', expr, tz };
   } else {
     if (typeof s.rule !== 'string' || s.rule.trim() === '') throw invalid(`${field}.rule`, 'an RFC 5545 rule is required');
     base = { kind: 'rrule', rule: anchorRule(s.rule.trim(), at, `${field}.rule`) };
@@ -46,21 +46,6 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
   const schedule: CalendarSchedule = { ...base, ...normaliseCalendarOptions(s, field) };
   checkOccurs(schedule, at, field);
   return schedule;
-}
-
-/**
- * A zone name in its IANA spelling when it differs from it only in case (`europe/paris` is
- * `Europe/Paris`, `utc` is `UTC`), so that listings and filters show one name per zone; an alias of
- * another zone (`US/Pacific`, `GMT`) is kept as given.
- */
-export function zoneSpelling(tz: string): string {
-  let canonical: string;
-  try {
-    canonical = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
-  } catch {
-    return tz;
-  }
-  return canonical !== tz && canonical.toLowerCase() === tz.toLowerCase() ? canonical : tz;
 }
 
 /** A schedule with options must still have an occurrence, and a jitter no longer than its shortest interval. */
