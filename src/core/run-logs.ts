@@ -45,3 +45,6 @@ export function checkLogRecords(records: readonly RunLogRecord[]): void {
     assertJson({ message: r.message, attributes: r.attributes ?? {} }, at);
   });
 }
+
+/** The most characters of a log record's message the jobboard takes; a handler's longer one keeps its start and end. */
+export const MAX_LOG_MESSAGE = 100_000;

@@ -111,3 +111,21 @@ export function longerThan(s: string, max: number): boolean {
   for (const _ of s) if (++n > max) return true;
   return false;
 }
+
+/**
+ * The length of `s` in UTF-8 bytes (what a request body's limit counts), without encoding it: 1 byte
+ * below U+0080, 2 below U+0800, 4 for a surrogate pair, 3 otherwise (a lone surrogate too, as U+FFFD).
+ */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // the pair: 2 code units, 4 bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}

@@ -157,8 +157,8 @@ async function checkTail(path: string, fd: number, state: FileState, size: numbe
   const restored = (why: string) =>
     fileError(
       path,
-      `has ${buf.length} bytes after the last batch this database committed, written by this database (${why}): was it restored from a backup older than the file? ` +
-        'Cutting them off would lose those records; archive to another file',
+      `has ${buf.length} bytes after the last batch this database committed, written by this database (${why}): was it restored from a backup older than the file, ` +
+        'or were those rows archived or deleted another way since? Cutting them off would lose those records; archive to another file',
     );
   const parsed = lines.map((l) => {
     try {
@@ -180,7 +180,9 @@ async function checkTail(path: string, fd: number, state: FileState, size: numbe
       const ended = run?.ended ? run.ended.toISOString() : null;
       if (!run || run.status !== rec.run.status || ended !== rec.run.ended) throw restored(`batch ${first.seq} holds run ${rec.run.backendId} as ${String(rec.run.status)}, which the database ${run ? `has as ${run.status}` : 'no longer has'}`);
     } else if (rec?.kind === 'task') {
-      if ((await live.getTask(rec.task.id)) === null) throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
+      // The same task, not another one given its id again (a restored database hands ids out anew).
+      const task = await live.getTask(rec.task.id);
+      if (task === null || task.created.toISOString() !== rec.task.created) throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
     }
   }
 }

@@ -5,7 +5,7 @@ import { hasCode, isStorageUnavailable } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type TaskRun } from '../core/model.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import { logAttributes, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
+import { MAX_LOG_MESSAGE, elided, logAttributes, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
@@ -287,7 +287,7 @@ export class RunExecution {
       (batch) => this.board.appendRunLogs(this.backendId, batch),
       (e, n) => this.log.error({ err: e }, `run ${this.backendId}: ${n} log records lost: ${(e as Error).message}`),
     );
-    this.logs.add({ at: this.board.now(), level: lvl, message: storableText(String(message)), attributes: attrs });
+    this.logs.add({ at: this.board.now(), level: lvl, message: elided(storableText(String(message)), MAX_LOG_MESSAGE), attributes: attrs });
     // Logged once the run's end was decided (a handler reacting to its timeout or cancellation): sent at once.
     if (this.finished) void this.logs.flush();
   }

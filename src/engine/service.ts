@@ -622,7 +622,7 @@ export class Orrery implements Jobboard {
 
   /** Claimed and started runs this worker holds (claim recovery after a lost reply). */
   async heldRuns(worker: string): Promise<ClaimedRun[]> {
-    assertText(worker, 'worker');
+    requireWorker(worker);
     return this.store.heldRuns(worker);
   }
 

@@ -25,6 +25,7 @@ import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
+import { utf8Length } from '../core/storable.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions, TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
@@ -74,16 +75,43 @@ function toError(body: { error?: { code?: string; message?: string; details?: Er
   return new HttpError(e.code, status >= 500 ? `orrery server answered ${status}: ${e.message ?? e.code}${rid}` : (e.message ?? e.code), e.details ?? []);
 }
 
-/** The most characters of end items one `POST /api/jobboard/end` carries (the server's body limit is 4 MB). */
-export const MAX_END_REQUEST = 3 * 1024 * 1024;
+/**
+ * The most bytes of items one `POST /api/jobboard/end` or `/jobboard/logs` carries: the server's body
+ * limit is 4 MB, so a batch past this goes in several requests.
+ */
+export const MAX_ITEMS_REQUEST = 3 * 1024 * 1024;
 
-/** About how many characters an end item takes in a request: its result, error and metadata, plus the rest (at most a few hundred). */
+/** About how many bytes an end item takes in a request: its result, error and metadata, plus the rest (at most a few hundred). */
 function endItemSize(i: { result?: unknown; error?: string | null; metadata?: Record<string, unknown> }): number {
   let n = 512;
-  if (i.result !== undefined && i.result !== null) n += JSON.stringify(i.result)?.length ?? 0;
-  if (typeof i.error === 'string') n += JSON.stringify(i.error).length;
-  if (i.metadata && Object.keys(i.metadata).length > 0) n += JSON.stringify(i.metadata).length;
+  if (i.result !== undefined && i.result !== null) n += utf8Length(JSON.stringify(i.result) ?? '');
+  if (typeof i.error === 'string') n += utf8Length(JSON.stringify(i.error));
+  if (i.metadata && Object.keys(i.metadata).length > 0) n += utf8Length(JSON.stringify(i.metadata));
   return n;
+}
+
+/** About how many bytes a log record takes in a request. */
+function logRecordSize(r: RunLogRecord): number {
+  return 128 + utf8Length(JSON.stringify(r.message)) + (r.attributes ? utf8Length(JSON.stringify(r.attributes)) : 0);
+}
+
+/** `items` cut into runs of consecutive items whose sizes add up to at most MAX_ITEMS_REQUEST (one item at least each). */
+function chunks<T>(items: readonly T[], sizeOf: (x: T) => number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let size = 0;
+  for (const x of items) {
+    const n = sizeOf(x);
+    if (cur.length > 0 && size + n > MAX_ITEMS_REQUEST) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(x);
+    size += n;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
 }
 
 /** How long a request may wait for its answer unless the client is told otherwise (`timeoutMs`). */
@@ -471,19 +499,12 @@ export class OrreryClient implements Jobboard {
     if (Array.isArray(items) && items.length === 0) return []; // as the library
     // The server's clock stamps the end: remote worker clocks do not decide instants.
     const sent = items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) }));
-    // Sent in requests of at most MAX_END_REQUEST characters of items (the server takes bodies of 4 MB):
+    // Sent in requests of at most MAX_ITEMS_REQUEST bytes of items (the server takes bodies of 4 MB):
     // a batch of ends with large results would otherwise be refused whole.
-    const sizes = sent.map(endItemSize);
     const out: Array<EndRunResult | OrreryError> = [];
-    for (let from = 0; from < sent.length; ) {
-      let to = from + 1;
-      let size = sizes[from]!;
-      while (to < sent.length && size + sizes[to]! <= MAX_END_REQUEST) size += sizes[to++]!;
-      const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', {
-        items: from === 0 && to === sent.length ? sent : sent.slice(from, to),
-      });
+    for (const part of chunks(sent, endItemSize)) {
+      const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', { items: part });
       for (const o of outcomes) out.push('ok' in o ? o.ok : (toError(o, 400) as OrreryError));
-      from = to;
     }
     return out;
   }
@@ -494,7 +515,8 @@ export class OrreryClient implements Jobboard {
   }
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
-    await this.call('POST', '/jobboard/logs', { backendId, records: records.map((r) => ({ ...r, at: r.at })) });
+    // In requests of at most MAX_ITEMS_REQUEST bytes of records, as ends: one large record never takes the others down.
+    for (const part of chunks(records, logRecordSize)) await this.call('POST', '/jobboard/logs', { backendId, records: part.map((r) => ({ ...r, at: r.at })) });
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */

@@ -6,9 +6,10 @@ import { ARGS_MATCHES, TASK_SCAN_LIMIT } from '../core/task-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
-import { MAX_LOG_PAGE } from '../core/run-logs.js';
+import { MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
+
 
 /**
  * A query parameter holding a whole number from `min` to `max`, written in decimal digits only:
@@ -256,7 +257,7 @@ export const JobboardEndBody = z.strictObject({
 export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: workerId, reason: z.string().max(10_000).optional(), startedAt: isoInstant.optional() });
 export const LogsBody = z.strictObject({
   backendId: nonEmpty,
-  records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(100_000), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),
+  records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(MAX_LOG_MESSAGE), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),
 });
 /** A comma-separated list of some of `values` (one at least). */
 const commaList = (values: readonly string[], plural: string) =>
@@ -298,7 +299,7 @@ export const BulkBody = z.strictObject({
     .strictObject({
       status: z.string().max(200).optional(),
       type: nonEmpty.optional(),
-      worker: workerId.optional(),
+      worker: nonEmpty.optional(),
       since: z.string().max(64).optional(),
       until: z.string().max(64).optional(),
     })
@@ -319,7 +320,7 @@ export const BulkResultSchema = z.object({
 export const RunQuery = z.strictObject({
   status: z.string().max(200).optional().describe(`run statuses, comma-separated (${RUN_STATUSES.join(', ')}); only final ones: newest ended first`),
   type: nonEmpty.optional(),
-  worker: workerId.optional(),
+  worker: nonEmpty.optional(),
   since: z.string().max(64).optional().describe('ISO instant: runs ended (all statuses final) or scheduled (otherwise) at or after it'),
   until: z.string().max(64).optional().describe('ISO instant: ... before it'),
   cursor: z.string().max(200).optional().describe('nextCursor of the previous page (same filters)'),

@@ -1,6 +1,6 @@
 import { ValidationError } from '../core/errors.js';
 import { assertJson } from '../core/json-checks.js';
-import { storableText } from '../core/storable.js';
+import { storableText, utf8Length } from '../core/storable.js';
 import type { LogLevel, RunEndStatus, TaskRun } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
 import { DAG_BACKEND, dagTaskTypeOf } from '../core/dag.js';
@@ -67,12 +67,15 @@ export function outcomeOfResult(value: unknown): Outcome {
 }
 
 /**
- * The most characters of JSON a handler's result may take (2 MiB): a run's end, result included,
+ * The most bytes of JSON (UTF-8) a handler's result may take (2 MiB): a run's end, result included,
  * must fit in one request of a remote worker (4 MB), and results are read back whole.
  */
 export const MAX_RESULT_JSON = 2 * 1024 * 1024;
 /** The most characters of a handler's error text kept (64 KiB); a longer one keeps its start and end. */
 export const MAX_ERROR_TEXT = 64 * 1024;
+/** The most bytes of JSON a log record's attributes keep (64 KiB); larger ones keep their first 8,192 characters. */
+export const MAX_LOG_ATTRIBUTES = 64 * 1024;
+export { MAX_LOG_MESSAGE } from '../core/run-logs.js';
 
 /** `text` cut in its middle to at most `max` characters, saying how many were left out. */
 export function elided(text: string, max: number): string {
@@ -124,6 +127,9 @@ export function logAttributes(attributes: unknown): Record<string, unknown> {
     return { unserialisable: storableText(safeString(attributes)) };
   }
   if (json === undefined) return {}; // a toJSON answering undefined, a function
+  // A record must fit in a remote worker's request with others: a larger one keeps its start.
+  const bytes = json.length > MAX_LOG_ATTRIBUTES / 3 ? utf8Length(json) : json.length;
+  if (bytes > MAX_LOG_ATTRIBUTES) return { truncated: storableText(json.slice(0, 8192)), bytes };
   const parsed = (/\\u(?:0000|[dD][89a-fA-F])/.test(json) ? JSON.parse(json, storableJson) : JSON.parse(json)) as unknown;
   const record = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && json.startsWith('{') ? (parsed as Record<string, unknown>) : { value: parsed };
   try {
@@ -172,8 +178,9 @@ export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outco
       } catch (e) {
         return { status: 'failed', error: `handler result is not JSON: ${safeString((e as Error)?.message)}` };
       }
-      if (json.length > MAX_RESULT_JSON) {
-        return { status: 'failed', error: `handler result is too large: ${json.length} characters of JSON, at most ${MAX_RESULT_JSON} (2 MiB)` };
+      const bytes = json.length > MAX_RESULT_JSON / 3 ? utf8Length(json) : json.length; // under a third, surely within
+      if (bytes > MAX_RESULT_JSON) {
+        return { status: 'failed', error: `handler result is too large: ${bytes} bytes of JSON, at most ${MAX_RESULT_JSON} (2 MiB)` };
       }
       outcome.result = JSON.parse(json) as unknown;
     }

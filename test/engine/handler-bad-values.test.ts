@@ -103,7 +103,7 @@ describe('handlers that misbehave with what they are given or return (inline)', 
       expect(byType['mutates-run']).toMatchObject({ status: 'uneventful', result: { wrote: 'by mutates-run' } });
       expect(byType['mutates-run']!.metadata).not.toHaveProperty('orrery.givenBack');
       expect(byType['mutates-run']!.started).toBeInstanceOf(Date);
-      expect(byType.huge).toMatchObject({ status: 'failed', error: `handler result is too large: ${3 * 1024 * 1024 + 11} characters of JSON, at most 2097152 (2 MiB)` });
+      expect(byType.huge).toMatchObject({ status: 'failed', error: `handler result is too large: ${3 * 1024 * 1024 + 11} bytes of JSON, at most 2097152 (2 MiB)` });
       expect(byType['long-error']!.status).toBe('failed');
       expect(byType['long-error']!.error!.length).toBeLessThanOrEqual(64 * 1024);
       expect(byType['long-error']!.error).toMatch(/^Error: y+\n… \(\d+ characters left out\) …\n/);

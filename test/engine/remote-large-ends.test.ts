@@ -23,7 +23,9 @@ describe('a remote worker ending runs with large results', () => {
     onCleanup(() => client.close());
     await orrery.createTaskType({ name: 'big', numRetries: 0 });
     const MB = 1024 * 1024;
-    const sizes = [1.5 * MB, 1.5 * MB, 1.5 * MB, 1.9 * MB, 2.5 * MB];
+    // Characters of '€' (3 bytes in UTF-8): 0.6 M is 1.8 MB, 0.75 M is 2.25 MB, past the 2 MiB bound.
+    const sizes = [1.5 * MB, 1.5 * MB, 1.5 * MB, 1.9 * MB, 2.5 * MB, 0.6 * MB, 0.6 * MB, 0.75 * MB];
+    const text = (i: number, n: number) => (i >= 5 ? '€' : 'x').repeat(n);
     const tasks = await orrery.createTasks(sizes.map((n, i) => ({ type: 'big', policy: 'oneshot' as const, arguments: { args: [Math.floor(n), i], kwargs: {} } })));
     // Every handler waits for the others, so their ends go out together, in one batch of the worker's.
     let arrived = 0;
@@ -31,10 +33,13 @@ describe('a remote worker ending runs with large results', () => {
     const all = new Promise<void>((r) => (release = r));
     const worker = new Worker(client, {
       handlers: {
-        big: async ({ args }) => {
+        big: async ({ args, log }) => {
           if (++arrived === sizes.length) release();
           await all;
-          return { eventful: true, result: { blob: 'x'.repeat(args[0] as number) } };
+          log('info', 'a long message', { note: 'y'.repeat(100_000) });
+          log('info', 'z'.repeat(150_000));
+          log('info', 'last');
+          return { eventful: true, result: { blob: text(args[1] as number, args[0] as number) } };
         },
       },
       types: ['big'],
@@ -48,9 +53,17 @@ describe('a remote worker ending runs with large results', () => {
       return r.every((x) => x?.ended) ? r : null;
     }, 'every run to end', 30_000);
     for (const [i, run] of runs.entries()) {
-      if (sizes[i]! < 2 * MB) expect((run!.result as { blob: string }).blob.length).toBe(Math.floor(sizes[i]!));
-      else expect(run).toMatchObject({ status: 'failed', error: expect.stringMatching(/^handler result is too large: \d+ characters of JSON, at most 2097152/) });
+      const bytes = Math.floor(sizes[i]!) * (i >= 5 ? 3 : 1);
+      if (bytes < 2 * MB) expect((run!.result as { blob: string }).blob.length).toBe(Math.floor(sizes[i]!));
+      else expect(run).toMatchObject({ status: 'failed', error: expect.stringMatching(/^handler result is too large: \d+ bytes of JSON, at most 2097152/) });
     }
-    expect(runs.filter((r) => r!.status === 'eventful')).toHaveLength(4);
+    expect(runs.filter((r) => r!.status === 'eventful')).toHaveLength(6);
+    // Every run's three log records arrive, the large ones cut down (attributes to their start, the message to its start and end).
+    await waitFor(async () => (await Promise.all(runs.map(async (r) => (await orrery.getRunLogs(r!.backendId)).length))).every((n) => n === 3), 'every log record', 20_000);
+    const logs = await orrery.getRunLogs(runs[0]!.backendId);
+    expect(logs[0]!.attributes).toMatchObject({ truncated: expect.stringMatching(/^\{"note":"y+$/), bytes: 100_011 });
+    expect(logs[1]!.message.length).toBeLessThanOrEqual(100_000);
+    expect(logs[1]!.message).toMatch(/^z+\n… \(\d+ characters left out\) …\nz+$/);
+    expect(logs[2]!.message).toBe('last');
   });
 });

@@ -280,6 +280,8 @@ export function jobboardCases(sut: StoreUnderTest): void {
       await expect(orrery.startRun(run!.backendId, { at: T0, worker: '' })).rejects.toThrow(/worker: a worker id is required/);
       // At most 200 characters, as the registry and the CLI's --id take it.
       await expect(orrery.claimRuns({ worker: 'w'.repeat(201), types: ['load-git'], limit: 1, at: T0 })).rejects.toThrow(/worker: must be at most 200 characters/);
+      await expect(orrery.heldRuns('w'.repeat(201))).rejects.toThrow(/worker: must be at most 200 characters/);
+      await expect(orrery.heldRuns('')).rejects.toThrow(/worker: a worker id is required/);
       expect((await orrery.getRun(run!.backendId))!.status).toBe('scheduled');
       const started = await orrery.startRun(run!.backendId, { at: plus(T0, -60_000), worker: 'ext' });
       expect(started).toMatchObject({ status: 'started', started: T0, leaseExpiresAt: plus(T0, 30_000) });
