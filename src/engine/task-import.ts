@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConflictError, OrreryError, TaskConflictError, ValidationError } from '../core/errors.js';
+import { dirname, join } from 'node:path';
+import { ConflictError, OrreryError, StorageUnavailableError, TaskConflictError, ValidationError } from '../core/errors.js';
 import type { Task, TaskType } from '../core/model.js';
 import { keyIdentity } from '../core/dedupe-key.js';
 import type { NewTask } from '../core/validation.js';
@@ -239,6 +239,18 @@ async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date
 }
 
 /**
+ * The import's temporary file could not be written (a full or read-only temporary directory): the
+ * storage is unavailable (503 over HTTP, exit 1), naming the file and what to do, not an internal error.
+ */
+function spoolError(e: unknown, spool: string): unknown {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE', 'ENOENT', 'ENOTDIR'].includes(code)) return e;
+  return new StorageUnavailableError(
+    `the import's temporary file ${spool} could not be written (${code}: ${(e as Error).message}); free space in ${dirname(spool)} or point TMPDIR elsewhere; nothing was written`,
+  );
+}
+
+/**
  * Imports NDJSON tasks from a byte stream: every line is validated first (the lines are spooled to a
  * temporary file as they arrive, so the stream is read once and memory stays bounded), then the file
  * is read again and its tasks written in chunks in one store transaction. A bad line throws a
@@ -255,7 +267,9 @@ export async function importTaskLines(
 ): Promise<TaskImportSummary> {
   const started = performance.now();
   const spool = join(tmpdir(), `orrery-import-${randomUUID()}.ndjson`);
-  const fh = await open(spool, 'wx', 0o600);
+  const fh = await open(spool, 'wx', 0o600).catch((e: unknown) => {
+    throw spoolError(e, spool);
+  });
   try {
     // Pass 1: validate and spool.
     const read = { lines: 0 };
@@ -266,7 +280,9 @@ export async function importTaskLines(
         valid += tasks.length;
         let text = '';
         for (const l of chunk) text += `${l.no}\t${l.text}\n`;
-        await fh.write(text);
+        await fh.write(text).catch((e: unknown) => {
+          throw spoolError(e, spool);
+        });
         opts.onProgress?.({ phase: 'validate', lines: read.lines, tasks: valid });
         await nextTurn();
       }

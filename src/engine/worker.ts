@@ -221,7 +221,10 @@ export class Worker {
     await this.giveBack();
     const pending = this.active.values();
     if (pending.length > 0) {
-      this.log.info(`waiting up to ${graceMs} ms for ${pending.length} running handler(s)`);
+      // Finished runs stay active until their end is recorded (the database away): named apart.
+      const running = pending.filter((x) => !x.isFinished).length;
+      const ending = pending.length - running;
+      this.log.info(`waiting up to ${graceMs} ms for ${[running > 0 || ending === 0 ? `${running} running handler(s)` : '', ending > 0 ? `${ending} end(s) not yet recorded` : ''].filter(Boolean).join(' and ')}`);
       let timer: Timer | undefined;
       const grace = new Promise<void>((r) => (timer = this.clock.setTimer(graceMs, r)));
       await Promise.race([this.whenIdle(), grace]);

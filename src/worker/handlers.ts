@@ -91,7 +91,8 @@ export function outcomeOfError(e: unknown): Outcome {
   // Orrery's own stack frames into the run's error).
   const err = e instanceof Error ? e : Object.assign(new Error(safeString(e)), { stack: '' });
   // Error text may come from anywhere (binary data, a decoder): made storable, so the end is recorded.
-  const text = elided(storableText(err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`), MAX_ERROR_TEXT);
+  const stack = typeof err.stack === 'string' ? err.stack : '';
+  const text = elided(storableText(stack && stack.includes(String(err.message)) ? stack : `${String(err.name)}: ${String(err.message)}`), MAX_ERROR_TEXT);
   if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
   const delay = (err as { delayMs?: unknown }).delayMs;
   if (err.name === 'RetryAfter' && typeof delay === 'number') {
@@ -154,7 +155,11 @@ function safeString(v: unknown): string {
   try {
     return String(v);
   } catch {
-    return Object.prototype.toString.call(v);
+    try {
+      return Object.prototype.toString.call(v);
+    } catch {
+      return 'an unreadable value'; // a Proxy whose every trap throws
+    }
   }
 }
 
@@ -175,6 +180,9 @@ export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outco
         // Written once, here: the run's end carries this copy, so a toJSON that answers differently
         // (or throws) the next time, or a handler that changes its result later, cannot touch the end.
         json = JSON.stringify(outcome.result);
+        // The copy is what is stored: what a toJSON wrote (text with NUL, a "__proto__" key, deep nesting) is checked too.
+        outcome.result = JSON.parse(json) as unknown;
+        assertJson(outcome.result, 'result');
       } catch (e) {
         return { status: 'failed', error: `handler result is not JSON: ${safeString((e as Error)?.message)}` };
       }
@@ -182,7 +190,6 @@ export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outco
       if (bytes > MAX_RESULT_JSON) {
         return { status: 'failed', error: `handler result is too large: ${bytes} bytes of JSON, at most ${MAX_RESULT_JSON} (2 MiB)` };
       }
-      outcome.result = JSON.parse(json) as unknown;
     }
     return outcome;
   } catch (e) {

@@ -1,0 +1,28 @@
+/**
+ * An import whose temporary file cannot be written (a full, missing or read-only temporary directory)
+ * is refused as storage unavailable (503 over HTTP, exit 1), naming the file and what to do; it was a
+ * 500 `internal` (found with a full tmpfs as TMPDIR: ENOSPC). Nothing is written.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTempOrrery } from './engine-helpers.js';
+
+describe('an import whose temporary file cannot be written', () => {
+  const setup = useTempOrrery();
+  const saved = process.env.TMPDIR;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  });
+
+  it('is storage_unavailable, names the file and TMPDIR, and writes nothing', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    process.env.TMPDIR = '/nonexistent-orrery-tmp';
+    const lines = (async function* () {
+      yield '{"type":"job","policy":"oneshot","arguments":{"args":[1],"kwargs":{}}}\n';
+    })();
+    const e = await orrery.importTasks(lines).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'storage_unavailable', message: expect.stringMatching(/^the import's temporary file \/nonexistent-orrery-tmp\/orrery-import-.*\.ndjson could not be written \(ENOENT: .*\); free space in \/nonexistent-orrery-tmp or point TMPDIR elsewhere; nothing was written$/) });
+    expect(await orrery.searchTasks({ limit: 5 })).toEqual([]);
+  });
+});
