@@ -76,6 +76,16 @@ describe('handlers that misbehave with what they are given or return (inline)', 
       'long-error': async () => {
         throw new Error('y'.repeat(200_000));
       },
+      // What a Date's own toJSON writes is checked as written: text with a NUL fails this run alone.
+      'date-nul': async () => {
+        const d = new Date();
+        (d as unknown as { toJSON: () => string }).toJSON = () => 'a\u0000b';
+        return { eventful: true, result: { d } };
+      },
+      'proxy-log': async ({ log }) => {
+        log('info', 'proxy', new Proxy({}, { get() { throw new Error('trap'); } }) as Record<string, unknown>);
+        return true;
+      },
       'throws-string': async () => {
         throw 'plain text';
       },
@@ -108,6 +118,9 @@ describe('handlers that misbehave with what they are given or return (inline)', 
       expect(byType['long-error']!.error!.length).toBeLessThanOrEqual(64 * 1024);
       expect(byType['long-error']!.error).toMatch(/^Error: y+\n… \(\d+ characters left out\) …\n/);
       expect(byType['throws-string']).toMatchObject({ status: 'failed', error: 'Error: plain text' });
+      expect(byType['date-nul']).toMatchObject({ status: 'failed', error: expect.stringMatching(/^handler result is not JSON: result\.d: must not contain NUL/) });
+      expect(byType['proxy-log']).toMatchObject({ status: 'eventful' });
+      expect((await orrery.getRunLogs(byType['proxy-log']!.backendId)).map((l) => l.attributes)).toEqual([{ unserialisable: 'an unreadable value' }]);
       for (const t of tasks) expect((await orrery.getTask(t.id))!.status).not.toBe('next_run_scheduled');
       const logs = await orrery.getRunLogs(byType['odd-logs']!.backendId);
       expect(logs.map((l) => [l.message, l.attributes])).toEqual([
