@@ -4,8 +4,9 @@ import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type TaskRun } from '../core/model.js';
+import { MAX_LOG_MESSAGE } from '../core/run-logs.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import { MAX_LOG_MESSAGE, elided, logAttributes, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
+import { elided, logAttributes, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
@@ -310,23 +311,9 @@ const RUN_COPY = Symbol('runCopy');
  * its start, its metadata) must not change which run ends, or how.
  */
 function contextRun(this: RunContext): TaskRun {
-  return (this[RUN_COPY] ??= handlerRunCopy(this[CLAIMED_RUN]));
+  return (this[RUN_COPY] ??= structuredClone(this[CLAIMED_RUN]));
 }
 const RUN_PROPERTY: PropertyDescriptor = { get: contextRun, enumerable: true, configurable: true };
-
-function handlerRunCopy(r: TaskRun): TaskRun {
-  const date = (d: Date | null) => (d === null ? null : new Date(d.getTime()));
-  return {
-    ...r,
-    scheduled: new Date(r.scheduled.getTime()),
-    scheduledFor: new Date(r.scheduledFor.getTime()),
-    started: date(r.started),
-    ended: date(r.ended),
-    leaseExpiresAt: date(r.leaseExpiresAt),
-    metadata: structuredClone(r.metadata),
-    result: structuredClone(r.result),
-  };
-}
 
 /**
  * A handler's context: `args`, `kwargs`, `signal`, `heartbeat`, `log` and `run`, all own enumerable

@@ -75,7 +75,6 @@ export const MAX_RESULT_JSON = 2 * 1024 * 1024;
 export const MAX_ERROR_TEXT = 64 * 1024;
 /** The most bytes of JSON a log record's attributes keep (64 KiB); larger ones keep their first 8,192 characters. */
 export const MAX_LOG_ATTRIBUTES = 64 * 1024;
-export { MAX_LOG_MESSAGE } from '../core/run-logs.js';
 
 /** `text` cut in its middle to at most `max` characters, saying how many were left out. */
 export function elided(text: string, max: number): string {
@@ -132,7 +131,7 @@ export function logAttributes(attributes: unknown): Record<string, unknown> {
   const bytes = json.length > MAX_LOG_ATTRIBUTES / 3 ? utf8Length(json) : json.length;
   if (bytes > MAX_LOG_ATTRIBUTES) return { truncated: storableText(json.slice(0, 8192)), bytes };
   const parsed = (/\\u(?:0000|[dD][89a-fA-F])/.test(json) ? JSON.parse(json, storableJson) : JSON.parse(json)) as unknown;
-  const record = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && json.startsWith('{') ? (parsed as Record<string, unknown>) : { value: parsed };
+  const record = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
   try {
     assertJson(record, 'attributes');
     return record;
@@ -180,15 +179,19 @@ export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outco
         // Written once, here: the run's end carries this copy, so a toJSON that answers differently
         // (or throws) the next time, or a handler that changes its result later, cannot touch the end.
         json = JSON.stringify(outcome.result);
-        // The copy is what is stored: what a toJSON wrote (text with NUL, a "__proto__" key, deep nesting) is checked too.
-        outcome.result = JSON.parse(json) as unknown;
-        assertJson(outcome.result, 'result');
       } catch (e) {
         return { status: 'failed', error: `handler result is not JSON: ${safeString((e as Error)?.message)}` };
       }
       const bytes = json.length > MAX_RESULT_JSON / 3 ? utf8Length(json) : json.length; // under a third, surely within
       if (bytes > MAX_RESULT_JSON) {
         return { status: 'failed', error: `handler result is too large: ${bytes} bytes of JSON, at most ${MAX_RESULT_JSON} (2 MiB)` };
+      }
+      try {
+        // The copy is what is stored: what a toJSON wrote (text with NUL, a "__proto__" key, deep nesting) is checked too.
+        outcome.result = JSON.parse(json) as unknown;
+        assertJson(outcome.result, 'result');
+      } catch (e) {
+        return { status: 'failed', error: `handler result is not JSON: ${safeString((e as Error)?.message)}` };
       }
     }
     return outcome;

@@ -6,7 +6,28 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from '../../src/engine/worker.js';
 import type { Handler } from '../../src/worker/handlers.js';
+import type { Task, TaskRun } from '../../src/core/model.js';
+import type { Orrery } from '../../src/engine/service.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+/** Runs one one-shot task per handler (no retries) on an inline worker; resolves with each type's last run once all ended, the worker still running. */
+async function runEach(orrery: Orrery, handlers: Record<string, Handler>, concurrency: number): Promise<{ byType: Record<string, TaskRun>; tasks: Task[]; worker: Worker }> {
+  for (const name of Object.keys(handlers)) await orrery.createTaskType({ name, numRetries: 0 });
+  const tasks = await orrery.createTasks(Object.keys(handlers).map((type) => ({ type, policy: 'oneshot' as const, arguments: { args: [], kwargs: {} } })));
+  const worker = new Worker(orrery, { handlers, id: 'w', concurrency, registry: false });
+  worker.start();
+  try {
+    const ended = await waitFor(async () => {
+      const runs = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
+      return runs.every((r) => r?.ended) ? runs : null;
+    }, 'every run to end');
+    return { byType: Object.fromEntries(ended.map((r) => [r!.type, r!])), tasks, worker };
+  } catch (e) {
+    await worker.stop(1000);
+    throw e;
+  }
+}
+
 
 describe('a handler value that cannot be read', () => {
   const setup = useTempOrrery();
@@ -32,17 +53,9 @@ describe('a handler value that cannot be read', () => {
       },
       ok: async () => (await new Promise((r) => setTimeout(r, 100)), true),
     };
-    for (const name of Object.keys(handlers)) await orrery.createTaskType({ name, numRetries: 0 });
-    const tasks = await orrery.createTasks(Object.keys(handlers).map((type) => ({ type, policy: 'oneshot' as const, arguments: { args: [], kwargs: {} } })));
     // The slow one starts with the others, so it is in flight when they settle.
-    const worker = new Worker(orrery, { handlers, id: 'w', concurrency: 5, registry: false });
-    worker.start();
+    const { byType, worker } = await runEach(orrery, handlers, 5);
     try {
-      const ended = await waitFor(async () => {
-        const runs = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
-        return runs.every((r) => r?.ended) ? runs : null;
-      }, 'every run to end');
-      const byType = Object.fromEntries(ended.map((r) => [r!.type, r!]));
       expect(byType.ok).toMatchObject({ status: 'eventful' });
       expect(byType.cyclic).toMatchObject({ status: 'failed', error: expect.stringMatching(/^handler returned \[object Object\] \(not JSON\); expected/) });
       expect(byType.bigint).toMatchObject({ status: 'failed', error: expect.stringMatching(/^handler returned a bigint; expected/) });
@@ -98,16 +111,8 @@ describe('handlers that misbehave with what they are given or return (inline)', 
         return true;
       },
     };
-    for (const name of Object.keys(handlers)) await orrery.createTaskType({ name, numRetries: 0 });
-    const tasks = await orrery.createTasks(Object.keys(handlers).map((type) => ({ type, policy: 'oneshot' as const, arguments: { args: [], kwargs: {} } })));
-    const worker = new Worker(orrery, { handlers, id: 'w', concurrency: 10, registry: false });
-    worker.start();
+    const { byType, tasks, worker } = await runEach(orrery, handlers, 10);
     try {
-      const ended = await waitFor(async () => {
-        const runs = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
-        return runs.every((r) => r?.ended) ? runs : null;
-      }, 'every run to end');
-      const byType = Object.fromEntries(ended.map((r) => [r!.type, r!]));
       expect(byType.innocent).toMatchObject({ status: 'eventful', result: { innocent: true } });
       expect(byType.fickle).toMatchObject({ status: 'failed', error: 'handler result is not JSON: second toJSON' });
       expect(byType['mutates-run']).toMatchObject({ status: 'uneventful', result: { wrote: 'by mutates-run' } });
