@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LogLevel, TaskRun } from '../../src/core/model.js';
 import { outcomeOfError, outcomeOfResult } from '../../src/worker/handlers.js';
 import { IsolatePool } from '../../src/worker/isolation/pool.js';
@@ -18,7 +18,7 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
   const open = async () => {
     const pool = new IsolatePool({ mode, file: FILE, size: 2, maxMemoryMb: 128 });
     pools.push(pool);
-    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'logs-odd', 'permanent', 'strained', 'throttled', 'unreadable', 'waits']);
+    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'lingers', 'logs-odd', 'permanent', 'strained', 'throttled', 'unreadable', 'waits']);
     return pool;
   };
   const ctx = (signal = new AbortController().signal) => {
@@ -54,6 +54,15 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
       ['info', 'deep', { unserialisable: expect.any(String) }], // past the nesting limit (its text, or its kind where writing it overflows)
     ]);
     expect(await pool.run('echo', ctx().c)).toMatchObject({ eventful: true });
+  });
+
+  it('serves a log and a heartbeat a handler leaves behind after its run ended, as inline: the record kept, the heartbeat settled', async () => {
+    const pool = await open();
+    const x = ctx();
+    expect(await pool.run('lingers', x.c)).toEqual({ eventful: true });
+    expect(x.logs).toEqual([]);
+    await vi.waitFor(() => expect(x.logs.map((l) => l[1])).toEqual(['late', 'late heartbeat settled']), { timeout: 10_000, interval: 10 });
+    expect(x.beats()).toBe(0); // the ended run's lease is not renewed
   });
 
   it('keeps PermanentFailure and RetryAfter meaning across the boundary', async () => {

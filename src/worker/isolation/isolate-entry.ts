@@ -56,7 +56,8 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
       signal: controller.signal,
       log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes === undefined || attributes === null ? {} : { attributes: logAttributes(attributes) }) }),
       heartbeat: () =>
-        new Promise<void>((resolve, reject) => {
+        // Once the handler returned or threw (a timer it left), a heartbeat settles at once, as inline.
+        !controllers.has(m.id) ? Promise.resolve() : new Promise<void>((resolve, reject) => {
           const s = ++seq;
           heartbeats.set(s, { resolve, reject });
           send({ type: 'heartbeat', id: m.id, seq: s });

@@ -5,6 +5,12 @@ import { fromWire, toWire, type FromIsolate } from './protocol.js';
 /** How long a handler may take to stop after its abort before its thread or process is killed. */
 export const ABORT_GRACE_MS = 1_000;
 
+/**
+ * Ended runs of one isolate whose late `log()` and `heartbeat()` calls (a timer the handler left) are
+ * still served as inline: records stored, heartbeats settled at once. Older ones are forgotten.
+ */
+export const LATE_RUNS_KEPT = 50;
+
 export interface PoolOptions extends IsolateOptions {
   /** Isolates at most (one run each): the worker's concurrency. */
   size: number;
@@ -20,6 +26,8 @@ export interface PoolOptions extends IsolateOptions {
 export class IsolatePool {
   private readonly idle: Isolate[] = [];
   private readonly all = new Set<Isolate>();
+  /** Per isolate, the listeners of its ended runs still kept for late logs and heartbeats, oldest first. */
+  private readonly late = new WeakMap<Isolate, Array<() => void>>();
   private nextId = 1;
   private closed = false;
 
@@ -75,7 +83,7 @@ export class IsolatePool {
       const settle = (fn: () => void, reusable: boolean) => {
         if (settled) return;
         settled = true;
-        off();
+        this.keepLate(it, off);
         ctx.signal.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);
         if (reusable && it.alive && !this.closed) this.idle.push(it);
@@ -105,6 +113,14 @@ export class IsolatePool {
       void it.exited.then((why) => settle(() => reject(plainError(`handler crashed: ${why}`)), false));
       it.send({ type: 'run', id, backendName, args: ctx.args, kwargs: ctx.kwargs, run: ctx.run });
     });
+  }
+
+  /** Keeps an ended run's listener for its late logs and heartbeats, forgetting the oldest past LATE_RUNS_KEPT. */
+  private keepLate(it: Isolate, off: () => void): void {
+    let kept = this.late.get(it);
+    if (!kept) this.late.set(it, (kept = []));
+    kept.push(off);
+    if (kept.length > LATE_RUNS_KEPT) kept.shift()!();
   }
 
   /** Kills every isolate (after the worker stopped). */
