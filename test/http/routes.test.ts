@@ -838,6 +838,15 @@ describe('jobboard', () => {
     expect(a.body.run).toMatchObject({ status: 'lost', started: at(1000), ended: at(4000) });
   });
 
+  it('a claim naming a type that does not exist claims nothing of it, without an error (http.md)', async () => {
+    await mailType();
+    await task({ type: 'mail' });
+    expect((await call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['no-such-type'], limit: 10 })).body).toEqual([]);
+    const both = await call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['no-such-type', 'mail'], limit: 10 });
+    expect(both.status).toBe(200);
+    expect((both.body as Array<{ run: { type: string } }>).map((c) => c.run.type)).toEqual(['mail']);
+  });
+
   it('400 for malformed jobboard requests', async () => {
     await mailType();
     const bad: Array<[string, unknown, string[]]> = [
