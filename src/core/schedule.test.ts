@@ -137,6 +137,13 @@ describe('normaliseSchedule', () => {
     },
   );
 
+  it('reads BYSECOND=60 (a leap second) as second 0 of the next minute, as guide.md says', () => {
+    const rule = 'DTSTART:20260101T000000Z\nRRULE:FREQ=MINUTELY;BYSECOND=60';
+    const s = normaliseSchedule({ kind: 'rrule', rule }, AT);
+    expect(nextOccurrence(s, new Date('2026-01-01T00:00:00Z')).toISOString()).toBe('2026-01-01T00:01:00.000Z');
+    expect(nextOccurrence(s, new Date('2026-01-01T00:01:00Z')).toISOString()).toBe('2026-01-01T00:02:00.000Z');
+  });
+
   it('rejects an rrule with no rule text', () => {
     expect(errorOf(() => normaliseSchedule({ kind: 'rrule' }, AT)).message).toMatch(/^schedule\.rule: /);
     expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule: '  ' }, AT)).message).toMatch(/^schedule\.rule: /);
