@@ -54,6 +54,50 @@ export function pauseCases(sut: StoreUnderTest): void {
       expect((await orrery.queueStats()).find((q) => q.type === 'a')!.pausedTasks).toBe(1);
     });
 
+    it('a run given back (released, or its claim expired) whose task was paused meanwhile is taken back, not queued for another worker', async () => {
+      const { orrery } = await setup([{ name: 'a' }]);
+      const [t1, t2, t3] = await orrery.createTasks([oneshot('a', 1), oneshot('a', 2), oneshot('a', 3)], { at: T0 });
+      // t1 and t2 wait in w's buffer (claimed); t3 is started but its handler never began.
+      const held = await orrery.claimRuns({ worker: 'w', types: ['a'], limit: 3, startNow: 1, due: true, at: T0 });
+      const runOf = (id: number) => held.find((c) => c.run.task === id)!.run;
+      expect(runOf(t3!.id).status).toBe('claimed'); // claim order: the first one created starts
+      for (const t of [t1!, t2!, t3!]) await orrery.pauseTask(t.id, { reason: 'hold', at: plus(T0, 1) });
+      // A worker stopping gives back its buffer and its unbegun runs: nothing goes back to the queue.
+      expect(await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(t1!.id).backendId, runOf(t2!.id).backendId], at: plus(T0, 2) })).toBe(0);
+      // The reaper gives back the expired claim of t3: taken back too.
+      await orrery.reapExpired({ at: plus(T0, HOUR) });
+      for (const t of [t1!, t2!, t3!]) {
+        expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled', paused: { reason: 'hold' }, retriesLeft: t.retriesLeft });
+        expect(await orrery.listRuns(t.id)).toEqual([]);
+      }
+      expect((await orrery.claim({ worker: 'w2', types: ['a'], limit: 10, due: true, at: plus(T0, HOUR + 1) })).runs).toEqual([]);
+      expect(await orrery.whyTask(t1!.id, { at: plus(T0, HOUR + 1) })).toMatchObject({ heldBy: 'task-paused' });
+      // Resumed, each runs once.
+      for (const t of [t1!, t2!, t3!]) await orrery.resumeTask(t.id, { at: plus(T0, HOUR + 2) });
+      const after = await orrery.claimRuns({ worker: 'w2', types: ['a'], limit: 10, due: true, at: plus(T0, HOUR + 3) });
+      expect(after.map((c) => c.run.task).sort()).toEqual([t1!.id, t2!.id, t3!.id].sort());
+    });
+
+    it('a run given back whose task was disabled, or whose cancellation was asked, ends cancelled instead of going back to the queue', async () => {
+      const { orrery } = await setup([{ name: 'a' }]);
+      const [t1, t2] = await orrery.createTasks([oneshot('a', 1), oneshot('a', 2)], { at: T0 });
+      const held = await orrery.claimRuns({ worker: 'w', types: ['a'], limit: 2, startNow: 2, due: true, at: T0 });
+      const runOf = (id: number) => held.find((c) => c.run.task === id)!.run;
+      await orrery.disableTasks([t1!.id], { at: plus(T0, 1) });
+      expect((await orrery.cancelRun(runOf(t2!.id).backendId, { at: plus(T0, 1) })).outcome).toBe('requested');
+      // Their handlers never began: the worker gives them back.
+      expect(await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(t1!.id).backendId, runOf(t2!.id).backendId], at: plus(T0, 2) })).toBe(0);
+      expect(await orrery.getRun(runOf(t1!.id).backendId)).toMatchObject({ status: 'lost', error: 'cancelled: task disabled', ended: plus(T0, 2), worker: null, leaseExpiresAt: null });
+      expect(await orrery.getRun(runOf(t2!.id).backendId)).toMatchObject({ status: 'lost', error: 'cancelled', ended: plus(T0, 2) });
+      expect(await orrery.getTask(t1!.id)).toMatchObject({ status: 'disabled', disabledReason: 'manual' });
+      // A one-shot task whose run was cancelled is done with (as a cancelled waiting run leaves it).
+      const t2After = (await orrery.getTask(t2!.id))!;
+      expect(t2After.status).not.toBe('next_run_scheduled');
+      expect((await orrery.claim({ worker: 'w2', types: ['a'], limit: 10, due: true, at: plus(T0, 3) })).runs).toEqual([]);
+      // The disabled task can be respawned at once: no run of it is held any more.
+      expect((await orrery.respawnTasks([t1!.id], { at: plus(T0, 4) }))[0]).toMatchObject({ status: 'next_run_not_scheduled' });
+    });
+
     it('refuses unknown tasks and DAG attempts, and wakes the runner on resume', async () => {
       const { orrery } = await setup([{ name: 'a' }]);
       await expect(orrery.pauseTask(999)).rejects.toBeInstanceOf(NotFoundError);

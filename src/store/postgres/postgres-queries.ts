@@ -57,6 +57,11 @@ const DUE_CLAIM = `ins AS (
      marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins
        WHERE t.id = ins.task AND t.id = ANY (ARRAY(SELECT task FROM ins)))`;
 
+/** What a give-back's requeue returns of each run: the run, and what decides its fate (postgres-give-back.ts). */
+const GIVEN_BACK_RETURNING = `RETURNING id, backend_id, task, cancel_requested,
+       (SELECT t.status FROM tasks t WHERE t.id = task_runs.task) AS task_status,
+       (SELECT t.paused_at IS NOT NULL FROM tasks t WHERE t.id = task_runs.task) AS task_paused`;
+
 /** The queries on the scheduling and claiming paths; exported so a test can EXPLAIN them at scale. */
 export const HOT_QUERIES = {
   anyDue: `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
@@ -84,13 +89,13 @@ export const HOT_QUERIES = {
      SELECT ins.id AS run_id, ins.backend_id AS run_backend_id, ins.status AS run_status, d.*, ${CLAIM_TYPE_COLUMNS}
      FROM ins JOIN due d ON d.id = ins.task JOIN task_types y ON y.name = d.type ORDER BY d.n`,
   expired: `SELECT * FROM task_runs WHERE status = 'started' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-  /** Claimed runs whose lease expired (their worker vanished before starting them) go back to the queue. */
+  /** Claimed runs whose lease expired (their worker vanished before starting them) go back to the queue (then settleGivenBack). */
   // The run's metadata counts the give-backs ("orrery.givenBack"): a handler that began within the last
   // start-mark interval before its worker died may have run (docs/guarantees.md).
   releaseExpired: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL,
        metadata = metadata || jsonb_build_object('orrery.givenBack', coalesce((metadata->>'orrery.givenBack')::int, 0) + 1) WHERE id IN (
        SELECT id FROM task_runs WHERE status = 'claimed' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-     AND status = 'claimed' RETURNING id`,
+     AND status = 'claimed' ${GIVEN_BACK_RETURNING}`,
   nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status IN ('claimed', 'started')`,
   /** One heartbeat for all of a worker's held runs; runs whose handler began are marked started. */
   heartbeatRuns: `UPDATE task_runs r SET lease_expires_at = $3::timestamptz + y.lease_ms * interval '1 millisecond',
@@ -101,7 +106,7 @@ export const HOT_QUERIES = {
      RETURNING r.backend_id, r.cancel_requested`,
   // A worker gives back runs whose handlers never began: claimed ones, and started ones it had not run yet.
   releaseRuns: `UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL, started = NULL
-     WHERE backend_id = ANY($1::text[]) AND status IN ('claimed', 'started') AND worker = $2 RETURNING id`,
+     WHERE backend_id = ANY($1::text[]) AND status IN ('claimed', 'started') AND worker = $2 ${GIVEN_BACK_RETURNING}`,
   // A run withdrawn from the worker's buffer (disabled or cancelled while claimed) keeps its lease until
   // the worker lets go of it, with releaseRuns: until then its task cannot be respawned.
   letGo: `UPDATE task_runs SET lease_expires_at = NULL WHERE backend_id = ANY($1::text[]) AND status = 'lost' AND worker = $2 AND lease_expires_at IS NOT NULL`,

@@ -50,6 +50,7 @@ import { redactUrl } from '../redact-url.js';
 import { RETRYABLE_SQLSTATES, readOnly, retryingConflicts, translatePgError } from './postgres-errors.js';
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
+import { settleGivenBack } from './postgres-give-back.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { endHeldRuns } from './postgres-held-ends.js';
 import { claimOrder, directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
@@ -575,18 +576,26 @@ export class PostgresStore implements Store {
     return heartbeatAnswer(items, rows);
   }
 
-  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date, withdrawnOnly = false): Promise<number> {
+  async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<number> {
     if (backendIds.length === 0) return 0;
-    const n = withdrawnOnly ? 0 : ((await this.pool.query(HOT_QUERIES.releaseRuns, [backendIds, worker])).rowCount ?? 0);
+    const back = withdrawnOnly
+      ? { queued: 0, ended: [] }
+      : await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseRuns, [backendIds, worker]), at, (name) => this.typeOf(c, name)));
     await this.pool.query(HOT_QUERIES.letGo, [backendIds, worker]);
-    this.wake({ kind: 'runs-queued', count: n });
-    return n;
+    this.wakeGivenBack(back);
+    return back.queued;
   }
 
   async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
-    const n = (await this.pool.query(HOT_QUERIES.releaseExpired, [at, limit])).rowCount ?? 0;
-    this.wake({ kind: 'runs-queued', count: n });
-    return n;
+    const back = await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseExpired, [at, limit]), at, (name) => this.typeOf(c, name)));
+    this.wakeGivenBack(back);
+    return back.queued;
+  }
+
+  /** The wake-ups of a give-back: runs queued again, and the ends of the ones it cancelled. */
+  private wakeGivenBack(back: { queued: number; ended: EndRunResult[] }): void {
+    this.wake({ kind: 'runs-queued', count: back.queued });
+    if (back.ended.length > 0) this.wake({ kind: 'runs-ended', results: back.ended, leftQueue: true });
   }
 
   async cancelRun(backendId: string, at: Date): Promise<CancelRunResult> {

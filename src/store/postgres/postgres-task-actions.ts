@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
+import { TASK_DISABLED_ERROR } from '../../core/give-back.js';
 import { ConflictError, NotFoundError, OrreryError } from '../../core/errors.js';
 import { respawnError } from '../task-actions.js';
 import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
@@ -47,7 +48,7 @@ export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, type
 export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<{ stopping: number; withdrawn: TaskRun[] }> {
   const withdrawn = await c.query<Row>(
     // A run in a worker's buffer keeps its lease until that worker lets go of it (it may be beginning it): respawn waits.
-    `UPDATE task_runs SET status = 'lost', ended = $2, error = 'cancelled: task disabled',
+    `UPDATE task_runs SET status = 'lost', ended = $2, error = '${TASK_DISABLED_ERROR}',
        lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END
      WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed') RETURNING *`,
     [ids, at],

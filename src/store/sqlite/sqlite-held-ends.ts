@@ -6,6 +6,7 @@ import type { TaskUpdate } from '../../core/end-of-run.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
 import { scheduledForColumn, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult, HeartbeatItem, HeartbeatRunsAnswer } from '../store.js';
+import { GIVEN_BACK_RETURNING } from './sqlite-give-back.js';
 
 /**
  * Runs held by workers on SQLite: the worker-wide heartbeat, giving claimed runs back, and the end of
@@ -41,17 +42,20 @@ export class SqliteHeldRuns {
     return heartbeatAnswer(items, rows);
   }
 
-  releaseInTx(worker: string, backendIds: readonly string[], withdrawnOnly = false): number {
-    let n = 0;
+  /** The runs given back, as GIVEN_BACK_RETURNING returns them (for settleGivenBack). */
+  releaseInTx(worker: string, backendIds: readonly string[], withdrawnOnly = false): Row[] {
+    const back: Row[] = [];
     for (const bid of backendIds) {
-      if (!withdrawnOnly) n += this.s.release.run(bid, worker).changes;
+      const row = withdrawnOnly ? undefined : (this.s.release.get(bid, worker) as Row | undefined);
+      if (row) back.push(row);
       this.s.letGo.run(bid, worker);
     }
-    return n;
+    return back;
   }
 
-  releaseExpiredInTx(at: Date, limit: number): number {
-    return this.s.releaseExpired.run(at.getTime(), limit).changes;
+  /** The claimed runs whose lease expired before `at`, given back, as GIVEN_BACK_RETURNING returns them. */
+  releaseExpiredInTx(at: Date, limit: number): Row[] {
+    return this.s.releaseExpired.all(at.getTime(), limit) as Row[];
   }
 
   /**
@@ -137,14 +141,14 @@ function prepareHeld(db: Database.Database) {
       WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
     renewMany: p(RENEW_MANY_SQL),
     release: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL, started = NULL
-      WHERE backend_id = ? AND status IN ('claimed', 'started') AND worker = ?`),
+      WHERE backend_id = ? AND status IN ('claimed', 'started') AND worker = ? ${GIVEN_BACK_RETURNING}`),
     // A run withdrawn from this worker's buffer (disabled or cancelled while claimed) keeps its lease
     // until the worker lets go of it: until then its task cannot be respawned (core/bulk.ts respawnRefusal).
     letGo: p(`UPDATE task_runs SET lease_expires_at = NULL WHERE backend_id = ? AND status = 'lost' AND worker = ? AND lease_expires_at IS NOT NULL`),
     releaseExpired: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL,
       metadata = json_set(metadata, '$."orrery.givenBack"', coalesce(json_extract(metadata, '$."orrery.givenBack"'), 0) + 1) WHERE id IN (
       SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?
-      ORDER BY lease_expires_at LIMIT +?)`),
+      ORDER BY lease_expires_at LIMIT +?) ${GIVEN_BACK_RETURNING}`),
     endRun: p(`UPDATE task_runs SET status = ?, started = coalesce(started, ?), ended = ?, metadata = ?, result = ?, error = ?, lease_expires_at = NULL
       WHERE id = ? AND status IN ('claimed', 'started') AND worker = ? AND cancel_requested = 0`),
     // TASK_SET's columns, bound by position in its order (held ends only).

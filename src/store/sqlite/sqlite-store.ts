@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { setTaskPauseInTx } from './sqlite-pause.js';
+import { settleGivenBack } from './sqlite-give-back.js';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
@@ -455,17 +456,23 @@ export class SqliteStore implements Store {
     return this.write(() => this.held.heartbeatInTx(worker, items, at));
   }
 
-  async releaseRuns(worker: string, backendIds: readonly string[], _at: Date, withdrawnOnly = false): Promise<number> {
+  async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<number> {
     if (backendIds.length === 0) return 0;
-    const n = await this.write(() => this.held.releaseInTx(worker, backendIds, withdrawnOnly));
-    this.wake({ kind: 'runs-queued', count: n });
-    return n;
+    const back = await this.write(() => settleGivenBack(this.db, this.held.releaseInTx(worker, backendIds, withdrawnOnly), at, (run, req) => this.endInTx(run, req)));
+    this.wakeGivenBack(back);
+    return back.queued;
   }
 
   async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
-    const n = await this.write(() => this.held.releaseExpiredInTx(at, limit));
-    this.wake({ kind: 'runs-queued', count: n });
-    return n;
+    const back = await this.write(() => settleGivenBack(this.db, this.held.releaseExpiredInTx(at, limit), at, (run, req) => this.endInTx(run, req)));
+    this.wakeGivenBack(back);
+    return back.queued;
+  }
+
+  /** The wake-ups of a give-back: runs queued again, and the ends of the ones it cancelled. */
+  private wakeGivenBack(back: { queued: number; ended: EndRunResult[] }): void {
+    this.wake({ kind: 'runs-queued', count: back.queued });
+    if (back.ended.length > 0) this.wake({ kind: 'runs-ended', results: back.ended, leftQueue: true });
   }
 
   async heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer> {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
+import { TASK_DISABLED_ERROR } from '../../core/give-back.js';
 import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
 import type { BulkTaskOutcome, BulkTaskRequest, EndRunRequest, EndRunResult } from '../store.js';
@@ -46,7 +47,7 @@ export class SqliteTaskActions {
     const withdrawn: TaskRun[] = [];
     // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
     for (const run of this.d.stmts.scheduledRunsOfTask.all(id) as Row[]) {
-      withdrawn.push(runFromRow(this.d.stmts.cancelRun.get({ id: run.id, ended: at.getTime(), error: 'cancelled: task disabled' }) as Row));
+      withdrawn.push(runFromRow(this.d.stmts.cancelRun.get({ id: run.id, ended: at.getTime(), error: TASK_DISABLED_ERROR }) as Row));
       if (run.worker !== null) stopping += 1;
     }
     stopping += this.d.taskWrites.requestCancelOfTask(id).length;

@@ -1,0 +1,49 @@
+import type pg from 'pg';
+import { OrreryError } from '../../core/errors.js';
+import { giveBackFate, TASK_DISABLED_ERROR, type GiveBackFate } from '../../core/give-back.js';
+import { CANCELLED_ERROR, type TaskStatus, type TaskType } from '../../core/model.js';
+import type { Row } from '../rows.js';
+import type { EndRunResult } from '../store.js';
+import { endRunsInTx } from './postgres-ends.js';
+
+/**
+ * Settles runs just put back in the queue by a give-back (rows of GIVEN_BACK_RETURNING, postgres-queries.ts), in the same
+ * transaction: a paused task's run is taken back, a disabled task's run and a run whose cancellation
+ * was asked end cancelled. Returns how many stay queued, and the ends it made.
+ */
+export async function settleGivenBack(
+  c: pg.PoolClient,
+  rows: readonly Row[],
+  at: Date,
+  typeOf: (name: string) => Promise<TaskType>,
+): Promise<{ queued: number; ended: EndRunResult[] }> {
+  const of = (fate: GiveBackFate) =>
+    rows.filter((r) => giveBackFate({ cancelRequested: r.cancel_requested === true, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === true }) === fate);
+  const back = of('take-back');
+  if (back.length > 0) {
+    await c.query(`DELETE FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [back.map((r) => r.id)]);
+    await c.query(
+      `UPDATE tasks t SET status = 'next_run_not_scheduled', current_run = NULL FROM unnest($1::bigint[], $2::bigint[]) AS x(task, run)
+       WHERE t.id = x.task AND t.current_run = x.run`,
+      [back.map((r) => r.task), back.map((r) => r.id)],
+    );
+  }
+  const disabled = of('cancel-disabled');
+  if (disabled.length > 0) {
+    await c.query(`UPDATE task_runs SET status = 'lost', ended = $2, error = $3 WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [
+      disabled.map((r) => r.id),
+      at,
+      TASK_DISABLED_ERROR,
+    ]);
+  }
+  const cancelled = of('cancel');
+  const ended: EndRunResult[] = [];
+  if (cancelled.length > 0) {
+    const items = cancelled.map((r) => ({ backendId: String(r.backend_id), req: { status: 'lost' as const, at, cause: 'cancel' as const, error: CANCELLED_ERROR } }));
+    for (const r of await endRunsInTx(c, items, typeOf)) {
+      if (r instanceof OrreryError) throw r;
+      ended.push(r);
+    }
+  }
+  return { queued: rows.length - back.length - disabled.length - cancelled.length, ended };
+}

@@ -1,0 +1,37 @@
+import type Database from 'better-sqlite3';
+import { giveBackFate, TASK_DISABLED_ERROR } from '../../core/give-back.js';
+import { CANCELLED_ERROR, type TaskRun, type TaskStatus } from '../../core/model.js';
+import { runFromRow, type Row } from '../rows.js';
+import type { EndRunRequest, EndRunResult } from '../store.js';
+import { idFloorRaiser } from './sqlite-id-floor.js';
+
+/** What a give-back's requeue returns of each run: the run, and what decides its fate (core/give-back.ts). */
+export const GIVEN_BACK_RETURNING = `RETURNING *, (SELECT t.status FROM tasks t WHERE t.id = task_runs.task) AS task_status,
+      (SELECT t.paused_at IS NOT NULL FROM tasks t WHERE t.id = task_runs.task) AS task_paused`;
+
+/**
+ * Settles runs just put back in the queue by a give-back (rows of GIVEN_BACK_RETURNING), in the same
+ * write transaction: a paused task's run is taken back, a disabled task's run and a run whose
+ * cancellation was asked end cancelled. Returns how many stay queued, and the ends it made.
+ */
+export function settleGivenBack(
+  db: Database.Database,
+  rows: readonly Row[],
+  at: Date,
+  endInTx: (run: TaskRun, req: EndRunRequest) => EndRunResult,
+): { queued: number; ended: EndRunResult[] } {
+  let queued = 0;
+  const ended: EndRunResult[] = [];
+  for (const r of rows) {
+    const fate = giveBackFate({ cancelRequested: r.cancel_requested === 1, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === 1 });
+    if (fate === 'queue') queued++;
+    else if (fate === 'take-back') {
+      idFloorRaiser(db)(['task_runs']); // the run taken back may be the newest: its id is not handed out again
+      db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled'`).run(r.id);
+      db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ? AND current_run = ?`).run(r.task, r.id);
+    } else if (fate === 'cancel-disabled') {
+      db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled'`).run(at.getTime(), TASK_DISABLED_ERROR, r.id);
+    } else ended.push(endInTx(runFromRow(r), { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR }));
+  }
+  return { queued, ended };
+}
