@@ -154,6 +154,9 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const types = typesOption(w?.types);
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
   const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
+  // A signal while startServer runs (it opens, checks, listens) stops it before any loop starts.
+  const starting = new AbortController();
+  void signals.signalled.then(() => starting.abort(new StartAborted()));
   // The composition (loops, isolation, HTTP, metrics, archiver) is the library's startServer.
   const started = await startPatiently(o, log, signals, (orrery) => startServer(orrery, {
     ...(mod ? { handlers: mod } : {}),
@@ -177,7 +180,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     ...(roles.serve && o.retention !== undefined ? { retention: { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}) } } : {}),
     setup: roles.serve?.setup ?? false,
     logger: log,
-  }));
+    signal: starting.signal,
+  })).catch((e: unknown) => (e instanceof StartAborted ? null : Promise.reject(e)));
   if (!started) return stoppedBeforeStart(log);
   const { orrery, running } = started;
   try {
@@ -242,6 +246,13 @@ async function whileUnreachable<R>(log: Logger, signals: SignalWatch, what: () =
       clearTimeout(timer);
       if (signals.received) return null;
     }
+  }
+}
+
+/** Why a start was abandoned: a signal came while it started. */
+class StartAborted extends Error {
+  constructor() {
+    super('a signal came while starting');
   }
 }
 

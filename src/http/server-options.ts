@@ -73,6 +73,11 @@ export interface ServerOptions {
   setup?: boolean;
   /** Default: silent. */
   logger?: Logger;
+  /**
+   * Aborted before the loops start (a shutdown signal while starting): the start is undone and
+   * startServer rejects with the signal's reason, having started no loop and kept no listener.
+   */
+  signal?: AbortSignal;
 }
 
 /** Most heap a handler thread or process may be given (`--max-memory`, `worker.maxMemoryMb`): 1 TiB. */
@@ -86,6 +91,7 @@ export const MAX_HANDLER_MEMORY_MB = 1_048_576;
 export function checkServerOptions(given: ServerOptions | undefined): ServerOptions {
   const opts = optionsObject(given);
   checkLogger(opts.logger);
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
   if (opts.maxSleepMs !== undefined) checkMs(opts.maxSleepMs, 'maxSleepMs', 10);
   if (opts.runnerGraceMs !== undefined) checkMs(opts.runnerGraceMs, 'runnerGraceMs');
   // The handlers module's shape is checked where a handlers file's is (worker/handlers.ts toHandlersModule).

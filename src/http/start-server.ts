@@ -141,6 +141,8 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
         throw invalid('port', `--port ${wanted}: cannot listen on ${host}: ${(e as Error).message}`);
       }
     }
+    // A shutdown asked while it started: nothing is begun (the catch below undoes the rest).
+    opts.signal?.throwIfAborted();
     loops.start();
     daemon = loops;
     if (opts.retention) {

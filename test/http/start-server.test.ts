@@ -51,6 +51,27 @@ describe('startServer', () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
+  it('an aborted signal (a shutdown while starting) rejects with its reason, having started no loop, run no setup and kept no listener', async () => {
+    const o = await open();
+    await o.createTaskType({ name: 'job' });
+    await o.createTask({ type: 'job', policy: 'oneshot' });
+    const ac = new AbortController();
+    const why = new Error('SIGTERM while starting');
+    let setups = 0;
+    // Aborted while the HTTP listener starts: after the checks, before the loops.
+    const pending = startServer(o, {
+      handlers: { handlers: { job: async () => true }, setup: async () => void setups++ },
+      http: { port: 0 },
+      runnerGraceMs: 0,
+      signal: ac.signal,
+    });
+    ac.abort(why);
+    await expect(pending).rejects.toBe(why);
+    expect(setups).toBe(0);
+    expect(await o.listRuns((await o.searchTasks({ type: 'job' }))[0]!.id)).toEqual([]); // no runner pass, no claim
+    await expect(startServer(o, { http: false, signal: 'x' as never })).rejects.toThrow(/signal: must be an AbortSignal/);
+  });
+
   it('refuses bad options with a ValidationError and starts nothing', async () => {
     const o = await open();
     const handlers = { handlers: { job: async () => undefined } };
