@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -267,27 +266,26 @@ export async function importTaskLines(
 ): Promise<TaskImportSummary> {
   const started = performance.now();
   const spool = join(tmpdir(), `orrery-import-${randomUUID()}.ndjson`);
-  const fh = await open(spool, 'wx', 0o600).catch((e: unknown) => {
+  const fh = await open(spool, 'wx+', 0o600).catch((e: unknown) => {
     throw spoolError(e, spool);
   });
+  // Unlinked at once and used through its handle: no temporary file is left behind, whatever ends the
+  // process (a signal's default action, a kill, a crash).
+  await rm(spool, { force: true });
   try {
     // Pass 1: validate and spool.
     const read = { lines: 0 };
     let valid = 0;
-    try {
-      for await (const chunk of lineChunks(readLines(source, read))) {
-        const tasks = await validateLines(chunk, types, at, opts.at === undefined);
-        valid += tasks.length;
-        let text = '';
-        for (const l of chunk) text += `${l.no}\t${l.text}\n`;
-        await fh.write(text).catch((e: unknown) => {
-          throw spoolError(e, spool);
-        });
-        opts.onProgress?.({ phase: 'validate', lines: read.lines, tasks: valid });
-        await nextTurn();
-      }
-    } finally {
-      await fh.close();
+    for await (const chunk of lineChunks(readLines(source, read))) {
+      const tasks = await validateLines(chunk, types, at, opts.at === undefined);
+      valid += tasks.length;
+      let text = '';
+      for (const l of chunk) text += `${l.no}\t${l.text}\n`;
+      await fh.write(text).catch((e: unknown) => {
+        throw spoolError(e, spool);
+      });
+      opts.onProgress?.({ phase: 'validate', lines: read.lines, tasks: valid });
+      await nextTurn();
     }
     const lines = read.lines;
     // Pass 2: read the spool again and write, chunk by chunk, in one transaction.
@@ -295,11 +293,16 @@ export async function importTaskLines(
     let current: Line[] = [];
     let currentTasks: NewTask[] = [];
     const spooled = async function* (): AsyncGenerator<readonly NewTask[]> {
-      for await (const chunk of lineChunks(spooledLines(spool))) {
-        current = chunk;
-        currentTasks = await validateLines(chunk, types, at, opts.at === undefined);
-        await nextTurn(); // validating and writing a chunk are two turns of the event loop
-        yield currentTasks;
+      const stream = fh.createReadStream({ start: 0, autoClose: false });
+      try {
+        for await (const chunk of lineChunks(spooledLines(stream))) {
+          current = chunk;
+          currentTasks = await validateLines(chunk, types, at, opts.at === undefined);
+          await nextTurn(); // validating and writing a chunk are two turns of the event loop
+          yield currentTasks;
+        }
+      } finally {
+        stream.destroy();
       }
     };
     try {
@@ -316,14 +319,14 @@ export async function importTaskLines(
     opts.onProgress?.({ phase: 'done', lines, tasks: summary.count });
     return { lines, ...summary, durationMs: Math.round(performance.now() - started) };
   } finally {
-    await rm(spool, { force: true });
+    await fh.close();
   }
 }
 
 /** The spool's lines: `NUMBER \t TEXT`, as pass 1 wrote them. */
-async function* spooledLines(path: string): AsyncGenerator<Line> {
+async function* spooledLines(stream: AsyncIterable<Uint8Array | string>): AsyncGenerator<Line> {
   const counter = { lines: 0 };
-  for await (const l of readLines(createReadStream(path), counter)) {
+  for await (const l of readLines(stream, counter)) {
     const tab = l.text.indexOf('\t');
     yield { no: Number(l.text.slice(0, tab)), text: l.text.slice(tab + 1) };
   }

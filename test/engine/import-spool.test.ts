@@ -3,6 +3,9 @@
  * is refused as storage unavailable (503 over HTTP, exit 1), naming the file and what to do; it was a
  * 500 `internal` (found with a full tmpfs as TMPDIR: ENOSPC). Nothing is written.
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTempOrrery } from './engine-helpers.js';
 
@@ -24,5 +27,26 @@ describe('an import whose temporary file cannot be written', () => {
     const e = await orrery.importTasks(lines).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'storage_unavailable', message: expect.stringMatching(/^the import's temporary file \/nonexistent-orrery-tmp\/orrery-import-.*\.ndjson could not be written \(ENOENT: .*\); free space in \/nonexistent-orrery-tmp or point TMPDIR elsewhere; nothing was written$/) });
     expect(await orrery.searchTasks({ limit: 5 })).toEqual([]);
+  });
+
+  it('leaves no temporary file behind at any moment, so a process killed mid-import leaks none (it is unlinked once opened)', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-spool-test-'));
+    process.env.TMPDIR = dir;
+    const seen: string[][] = [];
+    const lines = (async function* () {
+      for (let i = 0; i < 3_000; i++) {
+        if (i % 1_000 === 999) seen.push(readdirSync(dir)); // while pass 1 spools
+        yield `{"type":"job","policy":"oneshot","arguments":{"args":[${i}],"kwargs":{}}}\n`;
+      }
+    })();
+    try {
+      expect((await orrery.importTasks(lines)).created).toBe(3_000);
+      expect(seen).toEqual([[], [], []]);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
