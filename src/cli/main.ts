@@ -27,6 +27,8 @@ export function buildProgram(io: Io): Command {
   const program = new Command('orrery')
     .description('Orrery: a durable scheduler for background work')
     .version('0.1.0')
+    // --version (and the program's --help) only before a command: `--reason --version` is a reason.
+    .enablePositionalOptions()
     .configureOutput(output(io))
     .exitOverride();
   program.addCommand(taskTypeCommands(io));

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
@@ -49,7 +49,17 @@ export function addImportCommand(cmd: Command, io: Io): void {
 }
 
 async function openSource(file: string): Promise<{ source: AsyncIterable<Uint8Array>; size: number | null }> {
-  if (file === '-') return { source: process.stdin, size: null };
+  if (file === '-') {
+    // `< somedir`: Node's stdin reads a directory as empty input, which would import nothing and succeed.
+    let dir = false;
+    try {
+      dir = fstatSync(0).isDirectory();
+    } catch {
+      // no standard input at all: read as it is (empty)
+    }
+    if (dir) throw new UsageError('FILE: standard input is a directory');
+    return { source: process.stdin, size: null };
+  }
   let size: number;
   try {
     const s = await stat(file);

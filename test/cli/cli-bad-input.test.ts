@@ -174,6 +174,21 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
   });
 });
 
+describe('--version after a command', () => {
+  test('is the value of the option before it (a pause reason, a key), and alone after a command it is an unknown option (exit 2), not the version', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'mail', '--default-interval', '1d', ...t.db]);
+    await runOk(['task', 'add', 'mail', 'x', '--key', '-V', ...t.db]);
+    const paused = await runCli(['task', 'pause', '1', '--reason', '--version', '--json', ...t.db]);
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(JSON.parse(paused.stdout)).toMatchObject({ id: 1, key: '-V', paused: { reason: '--version' } });
+    const listed = await runCli(['task', 'list', '--version', ...t.db]);
+    expect(listed.code).toBe(2);
+    expect(errorLines(listed.stderr)).toEqual(["error: unknown option '--version'"]);
+    expect((await runCli(['--version'])).stdout).toBe('0.1.0\n');
+  });
+});
+
 describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one line, nothing touched', () => {
   test('a file of garbage text: exit 1, the file is unchanged, no journal files are left', async () => {
     const dir = tempDir();

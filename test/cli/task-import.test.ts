@@ -54,6 +54,11 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(again.code, again.stderr).toBe(0);
       expect(JSON.parse(again.stdout)).toMatchObject({ lines: N + 1, count: N, created: 0, existing: N, replaced: 0 });
       expect(await countTasks(db)).toBe(N);
+
+      // Standard input that is a directory is refused as the path of one is, not read as empty input.
+      const fromDir = await runCli(['-c', `"${process.execPath}" "${BIN}" task import - ${db.map((a) => `'${a}'`).join(' ')} < "${tempDir()}"`], { command: '/bin/sh' });
+      expect(fromDir.code).toBe(2);
+      expect(fromDir.stderr).toBe('orrery: FILE: standard input is a directory\n');
     });
 
     it('onConflict error on every line: a key repeated within the file names both lines and writes nothing', async () => {
