@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { OrreryError, StorageReadOnlyError, StorageUnavailableError, isNetworkError } from '../../core/errors.js';
+import { instantText } from './postgres-literals.js';
 
 /**
  * SQLSTATEs after which the same call may succeed later: class 08 (connection exception), class 53
@@ -61,6 +62,7 @@ class TrackedClient extends pg.Client {
     const query = this.query.bind(this) as (...a: unknown[]) => unknown;
     const mark = (err: unknown) => (this.connectionEnded ? markConnectionError(err) : err);
     (this as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      utcParameters(args);
       const last = args[args.length - 1];
       if (typeof last === 'function') {
         const cb = last as Callback;
@@ -76,6 +78,35 @@ class TrackedClient extends pg.Client {
     };
   }
 }
+
+/**
+ * Sends the Dates among a query's parameters (and in its array parameters) as UTC text. The driver
+ * writes a Date in the process's local time with the zone's offset in whole minutes, so in a zone
+ * whose offset then had seconds (local mean time before about 1900, Africa/Monrovia until 1972) every
+ * instant was stored shifted by those seconds (a time-zone audit: 28 s in Asia/Kolkata in 1800).
+ */
+function utcParameters(args: unknown[]): void {
+  const first = args[0];
+  if (Array.isArray(args[1])) args[1] = utcValues(args[1]);
+  else if (first !== null && typeof first === 'object' && Array.isArray((first as { values?: unknown }).values)) {
+    const config = first as { values: unknown[] };
+    const values = utcValues(config.values);
+    if (values !== config.values) args[0] = { ...config, values };
+  }
+}
+
+/** `values` with each valid Date (at the top or one array deep) as UTC text; the same array when it holds none. */
+function utcValues(values: unknown[]): unknown[] {
+  let out: unknown[] | null = null;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const u = v instanceof Date ? utcDate(v) : Array.isArray(v) ? utcValues(v) : v;
+    if (u !== v) (out ??= values.slice())[i] = u;
+  }
+  return out ?? values;
+}
+
+const utcDate = (d: Date): Date | string => (Number.isNaN(d.getTime()) ? d : instantText(d.getTime()));
 
 /** A pg pool whose failures to hand out a connection (connect timeout, connection lost while connecting) are marked. */
 export class TrackedPool extends pg.Pool {
