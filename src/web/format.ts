@@ -107,6 +107,11 @@ export function instant(d: Date | null | undefined): string {
   return `${p.date} ${p.time}${p.suffix}`;
 }
 
+/** The server's ISO instants (`2026-01-02T03:04:05.000Z`) in a text, as `instant` shows them in the chosen zone. */
+export function withInstants(text: string): string {
+  return text.replace(/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/g, (iso) => instant(new Date(iso)));
+}
+
 /** The time of day with milliseconds in the chosen zone (log records): `03:04:05.123`. */
 export function clockTime(d: Date): string {
   const p = parts(d);

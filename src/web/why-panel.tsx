@@ -1,6 +1,6 @@
 import type { WhyAnswer } from '../core/why.js';
 import { ErrorNote, Loading } from './components.js';
-import { instant } from './format.js';
+import { instant, withInstants } from './format.js';
 import { useApi } from './hooks.js';
 
 const MARK: Record<string, string> = { pass: 'ok', hold: 'holds', skip: '—' };
@@ -21,11 +21,14 @@ export function WhyPanel({ id }: { id: number }) {
 }
 
 function Answer({ a }: { a: WhyAnswer }) {
+  // The server writes its instants in UTC ISO form: shown in the dashboard's chosen zone and form.
+  const summary = withInstants(a.summary);
+  const until = a.until ? instant(new Date(a.until)) : null;
   return (
     <>
       <p class={`why-summary ${a.heldBy ? 'held' : ''}`} data-state={a.state}>
-        <strong>{a.state}</strong>: {a.summary}
-        {a.until && <> (until <time dateTime={new Date(a.until).toISOString()}>{instant(new Date(a.until))}</time>)</>}
+        <strong>{a.state}</strong>: {summary}
+        {until && !summary.includes(until) && <> (until <time dateTime={new Date(a.until!).toISOString()}>{until}</time>)</>}
       </p>
       <div class="scroll">
         <table class="why">
@@ -41,7 +44,7 @@ function Answer({ a }: { a: WhyAnswer }) {
               <tr key={g.gate} data-gate={g.gate} class={g.verdict}>
                 <th scope="row">{g.gate}</th>
                 <td>{MARK[g.verdict]}</td>
-                <td>{g.detail}</td>
+                <td>{withInstants(g.detail)}</td>
               </tr>
             ))}
           </tbody>

@@ -330,7 +330,9 @@ describe('web dashboard (headless chromium)', () => {
     const panel = page.getByTestId('why');
     await panel.getByRole('heading', { name: 'Why is it (not) running?' }).waitFor();
     await expect.poll(() => panel.locator('.why-summary').getAttribute('data-state')).toBe('blocked');
-    expect(await panel.locator('.why-summary').textContent()).toMatch(/held by due: not due until/);
+    // The instant in the dashboard's form (UTC here), once: not the server's ISO text beside it.
+    expect(await panel.locator('.why-summary').textContent()).toMatch(/held by due: not due until \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(in [^)]+\)$/);
+    expect(await panel.locator('tr[data-gate="due"] td').nth(1).textContent()).toMatch(/^not due until \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(in /);
     expect(await panel.locator('tr[data-gate="due"] td').first().textContent()).toBe('holds');
     expect(await panel.locator('tbody tr').count()).toBe(12);
     await shot(page, 'task-why');
