@@ -4,6 +4,7 @@ import { RUN_STATUSES } from '../core/model.js';
 import type { BulkSelectionInput } from '../core/bulk.js';
 import { addDb, instantArg, parseId, printJson, requireTypes, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 import { addTaskFilters, taskFilterInput, type TaskFilterOpts } from './task-filters.js';
+import { signalExitCode } from './held-signals.js';
 
 interface BulkOpts extends DbOpts, TaskFilterOpts {
   ids?: number[];
@@ -44,6 +45,13 @@ export function addBulkCommand(parent: Command, io: Io): void {
   ).action(async (action: BulkAction, o: BulkOpts) => {
     const selection = selectionOf(o);
     const progress = new BulkProgress(io, action);
+    // Interrupted, the command says what was done: the batches before are committed, the one in
+    // progress is rolled back with the process.
+    const interrupted = (signal: NodeJS.Signals) => {
+      progress.interrupted(signal);
+      process.exit(signalExitCode(signal));
+    };
+    for (const s of STOP_SIGNALS) process.once(s, interrupted);
     const result = await withOrrery(o, async (orrery) => {
       if (o.type !== undefined) await requireTypes(orrery, '--type', [o.type]);
       if (o.runType !== undefined) await requireTypes(orrery, '--run-type', [o.runType]);
@@ -53,12 +61,14 @@ export function addBulkCommand(parent: Command, io: Io): void {
         ...(o.dryRun ? { dryRun: true } : {}),
         onProgress: (p) => progress.update(p),
       });
-    });
+    }).finally(() => STOP_SIGNALS.forEach((s) => process.off(s, interrupted)));
     progress.end();
     if (o.json) return printJson(io, result);
     io.out(summary(result));
   });
 }
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** The selection the options name: task filters, --ids, --run-* filters or --all (one way only). */
 function selectionOf(o: BulkOpts): BulkSelectionInput {
@@ -112,6 +122,12 @@ class BulkProgress {
     }
     this.last = now;
     this.shown = this.line;
+  }
+
+  /** The line of a command stopped by `signal`: what the committed batches did. */
+  interrupted(signal: NodeJS.Signals): void {
+    const done = this.line === '' ? `${this.action}: no batch done` : this.line;
+    this.io.err(`${this.io.errIsTty ? '\r\x1b[K' : ''}interrupted by ${signal}: ${done} (the batch in progress was rolled back); the same command again acts on what its selection still finds\n`);
   }
 
   end(): void {

@@ -1,14 +1,18 @@
 /** `orrery task list` filters and `orrery task bulk` (docs/cli.md), in process: the output and exit codes. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { openOrrery } from '../../src/engine/service.js';
+import { BIN, removeTempDirs, runCli, runOk, tempDb } from './cli-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orrery-bulk-cli-'));
 const db = ['--db', `sqlite:${join(dir, 'orrery.db')}`];
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(removeTempDirs);
 
 async function cli(argv: string[], tty = false): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -72,5 +76,32 @@ describe('orrery task list filters and task bulk', () => {
       expect(r.out).toBe('');
     }
     expect((await cli(['task', 'list', '--limit', '5000', '--json'])).out).toBe(before);
+  });
+});
+
+describe('task bulk interrupted', () => {
+  it('SIGINT between batches: exit 130, one line saying what the committed batches did, which is what the database holds', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'mail', '--default-interval', '1d', ...t.db]);
+    const file = join(t.dir, 'tasks.jsonl');
+    writeFileSync(file, Array.from({ length: 60_000 }, (_, i) => JSON.stringify({ type: 'mail', arguments: { args: [i], kwargs: {} } })).join('\n') + '\n');
+    expect((await runCli(['task', 'import', file, ...t.db])).code).toBe(0);
+    const child = spawn(process.execPath, [BIN, 'task', 'bulk', 'disable', '--all', ...t.db], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const reader = new Database(t.path, { readonly: true });
+    const disabled = () => (reader.prepare(`SELECT count(*) AS n FROM tasks WHERE status = 'disabled'`).get() as { n: number }).n;
+    try {
+      await vi.waitFor(() => expect(disabled()).toBeGreaterThan(0), { timeout: 60_000, interval: 5 }); // a batch is committed
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const m = /^interrupted by SIGINT: disable: ([\d,]+) tasks read, ([\d,]+) disabled, 0 left alone \(the batch in progress was rolled back\); the same command again acts on what its selection still finds\n$/.exec(err);
+      expect(m, err).not.toBeNull();
+      expect(Number(m![2]!.replaceAll(',', ''))).toBe(disabled());
+      expect(disabled()).toBeLessThan(60_000);
+    } finally {
+      reader.close();
+    }
   });
 });
