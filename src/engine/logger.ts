@@ -21,7 +21,8 @@ export function createLogger(format: LogFormat = 'pretty', level = process.env.O
   const stream = pretty({
     destination: 2,
     sync: true,
-    colorize: process.stderr.isTTY ?? false,
+    // https://no-color.org: a non-empty NO_COLOR turns colour off.
+    colorize: (process.stderr.isTTY ?? false) && !process.env.NO_COLOR,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname',
     hideObject: true,
