@@ -156,7 +156,8 @@ class Progress {
     const secs = (performance.now() - this.phaseStarted) / 1000;
     const rate = secs > 0 ? Math.round(p.lines / secs) : 0;
     const n = (x: number) => x.toLocaleString('en-US');
-    this.lastLine = `${name} ${n(p.lines)} lines${name === 'written' ? ` (${n(p.tasks)} tasks)` : ''}, ${n(rate)} lines/s`;
+    const count = (x: number, what: string) => `${n(x)} ${what}${x === 1 ? '' : 's'}`;
+    this.lastLine = `${name} ${count(p.lines, 'line')}${name === 'written' ? ` (${count(p.tasks, 'task')})` : ''}, ${n(rate)} lines/s`;
     const now = performance.now();
     if (this.tty) {
       if (now - this.last < 100) return;
