@@ -3,6 +3,7 @@ import type { Timer } from './clock.js';
 import { logNotifier, type DagNotifier, type DagTaskAlert } from './dag-notifier.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
+import type { DagStepOutcome } from './dag-service.js';
 
 export interface DagSchedulerOptions extends LoopOptions {
   /** DAG task alerts (default: logged at error level). */
@@ -49,16 +50,26 @@ export class DagScheduler extends PeriodicLoop {
 
   protected async pass(): Promise<number> {
     const dags = this.orrery.dags;
+    // The runs move first, so that a due point's overlap policy (skip, bufferOne, cancelOther) sees
+    // them as they stand: a run whose last attempt ended meanwhile (during a pause, say) is finished,
+    // not an active run to skip for or to cancel.
+    const progressed = await dags.progressAll();
+    this.report(progressed.outcomes);
     const points = await dags.schedulePoints(this.opts.latenessMs);
     for (const r of points.created) this.log.info({ dag: r.dag, dagRunId: r.id }, `DAG ${r.dag}: run ${r.id} for ${r.execTs.toISOString()} (${r.trigger})`);
-    const progress = await dags.progressAll();
-    for (const o of progress.outcomes) {
+    // The new runs start in the same pass.
+    const started = points.created.length > 0 ? await dags.progressAll() : { outcomes: [], more: false };
+    this.report(started.outcomes);
+    if (points.more || progressed.more || started.more) return 0;
+    const until = points.nextAt === null ? Infinity : points.nextAt.getTime() - this.orrery.now().getTime();
+    return Math.max(0, Math.min(until + 1, this.maxSleepMs));
+  }
+
+  private report(outcomes: readonly DagStepOutcome[]): void {
+    for (const o of outcomes) {
       for (const a of o.alerts) void this.alert(o.run, a); // a slow notifier must not hold up the DAGs
       if (o.run.status === 'success' || o.run.status === 'failed') this.log.info({ dag: o.run.dag, dagRunId: o.run.id }, `DAG ${o.run.dag}: run ${o.run.id} ${o.run.status}`);
     }
-    if (points.more || progress.more) return 0;
-    const until = points.nextAt === null ? Infinity : points.nextAt.getTime() - this.orrery.now().getTime();
-    return Math.max(0, Math.min(until + 1, this.maxSleepMs));
   }
 
   private async alert(run: DagRun, a: DagTaskAlert | Omit<DagTaskAlert, 'dag' | 'dagRunId' | 'execTs'>): Promise<void> {

@@ -24,7 +24,8 @@ export interface DagHost {
   now(): Date;
   listTaskTypes(names?: readonly string[]): Promise<TaskType[]>;
   ensureTaskType(input: TaskTypeInput): Promise<TaskType>;
-  cancelRun(backendId: string): Promise<unknown>;
+  /** Cancels the current runs of tasks (the `cancel` bulk action). */
+  bulkTasks(action: 'cancel', selection: { ids: number[] }): Promise<unknown>;
   disableTasks(ids: readonly number[]): Promise<unknown>;
 }
 
@@ -272,13 +273,25 @@ export class DagService {
       }
       const spec = await this.structure(run);
       const changes = planRestart(spec, instancesOf(await this.store.dagRunTasks(runId)));
-      const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: 'running', restart: true }, this.orrery.now());
+      const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: await this.restartStatus(run), restart: true }, this.orrery.now());
       if (updated) {
         this.orrery.store.wake({ kind: 'dags-changed' });
         return updated;
       }
     }
     throw new ConflictError(`DAG run ${runId} kept changing; try again`);
+  }
+
+  /**
+   * A restarted run runs again at once while its DAG is under its limit on running runs (maxActiveRuns,
+   * one at a time under an overlap policy); otherwise it waits as `scheduled`, as a new run would, and
+   * the scheduler starts it in its turn.
+   */
+  private async restartStatus(run: DagRun): Promise<'running' | 'scheduled'> {
+    const [dag] = await this.store.getDags([run.dag]);
+    if (!dag) return 'running';
+    const running = (await this.store.activeDagRuns(10_000)).filter((r) => r.dag === run.dag && r.status === 'running').length;
+    return running < runningLimit(dag.overlap, dag.maxActiveRuns) ? 'running' : 'scheduled';
   }
 
   /**
@@ -298,10 +311,7 @@ export class DagService {
       const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: 'failed' }, this.orrery.now());
       if (!updated) continue; // the scheduler moved it meanwhile: plan again
       const stopped = new Set(changes.map((c) => c.taskId));
-      for (const row of rows) {
-        if (!stopped.has(row.taskId) || row.orreryTask === null) continue;
-        await this.stopAttempt(row.orreryTask);
-      }
+      await this.stopAttempts(rows.flatMap((row) => (stopped.has(row.taskId) && row.orreryTask !== null ? [row.orreryTask] : [])));
       this.orrery.store.wake({ kind: 'dags-changed' });
       return updated;
     }
@@ -347,18 +357,20 @@ export class DagService {
   }
 
   /** Cancels the live run of an attempt's jobboard task, and disables the task if it could still run. */
-  private async stopAttempt(orreryTask: number): Promise<void> {
-    const runs = await this.orrery.store.listRuns(orreryTask);
-    for (const r of runs) {
-      if (r.status !== 'scheduled' && r.status !== 'claimed' && r.status !== 'started') continue;
-      try {
-        await this.orrery.cancelRun(r.backendId);
-      } catch (e) {
-        if (!(e instanceof ConflictError)) throw e; // it ended meanwhile
-      }
+  /**
+   * Cancels the live runs of these attempt tasks together (one transaction per 1,000: a worker holding
+   * 200 of them in its buffer did begin those the cancel had not reached yet, one by one), then
+   * disables the ones still waiting (a retry not yet due).
+   */
+  private async stopAttempts(orreryTasks: readonly number[]): Promise<void> {
+    if (orreryTasks.length === 0) return;
+    await this.orrery.bulkTasks('cancel', { ids: [...orreryTasks] });
+    const waiting: number[] = [];
+    for (const id of orreryTasks) {
+      const task = await this.orrery.store.getTask(id);
+      if (task && (task.status === 'next_run_not_scheduled' || task.status === 'next_run_scheduled')) waiting.push(id);
     }
-    const task = await this.orrery.store.getTask(orreryTask);
-    if (task && (task.status === 'next_run_not_scheduled' || task.status === 'next_run_scheduled')) await this.orrery.disableTasks([orreryTask]);
+    if (waiting.length > 0) await this.orrery.disableTasks(waiting);
   }
 
   private async requireRun(runId: number): Promise<DagRun> {

@@ -80,7 +80,7 @@ export interface DagStep {
   changes: readonly InstanceChange[];
   attempts: readonly NewDagAttempt[];
   status: DagRunStatus | null;
-  /** A restart: the run goes back to `running` and its restart count grows. */
+  /** A restart: the run goes back to `running` (or `scheduled`, its DAG at its limit on running runs) and its restart count grows. */
   restart?: boolean;
 }
 

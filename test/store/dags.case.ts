@@ -385,6 +385,57 @@ export function dagCases(sut: StoreUnderTest): void {
       expect((await orrery.dags.runs({ dag: 'lim' })).map((r) => r.status)).toEqual(['success', 'success', 'success', 'success']);
     });
 
+    it('a restart keeps the limit on running runs: the restarted run waits as scheduled while its DAG runs as many as it may', async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'one', maxActiveRuns: 1, tasks: [{ id: 'a' }] }]);
+      const failed = await orrery.dags.trigger('one');
+      await drive(orrery, () => ({ perm: 'no' }));
+      expect((await orrery.dags.run(failed.id)).status).toBe('failed');
+      const other = await orrery.dags.trigger('one');
+      await orrery.dags.progressAll();
+      expect((await orrery.dags.run(other.id)).status).toBe('running');
+      const restarted = await orrery.dags.restart(failed.id);
+      expect(restarted).toMatchObject({ status: 'scheduled', restarts: 1, ended: null });
+      await orrery.dags.progressAll();
+      expect((await orrery.dags.run(failed.id)).status).toBe('scheduled');
+      // The running one ends; the restarted one starts in its turn and runs its failed task again.
+      const log = await drive(orrery, () => ({ ok: 1 }));
+      expect(log.map((m) => m.run)).toEqual([other.id, failed.id]);
+      expect((await orrery.dags.runs({ dag: 'one' })).map((r) => r.status)).toEqual(['success', 'success']);
+      // Under its limit, a restart runs again at once.
+      const third = await orrery.dags.trigger('one');
+      await drive(orrery, () => ({ perm: 'no' }));
+      expect((await orrery.dags.restart(third.id)).status).toBe('running');
+    });
+
+    it('a cancel ends every live attempt of the run together: waiting, buffered in a worker and started ones, and disables a retry not yet due', async () => {
+      const orrery = await open();
+      const fan = { id: 'fan', tasks: [{ id: 'root' }, ...Array.from({ length: 30 }, (_, i) => ({ id: `t${i}`, after: ['root'], retries: 1 }))] };
+      await orrery.dags.register([fan]);
+      const run = await orrery.dags.trigger('fan');
+      await orrery.dags.progressAll();
+      await orrery.scheduleDue({});
+      const [root] = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 1 });
+      await orrery.endRun(root!.run.backendId, { status: 'eventful', result: 1, worker: 'w' });
+      await orrery.dags.progressAll();
+      await orrery.scheduleDue({});
+      // A worker starts 2 and buffers 20; 8 wait in the queue. One started attempt fails: its retry is not yet due.
+      const held = await orrery.claimRuns({ worker: 'w', types: ['orrery.dag'], limit: 22, startNow: 2 });
+      expect(held.map((c) => c.run.status).filter((s) => s === 'claimed')).toHaveLength(20);
+      await orrery.endRun(held[0]!.run.backendId, { status: 'failed', error: 'flaky', worker: 'w' });
+      await orrery.dags.progressAll();
+      await orrery.dags.cancel(run.id);
+      const detail = await orrery.dags.run(run.id);
+      expect(detail.status).toBe('failed');
+      expect(detail.tasks.filter((t) => t.taskId !== 'root').every((t) => t.status === 'failed' && t.error === 'cancelled')).toBe(true);
+      const runs = (await Promise.all(detail.tasks.filter((t) => t.orreryTask !== null && t.taskId !== 'root').map((t) => orrery.listRuns(t.orreryTask!)))).flat();
+      expect(runs.filter((r) => r.status === 'scheduled' || r.status === 'claimed')).toEqual([]); // nothing left to begin
+      expect(runs.filter((r) => r.status === 'started').every((r) => r.cancelRequested)).toBe(true);
+      expect(await claimStarted(orrery, { worker: 'w2', types: ['orrery.dag'], limit: 100 })).toEqual([]);
+      const tasks = await Promise.all(detail.tasks.filter((t) => t.orreryTask !== null).map((t) => orrery.getTask(t.orreryTask!)));
+      expect(tasks.filter((t) => t!.status === 'next_run_not_scheduled')).toEqual([]); // the retry not yet due is disabled
+    });
+
     it('a run keeps the version it started with when the definition changes', async () => {
       const orrery = await open();
       await orrery.dags.register([{ id: 'v', tasks: [{ id: 'a' }] }]);

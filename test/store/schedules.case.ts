@@ -4,7 +4,15 @@ import { ConflictError } from '../../src/core/errors.js';
 import type { Task } from '../../src/core/model.js';
 import type { Orrery } from '../../src/engine/service.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { HOUR, T0, at, plus, useOrrery } from './fixtures.js';
+import { DagScheduler } from '../../src/engine/dag-scheduler.js';
+import { HOUR, T0, at, claimStarted, plus, useOrrery } from './fixtures.js';
+
+/** One scheduler pass at a time, as the loop runs them. */
+class OnePass extends DagScheduler {
+  run(): Promise<number> {
+    return this.pass();
+  }
+}
 
 const CRON = { name: 'cron', numRetries: 1, retryDelayMs: '10m' };
 const MAIL = { name: 'mail' };
@@ -266,6 +274,24 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await state('cancelOther')).toEqual(['00:failed', '01:failed', '02:running']);
       expect(await state('allow')).toEqual(['00:running', '01:running', '02:running']);
       expect((await orrery.dags.get('skip')).points.map((p) => `${p.kind}x${p.count}`)).toEqual(['skippedx2', 'scheduledx1']);
+    });
+
+    it('a scheduler pass records the ends of active runs before a due point applies its overlap policy: cancelOther does not cancel a run whose work ended (during a pause, say)', async () => {
+      const { orrery, clock } = await setup([]);
+      await orrery.dags.register([hourlyDag('co', 'cancelOther'), hourlyDag('sk', 'skip')] as never);
+      const pass = new OnePass(orrery);
+      clock.set(hh(0));
+      await pass.run();
+      await orrery.scheduleDue({});
+      // Both runs' only attempts end before the next point; no pass saw those ends yet.
+      for (const c of await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 10 })) {
+        await orrery.endRun(c.run.backendId, { status: 'eventful', result: 1, worker: 'w' });
+      }
+      clock.set(hh(1));
+      await pass.run();
+      const state = async (dag: string) => (await orrery.dags.runs({ dag })).map((r) => `${r.execTs.toISOString().slice(11, 13)}:${r.status}`).reverse();
+      expect(await state('co')).toEqual(['00:success', '01:running']);
+      expect(await state('sk')).toEqual(['00:success', '01:running']); // not skipped for a run that had ended
     });
 
     it('backfill: a waiting run per point in the range, with params, started in order under the limit', async () => {

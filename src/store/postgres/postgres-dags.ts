@@ -236,7 +236,7 @@ export class PostgresDags implements DagStore {
         c,
         `UPDATE dag_runs SET rev = rev + 1, status = coalesce($3::text, status),
            started = CASE WHEN $3::text = 'running' AND started IS NULL THEN $4 ELSE started END,
-           ended = CASE WHEN $3::text IN ('success', 'failed') THEN $4 WHEN $3::text = 'running' THEN NULL ELSE ended END,
+           ended = CASE WHEN $3::text IN ('success', 'failed') THEN $4 WHEN $3::text IN ('running', 'scheduled') THEN NULL ELSE ended END,
            restarts = restarts + $5
          WHERE id = $1 AND rev = $2 RETURNING *`,
         [runId, rev, step.status, at, step.restart ? 1 : 0],
