@@ -70,7 +70,14 @@ export function BulkButton(props: {
   };
   return (
     <span class="confirm">
-      <button type="button" class={props.danger ? 'danger' : ''} disabled={busy !== null || props.disabled} onClick={() => void ask()}>
+      {/* Busy, it is aria-disabled, not disabled: it keeps the focus, which the dialog gives back to it when it closes. */}
+      <button
+        type="button"
+        class={props.danger ? 'danger' : ''}
+        disabled={props.disabled}
+        aria-disabled={busy !== null ? true : undefined}
+        onClick={() => busy === null && void ask()}
+      >
         {busy === 'counting' ? 'Counting…' : busy === 'acting' ? `${props.label}…` : props.label}
       </button>
       <dialog ref={ref} aria-label={props.label}>

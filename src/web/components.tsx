@@ -70,24 +70,37 @@ export function ConfirmButton(props: {
   action: () => Promise<string | void>;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const run = async () => {
     ref.current?.close();
     setBusy(true);
     setNote(null);
+    const control = button.current;
     try {
-      const text = await api.call(() => props.action());
-      setNote({ ok: true, text: text || 'Done.' });
+      const text = (await api.call(() => props.action())) || 'Done.';
+      setNote({ ok: true, text });
+      announce(text);
     } catch (e) {
       setNote({ ok: false, text: errorText(e) });
+      announce(errorText(e));
     } finally {
       setBusy(false);
+      keepFocusNear(control);
     }
   };
   return (
     <span class="confirm">
-      <button type="button" class={props.danger ? 'danger' : ''} disabled={busy || props.disabled} onClick={() => ref.current?.showModal()}>
+      {/* Busy, it is aria-disabled, not disabled: it keeps the focus the dialog gives back to it. */}
+      <button
+        ref={button}
+        type="button"
+        class={props.danger ? 'danger' : ''}
+        disabled={props.disabled}
+        aria-disabled={busy ? true : undefined}
+        onClick={() => !busy && ref.current?.showModal()}
+      >
         {busy ? `${props.label}…` : props.label}
       </button>
       <dialog ref={ref} aria-label={props.label}>
@@ -101,11 +114,7 @@ export function ConfirmButton(props: {
           </div>
         </form>
       </dialog>
-      {note && (
-        <span class={note.ok ? 'ok-note' : 'error'} role={note.ok ? 'status' : 'alert'}>
-          {note.text}
-        </span>
-      )}
+      {note && <span class={note.ok ? 'ok-note' : 'error'}>{note.text}</span>}
     </span>
   );
 }
@@ -164,4 +173,49 @@ export function KeyValues({ items }: { items: Array<[string, ComponentChildren]>
       ))}
     </dl>
   );
+}
+
+/**
+ * A select of a filter form: it keeps what the user chose until the form is submitted (a live refresh
+ * of the page no longer writes the URL's value back over it); the form's key remounts it, with the
+ * URL's value, when the search changes.
+ */
+export function FilterSelect({ name, initial, children }: { name: string; initial: string; children: ComponentChildren }) {
+  const [value, setValue] = useState(initial);
+  return (
+    <select name={name} value={value} onChange={(e) => setValue((e.target as HTMLSelectElement).value)}>
+      {children}
+    </select>
+  );
+}
+
+/**
+ * Says a text through the page's live region (main.tsx), so the outcome of an action is heard even
+ * when the control that did it is replaced by the page's next state (Disable by Respawn, Pause by
+ * Resume) and its own note with it.
+ */
+export function announce(text: string): void {
+  const el = document.getElementById('announcer');
+  if (!el) return;
+  el.textContent = '';
+  setTimeout(() => (el.textContent = text), 50);
+}
+
+/**
+ * Keeps keyboard focus near a control whose action may replace it: while the page settles (5 s), if
+ * the focus falls to the body because the control was removed, it goes to the first enabled button of
+ * the control's group (the task's actions, say), else to the main region.
+ */
+export function keepFocusNear(control: HTMLElement | null): void {
+  const group = control?.closest<HTMLElement>('[role="group"], .toolbar, section') ?? document.getElementById('main');
+  if (!group) return;
+  const settle = () => {
+    if (document.activeElement && document.activeElement !== document.body && document.activeElement.isConnected) return;
+    const next = group.isConnected ? group.querySelector<HTMLElement>('button:not([disabled]):not([aria-disabled="true"])') : null;
+    (next ?? document.getElementById('main'))?.focus();
+  };
+  const watch = new MutationObserver(settle);
+  watch.observe(group.isConnected ? group : document.body, { childList: true, subtree: true });
+  setTimeout(() => watch.disconnect(), 5_000);
+  settle();
 }

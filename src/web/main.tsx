@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, live } from './api.js';
 import { TokenDialog } from './components.js';
 import { match, useLocation } from './router.js';
@@ -75,6 +75,30 @@ function page(path: string, query: URLSearchParams) {
   );
 }
 
+/**
+ * Each page's <title> is its heading (`Task 3 · Orrery`), kept in step as the heading loads; a move to
+ * another page puts focus on the main region, so a keyboard or screen-reader user starts there (and
+ * hears the new page) instead of on the body.
+ */
+function usePageTitleAndFocus(path: string): void {
+  const first = useRef(true);
+  useEffect(() => {
+    const main = document.getElementById('main');
+    if (!main) return;
+    const title = () => {
+      const h1 = main.querySelector('h1')?.textContent?.trim();
+      const text = h1 ? `${h1} · Orrery` : 'Orrery';
+      if (document.title !== text) document.title = text;
+    };
+    title();
+    const watch = new MutationObserver(title);
+    watch.observe(main, { childList: true, subtree: true, characterData: true });
+    if (!first.current) main.focus({ preventScroll: true });
+    first.current = false;
+    return () => watch.disconnect();
+  }, [path]);
+}
+
 function App() {
   const { path, query } = useLocation();
   const section = '/' + (path.split('/')[1] ?? '');
@@ -85,6 +109,7 @@ function App() {
   useEffect(() => {
     live.start();
   }, []);
+  usePageTitleAndFocus(path);
   return (
     <>
       <a class="skip" href="#main">Skip to content</a>
@@ -113,6 +138,8 @@ function App() {
         {page(path, query)}
       </main>
       <TokenDialog />
+      {/* Outcomes of actions (components.tsx announce): heard even when the control that did it is gone. */}
+      <div id="announcer" class="visually-hidden" role="status" aria-live="polite" />
     </>
   );
 }

@@ -2,7 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import type { TaskType, TypePause } from '../core/model.js';
 import type { OrreryClient } from '../http/client.js';
 import { api } from './api.js';
-import { ConfirmButton } from './components.js';
+import { announce, ConfirmButton, keepFocusNear } from './components.js';
 import { errorText, instant } from './format.js';
 
 /** What can be paused from the dashboard: a task type, a task's schedule or a DAG. */
@@ -66,23 +66,28 @@ function PauseButton(props: { subject: Pausable; onChange: () => void }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const button = useRef<HTMLButtonElement>(null);
   const pause = async () => {
     ref.current?.close();
     setBusy(true);
     setError(null);
+    const control = button.current;
     try {
       await api.call((c) => props.subject.pause(c, reason.trim() || undefined));
       setReason('');
+      announce(`${props.subject.label} paused.`);
       props.onChange();
     } catch (e) {
       setError(errorText(e));
+      announce(errorText(e));
     } finally {
       setBusy(false);
+      keepFocusNear(control);
     }
   };
   return (
     <span class="pause-control">
-      <button type="button" disabled={busy} onClick={() => ref.current?.showModal()}>
+      <button ref={button} type="button" aria-disabled={busy ? true : undefined} onClick={() => !busy && ref.current?.showModal()}>
         {busy ? 'Pause…' : 'Pause'}
       </button>
       <dialog ref={ref} aria-label={`Pause ${props.subject.label}`}>

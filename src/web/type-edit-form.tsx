@@ -116,11 +116,15 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
     <form class="type-edit panel" onSubmit={submit} aria-label={`Edit ${type.name}`} noValidate>
       <div class="fields">
         {FIELDS.map((f) => (
-          <label key={f.key} class={problems[f.key] ? 'invalid' : ''}>
-            <span class="field-name">{f.label}</span>
+          // The hint is the field's description, not part of its name: the name is the label alone.
+          <div key={f.key} class={`field ${problems[f.key] ? 'invalid' : ''}`}>
+            <label class="field-name" for={`edit-${f.key}`}>
+              {f.label}
+            </label>
             {f.kind === 'bool' ? (
               <input
                 type="checkbox"
+                id={`edit-${f.key}`}
                 name={f.key}
                 checked={values[f.key] === 'on'}
                 aria-describedby={`${f.key}-hint`}
@@ -129,6 +133,7 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
             ) : (
               <input
                 type="text"
+                id={`edit-${f.key}`}
                 name={f.key}
                 value={values[f.key]}
                 spellcheck={false}
@@ -140,7 +145,7 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
             <small id={`${f.key}-hint`} class={problems[f.key] ? 'error' : 'muted'}>
               {problems[f.key] ?? f.hint}
             </small>
-          </label>
+          </div>
         ))}
       </div>
       {error && (

@@ -213,6 +213,8 @@ describe('web dashboard (headless chromium)', () => {
     // Edit: a bad lease is named beside its field and nothing changes; a good edit is saved.
     await page.getByRole('button', { name: 'Edit settings' }).click();
     const form = page.getByRole('form', { name: 'Edit greet' });
+    // Each field's name is its label alone (its hint is its description), as the docs word it.
+    for (const name of ['Retries', 'Lease', 'Rate limit', 'Default interval']) expect(await form.getByLabel(name, { exact: true }).count()).toBe(1);
     await form.getByLabel('Retries').fill('2');
     await form.getByLabel('Lease').fill('5ms');
     await form.getByRole('button', { name: 'Save changes' }).click();
@@ -338,18 +340,30 @@ describe('web dashboard (headless chromium)', () => {
     await shot(page, 'task-why');
 
     // Pausing the task's schedule from its page: the why panel names the task's own pause.
+    // The page's title is its heading.
+    await expect.poll(() => page.title()).toMatch(new RegExp(`^Task #${task.id} .* · Orrery$`));
     const actions = page.getByRole('group', { name: 'Task actions' });
     await actions.getByRole('button', { name: 'Pause' }).click();
     const dialog = page.getByRole('dialog', { name: `Pause task #${task.id}` });
+    // The question wraps inside the dialog: nothing of it is cut off sideways.
+    expect(await dialog.evaluate((d) => d.scrollWidth <= d.clientWidth)).toBe(true);
     await dialog.getByRole('textbox').fill('checking the mailbox');
     await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
     await actions.getByTestId('paused').waitFor();
+    // The Pause button gave way to Resume: focus stays in the task's actions, and the outcome is announced.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[role="group"]')?.getAttribute('aria-label') ?? document.activeElement?.tagName)).toBe('Task actions');
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe(`task #${task.id} paused.`);
     expect((await server.api('GET', `/tasks/${task.id}`)).paused).toMatchObject({ reason: 'checking the mailbox' });
     // The tasks page filters on it: the paused tasks only, each marked paused.
     await page.goto(server.url + '/tasks');
     // The first page of tasks rendered: the search form is in place (a selection made before could be lost).
     await page.locator('tr[data-task]').first().waitFor();
     await page.locator('form[role="search"] select[name="paused"]').selectOption('true');
+    // A redraw of the page before the search is submitted (a live refresh; here a time zone change,
+    // which redraws every page) keeps the choice.
+    await page.getByLabel('Times in').selectOption('local');
+    await page.getByLabel('Times in').selectOption('utc');
+    expect(await page.locator('form[role="search"] select[name="paused"]').inputValue()).toBe('true');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.url()).toBe(`${server.url}/tasks?paused=true`);
     const rows = page.locator('tr[data-task]');

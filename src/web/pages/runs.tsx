@@ -4,7 +4,7 @@ import type { RunSearchInput } from '../../core/run-search.js';
 import type { OrreryClient, RunPage } from '../../http/client.js';
 import { api } from '../api.js';
 import { BulkButton } from '../bulk-actions.js';
-import { Empty, ErrorNote, Loading, Status } from '../components.js';
+import { Empty, ErrorNote, Loading, Status, FilterSelect } from '../components.js';
 import { instant, relative } from '../format.js';
 import { LIST_POLL, useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
@@ -95,20 +95,20 @@ export function RunList({ query }: { query: URLSearchParams }) {
       <form class="filters" role="search" aria-label="Search runs" onSubmit={submit} key={key}>
         <label>
           Status
-          <select name="status" value={query.has('status') ? query.get('status')! : FAILURES}>
+          <FilterSelect name="status" initial={query.has('status') ? query.get('status')! : FAILURES}>
             {CHOICES.map(([v, label]) => (
               <option key={v} value={v}>{label}</option>
             ))}
-          </select>
+          </FilterSelect>
         </label>
         <label>
           Type
-          <select name="type" value={query.get('type') ?? ''}>
+          <FilterSelect name="type" initial={query.get('type') ?? ''}>
             <option value="">any</option>
             {(types.data ?? []).map((t) => (
               <option key={t.name} value={t.name}>{t.name}</option>
             ))}
-          </select>
+          </FilterSelect>
         </label>
         <label>
           Worker

@@ -4,7 +4,7 @@ import type { BulkSelectionInput } from '../../core/bulk.js';
 import type { OrreryClient, TaskQueryFilter } from '../../http/client.js';
 import { api } from '../api.js';
 import { BulkButton } from '../bulk-actions.js';
-import { Empty, ErrorNote, Loading, Status } from '../components.js';
+import { Empty, ErrorNote, Loading, Status, FilterSelect } from '../components.js';
 import { args, instant, relative } from '../format.js';
 import { LIST_POLL, useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
@@ -119,39 +119,39 @@ export function TaskList({ query }: { query: URLSearchParams }) {
       <form class="filters" role="search" aria-label="Search tasks" onSubmit={submit} key={key}>
         <label>
           Type
-          <select name="type" value={query.get('type') ?? ''}>
+          <FilterSelect name="type" initial={query.get('type') ?? ''}>
             <option value="">any</option>
             {(types.data ?? []).map((t) => (
               <option key={t.name} value={t.name}>{t.name}</option>
             ))}
             {query.get('type') && !(types.data ?? []).some((t) => t.name === query.get('type')) && <option value={query.get('type')!}>{query.get('type')}</option>}
-          </select>
+          </FilterSelect>
         </label>
         <label>
           Status
-          <select name="status" value={query.get('status') ?? ''}>
+          <FilterSelect name="status" initial={query.get('status') ?? ''}>
             <option value="">any</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>{s.replace(/_/g, ' ')}</option>
             ))}
-          </select>
+          </FilterSelect>
         </label>
         <label>
           Paused
-          <select name="paused" value={query.get('paused') ?? ''}>
+          <FilterSelect name="paused" initial={query.get('paused') ?? ''}>
             <option value="">either</option>
             <option value="true">paused</option>
             <option value="false">not paused</option>
-          </select>
+          </FilterSelect>
         </label>
         <label>
           Priority
-          <select name="priority" value={query.get('priority') ?? ''}>
+          <FilterSelect name="priority" initial={query.get('priority') ?? ''}>
             <option value="">any</option>
             {PRIORITIES.map((s) => (
               <option key={s} value={s}>{s}</option>
             ))}
-          </select>
+          </FilterSelect>
         </label>
         <label class="grow">
           Arguments
@@ -159,10 +159,10 @@ export function TaskList({ query }: { query: URLSearchParams }) {
         </label>
         <label>
           Match
-          <select name="match" value={query.get('match') ?? 'substring'}>
+          <FilterSelect name="match" initial={query.get('match') ?? 'substring'}>
             <option value="substring">contain</option>
             <option value="prefix">start with</option>
-          </select>
+          </FilterSelect>
         </label>
         <label>
           Concurrency key
