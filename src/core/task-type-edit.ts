@@ -25,7 +25,8 @@ export const EDITABLE_TYPE_FIELDS = [
   'fifoPerKey',
 ] as const;
 export type EditableTypeField = (typeof EDITABLE_TYPE_FIELDS)[number];
-export type TaskTypeEdit = Partial<Pick<TaskTypeInput, EditableTypeField>>;
+/** An edit: the editable fields, durations by either name (`leaseMs: 45000` or `lease: '45s'`), as a type is created. */
+export type TaskTypeEdit = Partial<Pick<TaskTypeInput, EditableTypeField | 'defaultInterval' | 'minInterval' | 'maxInterval' | 'retryDelay' | 'timeout' | 'lease'>>;
 
 const EDITABLE = new Set<string>(EDITABLE_TYPE_FIELDS);
 /** Each duration field's `Ms` name to the specification's name for it (`leaseMs` → `lease`). */

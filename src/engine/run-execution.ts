@@ -280,7 +280,7 @@ export class RunExecution {
     }
   }
 
-  private append(level: LogLevel, message: string, attributes?: Record<string, unknown>): void {
+  private append(level: LogLevel, message: string, attributes?: unknown): void {
     const lvl = (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info';
     const attrs = attributes === undefined || attributes === null ? {} : logAttributes(attributes);
     this.logs ??= new RunLogBuffer(

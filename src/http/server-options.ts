@@ -52,9 +52,11 @@ export interface ServerOptions {
    * already loaded (`loadHandlers`). Its `taskTypes` are created when missing, its `dags` registered,
    * and a worker runs its handlers. Without it, no worker runs.
    */
-  handlers?: string | HandlersModule;
+  /** A module of only `dags` is one too (its DAGs' handler is added, as a handlers file's). */
+  handlers?: string | HandlersModule | (Omit<HandlersModule, 'handlers'> & { handlers?: HandlersModule['handlers'] });
   /** The worker's options (with `handlers`). */
-  worker?: ServerWorkerOptions;
+  /** `null`: left out, as `undefined`. */
+  worker?: ServerWorkerOptions | null;
   /** Run the runner and the DAG scheduler. Default `true`. */
   runner?: boolean;
   /** Run the reaper. Default `true`. */
@@ -66,7 +68,8 @@ export interface ServerOptions {
   /** DAG alerts; default: logged at error level. */
   dagNotifier?: DagNotifier;
   /** The HTTP listener; `false`: none (the loops alone, as `orrery runner` and `orrery worker`). Default `{}`. */
-  http?: ServerHttpOptions | false;
+  /** `false`: no listener; `null`: left out (the defaults). */
+  http?: ServerHttpOptions | false | null;
   /** Archive finished runs older than `retentionMs` continuously, to the archive tables or, with `to`, a JSONL file. */
   retention?: { retentionMs: number; to?: string };
   /** Call the handlers module's `setup(orrery)` once the loops run. Default `true`. */

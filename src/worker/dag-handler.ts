@@ -13,7 +13,8 @@ interface AttemptContext {
   /** Renews the attempt's lease now (it is renewed periodically anyway). */
   heartbeat(): Promise<void>;
   /** Records a log line on this attempt's run (`orrery dag-run logs`). */
-  log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+  /** `attributes`: an object is stored as its fields; any other value under `value` (docs/guide.md). */
+  log(level: LogLevel, message: string, attributes?: unknown): void;
 }
 
 /** What a DAG task function receives (SPEC §3). */
@@ -33,7 +34,8 @@ export interface DagTaskContext {
   /** Fired on timeout, lost lease or shutdown. */
   signal: AbortSignal;
   /** Records a log line on this attempt's run (`orrery dag-run logs`). */
-  log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+  /** `attributes`: an object is stored as its fields; any other value under `value` (docs/guide.md). */
+  log(level: LogLevel, message: string, attributes?: unknown): void;
   /** Renews the attempt's lease now (it is renewed periodically anyway). */
   heartbeat(): Promise<void>;
   /** What each parent task returned, by parent id. */

@@ -17,7 +17,8 @@ export interface HandlerContext {
   /** Extends the lease now (the worker also does it every third of the lease). */
   heartbeat(): Promise<void>;
   /** Appends a record to the run's log. */
-  log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+  /** `attributes`: an object is stored as its fields; any other value under `value` (docs/guide.md). */
+  log(level: LogLevel, message: string, attributes?: unknown): void;
   /** The run being executed (its `attempt`, `backendId`, `scheduled`...). */
   run: TaskRun;
 }
