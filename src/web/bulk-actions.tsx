@@ -87,8 +87,11 @@ export function BulkButton(props: {
           </p>
           <p class="muted">Tasks that change before they are reached are left alone and counted.</p>
           <div class="actions">
-            <button type="button" onClick={() => ref.current?.close()}>Cancel</button>
-            <button type="submit" class={props.danger ? 'danger' : 'primary'} autofocus>
+            {/* A destructive action starts on Cancel: a stray Enter does not confirm it. */}
+            <button type="button" onClick={() => ref.current?.close()} autofocus={props.danger === true}>
+              Cancel
+            </button>
+            <button type="submit" class={props.danger ? 'danger' : 'primary'} autofocus={props.danger !== true}>
               {props.verb ?? props.label} {tasks(count ?? 0)}
             </button>
           </div>

@@ -107,8 +107,11 @@ export function ConfirmButton(props: {
         <form method="dialog" onSubmit={(e) => (e.preventDefault(), void run())}>
           <p>{props.question}</p>
           <div class="actions">
-            <button type="button" onClick={() => ref.current?.close()}>Cancel</button>
-            <button type="submit" class={props.danger ? 'danger' : 'primary'} autofocus>
+            {/* A destructive action starts on Cancel: a stray Enter does not confirm it. */}
+            <button type="button" onClick={() => ref.current?.close()} autofocus={props.danger === true}>
+              Cancel
+            </button>
+            <button type="submit" class={props.danger ? 'danger' : 'primary'} autofocus={props.danger !== true}>
               {props.confirmLabel ?? props.label}
             </button>
           </div>

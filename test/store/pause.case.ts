@@ -62,6 +62,8 @@ export function pauseCases(sut: StoreUnderTest): void {
       const runOf = (id: number) => held.find((c) => c.run.task === id)!.run;
       expect(runOf(t3!.id).status).toBe('claimed'); // claim order: the first one created starts
       for (const t of [t1!, t2!, t3!]) await orrery.pauseTask(t.id, { reason: 'hold', at: plus(T0, 1) });
+      // t3's handler began just before its worker died (a log record, its start not yet marked).
+      await orrery.appendRunLogs(runOf(t3!.id).backendId, [{ at: plus(T0, 1), level: 'info', message: 'began', attributes: {} }]);
       // A worker stopping gives back its buffer and its unbegun runs: nothing goes back to the queue.
       expect(await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(t1!.id).backendId, runOf(t2!.id).backendId], at: plus(T0, 2) })).toBe(0);
       // The reaper gives back the expired claim of t3: taken back too.

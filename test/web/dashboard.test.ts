@@ -592,9 +592,13 @@ describe('web dashboard (headless chromium)', () => {
     const dialog = page.getByRole('dialog', { name: 'Disable' });
     await expect.poll(() => dialog.getByTestId('bulk-question').textContent()).toBe('Disable 111 tasks matching this filter?');
     expect((await server.api('GET', '/tasks?type=greet&status=disabled')).items).toEqual([]); // the dry run changed nothing
+    // A destructive action's dialog starts on Cancel: a stray Enter does not confirm it.
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Cancel');
     await shot(page, 'tasks-bulk');
     await dialog.getByRole('button', { name: 'Disable 111 tasks' }).click();
     await page.getByText('Disabled 111 tasks.').waitFor();
+    // The dialog gave the focus back to the button that opened it (busy, it was not disabled).
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Disable');
     expect((await server.api('GET', '/tasks?type=greet&status=disabled&limit=1000')).items).toHaveLength(111);
 
     // The Runs page lists failures first; retrying a failed run's task asks with its count too.

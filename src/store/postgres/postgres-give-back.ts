@@ -21,6 +21,8 @@ export async function settleGivenBack(
     rows.filter((r) => giveBackFate({ cancelRequested: r.cancel_requested === true, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === true }) === fate);
   const back = of('take-back');
   if (back.length > 0) {
+    // A claimed run whose handler began just before its worker died may have log records: they go with it.
+    await c.query(`DELETE FROM run_logs WHERE run = ANY($1::bigint[])`, [back.map((r) => r.id)]);
     await c.query(`DELETE FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [back.map((r) => r.id)]);
     await c.query(
       `UPDATE tasks t SET status = 'next_run_not_scheduled', current_run = NULL FROM unnest($1::bigint[], $2::bigint[]) AS x(task, run)

@@ -26,7 +26,9 @@ export function settleGivenBack(
     const fate = giveBackFate({ cancelRequested: r.cancel_requested === 1, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === 1 });
     if (fate === 'queue') queued++;
     else if (fate === 'take-back') {
-      idFloorRaiser(db)(['task_runs']); // the run taken back may be the newest: its id is not handed out again
+      idFloorRaiser(db)(['task_runs', 'run_logs']); // the rows taken back may be the newest: their ids are not handed out again
+      // A claimed run whose handler began just before its worker died may have log records: they go with it.
+      db.prepare('DELETE FROM run_logs WHERE run = ?').run(r.id);
       db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled'`).run(r.id);
       db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ? AND current_run = ?`).run(r.task, r.id);
     } else if (fate === 'cancel-disabled') {

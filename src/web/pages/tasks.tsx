@@ -180,7 +180,7 @@ export function TaskList({ query }: { query: URLSearchParams }) {
       </form>
       <div class="toolbar" role="group" aria-label="Bulk actions on the tasks of this search">
         <BulkButton action="respawn" label="Respawn" what={what} selection={selection} onDone={reloadAll} />
-        <BulkButton action="disable" label="Disable" what={what} selection={selection} onDone={reloadAll} />
+        <BulkButton action="disable" label="Disable" what={what} selection={selection} onDone={reloadAll} danger />
         <BulkButton action="cancel" label="Cancel runs" what={what} selection={selection} onDone={reloadAll} />
         <BulkButton action="delete" label="Delete" what={what} selection={selection} onDone={reloadAll} danger />
       </div>
