@@ -1,8 +1,9 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { formatDuration } from '../core/durations.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { api } from './api.js';
+import { keepFocusNear } from './components.js';
 
 type Kind = 'text' | 'duration' | 'optional-duration' | 'number' | 'count' | 'optional-count' | 'rate' | 'fair' | 'bool';
 
@@ -81,6 +82,11 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const form = useRef<HTMLFormElement>(null);
+  // Opened, the form takes the focus on its first field; closed, the focus goes back to its section
+  // (the Edit settings button), not to the body.
+  useEffect(() => form.current?.querySelector<HTMLElement>('input')?.focus(), []);
+  const leaving = () => keepFocusNear(form.current);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -101,7 +107,9 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
     }
     setBusy(true);
     try {
-      props.onSaved(await api.call((c) => c.updateTaskType(type.name, edit as TaskTypeEdit)));
+      const saved = await api.call((c) => c.updateTaskType(type.name, edit as TaskTypeEdit));
+      leaving();
+      props.onSaved(saved);
     } catch (x) {
       // A nested path (fairShare.weights.KEY) is shown beside its field.
       const details = ((x as { details?: Array<{ path: string; message: string }> }).details ?? []).map((d) => ({ ...d, path: d.path.split('.')[0]! }));
@@ -113,7 +121,7 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
   };
 
   return (
-    <form class="type-edit panel" onSubmit={submit} aria-label={`Edit ${type.name}`} noValidate>
+    <form ref={form} class="type-edit panel" onSubmit={submit} aria-label={`Edit ${type.name}`} noValidate>
       <div class="fields">
         {FIELDS.map((f) => (
           // The hint is the field's description, not part of its name: the name is the label alone.
@@ -154,7 +162,9 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
         </p>
       )}
       <div class="actions">
-        <button type="button" onClick={props.onCancel}>Cancel</button>
+        <button type="button" onClick={() => (leaving(), props.onCancel())}>
+          Cancel
+        </button>
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Saving…' : 'Save changes'}
         </button>

@@ -213,6 +213,8 @@ describe('web dashboard (headless chromium)', () => {
     // Edit: a bad lease is named beside its field and nothing changes; a good edit is saved.
     await page.getByRole('button', { name: 'Edit settings' }).click();
     const form = page.getByRole('form', { name: 'Edit greet' });
+    // The form takes the focus on its first field.
+    await expect.poll(() => form.evaluate((f) => f.contains(document.activeElement) && document.activeElement?.tagName)).toBe('INPUT');
     // Each field's name is its label alone (its hint is its description), as the docs word it.
     for (const name of ['Retries', 'Lease', 'Rate limit', 'Default interval']) expect(await form.getByLabel(name, { exact: true }).count()).toBe(1);
     await form.getByLabel('Retries').fill('2');
@@ -228,6 +230,8 @@ describe('web dashboard (headless chromium)', () => {
     await form.getByLabel('Rate limit').fill('100/1m');
     await form.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Saved: used from the next claim or end of its runs.').waitFor();
+    // Closed, it gives the focus back to its section's button, not to the body.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Edit settings');
     expect(await server.api('GET', '/task-types/greet')).toMatchObject({ numRetries: 2, leaseMs: 45_000, rateLimit: { count: 100, perMs: 60_000 } });
     // The page reads the type again once saved: poll for the new settings.
     await expect.poll(() => page.locator('.kv').textContent()).toContain('Lease45s');
@@ -242,6 +246,8 @@ describe('web dashboard (headless chromium)', () => {
     await form.getByLabel('Rate per key').fill('5/1s');
     await form.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Saved: used from the next claim or end of its runs.').waitFor();
+    // Closed, it gives the focus back to its section's button, not to the body.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Edit settings');
     expect(await server.api('GET', '/task-types/greet')).toMatchObject({ fairShare: { weights: { 'tenant-a': 3, 'tenant-b': 1 } }, rateLimitPerKey: { count: 5, perMs: 1000 }, fifoPerKey: false });
     await expect.poll(() => page.locator('.kv').textContent()).toContain('Fair sharestenant-a=3, tenant-b=1');
     const settings = await page.locator('.kv').textContent();
