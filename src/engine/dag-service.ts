@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
+import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { optionsObject } from '../core/options.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
@@ -290,8 +291,10 @@ export class DagService {
   private async restartStatus(run: DagRun): Promise<'running' | 'scheduled'> {
     const [dag] = await this.store.getDags([run.dag]);
     if (!dag) return 'running';
-    const running = (await this.store.activeDagRuns(10_000)).filter((r) => r.dag === run.dag && r.status === 'running').length;
-    return running < runningLimit(dag.overlap, dag.maxActiveRuns) ? 'running' : 'scheduled';
+    const limit = runningLimit(dag.overlap, dag.maxActiveRuns);
+    // This DAG's running runs only (enough of them to tell), whatever other DAGs have active.
+    const running = await this.store.listDagRuns({ dag: run.dag, status: 'running', limit });
+    return running.length < limit ? 'running' : 'scheduled';
   }
 
   /**
@@ -364,13 +367,14 @@ export class DagService {
    */
   private async stopAttempts(orreryTasks: readonly number[]): Promise<void> {
     if (orreryTasks.length === 0) return;
-    await this.orrery.bulkTasks('cancel', { ids: [...orreryTasks] });
+    // A bulk selection lists at most 10,000 ids; a DAG may have up to 100,000 tasks.
+    for (let i = 0; i < orreryTasks.length; i += MAX_SEARCH_IDS) await this.orrery.bulkTasks('cancel', { ids: orreryTasks.slice(i, i + MAX_SEARCH_IDS) });
     const waiting: number[] = [];
     for (const id of orreryTasks) {
       const task = await this.orrery.store.getTask(id);
       if (task && (task.status === 'next_run_not_scheduled' || task.status === 'next_run_scheduled')) waiting.push(id);
     }
-    if (waiting.length > 0) await this.orrery.disableTasks(waiting);
+    for (let i = 0; i < waiting.length; i += MAX_SEARCH_IDS) await this.orrery.disableTasks(waiting.slice(i, i + MAX_SEARCH_IDS));
   }
 
   private async requireRun(runId: number): Promise<DagRun> {

@@ -617,7 +617,9 @@ export class Orrery implements Jobboard {
     }
     assertStorable(opts.backendIds, 'backendIds');
     if (opts.withdrawnOnly !== undefined && typeof opts.withdrawnOnly !== 'boolean') throw invalid('withdrawnOnly', 'must be a boolean');
-    return this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at), opts.withdrawnOnly ?? false);
+    const back = await this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at), opts.withdrawnOnly ?? false);
+    this.emitEnded(back.ended); // runs given back after their cancellation was asked, or their task disabled
+    return back.queued;
   }
 
   /** Claimed and started runs this worker holds (claim recovery after a lost reply). */
@@ -743,7 +745,7 @@ export class Orrery implements Jobboard {
   async reapExpired(opts: At = {}): Promise<EndRunResult[]> {
     opts = optionsObject(opts, 'options');
     const at = this.instant(opts.at);
-    await this.store.releaseExpiredClaims(at);
+    this.emitEnded((await this.store.releaseExpiredClaims(at)).ended); // cancelled ones (their task disabled, or cancel asked)
     return this.emitEnded(await this.store.reapExpired(at), true);
   }
 

@@ -1,4 +1,5 @@
 import type { OrreryError } from '../core/errors.js';
+import type { GiveBackOutcome } from '../core/give-back.js';
 import type { TypeLoadFacts } from '../core/why.js';
 import type { RunSearch } from '../core/run-search.js';
 import type { RunLogQuery } from '../core/run-logs.js';
@@ -419,13 +420,13 @@ export interface Store {
    * withdrawn from `worker` (cancelled or disabled while claimed, their lease kept) are let go: their
    * lease is cleared. With `withdrawnOnly`, nothing is given back (the worker may hold them again).
    */
-  releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly?: boolean): Promise<number>;
+  releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly?: boolean): Promise<GiveBackOutcome<EndRunResult>>;
   /**
    * Gives claimed runs whose lease expired before `at` back to the queue, as `releaseRuns` (the reaper),
    * counting it in the run's metadata (`"orrery.givenBack"`): a handler that began less than a start-mark
    * interval before its worker vanished may have run (docs/guarantees.md).
    */
-  releaseExpiredClaims(at: Date, limit?: number): Promise<number>;
+  releaseExpiredClaims(at: Date, limit?: number): Promise<GiveBackOutcome<EndRunResult>>;
   /**
    * Cancels a run: a scheduled one ends `failed` (`cancelled`) at once; a started one is flagged
    * `cancelRequested` (its worker learns it from its heartbeat or the `cancel` channel). A finished

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
+import { PAUSED_GIVE_BACK_ERROR } from '../../src/core/give-back.js';
 import type { ManualClock } from '../../src/engine/clock.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { HOUR, T0, claimStarted, plus, useOrrery } from './fixtures.js';
@@ -69,9 +70,14 @@ export function pauseCases(sut: StoreUnderTest): void {
       // The reaper gives back the expired claim of t3: taken back too.
       await orrery.reapExpired({ at: plus(T0, HOUR) });
       for (const t of [t1!, t2!, t3!]) {
-        expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled', paused: { reason: 'hold' }, retriesLeft: t.retriesLeft });
-        expect(await orrery.listRuns(t.id)).toEqual([]);
+        expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled', paused: { reason: 'hold' }, retriesLeft: t.retriesLeft, consecutiveAbandons: 0 });
       }
+      // Given back by their worker (never begun): taken back, as a pause takes back a waiting run.
+      for (const t of [t1!, t2!]) expect(await orrery.listRuns(t.id)).toEqual([]);
+      // Found expired by the reaper (it may have begun): kept as a loss, with its log and give-back count, so a second execution leaves a trace.
+      const [kept] = await orrery.listRuns(t3!.id);
+      expect(kept).toMatchObject({ backendId: runOf(t3!.id).backendId, status: 'lost', error: PAUSED_GIVE_BACK_ERROR, ended: plus(T0, HOUR), metadata: { 'orrery.givenBack': 1 } });
+      expect((await orrery.getRunLogs(runOf(t3!.id).backendId)).map((l) => l.message)).toEqual(['began']);
       expect((await orrery.claim({ worker: 'w2', types: ['a'], limit: 10, due: true, at: plus(T0, HOUR + 1) })).runs).toEqual([]);
       expect(await orrery.whyTask(t1!.id, { at: plus(T0, HOUR + 1) })).toMatchObject({ heldBy: 'task-paused' });
       // Resumed, each runs once.
@@ -85,12 +91,16 @@ export function pauseCases(sut: StoreUnderTest): void {
       const [t1, t2] = await orrery.createTasks([oneshot('a', 1), oneshot('a', 2)], { at: T0 });
       const held = await orrery.claimRuns({ worker: 'w', types: ['a'], limit: 2, startNow: 2, due: true, at: T0 });
       const runOf = (id: number) => held.find((c) => c.run.task === id)!.run;
+      const ended: string[] = [];
+      orrery.events.on('run', (e) => e.event === 'ended' && ended.push(`${e.run.backendId}:${e.run.error}`));
       await orrery.disableTasks([t1!.id], { at: plus(T0, 1) });
       expect((await orrery.cancelRun(runOf(t2!.id).backendId, { at: plus(T0, 1) })).outcome).toBe('requested');
       // Their handlers never began: the worker gives them back.
       expect(await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(t1!.id).backendId, runOf(t2!.id).backendId], at: plus(T0, 2) })).toBe(0);
       expect(await orrery.getRun(runOf(t1!.id).backendId)).toMatchObject({ status: 'lost', error: 'cancelled: task disabled', ended: plus(T0, 2), worker: null, leaseExpiresAt: null });
       expect(await orrery.getRun(runOf(t2!.id).backendId)).toMatchObject({ status: 'lost', error: 'cancelled', ended: plus(T0, 2) });
+      // The end the give-back made is an event, as a cancel's is (what metrics count).
+      expect(ended).toContain(`${runOf(t2!.id).backendId}:cancelled`);
       expect(await orrery.getTask(t1!.id)).toMatchObject({ status: 'disabled', disabledReason: 'manual' });
       // A one-shot task whose run was cancelled is done with (as a cancelled waiting run leaves it).
       const t2After = (await orrery.getTask(t2!.id))!;

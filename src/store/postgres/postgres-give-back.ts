@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { OrreryError } from '../../core/errors.js';
-import { giveBackFate, TASK_DISABLED_ERROR, type GiveBackFate } from '../../core/give-back.js';
+import { giveBackFate, PAUSED_GIVE_BACK_ERROR, TASK_DISABLED_ERROR, type GiveBackFate, type GiveBackOutcome } from '../../core/give-back.js';
 import { CANCELLED_ERROR, type TaskStatus, type TaskType } from '../../core/model.js';
 import type { Row } from '../rows.js';
 import type { EndRunResult } from '../store.js';
@@ -16,18 +16,31 @@ export async function settleGivenBack(
   rows: readonly Row[],
   at: Date,
   typeOf: (name: string) => Promise<TaskType>,
-): Promise<{ queued: number; ended: EndRunResult[] }> {
+  reaped: boolean,
+): Promise<GiveBackOutcome<EndRunResult>> {
   const of = (fate: GiveBackFate) =>
-    rows.filter((r) => giveBackFate({ cancelRequested: r.cancel_requested === true, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === true }) === fate);
+    rows.filter((r) => giveBackFate({ cancelRequested: r.cancel_requested === true, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === true, reaped }) === fate);
   const back = of('take-back');
+  const withdrawn = of('withdraw');
   if (back.length > 0) {
-    // A claimed run whose handler began just before its worker died may have log records: they go with it.
+    // Given back by its worker: its handler never began, so it never ran (a remote worker's log records, if any, go with it).
     await c.query(`DELETE FROM run_logs WHERE run = ANY($1::bigint[])`, [back.map((r) => r.id)]);
     await c.query(`DELETE FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [back.map((r) => r.id)]);
+  }
+  if (withdrawn.length > 0) {
+    // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.
+    await c.query(`UPDATE task_runs SET status = 'lost', ended = $2, error = $3 WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [
+      withdrawn.map((r) => r.id),
+      at,
+      PAUSED_GIVE_BACK_ERROR,
+    ]);
+  }
+  const waiting = [...back, ...withdrawn];
+  if (waiting.length > 0) {
     await c.query(
       `UPDATE tasks t SET status = 'next_run_not_scheduled', current_run = NULL FROM unnest($1::bigint[], $2::bigint[]) AS x(task, run)
        WHERE t.id = x.task AND t.current_run = x.run`,
-      [back.map((r) => r.task), back.map((r) => r.id)],
+      [waiting.map((r) => r.task), waiting.map((r) => r.id)],
     );
   }
   const disabled = of('cancel-disabled');
@@ -47,5 +60,5 @@ export async function settleGivenBack(
       ended.push(r);
     }
   }
-  return { queued: rows.length - back.length - disabled.length - cancelled.length, ended };
+  return { queued: rows.length - waiting.length - disabled.length - cancelled.length, ended };
 }

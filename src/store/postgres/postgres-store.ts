@@ -51,6 +51,7 @@ import { RETRYABLE_SQLSTATES, readOnly, retryingConflicts, translatePgError } fr
 import { SUB_STORES, translatingErrors } from '../error-translation.js';
 import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { settleGivenBack } from './postgres-give-back.js';
+import type { GiveBackOutcome } from '../../core/give-back.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { endHeldRuns } from './postgres-held-ends.js';
 import { claimOrder, directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
@@ -576,24 +577,24 @@ export class PostgresStore implements Store {
     return heartbeatAnswer(items, rows);
   }
 
-  async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<number> {
-    if (backendIds.length === 0) return 0;
+  async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<GiveBackOutcome<EndRunResult>> {
+    if (backendIds.length === 0) return { queued: 0, ended: [] };
     const back = withdrawnOnly
       ? { queued: 0, ended: [] }
-      : await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseRuns, [backendIds, worker]), at, (name) => this.typeOf(c, name)));
+      : await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseRuns, [backendIds, worker]), at, (name) => this.typeOf(c, name), false));
     await this.pool.query(HOT_QUERIES.letGo, [backendIds, worker]);
     this.wakeGivenBack(back);
-    return back.queued;
+    return back;
   }
 
-  async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
-    const back = await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseExpired, [at, limit]), at, (name) => this.typeOf(c, name)));
+  async releaseExpiredClaims(at: Date, limit = 500): Promise<GiveBackOutcome<EndRunResult>> {
+    const back = await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseExpired, [at, limit]), at, (name) => this.typeOf(c, name), true));
     this.wakeGivenBack(back);
-    return back.queued;
+    return back;
   }
 
   /** The wake-ups of a give-back: runs queued again, and the ends of the ones it cancelled. */
-  private wakeGivenBack(back: { queued: number; ended: EndRunResult[] }): void {
+  private wakeGivenBack(back: GiveBackOutcome<EndRunResult>): void {
     this.wake({ kind: 'runs-queued', count: back.queued });
     if (back.ended.length > 0) this.wake({ kind: 'runs-ended', results: back.ended, leftQueue: true });
   }

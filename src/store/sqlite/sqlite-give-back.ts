@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { giveBackFate, TASK_DISABLED_ERROR } from '../../core/give-back.js';
+import { giveBackFate, PAUSED_GIVE_BACK_ERROR, TASK_DISABLED_ERROR, type GiveBackOutcome } from '../../core/give-back.js';
 import { CANCELLED_ERROR, type TaskRun, type TaskStatus } from '../../core/model.js';
 import { runFromRow, type Row } from '../rows.js';
 import type { EndRunRequest, EndRunResult } from '../store.js';
@@ -19,17 +19,23 @@ export function settleGivenBack(
   rows: readonly Row[],
   at: Date,
   endInTx: (run: TaskRun, req: EndRunRequest) => EndRunResult,
-): { queued: number; ended: EndRunResult[] } {
+  reaped: boolean,
+): GiveBackOutcome<EndRunResult> {
   let queued = 0;
   const ended: EndRunResult[] = [];
   for (const r of rows) {
-    const fate = giveBackFate({ cancelRequested: r.cancel_requested === 1, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === 1 });
+    const fate = giveBackFate({ cancelRequested: r.cancel_requested === 1, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === 1, reaped });
     if (fate === 'queue') queued++;
-    else if (fate === 'take-back') {
-      idFloorRaiser(db)(['task_runs', 'run_logs']); // the rows taken back may be the newest: their ids are not handed out again
-      // A claimed run whose handler began just before its worker died may have log records: they go with it.
-      db.prepare('DELETE FROM run_logs WHERE run = ?').run(r.id);
-      db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled'`).run(r.id);
+    else if (fate === 'take-back' || fate === 'withdraw') {
+      if (fate === 'take-back') {
+        // Given back by its worker: its handler never began, so it never ran (a remote worker's log records, if any, go with it).
+        idFloorRaiser(db)(['task_runs', 'run_logs']); // the rows taken back may be the newest: their ids are not handed out again
+        db.prepare('DELETE FROM run_logs WHERE run = ?').run(r.id);
+        db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled'`).run(r.id);
+      } else {
+        // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.
+        db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled'`).run(at.getTime(), PAUSED_GIVE_BACK_ERROR, r.id);
+      }
       db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ? AND current_run = ?`).run(r.task, r.id);
     } else if (fate === 'cancel-disabled') {
       db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled'`).run(at.getTime(), TASK_DISABLED_ERROR, r.id);

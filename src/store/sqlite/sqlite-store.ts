@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { setTaskPauseInTx } from './sqlite-pause.js';
 import { settleGivenBack } from './sqlite-give-back.js';
+import type { GiveBackOutcome } from '../../core/give-back.js';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
@@ -456,21 +457,21 @@ export class SqliteStore implements Store {
     return this.write(() => this.held.heartbeatInTx(worker, items, at));
   }
 
-  async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<number> {
-    if (backendIds.length === 0) return 0;
-    const back = await this.write(() => settleGivenBack(this.db, this.held.releaseInTx(worker, backendIds, withdrawnOnly), at, (run, req) => this.endInTx(run, req)));
+  async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<GiveBackOutcome<EndRunResult>> {
+    if (backendIds.length === 0) return { queued: 0, ended: [] };
+    const back = await this.write(() => settleGivenBack(this.db, this.held.releaseInTx(worker, backendIds, withdrawnOnly), at, (run, req) => this.endInTx(run, req), false));
     this.wakeGivenBack(back);
-    return back.queued;
+    return back;
   }
 
-  async releaseExpiredClaims(at: Date, limit = 500): Promise<number> {
-    const back = await this.write(() => settleGivenBack(this.db, this.held.releaseExpiredInTx(at, limit), at, (run, req) => this.endInTx(run, req)));
+  async releaseExpiredClaims(at: Date, limit = 500): Promise<GiveBackOutcome<EndRunResult>> {
+    const back = await this.write(() => settleGivenBack(this.db, this.held.releaseExpiredInTx(at, limit), at, (run, req) => this.endInTx(run, req), true));
     this.wakeGivenBack(back);
-    return back.queued;
+    return back;
   }
 
   /** The wake-ups of a give-back: runs queued again, and the ends of the ones it cancelled. */
-  private wakeGivenBack(back: { queued: number; ended: EndRunResult[] }): void {
+  private wakeGivenBack(back: GiveBackOutcome<EndRunResult>): void {
     this.wake({ kind: 'runs-queued', count: back.queued });
     if (back.ended.length > 0) this.wake({ kind: 'runs-ended', results: back.ended, leftQueue: true });
   }
