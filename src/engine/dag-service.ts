@@ -359,7 +359,6 @@ export class DagService {
     return { dag: d.id, ...previewDag(d.schedule, d.start, d.nextPoint, count) };
   }
 
-  /** Cancels the live run of an attempt's jobboard task, and disables the task if it could still run. */
   /**
    * Cancels the live runs of these attempt tasks together (one transaction per 1,000: a worker holding
    * 200 of them in its buffer did begin those the cancel had not reached yet, one by one), then

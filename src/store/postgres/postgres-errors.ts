@@ -95,7 +95,7 @@ function utcParameters(args: unknown[]): void {
   }
 }
 
-/** `values` with each valid Date (at the top or one array deep) as UTC text; the same array when it holds none. */
+/** `values` with each valid Date (at the top or in its arrays) as UTC text; the same array when it holds none. */
 function utcValues(values: unknown[]): unknown[] {
   let out: unknown[] | null = null;
   for (let i = 0; i < values.length; i++) {

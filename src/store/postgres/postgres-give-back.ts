@@ -8,8 +8,9 @@ import { endRunsInTx } from './postgres-ends.js';
 
 /**
  * Settles runs just put back in the queue by a give-back (rows of GIVEN_BACK_RETURNING, postgres-queries.ts), in the same
- * transaction: a paused task's run is taken back, a disabled task's run and a run whose cancellation
- * was asked end cancelled. Returns how many stay queued, and the ends it made.
+ * transaction, as core/give-back.ts decides: a paused task's run is taken back (given back by its
+ * worker) or kept as a loss (found expired by a reaper, `reaped`); a disabled task's run and a run
+ * whose cancellation was asked end cancelled. Returns how many stay queued, and the ends it made.
  */
 export async function settleGivenBack(
   c: pg.PoolClient,

@@ -11,8 +11,9 @@ export const GIVEN_BACK_RETURNING = `RETURNING *, (SELECT t.status FROM tasks t 
 
 /**
  * Settles runs just put back in the queue by a give-back (rows of GIVEN_BACK_RETURNING), in the same
- * write transaction: a paused task's run is taken back, a disabled task's run and a run whose
- * cancellation was asked end cancelled. Returns how many stay queued, and the ends it made.
+ * write transaction, as core/give-back.ts decides: a paused task's run is taken back (given back by
+ * its worker) or kept as a loss (found expired by a reaper, `reaped`); a disabled task's run and a
+ * run whose cancellation was asked end cancelled. Returns how many stay queued, and the ends it made.
  */
 export function settleGivenBack(
   db: Database.Database,
