@@ -617,6 +617,8 @@ describe('web dashboard (headless chromium)', () => {
     expect(await row.locator('.status').textContent()).toBe('permfailed');
     // Runs are named by id (time-ordered backend ids share their first characters for a minute); a long error is clamped.
     expect(await row.getByRole('link', { name: `#${run.id}` }).getAttribute('href')).toBe(`/runs/${run.backendId}`);
+    // Its task's link is named apart from the run's (both read #N): one role-based locator each.
+    expect(await row.getByRole('link', { name: `task #${run.task}` }).getAttribute('href')).toBe(`/tasks/${run.task}`);
     expect(await row.locator('.error-cell .clamp').evaluate((e) => getComputedStyle(e).webkitLineClamp)).toBe('3');
     await row.getByRole('checkbox').check();
     await page.getByRole('button', { name: 'Retry selected (1)' }).click();

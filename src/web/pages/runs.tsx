@@ -157,7 +157,7 @@ export function RunList({ query }: { query: URLSearchParams }) {
                       <input type="checkbox" aria-label={`Select run ${r.backendId}`} checked={selected.has(r.id)} onChange={(e) => toggle(r.id, (e.target as HTMLInputElement).checked)} />
                     </td>
                     <td><a href={`/runs/${r.backendId}`} title={r.backendId}>#{r.id}</a></td>
-                    <td class="num"><a href={`/tasks/${r.task}`}>#{r.task}</a></td>
+                    <td class="num"><a href={`/tasks/${r.task}`} aria-label={`task #${r.task}`}>#{r.task}</a></td>
                     <td>{r.type}</td>
                     <td><Status value={r.status} /></td>
                     <td class="num">{r.attempt}</td>
