@@ -313,7 +313,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     // The server's task types, DAGs and --types check, patiently: a server away for now (restarting,
     // not up yet) is waited for, as a daemon waits for its database (startPatiently); a wrong token
     // (exit 1, the server's refusal) and Orrery's own verdicts are final.
-    const prepared = await whileUnreachable(log, signals, () => 'cannot reach the server', async () => ({ types: await prepareRemote(client, mod, { types: w.types, handlers: w.handlers! }, log) }));
+    const prepared = await whileUnreachable(log, signals, () => 'cannot reach the server', async () => ({ types: await prepareRemote(client, mod, { types: w.types, handlers: w.handlers!, url: w.url!, token: (w.token ?? envToken()) != null }, log) }));
     if (prepared === null) return stoppedBeforeStart(log);
     const { types } = prepared;
     const worker = new Worker(client, {

@@ -184,8 +184,9 @@ function dagRunCommand(io: Io): Command {
     if (attempts.length === 0) return io.out('no attempts found\n');
     attempts.forEach((a, i) => {
       if (i > 0) io.out('\n');
-      const last = a.runs[a.runs.length - 1];
-      io.out(`task ${a.taskId}, attempt ${a.attempt} (orrery task ${a.orreryTask}${last ? `, run ${last.backendId} ${last.status}` : ', no run recorded: not run yet, or archived to a file'}):\n`);
+      // One run per attempt, or more when a worker abandoned one at a graceful stop (it ran again at once): all are named.
+      const runs = a.runs.map((r) => `${r.backendId} ${r.status}`).join(', then ');
+      io.out(`task ${a.taskId}, attempt ${a.attempt} (orrery task ${a.orreryTask}${runs ? `, run${a.runs.length > 1 ? 's' : ''} ${runs}` : ', no run recorded: not run yet, or archived to a file'}):\n`);
       const logs = a.runs.flatMap((r) => r.logs);
       if (logs.length === 0) return io.out('no log records\n');
       table(

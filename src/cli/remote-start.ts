@@ -3,12 +3,18 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../engine/logger.js';
 import { prepareTypes } from '../engine/prepare-types.js';
 import type { OrreryClient } from '../http/client.js';
+import { HttpError } from '../http/errors.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { typesOption, UsageError } from './common.js';
 
 /** A remote worker's start against its server: its task types, its DAGs and the `--types` check; the types to serve. */
-export async function prepareRemote(client: OrreryClient, mod: HandlersModule, w: { types?: string; handlers: string }, log: Logger): Promise<string[] | undefined> {
-  await client.listTaskTypes(); // a wrong token is found here, whatever the handlers file holds
+export async function prepareRemote(client: OrreryClient, mod: HandlersModule, w: { types?: string; handlers: string; url: string; token: boolean }, log: Logger): Promise<string[] | undefined> {
+  // A wrong token is found here, whatever the handlers file holds: said with the server and what to do.
+  await client.listTaskTypes().catch((e: unknown) => {
+    if (!(e instanceof HttpError) || (e.code !== 'unauthorized' && e.code !== 'forbidden')) throw e;
+    const what = w.token ? 'refused the token given' : 'wants a token and none was given';
+    throw new Error(`the server ${w.url} ${what} (${e.code === 'unauthorized' ? 401 : 403}: ${e.message}); give the token serve was started with, with --token or $ORRERY_API_TOKEN`);
+  });
   await prepareTypes(
     {
       get: (n) => client.getTaskType(n).catch((e: unknown) => (e instanceof NotFoundError ? null : Promise.reject(e))),
