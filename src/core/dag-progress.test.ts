@@ -30,6 +30,8 @@ describe('planProgress', () => {
     expect(p.attempts).toEqual([{ taskId: 'd', attempt: 1, notBefore: now, upstream: { b: 2, c: 3 } }]);
     p = planProgress(diamond, new Map([inst('a', 'success'), inst('b', 'success'), inst('c', 'success'), inst('d', 'running', { current: done(null) })]), now);
     expect(p.runStatus).toBe('success');
+    // The run ended when its last task did, not when this step noticed it (a scheduler down meanwhile).
+    expect(p.runEnded).toEqual(new Date(now.getTime() - 1000));
   });
 
   it('marks a task running when its attempt starts, keeping the first start', () => {

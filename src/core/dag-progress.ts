@@ -60,6 +60,11 @@ export interface ProgressPlan {
   attempts: NewAttempt[];
   /** The run's new status, when it changes. */
   runStatus: DagRunStatus | null;
+  /**
+   * When the run ended, once it does: its last task's end (a step taken after a scheduler was down
+   * records when the work ended, not when it was noticed), never after `now`.
+   */
+  runEnded: Date | null;
   alerts: DagAlert[];
 }
 
@@ -74,7 +79,7 @@ export const MAX_LOST_ATTEMPTS = 3;
  * starts tasks whose parents all succeeded, and ends the run when nothing can progress.
  */
 export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyMap<string, TaskInstance>, now: Date): ProgressPlan {
-  const plan: ProgressPlan = { changes: [], attempts: [], runStatus: null, alerts: [] };
+  const plan: ProgressPlan = { changes: [], attempts: [], runStatus: null, runEnded: null, alerts: [] };
   const state = new Map<string, InstanceChange>();
   for (const [id, i] of instances) {
     state.set(id, { taskId: id, status: i.status, attempt: i.attempt, retriesLeft: i.retriesLeft, lost: i.lost, started: i.started, ended: i.ended, error: i.error, result: i.result });
@@ -133,7 +138,11 @@ export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyM
   }
   plan.changes = [...changed].map((id) => state.get(id)!);
   const all = [...state.values()];
-  if (all.every((i) => isFinal(i.status))) plan.runStatus = all.every((i) => i.status === 'success' || i.status === 'skipped') ? 'success' : 'failed';
+  if (all.every((i) => isFinal(i.status))) {
+    plan.runStatus = all.every((i) => i.status === 'success' || i.status === 'skipped') ? 'success' : 'failed';
+    const last = Math.max(...all.map((i) => i.ended?.getTime() ?? -Infinity));
+    plan.runEnded = Number.isFinite(last) && last <= now.getTime() ? new Date(last) : now;
+  }
   return plan;
 }
 

@@ -472,7 +472,7 @@ export class DagService {
       task: attemptTask(run, byId.get(a.taskId)!, a.attempt, a.notBefore, a.upstream),
     }));
     const status = plan.runStatus ?? (starting ? 'running' : null);
-    const updated = await this.store.applyDagStep(run.id, run.rev, { changes: plan.changes, attempts, status }, now);
+    const updated = await this.store.applyDagStep(run.id, run.rev, { changes: plan.changes, attempts, status, ...(plan.runEnded ? { ended: plan.runEnded } : {}) }, now);
     return updated ? { run: updated, alerts: plan.alerts } : null;
   }
 }

@@ -82,6 +82,8 @@ export interface DagStep {
   status: DagRunStatus | null;
   /** A restart: the run goes back to `running` (or `scheduled`, its DAG at its limit on running runs) and its restart count grows. */
   restart?: boolean;
+  /** The run's end when `status` ends it (default: the step's instant). */
+  ended?: Date;
 }
 
 export interface DagRunFilter {

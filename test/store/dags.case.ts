@@ -385,6 +385,20 @@ export function dagCases(sut: StoreUnderTest): void {
       expect((await orrery.dags.runs({ dag: 'lim' })).map((r) => r.status)).toEqual(['success', 'success', 'success', 'success']);
     });
 
+    it("a run that ends while no scheduler runs records its last task's end, not the moment a scheduler noticed it", async () => {
+      const { orrery, clock } = await setup([]);
+      await orrery.dags.register([{ id: 'late', tasks: [{ id: 'a' }] }]);
+      const run = await orrery.dags.trigger('late');
+      await orrery.dags.progressAll();
+      await orrery.scheduleDue({});
+      const [a] = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 1 });
+      clock.advance(1_000);
+      await orrery.endRun(a!.run.backendId, { status: 'eventful', result: 1, worker: 'w' });
+      clock.advance(HOUR); // the scheduler is down for an hour
+      await orrery.dags.progressAll();
+      expect(await orrery.dags.run(run.id)).toMatchObject({ status: 'success', ended: plus(T0, 1_000) });
+    });
+
     it('a restart keeps the limit on running runs: the restarted run waits as scheduled while its DAG runs as many as it may', async () => {
       const orrery = await open();
       await orrery.dags.register([{ id: 'one', maxActiveRuns: 1, tasks: [{ id: 'a' }] }]);

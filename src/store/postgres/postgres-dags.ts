@@ -236,10 +236,10 @@ export class PostgresDags implements DagStore {
         c,
         `UPDATE dag_runs SET rev = rev + 1, status = coalesce($3::text, status),
            started = CASE WHEN $3::text = 'running' AND started IS NULL THEN $4 ELSE started END,
-           ended = CASE WHEN $3::text IN ('success', 'failed') THEN $4 WHEN $3::text IN ('running', 'scheduled') THEN NULL ELSE ended END,
+           ended = CASE WHEN $3::text IN ('success', 'failed') THEN greatest(started, $6::timestamptz) WHEN $3::text IN ('running', 'scheduled') THEN NULL ELSE ended END,
            restarts = restarts + $5
          WHERE id = $1 AND rev = $2 RETURNING *`,
-        [runId, rev, step.status, at, step.restart ? 1 : 0],
+        [runId, rev, step.status, at, step.restart ? 1 : 0, step.ended ?? at],
       );
       if (!row) return null;
       if (step.changes.length > 0) {

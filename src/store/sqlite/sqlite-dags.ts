@@ -206,10 +206,10 @@ export class SqliteDags implements DagStore {
       const row = this.get(
         `UPDATE dag_runs SET rev = rev + 1, status = coalesce(?, status),
            started = CASE WHEN ? = 'running' AND started IS NULL THEN ? ELSE started END,
-           ended = CASE WHEN ? IN ('success', 'failed') THEN ? WHEN ? IN ('running', 'scheduled') THEN NULL ELSE ended END,
+           ended = CASE WHEN ? IN ('success', 'failed') THEN max(coalesce(started, 0), ?) WHEN ? IN ('running', 'scheduled') THEN NULL ELSE ended END,
            restarts = restarts + ?
          WHERE id = ? AND rev = ? RETURNING *`,
-        status, status, now, status, now, status, step.restart ? 1 : 0, runId, rev,
+        status, status, now, status, step.ended?.getTime() ?? now, status, step.restart ? 1 : 0, runId, rev,
       );
       if (!row) return null;
       const update = this.db.prepare(
