@@ -165,6 +165,13 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
 
   app.get('/api/events', (c) => {
     parseContract(NO_QUERY, singleQueryValues(c.req.queries(), c.req.url), 'query');
+    // A HEAD (a load balancer's probe) gets the stream's headers, not a stream nobody reads: that one
+    // stayed subscribed, its events queued, for good.
+    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+    // Under Node, the response: a stalled client is cut at the socket (reset: the kernel drops what it
+    // holds for it), not only at the stream, whose end would wait behind the socket's full buffer
+    // (about 4 MB) as long as the client reads nothing.
+    const outgoing = (c.env as { outgoing?: { destroy(): void; socket?: { resetAndDestroy?(): void } | null } } | undefined)?.outgoing;
     return streamSSE(c, async (stream) => {
       const queue: Array<RunEvent | 'work'> = [];
       let workQueued = false;
@@ -174,16 +181,24 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
       // A client that stopped reading (a stalled proxy, a hung tab) is disconnected once SSE_MAX_BACKLOG
       // events wait for it and it has taken none for SSE_STALL_MS: its backlog grew without bound (about
       // 4 MiB a minute at 200 runs/s). A burst (a pass scheduling thousands of runs) is not a stall.
+      const stalled = () => queue.length >= SSE_MAX_BACKLOG && orrery.clock.now().getTime() - progressAt > SSE_STALL_MS;
+      const cut = () => {
+        stream.abort();
+        if (outgoing?.socket?.resetAndDestroy) outgoing.socket.resetAndDestroy();
+        else outgoing?.destroy();
+      };
       const push = (e: RunEvent | 'work') => {
-        const now = orrery.clock.now().getTime();
-        if (queue.length === 0) progressAt = now;
-        else if (queue.length >= SSE_MAX_BACKLOG && now - progressAt > SSE_STALL_MS) {
-          stream.abort();
-          return;
-        }
+        if (queue.length === 0) progressAt = orrery.clock.now().getTime();
+        else if (stalled()) return cut();
         queue.push(e);
         wake?.();
       };
+      // Checked every second too, so that a client stalled when events stop is not kept with its backlog.
+      let stallTimer = orrery.clock.setTimer(1_000, function check() {
+        if (stream.aborted || stream.closed) return;
+        if (stalled()) return cut();
+        stallTimer = orrery.clock.setTimer(1_000, check, { unref: true });
+      }, { unref: true });
       const onRun = (e: RunEvent) => push(e);
       // Runs scheduled or tasks created by any process on the database: remote workers claim at once
       // (a claim takes due tasks too); one pending `work` event stands for any number of them.
@@ -197,6 +212,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
       stream.onAbort(() => {
         orrery.events.off('run', onRun);
         offWork();
+        stallTimer.cancel();
         queue.length = 0;
         wake?.();
       });
@@ -220,6 +236,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
       }
       orrery.events.off('run', onRun);
       offWork();
+      stallTimer.cancel();
     });
   });
 

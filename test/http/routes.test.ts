@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { routes } from '../../src/http/routes.js';
 import { SSE_MAX_BACKLOG, SSE_STALL_MS } from '../../src/http/app.js';
 import { T0, UUID, errorOf, openHttp, type HttpHarness, type Reply } from './http-helpers.js';
@@ -1122,6 +1122,27 @@ describe('GET /api/events (server-sent events)', () => {
       bytes += chunk.value.byteLength;
     }
     expect(bytes).toBeLessThan((SSE_MAX_BACKLOG * 2 + 10) * 10_100);
+  });
+
+  it('disconnects a stalled client once events have stopped too (checked every second), and a HEAD subscribes nothing', async () => {
+    const before = h.orrery.events.listenerCount('run');
+    for (let i = 0; i < 20; i++) {
+      const head = await h.app.request('/api/events', { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    }
+    expect(h.orrery.events.listenerCount('run')).toBe(before); // a probe leaves no subscriber behind
+    const big = { event: 'scheduled', run: { backendId: 'x', padding: 'p'.repeat(10_000) } };
+    const res = await h.app.request('/api/events');
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: ready');
+    for (let i = 0; i < SSE_MAX_BACKLOG * 2; i++) h.orrery.events.emit('run', big as never);
+    expect(h.orrery.events.listenerCount('run')).toBe(before + 1);
+    // Let the stream take what it can before the client's buffer is full (its writes settle on later turns).
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    h.clock.advance(SSE_STALL_MS + 1); // no event after this: the check finds the stall by itself
+    await vi.waitFor(() => expect(h.orrery.events.listenerCount('run')).toBe(before), { timeout: 5_000, interval: 50 });
+    await reader.cancel();
   });
 });
 
