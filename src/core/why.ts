@@ -151,7 +151,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   // 7–9. Limits, counted at claim time.
   const holders = load.holders.map((h) => `${h.backendId} (task ${h.task}, ${h.status} on ${h.worker ?? '?'})`).join(', ');
   if (type.maxRunning === null || !waitingToStart) add('max-running', 'skip', type.maxRunning === null ? 'no maxRunning' : pastClaim);
-  else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${load.running} runs held${holders ? `: ${holders}` : ''}; the next end frees a slot`);
+  else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${load.running} runs held${holders ? `: ${holders}` : ''}; the next end frees a slot (or a reaper pass, for a holder whose lease expired)`);
   else add('max-running', 'pass', `${load.running} of ${type.maxRunning} running slots taken`);
 
   const keyCap = perKeyCap(type);

@@ -59,6 +59,8 @@ export function whyCases(sut: StoreUnderTest): void {
       const why = await orrery.whyTask(waiting.id, { at: plus(T0, 1000) });
       expect(why).toMatchObject({ state: 'blocked', heldBy: 'max-running' });
       expect(why.summary).toContain(`maxRunning 1 reached: 1 runs held: ${held!.run.backendId}`);
+      // A holder whose worker died frees its slot only at a reaper pass: the answer says so.
+      expect(why.summary).toMatch(/; the next end frees a slot \(or a reaper pass, for a holder whose lease expired\)$/);
 
       const [r1, r2] = await orrery.createTasks([oneshot('rated', 1), oneshot('rated', 2)], { at: T0 });
       await orrery.scheduleDue({ at: T0 });
