@@ -249,7 +249,9 @@ export class Worker {
     if (ids.length === 0) return;
     try {
       const n = await this.board.releaseRuns({ worker: this.id, backendIds: ids });
-      this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue`);
+      // The others were no longer to run: their task was paused (taken back), disabled or cancelled (ended).
+      const others = ids.length - n;
+      this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue${others > 0 ? `; ${others} not (no longer the worker's, or their task paused, disabled or cancelled meanwhile)` : ''}`);
     } catch (e) {
       this.log.warn({ err: e }, `could not give ${ids.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`);
     }
