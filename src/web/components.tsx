@@ -78,16 +78,16 @@ export function ConfirmButton(props: {
     setBusy(true);
     setNote(null);
     const control = button.current;
+    let said = '';
     try {
-      const text = (await api.call(() => props.action())) || 'Done.';
-      setNote({ ok: true, text });
-      announce(text);
+      said = (await api.call(() => props.action())) || 'Done.';
+      setNote({ ok: true, text: said });
     } catch (e) {
-      setNote({ ok: false, text: errorText(e) });
-      announce(errorText(e));
+      said = errorText(e);
+      setNote({ ok: false, text: said });
     } finally {
       setBusy(false);
-      keepFocusNear(control);
+      keepFocusNear(control, said);
     }
   };
   return (
@@ -117,7 +117,11 @@ export function ConfirmButton(props: {
           </div>
         </form>
       </dialog>
-      {note && <span class={note.ok ? 'ok-note' : 'error'}>{note.text}</span>}
+      {note && (
+        <span class={note.ok ? 'ok-note' : 'error'} role={note.ok ? 'status' : 'alert'}>
+          {note.text}
+        </span>
+      )}
     </span>
   );
 }
@@ -207,12 +211,18 @@ export function announce(text: string): void {
 /**
  * Keeps keyboard focus near a control whose action may replace it: while the page settles (5 s), if
  * the focus falls to the body because the control was removed, it goes to the first enabled button of
- * the control's group (the task's actions, say), else to the main region.
+ * the control's group (the task's actions, say), else to the main region. If the control is removed,
+ * its outcome (`said`), which its own note can no longer show, is announced (once).
  */
-export function keepFocusNear(control: HTMLElement | null): void {
+export function keepFocusNear(control: HTMLElement | null, said = ''): void {
   const group = control?.closest<HTMLElement>('[role="group"], .toolbar, section') ?? document.getElementById('main');
   if (!group) return;
+  let announced = false;
   const settle = () => {
+    if (said && !announced && control && !control.isConnected) {
+      announced = true;
+      announce(said);
+    }
     if (document.activeElement && document.activeElement !== document.body && document.activeElement.isConnected) return;
     const next = group.isConnected ? group.querySelector<HTMLElement>('button:not([disabled]):not([aria-disabled="true"])') : null;
     (next ?? document.getElementById('main'))?.focus();

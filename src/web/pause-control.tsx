@@ -2,7 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import type { TaskType, TypePause } from '../core/model.js';
 import type { OrreryClient } from '../http/client.js';
 import { api } from './api.js';
-import { announce, ConfirmButton, keepFocusNear } from './components.js';
+import { ConfirmButton, keepFocusNear } from './components.js';
 import { errorText, instant } from './format.js';
 
 /** What can be paused from the dashboard: a task type, a task's schedule or a DAG. */
@@ -72,17 +72,17 @@ function PauseButton(props: { subject: Pausable; onChange: () => void }) {
     setBusy(true);
     setError(null);
     const control = button.current;
+    let said = '';
     try {
       await api.call((c) => props.subject.pause(c, reason.trim() || undefined));
       setReason('');
-      announce(`${props.subject.label} paused.`);
+      said = `${props.subject.label} paused.`;
       props.onChange();
     } catch (e) {
       setError(errorText(e));
-      announce(errorText(e));
     } finally {
       setBusy(false);
-      keepFocusNear(control);
+      keepFocusNear(control, said);
     }
   };
   return (
