@@ -8,6 +8,8 @@ import { apiTokenProblem, serverUrlProblem } from '../http/connection-checks.js'
 import { MAX_TIMER_MS } from '../core/options.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import { openOrrery, type Orrery } from '../engine/service.js';
+import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
+import { existsSync } from 'node:fs';
 
 /** Where output goes; tests pass buffers, the binary passes the process streams. */
 export interface Io {
@@ -25,7 +27,29 @@ export function addDb(cmd: Command): Command {
   return cmd.addOption(new Option('--db <url>', 'database URL (sqlite:PATH, sqlite::memory:, postgres://user:pass@host:port/db); default $ORRERY_DB or sqlite:./orrery.db'));
 }
 
-export function open(opts: DbOpts): Promise<Orrery> {
+/**
+ * Whether the running command may create a SQLite database file that does not exist yet. Only
+ * commands that put something in it do (main.ts: CREATING_COMMANDS). Any other command on a missing
+ * file answers as an empty database would, creates nothing, and says so on stderr: a mistyped --db
+ * or a wrong working directory leaves no stray file and is named.
+ */
+let mayCreateDatabase = true;
+let noteMissing: (text: string) => void = () => {};
+export function setDatabaseCreation(allowed: boolean, note: (text: string) => void = () => {}): void {
+  mayCreateDatabase = allowed;
+  noteMissing = note;
+}
+
+export async function open(opts: DbOpts): Promise<Orrery> {
+  if (!mayCreateDatabase) {
+    const url = opts.db ?? (process.env.ORRERY_DB || DEFAULT_DB_URL);
+    const path = sqlitePath(url);
+    if (path !== null && path !== '' && path !== ':memory:' && !existsSync(path)) {
+      const from = opts.db !== undefined ? '--db' : process.env.ORRERY_DB ? '$ORRERY_DB' : 'the default --db';
+      noteMissing(`no database at ${path} (${from}): answered as an empty database, nothing created`);
+      return openOrrery({ db: 'sqlite::memory:' });
+    }
+  }
   return openOrrery(opts.db !== undefined ? { db: opts.db } : {});
 }
 

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { OrreryError } from '../core/errors.js';
-import { UsageError, type Io } from './common.js';
+import { setDatabaseCreation, UsageError, type Io } from './common.js';
 import { archiveCommands } from './archive-commands.js';
 import { daemonCommands } from './daemon-commands.js';
 import { dagCommands } from './dag-commands.js';
@@ -48,6 +48,9 @@ export function buildProgram(io: Io): Command {
   return program;
 }
 
+/** The commands that may create a SQLite database that does not exist yet (common.ts: setDatabaseCreation). */
+const CREATING_COMMANDS = new Set(['task-type add', 'task add', 'task import', 'lister add', 'runner', 'worker', 'serve', 'visit-scheduler']);
+
 /** The commands that watch SIGINT/SIGTERM themselves from their start (daemon-commands.ts). */
 const DAEMONS = new Set(['runner', 'worker', 'serve']);
 
@@ -61,6 +64,8 @@ export async function main(
   // Signals held while the CLI loaded (bin/orrery.js): a daemon takes them over; another command exits as they asked.
   setHeldSignals(held);
   program.hook('preAction', (_root, action) => {
+    const path = action.parent === program || action.parent === null ? action.name() : `${action.parent.name()} ${action.name()}`;
+    setDatabaseCreation(CREATING_COMMANDS.has(path), (text) => io.err(`orrery: ${text}\n`));
     if (action.parent === program && DAEMONS.has(action.name())) return;
     const signal = takeHeldSignals();
     if (signal !== null) throw new Interrupted(signalExitCode(signal));

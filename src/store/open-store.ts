@@ -13,7 +13,7 @@ export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
 export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
   if (url.trim() === '') throw new ValidationError('db: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)', [{ path: 'db', message: 'empty' }]);
   if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    const path = sqlitePath(url)!;
     if (path === '') throw new ValidationError('db: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:', [{ path: 'db', message: 'missing path' }]);
     return openSqlite(url, path);
   }
@@ -26,10 +26,20 @@ export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
     const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open(url);
   }
-  if (!url.includes(':') || /^[./~]/.test(url)) return openSqlite(`sqlite:${url}`, url);
+  if (sqlitePath(url) !== null) return openSqlite(`sqlite:${url}`, url);
   throw new ValidationError(`db: unsupported database URL "${redactUrl(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
     { path: 'db', message: 'unsupported scheme' },
   ]);
+}
+
+/**
+ * The file a database URL names when it names a SQLite file (`sqlite:PATH`, `sqlite:///abs`, or a
+ * bare path): `:memory:` for an in-memory database, '' for `sqlite:` alone, null for any other URL.
+ */
+export function sqlitePath(url: string): string | null {
+  if (url.startsWith('sqlite:')) return url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+  if (/^postgres(ql)?:\/\//.test(url)) return null;
+  return !url.includes(':') || /^[./~]/.test(url) ? url : null;
 }
 
 async function openSqlite(url: string, path: string): Promise<Store> {

@@ -211,11 +211,28 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
   test('a path in a directory that does not exist: exit 1 naming the path, nothing created', async () => {
     const dir = tempDir();
     const path = join(dir, 'missing', 'sub', 'x.db');
-    const r = await runCli(['task-type', 'list', '--db', `sqlite:${path}`]);
+    const r = await runCli(['task-type', 'add', 'a', '--db', `sqlite:${path}`]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toBe('');
     expect(errorLines(r.stderr)).toEqual([`orrery: cannot open database ${path}: directory ${join(dir, 'missing', 'sub')} does not exist`]);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('a command that does not add anything never creates a missing database: it answers as an empty one and says so', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'typo.db');
+    const list = await runCli(['task', 'list', '--json', '--db', `sqlite:${path}`]);
+    expect(list).toEqual({ code: 0, stdout: '[]\n', stderr: `orrery: no database at ${path} (--db): answered as an empty database, nothing created\n` });
+    const show = await runCli(['task', 'show', '1', '--db', path], { env: { ORRERY_DB: 'sqlite:/elsewhere.db' } });
+    expect(show.code).toBe(2);
+    expect(errorLines(show.stderr)).toEqual([`orrery: no database at ${path} (--db): answered as an empty database, nothing created`, 'orrery: ID: task 1 not found']);
+    const fromEnv = await runCli(['worker', 'list'], { env: { ORRERY_DB: `sqlite:${path}` } });
+    expect(fromEnv.code).toBe(0);
+    expect(fromEnv.stderr).toContain(`no database at ${path} ($ORRERY_DB)`);
+    expect(readdirSync(dir)).toEqual([]);
+    // A command that adds something creates it, and reads then find it.
+    expect((await runCli(['task-type', 'add', 'a', '--db', `sqlite:${path}`])).code).toBe(0);
+    expect(await runCli(['task-type', 'list', '--json', '--db', `sqlite:${path}`])).toMatchObject({ code: 0, stderr: '' });
   });
 
   test('a path that is a directory: exit 1', async () => {

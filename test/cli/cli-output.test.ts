@@ -241,8 +241,12 @@ describe('database selection (SPEC §6.1)', () => {
     expect(withBoth).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(withBoth.stdout).name).toBe('a');
     expect(existsSync(good.path)).toBe(true);
-    expect(withNeither).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
+    // A listing creates nothing: it answers as an empty database and says there is none.
+    expect(withNeither).toEqual({ code: 0, stdout: '[]\n', stderr: 'orrery: no database at ./orrery.db (the default --db): answered as an empty database, nothing created\n' });
+    expect(existsSync(join(cwd, 'orrery.db'))).toBe(false);
+    expect(await runCli(['task-type', 'add', 'b', '--json'], { cwd })).toMatchObject({ code: 0, stderr: '' });
     expect(existsSync(join(cwd, 'orrery.db'))).toBe(true);
+    await runOk(['task-type', 'delete', 'b'], { cwd });
     const [typesText, tasks] = await Promise.all([runOk(['task-type', 'list'], { cwd }), runOk(['task', 'list', '--json'], { cwd })]);
     expect(typesText).toBe('no task types yet (create one with: orrery task-type add NAME)\n');
     expect(tasks).toBe('[]\n');
