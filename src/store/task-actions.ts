@@ -2,6 +2,8 @@ import type { BulkSkip } from '../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../core/dag.js';
 import { ConflictError } from '../core/errors.js';
 import type { Task } from '../core/model.js';
+import type { StoreChange } from '../core/wake-ups.js';
+import type { CreatedTask } from './store.js';
 
 /** Why a respawn is refused: the bulk skip reason, and the equal active task when there is one. */
 export interface RespawnRefusal {
@@ -23,4 +25,9 @@ export function respawnError(task: Task, refusal: RespawnRefusal): ConflictError
   return new ConflictError(`task ${task.id} still has a run held by a worker; respawn it once that run has ended (its worker stops it, or its lease expires)`, [
     { path: 'id', message: 'a run of the task is still claimed or started' },
   ]);
+}
+
+/** The change a batch of task creations committed: how many tasks it wrote, and whether a replacement withdrew a run from a worker's buffer. */
+export function tasksWritten(out: readonly CreatedTask[]): StoreChange & { kind: 'tasks-written' } {
+  return { kind: 'tasks-written', count: out.filter((c) => c.created || c.replaced).length, withdrewHeld: out.some((c) => (c.withdrawn?.worker ?? null) !== null) };
 }

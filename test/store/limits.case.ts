@@ -232,6 +232,24 @@ export function limitCases(sut: StoreUnderTest): void {
       expect(r[0]!.replaced).toBeFalsy();
     });
 
+    it("replace: a run waiting in a worker's buffer (claimed) is withdrawn, its worker told it is no longer held, and the task takes the new arguments", async () => {
+      const { orrery } = await setup([{ name: 'page' }]);
+      const a = await orrery.createTask(oneshot('page', 1, { key: 'p1' }), { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      const [buffered] = await orrery.claimRuns({ worker: 'w', types: ['page'], limit: 10, startNow: 0, at: T0 });
+      expect(buffered!.run.status).toBe('claimed');
+      const [r] = await orrery.createTasksDetailed([oneshot('page', 2, { key: 'p1', onConflict: 'replace' })], { at: plus(T0, 10) });
+      expect(r).toMatchObject({ created: false, replaced: true, task: { id: a.id, arguments: { args: [2] }, status: 'next_run_not_scheduled' } });
+      expect(r!.withdrawn).toMatchObject({ id: buffered!.run.id, status: 'lost', error: 'cancelled: replaced' });
+      // Its worker, beginning it now, is told the run is no longer held: its handler never runs with the old arguments.
+      const answer = await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: buffered!.run.backendId, startedAt: plus(T0, 20) }], at: plus(T0, 20) });
+      expect(answer.lost).toEqual([buffered!.run.backendId]);
+      expect(await orrery.getRun(buffered!.run.backendId)).toMatchObject({ status: 'lost', error: 'cancelled: replaced', started: null });
+      const [next] = await orrery.scheduleDue({ at: plus(T0, 30) });
+      const claimed = await claimStarted(orrery, { worker: 'w2', types: ['page'], limit: 1, at: plus(T0, 30) });
+      expect(claimed.map((c) => [c.run.id, c.arguments.args])).toEqual([[next!.id, [2]]]);
+    });
+
     it('replace within one batch: the later task replaces the earlier', async () => {
       const { orrery } = await setup([{ name: 'page' }]);
       const out = await orrery.createTasksDetailed([oneshot('page', 1, { key: 'k' }), oneshot('page', 2, { key: 'k', onConflict: 'replace' })], { at: T0 });

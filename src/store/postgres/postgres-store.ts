@@ -19,6 +19,7 @@ import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
+import { tasksWritten } from '../task-actions.js';
 import { claimedFromDueRow, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   BulkTaskOutcome,
@@ -232,7 +233,7 @@ export class PostgresStore implements Store {
     const once = await insertAtOnce(this.pool, tasks, at, PG_CHANNEL);
     const out = Array.isArray(once) ? once : await this.tx((c) => insertTasks(c, tasks, at, once ?? undefined));
     // The one-statement insert sent other processes their wake-up itself; this process's listeners still need theirs.
-    const written: StoreChange = { kind: 'tasks-written', count: out.filter((x) => x.created || x.replaced).length };
+    const written = tasksWritten(out);
     if (Array.isArray(once)) for (const channel of wakeUps(written)) this.hub.notify(channel);
     else this.wake(written);
     return out;
@@ -249,6 +250,7 @@ export class PostgresStore implements Store {
     const onError = () => (broken = true);
     c.on('error', onError);
     let changed = 0;
+    let withdrewHeld = false;
     try {
       await c.query('BEGIN');
       // A chunk of plain tasks is sent while the one before it runs (the client queues it behind):
@@ -258,6 +260,7 @@ export class PostgresStore implements Store {
       const settle = async () => {
         const out = await inFlight.shift()!;
         for (const x of out) if (x.created || x.replaced) changed++;
+        if (tasksWritten(out).withdrewHeld === true) withdrewHeld = true;
         await onChunk(out);
       };
       try {
@@ -282,7 +285,7 @@ export class PostgresStore implements Store {
       c.off('error', onError);
       c.release(broken);
     }
-    this.wake({ kind: 'tasks-written', count: changed });
+    this.wake({ kind: 'tasks-written', count: changed, withdrewHeld });
   }
 
   async getTask(id: number): Promise<Task | null> {

@@ -181,7 +181,12 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', replacementOf(t));
   if (plan.action === 'return') return { task: holder, created: false };
   const withdrawn = plan.withdrawRun
-    ? (await c.query<Row>(`UPDATE task_runs SET status = $4, ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled' RETURNING *`, [row.current_run, at, REPLACED_ERROR, WITHDRAWN_STATUS])).rows[0]
+    ? (await c.query<Row>(
+        // A run in a worker's buffer keeps its lease until that worker lets go of it (it may be beginning it).
+        `UPDATE task_runs SET status = $4, ended = $2, error = $3, lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END
+         WHERE id = $1 AND status IN ('scheduled', 'claimed') RETURNING *`,
+        [row.current_run, at, REPLACED_ERROR, WITHDRAWN_STATUS],
+      )).rows[0]
     : undefined;
   const u = plan.update;
   const { rows: updated } = await c.query<Row>(

@@ -69,7 +69,7 @@ import { SqliteHeldRuns, taskParams } from './sqlite-held-ends.js';
 import { claimOrder, runnerCutoff } from '../../core/claim-ahead.js';
 import { SqliteTaskActions } from './sqlite-task-actions.js';
 import { SqliteTaskSearch } from './sqlite-task-search.js';
-import { respawnError } from '../task-actions.js';
+import { respawnError, tasksWritten } from '../task-actions.js';
 import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import { timeOrderedUuid } from '../run-ids.js';
 
@@ -209,7 +209,7 @@ export class SqliteStore implements Store {
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
     const out = await this.write(() => this.insertTasksInTx(tasks, at));
-    this.wake({ kind: 'tasks-written', count: out.filter((c) => c.created || c.replaced).length });
+    this.wake(tasksWritten(out));
     return out;
   }
 
@@ -225,6 +225,7 @@ export class SqliteStore implements Store {
     this.importing = new Promise<void>((r) => (release = r));
     let db: Database.Database | null = null;
     let changed = 0;
+    let withdrewHeld = false;
     try {
       db = this.path === ':memory:' ? this.db : openSqlite(this.path);
       if (db !== this.db) {
@@ -240,6 +241,7 @@ export class SqliteStore implements Store {
         written += chunk.length;
         const out = writes.insertTasksInTx(chunk, at);
         for (const c of out) if (c.created || c.replaced) changed++;
+        if (tasksWritten(out).withdrewHeld === true) withdrewHeld = true;
         await onChunk(out);
         await nextTurn();
       }
@@ -252,13 +254,14 @@ export class SqliteStore implements Store {
     } catch (e) {
       if (db?.inTransaction) db.prepare('ROLLBACK').run();
       changed = 0;
+      withdrewHeld = false;
       throw e;
     } finally {
       if (db && db !== this.db && db.open) db.close();
       this.importing = null;
       release();
     }
-    this.wake({ kind: 'tasks-written', count: changed });
+    this.wake({ kind: 'tasks-written', count: changed, withdrewHeld });
   }
 
   /** Inserts tasks inside the caller's write transaction; an equal active task is returned instead. */
