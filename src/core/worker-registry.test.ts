@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WORKER_KEEP_MS, workerInfo, workerPruneBefore } from './worker-registry.js';
+import { MAX_WORKER_TYPES, WORKER_KEEP_MS, workerInfo, workerPruneBefore } from './worker-registry.js';
 
 const ok = { id: 'vm:1:abc', host: 'vm', pid: 1, types: ['b', 'a', 'b'], concurrency: 4 };
 
@@ -7,6 +7,10 @@ describe('worker registry', () => {
   it('takes a worker as it describes itself, types deduplicated and sorted', () => {
     expect(workerInfo(ok)).toEqual({ id: 'vm:1:abc', host: 'vm', pid: 1, types: ['a', 'b'], concurrency: 4 });
     expect(workerInfo({ ...ok, types: [] }).types).toEqual([]);
+    // A worker serving a large catalogue registers every type (a cap of 1,000 kept such a worker out of the registry: stale while alive).
+    const many = Array.from({ length: 2500 }, (_, i) => `t${String(i).padStart(4, '0')}`);
+    expect(workerInfo({ ...ok, types: many }).types).toEqual(many);
+    expect(() => workerInfo({ ...ok, types: Array.from({ length: MAX_WORKER_TYPES + 1 }, (_, i) => `t${i}`) })).toThrow(/^types: must be a list of at most 100000 task type names/);
   });
 
   it('names the field of a bad description', () => {

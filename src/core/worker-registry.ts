@@ -44,7 +44,8 @@ export function workerPruneBefore(at: Date): Date {
 
 /** Longest worker id: the registry's limit (the jobboard's routes take up to 256 characters). */
 export const MAX_WORKER_ID = 200;
-const MAX_TYPES = 1000;
+/** The most task types a worker row lists: far above any catalogue seen (2,000 types serve fine), a bound on the row only. */
+export const MAX_WORKER_TYPES = 100_000;
 
 /** What is wrong with a worker id (`--id`, a registry row), or null when it is fine. */
 export function workerIdProblem(id: string): string | null {
@@ -74,7 +75,7 @@ export function workerInfo(input: unknown): WorkerInfo {
   if (!Number.isSafeInteger(w.concurrency) || (w.concurrency as number) < 1 || (w.concurrency as number) > INT4_MAX) {
     throw invalid('concurrency', `must be an integer from 1 to ${INT4_MAX}`);
   }
-  if (!Array.isArray(w.types) || w.types.length > MAX_TYPES) throw invalid('types', `must be a list of at most ${MAX_TYPES} task type names`);
+  if (!Array.isArray(w.types) || w.types.length > MAX_WORKER_TYPES) throw invalid('types', `must be a list of at most ${MAX_WORKER_TYPES} task type names`);
   w.types.forEach((t, i) => {
     if (typeof t !== 'string' || t === '' || t.length > 128 || textProblem(t)) throw invalid(`types[${i}]`, 'must be a task type name');
   });

@@ -36,6 +36,20 @@ async function setup(): Promise<{ orrery: Orrery; clock: VirtualClock }> {
 const byId = async (orrery: Orrery) => new Map((await orrery.listWorkers()).map((w) => [w.worker, w]));
 
 describe('the worker registry on virtual time', () => {
+  it('a worker serving 1,500 task types registers all of them and stays alive while idle', async () => {
+    const { orrery, clock } = await setup();
+    const names = Array.from({ length: 1500 }, (_, i) => `t${String(i).padStart(4, '0')}`);
+    for (const name of names) await orrery.createTaskType({ name });
+    const handlers = Object.fromEntries(names.map((n) => [n, async () => true]));
+    const w = new Worker(orrery, { handlers, id: 'wide' });
+    w.start();
+    cleanups.push(() => w.stop(0));
+    await clock.advance(MIN);
+    const row = (await byId(orrery)).get('wide')!;
+    expect(row).toMatchObject({ liveness: 'alive', types: names });
+    expect(at(MIN).getTime() - row.lastSeen!.getTime()).toBeLessThan(WORKER_REFRESH_MS);
+  });
+
   it('an idle worker stays alive, a stopped one reads stopped, a killed one turns stale then gone', async () => {
     const { orrery, clock } = await setup();
     await orrery.createTaskType({ name: 'mail', defaultIntervalMs: '1h' });
