@@ -199,4 +199,49 @@ describe('PostgreSQL error translation', () => {
     const bug = new TypeError('x is undefined');
     expect(translatePgError(bug)).toBe(bug);
   });
+
+  it("a DBA's statement_timeout (57014) or lock_timeout (55P03) is StorageUnavailableError: the same statement may pass a moment later", async () => {
+    const db = await createTestDatabase('unavail3');
+    const pool = new TrackedPool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => {});
+    cleanups.push(() => db.drop(), () => pool.end().catch(() => {}));
+    const c = await pool.connect();
+    cleanups.push(() => c.release());
+    await c.query(`SET statement_timeout = '20ms'`);
+    const timedOut = await c.query('SELECT pg_sleep(1)').catch((e: unknown) => e);
+    expect((timedOut as { code: string }).code).toBe('57014');
+    expect(translatePgError(timedOut)).toBeInstanceOf(StorageUnavailableError);
+    expect((translatePgError(timedOut) as Error).message).toMatch(/57014: canceling statement due to statement timeout/);
+    await c.query(`SET statement_timeout = 0`);
+    await c.query('CREATE TABLE held (id int PRIMARY KEY)');
+    await c.query('INSERT INTO held VALUES (1)');
+    const holder = await pool.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT id FROM held WHERE id = 1 FOR UPDATE');
+    await c.query(`SET lock_timeout = '20ms'`);
+    const locked = await c.query('UPDATE held SET id = 1 WHERE id = 1').catch((e: unknown) => e);
+    await holder.query('ROLLBACK');
+    holder.release();
+    expect((locked as { code: string }).code).toBe('55P03');
+    expect(translatePgError(locked)).toBeInstanceOf(StorageUnavailableError);
+    // Once the lock is free, the same statement passes.
+    expect((await c.query('UPDATE held SET id = 1 WHERE id = 1')).rowCount).toBe(1);
+  });
+
+  it("a connection the server ended between queries (idle_in_transaction_session_timeout) names the server's reason", async () => {
+    const db = await createTestDatabase('unavail4');
+    const pool = new TrackedPool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => {});
+    cleanups.push(() => db.drop(), () => pool.end().catch(() => {}));
+    const c = await pool.connect();
+    const ended = new Promise<void>((r) => c.once('error', () => r()));
+    await c.query(`SET idle_in_transaction_session_timeout = '50ms'`);
+    await c.query('BEGIN');
+    await ended; // the server's FATAL arrives on the client's error event
+    const next = await c.query('SELECT 1').catch((e: unknown) => e);
+    c.release(true);
+    const translated = translatePgError(next);
+    expect(translated).toBeInstanceOf(StorageUnavailableError);
+    expect((translated as Error).message).toMatch(/the server ended the connection: terminating connection due to idle-in-transaction timeout/);
+  });
 });

@@ -9,7 +9,7 @@ import { parseTimestamptz } from './postgres-literals.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 /** One fixed advisory lock key for Orrery's migrations ("orrery" in ASCII). */
-const MIGRATION_LOCK = 0x6f7272657279;
+export const MIGRATION_LOCK = 0x6f7272657279;
 
 // int8 as JS numbers: ids, counts and milliseconds all stay below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -57,7 +57,15 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
       throw new SchemaTooNewError(`database schema version ${seen} is newer than this Orrery (knows up to ${migrations.length}); upgrade Orrery`);
     }
     if (seen === migrations.length) return;
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    // A role's statement_timeout or lock_timeout (a DBA's setting) would cut the wait for another
+    // migrating process, or a long migration, short: both run without them, reset afterwards.
+    await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    } catch (e) {
+      await client.query('RESET statement_timeout; RESET lock_timeout').catch(() => {});
+      throw storageError(`waiting for the migration lock of ${redactUrl(url)} (another process migrating it holds it): ${(e as Error).message}`, e);
+    }
     try {
       await client.query('BEGIN');
       await client.query(`CREATE TABLE IF NOT EXISTS orrery_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -79,11 +87,17 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
       if (e instanceof OrreryError) throw e;
-      // 42501 insufficient_privilege: the role may not create in the schema (docs/postgres.md#roles-and-privileges).
-      const hint = (e as { code?: string }).code === '42501' ? " (migrations need CREATE on the database's schema: run them once as the tables' owner, docs/postgres.md#roles-and-privileges)" : '';
+      // 42501 insufficient_privilege: the role may not create in the schema, or alter a table it does not own (docs/postgres.md#roles-and-privileges).
+      const denied = (e as { code?: string }).code === '42501';
+      const hint = !denied
+        ? ''
+        : /must be owner/.test((e as Error).message)
+          ? " (a migration that alters a table must run as the table's owner: run it once as the tables' owner, docs/postgres.md#roles-and-privileges)"
+          : " (migrations need CREATE on the database's schema: run them once as the tables' owner, docs/postgres.md#roles-and-privileges)";
       throw new StorageError(`migrating ${redactUrl(url)} failed${hint}: ${(e as Error).message}`);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+      await client.query('RESET statement_timeout; RESET lock_timeout').catch(() => {});
     }
   } catch (e) {
     if (e instanceof OrreryError) throw e;

@@ -6,13 +6,16 @@ import { instantText } from './postgres-literals.js';
  * SQLSTATEs after which the same call may succeed later: class 08 (connection exception), class 53
  * (insufficient resources: disk full, out of memory, too many connections) but 53400 (a configured
  * limit), 57P01/57P02/57P03 (administrator or crash shutdown, cannot connect now), 58000/58030
- * (system and I/O error), and 40001/40P01 (serialization failure, deadlock: retried five times inside
- * the transaction first). Constraint, data, syntax and permission errors are not: retrying changes nothing.
+ * (system and I/O error), 40001/40P01 (serialization failure, deadlock: retried five times inside
+ * the transaction first), and 57014/55P03 (a statement cancelled by a `statement_timeout`, or by an
+ * administrator; a lock not had within a `lock_timeout`: a DBA's settings, after which the same
+ * statement passes once the lock or the load is gone). Constraint, data, syntax and permission
+ * errors are not: retrying changes nothing.
  */
 function unavailableSqlstate(code: string): boolean {
   if (code.startsWith('08')) return true;
   if (code.startsWith('53')) return code !== '53400';
-  return ['57P01', '57P02', '57P03', '58000', '58030', '40001', '40P01'].includes(code);
+  return ['57P01', '57P02', '57P03', '58000', '58030', '40001', '40P01', '57014', '55P03'].includes(code);
 }
 
 /**
@@ -53,14 +56,19 @@ type Callback = (err: unknown, ...rest: unknown[]) => void;
 /** A pg client that marks the errors of its queries once its connection has ended (see connectionErrors). */
 class TrackedClient extends pg.Client {
   private connectionEnded = false;
+  /** The error that ended the connection between queries: the server's reason (an idle-in-transaction timeout, a shutdown). */
+  private endedBy: unknown = null;
   constructor(config?: string | pg.ClientConfig) {
     super(config);
     const con = (this as unknown as { connection?: { once(ev: string, fn: () => void): void } }).connection;
     con?.once('end', () => (this.connectionEnded = true));
     // The connection failed (the pool's or the caller's own listener handles the error itself).
-    this.on('error', () => (this.connectionEnded = true));
+    this.on('error', (err: unknown) => {
+      this.connectionEnded = true;
+      this.endedBy ??= err;
+    });
     const query = this.query.bind(this) as (...a: unknown[]) => unknown;
-    const mark = (err: unknown) => (this.connectionEnded ? markConnectionError(err) : err);
+    const mark = (err: unknown) => (this.connectionEnded ? markConnectionError(withReason(err, this.endedBy)) : err);
     (this as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
       utcParameters(args);
       const last = args[args.length - 1];
@@ -77,6 +85,17 @@ class TrackedClient extends pg.Client {
       return out;
     };
   }
+}
+
+/**
+ * A query's error on a connection the server ended between queries names the server's reason, which
+ * pg reports only on the client's error event: "Client has encountered a connection error and is not
+ * queryable" alone hid `terminating connection due to idle-in-transaction timeout`.
+ */
+function withReason(err: unknown, endedBy: unknown): unknown {
+  if (!(err instanceof Error) || !(endedBy instanceof Error) || err === endedBy || (err as { code?: unknown }).code !== undefined) return err;
+  if (!err.message.includes(endedBy.message)) err.message = `${err.message}: the server ended the connection: ${endedBy.message}`;
+  return err;
 }
 
 /**
