@@ -68,7 +68,7 @@ describe('PostgreSQL migrations under a DBA\'s settings (docs/postgres.md)', () 
       withClient(urlAs(owner, database), async (c) => {
         await c.query('ALTER TABLE archived_task_runs ALTER COLUMN record TYPE jsonb USING record::jsonb');
         await c.query('ALTER TABLE archived_tasks ALTER COLUMN record TYPE jsonb USING record::jsonb');
-        await c.query(`DELETE FROM orrery_migrations WHERE name = '0017_archive_json'`);
+        await c.query('DELETE FROM orrery_migrations WHERE version >= 17'); // later migrations are written to run again harmlessly
       });
     await undo();
     await withClient(urlAs(owner, database), (c) => c.query(`GRANT CREATE ON SCHEMA public TO ${quoteIdent(app)}`));

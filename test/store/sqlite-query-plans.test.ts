@@ -14,6 +14,7 @@ import { searchPath, taskSearch, type TaskSearchInput } from '../../src/core/tas
 import { taskScanSql, taskSearchSql } from '../../src/store/sqlite/sqlite-task-search.js';
 import { RENEW_MANY_SQL } from '../../src/store/sqlite/sqlite-held-ends.js';
 import { DUE_OF_TYPE_SQL } from '../../src/store/sqlite/sqlite-queries.js';
+import { PRUNE_ADAPTIVE_SQL } from '../../src/store/sqlite/sqlite-adaptive-rates.js';
 
 describe('SQLite queue stats plan', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
@@ -28,6 +29,23 @@ describe('SQLite queue stats plan', () => {
       const touching = details.filter((d) => /\b(task_runs|tasks)\b/.test(d));
       expect(touching.filter((d) => !/USING (COVERING )?INDEX/.test(d)), details.join('\n')).toEqual([]);
       expect(touching.map((d) => /INDEX (\w+)/.exec(d)![1]).sort()).toEqual(['task_runs_claimable', 'task_runs_leases', 'tasks_paused', 'tasks_type_status']);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('SQLite adaptive rates prune plan', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("seeks the stale rates of the type by since, not every throttled key of the type", async () => {
+    const path = join(dir, 'orrery.db');
+    await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      const details = (db.prepare(`EXPLAIN QUERY PLAN ${PRUNE_ADAPTIVE_SQL}`).all('t', 0) as Array<{ detail: string }>).map((r) => r.detail);
+      expect(details).toEqual(['SEARCH adaptive_rates USING INDEX adaptive_rates_since (type=? AND since<?)']);
     } finally {
       db.close();
     }

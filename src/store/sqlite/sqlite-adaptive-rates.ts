@@ -3,6 +3,9 @@ import { adaptiveStaleBefore, effectiveCount, throttleScope, throttled } from '.
 import type { TaskType } from '../../core/model.js';
 import type { AdaptiveRateRow, ThrottledRate } from '../store.js';
 
+/** A type's adaptive rates gone stale, pruned at each throttle signal (index adaptive_rates_since). */
+export const PRUNE_ADAPTIVE_SQL = 'DELETE FROM adaptive_rates WHERE type = ? AND since < ?';
+
 /** The type's own rate is stored under this key (concurrency keys are never empty). */
 const TYPE_KEY = '';
 
@@ -19,7 +22,7 @@ export class SqliteAdaptiveRates {
       get: p('SELECT count, since, decreased_at FROM adaptive_rates WHERE type = ? AND concurrency_key = ?'),
       save: p(`INSERT INTO adaptive_rates (type, concurrency_key, count, since, decreased_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (type, concurrency_key) DO UPDATE SET count = excluded.count, since = excluded.since, decreased_at = excluded.decreased_at`),
-      prune: p('DELETE FROM adaptive_rates WHERE type = ? AND since < ?'),
+      prune: p(PRUNE_ADAPTIVE_SQL),
       all: p('SELECT * FROM adaptive_rates ORDER BY type, concurrency_key'),
       ofTypes: p('SELECT * FROM adaptive_rates WHERE type IN (SELECT value FROM json_each(?)) ORDER BY type, concurrency_key'),
     };
