@@ -27,6 +27,9 @@ export const TASKS_WAKE_DELAY_MS = 20;
  * The runner (SPEC §2.2): moves due tasks into the jobboard, per type within its queue limit. It sleeps
  * until the earliest nextRun, or until new due work or freed queue slots wake it.
  */
+/** Past this many task types in one pass, the runner logs the pass in one line. */
+const MAX_TYPE_LINES = 10;
+
 export class Runner extends PeriodicLoop {
   private unlisten: Array<() => void> = [];
   private queuesFull = false;
@@ -98,7 +101,12 @@ export class Runner extends PeriodicLoop {
     const runs = await this.orrery.scheduleDue({ graceMs: this.graceMs, holdUnlimited, catchUp, fill: false });
     const byType = new Map<string, number>();
     for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
-    for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);
+    // One line per type, or one for the pass when it touched many types (2,000 types: a line each flooded the log).
+    if (byType.size <= MAX_TYPE_LINES) for (const [type, n] of byType) this.log.info({ type, runs: n }, `scheduled ${n} run${n === 1 ? '' : 's'} of ${type}`);
+    else {
+      const top = [...byType].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_TYPE_LINES);
+      this.log.info({ types: byType.size, runs: runs.length }, `scheduled ${runs.length} runs of ${byType.size} types (most: ${top.map(([t, n]) => `${t} ${n}`).join(', ')}, …)`);
+    }
     const next = await this.orrery.store.nextDueAt();
     const until = next === null ? Infinity : next.getTime() - this.orrery.clock.now().getTime();
     // Due work left behind means full queues, or work left to workers within the grace: wake the

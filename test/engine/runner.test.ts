@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { Runner } from '../../src/engine/runner.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
 
@@ -20,6 +21,22 @@ describe('Runner', () => {
       return runs.length > 0 ? runs : null;
     }, 'the run', 5_000, 2);
     expect(run!.task).toBe(task.id);
+  });
+
+  it('logs a pass over a few types one line each, and a pass over many types in one line', async () => {
+    const { orrery, onCleanup } = await setup();
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg) });
+    for (let i = 0; i < 12; i++) await orrery.createTaskType({ name: `t${String(i).padStart(2, '0')}` });
+    await orrery.createTasks([{ type: 't00', policy: 'oneshot' as const }, { type: 't00', policy: 'oneshot' as const, arguments: { args: [2], kwargs: {} } }, { type: 't01', policy: 'oneshot' as const }]);
+    const runner = new Runner(orrery, { maxSleepMs: 600_000, graceMs: 0, logger });
+    runner.start();
+    onCleanup(() => runner.stop());
+    await waitFor(async () => lines.some((l) => l.startsWith('scheduled 1 run of t01')), 'the per-type lines');
+    expect(lines.filter((l) => l.startsWith('scheduled'))).toEqual(['scheduled 2 runs of t00', 'scheduled 1 run of t01']);
+    await orrery.createTasks(Array.from({ length: 13 }, (_, i) => ({ type: `t${String(i % 12).padStart(2, '0')}`, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    const summary = await waitFor(async () => lines.find((l) => l.includes('types (most:')) ?? null, 'the one-line summary');
+    expect(summary).toBe('scheduled 13 runs of 12 types (most: t00 2, t01 1, t02 1, t03 1, t04 1, t05 1, t06 1, t07 1, t08 1, t09 1, …)');
   });
 
   it('sleeps until the earliest nextRun, then schedules it', async () => {
