@@ -44,13 +44,14 @@ export function Overview() {
   const dueCount = (n: number, capped: boolean) => (capped ? `${n}+` : String(n));
   const dueTotal = [...due.values()].reduce((a, d) => a + d.due, 0);
   const dueCapped = [...due.values()].some((d) => d.capped);
-  const rows = queues.map((q) => {
-    const series = seriesOf(
-      rates.rates.filter((r) => r.type === q.type),
-      rates.since,
-    );
-    return { q, series };
-  });
+  // The rate rows grouped by type once (a filter per type read every row once per type: 2,000 types, 60,000 rows).
+  const ratesOfType = new Map<string, typeof rates.rates>();
+  for (const r of rates.rates) {
+    const list = ratesOfType.get(r.type);
+    if (list) list.push(r);
+    else ratesOfType.set(r.type, [r]);
+  }
+  const rows = queues.map((q) => ({ q, series: seriesOf(ratesOfType.get(q.type) ?? [], rates.since) }));
   const allSeries = seriesOf(rates.rates, rates.since);
   const totals = {
     scheduled: sum(queues.map((q) => q.scheduled)),
