@@ -28,6 +28,8 @@ export type { WorkerView } from './engine/service.js';
 export { WORKER_REFRESH_MS, WORKER_KEEP_MS, type WorkerInfo, type RegisteredWorker } from './core/worker-registry.js';
 export { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from './core/worker-liveness.js';
 export type { RunEvent } from './engine/service.js';
+export type { WaitForTaskOptions } from './engine/task-wait.js';
+export { taskFinished, type TaskWait } from './core/task-wait.js';
 export type { TaskBatchSummary, TaskImportSummary, ImportOptions, ImportProgress } from './engine/task-import.js';
 export { OrreryClient, DEFAULT_CLIENT_TIMEOUT_MS, type OrreryClientOptions, type TaskPage, type RunPage, type TaskQueryFilter } from './http/client.js';
 export { TASK_SCAN_LIMIT, ARGS_MATCHES, type TaskSearchInput, type TaskSearchPage, type ArgsMatch } from './core/task-search.js';

@@ -6,6 +6,7 @@ import { CATCH_UP_POLICIES, type CalendarOptionsInput, type CatchUp } from '../c
 import { UNIQUE_BY, type UniqueBy } from '../core/flow-control.js';
 import { parseTaskArguments } from './arguments.js';
 import { whyCommand } from './why-command.js';
+import { taskWaitCommand } from './task-wait-command.js';
 import { addTaskPauseCommands } from './pause-commands.js';
 import { addTaskFilters, taskFilterInput, type TaskFilterOpts } from './task-filters.js';
 import { addBulkCommand } from './task-bulk-command.js';
@@ -218,6 +219,7 @@ export function taskCommands(io: Io): Command {
     if (runs.length > 0) printRuns(io, runs);
   });
   cmd.addCommand(whyCommand(io));
+  cmd.addCommand(taskWaitCommand(io));
   addTaskPauseCommands(cmd, io);
   addImportCommand(cmd, io);
   addBulkCommand(cmd, io);

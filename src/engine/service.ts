@@ -63,6 +63,8 @@ import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
 export type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
 import type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
+import { waitForTask, type WaitForTaskOptions } from './task-wait.js';
+import type { TaskWait } from '../core/task-wait.js';
 
 export type { EndRunOptions } from './jobboard.js';
 
@@ -416,6 +418,15 @@ export class Orrery implements Jobboard {
   async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
     checkId(taskId, 'taskId');
     return this.store.listRuns(taskId, lastRunsOption(optionsObject(opts, 'options').last, 'last'));
+  }
+
+  /**
+   * Waits until the task is finished (`completed` or `disabled`) or `timeoutMs` passes, and answers
+   * `{ finished, task, run }` (its newest run). Ends of this process are seen at once, others at the
+   * next read (every `pollMs`, default 1 s). docs/guide.md#waiting-for-a-task.
+   */
+  waitForTask(id: number, opts?: WaitForTaskOptions): Promise<TaskWait> {
+    return waitForTask(this, id, opts);
   }
 
   /** A run by backend id, or `null`. */

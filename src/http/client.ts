@@ -39,7 +39,9 @@ import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
 import { HttpError } from './errors.js';
 import { apiTokenProblem, serverUrlProblem } from './connection-checks.js';
-import { MAX_TIMER_MS, lastRunsOption, optionsObject } from '../core/options.js';
+import { MAX_TIMER_MS, checkMs, lastRunsOption, optionsObject } from '../core/options.js';
+import { DEFAULT_HTTP_WAIT_MS, type TaskWait } from '../core/task-wait.js';
+import { checkId } from '../core/task-ids.js';
 import { iso, parseApiJson, requestJson } from './client-json.js';
 
 
@@ -228,8 +230,9 @@ export class OrreryClient implements Jobboard {
    * One request and its JSON answer: a network failure is a StorageUnavailableError (worth retrying),
    * an error status the server's error rebuilt (toError), a 2xx answer that is not JSON an HttpError.
    */
-  private async exchange<T>(url: string, init: RequestInit, timeoutMs: number | null = this.timeoutMs): Promise<T> {
+  private async exchange<T>(url: string, init: RequestInit, timeoutMs: number | null = this.timeoutMs, signal?: AbortSignal): Promise<T> {
     if (this.closing.signal.aborted) throw closedError();
+    signal?.throwIfAborted();
     // One controller per request: aborted by close() or by the timeout, whichever comes first.
     const abort = new AbortController();
     const onClose = () => abort.abort(CLOSED);
@@ -238,10 +241,11 @@ export class OrreryClient implements Jobboard {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, { ...init, signal: abort.signal });
+      res = await fetch(url, { ...init, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
       text = await res.text();
     } catch (e) {
       if (abort.signal.reason === CLOSED) throw closedError();
+      if (signal?.aborted) throw signal.reason;
       if (abort.signal.reason === TIMED_OUT) {
         throw new StorageUnavailableError(`orrery server ${this.base} did not answer within ${timeoutMs} ms`, { cause: e });
       }
@@ -409,6 +413,24 @@ export class OrreryClient implements Jobboard {
   async getTask(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns> {
     const runs = lastRunsOption(optionsObject(opts, 'options').runs, 'runs');
     return this.call('GET', `/tasks/${id}${runs !== undefined ? `?runs=${runs}` : ''}`);
+  }
+  /**
+   * `GET /api/tasks/{id}/wait`, asked again until the task is finished or `timeoutMs` passes (each
+   * request waits at most 30 s on the server): `{ finished, task, run }`, as `Orrery.waitForTask`.
+   */
+  async waitForTask(id: number, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<TaskWait> {
+    checkId(id);
+    const opts = optionsObject(options, 'options');
+    const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
+    const deadline = timeoutMs === null ? null : Date.now() + timeoutMs;
+    for (;;) {
+      const waitMs = deadline === null ? DEFAULT_HTTP_WAIT_MS : Math.max(0, Math.min(DEFAULT_HTTP_WAIT_MS, deadline - Date.now()));
+      const init: RequestInit = { method: 'GET', headers: this.token ? { authorization: `Bearer ${this.token}` } : {} };
+      // The request's own timeout leaves the server its wait and 10 s more.
+      const requestTimeout = this.timeoutMs === null ? null : Math.max(this.timeoutMs, waitMs + 10_000);
+      const answer = await this.exchange<TaskWait>(`${this.base}/api/tasks/${id}/wait?timeoutMs=${waitMs}`, init, requestTimeout, opts.signal);
+      if (answer.finished || (deadline !== null && Date.now() >= deadline)) return answer;
+    }
   }
   /** `GET /api/tasks/{id}/runs`, oldest first (with `opts.last`, only the newest that many). */
   async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {

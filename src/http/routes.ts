@@ -6,6 +6,7 @@ import type { CreatedTask } from '../store/store.js';
 import { HttpError } from './errors.js';
 import type { Context } from '@opentelemetry/api';
 import * as S from './schemas.js';
+import { DEFAULT_HTTP_WAIT_MS } from '../core/task-wait.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -45,7 +46,8 @@ export interface Route {
    * `trace`: the OpenTelemetry context of the request's `traceparent`/`tracestate` headers, when an SDK
    * is registered and the header is valid (what it creates joins that trace: docs/tracing.md).
    */
-  handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined }) => Promise<RouteResult>;
+  /** `signal`: aborted when the client goes away before the answer (a long wait stops). */
+  handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined; signal?: AbortSignal }) => Promise<RouteResult>;
 }
 
 /** Parses with a contract, turning zod issues into a ValidationError that names each field. */
@@ -173,6 +175,17 @@ export const routes: Route[] = [
     params: { id: taskId },
     responses: { 200: S.WhyAnswerSchema, 404: S.ErrorSchema },
     handler: async (o, { params }) => ({ body: await o.whyTask(params.id as number) }),
+  },
+  {
+    method: 'get', path: '/tasks/:id/wait', tag: 'tasks',
+    summary: 'Wait until the task is finished (completed or disabled) or timeoutMs passes (long poll): `{ finished, task, run }`',
+    params: { id: taskId },
+    query: S.WaitQuery,
+    responses: { 200: S.TaskWaitSchema, 404: S.ErrorSchema },
+    handler: async (o, { params, query, signal }) => {
+      const timeoutMs = (query as { timeoutMs?: number }).timeoutMs ?? DEFAULT_HTTP_WAIT_MS;
+      return { body: await o.waitForTask(params.id as number, { timeoutMs, ...(signal ? { signal } : {}) }) };
+    },
   },
   {
     method: 'get', path: '/tasks/:id/runs', tag: 'runs', summary: 'Runs of a task (oldest first; `last=N`: only the newest N)',

@@ -8,6 +8,7 @@ import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
+import { MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
 
 
@@ -328,6 +329,14 @@ export const RunQuery = z.strictObject({
 });
 /** `GET /api/tasks/{id}?runs=N` and `GET /api/tasks/{id}/runs?last=N`: only the newest N runs of the task (still oldest first). */
 export const TaskRunsQuery = z.strictObject({ runs: queryInt(1, MAX_LAST_RUNS).optional().describe('only the newest this many runs (still oldest first); default: every run') });
+export const WaitQuery = z.strictObject({
+  timeoutMs: queryInt(0, MAX_HTTP_WAIT_MS).optional().describe(`answer after this many ms at most, finished or not (default 30000, at most ${MAX_HTTP_WAIT_MS})`),
+});
+export const TaskWaitSchema = z.object({
+  finished: z.boolean().describe('the task is completed or disabled: it will not run again by itself'),
+  task: TaskSchema,
+  run: RunSchema.nullable().describe('its newest run; null before its first'),
+});
 export const LastRunsQuery = z.strictObject({ last: queryInt(1, MAX_LAST_RUNS).optional().describe('only the newest this many runs (still oldest first); default: every run') });
 export const RunLogsQuery = z.strictObject({
   after: queryInt(0, Number.MAX_SAFE_INTEGER).optional().describe('only records with a greater id (the id of the last record already read)'),

@@ -142,6 +142,9 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', '/api/runs?status=done'), 400);
   await expectStatus(call('GET', '/api/tasks/x/why'), 400);
   await expectStatus(call('GET', '/api/tasks/4040/why'), 404);
+  await expectStatus(call('GET', '/api/tasks/1/wait?timeoutMs=0'), 200);
+  await expectStatus(call('GET', '/api/tasks/1/wait?timeoutMs=61000'), 400);
+  await expectStatus(call('GET', '/api/tasks/4040/wait?timeoutMs=0'), 404);
   // A task's schedule paused and resumed.
   await expectStatus(call('POST', '/api/tasks/1/pause', { reason: 'checking' }), 200);
   await expectStatus(call('POST', '/api/tasks/1/pause', { reason: 3 }), 400);

@@ -345,6 +345,10 @@ describe('tasks', () => {
     expect(why.body).toMatchObject({ task: 1, at: T0, state: 'blocked', heldBy: 'workers' });
     expect(why.body.gates).toHaveLength(12);
     expect((await call('GET', '/api/tasks/9999/why')).status).toBe(404);
+    const wait = await call('GET', '/api/tasks/1/wait?timeoutMs=0');
+    expect(wait.status).toBe(200);
+    expect(wait.body).toEqual({ finished: false, task: taskJson({ arguments: { args: [1], kwargs: {} } }), run: null });
+    expect((await call('GET', '/api/tasks/9999/wait?timeoutMs=0')).status).toBe(404);
     expect((await call('GET', '/api/runs?type=mail')).body).toEqual({ items: [], nextCursor: null });
 
     const [run] = await schedule();

@@ -1,0 +1,27 @@
+import type { Task, TaskRun } from './model.js';
+
+/**
+ * What a wait for a task answers (`waitForTask`, `GET /api/tasks/{id}/wait`, `orrery task wait`):
+ * whether the task finished, the task as it stands, and its newest run (null before its first).
+ */
+export interface TaskWait {
+  finished: boolean;
+  task: Task;
+  run: TaskRun | null;
+}
+
+/**
+ * A task is finished when it will not run again by itself: `completed` (a one-shot task that
+ * succeeded, a schedule with no occurrence left) or `disabled` (retries exhausted, a permanent
+ * failure, dead-lettered, disabled by hand). A recurring task is finished only so.
+ */
+export function taskFinished(task: Pick<Task, 'status'>): boolean {
+  return task.status === 'completed' || task.status === 'disabled';
+}
+
+/** The longest a single `GET /api/tasks/{id}/wait` holds its request (a client asks again for longer waits). */
+export const MAX_HTTP_WAIT_MS = 60_000;
+/** How long a `GET /api/tasks/{id}/wait` without `timeoutMs` holds its request. */
+export const DEFAULT_HTTP_WAIT_MS = 30_000;
+/** How often a wait reads the task again when no run event of this process says it may have changed. */
+export const DEFAULT_WAIT_POLL_MS = 1000;

@@ -1,0 +1,75 @@
+import { NotFoundError } from '../core/errors.js';
+import type { Task, TaskRun } from '../core/model.js';
+import { checkMs, MAX_TIMER_MS, optionsObject } from '../core/options.js';
+import { checkId } from '../core/task-ids.js';
+import { DEFAULT_WAIT_POLL_MS, taskFinished, type TaskWait } from '../core/task-wait.js';
+import type { Clock } from './clock.js';
+import type { RunEvent } from './service-types.js';
+
+export interface WaitForTaskOptions {
+  /** Give up after this many ms and answer with `finished: false` (default: wait as long as it takes). */
+  timeoutMs?: number;
+  /** Stop waiting (rejects with the signal's reason). */
+  signal?: AbortSignal;
+  /** How often to read the task again (default 1000 ms, at least 10): other processes' ends are seen this way. */
+  pollMs?: number;
+}
+
+interface WaitHost {
+  clock: Clock;
+  events: { on(event: 'run', fn: (e: RunEvent) => void): unknown; off(event: 'run', fn: (e: RunEvent) => void): unknown };
+  getTask(id: number): Promise<Task | null>;
+  listRuns(taskId: number, opts: { last?: number }): Promise<TaskRun[]>;
+}
+
+/**
+ * Waits until the task is finished (core/task-wait.ts: completed or disabled), or `timeoutMs`
+ * passes. A run of the task this process ends is seen at once; anything else (another process's
+ * worker, a disable) at the next read, every `pollMs`.
+ */
+export async function waitForTask(host: WaitHost, id: number, options?: WaitForTaskOptions): Promise<TaskWait> {
+  checkId(id);
+  const opts = optionsObject(options, 'options');
+  const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
+  const pollMs = opts.pollMs === undefined ? DEFAULT_WAIT_POLL_MS : checkMs(opts.pollMs, 'pollMs', 10, MAX_TIMER_MS);
+  const signal = opts.signal;
+  const deadline = timeoutMs === null ? null : host.clock.now().getTime() + timeoutMs;
+  const answer = async (): Promise<TaskWait> => {
+    const task = await host.getTask(id);
+    if (!task) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: `no task ${id}` }]);
+    const [run] = await host.listRuns(id, { last: 1 });
+    return { finished: taskFinished(task), task, run: run ?? null };
+  };
+  let woken: (() => void) | null = null;
+  const onRun = (e: RunEvent) => {
+    if (e.event === 'ended' && e.run.task === id) woken?.();
+  };
+  host.events.on('run', onRun);
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = await answer();
+      if (now.finished) return now;
+      const left = deadline === null ? Infinity : deadline - host.clock.now().getTime();
+      if (left <= 0) return now;
+      await new Promise<void>((resolve, reject) => {
+        const done = () => {
+          timer.cancel();
+          signal?.removeEventListener('abort', aborted);
+          woken = null;
+          resolve();
+        };
+        const aborted = () => {
+          timer.cancel();
+          woken = null;
+          reject(signal!.reason);
+        };
+        const timer = host.clock.setTimer(Math.min(pollMs, left), done);
+        woken = done;
+        signal?.addEventListener('abort', aborted, { once: true });
+      });
+    }
+  } finally {
+    host.events.off('run', onRun);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Waiting for a task (docs/guide.md#waiting-for-a-task): the library's waitForTask, the HTTP long
+ * poll and OrreryClient over it, and `orrery task wait`. A run this process ends wakes the wait at
+ * once; another process's end is seen at the next read.
+ */
+import { describe, expect, it } from 'vitest';
+import { NotFoundError, ValidationError } from '../../src/core/errors.js';
+import { openOrrery } from '../../src/engine/service.js';
+import { Worker } from '../../src/engine/worker.js';
+import { OrreryClient } from '../../src/http/client.js';
+import { startServer } from '../../src/http/start-server.js';
+import { PermanentFailure } from '../../src/core/errors.js';
+import { runCli } from '../cli/cli-helpers.js';
+import { useTempOrrery } from './engine-helpers.js';
+
+describe('waiting for a task', () => {
+  const setup = useTempOrrery();
+
+  it('answers at once for a finished task, at the end of a run this process ends, and unfinished at its timeout', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const worker = new Worker(orrery, { handlers: { job: async ({ args }) => (args[0] === 'slow' ? gate.then(() => ({ eventful: true, result: 42 })) : true) }, pollMs: 50, registry: false });
+    worker.start();
+    onCleanup(() => worker.stop(0));
+
+    const slow = await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: ['slow'], kwargs: {} } });
+    // Not finished within its timeout: the answer says so, with the task as it stands.
+    const early = await orrery.waitForTask(slow.id, { timeoutMs: 30 });
+    expect(early.finished).toBe(false);
+    expect(early.task.id).toBe(slow.id);
+    // A wait with a one-hour poll still answers as soon as this process's worker ends the run.
+    const waiting = orrery.waitForTask(slow.id, { pollMs: 3_600_000 });
+    release();
+    const done = await waiting;
+    expect(done).toMatchObject({ finished: true, task: { id: slow.id, status: 'completed' }, run: { task: slow.id, status: 'eventful', result: 42 } });
+    // Finished already: at once.
+    expect((await orrery.waitForTask(slow.id, { timeoutMs: 0 })).finished).toBe(true);
+  });
+
+  it('a disabled task is finished; a missing task is not found; bad options and an abort are refused', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: new Date(Date.now() + 86_400_000) });
+    await orrery.disableTasks([t.id]);
+    expect(await orrery.waitForTask(t.id)).toMatchObject({ finished: true, task: { status: 'disabled', disabledReason: 'manual' }, run: null });
+    await expect(orrery.waitForTask(9999)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(orrery.waitForTask(t.id, { timeoutMs: -1 })).rejects.toThrow(/^timeoutMs: must be a number of milliseconds/);
+    await expect(orrery.waitForTask(t.id, { pollMs: 1 })).rejects.toBeInstanceOf(ValidationError);
+    const active = await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: new Date(Date.now() + 86_400_000), arguments: { args: [2], kwargs: {} } });
+    const stop = new AbortController();
+    const waiting = orrery.waitForTask(active.id, { signal: stop.signal });
+    stop.abort(new Error('enough'));
+    await expect(waiting).rejects.toThrow('enough');
+  });
+
+  it("another process's end is seen at the next read", async () => {
+    const { orrery, path } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    const other = await openOrrery({ db: `sqlite:${path}` });
+    try {
+      const waiting = orrery.waitForTask(t.id, { pollMs: 20 });
+      const [claimed] = await other.claimRuns({ worker: 'w', types: ['job'], limit: 1, due: true });
+      await other.endRun(claimed!.run.backendId, { status: 'uneventful', worker: 'w' });
+      expect(await waiting).toMatchObject({ finished: true, task: { status: 'completed' }, run: { status: 'uneventful' } });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('over HTTP: a long poll (GET /api/tasks/{id}/wait) and OrreryClient.waitForTask; orrery task wait exits 0, or 1 when disabled or still active', async () => {
+    const { orrery, path } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    await orrery.createTaskType({ name: 'bad', numRetries: 0 });
+    const handlers = { job: async () => true, bad: async () => { throw new PermanentFailure('gone'); } };
+    const server = await startServer(orrery, { http: { port: 0 }, handlers: { handlers }, worker: { pollMs: 50 } });
+    try {
+      const base = server.url!;
+      const client = new OrreryClient(base);
+      const ok = await client.createTask({ type: 'job', policy: 'oneshot' });
+      expect(await client.waitForTask(ok.id, { timeoutMs: 10_000 })).toMatchObject({ finished: true, task: { status: 'completed' }, run: { status: 'eventful' } });
+      const res = await fetch(`${base}/api/tasks/${ok.id}/wait?timeoutMs=0`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ finished: true, task: { id: ok.id, status: 'completed' } });
+      expect((await fetch(`${base}/api/tasks/9999/wait?timeoutMs=0`)).status).toBe(404);
+      const tooLong = await fetch(`${base}/api/tasks/${ok.id}/wait?timeoutMs=60001`);
+      expect(tooLong.status).toBe(400);
+      expect((await tooLong.json()).error.message).toMatch(/timeoutMs/);
+      const later = await client.createTask({ type: 'job', policy: 'oneshot', nextRun: new Date(Date.now() + 86_400_000) });
+      expect((await client.waitForTask(later.id, { timeoutMs: 50 })).finished).toBe(false);
+
+      const db = ['--db', `sqlite:${path}`];
+      expect(await runCli(['task', 'wait', String(ok.id), ...db])).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^task ${ok.id} completed \\(last run \\S+ eventful at \\S+\\)\\n$`)) });
+      const bad = await orrery.createTask({ type: 'bad', policy: 'oneshot' });
+      const failed = await runCli(['task', 'wait', String(bad.id), '--json', ...db]);
+      expect(failed.code).toBe(1);
+      expect(JSON.parse(failed.stdout)).toMatchObject({ finished: true, task: { status: 'disabled', disabledReason: 'permfailed' }, run: { status: 'permfailed', error: expect.stringContaining('gone') } });
+      const still = await runCli(['task', 'wait', String(later.id), '--timeout', '50ms', ...db]);
+      expect(still).toMatchObject({ code: 1, stdout: `task ${later.id} still next_run_not_scheduled after 50ms (no run)\n` });
+      expect((await runCli(['task', 'wait', 'x', ...db])).code).toBe(2);
+      expect((await runCli(['task', 'wait', '1', '--timeout', 'soon', ...db])).code).toBe(2);
+    } finally {
+      await server.stop();
+    }
+  });
+});
