@@ -226,7 +226,12 @@ export class PostgresStore implements Store {
     const rows = names === undefined
       ? await this.rows(this.pool, 'SELECT * FROM task_types ORDER BY name COLLATE "C"')
       : await this.rows(this.pool, 'SELECT * FROM task_types WHERE name = ANY($1) ORDER BY name COLLATE "C"', [names]);
-    return rows.map(taskTypeFromRow);
+    // What was read is as fresh as a cached type: a runner pass that lists every type then finds each cached.
+    return rows.map((row) => {
+      const type = taskTypeFromRow(row);
+      this.typeCache.set(type);
+      return type;
+    });
   }
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
@@ -449,8 +454,9 @@ export class PostgresStore implements Store {
     const limited: TaskType[] = [];
     // Types whose due tasks the claim may take directly (core/limits.ts): not those of a maxQueueLength of 0.
     const dueTypes: string[] = [];
+    const types = await this.typesOrNull(this.pool, req.types);
     for (const name of new Set(req.types)) {
-      const type = await this.typeOrNull(this.pool, name);
+      const type = types.get(name) ?? null;
       if (type !== null && hasLimits(type)) limited.push(type);
       else unlimited.push(name);
       if (type === null || claimsDueDirectly(type)) dueTypes.push(name);
@@ -766,6 +772,31 @@ export class PostgresStore implements Store {
     const type = await this.typeOrNull(q, name);
     if (!type) throw new ValidationError(`unknown task type "${name}"`);
     return type;
+  }
+
+  /**
+   * Types by name, those not cached read in one statement (a claim over 2,000 types read them one
+   * round trip each, about 0.6 s per claim, once their cache entries had expired). Unknown names are absent.
+   */
+  private async typesOrNull(q: Q, names: readonly string[]): Promise<Map<string, TaskType>> {
+    const out = new Map<string, TaskType>();
+    const missing: string[] = [];
+    for (const name of new Set(names)) {
+      const cached = this.typeCache.get(name);
+      if (cached) out.set(name, cached);
+      else missing.push(name);
+    }
+    if (missing.length === 1) {
+      const type = await this.typeOrNull(q, missing[0]!);
+      if (type) out.set(type.name, type);
+    } else if (missing.length > 1) {
+      for (const row of await this.rows(q, 'SELECT * FROM task_types WHERE name = ANY($1::text[])', [missing])) {
+        const type = taskTypeFromRow(row);
+        this.typeCache.set(type);
+        out.set(type.name, type);
+      }
+    }
+    return out;
   }
 
   private async typeOrNull(q: Q, name: string): Promise<TaskType | null> {
