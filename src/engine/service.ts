@@ -554,7 +554,11 @@ export class Orrery implements Jobboard {
     // until a type's queue is full or nothing of it is due; the runner daemon (fill: false) takes one
     // batch per type and passes again, so that one type's backlog does not hold the others back.
     const fill = opts.fill ?? true;
+    // Only the types with something due are probed and scheduled (one read for all of them); the
+    // tasks that become due meanwhile are the next pass's.
+    const due = types.length > 1 ? new Set(await this.store.typesDue(at)) : null;
     for (const type of types) {
+      if (due !== null && !due.has(type.name)) continue;
       const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
       for (;;) {
         const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs, holdUnlimited: opts.holdUnlimited === true } : {}) });

@@ -388,6 +388,11 @@ export interface Store {
   scheduleDue(type: string, at: Date, opts?: ScheduleDueOptions): Promise<TaskRun[]>;
   /** Earliest nextRun among tasks waiting to be scheduled, for the runner's sleep. */
   nextDueAt(): Promise<Date | null>;
+  /**
+   * The types (not paused) with a task due by `at`, in one read: a runner pass schedules only these,
+   * instead of probing every type (2,000 types: 2,000 probes a pass).
+   */
+  typesDue(at: Date): Promise<string[]>;
 
   /**
    * Claims waiting runs of the requested types, oldest first, within every type's limits (maxRunning,

@@ -82,6 +82,7 @@ describe('PostgreSQL hot queries at scale', () => {
     ['pick due tasks in order', HOT_QUERIES.pickDue, ['load-git', 3, AT, 1000], DUE_INDEXES],
     ['count waiting runs (queue limit)', HOT_QUERIES.queued, ['load-git'], ['task_runs_claimable']],
     ['earliest next run (runner sleep)', HOT_QUERIES.nextDue, [], ['tasks_due']],
+    ['the types with due work (runner pass)', HOT_QUERIES.typesDue, [AT], ['tasks_due']],
     ['claim waiting runs', HOT_QUERIES.claim, ['w', AT, ['load-git'], 10, 5], ['task_runs_claimable']],
     ['claim due tasks (no runner)', HOT_QUERIES.claimDue, ['w', AT, ['load-git'], 10, 5], DUE_INDEXES],
     ['expired leases (reaper)', HOT_QUERIES.expired, [AT, 500], LEASED_INDEXES],

@@ -31,6 +31,22 @@ export function runnerCases(sut: StoreUnderTest): void {
       expect((await orrery.store.nextDueAt())!.toISOString()).toBe(plus(T0, 1).toISOString());
     });
 
+    it('typesDue names the types (not paused) with a task (not paused) due by the instant, in one read', async () => {
+      const { orrery } = await setup(['a', 'b', 'c', 'd', 'e'].map((name) => ({ name, defaultIntervalMs: '1h' })));
+      await orrery.createTask({ type: 'a', arguments: args('a'), nextRun: plus(T0, -1) });
+      await orrery.createTask({ type: 'b', arguments: args('b'), nextRun: plus(T0, 1) }); // not due yet
+      await orrery.createTask({ type: 'c', arguments: args('c'), nextRun: T0, priority: 'low' });
+      const paused = await orrery.createTask({ type: 'd', arguments: args('d'), nextRun: T0 });
+      await orrery.pauseTask(paused.id, { at: T0 });
+      await orrery.createTask({ type: 'e', arguments: args('e'), nextRun: T0 });
+      await orrery.pauseTaskType('e', { at: T0 });
+      expect(await orrery.store.typesDue(T0)).toEqual(['a', 'c']);
+      expect(await orrery.store.typesDue(plus(T0, 1))).toEqual(['a', 'b', 'c']);
+      // A pass schedules the due types only, as before.
+      expect((await orrery.scheduleDue({ at: T0 })).map((r) => r.type).sort()).toEqual(['a', 'c']);
+      expect(await orrery.store.typesDue(T0)).toEqual([]);
+    });
+
     it('fills only free queue slots: maxQueueLength counts runs waiting, not running', async () => {
       const { orrery } = await setup([{ name: 'q', defaultIntervalMs: '1h', maxQueueLength: 2 }]);
       await orrery.createTasks(Array.from({ length: 5 }, (_, i) => ({ type: 'q', arguments: args(`u${i}`) })));

@@ -13,7 +13,7 @@ import { RUN_RATES_SQL, RUN_SERIES_SQL, WORKER_ACTIVITY_SQL } from '../../src/st
 import { searchPath, taskSearch, type TaskSearchInput } from '../../src/core/task-search.js';
 import { taskScanSql, taskSearchSql } from '../../src/store/sqlite/sqlite-task-search.js';
 import { RENEW_MANY_SQL } from '../../src/store/sqlite/sqlite-held-ends.js';
-import { DUE_OF_TYPE_SQL } from '../../src/store/sqlite/sqlite-queries.js';
+import { DUE_OF_TYPE_SQL, TYPES_DUE_SQL } from '../../src/store/sqlite/sqlite-queries.js';
 import { PRUNE_ADAPTIVE_SQL } from '../../src/store/sqlite/sqlite-adaptive-rates.js';
 
 describe('SQLite queue stats plan', () => {
@@ -29,6 +29,26 @@ describe('SQLite queue stats plan', () => {
       const touching = details.filter((d) => /\b(task_runs|tasks)\b/.test(d));
       expect(touching.filter((d) => !/USING (COVERING )?INDEX/.test(d)), details.join('\n')).toEqual([]);
       expect(touching.map((d) => /INDEX (\w+)/.exec(d)![1]).sort()).toEqual(['task_runs_claimable', 'task_runs_leases', 'tasks_paused', 'tasks_type_status']);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('SQLite runner pass plan', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('finds the types with due work from tasks_due, one probe per type, scanning no task', async () => {
+    const path = join(dir, 'orrery.db');
+    await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      const sql = (db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'tasks_due'`).get() as { sql: string }).sql;
+      expect(sql).toMatch(/paused_at IS NULL/);
+      const details = (db.prepare(`EXPLAIN QUERY PLAN ${TYPES_DUE_SQL}`).all(0) as Array<{ detail: string }>).map((r) => r.detail);
+      const touching = details.filter((d) => /\btasks\b/.test(d));
+      expect(touching, details.join("\n")).toEqual([expect.stringMatching(/^SEARCH tasks (EXISTS )?USING (COVERING )?INDEX tasks_due \(type=\? AND priority_rank=\? AND next_run<\?\)/)]);
     } finally {
       db.close();
     }

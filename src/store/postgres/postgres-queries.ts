@@ -71,6 +71,10 @@ export const HOT_QUERIES = {
   queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
   // The earliest next run of the waiting tasks of types that are not paused (the runner's sleep): the
   // first entry of one tasks_due range per type and rank (a paused type's tasks may be due by the million).
+  // The types with a due task: one probe of tasks_due per type and rank, inside one statement.
+  typesDue: `SELECT y.name FROM task_types y WHERE y.paused_at IS NULL AND EXISTS (SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank)
+     WHERE EXISTS (SELECT 1 FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = r.rank AND next_run <= $1))
+     ORDER BY y.name COLLATE "C"`,
   nextDue: `SELECT min(d.next_run) AS t FROM task_types y CROSS JOIN unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS rk(rank) CROSS JOIN LATERAL (
        SELECT next_run FROM tasks WHERE type = y.name AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = rk.rank
        ORDER BY next_run, id LIMIT 1) d WHERE y.paused_at IS NULL`,

@@ -448,6 +448,10 @@ export class PostgresStore implements Store {
     return (row?.t as Date | null) ?? null;
   }
 
+  async typesDue(at: Date): Promise<string[]> {
+    return (await this.rows(this.pool, HOT_QUERIES.typesDue, [at])).map((r) => r.name as string);
+  }
+
   async claimRuns(req: ClaimRequest): Promise<ClaimOutcome> {
     if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
     const unlimited: string[] = [];

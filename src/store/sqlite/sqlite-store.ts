@@ -406,6 +406,10 @@ export class SqliteStore implements Store {
     return row.t === null ? null : new Date(row.t);
   }
 
+  async typesDue(at: Date): Promise<string[]> {
+    return (this.stmts.typesDue.all(at.getTime()) as Array<{ name: string }>).map((r) => r.name);
+  }
+
   async claimRuns(req: ClaimRequest): Promise<ClaimOutcome> {
     if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
     let caughtUp = 0;
