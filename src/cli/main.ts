@@ -49,7 +49,7 @@ export function buildProgram(io: Io): Command {
 }
 
 /** The commands that may create a SQLite database that does not exist yet (common.ts: setDatabaseCreation). */
-const CREATING_COMMANDS = new Set(['task-type add', 'task add', 'task import', 'lister add', 'runner', 'worker', 'serve', 'visit-scheduler']);
+const CREATING_COMMANDS = new Set(['task-type add', 'task add', 'task import', 'lister add', 'origin visited', 'runner', 'worker', 'serve', 'visit-scheduler']);
 
 /** The commands that watch SIGINT/SIGTERM themselves from their start (daemon-commands.ts). */
 const DAEMONS = new Set(['runner', 'worker', 'serve']);

@@ -1,3 +1,4 @@
+import { ValidationError } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
 import { validation } from './input-parsers.js';
@@ -14,8 +15,26 @@ export interface TypeAccess {
 export async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger): Promise<void> {
   if (!mod?.taskTypes?.length) return;
   const { validateTaskType } = await validation();
-  for (const input of mod.taskTypes) {
-    const declared = validateTaskType(input);
+  // Every entry is checked before any is created: a bad one refuses the file and stores none, and
+  // names its place (`taskTypes[1].numRetries`). A name given twice contradicts itself.
+  const declaredAll = mod.taskTypes.map((input, i) => {
+    try {
+      return validateTaskType(input);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      const at = (path: string) => `taskTypes[${i}]${path ? `.${path}` : ''}`;
+      const first = e.details[0];
+      throw new ValidationError(`${at(first?.path ?? '')}: ${first?.message ?? e.message}`, e.details.map((d) => ({ ...d, path: at(d.path) })));
+    }
+  });
+  const seen = new Map<string, number>();
+  declaredAll.forEach((d, i) => {
+    const j = seen.get(d.name);
+    if (j !== undefined) throw new ValidationError(`taskTypes[${i}]: task type ${d.name} is declared twice (also taskTypes[${j}])`, [{ path: `taskTypes[${i}].name`, message: 'declared twice' }]);
+    seen.set(d.name, i);
+  });
+  for (const [i, input] of mod.taskTypes.entries()) {
+    const declared = declaredAll[i]!;
     const stored = (await types.get(declared.name)) ?? (await types.create(input));
     const differs = (Object.keys(declared) as (keyof typeof declared)[]).filter((k) => JSON.stringify(declared[k]) !== JSON.stringify(stored[k])); // rateLimit is an object
     if (differs.length > 0) {

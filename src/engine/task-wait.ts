@@ -41,17 +41,23 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
     return { finished: taskFinished(task), task, run: run ?? null };
   };
   let woken: (() => void) | null = null;
+  // An end seen while the task was being read: the next sleep is skipped (its wake-up came early).
+  let ended = false;
   const onRun = (e: RunEvent) => {
-    if (e.event === 'ended' && e.run.task === id) woken?.();
+    if (e.event !== 'ended' || e.run.task !== id) return;
+    ended = true;
+    woken?.();
   };
   host.events.on('run', onRun);
   try {
     for (;;) {
       signal?.throwIfAborted();
+      ended = false;
       const now = await answer();
       if (now.finished) return now;
       const left = deadline === null ? Infinity : deadline - host.clock.now().getTime();
       if (left <= 0) return now;
+      if (ended) continue;
       await new Promise<void>((resolve, reject) => {
         const done = () => {
           timer.cancel();

@@ -9,6 +9,7 @@ import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_
 import { MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
+import { MAX_WORKER_TYPES } from '../core/worker-registry.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
 
 
@@ -223,7 +224,7 @@ const endFields = {
 export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() });
 export const ClaimBody = z.strictObject({
   worker: workerId,
-  types: z.array(nonEmpty).min(1).max(1000),
+  types: z.array(nonEmpty).min(1).max(MAX_WORKER_TYPES),
   limit: z.number().int().min(1).max(MAX_HTTP_CLAIM),
   /** Also claim due tasks directly when waiting runs do not fill the limit (default true). */
   due: z.boolean().optional(),

@@ -150,7 +150,17 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
       archiver.start();
       log.info(`archiving runs ended more than ${formatDuration(opts.retention.retentionMs)} ago to ${opts.retention.to ?? 'the archive tables'}`);
     }
-    if (mod?.setup && (opts.setup ?? true)) await mod.setup(orrery);
+    if (mod?.setup && (opts.setup ?? true)) {
+      const setup = Promise.resolve(mod.setup(orrery));
+      // A shutdown asked while setup runs does not wait for it (it may never end): the server is
+      // returned and its caller stops it, as once it runs; the setup goes on unawaited.
+      const signal = opts.signal;
+      if (signal) {
+        const aborted = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
+        await Promise.race([setup, aborted]);
+        if (signal.aborted) setup.catch(() => {});
+      } else await setup;
+    }
     const listener = server as Server | null;
     const handlers = run;
     let stopped: Promise<void> | null = null;

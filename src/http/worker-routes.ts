@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_WORKER_ID } from '../core/worker-registry.js';
+import { MAX_WORKER_ID, MAX_WORKER_TYPES } from '../core/worker-registry.js';
 import type { Route } from './routes.js';
 import { ErrorSchema } from './schemas.js';
 
@@ -8,7 +8,7 @@ const workerInfo = {
   id: z.string().min(1).max(MAX_WORKER_ID).describe('the worker id (the one recorded on the runs it claims)'),
   host: z.string().min(1).max(255).describe('the machine it runs on'),
   pid: z.number().int().nonnegative().max(2_147_483_647).describe('its process id'),
-  types: z.array(z.string().min(1).max(128)).max(1000).describe('the task types it handles'),
+  types: z.array(z.string().min(1).max(128)).max(MAX_WORKER_TYPES).describe('the task types it handles'),
   concurrency: z.number().int().positive().max(2_147_483_647).describe('runs it executes at once'),
 };
 const RegisterBody = z.strictObject(workerInfo);

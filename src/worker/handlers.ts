@@ -217,13 +217,25 @@ export function toHandlersModule(mod: Record<string, unknown>, file: string, sou
   if (dags !== undefined && (!Array.isArray(dags) || !dags.every(isDag))) {
     throw new ValidationError(`${source}: "dags" must be an array of dag(...) definitions`);
   }
-  const found = (mod.handlers ?? def?.handlers ?? (dags ? undefined : def)) as unknown;
-  const handlers = found === undefined && dags ? {} : found;
-  if (!handlers || typeof handlers !== 'object') {
-    throw new ValidationError(`${source}: export an object "handlers" mapping backend names to functions (or "dags")`);
+  const shape = `export an object "handlers" mapping backend names to functions (or "dags")`;
+  // The default export (or a CommonJS file's module.exports) is the handler map itself only when it
+  // is not a module's shape: one with taskTypes, setup or dags but no handlers names the missing export.
+  const defIsModule = def !== undefined && def !== null && typeof def === 'object' && ['taskTypes', 'setup', 'dags'].some((k) => k in def);
+  const explicit = mod.handlers ?? def?.handlers;
+  const found = (explicit ?? (dags || defIsModule ? undefined : def)) as unknown;
+  if (found === undefined && !dags) throw new ValidationError(`${source}: ${shape}`);
+  const handlers = found === undefined ? {} : found;
+  if (!handlers || typeof handlers !== 'object' || Array.isArray(handlers) || handlers instanceof Map) {
+    throw new ValidationError(`${source}: ${shape}${handlers instanceof Map ? ', a plain object, not a Map' : ''}`);
   }
   for (const [name, fn] of Object.entries(handlers)) {
-    if (typeof fn !== 'function') throw new ValidationError(`${source}: handler "${name}" is not a function`);
+    if (typeof fn !== 'function') {
+      // A default export taken as the map: its stray member is more likely a misnamed export than a bad handler.
+      throw new ValidationError(explicit === undefined ? `${source}: ${shape}; its default export has "${name}", which is not a function` : `${source}: handler "${name}" is not a function`);
+    }
+  }
+  if (Object.keys(handlers).length === 0 && !(dags && dags.length > 0)) {
+    throw new ValidationError(`${source}: no handler: ${shape}, with at least one (a file that exports nothing, or a CommonJS file that never sets module.exports, has none)`);
   }
   const taskTypes = mod.taskTypes ?? def?.taskTypes;
   if (taskTypes !== undefined && !Array.isArray(taskTypes)) throw new ValidationError(`${source}: "taskTypes" must be an array`);

@@ -23,9 +23,9 @@ export async function loadHandlers(file: string): Promise<HandlersModule> {
   if (!statSync(path).isFile()) throw new ValidationError(`--handlers: ${file} is not a file (a directory?)`, [{ path: 'handlers', message: 'not a file' }]);
   let mod: Record<string, unknown>;
   try {
-    mod = await importFile(path);
+    mod = await whileLoading(file, () => importFile(path));
   } catch (e) {
-    const message = (e as Error).message;
+    const message = thrownText(e);
     const hint = /top-level await/i.test(message) && extname(path) === '.ts' ? ' (a .ts file outside a "type": "module" package is compiled as CommonJS: rename it .mts for top-level await)' : '';
     throw new ValidationError(`--handlers ${file}: cannot load it: ${message}${hint}`, [{ path: 'handlers', message: 'cannot load' }]);
   }
@@ -46,5 +46,53 @@ async function importFile(path: string): Promise<Record<string, unknown>> {
     // which Node refuses: tsx compiles it to CommonJS. Any other error is the file's own.
     if (!(e instanceof SyntaxError) || extname(path) !== '.js') throw e;
     return viaTsx().catch(() => Promise.reject(e));
+  }
+}
+
+/** What a file threw, as text: an Error's message, or the value itself (`throw null`, `throw "x"`, `throw { code: 42 }`). */
+export function thrownText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'string') return `it threw the string ${JSON.stringify(e)}`;
+  try {
+    return `it threw ${e === undefined ? 'undefined' : (JSON.stringify(e) ?? String(e))}`;
+  } catch {
+    return `it threw ${String(e)}`;
+  }
+}
+
+/** Files being loaded now: named if the process ends before they do (a top-level await that never settles). */
+const loading = new Set<string>();
+let exitWatched = false;
+
+/**
+ * Runs `load` and fails with what went wrong while it ran: a promise rejected and left unhandled by
+ * the file's own code (Node would print its stack and exit 1), or, should the process run out of
+ * work first (a top-level await that never settles: Node would exit 13 and say nothing), one line
+ * naming the file, exit 2.
+ */
+async function whileLoading<T>(file: string, load: () => Promise<T>): Promise<T> {
+  let unhandled: { reason: unknown } | null = null;
+  const onUnhandled = (reason: unknown) => {
+    unhandled ??= { reason };
+  };
+  if (!exitWatched) {
+    exitWatched = true;
+    process.on('exit', () => {
+      for (const f of loading) {
+        process.stderr.write(`orrery: --handlers ${f}: cannot load it: its top-level await never settled (nothing was left for it to wait on)\n`);
+        process.exitCode = 2;
+      }
+    });
+  }
+  loading.add(file);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const out = await load();
+    await new Promise<void>((r) => setImmediate(r)); // a rejection of its last turn is reported after it
+    if (unhandled !== null) throw new Error(`a promise it created was rejected and not handled: ${thrownText((unhandled as { reason: unknown }).reason)}`);
+    return out;
+  } finally {
+    loading.delete(file);
+    process.off('unhandledRejection', onUnhandled);
   }
 }

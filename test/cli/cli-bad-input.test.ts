@@ -230,7 +230,10 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     expect(fromEnv.code).toBe(0);
     expect(fromEnv.stderr).toContain(`no database at ${path} ($ORRERY_DB)`);
     expect(readdirSync(dir)).toEqual([]);
-    // A command that adds something creates it, and reads then find it.
+    // A command that adds something creates it, and reads then find it (a visit result is such a write).
+    const visits = join(dir, 'visits.db');
+    expect(await runCli(['origin', 'visited', 'https://x.org', 'git', '--status', 'successful', '--db', `sqlite:${visits}`])).toMatchObject({ code: 0, stderr: '' });
+    expect(readdirSync(dir)).toContain('visits.db');
     expect((await runCli(['task-type', 'add', 'a', '--db', `sqlite:${path}`])).code).toBe(0);
     expect(await runCli(['task-type', 'list', '--json', '--db', `sqlite:${path}`])).toMatchObject({ code: 0, stderr: '' });
   });

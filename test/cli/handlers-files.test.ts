@@ -176,3 +176,38 @@ describe('orrery worker --handlers FILE in any package', () => {
     expect(r.output).toMatch(/orrery started .*handlers: pkg-function-function\)/);
   });
 });
+
+describe('handlers files that cannot serve: exit 2 with one line naming the file and the reason', () => {
+  const BAD: Array<[string, string, string, RegExp]> = [
+    ['a top-level await that never settles (Node would exit 13, silently)', 'tla.mjs', 'await new Promise(() => {});\nexport const handlers = { a: async () => true };\n', /^orrery: --handlers tla\.mjs: cannot load it: its top-level await never settled/],
+    ['a top-level throw of null', 'null.mjs', 'throw null;\n', /^orrery: --handlers null\.mjs: cannot load it: it threw null$/m],
+    ['a top-level throw of a string', 'str.mjs', 'throw "plain";\n', /^orrery: --handlers str\.mjs: cannot load it: it threw the string "plain"$/m],
+    ['a rejection left unhandled while it loads (Node would print its stack)', 'rej.mjs', 'const db = (async () => { throw new Error("ECONNREFUSED db"); })();\nexport const handlers = { a: async () => { await db; return true; } };\n', /^orrery: --handlers rej\.mjs: cannot load it: a promise it created was rejected and not handled: ECONNREFUSED db$/m],
+    ['a CommonJS file that never sets module.exports', 'empty.cjs', '', /^orrery: --handlers empty\.cjs: no handler: export an object "handlers"/],
+    ['an empty handlers object', 'none.mjs', 'export const handlers = {};\n', /^orrery: --handlers none\.mjs: no handler: /],
+    ['a Map of handlers', 'map.mjs', 'export const handlers = new Map([["a", async () => true]]);\n', /^orrery: --handlers map\.mjs: export an object "handlers" .*, a plain object, not a Map$/m],
+    ['a misnamed export in a .ts compiled to CommonJS', 'typo.ts', 'export const handler = { a: async () => true };\n', /^orrery: --handlers typo\.ts: export an object "handlers" .*; its default export has "handler", which is not a function$/m],
+    ['taskTypes without handlers in a .ts compiled to CommonJS', 'types.ts', 'export const taskTypes = [];\n', /^orrery: --handlers types\.ts: export an object "handlers" mapping backend names to functions \(or "dags"\)$/m],
+  ];
+  test.concurrent.each(BAD)('%s', async (_what, file, source, message) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, file), source);
+    const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', file], dir);
+    expect(r.code, r.output).toBe(2);
+    expect(r.output).toMatch(message);
+    expect(r.output).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
+
+test.concurrent.each(['thread', 'process'])('a file that exports other handlers in a handler %s than in the main thread: exit 2 naming both sets, no misleading warning', async (mode) => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'diverge.mjs'), "import { isMainThread } from 'node:worker_threads';\nexport const handlers = { a: async () => true, ...(isMainThread && !process.send ? { b: async () => true } : {}) };\n");
+  writeFileSync(join(dir, 'fails.mjs'), "import { isMainThread } from 'node:worker_threads';\nif (!isMainThread || process.send) throw new Error('only here');\nexport const handlers = { a: async () => true };\n");
+  const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'diverge.mjs', '--isolation', mode], dir);
+  expect(r.code, r.output).toBe(2);
+  expect(r.output).toMatch(new RegExp(`^orrery: --isolation ${mode}: the handlers file exports other handlers in a ${mode} \\(a\\) than in the main thread \\(a, b\\)$`, 'm'));
+  const fails = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'fails.mjs', '--isolation', mode], dir);
+  expect(fails.code, fails.output).toBe(2);
+  expect(fails.output).toMatch(/the handlers file does not load in a (thread|process): .*only here/);
+  expect(fails.output).not.toMatch(/the next run gets a new one/);
+});

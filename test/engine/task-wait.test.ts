@@ -12,6 +12,8 @@ import { startServer } from '../../src/http/start-server.js';
 import { PermanentFailure } from '../../src/core/errors.js';
 import { runCli } from '../cli/cli-helpers.js';
 import { useTempOrrery } from './engine-helpers.js';
+import { ManualClock } from '../../src/engine/clock.js';
+import { waitForTask } from '../../src/engine/task-wait.js';
 
 describe('waiting for a task', () => {
   const setup = useTempOrrery();
@@ -53,6 +55,30 @@ describe('waiting for a task', () => {
     const waiting = orrery.waitForTask(active.id, { signal: stop.signal });
     stop.abort(new Error('enough'));
     await expect(waiting).rejects.toThrow('enough');
+  });
+
+  it('an end made while the wait reads the task is not missed (on a clock whose timers never fire by themselves)', async () => {
+    const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
+    const { orrery } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    const [claimed] = await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 1, due: true });
+    let endedOnce = false;
+    const host = {
+      clock,
+      events: orrery.events,
+      listRuns: (id: number, o: { last?: number }) => orrery.listRuns(id, o),
+      // The run ends right after the task was read as still running: only the end's event can wake the wait.
+      getTask: async (id: number) => {
+        const task = await orrery.getTask(id);
+        if (!endedOnce) {
+          endedOnce = true;
+          await orrery.endRun(claimed!.run.backendId, { status: 'eventful', worker: 'w' });
+        }
+        return task;
+      },
+    };
+    expect(await waitForTask(host, t.id)).toMatchObject({ finished: true, task: { status: 'completed' } });
   });
 
   it("another process's end is seen at the next read", async () => {

@@ -41,6 +41,15 @@ describe('the worker registry over HTTP', () => {
     ]);
   });
 
+  it('a worker serving 1,500 types registers them all (the bound is 100,000 names), and claims over them', async () => {
+    const many = Array.from({ length: 1500 }, (_, i) => `t${String(i).padStart(4, '0')}`);
+    const r = await call('POST', '/api/jobboard/workers', worker('wide', { types: many }));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.types).toEqual(many);
+    const claim = await call('POST', '/api/jobboard/claim', { worker: 'wide', types: many, limit: 1 });
+    expect(claim.status, JSON.stringify(claim.body)).toBe(200);
+  });
+
   it('refuses a bad registration naming the field (400) and an unknown worker (404)', async () => {
     const bad = await call('POST', '/api/jobboard/workers', worker('w', { concurrency: 0 }));
     expect(bad.status).toBe(400);

@@ -52,6 +52,8 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
     expect(x.logs).toEqual([
       ['info', 'a date', { value: '2026-01-02T03:04:05.000Z' }],
       ['info', 'deep', { unserialisable: expect.any(String) }], // past the nesting limit (its text, or its kind where writing it overflows)
+      ['info', 'odd level', undefined],
+      ['info', 'unknown level', undefined],
     ]);
     expect(await pool.run('echo', ctx().c)).toMatchObject({ eventful: true });
   });

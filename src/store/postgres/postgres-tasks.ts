@@ -188,6 +188,10 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
         [row.current_run, at, REPLACED_ERROR, WITHDRAWN_STATUS],
       )).rows[0]
     : undefined;
+  // The run was read without a lock: its worker may have started it meanwhile (a heartbeat). The
+  // withdrawal re-checks its status under the row's lock; a run that started is left to finish and
+  // the task returned unchanged, as planConflict says of a started run.
+  if (plan.withdrawRun && withdrawn === undefined && row.current_run !== null) return { task: holder, created: false };
   const u = plan.update;
   const { rows: updated } = await c.query<Row>(
     `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, scheduled_for = NULL, priority = $4, priority_rank = $5, concurrency_key = $6,

@@ -102,6 +102,8 @@ export class SqliteTaskWrites {
     const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', replacementOf(t));
     if (plan.action === 'return') return { task: holder, created: false };
     const withdrawn = plan.withdrawRun && current ? (this.s.withdrawRun.get({ id: current.id, status: WITHDRAWN_STATUS, ended: now, error: REPLACED_ERROR }) as Row | undefined) : undefined;
+    // A run that is no longer waiting (started meanwhile) is left to finish: the task is returned unchanged.
+    if (plan.withdrawRun && current && withdrawn === undefined) return { task: holder, created: false };
     const u = plan.update;
     const row = this.s.replaceTask.get({
       id: holder.id,

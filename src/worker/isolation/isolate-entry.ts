@@ -5,6 +5,7 @@
 import { Worker as Thread, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadHandlers } from '../load-handlers.js';
 import { logAttributes, outcomeOfSettled, type Handler } from '../handlers.js';
+import { LOG_LEVELS } from '../../core/model.js';
 import { readableWire, toWire, type FromIsolate, type ToIsolate } from './protocol.js';
 
 const send: (m: FromIsolate) => void = isMainThread
@@ -54,7 +55,8 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
       kwargs: m.kwargs,
       run: m.run,
       signal: controller.signal,
-      log: (level, message, attributes) => send({ type: 'log', id: m.id, level, message: String(message), ...(attributes === undefined || attributes === null ? {} : { attributes: logAttributes(attributes) }) }),
+      // Any level but the four is stored as info, as inline (a Symbol could not even be sent).
+      log: (level, message, attributes) => send({ type: 'log', id: m.id, level: (LOG_LEVELS as readonly unknown[]).includes(level) ? level : 'info', message: String(message), ...(attributes === undefined || attributes === null ? {} : { attributes: logAttributes(attributes) }) }),
       heartbeat: () =>
         // Once the handler returned or threw (a timer it left), a heartbeat settles at once, as inline.
         !controllers.has(m.id) ? Promise.resolve() : new Promise<void>((resolve, reject) => {

@@ -30,6 +30,8 @@ export class IsolatePool {
   private readonly late = new WeakMap<Isolate, Array<() => void>>();
   private nextId = 1;
   private closed = false;
+  /** Isolates whose end is not reported (one that failed to load at warm-up). */
+  private readonly quiet = new Set<Isolate>();
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -46,6 +48,7 @@ export class IsolatePool {
       this.idle.push(iso);
       return backends;
     } catch (e) {
+      this.quiet.add(iso); // its end is the load failure the caller reports, not a handler's isolate gone
       await iso.kill();
       throw e;
     }
@@ -58,7 +61,7 @@ export class IsolatePool {
       this.all.delete(iso);
       const i = this.idle.indexOf(iso);
       if (i >= 0) this.idle.splice(i, 1);
-      if (!this.closed) this.opts.onExit?.(why);
+      if (!this.closed && !this.quiet.delete(iso)) this.opts.onExit?.(why);
     });
     return iso;
   }

@@ -42,6 +42,15 @@ export async function workerHandlers(mod: HandlersModule, opts: WorkerHandlersOp
     const message = `the handlers file does not load in a ${mode}: ${(e as Error).message}`;
     throw new ValidationError(`--isolation ${mode}: ${message}`, [{ path: 'isolation', message }]);
   }
+  // The worker claims for the main thread's handlers: a file that exports others in an isolate
+  // (it branches on isMainThread or process.send) would have their runs fail there for good.
+  const here = Object.keys(mod.handlers).sort();
+  const there = [...backends].sort();
+  if (here.join('\n') !== there.join('\n')) {
+    await pool.close();
+    const message = `the handlers file exports other handlers in a ${mode} (${there.join(', ') || 'none'}) than in the main thread (${here.join(', ') || 'none'})`;
+    throw new ValidationError(`--isolation ${mode}: ${message}`, [{ path: 'isolation', message }]);
+  }
   const handlers = pool.handlers(backends);
   // The proxies serve what the module's own handlers serve (a DAG executor: its DAGs' types).
   for (const [name, h] of Object.entries(mod.handlers)) {
