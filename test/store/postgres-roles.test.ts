@@ -100,22 +100,8 @@ describe('PostgreSQL migrations under a DBA\'s settings (docs/postgres.md)', () 
 
 describe('PostgreSQL roles (docs/postgres.md)', () => {
   it('an application role with the documented privileges runs claims, limits, the worker registry, archiving and deletes', async () => {
-    const tag = randomBytes(4).toString('hex');
-    const owner = `orrery_owner_${tag}`;
-    const app = `orrery_app_${tag}`;
-    const database = `orrery_roles_${tag}`;
-    await withClient(pgBaseUrl(), async (c) => {
-      await c.query(`CREATE ROLE ${quoteIdent(owner)} LOGIN PASSWORD 'orrery-test'`);
-      await c.query(`CREATE ROLE ${quoteIdent(app)} LOGIN PASSWORD 'orrery-test'`);
-      await c.query(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(owner)}`);
-    });
-    cleanups.push(() =>
-      withClient(pgBaseUrl(), async (c) => {
-        await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
-        await c.query(`DROP ROLE IF EXISTS ${quoteIdent(app)}`);
-        await c.query(`DROP ROLE IF EXISTS ${quoteIdent(owner)}`);
-      }),
-    );
+    const { owner, app, database } = await rolesAndDatabase();
+    const tag = owner.slice('orrery_owner_'.length);
     await withClient(urlAs(owner, database), async (c) => {
       for (const sql of documentedGrants(app)) await c.query(sql);
     });
