@@ -68,7 +68,9 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
   if (isFinalRunStatus(run.status)) {
     // The same end again (its worker retrying an end whose answer it never got: a timeout, a lost
     // connection): said so, for the worker to tell it from an end refused because another ended the run.
-    const again = req.worker != null && run.worker === req.worker && run.status === req.status && run.status !== 'lost' && sameJson(run.result ?? null, given.result ?? null);
+    // An abandon is recognised by its reason (a lost run whose error is another's, the reaper's, is not this one).
+    const sameLoss = run.status !== 'lost' || (given.cause === 'abandon' && given.error != null && run.error === given.error);
+    const again = req.worker != null && run.worker === req.worker && run.status === req.status && sameLoss && sameJson(run.result ?? null, given.result ?? null);
     throw new InvalidTransitionError(
       again ? `run ${run.backendId} already ended ${run.status} by this same end (an earlier attempt of it was recorded); nothing changed` : `run ${run.backendId} already ended ${run.status}; nothing changed`,
       [{ path: 'status', message: again ? END_ALREADY_RECORDED : `run is already ${run.status}` }],

@@ -194,6 +194,13 @@ export class RunExecution {
       this.trace?.done(r, { status: 'lost', error: `abandoned: ${reason}` });
       this.events.onDone(this, r);
     } catch (e) {
+      if (hasCode(e, 'invalid_transition') && (e as { details?: Array<{ message: string }> }).details?.some((d) => d.message === END_ALREADY_RECORDED)) {
+        // An earlier attempt of this abandon was recorded, its answer lost (a timeout, a dropped connection).
+        this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason} (recorded by an earlier attempt whose answer was lost)`);
+        this.trace?.done(null, { status: 'lost', error: `abandoned: ${reason}` });
+        this.events.onDone(this, null);
+        return;
+      }
       this.log.error({ err: e, backendId: this.backendId }, `run ${this.backendId}: abandon failed: ${(e as Error).message}; its lease expires and the reaper ends it`);
       this.trace?.done(null, { status: 'lost', error: `abandoned: ${reason}` });
       this.events.onDone(this, null);

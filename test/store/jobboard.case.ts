@@ -232,6 +232,22 @@ export function jobboardCases(sut: StoreUnderTest): void {
       }
     });
 
+    it('the same abandon sent again (an answer lost) is refused as already recorded; a run the reaper ended lost is not that abandon', async () => {
+      const { orrery } = await setup();
+      await orrery.createTasks(['a', 'b'].map((u) => ({ type: 'load-git', arguments: args(u) })));
+      const [run, reaped] = await orrery.scheduleDue({ at: T0 });
+      await claimStarted(orrery, { worker: 'w1', types: ['load-git'], limit: 2, at: T0 });
+      await orrery.abandonRun(run!.backendId, { worker: 'w1', reason: 'worker shutting down', at: plus(T0, 1000) });
+      const again = await orrery.abandonRun(run!.backendId, { worker: 'w1', reason: 'worker shutting down', at: plus(T0, 3000) }).catch((e: unknown) => e);
+      expect(again).toMatchObject({ details: [{ path: 'status', message: END_ALREADY_RECORDED }] });
+      const other = await orrery.abandonRun(run!.backendId, { worker: 'w1', reason: 'another reason', at: plus(T0, 3000) }).catch((e: unknown) => e);
+      expect(other).toMatchObject({ details: [{ path: 'status', message: 'run is already lost' }] });
+      // Reaped: its lease expired; the worker's late abandon is not recognised as recorded.
+      await orrery.reapExpired({ at: plus(T0, 3_600_000) });
+      const late = await orrery.abandonRun(reaped!.backendId, { worker: 'w1', reason: 'worker shutting down', at: plus(T0, 3_600_001) }).catch((e: unknown) => e);
+      expect(late).toMatchObject({ details: [{ path: 'status', message: 'run is already lost' }] });
+    });
+
     it('ends a batch in one call: each end has its own outcome; a refused one leaves the others applied', async () => {
       const { orrery } = await setup();
       const [a, b, c] = await orrery.createTasks(['a', 'b', 'c'].map((u) => ({ type: 'load-git', arguments: args(u) })));
