@@ -420,11 +420,7 @@ export class Orrery implements Jobboard {
     return this.store.listRuns(taskId, lastRunsOption(optionsObject(opts, 'options').last, 'last'));
   }
 
-  /**
-   * Waits until the task is finished (`completed` or `disabled`) or `timeoutMs` passes, and answers
-   * `{ finished, task, run }` (its newest run). Ends of this process are seen at once, others at the
-   * next read (every `pollMs`, default 1 s). docs/guide.md#waiting-for-a-task.
-   */
+  /** Waits until the task is finished (completed or disabled) or `timeoutMs` passes: `{ finished, task, run }` (engine/task-wait.ts). */
   waitForTask(id: number, opts?: WaitForTaskOptions): Promise<TaskWait> {
     return waitForTask(this, id, opts);
   }
@@ -554,8 +550,7 @@ export class Orrery implements Jobboard {
     // until a type's queue is full or nothing of it is due; the runner daemon (fill: false) takes one
     // batch per type and passes again, so that one type's backlog does not hold the others back.
     const fill = opts.fill ?? true;
-    // Only the types with something due are probed and scheduled (one read for all of them); the
-    // tasks that become due meanwhile are the next pass's.
+    // Only the types with something due are probed and scheduled (one read); what becomes due meanwhile is the next pass's.
     const due = types.length > 1 ? new Set(await this.store.typesDue(at)) : null;
     for (const type of types) {
       if (due !== null && !due.has(type.name)) continue;

@@ -77,11 +77,13 @@ async function whileLoading<T>(file: string, load: () => Promise<T>): Promise<T>
   };
   if (!exitWatched) {
     exitWatched = true;
-    process.on('exit', () => {
-      for (const f of loading) {
-        process.stderr.write(`orrery: --handlers ${f}: cannot load it: its top-level await never settled (nothing was left for it to wait on)\n`);
-        process.exitCode = 2;
-      }
+    // 'beforeExit' comes only when the event loop ran dry by itself (never on process.exit(): a daemon
+    // stopped by a signal while a slow file still loads exits as it chose): a load still pending then
+    // waits on nothing and can never end.
+    process.on('beforeExit', () => {
+      if (loading.size === 0) return;
+      for (const f of loading) process.stderr.write(`orrery: --handlers ${f}: cannot load it: its top-level await never settled (nothing was left for it to wait on)\n`);
+      process.exit(2);
     });
   }
   loading.add(file);

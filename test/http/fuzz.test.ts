@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_WORKER_TYPES } from '../../src/core/worker-registry.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { routes } from '../../src/http/routes.js';
 import { T0, dumpDatabase, errorOf, openHttp, templateOf, type HttpHarness } from './http-helpers.js';
@@ -162,7 +163,7 @@ const BAD = {
   retryAfterMs: [() => -1, () => 1.5, () => 1e300, () => Number.MAX_SAFE_INTEGER, () => 3_153_600_000_001, ...notNumber, ...nullGen],
   limit: [() => 0, () => -1, () => 1001, () => 1.5, () => 1e308, () => -1e308, ...notNumber, ...nullGen, () => new Raw('1e400')],
   ids: [() => [], () => [0], () => [-1], () => [1.5], () => ['1'], () => [null], () => [1e300], () => [1, 'x'], () => [[1]], ...notArray, ...nullGen, () => Array.from({ length: 10_001 }, (_, i) => i + 1)],
-  types: [() => [], () => [''], () => [1], () => [null], (r: Rng) => [longString(r, 257)], () => ['mail', {}], ...notArray, ...nullGen, () => Array.from({ length: 1001 }, (_, i) => `t${i}`)],
+  types: [() => [], () => [''], () => [1], () => [null], (r: Rng) => [longString(r, 257)], () => ['mail', {}], ...notArray, ...nullGen, () => Array.from({ length: MAX_WORKER_TYPES + 1 }, (_, i) => `t${i}`)],
   reason: [...notString, ...nullGen, (r: Rng) => longString(r, 10_001)],
   message: [...notString, ...nullGen, (r: Rng) => longString(r, 100_001)],
   attributes: [...notObject, ...nullGen],

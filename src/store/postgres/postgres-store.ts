@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
+import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
 import { externalStartInstant } from '../../core/run-end.js';
 import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
@@ -20,7 +20,8 @@ import type { TypeLoadFacts } from '../../core/why.js';
 import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { tasksWritten } from '../task-actions.js';
-import { claimedFromDueRow, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
+import { PgTypeReads } from './postgres-type-reads.js';
+import { claimedFromDueRow, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, type Row } from '../rows.js';
 import type {
   BulkTaskOutcome,
   BulkTaskRequest,
@@ -84,6 +85,8 @@ export class PostgresStore implements Store {
   private queuedWakeUps = 0;
   private readonly notifier: PostgresNotifier;
   private readonly typeCache = new TypeCache();
+  /** Task types read through the cache (postgres-type-reads.ts). */
+  private readonly types = new PgTypeReads(this.typeCache);
   /** How many due tasks this store's last claim of due tasks took: the next one is likely alike (PREPARED_CLAIM_DUE_MAX). */
   private lastDueClaim = 0;
   /** When this process last recorded a direct claim per type (task_types.last_direct_claim). */
@@ -227,11 +230,7 @@ export class PostgresStore implements Store {
       ? await this.rows(this.pool, 'SELECT * FROM task_types ORDER BY name COLLATE "C"')
       : await this.rows(this.pool, 'SELECT * FROM task_types WHERE name = ANY($1) ORDER BY name COLLATE "C"', [names]);
     // What was read is as fresh as a cached type: a runner pass that lists every type then finds each cached.
-    return rows.map((row) => {
-      const type = taskTypeFromRow(row);
-      this.typeCache.set(type);
-      return type;
-    });
+    return this.types.fresh(rows);
   }
 
   async createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
@@ -332,7 +331,7 @@ export class PostgresStore implements Store {
     let answer: BulkBatchAnswer;
     for (let attempt = 1; ; attempt++) {
       try {
-        answer = await this.tx((c) => bulkTasksInTx(c, req, (name) => this.typeOf(c, name)));
+        answer = await this.tx((c) => bulkTasksInTx(c, req, (name) => this.types.of(c, name)));
         break;
       } catch (e) {
         // An equal task created between the check and the respawn: the batch is read again, and skips it.
@@ -376,7 +375,7 @@ export class PostgresStore implements Store {
   }
 
   async respawnTasks(ids: readonly number[], nextRun: Date, at: Date): Promise<Task[]> {
-    const out = await this.tx((c) => respawnEach(c, ids, nextRun, at, (name) => this.typeOf(c, name)));
+    const out = await this.tx((c) => respawnEach(c, ids, nextRun, at, (name) => this.types.of(c, name)));
     this.wake({ kind: 'tasks-written', count: out.length });
     return out;
   }
@@ -385,7 +384,7 @@ export class PostgresStore implements Store {
     const limit = opts.limit;
     let dueBy = at;
     if (opts.graceMs) {
-      const t = await this.typeOrNull(this.pool, type);
+      const t = await this.types.orNull(this.pool, type);
       if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       // A direct claim this process's workers recorded decides alone when it leaves the type to them (the
       // stored marker is as recent or more): no read for a runner beside its workers, as in a daemon.
@@ -401,7 +400,7 @@ export class PostgresStore implements Store {
     const probe = await this.rows(this.pool, HOT_QUERIES.anyDue, [type, dueBy]);
     if (probe.length === 0) return [];
     if (opts.minFree !== undefined && opts.minFree > 1) {
-      const t = await this.typeOf(this.pool, type);
+      const t = await this.types.of(this.pool, type);
       if (t.maxQueueLength !== null) {
         const [q] = await this.rows(this.pool, HOT_QUERIES.queued, [type]);
         const queued = q!.n as number;
@@ -458,7 +457,7 @@ export class PostgresStore implements Store {
     const limited: TaskType[] = [];
     // Types whose due tasks the claim may take directly (core/limits.ts): not those of a maxQueueLength of 0.
     const dueTypes: string[] = [];
-    const types = await this.typesOrNull(this.pool, req.types);
+    const types = await this.types.many(this.pool, req.types);
     for (const name of new Set(req.types)) {
       const type = types.get(name) ?? null;
       if (type !== null && hasLimits(type)) limited.push(type);
@@ -526,7 +525,7 @@ export class PostgresStore implements Store {
   }
 
   async throttleRate(type: string, key: string | null, at: Date): Promise<ThrottledRate | null> {
-    const t = await this.typeOrNull(this.pool, type);
+    const t = await this.types.orNull(this.pool, type);
     return t === null ? null : this.tx((c) => throttleInTx(c, t, key, at));
   }
 
@@ -560,7 +559,7 @@ export class PostgresStore implements Store {
         [backendId, req.worker, at, JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) })],
       );
       // An external start of a rate-limited type counts in its windows too.
-      const type = await this.typeOf(c, current.type);
+      const type = await this.types.of(c, current.type);
       if (type.rateLimit !== null) await c.query('INSERT INTO rate_limit_starts (type, started) VALUES ($1, $2)', [current.type, at]);
       if (type.rateLimitPerKey !== null && row!.concurrency_key != null) await c.query(LIMIT_QUERIES.recordKeyStarts, [current.type, at, [row!.concurrency_key]]);
       return runFromRow(row!);
@@ -594,14 +593,14 @@ export class PostgresStore implements Store {
     if (backendIds.length === 0) return { queued: 0, ended: [] };
     const back = withdrawnOnly
       ? { queued: 0, ended: [] }
-      : await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseRuns, [backendIds, worker]), at, (name) => this.typeOf(c, name), false));
+      : await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseRuns, [backendIds, worker]), at, (name) => this.types.of(c, name), false));
     await this.pool.query(HOT_QUERIES.letGo, [backendIds, worker]);
     this.wakeGivenBack(back);
     return back;
   }
 
   async releaseExpiredClaims(at: Date, limit = 500): Promise<GiveBackOutcome<EndRunResult>> {
-    const back = await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseExpired, [at, limit]), at, (name) => this.typeOf(c, name), true));
+    const back = await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseExpired, [at, limit]), at, (name) => this.types.of(c, name), true));
     this.wakeGivenBack(back);
     return back;
   }
@@ -627,7 +626,7 @@ export class PostgresStore implements Store {
       }
       // Read with the run above: no second query for its lease.
       const leases = run.status === 'claimed' ? [{ id: run.id, lease_expires_at: run.leaseExpiresAt }] : [];
-      const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.typeOf(c, name));
+      const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.types.of(c, name));
       if (r instanceof OrreryError) throw r;
       // Its worker may be beginning it: the lease is kept until that worker lets go of it (releaseRuns).
       await keepLeases(c, leases);
@@ -649,7 +648,7 @@ export class PostgresStore implements Store {
     const out = await endHeldRuns(items, {
       pool: this.pool,
       tx: (fn) => this.tx(fn),
-      typeOf: (name, c) => this.typeOf(c ?? this.pool, name),
+      typeOf: (name, c) => this.types.of(c ?? this.pool, name),
     });
     this.wake({ kind: 'runs-ended', results: out.filter((r): r is EndRunResult => !(r instanceof OrreryError)) });
     return out;
@@ -669,7 +668,7 @@ export class PostgresStore implements Store {
             error: `lease expired at ${run.leaseExpiresAt!.toISOString()} (worker ${run.worker ?? '?'} stopped heartbeating)`,
           },
         })),
-        (name) => this.typeOf(c, name),
+        (name) => this.types.of(c, name),
       );
       // Every expired run was locked by us and is started, so no end can be refused.
       return ended.filter((r): r is EndRunResult => !(r instanceof OrreryError));
@@ -769,48 +768,6 @@ export class PostgresStore implements Store {
     const [row] = await this.rows(q, 'SELECT * FROM task_runs WHERE backend_id = $1', [backendId]);
     if (!row) throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
     return runFromRow(row);
-  }
-
-  /** A type by name, read at most once per TYPE_CACHE_MS (types are edited at runtime). */
-  private async typeOf(q: Q, name: string): Promise<TaskType> {
-    const type = await this.typeOrNull(q, name);
-    if (!type) throw new ValidationError(`unknown task type "${name}"`);
-    return type;
-  }
-
-  /**
-   * Types by name, those not cached read in one statement (a claim over 2,000 types read them one
-   * round trip each, about 0.6 s per claim, once their cache entries had expired). Unknown names are absent.
-   */
-  private async typesOrNull(q: Q, names: readonly string[]): Promise<Map<string, TaskType>> {
-    const out = new Map<string, TaskType>();
-    const missing: string[] = [];
-    for (const name of new Set(names)) {
-      const cached = this.typeCache.get(name);
-      if (cached) out.set(name, cached);
-      else missing.push(name);
-    }
-    if (missing.length === 1) {
-      const type = await this.typeOrNull(q, missing[0]!);
-      if (type) out.set(type.name, type);
-    } else if (missing.length > 1) {
-      for (const row of await this.rows(q, 'SELECT * FROM task_types WHERE name = ANY($1::text[])', [missing])) {
-        const type = taskTypeFromRow(row);
-        this.typeCache.set(type);
-        out.set(type.name, type);
-      }
-    }
-    return out;
-  }
-
-  private async typeOrNull(q: Q, name: string): Promise<TaskType | null> {
-    const cached = this.typeCache.get(name);
-    if (cached) return cached;
-    const [row] = await this.rows(q, 'SELECT * FROM task_types WHERE name = $1', [name]);
-    if (!row) return null;
-    const type = taskTypeFromRow(row);
-    this.typeCache.set(type);
-    return type;
   }
 }
 
