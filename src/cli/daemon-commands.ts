@@ -149,7 +149,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const log = createLogger(o.logFormat);
   signals.useLog(log);
   // A handlers file may take seconds to load (tsx compiles it, its imports run): a signal does not wait for it.
-  const mod = w?.handlers ? await Promise.race([loadHandlers(w.handlers), signals.signalled.then(() => null)]) : null;
+  const mod = w?.handlers ? await Promise.race([loadHandlers(w.handlers, { ownProcess: true }), signals.signalled.then(() => null)]) : null;
   if (signals.received) return stoppedBeforeStart(log);
   const types = typesOption(w?.types);
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
@@ -298,7 +298,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
   ]);
   const log = createLogger(w.logFormat);
   signals.useLog(log);
-  const mod = await Promise.race([loadHandlers(w.handlers!), signals.signalled.then(() => null)]);
+  const mod = await Promise.race([loadHandlers(w.handlers!, { ownProcess: true }), signals.signalled.then(() => null)]);
   if (!mod) return stoppedBeforeStart(log);
   const run = await workerHandlers(mod, {
     mode: w.isolation,

@@ -22,6 +22,7 @@ export async function prepareRemote(client: OrreryClient, mod: HandlersModule, w
     },
     mod,
     log,
+    `--handlers ${w.handlers}`,
   );
   if (mod.dags?.length) {
     // Synced through the server (PUT /api/dags), as a local process registers them in the database.

@@ -12,11 +12,12 @@ export interface TypeAccess {
 }
 
 /** Creates the handlers file's task types that are missing; warns about stored ones that differ. */
-export async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger): Promise<void> {
+export async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger, source = ''): Promise<void> {
   if (!mod?.taskTypes?.length) return;
   const { validateTaskType } = await validation();
   // Every entry is checked before any is created: a bad one refuses the file and stores none, and
   // names its place (`taskTypes[1].numRetries`). A name given twice contradicts itself.
+  const from = source ? `${source}: ` : '';
   const declaredAll = mod.taskTypes.map((input, i) => {
     try {
       return validateTaskType(input);
@@ -24,14 +25,17 @@ export async function prepareTypes(types: TypeAccess, mod: HandlersModule | null
       if (!(e instanceof ValidationError)) throw e;
       const at = (path: string) => `taskTypes[${i}]${path ? `.${path}` : ''}`;
       const first = e.details[0];
-      throw new ValidationError(`${at(first?.path ?? '')}: ${first?.message ?? e.message}`, e.details.map((d) => ({ ...d, path: at(d.path) })));
+      throw new ValidationError(`${from}${at(first?.path ?? '')}: ${first?.message ?? e.message}`, e.details.map((d) => ({ ...d, path: at(d.path) })));
     }
   });
   const seen = new Map<string, number>();
   declaredAll.forEach((d, i) => {
     const j = seen.get(d.name);
-    if (j !== undefined) throw new ValidationError(`taskTypes[${i}]: task type ${d.name} is declared twice (also taskTypes[${j}])`, [{ path: `taskTypes[${i}].name`, message: 'declared twice' }]);
-    seen.set(d.name, i);
+    // The same definition twice (shared lists concatenated) is one type; two different ones contradict each other.
+    if (j !== undefined && JSON.stringify(declaredAll[j]) !== JSON.stringify(d)) {
+      throw new ValidationError(`${from}taskTypes[${i}]: task type ${d.name} is declared twice, differently (also taskTypes[${j}])`, [{ path: `taskTypes[${i}].name`, message: 'declared twice' }]);
+    }
+    if (j === undefined) seen.set(d.name, i);
   });
   for (const [i, input] of mod.taskTypes.entries()) {
     const declared = declaredAll[i]!;

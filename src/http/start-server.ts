@@ -81,7 +81,7 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
           onExit: (why) => log.warn(`a handler ${isolation} ended (${why}); the next run gets a new one`),
         })
       : null;
-    await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log);
+    await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log, file ? `--handlers ${file}` : 'handlers');
     if (mod?.dags?.length) {
       for (const d of await orrery.dags.register(mod.dags.map((x) => x.toInput()))) {
         log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
@@ -156,8 +156,17 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
       // returned and its caller stops it, as once it runs; the setup goes on unawaited.
       const signal = opts.signal;
       if (signal) {
-        const aborted = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
-        await Promise.race([setup, aborted]);
+        let onAbort = () => {};
+        const aborted = new Promise<void>((r) => {
+          onAbort = () => r();
+          if (signal.aborted) r();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        });
+        try {
+          await Promise.race([setup, aborted]);
+        } finally {
+          signal.removeEventListener('abort', onAbort); // a start tried again adds its own
+        }
         if (signal.aborted) setup.catch(() => {});
       } else await setup;
     }

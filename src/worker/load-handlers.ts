@@ -8,7 +8,11 @@ import { toHandlersModule, type HandlersModule } from './handlers.js';
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
 /**
- * Imports a handlers file in any package, whatever its `"type"`:
+ * Imports a handlers file in any package, whatever its `"type"`. With `ownProcess` (the CLI's daemons,
+ * whose process loads nothing else meanwhile), a rejection left unhandled while it loads and a
+ * top-level await that never settles are reported as the file's (whileLoading); with `isolate` (a
+ * handler thread or process, whose entry reports a dry event loop itself) only the rejection. A
+ * library process keeps Node's own handling, as its other code may be running.
  * - `.js`, `.mjs`, `.cjs` are imported by Node itself, with Node's rules (a `.js` file is CommonJS
  *   unless its package says `"type": "module"` or it uses ESM syntax outside any `"type"`); a `.js`
  *   file with ESM syntax that Node refuses (in a `"type": "commonjs"` package) is compiled by tsx;
@@ -17,13 +21,13 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
  *   a `"type": "module"` package, where top-level `await` needs `.mts`).
  * The same function loads the file inline and inside a handler thread or process (isolation).
  */
-export async function loadHandlers(file: string): Promise<HandlersModule> {
+export async function loadHandlers(file: string, opts: { ownProcess?: boolean; isolate?: boolean } = {}): Promise<HandlersModule> {
   const path = resolve(file);
   if (!existsSync(path)) throw new ValidationError(`--handlers: file ${file} not found`, [{ path: 'handlers', message: 'file not found' }]);
   if (!statSync(path).isFile()) throw new ValidationError(`--handlers: ${file} is not a file (a directory?)`, [{ path: 'handlers', message: 'not a file' }]);
   let mod: Record<string, unknown>;
   try {
-    mod = await whileLoading(file, () => importFile(path));
+    mod = opts.ownProcess || opts.isolate ? await whileLoading(file, () => importFile(path), opts.ownProcess === true) : await importFile(path);
   } catch (e) {
     const message = thrownText(e);
     const hint = /top-level await/i.test(message) && extname(path) === '.ts' ? ' (a .ts file outside a "type": "module" package is compiled as CommonJS: rename it .mts for top-level await)' : '';
@@ -70,12 +74,12 @@ let exitWatched = false;
  * work first (a top-level await that never settles: Node would exit 13 and say nothing), one line
  * naming the file, exit 2.
  */
-async function whileLoading<T>(file: string, load: () => Promise<T>): Promise<T> {
+async function whileLoading<T>(file: string, load: () => Promise<T>, watchDry: boolean): Promise<T> {
   let unhandled: { reason: unknown } | null = null;
   const onUnhandled = (reason: unknown) => {
     unhandled ??= { reason };
   };
-  if (!exitWatched) {
+  if (watchDry && !exitWatched) {
     exitWatched = true;
     // 'beforeExit' comes only when the event loop ran dry by itself (never on process.exit(): a daemon
     // stopped by a signal while a slow file still loads exits as it chose): a load still pending then
@@ -86,7 +90,7 @@ async function whileLoading<T>(file: string, load: () => Promise<T>): Promise<T>
       process.exit(2);
     });
   }
-  loading.add(file);
+  if (watchDry) loading.add(file);
   process.on('unhandledRejection', onUnhandled);
   try {
     const out = await load();

@@ -203,6 +203,7 @@ test.concurrent.each(['thread', 'process'])('a file that exports other handlers 
   const dir = tempDir();
   writeFileSync(join(dir, 'diverge.mjs'), "import { isMainThread } from 'node:worker_threads';\nexport const handlers = { a: async () => true, ...(isMainThread && !process.send ? { b: async () => true } : {}) };\n");
   writeFileSync(join(dir, 'fails.mjs'), "import { isMainThread } from 'node:worker_threads';\nif (!isMainThread || process.send) throw new Error('only here');\nexport const handlers = { a: async () => true };\n");
+  writeFileSync(join(dir, 'hangs.mjs'), "import { isMainThread } from 'node:worker_threads';\nif (!isMainThread || process.send) await new Promise(() => {});\nexport const handlers = { a: async () => true };\n");
   const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'diverge.mjs', '--isolation', mode], dir);
   expect(r.code, r.output).toBe(2);
   expect(r.output).toMatch(new RegExp(`^orrery: --isolation ${mode}: the handlers file exports other handlers in a ${mode} \\(a\\) than in the main thread \\(a, b\\)$`, 'm'));
@@ -210,4 +211,10 @@ test.concurrent.each(['thread', 'process'])('a file that exports other handlers 
   expect(fails.code, fails.output).toBe(2);
   expect(fails.output).toMatch(/the handlers file does not load in a (thread|process): .*only here/);
   expect(fails.output).not.toMatch(/the next run gets a new one/);
+  // A top-level await that never settles in the isolate: one line, no warning.
+  const hangs = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', 'hangs.mjs', '--isolation', mode], dir);
+  expect(hangs.code, hangs.output).toBe(2);
+  expect(hangs.output).toMatch(/^orrery: --isolation (thread|process): the handlers file does not load in a (thread|process): --handlers hangs\.mjs: cannot load it: its top-level await never settled/m);
+  expect(hangs.output).not.toMatch(/the next run gets a new one/);
+  expect(hangs.output.trim().split('\n')).toHaveLength(1);
 });

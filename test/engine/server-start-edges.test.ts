@@ -29,14 +29,18 @@ describe('startServer edges', () => {
     expect(server.daemon.worker?.state).toBe('stopped');
   });
 
-  it("a bad taskTypes entry refuses the module and stores none of them, naming the entry; a name declared twice too", async () => {
+  it("a bad taskTypes entry refuses the module and stores none of them, naming the entry; a name declared twice differently too", async () => {
     const { orrery } = await setup();
     const bad = startServer(orrery, { http: false, handlers: { handlers: { a: async () => true, b: async () => true }, taskTypes: [{ name: 'a' }, { name: 'b', numRetries: 'x' as never }] } });
-    await expect(bad).rejects.toThrow(/^taskTypes\[1\]\.numRetries: /);
+    await expect(bad).rejects.toThrow(/^handlers: taskTypes\[1\]\.numRetries: /);
     await expect(bad).rejects.toBeInstanceOf(ValidationError);
     expect(await orrery.listTaskTypes()).toEqual([]);
     const twice = startServer(orrery, { http: false, handlers: { handlers: { a: async () => true }, taskTypes: [{ name: 'a' }, { name: 'a', numRetries: 2 }] } });
-    await expect(twice).rejects.toThrow('taskTypes[1]: task type a is declared twice (also taskTypes[0])');
+    await expect(twice).rejects.toThrow('handlers: taskTypes[1]: task type a is declared twice, differently (also taskTypes[0])');
     expect(await orrery.listTaskTypes()).toEqual([]);
+    // The same definition twice (shared lists concatenated) is one type.
+    const same = await startServer(orrery, { http: false, runner: false, reaper: false, handlers: { handlers: { a: async () => true }, taskTypes: [{ name: 'a', numRetries: 2 }, { name: 'a', numRetries: 2 }] } });
+    await same.stop(0);
+    expect((await orrery.listTaskTypes()).map((t) => [t.name, t.numRetries])).toEqual([['a', 2]]);
   });
 });

@@ -89,9 +89,18 @@ function doneMessage(id: number, value: unknown): FromIsolate {
 
 async function main(): Promise<void> {
   let handlers: Record<string, Handler>;
+  // The event loop running dry while the file loads: its top-level await waits on nothing and never
+  // settles (the isolate would end with code 0 and no word). Said as the load's failure.
+  const dry = () => {
+    send({ type: 'load-failed', error: toWire(new Error(`--handlers ${file}: cannot load it: its top-level await never settled (nothing was left for it to wait on)`)) });
+    setTimeout(() => process.exit(1), 20);
+  };
+  process.once('beforeExit', dry);
   try {
-    handlers = (await loadHandlers(file)).handlers;
+    handlers = (await loadHandlers(file, { isolate: true })).handlers;
+    process.off('beforeExit', dry);
   } catch (e) {
+    process.off('beforeExit', dry);
     send({ type: 'load-failed', error: toWire(e) });
     setTimeout(() => process.exit(1), 20);
     return;

@@ -43,12 +43,14 @@ export class IsolatePool {
   /** Starts one isolate and checks the handlers file loads in it; returns its backend names. */
   async warmUp(): Promise<string[]> {
     const iso = this.spawn();
+    // Until it is ready, its end is the load failure the caller reports, not a handler's isolate gone.
+    this.quiet.add(iso);
     try {
       const backends = await iso.ready;
+      this.quiet.delete(iso);
       this.idle.push(iso);
       return backends;
     } catch (e) {
-      this.quiet.add(iso); // its end is the load failure the caller reports, not a handler's isolate gone
       await iso.kill();
       throw e;
     }
