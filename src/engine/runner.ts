@@ -23,13 +23,13 @@ const CLAIM_WAKE_COALESCE_MS = 25;
  */
 export const TASKS_WAKE_DELAY_MS = 20;
 
+/** Past this many task types in one pass, the runner logs the pass in one line. */
+const MAX_TYPE_LINES = 10;
+
 /**
  * The runner (SPEC §2.2): moves due tasks into the jobboard, per type within its queue limit. It sleeps
  * until the earliest nextRun, or until new due work or freed queue slots wake it.
  */
-/** Past this many task types in one pass, the runner logs the pass in one line. */
-const MAX_TYPE_LINES = 10;
-
 export class Runner extends PeriodicLoop {
   private unlisten: Array<() => void> = [];
   private queuesFull = false;
