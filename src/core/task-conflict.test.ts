@@ -41,8 +41,8 @@ describe('planConflict', () => {
   it('replace: a waiting task takes the new fields; a queued run is withdrawn first', () => {
     expect(planConflict(task(), null, 'replace', incoming)).toEqual({ action: 'replace', withdrawRun: false, update: incoming });
     expect(planConflict(task({ status: 'next_run_scheduled' }), 'scheduled', 'replace', incoming)).toEqual({ action: 'replace', withdrawRun: true, update: incoming });
-    // A run in a worker's buffer has not begun as far as the store knows: withdrawn like a queued one.
-    expect(planConflict(task({ status: 'next_run_scheduled' }), 'claimed', 'replace', incoming)).toEqual({ action: 'replace', withdrawRun: true, update: incoming });
+    // A run in a worker's buffer may have begun (its start is recorded later): left to its worker.
+    expect(planConflict(task({ status: 'next_run_scheduled' }), 'claimed', 'replace', incoming)).toEqual({ action: 'return' });
   });
 
   it('replace: a task whose run has started is left to finish, unchanged', () => {

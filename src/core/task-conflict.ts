@@ -36,8 +36,8 @@ export function replacementOf(t: Pick<NewTask, 'arguments' | 'nextRun' | 'priori
  * - `return`: the existing task is returned unchanged;
  * - `error`: a ConflictError naming the existing task;
  * - `replace`: a task waiting for its next run takes the new arguments, next run, priority and
- *   concurrency key; one whose run waits in the jobboard or in a worker's buffer has that run
- *   withdrawn and then does the same; one whose run has started is left to finish and returned unchanged.
+ *   concurrency key; one whose run waits in the jobboard has that run withdrawn and then does the
+ *   same; one whose run a worker holds (claimed in its buffer, or started) is returned unchanged.
  * `currentRunStatus` is the status of the task's current run (null when it has none).
  */
 export function planConflict(existing: Task, currentRunStatus: RunStatus | null, mode: OnConflict, incoming: Replacement): ConflictPlan {
@@ -49,10 +49,9 @@ export function planConflict(existing: Task, currentRunStatus: RunStatus | null,
     ], existing.id);
   }
   if (existing.status === 'next_run_not_scheduled') return { action: 'replace', withdrawRun: false, update: incoming };
-  // A run in a worker's buffer (claimed) has not begun, as far as the store knows: it is withdrawn as a
-  // queued one is, and its worker drops it (cancelRun treats it the same way).
-  if (existing.status === 'next_run_scheduled' && (currentRunStatus === 'scheduled' || currentRunStatus === 'claimed')) {
-    return { action: 'replace', withdrawRun: true, update: incoming };
-  }
+  // A run a worker holds is left to it, in its buffer (claimed) too: its handler may have begun
+  // already (a start is recorded up to a quarter second later), and withdrawing it would run both
+  // the old arguments and the new.
+  if (existing.status === 'next_run_scheduled' && currentRunStatus === 'scheduled') return { action: 'replace', withdrawRun: true, update: incoming };
   return { action: 'return' };
 }

@@ -11,8 +11,6 @@ describe('wakeUps: which loops a committed change wakes', () => {
   it('tasks written wake the runner and direct claimers, unless nothing was written', () => {
     expect(wakeUps({ kind: 'tasks-written', count: 3 })).toEqual(['tasks']);
     expect(wakeUps({ kind: 'tasks-written', count: 0 })).toEqual([]);
-    // A replacement withdrew a buffered run: its worker looks at once and drops it.
-    expect(wakeUps({ kind: 'tasks-written', count: 1, withdrewHeld: true })).toEqual(['tasks', 'cancel']);
   });
 
   it('queued runs and work left by the runner wake the workers', () => {

@@ -24,11 +24,8 @@ export interface EndedRunChange {
 
 /** A change a store committed. Each store names the change; `wakeUps` decides who is woken, once. */
 export type StoreChange =
-  /**
-   * Tasks were created, replaced, respawned or enabled (also by DAG runs and visit batches);
-   * `withdrewHeld`: a replacement withdrew a run from a worker's buffer (that worker must drop it).
-   */
-  | { kind: 'tasks-written'; count: number; withdrewHeld?: boolean }
+  /** Tasks were created, replaced, respawned or enabled (also by DAG runs and visit batches). */
+  | { kind: 'tasks-written'; count: number }
   /** Tasks were disabled: their queued runs left the queue; `stopping` started runs must stop. */
   | { kind: 'tasks-disabled'; stopping: number }
   /** Runs were queued: by the runner, given back by a worker, or given back by the reaper. */
@@ -50,7 +47,7 @@ export type StoreChange =
 export function wakeUps(change: StoreChange): Channel[] {
   switch (change.kind) {
     case 'tasks-written':
-      return [...(change.count > 0 ? (['tasks'] as const) : []), ...(change.withdrewHeld === true ? (['cancel'] as const) : [])];
+      return change.count > 0 ? ['tasks'] : [];
     case 'tasks-disabled':
       return change.stopping > 0 ? ['claimed', 'cancel'] : ['claimed'];
     case 'runs-queued':

@@ -424,7 +424,7 @@ export class OrreryClient implements Jobboard {
     const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
     const deadline = timeoutMs === null ? null : Date.now() + timeoutMs;
     for (;;) {
-      const waitMs = deadline === null ? DEFAULT_HTTP_WAIT_MS : Math.max(0, Math.min(DEFAULT_HTTP_WAIT_MS, deadline - Date.now()));
+      const waitMs = deadline === null ? DEFAULT_HTTP_WAIT_MS : Math.max(0, Math.min(DEFAULT_HTTP_WAIT_MS, Math.ceil(deadline - Date.now())));
       const init: RequestInit = { method: 'GET', headers: this.token ? { authorization: `Bearer ${this.token}` } : {} };
       // The request's own timeout leaves the server its wait and 10 s more.
       const requestTimeout = this.timeoutMs === null ? null : Math.max(this.timeoutMs, waitMs + 10_000);

@@ -27,7 +27,7 @@ export function respawnError(task: Task, refusal: RespawnRefusal): ConflictError
   ]);
 }
 
-/** The change a batch of task creations committed: how many tasks it wrote, and whether a replacement withdrew a run from a worker's buffer. */
+/** The change a batch of task creations committed: how many tasks it created or replaced. */
 export function tasksWritten(out: readonly CreatedTask[]): StoreChange & { kind: 'tasks-written' } {
-  return { kind: 'tasks-written', count: out.filter((c) => c.created || c.replaced).length, withdrewHeld: out.some((c) => (c.withdrawn?.worker ?? null) !== null) };
+  return { kind: 'tasks-written', count: out.filter((c) => c.created || c.replaced).length };
 }

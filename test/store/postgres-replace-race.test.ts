@@ -1,16 +1,16 @@
 /**
- * onConflict 'replace' of a task whose run waits in a worker's buffer, racing that worker's
- * heartbeat that marks the run started (review of the change that withdraws claimed runs): the
- * replacement reads the run's status without a lock, so the withdrawal re-checks it under the run's
- * row lock. A run that started meanwhile is left to finish and the task returned unchanged: never two
- * runs of one task at once.
+ * onConflict 'replace' of a task whose run waits in the jobboard, racing a worker that claims that
+ * run: the replacement reads the run's status without a lock, so the withdrawal re-checks it under
+ * the run's row lock. A run a worker took meanwhile is left to it and the task returned unchanged:
+ * never two runs of one task at once (before, the task was replaced and its next run queued beside
+ * the claimed one).
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
-describe('PostgreSQL: replace racing a heartbeat', () => {
+describe('PostgreSQL: a keyed create racing a claim or an end', () => {
   let db: TestDatabase | null = null;
   let orrery: Orrery | null = null;
   const clients: pg.Client[] = [];
@@ -21,16 +21,15 @@ describe('PostgreSQL: replace racing a heartbeat', () => {
     db = orrery = null;
   });
 
-  it('a run started while the replacement waited for its lock is left to finish; the task is returned unchanged', async () => {
+  it('a run claimed while the replacement waited for its lock is left to its worker; the task is returned unchanged', async () => {
     db = await createTestDatabase('replace-race');
     const o = (orrery = await openOrrery({ db: db.url }));
     await o.createTaskType({ name: 'sync' });
     const task = await o.createTask({ type: 'sync', policy: 'oneshot', key: 'k', arguments: { args: ['old'], kwargs: {} } });
-    await o.scheduleDue({});
-    const [buffered] = await o.claimRuns({ worker: 'w1', types: ['sync'], limit: 1, startNow: 0, due: false });
-    expect(buffered!.run.status).toBe('claimed');
+    const [queued] = await o.scheduleDue({});
+    const buffered = { run: queued! };
 
-    // Another session holds the run's row, as the worker's heartbeat does while it marks the run started.
+    // Another session holds the run's row, as a worker's claim does while it takes the run.
     const heartbeat = new pg.Client({ connectionString: db.url });
     await heartbeat.connect();
     clients.push(heartbeat);
@@ -43,16 +42,41 @@ describe('PostgreSQL: replace racing a heartbeat', () => {
       if (rows[0].n > 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    await heartbeat.query(`UPDATE task_runs SET status = 'started', started = now() WHERE id = $1 AND status = 'claimed'`, [buffered!.run.id]);
+    await heartbeat.query(`UPDATE task_runs SET status = 'claimed', worker = 'w1', lease_expires_at = now() + interval '1 minute' WHERE id = $1 AND status = 'scheduled'`, [buffered!.run.id]);
     await heartbeat.query('COMMIT');
 
     const [answer] = await replacing;
     expect(answer!.created).toBe(false);
     expect(answer!.replaced).toBeFalsy();
     expect(answer!.task).toMatchObject({ id: task.id, status: 'next_run_scheduled', arguments: { args: ['old'] } });
-    expect(await o.getRun(buffered!.run.backendId)).toMatchObject({ status: 'started' });
+    expect(await o.getRun(buffered!.run.backendId)).toMatchObject({ status: 'claimed', worker: 'w1' });
     expect(await o.getTask(task.id)).toMatchObject({ status: 'next_run_scheduled', arguments: { args: ['old'] } });
     // Nothing else to claim: one run of the task at a time.
     expect(await o.claimRuns({ worker: 'w2', types: ['sync'], limit: 5 })).toEqual([]);
+  });
+
+  it('a keyed create whose equal task finishes while the create waits for it creates the task (it was a 500: "vanished during creation")', async () => {
+    db = await createTestDatabase('replace-vanish');
+    const o = (orrery = await openOrrery({ db: db.url }));
+    await o.createTaskType({ name: 'sync' });
+    const holder = await o.createTask({ type: 'sync', policy: 'oneshot', key: 'k', arguments: { args: ['old'], kwargs: {} } });
+    // Another session holds the equal task's row, as the end of its run does while it completes it.
+    const ender = new pg.Client({ connectionString: db.url });
+    await ender.connect();
+    clients.push(ender);
+    await ender.query('BEGIN');
+    await ender.query('SELECT id FROM tasks WHERE id = $1 FOR UPDATE', [holder.id]);
+    const creating = o.createTasksDetailed([{ type: 'sync', policy: 'oneshot', key: 'k', onConflict: 'replace', arguments: { args: ['new'], kwargs: {} } }]);
+    for (;;) {
+      const { rows } = await ender.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      if (rows[0].n > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The equal task completes: it no longer holds its key.
+    await ender.query(`UPDATE tasks SET status = 'completed', dedupe_key = NULL WHERE id = $1`, [holder.id]);
+    await ender.query('COMMIT');
+    const [answer] = await creating;
+    expect(answer).toMatchObject({ created: true, task: { arguments: { args: ['new'] }, status: 'next_run_not_scheduled' } });
+    expect(answer!.task.id).not.toBe(holder.id);
   });
 });

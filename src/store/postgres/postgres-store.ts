@@ -254,7 +254,6 @@ export class PostgresStore implements Store {
     const onError = () => (broken = true);
     c.on('error', onError);
     let changed = 0;
-    let withdrewHeld = false;
     try {
       await c.query('BEGIN');
       // A chunk of plain tasks is sent while the one before it runs (the client queues it behind):
@@ -264,7 +263,6 @@ export class PostgresStore implements Store {
       const settle = async () => {
         const out = await inFlight.shift()!;
         for (const x of out) if (x.created || x.replaced) changed++;
-        if (tasksWritten(out).withdrewHeld === true) withdrewHeld = true;
         await onChunk(out);
       };
       try {
@@ -289,7 +287,7 @@ export class PostgresStore implements Store {
       c.off('error', onError);
       c.release(broken);
     }
-    this.wake({ kind: 'tasks-written', count: changed, withdrewHeld });
+    this.wake({ kind: 'tasks-written', count: changed });
   }
 
   async getTask(id: number): Promise<Task | null> {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { RunStatus } from '../../core/model.js';
+import { ConflictError } from '../../core/errors.js';
 import { planConflict, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
@@ -122,7 +123,7 @@ async function insertPlain(c: pg.PoolClient, tasks: readonly NewTask[], at: Date
     for (const r of rows) existing.set(r.dedupe_key as string, r);
     const vanished = missing.filter((k) => !existing.has(k));
     if (vanished.length === 0) break;
-    if (round === 3) throw new Error('equal tasks kept completing during creation; try again');
+    if (round === 3) throw new ConflictError('equal tasks kept completing during creation; try again', [{ path: 'key', message: 'identity busy' }]);
     await insertChunks(c, vanished.map((k) => tasks[firstIndex.get(k)!]!), at, (id, key) => inserted.set(key, id));
   }
   for (let i = 0; i < n; i++) {
@@ -171,26 +172,31 @@ export const isPlain = (t: NewTask): boolean => (t.onConflict ?? 'return') === '
 
 /** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
 async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<CreatedTask> {
-  const { rows } = await c.query<Row>(
-    `SELECT t.*, r.status AS current_run_status FROM tasks t LEFT JOIN task_runs r ON r.id = t.current_run WHERE t.dedupe_key = $1 FOR UPDATE OF t`,
-    [t.dedupeKey],
-  );
-  const row = rows[0];
-  if (!row) throw new Error(`task with identity ${t.dedupeKey} vanished during creation; try again`);
+  let row: Row | undefined;
+  for (let round = 0; row === undefined; round++) {
+    ({ rows: [row] } = await c.query<Row>(
+      `SELECT t.*, r.status AS current_run_status FROM tasks t LEFT JOIN task_runs r ON r.id = t.current_run WHERE t.dedupe_key = $1 FOR UPDATE OF t`,
+      [t.dedupeKey],
+    ));
+    if (row !== undefined) break;
+    // The holder finished after it was found (a finished task does not hold its identity): the task is created after all.
+    let id: number | undefined;
+    await insertChunks(c, [t], at, (i) => (id = i));
+    if (id !== undefined) return { task: taskFromNew(t, id, at), created: true };
+    if (round === 3) throw new ConflictError('equal tasks kept finishing and starting during creation; try again', [{ path: 'key', message: 'identity busy' }]);
+  }
   const holder = taskFromRow(row);
   const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', replacementOf(t));
   if (plan.action === 'return') return { task: holder, created: false };
   const withdrawn = plan.withdrawRun
     ? (await c.query<Row>(
-        // A run in a worker's buffer keeps its lease until that worker lets go of it (it may be beginning it).
-        `UPDATE task_runs SET status = $4, ended = $2, error = $3, lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END
-         WHERE id = $1 AND status IN ('scheduled', 'claimed') RETURNING *`,
+        `UPDATE task_runs SET status = $4, ended = $2, error = $3 WHERE id = $1 AND status = 'scheduled' RETURNING *`,
         [row.current_run, at, REPLACED_ERROR, WITHDRAWN_STATUS],
       )).rows[0]
     : undefined;
-  // The run was read without a lock: its worker may have started it meanwhile (a heartbeat). The
-  // withdrawal re-checks its status under the row's lock; a run that started is left to finish and
-  // the task returned unchanged, as planConflict says of a started run.
+  // The run was read without a lock: a worker may have claimed it meanwhile. The withdrawal re-checks
+  // its status under the row's lock; a run a worker took is left to it and the task returned
+  // unchanged, as planConflict says of a held run.
   if (plan.withdrawRun && withdrawn === undefined && row.current_run !== null) return { task: holder, created: false };
   const u = plan.update;
   const { rows: updated } = await c.query<Row>(

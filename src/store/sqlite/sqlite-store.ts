@@ -225,7 +225,6 @@ export class SqliteStore implements Store {
     this.importing = new Promise<void>((r) => (release = r));
     let db: Database.Database | null = null;
     let changed = 0;
-    let withdrewHeld = false;
     try {
       db = this.path === ':memory:' ? this.db : openSqlite(this.path);
       if (db !== this.db) {
@@ -241,7 +240,6 @@ export class SqliteStore implements Store {
         written += chunk.length;
         const out = writes.insertTasksInTx(chunk, at);
         for (const c of out) if (c.created || c.replaced) changed++;
-        if (tasksWritten(out).withdrewHeld === true) withdrewHeld = true;
         await onChunk(out);
         await nextTurn();
       }
@@ -254,14 +252,13 @@ export class SqliteStore implements Store {
     } catch (e) {
       if (db?.inTransaction) db.prepare('ROLLBACK').run();
       changed = 0;
-      withdrewHeld = false;
       throw e;
     } finally {
       if (db && db !== this.db && db.open) db.close();
       this.importing = null;
       release();
     }
-    this.wake({ kind: 'tasks-written', count: changed, withdrewHeld });
+    this.wake({ kind: 'tasks-written', count: changed });
   }
 
   /** Inserts tasks inside the caller's write transaction; an equal active task is returned instead. */

@@ -143,9 +143,7 @@ function prepareTasks(db: Database.Database) {
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     releaseKey: p('UPDATE tasks SET dedupe_key = NULL WHERE id = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
-    // A run in a worker's buffer keeps its lease until that worker lets go of it (it may be beginning it).
-    withdrawRun: p(`UPDATE task_runs SET status = @status, ended = @ended, error = @error,
-      lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END WHERE id = @id AND status IN ('scheduled', 'claimed') RETURNING *`),
+    withdrawRun: p(`UPDATE task_runs SET status = @status, ended = @ended, error = @error WHERE id = @id AND status = 'scheduled' RETURNING *`),
     replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = NULL, priority = @priority, priority_rank = @rank,
       concurrency_key = @ckey, status = 'next_run_not_scheduled', current_run = NULL WHERE id = @id RETURNING *`),
     setCreated: p(`UPDATE tasks SET next_run = @next_run, scheduled_for = @scheduled_for, unique_key = @unique_key, debounce_key = @debounce_key WHERE id = @id`),
