@@ -105,6 +105,12 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
       log.info({ method: c.req.method, path: c.req.path }, `${c.req.method} ${c.req.path}: the client closed the connection before its request was read`);
       return c.json({ error: { code: 'bad_request', message: 'the client closed the connection before its request was read', details: [] } }, 400);
     }
+    // A long request (a task wait) whose client left: its end, whatever stopped it (the store closing
+    // at a shutdown included), is nobody's answer.
+    if (c.req.raw.signal.aborted) {
+      log.info({ method: c.req.method, path: c.req.path }, `${c.req.method} ${c.req.path}: the client closed the connection before the answer`);
+      return c.json({ error: { code: 'bad_request', message: 'the client closed the connection before the answer', details: [] } }, 400);
+    }
     const { status, body } = toErrorResponse(e);
     const requestId = requestIds.get(c.req.raw) ?? requestIdOf(undefined);
     c.header('x-request-id', requestId);

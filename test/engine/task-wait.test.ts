@@ -4,6 +4,7 @@
  * once; another process's end is seen at the next read.
  */
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { NotFoundError, ValidationError } from '../../src/core/errors.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
@@ -127,6 +128,34 @@ describe('waiting for a task', () => {
       expect(still).toMatchObject({ code: 1, stdout: `task ${later.id} still next_run_not_scheduled after 50ms (no run)\n` });
       expect((await runCli(['task', 'wait', 'x', ...db])).code).toBe(2);
       expect((await runCli(['task', 'wait', '1', '--timeout', 'soon', ...db])).code).toBe(2);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a client that leaves a long wait ends it: an info line, no error line, the server goes on', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: new Date(Date.now() + 86_400_000) });
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string }) });
+    const server = await startServer(orrery, { http: { port: 0 }, runner: false, reaper: false, logger });
+    try {
+      const baseline = orrery.events.listenerCount('run'); // the metrics' own listener
+      const leave = new AbortController();
+      const waiting = fetch(`${server.url}/api/tasks/${t.id}/wait?timeoutMs=60000`, { signal: leave.signal }).catch((e: unknown) => e);
+      // Once the server holds the request (the wait listens for this process's run events).
+      for (let i = 0; orrery.events.listenerCount('run') === baseline && i < 500; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(orrery.events.listenerCount('run')).toBe(baseline + 1);
+      leave.abort();
+      await waiting;
+      // The wait ends (its listener gone) and says why at info level.
+      for (let i = 0; orrery.events.listenerCount('run') > baseline && i < 500; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(orrery.events.listenerCount('run')).toBe(baseline);
+      for (let i = 0; !lines.some((l) => /closed the connection before the answer/.test(l.msg)) && i < 500; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+      expect(lines.some((l) => l.level === 30 && /GET \/api\/tasks\/\d+\/wait: the client closed the connection before the answer/.test(l.msg))).toBe(true);
+      expect((await fetch(`${server.url}/api/tasks/${t.id}/wait?timeoutMs=0`)).status).toBe(200);
     } finally {
       await server.stop();
     }
