@@ -107,7 +107,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     }
     // A long request (a task wait) whose client left: its end, whatever stopped it (the store closing
     // at a shutdown included), is nobody's answer.
-    if (c.req.raw.signal.aborted) {
+    if (c.req.raw.signal.aborted || leftSignals.get(c)?.aborted === true) {
       log.info({ method: c.req.method, path: c.req.path }, `${c.req.method} ${c.req.path}: the client closed the connection before the answer`);
       return c.json({ error: { code: 'bad_request', message: 'the client closed the connection before the answer', details: [] } }, 400);
     }
@@ -299,7 +299,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
     }
     const trace = contextOfHeaders(c.req.header('traceparent'), c.req.header('tracestate'));
-    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}), signal: c.req.raw.signal }).catch((e: unknown) => {
+    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}), signal: clientLeft(c) }).catch((e: unknown) => {
       throw r.query && !r.body ? asQueryError(e, r.query) : e;
     });
     if (out.status === 204) return c.body(null, 204);
@@ -363,4 +363,22 @@ async function databaseProblem(orrery: Orrery): Promise<string | null> {
   } finally {
     timer?.cancel();
   }
+}
+
+const leftSignals = new WeakMap<Context, AbortSignal>();
+
+/**
+ * Aborted when the client goes away before its answer is written: the response's connection closed
+ * first (Node's ServerResponse 'close'); the Request's own signal is not aborted then in this app.
+ * Outside Node's server (tests calling app.request), the Request's signal.
+ */
+function clientLeft(c: Context): AbortSignal {
+  const outgoing = (c.env as { outgoing?: { once(ev: 'close', fn: () => void): void; writableFinished?: boolean } } | undefined)?.outgoing;
+  if (!outgoing) return c.req.raw.signal;
+  const left = new AbortController();
+  leftSignals.set(c, left.signal);
+  outgoing.once('close', () => {
+    if (!outgoing.writableFinished) left.abort(new Error('the client closed the connection before the answer'));
+  });
+  return left.signal;
 }
