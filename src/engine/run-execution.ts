@@ -194,7 +194,7 @@ export class RunExecution {
       this.trace?.done(r, { status: 'lost', error: `abandoned: ${reason}` });
       this.events.onDone(this, r);
     } catch (e) {
-      if (hasCode(e, 'invalid_transition') && (e as { details?: Array<{ message: string }> }).details?.some((d) => d.message === END_ALREADY_RECORDED)) {
+      if (alreadyRecorded(e)) {
         // An earlier attempt of this abandon was recorded, its answer lost (a timeout, a dropped connection).
         this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason} (recorded by an earlier attempt whose answer was lost)`);
         this.trace?.done(null, { status: 'lost', error: `abandoned: ${reason}` });
@@ -227,7 +227,7 @@ export class RunExecution {
       if (outcome.throttle) item.throttle = true;
       end = await this.retryingStorage(() => this.ender.end(item));
     } catch (e) {
-      if (hasCode(e, 'invalid_transition') && (e as { details?: Array<{ message: string }> }).details?.some((d) => d.message === END_ALREADY_RECORDED)) {
+      if (alreadyRecorded(e)) {
         // An earlier attempt of this end was recorded, its answer lost (a timeout, a dropped connection).
         this.log.info({ backendId: this.backendId }, `run ${this.backendId}: end (${outcome.status}) recorded by an earlier attempt whose answer was lost`);
       } else if (VERDICTS.some((code) => hasCode(e, code))) {
@@ -362,4 +362,9 @@ function endLine(r: EndRunResult, outcome: Outcome, durationMs: number | undefin
 
 function firstLine(s: string | undefined): string {
   return (s ?? '').split('\n')[0] ?? '';
+}
+
+/** The store's answer to an end or abandon sent again whose first attempt was recorded (its answer lost). */
+function alreadyRecorded(e: unknown): boolean {
+  return hasCode(e, 'invalid_transition') && (e as { details?: Array<{ message: string }> }).details?.some((d) => d.message === END_ALREADY_RECORDED) === true;
 }

@@ -299,7 +299,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
     }
     const trace = contextOfHeaders(c.req.header('traceparent'), c.req.header('tracestate'));
-    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}), signal: clientLeft(c) }).catch((e: unknown) => {
+    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}), ...(r.watchesClient ? { signal: clientLeft(c) } : {}) }).catch((e: unknown) => {
       throw r.query && !r.body ? asQueryError(e, r.query) : e;
     });
     if (out.status === 204) return c.body(null, 204);

@@ -41,12 +41,14 @@ export interface Route {
   streamBody?: { contentType: string; line: z.ZodType };
   /** A `{"tasks": [...]}` body of up to 256 MB (else 4 MB), parsed a piece at a time. */
   largeBody?: boolean;
+  /** The handler gets a `signal` aborted when the client leaves before the answer (a long poll). */
+  watchesClient?: boolean;
   responses: Record<number, z.ZodType | null>;
   /**
    * `trace`: the OpenTelemetry context of the request's `traceparent`/`tracestate` headers, when an SDK
    * is registered and the header is valid (what it creates joins that trace: docs/tracing.md).
    */
-  /** `signal`: aborted when the client goes away before the answer (a long wait stops). */
+  /** `signal` (routes with `watchesClient`): aborted when the client goes away before the answer (a long wait stops). */
   handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined; signal?: AbortSignal }) => Promise<RouteResult>;
 }
 
@@ -177,7 +179,7 @@ export const routes: Route[] = [
     handler: async (o, { params }) => ({ body: await o.whyTask(params.id as number) }),
   },
   {
-    method: 'get', path: '/tasks/:id/wait', tag: 'tasks',
+    method: 'get', path: '/tasks/:id/wait', tag: 'tasks', watchesClient: true,
     summary: 'Wait until the task is finished (completed or disabled) or timeoutMs passes (long poll): `{ finished, task, run }`',
     params: { id: taskId },
     query: S.WaitQuery,
