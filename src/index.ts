@@ -23,6 +23,7 @@ export type { TaskInput, TaskTypeInput } from './core/validation.js';
 export { EDITABLE_TYPE_FIELDS, type TaskTypeEdit } from './core/task-type-edit.js';
 export type { Store, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
+export { copySqliteToPostgres, type CopyOptions, type CopyProgress, type CopySummary } from './store/copy/sqlite-to-postgres.js';
 export { Archiver, type ArchiverOptions } from './engine/archiver.js';
 export type { WorkerView } from './engine/service.js';
 export { WORKER_REFRESH_MS, WORKER_KEEP_MS, type WorkerInfo, type RegisteredWorker } from './core/worker-registry.js';

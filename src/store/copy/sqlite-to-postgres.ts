@@ -1,0 +1,291 @@
+import { existsSync, statSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
+import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
+import { workerLiveness } from '../../core/worker-liveness.js';
+import { redactUrl } from '../redact-url.js';
+import { converterFor, CopyValueError } from './copy-values.js';
+
+/**
+ * Copies every row of a SQLite database into an empty PostgreSQL database (docs/operations.md,
+ * "Moving from SQLite to PostgreSQL"): tasks, runs and their logs, task types, DAGs, schedules'
+ * backfills, listers and origins, archives, limits' state and the worker registry. Both databases are
+ * migrated to this Orrery's schema first. The source is read in one read transaction (a snapshot);
+ * the target is written in one transaction, so a failure leaves it as empty as it was.
+ */
+
+/** Tables that are each store's own bookkeeping, not Orrery data: never copied. */
+const OWN_TABLES = new Set(['orrery_migrations', 'orrery_id_floor']);
+
+/**
+ * Rows per INSERT statement. Each column's values go as one array parameter (unnest), which the
+ * server parses several times faster than a parameter per value; a table with an array column (the
+ * workers' types) takes a parameter per value, so fewer rows.
+ */
+const ROWS_PER_STATEMENT = 5_000;
+const PARAMETERS_PER_STATEMENT = 20_000;
+
+export interface CopyOptions {
+  /** The SQLite database file to read. */
+  sqlitePath: string;
+  /** The PostgreSQL database to fill (postgres://...): created tables must be empty. */
+  postgresUrl: string;
+  /** Now, to tell whether a worker registered in the source is alive (default: the system clock). */
+  at?: Date;
+  /** Copy even though a worker registered in the source is alive (its later writes would be lost). */
+  ignoreWorkers?: boolean;
+  /** Called after each statement of rows and once at the end of each table. */
+  onProgress?: (p: CopyProgress) => void;
+}
+
+export interface CopyProgress {
+  table: string;
+  copied: number;
+  total: number;
+  done: boolean;
+}
+
+export interface CopySummary {
+  /** Rows copied per table, in the order they were copied (parents before children). */
+  tables: Array<{ table: string; rows: number }>;
+  rows: number;
+  /** Runs a worker held (claimed or started) in the source: the target's reaper takes them back once their leases expire. */
+  heldRuns: number;
+  durationMs: number;
+}
+
+interface Column {
+  name: string;
+  /** Its type as PostgreSQL names it (udt_name: int8, timestamptz, _text...). */
+  udt: string;
+  convert: (v: unknown) => unknown;
+  serial: boolean;
+}
+
+export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySummary> {
+  const started = performance.now();
+  const { sqlitePath, postgresUrl } = opts;
+  if (sqlitePath === ':memory:' || sqlitePath === '') throw new ValidationError('from: the copy reads a SQLite database file, not an in-memory database', [{ path: 'from', message: 'in-memory' }]);
+  if (!existsSync(sqlitePath)) throw new ValidationError(`from: no database at ${sqlitePath}`, [{ path: 'from', message: 'no such file' }]);
+  if (statSync(sqlitePath).isDirectory()) throw new ValidationError(`from: ${sqlitePath} is a directory`, [{ path: 'from', message: 'a directory' }]);
+  if (!/^postgres(ql)?:\/\//.test(postgresUrl) || !URL.canParse(postgresUrl)) {
+    throw new ValidationError(`to: "${redactUrl(postgresUrl)}" is not a PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'to', message: 'not a PostgreSQL URL' }]);
+  }
+  // Loaded here: the package's other commands never load both drivers.
+  const { openSqlite } = await import('../sqlite/sqlite-connection.js');
+  const { createPool, migrate } = await import('../postgres/postgres-connection.js');
+  const { translatePgError } = await import('../postgres/postgres-errors.js');
+
+  const source = openSqlite(sqlitePath);
+  const pool = createPool(postgresUrl);
+  let client: pg.PoolClient | null = null;
+  try {
+    source.exec('BEGIN'); // a read transaction: every table is read from one snapshot
+    const heldRuns = (source.prepare(`SELECT count(*) AS n FROM task_runs WHERE status IN ('claimed', 'started')`).get() as { n: number }).n;
+    if (!opts.ignoreWorkers) refuseLiveWorkers(source, opts.at ?? new Date());
+
+    await migrate(pool, postgresUrl);
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw translatePgError(e);
+    }
+    const target = client;
+    const tables = await matchSchemas(source, target);
+    await target.query('BEGIN');
+    // Nothing else writes the tables while they fill (readers go on, and see them only at the commit).
+    await target.query(`LOCK TABLE ${tables.map((t) => t.name).join(', ')} IN EXCLUSIVE MODE`);
+    await refuseNonEmpty(target, tables.map((t) => t.name));
+
+    const summary: CopySummary['tables'] = [];
+    let rows = 0;
+    for (const t of tables) {
+      const n = await copyTable(source, target, t, opts.onProgress);
+      summary.push({ table: t.name, rows: n });
+      rows += n;
+    }
+    await setSequences(source, target, tables);
+    await target.query('COMMIT');
+    return { tables: summary, rows, heldRuns, durationMs: Math.round(performance.now() - started) };
+  } catch (e) {
+    if (client) await client.query('ROLLBACK').catch(() => {});
+    throw translatePgError(e);
+  } finally {
+    if (source.inTransaction) source.exec('ROLLBACK');
+    source.close();
+    client?.release();
+    await pool.end().catch(() => {});
+  }
+}
+
+/** A worker that is alive in the source would go on writing there, and its writes would be lost. */
+function refuseLiveWorkers(source: Database.Database, at: Date): void {
+  const rows = source.prepare('SELECT id, last_seen, stopped_at FROM workers').all() as Array<{ id: string; last_seen: number; stopped_at: number | null }>;
+  const live = rows.filter((w) => workerLiveness(new Date(w.last_seen), at, w.stopped_at === null ? null : new Date(w.stopped_at)) === 'alive').map((w) => w.id);
+  if (live.length === 0) return;
+  const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');
+  throw new ConflictError(
+    `${live.length} worker${live.length === 1 ? ' is' : 's are'} alive on the SQLite database (${shown}): stop every Orrery process using it first, ` +
+      'or its later writes are lost (a worker seen in the last 30 s counts as alive; pass ignoreWorkers / --ignore-workers to copy anyway)',
+    [{ path: 'workers', message: `alive: ${shown}` }],
+  );
+}
+
+interface Table {
+  name: string;
+  columns: Column[];
+}
+
+/**
+ * The tables to copy, parents before children (by the target's foreign keys), each with its
+ * columns' conversions. Both stores at the same schema version have the same tables and columns;
+ * any difference is refused rather than copied in part.
+ */
+async function matchSchemas(source: Database.Database, target: pg.PoolClient): Promise<Table[]> {
+  const sourceTables = (source.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as Array<{ name: string }>)
+    .map((r) => r.name)
+    .filter((n) => !OWN_TABLES.has(n));
+  const { rows: cols } = await target.query<{ table_name: string; column_name: string; udt_name: string; serial: boolean }>(
+    `SELECT table_name, column_name, udt_name, coalesce(column_default LIKE 'nextval(%', false) AS serial
+       FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
+  );
+  const targetColumns = new Map<string, Array<{ column_name: string; udt_name: string; serial: boolean }>>();
+  for (const c of cols) if (!OWN_TABLES.has(c.table_name)) (targetColumns.get(c.table_name) ?? targetColumns.set(c.table_name, []).get(c.table_name)!).push(c);
+  const problems: string[] = [];
+  for (const t of sourceTables) if (!targetColumns.has(t)) problems.push(`table ${t} is not in the PostgreSQL schema`);
+  for (const t of targetColumns.keys()) if (!sourceTables.includes(t)) problems.push(`table ${t} is not in the SQLite schema`);
+  const tables: Table[] = [];
+  for (const name of sourceTables) {
+    const pgCols = targetColumns.get(name);
+    if (!pgCols) continue;
+    const sqliteCols = new Set((source.prepare(`SELECT name FROM pragma_table_info(?)`).all(name) as Array<{ name: string }>).map((r) => r.name));
+    const columns: Column[] = [];
+    for (const c of pgCols) {
+      if (!sqliteCols.delete(c.column_name)) {
+        problems.push(`${name}.${c.column_name} is not in the SQLite schema`);
+        continue;
+      }
+      const convert = converterFor(c.udt_name);
+      if (!convert) problems.push(`${name}.${c.column_name}: no copy rule for the PostgreSQL type ${c.udt_name}`);
+      else columns.push({ name: c.column_name, udt: c.udt_name, convert, serial: c.serial });
+    }
+    for (const c of sqliteCols) problems.push(`${name}.${c} is not in the PostgreSQL schema`);
+    tables.push({ name, columns });
+  }
+  if (problems.length > 0) throw new StorageError(`the two schemas differ, so nothing was copied: ${problems.join('; ')}`);
+  const { rows: fks } = await target.query<{ child: string; parent: string }>(
+    `SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent FROM pg_constraint
+      WHERE contype = 'f' AND connamespace = current_schema()::regnamespace`,
+  );
+  return parentsFirst(tables, fks);
+}
+
+function parentsFirst(tables: Table[], fks: Array<{ child: string; parent: string }>): Table[] {
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const out: Table[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string, path: string[]): void => {
+    if (seen.has(name)) return;
+    if (path.includes(name)) throw new StorageError(`foreign keys form a cycle (${[...path, name].join(' -> ')}): the copy cannot order the tables`);
+    for (const fk of fks) if (fk.child === name && fk.parent !== name) visit(fk.parent, [...path, name]);
+    seen.add(name);
+    const t = byName.get(name);
+    if (t) out.push(t);
+  };
+  for (const t of [...tables].sort((a, b) => a.name.localeCompare(b.name))) visit(t.name, []);
+  return out;
+}
+
+async function refuseNonEmpty(target: pg.PoolClient, names: string[]): Promise<void> {
+  const { rows } = await target.query<{ name: string }>(names.map((n) => `SELECT '${n}' AS name WHERE EXISTS (SELECT 1 FROM ${n})`).join(' UNION ALL '));
+  if (rows.length === 0) return;
+  const held = rows.map((r) => r.name);
+  throw new ConflictError(`the PostgreSQL database already holds Orrery data (in ${held.join(', ')}): the copy fills an empty database only`, [{ path: 'to', message: `holds Orrery data in ${held.join(', ')}` }]);
+}
+
+async function copyTable(source: Database.Database, target: pg.PoolClient, t: Table, onProgress: CopyOptions['onProgress']): Promise<number> {
+  const total = (source.prepare(`SELECT count(*) AS n FROM ${t.name}`).get() as { n: number }).n;
+  const names = t.columns.map((c) => c.name);
+  const unnestable = t.columns.every((c) => !c.udt.startsWith('_'));
+  const perStatement = unnestable ? ROWS_PER_STATEMENT : Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / names.length));
+  const insert = unnestable ? `INSERT INTO ${t.name} (${names.join(', ')}) SELECT * FROM unnest(${t.columns.map((c, i) => `$${i + 1}::${c.udt}[]`).join(', ')})` : null;
+  const read = source.prepare(`SELECT rowid AS "orrery rowid", ${names.map((n) => `"${n}"`).join(', ')} FROM ${t.name}`).raw(true);
+  let copied = 0;
+  let batch: unknown[] = [];
+  let rowids: number[] = [];
+  const insertRows = async (values: unknown[], n: number): Promise<void> => {
+    if (insert) {
+      await target.query(insert, t.columns.map((_, i) => Array.from({ length: n }, (_r, r) => values[r * names.length + i])));
+    } else {
+      const rows: string[] = [];
+      for (let r = 0, p = 1; r < n; r++) rows.push(`(${names.map(() => `$${p++}`).join(', ')})`);
+      await target.query(`INSERT INTO ${t.name} (${names.join(', ')}) VALUES ${rows.join(', ')}`, values);
+    }
+  };
+  const flush = async (): Promise<void> => {
+    const n = rowids.length;
+    if (n === 0) return;
+    await target.query('SAVEPOINT orrery_copy_batch');
+    try {
+      await insertRows(batch, n);
+    } catch (e) {
+      if (!refusedValue(e)) throw e;
+      await target.query('ROLLBACK TO SAVEPOINT orrery_copy_batch');
+      await nameRefusedRow(e as Error);
+    }
+    copied += n;
+    batch = [];
+    rowids = [];
+    onProgress?.({ table: t.name, copied, total, done: false });
+  };
+  /** PostgreSQL refused a value of the batch: each row is inserted alone (the copy is rolled back anyway) until it names the one. */
+  const nameRefusedRow = async (batchError: Error): Promise<never> => {
+    const width = names.length;
+    for (let r = 0; r < rowids.length; r++) {
+      try {
+        await insertRows(batch.slice(r * width, (r + 1) * width), 1);
+      } catch (e) {
+        if (!refusedValue(e)) throw e;
+        throw new ValidationError(`${t.name} (rowid ${rowids[r]}): PostgreSQL refused the row, so nothing was copied: ${(e as Error).message}`, [{ path: t.name, message: (e as Error).message }]);
+      }
+    }
+    throw new ValidationError(`${t.name}: PostgreSQL refused the rows from rowid ${rowids[0]} on, so nothing was copied: ${batchError.message}`, [{ path: t.name, message: batchError.message }]);
+  };
+  for (const row of read.iterate() as IterableIterator<unknown[]>) {
+    rowids.push(row[0] as number);
+    for (let i = 0; i < t.columns.length; i++) {
+      const c = t.columns[i]!;
+      try {
+        batch.push(c.convert(row[i + 1]));
+      } catch (e) {
+        if (!(e instanceof CopyValueError)) throw e;
+        throw new ValidationError(`${t.name} (rowid ${row[0]}): ${c.name}: ${e.message}; nothing was copied`, [{ path: `${t.name}.${c.name}`, message: e.message }]);
+      }
+    }
+    if (rowids.length === perStatement) await flush();
+  }
+  await flush();
+  onProgress?.({ table: t.name, copied, total, done: true });
+  return copied;
+}
+
+/** A data or constraint error (SQLSTATE classes 22 and 23): the value, not the database, is at fault. */
+function refusedValue(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23)/.test(code);
+}
+
+/**
+ * Each id sequence continues above the largest id copied, and above the SQLite store's floor for the
+ * table (the largest id it ever handed out, archived or deleted rows included): no id is handed out twice.
+ */
+async function setSequences(source: Database.Database, target: pg.PoolClient, tables: Table[]): Promise<void> {
+  const floors = new Map((source.prepare('SELECT name, id FROM orrery_id_floor').all() as Array<{ name: string; id: number }>).map((r) => [r.name, r.id]));
+  for (const t of tables) {
+    for (const c of t.columns.filter((col) => col.serial)) {
+      const max = (source.prepare(`SELECT coalesce(max("${c.name}"), 0) AS m FROM ${t.name}`).get() as { m: number }).m;
+      const last = Math.max(max, floors.get(t.name) ?? 0);
+      if (last > 0) await target.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3)`, [t.name, c.name, last]);
+    }
+  }
+}
