@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { copySqliteToPostgres, type CopyProgress } from '../store/copy/sqlite-to-postgres.js';
+import { ValidationError } from '../core/errors.js';
+import { copySqliteToPostgres, type CopyProgress, type CopySummary } from '../store/copy/sqlite-to-postgres.js';
 import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
 import { redactUrl } from '../store/redact-url.js';
 import { addDb, instantArg, printJson, UsageError, type DbOpts, type Io } from './common.js';
@@ -29,7 +30,6 @@ export function copyCommand(io: Io): Command {
     const path = sqlitePath(from);
     if (path === null) throw new UsageError(`${source}: the copy reads a SQLite database, and ${redactUrl(from)} is not one (copy from sqlite:PATH to --to postgres://...)`);
     if (path === '' || path === ':memory:') throw new UsageError(`${source}: the copy reads a SQLite database file, not "${from}"`);
-    if (!/^postgres(ql)?:\/\//.test(o.to)) throw new UsageError(`--to: "${redactUrl(o.to)}" is not a PostgreSQL URL (postgres://user:pass@host:port/db)`);
     let lastLine = 0;
     const progress = (p: CopyProgress): void => {
       if (o.json) return;
@@ -42,19 +42,31 @@ export function copyCommand(io: Io): Command {
       }
     };
     lastLine = performance.now();
-    const summary = await copySqliteToPostgres({
-      sqlitePath: path,
-      postgresUrl: o.to,
-      ...(o.at ? { at: o.at } : {}),
-      ...(o.ignoreWorkers ? { ignoreWorkers: true } : {}),
-      onProgress: progress,
-    });
+    let summary: CopySummary;
+    try {
+      summary = await copySqliteToPostgres({
+        sqlitePath: path,
+        postgresUrl: o.to,
+        ...(o.at ? { at: o.at } : {}),
+        ...(o.ignoreWorkers ? { ignoreWorkers: true } : {}),
+        onProgress: progress,
+      });
+    } catch (e) {
+      // The library names its own options; here they are the command's.
+      const field = e instanceof ValidationError && e.details.length === 1 ? e.details[0]!.path : '';
+      if (field === 'sqlitePath' || field === 'postgresUrl') throw new UsageError(`${field === 'sqlitePath' ? source : '--to'}: ${e instanceof ValidationError ? e.details[0]!.message : ''}`);
+      throw e;
+    }
     if (o.json) return printJson(io, { from: redactUrl(from), to: redactUrl(o.to), ...summary });
     const tables = summary.tables.filter((t) => t.rows > 0).length;
     io.out(
       `copied ${summary.rows.toLocaleString('en-US')} row${summary.rows === 1 ? '' : 's'} of ${tables} table${tables === 1 ? '' : 's'} ` +
         `from ${path} to ${redactUrl(o.to)} (${(summary.durationMs / 1000).toFixed(1)} s)\n`,
     );
+    if (summary.skippedTables.length > 0) {
+      const n = summary.skippedTables.length;
+      io.out(`left out ${n} table${n === 1 ? '' : 's'} that ${n === 1 ? 'is' : 'are'} not Orrery's: ${summary.skippedTables.join(', ')}\n`);
+    }
     if (summary.heldRuns > 0) {
       io.out(
         `${summary.heldRuns} run${summary.heldRuns === 1 ? ' was' : 's were'} held by a worker (claimed or started): ` +

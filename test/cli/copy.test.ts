@@ -54,11 +54,14 @@ describe('orrery copy', () => {
     const dir = tempDir();
     const missing = join(dir, 'nope.db');
     const cases: Array<[string[], RegExp]> = [
-      [['copy', '--db', `sqlite:${missing}`, '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: from: no database at .*nope\.db\n$/],
+      [['copy', '--db', `sqlite:${missing}`, '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: --db: no database at .*nope\.db\n$/],
       [['copy', '--db', 'sqlite::memory:', '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: --db: the copy reads a SQLite database file, not "sqlite::memory:"\n$/],
       [['copy', '--db', 'postgres://u@127.0.0.1:1/x', '--to', 'postgres://u@127.0.0.1:1/y'], /^orrery: --db: the copy reads a SQLite database, and postgres:\/\/u@127.0.0.1:1\/x is not one/],
-      [['copy', '--db', `sqlite:${missing}`, '--to', 'sqlite:./other.db'], /^orrery: --to: "sqlite:.\/other.db" is not a PostgreSQL URL/],
+      [['copy', '--db', `sqlite:${missing}`, '--to', 'sqlite:./other.db'], /^orrery: --to: "sqlite:.\/other.db" is not a valid PostgreSQL URL/],
       [['copy', '--db', `sqlite:${missing}`], /required option '--to <url>' not specified/],
+      [['copy', '--db', `sqlite:${dir}`, '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: --db: .* is a directory\n$/],
+      [['copy', '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: the default --db: no database at \.\/orrery\.db\n$/],
+      [['copy', '--db', `sqlite:${missing}`, '--to', 'postgres://u:secret@h:99999/db'], /^orrery: --to: "postgres:\/\/u:\*\*\*@h:99999\/db" is not a valid PostgreSQL URL/],
       [['copy', '--to', 'postgres://u@127.0.0.1:1/x', '--at', 'someday', '--db', `sqlite:${missing}`], /--at/],
     ];
     for (const [args, message] of cases) {

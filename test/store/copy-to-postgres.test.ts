@@ -5,7 +5,8 @@
  * workers) reads the same through Orrery on PostgreSQL after the copy, and PostgreSQL goes on from
  * there: new ids above every copied or archived one, due work claimed and ended.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,7 +14,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import { copySqliteToPostgres, type CopyProgress } from '../../src/store/copy/sqlite-to-postgres.js';
-import { createTestDatabase } from '../support/postgres.js';
+import { withClient } from '../support/postgres-admin.js';
+import { createTestDatabase, pgBaseUrl } from '../support/postgres.js';
 
 const T0 = new Date('2026-11-01T00:00:00Z');
 const min = (n: number) => new Date(T0.getTime() + n * 60_000);
@@ -326,10 +328,74 @@ describe('copySqliteToPostgres', () => {
     }
   });
 
+  it('never changes the SQLite file: an older schema, a file that is not Orrery\'s and a refused copy leave it byte for byte', async () => {
+    const target = await createTestDatabase('copy-as-is');
+    try {
+      const foreign = join(dir, 'foreign.db');
+      const f = new Database(foreign);
+      f.exec(`CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`);
+      f.close();
+      const old = join(dir, 'old.db');
+      const o = await openOrrery({ db: `sqlite:${old}` });
+      await o.createTaskType({ name: 'job', defaultIntervalMs: '1h' }, { at: T0 });
+      await o.close();
+      const db = new Database(old);
+      const latest = (db.prepare('SELECT max(version) AS v FROM orrery_migrations').get() as { v: number }).v;
+      db.prepare('DELETE FROM orrery_migrations WHERE version = ?').run(latest); // as a file of the previous Orrery says
+      db.close();
+      const bytes = (p: string) => readFileSync(p).toString('base64');
+      const before = [bytes(foreign), bytes(old)];
+      await expect(copySqliteToPostgres({ sqlitePath: foreign, postgresUrl: target.url })).rejects.toThrow(/^sqlitePath: .*foreign\.db is not an Orrery database \(it has no orrery_migrations table\)$/);
+      await expect(copySqliteToPostgres({ sqlitePath: old, postgresUrl: target.url })).rejects.toThrow(
+        new RegExp(`^sqlitePath: .*old\\.db is at schema version ${latest - 1}, this Orrery's is ${latest}, and the copy does not change the file: upgrade it first`),
+      );
+      expect([bytes(foreign), bytes(old)]).toEqual(before);
+      expect(existsSync(`${foreign}-wal`) || existsSync(`${old}-wal`)).toBe(false);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it('leaves out a table of your own in the file; a role that may not set the sequences is refused before any row is sent', async () => {
+    const path = join(dir, 'own-table.db');
+    const o = await openOrrery({ db: `sqlite:${path}` });
+    await o.createTaskType({ name: 'job', defaultIntervalMs: '1h' }, { at: T0 });
+    await o.createTask({ type: 'job', arguments: { args: [], kwargs: {} }, policy: 'oneshot', nextRun: T0 }, { at: T0 });
+    await o.close();
+    const db = new Database(path);
+    db.exec(`CREATE TABLE my_notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO my_notes (body) VALUES ('mine')`);
+    db.close();
+    const target = await createTestDatabase('copy-roles');
+    const role = `copy_app_${randomBytes(4).toString('hex')}`;
+    await withClient(target.url, async (c) => {
+      await c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw'`);
+      await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    });
+    const asRole = new URL(target.url);
+    asRole.username = role;
+    asRole.password = 'pw';
+    try {
+      await expect(copySqliteToPostgres({ sqlitePath: path, postgresUrl: asRole.toString(), onProgress: (p) => expect(p.copied).toBe(0) })).rejects.toThrow(
+        `the role ${role} may not set the id sequences (`,
+      );
+      await expect(copySqliteToPostgres({ sqlitePath: path, postgresUrl: asRole.toString() })).rejects.toThrow(
+        `), which the copy moves past the copied ids, so nothing was copied: GRANT UPDATE ON ALL SEQUENCES IN SCHEMA public TO ${role}, or copy as the role that owns the tables`,
+      );
+      await withClient(target.url, (c) => c.query(`GRANT UPDATE ON ALL SEQUENCES IN SCHEMA public TO ${role}`));
+      const s = await copySqliteToPostgres({ sqlitePath: path, postgresUrl: asRole.toString() });
+      expect(s.skippedTables).toEqual(['my_notes']);
+      expect(s.tables.find((t) => t.table === 'tasks')!.rows).toBe(1);
+    } finally {
+      await target.drop();
+      await withClient(pgBaseUrl(), (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  });
+
   it('refuses a missing or in-memory source and a target that is not PostgreSQL', async () => {
-    await expect(copySqliteToPostgres({ sqlitePath: join(dir, 'nope.db'), postgresUrl: 'postgres://x@127.0.0.1:1/db' })).rejects.toThrow(/^from: no database at .*nope\.db$/);
+    await expect(copySqliteToPostgres({ sqlitePath: join(dir, 'nope.db'), postgresUrl: 'postgres://x@127.0.0.1:1/db' })).rejects.toThrow(/^sqlitePath: no database at .*nope\.db$/);
     await expect(copySqliteToPostgres({ sqlitePath: ':memory:', postgresUrl: 'postgres://x@127.0.0.1:1/db' })).rejects.toThrow(/in-memory/);
     const path = join(dir, 'small.db');
-    await expect(copySqliteToPostgres({ sqlitePath: path, postgresUrl: 'mysql://x/db' })).rejects.toThrow(/^to: "mysql:\/\/x\/db" is not a PostgreSQL URL/);
+    await expect(copySqliteToPostgres({ sqlitePath: path, postgresUrl: 'mysql://x/db' })).rejects.toThrow(/^postgresUrl: "mysql:\/\/x\/db" is not a valid PostgreSQL URL/);
   });
 });

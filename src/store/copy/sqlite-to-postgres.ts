@@ -1,4 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
@@ -51,6 +50,8 @@ export interface CopySummary {
   rows: number;
   /** Runs a worker held (claimed or started) in the source: the target's reaper takes them back once their leases expire. */
   heldRuns: number;
+  /** Tables of the SQLite file that are not Orrery's (a table of your own), left out. */
+  skippedTables: string[];
   durationMs: number;
 }
 
@@ -65,18 +66,18 @@ interface Column {
 export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySummary> {
   const started = performance.now();
   const { sqlitePath, postgresUrl } = opts;
-  if (sqlitePath === ':memory:' || sqlitePath === '') throw new ValidationError('from: the copy reads a SQLite database file, not an in-memory database', [{ path: 'from', message: 'in-memory' }]);
-  if (!existsSync(sqlitePath)) throw new ValidationError(`from: no database at ${sqlitePath}`, [{ path: 'from', message: 'no such file' }]);
-  if (statSync(sqlitePath).isDirectory()) throw new ValidationError(`from: ${sqlitePath} is a directory`, [{ path: 'from', message: 'a directory' }]);
+  const refuse = (field: string, message: string) => new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
+  if (sqlitePath === ':memory:' || sqlitePath === '') throw refuse('sqlitePath', 'the copy reads a SQLite database file, not an in-memory database');
   if (!/^postgres(ql)?:\/\//.test(postgresUrl) || !URL.canParse(postgresUrl)) {
-    throw new ValidationError(`to: "${redactUrl(postgresUrl)}" is not a PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'to', message: 'not a PostgreSQL URL' }]);
+    throw refuse('postgresUrl', `"${redactUrl(postgresUrl)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
   }
   // Loaded here: the package's other commands never load both drivers.
-  const { openSqlite } = await import('../sqlite/sqlite-connection.js');
+  const { openSqliteAsIs } = await import('../sqlite/sqlite-connection.js');
   const { createPool, migrate } = await import('../postgres/postgres-connection.js');
   const { translatePgError } = await import('../postgres/postgres-errors.js');
 
-  const source = openSqlite(sqlitePath);
+  // Read-only, and only at this Orrery's schema version: the copy never changes the file.
+  const source = openSqliteAsIs(sqlitePath, 'sqlitePath');
   const pool = createPool(postgresUrl);
   let client: pg.PoolClient | null = null;
   try {
@@ -91,11 +92,12 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
       throw translatePgError(e);
     }
     const target = client;
-    const tables = await matchSchemas(source, target);
+    const { tables, skipped } = await matchSchemas(source, target);
     await target.query('BEGIN');
     // Nothing else writes the tables while they fill (readers go on, and see them only at the commit).
     await target.query(`LOCK TABLE ${tables.map((t) => t.name).join(', ')} IN EXCLUSIVE MODE`);
     await refuseNonEmpty(target, tables.map((t) => t.name));
+    await refuseFixedSequences(target, tables);
 
     const summary: CopySummary['tables'] = [];
     let rows = 0;
@@ -106,7 +108,7 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
     }
     await setSequences(source, target, tables);
     await target.query('COMMIT');
-    return { tables: summary, rows, heldRuns, durationMs: Math.round(performance.now() - started) };
+    return { tables: summary, rows, heldRuns, skippedTables: skipped, durationMs: Math.round(performance.now() - started) };
   } catch (e) {
     if (client) await client.query('ROLLBACK').catch(() => {});
     throw translatePgError(e);
@@ -139,9 +141,10 @@ interface Table {
 /**
  * The tables to copy, parents before children (by the target's foreign keys), each with its
  * columns' conversions. Both stores at the same schema version have the same tables and columns;
- * any difference is refused rather than copied in part.
+ * any difference in them is refused rather than copied in part. A table of the SQLite file that the
+ * PostgreSQL schema does not have is not Orrery's (someone's own table in the file): left out.
  */
-async function matchSchemas(source: Database.Database, target: pg.PoolClient): Promise<Table[]> {
+async function matchSchemas(source: Database.Database, target: pg.PoolClient): Promise<{ tables: Table[]; skipped: string[] }> {
   const sourceTables = (source.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as Array<{ name: string }>)
     .map((r) => r.name)
     .filter((n) => !OWN_TABLES.has(n));
@@ -152,7 +155,7 @@ async function matchSchemas(source: Database.Database, target: pg.PoolClient): P
   const targetColumns = new Map<string, Array<{ column_name: string; udt_name: string; serial: boolean }>>();
   for (const c of cols) if (!OWN_TABLES.has(c.table_name)) (targetColumns.get(c.table_name) ?? targetColumns.set(c.table_name, []).get(c.table_name)!).push(c);
   const problems: string[] = [];
-  for (const t of sourceTables) if (!targetColumns.has(t)) problems.push(`table ${t} is not in the PostgreSQL schema`);
+  const skipped = sourceTables.filter((t) => !targetColumns.has(t)).sort();
   for (const t of targetColumns.keys()) if (!sourceTables.includes(t)) problems.push(`table ${t} is not in the SQLite schema`);
   const tables: Table[] = [];
   for (const name of sourceTables) {
@@ -177,7 +180,7 @@ async function matchSchemas(source: Database.Database, target: pg.PoolClient): P
     `SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent FROM pg_constraint
       WHERE contype = 'f' AND connamespace = current_schema()::regnamespace`,
   );
-  return parentsFirst(tables, fks);
+  return { tables: parentsFirst(tables, fks), skipped };
 }
 
 function parentsFirst(tables: Table[], fks: Array<{ child: string; parent: string }>): Table[] {
@@ -201,6 +204,23 @@ async function refuseNonEmpty(target: pg.PoolClient, names: string[]): Promise<v
   if (rows.length === 0) return;
   const held = rows.map((r) => r.name);
   throw new ConflictError(`the PostgreSQL database already holds Orrery data (in ${held.join(', ')}): the copy fills an empty database only`, [{ path: 'to', message: `holds Orrery data in ${held.join(', ')}` }]);
+}
+
+/** setval needs UPDATE on a sequence, which a role given only USAGE lacks: refused before any row is sent. */
+async function refuseFixedSequences(target: pg.PoolClient, tables: Table[]): Promise<void> {
+  const serial = tables.flatMap((t) => t.columns.filter((c) => c.serial).map((c) => [t.name, c.name] as const));
+  const { rows } = await target.query<{ seq: string; ok: boolean; role: string; schema: string }>(
+    `SELECT s.seq, has_sequence_privilege(s.seq, 'UPDATE') AS ok, current_user AS role, current_schema() AS schema
+       FROM unnest($1::text[], $2::text[]) AS x(t, c), LATERAL (SELECT pg_get_serial_sequence(x.t, x.c) AS seq) s`,
+    [serial.map(([t]) => t), serial.map(([, c]) => c)],
+  );
+  const fixed = rows.filter((r) => !r.ok);
+  if (fixed.length === 0) return;
+  const { role, schema } = fixed[0]!;
+  throw new StorageError(
+    `the role ${role} may not set the id sequences (${fixed.map((r) => r.seq).join(', ')}), which the copy moves past the copied ids, so nothing was copied: ` +
+      `GRANT UPDATE ON ALL SEQUENCES IN SCHEMA ${schema} TO ${role}, or copy as the role that owns the tables`,
+  );
 }
 
 async function copyTable(source: Database.Database, target: pg.PoolClient, t: Table, onProgress: CopyOptions['onProgress']): Promise<number> {

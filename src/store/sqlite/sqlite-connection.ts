@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SchemaTooNewError, StorageError, StorageReadOnlyError } from '../../core/errors.js';
+import { OrreryError, SchemaTooNewError, StorageError, StorageReadOnlyError, ValidationError } from '../../core/errors.js';
 import { loadMigrations, type Migration } from '../migrations.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -40,6 +40,48 @@ export function openSqlite(path: string): Database.Database {
         { cause: e },
       );
     }
+    throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
+  }
+  return db;
+}
+
+/**
+ * Opens an Orrery SQLite database to be read as it is (`orrery copy`), writing nothing: it must exist and be
+ * at this package's schema version, since migrating it would write it. `field` names the input in
+ * the errors (their detail carries the message without it).
+ */
+export function openSqliteAsIs(path: string, field: string): Database.Database {
+  const refuse = (message: string) => new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
+  if (!existsSync(path)) throw refuse(`no database at ${path}`);
+  if (statSync(path).isDirectory()) throw refuse(`${path} is a directory`);
+  let db: Database.Database;
+  try {
+    // Not `readonly`: a read-only connection leaves a -shm and an empty -wal file beside the database,
+    // where this one, the last to close, removes them as any Orrery process does. query_only refuses
+    // every write on it.
+    db = new Database(path, { fileMustExist: true, timeout: 15_000 });
+  } catch (e) {
+    throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
+  }
+  try {
+    db.pragma('query_only = ON');
+    const ledger = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'orrery_migrations'`).get() as { n: number };
+    if (ledger.n === 0) throw refuse(`${path} is not an Orrery database (it has no orrery_migrations table)`);
+    const current = (db.prepare('SELECT max(version) AS v FROM orrery_migrations').get() as { v: number | null }).v ?? 0;
+    const latest = loadMigrations(MIGRATIONS_DIR).length;
+    if (current > latest) throw new SchemaTooNewError(`database schema version ${current} is newer than this Orrery (knows up to ${latest}); upgrade Orrery`);
+    if (current < latest) {
+      throw refuse(
+        `${path} is at schema version ${current}, this Orrery's is ${latest}, and the copy does not change the file: ` +
+          `upgrade it first by opening it once with this Orrery (any command on it, e.g. \`orrery task-type list --db sqlite:${path}\`; ` +
+          'back the file up before if you may go back to the older Orrery), then copy',
+      );
+    }
+  } catch (e) {
+    db.close();
+    if (e instanceof OrreryError) throw e;
+    const code = (e as { code?: string }).code;
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw new StorageError(`cannot open database ${path}: the file is not a valid SQLite database (${code})`);
     throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
   }
   return db;
