@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ValidationError } from '../core/errors.js';
+import { ConflictError, ValidationError } from '../core/errors.js';
 import { copySqliteToPostgres, type CopyProgress, type CopySummary } from '../store/copy/sqlite-to-postgres.js';
 import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
 import { redactUrl } from '../store/redact-url.js';
@@ -55,6 +55,7 @@ export function copyCommand(io: Io): Command {
       // The library names its own options; here they are the command's.
       const field = e instanceof ValidationError && e.details.length === 1 ? e.details[0]!.path : '';
       if (field === 'sqlitePath' || field === 'postgresUrl') throw new UsageError(`${field === 'sqlitePath' ? source : '--to'}: ${e instanceof ValidationError ? e.details[0]!.message : ''}`);
+      if (e instanceof ConflictError && e.details[0]?.path === 'ignoreWorkers') throw new ConflictError(`${e.message}: --ignore-workers copies anyway`, e.details);
       throw e;
     }
     if (o.json) return printJson(io, { from: redactUrl(from), to: redactUrl(o.to), ...summary });

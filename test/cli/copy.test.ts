@@ -40,7 +40,7 @@ describe('orrery copy', () => {
     const target = await createTestDatabase('cli-copy-json');
     const refused = await runCli(['copy', '--to', target.url, ...db]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/^orrery: 1 worker is alive on the SQLite database \(still-here\): stop every Orrery process using it first, or its later writes are lost .*--ignore-workers to copy anyway\)\n$/);
+    expect(refused.stderr).toMatch(/^orrery: 1 worker is alive on the SQLite database \(still-here\): stop every Orrery process using it first, or its later writes are lost \(a worker seen in the last 30 s counts as alive\): --ignore-workers copies anyway\n$/);
     expect(refused.stdout).toBe('');
     const s = await runJson<{ from: string; to: string; tables: Array<{ table: string; rows: number }>; rows: number; heldRuns: number }>(['copy', '--to', target.url, '--json', '--ignore-workers', ...db]);
     expect(s.tables.find((t) => t.table === 'task_types')).toEqual({ table: 'task_types', rows: 1 });

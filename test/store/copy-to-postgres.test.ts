@@ -368,6 +368,9 @@ describe('copySqliteToPostgres', () => {
     const target = await createTestDatabase('copy-roles');
     const role = `copy_app_${randomBytes(4).toString('hex')}`;
     await withClient(target.url, async (c) => {
+      // Tables of your own in the PostgreSQL database: one of the same name as the file's, one of its own.
+      await c.query(`CREATE TABLE my_notes (body text); INSERT INTO my_notes VALUES ('theirs')`);
+      await c.query(`CREATE TABLE app_users (id serial PRIMARY KEY, name text); INSERT INTO app_users (name) VALUES ('bob')`);
       await c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw'`);
       await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
       await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
@@ -386,6 +389,11 @@ describe('copySqliteToPostgres', () => {
       const s = await copySqliteToPostgres({ sqlitePath: path, postgresUrl: asRole.toString() });
       expect(s.skippedTables).toEqual(['my_notes']);
       expect(s.tables.find((t) => t.table === 'tasks')!.rows).toBe(1);
+      expect(s.tables.map((t) => t.table)).not.toContain('app_users');
+      await withClient(target.url, async (c) => {
+        expect((await c.query('SELECT body FROM my_notes')).rows).toEqual([{ body: 'theirs' }]);
+        expect((await c.query('SELECT name FROM app_users')).rows).toEqual([{ name: 'bob' }]);
+      });
     } finally {
       await target.drop();
       await withClient(pgBaseUrl(), (c) => c.query(`DROP ROLE IF EXISTS ${role}`));

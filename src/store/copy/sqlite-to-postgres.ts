@@ -72,7 +72,7 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
     throw refuse('postgresUrl', `"${redactUrl(postgresUrl)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
   }
   // Loaded here: the package's other commands never load both drivers.
-  const { openSqliteAsIs } = await import('../sqlite/sqlite-connection.js');
+  const { openSqliteAsIs, orreryTables } = await import('../sqlite/sqlite-connection.js');
   const { createPool, migrate } = await import('../postgres/postgres-connection.js');
   const { translatePgError } = await import('../postgres/postgres-errors.js');
 
@@ -92,12 +92,13 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
       throw translatePgError(e);
     }
     const target = client;
-    const { tables, skipped } = await matchSchemas(source, target);
+    const { tables, skipped } = await matchSchemas(source, target, orreryTables());
     await target.query('BEGIN');
     // Nothing else writes the tables while they fill (readers go on, and see them only at the commit).
     await target.query(`LOCK TABLE ${tables.map((t) => t.name).join(', ')} IN EXCLUSIVE MODE`);
     await refuseNonEmpty(target, tables.map((t) => t.name));
-    await refuseFixedSequences(target, tables);
+    const moves = sequenceMoves(source, tables);
+    await refuseFixedSequences(target, moves);
 
     const summary: CopySummary['tables'] = [];
     let rows = 0;
@@ -106,7 +107,7 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
       summary.push({ table: t.name, rows: n });
       rows += n;
     }
-    await setSequences(source, target, tables);
+    await setSequences(target, moves);
     await target.query('COMMIT');
     return { tables: summary, rows, heldRuns, skippedTables: skipped, durationMs: Math.round(performance.now() - started) };
   } catch (e) {
@@ -128,8 +129,8 @@ function refuseLiveWorkers(source: Database.Database, at: Date): void {
   const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');
   throw new ConflictError(
     `${live.length} worker${live.length === 1 ? ' is' : 's are'} alive on the SQLite database (${shown}): stop every Orrery process using it first, ` +
-      'or its later writes are lost (a worker seen in the last 30 s counts as alive; pass ignoreWorkers / --ignore-workers to copy anyway)',
-    [{ path: 'workers', message: `alive: ${shown}` }],
+      'or its later writes are lost (a worker seen in the last 30 s counts as alive)',
+    [{ path: 'ignoreWorkers', message: `alive: ${shown}` }],
   );
 }
 
@@ -140,27 +141,33 @@ interface Table {
 
 /**
  * The tables to copy, parents before children (by the target's foreign keys), each with its
- * columns' conversions. Both stores at the same schema version have the same tables and columns;
- * any difference in them is refused rather than copied in part. A table of the SQLite file that the
- * PostgreSQL schema does not have is not Orrery's (someone's own table in the file): left out.
+ * columns' conversions: Orrery's tables (`orreryTables`, those this package's SQLite migrations
+ * make). Both stores at the same schema version have them with the same columns; a difference is
+ * refused rather than copied in part. Other tables (your own, in either database) are not Orrery's:
+ * those of the SQLite file are named in the summary, and none is read, locked or written.
  */
-async function matchSchemas(source: Database.Database, target: pg.PoolClient): Promise<{ tables: Table[]; skipped: string[] }> {
+async function matchSchemas(source: Database.Database, target: pg.PoolClient, orrery: readonly string[]): Promise<{ tables: Table[]; skipped: string[] }> {
+  const wanted = new Set(orrery.filter((n) => !OWN_TABLES.has(n)));
   const sourceTables = (source.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as Array<{ name: string }>)
     .map((r) => r.name)
     .filter((n) => !OWN_TABLES.has(n));
   const { rows: cols } = await target.query<{ table_name: string; column_name: string; udt_name: string; serial: boolean }>(
     `SELECT table_name, column_name, udt_name, coalesce(column_default LIKE 'nextval(%', false) AS serial
-       FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
+       FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ANY($1) ORDER BY table_name, ordinal_position`,
+    [[...wanted]],
   );
   const targetColumns = new Map<string, Array<{ column_name: string; udt_name: string; serial: boolean }>>();
-  for (const c of cols) if (!OWN_TABLES.has(c.table_name)) (targetColumns.get(c.table_name) ?? targetColumns.set(c.table_name, []).get(c.table_name)!).push(c);
+  for (const c of cols) (targetColumns.get(c.table_name) ?? targetColumns.set(c.table_name, []).get(c.table_name)!).push(c);
   const problems: string[] = [];
-  const skipped = sourceTables.filter((t) => !targetColumns.has(t)).sort();
-  for (const t of targetColumns.keys()) if (!sourceTables.includes(t)) problems.push(`table ${t} is not in the SQLite schema`);
+  const skipped = sourceTables.filter((t) => !wanted.has(t)).sort();
+  for (const t of wanted) {
+    if (!targetColumns.has(t)) problems.push(`table ${t} is not in the PostgreSQL schema`);
+    if (!sourceTables.includes(t)) problems.push(`table ${t} is not in the SQLite file`);
+  }
   const tables: Table[] = [];
   for (const name of sourceTables) {
     const pgCols = targetColumns.get(name);
-    if (!pgCols) continue;
+    if (!pgCols || !wanted.has(name)) continue;
     const sqliteCols = new Set((source.prepare(`SELECT name FROM pragma_table_info(?)`).all(name) as Array<{ name: string }>).map((r) => r.name));
     const columns: Column[] = [];
     for (const c of pgCols) {
@@ -206,13 +213,16 @@ async function refuseNonEmpty(target: pg.PoolClient, names: string[]): Promise<v
   throw new ConflictError(`the PostgreSQL database already holds Orrery data (in ${held.join(', ')}): the copy fills an empty database only`, [{ path: 'to', message: `holds Orrery data in ${held.join(', ')}` }]);
 }
 
-/** setval needs UPDATE on a sequence, which a role given only USAGE lacks: refused before any row is sent. */
-async function refuseFixedSequences(target: pg.PoolClient, tables: Table[]): Promise<void> {
-  const serial = tables.flatMap((t) => t.columns.filter((c) => c.serial).map((c) => [t.name, c.name] as const));
+/**
+ * setval needs UPDATE on a sequence, which a role given only USAGE lacks: refused before any row is
+ * sent (only for the sequences the copy will move).
+ */
+async function refuseFixedSequences(target: pg.PoolClient, moves: readonly SequenceMove[]): Promise<void> {
+  if (moves.length === 0) return;
   const { rows } = await target.query<{ seq: string; ok: boolean; role: string; schema: string }>(
-    `SELECT s.seq, has_sequence_privilege(s.seq, 'UPDATE') AS ok, current_user AS role, current_schema() AS schema
+    `SELECT s.seq, has_sequence_privilege(s.seq, 'UPDATE') AS ok, quote_ident(current_user) AS role, quote_ident(current_schema()) AS schema
        FROM unnest($1::text[], $2::text[]) AS x(t, c), LATERAL (SELECT pg_get_serial_sequence(x.t, x.c) AS seq) s`,
-    [serial.map(([t]) => t), serial.map(([, c]) => c)],
+    [moves.map((m) => m.table), moves.map((m) => m.column)],
   );
   const fixed = rows.filter((r) => !r.ok);
   if (fixed.length === 0) return;
@@ -295,17 +305,30 @@ function refusedValue(e: unknown): boolean {
   return typeof code === 'string' && /^(22|23)/.test(code);
 }
 
+interface SequenceMove {
+  table: string;
+  column: string;
+  /** The id the sequence continues after. */
+  last: number;
+}
+
 /**
  * Each id sequence continues above the largest id copied, and above the SQLite store's floor for the
  * table (the largest id it ever handed out, archived or deleted rows included): no id is handed out twice.
  */
-async function setSequences(source: Database.Database, target: pg.PoolClient, tables: Table[]): Promise<void> {
+function sequenceMoves(source: Database.Database, tables: Table[]): SequenceMove[] {
   const floors = new Map((source.prepare('SELECT name, id FROM orrery_id_floor').all() as Array<{ name: string; id: number }>).map((r) => [r.name, r.id]));
+  const moves: SequenceMove[] = [];
   for (const t of tables) {
     for (const c of t.columns.filter((col) => col.serial)) {
       const max = (source.prepare(`SELECT coalesce(max("${c.name}"), 0) AS m FROM ${t.name}`).get() as { m: number }).m;
       const last = Math.max(max, floors.get(t.name) ?? 0);
-      if (last > 0) await target.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3)`, [t.name, c.name, last]);
+      if (last > 0) moves.push({ table: t.name, column: c.name, last });
     }
   }
+  return moves;
+}
+
+async function setSequences(target: pg.PoolClient, moves: readonly SequenceMove[]): Promise<void> {
+  for (const m of moves) await target.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3)`, [m.table, m.column, m.last]);
 }

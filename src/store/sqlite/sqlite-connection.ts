@@ -29,20 +29,25 @@ export function openSqlite(path: string): Database.Database {
   } catch (e) {
     db.close();
     if (e instanceof SchemaTooNewError) throw e;
-    const code = (e as { code?: string }).code;
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-      throw new StorageError(`cannot open database ${path}: the file is not a valid SQLite database (${code})`);
-    }
-    // A WAL database needs its -wal and -shm files, hence a directory this process may write, even to read.
-    if (code?.startsWith('SQLITE_READONLY')) {
-      throw new StorageReadOnlyError(
-        `cannot open database ${path}: it is read-only for this process (${code}: ${(e as Error).message}): it must be able to write its directory, the file (to migrate it), and the -wal and -shm files if they exist`,
-        { cause: e },
-      );
-    }
-    throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
+    throw openError(path, e);
   }
   return db;
+}
+
+/** What a failure to open or first read a database file means to its user. */
+function openError(path: string, e: unknown): StorageError {
+  const code = (e as { code?: string }).code;
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new StorageError(`cannot open database ${path}: the file is not a valid SQLite database (${code})`);
+  }
+  // A WAL database needs its -wal and -shm files, hence a directory this process may write, even to read.
+  if (code?.startsWith('SQLITE_READONLY')) {
+    return new StorageReadOnlyError(
+      `cannot open database ${path}: it is read-only for this process (${code}: ${(e as Error).message}): it must be able to write its directory, the file (to migrate it), and the -wal and -shm files if they exist`,
+      { cause: e },
+    );
+  }
+  return new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
 }
 
 /**
@@ -57,8 +62,8 @@ export function openSqliteAsIs(path: string, field: string): Database.Database {
   let db: Database.Database;
   try {
     // Not `readonly`: a read-only connection leaves a -shm and an empty -wal file beside the database,
-    // where this one, the last to close, removes them as any Orrery process does. query_only refuses
-    // every write on it.
+    // where this one, the last to close, removes them as any Orrery process does (after merging the
+    // -wal into the file, which changes no content). query_only refuses every write of its own.
     db = new Database(path, { fileMustExist: true, timeout: 15_000 });
   } catch (e) {
     throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
@@ -80,11 +85,19 @@ export function openSqliteAsIs(path: string, field: string): Database.Database {
   } catch (e) {
     db.close();
     if (e instanceof OrreryError) throw e;
-    const code = (e as { code?: string }).code;
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw new StorageError(`cannot open database ${path}: the file is not a valid SQLite database (${code})`);
-    throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
+    throw openError(path, e);
   }
   return db;
+}
+
+/** The tables of Orrery's SQLite schema at this package's version (those of a new in-memory database). */
+export function orreryTables(): string[] {
+  const db = openSqlite(':memory:');
+  try {
+    return (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`).all() as Array<{ name: string }>).map((r) => r.name);
+  } finally {
+    db.close();
+  }
 }
 
 /** Applies the pending migrations of the package to an open database. */
