@@ -129,6 +129,13 @@ export const serverUrlArg = (v: string): string => {
   return v;
 };
 
+/** `--notify-webhook`: an http(s) URL to POST alerts to. */
+export const webhookUrlArg = (v: string): string => {
+  if (!URL.canParse(v)) throw new InvalidArgumentError('not a URL');
+  if (!/^https?:$/.test(new URL(v).protocol)) throw new InvalidArgumentError('must be an http or https URL');
+  return v;
+};
+
 /** A count stored in a 4-byte integer column (numRetries, maxRunning...): 0 to 2147483647. */
 export const countArg = boundedIntArg(0, INT4_MAX);
 

@@ -5,7 +5,7 @@ import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, webhookUrlArg, workerIdArg, type DbOpts, type Io } from './common.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { ISOLATION_MODES } from '../worker/isolation/protocol.js';
@@ -22,12 +22,20 @@ interface DaemonCliOpts extends DbOpts {
   runnerGrace?: number;
 }
 
-/** DAG alert options of the processes that run the DAG scheduler. */
-function notifyOptions(cmd: Command): Command {
+/** Alert options: DAG alerts where the DAG scheduler runs, task alerts wherever run ends are recorded. */
+function alertOptions(cmd: Command): Command {
   return cmd
-    .option('--runner-grace <duration>', 'how long due tasks of types without limits are left to workers to claim directly before the runner queues them (default 1s; 0 queues at once)', timerArg)
-    .option('--notify-webhook <url>', 'POST a JSON alert to this URL when a DAG task fails (besides logging it)')
-    .option('--notify-retries', 'also alert when a DAG task fails and will be retried');
+    .option('--notify-webhook <url>', 'POST a JSON alert to this URL when a task or a DAG task fails for good (besides logging DAG failures)', webhookUrlArg)
+    .option('--notify-retries', 'also alert when a task or a DAG task fails and will run again');
+}
+
+/** Options of the processes that run the runner and the DAG scheduler. */
+function notifyOptions(cmd: Command): Command {
+  return alertOptions(cmd).option(
+    '--runner-grace <duration>',
+    'how long due tasks of types without limits are left to workers to claim directly before the runner queues them (default 1s; 0 queues at once)',
+    timerArg,
+  );
 }
 
 interface WorkerCliOpts extends DaemonCliOpts {
@@ -75,7 +83,7 @@ export function daemonCommands(io: Io): Command[] {
   });
 
   const worker = addDb(
-    workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM/SIGHUP'), true)
+    alertOptions(workerOptions(new Command('worker').description('execute runs with the given handlers, until SIGINT/SIGTERM/SIGHUP'), true))
       .option('--url <url>', 'work for a remote `orrery serve` through its HTTP jobboard instead of the database', serverUrlArg)
       .option('--request-timeout <duration>', 'with --url: longest wait for an answer to a request before it is retried (default 60s)', intervalArg)
       .addOption(logFormatOption()),
@@ -84,6 +92,8 @@ export function daemonCommands(io: Io): Command[] {
     if (o.handlers === undefined) throw new UsageError("required option '--handlers <file>' not specified (or: orrery worker list)");
     if (o.requestTimeout !== undefined && o.url === undefined) throw new UsageError('--request-timeout: needs --url (it bounds the requests of a remote worker)');
     if (o.url !== undefined) {
+      const alert = o.notifyWebhook !== undefined ? '--notify-webhook' : o.notifyRetries ? '--notify-retries' : null;
+      if (alert) throw new UsageError(`${alert}: not with --url (the serve process records a remote worker's ends: give it the option)`);
       if (o.db !== undefined) throw new UsageError('--url and --db cannot be combined: a remote worker never touches the database');
       await runRemoteWorker(o as WorkerCliOpts & { url: string; requestTimeout?: number });
     } else await runDaemon(o, o, { runner: false, reaper: false });
@@ -154,6 +164,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const types = typesOption(w?.types);
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
   const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
+  const taskNotifier = await taskNotifierOf(o);
   // A signal while startServer runs (it opens, checks, listens) stops it before any loop starts.
   const starting = new AbortController();
   void signals.signalled.then(() => starting.abort(new StartAborted()));
@@ -176,6 +187,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
     ...(o.runnerGrace !== undefined ? { runnerGraceMs: o.runnerGrace } : {}),
     ...(dagNotifier ? { dagNotifier } : {}),
+    ...(taskNotifier ? { taskNotifier } : {}),
     http: roles.serve ? { host: roles.serve.host, port: roles.serve.port, token: roles.serve.token, publicMetrics: roles.serve.publicMetrics } : false,
     ...(roles.serve && o.retention !== undefined ? { retention: { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}) } } : {}),
     setup: roles.serve?.setup ?? false,
@@ -282,6 +294,17 @@ async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
     throw new UsageError(`--notify-webhook: ${(e as Error).message}`);
   }
   return combineNotifiers([logNotifier(log.child({ loop: 'dags' }), { retries: o.notifyRetries ?? false }), hook]);
+}
+
+/** Task alerts: a webhook with --notify-webhook (a failed run is logged by the worker that ran it already). */
+async function taskNotifierOf(o: DaemonCliOpts) {
+  if (!o.notifyWebhook) return undefined;
+  const { taskWebhookNotifier } = await import('../engine/task-notifier.js');
+  try {
+    return taskWebhookNotifier(o.notifyWebhook, { retries: o.notifyRetries ?? false });
+  } catch (e) {
+    throw new UsageError(`--notify-webhook: ${(e as Error).message}`);
+  }
 }
 
 /** `orrery worker --url`: handlers run against a remote server's jobboard; no database is opened. */

@@ -1,9 +1,11 @@
+import { invalid } from '../core/errors.js';
 import { requireOptions } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
 import { checkLogger, childLogger } from './option-checks.js';
 import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
 import type { DagNotifier } from './dag-notifier.js';
+import { watchTaskAlerts, type TaskNotifier } from './task-notifier.js';
 import { Runner } from './runner.js';
 import type { Orrery } from './service.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -23,6 +25,11 @@ export interface DaemonOptions {
   logger?: Logger;
   /** DAG alerts (default: logged at error level). The DAG scheduler runs beside the runner. */
   dagNotifier?: DagNotifier;
+  /**
+   * Task alerts (default: none): called for each run end this process records that disabled its task
+   * for good (and, with `onRetry`, that failed and will run again), docs/guide.md#alerts.
+   */
+  taskNotifier?: TaskNotifier;
 }
 
 /** The loops one process runs: runner (with the DAG scheduler), reaper and a worker, started and stopped together. */
@@ -49,10 +56,19 @@ export class Daemon {
       ? new DagScheduler(orrery, { ...sleep, logger: childLogger(logger, { loop: 'dags' }), ...(opts.dagNotifier ? { notifier: opts.dagNotifier } : {}) })
       : null;
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
+    const notifier = opts.taskNotifier;
+    if (notifier !== undefined && (typeof notifier !== 'object' || notifier === null || typeof notifier.onFailure !== 'function')) {
+      throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
+    }
+    this.watchAlerts = notifier ? () => watchTaskAlerts(orrery, notifier, childLogger(logger, { loop: 'alerts' })) : null;
   }
+
+  private readonly watchAlerts: (() => () => Promise<void>) | null;
+  private unwatchAlerts: (() => Promise<void>) | null = null;
 
   /** Starts every loop; returns at once. */
   start(): void {
+    this.unwatchAlerts ??= this.watchAlerts?.() ?? null;
     this.reaper?.start();
     this.runner?.start();
     this.dagScheduler?.start();
@@ -66,5 +82,9 @@ export class Daemon {
   async stop(graceMs?: number): Promise<void> {
     await Promise.all([this.runner?.stop(), this.reaper?.stop(), this.dagScheduler?.stop()]);
     await this.worker?.stop(graceMs);
+    // After the worker: the ends of its last runs alert too.
+    const unwatch = this.unwatchAlerts;
+    this.unwatchAlerts = null;
+    await unwatch?.();
   }
 }

@@ -47,6 +47,15 @@ export interface WebhookOptions {
 
 /** Posts each alert as JSON (`{ event: 'dag_task_failed' | 'dag_task_retry', dag, dagRunId, taskId, attempt, error, ... }`). */
 export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNotifier {
+  const post = jsonPoster(url, opts);
+  return {
+    onFailure: (a) => post({ event: 'dag_task_failed', ...a }),
+    ...(opts.retries ? { onRetry: (a: DagTaskAlert) => post({ event: 'dag_task_retry', ...a }) } : {}),
+  };
+}
+
+/** A function that POSTs a JSON body to `url` (http or https, checked now), failing on a non-2xx answer or after `timeoutMs`. */
+export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' | 'headers'> = {}): (body: object) => Promise<void> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -54,19 +63,15 @@ export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNoti
     throw new Error(`webhook URL "${url}" is not a URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`webhook URL "${url}" must be http or https`);
-  const post = async (event: string, a: DagTaskAlert) => {
+  return async (body) => {
     const res = await fetch(parsed, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
-      body: JSON.stringify({ event, ...a }),
+      body: JSON.stringify(body),
       signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
     });
     await res.body?.cancel();
     if (!res.ok) throw new Error(`webhook ${parsed.origin} answered ${res.status}`);
-  };
-  return {
-    onFailure: (a) => post('dag_task_failed', a),
-    ...(opts.retries ? { onRetry: (a: DagTaskAlert) => post('dag_task_retry', a) } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { workerIdProblem } from '../core/worker-registry.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { checkLogger } from '../engine/option-checks.js';
 import type { DagNotifier } from '../engine/dag-notifier.js';
+import type { TaskNotifier } from '../engine/task-notifier.js';
 import type { Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { ISOLATION_MODES, type IsolationMode } from '../worker/isolation/protocol.js';
@@ -67,6 +68,8 @@ export interface ServerOptions {
   runnerGraceMs?: number;
   /** DAG alerts; default: logged at error level. */
   dagNotifier?: DagNotifier;
+  /** Task alerts for the run ends this process records (docs/guide.md#alerts); default: none. */
+  taskNotifier?: TaskNotifier;
   /** The HTTP listener; `false`: none (the loops alone, as `orrery runner` and `orrery worker`). Default `{}`. */
   /** `false`: no listener; `null`: left out (the defaults). */
   http?: ServerHttpOptions | false | null;
@@ -127,6 +130,9 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
       if (problem) throw invalid('worker.id', problem);
     }
     if (w.file !== undefined && (typeof w.file !== 'string' || w.file === '')) throw invalid('worker.file', 'must be a file path');
+  }
+  if (opts.taskNotifier !== undefined && (typeof opts.taskNotifier !== 'object' || opts.taskNotifier === null || typeof opts.taskNotifier.onFailure !== 'function')) {
+    throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
   }
   if (opts.retention !== undefined && opts.retention !== null) {
     const r = optionsObject(opts.retention, 'retention');

@@ -100,6 +100,9 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['worker --types empty', ['worker', '--handlers', 'h.mjs', '--types', ''], ['--types', 'names no task type']],
     ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
     // The registry refuses ids over 200 characters, the jobboard over 256: a worker would start and fail every 10 s.
+    ['worker --notify-webhook not http', ['worker', '--handlers', 'h.mjs', '--notify-webhook', 'ftp://alerts.example'], ['--notify-webhook', 'must be an http or https URL']],
+    ['serve --notify-webhook not a URL', ['serve', '--port', '0', '--notify-webhook', 'alerts'], ['--notify-webhook', 'not a URL']],
+    ['worker --url with --notify-webhook', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--notify-webhook', 'http://127.0.0.1:9/hook'], ['--notify-webhook: not with --url']],
     ['worker --id too long', ['worker', '--handlers', 'h.mjs', '--id', 'w'.repeat(201)], ['--id', 'at most 200 characters']],
     ['serve --id empty', ['serve', '--port', '0', '--id', ''], ['--id', 'at most 200 characters']],
     // Without --handlers serve runs no worker: its worker's options would do nothing.

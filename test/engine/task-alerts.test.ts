@@ -1,0 +1,113 @@
+/**
+ * Task alerts (docs/guide.md#alerts): a Daemon's taskNotifier hears of each run end this process
+ * records that disabled its task for good (retries exhausted, permfailed, dead-lettered by its reaper)
+ * and, with onRetry, of each failed run whose task runs again; never of DAG attempts, cancellations
+ * or successes. The webhook posts them as JSON.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { PermanentFailure } from '../../src/core/errors.js';
+import { Daemon } from '../../src/engine/daemon.js';
+import type { Logger } from '../../src/engine/logger.js';
+import { taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
+import { dag } from '../../src/worker/dag-definition.js';
+import { toHandlersModule } from '../../src/worker/handlers.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+describe('task alerts', () => {
+  const temp = useTempOrrery();
+
+  it('reports failures for good and retries of the ends this process records, and nothing else', async () => {
+    const { orrery } = await temp();
+    const mod = toHandlersModule(
+      {
+        handlers: {
+          flaky: () => {
+            throw new Error('flaky down');
+          },
+          fatal: () => {
+            throw new PermanentFailure('bad input');
+          },
+          fine: () => true,
+        },
+        dags: [dag('pipe').task('step', () => { throw new Error('dag step down'); })],
+      },
+      'test',
+    );
+    await orrery.dags.register(mod.dags!.map((d) => d.toInput()));
+    await orrery.createTaskType({ name: 'flaky', numRetries: 1, retryDelayMs: 10 });
+    await orrery.createTaskType({ name: 'fatal' });
+    await orrery.createTaskType({ name: 'fine' });
+    await orrery.createTaskType({ name: 'ghostly', maxAbandons: 1, leaseMs: 1000 });
+    const alerts: TaskAlert[] = [];
+    const notifier: TaskNotifier = { onFailure: (a) => void alerts.push(a), onRetry: (a) => void alerts.push(a) };
+    const daemon = new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 50, worker: { handlers: mod.handlers, concurrency: 5, pollMs: 50, types: ['flaky', 'fatal', 'fine', 'orrery.dag'] }, taskNotifier: notifier });
+    daemon.start();
+    try {
+      const [flaky, fatal] = await orrery.createTasks([
+        { type: 'flaky', arguments: { args: [], kwargs: {} }, policy: 'oneshot' },
+        { type: 'fatal', arguments: { args: [], kwargs: {} }, policy: 'oneshot' },
+        { type: 'fine', arguments: { args: [], kwargs: {} }, policy: 'oneshot' },
+      ]);
+      // A run its worker never ends: the reaper dead-letters the task (maxAbandons 1).
+      const ghost = await orrery.createTask({ type: 'ghostly', arguments: { args: [], kwargs: {} }, policy: 'oneshot' });
+      await orrery.scheduleDue({ type: 'ghostly' });
+      expect(await orrery.claimRuns({ worker: 'ghost', types: ['ghostly'], limit: 1 })).toHaveLength(1);
+      const dagRun = await orrery.dags.trigger('pipe');
+      await waitFor(() => alerts.filter((a) => a.kind === 'failed').length >= 3, 'three failures for good');
+      await waitFor(async () => (await orrery.dags.run(dagRun.id)).status === 'failed', 'the DAG run to fail');
+      const byTask = (id: number) => alerts.filter((a) => a.taskId === id).map((a) => [a.kind, a.status, a.disabledReason, a.attempt]);
+      expect(byTask(flaky!.id)).toEqual([['retry', 'failed', null, 1], ['failed', 'failed', 'retries_exhausted', 2]]);
+      expect(byTask(fatal!.id)).toEqual([['failed', 'permfailed', 'permfailed', 1]]);
+      expect(byTask(ghost.id)).toEqual([['failed', 'lost', 'dead_letter', 1]]);
+      expect(alerts.find((a) => a.taskId === flaky!.id && a.kind === 'retry')!.nextRun).toBeInstanceOf(Date);
+      expect(alerts.find((a) => a.taskId === fatal!.id)!.error).toMatch(/bad input/);
+    } finally {
+      await daemon.stop();
+    }
+    // The DAG step's attempt and the fine task: none.
+    expect(alerts.map((a) => a.type).sort()).toEqual(['fatal', 'flaky', 'flaky', 'ghostly']);
+  });
+
+  it('posts alerts to a webhook as JSON; a notifier that fails is logged and the daemon goes on', async () => {
+    const { orrery } = await temp();
+    const posted: Array<Record<string, unknown>> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        posted.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(posted.length === 1 ? 500 : 204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const warnings: string[] = [];
+    const logger = { info: () => {}, debug: () => {}, error: () => {}, warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)), child: () => logger, isLevelEnabled: () => true } as unknown as Logger;
+    await orrery.createTaskType({ name: 'fatal' });
+    const mod = toHandlersModule({ handlers: { fatal: () => { throw new PermanentFailure('nope'); } } }, 'test');
+    const daemon = new Daemon(orrery, {
+      runner: true, reaper: false, maxSleepMs: 50, logger,
+      worker: { handlers: mod.handlers, concurrency: 2, pollMs: 50 },
+      taskNotifier: taskWebhookNotifier(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`),
+    });
+    daemon.start();
+    try {
+      const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: 'fatal', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const })));
+      await waitFor(() => posted.length >= 2, 'two posts');
+      expect(posted.map((p) => p.taskId).sort()).toEqual([a!.id, b!.id].sort());
+      expect(posted[0]).toMatchObject({ event: 'task_failed', type: 'fatal', status: 'permfailed', disabledReason: 'permfailed', attempt: 1, nextRun: null });
+      expect(posted[0]!.ended).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(posted[0]).not.toHaveProperty('kind');
+      await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* failed: webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
+    } finally {
+      await daemon.stop();
+      server.close();
+    }
+  });
+
+  it('refuses a notifier without onFailure', async () => {
+    const { orrery } = await temp();
+    expect(() => new Daemon(orrery, { taskNotifier: {} as TaskNotifier })).toThrow('taskNotifier: must be an object with an onFailure(alert) method');
+  });
+});
