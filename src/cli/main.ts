@@ -13,6 +13,7 @@ import { visitCommands } from './visit-commands.js';
 import { simulateCommand } from './simulate-command.js';
 import { scheduleCommands } from './schedule-commands.js';
 import { copyCommand } from './copy-command.js';
+import { statusCommand } from './status-command.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
@@ -41,6 +42,7 @@ export function buildProgram(io: Io): Command {
   for (const c of daemonCommands(io)) program.addCommand(c);
   for (const c of visitCommands(io)) program.addCommand(c);
   program.addCommand(simulateCommand(io));
+  program.addCommand(statusCommand(io));
   program.addCommand(copyCommand(io));
   const harden = (c: Command) => {
     c.exitOverride().configureOutput(output(io));

@@ -1,0 +1,62 @@
+/** `orrery status` (docs/cli.md#orrery-status): each type's queue, backlog, dead letters and recent ends, and the workers. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { openOrrery } from '../../src/engine/service.js';
+import { removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
+
+afterAll(removeTempDirs);
+
+const T0 = new Date('2026-11-01T00:00:00Z');
+const iso = (ms: number) => new Date(T0.getTime() + ms).toISOString();
+
+describe('orrery status', () => {
+  it('counts waiting, claimed and running runs, due tasks, dead letters and ends per type, and workers by liveness', async () => {
+    const { db, path } = tempDb();
+    const o = await openOrrery({ db: `sqlite:${path}` });
+    await o.createTaskType({ name: 'mail', maxAbandons: 1, leaseMs: 1000 }, { at: T0 });
+    await o.createTaskType({ name: 'idle' }, { at: T0 });
+    await o.pauseTaskType('idle', { at: T0 });
+    await o.createTasks(Array.from({ length: 6 }, (_, i) => ({ type: 'mail', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const, nextRun: T0 })), { at: T0 });
+    await o.scheduleDue({ at: T0, type: 'mail' }); // maxQueueLength 1000: all 6 waiting
+    const claimed = await o.claimRuns({ at: new Date(T0.getTime() + 1000), worker: 'w1', types: ['mail'], limit: 3 });
+    await o.endRun(claimed[0]!.run.backendId, { status: 'eventful', at: new Date(T0.getTime() + 2000) });
+    await o.endRun(claimed[1]!.run.backendId, { status: 'permfailed', error: 'no', at: new Date(T0.getTime() + 2000) });
+    await o.reapExpired({ at: new Date(T0.getTime() + 60_000) }); // the third: lost, dead-lettered
+    await o.createTask({ type: 'mail', arguments: { args: ['later'], kwargs: {} }, policy: 'oneshot', nextRun: new Date(T0.getTime() + 30_000) }, { at: T0 });
+    await o.registerWorker({ id: 'w1', host: 'h', pid: 1, types: ['mail'], concurrency: 2 }, { at: new Date(T0.getTime() + 50_000) });
+    await o.close();
+
+    const at = iso(61_000);
+    const report = await runJson<{ types: Array<Record<string, unknown>>; workers: Record<string, number>; minutes: number }>(['status', '--at', at, '--json', ...db]);
+    expect(report.minutes).toBe(60);
+    expect(report.types).toEqual([
+      { type: 'idle', paused: true, waiting: 0, claimed: 0, running: 0, oldestWaiting: null, due: 0, oldestDue: null, deadLettered: 0, pausedTasks: 0, ended: { eventful: 0, uneventful: 0, failed: 0, permfailed: 0, lost: 0 } },
+      {
+        type: 'mail', paused: false, waiting: 3, claimed: 0, running: 0, oldestWaiting: iso(0), due: 1, oldestDue: iso(30_000), deadLettered: 1, pausedTasks: 0,
+        ended: { eventful: 1, uneventful: 0, failed: 0, permfailed: 1, lost: 1 },
+      },
+    ]);
+    expect(report.workers).toEqual({ alive: 1, stale: 0, gone: 0, stopped: 0 });
+
+    const text = await runOk(['status', '--at', at, '--type', 'mail', ...db]);
+    expect(text.split('\n')[0]).toMatch(/^TYPE +STATE +WAITING +CLAIMED +RUNNING +OLDEST WAITING +DUE +OLDEST DUE +DEAD LETTERS +PAUSED TASKS +ENDED 60m OK\/FAILED\/LOST$/);
+    expect(text.split('\n')[1]).toMatch(/^mail +running +3 +0 +0 +1m1s +1 +31s +1 +0 +1\/1\/1$/);
+    expect(text).toContain('workers seen in the last 60 minutes: 1 alive, 0 stale, 0 gone, 0 stopped\n');
+  });
+
+  it('says so on a database without types; bad input exits 2', async () => {
+    const { db } = tempDb();
+    const r = await runCli(['status', ...db]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('no task types yet (create one with: orrery task-type add NAME)\nworkers seen in the last 60 minutes: 0 alive, 0 stale, 0 gone, 0 stopped\n');
+    for (const [args, message] of [
+      [['status', '--minutes', '0'], /--minutes/],
+      [['status', '--minutes', '1441'], /--minutes/],
+      [['status', '--type', 'nope'], /--type: unknown task type "nope"/],
+      [['status', '--at', 'soon'], /--at/],
+    ] as Array<[string[], RegExp]>) {
+      const bad = await runCli([...args, ...db]);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr).toMatch(message);
+    }
+  });
+});
