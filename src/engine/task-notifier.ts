@@ -1,6 +1,7 @@
 import { DAG_BACKEND } from '../core/dag.js';
 import { taskAlertOf, type TaskAlert } from '../core/task-alert.js';
 import { jsonPoster, type WebhookOptions } from './dag-notifier.js';
+import type { Timer } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Orrery } from './service.js';
 import type { RunEvent } from './service-types.js';
@@ -51,10 +52,13 @@ export function combineTaskNotifiers(list: readonly TaskNotifier[]): TaskNotifie
   };
 }
 
+/** How long stopping waits for alerts already begun (a notifier that hangs does not hold a shutdown up). */
+export const ALERTS_STOP_WAIT_MS = 10_000;
+
 /**
  * Calls `notifier` for each run end this process records (its worker's, remote workers' through its
- * HTTP jobboard, its reaper's, a `run end` of the CLI) that calls for an alert. Returns the function
- * that stops it, which resolves once the alerts already begun are done.
+ * HTTP jobboard, its reaper's) that calls for an alert. Returns the function that stops it, which
+ * resolves once the alerts already begun are done, or after ALERTS_STOP_WAIT_MS.
  */
 export function watchTaskAlerts(orrery: Orrery, notifier: TaskNotifier, log: Logger): () => Promise<void> {
   const pending = new Set<Promise<void>>();
@@ -68,7 +72,12 @@ export function watchTaskAlerts(orrery: Orrery, notifier: TaskNotifier, log: Log
   orrery.events.on('run', onRun);
   return async () => {
     orrery.events.off('run', onRun);
-    await Promise.allSettled([...pending]);
+    if (pending.size === 0) return;
+    let timer: Timer | undefined;
+    const waited = new Promise<void>((r) => (timer = orrery.clock.setTimer(ALERTS_STOP_WAIT_MS, r, { unref: true })));
+    await Promise.race([Promise.allSettled([...pending]), waited]);
+    timer?.cancel();
+    if (pending.size > 0) log.warn(`stopped with ${pending.size} task alert(s) still being sent`);
   };
 }
 

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { PermanentFailure } from '../../src/core/errors.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import type { Logger } from '../../src/engine/logger.js';
-import { taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
+import { VirtualClock } from '../../src/engine/virtual-clock.js';
+import { ALERTS_STOP_WAIT_MS, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
 import { dag } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
@@ -104,6 +105,28 @@ describe('task alerts', () => {
       await daemon.stop();
       server.close();
     }
+  });
+
+  it('a notifier that hangs holds a stop up for 10 s at most', async () => {
+    const clock = new VirtualClock('2026-12-01T00:00:00Z');
+    const { orrery } = await temp({ clock });
+    await orrery.createTaskType({ name: 'fatal' });
+    let called = false;
+    const daemon = new Daemon(orrery, { taskNotifier: { onFailure: () => ((called = true), new Promise<void>(() => {})) } });
+    daemon.start();
+    await orrery.createTask({ type: 'fatal', arguments: { args: [], kwargs: {} }, policy: 'oneshot' });
+    const [run] = await orrery.scheduleDue();
+    await orrery.startRun(run!.backendId);
+    await orrery.endRun(run!.backendId, { status: 'permfailed', error: 'no' });
+    await clock.drain();
+    expect(called).toBe(true);
+    let stopped = false;
+    const stopping = daemon.stop().then(() => (stopped = true));
+    await clock.advance(ALERTS_STOP_WAIT_MS - 1);
+    expect(stopped).toBe(false);
+    await clock.advance(1);
+    await stopping;
+    expect(stopped).toBe(true);
   });
 
   it('refuses a notifier without onFailure', async () => {
