@@ -132,7 +132,9 @@ export const serverUrlArg = (v: string): string => {
 /** `--notify-webhook`: an http(s) URL to POST alerts to. */
 export const webhookUrlArg = (v: string): string => {
   if (!URL.canParse(v)) throw new InvalidArgumentError('not a URL');
-  if (!/^https?:$/.test(new URL(v).protocol)) throw new InvalidArgumentError('must be an http or https URL');
+  const u = new URL(v);
+  if (!/^https?:$/.test(u.protocol)) throw new InvalidArgumentError('must be an http or https URL');
+  if (u.username !== '' || u.password !== '') throw new InvalidArgumentError('must not hold credentials (user:password@): a request cannot carry them');
   return v;
 };
 

@@ -96,7 +96,11 @@ export function daemonCommands(io: Io): Command[] {
       if (alert) throw new UsageError(`${alert}: not with --url (the serve process records a remote worker's ends: give it the option)`);
       if (o.db !== undefined) throw new UsageError('--url and --db cannot be combined: a remote worker never touches the database');
       await runRemoteWorker(o as WorkerCliOpts & { url: string; requestTimeout?: number });
-    } else await runDaemon(o, o, { runner: false, reaper: false });
+    } else {
+      // A worker has no DAG alerts to log: without the webhook, --notify-retries would do nothing.
+      if (o.notifyRetries && o.notifyWebhook === undefined) throw new UsageError('--notify-retries: needs --notify-webhook (a worker posts its alerts; it has no DAG alerts to log)');
+      await runDaemon(o, o, { runner: false, reaper: false });
+    }
   });
 
   worker.addCommand(workerListCommand(io));

@@ -60,6 +60,7 @@ export class Daemon {
     if (notifier !== undefined && (typeof notifier !== 'object' || notifier === null || typeof notifier.onFailure !== 'function')) {
       throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
     }
+    if (notifier?.onRetry !== undefined && typeof notifier.onRetry !== 'function') throw invalid('taskNotifier.onRetry', 'must be a function (or left out)');
     this.watchAlerts = notifier ? () => watchTaskAlerts(orrery, notifier, childLogger(logger, { loop: 'alerts' })) : null;
   }
 

@@ -63,6 +63,9 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
     throw new Error(`webhook URL "${url}" is not a URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`webhook URL "${url}" must be http or https`);
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new Error(`webhook URL "${parsed.protocol}//***@${parsed.host}${parsed.pathname}" must not hold credentials (a request cannot carry them): pass them in headers, e.g. { authorization }`);
+  }
   return async (body) => {
     const res = await fetch(parsed, {
       method: 'POST',

@@ -134,6 +134,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
   if (opts.taskNotifier !== undefined && (typeof opts.taskNotifier !== 'object' || opts.taskNotifier === null || typeof opts.taskNotifier.onFailure !== 'function')) {
     throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
   }
+  if (opts.taskNotifier?.onRetry !== undefined && typeof opts.taskNotifier.onRetry !== 'function') throw invalid('taskNotifier.onRetry', 'must be a function (or left out)');
   if (opts.retention !== undefined && opts.retention !== null) {
     const r = optionsObject(opts.retention, 'retention');
     checkMs(r.retentionMs, 'retention.retentionMs', 1, Number.MAX_SAFE_INTEGER);

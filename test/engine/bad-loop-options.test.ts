@@ -127,6 +127,8 @@ describe('startServer options', () => {
     ['graceMs NaN', { handlers: { handlers }, worker: { graceMs: Number.NaN } }, 'worker.graceMs'],
     ['retention NaN', { http: false, retention: { retentionMs: Number.NaN } }, 'retention.retentionMs'],
     ['maxSleepMs 0', { http: false, maxSleepMs: 0 }, 'maxSleepMs'],
+    ['a taskNotifier without onFailure', { http: false, taskNotifier: {} }, 'taskNotifier'],
+    ['a taskNotifier whose onRetry is no function', { http: false, taskNotifier: { onFailure: () => {}, onRetry: 'x' } }, 'taskNotifier.onRetry'],
   ])('%s is refused before anything starts', async (_what, opts, path) => {
     const { orrery } = await open();
     expect(await pathOf(() => startServer(orrery, opts as never))).toBe(path);

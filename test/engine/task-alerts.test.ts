@@ -132,5 +132,7 @@ describe('task alerts', () => {
   it('refuses a notifier without onFailure', async () => {
     const { orrery } = await temp();
     expect(() => new Daemon(orrery, { taskNotifier: {} as TaskNotifier })).toThrow('taskNotifier: must be an object with an onFailure(alert) method');
+    expect(() => new Daemon(orrery, { taskNotifier: { onFailure: () => {}, onRetry: 5 } as unknown as TaskNotifier })).toThrow('taskNotifier.onRetry: must be a function (or left out)');
+    expect(() => taskWebhookNotifier('http://alice:s3cret@127.0.0.1:9/hook')).toThrow('webhook URL "http://***@127.0.0.1:9/hook" must not hold credentials');
   });
 });

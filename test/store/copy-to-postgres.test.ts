@@ -18,7 +18,6 @@ import { withClient } from '../support/postgres-admin.js';
 import { createTestDatabase, pgBaseUrl } from '../support/postgres.js';
 
 const T0 = new Date('2026-11-01T00:00:00Z');
-const min = (n: number) => new Date(T0.getTime() + n * 60_000);
 const DAY = 86_400_000;
 
 let dir: string;

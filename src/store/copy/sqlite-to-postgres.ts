@@ -1,9 +1,11 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
-import { workerLiveness } from '../../core/worker-liveness.js';
 import { redactUrl } from '../redact-url.js';
+import { matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
 import { converterFor, CopyValueError } from './copy-values.js';
+
+export type { CopyProgress, CopySummary } from './copy-schema.js';
 
 /**
  * Copies every row of a SQLite database into an empty PostgreSQL database (docs/operations.md,
@@ -12,9 +14,6 @@ import { converterFor, CopyValueError } from './copy-values.js';
  * migrated to this Orrery's schema first. The source is read in one read transaction (a snapshot);
  * the target is written in one transaction, so a failure leaves it as empty as it was.
  */
-
-/** Tables that are each store's own bookkeeping, not Orrery data: never copied. */
-const OWN_TABLES = new Set(['orrery_migrations', 'orrery_id_floor']);
 
 /**
  * Rows per INSERT statement. Each column's values go as one array parameter (unnest), which the
@@ -37,32 +36,6 @@ export interface CopyOptions {
   onProgress?: (p: CopyProgress) => void;
 }
 
-export interface CopyProgress {
-  table: string;
-  copied: number;
-  total: number;
-  done: boolean;
-}
-
-export interface CopySummary {
-  /** Rows copied per table, in the order they were copied (parents before children). */
-  tables: Array<{ table: string; rows: number }>;
-  rows: number;
-  /** Runs a worker held (claimed or started) in the source: the target's reaper takes them back once their leases expire. */
-  heldRuns: number;
-  /** Tables of the SQLite file that are not Orrery's (a table of your own), left out. */
-  skippedTables: string[];
-  durationMs: number;
-}
-
-interface Column {
-  name: string;
-  /** Its type as PostgreSQL names it (udt_name: int8, timestamptz, _text...). */
-  udt: string;
-  convert: (v: unknown) => unknown;
-  serial: boolean;
-}
-
 export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySummary> {
   const started = performance.now();
   const { sqlitePath, postgresUrl } = opts;
@@ -83,7 +56,10 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
   try {
     source.exec('BEGIN'); // a read transaction: every table is read from one snapshot
     const heldRuns = (source.prepare(`SELECT count(*) AS n FROM task_runs WHERE status IN ('claimed', 'started')`).get() as { n: number }).n;
-    if (!opts.ignoreWorkers) refuseLiveWorkers(source, opts.at ?? new Date());
+    if (!opts.ignoreWorkers) {
+      const workers = source.prepare('SELECT id, last_seen, stopped_at FROM workers').all() as Array<{ id: string; last_seen: number; stopped_at: number | null }>;
+      refuseLiveWorkers(workers.map((w) => ({ id: w.id, lastSeen: new Date(w.last_seen), stoppedAt: w.stopped_at === null ? null : new Date(w.stopped_at) })), opts.at ?? new Date(), 'SQLite');
+    }
 
     await migrate(pool, postgresUrl);
     try {
@@ -119,91 +95,6 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
     client?.release();
     await pool.end().catch(() => {});
   }
-}
-
-/** A worker that is alive in the source would go on writing there, and its writes would be lost. */
-function refuseLiveWorkers(source: Database.Database, at: Date): void {
-  const rows = source.prepare('SELECT id, last_seen, stopped_at FROM workers').all() as Array<{ id: string; last_seen: number; stopped_at: number | null }>;
-  const live = rows.filter((w) => workerLiveness(new Date(w.last_seen), at, w.stopped_at === null ? null : new Date(w.stopped_at)) === 'alive').map((w) => w.id);
-  if (live.length === 0) return;
-  const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');
-  throw new ConflictError(
-    `${live.length} worker${live.length === 1 ? ' is' : 's are'} alive on the SQLite database (${shown}): stop every Orrery process using it first, ` +
-      'or its later writes are lost (a worker seen in the last 30 s counts as alive)',
-    [{ path: 'ignoreWorkers', message: `alive: ${shown}` }],
-  );
-}
-
-interface Table {
-  name: string;
-  columns: Column[];
-}
-
-/**
- * The tables to copy, parents before children (by the target's foreign keys), each with its
- * columns' conversions: Orrery's tables (`orreryTables`, those this package's SQLite migrations
- * make). Both stores at the same schema version have them with the same columns; a difference is
- * refused rather than copied in part. Other tables (your own, in either database) are not Orrery's:
- * those of the SQLite file are named in the summary, and none is read, locked or written.
- */
-async function matchSchemas(source: Database.Database, target: pg.PoolClient, orrery: readonly string[]): Promise<{ tables: Table[]; skipped: string[] }> {
-  const wanted = new Set(orrery.filter((n) => !OWN_TABLES.has(n)));
-  const sourceTables = (source.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as Array<{ name: string }>)
-    .map((r) => r.name)
-    .filter((n) => !OWN_TABLES.has(n));
-  const { rows: cols } = await target.query<{ table_name: string; column_name: string; udt_name: string; serial: boolean }>(
-    `SELECT table_name, column_name, udt_name, coalesce(column_default LIKE 'nextval(%', false) AS serial
-       FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ANY($1) ORDER BY table_name, ordinal_position`,
-    [[...wanted]],
-  );
-  const targetColumns = new Map<string, Array<{ column_name: string; udt_name: string; serial: boolean }>>();
-  for (const c of cols) (targetColumns.get(c.table_name) ?? targetColumns.set(c.table_name, []).get(c.table_name)!).push(c);
-  const problems: string[] = [];
-  const skipped = sourceTables.filter((t) => !wanted.has(t)).sort();
-  for (const t of wanted) {
-    if (!targetColumns.has(t)) problems.push(`table ${t} is not in the PostgreSQL schema`);
-    if (!sourceTables.includes(t)) problems.push(`table ${t} is not in the SQLite file`);
-  }
-  const tables: Table[] = [];
-  for (const name of sourceTables) {
-    const pgCols = targetColumns.get(name);
-    if (!pgCols || !wanted.has(name)) continue;
-    const sqliteCols = new Set((source.prepare(`SELECT name FROM pragma_table_info(?)`).all(name) as Array<{ name: string }>).map((r) => r.name));
-    const columns: Column[] = [];
-    for (const c of pgCols) {
-      if (!sqliteCols.delete(c.column_name)) {
-        problems.push(`${name}.${c.column_name} is not in the SQLite schema`);
-        continue;
-      }
-      const convert = converterFor(c.udt_name);
-      if (!convert) problems.push(`${name}.${c.column_name}: no copy rule for the PostgreSQL type ${c.udt_name}`);
-      else columns.push({ name: c.column_name, udt: c.udt_name, convert, serial: c.serial });
-    }
-    for (const c of sqliteCols) problems.push(`${name}.${c} is not in the PostgreSQL schema`);
-    tables.push({ name, columns });
-  }
-  if (problems.length > 0) throw new StorageError(`the two schemas differ, so nothing was copied: ${problems.join('; ')}`);
-  const { rows: fks } = await target.query<{ child: string; parent: string }>(
-    `SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent FROM pg_constraint
-      WHERE contype = 'f' AND connamespace = current_schema()::regnamespace`,
-  );
-  return { tables: parentsFirst(tables, fks), skipped };
-}
-
-function parentsFirst(tables: Table[], fks: Array<{ child: string; parent: string }>): Table[] {
-  const byName = new Map(tables.map((t) => [t.name, t]));
-  const out: Table[] = [];
-  const seen = new Set<string>();
-  const visit = (name: string, path: string[]): void => {
-    if (seen.has(name)) return;
-    if (path.includes(name)) throw new StorageError(`foreign keys form a cycle (${[...path, name].join(' -> ')}): the copy cannot order the tables`);
-    for (const fk of fks) if (fk.child === name && fk.parent !== name) visit(fk.parent, [...path, name]);
-    seen.add(name);
-    const t = byName.get(name);
-    if (t) out.push(t);
-  };
-  for (const t of [...tables].sort((a, b) => a.name.localeCompare(b.name))) visit(t.name, []);
-  return out;
 }
 
 async function refuseNonEmpty(target: pg.PoolClient, names: string[]): Promise<void> {
@@ -281,12 +172,13 @@ async function copyTable(source: Database.Database, target: pg.PoolClient, t: Ta
     }
     throw new ValidationError(`${t.name}: PostgreSQL refused the rows from rowid ${rowids[0]} on, so nothing was copied: ${batchError.message}`, [{ path: t.name, message: batchError.message }]);
   };
+  const converts = t.columns.map((c) => converterFor(c.udt)!);
   for (const row of read.iterate() as IterableIterator<unknown[]>) {
     rowids.push(row[0] as number);
     for (let i = 0; i < t.columns.length; i++) {
       const c = t.columns[i]!;
       try {
-        batch.push(c.convert(row[i + 1]));
+        batch.push(converts[i]!(row[i + 1]));
       } catch (e) {
         if (!(e instanceof CopyValueError)) throw e;
         throw new ValidationError(`${t.name} (rowid ${row[0]}): ${c.name}: ${e.message}; nothing was copied`, [{ path: `${t.name}.${c.name}`, message: e.message }]);
