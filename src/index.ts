@@ -24,6 +24,7 @@ export { EDITABLE_TYPE_FIELDS, type TaskTypeEdit } from './core/task-type-edit.j
 export type { Store, TaskFilter, ClaimedRun, EndRunResult, CreatedTask } from './store/store.js';
 export { openStore, DEFAULT_DB_URL } from './store/open-store.js';
 export { copySqliteToPostgres, type CopyOptions, type CopyProgress, type CopySummary } from './store/copy/sqlite-to-postgres.js';
+export { copyPostgresToSqlite, type CopyToSqliteOptions } from './store/copy/postgres-to-sqlite.js';
 export { Archiver, type ArchiverOptions } from './engine/archiver.js';
 export type { WorkerView } from './engine/service.js';
 export { WORKER_REFRESH_MS, WORKER_KEEP_MS, type WorkerInfo, type RegisteredWorker } from './core/worker-registry.js';

@@ -31,6 +31,25 @@ describe('orrery copy', () => {
     await target.drop();
   });
 
+  it('and back: a PostgreSQL database into a new SQLite file, which every command then reads', async () => {
+    const { db } = tempDb();
+    await runOk(['task-type', 'add', 'mail', '--default-interval', '1h', ...db]);
+    await runOk(['task', 'add', 'mail', 'a@example.org', '--policy', 'oneshot', ...db]);
+    const pg = await createTestDatabase('cli-copy-back');
+    await runOk(['copy', '--to', pg.url, '--json', ...db]);
+    await runOk(['task', 'add', 'mail', 'b@example.org', '--db', pg.url]);
+    const back = join(tempDir(), 'back.db');
+    const r = await runCli(['copy', '--db', pg.url, '--to', `sqlite:${back}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^copied \\d+ rows of \\d+ tables from postgres://postgres:\\*\\*\\*@.* to ${back.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+\\.\\d s\\)\n$`));
+    const listed = await runJson<Array<{ arguments: { args: string[] } }>>(['task', 'list', '--json', '--db', `sqlite:${back}`]);
+    expect(listed.map((t) => t.arguments.args[0]).sort()).toEqual(['a@example.org', 'b@example.org']);
+    const again = await runCli(['copy', '--db', pg.url, '--to', `sqlite:${back}`]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^orrery: the SQLite database already holds Orrery data \(in task_types, tasks\): the copy fills an empty database only\n$/);
+    await pg.drop();
+  });
+
   it('--json prints the summary; a live worker is refused (exit 2) unless --ignore-workers', async () => {
     const { db, path } = tempDb();
     await runOk(['task-type', 'add', 'mail', '--default-interval', '1h', ...db]);
@@ -56,8 +75,10 @@ describe('orrery copy', () => {
     const cases: Array<[string[], RegExp]> = [
       [['copy', '--db', `sqlite:${missing}`, '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: --db: no database at .*nope\.db\n$/],
       [['copy', '--db', 'sqlite::memory:', '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: --db: the copy reads a SQLite database file, not "sqlite::memory:"\n$/],
-      [['copy', '--db', 'postgres://u@127.0.0.1:1/x', '--to', 'postgres://u@127.0.0.1:1/y'], /^orrery: --db: the copy reads a SQLite database, and postgres:\/\/u@127.0.0.1:1\/x is not one/],
-      [['copy', '--db', `sqlite:${missing}`, '--to', 'sqlite:./other.db'], /^orrery: --to: "sqlite:.\/other.db" is not a valid PostgreSQL URL/],
+      [['copy', '--db', 'postgres://u@127.0.0.1:1/x', '--to', 'postgres://u@127.0.0.1:1/y'], /^orrery: --to: from PostgreSQL the copy fills a SQLite file \(sqlite:PATH\), not "postgres:\/\/u@127.0.0.1:1\/y"\n$/],
+      [['copy', '--db', 'postgres://u@127.0.0.1:1/x', '--to', 'sqlite::memory:'], /^orrery: --to: the copy fills a SQLite database file, not "sqlite::memory:"\n$/],
+      [['copy', '--db', 'mysql://u@h/x', '--to', 'sqlite:./y.db'], /^orrery: --db: mysql:\/\/u@h\/x is neither a SQLite file nor a PostgreSQL database/],
+      [['copy', '--db', `sqlite:${missing}`, '--to', 'sqlite:./other.db'], /^orrery: --to: from SQLite the copy fills a PostgreSQL database \(postgres:\/\/...\), not "sqlite:.\/other.db"\n$/],
       [['copy', '--db', `sqlite:${missing}`], /required option '--to <url>' not specified/],
       [['copy', '--db', `sqlite:${dir}`, '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: --db: .* is a directory\n$/],
       [['copy', '--to', 'postgres://u@127.0.0.1:1/x'], /^orrery: the default --db: no database at \.\/orrery\.db\n$/],

@@ -1,0 +1,145 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
+import { ConflictError, ValidationError } from '../../core/errors.js';
+import { redactUrl } from '../redact-url.js';
+import { matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
+import { CopyValueError, sqliteValueFor } from './copy-values.js';
+
+/** Rows read from PostgreSQL per fetch of the cursor. */
+const ROWS_PER_FETCH = 5_000;
+
+/** The SQLite tables whose ids must never be handed out twice (sqlite-id-floor.ts): their floors are set from the sequences. */
+const FLOORED = ['tasks', 'task_runs', 'run_logs'] as const;
+
+export interface CopyToSqliteOptions {
+  /** The PostgreSQL database to read (postgres://...). */
+  postgresUrl: string;
+  /** The SQLite file to fill: created if missing; an existing one must hold no Orrery row. */
+  sqlitePath: string;
+  /** Now, to tell whether a worker registered in the source is alive (default: the system clock). */
+  at?: Date;
+  /** Copy even though a worker registered in the source is alive (its later writes would be lost). */
+  ignoreWorkers?: boolean;
+  /** Called after each batch of rows and once at the end of each table. */
+  onProgress?: (p: CopyProgress) => void;
+}
+
+/**
+ * Copies every Orrery row of a PostgreSQL database into an empty SQLite file (docs/operations.md,
+ * "Moving from SQLite to PostgreSQL", "and back"): the way back, or a snapshot of a shared database
+ * to look at on one machine. PostgreSQL is read in one read-only REPEATABLE READ transaction (a
+ * snapshot); the file is written in one transaction, so a failure leaves it without Orrery rows.
+ * `skippedTables` lists the SQLite file's own tables that are not Orrery's (left alone).
+ */
+export async function copyPostgresToSqlite(opts: CopyToSqliteOptions): Promise<CopySummary> {
+  const started = performance.now();
+  const { sqlitePath, postgresUrl } = opts;
+  const refuse = (field: string, message: string) => new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
+  if (!/^postgres(ql)?:\/\//.test(postgresUrl) || !URL.canParse(postgresUrl)) {
+    throw refuse('postgresUrl', `"${redactUrl(postgresUrl)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
+  }
+  if (sqlitePath === ':memory:' || sqlitePath === '') throw refuse('sqlitePath', 'the copy writes a SQLite database file, not an in-memory database');
+  if (existsSync(sqlitePath) && statSync(sqlitePath).isDirectory()) throw refuse('sqlitePath', `${sqlitePath} is a directory`);
+  if (!existsSync(dirname(resolve(sqlitePath)))) throw refuse('sqlitePath', `directory ${dirname(resolve(sqlitePath))} does not exist`);
+  const { openSqlite, orreryTables } = await import('../sqlite/sqlite-connection.js');
+  const { createPool, migrate } = await import('../postgres/postgres-connection.js');
+  const { translatePgError } = await import('../postgres/postgres-errors.js');
+
+  const pool = createPool(postgresUrl);
+  let client: pg.PoolClient | null = null;
+  let target: Database.Database | null = null;
+  try {
+    // The source at this Orrery's schema (an older one is upgraded, as any command does).
+    await migrate(pool, postgresUrl);
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw translatePgError(e);
+    }
+    const source = client;
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'); // every table from one snapshot
+    if (!opts.ignoreWorkers) {
+      const { rows } = await source.query<{ id: string; last_seen: Date; stopped_at: Date | null }>('SELECT id, last_seen, stopped_at FROM workers');
+      refuseLiveWorkers(rows.map((w) => ({ id: w.id, lastSeen: w.last_seen, stoppedAt: w.stopped_at })), opts.at ?? new Date(), 'PostgreSQL');
+    }
+    const held = await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM task_runs WHERE status IN ('claimed', 'started')`);
+    target = openSqlite(sqlitePath);
+    const db = target;
+    const { tables, skipped } = await matchSchemas(db, source, orreryTables());
+    db.exec('BEGIN IMMEDIATE'); // nothing else writes the file while it fills
+    refuseNonEmpty(db, tables.map((t) => t.name));
+    const summary: CopySummary['tables'] = [];
+    let rows = 0;
+    for (const t of tables) {
+      const n = await copyTable(source, db, t, opts.onProgress);
+      summary.push({ table: t.name, rows: n });
+      rows += n;
+    }
+    await setFloors(source, db);
+    db.exec('COMMIT');
+    await source.query('COMMIT');
+    return { tables: summary, rows, heldRuns: held.rows[0]!.n, skippedTables: skipped, durationMs: Math.round(performance.now() - started) };
+  } catch (e) {
+    if (target?.inTransaction) target.exec('ROLLBACK');
+    throw translatePgError(e);
+  } finally {
+    target?.close();
+    if (client) {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release();
+    }
+    await pool.end().catch(() => {});
+  }
+}
+
+function refuseNonEmpty(db: Database.Database, names: string[]): void {
+  const held = names.filter((n) => (db.prepare(`SELECT EXISTS (SELECT 1 FROM ${n}) AS e`).get() as { e: number }).e === 1);
+  if (held.length === 0) return;
+  throw new ConflictError(`the SQLite database already holds Orrery data (in ${held.join(', ')}): the copy fills an empty database only`, [{ path: 'to', message: `holds Orrery data in ${held.join(', ')}` }]);
+}
+
+async function copyTable(source: pg.PoolClient, db: Database.Database, t: Table, onProgress: CopyToSqliteOptions['onProgress']): Promise<number> {
+  const names = t.columns.map((c) => c.name);
+  const converts = t.columns.map((c) => sqliteValueFor(c.udt)!);
+  const total = (await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t.name}`)).rows[0]!.n;
+  const insert = db.prepare(`INSERT INTO ${t.name} (${names.map((n) => `"${n}"`).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`);
+  const cursor = `orrery_copy_${t.name}`;
+  await source.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${names.join(', ')} FROM ${t.name}`);
+  let copied = 0;
+  for (;;) {
+    const { rows } = await source.query({ text: `FETCH ${ROWS_PER_FETCH} FROM ${cursor}`, rowMode: 'array' });
+    for (const row of rows as unknown[][]) {
+      const values = row.map((v, i) => {
+        try {
+          return converts[i]!(v);
+        } catch (e) {
+          if (!(e instanceof CopyValueError)) throw e;
+          throw new ValidationError(`${t.name} (row ${copied + 1}): ${names[i]}: ${e.message}; nothing was copied`, [{ path: `${t.name}.${names[i]}`, message: e.message }]);
+        }
+      });
+      insert.run(values);
+      copied++;
+    }
+    if (rows.length < ROWS_PER_FETCH) break;
+    onProgress?.({ table: t.name, copied, total, done: false });
+  }
+  await source.query(`CLOSE ${cursor}`);
+  onProgress?.({ table: t.name, copied, total, done: true });
+  return copied;
+}
+
+/**
+ * The SQLite store hands out ids above its floors (sqlite-id-floor.ts): each is set to what the
+ * table's PostgreSQL sequence last handed out, so no id of an archived or deleted row comes back.
+ */
+async function setFloors(source: pg.PoolClient, db: Database.Database): Promise<void> {
+  const set = db.prepare(`INSERT INTO orrery_id_floor (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = max(orrery_id_floor.id, excluded.id)`);
+  for (const table of FLOORED) {
+    // NULL for a sequence never used.
+    const { rows } = await source.query<{ last: string | number | null }>(`SELECT pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass) AS last`, [table]);
+    const last = rows[0]?.last === null || rows[0]?.last === undefined ? 0 : Number(rows[0].last);
+    if (last > 0) set.run(table, last);
+  }
+}
