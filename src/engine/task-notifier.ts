@@ -54,30 +54,54 @@ export function combineTaskNotifiers(list: readonly TaskNotifier[]): TaskNotifie
 
 /** How long stopping waits for alerts already begun (a notifier that hangs does not hold a shutdown up). */
 export const ALERTS_STOP_WAIT_MS = 10_000;
+/** Alerts sent at once; the others wait their turn (a burst of failures does not open thousands of requests). */
+export const ALERTS_IN_FLIGHT = 8;
+/** Alerts that may wait their turn; past it an alert is dropped, and the drops are logged. */
+export const ALERTS_WAITING = 10_000;
 
 /**
  * Calls `notifier` for each run end this process records (its worker's, remote workers' through its
- * HTTP jobboard, its reaper's) that calls for an alert. Returns the function that stops it, which
- * resolves once the alerts already begun are done, or after ALERTS_STOP_WAIT_MS.
+ * HTTP jobboard, its reaper's) that calls for an alert, ALERTS_IN_FLIGHT at a time in the order of
+ * the ends. Returns the function that stops it, which resolves once the alerts already queued are
+ * done, or after ALERTS_STOP_WAIT_MS.
  */
 export function watchTaskAlerts(orrery: Orrery, notifier: TaskNotifier, log: Logger): () => Promise<void> {
-  const pending = new Set<Promise<void>>();
+  const waiting: TaskAlert[] = [];
+  let inFlight = 0;
+  let dropped = 0;
+  let idle: (() => void) | null = null;
+  const next = (): void => {
+    while (inFlight < ALERTS_IN_FLIGHT && waiting.length > 0) {
+      inFlight++;
+      void deliver(orrery, notifier, waiting.shift()!, log).finally(() => {
+        inFlight--;
+        next();
+      });
+    }
+    if (inFlight === 0 && waiting.length === 0) idle?.();
+  };
   const onRun = (e: RunEvent) => {
     if (e.event !== 'ended' || !e.task) return;
     const alert = taskAlertOf(e.run, e.task, e.taskUpdated === true);
     if (!alert || (alert.kind === 'retry' && !notifier.onRetry)) return;
-    const p = deliver(orrery, notifier, alert, log).finally(() => pending.delete(p));
-    pending.add(p);
+    if (waiting.length >= ALERTS_WAITING) {
+      if (dropped++ % 1000 === 0) log.warn(`task alerts dropped: ${dropped} so far (${ALERTS_WAITING} wait to be sent, ${describe(alert)} among the dropped)`);
+      return;
+    }
+    waiting.push(alert);
+    next();
   };
   orrery.events.on('run', onRun);
   return async () => {
     orrery.events.off('run', onRun);
-    if (pending.size === 0) return;
+    if (inFlight === 0 && waiting.length === 0) return;
     let timer: Timer | undefined;
     const waited = new Promise<void>((r) => (timer = orrery.clock.setTimer(ALERTS_STOP_WAIT_MS, r, { unref: true })));
-    await Promise.race([Promise.allSettled([...pending]), waited]);
+    await Promise.race([new Promise<void>((r) => (idle = r)), waited]);
     timer?.cancel();
-    if (pending.size > 0) log.warn(`stopped with ${pending.size} task alert(s) still being sent`);
+    const left = inFlight + waiting.length;
+    waiting.length = 0;
+    if (left > 0) log.warn(`stopped with ${left} task alert(s) not sent`);
   };
 }
 

@@ -11,7 +11,7 @@ import { PermanentFailure } from '../../src/core/errors.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
-import { ALERTS_STOP_WAIT_MS, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
+import { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
 import { dag } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
@@ -127,6 +127,41 @@ describe('task alerts', () => {
     await clock.advance(1);
     await stopping;
     expect(stopped).toBe(true);
+  });
+
+  it('sends 8 alerts at a time, in the order of the ends, the others waiting their turn', async () => {
+    const { orrery } = await temp();
+    await orrery.createTaskType({ name: 'fatal' });
+    let inFlight = 0;
+    let most = 0;
+    const order: number[] = [];
+    const release: Array<() => void> = [];
+    const daemon = new Daemon(orrery, {
+      taskNotifier: {
+        onFailure: (a) => {
+          order.push(a.taskId);
+          most = Math.max(most, ++inFlight);
+          return new Promise<void>((r) => release.push(() => (inFlight--, r())));
+        },
+      },
+    });
+    daemon.start();
+    const tasks = await orrery.createTasks(Array.from({ length: 20 }, (_, i) => ({ type: 'fatal', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const })));
+    const runs = await orrery.scheduleDue();
+    for (const r of runs) await orrery.startRun(r.backendId);
+    await orrery.endRuns(runs.map((r) => ({ backendId: r.backendId, status: 'permfailed' as const, error: 'no' })));
+    await waitFor(() => order.length === ALERTS_IN_FLIGHT, 'the first alerts');
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(order).toHaveLength(ALERTS_IN_FLIGHT); // the others wait
+    while (order.length < 20 || release.length > 0) {
+      release.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    await daemon.stop();
+    expect(most).toBe(ALERTS_IN_FLIGHT);
+    const byRun = new Map(runs.map((r) => [r.task, r.id]));
+    expect(order).toEqual([...order].sort((a, b) => byRun.get(a)! - byRun.get(b)!));
+    expect(new Set(order)).toEqual(new Set(tasks.map((t) => t.id)));
   });
 
   it('refuses a notifier without onFailure', async () => {
