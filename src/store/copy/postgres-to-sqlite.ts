@@ -4,14 +4,13 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { redactUrl } from '../redact-url.js';
+import { FLOORED_TABLES } from '../sqlite/sqlite-id-floor.js';
 import { matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
 import { CopyValueError, sqliteValueFor } from './copy-values.js';
 
 /** Rows read from PostgreSQL per fetch of the cursor. */
 const ROWS_PER_FETCH = 5_000;
 
-/** The SQLite tables whose ids must never be handed out twice (sqlite-id-floor.ts): their floors are set from the sequences. */
-const FLOORED = ['tasks', 'task_runs', 'run_logs'] as const;
 
 export interface CopyToSqliteOptions {
   /** The PostgreSQL database to read (postgres://...). */
@@ -136,7 +135,7 @@ async function copyTable(source: pg.PoolClient, db: Database.Database, t: Table,
  */
 async function setFloors(source: pg.PoolClient, db: Database.Database): Promise<void> {
   const set = db.prepare(`INSERT INTO orrery_id_floor (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = max(orrery_id_floor.id, excluded.id)`);
-  for (const table of FLOORED) {
+  for (const table of FLOORED_TABLES) {
     // NULL for a sequence never used.
     const { rows } = await source.query<{ last: string | number | null }>(`SELECT pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass) AS last`, [table]);
     const last = rows[0]?.last === null || rows[0]?.last === undefined ? 0 : Number(rows[0].last);

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 
 /** The SQLite tables whose ids must never be handed out twice, even after their newest rows were deleted. */
-export type FlooredTable = 'tasks' | 'task_runs' | 'run_logs';
+export const FLOORED_TABLES = ['tasks', 'task_runs', 'run_logs'] as const;
+export type FlooredTable = (typeof FLOORED_TABLES)[number];
 
 /**
  * The id of a row inserted into `table`: above the table's floor while the floor is at or above its
@@ -26,7 +27,7 @@ const raisers = new WeakMap<Database.Database, (tables: readonly FlooredTable[])
 
 function prepareRaiser(db: Database.Database): (tables: readonly FlooredTable[]) => void {
   const raise = Object.fromEntries(
-    (['tasks', 'task_runs', 'run_logs'] as const).map((t) => [
+    FLOORED_TABLES.map((t) => [
       t,
       db.prepare(`INSERT INTO orrery_id_floor (name, id) SELECT '${t}', coalesce(max(id), 0) FROM ${t} WHERE true
         ON CONFLICT (name) DO UPDATE SET id = max(orrery_id_floor.id, excluded.id)`),
