@@ -3,7 +3,8 @@
  * copied to PostgreSQL and back to a new SQLite file, reads the same through Orrery as the original,
  * row by row too; the file goes on with ids above every id PostgreSQL handed out; refusals write nothing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrrery } from '../../src/engine/service.js';
 import { copyPostgresToSqlite } from '../../src/store/copy/postgres-to-sqlite.js';
 import { copySqliteToPostgres } from '../../src/store/copy/sqlite-to-postgres.js';
-import { createTestDatabase } from '../support/postgres.js';
+import { withClient } from '../support/postgres-admin.js';
+import { createTestDatabase, pgBaseUrl } from '../support/postgres.js';
 import { DAY, expectSameRows, populated, seedTheRest, T0, view } from './copy-fixtures.js';
 
 let dir: string;
@@ -94,6 +96,57 @@ describe('copyPostgresToSqlite', () => {
     } finally {
       await pg.drop();
     }
+  });
+
+  it('a role that may not read the sequences is refused before the file is made; a value SQLite cannot take is named by its row\'s key', async () => {
+    const { path } = await populated(dir, 'for-roles');
+    const pg = await createTestDatabase('copy-back-roles');
+    const role = `copy_ro_${randomBytes(4).toString('hex')}`;
+    try {
+      await copySqliteToPostgres({ sqlitePath: path, postgresUrl: pg.url, ignoreWorkers: true });
+      await withClient(pg.url, async (c) => {
+        await c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw'`);
+        await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+      });
+      const asRole = new URL(pg.url);
+      asRole.username = role;
+      asRole.password = 'pw';
+      const target = join(dir, 'ro.db');
+      await expect(copyPostgresToSqlite({ postgresUrl: asRole.toString(), sqlitePath: target, ignoreWorkers: true })).rejects.toThrow(
+        new RegExp(`^the role ${role} may not read the id sequences \\(.*tasks_id_seq.*\\), from which the copy sets the file's id floors, so nothing was copied: GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`),
+      );
+      expect(existsSync(target)).toBe(false);
+      await withClient(pg.url, (c) => c.query(`GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`));
+      const s = await copyPostgresToSqlite({ postgresUrl: asRole.toString(), sqlitePath: target, ignoreWorkers: true });
+      expect(s.rows).toBeGreaterThan(0);
+      expect(rowsOf(target, `SELECT name FROM orrery_id_floor WHERE name = 'tasks'`)).toEqual([{ name: 'tasks' }]);
+
+      await withClient(pg.url, (c) => c.query(`UPDATE tasks SET next_run = 'infinity' WHERE id = (SELECT min(id) FROM tasks)`));
+      const minId = (await withClient(pg.url, (c) => c.query('SELECT min(id)::int AS m FROM tasks'))).rows[0].m as number;
+      await expect(copyPostgresToSqlite({ postgresUrl: pg.url, sqlitePath: join(dir, 'inf.db'), ignoreWorkers: true })).rejects.toThrow(
+        `tasks (id ${minId}): next_run: Infinity is not an instant; nothing was copied`,
+      );
+    } finally {
+      await pg.drop();
+      await withClient(pgBaseUrl(), (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  });
+
+  it('bad options are a ValidationError naming the field, before anything is opened', async () => {
+    const ok = { postgresUrl: 'postgres://u@127.0.0.1:1/db', sqlitePath: join(dir, 'opts.db') };
+    for (const [given, field] of [
+      [undefined, 'options'],
+      [{ ...ok, postgresUrl: undefined }, 'postgresUrl'],
+      [{ ...ok, sqlitePath: 5 }, 'sqlitePath'],
+      [{ ...ok, at: new Date('x') }, 'at'],
+      [{ ...ok, at: 'soon' }, 'at'],
+      [{ ...ok, ignoreWorkers: 'yes' }, 'ignoreWorkers'],
+      [{ ...ok, onProgress: 5 }, 'onProgress'],
+    ] as Array<[unknown, string]>) {
+      await expect(copyPostgresToSqlite(given as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path: field }] });
+      await expect(copySqliteToPostgres(given as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path: field }] });
+    }
+    expect(existsSync(ok.sqlitePath)).toBe(false);
   });
 
   it('bad arguments are named', async () => {

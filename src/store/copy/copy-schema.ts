@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
-import { ConflictError, StorageError } from '../../core/errors.js';
+import { ConflictError, invalid, StorageError } from '../../core/errors.js';
+import { requireOptions } from '../../core/options.js';
 import { workerLiveness } from '../../core/worker-liveness.js';
 import { converterFor, sqliteValueFor } from './copy-values.js';
 
@@ -120,4 +121,14 @@ export function refuseLiveWorkers(rows: ReadonlyArray<{ id: string; lastSeen: Da
       'or its later writes are lost (a worker seen in the last 30 s counts as alive)',
     [{ path: 'ignoreWorkers', message: `alive: ${shown}` }],
   );
+}
+
+/** Either direction's options, checked before anything is opened: a ValidationError names the first bad one. */
+export function checkCopyOptions(opts: unknown): void {
+  requireOptions(opts, '{ sqlitePath, postgresUrl, at?, ignoreWorkers?, onProgress? }');
+  const o = opts as Record<string, unknown>;
+  for (const field of ['sqlitePath', 'postgresUrl']) if (typeof o[field] !== 'string') throw invalid(field, 'must be a string');
+  if (o.at !== undefined && !(o.at instanceof Date && !Number.isNaN(o.at.getTime()))) throw invalid('at', 'must be a valid Date');
+  if (o.ignoreWorkers !== undefined && typeof o.ignoreWorkers !== 'boolean') throw invalid('ignoreWorkers', 'must be a boolean');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalid('onProgress', 'must be a function');
 }

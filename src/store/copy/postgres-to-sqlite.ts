@@ -2,10 +2,10 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
-import { ConflictError, ValidationError } from '../../core/errors.js';
+import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
 import { redactUrl } from '../redact-url.js';
 import { FLOORED_TABLES } from '../sqlite/sqlite-id-floor.js';
-import { matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
+import { checkCopyOptions, matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
 import { CopyValueError, sqliteValueFor } from './copy-values.js';
 
 /** Rows read from PostgreSQL per fetch of the cursor. */
@@ -34,6 +34,7 @@ export interface CopyToSqliteOptions {
  */
 export async function copyPostgresToSqlite(opts: CopyToSqliteOptions): Promise<CopySummary> {
   const started = performance.now();
+  checkCopyOptions(opts);
   const { sqlitePath, postgresUrl } = opts;
   const refuse = (field: string, message: string) => new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
   if (!/^postgres(ql)?:\/\//.test(postgresUrl) || !URL.canParse(postgresUrl)) {
@@ -63,6 +64,7 @@ export async function copyPostgresToSqlite(opts: CopyToSqliteOptions): Promise<C
       const { rows } = await source.query<{ id: string; last_seen: Date; stopped_at: Date | null }>('SELECT id, last_seen, stopped_at FROM workers');
       refuseLiveWorkers(rows.map((w) => ({ id: w.id, lastSeen: w.last_seen, stoppedAt: w.stopped_at })), opts.at ?? new Date(), 'PostgreSQL');
     }
+    await refuseUnreadableSequences(source);
     const held = await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM task_runs WHERE status IN ('claimed', 'started')`);
     target = openSqlite(sqlitePath);
     const db = target;
@@ -106,6 +108,19 @@ async function copyTable(source: pg.PoolClient, db: Database.Database, t: Table,
   const insert = db.prepare(`INSERT INTO ${t.name} (${names.map((n) => `"${n}"`).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`);
   const cursor = `orrery_copy_${t.name}`;
   await source.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${names.join(', ')} FROM ${t.name}`);
+  // A row a value of which cannot be copied is named by its primary key (by its place in the read order in a table without one).
+  const { rows: pk } = await source.query<{ col: string }>(
+    `SELECT a.attname AS col FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+      WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+    [t.name],
+  );
+  const key = (row: unknown[], copiedBefore: number): string => {
+    const parts = pk.map(({ col }) => {
+      const v = row[names.indexOf(col)];
+      return `${col} ${v instanceof Date ? v.toISOString() : String(v)}`;
+    });
+    return parts.length > 0 && !parts.some((p) => p.endsWith(' undefined')) ? parts.join(', ') : `row ${copiedBefore + 1} as read`;
+  };
   let copied = 0;
   for (;;) {
     const { rows } = await source.query({ text: `FETCH ${ROWS_PER_FETCH} FROM ${cursor}`, rowMode: 'array' });
@@ -115,7 +130,7 @@ async function copyTable(source: pg.PoolClient, db: Database.Database, t: Table,
           return converts[i]!(v);
         } catch (e) {
           if (!(e instanceof CopyValueError)) throw e;
-          throw new ValidationError(`${t.name} (row ${copied + 1}): ${names[i]}: ${e.message}; nothing was copied`, [{ path: `${t.name}.${names[i]}`, message: e.message }]);
+          throw new ValidationError(`${t.name} (${key(row, copied)}): ${names[i]}: ${e.message}; nothing was copied`, [{ path: `${t.name}.${names[i]}`, message: e.message }]);
         }
       });
       insert.run(values);
@@ -127,6 +142,25 @@ async function copyTable(source: pg.PoolClient, db: Database.Database, t: Table,
   await source.query(`CLOSE ${cursor}`);
   onProgress?.({ table: t.name, copied, total, done: true });
   return copied;
+}
+
+/**
+ * The floors come from the sequences, which a role without SELECT or USAGE on them reads as never
+ * used (NULL): refused before the file is made, or the copy would hand ids out again.
+ */
+async function refuseUnreadableSequences(source: pg.PoolClient): Promise<void> {
+  const { rows } = await source.query<{ seq: string; ok: boolean; role: string; schema: string }>(
+    `SELECT s.seq, has_sequence_privilege(s.seq, 'SELECT, USAGE') AS ok, quote_ident(current_user) AS role, quote_ident(current_schema()) AS schema
+       FROM unnest($1::text[]) AS t(name), LATERAL (SELECT pg_get_serial_sequence(t.name, 'id') AS seq) s`,
+    [[...FLOORED_TABLES]],
+  );
+  const blind = rows.filter((r) => !r.ok);
+  if (blind.length === 0) return;
+  const { role, schema } = blind[0]!;
+  throw new StorageError(
+    `the role ${role} may not read the id sequences (${blind.map((r) => r.seq).join(', ')}), from which the copy sets the file's id floors, so nothing was copied: ` +
+      `GRANT SELECT ON ALL SEQUENCES IN SCHEMA ${schema} TO ${role}, or copy as a role that may`,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
 import { redactUrl } from '../redact-url.js';
-import { matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
+import { checkCopyOptions, matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
 import { converterFor, CopyValueError } from './copy-values.js';
 
 export type { CopyProgress, CopySummary } from './copy-schema.js';
@@ -38,6 +38,7 @@ export interface CopyOptions {
 
 export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySummary> {
   const started = performance.now();
+  checkCopyOptions(opts);
   const { sqlitePath, postgresUrl } = opts;
   const refuse = (field: string, message: string) => new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
   if (sqlitePath === ':memory:' || sqlitePath === '') throw refuse('sqlitePath', 'the copy reads a SQLite database file, not an in-memory database');
