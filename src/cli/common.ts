@@ -8,6 +8,7 @@ import { apiTokenProblem, serverUrlProblem } from '../http/connection-checks.js'
 import { MAX_TIMER_MS } from '../core/options.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import { openOrrery, type Orrery } from '../engine/service.js';
+import { webhookUrlProblem } from '../engine/dag-notifier.js';
 import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
 import { existsSync } from 'node:fs';
 
@@ -129,12 +130,10 @@ export const serverUrlArg = (v: string): string => {
   return v;
 };
 
-/** `--notify-webhook`: an http(s) URL to POST alerts to. */
+/** `--notify-webhook`: an http(s) URL to POST alerts to (the notifiers' own rule). */
 export const webhookUrlArg = (v: string): string => {
-  if (!URL.canParse(v)) throw new InvalidArgumentError('not a URL');
-  const u = new URL(v);
-  if (!/^https?:$/.test(u.protocol)) throw new InvalidArgumentError('must be an http or https URL');
-  if (u.username !== '' || u.password !== '') throw new InvalidArgumentError('must not hold credentials (user:password@): a request cannot carry them');
+  const problem = webhookUrlProblem(v);
+  if (problem) throw new InvalidArgumentError(problem.replace(/: pass them in headers.*$/, ''));
   return v;
 };
 

@@ -24,7 +24,7 @@ export function copyCommand(io: Io): Command {
   return addDb(
     new Command('copy')
       .description('copy every Orrery row of the SQLite database (--db) into an empty PostgreSQL database, or of a PostgreSQL one into an empty SQLite file, in one transaction (docs/operations.md#moving-from-sqlite-to-postgresql)')
-      .requiredOption('--to <url>', 'the database to fill: postgres://user:pass@host:port/db from SQLite, sqlite:PATH from PostgreSQL; migrated first, its Orrery tables must be empty')
+      .requiredOption('--to <url>', 'the database to fill: postgres://user:pass@host:port/db from SQLite (migrated first), sqlite:PATH from PostgreSQL (created if missing); its Orrery tables must be empty')
       .option('--ignore-workers', 'copy even though a worker registered in the source database was seen in the last 30 s (its later writes are not copied)')
       .option('--at <instant>', 'as if now were this instant, to tell whether a registered worker is alive', instantArg)
       .option('--json', 'print the summary as JSON'),

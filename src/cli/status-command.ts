@@ -10,7 +10,7 @@ interface StatusOpts extends DbOpts {
   json?: boolean;
 }
 
-/** `orrery status`: every task type's queue, backlog and recent ends, and the workers by liveness (docs/cli.md#orrery-status). */
+/** `orrery status`: every task type's queue, backlog and recent ends, and the workers by liveness (docs/cli.md#status). */
 export function statusCommand(io: Io): Command {
   return addDb(
     new Command('status')

@@ -1,11 +1,10 @@
-import { invalid } from '../core/errors.js';
 import { requireOptions } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
 import { checkLogger, childLogger } from './option-checks.js';
 import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
 import type { DagNotifier } from './dag-notifier.js';
-import { watchTaskAlerts, type TaskNotifier } from './task-notifier.js';
+import { checkTaskNotifier, watchTaskAlerts, type TaskNotifier } from './task-notifier.js';
 import { Runner } from './runner.js';
 import type { Orrery } from './service.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -57,10 +56,7 @@ export class Daemon {
       : null;
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
     const notifier = opts.taskNotifier;
-    if (notifier !== undefined && (typeof notifier !== 'object' || notifier === null || typeof notifier.onFailure !== 'function')) {
-      throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
-    }
-    if (notifier?.onRetry !== undefined && typeof notifier.onRetry !== 'function') throw invalid('taskNotifier.onRetry', 'must be a function (or left out)');
+    if (notifier !== undefined) checkTaskNotifier(notifier);
     this.watchAlerts = notifier ? () => watchTaskAlerts(orrery, notifier, childLogger(logger, { loop: 'alerts' })) : null;
   }
 
@@ -81,9 +77,19 @@ export class Daemon {
    * handlers finish within the grace period and abandons the rest, whose tasks are left due at once.
    */
   async stop(graceMs?: number): Promise<void> {
+    await this.stopLoops(graceMs);
+    // After the worker: the ends of its last runs alert too.
+    await this.stopAlerts();
+  }
+
+  /** `stop` but the task alerts, which go on for ends recorded meanwhile (startServer's HTTP jobboard, until it closes). */
+  async stopLoops(graceMs?: number): Promise<void> {
     await Promise.all([this.runner?.stop(), this.reaper?.stop(), this.dagScheduler?.stop()]);
     await this.worker?.stop(graceMs);
-    // After the worker: the ends of its last runs alert too.
+  }
+
+  /** Stops the task alerts, waiting up to 10 s for those being sent (the last step of `stop`). */
+  async stopAlerts(): Promise<void> {
     const unwatch = this.unwatchAlerts;
     this.unwatchAlerts = null;
     await unwatch?.();

@@ -54,18 +54,24 @@ export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNoti
   };
 }
 
+/** What is wrong with a webhook URL (not a URL, not http(s), credentials in it), or null. */
+export function webhookUrlProblem(url: string): string | null {
+  if (!URL.canParse(url)) return 'is not a URL';
+  const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'must be http or https';
+  if (u.username !== '' || u.password !== '') return 'must not hold credentials (user:password@; a request cannot carry them): pass them in headers, e.g. { authorization }';
+  return null;
+}
+
+function redactCredentials(u: URL): string {
+  return u.username !== '' || u.password !== '' ? `${u.protocol}//***@${u.host}${u.pathname}` : u.toString();
+}
+
 /** A function that POSTs a JSON body to `url` (http or https, checked now), failing on a non-2xx answer or after `timeoutMs`. */
 export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' | 'headers'> = {}): (body: object) => Promise<void> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new Error(`webhook URL "${url}" is not a URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`webhook URL "${url}" must be http or https`);
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new Error(`webhook URL "${parsed.protocol}//***@${parsed.host}${parsed.pathname}" must not hold credentials (a request cannot carry them): pass them in headers, e.g. { authorization }`);
-  }
+  const problem = webhookUrlProblem(url);
+  if (problem) throw new Error(`webhook URL "${URL.canParse(url) ? redactCredentials(new URL(url)) : url}" ${problem}`);
+  const parsed = new URL(url);
   return async (body) => {
     const res = await fetch(parsed, {
       method: 'POST',

@@ -2,7 +2,7 @@ import { RUN_END_STATUSES, type RunEndStatus } from '../core/model.js';
 import { WORKER_LIVENESS, type WorkerLiveness } from '../core/worker-liveness.js';
 import type { Orrery } from './service.js';
 
-/** One task type's line of `orrery status` (docs/cli.md#orrery-status). */
+/** One task type's line of `orrery status` (docs/cli.md#status). */
 export interface TypeStatus {
   type: string;
   /** The type is paused (its runs are not claimed). */

@@ -1,4 +1,5 @@
 import { DAG_BACKEND } from '../core/dag.js';
+import { invalid } from '../core/errors.js';
 import { taskAlertOf, type TaskAlert } from '../core/task-alert.js';
 import { jsonPoster, type WebhookOptions } from './dag-notifier.js';
 import type { Timer } from './clock.js';
@@ -19,6 +20,13 @@ export interface TaskNotifier {
   onFailure(alert: TaskAlert): void | Promise<void>;
   /** A task's handler failed and the task runs again at `alert.nextRun` (optional). */
   onRetry?(alert: TaskAlert): void | Promise<void>;
+}
+
+/** A ValidationError naming the field unless `n` is a TaskNotifier (Daemon and startServer check it before anything starts). */
+export function checkTaskNotifier(n: unknown): void {
+  if (typeof n !== 'object' || n === null || typeof (n as TaskNotifier).onFailure !== 'function') throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
+  const retry = (n as TaskNotifier).onRetry;
+  if (retry !== undefined && typeof retry !== 'function') throw invalid('taskNotifier.onRetry', 'must be a function (or left out)');
 }
 
 function describe(a: TaskAlert): string {

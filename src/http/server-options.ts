@@ -4,7 +4,7 @@ import { workerIdProblem } from '../core/worker-registry.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { checkLogger } from '../engine/option-checks.js';
 import type { DagNotifier } from '../engine/dag-notifier.js';
-import type { TaskNotifier } from '../engine/task-notifier.js';
+import { checkTaskNotifier, type TaskNotifier } from '../engine/task-notifier.js';
 import type { Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { ISOLATION_MODES, type IsolationMode } from '../worker/isolation/protocol.js';
@@ -131,10 +131,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
     }
     if (w.file !== undefined && (typeof w.file !== 'string' || w.file === '')) throw invalid('worker.file', 'must be a file path');
   }
-  if (opts.taskNotifier !== undefined && (typeof opts.taskNotifier !== 'object' || opts.taskNotifier === null || typeof opts.taskNotifier.onFailure !== 'function')) {
-    throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
-  }
-  if (opts.taskNotifier?.onRetry !== undefined && typeof opts.taskNotifier.onRetry !== 'function') throw invalid('taskNotifier.onRetry', 'must be a function (or left out)');
+  if (opts.taskNotifier !== undefined) checkTaskNotifier(opts.taskNotifier);
   if (opts.retention !== undefined && opts.retention !== null) {
     const r = optionsObject(opts.retention, 'retention');
     checkMs(r.retentionMs, 'retention.retentionMs', 1, Number.MAX_SAFE_INTEGER);

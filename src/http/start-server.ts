@@ -184,10 +184,12 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
         stopped ??= (async () => {
           try {
             await archiver?.stop();
-            await loops.stop(graceMs);
+            await loops.stopLoops(graceMs);
           } finally {
             unsubscribe();
             await closeListener(listener);
+            // After the listener: a remote worker's end recorded until it closed alerts too.
+            await loops.stopAlerts();
             await handlers?.close();
           }
         })();

@@ -100,7 +100,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['worker --types empty', ['worker', '--handlers', 'h.mjs', '--types', ''], ['--types', 'names no task type']],
     ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
     // The registry refuses ids over 200 characters, the jobboard over 256: a worker would start and fail every 10 s.
-    ['worker --notify-webhook not http', ['worker', '--handlers', 'h.mjs', '--notify-webhook', 'ftp://alerts.example'], ['--notify-webhook', 'must be an http or https URL']],
+    ['worker --notify-webhook not http', ['worker', '--handlers', 'h.mjs', '--notify-webhook', 'ftp://alerts.example'], ['--notify-webhook', 'must be http or https']],
     ['serve --notify-webhook not a URL', ['serve', '--port', '0', '--notify-webhook', 'alerts'], ['--notify-webhook', 'not a URL']],
     ['--notify-webhook with credentials', ['serve', '--port', '0', '--notify-webhook', 'http://alice:s3cret@127.0.0.1:9/hook'], ['--notify-webhook', 'must not hold credentials']],
     ['worker --notify-retries without --notify-webhook', ['worker', '--handlers', 'h.mjs', '--notify-retries'], ['--notify-retries: needs --notify-webhook']],

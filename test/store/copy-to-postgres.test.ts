@@ -161,6 +161,20 @@ describe('copySqliteToPostgres', () => {
       await onPg.close();
       await target.drop();
     }
+    // A database whose sequence handed out more ids than the file (its rows deleted since): it keeps its place.
+    const used = await createTestDatabase('copy-floor-used');
+    try {
+      await withClient(used.url, (c) => c.query(`SELECT setval('tasks_id_seq', 10)`));
+      await copySqliteToPostgres({ sqlitePath: path, postgresUrl: used.url });
+      const o2 = await openOrrery({ db: used.url });
+      try {
+        expect((await o2.createTask({ type: 'job', arguments: { args: ['after'], kwargs: {} }, policy: 'oneshot', nextRun: T0 }, { at: T0 })).id).toBe(11);
+      } finally {
+        await o2.close();
+      }
+    } finally {
+      await used.drop();
+    }
   });
 
   it('never changes the SQLite file: an older schema, a file that is not Orrery\'s and a refused copy leave it byte for byte', async () => {

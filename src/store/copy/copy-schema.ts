@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
-import { ConflictError, invalid, StorageError } from '../../core/errors.js';
+import { ConflictError, invalid, StorageError, ValidationError } from '../../core/errors.js';
 import { requireOptions } from '../../core/options.js';
 import { workerLiveness } from '../../core/worker-liveness.js';
+import { redactUrl } from '../redact-url.js';
 import { converterFor, sqliteValueFor } from './copy-values.js';
 
 /**
@@ -131,4 +132,14 @@ export function checkCopyOptions(opts: unknown): void {
   if (o.at !== undefined && !(o.at instanceof Date && !Number.isNaN(o.at.getTime()))) throw invalid('at', 'must be a valid Date');
   if (o.ignoreWorkers !== undefined && typeof o.ignoreWorkers !== 'boolean') throw invalid('ignoreWorkers', 'must be a boolean');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalid('onProgress', 'must be a function');
+}
+
+/** A ValidationError naming a copy's option (`sqlitePath`, `postgresUrl`: the CLI names its own options from the detail). */
+export function refuseOption(field: string, message: string): ValidationError {
+  return new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
+}
+
+/** `postgresUrl` must be a postgres:// URL that parses. */
+export function checkPostgresUrl(url: string): void {
+  if (!/^postgres(ql)?:\/\//.test(url) || !URL.canParse(url)) throw refuseOption('postgresUrl', `"${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
 }

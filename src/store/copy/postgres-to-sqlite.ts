@@ -3,9 +3,8 @@ import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
-import { redactUrl } from '../redact-url.js';
 import { FLOORED_TABLES } from '../sqlite/sqlite-id-floor.js';
-import { checkCopyOptions, matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
+import { checkCopyOptions, checkPostgresUrl, matchSchemas, refuseOption, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
 import { CopyValueError, sqliteValueFor } from './copy-values.js';
 
 /** Rows read from PostgreSQL per fetch of the cursor. */
@@ -36,10 +35,8 @@ export async function copyPostgresToSqlite(opts: CopyToSqliteOptions): Promise<C
   const started = performance.now();
   checkCopyOptions(opts);
   const { sqlitePath, postgresUrl } = opts;
-  const refuse = (field: string, message: string) => new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
-  if (!/^postgres(ql)?:\/\//.test(postgresUrl) || !URL.canParse(postgresUrl)) {
-    throw refuse('postgresUrl', `"${redactUrl(postgresUrl)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
-  }
+  const refuse = refuseOption;
+  checkPostgresUrl(postgresUrl);
   if (sqlitePath === ':memory:' || sqlitePath === '') throw refuse('sqlitePath', 'the copy writes a SQLite database file, not an in-memory database');
   if (existsSync(sqlitePath) && statSync(sqlitePath).isDirectory()) throw refuse('sqlitePath', `${sqlitePath} is a directory`);
   if (!existsSync(dirname(resolve(sqlitePath)))) throw refuse('sqlitePath', `directory ${dirname(resolve(sqlitePath))} does not exist`);

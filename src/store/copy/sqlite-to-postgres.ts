@@ -1,8 +1,7 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
-import { redactUrl } from '../redact-url.js';
-import { checkCopyOptions, matchSchemas, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
+import { checkCopyOptions, checkPostgresUrl, matchSchemas, refuseOption, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
 import { converterFor, CopyValueError } from './copy-values.js';
 
 export type { CopyProgress, CopySummary } from './copy-schema.js';
@@ -40,11 +39,9 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySumma
   const started = performance.now();
   checkCopyOptions(opts);
   const { sqlitePath, postgresUrl } = opts;
-  const refuse = (field: string, message: string) => new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
+  const refuse = refuseOption;
   if (sqlitePath === ':memory:' || sqlitePath === '') throw refuse('sqlitePath', 'the copy reads a SQLite database file, not an in-memory database');
-  if (!/^postgres(ql)?:\/\//.test(postgresUrl) || !URL.canParse(postgresUrl)) {
-    throw refuse('postgresUrl', `"${redactUrl(postgresUrl)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
-  }
+  checkPostgresUrl(postgresUrl);
   // Loaded here: the package's other commands never load both drivers.
   const { openSqliteAsIs, orreryTables } = await import('../sqlite/sqlite-connection.js');
   const { createPool, migrate } = await import('../postgres/postgres-connection.js');
@@ -223,5 +220,8 @@ function sequenceMoves(source: Database.Database, tables: Table[]): SequenceMove
 }
 
 async function setSequences(target: pg.PoolClient, moves: readonly SequenceMove[]): Promise<void> {
-  for (const m of moves) await target.query(`SELECT setval(pg_get_serial_sequence($1, $2), $3)`, [m.table, m.column, m.last]);
+  // Never backwards: a sequence that already handed out more ids (rows deleted since) keeps its place.
+  for (const m of moves) {
+    await target.query(`SELECT setval(s.seq, greatest($3, coalesce(pg_sequence_last_value(s.seq), 0))) FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS seq) s`, [m.table, m.column, m.last]);
+  }
 }
