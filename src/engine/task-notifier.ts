@@ -69,8 +69,8 @@ export const ALERTS_WAITING = 10_000;
 
 /**
  * Calls `notifier` for each run end this process records (its worker's, remote workers' through its
- * HTTP jobboard, its reaper's) that calls for an alert, ALERTS_IN_FLIGHT at a time in the order of
- * the ends. Returns the function that stops it, which resolves once the alerts already queued are
+ * HTTP jobboard, its reaper's) that calls for an alert, at most ALERTS_IN_FLIGHT at once, started in
+ * the order of the ends. Returns the function that stops it, which resolves once the alerts already queued are
  * done, or after ALERTS_STOP_WAIT_MS.
  */
 export function watchTaskAlerts(orrery: Orrery, notifier: TaskNotifier, log: Logger): () => Promise<void> {
