@@ -15,6 +15,16 @@ import { converterFor, sqliteValueFor } from './copy-values.js';
 /** Tables that are each store's own bookkeeping, not Orrery data: never copied. */
 export const OWN_TABLES = new Set(['orrery_migrations', 'orrery_id_floor']);
 
+/** What both directions of the copy take beside their two databases. */
+export interface CopyOptionsBase {
+  /** Now, to tell whether a worker registered in the source is alive (default: the system clock). */
+  at?: Date;
+  /** Copy even though a worker registered in the source is alive (its later writes would be lost). */
+  ignoreWorkers?: boolean;
+  /** Called after each batch of rows and once at the end of each table. */
+  onProgress?: (p: CopyProgress) => void;
+}
+
 export interface CopyProgress {
   table: string;
   copied: number;

@@ -4,24 +4,18 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
 import { FLOORED_TABLES } from '../sqlite/sqlite-id-floor.js';
-import { checkCopyOptions, checkPostgresUrl, matchSchemas, refuseOption, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
+import { checkCopyOptions, checkPostgresUrl, matchSchemas, refuseOption, refuseLiveWorkers, type CopyOptionsBase, type CopySummary, type Table } from './copy-schema.js';
 import { CopyValueError, sqliteValueFor } from './copy-values.js';
 
 /** Rows read from PostgreSQL per fetch of the cursor. */
 const ROWS_PER_FETCH = 5_000;
 
 
-export interface CopyToSqliteOptions {
+export interface CopyToSqliteOptions extends CopyOptionsBase {
   /** The PostgreSQL database to read (postgres://...). */
   postgresUrl: string;
   /** The SQLite file to fill: created if missing; an existing one must hold no Orrery row. */
   sqlitePath: string;
-  /** Now, to tell whether a worker registered in the source is alive (default: the system clock). */
-  at?: Date;
-  /** Copy even though a worker registered in the source is alive (its later writes would be lost). */
-  ignoreWorkers?: boolean;
-  /** Called after each batch of rows and once at the end of each table. */
-  onProgress?: (p: CopyProgress) => void;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ConflictError, StorageError, ValidationError } from '../../core/errors.js';
-import { checkCopyOptions, checkPostgresUrl, matchSchemas, refuseOption, refuseLiveWorkers, type CopyProgress, type CopySummary, type Table } from './copy-schema.js';
+import { checkCopyOptions, checkPostgresUrl, matchSchemas, refuseOption, refuseLiveWorkers, type CopyOptionsBase, type CopySummary, type Table } from './copy-schema.js';
 import { converterFor, CopyValueError } from './copy-values.js';
 
 export type { CopyProgress, CopySummary } from './copy-schema.js';
@@ -22,17 +22,11 @@ export type { CopyProgress, CopySummary } from './copy-schema.js';
 const ROWS_PER_STATEMENT = 5_000;
 const PARAMETERS_PER_STATEMENT = 20_000;
 
-export interface CopyOptions {
+export interface CopyOptions extends CopyOptionsBase {
   /** The SQLite database file to read. */
   sqlitePath: string;
-  /** The PostgreSQL database to fill (postgres://...): created tables must be empty. */
+  /** The PostgreSQL database to fill (postgres://...): its Orrery tables must be empty. */
   postgresUrl: string;
-  /** Now, to tell whether a worker registered in the source is alive (default: the system clock). */
-  at?: Date;
-  /** Copy even though a worker registered in the source is alive (its later writes would be lost). */
-  ignoreWorkers?: boolean;
-  /** Called after each statement of rows and once at the end of each table. */
-  onProgress?: (p: CopyProgress) => void;
 }
 
 export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopySummary> {
