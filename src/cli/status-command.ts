@@ -1,9 +1,13 @@
 import { Command } from 'commander';
 import { formatDuration } from '../core/durations.js';
-import { statusReport } from '../engine/status.js';
-import { addDb, boundedIntArg, instantArg, printJson, requireTypes, table, withOrrery, type DbOpts, type Io } from './common.js';
+import { ValidationError } from '../core/errors.js';
+import { assembleStatus, statusReport, type StatusReport } from '../engine/status.js';
+import { OrreryClient } from '../http/client.js';
+import { addDb, boundedIntArg, envToken, instantArg, printJson, requireTypes, serverUrlArg, table, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface StatusOpts extends DbOpts {
+  url?: string;
+  token?: string;
   type?: string[];
   minutes?: number;
   at?: Date;
@@ -17,13 +21,20 @@ export function statusCommand(io: Io): Command {
       .description("each task type's queue (waiting, claimed, running), due backlog, dead letters and runs ended in the last --minutes, and the workers by liveness")
       .option('-t, --type <name...>', 'only these types')
       .option('--minutes <n>', 'the window of ended runs and of the workers counted, 1 to 1440 minutes (default 60)', boundedIntArg(1, 1440))
-      .option('--at <instant>', 'as if now were this instant', instantArg)
+      .option('--at <instant>', 'as if now were this instant (not with --url)', instantArg)
+      .option('--url <url>', 'read it from a running `orrery serve` (its dashboard routes) instead of opening the database', serverUrlArg)
+      .option('--token <token>', 'API bearer token for --url (default $ORRERY_API_TOKEN)', tokenArg)
       .option('--json', 'print the report as JSON'),
   ).action(async (o: StatusOpts) => {
-    const report = await withOrrery(o, async (orrery) => {
-      if (o.type) await requireTypes(orrery, '--type', o.type);
-      return statusReport(orrery, { ...(o.at ? { at: o.at } : {}), ...(o.minutes !== undefined ? { minutes: o.minutes } : {}), ...(o.type ? { types: o.type } : {}) });
-    });
+    if (o.url !== undefined && o.db !== undefined) throw new UsageError('--url and --db cannot be combined');
+    if (o.url !== undefined && o.at !== undefined) throw new UsageError('--at cannot be combined with --url (the server uses its clock)');
+    const report =
+      o.url !== undefined
+        ? await remoteStatus(o.url, o.token ?? envToken(), o.minutes ?? 60, o.type)
+        : await withOrrery(o, async (orrery) => {
+            if (o.type) await requireTypes(orrery, '--type', o.type);
+            return statusReport(orrery, { ...(o.at ? { at: o.at } : {}), ...(o.minutes !== undefined ? { minutes: o.minutes } : {}), ...(o.type ? { types: o.type } : {}) });
+          });
     if (o.json) return printJson(io, report);
     // An age to the second (to the millisecond under one).
     const age = (d: Date | null) => {
@@ -54,4 +65,23 @@ export function statusCommand(io: Io): Command {
     const w = report.workers;
     io.out(`workers seen in the last ${report.minutes} minutes: ${w.alive} alive, ${w.stale} stale, ${w.gone} gone, ${w.stopped} stopped\n`);
   });
+}
+
+/** The same report from a running server: its task types and the dashboard's readings, at its own clock. */
+async function remoteStatus(url: string, token: string | null, minutes: number, names: string[] | undefined): Promise<StatusReport> {
+  const client = new OrreryClient(url, token);
+  try {
+    const [types, queues, due, rates, workers] = await Promise.all([
+      client.listTaskTypes(names),
+      client.stats.queues(),
+      client.stats.due(),
+      client.stats.runRates(minutes),
+      client.stats.workers(minutes),
+    ]);
+    const missing = (names ?? []).filter((n) => !types.some((t) => t.name === n));
+    if (missing.length > 0) throw new ValidationError(`--type: unknown task type "${missing[0]}"`, [{ path: '--type', message: `unknown task type "${missing[0]}"` }]);
+    return assembleStatus({ at: rates.at, minutes, types, queues, due, rates: rates.rates, workers });
+  } finally {
+    client.close();
+  }
 }

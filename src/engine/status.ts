@@ -1,6 +1,8 @@
 import { RUN_END_STATUSES, type RunEndStatus } from '../core/model.js';
 import { WORKER_LIVENESS, type WorkerLiveness } from '../core/worker-liveness.js';
-import type { Orrery } from './service.js';
+import type { TaskType } from '../core/model.js';
+import type { DueStats, QueueStats, RunRate } from '../store/store.js';
+import type { Orrery, WorkerView } from './service.js';
 
 /** One task type's line of `orrery status` (docs/cli.md#status). */
 export interface TypeStatus {
@@ -36,6 +38,17 @@ export interface StatusReport {
   workers: Record<WorkerLiveness, number>;
 }
 
+/** What a status report is made of: the readings of one service, local or over HTTP. */
+export interface StatusReadings {
+  at: Date;
+  minutes: number;
+  types: readonly TaskType[];
+  queues: readonly QueueStats[];
+  due: readonly DueStats[];
+  rates: readonly RunRate[];
+  workers: readonly WorkerView[];
+}
+
 /** The status of every task type (or of `types`), read at `at`; ended runs and workers over the last `minutes`. */
 export async function statusReport(orrery: Orrery, opts: { at?: Date; minutes?: number; types?: readonly string[] } = {}): Promise<StatusReport> {
   const at = opts.at ?? orrery.now();
@@ -47,19 +60,24 @@ export async function statusReport(orrery: Orrery, opts: { at?: Date; minutes?: 
     orrery.runRates({ at, minutes }),
     orrery.listWorkers({ at, minutes }),
   ]);
-  const queueOf = new Map(queues.map((q) => [q.type, q]));
-  const dueOf = new Map(due.map((d) => [d.type, d]));
+  return assembleStatus({ at, minutes, types, queues, due, rates: rates.rates, workers });
+}
+
+/** One line per type from the readings, and the workers by liveness. */
+export function assembleStatus(r: StatusReadings): StatusReport {
+  const queueOf = new Map(r.queues.map((q) => [q.type, q]));
+  const dueOf = new Map(r.due.map((d) => [d.type, d]));
   const endedOf = new Map<string, Record<RunEndStatus, number>>();
-  for (const r of rates.rates) {
-    const counts = endedOf.get(r.type) ?? endedOf.set(r.type, zeros(RUN_END_STATUSES)).get(r.type)!;
-    counts[r.status] += r.count;
+  for (const x of r.rates) {
+    const counts = endedOf.get(x.type) ?? endedOf.set(x.type, zeros(RUN_END_STATUSES)).get(x.type)!;
+    counts[x.status] += x.count;
   }
   const byLiveness = zeros(WORKER_LIVENESS);
-  for (const w of workers) byLiveness[w.liveness]++;
+  for (const w of r.workers) byLiveness[w.liveness]++;
   return {
-    at,
-    minutes,
-    types: types.map((t) => {
+    at: r.at,
+    minutes: r.minutes,
+    types: r.types.map((t) => {
       const q = queueOf.get(t.name);
       const d = dueOf.get(t.name);
       return {

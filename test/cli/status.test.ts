@@ -1,6 +1,8 @@
 /** `orrery status` (docs/cli.md#orrery-status): each type's queue, backlog, dead letters and recent ends, and the workers. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { openOrrery } from '../../src/engine/service.js';
+import { createHttpApp } from '../../src/http/app.js';
+import { startHttpServer } from '../../src/http/server.js';
 import { removeTempDirs, runCli, runJson, runOk, tempDb } from './cli-helpers.js';
 
 afterAll(removeTempDirs);
@@ -41,6 +43,40 @@ describe('orrery status', () => {
     expect(text.split('\n')[0]).toMatch(/^TYPE +STATE +WAITING +CLAIMED +RUNNING +OLDEST WAITING +DUE +OLDEST DUE +DEAD LETTERS +PAUSED TASKS +ENDED 60m OK\/FAILED\/LOST$/);
     expect(text.split('\n')[1]).toMatch(/^mail +running +3 +0 +0 +1m1s +1 +31s +1 +0 +1\/1\/1$/);
     expect(text).toContain('workers seen in the last 60 minutes: 1 alive, 0 stale, 0 gone, 0 stopped\n');
+  });
+
+  it('--url reads the same report from a running server', async () => {
+    const { db, path } = tempDb();
+    const o = await openOrrery({ db: `sqlite:${path}` });
+    await o.createTaskType({ name: 'mail' });
+    await o.createTaskType({ name: 'other' });
+    await o.createTasks(Array.from({ length: 3 }, (_, i) => ({ type: 'mail', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const })));
+    await o.scheduleDue();
+    const { server, port } = await startHttpServer(createHttpApp(o, { token: 'status-token-0123' }), '127.0.0.1', 0);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const drop = (r: { at?: string }) => ({ ...r, at: undefined });
+      const local = await runJson<{ at: string }>(['status', '--json', ...db]);
+      const remote = await runJson<{ at: string }>(['status', '--json', '--url', url, '--token', 'status-token-0123']);
+      expect(drop(remote)).toEqual(drop(local));
+      expect((remote as unknown as { types: Array<{ type: string; waiting: number }> }).types.map((t) => [t.type, t.waiting])).toEqual([['mail', 3], ['other', 0]]);
+      const one = await runOk(['status', '--url', url, '--token', 'status-token-0123', '--type', 'mail']);
+      expect(one.split('\n')[1]).toMatch(/^mail +running +3 /);
+      for (const [args, code, message] of [
+        [['--type', 'nope'], 2, /--type: unknown task type "nope"/],
+        [['--at', '2026-01-01T00:00:00Z'], 2, /--at cannot be combined with --url/],
+        [['--db', 'sqlite:/tmp/x.db'], 2, /--url and --db cannot be combined/],
+      ] as Array<[string[], number, RegExp]>) {
+        const bad = await runCli(['status', '--url', url, '--token', 'status-token-0123', ...args]);
+        expect(bad.code, args.join(' ')).toBe(code);
+        expect(bad.stderr).toMatch(message);
+      }
+      const refused = await runCli(['status', '--url', url, '--token', 'wrong-token-0123456']);
+      expect(refused.code).toBe(1);
+    } finally {
+      server.close();
+      await o.close();
+    }
   });
 
   it('says so on a database without types; bad input exits 2', async () => {
