@@ -133,7 +133,7 @@ export const serverUrlArg = (v: string): string => {
 /** `--notify-webhook`: an http(s) URL to POST alerts to (the notifiers' own rule). */
 export const webhookUrlArg = (v: string): string => {
   const problem = webhookUrlProblem(v);
-  if (problem) throw new InvalidArgumentError(problem.replace(/: pass them in headers.*$/, ''));
+  if (problem) throw new InvalidArgumentError(problem);
   return v;
 };
 

@@ -3,7 +3,7 @@ import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
 import { assembleStatus, statusReport, type StatusReport } from '../engine/status.js';
 import { OrreryClient } from '../http/client.js';
-import { addDb, boundedIntArg, envToken, instantArg, printJson, requireTypes, serverUrlArg, table, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, envToken, instantArg, printJson, serverUrlArg, table, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface StatusOpts extends DbOpts {
   url?: string;
@@ -31,10 +31,8 @@ export function statusCommand(io: Io): Command {
     const report =
       o.url !== undefined
         ? await remoteStatus(o.url, o.token ?? envToken(), o.minutes ?? 60, o.type)
-        : await withOrrery(o, async (orrery) => {
-            if (o.type) await requireTypes(orrery, '--type', o.type);
-            return statusReport(orrery, { ...(o.at ? { at: o.at } : {}), ...(o.minutes !== undefined ? { minutes: o.minutes } : {}), ...(o.type ? { types: o.type } : {}) });
-          });
+        : await withOrrery(o, (orrery) => statusReport(orrery, { ...(o.at ? { at: o.at } : {}), ...(o.minutes !== undefined ? { minutes: o.minutes } : {}), ...(o.type ? { types: o.type } : {}) }));
+    requireNamed(report, o.type);
     if (o.json) return printJson(io, report);
     // An age to the second (to the millisecond under one).
     const age = (d: Date | null) => {
@@ -78,10 +76,14 @@ async function remoteStatus(url: string, token: string | null, minutes: number, 
       client.stats.runRates(minutes),
       client.stats.workers(minutes),
     ]);
-    const missing = (names ?? []).filter((n) => !types.some((t) => t.name === n));
-    if (missing.length > 0) throw new ValidationError(`--type: unknown task type "${missing[0]}"`, [{ path: '--type', message: `unknown task type "${missing[0]}"` }]);
     return assembleStatus({ at: rates.at, minutes, types, queues, due, rates: rates.rates, workers });
   } finally {
     client.close();
   }
+}
+
+/** Each --type names a task type the report found (the types are read once, with the report). */
+function requireNamed(report: StatusReport, names: readonly string[] | undefined): void {
+  const missing = (names ?? []).find((n) => !report.types.some((t) => t.type === n));
+  if (missing !== undefined) throw new ValidationError(`--type: unknown task type "${missing}"`, [{ path: '--type', message: `unknown task type "${missing}"` }]);
 }

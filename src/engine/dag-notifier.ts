@@ -59,7 +59,7 @@ export function webhookUrlProblem(url: string): string | null {
   if (!URL.canParse(url)) return 'is not a URL';
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'must be http or https';
-  if (u.username !== '' || u.password !== '') return 'must not hold credentials (user:password@; a request cannot carry them): pass them in headers, e.g. { authorization }';
+  if (u.username !== '' || u.password !== '') return 'must not hold credentials (user:password@; a request cannot carry them)';
   return null;
 }
 
@@ -70,7 +70,10 @@ function redactCredentials(u: URL): string {
 /** A function that POSTs a JSON body to `url` (http or https, checked now), failing on a non-2xx answer or after `timeoutMs`. */
 export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' | 'headers'> = {}): (body: object) => Promise<void> {
   const problem = webhookUrlProblem(url);
-  if (problem) throw new Error(`webhook URL "${URL.canParse(url) ? redactCredentials(new URL(url)) : url}" ${problem}`);
+  if (problem) {
+    const shown = URL.canParse(url) ? redactCredentials(new URL(url)) : url;
+    throw new Error(`webhook URL "${shown}" ${problem}${problem.startsWith('must not hold') ? ': pass them in headers, e.g. { authorization }' : ''}`);
+  }
   const parsed = new URL(url);
   return async (body) => {
     const res = await fetch(parsed, {
