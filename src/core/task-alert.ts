@@ -1,4 +1,5 @@
-import { CANCELLED_ERROR, type DisabledReason, type Task, type TaskRun } from './model.js';
+import { DAG_BACKEND } from './dag.js';
+import { CANCELLED_ERROR, type DisabledReason, type Task, type TaskRun, type TaskType } from './model.js';
 
 /** The reasons a run's end disables its task for good (a manual disable is no failure). */
 const FAILED_FOR_GOOD: ReadonlySet<DisabledReason> = new Set(['permfailed', 'retries_exhausted', 'dead_letter']);
@@ -43,4 +44,34 @@ export function taskAlertOf(run: TaskRun, task: Task, taskUpdated: boolean): Tas
   }
   if (task.status === 'completed' || run.status !== 'failed') return null;
   return { kind: 'retry', ...base, disabledReason: null, nextRun: task.nextRun };
+}
+
+/**
+ * The alert a run's end stores with it (docs/guide.md#alerts): taskAlertOf's, except for DAG attempts
+ * (a type served by the DAG backend), which the DAG alerts report. Both stores write it in the
+ * transaction that records the end.
+ */
+export function storedAlertOf(run: TaskRun, task: Task, taskUpdated: boolean, typeOf: (name: string) => Pick<TaskType, 'backendName'>): TaskAlert | null {
+  // Most ends succeed: they return before the type is looked up.
+  if (run.status !== 'failed' && run.status !== 'permfailed' && run.status !== 'lost') return null;
+  const alert = taskAlertOf(run, task, taskUpdated);
+  return alert && typeOf(task.type).backendName !== DAG_BACKEND ? alert : null;
+}
+
+/** How long a sender holds the alerts it took before another sender may take them again. */
+export const ALERT_LEASE_MS = 60_000;
+/** A failed delivery is tried again after 10 s, then twice as long each time, at most this long apart. */
+export const ALERT_MAX_BACKOFF_MS = 30 * 60_000;
+/** How long after its first try an alert that could not be delivered is given up (and logged). */
+export const ALERT_GIVE_UP_MS = 24 * 60 * 60_000;
+
+/**
+ * When to try an alert again after its `tries`-th delivery failed at `at` (the first try was at
+ * `firstTry`): 10 s, 20 s, 40 s ... at most ALERT_MAX_BACKOFF_MS apart; null once ALERT_GIVE_UP_MS
+ * have passed since the first try.
+ */
+export function alertRetryAt(tries: number, firstTry: Date, at: Date): Date | null {
+  const delay = Math.min(10_000 * 2 ** Math.max(0, Math.min(tries - 1, 20)), ALERT_MAX_BACKOFF_MS);
+  const next = at.getTime() + delay;
+  return next - firstTry.getTime() > ALERT_GIVE_UP_MS ? null : new Date(next);
 }

@@ -4,7 +4,8 @@ import { checkLogger, childLogger } from './option-checks.js';
 import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
 import type { DagNotifier } from './dag-notifier.js';
-import { checkTaskNotifier, watchTaskAlerts, type TaskNotifier } from './task-notifier.js';
+import { checkTaskNotifier, type TaskNotifier } from './task-notifier.js';
+import { TaskAlertSender } from './task-alert-sender.js';
 import { Runner } from './runner.js';
 import type { Orrery } from './service.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -25,8 +26,9 @@ export interface DaemonOptions {
   /** DAG alerts (default: logged at error level). The DAG scheduler runs beside the runner. */
   dagNotifier?: DagNotifier;
   /**
-   * Task alerts (default: none): called for each run end this process records that disabled its task
-   * for good (and, with `onRetry`, that failed and will run again), docs/guide.md#alerts.
+   * Task alerts (default: none): this process delivers the alerts stored with run ends, whichever
+   * process recorded them: a task disabled for good by its run's end (and, with `onRetry`, a failed
+   * run whose task runs again), docs/guide.md#alerts.
    */
   taskNotifier?: TaskNotifier;
 }
@@ -57,15 +59,18 @@ export class Daemon {
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
     const notifier = opts.taskNotifier;
     if (notifier !== undefined) checkTaskNotifier(notifier);
-    this.watchAlerts = notifier ? () => watchTaskAlerts(orrery, notifier, childLogger(logger, { loop: 'alerts' })) : null;
+    this.newAlertSender = notifier ? () => new TaskAlertSender(orrery, notifier, childLogger(logger, { loop: 'alerts' })) : null;
   }
 
-  private readonly watchAlerts: (() => () => Promise<void>) | null;
-  private unwatchAlerts: (() => Promise<void>) | null = null;
+  private readonly newAlertSender: (() => TaskAlertSender) | null;
+  private alertSender: TaskAlertSender | null = null;
 
   /** Starts every loop; returns at once. */
   start(): void {
-    this.unwatchAlerts ??= this.watchAlerts?.() ?? null;
+    if (this.newAlertSender && this.alertSender === null) {
+      this.alertSender = this.newAlertSender();
+      this.alertSender.start();
+    }
     this.reaper?.start();
     this.runner?.start();
     this.dagScheduler?.start();
@@ -78,7 +83,7 @@ export class Daemon {
    */
   async stop(graceMs?: number): Promise<void> {
     await this.stopLoops(graceMs);
-    // After the worker: the ends of its last runs alert too.
+    // After the worker: the alerts of its last runs' ends are sent now rather than by the next process.
     await this.stopAlerts();
   }
 
@@ -88,10 +93,10 @@ export class Daemon {
     await this.worker?.stop(graceMs);
   }
 
-  /** Stops the task alerts, waiting up to 10 s for those being sent (the last step of `stop`). */
+  /** Stops sending task alerts, waiting up to 10 s for those being sent (the last step of `stop`); the others stay stored. */
   async stopAlerts(): Promise<void> {
-    const unwatch = this.unwatchAlerts;
-    this.unwatchAlerts = null;
-    await unwatch?.();
+    const sender = this.alertSender;
+    this.alertSender = null;
+    await sender?.stop();
   }
 }

@@ -1,19 +1,18 @@
-import { DAG_BACKEND } from '../core/dag.js';
 import { invalid } from '../core/errors.js';
-import { taskAlertOf, type TaskAlert } from '../core/task-alert.js';
+import type { TaskAlert } from '../core/task-alert.js';
 import { jsonPoster, type WebhookOptions } from './dag-notifier.js';
-import type { Timer } from './clock.js';
 import type { Logger } from './logger.js';
-import type { Orrery } from './service.js';
-import type { RunEvent } from './service-types.js';
+import { describe } from './task-alert-sender.js';
 
 export type { TaskAlert } from '../core/task-alert.js';
+export { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from './task-alert-sender.js';
 
 /**
- * Alerts for tasks (docs/guide.md#alerts): called in the process that records a run's end, after
- * it is stored. `onRetry` is optional: leave it out to hear only of tasks that failed for good. A
- * notifier that throws is logged and otherwise ignored. DAG attempts are not reported here (the DAG
- * notifier reports them).
+ * Alerts for tasks (docs/guide.md#alerts): each is stored with the run's end and delivered by a
+ * process with a task notifier (TaskAlertSender), at least once. `onRetry` is optional: leave it out
+ * to hear only of tasks that failed for good. A notifier that throws or rejects is called again for
+ * the same alert later (10 s, 20 s, 40 s ... apart, for 24 hours). DAG attempts are not reported
+ * here (the DAG notifier reports them).
  */
 export interface TaskNotifier {
   /** A task was disabled by its run's end: permfailed, retries exhausted, or dead-lettered. */
@@ -27,10 +26,6 @@ export function checkTaskNotifier(n: unknown): void {
   if (typeof n !== 'object' || n === null || typeof (n as TaskNotifier).onFailure !== 'function') throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
   const retry = (n as TaskNotifier).onRetry;
   if (retry !== undefined && typeof retry !== 'function') throw invalid('taskNotifier.onRetry', 'must be a function (or left out)');
-}
-
-function describe(a: TaskAlert): string {
-  return `task ${a.taskId} (${a.type}) run ${a.backendId} attempt ${a.attempt} ${a.status}`;
 }
 
 /** Failures logged at error level (retries at warn level when `retries` is set). */
@@ -52,76 +47,19 @@ export function taskWebhookNotifier(url: string, opts: WebhookOptions = {}): Tas
   };
 }
 
-/** Calls every notifier; one that fails does not stop the others. */
-export function combineTaskNotifiers(list: readonly TaskNotifier[]): TaskNotifier {
-  return {
-    onFailure: async (a) => void (await Promise.allSettled(list.map((n) => n.onFailure(a)))),
-    onRetry: async (a) => void (await Promise.allSettled(list.map((n) => n.onRetry?.(a)))),
-  };
-}
-
-/** How long stopping waits for alerts already begun (a notifier that hangs does not hold a shutdown up). */
-export const ALERTS_STOP_WAIT_MS = 10_000;
-/** Alerts sent at once; the others wait their turn (a burst of failures does not open thousands of requests). */
-export const ALERTS_IN_FLIGHT = 8;
-/** Alerts that may wait their turn; past it an alert is dropped, and the drops are logged. */
-export const ALERTS_WAITING = 10_000;
-
 /**
- * Calls `notifier` for each run end this process records (its worker's, remote workers' through its
- * HTTP jobboard, its reaper's) that calls for an alert, at most ALERTS_IN_FLIGHT at once, started in
- * the order of the ends. Returns the function that stops it, which resolves once the alerts already queued are
- * done, or after ALERTS_STOP_WAIT_MS.
+ * Calls every notifier; one that fails does not stop the others, but the combination then fails, so
+ * the alert is delivered again later (to every notifier).
  */
-export function watchTaskAlerts(orrery: Orrery, notifier: TaskNotifier, log: Logger): () => Promise<void> {
-  const waiting: TaskAlert[] = [];
-  let inFlight = 0;
-  let dropped = 0;
-  let idle: (() => void) | null = null;
-  const next = (): void => {
-    while (inFlight < ALERTS_IN_FLIGHT && waiting.length > 0) {
-      inFlight++;
-      void deliver(orrery, notifier, waiting.shift()!, log).finally(() => {
-        inFlight--;
-        next();
-      });
-    }
-    if (inFlight === 0 && waiting.length === 0) idle?.();
+export function combineTaskNotifiers(list: readonly TaskNotifier[]): TaskNotifier {
+  const all = async (calls: Array<void | Promise<void>>) => {
+    const failed = (await Promise.allSettled(calls)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('; '));
   };
-  const onRun = (e: RunEvent) => {
-    if (e.event !== 'ended' || !e.task) return;
-    const alert = taskAlertOf(e.run, e.task, e.taskUpdated === true);
-    if (!alert || (alert.kind === 'retry' && !notifier.onRetry)) return;
-    if (waiting.length >= ALERTS_WAITING) {
-      if (dropped++ % 1000 === 0) log.warn(`task alerts dropped: ${dropped} so far (${ALERTS_WAITING} wait to be sent, ${describe(alert)} among the dropped)`);
-      return;
-    }
-    waiting.push(alert);
-    next();
+  return {
+    onFailure: (a) => all(list.map((n) => n.onFailure(a))),
+    onRetry: (a) => all(list.map((n) => n.onRetry?.(a))),
   };
-  orrery.events.on('run', onRun);
-  return async () => {
-    orrery.events.off('run', onRun);
-    if (inFlight === 0 && waiting.length === 0) return;
-    let timer: Timer | undefined;
-    const waited = new Promise<void>((r) => (timer = orrery.clock.setTimer(ALERTS_STOP_WAIT_MS, r, { unref: true })));
-    await Promise.race([new Promise<void>((r) => (idle = r)), waited]);
-    timer?.cancel();
-    const left = inFlight + waiting.length;
-    waiting.length = 0;
-    if (left > 0) log.warn(`stopped with ${left} task alert(s) not sent`);
-  };
-}
-
-async function deliver(orrery: Orrery, notifier: TaskNotifier, alert: TaskAlert, log: Logger): Promise<void> {
-  try {
-    // A DAG attempt (a type served by the DAG backend) is the DAG notifier's.
-    const type = await orrery.getTaskType(alert.type);
-    if (type?.backendName === DAG_BACKEND) return;
-    await (alert.kind === 'failed' ? notifier.onFailure(alert) : notifier.onRetry?.(alert));
-  } catch (e) {
-    log.warn({ err: e, task: alert.taskId }, `task alert for ${describe(alert)} failed: ${(e as Error).message}`);
-  }
 }
 
 function firstLine(s: string): string {

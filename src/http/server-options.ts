@@ -68,7 +68,7 @@ export interface ServerOptions {
   runnerGraceMs?: number;
   /** DAG alerts; default: logged at error level. */
   dagNotifier?: DagNotifier;
-  /** Task alerts for the run ends this process records (docs/guide.md#alerts); default: none. */
+  /** Task alerts: this process delivers those stored with run ends, whoever recorded them (docs/guide.md#alerts); default: none. */
   taskNotifier?: TaskNotifier;
   /** The HTTP listener; `false`: none (the loops alone, as `orrery runner` and `orrery worker`). Default `{}`. */
   /** `false`: no listener; `null`: left out (the defaults). */

@@ -1,7 +1,7 @@
 import { OrreryError, StorageError } from '../core/errors.js';
 
 /** The sub-stores a store exposes as properties; their methods are translated too. */
-export const SUB_STORES = ['dags', 'archive', 'visits', 'schedules', 'workers'] as const;
+export const SUB_STORES = ['dags', 'archive', 'visits', 'schedules', 'workers', 'alerts'] as const;
 
 /**
  * One wrapping point per store: every method of the store and of its sub-stores (DAGs, archive,

@@ -2,6 +2,8 @@ import type { NewTask } from '../core/validation.js';
 import { sortedWeights } from '../core/json-checks.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
+import type { TaskAlert } from '../core/task-alert.js';
+import type { StoredTaskAlert } from './alert-store.js';
 import type { Channel, ClaimedRun, EndRunResult, RunSeriesQuery } from './store.js';
 import type { FairShare, RunEndStatus, DisabledReason, Priority, RunLogRecord, StoredRunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
 import { date, dateOrNull, json, ms, numOrNull, type Row } from './columns.js';
@@ -223,4 +225,29 @@ export function seriesBuckets(rows: readonly Row[], q: RunSeriesQuery): RunSerie
     } else x.latencyP95Ms = Math.round(Number(r.v));
   }
   return [...out.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+/** Stored task alerts (the `task_alerts` rows a take returned, in any order), oldest end first. */
+export function alertsInEndOrder(rows: readonly Row[]): StoredTaskAlert[] {
+  return rows.map(alertFromRow).sort((a, b) => a.ended.getTime() - b.ended.getTime() || a.id - b.id);
+}
+
+/** A stored task alert (the `task_alerts` table of either store). */
+export function alertFromRow(r: Row): StoredTaskAlert {
+  return {
+    id: ms(r.id),
+    kind: r.kind as TaskAlert['kind'],
+    taskId: ms(r.task),
+    type: r.type as string,
+    backendId: r.backend_id as string,
+    attempt: ms(r.attempt),
+    status: r.status as TaskAlert['status'],
+    error: (r.error as string | null) ?? null,
+    disabledReason: (r.disabled_reason as TaskAlert['disabledReason']) ?? null,
+    nextRun: dateOrNull(r.next_run),
+    ended: date(r.ended),
+    tries: ms(r.tries),
+    firstTry: date(r.first_try),
+    lastError: (r.last_error as string | null) ?? null,
+  };
 }

@@ -28,6 +28,7 @@ import type { DagStore } from './dag-store.js';
 import type { ArchiveStore } from './archive-store.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { WorkerStore } from './worker-store.js';
+import type { AlertStore } from './alert-store.js';
 
 /**
  * Wake-up channels: `tasks` when due work may exist, `runs` when runs were scheduled, `claimed` when queue
@@ -319,6 +320,8 @@ export interface Store {
   readonly schedules: ScheduleStore;
   /** The worker registry: who runs, idle or busy, and who stopped (docs/operations.md#workers). */
   readonly workers: WorkerStore;
+  /** The task alerts' outbox, written with the ends that call for an alert (docs/guide.md#alerts). */
+  readonly alerts: AlertStore;
   /**
    * True when `claimRuns` with `due` runs the catch-up of late cron and rrule tasks (`schedules.catchUpLate`)
    * inside its own transaction, first: the service then makes no catch-up call of its own before a claim.

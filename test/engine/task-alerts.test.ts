@@ -1,7 +1,8 @@
 /**
- * Task alerts (docs/guide.md#alerts): a Daemon's taskNotifier hears of each run end this process
- * records that disabled its task for good (retries exhausted, permfailed, dead-lettered by its reaper)
- * and, with onRetry, of each failed run whose task runs again; never of DAG attempts, cancellations
+ * Task alerts (docs/guide.md#alerts): each run end that disables its task for good (retries
+ * exhausted, permfailed, dead-lettered by a reaper) and, with onRetry, each failed run whose task runs
+ * again stores an alert with the end; a Daemon's taskNotifier delivers them, whichever process
+ * recorded the end, at least once, trying a failed delivery again; never DAG attempts, cancellations
  * or successes. The webhook posts them as JSON.
  */
 import { createServer } from 'node:http';
@@ -11,6 +12,8 @@ import { PermanentFailure } from '../../src/core/errors.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
+import { openOrrery } from '../../src/engine/service.js';
+import { ALERT_LEASE_MS } from '../../src/core/task-alert.js';
 import { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
 import { dag } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
@@ -71,7 +74,7 @@ describe('task alerts', () => {
     expect(alerts.map((a) => a.type).sort()).toEqual(['fatal', 'flaky', 'flaky', 'ghostly']);
   });
 
-  it('posts alerts to a webhook as JSON; a notifier that fails is logged and the daemon goes on', async () => {
+  it('posts alerts to a webhook as JSON; a delivery that fails is logged and tried again later', async () => {
     const { orrery } = await temp();
     const posted: Array<Record<string, unknown>> = [];
     const server = createServer((req, res) => {
@@ -100,7 +103,8 @@ describe('task alerts', () => {
       expect(posted[0]).toMatchObject({ event: 'task_failed', type: 'fatal', status: 'permfailed', disabledReason: 'permfailed', attempt: 1, nextRun: null });
       expect(posted[0]!.ended).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(posted[0]).not.toHaveProperty('kind');
-      await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* failed: webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
+      await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* failed \(try 1; next at .*\): webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
+      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ count: 1, failing: 1 });
     } finally {
       await daemon.stop();
       server.close();
@@ -169,5 +173,102 @@ describe('task alerts', () => {
     expect(() => new Daemon(orrery, { taskNotifier: {} as TaskNotifier })).toThrow('taskNotifier: must be an object with an onFailure(alert) method');
     expect(() => new Daemon(orrery, { taskNotifier: { onFailure: () => {}, onRetry: 5 } as unknown as TaskNotifier })).toThrow('taskNotifier.onRetry: must be a function (or left out)');
     expect(() => taskWebhookNotifier('http://alice:s3cret@127.0.0.1:9/hook')).toThrow('webhook URL "http://***@127.0.0.1:9/hook" must not hold credentials');
+  });
+
+  it('an alert outlives the process that recorded the end: another process with a notifier delivers it', async () => {
+    const { orrery, path } = await temp();
+    await orrery.createTaskType({ name: 'fatal' });
+    // No notifier here: the ends are recorded, their alerts stored.
+    await orrery.createTasks([1, 2].map((i) => ({ type: 'fatal', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const })));
+    const runs = await orrery.scheduleDue();
+    for (const r of runs) await orrery.startRun(r.backendId);
+    await orrery.endRuns(runs.map((r) => ({ backendId: r.backendId, status: 'permfailed' as const, error: 'no' })));
+    expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(2);
+    const other = await openOrrery({ db: `sqlite:${path}` });
+    const alerts: TaskAlert[] = [];
+    const daemon = new Daemon(other, { taskNotifier: { onFailure: (a) => void alerts.push(a) } });
+    daemon.start();
+    try {
+      await waitFor(() => alerts.length === 2, 'both alerts');
+      await waitFor(async () => (await orrery.store.alerts.waitingTaskAlerts()).count === 0, 'the delivered alerts deleted');
+    } finally {
+      await daemon.stop();
+      await other.close();
+    }
+    expect(alerts.map((a) => a.backendId)).toEqual(runs.map((r) => r.backendId));
+    expect(alerts[0]).not.toHaveProperty('tries');
+  });
+
+  it('a failed delivery is tried again 10 s, 20 s, 40 s ... later, and given up after 24 hours with an error line', async () => {
+    const clock = new VirtualClock('2026-12-01T00:00:00Z');
+    const { orrery } = await temp({ clock });
+    await orrery.createTaskType({ name: 'fatal' });
+    const errors: string[] = [];
+    const logger = { info: () => {}, debug: () => {}, warn: () => {}, error: (_o: unknown, msg?: string) => void errors.push(String(msg)), child: () => logger, isLevelEnabled: () => true } as unknown as Logger;
+    const tries: number[] = [];
+    let answer: 'fail' | 'ok' = 'fail';
+    const daemon = new Daemon(orrery, { logger, taskNotifier: { onFailure: () => { tries.push(clock.nowMs()); if (answer === 'fail') throw new Error('receiver down'); } } });
+    daemon.start();
+    const end = async () => {
+      await orrery.createTask({ type: 'fatal', arguments: { args: [clock.nowMs()], kwargs: {} }, policy: 'oneshot' });
+      const [run] = await orrery.scheduleDue();
+      await orrery.startRun(run!.backendId);
+      await orrery.endRun(run!.backendId, { status: 'permfailed', error: 'no' });
+    };
+    try {
+      await end();
+      const t0 = clock.nowMs();
+      await clock.advance(75_000);
+      expect(tries.map((t) => t - t0)).toEqual([0, 10_000, 30_000, 70_000]);
+      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ count: 1, failing: 1 });
+      // Past a day of failures: given up, logged, deleted.
+      await clock.advance(25 * 3_600_000);
+      expect(errors.some((e) => /task alert for task \d+ \(fatal\) .* given up after \d+ tries since 2026-12-01T00:00:00\.000Z: receiver down/.test(e))).toBe(true);
+      expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(0);
+      const last = tries.at(-1)! - t0;
+      expect(last).toBeLessThanOrEqual(24 * 3_600_000);
+      // Backoff at most 30 min apart.
+      expect(Math.max(...tries.slice(1).map((t, i) => t - tries[i]!))).toBe(30 * 60_000);
+      // A receiver back up: the next alert's retry delivers it and it is deleted.
+      tries.length = 0;
+      await end();
+      await clock.drain();
+      expect(tries).toHaveLength(1);
+      answer = 'ok';
+      await clock.advance(10_000);
+      expect(tries).toHaveLength(2);
+      expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(0);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('alerts a stopped sender was still sending are delivered by another once their lease ends', async () => {
+    const clock = new VirtualClock('2026-12-01T00:00:00Z');
+    const { orrery } = await temp({ clock });
+    await orrery.createTaskType({ name: 'fatal' });
+    const hung = new Daemon(orrery, { taskNotifier: { onFailure: () => new Promise<void>(() => {}) } });
+    hung.start();
+    await orrery.createTask({ type: 'fatal', arguments: { args: [], kwargs: {} }, policy: 'oneshot' });
+    const [run] = await orrery.scheduleDue();
+    await orrery.startRun(run!.backendId);
+    await orrery.endRun(run!.backendId, { status: 'permfailed', error: 'no' });
+    await clock.drain();
+    const taken = clock.nowMs();
+    const stopping = hung.stop();
+    await clock.advance(ALERTS_STOP_WAIT_MS);
+    await stopping;
+    const got: number[] = [];
+    const next = new Daemon(orrery, { taskNotifier: { onFailure: () => void got.push(clock.nowMs()) } });
+    next.start();
+    try {
+      await clock.advance(ALERT_LEASE_MS + 1000);
+      expect(got).toHaveLength(1);
+      expect(got[0]! - taken).toBeGreaterThanOrEqual(ALERT_LEASE_MS);
+      expect(got[0]! - taken).toBeLessThanOrEqual(ALERT_LEASE_MS + 1000);
+      expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(0);
+    } finally {
+      await next.stop();
+    }
   });
 });

@@ -25,6 +25,7 @@ import { visitCases } from './visits.case.js';
 import { scheduleCases } from './schedules.case.js';
 import { workerRegistryCases } from './workers.case.js';
 import { badValueCases } from './bad-values.case.js';
+import { alertCases } from './alerts.case.js';
 
 export interface StoreUnderTest {
   name: string;
@@ -58,6 +59,7 @@ export function describeStore(sut: StoreUnderTest): void {
     visitHistoryCases(sut);
     tracingCases(sut);
     scheduleCases(sut);
+    alertCases(sut);
     workerRegistryCases(sut);
     badValueCases(sut);
   });

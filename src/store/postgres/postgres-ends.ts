@@ -4,6 +4,7 @@ import { NotFoundError, OrreryError } from '../../core/errors.js';
 import type { Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
+import { recordAlerts } from './postgres-alerts.js';
 import type { EndRunItem, EndRunResult } from '../store.js';
 
 interface TaskState {
@@ -84,6 +85,7 @@ export async function endRunsInTx(
     );
   }
   await updateTasks(c, [...taskUpdates.entries()]);
+  await recordAlerts(c, out, typeOf);
   return out;
 }
 

@@ -8,6 +8,8 @@ import { pauseFromRow, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult } from '../store.js';
 import { endRunsInTx, scheduledForInstant, updateTasks } from './postgres-ends.js';
 import { arrayLiteral, type Cell } from './postgres-literals.js';
+import { recordAlerts } from './postgres-alerts.js';
+import { storedAlertOf } from '../../core/task-alert.js';
 import { RepreparedStatement } from './postgres-prepared.js';
 
 /**
@@ -85,14 +87,17 @@ export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Pro
       continue;
     }
     let plan: RunEndPlan;
+    let type: TaskType;
     try {
-      plan = planRunEnd(held.run, held.task, await deps.typeOf(held.task.type), held.run.id, item.req);
+      type = await deps.typeOf(held.task.type);
+      plan = planRunEnd(held.run, held.task, type, held.run.id, item.req);
     } catch (e) {
       if (!(e instanceof OrreryError)) throw e;
       careful.push(i); // the store's own state gives the exact verdict
       continue;
     }
-    if (plan.task === null) careful.push(i);
+    // An end that calls for an alert stores it in its transaction: the careful path's (ends that fail for good or retry are few).
+    if (plan.task === null || storedAlertOf({ ...held.run, ...plan.run }, { ...held.task, ...plan.task }, true, () => type)) careful.push(i);
     else fast.push({ i, item, run: held.run, task: held.task, plan: plan as Fast['plan'] });
   }
 
@@ -151,6 +156,7 @@ async function finishTasks(c: pg.PoolClient, list: readonly Fast[], typeOf: (nam
     out.push([f, { run: endedRun(f), task: { ...state.task, ...plan.task }, taskUpdated: true }]);
   }
   await updateTasks(c, updates);
+  await recordAlerts(c, out.map(([, r]) => r), typeOf);
   return out;
 }
 

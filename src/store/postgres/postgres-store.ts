@@ -64,6 +64,7 @@ import type { DagStore } from '../dag-store.js';
 import { PostgresArchive } from './postgres-archive.js';
 import { PostgresSchedules } from './postgres-schedules.js';
 import { PostgresWorkers } from './postgres-workers.js';
+import { PostgresAlerts } from './postgres-alerts.js';
 import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { LIMIT_QUERIES, claimWithLimits } from './postgres-claims.js';
@@ -99,6 +100,7 @@ export class PostgresStore implements Store {
   readonly visits: PostgresVisitStore;
   readonly schedules: PostgresSchedules;
   readonly workers: PostgresWorkers;
+  readonly alerts: PostgresAlerts;
 
   /** The database URL with its password hidden (for logs). */
   readonly url: string;
@@ -125,6 +127,7 @@ export class PostgresStore implements Store {
     this.archive = new PostgresArchive(pool, (fn) => this.tx(fn));
     this.schedules = new PostgresSchedules({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
     this.workers = new PostgresWorkers(pool);
+    this.alerts = new PostgresAlerts(pool);
     this.visits = new PostgresVisitStore({ pool, tx: (fn) => this.tx(fn), wake: (c) => this.wake(c) });
   }
 

@@ -60,6 +60,7 @@ import type { DagStore } from '../dag-store.js';
 import { SqliteArchive } from './sqlite-archive.js';
 import { CATCH_UP_BATCH } from '../../core/catch-up.js';
 import { SqliteSchedules } from './sqlite-schedules.js';
+import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteWorkers } from './sqlite-workers.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { SqliteClaims } from './sqlite-claims.js';
@@ -98,6 +99,7 @@ export class SqliteStore implements Store {
   /** Claims of due tasks catch late cron and rrule tasks up in their own transaction. */
   readonly catchesUpInClaims = true;
   readonly workers: SqliteWorkers;
+  readonly alerts: SqliteAlerts;
   private readonly claims: SqliteClaims;
   private readonly taskWrites: SqliteTaskWrites;
   private readonly held: SqliteHeldRuns;
@@ -137,6 +139,7 @@ export class SqliteStore implements Store {
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
     this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
+    this.alerts = new SqliteAlerts(this.db, (fn) => this.write(fn), (name) => this.typesOf([name])[0]!);
     this.schedules = new SqliteSchedules({ db: this.db, write: (fn) => this.write(fn), wake: (c) => this.wake(c) });
     this.workers = new SqliteWorkers(this.db, (fn) => this.write(fn));
     this.visits = new SqliteVisitStore({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
@@ -527,7 +530,10 @@ export class SqliteStore implements Store {
           // A held run ends from its claim's snapshot (guarded, no reads); a run ended twice in one batch,
           // or one the guard refuses, takes the careful path: nested, a savepoint, so a refused end
           // leaves the others in the batch alone.
-          return (seen.get(item.backendId) === 1 ? this.held.endInTx(item) : null) ?? this.endNested(item);
+          const held = seen.get(item.backendId) === 1 ? this.held.endInTx(item) : null;
+          if (held === null) return this.endNested(item);
+          this.alerts.recordInTx(held);
+          return held;
         } catch (e) {
           if (e instanceof OrreryError) return e;
           throw e;
@@ -554,7 +560,9 @@ export class SqliteStore implements Store {
     }) as Row;
     if (plan.task === null) return { run: runFromRow(runRow), task, taskUpdated: false, ...(plan.note ? { note: plan.note } : {}) };
     const updated = this.stmts.updateTaskAfterRun.get(taskParams(task.id, plan.task)) as Row;
-    return { run: runFromRow(runRow), task: taskFromRow(updated), taskUpdated: true };
+    const result = { run: runFromRow(runRow), task: taskFromRow(updated), taskUpdated: true };
+    this.alerts.recordInTx(result);
+    return result;
   }
 
   async reapExpired(at: Date, limit = 500): Promise<EndRunResult[]> {

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { ALERT_LEASE_MS } from '../../src/core/task-alert.js';
+import type { StoreUnderTest } from './describe-store.js';
+import { HOUR, T0, claimStarted, plus, useOrrery } from './fixtures.js';
+
+const oneshot = (type: string, i: number) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } });
+
+/** The task alerts' outbox (docs/guide.md#alerts): written with the ends that call for one, taken and settled by senders. */
+export function alertCases(sut: StoreUnderTest): void {
+  const setup = useOrrery(sut);
+
+  describe('task alerts outbox', () => {
+    it('an end that disables its task for good or retries it stores an alert in its transaction; successes, cancels and DAG attempts none', async () => {
+      const { orrery } = await setup([
+        { name: 'fatal' },
+        { name: 'flaky', numRetries: 1, retryDelayMs: HOUR },
+        { name: 'fine' },
+        { name: 'ghostly', maxAbandons: 1, leaseMs: 1000 },
+        { name: 'dagstep', backendName: 'orrery.dag' },
+      ]);
+      const [fatal, flaky, fine, step] = await orrery.createTasks([oneshot('fatal', 1), oneshot('flaky', 1), oneshot('fine', 1), oneshot('dagstep', 1)], { at: T0 });
+      const claimed = await claimStarted(orrery, { worker: 'w', types: ['fatal', 'flaky', 'fine', 'dagstep'], limit: 10, due: true, at: T0 });
+      const of = (id: number) => claimed.find((c) => c.run.task === id)!;
+      const held = (id: number, status: 'permfailed' | 'failed' | 'eventful', at: Date) => ({
+        backendId: of(id).run.backendId, status, worker: 'w', at, error: status === 'eventful' ? undefined : `${status} here`, held: { run: of(id).run, task: of(id).task! },
+      });
+      // Held ends (each store's one-statement path) and a plain end (the careful path).
+      await orrery.endRuns([held(fatal!.id, 'permfailed', plus(T0, 10)), held(flaky!.id, 'failed', plus(T0, 11)), held(fine!.id, 'eventful', plus(T0, 12)), held(step!.id, 'failed', plus(T0, 13))]);
+      // A waiting run cancelled: it ends lost, no alert.
+      await orrery.createTasks([oneshot('fatal', 2)], { at: T0 });
+      const [queued] = await orrery.scheduleDue({ type: 'fatal', at: plus(T0, 14) });
+      expect((await orrery.cancelRun(queued!.backendId, { at: plus(T0, 15) })).outcome).toBe('ended');
+      // The flaky task's retry, failed again: retries exhausted.
+      const again = await claimStarted(orrery, { worker: 'w', types: ['flaky'], limit: 1, due: true, at: plus(T0, HOUR + 11) });
+      await orrery.endRun(again[0]!.run.backendId, { status: 'failed', worker: 'w', error: 'down again', at: plus(T0, HOUR + 20) });
+      // A run lost to its lease dead-letters its task (maxAbandons 1), by the reaper.
+      const [ghost] = await orrery.createTasks([oneshot('ghostly', 1)], { at: T0 });
+      await claimStarted(orrery, { worker: 'g', types: ['ghostly'], limit: 1, due: true, at: T0 });
+      await orrery.reapExpired({ at: plus(T0, 5000) });
+
+      const waiting = await orrery.store.alerts.waitingTaskAlerts();
+      expect(waiting).toEqual({ count: 4, oldestEnded: plus(T0, 10), failing: 0 });
+      const { alerts } = await orrery.store.alerts.takeTaskAlerts({ at: plus(T0, 2 * HOUR), limit: 10, leaseMs: ALERT_LEASE_MS });
+      expect(alerts.map((a) => [a.taskId, a.kind, a.status, a.disabledReason, a.attempt, a.tries])).toEqual([
+        [fatal!.id, 'failed', 'permfailed', 'permfailed', 1, 1],
+        [flaky!.id, 'retry', 'failed', null, 1, 1],
+        [ghost!.id, 'failed', 'lost', 'dead_letter', 1, 1], // ended at T0 + 5 s, recorded later
+        [flaky!.id, 'failed', 'failed', 'retries_exhausted', 2, 1],
+      ]);
+      const retry = alerts[1]!;
+      expect(retry).toMatchObject({ type: 'flaky', backendId: of(flaky!.id).run.backendId, error: 'failed here', nextRun: plus(T0, HOUR + 11), ended: plus(T0, 11), firstTry: plus(T0, 2 * HOUR), lastError: null });
+      expect(alerts[0]!.nextRun).toBeNull();
+    });
+
+    it('a take holds its alerts for its lease under its token; a settle by a stale token changes nothing; retries wait their time', async () => {
+      const { orrery, another } = await setup([{ name: 'fatal' }]);
+      const tasks = await orrery.createTasks([1, 2, 3].map((i) => oneshot('fatal', i)), { at: T0 });
+      const claimed = await claimStarted(orrery, { worker: 'w', types: ['fatal'], limit: 3, due: true, at: T0 });
+      await orrery.endRuns(claimed.map((c, i) => ({ backendId: c.run.backendId, status: 'permfailed' as const, worker: 'w', at: plus(T0, 10 + i) })));
+      const alerts = orrery.store.alerts;
+      expect(await alerts.nextTaskAlertAt()).toEqual(plus(T0, 10));
+      const other = (await another()).store.alerts;
+      const first = await alerts.takeTaskAlerts({ at: plus(T0, 100), limit: 2, leaseMs: 1000 });
+      expect(first.alerts.map((a) => a.taskId)).toEqual([tasks[0]!.id, tasks[1]!.id]);
+      // Another sender takes what is left, not what the first holds.
+      const second = await other.takeTaskAlerts({ at: plus(T0, 100), limit: 10, leaseMs: 5000 });
+      expect(second.alerts.map((a) => a.taskId)).toEqual([tasks[2]!.id]);
+      expect((await other.takeTaskAlerts({ at: plus(T0, 500), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
+      // The first sender's lease ran out: another takes its alerts again (a second try).
+      const retaken = await other.takeTaskAlerts({ at: plus(T0, 1100), limit: 10, leaseMs: 1000 });
+      expect(retaken.alerts.map((a) => [a.taskId, a.tries, a.firstTry])).toEqual([[tasks[0]!.id, 2, plus(T0, 100)], [tasks[1]!.id, 2, plus(T0, 100)]]);
+      // The first sender settles late: its token no longer holds them.
+      expect(await alerts.settleTaskAlerts({ token: first.token, done: first.alerts.map((a) => a.id), retry: [] })).toBe(0);
+      expect((await alerts.waitingTaskAlerts()).count).toBe(3);
+      // Delivered: deleted. Failed: tried again at its time, its error kept.
+      const [a0, a1] = retaken.alerts;
+      expect(await other.settleTaskAlerts({ token: retaken.token, done: [a0!.id], retry: [{ id: a1!.id, retryAt: plus(T0, 60_000), error: 'answered 500' }] })).toBe(2);
+      expect(await alerts.waitingTaskAlerts()).toEqual({ count: 2, oldestEnded: plus(T0, 11), failing: 1 });
+      expect(await alerts.settleTaskAlerts({ token: second.token, done: [second.alerts[0]!.id], retry: [] })).toBe(1);
+      expect(await alerts.nextTaskAlertAt()).toEqual(plus(T0, 60_000));
+      expect((await alerts.takeTaskAlerts({ at: plus(T0, 59_999), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
+      const late = await alerts.takeTaskAlerts({ at: plus(T0, 60_000), limit: 10, leaseMs: 1000 });
+      expect(late.alerts.map((a) => [a.taskId, a.tries, a.lastError])).toEqual([[tasks[1]!.id, 3, 'answered 500']]);
+      // Archiving drops the alerts of runs that ended before its cutoff.
+      expect(await alerts.deleteTaskAlertsBefore(plus(T0, 12))).toBe(1);
+      expect((await alerts.waitingTaskAlerts()).count).toBe(0);
+    });
+  });
+}
