@@ -22,7 +22,7 @@ interface DaemonCliOpts extends DbOpts {
   runnerGrace?: number;
 }
 
-/** Alert options: DAG alerts where the DAG scheduler runs, task alerts wherever run ends are recorded. */
+/** Alert options: DAG alerts where the DAG scheduler runs; the stored task alerts, wherever the process runs on the database. */
 function alertOptions(cmd: Command): Command {
   return cmd
     .option('--notify-webhook <url>', 'POST a JSON alert to this URL when a task or a DAG task fails for good (besides logging DAG failures)', webhookUrlArg)
@@ -93,12 +93,12 @@ export function daemonCommands(io: Io): Command[] {
     if (o.requestTimeout !== undefined && o.url === undefined) throw new UsageError('--request-timeout: needs --url (it bounds the requests of a remote worker)');
     if (o.url !== undefined) {
       const alert = o.notifyWebhook !== undefined ? '--notify-webhook' : o.notifyRetries ? '--notify-retries' : null;
-      if (alert) throw new UsageError(`${alert}: not with --url (the serve process records a remote worker's ends: give it the option)`);
+      if (alert) throw new UsageError(`${alert}: not with --url (a remote worker opens no database to take the stored alerts from: give the option to serve, or another process on the database)`);
       if (o.db !== undefined) throw new UsageError('--url and --db cannot be combined: a remote worker never touches the database');
       await runRemoteWorker(o as WorkerCliOpts & { url: string; requestTimeout?: number });
     } else {
       // A worker has no DAG alerts to log: without the webhook, --notify-retries would do nothing.
-      if (o.notifyRetries && o.notifyWebhook === undefined) throw new UsageError('--notify-retries: needs --notify-webhook (a worker posts its alerts; it has no DAG alerts to log)');
+      if (o.notifyRetries && o.notifyWebhook === undefined) throw new UsageError('--notify-retries: needs --notify-webhook (a worker posts the stored task alerts; it has no DAG alerts to log)');
       await runDaemon(o, o, { runner: false, reaper: false });
     }
   });
@@ -300,7 +300,7 @@ async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
   return combineNotifiers([logNotifier(log.child({ loop: 'dags' }), { retries: o.notifyRetries ?? false }), hook]);
 }
 
-/** Task alerts: a webhook with --notify-webhook (a failed run is logged by the worker that ran it already). */
+/** Task alerts: the stored alerts posted to --notify-webhook (a failed run is logged by the worker that ran it already). */
 async function taskNotifierOf(o: DaemonCliOpts) {
   if (!o.notifyWebhook) return undefined;
   const { taskWebhookNotifier } = await import('../engine/task-notifier.js');

@@ -62,6 +62,8 @@ export function statusCommand(io: Io): Command {
     }
     const w = report.workers;
     io.out(`workers seen in the last ${report.minutes} minutes: ${w.alive} alive, ${w.stale} stale, ${w.gone} gone, ${w.stopped} stopped\n`);
+    const a = report.alerts;
+    io.out(`task alerts waiting to be delivered: ${a.waiting}${a.waiting > 0 ? ` (${a.failing} failing; the oldest from a run ended ${age(a.oldestEnded)} ago)` : ''}\n`);
   });
 }
 
@@ -69,14 +71,15 @@ export function statusCommand(io: Io): Command {
 async function remoteStatus(url: string, token: string | null, minutes: number, names: string[] | undefined): Promise<StatusReport> {
   const client = new OrreryClient(url, token);
   try {
-    const [types, queues, due, rates, workers] = await Promise.all([
+    const [types, queues, due, rates, workers, alerts] = await Promise.all([
       client.listTaskTypes(names),
       client.stats.queues(),
       client.stats.due(),
       client.stats.runRates(minutes),
       client.stats.workers(minutes),
+      client.stats.alerts(),
     ]);
-    return assembleStatus({ at: rates.at, minutes, types, queues, due, rates: rates.rates, workers });
+    return assembleStatus({ at: rates.at, minutes, types, queues, due, rates: rates.rates, workers, alerts });
   } finally {
     client.close();
   }

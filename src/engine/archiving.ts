@@ -32,6 +32,8 @@ export interface ArchiveSummary {
   logs: number;
   tasks: number;
   batches: number;
+  /** Stored task alerts of runs ended before the cut-off, deleted (sent or not) once the sweep completed. */
+  alerts: number;
   /** False when stopped (signal) before everything before the cut-off was archived. */
   complete: boolean;
   durationMs: number;
@@ -50,7 +52,7 @@ export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date)
   const table = opts.table ?? opts.to === undefined;
   if (!table && opts.to === undefined) throw invalid('table', 'archiving needs a file or the archive table (or both)');
   const started = performance.now();
-  const summary: ArchiveSummary = { before: opts.before, file: opts.to ?? null, table, runs: 0, logs: 0, tasks: 0, batches: 0, complete: false, durationMs: 0 };
+  const summary: ArchiveSummary = { before: opts.before, file: opts.to ?? null, table, runs: 0, logs: 0, tasks: 0, batches: 0, alerts: 0, complete: false, durationMs: 0 };
   const file = opts.to !== undefined ? await ArchiveFile.open(opts.to, store.archive, store, at) : null;
   try {
     let cursor: ArchiveCursor | null = null;
@@ -76,6 +78,7 @@ export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date)
       }
       // SQLite runs each batch synchronously: let timers, I/O and other loops in between.
       if (cursor === null) {
+        summary.alerts = await store.alerts.deleteTaskAlertsBefore(opts.before);
         summary.complete = true;
         break;
       }

@@ -2,6 +2,7 @@ import { RUN_END_STATUSES, type RunEndStatus } from '../core/model.js';
 import { WORKER_LIVENESS, type WorkerLiveness } from '../core/worker-liveness.js';
 import type { TaskType } from '../core/model.js';
 import type { DueStats, QueueStats, RunRate } from '../store/store.js';
+import type { WaitingTaskAlerts } from '../store/alert-store.js';
 import type { Orrery, WorkerView } from './service.js';
 
 /** One task type's line of `orrery status` (docs/cli.md#status). */
@@ -36,6 +37,8 @@ export interface StatusReport {
   minutes: number;
   types: TypeStatus[];
   workers: Record<WorkerLiveness, number>;
+  /** Task alerts stored and not yet delivered (docs/guide.md#alerts). */
+  alerts: WaitingTaskAlerts;
 }
 
 /** What a status report is made of: the readings of one service, local or over HTTP. */
@@ -47,20 +50,22 @@ export interface StatusReadings {
   due: readonly DueStats[];
   rates: readonly RunRate[];
   workers: readonly WorkerView[];
+  alerts: WaitingTaskAlerts;
 }
 
 /** The status of every task type (or of `types`), read at `at`; ended runs and workers over the last `minutes`. */
 export async function statusReport(orrery: Orrery, opts: { at?: Date; minutes?: number; types?: readonly string[] } = {}): Promise<StatusReport> {
   const at = opts.at ?? orrery.now();
   const minutes = opts.minutes ?? 60;
-  const [types, queues, due, rates, workers] = await Promise.all([
+  const [types, queues, due, rates, workers, alerts] = await Promise.all([
     orrery.listTaskTypes(opts.types),
     orrery.queueStats({ at }),
     orrery.dueStats({ at }),
     orrery.runRates({ at, minutes }),
     orrery.listWorkers({ at, minutes }),
+    orrery.store.alerts.waitingTaskAlerts(),
   ]);
-  return assembleStatus({ at, minutes, types, queues, due, rates: rates.rates, workers });
+  return assembleStatus({ at, minutes, types, queues, due, rates: rates.rates, workers, alerts });
 }
 
 /** One line per type from the readings, and the workers by liveness. */
@@ -95,6 +100,7 @@ export function assembleStatus(r: StatusReadings): StatusReport {
       };
     }),
     workers: byLiveness,
+    alerts: r.alerts,
   };
 }
 

@@ -2,6 +2,7 @@ import { optionsObject } from '../core/options.js';
 import type { RunSeries, RunSeriesPoint, SeriesRange } from '../core/run-series.js';
 import type { DueStats, QueueStats, RunRate } from '../store/store.js';
 import type { WorkerView } from '../engine/service.js';
+import type { WaitingTaskAlerts } from '../store/alert-store.js';
 
 type Call = <T>(method: 'GET', path: string) => Promise<T>;
 type Json<T> = { [K in keyof T]: unknown };
@@ -42,6 +43,12 @@ export class StatsClient {
       until: new Date(r.until as string),
       points: r.points.map((p) => ({ ...(p as unknown as RunSeriesPoint), at: new Date(p.at as string) })),
     };
+  }
+
+  /** `GET /api/alerts`: task alerts stored and not yet delivered (docs/guide.md#alerts). */
+  async alerts(): Promise<WaitingTaskAlerts> {
+    const r = await this.call<Json<WaitingTaskAlerts>>('GET', '/alerts');
+    return { waiting: r.waiting as number, failing: r.failing as number, oldestEnded: dateOrNull(r.oldestEnded) };
   }
 
   /** `GET /api/workers`: workers registered and seen, holding runs, or that ended runs in the last `minutes` (default 60), with their liveness. */

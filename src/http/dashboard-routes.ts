@@ -25,6 +25,11 @@ const DueStatsSchema = z.object({
   capped: z.boolean().describe('the count reached the cap: at least that many are due'),
   oldestDue: instant.describe('the earliest next run among them'),
 });
+const AlertsSchema = z.object({
+  waiting: count.describe('task alerts stored and not yet delivered'),
+  failing: count.describe('of them, those whose delivery failed at least once'),
+  oldestEnded: instant.nullable().describe('the end of the run of the oldest waiting alert'),
+});
 const RunRateSchema = z.object({ type: z.string(), status: z.enum(RUN_END_STATUSES), minute: instant, count });
 const RunRatesSchema = z.object({ since: instant, at: instant, rates: z.array(RunRateSchema) });
 const WorkerSchema = z.object({
@@ -102,5 +107,14 @@ export const dashboardRoutes: Route[] = [
     query: WindowQuery,
     responses: { 200: z.array(WorkerSchema), 400: ErrorSchema },
     handler: async (o, { query }) => ({ body: await o.listWorkers({ ...(query.minutes !== undefined ? { minutes: query.minutes } : {}) }) }),
+  },
+  {
+    method: 'get', path: '/alerts', tag: 'dashboard',
+    summary: 'Task alerts stored with run ends and not yet delivered by a process with a task notifier (docs/guide.md#alerts), from every process on the database',
+    responses: { 200: AlertsSchema },
+    handler: async (o) => {
+      const w = await o.store.alerts.waitingTaskAlerts();
+      return { body: { waiting: w.waiting, failing: w.failing, oldestEnded: w.oldestEnded } };
+    },
   },
 ];

@@ -28,7 +28,8 @@ export interface AlertSettlement {
 
 /** The alerts waiting in the store (docs/guide.md#alerts). */
 export interface WaitingTaskAlerts {
-  count: number;
+  /** Alerts stored and not yet delivered. */
+  waiting: number;
   /** The end instant of the oldest waiting alert, or null. */
   oldestEnded: Date | null;
   /** How many have failed to be delivered at least once. */

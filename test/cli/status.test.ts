@@ -38,11 +38,13 @@ describe('orrery status', () => {
       },
     ]);
     expect(report.workers).toEqual({ alive: 1, stale: 0, gone: 0, stopped: 0 });
+    // The permfailed end and the dead letter stored their task alerts; no process delivered them.
+    expect((report as unknown as { alerts: unknown }).alerts).toEqual({ waiting: 2, failing: 0, oldestEnded: iso(2000) });
 
     const text = await runOk(['status', '--at', at, '--type', 'mail', ...db]);
     expect(text.split('\n')[0]).toMatch(/^TYPE +STATE +WAITING +CLAIMED +RUNNING +OLDEST WAITING +DUE +OLDEST DUE +DEAD LETTERS +PAUSED TASKS +ENDED 60m OK\/FAILED\/LOST$/);
     expect(text.split('\n')[1]).toMatch(/^mail +running +3 +0 +0 +1m1s +1 +31s +1 +0 +1\/1\/1$/);
-    expect(text).toContain('workers seen in the last 60 minutes: 1 alive, 0 stale, 0 gone, 0 stopped\n');
+    expect(text).toContain('workers seen in the last 60 minutes: 1 alive, 0 stale, 0 gone, 0 stopped\ntask alerts waiting to be delivered: 2 (0 failing; the oldest from a run ended 59s ago)\n');
   });
 
   it('--url reads the same report from a running server', async () => {
@@ -52,6 +54,11 @@ describe('orrery status', () => {
     await o.createTaskType({ name: 'other' });
     await o.createTasks(Array.from({ length: 3 }, (_, i) => ({ type: 'mail', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const })));
     await o.scheduleDue();
+    // A task alert waits: the remote report reads it through GET /api/alerts.
+    await o.createTask({ type: 'other', arguments: { args: [], kwargs: {} }, policy: 'oneshot' });
+    const [failing] = await o.scheduleDue({ type: 'other' });
+    await o.startRun(failing!.backendId);
+    await o.endRun(failing!.backendId, { status: 'permfailed', error: 'no' });
     const { server, port } = await startHttpServer(createHttpApp(o, { token: 'status-token-0123' }), '127.0.0.1', 0);
     try {
       const url = `http://127.0.0.1:${port}`;
@@ -59,6 +66,7 @@ describe('orrery status', () => {
       const local = await runJson<{ at: string }>(['status', '--json', ...db]);
       const remote = await runJson<{ at: string }>(['status', '--json', '--url', url, '--token', 'status-token-0123']);
       expect(drop(remote)).toEqual(drop(local));
+      expect((remote as unknown as { alerts: { waiting: number } }).alerts.waiting).toBe(1);
       expect((remote as unknown as { types: Array<{ type: string; waiting: number }> }).types.map((t) => [t.type, t.waiting])).toEqual([['mail', 3], ['other', 0]]);
       const one = await runOk(['status', '--url', url, '--token', 'status-token-0123', '--type', 'mail']);
       expect(one.split('\n')[1]).toMatch(/^mail +running +3 /);
@@ -83,7 +91,7 @@ describe('orrery status', () => {
     const { db } = tempDb();
     const r = await runCli(['status', ...db]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('no task types yet (create one with: orrery task-type add NAME)\nworkers seen in the last 60 minutes: 0 alive, 0 stale, 0 gone, 0 stopped\n');
+    expect(r.stdout).toBe('no task types yet (create one with: orrery task-type add NAME)\nworkers seen in the last 60 minutes: 0 alive, 0 stale, 0 gone, 0 stopped\ntask alerts waiting to be delivered: 0\n');
     for (const [args, message] of [
       [['status', '--minutes', '0'], /--minutes/],
       [['status', '--minutes', '1441'], /--minutes/],

@@ -104,7 +104,7 @@ describe('task alerts', () => {
       expect(posted[0]!.ended).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(posted[0]).not.toHaveProperty('kind');
       await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* failed \(try 1; next at .*\): webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
-      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ count: 1, failing: 1 });
+      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ waiting: 1, failing: 1 });
     } finally {
       await daemon.stop();
       server.close();
@@ -183,14 +183,14 @@ describe('task alerts', () => {
     const runs = await orrery.scheduleDue();
     for (const r of runs) await orrery.startRun(r.backendId);
     await orrery.endRuns(runs.map((r) => ({ backendId: r.backendId, status: 'permfailed' as const, error: 'no' })));
-    expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(2);
+    expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(2);
     const other = await openOrrery({ db: `sqlite:${path}` });
     const alerts: TaskAlert[] = [];
     const daemon = new Daemon(other, { taskNotifier: { onFailure: (a) => void alerts.push(a) } });
     daemon.start();
     try {
       await waitFor(() => alerts.length === 2, 'both alerts');
-      await waitFor(async () => (await orrery.store.alerts.waitingTaskAlerts()).count === 0, 'the delivered alerts deleted');
+      await waitFor(async () => (await orrery.store.alerts.waitingTaskAlerts()).waiting === 0, 'the delivered alerts deleted');
     } finally {
       await daemon.stop();
       await other.close();
@@ -220,11 +220,11 @@ describe('task alerts', () => {
       const t0 = clock.nowMs();
       await clock.advance(75_000);
       expect(tries.map((t) => t - t0)).toEqual([0, 10_000, 30_000, 70_000]);
-      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ count: 1, failing: 1 });
+      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ waiting: 1, failing: 1 });
       // Past a day of failures: given up, logged, deleted.
       await clock.advance(25 * 3_600_000);
       expect(errors.some((e) => /task alert for task \d+ \(fatal\) .* given up after \d+ tries since 2026-12-01T00:00:00\.000Z: receiver down/.test(e))).toBe(true);
-      expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(0);
+      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(0);
       const last = tries.at(-1)! - t0;
       expect(last).toBeLessThanOrEqual(24 * 3_600_000);
       // Backoff at most 30 min apart.
@@ -237,7 +237,7 @@ describe('task alerts', () => {
       answer = 'ok';
       await clock.advance(10_000);
       expect(tries).toHaveLength(2);
-      expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(0);
+      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(0);
     } finally {
       await daemon.stop();
     }
@@ -266,7 +266,7 @@ describe('task alerts', () => {
       expect(got).toHaveLength(1);
       expect(got[0]! - taken).toBeGreaterThanOrEqual(ALERT_LEASE_MS);
       expect(got[0]! - taken).toBeLessThanOrEqual(ALERT_LEASE_MS + 1000);
-      expect((await orrery.store.alerts.waitingTaskAlerts()).count).toBe(0);
+      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(0);
     } finally {
       await next.stop();
     }

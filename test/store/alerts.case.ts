@@ -39,7 +39,7 @@ export function alertCases(sut: StoreUnderTest): void {
       await orrery.reapExpired({ at: plus(T0, 5000) });
 
       const waiting = await orrery.store.alerts.waitingTaskAlerts();
-      expect(waiting).toEqual({ count: 4, oldestEnded: plus(T0, 10), failing: 0 });
+      expect(waiting).toEqual({ waiting: 4, oldestEnded: plus(T0, 10), failing: 0 });
       const { alerts } = await orrery.store.alerts.takeTaskAlerts({ at: plus(T0, 2 * HOUR), limit: 10, leaseMs: ALERT_LEASE_MS });
       expect(alerts.map((a) => [a.taskId, a.kind, a.status, a.disabledReason, a.attempt, a.tries])).toEqual([
         [fatal!.id, 'failed', 'permfailed', 'permfailed', 1, 1],
@@ -50,6 +50,10 @@ export function alertCases(sut: StoreUnderTest): void {
       const retry = alerts[1]!;
       expect(retry).toMatchObject({ type: 'flaky', backendId: of(flaky!.id).run.backendId, error: 'failed here', nextRun: plus(T0, HOUR + 11), ended: plus(T0, 11), firstTry: plus(T0, 2 * HOUR), lastError: null });
       expect(alerts[0]!.nextRun).toBeNull();
+      // A complete archive sweep deletes the alerts of the runs ended before its cut-off, sent or not.
+      const sweep = await orrery.archive({ before: plus(T0, HOUR), at: plus(T0, 3 * HOUR) });
+      expect(sweep).toMatchObject({ complete: true, alerts: 3 });
+      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(1);
     });
 
     it('a take holds its alerts for its lease under its token; a settle by a stale token changes nothing; retries wait their time', async () => {
@@ -71,11 +75,11 @@ export function alertCases(sut: StoreUnderTest): void {
       expect(retaken.alerts.map((a) => [a.taskId, a.tries, a.firstTry])).toEqual([[tasks[0]!.id, 2, plus(T0, 100)], [tasks[1]!.id, 2, plus(T0, 100)]]);
       // The first sender settles late: its token no longer holds them.
       expect(await alerts.settleTaskAlerts({ token: first.token, done: first.alerts.map((a) => a.id), retry: [] })).toBe(0);
-      expect((await alerts.waitingTaskAlerts()).count).toBe(3);
+      expect((await alerts.waitingTaskAlerts()).waiting).toBe(3);
       // Delivered: deleted. Failed: tried again at its time, its error kept.
       const [a0, a1] = retaken.alerts;
       expect(await other.settleTaskAlerts({ token: retaken.token, done: [a0!.id], retry: [{ id: a1!.id, retryAt: plus(T0, 60_000), error: 'answered 500' }] })).toBe(2);
-      expect(await alerts.waitingTaskAlerts()).toEqual({ count: 2, oldestEnded: plus(T0, 11), failing: 1 });
+      expect(await alerts.waitingTaskAlerts()).toEqual({ waiting: 2, oldestEnded: plus(T0, 11), failing: 1 });
       expect(await alerts.settleTaskAlerts({ token: second.token, done: [second.alerts[0]!.id], retry: [] })).toBe(1);
       expect(await alerts.nextTaskAlertAt()).toEqual(plus(T0, 60_000));
       expect((await alerts.takeTaskAlerts({ at: plus(T0, 59_999), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
@@ -83,7 +87,7 @@ export function alertCases(sut: StoreUnderTest): void {
       expect(late.alerts.map((a) => [a.taskId, a.tries, a.lastError])).toEqual([[tasks[1]!.id, 3, 'answered 500']]);
       // Archiving drops the alerts of runs that ended before its cutoff.
       expect(await alerts.deleteTaskAlertsBefore(plus(T0, 12))).toBe(1);
-      expect((await alerts.waitingTaskAlerts()).count).toBe(0);
+      expect((await alerts.waitingTaskAlerts()).waiting).toBe(0);
     });
   });
 }

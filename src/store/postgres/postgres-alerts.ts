@@ -78,7 +78,7 @@ export class PostgresAlerts implements AlertStore {
   async waitingTaskAlerts(): Promise<WaitingTaskAlerts> {
     const { rows } = await this.pool.query<Row>('SELECT count(*) AS count, min(ended) AS oldest, count(last_error) AS failing FROM task_alerts');
     const r = rows[0]!;
-    return { count: Number(r.count), oldestEnded: (r.oldest as Date | null) ?? null, failing: Number(r.failing) };
+    return { waiting: Number(r.count), oldestEnded: (r.oldest as Date | null) ?? null, failing: Number(r.failing) };
   }
 
   async deleteTaskAlertsBefore(before: Date): Promise<number> {

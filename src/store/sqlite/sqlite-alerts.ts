@@ -48,7 +48,7 @@ export class SqliteAlerts implements AlertStore {
 
   async waitingTaskAlerts(): Promise<WaitingTaskAlerts> {
     const row = this.s.waiting.get() as Row;
-    return { count: Number(row.count), oldestEnded: row.oldest === null ? null : new Date(Number(row.oldest)), failing: Number(row.failing ?? 0) };
+    return { waiting: Number(row.count), oldestEnded: row.oldest === null ? null : new Date(Number(row.oldest)), failing: Number(row.failing ?? 0) };
   }
 
   async deleteTaskAlertsBefore(before: Date): Promise<number> {

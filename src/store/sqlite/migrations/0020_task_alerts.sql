@@ -3,7 +3,8 @@
 -- alert survives the death of the process that recorded the end, and a failed delivery is tried
 -- again. Instants are epoch milliseconds. `taken_by` is the token of the take that holds the alert
 -- until `next_try`; a settle names it, so a take whose lease ran out settles nothing.
-CREATE TABLE task_alerts (
+-- Written to run again harmlessly (IF NOT EXISTS), as the migrations before it.
+CREATE TABLE IF NOT EXISTS task_alerts (
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL CHECK (kind IN ('failed', 'retry')),
   task INTEGER NOT NULL,
@@ -22,4 +23,4 @@ CREATE TABLE task_alerts (
   last_error TEXT
 );
 -- The senders' take: alerts whose next try is due, oldest first.
-CREATE INDEX task_alerts_next_try ON task_alerts (next_try, id);
+CREATE INDEX IF NOT EXISTS task_alerts_next_try ON task_alerts (next_try, id);
