@@ -79,7 +79,9 @@ async function remoteStatus(url: string, token: string | null, minutes: number, 
       client.stats.workers(minutes),
       client.stats.alerts(),
     ]);
-    return assembleStatus({ at: rates.at, minutes, types, queues, due, rates: rates.rates, workers, alerts });
+    // The server's instant: the run rates' `at` ends their last whole minute, later than the reading.
+    const { at, ...waiting } = alerts;
+    return assembleStatus({ at, minutes, types, queues, due, rates: rates.rates, workers, alerts: waiting });
   } finally {
     client.close();
   }

@@ -46,6 +46,16 @@ export function taskAlertOf(run: TaskRun, task: Task, taskUpdated: boolean): Tas
   return { kind: 'retry', ...base, disabledReason: null, nextRun: task.nextRun };
 }
 
+/** Whether a run that ended so may call for an alert (a success never does): a cheap first test on the hot path. */
+export function mayAlert(status: TaskRun['status']): boolean {
+  return status === 'failed' || status === 'permfailed' || status === 'lost';
+}
+
+/** An alert in a log line: `task 42 (send-mail) run … attempt 3 failed`. */
+export function describeAlert(a: TaskAlert): string {
+  return `task ${a.taskId} (${a.type}) run ${a.backendId} attempt ${a.attempt} ${a.status}`;
+}
+
 /**
  * The alert a run's end stores with it (docs/guide.md#alerts): taskAlertOf's, except for DAG attempts
  * (a type served by the DAG backend), which the DAG alerts report. Both stores write it in the
@@ -53,7 +63,7 @@ export function taskAlertOf(run: TaskRun, task: Task, taskUpdated: boolean): Tas
  */
 export function storedAlertOf(run: TaskRun, task: Task, taskUpdated: boolean, typeOf: (name: string) => Pick<TaskType, 'backendName'>): TaskAlert | null {
   // Most ends succeed: they return before the type is looked up.
-  if (run.status !== 'failed' && run.status !== 'permfailed' && run.status !== 'lost') return null;
+  if (!mayAlert(run.status)) return null;
   const alert = taskAlertOf(run, task, taskUpdated);
   return alert && typeOf(task.type).backendName !== DAG_BACKEND ? alert : null;
 }

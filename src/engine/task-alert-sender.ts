@@ -1,4 +1,4 @@
-import { ALERT_LEASE_MS, alertRetryAt, type TaskAlert } from '../core/task-alert.js';
+import { ALERT_LEASE_MS, alertRetryAt, describeAlert as describe, mayAlert } from '../core/task-alert.js';
 import type { StoredTaskAlert } from '../store/alert-store.js';
 import type { Timer } from './clock.js';
 import type { Logger } from './logger.js';
@@ -24,7 +24,7 @@ export const ALERTS_POLL_MS = 1000;
 export class TaskAlertSender extends PeriodicLoop {
   private readonly sending = new Set<Promise<void>>();
   private readonly onRun = (e: RunEvent): void => {
-    if (e.event === 'ended' && (e.run.status === 'failed' || e.run.status === 'permfailed' || e.run.status === 'lost')) this.wake();
+    if (e.event === 'ended' && mayAlert(e.run.status)) this.wake();
   };
 
   constructor(
@@ -99,8 +99,4 @@ export class TaskAlertSender extends PeriodicLoop {
       this.log.warn({ err: e, task: alert.taskId }, `task alert for ${describe(alert)}: could not record its delivery: ${(e as Error).message}`);
     }
   }
-}
-
-export function describe(a: TaskAlert): string {
-  return `task ${a.taskId} (${a.type}) run ${a.backendId} attempt ${a.attempt} ${a.status}`;
 }

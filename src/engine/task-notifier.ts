@@ -2,10 +2,9 @@ import { invalid } from '../core/errors.js';
 import type { TaskAlert } from '../core/task-alert.js';
 import { jsonPoster, type WebhookOptions } from './dag-notifier.js';
 import type { Logger } from './logger.js';
-import { describe } from './task-alert-sender.js';
+import { describeAlert as describe } from '../core/task-alert.js';
 
 export type { TaskAlert } from '../core/task-alert.js';
-export { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from './task-alert-sender.js';
 
 /**
  * Alerts for tasks (docs/guide.md#alerts): each is stored with the run's end and delivered by a

@@ -45,10 +45,10 @@ export class StatsClient {
     };
   }
 
-  /** `GET /api/alerts`: task alerts stored and not yet delivered (docs/guide.md#alerts). */
-  async alerts(): Promise<WaitingTaskAlerts> {
-    const r = await this.call<Json<WaitingTaskAlerts>>('GET', '/alerts');
-    return { waiting: r.waiting as number, failing: r.failing as number, oldestEnded: dateOrNull(r.oldestEnded) };
+  /** `GET /api/alerts`: task alerts stored and not yet delivered (docs/guide.md#alerts), read at the server's instant `at`. */
+  async alerts(): Promise<WaitingTaskAlerts & { at: Date }> {
+    const r = await this.call<Json<WaitingTaskAlerts & { at: Date }>>('GET', '/alerts');
+    return { at: new Date(r.at as string), waiting: r.waiting as number, failing: r.failing as number, oldestEnded: dateOrNull(r.oldestEnded) };
   }
 
   /** `GET /api/workers`: workers registered and seen, holding runs, or that ended runs in the last `minutes` (default 60), with their liveness. */

@@ -26,6 +26,7 @@ const DueStatsSchema = z.object({
   oldestDue: instant.describe('the earliest next run among them'),
 });
 const AlertsSchema = z.object({
+  at: instant.describe("the server's instant of the reading"),
   waiting: count.describe('task alerts stored and not yet delivered'),
   failing: count.describe('of them, those whose delivery failed at least once'),
   oldestEnded: instant.nullable().describe('the end of the run of the oldest waiting alert'),
@@ -114,7 +115,7 @@ export const dashboardRoutes: Route[] = [
     responses: { 200: AlertsSchema },
     handler: async (o) => {
       const w = await o.store.alerts.waitingTaskAlerts();
-      return { body: { waiting: w.waiting, failing: w.failing, oldestEnded: w.oldestEnded } };
+      return { body: { at: o.now(), waiting: w.waiting, failing: w.failing, oldestEnded: w.oldestEnded } };
     },
   },
 ];

@@ -67,6 +67,8 @@ describe('orrery status', () => {
       const remote = await runJson<{ at: string }>(['status', '--json', '--url', url, '--token', 'status-token-0123']);
       expect(drop(remote)).toEqual(drop(local));
       expect((remote as unknown as { alerts: { waiting: number } }).alerts.waiting).toBe(1);
+      // At the server's instant of the reading, not the end of the run rates' last minute (which lies ahead of it).
+      expect(Date.parse(remote.at)).toBeLessThanOrEqual(Date.now());
       expect((remote as unknown as { types: Array<{ type: string; waiting: number }> }).types.map((t) => [t.type, t.waiting])).toEqual([['mail', 3], ['other', 0]]);
       const one = await runOk(['status', '--url', url, '--token', 'status-token-0123', '--type', 'mail']);
       expect(one.split('\n')[1]).toMatch(/^mail +running +3 /);

@@ -90,7 +90,7 @@ describe('GET /api/workers', () => {
 
 describe('the dashboard routes', () => {
   it('each answered a success, an error and a 401, and every answer matches the OpenAPI document', async () => {
-    for (const path of ['/api/stats/queues', '/api/stats/due', '/api/stats/run-rates?minutes=5', '/api/workers']) expect((await get(path)).status).toBe(200);
+    for (const path of ['/api/stats/queues', '/api/stats/due', '/api/stats/run-rates?minutes=5', '/api/workers', '/api/alerts']) expect((await get(path)).status).toBe(200);
     for (const path of ['/api/stats/run-rates?minutes=0', '/api/workers?minutes=x']) expect((await get(path)).status).toBe(400);
     for (const r of dashboardRoutes) expect((await h.call('GET', `/api${r.path}`)).status, r.path).toBe(401);
 

@@ -9,7 +9,7 @@ import type { EndRunItem, EndRunResult } from '../store.js';
 import { endRunsInTx, scheduledForInstant, updateTasks } from './postgres-ends.js';
 import { arrayLiteral, type Cell } from './postgres-literals.js';
 import { recordAlerts } from './postgres-alerts.js';
-import { storedAlertOf } from '../../core/task-alert.js';
+import { mayAlert, storedAlertOf } from '../../core/task-alert.js';
 import { RepreparedStatement } from './postgres-prepared.js';
 
 /**
@@ -97,7 +97,7 @@ export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Pro
       continue;
     }
     // An end that calls for an alert stores it in its transaction: the careful path's (ends that fail for good or retry are few).
-    if (plan.task === null || storedAlertOf({ ...held.run, ...plan.run }, { ...held.task, ...plan.task }, true, () => type)) careful.push(i);
+    if (plan.task === null || (mayAlert(plan.run.status) && storedAlertOf({ ...held.run, ...plan.run }, { ...held.task, ...plan.task }, true, () => type))) careful.push(i);
     else fast.push({ i, item, run: held.run, task: held.task, plan: plan as Fast['plan'] });
   }
 
