@@ -83,7 +83,7 @@ async function archive(io: Io, o: ArchiveOpts): Promise<void> {
   );
   if (o.json) return printJson(io, summary);
   const where = [summary.file, summary.table && 'the archive tables'].filter(Boolean).join(' and ');
-  io.out(`archived ${summary.runs} runs (${summary.logs} log records) and ${summary.tasks} tasks ended before ${iso(summary.before)} to ${where} in ${summary.batches} batch${summary.batches === 1 ? '' : 'es'} (${summary.durationMs} ms)${summary.alerts > 0 ? `; deleted ${summary.alerts} stored task alert${summary.alerts === 1 ? '' : 's'} of those runs` : ''}\n`);
+  io.out(`archived ${summary.runs} runs (${summary.logs} log records) and ${summary.tasks} tasks ended before ${iso(summary.before)} to ${where} in ${summary.batches} batch${summary.batches === 1 ? '' : 'es'} (${summary.durationMs} ms)${summary.alerts > 0 ? `; deleted ${summary.alerts} stored alert${summary.alerts === 1 ? '' : 's'}` : ''}\n`);
 }
 
 async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void> {

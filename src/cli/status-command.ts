@@ -63,7 +63,7 @@ export function statusCommand(io: Io): Command {
     const w = report.workers;
     io.out(`workers seen in the last ${report.minutes} minutes: ${w.alive} alive, ${w.stale} stale, ${w.gone} gone, ${w.stopped} stopped\n`);
     const a = report.alerts;
-    io.out(`task alerts waiting to be delivered: ${a.waiting}${a.waiting > 0 ? ` (${a.failing} failing; the oldest from a run ended ${age(a.oldestEnded)} ago)` : ''}\n`);
+    io.out(`alerts waiting to be delivered: ${a.waiting}${a.waiting > 0 ? ` (${a.failing} failing; the oldest from ${age(a.oldest)} ago)` : ''}\n`);
   });
 }
 

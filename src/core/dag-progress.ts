@@ -55,6 +55,16 @@ export interface DagAlert {
   retryAt?: Date;
 }
 
+/** A DAG task's alert as a DAG notifier receives it (docs/dags.md#alerts): its run named. */
+export interface DagTaskAlert extends DagAlert {
+  /** The DAG id. */
+  dag: string;
+  /** The DAG run. */
+  dagRunId: number;
+  /** The run's schedule point (execution timestamp). */
+  execTs: Date;
+}
+
 export interface ProgressPlan {
   changes: InstanceChange[];
   attempts: NewAttempt[];

@@ -32,7 +32,7 @@ export interface ArchiveSummary {
   logs: number;
   tasks: number;
   batches: number;
-  /** Stored task alerts of runs ended before the cut-off, deleted (sent or not) once the sweep completed. */
+  /** Stored alerts (task and DAG) about instants before the cut-off, deleted (sent or not) once the sweep completed. */
   alerts: number;
   /** False when stopped (signal) before everything before the cut-off was archived. */
   complete: boolean;
@@ -78,7 +78,7 @@ export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date)
       }
       // SQLite runs each batch synchronously: let timers, I/O and other loops in between.
       if (cursor === null) {
-        summary.alerts = await store.alerts.deleteTaskAlertsBefore(opts.before);
+        summary.alerts = await store.alerts.deleteAlertsBefore(opts.before);
         summary.complete = true;
         break;
       }

@@ -5,7 +5,7 @@ import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
 import type { DagNotifier } from './dag-notifier.js';
 import { checkTaskNotifier, type TaskNotifier } from './task-notifier.js';
-import { TaskAlertSender } from './task-alert-sender.js';
+import { AlertSender, taskDelivery } from './alert-sender.js';
 import { Runner } from './runner.js';
 import type { Orrery } from './service.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -59,11 +59,11 @@ export class Daemon {
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
     const notifier = opts.taskNotifier;
     if (notifier !== undefined) checkTaskNotifier(notifier);
-    this.newAlertSender = notifier ? () => new TaskAlertSender(orrery, notifier, childLogger(logger, { loop: 'alerts' })) : null;
+    this.newAlertSender = notifier ? () => new AlertSender(orrery, taskDelivery(notifier), childLogger(logger, { loop: 'alerts' })) : null;
   }
 
-  private readonly newAlertSender: (() => TaskAlertSender) | null;
-  private alertSender: TaskAlertSender | null = null;
+  private readonly newAlertSender: (() => AlertSender) | null;
+  private alertSender: AlertSender | null = null;
 
   /** Starts every loop; returns at once. */
   start(): void {

@@ -1,19 +1,14 @@
-import type { DagAlert } from '../core/dag-progress.js';
+import type { DagTaskAlert } from '../core/dag-progress.js';
 import type { Logger } from './logger.js';
 
 /** A DAG task that failed for good, or failed and will be retried. */
-export interface DagTaskAlert extends DagAlert {
-  /** The DAG id. */
-  dag: string;
-  /** The DAG run. */
-  dagRunId: number;
-  /** The run's schedule point (execution timestamp). */
-  execTs: Date;
-}
+export type { DagTaskAlert } from '../core/dag-progress.js';
 
 /**
- * Alerts (SPEC §3): called after the failure is stored. `onRetry` is optional: leave it out to hear
- * only of final failures. A notifier that throws is logged and otherwise ignored.
+ * Alerts (SPEC §3, docs/dags.md#alerts): each is stored with the DAG step that records the failure
+ * and delivered by a DAG scheduler, at least once. `onRetry` is optional: leave it out to hear only
+ * of final failures. A notifier that throws or rejects is called again for the same alert later
+ * (10 s, 20 s, 40 s ... apart, for 24 hours).
  */
 export interface DagNotifier {
   /** A DAG task failed with no retry left (its run fails). */

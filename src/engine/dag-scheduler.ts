@@ -1,12 +1,15 @@
-import type { DagRun } from '../store/dag-store.js';
 import type { Timer } from './clock.js';
-import { logNotifier, type DagNotifier, type DagTaskAlert } from './dag-notifier.js';
+import { AlertSender, dagDelivery } from './alert-sender.js';
+import { logNotifier, type DagNotifier } from './dag-notifier.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 import type { DagStepOutcome } from './dag-service.js';
 
 export interface DagSchedulerOptions extends LoopOptions {
-  /** DAG task alerts (default: logged at error level). */
+  /**
+   * DAG task alerts (default: logged at error level): the scheduler delivers those stored by any
+   * scheduler's steps, at least once (docs/dags.md#alerts).
+   */
   notifier?: DagNotifier;
   /** A schedule point older than this when reached is late (caught up or skipped). */
   latenessMs?: number;
@@ -23,14 +26,15 @@ const WAKE_COALESCE_MS = 5;
 export class DagScheduler extends PeriodicLoop {
   private unlisten: Array<() => void> = [];
   private wakeTimer: Timer | null = null;
-  private readonly notifier: DagNotifier;
+  private readonly alerts: AlertSender;
 
   constructor(
     orrery: Orrery,
     private readonly opts: DagSchedulerOptions = {},
   ) {
     super(orrery, 'dag scheduler', opts);
-    this.notifier = opts.notifier ?? logNotifier(this.log);
+    const notifier: DagNotifier = opts.notifier ?? logNotifier(this.log);
+    this.alerts = new AlertSender(orrery, dagDelivery(notifier), this.log);
   }
 
   protected override onStart(): void {
@@ -41,11 +45,18 @@ export class DagScheduler extends PeriodicLoop {
       });
     };
     this.unlisten = [this.orrery.store.listen('dags', soon)];
+    this.alerts.start();
   }
 
   protected override onStop(): void {
     this.wakeTimer?.cancel();
     this.unlisten.forEach((u) => u());
+  }
+
+  /** Stops scheduling, then the DAG alerts (waiting up to 10 s for those being sent; the others stay stored). */
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.alerts.stop();
   }
 
   protected async pass(): Promise<number> {
@@ -67,18 +78,8 @@ export class DagScheduler extends PeriodicLoop {
 
   private report(outcomes: readonly DagStepOutcome[]): void {
     for (const o of outcomes) {
-      for (const a of o.alerts) void this.alert(o.run, a); // a slow notifier must not hold up the DAGs
       if (o.run.status === 'success' || o.run.status === 'failed') this.log.info({ dag: o.run.dag, dagRunId: o.run.id }, `DAG ${o.run.dag}: run ${o.run.id} ${o.run.status}`);
     }
   }
 
-  private async alert(run: DagRun, a: DagTaskAlert | Omit<DagTaskAlert, 'dag' | 'dagRunId' | 'execTs'>): Promise<void> {
-    const full: DagTaskAlert = { ...a, dag: run.dag, dagRunId: run.id, execTs: run.execTs };
-    try {
-      if (full.kind === 'failed') await this.notifier.onFailure(full);
-      else await this.notifier.onRetry?.(full);
-    } catch (e) {
-      this.log.error({ err: e }, `DAG notifier failed: ${(e as Error).message}`);
-    }
-  }
 }

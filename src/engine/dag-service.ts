@@ -16,6 +16,7 @@ import { assertText } from '../core/storable.js';
 import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../store/dag-store.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
+import type { AlertSource } from '../store/alert-store.js';
 import type { Store } from '../store/store.js';
 import { dagGrid, type DagGrid } from './dag-grid.js';
 
@@ -28,6 +29,8 @@ export interface DagHost {
   /** Cancels the current runs of tasks (the `cancel` bulk action). */
   bulkTasks(action: 'cancel', selection: { ids: number[] }): Promise<unknown>;
   disableTasks(ids: readonly number[]): Promise<unknown>;
+  /** This process's events: a step that stored alerts says so (`alerts`), waking its DAG alert sender. */
+  readonly events: { emit(event: 'alerts', source: AlertSource): boolean };
 }
 
 export type { DagAttemptArgs } from '../core/dag.js';
@@ -472,7 +475,10 @@ export class DagService {
       task: attemptTask(run, byId.get(a.taskId)!, a.attempt, a.notBefore, a.upstream),
     }));
     const status = plan.runStatus ?? (starting ? 'running' : null);
-    const updated = await this.store.applyDagStep(run.id, run.rev, { changes: plan.changes, attempts, status, ...(plan.runEnded ? { ended: plan.runEnded } : {}) }, now);
+    // Its alerts are stored with the step (docs/dags.md#alerts); this process's DAG alert sender is woken.
+    const alerts = plan.alerts.map((a) => ({ ...a, dag: run.dag, dagRunId: run.id, execTs: run.execTs }));
+    const updated = await this.store.applyDagStep(run.id, run.rev, { changes: plan.changes, attempts, status, ...(plan.runEnded ? { ended: plan.runEnded } : {}), alerts }, now);
+    if (updated && alerts.length > 0) this.orrery.events.emit('alerts', 'dag');
     return updated ? { run: updated, alerts: plan.alerts } : null;
   }
 }

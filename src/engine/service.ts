@@ -7,9 +7,9 @@ import { checkArchiveFilter, requireRunId, requireWorker } from './service-check
 import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
-import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import { RUN_END_STATUSES, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType } from '../core/model.js';
 import { checkLogRecords, runLogQuery, type RunLogQuery } from '../core/run-logs.js';
-import { RUN_END_STATUSES } from '../core/model.js';
+import type { AlertSource } from '../store/alert-store.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { assertJson, validateMetadata, validatePauseReason } from '../core/json-checks.js';
 import { INT4_MAX, assertStorable, assertText } from '../core/storable.js';
@@ -79,7 +79,7 @@ export class Orrery implements Jobboard {
    * Run events of this process (`run`: { event: 'scheduled' | 'started' | 'ended', run }), for live
    * views and metrics. Other processes' runs are not seen here.
    */
-  readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string]; caughtUp: [CaughtUpTask[]] }>();
+  readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string]; caughtUp: [CaughtUpTask[]]; alerts: [AlertSource] }>();
   /** DAG workflows: definitions, runs, triggers and restarts (SPEC §3). */
   readonly dags: DagService = new DagService(this);
   /** Visit scheduling: listers, listed origins, visit stats, grabs, metrics (SPEC §4). */

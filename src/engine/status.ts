@@ -2,7 +2,7 @@ import { RUN_END_STATUSES, type RunEndStatus } from '../core/model.js';
 import { WORKER_LIVENESS, type WorkerLiveness } from '../core/worker-liveness.js';
 import type { TaskType } from '../core/model.js';
 import type { DueStats, QueueStats, RunRate } from '../store/store.js';
-import type { WaitingTaskAlerts } from '../store/alert-store.js';
+import type { WaitingAlerts } from '../store/alert-store.js';
 import type { Orrery, WorkerView } from './service.js';
 
 /** One task type's line of `orrery status` (docs/cli.md#status). */
@@ -37,8 +37,8 @@ export interface StatusReport {
   minutes: number;
   types: TypeStatus[];
   workers: Record<WorkerLiveness, number>;
-  /** Task alerts stored and not yet delivered (docs/guide.md#alerts). */
-  alerts: WaitingTaskAlerts;
+  /** Alerts (task and DAG) stored and not yet delivered (docs/guide.md#alerts). */
+  alerts: WaitingAlerts;
 }
 
 /** What a status report is made of: the readings of one service, local or over HTTP. */
@@ -50,7 +50,7 @@ export interface StatusReadings {
   due: readonly DueStats[];
   rates: readonly RunRate[];
   workers: readonly WorkerView[];
-  alerts: WaitingTaskAlerts;
+  alerts: WaitingAlerts;
 }
 
 /** The status of every task type (or of `types`), read at `at`; ended runs and workers over the last `minutes`. */
@@ -63,7 +63,7 @@ export async function statusReport(orrery: Orrery, opts: { at?: Date; minutes?: 
     orrery.dueStats({ at }),
     orrery.runRates({ at, minutes }),
     orrery.listWorkers({ at, minutes }),
-    orrery.store.alerts.waitingTaskAlerts(),
+    orrery.store.alerts.waitingAlerts(),
   ]);
   return assembleStatus({ at, minutes, types, queues, due, rates: rates.rates, workers, alerts });
 }

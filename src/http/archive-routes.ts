@@ -18,7 +18,7 @@ const ArchiveSummarySchema = z.object({
   logs: z.number().int(),
   tasks: z.number().int(),
   batches: z.number().int(),
-  alerts: z.number().int().describe('stored task alerts of runs ended before the cut-off, deleted (sent or not) once the sweep completed'),
+  alerts: z.number().int().describe('stored alerts (task and DAG) about instants before the cut-off, deleted (sent or not) once the sweep completed'),
   complete: z.boolean(),
   durationMs: z.number(),
 });

@@ -2,7 +2,7 @@ import { optionsObject } from '../core/options.js';
 import type { RunSeries, RunSeriesPoint, SeriesRange } from '../core/run-series.js';
 import type { DueStats, QueueStats, RunRate } from '../store/store.js';
 import type { WorkerView } from '../engine/service.js';
-import type { WaitingTaskAlerts } from '../store/alert-store.js';
+import type { WaitingAlerts } from '../store/alert-store.js';
 
 type Call = <T>(method: 'GET', path: string) => Promise<T>;
 type Json<T> = { [K in keyof T]: unknown };
@@ -45,10 +45,10 @@ export class StatsClient {
     };
   }
 
-  /** `GET /api/alerts`: task alerts stored and not yet delivered (docs/guide.md#alerts), read at the server's instant `at`. */
-  async alerts(): Promise<WaitingTaskAlerts & { at: Date }> {
-    const r = await this.call<Json<WaitingTaskAlerts & { at: Date }>>('GET', '/alerts');
-    return { at: new Date(r.at as string), waiting: r.waiting as number, failing: r.failing as number, oldestEnded: dateOrNull(r.oldestEnded) };
+  /** `GET /api/alerts`: alerts (task and DAG) stored and not yet delivered (docs/guide.md#alerts), read at the server's instant `at`. */
+  async alerts(): Promise<WaitingAlerts & { at: Date }> {
+    const r = await this.call<Json<WaitingAlerts & { at: Date }>>('GET', '/alerts');
+    return { at: new Date(r.at as string), waiting: r.waiting as number, failing: r.failing as number, oldest: dateOrNull(r.oldest) };
   }
 
   /** `GET /api/workers`: workers registered and seen, holding runs, or that ended runs in the last `minutes` (default 60), with their liveness. */

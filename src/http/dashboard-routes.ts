@@ -27,9 +27,9 @@ const DueStatsSchema = z.object({
 });
 const AlertsSchema = z.object({
   at: instant.describe("the server's instant of the reading"),
-  waiting: count.describe('task alerts stored and not yet delivered'),
+  waiting: count.describe('alerts (task and DAG) stored and not yet delivered'),
   failing: count.describe('of them, those whose delivery failed at least once'),
-  oldestEnded: instant.nullable().describe('the end of the run of the oldest waiting alert'),
+  oldest: instant.nullable().describe('the instant the oldest waiting alert is about (its run ended, its DAG step recorded the failure)'),
 });
 const RunRateSchema = z.object({ type: z.string(), status: z.enum(RUN_END_STATUSES), minute: instant, count });
 const RunRatesSchema = z.object({ since: instant, at: instant, rates: z.array(RunRateSchema) });
@@ -111,11 +111,11 @@ export const dashboardRoutes: Route[] = [
   },
   {
     method: 'get', path: '/alerts', tag: 'dashboard',
-    summary: 'Task alerts stored with run ends and not yet delivered by a process with a task notifier (docs/guide.md#alerts), from every process on the database',
+    summary: 'Alerts stored with run ends and DAG steps and not yet delivered by a process with a notifier (docs/guide.md#alerts), from every process on the database',
     responses: { 200: AlertsSchema },
     handler: async (o) => {
-      const w = await o.store.alerts.waitingTaskAlerts();
-      return { body: { at: o.now(), waiting: w.waiting, failing: w.failing, oldestEnded: w.oldestEnded } };
+      const w = await o.store.alerts.waitingAlerts();
+      return { body: { at: o.now(), waiting: w.waiting, failing: w.failing, oldest: w.oldest } };
     },
   },
 ];

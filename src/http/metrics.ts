@@ -191,14 +191,14 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     },
   });
 
-  // Task alerts stored and not yet delivered: growing means no process sends them, or the receiver fails (docs/guide.md#alerts).
+  // Alerts stored and not yet delivered: growing means no process sends them, or the receiver fails (docs/guide.md#alerts).
   const alertsWaiting: Gauge<'state'> = new Gauge({
-    name: 'orrery_task_alerts_waiting',
-    help: 'Task alerts stored with run ends and not yet delivered, from every process on the database: all of them (state="waiting") and those whose delivery failed at least once (state="failing").',
+    name: 'orrery_alerts_waiting',
+    help: 'Alerts (task and DAG) stored and not yet delivered, from every process on the database: all of them (state="waiting") and those whose delivery failed at least once (state="failing").',
     labelNames: ['state'] as const,
     registers,
     async collect() {
-      const w = await orrery.store.alerts.waitingTaskAlerts();
+      const w = await orrery.store.alerts.waitingAlerts();
       alertsWaiting.set({ state: 'waiting' }, w.waiting);
       alertsWaiting.set({ state: 'failing' }, w.failing);
     },

@@ -1,8 +1,16 @@
+import type { DagTaskAlert } from '../core/dag-progress.js';
 import type { TaskAlert } from '../core/task-alert.js';
 
-/** A task alert as stored (docs/guide.md#alerts): written with the run's end, deleted once delivered. */
-export interface StoredTaskAlert extends TaskAlert {
-  /** The alert's row (internal: the run's `backendId` is what identifies it to a receiver). */
+/** Where an alert comes from: a task's run end (docs/guide.md#alerts) or a DAG task's failure (docs/dags.md#alerts). */
+export type AlertSource = 'task' | 'dag';
+export const ALERT_SOURCES: readonly AlertSource[] = ['task', 'dag'];
+
+/** An alert to store, with what its notifier receives. */
+export type NewAlert = { source: 'task'; alert: TaskAlert; recorded: Date } | { source: 'dag'; alert: DagTaskAlert; recorded: Date };
+
+/** An alert as stored: written with what it reports, deleted once delivered. */
+export type StoredAlert = NewAlert & {
+  /** The alert's row (internal: a receiver tells alerts apart by their fields). */
   id: number;
   /** Deliveries begun, this one included. */
   tries: number;
@@ -10,12 +18,12 @@ export interface StoredTaskAlert extends TaskAlert {
   firstTry: Date;
   /** Why the last delivery failed, or null. */
   lastError: string | null;
-}
+};
 
 /** What a take holds: the alerts, and the token that settles them (a take whose lease ran out settles nothing). */
-export interface TakenTaskAlerts {
+export interface TakenAlerts {
   token: string;
-  alerts: StoredTaskAlert[];
+  alerts: StoredAlert[];
 }
 
 export interface AlertSettlement {
@@ -26,32 +34,32 @@ export interface AlertSettlement {
   retry: ReadonlyArray<{ id: number; retryAt: Date; error: string }>;
 }
 
-/** The alerts waiting in the store (docs/guide.md#alerts). */
-export interface WaitingTaskAlerts {
+/** The alerts waiting in the store, of every source. */
+export interface WaitingAlerts {
   /** Alerts stored and not yet delivered. */
   waiting: number;
-  /** The end instant of the oldest waiting alert, or null. */
-  oldestEnded: Date | null;
-  /** How many have failed to be delivered at least once. */
+  /** How many of them failed to be delivered at least once. */
   failing: number;
+  /** The instant the oldest of them is about (its run's end, its DAG step), or null. */
+  oldest: Date | null;
 }
 
 /**
- * The task alerts' outbox: the end of a run that calls for an alert (core storedAlertOf) writes it in
- * the same transaction; any process with a task notifier takes them in end order, holds them for
- * ALERT_LEASE_MS, and settles them.
+ * The alerts' outbox: a run's end that calls for a task alert (core storedAlertOf) and a DAG step
+ * that records a DAG task's failure write it in their own transaction; a process with a notifier for
+ * its source takes them, oldest due first, holds them for ALERT_LEASE_MS, and settles them.
  */
 export interface AlertStore {
   /**
-   * Takes up to `limit` alerts whose next try is due at `at`, oldest first: each gets `tries + 1`,
+   * Takes up to `limit` alerts of `sources` whose next try is due at `at`: each gets `tries + 1`,
    * its first try (if it had none) at `at`, and is held until `at + leaseMs` under a new token.
    */
-  takeTaskAlerts(req: { at: Date; limit: number; leaseMs: number }): Promise<TakenTaskAlerts>;
+  takeAlerts(req: { sources: readonly AlertSource[]; at: Date; limit: number; leaseMs: number }): Promise<TakenAlerts>;
   /** Deletes the done alerts and schedules the retries, of those the token still holds; answers how many it settled. */
-  settleTaskAlerts(s: AlertSettlement): Promise<number>;
-  /** The earliest next try of a waiting alert, or null when none waits. */
-  nextTaskAlertAt(): Promise<Date | null>;
-  waitingTaskAlerts(): Promise<WaitingTaskAlerts>;
-  /** Deletes the alerts of runs that ended before `before` (archiving); answers how many. */
-  deleteTaskAlertsBefore(before: Date): Promise<number>;
+  settleAlerts(s: AlertSettlement): Promise<number>;
+  /** The earliest next try of a waiting alert of `sources`, or null when none waits. */
+  nextAlertAt(sources: readonly AlertSource[]): Promise<Date | null>;
+  waitingAlerts(): Promise<WaitingAlerts>;
+  /** Deletes the alerts about instants before `before` (archiving); answers how many. */
+  deleteAlertsBefore(before: Date): Promise<number>;
 }

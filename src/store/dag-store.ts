@@ -1,3 +1,4 @@
+import type { DagTaskAlert } from '../core/dag-progress.js';
 import type { DagRunStatus, DagRunTrigger, DagSchedule, DagSpec, DagTaskSpec, DagTaskStatus } from '../core/dag.js';
 import type { InstanceChange, TaskInstance } from '../core/dag-progress.js';
 import type { DagPointKind, PointRecord } from '../core/dag-schedule.js';
@@ -84,6 +85,8 @@ export interface DagStep {
   restart?: boolean;
   /** The run's end when `status` ends it (default: the step's instant). */
   ended?: Date;
+  /** DAG task failures to alert of (docs/dags.md#alerts): stored in the step's transaction, recorded at its instant. */
+  alerts?: readonly DagTaskAlert[];
 }
 
 export interface DagRunFilter {

@@ -3,7 +3,8 @@ import { sortedWeights } from '../core/json-checks.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import type { RunSeriesBucket } from '../core/run-series.js';
 import type { TaskAlert } from '../core/task-alert.js';
-import type { StoredTaskAlert } from './alert-store.js';
+import type { NewAlert, StoredAlert } from './alert-store.js';
+import type { DagTaskAlert } from '../core/dag-progress.js';
 import type { Channel, ClaimedRun, EndRunResult, RunSeriesQuery } from './store.js';
 import type { FairShare, RunEndStatus, DisabledReason, Priority, RunLogRecord, StoredRunLogRecord, RunStatus, Schedule, Task, TaskPolicy, TaskRun, TaskStatus, TaskType, TypePause, LogLevel } from '../core/model.js';
 import { date, dateOrNull, json, ms, numOrNull, type Row } from './columns.js';
@@ -227,27 +228,25 @@ export function seriesBuckets(rows: readonly Row[], q: RunSeriesQuery): RunSerie
   return [...out.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
 }
 
-/** Stored task alerts (the `task_alerts` rows a take returned, in any order), oldest end first. */
-export function alertsInEndOrder(rows: readonly Row[]): StoredTaskAlert[] {
-  return rows.map(alertFromRow).sort((a, b) => a.ended.getTime() - b.ended.getTime() || a.id - b.id);
+/** An alert's payload column: its fields as JSON (instants as ISO strings). */
+export function alertPayload(a: NewAlert): string {
+  return JSON.stringify(a.alert);
 }
 
-/** A stored task alert (the `task_alerts` table of either store). */
-export function alertFromRow(r: Row): StoredTaskAlert {
-  return {
-    id: ms(r.id),
-    kind: r.kind as TaskAlert['kind'],
-    taskId: ms(r.task),
-    type: r.type as string,
-    backendId: r.backend_id as string,
-    attempt: ms(r.attempt),
-    status: r.status as TaskAlert['status'],
-    error: (r.error as string | null) ?? null,
-    disabledReason: (r.disabled_reason as TaskAlert['disabledReason']) ?? null,
-    nextRun: dateOrNull(r.next_run),
-    ended: date(r.ended),
-    tries: ms(r.tries),
-    firstTry: date(r.first_try),
-    lastError: (r.last_error as string | null) ?? null,
-  };
+/** Stored alerts (the `alerts` rows a take returned, in any order), oldest first. */
+export function alertsInOrder(rows: readonly Row[]): StoredAlert[] {
+  return rows.map(alertFromRow).sort((a, b) => a.recorded.getTime() - b.recorded.getTime() || a.id - b.id);
+}
+
+/** A stored alert (the `alerts` table of either store), its payload's instants revived. */
+export function alertFromRow(r: Row): StoredAlert {
+  const p = json<Record<string, unknown>>(r.payload);
+  const base = { id: ms(r.id), recorded: date(r.recorded), tries: ms(r.tries), firstTry: date(r.first_try), lastError: (r.last_error as string | null) ?? null };
+  if (r.source === 'dag') {
+    const alert = { ...p, execTs: new Date(p.execTs as string) } as unknown as DagTaskAlert;
+    if (typeof p.retryAt === 'string') alert.retryAt = new Date(p.retryAt);
+    return { ...base, source: 'dag', alert };
+  }
+  const alert = { ...p, ended: new Date(p.ended as string), nextRun: typeof p.nextRun === 'string' ? new Date(p.nextRun) : null } as unknown as TaskAlert;
+  return { ...base, source: 'task', alert };
 }

@@ -39,12 +39,12 @@ describe('orrery status', () => {
     ]);
     expect(report.workers).toEqual({ alive: 1, stale: 0, gone: 0, stopped: 0 });
     // The permfailed end and the dead letter stored their task alerts; no process delivered them.
-    expect((report as unknown as { alerts: unknown }).alerts).toEqual({ waiting: 2, failing: 0, oldestEnded: iso(2000) });
+    expect((report as unknown as { alerts: unknown }).alerts).toEqual({ waiting: 2, failing: 0, oldest: iso(2000) });
 
     const text = await runOk(['status', '--at', at, '--type', 'mail', ...db]);
     expect(text.split('\n')[0]).toMatch(/^TYPE +STATE +WAITING +CLAIMED +RUNNING +OLDEST WAITING +DUE +OLDEST DUE +DEAD LETTERS +PAUSED TASKS +ENDED 60m OK\/FAILED\/LOST$/);
     expect(text.split('\n')[1]).toMatch(/^mail +running +3 +0 +0 +1m1s +1 +31s +1 +0 +1\/1\/1$/);
-    expect(text).toContain('workers seen in the last 60 minutes: 1 alive, 0 stale, 0 gone, 0 stopped\ntask alerts waiting to be delivered: 2 (0 failing; the oldest from a run ended 59s ago)\n');
+    expect(text).toContain('workers seen in the last 60 minutes: 1 alive, 0 stale, 0 gone, 0 stopped\nalerts waiting to be delivered: 2 (0 failing; the oldest from 59s ago)\n');
   });
 
   it('--url reads the same report from a running server', async () => {
@@ -93,7 +93,7 @@ describe('orrery status', () => {
     const { db } = tempDb();
     const r = await runCli(['status', ...db]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('no task types yet (create one with: orrery task-type add NAME)\nworkers seen in the last 60 minutes: 0 alive, 0 stale, 0 gone, 0 stopped\ntask alerts waiting to be delivered: 0\n');
+    expect(r.stdout).toBe('no task types yet (create one with: orrery task-type add NAME)\nworkers seen in the last 60 minutes: 0 alive, 0 stale, 0 gone, 0 stopped\nalerts waiting to be delivered: 0\n');
     for (const [args, message] of [
       [['status', '--minutes', '0'], /--minutes/],
       [['status', '--minutes', '1441'], /--minutes/],

@@ -13,9 +13,10 @@ import { Daemon } from '../../src/engine/daemon.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { openOrrery } from '../../src/engine/service.js';
+import type { DagTaskAlert } from '../../src/engine/dag-notifier.js';
 import { ALERT_LEASE_MS } from '../../src/core/task-alert.js';
 import { taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
-import { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/task-alert-sender.js';
+import { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/alert-sender.js';
 import { dag } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
@@ -105,7 +106,7 @@ describe('task alerts', () => {
       expect(posted[0]!.ended).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(posted[0]).not.toHaveProperty('kind');
       await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* failed \(try 1; next at .*\): webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
-      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ waiting: 1, failing: 1 });
+      expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 1 });
     } finally {
       await daemon.stop();
       server.close();
@@ -184,14 +185,14 @@ describe('task alerts', () => {
     const runs = await orrery.scheduleDue();
     for (const r of runs) await orrery.startRun(r.backendId);
     await orrery.endRuns(runs.map((r) => ({ backendId: r.backendId, status: 'permfailed' as const, error: 'no' })));
-    expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(2);
+    expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(2);
     const other = await openOrrery({ db: `sqlite:${path}` });
     const alerts: TaskAlert[] = [];
     const daemon = new Daemon(other, { taskNotifier: { onFailure: (a) => void alerts.push(a) } });
     daemon.start();
     try {
       await waitFor(() => alerts.length === 2, 'both alerts');
-      await waitFor(async () => (await orrery.store.alerts.waitingTaskAlerts()).waiting === 0, 'the delivered alerts deleted');
+      await waitFor(async () => (await orrery.store.alerts.waitingAlerts()).waiting === 0, 'the delivered alerts deleted');
     } finally {
       await daemon.stop();
       await other.close();
@@ -221,11 +222,11 @@ describe('task alerts', () => {
       const t0 = clock.nowMs();
       await clock.advance(75_000);
       expect(tries.map((t) => t - t0)).toEqual([0, 10_000, 30_000, 70_000]);
-      expect(await orrery.store.alerts.waitingTaskAlerts()).toMatchObject({ waiting: 1, failing: 1 });
+      expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 1 });
       // Past a day of failures: given up, logged, deleted.
       await clock.advance(25 * 3_600_000);
       expect(errors.some((e) => /task alert for task \d+ \(fatal\) .* given up after \d+ tries since 2026-12-01T00:00:00\.000Z: receiver down/.test(e))).toBe(true);
-      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(0);
+      expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(0);
       const last = tries.at(-1)! - t0;
       expect(last).toBeLessThanOrEqual(24 * 3_600_000);
       // Backoff at most 30 min apart.
@@ -238,7 +239,7 @@ describe('task alerts', () => {
       answer = 'ok';
       await clock.advance(10_000);
       expect(tries).toHaveLength(2);
-      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(0);
+      expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(0);
     } finally {
       await daemon.stop();
     }
@@ -267,9 +268,35 @@ describe('task alerts', () => {
       expect(got).toHaveLength(1);
       expect(got[0]! - taken).toBeGreaterThanOrEqual(ALERT_LEASE_MS);
       expect(got[0]! - taken).toBeLessThanOrEqual(ALERT_LEASE_MS + 1000);
-      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(0);
+      expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(0);
     } finally {
       await next.stop();
     }
+  });
+
+  it("a DAG task's alert outlives the scheduler that recorded its failure: another scheduler delivers it", async () => {
+    const { orrery, path } = await temp();
+    await orrery.dags.register([{ id: 'etl', tasks: [{ id: 'load' }] }]);
+    const run = await orrery.dags.trigger('etl');
+    // Scheduler, runner and worker by hand, and no DAG notifier anywhere: the failure's alert is stored.
+    await orrery.dags.progressAll();
+    const [queued] = await orrery.scheduleDue({});
+    await orrery.startRun(queued!.backendId);
+    await orrery.endRun(queued!.backendId, { status: 'failed', error: 'load down' });
+    await orrery.dags.progressAll();
+    expect((await orrery.dags.run(run.id)).status).toBe('failed');
+    expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(1);
+    const other = await openOrrery({ db: `sqlite:${path}` });
+    const got: DagTaskAlert[] = [];
+    const daemon = new Daemon(other, { runner: true, maxSleepMs: 50, dagNotifier: { onFailure: (a) => void got.push(a) } });
+    daemon.start();
+    try {
+      await waitFor(() => got.length === 1, 'the DAG alert');
+      await waitFor(async () => (await orrery.store.alerts.waitingAlerts()).waiting === 0, 'the delivered alert deleted');
+    } finally {
+      await daemon.stop();
+      await other.close();
+    }
+    expect(got[0]).toMatchObject({ kind: 'failed', dag: 'etl', dagRunId: run.id, taskId: 'load', attempt: 1, execTs: run.execTs });
   });
 });

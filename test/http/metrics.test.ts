@@ -131,7 +131,7 @@ describe('Prometheus metrics', () => {
     expect(samples(await second.render()).filter((l) => l.startsWith('orrery_runs_total'))).toEqual([]);
     const bareLines = samples(await bare.render());
     expect(bareLines.filter((l) => !l.startsWith('orrery_'))).toEqual([]);
-    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_claimed_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_paused_tasks{type="x"} 0', 'orrery_due_tasks{type="x"} 0', 'orrery_oldest_due_age_seconds{type="x"} 0', 'orrery_task_type_paused{type="x"} 0', ...['alive', 'stale', 'gone', 'stopped'].map((l) => `orrery_registered_workers{liveness="${l}"} 0`), 'orrery_task_alerts_waiting{state="waiting"} 0', 'orrery_task_alerts_waiting{state="failing"} 0', 'orrery_workers 0']);
+    expect(bareLines).toEqual(['orrery_queue_length{type="x"} 0', 'orrery_running_runs{type="x"} 0', 'orrery_claimed_runs{type="x"} 0', 'orrery_oldest_scheduled_age_seconds{type="x"} 0', 'orrery_dead_lettered_tasks{type="x"} 0', 'orrery_paused_tasks{type="x"} 0', 'orrery_due_tasks{type="x"} 0', 'orrery_oldest_due_age_seconds{type="x"} 0', 'orrery_task_type_paused{type="x"} 0', ...['alive', 'stale', 'gone', 'stopped'].map((l) => `orrery_registered_workers{liveness="${l}"} 0`), 'orrery_alerts_waiting{state="waiting"} 0', 'orrery_alerts_waiting{state="failing"} 0', 'orrery_workers 0']);
   });
 
   it('counts the workers of the registry seen in the last hour by liveness, idle ones included', async () => {
@@ -152,7 +152,7 @@ describe('Prometheus metrics', () => {
     ]);
   });
 
-  it('counts the task alerts waiting to be delivered, and those whose delivery failed', async () => {
+  it('counts the alerts waiting to be delivered, and those whose delivery failed', async () => {
     const { orrery } = await open();
     const metrics = createMetrics(orrery, { defaultMetrics: false });
     await orrery.createTaskType({ name: 'x' });
@@ -161,9 +161,9 @@ describe('Prometheus metrics', () => {
       await orrery.startRun(r.backendId);
       await orrery.endRun(r.backendId, { status: 'permfailed', error: 'no' });
     }
-    const taken = await orrery.store.alerts.takeTaskAlerts({ at: orrery.now(), limit: 1, leaseMs: 1000 });
-    await orrery.store.alerts.settleTaskAlerts({ token: taken.token, done: [], retry: [{ id: taken.alerts[0]!.id, retryAt: plus(10_000), error: 'answered 500' }] });
-    expect(samples(await metrics.render()).filter((l) => l.startsWith('orrery_task_alerts'))).toEqual(['orrery_task_alerts_waiting{state="waiting"} 2', 'orrery_task_alerts_waiting{state="failing"} 1']);
+    const taken = await orrery.store.alerts.takeAlerts({ sources: ['task'], at: orrery.now(), limit: 1, leaseMs: 1000 });
+    await orrery.store.alerts.settleAlerts({ token: taken.token, done: [], retry: [{ id: taken.alerts[0]!.id, retryAt: plus(10_000), error: 'answered 500' }] });
+    expect(samples(await metrics.render()).filter((l) => l.startsWith('orrery_alerts'))).toEqual(['orrery_alerts_waiting{state="waiting"} 2', 'orrery_alerts_waiting{state="failing"} 1']);
   });
 
   it('reports the effective rates of types with rate limits and of their throttled keys (adaptive limits)', async () => {

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ALERT_LEASE_MS } from '../../src/core/task-alert.js';
+import type { StoredAlert } from '../../src/store/alert-store.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { HOUR, T0, claimStarted, plus, useOrrery } from './fixtures.js';
 
 const oneshot = (type: string, i: number) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } });
 
-/** The task alerts' outbox (docs/guide.md#alerts): written with the ends that call for one, taken and settled by senders. */
+/** The alerts' outbox (docs/guide.md#alerts, docs/dags.md#alerts): written with the ends and DAG steps that call for one, taken and settled by senders. */
 export function alertCases(sut: StoreUnderTest): void {
   const setup = useOrrery(sut);
 
-  describe('task alerts outbox', () => {
+  describe('alerts outbox', () => {
     it('an end that disables its task for good or retries it stores an alert in its transaction; successes, cancels and DAG attempts none', async () => {
       const { orrery } = await setup([
         { name: 'fatal' },
@@ -38,9 +39,10 @@ export function alertCases(sut: StoreUnderTest): void {
       await claimStarted(orrery, { worker: 'g', types: ['ghostly'], limit: 1, due: true, at: T0 });
       await orrery.reapExpired({ at: plus(T0, 5000) });
 
-      const waiting = await orrery.store.alerts.waitingTaskAlerts();
-      expect(waiting).toEqual({ waiting: 4, oldestEnded: plus(T0, 10), failing: 0 });
-      const { alerts } = await orrery.store.alerts.takeTaskAlerts({ at: plus(T0, 2 * HOUR), limit: 10, leaseMs: ALERT_LEASE_MS });
+      const waiting = await orrery.store.alerts.waitingAlerts();
+      expect(waiting).toEqual({ waiting: 4, oldest: plus(T0, 10), failing: 0 });
+      const { alerts: taken } = await orrery.store.alerts.takeAlerts({ sources: ['task', 'dag'], at: plus(T0, 2 * HOUR), limit: 10, leaseMs: ALERT_LEASE_MS });
+      const alerts = taken.map((a) => (a.source === 'task' ? { ...a.alert, tries: a.tries, firstTry: a.firstTry, lastError: a.lastError } : null)!);
       expect(alerts.map((a) => [a.taskId, a.kind, a.status, a.disabledReason, a.attempt, a.tries])).toEqual([
         [fatal!.id, 'failed', 'permfailed', 'permfailed', 1, 1],
         [flaky!.id, 'retry', 'failed', null, 1, 1],
@@ -53,7 +55,7 @@ export function alertCases(sut: StoreUnderTest): void {
       // A complete archive sweep deletes the alerts of the runs ended before its cut-off, sent or not.
       const sweep = await orrery.archive({ before: plus(T0, HOUR), at: plus(T0, 3 * HOUR) });
       expect(sweep).toMatchObject({ complete: true, alerts: 3 });
-      expect((await orrery.store.alerts.waitingTaskAlerts()).waiting).toBe(1);
+      expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(1);
     });
 
     it('a take holds its alerts for its lease under its token; a settle by a stale token changes nothing; retries wait their time', async () => {
@@ -62,32 +64,60 @@ export function alertCases(sut: StoreUnderTest): void {
       const claimed = await claimStarted(orrery, { worker: 'w', types: ['fatal'], limit: 3, due: true, at: T0 });
       await orrery.endRuns(claimed.map((c, i) => ({ backendId: c.run.backendId, status: 'permfailed' as const, worker: 'w', at: plus(T0, 10 + i) })));
       const alerts = orrery.store.alerts;
-      expect(await alerts.nextTaskAlertAt()).toEqual(plus(T0, 10));
+      const task = ['task'] as const;
+      const taskOf = (a: StoredAlert) => (a.source === 'task' ? a.alert.taskId : null);
+      expect(await alerts.nextAlertAt(task)).toEqual(plus(T0, 10));
+      expect(await alerts.nextAlertAt(['dag'])).toBeNull();
+      expect((await alerts.takeAlerts({ sources: ['dag'], at: plus(T0, 100), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
       const other = (await another()).store.alerts;
-      const first = await alerts.takeTaskAlerts({ at: plus(T0, 100), limit: 2, leaseMs: 1000 });
-      expect(first.alerts.map((a) => a.taskId)).toEqual([tasks[0]!.id, tasks[1]!.id]);
+      const first = await alerts.takeAlerts({ sources: task, at: plus(T0, 100), limit: 2, leaseMs: 1000 });
+      expect(first.alerts.map(taskOf)).toEqual([tasks[0]!.id, tasks[1]!.id]);
       // Another sender takes what is left, not what the first holds.
-      const second = await other.takeTaskAlerts({ at: plus(T0, 100), limit: 10, leaseMs: 5000 });
-      expect(second.alerts.map((a) => a.taskId)).toEqual([tasks[2]!.id]);
-      expect((await other.takeTaskAlerts({ at: plus(T0, 500), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
+      const second = await other.takeAlerts({ sources: task, at: plus(T0, 100), limit: 10, leaseMs: 5000 });
+      expect(second.alerts.map(taskOf)).toEqual([tasks[2]!.id]);
+      expect((await other.takeAlerts({ sources: task, at: plus(T0, 500), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
       // The first sender's lease ran out: another takes its alerts again (a second try).
-      const retaken = await other.takeTaskAlerts({ at: plus(T0, 1100), limit: 10, leaseMs: 1000 });
-      expect(retaken.alerts.map((a) => [a.taskId, a.tries, a.firstTry])).toEqual([[tasks[0]!.id, 2, plus(T0, 100)], [tasks[1]!.id, 2, plus(T0, 100)]]);
+      const retaken = await other.takeAlerts({ sources: task, at: plus(T0, 1100), limit: 10, leaseMs: 1000 });
+      expect(retaken.alerts.map((a) => [taskOf(a), a.tries, a.firstTry])).toEqual([[tasks[0]!.id, 2, plus(T0, 100)], [tasks[1]!.id, 2, plus(T0, 100)]]);
       // The first sender settles late: its token no longer holds them.
-      expect(await alerts.settleTaskAlerts({ token: first.token, done: first.alerts.map((a) => a.id), retry: [] })).toBe(0);
-      expect((await alerts.waitingTaskAlerts()).waiting).toBe(3);
+      expect(await alerts.settleAlerts({ token: first.token, done: first.alerts.map((a) => a.id), retry: [] })).toBe(0);
+      expect((await alerts.waitingAlerts()).waiting).toBe(3);
       // Delivered: deleted. Failed: tried again at its time, its error kept.
       const [a0, a1] = retaken.alerts;
-      expect(await other.settleTaskAlerts({ token: retaken.token, done: [a0!.id], retry: [{ id: a1!.id, retryAt: plus(T0, 60_000), error: 'answered 500' }] })).toBe(2);
-      expect(await alerts.waitingTaskAlerts()).toEqual({ waiting: 2, oldestEnded: plus(T0, 11), failing: 1 });
-      expect(await alerts.settleTaskAlerts({ token: second.token, done: [second.alerts[0]!.id], retry: [] })).toBe(1);
-      expect(await alerts.nextTaskAlertAt()).toEqual(plus(T0, 60_000));
-      expect((await alerts.takeTaskAlerts({ at: plus(T0, 59_999), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
-      const late = await alerts.takeTaskAlerts({ at: plus(T0, 60_000), limit: 10, leaseMs: 1000 });
-      expect(late.alerts.map((a) => [a.taskId, a.tries, a.lastError])).toEqual([[tasks[1]!.id, 3, 'answered 500']]);
-      // Archiving drops the alerts of runs that ended before its cutoff.
-      expect(await alerts.deleteTaskAlertsBefore(plus(T0, 12))).toBe(1);
-      expect((await alerts.waitingTaskAlerts()).waiting).toBe(0);
+      expect(await other.settleAlerts({ token: retaken.token, done: [a0!.id], retry: [{ id: a1!.id, retryAt: plus(T0, 60_000), error: 'answered 500' }] })).toBe(2);
+      expect(await alerts.waitingAlerts()).toEqual({ waiting: 2, oldest: plus(T0, 11), failing: 1 });
+      expect(await alerts.settleAlerts({ token: second.token, done: [second.alerts[0]!.id], retry: [] })).toBe(1);
+      expect(await alerts.nextAlertAt(task)).toEqual(plus(T0, 60_000));
+      expect((await alerts.takeAlerts({ sources: task, at: plus(T0, 59_999), limit: 10, leaseMs: 1000 })).alerts).toEqual([]);
+      const late = await alerts.takeAlerts({ sources: task, at: plus(T0, 60_000), limit: 10, leaseMs: 1000 });
+      expect(late.alerts.map((a) => [taskOf(a), a.tries, a.lastError])).toEqual([[tasks[1]!.id, 3, 'answered 500']]);
+      // Archiving drops the alerts about instants before its cutoff.
+      expect(await alerts.deleteAlertsBefore(plus(T0, 12))).toBe(1);
+      expect((await alerts.waitingAlerts()).waiting).toBe(0);
+    });
+
+    it("a DAG step that records a task's failure stores its DAG alert in the step's transaction", async () => {
+      const { orrery } = await setup([]);
+      await orrery.dags.register([{ id: 'etl', tasks: [{ id: 'load', retries: 1, retryDelay: 0 }] }]);
+      const run = await orrery.dags.trigger('etl');
+      const failOnce = async () => {
+        await orrery.dags.progressAll();
+        await orrery.scheduleDue({});
+        const [c] = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 1 });
+        await orrery.endRun(c!.run.backendId, { status: 'failed', error: 'load down', worker: 'w' });
+        await orrery.dags.progressAll();
+      };
+      await failOnce();
+      await failOnce();
+      expect((await orrery.dags.run(run.id)).status).toBe('failed');
+      const taken = await orrery.store.alerts.takeAlerts({ sources: ['dag'], at: plus(T0, HOUR), limit: 10, leaseMs: 1000 });
+      expect(taken.alerts.map((a) => (a.source === 'dag' ? [a.alert.kind, a.alert.dag, a.alert.dagRunId, a.alert.taskId, a.alert.attempt, a.alert.error, a.alert.execTs] : null))).toEqual([
+        ['retry', 'etl', run.id, 'load', 1, expect.stringContaining('load down'), run.execTs],
+        ['failed', 'etl', run.id, 'load', 2, expect.stringContaining('load down'), run.execTs],
+      ]);
+      expect(taken.alerts[0]!.source === 'dag' && taken.alerts[0]!.alert.retryAt).toBeInstanceOf(Date);
+      // No task alert for the DAG's attempts (a type served by the DAG backend).
+      expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(2);
     });
   });
 }

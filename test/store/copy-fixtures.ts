@@ -48,7 +48,7 @@ export async function populated(dir: string, name: string): Promise<{ path: stri
   const [first, second] = claimed.map((c) => c.run);
   await o.appendRunLogs(first!.backendId, [{ at, level: 'warn', message: 'slow', attributes: { ms: 1200 } }]);
   await o.endRun(first!.backendId, { status: 'failed', error: 'boom', at: new Date(at.getTime() + 1000) });
-  expect((await o.store.alerts.waitingTaskAlerts()).waiting).toBe(1); // its task alert (retries exhausted), a row of task_alerts
+  expect((await o.store.alerts.waitingAlerts()).waiting).toBe(1); // its task alert (retries exhausted), a row of alerts
   expect(second!.status).toBe('started'); // left so: a held run
   expect(runs.length).toBeGreaterThan(0);
   await o.schedules.backfill(tasks[3]!.id, { from: '2026-10-01T00:00:00Z', to: '2026-10-05T00:00:00Z' });

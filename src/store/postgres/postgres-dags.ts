@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { insertAlerts } from './postgres-alerts.js';
 import type { TypePause } from '../../core/model.js';
 import { setDagPause } from './postgres-pause.js';
 import { NotFoundError } from '../../core/errors.js';
@@ -264,6 +265,7 @@ export class PostgresDags implements DagStore {
             step.attempts.map((a) => a.notBefore), at],
         );
       }
+      await insertAlerts(c, (step.alerts ?? []).map((alert) => ({ source: 'dag', alert, recorded: at })));
       return dagRunFromRow(row);
     });
     if (run) this.host.wake({ kind: 'tasks-written', count: step.attempts.length });

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
-import { storedAlertOf, type TaskAlert } from '../../core/task-alert.js';
-import type { AlertSettlement, AlertStore, TakenTaskAlerts, WaitingTaskAlerts } from '../alert-store.js';
-import { alertsInEndOrder, type Row } from '../rows.js';
+import { storedAlertOf } from '../../core/task-alert.js';
+import type { AlertSettlement, AlertSource, AlertStore, NewAlert, TakenAlerts, WaitingAlerts } from '../alert-store.js';
+import { alertPayload, alertsInOrder, type Row } from '../rows.js';
 import type { EndRunResult } from '../store.js';
 
-/** The task alerts' outbox on SQLite (AlertStore); instants as epoch milliseconds. */
+/** The alerts' outbox on SQLite (AlertStore); instants as epoch milliseconds. */
 export class SqliteAlerts implements AlertStore {
   private readonly s: ReturnType<typeof prepareAlerts>;
 
@@ -18,20 +18,26 @@ export class SqliteAlerts implements AlertStore {
     this.s = prepareAlerts(db);
   }
 
-  /** Stores the alert `r` calls for (none for most ends), inside the write transaction that records the end. */
+  /** Stores the task alert `r` calls for (none for most ends), inside the write transaction that records the end. */
   recordInTx(r: EndRunResult): void {
-    const a = storedAlertOf(r.run, r.task, r.taskUpdated, this.typeOf);
-    if (a) this.s.insert.run(...alertValues(a));
+    const alert = storedAlertOf(r.run, r.task, r.taskUpdated, this.typeOf);
+    if (alert) this.insertInTx({ source: 'task', alert, recorded: alert.ended });
   }
 
-  async takeTaskAlerts(req: { at: Date; limit: number; leaseMs: number }): Promise<TakenTaskAlerts> {
+  /** Stores an alert inside the caller's write transaction (a run's end, a DAG step). */
+  insertInTx(a: NewAlert): void {
+    const at = a.recorded.getTime();
+    this.s.insert.run(a.source, a.alert.kind, alertPayload(a), at, at);
+  }
+
+  async takeAlerts(req: { sources: readonly AlertSource[]; at: Date; limit: number; leaseMs: number }): Promise<TakenAlerts> {
     const token = randomUUID();
     const at = req.at.getTime();
-    const rows = await this.write(() => this.s.take.all({ at, until: at + req.leaseMs, limit: req.limit, token }) as Row[]);
-    return { token, alerts: alertsInEndOrder(rows) };
+    const rows = await this.write(() => this.s.take.all({ at, until: at + req.leaseMs, limit: req.limit, token, sources: JSON.stringify(req.sources) }) as Row[]);
+    return { token, alerts: alertsInOrder(rows) };
   }
 
-  async settleTaskAlerts(s: AlertSettlement): Promise<number> {
+  async settleAlerts(s: AlertSettlement): Promise<number> {
     if (s.done.length === 0 && s.retry.length === 0) return 0;
     return this.write(() => {
       let n = 0;
@@ -41,38 +47,31 @@ export class SqliteAlerts implements AlertStore {
     });
   }
 
-  async nextTaskAlertAt(): Promise<Date | null> {
-    const row = this.s.next.get() as Row | undefined;
+  async nextAlertAt(sources: readonly AlertSource[]): Promise<Date | null> {
+    const row = this.s.next.get(JSON.stringify(sources)) as Row | undefined;
     return row ? new Date(Number(row.next_try)) : null;
   }
 
-  async waitingTaskAlerts(): Promise<WaitingTaskAlerts> {
+  async waitingAlerts(): Promise<WaitingAlerts> {
     const row = this.s.waiting.get() as Row;
-    return { waiting: Number(row.count), oldestEnded: row.oldest === null ? null : new Date(Number(row.oldest)), failing: Number(row.failing ?? 0) };
+    return { waiting: Number(row.count), failing: Number(row.failing ?? 0), oldest: row.oldest === null ? null : new Date(Number(row.oldest)) };
   }
 
-  async deleteTaskAlertsBefore(before: Date): Promise<number> {
+  async deleteAlertsBefore(before: Date): Promise<number> {
     return this.write(() => this.s.deleteBefore.run(before.getTime()).changes);
   }
-}
-
-/** An alert's columns in the insert's order (the stores share it). */
-export function alertValues(a: TaskAlert): [string, number, string, string, number, string, string | null, string | null, number | null, number, number] {
-  const ended = a.ended.getTime();
-  return [a.kind, a.taskId, a.type, a.backendId, a.attempt, a.status, a.error, a.disabledReason, a.nextRun ? a.nextRun.getTime() : null, ended, ended];
 }
 
 function prepareAlerts(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    insert: p(`INSERT INTO task_alerts (kind, task, type, backend_id, attempt, status, error, disabled_reason, next_run, ended, next_try)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    take: p(`UPDATE task_alerts SET tries = tries + 1, first_try = coalesce(first_try, @at), next_try = @until, taken_by = @token
-      WHERE id IN (SELECT id FROM task_alerts WHERE next_try <= @at ORDER BY next_try, id LIMIT @limit) RETURNING *`),
-    remove: p('DELETE FROM task_alerts WHERE id = ? AND taken_by = ?'),
-    retry: p('UPDATE task_alerts SET next_try = ?, last_error = ?, taken_by = NULL WHERE id = ? AND taken_by = ?'),
-    next: p('SELECT next_try FROM task_alerts ORDER BY next_try, id LIMIT 1'),
-    waiting: p('SELECT count(*) AS count, min(ended) AS oldest, sum(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END) AS failing FROM task_alerts'),
-    deleteBefore: p('DELETE FROM task_alerts WHERE ended < ?'),
+    insert: p('INSERT INTO alerts (source, kind, payload, recorded, next_try) VALUES (?, ?, ?, ?, ?)'),
+    take: p(`UPDATE alerts SET tries = tries + 1, first_try = coalesce(first_try, @at), next_try = @until, taken_by = @token
+      WHERE id IN (SELECT id FROM alerts WHERE next_try <= @at AND source IN (SELECT value FROM json_each(@sources)) ORDER BY next_try, id LIMIT @limit) RETURNING *`),
+    remove: p('DELETE FROM alerts WHERE id = ? AND taken_by = ?'),
+    retry: p('UPDATE alerts SET next_try = ?, last_error = ?, taken_by = NULL WHERE id = ? AND taken_by = ?'),
+    next: p('SELECT next_try FROM alerts WHERE source IN (SELECT value FROM json_each(?)) ORDER BY next_try, id LIMIT 1'),
+    waiting: p('SELECT count(*) AS count, min(recorded) AS oldest, sum(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END) AS failing FROM alerts'),
+    deleteBefore: p('DELETE FROM alerts WHERE recorded < ?'),
   };
 }

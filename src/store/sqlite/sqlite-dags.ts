@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { NewAlert } from '../alert-store.js';
 import { NotFoundError } from '../../core/errors.js';
 import { dagStructure, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../../core/dag.js';
 import { firstPoint, mergeSkipped, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
@@ -27,6 +28,8 @@ export interface SqliteDagHost {
   write<T>(fn: () => T): Promise<T>;
   /** Inserts jobboard tasks inside the caller's transaction. */
   insertTasks(tasks: readonly NewTask[], at: Date): CreatedTask[];
+  /** Stores an alert inside the caller's transaction. */
+  insertAlert(a: NewAlert): void;
   wake(change: StoreChange): void;
 }
 
@@ -223,6 +226,7 @@ export class SqliteDags implements DagStore {
         );
         step.attempts.forEach((a, i) => insert.run(runId, a.taskId, a.attempt, created[i]!.task.id, a.notBefore.getTime(), now));
       }
+      for (const alert of step.alerts ?? []) this.host.insertAlert({ source: 'dag', alert, recorded: at });
       return dagRunFromRow(row);
     });
     if (run) this.host.wake({ kind: 'tasks-written', count: step.attempts.length });

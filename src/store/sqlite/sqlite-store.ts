@@ -137,7 +137,7 @@ export class SqliteStore implements Store {
     // builds its wrappers each time).
     this.inWriteTx = this.db.transaction((fn: () => unknown) => fn());
     this.endNested = this.db.transaction((item: EndRunItem) => this.endInTx(this.requireRun(item.backendId), item.req));
-    this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), wake: (c) => this.wake(c) });
+    this.dags = new SqliteDags({ db: this.db, write: (fn) => this.write(fn), insertTasks: (t, at) => this.insertTasksInTx(t, at), insertAlert: (a) => this.alerts.insertInTx(a), wake: (c) => this.wake(c) });
     this.archive = new SqliteArchive(this.db, (fn) => this.write(fn));
     this.alerts = new SqliteAlerts(this.db, (fn) => this.write(fn), (name) => this.typesOf([name])[0]!);
     this.schedules = new SqliteSchedules({ db: this.db, write: (fn) => this.write(fn), wake: (c) => this.wake(c) });

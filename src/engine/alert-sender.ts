@@ -1,0 +1,130 @@
+import { ALERT_LEASE_MS, alertRetryAt, describeAlert, mayAlert } from '../core/task-alert.js';
+import type { AlertSource, StoredAlert } from '../store/alert-store.js';
+import type { Timer } from './clock.js';
+import type { DagNotifier } from './dag-notifier.js';
+import type { Logger } from './logger.js';
+import { PeriodicLoop } from './periodic-loop.js';
+import type { Orrery } from './service.js';
+import type { RunEvent } from './service-types.js';
+import type { TaskNotifier } from './task-notifier.js';
+
+/** How long stopping waits for alerts being sent (a notifier that hangs does not hold a shutdown up). */
+export const ALERTS_STOP_WAIT_MS = 10_000;
+/** Alerts of one source sent at once by one process; the others wait their turn in the store. */
+export const ALERTS_IN_FLIGHT = 8;
+/** How often a sender looks for alerts stored by other processes (this process's own wake it at once). */
+export const ALERTS_POLL_MS = 1000;
+
+/** How a sender hands its source's alerts to a notifier: throws or rejects when the delivery failed. */
+interface Delivery {
+  source: AlertSource;
+  deliver(a: StoredAlert): void | Promise<void>;
+}
+
+/** Task alerts to a TaskNotifier: a retry alert it has no `onRetry` for is settled unsent. */
+export function taskDelivery(n: TaskNotifier): Delivery {
+  return { source: 'task', deliver: (a) => (a.source !== 'task' ? undefined : a.alert.kind === 'failed' ? n.onFailure(a.alert) : n.onRetry?.(a.alert)) };
+}
+
+/** DAG task alerts to a DagNotifier: a retry alert it has no `onRetry` for is settled unsent. */
+export function dagDelivery(n: DagNotifier): Delivery {
+  return { source: 'dag', deliver: (a) => (a.source !== 'dag' ? undefined : a.alert.kind === 'failed' ? n.onFailure(a.alert) : n.onRetry?.(a.alert)) };
+}
+
+/**
+ * Delivers the alerts of one source stored with what they report (docs/guide.md#alerts,
+ * docs/dags.md#alerts), whichever process recorded them: it takes up to ALERTS_IN_FLIGHT at a time,
+ * those due the longest first, holding each for ALERT_LEASE_MS; a delivered alert is deleted, a
+ * failed one tried again later (core alertRetryAt), and one that failed for 24 hours is given up and
+ * logged. This process's own ends and DAG steps wake it at once; other processes' alerts are found
+ * within ALERTS_POLL_MS.
+ */
+export class AlertSender extends PeriodicLoop {
+  private readonly sending = new Set<Promise<void>>();
+  private readonly onRun = (e: RunEvent): void => {
+    if (this.delivery.source === 'task' && e.event === 'ended' && mayAlert(e.run.status)) this.wake();
+  };
+  private readonly onAlerts = (source: AlertSource): void => {
+    if (source === this.delivery.source) this.wake();
+  };
+
+  constructor(
+    orrery: Orrery,
+    private readonly delivery: Delivery,
+    logger: Logger,
+  ) {
+    super(orrery, `${delivery.source} alerts`, { maxSleepMs: ALERTS_POLL_MS, logger });
+  }
+
+  protected override onStart(): void {
+    this.orrery.events.on('run', this.onRun);
+    this.orrery.events.on('alerts', this.onAlerts);
+  }
+
+  protected override onStop(): void {
+    this.orrery.events.off('run', this.onRun);
+    this.orrery.events.off('alerts', this.onAlerts);
+  }
+
+  protected async pass(): Promise<number> {
+    const room = ALERTS_IN_FLIGHT - this.sending.size;
+    if (room <= 0) return this.maxSleepMs; // a delivery that settles wakes the loop
+    const alerts = this.orrery.store.alerts;
+    const sources = [this.delivery.source];
+    // A read first: a pass with nothing due writes nothing.
+    const next = await alerts.nextAlertAt(sources);
+    const now = this.orrery.clock.now();
+    if (next === null) return this.maxSleepMs;
+    if (next.getTime() > now.getTime()) return Math.max(1, Math.min(next.getTime() - now.getTime(), this.maxSleepMs));
+    const taken = await alerts.takeAlerts({ sources, at: now, limit: room, leaseMs: ALERT_LEASE_MS });
+    for (const a of taken.alerts) {
+      const p: Promise<void> = this.deliver(taken.token, a).finally(() => {
+        this.sending.delete(p);
+        this.wake();
+      });
+      this.sending.add(p);
+    }
+    return taken.alerts.length === room ? this.maxSleepMs : 0;
+  }
+
+  /** Stops taking alerts, then waits up to ALERTS_STOP_WAIT_MS for those being sent. */
+  override async stop(): Promise<void> {
+    await super.stop();
+    if (this.sending.size === 0) return;
+    let timer: Timer | undefined;
+    const waited = new Promise<void>((r) => (timer = this.orrery.clock.setTimer(ALERTS_STOP_WAIT_MS, r, { unref: true })));
+    await Promise.race([Promise.allSettled([...this.sending]), waited]);
+    timer?.cancel();
+    if (this.sending.size > 0) {
+      this.log.warn(`stopped with ${this.sending.size} ${this.delivery.source} alert(s) still being sent: they stay stored, and a process with a notifier sends them again ${ALERT_LEASE_MS / 1000} s after they were taken`);
+    }
+  }
+
+  private async deliver(token: string, a: StoredAlert): Promise<void> {
+    let error: string | null = null;
+    try {
+      await this.delivery.deliver(a);
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    const at = this.orrery.clock.now();
+    const retryAt = error === null ? null : alertRetryAt(a.tries, a.firstTry, at);
+    if (error !== null) {
+      const what = describe(a);
+      if (retryAt) this.log.warn({ alert: a.id, tries: a.tries }, `${what} failed (try ${a.tries}; next at ${retryAt.toISOString()}): ${error}`);
+      else this.log.error({ alert: a.id, tries: a.tries }, `${what} given up after ${a.tries} tries since ${a.firstTry.toISOString()}: ${error}`);
+    }
+    try {
+      await this.orrery.store.alerts.settleAlerts({ token, done: retryAt ? [] : [a.id], retry: retryAt ? [{ id: a.id, retryAt, error: error! }] : [] });
+    } catch (e) {
+      // Left held: taken again once its lease ends (it may then be sent twice).
+      this.log.warn({ err: e, alert: a.id }, `${describe(a)}: could not record its delivery: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** An alert in a log line: `task alert for task 42 (send-mail) run … attempt 3 failed`, `DAG alert for DAG etl run 7 (…): task load attempt 2`. */
+function describe(a: StoredAlert): string {
+  if (a.source === 'task') return `task alert for ${describeAlert(a.alert)}`;
+  return `DAG alert for DAG ${a.alert.dag} run ${a.alert.dagRunId} (${a.alert.execTs.toISOString()}): task ${a.alert.taskId} attempt ${a.alert.attempt}`;
+}
