@@ -167,7 +167,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (signals.received) return stoppedBeforeStart(log);
   const types = typesOption(w?.types);
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
-  const dagNotifier = roles.runner ? await dagNotifierOf(o, log) : undefined;
+  const dagNotifier = roles.runner ? await dagNotifierOf(o) : undefined;
   const taskNotifier = await taskNotifierOf(o);
   // A signal while startServer runs (it opens, checks, listens) stops it before any loop starts.
   const starting = new AbortController();
@@ -191,6 +191,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
     ...(o.runnerGrace !== undefined ? { runnerGraceMs: o.runnerGrace } : {}),
     ...(dagNotifier ? { dagNotifier } : {}),
+    ...(roles.runner && o.notifyRetries ? { logDagRetries: true } : {}),
     ...(taskNotifier ? { taskNotifier } : {}),
     http: roles.serve ? { host: roles.serve.host, port: roles.serve.port, token: roles.serve.token, publicMetrics: roles.serve.publicMetrics } : false,
     ...(roles.serve && o.retention !== undefined ? { retention: { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}) } } : {}),
@@ -283,21 +284,15 @@ function unreachable(e: unknown): boolean {
   return isStorageUnavailable(e);
 }
 
-/** The log notifier, plus a webhook with --notify-webhook. */
-async function dagNotifierOf(o: DaemonCliOpts, log: Logger) {
-  if (o.notifyRetries && !o.notifyWebhook) {
-    const { logNotifier } = await import('../engine/dag-notifier.js');
-    return logNotifier(log.child({ loop: 'dags' }), { retries: true });
-  }
+/** The stored DAG alerts posted to --notify-webhook (the DAG scheduler logs the failures its steps record either way). */
+async function dagNotifierOf(o: DaemonCliOpts) {
   if (!o.notifyWebhook) return undefined;
-  const { combineNotifiers, logNotifier, webhookNotifier } = await import('../engine/dag-notifier.js');
-  let hook;
+  const { webhookNotifier } = await import('../engine/dag-notifier.js');
   try {
-    hook = webhookNotifier(o.notifyWebhook, { retries: o.notifyRetries ?? false });
+    return webhookNotifier(o.notifyWebhook, { retries: o.notifyRetries ?? false });
   } catch (e) {
     throw new UsageError(`--notify-webhook: ${(e as Error).message}`);
   }
-  return combineNotifiers([logNotifier(log.child({ loop: 'dags' }), { retries: o.notifyRetries ?? false }), hook]);
 }
 
 /** Task alerts: the stored alerts posted to --notify-webhook (a failed run is logged by the worker that ran it already). */

@@ -3,7 +3,8 @@ import { silentLogger, type Logger } from './logger.js';
 import { checkLogger, childLogger } from './option-checks.js';
 import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
-import type { DagNotifier } from './dag-notifier.js';
+import { checkNotifier, type DagNotifier } from './dag-notifier.js';
+import { invalid } from '../core/errors.js';
 import { checkTaskNotifier, type TaskNotifier } from './task-notifier.js';
 import { AlertSender, taskDelivery } from './alert-sender.js';
 import { Runner } from './runner.js';
@@ -23,8 +24,14 @@ export interface DaemonOptions {
   maxSleepMs?: number;
   /** Default: silent; each loop logs through a child tagged with its name. */
   logger?: Logger;
-  /** DAG alerts (default: logged at error level). The DAG scheduler runs beside the runner. */
+  /**
+   * DAG alerts: the DAG scheduler (beside the runner) delivers the stored DAG alerts through it,
+   * whichever scheduler recorded them (docs/dags.md#alerts). Default: none (the scheduler logs the
+   * failures its steps record, at error level, either way).
+   */
   dagNotifier?: DagNotifier;
+  /** The DAG scheduler also logs the DAG task retries its steps record, at warn level. */
+  logDagRetries?: boolean;
   /**
    * Task alerts (default: none): this process delivers the alerts stored with run ends, whichever
    * process recorded them: a task disabled for good by its run's end (and, with `onRetry`, a failed
@@ -54,11 +61,13 @@ export class Daemon {
       : null;
     this.reaper = opts.reaper ? new Reaper(orrery, { ...sleep, logger: childLogger(logger, { loop: 'reaper' }) }) : null;
     this.dagScheduler = opts.runner
-      ? new DagScheduler(orrery, { ...sleep, logger: childLogger(logger, { loop: 'dags' }), ...(opts.dagNotifier ? { notifier: opts.dagNotifier } : {}) })
+      ? new DagScheduler(orrery, { ...sleep, logger: childLogger(logger, { loop: 'dags' }), ...(opts.dagNotifier ? { notifier: opts.dagNotifier } : {}), ...(opts.logDagRetries ? { logRetries: true } : {}) })
       : null;
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
     const notifier = opts.taskNotifier;
     if (notifier !== undefined) checkTaskNotifier(notifier);
+    if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
+    if (opts.logDagRetries !== undefined && typeof opts.logDagRetries !== 'boolean') throw invalid('logDagRetries', 'must be a boolean');
     this.newAlertSender = notifier ? () => new AlertSender(orrery, taskDelivery(notifier), childLogger(logger, { loop: 'alerts' })) : null;
   }
 

@@ -1,4 +1,5 @@
 import type { DagTaskAlert } from '../core/dag-progress.js';
+import { invalid } from '../core/errors.js';
 import type { Logger } from './logger.js';
 
 /** A DAG task that failed for good, or failed and will be retried. */
@@ -82,15 +83,31 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
   };
 }
 
-/** Calls every notifier; one that fails does not stop the others. */
+/**
+ * Calls every notifier; one that fails does not stop the others, but the combination then fails, so
+ * the stored alert is delivered again later (to every notifier).
+ */
 export function combineNotifiers(list: readonly DagNotifier[]): DagNotifier {
   return {
-    onFailure: async (a) => void (await Promise.allSettled(list.map((n) => n.onFailure(a)))),
-    onRetry: async (a) => void (await Promise.allSettled(list.map((n) => n.onRetry?.(a)))),
+    onFailure: (a) => allOrFail(list.map((n) => n.onFailure(a))),
+    onRetry: (a) => allOrFail(list.map((n) => n.onRetry?.(a))),
   };
+}
+
+/** Waits for every call; rejects (an AggregateError naming each failure) when one of them failed. */
+export async function allOrFail(calls: ReadonlyArray<void | Promise<void>>): Promise<void> {
+  const failed = (await Promise.allSettled(calls)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('; '));
 }
 
 function firstLine(s: string): string {
   const i = s.indexOf('\n');
   return i === -1 ? s : s.slice(0, i);
+}
+
+/** A ValidationError naming `field` unless `n` has an onFailure method and, if any, an onRetry function (a task or a DAG notifier). */
+export function checkNotifier(n: unknown, field: string): void {
+  if (typeof n !== 'object' || n === null || typeof (n as DagNotifier).onFailure !== 'function') throw invalid(field, 'must be an object with an onFailure(alert) method');
+  const retry = (n as DagNotifier).onRetry;
+  if (retry !== undefined && typeof retry !== 'function') throw invalid(`${field}.onRetry`, 'must be a function (or left out)');
 }

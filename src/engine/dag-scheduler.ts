@@ -7,10 +7,12 @@ import type { DagStepOutcome } from './dag-service.js';
 
 export interface DagSchedulerOptions extends LoopOptions {
   /**
-   * DAG task alerts (default: logged at error level): the scheduler delivers those stored by any
-   * scheduler's steps, at least once (docs/dags.md#alerts).
+   * Delivers the stored DAG task alerts, whichever scheduler's step recorded them, at least once
+   * (docs/dags.md#alerts). Default: none; they wait in the store for a scheduler that has one.
    */
   notifier?: DagNotifier;
+  /** Also log the retries its steps record, at warn level (failures are always logged, at error level). */
+  logRetries?: boolean;
   /** A schedule point older than this when reached is late (caught up or skipped). */
   latenessMs?: number;
 }
@@ -26,15 +28,17 @@ const WAKE_COALESCE_MS = 5;
 export class DagScheduler extends PeriodicLoop {
   private unlisten: Array<() => void> = [];
   private wakeTimer: Timer | null = null;
-  private readonly alerts: AlertSender;
+  private readonly alerts: AlertSender | null;
+  /** Logs the failures (and, with logRetries, the retries) this scheduler's steps record, as they are recorded. */
+  private readonly stepLog: DagNotifier;
 
   constructor(
     orrery: Orrery,
     private readonly opts: DagSchedulerOptions = {},
   ) {
     super(orrery, 'dag scheduler', opts);
-    const notifier: DagNotifier = opts.notifier ?? logNotifier(this.log);
-    this.alerts = new AlertSender(orrery, dagDelivery(notifier), this.log);
+    this.stepLog = logNotifier(this.log, { retries: opts.logRetries ?? false });
+    this.alerts = opts.notifier ? new AlertSender(orrery, dagDelivery(opts.notifier), this.log) : null;
   }
 
   protected override onStart(): void {
@@ -45,7 +49,7 @@ export class DagScheduler extends PeriodicLoop {
       });
     };
     this.unlisten = [this.orrery.store.listen('dags', soon)];
-    this.alerts.start();
+    this.alerts?.start();
   }
 
   protected override onStop(): void {
@@ -56,7 +60,7 @@ export class DagScheduler extends PeriodicLoop {
   /** Stops scheduling, then the DAG alerts (waiting up to 10 s for those being sent; the others stay stored). */
   override async stop(): Promise<void> {
     await super.stop();
-    await this.alerts.stop();
+    await this.alerts?.stop();
   }
 
   protected async pass(): Promise<number> {
@@ -78,6 +82,10 @@ export class DagScheduler extends PeriodicLoop {
 
   private report(outcomes: readonly DagStepOutcome[]): void {
     for (const o of outcomes) {
+      for (const a of o.alerts) {
+        const full = { ...a, dag: o.run.dag, dagRunId: o.run.id, execTs: o.run.execTs };
+        void (a.kind === 'failed' ? this.stepLog.onFailure(full) : this.stepLog.onRetry?.(full));
+      }
       if (o.run.status === 'success' || o.run.status === 'failed') this.log.info({ dag: o.run.dag, dagRunId: o.run.id }, `DAG ${o.run.dag}: run ${o.run.id} ${o.run.status}`);
     }
   }

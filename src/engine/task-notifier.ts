@@ -1,6 +1,5 @@
-import { invalid } from '../core/errors.js';
 import type { TaskAlert } from '../core/task-alert.js';
-import { jsonPoster, type WebhookOptions } from './dag-notifier.js';
+import { allOrFail, checkNotifier, jsonPoster, type WebhookOptions } from './dag-notifier.js';
 import type { Logger } from './logger.js';
 import { describeAlert as describe } from '../core/task-alert.js';
 
@@ -22,9 +21,7 @@ export interface TaskNotifier {
 
 /** A ValidationError naming the field unless `n` is a TaskNotifier (Daemon and startServer check it before anything starts). */
 export function checkTaskNotifier(n: unknown): void {
-  if (typeof n !== 'object' || n === null || typeof (n as TaskNotifier).onFailure !== 'function') throw invalid('taskNotifier', 'must be an object with an onFailure(alert) method');
-  const retry = (n as TaskNotifier).onRetry;
-  if (retry !== undefined && typeof retry !== 'function') throw invalid('taskNotifier.onRetry', 'must be a function (or left out)');
+  checkNotifier(n, 'taskNotifier');
 }
 
 /** Failures logged at error level (retries at warn level when `retries` is set). */
@@ -51,13 +48,9 @@ export function taskWebhookNotifier(url: string, opts: WebhookOptions = {}): Tas
  * the alert is delivered again later (to every notifier).
  */
 export function combineTaskNotifiers(list: readonly TaskNotifier[]): TaskNotifier {
-  const all = async (calls: Array<void | Promise<void>>) => {
-    const failed = (await Promise.allSettled(calls)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('; '));
-  };
   return {
-    onFailure: (a) => all(list.map((n) => n.onFailure(a))),
-    onRetry: (a) => all(list.map((n) => n.onRetry?.(a))),
+    onFailure: (a) => allOrFail(list.map((n) => n.onFailure(a))),
+    onRetry: (a) => allOrFail(list.map((n) => n.onRetry?.(a))),
   };
 }
 

@@ -3,8 +3,8 @@ import { checkInteger, checkMs, checkNames, optionsObject } from '../core/option
 import { workerIdProblem } from '../core/worker-registry.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { checkLogger } from '../engine/option-checks.js';
-import type { DagNotifier } from '../engine/dag-notifier.js';
 import { checkTaskNotifier, type TaskNotifier } from '../engine/task-notifier.js';
+import { checkNotifier, type DagNotifier } from '../engine/dag-notifier.js';
 import type { Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { ISOLATION_MODES, type IsolationMode } from '../worker/isolation/protocol.js';
@@ -66,8 +66,10 @@ export interface ServerOptions {
   maxSleepMs?: number;
   /** How long due tasks of types without limits are left to workers before the runner queues them. Default `1000` ms. */
   runnerGraceMs?: number;
-  /** DAG alerts; default: logged at error level. */
+  /** DAG alerts: the stored ones delivered through it (docs/dags.md#alerts); default: none (failures are logged either way). */
   dagNotifier?: DagNotifier;
+  /** Also log the DAG task retries, at warn level. */
+  logDagRetries?: boolean;
   /** Task alerts: this process delivers those stored with run ends, whoever recorded them (docs/guide.md#alerts); default: none. */
   taskNotifier?: TaskNotifier;
   /** The HTTP listener; `false`: none (the loops alone, as `orrery runner` and `orrery worker`). Default `{}`. */
@@ -132,6 +134,8 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
     if (w.file !== undefined && (typeof w.file !== 'string' || w.file === '')) throw invalid('worker.file', 'must be a file path');
   }
   if (opts.taskNotifier !== undefined) checkTaskNotifier(opts.taskNotifier);
+  if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
+  if (opts.logDagRetries !== undefined && typeof opts.logDagRetries !== 'boolean') throw invalid('logDagRetries', 'must be a boolean');
   if (opts.retention !== undefined && opts.retention !== null) {
     const r = optionsObject(opts.retention, 'retention');
     checkMs(r.retentionMs, 'retention.retentionMs', 1, Number.MAX_SAFE_INTEGER);

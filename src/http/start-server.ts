@@ -106,6 +106,7 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
         : null,
       logger: log,
       ...(opts.dagNotifier ? { dagNotifier: opts.dagNotifier } : {}),
+      ...(opts.logDagRetries ? { logDagRetries: true } : {}),
       ...(opts.taskNotifier ? { taskNotifier: opts.taskNotifier } : {}),
     });
     let port: number | null = null;

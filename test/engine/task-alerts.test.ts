@@ -13,9 +13,9 @@ import { Daemon } from '../../src/engine/daemon.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { openOrrery } from '../../src/engine/service.js';
-import type { DagTaskAlert } from '../../src/engine/dag-notifier.js';
+import { combineNotifiers, type DagTaskAlert } from '../../src/engine/dag-notifier.js';
 import { ALERT_LEASE_MS } from '../../src/core/task-alert.js';
-import { taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
+import { combineTaskNotifiers, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
 import { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/alert-sender.js';
 import { dag } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
@@ -274,18 +274,24 @@ describe('task alerts', () => {
     }
   });
 
-  it("a DAG task's alert outlives the scheduler that recorded its failure: another scheduler delivers it", async () => {
+  it("a DAG task's alert outlives the scheduler that recorded it: one without a notifier logs the failure and leaves the alert to one with", async () => {
     const { orrery, path } = await temp();
-    await orrery.dags.register([{ id: 'etl', tasks: [{ id: 'load' }] }]);
+    const mod = toHandlersModule({ dags: [dag('etl').task('load', () => { throw new Error('load down'); })] }, 'test');
+    await orrery.dags.register(mod.dags!.map((d) => d.toInput()));
+    const errors: string[] = [];
+    const logger = { info: () => {}, debug: () => {}, warn: () => {}, error: (_o: unknown, msg?: string) => void errors.push(String(msg)), child: () => logger, isLevelEnabled: () => true } as unknown as Logger;
+    // A scheduler, runner and worker with no DAG notifier: the failure is logged and its alert stored.
+    const plain = new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 50, logger, worker: { handlers: mod.handlers, concurrency: 2, pollMs: 50 } });
+    plain.start();
     const run = await orrery.dags.trigger('etl');
-    // Scheduler, runner and worker by hand, and no DAG notifier anywhere: the failure's alert is stored.
-    await orrery.dags.progressAll();
-    const [queued] = await orrery.scheduleDue({});
-    await orrery.startRun(queued!.backendId);
-    await orrery.endRun(queued!.backendId, { status: 'failed', error: 'load down' });
-    await orrery.dags.progressAll();
-    expect((await orrery.dags.run(run.id)).status).toBe('failed');
-    expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(1);
+    try {
+      await waitFor(async () => (await orrery.dags.run(run.id)).status === 'failed', 'the DAG run to fail');
+      await waitFor(() => errors.some((e) => /^DAG etl run \d+ \(.*\): task load attempt 1 failed: .*load down/.test(e)), 'the failure logged');
+      // A scheduler without a notifier runs no alert sender: the alert waits, never tried.
+      expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 0 });
+    } finally {
+      await plain.stop();
+    }
     const other = await openOrrery({ db: `sqlite:${path}` });
     const got: DagTaskAlert[] = [];
     const daemon = new Daemon(other, { runner: true, maxSleepMs: 50, dagNotifier: { onFailure: (a) => void got.push(a) } });
@@ -298,5 +304,37 @@ describe('task alerts', () => {
       await other.close();
     }
     expect(got[0]).toMatchObject({ kind: 'failed', dag: 'etl', dagRunId: run.id, taskId: 'load', attempt: 1, execTs: run.execTs });
+  });
+
+  it('combined notifiers fail when one of them fails, so the stored alert is tried again (DAG and task alike)', async () => {
+    const clock = new VirtualClock('2026-12-01T00:00:00Z');
+    const { orrery } = await temp({ clock });
+    await orrery.dags.register([{ id: 'etl', tasks: [{ id: 'load' }] }]);
+    const calls: number[] = [];
+    let fail = true;
+    const flaky = { onFailure: () => { calls.push(clock.nowMs()); if (fail) return Promise.reject(new Error('answered 500')); } };
+    const daemon = new Daemon(orrery, { runner: true, dagNotifier: combineNotifiers([{ onFailure: () => {} }, flaky]) });
+    daemon.start();
+    try {
+      const run = await orrery.dags.trigger('etl');
+      await orrery.dags.progressAll();
+      const [queued] = await orrery.scheduleDue({});
+      await orrery.startRun(queued!.backendId);
+      await orrery.endRun(queued!.backendId, { status: 'failed', error: 'load down' });
+      await orrery.dags.progressAll();
+      expect((await orrery.dags.run(run.id)).status).toBe('failed');
+      await clock.advance(1000);
+      expect(calls).toHaveLength(1);
+      expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 1 });
+      fail = false;
+      await clock.advance(10_000);
+      expect(calls).toHaveLength(2);
+      expect(calls[1]! - calls[0]!).toBe(10_000);
+      expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(0);
+    } finally {
+      await daemon.stop();
+    }
+    const task = combineTaskNotifiers([{ onFailure: () => {} }, { onFailure: () => Promise.reject(new Error('down')) }]);
+    await expect(task.onFailure({} as TaskAlert)).rejects.toThrow('down');
   });
 });
