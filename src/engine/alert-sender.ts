@@ -1,4 +1,5 @@
-import { ALERT_LEASE_MS, alertRetryAt, describeAlert, mayAlert } from '../core/task-alert.js';
+import { ALERT_LEASE_MS, alertRetryAt } from '../core/alert-retry.js';
+import { describeAlert, mayAlert } from '../core/task-alert.js';
 import type { AlertSource, StoredAlert } from '../store/alert-store.js';
 import type { Timer } from './clock.js';
 import type { DagNotifier } from './dag-notifier.js';

@@ -14,7 +14,7 @@ import type { Logger } from '../../src/engine/logger.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { combineNotifiers, type DagTaskAlert } from '../../src/engine/dag-notifier.js';
-import { ALERT_LEASE_MS } from '../../src/core/task-alert.js';
+import { ALERT_LEASE_MS } from '../../src/core/alert-retry.js';
 import { combineTaskNotifiers, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
 import { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/alert-sender.js';
 import { dag } from '../../src/worker/dag-definition.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALERT_LEASE_MS } from '../../src/core/task-alert.js';
+import { ALERT_LEASE_MS } from '../../src/core/alert-retry.js';
 import type { StoredAlert } from '../../src/store/alert-store.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { HOUR, T0, claimStarted, plus, useOrrery } from './fixtures.js';
