@@ -82,10 +82,7 @@ export class DagScheduler extends PeriodicLoop {
 
   private report(outcomes: readonly DagStepOutcome[]): void {
     for (const o of outcomes) {
-      for (const a of o.alerts) {
-        const full = { ...a, dag: o.run.dag, dagRunId: o.run.id, execTs: o.run.execTs };
-        void (a.kind === 'failed' ? this.stepLog.onFailure(full) : this.stepLog.onRetry?.(full));
-      }
+      for (const a of o.alerts) void (a.kind === 'failed' ? this.stepLog.onFailure(a) : this.stepLog.onRetry?.(a));
       if (o.run.status === 'success' || o.run.status === 'failed') this.log.info({ dag: o.run.dag, dagRunId: o.run.id }, `DAG ${o.run.dag}: run ${o.run.id} ${o.run.status}`);
     }
   }

@@ -3,7 +3,7 @@ import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { optionsObject } from '../core/options.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
-import { planCancel, planProgress, planRestart, type DagAlert, type TaskInstance } from '../core/dag-progress.js';
+import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
 import { planOverlap, runningLimit, type OverlapPlan } from '../core/dag-overlap.js';
 import { backfillRange, dagPointsBetween } from '../core/backfill.js';
@@ -81,10 +81,10 @@ export interface RegisteredDag {
   newVersion: boolean;
 }
 
-/** Something the scheduler does per DAG step; failures are reported through the notifier. */
+/** Something the scheduler does per DAG step; its task failures, stored as alerts, are logged by the scheduler. */
 export interface DagStepOutcome {
   run: DagRun;
-  alerts: DagAlert[];
+  alerts: DagTaskAlert[];
 }
 
 /** DAG workflows over the service (SPEC §3): definitions, triggers, restarts, views, and the scheduler's steps. */
@@ -479,7 +479,7 @@ export class DagService {
     const alerts = plan.alerts.map((a) => ({ ...a, dag: run.dag, dagRunId: run.id, execTs: run.execTs }));
     const updated = await this.store.applyDagStep(run.id, run.rev, { changes: plan.changes, attempts, status, ...(plan.runEnded ? { ended: plan.runEnded } : {}), alerts }, now);
     if (updated && alerts.length > 0) this.orrery.events.emit('alerts', 'dag');
-    return updated ? { run: updated, alerts: plan.alerts } : null;
+    return updated ? { run: updated, alerts } : null;
   }
 }
 
