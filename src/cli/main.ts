@@ -14,6 +14,7 @@ import { simulateCommand } from './simulate-command.js';
 import { scheduleCommands } from './schedule-commands.js';
 import { copyCommand } from './copy-command.js';
 import { statusCommand } from './status-command.js';
+import { alertsCommand } from './alerts-command.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
@@ -43,6 +44,7 @@ export function buildProgram(io: Io): Command {
   for (const c of visitCommands(io)) program.addCommand(c);
   program.addCommand(simulateCommand(io));
   program.addCommand(statusCommand(io));
+  program.addCommand(alertsCommand(io));
   program.addCommand(copyCommand(io));
   const harden = (c: Command) => {
     c.exitOverride().configureOutput(output(io));

@@ -1,8 +1,8 @@
 import { ALERT_LEASE_MS, alertRetryAt } from '../core/alert-retry.js';
 import { describeAlert, mayAlert } from '../core/task-alert.js';
-import type { AlertSource, StoredAlert } from '../store/alert-store.js';
+import type { AlertSource, NewAlert, StoredAlert } from '../store/alert-store.js';
 import type { Timer } from './clock.js';
-import type { DagNotifier } from './dag-notifier.js';
+import { describeDagAlert, type DagNotifier } from './dag-notifier.js';
 import type { Logger } from './logger.js';
 import { PeriodicLoop } from './periodic-loop.js';
 import type { Orrery } from './service.js';
@@ -16,20 +16,26 @@ export const ALERTS_IN_FLIGHT = 8;
 /** How often a sender looks for alerts stored by other processes (this process's own wake it at once). */
 export const ALERTS_POLL_MS = 1000;
 
+/**
+ * A delivery that has not settled by then counts as failed (and is tried again later), so that it ends
+ * before its take's hold does: this process never takes an alert it is still sending.
+ */
+export const ALERT_DELIVERY_LIMIT_MS = ALERT_LEASE_MS - 10_000;
+
 /** How a sender hands its source's alerts to a notifier: throws or rejects when the delivery failed. */
 interface Delivery {
   source: AlertSource;
   deliver(a: StoredAlert): void | Promise<void>;
 }
 
-/** Task alerts to a TaskNotifier: a retry alert it has no `onRetry` for is settled unsent. */
-export function taskDelivery(n: TaskNotifier): Delivery {
-  return { source: 'task', deliver: (a) => (a.source !== 'task' ? undefined : a.alert.kind === 'failed' ? n.onFailure(a.alert) : n.onRetry?.(a.alert)) };
-}
+type Notifier<A> = { onFailure(a: A): void | Promise<void>; onRetry?(a: A): void | Promise<void> };
 
-/** DAG task alerts to a DagNotifier: a retry alert it has no `onRetry` for is settled unsent. */
-export function dagDelivery(n: DagNotifier): Delivery {
-  return { source: 'dag', deliver: (a) => (a.source !== 'dag' ? undefined : a.alert.kind === 'failed' ? n.onFailure(a.alert) : n.onRetry?.(a.alert)) };
+/** The alerts of `source` to its notifier (TaskNotifier, DagNotifier): a retry alert it has no `onRetry` for is settled unsent. */
+export function delivery(source: 'task', n: TaskNotifier): Delivery;
+export function delivery(source: 'dag', n: DagNotifier): Delivery;
+export function delivery(source: AlertSource, n: Notifier<never>): Delivery {
+  const to = n as Notifier<StoredAlert['alert']>;
+  return { source, deliver: (a) => (a.source !== source ? undefined : a.alert.kind === 'failed' ? to.onFailure(a.alert) : to.onRetry?.(a.alert)) };
 }
 
 /**
@@ -103,29 +109,38 @@ export class AlertSender extends PeriodicLoop {
 
   private async deliver(token: string, a: StoredAlert): Promise<void> {
     let error: string | null = null;
+    let timer: Timer | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = this.orrery.clock.setTimer(ALERT_DELIVERY_LIMIT_MS, () => reject(new Error(`the notifier did not answer within ${ALERT_DELIVERY_LIMIT_MS / 1000} s`)), { unref: true });
+    });
     try {
-      await this.delivery.deliver(a);
+      await Promise.race([Promise.resolve().then(() => this.delivery.deliver(a)), limit]);
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
+    } finally {
+      timer?.cancel();
     }
     const at = this.orrery.clock.now();
-    const retryAt = error === null ? null : alertRetryAt(a.tries, a.firstTry, at);
+    // A taken alert has its first try (the take sets it).
+    const firstTry = a.firstTry ?? at;
+    const retryAt = error === null ? null : alertRetryAt(a.tries, firstTry, at);
     if (error !== null) {
-      const what = describe(a);
+      const what = describeStoredAlert(a);
       if (retryAt) this.log.warn({ alert: a.id, tries: a.tries }, `${what} failed (try ${a.tries}; next at ${retryAt.toISOString()}): ${error}`);
-      else this.log.error({ alert: a.id, tries: a.tries }, `${what} given up after ${a.tries} tries since ${a.firstTry.toISOString()}: ${error}`);
+      else this.log.error({ alert: a.id, tries: a.tries }, `${what} given up after ${a.tries} tries since ${firstTry.toISOString()}: ${error}`);
     }
     try {
-      await this.orrery.store.alerts.settleAlerts({ token, done: retryAt ? [] : [a.id], retry: retryAt ? [{ id: a.id, retryAt, error: error! }] : [] });
+      const settled = await this.orrery.store.alerts.settleAlerts({ token, done: retryAt ? [] : [a.id], retry: retryAt ? [{ id: a.id, retryAt, error: error! }] : [] });
+      // Its hold ran out first (this process stalled): another take holds it now, or held and settled it.
+      if (settled === 0) this.log.warn({ alert: a.id }, `${describeStoredAlert(a)}: its hold ran out before its delivery was recorded; it may be delivered again`);
     } catch (e) {
       // Left held: taken again once its lease ends (it may then be sent twice).
-      this.log.warn({ err: e, alert: a.id }, `${describe(a)}: could not record its delivery: ${(e as Error).message}`);
+      this.log.warn({ err: e, alert: a.id }, `${describeStoredAlert(a)}: could not record its delivery: ${(e as Error).message}`);
     }
   }
 }
 
 /** An alert in a log line: `task alert for task 42 (send-mail) run … attempt 3 failed`, `DAG alert for DAG etl run 7 (…): task load attempt 2`. */
-function describe(a: StoredAlert): string {
-  if (a.source === 'task') return `task alert for ${describeAlert(a.alert)}`;
-  return `DAG alert for DAG ${a.alert.dag} run ${a.alert.dagRunId} (${a.alert.execTs.toISOString()}): task ${a.alert.taskId} attempt ${a.alert.attempt}`;
+export function describeStoredAlert(a: NewAlert): string {
+  return a.source === 'task' ? `task alert for ${describeAlert(a.alert)}` : `DAG alert for ${describeDagAlert(a.alert)}`;
 }

@@ -6,7 +6,7 @@ import { DagScheduler } from './dag-scheduler.js';
 import { checkNotifier, type DagNotifier } from './dag-notifier.js';
 import { invalid } from '../core/errors.js';
 import { checkTaskNotifier, type TaskNotifier } from './task-notifier.js';
-import { AlertSender, taskDelivery } from './alert-sender.js';
+import { AlertSender, delivery } from './alert-sender.js';
 import { Runner } from './runner.js';
 import type { Orrery } from './service.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -68,7 +68,7 @@ export class Daemon {
     if (notifier !== undefined) checkTaskNotifier(notifier);
     if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
     if (opts.logDagRetries !== undefined && typeof opts.logDagRetries !== 'boolean') throw invalid('logDagRetries', 'must be a boolean');
-    this.newAlertSender = notifier ? () => new AlertSender(orrery, taskDelivery(notifier), childLogger(logger, { loop: 'alerts' })) : null;
+    this.newAlertSender = notifier ? () => new AlertSender(orrery, delivery('task', notifier), childLogger(logger, { loop: 'alerts' })) : null;
   }
 
   private readonly newAlertSender: (() => AlertSender) | null;
@@ -98,7 +98,7 @@ export class Daemon {
 
   /** `stop` but the task alerts, which go on for ends recorded meanwhile (startServer's HTTP jobboard, until it closes). */
   async stopLoops(graceMs?: number): Promise<void> {
-    await Promise.all([this.runner?.stop(), this.reaper?.stop(), this.dagScheduler?.stop()]);
+    await Promise.all([this.runner?.stop(), this.reaper?.stop(), this.dagScheduler?.stopScheduling()]);
     await this.worker?.stop(graceMs);
   }
 
@@ -106,6 +106,6 @@ export class Daemon {
   async stopAlerts(): Promise<void> {
     const sender = this.alertSender;
     this.alertSender = null;
-    await sender?.stop();
+    await Promise.all([sender?.stop(), this.dagScheduler?.stopAlerts()]);
   }
 }

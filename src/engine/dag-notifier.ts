@@ -18,16 +18,17 @@ export interface DagNotifier {
   onRetry?(alert: DagTaskAlert): void | Promise<void>;
 }
 
-function describe(a: DagTaskAlert): string {
+/** A DAG alert in a log line: `DAG etl run 7 (…): task load attempt 2`. */
+export function describeDagAlert(a: DagTaskAlert): string {
   return `DAG ${a.dag} run ${a.dagRunId} (${a.execTs.toISOString()}): task ${a.taskId} attempt ${a.attempt}`;
 }
 
 /** The default: failures logged at error level (retries at warn level when `retries` is set). */
 export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagNotifier {
   return {
-    onFailure: (a) => log.error({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId, attempt: a.attempt }, `${describe(a)} failed: ${firstLine(a.error)}`),
+    onFailure: (a) => log.error({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId, attempt: a.attempt }, `${describeDagAlert(a)} failed: ${firstLine(a.error)}`),
     ...(opts.retries
-      ? { onRetry: (a: DagTaskAlert) => log.warn({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId }, `${describe(a)} failed, retry at ${a.retryAt?.toISOString()}: ${firstLine(a.error)}`) }
+      ? { onRetry: (a: DagTaskAlert) => log.warn({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId }, `${describeDagAlert(a)} failed, retry at ${a.retryAt?.toISOString()}: ${firstLine(a.error)}`) }
       : {}),
   };
 }
@@ -88,14 +89,19 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
  * the stored alert is delivered again later (to every notifier).
  */
 export function combineNotifiers(list: readonly DagNotifier[]): DagNotifier {
+  return combined(list);
+}
+
+/** A notifier (task or DAG) that calls every one of `list`, and fails when one of them failed. */
+export function combined<A>(list: ReadonlyArray<{ onFailure(a: A): void | Promise<void>; onRetry?(a: A): void | Promise<void> }>) {
   return {
-    onFailure: (a) => allOrFail(list.map((n) => n.onFailure(a))),
-    onRetry: (a) => allOrFail(list.map((n) => n.onRetry?.(a))),
+    onFailure: (a: A) => allOrFail(list.map((n) => n.onFailure(a))),
+    onRetry: (a: A) => allOrFail(list.map((n) => n.onRetry?.(a))),
   };
 }
 
 /** Waits for every call; rejects (an AggregateError naming each failure) when one of them failed. */
-export async function allOrFail(calls: ReadonlyArray<void | Promise<void>>): Promise<void> {
+async function allOrFail(calls: ReadonlyArray<void | Promise<void>>): Promise<void> {
   const failed = (await Promise.allSettled(calls)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('; '));
 }

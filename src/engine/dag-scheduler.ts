@@ -1,5 +1,5 @@
 import type { Timer } from './clock.js';
-import { AlertSender, dagDelivery } from './alert-sender.js';
+import { AlertSender, delivery } from './alert-sender.js';
 import { logNotifier, type DagNotifier } from './dag-notifier.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
@@ -38,7 +38,7 @@ export class DagScheduler extends PeriodicLoop {
   ) {
     super(orrery, 'dag scheduler', opts);
     this.stepLog = logNotifier(this.log, { retries: opts.logRetries ?? false });
-    this.alerts = opts.notifier ? new AlertSender(orrery, dagDelivery(opts.notifier), this.log) : null;
+    this.alerts = opts.notifier ? new AlertSender(orrery, delivery('dag', opts.notifier), this.log) : null;
   }
 
   protected override onStart(): void {
@@ -57,9 +57,19 @@ export class DagScheduler extends PeriodicLoop {
     this.unlisten.forEach((u) => u());
   }
 
-  /** Stops scheduling, then the DAG alerts (waiting up to 10 s for those being sent; the others stay stored). */
+  /** Stops scheduling, then the DAG alerts (stopAlerts). */
   override async stop(): Promise<void> {
     await super.stop();
+    await this.stopAlerts();
+  }
+
+  /** Stops scheduling only: the DAG alerts go on until stopAlerts (a Daemon stops them after its worker). */
+  async stopScheduling(): Promise<void> {
+    await super.stop();
+  }
+
+  /** Stops delivering DAG alerts, waiting up to 10 s for those being sent; the others stay stored. */
+  async stopAlerts(): Promise<void> {
     await this.alerts?.stop();
   }
 

@@ -1,5 +1,5 @@
 import type { TaskAlert } from '../core/task-alert.js';
-import { allOrFail, checkNotifier, jsonPoster, type WebhookOptions } from './dag-notifier.js';
+import { checkNotifier, combined, jsonPoster, type WebhookOptions } from './dag-notifier.js';
 import type { Logger } from './logger.js';
 import { describeAlert as describe } from '../core/task-alert.js';
 
@@ -7,7 +7,7 @@ export type { TaskAlert } from '../core/task-alert.js';
 
 /**
  * Alerts for tasks (docs/guide.md#alerts): each is stored with the run's end and delivered by a
- * process with a task notifier (TaskAlertSender), at least once. `onRetry` is optional: leave it out
+ * process with a task notifier (AlertSender), at least once. `onRetry` is optional: leave it out
  * to hear only of tasks that failed for good. A notifier that throws or rejects is called again for
  * the same alert later (10 s, 20 s, 40 s ... apart, for 24 hours). DAG attempts are not reported
  * here (the DAG notifier reports them).
@@ -48,10 +48,7 @@ export function taskWebhookNotifier(url: string, opts: WebhookOptions = {}): Tas
  * the alert is delivered again later (to every notifier).
  */
 export function combineTaskNotifiers(list: readonly TaskNotifier[]): TaskNotifier {
-  return {
-    onFailure: (a) => allOrFail(list.map((n) => n.onFailure(a))),
-    onRetry: (a) => allOrFail(list.map((n) => n.onRetry?.(a))),
-  };
+  return combined(list);
 }
 
 function firstLine(s: string): string {

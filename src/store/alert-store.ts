@@ -14,10 +14,12 @@ export type StoredAlert = NewAlert & {
   id: number;
   /** Deliveries begun, this one included. */
   tries: number;
-  /** When the first delivery began. */
-  firstTry: Date;
+  /** When the first delivery began (null until a sender takes it; a take sets it). */
+  firstTry: Date | null;
   /** Why the last delivery failed, or null. */
   lastError: string | null;
+  /** When a sender may take it (next): the end of a take's hold, or its next try after a failure. */
+  nextTry: Date;
 };
 
 /** What a take holds: the alerts, and the token that settles them (a take whose lease ran out settles nothing). */
@@ -60,6 +62,8 @@ export interface AlertStore {
   /** The earliest next try of a waiting alert of `sources`, or null when none waits. */
   nextAlertAt(sources: readonly AlertSource[]): Promise<Date | null>;
   waitingAlerts(): Promise<WaitingAlerts>;
+  /** The waiting alerts, of every source, those a sender takes first first (by next try, then id), at most `limit`. */
+  listAlerts(limit: number): Promise<StoredAlert[]>;
   /** Deletes the alerts about instants before `before` (archiving); answers how many. */
   deleteAlertsBefore(before: Date): Promise<number>;
 }

@@ -233,15 +233,15 @@ export function alertPayload(a: NewAlert): string {
   return JSON.stringify(a.alert);
 }
 
-/** Stored alerts (the `alerts` rows a take returned, in any order), oldest first. */
+/** Stored alerts (the `alerts` rows a take returned, in any order), in the order they were stored. */
 export function alertsInOrder(rows: readonly Row[]): StoredAlert[] {
-  return rows.map(alertFromRow).sort((a, b) => a.recorded.getTime() - b.recorded.getTime() || a.id - b.id);
+  return rows.map(alertFromRow).sort((a, b) => a.id - b.id);
 }
 
 /** A stored alert (the `alerts` table of either store), its payload's instants revived. */
 export function alertFromRow(r: Row): StoredAlert {
   const p = json<Record<string, unknown>>(r.payload);
-  const base = { id: ms(r.id), recorded: date(r.recorded), tries: ms(r.tries), firstTry: date(r.first_try), lastError: (r.last_error as string | null) ?? null };
+  const base = { id: ms(r.id), recorded: date(r.recorded), tries: ms(r.tries), firstTry: dateOrNull(r.first_try), lastError: (r.last_error as string | null) ?? null, nextTry: date(r.next_try) };
   if (r.source === 'dag') {
     const alert = { ...p, execTs: new Date(p.execTs as string) } as unknown as DagTaskAlert;
     if (typeof p.retryAt === 'string') alert.retryAt = new Date(p.retryAt);

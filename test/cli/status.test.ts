@@ -105,4 +105,32 @@ describe('orrery status', () => {
       expect(bad.stderr).toMatch(message);
     }
   });
+
+  it('orrery alerts lists the alerts waiting to be delivered, in the order a sender takes them', async () => {
+    const { db, path } = tempDb();
+    const o = await openOrrery({ db: `sqlite:${path}` });
+    await o.createTaskType({ name: 'mail' }, { at: T0 });
+    await o.createTasks([1, 2].map((i) => ({ type: 'mail', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const, nextRun: T0 })), { at: T0 });
+    const runs = await o.scheduleDue({ at: T0 });
+    for (const [i, r] of runs.entries()) {
+      await o.startRun(r.backendId, { at: T0 });
+      await o.endRun(r.backendId, { status: 'permfailed', error: `bad input ${i}\nstack`, at: new Date(T0.getTime() + 1000 * (i + 1)) });
+    }
+    // The first one's delivery failed once: it waits for its next try, after the one never tried.
+    const taken = await o.store.alerts.takeAlerts({ sources: ['task'], at: T0, limit: 1, leaseMs: 1000 });
+    await o.store.alerts.settleAlerts({ token: taken.token, done: [], retry: [{ id: taken.alerts[0]!.id, retryAt: new Date(T0.getTime() + 10_000), error: 'webhook answered 500' }] });
+    await o.close();
+    const list = await runJson<Array<{ id: number; source: string; tries: number; lastError: string | null; nextTry: string; firstTry: string | null; alert: { taskId: number; kind: string; error: string } }>>(['alerts', '--json', ...db]);
+    expect(list.map((a) => [a.source, a.alert.kind, a.alert.taskId, a.tries, a.lastError, a.nextTry, a.firstTry])).toEqual([
+      ['task', 'failed', runs[1]!.task, 0, null, new Date(0).toISOString(), null],
+      ['task', 'failed', runs[0]!.task, 1, 'webhook answered 500', iso(10_000), iso(0)],
+    ]);
+    const text = await runOk(['alerts', '--limit', '1', ...db]);
+    expect(text.split('\n')[0]).toMatch(/^ID +SOURCE +KIND +ALERT +RECORDED +TRIES +NEXT TRY +LAST ERROR$/);
+    expect(text.split('\n')[1]).toMatch(new RegExp(`^${list[0]!.id} +task +failed +task ${runs[1]!.task} \\(mail\\) run \\S+ attempt 1 permfailed +${iso(2000)} +0 +1970-01-01T00:00:00.000Z +-$`));
+    expect(text.split('\n')).toHaveLength(3);
+    expect((await runCli(['alerts', '--limit', '0', ...db])).code).toBe(2);
+    const none = await runCli(['alerts', ...tempDb().db]);
+    expect([none.code, none.stdout]).toEqual([0, 'no alerts waiting to be delivered\n']);
+  });
 });

@@ -16,7 +16,7 @@ import { openOrrery } from '../../src/engine/service.js';
 import { combineNotifiers, type DagTaskAlert } from '../../src/engine/dag-notifier.js';
 import { ALERT_LEASE_MS } from '../../src/core/alert-retry.js';
 import { combineTaskNotifiers, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
-import { ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/alert-sender.js';
+import { ALERT_DELIVERY_LIMIT_MS, ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/alert-sender.js';
 import { dag } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
@@ -336,5 +336,59 @@ describe('task alerts', () => {
     }
     const task = combineTaskNotifiers([{ onFailure: () => {} }, { onFailure: () => Promise.reject(new Error('down')) }]);
     await expect(task.onFailure({} as TaskAlert)).rejects.toThrow('down');
+  });
+
+  it('a delivery that has not settled in 50 s counts as failed and is tried again later, never taken twice at once', async () => {
+    const clock = new VirtualClock('2026-12-01T00:00:00Z');
+    const { orrery } = await temp({ clock });
+    await orrery.createTaskType({ name: 'fatal' });
+    const calls: number[] = [];
+    const daemon = new Daemon(orrery, { taskNotifier: { onFailure: () => { calls.push(clock.nowMs()); return calls.length === 1 ? new Promise<void>(() => {}) : undefined; } } });
+    daemon.start();
+    try {
+      await orrery.createTask({ type: 'fatal', arguments: { args: [], kwargs: {} }, policy: 'oneshot' });
+      const [run] = await orrery.scheduleDue();
+      await orrery.startRun(run!.backendId);
+      // Ended a day ahead (an explicit --at): alerted at once all the same.
+      await orrery.endRun(run!.backendId, { status: 'permfailed', error: 'no', at: new Date(clock.nowMs() + 86_400_000) });
+      const t0 = clock.nowMs();
+      await clock.advance(1);
+      expect(calls).toEqual([t0]);
+      // Failed at the limit, and recorded so, before its hold ran out.
+      await clock.advance(ALERT_DELIVERY_LIMIT_MS + 5_000);
+      expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 1 });
+      // Tried again 10 s after the failure.
+      await clock.advance(5_000);
+      expect(calls.map((t) => t - t0)).toEqual([0, ALERT_DELIVERY_LIMIT_MS + 10_000]);
+      await clock.advance(5 * 60_000);
+      expect(calls).toHaveLength(2);
+      expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(0);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it("a stopping daemon's worker and runner do not wait for its DAG alerts; the alerts wait after them, 10 s at most", async () => {
+    const clock = new VirtualClock('2026-12-01T00:00:00Z');
+    const { orrery } = await temp({ clock });
+    await orrery.dags.register([{ id: 'etl', tasks: [{ id: 'load' }] }]);
+    const daemon = new Daemon(orrery, { runner: true, dagNotifier: { onFailure: () => new Promise<void>(() => {}) } });
+    daemon.start();
+    await orrery.dags.trigger('etl');
+    await orrery.dags.progressAll();
+    const [queued] = await orrery.scheduleDue({});
+    await orrery.startRun(queued!.backendId);
+    await orrery.endRun(queued!.backendId, { status: 'failed', error: 'load down' });
+    await orrery.dags.progressAll();
+    await clock.advance(1);
+    // The loops stop without the clock moving: the hanging alert does not hold them.
+    await daemon.stopLoops();
+    let stopped = false;
+    const stopping = daemon.stopAlerts().then(() => (stopped = true));
+    await clock.advance(ALERTS_STOP_WAIT_MS - 1);
+    expect(stopped).toBe(false);
+    await clock.advance(1);
+    await stopping;
+    expect(stopped).toBe(true);
   });
 });

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { OrreryError } from '../../core/errors.js';
 import type { TaskType } from '../../core/model.js';
-import { storedAlertOf } from '../../core/task-alert.js';
-import type { AlertSettlement, AlertSource, AlertStore, NewAlert, TakenAlerts, WaitingAlerts } from '../alert-store.js';
-import { alertPayload, alertsInOrder, type Row } from '../rows.js';
+import { mayAlert, storedAlertOf } from '../../core/task-alert.js';
+import type { AlertSettlement, AlertSource, AlertStore, NewAlert, StoredAlert, TakenAlerts, WaitingAlerts } from '../alert-store.js';
+import { alertFromRow, alertPayload, alertsInOrder, type Row } from '../rows.js';
 import type { EndRunResult } from '../store.js';
 
 /**
@@ -12,14 +12,13 @@ import type { EndRunResult } from '../store.js';
  * batches call for none and send nothing.
  */
 export async function recordAlerts(c: pg.PoolClient, results: ReadonlyArray<EndRunResult | OrreryError>, typeOf: (name: string) => Promise<TaskType>): Promise<void> {
+  const ended = results.filter((r): r is EndRunResult => !(r instanceof OrreryError) && mayAlert(r.run.status));
+  if (ended.length === 0) return;
+  // The rule's type lookups are synchronous: the types of the few ends that may alert are read first.
   const types = new Map<string, TaskType>();
+  for (const r of ended) if (!types.has(r.task.type)) types.set(r.task.type, await typeOf(r.task.type));
   const alerts: NewAlert[] = [];
-  for (const r of results) {
-    if (r instanceof OrreryError) continue;
-    // The rule reads the type only for an end that calls for an alert: it is awaited for those alone.
-    const candidate = storedAlertOf(r.run, r.task, r.taskUpdated, () => ({ backendName: '' }));
-    if (!candidate) continue;
-    if (!types.has(candidate.type)) types.set(candidate.type, await typeOf(candidate.type));
+  for (const r of ended) {
     const alert = storedAlertOf(r.run, r.task, r.taskUpdated, (name) => types.get(name)!);
     if (alert) alerts.push({ source: 'task', alert, recorded: alert.ended });
   }
@@ -31,7 +30,7 @@ export async function insertAlerts(c: pg.PoolClient, alerts: readonly NewAlert[]
   if (alerts.length === 0) return;
   await c.query(
     `INSERT INTO alerts (source, kind, payload, recorded, next_try)
-     SELECT source, kind, payload, recorded, recorded FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[]) AS x(source, kind, payload, recorded)`,
+     SELECT source, kind, payload, recorded, to_timestamp(0) FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[]) AS x(source, kind, payload, recorded)`,
     [alerts.map((a) => a.source), alerts.map((a) => a.alert.kind), alerts.map(alertPayload), alerts.map((a) => a.recorded)],
   );
 }
@@ -72,6 +71,10 @@ export class PostgresAlerts implements AlertStore {
     const { rows } = await this.pool.query<Row>('SELECT count(*) AS count, min(recorded) AS oldest, count(last_error) AS failing FROM alerts');
     const r = rows[0]!;
     return { waiting: Number(r.count), failing: Number(r.failing), oldest: (r.oldest as Date | null) ?? null };
+  }
+
+  async listAlerts(limit: number): Promise<StoredAlert[]> {
+    return (await this.pool.query<Row>('SELECT * FROM alerts ORDER BY next_try, id LIMIT $1', [limit])).rows.map(alertFromRow);
   }
 
   async deleteAlertsBefore(before: Date): Promise<number> {

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
 import { storedAlertOf } from '../../core/task-alert.js';
-import type { AlertSettlement, AlertSource, AlertStore, NewAlert, TakenAlerts, WaitingAlerts } from '../alert-store.js';
-import { alertPayload, alertsInOrder, type Row } from '../rows.js';
+import type { AlertSettlement, AlertSource, AlertStore, NewAlert, StoredAlert, TakenAlerts, WaitingAlerts } from '../alert-store.js';
+import { alertFromRow, alertPayload, alertsInOrder, type Row } from '../rows.js';
 import type { EndRunResult } from '../store.js';
 
 /** The alerts' outbox on SQLite (AlertStore); instants as epoch milliseconds. */
@@ -26,8 +26,8 @@ export class SqliteAlerts implements AlertStore {
 
   /** Stores an alert inside the caller's write transaction (a run's end, a DAG step). */
   insertInTx(a: NewAlert): void {
-    const at = a.recorded.getTime();
-    this.s.insert.run(a.source, a.alert.kind, alertPayload(a), at, at);
+    // Due at once (next_try 0, on PostgreSQL the epoch), whatever instant it reports: a run ended with a future `at` alerts now.
+    this.s.insert.run(a.source, a.alert.kind, alertPayload(a), a.recorded.getTime(), 0);
   }
 
   async takeAlerts(req: { sources: readonly AlertSource[]; at: Date; limit: number; leaseMs: number }): Promise<TakenAlerts> {
@@ -57,6 +57,10 @@ export class SqliteAlerts implements AlertStore {
     return { waiting: Number(row.count), failing: Number(row.failing ?? 0), oldest: row.oldest === null ? null : new Date(Number(row.oldest)) };
   }
 
+  async listAlerts(limit: number): Promise<StoredAlert[]> {
+    return (this.s.list.all(limit) as Row[]).map(alertFromRow);
+  }
+
   async deleteAlertsBefore(before: Date): Promise<number> {
     return this.write(() => this.s.deleteBefore.run(before.getTime()).changes);
   }
@@ -73,5 +77,6 @@ function prepareAlerts(db: Database.Database) {
     next: p('SELECT next_try FROM alerts WHERE source IN (SELECT value FROM json_each(?)) ORDER BY next_try, id LIMIT 1'),
     waiting: p('SELECT count(*) AS count, min(recorded) AS oldest, sum(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END) AS failing FROM alerts'),
     deleteBefore: p('DELETE FROM alerts WHERE recorded < ?'),
+    list: p('SELECT * FROM alerts ORDER BY next_try, id LIMIT ?'),
   };
 }
