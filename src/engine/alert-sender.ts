@@ -2,7 +2,7 @@ import { ALERT_LEASE_MS, alertRetryAt } from '../core/alert-retry.js';
 import { describeAlert, mayAlert } from '../core/task-alert.js';
 import type { AlertSource, NewAlert, StoredAlert } from '../store/alert-store.js';
 import type { Timer } from './clock.js';
-import { describeDagAlert, type DagNotifier } from './dag-notifier.js';
+import { describeDagAlert, type DagNotifier, type Delivering } from './dag-notifier.js';
 import type { Logger } from './logger.js';
 import { PeriodicLoop } from './periodic-loop.js';
 import type { Orrery } from './service.js';
@@ -25,17 +25,17 @@ export const ALERT_DELIVERY_LIMIT_MS = ALERT_LEASE_MS - 10_000;
 /** How a sender hands its source's alerts to a notifier: throws or rejects when the delivery failed. */
 interface Delivery {
   source: AlertSource;
-  deliver(a: StoredAlert): void | Promise<void>;
+  deliver(a: StoredAlert, d: Delivering): void | Promise<void>;
 }
 
-type Notifier<A> = { onFailure(a: A): void | Promise<void>; onRetry?(a: A): void | Promise<void> };
+type Notifier<A> = { onFailure(a: A, d?: Delivering): void | Promise<void>; onRetry?(a: A, d?: Delivering): void | Promise<void> };
 
 /** The alerts of `source` to its notifier (TaskNotifier, DagNotifier): a retry alert it has no `onRetry` for is settled unsent. */
 export function delivery(source: 'task', n: TaskNotifier): Delivery;
 export function delivery(source: 'dag', n: DagNotifier): Delivery;
 export function delivery(source: AlertSource, n: Notifier<never>): Delivery {
   const to = n as Notifier<StoredAlert['alert']>;
-  return { source, deliver: (a) => (a.source !== source ? undefined : a.alert.kind === 'failed' ? to.onFailure(a.alert) : to.onRetry?.(a.alert)) };
+  return { source, deliver: (a, d) => (a.source !== source ? undefined : a.alert.kind === 'failed' ? to.onFailure(a.alert, d) : to.onRetry?.(a.alert, d)) };
 }
 
 /**
@@ -110,11 +110,17 @@ export class AlertSender extends PeriodicLoop {
   private async deliver(token: string, a: StoredAlert): Promise<void> {
     let error: string | null = null;
     let timer: Timer | undefined;
+    // At the limit the notifier's signal aborts (a webhook's request is cancelled) and the delivery counts as failed.
+    const abort = new AbortController();
     const limit = new Promise<never>((_, reject) => {
-      timer = this.orrery.clock.setTimer(ALERT_DELIVERY_LIMIT_MS, () => reject(new Error(`the notifier did not answer within ${ALERT_DELIVERY_LIMIT_MS / 1000} s`)), { unref: true });
+      timer = this.orrery.clock.setTimer(ALERT_DELIVERY_LIMIT_MS, () => {
+        const e = new Error(`the notifier did not answer within ${ALERT_DELIVERY_LIMIT_MS / 1000} s`);
+        abort.abort(e);
+        reject(e);
+      }, { unref: true });
     });
     try {
-      await Promise.race([Promise.resolve().then(() => this.delivery.deliver(a)), limit]);
+      await Promise.race([Promise.resolve().then(() => this.delivery.deliver(a, { signal: abort.signal })), limit]);
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     } finally {
@@ -126,8 +132,8 @@ export class AlertSender extends PeriodicLoop {
     const retryAt = error === null ? null : alertRetryAt(a.tries, firstTry, at);
     if (error !== null) {
       const what = describeStoredAlert(a);
-      if (retryAt) this.log.warn({ alert: a.id, tries: a.tries }, `${what} failed (try ${a.tries}; next at ${retryAt.toISOString()}): ${error}`);
-      else this.log.error({ alert: a.id, tries: a.tries }, `${what} given up after ${a.tries} tries since ${firstTry.toISOString()}: ${error}`);
+      if (retryAt) this.log.warn({ alert: a.id, tries: a.tries }, `${what}: delivery failed (try ${a.tries}; next at ${retryAt.toISOString()}): ${error}`);
+      else this.log.error({ alert: a.id, tries: a.tries }, `${what}: given up after ${a.tries} tries since ${firstTry.toISOString()}: ${error}`);
     }
     try {
       const settled = await this.orrery.store.alerts.settleAlerts({ token, done: retryAt ? [] : [a.id], retry: retryAt ? [{ id: a.id, retryAt, error: error! }] : [] });

@@ -5,6 +5,11 @@ import type { Logger } from './logger.js';
 /** A DAG task that failed for good, or failed and will be retried. */
 export type { DagTaskAlert } from '../core/dag-progress.js';
 
+/** What a notifier is handed beside the alert: `signal` aborts when the delivery's 50 s are up (a webhook's request is cancelled). */
+export interface Delivering {
+  signal: AbortSignal;
+}
+
 /**
  * Alerts (SPEC §3, docs/dags.md#alerts): each is stored with the DAG step that records the failure
  * and delivered by a DAG scheduler, at least once. `onRetry` is optional: leave it out to hear only
@@ -13,9 +18,9 @@ export type { DagTaskAlert } from '../core/dag-progress.js';
  */
 export interface DagNotifier {
   /** A DAG task failed with no retry left (its run fails). */
-  onFailure(alert: DagTaskAlert): void | Promise<void>;
+  onFailure(alert: DagTaskAlert, delivery?: Delivering): void | Promise<void>;
   /** A DAG task failed and will be retried at `alert.retryAt` (optional). */
-  onRetry?(alert: DagTaskAlert): void | Promise<void>;
+  onRetry?(alert: DagTaskAlert, delivery?: Delivering): void | Promise<void>;
 }
 
 /** A DAG alert in a log line: `DAG etl run 7 (…): task load attempt 2`. */
@@ -36,7 +41,7 @@ export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagN
 export interface WebhookOptions {
   /** Also post retries (default: failures only). */
   retries?: boolean;
-  /** How long one POST may take before it is given up (logged). */
+  /** How long one POST may take before it fails (and is tried again later): 1 to 50000 ms, default 10000. */
   timeoutMs?: number;
   /** Extra request headers (e.g. `authorization`). */
   headers?: Record<string, string>;
@@ -46,8 +51,8 @@ export interface WebhookOptions {
 export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNotifier {
   const post = jsonPoster(url, opts);
   return {
-    onFailure: (a) => post({ event: 'dag_task_failed', ...a }),
-    ...(opts.retries ? { onRetry: (a: DagTaskAlert) => post({ event: 'dag_task_retry', ...a }) } : {}),
+    onFailure: (a, d) => post({ event: 'dag_task_failed', ...a }, d?.signal),
+    ...(opts.retries ? { onRetry: (a: DagTaskAlert, d?: Delivering) => post({ event: 'dag_task_retry', ...a }, d?.signal) } : {}),
   };
 }
 
@@ -64,20 +69,31 @@ function redactCredentials(u: URL): string {
   return u.username !== '' || u.password !== '' ? `${u.protocol}//***@${u.host}${u.pathname}` : u.toString();
 }
 
-/** A function that POSTs a JSON body to `url` (http or https, checked now), failing on a non-2xx answer or after `timeoutMs`. */
-export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' | 'headers'> = {}): (body: object) => Promise<void> {
+/** The longest `timeoutMs` of a webhook: below the 50 s a stored alert's delivery may take. */
+export const MAX_WEBHOOK_TIMEOUT_MS = 50_000;
+
+/**
+ * A function that POSTs a JSON body to `url` (http or https, checked now), failing on a non-2xx
+ * answer, after `timeoutMs`, or when `signal` aborts (the sender's delivery limit).
+ */
+export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' | 'headers'> = {}): (body: object, signal?: AbortSignal) => Promise<void> {
   const problem = webhookUrlProblem(url);
   if (problem) {
     const shown = URL.canParse(url) ? redactCredentials(new URL(url)) : url;
     throw new Error(`webhook URL "${shown}" ${problem}${problem.startsWith('must not hold') ? ': pass them in headers, e.g. { authorization }' : ''}`);
   }
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_WEBHOOK_TIMEOUT_MS) {
+    throw invalid('timeoutMs', `must be an integer number of milliseconds from 1 to ${MAX_WEBHOOK_TIMEOUT_MS} (a delivery is cut at 50 s)`);
+  }
   const parsed = new URL(url);
-  return async (body) => {
+  return async (body, signal) => {
+    const timeout = AbortSignal.timeout(timeoutMs);
     const res = await fetch(parsed, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
     });
     await res.body?.cancel();
     if (!res.ok) throw new Error(`webhook ${parsed.origin} answered ${res.status}`);
@@ -93,10 +109,10 @@ export function combineNotifiers(list: readonly DagNotifier[]): DagNotifier {
 }
 
 /** A notifier (task or DAG) that calls every one of `list`, and fails when one of them failed. */
-export function combined<A>(list: ReadonlyArray<{ onFailure(a: A): void | Promise<void>; onRetry?(a: A): void | Promise<void> }>) {
+export function combined<A>(list: ReadonlyArray<{ onFailure(a: A, d?: Delivering): void | Promise<void>; onRetry?(a: A, d?: Delivering): void | Promise<void> }>) {
   return {
-    onFailure: (a: A) => allOrFail(list.map((n) => n.onFailure(a))),
-    onRetry: (a: A) => allOrFail(list.map((n) => n.onRetry?.(a))),
+    onFailure: (a: A, d?: Delivering) => allOrFail(list.map((n) => n.onFailure(a, d))),
+    onRetry: (a: A, d?: Delivering) => allOrFail(list.map((n) => n.onRetry?.(a, d))),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { TaskAlert } from '../core/task-alert.js';
-import { checkNotifier, combined, jsonPoster, type WebhookOptions } from './dag-notifier.js';
+import { checkNotifier, combined, jsonPoster, type Delivering, type WebhookOptions } from './dag-notifier.js';
 import type { Logger } from './logger.js';
 import { describeAlert as describe } from '../core/task-alert.js';
 
@@ -14,9 +14,9 @@ export type { TaskAlert } from '../core/task-alert.js';
  */
 export interface TaskNotifier {
   /** A task was disabled by its run's end: permfailed, retries exhausted, or dead-lettered. */
-  onFailure(alert: TaskAlert): void | Promise<void>;
+  onFailure(alert: TaskAlert, delivery?: Delivering): void | Promise<void>;
   /** A task's handler failed and the task runs again at `alert.nextRun` (optional). */
-  onRetry?(alert: TaskAlert): void | Promise<void>;
+  onRetry?(alert: TaskAlert, delivery?: Delivering): void | Promise<void>;
 }
 
 /** A ValidationError naming the field unless `n` is a TaskNotifier (Daemon and startServer check it before anything starts). */
@@ -38,8 +38,8 @@ export function taskWebhookNotifier(url: string, opts: WebhookOptions = {}): Tas
   const post = jsonPoster(url, opts);
   const body = (event: string, { kind: _kind, ...a }: TaskAlert) => ({ event, ...a });
   return {
-    onFailure: (a) => post(body('task_failed', a)),
-    ...(opts.retries ? { onRetry: (a: TaskAlert) => post(body('task_retry', a)) } : {}),
+    onFailure: (a, d) => post(body('task_failed', a), d?.signal),
+    ...(opts.retries ? { onRetry: (a: TaskAlert, d?: Delivering) => post(body('task_retry', a), d?.signal) } : {}),
   };
 }
 

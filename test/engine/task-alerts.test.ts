@@ -105,7 +105,7 @@ describe('task alerts', () => {
       expect(posted[0]).toMatchObject({ event: 'task_failed', type: 'fatal', status: 'permfailed', disabledReason: 'permfailed', attempt: 1, nextRun: null });
       expect(posted[0]!.ended).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(posted[0]).not.toHaveProperty('kind');
-      await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* failed \(try 1; next at .*\): webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
+      await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* attempt 1 permfailed: delivery failed \(try 1; next at .*\): webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
       expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 1 });
     } finally {
       await daemon.stop();
@@ -225,7 +225,7 @@ describe('task alerts', () => {
       expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 1 });
       // Past a day of failures: given up, logged, deleted.
       await clock.advance(25 * 3_600_000);
-      expect(errors.some((e) => /task alert for task \d+ \(fatal\) .* given up after \d+ tries since 2026-12-01T00:00:00\.000Z: receiver down/.test(e))).toBe(true);
+      expect(errors.some((e) => /task alert for task \d+ \(fatal\) .*: given up after \d+ tries since 2026-12-01T00:00:00\.000Z: receiver down/.test(e))).toBe(true);
       expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(0);
       const last = tries.at(-1)! - t0;
       expect(last).toBeLessThanOrEqual(24 * 3_600_000);
@@ -390,5 +390,30 @@ describe('task alerts', () => {
     await clock.advance(1);
     await stopping;
     expect(stopped).toBe(true);
+  });
+
+  it('a webhook is cancelled at the 50 s delivery limit, and its timeoutMs is checked when it is made', async () => {
+    let arrived = false;
+    let aborted = false;
+    const server = createServer((req) => {
+      arrived = true;
+      req.on('close', () => (aborted = true));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const hook = taskWebhookNotifier(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, { timeoutMs: 50_000 });
+      const abort = new AbortController();
+      const posting = hook.onFailure({ kind: 'failed', taskId: 1, type: 'x', backendId: 'b', attempt: 1, status: 'permfailed', error: null, disabledReason: 'permfailed', nextRun: null, ended: new Date() }, { signal: abort.signal });
+      await waitFor(() => arrived, 'the request to arrive');
+      abort.abort(new Error('the notifier did not answer within 50 s'));
+      await expect(posting).rejects.toThrow();
+      await waitFor(() => aborted, 'the request to be cancelled');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+    for (const t of [0, -5, 50_001, 1.5, 'abc' as unknown as number]) {
+      expect(() => taskWebhookNotifier('http://127.0.0.1:9/hook', { timeoutMs: t }), String(t)).toThrow('timeoutMs: must be an integer number of milliseconds from 1 to 50000');
+    }
   });
 });
