@@ -167,8 +167,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   if (signals.received) return stoppedBeforeStart(log);
   const types = typesOption(w?.types);
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');
-  const dagNotifier = roles.runner ? await dagNotifierOf(o) : undefined;
-  const taskNotifier = await taskNotifierOf(o);
+  const notifiers = await webhookNotifiersOf(o, roles.runner);
   // A signal while startServer runs (it opens, checks, listens) stops it before any loop starts.
   const starting = new AbortController();
   void signals.signalled.then(() => starting.abort(new StartAborted()));
@@ -190,9 +189,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     reaper: roles.reaper,
     ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
     ...(o.runnerGrace !== undefined ? { runnerGraceMs: o.runnerGrace } : {}),
-    ...(dagNotifier ? { dagNotifier } : {}),
+    ...notifiers,
     ...(roles.runner && o.notifyRetries ? { logDagRetries: true } : {}),
-    ...(taskNotifier ? { taskNotifier } : {}),
     http: roles.serve ? { host: roles.serve.host, port: roles.serve.port, token: roles.serve.token, publicMetrics: roles.serve.publicMetrics } : false,
     ...(roles.serve && o.retention !== undefined ? { retention: { retentionMs: o.retention, ...(o.archiveTo !== undefined ? { to: o.archiveTo } : {}) } } : {}),
     setup: roles.serve?.setup ?? false,
@@ -284,23 +282,16 @@ function unreachable(e: unknown): boolean {
   return isStorageUnavailable(e);
 }
 
-/** The stored DAG alerts posted to --notify-webhook (the DAG scheduler logs the failures its steps record either way). */
-async function dagNotifierOf(o: DaemonCliOpts) {
-  if (!o.notifyWebhook) return undefined;
-  const { webhookNotifier } = await import('../engine/dag-notifier.js');
+/**
+ * The stored alerts posted to --notify-webhook: DAG alerts where the DAG scheduler runs (it logs the
+ * failures its steps record either way), task alerts in any process on the database.
+ */
+async function webhookNotifiersOf(o: DaemonCliOpts, runner: boolean) {
+  if (!o.notifyWebhook) return {};
+  const [{ webhookNotifier }, { taskWebhookNotifier }] = await Promise.all([import('../engine/dag-notifier.js'), import('../engine/task-notifier.js')]);
+  const opts = { retries: o.notifyRetries ?? false };
   try {
-    return webhookNotifier(o.notifyWebhook, { retries: o.notifyRetries ?? false });
-  } catch (e) {
-    throw new UsageError(`--notify-webhook: ${(e as Error).message}`);
-  }
-}
-
-/** Task alerts: the stored alerts posted to --notify-webhook (a failed run is logged by the worker that ran it already). */
-async function taskNotifierOf(o: DaemonCliOpts) {
-  if (!o.notifyWebhook) return undefined;
-  const { taskWebhookNotifier } = await import('../engine/task-notifier.js');
-  try {
-    return taskWebhookNotifier(o.notifyWebhook, { retries: o.notifyRetries ?? false });
+    return { ...(runner ? { dagNotifier: webhookNotifier(o.notifyWebhook, opts) } : {}), taskNotifier: taskWebhookNotifier(o.notifyWebhook, opts) };
   } catch (e) {
     throw new UsageError(`--notify-webhook: ${(e as Error).message}`);
   }

@@ -34,8 +34,7 @@ export interface TaskAlert {
  * disabled by hand. DAG attempts are left to the DAG alerts (the caller knows their types).
  */
 export function taskAlertOf(run: TaskRun, task: Task, taskUpdated: boolean): TaskAlert | null {
-  if (!taskUpdated || run.task !== task.id) return null;
-  if (run.status !== 'failed' && run.status !== 'permfailed' && run.status !== 'lost') return null;
+  if (!taskUpdated || run.task !== task.id || !mayAlert(run.status)) return null;
   if (run.error === CANCELLED_ERROR) return null;
   const base = { taskId: task.id, type: task.type, backendId: run.backendId, attempt: run.attempt, status: run.status, error: run.error, ended: run.ended ?? new Date(0) };
   if (task.status === 'disabled') {
@@ -47,7 +46,7 @@ export function taskAlertOf(run: TaskRun, task: Task, taskUpdated: boolean): Tas
 }
 
 /** Whether a run that ended so may call for an alert (a success never does): a cheap first test on the hot path. */
-export function mayAlert(status: TaskRun['status']): boolean {
+export function mayAlert(status: TaskRun['status']): status is TaskAlert['status'] {
   return status === 'failed' || status === 'permfailed' || status === 'lost';
 }
 

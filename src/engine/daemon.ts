@@ -56,6 +56,9 @@ export class Daemon {
     const logger = checkLogger(opts.logger) ?? silentLogger;
     const sleep = opts.maxSleepMs !== undefined ? { maxSleepMs: opts.maxSleepMs } : {};
     if (opts.worker !== undefined && opts.worker !== null) requireOptions(opts.worker, '{ handlers, ... } (the worker\'s options)');
+    // Named for this constructor's options before the DAG scheduler checks them as its own.
+    if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
+    if (opts.logDagRetries !== undefined && typeof opts.logDagRetries !== 'boolean') throw invalid('logDagRetries', 'must be a boolean');
     this.runner = opts.runner
       ? new Runner(orrery, { ...sleep, logger: childLogger(logger, { loop: 'runner' }), ...(opts.runnerGraceMs !== undefined ? { graceMs: opts.runnerGraceMs } : {}) })
       : null;
@@ -66,8 +69,6 @@ export class Daemon {
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
     const notifier = opts.taskNotifier;
     if (notifier !== undefined) checkTaskNotifier(notifier);
-    if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
-    if (opts.logDagRetries !== undefined && typeof opts.logDagRetries !== 'boolean') throw invalid('logDagRetries', 'must be a boolean');
     this.newAlertSender = notifier ? () => new AlertSender(orrery, delivery('task', notifier), childLogger(logger, { loop: 'alerts' })) : null;
   }
 

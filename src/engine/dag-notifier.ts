@@ -122,7 +122,8 @@ async function allOrFail(calls: ReadonlyArray<void | Promise<void>>): Promise<vo
   if (failed.length > 0) throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('; '));
 }
 
-function firstLine(s: string): string {
+/** The first line of an error text (its message without the stack), for a log line. */
+export function firstLine(s: string): string {
   const i = s.indexOf('\n');
   return i === -1 ? s : s.slice(0, i);
 }

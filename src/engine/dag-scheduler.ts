@@ -1,6 +1,7 @@
 import type { Timer } from './clock.js';
 import { AlertSender, delivery } from './alert-sender.js';
-import { logNotifier, type DagNotifier } from './dag-notifier.js';
+import { checkNotifier, logNotifier, type DagNotifier } from './dag-notifier.js';
+import { invalid } from '../core/errors.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 import type { DagStepOutcome } from './dag-service.js';
@@ -37,6 +38,8 @@ export class DagScheduler extends PeriodicLoop {
     private readonly opts: DagSchedulerOptions = {},
   ) {
     super(orrery, 'dag scheduler', opts);
+    if (opts.notifier !== undefined) checkNotifier(opts.notifier, 'notifier');
+    if (opts.logRetries !== undefined && typeof opts.logRetries !== 'boolean') throw invalid('logRetries', 'must be a boolean');
     this.stepLog = logNotifier(this.log, { retries: opts.logRetries ?? false });
     this.alerts = opts.notifier ? new AlertSender(orrery, delivery('dag', opts.notifier), this.log) : null;
   }

@@ -2,7 +2,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { Task, TaskRun } from '../core/model.js';
 import type { WorkerLiveness } from '../core/worker-liveness.js';
-import type { EndRunResult, WorkerActivity } from '../store/store.js';
+import type { WorkerActivity } from '../store/store.js';
 import type { Clock } from './clock.js';
 
 export interface RunEvent {
@@ -12,15 +12,6 @@ export interface RunEvent {
   run: TaskRun;
   /** Set on runs the reaper ended because their lease expired. */
   reaped?: boolean;
-  /** On `ended` events of ends this process recorded: the run's task as the end left it. */
-  task?: Task;
-  /** With `task`: whether the end updated the task (false when it had moved on, e.g. to another run). */
-  taskUpdated?: boolean;
-}
-
-/** The `ended` event of an end this process recorded. */
-export function endedEvent(r: EndRunResult, reaped: boolean): RunEvent {
-  return { event: 'ended', run: r.run, task: r.task, taskUpdated: r.taskUpdated, ...(reaped ? { reaped } : {}) };
 }
 
 export interface OpenOptions {

@@ -62,7 +62,7 @@ import type { CaughtUpTask } from '../store/schedule-store.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
 export type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
-import { endedEvent, type At, type CreateOptions, type OpenOptions, type RunEvent, type TaskWithRuns, type WorkerView } from './service-types.js';
+import type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
 import { waitForTask, type WaitForTaskOptions } from './task-wait.js';
 import type { TaskWait } from '../core/task-wait.js';
 
@@ -105,7 +105,7 @@ export class Orrery implements Jobboard {
 
   private emitEnded<T extends EndRunResult | OrreryError>(outcomes: T[], reaped = false): T[] {
     if (this.events.listenerCount('run') === 0) return outcomes;
-    for (const o of outcomes) if (!(o instanceof OrreryError)) this.events.emit('run', endedEvent(o as EndRunResult, reaped));
+    for (const o of outcomes) if (!(o instanceof OrreryError)) this.events.emit('run', { event: 'ended', run: (o as EndRunResult).run, ...(reaped ? { reaped } : {}) });
     return outcomes;
   }
 

@@ -1,5 +1,5 @@
 import type { TaskAlert } from '../core/task-alert.js';
-import { checkNotifier, combined, jsonPoster, type Delivering, type WebhookOptions } from './dag-notifier.js';
+import { checkNotifier, combined, firstLine, jsonPoster, type Delivering, type WebhookOptions } from './dag-notifier.js';
 import type { Logger } from './logger.js';
 import { describeAlert as describe } from '../core/task-alert.js';
 
@@ -49,8 +49,4 @@ export function taskWebhookNotifier(url: string, opts: WebhookOptions = {}): Tas
  */
 export function combineTaskNotifiers(list: readonly TaskNotifier[]): TaskNotifier {
   return combined(list);
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? '';
 }

@@ -237,8 +237,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
         }
         const e = queue.shift()!;
         if (e === 'work') workQueued = false;
-        // The documented event (http.md): the run, not the task an end event of this process also carries.
-        await stream.writeSSE(e === 'work' ? { event: 'work', data: '{}' } : { event: 'run', data: JSON.stringify({ event: e.event, run: e.run, ...(e.reaped ? { reaped: true } : {}) }) });
+        await stream.writeSSE(e === 'work' ? { event: 'work', data: '{}' } : { event: 'run', data: JSON.stringify(e) });
         progressAt = orrery.clock.now().getTime();
       }
       orrery.events.off('run', onRun);

@@ -8,6 +8,7 @@ import { ValidationError } from '../../src/core/errors.js';
 import { Archiver } from '../../src/engine/archiver.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { Daemon } from '../../src/engine/daemon.js';
+import { DagScheduler } from '../../src/engine/dag-scheduler.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
@@ -32,6 +33,17 @@ async function pathOf(call: () => unknown): Promise<string> {
 }
 
 const { isLevelEnabled: _omit, ...loggerWithoutIsLevelEnabled } = silentLogger as unknown as Record<string, unknown>;
+
+describe('DAG scheduler options', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a notifier that is a number', { notifier: 5 }, 'notifier'],
+    ['a notifier whose onRetry is no function', { notifier: { onFailure: () => {}, onRetry: 1 } }, 'notifier.onRetry'],
+    ['logRetries a string', { logRetries: 'yes' }, 'logRetries'],
+  ])('%s is refused when the scheduler is built', async (_what, opts, path) => {
+    const { orrery } = await open();
+    expect(await pathOf(() => new DagScheduler(orrery, opts as never))).toBe(path);
+  });
+});
 
 describe('Worker options', () => {
   it.each<[string, Record<string, unknown>, string]>([
@@ -129,6 +141,8 @@ describe('startServer options', () => {
     ['maxSleepMs 0', { http: false, maxSleepMs: 0 }, 'maxSleepMs'],
     ['a taskNotifier without onFailure', { http: false, taskNotifier: {} }, 'taskNotifier'],
     ['a taskNotifier whose onRetry is no function', { http: false, taskNotifier: { onFailure: () => {}, onRetry: 'x' } }, 'taskNotifier.onRetry'],
+    ['a dagNotifier without onFailure', { http: false, dagNotifier: { onRetry: () => {} } }, 'dagNotifier'],
+    ['logDagRetries a string', { http: false, logDagRetries: 'yes' }, 'logDagRetries'],
   ])('%s is refused before anything starts', async (_what, opts, path) => {
     const { orrery } = await open();
     expect(await pathOf(() => startServer(orrery, opts as never))).toBe(path);
