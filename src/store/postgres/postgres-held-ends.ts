@@ -4,12 +4,12 @@ import { OrreryError } from '../../core/errors.js';
 import type { Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd, type RunEndPlan } from '../../core/run-end.js';
 import type { TaskUpdate } from '../../core/end-of-run.js';
-import { pauseFromRow, taskFromRow, type Row } from '../rows.js';
+import { alertPayload, pauseFromRow, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult } from '../store.js';
 import { endRunsInTx, scheduledForInstant, updateTasks } from './postgres-ends.js';
 import { arrayLiteral, type Cell } from './postgres-literals.js';
 import { recordAlerts } from './postgres-alerts.js';
-import { mayAlert, storedAlertOf } from '../../core/task-alert.js';
+import { mayAlert, storedAlertOf, type TaskAlert } from '../../core/task-alert.js';
 import { RepreparedStatement } from './postgres-prepared.js';
 
 /**
@@ -18,22 +18,25 @@ import { RepreparedStatement } from './postgres-prepared.js';
  * primary keys): the run must still be held by its worker with no cancellation asked, the task must
  * still have this run current with the formula's inputs unchanged. A refused run goes the careful
  * way (`endRunsInTx`, for its exact verdict); a run recorded whose task guard failed has only its
- * task finished the careful way. It is prepared on a doubling schedule (RepreparedStatement): a
+ * task finished the careful way. The task alert an end calls for (a retry, a failure for good: core
+ * storedAlertOf) is inserted by the same statement (`a`) for the rows whose task it updated, so those
+ * ends stay on this path; a task finished the careful way has its alert stored there. It is prepared on a doubling schedule (RepreparedStatement): a
  * generic plan cached on a pool connection while `task_runs` was small scanned the whole table on
  * every end once it had grown, and planning on every call cost about as much as the batch. Exported
  * so a test can check that its generic plan reads the primary keys on a table of realistic size.
  */
 export const END_HELD = new RepreparedStatement(
-  'orrery_end_held_v4',
+  'orrery_end_held_v5',
   // Instants travel as epoch milliseconds (float8): cheaper to write in Node and to read here than text.
   `WITH x AS (SELECT run, status, to_timestamp(started_ms / 1000) AS started, to_timestamp(ended_ms / 1000) AS ended, metadata, result, error,
          worker, task, tstatus, reason, to_timestamp(next_run_ms / 1000) AS next_run, interval, retries, abandons, attempt,
-         to_timestamp(old_next_run_ms / 1000) AS old_next_run, old_retries, old_abandons, old_attempt, to_timestamp(scheduled_for_ms / 1000) AS scheduled_for
+         to_timestamp(old_next_run_ms / 1000) AS old_next_run, old_retries, old_abandons, old_attempt, to_timestamp(scheduled_for_ms / 1000) AS scheduled_for,
+         alert_kind, alert
        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
          $9::bigint[], $10::text[], $11::text[], $12::float8[], $13::bigint[], $14::int[], $15::int[], $16::int[],
-         $17::float8[], $18::int[], $19::int[], $20::int[], $21::float8[])
+         $17::float8[], $18::int[], $19::int[], $20::int[], $21::float8[], $22::text[], $23::jsonb[])
        AS u(run, status, started_ms, ended_ms, metadata, result, error, worker, task, tstatus, reason, next_run_ms, interval, retries, abandons, attempt,
-            old_next_run_ms, old_retries, old_abandons, old_attempt, scheduled_for_ms)),
+            old_next_run_ms, old_retries, old_abandons, old_attempt, scheduled_for_ms, alert_kind, alert)),
      r AS (UPDATE task_runs r SET status = x.status, started = coalesce(r.started, x.started), ended = x.ended, metadata = x.metadata,
              result = x.result, error = x.error, lease_expires_at = NULL
            FROM x WHERE r.id = x.run AND r.id = ANY($1::bigint[])
@@ -47,7 +50,9 @@ export const END_HELD = new RepreparedStatement(
              AND CASE WHEN t.current_run = x.run AND t.status = 'next_run_scheduled' AND t.next_run = x.old_next_run
                    AND t.retries_left = x.old_retries AND t.consecutive_abandons = x.old_abandons AND t.next_attempt = x.old_attempt
                  THEN true ELSE false END
-           RETURNING t.id, t.paused_at, t.paused_reason)
+           RETURNING t.id, t.paused_at, t.paused_reason, x.run),
+     a AS (INSERT INTO alerts (source, kind, payload, recorded, next_try)
+           SELECT 'task', x.alert_kind, x.alert, x.ended, to_timestamp(0) FROM x JOIN t ON t.run = x.run WHERE x.alert_kind IS NOT NULL)
      SELECT 'r' AS k, id, NULL::timestamptz AS paused_at, NULL::text AS paused_reason FROM r
      UNION ALL SELECT 't' AS k, id, paused_at, paused_reason FROM t`,
 );
@@ -69,6 +74,8 @@ interface Fast {
   run: TaskRun;
   task: Task;
   plan: RunEndPlan & { task: TaskUpdate };
+  /** The task alert the end stores with it (core storedAlertOf), or null. */
+  alert: TaskAlert | null;
 }
 
 /** Ends a batch of runs, each in input order with its own outcome (`Store.endRuns`). */
@@ -96,9 +103,13 @@ export async function endHeldRuns(items: readonly EndRunItem[], deps: Deps): Pro
       careful.push(i); // the store's own state gives the exact verdict
       continue;
     }
-    // An end that calls for an alert stores it in its transaction: the careful path's (ends that fail for good or retry are few).
-    if (plan.task === null || (mayAlert(plan.run.status) && storedAlertOf({ ...held.run, ...plan.run }, { ...held.task, ...plan.task }, true, () => type))) careful.push(i);
-    else fast.push({ i, item, run: held.run, task: held.task, plan: plan as Fast['plan'] });
+    if (plan.task === null) {
+      careful.push(i);
+      continue;
+    }
+    // The alert the end calls for (most call for none) is stored by the same statement, if it updates the task.
+    const alert = mayAlert(plan.run.status) ? storedAlertOf({ ...held.run, ...plan.run }, { ...held.task, ...plan.task }, true, () => type) : null;
+    fast.push({ i, item, run: held.run, task: held.task, plan: plan as Fast['plan'], alert });
   }
 
   const taskOnly: Fast[] = [];
@@ -186,5 +197,7 @@ function endValues(fast: readonly Fast[]): string[] {
     col((f) => f.task.consecutiveAbandons),
     col((f) => f.task.nextAttempt),
     col((f) => instant(scheduledForInstant(f.plan.task))),
+    col((f) => f.alert?.kind ?? null),
+    col((f) => (f.alert ? alertPayload({ source: 'task', alert: f.alert, recorded: f.alert.ended }) : null)),
   ];
 }
