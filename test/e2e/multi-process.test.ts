@@ -33,6 +33,7 @@ describe.each([
     const orrery = await openOrrery({ db: db.url });
     try {
       await orrery.createTaskType({ name: 'noop', maxQueueLength: 2000 });
+      await orrery.pauseTaskType('noop');
       await orrery.createTasks(Array.from({ length: TASKS }, (_, i) => ({ type: 'noop', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
       const dbArgs = ['--db', db.url, '--log-format', 'json'];
       const procs = [
@@ -41,6 +42,10 @@ describe.each([
           spawnOrrery(['worker', ...dbArgs, '--handlers', FIXTURE_HANDLERS, '--types', 'noop', '--concurrency', '10', '--id', `w${i}`], { ORRERY_LOG_LEVEL: 'warn' }),
         ),
       ];
+      // The type stays paused until all four workers have registered: on a fast machine the first
+      // workers to start (each claims hundreds ahead) drained every task before the last one started.
+      await waitFor(async () => (await orrery.listWorkers()).filter((w) => w.registered && /^w\d$/.test(w.worker)).length === 4, 'four workers registered', 60_000, 50);
+      await orrery.resumeTaskType('noop');
       const start = performance.now();
       await waitFor(async () => (await orrery.searchTasks({ status: 'next_run_not_scheduled', limit: 1 })).length === 0 && (await orrery.searchTasks({ status: 'next_run_scheduled', limit: 1 })).length === 0, 'all tasks done', 240_000, 100);
       const seconds = (performance.now() - start) / 1000;
