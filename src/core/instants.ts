@@ -45,6 +45,11 @@ export function instantProblem(d: Date): string | null {
   return null;
 }
 
+/** `d` minus `ms`, held at the earliest instant both stores hold (an interval taken from an instant near it). */
+export function earlier(d: Date, ms: number): Date {
+  return new Date(Math.max(d.getTime() - ms, EARLIEST_INSTANT_MS));
+}
+
 /** `d` plus `ms`, held at the latest instant a Date can be (an interval added to an instant near it). */
 export function later(d: Date, ms: number): Date {
   return new Date(Math.min(d.getTime() + ms, LATEST_INSTANT_MS));

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { instantProblem } from './instants.js';
 import { assertJson } from './json-checks.js';
 import { checkListerId, checkUrl, checkVisitType, type ListedOriginInput } from './visits.js';
 
@@ -26,6 +27,8 @@ export function validateListedOrigins(items: unknown, prefix = 'origins'): Requi
       assertJson(extra, `${path}.extraLoaderArguments`); // storable text, and not nested past the limit
       const lastUpdate = o.lastUpdate ?? null;
       if (lastUpdate !== null && !(lastUpdate instanceof Date && !Number.isNaN(lastUpdate.getTime()))) throw invalid(`${path}.lastUpdate`, 'must be a valid instant or null');
+      const problem = lastUpdate === null ? null : instantProblem(lastUpdate);
+      if (problem) throw invalid(`${path}.lastUpdate`, problem);
       out.push({
         listerId: checkListerId(o.listerId, `${path}.listerId`),
         url: checkUrl(o.url, `${path}.url`),

@@ -5,6 +5,7 @@
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
 import type { TaskRun } from './model.js';
 import { MAX_DURATION_MS } from './durations.js';
+import { earlier } from './instants.js';
 import { TASK_TYPE_NAME } from './json-checks.js';
 import { assertStorable, assertText } from './storable.js';
 
@@ -173,13 +174,13 @@ export interface CooldownThresholds {
   notFoundBefore: Date;
 }
 
+/** Each threshold is held at the earliest instant the stores hold (no stored instant is before it). */
 export function cooldownThresholds(at: Date, c: VisitCooldowns): CooldownThresholds {
-  const t = at.getTime();
   return {
-    absoluteBefore: new Date(t - c.absoluteMs),
-    scheduledBefore: new Date(t - c.scheduledMs),
-    failedBefore: new Date(t - c.failedMs),
-    notFoundBefore: new Date(t - c.notFoundMs),
+    absoluteBefore: earlier(at, c.absoluteMs),
+    scheduledBefore: earlier(at, c.scheduledMs),
+    failedBefore: earlier(at, c.failedMs),
+    notFoundBefore: earlier(at, c.notFoundMs),
   };
 }
 

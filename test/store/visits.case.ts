@@ -117,6 +117,10 @@ export function visitCases(sut: StoreUnderTest): void {
       await expect(o.visits.recordListedOrigins([good, { ...good, listerId: '00000000-0000-4000-8000-000000000000' }], { at: T0 })).rejects.toThrow(
         /origins\[1\]\.listerId: unknown lister/,
       );
+      // A lastUpdate before the earliest instant both stores hold (PostgreSQL failed the batch with its own error; SQLite stored it).
+      await expect(o.visits.recordListedOrigins([good, { ...good, url: 'https://old', lastUpdate: new Date(Date.UTC(-5000, 0, 1)) }], { at: T0 })).rejects.toThrow(
+        /^origins\[1\]\.lastUpdate: must not be before 4714-11-24 BC/,
+      );
       expect((await o.visits.getListedOrigins()).origins).toEqual([]);
     });
 
@@ -183,6 +187,16 @@ export function visitCases(sut: StoreUnderTest): void {
       // Anything else in that place is refused, not ignored.
       await expect(o.visits.recordVisit('p', 'git', 'successful', 's1', '2020-01-01' as never)).rejects.toThrow(/^at: must be a Date/);
       await expect(o.visits.grabNextVisits('git', 5, 'oldest_scheduled_first', 5 as never)).rejects.toThrow(/^at: must be a Date/);
+    });
+
+    it('a grab an hour after the earliest instant the stores hold: its cooldowns reach before it and are held there', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });
+      const first = new Date(Date.UTC(-4713, 10, 24, 1));
+      await o.visits.recordListedOrigins([{ listerId: l.id, url: 'p', visitType: 'git' }], { at: first });
+      expect(urls(await o.visits.grabNextVisits('git', 5, 'oldest_scheduled_first', { at: first }))).toEqual(['p']);
+      // Scheduled at that instant: the default cooldowns (which reach before it) keep it from a second grab.
+      expect(urls(await o.visits.grabNextVisits('git', 5, 'oldest_scheduled_first', { at: plus(first, HOUR) }))).toEqual([]);
     });
   });
 
