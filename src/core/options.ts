@@ -7,6 +7,8 @@ import { invalid } from './errors.js';
 export function optionsObject<T>(opts: T | null | undefined, name = 'options'): T {
   if (opts === undefined) return {} as T;
   if (opts === null || typeof opts !== 'object') throw invalid(name, 'must be an object (or left out)');
+  // A Date here would be read as an object without `at` and its instant dropped without a word.
+  if (opts instanceof Date) throw invalid(name, 'must be an options object ({ at } for an instant), not a Date');
   return opts;
 }
 

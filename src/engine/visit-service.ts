@@ -66,8 +66,8 @@ export class VisitService {
   }
 
   // --- listers ------------------------------------------------------------------------------------
-  async getOrCreateLister(name: string, instanceName = '', opts: At = {}): Promise<Lister> {
-    opts = optionsObject(opts, 'options');
+  async getOrCreateLister(name: string, instanceName = '', at: At | Date = {}): Promise<Lister> {
+    const opts = visitOptions<At>(at);
     checkListerName(name, 'name');
     if (typeof instanceName !== 'string' || instanceName.length > 256) throw invalid('instanceName', 'must be a string of at most 256 characters');
     assertText(instanceName, 'instanceName');
@@ -96,8 +96,9 @@ export class VisitService {
   /** Optimistic update: `updated` must be the value read; StaleDataError otherwise. */
   async updateLister(
     update: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null },
-    opts: At = {},
+    at: At | Date = {},
   ): Promise<Lister> {
+    const opts = visitOptions<At>(at);
     const id = checkListerId(update.id, 'id');
     if (!(update.updated instanceof Date) || Number.isNaN(update.updated.getTime())) throw invalid('updated', 'must be the lister\'s `updated` instant as read');
     const state = update.currentState;
@@ -123,8 +124,8 @@ export class VisitService {
 
   // --- listed origins -----------------------------------------------------------------------------
   /** Upserts listed origins; one invalid origin (or unknown lister) rejects the batch and writes nothing. */
-  async recordListedOrigins(inputs: readonly unknown[], opts: At = {}): Promise<ListedOrigin[]> {
-    opts = optionsObject(opts, 'options');
+  async recordListedOrigins(inputs: readonly unknown[], at: At | Date = {}): Promise<ListedOrigin[]> {
+    const opts = visitOptions<At>(at);
     if (Array.isArray(inputs) && inputs.length > MAX_ORIGINS_BATCH) throw invalid('origins', `at most ${MAX_ORIGINS_BATCH} origins per batch`);
     const { validateListedOrigins } = await visitInput();
     const origins = validateListedOrigins(inputs);

@@ -30,14 +30,15 @@ export class VisitClient {
   listListers(): Promise<Lister[]> {
     return this.call('GET', '/listers');
   }
-  getOrCreateLister(name: string, instanceName = '', at?: Date): Promise<Lister> {
-    return this.call('POST', '/listers', { name, instanceName, ...isoOf(at) });
+  async getOrCreateLister(name: string, instanceName = '', at: { at?: Date } | Date = {}): Promise<Lister> {
+    return this.call('POST', '/listers', { name, instanceName, ...isoOf(visitOptions<{ at?: Date }>(at).at) });
   }
   getLister(id: string): Promise<Lister> {
     return this.call('GET', `/listers/${encodeURIComponent(id)}`);
   }
-  updateLister(u: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null }): Promise<Lister> {
+  async updateLister(u: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null }, at: { at?: Date } | Date = {}): Promise<Lister> {
     return this.call('POST', `/listers/${encodeURIComponent(u.id)}/update`, {
+      ...isoOf(visitOptions<{ at?: Date }>(at).at),
       updated: u.updated.toISOString(),
       ...(u.currentState !== undefined ? { currentState: u.currentState } : {}),
       ...(u.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: u.lastListingFinishedAt?.toISOString() ?? null } : {}),
@@ -45,9 +46,10 @@ export class VisitClient {
   }
   async recordListedOrigins(
     origins: ReadonlyArray<{ listerId: string; url: string; visitType: string; lastUpdate?: Date | null; extraLoaderArguments?: Record<string, unknown> }>,
+    at: { at?: Date } | Date = {},
   ): Promise<ListedOrigin[]> {
     const body = origins.map((o) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate?.toISOString() ?? null } : {}) }));
-    return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body })).origins;
+    return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body, ...isoOf(visitOptions<{ at?: Date }>(at).at) })).origins;
   }
   /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
   async getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
@@ -57,7 +59,7 @@ export class VisitClient {
     for (const [k, v] of Object.entries({ ...rest, lister: f.lister ?? listerId })) if (v !== undefined && v !== null) q.set(k, String(v));
     return this.call('GET', `/origins${q.size ? `?${q}` : ''}`);
   }
-  grabNextVisits(
+  async grabNextVisits(
     visitType: string,
     count: number,
     policy: VisitPolicy,
@@ -67,7 +69,7 @@ export class VisitClient {
     const { at, ...rest } = visitOptions(options, cooldowns !== undefined ? { cooldowns } : {});
     return this.call('POST', '/origins/grab', { visitType, count, policy, ...rest, ...isoOf(at) });
   }
-  recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {
+  async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {
     return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(visitOptions<{ at?: Date }>(at).at) });
   }
   /**

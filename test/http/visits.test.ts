@@ -147,6 +147,21 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       expect(await client.visits.setOriginsEnabled([keys[0]!], false)).toBe(1);
       expect((await h.orrery.visits.getListedOrigins({ enabled: false })).origins.map((x) => x.url)).toEqual(['https://cran/x']);
       expect(await client.visits.setOriginsEnabled([keys[0]!], true, l.id)).toBe(1);
+      // An instant given as { at } or as a Date, by the client and the library alike, is the one used (the
+      // client threw on { at }, and dropped it from recordListedOrigins and updateLister; the library dropped a Date).
+      const later = (ms: number) => new Date(new Date(T0).getTime() + ms);
+      const byClient = await client.visits.getOrCreateLister('npm', 'a', { at: later(1) });
+      const byLibrary = await h.orrery.visits.getOrCreateLister('npm', 'b', later(2));
+      expect([byClient.created, byLibrary.created, (await client.visits.getOrCreateLister('npm', 'c', later(3))).created]).toEqual([later(1), later(2), later(3)]);
+      const [listed] = await client.visits.recordListedOrigins([{ listerId: byClient.id, url: 'https://npm/y', visitType: 'tar' }], { at: later(4) });
+      expect(listed).toMatchObject({ firstSeen: later(4), lastSeen: later(4) });
+      const updated = await client.visits.updateLister({ id: byClient.id, updated: byClient.updated, currentState: { b: 2 } }, { at: later(5) });
+      expect(updated.updated).toEqual(later(5));
+      // Anything else in that place is a ValidationError naming it, in the library and through the client.
+      await expect(h.orrery.visits.recordListedOrigins([], 'soon' as never)).rejects.toThrow(/^at: must be a Date/);
+      await expect(client.visits.getOrCreateLister('npm', 'd', 5 as never)).rejects.toThrow(/^at: must be a Date/);
+      // Elsewhere an options object given as a Date is refused, not read as one without its instant.
+      await expect(h.orrery.createTask({ type: 'nope', policy: 'oneshot' }, later(6) as never)).rejects.toThrow(/^options: must be an options object \(\{ at \} for an instant\), not a Date/);
       client.close();
     } finally {
       server.close();
