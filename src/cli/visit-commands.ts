@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createReadStream } from 'node:fs';
 import { ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
-import { VISIT_POLICIES, VISIT_STATUSES, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
+import { VISIT_POLICIES, VISIT_STATUSES, usablePolicyWeights, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { VisitMetrics } from '../store/visit-store.js';
 import { addVisitHistoryCommands } from './visit-history-commands.js';
 import { addDb, durationArg, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
@@ -264,6 +264,8 @@ function visitSchedulerCommand(io: Io): Command {
   ).action(
     async (o: JsonOpt & CooldownOpts & { visitTypes: string; queue?: number; policies?: PolicyWeight[]; lister?: string; refill?: number; maxSleep?: number; metricsEvery?: number; once?: boolean; at?: Date }) => {
       if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
+      // Before the loop starts (its passes would each fail on it).
+      if (o.policies) usablePolicyWeights(o.policies, o.lister !== undefined, '--policies');
       if (o.at && !o.once) throw new UsageError('--at only applies to --once');
       if (o.json && !o.once) throw new UsageError('--json only applies to --once (the loop logs; --once prints its pass)');
       const types = o.visitTypes.split(',').map((t) => t.trim()).filter(Boolean);

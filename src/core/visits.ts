@@ -259,6 +259,18 @@ export const DEFAULT_POLICY_WEIGHTS: readonly PolicyWeight[] = [
   { policy: 'origins_without_last_update', weight: 20 },
 ];
 
+/**
+ * The weighted policies a grab can apply: without a lister, first_visits_after_listing is left out
+ * (it needs one); a ValidationError naming `path` when it was the only policy given a weight.
+ */
+export function usablePolicyWeights(weights: readonly PolicyWeight[], hasLister: boolean, path = 'lister'): PolicyWeight[] {
+  const usable = weights.filter((w) => hasLister || w.policy !== 'first_visits_after_listing');
+  if (usable.every((w) => !(w.weight > 0)) && weights.some((w) => w.policy === 'first_visits_after_listing' && w.weight > 0)) {
+    throw invalid(path, 'the first_visits_after_listing policy needs a lister (the only policy given a weight)');
+  }
+  return usable;
+}
+
 /** Splits `count` slots over weighted policies (largest remainders; the total is exactly `count`). */
 export function splitByWeight(count: number, weights: readonly PolicyWeight[]): Array<{ policy: VisitPolicy; count: number }> {
   const total = weights.reduce((s, w) => s + w.weight, 0);

@@ -1,5 +1,5 @@
 import { invalid } from '../core/errors.js';
-import { DEFAULT_POLICY_WEIGHTS, checkPolicy, checkVisitType, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
+import { DEFAULT_POLICY_WEIGHTS, checkPolicy, checkVisitType, usablePolicyWeights, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
@@ -62,6 +62,8 @@ export class VisitScheduler extends PeriodicLoop {
         checkPolicy(p.policy, `queues[${i}].policies[${j}].policy`);
         if (!(p.weight > 0) || !Number.isFinite(p.weight)) throw invalid(`queues[${i}].policies[${j}].weight`, 'must be a positive number');
       });
+      // Checked here, not on every pass: each pass would fail on it.
+      usablePolicyWeights(policies, q.lister !== undefined, `queues[${i}].lister`);
       return { visitType: checkVisitType(q.visitType, `queues[${i}].visitType`), size, policies, lister: q.lister, cooldowns: q.cooldowns };
     });
     this.refillFraction = opts.refillFraction ?? 0.1;

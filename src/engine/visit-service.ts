@@ -10,6 +10,7 @@ import {
   checkUrl,
   checkVisitType,
   splitByWeight,
+  usablePolicyWeights,
   validateCooldowns,
   validateVisitResult,
   type ListedOrigin,
@@ -285,11 +286,7 @@ export class VisitService {
     weights.forEach((w, i) => checkPolicy(w.policy, `policies[${i}].policy`));
     const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
-    const usable = weights.filter((w) => lister !== undefined || w.policy !== 'first_visits_after_listing');
-    // Only first_visits_after_listing weighed, and no lister to apply it to: say so, not "no policy".
-    if (usable.every((w) => !(w.weight > 0)) && weights.some((w) => w.policy === 'first_visits_after_listing' && w.weight > 0)) {
-      throw invalid('lister', 'the first_visits_after_listing policy needs a lister (the only policy given a weight)');
-    }
+    const usable = usablePolicyWeights(weights, lister !== undefined);
     const split = splitByWeight(count, usable);
     const at = this.instant(opts.at);
     const types = new Map([[type.name, type]]);

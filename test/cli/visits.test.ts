@@ -135,6 +135,8 @@ describe('orrery lister / origin / visit-scheduler', () => {
       [['visit-scheduler', '--visit-types', 'git', '--json'], /--json only applies to --once/], // it ran as a daemon, printing nothing
       [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'oldest_scheduled_first=0'], /--policies/],
       [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'first_visits_after_listing=1'], /first_visits_after_listing policy needs a lister/],
+      // the loop too: it started and failed every pass
+      [['visit-scheduler', '--visit-types', 'git', '--policies', 'first_visits_after_listing=1'], /^orrery: --policies: the first_visits_after_listing policy needs a lister/],
     ];
     const before = await runJson(['origin', 'list', '--json', ...db.db]);
     for (const [args, message] of cases) {
