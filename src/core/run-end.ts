@@ -132,6 +132,15 @@ export function asCancellation(run: Pick<TaskRun, 'cancelRequested' | 'status'>,
 }
 
 /**
+ * Whether a run ended as a cancellation: error `cancelled` (a waiting or buffered run cancelled, or a
+ * worker that stopped its handler for it), or failed or lost once its cancellation was asked for
+ * (asCancellation, whose error may read `cancelled (<the original error>)`).
+ */
+export function endedCancelled(run: Pick<TaskRun, 'cancelRequested' | 'status' | 'error'>): boolean {
+  return run.error === CANCELLED_ERROR || (run.cancelRequested && (run.status === 'failed' || run.status === 'lost'));
+}
+
+/**
  * The instant an external start is recorded at: a run never starts before it was scheduled, so an
  * earlier instant (a replayed `--at`, another machine's clock) is recorded as its `scheduled`.
  */

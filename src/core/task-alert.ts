@@ -1,5 +1,6 @@
 import { DAG_BACKEND } from './dag.js';
-import { CANCELLED_ERROR, type DisabledReason, type Task, type TaskRun, type TaskType } from './model.js';
+import { type DisabledReason, type Task, type TaskRun, type TaskType } from './model.js';
+import { endedCancelled } from './run-end.js';
 
 /** The reasons a run's end disables its task for good (a manual disable is no failure). */
 const FAILED_FOR_GOOD: ReadonlySet<DisabledReason> = new Set(['permfailed', 'retries_exhausted', 'dead_letter']);
@@ -35,7 +36,7 @@ export interface TaskAlert {
  */
 export function taskAlertOf(run: TaskRun, task: Task, taskUpdated: boolean): TaskAlert | null {
   if (!taskUpdated || run.task !== task.id || !mayAlert(run.status)) return null;
-  if (run.error === CANCELLED_ERROR) return null;
+  if (endedCancelled(run)) return null;
   const base = { taskId: task.id, type: task.type, backendId: run.backendId, attempt: run.attempt, status: run.status, error: run.error, ended: run.ended ?? new Date(0) };
   if (task.status === 'disabled') {
     if (task.disabledReason === null || !FAILED_FOR_GOOD.has(task.disabledReason)) return null;

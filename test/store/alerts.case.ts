@@ -58,6 +58,19 @@ export function alertCases(sut: StoreUnderTest): void {
       expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(1);
     });
 
+    it("a recurring task's run cancelled while started, then ended failed by its worker or reaped, stores no alert", async () => {
+      const { orrery } = await setup([{ name: 'rc', defaultIntervalMs: HOUR, numRetries: 2, leaseMs: 1000 }]);
+      await orrery.createTasks([1, 2].map((i) => ({ type: 'rc', arguments: { args: [i], kwargs: {} } })), { at: T0 });
+      const [a, b] = await claimStarted(orrery, { worker: 'w', types: ['rc'], limit: 2, due: true, at: T0 });
+      for (const c of [a!, b!]) expect((await orrery.cancelRun(c.run.backendId, { at: plus(T0, 10) })).outcome).toBe('requested');
+      // Its worker's own error (the end is recorded as `cancelled (boom)`), and a worker that vanished.
+      const ended = await orrery.endRun(a!.run.backendId, { status: 'failed', worker: 'w', error: 'boom', at: plus(T0, 20) });
+      expect(ended.run.error).toBe('cancelled (boom)');
+      const [reaped] = await orrery.reapExpired({ at: plus(T0, 5000) });
+      expect(reaped!.run.error).toMatch(/^cancelled \(lease expired/);
+      expect(await orrery.store.alerts.waitingAlerts()).toEqual({ waiting: 0, failing: 0, oldest: null });
+    });
+
     it('a take holds its alerts for its lease under its token; a settle by a stale token changes nothing; retries wait their time', async () => {
       const { orrery, another } = await setup([{ name: 'fatal' }]);
       const tasks = await orrery.createTasks([1, 2, 3].map((i) => oneshot('fatal', i)), { at: T0 });
