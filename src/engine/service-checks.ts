@@ -8,9 +8,10 @@ import type { ArchivedRunFilter } from '../store/archive-store.js';
 /** An archive listing's filter: `limit` required, ids integers. */
 export function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
   if (f === null || typeof f !== 'object') throw invalid('', 'a filter { limit, task?, afterId? } is required');
-  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', f.limit === undefined ? 'is required (how many records at most)' : 'must be a non-negative integer');
-  if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
+  // The fields given are checked before the one left out.
   if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
+  if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
+  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', f.limit === undefined ? 'is required (how many records at most)' : 'must be a non-negative integer');
   return f;
 }
 

@@ -167,6 +167,8 @@ export function archiveCases(sut: StoreUnderTest): void {
       expect(await orrery.listRuns(task.id)).toEqual([r2]);
       expect(await orrery.readArchivedRuns({ task: task.id, limit: 10 })).toEqual([{ run: r1, logs }]);
       await expect(orrery.getRunLogs(r1.backendId)).rejects.toMatchObject({ code: 'not_found' });
+      // A bad field given is named before the limit left out (the error named limit).
+      await expect(orrery.readArchivedRuns({ task: 'x' } as never)).rejects.toThrow(/^task: must be a task id/);
     });
 
     it('gives archived runs and tasks back as they were read live: the fields in the API order, a run result exactly as it ended', async () => {
