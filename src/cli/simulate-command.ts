@@ -5,6 +5,7 @@ import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
 import type { Scenario } from '../simulate/scenario.js';
 import type { SimulationProgress, SimulationResult } from '../simulate/simulate.js';
+import { redactUrl } from '../store/redact-url.js';
 import { nonNegativeIntArg, UsageError, type Io } from './common.js';
 
 /** A scenario's seed: 0 to 4294967295, as in the file (docs/simulate.md#the-scenario). */
@@ -36,6 +37,7 @@ export function simulateCommand(io: Io): Command {
       const overrides = { ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.duration !== undefined ? { duration: o.duration } : {}) };
       const first = await loadScenario(file, overrides, o.db);
       const second = o.compare ? await loadScenario(o.compare, overrides, o.db) : null;
+      if (second) sharedStore(first, second, o.db !== undefined);
       const dir = resolve(o.out ?? `${basename(file).replace(/\.json$/i, '')}-simulation`);
       await outputDirectory(dir);
       const result = await runWithProgress(io, first);
@@ -71,6 +73,18 @@ async function loadScenario(file: string, overrides: { seed?: number; duration?:
     if (e instanceof ValidationError) throw new UsageError(`${file}: ${e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`);
     throw e;
   }
+}
+
+/**
+ * Each simulation needs an empty store (docs/simulate.md#the-scenario): two that would write to the
+ * same one (`--db` given with `--compare`, or both files naming it) are refused before anything runs,
+ * as the second would find the first one's tasks. `sqlite::memory:` is a new database each time.
+ */
+function sharedStore(first: Scenario, second: Scenario, fromDb: boolean): void {
+  if (first.store === 'sqlite::memory:' || first.store !== second.store) return;
+  const { store } = first;
+  if (fromDb) throw new UsageError(`--db: --compare runs two simulations and each needs an empty store; give --db only without --compare, or leave it out and give each scenario its own store (or sqlite::memory:)`);
+  throw new UsageError(`store: both scenarios write to ${redactUrl(store)}, and each simulation needs an empty store; give the --compare scenario another store (or sqlite::memory:)`);
 }
 
 /** Makes the output directory before anything runs: a path that is a file, or one that cannot be made, is an input error (exit 2). */

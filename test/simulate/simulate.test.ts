@@ -3,7 +3,7 @@
  * forecast byte for byte, crashes taking the lease-expiry path, the outputs, and the virtual clock
  * against real time. In process, SQLite in memory.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -205,6 +205,26 @@ describe('simulate', () => {
     expect(html).toContain('fewer');
     expect(html).toContain('stroke-dasharray');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+
+  it('--compare with --db, or two scenarios naming the same store, exits 2 before anything runs: each simulation needs an empty store', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-compare-db-'));
+    dirs.push(dir);
+    const a = join(dir, 'a.json');
+    const b = join(dir, 'b.json');
+    await writeFile(a, JSON.stringify(MIXED));
+    await writeFile(b, JSON.stringify({ ...MIXED, name: 'other' }));
+    const run = async (args: string[]) => {
+      const err: string[] = [];
+      const code = await main(['simulate', a, '--compare', b, '--out', join(dir, 'out'), ...args], { out: () => {}, err: (t: string) => void err.push(t) });
+      return { code, err: err.join('') };
+    };
+    // Before: the first scenario ran into the file, then the second was refused (exit 2, nothing written).
+    expect(await run(['--db', `sqlite:${join(dir, 'f.db')}`])).toEqual({ code: 2, err: expect.stringContaining('--db: --compare runs two simulations and each needs an empty store') });
+    await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: `sqlite:${join(dir, 'f.db')}` }));
+    await writeFile(a, JSON.stringify({ ...MIXED, store: `sqlite:${join(dir, 'f.db')}` }));
+    expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to sqlite:') });
+    expect((await readdir(dir)).sort()).toEqual(['a.json', 'b.json']);
   });
 
   it('samples the queue six times per interval from the window\'s start, and counts only what happens before its end', { timeout: 60_000 }, async () => {
