@@ -3,7 +3,7 @@
  * grab policies and cooldowns. Pure: instants and the random source are parameters.
  */
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
-import type { TaskRun } from './model.js';
+import type { TaskRun, TaskStatus } from './model.js';
 import { MAX_DURATION_MS } from './durations.js';
 import { earlier } from './instants.js';
 import { TASK_TYPE_NAME } from './json-checks.js';
@@ -160,6 +160,18 @@ export function dedupeListed<T extends { listerId: string; url: string; visitTyp
     byKey.set(k, o);
   }
   return [...byKey.values()];
+}
+
+/**
+ * The task statuses after which a visit task's result is recorded (the visit-scheduler collects its
+ * in-flight row then): one visit per task, whatever runs it took. A run that failed and left the task
+ * waiting for its retry is not a visit.
+ */
+export const VISIT_DONE_STATUSES = ['completed', 'disabled'] as const satisfies readonly TaskStatus[];
+
+/** Whether a visit task in this status has finished its visit. */
+export function visitDone(status: TaskStatus): boolean {
+  return (VISIT_DONE_STATUSES as readonly TaskStatus[]).includes(status);
 }
 
 /** Thresholds derived from the cooldowns at `at`: an origin is eligible only if it passes every one. */

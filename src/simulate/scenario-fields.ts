@@ -1,15 +1,23 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/durations.js';
+import { MAX_DURATION_MS, parseDuration } from '../core/durations.js';
 import type { ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 
-/** Milliseconds as a number (fractions allowed) or duration text (`90s`, `1d12h`, `P1D`). */
+/**
+ * Whole milliseconds as a number or duration text (`90s`, `1d12h`, `P1D`; text is rounded to whole
+ * milliseconds). No upper bound here: the scenario's horizon checks bound the window's fields with
+ * their own messages, and `boundedMs` bounds the durations the engine takes as they are.
+ */
 export const ms = z
   .union([z.number(), z.string()], { error: (issue) => (issue.input === undefined ? 'required (duration text such as 90s, or milliseconds)' : 'must be duration text (90s, 1d12h, P1D) or milliseconds') })
   .transform((v, ctx) => {
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v < 0) {
       ctx.addIssue({ code: 'custom', message: 'must be a non-negative number of milliseconds' });
+      return z.NEVER;
+    }
+    if (!Number.isInteger(v)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a whole number of milliseconds' });
       return z.NEVER;
     }
     return v;
@@ -22,6 +30,8 @@ export const ms = z
   }
 });
 export const positiveMs = ms.refine((v) => v > 0, 'must be more than 0');
+/** A duration the engine takes as it is (a retry delay, a restart delay, a relisting period): at most 100 years, as everywhere in Orrery. */
+export const boundedMs = ms.refine((v) => v <= MAX_DURATION_MS, 'must be at most 100 years');
 export const probability = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
 export const instant = z.string().transform((v, ctx) => {
   try {

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { DAG_TASK_TYPE } from '../core/dag.js';
 import { validateDag } from '../core/dag-input.js';
 import type { ErrorDetail, ValidationError } from '../core/errors.js';
-import { VISIT_POLICIES } from '../core/visits.js';
-import { count, durationModel, ms, positiveMs, probability } from './scenario-fields.js';
+import { DEFAULT_COOLDOWNS, validateCooldowns, VISIT_POLICIES, type VisitCooldowns } from '../core/visits.js';
+import { boundedMs, count, durationModel, ms, positiveMs, probability } from './scenario-fields.js';
 
 /** A DAG task of a scenario: the DAG task's options plus the model of its handler. */
 const dagTask = z.looseObject({
@@ -17,7 +17,31 @@ const dagTask = z.looseObject({
 /** A DAG of a scenario: a DAG definition (docs/dags.md) whose tasks carry handler models. */
 export const dagScenario = z.looseObject({ id: z.string(), tasks: z.array(dagTask).min(1, 'a DAG needs at least one task') });
 
-const cooldowns = z.strictObject({ absolute: ms.optional(), scheduled: ms.optional(), failed: ms.optional(), notFound: ms.optional() });
+/**
+ * One cooldown of a queue, checked by the visit-scheduler's own rule (validateCooldowns: whole
+ * milliseconds, at most 100 years): a cooldown it would refuse at every pass is refused before anything runs.
+ */
+const cooldown = (key: keyof VisitCooldowns) =>
+  ms.transform((v, ctx) => {
+    try {
+      return validateCooldowns({ [key]: v })[key];
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as ValidationError).details[0]?.message ?? String(e) });
+      return z.NEVER;
+    }
+  });
+
+/** A queue's cooldowns, as the visit-scheduler takes them (its defaults filled). */
+const cooldowns = z
+  .strictObject({ absolute: cooldown('absoluteMs').optional(), scheduled: cooldown('scheduledMs').optional(), failed: cooldown('failedMs').optional(), notFound: cooldown('notFoundMs').optional() })
+  .transform(
+    (c): VisitCooldowns => ({
+      absoluteMs: c.absolute ?? DEFAULT_COOLDOWNS.absoluteMs,
+      scheduledMs: c.scheduled ?? DEFAULT_COOLDOWNS.scheduledMs,
+      failedMs: c.failed ?? DEFAULT_COOLDOWNS.failedMs,
+      notFoundMs: c.notFound ?? DEFAULT_COOLDOWNS.notFoundMs,
+    }),
+  );
 
 const lister = z.strictObject({
   name: z.string().min(1).max(200),
@@ -32,7 +56,7 @@ const lister = z.strictObject({
   /** Origins are listed with `lastUpdate`, the instant of their latest change (default true). */
   reportsLastUpdate: z.boolean().default(true),
   /** Every this long the lister lists all its origins again (their `lastUpdate` moves on); default never. */
-  relistEvery: positiveMs.optional(),
+  relistEvery: boundedMs.refine((v) => v > 0, 'must be more than 0').optional(),
   /** Of the visits that get as far as the origin: how many find it gone, and how many fail. */
   notFound: probability.default(0),
   failed: probability.default(0),

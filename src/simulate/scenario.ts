@@ -5,7 +5,7 @@ import { PRIORITIES, TASK_POLICIES } from '../core/model.js';
 import type { TaskType } from '../core/model.js';
 import { fromDetails, parseWith, validateTask, validateTaskType } from '../core/validation.js';
 import type { DurationModel } from './random.js';
-import { count, durationModel, instant, ms, positiveCount, positiveMs, probability, storeUrl } from './scenario-fields.js';
+import { boundedMs, count, durationModel, instant, ms, positiveCount, positiveMs, probability, storeUrl } from './scenario-fields.js';
 import { checkWorld, dagScenario, visitsScenario } from './scenario-world.js';
 
 const handlerModel = z
@@ -15,7 +15,7 @@ const handlerModel = z
     failed: probability.default(0),
     permfailed: probability.default(0),
     retryAfter: probability.default(0),
-    retryAfterDelay: ms.default(3_600_000),
+    retryAfterDelay: boundedMs.default(3_600_000),
     crash: probability.default(0),
   })
   .refine((h) => h.failed + h.permfailed + h.retryAfter + h.crash <= 1 + 1e-9, { message: 'failed + permfailed + retryAfter + crash must be at most 1', path: ['failed'] });
@@ -54,7 +54,7 @@ const scenarioSchema = z.strictObject({
   store: storeUrl.default('sqlite::memory:'),
   interval: positiveMs.default(3_600_000),
   pollInterval: positiveMs.default(60_000),
-  restartDelay: ms.default(5_000),
+  restartDelay: boundedMs.default(5_000),
   taskTypes: z.array(z.unknown()).min(1, 'at least one task type'),
   tasks: z.array(population).default([]),
   arrivals: z.array(arrival).default([]),

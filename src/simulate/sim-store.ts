@@ -1,5 +1,6 @@
 import { LATE_AFTER_MS } from '../core/catch-up.js';
 import { hasLimits } from '../core/limits.js';
+import { visitDone } from '../core/visits.js';
 import type { TaskType } from '../core/model.js';
 import { SUB_STORES } from '../store/error-translation.js';
 import type { ClaimOutcome, ClaimRequest, EndRunResult, Store } from '../store/store.js';
@@ -112,7 +113,8 @@ export class SimStore {
           const call = this.passing('scheduleDue', v as (...a: unknown[]) => unknown, t);
           out = async (type: string, at: Date, o?: unknown) => ((await this.nothingDueBy(at.getTime(), type)) ? this.checked('scheduleDue', () => call(type, at, o)) : call(type, at, o));
         }
-        else if (key === 'endRuns') out = this.passing('endRuns', v as (...a: unknown[]) => unknown, t, (r) => this.afterEnds(r as Array<EndRunResult | Error>));
+        else if (key === 'endRuns') out = this.passing('endRuns', v as (...a: unknown[]) => unknown, t, (r) => this.afterEnds(r as Array<EndRunResult | Error>), this.seenEnds);
+        else if (key === 'endRun' || key === 'reapExpired') out = this.passing(key, v as (...a: unknown[]) => unknown, t, undefined, this.seenEnds);
         else if (typeof v === 'function') out = this.passing(String(key), v as (...a: unknown[]) => unknown, t);
         else if (subs.has(key) && v !== null && typeof v === 'object') out = this.sub(String(key), v);
         else return v;
@@ -152,7 +154,27 @@ export class SimStore {
    * begins and when it ends (`kept` may say after the fact that it kept the epoch); sub-stores never
    * change the task types.
    */
-  private passing(name: string, fn: (...a: unknown[]) => unknown, self: object, kept?: (result: unknown) => boolean): (...a: unknown[]) => unknown {
+  /**
+   * Whether the end of run `id` left its task done (completed or disabled), for each run ended
+   * through this store and not yet asked about: the event of an end carries the run, not its task.
+   */
+  taskDoneAfter(id: number): boolean {
+    const done = this.doneRuns.has(id);
+    this.doneRuns.delete(id);
+    return done;
+  }
+
+  private readonly doneRuns = new Set<number>();
+
+  /** Notes the runs whose end left their task done (an end's answer: one result or several). */
+  private readonly seenEnds = (r: unknown): void => {
+    for (const x of Array.isArray(r) ? r : [r]) {
+      const end = x as Partial<EndRunResult> | null;
+      if (end && end.run && end.task && visitDone(end.task.status)) this.doneRuns.add(end.run.id);
+    }
+  };
+
+  private passing(name: string, fn: (...a: unknown[]) => unknown, self: object, kept?: (result: unknown) => boolean, seen?: (result: unknown) => void): (...a: unknown[]) => unknown {
     if (READS.has(name) || NEUTRAL.has(name)) {
       return (...args: unknown[]) => {
         count(name);
@@ -164,6 +186,7 @@ export class SimStore {
     const keeps = (r: unknown): boolean => (onlyIfAny ? r === 0 || (Array.isArray(r) && r.length === 0) : kept ? kept(r) : false);
     // The answer's handlers, made once per method (not per call).
     const answered = (x: unknown): unknown => {
+      seen?.(x);
       this.end(!keeps(x), typesToo);
       return x;
     };
@@ -185,6 +208,7 @@ export class SimStore {
       if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
         return (r as Promise<unknown>).then(answered, failed);
       }
+      seen?.(r);
       this.end(!keeps(r), typesToo);
       return r;
     };

@@ -148,7 +148,8 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
     const at = e.run.ended.getTime();
     collector.ended(e.run.type, e.run.status as 'lost', at);
     const interval = collector.intervalOf(at);
-    if (interval !== null) world.ended(e.run, interval);
+    const taskDone = sim.taskDoneAfter(e.run.id);
+    if (interval !== null) world.ended(e.run, interval, taskDone);
   });
 
   // The populations, due over their spread.

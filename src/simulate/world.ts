@@ -103,14 +103,14 @@ export class SimWorld {
       const rng = new Random(this.s.seed, `lister:${i}`);
       const born: Origin[] = [];
       for (let n = 0; n < l.initial; n++) born.push(this.newOrigin(i, n, rng));
-      await this.list(i, born);
+      await this.list(i, born, true);
       let n = l.initial;
       if (l.ratePerHour > 0) {
         const gap = 3_600_000 / l.ratePerHour;
         const next = () =>
           this.clock.setTimer(Math.max(1, Math.round(rng.exponential(gap))), () => {
             if (this.finished) return;
-            void this.list(i, [this.newOrigin(i, n++, rng)]);
+            void this.list(i, [this.newOrigin(i, n++, rng)], false);
             next();
           });
         next();
@@ -120,7 +120,7 @@ export class SimWorld {
         const relist = () =>
           this.clock.setTimer(every, () => {
             if (this.finished) return;
-            void this.list(i, [...this.origins.values()].filter((o) => o.lister === i));
+            void this.list(i, [...this.origins.values()].filter((o) => o.lister === i), true);
             relist();
           });
         relist();
@@ -142,8 +142,12 @@ export class SimWorld {
     return o;
   }
 
-  /** Lists origins (their lastUpdate as the lister reports it), then records the listing as finished. */
-  private async list(lister: number, origins: readonly Origin[]): Promise<void> {
+  /**
+   * Lists origins (their lastUpdate as the lister reports it). A whole listing (the one at the start, a
+   * relisting) is then recorded as finished, however many origins it had; an origin arriving between
+   * listings is not a listing.
+   */
+  private async list(lister: number, origins: readonly Origin[], whole: boolean): Promise<void> {
     const l = this.s.visits!.listers[lister]!;
     const id = this.listerIds[lister]!;
     const now = this.clock.nowMs();
@@ -155,7 +159,7 @@ export class SimWorld {
         }),
       );
     }
-    if (origins.length > 1) {
+    if (whole) {
       const current = await this.orrery.visits.getLister(id);
       if (current) await this.orrery.visits.updateLister({ id, updated: current.updated, currentState: {}, lastListingFinishedAt: new Date(now) });
     }
@@ -184,16 +188,7 @@ export class SimWorld {
             size: q.size,
             ...(q.policies ? { policies: q.policies } : {}),
             ...(q.lister !== undefined ? { lister: byName.get(q.lister)! } : {}),
-            ...(q.cooldowns
-              ? {
-                  cooldowns: {
-                    ...(q.cooldowns.absolute !== undefined ? { absoluteMs: q.cooldowns.absolute } : {}),
-                    ...(q.cooldowns.scheduled !== undefined ? { scheduledMs: q.cooldowns.scheduled } : {}),
-                    ...(q.cooldowns.failed !== undefined ? { failedMs: q.cooldowns.failed } : {}),
-                    ...(q.cooldowns.notFound !== undefined ? { notFoundMs: q.cooldowns.notFound } : {}),
-                  },
-                }
-              : {}),
+            ...(q.cooldowns ? { cooldowns: q.cooldowns } : {}),
           })),
           refillFraction: v.refillFraction,
           collectBatch: v.collectBatch,
@@ -232,9 +227,13 @@ export class SimWorld {
     };
   }
 
-  /** A run ended: a visit's outcome is counted in its interval. */
-  ended(run: TaskRun, index: number): void {
-    if (this.finished || !this.visitTypes.has(run.type)) return;
+  /**
+   * A run ended: when it ended its visit task (`taskDone`: the task completed or disabled, as the
+   * visit-scheduler records it), the visit's outcome is counted in its interval. A failed run whose
+   * task waits for a retry is not a visit.
+   */
+  ended(run: TaskRun, index: number, taskDone: boolean): void {
+    if (this.finished || !taskDone || !this.visitTypes.has(run.type)) return;
     let rows = this.counts.get(run.type);
     if (!rows) this.counts.set(run.type, (rows = Array.from({ length: this.intervals }, noVisits)));
     const status = (run.result as { status?: unknown } | null)?.status;

@@ -6,6 +6,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { renderReport } from '../../src/simulate/report.js';
@@ -179,5 +180,96 @@ describe('simulate: DAGs and visits', () => {
     expect(pipeline.summary.dags!['nightly-etl']).toMatchObject({ runs: 1, success: 1 });
     expect(pipeline.summary.dags!['hourly-report']!.runs).toBe(24);
     expect(pipeline.summary.byType.export!.runs).toBeGreaterThan(300);
+  });
+
+  it('refuses cooldowns the visit-scheduler would refuse, fractions and durations beyond 100 years, naming the field (the command exits 2 and runs nothing)', async () => {
+    const problems = (input: ScenarioInput) => {
+      try {
+        parseScenario(input);
+        return [];
+      } catch (e) {
+        return (e as ValidationError).details.map((d) => `${d.path}: ${d.message}`);
+      }
+    };
+    // Before: accepted, then every visit-scheduler pass failed and the forecast had no visit.
+    const q = FROZEN.visits!.queues[0]!;
+    expect(problems({ ...FROZEN, visits: { ...FROZEN.visits!, queues: [{ ...q, cooldowns: { absolute: 1000.5, scheduled: 4e12, failed: '73000d', notFound: '1d' } }] } })).toEqual([
+      'visits.queues[0].cooldowns.absolute: must be a whole number of milliseconds',
+      'visits.queues[0].cooldowns.scheduled: must be a non-negative number of milliseconds, at most 100 years',
+      'visits.queues[0].cooldowns.failed: must be a non-negative number of milliseconds, at most 100 years',
+    ]);
+    const l = FROZEN.visits!.listers[0]!;
+    expect(problems({ ...FROZEN, restartDelay: 4e12, handlers: { git: { duration: { dist: 'constant', value: 0.5 }, retryAfterDelay: '73000d' } }, visits: { ...FROZEN.visits!, listers: [{ ...l, relistEvery: 1.5 }] } })).toEqual([
+      'restartDelay: must be at most 100 years',
+      'handlers.git.duration.value: must be a whole number of milliseconds',
+      'handlers.git.retryAfterDelay: must be at most 100 years',
+      'visits.listers[0].relistEvery: must be a whole number of milliseconds',
+    ]);
+    const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-cooldown-'));
+    try {
+      await writeFile(join(dir, 'bad.json'), JSON.stringify({ ...FROZEN, visits: { ...FROZEN.visits, queues: [{ ...q, cooldowns: { absolute: 1000.5 } }] } }));
+      const err: string[] = [];
+      const code = await main(['simulate', join(dir, 'bad.json'), '--out', join(dir, 'out')], { out: () => {}, err: (t: string) => void err.push(t) });
+      expect(code).toBe(2);
+      expect(err.join('')).toContain('visits.queues[0].cooldowns.absolute: must be a whole number of milliseconds');
+      expect(await readdir(dir)).toEqual(['bad.json']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('records every listing at the start and every relisting as finished, a lister of one origin too', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-relist-'));
+    try {
+      const db = join(dir, 'one.db');
+      const one: ScenarioInput = {
+        ...FROZEN,
+        store: `sqlite:${db}`,
+        visits: {
+          listers: [{ name: 'gh', visitType: 'git', initial: 1, changeInterval: { dist: 'constant', value: '36500d' }, relistEvery: '1h' }],
+          queues: [{ visitType: 'git', size: 10, lister: 'gh', policies: [{ policy: 'first_visits_after_listing', weight: 1 }], cooldowns: { absolute: '1m', scheduled: '1m' } }],
+        },
+      };
+      const a = await runSimulation(one);
+      // Listed at 00:00 and relisted every hour: one visit after each listing in the window (before: only the first).
+      expect(a.summary.visits!.visits.successful).toBe(6);
+      const sqlite = new Database(db, { readonly: true });
+      try {
+        expect(sqlite.prepare('SELECT last_listing_finished_at AS at FROM listers').all()).toEqual([{ at: Date.parse('2026-04-06T06:00:00Z') }]); // the last at the window's end
+      } finally {
+        sqlite.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a visit task retried after failures as one visit, as the store records it, and never-visited origins as stale', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-retries-'));
+    try {
+      const db = join(dir, 'retries.db');
+      const a = await runSimulation({
+        ...FROZEN,
+        store: `sqlite:${db}`,
+        taskTypes: [{ name: 'git', maxQueueLength: null, numRetries: 2, retryDelayMs: '1m' }],
+        handlers: { git: { duration: { dist: 'constant', value: '30s' }, failed: 0.5 } },
+      });
+      const v = a.summary.visits!;
+      const sqlite = new Database(db, { readonly: true });
+      let stored: Record<string, number>;
+      try {
+        stored = Object.fromEntries((sqlite.prepare('SELECT status, count(*) AS n FROM origin_visits GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]));
+      } finally {
+        sqlite.close();
+      }
+      // Before: every failed run was counted (401 failed visits where the store held 61).
+      expect(a.summary.runs.failed).toBeGreaterThan(v.visits.failed);
+      expect({ successful: v.visits.successful, failed: v.visits.failed, notFound: v.visits.notFound }).toEqual({ successful: stored.successful, failed: stored.failed, notFound: stored.not_found });
+      expect(a.series.reduce((n, r) => n + (r.visits?.failed ?? 0), 0)).toBe(stored.failed);
+      expect(v.neverVisited).toBeGreaterThan(0);
+      expect(v.meanStalenessMs).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
