@@ -111,5 +111,9 @@ describe('orrery schedule / task / dag schedule commands', () => {
     expect(await cli(['dag', 'backfill', 'daily', '--from', hoursAgo(1), '--to', hoursAgo(2)])).toMatchObject({ code: 2, err: expect.stringContaining('to: must not be before from') });
     expect(await cli(['dag', 'backfill', 'nope', '--from', hoursAgo(2), '--to', hoursAgo(1)])).toMatchObject({ code: 2 });
     expect((await cli(['dag', 'show', 'daily'])).out).toMatch(/\noverlap +skip\n/);
+    // A paused DAG: the runs are taken, and the command says they wait for the resume.
+    expect((await cli(['dag', 'pause', 'daily', '--reason', 'maint'])).code).toBe(0);
+    const paused = await cli(['dag', 'backfill', 'daily', '--from', halfPast(97), '--to', halfPast(73)]);
+    expect(paused.out).toMatch(/\nDAG daily is paused \(maint\): these runs start once it is resumed \(orrery dag resume daily\)\n$/);
   });
 });
