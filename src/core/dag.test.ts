@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CycleError, ValidationError } from './errors.js';
-import { dagVersion, findCycle, topologicalOrder, type DagTaskSpec } from './dag.js';
+import { archiveHoldsAttempt, dagVersion, findCycle, topologicalOrder, type DagTaskSpec } from './dag.js';
 import { validateDag } from './dag-input.js';
 
 const at = new Date('2026-03-01T00:00:00Z');
@@ -95,5 +95,13 @@ describe('structure', () => {
     expect(order[0]).toBe('a');
     expect(order[3]).toBe('d');
     expect(findCycle(spec([{ id: 'a' }, { id: 'b', after: ['a'] }]))).toBeNull();
+  });
+});
+
+describe('archiveHoldsAttempt', () => {
+  it('holds the current attempt of a DAG task not yet final, nothing else', () => {
+    for (const status of ['pending', 'scheduled', 'running', 'up_for_retry'] as const) expect(archiveHoldsAttempt({ status, attempt: 2 }, 2)).toBe(true);
+    for (const status of ['success', 'failed', 'upstream_failed', 'skipped'] as const) expect(archiveHoldsAttempt({ status, attempt: 2 }, 2)).toBe(false);
+    expect(archiveHoldsAttempt({ status: 'up_for_retry', attempt: 2 }, 1)).toBe(false); // an earlier attempt, already recorded
   });
 });

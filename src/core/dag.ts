@@ -11,6 +11,19 @@ export const DAG_TASK_STATUSES = ['pending', 'scheduled', 'running', 'success', 
 export type DagTaskStatus = (typeof DAG_TASK_STATUSES)[number];
 export const FINAL_DAG_TASK_STATUSES: readonly DagTaskStatus[] = ['success', 'failed', 'upstream_failed', 'skipped'];
 
+/**
+ * Archiving holds back the jobboard task of a DAG task's current attempt, and its runs, while that DAG
+ * task is in one of these statuses (not final): the DAG scheduler has not recorded the attempt's end
+ * yet and reads it from that task (docs/archiving.md). Once recorded (or for an earlier attempt) it
+ * goes like any other task. The stores' archive queries apply this list (store/archive-store.ts).
+ */
+export const DAG_TASK_STATUSES_HOLDING_ATTEMPT: readonly DagTaskStatus[] = DAG_TASK_STATUSES.filter((s) => !FINAL_DAG_TASK_STATUSES.includes(s));
+
+/** Whether archiving holds back attempt `attempt` of a DAG task now in `task` (see the list above). */
+export function archiveHoldsAttempt(task: { status: DagTaskStatus; attempt: number }, attempt: number): boolean {
+  return attempt === task.attempt && DAG_TASK_STATUSES_HOLDING_ATTEMPT.includes(task.status);
+}
+
 /** How a DAG run came to be: on time, caught up after downtime, triggered by hand, or by a backfill. */
 export const DAG_RUN_TRIGGERS = ['schedule', 'catch_up', 'manual', 'backfill'] as const;
 export type DagRunTrigger = (typeof DAG_RUN_TRIGGERS)[number];

@@ -1,4 +1,16 @@
+import { DAG_TASK_STATUSES_HOLDING_ATTEMPT } from '../core/dag.js';
 import type { RunLogRecord, Task, TaskRun } from '../core/model.js';
+
+/**
+ * SQL (both dialects) true when the task whose id is the expression `task` is the current attempt of
+ * a DAG task the scheduler has not recorded yet (core archiveHoldsAttempt): archiving leaves it and
+ * its runs. The statuses are constants of the code, never user input.
+ */
+export function heldDagAttemptSql(task: string): string {
+  const statuses = DAG_TASK_STATUSES_HOLDING_ATTEMPT.map((s) => `'${s}'`).join(', ');
+  return `EXISTS (SELECT 1 FROM dag_task_attempts a JOIN dag_task_instances i ON i.run = a.run AND i.task_id = a.task_id
+      WHERE a.orrery_task = ${task} AND i.attempt = a.attempt AND i.status IN (${statuses}))`;
+}
 
 /**
  * Where the next archiving batch starts. Finished runs are taken in (ended, id) order; once none is
@@ -57,7 +69,8 @@ export interface ArchivedRunFilter {
 
 /**
  * Moves finished work out of the live tables. A batch never touches a live run (scheduled or
- * started), a task's current run, or a task that is not a finished one-shot task; run logs go with
+ * started), a task's current run, a task that is not a finished one-shot task, or the current
+ * attempt of a DAG task not yet final (heldDagAttemptSql) and its runs; run logs go with
  * their run, a task goes with its last run. Deleting in (ended, id) keyset order means a batch never
  * repeats or skips a row, whatever the number of runs per task.
  */

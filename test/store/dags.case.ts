@@ -399,6 +399,33 @@ export function dagCases(sut: StoreUnderTest): void {
       expect(await orrery.dags.run(run.id)).toMatchObject({ status: 'success', ended: plus(T0, 1_000) });
     });
 
+    it('archiving holds back the attempt of a DAG task the scheduler has not recorded yet, then takes it', async () => {
+      const { orrery, clock } = await setup([]);
+      await orrery.dags.register([{ id: 'arch', tasks: [{ id: 'x' }, { id: 'y', after: ['x'] }, { id: 'z' }] }]);
+      const run = await orrery.dags.trigger('arch');
+      await orrery.dags.progressAll(); // attempts of x and z on the jobboard
+      const z = (await orrery.dags.run(run.id)).tasks.find((t) => t.taskId === 'z')!;
+      await orrery.disableTasks([z.orreryTask!]); // disabled by hand before it ran: a task without runs
+      await orrery.scheduleDue({});
+      const [x] = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 1 });
+      clock.advance(1_000);
+      await orrery.endRun(x!.run.backendId, { status: 'eventful', result: 7, worker: 'w' });
+      // The scheduler has not recorded either end: neither attempt task nor x's run goes.
+      const held = await orrery.archive({ before: plus(clock.now(), 1_000) });
+      expect([held.runs, held.tasks]).toEqual([0, 0]);
+      await orrery.dags.progressAll();
+      const detail = await orrery.dags.run(run.id);
+      expect(Object.fromEntries(detail.tasks.map((t) => [t.taskId, [t.status, t.error]]))).toEqual({
+        x: ['success', null], y: ['scheduled', null], z: ['failed', 'its jobboard task was disabled by hand'],
+      });
+      expect(detail.tasks.find((t) => t.taskId === 'x')!.result).toBe(7);
+      // Recorded, they go with the next sweep (y's attempt, not yet run, stays).
+      const taken = await orrery.archive({ before: plus(clock.now(), 1_000) });
+      expect([taken.runs, taken.tasks]).toEqual([1, 2]);
+      await drive(orrery, () => ({ ok: 1 }));
+      expect(Object.fromEntries((await orrery.dags.run(run.id)).tasks.map((t) => [t.taskId, t.status]))).toEqual({ x: 'success', y: 'success', z: 'failed' });
+    });
+
     it('a restart keeps the limit on running runs: the restarted run waits as scheduled while its DAG runs as many as it may', async () => {
       const orrery = await open();
       await orrery.dags.register([{ id: 'one', maxActiveRuns: 1, tasks: [{ id: 'a' }] }]);

@@ -4,6 +4,7 @@ import type { Task } from '../../core/model.js';
 import {
   archivedRunFromJson,
   archivedTaskFromJson,
+  heldDagAttemptSql,
   runRecordJson,
   type ArchiveBatch,
   type ArchiveBatchRequest,
@@ -21,7 +22,8 @@ import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
 const RUNS = `SELECT r.* FROM task_runs r
   WHERE r.ended IS NOT NULL AND r.ended < $1 AND r.status NOT IN ('scheduled', 'claimed', 'started')
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
-                    AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))`;
+                    AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))
+    AND NOT ${heldDagAttemptSql('r.task')}`;
 
 /** Exported so a test can EXPLAIN the archiving queries. */
 export const ARCHIVE_SQL = {
@@ -31,6 +33,7 @@ export const ARCHIVE_SQL = {
   idleTasks: `SELECT t.* FROM tasks t
     WHERE t.status = 'disabled' AND t.id > $1 AND t.policy = 'oneshot' AND t.created < $2
       AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id)
+      AND NOT ${heldDagAttemptSql('t.id')}
     ORDER BY t.id LIMIT $3 FOR UPDATE SKIP LOCKED`,
   /** The batch's tasks that go with it: finished one-shot tasks with no run outside the batch (locked against a respawn). */
   finishedTasks: `SELECT t.* FROM tasks t WHERE t.id = ANY($1::bigint[]) AND t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')

@@ -4,6 +4,7 @@ import type { Task } from '../../core/model.js';
 import {
   archivedRunFromJson,
   archivedTaskFromJson,
+  heldDagAttemptSql,
   runRecordJson,
   type ArchiveBatch,
   type ArchiveBatchRequest,
@@ -22,7 +23,8 @@ import { idFloorRaiser } from './sqlite-id-floor.js';
 const RUNS = `SELECT r.* FROM task_runs r INDEXED BY task_runs_finished
   WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN ('scheduled', 'claimed', 'started')
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
-                    AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))`;
+                    AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))
+    AND NOT ${heldDagAttemptSql('r.task')}`;
 
 /** Exported so a test can EXPLAIN the archiving queries. */
 export const ARCHIVE_SQL = {
@@ -32,6 +34,7 @@ export const ARCHIVE_SQL = {
   idleTasks: `SELECT t.* FROM tasks t INDEXED BY tasks_status
     WHERE t.status = 'disabled' AND t.id > @after AND t.policy = 'oneshot' AND t.created < @before
       AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id)
+      AND NOT ${heldDagAttemptSql('t.id')}
     ORDER BY t.id LIMIT @limit`,
 } as const;
 
