@@ -83,14 +83,17 @@ describe('planProgress', () => {
 describe('planRestart', () => {
   it('resets failed and upstream-failed tasks with their retries, keeping successes', () => {
     const tasks = [spec('a'), spec('b', ['a'], 2), spec('c', ['b'])];
-    const changes = planRestart(tasks, new Map([inst('a', 'success'), inst('b', 'failed', { attempt: 3 }), inst('c', 'upstream_failed')]));
+    const first = new Date(now.getTime() - 60_000);
+    const changes = planRestart(tasks, new Map([inst('a', 'success'), inst('b', 'failed', { attempt: 3, started: first, ended: now }), inst('c', 'upstream_failed')]));
     expect(changes).toEqual([
-      { taskId: 'b', status: 'pending', attempt: 3, retriesLeft: 2, lost: 0, started: null, ended: null, error: null, result: null },
+      { taskId: 'b', status: 'pending', attempt: 3, retriesLeft: 2, lost: 0, started: first, ended: null, error: null, result: null },
       { taskId: 'c', status: 'pending', attempt: 1, retriesLeft: 0, lost: 0, started: null, ended: null, error: null, result: null },
     ]);
     // then only b starts (attempt 4), as its parent succeeded
-    const after = planProgress(tasks, new Map([inst('a', 'success', { result: 'A' }), inst('b', 'pending', { attempt: 3, retriesLeft: 2 }), inst('c', 'pending', { attempt: 1 })]), now);
+    const after = planProgress(tasks, new Map([inst('a', 'success', { result: 'A' }), inst('b', 'pending', { attempt: 3, retriesLeft: 2, started: first }), inst('c', 'pending', { attempt: 1 })]), now);
     expect(after.attempts).toEqual([{ taskId: 'b', attempt: 4, notBefore: now, upstream: { a: 'A' } }]);
+    // it keeps its first attempt's start through the new attempt
+    expect(after.changes).toEqual([expect.objectContaining({ taskId: 'b', status: 'scheduled', attempt: 4, started: first, ended: null })]);
   });
 });
 

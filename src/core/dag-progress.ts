@@ -109,7 +109,8 @@ export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyM
         set(spec.id, { status: 'upstream_failed', ended: now });
       } else if (parents.every((p) => p.status === 'success' || p.status === 'skipped')) {
         const attempt = cur.attempt + 1;
-        set(spec.id, { status: 'scheduled', attempt, error: null, result: null, started: null, ended: null });
+        // `started` stays: null before a first attempt, its first attempt's start after a restart.
+        set(spec.id, { status: 'scheduled', attempt, error: null, result: null, ended: null });
         plan.attempts.push({ taskId: spec.id, attempt, notBefore: now, upstream: Object.fromEntries(spec.after.map((p) => [p, state.get(p)!.result ?? null])) });
       }
       continue;
@@ -164,14 +165,16 @@ function attemptError(a: AttemptState): string {
 
 /**
  * Restart of a failed run (SPEC §3): failed and upstream-failed tasks go back to `pending` with their
- * retries restored; successes are kept. The progress step then re-runs them in dependency order.
+ * retries restored; successes are kept. The progress step then re-runs them in dependency order. A
+ * task keeps its first attempt's start (`started`, null if it never ran): its attempts keep counting
+ * across restarts, and its duration runs from that start to its last attempt's end (docs/dags.md).
  */
 export function planRestart(tasks: readonly DagTaskSpec[], instances: ReadonlyMap<string, TaskInstance>): InstanceChange[] {
   const out: InstanceChange[] = [];
   for (const spec of tasks) {
     const i = instances.get(spec.id);
     if (!i || (i.status !== 'failed' && i.status !== 'upstream_failed')) continue;
-    out.push({ taskId: spec.id, status: 'pending', attempt: i.attempt, retriesLeft: spec.retries, lost: 0, started: null, ended: null, error: null, result: null });
+    out.push({ taskId: spec.id, status: 'pending', attempt: i.attempt, retriesLeft: spec.retries, lost: 0, started: i.started, ended: null, error: null, result: null });
   }
   return out;
 }

@@ -85,9 +85,9 @@ export const DagTaskViewSchema = z.object({
   status: z.enum(DAG_TASK_STATUSES),
   attempts: int,
   retriesLeft: int,
-  started: instant.nullable(),
-  ended: instant.nullable(),
-  durationMs: int.nonnegative().nullable(),
+  started: instant.nullable().describe("its first attempt's start, kept through restarts; null if it never ran"),
+  ended: instant.nullable().describe("its last attempt's end; null while unfinished"),
+  durationMs: int.nonnegative().nullable().describe('from started to ended'),
   error: z.string().nullable(),
   result: z.unknown(),
   orreryTask: int.nullable(),
@@ -131,7 +131,7 @@ export const DagGridSchema = z.object({
     cells: z.record(z.string(), z.object({
       status: z.enum(DAG_TASK_STATUSES),
       attempts: int,
-      durationMs: int.nullable().describe('from the start of its last attempt to its end; null while unfinished'),
+      durationMs: int.nullable().describe("from its first attempt's start to its last attempt's end (retries, their delays and restarts included); null while unfinished"),
     })).describe('by task id; a task the run does not have has no cell'),
   })).describe("the grid's columns: the latest runs, oldest first"),
 });

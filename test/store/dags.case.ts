@@ -234,7 +234,9 @@ export function dagCases(sut: StoreUnderTest): void {
       expect(detail.tasks.map((t) => [t.taskId, t.status, t.attempts])).toEqual([['a', 'success', 1], ['b', 'failed', 2], ['c', 'upstream_failed', 0]]);
       expect(detail.tasks[1]!.error).toBe('b attempt 2');
 
+      expect(detail.tasks[1]).toMatchObject({ started: T0, ended: plus(T0, 1000), durationMs: 1000 });
       await expect(orrery.dags.restart(9999)).rejects.toThrow('not found');
+      clock.advance(HOUR);
       const restarted = await orrery.dags.restart(run.id);
       expect(restarted).toMatchObject({ status: 'running', restarts: 1 });
       await expect(orrery.dags.restart(run.id)).rejects.toThrow('only a failed run can be restarted');
@@ -243,6 +245,10 @@ export function dagCases(sut: StoreUnderTest): void {
       detail = await orrery.dags.run(run.id);
       expect(detail.status).toBe('success');
       expect(detail.tasks[0]!.attempts).toBe(1); // a was not re-run
+      // b keeps its first attempt's start: its duration spans its three attempts and the restart
+      expect(detail.tasks[1]).toMatchObject({ attempts: 3, started: T0, ended: plus(T0, 1000 + HOUR), durationMs: 1000 + HOUR });
+      expect(detail.tasks[2]).toMatchObject({ attempts: 1, started: plus(T0, 1000 + HOUR), durationMs: 0 });
+      expect((await orrery.dags.grid('r')).runs[0]!.cells.b).toEqual({ status: 'success', attempts: 3, durationMs: 1000 + HOUR });
     });
 
     it('a permanent failure is not retried', async () => {
