@@ -6,6 +6,7 @@ import { CycleError, ValidationError, invalid, type ErrorDetail } from './errors
 import { fromDetails } from './json-checks.js';
 import { z } from 'zod';
 import { DAG_OVERLAP_POLICIES, dagTaskTypeOf, findCycle, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
+import { firstPoint } from './dag-schedule.js';
 import { MAX_DURATION_MS } from './durations.js';
 import { TASK_TYPE_NAME } from './json-checks.js';
 import { normaliseSchedule } from './schedule.js';
@@ -75,10 +76,14 @@ export function validateDag(input: unknown, at: Date): DagSpec {
   });
   const cycle = findCycle(tasks);
   if (cycle) throw new CycleError(`DAG "${d.id}" has a cycle: ${cycle.join(' -> ')}`, cycle);
-  return { id: d.id, description: d.description, schedule: normaliseDagSchedule(d.schedule, at), start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, overlap: d.overlap, tasks };
+  return { id: d.id, description: d.description, schedule: normaliseDagSchedule(d.schedule, d.start, at), start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, overlap: d.overlap, tasks };
 }
 
-function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } | null, at: Date): DagSchedule {
+/**
+ * A DAG's schedule in its normal form. A cron schedule must fire from now and, when the DAG has a
+ * `start`, from that start: its first point is the first occurrence from `start` (firstPoint).
+ */
+function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } | null, start: Date | null, at: Date): DagSchedule {
   if (s === null) return { kind: 'none' };
   if (s.every !== undefined) {
     if (s.cron !== undefined) throw invalid('schedule', 'give either cron (with tz) or every, not both');
@@ -97,6 +102,11 @@ function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } 
     throw e;
   }
   if (cron.kind !== 'cron') throw new Error('unreachable');
+  if (start !== null && firstPoint(cron, start) === null) {
+    // The cron library looks no further than the year 3000 (a seventh field, the year, may end it sooner).
+    const why = start.getUTCFullYear() >= 2999 ? ' before the year 3000, where cron schedules end' : '';
+    throw invalid('start', `cron schedule ${JSON.stringify(cron.expr)} has no point from ${start.toISOString()}${why}`);
+  }
   return cron;
 }
 

@@ -105,3 +105,26 @@ describe('archiveHoldsAttempt', () => {
     expect(archiveHoldsAttempt({ status: 'up_for_retry', attempt: 2 }, 1)).toBe(false); // an earlier attempt, already recorded
   });
 });
+
+describe('validateDag: a cron schedule must have a point from its start', () => {
+  const cronDag = (start: string, cron = '0 3 * * *') => ({ id: 'far', schedule: { cron }, start, tasks: [t('a')] });
+  it('refuses a start beyond the year 2999, where cron schedules end, naming start', () => {
+    const e = (() => {
+      try {
+        validateDag(cronDag('9999-12-31T00:00:00Z'), at);
+      } catch (x) {
+        return x as ValidationError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(e).toBeInstanceOf(ValidationError);
+    expect(e.details).toEqual([{ path: 'start', message: 'cron schedule "0 3 * * *" has no point from 9999-12-31T00:00:00.000Z before the year 3000, where cron schedules end' }]);
+    expect(() => validateDag(cronDag('3000-01-01T00:00:00Z'), at)).toThrow(ValidationError);
+    // a year field that ends before the start
+    expect(() => validateDag(cronDag('2028-01-01T00:00:00Z', '0 0 9 * * * 2027'), at)).toThrow('start: cron schedule "0 0 9 * * * 2027" has no point from 2028-01-01T00:00:00.000Z');
+  });
+  it('accepts a start with a point left before the year 3000, and a far start of an interval', () => {
+    expect(validateDag(cronDag('2999-06-01T00:00:00Z'), at).start).toEqual(new Date('2999-06-01T00:00:00Z'));
+    expect(validateDag({ id: 'far', schedule: { every: '1h' }, start: '9999-12-31T00:00:00Z', tasks: [t('a')] }, at).schedule).toEqual({ kind: 'interval', everyMs: 3_600_000 });
+  });
+});

@@ -111,6 +111,9 @@ describe('DAG routes', () => {
     await expectError(call('PUT', '/api/dags', { dags: [{ id: 'x', tasks: [{ id: 'a', after: ['nope'] }] }] }), 400, 'validation_error', /unknown task "nope"/);
     await expectError(call('PUT', '/api/dags', { dags: [{ id: 'x', tasks: [{ id: 'a' }, { id: 'a' }] }] }), 400, 'validation_error', /duplicate task id "a"/);
     await expectError(call('PUT', '/api/dags', { dags: [{ id: 'x', tasks: [{ id: 'a' }], colour: 'red' }] }), 400, 'validation_error', /colour/);
+    // a cron schedule with no point from its start (cron schedules end before the year 3000)
+    const far = { id: 'far', schedule: { cron: '0 3 * * *' }, start: '9999-12-31T00:00:00Z', tasks: [{ id: 'a' }] };
+    await expectError(call('PUT', '/api/dags', { dags: [far] }), 400, 'validation_error', /dags\[0\]: start: cron schedule "0 3 \* \* \*" has no point from 9999-12-31T00:00:00.000Z before the year 3000/);
     await expectError(call('PUT', '/api/dags', { dags: { id: 'x' } }), 400, 'validation_error', /dags/);
     await expectError(call('PUT', '/api/dags', { dag: [] }), 400, 'validation_error', /dag/);
     await expectError(call('PUT', '/api/dags', undefined, '{"dags": ['), 400, 'bad_request', /invalid JSON/);
