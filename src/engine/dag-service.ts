@@ -97,10 +97,11 @@ export class DagService {
 
   /** Validates and stores definitions (synced on start); DAG task types are created when missing. */
   async register(given: ReadonlyArray<DagInput | { toInput(): DagInput }>): Promise<RegisteredDag[]> {
+    if (!Array.isArray(given)) throw invalid('dags', 'must be an array of DAG definitions');
     const at = this.orrery.now();
     const { validateDag } = await dagInput();
     // A definition from dag(...) is registered as its input (`d.toInput()`), as a handlers file's are.
-    const inputs = Array.isArray(given) ? given.map((x) => (x && typeof (x as { toInput?: unknown }).toInput === 'function' ? (x as { toInput(): DagInput }).toInput() : x)) : given;
+    const inputs = given.map((x) => (x && typeof (x as { toInput?: unknown }).toInput === 'function' ? (x as { toInput(): DagInput }).toInput() : x));
     const specs = inputs.map((input, i) => {
       try {
         return validateDag(input, at);

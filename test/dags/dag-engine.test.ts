@@ -111,6 +111,8 @@ describe('DAGs on a real daemon', () => {
     const [byInput] = await orrery.dags.register([d.toInput()]);
     expect(byInput).toMatchObject({ id: 'direct', created: false, newVersion: false, version: byDefinition!.version });
     await orrery.dags.register([{ id: 'other', tasks: [{ id: 'x' }] }]);
+    // Anything but an array is a ValidationError naming dags (a string threw 'inputs.map is not a function').
+    await expect(orrery.dags.register('x' as never)).rejects.toThrow(/^dags: must be an array of DAG definitions/);
     const run = await orrery.dags.trigger('direct');
     await orrery.dags.trigger('other');
     // A DAG id alone is that DAG's runs, as { dag }.
