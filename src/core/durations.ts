@@ -1,7 +1,8 @@
 import { invalid } from './errors.js';
 
-/** Longest duration Orrery accepts: 100 years, so every instant computed from one stays a valid date. */
-export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+import { durationMsProblem } from './duration-limit.js';
+
+export { MAX_DURATION_MS, durationMsProblem } from './duration-limit.js';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -72,4 +73,10 @@ export function formatDuration(ms: number): string {
   }
   if (rest > 0) parts.push(`${rest}ms`);
   return sign + parts.join('');
+}
+
+/** Throws a ValidationError naming `field` unless `ms` is a non-negative integer number of milliseconds of at most 100 years. */
+export function assertDurationMs(ms: unknown, field: string): void {
+  const problem = durationMsProblem(ms);
+  if (problem) throw invalid(field, problem);
 }

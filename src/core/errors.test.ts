@@ -58,3 +58,18 @@ describe('error codes', () => {
     expect(new LeaseLostError('x')).toBeInstanceOf(errors.LeaseLost);
   });
 });
+
+describe('RetryAfter', () => {
+  const CENTURY = 100 * 365 * 86_400_000;
+  it('takes a delay from 0 to 100 years, as an end\'s retryAfterMs', () => {
+    expect(new errors.RetryAfter(0).delayMs).toBe(0);
+    expect(new errors.RetryAfter(CENTURY).delayMs).toBe(CENTURY);
+  });
+  it('refuses a delay over 100 years (its end would be refused) with a ValidationError, as a negative one', () => {
+    for (const ms of [CENTURY + 1, Number.MAX_SAFE_INTEGER, 1e300]) {
+      expect(() => new errors.RetryAfter(ms)).toThrow(errors.ValidationError);
+      expect(() => new errors.RetryAfter(ms)).toThrow('at most 100 years');
+    }
+    expect(() => new errors.RetryAfter(-1)).toThrow(errors.ValidationError);
+  });
+});

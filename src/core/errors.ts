@@ -1,3 +1,5 @@
+import { MAX_DURATION_MS } from './duration-limit.js';
+
 /** Every error Orrery raises on purpose carries a stable `code`; adapters map codes, never messages. */
 export interface ErrorDetail {
   /** The field, as a dotted path (`tasks[3].type`, `schedule.expr`); empty for the input as a whole. */
@@ -158,6 +160,7 @@ export class RetryAfter extends Error {
     super(opts.message ?? `retry after ${delayMs} ms`);
     this.name = 'RetryAfter';
     if (!Number.isFinite(delayMs) || delayMs < 0) throw new ValidationError(`RetryAfter: delay must be a non-negative number of ms, got ${delayMs}`);
+    if (delayMs > MAX_DURATION_MS) throw new ValidationError(`RetryAfter: delay must be at most 100 years (${MAX_DURATION_MS} ms), got ${delayMs}`);
     this.delayMs = Math.round(delayMs);
     this.throttle = opts.throttle === true;
   }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
+import { assertDurationMs } from '../core/durations.js';
 import { lastRunsOption, optionsObject, requireOptions } from '../core/options.js';
 import { checkClock } from './option-checks.js';
 import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
@@ -716,9 +717,7 @@ export class Orrery implements Jobboard {
     assertText(opts.error, 'error');
     const metadata = validateMetadata(opts.metadata);
     if (opts.result !== undefined) assertJson(opts.result, 'result');
-    if (opts.retryAfterMs != null && (!Number.isFinite(opts.retryAfterMs) || opts.retryAfterMs < 0)) {
-      throw invalid('retryAfterMs', 'must be a non-negative number');
-    }
+    if (opts.retryAfterMs != null) assertDurationMs(opts.retryAfterMs, 'retryAfterMs');
     if (opts.retryAfterMs != null && opts.status !== 'failed') throw invalid('retryAfterMs', 'only applies to status failed');
     checkDate(opts.startedAt, 'startedAt');
     // Built field by field (no spread objects): one of these per run end.

@@ -8,6 +8,7 @@ import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
+import { durationMsProblem } from '../core/durations.js';
 import { MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
 import { MAX_WORKER_TYPES } from '../core/worker-registry.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
@@ -210,15 +211,21 @@ export const ImportAnswer = z.strictObject({
 });
 export const CancelBody = z.strictObject({ at: isoInstant.optional() });
 export const StartBody = z.strictObject({ worker: workerId.optional(), metadata: z.record(z.string(), z.unknown()).optional(), at: isoInstant.optional() });
-const MAX_RETRY_AFTER_MS = 100 * 365 * 86_400_000;
 const endFields = {
   status: z.enum(RUN_END_STATUSES),
   worker: workerId.optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   result: z.unknown().optional(),
   error: z.string().max(1_000_000).nullable().optional(),
-  // Bounded so that `ended + retryAfterMs` stays a valid date (beyond it the end failed with a 500).
-  retryAfterMs: z.number().int().nonnegative().max(MAX_RETRY_AFTER_MS, 'at most 100 years').optional(),
+  // Bounded so that `ended + retryAfterMs` stays a valid date: the library's rule (core/duration-limit.ts), its message.
+  retryAfterMs: z
+    .number()
+    .check((ctx) => {
+      const p = durationMsProblem(ctx.value);
+      if (p) ctx.issues.push({ code: 'custom', message: p, input: ctx.value });
+    })
+    .describe('an integer number of milliseconds, from 0 to 100 years')
+    .optional(),
   throttle: z.boolean().optional().describe("the handler met pressure downstream: the effective rate of the run's type, or of its key, drops (docs/limits.md#adaptive-limits)"),
 };
 export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() });

@@ -130,6 +130,8 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['--fair-share with a missing comma', ['task-type', 'add', 't2', '--default-interval', '1d', '--fair-share', 'a=3 b=2'], ['fairShare.weights.a', 'must be a whole number from 1']],
     ['run start --worker empty', ['run', 'start', 'SCHEDULED', '--worker', ''], ['--worker', 'at most 200 characters']],
     ['task import --token empty', ['task', 'import', 'tasks.jsonl', '--token', ''], ['--token', 'must not be empty']],
+    ['run end --retry-after over 100 years', ['run', 'end', 'STARTED', '--status', 'failed', '--retry-after', '36501d'], ['retryAfterMs: must be at most 100 years']],
+    ['run end --retry-after of 2^53-1 ms', ['run', 'end', 'STARTED', '--status', 'failed', '--retry-after', '9007199254740991'], ['retryAfterMs: must be at most 100 years']],
     ['run end --retry-after with a status other than failed', ['run', 'end', 'STARTED', '--status', 'eventful', '--retry-after', '5m'], ['--retry-after', 'failed']],
     ['--backoff-factor 0', ['task-type', 'add', 't2', '--default-interval', '1d', '--backoff-factor', '0'], ['backoffFactor', '> 0']],
     ['min interval > max interval', ['task-type', 'add', 't2', '--min-interval', '2d', '--max-interval', '1d'], ['minIntervalMs: must be <= maxIntervalMs']],

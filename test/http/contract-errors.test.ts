@@ -136,6 +136,40 @@ describe('retryAfterMs only applies to a failed end (as `orrery run end --retry-
   });
 });
 
+describe('retryAfterMs above 100 years: the library, POST /api/runs/{id}/end and POST /api/jobboard/end refuse it alike', () => {
+  const CENTURY = 100 * 365 * 86_400_000;
+
+  it('each refuses the same values with the same message, naming retryAfterMs, and nothing is written', async () => {
+    expect((await h.call('POST', '/api/tasks', { type: 'mail' })).status).toBe(201);
+    const [run] = (await h.call('POST', '/api/tasks/schedule', {})).body as { backendId: string }[];
+    const id = run!.backendId;
+    expect((await h.call('POST', `/api/runs/${id}/start`, { worker: 'w1' })).status).toBe(200);
+    const before = dumpDatabase(h.dbPath);
+    const cases: [number, string][] = [
+      [CENTURY + 1, 'retryAfterMs: must be at most 100 years'],
+      [36_501 * 86_400_000, 'retryAfterMs: must be at most 100 years'],
+      [Number.MAX_SAFE_INTEGER, 'retryAfterMs: must be at most 100 years'],
+      [1.5, 'retryAfterMs: must be a non-negative integer number of milliseconds'],
+      [-1, 'retryAfterMs: must be a non-negative integer number of milliseconds'],
+    ];
+    for (const [retryAfterMs, message] of cases) {
+      const http = await h.call('POST', `/api/runs/${id}/end`, { status: 'failed', retryAfterMs });
+      expectError(http, 400, 'validation_error', ['retryAfterMs'], message);
+      const board = await h.call('POST', '/api/jobboard/end', { items: [{ backendId: id, worker: 'w1', status: 'failed', retryAfterMs }] });
+      expectError(board, 400, 'validation_error', ['items[0].retryAfterMs']);
+      expect(errorOf(board.body).details[0]!.message).toBe(message.slice('retryAfterMs: '.length));
+      await expect(h.orrery.endRun(id, { status: 'failed', retryAfterMs })).rejects.toThrow(message);
+      const [outcome] = await h.orrery.endRuns([{ backendId: id, status: 'failed', retryAfterMs }]);
+      expect(outcome).toMatchObject({ code: 'validation_error', message, details: [{ path: 'retryAfterMs' }] });
+    }
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+    // Exactly 100 years is accepted: the retry is due 100 years after the end.
+    const ended = await h.call('POST', `/api/runs/${id}/end`, { status: 'failed', retryAfterMs: CENTURY });
+    expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+    expect(ended.body.task.nextRun).toBe(new Date(h.clock.now().getTime() + CENTURY).toISOString());
+  });
+});
+
 describe('query parameters: a route that takes none refuses any (docs/http.md: unknown fields are refused in query strings)', () => {
   const sample = (path: string) =>
     path
