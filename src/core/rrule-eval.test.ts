@@ -53,3 +53,12 @@ describe('rrule with a DTSTART long ago', () => {
     }
   });
 });
+
+describe('a rule stored before the RFC 5545 shape checks (FREQ, each part once, COUNT or UNTIL)', () => {
+  it('is evaluated as it was stored: the checks refuse such a rule when it is given, not when the scheduler reads it back', () => {
+    // The library reads a rule without FREQ as yearly: a task stored with one keeps its occurrences (and the scheduling pass its other tasks).
+    expect(rruleAfter('DTSTART:20260101T000000Z\nRRULE:INTERVAL=2', new Date('2026-06-01T00:00:00Z'))?.toISOString()).toBe('2028-01-01T00:00:00.000Z');
+    expect(rruleAfter('DTSTART:20260101T000000Z', new Date('2026-06-01T00:00:00Z'))?.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    expect(rruleAfter('DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z', new Date('2026-01-01T12:00:00Z'))).not.toBeNull();
+  });
+});

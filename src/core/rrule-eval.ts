@@ -96,8 +96,11 @@ const DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
  * Checks each part of the rule's RRULE line before the library reads it: the library takes a negative
  * INTERVAL (and then walks backwards forever), a fractional or unreadable number, and an hour or minute
  * out of range (moved into the next day or hour) without a word.
+ * `given`: a rule given to be stored or previewed (not one read back from the database) must also have
+ * the shape RFC 5545 requires, which the library does not check: an RRULE line with FREQ, each part at
+ * most once, not both COUNT and UNTIL. A rule stored before these checks keeps being evaluated as it was.
  */
-function checkRuleParts(text: string): void {
+export function checkRuleParts(text: string, given = false): void {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   // Years 0 to 99 would be read as 1900 to 1999 (JavaScript's two-digit years).
   for (const l of lines) {
@@ -105,12 +108,20 @@ function checkRuleParts(text: string): void {
     if (start && Number(start[1]) < 100) throw new Error(`DTSTART in the year ${start[1]}: rules starting before the year 0100 are not supported (a rule without DTSTART starts at its creation instant)`);
   }
   const ruleLines = lines.filter((l) => /^RRULE:/i.test(l) || !/^(DTSTART|EXDATE|RDATE|EXRULE)[:;]/i.test(l));
+  // Without a rule line the library makes up a yearly rule from DTSTART.
+  if (given && ruleLines.length === 0) throw new Error('no RRULE line: a rule needs one, with FREQ (RRULE:FREQ=DAILY)');
   for (const line of ruleLines) {
+    // RFC 5545: FREQ is required, each part appears at most once, and COUNT and UNTIL exclude each other
+    // (the library reads a rule without FREQ as yearly, keeps the last of a repeated part, and ignores COUNT or UNTIL).
+    const seen = new Set<string>();
     for (const part of line.replace(/^RRULE:/i, '').split(';')) {
       if (part === '') continue; // the library names an empty part itself
       const eq = part.indexOf('=');
       const key = (eq < 0 ? part : part.slice(0, eq)).toUpperCase();
       const value = eq < 0 ? '' : part.slice(eq + 1);
+      const name = key === 'BYWEEKDAY' ? 'BYDAY' : key; // the library's other name for BYDAY
+      if (given && seen.has(name)) throw new Error(`${key === name ? key : `${key} (BYDAY)`} is given twice: each part of the RRULE may appear once`);
+      seen.add(name);
       const spec = INTEGER_PARTS[key];
       if (spec) {
         for (const v of spec.list ? value.split(',') : [value]) {
@@ -137,6 +148,9 @@ function checkRuleParts(text: string): void {
         throw new Error(`unknown part "${part}" of the RRULE`);
       }
     }
+    if (!given) continue;
+    if (!seen.has('FREQ')) throw new Error(`FREQ is missing: every RRULE needs one (one of ${FREQS.join(', ')})`);
+    if (seen.has('COUNT') && seen.has('UNTIL')) throw new Error('COUNT and UNTIL are both given: an RRULE may end by one or the other, not both');
   }
 }
 

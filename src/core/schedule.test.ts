@@ -125,6 +125,17 @@ describe('normaliseSchedule', () => {
     ['FREQ=DAILY;WKST=XX', 'WKST=XX: must be one of MO'],
     ['FREQ=WEEKLY;BYDAY=MO,XX', 'BYDAY=MO,XX: each value must be a weekday'],
     ['FREQ=DAILY;X-NAME=1', 'unknown part "X-NAME=1"'],
+    // RFC 5545: FREQ is required, each part once, COUNT or UNTIL (the library read these as yearly, kept the last part, dropped one end)
+    ['INTERVAL=2', 'FREQ is missing: every RRULE needs one (one of YEARLY, MONTHLY, WEEKLY, DAILY, HOURLY, MINUTELY, SECONDLY)'],
+    ['DTSTART:20260101T000000Z\nRRULE:INTERVAL=2', 'FREQ is missing'],
+    ['DTSTART:20260101T000000Z\nRRULE:', 'FREQ is missing'],
+    ['DTSTART:20260101T000000Z', 'no RRULE line: a rule needs one, with FREQ (RRULE:FREQ=DAILY)'],
+    ['DTSTART:20260101T000000Z\nEXDATE:20260102T000000Z', 'no RRULE line'],
+    ['FREQ=DAILY;FREQ=WEEKLY', 'FREQ is given twice: each part of the RRULE may appear once'],
+    ['FREQ=DAILY;INTERVAL=2;INTERVAL=3', 'INTERVAL is given twice'],
+    ['FREQ=DAILY;interval=2;INTERVAL=2', 'INTERVAL is given twice'],
+    ['FREQ=WEEKLY;BYDAY=MO;BYWEEKDAY=TU', 'BYWEEKDAY (BYDAY) is given twice'],
+    ['FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z', 'COUNT and UNTIL are both given: an RRULE may end by one or the other, not both'],
   ])('rejects the rrule %j, whose part the library would take out of range (a negative INTERVAL walked back forever)', (rule, why) => {
     const e = errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT));
     expect(e.message).toContain(`schedule.rule: invalid rrule ${JSON.stringify(rule)}: ${why}`);

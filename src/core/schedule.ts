@@ -3,7 +3,7 @@ import { DateTime, IANAZone } from 'luxon';
 import { formatDuration } from './durations.js';
 import { invalid } from './errors.js';
 import type { CalendarSchedule, Schedule } from './model.js';
-import { parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
+import { checkRuleParts, parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
 import { CALENDAR_OPTION_FIELDS, normaliseCalendarOptions } from './schedule-options.js';
 
 /** Validates a schedule and returns its normal form; `at` anchors an rrule that has no DTSTART. */
@@ -207,6 +207,7 @@ function anchorRule(text: string, at: Date, field: string): string {
     source = `DTSTART:${stamp}\n${/^RRULE:/im.test(source) ? source : `RRULE:${source}`}`;
   }
   try {
+    checkRuleParts(source, true);
     parseRule(source);
   } catch (e) {
     throw invalid(field, `invalid rrule ${JSON.stringify(text)}: ${oneLine((e as Error).message)}`);

@@ -48,6 +48,18 @@ describe('orrery schedule / task / dag schedule commands', () => {
     expect(await cli(['schedule', 'preview', '--cron', '61 * * * *'])).toMatchObject({ code: 2, err: expect.stringContaining('cron: invalid cron expression') });
     expect(await cli(['schedule', 'preview'])).toMatchObject({ code: 2, err: expect.stringContaining('--cron or --rrule') });
     expect(await cli(['schedule', 'preview', '--cron', '* * * * *', '--count', '0'])).toMatchObject({ code: 2 });
+    // RFC 5545: a rule needs FREQ, gives each part once, and COUNT or UNTIL, not both.
+    for (const [rule, why] of [
+      ['INTERVAL=2', 'FREQ is missing'],
+      ['DTSTART:20260101T000000Z', 'no RRULE line'],
+      ['FREQ=DAILY;FREQ=WEEKLY', 'FREQ is given twice'],
+      ['FREQ=DAILY;INTERVAL=2;INTERVAL=3', 'INTERVAL is given twice'],
+      ['FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z', 'COUNT and UNTIL are both given'],
+    ]) {
+      const r = await cli(['schedule', 'preview', '--rrule', rule!, '--from', '2026-01-01', '--count', '2']);
+      expect(r, rule).toMatchObject({ code: 2, out: '' });
+      expect(r.err).toContain(`rrule: invalid rrule ${JSON.stringify(rule)}: ${why}`);
+    }
   });
 
   it('task add with schedule options, then task next; bad options exit 2 naming the field and create nothing', async () => {
@@ -66,6 +78,8 @@ describe('orrery schedule / task / dag schedule commands', () => {
       [['--unique-by', 'key'], '--unique-by needs --unique-for'],
       [['--debounce-key', 'k'], '--debounce-key and --debounce'],
       [['--debounce-key', 'k', '--debounce', '-1s'], 'debounce.period'],
+      [['--rrule', 'DTSTART:20260101T000000Z\\nRRULE:INTERVAL=2'], 'schedule.rule: invalid rrule "DTSTART:20260101T000000Z\\nRRULE:INTERVAL=2": FREQ is missing'],
+      [['--rrule', 'FREQ=DAILY;COUNT=2;UNTIL=20300101T000000Z'], 'schedule.rule: invalid rrule "FREQ=DAILY;COUNT=2;UNTIL=20300101T000000Z": COUNT and UNTIL are both given'],
     ] as const) {
       const r = await cli(['task', 'add', 'report', 'bad', ...argv]);
       expect(r, argv.join(' ')).toMatchObject({ code: 2, out: '' });
