@@ -1,3 +1,4 @@
+import { durationMsProblem } from '../core/duration-limit.js';
 import { ValidationError } from '../core/errors.js';
 import { assertJson } from '../core/json-checks.js';
 import { storableText, utf8Length } from '../core/storable.js';
@@ -96,7 +97,13 @@ export function outcomeOfError(e: unknown): Outcome {
   if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
   const delay = (err as { delayMs?: unknown }).delayMs;
   if (err.name === 'RetryAfter' && typeof delay === 'number') {
-    return { status: 'failed', error: text, retryAfterMs: delay, ...((err as { throttle?: unknown }).throttle === true ? { throttle: true as const } : {}) };
+    const throttle = (err as { throttle?: unknown }).throttle === true ? { throttle: true as const } : {};
+    // A RetryAfter of another make may carry a delay the end would refuse (a fraction, past 100 years):
+    // rounded, and if still refused, the end is recorded with the type's retry delay and says why.
+    const ms = Math.round(delay);
+    const problem = durationMsProblem(ms);
+    if (problem === undefined) return { status: 'failed', error: text, retryAfterMs: ms, ...throttle };
+    return { status: 'failed', error: elided(`${text}\n(its RetryAfter delay of ${delay} ms was not used: it ${problem})`, MAX_ERROR_TEXT), ...throttle };
   }
   return { status: 'failed', error: text };
 }

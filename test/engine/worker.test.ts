@@ -52,12 +52,15 @@ describe('Worker (inline isolation)', () => {
           case 'bool': return false;
           case 'perm': throw new PermanentFailure('gone for good');
           case 'later': throw new RetryAfter(120_000, 'rate limited');
+          // A RetryAfter of another make: a fractional delay is rounded, one past 100 years is not used (the end was refused and left to the reaper).
+          case 'fraction': throw Object.assign(new Error('slow'), { name: 'RetryAfter', delayMs: 60_000.4 });
+          case 'forever': throw Object.assign(new Error('never'), { name: 'RetryAfter', delayMs: 1e15 });
           case 'throw': throw new TypeError('bad thing');
           default: return 'nonsense' as never;
         }
       },
     });
-    const modes = ['result', 'bool', 'perm', 'later', 'throw', 'weird'];
+    const modes = ['result', 'bool', 'perm', 'later', 'throw', 'weird', 'fraction', 'forever'];
     const tasks = await orrery.createTasks(modes.map((mode) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [], kwargs: { mode } } })));
     d.start();
     onCleanup(() => d.stop());
@@ -73,6 +76,9 @@ describe('Worker (inline isolation)', () => {
     const later = (await orrery.getTask(tasks[3]!.id))!;
     expect(later.nextRun.getTime() - byMode.later!.ended!.getTime()).toBe(120_000);
     expect((await orrery.getTask(tasks[2]!.id))!.disabledReason).toBe('permfailed');
+    expect((await orrery.getTask(tasks[6]!.id))!.nextRun.getTime() - byMode.fraction!.ended!.getTime()).toBe(60_000);
+    expect(byMode.forever!.error).toMatch(/\n\(its RetryAfter delay of 1000000000000000 ms was not used: it must be at most 100 years\)$/);
+    expect((await orrery.getTask(tasks[7]!.id))!.nextRun.getTime() - byMode.forever!.ended!.getTime()).toBe(3_600_000); // the type's retry delay
     const logs = await orrery.getRunLogs(byMode.result!.backendId);
     expect(logs.map((l) => [l.level, l.message, l.attributes])).toEqual([['info', 'running', { mode: 'result' }]]);
   });
