@@ -46,8 +46,6 @@ const calls: Call[] = [
   ['schedules.next', (o, b) => o.schedules.next(1, b), 'options'],
   ['dags.pause', (o, b) => o.dags.pause('d', b), 'options'],
   ['dags.next', (o, b) => o.dags.next('d', b), 'options'],
-  ['visits.getOrCreateLister', (o, b) => o.visits.getOrCreateLister('l', '', b), 'options'],
-  ['visits.recordListedOrigins', (o, b) => o.visits.recordListedOrigins([], b), 'options'],
   ['visits.getListedOrigins', (o, b) => o.visits.getListedOrigins(b), 'filter'],
   ['visits.updateMetrics', (o, b) => o.visits.updateMetrics(b), 'options'],
   ['visits.getMetrics', (o, b) => o.visits.getMetrics(b), 'filter'],
@@ -73,6 +71,20 @@ describe('options objects given as null or a non-object', () => {
       (e: unknown) => e,
     );
     if (left instanceof ValidationError) expect(left.details[0]?.path).not.toBe(path);
+  });
+
+  // The visit calls whose last argument is an instant or { at } (docs/visits.md) name `at`, as recordVisit does.
+  it.each([
+    ['visits.getOrCreateLister', (o: Orrery, b: any) => o.visits.getOrCreateLister('l', '', b)],
+    ['visits.updateLister', (o: Orrery, b: any) => o.visits.updateLister({ id: '00000000-0000-4000-8000-000000000000', updated: new Date() }, b)],
+    ['visits.recordListedOrigins', (o: Orrery, b: any) => o.visits.recordListedOrigins([], b)],
+  ] as const)('%s answers a ValidationError naming at for anything but a Date or { at }', async (_name, call) => {
+    const { orrery } = await open();
+    for (const bad of [5, 'x', [new Date()]]) {
+      const err = await call(orrery, bad).then(() => null, (e: unknown) => e);
+      expect(err, String(bad)).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).details[0]?.path, String(bad)).toBe('at');
+    }
   });
 
   it('openOrrery(null) names its options', async () => {
