@@ -5,7 +5,7 @@
  * another connection, and a PostgreSQL server behind a TCP relay that is cut, hangs up or refuses.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,6 +55,24 @@ describe('SQLite error translation', () => {
     await expect(orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }])).rejects.toBeInstanceOf(StorageUnavailableError);
     other.prepare('ROLLBACK').run();
     expect((await orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } })).id).toBe(1);
+  });
+
+  it('a database file deleted or replaced while the store has it open: every write is StorageUnavailableError saying so, none reaches the deleted file; the file put back, writes go on', async () => {
+    const { orrery, path } = open();
+    await orrery.createTaskType(LOAD_GIT);
+    await orrery.createTask({ type: 'load-git', arguments: { args: ['a'], kwargs: {} } });
+    const saved = `${path}.saved`;
+    renameSync(path, saved); // as deleted: the path names no file
+    const create = orrery.createTask({ type: 'load-git', arguments: { args: ['b'], kwargs: {} } });
+    await expect(create).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(create).rejects.toThrow(`the SQLite database ${path} was deleted while this process had it open`);
+    await expect(orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 1, due: true })).rejects.toBeInstanceOf(StorageUnavailableError);
+    // Another file at the path (the next process made a new database there): refused too.
+    writeFileSync(path, '');
+    await expect(orrery.createTask({ type: 'load-git', arguments: { args: ['c'], kwargs: {} } })).rejects.toThrow(/was replaced by another file/);
+    rmSync(path);
+    renameSync(saved, path); // the same file back
+    expect((await orrery.createTask({ type: 'load-git', arguments: { args: ['d'], kwargs: {} } })).id).toBe(2);
   });
 
   it('errors that a retry cannot cure are left as they are (Orrery verdicts, driver errors, bugs)', async () => {

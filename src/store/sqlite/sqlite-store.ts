@@ -23,6 +23,7 @@ import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } fro
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { SCHEDULE_BATCH } from '../../core/limits.js';
 import { WakeFiles } from '../wake-files.js';
+import { SqliteFileIdentity } from './sqlite-file-identity.js';
 import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   CancelRunResult,
@@ -92,6 +93,8 @@ export class SqliteStore implements Store {
   /** One end inside the batch's transaction, as a savepoint: a refused end leaves the others alone. */
   private readonly endNested: (item: EndRunItem) => EndRunResult;
   private readonly inWriteTx: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** The file opened, checked before each write (a file deleted under the process). */
+  private readonly file: SqliteFileIdentity | null;
   readonly dags: DagStore;
   readonly archive: ArchiveStore;
   readonly visits: SqliteVisitStore;
@@ -119,6 +122,7 @@ export class SqliteStore implements Store {
     // connection of its own (importTasks), which spans turns of the event loop.
     this.wakeFiles = path === ':memory:' ? null : new WakeFiles(resolve(path), (channel) => this.hub.notify(channel), () => !this.db.inTransaction && !this.importing);
     this.checkpointer = path === ':memory:' ? null : new WalCheckpointer(this.db, path);
+    this.file = path === ':memory:' ? null : new SqliteFileIdentity(path);
     this.stmts = prepare(this.db);
     this.claims = new SqliteClaims(this.db, (name) => this.typeOrNull(name), (type, at, limit) => this.pickDue(type, at, limit));
     this.taskWrites = new SqliteTaskWrites(this.db);
@@ -172,6 +176,7 @@ export class SqliteStore implements Store {
    */
   private async write<T>(fn: () => T): Promise<T> {
     while (this.importing) await this.importing;
+    this.file?.assertSame();
     const out = this.inWriteTx.immediate(fn) as T;
     this.checkpointer?.afterCommit();
     return out;
@@ -224,6 +229,7 @@ export class SqliteStore implements Store {
    */
   async importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void> {
     while (this.importing) await this.importing;
+    this.file?.assertSame(); // its connection opens the path: a deleted file would be made anew there
     let release!: () => void;
     this.importing = new Promise<void>((r) => (release = r));
     let db: Database.Database | null = null;
