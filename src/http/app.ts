@@ -179,8 +179,9 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     // (about 4 MB) as long as the client reads nothing.
     const outgoing = (c.env as { outgoing?: { destroy(): void; socket?: { resetAndDestroy?(): void } | null } } | undefined)?.outgoing;
     return streamSSE(c, async (stream) => {
-      const queue: Array<RunEvent | 'work'> = [];
+      const queue: Array<RunEvent | 'work' | 'cancel'> = [];
       let workQueued = false;
+      let cancelQueued = false;
       let wake: (() => void) | null = null;
       // When the client last took an event, or was caught up (the queue was empty).
       let progressAt = orrery.clock.now().getTime();
@@ -193,7 +194,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
         if (outgoing?.socket?.resetAndDestroy) outgoing.socket.resetAndDestroy();
         else outgoing?.destroy();
       };
-      const push = (e: RunEvent | 'work') => {
+      const push = (e: RunEvent | 'work' | 'cancel') => {
         if (queue.length === 0) progressAt = orrery.clock.now().getTime();
         else if (stalled()) return cut();
         queue.push(e);
@@ -213,11 +214,20 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
         workQueued = true;
         push('work');
       };
+      // A cancel asked for (a run, or a task disabled) by any process: remote workers heartbeat at once,
+      // which drops a withdrawn run from their buffer before it begins; one pending event stands for many.
+      const onCancel = () => {
+        if (cancelQueued) return;
+        cancelQueued = true;
+        push('cancel');
+      };
       orrery.events.on('run', onRun);
       const offWork = orrery.onRunsScheduled(onWork);
+      const offCancel = orrery.onCancelRequested(onCancel);
       stream.onAbort(() => {
         orrery.events.off('run', onRun);
         offWork();
+        offCancel();
         stallTimer.cancel();
         queue.length = 0;
         wake?.();
@@ -237,11 +247,13 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
         }
         const e = queue.shift()!;
         if (e === 'work') workQueued = false;
-        await stream.writeSSE(e === 'work' ? { event: 'work', data: '{}' } : { event: 'run', data: JSON.stringify(e) });
+        if (e === 'cancel') cancelQueued = false;
+        await stream.writeSSE(e === 'work' || e === 'cancel' ? { event: e, data: '{}' } : { event: 'run', data: JSON.stringify(e) });
         progressAt = orrery.clock.now().getTime();
       }
       orrery.events.off('run', onRun);
       offWork();
+      offCancel();
       stallTimer.cancel();
     });
   });

@@ -183,6 +183,9 @@ export class OrreryClient implements Jobboard {
   readonly maxClaim = MAX_HTTP_CLAIM;
   private readonly base: string;
   private readonly controllers = new Set<AbortController>();
+  /** The subscriptions to the server's event stream, and the stream while any is open. */
+  private readonly eventListeners = { work: new Set<() => void>(), cancel: new Set<() => void>() };
+  private events: AbortController | null = null;
   /** Aborted by `close()`: every request in flight, and every later one, fails at once. */
   private readonly closing = new AbortController();
   private readonly timeoutMs: number | null;
@@ -550,10 +553,36 @@ export class OrreryClient implements Jobboard {
     return this.call('POST', '/jobboard/workers/stop', { id });
   }
 
-  /** Listens to the server's event stream; scheduled runs call `listener` (reconnects after failures). */
+  /** Listens to the server's event stream; scheduled runs and created tasks call `listener` (reconnects after failures). */
   onRunsScheduled(listener: () => void): () => void {
+    return this.onEvent('work', listener);
+  }
+
+  /** Listens to the server's event stream; a cancel asked for (a run, a task disabled) calls `listener`, as on a database jobboard. */
+  onCancelRequested(listener: () => void): () => void {
+    return this.onEvent('cancel', listener);
+  }
+
+  /** One event stream (`GET /api/events`) for every subscription of this client, open while any is. */
+  private onEvent(kind: 'work' | 'cancel', listener: () => void): () => void {
+    this.eventListeners[kind].add(listener);
+    if (!this.events) this.events = this.openEvents();
+    return () => {
+      this.eventListeners[kind].delete(listener);
+      if (this.eventListeners.work.size === 0 && this.eventListeners.cancel.size === 0 && this.events) {
+        this.events.abort();
+        this.controllers.delete(this.events);
+        this.events = null;
+      }
+    };
+  }
+
+  private openEvents(): AbortController {
     const controller = new AbortController();
     this.controllers.add(controller);
+    const call = (kind: 'work' | 'cancel') => {
+      for (const l of [...this.eventListeners[kind]]) l();
+    };
     const loop = async () => {
       while (!controller.signal.aborted) {
         try {
@@ -567,29 +596,28 @@ export class OrreryClient implements Jobboard {
             while ((i = buffer.indexOf('\n\n')) >= 0) {
               const frame = buffer.slice(0, i);
               buffer = buffer.slice(i + 2);
-              if (/^event: work$/m.test(frame) || (/^event: run$/m.test(frame) && /"event":"scheduled"/.test(frame))) listener();
+              if (/^event: work$/m.test(frame) || (/^event: run$/m.test(frame) && /"event":"scheduled"/.test(frame))) call('work');
+              else if (/^event: cancel$/m.test(frame)) call('cancel');
             }
           }
         } catch {
-          // server restarting or unreachable: polling covers the gap
+          // server restarting or unreachable: polling and heartbeats cover the gap
         }
         if (!controller.signal.aborted) await new Promise((r) => setTimeout(r, 1000));
       }
     };
     void loop();
-    return () => {
-      controller.abort();
-      this.controllers.delete(controller);
-    };
+    return controller;
   }
 
   /**
-   * Stops the wake-up stream (`onRunsScheduled`) and aborts the requests in flight: they, and every
+   * Stops the wake-up stream (`onRunsScheduled`, `onCancelRequested`) and aborts the requests in flight: they, and every
    * later call, reject with an OrreryError of code `client_closed`. Stop a worker before closing its client.
    */
   close(): void {
     for (const c of this.controllers) c.abort();
     this.controllers.clear();
+    this.events = null;
     this.closing.abort();
   }
 }
