@@ -64,6 +64,22 @@ describe('schedule options: normal form', () => {
     expect(norm({ kind: 'rrule', rule: 'FREQ=DAILY;COUNT=1', jitter: '30d' }).jitterMs).toBe(30 * 86_400_000);
   });
 
+  it("counts the gaps a DST change shortens, however far it is past the first 500 occurrences", () => {
+    // 01:00 and 03:00 in Paris are 2h apart, except on the spring-forward day (2027-03-28): 1h. Made in
+    // April, the first 500 occurrences end before that day (the jitter of 2h was accepted, and jittered
+    // runs overtook each other there).
+    const april = iso('2026-04-01T00:00:00.000Z');
+    const paris = { kind: 'cron', expr: '0 1,3 * * *', tz: 'Europe/Paris' };
+    expect(shortestInterval(norm(paris, april), april)).toBe(3_600_000);
+    expect(fieldOf(() => norm({ ...paris, jitter: '2h' }, april))).toBe('schedule.jitter');
+    expect(fieldOf(() => norm({ ...paris, jitter: '2h' }, iso('2026-12-01T00:00:00.000Z')))).toBe('schedule.jitter');
+    expect(norm({ ...paris, jitter: '1h' }, april).jitterMs).toBe(3_600_000);
+    // An hourly schedule: no gap shorter than an hour on either change (the skipped hour has no occurrence).
+    expect(shortestInterval(norm({ kind: 'cron', expr: '0 * * * *', tz: 'Europe/Paris' }, april), april)).toBe(3_600_000);
+    // Lord Howe moves by half an hour: 01:45 and 02:45 local are 30 min apart on its spring-forward day.
+    expect(shortestInterval(norm({ kind: 'cron', expr: '45 1,2 * * *', tz: 'Australia/Lord_Howe' }, april), april)).toBe(1_800_000);
+  });
+
   it('an endAt equal to startAt allows the one occurrence at that instant', () => {
     const s = norm({ kind: 'cron', expr: '0 * * * *', startAt: '2026-01-02T05:00:00Z', endAt: '2026-01-02T05:00:00Z' });
     expect(firstOccurrence(s, AT)?.toISOString()).toBe('2026-01-02T05:00:00.000Z');

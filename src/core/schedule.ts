@@ -64,18 +64,84 @@ function checkOccurs(schedule: CalendarSchedule, at: Date, field: string): void 
   }
 }
 
-/** The shortest time between consecutive occurrences among the next `samples` from `from` (null: fewer than two). */
+/**
+ * The shortest time between consecutive occurrences (null: fewer than two): among the next `samples`
+ * from `from`, and around each change of the zone's UTC offset in the year after it, where a DST
+ * change shortens a gap (an occurrence at 01:00 and one at 03:00 an hour apart on a spring-forward
+ * day) whether or not the first samples reach that far.
+ */
 export function shortestInterval(schedule: CalendarSchedule, from: Date, samples = 500): number | null {
-  let prev = firstOccurrence(schedule, from);
+  // A batch of tasks with one schedule asks once (the walk costs tens of milliseconds).
+  const { jitterMs: _jitter, ...rest } = schedule;
+  const key = `${JSON.stringify(rest)} ${from.getTime()} ${samples}`;
+  if (gapsSeen.has(key)) return gapsSeen.get(key)!;
+  const gap = walkShortestInterval(schedule, from, samples);
+  if (gapsSeen.size >= 256) gapsSeen.clear();
+  gapsSeen.set(key, gap);
+  return gap;
+}
+
+/** Recent answers of shortestInterval, by schedule (its jitter aside) and instant. */
+const gapsSeen = new Map<string, number | null>();
+
+function walkShortestInterval(schedule: CalendarSchedule, from: Date, samples: number): number | null {
   let gap: number | null = null;
-  for (let i = 0; prev !== null && i < samples; i++) {
-    const next = nextOccurrenceOrNull(schedule, prev);
-    if (next === null) break;
-    const d = next.getTime() - prev.getTime();
-    if (gap === null || d < gap) gap = d;
-    prev = next;
+  const walk = (start: Date | null, count: number) => {
+    let prev = start;
+    for (let i = 0; prev !== null && i < count; i++) {
+      const next = nextOccurrenceOrNull(schedule, prev);
+      if (next === null) break;
+      const d = next.getTime() - prev.getTime();
+      if (gap === null || d < gap) gap = d;
+      prev = next;
+    }
+  };
+  walk(firstOccurrence(schedule, from), samples);
+  // Around each offset change in the year: from three occurrences before it, the next six gaps
+  // (a DST change shortens only the gaps that straddle it).
+  for (const change of offsetChanges(scheduleZone(schedule), from)) {
+    let start: Date | null = null;
+    let cursor = new Date(change);
+    for (let i = 0; i < 3; i++) {
+      const prev = previousOccurrenceOrNull(schedule, cursor);
+      if (prev === null || prev.getTime() < from.getTime()) break;
+      start = prev;
+      cursor = new Date(prev.getTime() - 1);
+    }
+    walk(start ?? firstOccurrence(schedule, new Date(change)), 6);
   }
   return gap;
+}
+
+const DAY_MS = 86_400_000;
+const YEAR_MS = 366 * DAY_MS;
+
+/** The offset changes of recent calls, by zone and day (a batch of tasks made at one instant asks once). */
+const changesSeen = new Map<string, number[]>();
+
+/** The instants (ms) in the year after `from` at which `zone`'s UTC offset changes (found day by day, then to the minute). */
+function offsetChanges(zone: string, from: Date): number[] {
+  const day = Math.floor(from.getTime() / DAY_MS);
+  const key = `${zone} ${day}`;
+  const seen = changesSeen.get(key);
+  if (seen) return seen;
+  const offset = (ms: number) => DateTime.fromMillis(ms, { zone }).offset;
+  const out: number[] = [];
+  const t0 = day * DAY_MS;
+  for (let t = t0; t < t0 + YEAR_MS; t += DAY_MS) {
+    if (offset(t) === offset(t + DAY_MS)) continue;
+    let lo = t;
+    let hi = t + DAY_MS;
+    while (hi - lo > 60_000) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (offset(mid) === offset(lo)) lo = mid;
+      else hi = mid;
+    }
+    out.push(hi);
+  }
+  if (changesSeen.size >= 64) changesSeen.clear();
+  changesSeen.set(key, out);
+  return out;
 }
 
 /** First occurrence strictly after `after`, in the schedule's zone. Adaptive schedules have no occurrences. */
