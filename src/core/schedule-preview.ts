@@ -1,5 +1,5 @@
 import { DateTime, IANAZone } from 'luxon';
-import { dueAt } from './catch-up.js';
+import { nextCalendarPoint, type NextPoint } from './catch-up.js';
 import type { DagSchedule } from './dag.js';
 import { firstPoint, pointAfter } from './dag-schedule.js';
 import { invalid } from './errors.js';
@@ -43,16 +43,26 @@ export function previewCount(count: number | undefined, fallback = 5): number {
 
 /**
  * The first `count` occurrences of a cron or rrule schedule at or after `from` (bounds and exclusions
- * applied). With `task`, each is due later by that task's jitter, and the first is the task's own
- * next occurrence (`scheduledFor`, due `nextRun`).
+ * applied). With `task`, the occurrences its runs will serve: first its own next one (`scheduledFor`,
+ * due `nextRun`: a retry's due instant too), then each that the end-of-run rule gives after it
+ * (nextCalendarPoint, as if each run ended when due: with catch-up `latest` or `none`, the occurrences
+ * that pass before a late retry's due instant are skipped), each due later by the task's jitter.
  */
 export function previewSchedule(schedule: CalendarSchedule, from: Date, count: number, task?: { id: number; scheduledFor: Date; nextRun: Date }): Preview {
   const zone = scheduleZone(schedule);
   const occurrences: PreviewEntry[] = [];
-  let next = task ? task.scheduledFor : firstOccurrence(schedule, from);
+  const entry = (at: Date, due: Date): PreviewEntry => ({ at, due, local: localText(at, zone), dst: skipped(schedule, at, zone) ? 'skipped' : repetition(at, zone) });
+  if (task) {
+    let point: NextPoint | null = { scheduledFor: task.scheduledFor, nextRun: task.nextRun };
+    while (point !== null && occurrences.length < count) {
+      occurrences.push(entry(point.scheduledFor, point.nextRun));
+      point = nextCalendarPoint(schedule, task.id, point.scheduledFor, point.nextRun, point.nextRun);
+    }
+    return { zone, occurrences };
+  }
+  let next = firstOccurrence(schedule, from);
   while (next !== null && occurrences.length < count) {
-    const due = task ? (occurrences.length === 0 ? task.nextRun : dueAt(schedule, task.id, next)) : next;
-    occurrences.push({ at: next, due, local: localText(next, zone), dst: skipped(schedule, next, zone) ? 'skipped' : repetition(next, zone) });
+    occurrences.push(entry(next, next));
     next = nextOccurrenceOrNull(schedule, next);
   }
   return { zone, occurrences };

@@ -1,5 +1,5 @@
 import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill.js';
-import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS } from '../core/catch-up.js';
+import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS, planLateTask } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
 import { optionsObject } from '../core/options.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
@@ -95,7 +95,11 @@ export class ScheduleService {
     if (task.schedule.kind === 'adaptive') {
       return { task: task.id, zone: 'UTC', occurrences: [{ at: task.scheduledFor, due: task.nextRun, local: task.scheduledFor.toISOString(), dst: null }] };
     }
-    return { task: task.id, ...previewSchedule(task.schedule, task.scheduledFor, count, task) };
+    // A task late now is first moved as the runner's catch-up would move it (planLateTask).
+    const late = task.status === 'next_run_not_scheduled' ? planLateTask(task, this.host.now()) : null;
+    if (late?.action === 'complete') return { task: task.id, zone, occurrences: [] };
+    const first = late ? { id: task.id, scheduledFor: late.scheduledFor, nextRun: late.nextRun } : task;
+    return { task: task.id, ...previewSchedule(task.schedule, task.scheduledFor, count, first) };
   }
 
   /**

@@ -94,6 +94,23 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect((await orrery.scheduleDue({ at: when })).map((r) => r.task)).toEqual(pending.map((t) => t.id));
     });
 
+    it('task next lists the occurrences the runs will serve: a late task as the catch-up moves it, and after a late retry the occurrences that pass before it are skipped', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+      const none = await make('none', { catchUp: 'none' });
+      const latest = await make('latest', {});
+      const atOf = async (id: number) => (await orrery.schedules.next(id, { count: 3 })).occurrences.map((o) => [o.at.toISOString(), o.due.toISOString()]);
+      // At 04:30, nothing having run: none skips to 05:00 (it listed 00:00, 01:00, 02:00); latest serves 04:00 at once.
+      clock.set(hh(4, 30));
+      expect(await atOf(none.id)).toEqual([[hh(5), hh(5)], [hh(6), hh(6)], [hh(7), hh(7)]].map((p) => p.map((d) => d.toISOString())));
+      expect(await atOf(latest.id)).toEqual([[hh(4), hh(4, 30)], [hh(5), hh(5)], [hh(6), hh(6)]].map((p) => p.map((d) => d.toISOString())));
+      // The 04:00 run fails at 04:31 with a retry 3 hours later: 05:00 to 07:00 pass before it (it listed them, due before the retry).
+      const [run] = await orrery.scheduleDue({ type: 'cron', at: hh(4, 30) }).then((rs) => rs.filter((r) => r.task === latest.id));
+      await orrery.startRun(run!.backendId, { worker: 'w', at: hh(4, 30) });
+      await orrery.endRun(run!.backendId, { status: 'failed', worker: 'w', retryAfterMs: 3 * HOUR, at: hh(4, 31) });
+      expect(await atOf(latest.id)).toEqual([[hh(4), hh(7, 31)], [hh(8), hh(8)], [hh(9), hh(9)]].map((p) => p.map((d) => d.toISOString())));
+    });
+
     it('a claim of due tasks catches late tasks up first, with no runner pass: none is not claimed, latest serves the latest occurrence', async () => {
       const { orrery } = await setup([CRON]);
       const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
