@@ -508,21 +508,29 @@ export class Worker {
       const known = new Map(mine.map((t) => [t.name, t]));
       this.limitedTypes = this.types.some((n) => { const t = known.get(n); return t === undefined || hasLimits(t); });
       this.typesReadAt = now;
-      if (paused.size > 0) await this.giveBackPaused(paused);
+      if (paused.size > 0) await this.giveBackOf(paused, 'paused');
+      // A type edited to have limits: its runs claimed ahead (none is, once limited) would start unchecked.
+      const limited = new Set(mine.filter((t) => !t.paused && hasLimits(t)).map((t) => t.name));
+      if (this.buffer.some((c) => c.run.status === 'claimed' && limited.has(c.run.type))) await this.giveBackOf(limited, 'limited', true);
     }
     return this.types;
   }
 
-  /** Buffered runs of paused types go back to the queue at once; running ones finish. */
-  private async giveBackPaused(paused: ReadonlySet<string>): Promise<void> {
-    const back = this.buffer.filter((c) => paused.has(c.run.type));
+  /**
+   * Buffered runs of these types go back to the queue at once (`claimedOnly`: those claimed ahead, not
+   * those a limited claim started for a free slot); running ones finish.
+   */
+  private async giveBackOf(types: ReadonlySet<string>, why: 'paused' | 'limited', claimedOnly = false): Promise<void> {
+    const goes = (c: ClaimedRun) => types.has(c.run.type) && (!claimedOnly || c.run.status === 'claimed');
+    const back = this.buffer.filter(goes);
     if (back.length === 0) return;
-    this.buffer = this.buffer.filter((c) => !paused.has(c.run.type));
+    this.buffer = this.buffer.filter((c) => !goes(c));
+    const named = [...new Set(back.map((c) => c.run.type))];
     try {
       const n = await this.board.releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) });
-      this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} of paused type${paused.size === 1 ? '' : 's'} ${[...paused].join(', ')} back to the queue`);
+      this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} of ${why} type${named.length === 1 ? '' : 's'} ${named.join(', ')} back to the queue`);
     } catch (e) {
-      this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) of paused types back (their leases expire and the reaper gives them back): ${(e as Error).message}`);
+      this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) of ${why} types back (their leases expire and the reaper gives them back): ${(e as Error).message}`);
     }
   }
 }

@@ -110,4 +110,37 @@ describe('Worker with limits and cancellation (docs/limits.md)', () => {
     await orrery.createTasks(oneshots('api', 60).map((t) => ({ ...t, arguments: { args: [t.arguments.args[0]! + 1], kwargs: {} } })));
     await waitFor(async () => ((await orrery.store.queueStats(orrery.now())).find((s) => s.type === 'api')!.scheduled === 11 ? true : null), '49 runs to start and 11 to wait');
   });
+  it('a type edited to have maxRunning: the runs buffered ahead go back to the queue at once, and no more than the limit run after', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'ed', maxQueueLength: null, leaseMs: '60s' });
+    let running = 0;
+    let most = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const d = daemon(orrery, {
+      ed: async () => {
+        running++;
+        most = Math.max(most, running);
+        await gate;
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+      },
+    }, { concurrency: 3 });
+    await orrery.createTasks(oneshots('ed', 30));
+    d.start();
+    onCleanup(() => d.stop(0));
+    const claimed = async () => (await orrery.searchRuns({ status: ['claimed'], limit: 100 })).runs.length;
+    await waitFor(async () => running === 3 && (await claimed()) > 0, 'three running and runs buffered ahead');
+    await orrery.updateTaskType('ed', { maxRunning: 1 });
+    // The worker reads the types again at once (in-process wake-up) and gives its buffer back.
+    await waitFor(async () => ((await claimed()) === 0 ? true : null), 'the buffered runs given back', 5_000);
+    most = running; // the three already running finish; from here the limit holds
+    release();
+    await waitFor(async () => ((await orrery.searchTasks({ status: 'completed', limit: 31 })).length === 30 ? true : null), 'all 30 done', 20_000);
+    expect(most).toBeLessThanOrEqual(3);
+    const runs = (await orrery.searchRuns({ status: ['eventful', 'uneventful'], limit: 100 })).runs;
+    // Every run that started after the three: one at a time (each started after the previous one ended).
+    const later = runs.filter((r) => r.started!.getTime() > 0).sort((a, b) => a.started!.getTime() - b.started!.getTime()).slice(3);
+    for (let i = 1; i < later.length; i++) expect(later[i]!.started!.getTime()).toBeGreaterThanOrEqual(later[i - 1]!.ended!.getTime());
+  });
 });
