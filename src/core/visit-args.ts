@@ -12,3 +12,12 @@ export function visitOptions<T extends { at?: Date }>(arg: T | Date | null | und
   if (typeof arg !== 'object' || Array.isArray(arg)) throw invalid('at', 'must be a Date (or an options object)');
   return { ...arg, ...extra };
 }
+
+/**
+ * The instant of a visit call that takes `{ at }` or a Date in its last place (getOrCreateLister,
+ * updateLister, recordListedOrigins): left out is now; null, as anything else, is refused.
+ */
+export function atOptions(arg: { at?: Date } | Date | null | undefined): { at?: Date } {
+  if (arg === null) throw invalid('at', 'must be a Date (or an options object)');
+  return visitOptions<{ at?: Date }>(arg);
+}

@@ -2,7 +2,7 @@ import { NotFoundError, invalid } from '../core/errors.js';
 import { optionsObject } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { assertStorable, assertText } from '../core/storable.js';
-import { visitOptions } from '../core/visit-args.js';
+import { atOptions, visitOptions } from '../core/visit-args.js';
 import {
   checkListerId,
   checkListerName,
@@ -68,7 +68,7 @@ export class VisitService {
 
   // --- listers ------------------------------------------------------------------------------------
   async getOrCreateLister(name: string, instanceName = '', at: At | Date = {}): Promise<Lister> {
-    const opts = visitOptions<At>(at);
+    const opts = atOptions(at);
     checkListerName(name, 'name');
     if (typeof instanceName !== 'string' || instanceName.length > 256) throw invalid('instanceName', 'must be a string of at most 256 characters');
     assertText(instanceName, 'instanceName');
@@ -99,7 +99,7 @@ export class VisitService {
     update: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null },
     at: At | Date = {},
   ): Promise<Lister> {
-    const opts = visitOptions<At>(at);
+    const opts = atOptions(at);
     const id = checkListerId(update.id, 'id');
     if (!(update.updated instanceof Date) || Number.isNaN(update.updated.getTime())) throw invalid('updated', 'must be the lister\'s `updated` instant as read');
     const state = update.currentState;
@@ -126,7 +126,7 @@ export class VisitService {
   // --- listed origins -----------------------------------------------------------------------------
   /** Upserts listed origins; one invalid origin (or unknown lister) rejects the batch and writes nothing. */
   async recordListedOrigins(inputs: readonly unknown[], at: At | Date = {}): Promise<ListedOrigin[]> {
-    const opts = visitOptions<At>(at);
+    const opts = atOptions(at);
     if (Array.isArray(inputs) && inputs.length > MAX_ORIGINS_BATCH) throw invalid('origins', `at most ${MAX_ORIGINS_BATCH} origins per batch`);
     const { validateListedOrigins } = await visitInput();
     const origins = validateListedOrigins(inputs);

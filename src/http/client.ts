@@ -618,6 +618,8 @@ export class OrreryClient implements Jobboard {
     for (const c of this.controllers) c.abort();
     this.controllers.clear();
     this.events = null;
+    this.eventListeners.work.clear();
+    this.eventListeners.cancel.clear();
     this.closing.abort();
   }
 }

@@ -8,7 +8,7 @@ import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
-import { durationMsProblem } from '../core/durations.js';
+import { MAX_DURATION_MS, durationMsProblem } from '../core/durations.js';
 import { MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
 import { MAX_WORKER_TYPES } from '../core/worker-registry.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
@@ -225,6 +225,8 @@ const endFields = {
       if (p) ctx.issues.push({ code: 'custom', message: p, input: ctx.value });
     })
     .describe('an integer number of milliseconds, from 0 to 100 years')
+    // The document shows the bounds the check enforces (the check gives the library's own message).
+    .meta({ type: 'integer', minimum: 0, maximum: MAX_DURATION_MS })
     .optional(),
   throttle: z.boolean().optional().describe("the handler met pressure downstream: the effective rate of the run's type, or of its key, drops (docs/limits.md#adaptive-limits)"),
 };

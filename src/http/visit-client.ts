@@ -1,5 +1,5 @@
 import { optionsObject } from '../core/options.js';
-import { visitOptions } from '../core/visit-args.js';
+import { atOptions, visitOptions } from '../core/visit-args.js';
 import { NotFoundError } from '../core/errors.js';
 import type { ListedOrigin, Lister, OriginVisitStats, VisitCooldowns, VisitPolicy, VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
@@ -31,14 +31,14 @@ export class VisitClient {
     return this.call('GET', '/listers');
   }
   async getOrCreateLister(name: string, instanceName = '', at: { at?: Date } | Date = {}): Promise<Lister> {
-    return this.call('POST', '/listers', { name, instanceName, ...isoOf(visitOptions<{ at?: Date }>(at).at) });
+    return this.call('POST', '/listers', { name, instanceName, ...isoOf(atOptions(at).at) });
   }
   getLister(id: string): Promise<Lister> {
     return this.call('GET', `/listers/${encodeURIComponent(id)}`);
   }
   async updateLister(u: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null }, at: { at?: Date } | Date = {}): Promise<Lister> {
     return this.call('POST', `/listers/${encodeURIComponent(u.id)}/update`, {
-      ...isoOf(visitOptions<{ at?: Date }>(at).at),
+      ...isoOf(atOptions(at).at),
       updated: u.updated.toISOString(),
       ...(u.currentState !== undefined ? { currentState: u.currentState } : {}),
       ...(u.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: u.lastListingFinishedAt?.toISOString() ?? null } : {}),
@@ -49,7 +49,7 @@ export class VisitClient {
     at: { at?: Date } | Date = {},
   ): Promise<ListedOrigin[]> {
     const body = origins.map((o) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate?.toISOString() ?? null } : {}) }));
-    return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body, ...isoOf(visitOptions<{ at?: Date }>(at).at) })).origins;
+    return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body, ...isoOf(atOptions(at).at) })).origins;
   }
   /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
   async getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {

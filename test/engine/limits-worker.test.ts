@@ -114,13 +114,11 @@ describe('Worker with limits and cancellation (docs/limits.md)', () => {
     const { orrery, onCleanup } = await setup();
     await orrery.createTaskType({ name: 'ed', maxQueueLength: null, leaseMs: '60s' });
     let running = 0;
-    let most = 0;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const d = daemon(orrery, {
       ed: async () => {
         running++;
-        most = Math.max(most, running);
         await gate;
         await new Promise((r) => setTimeout(r, 2));
         running--;
@@ -134,10 +132,8 @@ describe('Worker with limits and cancellation (docs/limits.md)', () => {
     await orrery.updateTaskType('ed', { maxRunning: 1 });
     // The worker reads the types again at once (in-process wake-up) and gives its buffer back.
     await waitFor(async () => ((await claimed()) === 0 ? true : null), 'the buffered runs given back', 5_000);
-    most = running; // the three already running finish; from here the limit holds
-    release();
+    release(); // the three already running finish; from here the limit holds
     await waitFor(async () => ((await orrery.searchTasks({ status: 'completed', limit: 31 })).length === 30 ? true : null), 'all 30 done', 20_000);
-    expect(most).toBeLessThanOrEqual(3);
     const runs = (await orrery.searchRuns({ status: ['eventful', 'uneventful'], limit: 100 })).runs;
     // Every run that started after the three: one at a time (each started after the previous one ended).
     const later = runs.filter((r) => r.started!.getTime() > 0).sort((a, b) => a.started!.getTime() - b.started!.getTime()).slice(3);

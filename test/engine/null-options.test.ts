@@ -80,7 +80,7 @@ describe('options objects given as null or a non-object', () => {
     ['visits.recordListedOrigins', (o: Orrery, b: any) => o.visits.recordListedOrigins([], b)],
   ] as const)('%s answers a ValidationError naming at for anything but a Date or { at }', async (_name, call) => {
     const { orrery } = await open();
-    for (const bad of [5, 'x', [new Date()]]) {
+    for (const bad of [null, 5, 'x', [new Date()]]) {
       const err = await call(orrery, bad).then(() => null, (e: unknown) => e);
       expect(err, String(bad)).toBeInstanceOf(ValidationError);
       expect((err as ValidationError).details[0]?.path, String(bad)).toBe('at');

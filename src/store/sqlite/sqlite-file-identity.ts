@@ -22,7 +22,13 @@ export class SqliteFileIdentity {
 
   /** Throws StorageUnavailableError when the path no longer names the file this store opened. */
   assertSame(): void {
-    const s = statSync(this.path, { throwIfNoEntry: false });
+    let s;
+    try {
+      s = statSync(this.path, { throwIfNoEntry: false });
+    } catch (e) {
+      // A directory made unreadable, say: the file cannot be told apart, and the write waits as for any outage.
+      throw new StorageUnavailableError(`the SQLite database ${this.path} cannot be checked (${(e as Error).message}); retry later`, { cause: e });
+    }
     if (s && s.dev === this.dev && s.ino === this.ino) return;
     const what = s ? 'was replaced by another file' : 'was deleted';
     throw new StorageUnavailableError(
