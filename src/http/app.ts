@@ -93,6 +93,9 @@ function clientGone(e: unknown): boolean {
 }
 
 /** The HTTP API over one Orrery service (SPEC §6.4). */
+/** The event stream's signals beside its run events (`event: work`, `cancel`, `types`, `data: {}`). */
+type Signal = 'work' | 'cancel' | 'types';
+
 export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   const app = new Hono();
   const token = opts.token || null;
@@ -179,9 +182,9 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     // (about 4 MB) as long as the client reads nothing.
     const outgoing = (c.env as { outgoing?: { destroy(): void; socket?: { resetAndDestroy?(): void } | null } } | undefined)?.outgoing;
     return streamSSE(c, async (stream) => {
-      const queue: Array<RunEvent | 'work' | 'cancel'> = [];
-      let workQueued = false;
-      let cancelQueued = false;
+      const queue: Array<RunEvent | Signal> = [];
+      // The signals waiting in the queue: one pending stands for any number of changes.
+      const queued = new Set<Signal>();
       let wake: (() => void) | null = null;
       // When the client last took an event, or was caught up (the queue was empty).
       let progressAt = orrery.clock.now().getTime();
@@ -194,7 +197,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
         if (outgoing?.socket?.resetAndDestroy) outgoing.socket.resetAndDestroy();
         else outgoing?.destroy();
       };
-      const push = (e: RunEvent | 'work' | 'cancel') => {
+      const push = (e: RunEvent | Signal) => {
         if (queue.length === 0) progressAt = orrery.clock.now().getTime();
         else if (stalled()) return cut();
         queue.push(e);
@@ -207,27 +210,21 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
         stallTimer = orrery.clock.setTimer(1_000, check, { unref: true });
       }, { unref: true });
       const onRun = (e: RunEvent) => push(e);
-      // Runs scheduled or tasks created by any process on the database: remote workers claim at once
-      // (a claim takes due tasks too); one pending `work` event stands for any number of them.
-      const onWork = () => {
-        if (workQueued) return;
-        workQueued = true;
-        push('work');
+      const signal = (kind: Signal) => () => {
+        if (queued.has(kind)) return;
+        queued.add(kind);
+        push(kind);
       };
-      // A cancel asked for (a run, or a task disabled) by any process: remote workers heartbeat at once,
-      // which drops a withdrawn run from their buffer before it begins; one pending event stands for many.
-      const onCancel = () => {
-        if (cancelQueued) return;
-        cancelQueued = true;
-        push('cancel');
-      };
+      // Changes by any process on the database that remote workers act on at once: runs scheduled or
+      // tasks created (`work`: they claim), a cancel asked for (`cancel`: they heartbeat, which drops a
+      // withdrawn run from their buffer before it begins), a type edited, paused or resumed (`types`:
+      // they read the types again, giving back what they buffered of a type paused or newly limited).
       orrery.events.on('run', onRun);
-      const offWork = orrery.onRunsScheduled(onWork);
-      const offCancel = orrery.onCancelRequested(onCancel);
+      const offSignals = [orrery.onRunsScheduled(signal('work')), orrery.onCancelRequested(signal('cancel')), orrery.onTypesChanged(signal('types'))];
+      const offAll = () => offSignals.forEach((off) => off());
       stream.onAbort(() => {
         orrery.events.off('run', onRun);
-        offWork();
-        offCancel();
+        offAll();
         stallTimer.cancel();
         queue.length = 0;
         wake?.();
@@ -246,14 +243,12 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
           continue;
         }
         const e = queue.shift()!;
-        if (e === 'work') workQueued = false;
-        if (e === 'cancel') cancelQueued = false;
-        await stream.writeSSE(e === 'work' || e === 'cancel' ? { event: e, data: '{}' } : { event: 'run', data: JSON.stringify(e) });
+        if (typeof e === 'string') queued.delete(e);
+        await stream.writeSSE(typeof e === 'string' ? { event: e, data: '{}' } : { event: 'run', data: JSON.stringify(e) });
         progressAt = orrery.clock.now().getTime();
       }
       orrery.events.off('run', onRun);
-      offWork();
-      offCancel();
+      offAll();
       stallTimer.cancel();
     });
   });

@@ -178,13 +178,16 @@ function query(filter: Record<string, unknown>): string {
  * tasks (enqueue = create a one-shot task, dequeue = disable it), runs, and the jobboard, so an
  * `orrery worker --url` runs handlers without reaching the database.
  */
+/** The signals of the server's event stream a client subscribes to. */
+type ClientSignal = 'work' | 'cancel' | 'types';
+
 export class OrreryClient implements Jobboard {
   /** The jobboard's limit per claim (`POST /api/jobboard/claim`): a worker asks for no more. */
   readonly maxClaim = MAX_HTTP_CLAIM;
   private readonly base: string;
   private readonly controllers = new Set<AbortController>();
   /** The subscriptions to the server's event stream, and the stream while any is open. */
-  private readonly eventListeners = { work: new Set<() => void>(), cancel: new Set<() => void>() };
+  private readonly eventListeners: Record<ClientSignal, Set<() => void>> = { work: new Set(), cancel: new Set(), types: new Set() };
   private events: AbortController | null = null;
   /** Aborted by `close()`: every request in flight, and every later one, fails at once. */
   private readonly closing = new AbortController();
@@ -563,13 +566,18 @@ export class OrreryClient implements Jobboard {
     return this.onEvent('cancel', listener);
   }
 
+  /** Listens to the server's event stream; a task type edited, paused or resumed calls `listener`, as on a database jobboard. */
+  onTypesChanged(listener: () => void): () => void {
+    return this.onEvent('types', listener);
+  }
+
   /** One event stream (`GET /api/events`) for every subscription of this client, open while any is. */
-  private onEvent(kind: 'work' | 'cancel', listener: () => void): () => void {
+  private onEvent(kind: ClientSignal, listener: () => void): () => void {
     this.eventListeners[kind].add(listener);
     if (!this.events) this.events = this.openEvents();
     return () => {
       this.eventListeners[kind].delete(listener);
-      if (this.eventListeners.work.size === 0 && this.eventListeners.cancel.size === 0 && this.events) {
+      if (Object.values(this.eventListeners).every((set) => set.size === 0) && this.events) {
         this.events.abort();
         this.controllers.delete(this.events);
         this.events = null;
@@ -580,7 +588,7 @@ export class OrreryClient implements Jobboard {
   private openEvents(): AbortController {
     const controller = new AbortController();
     this.controllers.add(controller);
-    const call = (kind: 'work' | 'cancel') => {
+    const call = (kind: ClientSignal) => {
       for (const l of [...this.eventListeners[kind]]) l();
     };
     const loop = async () => {
@@ -598,6 +606,7 @@ export class OrreryClient implements Jobboard {
               buffer = buffer.slice(i + 2);
               if (/^event: work$/m.test(frame) || (/^event: run$/m.test(frame) && /"event":"scheduled"/.test(frame))) call('work');
               else if (/^event: cancel$/m.test(frame)) call('cancel');
+              else if (/^event: types$/m.test(frame)) call('types');
             }
           }
         } catch {
@@ -611,15 +620,14 @@ export class OrreryClient implements Jobboard {
   }
 
   /**
-   * Stops the wake-up stream (`onRunsScheduled`, `onCancelRequested`) and aborts the requests in flight: they, and every
+   * Stops the wake-up stream (`onRunsScheduled`, `onCancelRequested`, `onTypesChanged`) and aborts the requests in flight: they, and every
    * later call, reject with an OrreryError of code `client_closed`. Stop a worker before closing its client.
    */
   close(): void {
     for (const c of this.controllers) c.abort();
     this.controllers.clear();
     this.events = null;
-    this.eventListeners.work.clear();
-    this.eventListeners.cancel.clear();
+    for (const set of Object.values(this.eventListeners)) set.clear();
     this.closing.abort();
   }
 }

@@ -51,4 +51,24 @@ describe('a remote worker and a cancel of a run in its buffer', () => {
     expect(began).toEqual(['a']);
     expect((await orrery.getRun(b.backendId))!.status).toBe('lost');
   });
+  it("a type edited to have maxRunning: the remote worker reads the types at once (the stream's types event) and gives its buffer back", { timeout: 60_000 }, async () => {
+    const { orrery, onCleanup } = await setup();
+    const { server, port } = await startHttpServer(createHttpApp(orrery), '127.0.0.1', 0);
+    onCleanup(() => new Promise<void>((r) => (server as Server).close(() => r())));
+    const client = new OrreryClient(`http://127.0.0.1:${port}`);
+    onCleanup(() => client.close());
+    await orrery.createTaskType({ name: 'job', leaseMs: '10m', maxQueueLength: null });
+    await orrery.createTasks(Array.from({ length: 8 }, (_, i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    let release!: () => void;
+    const blocked = new Promise<void>((r) => (release = r));
+    const worker = new Worker(client, { handlers: { job: () => blocked }, types: ['job'], concurrency: 1, prefetch: 10 });
+    worker.start();
+    onCleanup(() => worker.stop(0));
+    const claimed = async () => (await orrery.searchRuns({ status: ['claimed'], limit: 100 })).runs.length;
+    await waitFor(async () => ((await claimed()) > 0 ? true : null), 'runs buffered ahead', 20_000, 20);
+    await orrery.updateTaskType('job', { maxRunning: 1 });
+    // Its own refresh of the types comes every 5 s: the buffer goes back well before.
+    await waitFor(async () => ((await claimed()) === 0 ? true : null), 'the buffered runs given back', 3_000, 20);
+    release();
+  });
 });
