@@ -144,6 +144,8 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   // 6. The type's queue (the runner queues due tasks only while there is room).
   if (task.status === 'next_run_not_scheduled' && type.maxQueueLength !== null) {
     if (type.maxQueueLength === 0) add('queue-length', 'hold', 'maxQueueLength is 0: the type is paused (no run of it is queued or claimed from its due tasks) until the limit is raised');
+    // A type claimed directly: a worker's claim takes its due tasks whatever the queue holds.
+    else if (load.queued >= type.maxQueueLength && claimsDueDirectly(type)) add('queue-length', 'pass', `the type's queue is full (${load.queued} runs waiting, maxQueueLength ${type.maxQueueLength}), but workers claim its due tasks directly`);
     else if (load.queued >= type.maxQueueLength) add('queue-length', 'hold', `the type's queue is full: ${load.queued} runs waiting, maxQueueLength ${type.maxQueueLength}; the runner queues more as workers claim`);
     else add('queue-length', 'pass', `${load.queued} of ${type.maxQueueLength} queue places taken`);
   } else add('queue-length', 'skip', type.maxQueueLength === null ? 'the queue is unbounded' : (finished ?? 'the task has a run already'));

@@ -50,6 +50,22 @@ export function whyCases(sut: StoreUnderTest): void {
       expect(await orrery.whyTask(queuedOne, { at: plus(T0, 64_000) })).toMatchObject({ state: 'held', summary: expect.stringMatching(/claimed by w2 and waiting in its buffer/) });
     });
 
+    it('a full queue holds a task of a limited type, not one that workers claim directly (the claim takes it)', async () => {
+      const { orrery } = await setup([{ name: 'q', maxQueueLength: 2 }, { name: 'lq', maxQueueLength: 2, maxRunning: 10 }]);
+      const tasks = await orrery.createTasks([1, 2, 3].map((i) => oneshot('q', i)).concat([1, 2, 3].map((i) => oneshot('lq', i))), { at: T0 });
+      await orrery.registerWorker({ id: 'wq', host: 'h', pid: 1, types: ['q', 'lq'], concurrency: 10 }, { at: T0 });
+      const queued = await orrery.scheduleDue({ at: plus(T0, 1000) });
+      const left = (type: string) => tasks.find((t) => t.type === type && !queued.some((r) => r.task === t.id))!;
+      const direct = await orrery.whyTask(left('q').id, { at: plus(T0, 2000) });
+      expect(direct).toMatchObject({ state: 'waiting', heldBy: null });
+      expect(direct.gates.find((g) => g.gate === 'queue-length')).toMatchObject({ verdict: 'pass', detail: expect.stringMatching(/but workers claim its due tasks directly/) });
+      // The worker's next claim takes it indeed, beside the two queued ones.
+      const claimed = (await orrery.claim({ worker: 'wq', types: ['q'], limit: 5, at: plus(T0, 2000) })).runs.map((c) => c.run.task);
+      expect(claimed).toContain(left('q').id);
+      // A type with limits is not claimed directly: its full queue holds the task.
+      expect(await orrery.whyTask(left('lq').id, { at: plus(T0, 2000) })).toMatchObject({ state: 'blocked', heldBy: 'queue-length' });
+    });
+
     it('maxRunning full names the runs holding the slots; a rate limit names its next slot', async () => {
       const { orrery } = await setup([{ name: 'narrow', maxRunning: 1 }, { name: 'rated', rateLimit: '1/1m' }]);
       const [a, b] = await orrery.createTasks([oneshot('narrow', 1), oneshot('narrow', 2)], { at: T0 });
