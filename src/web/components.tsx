@@ -22,6 +22,19 @@ export function ErrorNote({ error, onRetry }: { error: string | null; onRetry?: 
   );
 }
 
+/**
+ * A page whose subject could not be loaded: its heading (the page's title), `Not found` for an unknown
+ * id (no retry: it will not come), else the error with a retry.
+ */
+export function LoadFailed({ title, error, notFound, onRetry }: { title: string; error: string; notFound: boolean; onRetry: () => void }) {
+  return (
+    <section>
+      <h1>{notFound ? 'Not found' : title}</h1>
+      <ErrorNote error={error} {...(notFound ? {} : { onRetry })} />
+    </section>
+  );
+}
+
 export function Loading({ what }: { what: string }) {
   return <p class="muted" role="status">Loading {what}…</p>;
 }

@@ -5,6 +5,8 @@ import type { OrreryClient } from '../http/client.js';
 export interface Loaded<T> {
   data: T | undefined;
   error: string | null;
+  /** The last load failed with a `not_found` answer (an unknown id): polling stops. */
+  notFound: boolean;
   loading: boolean;
   reload: () => void;
 }
@@ -25,6 +27,7 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
   // effect that reloads runs), the previous deps' data must not show under the new ones.
   const [loaded, setLoaded] = useState<{ deps: unknown[]; data: T } | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
+  const [notFound, setNotFound] = useState(false);
   const depsRef = useRef(deps);
   depsRef.current = deps;
   const [loading, setLoading] = useState(true);
@@ -45,10 +48,12 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
           if (n !== seq.current) return;
           setLoaded({ deps: forDeps, data: d });
           setError(null);
+          setNotFound(false);
         },
         (e: unknown) => {
           if (n !== seq.current) return;
           setError(e instanceof Error ? e.message : String(e));
+          setNotFound((e as { code?: unknown } | null)?.code === 'not_found');
         },
       )
       .finally(() => {
@@ -71,23 +76,24 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
         reload();
       }, 250);
     });
-    const poll = opts.pollMs ? setInterval(() => document.visibilityState === 'visible' && reload(), opts.pollMs) : null;
+    // An unknown id is not polled: it does not come into being.
+    const poll = opts.pollMs && !notFound ? setInterval(() => document.visibilityState === 'visible' && reload(), opts.pollMs) : null;
     return () => {
       off();
       if (timer) clearTimeout(timer);
       if (poll) clearInterval(poll);
     };
-  }, [opts.pollMs, ...deps]);
+  }, [opts.pollMs, notFound, ...deps]);
 
   // A failed load is tried again after retryMs (then again, while it fails).
   useEffect(() => {
-    if (error === null || !opts.retryMs) return;
+    if (error === null || !opts.retryMs || notFound) return;
     const t = setTimeout(() => document.visibilityState === 'visible' && reload(), opts.retryMs);
     return () => clearTimeout(t);
   }, [error, loading, opts.retryMs]);
 
   const data = loaded && sameDeps(loaded.deps, deps) ? loaded.data : undefined;
-  return { data, error, loading, reload };
+  return { data, error, notFound, loading, reload };
 }
 
 function sameDeps(a: unknown[], b: unknown[]): boolean {

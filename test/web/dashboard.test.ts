@@ -124,6 +124,25 @@ describe('web dashboard (headless chromium)', () => {
       await page.goto(server.url + bad);
       await expect.poll(() => page.locator('h1').textContent()).toBe('Not found');
     }
+    // An id no task, run, DAG or type has: a page headed Not found, the API's message, no retry, and no
+    // polling of it (the run page asked for an unknown run every second).
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => void (r.url().includes('/api/runs/no-such-run') && asked.push(r.url()));
+    page.on('request', onRequest);
+    for (const [bad, message] of [['/tasks/999999', 'task 999999 not found'], ['/runs/no-such-run', 'no-such-run'], ['/dags/no-such-dag', 'no-such-dag'], ['/types/no-such-type', 'no-such-type'], ['/dag-runs/999999', '999999']]) {
+      await page.goto(server.url + bad!);
+      await expect.poll(() => page.locator('h1').textContent()).toBe('Not found');
+      expect(await page.locator('.error').textContent()).toContain(message);
+      expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
+      if (bad === '/runs/no-such-run') {
+        // A check that nothing happens has no event to wait for: 1.5 s spans the run page's 1 s poll.
+        const loads = asked.length;
+        await page.evaluate(() => new Promise((r) => setTimeout(r, 1500)));
+        expect(asked.length).toBe(loads);
+      }
+    }
+    page.off('request', onRequest);
+    errors.splice(0, errors.length, ...errors.filter((e) => !/status of 404/.test(e)));
     await page.goto(server.url + '/');
     await page.locator('tr[data-type="greet"]').waitFor();
     // The skip link moves the focus to the main content (the router leaves links within the page to the browser).
@@ -393,6 +412,11 @@ describe('web dashboard (headless chromium)', () => {
     await row.waitFor();
     expect(await row.textContent()).toContain('the remote said no');
     expect(await row.textContent()).toContain('permfailed');
+    // Its page: the run ended, but the task has no next run, so there is no interval (it said no run had ended).
+    await page.goto(`${server.url}/tasks/${task.id}`);
+    await page.getByText('No interval to show: the task has no next run.').waitFor();
+    await page.goto(server.url + '/dead-letters');
+    await row.waitFor();
     await shot(page, 'dead-letters');
 
     await row.getByRole('checkbox', { name: `Select task ${task.id}` }).check();

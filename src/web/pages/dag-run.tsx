@@ -2,8 +2,8 @@ import dagre from '@dagrejs/dagre';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { DagTaskView } from '../types.js';
 import { api } from '../api.js';
-import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
-import { clockTime, duration, instant } from '../format.js';
+import { ConfirmButton, Empty, ErrorNote, KeyValues, LoadFailed, Loading, Status } from '../components.js';
+import { clockTime, duration, instant, withInstants } from '../format.js';
 import { useApi } from '../hooks.js';
 
 const NODE_W = 150;
@@ -146,7 +146,7 @@ function Attempts({ run, task }: { run: number; task: string }) {
                 <a href={`/runs/${encodeURIComponent(r.backendId)}`}>Run #{r.id}</a> <Status value={r.status} /> {r.worker && <>on <code>{r.worker}</code></>}{' '}
                 {r.started && r.ended ? `in ${duration(r.ended.getTime() - r.started.getTime())}` : ''}
               </p>
-              {r.error && <pre class="error-block">{r.error}</pre>}
+              {r.error && <pre class="error-block">{withInstants(r.error)}</pre>}
               {r.logs.length === 0 ? (
                 <p class="muted">No log records.</p>
               ) : (
@@ -171,10 +171,10 @@ function Attempts({ run, task }: { run: number; task: string }) {
 
 export function DagRunPage({ run, task }: { run: number; task?: string | null }) {
   const [done, setDone] = useState(false);
-  const { data: r, error, reload } = useApi((c) => c.dags.run(run), [run], { live: () => true, pollMs: done ? 15_000 : 1500 });
+  const { data: r, error, notFound, reload } = useApi((c) => c.dags.run(run), [run], { live: () => true, pollMs: done ? 15_000 : 1500 });
   const [selected, setSelected] = useState<string | null>(task ?? null);
   useEffect(() => setDone(r?.status === 'success' || r?.status === 'failed'), [r?.status]);
-  if (!r) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`DAG run ${run}`} />;
+  if (!r) return error ? <LoadFailed title={`DAG run #${run}`} error={error} notFound={notFound} onRetry={reload} /> : <Loading what={`DAG run ${run}`} />;
   const chosen = selected ?? r.tasks.find((t) => t.status === 'failed')?.taskId ?? null;
   return (
     <>
@@ -254,7 +254,7 @@ export function DagRunPage({ run, task }: { run: number; task?: string | null })
                   <td>{t.after.join(', ') || '—'}</td>
                   <td class="num">{t.attempts}</td>
                   <td class="num">{duration(t.durationMs)}</td>
-                  <td class="error-cell">{t.error?.split('\n')[0] ?? ''}</td>
+                  <td class="error-cell">{t.error ? withInstants(t.error.split('\n')[0]!) : ''}</td>
                 </tr>
               ))}
             </tbody>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { SchedulePreview } from '../schedule-preview.js';
 import type { DagRunSummary, DagSchedule } from '../types.js';
 import { api } from '../api.js';
-import { Empty, ErrorNote, Loading, Status } from '../components.js';
+import { Empty, ErrorNote, LoadFailed, Loading, Status } from '../components.js';
 import { between, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { PauseToggle } from '../pause-control.js';
@@ -82,7 +82,7 @@ export function DagList() {
 
 export function DagPage({ id }: { id: string }) {
   const now = useTick(10_000);
-  const { data, error, reload } = useApi(
+  const { data, error, notFound, reload } = useApi(
     async (c) => {
       const [dag, runs] = await Promise.all([c.dags.get(id), c.dags.runs(id, { limit: 50 })]);
       return { dag, runs };
@@ -93,7 +93,7 @@ export function DagPage({ id }: { id: string }) {
   const [params, setParams] = useState('{}');
   const [triggerError, setTriggerError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`DAG ${id}`} />;
+  if (!data) return error ? <LoadFailed title={`DAG ${id}`} error={error} notFound={notFound} onRetry={reload} /> : <Loading what={`DAG ${id}`} />;
   const { dag, runs } = data;
   const trigger = async (e: Event) => {
     e.preventDefault();

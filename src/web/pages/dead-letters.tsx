@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { DisabledReason, Task } from '../../core/model.js';
 import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, Loading } from '../components.js';
-import { args, instant } from '../format.js';
+import { args, instant, withInstants } from '../format.js';
 import { useApi } from '../hooks.js';
 
 const REASONS: DisabledReason[] = ['dead_letter', 'retries_exhausted', 'permfailed'];
@@ -95,7 +95,7 @@ export function DeadLetters() {
                     <td>{task.type}</td>
                     <td class="args"><code>{args(task.arguments)}</code></td>
                     <td>{task.disabledReason?.replace(/_/g, ' ')}</td>
-                    <td class="error-cell">{lastError ?? '—'}</td>
+                    <td class="error-cell">{lastError ? withInstants(lastError) : '—'}</td>
                     <td>{instant(lastEnded)}</td>
                   </tr>
                 ))}

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
-import { between, clockTime, duration, instant } from '../format.js';
+import { Empty, ErrorNote, KeyValues, LoadFailed, Loading, Status } from '../components.js';
+import { between, clockTime, duration, instant, withInstants } from '../format.js';
 import { useApi } from '../hooks.js';
 import type { RunLogRecord } from '../types.js';
 
@@ -14,7 +14,7 @@ const LIVE_POLL_MS = 1000;
 export function RunPage({ backendId }: { backendId: string }) {
   const [finished, setFinished] = useState(false);
   const held = useRef<{ backendId: string; logs: RunLogRecord[] }>({ backendId, logs: [] });
-  const { data, error, reload } = useApi(
+  const { data, error, notFound, reload } = useApi(
     async (c) => {
       if (held.current.backendId !== backendId) held.current = { backendId, logs: [] };
       const mine = held.current;
@@ -31,7 +31,7 @@ export function RunPage({ backendId }: { backendId: string }) {
     { live: (e) => e.run.backendId === backendId, pollMs: finished ? 0 : LIVE_POLL_MS },
   );
   useEffect(() => setFinished(Boolean(data?.run.ended)), [data]);
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`run ${backendId}`} />;
+  if (!data) return error ? <LoadFailed title={`Run ${backendId}`} error={error} notFound={notFound} onRetry={reload} /> : <Loading what={`run ${backendId}`} />;
   const { run, logs } = data;
   return (
     <>
@@ -51,7 +51,7 @@ export function RunPage({ backendId }: { backendId: string }) {
           ['Ended', instant(run.ended)],
           ['Waited', duration(between(run.scheduled, run.started))],
           ['Duration', duration(between(run.started, run.ended))],
-          ['Error', run.error ? <pre class="error-block" tabIndex={0}>{run.error}</pre> : '—'],
+          ['Error', run.error ? <pre class="error-block" tabIndex={0}>{withInstants(run.error)}</pre> : '—'],
           ['Result', run.result === null || run.result === undefined ? '—' : <code class="wrap json-box" tabIndex={0}>{JSON.stringify(run.result)}</code>],
         ]}
       />

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { formatDuration } from '../../core/durations.js';
-import { ErrorNote, KeyValues, Loading } from '../components.js';
+import { ErrorNote, KeyValues, LoadFailed, Loading } from '../components.js';
 import { duration, instant } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { PauseControl } from '../pause-control.js';
@@ -15,7 +15,7 @@ export function TaskTypePage({ name }: { name: string }) {
   const now = useTick(5000);
   const [editing, setEditing] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
-  const { data, error, reload } = useApi(
+  const { data, error, notFound, reload } = useApi(
     async (c) => {
       const [type, queues, due] = await Promise.all([c.getTaskType(name), c.stats.queues(), c.stats.due()]);
       return { type, queue: queues.find((q) => q.type === name) ?? null, due: due.find((d) => d.type === name) ?? null };
@@ -23,7 +23,7 @@ export function TaskTypePage({ name }: { name: string }) {
     [name],
     { live: (e) => e.run.type === name, pollMs: 10_000 },
   );
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`task type ${name}`} />;
+  if (!data) return error ? <LoadFailed title={`Task type ${name}`} error={error} notFound={notFound} onRetry={reload} /> : <Loading what={`task type ${name}`} />;
   const { type, queue, due } = data;
   return (
     <>

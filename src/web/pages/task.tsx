@@ -1,8 +1,8 @@
 import type { TaskRun } from '../../core/model.js';
 import type { TaskWithRuns } from '../types.js';
 import { api } from '../api.js';
-import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Sparkline, Status } from '../components.js';
-import { ago, args, between, duration, instant, relative } from '../format.js';
+import { ConfirmButton, Empty, ErrorNote, KeyValues, LoadFailed, Loading, Sparkline, Status } from '../components.js';
+import { ago, args, between, duration, instant, relative, withInstants } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { WhyPanel } from '../why-panel.js';
 import { PauseToggle } from '../pause-control.js';
@@ -35,8 +35,8 @@ function intervals(t: TaskWithRuns): Array<{ run: TaskRun; ms: number }> {
 export function TaskPage({ id }: { id: number }) {
   const now = useTick(5000);
   // The newest SHOWN_RUNS runs only: a recurring task may have hundreds of thousands.
-  const { data: t, error, reload } = useApi((c) => c.getTask(id, { runs: SHOWN_RUNS }), [id], { live: (e) => e.run.task === id, pollMs: 15_000 });
-  if (!t) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`task ${id}`} />;
+  const { data: t, error, notFound, reload } = useApi((c) => c.getTask(id, { runs: SHOWN_RUNS }), [id], { live: (e) => e.run.task === id, pollMs: 15_000 });
+  if (!t) return error ? <LoadFailed title={`Task #${id}`} error={error} notFound={notFound} onRetry={reload} /> : <Loading what={`task ${id}`} />;
   const runs = [...t.runs].reverse();
   const iv = intervals(t);
   const active = t.status === 'next_run_not_scheduled' || t.status === 'next_run_scheduled';
@@ -113,7 +113,7 @@ export function TaskPage({ id }: { id: number }) {
       <section aria-labelledby="iv-title">
         <h2 id="iv-title">Interval history</h2>
         {iv.length === 0 ? (
-          <Empty>No run has ended yet.</Empty>
+          <Empty>{t.runs.some((r) => r.ended && r.status !== 'lost') ? 'No interval to show: the task has no next run.' : 'No run has ended yet.'}</Empty>
         ) : (
           <>
             <Sparkline series={[{ label: 'interval', cls: 'ok', values: iv.map((x) => x.ms) }]} label={`Intervals after each run: ${iv.map((x) => duration(x.ms)).join(', ')}`} />
@@ -172,7 +172,7 @@ export function TaskPage({ id }: { id: number }) {
                     <td>{r.worker ? <code>{r.worker}</code> : '—'}</td>
                     <td title={instant(r.scheduled)}>{ago(r.scheduled, now)}</td>
                     <td class="num">{r.started ? duration(between(r.started, r.ended ?? new Date(now))) : '—'}</td>
-                    <td class="error-cell">{r.error ?? ''}</td>
+                    <td class="error-cell">{r.error ? withInstants(r.error) : ''}</td>
                     <td><a href={`/runs/${encodeURIComponent(r.backendId)}`} aria-label={`Log of run ${r.id}`}>log</a></td>
                   </tr>
                 ))}
