@@ -43,6 +43,8 @@ export function addBulkCommand(parent: Command, io: Io): void {
       .option('--dry-run', 'count the tasks the action would take; change nothing')
       .option('--json', 'print the result as JSON'),
   ).action(async (action: BulkAction, o: BulkOpts) => {
+    // Named as the option (the library names its own field, nextRun).
+    if (o.nextRun && action !== 'respawn' && action !== 'redrive') throw new UsageError(`--next-run only applies to respawn and redrive (not ${action})`);
     const selection = selectionOf(o);
     const progress = new BulkProgress(io, action);
     // Interrupted, the command says what was done: the batches before are committed, the one in

@@ -115,6 +115,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['task-type list --type unknown', ['task-type', 'list', '-t', 'load-git', '-t', 'nope'], ['--type', 'unknown task type "nope"']],
     ['task bulk --type unknown', ['task', 'bulk', 'disable', '--type', 'nope'], ['--type', 'unknown task type "nope"']],
     ['task bulk --run-type unknown', ['task', 'bulk', 'cancel', '--run-type', 'nope'], ['--run-type', 'unknown task type "nope"']],
+    ['task bulk disable --next-run', ['task', 'bulk', 'disable', '--all', '--next-run', '2030-01-01'], ['--next-run only applies to respawn and redrive (not disable)']],
     ['run list --type unknown', ['run', 'list', '--type', 'nope'], ['--type', 'unknown task type "nope"']],
     ['origin update-metrics of an unknown lister', ['origin', 'update-metrics', '--lister', '00000000-0000-0000-0000-000000000000'], ['lister 00000000-0000-0000-0000-000000000000 not found']],
     ['origin metrics of an unknown lister', ['origin', 'metrics', '--lister', '00000000-0000-0000-0000-000000000000'], ['lister 00000000-0000-0000-0000-000000000000 not found']],

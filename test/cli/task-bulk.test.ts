@@ -63,7 +63,7 @@ describe('orrery task list filters and task bulk', () => {
       [['task', 'bulk', 'disable'], /choose the tasks: task filters/],
       [['task', 'bulk', 'disable', '-t', 'fetch', '--ids', '1'], /one way only \(task filters and --ids given\)/],
       [['task', 'bulk', 'disable', '--ids', '1,x'], /--ids: "x" is not a task id/],
-      [['task', 'bulk', 'disable', '--all', '--next-run', '2030-01-01T00:00:00Z'], /nextRun: only applies to respawn and redrive/],
+      [['task', 'bulk', 'disable', '--all', '--next-run', '2030-01-01T00:00:00Z'], /^orrery: --next-run only applies to respawn and redrive \(not disable\)/],
       [['task', 'bulk', 'cancel', '--status', 'asleep'], /--status.*'asleep' is not a task status/],
       [['task', 'list', '--args-match', 'prefix'], /argsMatch: only applies with args/],
       [['task', 'list', '--next-run-from', '2030-02-01', '--next-run-before', '2030-01-01'], /nextRunBefore: must be after nextRunFrom/],
