@@ -1,6 +1,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import { createRequire } from 'node:module';
 import type { RRule as RRuleClass } from 'rrule';
+import { boundedMemo } from './memo.js';
 
 /**
  * RRULE evaluation. Rules are evaluated in "floating" wall-clock time (as if the zone were UTC), then
@@ -28,14 +29,16 @@ interface ParsedRule {
   stepMs: number | null;
 }
 
-const ruleCache = new Map<string, ParsedRule>();
+const parsedRules = boundedMemo<ParsedRule>(1000);
 /** Three hours either side: wider than any DST change, so a folded or skipped hour is never missed. */
 const FOLD_MS = 3 * 3_600_000;
 
 /** One RRULE with an optional DTSTART and EXDATE lines (wall-clock times in the rule's zone); throws on anything else. */
 export function parseRule(text: string): ParsedRule {
-  const cached = ruleCache.get(text);
-  if (cached) return cached;
+  return parsedRules(text, () => parseRuleText(text));
+}
+
+function parseRuleText(text: string): ParsedRule {
   checkRuleParts(text);
   const { rrulestr, RRule, RRuleSet } = rrule();
   const parsed = rrulestr(text, { forceset: false });
@@ -70,10 +73,7 @@ export function parseRule(text: string): ParsedRule {
     60 % interval !== 0 &&
     ((o.freq === RRule.SECONDLY && (nonEmpty(o.byhour) || nonEmpty(o.byminute))) || (o.freq === RRule.MINUTELY && nonEmpty(o.byhour)));
   const stepMs = o.count == null && period !== undefined && !offGrid ? period * interval : null;
-  const result = { rule: floating, zone, exdates: new Set(exdates.map((d) => d.getTime())), stepMs };
-  if (ruleCache.size > 1000) ruleCache.clear();
-  ruleCache.set(text, result);
-  return result;
+  return { rule: floating, zone, exdates: new Set(exdates.map((d) => d.getTime())), stepMs };
 }
 
 /** The integer parts of an RRULE and their ranges ([min, max]; `signed`: -max..-min accepted too). */

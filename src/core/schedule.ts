@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { DateTime, IANAZone } from 'luxon';
 import { formatDuration } from './durations.js';
+import { boundedMemo } from './memo.js';
 import { invalid } from './errors.js';
 import type { CalendarSchedule, Schedule } from './model.js';
 import { checkRuleParts, parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
@@ -73,16 +74,11 @@ function checkOccurs(schedule: CalendarSchedule, at: Date, field: string): void 
 export function shortestInterval(schedule: CalendarSchedule, from: Date, samples = 500): number | null {
   // A batch of tasks with one schedule asks once (the walk costs tens of milliseconds).
   const { jitterMs: _jitter, ...rest } = schedule;
-  const key = `${JSON.stringify(rest)} ${from.getTime()} ${samples}`;
-  if (gapsSeen.has(key)) return gapsSeen.get(key)!;
-  const gap = walkShortestInterval(schedule, from, samples);
-  if (gapsSeen.size >= 256) gapsSeen.clear();
-  gapsSeen.set(key, gap);
-  return gap;
+  return gapsSeen(`${JSON.stringify(rest)} ${from.getTime()} ${samples}`, () => walkShortestInterval(schedule, from, samples));
 }
 
 /** Recent answers of shortestInterval, by schedule (its jitter aside) and instant. */
-const gapsSeen = new Map<string, number | null>();
+const gapsSeen = boundedMemo<number | null>(256);
 
 function walkShortestInterval(schedule: CalendarSchedule, from: Date, samples: number): number | null {
   let gap: number | null = null;
@@ -114,34 +110,32 @@ function walkShortestInterval(schedule: CalendarSchedule, from: Date, samples: n
 }
 
 const DAY_MS = 86_400_000;
-const YEAR_MS = 366 * DAY_MS;
 
 /** The offset changes of recent calls, by zone and day (a batch of tasks made at one instant asks once). */
-const changesSeen = new Map<string, number[]>();
+const changesSeen = boundedMemo<number[]>(64);
 
 /** The instants (ms) in the year after `from` at which `zone`'s UTC offset changes (found day by day, then to the minute). */
 function offsetChanges(zone: string, from: Date): number[] {
   const day = Math.floor(from.getTime() / DAY_MS);
-  const key = `${zone} ${day}`;
-  const seen = changesSeen.get(key);
-  if (seen) return seen;
-  const offset = (ms: number) => DateTime.fromMillis(ms, { zone }).offset;
-  const out: number[] = [];
-  const t0 = day * DAY_MS;
-  for (let t = t0; t < t0 + YEAR_MS; t += DAY_MS) {
-    if (offset(t) === offset(t + DAY_MS)) continue;
-    let lo = t;
-    let hi = t + DAY_MS;
-    while (hi - lo > 60_000) {
-      const mid = lo + Math.floor((hi - lo) / 2);
-      if (offset(mid) === offset(lo)) lo = mid;
-      else hi = mid;
+  return changesSeen(`${zone} ${day}`, () => {
+    const offset = (ms: number) => DateTime.fromMillis(ms, { zone }).offset;
+    const out: number[] = [];
+    let before = offset(day * DAY_MS);
+    for (let t = day * DAY_MS; t < (day + 366) * DAY_MS; t += DAY_MS) {
+      const after = offset(t + DAY_MS);
+      if (after === before) continue;
+      let lo = t;
+      let hi = t + DAY_MS;
+      while (hi - lo > 60_000) {
+        const mid = lo + Math.floor((hi - lo) / 2);
+        if (offset(mid) === before) lo = mid;
+        else hi = mid;
+      }
+      out.push(hi);
+      before = after;
     }
-    out.push(hi);
-  }
-  if (changesSeen.size >= 64) changesSeen.clear();
-  changesSeen.set(key, out);
-  return out;
+    return out;
+  });
 }
 
 /** First occurrence strictly after `after`, in the schedule's zone. Adaptive schedules have no occurrences. */
@@ -239,16 +233,9 @@ function exclusionOf(schedule: CalendarSchedule, instant: Date): 'day' | 'instan
   return day !== null && set.has(day) ? 'day' : null;
 }
 
-const exclusionSets = new Map<string, Set<string>>();
+const exclusionSets = boundedMemo<Set<string>>(1000);
 function exclusionSet(list: readonly string[]): Set<string> {
-  const key = list.join('|');
-  let set = exclusionSets.get(key);
-  if (!set) {
-    set = new Set(list);
-    if (exclusionSets.size > 1000) exclusionSets.clear();
-    exclusionSets.set(key, set);
-  }
-  return set;
+  return exclusionSets(list.join('|'), () => new Set(list));
 }
 
 function makeCron(expr: string, tz: string): Cron {

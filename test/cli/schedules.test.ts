@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { openOrrery } from '../../src/engine/service.js';
+import { BAD_RRULES } from '../support/bad-rrules.js';
 
 let dir: string;
 let db: string[];
@@ -49,14 +50,8 @@ describe('orrery schedule / task / dag schedule commands', () => {
     expect(await cli(['schedule', 'preview'])).toMatchObject({ code: 2, err: expect.stringContaining('--cron or --rrule') });
     expect(await cli(['schedule', 'preview', '--cron', '* * * * *', '--count', '0'])).toMatchObject({ code: 2 });
     // RFC 5545: a rule needs FREQ, gives each part once, and COUNT or UNTIL, not both.
-    for (const [rule, why] of [
-      ['INTERVAL=2', 'FREQ is missing'],
-      ['DTSTART:20260101T000000Z', 'no RRULE line'],
-      ['FREQ=DAILY;FREQ=WEEKLY', 'FREQ is given twice'],
-      ['FREQ=DAILY;INTERVAL=2;INTERVAL=3', 'INTERVAL is given twice'],
-      ['FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z', 'COUNT and UNTIL are both given'],
-    ]) {
-      const r = await cli(['schedule', 'preview', '--rrule', rule!, '--from', '2026-01-01', '--count', '2']);
+    for (const [rule, why] of BAD_RRULES) {
+      const r = await cli(['schedule', 'preview', '--rrule', rule, '--from', '2026-01-01', '--count', '2']);
       expect(r, rule).toMatchObject({ code: 2, out: '' });
       expect(r.err).toContain(`rrule: invalid rrule ${JSON.stringify(rule)}: ${why}`);
     }

@@ -8,6 +8,7 @@ import { previewOf } from '../../src/engine/schedule-service.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleRoutes } from '../../src/http/schedule-routes.js';
 import { T0, errorOf, openHttp, type HttpHarness } from './http-helpers.js';
+import { BAD_RRULES } from '../support/bad-rrules.js';
 
 const TOKEN = 'schedules-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -80,14 +81,8 @@ describe('schedules over HTTP', () => {
     expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=61+*+*+*+*'), 400)).details[0]?.path).toBe('query.cron');
     expect(errorOf(await expectStatus(call('GET', '/api/schedules/preview?cron=*+*+*+*+*&rrule=FREQ=DAILY'), 400)).details[0]?.path).toBe('query.cron');
     // RFC 5545: a rule needs FREQ, gives each part once, and COUNT or UNTIL, not both; refused as the CLI and the library refuse it.
-    for (const [rule, why] of [
-      ['INTERVAL=2', 'FREQ is missing'],
-      ['DTSTART:20260101T000000Z', 'no RRULE line'],
-      ['FREQ=DAILY;FREQ=WEEKLY', 'FREQ is given twice'],
-      ['FREQ=DAILY;INTERVAL=2;INTERVAL=3', 'INTERVAL is given twice'],
-      ['FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z', 'COUNT and UNTIL are both given'],
-    ]) {
-      const e = errorOf(await expectStatus(call('GET', `/api/schedules/preview?rrule=${encodeURIComponent(rule!)}&from=2026-01-01`), 400));
+    for (const [rule, why] of BAD_RRULES) {
+      const e = errorOf(await expectStatus(call('GET', `/api/schedules/preview?rrule=${encodeURIComponent(rule)}&from=2026-01-01`), 400));
       expect(e.details[0]?.path, rule).toBe('query.rrule');
       expect(e.message).toContain(`invalid rrule ${JSON.stringify(rule)}: ${why}`);
       const t = errorOf(await expectStatus(call('POST', '/api/tasks', { type: 'report', schedule: { kind: 'rrule', rule } }), 400));
