@@ -7,6 +7,12 @@ export type TaskPolicy = (typeof TASK_POLICIES)[number];
 
 export const TASK_STATUSES = ['next_run_not_scheduled', 'next_run_scheduled', 'completed', 'disabled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+/**
+ * The statuses of a finished task, one that will not run again by itself: `completed` (a one-shot task
+ * that succeeded, a schedule with no occurrence left) or `disabled` (retries exhausted, a permanent
+ * failure, dead-lettered, disabled by hand). Stores build their SQL lists from it (store/sql-lists.ts).
+ */
+export const FINISHED_TASK_STATUSES = ['completed', 'disabled'] as const satisfies readonly TaskStatus[];
 
 export const DISABLED_REASONS = ['manual', 'permfailed', 'retries_exhausted', 'dead_letter'] as const;
 export type DisabledReason = (typeof DISABLED_REASONS)[number];

@@ -1,4 +1,4 @@
-import type { Task, TaskRun } from './model.js';
+import { FINISHED_TASK_STATUSES, type Task, type TaskRun, type TaskStatus } from './model.js';
 
 /**
  * What a wait for a task answers (`waitForTask`, `GET /api/tasks/{id}/wait`, `orrery task wait`):
@@ -10,13 +10,9 @@ export interface TaskWait {
   run: TaskRun | null;
 }
 
-/**
- * A task is finished when it will not run again by itself: `completed` (a one-shot task that
- * succeeded, a schedule with no occurrence left) or `disabled` (retries exhausted, a permanent
- * failure, dead-lettered, disabled by hand). A recurring task is finished only so.
- */
+/** Whether a task is finished (core/model.ts FINISHED_TASK_STATUSES); a recurring task is finished only so. */
 export function taskFinished(task: Pick<Task, 'status'>): boolean {
-  return task.status === 'completed' || task.status === 'disabled';
+  return (FINISHED_TASK_STATUSES as readonly TaskStatus[]).includes(task.status);
 }
 
 /** The longest a single `GET /api/tasks/{id}/wait` holds its request (a client asks again for longer waits). */

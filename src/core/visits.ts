@@ -3,7 +3,7 @@
  * grab policies and cooldowns. Pure: instants and the random source are parameters.
  */
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
-import type { TaskRun, TaskStatus } from './model.js';
+import { FINISHED_TASK_STATUSES, type TaskRun, type TaskStatus } from './model.js';
 import { MAX_DURATION_MS } from './durations.js';
 import { earlier } from './instants.js';
 import { TASK_TYPE_NAME } from './json-checks.js';
@@ -167,7 +167,7 @@ export function dedupeListed<T extends { listerId: string; url: string; visitTyp
  * in-flight row then): one visit per task, whatever runs it took. A run that failed and left the task
  * waiting for its retry is not a visit.
  */
-export const VISIT_DONE_STATUSES = ['completed', 'disabled'] as const satisfies readonly TaskStatus[];
+export const VISIT_DONE_STATUSES = FINISHED_TASK_STATUSES;
 
 /** Whether a visit task in this status has finished its visit. */
 export function visitDone(status: TaskStatus): boolean {

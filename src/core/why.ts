@@ -1,6 +1,7 @@
 import { formatDuration } from './durations.js';
 import { claimsDueDirectly, perKeyCap, type RateLimit } from './limits.js';
 import type { Task, TaskRun, TaskType, TypePause } from './model.js';
+import { taskFinished } from './task-wait.js';
 
 /**
  * "Why isn't it running?" (docs/operations.md#why-isnt-it-running): every gate between a task and a
@@ -139,7 +140,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
 
   const waitingToStart = task.status === 'next_run_not_scheduled' || run?.status === 'scheduled';
   // Why a gate of the claim does not apply: a finished task has no run to claim; otherwise its run is past the claim.
-  const finished = task.status === 'completed' || task.status === 'disabled' ? `the task is ${task.status}: no run to queue or claim` : null;
+  const finished = taskFinished(task) ? `the task is ${task.status}: no run to queue or claim` : null;
   const pastClaim = finished ?? 'the run is past the claim';
   // 6. The type's queue (the runner queues due tasks only while there is room).
   if (task.status === 'next_run_not_scheduled' && type.maxQueueLength !== null) {
@@ -199,7 +200,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
 
   const hold = gates.find((g) => g.verdict === 'hold') ?? null;
   let state: WhyAnswer['state'];
-  if (task.status === 'completed' || task.status === 'disabled') state = 'done';
+  if (taskFinished(task)) state = 'done';
   else if (hold) state = 'blocked';
   else if (run?.status === 'started') state = 'running';
   else if (run?.status === 'claimed') state = 'held';

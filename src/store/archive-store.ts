@@ -1,4 +1,5 @@
 import { DAG_TASK_STATUSES_HOLDING_ATTEMPT } from '../core/dag.js';
+import { sqlStrings } from './sql-lists.js';
 import type { RunLogRecord, Task, TaskRun } from '../core/model.js';
 
 /**
@@ -7,7 +8,7 @@ import type { RunLogRecord, Task, TaskRun } from '../core/model.js';
  * its runs. The statuses are constants of the code, never user input.
  */
 export function heldDagAttemptSql(task: string): string {
-  const statuses = DAG_TASK_STATUSES_HOLDING_ATTEMPT.map((s) => `'${s}'`).join(', ');
+  const statuses = sqlStrings(DAG_TASK_STATUSES_HOLDING_ATTEMPT);
   return `EXISTS (SELECT 1 FROM dag_task_attempts a JOIN dag_task_instances i ON i.run = a.run AND i.task_id = a.task_id
       WHERE a.orrery_task = ${task} AND i.attempt = a.attempt AND i.status IN (${statuses}))`;
 }

@@ -13,6 +13,7 @@ import {
   type ArchiveStore,
 } from '../archive-store.js';
 import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
+import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
 
 /**
  * Finished runs that may go, in (ended, id) order from task_runs_finished; never a task's current run
@@ -22,7 +23,7 @@ import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
 const RUNS = `SELECT r.* FROM task_runs r
   WHERE r.ended IS NOT NULL AND r.ended < $1 AND r.status NOT IN ('scheduled', 'claimed', 'started')
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
-                    AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))
+                    AND NOT (t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})))
     AND NOT ${heldDagAttemptSql('r.task')}`;
 
 /** Exported so a test can EXPLAIN the archiving queries. */
@@ -36,7 +37,7 @@ export const ARCHIVE_SQL = {
       AND NOT ${heldDagAttemptSql('t.id')}
     ORDER BY t.id LIMIT $3 FOR UPDATE SKIP LOCKED`,
   /** The batch's tasks that go with it: finished one-shot tasks with no run outside the batch (locked against a respawn). */
-  finishedTasks: `SELECT t.* FROM tasks t WHERE t.id = ANY($1::bigint[]) AND t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')
+  finishedTasks: `SELECT t.* FROM tasks t WHERE t.id = ANY($1::bigint[]) AND t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})
       AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id AND x.id <> ALL($2::bigint[]))
     ORDER BY t.id FOR UPDATE OF t`,
 } as const;

@@ -38,6 +38,7 @@ import {
 import { insertTasks } from './postgres-tasks.js';
 import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
 import { appendMetricsPoints, appendOriginVisits, getMetricsHistory, getOriginVisits } from './postgres-visit-history.js';
+import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
 
 const CHUNK = 5000;
 /** Advisory lock class of grabs ("visi"): grabs of one visit type take turns, so none hands out an origin another just took. */
@@ -402,7 +403,7 @@ export class PostgresVisitStore implements VisitStore {
       const finished = await rows(
         c,
         `SELECT v.task_id, v.url, v.visit_type FROM visits_in_flight v LEFT JOIN tasks t ON t.id = v.task_id
-         WHERE t.id IS NULL OR t.status IN ('completed', 'disabled') ORDER BY v.task_id LIMIT $1 FOR UPDATE OF v SKIP LOCKED`,
+         WHERE t.id IS NULL OR t.status IN (${FINISHED_TASK_STATUSES_SQL}) ORDER BY v.task_id LIMIT $1 FOR UPDATE OF v SKIP LOCKED`,
         [limit],
       );
       if (finished.length === 0) return [];

@@ -14,6 +14,7 @@ import {
 } from '../archive-store.js';
 import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
 import { idFloorRaiser } from './sqlite-id-floor.js';
+import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
 
 /**
  * Finished runs that may go, in (ended, id) order from task_runs_finished. Never a task's current run
@@ -23,7 +24,7 @@ import { idFloorRaiser } from './sqlite-id-floor.js';
 const RUNS = `SELECT r.* FROM task_runs r INDEXED BY task_runs_finished
   WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN ('scheduled', 'claimed', 'started')
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
-                    AND NOT (t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')))
+                    AND NOT (t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})))
     AND NOT ${heldDagAttemptSql('r.task')}`;
 
 /** Exported so a test can EXPLAIN the archiving queries. */
@@ -132,7 +133,7 @@ function prepare(db: Database.Database) {
     idleTasks: p(ARCHIVE_SQL.idleTasks),
     logsOf: p(`SELECT * FROM run_logs WHERE run IN (${ids}) ORDER BY run, id`),
     // The batch's tasks that go with it: finished one-shot tasks with no run outside the batch.
-    finishedTasks: p(`SELECT t.* FROM tasks t WHERE t.id IN (${ids}) AND t.policy = 'oneshot' AND t.status IN ('completed', 'disabled')
+    finishedTasks: p(`SELECT t.* FROM tasks t WHERE t.id IN (${ids}) AND t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})
       AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id AND x.id NOT IN (${ids})) ORDER BY t.id`),
     deleteLogs: p(`DELETE FROM run_logs WHERE run IN (${ids})`),
     deleteRuns: p(`DELETE FROM task_runs WHERE id IN (${ids})`),
