@@ -147,3 +147,26 @@ export function endedCancelled(run: Pick<TaskRun, 'cancelRequested' | 'status' |
 export function externalStartInstant(run: Pick<TaskRun, 'scheduled'>, at: Date): Date {
   return at.getTime() < run.scheduled.getTime() ? run.scheduled : at;
 }
+
+/** What an end does to the worker holding the run (core of `endRun` on both stores). */
+export interface HolderEffect {
+  /** The run stays leased after its end, until its worker lets go of it or the lease runs out. */
+  keepLease: boolean;
+  /** The worker is told at once (the `cancel` wake-up): it drops the run from its buffer, or aborts its handler. */
+  tellWorker: boolean;
+}
+
+/**
+ * An end by someone else than the run's holder (`orrery run end` without `--worker`, the API without
+ * `worker`) of a run a worker holds. Its worker is told at once (it drops a buffered run, or aborts a
+ * running handler through its `AbortSignal`). A `claimed` run also keeps its lease: its worker may be
+ * beginning it, so its task counts as holding a run (respawn is refused) until that worker has dropped
+ * it, or seen the handler it had begun settle, and let go of it (`releaseRuns` with `withdrawnOnly`),
+ * or until the lease runs out. A `started` run's lease is cleared: it may be held by an external
+ * backend that will never let go, so a handler that ignores its signal may still be running when its
+ * task is respawned (cancel a running run instead: `cancelRun`).
+ */
+export function holderEffect(run: Pick<TaskRun, 'status' | 'worker' | 'leaseExpiresAt'>, req: Pick<RunEndRequest, 'cause' | 'worker'>): HolderEffect {
+  const byOther = isHeldRunStatus(run.status) && run.worker !== null && req.cause === 'end' && (req.worker === undefined || req.worker === null);
+  return { keepLease: byOther && run.status === 'claimed' && run.leaseExpiresAt !== null, tellWorker: byOther };
+}

@@ -429,7 +429,7 @@ export class Worker {
     this.buffer = this.buffer.filter((c) => !(ids.has(c.run.backendId) && dropped.add(c.run.backendId)));
     const n = dropped.size;
     if (n > 0) {
-      this.log.info(`dropped ${n} buffered run${n === 1 ? '' : 's'} no longer held (cancelled or reaped)`);
+      this.log.info(`dropped ${n} buffered run${n === 1 ? '' : 's'} no longer held (cancelled, disabled, ended by someone else, or reaped)`);
       this.letGo([...dropped]);
     }
     return dropped;

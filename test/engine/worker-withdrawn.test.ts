@@ -99,4 +99,55 @@ describe('a run withdrawn from a worker', () => {
       await stopped;
     }
   });
+  it('a buffered run ended by someone else (`run end`) is dropped, never begun, and let go; a respawn then runs once', async () => {
+    const clock = new VirtualClock(T0);
+    const { orrery } = await openTemp({ clock });
+    await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
+    const begun: number[] = [];
+    const running = new Set<number>();
+    const overlaps: number[] = [];
+    const worker = new Worker(orrery, {
+      handlers: {
+        job: async ({ args, signal }) => {
+          const n = args[0] as number;
+          if (running.has(n)) overlaps.push(n);
+          running.add(n);
+          begun.push(n);
+          try {
+            await clock.sleep(5_000, signal);
+          } finally {
+            running.delete(n);
+          }
+          return false;
+        },
+      },
+      id: 'w',
+      concurrency: 1,
+      clock,
+    });
+    const [, two] = await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    worker.start();
+    try {
+      await clock.advance(100);
+      expect(begun).toEqual([1]);
+      const runOf = async (task: number) => (await orrery.searchRuns({})).runs.filter((r) => r.task === task).sort((a, b) => b.id - a.id)[0]!;
+      const buffered = await runOf(two!.id);
+      expect(buffered.status).toBe('claimed');
+      const ended = await orrery.endRun(buffered.backendId, { status: 'uneventful' });
+      expect(ended.run.leaseExpiresAt).toEqual(buffered.leaseExpiresAt);
+      // The cancel wake-up makes the worker heartbeat: it drops the run and lets go of it.
+      await clock.advance(1_000);
+      expect((await orrery.store.getRun(buffered.backendId))!).toMatchObject({ status: 'uneventful', leaseExpiresAt: null });
+      await orrery.respawnTasks([two!.id]);
+      await clock.advance(20_000);
+      // Task 2 ran once, after the respawn; the ended run never began.
+      expect(begun).toEqual([1, 2]);
+      expect(overlaps).toEqual([]);
+      expect((await orrery.getTask(two!.id))!.status).toBe('completed');
+    } finally {
+      const stopped = worker.stop(0);
+      await clock.advance(60_000);
+      await stopped;
+    }
+  });
 });

@@ -200,6 +200,33 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(2).backendId], at: plus(T0, 8) });
       expect((await orrery.store.getRun(runOf(2).backendId))!.leaseExpiresAt).toBeNull();
     });
+    it('a buffered run ended by someone else than its worker keeps its lease until that worker lets go; its holder clears it', async () => {
+      // `orrery run end` of a buffered run: its worker may begin it, or be running it, meanwhile (audit, 2026-12-05).
+      const { orrery } = await setup([LOAD_GIT]);
+      const tasks = await orrery.createTasks([oneshot(0), oneshot(1), oneshot(2)]);
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 1, at: T0 });
+      const runOf = (i: number) => claimed.find((c) => c.run.task === tasks[i]!.id)!.run;
+      const started = claimed.find((c) => c.run.status === 'started')!.run;
+      const buffered = claimed.filter((c) => c.run.status === 'claimed').map((c) => c.run);
+      const [b0, b1] = buffered as [typeof started, typeof started];
+      // Ended from outside (no worker): recorded, the task follows the formula, the lease stays.
+      const out = await orrery.endRun(b0.backendId, { status: 'uneventful', at: plus(T0, 5) });
+      expect(out).toMatchObject({ run: { status: 'uneventful', leaseExpiresAt: b0.leaseExpiresAt }, task: { status: 'completed' }, taskUpdated: true });
+      expect((await orrery.store.getRun(b0.backendId))!.leaseExpiresAt).toEqual(b0.leaseExpiresAt);
+      // A started run's lease is cleared (an external backend may hold it, and never let go); its worker is told.
+      const outStarted = await orrery.endRun(started.backendId, { status: 'failed', error: 'stopped by hand', at: plus(T0, 6) });
+      expect(outStarted.run).toMatchObject({ status: 'failed', leaseExpiresAt: null });
+      // Its worker learns the runs are gone (its heartbeat); respawn waits until it lets go.
+      const answer = await orrery.heartbeatRuns({ worker: 'w', runs: [b0, started, b1].map((r) => ({ backendId: r.backendId })), at: plus(T0, 7) });
+      expect(answer.lost.sort()).toEqual([b0.backendId, started.backendId].sort());
+      await expect(orrery.respawnTasks([b0.task], { at: plus(T0, 8) })).rejects.toMatchObject({ code: 'conflict' });
+      expect(await orrery.releaseRuns({ worker: 'w', backendIds: [b0.backendId, started.backendId], withdrawnOnly: true, at: plus(T0, 9) })).toBe(0);
+      expect((await orrery.store.getRun(b0.backendId))!).toMatchObject({ status: 'uneventful', leaseExpiresAt: null });
+      expect((await orrery.respawnTasks([b0.task], { at: plus(T0, 10) }))[0]).toMatchObject({ status: 'next_run_not_scheduled' });
+      // Its holder ending it (worker given) clears the lease at once.
+      expect((await orrery.endRun(b1.backendId, { status: 'eventful', worker: 'w', at: plus(T0, 11) })).run).toMatchObject({ status: 'eventful', leaseExpiresAt: null });
+      expect(runOf(0).worker).toBe('w');
+    });
   });
 
   describe('claim ahead: startNow', () => {

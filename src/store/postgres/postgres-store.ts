@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
-import { externalStartInstant } from '../../core/run-end.js';
+import { externalStartInstant, holderEffect } from '../../core/run-end.js';
 import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
 import { CANCELLED_ERROR, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
@@ -639,9 +639,26 @@ export class PostgresStore implements Store {
   }
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
-    const [outcome] = await this.endRuns([{ backendId, req }]);
-    if (outcome instanceof OrreryError) throw outcome;
-    return outcome!;
+    if (req.worker != null || req.cause !== 'end') {
+      const [outcome] = await this.endRuns([{ backendId, req }]);
+      if (outcome instanceof OrreryError) throw outcome;
+      return outcome!;
+    }
+    // Ended by someone else than its holder: the worker is told; a buffered run keeps its lease until it lets go (core holderEffect).
+    let tell = false;
+    const out = await this.tx(async (c): Promise<EndRunResult> => {
+      const run = await this.lockRun(c, backendId);
+      const [r] = await endRunsInTx(c, [{ backendId, req }], (name) => this.types.of(c, name));
+      if (r instanceof OrreryError) throw r;
+      const effect = holderEffect(run, req);
+      tell = effect.tellWorker;
+      if (!effect.keepLease) return r!;
+      await keepLeases(c, [{ id: run.id, lease_expires_at: run.leaseExpiresAt }]);
+      return { ...r!, run: { ...r!.run, leaseExpiresAt: run.leaseExpiresAt } };
+    });
+    if (tell) this.wake({ kind: 'cancel-requested' });
+    this.wake({ kind: 'runs-ended', results: [out] });
+    return out;
   }
 
   async endRuns(items: readonly EndRunItem[]): Promise<Array<EndRunResult | OrreryError>> {

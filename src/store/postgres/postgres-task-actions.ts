@@ -61,14 +61,14 @@ export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: D
 const disableRefusal = (t: Task): BulkSkip | null => (t.status === 'disabled' ? 'already_disabled' : null);
 
 /**
- * The tasks among `ids` with a run a worker still holds: claimed or started, or withdrawn from a
- * worker's buffer (disabled or cancelled while claimed) that the worker has not let go of yet and
- * whose lease has not run out (the worker may have begun it less than a start-mark period before).
+ * The tasks among `ids` with a run a worker still holds: claimed or started, or ended while a worker
+ * held it (withdrawn from its buffer by a disable or a cancel, or ended by someone else: core
+ * holderEffect) that the worker has not let go of yet and whose lease has not run out.
  */
 export async function tasksWithHeldRuns(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<Set<number>> {
   const rows = (
     await c.query<Row>(
-      `SELECT DISTINCT task FROM task_runs WHERE task = ANY($1::bigint[]) AND (status IN ('claimed', 'started') OR (status = 'lost' AND lease_expires_at > $2))`,
+      `SELECT DISTINCT task FROM task_runs WHERE task = ANY($1::bigint[]) AND (status IN ('claimed', 'started') OR lease_expires_at > $2)`,
       [ids, at],
     )
   ).rows;
@@ -213,7 +213,7 @@ export async function leasesOf(c: pg.PoolClient, runIds: readonly number[]): Pro
 /** Gives cancelled buffered runs their lease back: held until their worker lets go of them (releaseRuns) or it runs out. */
 export async function keepLeases(c: pg.PoolClient, leases: readonly Row[]): Promise<void> {
   if (leases.length === 0) return;
-  await c.query(`UPDATE task_runs r SET lease_expires_at = x.l FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, l) WHERE r.id = x.id AND r.status = 'lost'`, [
+  await c.query(`UPDATE task_runs r SET lease_expires_at = x.l FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, l) WHERE r.id = x.id AND r.status NOT IN ('scheduled', 'claimed', 'started')`, [
     leases.map((r) => r.id),
     leases.map((r) => r.lease_expires_at),
   ]);

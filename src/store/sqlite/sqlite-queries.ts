@@ -124,11 +124,12 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run, scheduled_for = NULL,
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
     scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
-    // Held: claimed or started, or withdrawn from a worker's buffer while that worker may still be beginning it (its lease kept until it lets go).
-    heldRunOfTask: p(`SELECT id FROM task_runs WHERE task = @task AND (status IN ('claimed', 'started') OR (status = 'lost' AND lease_expires_at > @at)) LIMIT 1`),
+    // Held: claimed or started, or ended while a worker held it (withdrawn from its buffer, or ended by someone else) and that
+    // worker may still be beginning or running it: its lease is kept until it lets go (core holderEffect).
+    heldRunOfTask: p(`SELECT id FROM task_runs WHERE task = @task AND (status IN ('claimed', 'started') OR lease_expires_at > @at) LIMIT 1`),
     cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error,
       lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END WHERE id = @id RETURNING *`),
-    keepLease: p(`UPDATE task_runs SET lease_expires_at = @lease WHERE id = @id AND status = 'lost'`),
+    keepLease: p(`UPDATE task_runs SET lease_expires_at = @lease WHERE id = @id AND status NOT IN ('scheduled', 'claimed', 'started')`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
     insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
       VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),

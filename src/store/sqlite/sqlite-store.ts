@@ -8,7 +8,7 @@ import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationEr
 import { DAG_BACKEND } from '../../core/dag.js';
 import { CANCELLED_ERROR } from '../../core/model.js';
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType, TypePause } from '../../core/model.js';
-import { externalStartInstant, planRunEnd } from '../../core/run-end.js';
+import { externalStartInstant, holderEffect, planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
 import { TypeCache } from '../task-types.js';
@@ -521,7 +521,18 @@ export class SqliteStore implements Store {
   }
 
   async endRun(backendId: string, req: EndRunRequest): Promise<EndRunResult> {
-    const result = await this.write(() => this.endInTx(this.requireRun(backendId), req));
+    let tell = false;
+    const result = await this.write((): EndRunResult => {
+      const run = this.requireRun(backendId);
+      const r = this.endInTx(run, req);
+      // Ended by someone else than its holder: the worker is told; a buffered run keeps its lease until it lets go.
+      const effect = holderEffect(run, req);
+      tell = effect.tellWorker;
+      if (!effect.keepLease) return r;
+      this.stmts.keepLease.run({ id: run.id, lease: run.leaseExpiresAt!.getTime() });
+      return { ...r, run: { ...r.run, leaseExpiresAt: run.leaseExpiresAt } };
+    });
+    if (tell) this.wake({ kind: 'cancel-requested' });
     this.wake({ kind: 'runs-ended', results: [result] });
     return result;
   }
