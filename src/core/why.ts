@@ -56,7 +56,12 @@ export interface WhyFacts {
    * The rates in force (docs/limits.md#adaptive-limits): the type's `rateLimit` and the task's key's
    * `rateLimitPerKey` as throttle signals left them; absent: the configured ones.
    */
-  effective?: { rate: RateLimit | null; keyRate: RateLimit | null };
+  /**
+   * The rates in force (throttled ones lowered) and, for a throttled one, when its rounded count next
+   * grows by one (core/adaptive-rate.ts nextRecovery): its next slot is the earlier of that and the
+   * oldest start leaving the window, as claims answer `retryAt`.
+   */
+  effective?: { rate: RateLimit | null; keyRate: RateLimit | null; rateRecovery?: number | null; keyRateRecovery?: number | null };
 }
 
 export const GATES = [
@@ -169,7 +174,8 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   const throttled = (r: RateLimit | null, limit: RateLimit | null) => (r && limit && r.count < limit.count ? ` (throttled from ${limit.count})` : '');
   if (rate === null || !waitingToStart) add('rate-limit', 'skip', rate === null ? 'no rate limit' : pastClaim);
   else if (load.startsInWindow >= rate.count && load.nextRateSlot !== null) {
-    add('rate-limit', 'hold', `rate limit ${rate.count}${throttled(rate, type.rateLimit)} per ${formatDuration(rate.perMs)} reached: next slot at ${load.nextRateSlot.toISOString()} (in ${inTime(at, load.nextRateSlot)})`, load.nextRateSlot);
+    const slot = earliestSlot(load.nextRateSlot, f.effective?.rateRecovery);
+    add('rate-limit', 'hold', `rate limit ${rate.count}${throttled(rate, type.rateLimit)} per ${formatDuration(rate.perMs)} reached: next slot at ${slot.toISOString()} (in ${inTime(at, slot)})`, slot);
   } else add('rate-limit', 'pass', `${load.startsInWindow} of ${rate.count}${throttled(rate, type.rateLimit)} starts in the last ${formatDuration(rate.perMs)}`);
 
   const keyRate = f.effective?.keyRate ?? type.rateLimitPerKey;
@@ -177,7 +183,8 @@ export function explainTask(f: WhyFacts): WhyAnswer {
     add('rate-limit-per-key', 'skip', keyRate === null ? 'no rateLimitPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : pastClaim);
   } else if (load.keyStartsInWindow >= keyRate.count && load.nextKeyRateSlot !== null) {
     const k = `key "${task.concurrencyKey}"`;
-    add('rate-limit-per-key', 'hold', `rate limit of ${k} ${keyRate.count}${throttled(keyRate, type.rateLimitPerKey)} per ${formatDuration(keyRate.perMs)} reached: next slot at ${load.nextKeyRateSlot.toISOString()} (in ${inTime(at, load.nextKeyRateSlot)})`, load.nextKeyRateSlot);
+    const slot = earliestSlot(load.nextKeyRateSlot, f.effective?.keyRateRecovery);
+    add('rate-limit-per-key', 'hold', `rate limit of ${k} ${keyRate.count}${throttled(keyRate, type.rateLimitPerKey)} per ${formatDuration(keyRate.perMs)} reached: next slot at ${slot.toISOString()} (in ${inTime(at, slot)})`, slot);
   } else add('rate-limit-per-key', 'pass', `${load.keyStartsInWindow} of ${keyRate.count}${throttled(keyRate, type.rateLimitPerKey)} starts of key "${task.concurrencyKey}" in the last ${formatDuration(keyRate.perMs)}`);
 
   // 10. Workers.
@@ -213,4 +220,9 @@ export function explainTask(f: WhyFacts): WhyAnswer {
         ? gates.find((g) => g.gate === 'run')!.detail
         : `nothing holds it: ${gates.find((g) => g.gate === 'run')!.detail}`;
   return { task: task.id, at, state, heldBy: hold?.gate ?? null, summary, ...(hold?.until ? { until: hold.until } : {}), gates };
+}
+
+/** A rate's next slot: when its oldest start leaves the window, or when a throttled rate grows by one, whichever comes first. */
+function earliestSlot(windowSlot: Date, recovery: number | null | undefined): Date {
+  return recovery != null && recovery < windowSlot.getTime() ? new Date(recovery) : windowSlot;
 }

@@ -1,4 +1,4 @@
-import { effectiveLimit } from '../core/adaptive-rate.js';
+import { effectiveLimit, nextRecovery } from '../core/adaptive-rate.js';
 import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
 import { NotFoundError } from '../core/errors.js';
@@ -53,7 +53,13 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     workersStopped,
     dagRun: dag && typeof dag === 'object' && typeof dag.run === 'number' ? dag.run : null,
     dag: storedDag ? { id: storedDag.id, paused: storedDag.paused } : null,
-    effective: { rate, keyRate },
+    effective: {
+      rate,
+      keyRate,
+      // When a throttled rate next grows by one: a slot may open then, before the oldest start leaves the window.
+      rateRecovery: type.rateLimit === null ? null : nextRecovery(type.rateLimit, stateOf(null), at.getTime()),
+      keyRateRecovery: keyRate === null || type.rateLimitPerKey === null ? null : nextRecovery(type.rateLimitPerKey, stateOf(task.concurrencyKey), at.getTime()),
+    },
   });
 }
 

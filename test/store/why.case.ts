@@ -104,6 +104,20 @@ export function whyCases(sut: StoreUnderTest): void {
       const throttled = await orrery.whyTask(next.id, { at: plus(T0, 10_000) });
       expect(throttled.gates.find((g) => g.gate === 'rate-limit')!.detail).toBe('1 of 5 (throttled from 10) starts in the last 1m');
 
+      // A throttled rate's next slot is the earlier of its oldest start leaving the window and its count
+      // growing back by one, as the claim's retryAt says (audit, 2026-12-05: why named the window's end).
+      await orrery.createTaskType({ name: 'bursty', rateLimit: '100/1s', maxQueueLength: null });
+      await orrery.store.throttleRate('bursty', null, T0);
+      const many = await orrery.createTasks(Array.from({ length: 80 }, (_, i) => oneshot('bursty', i)), { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      const out = await orrery.claim({ worker: 'w1', types: ['bursty'], limit: 100, at: plus(T0, 500) });
+      expect(out.runs).toHaveLength(55);
+      const claimedTasks = new Set(out.runs.map((r) => r.run.task));
+      const waiting = many.find((t) => !claimedTasks.has(t.id))!;
+      const held = await orrery.whyTask(waiting.id, { at: plus(T0, 500) });
+      expect(held).toMatchObject({ state: 'blocked', heldBy: 'rate-limit', until: out.retryAt });
+      expect(out.retryAt!.getTime()).toBeLessThan(plus(T0, 1_000).getTime());
+
       const [l1, l2] = await orrery.createTasks([oneshot('ledger', 1, { concurrencyKey: 'acct' }), oneshot('ledger', 2, { concurrencyKey: 'acct' })], { at: T0 });
       await orrery.scheduleDue({ at: T0 });
       const [first] = (await orrery.claim({ worker: 'w1', types: ['ledger'], limit: 5, at: T0 })).runs;
