@@ -37,9 +37,11 @@ export function addImportCommand(cmd: Command, io: Io): void {
         o.url !== undefined
           ? await importRemote(o.url, o.token ?? envToken(), countingLines(input, progress))
           : await withOrrery(o, (orrery) => orrery.importTasks(input, { ...(o.at ? { at: o.at } : {}), onProgress: (p) => progress.update(p) }));
-    } finally {
-      progress.end();
+    } catch (e) {
+      progress.end(false);
+      throw e;
     }
+    progress.end(true);
     if (o.json) return printJson(io, summary);
     io.out(
       `imported ${summary.count} task${summary.count === 1 ? '' : 's'} from ${summary.lines} line${summary.lines === 1 ? '' : 's'}: ` +
@@ -114,15 +116,20 @@ async function importRemote(url: string, token: string | null, body: AsyncIterab
 /**
  * Progress on stderr: on a terminal, one line redrawn in place (a bar when the total is known: the
  * file's bytes while reading, the lines validated while writing; lines and lines/s); otherwise a
- * plain line at most every 5 seconds and one at the end of each phase.
+ * plain line at most every 5 seconds and one at the end of each phase. The tasks written are in the
+ * import's one transaction until it commits: `written … (… tasks, uncommitted)` while writing,
+ * `committed …` once committed, `rolled back after …` when the import fails.
  */
 class Progress {
   private readonly tty: boolean;
   private phaseStarted = performance.now();
+  private lastUpdate = performance.now();
   private phase = '';
   private last = 0;
   private shown = '';
   private lastLine = '';
+  private linesSeen = 0;
+  private tasksSeen = 0;
   private totalLines: number | null = null;
   /** Bytes of the input read so far (kept by `counted`). */
   bytes = 0;
@@ -143,7 +150,11 @@ class Progress {
   }
 
   update(p: ImportProgress, verb?: string): void {
-    if (p.phase === 'done') return this.flush();
+    if (p.phase === 'done') {
+      // Committed: the write phase's last state says so (an import of blank lines only had no phase).
+      if (this.phase === 'written') this.lastLine = this.describe('committed', p.lines, p.tasks);
+      return this.flush();
+    }
     const name = verb ?? (p.phase === 'validate' ? 'validated' : 'written');
     if (name !== this.phase) {
       if (this.phase === 'validated') this.totalLines = p.phase === 'write' ? this.linesSeen : null;
@@ -153,11 +164,8 @@ class Progress {
     }
     this.lastUpdate = performance.now();
     this.linesSeen = p.lines;
-    const secs = (performance.now() - this.phaseStarted) / 1000;
-    const rate = secs > 0 ? Math.round(p.lines / secs) : 0;
-    const n = (x: number) => x.toLocaleString('en-US');
-    const count = (x: number, what: string) => `${n(x)} ${what}${x === 1 ? '' : 's'}`;
-    this.lastLine = `${name} ${count(p.lines, 'line')}${name === 'written' ? ` (${count(p.tasks, 'task')})` : ''}, ${n(rate)} lines/s`;
+    this.tasksSeen = p.tasks;
+    this.lastLine = this.describe(name, p.lines, p.tasks);
     const now = performance.now();
     if (this.tty) {
       if (now - this.last < 100) return;
@@ -172,8 +180,14 @@ class Progress {
       this.shown = this.lastLine;
     }
   }
-  private linesSeen = 0;
-  private lastUpdate = performance.now();
+
+  /** `validated 3,000 lines, …`, `written 3,000 lines (3,000 tasks, uncommitted), …`, `committed …`, `sent …`. */
+  private describe(name: string, lines: number, tasks: number): string {
+    const secs = (performance.now() - this.phaseStarted) / 1000;
+    const rate = secs > 0 ? Math.round(lines / secs) : 0;
+    const tasksPart = name === 'written' ? ` (${count(tasks, 'task')}, uncommitted)` : name === 'committed' ? ` (${count(tasks, 'task')})` : '';
+    return `${name} ${count(lines, 'line')}${tasksPart}, ${num(rate)} lines/s`;
+  }
 
   /** The final state of the phase that just ended, on its own line. */
   private flush(): void {
@@ -184,10 +198,20 @@ class Progress {
     this.shown = '';
   }
 
-  end(): void {
+  /**
+   * The import ended: the last state, on its own line. A failure while writing rolled the tasks
+   * written so far back, so it says so instead of counting them as written (the error follows).
+   */
+  end(ok: boolean): void {
+    if (!ok && this.phase === 'written' && this.lastLine !== '') {
+      this.lastLine = `rolled back after ${count(this.linesSeen, 'line')} (${count(this.tasksSeen, 'task')} undone)`;
+    }
     this.flush();
   }
 }
+
+const num = (x: number): string => x.toLocaleString('en-US');
+const count = (x: number, what: string): string => `${num(x)} ${what}${x === 1 ? '' : 's'}`;
 
 /** `[=========>          ]  45%` */
 function bar(fraction: number): string {

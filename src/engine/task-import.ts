@@ -44,11 +44,15 @@ export interface TaskImportSummary extends TaskBatchSummary {
 }
 
 export interface ImportProgress {
-  /** `validate`: the first pass over the lines (nothing written yet); `write`: the tasks being written; `done`: committed. */
+  /**
+   * `validate`: the first pass over the lines (nothing written yet); `write`: a chunk's tasks are in
+   * the import's transaction (written, not yet committed: a later failure rolls them back); `done`:
+   * committed. A failed import reports no `done`.
+   */
   phase: 'validate' | 'write' | 'done';
-  /** Lines read so far in this phase. */
+  /** Lines read so far (validate); up to the last line of the chunks written so far (write); every line (done). */
   lines: number;
-  /** Tasks validated (validate) or written (write, done) so far. */
+  /** Tasks validated (validate), written in the transaction (write) or committed (done) so far. */
   tasks: number;
 }
 
@@ -57,7 +61,7 @@ export interface ImportOptions {
   at?: Date;
   /** Also return each task's id, in line order. */
   ids?: boolean;
-  /** Called after each chunk of each phase, and once when committed. */
+  /** Called after each chunk of each phase (a `write` once the store has written that chunk), and once when committed. */
   onProgress?: (p: ImportProgress) => void;
 }
 
@@ -290,16 +294,18 @@ export async function importTaskLines(
     const lines = read.lines;
     // Pass 2: read the spool again and write, chunk by chunk, in one transaction.
     const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
-    let current: Line[] = [];
-    let currentTasks: NewTask[] = [];
+    // The chunks handed to the store and not yet reported written, oldest first. The store reports
+    // chunks in order, but may have read the next one already (PostgreSQL sends a chunk while the one
+    // before it runs): the chunk just written, or the one that failed, is the oldest, not the last read.
+    const pending: Array<{ lines: Line[]; tasks: NewTask[] }> = [];
     const spooled = async function* (): AsyncGenerator<readonly NewTask[]> {
       const stream = fh.createReadStream({ start: 0, autoClose: false });
       try {
         for await (const chunk of lineChunks(spooledLines(stream))) {
-          current = chunk;
-          currentTasks = await validateLines(chunk, types, at, opts.at === undefined);
+          const tasks = await validateLines(chunk, types, at, opts.at === undefined);
+          pending.push({ lines: chunk, tasks });
           await nextTurn(); // validating and writing a chunk are two turns of the event loop
-          yield currentTasks;
+          yield tasks;
         }
       } finally {
         stream.destroy();
@@ -307,13 +313,14 @@ export async function importTaskLines(
     };
     try {
       await store.importTasks(spooled(), at, (out) => {
+        const done = pending.shift();
         tally(summary, out);
         note(out);
-        opts.onProgress?.({ phase: 'write', lines: current[current.length - 1]?.no ?? lines, tasks: summary.count });
+        opts.onProgress?.({ phase: 'write', lines: done?.lines[done.lines.length - 1]?.no ?? lines, tasks: summary.count });
       });
     } catch (e) {
-      // Chunks written before this one (its tasks counted) may hold the conflict's holder.
-      if (e instanceof ConflictError) throw await conflictAt(e, current, currentTasks, store, summary.count > 0);
+      // Chunks written before the failed one (their tasks counted) may hold the conflict's holder.
+      if (e instanceof ConflictError) throw await conflictAt(e, pending[0]?.lines ?? [], pending[0]?.tasks ?? [], store, summary.count > 0);
       throw e;
     }
     opts.onProgress?.({ phase: 'done', lines, tasks: summary.count });

@@ -351,7 +351,9 @@ export interface Store {
   /**
    * Creates the tasks of `chunks` in ONE transaction written chunk by chunk, the event loop running
    * between chunks: all of them or, when `chunks` or `onChunk` throws or a write fails, none (the
-   * error propagates). `onChunk` gets each chunk's results in order; nothing else is kept. On SQLite
+   * error propagates). `onChunk` gets each chunk's results in order, once that chunk is written (the
+   * store may have read the next chunk of `chunks` already: PostgreSQL sends it while this one runs);
+   * nothing else is kept. On SQLite
    * the write lock is held until the commit (this process's other writes wait for it), so neither
    * `chunks` nor `onChunk` may wait for a write of this store.
    */

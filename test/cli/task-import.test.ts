@@ -22,6 +22,13 @@ function file(bad?: string): string {
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
 }
+/** Progress lines of the write phase (a slow run prints some every 5 s, a terminal every 0.1 s) count the chunks written, one task a line here, and say they are uncommitted. */
+function writtenLinesAreHonest(stderr: string): void {
+  for (const m of stderr.matchAll(/^(?:\[[=> ]{24}\] +\d+% )?written ([\d,]+) lines? \(([\d,]+) tasks?(.*)\), /gm)) {
+    expect(m[3]).toBe(', uncommitted');
+    expect(Number(m[1]!.replaceAll(',', ''))).toBeLessThanOrEqual(Number(m[2]!.replaceAll(',', '')) + 1); // the blank line 11
+  }
+}
 const countTasks = async (db: string[]) => (JSON.parse((await runCli(['task', 'list', '--limit', '100000', '--json', ...db])).stdout) as unknown[]).length;
 
 async function database(store: 'sqlite' | 'postgres'): Promise<string[]> {
@@ -45,7 +52,8 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(ok.stdout).toMatch(new RegExp(`^imported ${N} tasks from ${N + 1} lines: ${N} created, 0 existing, 0 replaced \\(\\d+\\.\\d s\\)\\n$`));
       // Not a terminal: plain lines, the last state of each phase.
       expect(ok.stderr).toMatch(new RegExp(`^validated ${(N + 1).toLocaleString('en-US')} lines, [\\d,]+ lines/s$`, 'm'));
-      expect(ok.stderr).toMatch(new RegExp(`^written ${(N + 1).toLocaleString('en-US')} lines \\(${N.toLocaleString('en-US')} tasks\\), [\\d,]+ lines/s$`, 'm'));
+      expect(ok.stderr).toMatch(new RegExp(`^committed ${(N + 1).toLocaleString('en-US')} lines \\(${N.toLocaleString('en-US')} tasks\\), [\\d,]+ lines/s$`, 'm'));
+      writtenLinesAreHonest(ok.stderr);
       expect(await countTasks(db)).toBe(N);
 
       // Again from stdin, as JSON: every task exists already.
@@ -59,6 +67,21 @@ for (const store of ['sqlite', 'postgres'] as const) {
       const fromDir = await runCli(['-c', `"${process.execPath}" "${BIN}" task import - ${db.map((a) => `'${a}'`).join(' ')} < "${tempDir()}"`], { command: '/bin/sh' });
       expect(fromDir.code).toBe(2);
       expect(fromDir.stderr).toBe('orrery: FILE: standard input is a directory\n');
+    });
+
+    it('a conflict while writing: the last progress line says the tasks written so far were rolled back, not written', async () => {
+      const db = await database(store);
+      const path = join(tempDir(), 'late-conflict.jsonl');
+      // Line 3300 (the fourth chunk) repeats line 5 with onConflict error: three chunks are in the transaction when it fails.
+      writeFileSync(path, `${Array.from({ length: 3500 }, (_, i) => (i === 3299 ? line(4, { onConflict: 'error' }) : line(i))).join('\n')}\n`);
+      const r = await runCli(['task', 'import', path, ...db]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        /^rolled back after 3,000 lines \(3,000 tasks undone\)\norrery: line 3300: the same key or definition as an earlier line of this import \(onConflict error\); nothing written\n$/m,
+      );
+      expect(r.stderr).not.toMatch(/^committed /m);
+      writtenLinesAreHonest(r.stderr);
+      expect(await countTasks(db)).toBe(0);
     });
 
     it('onConflict error on every line: a key repeated within the file names both lines and writes nothing', async () => {
@@ -107,7 +130,8 @@ describe('orrery task import on a terminal', () => {
     expect(out).toMatch(/^imported 4500 tasks from 4501 lines/);
     expect(err).toMatch(/\r\[[=> ]{24}\] +\d+% (validated|written) [\d,]+ lines/);
     expect(err).toContain(`\rvalidated 4,501 lines, `);
-    expect(err).toMatch(/\rwritten 4,501 lines \(4,500 tasks\), [\d,]+ lines\/s\x1b\[K\n$/);
+    expect(err).toMatch(/\rcommitted 4,501 lines \(4,500 tasks\), [\d,]+ lines\/s\x1b\[K\n$/);
+    writtenLinesAreHonest(err.replaceAll('\r', '\n'));
   });
 });
 

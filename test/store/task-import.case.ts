@@ -85,6 +85,26 @@ export function taskImportCases(sut: StoreUnderTest): void {
       expect(left.map((t) => t.arguments.args[0]).sort()).toEqual(['held', 'meanwhile']);
     });
 
+    it('progress counts the chunks written, on both stores alike; a conflict before the last chunk is named by its line', async () => {
+      const { orrery } = await setup();
+      await orrery.createTask({ type: 'load-git', key: 'k', arguments: { args: ['held'], kwargs: {} } });
+      const lines = Array.from({ length: N }, (_, i) => line(i));
+      lines[3300] = line(3300, { key: 'k', onConflict: 'error' }); // the fourth of five chunks
+      const written = (ps: ImportProgress[]) => ps.filter((p) => p.phase !== 'validate').map((p) => `${p.phase} ${p.lines}/${p.tasks}`);
+      const failed: ImportProgress[] = [];
+      const e = await orrery.importTasks(bytes(lines.join('\n')), { onProgress: (p) => failed.push(p) }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ConflictError);
+      // PostgreSQL writes a chunk while the next is read: the failure is still that chunk's line, not the next chunk's.
+      expect((e as ConflictError).message).toMatch(/^line 3301: task \d+ of type load-git/);
+      // Only the chunks written before the failing one, each counted once its rows are in the transaction; no `done`.
+      expect(written(failed)).toEqual(['write 1000/1000', 'write 2000/2000', 'write 3000/3000']);
+      expect(await orrery.searchTasks({ limit: 10 })).toHaveLength(1);
+
+      const ok: ImportProgress[] = [];
+      await orrery.importTasks(bytes(`${lines.slice(0, 2500).join('\n')}\n\n`), { onProgress: (p) => ok.push(p) });
+      expect(written(ok)).toEqual(['write 1000/1000', 'write 2000/2000', 'write 2500/2500', 'done 2501/2500']);
+    });
+
     it('a large batch is all or nothing too, and can answer counts or ids instead of tasks', async () => {
       const { orrery } = await setup();
       const inputs = Array.from({ length: N }, (_, i) => ({ type: 'load-git', arguments: { args: [`b${i}`], kwargs: {} } }));
