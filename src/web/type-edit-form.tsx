@@ -1,5 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { formatDuration } from '../core/durations.js';
+import type { ErrorDetail } from '../core/errors.js';
+import { problemsByField } from '../core/field-problems.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { api } from './api.js';
@@ -71,16 +73,34 @@ function parsed(kind: Kind, text: string): { value?: unknown; problem?: string }
   return { value: v };
 }
 
+/** Each field's label by its name, for the problems the server names (`must be <= Max interval`). */
+const LABELS: Record<string, string> = Object.fromEntries(FIELDS.map((f) => [f.key, f.label]));
+
+/** Why a save was refused: a heading, and each field's problems in the form's order, then the rest. */
+interface Refusal {
+  heading: string;
+  lines: string[];
+}
+
+function refusal(fields: Record<string, string[]>, other: string[], message: string | null): Refusal {
+  const lines = [...FIELDS.filter((f) => fields[f.key]).map((f) => `${f.label}: ${fields[f.key]!.join('; ')}`), ...other];
+  const count = Object.values(fields).reduce((n, p) => n + p.length, 0) + other.length;
+  return { heading: message ?? `Not saved: ${count} problem${count === 1 ? '' : 's'}.`, lines };
+}
+
 /**
  * Edits a task type's settings: sends only the fields changed (`PATCH /api/task-types/{name}`); the
- * server validates the type as a whole and names each bad field, shown beside it. Taken into account
- * from the next claim or end.
+ * server validates the type as a whole and names every problem, each shown beside its field (all of
+ * a field's problems, in the server's order) and listed in the alert. A field the browser already
+ * knows is bad (`x` for a count) is sent as typed, so the server still checks all the others at once
+ * and refuses the edit; beside it the browser's own problem is shown. Taken into account from the
+ * next claim or end.
  */
 export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => void; onCancel: () => void }) {
   const { type } = props;
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(FIELDS.map((f) => [f.key, shown(type, f.key)])));
-  const [problems, setProblems] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
+  const [problems, setProblems] = useState<Record<string, string[]>>({});
+  const [error, setError] = useState<Refusal | null>(null);
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
   // Opened, the form takes the focus on its first field; closed, the focus goes back to its section
@@ -92,17 +112,16 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
     e.preventDefault();
     setError(null);
     const edit: Record<string, unknown> = {};
-    const found: Record<string, string> = {};
+    const local: Record<string, string[]> = {};
     for (const f of FIELDS) {
       if (values[f.key] === shown(type, f.key)) continue;
       const p = parsed(f.kind, values[f.key] ?? '');
-      if (p.problem) found[f.key] = p.problem;
+      if (p.problem) (local[f.key] = [p.problem]), (edit[f.key] = values[f.key] ?? '');
       else edit[f.key] = p.value;
     }
-    setProblems(found);
-    if (Object.keys(found).length > 0) return;
+    setProblems(local);
     if (Object.keys(edit).length === 0) {
-      setError('Nothing changed.');
+      setError({ heading: 'Nothing changed.', lines: [] });
       return;
     }
     setBusy(true);
@@ -111,10 +130,15 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
       leaving();
       props.onSaved(saved);
     } catch (x) {
-      // A nested path (fairShare.weights.KEY) is shown beside its field.
-      const details = ((x as { details?: Array<{ path: string; message: string }> }).details ?? []).map((d) => ({ ...d, path: d.path.split('.')[0]! }));
-      setProblems(Object.fromEntries(details.filter((d) => FIELDS.some((f) => f.key === d.path)).map((d) => [d.path, d.message])));
-      setError((x as Error).message);
+      // A refusal of the edit names its problems; any other (the type deleted meanwhile, the server
+      // away) is told by its message.
+      const { code, details } = x as { code?: string; details?: ErrorDetail[] };
+      const named = code === 'validation_error' && (details ?? []).length > 0;
+      const server = problemsByField(named ? details! : [], LABELS);
+      // A field the browser found bad keeps the browser's problem (the server's says it is not a number).
+      const fields = { ...server.fields, ...local };
+      setProblems(fields);
+      setError(refusal(fields, server.other, named ? null : (x as Error).message));
     } finally {
       setBusy(false);
     }
@@ -151,15 +175,22 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
               />
             )}
             <small id={`${f.key}-hint`} class={problems[f.key] ? 'error' : 'muted'}>
-              {problems[f.key] ?? f.hint}
+              {problems[f.key]?.join('; ') ?? f.hint}
             </small>
           </div>
         ))}
       </div>
       {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
+        <div class="error" role="alert">
+          <p>{error.heading}</p>
+          {error.lines.length > 0 && (
+            <ul>
+              {error.lines.map((l, i) => (
+                <li key={i}>{l}</li>
+              ))}
+            </ul>
+          )}
+        </div>
       )}
       <div class="actions">
         <button type="button" onClick={() => (leaving(), props.onCancel())}>

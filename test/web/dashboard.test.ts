@@ -204,7 +204,7 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('a task type page: pause with a reason, due tasks counted apart from queued runs, settings edited (a bad field named), charts by range', async () => {
+  it('a task type page: pause with a reason, due tasks counted apart from queued runs, settings edited (every bad field named with all its problems), charts by range', async () => {
     await page.goto(server.url + '/');
     await page.locator('tr[data-type="greet"]').getByRole('link', { name: 'greet', exact: true }).click();
     await page.waitForURL(/\/types\/greet$/);
@@ -229,22 +229,33 @@ describe('web dashboard (headless chromium)', () => {
     await expect.poll(() => page.getByTestId('total-due').textContent()).toBe('3');
     await page.goto(server.url + '/types/greet');
 
-    // Edit: a bad lease is named beside its field and nothing changes; a good edit is saved.
+    // Edit: every bad field is named at once, each with all its problems beside it (the browser's own
+    // check for Retries, the server's for the rest, field names as the form labels them), the alert
+    // lists the same, and nothing changes; a good edit is saved.
     await page.getByRole('button', { name: 'Edit settings' }).click();
     const form = page.getByRole('form', { name: 'Edit greet' });
     // The form takes the focus on its first field.
     await expect.poll(() => form.evaluate((f) => f.contains(document.activeElement) && document.activeElement?.tagName)).toBe('INPUT');
     // Each field's name is its label alone (its hint is its description), as the docs word it.
     for (const name of ['Retries', 'Lease', 'Rate limit', 'Default interval']) expect(await form.getByLabel(name, { exact: true }).count()).toBe(1);
-    await form.getByLabel('Retries').fill('2');
+    await form.getByLabel('Retries').fill('x');
+    await form.getByLabel('Min interval').fill('2h');
+    await form.getByLabel('Max interval').fill('1h'); // as it is (greet's default interval): not sent
     await form.getByLabel('Lease').fill('5ms');
     await form.getByRole('button', { name: 'Save changes' }).click();
-    await expect.poll(() => form.locator('#leaseMs-hint').textContent()).toBe('must be at least 1s');
-    expect(await form.getByLabel('Lease').getAttribute('aria-invalid')).toBe('true');
-    expect(await form.getByRole('alert').textContent()).toBe('leaseMs: must be at least 1s');
+    const alert = form.getByRole('alert');
+    await expect.poll(() => alert.locator('p').textContent()).toBe('Not saved: 4 problems.');
+    expect(await alert.locator('li').allTextContents()).toEqual(['Min interval: must be <= Max interval; must be <= Default interval', 'Retries: must be a whole number', 'Lease: must be at least 1s']);
+    expect(await form.locator('#minIntervalMs-hint').textContent()).toBe('must be <= Max interval; must be <= Default interval');
+    expect(await form.locator('#numRetries-hint').textContent()).toBe('must be a whole number');
+    expect(await form.locator('#leaseMs-hint').textContent()).toBe('must be at least 1s');
+    for (const name of ['Min interval', 'Retries', 'Lease']) expect(await form.getByLabel(name, { exact: true }).getAttribute('aria-invalid')).toBe('true');
+    expect(await form.getByLabel('Max interval', { exact: true }).getAttribute('aria-invalid')).toBeNull();
     // The browser logs the server's 400, which is the answer this step expects.
     errors.splice(0, errors.length, ...errors.filter((e) => !/status of 400/.test(e)));
-    expect((await server.api('GET', '/task-types/greet')).numRetries).toBe(0);
+    expect(await server.api('GET', '/task-types/greet')).toMatchObject({ numRetries: 0, minIntervalMs: 3_600_000, leaseMs: 30_000 });
+    await form.getByLabel('Retries').fill('2');
+    await form.getByLabel('Min interval').fill('1h');
     await form.getByLabel('Lease').fill('45s');
     await form.getByLabel('Rate limit').fill('100/1m');
     await form.getByRole('button', { name: 'Save changes' }).click();
@@ -259,7 +270,7 @@ describe('web dashboard (headless chromium)', () => {
     await page.getByRole('button', { name: 'Edit settings' }).click();
     await form.getByLabel('Fair shares').fill('tenant-a=0');
     await form.getByRole('button', { name: 'Save changes' }).click();
-    await expect.poll(() => form.locator('#fairShare-hint').textContent()).toBe('must be at least 1');
+    await expect.poll(() => form.locator('#fairShare-hint').textContent()).toBe('weights.tenant-a: must be at least 1');
     errors.splice(0, errors.length, ...errors.filter((e) => !/status of 400/.test(e)));
     await form.getByLabel('Fair shares').fill('tenant-a=3, tenant-b=1');
     await form.getByLabel('Rate per key').fill('5/1s');
