@@ -110,7 +110,8 @@ export function normaliseCalendarOptions(s: Record<string, unknown>, field: stri
 function durationOption(v: unknown, path: string): number {
   let ms: number;
   if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw invalid(path, 'must be an integer number of milliseconds or a duration like 5m');
+    // A whole number past 2^53 (1e20) is past 100 years: told so below.
+    if (!Number.isInteger(v)) throw invalid(path, 'must be an integer number of milliseconds or a duration like 5m');
     ms = v;
   } else if (typeof v === 'string') {
     if (v.trim().startsWith('-')) throw invalid(path, 'must not be negative');

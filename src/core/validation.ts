@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
-import { MAX_DURATION_MS, parseDuration } from './durations.js';
+import { durationMsProblem, parseDuration } from './durations.js';
 import { ValidationError, fieldPath, invalid, type ErrorDetail } from './errors.js';
 import { instantProblem, parseInstant } from './instants.js';
 import {
@@ -30,13 +30,8 @@ export { TASK_TYPE_NAME, sortedWeights, ON_CONFLICT_MODES, type OnConflict, PROT
 /** A duration given as integer milliseconds or as text (`90s`, `1d12h`, `P1DT12H`). */
 export const durationSchema = z.union([z.number(), z.string()], { error: 'must be a duration: a number of milliseconds or text like "90s", "1d12h", "P1DT12H"' }).transform((v, ctx) => {
   let ms: number;
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v) || v < 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer number of milliseconds' });
-      return z.NEVER;
-    }
-    ms = v;
-  } else {
+  if (typeof v === 'number') ms = v;
+  else {
     try {
       ms = parseDuration(v, '');
     } catch (e) {
@@ -44,8 +39,10 @@ export const durationSchema = z.union([z.number(), z.string()], { error: 'must b
       return z.NEVER;
     }
   }
-  if (ms > MAX_DURATION_MS) {
-    ctx.addIssue({ code: 'custom', message: 'must be at most 100 years' });
+  // The rule every duration in milliseconds follows (core/duration-limit.ts), its messages.
+  const problem = durationMsProblem(ms);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: problem });
     return z.NEVER;
   }
   return ms;
