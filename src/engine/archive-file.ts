@@ -54,6 +54,7 @@ export class ArchiveFile {
    * retention checks this at start, before it archives anything.
    */
   static check(path: string): void {
+    if (typeof path !== 'string') throw fileError(String(path), 'must be a file path');
     const full = resolve(path);
     if (path.trim() === '') throw fileError(path, 'an archive file path is required');
     if (!existsSync(dirname(full))) throw fileError(path, `directory ${dirname(full)} does not exist`);
@@ -72,8 +73,8 @@ export class ArchiveFile {
    * refused, since its records are nowhere else.
    */
   static async open(path: string, store: ArchiveStore, live: LiveRows, at: Date): Promise<ArchiveFile> {
-    const full = resolve(path);
     ArchiveFile.check(path);
+    const full = resolve(path);
     const key = `file:${full}`;
     const raw = await store.getProgress(key);
     const created = !existsSync(full);

@@ -1,5 +1,6 @@
-import type { ArchiveSummary } from './archiving.js';
-import { checkMs } from '../core/options.js';
+import { checkArchiveBatch, type ArchiveSummary } from './archiving.js';
+import { ArchiveFile } from './archive-file.js';
+import { checkMs, requireOptions } from '../core/options.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
@@ -10,9 +11,12 @@ export interface ArchiverOptions extends Omit<LoopOptions, 'maxSleepMs'> {
   retentionMs: number;
   /** Time between sweeps; default a tenth of the retention, at least 1 s and at most 1 h. */
   everyMs?: number;
-  /** Append to this JSONL file instead of the archive tables. */
+  /**
+   * Append to this JSONL file instead of the archive tables. Checked when the archiver is built, as
+   * `orrery.archive({ to })` checks it: a missing directory, a directory, a file it may not write.
+   */
   to?: string;
-  /** Runs per batch (one transaction each). */
+  /** Runs per batch (one transaction each): an integer from 1 to 100000, default 1000. */
   batch?: number;
 }
 
@@ -31,6 +35,9 @@ export class Archiver extends PeriodicLoop {
     private readonly opts: ArchiverOptions,
   ) {
     super(orrery, 'archiver', { maxSleepMs: sweepEvery(opts), ...(opts.logger ? { logger: opts.logger } : {}) });
+    // Refused now, as `orrery.archive` refuses them, rather than by every sweep (logged, often to a silent logger).
+    checkArchiveBatch(opts.batch);
+    if (opts.to !== undefined) ArchiveFile.check(opts.to);
   }
 
   override async stop(): Promise<void> {
@@ -65,6 +72,7 @@ export class Archiver extends PeriodicLoop {
 
 /** How often the archiver sweeps (`everyMs`, else a tenth of the retention, from 1 s to an hour), the retention checked first. */
 function sweepEvery(opts: ArchiverOptions): number {
+  requireOptions(opts, '{ retentionMs, to?, batch?, everyMs? }');
   const retentionMs = checkMs(opts.retentionMs, 'retentionMs', 1, Number.MAX_SAFE_INTEGER);
   return opts.everyMs === undefined ? Math.min(HOUR, Math.max(1000, Math.floor(retentionMs / 10))) : checkMs(opts.everyMs, 'everyMs', 10);
 }

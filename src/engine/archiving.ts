@@ -39,6 +39,13 @@ export interface ArchiveSummary {
   durationMs: number;
 }
 
+/** Runs per archive batch (`batch`, `--batch`): left out, or an integer from 1 to MAX_ARCHIVE_BATCH; a ValidationError otherwise. */
+export function checkArchiveBatch(batch: unknown): number | undefined {
+  if (batch === undefined) return undefined;
+  if (typeof batch !== 'number' || !Number.isInteger(batch) || batch < 1 || batch > MAX_ARCHIVE_BATCH) throw invalid('batch', `must be an integer from 1 to ${MAX_ARCHIVE_BATCH}`);
+  return batch;
+}
+
 /**
  * One sweep: batches of finished runs in (ended, id) keyset order, then disabled one-shot tasks
  * without runs, each batch read, written, copied and deleted in one transaction, until none is left
@@ -47,8 +54,7 @@ export interface ArchiveSummary {
  */
 export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date): Promise<ArchiveSummary> {
   requireInstant(opts.before, 'before');
-  const limit = opts.batch ?? DEFAULT_ARCHIVE_BATCH;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ARCHIVE_BATCH) throw invalid('batch', `must be an integer from 1 to ${MAX_ARCHIVE_BATCH}`);
+  const limit = checkArchiveBatch(opts.batch) ?? DEFAULT_ARCHIVE_BATCH;
   const table = opts.table ?? opts.to === undefined;
   if (!table && opts.to === undefined) throw invalid('table', 'archiving needs a file or the archive table (or both)');
   const started = performance.now();

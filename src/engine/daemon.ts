@@ -1,11 +1,10 @@
-import { requireOptions } from '../core/options.js';
+import { optionsObject, requireOptions } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
-import { checkLogger, childLogger } from './option-checks.js';
+import { checkClock, checkHandlers, checkLoopsRunOptions, checkWorkerRunOptions, childLogger } from './option-checks.js';
 import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
-import { checkNotifier, type DagNotifier } from './dag-notifier.js';
-import { invalid } from '../core/errors.js';
-import { checkTaskNotifier, type TaskNotifier } from './task-notifier.js';
+import type { DagNotifier } from './dag-notifier.js';
+import type { TaskNotifier } from './task-notifier.js';
 import { AlertSender, delivery } from './alert-sender.js';
 import { Runner } from './runner.js';
 import type { Orrery } from './service.js';
@@ -53,12 +52,17 @@ export class Daemon {
 
   constructor(orrery: Orrery, opts: DaemonOptions) {
     requireOptions(opts, '{ runner?, reaper?, worker?, ... }');
-    const logger = checkLogger(opts.logger) ?? silentLogger;
+    // Every option checked before any loop is built, whether its loop runs or not, and named as given
+    // here (`runnerGraceMs`, `worker.concurrency`): startServer's checks of the same options.
+    checkLoopsRunOptions(opts);
+    if (opts.worker !== undefined && opts.worker !== null) {
+      const w = optionsObject(opts.worker, 'worker');
+      checkHandlers(w.handlers, 'worker.handlers');
+      checkWorkerRunOptions(w, 'worker');
+      checkClock(w.clock, 'worker.clock');
+    }
+    const logger = opts.logger ?? silentLogger;
     const sleep = opts.maxSleepMs !== undefined ? { maxSleepMs: opts.maxSleepMs } : {};
-    if (opts.worker !== undefined && opts.worker !== null) requireOptions(opts.worker, '{ handlers, ... } (the worker\'s options)');
-    // Named for this constructor's options before the DAG scheduler checks them as its own.
-    if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
-    if (opts.logDagRetries !== undefined && typeof opts.logDagRetries !== 'boolean') throw invalid('logDagRetries', 'must be a boolean');
     this.runner = opts.runner
       ? new Runner(orrery, { ...sleep, logger: childLogger(logger, { loop: 'runner' }), ...(opts.runnerGraceMs !== undefined ? { graceMs: opts.runnerGraceMs } : {}) })
       : null;
@@ -68,7 +72,6 @@ export class Daemon {
       : null;
     this.worker = opts.worker ? new Worker(orrery, { ...opts.worker, logger: childLogger(logger, { loop: 'worker' }) }) : null;
     const notifier = opts.taskNotifier;
-    if (notifier !== undefined) checkTaskNotifier(notifier);
     this.newAlertSender = notifier ? () => new AlertSender(orrery, delivery('task', notifier), childLogger(logger, { loop: 'alerts' })) : null;
   }
 

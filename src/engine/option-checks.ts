@@ -1,6 +1,10 @@
-import { invalid } from '../core/errors.js';
-import { checkMethods } from '../core/options.js';
+import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
+import { fieldPath, invalid } from '../core/errors.js';
+import { checkInteger, checkMethods, checkMs, checkNames } from '../core/options.js';
+import { workerIdProblem } from '../core/worker-registry.js';
 import type { Clock } from './clock.js';
+import { checkNotifier } from './dag-notifier.js';
+import { checkTaskNotifier } from './task-notifier.js';
 import type { Logger } from './logger.js';
 
 /** What Orrery calls on a logger (pino's do; a child is asked of it for each loop). */
@@ -39,4 +43,62 @@ export function checkHandlers(handlers: unknown, name = 'handlers'): void {
   for (const [backend, h] of Object.entries(handlers)) {
     if (typeof h !== 'function') throw invalid(`${name}.${backend}`, 'must be a function (the handler of that backend)');
   }
+}
+
+/** The options of a worker that startServer, a Daemon and a Worker take alike (WorkerOptions, ServerWorkerOptions). */
+export interface WorkerRunOptions {
+  types?: readonly string[];
+  concurrency?: number;
+  prefetch?: number;
+  pollMs?: number;
+  graceMs?: number;
+  id?: string;
+}
+
+/**
+ * A worker's options, each given one of the right kind, or a ValidationError naming it under
+ * `prefix`: `concurrency` for a Worker's own options, `worker.concurrency` for the `worker` of
+ * startServer and of a Daemon (checked before anything is built, with the name the caller gave).
+ */
+export function checkWorkerRunOptions(w: WorkerRunOptions, prefix = ''): void {
+  const name = (field: string) => fieldPath(prefix, [field]);
+  if (w.types !== undefined) checkNames(w.types, name('types'), true);
+  if (w.concurrency !== undefined) checkInteger(w.concurrency, name('concurrency'), 1, MAX_CONCURRENCY);
+  if (w.prefetch !== undefined) checkInteger(w.prefetch, name('prefetch'), 0, MAX_PREFETCH);
+  // As the CLI's --poll: a shorter sleep would spin the claim loop (pollMs 0 kept a core busy while idle).
+  if (w.pollMs !== undefined) checkMs(w.pollMs, name('pollMs'), 10);
+  if (w.graceMs !== undefined) checkMs(w.graceMs, name('graceMs'));
+  if (w.id !== undefined) {
+    const problem = typeof w.id === 'string' ? workerIdProblem(w.id) : 'must be a string';
+    if (problem) throw invalid(name('id'), problem);
+  }
+}
+
+/** The options of the loops one process runs, as startServer and a Daemon both take them (same names). */
+export interface LoopsRunOptions {
+  runner?: boolean;
+  reaper?: boolean;
+  maxSleepMs?: number;
+  runnerGraceMs?: number;
+  logger?: Logger;
+  dagNotifier?: unknown;
+  logDagRetries?: boolean;
+  taskNotifier?: unknown;
+}
+
+/**
+ * startServer's and a Daemon's options for their loops, each checked before any loop is built and
+ * named as the caller gave it (`runnerGraceMs`, not the runner's own `graceMs`), whether or not the
+ * loop it tunes is run.
+ */
+export function checkLoopsRunOptions(opts: LoopsRunOptions): void {
+  checkLogger(opts.logger);
+  for (const k of ['runner', 'reaper', 'logDagRetries'] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw invalid(k, 'must be a boolean');
+  }
+  // As the CLI's --max-sleep: a shorter sleep would spin the loops.
+  if (opts.maxSleepMs !== undefined) checkMs(opts.maxSleepMs, 'maxSleepMs', 10);
+  if (opts.runnerGraceMs !== undefined) checkMs(opts.runnerGraceMs, 'runnerGraceMs');
+  if (opts.taskNotifier !== undefined) checkTaskNotifier(opts.taskNotifier);
+  if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
 }

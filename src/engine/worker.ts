@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH, MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
+import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
 import { hasLimits } from '../core/limits.js';
-import { LeaseLostError, invalid, isStorageUnavailable } from '../core/errors.js';
-import { workerIdProblem } from '../core/worker-registry.js';
-import { checkInteger, checkMs, checkNames, requireOptions } from '../core/options.js';
-import { checkClock, checkHandlers, checkLogger } from './option-checks.js';
+import { LeaseLostError, isStorageUnavailable } from '../core/errors.js';
+import { requireOptions } from '../core/options.js';
+import { checkClock, checkHandlers, checkLogger, checkWorkerRunOptions } from './option-checks.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { servedTypesOf, type Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
@@ -123,15 +122,13 @@ export class Worker {
   ) {
     requireOptions(opts, '{ handlers, types?, concurrency?, prefetch?, ... }');
     checkHandlers(opts.handlers);
-    if (opts.types !== undefined) checkNames(opts.types, 'types', true);
-    this.concurrency = checkInteger(opts.concurrency ?? 10, 'concurrency', 1, MAX_CONCURRENCY);
-    this.prefetch = checkInteger(opts.prefetch ?? DEFAULT_PREFETCH, 'prefetch', 0, MAX_PREFETCH);
+    // The checks startServer and a Daemon make of their `worker` (named `worker.concurrency` there).
+    checkWorkerRunOptions(opts);
+    this.concurrency = opts.concurrency ?? 10;
+    this.prefetch = opts.prefetch ?? DEFAULT_PREFETCH;
     this.maxUnrecorded = 2 * this.concurrency;
-    // As the CLI's --poll: a shorter sleep would spin the claim loop (pollMs 0 kept a core busy while idle).
-    this.pollMs = checkMs(opts.pollMs ?? 1000, 'pollMs', 10);
-    this.graceMs = checkMs(opts.graceMs ?? 10_000, 'graceMs');
-    const idProblem = opts.id === undefined ? null : typeof opts.id === 'string' ? workerIdProblem(opts.id) : 'must be a string';
-    if (idProblem) throw invalid('id', idProblem);
+    this.pollMs = opts.pollMs ?? 1000;
+    this.graceMs = opts.graceMs ?? 10_000;
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = checkLogger(opts.logger) ?? silentLogger;
     this.clock = checkClock(opts.clock) ?? board.clock ?? systemClock;

@@ -1,10 +1,8 @@
 import { invalid } from '../core/errors.js';
-import { checkInteger, checkMs, checkNames, optionsObject } from '../core/options.js';
-import { workerIdProblem } from '../core/worker-registry.js';
-import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
-import { checkLogger } from '../engine/option-checks.js';
-import { checkTaskNotifier, type TaskNotifier } from '../engine/task-notifier.js';
-import { checkNotifier, type DagNotifier } from '../engine/dag-notifier.js';
+import { checkInteger, checkMs, optionsObject } from '../core/options.js';
+import { checkLoopsRunOptions, checkWorkerRunOptions } from '../engine/option-checks.js';
+import type { TaskNotifier } from '../engine/task-notifier.js';
+import type { DagNotifier } from '../engine/dag-notifier.js';
 import type { Logger } from '../engine/logger.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { ISOLATION_MODES, type IsolationMode } from '../worker/isolation/protocol.js';
@@ -98,10 +96,9 @@ export const MAX_HANDLER_MEMORY_MB = 1_048_576;
  */
 export function checkServerOptions(given: ServerOptions | undefined): ServerOptions {
   const opts = optionsObject(given);
-  checkLogger(opts.logger);
+  // The loops' options, named as a Daemon given them names them (engine/option-checks.ts).
+  checkLoopsRunOptions(opts);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
-  if (opts.maxSleepMs !== undefined) checkMs(opts.maxSleepMs, 'maxSleepMs', 10);
-  if (opts.runnerGraceMs !== undefined) checkMs(opts.runnerGraceMs, 'runnerGraceMs');
   // The handlers module's shape is checked where a handlers file's is (worker/handlers.ts toHandlersModule).
   if (opts.handlers !== undefined && opts.handlers !== null && typeof opts.handlers !== 'string' && typeof opts.handlers !== 'object') {
     throw invalid('handlers', 'must be a handlers file path or a handlers module');
@@ -120,22 +117,11 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
   if (opts.worker !== undefined && opts.worker !== null) {
     const w = optionsObject(opts.worker, 'worker');
     // The Worker checks these too, but only once types are created and DAGs registered: checked here, nothing starts.
-    if (w.concurrency !== undefined) checkInteger(w.concurrency, 'worker.concurrency', 1, MAX_CONCURRENCY);
-    if (w.prefetch !== undefined) checkInteger(w.prefetch, 'worker.prefetch', 0, MAX_PREFETCH);
-    if (w.pollMs !== undefined) checkMs(w.pollMs, 'worker.pollMs', 10);
-    if (w.graceMs !== undefined) checkMs(w.graceMs, 'worker.graceMs');
+    checkWorkerRunOptions(w, 'worker');
     if (w.isolation !== undefined && !(ISOLATION_MODES as readonly string[]).includes(w.isolation)) throw invalid('worker.isolation', `must be one of ${ISOLATION_MODES.join(', ')}`);
     if (w.maxMemoryMb !== undefined) checkInteger(w.maxMemoryMb, 'worker.maxMemoryMb', 1, MAX_HANDLER_MEMORY_MB);
-    if (w.types !== undefined) checkNames(w.types, 'worker.types', true);
-    if (w.id !== undefined) {
-      const problem = typeof w.id === 'string' ? workerIdProblem(w.id) : 'must be a string';
-      if (problem) throw invalid('worker.id', problem);
-    }
     if (w.file !== undefined && (typeof w.file !== 'string' || w.file === '')) throw invalid('worker.file', 'must be a file path');
   }
-  if (opts.taskNotifier !== undefined) checkTaskNotifier(opts.taskNotifier);
-  if (opts.dagNotifier !== undefined) checkNotifier(opts.dagNotifier, 'dagNotifier');
-  if (opts.logDagRetries !== undefined && typeof opts.logDagRetries !== 'boolean') throw invalid('logDagRetries', 'must be a boolean');
   if (opts.retention !== undefined && opts.retention !== null) {
     const r = optionsObject(opts.retention, 'retention');
     checkMs(r.retentionMs, 'retention.retentionMs', 1, Number.MAX_SAFE_INTEGER);

@@ -44,7 +44,7 @@ export interface RunningServer {
  * Refuses, with a `ValidationError` and nothing started: a handlers file that does not load (or not
  * in a thread or process), `types` naming an unknown type or one without a handler, `types` or
  * `isolation` other than inline without the handlers file, a non-loopback `host` without a token,
- * and a port that cannot be listened on.
+ * a `retention.to` file that cannot be archived to, and a port that cannot be listened on.
  */
 export async function startServer(orrery: Orrery, given: ServerOptions = {}): Promise<RunningServer> {
   const opts = checkServerOptions(given);
@@ -72,6 +72,10 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
   // alone, a dashboard over a standby, only reads and is let start).
   if ((opts.runner ?? true) || (opts.reaper ?? true) || mod || opts.retention) await orrery.store.assertWritable();
   try {
+    // Built (its options checked: an archive file it cannot write) before anything starts; started with the loops.
+    archiver = opts.retention
+      ? new Archiver(orrery, { retentionMs: opts.retention.retentionMs, ...(opts.retention.to !== undefined ? { to: opts.retention.to } : {}), logger: log.child({ loop: 'archiver' }) })
+      : null;
     run = mod
       ? await workerHandlers(mod, {
           mode: isolation,
@@ -147,8 +151,7 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
     opts.signal?.throwIfAborted();
     loops.start();
     daemon = loops;
-    if (opts.retention) {
-      archiver = new Archiver(orrery, { retentionMs: opts.retention.retentionMs, ...(opts.retention.to !== undefined ? { to: opts.retention.to } : {}), logger: log.child({ loop: 'archiver' }) });
+    if (archiver && opts.retention) {
       archiver.start();
       log.info(`archiving runs ended more than ${formatDuration(opts.retention.retentionMs)} ago to ${opts.retention.to ?? 'the archive tables'}`);
     }

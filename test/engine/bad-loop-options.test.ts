@@ -32,6 +32,18 @@ async function pathOf(call: () => unknown): Promise<string> {
   return (err as ValidationError).details[0]!.path;
 }
 
+/** The ValidationError a call throws or rejects with. */
+async function errorOf(call: () => unknown): Promise<ValidationError> {
+  let err: unknown = null;
+  try {
+    await call();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ValidationError);
+  return err as ValidationError;
+}
+
 const { isLevelEnabled: _omit, ...loggerWithoutIsLevelEnabled } = silentLogger as unknown as Record<string, unknown>;
 
 describe('DAG scheduler options', () => {
@@ -80,14 +92,55 @@ describe('Daemon options', () => {
     ['maxSleepMs NaN (spun a core)', { runner: true, maxSleepMs: Number.NaN }, 'maxSleepMs'],
     ['maxSleepMs 0', { reaper: true, maxSleepMs: 0 }, 'maxSleepMs'],
     ['maxSleepMs text', { runner: true, maxSleepMs: 'abc' }, 'maxSleepMs'],
-    ['runnerGraceMs negative', { runner: true, runnerGraceMs: -5 }, 'graceMs'],
+    // Named as given to the Daemon (as startServer names them), not by the loop's own option names.
+    ['runnerGraceMs negative', { runner: true, runnerGraceMs: -5 }, 'runnerGraceMs'],
     ['a logger without child', { runner: true, logger: { error() {}, warn() {}, info() {}, debug() {}, isLevelEnabled: () => false } }, 'logger.child'],
     ['a logger whose child is not a logger', { runner: true, logger: { ...silentLogger, child: () => undefined } }, 'logger.child'],
-    ['worker options not an object', { worker: 'x' }, 'options'],
-    ['a worker with a bad handler', { worker: { handlers: { job: 5 } } }, 'handlers.job'],
+    ['worker options not an object', { worker: 'x' }, 'worker'],
+    ['a worker without handlers', { worker: {} }, 'worker.handlers'],
+    ['a worker with a bad handler', { worker: { handlers: { job: 5 } } }, 'worker.handlers.job'],
+    ['a worker concurrency of 0', { worker: { handlers, concurrency: 0 } }, 'worker.concurrency'],
+    ['a worker prefetch a float', { worker: { handlers, prefetch: 1.5 } }, 'worker.prefetch'],
+    ['a worker pollMs of 0', { worker: { handlers, pollMs: 0 } }, 'worker.pollMs'],
+    ['a worker graceMs text', { worker: { handlers, graceMs: '1s' } }, 'worker.graceMs'],
+    ['a worker types naming no type', { worker: { handlers, types: [] } }, 'worker.types'],
+    ['an empty worker id', { worker: { handlers, id: '' } }, 'worker.id'],
+    ['a worker clock without setTimer', { worker: { handlers, clock: { now: () => new Date() } } }, 'worker.clock.setTimer'],
+    // Checked whether or not the loop they tune runs.
+    ['maxSleepMs text with no loop', { maxSleepMs: 'x' }, 'maxSleepMs'],
+    ['runnerGraceMs negative without the runner', { runnerGraceMs: -5 }, 'runnerGraceMs'],
+    ['runner a string', { runner: 'yes' }, 'runner'],
+    ['reaper a number', { reaper: 1 }, 'reaper'],
+    ['a taskNotifier without onFailure', { taskNotifier: {} }, 'taskNotifier'],
+    ['a dagNotifier without onFailure', { dagNotifier: {} }, 'dagNotifier'],
+    ['logDagRetries a string', { logDagRetries: 'yes' }, 'logDagRetries'],
   ])('%s is refused when the daemon is built', async (_what, opts, path) => {
     const { orrery } = await open();
     expect(await pathOf(() => new Daemon(orrery, opts as never))).toBe(path);
+  });
+
+  it('an option it does not know is not refused (nor by startServer and openOrrery)', async () => {
+    const { orrery } = await open();
+    expect(new Daemon(orrery, { runer: true } as never).runner).toBeNull();
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['runnerGraceMs negative', { runnerGraceMs: -5 }],
+    ['maxSleepMs text', { maxSleepMs: 'x' }],
+    ['runner a string', { runner: 'yes' }],
+    ['a taskNotifier whose onRetry is no function', { taskNotifier: { onFailure: () => {}, onRetry: 1 } }],
+    ['a worker concurrency of 0', { worker: { concurrency: 0 } }],
+    ['a worker prefetch past its maximum', { worker: { prefetch: 2_000_000 } }],
+    ['a worker pollMs NaN', { worker: { pollMs: Number.NaN } }],
+    ['a worker id with a NUL', { worker: { id: 'a\u0000b' } }],
+    ['worker types a string', { worker: { types: 'job' } }],
+  ])('%s: the daemon names it as startServer does, with the same message', async (_what, opts) => {
+    const { orrery } = await open();
+    const { worker, ...rest } = opts as { worker?: Record<string, unknown> };
+    const fromServer = await errorOf(() => startServer(orrery, { http: false, ...rest, ...(worker ? { handlers: { handlers }, worker } : {}) } as never));
+    const fromDaemon = await errorOf(() => new Daemon(orrery, { ...rest, ...(worker ? { worker: { handlers, ...worker } } : {}) } as never));
+    expect(fromDaemon.details[0]).toEqual(fromServer.details[0]);
+    expect(fromDaemon.message).toBe(fromServer.message);
   });
 });
 
@@ -167,6 +220,47 @@ describe('Archiver options', () => {
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: Number.NaN }))).toBe('retentionMs');
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: 0 }))).toBe('retentionMs');
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: 1000, everyMs: 5 }))).toBe('everyMs');
+    expect(await pathOf(() => new Archiver(orrery, null as never))).toBe('options');
+  });
+
+  // Built and started, these failed every sweep, reported only by the (silent by default) logger.
+  it.each<[string, Record<string, unknown>]>([
+    ['a batch of 0', { batch: 0 }],
+    ['a batch of 2.5', { batch: 2.5 }],
+    ['a batch past 100000', { batch: 100_001 }],
+    ['a batch given as text', { batch: '10' }],
+    ['a file in a missing directory', { to: '/nonexistent/dir/x.jsonl' }],
+    ['a file that is a directory', { to: '/tmp' }],
+    ['an empty file path', { to: '' }],
+    ['a file path that is a number', { to: 5 }],
+  ])('%s is refused when the archiver is built, as orrery.archive refuses it', async (_what, opts) => {
+    const { orrery } = await open();
+    const fromArchive = await errorOf(() => orrery.archive({ before: new Date(), ...opts } as never));
+    const fromArchiver = await errorOf(() => new Archiver(orrery, { retentionMs: 1000, ...opts } as never));
+    expect(fromArchiver.message).toBe(fromArchive.message);
+    expect(fromArchiver.details).toEqual(fromArchive.details);
+  });
+
+  it('names the option and the file: batch, and to with the missing directory', async () => {
+    const { orrery } = await open();
+    const batch = await errorOf(() => new Archiver(orrery, { retentionMs: 1000, batch: 0 }));
+    expect(batch.message).toBe('batch: must be an integer from 1 to 100000');
+    const to = await errorOf(() => new Archiver(orrery, { retentionMs: 1000, to: '/nonexistent/dir/x.jsonl' }));
+    expect(to.message).toBe('archive file /nonexistent/dir/x.jsonl: directory /nonexistent/dir does not exist');
+    expect(to.details[0]!.path).toBe('to');
+  });
+
+  it('takes a file in a directory that exists, and a batch in range', async () => {
+    const { orrery, dir } = await open();
+    const archiver = new Archiver(orrery, { retentionMs: 1000, batch: 100_000, to: `${dir}/runs.jsonl` });
+    expect(archiver.state).toBe('idle');
+  });
+
+  it('startServer refuses a retention file it cannot archive to before anything starts', async () => {
+    const { orrery } = await open();
+    const err = await errorOf(() => startServer(orrery, { http: false, handlers: { handlers, taskTypes: [{ name: 'made' }] }, retention: { retentionMs: 1000, to: '/nonexistent/dir/x.jsonl' } } as never));
+    expect(err.message).toBe('archive file /nonexistent/dir/x.jsonl: directory /nonexistent/dir does not exist');
+    expect(await orrery.getTaskType('made')).toBeNull(); // no type created, no loop started
   });
 });
 
