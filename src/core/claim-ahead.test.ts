@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bufferTarget, claimDrained, claimOrder, claimSize, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
+import { bufferTarget, claimAnswerWithinMs, claimDrained, claimOrder, claimSize, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
 
 describe('claimSize', () => {
   const base = { concurrency: 10, prefetch: 500, leaseMs: 30_000, meanHandlerMs: null, buffered: 0, running: 0 };
@@ -54,5 +54,13 @@ describe('claimOrder', () => {
       run(8, 'claimed', 3, 'normal'),
     ];
     expect([...runs].sort(claimOrder).map((r) => r.run.id)).toEqual([4, 3, 7, 2, 8, 1, 6, 5]);
+  });
+});
+
+describe('claimAnswerWithinMs', () => {
+  it('a third of the shortest lease claimed, at least 1 s; the fallback lease without types', () => {
+    expect(claimAnswerWithinMs([30_000, 300_000], 30_000)).toBe(10_000);
+    expect(claimAnswerWithinMs([1_000], 30_000)).toBe(1_000);
+    expect(claimAnswerWithinMs([], 60_000)).toBe(20_000);
   });
 });

@@ -41,6 +41,11 @@ export interface ClaimOptions {
   types: readonly string[];
   limit: number;
   startNow?: number;
+  /**
+   * A remote board (OrreryClient) waits at most this long for the answer (its request timeout, if
+   * shorter); the in-process service ignores it. A worker sets it (core claimAnswerWithinMs).
+   */
+  answerWithinMs?: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { bufferTarget, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
+import { bufferTarget, claimAnswerWithinMs, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
 import { hasLimits } from '../core/limits.js';
 import { LeaseLostError, isStorageUnavailable } from '../core/errors.js';
@@ -256,6 +256,7 @@ export class Worker {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    let answerWithin = claimAnswerWithinMs([], this.minLeaseMs);
     while (this.state === 'running') {
       let delay = this.pollMs;
       let backOff = false;
@@ -267,7 +268,8 @@ export class Worker {
           // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
           // (a handler that crashes the worker is then counted; runs of limited types come only for these).
           const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
-          const req = { worker: this.id, types, limit, startNow };
+          answerWithin = claimAnswerWithinMs((this.typesSeen ?? []).filter((t) => types.includes(t.name)).map((t) => t.leaseMs), this.minLeaseMs);
+          const req = { worker: this.id, types, limit, startNow, answerWithinMs: answerWithin };
           // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
           this.traced = tracingOn();
           const claimedSince = this.traced ? Date.now() : 0;
@@ -313,6 +315,8 @@ export class Worker {
           // The database (or the connection to a remote board) failed: the claim may still have
           // committed, so the next round first looks for runs this worker holds.
           this.recover = true;
+          // The recovery comes before the runs the claim may have started at once are reaped.
+          delay = Math.min(delay, answerWithin);
           this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
         } else {
           // A bug or a refusal that a retry cannot cure: said loudly, with its stack, and the loop backs

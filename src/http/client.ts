@@ -223,13 +223,13 @@ export class OrreryClient implements Jobboard {
     this.timeoutMs = t;
   }
 
-  private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, timeoutMs: number | null = this.timeoutMs): Promise<T> {
     const init = {
       method,
       headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: requestJson(body) } : {}),
     };
-    return this.exchange<T>(`${this.base}/api${path}`, init);
+    return this.exchange<T>(`${this.base}/api${path}`, init, timeoutMs);
   }
 
   /**
@@ -500,7 +500,11 @@ export class OrreryClient implements Jobboard {
   /** `POST /api/jobboard/claim`: claims waiting runs for a worker, each under a lease. */
   async claimRuns(opts: ClaimOptions): Promise<ClaimedRun[]> {
     if (opts.limit === 0) return []; // as the library
-    return this.call('POST', '/jobboard/claim', { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_HTTP_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_HTTP_CLAIM) } : {}) });
+    const body = { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_HTTP_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_HTTP_CLAIM) } : {}) };
+    // The answer is waited for no longer than the worker asks (a lost answer is recovered through heldRuns).
+    const within = opts.answerWithinMs;
+    const timeout = within === undefined ? this.timeoutMs : this.timeoutMs === null ? within : Math.min(this.timeoutMs, within);
+    return this.call('POST', '/jobboard/claim', body, timeout);
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
   async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {

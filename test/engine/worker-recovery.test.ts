@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import type { Jobboard } from '../../src/engine/jobboard.js';
 import { Worker } from '../../src/engine/worker.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
@@ -96,6 +97,54 @@ describe('Worker: claim recovery', () => {
     failClaim = true; // a claim then fails with the database unavailable: the worker recovers its claims
     await waitFor(() => recoveries > 0 && claimsAfter >= 2, 'the recovery and two more claims');
     expect(executions).toBe(1);
+  });
+  it('recovers a claim whose answer was lost within a third of the lease, before the runs it started at once are reaped', async () => {
+    // A remote worker (no `claim`, only `claimRuns`) whose first claim commits but whose answer never
+    // comes: before, the retry waited out the back-off (here 30 s, the lease) and the request timeout
+    // (60 s by default), so the runs started at the claim were reaped `lost`, counted, never run (audit, 2026-12-05).
+    const T0 = new Date('2026-06-01T00:00:00Z');
+    const clock = new VirtualClock(T0);
+    const { orrery, onCleanup } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '30s' });
+    const tasks = await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    const asked: Array<number | undefined> = [];
+    let answerLost = true;
+    let claimedAt: number | null = null;
+    let recoveredAt: number | null = null;
+    let executions = 0;
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      claim: undefined,
+      claimRuns: async (req: Parameters<Jobboard['claimRuns']>[0]) => {
+        asked.push(req.answerWithinMs);
+        const runs = await orrery.claimRuns(req);
+        if (answerLost && runs.length > 0) {
+          answerLost = false;
+          claimedAt = clock.now().getTime();
+          throw new StorageUnavailableError('orrery server did not answer (test)');
+        }
+        return runs;
+      },
+      heldRuns: async (worker: string) => {
+        recoveredAt ??= clock.now().getTime();
+        return orrery.heldRuns(worker);
+      },
+    });
+    const w = new Worker(board, { concurrency: 2, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
+    w.start();
+    onCleanup(async () => {
+      const stopped = w.stop(0);
+      await clock.advance(60_000);
+      await stopped;
+    });
+    await clock.advance(25_000);
+    // The claim asked for its answer within a third of the lease, and the recovery came within it.
+    expect(asked[0]).toBe(10_000);
+    expect(claimedAt).not.toBeNull();
+    expect(recoveredAt! - claimedAt!).toBeLessThanOrEqual(10_000);
+    expect(executions).toBe(2);
+    for (const t of tasks) expect(await orrery.getTask(t.id)).toMatchObject({ status: 'completed' });
+    const runs = (await orrery.searchRuns({})).runs;
+    expect(runs.map((r) => r.status).sort()).toEqual(['uneventful', 'uneventful']);
   });
 });
 

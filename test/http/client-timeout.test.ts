@@ -36,6 +36,15 @@ describe('OrreryClient timeouts and close', () => {
     expect((e as Error).message).toBe(`orrery server ${s.url} did not answer within 150 ms`);
   });
 
+  it("a claim waits for its answer no longer than the worker's answerWithinMs, when that is shorter than timeoutMs", async () => {
+    const s = await silentServer();
+    server = s.server;
+    const client = new OrreryClient(s.url, null, { timeoutMs: 60_000 });
+    const e = await client.claimRuns({ worker: 'w', types: ['t'], limit: 1, answerWithinMs: 150 }).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(StorageUnavailableError);
+    expect((e as Error).message).toBe(`orrery server ${s.url} did not answer within 150 ms`);
+  });
+
   it('an https URL to a plain HTTP server is a final error naming TLS, not an outage retried for ever; a closed port is one', async () => {
     const s = await silentServer();
     server = s.server;
