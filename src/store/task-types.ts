@@ -4,7 +4,8 @@ import type { TaskType } from '../core/model.js';
 /**
  * How long a process trusts a task type it read: types are edited and paused at runtime
  * (docs/operations.md), so every process sees an edit within this bound, and at once in the process
- * that made it. The hot path reads each type at most once per interval.
+ * that made it and in a process that listens for wake-ups (a daemon, `serve`), which forgets its
+ * types when another's `types` wake-up reaches it. The hot path reads each type at most once per interval.
  */
 export const TYPE_CACHE_MS = 1000;
 
@@ -30,6 +31,11 @@ export class TypeCache {
 
   forget(name: string): void {
     this.entries.delete(name);
+  }
+
+  /** Forgets every type: another process changed one (its `types` wake-up reached this process). */
+  clear(): void {
+    this.entries.clear();
   }
 }
 

@@ -86,6 +86,8 @@ export class PostgresStore implements Store {
   private queuedWakeUps = 0;
   private readonly notifier: PostgresNotifier;
   private readonly typeCache = new TypeCache();
+  /** Whether this store forgets its types on another process's `types` wake-up (forgetTypesOnChange). */
+  private typesWatched = false;
   /** Task types read through the cache (postgres-type-reads.ts). */
   private readonly types = new PgTypeReads(this.typeCache);
   /** How many due tasks this store's last claim of due tasks took: the next one is likely alike (PREPARED_CLAIM_DUE_MAX). */
@@ -771,7 +773,19 @@ export class PostgresStore implements Store {
     if (channel !== 'ended') this.notifier.notify(channel); // 'ended' only serves in-process observers
   }
 
+  /**
+   * A process that listens for wake-ups lives long and serves others (a remote worker's claims go
+   * through its cache): a type changed by another process is forgotten as soon as its `types` wake-up
+   * arrives, not up to TYPE_CACHE_MS later (a type that gained limits was claimed as unlimited meanwhile).
+   */
+  private forgetTypesOnChange(): void {
+    if (this.typesWatched) return;
+    this.typesWatched = true;
+    this.listen('types', () => this.typeCache.clear());
+  }
+
   listen(channel: Channel, listener: () => void): () => void {
+    this.forgetTypesOnChange();
     this.notifier.listen();
     return this.hub.listen(channel, listener);
   }

@@ -90,6 +90,8 @@ export class SqliteStore implements Store {
   private readonly wakeFiles: WakeFiles | null;
   private readonly stmts: ReturnType<typeof prepare>;
   private readonly typeCache = new TypeCache();
+  /** Whether this store forgets its types on another process's `types` wake-up (forgetTypesOnChange). */
+  private typesWatched = false;
   /** One end inside the batch's transaction, as a savepoint: a refused end leaves the others alone. */
   private readonly endNested: (item: EndRunItem) => EndRunResult;
   private readonly inWriteTx: Database.Transaction<(fn: () => unknown) => unknown>;
@@ -680,7 +682,19 @@ export class SqliteStore implements Store {
     if (channel !== 'ended') this.wakeFiles?.touch(channel); // 'ended' only serves in-process observers
   }
 
+  /**
+   * A process that listens for wake-ups lives long and serves others (a remote worker's claims go
+   * through its cache): a type changed by another process is forgotten as soon as its `types` wake-up
+   * arrives, not up to TYPE_CACHE_MS later (a type that gained limits was claimed as unlimited meanwhile).
+   */
+  private forgetTypesOnChange(): void {
+    if (this.typesWatched) return;
+    this.typesWatched = true;
+    this.listen('types', () => this.typeCache.clear());
+  }
+
   listen(channel: Channel, listener: () => void): () => void {
+    this.forgetTypesOnChange();
     if (channel !== 'ended') this.wakeFiles?.watch(channel);
     // A process whose loops listen lives long: its checkpoint thread starts now, not in the middle of work.
     this.checkpointer?.prestart();
