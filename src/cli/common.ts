@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration, parseDuration } from '../core/durations.js';
+import { firstInexactInteger, inexactIntegerMessage } from '../core/exact-json.js';
 import { OrreryError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { parseRateLimit } from '../core/limits.js';
@@ -167,7 +168,8 @@ export const fairShareArg = (v: string): { weights: Record<string, unknown> } | 
   const t = v.trim();
   if (/^(on|true|yes)$/i.test(t)) return true;
   if (t.startsWith('{')) {
-    const weights = jsonObjectArg(t);
+    // Not held to exactJson: a weight past 2^53 is refused by the service anyway (`at most …`), not stored rounded.
+    const weights = asObject(parseJson(t));
     // JSON.parse keeps "__proto__" as a key, which the weights' record would drop without a word.
     if (Object.hasOwn(weights, '__proto__')) throw new InvalidArgumentError('the key "__proto__" is not accepted');
     return { weights };
@@ -223,25 +225,48 @@ export const workerIdArg = (v: string): string => {
   return v;
 };
 
-export const jsonObjectArg = (v: string): Record<string, unknown> => {
-  let parsed: unknown;
+/** Parsed JSON text, or the option's error. */
+function parseJson(v: string): unknown {
   try {
-    parsed = JSON.parse(v);
+    return JSON.parse(v);
   } catch (e) {
     throw new InvalidArgumentError(`invalid JSON: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Parsed JSON data that holds what was typed: an integer written beyond ±(2^53−1) anywhere in it would
+ * be kept rounded (core/exact-json.ts), so it is refused, saying how to pass it as text.
+ */
+export function exactJson(v: string): unknown {
+  const value = parseJson(v);
+  const problem = inexactJsonProblem(v);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+/**
+ * Why valid JSON text would not be kept as typed (an integer past ±(2^53−1), core/exact-json.ts), with
+ * how to pass it as text; null when it would. `asText` writes the token that passes a whole value as
+ * a string (`k="…"` for a task's kwarg).
+ */
+export function inexactJsonProblem(text: string, asText = (quoted: string) => quoted): string | null {
+  const inexact = firstInexactInteger(text);
+  if (!inexact) return null;
+  const how = inexact.path === '' ? `quote it as a JSON string: '${asText(JSON.stringify(inexact.written))}'` : 'write that number in quotes, as a JSON string';
+  return `${inexactIntegerMessage(inexact)}; to pass it as text, ${how}`;
+}
+
+function asObject(parsed: unknown): Record<string, unknown> {
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('must be a JSON object');
   return parsed as Record<string, unknown>;
-};
+}
 
-/** Any JSON value, boxed: commander replaces a parser's `null` with `""`, so `null` cannot be returned bare. */
-export const jsonArg = (v: string): { value: unknown } => {
-  try {
-    return { value: JSON.parse(v) };
-  } catch (e) {
-    throw new InvalidArgumentError(`invalid JSON: ${(e as Error).message}`);
-  }
-};
+/** A JSON object of data (`--metadata`, `--params`, `--extra`): held as typed, or refused (exactJson). */
+export const jsonObjectArg = (v: string): Record<string, unknown> => asObject(exactJson(v));
+
+/** Any JSON value (`--result`), boxed: commander replaces a parser's `null` with `""`, so `null` cannot be returned bare. */
+export const jsonArg = (v: string): { value: unknown } => ({ value: exactJson(v) });
 
 export function choiceOption(flags: string, description: string, choices: readonly string[]): Option {
   return new Option(flags, description).choices(choices);

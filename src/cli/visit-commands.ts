@@ -5,7 +5,7 @@ import { parseInstant } from '../core/instants.js';
 import { VISIT_POLICIES, VISIT_STATUSES, usablePolicyWeights, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { VisitMetrics } from '../store/visit-store.js';
 import { addVisitHistoryCommands } from './visit-history-commands.js';
-import { addDb, durationArg, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface JsonOpt extends DbOpts {
   json?: boolean;
@@ -355,6 +355,9 @@ async function readOrigins(file: string): Promise<Array<{ line: number; origin: 
       throw new UsageError(`--file: line ${no}: invalid JSON: ${(e as Error).message}`);
     }
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--file: line ${no}: must be a JSON object`);
+    // An integer past 2^53 (in extraLoaderArguments) would be stored rounded: refused as the CLI's other JSON is.
+    const inexact = inexactJsonProblem(text);
+    if (inexact) throw new UsageError(`--file: line ${no}: ${inexact}`);
     const o = { ...(v as Record<string, unknown>) };
     if (o.lastUpdate !== undefined && o.lastUpdate !== null) {
       if (typeof o.lastUpdate !== 'string') throw new UsageError(`--file: line ${no}: lastUpdate must be an ISO 8601 instant`);

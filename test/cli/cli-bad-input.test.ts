@@ -151,6 +151,16 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['a value holding a newline, shown escaped on one line', ['task-type', 'delete', '\t\n'], ['unknown task type "\\t\\n"']],
     ['a 100,000-character value, cut in the message', ['task', 'show', '['.repeat(100_000)], [/^orrery: ID: .{1000,2000}characters left out\) ….{100}$/]],
     ['a 100,000-character option value, cut in commander\'s message', ['task', 'list', '--status', 'x'.repeat(100_000)], [/characters left out/]],
+    // JSON.parse reads every number as a double: an integer past 2^53-1 would be stored rounded, not as typed.
+    ['an integer past 2^53-1 as an argument', ['task', 'add', 'load-git', 'https://x', '9007199254740993'], ['orrery: argument 2: the number 9007199254740993 cannot be kept exactly', 'it would be read as 9007199254740992', `quote it as a JSON string: '"9007199254740993"'`]],
+    ['an integer past 2^53-1 as a kwarg', ['task', 'add', 'load-git', 'https://x', 'k=12345678901234567890'], ['argument k: the number 12345678901234567890', 'read as 12345678901234567168', `'k="12345678901234567890"'`]],
+    ['an integer past 2^53-1 nested in a kwarg', ['task', 'add', 'load-git', 'https://x', 'cfg={"ids":[1,-9007199254740993]}'], ['argument cfg: the number -9007199254740993 at ids[1] cannot be kept exactly', 'write that number in quotes']],
+    ['an integer past any double in a kwarg', ['task', 'add', 'load-git', 'https://x', `n=[${'9'.repeat(400)}]`], [/^orrery: argument n: the number 9{400} at \[0\] cannot be kept exactly .*read as Infinity\)/]],
+    ['an integer past 2^53-1 in run end --metadata', ['run', 'end', 'STARTED', '--status', 'eventful', '--metadata', '{"a":{"n":12345678901234567890}}'], ['--metadata', 'the number 12345678901234567890 at a.n cannot be kept exactly']],
+    ['an integer past 2^53-1 as run end --result', ['run', 'end', 'STARTED', '--status', 'eventful', '--result', '9007199254740993'], ['--result', `'"9007199254740993"'`]],
+    ['an integer past 2^53-1 in run start --metadata', ['run', 'start', 'SCHEDULED', '--metadata', '{"n":9007199254740992}'], ['--metadata', 'the number 9007199254740992 at n']],
+    ['an integer past 2^53-1 in origin record --extra', ['origin', 'record', '00000000-0000-4000-8000-000000000000', 'https://x', 'git', '--extra', '{"rev":12345678901234567890}'], ['--extra', 'the number 12345678901234567890 at rev']],
+    ['an integer past 2^53-1 in dag trigger --params', ['dag', 'trigger', 'nope', '--params', '{"n":[[9007199254740993]]}'], ['--params', 'the number 9007199254740993 at n[0][0]']],
     ['--at on a day that does not exist (run end)', ['run', 'end', 'STARTED', '--status', 'eventful', '--at', '2026-02-30T00:00:00Z'], ['--at', '2026-02-30']],
   ];
 
@@ -179,6 +189,19 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     expect(after).toEqual(before);
     expect(JSON.parse(after[0]!)).toHaveLength(3);
     expect(dumpDb(fixture.path)).toEqual(fixtureDump);
+  });
+});
+
+describe('integers in JSON arguments', () => {
+  test('up to ±(2^53-1), larger ones quoted as JSON strings, and floating-point numbers (1e30) are stored as typed', async () => {
+    const t = tempDb();
+    await runOk(['task-type', 'add', 'mail', '--default-interval', '1d', ...t.db]);
+    const task = await runJson<any>(['task', 'add', 'mail', '9007199254740991', '"9007199254740993"', 'k="12345678901234567890"', 'm={"n":-9007199254740991,"f":1.5e300,"g":1e30}', '--json', ...t.db]);
+    expect(task.arguments).toEqual({ args: [9007199254740991, '9007199254740993'], kwargs: { k: '12345678901234567890', m: { n: -9007199254740991, f: 1.5e300, g: 1e30 } } });
+    const refused = await runCli(['task', 'add', 'mail', '9007199254740993', 'k=12345678901234567890', '--json', ...t.db]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(JSON.parse(await runOk(['task', 'list', '--json', ...t.db]))).toHaveLength(1);
   });
 });
 

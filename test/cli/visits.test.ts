@@ -169,6 +169,14 @@ describe('orrery lister / origin / visit-scheduler', () => {
     expect(errorLines(r4.stderr)).toEqual([
       `orrery: --file: line 2: listerId: "00000000-0000-4000-8000-000000000000" is not the command's lister ${lister.id} (leave it out: every line is recorded for ${lister.id})`,
     ]);
+    // An integer past 2^53-1 in a line's loader arguments would be stored rounded: refused with its line, and how to keep it.
+    const big = join(db.dir, 'big-integer.jsonl');
+    writeFileSync(big, '{"url":"https://ok","visitType":"git"}\n{"url":"https://b","visitType":"git","extraLoaderArguments":{"rev":12345678901234567890}}\n');
+    const r5 = await runCli(['origin', 'record', lister.id, '--file', big, ...db.db]);
+    expect(r5.code).toBe(2);
+    expect(errorLines(r5.stderr)).toEqual([
+      'orrery: --file: line 2: the number 12345678901234567890 at extraLoaderArguments.rev cannot be kept exactly (JSON numbers keep integers up to ±9007199254740991; it would be read as 12345678901234567168); to pass it as text, write that number in quotes, as a JSON string',
+    ]);
     // One origin from the arguments: the field alone.
     const one = await runCli(['origin', 'record', lister.id, '', 'git', ...db.db]);
     expect(errorLines(one.stderr)).toEqual(['orrery: url: must be a non-empty string of at most 4096 characters']);
