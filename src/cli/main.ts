@@ -134,9 +134,25 @@ export function hoistDb(argv: string[], isGroup: (name: string) => boolean = () 
   return argv;
 }
 
-/** Every problem of an error on one line (a validation error's message names only the first). */
+/**
+ * Every problem of an error on one line. A validation error's message usually names only the first
+ * (`a: … (and 1 more problem)`): its details are printed instead. A message that already names every
+ * problem (a `task import` line: `line 7: priority: …; retriesLeft: …; nothing written`) is printed as it is.
+ */
 function oneLine(e: OrreryError): string {
-  return e.details.length > 1 ? e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ') : e.message;
+  if (e.details.length <= 1 || namesEvery(e)) return e.message;
+  return e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
+}
+
+/** The message holds each detail's message, one after another in their order (two alike are two). */
+function namesEvery(e: OrreryError): boolean {
+  let at = 0;
+  for (const d of e.details) {
+    const i = e.message.indexOf(d.message, at);
+    if (i === -1) return false;
+    at = i + d.message.length;
+  }
+  return true;
 }
 
 /** The longest error line the CLI prints: a 100,000-character bad value is cut, not echoed whole. */

@@ -234,8 +234,9 @@ async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       const no = chunk[i]!.no;
-      const first = e.details[0];
-      const message = `line ${no}: ${first?.path ? `${first.path}: ` : ''}${first?.message ?? e.message}; nothing written`;
+      // Every problem of the line, as `task add` would name them: `line 7: priority: …; retriesLeft: …; nothing written`.
+      const problems = e.details.length > 0 ? e.details.map((d) => `${d.path ? `${d.path}: ` : ''}${d.message}`).join('; ') : e.message;
+      const message = `line ${no}: ${problems}; nothing written`;
       throw new ValidationError(message, e.details.map((d) => ({ path: d.path ? `line ${no}.${d.path}` : `line ${no}`, message: d.message })));
     }
   });

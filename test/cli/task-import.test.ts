@@ -46,6 +46,11 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/^orrery: line 3002: priority: .*; nothing written\n$/m);
       expect(await countTasks(db)).toBe(0);
+      // A line with several problems names each of them, in the same form, and still says nothing was written.
+      const two = await runCli(['task', 'import', file(line(0, { priority: 'x', retriesLeft: -1 })), ...db]);
+      expect(two.code).toBe(2);
+      expect(two.stderr).toMatch(/^orrery: line 3002: priority: Invalid option: expected one of "high"\|"normal"\|"low"; retriesLeft: must not be negative; nothing written\n$/m);
+      expect(await countTasks(db)).toBe(0);
 
       const ok = await runCli(['task', 'import', file(), ...db]);
       expect(ok.code, ok.stderr).toBe(0);
@@ -146,6 +151,9 @@ describe('orrery task import --url', () => {
       const bad = await runCli(['task', 'import', file(JSON.stringify({ type: 'mail', colour: 'red' })), '--url', base]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/^orrery: line 3002: colour: unknown field; nothing written$/m);
+      const two = await runCli(['task', 'import', file(JSON.stringify({ type: 'mail', colour: 'red', retriesLeft: -1 })), '--url', base]);
+      expect(two.code).toBe(2);
+      expect(two.stderr).toMatch(/^orrery: line 3002: retriesLeft: must not be negative; colour: unknown field; nothing written$/m);
       expect(await orrery.searchTasks({ limit: 5 })).toEqual([]);
       const ok = await runCli(['task', 'import', file(), '--url', base, '--json']);
       expect(ok.code, ok.stderr).toBe(0);
