@@ -287,11 +287,12 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       if (empty && !bodyOptional(r.body)) throw new HttpError('bad_request', 'a JSON body is required');
       if (!empty) checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
       // A large body is parsed a piece at a time, so the event loop runs on (its depth counted as it goes).
-      body = empty ? {} : r.largeBody ? await parseTasksBody(text, MAX_JSON_NESTING) : null;
+      const pieces = empty || !r.largeBody ? null : await parseTasksBody(text, MAX_JSON_NESTING);
+      body = empty ? {} : pieces !== null && typeof pieces === 'object' ? pieces : null;
       if (body === null) {
         // Parsed in one piece, a large body could hold the event loop for seconds and the heap for gigabytes.
         if (text.length > BODY_LIMIT) {
-          throw new HttpError('bad_request', 'a body over 4 MB must be a JSON object with the one key "tasks" holding an array (it is parsed a task at a time); this one is not, or is not valid JSON');
+          throw new HttpError('bad_request', `a body over 4 MB must be a JSON object with the one key "tasks" holding an array (it is parsed a task at a time); this one is not valid JSON of that shape: ${String(pieces)}`);
         }
         try {
           body = JSON.parse(text);

@@ -110,8 +110,31 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(errorOf(await long.json())).toMatchObject({ code: 'bad_request', message: `tasks[1]: a task may be at most ${MAX_BATCH_ITEM} characters of JSON`, details: [{ path: 'tasks[1]' }] });
       const other = await post(`{"tasks":[{"type":"mail"}],"pad":"${'x'.repeat(MAX_BATCH_ITEM)}"}`);
       expect(other.status).toBe(400);
-      expect(errorOf(await other.json()).message).toMatch(/^a body over 4 MB must be a JSON object with the one key "tasks"/);
+      expect(errorOf(await other.json()).message).toMatch(/^a body over 4 MB must be a JSON object with the one key "tasks" .*: it does not end with "\]}"/);
       expect(await orrery.searchTasks({ limit: 10 })).toHaveLength(0);
+    });
+
+    it('a body over 4 MB: its key written with escapes is "tasks"; a trailing comma or a bad task is refused naming its position', async () => {
+      const orrery = await openOn(store);
+      const app = createHttpApp(orrery);
+      const post = (text: string) => app.request('/api/tasks/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+      // Over 4 MB of spaces between three small tasks (each item, its spaces included, under the 4 MB a task may take).
+      const pad = ' '.repeat(2_200_000);
+      const items = [1, 2, 3].map((i) => `${pad}{"type":"mail","arguments":{"args":[${i}]}}`);
+      const escaped = await post(`{"\\u0074asks":[${items.join(',')}]}`);
+      expect(escaped.status, await escaped.clone().text()).toBe(201);
+      expect((await orrery.searchTasks({ limit: 10 })).map((t) => t.arguments.args[0]).sort()).toEqual([1, 2, 3]);
+      const trailing = `{"tasks":[${items.join(',')},]}`;
+      const comma = await post(trailing);
+      expect(comma.status).toBe(400);
+      expect(errorOf(await comma.json()).message).toBe(`invalid JSON: a comma at position ${trailing.length - 3} with no task after it (a trailing comma in "tasks")`);
+      const broken = `{"tasks":[${items[0]},${pad}{"type":"mail",}]}`;
+      const bad = await post(broken);
+      expect(bad.status).toBe(400);
+      expect(errorOf(await bad.json()).message).toBe(`invalid JSON: Expected double-quoted property name in JSON at position ${broken.length - 3} (in tasks[1])`);
+      const unclosed = await post(`{"tasks":[${items.join(',')},"]}`);
+      expect(errorOf(await unclosed.json()).message).toMatch(/^a body over 4 MB must be .*: a string in tasks\[3\] \(from position \d+\) is not closed$/);
+      expect(await orrery.searchTasks({ limit: 10 })).toHaveLength(3);
     });
 
     it('a JSON body that is not UTF-8 is refused (400), small or large, not stored with U+FFFD', async () => {
@@ -139,18 +162,36 @@ for (const store of ['sqlite', 'postgres'] as const) {
 }
 
 describe('a batch body parsed a piece at a time', () => {
-  it('gives what JSON.parse gives, or null (parse whole) for any other shape', async () => {
+  it('gives what JSON.parse gives, or for any other shape why not (the caller parses a small body whole)', async () => {
     const same = [
       '{"tasks":[]}',
       ' {\n "tasks" : [ {"type":"a","arguments":{"args":["x,y]}", "\\"", [1,{"b":[]}]]}} , {"type":"b"} ,3,"s",null ] }\n',
       JSON.stringify({ tasks: Array.from({ length: 3000 }, (_, i) => ({ type: 't', arguments: { args: [i, `,${'}'.repeat(i % 5)}`], kwargs: { k: { '[': i } } } })) }),
     ];
     for (const text of same) expect(await parseTasksBody(text, 128)).toEqual(JSON.parse(text));
-    for (const text of ['{"tasks":[1],"x":2}', '{"x":1,"tasks":[1]}', '{"tasks":[1]]}', '{"tasks":[1}]}', '{"t\\u0061sks":[1]}', '[1]', '{"tasks":["]}']) {
-      expect(await parseTasksBody(text, 128)).toBeNull();
-    }
-    await expect(parseTasksBody('{"tasks":[1,,2]}', 128)).rejects.toThrow(/invalid JSON/);
-    await expect(parseTasksBody('{"tasks":[1,]}', 128)).rejects.toThrow(/invalid JSON/);
+    // The key as JSON reads it: written with escapes it is still "tasks".
+    for (const text of ['{"t\\u0061sks":[1]}', '{"\\u0074\\u0061\\u0073\\u006b\\u0073" : [{"a":"b"}]}']) expect(await parseTasksBody(text, 128)).toEqual(JSON.parse(text));
+    // Any other shape: why, with a position where there is one (a small body is then parsed whole).
+    const why: Array<[string, string]> = [
+      ['{"tasks":[1],"x":2}', 'it does not end with "]}" (the array of tasks, then the end of the object): it ends with "{\\"tasks\\":[1],\\"x\\":2}"'],
+      ['{"x":1,"tasks":[1]}', 'its first key is "x", not "tasks"'],
+      ['{"t\\u0061skx":[1]}', 'its first key is "taskx", not "tasks"'],
+      ['{"t\\x61sks":[1]}', 'its first key is not a valid JSON string (it begins "\\"t\\\\x61sks\\":[1]}")'],
+      ['{"tasks" [1]}', 'no ":" after the key "tasks" (at position 9)'],
+      ['{"tasks":{"a":[1]}}', '"tasks" does not hold an array (at position 9)'],
+      ['{"tasks":[1]]}', 'the array of tasks ends at position 11, and more follows it before the end of the object'],
+      ['{"tasks":[1}]}', 'an unmatched "}" at position 11 (in tasks[0])'],
+      ['[1]', 'it does not begin with {"tasks": [ (it begins with "[1]")'],
+      ['{"tasks":[1,"]}', 'a string in tasks[1] (from position 12) is not closed'],
+      ['{"tasks":[1,[[2]]}', 'tasks[1] (from position 12) opens 1 more "[" or "{" than it closes'],
+    ];
+    for (const [text, reason] of why) expect(await parseTasksBody(text, 128), text).toBe(reason);
+    // A task that is not JSON, or a comma with no task on one side: refused, with the position in the body.
+    await expect(parseTasksBody('{"tasks":[1,,2]}', 128)).rejects.toThrow('invalid JSON: a comma at position 12 with no task before it (in "tasks")');
+    await expect(parseTasksBody('{"tasks":[,1]}', 128)).rejects.toThrow('invalid JSON: a comma at position 10 with no task before it (in "tasks")');
+    await expect(parseTasksBody('{"tasks":[1, ]}', 128)).rejects.toThrow('invalid JSON: a comma at position 11 with no task after it (a trailing comma in "tasks")');
+    await expect(parseTasksBody('{"tasks":[1, {"a":1,}]}', 128)).rejects.toThrow('invalid JSON: Expected double-quoted property name in JSON at position 20 (in tasks[1])');
+    await expect(parseTasksBody('{"tasks":[1, {"a" 1}]}', 128)).rejects.toThrow("invalid JSON: Expected ':' after property name in JSON at position 18 (in tasks[1])");
     await expect(parseTasksBody(`{"tasks":[${'['.repeat(126)}${']'.repeat(126)}]}`, 128)).resolves.not.toBeNull();
     await expect(parseTasksBody(`{"tasks":[${'['.repeat(127)}${']'.repeat(127)}]}`, 128)).rejects.toThrow(/nested deeper than 128/);
   });
