@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
-import { externalStartInstant, holderEffect } from '../../core/run-end.js';
+import { externalStartInstant } from '../../core/run-end.js';
 import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
-import { CANCELLED_ERROR, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
+import { type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
 import { setTaskPauseInTx } from './postgres-pause.js';
 import { NotifyHub } from '../notify-hub.js';
@@ -12,7 +12,7 @@ import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
 import { findTasks } from './postgres-task-search.js';
-import { bulkTasksInTx, disableEach, keepLeases, respawnEach, type BulkBatchAnswer } from './postgres-task-actions.js';
+import { bulkTasksInTx, disableEach, respawnEach, type BulkBatchAnswer } from './postgres-task-actions.js';
 import type { TaskSearch, TaskSearchRows } from '../../core/task-search.js';
 import type { RunSearch } from '../../core/run-search.js';
 import type { RunSeriesBucket } from '../../core/run-series.js';
@@ -55,6 +55,7 @@ import { PG_CHANNEL, PostgresNotifier } from './postgres-notifier.js';
 import { settleGivenBack } from './postgres-give-back.js';
 import type { GiveBackOutcome } from '../../core/give-back.js';
 import { endRunsInTx } from './postgres-ends.js';
+import { cancelLockedRun, endLockedRun } from './postgres-run-actions.js';
 import { endHeldRuns } from './postgres-held-ends.js';
 import { claimOrder, directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
@@ -618,22 +619,8 @@ export class PostgresStore implements Store {
     let cancelsHeld = false;
     const out = await this.tx(async (c): Promise<CancelRunResult> => {
       const run = await this.lockRun(c, backendId);
-      if (run.status === 'claimed') cancelsHeld = true; // its worker drops it from its buffer at its next heartbeat
-      if (run.status === 'started') {
-        const [row] = await this.rows(c, 'UPDATE task_runs SET cancel_requested = true WHERE id = $1 RETURNING *', [run.id]);
-        const [task] = await this.rows(c, 'SELECT * FROM tasks WHERE id = $1', [run.task]);
-        return { outcome: 'requested', run: runFromRow(row!), task: taskFromRow(task!), taskUpdated: false };
-      }
-      if (run.status !== 'scheduled' && run.status !== 'claimed') {
-        throw new ConflictError(`run ${backendId} already ended ${run.status}; nothing to cancel`, [{ path: 'backendId', message: `run is ${run.status}` }]);
-      }
-      // Read with the run above: no second query for its lease.
-      const leases = run.status === 'claimed' ? [{ id: run.id, lease_expires_at: run.leaseExpiresAt }] : [];
-      const [r] = await endRunsInTx(c, [{ backendId, req: { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR } }], (name) => this.types.of(c, name));
-      if (r instanceof OrreryError) throw r;
-      // Its worker may be beginning it: the lease is kept until that worker lets go of it (releaseRuns).
-      await keepLeases(c, leases);
-      return { outcome: 'ended', run: { ...r!.run, leaseExpiresAt: run.status === 'claimed' ? run.leaseExpiresAt : r!.run.leaseExpiresAt }, task: r!.task, taskUpdated: r!.taskUpdated };
+      if (run.status === 'claimed') cancelsHeld = true; // its worker drops it from its buffer at once (the cancel wake-up)
+      return cancelLockedRun(c, run, at, (name) => this.types.of(c, name));
     });
     if (out.outcome === 'requested' || cancelsHeld) this.wake({ kind: 'cancel-requested' });
     if (out.outcome === 'ended') this.wake({ kind: 'runs-ended', results: [out], leftQueue: true });
@@ -649,14 +636,9 @@ export class PostgresStore implements Store {
     // Ended by someone else than its holder: the worker is told; a buffered run keeps its lease until it lets go (core holderEffect).
     let tell = false;
     const out = await this.tx(async (c): Promise<EndRunResult> => {
-      const run = await this.lockRun(c, backendId);
-      const [r] = await endRunsInTx(c, [{ backendId, req }], (name) => this.types.of(c, name));
-      if (r instanceof OrreryError) throw r;
-      const effect = holderEffect(run, req);
-      tell = effect.tellWorker;
-      if (!effect.keepLease) return r!;
-      await keepLeases(c, [{ id: run.id, lease_expires_at: run.leaseExpiresAt }]);
-      return { ...r!, run: { ...r!.run, leaseExpiresAt: run.leaseExpiresAt } };
+      const ended = await endLockedRun(c, await this.lockRun(c, backendId), req, (name) => this.types.of(c, name));
+      tell = ended.tellWorker;
+      return ended.result;
     });
     if (tell) this.wake({ kind: 'cancel-requested' });
     this.wake({ kind: 'runs-ended', results: [out] });
