@@ -13,6 +13,7 @@ import {
   type OriginVisitStats,
   type VisitResult,
   type VisitStatus,
+  trimToRoom,
 } from './visits.js';
 import { validateListedOrigins } from './visit-input.js';
 
@@ -190,5 +191,22 @@ describe('splitByWeight and visitFromRun', () => {
     expect(visitFromRun({ status: 'uneventful', ended, result: 'weird' })!.status).toBe('failed');
     expect(visitFromRun({ status: 'failed', ended, result: null })!.status).toBe('failed');
     expect(visitFromRun({ status: 'started', ended: null, result: null })).toBeNull();
+  });
+});
+
+describe('trimToRoom', () => {
+  const p = [
+    { policy: 'oldest_scheduled_first' as const, count: 6 },
+    { policy: 'never_visited_oldest_update_first' as const, count: 3 },
+    { policy: 'origins_without_last_update' as const, count: 0 },
+  ];
+  it('keeps counts that fit, splits the room in proportion otherwise, and gives nothing without room', () => {
+    expect(trimToRoom(p, 9)).toEqual(p);
+    expect(trimToRoom(p, 3)).toEqual([
+      { policy: 'oldest_scheduled_first', count: 2 },
+      { policy: 'never_visited_oldest_update_first', count: 1 },
+    ]);
+    expect(trimToRoom(p, 0)).toEqual([]);
+    expect(trimToRoom(p, -5)).toEqual([]);
   });
 });

@@ -299,6 +299,19 @@ export function splitByWeight(count: number, weights: readonly PolicyWeight[]): 
 }
 
 /**
+ * A pass's policy counts trimmed to the room left in a visit type's queue (`queueSize` less the
+ * visits in flight, counted again inside the pass's transaction): unchanged when they fit, else the
+ * room split over the same policies in proportion to their counts. Several visit-schedulers at once
+ * each counted the queue's room before their transaction; the recount keeps their sum within it.
+ */
+export function trimToRoom(policies: ReadonlyArray<{ policy: VisitPolicy; count: number }>, room: number): Array<{ policy: VisitPolicy; count: number }> {
+  const total = policies.reduce((s, p) => s + p.count, 0);
+  if (total <= room) return policies.map((p) => ({ ...p }));
+  const weighted = policies.filter((p) => p.count > 0).map((p) => ({ policy: p.policy, weight: p.count }));
+  return room <= 0 || weighted.length === 0 ? [] : splitByWeight(room, weighted);
+}
+
+/**
  * What a visit run reported: a handler returns `{ eventful, result: { status, snapshot } }` (the
  * snapshot may be left out of a successful one). A run that failed (or was lost, or returned no valid
  * status) is a `failed` visit. Returns null for a run that

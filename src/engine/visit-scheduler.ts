@@ -96,7 +96,9 @@ export class VisitScheduler extends PeriodicLoop {
     for (const q of this.queues) {
       const free = q.size - (await visits.countInFlight(q.visitType));
       if (free <= 0 || (free < q.size && free < Math.ceil(q.size * this.refillFraction))) continue;
+      // The room is counted again in the pass's transaction: other schedulers may be filling the queue too.
       const out = await visits.scheduleVisits(q.visitType, free, q.policies, {
+        queueSize: q.size,
         ...(at ? { at } : {}),
         ...(q.lister !== undefined ? { lister: q.lister } : {}),
         ...(q.cooldowns ? { cooldowns: q.cooldowns } : {}),

@@ -45,6 +45,16 @@ export interface GrabOptions extends At {
   dryRun?: boolean;
 }
 
+/** scheduleVisits' options: a grab's, and the queue the pass fills. */
+export interface ScheduleVisitsOptions extends GrabOptions {
+  /**
+   * At most this many visits of the type in flight once the pass is written (the visit-scheduler's
+   * queue size): counted again inside the pass's transaction, so several schedulers at once stay
+   * within it; a pass that finds less room schedules fewer visits, split over the same policies.
+   */
+  queueSize?: number;
+}
+
 export const MAX_GRAB = 100_000;
 export const MAX_ORIGINS_BATCH = 1_000_000;
 export const MAX_PAGE = 10_000;
@@ -278,8 +288,9 @@ export class VisitService {
    * Grabs `count` origins split over weighted policies and creates one one-shot task of the visit type
    * per origin (args `[url]`, kwargs the loader arguments), tracked as in flight, in one transaction.
    */
-  async scheduleVisits(visitType: string, count: number, weights: readonly PolicyWeight[], opts: GrabOptions = {}): Promise<ScheduledVisits> {
+  async scheduleVisits(visitType: string, count: number, weights: readonly PolicyWeight[], opts: ScheduleVisitsOptions = {}): Promise<ScheduledVisits> {
     opts = optionsObject(opts, 'options');
+    if (opts.queueSize !== undefined && (!Number.isSafeInteger(opts.queueSize) || opts.queueSize < 1)) throw invalid('queueSize', 'must be a positive integer');
     const vt = checkVisitType(visitType);
     const [type] = await this.store.getTaskTypes([vt]);
     if (!type) throw new NotFoundError(`no task type "${vt}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);
@@ -292,7 +303,14 @@ export class VisitService {
     const types = new Map([[type.name, type]]);
     const { validateTask } = await validation();
     return this.store.visits.scheduleVisits(
-      { visitType: vt, policies: split, at, cooldowns: validateCooldowns(opts.cooldowns), ...(lister !== undefined ? { listerId: lister } : {}) },
+      {
+        visitType: vt,
+        policies: split,
+        at,
+        cooldowns: validateCooldowns(opts.cooldowns),
+        ...(lister !== undefined ? { listerId: lister } : {}),
+        ...(opts.queueSize !== undefined ? { queueSize: opts.queueSize } : {}),
+      },
       (o) => validateTask({ type: type.name, policy: 'oneshot', arguments: { args: [o.url], kwargs: o.extraLoaderArguments }, nextRun: at }, types, at),
     );
   }

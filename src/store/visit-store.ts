@@ -87,6 +87,12 @@ export interface ScheduleVisitsRequest {
   at: Date;
   cooldowns: VisitCooldowns;
   listerId?: string;
+  /**
+   * At most this many visits of the type in flight once the pass is written: the store counts them
+   * again inside its transaction (one pass at a time per visit type) and trims the policies' counts
+   * to the room left (core trimToRoom).
+   */
+  queueSize?: number;
 }
 
 export interface ScheduledVisits {

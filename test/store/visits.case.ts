@@ -407,5 +407,25 @@ export function visitCases(sut: StoreUnderTest): void {
       expect(await o.visits.countInFlight('git')).toBe(0);
       await expect(o.visits.scheduleVisits('hg', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }])).rejects.toBeInstanceOf(NotFoundError);
     });
+
+    it('a pass with queueSize counts the queue again in its transaction: schedulers that read the same room together stay within it', async () => {
+      // Two visit-schedulers each read 3 free places of a queue of 3, then write their passes (audit, 2026-12-05:
+      // two schedulers on PostgreSQL left 200 visits in flight against --queue 100).
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins(['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'].map((url) => ({ listerId: l.id, url, visitType: 'git' })), { at: T0 });
+      const weights = [
+        { policy: 'oldest_scheduled_first' as const, weight: 2 },
+        { policy: 'never_visited_oldest_update_first' as const, weight: 1 },
+      ];
+      const both = await Promise.all([0, 1].map(() => o.visits.scheduleVisits('git', 3, [{ policy: 'oldest_scheduled_first', weight: 1 }], { at: T0, queueSize: 3 })));
+      expect(both.map((b) => b.tasks.length).sort()).toEqual([0, 3]);
+      expect(await o.visits.countInFlight('git')).toBe(3);
+      // Less room than asked: the room, split over the same policies.
+      const more = await o.visits.scheduleVisits('git', 3, weights, { at: T0, queueSize: 4 });
+      expect(more.tasks).toHaveLength(1);
+      expect(await o.visits.countInFlight('git')).toBe(4);
+      await expect(o.visits.scheduleVisits('git', 1, weights, { queueSize: 0 })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'queueSize' }] });
+    });
   });
 }

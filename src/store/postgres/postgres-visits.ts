@@ -11,6 +11,7 @@ import {
   type OriginVisitStats,
   type VisitPolicy,
   type VisitResult,
+  trimToRoom,
 } from '../../core/visits.js';
 import { runFromRow, type Row } from '../rows.js';
 import type { StoreChange } from '../store.js';
@@ -382,8 +383,15 @@ export class PostgresVisitStore implements VisitStore {
   async scheduleVisits(req: ScheduleVisitsRequest, makeTask: (origin: ListedOrigin) => NewTask): Promise<ScheduledVisits> {
     const out = await this.deps.tx(async (c) => {
       const origins: ListedOrigin[] = [];
+      let policies = req.policies;
+      if (req.queueSize !== undefined) {
+        // One pass per visit type at a time past this point: the room is counted under the lock.
+        await c.query(`SELECT pg_advisory_xact_lock(hashtextextended('orrery.visit-queue:' || $1, 0))`, [req.visitType]);
+        const [row] = await rows(c, 'SELECT count(*)::int AS n FROM visits_in_flight WHERE visit_type = $1', [req.visitType]);
+        policies = trimToRoom(policies, req.queueSize - Number(row!.n));
+      }
       // One by one, not push(...grabbed): a queue of 120,000+ origins would overflow the stack.
-      for (const { policy, count } of req.policies) if (count > 0) for (const o of await this.grabInTx(c, req, count, policy)) origins.push(o);
+      for (const { policy, count } of policies) if (count > 0) for (const o of await this.grabInTx(c, req, count, policy)) origins.push(o);
       if (origins.length === 0) return { origins, tasks: [] };
       const tasks = (await insertTasks(c, origins.map(makeTask), req.at)).map((x) => x.task);
       await c.query(

@@ -12,6 +12,7 @@ import {
   type OriginVisitStats,
   type VisitPolicy,
   type VisitResult,
+  trimToRoom,
 } from '../../core/visits.js';
 import type { Task } from '../../core/model.js';
 import { runFromRow, type Row } from '../rows.js';
@@ -326,8 +327,10 @@ export class SqliteVisitStore implements VisitStore {
     const now = req.at.getTime();
     const out = await this.write(() => {
       const origins: ListedOrigin[] = [];
+      // The write transaction is the only one: the room counted here is exact.
+      const policies = req.queueSize === undefined ? req.policies : trimToRoom(req.policies, req.queueSize - Number((this.s.inFlightCount.get(req.visitType) as { n: number }).n));
       // One by one, not push(...grabbed): a queue of 120,000+ origins would overflow the stack.
-      for (const { policy, count } of req.policies) if (count > 0) for (const o of this.grabInTx(req, count, policy)) origins.push(o);
+      for (const { policy, count } of policies) if (count > 0) for (const o of this.grabInTx(req, count, policy)) origins.push(o);
       const tasks = this.deps.insertTasks(origins.map(makeTask), req.at).map((c) => c.task);
       tasks.forEach((task, i) => this.s.insertInFlight.run(task.id, origins[i]!.url, origins[i]!.visitType, now));
       return { origins, tasks };
