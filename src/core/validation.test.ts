@@ -138,7 +138,8 @@ describe('validateTaskType', () => {
     [{}, 'name', ''],
     [{ name: 'x', defaultIntervalMs: HOUR, minIntervalMs: 2 * HOUR, maxIntervalMs: 3 * HOUR }, 'minIntervalMs', 'must be <= defaultIntervalMs'],
     [{ name: 'x', defaultIntervalMs: 4 * HOUR, minIntervalMs: HOUR, maxIntervalMs: 3 * HOUR }, 'maxIntervalMs', 'must be >= defaultIntervalMs'],
-    [{ name: 'x', minIntervalMs: HOUR }, 'defaultIntervalMs', 'is required when minIntervalMs or maxIntervalMs is set'],
+    [{ name: 'x', minIntervalMs: HOUR }, 'defaultIntervalMs', 'is required when minIntervalMs is set'],
+    [{ name: 'x', minIntervalMs: HOUR, maxIntervalMs: 2 * HOUR }, 'defaultIntervalMs', 'is required when minIntervalMs and maxIntervalMs are set'],
     [{ name: 'x', defaultIntervalMs: 0 }, 'defaultIntervalMs', 'must be > 0'],
     [{ name: 'x', defaultIntervalMs: -5 }, 'defaultIntervalMs', 'non-negative'],
     [{ name: 'x', defaultIntervalMs: '-5s' }, 'defaultIntervalMs', 'invalid duration "-5s"'],
@@ -186,8 +187,15 @@ describe('validateTaskType', () => {
       'backoffFactor: must be > 0',
       'numRetries: must not be negative',
       'bogus: unknown field',
-      'minIntervalMs: must be <= maxIntervalMs',
       'minIntervalMs: must be <= defaultIntervalMs',
+    ]);
+    // A bound left out takes the default: only the fields given are named (an audit saw maxIntervalMs 3
+    // with defaultIntervalMs 4 blamed on minIntervalMs, which was not given).
+    expect(details({ name: 'x5', defaultIntervalMs: 4, maxIntervalMs: 3 })).toEqual(['maxIntervalMs: must be >= defaultIntervalMs']);
+    expect(details({ name: 'x6', defaultInterval: '1h', minInterval: '2h', maxInterval: '30m' })).toEqual([
+      'minInterval: must be <= maxInterval',
+      'minInterval: must be <= defaultInterval',
+      'maxInterval: must be >= defaultInterval',
     ]);
     expect(details({ name: 'x', lease: '0.5s', numRetries: -1 })).toEqual(['numRetries: must not be negative', 'lease: must be at least 1s']);
     // A check that reads a field which failed is left out: no 'required' for a field that was given.

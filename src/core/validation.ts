@@ -216,13 +216,17 @@ function checkTaskTypeFields(t: z.output<typeof taskTypeInputSchema>): TaskType 
   const max = t.maxIntervalMs ?? def;
   const problems: ErrorDetail[] = [];
   if (def !== null && def <= 0) problems.push({ path: 'defaultIntervalMs', message: 'must be > 0' });
-  if (def === null && (t.minIntervalMs != null || t.maxIntervalMs != null)) {
-    problems.push({ path: 'defaultIntervalMs', message: 'is required when minIntervalMs or maxIntervalMs is set' });
+  // A bound left out takes the default interval: its problems are the default's, named once, on the fields given.
+  const minGiven = t.minIntervalMs != null;
+  const maxGiven = t.maxIntervalMs != null;
+  if (def === null && (minGiven || maxGiven)) {
+    const set = [minGiven ? 'minIntervalMs' : null, maxGiven ? 'maxIntervalMs' : null].filter((x) => x !== null).join(' and ');
+    problems.push({ path: 'defaultIntervalMs', message: `is required when ${set} ${minGiven && maxGiven ? 'are' : 'is'} set` });
   }
-  if (min !== null && max !== null && min > max) problems.push({ path: 'minIntervalMs', message: 'must be <= maxIntervalMs' });
-  if (def !== null && min !== null && min > def) problems.push({ path: 'minIntervalMs', message: 'must be <= defaultIntervalMs' });
-  if (def !== null && max !== null && def > max) problems.push({ path: 'maxIntervalMs', message: 'must be >= defaultIntervalMs' });
-  if (min !== null && min <= 0) problems.push({ path: 'minIntervalMs', message: 'must be > 0' });
+  if (minGiven && maxGiven && min! > max!) problems.push({ path: 'minIntervalMs', message: 'must be <= maxIntervalMs' });
+  if (def !== null && minGiven && min! > def) problems.push({ path: 'minIntervalMs', message: 'must be <= defaultIntervalMs' });
+  if (def !== null && maxGiven && def > max!) problems.push({ path: 'maxIntervalMs', message: 'must be >= defaultIntervalMs' });
+  if (minGiven && min! <= 0) problems.push({ path: 'minIntervalMs', message: 'must be > 0' });
   if (t.leaseMs < 1000) problems.push({ path: 'leaseMs', message: 'must be at least 1s' });
   if (t.timeoutMs !== null && t.timeoutMs <= 0) problems.push({ path: 'timeoutMs', message: 'must be > 0' });
   const fairShare = t.fairShare ?? null;
