@@ -9,6 +9,14 @@ describe('redactUrl', () => {
     expect(redactUrl('postgresql://u:p%40ss@h/d?sslmode=require')).toBe('postgresql://u:***@h/d?sslmode=require');
   });
 
+  it('hides a password holding an unescaped /, ? or # (the URL is then invalid, and its error message quotes it)', () => {
+    expect(redactUrl('postgres://u:sec/ret@h:99999/db')).toBe('postgres://u:***@h:99999/db');
+    expect(redactUrl('postgres://u:sec?ret@127.0.0.1:55731/db')).toBe('postgres://u:***@127.0.0.1:55731/db');
+    expect(redactUrl('postgres://u:sec#ret@127.0.0.1:55731/db')).toBe('postgres://u:***@127.0.0.1:55731/db');
+    expect(redactUrl('postgres://orrery:s3cr/t+Kq@db:5432/orrery')).toBe('postgres://orrery:***@db:5432/orrery');
+    expect(redactUrl('mysql://u:sec/ret@h/db')).toBe('mysql://u:***@h/db');
+  });
+
   it('hides a password given as a query parameter (the driver reads it)', () => {
     expect(redactUrl('postgres://postgres@127.0.0.1:5543/o1?password=postgres')).toBe('postgres://postgres@127.0.0.1:5543/o1?password=***');
     expect(redactUrl('postgres://u:p@h/d?sslmode=require&Password=x&sslpassword=y#f')).toBe('postgres://u:***@h/d?sslmode=require&Password=***&sslpassword=***#f');

@@ -13,11 +13,26 @@ export function redactUrl(url: string): string {
 
 function redactUserInfo(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url);
-  if (!m) return url;
+  if (!m) return redactBrokenUserInfo(url);
   const info = m[2]!;
   const colon = info.indexOf(':');
   if (colon === -1) return url;
   return `${m[1]}${info.slice(0, colon)}:***@${url.slice(m[0].length)}`;
+}
+
+/**
+ * An unescaped `/`, `?` or `#` in a password (`postgres://u:sec/ret@host/db`, a base64 password)
+ * ends the authority before its `@` for URL parsers, so the URL is not valid; its message must hide
+ * the password all the same: everything from the first `:` after `//` to the last `@` goes.
+ */
+function redactBrokenUserInfo(url: string): string {
+  const s = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (!s) return url;
+  const rest = url.slice(s[0].length);
+  const at = rest.lastIndexOf('@');
+  const colon = rest.indexOf(':');
+  if (at === -1 || colon === -1 || colon > at) return url;
+  return `${s[0]}${rest.slice(0, colon)}:***@${rest.slice(at + 1)}`;
 }
 
 function redactQuery(url: string): string {

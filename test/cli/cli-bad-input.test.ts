@@ -296,6 +296,9 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     // Malformed, not unreachable: exit 2 at once (it was exit 1, "cannot connect ... Invalid URL"), the password hidden.
     ['postgres://u:secret@localhost:99999/db', 'db: "postgres://u:***@localhost:99999/db" is not a valid PostgreSQL URL'],
     ['postgresql://u@[::1/db', 'db: "postgresql://u@[::1/db" is not a valid PostgreSQL URL'],
+    // A password with an unescaped / makes the URL invalid: its message still hides it (audit, 2026-12-05).
+    ['postgres://u:sec/ret@h:99999/db', 'db: "postgres://u:***@h:99999/db" is not a valid PostgreSQL URL'],
+    ['mysql://u:sec/ret@h/db', 'db: unsupported database URL "mysql://u:***@h/db"'],
   ])('--db %s: exit 2', async (url, message) => {
     const r = await runCli(['task-type', 'list', '--db', url]);
     expect(r.code, r.stderr).toBe(2);
