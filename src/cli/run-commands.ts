@@ -95,7 +95,7 @@ export function runCommands(io: Io): Command {
       if (found.error) io.out(`\nerror:\n${found.error}\n`);
       if (found.result !== null) io.out(`\nresult: ${JSON.stringify(found.result)}\n`);
       if (Object.keys(found.metadata).length > 0) io.out(`metadata: ${JSON.stringify(found.metadata)}\n`);
-      io.out(`\nlog (${found.logs.length} records):\n`);
+      io.out(`\nlog (${found.logs.length} record${found.logs.length === 1 ? '' : 's'}):\n`);
       for (const l of found.logs) io.out(logLine(l));
     },
   );

@@ -157,6 +157,17 @@ describe('output of a populated database (selected with ORRERY_DB)', () => {
     expect(JSON.parse(results[3]!.stdout).map((t: any) => t.id)).toEqual([notifyTask.id]);
   });
 
+  test('run show counts its log records, one in the singular', async () => {
+    expect(await ok(['run', 'show', backendId])).toContain('\nlog (0 records):\n');
+    const o = await openOrrery({ db: db.url });
+    try {
+      await o.appendRunLogs(backendId, [{ level: 'info', message: 'ran', attributes: {}, at: new Date('2026-01-01T00:00:10Z') }]);
+    } finally {
+      await o.close();
+    }
+    expect(await ok(['run', 'show', backendId])).toContain('\nlog (1 record):\n');
+  });
+
   test('task disable / respawn --json print the tasks', async () => {
     const [disabled] = await json<any[]>(['task', 'disable', String(notifyTask.id), '--json']);
     expect(disabled).toMatchObject({ id: notifyTask.id, status: 'disabled', disabledReason: 'manual' });
