@@ -54,10 +54,10 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   paths['/api/events'] = {
     get: {
       summary:
-        'Server-sent events: `ready` ({}) once the stream is open, `run` events ({ event: scheduled | claimed | started | ended, run }) of this server process, `work` ({}) when runs were scheduled or tasks created by any process, and `ping` ({}) after 15 s without another event',
+        'Server-sent events: `ready` ({}) once the stream is open, `run` events ({ event: scheduled | claimed | started | ended, run }) of this server process, `work` ({}) when runs were scheduled or tasks created by any process, `cancel` ({}) when a run a worker holds was cancelled, disabled or ended by someone else, `types` ({}) when a task type was edited, paused or resumed, and `ping` ({}) after 15 s without another event',
       tags: ['events'],
       responses: {
-        '200': { description: 'A stream of server-sent events (`event:` one of ready, run, work, ping; `data:` one JSON object)', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        '200': { description: 'A stream of server-sent events (`event:` one of ready, run, work, cancel, types, ping; `data:` one JSON object)', content: { 'text/event-stream': { schema: { type: 'string' } } } },
         '400': error('A query parameter (it takes none), or a malformed Host header'),
         '401': unauthorized,
         '403': forbidden,
