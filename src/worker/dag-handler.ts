@@ -38,7 +38,7 @@ export interface DagTaskContext {
   log(level: LogLevel, message: string, attributes?: unknown): void;
   /** Renews the attempt's lease now (it is renewed periodically anyway). */
   heartbeat(): Promise<void>;
-  /** What each parent task returned, by parent id. */
+  /** What each parent task returned, by parent id, the ids in code point order whatever the store (PostgreSQL's jsonb reorders keys). */
   upstream: Record<string, unknown>;
 }
 
@@ -75,8 +75,15 @@ export function dagHandler(definitions: readonly DagFunctions[]): (ctx: AttemptC
       signal: ctx.signal,
       log: ctx.log,
       heartbeat: ctx.heartbeat,
-      upstream: a.upstream,
+      upstream: inIdOrder(a.upstream),
     });
     return { eventful: true, result: result === undefined ? null : result };
   };
+}
+
+/** The parents' results with their ids in code point order: the same on both stores (jsonb keeps shorter keys first). */
+function inIdOrder(upstream: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const id of Object.keys(upstream).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) out[id] = upstream[id];
+  return out;
 }

@@ -159,6 +159,28 @@ describe('DAGs on a real daemon', () => {
   });
 
   for (const store of ['sqlite', 'postgres'] as const) {
+    it(`a task's upstream holds its parents' results by id, in code point order on either store (${store})`, async () => {
+      // PostgreSQL's jsonb keeps shorter keys first: 'totals' came before 'customers' there (audit, 2026-12-05).
+      let orrery: Orrery;
+      if (store === 'sqlite') orrery = (await temp()).orrery;
+      else {
+        const db = await createTestDatabase('dagupstream');
+        orrery = await openOrrery({ db: db.url });
+        pgCleanup.push(async () => (await orrery.close(), await db.drop()));
+      }
+      let seen: string[] = [];
+      const d = dag('order')
+        .task('totals', () => ({ revenue: 1 }))
+        .task('customers', () => ({ customers: 2 }))
+        .task('load', ({ upstream }) => void (seen = Object.keys(upstream)), { after: ['totals', 'customers'] });
+      const daemon = await start(orrery, [d]);
+      const run = await orrery.dags.trigger('order');
+      const done = await finished(orrery, run.id);
+      await daemon.stop();
+      expect(done.status).toBe('success');
+      expect(seen).toEqual(['customers', 'totals']);
+    });
+
     it(`runs a 1,000-task DAG of no-op tasks end to end (${store})`, async () => {
       let orrery: Orrery;
       if (store === 'sqlite') orrery = (await temp()).orrery;
