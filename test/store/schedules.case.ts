@@ -60,6 +60,22 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.getTask(all.id)).toMatchObject({ scheduledFor: hh(5), nextRun: hh(5) });
     });
 
+    it('a paused cron task is not caught up while paused; its resume applies its catch-up policy (audit, 2026-12-05)', async () => {
+      const { orrery } = await setup([CRON]);
+      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+      const none = await make('none', { catchUp: 'none' });
+      const latest = await make('latest', {});
+      for (const t of [none, latest]) await orrery.pauseTask(t.id, { at: T0 });
+      expect(await orrery.scheduleDue({ at: hh(4, 30) })).toEqual([]);
+      // Paused: it waits with its nextRun, untouched by the catch-up.
+      for (const t of [none, latest]) expect(await orrery.getTask(t.id)).toMatchObject({ nextRun: hh(0), scheduledFor: hh(0) });
+      for (const t of [none, latest]) await orrery.resumeTask(t.id, { at: hh(4, 30) });
+      const runs = new Map((await orrery.scheduleDue({ at: hh(4, 30) })).map((r) => [r.task, r]));
+      expect(runs.has(none.id)).toBe(false);
+      expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5) });
+      expect(runs.get(latest.id)?.scheduledFor).toEqual(hh(4));
+    });
+
     it('a runner pass of one type catches up only that type: a late cron task of another type keeps its occurrence', async () => {
       const { orrery } = await setup([CRON, MAIL]);
       const cron = await orrery.createTask({ type: 'cron', arguments: { args: ['c'] }, schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });
@@ -197,6 +213,22 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect((await orrery.schedules.cancelBackfill(c.id)).status).toBe('cancelled');
       expect(await step(hh(10, 35))).toEqual([]);
       expect((await orrery.schedules.backfills(t.id)).map((x) => x.status)).toEqual(['cancelled', 'done']);
+    });
+
+    it('a paused task, or a task of a paused type, gets no backfill run until resumed (audit, 2026-12-05)', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(3, 30).toISOString() });
+      const step = async (when: Date) => (await orrery.scheduleDue({ at: when })).map((r) => `${r.scheduledFor.toISOString().slice(11, 16)}${r.backfill ? ' backfill' : ''}`);
+      await orrery.pauseTask(t.id, { reason: 'hold' });
+      expect(await step(hh(10))).toEqual([]);
+      expect((await orrery.listRuns(t.id)).length).toBe(0);
+      await orrery.resumeTask(t.id);
+      await orrery.pauseTaskType('cron', { reason: 'deploy' });
+      expect(await step(hh(10, 1))).toEqual([]);
+      await orrery.resumeTaskType('cron');
+      expect(await step(hh(10, 2))).toEqual(['02:30 backfill']);
     });
   });
 

@@ -15,12 +15,13 @@ export interface PostgresScheduleHost {
 }
 
 /**
- * Cron and rrule tasks waiting past their due instant (tasks_calendar_due), of types not paused, the
- * most overdue first; with `ofType`, of the type given as $3 only.
+ * Cron and rrule tasks waiting past their due instant (tasks_calendar_due), neither paused nor of a
+ * paused type (a paused task waits with its nextRun; its resume catches it up), the most overdue
+ * first; with `ofType`, of the type given as $3 only.
  */
 const lateSql = (ofType: boolean) => `SELECT * FROM tasks
   WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind": "adaptive"}'::jsonb AND next_run < $1 AND next_attempt = 1${ofType ? ' AND type = $3' : ''}
-    AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
+    AND paused_at IS NULL AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
   ORDER BY next_run LIMIT $2`;
 const LATE = lateSql(false);
 const LATE_OF_TYPE = lateSql(true);
@@ -88,7 +89,10 @@ export class PostgresSchedules implements ScheduleStore {
       if (!b[0] || (b[0].next_point as Date | null)?.getTime() !== point.getTime()) return null;
       // The task is locked like the runner's pick: a runner or claim taking it meanwhile skips it, and we skip it if taken.
       const { rows: t } = await c.query<Row>(
-        `SELECT id, type, priority_rank, concurrency_key FROM tasks WHERE id = $1 AND status = 'next_run_not_scheduled' AND next_run > $2 FOR UPDATE SKIP LOCKED`,
+        // Neither it nor its type paused: a paused task gets no run, backfill or not.
+        `SELECT t.id, t.type, t.priority_rank, t.concurrency_key FROM tasks t WHERE t.id = $1 AND t.status = 'next_run_not_scheduled' AND t.next_run > $2
+           AND t.paused_at IS NULL AND NOT EXISTS (SELECT 1 FROM task_types y WHERE y.name = t.type AND y.paused_at IS NOT NULL)
+         FOR UPDATE OF t SKIP LOCKED`,
         [b[0].task, at],
       );
       if (!t[0]) return null;

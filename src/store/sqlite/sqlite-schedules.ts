@@ -115,7 +115,7 @@ function prepareSchedules(db: Database.Database) {
   const late = (ofType: boolean) =>
     p(`SELECT * FROM tasks INDEXED BY tasks_calendar_due
       WHERE status = 'next_run_not_scheduled' AND schedule <> '{"kind":"adaptive"}' AND next_run < ? AND next_attempt = 1${ofType ? ' AND type = ?' : ''}
-        AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
+        AND paused_at IS NULL AND type NOT IN (SELECT name FROM task_types WHERE paused_at IS NOT NULL)
       ORDER BY next_run LIMIT +?`);
   return {
     late: late(false),
@@ -128,8 +128,10 @@ function prepareSchedules(db: Database.Database) {
     backfill: p('SELECT * FROM task_backfills WHERE id = ?'),
     backfillsOfTask: p('SELECT * FROM task_backfills WHERE task = ? ORDER BY id DESC'),
     running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' ORDER BY id LIMIT +?`),
+    // Free: no run, not due itself, and neither it nor its type paused (a paused task gets no run, backfill or not).
     freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key FROM tasks t
-      WHERE t.id = ? AND t.status = 'next_run_not_scheduled' AND t.next_run > ?`),
+      WHERE t.id = ? AND t.status = 'next_run_not_scheduled' AND t.next_run > ? AND t.paused_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM task_types y WHERE y.name = t.type AND y.paused_at IS NOT NULL)`),
     insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)
       VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, 1, @ckey, @scheduled_for, @backfill) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
