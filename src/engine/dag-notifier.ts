@@ -51,8 +51,8 @@ export interface WebhookOptions {
 export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNotifier {
   const post = jsonPoster(url, opts);
   return {
-    onFailure: (a, d) => post({ event: 'dag_task_failed', ...a }, d?.signal),
-    ...(opts.retries ? { onRetry: (a: DagTaskAlert, d?: Delivering) => post({ event: 'dag_task_retry', ...a }, d?.signal) } : {}),
+    onFailure: (a, d) => post(dagBody('dag_task_failed', a), d?.signal),
+    ...(opts.retries ? { onRetry: (a: DagTaskAlert, d?: Delivering) => post(dagBody('dag_task_retry', a), d?.signal) } : {}),
   };
 }
 
@@ -100,6 +100,11 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
   };
 }
 
+/** A DAG alert as its webhook posts it: `event` in place of `kind`, as a task alert's webhook does. */
+function dagBody(event: string, { kind: _kind, ...a }: DagTaskAlert): object {
+  return { event, ...a };
+}
+
 /**
  * Calls every notifier; one that fails does not stop the others, but the combination then fails, so
  * the stored alert is delivered again later (to every notifier).
@@ -111,9 +116,18 @@ export function combineNotifiers(list: readonly DagNotifier[]): DagNotifier {
 /** A notifier (task or DAG) that calls every one of `list`, and fails when one of them failed. */
 export function combined<A>(list: ReadonlyArray<{ onFailure(a: A, d?: Delivering): void | Promise<void>; onRetry?(a: A, d?: Delivering): void | Promise<void> }>) {
   return {
-    onFailure: (a: A, d?: Delivering) => allOrFail(list.map((n) => n.onFailure(a, d))),
-    onRetry: (a: A, d?: Delivering) => allOrFail(list.map((n) => n.onRetry?.(a, d))),
+    onFailure: (a: A, d?: Delivering) => allOrFail(list.map((n) => called(() => n.onFailure(a, d)))),
+    onRetry: (a: A, d?: Delivering) => allOrFail(list.map((n) => called(() => n.onRetry?.(a, d)))),
   };
+}
+
+/** One notifier's call as a promise: a synchronous throw is its failure, not a stop of the calls after it. */
+function called(call: () => void | Promise<void>): Promise<void> {
+  try {
+    return Promise.resolve(call());
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /** Waits for every call; rejects (an AggregateError naming each failure) when one of them failed. */

@@ -32,7 +32,8 @@ export async function stopWorker(store: Store, id: string, at: Date): Promise<Re
  */
 export async function listWorkers(store: Store, since: Date, until: Date, now: Date): Promise<WorkerView[]> {
   const activity = await store.workerActivity(since, until);
-  const registered = await store.workers.listWorkers(since, activity.map((a) => a.worker));
+  // A worker registered (started) after the instant judged was not there yet: a listing `at` a past instant leaves it out.
+  const registered = (await store.workers.listWorkers(since, activity.map((a) => a.worker))).filter((r) => r.startedAt.getTime() <= now.getTime());
   const byId = new Map(activity.map((a) => [a.worker, a]));
   const views: WorkerView[] = registered.map((r) => view(r, byId.get(r.id) ?? null, now));
   const known = new Set(registered.map((r) => r.id));

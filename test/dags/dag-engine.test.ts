@@ -90,6 +90,8 @@ describe('DAGs on a real daemon', () => {
       ['dag_task_retry', 'fails', 1, 'noisy', run.id],
       ['dag_task_failed', 'fails', 2, 'noisy', run.id],
     ]);
+    // `event` in place of `kind`, as a task alert's webhook posts it (docs/dags.md's example).
+    for (const p of posted) expect(p).not.toHaveProperty('kind');
     const attempts = await orrery.dags.attempts(run.id, 'fails');
     expect(attempts.map((a) => a.runs[0]!.logs.map((l) => [l.level, l.message, l.attributes]))).toEqual([
       [['warn', 'about to fail', { attempt: 1 }]],

@@ -336,6 +336,11 @@ describe('task alerts', () => {
     }
     const task = combineTaskNotifiers([{ onFailure: () => {} }, { onFailure: () => Promise.reject(new Error('down')) }]);
     await expect(task.onFailure({} as TaskAlert)).rejects.toThrow('down');
+    // A notifier that throws at once is a failure like a rejected one: the ones after it are still called (audit, 2026-12-05).
+    const seen: string[] = [];
+    const first = combineTaskNotifiers([{ onFailure: () => { throw new Error('sync boom'); } }, { onFailure: () => void seen.push('second') }]);
+    await expect(first.onFailure({} as TaskAlert)).rejects.toThrow('sync boom');
+    expect(seen).toEqual(['second']);
   });
 
   it('a delivery that has not settled in 50 s counts as failed and is tried again later, never taken twice at once', async () => {

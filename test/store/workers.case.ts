@@ -27,6 +27,8 @@ export function workerRegistryCases(sut: StoreUnderTest): void {
       // The same id registers again (a new process given the same --id): a new start, no longer stopped.
       expect(await orrery.registerWorker(info('w1'), { at: plus(T0, MIN) })).toMatchObject({ startedAt: plus(T0, MIN), stoppedAt: null });
       expect((await other.listWorkers({ at: plus(T0, MIN) }))[0]).toMatchObject({ liveness: 'alive', stoppedAt: null });
+      // Listed at an instant before its start, it was not there yet (audit, 2026-12-05: status --at showed it alive).
+      expect(await other.listWorkers({ at: plus(T0, MIN - 1) })).toEqual([]);
       await expect(orrery.stopWorker('nobody')).rejects.toBeInstanceOf(NotFoundError);
       await expect(orrery.stopWorker('')).rejects.toBeInstanceOf(ValidationError);
     });
