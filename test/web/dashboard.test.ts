@@ -90,6 +90,8 @@ describe('web dashboard (headless chromium)', () => {
     dir = mkdtempSync(join(tmpdir(), 'orrery-web-'));
     [browser, server] = await Promise.all([chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS }), startServe(dir, 'main')]);
     page = await browser.newPage({ viewport: DESKTOP });
+    // A wait that cannot be met fails naming what it waited for, before the test's own timeout hides it.
+    page.setDefaultTimeout(25_000);
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   });
@@ -310,7 +312,7 @@ describe('web dashboard (headless chromium)', () => {
     await shot(page, 'charts');
     await server.api('PATCH', '/task-types/greet', { numRetries: 0, leaseMs: '30s', rateLimit: null, rateLimitPerKey: null, fairShare: null });
     expect(errors).toEqual([]);
-  });
+  }, 120_000); // a long walk through one page: under a loaded full run its steps have taken over 60 s
 
   it('workers with their liveness, past instants read "ago", and the time zone choice applies everywhere and is remembered', async () => {
     const context = await browser.newContext({ viewport: DESKTOP, timezoneId: 'Asia/Kolkata' });
