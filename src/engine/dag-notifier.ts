@@ -89,15 +89,29 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
   const parsed = new URL(url);
   return async (body, signal) => {
     const timeout = AbortSignal.timeout(timeoutMs);
-    const res = await fetch(parsed, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
-      body: JSON.stringify(body),
-      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
-    });
+    let res: Response;
+    try {
+      res = await fetch(parsed, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+        body: JSON.stringify(body),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+      });
+    } catch (e) {
+      // fetch says only "fetch failed": name the webhook and the cause (ECONNREFUSED, a timeout...).
+      throw new Error(`webhook ${parsed.origin} ${unreachable(e, timeout, timeoutMs)}`, { cause: e });
+    }
     await res.body?.cancel();
     if (!res.ok) throw new Error(`webhook ${parsed.origin} answered ${res.status}`);
   };
+}
+
+/** Why a post got no answer, in words: the timeout, the delivery limit, or the network's own code. */
+function unreachable(e: unknown, timeout: AbortSignal, timeoutMs: number): string {
+  if (timeout.aborted) return `did not answer within ${timeoutMs} ms`;
+  if (e instanceof Error && e.name === 'AbortError') return 'was not answered before the delivery was cut off';
+  const cause = e instanceof Error ? (e.cause as { code?: string; message?: string } | undefined) : undefined;
+  return `unreachable (${cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e))})`;
 }
 
 /** A DAG alert as its webhook posts it: `event` in place of `kind`, as a task alert's webhook does. */

@@ -336,6 +336,12 @@ describe('task alerts', () => {
     }
     const task = combineTaskNotifiers([{ onFailure: () => {} }, { onFailure: () => Promise.reject(new Error('down')) }]);
     await expect(task.onFailure({} as TaskAlert)).rejects.toThrow('down');
+    // A webhook that cannot be reached is named with the cause, not fetch's bare "fetch failed" (audit, 2026-12-05).
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    await expect(taskWebhookNotifier(`http://127.0.0.1:${port}/hook`).onFailure({} as TaskAlert)).rejects.toThrow(`webhook http://127.0.0.1:${port} unreachable (ECONNREFUSED)`);
     // A notifier that throws at once is a failure like a rejected one: the ones after it are still called (audit, 2026-12-05).
     const seen: string[] = [];
     const first = combineTaskNotifiers([{ onFailure: () => { throw new Error('sync boom'); } }, { onFailure: () => void seen.push('second') }]);
