@@ -62,7 +62,10 @@ describe.each([
       expect(wrong.map((runs) => runs.map((r) => [r.task, r.status, r.worker]))).toEqual([]);
       const byWorker = new Map<string, number>();
       for (const [run] of runsPerTask) byWorker.set(run!.worker!, (byWorker.get(run!.worker!) ?? 0) + 1);
-      expect([...byWorker.keys()].sort()).toEqual(['w1', 'w2', 'w3', 'w4']);
+      // The work is spread over the processes; not necessarily all four: SQLite drains 10,000 tasks in
+      // under a second, and under a loaded full run one worker's wake-up came after the drain (w2: 0).
+      expect([...byWorker.keys()].every((w) => /^w[1-4]$/.test(w))).toBe(true);
+      expect(byWorker.size).toBeGreaterThanOrEqual(2);
       expect(codes).toEqual(procs.map(() => 0));
       console.log(`[multi-process ${name}] ${TASKS} tasks in ${seconds.toFixed(1)} s = ${Math.round(TASKS / seconds)} tasks/s; per worker ${JSON.stringify(Object.fromEntries(byWorker))}`);
     } finally {
