@@ -47,11 +47,20 @@ export function checkHandlers(handlers: unknown, name = 'handlers'): void {
 
 /** The options of a worker that startServer, a Daemon and a Worker take alike (WorkerOptions, ServerWorkerOptions). */
 export interface WorkerRunOptions {
+  /** Task types to serve; default: every type whose backendName has a handler (re-read as types appear). */
   types?: readonly string[];
+  /** Runs executed at once (default 10). */
   concurrency?: number;
+  /**
+   * Claim-ahead: most runs the worker holds in its buffer beyond its running handlers (default 500;
+   * 0 claims only for free slots). The buffer adapts to the handlers' pace (docs/guarantees.md).
+   */
   prefetch?: number;
+  /** Longest idle sleep when nothing wakes the worker (work scheduled by other processes is found by polling). */
   pollMs?: number;
+  /** On stop, how long running handlers may take before their runs are abandoned. */
   graceMs?: number;
+  /** Worker id recorded on runs (default `host:pid:random`). */
   id?: string;
 }
 

@@ -5,7 +5,7 @@ import type { TaskType } from '../core/model.js';
 import { hasLimits } from '../core/limits.js';
 import { LeaseLostError, isStorageUnavailable } from '../core/errors.js';
 import { requireOptions } from '../core/options.js';
-import { checkClock, checkHandlers, checkLogger, checkWorkerRunOptions } from './option-checks.js';
+import { checkClock, checkHandlers, checkLogger, checkWorkerRunOptions, type WorkerRunOptions } from './option-checks.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { servedTypesOf, type Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
@@ -21,24 +21,10 @@ import { WorkerPresence } from './worker-presence.js';
 import { recordClaim, RunTrace, tracingOn } from './tracing.js';
 import type { SpanContext } from '@opentelemetry/api';
 
-export interface WorkerOptions {
+/** A worker's options: the run options it shares with startServer and a Daemon (option-checks.ts), and its own. */
+export interface WorkerOptions extends WorkerRunOptions {
   /** One handler per backend name; the worker serves the task types whose backend has one here. */
   handlers: Record<string, Handler>;
-  /** Task types to serve; default: every type whose backendName has a handler (re-read as types appear). */
-  types?: readonly string[];
-  /** Runs executed at once (default 10). */
-  concurrency?: number;
-  /**
-   * Claim-ahead: most runs the worker holds in its buffer beyond its running handlers (default 500;
-   * 0 claims only for free slots). The buffer adapts to the handlers' pace (docs/guarantees.md).
-   */
-  prefetch?: number;
-  /** Longest idle sleep when nothing wakes the worker (work scheduled by other processes is found by polling). */
-  pollMs?: number;
-  /** On stop, how long running handlers may take before their runs are abandoned. */
-  graceMs?: number;
-  /** Worker id recorded on runs (default `host:pid:random`). */
-  id?: string;
   /** Default: silent. */
   logger?: Logger;
   /** Where the worker's timers and elapsed times come from (default: the board's clock, else the system clock). */
@@ -103,6 +89,8 @@ export class Worker {
   private doneDuringRecovery: Set<string> | null = null;
   private meanHandlerMs: number | null = null;
   private minLeaseMs = DEFAULT_LEASE_MS;
+  /** How long a claim's answer is waited for, and the longest wait before recovering a failed claim (core claimAnswerWithinMs). */
+  private answerWithinMs = claimAnswerWithinMs([], DEFAULT_LEASE_MS);
   private readonly ender: EndBatcher;
   private readonly timers: WorkerTimers;
   private readonly presence: WorkerPresence | null;
@@ -256,7 +244,6 @@ export class Worker {
 
   private async loop(): Promise<void> {
     let failures = 0;
-    let answerWithin = claimAnswerWithinMs([], this.minLeaseMs);
     while (this.state === 'running') {
       let delay = this.pollMs;
       let backOff = false;
@@ -268,8 +255,7 @@ export class Worker {
           // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
           // (a handler that crashes the worker is then counted; runs of limited types come only for these).
           const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
-          answerWithin = claimAnswerWithinMs((this.typesSeen ?? []).filter((t) => types.includes(t.name)).map((t) => t.leaseMs), this.minLeaseMs);
-          const req = { worker: this.id, types, limit, startNow, answerWithinMs: answerWithin };
+          const req = { worker: this.id, types, limit, startNow, answerWithinMs: this.answerWithinMs };
           // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
           this.traced = tracingOn();
           const claimedSince = this.traced ? Date.now() : 0;
@@ -316,7 +302,7 @@ export class Worker {
           // committed, so the next round first looks for runs this worker holds.
           this.recover = true;
           // The recovery comes before the runs the claim may have started at once are reaped.
-          delay = Math.min(delay, answerWithin);
+          delay = Math.min(delay, this.answerWithinMs);
           this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
         } else {
           // A bug or a refusal that a retry cannot cure: said loudly, with its stack, and the loop backs
@@ -508,6 +494,8 @@ export class Worker {
       // A named type not created yet counts as limited until it is read (claimDrained).
       const known = new Map(mine.map((t) => [t.name, t]));
       this.limitedTypes = this.types.some((n) => { const t = known.get(n); return t === undefined || hasLimits(t); });
+      // Worked out here, when the types change, not on every claim (a worker may serve thousands of types).
+      this.answerWithinMs = claimAnswerWithinMs(this.types.flatMap((n) => { const t = known.get(n); return t ? [t.leaseMs] : []; }), DEFAULT_LEASE_MS);
       this.typesReadAt = now;
       if (paused.size > 0) await this.giveBackOf(paused, 'paused');
       // A type edited to have limits: its runs claimed ahead (none is, once limited) would start unchecked.

@@ -1,6 +1,6 @@
 import { invalid } from '../core/errors.js';
 import { checkInteger, checkMs, optionsObject } from '../core/options.js';
-import { checkLoopsRunOptions, checkWorkerRunOptions } from '../engine/option-checks.js';
+import { checkLoopsRunOptions, checkWorkerRunOptions, type WorkerRunOptions } from '../engine/option-checks.js';
 import type { TaskNotifier } from '../engine/task-notifier.js';
 import type { DagNotifier } from '../engine/dag-notifier.js';
 import type { Logger } from '../engine/logger.js';
@@ -22,20 +22,10 @@ export interface ServerHttpOptions {
   webRoot?: string | null;
 }
 
-/** The worker of `startServer`, when it has handlers. */
-export interface ServerWorkerOptions {
-  /** Runs executed at once. Default `10`. */
-  concurrency?: number;
-  /** Most runs held in the worker's buffer beyond the running ones (claim ahead). Default `500`. */
-  prefetch?: number;
-  /** On `stop()`, how long running handlers may finish before their runs are abandoned. Default `10000` ms. */
-  graceMs?: number;
+/** The worker of `startServer`, when it has handlers: a worker's run options (option-checks.ts), and where its handlers run. */
+export interface ServerWorkerOptions extends WorkerRunOptions {
   /** Task types to serve; each must exist and have a handler. Default: every type with a handler. */
   types?: string[];
-  /** Idle poll interval for work from other processes. Default `1000` ms. */
-  pollMs?: number;
-  /** Worker id recorded on runs. Default `host:pid:random`. */
-  id?: string;
   /** Where handlers run: `inline` (default), `thread` or `process` (needs `handlers` given as a file). */
   isolation?: IsolationMode;
   /** Heap limit of each handler thread or process, in MB (isolation `thread`/`process`). Default `1024`. */

@@ -13,7 +13,7 @@ import {
   type ArchiveStore,
 } from '../archive-store.js';
 import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
-import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
+import { FINISHED_TASK_STATUSES_SQL, UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
 
 /**
  * Finished runs that may go, in (ended, id) order from task_runs_finished; never a task's current run
@@ -21,7 +21,7 @@ import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
  * same run, and a run a writer still holds (a late log append) waits for the next sweep.
  */
 const RUNS = `SELECT r.* FROM task_runs r
-  WHERE r.ended IS NOT NULL AND r.ended < $1 AND r.status NOT IN ('scheduled', 'claimed', 'started')
+  WHERE r.ended IS NOT NULL AND r.ended < $1 AND r.status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})))
     AND NOT ${heldDagAttemptSql('r.task')}`;

@@ -1,5 +1,6 @@
 import { DAG_BACKEND } from '../../core/dag.js';
 import { RepreparedStatement } from './postgres-prepared.js';
+import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
 /** The requested types ($3) that are not paused: claims never take runs or due tasks of a paused type. */
 const UNPAUSED_TYPES = `(SELECT name FROM task_types WHERE name = ANY($3::text[]) AND paused_at IS NULL) AS ty`;
 /**
@@ -113,7 +114,7 @@ export const HOT_QUERIES = {
      WHERE backend_id = ANY($1::text[]) AND status IN ('claimed', 'started') AND worker = $2 ${GIVEN_BACK_RETURNING}`,
   // A run withdrawn from the worker's buffer (disabled or cancelled while claimed) keeps its lease until
   // the worker lets go of it, with releaseRuns: until then its task cannot be respawned.
-  letGo: `UPDATE task_runs SET lease_expires_at = NULL WHERE backend_id = ANY($1::text[]) AND status NOT IN ('scheduled', 'claimed', 'started') AND worker = $2 AND lease_expires_at IS NOT NULL`,
+  letGo: `UPDATE task_runs SET lease_expires_at = NULL WHERE backend_id = ANY($1::text[]) AND status NOT IN (${UNFINISHED_RUN_STATUSES_SQL}) AND worker = $2 AND lease_expires_at IS NOT NULL`,
   /**
    * The metrics scrape, per type: waiting runs from task_runs_claimable, leased runs from task_runs_leases,
    * dead letters from a type's disabled tasks (tasks_type_status or tasks_status; none for DAG types, whose

@@ -8,6 +8,7 @@ import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../c
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
 import type { BulkTaskOutcome, BulkTaskRequest } from '../store.js';
 import { endRunsInTx } from './postgres-ends.js';
+import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
 
 export type BulkBatchAnswer = BulkTaskOutcome & { stopping: number; cancelsHeld: boolean };
 
@@ -213,7 +214,7 @@ export async function leasesOf(c: pg.PoolClient, runIds: readonly number[]): Pro
 /** Gives cancelled buffered runs their lease back: held until their worker lets go of them (releaseRuns) or it runs out. */
 export async function keepLeases(c: pg.PoolClient, leases: readonly Row[]): Promise<void> {
   if (leases.length === 0) return;
-  await c.query(`UPDATE task_runs r SET lease_expires_at = x.l FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, l) WHERE r.id = x.id AND r.status NOT IN ('scheduled', 'claimed', 'started')`, [
+  await c.query(`UPDATE task_runs r SET lease_expires_at = x.l FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, l) WHERE r.id = x.id AND r.status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})`, [
     leases.map((r) => r.id),
     leases.map((r) => r.lease_expires_at),
   ]);

@@ -14,7 +14,7 @@ import {
 } from '../archive-store.js';
 import { logFromRow, runFromRow, taskFromRow, type Row } from '../rows.js';
 import { idFloorRaiser } from './sqlite-id-floor.js';
-import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
+import { FINISHED_TASK_STATUSES_SQL, UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
 
 /**
  * Finished runs that may go, in (ended, id) order from task_runs_finished. Never a task's current run
@@ -22,7 +22,7 @@ import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
  * the id floors first, so their ids are not handed out again (sqlite-id-floor.ts).
  */
 const RUNS = `SELECT r.* FROM task_runs r INDEXED BY task_runs_finished
-  WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN ('scheduled', 'claimed', 'started')
+  WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})))
     AND NOT ${heldDagAttemptSql('r.task')}`;

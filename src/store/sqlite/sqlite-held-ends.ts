@@ -7,6 +7,7 @@ import { heartbeatAnswer } from '../heartbeat-answer.js';
 import { scheduledForColumn, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult, HeartbeatItem, HeartbeatRunsAnswer } from '../store.js';
 import { GIVEN_BACK_RETURNING } from './sqlite-give-back.js';
+import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
 
 /**
  * Runs held by workers on SQLite: the worker-wide heartbeat, giving claimed runs back, and the end of
@@ -144,7 +145,7 @@ function prepareHeld(db: Database.Database) {
       WHERE backend_id = ? AND status IN ('claimed', 'started') AND worker = ? ${GIVEN_BACK_RETURNING}`),
     // A run withdrawn from this worker's buffer (disabled or cancelled while claimed) keeps its lease
     // until the worker lets go of it: until then its task cannot be respawned (core/bulk.ts respawnRefusal).
-    letGo: p(`UPDATE task_runs SET lease_expires_at = NULL WHERE backend_id = ? AND status NOT IN ('scheduled', 'claimed', 'started') AND worker = ? AND lease_expires_at IS NOT NULL`),
+    letGo: p(`UPDATE task_runs SET lease_expires_at = NULL WHERE backend_id = ? AND status NOT IN (${UNFINISHED_RUN_STATUSES_SQL}) AND worker = ? AND lease_expires_at IS NOT NULL`),
     releaseExpired: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL,
       metadata = json_set(metadata, '$."orrery.givenBack"', coalesce(json_extract(metadata, '$."orrery.givenBack"'), 0) + 1) WHERE id IN (
       SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?

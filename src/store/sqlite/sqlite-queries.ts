@@ -4,6 +4,7 @@ import type { TaskType } from '../../core/model.js';
 import { TASK_SET } from './sqlite-held-ends.js';
 import type { Row } from '../rows.js';
 import { idAfterFloor } from './sqlite-id-floor.js';
+import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
 
 /** A prepared statement (named here so the declarations of `prepare` can refer to it). */
 export type Stmt = Database.Statement;
@@ -129,7 +130,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     heldRunOfTask: p(`SELECT id FROM task_runs WHERE task = @task AND (status IN ('claimed', 'started') OR lease_expires_at > @at) LIMIT 1`),
     cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error,
       lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END WHERE id = @id RETURNING *`),
-    keepLease: p(`UPDATE task_runs SET lease_expires_at = @lease WHERE id = @id AND status NOT IN ('scheduled', 'claimed', 'started')`),
+    keepLease: p(`UPDATE task_runs SET lease_expires_at = @lease WHERE id = @id AND status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})`),
     queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
     insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
       VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),
