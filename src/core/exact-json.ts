@@ -75,3 +75,19 @@ export function inexactIntegerMessage(found: InexactInteger): string {
   const at = found.path === '' ? '' : ` at ${found.path.replace(/^\./, '')}`;
   return `the number ${found.written}${at} cannot be kept exactly (JSON numbers keep integers up to ±${MAX_EXACT_INTEGER}; it would be read as ${found.readAs})`;
 }
+
+/** Digits enough to reach past 2^53−1: a cheap test before the scan (most texts hold no such run). */
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * The problem of JSON text that holds an integer parsing would round, as an error detail: its path
+ * (`tasks[0].arguments.args[1]`, or `''` for the value itself) and what is wrong with it, ending with
+ * how to send it instead. Null when there is none. `text` must be valid JSON.
+ */
+export function inexactIntegerDetail(text: string): { path: string; message: string } | null {
+  if (!LONG_DIGITS.test(text)) return null;
+  const found = firstInexactInteger(text);
+  if (!found) return null;
+  const message = `the number ${found.written} cannot be kept exactly (JSON numbers keep integers up to ±${MAX_EXACT_INTEGER}; it would be read as ${found.readAs}); send it as a JSON string ("${found.written}")`;
+  return { path: found.path.replace(/^\./, ''), message };
+}

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { ConflictError, OrreryError, StorageUnavailableError, TaskConflictError, ValidationError } from '../core/errors.js';
 import type { Task, TaskType } from '../core/model.js';
 import { keyIdentity } from '../core/dedupe-key.js';
+import { inexactIntegerDetail } from '../core/exact-json.js';
 import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
 import type { CreatedTask, Store } from '../store/store.js';
@@ -224,6 +225,8 @@ async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date
       throw lineError(no, '', `invalid JSON: ${(e as Error).message}`);
     }
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw lineError(no, '', 'must be a JSON object (one task)');
+    const inexact = inexactIntegerDetail(text);
+    if (inexact) throw lineError(no, inexact.path, inexact.message);
     return v as { type?: unknown };
   });
   const known = await types([...new Set(values.map((v) => v.type).filter((n): n is string => typeof n === 'string'))]);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 import { findTextProblem, textProblem } from '../core/storable.js';
 import { ValidationError } from '../core/errors.js';
+import { inexactIntegerDetail } from '../core/exact-json.js';
 import { PROTO_KEY } from '../core/validation.js';
 import { HttpError } from './errors.js';
 import { isLoopback } from './loopback.js';
@@ -135,6 +136,9 @@ export function checkStorableBody(bodyText: string, body: unknown): void {
     const path = protoKeyIn(body, '');
     if (path !== null) throw new ValidationError(`${path}: ${PROTO_KEY}`, [{ path, message: PROTO_KEY }]);
   }
+  // An integer past ±(2^53−1) would be stored as another number: refused, not rounded.
+  const inexact = inexactIntegerDetail(bodyText);
+  if (inexact) throw new ValidationError(inexact.path ? `${inexact.path}: ${inexact.message}` : inexact.message, [inexact]);
   if (!SUSPECT_ESCAPE.test(bodyText)) return;
   const problem = findTextProblem(body, '');
   if (problem) throw new ValidationError(`${problem.path}: ${problem.message}`, [problem]);

@@ -290,6 +290,32 @@ describe('a "__proto__" key is refused, never dropped silently (JSON.parse keeps
   });
 });
 
+describe('an integer past ±(2^53−1) in a body is refused, never stored rounded (JSON.parse would read 9007199254740993 as …992)', () => {
+  it('in arguments, metadata, a batch or an NDJSON line: 400 naming where it is and what it would become, nothing written', async () => {
+    const before = dumpDatabase(h.dbPath);
+    const cases: [string, string, string, string][] = [
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"args":[1,9007199254740993]}}', 'arguments.args[1]'],
+      ['POST', '/api/tasks', '{"type":"mail","arguments":{"kwargs":{"id":-12345678901234567890}}}', 'arguments.kwargs.id'],
+      ['POST', '/api/tasks/batch', '{"tasks":[{"type":"mail"},{"type":"mail","arguments":{"kwargs":{"a b":[99999999999999999999]}}}]}', 'tasks[1].arguments.kwargs["a b"][0]'],
+    ];
+    for (const [method, path, raw, field] of cases) {
+      const r = await h.call(method, path, undefined, { raw });
+      expectError(r, 400, 'validation_error', [field], 'cannot be kept exactly');
+      expect(errorOf(r.body).message).toMatch(/it would be read as -?\d+\); send it as a JSON string \("-?\d+"\)$/);
+    }
+    const line = await h.call('POST', '/api/tasks/import', undefined, { raw: '{"type":"mail"}\n{"type":"mail","arguments":{"args":[18446744073709551615]}}\n', headers: { 'content-type': 'application/x-ndjson' } });
+    expectError(line, 400, 'validation_error', ['line 2.arguments.args[0]'], 'it would be read as 18446744073709551616');
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
+  it('the largest exact integer, digits inside strings, and numbers with a fraction or exponent are kept as sent', async () => {
+    const raw = '{"type":"mail","arguments":{"args":[9007199254740991,-9007199254740991,"12345678901234567890",1.5e30,12345678901234567890.0]}}';
+    const r = await h.call('POST', '/api/tasks', undefined, { raw });
+    expect(r.status).toBe(201);
+    expect(r.body.arguments.args).toEqual([9007199254740991, -9007199254740991, '12345678901234567890', 1.5e30, 12345678901234567890.0]);
+  });
+});
+
 describe('POST /api/tasks/bulk/{action}: an empty run selection is refused like an empty filter', () => {
   it('{"runs":{}} and {"runs":{"status":""}}: 400 naming runs (runs.status), no task changed', async () => {
     expect((await h.call('POST', '/api/tasks', { type: 'mail' })).status).toBe(201);
