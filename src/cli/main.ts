@@ -48,10 +48,26 @@ export function buildProgram(io: Io): Command {
   program.addCommand(copyCommand(io));
   const harden = (c: Command) => {
     c.exitOverride().configureOutput(output(io));
+    refuseRepeats(c);
     c.commands.forEach(harden);
   };
   harden(program);
   return program;
+}
+
+/**
+ * An option that takes one value, given twice (`--db A --db B`, `--limit 3 --limit 4`), is an error
+ * naming it, not the last value taken without a word. Variadic options (`--status a b`) and those
+ * described as repeatable (`--exclude`) collect every value.
+ */
+function refuseRepeats(c: Command): void {
+  for (const o of c.options) {
+    if (!(o.required || o.optional) || o.variadic || /repeatable/.test(o.description)) continue;
+    let seen = 0;
+    c.on(`option:${o.name()}`, () => {
+      if (++seen > 1) throw new UsageError(`option ${o.long ?? o.short} given twice: give it once`);
+    });
+  }
 }
 
 /** The commands that may create a SQLite database that does not exist yet (common.ts: setDatabaseCreation). */
@@ -77,7 +93,9 @@ export async function main(
     if (signal !== null) throw new Interrupted(signalExitCode(signal));
   });
   try {
-    await program.parseAsync(hoistDb(argv, (name) => (program.commands.find((c) => c.name() === name)?.commands.length ?? 0) > 0), { from: 'user' });
+    const isGroup = (name: string) => (program.commands.find((c) => c.name() === name)?.commands.length ?? 0) > 0;
+    // Twice (`orrery --db A --db B status`): each is moved after the command, where it is said to be given twice.
+    await program.parseAsync(hoistDb(hoistDb(argv, isGroup), isGroup), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

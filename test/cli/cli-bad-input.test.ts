@@ -161,6 +161,9 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['an integer past 2^53-1 in run start --metadata', ['run', 'start', 'SCHEDULED', '--metadata', '{"n":9007199254740992}'], ['--metadata', 'the number 9007199254740992 at n']],
     ['an integer past 2^53-1 in origin record --extra', ['origin', 'record', '00000000-0000-4000-8000-000000000000', 'https://x', 'git', '--extra', '{"rev":12345678901234567890}'], ['--extra', 'the number 12345678901234567890 at rev']],
     ['an integer past 2^53-1 in dag trigger --params', ['dag', 'trigger', 'nope', '--params', '{"n":[[9007199254740993]]}'], ['--params', 'the number 9007199254740993 at n[0][0]']],
+    // Commander takes the last value of an option given twice without a word: the first would be lost.
+    ['an option given twice', ['task', 'list', '--limit', '3', '--limit', '4'], ['orrery: option --limit given twice: give it once']],
+    ['--db before the command and again after it', ['--db', 'sqlite::memory:', 'task', 'list'], ['orrery: option --db given twice']],
     ['--at on a day that does not exist (run end)', ['run', 'end', 'STARTED', '--status', 'eventful', '--at', '2026-02-30T00:00:00Z'], ['--at', '2026-02-30']],
   ];
 
