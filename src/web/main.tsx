@@ -13,6 +13,7 @@ import { DagList, DagPage } from './pages/dags.js';
 import { DagRunPage } from './pages/dag-run.js';
 import { OriginPage, Visits } from './pages/visits.js';
 import { TaskTypePage } from './pages/task-type.js';
+import { PageBoundary } from './page-boundary.js';
 import { browserZone, onTimeZone, setTimeZone, timeZone, type TimeZoneChoice } from './format.js';
 import './style.css';
 
@@ -135,7 +136,7 @@ function App() {
         )}
       </header>
       <main id="main" tabIndex={-1}>
-        {page(path, query)}
+        <PageBoundary key={path}>{page(path, query)}</PageBoundary>
       </main>
       <TokenDialog />
       {/* Outcomes of actions (components.tsx announce): heard even when the control that did it is gone. */}

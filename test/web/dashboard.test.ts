@@ -3,74 +3,13 @@
  * real `orrery serve` (the built bin/orrery.js) on a temporary SQLite file. Screenshots go to the
  * directory named by ORRERY_SCREENSHOTS when set (docs/images for the README).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'orrery.js');
-const HANDLERS = join(ROOT, 'test', 'fixtures', 'web-handlers.ts');
-const SHOTS = process.env.ORRERY_SCREENSHOTS ? join(ROOT, process.env.ORRERY_SCREENSHOTS) : null;
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  api: (method: string, path: string, body?: unknown) => Promise<any>;
-}
-
-function chromiumPath(): string {
-  try {
-    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('chromium is not installed: apt-get install -y chromium (.ci/run does it)');
-  }
-}
-
-/** Starts `orrery serve` on a fresh SQLite file and a free port; resolves once it listens. */
-async function startServe(dir: string, name: string, extra: string[] = [], token?: string): Promise<Server> {
-  const db = join(dir, `${name}.db`);
-  const child = spawn(process.execPath, [BIN, 'serve', '--db', `sqlite:${db}`, '--handlers', HANDLERS, '--port', '0', '--poll', '200ms', '--log-format', 'json', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ORRERY_API_TOKEN: '' },
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  // Under heavy load (a shared 2-core machine) starting node, tsx and the handlers file has taken over 20 s.
-  const deadline = Date.now() + 55_000;
-  while (!/"port":(\d+)/.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = `http://127.0.0.1:${/"port":(\d+)/.exec(out)![1]}`;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}/api${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-  return { child, url, api };
-}
-
-async function until<T>(check: () => Promise<T>, what: string, ms = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { CHROMIUM_ARGS, chromiumPath, DESKTOP, PHONE, ROOT, SHOTS, startServe, until, type Server } from './browser-helpers.js';
 
 async function shot(page: Page, name: string): Promise<void> {
   if (!SHOTS) return;
@@ -273,7 +212,7 @@ describe('web dashboard (headless chromium)', () => {
     await form.getByLabel('Fair shares').fill('tenant-a=0');
     await form.getByRole('button', { name: 'Save changes' }).click();
     // Under a loaded full run this form has been found gone here (the cause is not known yet): say what the page shows then.
-    const fairHint = async () => ((await form.count()) > 0 ? form.locator('#fairShare-hint').textContent() : `the form is gone; the page says: ${(await page.locator('main').innerText()).slice(0, 400)}`);
+    const fairHint = async () => ((await form.count()) > 0 ? form.locator('#fairShare-hint').textContent() : `the form is gone; at ${page.url()} the page says: ${(await page.locator('main').innerText()).slice(0, 400)}; page errors: ${JSON.stringify(errors)}`);
     await expect.poll(fairHint, { timeout: 15_000 }).toBe('weights.tenant-a: must be at least 1');
     errors.splice(0, errors.length, ...errors.filter((e) => !/status of 400/.test(e)));
     await form.getByLabel('Fair shares').fill('tenant-a=3, tenant-b=1');
@@ -315,6 +254,38 @@ describe('web dashboard (headless chromium)', () => {
     await server.api('PATCH', '/task-types/greet', { numRetries: 0, leaseMs: '30s', rateLimit: null, rateLimitPerKey: null, fairShare: null });
     expect(errors).toEqual([]);
   }, 120_000); // a long walk through one page: under a loaded full run its steps have taken over 60 s
+
+  it('a page that fails to draw says so in its region, the rest of the dashboard keeps working, and Try again draws it anew', async () => {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const p = await context.newPage();
+    const logged: string[] = [];
+    p.on('console', (m) => m.type() === 'error' && logged.push(m.text()));
+    try {
+      const task = await server.api('POST', '/tasks', { type: 'greet', arguments: { args: ['boundary'], kwargs: {} }, nextRun: '2099-01-01T00:00:00Z' });
+      await p.goto(`${server.url}/tasks/${task.id}`);
+      await expect.poll(() => p.locator('h1').textContent()).toMatch(new RegExp(`^Task #${task.id}`));
+      // A bug of the page, stood in for by a browser call its drawing makes throwing: times in the local zone read it.
+      await p.evaluate(() => {
+        Date.prototype.getTimezoneOffset = () => {
+          throw new Error('the zone offset broke');
+        };
+      });
+      await p.getByLabel('Times in').selectOption('local');
+      const region = p.getByRole('main');
+      await expect.poll(() => region.locator('h1').textContent()).toBe('This page failed');
+      expect(await region.getByRole('alert').textContent()).toBe('It could not be drawn: the zone offset broke Try again');
+      expect(logged.some((l) => l.startsWith('orrery dashboard: a page failed to draw'))).toBe(true);
+      // The header is whole: the navigation and the time zone choice still answer.
+      await p.getByLabel('Times in').selectOption('utc');
+      await region.getByRole('button', { name: 'Try again' }).click();
+      await expect.poll(() => p.locator('h1').textContent()).toMatch(new RegExp(`^Task #${task.id}`));
+      await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
+      await expect.poll(() => p.locator('h1').textContent()).toBe('Tasks');
+      await server.api('DELETE', `/tasks/${task.id}`).catch(() => undefined);
+    } finally {
+      await context.close();
+    }
+  });
 
   it('workers with their liveness, past instants read "ago", and the time zone choice applies everywhere and is remembered', async () => {
     const context = await browser.newContext({ viewport: DESKTOP, timezoneId: 'Asia/Kolkata' });
