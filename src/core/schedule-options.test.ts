@@ -55,6 +55,15 @@ describe('schedule options: normal form', () => {
     expect(fieldOf(() => norm({ kind: 'cron', expr: '0 * * * *', ...options }))).toBe(path);
   });
 
+  it('a schedule left with no occurrence names what emptied it: the exclusions when it has occurrences without them, else its end', () => {
+    const daily = { kind: 'cron', expr: '0 12 * * *' };
+    // Two days before its end, both excluded: the exclusions emptied it, not the end.
+    expect(fieldOf(() => norm({ ...daily, endAt: '2026-01-03', exclude: ['2026-01-01', '2026-01-02'] }))).toBe('schedule.exclude');
+    // Ended before any occurrence: the end, whatever is excluded.
+    expect(fieldOf(() => norm({ ...daily, endAt: '2026-01-01T06:00:00Z', exclude: ['2026-01-05'] }))).toBe('schedule.endAt');
+    expect(fieldOf(() => norm({ kind: 'rrule', rule: 'FREQ=DAILY;COUNT=1', exclude: ['2026-01-01'] }))).toBe('schedule.exclude');
+  });
+
   it('a jitter equal to the shortest interval is accepted; the shortest interval counts uneven gaps', () => {
     expect(norm({ kind: 'cron', expr: '0 * * * *', jitter: '1h' }).jitterMs).toBe(3_600_000);
     // 09:00 and 10:00 every day: the shortest gap is 1h, not 23h

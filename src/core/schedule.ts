@@ -54,7 +54,10 @@ function checkOccurs(schedule: CalendarSchedule, at: Date, field: string): void 
   const from = schedule.startAt && schedule.startAt > at.toISOString() ? new Date(schedule.startAt) : at;
   const first = firstOccurrence(schedule, from);
   if (first === null) {
-    const why = schedule.endAt ? `${field}.endAt` : schedule.exclude ? `${field}.exclude` : field;
+    // The exclusions are to blame when the schedule has occurrences without them (before its endAt, if any).
+    const { exclude, ...unexcluded } = schedule;
+    const excludedAll = exclude !== undefined && firstOccurrence(unexcluded, from) !== null;
+    const why = excludedAll ? `${field}.exclude` : schedule.endAt ? `${field}.endAt` : field;
     throw invalid(why, `the schedule has no occurrence from ${from.toISOString()}${schedule.endAt ? ` to ${schedule.endAt}` : ''}`);
   }
   if (schedule.jitterMs !== undefined) {
