@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { addDb, iso, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, iso, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 /**
  * `orrery worker list [--minutes N] [--json]`: the workers of the registry and of the runs, with their
@@ -10,7 +10,7 @@ export function workerListCommand(io: Io): Command {
   return addDb(
     new Command('list')
       .description('workers registered and seen in the last --minutes (stopped ones too), holding runs, or that ended runs then, with their liveness: alive, stale, gone, stopped')
-      .option('--minutes <n>', 'the window, 1 to 1440 minutes (default 60)', positiveIntArg)
+      .option('--minutes <n>', 'the window, 1 to 1440 minutes (default 60)', boundedIntArg(1, 1440))
       .option('--json', 'print a JSON array (the shape of GET /api/workers)'),
   ).action(async (o: DbOpts & { minutes?: number; json?: boolean }, cmd: Command) => {
     // The parent `worker` command reads its own options (--db among them) wherever they are.
