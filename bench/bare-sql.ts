@@ -41,6 +41,8 @@ export async function bareSqliteCycle(path: string, n: number, concurrency: numb
 /** PostgreSQL (FOR UPDATE SKIP LOCKED claims), in a database of its own, n runs; `serverCpu` reads the server's CPU. */
 export async function barePostgresCycle(url: string, n: number, concurrency: number, serverCpu: () => number | null): Promise<Measured> {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // An idle client's connection ended by the server (its database dropped after the cycle) must not crash the bench.
+  pool.on('error', (e) => process.stderr.write(`[bare-sql] idle connection: ${e.message}\n`));
   try {
     await pool.query(`CREATE TABLE runs (id bigserial PRIMARY KEY, status text NOT NULL, worker text, started timestamptz, ended timestamptz);
                       CREATE INDEX runs_waiting ON runs (id) WHERE status = 'scheduled'`);

@@ -37,6 +37,15 @@ beforeAll(async () => {
   postmaster = await localPostmasterPid(inject('pgUrl'));
 });
 
+/**
+ * What a failed bench printed, readable: its lines naming an error (a crash dumps whole objects, whose
+ * last 3,000 characters once held no message at all), then its last 1,500 characters.
+ */
+function failureOf(output: string): string {
+  const errorLines = output.split('\n').filter((l) => /\b\w*Error\b|^\s*at |\bthrow\b|ECONN|terminat/i.test(l) && l.length < 400).slice(0, 40);
+  return `${errorLines.join('\n')}\n…\n${output.slice(-1500)}`;
+}
+
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], {
@@ -58,7 +67,7 @@ describe('npm run bench -- --quick', () => {
   // speed limit: no machine's pace can reach it.
   it('measures every system and writes every figure, the tables and the chart', { timeout: 600_000 }, async () => {
     const { code, output } = await runBench(['--quick', '--size', '100', '--latency-count', '5', '--scale-max', '10001', '--out', out]);
-    expect(code, output.slice(-3000)).toBe(0);
+    expect(code, failureOf(output)).toBe(0);
     const { meta, samples } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
       meta: { concurrencies: number[]; claimBatch: number; scaleLevels: number[]; scaleStores: string[] };
       samples: Record<string, number[]>;
