@@ -4,9 +4,9 @@
  * README and the CLI's help point to.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -34,6 +34,39 @@ describe('the published package', () => {
     const links = [...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!);
     expect(links.length).toBeGreaterThan(5);
     for (const link of links) expect(files, link).toContain(link);
+  });
+
+  it('typechecks in a strict consumer that has only what installing the package brings (its dependencies, not its devDependencies)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-installed-'));
+    try {
+      // The package's own files as npm would unpack them (its declarations are what a consumer reads)...
+      const pkg = join(dir, 'node_modules', 'orrery');
+      for (const f of ['package.json', 'dist']) cpSync(join(ROOT, f), join(pkg, f), { recursive: true, filter: (src) => !/\.(js|map)$/.test(src) || src.endsWith('.d.ts') });
+      // ...and every package the install brings: the lock's packages that are not dev-only, hoisted.
+      const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+      for (const [path, entry] of Object.entries(lock.packages)) {
+        if (path === '' || entry.dev || path.split('node_modules/').length !== 2) continue;
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        symlinkSync(join(ROOT, path), join(dir, path));
+      }
+      const app = join(dir, 'app.mts');
+      const kinds = [
+        // tsc --init's defaults for a CommonJS project include esModuleInterop.
+        { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, esModuleInterop: true },
+        { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext },
+        { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler },
+      ];
+      for (const kind of kinds) {
+        const file = kind.module === ts.ModuleKind.CommonJS ? join(dir, 'app.ts') : app;
+        ts.sys.writeFile(file, "import * as orrery from 'orrery';\nimport * as worker from 'orrery/worker';\nexport const names: string[] = [...Object.keys(orrery), ...Object.keys(worker)];\n");
+        const program = ts.createProgram([file], { ...kind, strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, skipLibCheck: false });
+        const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file ? `${d.file.fileName.slice(dir.length)}: ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+        expect(problems, ts.ModuleResolutionKind[kind.moduleResolution]).toEqual([]);
+        rmSync(file);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('resolves the types of both entries in a consumer under every moduleResolution', () => {
