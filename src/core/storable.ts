@@ -129,3 +129,12 @@ export function utf8Length(s: string): number {
   }
   return n;
 }
+
+/**
+ * A listing's `limit` that may be 0 (`searchTasks`, `readArchivedRuns`, `listDagRuns`): a whole number
+ * from 0 to 2147483647, or a ValidationError naming `path`; past that, the stores' own errors would
+ * answer (SQLite's `datatype mismatch`, PostgreSQL's `invalid input syntax for type bigint`).
+ */
+export function checkCountLimit(limit: unknown, path = 'limit'): void {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > INT4_MAX) throw invalid(path, `must be an integer from 0 to ${INT4_MAX}`);
+}

@@ -1,7 +1,7 @@
 import { invalid } from './errors.js';
 import { parseInstant, requireInstant } from './instants.js';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, priorityRank, type DisabledReason, type Priority, type TaskPolicy, type TaskStatus } from './model.js';
-import { longerThan, textProblem } from './storable.js';
+import { checkCountLimit, longerThan, textProblem } from './storable.js';
 
 /**
  * Server-side task search (`orrery task list`, `GET /api/tasks`, the dashboard): tasks in id order,
@@ -223,5 +223,5 @@ export function checkTaskFilter(f: { status?: unknown; priority?: unknown; polic
   oneOf(f.policy, TASK_POLICIES, 'policy');
   oneOf(f.disabledReason, DISABLED_REASONS, 'disabledReason');
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
-  if (f.limit !== undefined && (!Number.isInteger(f.limit) || (f.limit as number) < 0)) throw invalid('limit', 'must be a non-negative integer');
+  if (f.limit !== undefined) checkCountLimit(f.limit);
 }

@@ -12,7 +12,7 @@ import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js'
 import type { NewTask } from '../core/validation.js';
 import { assertJson, validatePauseReason } from '../core/json-checks.js';
 import { dagInput } from './input-parsers.js';
-import { assertText } from '../core/storable.js';
+import { assertText, checkCountLimit } from '../core/storable.js';
 import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../store/dag-store.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
@@ -186,7 +186,7 @@ export class DagService {
       if (filter[k] !== undefined && typeof filter[k] !== 'string') throw invalid(k, 'must be a string');
       assertText(filter[k], k);
     }
-    if (filter.limit !== undefined && !(Number.isSafeInteger(filter.limit) && filter.limit >= 0)) throw invalid('limit', 'must be a non-negative integer');
+    if (filter.limit !== undefined) checkCountLimit(filter.limit);
     if (filter.beforeId !== undefined && !(Number.isSafeInteger(filter.beforeId) && filter.beforeId > 0)) throw invalid('beforeId', 'must be a DAG run id (a positive integer)');
     if (filter.dag !== undefined && (await this.store.getDags([filter.dag])).length === 0) {
       throw new NotFoundError(`DAG "${filter.dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);

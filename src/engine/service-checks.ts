@@ -1,5 +1,5 @@
 import { invalid } from '../core/errors.js';
-import { assertText } from '../core/storable.js';
+import { assertText, checkCountLimit } from '../core/storable.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
 import type { ArchivedRunFilter } from '../store/archive-store.js';
 
@@ -11,7 +11,8 @@ export function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
   // The fields given are checked before the one left out.
   if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
-  if (!Number.isInteger(f.limit) || f.limit < 0) throw invalid('limit', f.limit === undefined ? 'is required (how many records at most)' : 'must be a non-negative integer');
+  if (f.limit === undefined) throw invalid('limit', 'is required (how many records at most)');
+  checkCountLimit(f.limit);
   return f;
 }
 

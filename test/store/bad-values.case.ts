@@ -88,6 +88,14 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect((await orrery.getRun(bid))!.status).toBe('started');
       await refused(orrery.dags.get('d', Buffer.from('hi') as never), 'latest');
       await refused(orrery.dags.runs({ limit: -1 }), 'limit');
+      // Past 2147483647 the stores' own errors answered (SQLite's datatype mismatch, PostgreSQL's bigint syntax), or the limit was taken.
+      for (const limit of [2_147_483_648, 1e300]) {
+        await refused(orrery.searchTasks({ limit }), 'limit');
+        await refused(orrery.readArchivedRuns({ limit }), 'limit');
+        await refused(orrery.readArchivedTasks({ limit }), 'limit');
+        await refused(orrery.dags.runs({ limit }), 'limit');
+      }
+      expect(await orrery.searchTasks({ limit: 0 })).toEqual([]);
       await refused(orrery.dags.runs({ beforeId: 1.5 }), 'beforeId');
       await refused(orrery.dags.runs({ status: true as never }), 'status');
     });
