@@ -27,10 +27,26 @@ export interface BulkOptions {
 }
 
 
+/** The filters a bulk action's `filter` and `runs` take (the searches' own, less paging). */
+const TASK_FILTER_KEYS = ['type', 'status', 'priority', 'policy', 'disabledReason', 'dagAttempts', 'paused', 'nextRunFrom', 'nextRunBefore', 'concurrencyKey', 'args', 'argsMatch'];
+const RUN_FILTER_KEYS = ['status', 'type', 'worker', 'since', 'until'];
+
+/**
+ * A key a bulk action does not know, given a value, is refused naming it: a misspelt filter
+ * (`statuss`) or option (`dryrun`) would otherwise be left out without a word, and the action would
+ * change more tasks than meant, or change them for real instead of counting them.
+ */
+export function refuseUnknownKeys(o: object, known: readonly string[], path: string): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== undefined && !known.includes(k)) throw invalid(path ? `${path}.${k}` : k, `unknown field (one of ${known.join(', ')})`);
+  }
+}
+
 /** Validates an action and a selection (a ValidationError naming the field), before anything is read. */
 export function checkBulk(action: string, sel: BulkSelectionInput): { action: BulkAction; search: TaskSearch; runs: RunSearchInput | null } {
   if (!(BULK_ACTIONS as readonly string[]).includes(action)) throw invalid('action', `"${action}" is not a bulk action (one of ${BULK_ACTIONS.join(', ')})`);
   if (sel === null || typeof sel !== 'object') throw invalid('', 'a selection is required: filter, ids, runs or all');
+  refuseUnknownKeys(sel, ['filter', 'ids', 'runs', 'all'], '');
   const given = (['filter', 'ids', 'runs', 'all'] as const).filter((k) => sel[k] !== undefined && sel[k] !== false);
   if (given.length === 0) throw invalid('filter', 'choose the tasks: a filter, ids, runs, or all: true for every task');
   if (given.length > 1) throw invalid(given[1]!, `choose the tasks one way only (${given.join(' and ')} given)`);
@@ -39,6 +55,7 @@ export function checkBulk(action: string, sel: BulkSelectionInput): { action: Bu
   if (sel.filter !== undefined) {
     if (sel.filter === null || typeof sel.filter !== 'object' || Array.isArray(sel.filter)) throw invalid('filter', 'must be an object of task filters');
     for (const k of ['limit', 'cursor', 'ids'] as const) if (k in sel.filter) throw invalid(`filter.${k}`, 'not a filter of a bulk action');
+    refuseUnknownKeys(sel.filter, TASK_FILTER_KEYS, 'filter');
     const search = prefixed('filter', () => taskSearch({ ...sel.filter, limit: BULK_BATCH }));
     const probe = searchPath(search);
     if (probe.index === 'id' && !probe.bounded) throw invalid('filter', 'is empty: give at least one filter, or all: true for every task');
@@ -51,6 +68,7 @@ export function checkBulk(action: string, sel: BulkSelectionInput): { action: Bu
   if (sel.runs !== undefined) {
     if (sel.runs === null || typeof sel.runs !== 'object' || Array.isArray(sel.runs)) throw invalid('runs', 'must be an object of run filters');
     for (const k of ['limit', 'cursor'] as const) if (k in sel.runs) throw invalid(`runs.${k}`, 'not a filter of a bulk action');
+    refuseUnknownKeys(sel.runs, RUN_FILTER_KEYS, 'runs');
     const r = prefixed('runs', () => runSearch({ ...sel.runs, limit: BULK_BATCH }));
     // Like an empty filter: `{}` (or `status: ""`) would take every task that ever ran.
     if (r.statuses === null && r.type === null && r.worker === null && r.since === null && r.until === null) {

@@ -24,7 +24,7 @@ import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js'
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 import { checkTaskFilter, taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
 import type { BulkAction, BulkResult } from '../core/bulk.js';
-import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
+import { checkBulk, refuseUnknownKeys, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
 
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
 export const DUE_COUNT_CAP = 100_000;
@@ -323,6 +323,7 @@ export class Orrery implements Jobboard {
   async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: At & { dryRun?: boolean; nextRun?: Date; onProgress?: (p: BulkResult) => void } = {}): Promise<BulkResult> {
     opts = optionsObject(opts, 'options');
     const checked = checkBulk(action, selection);
+    refuseUnknownKeys(opts, ['at', 'dryRun', 'nextRun', 'onProgress'], 'options');
     const at = this.instant(opts.at);
     if (opts.nextRun !== undefined) {
       if (checked.action !== 'respawn' && checked.action !== 'redrive') throw invalid('nextRun', 'only applies to respawn and redrive');

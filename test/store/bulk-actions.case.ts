@@ -34,6 +34,23 @@ export function bulkActionCases(sut: StoreUnderTest): void {
       expect(await orrery.getTask(tasks[1004]!.id)).toMatchObject({ status: 'next_run_not_scheduled', disabledReason: null, nextRun: due });
     });
 
+    it('a misspelt option, filter or selection key is refused naming it, and nothing changes (dryrun once deleted for real)', async () => {
+      const { orrery } = await setup([{ name: 'many' }]);
+      await orrery.createTasks([oneshot('many', 1), oneshot('many', 2)], { at: T0 });
+      const refused = async (p: Promise<unknown>, path: string) => {
+        const e = await p.then(() => null, (x: unknown) => x);
+        expect(e, path).toBeInstanceOf(ValidationError);
+        expect((e as ValidationError).details.map((d) => d.path)).toEqual([path]);
+      };
+      await refused(orrery.bulkTasks('delete', { filter: { type: 'many' } }, { dryrun: true } as never), 'options.dryrun');
+      await refused(orrery.bulkTasks('delete', { filter: { type: 'many', statuss: 'completed' } as never }), 'filter.statuss');
+      await refused(orrery.bulkTasks('delete', { runs: { type: 'many', workr: 'w' } as never }), 'runs.workr');
+      await refused(orrery.bulkTasks('delete', { all: true, filters: { type: 'x' } } as never), 'filters');
+      expect((await orrery.findTasks({ type: 'many' })).tasks).toHaveLength(2);
+      // A key left undefined is no key: options built from optional values stay accepted.
+      expect(await orrery.bulkTasks('disable', { filter: { type: 'many', status: undefined } }, { dryRun: true, nextRun: undefined, at: T0 })).toMatchObject({ matched: 2, changed: 0 });
+    });
+
     it('skips what the single action refuses: an equal task active, twice the same identity in one batch', async () => {
       const { orrery } = await setup([{ name: 'job', numRetries: 2 }]);
       const a = await orrery.createTask(oneshot('job', 'x'), { at: T0 });
