@@ -18,6 +18,9 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
   const server = createServer({ requireHostHeader: false }, (req, res) => {
     const problem = hostHeaderProblem(req.headers.host);
     if (problem !== null) return answer(req, res, problem);
+    // An IPv6 address in a longer form than the shortest ([0:0:0:0:0:0:0:1], [::ffff:127.0.0.1]) is
+    // one a URL holds, but the adapter refuses any host not already written as a URL writes it.
+    if (req.headers.host!.startsWith('[')) req.headers.host = new URL(`http://${req.headers.host}`).host;
     void listener(req, res);
   });
   server.on('clientError', answerUnparsed);

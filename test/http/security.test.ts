@@ -177,6 +177,14 @@ describe('malformed Host headers', () => {
       // Well-formed names are still served as before.
       expect((await send(s.port, 'GET', '/api/task-types', { ...auth, host: `127.0.0.1:${s.port}` })).status).toBe(200);
       if (token) expect((await send(s.port, 'GET', '/api/task-types', { ...auth, host: 'orrery.example.com' })).status).toBe(200);
+      // IPv6 addresses in any form a URL holds, not only the shortest (the adapter refused these with a bare 400).
+      for (const host of ['[0:0:0:0:0:0:0:1]', `[0:0:0:0:0:0:0:1]:${s.port}`, '[0000::1]']) {
+        expect((await send(s.port, 'GET', '/api/task-types', { ...auth, host })).status, host).toBe(200);
+      }
+      // Other addresses are served with the token, and refused as not loopback without it (403, not 400).
+      for (const host of ['[2001:db8:0::1]', '[::ffff:127.0.0.1]']) {
+        expect((await send(s.port, 'GET', '/api/task-types', { ...auth, host })).status, host).toBe(token ? 200 : 403);
+      }
     });
   }
 });
