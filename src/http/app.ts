@@ -138,6 +138,10 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     await next();
     try {
       if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', id);
+      // Answers of the API, the probes and the metrics: never kept by a browser or a proxy (they hold
+      // task data) and never sniffed as another type. The dashboard's files set their own caching.
+      if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
+      if (!c.res.headers.has('x-content-type-options')) c.res.headers.set('x-content-type-options', 'nosniff');
     } catch {
       // a response with immutable headers: answered without the header
     }

@@ -143,6 +143,18 @@ describe('without a token', () => {
 });
 
 describe('with a token', () => {
+  it('API answers, errors and probes are neither kept by a browser or proxy nor sniffed: no-store, nosniff', async () => {
+    const s = await serve(TOKEN);
+    const auth = { authorization: `Bearer ${TOKEN}`, host: `127.0.0.1:${s.port}` };
+    for (const [path, headers, status] of [['/api/task-types', auth, 200], ['/api/task-types', { host: auth.host }, 401], ['/api/nope', auth, 404], ['/healthz', { host: auth.host }, 200]] as const) {
+      const r = await send(s.port, 'GET', path, headers);
+      expect(r.status, path).toBe(status);
+      expect([r.headers['cache-control'], r.headers['x-content-type-options']], `${path} ${status}`).toEqual(['no-store', 'nosniff']);
+    }
+    // The event stream keeps its own caching header.
+    expect((await send(s.port, 'HEAD', '/api/events', auth)).headers['cache-control']).toBe('no-cache');
+  });
+
   it('any Host and Origin are served with the token (the token is the defence), but bodies must still be JSON', async () => {
     const s = await serve(TOKEN);
     const auth = { authorization: `Bearer ${TOKEN}` };
