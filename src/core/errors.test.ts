@@ -72,4 +72,18 @@ describe('RetryAfter', () => {
     }
     expect(() => new errors.RetryAfter(-1)).toThrow(errors.ValidationError);
   });
+  it('names the field it refuses in its details, delayMs, as every ValidationError does', () => {
+    for (const [ms, message] of [[-1, 'must be a non-negative number of ms'], [Number.NaN, 'must be a non-negative number of ms'], [CENTURY + 1, `must be at most 100 years (${CENTURY} ms)`]] as const) {
+      const e = (() => {
+        try {
+          new errors.RetryAfter(ms);
+        } catch (x) {
+          return x as errors.ValidationError;
+        }
+        return null;
+      })();
+      expect(e?.details).toEqual([{ path: 'delayMs', message }]);
+      expect(e?.message).toBe(`RetryAfter: delay ${message}, got ${ms}`);
+    }
+  });
 });

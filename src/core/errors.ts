@@ -159,8 +159,10 @@ export class RetryAfter extends Error {
     const opts = typeof options === 'string' ? { message: options } : (options ?? {});
     super(opts.message ?? `retry after ${delayMs} ms`);
     this.name = 'RetryAfter';
-    if (!Number.isFinite(delayMs) || delayMs < 0) throw new ValidationError(`RetryAfter: delay must be a non-negative number of ms, got ${delayMs}`);
-    if (delayMs > MAX_DURATION_MS) throw new ValidationError(`RetryAfter: delay must be at most 100 years (${MAX_DURATION_MS} ms), got ${delayMs}`);
+    // Named as the field it becomes (delayMs), like every ValidationError's details.
+    const problem = (message: string) => new ValidationError(`RetryAfter: delay ${message}, got ${delayMs}`, [{ path: 'delayMs', message }]);
+    if (!Number.isFinite(delayMs) || delayMs < 0) throw problem('must be a non-negative number of ms');
+    if (delayMs > MAX_DURATION_MS) throw problem(`must be at most 100 years (${MAX_DURATION_MS} ms)`);
     this.delayMs = Math.round(delayMs);
     this.throttle = opts.throttle === true;
   }
