@@ -89,8 +89,9 @@ export function elided(text: string, max: number): string {
 /** Maps what a handler threw to the run's end: PermanentFailure, RetryAfter(ms), anything else fails. */
 export function outcomeOfError(e: unknown): Outcome {
   // A thrown value that is not an Error is named by its text alone (an Error made here would carry
-  // Orrery's own stack frames into the run's error).
-  const err = e instanceof Error ? e : Object.assign(new Error(safeString(e)), { stack: '' });
+  // Orrery's own stack frames into the run's error). A value whose text cannot be read (a toString
+  // that throws) throws here: outcomeOfSettled says it could not be read.
+  const err = e instanceof Error ? e : Object.assign(new Error(String(e)), { stack: '' });
   // Error text may come from anywhere (binary data, a decoder): made storable, so the end is recorded.
   const stack = typeof err.stack === 'string' ? err.stack : '';
   const text = elided(storableText(stack && stack.includes(String(err.message)) ? stack : `${String(err.name)}: ${String(err.message)}`), MAX_ERROR_TEXT);
