@@ -29,11 +29,23 @@ export async function loadHandlers(file: string, opts: { ownProcess?: boolean; i
   try {
     mod = opts.ownProcess || opts.isolate ? await whileLoading(file, () => importFile(path), opts.ownProcess === true) : await importFile(path);
   } catch (e) {
-    const message = thrownText(e);
+    const message = namingTheFile(thrownText(e), path);
     const hint = /top-level await/i.test(message) && extname(path) === '.ts' ? ' (a .ts file outside a "type": "module" package is compiled as CommonJS: rename it .mts for top-level await)' : '';
     throw new ValidationError(`--handlers ${file}: cannot load it: ${message}${hint}`, [{ path: 'handlers', message: 'cannot load' }]);
   }
   return toHandlersModule(mod, file);
+}
+
+/**
+ * A compile error of a `.mts`, `.cts` or `.tsx` file names the file as tsx's compiler saw it, with a
+ * `.ts` extension (`/app/handlers.ts:1:37: ERROR: …` for `handlers.mts`): named as given instead, so
+ * the user is not sent to another file.
+ */
+function namingTheFile(message: string, path: string): string {
+  const ext = extname(path);
+  if (ext === '.ts' || !TYPESCRIPT.has(ext)) return message;
+  const seen = `${path.slice(0, -ext.length)}.ts:`;
+  return message.split(seen).join(`${path}:`);
 }
 
 async function importFile(path: string): Promise<Record<string, unknown>> {

@@ -187,6 +187,9 @@ describe('handlers files that cannot serve: exit 2 with one line naming the file
     ['an empty handlers object', 'none.mjs', 'export const handlers = {};\n', /^orrery: --handlers none\.mjs: no handler: /],
     ['a Map of handlers', 'map.mjs', 'export const handlers = new Map([["a", async () => true]]);\n', /^orrery: --handlers map\.mjs: export an object "handlers" .*, a plain object, not a Map$/m],
     ['a misnamed export in a .ts compiled to CommonJS', 'typo.ts', 'export const handler = { a: async () => true };\n', /^orrery: --handlers typo\.ts: export an object "handlers" .*; its default export has "handler", which is not a function$/m],
+    // tsx's compiler names a .mts, .cts or .tsx file with a .ts extension in its errors: named as given.
+    ['a syntax error in a .mts file, named with its own extension', 'syn.mts', 'export const handlers = { a: async ( => true };\n', /^orrery: --handlers syn\.mts: cannot load it: Transform failed with 1 error:\\n\/.*\/syn\.mts:1:37: ERROR: Unexpected "=>"$/m],
+    ['a syntax error in a .cts file, named with its own extension', 'syn.cts', 'export const handlers = { a: async ( => true };\n', /\/syn\.cts:1:37: ERROR/],
     ['taskTypes without handlers in a .ts compiled to CommonJS', 'types.ts', 'export const taskTypes = [];\n', /^orrery: --handlers types\.ts: export an object "handlers" mapping backend names to functions \(or "dags"\)$/m],
   ];
   test.concurrent.each(BAD)('%s', async (_what, file, source, message) => {
