@@ -29,7 +29,7 @@ type Level = { index: number } | { key: string; atKey: boolean };
  * digits only (no fraction, no exponent), it would be read as another number. Null when there is none.
  * `text` must be valid JSON (parse it first); the scan keeps no recursion, so any depth is checked.
  */
-export function firstInexactInteger(text: string): InexactInteger | null {
+export function firstInexactInteger(text: string, opts: { onlyRounded?: boolean } = {}): InexactInteger | null {
   const levels: Level[] = [];
   const path = () => levels.map((l) => ('index' in l ? `[${l.index}]` : /^[A-Za-z_$][\w$-]*$/.test(l.key) ? `.${l.key}` : `[${JSON.stringify(l.key)}]`)).join('');
   for (let i = 0; i < text.length; ) {
@@ -47,7 +47,8 @@ export function firstInexactInteger(text: string): InexactInteger | null {
       NUMBER.lastIndex = i;
       const m = NUMBER.exec(text)!;
       const n = Number(m[0]);
-      if (m[1] === undefined && m[2] === undefined && !Number.isSafeInteger(n)) {
+      // onlyRounded: an integer past 2^53−1 that a double holds exactly (2^60, as JSON.stringify writes it) is kept.
+      if (m[1] === undefined && m[2] === undefined && !Number.isSafeInteger(n) && !(opts.onlyRounded && Number.isFinite(n) && BigInt(m[0]) === BigInt(n))) {
         return { path: path(), written: m[0], readAs: Number.isFinite(n) ? BigInt(n).toString() : String(n) };
       }
       i += m[0].length;
@@ -80,13 +81,15 @@ export function inexactIntegerMessage(found: InexactInteger): string {
 const LONG_DIGITS = /\d{16}/;
 
 /**
- * The problem of JSON text that holds an integer parsing would round, as an error detail: its path
+ * The problem of JSON text that holds an integer parsing would change, as an error detail: its path
  * (`tasks[0].arguments.args[1]`, or `''` for the value itself) and what is wrong with it, ending with
  * how to send it instead. Null when there is none. `text` must be valid JSON.
  */
 export function inexactIntegerDetail(text: string): { path: string; message: string } | null {
   if (!LONG_DIGITS.test(text)) return null;
-  const found = firstInexactInteger(text);
+  // Only one parsing would change: a JavaScript client writes a large double (2^60) in digits, and
+  // reading it back gives the same number.
+  const found = firstInexactInteger(text, { onlyRounded: true });
   if (!found) return null;
   const message = `the number ${found.written} cannot be kept exactly (JSON numbers keep integers up to ±${MAX_EXACT_INTEGER}; it would be read as ${found.readAs}); send it as a JSON string ("${found.written}")`;
   return { path: found.path.replace(/^\./, ''), message };

@@ -58,3 +58,15 @@ export const MAX_LAST_RUNS = 100_000;
 export function lastRunsOption(v: unknown, name: string): number | undefined {
   return v === undefined ? undefined : checkInteger(v, name, 1, MAX_LAST_RUNS);
 }
+
+/**
+ * A key a call does not know, given a value, is refused naming it (`options.dryrun: unknown field`):
+ * a misspelt filter (`statuss`) or option (`dryrun`) would otherwise be left out without a word, and
+ * a bulk action would change more tasks than meant, or change them for real instead of counting
+ * them. A key given `undefined` is no key (options built from optional values).
+ */
+export function refuseUnknownKeys(o: object, known: readonly string[], path: string): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== undefined && !known.includes(k)) throw invalid(path ? `${path}.${k}` : k, `unknown field (one of ${known.join(', ')})`);
+  }
+}

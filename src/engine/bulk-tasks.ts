@@ -1,5 +1,6 @@
 import { BULK_ACTIONS, BULK_BATCH, addBatch, bulkSelection, type BulkAction, type BulkResult, type BulkSelectionInput } from '../core/bulk.js';
 import { invalid } from '../core/errors.js';
+import { refuseUnknownKeys } from '../core/options.js';
 import { runSearch, encodeRunCursor, type RunSearchInput } from '../core/run-search.js';
 import { MAX_SEARCH_IDS, searchPath, taskPage, taskSearch, type TaskSearchPage, type TaskSearch, type TaskSearchInput } from '../core/task-search.js';
 import type { Task, TaskRun } from '../core/model.js';
@@ -30,17 +31,6 @@ export interface BulkOptions {
 /** The filters a bulk action's `filter` and `runs` take (the searches' own, less paging). */
 const TASK_FILTER_KEYS = ['type', 'status', 'priority', 'policy', 'disabledReason', 'dagAttempts', 'paused', 'nextRunFrom', 'nextRunBefore', 'concurrencyKey', 'args', 'argsMatch'];
 const RUN_FILTER_KEYS = ['status', 'type', 'worker', 'since', 'until'];
-
-/**
- * A key a bulk action does not know, given a value, is refused naming it: a misspelt filter
- * (`statuss`) or option (`dryrun`) would otherwise be left out without a word, and the action would
- * change more tasks than meant, or change them for real instead of counting them.
- */
-export function refuseUnknownKeys(o: object, known: readonly string[], path: string): void {
-  for (const [k, v] of Object.entries(o)) {
-    if (v !== undefined && !known.includes(k)) throw invalid(path ? `${path}.${k}` : k, `unknown field (one of ${known.join(', ')})`);
-  }
-}
 
 /** Validates an action and a selection (a ValidationError naming the field), before anything is read. */
 export function checkBulk(action: string, sel: BulkSelectionInput): { action: BulkAction; search: TaskSearch; runs: RunSearchInput | null } {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
 import { assertDurationMs } from '../core/durations.js';
-import { lastRunsOption, optionsObject, requireOptions } from '../core/options.js';
+import { lastRunsOption, optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkClock } from './option-checks.js';
 import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
@@ -24,7 +24,7 @@ import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js'
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 import { checkTaskFilter, taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
 import type { BulkAction, BulkResult } from '../core/bulk.js';
-import { checkBulk, refuseUnknownKeys, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
+import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
 
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
 export const DUE_COUNT_CAP = 100_000;
