@@ -83,4 +83,39 @@ describe('PostgreSQL: a keyed create racing a claim or an end', () => {
     expect(answer).toMatchObject({ created: true, task: { arguments: { args: ['new'] }, status: 'next_run_not_scheduled' } });
     expect(answer!.task.id).not.toBe(holder.id);
   });
+  it('a run queued while the replacement waited for the task is withdrawn and the task replaced (it was answered unchanged: the run read as none)', async () => {
+    db = await createTestDatabase('replace-queued');
+    const o = (orrery = await openOrrery({ db: db.url }));
+    await o.createTaskType({ name: 'sync' });
+    const task = await o.createTask({ type: 'sync', policy: 'oneshot', key: 'k', arguments: { args: ['old'], kwargs: {} } });
+    // A run row to copy: queued once, then the task put back to due with no run, as before a runner's pass.
+    const [template] = await o.scheduleDue({});
+    const runner = new pg.Client({ connectionString: db.url });
+    await runner.connect();
+    clients.push(runner);
+    await runner.query(`UPDATE task_runs SET status = 'lost', ended = now() WHERE id = $1`, [template!.id]);
+    await runner.query(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1`, [task.id]);
+    // Another session schedules the task (a runner's pass) and holds its row meanwhile.
+    await runner.query('BEGIN');
+    await runner.query('SELECT id FROM tasks WHERE id = $1 FOR UPDATE', [task.id]);
+    let settled = false;
+    const replacing = o.createTasksDetailed([{ type: 'sync', policy: 'oneshot', key: 'k', onConflict: 'replace', arguments: { args: ['new'], kwargs: {} } }]).finally(() => (settled = true));
+    replacing.catch(() => {}); // awaited below
+    while (!settled) {
+      const { rows } = await runner.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      if (rows[0].n > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const { rows: cols } = await runner.query(`SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) AS list FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = 'task_runs' AND column_name NOT IN ('id', 'backend_id', 'status', 'ended', 'error')`);
+    const list = cols[0].list as string;
+    const { rows: queued } = await runner.query(`INSERT INTO task_runs (${list}, backend_id, status) SELECT ${list}, 'queued-meanwhile', 'scheduled' FROM task_runs WHERE id = $1 RETURNING id`, [template!.id]);
+    await runner.query(`UPDATE tasks SET status = 'next_run_scheduled', current_run = $2 WHERE id = $1`, [task.id, queued[0].id]);
+    await runner.query('COMMIT');
+
+    const [answer] = await replacing;
+    expect(answer).toMatchObject({ created: false, replaced: true, task: { id: task.id, status: 'next_run_not_scheduled', arguments: { args: ['new'] } } });
+    expect(answer!.withdrawn).toMatchObject({ backendId: 'queued-meanwhile', status: 'lost' });
+    expect(await o.getRun('queued-meanwhile')).toMatchObject({ status: 'lost' });
+  });
 });

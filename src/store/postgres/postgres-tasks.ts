@@ -175,7 +175,7 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   let row: Row | undefined;
   for (let round = 0; row === undefined; round++) {
     ({ rows: [row] } = await c.query<Row>(
-      `SELECT t.*, r.status AS current_run_status FROM tasks t LEFT JOIN task_runs r ON r.id = t.current_run WHERE t.dedupe_key = $1 FOR UPDATE OF t`,
+      `SELECT t.* FROM tasks t WHERE t.dedupe_key = $1 FOR UPDATE`,
       [t.dedupeKey],
     ));
     if (row !== undefined) break;
@@ -185,8 +185,15 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
     if (id !== undefined) return { task: taskFromNew(t, id, at), created: true };
     if (round === 3) throw new ConflictError('equal tasks kept finishing and starting during creation; try again', [{ path: 'key', message: 'identity busy' }]);
   }
+  // The run's status is read by a statement of its own once the task's lock is held: had it been
+  // joined into the locking read, a wait for that lock (a runner scheduling the task meanwhile) would
+  // give the task's new row with the run side as it was before (PostgreSQL's re-check of a locked row
+  // under READ COMMITTED does not read the joined table again): a queued run taken for none, a
+  // replace answered as `return`.
   const holder = taskFromRow(row);
-  const plan = planConflict(holder, (row.current_run_status ?? null) as RunStatus | null, t.onConflict ?? 'return', replacementOf(t));
+  const runStatus =
+    row.current_run === null ? null : ((await c.query<{ status: RunStatus }>(`SELECT status FROM task_runs WHERE id = $1`, [row.current_run])).rows[0]?.status ?? null);
+  const plan = planConflict(holder, runStatus, t.onConflict ?? 'return', replacementOf(t));
   if (plan.action === 'return') return { task: holder, created: false };
   const withdrawn = plan.withdrawRun
     ? (await c.query<Row>(
