@@ -25,15 +25,16 @@ const SHARED: ReadonlyArray<{ col: string; type: string; value: (t: NewTask) => 
   { col: 'trace_context', type: 'text', value: (t) => t.traceContext ?? null },
 ];
 const NEXT_RUN = SHARED.findIndex((c) => c.col === 'next_run');
-/** $1 arguments, $2 dedupe keys, $3 created, then one parameter per SHARED column, then the NOTIFY channel. */
+/** $1 arguments, $2 dedupe keys, $3 created, then one parameter per SHARED column, then the NOTIFY channel, then the ids. */
 const FIRST_SHARED = 4;
 const CHANNEL = FIRST_SHARED + SHARED.length;
 
 /**
  * The statement for a chunk (at least one task), rows as arrays `[id, dedupe_key]`. `notify`: it also
  * sends the wake-up on that LISTEN channel when it inserts anything (it leaves with the commit).
+ * `ids`: the tasks' ids, given (postgres-tasks.ts keyOrdered), instead of the sequence's next ones.
  */
-export function chunkInsert(chunk: readonly NewTask[], at: Date, notify?: string): pg.QueryArrayConfig {
+export function chunkInsert(chunk: readonly NewTask[], at: Date, notify?: string, ids?: readonly string[]): pg.QueryArrayConfig {
   const n = chunk.length;
   const args = new Array<string>(n);
   const keys = new Array<string>(n);
@@ -59,15 +60,16 @@ export function chunkInsert(chunk: readonly NewTask[], at: Date, notify?: string
     }
   }
   if (notify !== undefined) values.push(notify);
-  const id = varying * 2 + (notify !== undefined ? 1 : 0);
-  return { ...(varying === 0 ? { name: `orrery_insert_${id}` } : {}), text: statement(id), values, rowMode: 'array' };
+  if (ids !== undefined) values.push(arrayLiteral(ids as Cell[]));
+  const id = varying * 4 + (ids !== undefined ? 2 : 0) + (notify !== undefined ? 1 : 0);
+  return { ...(varying === 0 && ids === undefined ? { name: `orrery_insert_${id}` } : {}), text: statement(id), values, rowMode: 'array' };
 }
 
 const statements = new Map<number, string>();
 
 /**
- * The statement for one set of varying columns (`id`: a bit per SHARED column, shifted left once,
- * plus 1 with NOTIFY). Where every column is shared (`id` 0 and 1, any create of one task) it runs
+ * The statement for one set of varying columns (`id`: a bit per SHARED column, shifted left twice,
+ * plus 2 with the ids given, plus 1 with NOTIFY). Where every column is shared (`id` 0 and 1, any create of one task) it runs
  * as a named prepared statement (`orrery_insert_<id>`): a lone create, an idle worker's next task,
  * would otherwise be parsed and planned on every call, about a quarter of a millisecond of its
  * round trip. Its generic plan needs no statistics (rows from `unnest`, conflicts found through
@@ -77,8 +79,9 @@ const statements = new Map<number, string>();
 function statement(id: number): string {
   let sql = statements.get(id);
   if (sql !== undefined) return sql;
-  const varying = id >> 1;
+  const varying = id >> 2;
   const notify = (id & 1) === 1;
+  const givenIds = (id & 2) === 2;
   const columns = ['arguments', 'identity_key', 'dedupe_key', 'status', 'created'];
   const values = ['x.a', 'x.k', 'x.k', `'next_run_not_scheduled'`, '$3::timestamptz'];
   const from = ['$1::jsonb[]', '$2::text[]'];
@@ -93,6 +96,12 @@ function statement(id: number): string {
       names.push(`c${j}`);
     }
   });
+  if (givenIds) {
+    columns.unshift('id');
+    values.unshift('x.i');
+    from.push(`$${notify ? CHANNEL + 1 : CHANNEL}::bigint[]`);
+    names.push('i');
+  }
   // The index predicate in the conflict target matches tasks_dedupe whether it is whole or partial.
   const insert = `INSERT INTO tasks (${columns.join(', ')})
      SELECT ${values.join(', ')}

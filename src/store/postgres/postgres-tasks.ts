@@ -33,13 +33,15 @@ const hasFlowControl = (t: NewTask) => t.unique !== undefined || t.debounce !== 
 async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
   const out = new Array<CreatedTask>(tasks.length);
   const plain: number[] = [];
-  for (let i = 0; i < tasks.length; i++) {
+  const controlled: number[] = [];
+  tasks.forEach((t, i) => (hasFlowControl(t) ? controlled : plain).push(i));
+  // Their advisory locks are taken in key order (a batch's creates of one key keep their order), so
+  // two batches sharing keys do not each wait for the other's.
+  const lockKey = (i: number) => tasks[i]!.unique?.key ?? tasks[i]!.debounce!.key;
+  controlled.sort((a, b) => (lockKey(a) < lockKey(b) ? -1 : lockKey(a) > lockKey(b) ? 1 : a - b));
+  for (const i of controlled) {
     const t = tasks[i]!;
-    if (!hasFlowControl(t)) {
-      plain.push(i);
-      continue;
-    }
-    const key = t.unique?.key ?? t.debounce!.key;
+    const key = lockKey(i);
     await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
     const matched = await flowControlMatch(c, t, at);
     if (matched !== null) {
@@ -126,6 +128,7 @@ async function insertPlain(c: pg.PoolClient, tasks: readonly NewTask[], at: Date
     if (round === 3) throw new ConflictError('equal tasks kept completing during creation; try again', [{ path: 'key', message: 'identity busy' }]);
     await insertChunks(c, vanished.map((k) => tasks[firstIndex.get(k)!]!), at, (id, key) => inserted.set(key, id));
   }
+  const conflicts: number[] = [];
   for (let i = 0; i < n; i++) {
     if (out[i] !== undefined) continue;
     const t = tasks[i]!;
@@ -134,8 +137,10 @@ async function insertPlain(c: pg.PoolClient, tasks: readonly NewTask[], at: Date
     else if ((t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null) {
       // Same definition: the holder as inserted earlier in this batch, or as found.
       out[i] = id !== undefined ? { task: taskFromNew(tasks[firstIndex.get(t.dedupeKey)!]!, id, at), created: false } : { task: taskFromRow(existing.get(t.dedupeKey)!), created: false };
-    } else out[i] = await resolveConflict(c, t, at);
+    } else conflicts.push(i);
   }
+  // Their holders are locked in identity order, as their rows were inserted (keyOrdered).
+  for (const i of inKeyOrder(tasks, conflicts)) out[i] = await resolveConflict(c, tasks[i]!, at);
   return out;
 }
 
@@ -154,7 +159,8 @@ export async function insertAtOnce(pool: pg.Pool, tasks: readonly NewTask[], at:
   tasks.forEach((t, i) => firstIndex.has(t.dedupeKey) || firstIndex.set(t.dedupeKey, i));
   const distinct = firstIndex.size === tasks.length ? tasks : [...firstIndex.values()].map((i) => tasks[i]!);
   const inserted = new Map<string, number>();
-  record((await pool.query(chunkInsert(distinct, at, notify))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
+  const ordered = await keyOrdered(pool, distinct);
+  record((await pool.query(chunkInsert(ordered.tasks, at, notify, ordered.ids))).rows as Array<[number, string]>, (id, key) => inserted.set(key, id));
   if (inserted.size !== distinct.length) return inserted;
   // A later equal task of the batch is answered with the earlier one, as insertPlain answers it.
   return tasks.map((t, i) => {
@@ -220,11 +226,13 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
  * does not wait while this process encodes the next chunk or reads the ids of the last one. `onRow`
  * gets each inserted task's id and identity.
  */
-async function insertChunks(c: pg.PoolClient, tasks: readonly NewTask[], at: Date, onRow: (id: number, key: string) => void): Promise<void> {
+async function insertChunks(c: pg.PoolClient, given: readonly NewTask[], at: Date, onRow: (id: number, key: string) => void): Promise<void> {
+  const { tasks, ids } = await keyOrdered(c, given);
   const running: Array<Promise<void>> = [];
   try {
     for (let i = 0; i < tasks.length; i += CHUNK) {
-      const q = chunkInsert(i === 0 && tasks.length <= CHUNK ? tasks : tasks.slice(i, i + CHUNK), at);
+      const whole = i === 0 && tasks.length <= CHUNK;
+      const q = chunkInsert(whole ? tasks : tasks.slice(i, i + CHUNK), at, undefined, ids && (whole ? ids : ids.slice(i, i + CHUNK)));
       running.push(c.query(q).then((r) => record(r.rows as Array<[number, string]>, onRow)));
       if (running.length > 1) await running.shift();
     }
@@ -233,6 +241,25 @@ async function insertChunks(c: pg.PoolClient, tasks: readonly NewTask[], at: Dat
     await Promise.allSettled(running); // the statements queued behind a failed one fail too (aborted transaction)
     throw e;
   }
+}
+
+/**
+ * Tasks of distinct identities in the order their rows are written: by identity (`dedupe_key`), with
+ * their ids drawn first in the order given. Two batches that share identities then wait for each
+ * other's rows in one order, never each for the other (a deadlock on PostgreSQL: concurrent imports of
+ * the same keys in reverse order failed), and ids still follow the batch's order, as a listing by id
+ * shows it. A single task keeps the sequence's next id (one statement).
+ */
+async function keyOrdered(q: pg.Pool | pg.PoolClient, tasks: readonly NewTask[]): Promise<{ tasks: readonly NewTask[]; ids?: string[] }> {
+  if (tasks.length < 2) return { tasks };
+  const { rows } = await q.query<[string]>({ text: `SELECT nextval('tasks_id_seq')::text FROM generate_series(1, $1::int)`, values: [tasks.length], rowMode: 'array' });
+  const order = tasks.map((_, i) => i).sort((a, b) => (tasks[a]!.dedupeKey < tasks[b]!.dedupeKey ? -1 : tasks[a]!.dedupeKey > tasks[b]!.dedupeKey ? 1 : a - b));
+  return { tasks: order.map((i) => tasks[i]!), ids: order.map((i) => rows[i]![0]) };
+}
+
+/** Indices in the order of their tasks' identities (input order among equal ones): the order rows are locked in. */
+function inKeyOrder(tasks: readonly NewTask[], indices: readonly number[]): number[] {
+  return [...indices].sort((a, b) => (tasks[a]!.dedupeKey < tasks[b]!.dedupeKey ? -1 : tasks[a]!.dedupeKey > tasks[b]!.dedupeKey ? 1 : a - b));
 }
 
 function record(rows: ReadonlyArray<[number, string]>, onRow: (id: number, key: string) => void): void {
