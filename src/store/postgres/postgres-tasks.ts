@@ -179,11 +179,12 @@ export const isPlain = (t: NewTask): boolean => (t.onConflict ?? 'return') === '
 /** A task whose identity is held by an active task (stored, or inserted earlier in this batch): what its onConflict asks for. */
 async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<CreatedTask> {
   let row: Row | undefined;
+  // Only a replacement writes the task it finds, so only it locks it: a stream of keyed creates that
+  // return (or refuse) would otherwise hold the row most of the time, and the claims, which skip
+  // locked tasks, would seldom take it.
+  const lock = (t.onConflict ?? 'return') === 'replace' ? ' FOR UPDATE' : '';
   for (let round = 0; row === undefined; round++) {
-    ({ rows: [row] } = await c.query<Row>(
-      `SELECT t.* FROM tasks t WHERE t.dedupe_key = $1 FOR UPDATE`,
-      [t.dedupeKey],
-    ));
+    ({ rows: [row] } = await c.query<Row>(`SELECT t.* FROM tasks t WHERE t.dedupe_key = $1${lock}`, [t.dedupeKey]));
     if (row !== undefined) break;
     // The holder finished after it was found (a finished task does not hold its identity): the task is created after all.
     let id: number | undefined;
