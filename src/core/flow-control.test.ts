@@ -62,6 +62,12 @@ describe('debounce', () => {
     expect(planDebounce(null, AT, incoming)).toEqual({ action: 'create' });
   });
 
+  it('never moves the due instant back: a create that reached the task after a later one keeps the later due instant', () => {
+    const incoming = { arguments: { args: ['late'], kwargs: {} }, nextRun: new Date(AT.getTime() + 30_000), priority: null, priorityRank: 3, concurrencyKey: null };
+    const later = new Date(AT.getTime() + 31_000);
+    expect(planDebounce({ status: 'next_run_not_scheduled', nextRun: later }, AT, incoming)).toEqual({ action: 'collapse', update: { ...incoming, nextRun: later } });
+  });
+
   it.each([
     [{ debounce: { key: 'k', period: '-1s' } }, 'debounce.period'],
     [{ debounce: { key: '', period: '1s' } }, 'debounce.key'],

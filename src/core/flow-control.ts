@@ -87,10 +87,12 @@ export function uniqueLookupBound(u: UniqueWindow, at: Date): Date {
  * A debounced create at `at` and the latest waiting task of its debounce key (null if none): it
  * collapses into that task while the task's period runs (the task is still waiting and not yet due),
  * which takes the create's arguments and is due a period after it; otherwise it creates a new task.
+ * The due instant never moves back: a create that read its clock before another's but reached the
+ * task after it (concurrent creates, or another process's clock a little behind) keeps the later one.
  */
-export function planDebounce<U>(existing: Pick<Task, 'status' | 'nextRun'> | null, at: Date, incoming: U): { action: 'create' } | { action: 'collapse'; update: U } {
+export function planDebounce<U extends { nextRun: Date }>(existing: Pick<Task, 'status' | 'nextRun'> | null, at: Date, incoming: U): { action: 'create' } | { action: 'collapse'; update: U } {
   if (existing === null || existing.status !== 'next_run_not_scheduled' || existing.nextRun.getTime() <= at.getTime()) return { action: 'create' };
-  return { action: 'collapse', update: incoming };
+  return { action: 'collapse', update: incoming.nextRun < existing.nextRun ? { ...incoming, nextRun: existing.nextRun } : incoming };
 }
 
 /** The flow-control fields of a task input, after the schema (durations in milliseconds). */
