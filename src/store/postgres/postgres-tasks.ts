@@ -253,9 +253,12 @@ async function insertChunks(c: pg.PoolClient, given: readonly NewTask[], at: Dat
  */
 async function keyOrdered(q: pg.Pool | pg.PoolClient, tasks: readonly NewTask[]): Promise<{ tasks: readonly NewTask[]; ids?: string[] }> {
   if (tasks.length < 2) return { tasks };
-  const { rows } = await q.query<[string]>({ text: `SELECT nextval('tasks_id_seq')::text FROM generate_series(1, $1::int)`, values: [tasks.length], rowMode: 'array' });
-  const order = tasks.map((_, i) => i).sort((a, b) => (tasks[a]!.dedupeKey < tasks[b]!.dedupeKey ? -1 : tasks[a]!.dedupeKey > tasks[b]!.dedupeKey ? 1 : a - b));
-  return { tasks: order.map((i) => tasks[i]!), ids: order.map((i) => rows[i]![0]) };
+  // The ids as one array's text (`{7,8,9}`): one value to read, not a row per task.
+  const { rows } = await q.query<[string]>({ text: `SELECT array_agg(nextval('tasks_id_seq') ORDER BY g)::text FROM generate_series(1, $1::int) AS g`, values: [tasks.length], rowMode: 'array' });
+  const drawn = rows[0]![0].slice(1, -1).split(',');
+  const keys = tasks.map((t) => t.dedupeKey);
+  const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+  return { tasks: order.map((i) => tasks[i]!), ids: order.map((i) => drawn[i]!) };
 }
 
 /** Indices in the order of their tasks' identities (input order among equal ones): the order rows are locked in. */
