@@ -199,7 +199,7 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   // replace answered as `return`.
   const holder = taskFromRow(row);
   const runStatus =
-    row.current_run === null ? null : ((await c.query<{ status: RunStatus }>(`SELECT status FROM task_runs WHERE id = $1`, [row.current_run])).rows[0]?.status ?? null);
+    lock === '' || row.current_run === null ? null : ((await c.query<{ status: RunStatus }>(`SELECT status FROM task_runs WHERE id = $1`, [row.current_run])).rows[0]?.status ?? null);
   const plan = planConflict(holder, runStatus, t.onConflict ?? 'return', replacementOf(t));
   if (plan.action === 'return') return { task: holder, created: false };
   const withdrawn = plan.withdrawRun
@@ -256,14 +256,14 @@ async function keyOrdered(q: pg.Pool | pg.PoolClient, tasks: readonly NewTask[])
   // The ids as one array's text (`{7,8,9}`): one value to read, not a row per task.
   const { rows } = await q.query<[string]>({ text: `SELECT array_agg(nextval('tasks_id_seq') ORDER BY g)::text FROM generate_series(1, $1::int) AS g`, values: [tasks.length], rowMode: 'array' });
   const drawn = rows[0]![0].slice(1, -1).split(',');
-  const keys = tasks.map((t) => t.dedupeKey);
-  const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+  const order = inKeyOrder(tasks, tasks.map((_, i) => i));
   return { tasks: order.map((i) => tasks[i]!), ids: order.map((i) => drawn[i]!) };
 }
 
 /** Indices in the order of their tasks' identities (input order among equal ones): the order rows are locked in. */
 function inKeyOrder(tasks: readonly NewTask[], indices: readonly number[]): number[] {
-  return [...indices].sort((a, b) => (tasks[a]!.dedupeKey < tasks[b]!.dedupeKey ? -1 : tasks[a]!.dedupeKey > tasks[b]!.dedupeKey ? 1 : a - b));
+  const keys = tasks.map((t) => t.dedupeKey);
+  return [...indices].sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
 }
 
 function record(rows: ReadonlyArray<[number, string]>, onRow: (id: number, key: string) => void): void {
