@@ -12,6 +12,7 @@ import { openOrrery, type Orrery } from '../engine/service.js';
 import { webhookUrlProblem } from '../engine/dag-notifier.js';
 import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
 import { existsSync } from 'node:fs';
+import { displayWidth, oneLine, padColumns, truncateColumns } from './terminal-text.js';
 
 /** Where output goes; tests pass buffers, the binary passes the process streams. */
 export interface Io {
@@ -305,18 +306,23 @@ export function dur(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '-' : formatDuration(ms);
 }
 
-/** A plain aligned table. */
+/**
+ * A plain aligned table, one line a row: a cell's line breaks, tabs and control characters are shown
+ * as escapes (terminal-text.ts), and columns are measured in terminal columns (wide characters 2).
+ */
 export function table(io: Io, headers: string[], rows: string[][]): void {
+  const cells = rows.map((r) => r.map((c) => oneLine(c ?? '')));
   // A loop, not Math.max(...rows): spreading 100,000+ rows into one call overflows the stack.
-  const widths = headers.map((h) => h.length);
-  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? '').length);
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const widths = headers.map((h) => displayWidth(h));
+  for (const r of cells) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, displayWidth(r[i] ?? ''));
+  const line = (cs: string[]) => cs.map((c, i) => (i === cs.length - 1 ? c : padColumns(c, widths[i]!))).join('  ').trimEnd();
   io.out(line(headers) + '\n');
-  for (const r of rows) io.out(line(r) + '\n');
+  for (const r of cells) io.out(line(r) + '\n');
 }
 
+/** `s` cut to `n` terminal columns with `…`, never inside a character. */
 export function truncate(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+  return truncateColumns(s, n);
 }
 
 const typeNames = (v: string): string[] => v.split(',').map((t) => t.trim()).filter(Boolean);

@@ -15,6 +15,7 @@ import { scheduleCommands } from './schedule-commands.js';
 import { copyCommand } from './copy-command.js';
 import { statusCommand } from './status-command.js';
 import { alertsCommand } from './alerts-command.js';
+import { oneLine as lineOf, terminalText } from './terminal-text.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
@@ -82,6 +83,10 @@ export async function main(
   io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), errIsTty: process.stderr.isTTY === true },
   held: HeldSignals | null = null,
 ): Promise<number> {
+  // Everything the commands print on stdout is from data anyone may have written: no control
+  // character reaches the terminal raw (terminal-text.ts); newlines and tabs are kept.
+  const out = io.out;
+  io = { ...io, out: (s) => out(terminalText(s)) };
   const program = buildProgram(io);
   // Signals held while the CLI loaded (bin/orrery.js): a daemon takes them over; another command exits as they asked.
   setHeldSignals(held);
@@ -182,7 +187,10 @@ const MAX_ERROR_LINE = 2000;
  */
 export function errorLine(message: string): string {
   // eslint-disable-next-line no-control-regex
-  const flat = message.replace(/\n+$/, '').replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  const flat = lineOf(message.replace(/\n+$/, ''));
   if (flat.length <= MAX_ERROR_LINE) return flat;
-  return `${flat.slice(0, MAX_ERROR_LINE - 200)}… (${flat.length - MAX_ERROR_LINE + 100} characters left out) …${flat.slice(-100)}`;
+  // Cut between characters, never inside a surrogate pair (its half would print as U+FFFD).
+  const head = flat.slice(0, MAX_ERROR_LINE - 200).replace(/[\ud800-\udbff]$/, '');
+  const tail = flat.slice(-100).replace(/^[\udc00-\udfff]/, '');
+  return `${head}… (${flat.length - head.length - tail.length} characters left out) …${tail}`;
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { RunLogRecord, StoredRunLogRecord } from '../core/model.js';
 import { addDb, intervalArg, iso, nonNegativeIntArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { oneLine } from './terminal-text.js';
 
 /** Records read per query while catching up. */
 const PAGE = 1000;
@@ -58,7 +59,8 @@ export function runLogsCommand(io: Io): Command {
 /** A log record as one line of text (as `orrery run show` prints it). */
 export function logLine(l: RunLogRecord): string {
   const attrs = Object.keys(l.attributes).length ? ` ${JSON.stringify(l.attributes)}` : '';
-  return `${iso(l.at)} ${l.level.toUpperCase().padEnd(5)} ${l.message}${attrs}\n`;
+  // One line a record: a message's own line breaks are shown as `\n`.
+  return `${iso(l.at)} ${l.level.toUpperCase().padEnd(5)} ${oneLine(l.message)}${attrs}\n`;
 }
 
 /** Sleeps that SIGINT/SIGTERM cut short with `Interrupted` (the signals are the command's while it follows). */
