@@ -12,7 +12,7 @@ import { openOrrery, type Orrery } from '../engine/service.js';
 import { webhookUrlProblem } from '../engine/dag-notifier.js';
 import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
 import { existsSync } from 'node:fs';
-import { displayWidth, oneLine, padColumns, truncateColumns } from './terminal-text.js';
+import { displayWidth, oneLine, padColumns, truncateColumns } from '../core/terminal-text.js';
 
 /** Where output goes; tests pass buffers, the binary passes the process streams. */
 export interface Io {

@@ -15,7 +15,7 @@ import { scheduleCommands } from './schedule-commands.js';
 import { copyCommand } from './copy-command.js';
 import { statusCommand } from './status-command.js';
 import { alertsCommand } from './alerts-command.js';
-import { oneLine as lineOf, terminalText } from './terminal-text.js';
+import { oneLine as lineOf, terminalText } from '../core/terminal-text.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { RunLogRecord, StoredRunLogRecord } from '../core/model.js';
 import { addDb, intervalArg, iso, nonNegativeIntArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
-import { oneLine } from './terminal-text.js';
+import { oneLine } from '../core/terminal-text.js';
 
 /** Records read per query while catching up. */
 const PAGE = 1000;

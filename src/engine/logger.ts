@@ -3,6 +3,7 @@ import type Pino from 'pino';
 import type { Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { invalid } from '../core/errors.js';
+import { terminalText } from '../core/terminal-text.js';
 
 export type { Logger };
 
@@ -26,8 +27,13 @@ export function createLogger(format: LogFormat = 'pretty', level = process.env.O
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname',
     hideObject: true,
-    // An HTTP 5xx (logged with its request id) shows its stack under the line.
-    messageFormat: '{if loop}{loop}: {end}{msg}{if requestId}\n{err.stack}{end}',
+    // An HTTP 5xx (logged with its request id) shows its stack under the line. A message quotes
+    // what handlers and clients wrote (an error, a worker id): its control characters are shown as
+    // escapes, never sent raw to the terminal (core/terminal-text.ts).
+    messageFormat: (log: Record<string, unknown>) => {
+      const stack = log.requestId !== undefined ? (log.err as { stack?: unknown } | undefined)?.stack : undefined;
+      return terminalText(`${log.loop !== undefined ? `${String(log.loop)}: ` : ''}${String(log.msg ?? '')}${stack !== undefined ? `\n${String(stack)}` : ''}`);
+    },
   });
   return pino({ level, base: undefined }, stream);
 }

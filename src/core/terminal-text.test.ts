@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { table } from './common.js';
+import { table } from '../cli/common.js';
 import { displayWidth, oneLine, padColumns, terminalText, truncateColumns } from './terminal-text.js';
 
 const HOSTILE = 'A\u001b]0;PWNED\u0007\u001b[2J\rXX\bY\nNL\tTAB\u202eRTL\u009b31m\u007f';
