@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { table } from '../cli/common.js';
 import { displayWidth, oneLine, padColumns, terminalText, truncateColumns } from './terminal-text.js';
 
 const HOSTILE = 'A\u001b]0;PWNED\u0007\u001b[2J\rXX\bY\nNL\tTAB\u202eRTL\u009b31m\u007f';
@@ -26,16 +25,5 @@ describe('text for a terminal', () => {
     expect(truncateColumns('abcdef', 4)).toBe('abc…');
     expect(truncateColumns('abc', 3)).toBe('abc');
     expect(truncateColumns('😀'.repeat(30), 9)).not.toContain('\ufffd');
-  });
-
-  it('a table keeps one line a row and its columns aligned, whatever its cells hold', () => {
-    let out = '';
-    table({ out: (s) => (out += s), err: () => {} }, ['NAME', 'HOST', 'STATE'], [['漢字漢字', 'a\nb', 'ok'], ['x', 'plain', 'ok'], ['é́́', '😀😀', 'ok']]);
-    const lines = out.trimEnd().split('\n');
-    expect(lines).toHaveLength(4);
-    // STATE starts in the same terminal column on every line.
-    const column = (l: string) => displayWidth(l.slice(0, l.lastIndexOf('ok') === -1 ? l.indexOf('STATE') : l.lastIndexOf('ok')));
-    expect(new Set(lines.map(column)).size).toBe(1);
-    expect(lines[1]).toContain('a\\nb');
   });
 });
