@@ -269,6 +269,13 @@ export class Worker {
             for (const c of outcome.runs) this.claimSpans.set(c, claimSpan);
           }
           const startFirst: ClaimedRun[] = [];
+          // A run still in the buffer, given back by the reaper meanwhile (the server or the database
+          // was away past its lease) and claimed again: the fresh copy replaces the stale one, or the
+          // handler would run twice (once per copy).
+          if (this.buffer.length > 0 && outcome.runs.length > 0) {
+            const again = new Set(outcome.runs.map((c) => c.run.backendId));
+            if (this.buffer.some((b) => again.has(b.run.backendId))) this.buffer = this.buffer.filter((b) => !again.has(b.run.backendId));
+          }
           for (const c of outcome.runs) {
             // A run this worker is still executing, given back by the reaper meanwhile (the worker was
             // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
