@@ -117,6 +117,13 @@ function migrate(db: Database.Database): void {
  */
 export function applyMigrations(db: Database.Database, migrations: readonly Migration[]): void {
   const latest = migrations.length;
+  // A schema already current is read without the write lock: in WAL mode a reader neither waits for
+  // another process's write transaction nor holds it up (a `task list` beside a busy writer).
+  const ledger = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orrery_migrations'`).get() !== undefined;
+  if (ledger) {
+    const known = (db.prepare('SELECT max(version) AS v FROM orrery_migrations').get() as { v: number | null }).v ?? 0;
+    if (known === latest) return;
+  }
   const run = db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS orrery_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
     const row = db.prepare('SELECT max(version) AS v FROM orrery_migrations').get() as { v: number | null };
