@@ -119,6 +119,10 @@ export class SqliteStore implements Store {
 
   constructor(readonly url: string, private readonly path: string) {
     this.db = openSqlite(path);
+    // Another process's write lock is waited for asynchronously (write): SQLite's own busy wait holds
+    // the event loop, and a server waiting 15 s for the lock answered nothing meanwhile, /healthz
+    // included. A statement waits at most BUSY_SPIN_MS itself.
+    if (path !== ':memory:') this.db.pragma(`busy_timeout = ${BUSY_SPIN_MS}`);
     this.hub = new NotifyHub(path === ':memory:' ? `memory:${randomUUID()}` : `sqlite:${resolve(path)}`);
     // A wake-up is written at once unless a transaction is open: this connection's, or an import's on a
     // connection of its own (importTasks), which spans turns of the event loop.
@@ -164,7 +168,7 @@ export class SqliteStore implements Store {
     if (this.path === ':memory:') return;
     while (this.importing) await this.importing;
     // A write of a row as it is, rolled back: SQLite answers SQLITE_READONLY at the write itself.
-    this.db.exec('BEGIN IMMEDIATE');
+    await whenUnlocked(() => this.db.exec('BEGIN IMMEDIATE'));
     try {
       this.db.prepare('UPDATE orrery_migrations SET name = name WHERE version = (SELECT max(version) FROM orrery_migrations)').run();
     } finally {
@@ -179,7 +183,15 @@ export class SqliteStore implements Store {
   private async write<T>(fn: () => T): Promise<T> {
     while (this.importing) await this.importing;
     this.file?.assertSame();
-    const out = this.inWriteTx.immediate(fn) as T;
+    let out: T;
+    try {
+      out = this.inWriteTx.immediate(fn) as T;
+    } catch (e) {
+      // Another process holds the write lock (BEGIN IMMEDIATE failed before fn ran): wait for it
+      // with the event loop running, up to the 15 s SQLite's own wait had.
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      out = await whenUnlocked(() => this.inWriteTx.immediate(fn) as T);
+    }
     this.checkpointer?.afterCommit();
     return out;
   }
@@ -733,4 +745,26 @@ export class SqliteStore implements Store {
     });
   }
 
+}
+
+/** How long one statement waits for another process's lock by itself (SQLite's busy wait, which holds the event loop). */
+const BUSY_SPIN_MS = 20;
+/** How long a write waits in all for another process's write lock before it is refused (storage_unavailable). */
+const BUSY_WAIT_MS = 15_000;
+
+/**
+ * Runs `begin` (a BEGIN IMMEDIATE, or a transaction that starts with one) until it gets the write
+ * lock, pausing between attempts (5 ms doubling to 100 ms) with the event loop running; after
+ * BUSY_WAIT_MS the last SQLITE_BUSY is thrown (answered as storage_unavailable).
+ */
+async function whenUnlocked<T>(begin: () => T): Promise<T> {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return begin();
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() + pause > deadline) throw e;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
 }
