@@ -65,4 +65,58 @@ describe('a stalled worker and its buffer', () => {
     expect(begun.sort()).toEqual([1, 2, 3]);
     for (const t of await orrery.searchTasks({ type: 'job' })) expect(t).toMatchObject({ status: 'completed', consecutiveAbandons: 0 });
   });
+  it('a buffered run given back and claimed again while its heartbeats fail runs once: the fresh copy replaces the stale one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-stalled-'));
+    const clock = new VirtualClock(T0);
+    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => orrery.close());
+    await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
+    const begun: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let failBeats = false;
+    const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
+    orrery.heartbeatRuns = (o) => (failBeats ? Promise.reject(new StorageUnavailableError('the database is unavailable (test)')) : heartbeatRuns(o));
+    const worker = new Worker(orrery, {
+      // 'hold' tasks keep both slots until released; the others end at once.
+      handlers: { job: async ({ args }) => (begun.push(args[0] as string), String(args[0]).startsWith('hold') ? await held : undefined, false) },
+      id: 'w',
+      concurrency: 2,
+      prefetch: 10,
+      clock,
+    });
+    const claimedAgain: string[] = [];
+    const claim = orrery.claim.bind(orrery);
+    orrery.claim = async (o) => {
+      const r = await claim(o);
+      for (const c of r.runs) if (c.arguments.args[0] === 'late') claimedAgain.push(c.run.status);
+      return r;
+    };
+    const create = (names: string[]) => orrery.createTasks(names.map((n) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [n], kwargs: {} } })));
+    worker.start();
+    cleanups.push(async () => {
+      release();
+      const stopped = worker.stop(0);
+      await clock.advance(60_000);
+      await stopped;
+    });
+    // A first run, so the worker knows its handlers are quick and claims ahead.
+    await create(['warm']);
+    for (let i = 0; i < 50 && !begun.includes('warm'); i++) await clock.advance(100);
+    // Both slots held; 'late' waits in the buffer. Then the heartbeats fail (the server or the database away).
+    await create(['hold-1', 'hold-2', 'late']);
+    for (let i = 0; i < 50 && claimedAgain.length === 0; i++) await clock.advance(100);
+    expect(claimedAgain).toEqual(['claimed']);
+    failBeats = true;
+    await clock.advance(31_000);
+    // The reaper gives 'late' back (its lease ran out unrenewed); the worker claims it again.
+    await orrery.reapExpired({ at: clock.now() });
+    for (let i = 0; i < 100 && claimedAgain.length < 2; i++) await clock.advance(1_000);
+    expect(claimedAgain.length).toBe(2);
+    failBeats = false;
+    release();
+    await clock.advance(120_000);
+    expect(begun.filter((a) => a === 'late')).toEqual(['late']);
+  });
 });
