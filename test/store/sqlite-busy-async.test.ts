@@ -38,4 +38,23 @@ describe('SQLite: another process holds the write lock', () => {
     const task = await creating;
     expect((await orrery.getTask(task.id))?.arguments.args).toEqual(['a']);
   });
+  it('an import waits for the lock the same way', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'orrery-busy-'));
+    const path = join(dir, 'o.db');
+    orrery = await openOrrery({ db: `sqlite:${path}` });
+    await orrery.createTaskType({ name: 'mail', defaultIntervalMs: '1h' });
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    const lines = Array.from({ length: 3 }, (_, i) => JSON.stringify({ type: 'mail', arguments: { args: [i], kwargs: {} } })).join('\n');
+    const importing = orrery.importTasks((async function* () {
+      yield new TextEncoder().encode(lines);
+    })());
+    let settled = false;
+    void importing.then(() => (settled = true), () => (settled = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBe(false);
+    other.prepare('COMMIT').run();
+    other.close();
+    expect(await importing).toMatchObject({ created: 3 });
+  });
 });

@@ -255,9 +255,12 @@ export class SqliteStore implements Store {
         // the WAL is copied back into the database by a thread (WalCheckpointer), not by the commit.
         db.pragma('cache_size = -8192');
         db.pragma('wal_autocheckpoint = 0');
+        db.pragma(`busy_timeout = ${BUSY_SPIN_MS}`);
       }
       const writes = db === this.db ? this.taskWrites : new SqliteTaskWrites(db);
-      db.prepare('BEGIN IMMEDIATE').run();
+      // Another process's write lock is waited for with the event loop running, as every write does.
+      const begin = db.prepare('BEGIN IMMEDIATE');
+      await whenUnlocked(() => begin.run());
       let written = 0;
       for await (const chunk of chunks) {
         written += chunk.length;
