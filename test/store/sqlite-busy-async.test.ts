@@ -18,35 +18,36 @@ afterEach(async () => {
   orrery = dir = null;
 });
 
+/** A store on a fresh file, and another connection (another process's, as SQLite sees it) holding its write lock. */
+async function lockedByAnother(): Promise<{ o: Orrery; other: Database.Database }> {
+  dir = mkdtempSync(join(tmpdir(), 'orrery-busy-'));
+  const path = join(dir, 'o.db');
+  const o = (orrery = await openOrrery({ db: `sqlite:${path}` }));
+  await o.createTaskType({ name: 'mail', defaultIntervalMs: '1h' });
+  const other = new Database(path);
+  other.prepare('BEGIN IMMEDIATE').run();
+  return { o, other };
+}
+
 describe('SQLite: another process holds the write lock', () => {
   it('a write waits for it without holding the event loop, reads answer meanwhile, and the write lands once the lock is free', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'orrery-busy-'));
-    const path = join(dir, 'o.db');
-    orrery = await openOrrery({ db: `sqlite:${path}` });
-    await orrery.createTaskType({ name: 'mail', defaultIntervalMs: '1h' });
-    const other = new Database(path);
-    other.prepare('BEGIN IMMEDIATE').run();
-    const creating = orrery.createTask({ type: 'mail', arguments: { args: ['a'], kwargs: {} } });
+    const { o, other } = await lockedByAnother();
+    const creating = o.createTask({ type: 'mail', arguments: { args: ['a'], kwargs: {} } });
     let settled = false;
     void creating.then(() => (settled = true), () => (settled = true));
     // The event loop runs while the create waits: a timer fires and a read answers.
     await new Promise((r) => setTimeout(r, 100));
     expect(settled).toBe(false);
-    expect((await orrery.listTaskTypes()).map((t) => t.name)).toEqual(['mail']);
+    expect((await o.listTaskTypes()).map((t) => t.name)).toEqual(['mail']);
     other.prepare('COMMIT').run();
     other.close();
     const task = await creating;
-    expect((await orrery.getTask(task.id))?.arguments.args).toEqual(['a']);
+    expect((await o.getTask(task.id))?.arguments.args).toEqual(['a']);
   });
   it('an import waits for the lock the same way', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'orrery-busy-'));
-    const path = join(dir, 'o.db');
-    orrery = await openOrrery({ db: `sqlite:${path}` });
-    await orrery.createTaskType({ name: 'mail', defaultIntervalMs: '1h' });
-    const other = new Database(path);
-    other.prepare('BEGIN IMMEDIATE').run();
+    const { o, other } = await lockedByAnother();
     const lines = Array.from({ length: 3 }, (_, i) => JSON.stringify({ type: 'mail', arguments: { args: [i], kwargs: {} } })).join('\n');
-    const importing = orrery.importTasks((async function* () {
+    const importing = o.importTasks((async function* () {
       yield new TextEncoder().encode(lines);
     })());
     let settled = false;
