@@ -2,6 +2,7 @@ import { longerThan } from './storable.js';
 import { invalid } from './errors.js';
 import { parseInstant, requireInstant } from './instants.js';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
+import { refuseUnknownKeys } from './options.js';
 
 /**
  * Runs across tasks (`orrery run list`, `GET /api/runs`): newest first, by keyset pages. When every
@@ -47,7 +48,11 @@ export function onlyFailures(s: RunSearch): boolean {
 }
 
 /** Validates a run search, naming the field of every problem (a ValidationError). */
+/** The fields of a run search (`searchRuns`, `GET /api/runs`). */
+export const RUN_SEARCH_FIELDS = ['status', 'type', 'worker', 'since', 'until', 'limit', 'cursor'] as const;
+
 export function runSearch(input: RunSearchInput = {}): RunSearch {
+  refuseUnknownKeys(input, RUN_SEARCH_FIELDS, '');
   if (input.status !== undefined && typeof input.status !== 'string' && !Array.isArray(input.status)) throw invalid('status', 'must be run statuses: an array, or comma-separated text');
   const raw = input.status === undefined ? [] : typeof input.status === 'string' ? input.status.split(',') : [...input.status];
   const statuses = raw.map((s) => s.trim()).filter((s) => s !== '');

@@ -2,6 +2,7 @@ import { invalid } from './errors.js';
 import { parseInstant, requireInstant } from './instants.js';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, priorityRank, type DisabledReason, type Priority, type TaskPolicy, type TaskStatus } from './model.js';
 import { checkCountLimit, longerThan, textProblem } from './storable.js';
+import { refuseUnknownKeys } from './options.js';
 
 /**
  * Server-side task search (`orrery task list`, `GET /api/tasks`, the dashboard): tasks in id order,
@@ -93,8 +94,13 @@ export interface TaskSearchPage<T> {
 }
 
 /** Validates a task search, naming the field of every problem (a ValidationError). */
+/** The fields of a task search (`findTasks`, `GET /api/tasks`); a bulk action's filter takes them less the paging ones. */
+export const TASK_SEARCH_FIELDS = ['type', 'status', 'priority', 'policy', 'disabledReason', 'dagAttempts', 'paused', 'nextRunFrom', 'nextRunBefore', 'concurrencyKey', 'args', 'argsMatch', 'ids', 'limit', 'cursor'] as const;
+
 export function taskSearch(input: TaskSearchInput = {}): TaskSearch {
   if (input === null || typeof input !== 'object') throw invalid('', 'a task search must be an object');
+  // A misspelt filter (`typ`) would otherwise be left out without a word: every task would match it.
+  refuseUnknownKeys(input, TASK_SEARCH_FIELDS, '');
   const statuses = list(input.status, TASK_STATUSES, 'status', 'a task status');
   const reasons = list(input.disabledReason, DISABLED_REASONS, 'disabledReason', 'a disabled reason');
   const limit = input.limit ?? DEFAULT_TASK_PAGE;
@@ -215,6 +221,7 @@ function ids(v: readonly number[] | undefined): number[] | null {
  * misspelt status is a ValidationError naming it, as `findTasks` refuses it, not an empty answer.
  */
 export function checkTaskFilter(f: { status?: unknown; priority?: unknown; policy?: unknown; disabledReason?: unknown; afterId?: unknown; limit?: unknown }): void {
+  refuseUnknownKeys(f, ['type', 'status', 'priority', 'policy', 'disabledReason', 'dagAttempts', 'afterId', 'limit'], '');
   const oneOf = (v: unknown, allowed: readonly unknown[], path: string) => {
     if (v !== undefined && !allowed.includes(v)) throw invalid(path, `must be one of ${allowed.join(', ')}`);
   };

@@ -1,8 +1,8 @@
 import { BULK_ACTIONS, BULK_BATCH, addBatch, bulkSelection, type BulkAction, type BulkResult, type BulkSelectionInput } from '../core/bulk.js';
 import { invalid } from '../core/errors.js';
 import { refuseUnknownKeys } from '../core/options.js';
-import { runSearch, encodeRunCursor, type RunSearchInput } from '../core/run-search.js';
-import { MAX_SEARCH_IDS, searchPath, taskPage, taskSearch, type TaskSearchPage, type TaskSearch, type TaskSearchInput } from '../core/task-search.js';
+import { RUN_SEARCH_FIELDS, runSearch, encodeRunCursor, type RunSearchInput } from '../core/run-search.js';
+import { MAX_SEARCH_IDS, TASK_SEARCH_FIELDS, searchPath, taskPage, taskSearch, type TaskSearchPage, type TaskSearch, type TaskSearchInput } from '../core/task-search.js';
 import type { Task, TaskRun } from '../core/model.js';
 import type { EndRunResult, Store } from '../store/store.js';
 // Lets timers and I/O run between batches: a large selection never holds the event loop.
@@ -29,8 +29,9 @@ export interface BulkOptions {
 
 
 /** The filters a bulk action's `filter` and `runs` take (the searches' own, less paging). */
-const TASK_FILTER_KEYS = ['type', 'status', 'priority', 'policy', 'disabledReason', 'dagAttempts', 'paused', 'nextRunFrom', 'nextRunBefore', 'concurrencyKey', 'args', 'argsMatch'];
-const RUN_FILTER_KEYS = ['status', 'type', 'worker', 'since', 'until'];
+const PAGING = new Set(['limit', 'cursor', 'ids']);
+const TASK_FILTER_KEYS = TASK_SEARCH_FIELDS.filter((k) => !PAGING.has(k));
+const RUN_FILTER_KEYS = RUN_SEARCH_FIELDS.filter((k) => !PAGING.has(k));
 
 /** Validates an action and a selection (a ValidationError naming the field), before anything is read. */
 export function checkBulk(action: string, sel: BulkSelectionInput): { action: BulkAction; search: TaskSearch; runs: RunSearchInput | null } {

@@ -96,6 +96,11 @@ export function badValueCases(sut: StoreUnderTest): void {
         await refused(orrery.dags.runs({ limit }), 'limit');
       }
       expect(await orrery.searchTasks({ limit: 0 })).toEqual([]);
+      // A misspelt filter is named, not left out (every task would have matched it).
+      await refused(orrery.findTasks({ typ: 'mail' } as never), 'typ');
+      await refused(orrery.searchTasks({ statuss: 'completed' } as never), 'statuss');
+      await refused(orrery.searchRuns({ workr: 'w1' } as never), 'workr');
+      expect((await orrery.findTasks({ type: 'mail', status: undefined })).tasks.length).toBeGreaterThan(0);
       await refused(orrery.dags.runs({ beforeId: 1.5 }), 'beforeId');
       await refused(orrery.dags.runs({ status: true as never }), 'status');
     });
