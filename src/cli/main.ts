@@ -99,8 +99,7 @@ export async function main(
   });
   try {
     const isGroup = (name: string) => (program.commands.find((c) => c.name() === name)?.commands.length ?? 0) > 0;
-    // Twice (`orrery --db A --db B status`): each is moved after the command, where it is said to be given twice.
-    await program.parseAsync(hoistDb(hoistDb(argv, isGroup), isGroup), { from: 'user' });
+    await program.parseAsync(hoistEveryDb(argv, isGroup), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -155,6 +154,20 @@ export function hoistDb(argv: string[], isGroup: (name: string) => boolean = () 
     return [...rest.slice(0, at), ...argv.slice(i, i + width), ...rest.slice(at)];
   }
   return argv;
+}
+
+/**
+ * hoistDb until no `--db` is left before the command (`orrery --db A --db B status`): each is moved
+ * after it, where the option parser says it is given twice. At most one move per argument.
+ */
+export function hoistEveryDb(argv: string[], isGroup: (name: string) => boolean): string[] {
+  let args = argv;
+  for (let i = 0; i < argv.length; i++) {
+    const next = hoistDb(args, isGroup);
+    if (next.length === args.length && next.every((a, k) => a === args[k])) break;
+    args = next;
+  }
+  return args;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { BULK_ACTIONS, BULK_BATCH, addBatch, bulkSelection, type BulkAction, type BulkResult, type BulkSelectionInput } from '../core/bulk.js';
 import { invalid } from '../core/errors.js';
 import { refuseUnknownKeys } from '../core/options.js';
-import { RUN_SEARCH_FIELDS, runSearch, encodeRunCursor, type RunSearchInput } from '../core/run-search.js';
-import { MAX_SEARCH_IDS, TASK_SEARCH_FIELDS, searchPath, taskPage, taskSearch, type TaskSearchPage, type TaskSearch, type TaskSearchInput } from '../core/task-search.js';
+import { runSearch, encodeRunCursor, type RunSearchInput } from '../core/run-search.js';
+import { MAX_SEARCH_IDS, searchPath, taskPage, taskSearch, type TaskSearchPage, type TaskSearch, type TaskSearchInput } from '../core/task-search.js';
 import type { Task, TaskRun } from '../core/model.js';
 import type { EndRunResult, Store } from '../store/store.js';
 // Lets timers and I/O run between batches: a large selection never holds the event loop.
@@ -28,11 +28,6 @@ export interface BulkOptions {
 }
 
 
-/** The filters a bulk action's `filter` and `runs` take (the searches' own, less paging). */
-const PAGING = new Set(['limit', 'cursor', 'ids']);
-const TASK_FILTER_KEYS = TASK_SEARCH_FIELDS.filter((k) => !PAGING.has(k));
-const RUN_FILTER_KEYS = RUN_SEARCH_FIELDS.filter((k) => !PAGING.has(k));
-
 /** Validates an action and a selection (a ValidationError naming the field), before anything is read. */
 export function checkBulk(action: string, sel: BulkSelectionInput): { action: BulkAction; search: TaskSearch; runs: RunSearchInput | null } {
   if (!(BULK_ACTIONS as readonly string[]).includes(action)) throw invalid('action', `"${action}" is not a bulk action (one of ${BULK_ACTIONS.join(', ')})`);
@@ -46,7 +41,6 @@ export function checkBulk(action: string, sel: BulkSelectionInput): { action: Bu
   if (sel.filter !== undefined) {
     if (sel.filter === null || typeof sel.filter !== 'object' || Array.isArray(sel.filter)) throw invalid('filter', 'must be an object of task filters');
     for (const k of ['limit', 'cursor', 'ids'] as const) if (k in sel.filter) throw invalid(`filter.${k}`, 'not a filter of a bulk action');
-    refuseUnknownKeys(sel.filter, TASK_FILTER_KEYS, 'filter');
     const search = prefixed('filter', () => taskSearch({ ...sel.filter, limit: BULK_BATCH }));
     const probe = searchPath(search);
     if (probe.index === 'id' && !probe.bounded) throw invalid('filter', 'is empty: give at least one filter, or all: true for every task');
@@ -59,7 +53,6 @@ export function checkBulk(action: string, sel: BulkSelectionInput): { action: Bu
   if (sel.runs !== undefined) {
     if (sel.runs === null || typeof sel.runs !== 'object' || Array.isArray(sel.runs)) throw invalid('runs', 'must be an object of run filters');
     for (const k of ['limit', 'cursor'] as const) if (k in sel.runs) throw invalid(`runs.${k}`, 'not a filter of a bulk action');
-    refuseUnknownKeys(sel.runs, RUN_FILTER_KEYS, 'runs');
     const r = prefixed('runs', () => runSearch({ ...sel.runs, limit: BULK_BATCH }));
     // Like an empty filter: `{}` (or `status: ""`) would take every task that ever ran.
     if (r.statuses === null && r.type === null && r.worker === null && r.since === null && r.until === null) {

@@ -164,6 +164,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // Commander takes the last value of an option given twice without a word: the first would be lost.
     ['an option given twice', ['task', 'list', '--limit', '3', '--limit', '4'], ['orrery: option --limit given twice: give it once']],
     ['--db before the command and again after it', ['--db', 'sqlite::memory:', 'task', 'list'], ['orrery: option --db given twice']],
+    ['--db twice before the command (and once after)', ['--db', 'sqlite::memory:', '--db', 'sqlite::memory:', 'task', 'list'], ['orrery: option --db given twice']],
     ['--at on a day that does not exist (run end)', ['run', 'end', 'STARTED', '--status', 'eventful', '--at', '2026-02-30T00:00:00Z'], ['--at', '2026-02-30']],
   ];
 

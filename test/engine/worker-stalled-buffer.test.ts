@@ -19,18 +19,25 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** A SQLite store on virtual time with a type `job` (30 s leases), whose heartbeats fail while `beats.fail` is set. */
+async function storeWithFailingBeats() {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-stalled-'));
+  const clock = new VirtualClock(T0);
+  const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => orrery.close());
+  await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
+  const beats = { fail: false };
+  const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
+  orrery.heartbeatRuns = (o) => (beats.fail ? Promise.reject(new StorageUnavailableError('the database is unavailable (test)')) : heartbeatRuns(o));
+  return { clock, orrery, beats };
+}
+
 describe('a stalled worker and its buffer', () => {
   it('does not begin buffered runs whose lease ran out until a heartbeat says they are still held; those the reaper gave back run once, uncounted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-stalled-'));
-    const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
-    await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
+    const { clock, orrery, beats } = await storeWithFailingBeats();
     const begun: number[] = [];
-    let failBeats = true;
-    const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
-    orrery.heartbeatRuns = (o) => (failBeats ? Promise.reject(new StorageUnavailableError('the database is unavailable (test)')) : heartbeatRuns(o));
+    beats.fail = true;
     const worker = new Worker(orrery, {
       handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(60_000, signal), false) },
       id: 'w',
@@ -59,25 +66,17 @@ describe('a stalled worker and its buffer', () => {
     expect((await orrery.searchRuns({ status: ['claimed'] })).runs.map((r) => r.task)).toContain(2);
     // The reaper gives task 2's run back (no retry used, no abandon counted); the worker's next heartbeat
     // drops it from the buffer, it is claimed again, and every task runs once.
-    failBeats = false;
+    beats.fail = false;
     await orrery.reapExpired({ at: clock.now() });
     await clock.advance(200_000);
     expect(begun.sort()).toEqual([1, 2, 3]);
     for (const t of await orrery.searchTasks({ type: 'job' })) expect(t).toMatchObject({ status: 'completed', consecutiveAbandons: 0 });
   });
   it('a buffered run given back and claimed again while its heartbeats fail runs once: the fresh copy replaces the stale one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-stalled-'));
-    const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
-    await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
+    const { clock, orrery, beats } = await storeWithFailingBeats();
     const begun: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    let failBeats = false;
-    const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
-    orrery.heartbeatRuns = (o) => (failBeats ? Promise.reject(new StorageUnavailableError('the database is unavailable (test)')) : heartbeatRuns(o));
     const worker = new Worker(orrery, {
       // 'hold' tasks keep both slots until released; the others end at once.
       handlers: { job: async ({ args }) => (begun.push(args[0] as string), String(args[0]).startsWith('hold') ? await held : undefined, false) },
@@ -108,13 +107,13 @@ describe('a stalled worker and its buffer', () => {
     await create(['hold-1', 'hold-2', 'late']);
     for (let i = 0; i < 50 && claimedAgain.length === 0; i++) await clock.advance(100);
     expect(claimedAgain).toEqual(['claimed']);
-    failBeats = true;
+    beats.fail = true;
     await clock.advance(31_000);
     // The reaper gives 'late' back (its lease ran out unrenewed); the worker claims it again.
     await orrery.reapExpired({ at: clock.now() });
     for (let i = 0; i < 100 && claimedAgain.length < 2; i++) await clock.advance(1_000);
     expect(claimedAgain.length).toBe(2);
-    failBeats = false;
+    beats.fail = false;
     release();
     await clock.advance(120_000);
     expect(begun.filter((a) => a === 'late')).toEqual(['late']);

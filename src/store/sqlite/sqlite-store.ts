@@ -190,7 +190,7 @@ export class SqliteStore implements Store {
       // Another process holds the write lock (BEGIN IMMEDIATE failed before fn ran): wait for it
       // with the event loop running, up to the 15 s SQLite's own wait had.
       if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
-      out = await whenUnlocked(() => this.inWriteTx.immediate(fn) as T);
+      out = await whenUnlocked(() => this.inWriteTx.immediate(fn) as T, true);
     }
     this.checkpointer?.afterCommit();
     return out;
@@ -757,17 +757,21 @@ const BUSY_WAIT_MS = 15_000;
 
 /**
  * Runs `begin` (a BEGIN IMMEDIATE, or a transaction that starts with one) until it gets the write
- * lock, pausing between attempts (5 ms doubling to 100 ms) with the event loop running; after
+ * lock (`busyAlready`: the caller's own attempt just failed, so a pause comes first), pausing between attempts (5 ms doubling to 100 ms) with the event loop running; after
  * BUSY_WAIT_MS the last SQLITE_BUSY is thrown (answered as storage_unavailable).
  */
-async function whenUnlocked<T>(begin: () => T): Promise<T> {
+async function whenUnlocked<T>(begin: () => T, busyAlready = false): Promise<T> {
   const deadline = Date.now() + BUSY_WAIT_MS;
-  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let pause = 5;
+  // A caller that has just been told busy pauses before its next attempt, not straight after.
+  if (busyAlready) await sleep(pause);
+  for (; ; pause = Math.min(pause * 2, 100)) {
     try {
       return begin();
     } catch (e) {
       if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() + pause > deadline) throw e;
-      await new Promise((r) => setTimeout(r, pause));
+      await sleep(pause);
     }
   }
 }
