@@ -1,7 +1,7 @@
 import { invalid } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { NewTask, TaskInput } from '../core/validation.js';
-import type { CreatedTask, Store } from '../store/store.js';
+import type { ChunkSink, Store } from '../store/store.js';
 import type { TypeCache } from '../store/task-types.js';
 import { CHUNK, chunksOf, conflictInBatch, validatedChunks } from './task-import.js';
 
@@ -39,9 +39,9 @@ export async function knownTypesOf(store: Store, cache: TypeCache, names: readon
 }
 
 /** Validated tasks written in one transaction: one statement set for a chunk or less, else chunk by chunk. */
-export async function insertBatch(store: Store, tasks: readonly NewTask[], at: Date, onChunk: (created: CreatedTask[]) => void): Promise<void> {
-  if (tasks.length <= CHUNK) onChunk(await store.createTasks(tasks, at));
-  else await store.importTasks(chunksOf(tasks), at, onChunk);
+export async function insertBatch(store: Store, tasks: readonly NewTask[], at: Date, sink: ChunkSink): Promise<void> {
+  if (tasks.length <= CHUNK) await sink.chunk(await store.createTasks(tasks, at));
+  else await store.importTasks(() => chunksOf(tasks), at, sink);
 }
 
 /**
@@ -49,10 +49,11 @@ export async function insertBatch(store: Store, tasks: readonly NewTask[], at: D
  * chunks before it (validation overlaps the database's work); an invalid task still rejects the
  * batch, as the transaction is rolled back and nothing is written.
  */
-export async function writeLargeBatch(store: Store, inputs: readonly TaskInput[], types: Map<string, TaskType>, at: Date, prefix: string, onChunk: (created: CreatedTask[]) => void, clocked = false): Promise<void> {
+export async function writeLargeBatch(store: Store, inputs: readonly TaskInput[], types: Map<string, TaskType>, at: Date, prefix: string, sink: ChunkSink, clocked = false): Promise<void> {
   const validated: NewTask[] = [];
+  const chunks = () => ((validated.length = 0), validatedChunks(inputs, types, at, prefix, validated, clocked));
   try {
-    await store.importTasks(validatedChunks(inputs, types, at, prefix, validated, clocked), at, onChunk);
+    await store.importTasks(chunks, at, sink);
   } catch (e) {
     throw await conflictInBatch(e, validated, prefix, store);
   }

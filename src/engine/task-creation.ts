@@ -4,7 +4,7 @@ import type { CreatedTask, Store } from '../store/store.js';
 import { TypeCache } from '../store/task-types.js';
 import type { At, CreateOptions } from './service-types.js';
 import { batchTypeNames, insertBatch, knownTypesOf, writeLargeBatch } from './task-batch.js';
-import { CHUNK, conflictInBatch, importTaskLines, tally, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
+import { BatchTally, CHUNK, conflictInBatch, importTaskLines, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
 import { createAttributes, tracedCreate, tracingOn } from './tracing.js';
 
 /**
@@ -32,9 +32,9 @@ export class TaskCreation {
 
   private async detailedUnannounced(inputs: readonly TaskInput[], opts: CreateOptions, prefix: string): Promise<CreatedTask[]> {
     if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
-      const out: CreatedTask[] = [];
-      await this.writeLarge(inputs, opts, prefix, (created) => void out.push(...created));
-      return out;
+      const all = new BatchTally({ all: true });
+      await this.writeLarge(inputs, opts, prefix, all);
+      return all.all;
     }
     const { tasks, at } = await this.validate(inputs, opts, prefix);
     try {
@@ -47,23 +47,19 @@ export class TaskCreation {
 
   /** See Orrery.createTasksSummary. */
   async summary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }): Promise<TaskBatchSummary> {
-    const withdrawn: CreatedTask[] = [];
-    const out = await this.summaryUnannounced(inputs, opts, (created) => {
-      for (const c of created) if (c.withdrawn) withdrawn.push(c);
-    });
-    this.announce(withdrawn);
-    return out;
+    const tally = new BatchTally({ ids: opts.ids });
+    await this.summaryUnannounced(inputs, opts, tally);
+    this.announce(tally.withdrawn);
+    return tally.summary;
   }
 
-  private async summaryUnannounced(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }, note: (created: CreatedTask[]) => void): Promise<TaskBatchSummary> {
-    const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
-    const count = (created: CreatedTask[]) => (tally(summary, created), note(created));
+  private async summaryUnannounced(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }, tally: BatchTally): Promise<TaskBatchSummary> {
     if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
-      await this.writeLarge(inputs, opts, 'tasks', count);
-      return summary;
+      await this.writeLarge(inputs, opts, 'tasks', tally);
+      return tally.summary;
     }
     const { tasks, at } = await this.validate(inputs, opts, 'tasks');
-    const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, count), summary);
+    const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, tally), tally.summary);
     try {
       if (!tracingOn()) return await write();
       return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
@@ -74,11 +70,9 @@ export class TaskCreation {
 
   /** See Orrery.importTasks. */
   async import(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions): Promise<TaskImportSummary> {
-    const withdrawn: CreatedTask[] = [];
-    const out = await importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts, (created) => {
-      for (const c of created) if (c.withdrawn) withdrawn.push(c);
-    });
-    this.announce(withdrawn);
+    const tally = new BatchTally({ ids: opts.ids });
+    const out = await importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts, tally);
+    this.announce(tally.withdrawn);
     return out;
   }
 
@@ -89,9 +83,9 @@ export class TaskCreation {
   }
 
   private async insert(tasks: NewTask[], at: Date): Promise<CreatedTask[]> {
-    const out: CreatedTask[] = [];
-    await insertBatch(this.store, tasks, at, (created) => void out.push(...created));
-    return out;
+    const all = new BatchTally({ all: true });
+    await insertBatch(this.store, tasks, at, all);
+    return all.all;
   }
 
   private async validate(inputs: readonly TaskInput[], opts: At, prefix: string): Promise<{ tasks: NewTask[]; at: Date }> {
@@ -107,9 +101,9 @@ export class TaskCreation {
   }
 
   /** A batch of more than one chunk, validated chunk by chunk inside its transaction (task-batch.ts). */
-  private async writeLarge(inputs: readonly TaskInput[], opts: At, prefix: string, onChunk: (created: CreatedTask[]) => void): Promise<void> {
+  private async writeLarge(inputs: readonly TaskInput[], opts: At, prefix: string, sink: BatchTally): Promise<void> {
     const { types, at } = await this.batchTypes(inputs, opts, prefix);
-    await writeLargeBatch(this.store, inputs, types, at, prefix, onChunk, opts.at === undefined);
+    await writeLargeBatch(this.store, inputs, types, at, prefix, sink, opts.at === undefined);
   }
 
   private knownTypes(names: readonly string[]): Promise<Map<string, TaskType>> {

@@ -8,7 +8,7 @@ import { keyIdentity } from '../core/dedupe-key.js';
 import { inexactIntegerDetail } from '../core/exact-json.js';
 import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
-import type { CreatedTask, Store } from '../store/store.js';
+import type { ChunkSink, CreatedTask, Store } from '../store/store.js';
 
 /**
  * Large batches and NDJSON imports (docs/http.md#post-apitasksimport): validated and written in
@@ -71,15 +71,38 @@ export type TypeLookup = (names: readonly string[]) => Promise<Map<string, TaskT
 /** Lets timers and I/O run between two chunks (setImmediate comes after the poll phase). */
 export const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Counts the results of one chunk into a summary. */
-export function tally(summary: TaskBatchSummary, out: readonly CreatedTask[]): void {
-  for (const c of out) {
-    if (c.created) summary.created++;
-    else if (c.replaced) summary.replaced++;
-    else summary.existing++;
-    summary.ids?.push(c.task.id);
+/**
+ * What a batch keeps of its chunks' results (Store.importTasks' sink): the counts (and ids, when
+ * asked), the waiting runs its replacements withdrew (their run events, sent once it commits), and
+ * every result when asked. Emptied when the store writes the batch again from its first chunk.
+ */
+export class BatchTally implements ChunkSink {
+  summary!: TaskBatchSummary;
+  withdrawn!: CreatedTask[];
+  all!: CreatedTask[];
+
+  constructor(private readonly keep: { ids?: boolean; all?: boolean } = {}) {
+    this.restart();
   }
-  summary.count += out.length;
+
+  chunk(out: readonly CreatedTask[]): void {
+    const s = this.summary;
+    for (const c of out) {
+      if (c.created) s.created++;
+      else if (c.replaced) s.replaced++;
+      else s.existing++;
+      s.ids?.push(c.task.id);
+      if (c.withdrawn) this.withdrawn.push(c);
+      if (this.keep.all) this.all.push(c);
+    }
+    s.count += out.length;
+  }
+
+  restart(): void {
+    this.summary = { count: 0, created: 0, existing: 0, replaced: 0, ...(this.keep.ids ? { ids: [] } : {}) };
+    this.withdrawn = [];
+    this.all = [];
+  }
 }
 
 /** Validates `inputs` in chunks, a turn of the event loop between chunks; the first invalid task throws (naming `prefix[i]`). */
@@ -270,7 +293,7 @@ export async function importTaskLines(
   source: AsyncIterable<Uint8Array | string>,
   at: Date,
   opts: ImportOptions = {},
-  note: (created: CreatedTask[]) => void = () => {},
+  tally: BatchTally = new BatchTally({ ids: opts.ids }),
 ): Promise<TaskImportSummary> {
   const started = performance.now();
   const spool = join(tmpdir(), `orrery-import-${randomUUID()}.ndjson`);
@@ -296,8 +319,8 @@ export async function importTaskLines(
       await nextTurn();
     }
     const lines = read.lines;
-    // Pass 2: read the spool again and write, chunk by chunk, in one transaction.
-    const summary: TaskBatchSummary = { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
+    // Pass 2: read the spool again and write, chunk by chunk, in one transaction (from the start
+    // again if the store writes it again: a PostgreSQL deadlock with another import).
     // The chunks handed to the store and not yet reported written, oldest first. The store reports
     // chunks in order, but may have read the next one already (PostgreSQL sends a chunk while the one
     // before it runs): the chunk just written, or the one that failed, is the oldest, not the last read.
@@ -315,20 +338,27 @@ export async function importTaskLines(
         stream.destroy();
       }
     };
-    try {
-      await store.importTasks(spooled(), at, (out) => {
+    const sink: ChunkSink = {
+      chunk: (out) => {
         const done = pending.shift();
-        tally(summary, out);
-        note(out);
-        opts.onProgress?.({ phase: 'write', lines: done?.lines[done.lines.length - 1]?.no ?? lines, tasks: summary.count });
-      });
+        tally.chunk(out);
+        opts.onProgress?.({ phase: 'write', lines: done?.lines[done.lines.length - 1]?.no ?? lines, tasks: tally.summary.count });
+      },
+      restart: () => {
+        pending.length = 0;
+        tally.restart();
+        opts.onProgress?.({ phase: 'write', lines: 0, tasks: 0 });
+      },
+    };
+    try {
+      await store.importTasks(spooled, at, sink);
     } catch (e) {
       // Chunks written before the failed one (their tasks counted) may hold the conflict's holder.
-      if (e instanceof ConflictError) throw await conflictAt(e, pending[0]?.lines ?? [], pending[0]?.tasks ?? [], store, summary.count > 0);
+      if (e instanceof ConflictError) throw await conflictAt(e, pending[0]?.lines ?? [], pending[0]?.tasks ?? [], store, tally.summary.count > 0);
       throw e;
     }
-    opts.onProgress?.({ phase: 'done', lines, tasks: summary.count });
-    return { lines, ...summary, durationMs: Math.round(performance.now() - started) };
+    opts.onProgress?.({ phase: 'done', lines, tasks: tally.summary.count });
+    return { lines, ...tally.summary, durationMs: Math.round(performance.now() - started) };
   } finally {
     await fh.close();
   }

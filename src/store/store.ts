@@ -219,6 +219,14 @@ export interface CreatedTask {
   withdrawn?: TaskRun;
 }
 
+/** Where a chunked create (importTasks) reports what it wrote. */
+export interface ChunkSink {
+  /** One chunk's results, in order, once the chunk is written (not yet committed). */
+  chunk(created: CreatedTask[]): void | Promise<void>;
+  /** The store begins the whole transaction again: every result given so far was rolled back. */
+  restart(): void;
+}
+
 /**
  * The queue of one task type at an instant (for metrics and dashboards). Every count is read from a
  * partial index over live rows only (waiting runs, leased runs) or from a type's disabled tasks, so
@@ -349,15 +357,17 @@ export interface Store {
 
   createTasks(tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]>;
   /**
-   * Creates the tasks of `chunks` in ONE transaction written chunk by chunk, the event loop running
-   * between chunks: all of them or, when `chunks` or `onChunk` throws or a write fails, none (the
-   * error propagates). `onChunk` gets each chunk's results in order, once that chunk is written (the
-   * store may have read the next chunk of `chunks` already: PostgreSQL sends it while this one runs);
-   * nothing else is kept. On SQLite
-   * the write lock is held until the commit (this process's other writes wait for it), so neither
-   * `chunks` nor `onChunk` may wait for a write of this store.
+   * Creates the tasks of `chunks()` in ONE transaction written chunk by chunk, the event loop running
+   * between chunks: all of them or, when the chunks or the sink throw or a write fails, none (the
+   * error propagates). `sink.chunk` gets each chunk's results in order, once that chunk is written
+   * (the store may have read the next chunk already: PostgreSQL sends it while this one runs);
+   * nothing else is kept. PostgreSQL writes the whole transaction again from a new `chunks()` when it
+   * ends in a deadlock or a serialization failure (5 attempts in all), after `sink.restart()` (what
+   * the sink was given was rolled back). On SQLite the write lock is held until the commit (this
+   * process's other writes wait for it), so neither the chunks nor the sink may wait for a write of
+   * this store.
    */
-  importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void>;
+  importTasks(chunks: () => AsyncIterable<readonly NewTask[]>, at: Date, sink: ChunkSink): Promise<void>;
   getTask(id: number): Promise<Task | null>;
   searchTasks(filter: TaskFilter): Promise<Task[]>;
   /**

@@ -2,7 +2,9 @@
  * Concurrent batches that share identities, listed in different orders (two imports of one file, one
  * reversed): on PostgreSQL each batch's rows are written in identity order, so the batches wait for
  * each other's rows in one order and never deadlock (they did: `40P01: deadlock detected`, answered as
- * storage_unavailable or a 503), while the ids of a batch still follow its order.
+ * storage_unavailable or a 503), while the ids of a batch still follow its order. Calls of more than
+ * one chunk (imports, large createTasks) lock chunk by chunk, so they can still deadlock: the one
+ * PostgreSQL rolls back is written again from its first chunk, its counts those of that attempt.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
@@ -40,5 +42,29 @@ describe('PostgreSQL: concurrent batches with shared identities in different ord
     const fresh = await open[1]!.createTasks(reversed(Array.from({ length: 50 }, (_, i) => ({ type: 'sync', policy: 'oneshot' as const, arguments: { args: [`new-${i}`], kwargs: {} } }))));
     const ids = fresh.map((t) => t.id);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  }, 120_000);
+
+  it('imports and createTasks calls of more than one chunk (1,000) in different orders all pass: the one PostgreSQL rolls back after a deadlock is written again', async () => {
+    db = await createTestDatabase('import-order');
+    for (let i = 0; i < 4; i++) open.push(await openOrrery({ db: db.url }));
+    await open[0]!.createTaskType({ name: 'sync', defaultIntervalMs: '1h' });
+    const N = 2_500; // three chunks: the chunks of two imports lock their identities in different orders
+    const tasks = Array.from({ length: N }, (_, i) => ({ type: 'sync', arguments: { args: [i], kwargs: {} } }));
+    const reversed = [...tasks].reverse();
+    const ndjson = async function* (xs: object[]) {
+      yield `${xs.map((x) => JSON.stringify(x)).join('\n')}\n`;
+    };
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all([
+        open[0]!.importTasks(ndjson(tasks)),
+        open[1]!.importTasks(ndjson(reversed)),
+        open[2]!.createTasksSummary(tasks),
+        open[3]!.createTasksSummary(reversed),
+      ]);
+      for (const a of answers) expect(a.count).toBe(N);
+      // Each identity is created once over the round's four calls, and counted once by the call that did.
+      if (round === 0) expect(answers.reduce((n, a) => n + a.created, 0)).toBe(N);
+      else for (const a of answers) expect(a.existing).toBe(N);
+    }
   }, 120_000);
 });

@@ -30,6 +30,7 @@ import type {
   ClaimOutcome,
   ClaimRequest,
   ClaimedRun,
+  ChunkSink,
   CreatedTask,
   HeartbeatAnswer,
   HeartbeatItem,
@@ -59,7 +60,8 @@ import { cancelLockedRun, endLockedRun } from './postgres-run-actions.js';
 import { endHeldRuns } from './postgres-held-ends.js';
 import { claimOrder, directClaimStale, readQueue, runnerCutoff } from '../../core/claim-ahead.js';
 import { heartbeatAnswer } from '../heartbeat-answer.js';
-import { insertAtOnce, insertTasks, isPlain } from './postgres-tasks.js';
+import { insertAtOnce, insertTasks } from './postgres-tasks.js';
+import { importTaskChunks } from './postgres-import.js';
 import { PostgresDags } from './postgres-dags.js';
 import type { DagStore } from '../dag-store.js';
 import { PostgresArchive } from './postgres-archive.js';
@@ -249,50 +251,9 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  /**
-   * One transaction on a client of its own, each chunk written by the multi-row statements of a batch;
-   * other clients of the pool go on meanwhile and see the tasks at the commit. Not retried: the chunks
-   * are read once.
-   */
-  async importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void> {
-    const c = await this.pool.connect();
-    let broken = false;
-    const onError = () => (broken = true);
-    c.on('error', onError);
-    let changed = 0;
-    try {
-      await c.query('BEGIN');
-      // A chunk of plain tasks is sent while the one before it runs (the client queues it behind):
-      // this process encodes the next chunk while the server inserts the last. A chunk with other
-      // tasks waits for every chunk before it, so it sees what they wrote.
-      const inFlight: Array<Promise<CreatedTask[]>> = [];
-      const settle = async () => {
-        const out = await inFlight.shift()!;
-        for (const x of out) if (x.created || x.replaced) changed++;
-        await onChunk(out);
-      };
-      try {
-        for await (const chunk of chunks) {
-          const plain = chunk.every(isPlain);
-          if (!plain) while (inFlight.length > 0) await settle();
-          const written = chunk.length === 0 ? Promise.resolve([]) : insertTasks(c, chunk, at);
-          written.catch(() => {}); // awaited in order below; a failure while an earlier chunk is awaited is not unhandled
-          inFlight.push(written);
-          if (!plain || inFlight.length > 1) await settle();
-        }
-        while (inFlight.length > 0) await settle();
-      } catch (e) {
-        await Promise.allSettled(inFlight); // the statements queued behind a failed one fail too (aborted transaction)
-        throw e;
-      }
-      await c.query('COMMIT');
-    } catch (e) {
-      if (!broken) await c.query('ROLLBACK').catch(() => (broken = true));
-      throw e;
-    } finally {
-      c.off('error', onError);
-      c.release(broken);
-    }
+  /** See importTaskChunks (postgres-import.ts): retried from its first chunk after a deadlock. */
+  async importTasks(chunks: () => AsyncIterable<readonly NewTask[]>, at: Date, sink: ChunkSink): Promise<void> {
+    const changed = await importTaskChunks(this.pool, chunks, at, sink);
     this.wake({ kind: 'tasks-written', count: changed });
   }
 

@@ -31,6 +31,7 @@ import type {
   ClaimOutcome,
   ClaimRequest,
   ClaimedRun,
+  ChunkSink,
   CreatedTask,
   HeartbeatAnswer,
   HeartbeatItem,
@@ -240,8 +241,9 @@ export class SqliteStore implements Store {
    * the next chunk ... COMMIT. On a database file it runs on a connection of its own, so this process's
    * reads keep seeing committed rows only; its other writes wait in `write` (asynchronously) until the
    * commit, and other processes' writes wait for the lock as for any transaction (busy timeout 15 s).
+   * `chunks()` is read once: with one writer at a time, no two imports deadlock.
    */
-  async importTasks(chunks: AsyncIterable<readonly NewTask[]>, at: Date, onChunk: (created: CreatedTask[]) => void | Promise<void>): Promise<void> {
+  async importTasks(chunks: () => AsyncIterable<readonly NewTask[]>, at: Date, sink: ChunkSink): Promise<void> {
     while (this.importing) await this.importing;
     this.file?.assertSame(); // its connection opens the path: a deleted file would be made anew there
     let release!: () => void;
@@ -262,11 +264,11 @@ export class SqliteStore implements Store {
       const begin = db.prepare('BEGIN IMMEDIATE');
       await whenUnlocked(() => begin.run());
       let written = 0;
-      for await (const chunk of chunks) {
+      for await (const chunk of chunks()) {
         written += chunk.length;
         const out = writes.insertTasksInTx(chunk, at);
         for (const c of out) if (c.created || c.replaced) changed++;
-        await onChunk(out);
+        await sink.chunk(out);
         await nextTurn();
       }
       db.prepare('COMMIT').run();
