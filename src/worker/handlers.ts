@@ -206,7 +206,9 @@ export function outcomeOfSettled(r: { value?: unknown; error?: unknown }): Outco
     return outcome;
   } catch (e) {
     const why = e instanceof Error ? e.message : 'an unreadable value';
-    return { status: 'failed', error: `handler ${'error' in r ? 'threw' : 'returned'} a value that could not be read (${safeString(why)}); expected { eventful: boolean, result? } or a boolean` };
+    // The hint on return values is for a returned value only.
+    if ('error' in r) return { status: 'failed', error: `handler threw a value that could not be read (${safeString(why)})` };
+    return { status: 'failed', error: `handler returned a value that could not be read (${safeString(why)}); expected { eventful: boolean, result? } or a boolean` };
   }
 }
 

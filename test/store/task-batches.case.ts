@@ -43,6 +43,12 @@ export function taskBatchCases(sut: StoreUnderTest): void {
       ]);
       expect(pair[1]!.task).toEqual(pair[0]!.task);
       expect(pair[1]!.task).toEqual(await orrery.getTask(pair[0]!.task.id));
+      // The same with `unique` (each taken under its key's lock on PostgreSQL): a window of 0 matches
+      // no earlier task, and the repeat still gets the batch's own task without an id of its own.
+      const next = (await orrery.createTask({ type: 'load-git', arguments: args('e') })).id;
+      const uniq = await orrery.createTasksDetailed(['u', 'u'].map((u) => ({ type: 'load-git', policy: 'oneshot' as const, arguments: args(u), unique: { for: 0 } })));
+      expect(uniq.map((o) => [o.task.id, o.created])).toEqual([[next + 1, true], [next + 1, false]]);
+      expect((await orrery.createTask({ type: 'load-git', arguments: args('f') })).id).toBe(next + 2);
     });
 
     it('onConflict error anywhere in the batch refuses all of it; replace updates the holder', async () => {

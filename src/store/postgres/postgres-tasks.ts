@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { RunStatus } from '../../core/model.js';
+import type { RunStatus, Task } from '../../core/model.js';
 import { ConflictError } from '../../core/errors.js';
 import { planConflict, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
@@ -39,6 +39,9 @@ async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[]
   // two batches sharing keys do not each wait for the other's.
   const lockKey = (i: number) => tasks[i]!.unique?.key ?? tasks[i]!.debounce!.key;
   controlled.sort((a, b) => (lockKey(a) < lockKey(b) ? -1 : lockKey(a) > lockKey(b) ? 1 : a - b));
+  // Tasks this batch created, by identity: an equal one later in the batch that returns on conflict
+  // gets it without an insert (which would use up a sequence id), as in insertPlain.
+  const createdHere = new Map<string, Task>();
   for (const i of controlled) {
     const t = tasks[i]!;
     const key = lockKey(i);
@@ -48,8 +51,16 @@ async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[]
       out[i] = matched;
       continue;
     }
+    const holder = createdHere.get(t.dedupeKey);
+    if (holder && (t.onConflict ?? 'return') === 'return' && (t.key ?? null) === null) {
+      out[i] = { task: holder, created: false };
+      continue;
+    }
     const [created] = await insertTasks(c, [{ ...t, unique: undefined, debounce: undefined }], at);
-    if (created!.created) await c.query('UPDATE tasks SET unique_key = $2, debounce_key = $3 WHERE id = $1', [created!.task.id, t.unique?.key ?? null, t.debounce?.key ?? null]);
+    if (created!.created) {
+      await c.query('UPDATE tasks SET unique_key = $2, debounce_key = $3 WHERE id = $1', [created!.task.id, t.unique?.key ?? null, t.debounce?.key ?? null]);
+      createdHere.set(t.dedupeKey, created!.task);
+    }
     out[i] = created!;
   }
   if (plain.length > 0) {
