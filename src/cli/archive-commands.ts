@@ -74,7 +74,7 @@ async function archive(io: Io, o: ArchiveOpts): Promise<void> {
         ...(o.table ? { table: true } : {}),
         ...(o.batch !== undefined ? { batch: o.batch } : {}),
         ...(o.at ? { at: o.at } : {}),
-        ...(o.quiet ? {} : { onProgress: (p: ArchiveSummary) => io.err(`archived ${p.runs} runs (${p.logs} log records) and ${p.tasks} tasks so far\n`) }),
+        ...(o.quiet ? {} : { onProgress: (p: ArchiveSummary) => io.err(`archived ${counted(p)} so far\n`) }),
       })
       .catch((e: unknown) => {
         if (e instanceof ValidationError && e.details[0]?.path === 'to') throw new UsageError(`--to ${e.message}`);
@@ -83,7 +83,7 @@ async function archive(io: Io, o: ArchiveOpts): Promise<void> {
   );
   if (o.json) return printJson(io, summary);
   const where = [summary.file, summary.table && 'the archive tables'].filter(Boolean).join(' and ');
-  io.out(`archived ${summary.runs} runs (${summary.logs} log records) and ${summary.tasks} tasks ended before ${iso(summary.before)} to ${where} in ${summary.batches} batch${summary.batches === 1 ? '' : 'es'} (${summary.durationMs} ms)${summary.alerts > 0 ? `; deleted ${summary.alerts} stored alert${summary.alerts === 1 ? '' : 's'}` : ''}\n`);
+  io.out(`archived ${counted(summary)} ended before ${iso(summary.before)} to ${where} in ${summary.batches} batch${summary.batches === 1 ? '' : 'es'} (${summary.durationMs} ms)${summary.alerts > 0 ? `; deleted ${summary.alerts} stored alert${summary.alerts === 1 ? '' : 's'}` : ''}\n`);
 }
 
 async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void> {
@@ -168,4 +168,10 @@ function printer(io: Io, json: boolean) {
   function flush() {
     if (rows.length) table(io, ['KIND', 'ID', 'TASK', 'TYPE', 'STATUS', 'ENDED', 'LOGS'], rows.splice(0));
   }
+}
+
+/** `3000 runs (120 log records) and 1 task`: what an archive moved, each noun agreeing with its count. */
+function counted(p: { runs: number; logs: number; tasks: number }): string {
+  const n = (x: number, what: string) => `${x} ${what}${x === 1 ? '' : 's'}`;
+  return `${n(p.runs, 'run')} (${n(p.logs, 'log record')}) and ${n(p.tasks, 'task')}`;
 }

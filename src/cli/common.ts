@@ -200,12 +200,14 @@ export const tokenArg = (v: string): string => {
 };
 
 /**
- * `--token`'s default, `$ORRERY_API_TOKEN`, held to the same rule as the option (unset or empty: no
- * token); a malformed one is a usage error naming the variable.
+ * `--token`'s default, `$ORRERY_API_TOKEN`, held to the same rule as the option (unset: no token); an
+ * empty or malformed one is a usage error naming the variable (an empty one is usually a secret that
+ * failed to expand, which must not mean "serve without a token").
  */
 export function envToken(): string | null {
   const v = process.env.ORRERY_API_TOKEN;
-  if (!v) return null;
+  if (v === undefined) return null;
+  if (v === '') throw new UsageError('ORRERY_API_TOKEN: is set but empty: give a token, or unset the variable to give none');
   try {
     return tokenArg(v);
   } catch (e) {

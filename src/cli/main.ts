@@ -99,7 +99,8 @@ export async function main(
   });
   try {
     const isGroup = (name: string) => (program.commands.find((c) => c.name() === name)?.commands.length ?? 0) > 0;
-    await program.parseAsync(hoistEveryDb(argv, isGroup), { from: 'user' });
+    const isSubcommand = (group: string, name: string) => program.commands.find((c) => c.name() === group)?.commands.some((c) => c.name() === name || c.aliases().includes(name)) ?? false;
+    await program.parseAsync(helpOfSubcommand(hoistEveryDb(argv, isGroup), isSubcommand), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -154,6 +155,16 @@ export function hoistDb(argv: string[], isGroup: (name: string) => boolean = () 
     return [...rest.slice(0, at), ...argv.slice(i, i + width), ...rest.slice(at)];
   }
   return argv;
+}
+
+/**
+ * `orrery help task add` is `orrery task add --help` (the option parser's `help` takes one command
+ * and would print the group's help); `orrery help task nope` is the unknown command `task nope`
+ * (exit 2). Other uses of `help` are left to the parser.
+ */
+export function helpOfSubcommand(argv: string[], isSubcommand: (group: string, name: string) => boolean): string[] {
+  if (argv[0] !== 'help' || argv.length !== 3 || argv[2]!.startsWith('-')) return argv;
+  return isSubcommand(argv[1]!, argv[2]!) ? [argv[1]!, argv[2]!, '--help'] : [argv[1]!, argv[2]!];
 }
 
 /**

@@ -111,16 +111,18 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   const add = (gate: Gate, verdict: GateCheck['verdict'], detail: string, until?: Date) => gates.push({ gate, verdict, detail, ...(until ? { until } : {}) });
   const active = run !== null && (run.status === 'scheduled' || run.status === 'claimed' || run.status === 'started');
 
-  // 1. The task itself.
-  if (task.status === 'completed') add('task-status', 'hold', 'the task completed (a one-shot task that ran): it will not run again unless respawned');
-  else if (task.status === 'disabled') {
+  // 1. The task itself. A DAG attempt is not respawned: its DAG run is restarted (core/dag.ts).
+  const again = f.dagRun != null ? `restart its DAG run to run it again (orrery dag-run restart ${f.dagRun})` : `respawn it to run it again (orrery task respawn ${task.id})`;
+  if (task.status === 'completed') {
+    add('task-status', 'hold', f.dagRun != null ? `the task completed (a DAG attempt that ran): it will not run again unless its DAG run is restarted (orrery dag-run restart ${f.dagRun})` : 'the task completed (a one-shot task that ran): it will not run again unless respawned');
+  } else if (task.status === 'disabled') {
     const why: Record<string, string> = {
       manual: 'disabled by hand',
       permfailed: 'disabled: its last run failed permanently (permfailed)',
       retries_exhausted: 'disabled: its retries were exhausted',
       dead_letter: `in the dead-letter bin: lost ${type.maxAbandons} times in a row (maxAbandons)`,
     };
-    add('task-status', 'hold', `${why[task.disabledReason ?? 'manual'] ?? 'disabled'}; respawn it to run it again (orrery task respawn ${task.id})`);
+    add('task-status', 'hold', `${why[task.disabledReason ?? 'manual'] ?? 'disabled'}; ${again}`);
   } else add('task-status', 'pass', `the task is ${task.status === 'next_run_scheduled' ? 'scheduled (it has a current run)' : 'waiting for its next run'}`);
 
   // 2. The task's own pause.

@@ -109,8 +109,8 @@ describe('archive -> read round trip', () => {
     const r = await runCli(['archive', '--before', '2026-01-02T00:00:00Z', '--to', file, '--table', '--batch', '1', '--json', '--at', '2026-02-01T00:00:00Z', ...db.db]);
     expect(r.code).toBe(0);
     expect(r.stderr.trim().split('\n')).toEqual([
-      'archived 1 runs (0 log records) and 1 tasks so far',
-      'archived 2 runs (0 log records) and 1 tasks so far',
+      'archived 1 run (0 log records) and 1 task so far',
+      'archived 2 runs (0 log records) and 1 task so far',
     ]);
     expect(JSON.parse(r.stdout)).toMatchObject({ before: '2026-01-02T00:00:00.000Z', file, table: true, runs: 2, logs: 0, tasks: 1, batches: 2, complete: true });
 

@@ -99,6 +99,12 @@ describe('ORRERY_API_TOKEN', () => {
       expect(await new Promise((r) => child.on('close', r))).toBe(2);
       expect(err).toMatch(/ORRERY_API_TOKEN: must be printable ASCII without spaces/);
     }
+    // An empty one (a secret that failed to expand) does not mean "no token".
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...t.db], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ORRERY_API_TOKEN: '' } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    expect(await new Promise((r) => child.on('close', r))).toBe(2);
+    expect(err).toBe('orrery: ORRERY_API_TOKEN: is set but empty: give a token, or unset the variable to give none\n');
   });
 });
 

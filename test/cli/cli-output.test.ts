@@ -304,6 +304,12 @@ describe('help and version', () => {
     expect(helpTask.stdout).toMatch(/^Usage: orrery task \[options\] \[command\]\n/);
     expect(helpNope.code).toBe(2);
     expect(helpNope.stderr.trimEnd().split('\n').at(-1)).toBe("error: unknown command 'nope'");
+    // `help GROUP SUBCOMMAND` is that subcommand's help; an unknown subcommand is invalid input.
+    const [helpAdd, helpTaskNope] = await Promise.all([runCli(['help', 'task', 'add'], { spawn: true }), runCli(['help', 'task', 'nope'], { spawn: true })]);
+    expect(helpAdd.code).toBe(0);
+    expect(helpAdd.stdout).toMatch(/^Usage: orrery task add \[options\] <type> \[arguments\.\.\.\]\n/);
+    expect(helpTaskNope.code).toBe(2);
+    expect(helpTaskNope.stderr).toMatch(/error: unknown command 'nope'/);
   });
 
   test('a command without its required argument: exit 2 and one line naming it', async () => {

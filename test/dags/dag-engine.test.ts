@@ -158,6 +158,11 @@ describe('DAGs on a real daemon', () => {
     await daemon.stop();
     expect(done.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
     expect(done.tasks[0]!.error).toMatch(/no task "old" in DAG "moved"/);
+    // `task why` on the attempt's task points to its DAG run, not to a respawn the task refuses.
+    const why = await orrery.whyTask(done.tasks[0]!.orreryTask!);
+    expect(why).toMatchObject({ state: 'done', heldBy: 'task-status' });
+    expect(why.summary).toContain(`restart its DAG run to run it again (orrery dag-run restart ${run.id})`);
+    expect(why.summary).not.toMatch(/task respawn/);
   });
 
   for (const store of ['sqlite', 'postgres'] as const) {

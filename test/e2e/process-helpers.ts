@@ -21,8 +21,11 @@ export function useProcesses() {
       await p.exited;
     }
   });
-  return (args: string[], env: Record<string, string> = {}, opts: { detached?: boolean } = {}): Proc => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.detached ? { detached: true } : {}) });
+  /** `env` is added to this process's environment; a variable given as undefined is left out. */
+  return (args: string[], env: Record<string, string | undefined> = {}, opts: { detached?: boolean } = {}): Proc => {
+    const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
+    const child = spawn(process.execPath, [BIN, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.detached ? { detached: true } : {}) });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -23,7 +23,7 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
     const wrong = spawnOrrery(['worker', '--url', url, '--token', 'wr0ng', '--handlers', POOL_HANDLERS, '--log-format', 'json']);
     expect(await wrong.exited).toBe(1);
     expect(wrong.output()).toContain(`orrery: the server ${url} refused the token given (401: missing or wrong bearer token); give the token serve was started with, with --token or $ORRERY_API_TOKEN`);
-    const none = spawnOrrery(['worker', '--url', url, '--handlers', POOL_HANDLERS, '--log-format', 'json'], { ORRERY_API_TOKEN: '' });
+    const none = spawnOrrery(['worker', '--url', url, '--handlers', POOL_HANDLERS, '--log-format', 'json'], { ORRERY_API_TOKEN: undefined });
     expect(await none.exited).toBe(1);
     expect(none.output()).toContain(`orrery: the server ${url} wants a token and none was given (401: missing or wrong bearer token)`);
     // --types naming a type the file has no handler for is refused at start, as with --db (exit 2), not claimed and failed.

@@ -32,7 +32,7 @@ export async function startServe(dir: string, name: string, extra: string[] = []
   const db = join(dir, `${name}.db`);
   const child = spawn(process.execPath, [BIN, 'serve', '--db', `sqlite:${db}`, '--handlers', HANDLERS, '--port', '0', '--poll', '200ms', '--log-format', 'json', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ORRERY_API_TOKEN: '' },
+    env: withoutToken(),
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -67,3 +67,9 @@ export async function until<T>(check: () => Promise<T>, what: string, ms = 15_00
   }
 }
 
+/** This process's environment without $ORRERY_API_TOKEN (an empty one is refused): serve runs without a token. */
+function withoutToken(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.ORRERY_API_TOKEN;
+  return env;
+}
