@@ -49,11 +49,17 @@ export interface WebhookOptions {
 
 /** Posts each alert as JSON (`{ event: 'dag_task_failed' | 'dag_task_retry', dag, dagRunId, taskId, attempt, error, ... }`). */
 export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNotifier {
+  checkRetriesFlag(opts);
   const post = jsonPoster(url, opts);
   return {
     onFailure: (a, d) => post(dagBody('dag_task_failed', a), d?.signal),
     ...(opts.retries ? { onRetry: (a: DagTaskAlert, d?: Delivering) => post(dagBody('dag_task_retry', a), d?.signal) } : {}),
   };
+}
+
+/** A webhook's `retries` is a flag (post retries too): `1` or `-1` would be read as true without a word. */
+export function checkRetriesFlag(opts: { retries?: unknown }): void {
+  if (opts.retries !== undefined && typeof opts.retries !== 'boolean') throw invalid('retries', 'must be true or false (post retries too)');
 }
 
 /** What is wrong with a webhook URL (not a URL, not http(s), credentials in it), or null. */
@@ -129,6 +135,9 @@ export function combineNotifiers(list: readonly DagNotifier[]): DagNotifier {
 
 /** A notifier (task or DAG) that calls every one of `list`, and fails when one of them failed. */
 export function combined<A>(list: ReadonlyArray<{ onFailure(a: A, d?: Delivering): void | Promise<void>; onRetry?(a: A, d?: Delivering): void | Promise<void> }>) {
+  // Checked now: a bad one would fail only when an alert is delivered, and fail it for good.
+  if (!Array.isArray(list)) throw invalid('notifiers', 'must be an array of notifiers');
+  list.forEach((n, i) => checkNotifier(n, `notifiers[${i}]`));
   return {
     onFailure: (a: A, d?: Delivering) => allOrFail(list.map((n) => called(() => n.onFailure(a, d)))),
     onRetry: (a: A, d?: Delivering) => allOrFail(list.map((n) => called(() => n.onRetry?.(a, d)))),

@@ -1,5 +1,5 @@
 import type { TaskAlert } from '../core/task-alert.js';
-import { checkNotifier, combined, firstLine, jsonPoster, type Delivering, type WebhookOptions } from './dag-notifier.js';
+import { checkNotifier, checkRetriesFlag, combined, firstLine, jsonPoster, type Delivering, type WebhookOptions } from './dag-notifier.js';
 import type { Logger } from './logger.js';
 import { describeAlert as describe } from '../core/task-alert.js';
 
@@ -35,6 +35,7 @@ export function taskLogNotifier(log: Logger, opts: { retries?: boolean } = {}): 
 
 /** Posts each alert as JSON: `{ event: 'task_failed' | 'task_retry', taskId, type, backendId, attempt, status, error, disabledReason, nextRun, ended }`. */
 export function taskWebhookNotifier(url: string, opts: WebhookOptions = {}): TaskNotifier {
+  checkRetriesFlag(opts);
   const post = jsonPoster(url, opts);
   const body = (event: string, { kind: _kind, ...a }: TaskAlert) => ({ event, ...a });
   return {

@@ -13,7 +13,7 @@ import { Daemon } from '../../src/engine/daemon.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { openOrrery } from '../../src/engine/service.js';
-import { combineNotifiers, type DagTaskAlert } from '../../src/engine/dag-notifier.js';
+import { combineNotifiers, webhookNotifier, type DagTaskAlert } from '../../src/engine/dag-notifier.js';
 import { ALERT_LEASE_MS } from '../../src/core/alert-retry.js';
 import { combineTaskNotifiers, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
 import { ALERT_DELIVERY_LIMIT_MS, ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/alert-sender.js';
@@ -175,6 +175,14 @@ describe('task alerts', () => {
     expect(() => new Daemon(orrery, { taskNotifier: {} as TaskNotifier })).toThrow('taskNotifier: must be an object with an onFailure(alert) method');
     expect(() => new Daemon(orrery, { taskNotifier: { onFailure: () => {}, onRetry: 5 } as unknown as TaskNotifier })).toThrow('taskNotifier.onRetry: must be a function (or left out)');
     expect(() => taskWebhookNotifier('http://alice:s3cret@127.0.0.1:9/hook')).toThrow('webhook URL "http://***@127.0.0.1:9/hook" must not hold credentials');
+    // A combination checks its notifiers when it is made, not when an alert is delivered; `retries` is a flag.
+    expect(() => combineTaskNotifiers([{ onFailure: () => {} }, {} as TaskNotifier])).toThrow('notifiers[1]: must be an object with an onFailure(alert) method');
+    expect(() => combineNotifiers([{}] as never)).toThrow('notifiers[0]: must be an object with an onFailure(alert) method');
+    expect(() => combineNotifiers({} as never)).toThrow('notifiers: must be an array of notifiers');
+    for (const retries of [-1, 1, 'yes']) {
+      expect(() => taskWebhookNotifier('http://127.0.0.1:9/hook', { retries: retries as never })).toThrow('retries: must be true or false (post retries too)');
+      expect(() => webhookNotifier('http://127.0.0.1:9/hook', { retries: retries as never })).toThrow('retries: must be true or false (post retries too)');
+    }
   });
 
   it('an alert outlives the process that recorded the end: another process with a notifier delivers it', async () => {
