@@ -146,7 +146,7 @@ interface Line {
  * are cut on bytes (a newline byte never occurs inside a multi-byte character), then each is decoded,
  * so a bad byte is reported with its line.
  */
-export async function* readLines(source: AsyncIterable<Uint8Array | string>, counter: { lines: number }): AsyncGenerator<Line> {
+export async function* readLines(source: AsyncIterable<Uint8Array | string>, counter: { lines: number }, maxLine = MAX_LINE): AsyncGenerator<Line> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const encoder = new TextEncoder();
   let parts: Uint8Array[] = [];
@@ -172,7 +172,7 @@ export async function* readLines(source: AsyncIterable<Uint8Array | string>, cou
         parts = [];
         partsLength = 0;
       }
-      if (bytes.length > MAX_LINE) throw lineError(counter.lines + 1, '', `is longer than ${MAX_LINE} bytes`);
+      if (bytes.length > maxLine) throw lineError(counter.lines + 1, '', `is longer than ${maxLine} bytes`);
       const line = emit(bytes);
       if (line) yield line;
       from = nl + 1;
@@ -180,7 +180,7 @@ export async function* readLines(source: AsyncIterable<Uint8Array | string>, cou
     if (from < chunk.length) {
       parts.push(chunk.slice(from));
       partsLength += chunk.length - from;
-      if (partsLength > MAX_LINE) throw lineError(counter.lines + 1, '', `is longer than ${MAX_LINE} bytes`);
+      if (partsLength > maxLine) throw lineError(counter.lines + 1, '', `is longer than ${maxLine} bytes`);
     }
   }
   if (partsLength > 0) {
@@ -364,10 +364,13 @@ export async function importTaskLines(
   }
 }
 
-/** The spool's lines: `NUMBER \t TEXT`, as pass 1 wrote them. */
+/**
+ * The spool's lines: `NUMBER \t TEXT`, as pass 1 wrote them. Pass 1 held TEXT to MAX_LINE; the
+ * number and the tab add up to 17 bytes more (a line number is a safe integer), which are allowed.
+ */
 async function* spooledLines(stream: AsyncIterable<Uint8Array | string>): AsyncGenerator<Line> {
   const counter = { lines: 0 };
-  for await (const l of readLines(stream, counter)) {
+  for await (const l of readLines(stream, counter, MAX_LINE + 17)) {
     const tab = l.text.indexOf('\t');
     yield { no: Number(l.text.slice(0, tab)), text: l.text.slice(tab + 1) };
   }

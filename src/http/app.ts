@@ -133,8 +133,15 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     const id = requestIdOf(c.req.header('x-request-id'));
     requestIds.set(c.req.raw, id);
     c.header('x-request-id', id);
-    if (!token) checkSameSite(c);
-    checkPercentEncoding(c.req.url);
+    try {
+      if (!token) checkSameSite(c);
+      checkPercentEncoding(c.req.url);
+    } catch (e) {
+      // Refused before any route: the error answer (onError) is made with these, as with the request id.
+      c.header('cache-control', 'no-store');
+      c.header('x-content-type-options', 'nosniff');
+      throw e;
+    }
     await next();
     try {
       if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', id);

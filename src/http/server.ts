@@ -44,6 +44,9 @@ export function listenProblem(host: string, port: number): Promise<{ code: strin
   });
 }
 
+/** The headers every error answer carries besides its type and request id (app.ts sets them on the others). */
+const ERROR_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+
 function errorBody(message: string, code = 'bad_request'): string {
   return JSON.stringify({ error: { code, message, details: [] } });
 }
@@ -65,16 +68,17 @@ function answerUnparsed(err: Error & { code?: string }, socket: Duplex): void {
         : ['400 Bad Request', errorBody(`malformed HTTP request (${err.code ?? 'parse error'})`)];
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\nx-content-type-options: nosniff\r\n` +
       `x-request-id: ${requestIdOf(undefined)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 
 function badRequest(requestId: string | undefined, message: string): Response {
-  return new Response(errorBody(message), { status: 400, headers: { 'content-type': 'application/json', 'x-request-id': requestIdOf(requestId) } });
+  return new Response(errorBody(message), { status: 400, headers: { 'content-type': 'application/json', ...ERROR_HEADERS, 'x-request-id': requestIdOf(requestId) } });
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, message: string): void {
   const id = req.headers['x-request-id'];
-  res.writeHead(400, { 'content-type': 'application/json', 'x-request-id': requestIdOf(typeof id === 'string' ? id : undefined) });
+  res.writeHead(400, { 'content-type': 'application/json', ...ERROR_HEADERS, 'x-request-id': requestIdOf(typeof id === 'string' ? id : undefined) });
   res.end(errorBody(message));
 }

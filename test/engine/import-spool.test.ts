@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_LINE } from '../../src/engine/task-import.js';
 import { useTempOrrery } from './engine-helpers.js';
 
 describe('an import whose temporary file cannot be written', () => {
@@ -47,6 +48,33 @@ describe('an import whose temporary file cannot be written', () => {
       expect(readdirSync(dir)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the longest line of an import', () => {
+  const setup = useTempOrrery();
+
+  it('is 4,194,304 bytes, wherever it is (the spool adds its line number before it: that is not counted), and a longer one is named by its own number', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const task = (i: number, bytes: number) => {
+      const text = `{"type":"job","policy":"oneshot","arguments":{"args":[${i}],"kwargs":{}}}`;
+      return `${text.slice(0, -1)}${' '.repeat(bytes - text.length)}}`; // JSON whitespace up to the size
+    };
+    const source = (lines: string[]) =>
+      (async function* () {
+        yield `${lines.join('\n')}\n`;
+      })();
+    const longest = task(4, MAX_LINE);
+    expect(Buffer.byteLength(longest)).toBe(4_194_304);
+    const out = await orrery.importTasks(source(['', '', task(3, 100), longest]));
+    expect(out).toMatchObject({ lines: 4, count: 2, created: 2 });
+    for (const at of [1, 4]) {
+      const lines = ['', '', task(3, 100), task(4, 100)];
+      lines[at - 1] = task(at + 10, MAX_LINE + 1);
+      const e = await orrery.importTasks(source(lines)).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'validation_error', message: `line ${at}: is longer than 4194304 bytes; nothing written` });
     }
   });
 });

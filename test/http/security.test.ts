@@ -4,6 +4,7 @@
  * typed client, as remote workers and the dashboard use it, keeps working.
  */
 import { request as httpRequest, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,18 @@ function send(port: number, method: string, path: string, headers: Record<string
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** The head of the answer to a request written as raw bytes (what Node's own parser refuses). */
+function rawHead(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(raw));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('close', () => resolve(text.split('\r\n\r\n')[0]!));
+    socket.on('error', reject);
   });
 }
 
@@ -153,6 +166,30 @@ describe('with a token', () => {
     }
     // The event stream keeps its own caching header.
     expect((await send(s.port, 'HEAD', '/api/events', auth)).headers['cache-control']).toBe('no-cache');
+  });
+
+  it('the answers refused before any route carry them too: a malformed Host or path, a foreign Host or Origin, too large headers, a request Node cannot parse', async () => {
+    const withToken = await serve(TOKEN);
+    const without = await serve();
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const cases = [
+      [withToken.port, 'GET', '/api/task-types', { ...auth, host: '127.999.0.1' }, 400],
+      [withToken.port, 'GET', '/api/tasks/%ff', { ...auth, host: `127.0.0.1:${withToken.port}` }, 400],
+      [without.port, 'GET', '/api/task-types', { host: 'evil.example' }, 403],
+      [without.port, 'GET', '/healthz', { host: 'evil.example' }, 403],
+      [without.port, 'POST', '/api/task-types', { origin: 'http://evil.example', 'content-type': 'application/json' }, 403],
+    ] as const;
+    for (const [port, method, path, headers, status] of cases) {
+      const r = await send(port, method, path, headers, method === 'POST' ? '{"name":"x"}' : undefined);
+      expect(r.status, `${path} ${JSON.stringify(headers)}`).toBe(status);
+      expect([r.headers['cache-control'], r.headers['x-content-type-options']], `${path} ${status}`).toEqual(['no-store', 'nosniff']);
+    }
+    for (const [raw, status] of [[`GET /api/task-types HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(17_000)}\r\n\r\n`, 431], ['GET /api/task-types HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n', 400]] as const) {
+      const head = await rawHead(withToken.port, raw);
+      expect(head.split('\r\n')[0], raw.slice(0, 40)).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      expect(head).toMatch(/\r\ncache-control: no-store\r\n/);
+      expect(head).toMatch(/\r\nx-content-type-options: nosniff\r\n/);
+    }
   });
 
   it('any Host and Origin are served with the token (the token is the defence), but bodies must still be JSON', async () => {
