@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConflictError, OrreryError, StorageUnavailableError, TaskConflictError, ValidationError } from '../core/errors.js';
@@ -326,16 +326,11 @@ export async function importTaskLines(
     // before it runs): the chunk just written, or the one that failed, is the oldest, not the last read.
     const pending: Array<{ lines: Line[]; tasks: NewTask[] }> = [];
     const spooled = async function* (): AsyncGenerator<readonly NewTask[]> {
-      const stream = fh.createReadStream({ start: 0, autoClose: false });
-      try {
-        for await (const chunk of lineChunks(spooledLines(stream))) {
-          const tasks = await validateLines(chunk, types, at, opts.at === undefined);
-          pending.push({ lines: chunk, tasks });
-          await nextTurn(); // validating and writing a chunk are two turns of the event loop
-          yield tasks;
-        }
-      } finally {
-        stream.destroy();
+      for await (const chunk of lineChunks(spooledLines(readFrom(fh)))) {
+        const tasks = await validateLines(chunk, types, at, opts.at === undefined);
+        pending.push({ lines: chunk, tasks });
+        await nextTurn(); // validating and writing a chunk are two turns of the event loop
+        yield tasks;
       }
     };
     const sink: ChunkSink = {
@@ -363,6 +358,24 @@ export async function importTaskLines(
     await fh.close();
   }
 }
+
+/**
+ * The spool's bytes from its start, read by position: each pass (a second one when the store writes
+ * the import again) reads it whole, and none closes the handle (a read stream's destroy may close
+ * it under a pass that comes after).
+ */
+async function* readFrom(fh: FileHandle): AsyncGenerator<Uint8Array> {
+  for (let position = 0; ; ) {
+    const buffer = Buffer.allocUnsafe(SPOOL_READ);
+    const { bytesRead } = await fh.read(buffer, 0, SPOOL_READ, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/** Bytes read from the spool at a time. */
+const SPOOL_READ = 256 * 1024;
 
 /**
  * The spool's lines: `NUMBER \t TEXT`, as pass 1 wrote them. Pass 1 held TEXT to MAX_LINE; the

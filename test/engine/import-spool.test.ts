@@ -7,6 +7,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Task } from '../../src/core/model.js';
+import type { NewTask } from '../../src/core/validation.js';
 import { MAX_LINE } from '../../src/engine/task-import.js';
 import { useTempOrrery } from './engine-helpers.js';
 
@@ -76,5 +78,39 @@ describe('the longest line of an import', () => {
       const e = await orrery.importTasks(source(lines)).catch((x: unknown) => x);
       expect(e).toMatchObject({ code: 'validation_error', message: `line ${at}: is longer than 4194304 bytes; nothing written` });
     }
+  });
+});
+
+describe('an import the store writes again from its first chunk (PostgreSQL, after a deadlock)', () => {
+  const setup = useTempOrrery();
+
+  it('reads its spool again from the start, and counts and answers only the attempt that committed', async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const store = orrery.store;
+    const real = store.importTasks.bind(store);
+    let attempts = 0;
+    // A first attempt that reads two chunks, reports the first as written, then is rolled back.
+    store.importTasks = async (chunks, at, sink) => {
+      attempts += 1;
+      const it = chunks()[Symbol.asyncIterator]();
+      const first = await it.next();
+      await it.next();
+      await sink.chunk((first.value as NewTask[]).map((t, i) => ({ task: { id: -1 - i } as Task, created: true })));
+      await it.return?.(undefined);
+      sink.restart();
+      return real(chunks, at, sink);
+    };
+    const progress: Array<[string, number]> = [];
+    const lines = (async function* () {
+      for (let i = 0; i < 2_500; i++) yield `{"type":"job","policy":"oneshot","arguments":{"args":[${i}],"kwargs":{}}}\n`;
+    })();
+    const out = await orrery.importTasks(lines, { ids: true, onProgress: (p) => progress.push([p.phase, p.tasks]) });
+    expect(attempts).toBe(1);
+    expect(out).toMatchObject({ lines: 2_500, count: 2_500, created: 2_500, existing: 0 });
+    expect(out.ids).toHaveLength(2_500);
+    expect(out.ids!.every((id) => id > 0)).toBe(true);
+    expect(progress.filter(([phase]) => phase !== 'validate')).toEqual([['write', 1_000], ['write', 0], ['write', 1_000], ['write', 2_000], ['write', 2_500], ['done', 2_500]]);
+    expect((await orrery.findTasks({ type: 'job', limit: 1_000 })).tasks).toHaveLength(1_000);
   });
 });
