@@ -205,6 +205,16 @@ export function nextRateSlot(startsInWindow: readonly number[], r: RateLimit): n
 export const KEY_SCAN_CAP = 10_000;
 
 /**
+ * The instant a limited type's claim counts and starts its runs at, read once it holds the type's
+ * lock: the claim's instant, or later when the clock (`now`, absent for a claim at a given instant)
+ * moved on while it waited. Read before the wait, a start could come before the end of a run that
+ * ended meanwhile and freed the slot, and the recorded runs would overlap past `maxRunning`.
+ */
+export function limitedClaimAt(at: number, now: (() => Date) | undefined): number {
+  return now === undefined ? at : Math.max(at, now().getTime());
+}
+
+/**
  * How many runs of limited types one claim may take, all limited types together: they start at once
  * (their start instants are what the limits count), so only for the claimer's free slots.
  */

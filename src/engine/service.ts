@@ -591,7 +591,7 @@ export class Orrery implements Jobboard {
       worker: opts.worker,
       types: opts.types,
       limit: opts.limit,
-      at: this.instant(opts.at),
+      ...(opts.at === undefined ? { at: this.instant(), now: () => this.instant() } : { at: this.instant(opts.at) }),
       due: opts.due ?? true,
       ...(opts.startNow !== undefined ? { startNow: opts.startNow } : {}),
     });

@@ -99,6 +99,12 @@ export interface ClaimRequest {
    * free slots here, so a run its handler may crash on is recorded started before the handler begins.
    */
   startNow?: number;
+  /**
+   * The clock, read again once the claim holds a limited type's lock (core/limits.ts limitedClaimAt):
+   * its runs start at that instant, not at `at` read before the wait. Absent: `at` (a claim at a
+   * given instant).
+   */
+  now?: () => Date;
 }
 
 /** A claimed run with what its worker needs to execute it. */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { chooseClaims, earliestRetry, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
+import { chooseClaims, earliestRetry, limitedClaimAt, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromRow, type Row } from '../rows.js';
 import { CLAIM_TASK_COLUMNS } from './postgres-queries.js';
@@ -52,7 +52,7 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, allUn
     const capLeft = cap - takenLimited;
     if (capLeft <= 0) break;
     await c.query(LIMIT_QUERIES.lockType, [CLAIM_LOCK_CLASS, type.name]);
-    const picked = await pickLimitedType(c, type, req.at.getTime(), capLeft);
+    const picked = await pickLimitedType(c, type, limitedClaimAt(req.at.getTime(), req.now), capLeft);
     picks.push(...picked.picks);
     takenLimited += picked.picks.length;
     info.set(type.name, picked);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { chooseClaims, claimsDueDirectly, earliestRetry, hasLimits, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
+import { chooseClaims, claimsDueDirectly, earliestRetry, hasLimits, limitedClaimAt, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
 import { SqliteLimitedClaims, type LimitedTypePick } from './sqlite-limited-claims.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromDue, claimedFromRow, taskFromRow, type Row } from '../rows.js';
@@ -39,6 +39,7 @@ export class SqliteClaims {
     const limited = new Map<string, LimitedTypePick>();
     const cap = limitedClaimCap(req.limit, req.startNow);
     let takenLimited = 0;
+    let limitedAt: number | null = null; // read in the write transaction, after any wait for the lock
     // Paused types are neither scheduled nor claimed: read in the claim's write transaction, so exact.
     const paused = new Set((this.s.pausedTypes.all() as Array<{ name: string }>).map((r) => r.name));
     const types = [...new Set(req.types)].filter((n) => !paused.has(n));
@@ -50,7 +51,7 @@ export class SqliteClaims {
       }
       const capLeft = cap - takenLimited;
       if (capLeft <= 0) continue;
-      const picked = this.limited.pick(type, at, capLeft);
+      const picked = this.limited.pick(type, (limitedAt ??= limitedClaimAt(at, req.now)), capLeft);
       picks.push(...picked.picks);
       takenLimited += picked.picks.length;
       limited.set(name, picked);

@@ -1,0 +1,66 @@
+/**
+ * A limited type's claim that waited for the type's lock starts its runs at the instant it got the
+ * lock, not at the instant read before the wait: a run that ended meanwhile (freeing the slot the
+ * claim takes) then never overlaps the new run in the recorded times (guarantees audit: up to 11
+ * recorded overlaps against maxRunning 5, from claims that read their instant before a lock wait).
+ */
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/engine/clock.js';
+import { openOrrery, type Orrery } from '../../src/engine/service.js';
+import { CLAIM_LOCK_CLASS } from '../../src/store/postgres/postgres-claims.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+
+describe('PostgreSQL: a limited claim that waited for its lock', () => {
+  let db: TestDatabase | null = null;
+  let orrery: Orrery | null = null;
+  let holder: pg.Client | null = null;
+  afterEach(async () => {
+    await holder?.end();
+    await orrery?.close();
+    await db?.drop();
+    holder = null;
+    orrery = null;
+    db = null;
+  });
+
+  it('starts its run at the instant it got the lock, after the end of the run whose slot it took', async () => {
+    db = await createTestDatabase('limited-claim-instant');
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    orrery = await openOrrery({ db: db.url, clock });
+    await orrery.createTaskType({ name: 'solo', maxRunning: 1 });
+    const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: 'solo', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    await orrery.scheduleDue({ type: 'solo' });
+    const [first] = await orrery.claimRuns({ worker: 'w1', types: ['solo'], limit: 1, due: false });
+    expect(first!.run.task).toBe(a!.id);
+
+    // Another session holds the type's claim lock: the next claim reads its instant, then waits.
+    holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [CLAIM_LOCK_CLASS, 'solo']);
+    const waiting = orrery.claimRuns({ worker: 'w2', types: ['solo'], limit: 1, due: false });
+    await waitForLockWait(holder);
+    // Meanwhile the clock moves on and the first run ends, freeing the type's one slot.
+    clock.set('2026-03-01T00:00:05Z');
+    await orrery.endRun(first!.run.backendId, { status: 'uneventful', worker: 'w1' });
+    await holder.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [CLAIM_LOCK_CLASS, 'solo']);
+
+    const [second] = await waiting;
+    expect(second!.run.task).toBe(b!.id);
+    const ended = (await orrery.getRun(first!.run.backendId))!.ended!;
+    expect(ended.toISOString()).toBe('2026-03-01T00:00:05.000Z');
+    // Read before the wait it was 00:00:00, five seconds before the end of the run it replaced.
+    expect(second!.run.started!.getTime()).toBeGreaterThanOrEqual(ended.getTime());
+    expect((await orrery.getRun(second!.run.backendId))!.started).toEqual(second!.run.started);
+  }, 60_000);
+});
+
+/** Resolves once some session of the database waits for an advisory lock. */
+async function waitForLockWait(c: pg.Client): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await c.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted LIMIT 1`);
+    if (rows.length > 0) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error('no claim waited for the lock');
+}
