@@ -107,6 +107,11 @@ function App() {
   const [, rerender] = useState(0);
   // A new time zone choice redraws every page: each instant shown reads it.
   useEffect(() => onTimeZone(() => rerender((n) => n + 1)), []);
+  // A token given (or forgotten) shows or hides Sign out at once.
+  useEffect(() => {
+    const off = api.onChange(() => rerender((n) => n + 1));
+    return () => void off();
+  }, []);
   useEffect(() => {
     live.start();
   }, []);

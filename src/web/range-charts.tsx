@@ -42,7 +42,7 @@ function chartsOf(s: RunSeries): Array<{ id: string; title: string; unit: 'runs'
       unit: 'runs',
       lines: [
         { label: 'failed', color: '--bad', values: p.map((x) => x.ended.failed) },
-        { label: 'permfailed', color: '--bad', dash: [2, 2], values: p.map((x) => x.ended.permfailed) },
+        { label: 'permfailed', color: '--perm', dash: [2, 2], values: p.map((x) => x.ended.permfailed) },
         { label: 'lost', color: '--warn', dash: [6, 3], values: p.map((x) => x.ended.lost) },
       ],
     },

@@ -329,6 +329,20 @@ describe('web dashboard (headless chromium)', () => {
       await expect.poll(() => p.locator('.kv').getByText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/).first().textContent()).toMatch(/ \+05:30$/);
       expect(await p.getByLabel('Times in').inputValue()).toBe('local');
       expect(await p.evaluate(() => localStorage.getItem('orrery.timeZone'))).toBe('local');
+      // The Runs page: an ended run reads "ago" (never "in …"), and the ISO instant inside its error,
+      // in the cell and in its tooltip, is in the chosen zone.
+      await server.api('POST', '/task-types', { name: 'outside', backendName: 'elsewhere' });
+      await server.api('POST', '/tasks', { type: 'outside', policy: 'oneshot', arguments: { args: [], kwargs: {} } });
+      const [held] = await server.api('POST', '/jobboard/claim', { worker: 'tz-check', types: ['outside'], limit: 1 });
+      await server.api('POST', `/runs/${held.run.backendId}/end`, { status: 'failed', worker: 'tz-check', error: 'upstream down since 2026-01-02T03:04:05.000Z (gave up)' });
+      await p.goto(`${server.url}/runs?type=outside`);
+      const row = p.locator(`tr[data-run="${held.run.backendId}"]`);
+      await row.waitFor();
+      const cell = row.locator('td.error-cell');
+      expect(await cell.textContent()).toBe('upstream down since 2026-01-02 08:34:05 +05:30 (gave up)');
+      expect(await cell.getAttribute('title')).toBe('upstream down since 2026-01-02 08:34:05 +05:30 (gave up)');
+      expect(await row.locator('td').nth(6).textContent()).toMatch(/^(just now|.+ ago)$/);
+      await p.goto(`${server.url}/runs/${run.backendId}`);
       await p.getByLabel('Times in').selectOption('utc');
       await expect.poll(() => p.locator('.kv').getByText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/).first().textContent()).toMatch(/Z$/);
     } finally {
@@ -756,6 +770,8 @@ describe('web dashboard (headless chromium)', () => {
       await p.locator('tr[data-type="greet"]').waitFor();
       await p.getByText('Live', { exact: true }).waitFor();
       expect(await dialog.isVisible()).toBe(false);
+      // Sign out is offered at once, without a reload or another page.
+      await p.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 5_000 });
       // Kept in session storage: a reload does not ask again, and the URL never carries it.
       await p.reload();
       await p.locator('tr[data-type="greet"]').waitFor();

@@ -5,7 +5,7 @@ import type { OrreryClient, RunPage } from '../../http/client.js';
 import { api } from '../api.js';
 import { BulkButton } from '../bulk-actions.js';
 import { Empty, ErrorNote, Loading, Status, FilterSelect } from '../components.js';
-import { instant, relative, withInstants } from '../format.js';
+import { ago, instant, withInstants } from '../format.js';
 import { LIST_POLL, useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
 
@@ -161,9 +161,9 @@ export function RunList({ query }: { query: URLSearchParams }) {
                     <td>{r.type}</td>
                     <td><Status value={r.status} /></td>
                     <td class="num">{r.attempt}</td>
-                    <td title={instant(r.ended)}>{r.ended ? relative(r.ended, now) : '—'}</td>
+                    <td title={instant(r.ended)}>{r.ended ? ago(r.ended, now) : '—'}</td>
                     <td>{r.worker ?? '—'}</td>
-                    <td class="error-cell" title={r.error?.split('\n')[0]}><div class="clamp">{r.error ? withInstants(r.error.split('\n')[0]!) : '—'}</div></td>
+                    <td class="error-cell" title={r.error ? withInstants(r.error.split('\n')[0]!) : undefined}><div class="clamp">{r.error ? withInstants(r.error.split('\n')[0]!) : '—'}</div></td>
                   </tr>
                 ))}
               </tbody>
