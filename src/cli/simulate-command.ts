@@ -5,6 +5,7 @@ import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
 import type { Scenario } from '../simulate/scenario.js';
 import type { SimulationProgress, SimulationResult } from '../simulate/simulate.js';
+import { sqlitePath } from '../store/open-store.js';
 import { redactUrl } from '../store/redact-url.js';
 import { nonNegativeIntArg, UsageError, type Io } from './common.js';
 
@@ -81,7 +82,7 @@ async function loadScenario(file: string, overrides: { seed?: number; duration?:
  * as the second would find the first one's tasks. `sqlite::memory:` is a new database each time.
  */
 function sharedStore(first: Scenario, second: Scenario, fromDb: boolean): void {
-  if (first.store === 'sqlite::memory:' || first.store !== second.store) return;
+  if (first.store === 'sqlite::memory:' || sameStoreKey(first.store) !== sameStoreKey(second.store)) return;
   const { store } = first;
   if (fromDb) throw new UsageError(`--db: --compare runs two simulations and each needs an empty store; give --db only without --compare, or leave it out and give each scenario its own store (or sqlite::memory:)`);
   throw new UsageError(`store: both scenarios write to ${redactUrl(store)}, and each simulation needs an empty store; give the --compare scenario another store (or sqlite::memory:)`);
@@ -128,4 +129,14 @@ function line(r: SimulationResult): string {
     .map(([t, x]) => `${t} lag p95 ${x.lagMs.p95 < 1000 ? `${Math.round(x.lagMs.p95)}ms` : formatDuration(Math.round(x.lagMs.p95 / 1000) * 1000)}`)
     .join(', ');
   return `${s.scenario}: ${s.runs.total} runs over ${s.simulated.from} .. ${s.simulated.to} (utilization ${(s.workers.utilization * 100).toFixed(1)}%; ${lags}) in ${s.wallMs < 1000 ? `${s.wallMs}ms` : formatDuration(Math.round(s.wallMs / 1000) * 1000)} wall, ${s.runsPerWallSecond} runs/s\n`;
+}
+
+/**
+ * What tells two store URLs apart: a SQLite file by its absolute path, however it is spelled
+ * (`sqlite:X`, a bare `X`, `sqlite:///abs/X`, `./X`); any other URL as it is written.
+ */
+function sameStoreKey(url: string): string {
+  const path = sqlitePath(url);
+  if (path === null || path === '' || path === ':memory:') return url;
+  return `sqlite:${resolve(path)}`;
 }

@@ -62,7 +62,7 @@ export class TaskCreation {
     const write = async (): Promise<TaskBatchSummary> => (await insertBatch(this.store, tasks, at, tally), tally.summary);
     try {
       if (!tracingOn()) return await write();
-      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created }));
+      return await tracedCreate(opts.traceContext, createAttributes(tasks), (kept) => (keepTrace(tasks, kept), write()), (s) => ({ 'orrery.task.created': s.created, ...(tasks.length === 1 && tally.firstId !== null ? { 'orrery.task.id': tally.firstId } : {}) }));
     } catch (e) {
       throw await conflictInBatch(e, tasks, 'tasks', this.store);
     }

@@ -80,6 +80,8 @@ export class BatchTally implements ChunkSink {
   summary!: TaskBatchSummary;
   withdrawn!: CreatedTask[];
   all!: CreatedTask[];
+  /** The id of the first task of the batch (created or found), or null before any chunk: a trace's `orrery.task.id`. */
+  firstId!: number | null;
 
   constructor(private readonly keep: { ids?: boolean; all?: boolean } = {}) {
     this.restart();
@@ -87,6 +89,7 @@ export class BatchTally implements ChunkSink {
 
   chunk(out: readonly CreatedTask[]): void {
     const s = this.summary;
+    if (this.firstId === null && out.length > 0) this.firstId = out[0]!.task.id;
     for (const c of out) {
       if (c.created) s.created++;
       else if (c.replaced) s.replaced++;
@@ -102,6 +105,7 @@ export class BatchTally implements ChunkSink {
     this.summary = { count: 0, created: 0, existing: 0, replaced: 0, ...(this.keep.ids ? { ids: [] } : {}) };
     this.withdrawn = [];
     this.all = [];
+    this.firstId = null;
   }
 }
 

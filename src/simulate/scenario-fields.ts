@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MAX_DURATION_MS, parseDuration } from '../core/durations.js';
 import type { ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
+import { MAX_TIMER_MS } from '../core/options.js';
 
 /**
  * Whole milliseconds as a number or duration text (`90s`, `1d12h`, `P1D`; text is rounded to whole
@@ -32,6 +33,8 @@ export const ms = z
 export const positiveMs = ms.refine((v) => v > 0, 'must be more than 0');
 /** A duration the engine takes as it is (a retry delay, a restart delay, a relisting period): at most 100 years, as everywhere in Orrery. */
 export const boundedMs = ms.refine((v) => v <= MAX_DURATION_MS, 'must be at most 100 years');
+/** A loop's poll interval (a `maxSleepMs`, a worker's `pollMs`): from 10 ms, as the engine takes it, to the longest timer. */
+export const pollMs = ms.refine((v) => v >= 10 && v <= MAX_TIMER_MS, `must be from 10ms to ${MAX_TIMER_MS}ms (about 24.8 days, the longest timer)`);
 export const probability = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
 export const instant = z.string().transform((v, ctx) => {
   try {

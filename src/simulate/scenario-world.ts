@@ -3,7 +3,7 @@ import { DAG_TASK_TYPE } from '../core/dag.js';
 import { validateDag } from '../core/dag-input.js';
 import type { ErrorDetail, ValidationError } from '../core/errors.js';
 import { DEFAULT_COOLDOWNS, validateCooldowns, VISIT_POLICIES, type VisitCooldowns } from '../core/visits.js';
-import { boundedMs, count, durationModel, ms, positiveMs, probability } from './scenario-fields.js';
+import { boundedMs, count, durationModel, ms, pollMs, positiveMs, probability } from './scenario-fields.js';
 
 /** A DAG task of a scenario: the DAG task's options plus the model of its handler. */
 const dagTask = z.looseObject({
@@ -81,7 +81,7 @@ export const visitsScenario = z.strictObject({
   refillFraction: z.number().gt(0, 'must be more than 0').max(1, 'must be at most 1').default(0.1),
   collectBatch: count.min(1).max(100_000).default(1000),
   /** The visit-scheduler's longest sleep (it wakes when a run ends); default the scenario's pollInterval. */
-  pollInterval: positiveMs.optional(),
+  pollInterval: pollMs.optional(),
   /** How often the visit metrics are recomputed during the run (each reads every origin); default never (once at the end). */
   metricsEvery: ms.default(0),
 });

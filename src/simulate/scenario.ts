@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../core/durations.js';
-import { invalid, type ErrorDetail, type ValidationError } from '../core/errors.js';
+import { invalid, ValidationError, type ErrorDetail } from '../core/errors.js';
 import { PRIORITIES, TASK_POLICIES } from '../core/model.js';
 import type { TaskType } from '../core/model.js';
 import { fromDetails, parseWith, validateTask, validateTaskType } from '../core/validation.js';
 import type { DurationModel } from './random.js';
-import { boundedMs, count, durationModel, instant, ms, positiveCount, positiveMs, probability, storeUrl } from './scenario-fields.js';
+import { boundedMs, count, durationModel, instant, ms, pollMs, positiveCount, positiveMs, probability, storeUrl } from './scenario-fields.js';
+import { MAX_PREFETCH } from '../core/claim-ahead.js';
 import { checkWorld, dagScenario, visitsScenario } from './scenario-world.js';
 
 const handlerModel = z
@@ -42,7 +43,7 @@ const workers = z.strictObject({
   count: positiveCount.max(10_000),
   concurrency: positiveCount.max(100_000),
   types: z.array(z.string().min(1)).min(1).optional(),
-  prefetch: count.optional(),
+  prefetch: count.max(MAX_PREFETCH, `at most ${MAX_PREFETCH}`).optional(),
 });
 
 const scenarioSchema = z.strictObject({
@@ -53,7 +54,7 @@ const scenarioSchema = z.strictObject({
   seed: z.number().int('must be an integer').min(0).max(2 ** 32 - 1).default(1),
   store: storeUrl.default('sqlite::memory:'),
   interval: positiveMs.default(3_600_000),
-  pollInterval: positiveMs.default(60_000),
+  pollInterval: pollMs.default(60_000),
   restartDelay: boundedMs.default(5_000),
   taskTypes: z.array(z.unknown()).min(1, 'at least one task type'),
   tasks: z.array(population).default([]),
@@ -75,22 +76,17 @@ export type ScenarioInput = z.input<typeof scenarioSchema>;
  * each detail naming its field: `handlers.crawl.duration.mean`, `taskTypes[0].backoffFactor`...).
  */
 export function parseScenario(input: unknown): Scenario {
-  const s = parseWith(scenarioSchema, input, '') as Scenario;
-  const problems: ErrorDetail[] = [];
-  const names = new Map<string, TaskType>();
-  /** Names of task types whose definition has a problem (reported once, not again where they are used). */
-  const invalidTypes = new Set<string>();
-  s.taskTypes.forEach((t, i) => {
-    try {
-      const type = validateTaskType(t);
-      if (names.has(type.name)) problems.push({ path: `taskTypes[${i}].name`, message: `duplicate task type "${type.name}"` });
-      names.set(type.name, type);
-    } catch (e) {
-      for (const d of (e as ValidationError).details ?? [{ path: '', message: String(e) }]) problems.push({ path: `taskTypes[${i}]${d.path ? `.${d.path}` : ''}`, message: d.message });
-      const name = (t as { name?: unknown } | null)?.name;
-      if (typeof name === 'string') invalidTypes.add(name);
-    }
-  });
+  let s: Scenario;
+  try {
+    s = parseWith(scenarioSchema, input, '') as Scenario;
+  } catch (e) {
+    // The task types are checked by the engine's own rule, not by the schema: their problems are of
+    // their own form too, so they are reported with the schema's.
+    const list = (input as { taskTypes?: unknown } | null)?.taskTypes;
+    if (e instanceof ValidationError && Array.isArray(list)) throw fromDetails([...e.details, ...checkTaskTypes(list).problems]);
+    throw e;
+  }
+  const { problems, names, invalidTypes } = checkTaskTypes(s.taskTypes);
   const unknown = (type: string) => !names.has(type) && !invalidTypes.has(type);
   // DAG attempts run as task types of their own (created when missing): no handler model, their tasks have theirs.
   const dagTypes = checkWorld(s, names, s.start, problems);
@@ -102,12 +98,19 @@ export function parseScenario(input: unknown): Scenario {
   };
   // A population's or an arrival's tasks are checked as the engine will create them (schedule, policy
   // against the type): one sample each, so a bad one is reported here instead of failing the run.
-  const checkTask = (t: Scenario['tasks'][number] | Scenario['arrivals'][number], path: string) => {
+  // An arrival's are checked at the window's end too: a schedule can run out within it (an rrule's
+  // UNTIL, a cron year), and the arrivals after that would be refused mid-run.
+  const checkTask = (t: Scenario['tasks'][number] | Scenario['arrivals'][number], path: string, throughout = false) => {
     if (dagTypes.has(t.type) || !names.has(t.type)) return;
-    try {
-      validateTask({ type: t.type, policy: t.policy, priority: t.priority, ...(t.schedule !== undefined ? { schedule: t.schedule } : {}) }, names, s.start, path);
-    } catch (e) {
-      for (const d of (e as ValidationError).details ?? [{ path, message: String(e) }]) problems.push(d);
+    const end = new Date(s.start.getTime() + s.duration);
+    for (const at of throughout ? [s.start, end] : [s.start]) {
+      try {
+        validateTask({ type: t.type, policy: t.policy, priority: t.priority, ...(t.schedule !== undefined ? { schedule: t.schedule } : {}) }, names, at, path);
+      } catch (e) {
+        const when = at === end ? ` (arrivals come until the window's end, ${end.toISOString()})` : '';
+        for (const d of (e as ValidationError).details ?? [{ path, message: String(e) }]) problems.push({ ...d, message: `${d.message}${when}` });
+        return;
+      }
     }
   };
   s.tasks.forEach((p, i) => {
@@ -116,7 +119,7 @@ export function parseScenario(input: unknown): Scenario {
   });
   s.arrivals.forEach((a, i) => {
     checkType(a.type, `arrivals[${i}].type`);
-    checkTask(a, `arrivals[${i}]`);
+    checkTask(a, `arrivals[${i}]`, true);
   });
   s.workers.forEach((w, i) => w.types?.forEach((t, j) => checkType(t, `workers[${i}].types[${j}]`)));
   for (const type of Object.keys(s.handlers)) {
@@ -127,6 +130,29 @@ export function parseScenario(input: unknown): Scenario {
   problems.push(...horizonProblems(s));
   if (problems.length > 0) throw fromDetails(problems);
   return s;
+}
+
+/**
+ * The scenario's task types, each checked as createTaskType checks it: the problems (named
+ * `taskTypes[i].field`), the valid ones by name, and the names of those with a problem (reported
+ * once, not again as unknown where they are used).
+ */
+function checkTaskTypes(list: readonly unknown[]): { problems: ErrorDetail[]; names: Map<string, TaskType>; invalidTypes: Set<string> } {
+  const problems: ErrorDetail[] = [];
+  const names = new Map<string, TaskType>();
+  const invalidTypes = new Set<string>();
+  list.forEach((t, i) => {
+    try {
+      const type = validateTaskType(t);
+      if (names.has(type.name)) problems.push({ path: `taskTypes[${i}].name`, message: `duplicate task type "${type.name}"` });
+      names.set(type.name, type);
+    } catch (e) {
+      for (const d of (e as ValidationError).details ?? [{ path: '', message: String(e) }]) problems.push({ path: `taskTypes[${i}]${d.path ? `.${d.path}` : ''}`, message: d.message });
+      const name = (t as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') invalidTypes.add(name);
+    }
+  });
+  return { problems, names, invalidTypes };
 }
 
 /** The longest simulated window: about ten years. */

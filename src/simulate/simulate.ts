@@ -258,6 +258,8 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
 
   /** The window is over: arrivals and samples stop (real timers may still fire in `realTime`). */
   let finished = false;
+  /** The first arrival the engine refused (the scenario's checks should have found it): the run fails with it. */
+  let refused: Error | null = null;
   // Arrivals: Poisson processes, thinned by the hourly profile.
   s.arrivals.forEach((a, k) => {
     const rng = new Random(s.seed, `arrivals:${k}`);
@@ -272,7 +274,9 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
         const factor = a.profile ? a.profile[now.getUTCHours()]! : 1;
         if (rng.next() * maxFactor < factor) {
           n += 1;
-          void orrery.createTask({ type: a.type, arguments: { args: [`arrival-${k}`, n], kwargs: {} }, policy: a.policy, priority: a.priority, ...(a.schedule !== undefined ? { schedule: a.schedule as TaskInput['schedule'] } : {}) });
+          orrery
+            .createTask({ type: a.type, arguments: { args: [`arrival-${k}`, n], kwargs: {} }, policy: a.policy, priority: a.priority, ...(a.schedule !== undefined ? { schedule: a.schedule as TaskInput['schedule'] } : {}) })
+            .catch((e: unknown) => void (refused ??= invalid(`arrivals[${k}]`, `a task arriving at ${now.toISOString()} was refused: ${(e as Error)?.message ?? String(e)}`)));
         }
         next();
       });
@@ -314,6 +318,7 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
   for (const p of alive) p.kill();
   await Promise.all(loops.map((l) => l.stop()));
   gate.close();
+  if (refused) throw refused;
 
   const wallMs = Math.round(performance.now() - wall0);
   return { summary: await summarize(orrery, s, collector, world, { wallMs, slots, processes, crashes }), series: seriesOf(collector, slots, world) };

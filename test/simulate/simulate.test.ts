@@ -83,6 +83,8 @@ describe('simulate', () => {
     expect(err).toBeInstanceOf(ValidationError);
     const paths = (err as ValidationError).details.map((d) => d.path);
     expect(paths).toEqual(expect.arrayContaining(['duration', 'arrivals[0].profile', 'handlers.crawl.duration.p99', 'handlers.crawl.failed', 'handlers.mail.duration.dist', 'workers[0].count', 'extra']));
+    // A task type's own problems are problems of a field's own form: reported with the others at once.
+    expect(paths).toContain('taskTypes[0].backoffFactor');
     let second: unknown;
     try {
       parseScenario({ ...MIXED, taskTypes: [{ name: 'crawl', backoffFactor: -1 }], arrivals: [{ type: 'nope', ratePerHour: 10 }] });
@@ -109,6 +111,9 @@ describe('simulate', () => {
     expect(problems({ ...MIXED, arrivals: [{ type: 'mail', ratePerHour: 1e12 }] })).toEqual([expect.stringMatching(/^arrivals\[0\]\.ratePerHour: about 12,000,000,000,000 tasks expected over 12h; at most 10,000,000$/)]);
     expect(problems({ ...MIXED, tasks: [{ type: 'crawl', count: 1, spread: 1e300 }] })).toEqual(['tasks[0].spread: the tasks would be due after the year 9999']);
     expect(problems({ ...MIXED, duration: '3650d', interval: '1d' })).toEqual([]);
+    // Polls and a prefetch the engine would refuse mid-run, named here instead (it said maxSleepMs or prefetch, after writing the store).
+    for (const every of ['5ms', '30d']) expect(problems({ ...MIXED, pollInterval: every })).toEqual(['pollInterval: must be from 10ms to 2147483647ms (about 24.8 days, the longest timer)']);
+    expect(problems({ ...MIXED, workers: [{ count: 1, concurrency: 1, prefetch: 2_000_000 }] })).toEqual(['workers[0].prefetch: at most 1000000']);
     // --duration is checked the same way, and the command exits 2 naming it.
     const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-horizon-'));
     dirs.push(dir);
@@ -151,6 +156,9 @@ describe('simulate', () => {
     // The second pass runs only when the shapes are right.
     const second = problems({ ...wrongTasks, handlers: { ...MIXED.handlers, once: { duration: { dist: 'constant', value: 1 } } } });
     expect(second.map((d) => d.path).sort()).toEqual(['arrivals[0].policy', 'tasks[1].schedule.kind', 'tasks[2].schedule', 'tasks[3].policy']);
+    // An arrival whose schedule runs out within the window (an rrule's UNTIL) is refused before the run, not when an arrival fails.
+    const until = problems({ ...MIXED, arrivals: [{ type: 'crawl', policy: 'recurring', ratePerHour: 10, schedule: { kind: 'rrule', rule: 'RRULE:FREQ=MINUTELY;INTERVAL=5;UNTIL=20260302T030000Z' } }] });
+    expect(until).toEqual([{ path: 'arrivals[0].schedule.rule', message: expect.stringMatching(/has no occurrence after .* \(arrivals come until the window's end, 2026-03-02T12:00:00.000Z\)$/) }]);
     // A task type with a problem is reported once, not again as unknown where it is used.
     const once = problems({ ...MIXED, taskTypes: [{ ...MIXED.taskTypes[0]!, leaseMs: 5 }, MIXED.taskTypes[1]!] });
     expect(once.map((d) => d.path)).toEqual(['taskTypes[0].leaseMs']);
@@ -223,6 +231,9 @@ describe('simulate', () => {
     expect(await run(['--db', `sqlite:${join(dir, 'f.db')}`])).toEqual({ code: 2, err: expect.stringContaining('--db: --compare runs two simulations and each needs an empty store') });
     await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: `sqlite:${join(dir, 'f.db')}` }));
     await writeFile(a, JSON.stringify({ ...MIXED, store: `sqlite:${join(dir, 'f.db')}` }));
+    expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to sqlite:') });
+    // The same file spelled another way (a bare path) is the same store.
+    await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: join(dir, '.', 'f.db') }));
     expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to sqlite:') });
     expect((await readdir(dir)).sort()).toEqual(['a.json', 'b.json']);
   });

@@ -47,6 +47,17 @@ export function tracingCases(sut: StoreUnderTest): void {
   };
 
   describe('tracing (OpenTelemetry)', () => {
+    it('a summary create of one task (createTasksSummary, POST /api/tasks/batch?return=ids) names its task in orrery.create, as createTask does', async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const spans = registerSdk();
+      const out = await orrery.createTasksSummary([{ type: 'job', policy: 'oneshot', arguments: { args: ['one'], kwargs: {} } }], { ids: true, at: T0 });
+      await orrery.createTasksSummary([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })), { at: T0 });
+      const [one, two] = spans.getFinishedSpans().filter((x) => x.name === 'orrery.create');
+      expect(one!.attributes).toMatchObject({ 'orrery.task.count': 1, 'orrery.task.created': 1, 'orrery.task.id': out.ids![0] });
+      expect(two!.attributes).toMatchObject({ 'orrery.task.count': 2, 'orrery.task.created': 2 });
+      expect(two!.attributes['orrery.task.id']).toBeUndefined();
+    });
+
     it('without an SDK: no span and no trace context kept; with one: create, schedule, claim, run and end spans in the creating trace', async () => {
       const { orrery } = await setup([{ name: 'job' }, { name: 'feed', defaultIntervalMs: '1h' }]);
       const untraced = await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: ['before'], kwargs: {} } }, { at: T0 });
