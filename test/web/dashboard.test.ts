@@ -342,6 +342,9 @@ describe('web dashboard (headless chromium)', () => {
       expect(await cell.textContent()).toBe('upstream down since 2026-01-02 08:34:05 +05:30 (gave up)');
       expect(await cell.getAttribute('title')).toBe('upstream down since 2026-01-02 08:34:05 +05:30 (gave up)');
       expect(await row.locator('td').nth(6).textContent()).toMatch(/^(just now|.+ ago)$/);
+      // A type the list does not hold (a deleted one) still shows as the filter in force, as on Tasks.
+      await p.goto(`${server.url}/runs?type=gone-type`);
+      await expect.poll(() => p.locator('select[name="type"]').inputValue()).toBe('gone-type');
       await p.goto(`${server.url}/runs/${run.backendId}`);
       await p.getByLabel('Times in').selectOption('utc');
       await expect.poll(() => p.locator('.kv').getByText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/).first().textContent()).toMatch(/Z$/);

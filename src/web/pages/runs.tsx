@@ -108,6 +108,8 @@ export function RunList({ query }: { query: URLSearchParams }) {
             {(types.data ?? []).map((t) => (
               <option key={t.name} value={t.name}>{t.name}</option>
             ))}
+            {/* The URL's type, when the list does not hold it (deleted, or not loaded): the filter in force is shown, as on Tasks. */}
+            {query.get('type') && !(types.data ?? []).some((t) => t.name === query.get('type')) && <option value={query.get('type')!}>{query.get('type')}</option>}
           </FilterSelect>
         </label>
         <label>
