@@ -618,6 +618,11 @@ describe('web dashboard (headless chromium)', () => {
     await expect.poll(() => rows.count()).toBe(1);
     expect(await rows.first().textContent()).toContain('"host-5150"');
 
+    // A filter of the address that cannot be read is said, and no bulk action is offered (it would act more widely).
+    await page.goto(server.url + '/tasks?type=greet&from=yesterday&paused=maybe');
+    await expect.poll(() => page.getByTestId('unread-filters').textContent()).toContain('(from, paused)');
+    expect(await page.getByRole('button', { name: 'Disable', exact: true }).count()).toBe(0);
+
     // host-51, host-510 … host-519 and host-5100 … host-5199 start with "host-51".
     await page.goto(server.url + '/tasks?type=greet&q=host-51&match=prefix');
     await expect.poll(() => rows.count()).toBe(100); // a page; the count comes from the server

@@ -42,6 +42,17 @@ export function filterOf(q: URLSearchParams): TaskQueryFilter {
   return f;
 }
 
+/**
+ * The URL's filters that cannot be read (an instant that is not one, `paused` neither true nor false):
+ * left out, the search would be wider than the address says, and a bulk action with it.
+ */
+export function unreadFilters(q: URLSearchParams): string[] {
+  const bad: string[] = [];
+  for (const k of ['from', 'before'] as const) if (q.get(k) && Number.isNaN(new Date(q.get(k)!).getTime())) bad.push(k);
+  if (q.get('paused') && q.get('paused') !== 'true' && q.get('paused') !== 'false') bad.push('paused');
+  return bad;
+}
+
 /** One page of the server-side search; pages that stopped at the scan bound are followed, up to AUTO_PAGES requests. */
 async function search(c: OrreryClient, filter: TaskQueryFilter, cursor: string | null): Promise<Found> {
   const items: Task[] = [];
@@ -66,6 +77,7 @@ export function TaskList({ query }: { query: URLSearchParams }) {
   const now = useTick(10_000);
   const key = query.toString();
   const filter = filterOf(query);
+  const unread = unreadFilters(query);
   const types = useApi((c) => c.listTaskTypes(), [], LIST_POLL);
   const [more, setMore] = useState<{ key: string; pages: Found[] }>({ key, pages: [] });
   const extra = more.key === key ? more.pages : [];
@@ -178,12 +190,18 @@ export function TaskList({ query }: { query: URLSearchParams }) {
         </label>
         <button type="submit" class="primary">Search</button>
       </form>
-      <div class="toolbar" role="group" aria-label="Bulk actions on the tasks of this search">
-        <BulkButton action="respawn" label="Respawn" what={what} selection={selection} onDone={reloadAll} />
-        <BulkButton action="disable" label="Disable" what={what} selection={selection} onDone={reloadAll} danger />
-        <BulkButton action="cancel" label="Cancel runs" what={what} selection={selection} onDone={reloadAll} />
-        <BulkButton action="delete" label="Delete" what={what} selection={selection} onDone={reloadAll} danger />
-      </div>
+      {unread.length > 0 ? (
+        <p class="error" role="alert" data-testid="unread-filters">
+          This address has filters that cannot be read ({unread.join(', ')}): the search below leaves them out, and bulk actions are off until they are set again above.
+        </p>
+      ) : (
+        <div class="toolbar" role="group" aria-label="Bulk actions on the tasks of this search">
+          <BulkButton action="respawn" label="Respawn" what={what} selection={selection} onDone={reloadAll} />
+          <BulkButton action="disable" label="Disable" what={what} selection={selection} onDone={reloadAll} danger />
+          <BulkButton action="cancel" label="Cancel runs" what={what} selection={selection} onDone={reloadAll} />
+          <BulkButton action="delete" label="Delete" what={what} selection={selection} onDone={reloadAll} danger />
+        </div>
+      )}
       <ErrorNote error={first.error} onRetry={first.reload} />
       {!first.data ? (
         !first.error && <Loading what="tasks" />
