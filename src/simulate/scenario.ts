@@ -198,6 +198,14 @@ function horizonProblems(s: Scenario): ErrorDetail[] {
   };
   s.arrivals.forEach((a, i) => expected(`arrivals[${i}].ratePerHour`, a.ratePerHour * (a.profile ? a.profile.reduce((x, y) => x + y, 0) / 24 : 1), 'tasks'));
   s.visits?.listers.forEach((l, i) => expected(`visits.listers[${i}].ratePerHour`, l.ratePerHour, 'new origins'));
+  // Each relisting lists every origin of its lister again: relistings times the origins it will hold.
+  s.visits?.listers.forEach((l, i) => {
+    if (l.relistEvery === undefined) return;
+    const listed = Math.floor(s.duration / l.relistEvery) * Math.max(1, l.initial + Math.round(l.ratePerHour * hours));
+    if (listed > MAX_EXPECTED_ARRIVALS) {
+      out.push({ path: `visits.listers[${i}].relistEvery`, message: `${formatDuration(l.relistEvery)} over ${span} lists about ${listed.toLocaleString('en-US')} origins in all (relistings times the lister's origins); at most ${MAX_EXPECTED_ARRIVALS.toLocaleString('en-US')}: choose a longer period` });
+    }
+  });
   return out;
 }
 

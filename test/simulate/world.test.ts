@@ -205,6 +205,11 @@ describe('simulate: DAGs and visits', () => {
       'handlers.git.retryAfterDelay: must be at most 100 years',
       'visits.listers[0].relistEvery: must be a whole number of milliseconds',
     ]);
+    // Each relisting lists every origin again: a tiny period over the window would list them billions of times (it ran without end).
+    expect(problems({ ...FROZEN, visits: { ...FROZEN.visits!, listers: [{ ...l, relistEvery: '1ms' }] } })).toEqual([
+      'visits.listers[0].relistEvery: 1ms over 6h lists about 1,641,600,000 origins in all (relistings times the lister\'s origins); at most 10,000,000: choose a longer period',
+    ]);
+    expect(problems({ ...FROZEN, visits: { ...FROZEN.visits!, listers: [{ ...l, relistEvery: '1m' }] } })).toEqual([]);
     const dir = await mkdtemp(join(tmpdir(), 'orrery-sim-cooldown-'));
     try {
       await writeFile(join(dir, 'bad.json'), JSON.stringify({ ...FROZEN, visits: { ...FROZEN.visits, queues: [{ ...q, cooldowns: { absolute: 1000.5 } }] } }));
