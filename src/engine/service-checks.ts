@@ -1,4 +1,5 @@
 import { invalid } from '../core/errors.js';
+import { requireOptions } from '../core/options.js';
 import { assertText, checkCountLimit } from '../core/storable.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
 import type { ArchivedRunFilter } from '../store/archive-store.js';
@@ -20,6 +21,18 @@ export function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
 export function requireRunId(backendId: unknown): asserts backendId is string {
   if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
   assertText(backendId, 'backendId');
+}
+
+/** A jobboard call's options object (`shape` names what it holds) with its worker id. */
+export function requireWorkerOptions(opts: unknown, shape: string): asserts opts is { worker: string } {
+  requireOptions(opts, shape);
+  requireWorker((opts as { worker?: unknown }).worker);
+}
+
+/** One item of an `endRuns` call: an object with a run backend id, else a ValidationError naming `items[i]` (that item alone is refused). */
+export function requireEndItem(item: unknown, i: number): void {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw invalid(`items[${i}]`, 'must be an object { backendId, status, ... }');
+  assertText((item as { backendId?: unknown }).backendId, 'backendId');
 }
 
 /** A worker id a jobboard call names: a non-empty string Orrery can store. */

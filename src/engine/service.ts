@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } f
 import { assertDurationMs } from '../core/durations.js';
 import { lastRunsOption, optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkClock } from './option-checks.js';
-import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
+import { checkArchiveFilter, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
@@ -623,7 +623,7 @@ export class Orrery implements Jobboard {
 
   /** Gives claimed runs whose handlers never began back to the queue: no retry consumed, no abandon counted. */
   async releaseRuns(opts: At & { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number> {
-    requireWorker(opts.worker);
+    requireWorkerOptions(opts, '{ worker, backendIds }');
     if (!Array.isArray(opts.backendIds) || opts.backendIds.some((b) => typeof b !== 'string' || b === '')) {
       throw invalid('backendIds', 'must be an array of run backend ids');
     }
@@ -654,7 +654,7 @@ export class Orrery implements Jobboard {
   /** Extends the holder's lease; the answer says whether the run's cancellation was asked for. */
   async heartbeat(backendId: string, opts: At & { worker: string }): Promise<HeartbeatAnswer> {
     requireRunId(backendId);
-    requireWorker(opts.worker);
+    requireWorkerOptions(opts, '{ worker }');
     this.events.emit('worker', opts.worker);
     return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
   }
@@ -690,9 +690,9 @@ export class Orrery implements Jobboard {
     const valid: EndRunItem[] = [];
     const throttles: boolean[] = [];
     if (!Array.isArray(items)) throw invalid('items', 'must be an array of { backendId, status, ... }');
-    for (const item of items) {
+    for (const [i, item] of items.entries()) {
       try {
-        assertText(item.backendId, 'backendId');
+        requireEndItem(item, i);
         const one: EndRunItem = { backendId: item.backendId, req: this.endRequest(item) };
         if (item.held) one.held = item.held;
         valid.push(one);

@@ -74,6 +74,13 @@ export function badValueCases(sut: StoreUnderTest): void {
       await refused((orrery.endRun as (b: string) => Promise<unknown>)(bid), 'options');
       await refused((orrery.abandonRun as (b: string) => Promise<unknown>)(bid), 'options');
       await refused(orrery.endRuns(null as never), 'items');
+      await refused(orrery.heartbeat(bid, null as never), 'options');
+      await refused((orrery.heartbeat as (b: string) => Promise<unknown>)(bid), 'options');
+      await refused(orrery.releaseRuns(null as never), 'options');
+      await refused((orrery.releaseRuns as () => Promise<unknown>)(), 'options');
+      // A bad item of endRuns is refused alone, as an invalid end is: the others go on.
+      const [badItem] = await orrery.endRuns([null as never]);
+      expect(badItem).toMatchObject({ name: 'ValidationError', details: [{ path: 'items[0]' }] });
       await refused(orrery.claimRuns({ worker: 'w1', types: ['mail'], limit: 1, startNow: 1e300 }), 'startNow');
       await refused(orrery.listPending('mail', { limit: 1e300 }), 'limit');
       await refused(orrery.listTaskTypes('abc' as never), 'names');
