@@ -1,5 +1,6 @@
 import { invalid } from './errors.js';
 import { INT4_MAX, textProblem } from './storable.js';
+import { compareCodePoints } from './text-order.js';
 
 /**
  * The worker registry (docs/operations.md#workers): every worker process (a daemon's worker,
@@ -79,5 +80,5 @@ export function workerInfo(input: unknown): WorkerInfo {
   w.types.forEach((t, i) => {
     if (typeof t !== 'string' || t === '' || t.length > 128 || textProblem(t)) throw invalid(`types[${i}]`, 'must be a task type name');
   });
-  return { id, host, pid: w.pid as number, types: [...new Set(w.types as string[])].sort(), concurrency: w.concurrency as number };
+  return { id, host, pid: w.pid as number, types: [...new Set(w.types as string[])].sort(compareCodePoints), concurrency: w.concurrency as number };
 }

@@ -2,6 +2,7 @@ import { WORKER_REFRESH_MS, type WorkerInfo } from '../core/worker-registry.js';
 import type { Clock, Timer } from './clock.js';
 import type { Jobboard } from './jobboard.js';
 import type { Logger } from './logger.js';
+import { compareCodePoints } from '../core/text-order.js';
 
 /**
  * A worker's row in the worker registry (docs/operations.md#workers): registered at start, refreshed
@@ -34,7 +35,7 @@ export class WorkerPresence {
 
   /** The task types the worker handles now; a change is sent at once. */
   setTypes(types: readonly string[]): void {
-    const next = [...new Set(types)].sort();
+    const next = [...new Set(types)].sort(compareCodePoints);
     if (next.length === this.info.types.length && next.every((t, i) => t === this.info.types[i])) return;
     this.info = { ...this.info, types: next };
     if (!this.running) return;

@@ -3,6 +3,7 @@ import { WORKER_LIVENESS, lastSignOfLife, workerLiveness } from '../core/worker-
 import { workerInfo, workerPruneBefore, type RegisteredWorker } from '../core/worker-registry.js';
 import type { Store } from '../store/store.js';
 import type { WorkerView } from './service-types.js';
+import { compareCodePoints } from '../core/text-order.js';
 
 /**
  * The service side of the worker registry (docs/operations.md#workers): registrations (which prune
@@ -39,7 +40,7 @@ export async function listWorkers(store: Store, since: Date, until: Date, now: D
   const known = new Set(registered.map((r) => r.id));
   for (const a of activity) if (!known.has(a.worker)) views.push(view(null, a, now));
   const rank = (v: WorkerView) => WORKER_LIVENESS.indexOf(v.liveness);
-  return views.sort((a, b) => rank(a) - rank(b) || (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
+  return views.sort((a, b) => rank(a) - rank(b) || compareCodePoints(a.worker, b.worker));
 }
 
 function view(r: RegisteredWorker | null, a: { worker: string; running: number; lastHeartbeat: Date | null; lastEnded: Date | null; ended: number } | null, now: Date): WorkerView {

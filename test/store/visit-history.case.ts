@@ -67,6 +67,16 @@ export function visitHistoryCases(sut: StoreUnderTest): void {
   });
 
   describe('visit history: metrics over time', () => {
+    it('updateMetrics answers its groups in code point order of lister and visit type, as the other metrics reads (docs/postgres.md)', async () => {
+      const o = await open();
+      const l = await o.visits.getOrCreateLister('gl', '', { at: T0 });
+      const types = ['v-b', 'v_b', 'v.b', 'v:b', 'v0'];
+      await o.visits.recordListedOrigins(types.map((visitType, i) => ({ listerId: l.id, url: `u${i}`, visitType, lastUpdate: null })), { at: T0 });
+      const order = ['v-b', 'v.b', 'v0', 'v:b', 'v_b'];
+      expect((await o.visits.updateMetrics({ at: plus(T0, HOUR) })).map((m) => m.visitType)).toEqual(order);
+      expect((await o.visits.getMetrics()).map((m) => m.visitType)).toEqual(order);
+    });
+
     it('every updateMetrics appends one point per (lister, visit type); last N, since, filters', async () => {
       const o = await open();
       const a = await o.visits.getOrCreateLister('a', '', { at: T0 });

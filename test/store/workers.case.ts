@@ -72,6 +72,15 @@ export function workerRegistryCases(sut: StoreUnderTest): void {
       expect((await orrery.listWorkers({ at: plus(T0, 9 * MIN + 10_000), minutes: 5 })).map((w) => w.worker)).toEqual(['external', 'idle', 'quiet']);
     });
 
+    it('lists workers of one liveness, and the types each handles, in code point order, as every listing by name (docs/postgres.md)', async () => {
+      const { orrery } = await setup([]);
+      // UTF-16 order put the emoji (two surrogates) before U+FF5A.
+      for (const id of ['zz-😀', 'zz-ｚ', 'zz-a', 'zz-Z']) await orrery.registerWorker(info(id, ['t-😀', 't-ｚ', 't-a']), { at: T0 });
+      const views = await orrery.listWorkers({ at: plus(T0, 1_000) });
+      expect(views.map((w) => w.worker)).toEqual(['zz-Z', 'zz-a', 'zz-ｚ', 'zz-😀']);
+      expect(views[0]!.types).toEqual(['t-a', 't-ｚ', 't-😀']);
+    });
+
     it(`a worker that starts deletes the rows last seen more than ${WORKER_KEEP_MS / 86_400_000} days before; a refresh does not`, async () => {
       const { orrery } = await setup([]);
       await orrery.registerWorker(info('ancient'), { at: T0 });

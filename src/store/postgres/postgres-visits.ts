@@ -40,6 +40,7 @@ import { insertTasks } from './postgres-tasks.js';
 import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
 import { appendMetricsPoints, appendOriginVisits, getMetricsHistory, getOriginVisits } from './postgres-visit-history.js';
 import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
+import { compareCodePoints } from '../../core/text-order.js';
 
 const CHUNK = 5000;
 /** Advisory lock class of grabs ("visi"): grabs of one visit type take turns, so none hands out an origin another just took. */
@@ -342,7 +343,7 @@ export class PostgresVisitStore implements VisitStore {
       await appendMetricsPoints(c, m.map(metricsFromRow), keepHistory);
       return m;
     });
-    return found.map(metricsFromRow).sort((a, b) => (a.listerId < b.listerId ? -1 : a.listerId > b.listerId ? 1 : a.visitType < b.visitType ? -1 : 1));
+    return found.map(metricsFromRow).sort((a, b) => compareCodePoints(a.listerId, b.listerId) || compareCodePoints(a.visitType, b.visitType));
   }
 
   async countMetrics(f: { listerId?: string; visitType?: string }, at: Date): Promise<VisitMetrics[]> {

@@ -41,6 +41,7 @@ import {
   type VisitStore,
 } from '../visit-store.js';
 import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
+import { compareCodePoints } from '../../core/text-order.js';
 
 const CHUNK = 5000;
 
@@ -354,7 +355,7 @@ export class SqliteVisitStore implements VisitStore {
 }
 
 function byListerAndType(a: VisitMetrics, b: VisitMetrics): number {
-  return a.listerId.localeCompare(b.listerId) || a.visitType.localeCompare(b.visitType);
+  return compareCodePoints(a.listerId, b.listerId) || compareCodePoints(a.visitType, b.visitType);
 }
 
 /** The metrics of one (lister, visit type) group of listed_origins, in visit_metrics' column order (stored or counted on read). */
