@@ -31,6 +31,21 @@ export function runnerCases(sut: StoreUnderTest): void {
       expect((await orrery.store.nextDueAt())!.toISOString()).toBe(plus(T0, 1).toISOString());
     });
 
+    it('backend ids begin with the run\'s instant in milliseconds (version-7 layout), the same on both stores; before 1970 with 0', async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const prefix = (id: string) => id.slice(0, 8) + id.slice(9, 13);
+      const at = new Date('2026-03-04T05:06:07.089Z');
+      await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: ['now'], kwargs: {} } }, { at });
+      const [run] = await orrery.scheduleDue({ at });
+      expect(prefix(run!.backendId)).toBe(at.getTime().toString(16).padStart(12, '0'));
+      expect(run!.backendId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      // An instant before 1970 has no place in the layout: 0, not a negative number's digits (they sorted after every later run on PostgreSQL).
+      const old = new Date('0000-06-01T00:00:00Z');
+      await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: new Date('0000-01-01T00:00:00Z'), arguments: { args: ['old'], kwargs: {} } }, { at: T0 });
+      const [early] = await orrery.scheduleDue({ at: old });
+      expect(prefix(early!.backendId)).toBe('000000000000');
+    });
+
     it('typesDue names the types (not paused) with a task (not paused) due by the instant, in one read', async () => {
       const { orrery } = await setup(['a', 'b', 'c', 'd', 'e'].map((name) => ({ name, defaultIntervalMs: '1h' })));
       await orrery.createTask({ type: 'a', arguments: args('a'), nextRun: plus(T0, -1) });

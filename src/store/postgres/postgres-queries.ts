@@ -40,8 +40,8 @@ const DUE_PICK = `SELECT d.*, row_number() OVER (ORDER BY d.priority_rank, d.nex
  * bits), so the unique index on backend_id grows at its right edge instead of at a random page per run.
  * Built from gen_random_uuid() so it needs no PostgreSQL 18 (uuidv7()).
  */
-export const TIME_ORDERED_UUID = (at: string) => `(substr(lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0'), 1, 8) || '-'
-       || substr(lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0'), 9, 4) || '-7'
+export const TIME_ORDERED_UUID = (at: string) => `(substr(lpad(to_hex(greatest(0, (extract(epoch FROM ${at}) * 1000)::bigint)), 12, '0'), 1, 8) || '-'
+       || substr(lpad(to_hex(greatest(0, (extract(epoch FROM ${at}) * 1000)::bigint)), 12, '0'), 9, 4) || '-7'
        || substr(gen_random_uuid()::text, 16))`;
 /**
  * Runs inserted claimed for the picked due tasks, which are marked scheduled with them as current runs.
