@@ -53,6 +53,15 @@ export function dagPointsBetween(schedule: DagSchedule, start: Date, range: Back
   return collect(first, (d) => pointAfter(schedule, d), range, max);
 }
 
+/**
+ * A backfill's next point once the waiting run it made for the occurrence `taken` is taken back
+ * without running (its task paused, or its worker gave it back to a paused task): that occurrence is
+ * served again, before those after it. A null next point (the last run was made) counts as later.
+ */
+export function nextPointAfterTakeBack(nextPoint: Date | null, taken: Date): Date {
+  return nextPoint === null || taken.getTime() < nextPoint.getTime() ? taken : nextPoint;
+}
+
 /** The occurrence after `after` that is still within the range, or null. */
 export function nextInRange(schedule: CalendarSchedule, after: Date, range: BackfillRange): Date | null {
   const next = nextOccurrenceOrNull(schedule, after);

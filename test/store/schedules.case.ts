@@ -230,6 +230,55 @@ export function scheduleCases(sut: StoreUnderTest): void {
       await orrery.resumeTaskType('cron');
       expect(await step(hh(10, 2))).toEqual(['02:30 backfill']);
     });
+
+    it('a backfill run taken back by a pause (it never ran) is made again on resume: no occurrence is skipped (HTTP audit, 2026-12-06)', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      const b = await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(3, 30).toISOString() });
+      const step = async (when: Date) => (await orrery.scheduleDue({ at: when })).map((r) => `${r.scheduledFor.toISOString().slice(11, 16)}${r.backfill ? ' backfill' : ''}`);
+      expect(await step(hh(10))).toEqual(['02:30 backfill']);
+      expect(await orrery.schedules.progress(b.id)).toMatchObject({ nextPoint: hh(3, 30) });
+      // Paused while its run waits: the run is taken back, and the backfill will serve 02:30 again.
+      await orrery.pauseTask(t.id, { reason: 'hold' });
+      expect(await orrery.schedules.progress(b.id)).toMatchObject({ status: 'running', nextPoint: hh(2, 30), runs: [] });
+      expect(await step(hh(10, 1))).toEqual([]);
+      await orrery.resumeTask(t.id);
+      expect(await step(hh(10, 2))).toEqual(['02:30 backfill']);
+      // The last occurrence too: taken back after the backfill had made its last run (next point none), it comes back.
+      const [c] = [...(await claimAll(orrery, 'cron', hh(10, 3))).values()];
+      await endHeld(orrery, c!, 'eventful', hh(10, 3));
+      expect(await step(hh(10, 4))).toEqual(['03:30 backfill']);
+      expect(await orrery.schedules.progress(b.id)).toMatchObject({ nextPoint: null });
+      await orrery.pauseTask(t.id);
+      await orrery.resumeTask(t.id);
+      expect(await step(hh(10, 5))).toEqual(['03:30 backfill']);
+      const [d] = [...(await claimAll(orrery, 'cron', hh(10, 6))).values()];
+      await endHeld(orrery, d!, 'eventful', hh(10, 6));
+      await step(hh(10, 7));
+      const p = await orrery.schedules.progress(b.id);
+      expect(p).toMatchObject({ status: 'done', nextPoint: null });
+      expect(p.runs.map((r) => [r.scheduledFor.toISOString().slice(11, 16), r.status])).toEqual([
+        ['02:30', 'eventful'],
+        ['03:30', 'eventful'],
+      ]);
+    });
+
+    it('a backfill run a worker gives back unbegun to its paused task is made again on resume', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      const b = await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(2, 30).toISOString() });
+      await orrery.scheduleDue({ at: hh(10) });
+      const [held] = await orrery.claimRuns({ worker: 'w1', types: ['cron'], limit: 1, startNow: 0, due: false, at: hh(10) });
+      expect(held!.run).toMatchObject({ status: 'claimed', backfill: b.id });
+      await orrery.pauseTask(t.id); // a claimed run stays with its worker
+      await orrery.releaseRuns({ worker: 'w1', backendIds: [held!.run.backendId], at: hh(10, 1) });
+      expect(await orrery.getRun(held!.run.backendId)).toBeNull(); // taken back: it never ran
+      expect(await orrery.schedules.progress(b.id)).toMatchObject({ status: 'running', nextPoint: hh(2, 30), runs: [] });
+      await orrery.resumeTask(t.id);
+      expect((await orrery.scheduleDue({ at: hh(10, 2) })).map((r) => [r.scheduledFor.toISOString().slice(11, 16), r.backfill])).toEqual([['02:30', b.id]]);
+    });
   });
 
   describe('flow control at creation (docs/limits.md)', () => {

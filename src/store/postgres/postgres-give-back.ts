@@ -5,6 +5,7 @@ import { CANCELLED_ERROR, type TaskStatus, type TaskType } from '../../core/mode
 import type { Row } from '../rows.js';
 import type { EndRunResult } from '../store.js';
 import { endRunsInTx } from './postgres-ends.js';
+import { rewindBackfills } from './postgres-pause.js';
 
 /**
  * Settles runs just put back in the queue by a give-back (rows of GIVEN_BACK_RETURNING, postgres-queries.ts), in the same
@@ -26,7 +27,8 @@ export async function settleGivenBack(
   if (back.length > 0) {
     // Given back by its worker: its handler never began, so it never ran (a remote worker's log records, if any, go with it).
     await c.query(`DELETE FROM run_logs WHERE run = ANY($1::bigint[])`, [back.map((r) => r.id)]);
-    await c.query(`DELETE FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [back.map((r) => r.id)]);
+    const taken = await c.query<Row>(`DELETE FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'scheduled' RETURNING backfill, scheduled_for`, [back.map((r) => r.id)]);
+    await rewindBackfills(c, taken.rows);
   }
   if (withdrawn.length > 0) {
     // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.

@@ -4,6 +4,7 @@ import { CANCELLED_ERROR, type TaskRun, type TaskStatus } from '../../core/model
 import { runFromRow, type Row } from '../rows.js';
 import type { EndRunRequest, EndRunResult } from '../store.js';
 import { idFloorRaiser } from './sqlite-id-floor.js';
+import { rewindBackfills } from './sqlite-pause.js';
 
 /** What a give-back's requeue returns of each run: the run, and what decides its fate (core/give-back.ts). */
 export const GIVEN_BACK_RETURNING = `RETURNING *, (SELECT t.status FROM tasks t WHERE t.id = task_runs.task) AS task_status,
@@ -32,7 +33,7 @@ export function settleGivenBack(
         // Given back by its worker: its handler never began, so it never ran (a remote worker's log records, if any, go with it).
         idFloorRaiser(db)(['task_runs', 'run_logs']); // the rows taken back may be the newest: their ids are not handed out again
         db.prepare('DELETE FROM run_logs WHERE run = ?').run(r.id);
-        db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled'`).run(r.id);
+        rewindBackfills(db, db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled' RETURNING backfill, scheduled_for`).all(r.id) as Row[]);
       } else {
         // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.
         db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled'`).run(at.getTime(), PAUSED_GIVE_BACK_ERROR, r.id);

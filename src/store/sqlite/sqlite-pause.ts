@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { nextPointAfterTakeBack } from '../../core/backfill.js';
 import { dagAttemptPauseRefusal } from '../../core/dag.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { Task, TypePause } from '../../core/model.js';
@@ -16,9 +17,24 @@ export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypeP
   if (refusal) throw refusal;
   if (pause && row.status === 'next_run_scheduled' && row.current_run !== null) {
     idFloorRaiser(db)(['task_runs']); // the run taken back may be the newest: its id is not handed out again
-    const taken = db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled'`).run(row.current_run);
-    if (taken.changes > 0) db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ?`).run(id);
+    const taken = db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled' RETURNING backfill, scheduled_for`).all(row.current_run) as Row[];
+    if (taken.length > 0) db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ?`).run(id);
+    rewindBackfills(db, taken);
   }
   const updated = db.prepare('UPDATE tasks SET paused_at = ?, paused_reason = ? WHERE id = ? RETURNING *').get(pause ? pause.at.getTime() : null, pause?.reason ?? null, id) as Row;
   return taskFromRow(updated);
+}
+
+/**
+ * Backfill runs taken back from the queue without running (deleted): each gives its occurrence back
+ * to its backfill, still running, which serves it again once the task may run (core/backfill.ts).
+ */
+export function rewindBackfills(db: Database.Database, taken: readonly Row[]): void {
+  for (const r of taken) {
+    if (r.backfill == null) continue;
+    const b = db.prepare(`SELECT next_point FROM task_backfills WHERE id = ? AND status = 'running'`).get(r.backfill) as { next_point: number | null } | undefined;
+    if (!b) continue;
+    const point = nextPointAfterTakeBack(b.next_point === null ? null : new Date(b.next_point), new Date(r.scheduled_for as number));
+    db.prepare('UPDATE task_backfills SET next_point = ? WHERE id = ?').run(point.getTime(), r.backfill);
+  }
 }
