@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { bufferTarget, claimAnswerWithinMs, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
+import { formatDuration } from '../core/durations.js';
 import { hasLimits } from '../core/limits.js';
 import { LeaseLostError, isStorageUnavailable } from '../core/errors.js';
 import { requireOptions } from '../core/options.js';
@@ -87,7 +88,11 @@ export class Worker {
   private recover = false;
   /** While a claim recovery reads the runs this worker holds: the runs done meanwhile (recoverClaims). */
   private doneDuringRecovery: Set<string> | null = null;
+  /** The slowest of typeMeanMs: the buffer is sized by it (core bufferTarget). */
   private meanHandlerMs: number | null = null;
+  /** Each type's mean handler time (moving average): fast runs of one type must not hide slow runs of another. */
+  private readonly typeMeanMs = new Map<string, number>();
+  private trimming = false;
   private minLeaseMs = DEFAULT_LEASE_MS;
   /** How long a claim's answer is waited for, and the longest wait before recovering a failed claim (core claimAnswerWithinMs). */
   private answerWithinMs = claimAnswerWithinMs([], DEFAULT_LEASE_MS);
@@ -374,8 +379,36 @@ export class Worker {
       exec.ending = true;
       this.ending += 1;
     }
-    this.meanHandlerMs = this.meanHandlerMs === null ? handlerMs : this.meanHandlerMs * 0.9 + handlerMs * 0.1;
+    const type = exec.claimed.run.type;
+    const before = this.typeMeanMs.get(type);
+    const mean = before === undefined ? handlerMs : before * 0.9 + handlerMs * 0.1;
+    this.typeMeanMs.set(type, mean);
+    // The slowest type's mean, read again in full only when the type that was the slowest got faster.
+    this.meanHandlerMs = before !== undefined && before === this.meanHandlerMs && mean < before ? Math.max(...this.typeMeanMs.values()) : Math.max(this.meanHandlerMs ?? mean, mean);
+    this.trimBuffer();
     this.dispatch();
+  }
+
+  /**
+   * A buffer grown past its target (sized while handlers were faster: another type's fast runs, or
+   * before a slow type's first ends) gives the surplus back to the queue, the runs it would begin
+   * last, so that idle workers take them. Runs a limited claim started for a free slot stay.
+   */
+  private trimBuffer(): void {
+    if (this.trimming || this.state !== 'running') return;
+    const surplus = this.buffer.length - bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: this.meanHandlerMs });
+    if (surplus <= 0) return;
+    // A run whose lease may have run out waits for a heartbeat to say whether it is still held (dispatch).
+    const back = this.buffer.filter((c) => c.run.status === 'claimed' && this.timers.leaseHolds(c)).slice(-surplus);
+    if (back.length === 0) return;
+    const goes = new Set(back);
+    this.buffer = this.buffer.filter((c) => !goes.has(c));
+    this.trimming = true;
+    this.board
+      .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) })
+      .then((n) => this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(this.meanHandlerMs ?? 0))} a run for its slowest type)`))
+      .catch((e: unknown) => this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`))
+      .finally(() => (this.trimming = false));
   }
 
   private onDone(exec: RunExecution, end: EndRunResult | null): void {

@@ -1,0 +1,67 @@
+/**
+ * The worker's buffer follows the pace of its slowest type (docs/operations.md, claim ahead): fast runs
+ * of one type no longer hide slow runs of another, and a buffer grown while handlers were fast gives its
+ * surplus back once slow runs show their pace, so idle workers take them (multi-process audit: a worker
+ * of 2 slots held 38 runs of 5 s while another worker of the type sat idle). On virtual time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openOrrery } from '../../src/engine/service.js';
+import { VirtualClock } from '../../src/engine/virtual-clock.js';
+import { Worker } from '../../src/engine/worker.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+const oneshots = (type: string, n: number) => Array.from({ length: n }, (_, i) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } }));
+
+describe("a worker's buffer and its handlers' pace", () => {
+  it('gives back what it cannot begin within a third of the lease once a slow type shows its pace, after fast runs of another type grew it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-pace-'));
+    const clock = new VirtualClock(T0);
+    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => orrery.close());
+    await orrery.createTaskType({ name: 'fast', leaseMs: '5s', maxQueueLength: null });
+    await orrery.createTaskType({ name: 'slow', leaseMs: '5s', maxQueueLength: null });
+    const worker = new Worker(orrery, {
+      handlers: { fast: () => false, slow: async ({ signal }) => (await clock.sleep(5_000, signal), false) },
+      id: 'w',
+      concurrency: 2,
+      prefetch: 500,
+      clock,
+    });
+    const held = async () => (await orrery.store.queueStats(clock.now())).find((s) => s.type === 'slow')!;
+    await orrery.createTasks(oneshots('fast', 50));
+    worker.start();
+    cleanups.push(async () => {
+      const stopped = worker.stop(0);
+      await clock.advance(10_000);
+      await stopped;
+    });
+    await clock.advance(1_000);
+    expect(await orrery.searchTasks({ type: 'fast', status: 'completed' })).toHaveLength(50);
+
+    // Fast handlers sized the buffer at its prefetch: the slow runs are claimed ahead, 2 begun.
+    await orrery.createTasks(oneshots('slow', 40));
+    await clock.advance(1_000);
+    expect(await held()).toMatchObject({ running: 2, claimed: 38 });
+    // Their first ends show 5 s a run: 2 slots begin nothing more within a third of a 5 s lease, so the
+    // buffer goes back to the queue (no retry used) for other workers, and this one claims as it frees slots.
+    await clock.advance(5_000);
+    const after = await held();
+    expect(after.claimed).toBe(0);
+    expect(after.scheduled).toBeGreaterThanOrEqual(36);
+    const runs = (await orrery.searchRuns({ type: 'slow', status: ['scheduled'] })).runs;
+    expect(runs.every((r) => r.attempt === 1 && r.started === null)).toBe(true);
+    // It goes on at its own pace: no more than its 2 slots (and nothing buffered) at a time.
+    await clock.advance(5_000);
+    expect(await held()).toMatchObject({ claimed: 0 });
+    expect((await held()).running).toBeLessThanOrEqual(2);
+  });
+});
