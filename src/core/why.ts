@@ -101,8 +101,10 @@ export interface WhyAnswer {
   gates: GateCheck[];
 }
 
-const ago = (at: Date, t: Date) => formatDuration(Math.max(0, at.getTime() - t.getTime()));
-const inTime = (at: Date, t: Date) => formatDuration(Math.max(0, t.getTime() - at.getTime()));
+/** A span in words, to the second from a second up (`11s`, not `11s1ms`); the instants themselves are given exactly. */
+const roughly = (ms: number) => formatDuration(ms >= 1000 ? Math.round(ms / 1000) * 1000 : ms);
+const ago = (at: Date, t: Date) => roughly(Math.max(0, at.getTime() - t.getTime()));
+const inTime = (at: Date, t: Date) => roughly(Math.max(0, t.getTime() - at.getTime()));
 
 /** Walks every gate in order (GATES) and names the first that holds the task. */
 export function explainTask(f: WhyFacts): WhyAnswer {
@@ -199,7 +201,8 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   } else add('workers', 'pass', `worker${seen.length === 1 ? '' : 's'} seen for the type in the last ${formatDuration(f.workerWindowMs)}: ${seen.slice(0, 5).join(', ')}${seen.length > 5 ? ` and ${seen.length - 5} more` : ''}`);
 
   // 11. The run.
-  if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? claimsDueDirectly(type) ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no run yet: the runner queues it (a type with limits is not claimed directly)' : 'no current run');
+  if (!active && task.status === 'next_run_not_scheduled' && (task.paused || type.paused)) add('run', 'skip', `no run while ${task.paused ? 'its schedule' : `its type ${type.name}`} is paused`);
+  else if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? claimsDueDirectly(type) ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no run yet: the runner queues it (a type with limits is not claimed directly)' : 'no current run');
   else if (run!.status === 'scheduled') add('run', 'pass', `queued ${ago(at, run!.scheduled)} ago${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
   else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {
     const what = run!.status === 'claimed' ? 'gives it back to the queue (never begun, nothing consumed)' : 'ends it lost and the task follows its rules';

@@ -23,8 +23,14 @@ export function whyCases(sut: StoreUnderTest): void {
       expect(due.summary).toMatch(/no live worker handles type job: none registered for it and none claimed, heartbeated or ended a run of it in the last 5m/);
 
       await orrery.pauseTaskType('job', { reason: 'deploy', at: plus(T0, 61_000) });
-      expect(await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).toMatchObject({ heldBy: 'type-paused', summary: expect.stringMatching(/paused since .* \(deploy\)/) });
+      const paused = await orrery.whyTask(t.id, { at: plus(T0, 62_000) });
+      expect(paused).toMatchObject({ heldBy: 'type-paused', summary: expect.stringMatching(/paused since .* \(deploy\)/) });
+      // The run gate agrees with the hold: no run while paused (it said a worker claims it directly).
+      expect(paused.gates.find((g) => g.gate === 'run')).toMatchObject({ verdict: 'skip', detail: 'no run while its type job is paused' });
       await orrery.resumeTaskType('job');
+      await orrery.pauseTask(t.id, { at: plus(T0, 62_000) });
+      expect((await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).gates.find((g) => g.gate === 'run')).toMatchObject({ verdict: 'skip', detail: 'no run while its schedule is paused' });
+      await orrery.resumeTask(t.id);
       // A maxQueueLength of 0 pauses the type too.
       await orrery.updateTaskType('job', { maxQueueLength: 0 });
       expect(await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).toMatchObject({ heldBy: 'queue-length', summary: expect.stringMatching(/maxQueueLength is 0: the type is paused/) });
@@ -39,6 +45,8 @@ export function whyCases(sut: StoreUnderTest): void {
       expect(queued).toMatchObject({ state: 'waiting', heldBy: null });
       expect(queued.gates.find((g) => g.gate === 'workers')).toMatchObject({ verdict: 'pass', detail: expect.stringContaining('w1') });
       expect(queued.gates.find((g) => g.gate === 'run')!.detail).toMatch(/queued 1s ago, 0 runs of the type ahead of it/);
+      // Spans of a second and more read to the second (it said "1s1ms ago").
+      expect((await orrery.whyTask(queuedOne, { at: plus(T0, 63_001) })).gates.find((g) => g.gate === 'run')!.detail).toMatch(/^queued 1s ago,/);
 
       const running = await orrery.whyTask(first!.run.task, { at: plus(T0, 63_000) });
       expect(running).toMatchObject({ state: 'running', heldBy: null, summary: expect.stringMatching(/running on w1 since/) });
