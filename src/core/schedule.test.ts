@@ -69,7 +69,7 @@ describe('normaliseSchedule', () => {
     expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '* * * * *', timezone: 'UTC' }, AT)).message).toBe(
       'schedule.timezone: unknown field for a cron schedule',
     );
-    expect(errorOf(() => normaliseSchedule({ kind: 'adaptive', expr: '* * * * *' }, AT)).message).toBe('schedule.expr: unknown field for a adaptive schedule');
+    expect(errorOf(() => normaliseSchedule({ kind: 'adaptive', expr: '* * * * *' }, AT)).message).toBe('schedule.expr: unknown field for an adaptive schedule');
     expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule: 'FREQ=DAILY', tz: 'UTC' }, AT)).details[0]?.path).toBe('schedule.tz');
   });
 

@@ -20,7 +20,7 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
   const kind = s.kind;
   if (typeof kind !== 'string' || !(kind in allowed)) throw invalid(`${field}.kind`, 'must be "adaptive", "cron" or "rrule"');
   for (const key of Object.keys(s)) {
-    if (!allowed[kind]!.includes(key)) throw invalid(`${field}.${key}`, `unknown field for a ${kind} schedule`);
+    if (!allowed[kind]!.includes(key)) throw invalid(`${field}.${key}`, `unknown field for ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} schedule`);
   }
   if (kind === 'adaptive') return { kind: 'adaptive' };
   let base: CalendarSchedule;

@@ -21,9 +21,10 @@ import { MAX_WORKER_ID } from '../core/worker-registry.js';
 export const queryInt = (min: number, max: number) =>
   z
     .string()
-    .regex(/^[0-9]{1,16}$/, 'expected a whole number in decimal digits')
+    .regex(/^[0-9]+$/, 'expected a whole number in decimal digits')
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+    // Digits past the range (99999999999999999999) are named as such, not as something else than digits.
+    .pipe(z.number().max(max, `must be at most ${max}`).min(min, `must be at least ${min}`).int());
 
 /** A path parameter holding a row id: a positive whole number in decimal digits, up to 2^53 - 1 as in bodies. */
 export const pathId = (what: string) =>

@@ -79,5 +79,10 @@ describe('HTTP API: archive', () => {
     }
     expect((await call('GET', '/api/archive/runs?limit=0')).status).toBe(400);
     expect((await call('GET', '/api/archive/tasks?afterId=x')).status).toBe(400);
+    // Digits past the range are named as such (it said "expected a whole number in decimal digits").
+    const big = await call('GET', '/api/archive/runs?afterId=99999999999999999999');
+    expect(big.status).toBe(400);
+    expect(JSON.stringify(big.body)).toContain('afterId: must be at most 9007199254740991');
+    expect(JSON.stringify((await call('GET', '/api/archive/runs?limit=0')).body)).toContain('limit: must be at least 1');
   });
 });
