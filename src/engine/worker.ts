@@ -385,8 +385,9 @@ export class Worker {
     this.typeMeanMs.set(type, mean);
     // The slowest type's mean, read again in full only when the type that was the slowest got faster.
     this.meanHandlerMs = before !== undefined && before === this.meanHandlerMs && mean < before ? Math.max(...this.typeMeanMs.values()) : Math.max(this.meanHandlerMs ?? mean, mean);
-    this.trimBuffer();
+    // The freed slot takes its next buffered run first; what is left past the target then goes back.
     this.dispatch();
+    this.trimBuffer();
   }
 
   /**

@@ -58,7 +58,10 @@ export interface ScheduleStore {
    * changed meanwhile.
    */
   startBackfillRun(id: number, point: Date, following: Date | null, at: Date): Promise<TaskRun | null>;
-  /** Ends a running backfill (`done` or `cancelled`); null when it was no longer running. */
+  /**
+   * Ends a running backfill (`done` or `cancelled`); null when it was no longer running, or for `done`
+   * when an occurrence is left to run (a pause gave one back after the caller read it).
+   */
   finishBackfill(id: number, status: Exclude<BackfillStatus, 'running'>, at: Date): Promise<TaskBackfill | null>;
   /** The runs a backfill made, oldest first. */
   backfillRuns(id: number): Promise<TaskRun[]>;

@@ -264,6 +264,23 @@ export function scheduleCases(sut: StoreUnderTest): void {
       ]);
     });
 
+    it('a runner pass that read the backfill before a pause gave its last occurrence back cannot mark it done (review, 2026-12-06)', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      const b = await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(2, 30).toISOString() });
+      await orrery.scheduleDue({ at: hh(10) }); // its one occurrence gets its run: next point none
+      expect(await orrery.schedules.progress(b.id)).toMatchObject({ nextPoint: null });
+      await orrery.pauseTask(t.id); // the run is taken back, the occurrence given back
+      // What a pass that had read "next point none" before the pause then does: its done is refused.
+      expect(await orrery.store.schedules.finishBackfill(b.id, 'done', hh(10, 1))).toBeNull();
+      expect(await orrery.schedules.progress(b.id)).toMatchObject({ status: 'running', nextPoint: hh(2, 30) });
+      await orrery.resumeTask(t.id);
+      expect((await orrery.scheduleDue({ at: hh(10, 2) })).map((r) => r.backfill)).toEqual([b.id]);
+      // A cancel still ends it whatever its next point.
+      expect(await orrery.store.schedules.finishBackfill(b.id, 'cancelled', hh(10, 3))).toMatchObject({ status: 'cancelled' });
+    });
+
     it('a backfill run a worker gives back unbegun to its paused task is made again on resume', async () => {
       const { orrery, clock } = await setup([CRON]);
       clock.set(hh(10));

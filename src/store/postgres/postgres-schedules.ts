@@ -110,7 +110,8 @@ export class PostgresSchedules implements ScheduleStore {
   }
 
   async finishBackfill(id: number, status: Exclude<BackfillStatus, 'running'>, at: Date): Promise<TaskBackfill | null> {
-    const [row] = await this.rows(`UPDATE task_backfills SET status = $2, updated = $3 WHERE id = $1 AND status = 'running' RETURNING *`, [id, status, at]);
+    // `done` only while no occurrence is left to run: a pause may have given one back meanwhile (rewindBackfills).
+    const [row] = await this.rows(`UPDATE task_backfills SET status = $2, updated = $3 WHERE id = $1 AND status = 'running' AND ($2 <> 'done' OR next_point IS NULL) RETURNING *`, [id, status, at]);
     return row ? backfillFromRow(row) : null;
   }
 

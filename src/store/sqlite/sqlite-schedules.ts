@@ -100,7 +100,7 @@ export class SqliteSchedules implements ScheduleStore {
   }
 
   async finishBackfill(id: number, status: Exclude<BackfillStatus, 'running'>, at: Date): Promise<TaskBackfill | null> {
-    const row = await this.host.write(() => this.s.finish.get(status, at.getTime(), id) as Row | undefined);
+    const row = await this.host.write(() => this.s.finish.get(status, at.getTime(), id, status) as Row | undefined);
     return row ? backfillFromRow(row) : null;
   }
 
@@ -136,7 +136,8 @@ function prepareSchedules(db: Database.Database) {
       VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, 1, @ckey, @scheduled_for, @backfill) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     advance: p('UPDATE task_backfills SET next_point = ?, updated = ? WHERE id = ?'),
-    finish: p(`UPDATE task_backfills SET status = ?, updated = ? WHERE id = ? AND status = 'running' RETURNING *`),
+    // `done` only while no occurrence is left to run: a pause may have given one back meanwhile (rewindBackfills).
+    finish: p(`UPDATE task_backfills SET status = ?, updated = ? WHERE id = ? AND status = 'running' AND (? <> 'done' OR next_point IS NULL) RETURNING *`),
     runsOf: p('SELECT * FROM task_runs INDEXED BY task_runs_backfill WHERE backfill = ? ORDER BY id'),
   };
 }
