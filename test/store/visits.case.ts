@@ -109,6 +109,18 @@ export function visitCases(sut: StoreUnderTest): void {
       ]);
     });
 
+    it('a batch is written in its order (listing, grabs and ties follow it) and its answer echoes the loader arguments as given', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });
+      const urls = ['https://z/1', 'https://a/2', 'https://m/3', 'b', 'y', 'c'];
+      const extra = { zz: 1, a: 2, b: { y: 1, x: 2 } };
+      const out = await o.visits.recordListedOrigins(urls.map((url) => ({ listerId: l.id, url, visitType: 'npm', extraLoaderArguments: extra })), { at: T0 });
+      // PostgreSQL wrote them in the order of its join with the visit stats (m/3, y, a/2, b, z/1, c).
+      expect(out.map((x) => x.url)).toEqual(urls);
+      expect((await o.visits.getListedOrigins()).origins.map((x) => x.url)).toEqual(urls);
+      expect(JSON.stringify(out[0]!.extraLoaderArguments)).toBe(JSON.stringify(extra));
+    });
+
     it('a batch with one bad row (or an unknown lister) is rejected whole and writes nothing', async () => {
       const { o } = await open();
       const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });

@@ -150,8 +150,9 @@ export class PostgresVisitStore implements VisitStore {
               `INSERT INTO listed_origins (lister_id, url, visit_type, extra_loader_arguments, last_update, first_seen, last_seen,
                  last_scheduled, last_visit, last_visit_status, last_successful, next_visit_queue_position)
                SELECT x.l, x.u, x.v, x.e, x.lu, $6, $6, s.last_scheduled, s.last_visit, s.last_visit_status, s.last_successful, s.next_visit_queue_position
-               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS x(l, u, v, e, lu)
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) WITH ORDINALITY AS x(l, u, v, e, lu, n)
                LEFT JOIN origin_visit_stats s ON s.url = x.u AND s.visit_type = x.v
+               ORDER BY x.n
                ON CONFLICT (lister_id, url, visit_type) DO UPDATE SET extra_loader_arguments = excluded.extra_loader_arguments,
                  last_update = excluded.last_update, last_seen = excluded.last_seen
                RETURNING *`,
@@ -174,7 +175,11 @@ export class PostgresVisitStore implements VisitStore {
       }
       return all;
     });
-    return out.map(listedOriginFromRow);
+    // Rows are written in the batch's order (ORDER BY x.n: ids, and so listing, grab and tie order,
+    // follow it, as on SQLite); the answer echoes each origin's extra arguments as given (jsonb
+    // reorders keys), as the answer to a create of tasks does.
+    const given = new Map(unique.map((o) => [`${o.listerId}\u0000${o.url}\u0000${o.visitType}`, o.extraLoaderArguments]));
+    return out.map((r) => ({ ...listedOriginFromRow(r), extraLoaderArguments: given.get(`${r.lister_id as string}\u0000${r.url as string}\u0000${r.visit_type as string}`) ?? listedOriginFromRow(r).extraLoaderArguments }));
   }
 
   async getListedOrigins(f: ListedOriginFilter): Promise<ListedOriginPage> {
