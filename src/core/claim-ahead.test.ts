@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bufferTarget, claimAnswerWithinMs, claimDrained, claimOrder, claimSize, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
+import { bufferPace, bufferTarget, claimAnswerWithinMs, claimDrained, claimOrder, claimSize, nextPace, PACE_MEMORY_MS, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
 
 describe('claimSize', () => {
   const base = { concurrency: 10, prefetch: 500, leaseMs: 30_000, meanHandlerMs: null, buffered: 0, running: 0 };
@@ -62,5 +62,20 @@ describe('claimAnswerWithinMs', () => {
     expect(claimAnswerWithinMs([30_000, 300_000], 30_000)).toBe(10_000);
     expect(claimAnswerWithinMs([1_000], 30_000)).toBe(1_000);
     expect(claimAnswerWithinMs([], 60_000)).toBe(20_000);
+  });
+});
+
+describe('bufferPace', () => {
+  it('is the slowest recent type: fast runs of one type do not hide a slow one, which is forgotten once it stops coming', () => {
+    let fast = nextPace(undefined, 1, 0);
+    for (let i = 1; i <= 50; i++) fast = nextPace(fast, 1, i);
+    const slow = nextPace(undefined, 5_000, 10);
+    expect(slow).toEqual({ meanMs: 5_000, at: 10 });
+    expect(nextPace(slow, 4_000, 20)).toEqual({ meanMs: 4_900, at: 20 }); // a moving average
+    expect(bufferPace([fast, slow], 50)).toBe(5_000);
+    expect(bufferPace([fast, slow], 10 + PACE_MEMORY_MS)).toBe(5_000);
+    expect(bufferPace([fast, slow], 11 + PACE_MEMORY_MS)).toBeCloseTo(1);
+    expect(bufferPace([], 0)).toBeNull();
+    expect(bufferPace([slow], 11 + PACE_MEMORY_MS)).toBeNull(); // nothing recent: the first-round rule of bufferTarget
   });
 });

@@ -49,6 +49,31 @@ export function bufferTarget(s: Pick<ClaimAheadState, 'concurrency' | 'prefetch'
   return Math.max(0, Math.min(s.prefetch, startable));
 }
 
+/** How long a type's handler pace counts for the buffer after its last run settled. */
+export const PACE_MEMORY_MS = 60_000;
+
+/** A type's mean handler time (a moving average) and when a run of it last settled. */
+export interface TypePace {
+  meanMs: number;
+  at: number;
+}
+
+/** A type's pace once one more of its runs settled after `handlerMs`: a moving average over its runs. */
+export function nextPace(before: TypePace | undefined, handlerMs: number, at: number): TypePace {
+  return { meanMs: before === undefined ? handlerMs : before.meanMs * 0.9 + handlerMs * 0.1, at };
+}
+
+/**
+ * The pace a worker's buffer is sized by (bufferTarget's meanHandlerMs): the slowest of the types whose
+ * runs settled within PACE_MEMORY_MS, so fast runs of one type do not hide slow runs of another, and a
+ * slow type that stopped coming does not keep the buffer small for ever. Null: no recent run.
+ */
+export function bufferPace(paces: Iterable<TypePace>, now: number): number | null {
+  let slowest: number | null = null;
+  for (const p of paces) if (now - p.at <= PACE_MEMORY_MS && (slowest === null || p.meanMs > slowest)) slowest = p.meanMs;
+  return slowest;
+}
+
 /**
  * The order of the runs a claim answers, and the order a worker begins them in: the runs the claim
  * started first (its `startNow`, which a worker begins at once), then the others; within each, highest

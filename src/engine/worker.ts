@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { bufferTarget, claimAnswerWithinMs, claimDrained, claimSize, DEFAULT_PREFETCH } from '../core/claim-ahead.js';
+import { bufferPace, bufferTarget, claimAnswerWithinMs, claimDrained, claimSize, DEFAULT_PREFETCH, nextPace, PACE_MEMORY_MS, type TypePace } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
 import { formatDuration } from '../core/durations.js';
 import { hasLimits } from '../core/limits.js';
@@ -88,10 +88,10 @@ export class Worker {
   private recover = false;
   /** While a claim recovery reads the runs this worker holds: the runs done meanwhile (recoverClaims). */
   private doneDuringRecovery: Set<string> | null = null;
-  /** The slowest of typeMeanMs: the buffer is sized by it (core bufferTarget). */
+  /** The pace the buffer is sized by (core bufferPace, bufferTarget). */
   private meanHandlerMs: number | null = null;
-  /** Each type's mean handler time (moving average): fast runs of one type must not hide slow runs of another. */
-  private readonly typeMeanMs = new Map<string, number>();
+  /** Each type's handler pace (core nextPace): fast runs of one type must not hide slow runs of another. */
+  private readonly typePace = new Map<string, TypePace>();
   private trimming = false;
   private minLeaseMs = DEFAULT_LEASE_MS;
   /** How long a claim's answer is waited for, and the longest wait before recovering a failed claim (core claimAnswerWithinMs). */
@@ -380,11 +380,11 @@ export class Worker {
       this.ending += 1;
     }
     const type = exec.claimed.run.type;
-    const before = this.typeMeanMs.get(type);
-    const mean = before === undefined ? handlerMs : before * 0.9 + handlerMs * 0.1;
-    this.typeMeanMs.set(type, mean);
-    // The slowest type's mean, read again in full only when the type that was the slowest got faster.
-    this.meanHandlerMs = before !== undefined && before === this.meanHandlerMs && mean < before ? Math.max(...this.typeMeanMs.values()) : Math.max(this.meanHandlerMs ?? mean, mean);
+    const now = this.clock.now().getTime();
+    this.typePace.set(type, nextPace(this.typePace.get(type), handlerMs, now));
+    this.meanHandlerMs = bufferPace(this.typePace.values(), now);
+    // Types that stopped coming are forgotten (a worker may serve thousands of types).
+    if (this.typePace.size > 64) for (const [t, p] of this.typePace) if (now - p.at > PACE_MEMORY_MS) this.typePace.delete(t);
     // The freed slot takes its next buffered run first; what is left past the target then goes back.
     this.dispatch();
     this.trimBuffer();

@@ -63,5 +63,16 @@ describe("a worker's buffer and its handlers' pace", () => {
     await clock.advance(5_000);
     expect(await held()).toMatchObject({ claimed: 0 });
     expect((await held()).running).toBeLessThanOrEqual(2);
+    // Once the slow runs stop coming (a minute after the last), fast runs size the buffer again.
+    await clock.advance(120_000);
+    expect(await orrery.searchTasks({ type: 'slow', status: 'completed' })).toHaveLength(40);
+    await clock.advance(61_000);
+    const limits: number[] = [];
+    const claim = orrery.claim.bind(orrery);
+    orrery.claim = async (o) => (limits.push(o.limit), claim(o));
+    await orrery.createTasks(oneshots('fast', 300));
+    await clock.advance(2_000);
+    expect(await orrery.searchTasks({ type: 'fast', status: 'completed' })).toHaveLength(350);
+    expect(Math.max(...limits)).toBeGreaterThan(100);
   });
 });
