@@ -34,6 +34,8 @@ export interface BackfillProgress extends TaskBackfill {
   runs: TaskRun[];
 }
 
+/** Running backfills read per page by a runner pass (every page is read: see advance). */
+const BACKFILL_PAGE = 100;
 const PREVIEW_FIELDS = new Set(['cron', 'tz', 'rrule', 'count', 'from']);
 
 /** A preview request's occurrences (ScheduleService.preview), `now` being the default `from`. */
@@ -165,8 +167,19 @@ export class ScheduleService {
    * completed is cancelled.
    */
   async advance(at: Date, type?: string): Promise<TaskRun[]> {
-    const running = await this.store.runningBackfills(100);
-    this.backfillsRunning = running.length > 0;
+    const runs: TaskRun[] = [];
+    let any = false;
+    // Every running backfill, a page at a time: the first hundred (of paused tasks, say) must not hold back the others.
+    for (let afterId = 0, page = await this.store.runningBackfills(BACKFILL_PAGE); page.length > 0; page = page.length < BACKFILL_PAGE ? [] : await this.store.runningBackfills(BACKFILL_PAGE, afterId)) {
+      any = true;
+      afterId = page[page.length - 1]!.id;
+      runs.push(...(await this.advancePage(page, at, type)));
+    }
+    this.backfillsRunning = any;
+    return runs;
+  }
+
+  private async advancePage(running: readonly TaskBackfill[], at: Date, type?: string): Promise<TaskRun[]> {
     const runs: TaskRun[] = [];
     for (const b of running) {
       const task = await this.host.store.getTask(b.task);

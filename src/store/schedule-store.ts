@@ -48,8 +48,8 @@ export interface ScheduleStore {
   getBackfill(id: number): Promise<TaskBackfill | null>;
   /** A task's backfills, newest first. */
   listBackfills(task: number): Promise<TaskBackfill[]>;
-  /** Backfills still running, oldest first. */
-  runningBackfills(limit: number): Promise<TaskBackfill[]>;
+  /** Backfills still running, oldest first: up to `limit` of those with an id above `afterId` (a page). */
+  runningBackfills(limit: number, afterId?: number): Promise<TaskBackfill[]>;
   /**
    * Gives a running backfill's next occurrence `point` its run, if the backfill still expects it and its
    * task is free (waiting for its own next run, which is not yet due at `at`): a `scheduled` run serving

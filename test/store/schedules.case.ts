@@ -281,6 +281,30 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.store.schedules.finishBackfill(b.id, 'cancelled', hh(10, 3))).toMatchObject({ status: 'cancelled' });
     });
 
+    it('every running backfill gets its pass: the backfills of 100 paused tasks do not hold back a 101st (backfill audit, 2026-12-06)', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const tasks = await orrery.createTasks(Array.from({ length: 101 }, (_, i) => ({ type: 'cron', arguments: { args: [i], kwargs: {} }, schedule: { kind: 'cron' as const, expr: '30 * * * *' } })));
+      for (const t of tasks) await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(3).toISOString() });
+      for (const t of tasks.slice(0, 100)) await orrery.pauseTask(t.id);
+      const runs = await orrery.scheduleDue({ at: hh(10, 1) });
+      expect(runs.map((r) => [r.task, r.backfill != null])).toEqual([[tasks[100]!.id, true]]);
+    });
+
+    it('a task disabled and respawned before the runner\'s next pass has its backfill cancelled, not resumed (backfill audit, 2026-12-06)', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const [t, u] = await orrery.createTasks([1, 2].map((i) => ({ type: 'cron', arguments: { args: [i], kwargs: {} }, schedule: { kind: 'cron' as const, expr: '30 * * * *' } })));
+      const b = await orrery.schedules.backfill(t!.id, { from: hh(2).toISOString(), to: hh(4).toISOString() });
+      const c = await orrery.schedules.backfill(u!.id, { from: hh(2).toISOString(), to: hh(4).toISOString() });
+      await orrery.disableTasks([t!.id, u!.id]);
+      await orrery.respawnTasks([t!.id]);
+      await orrery.bulkTasks('respawn', { ids: [u!.id] });
+      expect((await orrery.schedules.progress(b.id)).status).toBe('cancelled');
+      expect((await orrery.schedules.progress(c.id)).status).toBe('cancelled');
+      expect((await orrery.scheduleDue({ at: hh(10, 1) })).filter((r) => r.backfill != null)).toEqual([]);
+    });
+
     it('a backfill run a worker gives back unbegun to its paused task is made again on resume', async () => {
       const { orrery, clock } = await setup([CRON]);
       clock.set(hh(10));

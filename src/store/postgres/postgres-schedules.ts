@@ -79,8 +79,8 @@ export class PostgresSchedules implements ScheduleStore {
     return (await this.rows('SELECT * FROM task_backfills WHERE task = $1 ORDER BY id DESC', [task])).map(backfillFromRow);
   }
 
-  async runningBackfills(limit: number): Promise<TaskBackfill[]> {
-    return (await this.rows(`SELECT * FROM task_backfills WHERE status = 'running' ORDER BY id LIMIT $1`, [limit])).map(backfillFromRow);
+  async runningBackfills(limit: number, afterId = 0): Promise<TaskBackfill[]> {
+    return (await this.rows(`SELECT * FROM task_backfills WHERE status = 'running' AND id > $2 ORDER BY id LIMIT $1`, [limit, afterId])).map(backfillFromRow);
   }
 
   async startBackfillRun(id: number, point: Date, following: Date | null, at: Date): Promise<TaskRun | null> {

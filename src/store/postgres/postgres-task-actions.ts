@@ -37,7 +37,7 @@ export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, type
     out.withdrawn = done.withdrawn;
   }
   else if (req.action === 'delete') await deleteAll(c, accepted);
-  else await respawnAll(c, accepted, req.nextRun);
+  else await respawnAll(c, accepted, req.nextRun, req.at);
   out.changed = accepted;
   return out;
 }
@@ -92,7 +92,8 @@ async function respawnRefusals(c: pg.PoolClient, rows: Row[], at: Date): Promise
   };
 }
 
-async function respawnAll(c: pg.PoolClient, ids: readonly number[], nextRun: Date): Promise<void> {
+async function respawnAll(c: pg.PoolClient, ids: readonly number[], nextRun: Date, at: Date): Promise<void> {
+  await endBackfillsOf(c, ids, at);
   await c.query(
     `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, scheduled_for = NULL,
        retries_left = (SELECT num_retries FROM task_types WHERE name = tasks.type),
@@ -190,6 +191,7 @@ export async function respawnEach(c: pg.PoolClient, ids: readonly number[], next
     const reason = respawnRefusal(task, { runHeld: (await tasksWithHeldRuns(c, [id], at)).has(id), equalActive });
     if (reason) throw respawnError(task, { reason, ...(equalActive !== null ? { holder: equalActive } : {}) });
     const type = await typeOf(task.type);
+    await endBackfillsOf(c, [id], at);
     const { rows } = await c
       .query<Row>(
         `UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = $2, scheduled_for = NULL, retries_left = $3,
@@ -203,6 +205,11 @@ export async function respawnEach(c: pg.PoolClient, ids: readonly number[], next
     tasks.push(taskFromRow(rows[0]!));
   }
   return tasks;
+}
+
+/** A respawn ends the backfills the tasks' disable or completion ended (the runner's next pass would have said so). */
+async function endBackfillsOf(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<void> {
+  await c.query(`UPDATE task_backfills SET status = 'cancelled', updated = $2 WHERE task = ANY($1::bigint[]) AND status = 'running'`, [ids, at]);
 }
 
 /** The leases of claimed runs about to be cancelled (their workers may be beginning them). */

@@ -57,7 +57,7 @@ export function typeParams(t: TaskType) {
 /** Names of the SqliteStore's prepared statements (spelled out so the declarations can name them). */
 export type StatementName =
   | 'insertType' | 'allTypes' | 'typesByName' | 'taskById' | 'identityOf'
-  | 'dueOfType' | 'anyDue' | 'typesDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'scheduledRunsOfTask' | 'heldRunOfTask' | 'keepLease'
+  | 'dueOfType' | 'anyDue' | 'typesDue' | 'nextDue' | 'disableTask' | 'respawnTask' | 'endBackfillsOfTask' | 'scheduledRunsOfTask' | 'heldRunOfTask' | 'keepLease'
   | 'cancelRun' | 'queuedOfType' | 'insertRun' | 'markScheduled' | 'startRun' | 'heartbeat'
   | 'requestCancel' | 'endRun' | 'updateTaskAfterRun' | 'expired' | 'nextLease' | 'queueStats'
   | 'runByBackendId' | 'heldBy' | 'runsOfTask' | 'lastRunsOfTask' | 'insertLog' | 'logsOfRun' | 'directClaimOf';
@@ -124,6 +124,8 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     disableTask: p(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ? RETURNING *`),
     respawnTask: p(`UPDATE tasks SET status = 'next_run_not_scheduled', disabled_reason = NULL, next_run = @next_run, scheduled_for = NULL,
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
+    // A respawn ends the backfills the task's disable or completion ended (the runner would have, at its next pass).
+    endBackfillsOfTask: p(`UPDATE task_backfills SET status = 'cancelled', updated = ? WHERE task = ? AND status = 'running'`),
     scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
     // Held: claimed or started, or ended while a worker held it (withdrawn from its buffer, or ended by someone else) and that
     // worker may still be beginning or running it: its lease is kept until it lets go (core holderEffect).

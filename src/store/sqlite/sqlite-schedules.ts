@@ -77,8 +77,8 @@ export class SqliteSchedules implements ScheduleStore {
     return (this.s.backfillsOfTask.all(task) as Row[]).map(backfillFromRow);
   }
 
-  async runningBackfills(limit: number): Promise<TaskBackfill[]> {
-    return (this.s.running.all(limit) as Row[]).map(backfillFromRow);
+  async runningBackfills(limit: number, afterId = 0): Promise<TaskBackfill[]> {
+    return (this.s.running.all(afterId, limit) as Row[]).map(backfillFromRow);
   }
 
   async startBackfillRun(id: number, point: Date, following: Date | null, at: Date): Promise<TaskRun | null> {
@@ -127,7 +127,7 @@ function prepareSchedules(db: Database.Database) {
       VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING *`),
     backfill: p('SELECT * FROM task_backfills WHERE id = ?'),
     backfillsOfTask: p('SELECT * FROM task_backfills WHERE task = ? ORDER BY id DESC'),
-    running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' ORDER BY id LIMIT +?`),
+    running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' AND id > ? ORDER BY id LIMIT +?`),
     // Free: no run, not due itself, and neither it nor its type paused (a paused task gets no run, backfill or not).
     freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key FROM tasks t
       WHERE t.id = ? AND t.status = 'next_run_not_scheduled' AND t.next_run > ? AND t.paused_at IS NULL

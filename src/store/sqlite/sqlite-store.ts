@@ -356,7 +356,7 @@ export class SqliteStore implements Store {
         const task = this.requireTask(id);
         const refusal = this.actions.respawnRefusal(task, at);
         if (refusal) throw respawnError(task, refusal);
-        return this.actions.respawn(task, nextRun);
+        return this.actions.respawn(task, nextRun, at);
       }),
     );
     this.wake({ kind: 'tasks-written', count: out.length });

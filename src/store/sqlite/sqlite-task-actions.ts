@@ -64,9 +64,11 @@ export class SqliteTaskActions {
   }
 
   /** Respawns a task `respawnRefusal` accepted: due at `nextRun`, retries refilled, its identity active again. */
-  respawn(task: Task, nextRun: Date): Task {
+  respawn(task: Task, nextRun: Date, at: Date): Task {
     const key = (this.d.stmts.identityOf.get(task.id) as { k: string }).k;
     const type = this.d.typeOf(task.type);
+    // Its backfills still running were ended by its disable or completion (the runner's next pass would have said so).
+    this.d.stmts.endBackfillsOfTask.run(at.getTime(), task.id);
     return taskFromRow(this.d.stmts.respawnTask.get({ id: task.id, next_run: nextRun.getTime(), retries: type.numRetries, key }) as Row);
   }
 
@@ -94,7 +96,7 @@ export class SqliteTaskActions {
       } else if (req.action === 'respawn' || req.action === 'redrive') {
         const refusal = this.respawnRefusal(task, req.at);
         if (refusal) skip(refusal.reason);
-        else (this.respawn(task, req.nextRun), out.changed.push(id));
+        else (this.respawn(task, req.nextRun, req.at), out.changed.push(id));
       } else if (req.action === 'cancel') {
         const reason = this.cancel(row, req.at, out);
         if (reason) skip(reason);
