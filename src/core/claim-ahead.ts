@@ -58,19 +58,26 @@ export interface TypePace {
   at: number;
 }
 
-/** A type's pace once one more of its runs settled after `handlerMs`: a moving average over its runs. */
+/**
+ * A type's pace once one more of its runs settled after `handlerMs`: a moving average over its runs
+ * that rises fast (half way to a slower run) and falls slowly (a tenth of the way to a faster one), so
+ * a slowdown shrinks the buffer within a few runs, before it hoards what it cannot begin.
+ */
 export function nextPace(before: TypePace | undefined, handlerMs: number, at: number): TypePace {
-  return { meanMs: before === undefined ? handlerMs : before.meanMs * 0.9 + handlerMs * 0.1, at };
+  if (before === undefined) return { meanMs: handlerMs, at };
+  const weight = handlerMs > before.meanMs ? 0.5 : 0.1;
+  return { meanMs: before.meanMs * (1 - weight) + handlerMs * weight, at };
 }
 
 /**
- * The pace a worker's buffer is sized by (bufferTarget's meanHandlerMs): the slowest of the types whose
- * runs settled within PACE_MEMORY_MS, so fast runs of one type do not hide slow runs of another, and a
- * slow type that stopped coming does not keep the buffer small for ever. Null: no recent run.
+ * The pace a worker's buffer is sized by (bufferTarget's meanHandlerMs), read when it claims or trims:
+ * the slowest of the types whose runs settled within PACE_MEMORY_MS (or three of their mean runs, when
+ * that is longer), so fast runs of one type do not hide slow runs of another, and a slow type that
+ * stopped coming does not keep the buffer small for ever. Null: no recent run (one round of slots).
  */
 export function bufferPace(paces: Iterable<TypePace>, now: number): number | null {
   let slowest: number | null = null;
-  for (const p of paces) if (now - p.at <= PACE_MEMORY_MS && (slowest === null || p.meanMs > slowest)) slowest = p.meanMs;
+  for (const p of paces) if (now - p.at <= Math.max(PACE_MEMORY_MS, 3 * p.meanMs) && (slowest === null || p.meanMs > slowest)) slowest = p.meanMs;
   return slowest;
 }
 

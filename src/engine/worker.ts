@@ -88,8 +88,6 @@ export class Worker {
   private recover = false;
   /** While a claim recovery reads the runs this worker holds: the runs done meanwhile (recoverClaims). */
   private doneDuringRecovery: Set<string> | null = null;
-  /** The pace the buffer is sized by (core bufferPace, bufferTarget). */
-  private meanHandlerMs: number | null = null;
   /** Each type's handler pace (core nextPace): fast runs of one type must not hide slow runs of another. */
   private readonly typePace = new Map<string, TypePace>();
   private trimming = false;
@@ -382,12 +380,16 @@ export class Worker {
     const type = exec.claimed.run.type;
     const now = this.clock.now().getTime();
     this.typePace.set(type, nextPace(this.typePace.get(type), handlerMs, now));
-    this.meanHandlerMs = bufferPace(this.typePace.values(), now);
     // Types that stopped coming are forgotten (a worker may serve thousands of types).
-    if (this.typePace.size > 64) for (const [t, p] of this.typePace) if (now - p.at > PACE_MEMORY_MS) this.typePace.delete(t);
+    if (this.typePace.size > 64) for (const [t, p] of this.typePace) if (now - p.at > Math.max(PACE_MEMORY_MS, 3 * p.meanMs)) this.typePace.delete(t);
     // The freed slot takes its next buffered run first; what is left past the target then goes back.
     this.dispatch();
     this.trimBuffer();
+  }
+
+  /** The pace the buffer is sized by now (core bufferPace): read at each use, so an old pace expires while the worker idles. */
+  private get meanHandlerMs(): number | null {
+    return bufferPace(this.typePace.values(), this.clock.now().getTime());
   }
 
   /**
@@ -397,7 +399,8 @@ export class Worker {
    */
   private trimBuffer(): void {
     if (this.trimming || this.state !== 'running') return;
-    const surplus = this.buffer.length - bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: this.meanHandlerMs });
+    const pace = this.meanHandlerMs;
+    const surplus = this.buffer.length - bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: pace });
     if (surplus <= 0) return;
     // A run whose lease may have run out waits for a heartbeat to say whether it is still held (dispatch).
     const back = this.buffer.filter((c) => c.run.status === 'claimed' && this.timers.leaseHolds(c)).slice(-surplus);
@@ -407,7 +410,7 @@ export class Worker {
     this.trimming = true;
     this.board
       .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) })
-      .then((n) => this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(this.meanHandlerMs ?? 0))} a run for its slowest type)`))
+      .then((n) => this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(pace ?? 0))} a run for its slowest type)`))
       .catch((e: unknown) => this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`))
       .finally(() => (this.trimming = false));
   }

@@ -73,6 +73,45 @@ describe("a worker's buffer and its handlers' pace", () => {
     await orrery.createTasks(oneshots('fast', 300));
     await clock.advance(2_000);
     expect(await orrery.searchTasks({ type: 'fast', status: 'completed' })).toHaveLength(350);
+    // After a minute without any run ending, the first claim takes one round of slots (2 running, 2 buffered), then the pace sizes it.
+    expect(limits[0]).toBeLessThanOrEqual(4);
     expect(Math.max(...limits)).toBeGreaterThan(100);
+    // The fast pace is forgotten too after a minute without a run: slow runs coming then are claimed one round at a time.
+    await clock.advance(61_000);
+    await orrery.createTasks(oneshots('slow', 10));
+    await clock.advance(500);
+    expect(await held()).toMatchObject({ running: 2 });
+    expect((await held()).claimed).toBeLessThanOrEqual(2);
+  });
+
+  it('shrinks within a few runs when a type\'s handlers slow down (the pace rises half way to a slower run)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-pace-'));
+    const clock = new VirtualClock(T0);
+    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => orrery.close());
+    await orrery.createTaskType({ name: 'a', leaseMs: '30s', maxQueueLength: null });
+    const worker = new Worker(orrery, {
+      handlers: { a: async ({ args, signal }) => (args[0] === 'slow' ? (await clock.sleep(3_000, signal), false) : false) },
+      id: 'w',
+      concurrency: 2,
+      prefetch: 500,
+      clock,
+    });
+    const make = (what: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'a', policy: 'oneshot' as const, arguments: { args: [what, i], kwargs: {} } }));
+    await orrery.createTasks(make('fast', 50));
+    worker.start();
+    cleanups.push(async () => {
+      const stopped = worker.stop(0);
+      await clock.advance(10_000);
+      await stopped;
+    });
+    await clock.advance(1_000);
+    await orrery.createTasks(make('slow', 100));
+    await clock.advance(1_000);
+    expect((await orrery.store.queueStats(clock.now())).find((q) => q.type === 'a')!.claimed).toBeGreaterThan(50); // sized by the fast runs
+    // Three rounds of 3 s runs: at 3 s a run, 2 slots begin about 6 runs within a third of the 30 s lease.
+    await clock.advance(9_000);
+    expect((await orrery.store.queueStats(clock.now())).find((q) => q.type === 'a')!.claimed).toBeLessThanOrEqual(10);
   });
 });

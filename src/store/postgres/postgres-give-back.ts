@@ -28,7 +28,7 @@ export async function settleGivenBack(
     // Given back by its worker: its handler never began, so it never ran (a remote worker's log records, if any, go with it).
     await c.query(`DELETE FROM run_logs WHERE run = ANY($1::bigint[])`, [back.map((r) => r.id)]);
     const taken = await c.query<Row>(`DELETE FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'scheduled' RETURNING backfill, scheduled_for`, [back.map((r) => r.id)]);
-    await rewindBackfills(c, taken.rows);
+    await rewindBackfills(c, taken.rows, at);
   }
   if (withdrawn.length > 0) {
     // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.

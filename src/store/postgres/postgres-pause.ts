@@ -19,7 +19,7 @@ export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: Type
   if (pause && rows[0].status === 'next_run_scheduled' && rows[0].current_run !== null) {
     const taken = await c.query<Row>(`DELETE FROM task_runs WHERE id = $1 AND status = 'scheduled' RETURNING backfill, scheduled_for`, [rows[0].current_run]);
     if ((taken.rowCount ?? 0) > 0) await c.query(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1`, [id]);
-    await rewindBackfills(c, taken.rows);
+    await rewindBackfills(c, taken.rows, pause.at);
   }
   const updated = await c.query<Row>('UPDATE tasks SET paused_at = $2, paused_reason = $3 WHERE id = $1 RETURNING *', [id, pause?.at ?? null, pause?.reason ?? null]);
   return taskFromRow(updated.rows[0]!);
@@ -29,12 +29,12 @@ export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: Type
  * Backfill runs taken back from the queue without running (deleted): each gives its occurrence back
  * to its backfill, still running, which serves it again once the task may run (core/backfill.ts).
  */
-export async function rewindBackfills(c: pg.PoolClient, taken: readonly Row[]): Promise<void> {
+export async function rewindBackfills(c: pg.PoolClient, taken: readonly Row[], at: Date): Promise<void> {
   for (const r of taken) {
     if (r.backfill == null) continue;
     const { rows } = await c.query<Row>(`SELECT next_point FROM task_backfills WHERE id = $1 AND status = 'running' FOR UPDATE`, [r.backfill]);
     if (!rows[0]) continue;
-    await c.query('UPDATE task_backfills SET next_point = $2 WHERE id = $1', [r.backfill, nextPointAfterTakeBack(rows[0].next_point as Date | null, r.scheduled_for as Date)]);
+    await c.query('UPDATE task_backfills SET next_point = $2, updated = $3 WHERE id = $1', [r.backfill, nextPointAfterTakeBack(rows[0].next_point as Date | null, r.scheduled_for as Date), at]);
   }
 }
 

@@ -33,7 +33,7 @@ export function settleGivenBack(
         // Given back by its worker: its handler never began, so it never ran (a remote worker's log records, if any, go with it).
         idFloorRaiser(db)(['task_runs', 'run_logs']); // the rows taken back may be the newest: their ids are not handed out again
         db.prepare('DELETE FROM run_logs WHERE run = ?').run(r.id);
-        rewindBackfills(db, db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled' RETURNING backfill, scheduled_for`).all(r.id) as Row[]);
+        rewindBackfills(db, db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled' RETURNING backfill, scheduled_for`).all(r.id) as Row[], at);
       } else {
         // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.
         db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled'`).run(at.getTime(), PAUSED_GIVE_BACK_ERROR, r.id);

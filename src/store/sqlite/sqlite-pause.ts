@@ -19,7 +19,7 @@ export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypeP
     idFloorRaiser(db)(['task_runs']); // the run taken back may be the newest: its id is not handed out again
     const taken = db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled' RETURNING backfill, scheduled_for`).all(row.current_run) as Row[];
     if (taken.length > 0) db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ?`).run(id);
-    rewindBackfills(db, taken);
+    rewindBackfills(db, taken, pause.at);
   }
   const updated = db.prepare('UPDATE tasks SET paused_at = ?, paused_reason = ? WHERE id = ? RETURNING *').get(pause ? pause.at.getTime() : null, pause?.reason ?? null, id) as Row;
   return taskFromRow(updated);
@@ -29,12 +29,12 @@ export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypeP
  * Backfill runs taken back from the queue without running (deleted): each gives its occurrence back
  * to its backfill, still running, which serves it again once the task may run (core/backfill.ts).
  */
-export function rewindBackfills(db: Database.Database, taken: readonly Row[]): void {
+export function rewindBackfills(db: Database.Database, taken: readonly Row[], at: Date): void {
   for (const r of taken) {
     if (r.backfill == null) continue;
     const b = db.prepare(`SELECT next_point FROM task_backfills WHERE id = ? AND status = 'running'`).get(r.backfill) as { next_point: number | null } | undefined;
     if (!b) continue;
     const point = nextPointAfterTakeBack(b.next_point === null ? null : new Date(b.next_point), new Date(r.scheduled_for as number));
-    db.prepare('UPDATE task_backfills SET next_point = ? WHERE id = ?').run(point.getTime(), r.backfill);
+    db.prepare('UPDATE task_backfills SET next_point = ?, updated = ? WHERE id = ?').run(point.getTime(), at.getTime(), r.backfill);
   }
 }
