@@ -59,14 +59,13 @@ export interface TypePace {
 }
 
 /**
- * A type's pace once one more of its runs settled after `handlerMs`: a moving average over its runs
- * that rises fast (half way to a slower run) and falls slowly (a tenth of the way to a faster one), so
- * a slowdown shrinks the buffer within a few runs, before it hoards what it cannot begin.
+ * A type's pace once one more of its runs settled after `handlerMs`: a moving average over its runs (a
+ * tenth of the way to each new one). Not biased towards slow runs: a mean that rose faster than it fell
+ * settled well above the mean of varied durations, and kept the buffer short of what the slots begin
+ * (the simulator's exact FIFO forecast then drifted); a slowdown therefore shows over about ten runs.
  */
 export function nextPace(before: TypePace | undefined, handlerMs: number, at: number): TypePace {
-  if (before === undefined) return { meanMs: handlerMs, at };
-  const weight = handlerMs > before.meanMs ? 0.5 : 0.1;
-  return { meanMs: before.meanMs * (1 - weight) + handlerMs * weight, at };
+  return { meanMs: before === undefined ? handlerMs : before.meanMs * 0.9 + handlerMs * 0.1, at };
 }
 
 /**

@@ -90,7 +90,8 @@ export class Worker {
   private doneDuringRecovery: Set<string> | null = null;
   /** Each type's handler pace (core nextPace): fast runs of one type must not hide slow runs of another. */
   private readonly typePace = new Map<string, TypePace>();
-  private trimming = false;
+  /** A trim's give-back in flight: the next claim waits for it, so the runs given back are claimed again before newer ones. */
+  private trimming: Promise<void> | null = null;
   private minLeaseMs = DEFAULT_LEASE_MS;
   /** How long a claim's answer is waited for, and the longest wait before recovering a failed claim (core claimAnswerWithinMs). */
   private answerWithinMs = claimAnswerWithinMs([], DEFAULT_LEASE_MS);
@@ -253,6 +254,7 @@ export class Worker {
       try {
         if (this.recover) await this.recoverClaims();
         const types = await this.currentTypes();
+        if (this.trimming) await this.trimming;
         const limit = this.claimLimit();
         if (limit > 0 && types.length > 0) {
           // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
@@ -407,12 +409,11 @@ export class Worker {
     if (back.length === 0) return;
     const goes = new Set(back);
     this.buffer = this.buffer.filter((c) => !goes.has(c));
-    this.trimming = true;
-    this.board
+    this.trimming = this.board
       .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) })
       .then((n) => this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(pace ?? 0))} a run for its slowest type)`))
       .catch((e: unknown) => this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`))
-      .finally(() => (this.trimming = false));
+      .finally(() => (this.trimming = null));
   }
 
   private onDone(exec: RunExecution, end: EndRunResult | null): void {

@@ -83,35 +83,4 @@ describe("a worker's buffer and its handlers' pace", () => {
     expect(await held()).toMatchObject({ running: 2 });
     expect((await held()).claimed).toBeLessThanOrEqual(2);
   });
-
-  it('shrinks within a few runs when a type\'s handlers slow down (the pace rises half way to a slower run)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-pace-'));
-    const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
-    await orrery.createTaskType({ name: 'a', leaseMs: '30s', maxQueueLength: null });
-    const worker = new Worker(orrery, {
-      handlers: { a: async ({ args, signal }) => (args[0] === 'slow' ? (await clock.sleep(3_000, signal), false) : false) },
-      id: 'w',
-      concurrency: 2,
-      prefetch: 500,
-      clock,
-    });
-    const make = (what: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'a', policy: 'oneshot' as const, arguments: { args: [what, i], kwargs: {} } }));
-    await orrery.createTasks(make('fast', 50));
-    worker.start();
-    cleanups.push(async () => {
-      const stopped = worker.stop(0);
-      await clock.advance(10_000);
-      await stopped;
-    });
-    await clock.advance(1_000);
-    await orrery.createTasks(make('slow', 100));
-    await clock.advance(1_000);
-    expect((await orrery.store.queueStats(clock.now())).find((q) => q.type === 'a')!.claimed).toBeGreaterThan(50); // sized by the fast runs
-    // Three rounds of 3 s runs: at 3 s a run, 2 slots begin about 6 runs within a third of the 30 s lease.
-    await clock.advance(9_000);
-    expect((await orrery.store.queueStats(clock.now())).find((q) => q.type === 'a')!.claimed).toBeLessThanOrEqual(10);
-  });
 });
