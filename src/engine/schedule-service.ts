@@ -168,14 +168,13 @@ export class ScheduleService {
    */
   async advance(at: Date, type?: string): Promise<TaskRun[]> {
     const runs: TaskRun[] = [];
-    let any = false;
     // Every running backfill, a page at a time: the first hundred (of paused tasks, say) must not hold back the others.
-    for (let afterId = 0, page = await this.store.runningBackfills(BACKFILL_PAGE); page.length > 0; page = page.length < BACKFILL_PAGE ? [] : await this.store.runningBackfills(BACKFILL_PAGE, afterId)) {
-      any = true;
-      afterId = page[page.length - 1]!.id;
+    let page = await this.store.runningBackfills(BACKFILL_PAGE);
+    this.backfillsRunning = page.length > 0;
+    while (page.length > 0) {
       runs.push(...(await this.advancePage(page, at, type)));
+      page = page.length < BACKFILL_PAGE ? [] : await this.store.runningBackfills(BACKFILL_PAGE, page[page.length - 1]!.id);
     }
-    this.backfillsRunning = any;
     return runs;
   }
 

@@ -163,14 +163,7 @@ export class Worker {
 
   /** How many runs a claim now would ask for (core/claim-ahead.ts claimSize). */
   private claimLimit(): number {
-    const size = claimSize({
-      concurrency: this.concurrency,
-      prefetch: this.prefetch,
-      leaseMs: this.minLeaseMs,
-      meanHandlerMs: this.meanHandlerMs,
-      buffered: this.buffer.length,
-      running: this.handling,
-    });
+    const size = claimSize({ ...this.sizing(), buffered: this.buffer.length, running: this.handling });
     return Math.min(size, this.board.maxClaim ?? Infinity);
   }
 
@@ -350,7 +343,7 @@ export class Worker {
     }
     // The buffer ran low, or slots are free with nothing to start: the loop claims more now.
     if (!wake || this.state !== 'running') return;
-    const low = this.buffer.length <= bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: this.meanHandlerMs }) / 2;
+    const low = this.buffer.length <= bufferTarget(this.sizing()) / 2;
     if (low && !this.drained && (started > 0 || this.handling < this.concurrency)) this.sleeper.wake();
   }
 
@@ -389,9 +382,12 @@ export class Worker {
     this.trimBuffer();
   }
 
-  /** The pace the buffer is sized by now (core bufferPace): read at each use, so an old pace expires while the worker idles. */
-  private get meanHandlerMs(): number | null {
-    return bufferPace(this.typePace.values(), this.clock.now().getTime());
+  /**
+   * What the buffer is sized from now (core bufferTarget, claimSize): the pace is read at each use
+   * (core bufferPace), so an old pace expires while the worker idles.
+   */
+  private sizing(): { concurrency: number; prefetch: number; leaseMs: number; meanHandlerMs: number | null } {
+    return { concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: bufferPace(this.typePace.values(), this.clock.now().getTime()) };
   }
 
   /**
@@ -401,8 +397,8 @@ export class Worker {
    */
   private trimBuffer(): void {
     if (this.trimming || this.state !== 'running') return;
-    const pace = this.meanHandlerMs;
-    const surplus = this.buffer.length - bufferTarget({ concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: pace });
+    const sizing = this.sizing();
+    const surplus = this.buffer.length - bufferTarget(sizing);
     if (surplus <= 0) return;
     // A run whose lease may have run out waits for a heartbeat to say whether it is still held (dispatch).
     const back = this.buffer.filter((c) => c.run.status === 'claimed' && this.timers.leaseHolds(c)).slice(-surplus);
@@ -411,7 +407,7 @@ export class Worker {
     this.buffer = this.buffer.filter((c) => !goes.has(c));
     this.trimming = this.board
       .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) })
-      .then((n) => this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(pace ?? 0))} a run for its slowest type)`))
+      .then((n) => this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(sizing.meanHandlerMs ?? 0))} a run for its slowest type)`))
       .catch((e: unknown) => this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`))
       .finally(() => (this.trimming = null));
   }

@@ -31,3 +31,13 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Stops a worker on virtual time (a cleanup): its grace period is a virtual timer, so the clock is
+ * moved on by `advanceMs` while it stops.
+ */
+export async function stopOnVirtualTime(worker: { stop(graceMs?: number): Promise<void> }, clock: { advance(ms: number): Promise<void> }, advanceMs: number): Promise<void> {
+  const stopped = worker.stop(0);
+  await clock.advance(advanceMs);
+  await stopped;
+}

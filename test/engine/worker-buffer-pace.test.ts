@@ -4,29 +4,20 @@
  * surplus back once slow runs show their pace, so idle workers take them (multi-process audit: a worker
  * of 2 slots held 38 runs of 5 s while another worker of the type sat idle). On virtual time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openOrrery } from '../../src/engine/service.js';
+import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { Worker } from '../../src/engine/worker.js';
+import { stopOnVirtualTime, useTempOrrery } from './engine-helpers.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const open = useTempOrrery();
 
 const oneshots = (type: string, n: number) => Array.from({ length: n }, (_, i) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } }));
 
 describe("a worker's buffer and its handlers' pace", () => {
   it('gives back what it cannot begin within a third of the lease once a slow type shows its pace, after fast runs of another type grew it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'orrery-pace-'));
     const clock = new VirtualClock(T0);
-    const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => orrery.close());
+    const { orrery, onCleanup } = await open({ clock });
     await orrery.createTaskType({ name: 'fast', leaseMs: '5s', maxQueueLength: null });
     await orrery.createTaskType({ name: 'slow', leaseMs: '5s', maxQueueLength: null });
     const worker = new Worker(orrery, {
@@ -39,11 +30,7 @@ describe("a worker's buffer and its handlers' pace", () => {
     const held = async () => (await orrery.store.queueStats(clock.now())).find((s) => s.type === 'slow')!;
     await orrery.createTasks(oneshots('fast', 50));
     worker.start();
-    cleanups.push(async () => {
-      const stopped = worker.stop(0);
-      await clock.advance(10_000);
-      await stopped;
-    });
+    onCleanup(() => stopOnVirtualTime(worker, clock, 10_000));
     await clock.advance(1_000);
     expect(await orrery.searchTasks({ type: 'fast', status: 'completed' })).toHaveLength(50);
 

@@ -4,38 +4,29 @@
  * and beginning them too would run them twice (docs/guarantees.md, buffered runs are delayed, not
  * re-executed). On virtual time, with a store whose heartbeats fail.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
-import { openOrrery } from '../../src/engine/service.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { Worker } from '../../src/engine/worker.js';
+import { stopOnVirtualTime, useTempOrrery } from './engine-helpers.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const open = useTempOrrery();
 
 /** A SQLite store on virtual time with a type `job` (30 s leases), whose heartbeats fail while `beats.fail` is set. */
 async function storeWithFailingBeats() {
-  const dir = mkdtempSync(join(tmpdir(), 'orrery-stalled-'));
   const clock = new VirtualClock(T0);
-  const orrery = await openOrrery({ db: `sqlite:${join(dir, 'orrery.db')}`, clock });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => orrery.close());
+  const { orrery, onCleanup } = await open({ clock });
   await orrery.createTaskType({ name: 'job', leaseMs: '30s', maxQueueLength: null });
   const beats = { fail: false };
   const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
   orrery.heartbeatRuns = (o) => (beats.fail ? Promise.reject(new StorageUnavailableError('the database is unavailable (test)')) : heartbeatRuns(o));
-  return { clock, orrery, beats };
+  return { clock, orrery, beats, onCleanup };
 }
 
 describe('a stalled worker and its buffer', () => {
   it('does not begin buffered runs whose lease ran out until a heartbeat says they are still held; those the reaper gave back run once, uncounted', async () => {
-    const { clock, orrery, beats } = await storeWithFailingBeats();
+    const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
     const begun: number[] = [];
     beats.fail = true;
     const worker = new Worker(orrery, {
@@ -53,11 +44,7 @@ describe('a stalled worker and its buffer', () => {
     };
     await orrery.createTasks([1, 2, 3].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
     worker.start();
-    cleanups.push(async () => {
-      const stopped = worker.stop(0);
-      await clock.advance(60_000);
-      await stopped;
-    });
+    onCleanup(() => stopOnVirtualTime(worker, clock, 60_000));
     await clock.advance(61_000);
     // The first claim started task 1 and buffered task 2. Task 1 ran 60 s with no renewal: task 2's lease
     // was gone by then, so it waits for a heartbeat to say whether it is still held, and is not begun.
@@ -73,7 +60,7 @@ describe('a stalled worker and its buffer', () => {
     for (const t of await orrery.searchTasks({ type: 'job' })) expect(t).toMatchObject({ status: 'completed', consecutiveAbandons: 0 });
   });
   it('a buffered run given back and claimed again while its heartbeats fail runs once: the fresh copy replaces the stale one', async () => {
-    const { clock, orrery, beats } = await storeWithFailingBeats();
+    const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
     const begun: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -94,12 +81,7 @@ describe('a stalled worker and its buffer', () => {
     };
     const create = (names: string[]) => orrery.createTasks(names.map((n) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [n], kwargs: {} } })));
     worker.start();
-    cleanups.push(async () => {
-      release();
-      const stopped = worker.stop(0);
-      await clock.advance(60_000);
-      await stopped;
-    });
+    onCleanup(() => (release(), stopOnVirtualTime(worker, clock, 60_000)));
     // A first run, so the worker knows its handlers are quick and claims ahead.
     await create(['warm']);
     for (let i = 0; i < 50 && !begun.includes('warm'); i++) await clock.advance(100);

@@ -178,8 +178,12 @@ export class PostgresVisitStore implements VisitStore {
     // Rows are written in the batch's order (ORDER BY x.n: ids, and so listing, grab and tie order,
     // follow it, as on SQLite); the answer echoes each origin's extra arguments as given (jsonb
     // reorders keys), as the answer to a create of tasks does.
-    const given = new Map(unique.map((o) => [`${o.listerId}\u0000${o.url}\u0000${o.visitType}`, o.extraLoaderArguments]));
-    return out.map((r) => ({ ...listedOriginFromRow(r), extraLoaderArguments: given.get(`${r.lister_id as string}\u0000${r.url as string}\u0000${r.visit_type as string}`) ?? listedOriginFromRow(r).extraLoaderArguments }));
+    const key = (listerId: string, url: string, visitType: string) => `${listerId}\u0000${url}\u0000${visitType}`;
+    const given = new Map(unique.map((o) => [key(o.listerId, o.url, o.visitType), o.extraLoaderArguments]));
+    return out.map((r) => {
+      const o = listedOriginFromRow(r);
+      return { ...o, extraLoaderArguments: given.get(key(o.listerId, o.url, o.visitType)) ?? o.extraLoaderArguments };
+    });
   }
 
   async getListedOrigins(f: ListedOriginFilter): Promise<ListedOriginPage> {
