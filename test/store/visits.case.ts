@@ -390,6 +390,29 @@ export function visitCases(sut: StoreUnderTest): void {
     });
   });
 
+  describe('visits: a visit recorded while another lister lists its origin', () => {
+    it("reaches the new listed rows: they never keep the stats copied before it", async () => {
+      const { o, another } = await open();
+      const o2 = await another();
+      const first = await o.visits.getOrCreateLister('first', '', { at: T0 });
+      const second = await o.visits.getOrCreateLister('second', '', { at: T0 });
+      const all = Array.from({ length: 12_000 }, (_, i) => `https://x/${i}`);
+      const sample = all.filter((_, i) => i % 60 === 0);
+      await o.visits.recordListedOrigins(all.map((url) => ({ listerId: first.id, url, visitType: 'git' })), { at: T0 });
+      await o.visits.recordVisits(sample.map((url) => ({ url, visitType: 'git', status: 'successful' as const, snapshot: 's', at: plus(T0, DAY) })));
+      // The second lister lists every origin while each sampled one gets a failed visit, one at a time.
+      const listing = o.visits.recordListedOrigins(all.map((url) => ({ listerId: second.id, url, visitType: 'git' })), { at: plus(T0, 2 * DAY) });
+      for (const url of sample) await o2.visits.recordVisit(url, 'git', 'failed', null, { at: plus(T0, 2 * DAY) });
+      await listing;
+      // The second lister's rows know the failure: `stop_after_success` offers each sampled origin
+      // again, and no grab hands one out within its failed cooldown.
+      const retry = await o.visits.grabNextVisits('git', 100_000, 'stop_after_success', { at: plus(T0, 3 * DAY), cooldowns: ZERO, lister: second.id, dryRun: true });
+      expect(sample.filter((u) => !urls(retry).includes(u))).toEqual([]);
+      const grabbed = await o.visits.grabNextVisits('git', 100_000, 'oldest_scheduled_first', { at: plus(T0, 3 * DAY), dryRun: true });
+      expect(urls(grabbed).filter((u) => sample.includes(u))).toEqual([]);
+    });
+  });
+
   describe('visits: scheduler queue (one-shot tasks) and results', () => {
     it('creates one one-shot task per grabbed origin and records each finished visit exactly once', async () => {
       const { o } = await open();

@@ -43,8 +43,17 @@ import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
 import { compareCodePoints } from '../../core/text-order.js';
 
 const CHUNK = 5000;
-/** Advisory lock class of grabs ("visi"): grabs of one visit type take turns, so none hands out an origin another just took. */
+/** Advisory lock class of a visit type ("visi"): grabs and listings of one visit type take turns, so none hands out an origin another just took. */
 const GRAB_LOCK_CLASS = 0x76697369;
+
+/**
+ * Takes the visit types' lock (class "visi"), in name order so two callers never deadlock on it:
+ * grabs and listings take it `alone` (they take turns), recorded visits `shared`.
+ */
+async function lockVisitTypes(c: pg.PoolClient, visitTypes: readonly string[], mode: 'alone' | 'shared'): Promise<void> {
+  const fn = mode === 'alone' ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared';
+  for (const vt of [...new Set(visitTypes)].sort()) await c.query(`SELECT ${fn}($1, hashtext($2))`, [GRAB_LOCK_CLASS, vt]);
+}
 
 /** Grab policies on PostgreSQL: each matches one partial index of listed_origins (migration 0003), in its order. */
 export const GRAB_POLICIES: Record<VisitPolicy, PolicySql> = {
@@ -135,11 +144,10 @@ export class PostgresVisitStore implements VisitStore {
   async recordListedOrigins(origins: readonly Required<ListedOriginInput>[], at: Date): Promise<ListedOrigin[]> {
     const unique = dedupeListed(origins);
     const out = await this.deps.tx(async (c) => {
-      // New rows copy their origin's visit stats: no grab of the visit type may mark it meanwhile
-      // (listings share the lock; a grab takes it alone).
-      for (const vt of [...new Set(unique.map((o) => o.visitType))].sort()) {
-        await c.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [GRAB_LOCK_CLASS, vt]);
-      }
+      // New rows copy their origin's visit stats, so nothing may change those stats until the rows
+      // commit: a listing takes its visit types' lock alone, as a grab does, and a recorded visit
+      // waits for it (a visit recorded meanwhile could not see the new rows to update them).
+      await lockVisitTypes(c, unique.map((o) => o.visitType), 'alone');
       const all: Row[] = [];
       for (let i = 0; i < unique.length; i += CHUNK) {
         const chunk = unique.slice(i, i + CHUNK);
@@ -235,6 +243,8 @@ export class PostgresVisitStore implements VisitStore {
     );
     const urls = keys.map((k) => k.url);
     const types = keys.map((k) => k.visitType);
+    // Shared: recorded visits do not wait for each other, only for a listing or a grab in progress.
+    await lockVisitTypes(c, types, 'shared');
     await c.query(
       `INSERT INTO origin_visit_stats (url, visit_type) SELECT u, v FROM unnest($1::text[], $2::text[]) AS k(u, v) ORDER BY u, v ON CONFLICT DO NOTHING`,
       [urls, types],
@@ -307,7 +317,7 @@ export class PostgresVisitStore implements VisitStore {
 
   /** Under the visit type's grab lock: selects, then marks stats and listed rows (stats first, as recordVisits does). */
   private async grabInTx(c: pg.PoolClient, req: Omit<GrabRequest, 'policy' | 'count'>, count: number, policy: VisitPolicy): Promise<ListedOrigin[]> {
-    await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [GRAB_LOCK_CLASS, req.visitType]);
+    await lockVisitTypes(c, [req.visitType], 'alone');
     const out = await this.selectDistinct(c, req, count, policy);
     if (out.length > 0) {
       const urls = out.map((r) => r.url as string).sort();
