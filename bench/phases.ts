@@ -43,7 +43,7 @@ async function phases(label: string, orrery: Orrery): Promise<void> {
   t = performance.now();
   const held: string[][] = [];
   for (;;) {
-    const out = await orrery.store.claimRuns({ worker: 'w', types: ['noop'], limit: c, at: new Date() });
+    const out = await orrery.store.claimRuns({ worker: 'w', types: ['noop'], limit: c, startNow: c, at: new Date() });
     if (out.runs.length === 0) break;
     held.push(out.runs.map((r) => r.run.backendId));
   }
@@ -58,7 +58,7 @@ async function phases(label: string, orrery: Orrery): Promise<void> {
   t = performance.now();
   const direct: string[][] = [];
   for (;;) {
-    const out = await orrery.store.claimRuns({ worker: 'w', types: ['noop'], limit: c, at: new Date(), due: true });
+    const out = await orrery.store.claimRuns({ worker: 'w', types: ['noop'], limit: c, startNow: c, at: new Date(), due: true });
     if (out.runs.length === 0) break;
     direct.push(out.runs.map((r) => r.run.backendId));
   }

@@ -118,7 +118,7 @@ export async function openScaleStore(db: string, sqlitePath: string | null): Pro
       const t1 = performance.now();
       const claimed = [];
       while (claimed.length < DUE) {
-        const runs = await orrery.claimRuns({ worker: 'scale', types: [TYPE], limit: CLAIM_LIMIT });
+        const runs = await orrery.claimRuns({ worker: 'scale', types: [TYPE], limit: CLAIM_LIMIT, startNow: CLAIM_LIMIT });
         if (runs.length === 0) throw new Error(`claimed only ${claimed.length} of ${DUE} runs`);
         claimed.push(...runs);
       }
@@ -138,7 +138,7 @@ async function drain(orrery: Orrery, n: number): Promise<[number, number]> {
   let scheduled = 0;
   while (scheduled < n) scheduled += (await orrery.scheduleDue({ type: TYPE })).length;
   const ids: string[] = [];
-  while (ids.length < n) ids.push(...(await orrery.claimRuns({ worker: 'seed', types: [TYPE], limit: 500 })).map((c) => c.run.backendId));
+  while (ids.length < n) ids.push(...(await orrery.claimRuns({ worker: 'seed', types: [TYPE], limit: 500, startNow: 500 })).map((c) => c.run.backendId));
   const runIds = (await endAll(orrery, ids, 'seed')).sort((a, b) => a - b);
   return [runIds[0]!, runIds[runIds.length - 1]!];
 }

@@ -169,7 +169,9 @@ describe('the claim of limited types', () => {
       [4, false],
       [1, false],
     ]);
-    expect(chooseClaims(picks, () => false, 10, undefined).every((x) => x.start)).toBe(true);
+    // A claimer that does not say starts only its limited runs (SPEC §2.3: the others are claimed).
+    expect(chooseClaims(picks, () => false, 10, undefined).some((x) => x.start)).toBe(false);
+    expect(chooseClaims(picks, (t) => t === 'lim', 10, undefined).filter((x) => x.start).map((x) => x.pick.type)).toEqual(picks.filter((p) => p.type === 'lim').map((p) => p.type));
   });
 
   it('names the start whose leaving frees the next rate slot', () => {

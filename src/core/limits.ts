@@ -216,7 +216,8 @@ export function limitedClaimAt(at: number, now: (() => Date) | undefined): numbe
 
 /**
  * How many runs of limited types one claim may take, all limited types together: they start at once
- * (their start instants are what the limits count), so only for the claimer's free slots.
+ * (their start instants are what the limits count), so only for the claimer's free slots (`startNow`;
+ * a claimer that does not say has `limit` of them).
  */
 export function limitedClaimCap(limit: number, startNow: number | undefined): number {
   return Math.max(0, Math.min(startNow ?? limit, limit));
@@ -285,8 +286,17 @@ export function chooseClaims<P extends ClaimCandidate>(
   startNow: number | undefined,
 ): Array<{ pick: P; start: boolean }> {
   const chosen = [...picks].sort(compareClaimOrder).slice(0, limit);
-  let startLeft = Math.max(0, limitedClaimCap(limit, startNow) - chosen.filter((p) => isLimited(p.type)).length);
+  let startLeft = unlimitedStartBudget(limit, startNow, chosen.filter((p) => isLimited(p.type)).length);
   return chosen.map((pick) => ({ pick, start: isLimited(pick.type) || startLeft-- > 0 }));
+}
+
+/**
+ * How many runs of types without limits a claim marks `started` at once, after `started` runs it
+ * already started (limited ones always start): what is left of `startNow`. A claimer that does not
+ * say starts none: its runs are `claimed` until it reports their handlers' start (SPEC §2.3).
+ */
+export function unlimitedStartBudget(limit: number, startNow: number | undefined, started: number): number {
+  return startNow === undefined ? 0 : Math.max(0, limitedClaimCap(limit, startNow) - started);
 }
 
 /**

@@ -91,12 +91,13 @@ export interface ClaimRequest {
    */
   due?: boolean;
   /**
-   * How many of the claimed runs the caller starts at once (default `limit`: all of them). The first
-   * `startNow` runs in claim order are marked `started` at the claim (its instant is their start); the
-   * rest are `claimed` and wait in the caller's buffer. Runs of types with limits (maxRunning,
-   * maxRunningPerKey, rateLimit) are taken only within `startNow` and always started: a held run
-   * counts against its type's limits, so they are never buffered. A worker claiming ahead passes its
-   * free slots here, so a run its handler may crash on is recorded started before the handler begins.
+   * How many of the claimed runs the caller starts at once. The first `startNow` runs in claim order
+   * are marked `started` at the claim (its instant is their start); the rest are `claimed` and wait in
+   * the caller's buffer. Runs of types with limits (maxRunning, maxRunningPerKey, rateLimit) are taken
+   * only within `startNow` and always started: a held run counts against its type's limits, so they
+   * are never buffered. A worker claiming ahead passes its free slots here, so a run its handler may
+   * crash on is recorded started before the handler begins. Absent: runs of limited types within
+   * `limit`, started; the others `claimed` (core/limits.ts unlimitedStartBudget).
    */
   startNow?: number;
   /**

@@ -19,7 +19,7 @@ describe('orrery status', () => {
     await o.pauseTaskType('idle', { at: T0 });
     await o.createTasks(Array.from({ length: 6 }, (_, i) => ({ type: 'mail', arguments: { args: [i], kwargs: {} }, policy: 'oneshot' as const, nextRun: T0 })), { at: T0 });
     await o.scheduleDue({ at: T0, type: 'mail' }); // maxQueueLength 1000: all 6 waiting
-    const claimed = await o.claimRuns({ at: new Date(T0.getTime() + 1000), worker: 'w1', types: ['mail'], limit: 3 });
+    const claimed = await o.claimRuns({ at: new Date(T0.getTime() + 1000), worker: 'w1', types: ['mail'], limit: 3, startNow: 3 });
     await o.endRun(claimed[0]!.run.backendId, { status: 'eventful', at: new Date(T0.getTime() + 2000) });
     await o.endRun(claimed[1]!.run.backendId, { status: 'permfailed', error: 'no', at: new Date(T0.getTime() + 2000) });
     await o.reapExpired({ at: new Date(T0.getTime() + 60_000) }); // the third: lost, dead-lettered

@@ -59,7 +59,7 @@ describe('task alerts', () => {
       // A run its worker never ends: the reaper dead-letters the task (maxAbandons 1).
       const ghost = await orrery.createTask({ type: 'ghostly', arguments: { args: [], kwargs: {} }, policy: 'oneshot' });
       await orrery.scheduleDue({ type: 'ghostly' });
-      expect(await orrery.claimRuns({ worker: 'ghost', types: ['ghostly'], limit: 1 })).toHaveLength(1);
+      expect(await orrery.claimRuns({ worker: 'ghost', types: ['ghostly'], limit: 1, startNow: 1 })).toHaveLength(1);
       const dagRun = await orrery.dags.trigger('pipe');
       await waitFor(() => alerts.filter((a) => a.kind === 'failed').length >= 3, 'three failures for good');
       await waitFor(async () => (await orrery.dags.run(dagRun.id)).status === 'failed', 'the DAG run to fail');

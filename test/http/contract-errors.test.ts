@@ -120,7 +120,7 @@ describe('retryAfterMs only applies to a failed end (as `orrery run end --retry-
 
   it('POST /api/jobboard/end: that item is refused with a validation_error outcome, the others are ended', async () => {
     expect((await h.call('POST', '/api/tasks/batch', { tasks: [{ type: 'mail', arguments: { args: [1] } }, { type: 'mail', arguments: { args: [2] } }] })).status).toBe(201);
-    const claimed = (await h.call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail'], limit: 2 })).body as { run: { backendId: string } }[];
+    const claimed = (await h.call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail'], limit: 2, startNow: 2 })).body as { run: { backendId: string } }[];
     expect(claimed).toHaveLength(2);
     const [a, b] = claimed.map((c) => c.run.backendId);
     const r = await h.call('POST', '/api/jobboard/end', {

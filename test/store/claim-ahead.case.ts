@@ -241,10 +241,30 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       const byArg = new Map(out.runs.map((c) => [c.arguments.args[0], c.run]));
       for (const i of [0, 1, 2]) expect(byArg.get(i)).toMatchObject({ status: 'started', started: T0 });
       for (const i of [3, 4]) expect(byArg.get(i)).toMatchObject({ status: 'claimed', started: null });
-      // Without startNow every run starts at the claim (the jobboard's behaviour for plain claimers).
+      // Without startNow no run starts at the claim (SPEC §2.3: claimed, started when its handler begins).
       await orrery.createTasks([oneshot(5)]);
       const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: T0 });
-      expect(c!.run.status).toBe('started');
+      expect(c!.run).toMatchObject({ status: 'claimed', started: null, worker: 'w', leaseExpiresAt: plus(T0, 30_000) });
+    });
+
+    it('without startNow: a run whose lease expires before its start is reported goes back to the queue, no retry used; a limited type still starts within limit', async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, numRetries: 2 }, { ...LOAD_GIT, name: 'narrow', maxRunning: 5 }]);
+      const [task] = await orrery.createTasks([oneshot(0)]);
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: T0 });
+      expect(c!.run.status).toBe('claimed');
+      await orrery.reapExpired({ at: plus(T0, 31_000) });
+      expect(await orrery.getRun(c!.run.backendId)).toMatchObject({ status: 'scheduled', worker: null, started: null });
+      expect(await orrery.getTask(task!.id)).toMatchObject({ retriesLeft: 2, consecutiveAbandons: 0, status: 'next_run_scheduled' });
+      // Reported started (a heartbeat with startedAt), a lost lease is a lost run.
+      const [again] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: plus(T0, 40_000) });
+      expect(again!.run.backendId).toBe(c!.run.backendId);
+      await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: again!.run.backendId, startedAt: plus(T0, 41_000) }], at: plus(T0, 41_000) });
+      await orrery.reapExpired({ at: plus(T0, 80_000) });
+      expect(await orrery.getRun(c!.run.backendId)).toMatchObject({ status: 'lost', started: plus(T0, 41_000) });
+      expect(await orrery.getTask(task!.id)).toMatchObject({ retriesLeft: 1, consecutiveAbandons: 1 });
+      await orrery.createTasks([0, 1, 2].map((i) => ({ ...oneshot(i), type: 'narrow' })));
+      await orrery.scheduleDue({ at: T0 });
+      expect((await orrery.claimRuns({ worker: 'w', types: ['narrow'], limit: 2, at: T0 })).map((x) => x.run.status)).toEqual(['started', 'started']);
     });
 
     it('runs of a limited type come only within startNow, and always started', async () => {

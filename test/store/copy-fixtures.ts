@@ -43,7 +43,7 @@ export async function populated(dir: string, name: string): Promise<{ path: stri
   await o.pauseTask(tasks[5]!.id, { reason: 'maintenance', at });
   await o.disableTasks([tasks[6]!.id], { at });
   const runs = await o.scheduleDue({ at });
-  const claimed = await o.claimRuns({ at, worker: 'w1', types: ['job', 'crawl', 'fair'], limit: 10 });
+  const claimed = await o.claimRuns({ at, worker: 'w1', types: ['job', 'crawl', 'fair'], limit: 10, startNow: 10 });
   expect(claimed.length).toBeGreaterThanOrEqual(3);
   const [first, second] = claimed.map((c) => c.run);
   await o.appendRunLogs(first!.backendId, [{ at, level: 'warn', message: 'slow', attributes: { ms: 1200 } }]);

@@ -71,7 +71,7 @@ describe('copySqliteToPostgres', () => {
       expect(created.id).toBeGreaterThan(Math.max(...archivedIds));
       // Due work runs on PostgreSQL.
       await onPg.scheduleDue({ at });
-      const claimed = await onPg.claimRuns({ at, worker: 'w2', types: ['job'], limit: 10 });
+      const claimed = await onPg.claimRuns({ at, worker: 'w2', types: ['job'], limit: 10, startNow: 10 });
       const mine = (claimed.find((c) => c.run.task === created.id) ?? claimed[0]!).run;
       expect((await onPg.endRun(mine.backendId, { status: 'eventful', at })).run.status).toBe('eventful');
     } finally {

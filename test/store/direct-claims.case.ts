@@ -21,7 +21,7 @@ export function directClaimCases(sut: StoreUnderTest): void {
       expect((await orrery.claim({ worker: 'w1', types: ['held'], limit: 10, at: T0 })).runs.map((c) => c.run.task)).toEqual([t.id]);
     });
 
-    it('takes waiting runs first, then due tasks in runner order; each gets a started run and is marked scheduled', async () => {
+    it('takes waiting runs first, then due tasks in runner order; each gets a claimed run and is marked scheduled', async () => {
       const { orrery } = await setup();
       const queued = await orrery.createTask({ type: 'load-git', arguments: { args: ['queued'], kwargs: {} }, nextRun: plus(T0, -HOUR) });
       await orrery.scheduleDue({ at: T0 });
@@ -38,7 +38,7 @@ export function directClaimCases(sut: StoreUnderTest): void {
       const direct = out.runs.filter((c) => out.created!.includes(c.run.id));
       expect(new Set(direct.map((c) => c.run.task))).toEqual(new Set([high.id, low.id]));
       for (const c of direct) {
-        expect(c.run).toMatchObject({ status: 'started', worker: 'w1', scheduled: T0, started: T0, leaseExpiresAt: plus(T0, 30_000), attempt: 1 });
+        expect(c.run).toMatchObject({ status: 'claimed', worker: 'w1', scheduled: T0, started: null, leaseExpiresAt: plus(T0, 30_000), attempt: 1 });
         expect(c).toMatchObject({ backendName: 'load-git', leaseMs: 30_000, timeoutMs: null });
         const task = (await orrery.getTask(c.run.task))!;
         expect(task.status).toBe('next_run_scheduled');
@@ -48,7 +48,7 @@ export function directClaimCases(sut: StoreUnderTest): void {
         expect(c.task).toEqual(task);
       }
       expect(events.filter((e) => e.event === 'scheduled').map((e) => e.run.id).sort()).toEqual([...out.created!].sort());
-      expect(events.filter((e) => e.event === 'started')).toHaveLength(3);
+      expect(events.filter((e) => e.event === 'claimed')).toHaveLength(3);
 
       // The next claim finds the remaining due task; the one not due yet stays with the runner.
       const next = await orrery.claim({ worker: 'w1', types: ['load-git'], limit: 5, at: T0 });

@@ -39,7 +39,7 @@ describe('PostgreSQL store paths on a pool of one connection', () => {
     await step((o) => o.createTaskType({ name: 'p1', defaultIntervalMs: 3_600_000, numRetries: 1, leaseMs: 1_000 }));
     const tasks = await step((o) => o.createTasks(['a', 'b', 'c', 'd'].map((u) => ({ type: 'p1', policy: 'oneshot', nextRun: T0, arguments: { args: [u], kwargs: {} } }))));
     await step((o) => o.scheduleDue({ at: T0 }));
-    const claimed = await step((o) => o.claimRuns({ worker: 'w1', types: ['p1'], limit: 3, at: T0 }));
+    const claimed = await step((o) => o.claimRuns({ worker: 'w1', types: ['p1'], limit: 3, startNow: 3, at: T0 }));
     expect(claimed).toHaveLength(3);
     const [first, second, third] = claimed.map((c) => c.run.backendId);
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
 import { externalStartInstant } from '../../core/run-end.js';
-import { claimsDueDirectly, hasLimits, SCHEDULE_BATCH } from '../../core/limits.js';
+import { claimsDueDirectly, hasLimits, limitedClaimCap, SCHEDULE_BATCH, unlimitedStartBudget } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
 import { type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
@@ -430,7 +430,7 @@ export class PostgresStore implements Store {
       if (type === null || claimsDueDirectly(type)) dueTypes.push(name);
     }
     let outcome: ClaimOutcome;
-    if (limited.length === 0 || (req.startNow ?? req.limit) <= 0) {
+    if (limited.length === 0 || limitedClaimCap(req.limit, req.startNow) <= 0) {
       // The fast path: one statement, no transaction, no counting; skipped when a claim of the same
       // types found the queue empty a moment ago and no run was queued since (core/claim-ahead.ts readQueue).
       const key = unlimited.join('\n');
@@ -439,7 +439,7 @@ export class PostgresStore implements Store {
       } else {
         this.watchQueue();
         const queued = this.queuedWakeUps;
-        const rows = (await this.claims.use((c) => c.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, req.startNow ?? req.limit] }))).rows;
+        const rows = (await this.claims.use((c) => c.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, unlimitedStartBudget(req.limit, req.startNow, 0)] }))).rows;
         outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
         // Not when runs were queued while the statement ran: their wake-up may predate its answer.
         this.queueEmpty = rows.length < req.limit && limited.length === 0 && queued === this.queuedWakeUps ? { key, at: req.at.getTime() } : null;
@@ -449,7 +449,7 @@ export class PostgresStore implements Store {
     // both cost twice as much even when the queue filled the claim).
     const room = req.limit - outcome.runs.length;
     if (req.due && room > 0 && dueTypes.length > 0) {
-      const startLeft = Math.max(0, (req.startNow ?? req.limit) - outcome.runs.filter((c) => c.run.status === 'started').length);
+      const startLeft = unlimitedStartBudget(req.limit, req.startNow, outcome.runs.filter((c) => c.run.status === 'started').length);
       const values = [req.worker, req.at, dueTypes, room, startLeft];
       // While claims of due tasks find few (an idle worker woken by each new task), the prepared statement;
       // while they find many (a backlog), a plan made for each (PREPARED_CLAIM_DUE_MAX).

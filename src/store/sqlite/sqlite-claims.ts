@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { chooseClaims, claimsDueDirectly, earliestRetry, hasLimits, limitedClaimAt, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
+import { chooseClaims, claimsDueDirectly, earliestRetry, hasLimits, limitedClaimAt, limitedClaimCap, unlimitedStartBudget, type ClaimCandidate } from '../../core/limits.js';
 import { SqliteLimitedClaims, type LimitedTypePick } from './sqlite-limited-claims.js';
 import type { TaskType } from '../../core/model.js';
 import { claimedFromDue, claimedFromRow, taskFromRow, type Row } from '../rows.js';
@@ -70,7 +70,7 @@ export class SqliteClaims {
       retryAt = earliestRetry(retryAt, out.retryAt);
     }
     const startedSoFar = claimed.filter((c) => c.run.status === 'started').length;
-    const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, types, req.limit - claimed.length, Math.max(0, cap - startedSoFar)) : [];
+    const created = req.due && claimed.length < req.limit ? this.claimDueInTx(req, types, req.limit - claimed.length, unlimitedStartBudget(req.limit, req.startNow, startedSoFar)) : [];
     claimed.push(...created);
     return { runs: claimed, heldBack, retryAt: retryAt === null ? null : new Date(retryAt), ...(created.length > 0 ? { created: created.map((c) => c.run.id) } : {}) };
   }
