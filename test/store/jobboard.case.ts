@@ -94,6 +94,12 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const t = await orrery.createTask({ type: 'load-git', arguments: args('a') });
       const run = await claimOne(orrery, t.id, T0);
       expect(await orrery.heartbeat(run.backendId, { worker: 'w1', at: plus(T0, 20_000) })).toEqual({ leaseExpiresAt: plus(T0, 50_000), cancelRequested: false });
+      // A heartbeat never shortens a lease (a late or replayed one, an earlier `at`): it keeps the later expiry.
+      expect(await orrery.heartbeat(run.backendId, { worker: 'w1', at: plus(T0, 5_000) })).toEqual({ leaseExpiresAt: plus(T0, 50_000), cancelRequested: false });
+      expect(await orrery.heartbeatRuns({ worker: 'w1', runs: [{ backendId: run.backendId }], at: plus(T0, 10_000) })).toMatchObject({ renewed: 1, lost: [] });
+      expect((await orrery.getRun(run.backendId))!.leaseExpiresAt).toEqual(plus(T0, 50_000));
+      expect(await orrery.heartbeatRuns({ worker: 'w1', runs: [{ backendId: run.backendId }], at: plus(T0, 30_000) })).toMatchObject({ renewed: 1 });
+      expect((await orrery.getRun(run.backendId))!.leaseExpiresAt).toEqual(plus(T0, 60_000));
       await expect(orrery.heartbeat(run.backendId, { worker: 'intruder', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(LeaseLostError);
       await expect(orrery.heartbeat('no-such-run', { worker: 'w1', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(NotFoundError);
       await expect(orrery.endRun(run.backendId, { status: 'eventful', worker: 'intruder', at: plus(T0, 1) })).rejects.toBeInstanceOf(LeaseLostError);

@@ -103,7 +103,7 @@ export const HOT_QUERIES = {
      AND status = 'claimed' ${GIVEN_BACK_RETURNING}`,
   nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status IN ('claimed', 'started')`,
   /** One heartbeat for all of a worker's held runs; runs whose handler began are marked started. */
-  heartbeatRuns: `UPDATE task_runs r SET lease_expires_at = $3::timestamptz + y.lease_ms * interval '1 millisecond',
+  heartbeatRuns: `UPDATE task_runs r SET lease_expires_at = greatest(r.lease_expires_at, $3::timestamptz + y.lease_ms * interval '1 millisecond'),
        status = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN 'started' ELSE r.status END,
        started = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN greatest(x.started, r.scheduled) ELSE r.started END
      FROM unnest($1::text[], $2::timestamptz[]) AS x(bid, started), task_types y

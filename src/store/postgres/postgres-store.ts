@@ -536,7 +536,7 @@ export class PostgresStore implements Store {
   async heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer> {
     const [row] = await this.rows(
       this.pool,
-      `UPDATE task_runs SET lease_expires_at = $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'
+      `UPDATE task_runs SET lease_expires_at = greatest(lease_expires_at, $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond')
        WHERE backend_id = $1 AND status IN ('claimed', 'started') AND worker = $2 RETURNING lease_expires_at, cancel_requested`,
       [backendId, worker, at],
     );
