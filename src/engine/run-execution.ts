@@ -1,7 +1,7 @@
 import { END_ALREADY_RECORDED } from '../core/run-end.js';
 import { RepeatedFailure } from '../core/repeated-failure.js';
 import { formatDuration } from '../core/durations.js';
-import { hasCode, isStorageUnavailable } from '../core/errors.js';
+import { hasCode, isStorageUnavailable, LeaseLostError } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type TaskRun } from '../core/model.js';
 import { MAX_LOG_MESSAGE } from '../core/run-logs.js';
@@ -47,6 +47,8 @@ export class RunExecution {
   ending = false;
   /** The worker learnt it no longer holds the run (withdrawn, reaped, ended elsewhere) while its handler ran. */
   wasLost = false;
+  /** Why (a LeaseLostError), once lost: what the handler's own heartbeat() fails with from then on. */
+  private leaseLost: LeaseLostError | null = null;
   private finished = false;
   private givenUp = false;
   private settledOnce = false;
@@ -127,13 +129,19 @@ export class RunExecution {
 
   /** A heartbeat asked for by the handler itself: renews this run's lease now. */
   private async heartbeat(): Promise<void> {
+    // A lost lease fails the handler's heartbeat with LeaseLostError (SPEC §2.3), now and after.
+    if (this.wasLost && this.leaseLost) throw this.leaseLost;
     if (this.finished) return;
     try {
       const answer = await this.board.heartbeat(this.backendId, { worker: this.workerId });
       if (answer.cancelRequested) this.cancel();
     } catch (e) {
-      if (hasCode(e, 'lease_lost') || hasCode(e, 'not_found')) this.lost(e as unknown as Error);
-      else this.log.error({ err: e, backendId: this.backendId }, `heartbeat failed: ${(e as Error).message}`);
+      if (!(hasCode(e, 'lease_lost') || hasCode(e, 'not_found'))) {
+        this.log.error({ err: e, backendId: this.backendId }, `heartbeat failed: ${(e as Error).message}`);
+        return;
+      }
+      this.lost(e as unknown as Error);
+      throw this.leaseLost ?? e;
     }
   }
 
@@ -172,6 +180,7 @@ export class RunExecution {
     if (this.finished) return;
     this.finished = true;
     this.wasLost = true;
+    this.leaseLost = e instanceof LeaseLostError ? e : new LeaseLostError(e.message);
     this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
     this.abort(e);
     this.trace?.done(null, { error: e.message });

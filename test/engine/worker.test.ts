@@ -140,6 +140,37 @@ describe('Worker (inline isolation)', () => {
     expect((await orrery.getRun(started.backendId))!).toMatchObject({ status: 'lost', error: 'taken away' });
   });
 
+  it("a handler's own heartbeat() fails with LeaseLostError once its run was taken away, and on every call after", async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'beating', leaseMs: 60_000 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const failures: unknown[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const w = new Worker(orrery, {
+      handlers: {
+        beating: async ({ heartbeat }) => {
+          await heartbeat(); // held: renews
+          await gate;
+          for (let i = 0; i < 2; i++) await heartbeat().catch((e: unknown) => failures.push(e));
+          done();
+          return true;
+        },
+      },
+      pollMs: 50,
+    });
+    const t = await orrery.createTask({ type: 'beating', policy: 'oneshot' });
+    w.start();
+    onCleanup(() => w.stop(0));
+    const started = await waitFor(async () => (await orrery.listRuns(t.id)).find((r) => r.status === 'started'), 'start');
+    await orrery.endRun(started.backendId, { status: 'lost', error: 'taken away' });
+    release();
+    await finished;
+    expect(failures.map((e) => (e as Error).name)).toEqual(['LeaseLostError', 'LeaseLostError']);
+    expect((await orrery.getRun(started.backendId))!).toMatchObject({ status: 'lost', error: 'taken away' });
+  });
+
   it('graceful stop: no new claims, running handlers finish within the grace period, the rest are abandoned', async () => {
     const { orrery } = await setup();
     await orrery.createTaskType({ name: 'quick' });
