@@ -152,6 +152,16 @@ export const routes: Route[] = [
     },
   },
   {
+    // Before `/tasks/:id`: a route registered first answers a path both match.
+    method: 'get', path: '/tasks/pending', tag: 'tasks', summary: 'Due tasks of a type not yet scheduled, in the order the runner would take them (late cron and rrule tasks as its catch-up moves them)',
+    query: S.PendingQuery,
+    responses: { 200: z.array(S.TaskSchema), 400: S.ErrorSchema },
+    handler: async (o, { query }) => {
+      const q = query as { type: string; limit?: number; at?: Date };
+      return { body: await o.listPending(q.type, { ...(q.limit !== undefined ? { limit: q.limit } : {}), ...at(q.at) }) };
+    },
+  },
+  {
     method: 'get', path: '/tasks/:id', tag: 'tasks', summary: 'Get a task with its runs (oldest first; `runs=N`: only the newest N)',
     params: { id: taskId },
     query: S.TaskRunsQuery,

@@ -298,6 +298,14 @@ export const TaskQuery = z.strictObject({
   cursor: z.string().regex(/^\d{1,15}$/, 'must be a cursor returned by a previous page').optional(),
   limit: queryInt(1, 1000).optional(),
 });
+/** The most tasks one `GET /api/tasks/pending` answers. */
+const MAX_PENDING_PAGE = 10_000;
+/** `GET /api/tasks/pending`: the library's `listPending(type, { limit, at })`. */
+export const PendingQuery = z.strictObject({
+  type: nonEmpty,
+  limit: queryInt(1, MAX_PENDING_PAGE).optional().describe(`at most this many (default 1000, at most ${MAX_PENDING_PAGE})`),
+  at: isoInstant.optional().describe('due at this instant (default now)'),
+});
 export const TaskPage = z.object({
   items: z.array(TaskSchema),
   nextCursor: z.string().nullable(),

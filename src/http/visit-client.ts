@@ -1,7 +1,8 @@
 import { optionsObject } from '../core/options.js';
 import { atOptions, visitOptions } from '../core/visit-args.js';
-import { NotFoundError } from '../core/errors.js';
-import type { ListedOrigin, Lister, OriginVisitStats, VisitCooldowns, VisitPolicy, VisitStatus } from '../core/visits.js';
+import { NotFoundError, invalid } from '../core/errors.js';
+import { assertText } from '../core/storable.js';
+import { checkListerId, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
 import type { ListedOriginPage, OriginKey, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
 
@@ -30,6 +31,18 @@ export class VisitClient {
   listListers(): Promise<Lister[]> {
     return this.call('GET', '/listers');
   }
+  /** As `orrery.visits.findLister`: the lister of that name and instance, or `null` (read from `GET /api/listers`). */
+  async findLister(name: string, instanceName = ''): Promise<Lister | null> {
+    assertText(name, 'name');
+    assertText(instanceName, 'instanceName');
+    return (await this.listListers()).find((l) => l.name === name && l.instanceName === instanceName) ?? null;
+  }
+  /** As `orrery.visits.getListers`: the listers of these ids that exist (read from `GET /api/listers`). */
+  async getListers(ids: readonly string[]): Promise<Lister[]> {
+    const wanted = new Set(ids.map((id, i) => checkListerId(id, `ids[${i}]`)));
+    if (wanted.size === 0) return []; // as the library, without a request
+    return (await this.listListers()).filter((l) => wanted.has(l.id.toLowerCase()));
+  }
   async getOrCreateLister(name: string, instanceName = '', at: { at?: Date } | Date = {}): Promise<Lister> {
     return this.call('POST', '/listers', { name, instanceName, ...isoOf(atOptions(at).at) });
   }
@@ -48,8 +61,10 @@ export class VisitClient {
     origins: ReadonlyArray<{ listerId: string; url: string; visitType: string; lastUpdate?: Date | null; extraLoaderArguments?: Record<string, unknown> }>,
     at: { at?: Date } | Date = {},
   ): Promise<ListedOrigin[]> {
+    const when = atOptions(at).at;
+    if (Array.isArray(origins) && origins.length === 0) return []; // as the library (the route wants one origin at least)
     const body = origins.map((o) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate?.toISOString() ?? null } : {}) }));
-    return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body, ...isoOf(atOptions(at).at) })).origins;
+    return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body, ...isoOf(when) })).origins;
   }
   /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
   async getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
@@ -73,6 +88,27 @@ export class VisitClient {
     return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(visitOptions<{ at?: Date }>(at).at) });
   }
   /**
+   * As `orrery.visits.recordVisits`: visit results in order, in one transaction (`POST
+   * /api/origins/visited/batch`, at most 10,000); one invalid result rejects the batch.
+   */
+  async recordVisits(items: ReadonlyArray<{ url: string; visitType: string; status: VisitStatus; snapshot?: string | null; at?: Date }>): Promise<RecordedVisit[]> {
+    if (!Array.isArray(items)) throw invalid('visits', 'must be an array');
+    if (items.length === 0) return []; // as the library (the route wants one visit at least)
+    // The library reads these fields only; a Date is sent as its ISO instant (an invalid one refused, naming it).
+    const visits = items.map((v: (typeof items)[number] | null | undefined) => ({
+      url: v?.url,
+      visitType: v?.visitType,
+      status: v?.status,
+      ...(v?.snapshot != null ? { snapshot: v.snapshot } : {}),
+      ...(v?.at !== undefined ? { at: v.at } : {}),
+    }));
+    return (await this.call<{ visits: RecordedVisit[] }>('POST', '/origins/visited/batch', { visits })).visits;
+  }
+  /** As `orrery.visits.getQueuePosition`: the visit type's global queue position (seconds), or `null` before it has one. */
+  async getQueuePosition(visitType: string): Promise<number | null> {
+    return (await this.call<{ position: number | null }>('GET', `/visit-queue-position?${new URLSearchParams({ visitType: String(visitType) })}`)).position;
+  }
+  /**
    * As `orrery.visits.getVisitStats(keys)`: the stats of the origins that have any, in the keys' order
    * (one request each). With `(url, visitType)`: that origin's stats, `NotFoundError` if it has none.
    */
@@ -92,6 +128,18 @@ export class VisitClient {
   }
   /** As `orrery.visits.setOriginsEnabled`: enables or disables listed origins (of one lister when given); how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
+    if (Array.isArray(keys) && keys.length === 0) {
+      // As the library: 0, without a request (the route wants one origin at least); a lister named is read, as the library checks it exists.
+      if (listerId === undefined) return 0;
+      const id = checkListerId(listerId, 'lister');
+      try {
+        await this.getLister(id);
+      } catch (e) {
+        if (e instanceof NotFoundError) throw new NotFoundError(`lister ${id} not found`, [{ path: 'lister', message: 'no such lister' }]);
+        throw e;
+      }
+      return 0;
+    }
     const body = { origins: keys.map((k) => ({ url: k.url, visitType: k.visitType })), ...(listerId !== undefined ? { lister: listerId } : {}) };
     return (await this.call<{ changed: number }>('POST', enabled ? '/origins/enable' : '/origins/disable', body)).changed;
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
+import { ValidationError } from '../core/errors.js';
 import { HttpError } from './errors.js';
 import type { Route } from './routes.js';
 import { ErrorSchema, isoInstant, queryInt } from './schemas.js';
@@ -107,6 +108,9 @@ const GrabBody = z.strictObject({
   at: isoInstant.optional(),
 });
 const VisitedBody = z.strictObject({ url, visitType, status: z.enum(VISIT_STATUSES), snapshot: z.string().min(1).max(1024).nullable().optional(), at: isoInstant.optional() });
+const MAX_VISITS_BATCH = 10_000;
+const VisitedBatchBody = z.strictObject({ visits: z.array(VisitedBody).min(1).max(MAX_VISITS_BATCH) });
+const QueuePositionQuery = z.strictObject({ visitType });
 const EnableBody = z.strictObject({ origins: z.array(z.strictObject({ url, visitType })).min(1).max(100_000), lister: uuid.optional() });
 const StatsQuery = z.strictObject({ url, visitType });
 const MetricsQuery = z.strictObject({
@@ -130,6 +134,20 @@ const OriginVisitsQuery = z.strictObject({
 const MetricsUpdateBody = z.strictObject({ lister: uuid.optional(), at: isoInstant.optional() });
 
 const at = (d: Date | undefined) => (d === undefined ? {} : { at: d });
+
+/**
+ * A one-visit batch's problem named at its place in the body, `visits[0].url`, as a longer batch's is
+ * (the library names `visits[i].` only in a batch of several).
+ */
+async function named<T>(answer: Promise<T>, batchSize: number): Promise<T> {
+  try {
+    return await answer;
+  } catch (e) {
+    if (batchSize !== 1 || !(e instanceof ValidationError) || e.details.some((d) => d.path.startsWith('visits'))) throw e;
+    const details = e.details.map((d) => ({ ...d, path: d.path ? `visits[0].${d.path}` : 'visits[0]' }));
+    throw new ValidationError(`${details[0]?.path ?? 'visits[0]'}: ${details[0]?.message ?? e.message}`, details);
+  }
+}
 
 /** Listers, listed origins, visits and their metrics (SPEC §4, §6.4): thin adapters over `orrery.visits`. */
 export const visitRoutes: Route[] = [
@@ -213,6 +231,16 @@ export const visitRoutes: Route[] = [
     handler: async (o, { body }) => ({ body: await o.visits.recordVisit(body.url, body.visitType, body.status, body.snapshot ?? null, at(body.at)) }),
   },
   {
+    method: 'post', path: '/origins/visited/batch', tag: 'visits',
+    summary: 'Record visit results in order, in one transaction; one bad visit rejects the batch (older or duplicate results are ignored: applied false)',
+    body: VisitedBatchBody,
+    responses: { 200: z.object({ visits: z.array(RecordedVisitSchema) }), 400: ErrorSchema },
+    handler: async (o, { body }) => {
+      const visits = (body.visits as Array<z.infer<typeof VisitedBody>>).map((v) => ({ url: v.url, visitType: v.visitType, status: v.status, snapshot: v.snapshot ?? null, ...at(v.at) }));
+      return { body: { visits: await named(o.visits.recordVisits(visits), visits.length) } };
+    },
+  },
+  {
     method: 'post', path: '/origins/enable', tag: 'visits', summary: 'Enable listed origins (of one lister when given)',
     body: EnableBody,
     responses: { 200: z.object({ changed: count }), 400: ErrorSchema, 404: ErrorSchema },
@@ -233,6 +261,12 @@ export const visitRoutes: Route[] = [
       if (!s) throw new HttpError('not_found', `no visit stats for ${query.url} (${query.visitType})`, [{ path: 'url', message: 'never scheduled nor visited' }]);
       return { body: s };
     },
+  },
+  {
+    method: 'get', path: '/visit-queue-position', tag: 'visits', summary: "A visit type's global queue position (seconds; null before origins_without_last_update first advanced it)",
+    query: QueuePositionQuery,
+    responses: { 200: z.object({ visitType: z.string(), position: z.number().nullable().describe('seconds') }), 400: ErrorSchema },
+    handler: async (o, { query }) => ({ body: { visitType: query.visitType, position: await o.visits.getQueuePosition(query.visitType) } }),
   },
   {
     method: 'get', path: '/visit-metrics', tag: 'visits', summary: 'Metrics per lister and visit type, as of the last update (or counted now with fresh=true)',

@@ -41,7 +41,7 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
     try {
       const tasks = await client.createTasks(Array.from({ length: 30 }, (_, i) => ({ type: 'noop', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
       const recurring = await client.createTask({ type: 'tick', arguments: { args: ['feed'], kwargs: {} } });
-      await waitFor(async () => (await client.searchTasks({ type: 'noop', status: 'completed', limit: 100 })).items.length === 30, 'the one-shot tasks to complete');
+      await waitFor(async () => (await client.searchTasks({ type: 'noop', status: 'completed', limit: 100 })).length === 30, 'the one-shot tasks to complete');
       const ticks = await waitFor(async () => {
         const runs = await client.listRuns(recurring.id);
         return runs.filter((r) => r.status === 'eventful').length >= 2 ? runs : null;

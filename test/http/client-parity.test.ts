@@ -114,6 +114,33 @@ describe('OrreryClient beside the library', () => {
     await expect(client.createTasks([{ type: 'nope' } as never])).rejects.toBeInstanceOf(ValidationError);
   });
 
+  it('visits: empty input answers as the library does, without a request', async () => {
+    const { orrery, client } = await setup();
+    const lister = await orrery.visits.getOrCreateLister('l');
+    // Nothing listens on this port: any request would fail with a StorageUnavailableError.
+    const idle = createServer();
+    await new Promise<void>((r) => idle.listen(0, '127.0.0.1', r));
+    const port = (idle.address() as { port: number }).port;
+    await new Promise((r) => idle.close(r));
+    const away = new OrreryClient(`http://127.0.0.1:${port}`);
+    expect(await away.visits.recordListedOrigins([])).toEqual(await orrery.visits.recordListedOrigins([]));
+    expect(await away.visits.recordListedOrigins([], { at: new Date() })).toEqual([]);
+    expect(await away.visits.setOriginsEnabled([], true)).toBe(await orrery.visits.setOriginsEnabled([], true));
+    expect(await away.visits.setOriginsEnabled([], false)).toBe(0);
+    expect(await away.visits.recordVisits([])).toEqual(await orrery.visits.recordVisits([]));
+    expect(await away.visits.getListers([])).toEqual(await orrery.visits.getListers([]));
+    expect(await away.listPending('job', { limit: 0 })).toEqual(await orrery.listPending('job', { limit: 0 }));
+    expect(await away.searchTasks({ limit: 0 })).toEqual(await orrery.searchTasks({ limit: 0 }));
+    // What the library refuses in an empty call is refused too: a bad instant, a lister that does not exist.
+    await expect(away.visits.recordListedOrigins([], 'soon' as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'at' }] });
+    await expect(away.visits.setOriginsEnabled([], true, 'x')).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'lister' }] });
+    const missing = '00000000-0000-4000-8000-000000000000';
+    await expect(orrery.visits.setOriginsEnabled([], true, missing)).rejects.toMatchObject({ code: 'not_found', details: [{ path: 'lister' }] });
+    await expect(client.visits.setOriginsEnabled([], true, missing)).rejects.toMatchObject({ code: 'not_found', details: [{ path: 'lister' }] });
+    expect(await client.visits.setOriginsEnabled([], true, lister.id)).toBe(await orrery.visits.setOriginsEnabled([], true, lister.id));
+    away.close();
+  });
+
   it('a server away is a StorageUnavailableError for imports too, and a 2xx answer that is not JSON an OrreryError', async () => {
     const odd = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy</html>'));
     await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
@@ -132,6 +159,9 @@ describe('OrreryClient beside the library', () => {
     const calls: Array<[string, () => Promise<unknown>, string]> = [
       ['searchRuns', () => client.searchRuns(null as never), 'filter'],
       ['searchTasks', () => client.searchTasks(null as never), 'filter'],
+      ['findTasks', () => client.findTasks(null as never), 'filter'],
+      ['listPending', () => client.listPending('job', null as never), 'options'],
+      ['getTaskWithRuns', () => client.getTaskWithRuns(1, null as never), 'options'],
       ['pauseTask', () => client.pauseTask(1, null as never), 'options'],
       ['pauseTaskType', () => client.pauseTaskType('job', null as never), 'options'],
       ['getRunLogs', () => client.getRunLogs('x', null as never), 'options'],

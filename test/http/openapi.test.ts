@@ -131,6 +131,8 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', '/api/tasks?status=bogus'), 400);
   await expectStatus(call('GET', '/api/tasks?limit=0'), 400);
   await expectStatus(call('GET', '/api/tasks?what=1'), 400);
+  await expectStatus(call('GET', '/api/tasks/pending?type=mail&limit=2'), 200);
+  await expectStatus(call('GET', '/api/tasks/pending?type=mail&limit=0'), 400);
   await expectStatus(call('GET', '/api/tasks/1'), 200);
   await expectStatus(call('GET', '/api/tasks/abc'), 400);
   await expectStatus(call('GET', '/api/tasks/4040'), 404);

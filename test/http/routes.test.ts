@@ -543,6 +543,23 @@ describe('tasks', () => {
     expectError(await call('POST', '/api/tasks/schedule', { type: 7 }), 400, 'validation_error', ['type']);
     expectError(await call('POST', '/api/tasks/schedule', { when: 'now' }), 400, 'validation_error', ['when']);
   });
+
+  it('lists the pending tasks of a type in the runner\'s order (not taken for a task id); 400 for bad query parameters', async () => {
+    await mailType();
+    await task({ type: 'mail', arguments: { args: [1] }, nextRun: at(60_000) });
+    await task({ type: 'mail', arguments: { args: [2] } });
+    await task({ type: 'mail', arguments: { args: [3] }, priority: 'high' });
+    const pending = await call('GET', '/api/tasks/pending?type=mail');
+    expect(pending.status, JSON.stringify(pending.body)).toBe(200);
+    expect(pending.body.map((t: { id: number }) => t.id)).toEqual((await h.orrery.listPending('mail')).map((t) => t.id));
+    expect(pending.body.map((t: { id: number }) => t.id)).toEqual([3, 2]);
+    expect((await call('GET', '/api/tasks/pending?type=mail&limit=1')).body.map((t: { id: number }) => t.id)).toEqual([3]);
+    expect((await call('GET', `/api/tasks/pending?type=mail&at=${at(60_000)}`)).body.map((t: { id: number }) => t.id)).toEqual([3, 2, 1]);
+    expect((await call('GET', '/api/tasks/pending?type=nope')).body).toEqual([]);
+    expectError(await call('GET', '/api/tasks/pending'), 400, 'validation_error', ['query.type']);
+    expectError(await call('GET', '/api/tasks/pending?type=mail&limit=0'), 400, 'validation_error', ['query.limit']);
+    expectError(await call('GET', '/api/tasks/pending?type=mail&at=soon'), 400, 'validation_error', ['query.at']);
+  });
 });
 
 describe('runs', () => {

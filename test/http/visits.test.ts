@@ -102,10 +102,73 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
     expect(((await call('GET', '/api/origins')).body as { origins: unknown[] }).origins).toEqual([]);
   });
 
+  it('records a batch of visits in order, in one transaction: one bad visit rejects the batch and writes nothing', async () => {
+    h = await openHttp({ metrics: null });
+    const { call } = h;
+    const lister = (await call('POST', '/api/listers', { name: 'l' })).body as { id: string };
+    await call('POST', '/api/origins', { origins: [{ listerId: lister.id, url: 'https://x/1', visitType: 'git' }, { listerId: lister.id, url: 'https://x/2', visitType: 'git' }] });
+    const batch = [
+      { url: 'https://x/1', visitType: 'git', status: 'successful', snapshot: 's1', at: at(1000) },
+      { url: 'https://x/2', visitType: 'git', status: 'failed', at: at(2000) },
+      { url: 'https://x/1', visitType: 'git', status: 'successful', snapshot: 's1', at: at(500) },
+    ];
+    const r = await call('POST', '/api/origins/visited/batch', { visits: batch });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const visits = (r.body as { visits: Array<{ applied: boolean; eventful: boolean; stats: { url: string; lastVisitStatus: string } }> }).visits;
+    // In order: the third is older than the first, so it is ignored.
+    expect(visits.map((v) => [v.stats.url, v.applied, v.eventful, v.stats.lastVisitStatus])).toEqual([
+      ['https://x/1', true, true, 'successful'],
+      ['https://x/2', true, false, 'failed'],
+      ['https://x/1', false, false, 'successful'],
+    ]);
+    expect((await call('GET', '/api/origins/stats?url=https%3A%2F%2Fx%2F1&visitType=git')).body).toEqual(visits[0]!.stats);
+
+    const stats = async () => (await h.orrery.visits.getVisitStats([{ url: 'https://x/1', visitType: 'git' }, { url: 'https://x/2', visitType: 'git' }]));
+    const before = await stats();
+    const bad: Array<[unknown, string]> = [
+      [{ visits: [{ url: 'https://x/1', visitType: 'git', status: 'successful', at: at(9000) }, { url: 'https://x/2', visitType: 'Git Hub', status: 'failed' }] }, 'visits[1].visitType'],
+      [{ visits: [{ url: 'https://x/1', visitType: 'Git Hub', status: 'failed' }] }, 'visits[0].visitType'],
+      [{ visits: [{ url: '   ', visitType: 'git', status: 'failed' }] }, 'visits[0].url'],
+      [{ visits: [{ url: 'https://x/1', visitType: 'git', status: 'gone' }] }, 'visits[0].status'],
+      [{ visits: [{ url: 'https://x/1', visitType: 'git', status: 'failed', extra: 1 }] }, 'visits[0].extra'],
+      [{ visits: [] }, 'visits'],
+      [{ visits: Array.from({ length: 10_001 }, () => ({ url: 'u', visitType: 'git', status: 'failed' })) }, 'visits'],
+      [{ visits: [{ url: 'https://x/1', visitType: 'git', status: 'failed' }], at: at(1) }, 'at'],
+    ];
+    for (const [body, field] of bad) {
+      const res = await call('POST', '/api/origins/visited/batch', body);
+      expect(res.status, field).toBe(400);
+      expect(errorOf(res.body).details.map((d) => d.path), field).toContain(field);
+    }
+    expect(await stats()).toEqual(before);
+  });
+
+  it("answers a visit type's global queue position: null before it has one, then the library's", async () => {
+    h = await openHttp({ metrics: null });
+    const { call } = h;
+    expect((await call('GET', '/api/visit-queue-position?visitType=git')).body).toEqual({ visitType: 'git', position: null });
+    const lister = await h.orrery.visits.getOrCreateLister('l');
+    await h.orrery.visits.recordListedOrigins([{ listerId: lister.id, url: 'https://x/1', visitType: 'git' }]);
+    await h.orrery.visits.recordVisit('https://x/1', 'git', 'successful', 's1');
+    await h.orrery.visits.grabNextVisits('git', 1, 'origins_without_last_update', { at: new Date(Date.parse(T0) + DAY) });
+    const position = await h.orrery.visits.getQueuePosition('git');
+    expect(position).toEqual(expect.any(Number));
+    expect((await call('GET', '/api/visit-queue-position?visitType=git')).body).toEqual({ visitType: 'git', position });
+    for (const [path, field] of [
+      ['/api/visit-queue-position', 'query.visitType'],
+      ['/api/visit-queue-position?visitType=Git%20Hub', 'query.visitType'],
+      ['/api/visit-queue-position?visitType=git&lister=x', 'query.lister'],
+    ] as const) {
+      const r = await call('GET', path);
+      expect(r.status, path).toBe(400);
+      expect(errorOf(r.body).details.map((d) => d.path), path).toContain(field);
+    }
+  });
+
   it('documents every visit route in the OpenAPI document', async () => {
     h = await openHttp({ metrics: null });
     const doc = (await h.call('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
-    for (const p of ['/api/listers', '/api/listers/{id}', '/api/listers/{id}/update', '/api/origins', '/api/origins/grab', '/api/origins/visited', '/api/origins/stats', '/api/visit-metrics', '/api/visit-metrics/update']) {
+    for (const p of ['/api/listers', '/api/listers/{id}', '/api/listers/{id}/update', '/api/origins', '/api/origins/grab', '/api/origins/visited', '/api/origins/visited/batch', '/api/origins/stats', '/api/visit-queue-position', '/api/visit-metrics', '/api/visit-metrics/update']) {
       expect(doc.paths[p], p).toBeDefined();
     }
   });
@@ -147,6 +210,23 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       expect(await client.visits.setOriginsEnabled([keys[0]!], false)).toBe(1);
       expect((await h.orrery.visits.getListedOrigins({ enabled: false })).origins.map((x) => x.url)).toEqual(['https://cran/x']);
       expect(await client.visits.setOriginsEnabled([keys[0]!], true, l.id)).toBe(1);
+      // findLister, getListers, recordVisits and getQueuePosition, with the library's answers.
+      expect(await client.visits.findLister('cran')).toEqual(await h.orrery.visits.findLister('cran'));
+      expect(await client.visits.findLister('cran', 'elsewhere')).toBeNull();
+      expect(await h.orrery.visits.findLister('cran', 'elsewhere')).toBeNull();
+      const ids = [other.id, '00000000-0000-4000-8000-000000000000', l.id.toUpperCase()];
+      expect(await client.visits.getListers(ids)).toEqual(await h.orrery.visits.getListers(ids));
+      expect((await client.visits.getListers(ids)).map((x) => x.name).sort()).toEqual(['cran', 'pypi']);
+      await expect(client.visits.getListers(['nope'])).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'ids[0]' }] });
+      expect(await client.visits.getQueuePosition('tar')).toEqual(await h.orrery.visits.getQueuePosition('tar'));
+      const recorded = await client.visits.recordVisits([
+        { url: 'https://cran/x', visitType: 'tar', status: 'successful', snapshot: 's2', at: new Date(new Date(T0).getTime() + 2000) },
+        { url: 'https://cran/x', visitType: 'tar', status: 'failed', at: new Date(new Date(T0).getTime() + 1500) },
+      ]);
+      expect(recorded.map((x) => [x.applied, x.eventful])).toEqual([[true, true], [false, false]]);
+      expect(recorded[0]!.stats).toEqual((await h.orrery.visits.getVisitStats([{ url: 'https://cran/x', visitType: 'tar' }]))[0]);
+      expect(recorded[0]!.stats.lastVisit).toEqual(new Date(new Date(T0).getTime() + 2000));
+      await expect(client.visits.recordVisits([{ url: 'https://cran/x', visitType: 'tar', status: 'failed', at: new Date('x') }])).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'visits[0].at' }] });
       // An instant given as { at } or as a Date, by the client and the library alike, is the one used (the
       // client threw on { at }, and dropped it from recordListedOrigins and updateLister; the library dropped a Date).
       const later = (ms: number) => new Date(new Date(T0).getTime() + ms);

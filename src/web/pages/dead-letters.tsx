@@ -19,8 +19,8 @@ export function DeadLetters() {
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const { data, error, reload } = useApi(
     async (c) => {
-      const pages = await Promise.all(REASONS.map((r) => c.searchTasks({ status: 'disabled', disabledReason: r, dagAttempts: false, limit: LIMIT })));
-      const tasks = pages.flatMap((p) => p.items).sort((a, b) => b.id - a.id);
+      const pages = await Promise.all(REASONS.map((r) => c.findTasks({ status: 'disabled', disabledReason: r, dagAttempts: false, limit: LIMIT })));
+      const tasks = pages.flatMap((p) => p.tasks).sort((a, b) => b.id - a.id);
       const letters: Letter[] = await Promise.all(
         tasks.map(async (task) => {
           // Its newest run only (a disabled task's newest run has ended): not its whole history.

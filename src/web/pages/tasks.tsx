@@ -58,8 +58,8 @@ async function search(c: OrreryClient, filter: TaskQueryFilter, cursor: string |
   const items: Task[] = [];
   let next = cursor;
   for (let i = 0; i < AUTO_PAGES; i++) {
-    const page = await c.searchTasks({ ...filter, limit: PAGE - items.length, ...(next ? { cursor: next } : {}) });
-    items.push(...page.items);
+    const page = await c.findTasks({ ...filter, limit: PAGE - items.length, ...(next ? { cursor: next } : {}) });
+    items.push(...page.tasks);
     next = page.nextCursor;
     if (!page.partial || items.length >= PAGE || next === null) return { items, nextCursor: next, partial: false };
   }

@@ -1,0 +1,287 @@
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { TaskTypeEdit } from '../core/task-type-edit.js';
+import { MAX_TASK_PAGE, checkTaskFilter, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
+import type { RunSearchInput } from '../core/run-search.js';
+import type { BulkAction, BulkResult, BulkSelectionInput } from '../core/bulk.js';
+import type { WhyAnswer } from '../core/why.js';
+import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
+import type { RunLogQuery } from '../core/run-logs.js';
+import type { TaskInput, TaskTypeInput } from '../core/validation.js';
+import { assertText } from '../core/storable.js';
+import { checkMs, lastRunsOption, optionsObject } from '../core/options.js';
+import { DEFAULT_HTTP_WAIT_MS, type TaskWait } from '../core/task-wait.js';
+import { checkId } from '../core/task-ids.js';
+import type { TaskWithRuns } from '../engine/service.js';
+import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
+import type { ArchiveSummary } from '../engine/archiving.js';
+import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
+import type { TaskFilter } from '../store/store.js';
+import { ClientTransport } from './client-transport.js';
+import { iso } from './client-json.js';
+
+/** A page of `GET /api/tasks` as the library's `findTasks` answers it: `{ tasks, nextCursor, partial }`. */
+export type TaskPage = TaskSearchPage<Task>;
+
+/** Filters of `GET /api/tasks` (core/task-search.ts); lists may be arrays, instants Dates. */
+export type TaskQueryFilter = Omit<TaskSearchInput, 'ids' | 'limit' | 'cursor'>;
+
+/** A page of `GET /api/runs`: newest first; pass `nextCursor` back as `cursor`. */
+export interface RunPage {
+  items: TaskRun[];
+  nextCursor: string | null;
+}
+
+/** Serialises filters into a query string: lists joined by commas, Dates as ISO, a null priority as `none`. */
+function query(filter: Record<string, unknown>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) {
+    if (v === undefined) continue;
+    q.set(k, v === null ? 'none' : v instanceof Date ? iso(v, k) : Array.isArray(v) ? v.join(',') : String(v));
+  }
+  return q.size ? `?${q}` : '';
+}
+
+/**
+ * The typed client's task types, tasks, task search and run reads, mirroring the library's
+ * (OrreryClient adds the run lifecycle, the jobboard and the feature clients).
+ */
+export abstract class TaskClient extends ClientTransport {
+  /** `GET /api/task-types`; with `names`, only those types (as the library: unknown names are left out). */
+  async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    const all = await this.call<TaskType[]>('GET', '/task-types');
+    return names === undefined ? all : all.filter((t) => names.includes(t.name));
+  }
+  /** `GET /api/task-types/{name}`; `NotFoundError` when there is none. */
+  getTaskType(name: string): Promise<TaskType> {
+    return this.call('GET', `/task-types/${encodeURIComponent(name)}`);
+  }
+  /** `POST /api/task-types`; `ConflictError` if the name exists. */
+  createTaskType(input: TaskTypeInput): Promise<TaskType> {
+    return this.call('POST', '/task-types', input);
+  }
+  /** Creates a task type unless one of that name exists (also when another client creates it at the same moment); answers the stored type, not updated if it differs. */
+  async ensureTaskType(input: TaskTypeInput): Promise<TaskType> {
+    try {
+      return await this.createTaskType(input);
+    } catch (e) {
+      if (e instanceof ConflictError && typeof input.name === 'string') return this.getTaskType(input.name);
+      throw e;
+    }
+  }
+  /** `PATCH /api/task-types/{name}`: edits fields of a task type; `ValidationError` naming a bad field. */
+  updateTaskType(name: string, edit: TaskTypeEdit): Promise<TaskType> {
+    return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
+  }
+  /** `POST /api/task-types/{name}/pause`: no new scheduling nor claims of the type. */
+  async pauseTaskType(name: string, opts: { reason?: string; at?: Date } = {}): Promise<TaskType> {
+    opts = optionsObject(opts, 'options');
+    // The server's clock stamps the pause: a library-style `at` is not sent.
+    return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
+  }
+  /** `POST /api/task-types/{name}/resume`. */
+  resumeTaskType(name: string): Promise<TaskType> {
+    return this.call('POST', `/task-types/${encodeURIComponent(name)}/resume`, {});
+  }
+  /** `DELETE /api/task-types/{name}`: `ConflictError` while the type has tasks. */
+  async deleteTaskType(name: string): Promise<void> {
+    await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
+  }
+  /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
+  async pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {
+    opts = optionsObject(opts, 'options');
+    return this.call('POST', `/tasks/${id}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
+  }
+  /** `POST /api/tasks/{id}/resume`. */
+  resumeTask(id: number): Promise<Task> {
+    return this.call('POST', `/tasks/${id}/resume`, {});
+  }
+  /** `POST /api/tasks`: creates a task or returns the equal active one. */
+  createTask(input: TaskInput): Promise<Task> {
+    return this.call('POST', '/tasks', input);
+  }
+  /** `POST /api/tasks/batch`: one transaction; one invalid task rejects the batch. */
+  async createTasks(inputs: readonly TaskInput[]): Promise<Task[]> {
+    if (Array.isArray(inputs) && inputs.length === 0) return []; // as the library (the route wants one task at least)
+    return (await this.call<{ tasks: Task[] }>('POST', '/tasks/batch', { tasks: inputs })).tasks;
+  }
+  /** Creates many tasks, answering counts (and with `ids: true` each task's id in input order) instead of the tasks. */
+  async createTasksSummary(inputs: readonly TaskInput[], opts: { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+    opts = optionsObject(opts, 'options');
+    if (Array.isArray(inputs) && inputs.length === 0) return { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
+    return this.call('POST', `/tasks/batch?return=${opts.ids ? 'ids' : 'count'}`, { tasks: inputs });
+  }
+  /** Imports NDJSON tasks (POST /api/tasks/import), streaming `body` (text or bytes) to the server: all or nothing. */
+  async importTasks(body: string | AsyncIterable<Uint8Array>, opts: { ids?: boolean } = {}): Promise<TaskImportSummary> {
+    opts = optionsObject(opts, 'options');
+    const it = typeof body === 'string' ? null : body[Symbol.asyncIterator]();
+    const stream = it === null ? (body as string) : new ReadableStream<Uint8Array>({
+      async pull(c) {
+        const r = await it.next();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+    });
+    return this.exchange<TaskImportSummary>(`${this.base}/api/tasks/import${opts.ids ? '?return=ids' : ''}`, {
+      method: 'POST',
+      headers: { ...this.authHeader(), 'content-type': 'application/x-ndjson' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit, null);
+  }
+  /** The Indico Client's enqueue: a one-shot task, due now unless `nextRun` says otherwise. */
+  enqueue(type: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, nextRun?: Date): Promise<Task> {
+    return this.createTask({ type, policy: 'oneshot', arguments: { args, kwargs }, ...(nextRun ? { nextRun } : {}) });
+  }
+  /** The Indico Client's dequeue: disable the task (a waiting run is cancelled). */
+  async dequeue(taskId: number): Promise<Task> {
+    return (await this.disableTasks([taskId]))[0]!;
+  }
+  /**
+   * `GET /api/tasks`: one page of a task search in id order, as the library's `findTasks` (type,
+   * statuses, priority, next-run range, concurrency key, argument text...; `ids` is not a filter of
+   * the route); pass `nextCursor` back as `cursor`.
+   */
+  async findTasks(input: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
+    input = optionsObject(input, 'filter');
+    const page = await this.call<{ items: Task[]; nextCursor: string | null; partial: boolean }>('GET', `/tasks${query(input as Record<string, unknown>)}`);
+    return { tasks: page.items, nextCursor: page.nextCursor, partial: page.partial };
+  }
+  /**
+   * As the library's `searchTasks`: the tasks matching every filter given (`type`, `status`,
+   * `priority`, `policy`, `disabledReason`, `dagAttempts`) with an id above `afterId`, by id, at most
+   * `limit` (all without it), read through `GET /api/tasks` a thousand at a time.
+   */
+  async searchTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    filter = optionsObject(filter, 'filter');
+    checkTaskFilter(filter); // a misspelt filter is refused before any request, as in the library
+    const { afterId, limit, ...rest } = filter;
+    const out: Task[] = [];
+    // The route's cursor is the id a listing goes on after: ids are positive, of at most 15 digits.
+    let cursor = afterId === undefined || afterId < 1 ? null : String(afterId);
+    if (cursor !== null && cursor.length > 15) return out;
+    while (limit === undefined || out.length < limit) {
+      const want = limit === undefined ? MAX_TASK_PAGE : Math.min(MAX_TASK_PAGE, limit - out.length);
+      const page = await this.findTasks({ ...rest, limit: want, ...(cursor !== null ? { cursor } : {}) });
+      out.push(...page.tasks);
+      if (page.nextCursor === null) break;
+      cursor = page.nextCursor;
+    }
+    return out;
+  }
+  /**
+   * `GET /api/tasks/pending`: due tasks of a type not yet scheduled, in the order the runner would
+   * take them, as the library's `listPending` (`limit` default 1,000, at most 10,000 over HTTP; `at`:
+   * due at this instant, default the server's now).
+   */
+  async listPending(type: string, opts: { limit?: number; at?: Date } = {}): Promise<Task[]> {
+    opts = optionsObject(opts, 'options');
+    assertText(type, 'type');
+    if (opts.limit === 0) return []; // as the library (the route wants one at least)
+    const q = new URLSearchParams({ type: String(type) });
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    if (opts.at !== undefined) q.set('at', iso(opts.at, 'at'));
+    return this.call('GET', `/tasks/pending?${q}`);
+  }
+  /** `GET /api/runs`: runs across tasks, newest first, one page; pass `nextCursor` back as `cursor`. */
+  async searchRuns(filter: RunSearchInput = {}): Promise<RunPage> {
+    filter = optionsObject(filter, 'filter');
+    return this.call('GET', `/runs${query(filter as Record<string, unknown>)}`);
+  }
+  /**
+   * `POST /api/tasks/bulk/{action}`: a bulk action on the tasks of a filter, ids, the tasks of runs, or
+   * all; with `dryRun`, the count of what it would take (docs/http.md#bulk-actions).
+   */
+  async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
+    opts = optionsObject(opts, 'options');
+    return this.call('POST', `/tasks/bulk/${encodeURIComponent(action)}`, {
+      ...selection,
+      ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
+      ...(opts.nextRun ? { nextRun: opts.nextRun } : {}),
+    });
+  }
+  /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler. */
+  whyTask(id: number): Promise<WhyAnswer> {
+    return this.call('GET', `/tasks/${id}/why`);
+  }
+  /** `GET /api/tasks/{id}`: the task with its runs (with `opts.runs`, only its newest that many); `NotFoundError` when there is none. */
+  async getTask(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns> {
+    const runs = lastRunsOption(optionsObject(opts, 'options').runs, 'runs');
+    return this.call('GET', `/tasks/${id}${runs !== undefined ? `?runs=${runs}` : ''}`);
+  }
+  /** As the library's `getTaskWithRuns`: `GET /api/tasks/{id}`, the task with its runs (with `opts.runs`, its newest that many), or `null`. */
+  async getTaskWithRuns(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns | null> {
+    try {
+      return await this.getTask(checkId(id), opts);
+    } catch (e) {
+      // The task's absence (the route names `id`), not a route an older server lacks.
+      if (e instanceof NotFoundError && e.details.some((d) => d.path === 'id')) return null;
+      throw e;
+    }
+  }
+  /**
+   * `GET /api/tasks/{id}/wait`, asked again until the task is finished or `timeoutMs` passes (each
+   * request waits at most 30 s on the server): `{ finished, task, run }`, as `Orrery.waitForTask`.
+   */
+  async waitForTask(id: number, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<TaskWait> {
+    checkId(id);
+    const opts = optionsObject(options, 'options');
+    const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
+    const deadline = timeoutMs === null ? null : Date.now() + timeoutMs;
+    for (;;) {
+      const waitMs = deadline === null ? DEFAULT_HTTP_WAIT_MS : Math.max(0, Math.min(DEFAULT_HTTP_WAIT_MS, Math.ceil(deadline - Date.now())));
+      const init: RequestInit = { method: 'GET', headers: this.authHeader() };
+      // The request's own timeout leaves the server its wait and 10 s more.
+      const requestTimeout = this.timeoutMs === null ? null : Math.max(this.timeoutMs, waitMs + 10_000);
+      const answer = await this.exchange<TaskWait>(`${this.base}/api/tasks/${id}/wait?timeoutMs=${waitMs}`, init, requestTimeout, opts.signal);
+      if (answer.finished || (deadline !== null && Date.now() >= deadline)) return answer;
+    }
+  }
+  /** `GET /api/tasks/{id}/runs`, oldest first (with `opts.last`, only the newest that many). */
+  async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
+    const last = lastRunsOption(optionsObject(opts, 'options').last, 'last');
+    return this.call('GET', `/tasks/${taskId}/runs${last !== undefined ? `?last=${last}` : ''}`);
+  }
+  /** `POST /api/tasks/disable`: disables tasks; a waiting run of each is cancelled. */
+  disableTasks(ids: number[]): Promise<Task[]> {
+    return this.call('POST', '/tasks/disable', { ids });
+  }
+  /** `POST /api/tasks/respawn`: re-enables disabled or completed tasks, due at `nextRun` (default now). */
+  async respawnTasks(ids: number[], opts?: Date | { nextRun?: Date; at?: Date }): Promise<Task[]> {
+    // The library's `(ids, { nextRun, at })`, or a Date as `nextRun` (the client's first form); `at` is the server's clock.
+    const nextRun = opts instanceof Date ? opts : opts?.nextRun;
+    return this.call('POST', '/tasks/respawn', { ids, ...(nextRun !== undefined ? { nextRun: nextRun } : {}) });
+  }
+  /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
+  async scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
+    opts = optionsObject(opts, 'options');
+    return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at } : {}) });
+  }
+  /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
+  async archive(opts: { before: Date; batch?: number }): Promise<ArchiveSummary> {
+    const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: opts.before, ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
+    return { ...s, before: new Date(s.before) };
+  }
+  /** `GET /api/archive/runs`: archived runs with their logs, by id (`afterId` pages; `limit` default 100). */
+  async readArchivedRuns(filter: Partial<ArchivedRunFilter> = {}): Promise<ArchivedRun[]> {
+    filter = optionsObject(filter, 'filter');
+    return this.call('GET', `/archive/runs${query(filter as Record<string, unknown>)}`);
+  }
+  /** `GET /api/archive/tasks`: archived one-shot tasks, by id. */
+  async readArchivedTasks(filter: Partial<ArchivedRunFilter> = {}): Promise<Task[]> {
+    filter = optionsObject(filter, 'filter');
+    return this.call('GET', `/archive/tasks${query(filter as Record<string, unknown>)}`);
+  }
+  /** `GET /api/runs/{backendId}`; `NotFoundError` when there is none. */
+  getRun(backendId: string): Promise<TaskRun> {
+    return this.call('GET', `/runs/${encodeURIComponent(backendId)}`);
+  }
+  /** `GET /api/runs/{backendId}/logs`: the run's handler log records, with `after` only those after that record id. */
+  async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
+    opts = optionsObject(opts, 'options');
+    const q = new URLSearchParams();
+    if (opts.after !== undefined) q.set('after', String(opts.after));
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    const qs = q.toString() ? `?${q}` : '';
+    return this.call('GET', `/runs/${encodeURIComponent(backendId)}/logs${qs}`);
+  }
+}
