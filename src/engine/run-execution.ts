@@ -6,7 +6,7 @@ import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type TaskRun } from '../core/model.js';
 import { MAX_LOG_MESSAGE } from '../core/run-logs.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
-import { elided, logAttributes, outcomeOfSettled, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
+import { elided, logAttributes, outcomeOfSettled, quietIfUnawaited, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { EndBatcher, EndItem } from './end-batcher.js';
 import type { Jobboard } from './jobboard.js';
@@ -99,7 +99,7 @@ export class RunExecution {
     return new RunContext(
       this.claimed,
       () => this.signal(),
-      () => this.heartbeat(),
+      () => quietIfUnawaited(this.heartbeat()),
       (level, message, attributes) => this.append(level, message, attributes),
     );
   }
@@ -129,8 +129,10 @@ export class RunExecution {
 
   /** A heartbeat asked for by the handler itself: renews this run's lease now. */
   private async heartbeat(): Promise<void> {
+    // Once the handler settled (a timer it left), nothing to renew: resolves, as in every isolation mode.
+    if (this.settledOnce) return;
     // A lost lease fails the handler's heartbeat with LeaseLostError (SPEC §2.3), now and after.
-    if (this.wasLost && this.leaseLost) throw this.leaseLost;
+    if (this.leaseLost) throw this.leaseLost;
     if (this.finished) return;
     try {
       const answer = await this.board.heartbeat(this.backendId, { worker: this.workerId });

@@ -286,3 +286,13 @@ function dagTaskTypes(dags: readonly DagDefinition[]): Set<string> {
   }
   return out;
 }
+
+/**
+ * A handler's heartbeat promise, already handled: a handler that calls `heartbeat()` without awaiting
+ * it (from a timer) must not crash its worker with an unhandled rejection once the lease is lost; one
+ * that awaits it still gets the LeaseLostError.
+ */
+export function quietIfUnawaited<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}

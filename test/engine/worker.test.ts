@@ -146,14 +146,27 @@ describe('Worker (inline isolation)', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const failures: unknown[] = [];
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let late: (() => Promise<void>) | undefined;
+    let beatsAfterLoss = 0;
+    let proceed!: () => void;
+    const goOn = new Promise<void>((r) => (proceed = r));
+    onCleanup(() => clearInterval(timer));
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
     const w = new Worker(orrery, {
       handlers: {
         beating: async ({ heartbeat }) => {
+          late = heartbeat;
           await heartbeat(); // held: renews
+          // Heartbeats nobody awaits, from a timer that outlives the handler: never an unhandled rejection.
+          timer = setInterval(() => {
+            if (failures.length > 0) beatsAfterLoss++;
+            void heartbeat();
+          }, 5);
           await gate;
           for (let i = 0; i < 2; i++) await heartbeat().catch((e: unknown) => failures.push(e));
+          await goOn;
           done();
           return true;
         },
@@ -166,8 +179,14 @@ describe('Worker (inline isolation)', () => {
     const started = await waitFor(async () => (await orrery.listRuns(t.id)).find((r) => r.status === 'started'), 'start');
     await orrery.endRun(started.backendId, { status: 'lost', error: 'taken away' });
     release();
+    // Unawaited heartbeats fail while the handler still runs, and crash nothing.
+    await waitFor(() => beatsAfterLoss >= 3, 'heartbeats after the loss');
+    proceed();
     await finished;
     expect(failures.map((e) => (e as Error).name)).toEqual(['LeaseLostError', 'LeaseLostError']);
+    // After the handler returned, a heartbeat (a timer it left) renews nothing and resolves, as the docs say.
+    await new Promise((r) => setImmediate(r));
+    await expect(late!()).resolves.toBeUndefined();
     expect((await orrery.getRun(started.backendId))!).toMatchObject({ status: 'lost', error: 'taken away' });
   });
 

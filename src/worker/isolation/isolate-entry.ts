@@ -4,7 +4,7 @@
  */
 import { Worker as Thread, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadHandlers } from '../load-handlers.js';
-import { logAttributes, outcomeOfSettled, type Handler } from '../handlers.js';
+import { logAttributes, outcomeOfSettled, quietIfUnawaited, type Handler } from '../handlers.js';
 import { LOG_LEVELS } from '../../core/model.js';
 import { readableWire, toWire, type FromIsolate, type ToIsolate } from './protocol.js';
 
@@ -59,11 +59,11 @@ async function run(handler: Handler, m: Extract<ToIsolate, { type: 'run' }>): Pr
       log: (level, message, attributes) => send({ type: 'log', id: m.id, level: (LOG_LEVELS as readonly unknown[]).includes(level) ? level : 'info', message: String(message), ...(attributes === undefined || attributes === null ? {} : { attributes: logAttributes(attributes) }) }),
       heartbeat: () =>
         // Once the handler returned or threw (a timer it left), a heartbeat settles at once, as inline.
-        !controllers.has(m.id) ? Promise.resolve() : new Promise<void>((resolve, reject) => {
+        !controllers.has(m.id) ? Promise.resolve() : quietIfUnawaited(new Promise<void>((resolve, reject) => {
           const s = ++seq;
           heartbeats.set(s, { resolve, reject });
           send({ type: 'heartbeat', id: m.id, seq: s });
-        }),
+        })),
     });
     send(doneMessage(m.id, value));
   } catch (e) {
