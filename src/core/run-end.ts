@@ -38,6 +38,15 @@ function claimedRunStart(req: RunEndRequest, scheduled: Date, ended: Date): Date
 }
 
 /**
+ * An abandon without a reported start of a run its worker still holds `claimed` is a give-back (SPEC
+ * §1.3: `claimed → scheduled`, no retry used, no abandon counted): the handler never began, as far as
+ * Orrery knows. A started run, or one given a `startedAt`, ends `lost` (SPEC §2.3).
+ */
+export function abandonGivesBack(run: Pick<TaskRun, 'status' | 'worker'>, worker: string): boolean {
+  return run.status === 'claimed' && run.worker === worker;
+}
+
+/**
  * The start a worker reports for a run it held `claimed` (a heartbeat's or an end's `startedAt`), as
  * recorded: never before the run was scheduled nor after the instant of the report, so a worker's
  * clock running ahead or behind the database's cannot put a start outside the run's life.

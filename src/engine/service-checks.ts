@@ -1,6 +1,7 @@
 import { invalid } from '../core/errors.js';
 import { requireOptions } from '../core/options.js';
 import { assertText, checkCountLimit } from '../core/storable.js';
+import { checkDate } from '../core/instants.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
 import type { ArchivedRunFilter } from '../store/archive-store.js';
 
@@ -27,6 +28,15 @@ export function requireRunId(backendId: unknown): asserts backendId is string {
 export function requireWorkerOptions(opts: unknown, shape: string): asserts opts is { worker: string } {
   requireOptions(opts, shape);
   requireWorker((opts as { worker?: unknown }).worker);
+}
+
+/** The options of `abandonRun`: `{ worker, reason?, startedAt? }`, each named when wrong. */
+export function requireAbandonOptions(opts: unknown): asserts opts is { worker: string; reason?: string; startedAt?: Date | null } {
+  requireWorkerOptions(opts, '{ worker, reason? }');
+  const o = opts as { reason?: unknown; startedAt?: unknown };
+  if (o.reason != null && typeof o.reason !== 'string') throw invalid('reason', 'must be a string');
+  assertText(o.reason, 'reason');
+  checkDate(o.startedAt, 'startedAt');
 }
 
 /** One item of an `endRuns` call: an object with a run backend id, else a ValidationError naming `items[i]` (that item alone is refused). */

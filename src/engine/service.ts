@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } f
 import { assertDurationMs } from '../core/durations.js';
 import { lastRunsOption, optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkClock } from './option-checks.js';
-import { checkArchiveFilter, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
+import { checkArchiveFilter, requireAbandonOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
@@ -55,6 +55,7 @@ import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
 import { VisitService } from './visit-service.js';
+import { giveBackUnbegun } from './abandon.js';
 import type { ImportOptions, TaskBatchSummary, TaskImportSummary } from './task-import.js';
 import { TaskCreation } from './task-creation.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
@@ -608,8 +609,7 @@ export class Orrery implements Jobboard {
 
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started (docs/guarantees.md). */
   async heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
-    requireOptions(opts, '{ worker, runs }');
-    requireWorker(opts.worker);
+    requireWorkerOptions(opts, '{ worker, runs }');
     if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
     opts.runs.forEach((r, i) => {
       if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
@@ -729,14 +729,13 @@ export class Orrery implements Jobboard {
     return req;
   }
 
-  /** The holder gives a run back (shutdown): it ends `lost`, its task due at once; `startedAt` as in an end. */
+  /** The holder gives a run back (shutdown): a started one ends `lost`, its task due at once; `startedAt` as in an end. */
   async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
     requireRunId(backendId);
-    requireOptions(opts, '{ worker, reason? }');
-    requireWorker(opts.worker);
-    if (opts.reason != null && typeof opts.reason !== 'string') throw invalid('reason', 'must be a string');
-    assertText(opts.reason, 'reason');
-    checkDate(opts.startedAt, 'startedAt');
+    requireAbandonOptions(opts);
+    // A claimed run without a reported start is given back (engine/abandon.ts): not ended, no end event.
+    const release = (ids: string[]) => this.releaseRuns({ worker: opts.worker, backendIds: ids, ...(opts.at ? { at: opts.at } : {}) });
+    if (opts.startedAt == null) { const back = await giveBackUnbegun(this.store, release, backendId, opts.worker); if (back) return back; }
     const result = await this.store.endRun(backendId, {
       status: 'lost',
       at: this.instant(opts.at),

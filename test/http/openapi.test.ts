@@ -193,7 +193,7 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('POST', `/api/runs/${ext!.backendId}/end`, { status: 'done' }), 400);
 
   // Jobboard.
-  const claimed = (await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail', 'oneshots'], limit: 10 }), 200)) as Array<{ run: { backendId: string } }>;
+  const claimed = (await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w1', types: ['mail', 'oneshots'], limit: 10, startNow: 10 }), 200)) as Array<{ run: { backendId: string } }>;
   expect(claimed.length).toBeGreaterThanOrEqual(3);
   expect(rest.length).toBeGreaterThan(0);
   await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w2', types: ['mail'], limit: 10 }), 200);

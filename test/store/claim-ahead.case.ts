@@ -111,7 +111,7 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       await expect(orrery.endRun(a, { status: 'eventful', at: plus(T0, 10) })).rejects.toMatchObject({ code: 'invalid_transition' });
     });
 
-    it('an abandon from claimed records the handler start it carries; without one the run ends with no start', async () => {
+    it('an abandon from claimed records the handler start it carries; without one the run goes back to the queue', async () => {
       const { orrery } = await setup([LOAD_GIT]);
       const tasks = await orrery.createTasks([oneshot(0), oneshot(1)]);
       const [c, d] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 10, startNow: 0, at: T0 });
@@ -120,7 +120,8 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       expect(r.run).toMatchObject({ status: 'lost', started: plus(T0, 20), ended: plus(T0, 50), error: 'abandoned by its worker' });
       expect(r.task).toMatchObject({ status: 'next_run_not_scheduled', consecutiveAbandons: 1, nextRun: plus(T0, 50) });
       const r2 = await orrery.abandonRun(d!.run.backendId, { worker: 'w', at: plus(T0, 60) });
-      expect(r2.run).toMatchObject({ status: 'lost', started: null, ended: plus(T0, 60) });
+      expect(r2.run).toMatchObject({ status: 'scheduled', started: null, ended: null, worker: null });
+      expect(r2.task).toMatchObject({ consecutiveAbandons: 0 });
       expect(tasks).toHaveLength(2);
     });
 
@@ -265,6 +266,23 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       await orrery.createTasks([0, 1, 2].map((i) => ({ ...oneshot(i), type: 'narrow' })));
       await orrery.scheduleDue({ at: T0 });
       expect((await orrery.claimRuns({ worker: 'w', types: ['narrow'], limit: 2, at: T0 })).map((x) => x.run.status)).toEqual(['started', 'started']);
+    });
+
+    it('an abandon of a claimed run without a reported start gives it back to the queue (SPEC §1.3); with one it ends lost', async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, numRetries: 2 }]);
+      const [a, b] = await orrery.createTasks([oneshot(0), oneshot(1)]);
+      const claimed = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: T0 });
+      const runOf = (taskId: number) => claimed.find((c) => c.run.task === taskId)!.run;
+      const back = await orrery.abandonRun(runOf(a!.id).backendId, { worker: 'w', reason: 'shutting down', at: plus(T0, 1000) });
+      expect(back).toMatchObject({ taskUpdated: false, run: { status: 'scheduled', worker: null, leaseExpiresAt: null, started: null }, task: { status: 'next_run_scheduled', retriesLeft: 2, consecutiveAbandons: 0 } });
+      expect(back.note).toMatch(/given back to the queue/);
+      expect(await orrery.getRun(runOf(a!.id).backendId)).toMatchObject({ status: 'scheduled', worker: null });
+      // Another worker's abandon of it is refused as before; the holder's with a start ends it lost.
+      await expect(orrery.abandonRun(runOf(b!.id).backendId, { worker: 'other', at: plus(T0, 1000) })).rejects.toMatchObject({ code: 'lease_lost' });
+      const lost = await orrery.abandonRun(runOf(b!.id).backendId, { worker: 'w', startedAt: plus(T0, 500), at: plus(T0, 1000) });
+      expect(lost).toMatchObject({ run: { status: 'lost', started: plus(T0, 500) }, task: { consecutiveAbandons: 1, retriesLeft: 2 } });
+      // The run given back is claimed again, once.
+      expect((await orrery.claimRuns({ worker: 'w2', types: ['load-git'], limit: 5, at: plus(T0, 2000) })).map((c) => c.run.backendId)).toContain(runOf(a!.id).backendId);
     });
 
     it('runs of a limited type come only within startNow, and always started', async () => {
