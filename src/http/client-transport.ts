@@ -15,6 +15,7 @@ import {
   type ErrorDetail,
 } from '../core/errors.js';
 import { MAX_TIMER_MS, optionsObject } from '../core/options.js';
+import { assertText } from '../core/storable.js';
 import { HttpError } from './errors.js';
 import { apiTokenProblem, serverUrlProblem } from './connection-checks.js';
 import { parseApiJson, requestJson } from './client-json.js';
@@ -198,4 +199,16 @@ export function serverBase(url: string): string {
 /** Codes of a connection that can never work as configured: TLS and certificate errors (OpenSSL's and Node's). */
 function isSetupError(code: string | undefined): boolean {
   return code !== undefined && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ERR_OSSL_)/.test(code);
+}
+
+/**
+ * The path of a run's route, its backend id checked as the library checks it: missing or empty is a
+ * ValidationError naming `backendId`; `.` and `..`, which no run has and a URL would collapse into
+ * another route, are not found, as an unknown run is.
+ */
+export function runPath(backendId: unknown, rest = ''): string {
+  if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
+  assertText(backendId, 'backendId');
+  if (backendId === '.' || backendId === '..') throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+  return `/runs/${encodeURIComponent(backendId)}${rest}`;
 }

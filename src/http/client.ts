@@ -12,7 +12,7 @@ import { DagClient } from './dag-client.js';
 import { ScheduleClient } from './schedule-client.js';
 import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
-import { toError } from './client-transport.js';
+import { runPath, toError } from './client-transport.js';
 import { TaskClient } from './task-client.js';
 
 export { DEFAULT_CLIENT_TIMEOUT_MS, serverBase, type OrreryClientOptions } from './client-transport.js';
@@ -95,17 +95,17 @@ export class OrreryClient extends TaskClient implements Jobboard {
    */
   async startRun(backendId: string, opts: { worker?: string; metadata?: Record<string, unknown>; at?: Date } = {}): Promise<TaskRun> {
     opts = optionsObject(opts, 'options');
-    const body = { ...(opts.worker !== undefined ? { worker: opts.worker } : {}), ...(opts.metadata !== undefined ? { metadata: opts.metadata } : {}), ...(opts.at ? { at: opts.at } : {}) };
-    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/start`, body);
+    const body = { ...(opts.worker !== undefined ? { worker: opts.worker } : {}), ...(opts.metadata != null ? { metadata: opts.metadata } : {}), ...(opts.at ? { at: opts.at } : {}) };
+    return this.call('POST', runPath(backendId, '/start'), body);
   }
   /** Cancels a run: a scheduled one ends at once, a started one's worker is asked to stop it. */
   cancelRun(backendId: string): Promise<CancelRunResult> {
-    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/cancel`, {});
+    return this.call('POST', runPath(backendId, '/cancel'), {});
   }
   /** `POST /api/runs/{backendId}/end`: ends a run and applies the end-of-run formula to its task. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
     const { at, ...rest } = opts;
-    return this.call('POST', `/runs/${encodeURIComponent(backendId)}/end`, { ...rest, ...(at ? { at: at } : {}) });
+    return this.call('POST', runPath(backendId, '/end'), { ...rest, ...(at ? { at: at } : {}) });
   }
 
   // --- the jobboard -----------------------------------------------------------------------------

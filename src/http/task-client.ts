@@ -1,13 +1,13 @@
-import { ConflictError, NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
-import { MAX_TASK_PAGE, checkTaskFilter, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
+import { MAX_TASK_PAGE, checkTaskFilter, taskSearch, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
 import type { RunSearchInput } from '../core/run-search.js';
 import type { BulkAction, BulkResult, BulkSelectionInput } from '../core/bulk.js';
 import type { WhyAnswer } from '../core/why.js';
 import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
-import { assertText } from '../core/storable.js';
+import { INT4_MAX, assertText } from '../core/storable.js';
 import { checkMs, lastRunsOption, optionsObject } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
@@ -16,7 +16,7 @@ import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.
 import type { ArchiveSummary } from '../engine/archiving.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 import type { TaskFilter } from '../store/store.js';
-import { ClientTransport } from './client-transport.js';
+import { ClientTransport, runPath } from './client-transport.js';
 import { iso } from './client-json.js';
 
 /** A page of `GET /api/tasks` as the library's `findTasks` answers it: `{ tasks, nextCursor, partial }`. */
@@ -143,6 +143,7 @@ export abstract class TaskClient extends ClientTransport {
    */
   async findTasks(input: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
     input = optionsObject(input, 'filter');
+    taskSearch(input); // refused as the library refuses it, naming the same field, before any request
     const page = await this.call<{ items: Task[]; nextCursor: string | null; partial: boolean }>('GET', `/tasks${query(input as Record<string, unknown>)}`);
     return { tasks: page.items, nextCursor: page.nextCursor, partial: page.partial };
   }
@@ -176,7 +177,10 @@ export abstract class TaskClient extends ClientTransport {
   async listPending(type: string, opts: { limit?: number; at?: Date } = {}): Promise<Task[]> {
     opts = optionsObject(opts, 'options');
     assertText(type, 'type');
-    if (opts.limit === 0) return []; // as the library (the route wants one at least)
+    const limit = opts.limit ?? 1000;
+    if (!Number.isSafeInteger(limit) || limit < 0 || limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
+    // As the library: none asked, or a type no task can have (the route wants one and a name).
+    if (limit === 0 || type === '') return [];
     const q = new URLSearchParams({ type: String(type) });
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));
     if (opts.at !== undefined) q.set('at', iso(opts.at, 'at'));
@@ -273,7 +277,7 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** `GET /api/runs/{backendId}`; `NotFoundError` when there is none. */
   getRun(backendId: string): Promise<TaskRun> {
-    return this.call('GET', `/runs/${encodeURIComponent(backendId)}`);
+    return this.call('GET', runPath(backendId));
   }
   /** `GET /api/runs/{backendId}/logs`: the run's handler log records, with `after` only those after that record id. */
   async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
@@ -282,6 +286,6 @@ export abstract class TaskClient extends ClientTransport {
     if (opts.after !== undefined) q.set('after', String(opts.after));
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));
     const qs = q.toString() ? `?${q}` : '';
-    return this.call('GET', `/runs/${encodeURIComponent(backendId)}/logs${qs}`);
+    return this.call('GET', runPath(backendId, `/logs${qs}`));
   }
 }

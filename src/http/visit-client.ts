@@ -2,7 +2,8 @@ import { optionsObject } from '../core/options.js';
 import { atOptions, visitOptions } from '../core/visit-args.js';
 import { NotFoundError, invalid } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
-import { checkListerId, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
+import { checkDate } from '../core/instants.js';
+import { checkListerId, checkVisitType, validateVisitResult, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
 import type { ListedOriginPage, OriginKey, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
 
@@ -94,6 +95,11 @@ export class VisitClient {
   async recordVisits(items: ReadonlyArray<{ url: string; visitType: string; status: VisitStatus; snapshot?: string | null; at?: Date }>): Promise<RecordedVisit[]> {
     if (!Array.isArray(items)) throw invalid('visits', 'must be an array');
     if (items.length === 0) return []; // as the library (the route wants one visit at least)
+    // Checked as the library checks them, naming the same places, before anything is sent.
+    items.forEach((v, i) => {
+      checkDate(v?.at, 'at');
+      validateVisitResult({ ...v, at: v?.at ?? new Date(0) }, items.length > 1 ? `visits[${i}]` : '');
+    });
     // The library reads these fields only; a Date is sent as its ISO instant (an invalid one refused, naming it).
     const visits = items.map((v: (typeof items)[number] | null | undefined) => ({
       url: v?.url,
@@ -106,7 +112,7 @@ export class VisitClient {
   }
   /** As `orrery.visits.getQueuePosition`: the visit type's global queue position (seconds), or `null` before it has one. */
   async getQueuePosition(visitType: string): Promise<number | null> {
-    return (await this.call<{ position: number | null }>('GET', `/visit-queue-position?${new URLSearchParams({ visitType: String(visitType) })}`)).position;
+    return (await this.call<{ position: number | null }>('GET', `/visit-queue-position?${new URLSearchParams({ visitType: checkVisitType(visitType) })}`)).position;
   }
   /**
    * As `orrery.visits.getVisitStats(keys)`: the stats of the origins that have any, in the keys' order

@@ -38,6 +38,33 @@ describe('OrreryClient beside the library', () => {
     expect(ended.run.ended).toBeInstanceOf(Date);
   });
 
+  it('refuses bad arguments as the library does: the same error class, path and message, and answers what it answers', async () => {
+    const { orrery, client } = await setup();
+    await client.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    const [waiting] = await orrery.scheduleDue({});
+    const outcome = (p: Promise<unknown>) => p.then((v) => ({ ok: v }), (e: unknown) => ({ error: (e as Error).name, message: (e as Error).message, details: (e as ValidationError).details }));
+    const same = async (call: (o: OrreryClient | typeof orrery) => Promise<unknown>) => {
+      const lib = await outcome(call(orrery));
+      expect(await outcome(call(client))).toEqual(lib);
+      return lib;
+    };
+    for (const id of ['', '.', '..', 5 as never]) await same((o) => o.startRun(id, { worker: 'x' }));
+    expect(await same((o) => o.findTasks({ limit: 0 }))).toMatchObject({ error: 'ValidationError' });
+    await same((o) => o.findTasks({ cursor: 'x' }));
+    await same((o) => o.findTasks({ statuss: 'x' } as never));
+    for (const limit of [-1, 1.5, Number.NaN]) await same((o) => o.listPending('job', { limit }));
+    expect(await same((o) => o.listPending(''))).toEqual({ ok: [] });
+    await same((o) => o.visits.getQueuePosition(5 as never));
+    await same((o) => o.visits.getQueuePosition('Git'));
+    await same((o) => o.visits.recordVisits([{ url: '', visitType: 'git', status: 'failed' }]));
+    await same((o) => o.visits.recordVisits([{ url: 'https://x', visitType: 'git', status: 'failed', at: '2030-01-01T00:00:00Z' as never }]));
+    await same((o) => o.visits.recordVisits([{ url: 'https://x', visitType: 'git', status: 'failed' }, { url: 'https://y', visitType: 'git', status: 'nope' as never }]));
+    // metadata null is no metadata, as in the library
+    const started = await client.startRun(waiting!.backendId, { worker: 'w2', metadata: null as never });
+    expect(started).toMatchObject({ task: t.id, status: 'started', worker: 'w2', metadata: {} });
+  });
+
   it('refuses what JSON cannot carry with a ValidationError naming its place, sending nothing', async () => {
     const { orrery, client } = await setup();
     await client.createTaskType({ name: 'job' });

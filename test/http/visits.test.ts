@@ -226,7 +226,7 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       expect(recorded.map((x) => [x.applied, x.eventful])).toEqual([[true, true], [false, false]]);
       expect(recorded[0]!.stats).toEqual((await h.orrery.visits.getVisitStats([{ url: 'https://cran/x', visitType: 'tar' }]))[0]);
       expect(recorded[0]!.stats.lastVisit).toEqual(new Date(new Date(T0).getTime() + 2000));
-      await expect(client.visits.recordVisits([{ url: 'https://cran/x', visitType: 'tar', status: 'failed', at: new Date('x') }])).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'visits[0].at' }] });
+      await expect(client.visits.recordVisits([{ url: 'https://cran/x', visitType: 'tar', status: 'failed', at: new Date('x') }])).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'at' }] }); // as the library names it
       // An instant given as { at } or as a Date, by the client and the library alike, is the one used (the
       // client threw on { at }, and dropped it from recordListedOrigins and updateLister; the library dropped a Date).
       const later = (ms: number) => new Date(new Date(T0).getTime() + ms);
