@@ -88,7 +88,7 @@ async function archive(io: Io, o: ArchiveOpts): Promise<void> {
 
 async function read(io: Io, file: string | undefined, o: ReadOpts): Promise<void> {
   const task = o.task !== undefined ? parseId(o.task, '--task') : undefined;
-  if (file !== undefined && o.db !== undefined) throw new UsageError('FILE and --db cannot be combined: a file is read without a database');
+  // With a FILE, `--db` (given on every command by scripts, as ORRERY_DB is) is not used: no database is opened.
   if (file !== undefined && (o.after !== undefined || o.limit !== undefined || o.kind !== undefined)) throw new UsageError('--kind, --after and --limit apply to the archive tables, not to a FILE');
   if ((o.after !== undefined || o.limit !== undefined) && o.kind === undefined) {
     throw new UsageError('--after and --limit page one kind of record at a time (runs and tasks have ids of their own): add --kind run or --kind task');

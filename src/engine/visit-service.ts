@@ -168,14 +168,23 @@ export class VisitService {
 
   /** Enables or disables the listed entries of origins (of one lister when given); returns how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
+    if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }');
     const checked = keys.map((k, i) => ({ url: checkUrl(k.url, `origins[${i}].url`), visitType: checkVisitType(k.visitType, `origins[${i}].visitType`) }));
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.setOriginsEnabled(checked, enabled, lister);
   }
 
-  async getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]> {
-    return this.store.visits.getVisitStats(keys.map((k, i) => ({ url: checkUrl(k.url, `origins[${i}].url`), visitType: checkVisitType(k.visitType, `origins[${i}].visitType`) })));
+  /**
+   * The stats of the origins that have any, in the keys' order. With `(url, visitType)` (the typed
+   * client's other form): that origin's stats, or null without any.
+   */
+  getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]>;
+  getVisitStats(url: string, visitType: string): Promise<OriginVisitStats | null>;
+  async getVisitStats(keys: readonly OriginKey[] | string, visitType?: unknown): Promise<OriginVisitStats[] | OriginVisitStats | null> {
+    if (typeof keys === 'string') return (await this.getVisitStats([{ url: keys, visitType: visitType as string }]))[0] ?? null;
+    if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }, or a url and a visit type');
+    return this.store.visits.getVisitStats(keys.map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) })));
   }
 
   // --- visits -------------------------------------------------------------------------------------

@@ -123,6 +123,8 @@ describe('archive -> read round trip', () => {
     ];
     expect(await runJson(['archive', 'read', file, '--json'])).toEqual(expected);
     expect(await runJson(['archive', 'read', file, '--task', String(doneTask.id), '--json'])).toEqual(expected.slice(0, 2));
+    // --db beside a FILE (scripts give it to every command) is not used: the file is read.
+    expect(await runJson(['archive', 'read', file, '--json', ...db.db])).toEqual(expected);
     const fromTables = await runJson<any[]>(['archive', 'read', '--json', ...db.db]);
     expect(fromTables).toEqual([expected[0], expected[2], expected[1]]); // runs by id, then tasks
     // One kind a page at a time: the next page's command is on stderr while there may be more

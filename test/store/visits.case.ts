@@ -351,6 +351,17 @@ export function visitCases(sut: StoreUnderTest): void {
       expect(expected!.nextPositionOffset).toBe(4 - 2 + 1 - 2 + 1 + 1);
     });
 
+    it("getVisitStats takes the typed client's (url, visitType) form too; anything but an array or that form is a ValidationError", async () => {
+      const { o } = await open();
+      await o.visits.recordVisit('u', 'git', 'failed', null, { at: plus(T0, DAY) });
+      const [stats] = await o.visits.getVisitStats([{ url: 'u', visitType: 'git' }]);
+      expect(await o.visits.getVisitStats('u', 'git')).toEqual(stats);
+      expect(await o.visits.getVisitStats('never', 'git')).toBeNull();
+      await expect(o.visits.getVisitStats({ url: 'u' } as never)).rejects.toBeInstanceOf(ValidationError);
+      await expect(o.visits.getVisitStats([null] as never)).rejects.toThrow(/^origins\[0\]\.url/);
+      await expect(o.visits.setOriginsEnabled('u' as never, false)).rejects.toBeInstanceOf(ValidationError);
+    });
+
     it('ignores out-of-order and duplicate results', async () => {
       const { o } = await open();
       await o.visits.recordVisit('u', 'git', 'successful', 'new', { at: plus(T0, 2 * DAY) });
