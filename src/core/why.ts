@@ -207,7 +207,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {
     const what = run!.status === 'claimed' ? 'gives it back to the queue (never begun, nothing consumed)' : 'ends it lost and the task follows its rules';
     add('run', 'hold', `run ${run!.backendId} on ${run!.worker ?? '?'}: its lease expired ${ago(at, run!.leaseExpiresAt)} ago (the worker stopped heartbeating); the reaper ${what} at its next pass`);
-  } else if (run!.status === 'claimed') add('run', 'pass', `claimed by ${run!.worker ?? '?'} and waiting in its buffer: it begins when a slot of that worker frees (lease until ${run!.leaseExpiresAt?.toISOString() ?? '?'})`);
+  } else if (run!.status === 'claimed') add('run', 'pass', `claimed by ${run!.worker ?? '?'}, its start not reported yet: waiting in that worker's buffer until a slot frees, or begun by a claimer that reports its start later (lease until ${run!.leaseExpiresAt?.toISOString() ?? '?'})`);
   else add('run', 'pass', `running on ${run!.worker ?? '?'} since ${run!.started?.toISOString() ?? '?'} (${run!.started ? ago(at, run!.started) : '?'})`);
 
   const hold = gates.find((g) => g.verdict === 'hold') ?? null;

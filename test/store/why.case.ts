@@ -55,7 +55,7 @@ export function whyCases(sut: StoreUnderTest): void {
 
       const held = (await orrery.claim({ worker: 'w2', types: ['job'], limit: 5, startNow: 0, at: plus(T0, 64_000) })).runs;
       expect(held).toHaveLength(1);
-      expect(await orrery.whyTask(queuedOne, { at: plus(T0, 64_000) })).toMatchObject({ state: 'held', summary: expect.stringMatching(/claimed by w2 and waiting in its buffer/) });
+      expect(await orrery.whyTask(queuedOne, { at: plus(T0, 64_000) })).toMatchObject({ state: 'held', summary: expect.stringMatching(/claimed by w2, its start not reported yet: waiting in that worker's buffer/) });
     });
 
     it('a full queue holds a task of a limited type, not one that workers claim directly (the claim takes it)', async () => {
