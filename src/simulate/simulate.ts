@@ -80,7 +80,10 @@ export async function runSimulation(input: unknown, opts: SimulateOptions = {}):
   const from = s.start.getTime();
   const to = from + s.duration;
   const clock: SimClock = opts.realTime ? new ShiftedSystemClock(s.start) : new VirtualClock(s.start, { quietTurns: opts.quietTurns ?? 1 });
-  const sim = new SimStore(await openStore(s.store), opts.verifyShortCuts === true);
+  // On PostgreSQL, one connection: its queries then run one at a time, in the order the engine sends
+  // them, so their answers come back in that order and a scenario and seed give the same forecast
+  // (with a pool, concurrent queries answered in the server's real-time order made runs differ).
+  const sim = new SimStore(await openStore(s.store, { pgPoolSize: 1 }), opts.verifyShortCuts === true);
   const store = sim.wrap();
   const orrery = new Orrery(clock instanceof VirtualClock ? holdingClock(store, clock) : store, clock);
   // Recorded visits jitter their origins' queue positions: from the seed, like every other draw.

@@ -10,7 +10,8 @@ export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
  * loads pg (with the TLS and DNS modules it brings, about 15 MiB of memory), one on PostgreSQL never
  * loads better-sqlite3.
  */
-export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
+/** `pgPoolSize`: a PostgreSQL store's connections (default ORRERY_PG_POOL_SIZE, else 10); SQLite ignores it. */
+export async function openStore(url: string = DEFAULT_DB_URL, opts: { pgPoolSize?: number } = {}): Promise<Store> {
   if (url.trim() === '') throw new ValidationError('db: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)', [{ path: 'db', message: 'empty' }]);
   if (url.startsWith('sqlite:')) {
     const path = sqlitePath(url)!;
@@ -24,7 +25,7 @@ export async function openStore(url: string = DEFAULT_DB_URL): Promise<Store> {
       throw new ValidationError(`db: "${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'db', message: 'invalid URL' }]);
     }
     const { PostgresStore } = await import('./postgres/postgres-store.js');
-    return PostgresStore.open(url);
+    return PostgresStore.open(url, opts.pgPoolSize);
   }
   if (sqlitePath(url) !== null) return openSqlite(`sqlite:${url}`, url);
   throw new ValidationError(`db: unsupported database URL "${redactUrl(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [

@@ -19,9 +19,10 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 /** The largest ORRERY_PG_POOL_SIZE: more connections than a PostgreSQL server is ever set to take. */
 const MAX_POOL_SIZE = 10_000;
 
-export function createPool(url: string): pg.Pool {
+/** A pool of `size` connections, else ORRERY_PG_POOL_SIZE's, else 10. */
+export function createPool(url: string, size?: number): pg.Pool {
   const raw = process.env.ORRERY_PG_POOL_SIZE;
-  const max = raw === undefined || raw === '' ? 10 : /^[1-9][0-9]{0,4}$/.test(raw) ? Number(raw) : NaN;
+  const max = size ?? (raw === undefined || raw === '' ? 10 : /^[1-9][0-9]{0,4}$/.test(raw) ? Number(raw) : NaN);
   if (!Number.isInteger(max) || max < 1 || max > MAX_POOL_SIZE) {
     throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${raw}" is not a positive integer up to ${MAX_POOL_SIZE}`, [{ path: 'ORRERY_PG_POOL_SIZE', message: `not a positive integer up to ${MAX_POOL_SIZE}` }]);
   }

@@ -137,8 +137,9 @@ export class PostgresStore implements Store {
   }
 
   /** Connects and migrates (under an advisory lock). */
-  static async open(url: string): Promise<PostgresStore> {
-    const pool = createPool(url);
+  /** `poolSize`: the connections of its pool (default ORRERY_PG_POOL_SIZE, else 10). */
+  static async open(url: string, poolSize?: number): Promise<PostgresStore> {
+    const pool = createPool(url, poolSize);
     try {
       await migrate(pool, url);
     } catch (e) {
