@@ -1,7 +1,7 @@
 import { invalid } from './errors.js';
 import { parseInstant, requireInstant } from './instants.js';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, priorityRank, type DisabledReason, type Priority, type TaskPolicy, type TaskStatus } from './model.js';
-import { checkCountLimit, longerThan, textProblem } from './storable.js';
+import { INT4_MAX, checkCountLimit, longerThan, textProblem } from './storable.js';
 import { refuseUnknownKeys } from './options.js';
 
 /**
@@ -231,4 +231,11 @@ export function checkTaskFilter(f: { status?: unknown; priority?: unknown; polic
   oneOf(f.disabledReason, DISABLED_REASONS, 'disabledReason');
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
   if (f.limit !== undefined) checkCountLimit(f.limit);
+}
+
+/** `listPending`'s limit (the library's and the typed client's): an integer from 0 to INT4_MAX, default 1,000. */
+export function pendingLimit(limit: unknown): number {
+  const n = limit ?? 1000;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
+  return n;
 }

@@ -24,7 +24,8 @@ export async function giveBackUnbegun(
     return { run: after, task, taskUpdated: false, note: 'given back to the queue: its handler never began (no retry used, no abandon counted)' };
   }
   // Not queued again: its task was paused (the run taken back, as a pause takes a waiting run) or
-  // disabled, or its cancellation was asked (it ended lost); or another end got there first.
-  if (after !== null) return { run: after, task, taskUpdated: false, note: after.status === 'lost' ? 'given back unrun: it ended lost (cancelled)' : 'not held any more' };
+  // disabled, or its cancellation was asked (it ended lost). Anything else (reaped and claimed by
+  // another worker meanwhile, or ended): the abandon goes on as an end, which refuses it as such.
+  if (after !== null) return after.status === 'lost' && (after.worker === worker || after.worker === null) ? { run: after, task, taskUpdated: false, note: 'given back unrun: it ended lost (cancelled)' } : null;
   return { run: { ...run, status: 'scheduled', worker: null, leaseExpiresAt: null }, task, taskUpdated: false, note: 'taken back: its task is paused (the run was removed, as a pause takes back a waiting run)' };
 }

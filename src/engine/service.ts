@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
-import { ConflictError, NotFoundError, OrreryError, ValidationError, invalid } from '../core/errors.js';
+import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { assertDurationMs } from '../core/durations.js';
 import { lastRunsOption, optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkClock } from './option-checks.js';
@@ -19,10 +19,9 @@ import { whyTask } from './why-task.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import { listWorkers, registerWorker, stopWorker } from './workers.js';
 import { applyThrottles, withEffectiveRates } from './adaptive-limits.js';
-import { lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
 import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
-import { checkTaskFilter, taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
+import { checkTaskFilter, pendingLimit, taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
 import type { BulkAction, BulkResult } from '../core/bulk.js';
 import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
 
@@ -365,8 +364,7 @@ export class Orrery implements Jobboard {
   async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
     opts = optionsObject(opts, 'options');
     assertText(type, 'type');
-    const limit = opts.limit ?? 1000;
-    if (!Number.isSafeInteger(limit) || limit < 0 || limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
+    const limit = pendingLimit(opts.limit);
     if (limit === 0) return [];
     const at = this.instant(opts.at);
     // Late cron and rrule tasks are shown as the runner's catch-up will move them (core/catch-up.ts).

@@ -182,7 +182,7 @@ export class VisitService {
   getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]>;
   getVisitStats(url: string, visitType: string): Promise<OriginVisitStats | null>;
   async getVisitStats(keys: readonly OriginKey[] | string, visitType?: unknown): Promise<OriginVisitStats[] | OriginVisitStats | null> {
-    if (typeof keys === 'string') return (await this.getVisitStats([{ url: keys, visitType: visitType as string }]))[0] ?? null;
+    if (typeof keys === 'string') return (await this.store.visits.getVisitStats([{ url: checkUrl(keys, 'url'), visitType: checkVisitType(visitType, 'visitType') }]))[0] ?? null;
     if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }, or a url and a visit type');
     return this.store.visits.getVisitStats(keys.map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) })));
   }

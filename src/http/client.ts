@@ -152,7 +152,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
     }
     return out;
   }
-  /** `POST /api/jobboard/abandon`: ends a held run `lost` because its worker gives it up; `startedAt`: when its handler began. */
+  /** `POST /api/jobboard/abandon`: its worker gives a held run up: a started one (or one given `startedAt`, when its handler began) ends `lost`, a claimed one goes back to the queue. */
   async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
     const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt } : {}) };
     return this.call('POST', '/jobboard/abandon', body);

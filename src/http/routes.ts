@@ -312,7 +312,7 @@ export const routes: Route[] = [
     },
   },
   {
-    method: 'post', path: '/jobboard/abandon', tag: 'jobboard', summary: 'Give a held run back: it ends lost and its task is due again at once',
+    method: 'post', path: '/jobboard/abandon', tag: 'jobboard', summary: 'Give a held run back: a started one (or a claimed one given startedAt) ends lost and its task is due again at once; a claimed one without startedAt goes back to the queue (no retry, no abandon)',
     body: S.AbandonBody,
     responses: { 200: S.EndRunResultSchema, 404: S.ErrorSchema, 409: S.ErrorSchema, 422: S.ErrorSchema },
     handler: async (o, { body }) => ({

@@ -1,13 +1,13 @@
-import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
-import { MAX_TASK_PAGE, checkTaskFilter, taskSearch, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
+import { MAX_TASK_PAGE, checkTaskFilter, pendingLimit, taskSearch, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
 import type { RunSearchInput } from '../core/run-search.js';
 import type { BulkAction, BulkResult, BulkSelectionInput } from '../core/bulk.js';
 import type { WhyAnswer } from '../core/why.js';
 import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
-import { INT4_MAX, assertText } from '../core/storable.js';
+import { assertText } from '../core/storable.js';
 import { checkMs, lastRunsOption, optionsObject } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
@@ -177,8 +177,7 @@ export abstract class TaskClient extends ClientTransport {
   async listPending(type: string, opts: { limit?: number; at?: Date } = {}): Promise<Task[]> {
     opts = optionsObject(opts, 'options');
     assertText(type, 'type');
-    const limit = opts.limit ?? 1000;
-    if (!Number.isSafeInteger(limit) || limit < 0 || limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
+    const limit = pendingLimit(opts.limit);
     // As the library: none asked, or a type no task can have (the route wants one and a name).
     if (limit === 0 || type === '') return [];
     const q = new URLSearchParams({ type: String(type) });

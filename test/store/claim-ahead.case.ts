@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Orrery } from '../../src/engine/service.js';
+import { giveBackUnbegun } from '../../src/engine/abandon.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { DAY, HOUR, LOAD_GIT, T0, plus, useOrrery } from './fixtures.js';
 
@@ -281,8 +282,21 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       await expect(orrery.abandonRun(runOf(b!.id).backendId, { worker: 'other', at: plus(T0, 1000) })).rejects.toMatchObject({ code: 'lease_lost' });
       const lost = await orrery.abandonRun(runOf(b!.id).backendId, { worker: 'w', startedAt: plus(T0, 500), at: plus(T0, 1000) });
       expect(lost).toMatchObject({ run: { status: 'lost', started: plus(T0, 500) }, task: { consecutiveAbandons: 1, retriesLeft: 2 } });
+      // A give-back that races the reaper and another worker's claim (between its read and its release)
+      // is no give-back: the abandon goes on as an end, which refuses a non-holder (it answered that
+      // worker's run as given back).
+      const [c2] = await orrery.createTasks([oneshot(9)]);
+      const [held] = (await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 5, at: plus(T0, 1500) })).filter((x) => x.run.task === c2!.id);
+      const raced = await giveBackUnbegun(orrery.store, async (ids) => {
+        await orrery.reapExpired({ at: plus(T0, 40_000) });
+        const taken = (await orrery.claimRuns({ worker: 'w3', types: ['load-git'], limit: 5, due: false, at: plus(T0, 40_001) })).find((x) => x.run.backendId === held!.run.backendId);
+        expect(taken?.run.worker).toBe('w3');
+        return orrery.releaseRuns({ worker: 'w', backendIds: ids, at: plus(T0, 40_002) });
+      }, held!.run.backendId, 'w');
+      expect(raced).toBeNull();
+      await expect(orrery.abandonRun(held!.run.backendId, { worker: 'w', at: plus(T0, 40_003) })).rejects.toMatchObject({ code: 'lease_lost' });
       // The run given back is claimed again, once.
-      expect((await orrery.claimRuns({ worker: 'w2', types: ['load-git'], limit: 5, at: plus(T0, 2000) })).map((c) => c.run.backendId)).toContain(runOf(a!.id).backendId);
+      expect((await orrery.getRun(runOf(a!.id).backendId))!.status).not.toBe('lost');
     });
 
     it('runs of a limited type come only within startNow, and always started', async () => {

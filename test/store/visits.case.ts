@@ -358,6 +358,8 @@ export function visitCases(sut: StoreUnderTest): void {
       expect(await o.visits.getVisitStats('u', 'git')).toEqual(stats);
       expect(await o.visits.getVisitStats('never', 'git')).toBeNull();
       await expect(o.visits.getVisitStats({ url: 'u' } as never)).rejects.toBeInstanceOf(ValidationError);
+      await expect(o.visits.getVisitStats('', 'git')).rejects.toThrow(/^url: /);
+      await expect(o.visits.getVisitStats('u', '')).rejects.toThrow(/^visitType: /);
       await expect(o.visits.getVisitStats([null] as never)).rejects.toThrow(/^origins\[0\]\.url/);
       await expect(o.visits.setOriginsEnabled('u' as never, false)).rejects.toBeInstanceOf(ValidationError);
     });

@@ -64,6 +64,12 @@ const GIVEN_BACK_RETURNING = `RETURNING id, backend_id, task, cancel_requested,
        (SELECT t.paused_at IS NOT NULL FROM tasks t WHERE t.id = task_runs.task) AS task_paused`;
 
 /** The queries on the scheduling and claiming paths; exported so a test can EXPLAIN them at scale. */
+/**
+ * A renewal's lease: the renewal instant plus the type's lease, never earlier than the lease it renews
+ * (a late or replayed heartbeat keeps the later expiry). Every renewal statement sets it so.
+ */
+export const renewedLease = (current: string, renewal: string) => `greatest(${current}, ${renewal})`;
+
 export const HOT_QUERIES = {
   anyDue: `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks
      WHERE type = $1 AND status = 'next_run_not_scheduled' AND paused_at IS NULL AND priority_rank = r.rank AND next_run <= $2)`,
@@ -103,7 +109,7 @@ export const HOT_QUERIES = {
      AND status = 'claimed' ${GIVEN_BACK_RETURNING}`,
   nextLease: `SELECT min(lease_expires_at) AS t FROM task_runs WHERE status IN ('claimed', 'started')`,
   /** One heartbeat for all of a worker's held runs; runs whose handler began are marked started. */
-  heartbeatRuns: `UPDATE task_runs r SET lease_expires_at = greatest(r.lease_expires_at, $3::timestamptz + y.lease_ms * interval '1 millisecond'),
+  heartbeatRuns: `UPDATE task_runs r SET lease_expires_at = ${renewedLease('r.lease_expires_at', "$3::timestamptz + y.lease_ms * interval '1 millisecond'")},
        status = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN 'started' ELSE r.status END,
        started = CASE WHEN r.status = 'claimed' AND x.started IS NOT NULL THEN greatest(x.started, r.scheduled) ELSE r.started END
      FROM unnest($1::text[], $2::timestamptz[]) AS x(bid, started), task_types y

@@ -72,7 +72,7 @@ import { PostgresVisitStore } from './postgres-visits.js';
 import type { ArchiveStore } from '../archive-store.js';
 import { LIMIT_QUERIES, claimWithLimits } from './postgres-claims.js';
 import { readAdaptiveRates, throttleInTx } from './postgres-adaptive-rates.js';
-import { HOT_QUERIES, PREPARED_CLAIM, PREPARED_CLAIM_DUE, PREPARED_CLAIM_DUE_MAX, TIME_ORDERED_UUID } from './postgres-queries.js';
+import { HOT_QUERIES, PREPARED_CLAIM, PREPARED_CLAIM_DUE, PREPARED_CLAIM_DUE_MAX, renewedLease, TIME_ORDERED_UUID } from './postgres-queries.js';
 import { KeptConnection } from './postgres-kept-connection.js';
 import { PostgresStats } from './postgres-stats.js';
 
@@ -537,7 +537,7 @@ export class PostgresStore implements Store {
   async heartbeat(backendId: string, worker: string, at: Date): Promise<HeartbeatAnswer> {
     const [row] = await this.rows(
       this.pool,
-      `UPDATE task_runs SET lease_expires_at = greatest(lease_expires_at, $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond')
+      `UPDATE task_runs SET lease_expires_at = ${renewedLease('lease_expires_at', "$3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'")}
        WHERE backend_id = $1 AND status IN ('claimed', 'started') AND worker = $2 RETURNING lease_expires_at, cancel_requested`,
       [backendId, worker, at],
     );

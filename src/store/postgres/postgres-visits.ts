@@ -47,12 +47,13 @@ const CHUNK = 5000;
 const GRAB_LOCK_CLASS = 0x76697369;
 
 /**
- * Takes the visit types' lock (class "visi"), in name order so two callers never deadlock on it:
- * grabs and listings take it `alone` (they take turns), recorded visits `shared`.
+ * Takes the visit types' lock (class "visi"), in one statement, in the order of the lock keys (two
+ * names with one hash are one key) so two callers never deadlock on it: grabs and listings take it
+ * `alone` (they take turns), recorded visits `shared`.
  */
 async function lockVisitTypes(c: pg.PoolClient, visitTypes: readonly string[], mode: 'alone' | 'shared'): Promise<void> {
   const fn = mode === 'alone' ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared';
-  for (const vt of [...new Set(visitTypes)].sort()) await c.query(`SELECT ${fn}($1, hashtext($2))`, [GRAB_LOCK_CLASS, vt]);
+  await c.query(`SELECT ${fn}($1, k) FROM (SELECT DISTINCT hashtext(v) AS k FROM unnest($2::text[]) AS v ORDER BY k) AS keys`, [GRAB_LOCK_CLASS, [...new Set(visitTypes)]]);
 }
 
 /** Grab policies on PostgreSQL: each matches one partial index of listed_origins (migration 0003), in its order. */

@@ -127,18 +127,24 @@ export function taskParams(id: number, u: TaskUpdate) {
 export const TASK_SET = `status = @status, disabled_reason = @reason, next_run = @next_run, current_interval_ms = @interval,
   retries_left = @retries, consecutive_abandons = @abandons, next_attempt = @attempt, scheduled_for = @scheduled_for, current_run = NULL`;
 
+/**
+ * A renewal's lease: `@at` plus the type's lease, never earlier than the lease it renews (a late or
+ * replayed heartbeat keeps the later expiry). Every renewal statement sets it so.
+ */
+export const RENEWED_LEASE = 'lease_expires_at = max(coalesce(lease_expires_at, 0), @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type))';
+
 /** Plain renewals of many held runs (backend ids as a JSON array): one unique-index lookup per id. */
-export const RENEW_MANY_SQL = `UPDATE task_runs SET lease_expires_at = max(coalesce(lease_expires_at, 0), @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type))
+export const RENEW_MANY_SQL = `UPDATE task_runs SET ${RENEWED_LEASE}
   WHERE backend_id IN (SELECT value FROM json_each(@bids)) AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`;
 
 function prepareHeld(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    beat: p(`UPDATE task_runs SET lease_expires_at = max(coalesce(lease_expires_at, 0), @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)),
+    beat: p(`UPDATE task_runs SET ${RENEWED_LEASE},
       started = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN max(@started, scheduled) ELSE started END,
       status = CASE WHEN status = 'claimed' AND @started IS NOT NULL THEN 'started' ELSE status END
       WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
-    renew: p(`UPDATE task_runs SET lease_expires_at = max(coalesce(lease_expires_at, 0), @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type))
+    renew: p(`UPDATE task_runs SET ${RENEWED_LEASE}
       WHERE backend_id = @bid AND status IN ('claimed', 'started') AND worker = @worker RETURNING backend_id, cancel_requested`),
     renewMany: p(RENEW_MANY_SQL),
     release: p(`UPDATE task_runs SET status = 'scheduled', worker = NULL, lease_expires_at = NULL, started = NULL

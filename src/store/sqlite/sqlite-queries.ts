@@ -1,7 +1,7 @@
 import { DAG_BACKEND } from '../../core/dag.js';
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
-import { TASK_SET } from './sqlite-held-ends.js';
+import { RENEWED_LEASE, TASK_SET } from './sqlite-held-ends.js';
 import type { Row } from '../rows.js';
 import { idAfterFloor } from './sqlite-id-floor.js';
 import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
@@ -140,7 +140,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
       lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
       WHERE backend_id = @backend_id RETURNING *`),
-    heartbeat: p(`UPDATE task_runs SET lease_expires_at = max(coalesce(lease_expires_at, 0), @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type))
+    heartbeat: p(`UPDATE task_runs SET ${RENEWED_LEASE}
       WHERE backend_id = @backend_id AND status IN ('claimed', 'started') AND worker = @worker RETURNING lease_expires_at, cancel_requested`),
     requestCancel: p(`UPDATE task_runs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
     endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
