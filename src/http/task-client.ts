@@ -22,6 +22,9 @@ import { iso } from './client-json.js';
 /** A page of `GET /api/tasks` as the library's `findTasks` answers it: `{ tasks, nextCursor, partial }`. */
 export type TaskPage = TaskSearchPage<Task>;
 
+/** Longer than any task type's name (128 characters): the route's bound on a `type` filter. */
+const MAX_TYPE_NAME = 256;
+
 /** Filters of `GET /api/tasks` (core/task-search.ts); lists may be arrays, instants Dates. */
 export type TaskQueryFilter = Omit<TaskSearchInput, 'ids' | 'limit' | 'cursor'>;
 
@@ -144,6 +147,8 @@ export abstract class TaskClient extends ClientTransport {
   async findTasks(input: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
     input = optionsObject(input, 'filter');
     taskSearch(input); // refused as the library refuses it, naming the same field, before any request
+    // A type no task type can be named (empty, or longer than any name), which the route refuses: none.
+    if (typeof input.type === 'string' && (input.type === '' || input.type.length > MAX_TYPE_NAME)) return { tasks: [], nextCursor: null, partial: false };
     const page = await this.call<{ items: Task[]; nextCursor: string | null; partial: boolean }>('GET', `/tasks${query(input as Record<string, unknown>)}`);
     return { tasks: page.items, nextCursor: page.nextCursor, partial: page.partial };
   }
@@ -157,6 +162,9 @@ export abstract class TaskClient extends ClientTransport {
     checkTaskFilter(filter); // a misspelt filter is refused before any request, as in the library
     const { afterId, limit, ...rest } = filter;
     const out: Task[] = [];
+    // A type no task type can be named (empty, or longer than any name): none, the library's answer
+    // (the route refuses such a filter).
+    if (typeof rest.type === 'string' && (rest.type === '' || rest.type.length > MAX_TYPE_NAME)) return out;
     // The route's cursor is the id a listing goes on after: ids are positive, of at most 15 digits.
     let cursor = afterId === undefined || afterId < 1 ? null : String(afterId);
     if (cursor !== null && cursor.length > 15) return out;
