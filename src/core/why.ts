@@ -155,15 +155,15 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   if (task.status === 'next_run_not_scheduled' && type.maxQueueLength !== null) {
     if (type.maxQueueLength === 0) add('queue-length', 'hold', 'maxQueueLength is 0: the type is paused (no run of it is queued or claimed from its due tasks) until the limit is raised');
     // A type claimed directly: a worker's claim takes its due tasks whatever the queue holds.
-    else if (load.queued >= type.maxQueueLength && claimsDueDirectly(type)) add('queue-length', 'pass', `the type's queue is full (${load.queued} runs waiting, maxQueueLength ${type.maxQueueLength}), but workers claim its due tasks directly`);
-    else if (load.queued >= type.maxQueueLength) add('queue-length', 'hold', `the type's queue is full: ${load.queued} runs waiting, maxQueueLength ${type.maxQueueLength}; the runner queues more as workers claim`);
+    else if (load.queued >= type.maxQueueLength && claimsDueDirectly(type)) add('queue-length', 'pass', `the type's queue is full (${runsOf(load.queued)} waiting, maxQueueLength ${type.maxQueueLength}), but workers claim its due tasks directly`);
+    else if (load.queued >= type.maxQueueLength) add('queue-length', 'hold', `the type's queue is full: ${runsOf(load.queued)} waiting, maxQueueLength ${type.maxQueueLength}; the runner queues more as workers claim`);
     else add('queue-length', 'pass', `${load.queued} of ${type.maxQueueLength} queue places taken`);
   } else add('queue-length', 'skip', type.maxQueueLength === null ? 'the queue is unbounded' : (finished ?? 'the task has a run already'));
 
   // 7–9. Limits, counted at claim time.
   const holders = load.holders.map((h) => `${h.backendId} (task ${h.task}, ${h.status} on ${h.worker ?? '?'})`).join(', ');
   if (type.maxRunning === null || !waitingToStart) add('max-running', 'skip', type.maxRunning === null ? 'no maxRunning' : pastClaim);
-  else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${load.running} runs held${holders ? `: ${holders}` : ''}; the next end frees a slot (or a reaper pass, for a holder whose lease expired)`);
+  else if (load.running >= type.maxRunning) add('max-running', 'hold', `maxRunning ${type.maxRunning} reached: ${runsOf(load.running)} held${holders ? `: ${holders}` : ''}; the next end frees a slot (or a reaper pass, for a holder whose lease expired)`);
   else add('max-running', 'pass', `${load.running} of ${type.maxRunning} running slots taken`);
 
   const keyCap = perKeyCap(type);
@@ -171,7 +171,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   if (keyCap === null || task.concurrencyKey === null || !waitingToStart) {
     add('max-running-per-key', 'skip', keyCap === null ? 'no maxRunningPerKey' : task.concurrencyKey === null ? 'the task has no concurrency key' : pastClaim);
   } else if (load.runningForKey >= keyCap) {
-    add('max-running-per-key', 'hold', `${capName} reached for key "${task.concurrencyKey}": ${load.runningForKey} runs held`);
+    add('max-running-per-key', 'hold', `${capName} reached for key "${task.concurrencyKey}": ${runsOf(load.runningForKey)} held`);
   } else add('max-running-per-key', 'pass', `${load.runningForKey} of ${keyCap} slots of key "${task.concurrencyKey}" taken`);
 
   const rate = f.effective?.rate ?? type.rateLimit;
@@ -231,3 +231,6 @@ export function explainTask(f: WhyFacts): WhyAnswer {
 function earliestSlot(windowSlot: Date, recovery: number | null | undefined): Date {
   return recovery != null && recovery < windowSlot.getTime() ? new Date(recovery) : windowSlot;
 }
+
+/** `1 run`, `3 runs`. */
+const runsOf = (n: number) => `${n} run${n === 1 ? '' : 's'}`;

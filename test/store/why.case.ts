@@ -82,7 +82,7 @@ export function whyCases(sut: StoreUnderTest): void {
       const waiting = held!.run.task === a!.id ? b! : a!;
       const why = await orrery.whyTask(waiting.id, { at: plus(T0, 1000) });
       expect(why).toMatchObject({ state: 'blocked', heldBy: 'max-running' });
-      expect(why.summary).toContain(`maxRunning 1 reached: 1 runs held: ${held!.run.backendId}`);
+      expect(why.summary).toContain(`maxRunning 1 reached: 1 run held: ${held!.run.backendId}`);
       // A holder whose worker died frees its slot only at a reaper pass: the answer says so.
       expect(why.summary).toMatch(/; the next end frees a slot \(or a reaper pass, for a holder whose lease expired\)$/);
 
@@ -130,7 +130,7 @@ export function whyCases(sut: StoreUnderTest): void {
       await orrery.scheduleDue({ at: T0 });
       const [first] = (await orrery.claim({ worker: 'w1', types: ['ledger'], limit: 5, at: T0 })).runs;
       const second = first!.run.task === l1!.id ? l2! : l1!;
-      expect((await orrery.whyTask(second.id, { at: T0 })).summary).toContain('fifoPerKey (one run per key at a time) reached for key "acct": 1 runs held');
+      expect((await orrery.whyTask(second.id, { at: T0 })).summary).toContain('fifoPerKey (one run per key at a time) reached for key "acct": 1 run held');
     });
 
     it('a finished task is done; an unknown task is not found', async () => {
