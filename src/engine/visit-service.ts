@@ -91,6 +91,7 @@ export class VisitService {
   }
 
   async getListers(ids: readonly string[]): Promise<Lister[]> {
+    if (!Array.isArray(ids)) throw invalid('ids', 'must be an array of lister ids');
     return this.store.visits.getListers(ids.map((id, i) => checkListerId(id, `ids[${i}]`)));
   }
 
@@ -169,7 +170,7 @@ export class VisitService {
   /** Enables or disables the listed entries of origins (of one lister when given); returns how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
     if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }');
-    const checked = keys.map((k, i) => ({ url: checkUrl(k.url, `origins[${i}].url`), visitType: checkVisitType(k.visitType, `origins[${i}].visitType`) }));
+    const checked = keys.map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) }));
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.setOriginsEnabled(checked, enabled, lister);
@@ -198,7 +199,7 @@ export class VisitService {
   /** Records visit results in order, in one transaction; one invalid result rejects the batch. */
   async recordVisits(items: ReadonlyArray<{ url: string; visitType: string; status: VisitStatus; snapshot?: string | null; at?: Date }>): Promise<RecordedVisit[]> {
     if (!Array.isArray(items)) throw invalid('visits', 'must be an array');
-    const visits = items.map((v, i) => validateVisitResult({ ...v, at: this.instant(v.at) }, items.length > 1 ? `visits[${i}]` : ''));
+    const visits = items.map((v, i) => validateVisitResult({ ...v, at: this.instant(v?.at) }, items.length > 1 ? `visits[${i}]` : ''));
     return this.store.visits.recordVisits(visits, this.rng);
   }
 

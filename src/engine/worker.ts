@@ -407,7 +407,7 @@ export class Worker {
     this.buffer = this.buffer.filter((c) => !goes.has(c));
     this.trimming = this.board
       .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) })
-      .then((n) => this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(sizing.meanHandlerMs ?? 0))} a run for its slowest type)`))
+      .then((n) => void (n > 0 && this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(sizing.meanHandlerMs ?? 0))} a run for its slowest type)`)))
       .catch((e: unknown) => this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`))
       .finally(() => (this.trimming = null));
   }

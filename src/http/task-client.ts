@@ -147,8 +147,8 @@ export abstract class TaskClient extends ClientTransport {
   async findTasks(input: TaskQueryFilter & { cursor?: string; limit?: number } = {}): Promise<TaskPage> {
     input = optionsObject(input, 'filter');
     taskSearch(input); // refused as the library refuses it, naming the same field, before any request
-    // A type no task type can be named (empty, or longer than any name), which the route refuses: none.
-    if (typeof input.type === 'string' && (input.type === '' || input.type.length > MAX_TYPE_NAME)) return { tasks: [], nextCursor: null, partial: false };
+    // A type longer than any name (taskSearch refused an empty one), which the route refuses: none.
+    if (typeof input.type === 'string' && input.type.length > MAX_TYPE_NAME) return { tasks: [], nextCursor: null, partial: false };
     const page = await this.call<{ items: Task[]; nextCursor: string | null; partial: boolean }>('GET', `/tasks${query(input as Record<string, unknown>)}`);
     return { tasks: page.items, nextCursor: page.nextCursor, partial: page.partial };
   }

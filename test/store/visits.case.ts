@@ -362,6 +362,10 @@ export function visitCases(sut: StoreUnderTest): void {
       await expect(o.visits.getVisitStats('u', '')).rejects.toThrow(/^visitType: /);
       await expect(o.visits.getVisitStats([null] as never)).rejects.toThrow(/^origins\[0\]\.url/);
       await expect(o.visits.setOriginsEnabled('u' as never, false)).rejects.toBeInstanceOf(ValidationError);
+      // Items that are not objects, and ids that are not an array, are named, not a TypeError.
+      await expect(o.visits.setOriginsEnabled([null] as never, false)).rejects.toThrow(/^origins\[0\]\.url/);
+      await expect(o.visits.recordVisits([null] as never)).rejects.toBeInstanceOf(ValidationError);
+      await expect(o.visits.getListers('x' as never)).rejects.toThrow(/^ids: /);
     });
 
     it('ignores out-of-order and duplicate results', async () => {
