@@ -6,7 +6,7 @@
  * claim counts where the system keeps them.
  */
 import { ownCpuMicros } from './cpu.js';
-import { WORKER_MODULES } from './systems/index.js';
+import { WORKER_MODULES } from './systems/worker-modules.js';
 import { anchorPreciseNow, preciseNow, type ClaimCounts, type Payload, type SystemName, type WorkerModule } from './systems/system.js';
 
 export type ToWorker = { type: 'go' } | { type: 'stop' };

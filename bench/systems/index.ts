@@ -9,11 +9,3 @@ export const SYSTEMS: Record<SystemName, System> = {
   'graphile-worker': graphileWorker,
   'pg-boss': pgBoss,
 };
-
-/** The worker side of each system, loaded only in the worker process (paths from bench/). */
-export const WORKER_MODULES: Record<SystemName, string> = {
-  'orrery-sqlite': './systems/orrery-worker.js',
-  'orrery-pg': './systems/orrery-worker.js',
-  'graphile-worker': './systems/graphile-worker.js',
-  'pg-boss': './systems/pg-boss.js',
-};
