@@ -118,16 +118,15 @@ export function addDagScheduleCommands(cmd: Command, io: Io): void {
   ).action(async (id: string, o: JsonOpts & { from: string; to: string; params?: Record<string, unknown>; follow?: boolean }) => {
     await withOrrery(o, async (orrery) => {
       const runs = await orrery.dags.backfill(id, { from: o.from, to: o.to, ...(o.params ? { params: o.params } : {}) });
-      if (o.json && !o.follow) return printJson(io, runs);
       const say = o.json ? (t: string) => io.err(t) : (t: string) => io.out(t); // with --json, stdout holds the one JSON document
-      say(`backfill of DAG ${id}: ${runs.length} run${runs.length === 1 ? '' : 's'} (${runs[0]!.id}..${runs.at(-1)!.id}) from ${iso(runs[0]!.execTs)} to ${iso(runs.at(-1)!.execTs)}\n`);
-      // A paused DAG starts none of them: say so rather than wait without a word.
+      if (!o.json || o.follow) say(`backfill of DAG ${id}: ${runs.length} run${runs.length === 1 ? '' : 's'} (${runs[0]!.id}..${runs.at(-1)!.id}) from ${iso(runs[0]!.execTs)} to ${iso(runs.at(-1)!.execTs)}\n`);
+      // A paused DAG starts none of them: say so rather than wait without a word (on stderr with --json).
       const { paused } = await orrery.dags.get(id, 0);
       if (paused) say(`DAG ${id} is paused (${paused.reason || 'no reason given'}): these runs start once it is resumed (orrery dag resume ${id})\n`);
       if (o.follow) {
         const ended = await followDagRuns(orrery, runs, say);
         if (o.json) printJson(io, ended);
-      }
+      } else if (o.json) printJson(io, runs);
     });
   });
 

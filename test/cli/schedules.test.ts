@@ -124,5 +124,9 @@ describe('orrery schedule / task / dag schedule commands', () => {
     expect((await cli(['dag', 'pause', 'daily', '--reason', 'maint'])).code).toBe(0);
     const paused = await cli(['dag', 'backfill', 'daily', '--from', halfPast(97), '--to', halfPast(73)]);
     expect(paused.out).toMatch(/\nDAG daily is paused \(maint\): these runs start once it is resumed \(orrery dag resume daily\)\n$/);
+    // With --json, stdout holds the runs alone and the paused line goes to stderr.
+    const pausedJson = await cli(['dag', 'backfill', 'daily', '--from', halfPast(145), '--to', halfPast(121), '--json']);
+    expect(JSON.parse(pausedJson.out)).toHaveLength(1);
+    expect(pausedJson.err).toBe('DAG daily is paused (maint): these runs start once it is resumed (orrery dag resume daily)\n');
   });
 });
