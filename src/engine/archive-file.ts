@@ -92,6 +92,7 @@ export class ArchiveFile {
       if (known === null || size === 0) {
         // A file this database never archived to (or an empty one): append after what is there.
         if (size > 0 && lastByte(fd, size) !== 0x0a) throw fileError(path, 'does not end with a newline: not a complete JSONL file');
+        if (size > 0 && !startsWithBatch(fd)) throw fileError(path, 'is not an Orrery archive file (its first line is not a {"kind":"batch",...} line): archive to another file');
         state = { id: randomUUID(), offset: size, seq: 0 };
         // Recorded before anything is written, so a crash in the first batch is repaired like any other.
         await store.setProgress(key, JSON.stringify(state), at);
@@ -185,6 +186,21 @@ async function checkTail(path: string, fd: number, state: FileState, size: numbe
       const task = await live.getTask(rec.task.id);
       if (task === null || task.created.toISOString() !== rec.task.created) throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
     }
+  }
+}
+
+/** Whether the file's first line is an archive's batch line (read from its first 4 KiB). */
+function startsWithBatch(fd: number): boolean {
+  const b = Buffer.alloc(4096);
+  const n = readSync(fd, b, 0, b.length, 0);
+  const text = b.subarray(0, n).toString('utf8');
+  const nl = text.indexOf('\n');
+  if (nl < 0) return false;
+  try {
+    const first = JSON.parse(text.slice(0, nl)) as { kind?: unknown; archive?: unknown } | null;
+    return first !== null && typeof first === 'object' && first.kind === 'batch' && typeof first.archive === 'string';
+  } catch {
+    return false;
   }
 }
 

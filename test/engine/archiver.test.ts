@@ -88,6 +88,11 @@ describe('JSONL archive file', () => {
     const partial = join(dir, 'partial.jsonl');
     writeFileSync(partial, '{"kind":"task"');
     await expect(orrery.archive({ before, to: partial })).rejects.toMatchObject({ message: expect.stringContaining('does not end with a newline') });
+    // Nor is a file that is not an archive file, and it is left as it was.
+    const notes = join(dir, 'notes.txt');
+    writeFileSync(notes, 'hello world\n');
+    await expect(orrery.archive({ before, to: notes })).rejects.toMatchObject({ code: 'validation_error', message: expect.stringContaining('is not an Orrery archive file') });
+    expect(readFileSync(notes, 'utf8')).toBe('hello world\n');
   });
 
   it('refuses to cut off batches this database committed before it was restored from an older backup', async () => {
