@@ -64,6 +64,7 @@ function parseRuleText(text: string): ParsedRule {
     [RRule.WEEKLY]: 7 * 86_400_000,
   };
   const o = floating.options;
+  checkEnds(floating);
   const period = periods[o.freq];
   const interval = o.interval || 1;
   // The library steps a secondly rule past an hour or minute its BYHOUR / BYMINUTE leave out (a minutely
@@ -107,6 +108,12 @@ export function checkRuleParts(text: string, given = false): void {
     const start = /^DTSTART[^:]*:(\d{4})/i.exec(l);
     if (start && Number(start[1]) < 100) throw new Error(`DTSTART in the year ${start[1]}: rules starting before the year 0100 are not supported (a rule without DTSTART starts at its creation instant)`);
   }
+  if (given) {
+    for (const l of lines) {
+      const m = /^(DTSTART|EXDATE)[^:]*:(.*)$/i.exec(l);
+      if (m) for (const v of m[1]!.toUpperCase() === 'EXDATE' ? m[2]!.split(',') : [m[2]!]) checkDateTime(m[1]!.toUpperCase(), v.trim());
+    }
+  }
   const ruleLines = lines.filter((l) => /^RRULE:/i.test(l) || !/^(DTSTART|EXDATE|RDATE|EXRULE)[:;]/i.test(l));
   // Without a rule line the library makes up a yearly rule from DTSTART.
   if (given && ruleLines.length === 0) throw new Error('no RRULE line: a rule needs one, with FREQ (RRULE:FREQ=DAILY)');
@@ -144,13 +151,105 @@ export function checkRuleParts(text: string, given = false): void {
             throw new Error(`${key}=${value}: each value must be a weekday (MO to SU), optionally with an ordinal from 1 to 53 or -53 to -1 (2MO, -1FR)`);
           }
         }
-      } else if (!['UNTIL', 'DTSTART', 'TZID', 'BYEASTER'].includes(key)) {
+      } else if (key === 'UNTIL') {
+        if (given) checkDateTime('UNTIL', value);
+      } else if (!['DTSTART', 'TZID', 'BYEASTER'].includes(key)) {
         throw new Error(`unknown part "${part}" of the RRULE`);
       }
     }
     if (!given) continue;
     if (!seen.has('FREQ')) throw new Error(`FREQ is missing: every RRULE needs one (one of ${FREQS.join(', ')})`);
     if (seen.has('COUNT') && seen.has('UNTIL')) throw new Error('COUNT and UNTIL are both given: an RRULE may end by one or the other, not both');
+  }
+}
+
+/**
+ * A DTSTART, UNTIL or EXDATE value: a date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS, Z for UTC)
+ * that exists. The library moves an impossible one (February 30, hour 25) into the next month or day
+ * without a word, and names every unreadable one UNTIL.
+ */
+function checkDateTime(part: string, value: string): void {
+  const m = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z?)?$/i.exec(value);
+  const bad = (why: string) => new Error(`${part} "${value}": ${why}`);
+  if (!m) throw bad('must be a date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS, with Z for UTC)');
+  const [y, mo, d, h = 0, mi = 0, sec = 0] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  const days = mo! >= 1 && mo! <= 12 ? new Date(Date.UTC(y!, mo!, 0)).getUTCDate() : 0;
+  if (days === 0 || d! < 1 || d! > days || h > 23 || mi > 59 || sec > 59) throw bad('no such date or time');
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+const SUB_DAILY_PARTS = [
+  { name: 'BYSECOND', unit: 1, modulus: 60, of: (d: Date) => d.getUTCSeconds(), list: (o: RRuleClass['options']) => o.bysecond },
+  { name: 'BYMINUTE', unit: 60, modulus: 60, of: (d: Date) => d.getUTCMinutes(), list: (o: RRuleClass['options']) => o.byminute },
+  { name: 'BYHOUR', unit: 3600, modulus: 24, of: (d: Date) => d.getUTCHours(), list: (o: RRuleClass['options']) => o.byhour },
+];
+
+/**
+ * Refuses a rule the library would search for ever (it stops only past the year 9999, or never: its
+ * step of an hourly to secondly rule loops until the hour, minute and second match their lists).
+ * - An hourly, minutely or secondly rule whose step is a whole number of hours (minutes, seconds)
+ *   moves that part of the time in steps of a fixed size, from DTSTART's: a list holding no value it
+ *   reaches (BYSECOND=60 on FREQ=SECONDLY; BYMINUTE=1 on FREQ=MINUTELY;INTERVAL=2 from an even
+ *   minute) is never matched.
+ * - BYSETPOS positions beyond the most occurrences one period can hold (one for FREQ=SECONDLY) are
+ *   never filled.
+ */
+function checkEnds(rule: RRuleClass): void {
+  const { RRule } = rrule();
+  const o = rule.options;
+  const units: Partial<Record<number, number>> = { [RRule.HOURLY]: 3600, [RRule.MINUTELY]: 60, [RRule.SECONDLY]: 1 };
+  const unit = units[o.freq];
+  const interval = o.interval || 1;
+  if (unit !== undefined) {
+    const step = unit * interval;
+    for (const part of SUB_DAILY_PARTS) {
+      const list = part.list(o);
+      if (part.unit < unit || step % part.unit !== 0 || !nonEmpty(list)) continue;
+      const g = gcd(step / part.unit, part.modulus);
+      const from = part.of(o.dtstart);
+      if (!list!.some((v) => v < part.modulus && (((v - from) % g) + g) % g === 0)) {
+        const reached = g === 1 ? `0 to ${part.modulus - 1}` : `${from % g}, ${(from % g) + g}, ... (every ${g} from DTSTART's ${from})`;
+        throw new Error(`${part.name}=${list!.join(',')} is never reached: this rule's ${part.name.slice(2).toLowerCase()}s are ${reached}, so it has no occurrence`);
+      }
+    }
+  }
+  // A weekly to secondly rule steps day by day through days its day parts leave out: when they leave out
+  // every day, it would walk to the year 9999. The calendar repeats every 400 years, so a yearly rule
+  // with the same day parts walked through one such cycle (9600 to 9999, where the library stops) says.
+  const oo = rule.origOptions;
+  const dayParts = oo.byweekno != null || oo.byyearday != null || oo.bymonthday != null || oo.byweekday != null || oo.byeaster != null;
+  if (o.freq >= RRule.WEEKLY && dayParts) {
+    const plain = (w: unknown) => (typeof w === 'number' ? w : (w as { weekday: number }).weekday);
+    const weekdays = oo.byweekday == null ? null : (Array.isArray(oo.byweekday) ? oo.byweekday : [oo.byweekday]).map(plain);
+    const probe = new RRule(
+      {
+        freq: RRule.YEARLY,
+        dtstart: new Date(Date.UTC(9600, 0, 1)),
+        bymonth: oo.bymonth ?? null,
+        byweekno: oo.byweekno ?? null,
+        byyearday: oo.byyearday ?? null,
+        bymonthday: oo.bymonthday ?? null,
+        byweekday: weekdays,
+        byeaster: oo.byeaster ?? null,
+        byhour: 0,
+        byminute: 0,
+        bysecond: 0,
+      },
+      true,
+    );
+    if (probe.after(new Date(Date.UTC(9600, 0, 1)), true) === null) throw new Error('its day parts (BYMONTH, BYWEEKNO, BYYEARDAY, BYMONTHDAY, BYDAY) leave out every day, so it has no occurrence');
+  }
+  if (nonEmpty(o.bysetpos)) {
+    const size = (list: number[] | null | undefined) => (nonEmpty(list) ? list!.length : 1);
+    const perDay = (o.freq <= RRule.DAILY ? size(o.byhour) : 1) * (o.freq <= RRule.HOURLY ? size(o.byminute) : 1) * (o.freq <= RRule.MINUTELY ? size(o.bysecond) : 1);
+    const days: Partial<Record<number, number>> = { [RRule.YEARLY]: 366, [RRule.MONTHLY]: 31, [RRule.WEEKLY]: 7 };
+    const most = perDay * (days[o.freq] ?? 1);
+    if (o.bysetpos.every((p) => Math.abs(p) > most)) {
+      throw new Error(`BYSETPOS=${o.bysetpos.join(',')} is never filled: a period of this rule holds at most ${most} occurrence${most === 1 ? '' : 's'}`);
+    }
   }
 }
 

@@ -136,9 +136,38 @@ describe('normaliseSchedule', () => {
     ['FREQ=DAILY;interval=2;INTERVAL=2', 'INTERVAL is given twice'],
     ['FREQ=WEEKLY;BYDAY=MO;BYWEEKDAY=TU', 'BYWEEKDAY (BYDAY) is given twice'],
     ['FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z', 'COUNT and UNTIL are both given: an RRULE may end by one or the other, not both'],
+    // Dates that do not exist (the library moved them into the next month or day) and unreadable ones (it named them UNTIL)
+    ['DTSTART:20260230T250000Z\nRRULE:FREQ=DAILY', 'DTSTART "20260230T250000Z": no such date or time'],
+    ['DTSTART:20261301T000000Z\nRRULE:FREQ=DAILY', 'DTSTART "20261301T000000Z": no such date or time'],
+    ['FREQ=DAILY;UNTIL=20261332T000000Z', 'UNTIL "20261332T000000Z": no such date or time'],
+    ['DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY\nEXDATE:20260102T000000Z,garbage', 'EXDATE "garbage": must be a date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS, with Z for UTC)'],
+    // Rules the library would search for ever (or to the year 9999): refused at once
+    ['FREQ=SECONDLY;BYSECOND=60', "BYSECOND=60 is never reached: this rule's seconds are 0 to 59, so it has no occurrence"],
+    ['DTSTART:20260101T000000Z\nRRULE:FREQ=MINUTELY;INTERVAL=2;BYMINUTE=1,59', "BYMINUTE=1,59 is never reached: this rule's minutes are 0, 2, ... (every 2 from DTSTART's 0)"],
+    ['DTSTART:20260101T010000Z\nRRULE:FREQ=HOURLY;INTERVAL=6;BYHOUR=0,12', "BYHOUR=0,12 is never reached: this rule's hours are 1, 7, ... (every 6 from DTSTART's 1)"],
+    ['DTSTART:20260101T000000Z\nRRULE:FREQ=SECONDLY;INTERVAL=7200;BYHOUR=1', 'BYHOUR=1 is never reached'],
+    ['FREQ=SECONDLY;BYSETPOS=2', 'BYSETPOS=2 is never filled: a period of this rule holds at most 1 occurrence'],
+    ['FREQ=DAILY;BYHOUR=1,2;BYSETPOS=3,-3', 'BYSETPOS=3,-3 is never filled: a period of this rule holds at most 2 occurrences'],
+    ['FREQ=SECONDLY;BYWEEKNO=53;BYMONTH=6', 'its day parts (BYMONTH, BYWEEKNO, BYYEARDAY, BYMONTHDAY, BYDAY) leave out every day, so it has no occurrence'],
+    ['FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31', 'its day parts (BYMONTH, BYWEEKNO, BYYEARDAY, BYMONTHDAY, BYDAY) leave out every day'],
   ])('rejects the rrule %j, whose part the library would take out of range (a negative INTERVAL walked back forever)', (rule, why) => {
     const e = errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT));
     expect(e.message).toContain(`schedule.rule: invalid rrule ${JSON.stringify(rule)}: ${why}`);
+  });
+
+  it.each([
+    'FREQ=SECONDLY;BYSECOND=59,60',
+    'DTSTART:20260101T000001Z\nRRULE:FREQ=SECONDLY;INTERVAL=2;BYSECOND=3',
+    'DTSTART:20260101T000000Z\nRRULE:FREQ=MINUTELY;INTERVAL=7;BYMINUTE=1',
+    'FREQ=MINUTELY;BYSECOND=60',
+    'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29',
+    'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO',
+    'FREQ=DAILY;BYWEEKNO=53',
+    'FREQ=WEEKLY;BYDAY=2MO',
+    'FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1',
+    'DTSTART;TZID=Europe/Paris:20270101T090000\nRRULE:FREQ=WEEKLY\nEXDATE;TZID=Europe/Paris:20270108T090000,20270115',
+  ])('accepts the rrule %j, which has occurrences (quickly found)', (rule) => {
+    expect(normaliseSchedule({ kind: 'rrule', rule }, AT)).toMatchObject({ kind: 'rrule' });
   });
 
   it.each(['FREQ=WEEKLY;BYDAY=MO,-1FR,2TU;WKST=SU', 'FREQ=MONTHLY;BYMONTHDAY=-1,15;BYSETPOS=1', 'FREQ=DAILY;BYHOUR=0,23;BYMINUTE=0,59;BYSECOND=0', 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;UNTIL=20300101T000000Z'])(
@@ -262,6 +291,18 @@ describe('cron schedules end before the year 3000', () => {
     const e = errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 * * *' }, iso('2999-12-31T00:00:01.000Z')));
     expect(e.message).toBe('schedule.expr: cron expression "0 0 * * *" has no occurrence after 2999-12-31T00:00:01.000Z before the year 3000, where cron schedules end');
     expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 31 2 *' }, iso('2026-01-01T00:00:00.000Z'))).message).toContain('never fires');
+  });
+
+  it('a year field of 3000 or later does not reach past it', () => {
+    expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 0 1 1 * 3001' }, AT)).message).toBe(
+      'schedule.expr: cron expression "0 0 0 1 1 * 3001" has no occurrence before the year 3000, where cron schedules end',
+    );
+    const s = normaliseSchedule({ kind: 'cron', expr: '0 0 0 1 1 * 2999-3005' }, AT);
+    expect(nextOccurrenceOrNull(s, iso('2999-01-01T00:00:00.000Z'))).toBeNull();
+    // In the schedule's zone: 3000-01-01 00:00 in Paris is 2999-12-31T23:00Z, and it ends there too.
+    const paris = normaliseSchedule({ kind: 'cron', expr: '0 0 0 * * * 2999-3001', tz: 'Europe/Paris' }, AT);
+    expect(nextOccurrenceOrNull(paris, iso('2999-12-30T12:00:00.000Z'))?.toISOString()).toBe('2999-12-30T23:00:00.000Z');
+    expect(nextOccurrenceOrNull(paris, iso('2999-12-30T23:00:00.000Z'))).toBeNull();
   });
 });
 

@@ -34,9 +34,13 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
     } catch (e) {
       throw invalid(`${field}.expr`, `invalid cron expression ${JSON.stringify(expr)}: ${oneLine((e as Error).message)}`);
     }
-    if (makeCron(expr, tz).nextRun(at) === null) {
-      // The cron library looks no further than the year 3000.
-      const why = at.getUTCFullYear() >= 2999 ? `has no occurrence after ${at.toISOString()} before the year 3000, where cron schedules end` : 'never fires';
+    const cron = makeCron(expr, tz);
+    if (cronNext(cron, tz, at) === null) {
+      // Cron schedules end before the year 3000 (the library looks no further; a year field may name a later one).
+      const why =
+        at.getUTCFullYear() >= 2999 ? `has no occurrence after ${at.toISOString()} before the year 3000, where cron schedules end`
+        : cron.nextRun(at) !== null ? 'has no occurrence before the year 3000, where cron schedules end'
+        : 'never fires';
       throw invalid(`${field}.expr`, `cron expression ${JSON.stringify(expr)} ${why}`);
     }
     base = { kind: 'cron', expr, tz };
@@ -199,7 +203,7 @@ export function scheduleZone(schedule: CalendarSchedule): string {
 }
 
 function rawNext(schedule: CalendarSchedule, after: Date): Date | null {
-  return schedule.kind === 'cron' ? makeCron(schedule.expr, schedule.tz).nextRun(after) : rruleAfter(schedule.rule, after);
+  return schedule.kind === 'cron' ? cronNext(makeCron(schedule.expr, schedule.tz), schedule.tz, after) : rruleAfter(schedule.rule, after);
 }
 
 /** The latest raw occurrence at or before `at`. */
@@ -243,6 +247,19 @@ function exclusionSet(list: readonly string[]): Set<string> {
 
 function makeCron(expr: string, tz: string): Cron {
   return new Cron(expr, { timezone: tz, paused: true });
+}
+
+/** Late in 2999 in every zone: occurrences before it are in a year before 3000 wherever they are seen. */
+const CRON_END_NEAR = Date.UTC(2999, 11, 30);
+
+/**
+ * The cron's next occurrence after `after`, null from the year 3000 on (local time in `tz`): the cron
+ * library looks no further without a year field, and one that names 3000 or later must not reach past it.
+ */
+function cronNext(cron: Cron, tz: string, after: Date): Date | null {
+  const next = cron.nextRun(after);
+  if (next === null || next.getTime() < CRON_END_NEAR) return next;
+  return DateTime.fromJSDate(next, { zone: tz }).year >= 3000 ? null : next;
 }
 
 /**
