@@ -58,6 +58,15 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
+  it('rounds a half millisecond up, exactly (4.0005 * 1000 is 4000.4999... in binary floating point)', () => {
+    expect(parseDuration('1.0005s')).toBe(1_001);
+    expect(parseDuration('4.0005s')).toBe(4_001);
+    expect(parseDuration('PT4.0005S')).toBe(4_001);
+    expect(parseDuration('1d0.0005s')).toBe(86_400_001);
+    expect(parseDuration('0.4999ms')).toBe(0);
+    expect(parseDuration('0.1h0.5ms')).toBe(360_001);
+  });
+
   it('a day is exactly 86,400,000 ms', () => {
     expect(parseDuration('1d')).toBe(86_400_000);
     expect(parseDuration('P1D')).toBe(86_400_000);

@@ -31,11 +31,10 @@ export function parseDuration(text: string, field = 'duration'): number {
       throw invalid(field, `invalid ISO 8601 duration "${text}" (use weeks, days, hours, minutes, seconds, e.g. P1DT12H)`);
     }
     const [, w, d, h, mi, s] = m;
-    const ms = num(w) * UNIT_MS.w! + num(d) * UNIT_MS.d! + num(h) * UNIT_MS.h! + num(mi) * UNIT_MS.m! + num(s) * UNIT_MS.s!;
-    return checked(ms, field, text);
+    return exactMs([[w, UNIT_MS.w!], [d, UNIT_MS.d!], [h, UNIT_MS.h!], [mi, UNIT_MS.m!], [s, UNIT_MS.s!]], field, text);
   }
   let rest = src.toLowerCase();
-  let total = 0;
+  const parts: Array<[string, number]> = [];
   let last = Number.POSITIVE_INFINITY; // each unit once, largest first: `1d12h`, not `12h1d` or `1h1h`
   while (rest.length > 0) {
     const m = COMPACT.exec(rest);
@@ -43,14 +42,26 @@ export function parseDuration(text: string, field = 'duration'): number {
     const unit = UNIT_MS[m[2]!]!;
     if (unit >= last) throw invalid(field, `invalid duration "${text}": give each unit once, largest first (1d12h, 1h30m)`);
     last = unit;
-    total += Number(m[1]) * unit;
+    parts.push([m[1]!, unit]);
     rest = rest.slice(m[0].length);
   }
-  return checked(total, field, text);
+  return exactMs(parts, field, text);
 }
 
-function num(v: string | undefined): number {
-  return v === undefined ? 0 : Number(v);
+/**
+ * The sum of decimal numbers (as written) times their units, rounded to the nearest millisecond (half
+ * up), computed exactly: in binary floating point `4.0005 * 1000` is 4000.4999..., which rounded down.
+ */
+function exactMs(parts: ReadonlyArray<readonly [string | undefined, number]>, field: string, text: string): number {
+  const given = parts.filter((p): p is readonly [string, number] => p[0] !== undefined);
+  const scale = Math.max(0, ...given.map(([v]) => (v.split('.')[1] ?? '').length));
+  let total = 0n; // in 10^-scale ms
+  for (const [v, unit] of given) {
+    const [whole, frac = ''] = v.split('.');
+    total += BigInt(whole! + frac.padEnd(scale, '0')) * BigInt(unit);
+  }
+  const den = 10n ** BigInt(scale);
+  return checked(Number((total + den / 2n) / den), field, text);
 }
 
 function checked(ms: number, field: string, text: string): number {

@@ -54,7 +54,13 @@ export function assertJson(value: unknown, path: string): void {
     // Deeper values would overflow the stack of this walk and of the stores' (a crash, not an answer).
     if (depth >= MAX_JSON_NESTING) throw invalid(path, `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
     seen.add(v);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`, depth + 1));
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        // JSON writes a hole as null, as it would an undefined (refused by the walk)
+        if (!(i in v)) throw invalid(`${at}[${i}]`, 'an array hole is not JSON (it would be written as null)');
+        walk(v[i], `${at}[${i}]`, depth + 1);
+      }
+    }
     else if (v instanceof Date) return;
     else {
       for (const [k, x] of Object.entries(v)) {
@@ -76,10 +82,17 @@ export function assertJson(value: unknown, path: string): void {
  */
 function lossyObject(v: object): string | null {
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'an invalid Date is not JSON (it would be written as null)' : null;
+  // Boxed primitives JSON cannot write (Object(1n) throws in JSON.stringify; a NaN Number is written as null)
+  if (v instanceof BigInt) return 'bigint is not JSON';
+  if (v instanceof Symbol) return 'symbol is not JSON';
+  if (v instanceof Number && !Number.isFinite(v.valueOf())) return 'numbers must be finite';
   if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return null; // it says how it is written
   if (v instanceof Map) return 'a Map is not JSON (it would be written as {}): convert it, e.g. Object.fromEntries(map)';
   if (v instanceof Set) return 'a Set is not JSON (it would be written as {}): convert it, e.g. Array.from(set)';
   if (v instanceof Error) return 'an Error is not JSON (it would be written as {}): keep its message';
+  if (v instanceof RegExp) return 'a RegExp is not JSON (it would be written as {}): keep its source';
+  if (v instanceof Promise) return 'a Promise is not JSON (it would be written as {}): await it first';
+  if (v instanceof WeakMap || v instanceof WeakSet) return `a ${v instanceof WeakMap ? 'WeakMap' : 'WeakSet'} is not JSON (it would be written as {})`;
   return null;
 }
 
@@ -97,7 +110,10 @@ function cleanJson(v: unknown, depth: number): boolean {
     return true;
   }
   if (v instanceof Date) return !Number.isNaN(v.getTime());
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function' || v instanceof Map || v instanceof Set || v instanceof Error) return false;
+  // Plain objects only: a class instance or a boxed value (Object(1n), a RegExp, a Map) takes the careful walk.
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
   for (const k in v) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     const x = (v as Record<string, unknown>)[k];

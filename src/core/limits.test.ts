@@ -44,6 +44,9 @@ describe('parseRateLimit', () => {
     // A bad bare unit is named as typed, not as the `1x` it was read as.
     expect(() => parseRateLimit('10/x', 'rate')).toThrow(/invalid duration "x"/);
     expect(() => parseRateLimit('10/xyz', 'rate')).toThrow(/invalid duration "xyz"/);
+    // As every duration: a window of at most 100 years (the text form skipped it; PostgreSQL then failed every claim)
+    expect(parseRateLimit('10/36500d')).toEqual({ count: 10, perMs: 36_500 * 86_400_000 });
+    expect(() => parseRateLimit('1/9999999d', 'rate')).toThrow(/^rate: the window must be at most 100 years$/);
   });
 });
 

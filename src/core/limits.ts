@@ -1,4 +1,4 @@
-import { parseDuration } from './durations.js';
+import { MAX_DURATION_MS, parseDuration } from './durations.js';
 import { invalid } from './errors.js';
 import type { TaskType } from './model.js';
 import { INT4_MAX } from './storable.js';
@@ -106,6 +106,8 @@ export function parseRateLimit(text: string, path = 'rateLimit'): RateLimit {
     throw e;
   }
   if (perMs < 1) throw invalid(path, 'the window must be at least 1ms');
+  // As the object form's perMs (and every duration): at most 100 years.
+  if (perMs > MAX_DURATION_MS) throw invalid(path, 'the window must be at most 100 years');
   return { count, perMs };
 }
 

@@ -451,6 +451,22 @@ describe('assertJson / validateMetadata', () => {
     expect(problem([new Set([1])])).toBe('result[0]: a Set is not JSON (it would be written as {}): convert it, e.g. Array.from(set)');
     expect(problem({ e: new Error('x') })).toBe('result.e: an Error is not JSON (it would be written as {}): keep its message');
     expect(problem({ at: new Date(NaN) })).toBe('result.at: an invalid Date is not JSON (it would be written as null)');
+    // Boxed values and objects JSON writes as {} or cannot write (they passed as empty objects, or threw a TypeError)
+    expect(problem({ a: Object(1n) })).toBe('result.a: bigint is not JSON');
+    expect(problem({ a: Object(Symbol('s')) })).toBe('result.a: symbol is not JSON');
+    expect(problem({ a: new Number(NaN) })).toBe('result.a: numbers must be finite');
+    expect(problem({ a: /x/ })).toBe('result.a: a RegExp is not JSON (it would be written as {}): keep its source');
+    expect(problem({ a: Promise.resolve(1) })).toBe('result.a: a Promise is not JSON (it would be written as {}): await it first');
+    // An array hole is written as null, as an undefined would be
+    // eslint-disable-next-line no-sparse-arrays
+    expect(problem({ a: [1, , 2] })).toBe('result.a[1]: an array hole is not JSON (it would be written as null)');
+    expect(problem({ a: new Array(2) })).toBe('result.a[0]: an array hole is not JSON (it would be written as null)');
+    // A class instance is written as its own fields, a boxed number or string as itself
+    class Point {
+      constructor(readonly x: number) {}
+    }
+    expect(problem({ p: new Point(1), n: new Number(2), s: new String('x'), o: Object.create(null) as object })).toBeNull();
+    expect(problem({ p: new Point(NaN) })).toBe('result.p.x: numbers must be finite');
     // What says how it is written, and valid Dates, are JSON.
     expect(problem({ at: new Date(0), custom: { toJSON: () => 'x' }, e: Object.assign(new Error('y'), { toJSON: () => ({ message: 'y' }) }) })).toBeNull();
   });

@@ -1,3 +1,6 @@
+import { invalid } from '../core/errors.js';
+import { parseInstant } from '../core/instants.js';
+
 /** A pending timer of a `Clock`: `cancel()` stops it from firing (calling it again does nothing). */
 export interface Timer {
   /** Stops the timer; it will not fire. */
@@ -59,6 +62,27 @@ export const systemClock: Clock = {
   sleep: (ms, signal) => sleepOn(systemClock, ms, signal),
 };
 
+/** Latest instant a Date holds (±8.64e15 ms from the epoch). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * An instant a test clock is given, in epoch ms: ISO 8601 text read as every instant Orrery reads (UTC
+ * when it names no zone; impossible dates refused), or a valid `Date`. `field` names it in the error.
+ */
+export function clockInstant(at: Date | string, field: string): number {
+  if (typeof at === 'string') return parseInstant(at, field).getTime();
+  const t = at instanceof Date ? at.getTime() : NaN;
+  if (Number.isNaN(t)) throw invalid(field, `must be a valid Date or ISO 8601 text, not ${String(at)}`);
+  return t;
+}
+
+/** `t + ms` for a test clock's `advance`: a finite number of ms that leaves a valid instant. */
+export function advancedInstant(t: number, ms: number): number {
+  const next = t + ms;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(next) > MAX_DATE_MS) throw invalid('ms', `must be a finite number of milliseconds that leaves a valid instant, not ${String(ms)}`);
+  return next;
+}
+
 /**
  * A clock whose instant only moves when told to, with real timers: the engine's loops still sleep in
  * real time. For tests and replays of the store and the service (`VirtualClock` for the loops).
@@ -66,7 +90,7 @@ export const systemClock: Clock = {
 export class ManualClock implements Clock {
   private t: number;
   constructor(start: Date | string) {
-    this.t = new Date(start).getTime();
+    this.t = clockInstant(start, 'start');
   }
   /** The clock's instant. */
   now(): Date {
@@ -74,11 +98,11 @@ export class ManualClock implements Clock {
   }
   /** Moves the clock to an instant (ISO 8601 text or a `Date`), backwards too. */
   set(at: Date | string): void {
-    this.t = new Date(at).getTime();
+    this.t = clockInstant(at, 'at');
   }
   /** Moves the clock forward by `ms` milliseconds; returns the new instant. */
   advance(ms: number): Date {
-    this.t += ms;
+    this.t = advancedInstant(this.t, ms);
     return this.now();
   }
   /** A real timer (Node's `setTimeout`): the manual instant does not move it. */

@@ -1,4 +1,4 @@
-import { sleepOn, type Clock, type Timer } from './clock.js';
+import { advancedInstant, clockInstant, sleepOn, type Clock, type Timer } from './clock.js';
 
 export interface VirtualClockOptions {
   /**
@@ -52,8 +52,7 @@ export class VirtualClock implements Clock {
   private stepCount = 0;
 
   constructor(start: Date | string, opts: VirtualClockOptions = {}) {
-    this.t = new Date(start).getTime();
-    if (Number.isNaN(this.t)) throw new Error(`invalid start instant: ${String(start)}`);
+    this.t = clockInstant(start, 'start');
     this.quietTurns = opts.quietTurns ?? 2;
   }
 
@@ -150,7 +149,7 @@ export class VirtualClock implements Clock {
 
   /** Moves time forward by `ms`, firing every timer due on the way at its own instant; ends quiet at now + ms. */
   async advance(ms: number): Promise<void> {
-    await this.run(new Date(this.t + ms));
+    await this.run(new Date(advancedInstant(this.t, ms)));
   }
 
   /**
@@ -159,7 +158,7 @@ export class VirtualClock implements Clock {
    * `until` (when it stopped there) and the system is drained once more. Resolves with the instant reached.
    */
   async run(until: Date, stop?: () => boolean): Promise<Date> {
-    const end = until.getTime();
+    const end = clockInstant(until, 'until');
     for (;;) {
       await this.drain();
       if (stop?.()) return new Date(this.t);

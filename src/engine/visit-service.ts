@@ -1,7 +1,8 @@
 import { NotFoundError, invalid } from '../core/errors.js';
 import { optionsObject } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
-import { assertStorable, assertText } from '../core/storable.js';
+import { assertText } from '../core/storable.js';
+import { assertJson } from '../core/json-checks.js';
 import { atOptions, visitOptions } from '../core/visit-args.js';
 import {
   checkListerId,
@@ -117,7 +118,8 @@ export class VisitService {
     if (update.lastListingFinishedAt != null) checkDate(update.lastListingFinishedAt, 'lastListingFinishedAt');
     let stored: Record<string, unknown> | undefined;
     if (state !== undefined) {
-      assertStorable(state, 'currentState');
+      // As every JSON a user gives (the typed client's checks too): finite numbers, no BigInt, no __proto__, at most 128 levels.
+      if (state !== null && typeof state === 'object' && !Array.isArray(state)) assertJson(state, 'currentState');
       // What JSON makes of it must be an object too (a Date or a String object is written as a string).
       const text = state && typeof state === 'object' && !Array.isArray(state) ? (JSON.stringify(state) as string | undefined) : undefined;
       stored = text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
