@@ -50,6 +50,7 @@ export function buildProgram(io: Io): Command {
   const harden = (c: Command) => {
     c.exitOverride().configureOutput(output(io));
     refuseRepeats(c);
+    refuseContradictions(c);
     c.commands.forEach(harden);
   };
   harden(program);
@@ -68,6 +69,25 @@ function refuseRepeats(c: Command): void {
     c.on(`option:${o.name()}`, () => {
       if (++seen > 1) throw new UsageError(`option ${o.long ?? o.short} given twice: give it once`);
     });
+  }
+}
+
+/**
+ * A flag and its negation both given (`--paused --no-paused`) is an error naming them: commander keeps
+ * the last, which would drop the other without a word.
+ */
+function refuseContradictions(c: Command): void {
+  for (const negative of c.options) {
+    if (!negative.negate || !negative.long) continue;
+    const positive = c.options.find((o) => o.long === `--${negative.long!.slice('--no-'.length)}`);
+    if (!positive) continue;
+    const seen = new Set<string>();
+    for (const o of [positive, negative]) {
+      c.on(`option:${o.name()}`, () => {
+        seen.add(o.long!);
+        if (seen.size === 2) throw new UsageError(`${positive.long} and ${negative.long} contradict each other: give one of them`);
+      });
+    }
   }
 }
 
@@ -218,3 +238,4 @@ export function errorLine(message: string): string {
   const tail = flat.slice(-100).replace(/^[\udc00-\udfff]/, '');
   return `${head}… (${flat.length - head.length - tail.length} characters left out) …${tail}`;
 }
+

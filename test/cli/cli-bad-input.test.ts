@@ -163,6 +163,9 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['an integer past 2^53-1 in dag trigger --params', ['dag', 'trigger', 'nope', '--params', '{"n":[[9007199254740993]]}'], ['--params', 'the number 9007199254740993 at n[0][0]']],
     // Commander takes the last value of an option given twice without a word: the first would be lost.
     ['an option given twice', ['task', 'list', '--limit', '3', '--limit', '4'], ['orrery: option --limit given twice: give it once']],
+    // And a flag with its negation: the last was taken, the other dropped without a word.
+    ['a flag and its negation', ['task', 'list', '--paused', '--no-paused'], ['orrery: --paused and --no-paused contradict each other: give one of them']],
+    ['a negation and its flag', ['task-type', 'edit', 'load-git', '--no-fifo-per-key', '--fifo-per-key'], ['orrery: --fifo-per-key and --no-fifo-per-key contradict each other']],
     ['--db before the command and again after it', ['--db', 'sqlite::memory:', 'task', 'list'], ['orrery: option --db given twice']],
     ['--db twice before the command (and once after)', ['--db', 'sqlite::memory:', '--db', 'sqlite::memory:', 'task', 'list'], ['orrery: option --db given twice']],
     ['--at on a day that does not exist (run end)', ['run', 'end', 'STARTED', '--status', 'eventful', '--at', '2026-02-30T00:00:00Z'], ['--at', '2026-02-30']],
