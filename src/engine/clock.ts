@@ -30,12 +30,21 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** Longest delay of a Node timer (longer ones fire at once); longer sleeps are cut to it, and loops sleep again. */
+/** Longest delay of a Node timer (longer ones fire at once): a longer timer is armed again for the rest (realTimer). */
 const MAX_TIMER_MS = 2_147_000_000;
 
+/**
+ * A Node timer of any length: one longer than a Node timer can wait is armed again for what is left
+ * each time it wakes (a 100-day lease or timeout fires after 100 days, not after 24.8); `Infinity`
+ * never fires.
+ */
 function realTimer(ms: number, fn: () => void, opts?: TimerOptions): Timer {
-  const t = setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
-  if (opts?.unref) t.unref?.();
+  let t: ReturnType<typeof setTimeout>;
+  const arm = (left: number) => {
+    t = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, left > 0 ? left : 0);
+    if (opts?.unref) t.unref?.();
+  };
+  arm(ms);
   return { cancel: () => clearTimeout(t) };
 }
 

@@ -2,7 +2,7 @@
  * Values a library caller may hand over that JSON or a Date cannot hold faithfully: refused with a
  * ValidationError naming them (they were stored changed, or failed later with a TypeError).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
@@ -59,5 +59,29 @@ describe('test clocks read instants as Orrery reads them', () => {
     await expect(virtual.advance(NaN)).rejects.toThrow(ValidationError);
     expect(fired).toBe(false);
     expect(virtual.now().toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+});
+
+describe('the system clock’s timers', () => {
+  it('one longer than a Node timer can wait (24.8 days) fires at its own time, not at 24.8 days; Infinity never', async () => {
+    const { systemClock } = await import('../../src/engine/clock.js');
+    vi.useFakeTimers();
+    try {
+      const day = 86_400_000;
+      const fired: string[] = [];
+      systemClock.setTimer(100 * day, () => fired.push('100d'));
+      systemClock.setTimer(Infinity, () => fired.push('never'));
+      const cancelled = systemClock.setTimer(60 * day, () => fired.push('cancelled'));
+      vi.advanceTimersByTime(30 * day);
+      cancelled.cancel();
+      vi.advanceTimersByTime(70 * day - 1);
+      expect(fired).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(fired).toEqual(['100d']);
+      vi.advanceTimersByTime(1000 * day);
+      expect(fired).toEqual(['100d']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
