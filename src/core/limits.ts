@@ -217,6 +217,16 @@ export function limitedClaimAt(at: number, now: (() => Date) | undefined): numbe
 }
 
 /**
+ * A claim's request with its instant read again once the store may write (SQLite's write lock taken,
+ * a PostgreSQL connection in hand): its runs are scheduled, started and leased from then, not from
+ * before a wait, which would record them started before they were queued and lease them for less (a
+ * lease over before the claim committed). A claim at a given instant (no `now`) keeps it.
+ */
+export function freshClaim<R extends { at: Date; now?: () => Date }>(req: R): R {
+  return req.now === undefined ? req : { ...req, at: new Date(limitedClaimAt(req.at.getTime(), req.now)) };
+}
+
+/**
  * How many runs of limited types one claim may take, all limited types together: they start at once
  * (their start instants are what the limits count), so only for the claimer's free slots (`startNow`;
  * a claimer that does not say has `limit` of them).

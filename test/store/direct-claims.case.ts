@@ -21,6 +21,22 @@ export function directClaimCases(sut: StoreUnderTest): void {
       expect((await orrery.claim({ worker: 'w1', types: ['held'], limit: 10, at: T0 })).runs.map((c) => c.run.task)).toEqual([t.id]);
     });
 
+    it('a claim given the clock stamps its runs with the instant it may write at, not the one read before a wait', async () => {
+      // A claim that waited (for SQLite's write lock, for a PostgreSQL connection) recorded runs started
+      // before they were queued, and leased them from before the wait: the lease could be over at the commit.
+      const { orrery } = await setup();
+      await orrery.createTask({ type: 'load-git', arguments: { args: ['queued'], kwargs: {} }, nextRun: plus(T0, -HOUR) });
+      await orrery.scheduleDue({ at: T0 });
+      await orrery.createTask(oneshot('load-git', 1, { nextRun: plus(T0, -10) }));
+      const later = plus(T0, 10_000);
+      const out = await orrery.store.claimRuns({ worker: 'w1', types: ['load-git'], limit: 5, at: T0, now: () => later, due: true, startNow: 5 });
+      expect(out.runs).toHaveLength(2);
+      const [fromQueue, direct] = [out.runs.find((c) => !out.created!.includes(c.run.id))!, out.runs.find((c) => out.created!.includes(c.run.id))!];
+      expect(fromQueue.run).toMatchObject({ status: 'started', scheduled: T0, started: later, leaseExpiresAt: plus(later, 30_000) });
+      expect(direct.run).toMatchObject({ status: 'started', scheduled: later, started: later, leaseExpiresAt: plus(later, 30_000) });
+      expect(await orrery.getRun(direct.run.backendId)).toMatchObject({ scheduled: later, started: later, leaseExpiresAt: plus(later, 30_000) });
+    });
+
     it('takes waiting runs first, then due tasks in runner order; each gets a claimed run and is marked scheduled', async () => {
       const { orrery } = await setup();
       const queued = await orrery.createTask({ type: 'load-git', arguments: { args: ['queued'], kwargs: {} }, nextRun: plus(T0, -HOUR) });

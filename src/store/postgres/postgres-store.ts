@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
 import { externalStartInstant } from '../../core/run-end.js';
-import { claimsDueDirectly, hasLimits, limitedClaimCap, SCHEDULE_BATCH, unlimitedStartBudget } from '../../core/limits.js';
+import { claimsDueDirectly, freshClaim, hasLimits, limitedClaimCap, SCHEDULE_BATCH, unlimitedStartBudget } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
 import { type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
@@ -417,13 +417,14 @@ export class PostgresStore implements Store {
     return (await this.rows(this.pool, HOT_QUERIES.typesDue, [at])).map((r) => r.name as string);
   }
 
-  async claimRuns(req: ClaimRequest): Promise<ClaimOutcome> {
-    if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
+  async claimRuns(given: ClaimRequest): Promise<ClaimOutcome> {
+    if (given.limit <= 0 || given.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
     const unlimited: string[] = [];
     const limited: TaskType[] = [];
     // Types whose due tasks the claim may take directly (core/limits.ts): not those of a maxQueueLength of 0.
     const dueTypes: string[] = [];
-    const types = await this.types.many(this.pool, req.types);
+    const types = await this.types.many(this.pool, given.types);
+    const req = freshClaim(given); // the instant after any wait for a connection, not before it
     for (const name of new Set(req.types)) {
       const type = types.get(name) ?? null;
       if (type !== null && hasLimits(type)) limited.push(type);

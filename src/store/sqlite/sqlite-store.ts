@@ -21,7 +21,7 @@ import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
-import { SCHEDULE_BATCH } from '../../core/limits.js';
+import { freshClaim, SCHEDULE_BATCH } from '../../core/limits.js';
 import { WakeFiles } from '../wake-files.js';
 import { SqliteFileIdentity } from './sqlite-file-identity.js';
 import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
@@ -439,9 +439,10 @@ export class SqliteStore implements Store {
     if (req.limit <= 0 || req.types.length === 0) return { runs: [], heldBack: false, retryAt: null };
     let caughtUp = 0;
     const outcome = await this.write(() => {
+      const fresh = freshClaim(req); // the instant once the write lock is held, not before the wait for it
       // Late cron and rrule tasks first, so that a due task claimed here serves the occurrence its policy says.
-      if (req.due) caughtUp = this.schedules.catchUpInTx(req.at, CATCH_UP_BATCH).length;
-      return this.claims.claimInTx(req);
+      if (fresh.due) caughtUp = this.schedules.catchUpInTx(fresh.at, CATCH_UP_BATCH).length;
+      return this.claims.claimInTx(fresh);
     });
     if (caughtUp > 0) this.wake({ kind: 'tasks-written', count: caughtUp });
     outcome.runs.sort(claimOrder);
