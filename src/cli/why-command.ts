@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { WhyAnswer } from '../core/why.js';
+import { oneLine } from '../core/terminal-text.js';
 import { addDb, instantArg, parseId, printJson, withOrrery, type DbOpts, type Io } from './common.js';
 
 const MARK: Record<string, string> = { pass: 'ok  ', hold: 'HOLD', skip: '-   ' };
@@ -20,11 +21,12 @@ export function whyCommand(io: Io): Command {
   });
 }
 
+/** The answer as text: each line is one line, whatever the pause reasons and names in it hold (a newline or tab shows as `\n`, `\t`, as in every table). */
 export function render(a: WhyAnswer): string {
-  const lines = [`task ${a.task}: ${a.state}${a.heldBy ? ` (held by ${a.heldBy})` : ''}`, `  ${a.summary}`];
+  const lines = [`task ${a.task}: ${a.state}${a.heldBy ? ` (held by ${oneLine(a.heldBy)})` : ''}`, `  ${oneLine(a.summary)}`];
   if (a.until) lines.push(`  until ${a.until.toISOString()}`);
   lines.push('');
   const width = Math.max(...a.gates.map((g) => g.gate.length));
-  for (const g of a.gates) lines.push(`${MARK[g.verdict]}  ${g.gate.padEnd(width)}  ${g.detail}`);
+  for (const g of a.gates) lines.push(`${MARK[g.verdict]}  ${g.gate.padEnd(width)}  ${oneLine(g.detail)}`);
   return `${lines.join('\n')}\n`;
 }

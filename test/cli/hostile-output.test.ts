@@ -46,6 +46,22 @@ describe('hostile text in the data, printed by the CLI', () => {
     expect(shown.arguments).toEqual({ args: [HOSTILE], kwargs: { [HOSTILE]: 1 } });
   });
 
+  it('task why keeps each gate on one line: a newline or tab in a pause reason shows as \\n, \\t', async () => {
+    const db = tempDb();
+    const o = await openOrrery({ db: db.url });
+    await o.createTaskType({ name: 't', defaultIntervalMs: '1h' });
+    const task = await o.createTask({ type: 't', arguments: { args: ['x'], kwargs: {} } });
+    await o.pauseTask(task.id, { reason: 'line one\nline two' });
+    await o.pauseTaskType('t', { reason: 'type\treason\nsecond' });
+    await o.close();
+    const out = (await runCli(['task', 'why', String(task.id), ...db.db])).stdout;
+    const gates = out.split('\n').filter((l) => /^(ok|HOLD|-)\s/.test(l));
+    expect(gates.find((l) => l.includes('task-paused'))).toContain('(line one\\nline two); orrery task resume');
+    expect(gates.find((l) => l.includes('type-paused'))).toContain('(type\\treason\\nsecond); orrery task-type resume t');
+    expect(out).not.toMatch(/\t/);
+    expect(out).not.toMatch(/^line two/m);
+  });
+
   it('error lines escape C1 controls and bidi overrides as well', async () => {
     const db = tempDb();
     const r = await runCli(['task', 'list', '-t', `x\u001b]0;T\u0007\u009b31m\u202eRTL`, ...db.db]);
