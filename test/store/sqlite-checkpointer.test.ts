@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKSTOP_PAGES, CHECKPOINT_EVERY_COMMITS, WalCheckpointer } from '../../src/store/sqlite/sqlite-checkpointer.js';
 import { openOrrery } from '../../src/engine/service.js';
+import { WAL_SIZE_LIMIT } from '../../src/store/sqlite/sqlite-connection.js';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from '../cli/cli-helpers.js';
 import { runScriptToExit } from '../support/script-exit.js';
@@ -90,6 +91,20 @@ describe('WAL checkpoints on a thread (SQLite)', () => {
     expect(statSync(path).size).toBeGreaterThan(before + CHECKPOINT_EVERY_COMMITS * 4000);
     await orrery.close(); // stops the thread (the test would not end otherwise)
     closed = true;
+  });
+
+  it('a WAL grown past 16 MiB by one large transaction is cut back when it starts over (journal_size_limit)', async () => {
+    const path = tempFile();
+    const orrery = await openOrrery({ db: `sqlite:${path}` });
+    cleanups.push(() => orrery.close());
+    await orrery.createTaskType({ name: 'bulk', maxQueueLength: null });
+    // One transaction of about 30 MiB: the WAL holds all of it until the commit.
+    await orrery.createTasks(Array.from({ length: 6000 }, (_, i) => ({ type: 'bulk', policy: 'oneshot' as const, arguments: { args: [i, 'x'.repeat(4000)], kwargs: {} } })));
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(WAL_SIZE_LIMIT);
+    // Copied back entirely, the next write starts the WAL over and cuts it back.
+    await (orrery.store as unknown as { checkpointer: WalCheckpointer }).checkpointer.checkpoint();
+    await orrery.createTask({ type: 'bulk', policy: 'oneshot', arguments: { args: ['after'], kwargs: {} } });
+    expect(statSync(`${path}-wal`).size).toBeLessThanOrEqual(WAL_SIZE_LIMIT);
   });
 
   it('the thread does not keep a process alive: a script past 64 commits that never closes its store exits', async () => {

@@ -7,6 +7,9 @@ import { loadMigrations, type Migration } from '../migrations.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
+/** Bytes a WAL is cut back to when it starts over (SQLite's journal_size_limit). */
+export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
 /** Opens (creating if needed) and migrates a SQLite database. `path` is a file path or `:memory:`. */
 export function openSqlite(path: string): Database.Database {
   if (path !== ':memory:') {
@@ -25,6 +28,9 @@ export function openSqlite(path: string): Database.Database {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('cache_size = -65536'); // 64 MiB: large batches touch many index pages
+    // When the WAL starts over, it is cut back to the size the checkpoint backstop bounds it at (about
+    // 16 MiB): a large import's WAL (tens of MiB) does not stay on disk for as long as the file is open.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     migrate(db);
   } catch (e) {
     db.close();
