@@ -62,3 +62,12 @@ describe('a rule stored before the RFC 5545 shape checks (FREQ, each part once, 
     expect(rruleAfter('DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z', new Date('2026-01-01T12:00:00Z'))).not.toBeNull();
   });
 });
+
+describe('a rule read back from the database', () => {
+  it('is evaluated without the checks a given rule passes: the scheduler never gets an error from them', () => {
+    // Refused when given (no month holds a 300th day); read back, it is evaluated as stored: no occurrence.
+    const rule = 'DTSTART:20260101T000000Z\nRRULE:FREQ=MONTHLY;BYSETPOS=300';
+    expect(() => normaliseSchedule({ kind: 'rrule', rule }, new Date('2026-01-01T00:00:00Z'))).toThrow(/BYSETPOS=300 is never filled/);
+    expect(rruleAfter(rule, new Date('2026-01-01T00:00:00Z'))).toBeNull();
+  });
+});

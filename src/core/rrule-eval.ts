@@ -64,7 +64,6 @@ function parseRuleText(text: string): ParsedRule {
     [RRule.WEEKLY]: 7 * 86_400_000,
   };
   const o = floating.options;
-  checkEnds(floating);
   const period = periods[o.freq];
   const interval = o.interval || 1;
   // The library steps a secondly rule past an hour or minute its BYHOUR / BYMINUTE leave out (a minutely
@@ -188,7 +187,8 @@ const SUB_DAILY_PARTS = [
 ];
 
 /**
- * Refuses a rule the library would search for ever (it stops only past the year 9999, or never: its
+ * Refuses a rule given to be stored or previewed (not one read back: such a rule had an occurrence
+ * when it was stored, so it was not one of these) that the library would search for ever (it stops only past the year 9999, or never: its
  * step of an hourly to secondly rule loops until the hour, minute and second match their lists).
  * - An hourly, minutely or secondly rule whose step is a whole number of hours (minutes, seconds)
  *   moves that part of the time in steps of a fixed size, from DTSTART's: a list holding no value it
@@ -197,6 +197,10 @@ const SUB_DAILY_PARTS = [
  * - BYSETPOS positions beyond the most occurrences one period can hold (one for FREQ=SECONDLY) are
  *   never filled.
  */
+export function checkRuleEnds(text: string): void {
+  checkEnds(parseRule(text).rule);
+}
+
 function checkEnds(rule: RRuleClass): void {
   const { RRule } = rrule();
   const o = rule.options;
@@ -219,21 +223,21 @@ function checkEnds(rule: RRuleClass): void {
   // A weekly to secondly rule steps day by day through days its day parts leave out: when they leave out
   // every day, it would walk to the year 9999. The calendar repeats every 400 years, so a yearly rule
   // with the same day parts walked through one such cycle (9600 to 9999, where the library stops) says.
-  const oo = rule.origOptions;
-  const dayParts = oo.byweekno != null || oo.byyearday != null || oo.bymonthday != null || oo.byweekday != null || oo.byeaster != null;
+  // The parts as the library reads them (its defaults from DTSTART filled in), week numbers counted from WKST.
+  const monthdays = [...(o.bymonthday ?? []), ...(o.bynmonthday ?? [])];
+  const dayParts = nonEmpty(o.byweekno) || nonEmpty(o.byyearday) || monthdays.length > 0 || nonEmpty(o.byweekday) || o.byeaster !== null;
   if (o.freq >= RRule.WEEKLY && dayParts) {
-    const plain = (w: unknown) => (typeof w === 'number' ? w : (w as { weekday: number }).weekday);
-    const weekdays = oo.byweekday == null ? null : (Array.isArray(oo.byweekday) ? oo.byweekday : [oo.byweekday]).map(plain);
     const probe = new RRule(
       {
         freq: RRule.YEARLY,
         dtstart: new Date(Date.UTC(9600, 0, 1)),
-        bymonth: oo.bymonth ?? null,
-        byweekno: oo.byweekno ?? null,
-        byyearday: oo.byyearday ?? null,
-        bymonthday: oo.bymonthday ?? null,
-        byweekday: weekdays,
-        byeaster: oo.byeaster ?? null,
+        wkst: o.wkst,
+        bymonth: nonEmpty(o.bymonth) ? o.bymonth : null,
+        byweekno: nonEmpty(o.byweekno) ? o.byweekno : null,
+        byyearday: nonEmpty(o.byyearday) ? o.byyearday : null,
+        bymonthday: monthdays.length > 0 ? monthdays : null,
+        byweekday: nonEmpty(o.byweekday) ? o.byweekday : null,
+        byeaster: o.byeaster,
         byhour: 0,
         byminute: 0,
         bysecond: 0,

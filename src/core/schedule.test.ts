@@ -149,6 +149,7 @@ describe('normaliseSchedule', () => {
     ['FREQ=SECONDLY;BYSETPOS=2', 'BYSETPOS=2 is never filled: a period of this rule holds at most 1 occurrence'],
     ['FREQ=DAILY;BYHOUR=1,2;BYSETPOS=3,-3', 'BYSETPOS=3,-3 is never filled: a period of this rule holds at most 2 occurrences'],
     ['FREQ=SECONDLY;BYWEEKNO=53;BYMONTH=6', 'its day parts (BYMONTH, BYWEEKNO, BYYEARDAY, BYMONTHDAY, BYDAY) leave out every day, so it has no occurrence'],
+    ['DTSTART:20260101T000000Z\nRRULE:FREQ=HOURLY;BYWEEKNO=1;BYMONTH=12;BYDAY=MO;WKST=TU', 'its day parts (BYMONTH, BYWEEKNO, BYYEARDAY, BYMONTHDAY, BYDAY) leave out every day'],
     ['FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31', 'its day parts (BYMONTH, BYWEEKNO, BYYEARDAY, BYMONTHDAY, BYDAY) leave out every day'],
   ])('rejects the rrule %j, whose part the library would take out of range (a negative INTERVAL walked back forever)', (rule, why) => {
     const e = errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT));
@@ -163,6 +164,9 @@ describe('normaliseSchedule', () => {
     'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29',
     'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO',
     'FREQ=DAILY;BYWEEKNO=53',
+    // Week 1 counted from WKST: with weeks from Sunday, a December Sunday can be in week 1 (2028-12-31)
+    'DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY;BYWEEKNO=1;BYMONTH=12;BYDAY=SU;WKST=SU',
+    'DTSTART:20260103T000000Z\nRRULE:FREQ=WEEKLY;BYEASTER=0',
     'FREQ=WEEKLY;BYDAY=2MO',
     'FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-1',
     'DTSTART;TZID=Europe/Paris:20270101T090000\nRRULE:FREQ=WEEKLY\nEXDATE;TZID=Europe/Paris:20270108T090000,20270115',

@@ -4,7 +4,7 @@ import { formatDuration } from './durations.js';
 import { boundedMemo } from './memo.js';
 import { invalid } from './errors.js';
 import type { CalendarSchedule, Schedule } from './model.js';
-import { checkRuleParts, parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
+import { checkRuleEnds, checkRuleParts, parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
 import { CALENDAR_OPTION_FIELDS, normaliseCalendarOptions } from './schedule-options.js';
 
 /** Validates a schedule and returns its normal form; `at` anchors an rrule that has no DTSTART. */
@@ -281,7 +281,7 @@ function anchorRule(text: string, at: Date, field: string): string {
   }
   try {
     checkRuleParts(source, true);
-    parseRule(source);
+    checkRuleEnds(source);
   } catch (e) {
     throw invalid(field, `invalid rrule ${JSON.stringify(text)}: ${oneLine((e as Error).message)}`);
   }

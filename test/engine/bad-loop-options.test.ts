@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import { Archiver } from '../../src/engine/archiver.js';
-import { ManualClock } from '../../src/engine/clock.js';
+import { systemClock } from '../../src/engine/clock.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { DagScheduler } from '../../src/engine/dag-scheduler.js';
 import { silentLogger } from '../../src/engine/logger.js';
@@ -74,7 +74,7 @@ describe('Worker options', () => {
     ['a logger without methods', { handlers, logger: {} }, 'logger.error'],
     ['a logger without isLevelEnabled', { handlers, logger: loggerWithoutIsLevelEnabled }, 'logger.isLevelEnabled'],
     ['a clock without setTimer', { handlers, clock: { now: () => new Date() } }, 'clock.setTimer'],
-    ['a clock reading an invalid date', { handlers, clock: new ManualClock('not a date') }, 'clock.now'],
+    ['a clock reading an invalid date', { handlers, clock: { now: () => new Date(Number.NaN), setTimer: systemClock.setTimer, sleep: systemClock.sleep } }, 'clock.now'],
   ])('%s is refused when the worker is built', async (_what, opts, path) => {
     const { orrery } = await open();
     expect(await pathOf(() => new Worker(orrery, opts as never))).toBe(path);
@@ -150,7 +150,7 @@ describe('openOrrery options', () => {
     ['db a number', { db: 5 }, 'db'],
     ['db an object', { db: {} }, 'db'],
     ['a clock without methods', { db: 'sqlite::memory:', clock: {} }, 'clock.now'],
-    ['a clock reading an invalid date', { db: 'sqlite::memory:', clock: new ManualClock('not a date') }, 'clock.now'],
+    ['a clock reading an invalid date', { db: 'sqlite::memory:', clock: { now: () => new Date(Number.NaN), setTimer: systemClock.setTimer, sleep: systemClock.sleep } }, 'clock.now'],
   ])('%s is refused before a database is opened', async (_what, opts, path) => {
     expect(await pathOf(() => openOrrery(opts as never))).toBe(path);
   });
