@@ -53,6 +53,40 @@ describe('PostgreSQL: a limited claim that waited for its lock', () => {
     expect(second!.run.started!.getTime()).toBeGreaterThanOrEqual(ended.getTime());
     expect((await orrery.getRun(second!.run.backendId))!.started).toEqual(second!.run.started);
   }, 60_000);
+
+  it('any claim that waited for a connection queues, starts and leases its runs from when it got one', async () => {
+    db = await createTestDatabase('claim-connection-wait');
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const size = process.env.ORRERY_PG_POOL_SIZE;
+    process.env.ORRERY_PG_POOL_SIZE = '1'; // one connection, no kept one for claims: the claim waits for it
+    try {
+      orrery = await openOrrery({ db: db.url, clock });
+    } finally {
+      if (size === undefined) delete process.env.ORRERY_PG_POOL_SIZE;
+      else process.env.ORRERY_PG_POOL_SIZE = size;
+    }
+    await orrery.createTaskType({ name: 'plain' });
+    await orrery.createTask({ type: 'plain', policy: 'oneshot', arguments: { args: ['queued'], kwargs: {} } });
+    await orrery.scheduleDue({ type: 'plain' });
+    await orrery.createTask({ type: 'plain', policy: 'oneshot', arguments: { args: ['due'], kwargs: {} } });
+    await orrery.claimRuns({ worker: 'w0', types: ['plain'], limit: 0 }); // the type is known: the claim's first wait is for the connection
+    const pool = (orrery.store as unknown as { pool: pg.Pool }).pool;
+    const held = await pool.connect();
+    const waiting = orrery.claimRuns({ worker: 'w1', types: ['plain'], limit: 5, startNow: 5 });
+    for (let i = 0; i < 500 && pool.waitingCount === 0; i++) await new Promise((r) => setImmediate(r));
+    expect(pool.waitingCount).toBeGreaterThan(0);
+    clock.set('2026-03-01T00:00:10Z');
+    held.release();
+    const runs = await waiting;
+    expect(runs).toHaveLength(2);
+    const later = new Date('2026-03-01T00:00:10Z');
+    for (const c of runs) {
+      expect(c.run.started).toEqual(later);
+      expect(c.run.leaseExpiresAt).toEqual(new Date(later.getTime() + 30_000));
+      expect(c.run.scheduled.getTime()).toBeLessThanOrEqual(later.getTime());
+      expect(await orrery.getRun(c.run.backendId)).toMatchObject({ started: later, leaseExpiresAt: new Date(later.getTime() + 30_000) });
+    }
+  }, 60_000);
 });
 
 /** Resolves once some session of the database waits for an advisory lock. */

@@ -38,8 +38,8 @@ export class RepreparedStatement {
     private readonly rowsPerUse = 8,
   ) {}
 
-  /** Runs the statement on a connection of `source` (the pool, or a kept connection). */
-  async query<R extends pg.QueryResultRow>(source: ClientSource, values: unknown[]): Promise<pg.QueryResult<R>> {
+  /** Runs the statement on a connection of `source` (the pool, or a kept connection); `values` as a function: read once the connection is in hand. */
+  async query<R extends pg.QueryResultRow>(source: ClientSource, values: unknown[] | (() => unknown[])): Promise<pg.QueryResult<R>> {
     const client = await source.connect();
     try {
       let s = this.state.get(client);
@@ -54,7 +54,7 @@ export class RepreparedStatement {
         s.uses = 0;
         s.rows = 0;
       }
-      const result = await client.query<R>({ name: `${this.name}_${s.generation}`, text: this.text, values });
+      const result = await client.query<R>({ name: `${this.name}_${s.generation}`, text: this.text, values: typeof values === 'function' ? values() : values });
       s.uses++;
       s.rows += result.rowCount ?? 0;
       return result;

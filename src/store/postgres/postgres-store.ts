@@ -424,7 +424,9 @@ export class PostgresStore implements Store {
     // Types whose due tasks the claim may take directly (core/limits.ts): not those of a maxQueueLength of 0.
     const dueTypes: string[] = [];
     const types = await this.types.many(this.pool, given.types);
-    const req = freshClaim(given); // the instant after any wait for a connection, not before it
+    // The claim's instant is read again with a connection in hand, before each statement (freshClaim):
+    // runs are queued, started and leased from then, not from before a wait for a connection.
+    let req = given;
     for (const name of new Set(req.types)) {
       const type = types.get(name) ?? null;
       if (type !== null && hasLimits(type)) limited.push(type);
@@ -436,23 +438,31 @@ export class PostgresStore implements Store {
       // The fast path: one statement, no transaction, no counting; skipped when a claim of the same
       // types found the queue empty a moment ago and no run was queued since (core/claim-ahead.ts readQueue).
       const key = unlimited.join('\n');
-      if (req.due && this.queueEmpty?.key === key && !readQueue(this.queueEmpty.at, req.at.getTime())) {
+      if (req.due && this.queueEmpty?.key === key && !readQueue(this.queueEmpty.at, freshClaim(given).at.getTime())) {
         outcome = { runs: [], heldBack: false, retryAt: null };
       } else {
         this.watchQueue();
         const queued = this.queuedWakeUps;
-        const rows = (await this.claims.use((c) => c.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, unlimitedStartBudget(req.limit, req.startNow, 0)] }))).rows;
+        const rows = (
+          await this.claims.use((c) => {
+            req = freshClaim(given);
+            return c.query<Row>({ ...PREPARED_CLAIM, values: [req.worker, req.at, unlimited, req.limit, unlimitedStartBudget(req.limit, req.startNow, 0)] });
+          })
+        ).rows;
         outcome = { runs: rows.map(claimedFromRow), heldBack: false, retryAt: null };
         // Not when runs were queued while the statement ran: their wake-up may predate its answer.
         this.queueEmpty = rows.length < req.limit && limited.length === 0 && queued === this.queuedWakeUps ? { key, at: req.at.getTime() } : null;
       }
-    } else outcome = await this.tx((c) => claimWithLimits(c, req, unlimited, limited));
+    } else outcome = await this.tx((c) => claimWithLimits(c, (req = freshClaim(given)), unlimited, limited));
     // Waiting runs first; due tasks only for the slots they leave (a separate statement: one that did
     // both cost twice as much even when the queue filled the claim).
     const room = req.limit - outcome.runs.length;
     if (req.due && room > 0 && dueTypes.length > 0) {
       const startLeft = unlimitedStartBudget(req.limit, req.startNow, outcome.runs.filter((c) => c.run.status === 'started').length);
-      const values = [req.worker, req.at, dueTypes, room, startLeft];
+      const values = () => {
+        req = freshClaim(given);
+        return [req.worker, req.at, dueTypes, room, startLeft];
+      };
       // While claims of due tasks find few (an idle worker woken by each new task), the prepared statement;
       // while they find many (a backlog), a plan made for each (PREPARED_CLAIM_DUE_MAX).
       const prepared = this.lastDueClaim <= PREPARED_CLAIM_DUE_MAX;
@@ -460,7 +470,7 @@ export class PostgresStore implements Store {
       // backlog's through pool.query: run on a connection taken with connect() (kept or not), its
       // hundreds of rows raised the bench worker's peak RSS by about 10 MiB (139-144 -> 149-160 MiB
       // in alternating drains; why is not known).
-      const rows = (prepared ? await PREPARED_CLAIM_DUE.query<Row>(this.claims, values) : await this.pool.query<Row>(HOT_QUERIES.claimDue, values)).rows;
+      const rows = (prepared ? await PREPARED_CLAIM_DUE.query<Row>(this.claims, values) : await this.pool.query<Row>(HOT_QUERIES.claimDue, values())).rows;
       this.lastDueClaim = rows.length;
       const created = rows.map((r) => claimedFromDueRow(r, req.worker, req.at));
       if (created.length > 0) {
