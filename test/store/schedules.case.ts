@@ -76,6 +76,21 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(runs.get(latest.id)?.scheduledFor).toEqual(hh(4));
     });
 
+    it('a resumed cron task claimed at once by a worker that caught up a moment ago serves its catch-up policy (PostgreSQL audit)', async () => {
+      const { orrery } = await setup([CRON]);
+      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+      const none = await make('none', { catchUp: 'none' });
+      const latest = await make('latest', {});
+      for (const t of [none, latest]) await orrery.pauseTask(t.id, { at: T0 });
+      // A worker's claim catches up (the paused tasks are left alone) ...
+      expect((await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: hh(4, 30) })).runs).toEqual([]);
+      for (const t of [none, latest]) await orrery.resumeTask(t.id, { at: hh(4, 30) });
+      // ... and its next claim, woken by the resume within the second, takes what the policy says, not 00:00.
+      const claimed = (await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: plus(hh(4, 30), 500) })).runs;
+      expect(claimed.map((c) => [c.run.task, c.run.scheduledFor])).toEqual([[latest.id, hh(4)]]);
+      expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5) });
+    });
+
     it('a runner pass of one type catches up only that type: a late cron task of another type keeps its occurrence', async () => {
       const { orrery } = await setup([CRON, MAIL]);
       const cron = await orrery.createTask({ type: 'cron', arguments: { args: ['c'] }, schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });

@@ -6,12 +6,13 @@ import type { Task, TypePause } from '../../core/model.js';
 import { dagFromRow } from '../dag-rows.js';
 import type { StoredDag } from '../dag-store.js';
 import { taskFromRow, type Row } from '../rows.js';
+import { catchUpRowInTx } from './postgres-schedules.js';
 
 /**
  * Pauses or resumes a task's schedule inside the caller's transaction (`Store.setTaskPause`). A run
  * the task has waiting in the queue is taken back (it never ran); a run handed to a worker finishes.
  */
-export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: TypePause | null): Promise<Task> {
+export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: TypePause | null, at: Date): Promise<Task> {
   const { rows } = await c.query<Row>('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id]);
   if (!rows[0]) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
   const refusal = dagAttemptPauseRefusal(taskFromRow(rows[0]));
@@ -22,6 +23,16 @@ export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: Type
     await rewindBackfills(c, taken.rows, pause.at);
   }
   const updated = await c.query<Row>('UPDATE tasks SET paused_at = $2, paused_reason = $3 WHERE id = $1 RETURNING *', [id, pause?.at ?? null, pause?.reason ?? null]);
+  // A resumed cron or rrule task's occurrences missed during the pause follow its catch-up policy now,
+  // in this transaction (unless its type is paused: the type's resume does it): a claim of due tasks
+  // woken by the resume must not take it with the oldest missed occurrence (SQLite's claims catch up
+  // in their own transaction; PostgreSQL's at most once a second, engine/schedule-service.ts).
+  if (pause === null && rows[0].paused_at !== null) {
+    const { rows: typePaused } = await c.query<Row>('SELECT 1 FROM task_types WHERE name = $1 AND paused_at IS NOT NULL', [updated.rows[0]!.type]);
+    if (typePaused.length === 0 && (await catchUpRowInTx(c, updated.rows[0]!, at)) !== null) {
+      return taskFromRow((await c.query<Row>('SELECT * FROM tasks WHERE id = $1', [id])).rows[0]!);
+    }
+  }
   return taskFromRow(updated.rows[0]!);
 }
 

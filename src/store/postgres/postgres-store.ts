@@ -334,8 +334,8 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async setTaskPause(id: number, pause: TypePause | null, _at: Date): Promise<Task> {
-    const task = await this.tx((c) => setTaskPauseInTx(c, id, pause));
+  async setTaskPause(id: number, pause: TypePause | null, at: Date): Promise<Task> {
+    const task = await this.tx((c) => setTaskPauseInTx(c, id, pause, at));
     this.wake({ kind: 'tasks-written', count: 1 });
     return task;
   }
