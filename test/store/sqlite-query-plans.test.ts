@@ -13,7 +13,7 @@ import { RUN_RATES_SQL, RUN_SERIES_SQL, WORKER_ACTIVITY_SQL } from '../../src/st
 import { searchPath, taskSearch, type TaskSearchInput } from '../../src/core/task-search.js';
 import { taskScanSql, taskSearchSql } from '../../src/store/sqlite/sqlite-task-search.js';
 import { RENEW_MANY_SQL } from '../../src/store/sqlite/sqlite-held-ends.js';
-import { DUE_OF_TYPE_SQL, TYPES_DUE_SQL } from '../../src/store/sqlite/sqlite-queries.js';
+import { DUE_OF_TYPE_SQL, HELD_BY_SQL, TYPES_DUE_SQL } from '../../src/store/sqlite/sqlite-queries.js';
 import { PRUNE_ADAPTIVE_SQL } from '../../src/store/sqlite/sqlite-adaptive-rates.js';
 
 describe('SQLite queue stats plan', () => {
@@ -181,3 +181,23 @@ describe('SQLite worker heartbeat plan', () => {
     }
   });
 });
+
+describe('SQLite claim recovery plan', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orrery-plan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads a worker's held runs from task_runs_leases, not every run in id order (scale audit)", async () => {
+    const path = join(dir, 'orrery.db');
+    await new SqliteStore(`sqlite:${path}`, path).close(); // migrates
+    const db = new Database(path, { readonly: true });
+    try {
+      const details = (db.prepare(`EXPLAIN QUERY PLAN ${HELD_BY_SQL}`).all('w') as Array<{ detail: string }>).map((r) => r.detail);
+      const runs = details.filter((d) => /\btask_runs\b|\br\b/.test(d) && /^(SCAN|SEARCH)/.test(d));
+      expect(runs.some((d) => /task_runs_leases/.test(d)), details.join('\n')).toBe(true);
+      expect(details.filter((d) => /^SCAN r\b/.test(d) && !/INDEX/.test(d)), details.join('\n')).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+});
+
