@@ -108,12 +108,17 @@ export function taskCommands(io: Io): Command {
       .option('--limit <n>', 'at most this many, at least 1 (default 100)', positiveIntArg)
       .option('--json', 'print a JSON array'),
   ).action(async (o: DbOpts & TaskFilterOpts & { after?: number; limit?: number; json?: boolean }) => {
+    // Each page (1,000 tasks) is written as JSON, or made table rows, as it arrives: a --limit of
+    // 100,000 does not hold 100,000 tasks in memory (it peaked at 399 MB).
+    const json = o.json ? jsonArrayWriter(io) : null;
+    const rows: string[][] = [];
     const found = await withOrrery(o, async (orrery) => {
       if (o.type !== undefined) await requireTypes(orrery, '--type', [o.type]);
-      return listTasks(orrery, taskFilterInput(o), o.after ?? null, o.limit ?? 100);
+      return listTasks(orrery, taskFilterInput(o), o.after ?? null, o.limit ?? 100, (page) => (json ? json.add(page) : rows.push(...page.map(taskRow))));
     });
-    if (o.json) return printJson(io, found.tasks);
-    printTasks(io, found.tasks);
+    if (json) return json.end();
+    if (rows.length === 0) io.out('no tasks found\n');
+    else table(io, TASK_HEADERS, rows);
     if (found.after !== null) io.out(`\nmore: orrery task list ... --after ${found.after}\n`);
   });
 
@@ -231,17 +236,37 @@ export function taskCommands(io: Io): Command {
  * Up to `limit` tasks of a search after id `after`, read page by page (1,000 at most each); pages that
  * stopped at the scan bound are followed. `after` in the answer: where to go on, or null at the end.
  */
-async function listTasks(orrery: Orrery, filter: TaskSearchInput, after: number | null, limit: number): Promise<{ tasks: Task[]; after: number | null }> {
-  const tasks: Task[] = [];
-  if (limit === 0) return { tasks, after: null };
+/** Up to `limit` tasks, a page of at most MAX_TASK_PAGE at a time handed to `onPage`; `after`: the cursor of the rest, if any. */
+async function listTasks(orrery: Orrery, filter: TaskSearchInput, after: number | null, limit: number, onPage: (tasks: Task[]) => void): Promise<{ after: number | null }> {
+  let count = 0;
   let cursor = after === null ? undefined : String(after);
-  while (tasks.length < limit) {
-    const page = await orrery.findTasks({ ...filter, limit: Math.min(MAX_TASK_PAGE, limit - tasks.length), ...(cursor !== undefined ? { cursor } : {}) });
-    tasks.push(...page.tasks);
-    if (page.nextCursor === null) return { tasks, after: null };
+  while (count < limit) {
+    const page = await orrery.findTasks({ ...filter, limit: Math.min(MAX_TASK_PAGE, limit - count), ...(cursor !== undefined ? { cursor } : {}) });
+    count += page.tasks.length;
+    onPage(page.tasks);
+    if (page.nextCursor === null) return { after: null };
     cursor = page.nextCursor;
   }
-  return { tasks, after: Number(cursor) };
+  return { after: Number(cursor) };
+}
+
+/**
+ * A JSON array written element by element, exactly as printJson writes the whole array (two-space
+ * indentation): a listing of many pages is not held in memory to be printed.
+ */
+function jsonArrayWriter(io: Io): { add(items: readonly unknown[]): void; end(): void } {
+  let first = true;
+  return {
+    add(items) {
+      for (const item of items) {
+        io.out(`${first ? '[\n' : ',\n'}  ${JSON.stringify(item, null, 2).replace(/\n/g, '\n  ')}`);
+        first = false;
+      }
+    },
+    end() {
+      io.out(first ? '[]\n' : '\n]\n');
+    },
+  };
 }
 
 /** The calendar options given on the command line (core validation names a bad value). */
@@ -271,22 +296,24 @@ function scheduleText(t: Task): string {
   return `${base}; ${options.join('; ')}`;
 }
 
+const TASK_HEADERS = ['ID', 'TYPE', 'POLICY', 'STATUS', 'PRIORITY', 'NEXT RUN', 'INTERVAL', 'ARGUMENTS'];
+
+function taskRow(t: Task): string[] {
+  return [
+    String(t.id),
+    t.type,
+    t.policy,
+    t.status + (t.disabledReason ? ` (${t.disabledReason})` : '') + (t.paused ? ' (paused)' : ''),
+    t.priority ?? '-',
+    iso(t.nextRun),
+    t.schedule.kind === 'adaptive' ? dur(t.currentIntervalMs) : t.schedule.kind,
+    truncate(argsText(t), 60),
+  ];
+}
+
 export function printTasks(io: Io, tasks: Task[]): void {
   if (tasks.length === 0) return io.out('no tasks found\n');
-  table(
-    io,
-    ['ID', 'TYPE', 'POLICY', 'STATUS', 'PRIORITY', 'NEXT RUN', 'INTERVAL', 'ARGUMENTS'],
-    tasks.map((t) => [
-      String(t.id),
-      t.type,
-      t.policy,
-      t.status + (t.disabledReason ? ` (${t.disabledReason})` : '') + (t.paused ? ' (paused)' : ''),
-      t.priority ?? '-',
-      iso(t.nextRun),
-      t.schedule.kind === 'adaptive' ? dur(t.currentIntervalMs) : t.schedule.kind,
-      truncate(argsText(t), 60),
-    ]),
-  );
+  table(io, TASK_HEADERS, tasks.map(taskRow));
 }
 
 export function printRuns(io: Io, runs: TaskRun[]): void {

@@ -53,3 +53,22 @@ test('task add KEY=VALUE: keys named like Object.prototype members are kwargs li
   expect(errorLines(r.stderr)).toEqual(['orrery: argument __proto__: not accepted as a keyword (it would be dropped)']);
   expect(await runJson(['task', 'list', '--json', ...db])).toHaveLength(1);
 });
+
+test('task list --json over several pages prints one array, written as each page arrives, exactly as one JSON.stringify would', async () => {
+  const { db, url } = tempDb();
+  const { openOrrery } = await import('../../src/engine/service.js');
+  const o = await openOrrery({ db: url });
+  await o.createTaskType({ name: 'bulk', maxQueueLength: null });
+  await o.createTasks(Array.from({ length: 2500 }, (_, i) => ({ type: 'bulk', policy: 'oneshot' as const, arguments: { args: [i, 'line\nbreak'], kwargs: { n: i } } })));
+  await o.close();
+  const r = await runCli(['task', 'list', '--limit', '2300', '--json', ...db]);
+  expect(r.code, r.stderr).toBe(0);
+  const parsed = JSON.parse(r.stdout) as Array<{ id: number; arguments: { args: unknown[] } }>;
+  expect(parsed.map((t) => t.id)).toEqual(Array.from({ length: 2300 }, (_, i) => i + 1));
+  expect(r.stdout).toBe(`${JSON.stringify(parsed, null, 2)}\n`);
+  const table = await runCli(['task', 'list', '--limit', '2300', ...db]);
+  expect(table.stdout.split('\n').filter((l) => /^\d+ /.test(l))).toHaveLength(2300);
+  expect(table.stdout).toContain('more: orrery task list ... --after 2300');
+  const none = await runCli(['task', 'list', '--type', 'bulk', '--status', 'disabled', '--json', ...db]);
+  expect(none.stdout).toBe('[]\n');
+});
