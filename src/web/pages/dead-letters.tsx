@@ -4,9 +4,9 @@ import { api } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, Loading } from '../components.js';
 import { args, instant, withInstants } from '../format.js';
 import { useApi } from '../hooks.js';
+import { firstOfReason, LIMIT } from '../dead-letter-search.js';
 
 const REASONS: DisabledReason[] = ['dead_letter', 'retries_exhausted', 'permfailed'];
-const LIMIT = 200;
 
 interface Letter {
   task: Task;
@@ -19,7 +19,7 @@ export function DeadLetters() {
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const { data, error, reload } = useApi(
     async (c) => {
-      const pages = await Promise.all(REASONS.map((r) => c.findTasks({ status: 'disabled', disabledReason: r, dagAttempts: false, limit: LIMIT })));
+      const pages = await Promise.all(REASONS.map((r) => firstOfReason(c, r)));
       const tasks = pages.flatMap((p) => p.tasks).sort((a, b) => b.id - a.id);
       const letters: Letter[] = await Promise.all(
         tasks.map(async (task) => {
