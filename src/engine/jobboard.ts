@@ -77,12 +77,12 @@ export interface Jobboard {
    * (docs/limits.md); a worker uses it, when the board has it, to sleep until then instead of polling.
    */
   claim?(opts: ClaimOptions): Promise<ClaimOutcome>;
-  /** Claimed and started runs this worker holds (claim recovery after a lost reply). */
-  heldRuns(worker: string): Promise<ClaimedRun[]>;
+  /** Claimed and started runs this worker holds (claim recovery after a lost reply); `answerWithinMs` as for a claim. */
+  heldRuns(worker: string, opts?: { answerWithinMs?: number }): Promise<ClaimedRun[]>;
   /** Extends the lease; the answer says whether the run's cancellation was asked for. */
   heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer>;
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started. */
-  heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer>;
+  heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer>;
   /**
    * Gives claimed runs whose handlers never began back to the queue (no retry consumed), and lets go of
    * the worker's runs among them that were withdrawn from it; with `withdrawnOnly`, only lets go.

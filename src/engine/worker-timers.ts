@@ -1,3 +1,4 @@
+import { claimAnswerWithinMs } from '../core/claim-ahead.js';
 import { RepeatedFailure } from '../core/repeated-failure.js';
 import { LeaseLostError } from '../core/errors.js';
 import type { HeartbeatItem } from '../store/store.js';
@@ -257,7 +258,8 @@ export class WorkerTimers {
       return startedAt ? { backendId, startedAt } : { backendId };
     });
     this.inFlight = this.board
-      .heartbeatRuns({ worker: this.worker, runs })
+      // A remote board waits for the answer at most a third of the lease: a lost answer leaves time to beat again.
+      .heartbeatRuns({ worker: this.worker, runs, answerWithinMs: claimAnswerWithinMs([this.lease], this.lease) })
       .then((answer) => {
         const back = this.beatFailures.succeeded(this.clock.now().getTime(), 'heartbeat');
         if (back) this.log.info(back);

@@ -438,17 +438,19 @@ export class Worker {
     }
   }
 
-  /** Everything the worker holds, for its heartbeat: buffered runs and runs whose end is not recorded. */
+  /**
+   * Everything the worker holds, for its heartbeat: buffered runs, and active runs until their end is
+   * recorded (a run leaves `active` then): one whose handler finished and whose end is being retried
+   * (the database or the server away) keeps its lease, or the reaper would end a success `lost`.
+   */
   private held(): string[] {
     const ids = this.buffer.map((c) => c.run.backendId);
-    for (const x of this.active.values()) if (!x.isFinished) ids.push(x.backendId);
+    for (const x of this.active.values()) ids.push(x.backendId);
     return ids;
   }
 
   private holdsAny(): boolean {
-    if (this.buffer.length > 0) return true;
-    for (const x of this.active.values()) if (!x.isFinished) return true;
-    return false;
+    return this.buffer.length > 0 || this.active.size > 0;
   }
 
   /** Drops the buffered runs among `ids` (the store says the worker no longer holds them); returns those dropped. */
@@ -490,7 +492,7 @@ export class Worker {
     this.doneDuringRecovery = doneMeanwhile;
     let held: ClaimedRun[];
     try {
-      held = await this.board.heldRuns(this.id);
+      held = await this.board.heldRuns(this.id, { answerWithinMs: this.answerWithinMs });
     } finally {
       this.doneDuringRecovery = null;
     }

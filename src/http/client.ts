@@ -114,13 +114,16 @@ export class OrreryClient extends TaskClient implements Jobboard {
     if (opts.limit === 0) return []; // as the library
     const body = { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_HTTP_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_HTTP_CLAIM) } : {}) };
     // The answer is waited for no longer than the worker asks (a lost answer is recovered through heldRuns).
-    const within = opts.answerWithinMs;
-    const timeout = within === undefined ? this.timeoutMs : this.timeoutMs === null ? within : Math.min(this.timeoutMs, within);
-    return this.call('POST', '/jobboard/claim', body, timeout);
+    return this.call('POST', '/jobboard/claim', body, this.within(opts.answerWithinMs));
+  }
+  /** The request timeout, or `answerWithinMs` when the caller asks for less. */
+  private within(answerWithinMs: number | undefined): number | null {
+    return answerWithinMs === undefined ? this.timeoutMs : this.timeoutMs === null ? answerWithinMs : Math.min(this.timeoutMs, answerWithinMs);
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
-  async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
-    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) });
+  async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer> {
+    // Waited for no longer than the worker asks: a lost answer must leave time for another heartbeat before the leases end.
+    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) }, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
   async releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number> {
@@ -130,8 +133,8 @@ export class OrreryClient extends TaskClient implements Jobboard {
     ).released;
   }
   /** `POST /api/jobboard/held`: the claimed and started runs a worker holds. */
-  heldRuns(worker: string): Promise<ClaimedRun[]> {
-    return this.call('POST', '/jobboard/held', { worker });
+  heldRuns(worker: string, opts: { answerWithinMs?: number } = {}): Promise<ClaimedRun[]> {
+    return this.call('POST', '/jobboard/held', { worker }, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/heartbeat`: renews one run's lease; the answer says whether its cancellation was asked for. */
   async heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer> {

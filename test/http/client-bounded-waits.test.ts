@@ -1,0 +1,34 @@
+/**
+ * A worker's heartbeat and claim-recovery requests wait for their answer at most what the worker
+ * asks (a third of the lease), not the client's whole request timeout: a server that accepted the
+ * connection and never answered cost a remote worker every lease (remote-worker audit).
+ */
+import { createServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../../src/core/errors.js';
+import { OrreryClient } from '../../src/http/client.js';
+
+describe('OrreryClient: bounded waits of the jobboard', () => {
+  const sockets: Socket[] = [];
+  let close: () => void = () => {};
+  afterEach(() => {
+    for (const s of sockets) s.destroy();
+    close();
+  });
+
+  async function silentServer(): Promise<string> {
+    const server = createServer((s) => void sockets.push(s)); // accepts, reads, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    close = () => server.close();
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  it('heartbeatRuns and heldRuns give up after answerWithinMs, not the 60 s request timeout', async () => {
+    const client = new OrreryClient(await silentServer(), null, { timeoutMs: 60_000 });
+    const beat = await client.heartbeatRuns({ worker: 'w', runs: [{ backendId: 'b' }], answerWithinMs: 200 }).catch((e: unknown) => e);
+    expect(beat).toBeInstanceOf(StorageUnavailableError);
+    expect((beat as Error).message).toContain('did not answer within 200 ms');
+    const held = await client.heldRuns('w', { answerWithinMs: 300 }).catch((e: unknown) => e);
+    expect((held as Error).message).toContain('did not answer within 300 ms');
+  });
+});
