@@ -159,8 +159,20 @@ export class WorkerTimers {
    * process, a database locked for seconds) must not begin a run the reaper may have given back.
    */
   leaseHolds(c: { run: { leaseExpiresAt: Date | null }; leaseMs: number }): boolean {
-    const until = Math.max(c.run.leaseExpiresAt?.getTime() ?? -Infinity, this.renewedAt + c.leaseMs);
+    // The claim's lease counted on this worker's clock from when it asked (the server's began later):
+    // the server's leaseExpiresAt read on a clock behind the server's would look longer than it is.
+    const sent = this.claimSent.get(c);
+    const claimed = sent !== undefined ? sent + c.leaseMs : (c.run.leaseExpiresAt?.getTime() ?? -Infinity);
+    const until = Math.max(claimed, this.renewedAt + c.leaseMs);
     return this.clock.now().getTime() + this.fastMs < until;
+  }
+
+  /** When (on this worker's clock) the claim that buffered `c` was sent. */
+  private readonly claimSent = new WeakMap<object, number>();
+
+  /** Records when the claim that buffered `c` was sent (leaseHolds counts its lease from then). */
+  claimedAt(c: object, sentAt: number): void {
+    this.claimSent.set(c, sentAt);
   }
 
   /** Renews every held lease soon, so buffered runs whose lease is in doubt are confirmed or dropped (then `renewed`). */

@@ -288,7 +288,11 @@ export class Worker {
             }
             this.timers.leaseMs(c.leaseMs); // renewals every third of the shortest lease claimed (5 minutes: every 100 s)
             this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
-            (c.run.status === 'started' ? startFirst : this.buffer).push(c);
+            if (c.run.status === 'started') startFirst.push(c);
+            else {
+              this.timers.claimedAt(c, sentAt);
+              this.buffer.push(c);
+            }
           }
           this.buffer.unshift(...startFirst);
           this.drained = claimDrained({ asked: limit, got: outcome.runs.length, heldBack: outcome.heldBack, limitedTypes: this.limitedTypes });

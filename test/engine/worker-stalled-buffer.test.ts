@@ -25,6 +25,32 @@ async function storeWithFailingBeats() {
 }
 
 describe('a stalled worker and its buffer', () => {
+  it("counts a buffered run's lease on its own clock from its claim: a clock 90 s behind the server's does not make a lease that ran out look held", async () => {
+    const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
+    const begun: number[] = [];
+    beats.fail = true;
+    const claim = orrery.claim.bind(orrery);
+    // The expiries the server sends, read on a worker clock 90 s behind the server's, look 90 s later.
+    orrery.claim = async (o) => {
+      const r = await claim(o);
+      for (const c of r.runs) if (c.run.leaseExpiresAt) c.run.leaseExpiresAt = new Date(c.run.leaseExpiresAt.getTime() + 90_000);
+      return r;
+    };
+    const worker = new Worker(orrery, {
+      handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(60_000, signal), false) },
+      id: 'w',
+      concurrency: 1,
+      clock,
+    });
+    await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    worker.start();
+    onCleanup(() => stopOnVirtualTime(worker, clock, 60_000));
+    await clock.advance(61_000);
+    // Task 2 was buffered at 0 with a 30 s lease and no renewal since: it is not begun at 60 s.
+    expect(begun).toEqual([1]);
+  });
+
+
   it('does not begin buffered runs whose lease ran out until a heartbeat says they are still held; those the reaper gave back run once, uncounted', async () => {
     const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
     const begun: number[] = [];
