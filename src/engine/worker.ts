@@ -22,6 +22,9 @@ import { WorkerPresence } from './worker-presence.js';
 import { recordClaim, RunTrace, tracingOn } from './tracing.js';
 import type { SpanContext } from '@opentelemetry/api';
 
+/** Shortest time between two log lines about buffered runs given back (their counts add up meanwhile). */
+const GIVE_BACK_LOG_MS = 10_000;
+
 /** A worker's options: the run options it shares with startServer and a Daemon (option-checks.ts), and its own. */
 export interface WorkerOptions extends WorkerRunOptions {
   /** One handler per backend name; the worker serves the task types whose backend has one here. */
@@ -399,6 +402,9 @@ export class Worker {
    * before a slow type's first ends) gives the surplus back to the queue, the runs it would begin
    * last, so that idle workers take them. Runs a limited claim started for a free slot stay.
    */
+  /** Runs given back by trims since the last line logged about them, and when that was. */
+  private givenBack = { n: 0, loggedAt: -Infinity };
+
   private trimBuffer(): void {
     if (this.trimming || this.state !== 'running') return;
     const sizing = this.sizing();
@@ -411,7 +417,16 @@ export class Worker {
     this.buffer = this.buffer.filter((c) => !goes.has(c));
     this.trimming = this.board
       .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) })
-      .then((n) => void (n > 0 && this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(sizing.meanHandlerMs ?? 0))} a run for its slowest type)`)))
+      .then((n) => {
+        // One line at most every GIVE_BACK_LOG_MS, counting every run given back since the last (a ramp-up trims many times a second).
+        if (n <= 0) return;
+        this.givenBack.n += n;
+        const now = this.clock.now().getTime();
+        if (now - this.givenBack.loggedAt < GIVE_BACK_LOG_MS) return;
+        const total = this.givenBack.n;
+        this.givenBack = { n: 0, loggedAt: now };
+        this.log.info(`gave ${total} buffered run${total === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(sizing.meanHandlerMs ?? 0))} a run for its slowest type)`);
+      })
       .catch((e: unknown) => this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`))
       .finally(() => (this.trimming = null));
   }
