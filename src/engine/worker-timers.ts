@@ -161,18 +161,20 @@ export class WorkerTimers {
   leaseHolds(c: { run: { leaseExpiresAt: Date | null }; leaseMs: number }): boolean {
     // The claim's lease counted on this worker's clock from when it asked (the server's began later):
     // the server's leaseExpiresAt read on a clock behind the server's would look longer than it is.
-    const sent = this.claimSent.get(c);
-    const claimed = sent !== undefined ? sent + c.leaseMs : (c.run.leaseExpiresAt?.getTime() ?? -Infinity);
-    const until = Math.max(claimed, this.renewedAt + c.leaseMs);
-    return this.clock.now().getTime() + this.fastMs < until;
+    // A renewal counts only when sent once the run was in the worker's hands (a run recovered after a
+    // lost claim answer was in none of the heartbeats sent before its recovery).
+    const own = this.claimSent.get(c);
+    const claimed = own !== undefined ? own.sent + c.leaseMs : (c.run.leaseExpiresAt?.getTime() ?? -Infinity);
+    const renewed = own === undefined || this.renewedAt >= own.known ? this.renewedAt + c.leaseMs : -Infinity;
+    return this.clock.now().getTime() + this.fastMs < Math.max(claimed, renewed);
   }
 
-  /** When (on this worker's clock) the claim that buffered `c` was sent. */
-  private readonly claimSent = new WeakMap<object, number>();
+  /** When (on this worker's clock) the claim that buffered `c` was sent, and when the worker got it. */
+  private readonly claimSent = new WeakMap<object, { sent: number; known: number }>();
 
-  /** Records when the claim that buffered `c` was sent (leaseHolds counts its lease from then). */
-  claimedAt(c: object, sentAt: number): void {
-    this.claimSent.set(c, sentAt);
+  /** Records when the claim that buffered `c` was sent (leaseHolds counts its lease from then) and when its answer came (`knownAt`). */
+  claimedAt(c: object, sentAt: number, knownAt: number): void {
+    this.claimSent.set(c, { sent: sentAt, known: knownAt });
   }
 
   /** Renews every held lease soon, so buffered runs whose lease is in doubt are confirmed or dropped (then `renewed`). */

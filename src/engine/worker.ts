@@ -89,6 +89,8 @@ export class Worker {
   private drained = false;
   private typesReadAt = 0;
   private recover = false;
+  /** When (on this worker's clock) the first claim whose answer was lost since the last recovery was sent. */
+  private lostClaimSentAt: number | null = null;
   /** While a claim recovery reads the runs this worker holds: the runs done meanwhile (recoverClaims). */
   private doneDuringRecovery: Set<string> | null = null;
   /** Each type's handler pace (core nextPace): fast runs of one type must not hide slow runs of another. */
@@ -247,6 +249,7 @@ export class Worker {
     while (this.state === 'running') {
       let delay = this.pollMs;
       let backOff = false;
+      let claimSentAt: number | null = null;
       try {
         if (this.recover) await this.recoverClaims();
         const types = await this.currentTypes();
@@ -263,6 +266,7 @@ export class Worker {
           // Claimed while holding nothing: the claim set every lease the worker then holds (no renewal at the next tick).
           const heldNothing = this.held().length === 0;
           const sentAt = this.clock.now().getTime();
+          claimSentAt = sentAt;
           const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
           if (heldNothing && outcome.runs.length > 0 && this.held().length === 0) this.timers.claimedIntoEmpty(sentAt);
           if (this.traced && outcome.runs.length > 0) {
@@ -277,6 +281,7 @@ export class Worker {
             const again = new Set(outcome.runs.map((c) => c.run.backendId));
             if (this.buffer.some((b) => again.has(b.run.backendId))) this.buffer = this.buffer.filter((b) => !again.has(b.run.backendId));
           }
+          let knownAt: number | undefined;
           for (const c of outcome.runs) {
             // A run this worker is still executing, given back by the reaper meanwhile (the worker was
             // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
@@ -293,7 +298,7 @@ export class Worker {
             this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
             if (c.run.status === 'started') startFirst.push(c);
             else {
-              this.timers.claimedAt(c, sentAt);
+              this.timers.claimedAt(c, sentAt, (knownAt ??= this.clock.now().getTime()));
               this.buffer.push(c);
             }
           }
@@ -313,6 +318,8 @@ export class Worker {
           // The database (or the connection to a remote board) failed: the claim may still have
           // committed, so the next round first looks for runs this worker holds.
           this.recover = true;
+          // The runs recovered were claimed no earlier than the first claim that failed: their leases are counted from then.
+          if (claimSentAt !== null) this.lostClaimSentAt ??= claimSentAt;
           // The recovery comes before the runs the claim may have started at once are reaped.
           delay = Math.min(delay, this.answerWithinMs);
           this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
@@ -522,11 +529,15 @@ export class Worker {
     // here would execute them twice. One no longer held never will be again: forgotten.
     const heldIds = new Set(held.map((c) => c.run.backendId));
     for (const id of this.unrecordedEnds.keys()) if (!heldIds.has(id)) this.unrecordedEnds.delete(id);
+    const knownAt = this.clock.now().getTime();
     for (const c of held) {
       if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId) || doneMeanwhile.has(c.run.backendId)) continue;
       this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; running it now`);
+      // Its lease counted on this worker's clock from the first lost claim (its answer never came), not from the server's expiry.
+      if (this.lostClaimSentAt !== null) this.timers.claimedAt(c, this.lostClaimSentAt, knownAt);
       this.buffer.push(c);
     }
+    this.lostClaimSentAt = null;
     this.dispatch(false);
   }
 

@@ -25,6 +25,45 @@ async function storeWithFailingBeats() {
 }
 
 describe('a stalled worker and its buffer', () => {
+  it('a run recovered after a lost claim answer is not counted as renewed by heartbeats sent before it was recovered', async () => {
+    const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
+    const at = () => clock.now().getTime() - T0.getTime();
+    const begun: string[] = [];
+    const claim = orrery.claim.bind(orrery);
+    let lose = false;
+    orrery.claim = async (o) => {
+      const r = await claim(o);
+      // The claim that buffers B commits, and its answer is lost.
+      if (lose && r.runs.length > 0) {
+        lose = false;
+        throw new StorageUnavailableError('the answer was lost (test)');
+      }
+      return r;
+    };
+    // The recovery's reads fail until 12 s: the heartbeat of 10 s (task A alone) is confirmed before it.
+    const heldRuns = orrery.heldRuns.bind(orrery);
+    orrery.heldRuns = (w) => (at() < 12_000 ? Promise.reject(new StorageUnavailableError('the database is unavailable (test)')) : heldRuns(w));
+    const worker = new Worker(orrery, {
+      handlers: { job: async ({ args, signal }) => (begun.push(args[0] as string), args[0] === 'A' && (await clock.sleep(34_000, signal)), false) },
+      id: 'w',
+      concurrency: 1,
+      clock,
+    });
+    await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: ['A'], kwargs: {} } });
+    worker.start();
+    onCleanup(() => stopOnVirtualTime(worker, clock, 60_000));
+    await clock.advance(1_000);
+    lose = true;
+    await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: ['B'], kwargs: {} } });
+    await clock.advance(10_500);
+    beats.fail = true; // no renewal after the one of 10 s
+    await clock.advance(25_000);
+    // A ended at 35 s; B's lease ran out at 31 s (its claim, at 1 s, was never renewed): it is not begun.
+    expect(begun).toEqual(['A']);
+    expect((await orrery.searchRuns({ status: ['claimed'] })).runs).toHaveLength(1);
+  });
+
+
   it("counts a buffered run's lease on its own clock from its claim: a clock 90 s behind the server's does not make a lease that ran out look held", async () => {
     const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
     const begun: number[] = [];
