@@ -174,12 +174,15 @@ export class Orrery implements Jobboard {
     return this.writeTaskType({ ...current, paused: { at: current.paused?.at ?? this.instant(opts.at), reason } }, opts);
   }
 
-  /** Resumes a paused task type (a type that is not paused is returned unchanged). */
+  /** Resumes a paused task type (unpaused: returned unchanged); its late cron and rrule tasks follow their catch-up policy at once (PostgreSQL's claims catch up at most once a second). */
   async resumeTaskType(name: string, opts: At = {}): Promise<TaskType> {
     opts = optionsObject(opts, 'options');
     const current = await this.requireTaskType(name);
     if (!current.paused) return this.withRates(current);
-    return this.writeTaskType({ ...current, paused: null }, opts);
+    const resumed = await this.writeTaskType({ ...current, paused: null }, opts);
+    const caught = await this.schedules.catchUp(this.instant(opts.at), name); // before a claim takes them with their oldest missed occurrence
+    if (caught.length > 0) this.events.emit('caughtUp', caught);
+    return resumed;
   }
 
   /** Deletes a task type that has no tasks (ConflictError naming how many it has otherwise). */

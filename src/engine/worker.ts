@@ -404,14 +404,14 @@ export class Worker {
     return { concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: bufferPace(this.typePace.values(), this.clock.now().getTime()) };
   }
 
+  /** Runs given back by trims since the last line logged about them, and when that was. */
+  private givenBack = { n: 0, loggedAt: -Infinity };
+
   /**
    * A buffer grown past its target (sized while handlers were faster: another type's fast runs, or
    * before a slow type's first ends) gives the surplus back to the queue, the runs it would begin
    * last, so that idle workers take them. Runs a limited claim started for a free slot stay.
    */
-  /** Runs given back by trims since the last line logged about them, and when that was. */
-  private givenBack = { n: 0, loggedAt: -Infinity };
-
   private trimBuffer(): void {
     if (this.trimming || this.state !== 'running') return;
     const sizing = this.sizing();

@@ -91,6 +91,19 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5) });
     });
 
+    it('a resumed task type: its late cron tasks claimed at once by a worker that caught up a moment ago serve their catch-up policy', async () => {
+      const { orrery } = await setup([CRON]);
+      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+      const none = await make('none', { catchUp: 'none' });
+      const latest = await make('latest', {});
+      await orrery.pauseTaskType('cron', { at: T0 });
+      expect((await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: hh(4, 30) })).runs).toEqual([]);
+      await orrery.resumeTaskType('cron', { at: hh(4, 30) });
+      const claimed = (await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: plus(hh(4, 30), 500) })).runs;
+      expect(claimed.map((c) => [c.run.task, c.run.scheduledFor])).toEqual([[latest.id, hh(4)]]);
+      expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5) });
+    });
+
     it('a runner pass of one type catches up only that type: a late cron task of another type keeps its occurrence', async () => {
       const { orrery } = await setup([CRON, MAIL]);
       const cron = await orrery.createTask({ type: 'cron', arguments: { args: ['c'] }, schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });

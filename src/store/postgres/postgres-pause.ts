@@ -24,7 +24,7 @@ export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: Type
   }
   const updated = await c.query<Row>('UPDATE tasks SET paused_at = $2, paused_reason = $3 WHERE id = $1 RETURNING *', [id, pause?.at ?? null, pause?.reason ?? null]);
   // A resumed cron or rrule task's occurrences missed during the pause follow its catch-up policy now,
-  // in this transaction (unless its type is paused: the type's resume does it): a claim of due tasks
+  // in this transaction (unless its type is paused: the type's resume does it, engine/service.ts resumeTaskType): a claim of due tasks
   // woken by the resume must not take it with the oldest missed occurrence (SQLite's claims catch up
   // in their own transaction; PostgreSQL's at most once a second, engine/schedule-service.ts).
   if (pause === null && rows[0].paused_at !== null) {
