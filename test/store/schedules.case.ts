@@ -24,6 +24,11 @@ async function claimAll(orrery: Orrery, type: string, when: Date) {
   return new Map(claimed.map((c) => [c.run.task, c]));
 }
 
+/** An hourly cron task of type `cron` (named by its one argument), created at T0 with the schedule options given. */
+function hourlyCron(orrery: Orrery, name: string, schedule: object) {
+  return orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
+}
+
 /** Ends a claimed run the way an in-process worker does (the held, one-statement path). */
 async function endHeld(orrery: Orrery, c: Awaited<ReturnType<typeof claimAll>> extends Map<number, infer C> ? C : never, status: 'eventful' | 'failed', when: Date) {
   const [r] = await orrery.endRuns([{ backendId: c.run.backendId, status, worker: 'w', at: when, startedAt: when, ...(c.task ? { held: { run: c.run, task: c.task } } : {}) }]);
@@ -37,11 +42,10 @@ export function scheduleCases(sut: StoreUnderTest): void {
   describe('schedules: catch-up, jitter and run.scheduledFor (docs/guide.md#schedules)', () => {
     it('after downtime: none skips to the next occurrence, latest serves the latest, all serves each in order within its window', async () => {
       const { orrery } = await setup([CRON]);
-      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
-      const none = await make('none', { catchUp: 'none' });
-      const latest = await make('latest', {});
-      const all = await make('all', { catchUp: 'all' });
-      const windowed = await make('all-2h', { catchUp: 'all', catchUpWindow: '2h' });
+      const none = await hourlyCron(orrery, 'none', { catchUp: 'none' });
+      const latest = await hourlyCron(orrery, 'latest', {});
+      const all = await hourlyCron(orrery, 'all', { catchUp: 'all' });
+      const windowed = await hourlyCron(orrery, 'all-2h', { catchUp: 'all', catchUpWindow: '2h' });
       // Nothing ran from 00:00 to 04:30.
       const runs = new Map((await orrery.scheduleDue({ at: hh(4, 30) })).map((r) => [r.task, r]));
       expect(runs.has(none.id)).toBe(false);
@@ -62,9 +66,8 @@ export function scheduleCases(sut: StoreUnderTest): void {
 
     it('a paused cron task is not caught up while paused; its resume applies its catch-up policy (audit, 2026-12-05)', async () => {
       const { orrery } = await setup([CRON]);
-      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
-      const none = await make('none', { catchUp: 'none' });
-      const latest = await make('latest', {});
+      const none = await hourlyCron(orrery, 'none', { catchUp: 'none' });
+      const latest = await hourlyCron(orrery, 'latest', {});
       for (const t of [none, latest]) await orrery.pauseTask(t.id, { at: T0 });
       expect(await orrery.scheduleDue({ at: hh(4, 30) })).toEqual([]);
       // Paused: it waits with its nextRun, untouched by the catch-up.
@@ -76,29 +79,18 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(runs.get(latest.id)?.scheduledFor).toEqual(hh(4));
     });
 
-    it('a resumed cron task claimed at once by a worker that caught up a moment ago serves its catch-up policy (PostgreSQL audit)', async () => {
+    it.each([
+      ['task', (o: Orrery, ids: number[], at: Date) => Promise.all(ids.map((id) => o.pauseTask(id, { at }))), (o: Orrery, ids: number[], at: Date) => Promise.all(ids.map((id) => o.resumeTask(id, { at })))],
+      ['task type', (o: Orrery, _ids: number[], at: Date) => o.pauseTaskType('cron', { at }), (o: Orrery, _ids: number[], at: Date) => o.resumeTaskType('cron', { at })],
+    ] as const)('a resumed %s: its late cron tasks claimed at once by a worker that caught up a moment ago serve their catch-up policy (PostgreSQL audit)', async (_what, pause, resume) => {
       const { orrery } = await setup([CRON]);
-      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
-      const none = await make('none', { catchUp: 'none' });
-      const latest = await make('latest', {});
-      for (const t of [none, latest]) await orrery.pauseTask(t.id, { at: T0 });
+      const none = await hourlyCron(orrery, 'none', { catchUp: 'none' });
+      const latest = await hourlyCron(orrery, 'latest', {});
+      await pause(orrery, [none.id, latest.id], T0);
       // A worker's claim catches up (the paused tasks are left alone) ...
       expect((await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: hh(4, 30) })).runs).toEqual([]);
-      for (const t of [none, latest]) await orrery.resumeTask(t.id, { at: hh(4, 30) });
+      await resume(orrery, [none.id, latest.id], hh(4, 30));
       // ... and its next claim, woken by the resume within the second, takes what the policy says, not 00:00.
-      const claimed = (await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: plus(hh(4, 30), 500) })).runs;
-      expect(claimed.map((c) => [c.run.task, c.run.scheduledFor])).toEqual([[latest.id, hh(4)]]);
-      expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5) });
-    });
-
-    it('a resumed task type: its late cron tasks claimed at once by a worker that caught up a moment ago serve their catch-up policy', async () => {
-      const { orrery } = await setup([CRON]);
-      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
-      const none = await make('none', { catchUp: 'none' });
-      const latest = await make('latest', {});
-      await orrery.pauseTaskType('cron', { at: T0 });
-      expect((await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: hh(4, 30) })).runs).toEqual([]);
-      await orrery.resumeTaskType('cron', { at: hh(4, 30) });
       const claimed = (await orrery.claim({ worker: 'w', types: ['cron'], limit: 10, at: plus(hh(4, 30), 500) })).runs;
       expect(claimed.map((c) => [c.run.task, c.run.scheduledFor])).toEqual([[latest.id, hh(4)]]);
       expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5) });
@@ -118,10 +110,9 @@ export function scheduleCases(sut: StoreUnderTest): void {
 
     it('list-pending shows late tasks as the runner will catch them up: in the order it schedules them, without those it moves on', async () => {
       const { orrery } = await setup([CRON]);
-      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
-      const none = await make('none', { catchUp: 'none' });
-      const latest = await make('latest', {});
-      const all = await make('all', { catchUp: 'all' });
+      const none = await hourlyCron(orrery, 'none', { catchUp: 'none' });
+      const latest = await hourlyCron(orrery, 'latest', {});
+      const all = await hourlyCron(orrery, 'all', { catchUp: 'all' });
       // Due at 04:29:10 and 04:29:30, less than a minute ago, so not late: they come before the late ones, now due at 04:30.
       const early = await orrery.createTask({ type: 'cron', arguments: { args: ['early'] }, nextRun: plus(hh(4, 29), 10_000), schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });
       const later = await orrery.createTask({ type: 'cron', arguments: { args: ['later'] }, nextRun: plus(hh(4, 29), 30_000), schedule: { kind: 'cron', expr: '0 * * * *' } }, { at: T0 });
@@ -140,9 +131,8 @@ export function scheduleCases(sut: StoreUnderTest): void {
 
     it('task next lists the occurrences the runs will serve: a late task as the catch-up moves it, and after a late retry the occurrences that pass before it are skipped', async () => {
       const { orrery, clock } = await setup([CRON]);
-      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
-      const none = await make('none', { catchUp: 'none' });
-      const latest = await make('latest', {});
+      const none = await hourlyCron(orrery, 'none', { catchUp: 'none' });
+      const latest = await hourlyCron(orrery, 'latest', {});
       const atOf = async (id: number) => (await orrery.schedules.next(id, { count: 3 })).occurrences.map((o) => [o.at.toISOString(), o.due.toISOString()]);
       // At 04:30, nothing having run: none skips to 05:00 (it listed 00:00, 01:00, 02:00); latest serves 04:00 at once.
       clock.set(hh(4, 30));
@@ -157,9 +147,8 @@ export function scheduleCases(sut: StoreUnderTest): void {
 
     it('a claim of due tasks catches late tasks up first, with no runner pass: none is not claimed, latest serves the latest occurrence', async () => {
       const { orrery } = await setup([CRON]);
-      const make = (name: string, schedule: object) => orrery.createTask({ type: 'cron', arguments: { args: [name] }, schedule: { kind: 'cron', expr: '0 * * * *', ...schedule } }, { at: T0 });
-      const none = await make('none', { catchUp: 'none' });
-      const latest = await make('latest', {});
+      const none = await hourlyCron(orrery, 'none', { catchUp: 'none' });
+      const latest = await hourlyCron(orrery, 'latest', {});
       const claimed = await claimAll(orrery, 'cron', hh(4, 30));
       expect([...claimed.keys()]).toEqual([latest.id]);
       expect(claimed.get(latest.id)!.run.scheduledFor).toEqual(hh(4));
