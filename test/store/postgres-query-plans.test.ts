@@ -119,18 +119,18 @@ describe('PostgreSQL hot queries at scale', () => {
       const { sql, params } = runSearchSql(runSearch(input));
       return [`run list: ${name}`, sql, params, [...idx]] as [string, string, unknown[], string[]];
     }),
-    // Task search (task list, GET /api/tasks): each page a range of its index in id order, bounded. Where
-    // the statistics say a type and status hold nearly every task (here: all of them), the planner
-    // rightly reads the same id range from the primary key instead.
+    // Task search (task list, GET /api/tasks): each page a range of its index in id order, bounded. Even
+    // where the statistics say a type and status hold every task (here), the page reads its index range:
+    // the primary key, walked from the cursor, would pass every task of other types created before.
     ...(
       [
         ['a rare type, every status (four ranges merged)', { type: 'other' }, ['tasks_type_status']],
-        ['a common type, every status', { type: 'load-git' }, ['tasks_type_status', 'tasks_pkey']],
-        ['a type and a status, next page', { type: 'load-git', status: 'next_run_not_scheduled', cursor: '500000' }, ['tasks_type_status', 'tasks_pkey']],
+        ['a common type, every status', { type: 'load-git' }, ['tasks_type_status']],
+        ['a type and a status, next page', { type: 'load-git', status: 'next_run_not_scheduled', cursor: '500000' }, ['tasks_type_status']],
         ['a status', { status: 'disabled' }, ['tasks_status']],
         ['a concurrency key', { concurrencyKey: 'key-3', type: 'load-git' }, ['tasks_concurrency_key']],
         ['argument text within a rare type', { type: 'other', args: '4242', argsMatch: 'prefix' }, ['tasks_type_status']],
-        ['argument text within a status', { status: 'next_run_not_scheduled', args: '4242' }, ['tasks_status', 'tasks_pkey']],
+        ['argument text within a status', { status: 'next_run_not_scheduled', args: '4242' }, ['tasks_status']],
         ['every task', {}, ['tasks_pkey']],
         ['these ids', { ids: [5, 6, 7] }, ['tasks_pkey']],
         ['paused tasks (the partial index of paused tasks only)', { paused: true }, ['tasks_paused']],
@@ -149,6 +149,8 @@ describe('PostgreSQL hot queries at scale', () => {
     expect(all.filter((n) => n['Node Type'] === 'Seq Scan' && ['tasks', 'task_runs'].includes(n['Relation Name'] ?? '')).map((n) => n['Relation Name'])).toEqual([]);
     const used = all.map((n) => n['Index Name']).filter((i): i is string => Boolean(i));
     expect(used.filter((i) => indexes.includes(i)), `indexes used: ${used.join(', ')}`).not.toEqual([]);
+    // A task search page reads its own index range only (never the primary key beside it).
+    if (_name.startsWith('task list:')) expect(used.filter((i) => !indexes.includes(i) && i.startsWith('tasks_'))).toEqual([]);
   });
 
   // The claims and the held end are prepared statements: PostgreSQL may switch them to a generic plan

@@ -30,25 +30,42 @@ export function taskScanSql(s: TaskSearch): Sql {
 
 type P = (v: unknown) => string;
 
+/** Above every task id: the closed end of a row range `(lead, id) <= (value, MAX_ID)`. */
+const MAX_ID = '9223372036854775807';
+
 /**
- * The path's id-ordered ranges after the cursor, each with `extra` conditions, merged by id (a Merge
- * Append of index scans); with `checked`, also the type, statuses and key the path's index does not hold.
+ * The path's id-ordered ranges after the cursor, each with `extra` conditions, merged by id; with
+ * `checked`, also the type, statuses and key the path's index does not hold.
+ *
+ * A range of an index `(lead…, id)` is written as a row comparison on `(lead…, id)` and ordered by
+ * `lead…, id`, not as `lead = value … ORDER BY id`: with equalities the primary key (or, for a type
+ * and a status, the status index) gives the same id order, and the planner (which takes type and status as independent, and rows as spread evenly
+ * over ids) walks it whenever the statistics say the range holds most tasks. Tasks of one type
+ * created after a million of another then cost a page a walk over the million (1.2 s). Only the
+ * range's own index gives the order `lead…, id`, so every page reads its index range.
  */
 function ranges(s: TaskSearch, p: P, columns: string, extra: string[], limit: string, checked: boolean): string {
   const path = searchPath(s);
-  const where = [...extra];
-  where.push(`id > ${p(s.afterId ?? 0)}`); // always a range of ids (from 0 on the first page), read in id order
-  const one = (conds: string[]) => `SELECT ${columns} FROM tasks WHERE ${[...conds, ...where].join(' AND ') || 'true'} ORDER BY id LIMIT ${limit}`;
-  if (path.index === 'ids') return one([`id = ANY(${p(s.ids)}::bigint[])`, ...pathResidual(s, p, true)]);
-  if (path.index === 'concurrency_key') return one([`concurrency_key = ${p(s.concurrencyKey)}`, ...(checked ? pathResidual(s, p, false) : [])]);
+  const after = p(s.afterId ?? 0); // always a range of ids (from 0 on the first page), read in id order
+  const byId = (conds: string[]) =>
+    `SELECT ${columns} FROM tasks WHERE ${[...conds, `id > ${after}`, ...extra].join(' AND ')} ORDER BY id LIMIT ${limit}`;
+  // The index's leading columns equal to values, as a row range (no equality: see above).
+  const range = (conds: string[], lead: string, value: string) =>
+    `SELECT ${columns} FROM tasks WHERE ${[...conds, `(${lead}, id) > (${value}, ${after})`, `(${lead}, id) <= (${value}, ${MAX_ID})`, ...extra].join(' AND ')} ORDER BY ${lead}, id LIMIT ${limit}`;
+  if (path.index === 'ids') return byId([`id = ANY(${p(s.ids)}::bigint[])`, ...pathResidual(s, p, true)]);
+  if (path.index === 'concurrency_key') {
+    // (the partial index's predicate, which the planner does not derive from a row comparison)
+    return range(['concurrency_key IS NOT NULL', ...(checked ? pathResidual(s, p, false) : [])], 'concurrency_key', p(s.concurrencyKey));
+  }
   if (path.index === 'paused') {
     // Paused tasks only (tasks_paused): one range of a type's, or all of them sorted by id.
-    const type = s.type !== null ? [`type = ${p(s.type)}`] : [];
-    return one(['paused_at IS NOT NULL', ...type, ...(checked && s.statuses !== null ? [`status = ANY(${p(s.statuses)}::text[])`] : [])]);
+    const statuses = checked && s.statuses !== null ? [`status = ANY(${p(s.statuses)}::text[])`] : [];
+    if (s.type === null) return byId(['paused_at IS NOT NULL', ...statuses]);
+    return range(['paused_at IS NOT NULL', ...statuses], 'type', p(s.type));
   }
-  if (path.index === 'id') return one([]);
-  const type = path.index === 'type_status' ? [`type = ${p(s.type)}`] : [];
-  const parts = path.statuses.map((status) => one([...type, `status = ${p(status)}`]));
+  if (path.index === 'id') return byId([]);
+  const type = path.index === 'type_status' ? p(s.type) : null;
+  const parts = path.statuses.map((status) => (type === null ? range([], 'status', p(status)) : range([], 'type, status', `${type}, ${p(status)}`)));
   if (parts.length === 1) return parts[0]!;
   return `SELECT ${columns} FROM (${parts.map((x) => `(${x})`).join(' UNION ALL ')}) AS t ORDER BY id LIMIT ${limit}`;
 }
