@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_DURATION_MS } from './duration-limit.js';
 import { adaptInterval, endOfRun, type EndOfRunInput, type TaskUpdate } from './end-of-run.js';
 import type { Schedule } from './model.js';
 import { normaliseSchedule } from './schedule.js';
@@ -169,9 +170,16 @@ describe('adaptInterval', () => {
     expect(adaptInterval(2_000, type, true)).toBe(1_000);
     expect(adaptInterval(500_000, type, false)).toBe(1_000_000);
   });
-  it('a null bound does not clamp', () => {
+  it('a null bound stands for the duration limits (1 ms, 100 years)', () => {
     expect(adaptInterval(2_000, { ...type, minIntervalMs: null }, true)).toBe(667);
+    expect(adaptInterval(2, { ...type, minIntervalMs: null, backoffFactor: 1000 }, true)).toBe(1);
     expect(adaptInterval(500_000, { ...type, maxIntervalMs: null }, false)).toBe(1_500_000);
+    expect(adaptInterval(MAX_DURATION_MS / 2, { ...type, maxIntervalMs: null }, false)).toBe(MAX_DURATION_MS);
+  });
+  it('a type without intervals (cleared by an edit) leaves the interval as it is', () => {
+    const cleared = { minIntervalMs: null, maxIntervalMs: null, backoffFactor: 1000 };
+    expect(adaptInterval(3_600_000, cleared, true)).toBe(3_600_000);
+    expect(adaptInterval(3_600_000, cleared, false)).toBe(3_600_000);
   });
   it('throws without a current interval', () => {
     expect(() => adaptInterval(null, type, true)).toThrow();

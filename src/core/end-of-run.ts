@@ -1,6 +1,7 @@
 import { nextCalendarPoint, type NextPoint } from './catch-up.js';
 import type { DisabledReason, RunEndStatus, Schedule, Task, TaskPolicy, TaskStatus, TaskType } from './model.js';
 import { later } from './instants.js';
+import { MAX_DURATION_MS } from './duration-limit.js';
 
 /**
  * How a run came to its end: its holder ended it, its holder gave it back, its lease ran out, or it
@@ -107,16 +108,23 @@ export function endOfRun(input: EndOfRunInput): TaskUpdate {
   return { ...failed, retriesLeft: type.numRetries, nextAttempt: 1, ...p };
 }
 
-/** Eventful runs divide the interval by the backoff factor, uneventful ones multiply it; clamped to [min, max]. */
+/**
+ * Eventful runs divide the interval by the backoff factor, uneventful ones multiply it; clamped to
+ * [min, max], rounded to whole ms. A type without intervals (all three cleared by an edit, after its
+ * tasks were created) no longer adapts them: each keeps its interval (unclamped, it fell to 0 ms, a
+ * task run again at once for ever, or grew past the 100-year limit). A single missing bound (never
+ * stored: a type's bounds default to its interval) stands for the duration limits, 1 ms to 100 years.
+ */
 export function adaptInterval(
   current: number | null,
   type: Pick<TaskType, 'minIntervalMs' | 'maxIntervalMs' | 'backoffFactor'>,
   eventful: boolean,
 ): number {
   if (current === null) throw new Error('adaptive task without an interval');
+  if (type.minIntervalMs === null && type.maxIntervalMs === null) return current;
   const raw = eventful ? current / type.backoffFactor : current * type.backoffFactor;
-  const lo = type.minIntervalMs ?? raw;
-  const hi = type.maxIntervalMs ?? raw;
+  const lo = type.minIntervalMs ?? 1;
+  const hi = type.maxIntervalMs ?? MAX_DURATION_MS;
   return Math.round(Math.min(hi, Math.max(lo, raw)));
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/core/errors.js';
 import type { StoreUnderTest } from './describe-store.js';
-import { T0, plus, useOrrery } from './fixtures.js';
+import { HOUR, T0, claimOne, plus, useOrrery } from './fixtures.js';
 
 const oneshot = (type: string, i: number) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } });
 
@@ -51,6 +51,22 @@ export function taskTypeAdminCases(sut: StoreUnderTest): void {
       expect(seen).toEqual(['types']);
       await orrery.resumeTaskType('a');
       expect(seen).toEqual(['types', 'types', 'tasks', 'runs']);
+    });
+
+    it('clearing a type\'s intervals leaves its adaptive tasks at the interval they have (they collapsed to 0 ms or grew past 100 years)', async () => {
+      const { orrery } = await setup([{ name: 'x', defaultIntervalMs: HOUR, minIntervalMs: 600_000, maxIntervalMs: 86_400_000, backoffFactor: 1000 }]);
+      const task = await orrery.createTask({ type: 'x', arguments: { args: ['a'], kwargs: {} }, nextRun: T0 });
+      await orrery.updateTaskType('x', { defaultIntervalMs: null, minIntervalMs: null, maxIntervalMs: null });
+      let at = T0;
+      for (const status of ['eventful', 'eventful', 'uneventful'] as const) {
+        const run = await claimOne(orrery, task.id, at);
+        at = plus(at, 1000);
+        await orrery.endRun(run.backendId, { status, at });
+        const t = (await orrery.getTask(task.id))!;
+        expect(t.currentIntervalMs).toBe(HOUR);
+        expect(t.nextRun).toEqual(plus(at, HOUR));
+        at = t.nextRun!;
+      }
     });
 
     it('an edit is validated whole, keeps the pause, and counts from the next claim', async () => {
