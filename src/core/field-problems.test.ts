@@ -37,4 +37,11 @@ describe('problemsByField', () => {
       fairShare: ['weights: have no effect with FIFO per key (not fifoPerKeys)'],
     });
   });
+
+  it('a bound the edit leaves as it is says its value (a type given only its default interval got its bounds from it)', () => {
+    expect(refused({ defaultIntervalMs: '2h' }).details).toEqual([{ path: 'maxIntervalMs', message: 'must be >= defaultIntervalMs (it is 1h: change it in the same edit)' }]);
+    expect(refused({ defaultInterval: '30m' }).details).toEqual([{ path: 'minInterval', message: 'must be <= defaultInterval (it is 1h: change it in the same edit)' }]);
+    // A bound given in the edit is named as before.
+    expect(refused({ defaultIntervalMs: '2h', maxIntervalMs: '90m' }).details).toEqual([{ path: 'maxIntervalMs', message: 'must be >= defaultIntervalMs' }]);
+  });
 });

@@ -1,4 +1,5 @@
-import { invalid, type ErrorDetail } from './errors.js';
+import { formatDuration } from './durations.js';
+import { invalid, ValidationError, type ErrorDetail } from './errors.js';
 import type { TaskType } from './model.js';
 import { fromDetails, namedAsGiven, TYPE_DURATION_NAMES, validateTaskType, withDurationNames, type TaskTypeInput } from './validation.js';
 
@@ -59,7 +60,23 @@ export function editTaskType(current: TaskType, given: unknown): TaskType {
     return { ...next, paused: paused ?? null };
   } catch (e) {
     // An edit in the specification's names (`lease`) hears of every duration field by those names, as a creation does.
-    throw namedAsGiven(e, used.size > 0 ? SPEC_NAMES : used);
+    throw namedAsGiven(withCurrentBounds(e, current, edit), used.size > 0 ? SPEC_NAMES : used);
   }
+}
+
+/**
+ * A bound the edit left as it is, named by a problem, says its value: a type given only its default
+ * interval got its bounds from it, so raising the default alone is refused on a bound the user never
+ * set (`maxIntervalMs: must be >= defaultIntervalMs (it is 1h: change it in the same edit)`).
+ */
+function withCurrentBounds(e: unknown, current: TaskType, edit: object): unknown {
+  if (!(e instanceof ValidationError)) return e;
+  const kept = (f: 'minIntervalMs' | 'maxIntervalMs') => !Object.hasOwn(edit, f) && current[f] !== null;
+  const details = e.details.map((d) =>
+    (d.path === 'minIntervalMs' || d.path === 'maxIntervalMs') && kept(d.path)
+      ? { ...d, message: `${d.message} (it is ${formatDuration(current[d.path]!)}: change it in the same edit)` }
+      : d,
+  );
+  return details.some((d, i) => d !== e.details[i]) ? fromDetails(details) : e;
 }
 
