@@ -606,6 +606,14 @@ describe('web dashboard (headless chromium)', () => {
       ['successful', 'abc123', 'yes'],
       ['failed', '—', 'no'],
     ]);
+    // An address without its visit type (or url) says what it lacks under the page's heading, and asks
+    // the API nothing (both reads would be refused, for ever).
+    await page.goto(server.url + '/visits/origin?url=https://example.org/a.git');
+    await page.getByRole('alert').filter({ hasText: 'This address lacks visitType' }).waitFor();
+    expect(await page.title()).toBe('https://example.org/a.git · Orrery');
+    await page.goto(server.url + '/visits/origin');
+    await page.getByRole('alert').filter({ hasText: 'This address lacks url and visitType' }).waitFor();
+    expect(await page.title()).toBe('Origin · Orrery');
     expect(errors).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import type { OriginVisit, VisitMetrics } from '../types.js';
 import { api } from '../api.js';
-import { ConfirmButton, Empty, ErrorNote, KeyValues, Loading, Status } from '../components.js';
+import { ConfirmButton, Empty, ErrorNote, KeyValues, LoadFailed, Loading, Status } from '../components.js';
 import { MetricsChart } from '../metrics-chart.js';
 import { ago, duration, instant } from '../format.js';
 import { LIST_POLL, useApi, useTick } from '../hooks.js';
@@ -145,11 +145,31 @@ function VisitHistory({ visits }: { visits: OriginVisit[] }) {
   );
 }
 
+/**
+ * An origin's page (`/visits/origin?url=…&visitType=…`). An address without its url or visit type
+ * names what it lacks under the page's heading, and reads nothing (the API would refuse both reads,
+ * and a retry could never pass).
+ */
 export function OriginPage({ url, visitType }: { url: string; visitType: string }) {
-  const { data, error, reload } = useApi(
+  const missing = [url ? null : 'url', visitType ? null : 'visitType'].filter((x) => x !== null);
+  if (missing.length === 0) return <OriginDetails url={url} visitType={visitType} />;
+  return (
+    <>
+      <p class="crumbs"><a href="/visits">Visits</a></p>
+      <h1 class="wrap">{url || 'Origin'}</h1>
+      <p class="error" role="alert">
+        This address lacks {missing.length === 2 ? <><code>url</code> and <code>visitType</code></> : <code>{missing[0]}</code>}: an origin's page is{' '}
+        <code>/visits/origin?url=…&amp;visitType=…</code>. Find the origin from the <a href="/visits">Visits</a> page.
+      </p>
+    </>
+  );
+}
+
+function OriginDetails({ url, visitType }: { url: string; visitType: string }) {
+  const { data, error, notFound, reload } = useApi(
     async (c) => {
       const [listed, stats, visits] = await Promise.all([
-        c.visits.getListedOrigins({ url, ...(visitType ? { visitType } : {}), limit: 100 }),
+        c.visits.getListedOrigins({ url, visitType, limit: 100 }),
         c.visits.getVisitStats(url, visitType).catch((e: { code?: string }) => {
           if (e.code === 'not_found') return null;
           throw e;
@@ -162,7 +182,7 @@ export function OriginPage({ url, visitType }: { url: string; visitType: string 
     { pollMs: 30_000 },
   );
   const listers = useApi((c) => c.visits.listListers(), [], LIST_POLL);
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="the origin" />;
+  if (!data) return error ? <LoadFailed title={url} error={error} notFound={notFound} onRetry={reload} /> : <Loading what="the origin" />;
   const names = new Map((listers.data ?? []).map((l) => [l.id, l.name + (l.instanceName ? ` (${l.instanceName})` : '')]));
   const s = data.stats;
   return (
