@@ -55,13 +55,36 @@ async function importFile(path: string): Promise<Record<string, unknown>> {
     return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
   };
   if (TYPESCRIPT.has(extname(path))) return viaTsx();
+  return withoutEsmAdvice(async () => {
+    try {
+      return (await import(url)) as Record<string, unknown>;
+    } catch (e) {
+      // A `.js` file with ESM syntax in a CommonJS package (`npm init -y` writes "type": "commonjs"),
+      // which Node refuses: tsx compiles it to CommonJS. Any other error is the file's own.
+      if (!(e instanceof SyntaxError) || extname(path) !== '.js') throw e;
+      return viaTsx().catch(() => Promise.reject(e));
+    }
+  });
+}
+
+/** Node's advice on a `.js` file with ESM syntax in a CommonJS package: wrong here, where tsx loads it. */
+const ESM_ADVICE = /^To load an ES module, set "type": "module"/;
+
+/**
+ * Runs a load with that one warning left unprinted (Node printed it, telling the user to change their
+ * package, before the file loaded through tsx); every other warning goes through. Node emits it as a
+ * `warning` event on a later tick, so the filter stays on until the whole load (tsx's included) ends.
+ */
+async function withoutEsmAdvice<T>(load: () => Promise<T>): Promise<T> {
+  const emit = process.emit;
+  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) {
+    if (event === 'warning' && ESM_ADVICE.test(String((args[0] as Error | undefined)?.message ?? ''))) return false;
+    return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
+  } as typeof process.emit;
   try {
-    return (await import(url)) as Record<string, unknown>;
-  } catch (e) {
-    // A `.js` file with ESM syntax in a CommonJS package (`npm init -y` writes "type": "commonjs"),
-    // which Node refuses: tsx compiles it to CommonJS. Any other error is the file's own.
-    if (!(e instanceof SyntaxError) || extname(path) !== '.js') throw e;
-    return viaTsx().catch(() => Promise.reject(e));
+    return await load();
+  } finally {
+    process.emit = emit;
   }
 }
 
