@@ -44,6 +44,7 @@ export { startServer, type ServerOptions, type ServerHttpOptions, type ServerWor
 export type { IsolationMode } from './worker/isolation/protocol.js';
 export { dag, dagHandler, DagDefinition, type DagTaskContext, type DagTaskFn, type DagOptions, type DagTaskOptions } from './worker/dag-definition.js';
 export { DagScheduler, type DagSchedulerOptions } from './engine/dag-scheduler.js';
+export { VisitScheduler, DEFAULT_METRICS_EVERY_MS, type VisitSchedulerOptions, type VisitQueue, type VisitPassResult } from './engine/visit-scheduler.js';
 export { logNotifier, webhookNotifier, combineNotifiers, type DagNotifier, type DagTaskAlert, type Delivering, type WebhookOptions } from './engine/dag-notifier.js';
 export { taskLogNotifier, taskWebhookNotifier, combineTaskNotifiers, type TaskNotifier, type TaskAlert } from './engine/task-notifier.js';
 export type { DagService, DagSummary, DagRunSummary, DagRunDetail, DagTaskView, DagAttemptView, RegisteredDag } from './engine/dag-service.js';

@@ -27,6 +27,18 @@ describe('the published package', () => {
     expect(files).toContain('dist/web/index.html');
     expect([...files].some((f) => /^dist\/web\/assets\/.+\.js$/.test(f))).toBe(true);
     expect(files).toContain('examples/handlers.ts');
+    expect(files).toContain('LICENSE'); // MIT asks for its notice in every copy
+  });
+
+  it('ships source maps that carry their sources (src/ is not in the package)', () => {
+    expect([...files].some((f) => f.startsWith('src/'))).toBe(false);
+    const maps = [...files].filter((f) => f.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(100);
+    for (const f of maps) {
+      const map = JSON.parse(readFileSync(join(ROOT, f), 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
+      expect(map.sourcesContent?.length, f).toBe(map.sources.length);
+      expect(map.sourcesContent!.every((c) => typeof c === 'string' && c.length > 0), f).toBe(true);
+    }
   });
 
   it('holds every file of this repository the README links to under docs/', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Daemon } from '../../src/engine/daemon.js';
-import { VisitScheduler } from '../../src/engine/visit-scheduler.js';
+import { Daemon, VisitScheduler } from '../../src/index.js'; // the package's entry: users build the loop themselves
 import { useTempOrrery, waitFor } from './engine-helpers.js';
 
 describe('VisitScheduler', () => {
