@@ -149,6 +149,46 @@ describe('migrations', () => {
       await db.drop();
     }
   });
+  // A database migrated by a development build whose migration of a number was later rewritten (0020
+  // task_alerts, renamed 0020_alerts before release) was taken as current: every command then failed
+  // with "no such table: alerts" (SQLite), every run end with "relation alerts does not exist" (PostgreSQL).
+  it.each(['sqlite', 'postgres'] as const)('%s: a ledger whose migration of a number has another name is refused, naming both, and nothing is applied', async (dialect) => {
+    const shipped = ledger(dialect);
+    const renamed = shipped.at(-2)!; // the second to last: the last is then pending
+    const message = `database schema mismatch: its migration ${renamed.version} is 9999_other_build, this Orrery's is ${renamed.name} (it was migrated by another build of Orrery, whose migrations differ); nothing was applied: open it with the build that made it, or use a new database`;
+    if (dialect === 'sqlite') {
+      const dir = mkdtempSync(join(tmpdir(), 'orrery-mig-'));
+      dirs.push(dir);
+      const file = join(dir, 'o.db');
+      await (await openStore(`sqlite:${file}`)).close();
+      const db = new Database(file);
+      db.prepare('UPDATE orrery_migrations SET name = ? WHERE version = ?').run('9999_other_build', renamed.version);
+      db.prepare('DELETE FROM orrery_migrations WHERE version = ?').run(shipped.length);
+      db.close();
+      const err = await openStore(`sqlite:${file}`).catch((e: unknown) => e);
+      expect((err as Error).message).toBe(`cannot open database ${file}: ${message}`);
+      const after = new Database(file);
+      expect(after.prepare('SELECT max(version) AS v FROM orrery_migrations').get()).toEqual({ v: shipped.length - 1 });
+      after.close();
+      return;
+    }
+    const db = await createTestDatabase('mig_names');
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await admin.query('UPDATE orrery_migrations SET name = $1 WHERE version = $2', ['9999_other_build', renamed.version]);
+      const err = await openStore(db.url).catch((e: unknown) => e);
+      expect((err as Error).message).toBe(message); // current by number: refused on the read, before any lock
+      await admin.query('DELETE FROM orrery_migrations WHERE version = $1', [shipped.length]);
+      const pending = await openStore(db.url).catch((e: unknown) => e);
+      expect((pending as Error).message).toBe(message);
+      expect((await admin.query('SELECT max(version) AS v FROM orrery_migrations')).rows).toEqual([{ v: shipped.length - 1 }]);
+    } finally {
+      await admin.end();
+      await db.drop();
+    }
+  });
+
   it('PostgreSQL: a failing migration is named and nothing of the upgrade is applied; a role without CREATE is told so', async () => {
     const db = await createTestDatabase('migfail');
     const admin = new pg.Client({ connectionString: db.url });

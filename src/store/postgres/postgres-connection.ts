@@ -2,8 +2,8 @@ import { dirname, join } from 'node:path';
 import { redactUrl } from '../redact-url.js';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { OrreryError, SchemaTooNewError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
-import { loadMigrations } from '../migrations.js';
+import { OrreryError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
+import { ledgerVersion, loadMigrations, type LedgerRow } from '../migrations.js';
 import { TrackedPool, translatePgError } from './postgres-errors.js';
 import { parseTimestamptz } from './postgres-literals.js';
 
@@ -58,10 +58,8 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
   try {
     // Up to date (the usual case): nothing to lock or create, so the role needs no CREATE privilege.
     const exists = await client.query<{ e: boolean }>(`SELECT to_regclass('orrery_migrations') IS NOT NULL AS e`);
-    const seen = exists.rows[0]?.e ? ((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM orrery_migrations')).rows[0]?.v ?? 0) : 0;
-    if (seen > migrations.length) {
-      throw new SchemaTooNewError(`database schema version ${seen} is newer than this Orrery (knows up to ${migrations.length}); upgrade Orrery`);
-    }
+    const recorded = async () => (await client.query<LedgerRow>('SELECT version, name FROM orrery_migrations')).rows;
+    const seen = exists.rows[0]?.e ? ledgerVersion(await recorded(), migrations) : 0;
     if (seen === migrations.length) return;
     // A role's statement_timeout or lock_timeout (a DBA's setting) would cut the wait for another
     // migrating process, or a long migration, short: both run without them, reset afterwards.
@@ -75,11 +73,7 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     try {
       await client.query('BEGIN');
       await client.query(`CREATE TABLE IF NOT EXISTS orrery_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM orrery_migrations');
-      const current = rows[0]?.v ?? 0;
-      if (current > migrations.length) {
-        throw new SchemaTooNewError(`database schema version ${current} is newer than this Orrery (knows up to ${migrations.length}); upgrade Orrery`);
-      }
+      const current = ledgerVersion(await recorded(), migrations);
       for (const m of migrations.slice(current)) {
         try {
           await client.query(m.sql);

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OrreryError, SchemaTooNewError, StorageError, StorageReadOnlyError, ValidationError } from '../../core/errors.js';
-import { loadMigrations, type Migration } from '../migrations.js';
+import { ledgerVersion, loadMigrations, type LedgerRow, type Migration } from '../migrations.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -78,9 +78,9 @@ export function openSqliteAsIs(path: string, field: string): Database.Database {
     db.pragma('query_only = ON');
     const ledger = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'orrery_migrations'`).get() as { n: number };
     if (ledger.n === 0) throw refuse(`${path} is not an Orrery database (it has no orrery_migrations table)`);
-    const current = (db.prepare('SELECT max(version) AS v FROM orrery_migrations').get() as { v: number | null }).v ?? 0;
-    const latest = loadMigrations(MIGRATIONS_DIR).length;
-    if (current > latest) throw new SchemaTooNewError(`database schema version ${current} is newer than this Orrery (knows up to ${latest}); upgrade Orrery`);
+    const migrations = loadMigrations(MIGRATIONS_DIR);
+    const current = ledgerVersion(db.prepare('SELECT version, name FROM orrery_migrations').all() as LedgerRow[], migrations);
+    const latest = migrations.length;
     if (current < latest) {
       throw refuse(
         `${path} is at schema version ${current}, this Orrery's is ${latest}, and the copy does not change the file: ` +
@@ -126,19 +126,11 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
   // A schema already current is read without the write lock: in WAL mode a reader neither waits for
   // another process's write transaction nor holds it up (a `task list` beside a busy writer).
   const ledger = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orrery_migrations'`).get() !== undefined;
-  if (ledger) {
-    const known = (db.prepare('SELECT max(version) AS v FROM orrery_migrations').get() as { v: number | null }).v ?? 0;
-    if (known === latest) return;
-  }
+  const recorded = () => db.prepare('SELECT version, name FROM orrery_migrations').all() as LedgerRow[];
+  if (ledger && ledgerVersion(recorded(), migrations) === latest) return;
   const run = db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS orrery_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-    const row = db.prepare('SELECT max(version) AS v FROM orrery_migrations').get() as { v: number | null };
-    const current = row.v ?? 0;
-    if (current > latest) {
-      throw new SchemaTooNewError(
-        `database schema version ${current} is newer than this Orrery (knows up to ${latest}); upgrade Orrery`,
-      );
-    }
+    const current = ledgerVersion(recorded(), migrations);
     const pending = migrations.slice(current);
     const before = pending.some((m) => /\bDROP\s+TABLE\b/i.test(m.sql)) ? new Set(orphans(db).map(orphanKey)) : null;
     for (const m of pending) {
