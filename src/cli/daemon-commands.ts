@@ -210,7 +210,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${url !== null ? `; API ${url}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard ${url}/` : ''}`);
     await signals.signalled;
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
-    await running.stop();
+    // The worker's bound (or, without a worker, a pass's), and with the runner the 10 s its alerts may take.
+    await stopWithin(() => running.stop(), (daemon.worker?.stopBoundMs(graceMs) ?? LOOPS_STOP_MS) + (roles.runner ? ALERTS_STOP_MS : 0), log);
     log.info('stopped');
     // An abandoned inline handler may still hold timers; they must not keep a stopped process alive.
     setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
@@ -344,13 +345,34 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     log.info(`orrery worker ${worker.id} started against ${w.url} (concurrency ${w.concurrency}, handlers: ${Object.keys(mod.handlers).join(', ')}${types ? `; serving only ${types.join(', ')}` : ''})`);
     await signals.signalled;
     log.info(`stopping (grace ${formatDuration(graceMs)}, ${worker.running} running)`);
-    await worker.stop();
+    await stopWithin(() => worker.stop(), worker.stopBoundMs(graceMs), log);
     log.info('stopped');
     setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
   } finally {
     await run.close();
     client.close();
   }
+}
+
+/** How long a daemon's stop waits for the task alerts being sent (Daemon.stopAlerts). */
+const ALERTS_STOP_MS = 10_000;
+/** A daemon without a worker: its runner's or reaper's last pass, given a default lease's time and a margin. */
+const LOOPS_STOP_MS = 35_000;
+
+/**
+ * Waits for a graceful stop for at most `boundMs` (the grace, then one lease for the abandons:
+ * Worker.stopBoundMs). A database that stops answering without refusing (a query that never returns)
+ * held the process for ever: past the bound it says so and exits 1; the runs it still holds end
+ * `lost` when their leases run out, as after a crash (docs/operations.md).
+ */
+async function stopWithin(stop: () => Promise<void>, boundMs: number, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), boundMs)));
+  const outcome = await Promise.race([stop().then(() => 'stopped' as const), late]);
+  clearTimeout(timer);
+  if (outcome === 'stopped') return;
+  log.error(`the stop did not end within ${formatDuration(boundMs)} (the grace, then one lease for the abandons): the database or server does not answer; exiting now (the runs still held end lost when their leases run out)`);
+  process.exit(1);
 }
 
 interface SignalWatch {

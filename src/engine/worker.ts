@@ -42,6 +42,8 @@ export interface WorkerOptions extends WorkerRunOptions {
 
 const TYPES_REFRESH_MS = 5_000;
 const DEFAULT_LEASE_MS = 30_000;
+/** A graceful stop's margin past its grace and one lease (stopBoundMs): the last writes and the registry's stop. */
+export const STOP_SLACK_MS = 5_000;
 /** Most runs with an unrecorded end a worker remembers (the oldest forgotten first): about 10 MB at most. */
 const MAX_UNRECORDED_KEPT = 100_000;
 
@@ -149,6 +151,16 @@ export class Worker {
    */
   get running(): number {
     return this.handling;
+  }
+
+  /**
+   * The longest a graceful stop should take (docs/operations.md): the grace, then the abandons, each
+   * retried for up to its run's lease while the database is away, and STOP_SLACK_MS. A process bounds
+   * its stop by it: a database that stops answering (a query never returns) would hold it for ever.
+   */
+  stopBoundMs(graceMs = this.graceMs): number {
+    const leases = this.active.values().map((x) => x.claimed.leaseMs);
+    return graceMs + Math.max(this.minLeaseMs, ...leases) + STOP_SLACK_MS;
   }
 
   /** Runs claimed and waiting in the buffer. */
