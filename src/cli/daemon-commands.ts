@@ -3,6 +3,7 @@ import { formatDuration } from '../core/durations.js';
 import { isStorageUnavailable } from '../core/errors.js';
 import { isLoopback } from '../http/loopback.js';
 import type { LogFormat, Logger } from '../engine/logger.js';
+import type { Timer } from '../engine/clock.js';
 import { retentionArg } from './archive-commands.js';
 import type { Orrery } from '../engine/service.js';
 import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, webhookUrlArg, workerIdArg, type DbOpts, type Io } from './common.js';
@@ -366,10 +367,12 @@ const LOOPS_STOP_MS = 35_000;
  * `lost` when their leases run out, as after a crash (docs/operations.md).
  */
 async function stopWithin(stop: () => Promise<void>, boundMs: number, log: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), boundMs)));
+  // The system clock's timer: a bound past 24.8 days (a long lease) is armed again, not fired at once.
+  const { systemClock } = await import('../engine/clock.js');
+  let timer: Timer | undefined;
+  const late = new Promise<'late'>((r) => (timer = systemClock.setTimer(boundMs, () => r('late'))));
   const outcome = await Promise.race([stop().then(() => 'stopped' as const), late]);
-  clearTimeout(timer);
+  timer?.cancel();
   if (outcome === 'stopped') return;
   log.error(`the stop did not end within ${formatDuration(boundMs)} (the grace, then one lease for the abandons): the database or server does not answer; exiting now (the runs still held end lost when their leases run out)`);
   process.exit(1);

@@ -16,6 +16,7 @@ export interface VisitQueue {
 }
 
 export interface VisitSchedulerOptions extends LoopOptions {
+  /** One queue per visit type (at least one): its size, policies, lister and cooldowns. */
   queues: readonly VisitQueue[];
   /** A queue is refilled once at least this fraction of it is free (default 0.1). */
   refillFraction?: number;

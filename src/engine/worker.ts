@@ -155,12 +155,13 @@ export class Worker {
 
   /**
    * The longest a graceful stop should take (docs/operations.md): the grace, then the abandons, each
-   * retried for up to its run's lease while the database is away, and STOP_SLACK_MS. A process bounds
+   * retried for up to its run's lease while the database is away (at least a default lease's 30 s,
+   * which also covers the last passes of the loops stopped before), and STOP_SLACK_MS. A process bounds
    * its stop by it: a database that stops answering (a query never returns) would hold it for ever.
    */
   stopBoundMs(graceMs = this.graceMs): number {
     const leases = this.active.values().map((x) => x.claimed.leaseMs);
-    return graceMs + Math.max(this.minLeaseMs, ...leases) + STOP_SLACK_MS;
+    return graceMs + Math.max(DEFAULT_LEASE_MS, ...leases) + STOP_SLACK_MS;
   }
 
   /** Runs claimed and waiting in the buffer. */

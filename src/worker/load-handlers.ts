@@ -67,24 +67,45 @@ async function importFile(path: string): Promise<Record<string, unknown>> {
   });
 }
 
-/** Node's advice on a `.js` file with ESM syntax in a CommonJS package: wrong here, where tsx loads it. */
-const ESM_ADVICE = /^To load an ES module, set "type": "module"/;
+/**
+ * Node's advice on a `.js` file with ESM syntax in a CommonJS package (Node 20: `To load an ES module,
+ * set "type": "module" …`; later ones: `… Make sure to set "type": "module" …`): wrong here, where tsx
+ * loads the file.
+ */
+const ESM_ADVICE = /set "type": "module"/;
+
+/** Loads in progress that filter the advice, and the filter installed on `process.emit` while any is. */
+let filtering = 0;
+let filter: { wrapper: typeof process.emit; original: typeof process.emit } | null = null;
 
 /**
  * Runs a load with that one warning left unprinted (Node printed it, telling the user to change their
- * package, before the file loaded through tsx); every other warning goes through. Node emits it as a
+ * package, before the file loaded through tsx); every other event goes through. Node emits it as a
  * `warning` event on a later tick, so the filter stays on until the whole load (tsx's included) ends.
+ * Loads may overlap (two servers starting): the filter is installed once and counts them. It is taken
+ * off only if it is still `process.emit` itself: a handlers file that wrapped `process.emit` in turn
+ * (an exit hook) keeps its wrapper, and the filter, left under it, passes everything while no load runs
+ * (the next load installs another on top).
  */
 async function withoutEsmAdvice<T>(load: () => Promise<T>): Promise<T> {
-  const emit = process.emit;
-  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) {
-    if (event === 'warning' && ESM_ADVICE.test(String((args[0] as Error | undefined)?.message ?? ''))) return false;
-    return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
-  } as typeof process.emit;
+  filtering += 1;
+  if (filter === null) {
+    const original = process.emit;
+    const wrapper = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) {
+      if (filtering > 0 && event === 'warning' && ESM_ADVICE.test(String((args[0] as Error | undefined)?.message ?? ''))) return false;
+      return (original as (...a: unknown[]) => boolean).call(this, event, ...args);
+    } as typeof process.emit;
+    process.emit = wrapper;
+    filter = { wrapper, original };
+  }
   try {
     return await load();
   } finally {
-    process.emit = emit;
+    filtering -= 1;
+    if (filtering === 0 && filter !== null) {
+      if (process.emit === filter.wrapper) process.emit = filter.original;
+      filter = null;
+    }
   }
 }
 

@@ -26,6 +26,19 @@ describe('SIGTERM to a worker process', () => {
     expect(worker.output()).toMatch(/abandoned: worker shutting down/);
   });
 
+  it('a lease past 24.8 days (a stop bound past Node\'s longest timer) still gives handlers their grace, and exits 0', async () => {
+    const { orrery, path } = await setup();
+    await orrery.createTaskType({ name: 'linger', leaseMs: '25d', numRetries: 1, retryDelayMs: '1h' });
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--types', 'linger', '--grace', '10s', '--poll', '100ms']);
+    await waitFor(() => /orrery started/.test(worker.output()), 'the worker to start');
+    const task = await orrery.createTask({ type: 'linger', policy: 'oneshot', arguments: { args: ['l'], kwargs: {} } });
+    await waitFor(async () => (await orrery.listRuns(task.id)).some((r) => r.status === 'started'), 'the run to start');
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0); // the bound's timer fired at once: exit 1, the run left started
+    expect((await orrery.listRuns(task.id)).map((r) => r.status)).toEqual(['eventful']);
+    expect(worker.output()).not.toMatch(/TimeoutOverflowWarning|the stop did not end/);
+  });
+
   it('refuses --types naming a type this handlers file cannot run (exit 2)', async () => {
     const { orrery, path } = await setup();
     await orrery.createTaskType({ name: 'elsewhere', backendName: 'nobody' });

@@ -50,7 +50,7 @@ describe('a graceful stop while PostgreSQL does not answer', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it('ends within the grace, one lease and the margin, says why, and exits 1', { timeout: 60_000 }, async () => {
+  it('ends within the grace, one lease and the margin, says why, and exits 1', { timeout: 90_000 }, async () => {
     const db = await createTestDatabase('hung_stop');
     const relay = await freezingRelay(new URL(db.url));
     cleanups.push(() => db.drop(), () => relay.close());
@@ -68,9 +68,9 @@ describe('a graceful stop while PostgreSQL does not answer', () => {
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(1);
     const took = Date.now() - signalled;
-    // grace 500 ms + the 2 s lease + the 5 s margin = 7.5 s (and the start of Node's exit)
-    expect(took).toBeGreaterThanOrEqual(7_000);
-    expect(took).toBeLessThan(20_000);
-    expect(worker.output()).toMatch(/the stop did not end within 7s500ms \(the grace, then one lease for the abandons\): the database or server does not answer; exiting now/);
+    // grace 500 ms + a lease (the 2 s lease held, but at least a default lease's 30 s) + the 5 s margin
+    expect(took).toBeGreaterThanOrEqual(35_000);
+    expect(took).toBeLessThan(50_000);
+    expect(worker.output()).toMatch(/the stop did not end within 35s500ms \(the grace, then one lease for the abandons\): the database or server does not answer; exiting now/);
   });
 });
