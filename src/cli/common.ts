@@ -9,7 +9,7 @@ import { apiTokenProblem, serverUrlProblem } from '../http/connection-checks.js'
 import { MAX_TIMER_MS } from '../core/options.js';
 import { workerIdProblem } from '../core/worker-registry.js';
 import { openOrrery, type Orrery } from '../engine/service.js';
-import { webhookUrlProblem } from '../engine/dag-notifier.js';
+import { redactCredentials, webhookUrlProblem } from '../engine/dag-notifier.js';
 import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
 import { existsSync } from 'node:fs';
 import { displayWidth, oneLine, padColumns, truncateColumns } from '../core/terminal-text.js';
@@ -135,6 +135,9 @@ export const serverUrlArg = (v: string): string => {
 /** `--notify-webhook`: an http(s) URL to POST alerts to (the notifiers' own rule). */
 export const webhookUrlArg = (v: string): string => {
   const problem = webhookUrlProblem(v);
+  // Commander's refusal quotes the argument: a URL with a password is named with it hidden instead.
+  const u = problem && URL.canParse(v) ? new URL(v) : null;
+  if (u && (u.username !== '' || u.password !== '')) throw new UsageError(`--notify-webhook ${redactCredentials(u)}: ${problem}: pass them in a header`);
   if (problem) throw new InvalidArgumentError(problem);
   return v;
 };

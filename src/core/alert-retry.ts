@@ -12,11 +12,13 @@ export const ALERT_GIVE_UP_MS = 24 * 60 * 60_000;
 
 /**
  * When to try an alert again after its `tries`-th delivery failed at `at` (the first try was at
- * `firstTry`): 10 s, 20 s, 40 s ... at most ALERT_MAX_BACKOFF_MS apart; null once ALERT_GIVE_UP_MS
- * have passed since the first try.
+ * `firstTry`): 10 s, 20 s, 40 s ... at most ALERT_MAX_BACKOFF_MS apart, the last try at
+ * ALERT_GIVE_UP_MS after the first (a receiver back within the 24 hours gets the alert); null once a
+ * try at or past that instant failed.
  */
 export function alertRetryAt(tries: number, firstTry: Date, at: Date): Date | null {
+  const last = firstTry.getTime() + ALERT_GIVE_UP_MS;
+  if (at.getTime() >= last) return null;
   const delay = Math.min(10_000 * 2 ** Math.max(0, Math.min(tries - 1, 20)), ALERT_MAX_BACKOFF_MS);
-  const next = at.getTime() + delay;
-  return next - firstTry.getTime() > ALERT_GIVE_UP_MS ? null : new Date(next);
+  return new Date(Math.min(at.getTime() + delay, last));
 }

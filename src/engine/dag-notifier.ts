@@ -71,7 +71,8 @@ export function webhookUrlProblem(url: string): string | null {
   return null;
 }
 
-function redactCredentials(u: URL): string {
+/** A URL with its user and password shown as `***` (an error must not print them). */
+export function redactCredentials(u: URL): string {
   return u.username !== '' || u.password !== '' ? `${u.protocol}//***@${u.host}${u.pathname}` : u.toString();
 }
 
@@ -93,14 +94,18 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
     throw invalid('timeoutMs', `must be an integer number of milliseconds from 1 to ${MAX_WEBHOOK_TIMEOUT_MS} (a delivery is cut at 50 s)`);
   }
   const parsed = new URL(url);
+  const headers = postHeaders(opts.headers);
   return async (body, signal) => {
     const timeout = AbortSignal.timeout(timeoutMs);
     let res: Response;
     try {
+      // A redirect is an answer other than 2xx, as any: followed, a 301, 302 or 303 became a GET
+      // without the alert, which the 2xx at its end had counted delivered (and deleted).
       res = await fetch(parsed, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+        headers,
         body: JSON.stringify(body),
+        redirect: 'manual',
         signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
     } catch (e) {
@@ -110,6 +115,23 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
     await res.body?.cancel();
     if (!res.ok) throw new Error(`webhook ${parsed.origin} answered ${res.status}`);
   };
+}
+
+/**
+ * A post's headers: JSON's content type, replaced by a `content-type` given in any case (both were
+ * sent, `application/json, text/plain`). A header name or value a request cannot carry is refused now,
+ * naming it, not at every delivery for 24 hours.
+ */
+function postHeaders(given: Record<string, string> | undefined): Headers {
+  const headers = new Headers({ 'content-type': 'application/json' });
+  for (const [name, value] of Object.entries(given ?? {})) {
+    try {
+      headers.set(name, value);
+    } catch {
+      throw invalid(`headers.${name}`, 'is not a header a request can carry (a token name, and a value without line breaks)');
+    }
+  }
+  return headers;
 }
 
 /** Why a post got no answer, in words: the timeout, the delivery limit, or the network's own code. */
