@@ -748,6 +748,39 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('the overview counts the alerts waiting as GET /api/alerts does; a page whose first read fails keeps its heading; Runs reads status=any and shows a status no choice is', async () => {
+    const task = await server.api('POST', '/tasks', { type: 'doomed', policy: 'oneshot', arguments: { args: [43], kwargs: {} } });
+    await until(async () => (await server.api('GET', `/tasks/${task.id}`)).status === 'disabled', 'the task to be disabled');
+    const alerts = await server.api('GET', '/alerts'); // stored for a process with a notifier: this serve has none
+    expect(alerts.waiting).toBeGreaterThan(0);
+    await page.goto(server.url + '/');
+    await expect.poll(() => page.getByTestId('alerts-waiting').textContent()).toBe(String(alerts.waiting));
+    expect(await page.getByTestId('alerts-failing').textContent()).toMatch(new RegExp(`^${alerts.failing} failing; the oldest from `));
+
+    const seen = errors.length;
+    try {
+      for (const [path, heading, api] of [['/dags', 'DAGs', '**/api/dags**'], ['/dead-letters', 'Dead-letter bin', '**/api/tasks**'], ['/visits', 'Visits', '**/api/visit-metrics**'], ['/', 'Overview', '**/api/stats/**']] as const) {
+        await page.route(api, (route) => route.abort('connectionrefused'));
+        await page.goto(server.url + path);
+        await page.getByRole('button', { name: 'Retry' }).first().waitFor();
+        expect(await page.getByRole('heading', { level: 1 }).textContent(), path).toBe(heading);
+        expect(await page.title()).toBe(`${heading} · Orrery`);
+        await page.unroute(api);
+      }
+    } finally {
+      errors.splice(seen); // the refused requests' console errors
+    }
+
+    // `any` was sent as a status (400, "any" is not a run status); a status no choice is left the select blank.
+    for (const [query, value] of [['any', ''], ['eventful', 'eventful']] as const) {
+      await page.goto(`${server.url}/runs?status=${query}`);
+      await page.locator('main table, main .empty').first().waitFor();
+      expect(await page.getByLabel('Status').inputValue()).toBe(value);
+      expect(await page.locator('main [role="alert"]').count()).toBe(0);
+    }
+    expect(errors).toEqual([]);
+  });
+
   it('a Type filter whose list failed to load (the server away) fills in once the server answers again', async () => {
     let refused = 0;
     await page.route('**/api/task-types', (route) => (refused++ < 2 ? route.abort('connectionrefused') : route.fallback()));

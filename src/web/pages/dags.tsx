@@ -39,7 +39,7 @@ function RunChips({ runs }: { runs: DagRunSummary[] }) {
 export function DagList() {
   const now = useTick(10_000);
   const { data, error, reload } = useApi((c) => c.dags.list(5), [], { live: (e) => e.event === 'ended', pollMs: 10_000 });
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="DAGs" />;
+  if (!data) return error ? <LoadFailed title="DAGs" error={error} notFound={false} onRetry={reload} /> : <Loading what="DAGs" />;
   return (
     <>
       <h1>DAGs</h1>

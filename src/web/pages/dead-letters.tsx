@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { DisabledReason, Task } from '../../core/model.js';
 import { api } from '../api.js';
-import { ConfirmButton, Empty, ErrorNote, Loading } from '../components.js';
+import { ConfirmButton, Empty, ErrorNote, LoadFailed, Loading } from '../components.js';
 import { args, instant, withInstants } from '../format.js';
 import { useApi } from '../hooks.js';
 import { firstOfReason, LIMIT } from '../dead-letter-search.js';
@@ -33,7 +33,7 @@ export function DeadLetters() {
     [],
     { live: (e) => e.event === 'ended', pollMs: 30_000 },
   );
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="the dead-letter bin" />;
+  if (!data) return error ? <LoadFailed title="Dead-letter bin" error={error} notFound={false} onRetry={reload} /> : <Loading what="the dead-letter bin" />;
   const ids = data.letters.map((l) => l.task.id);
   const chosen = ids.filter((id) => selected.has(id));
   const toggle = (id: number, on: boolean) => {
@@ -95,7 +95,7 @@ export function DeadLetters() {
                     <td>{task.type}</td>
                     <td class="args"><code>{args(task.arguments)}</code></td>
                     <td>{task.disabledReason?.replace(/_/g, ' ')}</td>
-                    <td class="error-cell">{lastError ? withInstants(lastError) : '—'}</td>
+                    <td class="error-cell" title={lastError ? withInstants(lastError.split('\n')[0]!) : undefined}><div class="clamp">{lastError ? withInstants(lastError.split('\n')[0]!) : '—'}</div></td>
                     <td>{instant(lastEnded)}</td>
                   </tr>
                 ))}

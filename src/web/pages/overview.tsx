@@ -1,5 +1,5 @@
 import type { RunRate } from '../types.js';
-import { Empty, ErrorNote, Loading, Sparkline, type SparkSeries } from '../components.js';
+import { Empty, ErrorNote, LoadFailed, Loading, Sparkline, type SparkSeries } from '../components.js';
 import { WORKER_ALIVE_MS, WORKER_GONE_MS } from '../../core/worker-liveness.js';
 import { WORKER_REFRESH_MS } from '../../core/worker-registry.js';
 import { ago, duration, instant } from '../format.js';
@@ -33,14 +33,14 @@ export function Overview() {
   const now = useTick(5000);
   const { data, error, reload } = useApi(
     async (c) => {
-      const [queues, rates, workers, types, due] = await Promise.all([c.stats.queues(), c.stats.runRates(MINUTES), c.stats.workers(MINUTES), c.listTaskTypes(), c.stats.due()]);
-      return { queues, rates, workers, types: new Map(types.map((t) => [t.name, t])), due: new Map(due.map((d) => [d.type, d])) };
+      const [queues, rates, workers, types, due, alerts] = await Promise.all([c.stats.queues(), c.stats.runRates(MINUTES), c.stats.workers(MINUTES), c.listTaskTypes(), c.stats.due(), c.stats.alerts()]);
+      return { queues, rates, workers, types: new Map(types.map((t) => [t.name, t])), due: new Map(due.map((d) => [d.type, d])), alerts };
     },
     [],
     { live: () => true, pollMs: 10_000 },
   );
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="the overview" />;
-  const { queues, rates, workers, types, due } = data;
+  if (!data) return error ? <LoadFailed title="Overview" error={error} notFound={false} onRetry={reload} /> : <Loading what="the overview" />;
+  const { queues, rates, workers, types, due, alerts } = data;
   const dueCount = (n: number, capped: boolean) => (capped ? `${n}+` : String(n));
   const dueTotal = [...due.values()].reduce((a, d) => a + d.due, 0);
   const dueCapped = [...due.values()].some((d) => d.capped);
@@ -85,6 +85,14 @@ export function Overview() {
         </div>
         <div class="card">
           <a href="/dead-letters"><span class="big">{totals.dead}</span> dead-lettered</a>
+        </div>
+        <div class="card" title="Alerts (task and DAG) stored and not yet delivered by a process with a notifier: orrery alerts lists them">
+          <span class="big" data-testid="alerts-waiting">{alerts.waiting}</span> alerts waiting
+          {alerts.waiting > 0 && (
+            <small data-testid="alerts-failing">
+              {alerts.failing} failing; the oldest from {ago(alerts.oldest, alerts.at.getTime())}
+            </small>
+          )}
         </div>
       </section>
 

@@ -24,9 +24,15 @@ const CHOICES: Array<[string, string]> = [
 ];
 const PAGE = 100;
 
+/** The URL's status filter: failures when it has none, `any` (the choice's label) read as every status. */
+function statusOf(q: URLSearchParams): string {
+  const status = q.has('status') ? q.get('status')! : FAILURES;
+  return status === 'any' ? '' : status;
+}
+
 /** The run filters of the page's URL: failures unless `status` says otherwise (`status=` for any). */
 function filterOf(q: URLSearchParams): Omit<RunSearchInput, 'limit' | 'cursor'> {
-  const status = q.has('status') ? q.get('status')! : FAILURES;
+  const status = statusOf(q);
   return {
     ...(status ? { status } : {}),
     ...(q.get('type') ? { type: q.get('type')! } : {}),
@@ -95,10 +101,12 @@ export function RunList({ query }: { query: URLSearchParams }) {
       <form class="filters" role="search" aria-label="Search runs" onSubmit={submit} key={key}>
         <label>
           Status
-          <FilterSelect name="status" initial={query.has('status') ? query.get('status')! : FAILURES}>
+          <FilterSelect name="status" initial={statusOf(query)}>
             {CHOICES.map(([v, label]) => (
               <option key={v} value={v}>{label}</option>
             ))}
+            {/* The URL's statuses, when no choice is them (`status=eventful`, `failed,lost`): the filter in force is shown. */}
+            {!CHOICES.some(([v]) => v === statusOf(query)) && <option value={statusOf(query)}>{statusOf(query)}</option>}
           </FilterSelect>
         </label>
         <label>

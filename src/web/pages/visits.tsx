@@ -16,7 +16,7 @@ export function Visits() {
     [],
     { pollMs: 30_000 },
   );
-  if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what="visit metrics" />;
+  if (!data) return error ? <LoadFailed title="Visits" error={error} notFound={false} onRetry={reload} /> : <Loading what="visit metrics" />;
   const names = new Map(data.listers.map((l) => [l.id, `${l.name}${l.instanceName ? ` (${l.instanceName})` : ''}`]));
   const byLister = new Map<string, VisitMetrics[]>();
   for (const m of data.metrics) byLister.set(m.listerId, [...(byLister.get(m.listerId) ?? []), m]);
