@@ -1,18 +1,6 @@
-import {
-  context as otelContext,
-  ProxyTracerProvider,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  createTraceState,
-  trace,
-  type Attributes,
-  type Context,
-  type Link,
-  type Span,
-  type SpanContext,
-} from '@opentelemetry/api';
+import { createRequire } from 'node:module';
+import type * as OtelApi from '@opentelemetry/api';
+import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
 import { decodeTraceContext, encodeTraceContext, parseTraceparent } from '../core/trace-context.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 
@@ -32,17 +20,39 @@ export const SPANS = { create: 'orrery.create', schedule: 'orrery.schedule', cla
 /** Most links a batch span (a claim) carries: the SDK's default link limit. */
 const MAX_LINKS = 128;
 
+/**
+ * Where every copy of `@opentelemetry/api` 1.x keeps the providers registered with it (the API's
+ * global-utils: `Symbol.for('opentelemetry.js.api.' + its major version)`): an SDK's tracer provider
+ * is its `trace`. Orrery depends on the API 1.x (a test checks the installed one's major).
+ */
+export const OTEL_API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
+/**
+ * The API, loaded once an SDK is registered: without one, nothing of it runs, and a worker process
+ * need not load it (its 59 modules cost about 6.5 MiB of resident memory). `import` of the package
+ * in Node loads the same CommonJS build, so this is the copy a static import would give.
+ */
+let api: typeof OtelApi | null = null;
+function otel(): typeof OtelApi {
+  api ??= createRequire(import.meta.url)('@opentelemetry/api') as typeof OtelApi;
+  return api;
+}
+
 /** The API's own no-op provider: what a provider without an SDK registered hands out. */
-const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+let noopProvider: unknown = null;
 
 /** True when an application registered an OpenTelemetry SDK. Cheap: a global lookup, no allocation. */
 export function tracingOn(): boolean {
+  const registered = (globalThis as { [OTEL_API_GLOBAL]?: { trace?: unknown } })[OTEL_API_GLOBAL];
+  if (registered?.trace === undefined) return false; // no tracer provider registered: no SDK
+  const { trace, ProxyTracerProvider } = otel();
+  noopProvider ??= new ProxyTracerProvider().getDelegate();
   const p = trace.getTracerProvider() as { getDelegate?: () => unknown };
-  return typeof p.getDelegate !== 'function' || p.getDelegate() !== NOOP_PROVIDER;
+  return typeof p.getDelegate !== 'function' || p.getDelegate() !== noopProvider;
 }
 
 function tracer() {
-  return trace.getTracer(TRACER_NAME);
+  return otel().trace.getTracer(TRACER_NAME);
 }
 
 /** The form a task keeps (core/trace-context.ts) of a span's context. */
@@ -55,7 +65,7 @@ export function keptContext(span: Span): string {
 function remoteSpanContext(kept: string): SpanContext | null {
   const p = decodeTraceContext(kept);
   if (!p) return null;
-  return { traceId: p.traceId, spanId: p.spanId, traceFlags: p.flags & TraceFlags.SAMPLED, isRemote: true, ...(p.traceState ? { traceState: createTraceState(p.traceState) } : {}) };
+  return { traceId: p.traceId, spanId: p.spanId, traceFlags: p.flags & otel().TraceFlags.SAMPLED, isRemote: true, ...(p.traceState ? { traceState: otel().createTraceState(p.traceState) } : {}) };
 }
 
 /**
@@ -67,12 +77,12 @@ export function contextOfHeaders(traceparent: string | undefined, tracestate: st
   const p = parseTraceparent(traceparent, tracestate);
   if (!p) return undefined;
   const kept = remoteSpanContext(encodeTraceContext(p));
-  return kept ? trace.setSpanContext(ROOT_CONTEXT, kept) : undefined;
+  return kept ? otel().trace.setSpanContext(otel().ROOT_CONTEXT, kept) : undefined;
 }
 
 function failed(span: Span, e: unknown): void {
   span.recordException(e instanceof Error ? e : String(e));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: firstLine(e instanceof Error ? e.message : String(e)) });
+  span.setStatus({ code: otel().SpanStatusCode.ERROR, message: firstLine(e instanceof Error ? e.message : String(e)) });
 }
 
 /**
@@ -90,8 +100,8 @@ export async function tracedCreate<R>(
   if (!tracingOn()) return create(null);
   const span = tracer().startSpan(
     SPANS.create,
-    { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'orrery', 'messaging.operation.type': 'create', 'messaging.operation.name': 'create', ...attributes } },
-    parent ?? otelContext.active(),
+    { kind: otel().SpanKind.PRODUCER, attributes: { 'messaging.system': 'orrery', 'messaging.operation.type': 'create', 'messaging.operation.name': 'create', ...attributes } },
+    parent ?? otel().context.active(),
   );
   try {
     const out = await create(span.isRecording() ? keptContext(span) : null);
@@ -119,11 +129,11 @@ export function recordSchedule(startMs: number, runs: ReadonlyArray<{ type: stri
     .startSpan(
       SPANS.schedule,
       {
-        kind: SpanKind.INTERNAL,
+        kind: otel().SpanKind.INTERNAL,
         startTime: startMs,
         attributes: { 'messaging.system': 'orrery', 'messaging.operation.type': 'send', 'messaging.operation.name': 'schedule', 'orrery.run.count': runs.length, 'orrery.task.types': types },
       },
-      otelContext.active(),
+      otel().context.active(),
     )
     .end();
 }
@@ -143,12 +153,12 @@ export function recordClaim(startMs: number, worker: string, runs: readonly Clai
   const span = tracer().startSpan(
     SPANS.claim,
     {
-      kind: SpanKind.CONSUMER,
+      kind: otel().SpanKind.CONSUMER,
       startTime: startMs,
       links,
       attributes: { 'messaging.system': 'orrery', 'messaging.operation.type': 'receive', 'messaging.operation.name': 'claim', 'orrery.worker': worker, 'orrery.run.count': runs.length, 'messaging.batch.message_count': runs.length },
     },
-    ROOT_CONTEXT,
+    otel().ROOT_CONTEXT,
   );
   span.end();
   return span.spanContext();
@@ -173,15 +183,15 @@ export class RunTrace {
   static start(c: ClaimedRun, worker: string, claim: SpanContext | undefined): RunTrace {
     const kept = c.trace ? remoteSpanContext(c.trace.context) : null;
     const links: Link[] = [];
-    let parent = ROOT_CONTEXT;
+    let parent = otel().ROOT_CONTEXT;
     if (kept && c.trace!.link) links.push({ context: kept, attributes: { 'orrery.link': 'task created' } });
-    else if (kept) parent = trace.setSpanContext(ROOT_CONTEXT, kept);
+    else if (kept) parent = otel().trace.setSpanContext(otel().ROOT_CONTEXT, kept);
     if (claim) links.push({ context: claim, attributes: { 'orrery.link': 'claim' } });
     const { run } = c;
     const span = tracer().startSpan(
       SPANS.run,
       {
-        kind: SpanKind.CONSUMER,
+        kind: otel().SpanKind.CONSUMER,
         links,
         attributes: {
           'messaging.system': 'orrery',
@@ -199,7 +209,7 @@ export class RunTrace {
       },
       parent,
     );
-    return new RunTrace(span, trace.setSpan(parent, span));
+    return new RunTrace(span, otel().trace.setSpan(parent, span));
   }
 
   /** The handler settled with `status`: its end is being recorded (`orrery.end` starts). */
@@ -207,7 +217,7 @@ export class RunTrace {
     this.span.setAttribute('orrery.run.status', status);
     this.endSpan = tracer().startSpan(
       SPANS.end,
-      { kind: SpanKind.INTERNAL, attributes: { 'messaging.system': 'orrery', 'messaging.operation.type': 'settle', 'messaging.operation.name': 'end', 'orrery.run.status': status } },
+      { kind: otel().SpanKind.INTERNAL, attributes: { 'messaging.system': 'orrery', 'messaging.operation.type': 'settle', 'messaging.operation.name': 'end', 'orrery.run.status': status } },
       this.context,
     );
   }
@@ -224,14 +234,14 @@ export class RunTrace {
       e.end();
     }
     if (opts.status) this.span.setAttribute('orrery.run.status', opts.status);
-    if (opts.error !== undefined) this.span.setStatus({ code: SpanStatusCode.ERROR, message: firstLine(opts.error) });
+    if (opts.error !== undefined) this.span.setStatus({ code: otel().SpanStatusCode.ERROR, message: firstLine(opts.error) });
     this.span.end();
   }
 }
 
 /** Calls `fn` with `ctx` as the active context (the handler of a traced run). */
 export function withContext<T>(ctx: Context, fn: () => T): T {
-  return otelContext.with(ctx, fn);
+  return otel().context.with(ctx, fn);
 }
 
 function firstLine(s: string): string {

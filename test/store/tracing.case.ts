@@ -1,9 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { context, ROOT_CONTEXT, trace, type Context, type ContextManager } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Worker } from '../../src/engine/worker.js';
 import { createHttpApp } from '../../src/http/app.js';
+import { OTEL_API_GLOBAL, tracingOn } from '../../src/engine/tracing.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { T0, useOrrery } from './fixtures.js';
 
@@ -47,6 +50,17 @@ export function tracingCases(sut: StoreUnderTest): void {
   };
 
   describe('tracing (OpenTelemetry)', () => {
+    it('tracingOn reads the global the installed API (major 1) registers a tracer provider under, without loading the API before', () => {
+      const installed = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'node_modules', '@opentelemetry', 'api', 'package.json'), 'utf8')) as { version: string };
+      expect(installed.version.split('.')[0]).toBe('1');
+      expect(tracingOn()).toBe(false);
+      registerSdk();
+      expect((globalThis as { [OTEL_API_GLOBAL]?: { trace?: unknown } })[OTEL_API_GLOBAL]?.trace).toBeDefined();
+      expect(tracingOn()).toBe(true);
+      trace.disable();
+      expect(tracingOn()).toBe(false);
+    });
+
     it('a summary create of one task (createTasksSummary, POST /api/tasks/batch?return=ids) names its task in orrery.create, as createTask does', async () => {
       const { orrery } = await setup([{ name: 'job' }]);
       const spans = registerSdk();
