@@ -101,8 +101,8 @@ export class DagClient {
   }
   /** A waiting run (trigger `backfill`) per schedule point in [from, to], started in order within the DAG's limit. */
   async backfill(id: string, input: { from: string | Date; to: string | Date; params?: Record<string, unknown> }): Promise<DagRun[]> {
-    const body = { ...input, from: new Date(input.from).toISOString(), to: new Date(input.to).toISOString() };
-    const out = await this.call<{ runs: Array<Json<DagRun>> }>('POST', `/dags/${encodeURIComponent(id)}/backfill`, body);
+    // from and to as given (text read by the server as the library reads it: zone-less is UTC), Dates as ISO text.
+    const out = await this.call<{ runs: Array<Json<DagRun>> }>('POST', `/dags/${encodeURIComponent(id)}/backfill`, { ...input });
     return out.runs.map(run);
   }
   /** The DAG's next schedule points (default 5), in UTC and in its zone, DST changes marked. */

@@ -23,7 +23,9 @@ export class ScheduleClient {
   }
   /** Runs every occurrence of a cron or rrule task in [from, to] once, in order, one at a time. */
   backfill(taskId: number, range: { from: string | Date; to: string | Date }): Promise<TaskBackfill> {
-    return this.call('POST', `/tasks/${taskId}/backfill`, { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() });
+    // Text goes as given, for the server to read as the library does (a zone-less instant is UTC; it was
+    // read here in the process's zone), and Dates as ISO text (an invalid one refused, naming it).
+    return this.call('POST', `/tasks/${taskId}/backfill`, { from: range.from, to: range.to });
   }
   /** A backfill with the runs it made so far. */
   progress(backfillId: number): Promise<BackfillProgress> {

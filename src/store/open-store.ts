@@ -1,5 +1,5 @@
 import { ValidationError } from '../core/errors.js';
-import { redactUrl } from './redact-url.js';
+import { postgresUrlParses, redactUrl } from './redact-url.js';
 import type { Store } from './store.js';
 
 export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
@@ -21,7 +21,7 @@ export async function openStore(url: string = DEFAULT_DB_URL, opts: { pgPoolSize
   if (/^postgres(ql)?:\/\//.test(url)) {
     // A URL that does not parse (a port above 65535, an unclosed [ipv6 ...) is bad input, not a failure to
     // connect: the driver parses it the same way and would refuse it only when connecting.
-    if (!URL.canParse(url)) {
+    if (!postgresUrlParses(url)) {
       throw new ValidationError(`db: "${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'db', message: 'invalid URL' }]);
     }
     const { PostgresStore } = await import('./postgres/postgres-store.js');

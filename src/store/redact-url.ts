@@ -7,6 +7,15 @@ import { decodeQueryComponent } from '../core/url-text.js';
  * empty user name (`postgres://:secret@host/db`) keeps it hidden as well. A password given as a query
  * parameter (`?password=...`, `sslpassword=...`, which the driver reads too) is hidden likewise.
  */
+/**
+ * Whether a postgres:// URL parses as the driver parses it: with a host, or with credentials and no
+ * host (`postgres://u:p@/db?host=/run/postgresql`, libpq's form for a unix socket), which the WHATWG
+ * parser refuses and the driver reads with a placeholder host, as this does.
+ */
+export function postgresUrlParses(url: string): boolean {
+  return URL.canParse(url) || (url.includes('@/') && URL.canParse(url.replace('@/', '@localhost/')));
+}
+
 export function redactUrl(url: string): string {
   return redactQuery(redactUserInfo(url));
 }

@@ -313,6 +313,12 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     expect(errorLines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toContain(message);
   });
+
+  test('--db with credentials and no host, libpq\'s unix-socket form (?host=/dir), goes to the driver (it was refused as not a valid URL, exit 2)', async () => {
+    const r = await runCli(['task-type', 'list', '--db', 'postgres://u:secret@/db?host=/nonexistent-orrery-socket-dir']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('orrery: cannot connect to postgres://u:***@/db?host=/nonexistent-orrery-socket-dir: connect ENOENT /nonexistent-orrery-socket-dir/.s.PGSQL.5432');
+  });
 });
 
 describe('values neither store can hold: the same exit 2 naming the field on SQLite and PostgreSQL, nothing written', () => {

@@ -109,6 +109,29 @@ describe('OrreryClient beside the library', () => {
     expect(back!.nextRun).toEqual(nextRun);
   });
 
+  it('backfill ranges given as zone-less text are UTC, as in the library, whatever the process\'s zone (they were read in it); bad text is refused naming the field', async () => {
+    const { orrery, client } = await setup();
+    await orrery.createTaskType({ name: 'hourly' });
+    const from = new Date(h.clock.now().getTime() - 6 * 3_600_000);
+    const hour = (d: Date) => d.toISOString().slice(0, 13) + ':00'; // 2026-...T10:00, no zone
+    const to = new Date(from.getTime() + 3 * 3_600_000);
+    const zone = process.env.TZ;
+    process.env.TZ = 'Asia/Kathmandu'; // +05:45
+    try {
+      for (const [who, o] of [['library', orrery], ['client', client]] as const) {
+        const task = await o.createTask({ type: 'hourly', schedule: { kind: 'cron', expr: '0 * * * *' }, arguments: { args: [who], kwargs: {} } });
+        const b = await o.schedules.backfill(task.id, { from: hour(from), to: hour(to) });
+        expect([b.from, b.to], who).toEqual([new Date(hour(from) + ':00Z'), new Date(hour(to) + ':00Z')]);
+        const bad = await o.schedules.backfill(task.id, { from: 'soon', to: hour(to) }).catch((e: unknown) => e);
+        expect(bad, who).toBeInstanceOf(ValidationError);
+        expect((bad as ValidationError).details[0]?.path, who).toBe('from');
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('the library refuses an invalid respawn instant and malformed log records with a ValidationError (not a database error)', async () => {
     const { orrery } = await setup();
     await orrery.createTaskType({ name: 'job' });

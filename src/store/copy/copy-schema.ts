@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { ConflictError, invalid, StorageError, ValidationError } from '../../core/errors.js';
 import { requireOptions } from '../../core/options.js';
 import { workerLiveness } from '../../core/worker-liveness.js';
-import { redactUrl } from '../redact-url.js';
+import { postgresUrlParses, redactUrl } from '../redact-url.js';
 import { converterFor, sqliteValueFor } from './copy-values.js';
 
 /**
@@ -151,5 +151,5 @@ export function refuseOption(field: string, message: string): ValidationError {
 
 /** `postgresUrl` must be a postgres:// URL that parses. */
 export function checkPostgresUrl(url: string): void {
-  if (!/^postgres(ql)?:\/\//.test(url) || !URL.canParse(url)) throw refuseOption('postgresUrl', `"${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
+  if (!/^postgres(ql)?:\/\//.test(url) || !postgresUrlParses(url)) throw refuseOption('postgresUrl', `"${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`);
 }

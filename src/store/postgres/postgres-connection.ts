@@ -16,6 +16,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 // timestamptz without a regular expression per value (claims return several per run).
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 
+/** What every connection of the pool runs first: instants in the ISO 8601 form Orrery reads. */
+export const ISO_DATES = 'SET DateStyle = ISO';
+
 /** The largest ORRERY_PG_POOL_SIZE: more connections than a PostgreSQL server is ever set to take. */
 const MAX_POOL_SIZE = 10_000;
 
@@ -42,6 +45,10 @@ export function createPool(url: string, size?: number): pg.Pool {
   });
   // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Instants are read as ISO 8601 text (parseTimestamptz): a DateStyle of the database, role or URL
+  // (`German`, `SQL, DMY`) made every instant read 1970-01-01 and some commands throw. Each new
+  // connection sets it first (a client runs its queries in order, so before any of Orrery's).
+  pool.on('connect', (client) => void client.query(ISO_DATES).catch(() => {}));
   return pool;
 }
 

@@ -1,0 +1,42 @@
+/**
+ * Instants are read as ISO 8601 text. A database, role or URL with another DateStyle (`German`,
+ * `SQL, DMY`) made every instant read back as 1970-01-01 and some commands throw (environment audit):
+ * each connection sets DateStyle to ISO before any of Orrery's queries.
+ */
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { openOrrery } from '../../src/engine/service.js';
+import { createTestDatabase } from '../support/postgres.js';
+
+const AT = new Date('2026-05-01T12:00:00.123Z');
+
+describe('PostgreSQL with a DateStyle other than ISO', () => {
+  it.each([
+    ['the database\'s (ALTER DATABASE ... SET DateStyle = German)', 'german', ''],
+    ['the URL\'s (options=-c DateStyle=SQL,DMY)', 'url', `?options=${encodeURIComponent('-c DateStyle=SQL,DMY')}`],
+  ])('%s: instants are read as they were written', async (_what, hint, query) => {
+    const db = await createTestDatabase(`datestyle_${hint}`);
+    try {
+      if (hint === 'german') {
+        const admin = new pg.Client({ connectionString: db.url });
+        await admin.connect();
+        await admin.query(`ALTER DATABASE "${db.name}" SET DateStyle = 'German'`);
+        await admin.end();
+      }
+      const orrery = await openOrrery({ db: db.url + query });
+      try {
+        await orrery.createTaskType({ name: 't' }, { at: AT });
+        const task = await orrery.createTask({ type: 't', policy: 'oneshot', nextRun: AT, arguments: { args: ['x'], kwargs: {} } }, { at: AT });
+        expect((await orrery.getTask(task.id))!).toMatchObject({ nextRun: AT, created: AT });
+        const [run] = await orrery.scheduleDue({ at: AT });
+        expect(run!.scheduled).toEqual(AT);
+        const paused = await orrery.pauseTask(task.id, { at: AT }); // threw: reading 'at' of null
+        expect(paused.paused?.at).toEqual(AT);
+      } finally {
+        await orrery.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});
