@@ -1,6 +1,6 @@
 import { optionsObject, requireOptions } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
-import { checkClock, checkHandlers, checkLoopsRunOptions, checkWorkerRunOptions, childLogger } from './option-checks.js';
+import { checkClock, checkHandlers, checkLoopsRunOptions, checkOrrery, checkWorkerRunOptions, childLogger } from './option-checks.js';
 import { Reaper } from './reaper.js';
 import { DagScheduler } from './dag-scheduler.js';
 import type { DagNotifier } from './dag-notifier.js';
@@ -51,6 +51,7 @@ export class Daemon {
   readonly dagScheduler: DagScheduler | null;
 
   constructor(orrery: Orrery, opts: DaemonOptions) {
+    checkOrrery(orrery);
     requireOptions(opts, '{ runner?, reaper?, worker?, ... }');
     // Every option checked before any loop is built, whether its loop runs or not, and named as given
     // here (`runnerGraceMs`, `worker.concurrency`): startServer's checks of the same options.

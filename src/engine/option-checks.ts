@@ -28,6 +28,17 @@ export function childLogger(logger: Logger, bindings: Record<string, unknown>, n
   return checkMethods(child, `${name}.child()`, LOGGER_METHODS) as Logger;
 }
 
+/**
+ * The Orrery a loop or server is built on (`startServer(orrery, options)`, `new Daemon(orrery, options)`):
+ * given the options in its place, it was a TypeError about `assertWritable` or `clock`.
+ */
+export function checkOrrery(v: unknown): void {
+  const o = v as { store?: unknown; claimRuns?: unknown } | null;
+  if (o === null || typeof o !== 'object' || typeof o.claimRuns !== 'function' || o.store === null || typeof o.store !== 'object') {
+    throw invalid('orrery', 'must be an Orrery (openOrrery({ db }) gives one), given before the options');
+  }
+}
+
 /** A clock given in options (left out: undefined): an object with now(), setTimer() and sleep(). */
 export function checkClock(v: unknown, name = 'clock'): Clock | undefined {
   if (v === undefined) return undefined;

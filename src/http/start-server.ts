@@ -6,6 +6,7 @@ import { Archiver } from '../engine/archiver.js';
 import { Daemon } from '../engine/daemon.js';
 import { silentLogger } from '../engine/logger.js';
 import { prepareTypes } from '../engine/prepare-types.js';
+import { checkOrrery } from '../engine/option-checks.js';
 import type { Orrery, RunEvent } from '../engine/service.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { workerHandlers, type WorkerHandlers } from '../worker/isolation/worker-handlers.js';
@@ -47,6 +48,7 @@ export interface RunningServer {
  * a `retention.to` file that cannot be archived to, and a port that cannot be listened on.
  */
 export async function startServer(orrery: Orrery, given: ServerOptions = {}): Promise<RunningServer> {
+  checkOrrery(orrery);
   const opts = checkServerOptions(given);
   const log = opts.logger ?? silentLogger;
   const w = opts.worker ?? {};

@@ -119,6 +119,14 @@ describe('Daemon options', () => {
     expect(await pathOf(() => new Daemon(orrery, opts as never))).toBe(path);
   });
 
+  it('the options given in place of the Orrery are refused naming orrery (a TypeError about assertWritable or clock)', async () => {
+    const { orrery } = await open();
+    const message = 'orrery: must be an Orrery (openOrrery({ db }) gives one), given before the options';
+    expect(() => new Daemon({ runner: true } as never, {})).toThrow(message);
+    await expect(startServer({ db: 'sqlite::memory:', http: false } as never)).rejects.toThrow(message);
+    await expect(startServer(orrery.store as never, {})).rejects.toThrow(message);
+  });
+
   it('an option it does not know is not refused (nor by startServer and openOrrery)', async () => {
     const { orrery } = await open();
     expect(new Daemon(orrery, { runer: true } as never).runner).toBeNull();
