@@ -210,7 +210,9 @@ export const KEY_SCAN_CAP = 10_000;
  * The instant a limited type's claim counts and starts its runs at, read once it holds the type's
  * lock: the claim's instant, or later when the clock (`now`, absent for a claim at a given instant)
  * moved on while it waited. Read before the wait, a start could come before the end of a run that
- * ended meanwhile and freed the slot, and the recorded runs would overlap past `maxRunning`.
+ * ended meanwhile and freed the slot, and the recorded runs would overlap past `maxRunning`. On
+ * PostgreSQL, where ends take no type lock and each count reads a newer snapshot, the starts are
+ * read again once the counts are made (an end committed meanwhile counted as freed).
  */
 export function limitedClaimAt(at: number, now: (() => Date) | undefined): number {
   return now === undefined ? at : Math.max(at, now().getTime());

@@ -3,6 +3,8 @@
  * `SQL, DMY`) made every instant read back as 1970-01-01 and some commands throw (environment audit):
  * each connection sets DateStyle to ISO before any of Orrery's queries.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { openOrrery } from '../../src/engine/service.js';
@@ -35,6 +37,25 @@ describe('PostgreSQL with a DateStyle other than ISO', () => {
       } finally {
         await orrery.close();
       }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('the CLI under PGOPTIONS=-c DateStyle=German prints the instants written, and no driver warning (a SET per connection had pg warn of queued queries)', async () => {
+    const db = await createTestDatabase('datestyle_cli');
+    try {
+      const orrery = await openOrrery({ db: db.url });
+      await orrery.createTaskType({ name: 't' }, { at: AT });
+      await orrery.createTask({ type: 't', policy: 'oneshot', nextRun: AT, arguments: { args: ['x'], kwargs: {} } }, { at: AT });
+      await orrery.close();
+      const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'orrery.js'), 'task', 'list', '--json', '--db', db.url], {
+        env: { ...process.env, PGOPTIONS: '-c DateStyle=German' },
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect((JSON.parse(r.stdout) as Array<{ nextRun: string }>).map((t) => t.nextRun)).toEqual([AT.toISOString()]);
     } finally {
       await db.drop();
     }

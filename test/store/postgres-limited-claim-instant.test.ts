@@ -54,6 +54,38 @@ describe('PostgreSQL: a limited claim that waited for its lock', () => {
     expect((await orrery.getRun(second!.run.backendId))!.started).toEqual(second!.run.started);
   }, 60_000);
 
+  it('starts its run no earlier than the end of a run that committed after it got the lock and before it counted (limits audit)', async () => {
+    db = await createTestDatabase('limited-claim-count');
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    orrery = await openOrrery({ db: db.url, clock });
+    // The rate limit makes the claim read rate_limit_starts between the lock and the running count.
+    await orrery.createTaskType({ name: 'solo', maxRunning: 1, rateLimit: '1000/1s' });
+    const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: 'solo', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    await orrery.scheduleDue({ type: 'solo' });
+    const [first] = await orrery.claimRuns({ worker: 'w1', types: ['solo'], limit: 1, due: false });
+    expect(first!.run.task).toBe(a!.id);
+
+    // Another session holds rate_limit_starts: the next claim takes the type's lock, reads its
+    // instant, then waits before it counts the runs running.
+    holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE rate_limit_starts IN ACCESS EXCLUSIVE MODE');
+    const waiting = orrery.claimRuns({ worker: 'w2', types: ['solo'], limit: 1, due: false });
+    await waitForLockWait(holder, 'relation');
+    // Meanwhile the clock moves on and the first run ends (its end takes no type lock), freeing the slot.
+    clock.set('2026-03-01T00:00:05Z');
+    await orrery.endRun(first!.run.backendId, { status: 'uneventful', worker: 'w1' });
+    await holder.query('COMMIT');
+
+    const [second] = await waiting;
+    expect(second!.run.task).toBe(b!.id);
+    const ended = (await orrery.getRun(first!.run.backendId))!.ended!;
+    expect(ended.toISOString()).toBe('2026-03-01T00:00:05.000Z');
+    // Read only at the lock it was 00:00:00, five seconds before the end of the run it replaced.
+    expect(second!.run.started!.getTime()).toBeGreaterThanOrEqual(ended.getTime());
+  }, 60_000);
+
   it('any claim that waited for a connection queues, starts and leases its runs from when it got one', async () => {
     db = await createTestDatabase('claim-connection-wait');
     const clock = new ManualClock('2026-03-01T00:00:00Z');
@@ -90,9 +122,9 @@ describe('PostgreSQL: a limited claim that waited for its lock', () => {
 });
 
 /** Resolves once some session of the database waits for an advisory lock. */
-async function waitForLockWait(c: pg.Client): Promise<void> {
+async function waitForLockWait(c: pg.Client, locktype: 'advisory' | 'relation' = 'advisory'): Promise<void> {
   for (let i = 0; i < 500; i++) {
-    const { rows } = await c.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted LIMIT 1`);
+    const { rows } = await c.query(`SELECT 1 FROM pg_locks WHERE locktype = $1 AND NOT granted LIMIT 1`, [locktype]);
     if (rows.length > 0) return;
     await new Promise((r) => setImmediate(r));
   }

@@ -57,6 +57,10 @@ export async function claimWithLimits(c: pg.PoolClient, req: ClaimRequest, allUn
     takenLimited += picked.picks.length;
     info.set(type.name, picked);
   }
+  // The limited runs start at the clock read once every count was made: a run's end committed between
+  // the lock and a count (ends take no type lock) is counted as freed, and its recorded end may be
+  // later than the instant read at the lock; read after the counts, the start is not before it.
+  for (const l of info.values()) l.at = limitedClaimAt(l.at, req.now);
   const chosen = chooseClaims(picks, (t) => info.has(t), req.limit, req.startNow);
   const rows =
     chosen.length === 0

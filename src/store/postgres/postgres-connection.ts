@@ -16,8 +16,25 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 // timestamptz without a regular expression per value (claims return several per run).
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 
-/** What every connection of the pool runs first: instants in the ISO 8601 form Orrery reads. */
-export const ISO_DATES = 'SET DateStyle = ISO';
+/** The startup option every connection of the pool is opened with: instants in the ISO 8601 form Orrery reads. */
+export const ISO_DATES = '-c DateStyle=ISO';
+
+/**
+ * The pool's URL and startup `options` with ISO_DATES last (a later `-c` wins): a DateStyle of the
+ * database, role, URL or PGOPTIONS (`German`, `SQL, DMY`) made every instant read back as 1970-01-01
+ * (parseTimestamptz reads ISO text) and some commands throw. A startup option costs no query: a
+ * `SET` on each new connection had the driver warn about queued queries. The URL's own `options`
+ * win over the driver's `options` setting, so there ISO_DATES goes into the URL.
+ */
+export function isoDates(url: string): { connectionString: string; options?: string } {
+  const placeholder = !URL.canParse(url); // libpq's unix-socket form, credentials and no host (postgresUrlParses)
+  const u = new URL(placeholder ? url.replace('@/', '@localhost/') : url);
+  const given = u.searchParams.get('options');
+  if (given === null) return { connectionString: url, options: [process.env.PGOPTIONS, ISO_DATES].filter(Boolean).join(' ') };
+  u.searchParams.set('options', `${given} ${ISO_DATES}`);
+  const text = u.toString();
+  return { connectionString: placeholder ? text.replace('@localhost/', '@/') : text };
+}
 
 /** The largest ORRERY_PG_POOL_SIZE: more connections than a PostgreSQL server is ever set to take. */
 const MAX_POOL_SIZE = 10_000;
@@ -30,7 +47,7 @@ export function createPool(url: string, size?: number): pg.Pool {
     throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${raw}" is not a positive integer up to ${MAX_POOL_SIZE}`, [{ path: 'ORRERY_PG_POOL_SIZE', message: `not a positive integer up to ${MAX_POOL_SIZE}` }]);
   }
   const pool = new TrackedPool({
-    connectionString: url,
+    ...isoDates(url),
     max,
     // Two connections stay open however long the process idles: a new one costs its first queries
     // about 10 ms more on the server (see docs/postgres.md, "Connection pool"). Idle, they do not keep
@@ -45,10 +62,6 @@ export function createPool(url: string, size?: number): pg.Pool {
   });
   // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  // Instants are read as ISO 8601 text (parseTimestamptz): a DateStyle of the database, role or URL
-  // (`German`, `SQL, DMY`) made every instant read 1970-01-01 and some commands throw. Each new
-  // connection sets it first (a client runs its queries in order, so before any of Orrery's).
-  pool.on('connect', (client) => void client.query(ISO_DATES).catch(() => {}));
   return pool;
 }
 
