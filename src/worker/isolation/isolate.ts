@@ -57,6 +57,8 @@ export class Isolate {
   private readonly thread: Thread | null = null;
   private readonly child: ChildProcess | null = null;
   private readonly listeners = new Set<(m: FromIsolate) => void>();
+  private readonly exitListeners = new Set<(why: string) => void>();
+  private why: string | null = null;
   private crash: string | null = null;
   private dead = false;
 
@@ -67,7 +69,10 @@ export class Isolate {
     const died = (why: string) => {
       if (this.dead) return;
       this.dead = true;
-      onExit(this.crash ? `${why}: ${this.crash}` : why);
+      this.why = this.crash ? `${why}: ${this.crash}` : why;
+      onExit(this.why);
+      for (const l of this.exitListeners) l(this.why);
+      this.exitListeners.clear();
     };
     let readyResolve!: (b: string[]) => void;
     let readyReject!: (e: Error) => void;
@@ -112,9 +117,17 @@ export class Isolate {
       track(child);
       child.on('message', (m) => onMessage(m as FromIsolate));
       child.on('error', (e) => (this.crash ??= e.message));
-      child.on('exit', (code, signal) =>
-        died(signal ? `its process was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGTRAP' ? ' (out of memory?)' : ''}` : `its process exited with code ${code}`),
-      );
+      child.on('exit', (code, signal) => {
+        // A handler process that ended by itself (process.exit, a crash, out of memory) leaves the
+        // programs its handlers started in its group: they go with it, as when the worker kills it.
+        // (Linux hands out no pid still used as a group's id, so the group is that process's own.)
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // no one left in the group
+        }
+        died(signal ? `its process was killed by ${signal}${signal === 'SIGABRT' || signal === 'SIGTRAP' ? ' (out of memory?)' : ''}` : `its process exited with code ${code}`);
+      });
       this.child = child;
     }
   }
@@ -136,6 +149,22 @@ export class Isolate {
   onMessage(listener: (m: FromIsolate) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` with why it ended when it ends (on a later turn if it has already); returns the
+   * unsubscribe function. A run's wait for its isolate's end, as a reaction on `exited`, could not be
+   * taken back: each run's context stayed in memory for as long as the isolate lived (272 MB after
+   * 20,000 runs of 10 KB arguments in one thread).
+   */
+  onExit(listener: (why: string) => void): () => void {
+    if (this.why !== null) {
+      const why = this.why;
+      queueMicrotask(() => listener(why));
+      return () => {};
+    }
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
   }
 
   /** Ends it at once (a handler that ignored its abort, or shutdown); `why` is reported by `exited`. */

@@ -85,10 +85,12 @@ export class IsolatePool {
     return new Promise<HandlerResult>((resolve, reject) => {
       let settled = false;
       let killTimer: NodeJS.Timeout | null = null;
+      let offExit = () => {};
       const settle = (fn: () => void, reusable: boolean) => {
         if (settled) return;
         settled = true;
         this.keepLate(it, off);
+        offExit();
         ctx.signal.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);
         if (reusable && it.alive && !this.closed) this.idle.push(it);
@@ -115,7 +117,7 @@ export class IsolatePool {
       };
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
-      void it.exited.then((why) => settle(() => reject(plainError(`handler crashed: ${why}`)), false));
+      offExit = it.onExit((why) => settle(() => reject(plainError(`handler crashed: ${why}`)), false));
       it.send({ type: 'run', id, backendName, args: ctx.args, kwargs: ctx.kwargs, run: ctx.run });
     });
   }
