@@ -315,13 +315,18 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
   signals.useLog(log);
   const mod = await Promise.race([loadHandlers(w.handlers!, { ownProcess: true }), signals.signalled.then(() => null)]);
   if (!mod) return stoppedBeforeStart(log);
+  // A signal while the first thread or process loads the file stops the start there.
+  const starting = new AbortController();
+  void signals.signalled.then(() => starting.abort(new StartAborted()));
   const run = await workerHandlers(mod, {
     mode: w.isolation,
     file: w.handlers!,
     concurrency: w.concurrency,
     maxMemoryMb: w.maxMemory ?? 1024,
     onExit: (why) => log.warn(`a handler ${w.isolation} ended (${why}); the next run gets a new one`),
-  });
+    signal: starting.signal,
+  }).catch((e: unknown) => (e instanceof StartAborted ? null : Promise.reject(e)));
+  if (!run) return stoppedBeforeStart(log);
   const client = new OrreryClient(w.url, w.token ?? envToken(), w.requestTimeout !== undefined ? { timeoutMs: w.requestTimeout } : {});
   const graceMs = w.grace ?? 10_000;
   try {

@@ -85,6 +85,7 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
           concurrency,
           maxMemoryMb: w.maxMemoryMb ?? 1024,
           onExit: (why) => log.warn(`a handler ${isolation} ended (${why}); the next run gets a new one`),
+          ...(opts.signal ? { signal: opts.signal } : {}),
         })
       : null;
     await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log, file ? `--handlers ${file}` : 'handlers');

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +37,27 @@ describe('SIGTERM to a worker process', () => {
     expect(await worker.exited).toBe(0); // the bound's timer fired at once: exit 1, the run left started
     expect((await orrery.listRuns(task.id)).map((r) => r.status)).toEqual(['eventful']);
     expect(worker.output()).not.toMatch(/TimeoutOverflowWarning|the stop did not end/);
+  });
+
+  it.each(['thread', 'process'])('a SIGTERM while the first %s loads a handlers file that never finishes loading there stops it (exit 0; it hung until a second signal)', async (isolation) => {
+    const { path } = await setup();
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-tla-'));
+    const file = join(dir, 'handlers.mjs');
+    // In the main thread it loads; in a handler thread or process its top-level await never settles (a timer keeps it alive).
+    writeFileSync(file, `import { isMainThread } from 'node:worker_threads';
+if (!isMainThread || process.send) { setInterval(() => {}, 1000); await new Promise(() => {}); }
+export const handlers = { noop: async () => true };
+`);
+    try {
+      const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', file, '--isolation', isolation]);
+      await new Promise((r) => setTimeout(r, 1500)); // loading in its thread or process
+      expect(worker.child.exitCode).toBeNull();
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(worker.output()).toMatch(/SIGTERM received while starting[\s\S]*stopped before it started/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses --types naming a type this handlers file cannot run (exit 2)', async () => {

@@ -21,6 +21,12 @@ export interface WorkerHandlersOptions {
   maxMemoryMb: number;
   /** Told when a thread or process ended (crash, out of memory, killed), for the log. */
   onExit?: (why: string) => void;
+  /**
+   * A stop asked while the first isolate loads the file: the isolate is killed and the call rejects
+   * with the signal's reason (a file whose top-level await never settles there held the start, and
+   * the signals, for ever).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -36,9 +42,10 @@ export async function workerHandlers(mod: HandlersModule, opts: WorkerHandlersOp
   const pool = new IsolatePool({ mode, file: opts.file, size: opts.concurrency, maxMemoryMb: opts.maxMemoryMb, ...(opts.onExit ? { onExit: opts.onExit } : {}) });
   let backends: string[];
   try {
-    backends = await pool.warmUp();
+    backends = await untilAborted(pool.warmUp(), opts.signal);
   } catch (e) {
     await pool.close();
+    if (opts.signal?.aborted && e === opts.signal.reason) throw e;
     const message = `the handlers file does not load in a ${mode}: ${(e as Error).message}`;
     throw new ValidationError(`--isolation ${mode}: ${message}`, [{ path: 'isolation', message }]);
   }
@@ -58,4 +65,16 @@ export async function workerHandlers(mod: HandlersModule, opts: WorkerHandlersOp
     if (types && handlers[name]) handlers[name] = withServedTypes(handlers[name], types);
   }
   return { handlers, close: () => pool.close() };
+}
+
+/** `p`, or a rejection with the signal's reason once it aborts (at once when it already has). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
