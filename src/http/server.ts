@@ -24,6 +24,12 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
     void listener(req, res);
   });
   server.on('clientError', answerUnparsed);
+  // Requests Node answers itself unless told (a bare 417 for an `Expect` other than 100-continue; a
+  // CONNECT dropped without a word) get the API's error shape and its headers too.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+    answer(req, res, `the Expect header "${String(req.headers.expect)}" cannot be met (only 100-continue is)`, 417, 'expectation_failed'),
+  );
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => rawAnswer(socket, '400 Bad Request', errorBody('CONNECT is not answered here (this is not a proxy)')));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve({ server, port: (server.address() as { port: number }).port }));
@@ -66,6 +72,11 @@ function answerUnparsed(err: Error & { code?: string }, socket: Duplex): void {
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? ['408 Request Timeout', errorBody('the request was not received in time', 'request_timeout')]
         : ['400 Bad Request', errorBody(`malformed HTTP request (${err.code ?? 'parse error'})`)];
+  rawAnswer(socket, status, body);
+}
+
+/** An error answer written on the socket itself (no response object), then the connection closed. */
+function rawAnswer(socket: Duplex, status: string, body: string): void {
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `cache-control: no-store\r\nx-content-type-options: nosniff\r\n` +
@@ -77,8 +88,9 @@ function badRequest(requestId: string | undefined, message: string): Response {
   return new Response(errorBody(message), { status: 400, headers: { 'content-type': 'application/json', ...ERROR_HEADERS, 'x-request-id': requestIdOf(requestId) } });
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, message: string): void {
+function answer(req: IncomingMessage, res: ServerResponse, message: string, status = 400, code = 'bad_request'): void {
   const id = req.headers['x-request-id'];
-  res.writeHead(400, { 'content-type': 'application/json', ...ERROR_HEADERS, 'x-request-id': requestIdOf(typeof id === 'string' ? id : undefined) });
-  res.end(errorBody(message));
+  const body = errorBody(message, code);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...ERROR_HEADERS, 'x-request-id': requestIdOf(typeof id === 'string' ? id : undefined) });
+  res.end(body);
 }

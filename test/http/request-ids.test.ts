@@ -170,6 +170,14 @@ it('a request Node cannot parse gets the API error shape: 431 for headers over 1
   const bad = await rawExchange(port, `GET /api/tasks HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n`);
   expect(bad).toMatch(/^HTTP\/1\.1 400 /);
   expect(JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^malformed HTTP request \(HPE_/) });
+  // An Expect it cannot meet (Node answered a bare 417) and a CONNECT (Node dropped it): the API's shape too.
+  const expectation = await rawExchange(port, `POST /api/task-types HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: foo\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+  expect(expectation).toMatch(/^HTTP\/1\.1 417 /);
+  expect(expectation).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
+  expect(JSON.parse(expectation.slice(expectation.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'expectation_failed', message: 'the Expect header "foo" cannot be met (only 100-continue is)' });
+  const tunnel = await rawExchange(port, `CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n`);
+  expect(tunnel).toMatch(/^HTTP\/1\.1 400 /);
+  expect(JSON.parse(tunnel.slice(tunnel.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'bad_request', message: 'CONNECT is not answered here (this is not a proxy)' });
   // The server still answers.
   expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
 });
