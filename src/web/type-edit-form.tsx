@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { formatDuration } from '../core/durations.js';
 import type { ErrorDetail } from '../core/errors.js';
 import { problemsByField } from '../core/field-problems.js';
@@ -104,8 +104,10 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
   // Opened, the form takes the focus on its first field; closed, the focus goes back to its section
-  // (the Edit settings button), not to the body.
-  useEffect(() => form.current?.querySelector<HTMLElement>('input')?.focus(), []);
+  // (the Edit settings button), not to the body. Focused as the form is drawn, before the browser
+  // paints it: an effect ran later, and typing begun in another field in between (a quick user, a
+  // loaded test's fill of Fair shares) went on in the first (the description became `tenant-a=0`).
+  useLayoutEffect(() => form.current?.querySelector<HTMLElement>('input')?.focus(), []);
   const leaving = () => keepFocusNear(form.current);
 
   const submit = async (e: Event) => {
@@ -160,7 +162,7 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
                 name={f.key}
                 checked={values[f.key] === 'on'}
                 aria-describedby={`${f.key}-hint`}
-                onChange={(e) => setValues({ ...values, [f.key]: (e.target as HTMLInputElement).checked ? 'on' : '' })}
+                onChange={(e) => { const on = (e.target as HTMLInputElement).checked; setValues((v) => ({ ...v, [f.key]: on ? 'on' : '' })); }}
               />
             ) : (
               <input
@@ -171,7 +173,7 @@ export function TypeEditForm(props: { type: TaskType; onSaved: (t: TaskType) => 
                 spellcheck={false}
                 aria-invalid={problems[f.key] ? true : undefined}
                 aria-describedby={`${f.key}-hint`}
-                onInput={(e) => setValues({ ...values, [f.key]: (e.target as HTMLInputElement).value })}
+                onInput={(e) => { const value = (e.target as HTMLInputElement).value; setValues((v) => ({ ...v, [f.key]: value })); }}
               />
             )}
             <small id={`${f.key}-hint`} class={problems[f.key] ? 'error' : 'muted'}>
