@@ -1,13 +1,6 @@
 import { decodeQueryComponent } from '../core/url-text.js';
 
 /**
- * A database URL with its password replaced by `***`, for logs and error messages. The user info is
- * everything between `//` and the last `@` before the host's path (as URL parsers read it, so an
- * unescaped `@` in a password is hidden too); the password is what follows its first `:`, and an
- * empty user name (`postgres://:secret@host/db`) keeps it hidden as well. A password given as a query
- * parameter (`?password=...`, `sslpassword=...`, which the driver reads too) is hidden likewise.
- */
-/**
  * Whether a postgres:// URL parses as the driver parses it: with a host, or with credentials and no
  * host (`postgres://u:p@/db?host=/run/postgresql`, libpq's form for a unix socket), which the WHATWG
  * parser refuses and the driver reads with a placeholder host, as this does.
@@ -16,6 +9,13 @@ export function postgresUrlParses(url: string): boolean {
   return URL.canParse(url) || (url.includes('@/') && URL.canParse(url.replace('@/', '@localhost/')));
 }
 
+/**
+ * A database URL with its password replaced by `***`, for logs and error messages. The user info is
+ * everything between `//` and the last `@` before the host's path (as URL parsers read it, so an
+ * unescaped `@` in a password is hidden too); the password is what follows its first `:`, and an
+ * empty user name (`postgres://:secret@host/db`) keeps it hidden as well. A password given as a query
+ * parameter (`?password=...`, `sslpassword=...`, which the driver reads too) is hidden likewise.
+ */
 export function redactUrl(url: string): string {
   return redactQuery(redactUserInfo(url));
 }
