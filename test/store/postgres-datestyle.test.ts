@@ -60,4 +60,30 @@ describe('PostgreSQL with a DateStyle other than ISO', () => {
       await db.drop();
     }
   });
+
+  it('the URL is given to the driver as written: of two options the last wins, an empty one leaves PGOPTIONS (a rewrite of the URL for DateStyle changed both)', async () => {
+    const db = await createTestDatabase('datestyle_url');
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      await admin.query('CREATE SCHEMA foo; CREATE SCHEMA bar; CREATE SCHEMA baz');
+      const where = async () => (await admin.query(`SELECT schemaname FROM pg_tables WHERE tablename = 'task_runs' ORDER BY 1`)).rows.map((r) => r.schemaname as string);
+      const twice = await openOrrery({ db: `${db.url}?options=${encodeURIComponent('-c search_path=foo')}&options=${encodeURIComponent('-c search_path=bar')}` });
+      await twice.close();
+      expect(await where()).toEqual(['bar', 'public']); // the template's tables are in public
+      const pgOptions = process.env.PGOPTIONS;
+      process.env.PGOPTIONS = '-c search_path=baz';
+      try {
+        const empty = await openOrrery({ db: `${db.url}?options=` });
+        await empty.close();
+      } finally {
+        if (pgOptions === undefined) delete process.env.PGOPTIONS;
+        else process.env.PGOPTIONS = pgOptions;
+      }
+      expect(await where()).toEqual(['bar', 'baz', 'public']);
+    } finally {
+      await admin.end();
+      await db.drop();
+    }
+  });
 });

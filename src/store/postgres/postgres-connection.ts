@@ -16,25 +16,15 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 // timestamptz without a regular expression per value (claims return several per run).
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
 
-/** The startup option every connection of the pool is opened with: instants in the ISO 8601 form Orrery reads. */
-export const ISO_DATES = '-c DateStyle=ISO';
-
 /**
- * The pool's URL and startup `options` with ISO_DATES last (a later `-c` wins): a DateStyle of the
- * database, role, URL or PGOPTIONS (`German`, `SQL, DMY`) made every instant read back as 1970-01-01
- * (parseTimestamptz reads ISO text) and some commands throw. A startup option costs no query: a
- * `SET` on each new connection had the driver warn about queued queries. The URL's own `options`
- * win over the driver's `options` setting, so there ISO_DATES goes into the URL.
+ * What every new connection of the pool runs before it is handed out (pg-pool's `onConnect`, awaited):
+ * instants in the ISO 8601 form Orrery reads (parseTimestamptz). A DateStyle of the database, role,
+ * URL or PGOPTIONS (`German`, `SQL, DMY`) made every instant read back as 1970-01-01 and some commands
+ * throw. Set by a query, not by rewriting the URL's `options` (a rewrite re-encoded them, changed which
+ * of two `options` wins, and dropped PGOPTIONS for an empty one); a `SET` sent beside the first query
+ * (the pool's `connect` event, not awaited) had pg warn about queued queries on every command.
  */
-export function isoDates(url: string): { connectionString: string; options?: string } {
-  const placeholder = !URL.canParse(url); // libpq's unix-socket form, credentials and no host (postgresUrlParses)
-  const u = new URL(placeholder ? url.replace('@/', '@localhost/') : url);
-  const given = u.searchParams.get('options');
-  if (given === null) return { connectionString: url, options: [process.env.PGOPTIONS, ISO_DATES].filter(Boolean).join(' ') };
-  u.searchParams.set('options', `${given} ${ISO_DATES}`);
-  const text = u.toString();
-  return { connectionString: placeholder ? text.replace('@localhost/', '@/') : text };
-}
+export const ISO_DATES = 'SET DateStyle = ISO';
 
 /** The largest ORRERY_PG_POOL_SIZE: more connections than a PostgreSQL server is ever set to take. */
 const MAX_POOL_SIZE = 10_000;
@@ -47,7 +37,9 @@ export function createPool(url: string, size?: number): pg.Pool {
     throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${raw}" is not a positive integer up to ${MAX_POOL_SIZE}`, [{ path: 'ORRERY_PG_POOL_SIZE', message: `not a positive integer up to ${MAX_POOL_SIZE}` }]);
   }
   const pool = new TrackedPool({
-    ...isoDates(url),
+    connectionString: url,
+    // pg-pool awaits the promise returned (its types say void).
+    onConnect: ((client: pg.ClientBase) => client.query(ISO_DATES)) as (client: pg.ClientBase) => void,
     max,
     // Two connections stay open however long the process idles: a new one costs its first queries
     // about 10 ms more on the server (see docs/postgres.md, "Connection pool"). Idle, they do not keep
