@@ -43,7 +43,7 @@ export interface WorkerOptions extends WorkerRunOptions {
 const TYPES_REFRESH_MS = 5_000;
 const DEFAULT_LEASE_MS = 30_000;
 /** A graceful stop's margin past its grace and one lease (stopBoundMs): the last writes and the registry's stop. */
-export const STOP_SLACK_MS = 5_000;
+const STOP_SLACK_MS = 5_000;
 /** Most runs with an unrecorded end a worker remembers (the oldest forgotten first): about 10 MB at most. */
 const MAX_UNRECORDED_KEPT = 100_000;
 

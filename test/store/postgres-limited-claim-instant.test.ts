@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TaskTypeInput } from '../../src/core/validation.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import { CLAIM_LOCK_CLASS } from '../../src/store/postgres/postgres-claims.js';
@@ -24,26 +25,30 @@ describe('PostgreSQL: a limited claim that waited for its lock', () => {
     db = null;
   });
 
-  it('starts its run at the instant it got the lock, after the end of the run whose slot it took', async () => {
-    db = await createTestDatabase('limited-claim-instant');
+  /**
+   * One slot (maxRunning 1) taken by a first run; a second claim is held by another session (`block`)
+   * while the clock moves 5 s on and the first run ends, then let go (`release`): the second run's
+   * recorded start must not come before that end.
+   */
+  async function slotFreedWhileClaimWaits(hint: string, type: TaskTypeInput, block: (c: pg.Client) => Promise<void>, release: (c: pg.Client) => Promise<void>, waitsOn: 'advisory' | 'relation') {
+    db = await createTestDatabase(hint);
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     orrery = await openOrrery({ db: db.url, clock });
-    await orrery.createTaskType({ name: 'solo', maxRunning: 1 });
-    const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: 'solo', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
-    await orrery.scheduleDue({ type: 'solo' });
-    const [first] = await orrery.claimRuns({ worker: 'w1', types: ['solo'], limit: 1, due: false });
+    await orrery.createTaskType(type);
+    const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: type.name, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    await orrery.scheduleDue({ type: type.name });
+    const [first] = await orrery.claimRuns({ worker: 'w1', types: [type.name], limit: 1, due: false });
     expect(first!.run.task).toBe(a!.id);
 
-    // Another session holds the type's claim lock: the next claim reads its instant, then waits.
     holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
-    await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [CLAIM_LOCK_CLASS, 'solo']);
-    const waiting = orrery.claimRuns({ worker: 'w2', types: ['solo'], limit: 1, due: false });
-    await waitForLockWait(holder);
-    // Meanwhile the clock moves on and the first run ends, freeing the type's one slot.
+    await block(holder);
+    const waiting = orrery.claimRuns({ worker: 'w2', types: [type.name], limit: 1, due: false });
+    await waitForLockWait(holder, waitsOn);
+    // Meanwhile the clock moves on and the first run ends (an end takes no type lock), freeing the slot.
     clock.set('2026-03-01T00:00:05Z');
     await orrery.endRun(first!.run.backendId, { status: 'uneventful', worker: 'w1' });
-    await holder.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [CLAIM_LOCK_CLASS, 'solo']);
+    await release(holder);
 
     const [second] = await waiting;
     expect(second!.run.task).toBe(b!.id);
@@ -52,38 +57,24 @@ describe('PostgreSQL: a limited claim that waited for its lock', () => {
     // Read before the wait it was 00:00:00, five seconds before the end of the run it replaced.
     expect(second!.run.started!.getTime()).toBeGreaterThanOrEqual(ended.getTime());
     expect((await orrery.getRun(second!.run.backendId))!.started).toEqual(second!.run.started);
+  }
+
+  it('starts its run at the instant it got the lock, after the end of the run whose slot it took', async () => {
+    // Another session holds the type's claim lock: the next claim reads its instant, then waits.
+    const lock = (c: pg.Client, fn: string) => c.query(`SELECT ${fn}($1::int, hashtext($2))`, [CLAIM_LOCK_CLASS, 'solo']).then(() => {});
+    await slotFreedWhileClaimWaits('limited-claim-instant', { name: 'solo', maxRunning: 1 }, (c) => lock(c, 'pg_advisory_lock'), (c) => lock(c, 'pg_advisory_unlock'), 'advisory');
   }, 60_000);
 
   it('starts its run no earlier than the end of a run that committed after it got the lock and before it counted (limits audit)', async () => {
-    db = await createTestDatabase('limited-claim-count');
-    const clock = new ManualClock('2026-03-01T00:00:00Z');
-    orrery = await openOrrery({ db: db.url, clock });
-    // The rate limit makes the claim read rate_limit_starts between the lock and the running count.
-    await orrery.createTaskType({ name: 'solo', maxRunning: 1, rateLimit: '1000/1s' });
-    const [a, b] = await orrery.createTasks([1, 2].map((i) => ({ type: 'solo', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
-    await orrery.scheduleDue({ type: 'solo' });
-    const [first] = await orrery.claimRuns({ worker: 'w1', types: ['solo'], limit: 1, due: false });
-    expect(first!.run.task).toBe(a!.id);
-
-    // Another session holds rate_limit_starts: the next claim takes the type's lock, reads its
-    // instant, then waits before it counts the runs running.
-    holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    await holder.query('BEGIN');
-    await holder.query('LOCK TABLE rate_limit_starts IN ACCESS EXCLUSIVE MODE');
-    const waiting = orrery.claimRuns({ worker: 'w2', types: ['solo'], limit: 1, due: false });
-    await waitForLockWait(holder, 'relation');
-    // Meanwhile the clock moves on and the first run ends (its end takes no type lock), freeing the slot.
-    clock.set('2026-03-01T00:00:05Z');
-    await orrery.endRun(first!.run.backendId, { status: 'uneventful', worker: 'w1' });
-    await holder.query('COMMIT');
-
-    const [second] = await waiting;
-    expect(second!.run.task).toBe(b!.id);
-    const ended = (await orrery.getRun(first!.run.backendId))!.ended!;
-    expect(ended.toISOString()).toBe('2026-03-01T00:00:05.000Z');
-    // Read only at the lock it was 00:00:00, five seconds before the end of the run it replaced.
-    expect(second!.run.started!.getTime()).toBeGreaterThanOrEqual(ended.getTime());
+    // The rate limit makes the claim read rate_limit_starts between the lock and the running count:
+    // another session holding that table lets the claim take the type's lock and read its instant, then wait.
+    await slotFreedWhileClaimWaits(
+      'limited-claim-count',
+      { name: 'solo', maxRunning: 1, rateLimit: '1000/1s' },
+      async (c) => void (await c.query('BEGIN; LOCK TABLE rate_limit_starts IN ACCESS EXCLUSIVE MODE')),
+      async (c) => void (await c.query('COMMIT')),
+      'relation',
+    );
   }, 60_000);
 
   it('any claim that waited for a connection queues, starts and leases its runs from when it got one', async () => {

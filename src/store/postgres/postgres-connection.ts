@@ -24,7 +24,7 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, parseTimestamptz);
  * of two `options` wins, and dropped PGOPTIONS for an empty one); a `SET` sent beside the first query
  * (the pool's `connect` event, not awaited) had pg warn about queued queries on every command.
  */
-export const ISO_DATES = 'SET DateStyle = ISO';
+const ISO_DATES = 'SET DateStyle = ISO';
 
 /** The largest ORRERY_PG_POOL_SIZE: more connections than a PostgreSQL server is ever set to take. */
 const MAX_POOL_SIZE = 10_000;

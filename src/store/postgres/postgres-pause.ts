@@ -29,9 +29,8 @@ export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: Type
   // in their own transaction; PostgreSQL's at most once a second, engine/schedule-service.ts).
   if (pause === null && rows[0].paused_at !== null) {
     const { rows: typePaused } = await c.query<Row>('SELECT 1 FROM task_types WHERE name = $1 AND paused_at IS NOT NULL', [updated.rows[0]!.type]);
-    if (typePaused.length === 0 && (await catchUpRowInTx(c, updated.rows[0]!, at)) !== null) {
-      return taskFromRow((await c.query<Row>('SELECT * FROM tasks WHERE id = $1', [id])).rows[0]!);
-    }
+    const late = typePaused.length === 0 ? await catchUpRowInTx(c, updated.rows[0]!, at) : null;
+    if (late) return taskFromRow(late.row);
   }
   return taskFromRow(updated.rows[0]!);
 }

@@ -28,10 +28,10 @@ const LATE_OF_TYPE = lateSql(true);
 
 /**
  * The catch-up of one late cron or rrule task (its row, locked by the caller's transaction) at `at`
- * (core/catch-up.ts): the policy's next run and the occurrence it serves, or completed; null when it
- * is not late.
+ * (core/catch-up.ts): the policy's next run and the occurrence it serves, or completed, with the row as
+ * it leaves it; null when it is not late.
  */
-export async function catchUpRowInTx(c: pg.PoolClient, row: Row, at: Date): Promise<CaughtUpTask | null> {
+export async function catchUpRowInTx(c: pg.PoolClient, row: Row, at: Date): Promise<{ caught: CaughtUpTask; row: Row } | null> {
   const task = taskFromRow(row);
   if (task.schedule.kind === 'adaptive' || task.status !== 'next_run_not_scheduled' || task.nextAttempt !== 1) return null;
   if (task.nextRun.getTime() >= at.getTime() - LATE_AFTER_MS) return null;
@@ -40,12 +40,13 @@ export async function catchUpRowInTx(c: pg.PoolClient, row: Row, at: Date): Prom
   const done = plan.action === 'complete';
   const next = done ? task.nextRun : plan.nextRun;
   const served = done || plan.scheduledFor.getTime() === next.getTime() ? null : plan.scheduledFor;
-  await c.query(
+  const { rows } = await c.query<Row>(
     `UPDATE tasks SET status = $2, next_run = $3, scheduled_for = $4,
-       dedupe_key = CASE WHEN $2 = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END WHERE id = $1`,
+       dedupe_key = CASE WHEN $2 = 'next_run_not_scheduled' THEN dedupe_key ELSE NULL END WHERE id = $1 RETURNING *`,
     [task.id, done ? 'completed' : 'next_run_not_scheduled', next, served],
   );
-  return { task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next };
+  const caught = { task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next };
+  return { caught, row: rows[0]! };
 }
 
 /** Catch-up of late cron and rrule tasks and task backfills on PostgreSQL (ScheduleStore). */
@@ -65,8 +66,8 @@ export class PostgresSchedules implements ScheduleStore {
       const { rows } = await c.query<Row>(`${sql} FOR UPDATE SKIP LOCKED`, params);
       const changed: CaughtUpTask[] = [];
       for (const row of rows) {
-        const caught = await catchUpRowInTx(c, row, at);
-        if (caught) changed.push(caught);
+        const late = await catchUpRowInTx(c, row, at);
+        if (late) changed.push(late.caught);
       }
       return changed;
     });

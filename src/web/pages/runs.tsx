@@ -47,6 +47,7 @@ export function RunList({ query }: { query: URLSearchParams }) {
   const now = useTick(10_000);
   const key = query.toString();
   const filter = filterOf(query);
+  const shownStatus = statusOf(query);
   const types = useApi((c) => c.listTaskTypes(), [], LIST_POLL);
   const [more, setMore] = useState<{ key: string; pages: RunPage[] }>({ key, pages: [] });
   // Page 1 refreshes itself only while it is shown alone: refreshed under pages loaded from its old
@@ -101,12 +102,12 @@ export function RunList({ query }: { query: URLSearchParams }) {
       <form class="filters" role="search" aria-label="Search runs" onSubmit={submit} key={key}>
         <label>
           Status
-          <FilterSelect name="status" initial={statusOf(query)}>
+          <FilterSelect name="status" initial={shownStatus}>
             {CHOICES.map(([v, label]) => (
               <option key={v} value={v}>{label}</option>
             ))}
             {/* The URL's statuses, when no choice is them (`status=eventful`, `failed,lost`): the filter in force is shown. */}
-            {!CHOICES.some(([v]) => v === statusOf(query)) && <option value={statusOf(query)}>{statusOf(query)}</option>}
+            {!CHOICES.some(([v]) => v === shownStatus) && <option value={shownStatus}>{shownStatus}</option>}
           </FilterSelect>
         </label>
         <label>
