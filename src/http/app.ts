@@ -30,6 +30,8 @@ export interface HttpOptions {
   version?: string;
   /** Extra fields for /healthz. */
   health?: () => Record<string, unknown>;
+  /** True once the server stops: `/readyz` answers 503 `stopping` while it finishes its work. */
+  stopping?: () => boolean;
   /** The built dashboard (dist/web): served at `/` and every path outside /api (none: no dashboard). */
   webRoot?: string | null;
   /** Where every 5xx answer is logged with its error, stack and request id (default: JSON lines on stderr). */
@@ -167,6 +169,8 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   // Readiness: the server runs and its database answers a read within READY_TIMEOUT_MS (a load
   // balancer takes the server out of rotation while it does not).
   app.get('/readyz', async (c) => {
+    // A stopping server still answers (its runs end, remote workers give back), but takes no new traffic.
+    if (opts.stopping?.()) return c.json({ status: 'stopping' }, 503);
     const problem = await databaseProblem(orrery);
     if (problem === null) return c.json({ status: 'ok', database: 'ok' });
     return c.json({ status: 'unavailable', database: problem }, 503);

@@ -74,12 +74,24 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   // Outside /api: the health check (never needs the token) and the Prometheus metrics.
   paths['/readyz'] = {
     get: {
-      summary: 'Readiness: 200 {"status":"ok","database":"ok"} while the database answers a read within 2 s, else 503 with what went wrong',
+      summary: 'Readiness: 200 {"status":"ok","database":"ok"} while the database answers a read within 2 s, else 503 with what went wrong; 503 {"status":"stopping"} once the server stops',
       tags: ['meta'],
       security: [],
       responses: {
         '200': { description: 'Ready', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' }, database: { const: 'ok' } }, required: ['status', 'database'] } } } },
-        '503': { description: 'The database did not answer', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'unavailable' }, database: { type: 'string' } }, required: ['status', 'database'] } } } },
+        '503': {
+          description: 'The database did not answer, or the server is stopping',
+          content: {
+            'application/json': {
+              schema: {
+                oneOf: [
+                  { type: 'object', properties: { status: { const: 'unavailable' }, database: { type: 'string' } }, required: ['status', 'database'] },
+                  { type: 'object', properties: { status: { const: 'stopping' } }, required: ['status'] },
+                ],
+              },
+            },
+          },
+        },
         '400': badHost,
         '403': forbidden,
       },

@@ -117,6 +117,8 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
       ...(opts.taskNotifier ? { taskNotifier: opts.taskNotifier } : {}),
     });
     let port: number | null = null;
+    // Set by stop(); /readyz answers `stopping` from then on (declared before the listener answers).
+    let stopped: Promise<void> | null = null;
     let metrics: OrreryMetrics | null = null;
     if (http) {
       // The HTTP stack (hono, zod, prom-client) is loaded only when it serves: `orrery worker` and runner-only processes never load it.
@@ -139,6 +141,7 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
         publicMetrics: http.publicMetrics ?? false,
         metrics: m,
         health: () => ({ worker: loops.worker?.state ?? null, running: loops.worker?.running ?? 0 }),
+        stopping: () => stopped !== null,
         logger: log,
         // The dashboard's build output: dist/web beside dist/http (src/http when run from the sources).
         webRoot: http.webRoot === undefined ? fileURLToPath(new URL('../../dist/web/', import.meta.url)) : http.webRoot,
@@ -180,7 +183,6 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
     }
     const listener = server as Server | null;
     const handlers = run;
-    let stopped: Promise<void> | null = null;
     return {
       daemon: loops,
       port,

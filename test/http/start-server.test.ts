@@ -51,6 +51,31 @@ describe('startServer', () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
+  it('/readyz answers 503 stopping once stop() begins, while the server still answers and its running handler finishes', async () => {
+    const o = await open();
+    let release = () => {};
+    const begun = new Promise<void>((r) => o.events.on('run', (e) => e.event === 'started' && r()));
+    server = await startServer(o, {
+      handlers: {
+        handlers: { job: () => new Promise((r) => (release = () => r(true))) },
+        taskTypes: [{ name: 'job' }],
+        setup: async (x) => void (await (x as Orrery).createTask({ type: 'job', policy: 'oneshot' })),
+      },
+      http: { port: 0 },
+    });
+    const url = server.url!;
+    expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ok', database: 'ok' });
+    await begun;
+    const stopping = server.stop(60_000);
+    const ready = await fetch(`${url}/readyz`);
+    expect([ready.status, await ready.json()]).toEqual([503, { status: 'stopping' }]);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    release();
+    await stopping;
+    const [task] = await o.searchTasks({ type: 'job' });
+    expect(task!.status).toBe('completed');
+  });
+
   it('an aborted signal (a shutdown while starting) rejects with its reason, having started no loop, run no setup and kept no listener', async () => {
     const o = await open();
     await o.createTaskType({ name: 'job' });
