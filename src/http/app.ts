@@ -11,7 +11,7 @@ import type { Orrery, RunEvent } from '../engine/service.js';
 import type { Timer } from '../engine/clock.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { HttpError, toErrorResponse } from './errors.js';
-import { checkJsonContentType, checkSameSite, checkStorableBody, checkStorableParams, singleQueryValues, requestIdOf } from './guards.js';
+import { checkJsonContentType, checkNoContentEncoding, checkSameSite, checkStorableBody, checkStorableParams, singleQueryValues, requestIdOf } from './guards.js';
 import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
@@ -294,6 +294,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
     // A route without query parameters refuses any, like unknown ones elsewhere (`query.x: unknown field`).
     const query = parseContract(r.query ?? NO_QUERY, rawQuery, 'query');
     let body: unknown;
+    if (r.streamBody || r.body) checkNoContentEncoding(c);
     if (r.streamBody) body = c.req.raw; // read by the handler as it arrives
     else if (r.body) {
       const text = r.largeBody ? await textOf(c.req.raw) : utf8Text(await c.req.arrayBuffer());

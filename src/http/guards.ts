@@ -79,6 +79,19 @@ export function checkSameSite(c: Context): void {
   if (!same) throw new HttpError('forbidden', `cross-origin request refused: Origin "${origin}" is not this server's origin`);
 }
 
+/**
+ * A body is read as sent: a compressed one (`Content-Encoding: gzip`, ...) is refused with 415, as
+ * RFC 7694 §3 advises, instead of failing later as text that is not UTF-8 or not JSON.
+ */
+export function checkNoContentEncoding(c: Context): void {
+  const encoding = c.req.header('content-encoding')?.trim();
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    throw new HttpError('unsupported_media_type', `Content-Encoding "${encoding}" is not accepted: send the request body uncompressed`, [
+      { path: 'content-encoding', message: 'must be absent or identity' },
+    ]);
+  }
+}
+
 /** A body must be sent as `application/json` (parameters such as `charset=utf-8` allowed). */
 export function checkJsonContentType(c: Context): void {
   const type = c.req.header('content-type');

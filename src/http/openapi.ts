@@ -37,7 +37,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
     responses['403'] = forbidden;
     // The body limit applies to every route that may carry one, a route that reads none included.
     if (r.method !== 'get') responses['413'] = error('Request body too large');
-    if (r.body) responses['415'] = error('A request body sent without Content-Type: application/json');
+    if (r.body) responses['415'] = error('A request body sent without Content-Type: application/json, or compressed (a Content-Encoding other than identity)');
     responses['500'] = error('A server fault: logged with its stack under the request id the answer carries (x-request-id, error.requestId)');
     responses['503'] = error('The database is unavailable; retry later (error.requestId names the logged line)');
     (paths[path] ??= {})[r.method] = {

@@ -83,6 +83,21 @@ describe('without a token', () => {
     expect(await names(s.orrery)).toEqual([]);
   });
 
+  it('a compressed body (Content-Encoding other than identity) gets 415 naming the encoding, on JSON and NDJSON routes', async () => {
+    const s = await serve();
+    for (const [path, type] of [['/api/task-types', 'application/json'], ['/api/tasks/import', 'application/x-ndjson']] as const) {
+      for (const encoding of ['gzip', 'br', 'deflate, gzip']) {
+        const r = await send(s.port, 'POST', path, { 'content-type': type, 'content-encoding': encoding }, '{"name":"made"}');
+        expect(r.status, `${path} ${encoding}`).toBe(415);
+        expect(errorOf(r.body).code).toBe('unsupported_media_type');
+        expect(errorOf(r.body).message).toContain(`Content-Encoding "${encoding}" is not accepted`);
+      }
+    }
+    expect(await names(s.orrery)).toEqual([]);
+    const r = await send(s.port, 'POST', '/api/task-types', { 'content-type': 'application/json', 'content-encoding': 'Identity' }, '{"name":"plain"}');
+    expect(r.status).toBe(201);
+  });
+
   it('bodies must be application/json: other types get 415, even without an Origin', async () => {
     const s = await serve();
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'text/json']) {
