@@ -1,17 +1,14 @@
 import { Command, Option } from 'commander';
 import { formatDuration } from '../core/durations.js';
-import { isStorageUnavailable } from '../core/errors.js';
 import { isLoopback } from '../http/loopback.js';
-import type { LogFormat, Logger } from '../engine/logger.js';
-import type { Timer } from '../engine/clock.js';
+import type { LogFormat } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
-import type { Orrery } from '../engine/service.js';
-import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, intervalArg, open, serverUrlArg, timerArg, tokenArg, UsageError, webhookUrlArg, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, intervalArg, serverUrlArg, timerArg, tokenArg, UsageError, webhookUrlArg, workerIdArg, type DbOpts, type Io } from './common.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { ISOLATION_MODES } from '../worker/isolation/protocol.js';
 import { workerListCommand } from './worker-list-command.js';
-import { takeHeldSignals } from './held-signals.js';
+import { ALERTS_STOP_MS, LOOPS_STOP_MS, StartAborted, startPatiently, stoppedBeforeStart, stopWithin, watchSignals, whileUnreachable } from './daemon-lifecycle.js';
 
 interface DaemonCliOpts extends DbOpts {
   logFormat: LogFormat;
@@ -221,68 +218,6 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   }
 }
 
-/**
- * Opens the database and starts the daemon's parts on it, patiently. A daemon started while its
- * database is unreachable (PostgreSQL restarting, network down) waits for it, as it would once
- * running, instead of exiting: supervisors restart a crashed process, but a fleet of them all failing
- * at once helps nobody. The server may also go away between the open and the start's own reads and
- * writes (task types, DAGs, `--types`, the handlers' setup): that start is undone (startServer stops
- * what it started), the store closed, and both tried again. Orrery's own verdicts (bad URL, schema too
- * new, a file that is not a database) are final.
- */
-async function startPatiently<R>(o: DaemonCliOpts, log: Logger, signals: SignalWatch, start: (orrery: Orrery) => Promise<R>): Promise<{ orrery: Orrery; running: R } | null> {
-  let opened = false;
-  return whileUnreachable(log, signals, () => (opened ? 'could not start' : 'cannot open the database'), async () => {
-    let orrery: Orrery | null = null;
-    opened = false;
-    try {
-      orrery = await open(o);
-      opened = true;
-      return { orrery, running: await start(orrery) };
-    } catch (e) {
-      await orrery?.close().catch(() => {});
-      throw e;
-    }
-  });
-}
-
-/**
- * Tries `attempt` until it succeeds, waiting (250 ms, doubling up to 5 s) while it fails because its
- * database or server is unreachable (logged as `<what> (<why>); retrying in N ms`); any other error
- * is thrown. Null when a signal came meanwhile (it ends the wait, and the daemon, at once).
- */
-async function whileUnreachable<R>(log: Logger, signals: SignalWatch, what: () => string, attempt: () => Promise<R>): Promise<R | null> {
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      return await attempt();
-    } catch (e) {
-      if (!unreachable(e)) throw e;
-      log.warn(`${what()} (${(e as Error).message}); retrying in ${delay} ms`);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise((r) => (timer = setTimeout(r, delay))), signals.signalled]);
-      clearTimeout(timer);
-      if (signals.received) return null;
-    }
-  }
-}
-
-/** Why a start was abandoned: a signal came while it started. */
-class StartAborted extends Error {
-  constructor() {
-    super('a signal came while starting');
-  }
-}
-
-/** A signal came before the daemon started anything: nothing to stop. */
-function stoppedBeforeStart(log: Logger): void {
-  log.info('stopped before it started');
-  setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
-}
-
-/** Errors that say the server is not there (yet): the store's translation of its driver's codes (StorageUnavailableError). */
-function unreachable(e: unknown): boolean {
-  return isStorageUnavailable(e);
-}
 
 /**
  * The stored alerts posted to --notify-webhook: DAG alerts where the DAG scheduler runs (it logs the
@@ -360,80 +295,6 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
   }
 }
 
-/** How long a daemon's stop waits for the task alerts being sent (Daemon.stopAlerts). */
-const ALERTS_STOP_MS = 10_000;
-/** A daemon without a worker: its runner's or reaper's last pass, given a default lease's time and a margin. */
-const LOOPS_STOP_MS = 35_000;
-
-/**
- * Waits for a graceful stop for at most `boundMs` (the grace, then one lease for the abandons:
- * Worker.stopBoundMs). A database that stops answering without refusing (a query that never returns)
- * held the process for ever: past the bound it says so and exits 1; the runs it still holds end
- * `lost` when their leases run out, as after a crash (docs/operations.md).
- */
-async function stopWithin(stop: () => Promise<void>, boundMs: number, log: Logger): Promise<void> {
-  // The system clock's timer: a bound past 24.8 days (a long lease) is armed again, not fired at once.
-  const { systemClock } = await import('../engine/clock.js');
-  let timer: Timer | undefined;
-  const late = new Promise<'late'>((r) => (timer = systemClock.setTimer(boundMs, () => r('late'))));
-  const outcome = await Promise.race([stop().then(() => 'stopped' as const), late]);
-  timer?.cancel();
-  if (outcome === 'stopped') return;
-  log.error(`the stop did not end within ${formatDuration(boundMs)} (the grace, then one lease for the abandons): the database or server does not answer; exiting now (the runs still held end lost when their leases run out)`);
-  process.exit(1);
-}
-
-interface SignalWatch {
-  /** Resolves on the first SIGINT/SIGTERM. */
-  readonly signalled: Promise<void>;
-  /** The first signal, once received. */
-  readonly received: NodeJS.Signals | null;
-  /** Logs through this logger from now on (and a signal received before it existed). */
-  useLog(log: Logger): void;
-  /** The daemon runs: a signal from now on stops it gracefully (logged as such, not as received while starting). */
-  markStarted(): void;
-}
-
-/**
- * Watches SIGINT/SIGTERM from the start of a daemon command, before its handlers load (which may take
- * seconds) and while it waits for its database: the first signal asks it to stop, a second exits at once.
- */
-function watchSignals(graceMs: number): SignalWatch {
-  let log: Logger | null = null;
-  let received: NodeJS.Signals | null = null;
-  let started = false;
-  let resolve!: () => void;
-  const signalled = new Promise<void>((r) => (resolve = r));
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (received) {
-      log?.warn(`${sig} again: exiting now`);
-      process.exit(1);
-    }
-    received = sig;
-    log?.info(started ? `${sig} received${graceMs ? '; a second signal exits at once' : ''}` : `${sig} received while starting`);
-    resolve();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // A hang-up (the terminal or ssh session it was started from closed) stops it as SIGTERM does, not at once.
-  process.on('SIGHUP', onSignal);
-  // A signal bin/orrery.js held while the CLI loaded counts as received now.
-  const held = takeHeldSignals();
-  if (held !== null) onSignal(held);
-  return {
-    signalled,
-    get received() {
-      return received;
-    },
-    useLog(l) {
-      if (received && !log) l.info(`${received} received while starting`);
-      log = l;
-    },
-    markStarted() {
-      started = true;
-    },
-  };
-}
 
 
 /** `--archive-to FILE`: refused at start (exit 2) when the file cannot be archived to, as `archive --to` refuses it. */

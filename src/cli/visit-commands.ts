@@ -5,6 +5,9 @@ import { parseInstant } from '../core/instants.js';
 import { VISIT_POLICIES, VISIT_STATUSES, usablePolicyWeights, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { VisitMetrics } from '../store/visit-store.js';
 import { addVisitHistoryCommands } from './visit-history-commands.js';
+import { LOOPS_STOP_MS, startPatiently, stoppedBeforeStart, stopWithin, watchSignals } from './daemon-lifecycle.js';
+import type { LogFormat } from '../engine/logger.js';
+import type { Orrery } from '../engine/service.js';
 import { addDb, durationArg, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface JsonOpt extends DbOpts {
@@ -259,10 +262,11 @@ function visitSchedulerCommand(io: Io): Command {
         .option('--metrics-every <duration>', 'recompute the visit metrics of every lister (appending to their history) this often; 0: never (default 15m)', durationArg)
         .option('--once', 'one pass (record finished visits, refill the queues), print what it did, exit')
         .option('--at <instant>', 'with --once: as if now were this instant', instantArg)
-        .option('--json', 'with --once: print the pass as JSON'),
+        .option('--json', 'with --once: print the pass as JSON')
+        .addOption(new Option('--log-format <format>', 'the loop\'s log lines: pretty or JSON').choices(['pretty', 'json']).default('pretty')),
     ),
   ).action(
-    async (o: JsonOpt & CooldownOpts & { visitTypes: string; queue?: number; policies?: PolicyWeight[]; lister?: string; refill?: number; maxSleep?: number; metricsEvery?: number; once?: boolean; at?: Date }) => {
+    async (o: JsonOpt & CooldownOpts & { logFormat: LogFormat; visitTypes: string; queue?: number; policies?: PolicyWeight[]; lister?: string; refill?: number; maxSleep?: number; metricsEvery?: number; once?: boolean; at?: Date }) => {
       if (o.lister !== undefined) listerIdArg(o.lister, '--lister');
       // Before the loop starts (its passes would each fail on it).
       if (o.policies) usablePolicyWeights(o.policies, o.lister !== undefined, '--policies');
@@ -271,51 +275,66 @@ function visitSchedulerCommand(io: Io): Command {
       const types = o.visitTypes.split(',').map((t) => t.trim()).filter(Boolean);
       if (types.length === 0) throw new UsageError('--visit-types: at least one visit type');
       const { VisitScheduler } = await import('../engine/visit-scheduler.js');
-      const orrery = await open(o);
-      try {
-        const known = new Set((await orrery.listTaskTypes(types)).map((t) => t.name));
-        const missing = types.filter((t) => !known.has(t));
-        if (missing.length) throw new UsageError(`--visit-types: no task type named ${missing.join(', ')} (visits run as one-shot tasks of a task type named after the visit type)`);
-        // Checked before the loop starts: its passes would each fail on it (NotFoundError, exit 2 with --once).
-        if (o.lister !== undefined && (await orrery.visits.getLister(o.lister)) === null) throw new UsageError(`--lister: lister ${o.lister} not found`);
-        const cooldowns = cooldownsOf(o);
-        const queues = types.map((visitType) => ({
-          visitType,
-          ...(o.queue !== undefined ? { size: o.queue } : {}),
-          ...(o.policies ? { policies: o.policies } : {}),
-          ...(o.lister !== undefined ? { lister: o.lister } : {}),
-          cooldowns,
-        }));
-        if (o.once) {
-          const loop = new VisitScheduler(orrery, { queues, ...(o.refill !== undefined ? { refillFraction: o.refill } : {}) });
+      if (o.once) {
+        const orrery = await open(o);
+        try {
+          const loop = new VisitScheduler(orrery, { queues: await visitQueues(orrery, o, types), ...(o.refill !== undefined ? { refillFraction: o.refill } : {}) });
           const r = await loop.runOnce(o.at);
           if (o.json) return printJson(io, r);
           io.out(`recorded ${r.recorded} finished visit${r.recorded === 1 ? '' : 's'}; scheduled ${Object.entries(r.scheduled).map(([t, n]) => `${n} ${t}`).join(', ') || 'nothing'}\n`);
           return;
+        } finally {
+          await orrery.close();
         }
-        const { createLogger } = await import('../engine/logger.js');
-        const log = createLogger('pretty');
+      }
+      // The loop lives as the other daemons do: signals watched from the start, a database away at
+      // start waited for, a stop bounded (cli/daemon-lifecycle.ts).
+      const signals = watchSignals(LOOPS_STOP_MS);
+      const { createLogger } = await import('../engine/logger.js');
+      const log = createLogger(o.logFormat);
+      signals.useLog(log);
+      const started = await startPatiently(o, log, signals, async (orrery) => {
         const loop = new VisitScheduler(orrery, {
-          queues,
+          queues: await visitQueues(orrery, o, types),
           logger: log.child({ loop: 'visit-scheduler' }),
           ...(o.refill !== undefined ? { refillFraction: o.refill } : {}),
           ...(o.maxSleep !== undefined ? { maxSleepMs: o.maxSleep } : {}),
           ...(o.metricsEvery !== undefined ? { metricsEveryMs: o.metricsEvery } : {}),
         });
         loop.start();
+        return loop;
+      });
+      if (!started) return stoppedBeforeStart(log);
+      const { orrery, running: loop } = started;
+      try {
+        signals.markStarted();
         log.info(`visit-scheduler started on ${orrery.store.url} for ${types.join(', ')}`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
-          process.once('SIGHUP', () => resolve());
-        });
-        await loop.stop();
+        await signals.signalled;
+        log.info('stopping');
+        await stopWithin(() => loop.stop(), LOOPS_STOP_MS, log, { bound: 'its pass in progress', after: null });
         log.info('stopped');
       } finally {
         await orrery.close();
       }
     },
   );
+}
+
+/** The queues of `visit-scheduler`, once its visit types and `--lister` are checked against the database (exit 2). */
+async function visitQueues(orrery: Orrery, o: CooldownOpts & { queue?: number; policies?: PolicyWeight[]; lister?: string }, types: string[]) {
+  const known = new Set((await orrery.listTaskTypes(types)).map((t) => t.name));
+  const missing = types.filter((t) => !known.has(t));
+  if (missing.length) throw new UsageError(`--visit-types: no task type named ${missing.join(', ')} (visits run as one-shot tasks of a task type named after the visit type)`);
+  // Checked before the loop starts: its passes would each fail on it (NotFoundError, exit 2 with --once).
+  if (o.lister !== undefined && (await orrery.visits.getLister(o.lister)) === null) throw new UsageError(`--lister: lister ${o.lister} not found`);
+  const cooldowns = cooldownsOf(o);
+  return types.map((visitType) => ({
+    visitType,
+    ...(o.queue !== undefined ? { size: o.queue } : {}),
+    ...(o.policies ? { policies: o.policies } : {}),
+    ...(o.lister !== undefined ? { lister: o.lister } : {}),
+    cooldowns,
+  }));
 }
 
 /**

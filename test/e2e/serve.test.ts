@@ -86,6 +86,25 @@ describe('orrery serve (end to end)', () => {
     expect(runner.output()).toMatch(/stopped before it started/);
   });
 
+  it('visit-scheduler lives as the other daemons: waits for an unreachable database, logs JSON with --log-format json, stops on SIGTERM (exit 0)', async () => {
+    const { orrery, path } = await setup();
+    const away = spawnOrrery(['visit-scheduler', '--visit-types', 'git', '--db', 'postgres://orrery@127.0.0.1:1/none', '--log-format', 'json']);
+    // Before: exit 1 at once (the database cannot be opened)
+    await waitFor(() => /cannot open the database/.test(away.output()) || away.child.exitCode !== null, 'the visit-scheduler to wait for its database');
+    away.child.kill('SIGINT');
+    expect(await away.exited, away.output()).toBe(0);
+    expect(away.output()).toMatch(/"msg":"stopped before it started"/);
+    await orrery.createTaskType({ name: 'git' });
+    const loop = spawnOrrery(['visit-scheduler', '--visit-types', 'git', '--db', `sqlite:${path}`, '--log-format', 'json']);
+    await waitFor(() => /visit-scheduler started/.test(loop.output()) || loop.child.exitCode !== null, 'the visit-scheduler to start');
+    loop.child.kill('SIGTERM');
+    expect(await loop.exited, loop.output()).toBe(0);
+    for (const msg of ['SIGTERM received; a second signal exits at once', 'stopping', 'stopped']) expect(loop.output()).toContain(`"msg":"${msg}"`);
+    // A bad visit type is still refused at once (exit 2), not waited on.
+    const bad = spawnOrrery(['visit-scheduler', '--visit-types', 'hg', '--db', `sqlite:${path}`]);
+    expect(await bad.exited).toBe(2);
+  });
+
   it('stops on SIGTERM while a client keeps the event stream open (a dashboard tab)', async () => {
     const { path } = await setup();
     const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--handlers', FIXTURE_HANDLERS, '--port', '0', '--log-format', 'json']);
