@@ -2,6 +2,7 @@
  * The life of a daemon command (runner, worker, serve, visit-scheduler): signals watched from the
  * start, a database or server waited for while unreachable, and a stop bounded in time.
  */
+import { writeSync } from 'node:fs';
 import { formatDuration } from '../core/durations.js';
 import { isStorageUnavailable } from '../core/errors.js';
 import type { Logger } from '../engine/logger.js';
@@ -137,6 +138,18 @@ export function watchSignals(graceMs: number): SignalWatch {
   process.on('SIGTERM', onSignal);
   // A hang-up (the terminal or ssh session it was started from closed) stops it as SIGTERM does, not at once.
   process.on('SIGHUP', onSignal);
+  // A started daemon ends only when asked (a signal): one that exits with status 0 otherwise was ended
+  // by code of its own process, such as an inline handler's process.exit(0). A supervisor must not take
+  // that for a clean stop (systemd's Restart=on-failure would leave it down): status 1, and why.
+  process.on('exit', (code) => {
+    if (code !== 0 || !started || received !== null) return;
+    process.exitCode = 1;
+    try {
+      writeSync(2, 'orrery: the daemon exited without being asked to stop (process.exit called by a handler or by the handlers file? --isolation thread or process contains it); exit status 1\n');
+    } catch {
+      // stderr closed: the status says it
+    }
+  });
   // A signal bin/orrery.js held while the CLI loaded counts as received now.
   const held = takeHeldSignals();
   if (held !== null) onSignal(held);

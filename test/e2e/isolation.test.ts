@@ -90,3 +90,18 @@ describe.each(['thread', 'process'] as const)('--isolation %s', (mode) => {
     expect(await serve.exited).toBe(0);
   }, 90_000);
 });
+
+describe('--isolation inline', () => {
+  const setup = useTempOrrery();
+  const spawnOrrery = useProcesses();
+
+  it('a handler that calls process.exit(0) ends the worker with status 1, not 0, and says why', async () => {
+    const { orrery, path } = await setup();
+    const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', CRASHERS, '--types', 'exits-zero', '--poll', '100ms']);
+    await waitFor(async () => /orrery started/.test(worker.output()), 'the worker to start', 30_000);
+    await orrery.createTask({ type: 'exits-zero', policy: 'oneshot' });
+    // Before: 0, which a supervisor takes for a clean stop
+    expect(await worker.exited).toBe(1);
+    expect(worker.output()).toMatch(/the daemon exited without being asked to stop \(process\.exit called by a handler/);
+  }, 60_000);
+});
