@@ -218,6 +218,9 @@ export class Worker {
     this.unlisten();
     this.sleeper.interrupt();
     await this.loopDone;
+    // A trim in flight ends first; what trims gave back since their last line is said now, not lost.
+    await this.trimming;
+    this.logGivenBack();
     await this.giveBack();
     const pending = this.active.values();
     if (pending.length > 0) {
@@ -417,8 +420,16 @@ export class Worker {
     return { concurrency: this.concurrency, prefetch: this.prefetch, leaseMs: this.minLeaseMs, meanHandlerMs: bufferPace(this.typePace.values(), this.clock.now().getTime()) };
   }
 
-  /** Runs given back by trims since the last line logged about them, and when that was. */
-  private givenBack = { n: 0, loggedAt: -Infinity };
+  /** Runs given back by trims since the last line logged about them, when that was, and the pace they were given back at. */
+  private givenBack = { n: 0, loggedAt: -Infinity, paceMs: 0 };
+
+  /** The line about the runs trims gave back since the last one (none: nothing logged). */
+  private logGivenBack(): void {
+    const { n, paceMs } = this.givenBack;
+    if (n === 0) return;
+    this.givenBack = { n: 0, loggedAt: this.clock.now().getTime(), paceMs };
+    this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(paceMs))} a run for its slowest type)`);
+  }
 
   /**
    * A buffer grown past its target (sized while handlers were faster: another type's fast runs, or
@@ -441,11 +452,9 @@ export class Worker {
         // One line at most every GIVE_BACK_LOG_MS, counting every run given back since the last (a ramp-up trims many times a second).
         if (n <= 0) return;
         this.givenBack.n += n;
-        const now = this.clock.now().getTime();
-        if (now - this.givenBack.loggedAt < GIVE_BACK_LOG_MS) return;
-        const total = this.givenBack.n;
-        this.givenBack = { n: 0, loggedAt: now };
-        this.log.info(`gave ${total} buffered run${total === 1 ? '' : 's'} back to the queue: more than it can begin within a third of its lease at its handlers' pace (${formatDuration(Math.round(sizing.meanHandlerMs ?? 0))} a run for its slowest type)`);
+        this.givenBack.paceMs = sizing.meanHandlerMs ?? 0;
+        // The rest is logged by the next trim past the window, or at the stop.
+        if (this.clock.now().getTime() - this.givenBack.loggedAt >= GIVE_BACK_LOG_MS) this.logGivenBack();
       })
       .catch((e: unknown) => this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) back (their leases expire and the reaper gives them back): ${(e as Error).message}`))
       .finally(() => (this.trimming = null));

@@ -70,4 +70,56 @@ describe("a worker's buffer and its handlers' pace", () => {
     expect(await held()).toMatchObject({ running: 2 });
     expect((await held()).claimed).toBeLessThanOrEqual(2);
   });
+
+  it('logs what trims gave back at most once every 10 s, and at the stop what it had not said yet: the lines add up to every run given back', async () => {
+    const clock = new VirtualClock(T0);
+    const { orrery } = await open({ clock });
+    await orrery.createTaskType({ name: 'fast', leaseMs: '5s', maxQueueLength: null });
+    await orrery.createTaskType({ name: 'slow', leaseMs: '5s', maxQueueLength: null });
+    await orrery.createTaskType({ name: 'mid', leaseMs: '5s', maxQueueLength: null });
+    const lines: string[] = [];
+    const logger = {
+      error() {},
+      warn() {},
+      debug() {},
+      info: (...a: unknown[]) => void lines.push(String(a.find((x) => typeof x === 'string'))),
+      isLevelEnabled: () => true,
+      child() {
+        return logger;
+      },
+    };
+    const worker = new Worker(orrery, {
+      handlers: {
+        fast: () => false,
+        mid: async ({ signal }) => (await clock.sleep(1_500, signal), false),
+        slow: async ({ signal }) => (await clock.sleep(5_000, signal), false),
+      },
+      id: 'w',
+      concurrency: 2,
+      prefetch: 500,
+      clock,
+      logger: logger as never,
+    });
+    // Releases counted where the worker gives runs back by trimming (its stop's give-back is logged apart).
+    let released = 0;
+    const release = orrery.releaseRuns.bind(orrery);
+    let stopping = false;
+    orrery.releaseRuns = async (o) => {
+      const n = await release(o);
+      if (!stopping) released += n;
+      return n;
+    };
+    worker.start();
+    // Fast runs grow the buffer; then mid runs (1.5 s) show a slower pace (a first trim, logged), then
+    // slow runs (5 s) a slower one still (a second trim within 10 s: said at the stop).
+    await orrery.createTasks(oneshots('fast', 50));
+    await clock.advance(1_000);
+    await orrery.createTasks([...oneshots('mid', 6), ...oneshots('slow', 20)]);
+    await clock.advance(10_000);
+    stopping = true;
+    await stopOnVirtualTime(worker, clock, 10_000);
+    const trims = lines.filter((l) => /^gave \d+ buffered runs? back to the queue: more than it can begin/.test(l));
+    expect(trims).toHaveLength(2);
+    expect(trims.map((l) => Number(/^gave (\d+)/.exec(l)![1])).reduce((a, b) => a + b, 0)).toBe(released);
+  });
 });
