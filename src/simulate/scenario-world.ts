@@ -12,7 +12,7 @@ const dagTask = z.looseObject({
   failed: probability.default(0),
   permfailed: probability.default(0),
   crash: probability.default(0),
-});
+}).refine((t) => t.failed + t.permfailed + t.crash <= 1 + 1e-9, { message: 'failed + permfailed + crash must be at most 1', path: ['failed'] });
 
 /** A DAG of a scenario: a DAG definition (docs/dags.md) whose tasks carry handler models. */
 export const dagScenario = z.looseObject({ id: z.string(), tasks: z.array(dagTask).min(1, 'a DAG needs at least one task') });

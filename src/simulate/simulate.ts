@@ -323,6 +323,6 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
   gate.close();
   if (refused) throw refused;
 
-  const wallMs = Math.round(performance.now() - wall0);
+  const wallMs = () => Math.round(performance.now() - wall0);
   return { summary: await summarize(orrery, s, collector, world, { wallMs, slots, processes, crashes }), series: seriesOf(collector, slots, world) };
 }

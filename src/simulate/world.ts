@@ -58,6 +58,8 @@ interface Origin {
 }
 
 const CHUNK = 5_000;
+/** An origin's changes past this many expected since it was last played are jumped over, not stepped (advance). */
+const MAX_STEPPED_CHANGES = 1_000;
 const DAG_SUCCESS = 1;
 const noVisits = (): VisitCounts => ({ successful: 0, failed: 0, notFound: 0, eventful: 0 });
 
@@ -165,8 +167,20 @@ export class SimWorld {
     }
   }
 
-  /** Plays an origin's changes up to `t`. */
+  /**
+   * Plays an origin's changes up to `t`. An origin that changes faster than it is looked at (a mean
+   * interval of milliseconds over days) is not stepped change by change: past MAX_STEPPED_CHANGES
+   * expected, its changes are jumped over at once. They are a Poisson process, so memoryless: the
+   * latest before `t` is `t` less an exponential draw (within the gap), the next after `t` another draw.
+   */
   private advance(o: Origin, t: number): void {
+    const gap = t - o.nextChange;
+    if (gap > MAX_STEPPED_CHANGES * o.meanChangeMs) {
+      o.version += 1 + Math.round(gap / o.meanChangeMs);
+      o.lastChange = t - Math.min(gap, Math.round(o.rng.exponential(o.meanChangeMs)));
+      o.nextChange = t + Math.max(1, Math.round(o.rng.exponential(o.meanChangeMs)));
+      return;
+    }
     while (o.nextChange <= t) {
       o.version += 1;
       o.lastChange = o.nextChange;
@@ -276,6 +290,8 @@ export class SimWorld {
         for (let beforeId: number | undefined; ; ) {
           const page = await this.orrery.dags.runs({ dag: d.id, limit: 1000, ...(beforeId !== undefined ? { beforeId } : {}) });
           for (const r of page) {
+            // The window is half-open: a run created at `to` itself belongs to the next one.
+            if (r.created.getTime() >= to) continue;
             runs += 1;
             if (r.status === 'success') success += 1;
             if (r.status === 'failed') failed += 1;

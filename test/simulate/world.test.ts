@@ -61,6 +61,7 @@ describe('simulate: DAGs and visits', () => {
         dags: [
           { id: 'a', tasks: [{ id: 'x', after: ['y'], duration: { dist: 'constant', value: 1 } }] },
           { id: 'b', schedule: { every: '1h' }, tasks: [{ id: 'x', duration: { dist: 'exponential' }, failed: 2 }] },
+          { id: 'c', schedule: { every: '1h' }, tasks: [{ id: 'x', duration: { dist: 'constant', value: 1 }, failed: 0.7, crash: 0.7 }] },
         ],
         visits: {
           listers: [{ name: 'gh', visitType: 'nope', changeInterval: { dist: 'constant', value: '1d' }, notFound: 0.7, failed: 0.6 }],
@@ -73,6 +74,8 @@ describe('simulate: DAGs and visits', () => {
     expect(err).toBeInstanceOf(ValidationError);
     const paths = (err as ValidationError).details.map((d) => d.path);
     expect(paths).toEqual(expect.arrayContaining(['dags[1].tasks[0].duration.mean', 'dags[1].tasks[0].failed', 'visits.queues[0].policies[0].policy']));
+    // As a task type's handler model: the probabilities of a DAG task add up to at most 1.
+    expect((err as ValidationError).details.find((d) => d.path === 'dags[2].tasks[0].failed')?.message).toBe('failed + permfailed + crash must be at most 1');
     let second: unknown;
     try {
       parseScenario({
@@ -123,6 +126,29 @@ describe('simulate: DAGs and visits', () => {
     const b = await runSimulation(DAGS);
     expect(withoutWall(summaryJson(b.summary))).toBe(withoutWall(summaryJson(s)));
     expect(seriesCsv(b.series)).toBe(seriesCsv(a.series));
+  });
+
+  it('an origin changing every millisecond over a day is played without stepping each change, and a DAG run created at the window\'s end is not counted', { timeout: 120_000 }, async () => {
+    const { summary } = await runSimulation({
+      name: 'churn',
+      start: '2026-04-06T00:00:00Z',
+      duration: '1d',
+      seed: 5,
+      taskTypes: [{ name: 'git', maxQueueLength: null }, { name: 'other' }],
+      handlers: { git: { duration: { dist: 'constant', value: '1s' } }, other: { duration: { dist: 'constant', value: '1s' } } },
+      visits: {
+        listers: [{ name: 'gh', visitType: 'git', initial: 200, changeInterval: { dist: 'constant', value: 1 } }],
+        queues: [{ visitType: 'git', size: 50, cooldowns: { absolute: '1h', scheduled: '1h' } }],
+      },
+      // The DAG's tasks are served by no worker: its runs stay unfinished, one created each hour.
+      dags: [{ id: 'd', schedule: { every: '1h' }, tasks: [{ id: 't', duration: { dist: 'constant', value: '1s' } }] }],
+      workers: [{ count: 1, concurrency: 4, types: ['git', 'other'] }],
+    });
+    // Before: 200 origins x 86,400,000 changes stepped one by one (hours); the run at 24:00 counted (25).
+    const v = summary.visits!;
+    expect(v.visits.successful).toBeGreaterThan(200);
+    expect(v.visits.eventful).toBe(v.visits.successful); // every visit finds a change
+    expect(summary.dags!.d).toMatchObject({ runs: 24, success: 0, failed: 0, unfinished: 24 });
   });
 
   it('crawls listed origins through the visit-scheduler: a visit is eventful only when its origin changed, and the summary and series count them', { timeout: 120_000 }, async () => {
