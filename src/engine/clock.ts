@@ -72,7 +72,7 @@ export const systemClock: Clock = {
 };
 
 /** Latest instant a Date holds (±8.64e15 ms from the epoch). */
-const MAX_DATE_MS = 8.64e15;
+export const MAX_DATE_MS = 8.64e15;
 
 /**
  * An instant a test clock is given, in epoch ms: ISO 8601 text read as every instant Orrery reads (UTC

@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../core/errors.js';
 import { VirtualClock } from './virtual-clock.js';
 
 describe('VirtualClock', () => {
+  it('refuses a quietTurns that is not a whole number from 1 to 1000, naming it; a timer past the last instant a Date holds is due there', async () => {
+    for (const quietTurns of [0, -1, 1.5, NaN, 'x', 1_001]) {
+      expect(() => new VirtualClock('2026-01-01T00:00:00Z', { quietTurns: quietTurns as number }), String(quietTurns)).toThrow(ValidationError);
+      expect(() => new VirtualClock('2026-01-01T00:00:00Z', { quietTurns: quietTurns as number })).toThrow(/quietTurns: must be a whole number from 1 to 1000/);
+    }
+    const clock = new VirtualClock('2026-01-01T00:00:00Z');
+    clock.setTimer(Infinity, () => {});
+    clock.setTimer(1e20, () => {});
+    // Before: Invalid Date
+    expect(clock.nextTimerAt()!.toISOString()).toBe('+275760-09-13T00:00:00.000Z');
+    clock.setTimer(NaN, () => {});
+    expect(clock.nextTimerAt()!.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+
   it('fires timers in instant order, then in the order they were set, each at its own instant', async () => {
     const clock = new VirtualClock('2026-01-01T00:00:00Z');
     const seen: string[] = [];

@@ -1,4 +1,5 @@
-import { advancedInstant, clockInstant, sleepOn, type Clock, type Timer } from './clock.js';
+import { invalid } from '../core/errors.js';
+import { advancedInstant, clockInstant, MAX_DATE_MS, sleepOn, type Clock, type Timer } from './clock.js';
 
 export interface VirtualClockOptions {
   /**
@@ -53,7 +54,10 @@ export class VirtualClock implements Clock {
 
   constructor(start: Date | string, opts: VirtualClockOptions = {}) {
     this.t = clockInstant(start, 'start');
-    this.quietTurns = opts.quietTurns ?? 2;
+    const turns = opts.quietTurns ?? 2;
+    // 0 would count the system quiet at once (time jumping past every run), a fraction or NaN never.
+    if (typeof turns !== 'number' || !Number.isInteger(turns) || turns < 1 || turns > 1_000) throw invalid('quietTurns', `must be a whole number from 1 to 1000, not ${String(turns)}`);
+    this.quietTurns = turns;
   }
 
   /** The virtual instant. */
@@ -71,8 +75,9 @@ export class VirtualClock implements Clock {
   /** A virtual timer: fires when `run`/`advance` reach its instant (never synchronously). */
   setTimer(ms: number, fn: () => void): Timer {
     this.activity += 1;
-    const p = new Pending(this.t + Math.max(0, Math.floor(Number.isFinite(ms) ? ms : 0)), this.seq++, fn, this.onCancel);
-    if (!Number.isFinite(ms) && ms > 0) p.due = Number.MAX_SAFE_INTEGER;
+    // A delay past the last instant a Date holds (Infinity included) fires there, if time ever gets there.
+    const delay = Number.isNaN(ms) ? 0 : Math.max(0, Math.floor(ms));
+    const p = new Pending(Math.min(this.t + delay, MAX_DATE_MS), this.seq++, fn, this.onCancel);
     this.push(p);
     this.live += 1;
     return p;
