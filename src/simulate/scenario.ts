@@ -56,7 +56,7 @@ const scenarioSchema = z.strictObject({
   interval: positiveMs.default(3_600_000),
   pollInterval: pollMs.default(60_000),
   restartDelay: boundedMs.default(5_000),
-  taskTypes: z.array(z.unknown()).min(1, 'at least one task type'),
+  taskTypes: z.array(z.unknown()).default([]),
   tasks: z.array(population).default([]),
   arrivals: z.array(arrival).default([]),
   handlers: z.record(z.string(), handlerModel),
@@ -87,6 +87,8 @@ export function parseScenario(input: unknown): Scenario {
     throw e;
   }
   const { problems, names, invalidTypes } = checkTaskTypes(s.taskTypes);
+  // A scenario of DAGs only needs no task type: its attempts run as orrery.dag (created when missing).
+  if (s.taskTypes.length === 0 && s.dags.length === 0) problems.push({ path: 'taskTypes', message: 'at least one task type (or a DAG in dags)' });
   const unknown = (type: string) => !names.has(type) && !invalidTypes.has(type);
   // DAG attempts run as task types of their own (created when missing): no handler model, their tasks have theirs.
   const dagTypes = checkWorld(s, names, s.start, problems);

@@ -137,7 +137,7 @@ describe('simulate', () => {
     // Populations and an arrival each wrong as createTask would find them (checked in the second pass).
     const wrongTasks = {
       ...MIXED,
-      taskTypes: [...MIXED.taskTypes, { name: 'once', defaultIntervalMs: null }],
+      taskTypes: [...MIXED.taskTypes!, { name: 'once', defaultIntervalMs: null }],
       tasks: [
         { type: 'crawl', count: 2 },
         { type: 'crawl', count: 2, schedule: { every: '1h' } },
@@ -160,7 +160,7 @@ describe('simulate', () => {
     const until = problems({ ...MIXED, arrivals: [{ type: 'crawl', policy: 'recurring', ratePerHour: 10, schedule: { kind: 'rrule', rule: 'RRULE:FREQ=MINUTELY;INTERVAL=5;UNTIL=20260302T030000Z' } }] });
     expect(until).toEqual([{ path: 'arrivals[0].schedule.rule', message: expect.stringMatching(/has no occurrence after .* \(arrivals come until the window's end, 2026-03-02T12:00:00.000Z\)$/) }]);
     // A task type with a problem is reported once, not again as unknown where it is used.
-    const once = problems({ ...MIXED, taskTypes: [{ ...MIXED.taskTypes[0]!, leaseMs: 5 }, MIXED.taskTypes[1]!] });
+    const once = problems({ ...MIXED, taskTypes: [{ ...MIXED.taskTypes![0]!, leaseMs: 5 }, MIXED.taskTypes![1]!] });
     expect(once.map((d) => d.path)).toEqual(['taskTypes[0].leaseMs']);
   });
 

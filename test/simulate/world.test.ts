@@ -151,6 +151,19 @@ describe('simulate: DAGs and visits', () => {
     expect(summary.dags!.d).toMatchObject({ runs: 24, success: 0, failed: 0, unfinished: 24 });
   });
 
+  it('a scenario of DAGs only needs no taskTypes; without DAGs, at least one task type', { timeout: 60_000 }, async () => {
+    const { summary } = await runSimulation({
+      name: 'dag-only',
+      duration: '1d',
+      handlers: {},
+      workers: [{ count: 1, concurrency: 1 }],
+      dags: [{ id: 'd', schedule: { every: '1h' }, tasks: [{ id: 't', duration: { dist: 'constant', value: '1s' } }] }],
+    });
+    // Before: taskTypes: at least one task type
+    expect(summary.dags!.d).toMatchObject({ runs: 24, success: 24 });
+    expect(() => parseScenario({ name: 'none', duration: '1d', handlers: {}, workers: [{ count: 1, concurrency: 1 }] })).toThrow('taskTypes: at least one task type (or a DAG in dags)');
+  });
+
   it('crawls listed origins through the visit-scheduler: a visit is eventful only when its origin changed, and the summary and series count them', { timeout: 120_000 }, async () => {
     const a = await runSimulation(FROZEN);
     const v = a.summary.visits!;
