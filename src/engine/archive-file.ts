@@ -93,6 +93,7 @@ export class ArchiveFile {
         // A file this database never archived to (or an empty one): append after what is there.
         if (size > 0 && lastByte(fd, size) !== 0x0a) throw fileError(path, 'does not end with a newline: not a complete JSONL file');
         if (size > 0 && !startsWithBatch(fd)) throw fileError(path, 'is not an Orrery archive file (its first line is not a {"kind":"batch",...} line): archive to another file');
+        if (size > 0) await checkNotArchivedHere(path, full, size, live);
         state = { id: randomUUID(), offset: size, seq: 0 };
         // Recorded before anything is written, so a crash in the first batch is repaired like any other.
         await store.setProgress(key, JSON.stringify(state), at);
@@ -186,6 +187,53 @@ async function checkTail(path: string, fd: number, state: FileState, size: numbe
       const task = await live.getTask(rec.task.id);
       if (task === null || task.created.toISOString() !== rec.task.created) throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
     }
+  }
+}
+
+/** Records read from the start of each archive's first batch in a file this database has no record of. */
+const FIRST_BATCH_SAMPLE = 100;
+
+/**
+ * A file this database has no record of may still hold its rows: it archived to the file, then was
+ * restored from a backup taken before that (the progress record went with the backup). Archiving
+ * again would write those rows a second time. The first records of each archive's first batch in the
+ * file (an archive writes its oldest rows first) are looked up: one this database still holds as
+ * written refuses the file. Rows of another database (other backend ids, other tasks) are not its.
+ */
+async function checkNotArchivedHere(path: string, full: string, size: number, live: LiveRows): Promise<void> {
+  const seen = new Set<string>();
+  let sampling = 0;
+  let archive = '';
+  const lines = createInterface({ input: createReadStream(full, { start: 0, end: size - 1 }), crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      if (line.startsWith('{"kind":"batch"')) {
+        const b = parseLine(line);
+        archive = b?.kind === 'batch' ? b.archive : '';
+        sampling = archive && !seen.has(archive) ? FIRST_BATCH_SAMPLE : 0;
+        seen.add(archive);
+        continue;
+      }
+      if (sampling === 0) continue;
+      sampling -= 1;
+      const rec = parseLine(line);
+      let held: string | null = null;
+      if (rec?.kind === 'run') {
+        const run = await live.getRun(String(rec.run.backendId));
+        if (run && run.status === rec.run.status && (run.ended ? run.ended.toISOString() : null) === rec.run.ended) held = `run ${rec.run.backendId}`;
+      } else if (rec?.kind === 'task') {
+        const task = await live.getTask(rec.task.id);
+        if (task && task.created.toISOString() === rec.task.created) held = `task ${rec.task.id}`;
+      }
+      if (held) {
+        throw fileError(
+          path,
+          `holds ${held} (archive ${archive}), which this database still has as written, but the database has no record of archiving to this file: was it restored from a backup older than the file? Archiving again would write those rows twice; archive to another file`,
+        );
+      }
+    }
+  } finally {
+    lines.close();
   }
 }
 

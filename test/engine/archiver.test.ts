@@ -132,4 +132,32 @@ describe('JSONL archive file', () => {
     await expect(many.restored.archive({ before, to: file })).rejects.toMatchObject({ message: expect.stringMatching(/written by this database \(batches 2 to \d+, after its last committed batch 1\)/) });
     expect(readFileSync(file, 'utf8')).toBe(many.archived);
   });
+
+  it('refuses a file the database has no record of that holds its rows: restored from a backup taken before its first archive to it; another database\'s file is appended to', async () => {
+    const { orrery, path, dir, onCleanup } = await open();
+    await finishedTasks(orrery, 3, 40 * DAY);
+    const backup = join(dir, 'backup.db');
+    const db = new Database(path);
+    db.exec(`VACUUM INTO '${backup}'`);
+    db.close();
+    const file = join(dir, 'a.jsonl');
+    const before = new Date(Date.now() - 30 * DAY);
+    expect(await orrery.archive({ before, to: file })).toMatchObject({ runs: 3, tasks: 3 });
+    const archived = readFileSync(file, 'utf8');
+    copyFileSync(backup, join(dir, 'restored.db'));
+    const restored = await openOrrery({ db: `sqlite:${join(dir, 'restored.db')}` });
+    onCleanup(() => restored.close());
+    // Before: appended as a new archive, every row of the first batch written a second time.
+    await expect(restored.archive({ before, to: file })).rejects.toMatchObject({
+      code: 'validation_error',
+      message: expect.stringMatching(/holds (run|task) \S+ \(archive [0-9a-f-]+\), which this database still has as written, but the database has no record of archiving to this file: was it restored from a backup older than the file\?/),
+    });
+    expect(readFileSync(file, 'utf8')).toBe(archived);
+    // Another database's archive (its own tasks, created at other instants) is appended to.
+    const other = await openOrrery({ db: `sqlite:${join(dir, 'other.db')}` });
+    onCleanup(() => other.close());
+    await finishedTasks(other, 2, 40 * DAY);
+    expect(await other.archive({ before, to: file })).toMatchObject({ runs: 2, tasks: 2 });
+    expect(readFileSync(file, 'utf8').startsWith(archived)).toBe(true);
+  });
 });
