@@ -145,6 +145,12 @@ export function whyCases(sut: StoreUnderTest): void {
       const detail = (gate: string) => done.gates.find((g) => g.gate === gate)!;
       for (const gate of ['queue-length', 'max-running', 'workers']) expect(detail(gate)).toMatchObject({ verdict: 'skip', detail: 'the task is disabled: no run to queue or claim' });
       expect(done.gates.map((g) => g.detail).join('\n')).not.toMatch(/has a run already|holds the run|past the claim/);
+      // A completed one-shot task says how to respawn it too.
+      const c = await orrery.createTask(oneshot('job', 2), { at: T0 });
+      const [run] = await orrery.scheduleDue({ at: T0 });
+      await orrery.startRun(run!.backendId, { at: T0 });
+      await orrery.endRun(run!.backendId, { status: 'eventful', at: T0 });
+      expect((await orrery.whyTask(c.id, { at: T0 })).summary).toContain(`the task completed (a one-shot task that ran): it will not run again; respawn it to run it again (orrery task respawn ${c.id})`);
     });
   });
 }
