@@ -46,23 +46,67 @@ export const dagInputSchema = z.strictObject({
 });
 export type DagInput = z.input<typeof dagInputSchema>;
 
-/** Validates a DAG: fields, duplicate ids, unknown dependencies, cycles (the error names the cycle). */
+/**
+ * Validates a DAG: fields, duplicate ids, unknown dependencies, timeouts, the schedule, cycles (the
+ * error names the cycle). Every bad field is reported in one ValidationError: the checks past the
+ * schema run on the parts that parse (each task, the defaults, the schedule and start) even when
+ * another part does not. A cycle is looked for once nothing else is wrong.
+ */
 export function validateDag(input: unknown, at: Date): DagSpec {
-  const d = parseWith(dagInputSchema, input, '');
   const problems: ErrorDetail[] = [];
+  let d: z.output<typeof dagInputSchema> | null = null;
+  try {
+    d = parseWith(dagInputSchema, input, '');
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    problems.push(...e.details);
+  }
+  const raw: Record<string, unknown> = input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+  const part = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> | null => {
+    const r = schema.safeParse(value);
+    return r.success ? r.data : null;
+  };
+  // Each task's id, dependencies and timeout, each as it parses on its own (null: the schema names its problem).
+  type Loose = { id: string | null; after: string[]; timeout?: number | null | undefined };
+  const taskList: Loose[] = d
+    ? d.tasks
+    : (Array.isArray(raw.tasks) ? raw.tasks : []).map((t: unknown) => {
+        const o = t !== null && typeof t === 'object' ? (t as Record<string, unknown>) : {};
+        return { id: part(dagTaskInputSchema.shape.id, o.id), after: part(dagTaskInputSchema.shape.after, o.after) ?? [], timeout: part(taskOptions.timeout, o.timeout) ?? undefined };
+      });
+  const defaults = d ? d.defaults : (part(dagInputSchema.shape.defaults, raw.defaults) ?? {});
   const seen = new Set<string>();
-  d.tasks.forEach((t, i) => {
+  taskList.forEach((t, i) => {
+    if (t.id === null) return;
     if (seen.has(t.id)) problems.push({ path: `tasks[${i}].id`, message: `duplicate task id "${t.id}"` });
     seen.add(t.id);
   });
-  d.tasks.forEach((t, i) => {
+  taskList.forEach((t, i) => {
     t.after.forEach((dep, j) => {
       if (!seen.has(dep)) problems.push({ path: `tasks[${i}].after[${j}]`, message: `task "${t.id}" depends on unknown task "${dep}"` });
       else if (dep === t.id) problems.push({ path: `tasks[${i}].after[${j}]`, message: `task "${t.id}" depends on itself` });
     });
     if (new Set(t.after).size !== t.after.length) problems.push({ path: `tasks[${i}].after`, message: 'lists a dependency twice' });
+    const timeoutMs = (t.timeout === undefined ? defaults.timeout : t.timeout) ?? null;
+    if (timeoutMs !== null && timeoutMs <= 0) problems.push({ path: `tasks[${i}].timeout`, message: 'must be > 0' });
   });
-  if (problems.length > 0) throw new ValidationError(`invalid DAG "${d.id}": ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+  const scheduleIn = d ? d.schedule : part(dagInputSchema.shape.schedule, raw.schedule);
+  const start = d ? d.start : part(dagInputSchema.shape.start, raw.start);
+  let schedule: DagSchedule | null = null;
+  if (scheduleIn !== null || d !== null) {
+    try {
+      schedule = normaliseDagSchedule(scheduleIn, start ?? null, at);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      problems.push(...e.details);
+    }
+  }
+  if (d === null || problems.length > 0) {
+    // One problem reads as any field's (`overlap: ...`); several are all listed, after the DAG's id.
+    const name = d?.id ?? (typeof raw.id === 'string' ? raw.id : null);
+    const listed = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    throw new ValidationError(problems.length === 1 ? listed : `invalid DAG${name !== null ? ` ${JSON.stringify(name)}` : ''}: ${listed}`, problems);
+  }
   const tasks: DagTaskSpec[] = d.tasks.map((t) => ({
     id: t.id,
     after: [...t.after],
@@ -71,12 +115,9 @@ export function validateDag(input: unknown, at: Date): DagSpec {
     timeoutMs: (t.timeout === undefined ? d.defaults.timeout : t.timeout) ?? null,
     type: dagTaskTypeOf(t, d.defaults),
   }));
-  tasks.forEach((t, i) => {
-    if (t.timeoutMs !== null && t.timeoutMs <= 0) throw invalid(`tasks[${i}].timeout`, 'must be > 0');
-  });
   const cycle = findCycle(tasks);
   if (cycle) throw new CycleError(`DAG "${d.id}" has a cycle: ${cycle.join(' -> ')}`, cycle);
-  return { id: d.id, description: d.description, schedule: normaliseDagSchedule(d.schedule, d.start, at), start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, overlap: d.overlap, tasks };
+  return { id: d.id, description: d.description, schedule: schedule!, start: d.start, catchUp: d.catchUp, maxActiveRuns: d.maxActiveRuns, overlap: d.overlap, tasks };
 }
 
 /**

@@ -7,6 +7,31 @@ const at = new Date('2026-03-01T00:00:00Z');
 const t = (id: string, after: string[] = []) => ({ id, after });
 
 describe('validateDag', () => {
+  it('names every bad field in one error: the schema\'s and the checks past it (dependencies, duplicates, timeouts, the schedule)', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    const paths = (input: unknown) => {
+      try {
+        validateDag(input, at);
+      } catch (e) {
+        return (e as ValidationError).details.map((d) => d.path).sort();
+      }
+      return [];
+    };
+    // Before: only maxActiveRuns (the schema's), then the others one at a time.
+    expect(paths({ id: 's6', schedule: { every: '0s' }, maxActiveRuns: 0, tasks: [{ id: 'a', after: ['zz'] }, { id: 'a' }] })).toEqual(['maxActiveRuns', 'schedule.every', 'tasks[0].after[0]', 'tasks[1].id']);
+    expect(paths({ id: 's4', maxActiveRuns: 0, tasks: [{ id: 'a', retries: -1, retryDelay: 'abc', timeout: '0s' }] })).toEqual(['maxActiveRuns', 'tasks[0].retries', 'tasks[0].retryDelay', 'tasks[0].timeout']);
+    // A task whose own fields are bad is named for them, not as an unknown dependency of another.
+    expect(paths({ id: 'x', tasks: [{ id: 'a', retries: -1 }, { id: 'b', after: ['a'], timeout: '0s' }] })).toEqual(['tasks[0].retries', 'tasks[1].timeout']);
+    let message = '';
+    try {
+      validateDag({ id: 's6', schedule: { every: '0s' }, tasks: [{ id: 'a' }] }, at);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe('schedule.every: must be at least 1s');
+    expect(() => validateDag({ id: 's6', schedule: { every: '0s' }, maxActiveRuns: 0, tasks: [{ id: 'a' }] }, at)).toThrow('invalid DAG "s6": maxActiveRuns: must be at least 1; schedule.every: must be at least 1s');
+  });
+
   it('fills defaults: no schedule, no catch-up, 16 active runs, the orrery.dag type, no retries', () => {
     const d = validateDag({ id: 'etl', tasks: [t('a'), t('b', ['a'])] }, at);
     expect(d.schedule).toEqual({ kind: 'none' });

@@ -218,7 +218,7 @@ describe('PUT /api/dags: a bad definition among several is named by its index, a
         { id: 'bad', tasks: [{ id: 'a', after: ['zz'] }] },
       ],
     });
-    expectError(r, 400, 'validation_error', ['dags[1].tasks[0].after[0]'], 'dags[1]: invalid DAG "bad"');
+    expectError(r, 400, 'validation_error', ['dags[1].tasks[0].after[0]'], 'dags[1]: tasks[0].after[0]: task "a" depends on unknown task "zz"');
     expect(dumpDatabase(h.dbPath)).toEqual(before);
     expect((await h.call('GET', '/api/dags')).body).toEqual([]);
   });
