@@ -93,6 +93,20 @@ export function whyCases(sut: StoreUnderTest): void {
       const rated = await orrery.whyTask(next.id, { at: plus(T0, 10_000) });
       expect(rated).toMatchObject({ state: 'blocked', heldBy: 'rate-limit', until: plus(T0, 60_000) });
 
+      // maxRunning is type-wide: a task of another concurrency key is held by the runs of every key, all named.
+      await orrery.createTaskType({ name: 'keyed', maxRunning: 2, maxRunningPerKey: 2 });
+      const keyed = await orrery.createTasks(
+        [{ ...oneshot('keyed', 1), concurrencyKey: 'a.org' }, { ...oneshot('keyed', 2), concurrencyKey: 'a.org' }, { ...oneshot('keyed', 3), concurrencyKey: 'b.org' }],
+        { at: T0 },
+      );
+      await orrery.scheduleDue({ at: T0 });
+      const holding = (await orrery.claim({ worker: 'w2', types: ['keyed'], limit: 2, at: T0 })).runs;
+      expect(holding.map((c) => c.run.task).sort()).toEqual([keyed[0]!.id, keyed[1]!.id].sort());
+      const other = await orrery.whyTask(keyed[2]!.id, { at: plus(T0, 1000) });
+      expect(other).toMatchObject({ state: 'blocked', heldBy: 'max-running' });
+      // Before: 'maxRunning 2 reached: 2 runs held; ...' naming none (only holders of key b.org were read)
+      for (const c of holding) expect(other.summary).toContain(c.run.backendId);
+
       // A due task of a limited type with no run yet waits for the runner: no worker claims it directly.
       const fresh = await orrery.createTask(oneshot('narrow', 3), { at: T0 });
       const gate = (await orrery.whyTask(fresh.id, { at: T0 })).gates.find((g) => g.gate === 'run')!;

@@ -7,8 +7,9 @@ export const TYPE_LOAD_QUERIES = {
   queued: `SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`,
   running: `SELECT count(*)::int AS n, (count(*) FILTER (WHERE concurrency_key = $2))::int AS k FROM task_runs
      WHERE type = $1 AND status IN ('claimed', 'started')`,
+  // The runs holding the type's maxRunning slots, whatever their concurrency key (the limit is type-wide).
   holders: `SELECT backend_id, worker, task, status FROM task_runs WHERE type = $1 AND status IN ('claimed', 'started')
-     AND ($2::text IS NULL OR concurrency_key = $2) ORDER BY id DESC LIMIT 10`,
+     ORDER BY id DESC LIMIT 10`,
   starts: 'SELECT count(*)::int AS n FROM rate_limit_starts WHERE type = $1 AND started > $2',
   nthStart: 'SELECT started FROM rate_limit_starts WHERE type = $1 AND started > $2 ORDER BY started OFFSET $3 LIMIT 1',
   keyStarts: 'SELECT count(*)::int AS n FROM rate_limit_key_starts WHERE type = $1 AND concurrency_key = $2 AND started > $3',
@@ -31,7 +32,7 @@ export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<Ty
   const [queued, held, holders, workers, ahead] = await Promise.all([
     one<{ n: number }>(TYPE_LOAD_QUERIES.queued, [req.type]),
     one<{ n: number; k: number }>(TYPE_LOAD_QUERIES.running, [req.type, req.key]),
-    c.query<{ backend_id: string; worker: string | null; task: string; status: string }>(TYPE_LOAD_QUERIES.holders, [req.type, req.key]),
+    c.query<{ backend_id: string; worker: string | null; task: string; status: string }>(TYPE_LOAD_QUERIES.holders, [req.type]),
     c.query<{ worker: string; t: Date }>(TYPE_LOAD_QUERIES.workers, [req.type, since]),
     req.runId === null ? null : one<{ n: number }>(TYPE_LOAD_QUERIES.ahead, [req.runId, req.type]),
   ]);

@@ -12,8 +12,9 @@ export class SqliteTypeLoad {
       queued: p(`SELECT count(*) AS n FROM task_runs INDEXED BY task_runs_claimable WHERE type = ? AND status = 'scheduled'`),
       running: p(`SELECT count(*) AS n, count(*) FILTER (WHERE concurrency_key = @key) AS k FROM task_runs INDEXED BY task_runs_running
         WHERE type = @type AND status IN ('claimed', 'started')`),
+      // The runs holding the type's maxRunning slots, whatever their concurrency key (the limit is type-wide).
       holders: p(`SELECT backend_id, worker, task, status FROM task_runs INDEXED BY task_runs_running
-        WHERE type = @type AND status IN ('claimed', 'started') AND (@key IS NULL OR concurrency_key = @key) ORDER BY id DESC LIMIT 10`),
+        WHERE type = @type AND status IN ('claimed', 'started') ORDER BY id DESC LIMIT 10`),
       starts: p('SELECT count(*) AS n FROM rate_limit_starts WHERE type = ? AND started > ?'),
       nthStart: p('SELECT started FROM rate_limit_starts WHERE type = ? AND started > ? ORDER BY started LIMIT 1 OFFSET ?'),
       keyStarts: p('SELECT count(*) AS n FROM rate_limit_key_starts WHERE type = ? AND concurrency_key = ? AND started > ?'),
@@ -35,7 +36,7 @@ export class SqliteTypeLoad {
     const at = req.at.getTime();
     const { n: queued } = this.s.queued.get(req.type) as { n: number };
     const held = this.s.running.get({ type: req.type, key: req.key }) as { n: number; k: number };
-    const holders = (this.s.holders.all({ type: req.type, key: req.key }) as Array<{ backend_id: string; worker: string | null; task: number; status: string }>).map((h) => ({
+    const holders = (this.s.holders.all({ type: req.type }) as Array<{ backend_id: string; worker: string | null; task: number; status: string }>).map((h) => ({
       backendId: h.backend_id,
       worker: h.worker,
       task: h.task,
