@@ -1,5 +1,5 @@
 import type { DagTaskAlert } from '../core/dag-progress.js';
-import { invalid } from '../core/errors.js';
+import { invalid, ValidationError } from '../core/errors.js';
 import type { Logger } from './logger.js';
 
 /** A DAG task that failed for good, or failed and will be retried. */
@@ -30,6 +30,7 @@ export function describeDagAlert(a: DagTaskAlert): string {
 
 /** The default: failures logged at error level (retries at warn level when `retries` is set). */
 export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagNotifier {
+  checkRetriesFlag(opts);
   return {
     onFailure: (a) => log.error({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId, attempt: a.attempt }, `${describeDagAlert(a)} failed: ${firstLine(a.error)}`),
     ...(opts.retries
@@ -64,7 +65,7 @@ export function checkRetriesFlag(opts: { retries?: unknown }): void {
 
 /** What is wrong with a webhook URL (not a URL, not http(s), credentials in it), or null. */
 export function webhookUrlProblem(url: string): string | null {
-  if (!URL.canParse(url)) return 'is not a URL';
+  if (typeof url !== 'string' || !URL.canParse(url)) return 'is not a URL';
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'must be http or https';
   if (u.username !== '' || u.password !== '') return 'must not hold credentials (user:password@; a request cannot carry them)';
@@ -86,8 +87,8 @@ export const MAX_WEBHOOK_TIMEOUT_MS = 50_000;
 export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' | 'headers'> = {}): (body: object, signal?: AbortSignal) => Promise<void> {
   const problem = webhookUrlProblem(url);
   if (problem) {
-    const shown = URL.canParse(url) ? redactCredentials(new URL(url)) : url;
-    throw new Error(`webhook URL "${shown}" ${problem}${problem.startsWith('must not hold') ? ': pass them in headers, e.g. { authorization }' : ''}`);
+    const shown = typeof url === 'string' && URL.canParse(url) ? redactCredentials(new URL(url)) : String(url);
+    throw new ValidationError(`webhook URL "${shown}" ${problem}${problem.startsWith('must not hold') ? ': pass them in headers, e.g. { authorization }' : ''}`, [{ path: 'url', message: problem }]);
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_WEBHOOK_TIMEOUT_MS) {

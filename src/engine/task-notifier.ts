@@ -26,6 +26,7 @@ export function checkTaskNotifier(n: unknown): void {
 
 /** Failures logged at error level (retries at warn level when `retries` is set). */
 export function taskLogNotifier(log: Logger, opts: { retries?: boolean } = {}): TaskNotifier {
+  checkRetriesFlag(opts);
   const fields = (a: TaskAlert) => ({ task: a.taskId, type: a.type, backendId: a.backendId, attempt: a.attempt });
   return {
     onFailure: (a) => log.error(fields(a), `${describe(a)}: task disabled (${a.disabledReason})${a.error ? `: ${firstLine(a.error)}` : ''}`),

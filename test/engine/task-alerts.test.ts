@@ -8,14 +8,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { PermanentFailure } from '../../src/core/errors.js';
+import { PermanentFailure, ValidationError } from '../../src/core/errors.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import type { Logger } from '../../src/engine/logger.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import { openOrrery } from '../../src/engine/service.js';
-import { combineNotifiers, webhookNotifier, type DagTaskAlert } from '../../src/engine/dag-notifier.js';
+import { combineNotifiers, logNotifier, webhookNotifier, type DagTaskAlert } from '../../src/engine/dag-notifier.js';
 import { ALERT_LEASE_MS } from '../../src/core/alert-retry.js';
-import { combineTaskNotifiers, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
+import { combineTaskNotifiers, taskLogNotifier, taskWebhookNotifier, type TaskAlert, type TaskNotifier } from '../../src/engine/task-notifier.js';
 import { ALERT_DELIVERY_LIMIT_MS, ALERTS_IN_FLIGHT, ALERTS_STOP_WAIT_MS } from '../../src/engine/alert-sender.js';
 import { dag } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
@@ -182,6 +182,22 @@ describe('task alerts', () => {
     for (const retries of [-1, 1, 'yes']) {
       expect(() => taskWebhookNotifier('http://127.0.0.1:9/hook', { retries: retries as never })).toThrow('retries: must be true or false (post retries too)');
       expect(() => webhookNotifier('http://127.0.0.1:9/hook', { retries: retries as never })).toThrow('retries: must be true or false (post retries too)');
+      // Before: the log notifiers took any value (1 read as true)
+      const log = { error() {}, warn() {} } as unknown as Logger;
+      expect(() => taskLogNotifier(log, { retries: retries as never })).toThrow('retries: must be true or false (post retries too)');
+      expect(() => logNotifier(log, { retries: retries as never })).toThrow('retries: must be true or false (post retries too)');
+    }
+    // A bad URL is a ValidationError naming url (before: a plain Error without a code).
+    for (const url of ['not a url', 'ftp://alerts.example/hook', 42]) {
+      let e: unknown;
+      try {
+        taskWebhookNotifier(url as string);
+      } catch (x) {
+        e = x;
+      }
+      expect(e, String(url)).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).details[0]!.path).toBe('url');
+      expect(() => webhookNotifier(url as string)).toThrow(ValidationError);
     }
   });
 
