@@ -21,3 +21,6 @@ export const MAX_HTTP_WAIT_MS = 60_000;
 export const DEFAULT_HTTP_WAIT_MS = 30_000;
 /** How often a wait reads the task again when no run event of this process says it may have changed. */
 export const DEFAULT_WAIT_POLL_MS = 1000;
+
+/** The options of waitForTask (OrreryClient's takes them too): another key is refused, naming it. */
+export const WAIT_OPTIONS = ['timeoutMs', 'signal', 'pollMs'] as const;

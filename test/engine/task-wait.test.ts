@@ -51,6 +51,8 @@ describe('waiting for a task', () => {
     await expect(orrery.waitForTask(9999)).rejects.toBeInstanceOf(NotFoundError);
     await expect(orrery.waitForTask(t.id, { timeoutMs: -1 })).rejects.toThrow(/^timeoutMs: must be a number of milliseconds/);
     await expect(orrery.waitForTask(t.id, { pollMs: 1 })).rejects.toBeInstanceOf(ValidationError);
+    // A misspelt option is refused, naming it (before: ignored, and a wait for an active task lasted for ever).
+    await expect(orrery.waitForTask(t.id, { timeout: 10 } as never)).rejects.toThrow(/^options\.timeout: unknown field \(one of timeoutMs, signal, pollMs\)$/);
     const active = await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: new Date(Date.now() + 86_400_000), arguments: { args: [2], kwargs: {} } });
     const stop = new AbortController();
     const waiting = orrery.waitForTask(active.id, { signal: stop.signal });
@@ -117,6 +119,8 @@ describe('waiting for a task', () => {
       expect((await tooLong.json()).error.message).toMatch(/timeoutMs/);
       const later = await client.createTask({ type: 'job', policy: 'oneshot', nextRun: new Date(Date.now() + 86_400_000) });
       expect((await client.waitForTask(later.id, { timeoutMs: 50 })).finished).toBe(false);
+      await expect(client.waitForTask(later.id, { timeout: 50 } as never)).rejects.toThrow(/^options\.timeout: unknown field/);
+      expect((await client.waitForTask(later.id, { timeoutMs: 50, pollMs: 100 })).finished).toBe(false);
 
       const db = ['--db', `sqlite:${path}`];
       expect(await runCli(['task', 'wait', String(ok.id), ...db])).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^task ${ok.id} completed \\(last run \\S+ eventful at \\S+\\)\\n$`)) });
