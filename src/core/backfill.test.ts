@@ -30,7 +30,10 @@ describe('backfill ranges', () => {
     [{ from: '2026-01-01', to: '2026-03-01' }, 'to'],
     [{ from: 'yesterday', to: '2026-01-01' }, 'from'],
     [{ to: '2026-01-01' }, 'from'],
-  ])('rejects %j naming %s', (input, path) => expect(fieldOf(() => backfillRange(input, NOW))).toBe(path));
+    // Before: an unknown key was ignored, and null a TypeError
+    [{ from: '2026-01-01', to: '2026-01-01', foo: 1 }, 'options.foo'],
+    [null, 'options'],
+  ])('rejects %j naming %s', (input, path) => expect(fieldOf(() => backfillRange(input as { from?: unknown }, NOW))).toBe(path));
 
   it('a range without occurrence, or with more than the most allowed, is refused', () => {
     const empty = backfillRange({ from: '2026-01-01T00:10:00Z', to: '2026-01-01T00:50:00Z' }, NOW);

@@ -341,12 +341,13 @@ export class DagService {
    */
   async backfill(id: string, input: { from?: unknown; to?: unknown; params?: unknown }): Promise<DagRun[]> {
     assertText(id, 'id');
+    const range = backfillRange(input, this.orrery.now(), ['from', 'to', 'params']);
     const params = input.params ?? {};
     if (params === null || typeof params !== 'object' || Array.isArray(params)) throw invalid('params', 'must be a JSON object');
     assertJson(params, 'params');
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
-    const points = dagPointsBetween(d.schedule, d.start, backfillRange(input, this.orrery.now()));
+    const points = dagPointsBetween(d.schedule, d.start, range);
     const runs = await this.store.backfillRuns(id, points, params as Record<string, unknown>, this.orrery.now());
     this.orrery.store.wake({ kind: 'dags-changed' });
     return runs;
