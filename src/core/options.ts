@@ -4,8 +4,10 @@ import { invalid } from './errors.js';
  * An options object a call may leave out: undefined is `{}`; anything else that is not an object
  * (null, a number, a string) is a ValidationError naming `name`, not a TypeError from inside the call.
  */
-export function optionsObject<T>(opts: T | null | undefined, name = 'options'): T {
+export function optionsObject<T>(opts: T | null | undefined, name = 'options', stringKey?: string): T {
   if (opts === undefined) return {} as T;
+  // A string where its one option is meant (`openOrrery('sqlite:x.db')`): the answer shows the call.
+  if (typeof opts === 'string' && stringKey) throw invalid(name, `must be an object (or left out), not a string: pass it as { ${stringKey}: ${JSON.stringify(opts)} }`);
   if (opts === null || typeof opts !== 'object') throw invalid(name, 'must be an object (or left out)');
   // A Date here would be read as an object without `at` and its instant dropped without a word.
   if (opts instanceof Date) throw invalid(name, 'must be an options object ({ at } for an instant), not a Date');

@@ -790,7 +790,7 @@ export class Orrery implements Jobboard {
 
 /** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */
 export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
-  opts = optionsObject(opts);
+  opts = optionsObject(opts, 'options', 'db');
   if (opts.db !== undefined && (typeof opts.db !== 'string' || opts.db.trim() === '')) throw invalid('db', 'must be a database URL (sqlite:PATH or postgres://...)');
   checkClock(opts.clock);
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));

@@ -89,5 +89,7 @@ describe('options objects given as null or a non-object', () => {
 
   it('openOrrery(null) names its options', async () => {
     await expect(openOrrery(null as never)).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'options' }] });
+    // A URL alone: the answer shows the call to make.
+    await expect(openOrrery('sqlite:x.db' as never)).rejects.toThrow('options: must be an object (or left out), not a string: pass it as { db: "sqlite:x.db" }');
   });
 });
