@@ -331,7 +331,8 @@ export function printRuns(io: Io, runs: TaskRun[]): void {
       iso(r.started),
       iso(r.ended),
       r.worker ?? '-',
-      truncate((r.error ?? '').split('\n')[0] ?? '', 50),
+      // As any cell: a newline shows as \n, and a cut error ends with … (its first line alone hid that it went on).
+      truncate(r.error ?? '', 50),
     ]),
   );
 }

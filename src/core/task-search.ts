@@ -171,7 +171,8 @@ export function taskPage<T extends { id: number }>(s: TaskSearch, rows: TaskSear
 }
 
 export function decodeTaskCursor(cursor: string): number {
-  if (typeof cursor !== 'string' || !/^\d{1,15}$/.test(cursor)) throw invalid('cursor', 'is not a cursor of this listing (pass nextCursor from the previous page)');
+  // A task id: any whole number a JavaScript number holds exactly (the CLI's --after takes one as given).
+  if (typeof cursor !== 'string' || !/^\d{1,16}$/.test(cursor) || Number(cursor) > Number.MAX_SAFE_INTEGER) throw invalid('cursor', 'is not a cursor of this listing (pass nextCursor from the previous page)');
   return Number(cursor);
 }
 

@@ -69,6 +69,9 @@ test('task list --json over several pages prints one array, written as each page
   const table = await runCli(['task', 'list', '--limit', '2300', ...db]);
   expect(table.stdout.split('\n').filter((l) => /^\d+ /.test(l))).toHaveLength(2300);
   expect(table.stdout).toContain('more: orrery task list ... --after 2300');
+  // Any id a number holds exactly is a place to start from (before: 16 digits blamed a "cursor" option).
+  expect(await runCli(['task', 'list', '--after', '9007199254740991', '--json', ...db])).toMatchObject({ code: 0, stdout: '[]\n' });
+  expect((await runCli(['task', 'list', '--after', '2499', '--json', ...db])).stdout).toContain('"id": 2500');
   const none = await runCli(['task', 'list', '--type', 'bulk', '--status', 'disabled', '--json', ...db]);
   expect(none.stdout).toBe('[]\n');
 });
