@@ -14,6 +14,15 @@ export function heldDagAttemptSql(task: string): string {
 }
 
 /**
+ * SQL (both dialects) true when the task whose id is the expression `task` is a visit the
+ * visit-scheduler handed out and has not recorded yet (its row in visits_in_flight): its result is
+ * read from the task's last run, so archiving leaves the task and its runs until it is recorded.
+ */
+export function heldVisitSql(task: string): string {
+  return `EXISTS (SELECT 1 FROM visits_in_flight v WHERE v.task_id = ${task})`;
+}
+
+/**
  * Where the next archiving batch starts. Finished runs are taken in (ended, id) order; once none is
  * left before the cut-off, disabled one-shot tasks without runs are taken in id order.
  */

@@ -460,6 +460,22 @@ export function visitCases(sut: StoreUnderTest): void {
       await expect(o.visits.scheduleVisits('hg', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }])).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    it('archiving holds back a finished visit task until its visit is recorded, then archives it', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins(['u1', 'u2'].map((url) => ({ listerId: l.id, url, visitType: 'git' })), { at: T0 });
+      await o.visits.scheduleVisits('git', 2, [{ policy: 'oldest_scheduled_first', weight: 1 }], { at: T0 });
+      await o.scheduleDue({ at: T0 });
+      const claimed = await claimStarted(o, { worker: 'w', types: ['git'], limit: 10, at: T0 });
+      for (const c of claimed) await o.endRun(c.run.backendId, { status: 'eventful', worker: 'w', at: plus(T0, MIN), result: { status: 'successful', snapshot: `s-${String(c.arguments.args[0])}` } });
+      // Before: both tasks and runs went, and the next pass dropped the two visits unrecorded.
+      expect(await o.archive({ before: plus(T0, DAY), at: plus(T0, DAY) })).toMatchObject({ runs: 0, tasks: 0 });
+      expect(await o.visits.collectFinishedVisits()).toHaveLength(2);
+      const stats = await o.visits.getVisitStats([{ url: 'u1', visitType: 'git' }]);
+      expect(stats[0]).toMatchObject({ lastVisitStatus: 'successful', lastSnapshot: 's-u1' });
+      expect(await o.archive({ before: plus(T0, DAY), at: plus(T0, DAY) })).toMatchObject({ runs: 2, tasks: 2 });
+    });
+
     it('a pass with queueSize counts the queue again in its transaction: schedulers that read the same room together stay within it', async () => {
       // Two visit-schedulers each read 3 free places of a queue of 3, then write their passes (audit, 2026-12-05:
       // two schedulers on PostgreSQL left 200 visits in flight against --queue 100).

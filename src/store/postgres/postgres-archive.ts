@@ -5,6 +5,7 @@ import {
   archivedRunFromJson,
   archivedTaskFromJson,
   heldDagAttemptSql,
+  heldVisitSql,
   runRecordJson,
   type ArchiveBatch,
   type ArchiveBatchRequest,
@@ -24,7 +25,7 @@ const RUNS = `SELECT r.* FROM task_runs r
   WHERE r.ended IS NOT NULL AND r.ended < $1 AND r.status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})))
-    AND NOT ${heldDagAttemptSql('r.task')}`;
+    AND NOT ${heldDagAttemptSql('r.task')} AND NOT ${heldVisitSql('r.task')}`;
 
 /** Exported so a test can EXPLAIN the archiving queries. */
 export const ARCHIVE_SQL = {
@@ -34,7 +35,7 @@ export const ARCHIVE_SQL = {
   idleTasks: `SELECT t.* FROM tasks t
     WHERE t.status = 'disabled' AND t.id > $1 AND t.policy = 'oneshot' AND t.created < $2
       AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id)
-      AND NOT ${heldDagAttemptSql('t.id')}
+      AND NOT ${heldDagAttemptSql('t.id')} AND NOT ${heldVisitSql('t.id')}
     ORDER BY t.id LIMIT $3 FOR UPDATE SKIP LOCKED`,
   /** The batch's tasks that go with it: finished one-shot tasks with no run outside the batch (locked against a respawn). */
   finishedTasks: `SELECT t.* FROM tasks t WHERE t.id = ANY($1::bigint[]) AND t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})

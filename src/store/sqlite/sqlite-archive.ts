@@ -5,6 +5,7 @@ import {
   archivedRunFromJson,
   archivedTaskFromJson,
   heldDagAttemptSql,
+  heldVisitSql,
   runRecordJson,
   type ArchiveBatch,
   type ArchiveBatchRequest,
@@ -25,7 +26,7 @@ const RUNS = `SELECT r.* FROM task_runs r INDEXED BY task_runs_finished
   WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})))
-    AND NOT ${heldDagAttemptSql('r.task')}`;
+    AND NOT ${heldDagAttemptSql('r.task')} AND NOT ${heldVisitSql('r.task')}`;
 
 /** Exported so a test can EXPLAIN the archiving queries. */
 export const ARCHIVE_SQL = {
@@ -35,7 +36,7 @@ export const ARCHIVE_SQL = {
   idleTasks: `SELECT t.* FROM tasks t INDEXED BY tasks_status
     WHERE t.status = 'disabled' AND t.id > @after AND t.policy = 'oneshot' AND t.created < @before
       AND NOT EXISTS (SELECT 1 FROM task_runs x WHERE x.task = t.id)
-      AND NOT ${heldDagAttemptSql('t.id')}
+      AND NOT ${heldDagAttemptSql('t.id')} AND NOT ${heldVisitSql('t.id')}
     ORDER BY t.id LIMIT @limit`,
 } as const;
 
