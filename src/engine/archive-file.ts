@@ -54,6 +54,15 @@ export class ArchiveFile {
    * retention checks this at start, before it archives anything.
    */
   static check(path: string): void {
+    ArchiveFile.checkPath(path);
+    // Its first bytes only: a file this database archives to may end with an interrupted batch (no
+    // final newline), which open() repairs once it knows what the database committed.
+    const full = resolve(path);
+    if (existsSync(full)) checkStart(path, full);
+  }
+
+  /** The path part of check(): directory, regular file, writable. */
+  private static checkPath(path: string): void {
     if (typeof path !== 'string') throw fileError(String(path), 'must be a file path');
     const full = resolve(path);
     if (path.trim() === '') throw fileError(path, 'an archive file path is required');
@@ -73,7 +82,7 @@ export class ArchiveFile {
    * refused, since its records are nowhere else.
    */
   static async open(path: string, store: ArchiveStore, live: LiveRows, at: Date): Promise<ArchiveFile> {
-    ArchiveFile.check(path);
+    ArchiveFile.checkPath(path);
     const full = resolve(path);
     const key = `file:${full}`;
     const raw = await store.getProgress(key);
@@ -91,8 +100,7 @@ export class ArchiveFile {
       let state: FileState;
       if (known === null || size === 0) {
         // A file this database never archived to (or an empty one): append after what is there.
-        if (size > 0 && lastByte(fd, size) !== 0x0a) throw fileError(path, 'does not end with a newline: not a complete JSONL file');
-        if (size > 0 && !startsWithBatch(fd)) throw fileError(path, 'is not an Orrery archive file (its first line is not a {"kind":"batch",...} line): archive to another file');
+        if (size > 0) checkContentOf(path, fd, size);
         if (size > 0) await checkNotArchivedHere(path, full, size, live);
         state = { id: randomUUID(), offset: size, seq: 0 };
         // Recorded before anything is written, so a crash in the first batch is repaired like any other.
@@ -187,6 +195,32 @@ async function checkTail(path: string, fd: number, state: FileState, size: numbe
       const task = await live.getTask(rec.task.id);
       if (task === null || task.created.toISOString() !== rec.task.created) throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
     }
+  }
+}
+
+/** A file archived to must be a complete archive file: ending with a newline, its first line a batch line (an empty file is one). */
+function checkContentOf(path: string, fd: number, size: number): void {
+  if (lastByte(fd, size) !== 0x0a) throw fileError(path, 'does not end with a newline: not a complete JSONL file');
+  if (!startsWithBatch(fd)) throw NOT_AN_ARCHIVE(path);
+}
+
+const NOT_AN_ARCHIVE = (path: string) => fileError(path, 'is not an Orrery archive file (its first line is not a {"kind":"batch",...} line): archive to another file');
+const BATCH_START = Buffer.from('{"kind":"batch"');
+
+/** A file not open yet that is not empty must begin as an archive's batch line does (ArchiveFile.check). */
+function checkStart(path: string, full: string): void {
+  let fd: number;
+  try {
+    fd = openSync(full, 'r');
+  } catch (e) {
+    throw fileError(path, (e as Error).message);
+  }
+  try {
+    const head = Buffer.alloc(BATCH_START.length);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (n > 0 && (n < BATCH_START.length || !head.equals(BATCH_START))) throw NOT_AN_ARCHIVE(path);
+  } finally {
+    closeSync(fd);
   }
 }
 

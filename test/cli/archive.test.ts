@@ -94,7 +94,10 @@ describe('archive: bad arguments exit 2 with a message naming the problem; nothi
     expect(r.code).toBe(2);
     expect(errorLines(r.stderr)[0]).toContain('--archive-to: needs --retention');
     // A file it could never archive to is refused at start, as archive --to refuses it.
-    for (const [to, problem] of [[join(db.dir, 'none', 'a.jsonl'), 'does not exist'], [db.dir, 'not a regular file'], ['', 'path is required']] as const) {
+    // Before: a file that is not an archive file started serve, and every sweep failed on it.
+    const notes = join(db.dir, 'notes.txt');
+    writeFileSync(notes, 'hello\n');
+    for (const [to, problem] of [[join(db.dir, 'none', 'a.jsonl'), 'does not exist'], [db.dir, 'not a regular file'], ['', 'path is required'], [notes, 'is not an Orrery archive file']] as const) {
       r = await runCli(['serve', '--retention', '1d', '--archive-to', to, '--port', '0', ...db.db]);
       expect(r.code, r.stderr).toBe(2);
       expect(errorLines(r.stderr)[0]).toMatch(new RegExp(`^orrery: --archive-to archive file .*${problem}`));

@@ -44,6 +44,17 @@ describe('archiver loop (serve --retention)', () => {
     for (const id of young) expect(await orrery.getTask(id)).not.toBeNull();
   });
 
+  it('new Archiver refuses a file that is not an archive file; one that ends in an interrupted batch is taken (the sweep repairs it)', async () => {
+    const { orrery, dir } = await open();
+    const notes = join(dir, 'notes.txt');
+    writeFileSync(notes, 'hello world\n');
+    // Before: accepted, and every sweep failed on it
+    expect(() => new Archiver(orrery, { retentionMs: 30 * DAY, to: notes })).toThrow(/archive file .*notes\.txt: is not an Orrery archive file/);
+    const cut = join(dir, 'cut.jsonl');
+    writeFileSync(cut, '{"kind":"batch","archive":"x","seq":1');
+    expect(() => new Archiver(orrery, { retentionMs: 30 * DAY, to: cut })).not.toThrow();
+  });
+
   it('stops between batches when stopped mid-sweep; the next sweep finishes the job', async () => {
     const { orrery } = await open();
     await finishedTasks(orrery, 50, 40 * DAY);
