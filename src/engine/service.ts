@@ -768,8 +768,8 @@ export class Orrery implements Jobboard {
 
   // --- archiving (SPEC §5) ------------------------------------------------------------------------
   /** Moves finished runs (with their logs) and finished one-shot tasks older than `before` to a JSONL file and/or the archive tables. */
-  archive(opts: ArchiveOptions & At): Promise<ArchiveSummary> {
-    return archiveSweep(this.store, opts, this.instant(opts.at));
+  async archive(opts: ArchiveOptions & At): Promise<ArchiveSummary> {
+    return archiveSweep(this.store, (opts = optionsObject(opts, 'options')), this.instant(opts.at));
   }
 
   /** Archived runs from the archive tables, by id. */

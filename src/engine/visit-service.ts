@@ -1,5 +1,5 @@
 import { NotFoundError, invalid } from '../core/errors.js';
-import { optionsObject } from '../core/options.js';
+import { optionsObject, requireOptions } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { assertText } from '../core/storable.js';
 import { assertJson } from '../core/json-checks.js';
@@ -112,6 +112,7 @@ export class VisitService {
     at: At | Date = {},
   ): Promise<Lister> {
     const opts = atOptions(at);
+    requireOptions(update, '{ id, updated, currentState?, lastListingFinishedAt? }');
     const id = checkListerId(update.id, 'id');
     if (!(update.updated instanceof Date) || Number.isNaN(update.updated.getTime())) throw invalid('updated', 'must be the lister\'s `updated` instant as read');
     const state = update.currentState;

@@ -90,6 +90,15 @@ describe('options objects given as null or a non-object', () => {
   it('openOrrery(null) names its options', async () => {
     await expect(openOrrery(null as never)).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'options' }] });
     // A URL alone: the answer shows the call to make.
+    // archive() and updateLister(null): ValidationErrors, not TypeErrors (reading 'at', reading 'id')
+    const o = await openOrrery({ db: 'sqlite::memory:' });
+    try {
+      await expect(o.archive(undefined as never)).rejects.toThrow(/^before: /);
+      await expect(o.archive(null as never)).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'options' }] });
+      await expect(o.visits.updateLister(null as never)).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'options' }] });
+    } finally {
+      await o.close();
+    }
     await expect(openOrrery('sqlite:x.db' as never)).rejects.toThrow('options: must be an object (or left out), not a string: pass it as { db: "sqlite:x.db" }');
   });
 });
