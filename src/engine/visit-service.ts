@@ -1,5 +1,5 @@
 import { NotFoundError, invalid } from '../core/errors.js';
-import { optionsObject, requireOptions } from '../core/options.js';
+import { optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { assertText } from '../core/storable.js';
 import { assertJson } from '../core/json-checks.js';
@@ -45,6 +45,9 @@ export interface GrabOptions extends At {
   /** Select without marking `lastScheduled`. */
   dryRun?: boolean;
 }
+
+/** The keys of GrabOptions: another is refused, naming it (a misspelt `dryrun` would grab for real). */
+const GRAB_OPTIONS = ['at', 'lister', 'cooldowns', 'dryRun'] as const;
 
 /** scheduleVisits' options: a grab's, and the queue the pass fills. */
 export interface ScheduleVisitsOptions extends GrabOptions {
@@ -153,6 +156,7 @@ export class VisitService {
 
   async getListedOrigins(f: { listerId?: string; lister?: string; url?: string; visitType?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
     f = optionsObject(f, 'filter');
+    refuseUnknownKeys(f, ['listerId', 'lister', 'url', 'visitType', 'enabled', 'limit', 'pageToken'], 'filter');
     const limit = f.limit ?? 1000;
     // `lister`, the HTTP route's and the typed client's name for it, is taken too (it was ignored: every origin).
     if (f.listerId !== undefined && f.lister !== undefined && f.listerId !== f.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
@@ -212,6 +216,7 @@ export class VisitService {
    */
   async grabNextVisits(visitType: string, count: number, policy: string, options: GrabOptions | Date = {}, cooldownsArg?: Partial<VisitCooldowns>): Promise<ListedOrigin[]> {
     const opts = visitOptions<GrabOptions>(options, cooldownsArg !== undefined ? { cooldowns: cooldownsArg } : {});
+    refuseUnknownKeys(opts, GRAB_OPTIONS, 'options');
     const vt = checkVisitType(visitType);
     if (!Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', `must be an integer from 0 to ${MAX_GRAB}`);
     const p = checkPolicy(policy);
@@ -254,6 +259,7 @@ export class VisitService {
   /** The last `limit` points (default 1000) since `since` of each (lister, visit type), oldest first. */
   async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
     f = optionsObject(f, 'filter');
+    refuseUnknownKeys(f, ['listerId', 'lister', 'url', 'visitType', 'enabled', 'limit', 'pageToken'], 'filter');
     const limit = f.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     if (f.since !== undefined) requireInstant(f.since, 'since');
@@ -303,6 +309,7 @@ export class VisitService {
    */
   async scheduleVisits(visitType: string, count: number, weights: readonly PolicyWeight[], opts: ScheduleVisitsOptions = {}): Promise<ScheduledVisits> {
     opts = optionsObject(opts, 'options');
+    refuseUnknownKeys(opts, [...GRAB_OPTIONS, 'queueSize'], 'options');
     if (opts.queueSize !== undefined && (!Number.isSafeInteger(opts.queueSize) || opts.queueSize < 1)) throw invalid('queueSize', 'must be a positive integer');
     const vt = checkVisitType(visitType);
     const [type] = await this.store.getTaskTypes([vt]);

@@ -460,6 +460,17 @@ export function visitCases(sut: StoreUnderTest): void {
       await expect(o.visits.scheduleVisits('hg', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }])).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    it('grabNextVisits, scheduleVisits and getListedOrigins refuse an option they do not know, naming it, and grab nothing', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins([{ listerId: l.id, url: 'u1', visitType: 'git' }], { at: T0 });
+      // Before: taken without a word (a misspelt dryRun grabbed for real)
+      await expect(o.visits.grabNextVisits('git', 1, 'oldest_scheduled_first', { dryrun: true } as never)).rejects.toThrow(/^options\.dryrun: unknown field/);
+      await expect(o.visits.scheduleVisits('git', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }], { size: 3 } as never)).rejects.toThrow(/^options\.size: unknown field/);
+      await expect(o.visits.getListedOrigins({ foo: 1 } as never)).rejects.toThrow(/^filter\.foo: unknown field/);
+      expect((await o.visits.getVisitStats([{ url: 'u1', visitType: 'git' }]))[0]?.lastScheduled ?? null).toBeNull();
+    });
+
     it('archiving holds back a finished visit task until its visit is recorded, then archives it', async () => {
       const { o } = await open();
       const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
