@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, closeSync, createReadStream, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync, constants } from 'node:fs';
+import { accessSync, closeSync, createReadStream, type ReadStream, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { once } from 'node:events';
 import { ValidationError } from '../core/errors.js';
 import type { Task, TaskRun } from '../core/model.js';
 import type { ArchiveBatch, ArchiveProgressUpdate, ArchiveStore } from '../store/archive-store.js';
@@ -186,16 +187,27 @@ async function checkTail(path: string, fd: number, state: FileState, size: numbe
     throw ours ? restored(`batches ${batches[0]!.seq} to ${batches.at(-1)!.seq}, after its last committed batch ${state.seq}`) : foreign();
   }
   for (const rec of parsed.slice(1)) {
-    if (rec?.kind === 'run') {
-      const run = await live.getRun(String(rec.run.backendId));
-      const ended = run?.ended ? run.ended.toISOString() : null;
-      if (!run || run.status !== rec.run.status || ended !== rec.run.ended) throw restored(`batch ${first.seq} holds run ${rec.run.backendId} as ${String(rec.run.status)}, which the database ${run ? `has as ${run.status}` : 'no longer has'}`);
-    } else if (rec?.kind === 'task') {
-      // The same task, not another one given its id again (a restored database hands ids out anew).
-      const task = await live.getTask(rec.task.id);
-      if (task === null || task.created.toISOString() !== rec.task.created) throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
-    }
+    if (rec?.kind !== 'run' && rec?.kind !== 'task') continue;
+    const held = await heldAsWritten(rec, live);
+    if (held.same) continue;
+    if (rec.kind === 'run') throw restored(`batch ${first.seq} holds run ${rec.run.backendId} as ${String(rec.run.status)}, which the database ${held.status ? `has as ${held.status}` : 'no longer has'}`);
+    throw restored(`batch ${first.seq} holds task ${rec.task.id}, which the database no longer has`);
   }
+}
+
+/**
+ * Whether the database still holds an archived record as the file wrote it: a run with the same
+ * status and end; the same task, not another one given its id again (a restored database hands ids
+ * out anew), by its creation instant. `status`: the run's status in the database, if it has the run.
+ */
+async function heldAsWritten(rec: ArchiveRecord, live: LiveRows): Promise<{ same: boolean; status: string | null }> {
+  if (rec.kind === 'run') {
+    const run = await live.getRun(String(rec.run.backendId));
+    const ended = run?.ended ? run.ended.toISOString() : null;
+    return { same: run !== null && run.status === rec.run.status && ended === rec.run.ended, status: run?.status ?? null };
+  }
+  const task = await live.getTask(rec.task.id);
+  return { same: task !== null && task.created.toISOString() === rec.task.created, status: null };
 }
 
 /** A file archived to must be a complete archive file: ending with a newline, its first line a batch line (an empty file is one). */
@@ -238,7 +250,8 @@ async function checkNotArchivedHere(path: string, full: string, size: number, li
   const seen = new Set<string>();
   let sampling = 0;
   let archive = '';
-  const lines = createInterface({ input: createReadStream(full, { start: 0, end: size - 1 }), crlfDelay: Infinity });
+  const stream = createReadStream(full, { start: 0, end: size - 1 });
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
   try {
     for await (const line of lines) {
       if (line.startsWith('{"kind":"batch"')) {
@@ -251,15 +264,8 @@ async function checkNotArchivedHere(path: string, full: string, size: number, li
       if (sampling === 0) continue;
       sampling -= 1;
       const rec = parseLine(line);
-      let held: string | null = null;
-      if (rec?.kind === 'run') {
-        const run = await live.getRun(String(rec.run.backendId));
-        if (run && run.status === rec.run.status && (run.ended ? run.ended.toISOString() : null) === rec.run.ended) held = `run ${rec.run.backendId}`;
-      } else if (rec?.kind === 'task') {
-        const task = await live.getTask(rec.task.id);
-        if (task && task.created.toISOString() === rec.task.created) held = `task ${rec.task.id}`;
-      }
-      if (held) {
+      if ((rec?.kind === 'run' || rec?.kind === 'task') && (await heldAsWritten(rec, live)).same) {
+        const held = rec.kind === 'run' ? `run ${rec.run.backendId}` : `task ${rec.task.id}`;
         throw fileError(
           path,
           `holds ${held} (archive ${archive}), which this database still has as written, but the database has no record of archiving to this file: was it restored from a backup older than the file? Archiving again would write those rows twice; archive to another file`,
@@ -268,7 +274,16 @@ async function checkNotArchivedHere(path: string, full: string, size: number, li
     }
   } finally {
     lines.close();
+    await closed(stream); // closing the reader leaves its stream, and the file, open
   }
+}
+
+/** Destroys a file's read stream and waits until its file is closed. */
+async function closed(stream: ReadStream): Promise<void> {
+  if (stream.closed) return;
+  const done = once(stream, 'close');
+  stream.destroy();
+  await done;
 }
 
 /** Whether the file's first line is an archive's batch line (read from its first 4 KiB). */
@@ -312,14 +327,21 @@ function fsyncDir(dir: string): void {
 export async function* readArchiveFile(path: string): AsyncGenerator<ArchiveRecord> {
   if (!existsSync(path)) throw fileError(path, 'no such file');
   if (!statSync(path).isFile()) throw fileError(path, 'not a regular file');
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  const stream = createReadStream(path, 'utf8');
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let n = 0;
-  for await (const line of lines) {
-    n += 1;
-    if (line.trim() === '') continue;
-    const rec = parseLine(line);
-    if (rec === null) throw new ValidationError(`archive file ${path}: line ${n} is not an archive record`, [{ path: `line ${n}`, message: 'not an archive record' }]);
-    if (rec.kind !== 'batch') yield rec;
+  try {
+    for await (const line of lines) {
+      n += 1;
+      if (line.trim() === '') continue;
+      const rec = parseLine(line);
+      if (rec === null) throw new ValidationError(`archive file ${path}: line ${n} is not an archive record`, [{ path: `line ${n}`, message: 'not an archive record' }]);
+      if (rec.kind !== 'batch') yield rec;
+    }
+  } finally {
+    // A bad line, or a reader that stops early: the file is closed, not left open with the stream.
+    lines.close();
+    await closed(stream);
   }
 }
 

@@ -259,7 +259,7 @@ export class VisitService {
   /** The last `limit` points (default 1000) since `since` of each (lister, visit type), oldest first. */
   async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
     f = optionsObject(f, 'filter');
-    refuseUnknownKeys(f, ['listerId', 'lister', 'url', 'visitType', 'enabled', 'limit', 'pageToken'], 'filter');
+    refuseUnknownKeys(f, ['lister', 'visitType', 'since', 'limit'], 'filter');
     const limit = f.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     if (f.since !== undefined) requireInstant(f.since, 'since');

@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -164,6 +164,13 @@ describe('JSONL archive file', () => {
       message: expect.stringMatching(/holds (run|task) \S+ \(archive [0-9a-f-]+\), which this database still has as written, but the database has no record of archiving to this file: was it restored from a backup older than the file\?/),
     });
     expect(readFileSync(file, 'utf8')).toBe(archived);
+    // Each refusal closes the file it read (before: the read stream stayed open, one descriptor per sweep).
+    // (With more in the file than one read takes: a file read to its end closes by itself.)
+    appendFileSync(file, `{"kind":"batch","archive":"other","seq":1}\n${'{"kind":"task","task":{"id":999999,"created":"2020-01-01T00:00:00.000Z"}}\n'.repeat(4000)}`);
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const fdsBefore = fds();
+    for (let i = 0; i < 10; i++) await expect(restored.archive({ before, to: file })).rejects.toThrow(/still has as written/);
+    expect(fds()).toBeLessThanOrEqual(fdsBefore);
     // Another database's archive (its own tasks, created at other instants) is appended to.
     const other = await openOrrery({ db: `sqlite:${join(dir, 'other.db')}` });
     onCleanup(() => other.close());

@@ -468,6 +468,8 @@ export function visitCases(sut: StoreUnderTest): void {
       await expect(o.visits.grabNextVisits('git', 1, 'oldest_scheduled_first', { dryrun: true } as never)).rejects.toThrow(/^options\.dryrun: unknown field/);
       await expect(o.visits.scheduleVisits('git', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }], { size: 3 } as never)).rejects.toThrow(/^options\.size: unknown field/);
       await expect(o.visits.getListedOrigins({ foo: 1 } as never)).rejects.toThrow(/^filter\.foo: unknown field/);
+      await expect(o.visits.getMetricsHistory({ url: 'u1' } as never)).rejects.toThrow(/^filter\.url: unknown field \(one of lister, visitType, since, limit\)/);
+      expect(await o.visits.getMetricsHistory({ since: T0, limit: 5 })).toEqual([]);
       expect((await o.visits.getVisitStats([{ url: 'u1', visitType: 'git' }]))[0]?.lastScheduled ?? null).toBeNull();
     });
 
