@@ -94,8 +94,8 @@ function refuseContradictions(c: Command): void {
 /** The commands that may create a SQLite database that does not exist yet (common.ts: setDatabaseCreation). */
 const CREATING_COMMANDS = new Set(['task-type add', 'task add', 'task import', 'lister add', 'origin visited', 'runner', 'worker', 'serve', 'visit-scheduler']);
 
-/** The commands that watch SIGINT/SIGTERM themselves from their start (daemon-commands.ts). */
-const DAEMONS = new Set(['runner', 'worker', 'serve']);
+/** The commands that watch SIGINT/SIGTERM themselves from their start (daemon-lifecycle.ts); `visit-scheduler --once` is one pass, not a daemon. */
+const DAEMONS = new Set(['runner', 'worker', 'serve', 'visit-scheduler']);
 
 /** Runs the CLI and returns the exit code: 0 success, 2 invalid input, 1 other failures. */
 export async function main(
@@ -113,7 +113,7 @@ export async function main(
   program.hook('preAction', (_root, action) => {
     const path = action.parent === program || action.parent === null ? action.name() : `${action.parent.name()} ${action.name()}`;
     setDatabaseCreation(CREATING_COMMANDS.has(path), (text) => io.err(`orrery: ${text}\n`));
-    if (action.parent === program && DAEMONS.has(action.name())) return;
+    if (action.parent === program && DAEMONS.has(action.name()) && !action.opts().once) return;
     const signal = takeHeldSignals();
     if (signal !== null) throw new Interrupted(signalExitCode(signal));
   });

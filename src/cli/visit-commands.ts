@@ -293,6 +293,7 @@ function visitSchedulerCommand(io: Io): Command {
       const { createLogger } = await import('../engine/logger.js');
       const log = createLogger(o.logFormat);
       signals.useLog(log);
+      if (signals.received) return stoppedBeforeStart(log);
       const started = await startPatiently(o, log, signals, async (orrery) => {
         const loop = new VisitScheduler(orrery, {
           queues: await visitQueues(orrery, o, types),

@@ -39,5 +39,11 @@ describe('a signal received while the CLI loads', () => {
     expect(add).toMatchObject({ code: 130, stdout: '', stderr: '' });
     expect(await runJson(['task', 'list', '--json', ...t.db])).toEqual([]);
     expect((await runHeld(['task', 'list', ...t.db], 'SIGTERM')).code).toBe(143);
+    // visit-scheduler is a daemon too (before: 143, the signal handled as by any command); --once is one pass.
+    await runOk(['task-type', 'add', 'git', ...t.db]);
+    const visits = await runHeld(['visit-scheduler', '--visit-types', 'git', ...t.db], 'SIGTERM');
+    expect(visits.code, visits.stderr).toBe(0);
+    expect(visits.stdout + visits.stderr).toMatch(/stopped before it started/);
+    expect((await runHeld(['visit-scheduler', '--visit-types', 'git', '--once', ...t.db], 'SIGINT')).code).toBe(130);
   });
 });
