@@ -66,14 +66,19 @@ export function validateDag(input: unknown, at: Date): DagSpec {
     const r = schema.safeParse(value);
     return r.success ? r.data : null;
   };
-  // Each task's id, dependencies and timeout, each as it parses on its own (null: the schema names its problem).
-  type Loose = { id: string | null; after: string[]; timeout?: number | null | undefined };
+  // Each task's id, dependencies and timeout, each as it parses on its own (null: the schema names its
+  // problem; a timeout that does not parse is 'bad', not absent, so the default's is not checked in its place).
+  type Loose = { id: string | null; after: string[]; timeout?: number | null | 'bad' | undefined };
+  const rawTasks: unknown[] = d === null && Array.isArray(raw.tasks) ? raw.tasks : [];
   const taskList: Loose[] = d
     ? d.tasks
-    : (Array.isArray(raw.tasks) ? raw.tasks : []).map((t: unknown) => {
+    : rawTasks.map((t) => {
         const o = t !== null && typeof t === 'object' ? (t as Record<string, unknown>) : {};
-        return { id: part(dagTaskInputSchema.shape.id, o.id), after: part(dagTaskInputSchema.shape.after, o.after) ?? [], timeout: part(taskOptions.timeout, o.timeout) ?? undefined };
+        const timeout = o.timeout === undefined ? undefined : (part(taskOptions.timeout, o.timeout) ?? 'bad');
+        return { id: part(dagTaskInputSchema.shape.id, o.id), after: part(dagTaskInputSchema.shape.after, o.after) ?? [], timeout };
       });
+  // Ids given but refused by the schema (too long, say): a dependency on one is not unknown.
+  const badIds = new Set(rawTasks.map((t) => (t !== null && typeof t === 'object' ? (t as { id?: unknown }).id : undefined)).filter((x): x is string => typeof x === 'string'));
   const defaults = d ? d.defaults : (part(dagInputSchema.shape.defaults, raw.defaults) ?? {});
   const seen = new Set<string>();
   taskList.forEach((t, i) => {
@@ -82,11 +87,13 @@ export function validateDag(input: unknown, at: Date): DagSpec {
     seen.add(t.id);
   });
   taskList.forEach((t, i) => {
+    const name = t.id !== null ? `task ${JSON.stringify(t.id)}` : `tasks[${i}]`;
     t.after.forEach((dep, j) => {
-      if (!seen.has(dep)) problems.push({ path: `tasks[${i}].after[${j}]`, message: `task "${t.id}" depends on unknown task "${dep}"` });
-      else if (dep === t.id) problems.push({ path: `tasks[${i}].after[${j}]`, message: `task "${t.id}" depends on itself` });
+      if (!seen.has(dep) && !badIds.has(dep)) problems.push({ path: `tasks[${i}].after[${j}]`, message: `${name} depends on unknown task "${dep}"` });
+      else if (dep === t.id) problems.push({ path: `tasks[${i}].after[${j}]`, message: `${name} depends on itself` });
     });
     if (new Set(t.after).size !== t.after.length) problems.push({ path: `tasks[${i}].after`, message: 'lists a dependency twice' });
+    if (t.timeout === 'bad') return;
     const timeoutMs = (t.timeout === undefined ? defaults.timeout : t.timeout) ?? null;
     if (timeoutMs !== null && timeoutMs <= 0) problems.push({ path: `tasks[${i}].timeout`, message: 'must be > 0' });
   });

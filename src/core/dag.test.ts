@@ -22,6 +22,10 @@ describe('validateDag', () => {
     expect(paths({ id: 's4', maxActiveRuns: 0, tasks: [{ id: 'a', retries: -1, retryDelay: 'abc', timeout: '0s' }] })).toEqual(['maxActiveRuns', 'tasks[0].retries', 'tasks[0].retryDelay', 'tasks[0].timeout']);
     // A task whose own fields are bad is named for them, not as an unknown dependency of another.
     expect(paths({ id: 'x', tasks: [{ id: 'a', retries: -1 }, { id: 'b', after: ['a'], timeout: '0s' }] })).toEqual(['tasks[0].retries', 'tasks[1].timeout']);
+    // A dependency on a task whose id is bad is not unknown; a bad timeout is not checked again as the default's (review).
+    const long = 'x'.repeat(300);
+    expect(paths({ id: 'x', tasks: [{ id: long }, { id: 'b', after: [long] }] })).toEqual(['tasks[0].id']);
+    expect(paths({ id: 'x', defaults: { timeout: 0 }, tasks: [{ id: 'a', timeout: 'zz' }] })).toEqual(['tasks[0].timeout']);
     let message = '';
     try {
       validateDag({ id: 's6', schedule: { every: '0s' }, tasks: [{ id: 'a' }] }, at);
