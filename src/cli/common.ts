@@ -327,7 +327,8 @@ export function table(io: Io, headers: string[], rows: string[][]): void {
 
 /** `s` cut to `n` terminal columns with `…`, never inside a character. */
 export function truncate(s: string, n: number): string {
-  return truncateColumns(s, n);
+  // Escaped first (a newline is `\n`, two columns), so the cell is at most n columns as shown.
+  return truncateColumns(oneLine(s), n);
 }
 
 const typeNames = (v: string): string[] => v.split(',').map((t) => t.trim()).filter(Boolean);

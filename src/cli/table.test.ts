@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { displayWidth } from '../core/terminal-text.js';
-import { table } from './common.js';
+import { table, truncate } from './common.js';
 
 describe('table', () => {
   it('a table keeps one line a row and its columns aligned, whatever its cells hold', () => {
@@ -12,5 +12,11 @@ describe('table', () => {
     const column = (l: string) => displayWidth(l.slice(0, l.lastIndexOf('ok') === -1 ? l.indexOf('STATE') : l.lastIndexOf('ok')));
     expect(new Set(lines.map(column)).size).toBe(1);
     expect(lines[1]).toContain('a\\nb');
+  });
+
+  it('a cut cell is at most its width as shown: a newline counts as the two columns of \\n', () => {
+    const cut = truncate(`${'line\n'.repeat(20)}end`, 50);
+    expect(displayWidth(cut)).toBeLessThanOrEqual(50);
+    expect(cut).toMatch(/^line\\nline\\n.*…$/);
   });
 });
