@@ -181,6 +181,10 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   });
 
   app.use('/api/*', requireToken);
+  // A stopping server hands out no more runs: a remote worker's claim gets none (as from an empty
+  // queue), so nothing is begun that would end after the server has closed; ends, heartbeats and
+  // give-backs of the runs already held are answered as usual until it closes.
+  app.post('/api/jobboard/claim', async (c, next) => (opts.stopping?.() ? c.json([]) : next()));
   const document = openApiDocument(apiRoutes, opts.version ?? '0.1.0');
   app.get('/api/openapi.json', (c) => {
     parseContract(NO_QUERY, singleQueryValues(c.req.queries(), c.req.url), 'query');

@@ -66,10 +66,18 @@ describe('startServer', () => {
     const url = server.url!;
     expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ok', database: 'ok' });
     await begun;
+    // A run waiting for a remote worker (a type the server's worker has no handler for).
+    await o.createTaskType({ name: 'remote' });
+    await o.createTask({ type: 'remote', policy: 'oneshot' });
+    await o.scheduleDue();
     const stopping = server.stop(60_000);
     const ready = await fetch(`${url}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([503, { status: 'stopping' }]);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // A stopping server hands out no more runs (before: a remote worker claimed, and its end came after the close).
+    const claim = await fetch(`${url}/api/jobboard/claim`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ worker: 'r1', types: ['remote'], limit: 5 }) });
+    expect([claim.status, await claim.json()]).toEqual([200, []]);
+    expect((await o.searchRuns({ type: 'remote' })).runs.map((r) => r.status)).toEqual(['scheduled']);
     release();
     await stopping;
     const [task] = await o.searchTasks({ type: 'job' });
