@@ -289,8 +289,16 @@ export class WorkerTimers {
         if (fullAt !== null) this.hooks.renewed?.();
       })
       .catch((e: unknown) => {
-        const line = this.beatFailures.failed(this.clock.now().getTime(), `heartbeat of ${runs.length} held run(s)`, (e as Error).message);
+        const now = this.clock.now().getTime();
+        const line = this.beatFailures.failed(now, `heartbeat of ${runs.length} held run(s)`, (e as Error).message);
         if (line) this.log.error({ err: e }, line);
+        // A failed renewal is tried again a tenth of the lease later, not a third: an outage of two
+        // thirds of a lease would otherwise let leases run out that a retry in time renews.
+        if (fullAt !== null && this.running) {
+          const retry = Math.max(this.fastMs, this.lease / 10);
+          this.lastRenew = Math.min(this.lastRenew, now + retry - this.lease / 3 + 10);
+          if (this.tick && this.tickAt > now + retry) this.arm();
+        }
       })
       .finally(() => {
         this.inFlight = null;

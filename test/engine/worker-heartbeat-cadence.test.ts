@@ -153,6 +153,39 @@ describe('heartbeat cadence', () => {
     expect(lines.filter((l) => /^heartbeat succeeded again after \d+ failed attempts over /.test(l.msg))).toHaveLength(1);
     expect((await orrery.searchRuns({ limit: 10 })).runs.find((r) => r.status === 'started')).toBeDefined();
   });
+  it('a failed renewal is tried again a tenth of the lease later: an outage of two thirds of a lease loses no lease', async () => {
+    const { clock, orrery } = await setup({ name: 'short', leaseMs: '30s' });
+    let down = false;
+    const beats: Array<{ at: number; ok: boolean }> = [];
+    const heartbeatRuns = orrery.heartbeatRuns.bind(orrery);
+    orrery.heartbeatRuns = (o) => {
+      beats.push({ at: clock.now().getTime(), ok: !down });
+      return down ? Promise.reject(new StorageUnavailableError('the SQLite database is unavailable (SQLITE_BUSY)')) : heartbeatRuns(o);
+    };
+    const worker = new Worker(orrery, {
+      handlers: { long: async () => false, short: async ({ signal }) => (await clock.sleep(20 * MIN, signal), false) },
+      id: 'w', concurrency: 1, clock, logger: pino({ level: 'silent' }), registry: false, pollMs: 30 * MIN,
+    });
+    await orrery.createTask({ type: 'short', policy: 'oneshot', arguments: { args: [], kwargs: {} } });
+    worker.start();
+    stopAtCleanup(worker, clock);
+    await clock.advance(25_000);
+    const lastOk = beats.filter((b) => b.ok).at(-1)!.at;
+    // Down from just after a renewal for 20 s (two thirds of the lease); back 2 s before the lease would end.
+    down = true;
+    await clock.advance(lastOk + 20_000 - clock.now().getTime());
+    const during = beats.filter((b) => !b.ok);
+    down = false;
+    await clock.advance(4_000);
+    // Before: tried every 10 s only, so the first try after the outage came as the lease ran out
+    expect(during.length).toBeGreaterThanOrEqual(4);
+    const renewed = beats.find((b) => b.ok && b.at > lastOk + 20_000)!;
+    expect(renewed.at).toBeLessThan(lastOk + 30_000);
+    const [run] = (await orrery.searchRuns({ type: 'short' })).runs;
+    expect(run).toMatchObject({ status: 'started', worker: 'w' });
+    expect(run!.leaseExpiresAt!.getTime()).toBeGreaterThan(clock.now().getTime());
+  });
+
   it('after a failed claim waits its whole back-off, however often wake-ups come (new tasks, its own slots)', async () => {
     const { clock, orrery } = await setup({ name: 'short', leaseMs: '30s' });
     const claims: number[] = [];
