@@ -138,14 +138,16 @@ export function watchSignals(graceMs: number): SignalWatch {
   process.on('SIGTERM', onSignal);
   // A hang-up (the terminal or ssh session it was started from closed) stops it as SIGTERM does, not at once.
   process.on('SIGHUP', onSignal);
-  // A started daemon ends only when asked (a signal): one that exits with status 0 otherwise was ended
-  // by code of its own process, such as an inline handler's process.exit(0). A supervisor must not take
-  // that for a clean stop (systemd's Restart=on-failure would leave it down): status 1, and why.
+  // A started daemon ends only when asked (a signal): one that exits otherwise was ended by code of
+  // its own process, such as an inline handler's process.exit(0). A supervisor must not take that for
+  // a clean stop (systemd's Restart=on-failure would leave it down): status 1, and why.
+  // Any status but 1 (Orrery's own failures, each with its message) is taken to 1: a handler's
+  // process.exit(2) would otherwise read as invalid input, exit(3) as a status Orrery never gives.
   process.on('exit', (code) => {
-    if (code !== 0 || !started || received !== null) return;
+    if (code === 1 || !started || received !== null) return;
     process.exitCode = 1;
     try {
-      writeSync(2, 'orrery: the daemon exited without being asked to stop (process.exit called by a handler or by the handlers file? --isolation thread or process contains it); exit status 1\n');
+      writeSync(2, `orrery: the daemon exited with status ${code} without being asked to stop (process.exit called by a handler or by the handlers file? --isolation thread or process contains it); exit status 1\n`);
     } catch {
       // stderr closed: the status says it
     }

@@ -102,6 +102,12 @@ describe('--isolation inline', () => {
     await orrery.createTask({ type: 'exits-zero', policy: 'oneshot' });
     // Before: 0, which a supervisor takes for a clean stop
     expect(await worker.exited).toBe(1);
-    expect(worker.output()).toMatch(/the daemon exited without being asked to stop \(process\.exit called by a handler/);
+    expect(worker.output()).toMatch(/the daemon exited with status 0 without being asked to stop \(process\.exit called by a handler/);
+    // Any status but 1: a process.exit(2) would read as invalid input (before: 2, without a word)
+    const two = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', CRASHERS, '--types', 'exits-two', '--poll', '100ms']);
+    await waitFor(async () => /orrery started/.test(two.output()), 'the worker to start', 30_000);
+    await orrery.createTask({ type: 'exits-two', policy: 'oneshot' });
+    expect(await two.exited).toBe(1);
+    expect(two.output()).toMatch(/the daemon exited with status 2 without being asked to stop/);
   }, 60_000);
 });
