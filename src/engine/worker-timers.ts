@@ -1,6 +1,6 @@
 import { claimAnswerWithinMs } from '../core/claim-ahead.js';
 import { RepeatedFailure } from '../core/repeated-failure.js';
-import { LeaseLostError } from '../core/errors.js';
+import { LeaseLostError, isStorageUnavailable } from '../core/errors.js';
 import type { HeartbeatItem } from '../store/store.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { Jobboard } from './jobboard.js';
@@ -292,9 +292,10 @@ export class WorkerTimers {
         const now = this.clock.now().getTime();
         const line = this.beatFailures.failed(now, `heartbeat of ${runs.length} held run(s)`, (e as Error).message);
         if (line) this.log.error({ err: e }, line);
-        // A failed renewal is tried again a tenth of the lease later, not a third: an outage of two
-        // thirds of a lease would otherwise let leases run out that a retry in time renews.
-        if (fullAt !== null && this.running) {
+        // A renewal failed by an outage (the database or server away) is tried again a tenth of the
+        // lease later, not a third: an outage of two thirds of a lease would otherwise let leases run
+        // out that a retry in time renews. Other errors (a refused token) keep the usual pace.
+        if (fullAt !== null && this.running && isStorageUnavailable(e)) {
           const retry = Math.max(this.fastMs, this.lease / 10);
           this.lastRenew = Math.min(this.lastRenew, now + retry - this.lease / 3 + 10);
           if (this.tick && this.tickAt > now + retry) this.arm();

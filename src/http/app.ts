@@ -181,10 +181,6 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   });
 
   app.use('/api/*', requireToken);
-  // A stopping server hands out no more runs: a remote worker's claim gets none (as from an empty
-  // queue), so nothing is begun that would end after the server has closed; ends, heartbeats and
-  // give-backs of the runs already held are answered as usual until it closes.
-  app.post('/api/jobboard/claim', async (c, next) => (opts.stopping?.() ? c.json([]) : next()));
   const document = openApiDocument(apiRoutes, opts.version ?? '0.1.0');
   app.get('/api/openapi.json', (c) => {
     parseContract(NO_QUERY, singleQueryValues(c.req.queries(), c.req.url), 'query');
@@ -272,7 +268,8 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
     });
   });
 
-  for (const r of apiRoutes) mount(app, orrery, r);
+  const stopping = opts.stopping ?? (() => false);
+  for (const r of apiRoutes) mount(app, orrery, r, stopping);
   if (opts.webRoot) {
     const web = staticFiles(opts.webRoot);
     app.get('*', async (c) => (await web(c)) ?? send(c, new HttpError('not_found', `no route ${c.req.method} ${c.req.path}`)));
@@ -280,7 +277,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   return app;
 }
 
-function mount(app: Hono, orrery: Orrery, r: Route): void {
+function mount(app: Hono, orrery: Orrery, r: Route, stopping: () => boolean): void {
   const path = `/api${r.path}`;
   const limit = bodyLimit({
     maxSize: r.largeBody ? LARGE_BODY_LIMIT : BODY_LIMIT,
@@ -327,7 +324,7 @@ function mount(app: Hono, orrery: Orrery, r: Route): void {
       else if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('bad_request', 'the body must be a JSON object');
     }
     const trace = contextOfHeaders(c.req.header('traceparent'), c.req.header('tracestate'));
-    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}), ...(r.watchesClient ? { signal: clientLeft(c) } : {}) }).catch((e: unknown) => {
+    const out = await r.handler(orrery, { params, query, body, ...(trace ? { trace } : {}), ...(r.watchesClient ? { signal: clientLeft(c) } : {}), ...(stopping() ? { stopping: true } : {}) }).catch((e: unknown) => {
       throw r.query && !r.body ? asQueryError(e, r.query) : e;
     });
     if (out.status === 204) return c.body(null, 204);

@@ -49,7 +49,8 @@ export interface Route {
    * is registered and the header is valid (what it creates joins that trace: docs/tracing.md).
    */
   /** `signal` (routes with `watchesClient`): aborted when the client goes away before the answer (a long wait stops). */
-  handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined; signal?: AbortSignal }) => Promise<RouteResult>;
+  /** `stopping`: the server has begun to stop (its request was checked as any other). */
+  handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined; signal?: AbortSignal; stopping?: boolean }) => Promise<RouteResult>;
 }
 
 /** Parses with a contract, turning zod issues into a ValidationError that names each field. */
@@ -267,7 +268,9 @@ export const routes: Route[] = [
     body: S.ClaimBody,
     responses: { 200: z.array(S.ClaimedRunSchema), 400: S.ErrorSchema },
     // The task snapshot a claim returns serves in-process ends only: remote ends are planned by the server.
-    handler: async (o, { body }) => ({ body: (await o.claimRuns(body)).map(({ task: _task, ...c }) => c) }),
+    // A stopping server hands out no more runs: a claim (checked as ever) gets none, as from an empty
+    // queue, so nothing begins that would end after the server has closed.
+    handler: async (o, { body, stopping }) => ({ body: stopping ? [] : (await o.claimRuns(body)).map(({ task: _task, ...c }) => c) }),
   },
   {
     method: 'post', path: '/jobboard/held', tag: 'jobboard', summary: 'Claimed and started runs a worker holds (claim recovery)',

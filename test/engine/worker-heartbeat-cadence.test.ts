@@ -153,7 +153,7 @@ describe('heartbeat cadence', () => {
     expect(lines.filter((l) => /^heartbeat succeeded again after \d+ failed attempts over /.test(l.msg))).toHaveLength(1);
     expect((await orrery.searchRuns({ limit: 10 })).runs.find((r) => r.status === 'started')).toBeDefined();
   });
-  it('a failed renewal is tried again a tenth of the lease later: an outage of two thirds of a lease loses no lease', async () => {
+  it('a failed renewal is tried again a tenth of the lease later: an outage of two thirds of a lease begun just after a renewal loses no lease', async () => {
     const { clock, orrery } = await setup({ name: 'short', leaseMs: '30s' });
     let down = false;
     const beats: Array<{ at: number; ok: boolean }> = [];
