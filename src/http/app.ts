@@ -30,7 +30,7 @@ export interface HttpOptions {
   version?: string;
   /** Extra fields for /healthz. */
   health?: () => Record<string, unknown>;
-  /** True once the server stops: `/readyz` answers 503 `stopping` while it finishes its work. */
+  /** True once the server stops: `/readyz` answers 503 `stopping` and a jobboard claim gets no run while it finishes its work. */
   stopping?: () => boolean;
   /** The built dashboard (dist/web): served at `/` and every path outside /api (none: no dashboard). */
   webRoot?: string | null;

@@ -48,8 +48,10 @@ export interface Route {
    * `trace`: the OpenTelemetry context of the request's `traceparent`/`tracestate` headers, when an SDK
    * is registered and the header is valid (what it creates joins that trace: docs/tracing.md).
    */
-  /** `signal` (routes with `watchesClient`): aborted when the client goes away before the answer (a long wait stops). */
-  /** `stopping`: the server has begun to stop (its request was checked as any other). */
+  /**
+   * `signal` (routes with `watchesClient`): aborted when the client goes away before the answer (a
+   * long wait stops). `stopping`: the server has begun to stop (its request was checked as any other).
+   */
   handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined; signal?: AbortSignal; stopping?: boolean }) => Promise<RouteResult>;
 }
 
