@@ -1,4 +1,5 @@
 import { FINISHED_TASK_STATUSES, type Task, type TaskRun, type TaskStatus } from './model.js';
+import { checkMs, MAX_TIMER_MS } from './options.js';
 
 /**
  * What a wait for a task answers (`waitForTask`, `GET /api/tasks/{id}/wait`, `orrery task wait`):
@@ -24,3 +25,8 @@ export const DEFAULT_WAIT_POLL_MS = 1000;
 
 /** The options of waitForTask (OrreryClient's takes them too): another key is refused, naming it. */
 export const WAIT_OPTIONS = ['timeoutMs', 'signal', 'pollMs'] as const;
+
+/** A wait's `pollMs`: 10 ms to the longest timer, default DEFAULT_WAIT_POLL_MS (ValidationError naming it otherwise). */
+export function waitPollMs(v: unknown): number {
+  return v === undefined ? DEFAULT_WAIT_POLL_MS : checkMs(v, 'pollMs', 10, MAX_TIMER_MS);
+}

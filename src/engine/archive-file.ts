@@ -217,7 +217,9 @@ function checkContentOf(path: string, fd: number, size: number): void {
 }
 
 const NOT_AN_ARCHIVE = (path: string) => fileError(path, 'is not an Orrery archive file (its first line is not a {"kind":"batch",...} line): archive to another file');
-const BATCH_START = Buffer.from('{"kind":"batch"');
+/** How every batch line begins (JSON.stringify of a `{ kind: 'batch', ... }` line). */
+const BATCH_PREFIX = '{"kind":"batch"';
+const BATCH_START = Buffer.from(BATCH_PREFIX);
 
 /** A file not open yet that is not empty must begin as an archive's batch line does (ArchiveFile.check). */
 function checkStart(path: string, full: string): void {
@@ -254,7 +256,7 @@ async function checkNotArchivedHere(path: string, full: string, size: number, li
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   try {
     for await (const line of lines) {
-      if (line.startsWith('{"kind":"batch"')) {
+      if (line.startsWith(BATCH_PREFIX)) {
         const b = parseLine(line);
         archive = b?.kind === 'batch' ? b.archive : '';
         sampling = archive && !seen.has(archive) ? FIRST_BATCH_SAMPLE : 0;

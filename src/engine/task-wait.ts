@@ -1,8 +1,8 @@
 import { NotFoundError } from '../core/errors.js';
 import type { Task, TaskRun } from '../core/model.js';
-import { checkMs, MAX_TIMER_MS, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { checkMs, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkId } from '../core/task-ids.js';
-import { DEFAULT_WAIT_POLL_MS, taskFinished, WAIT_OPTIONS, type TaskWait } from '../core/task-wait.js';
+import { taskFinished, WAIT_OPTIONS, waitPollMs, type TaskWait } from '../core/task-wait.js';
 import type { Clock } from './clock.js';
 import type { RunEvent } from './service-types.js';
 
@@ -33,7 +33,7 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
   // A misspelt option (`timeout`) would make the wait last for ever without a word.
   refuseUnknownKeys(opts, WAIT_OPTIONS, 'options');
   const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
-  const pollMs = opts.pollMs === undefined ? DEFAULT_WAIT_POLL_MS : checkMs(opts.pollMs, 'pollMs', 10, MAX_TIMER_MS);
+  const pollMs = waitPollMs(opts.pollMs);
   const signal = opts.signal;
   const deadline = timeoutMs === null ? null : host.clock.now().getTime() + timeoutMs;
   const answer = async (): Promise<TaskWait> => {

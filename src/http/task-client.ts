@@ -8,8 +8,8 @@ import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { assertText } from '../core/storable.js';
-import { checkMs, lastRunsOption, MAX_TIMER_MS, optionsObject, refuseUnknownKeys } from '../core/options.js';
-import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, type TaskWait } from '../core/task-wait.js';
+import { checkMs, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
 import type { TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
@@ -238,7 +238,7 @@ export abstract class TaskClient extends ClientTransport {
     const opts = optionsObject(options, 'options');
     refuseUnknownKeys(opts, WAIT_OPTIONS, 'options');
     // Taken as the library's is, checked, and not needed: the server's wait sees ends as they come.
-    if (opts.pollMs !== undefined) checkMs(opts.pollMs, 'pollMs', 10, MAX_TIMER_MS);
+    waitPollMs(opts.pollMs);
     const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
     const deadline = timeoutMs === null ? null : Date.now() + timeoutMs;
     for (;;) {
