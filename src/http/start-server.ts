@@ -10,6 +10,7 @@ import { checkOrrery } from '../engine/option-checks.js';
 import type { Orrery, RunEvent } from '../engine/service.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { workerHandlers, type WorkerHandlers } from '../worker/isolation/worker-handlers.js';
+import { untilAborted } from '../core/until-aborted.js';
 import { loadHandlers } from '../worker/load-handlers.js';
 import { toHandlersModule } from '../worker/handlers.js';
 import { isLoopback } from './loopback.js';
@@ -166,20 +167,12 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
       // A shutdown asked while setup runs does not wait for it (it may never end): the server is
       // returned and its caller stops it, as once it runs; the setup goes on unawaited.
       const signal = opts.signal;
-      if (signal) {
-        let onAbort = () => {};
-        const aborted = new Promise<void>((r) => {
-          onAbort = () => r();
-          if (signal.aborted) r();
-          else signal.addEventListener('abort', onAbort, { once: true });
-        });
-        try {
-          await Promise.race([setup, aborted]);
-        } finally {
-          signal.removeEventListener('abort', onAbort); // a start tried again adds its own
-        }
-        if (signal.aborted) setup.catch(() => {});
-      } else await setup;
+      try {
+        await untilAborted(setup, signal);
+      } catch (e) {
+        if (!signal?.aborted || e !== signal.reason) throw e;
+        setup.catch(() => {});
+      }
     }
     const listener = server as Server | null;
     const handlers = run;

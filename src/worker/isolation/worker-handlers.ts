@@ -1,4 +1,5 @@
 import { ValidationError } from '../../core/errors.js';
+import { untilAborted } from '../../core/until-aborted.js';
 import { servedTypesOf, withServedTypes, type Handler, type HandlersModule } from '../handlers.js';
 import type { IsolationMode } from './protocol.js';
 
@@ -65,16 +66,4 @@ export async function workerHandlers(mod: HandlersModule, opts: WorkerHandlersOp
     if (types && handlers[name]) handlers[name] = withServedTypes(handlers[name], types);
   }
   return { handlers, close: () => pool.close() };
-}
-
-/** `p`, or a rejection with the signal's reason once it aborts (at once when it already has). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
