@@ -189,6 +189,11 @@ describe('splitByWeight and visitFromRun', () => {
     expect(visitFromRun({ status: 'eventful', ended, result: { status: 'successful', snapshot: 's' } })).toEqual({ status: 'successful', snapshot: 's', at: ended });
     expect(visitFromRun({ status: 'uneventful', ended, result: { status: 'not_found' } })).toEqual({ status: 'not_found', snapshot: null, at: ended });
     expect(visitFromRun({ status: 'uneventful', ended, result: 'weird' })!.status).toBe('failed');
+    // A snapshot that cannot be recorded fails the visit instead of being dropped from a success.
+    for (const snapshot of [{ id: 1 }, 42, '', 'x'.repeat(1025), true]) {
+      expect(visitFromRun({ status: 'eventful', ended, result: { status: 'successful', snapshot } })).toEqual({ status: 'failed', snapshot: null, at: ended });
+    }
+    expect(visitFromRun({ status: 'eventful', ended, result: { status: 'successful', snapshot: null } })).toEqual({ status: 'successful', snapshot: null, at: ended });
     expect(visitFromRun({ status: 'failed', ended, result: null })!.status).toBe('failed');
     expect(visitFromRun({ status: 'started', ended: null, result: null })).toBeNull();
   });

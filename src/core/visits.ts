@@ -314,15 +314,18 @@ export function trimToRoom(policies: ReadonlyArray<{ policy: VisitPolicy; count:
 /**
  * What a visit run reported: a handler returns `{ eventful, result: { status, snapshot } }` (the
  * snapshot may be left out of a successful one). A run that failed (or was lost, or returned no valid
- * status) is a `failed` visit. Returns null for a run that
+ * status, or a snapshot that is not a string of 1 to 1024 characters) is a `failed` visit. Returns null for a run that
  * has not ended.
  */
 export function visitFromRun(run: Pick<TaskRun, 'status' | 'result' | 'ended'>): { status: VisitStatus; snapshot: string | null; at: Date } | null {
   if (run.ended === null || run.status === 'scheduled' || run.status === 'claimed' || run.status === 'started') return null;
   const r = run.result as { status?: unknown; snapshot?: unknown } | null;
   if ((run.status === 'eventful' || run.status === 'uneventful') && r && typeof r === 'object') {
-    const snapshot = typeof r.snapshot === 'string' && r.snapshot !== '' && r.snapshot.length <= 1024 ? r.snapshot : null;
-    if (r.status === 'successful') return { status: 'successful', snapshot, at: run.ended };
+    // A snapshot the visit cannot record (not a string of 1 to 1024 characters: an object, a number) makes
+    // the result invalid, a failed visit, rather than a success silently recorded without its snapshot.
+    const snapshot = r.snapshot ?? null;
+    const valid = snapshot === null || (typeof snapshot === 'string' && snapshot !== '' && snapshot.length <= 1024);
+    if (r.status === 'successful' && valid) return { status: 'successful', snapshot: snapshot as string | null, at: run.ended };
     if (r.status === 'not_found') return { status: 'not_found', snapshot: null, at: run.ended };
   }
   return { status: 'failed', snapshot: null, at: run.ended };

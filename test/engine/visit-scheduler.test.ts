@@ -23,10 +23,11 @@ describe('VisitScheduler', () => {
         concurrency: 8,
         pollMs: 20,
         handlers: {
-          // a crawler: every third origin is gone, the others yield a snapshot
+          // a crawler: every third origin is gone, the others yield a snapshot (some one that is not an id)
           git: async ({ args, kwargs }) => {
             const i = Number(kwargs.n);
             seen.push({ url: args[0], n: kwargs.n });
+            if (i % 6 === 1) return { eventful: true, result: { status: 'successful', snapshot: { id: i } } };
             return i % 3 === 0 ? { eventful: false, result: { status: 'not_found' } } : { eventful: true, result: { status: 'successful', snapshot: `snap-${i}` } };
           },
         },
@@ -54,7 +55,9 @@ describe('VisitScheduler', () => {
     expect(inFlightMax).toBeLessThanOrEqual(10);
     for (const s of stats) {
       const i = Number(s.url.split('/').pop());
-      expect(s).toMatchObject(i % 3 === 0 ? { lastVisitStatus: 'not_found', lastSnapshot: null } : { lastVisitStatus: 'successful', lastSnapshot: `snap-${i}` });
+      // A snapshot that is not a string of 1 to 1024 characters fails the visit (it is not dropped from a success).
+      if (i % 6 === 1) expect(s).toMatchObject({ lastVisitStatus: 'failed', lastSnapshot: null, lastSuccessful: null });
+      else expect(s).toMatchObject(i % 3 === 0 ? { lastVisitStatus: 'not_found', lastSnapshot: null } : { lastVisitStatus: 'successful', lastSnapshot: `snap-${i}` });
     }
     await waitFor(async () => (await orrery.visits.countInFlight('git')) === 0, 'nothing left in flight', 10_000);
     expect(seen.map((s) => s.n).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: N }, (_, i) => i));
