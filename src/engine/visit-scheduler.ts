@@ -67,6 +67,11 @@ export class VisitScheduler extends PeriodicLoop {
       usablePolicyWeights(policies, q.lister !== undefined, `queues[${i}].lister`);
       return { visitType: checkVisitType(q.visitType, `queues[${i}].visitType`), size, policies, lister: q.lister, cooldowns: q.cooldowns };
     });
+    // A visit type's queue is counted by its type (countInFlight): two queues of one type would share it.
+    this.queues.forEach((q, i) => {
+      const first = this.queues.findIndex((o) => o.visitType === q.visitType);
+      if (first !== i) throw invalid(`queues[${i}].visitType`, `"${q.visitType}" already has a queue (queues[${first}]): one queue per visit type`);
+    });
     this.refillFraction = opts.refillFraction ?? 0.1;
     if (!(this.refillFraction > 0 && this.refillFraction <= 1)) throw invalid('refillFraction', 'must be in (0, 1]');
     this.collectBatch = opts.collectBatch ?? 1000;

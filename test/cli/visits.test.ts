@@ -137,6 +137,9 @@ describe('orrery lister / origin / visit-scheduler', () => {
       [['visit-scheduler', '--once', '--visit-types', 'git', '--policies', 'first_visits_after_listing=1'], /first_visits_after_listing policy needs a lister/],
       // the loop too: it started and failed every pass
       [['visit-scheduler', '--visit-types', 'git', '--policies', 'first_visits_after_listing=1'], /^orrery: --policies: the first_visits_after_listing policy needs a lister/],
+      // one queue per visit type (the loop started with two queues sharing one count)
+      [['visit-scheduler', '--visit-types', 'git,git'], /^orrery: --visit-types: "git" is named twice/],
+      [['visit-scheduler', '--once', '--visit-types', 'git, hg ,git'], /--visit-types: "git" is named twice/],
     ];
     const before = await runJson(['origin', 'list', '--json', ...db.db]);
     for (const [args, message] of cases) {

@@ -68,5 +68,6 @@ describe('VisitScheduler', () => {
     expect(() => new VisitScheduler(orrery, { queues: [] })).toThrow(/at least one visit type/);
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', size: 0 }] })).toThrow(/size/);
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', policies: [{ policy: 'nope' as never, weight: 1 }] }] })).toThrow(/unknown policy/);
+    expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git' }, { visitType: 'hg' }, { visitType: 'git', size: 5 }] })).toThrow(/queues\[2\]\.visitType: "git" already has a queue \(queues\[0\]\)/);
   });
 });
