@@ -291,6 +291,17 @@ describe('validateTask', () => {
     expect(t.retriesLeft).toBe(0);
   });
 
+  it('takes null for nextRun and retriesLeft as their defaults (SPEC §1.2: given ?? default)', () => {
+    const given = { type: 'load-git', nextRun: null, retriesLeft: null };
+    for (const t of [validateTask(given, types(), AT), validateTask(JSON.parse(JSON.stringify({ ...given, policy: 'oneshot', unique: { for: '1h' } })), types(), AT)]) {
+      expect(t.nextRun).toEqual(AT);
+      expect(t.retriesLeft).toBe(2);
+    }
+    // a cron task's first occurrence, as when nextRun is absent
+    const cron = validateTask({ type: 'load-git', nextRun: null, schedule: { kind: 'cron', expr: '0 3 * * *', tz: 'UTC' } }, types(), AT);
+    expect(cron.nextRun).toEqual(validateTask({ type: 'load-git', schedule: { kind: 'cron', expr: '0 3 * * *', tz: 'UTC' } }, types(), AT).nextRun);
+  });
+
   it('accepts a Date for nextRun', () => {
     expect(validateTask({ type: 'load-git', nextRun: iso('2026-03-01T00:00:00Z') }, types(), AT).nextRun.toISOString()).toBe('2026-03-01T00:00:00.000Z');
   });

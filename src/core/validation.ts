@@ -287,9 +287,10 @@ export const taskInputSchema = z.strictObject({
     .default({ args: [], kwargs: {} }),
   policy: z.enum(TASK_POLICIES).default('recurring'),
   schedule: z.unknown().optional(),
-  nextRun: instantSchema.optional(),
+  // null is the default, as an absent field (SPEC §1.2: nextRun = given ?? now, retriesLeft = given ?? numRetries)
+  nextRun: instantSchema.nullish().transform((v) => v ?? undefined),
   priority: z.enum(PRIORITIES).nullable().default(null),
-  retriesLeft: int4Count.optional(),
+  retriesLeft: int4Count.nullish().transform((v) => v ?? undefined),
   key: taskKey.nullable().default(null),
   concurrencyKey: taskKey.nullable().default(null),
   onConflict: z.enum(ON_CONFLICT_MODES).default('return'),
@@ -442,7 +443,9 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
         return undefined;
     }
   }
-  const { type, policy = 'recurring', schedule, nextRun, priority = null, retriesLeft, key = null, concurrencyKey = null, onConflict = 'return' } = input;
+  const { type, policy = 'recurring', schedule, priority = null, key = null, concurrencyKey = null, onConflict = 'return' } = input;
+  const nextRun = input.nextRun ?? undefined; // null is the default, as in the schema
+  const retriesLeft = input.retriesLeft ?? undefined;
   if (typeof type !== 'string' || type.length === 0 || !isStorableText(type)) return undefined;
   if (policy !== 'recurring' && policy !== 'oneshot') return undefined;
   if (priority !== null && priority !== 'high' && priority !== 'normal' && priority !== 'low') return undefined;
