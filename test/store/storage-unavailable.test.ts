@@ -19,7 +19,8 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { TrackedPool, translatePgError } from '../../src/store/postgres/postgres-errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { translateSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
-import { createTestDatabase } from '../support/postgres.js';
+import { quoteIdent, withClient } from '../support/postgres-admin.js';
+import { createTestDatabase, pgBaseUrl } from '../support/postgres.js';
 import { LOAD_GIT, T0 } from './fixtures.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -192,6 +193,47 @@ describe('PostgreSQL error translation', () => {
     expect(denied).toBeInstanceOf(StorageError);
     expect(isStorageUnavailable(denied)).toBe(false);
     expect(causeCode(denied)).toBe('28P01');
+  });
+
+  it("an open store's role refused a login (28000) or its database dropped (3D000) is StorageUnavailableError; a privilege revoked (42501) a StorageError, not a raw driver error (an HTTP 500)", async () => {
+    const db = await createTestDatabase('refused');
+    const role = `orrery_refused_${db.name.slice(-8)}`;
+    const admin = (sql: string) => withClient(pgBaseUrl(), (c) => c.query(sql));
+    const inDb = (sql: string) => withClient(db.url, (c) => c.query(sql));
+    await admin(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD 'orrery-test'`);
+    cleanups.push(async () => {
+      await db.drop();
+      await admin(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+    });
+    await inDb(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)}; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${quoteIdent(role)}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = 'orrery-test';
+    const store = await PostgresStore.open(url.toString());
+    const orrery = new Orrery(store, new ManualClock(T0));
+    cleanups.push(() => orrery.close().catch(() => {}));
+    await orrery.createTaskType(LOAD_GIT);
+
+    await inDb(`REVOKE ALL ON task_types FROM ${quoteIdent(role)}`);
+    const denied = await orrery.listTaskTypes().catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(StorageError);
+    expect(isStorageUnavailable(denied)).toBe(false);
+    expect((denied as StorageError).code).toBe('storage_error');
+    expect((denied as Error).message).toMatch(/^the PostgreSQL database refuses this role \(42501: permission denied for table task_types\)$/);
+    await inDb(`GRANT ALL ON task_types TO ${quoteIdent(role)}`);
+
+    await admin(`ALTER ROLE ${quoteIdent(role)} NOLOGIN`);
+    await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${role}'`);
+    const refused = await orrery.listTaskTypes().catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(StorageUnavailableError);
+    expect(causeCode(refused)).toBe('28000');
+    await admin(`ALTER ROLE ${quoteIdent(role)} LOGIN`);
+    expect((await orrery.listTaskTypes()).map((t) => t.name)).toEqual(['load-git']);
+
+    await db.drop();
+    const gone = await orrery.listTaskTypes().catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(StorageUnavailableError);
+    expect(causeCode(gone)).toBe('3D000');
   });
 
   it('the server ending a session (57P01) is StorageUnavailableError; a bad statement is not', async () => {

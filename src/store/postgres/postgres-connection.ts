@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { OrreryError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
 import { ledgerVersion, loadMigrations, type LedgerRow } from '../migrations.js';
-import { TrackedPool, translatePgError } from './postgres-errors.js';
+import { TrackedPool, loginRefusedSqlstate, translatePgError } from './postgres-errors.js';
 import { parseTimestamptz } from './postgres-literals.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -119,9 +119,14 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
   }
 }
 
-/** A StorageUnavailableError when the driver's error is transient (postgres-errors.ts), else a StorageError; `e` is the cause. */
+/**
+ * A StorageUnavailableError when the driver's error is transient (postgres-errors.ts), else a
+ * StorageError; `e` is the cause. A login refused or a database missing is not transient here, at
+ * open: a mistyped password or database name fails at once instead of being waited for.
+ */
 function storageError(message: string, e: unknown): StorageError {
-  const Cls = translatePgError(e) instanceof StorageUnavailableError ? StorageUnavailableError : StorageError;
+  const transient = translatePgError(e) instanceof StorageUnavailableError && !loginRefusedSqlstate((e as { code?: unknown }).code);
+  const Cls = transient ? StorageUnavailableError : StorageError;
   return Object.assign(new Cls(message), { cause: e });
 }
 

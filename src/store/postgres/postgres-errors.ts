@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OrreryError, StorageReadOnlyError, StorageUnavailableError, isNetworkError } from '../../core/errors.js';
+import { OrreryError, StorageError, StorageReadOnlyError, StorageUnavailableError, isNetworkError } from '../../core/errors.js';
 import { instantText } from './postgres-literals.js';
 
 /**
@@ -30,14 +30,33 @@ function markConnectionError(e: unknown): unknown {
   return e;
 }
 
-/** An error out of the PostgreSQL store, translated: a transient one becomes StorageUnavailableError; the rest is unchanged. */
+/**
+ * SQLSTATEs of a server refusing a new connection of an open store's pool: class 28 (the role may not
+ * log in: a password rotated, NOLOGIN) and 3D000 (its database is gone). The store was opened with
+ * them, so an operator changed something: like a server away, the same call passes once it is put
+ * back. At open (postgres-connection.ts) they are a StorageError instead: a mistyped password or
+ * database name is not waited for.
+ */
+export function loginRefusedSqlstate(code: unknown): boolean {
+  return typeof code === 'string' && (/^28[0-9A-Z]{3}$/.test(code) || code === '3D000');
+}
+
+/**
+ * An error out of the PostgreSQL store, translated: a transient one becomes StorageUnavailableError, a
+ * privilege the role lacks (42501: a grant revoked) a StorageError; the rest is unchanged.
+ */
 export function translatePgError(e: unknown): unknown {
   if (e instanceof OrreryError || typeof e !== 'object' || e === null) return e;
   const code = (e as { code?: unknown }).code;
   // 25006 read_only_sql_transaction: a standby, or default_transaction_read_only on the role or database.
   if (code === '25006') return readOnly(`25006: ${(e as Error).message}`, e);
+  // Not a fault of Orrery's (an HTTP 500): the database refuses this role what it needs (docs/postgres.md#roles-and-privileges).
+  if (code === '42501') return new StorageError(`the PostgreSQL database refuses this role (42501: ${(e as Error).message})`, { cause: e });
   const transient =
-    (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && unavailableSqlstate(code)) || isNetworkError(e) || connectionErrors.has(e);
+    (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && unavailableSqlstate(code)) ||
+    loginRefusedSqlstate(code) ||
+    isNetworkError(e) ||
+    connectionErrors.has(e);
   if (!transient) return e;
   const why = typeof code === 'string' ? `${code}: ${(e as Error).message}` : (e as Error).message;
   return new StorageUnavailableError(`the PostgreSQL database is unavailable (${why}); retry later`, { cause: e });
