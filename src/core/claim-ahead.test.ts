@@ -60,7 +60,9 @@ describe('claimOrder', () => {
 describe('claimAnswerWithinMs', () => {
   it('a third of the shortest lease claimed, at least 1 s; the fallback lease without types', () => {
     expect(claimAnswerWithinMs([30_000, 300_000], 30_000)).toBe(10_000);
-    expect(claimAnswerWithinMs([1_000], 30_000)).toBe(1_000);
+    expect(claimAnswerWithinMs([1_000], 30_000)).toBe(500); // at most half the lease: the recovery fits in it
+    expect(claimAnswerWithinMs([2_000], 30_000)).toBe(1_000);
+    expect(claimAnswerWithinMs([2_400, 60_000], 30_000)).toBe(1_000);
     expect(claimAnswerWithinMs([], 60_000)).toBe(20_000);
   });
 });

@@ -154,13 +154,14 @@ export function directClaimStale(lastRecorded: number | undefined, at: number, g
 
 /**
  * How long a worker waits at most for a claim's answer from a remote board (`worker --url`): a third
- * of the shortest lease among the types it claims, at least 1 s. A claim may commit and its answer be
- * lost (the connection dropped, the server stalled); the worker then reads the runs it holds
- * (`heldRuns`) and runs them. Bounded so, that happens before the runs the claim started at once are
- * reaped `lost` (counted) without ever running; the request timeout alone (60 s by default) outlasts
- * the default 30 s lease.
+ * of the shortest lease among the types it claims, at least 1 s but at most half that lease. A claim
+ * may commit and its answer be lost (the connection dropped, the server stalled); the worker then
+ * reads the runs it holds (`heldRuns`) at once, within the same bound, and runs them. Bounded so, that
+ * happens before the runs the claim started at once are reaped `lost` (counted) without ever running,
+ * leases of 1 or 2 s included; the request timeout alone (60 s by default) outlasts the default 30 s
+ * lease.
  */
 export function claimAnswerWithinMs(leasesMs: readonly number[], fallbackLeaseMs: number): number {
   const shortest = leasesMs.length > 0 ? Math.min(...leasesMs) : fallbackLeaseMs;
-  return Math.max(1_000, Math.floor(shortest / 3));
+  return Math.min(Math.max(1_000, Math.floor(shortest / 3)), Math.floor(shortest / 2));
 }

@@ -221,6 +221,15 @@ export class Worker {
     // A trim in flight ends first; what trims gave back since their last line is said now, not lost.
     await this.trimming;
     this.logGivenBack();
+    // A claim failed just before the stop: it may have committed, and the runs it gave this worker go
+    // back with the buffer (no retry used), not to the reaper at the end of their leases (lost, counted).
+    if (this.recover) {
+      try {
+        await this.recoverClaims();
+      } catch (e) {
+        this.log.warn({ err: e }, `could not look up the runs a failed claim may have given this worker (their leases expire and the reaper ends them): ${(e as Error).message}`);
+      }
+    }
     await this.giveBack();
     const pending = this.active.values();
     if (pending.length > 0) {
@@ -262,70 +271,80 @@ export class Worker {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    // Set by a claim that failed with the store unavailable: the back-off to wait after the recovery that follows it at once.
+    let afterRecovery: number | null = null;
     while (this.state === 'running') {
       let delay = this.pollMs;
       let backOff = false;
       let claimSentAt: number | null = null;
+      const recoveryOnly = afterRecovery;
+      afterRecovery = null;
       try {
         if (this.recover) await this.recoverClaims();
-        const types = await this.currentTypes();
-        if (this.trimming) await this.trimming;
-        const limit = this.claimLimit();
-        if (limit > 0 && types.length > 0) {
-          // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
-          // (a handler that crashes the worker is then counted; runs of limited types come only for these).
-          const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
-          const req = { worker: this.id, types, limit, startNow, answerWithinMs: this.answerWithinMs };
-          // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
-          this.traced = tracingOn();
-          const claimedSince = this.traced ? Date.now() : 0;
-          // Claimed while holding nothing: the claim set every lease the worker then holds (no renewal at the next tick).
-          const heldNothing = this.held().length === 0;
-          const sentAt = this.clock.now().getTime();
-          claimSentAt = sentAt;
-          const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
-          if (heldNothing && outcome.runs.length > 0 && this.held().length === 0) this.timers.claimedIntoEmpty(sentAt);
-          if (this.traced && outcome.runs.length > 0) {
-            const claimSpan = recordClaim(claimedSince, this.id, outcome.runs);
-            for (const c of outcome.runs) this.claimSpans.set(c, claimSpan);
-          }
-          const startFirst: ClaimedRun[] = [];
-          // A run still in the buffer, given back by the reaper meanwhile (the server or the database
-          // was away past its lease) and claimed again: the fresh copy replaces the stale one, or the
-          // handler would run twice (once per copy).
-          if (this.buffer.length > 0 && outcome.runs.length > 0) {
-            const again = new Set(outcome.runs.map((c) => c.run.backendId));
-            if (this.buffer.some((b) => again.has(b.run.backendId))) this.buffer = this.buffer.filter((b) => !again.has(b.run.backendId));
-          }
-          let knownAt: number | undefined;
-          for (const c of outcome.runs) {
-            // A run this worker is still executing, given back by the reaper meanwhile (the worker was
-            // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
-            const stale = this.active.get(c.run.backendId);
-            // Its handler settled and its end is on its way (held by this worker again, that end records
-            // the run): the copy claimed again must not run the handler a second time.
-            if (stale?.isFinished) continue;
-            if (stale) {
-              stale.lost(new LeaseLostError(`run ${c.run.backendId} was given back while its handler ran and is claimed again`));
-              this.unrecordedEnds.delete(c.run.backendId);
-              this.timers.forgetStart(c.run.backendId);
+        if (recoveryOnly !== null) {
+          // The recovery that follows a failed claim at once: the next claim still waits its back-off.
+          delay = recoveryOnly;
+          backOff = true;
+        } else {
+          const types = await this.currentTypes();
+          if (this.trimming) await this.trimming;
+          const limit = this.claimLimit();
+          if (limit > 0 && types.length > 0) {
+            // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
+            // (a handler that crashes the worker is then counted; runs of limited types come only for these).
+            const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
+            const req = { worker: this.id, types, limit, startNow, answerWithinMs: this.answerWithinMs };
+            // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
+            this.traced = tracingOn();
+            const claimedSince = this.traced ? Date.now() : 0;
+            // Claimed while holding nothing: the claim set every lease the worker then holds (no renewal at the next tick).
+            const heldNothing = this.held().length === 0;
+            const sentAt = this.clock.now().getTime();
+            claimSentAt = sentAt;
+            const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
+            if (heldNothing && outcome.runs.length > 0 && this.held().length === 0) this.timers.claimedIntoEmpty(sentAt);
+            if (this.traced && outcome.runs.length > 0) {
+              const claimSpan = recordClaim(claimedSince, this.id, outcome.runs);
+              for (const c of outcome.runs) this.claimSpans.set(c, claimSpan);
             }
-            this.timers.leaseMs(c.leaseMs); // renewals every third of the shortest lease claimed (5 minutes: every 100 s)
-            this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
-            if (c.run.status === 'started') startFirst.push(c);
-            else {
-              this.timers.claimedAt(c, sentAt, (knownAt ??= this.clock.now().getTime()));
-              this.buffer.push(c);
+            const startFirst: ClaimedRun[] = [];
+            // A run still in the buffer, given back by the reaper meanwhile (the server or the database
+            // was away past its lease) and claimed again: the fresh copy replaces the stale one, or the
+            // handler would run twice (once per copy).
+            if (this.buffer.length > 0 && outcome.runs.length > 0) {
+              const again = new Set(outcome.runs.map((c) => c.run.backendId));
+              if (this.buffer.some((b) => again.has(b.run.backendId))) this.buffer = this.buffer.filter((b) => !again.has(b.run.backendId));
             }
+            let knownAt: number | undefined;
+            for (const c of outcome.runs) {
+              // A run this worker is still executing, given back by the reaper meanwhile (the worker was
+              // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
+              const stale = this.active.get(c.run.backendId);
+              // Its handler settled and its end is on its way (held by this worker again, that end records
+              // the run): the copy claimed again must not run the handler a second time.
+              if (stale?.isFinished) continue;
+              if (stale) {
+                stale.lost(new LeaseLostError(`run ${c.run.backendId} was given back while its handler ran and is claimed again`));
+                this.unrecordedEnds.delete(c.run.backendId);
+                this.timers.forgetStart(c.run.backendId);
+              }
+              this.timers.leaseMs(c.leaseMs); // renewals every third of the shortest lease claimed (5 minutes: every 100 s)
+              this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
+              if (c.run.status === 'started') startFirst.push(c);
+              else {
+                this.timers.claimedAt(c, sentAt, (knownAt ??= this.clock.now().getTime()));
+                this.buffer.push(c);
+              }
+            }
+            this.buffer.unshift(...startFirst);
+            this.drained = claimDrained({ asked: limit, got: outcome.runs.length, heldBack: outcome.heldBack, limitedTypes: this.limitedTypes });
+            this.dispatch(false);
+            if (outcome.runs.length === limit) delay = 0;
+            // Held back by a rate limit: sleep until its next slot opens (a running slot freeing up wakes us anyway).
+            else if (outcome.heldBack && outcome.retryAt) delay = Math.max(1, Math.min(this.pollMs, outcome.retryAt.getTime() - this.board.now().getTime()));
           }
-          this.buffer.unshift(...startFirst);
-          this.drained = claimDrained({ asked: limit, got: outcome.runs.length, heldBack: outcome.heldBack, limitedTypes: this.limitedTypes });
-          this.dispatch(false);
-          if (outcome.runs.length === limit) delay = 0;
-          // Held back by a rate limit: sleep until its next slot opens (a running slot freeing up wakes us anyway).
-          else if (outcome.heldBack && outcome.retryAt) delay = Math.max(1, Math.min(this.pollMs, outcome.retryAt.getTime() - this.board.now().getTime()));
+          failures = 0;
         }
-        failures = 0;
       } catch (e) {
         failures += 1;
         delay = Math.min(this.pollMs * 2 ** Math.min(failures, 5), 30_000);
@@ -336,9 +355,13 @@ export class Worker {
           this.recover = true;
           // The runs recovered were claimed no earlier than the first claim that failed: their leases are counted from then.
           if (claimSentAt !== null) this.lostClaimSentAt ??= claimSentAt;
-          // The recovery comes before the runs the claim may have started at once are reaped.
+          // The recovery comes before the runs the claim may have started at once are reaped: at once
+          // after the claim that failed (its answer lost, the server may be there), then no later than
+          // the answer's bound while the recovery itself fails.
           delay = Math.min(delay, this.answerWithinMs);
-          this.log.error({ err: e }, `claim failed (retrying in ${delay} ms): ${(e as Error).message}`);
+          if (claimSentAt !== null) [afterRecovery, delay] = [delay, 0];
+          const next = delay === 0 ? 'looking up at once the runs it may have taken' : `retrying in ${delay} ms`;
+          this.log.error({ err: e }, `claim failed (${next}): ${(e as Error).message}`);
         } else {
           // A bug or a refusal that a retry cannot cure: said loudly, with its stack, and the loop backs
           // off the same way (up to 30 s between tries), so it neither spins nor stops the handlers running.
@@ -554,7 +577,8 @@ export class Worker {
     const knownAt = this.clock.now().getTime();
     for (const c of held) {
       if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId) || doneMeanwhile.has(c.run.backendId)) continue;
-      this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; running it now`);
+      const next = this.state === 'running' ? 'running it now' : 'giving it back (the worker is stopping)';
+      this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; ${next}`);
       // Its lease counted on this worker's clock from the first lost claim (its answer never came), not from the server's expiry.
       if (this.lostClaimSentAt !== null) this.timers.claimedAt(c, this.lostClaimSentAt, knownAt);
       this.buffer.push(c);

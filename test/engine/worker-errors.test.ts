@@ -150,7 +150,7 @@ describe('the worker retries only StorageUnavailableError', () => {
     expect(worker.state).toBe('running');
     // The database away instead: the claim may have committed, so the worker looks for runs it holds.
     fault = () => new StorageUnavailableError('the SQLite database is unavailable (SQLITE_IOERR)');
-    await waitFor(() => lines.some((l) => /^claim failed \(retrying in \d+ ms\): the SQLite database is unavailable/.test(l.msg)), 'a transient claim failure');
+    await waitFor(() => lines.some((l) => /^claim failed \(looking up at once the runs it may have taken\): the SQLite database is unavailable/.test(l.msg)), 'a transient claim failure');
     failing = false;
     await waitFor(() => held.calls > 0, 'the worker to look for claims it holds');
     const task = await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } });

@@ -148,3 +148,82 @@ describe('Worker: claim recovery', () => {
   });
 });
 
+
+/**
+ * A remote worker whose claim answer never comes (chaos audit, 2026-12-06): with a lease of 2 s the
+ * recovery waited out the answer's 1 s floor and then 1 s more before reading the runs it holds, and
+ * the reaper ended them `lost` first (a retry and an abandon counted, the handler never run); a worker
+ * stopped while such a claim was outstanding left its runs to the reaper the same way.
+ */
+describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
+  const setup = useTempOrrery();
+
+  /** A remote board whose first claim that takes runs commits and then never answers (it times out after answerWithinMs). */
+  function silentFirstClaim(orrery: Jobboard, clock: VirtualClock) {
+    const seen = { asked: [] as Array<number | undefined>, claimedAt: null as number | null, heldAt: [] as number[] };
+    let silent = true;
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      claim: undefined,
+      claimRuns: async (req: Parameters<Jobboard['claimRuns']>[0]) => {
+        seen.asked.push(req.answerWithinMs);
+        const runs = await orrery.claimRuns(req);
+        if (silent && runs.length > 0) {
+          silent = false;
+          seen.claimedAt = clock.now().getTime();
+          await new Promise<void>((r) => clock.setTimer(req.answerWithinMs!, r));
+          throw new StorageUnavailableError(`orrery server did not answer within ${req.answerWithinMs} ms (test)`);
+        }
+        return runs;
+      },
+      heldRuns: async (worker: string, opts?: { answerWithinMs?: number }) => {
+        seen.heldAt.push(clock.now().getTime());
+        return orrery.heldRuns(worker, opts);
+      },
+    });
+    return { board, seen };
+  }
+
+  it('with a lease of 2 s, the runs the silent claim started are read back at once and run before the reaper could end them', async () => {
+    const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+    const { orrery, onCleanup } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '2s' });
+    const tasks = await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    const { board, seen } = silentFirstClaim(orrery, clock);
+    let executions = 0;
+    const w = new Worker(board, { concurrency: 2, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
+    w.start();
+    onCleanup(async () => {
+      const stopped = w.stop(0);
+      await clock.advance(60_000);
+      await stopped;
+    });
+    await clock.advance(1_900);
+    expect(seen.asked[0]).toBe(1_000);
+    expect(seen.heldAt[0]! - seen.claimedAt!).toBe(1_000); // the answer's bound, then at once
+    expect(executions).toBe(2);
+    await clock.advance(5_000);
+    expect(await orrery.reapExpired()).toEqual([]);
+    for (const t of tasks) expect(await orrery.getTask(t.id)).toMatchObject({ status: 'completed', consecutiveAbandons: 0 });
+    expect((await orrery.searchRuns({})).runs.map((r) => [r.status, r.attempt])).toEqual([['uneventful', 1], ['uneventful', 1]]);
+  });
+
+  it('a worker stopped while a claim answer is outstanding gives the runs that claim took back (no retry, no abandon)', async () => {
+    const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+    const { orrery } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '30s', numRetries: 1 });
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    const { board, seen } = silentFirstClaim(orrery, clock);
+    let executions = 0;
+    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
+    w.start();
+    await waitFor(() => seen.claimedAt !== null, 'the claim committed');
+    const stopped = w.stop(1_000);
+    await clock.advance(15_000);
+    await stopped;
+    expect(executions).toBe(0);
+    expect(seen.heldAt).toHaveLength(1);
+    expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', retriesLeft: 1, consecutiveAbandons: 0 });
+    const [run] = (await orrery.searchRuns({})).runs;
+    expect(run).toMatchObject({ status: 'scheduled', attempt: 1, worker: null });
+  });
+});
