@@ -241,7 +241,8 @@ export function keepFocusNear(control: HTMLElement | null, said = ''): void {
     (next ?? document.getElementById('main'))?.focus();
   };
   const watch = new MutationObserver(settle);
-  watch.observe(group.isConnected ? group : document.body, { childList: true, subtree: true });
+  // Attributes too: the control itself disabled by the reload (Run now, once its task is due) loses the focus.
+  watch.observe(group.isConnected ? group : document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['disabled', 'aria-disabled'] });
   setTimeout(() => watch.disconnect(), 5_000);
   settle();
 }

@@ -128,9 +128,16 @@ export function between(a: Date | null | undefined, b: Date | null | undefined):
   return a && b ? b.getTime() - a.getTime() : null;
 }
 
+/**
+ * Bidirectional formatting characters (embeddings, overrides, isolates, marks): in data they would
+ * draw the rest of a cell reversed, making arguments read as something else.
+ */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A task's arguments as `"a", 1, key="v"`, bidirectional formatting characters shown as their JSON escapes (`\u202e`). */
 export function args(a: { args: unknown[]; kwargs: Record<string, unknown> }): string {
   const parts = [...a.args.map((x) => JSON.stringify(x)), ...Object.entries(a.kwargs).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
-  return parts.join(', ');
+  return parts.join(', ').replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function errorText(e: unknown): string {

@@ -69,7 +69,8 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
     const off = live.subscribe((e) => {
-      if (!liveRef.current?.(e)) return;
+      // An unknown id is not reloaded on events either: no run event brings it into being.
+      if (notFound || !liveRef.current?.(e)) return;
       if (timer) return;
       timer = setTimeout(() => {
         timer = null;

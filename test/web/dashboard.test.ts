@@ -408,6 +408,43 @@ describe('web dashboard (headless chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('Run now keeps the focus in the task actions when the button disables itself (its task due), and arguments show bidi controls escaped', async () => {
+    await server.api('POST', '/task-types', { name: 'unserved', defaultIntervalMs: '1h' });
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const task = await server.api('POST', '/tasks', { type: 'unserved', arguments: { args: ['\u202eRTL'], kwargs: { k: 'a\u2066b' } }, nextRun: later });
+    await page.goto(`${server.url}/tasks/${task.id}`);
+    // A right-to-left override would draw the rest of the cell reversed: shown as its escape.
+    await expect.poll(() => page.locator('code.json-box').first().textContent()).toBe('"\\u202eRTL", k="a\\u2066b"');
+    const actions = page.getByRole('group', { name: 'Task actions' });
+    const runNow = actions.getByRole('button', { name: 'Run now' });
+    await runNow.focus();
+    await runNow.click();
+    await page.getByRole('dialog', { name: 'Run now' }).getByRole('button', { name: 'Run now', exact: true }).click();
+    // No worker serves the type: its run waits scheduled, and Run now stays disabled.
+    await expect.poll(() => runNow.isDisabled()).toBe(true);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[role="group"]')?.getAttribute('aria-label') ?? document.activeElement?.tagName)).toBe('Task actions');
+    expect(errors).toEqual([]);
+  });
+
+  it('a DAG or DAG run page that is not found is not reloaded on run events either', async () => {
+    // Nor reloaded on run events (a DAG page reloaded on every end, a DAG run page on every event: audit).
+    for (const [bad, path] of [['/dags/no-such-dag', '/api/dags/no-such-dag'], ['/dag-runs/999999', '/api/dag-runs/999999']]) {
+      const reads: string[] = [];
+      const onRead = (r: { url(): string }) => void (new URL(r.url()).pathname.startsWith(path!) && reads.push(r.url()));
+      await page.goto(server.url + bad!);
+      await expect.poll(() => page.locator('h1').textContent()).toBe('Not found');
+      page.on('request', onRead);
+      const tasks = await Promise.all([1, 2, 3].map((i) => server.api('POST', '/tasks', { type: 'greet', policy: 'oneshot', arguments: { args: [`event ${i}`], kwargs: {} } })));
+      for (const t of tasks) await until(async () => (await server.api('GET', `/tasks/${t.id}`)).status === 'completed', `task ${t.id} to complete`);
+      // The page heard the runs' events (up to 250 ms after them) and asked for nothing.
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+      page.off('request', onRead);
+      expect(reads, bad).toEqual([]);
+    }
+    errors.splice(0, errors.length, ...errors.filter((e) => !/status of 404/.test(e)));
+    expect(errors).toEqual([]);
+  });
+
   it('lists a dead-lettered task with its last error and respawns it after confirmation', async () => {
     const task = await server.api('POST', '/tasks', { type: 'doomed', policy: 'oneshot', arguments: { args: [42], kwargs: {} } });
     await until(async () => (await server.api('GET', `/tasks/${task.id}`)).status === 'disabled', 'the task to be disabled');

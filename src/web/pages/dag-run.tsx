@@ -128,8 +128,9 @@ function Graph({ tasks, selected, onSelect }: { tasks: DagTaskView[]; selected: 
   );
 }
 
-function Attempts({ run, task }: { run: number; task: string }) {
-  const { data, error, reload } = useApi((c) => c.dags.attempts(run, task), [run, task], { live: () => true });
+function Attempts({ run, task, active }: { run: number; task: string; active: boolean }) {
+  // Reloaded on run events while the DAG run is active (its attempts are jobboard runs of any type).
+  const { data, error, reload } = useApi((c) => c.dags.attempts(run, task), [run, task], { live: () => active });
   if (!data) return error ? <ErrorNote error={error} onRetry={reload} /> : <Loading what={`the attempts of ${task}`} />;
   if (data.length === 0) return <Empty>No attempt yet.</Empty>;
   return (
@@ -171,7 +172,8 @@ function Attempts({ run, task }: { run: number; task: string }) {
 
 export function DagRunPage({ run, task }: { run: number; task?: string | null }) {
   const [done, setDone] = useState(false);
-  const { data: r, error, notFound, reload } = useApi((c) => c.dags.run(run), [run], { live: () => true, pollMs: done ? 15_000 : 1500 });
+  // A finished run is not reloaded on run events (none concerns it; a restart from this page reloads it), only polled.
+  const { data: r, error, notFound, reload } = useApi((c) => c.dags.run(run), [run], { live: () => !done, pollMs: done ? 15_000 : 1500 });
   const [selected, setSelected] = useState<string | null>(task ?? null);
   useEffect(() => setDone(r?.status === 'success' || r?.status === 'failed'), [r?.status]);
   if (!r) return error ? <LoadFailed title={`DAG run #${run}`} error={error} notFound={notFound} onRetry={reload} /> : <Loading what={`DAG run ${run}`} />;
@@ -264,7 +266,7 @@ export function DagRunPage({ run, task }: { run: number; task?: string | null })
       {chosen && (
         <section aria-labelledby="attempts-title" class="panel">
           <h2 id="attempts-title">Attempts of {chosen}</h2>
-          <Attempts run={r.id} task={chosen} />
+          <Attempts run={r.id} task={chosen} active={!done} />
         </section>
       )}
     </>
