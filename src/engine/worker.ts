@@ -223,14 +223,11 @@ export class Worker {
     this.logGivenBack();
     // A claim failed just before the stop: it may have committed, and the runs it gave this worker go
     // back with the buffer (no retry used), not to the reaper at the end of their leases (lost, counted).
-    if (this.recover) {
-      try {
-        await this.recoverClaims();
-      } catch (e) {
-        this.log.warn({ err: e }, `could not look up the runs a failed claim may have given this worker (their leases expire and the reaper ends them): ${(e as Error).message}`);
-      }
-    }
+    // It spends the grace (no longer than a lease, past which its runs are reaped anyway).
+    const graceEnds = this.clock.now().getTime() + graceMs;
+    if (this.recover) await this.recoverAtStop(Math.min(graceMs, this.minLeaseMs));
     await this.giveBack();
+    graceMs = Math.max(0, graceEnds - this.clock.now().getTime());
     const pending = this.active.values();
     if (pending.length > 0) {
       // Finished runs stay active until their end is recorded (the database away): named apart.
@@ -247,6 +244,27 @@ export class Worker {
     this.summary();
     await this.presence?.stop();
     this.state = 'stopped';
+  }
+
+  /**
+   * At a stop after a failed claim: asks for the runs that claim may have given this worker (they go
+   * back with the buffer), again while the store is unavailable, every answer's bound, within the grace.
+   */
+  private async recoverAtStop(graceMs: number): Promise<void> {
+    const until = this.clock.now().getTime() + graceMs;
+    for (;;) {
+      try {
+        await this.recoverClaims();
+        return;
+      } catch (e) {
+        const left = until - this.clock.now().getTime();
+        if (!isStorageUnavailable(e) || left <= 0) {
+          this.log.warn({ err: e }, `could not look up the runs a failed claim may have given this worker (their leases expire and the reaper ends them): ${(e as Error).message}`);
+          return;
+        }
+        await this.clock.sleep(Math.min(left, this.answerWithinMs));
+      }
+    }
   }
 
   private whenIdle(): Promise<void> {
@@ -358,8 +376,10 @@ export class Worker {
           // The recovery comes before the runs the claim may have started at once are reaped: at once
           // after the claim that failed (its answer lost, the server may be there), then no later than
           // the answer's bound while the recovery itself fails.
-          delay = Math.min(delay, this.answerWithinMs);
+          // After a recovery that succeeds the claim waits its whole back-off (a server that takes the
+          // recovery but refuses claims, 502s, is not asked twice a second).
           if (claimSentAt !== null) [afterRecovery, delay] = [delay, 0];
+          else delay = Math.min(delay, this.answerWithinMs);
           const next = delay === 0 ? 'looking up at once the runs it may have taken' : `retrying in ${delay} ms`;
           this.log.error({ err: e }, `claim failed (${next}): ${(e as Error).message}`);
         } else {
@@ -579,6 +599,10 @@ export class Worker {
       if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId) || doneMeanwhile.has(c.run.backendId)) continue;
       const next = this.state === 'running' ? 'running it now' : 'giving it back (the worker is stopping)';
       this.log.warn({ backendId: c.run.backendId }, `run ${c.run.backendId}: claimed before the connection was lost; ${next}`);
+      // Renewed at its own lease's pace, as a run the claim's answer had brought (a first claim's runs
+      // of a 2 s lease were renewed at the default 30 s lease's pace, and reaped while they ran).
+      this.timers.leaseMs(c.leaseMs);
+      this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
       // Its lease counted on this worker's clock from the first lost claim (its answer never came), not from the server's expiry.
       if (this.lostClaimSentAt !== null) this.timers.claimedAt(c, this.lostClaimSentAt, knownAt);
       this.buffer.push(c);

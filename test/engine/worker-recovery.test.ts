@@ -159,9 +159,10 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
   const setup = useTempOrrery();
 
   /** A remote board whose first claim that takes runs commits and then never answers (it times out after answerWithinMs). */
-  function silentFirstClaim(orrery: Jobboard, clock: VirtualClock) {
+  function silentFirstClaim(orrery: Jobboard, clock: VirtualClock, heldFailures = 0) {
     const seen = { asked: [] as Array<number | undefined>, claimedAt: null as number | null, heldAt: [] as number[] };
     let silent = true;
+    let failing = heldFailures;
     const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
       claim: undefined,
       claimRuns: async (req: Parameters<Jobboard['claimRuns']>[0]) => {
@@ -177,6 +178,7 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
       },
       heldRuns: async (worker: string, opts?: { answerWithinMs?: number }) => {
         seen.heldAt.push(clock.now().getTime());
+        if (failing-- > 0) throw new StorageUnavailableError('orrery server answered 503 (test)');
         return orrery.heldRuns(worker, opts);
       },
     });
@@ -225,5 +227,70 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', retriesLeft: 1, consecutiveAbandons: 0 });
     const [run] = (await orrery.searchRuns({})).runs;
     expect(run).toMatchObject({ status: 'scheduled', attempt: 1, worker: null });
+  });
+
+  it('runs read back after a lost answer are renewed at their own lease\'s pace, though no claim had brought a lease yet', async () => {
+    const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+    const { orrery, onCleanup } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '2s' });
+    await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    const { board } = silentFirstClaim(orrery, clock);
+    let executions = 0;
+    const job = () => new Promise<boolean>((r) => clock.setTimer(4_000, () => r(++executions > 0)));
+    const w = new Worker(board, { concurrency: 2, types: ['job'], pollMs: 20_000, clock, handlers: { job } });
+    w.start();
+    onCleanup(async () => {
+      const stopped = w.stop(0);
+      await clock.advance(60_000);
+      await stopped;
+    });
+    // Read back at 1 s, running until 5 s: at 3 s the leases were renewed (they were not: renewals at the default 30 s lease's pace).
+    await clock.advance(3_000);
+    expect(await orrery.reapExpired()).toEqual([]);
+    await clock.advance(3_000);
+    expect(executions).toBe(2);
+    expect((await orrery.searchRuns({})).runs.map((r) => [r.status, r.attempt])).toEqual([['eventful', 1], ['eventful', 1]]);
+  });
+
+  it('a worker stopping asks for a failed claim\'s runs again while the server is unavailable, within its grace', async () => {
+    const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+    const { orrery } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '2s' });
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    const { board, seen } = silentFirstClaim(orrery, clock, 2); // the recovery and the first ask at the stop get a 503
+    let executions = 0;
+    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
+    w.start();
+    await waitFor(() => seen.claimedAt !== null, 'the claim committed');
+    const stopped = w.stop(10_000);
+    await clock.advance(15_000);
+    await stopped;
+    expect(executions).toBe(0);
+    expect(seen.heldAt.length).toBe(3);
+    expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', consecutiveAbandons: 0 });
+    expect((await orrery.searchRuns({})).runs).toMatchObject([{ status: 'scheduled', attempt: 1, worker: null }]);
+  });
+
+  it('claims refused while the recovery succeeds are tried again after a growing delay, not at the answer\'s bound', async () => {
+    const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+    const { orrery, onCleanup } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '2s' });
+    const claims: number[] = [];
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      claim: undefined,
+      claimRuns: async () => {
+        claims.push(clock.now().getTime());
+        throw new StorageUnavailableError('orrery server answered 502 (test)');
+      },
+    });
+    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 500, clock, handlers: { job: () => true } });
+    w.start();
+    onCleanup(async () => {
+      const stopped = w.stop(0);
+      await clock.advance(60_000);
+      await stopped;
+    });
+    await clock.advance(8_000);
+    expect(claims.slice(1).map((t, i) => t - claims[i]!).slice(0, 3)).toEqual([1_000, 2_000, 4_000]);
   });
 });
