@@ -8,6 +8,7 @@ import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { ISOLATION_MODES } from '../worker/isolation/protocol.js';
 import { workerListCommand } from './worker-list-command.js';
+import { untilAborted } from '../core/until-aborted.js';
 import { ALERTS_STOP_MS, LOOPS_STOP_MS, StartAborted, startPatiently, stoppedBeforeStart, stopWithin, watchSignals, whileUnreachable } from './daemon-lifecycle.js';
 
 interface DaemonCliOpts extends DbOpts {
@@ -268,7 +269,11 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     // The server's task types, DAGs and --types check, patiently: a server away for now (restarting,
     // not up yet) is waited for, as a daemon waits for its database (startPatiently); a wrong token
     // (exit 1, the server's refusal) and Orrery's own verdicts are final.
-    const prepared = await whileUnreachable(log, signals, () => 'cannot reach the server', async () => ({ types: await prepareRemote(client, mod, { types: w.types, handlers: w.handlers!, url: w.url!, token: (w.token ?? envToken()) != null }, log) }));
+    // A signal meanwhile ends the start at once, a request in flight included (a server that holds its
+    // answer kept the stop waiting for the 60 s request timeout).
+    const prepared = await whileUnreachable(log, signals, () => 'cannot reach the server', async () => ({
+      types: await untilAborted(prepareRemote(client, mod, { types: w.types, handlers: w.handlers!, url: w.url!, token: (w.token ?? envToken()) != null }, log), starting.signal),
+    })).catch((e: unknown) => (e instanceof StartAborted ? null : Promise.reject(e)));
     if (prepared === null) return stoppedBeforeStart(log);
     const { types } = prepared;
     const worker = new Worker(client, {

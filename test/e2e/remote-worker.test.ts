@@ -97,4 +97,23 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
   });
+
+  it('a signal while its first request to the server hangs (accepted, never answered) stops it at once, not after the request timeout', async () => {
+    // A server that takes connections and never answers (audit: the stop waited 60 s for the request timeout).
+    const sockets: Array<import('node:net').Socket> = [];
+    const silent = createServer((s) => void sockets.push(s));
+    const port = await new Promise<number>((r) => silent.listen(0, '127.0.0.1', () => r((silent.address() as AddressInfo).port)));
+    try {
+      const worker = spawnOrrery(['worker', '--url', `http://127.0.0.1:${port}`, '--handlers', FIXTURE_HANDLERS, '--types', 'noop']);
+      await waitFor(() => sockets.length > 0, 'the worker to connect', 30_000);
+      const sentAt = Date.now();
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(Date.now() - sentAt).toBeLessThan(20_000);
+      expect(worker.output()).toMatch(/SIGTERM received while starting/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
 });
