@@ -13,7 +13,7 @@ describe('RepeatedFailure: the lines a repeating failure gets', () => {
     expect(f.succeeded(13_500, 'heartbeat')).toBe('heartbeat succeeded again after 7 failed attempts over 12.5 s');
     // A new episode starts over.
     expect(f.failed(14_000, 'heartbeat', 'down')).toBe('heartbeat failed: down');
-    expect(f.succeeded(14_100, 'heartbeat')).toBe('heartbeat succeeded again');
+    expect(f.succeeded(14_100, 'heartbeat')).toBe('heartbeat succeeded again after 1 failed attempt over 0.1 s');
     expect(f.succeeded(14_200, 'heartbeat')).toBeNull();
   });
 });

@@ -26,12 +26,12 @@ export class RepeatedFailure {
     return `${what} still failing after ${this.failures} attempts over ${seconds(now - this.firstAt)}: ${message}`;
   }
 
-  /** A success at `now`: the line saying the failures stopped, or null when there were none (or only one, already told). */
+  /** A success at `now`: the line saying the failures stopped (after one as after many), or null when there were none. */
   succeeded(now: number, what: string): string | null {
     const n = this.failures;
     this.failures = 0;
-    if (n < 2) return n === 1 ? `${what} succeeded again` : null;
-    return `${what} succeeded again after ${n} failed attempts over ${seconds(now - this.firstAt)}`;
+    if (n === 0) return null;
+    return `${what} succeeded again after ${n} failed attempt${n === 1 ? '' : 's'} over ${seconds(now - this.firstAt)}`;
   }
 }
 
