@@ -24,7 +24,11 @@ export class EndBatcher {
   private writing = false;
   private scheduled = false;
 
-  constructor(private readonly board: Jobboard) {}
+  constructor(
+    private readonly board: Jobboard,
+    /** How long a remote board's answer is waited for (Jobboard.endRuns): the worker's claim bound. */
+    private readonly answerWithinMs: () => number | undefined = () => undefined,
+  ) {}
 
   end(item: EndItem): Promise<EndRunResult> {
     return new Promise((resolve, reject) => {
@@ -42,7 +46,8 @@ export class EndBatcher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
-        const outcomes = await this.board.endRuns(batch.map((p) => p.item));
+        const within = this.answerWithinMs();
+        const outcomes = await this.board.endRuns(batch.map((p) => p.item), within === undefined ? undefined : { answerWithinMs: within });
         outcomes.forEach((o, i) => (o instanceof Error || isOrreryError(o) ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
       } catch (e) {
         for (const p of batch) p.reject(e); // the database failed the whole batch: each caller retries its own end

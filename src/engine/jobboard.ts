@@ -88,12 +88,16 @@ export interface Jobboard {
    * the worker's runs among them that were withdrawn from it; with `withdrawnOnly`, only lets go.
    */
   releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number>;
-  /** Ends many runs; each item gets its result or the `OrreryError` that refused it, in input order. */
-  endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>>;
-  /** Ends a held run `lost` because its worker gives it up (shutdown past the grace); `startedAt`: when its handler began. */
-  abandonRun(backendId: string, opts: { worker: string; reason?: string; at?: Date; startedAt?: Date | null }): Promise<EndRunResult>;
-  /** Appends handler log records to a run. */
-  appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void>;
+  /**
+   * Ends many runs; each item gets its result or the `OrreryError` that refused it, in input order.
+   * `answerWithinMs` as for a claim: an answer not come by then fails as unavailable, and the worker
+   * sends the end again (a repeat of an end recorded is recognised).
+   */
+  endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>, opts?: { answerWithinMs?: number }): Promise<Array<EndRunResult | OrreryError>>;
+  /** Ends a held run `lost` because its worker gives it up (shutdown past the grace); `startedAt`: when its handler began; `answerWithinMs` as for an end. */
+  abandonRun(backendId: string, opts: { worker: string; reason?: string; at?: Date; startedAt?: Date | null; answerWithinMs?: number }): Promise<EndRunResult>;
+  /** Appends handler log records to a run; `answerWithinMs` as for a claim (records not taken by then are lost, and said so). */
+  appendRunLogs(backendId: string, records: readonly RunLogRecord[], opts?: { answerWithinMs?: number }): Promise<void>;
   /** Calls `listener` when runs may be waiting to be claimed; returns a function that unsubscribes. */
   onRunsScheduled(listener: () => void): () => void;
   /**

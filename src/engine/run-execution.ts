@@ -4,6 +4,7 @@ import { formatDuration } from '../core/durations.js';
 import { hasCode, isStorageUnavailable, LeaseLostError } from '../core/errors.js';
 import { storableText } from '../core/storable.js';
 import { CANCELLED_ERROR, LOG_LEVELS, type LogLevel, type TaskRun } from '../core/model.js';
+import { claimAnswerWithinMs } from '../core/claim-ahead.js';
 import { MAX_LOG_MESSAGE } from '../core/run-logs.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { elided, logAttributes, outcomeOfSettled, quietIfUnawaited, type Handler, type HandlerContext, type Outcome } from '../worker/handlers.js';
@@ -200,7 +201,8 @@ export class RunExecution {
     await this.logs?.flush();
     try {
       const at = this.board.now();
-      const r = await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at, startedAt: this.startedAt }), this.claimed.leaseMs);
+      const answerWithinMs = claimAnswerWithinMs([this.claimed.leaseMs], this.claimed.leaseMs);
+      const r = await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at, startedAt: this.startedAt, answerWithinMs }), this.claimed.leaseMs);
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
       this.trace?.done(r, { status: 'lost', error: `abandoned: ${reason}` });
       this.events.onDone(this, r);
@@ -303,7 +305,8 @@ export class RunExecution {
     const attrs = attributes === undefined || attributes === null ? {} : logAttributes(attributes);
     this.logs ??= new RunLogBuffer(
       this.clock,
-      (batch) => this.board.appendRunLogs(this.backendId, batch),
+      // A remote board's answer waited for no longer than a claim's: a hung request holds back the run's end.
+      (batch) => this.board.appendRunLogs(this.backendId, batch, { answerWithinMs: claimAnswerWithinMs([this.claimed.leaseMs], this.claimed.leaseMs) }),
       (e, n) => this.log.error({ err: e }, `run ${this.backendId}: ${n} log records lost: ${(e as Error).message}`),
     );
     this.logs.add({ at: this.board.now(), level: lvl, message: elided(storableText(String(message)), MAX_LOG_MESSAGE), attributes: attrs });

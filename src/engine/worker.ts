@@ -132,7 +132,7 @@ export class Worker {
     this.log = checkLogger(opts.logger) ?? silentLogger;
     this.clock = checkClock(opts.clock) ?? board.clock ?? systemClock;
     this.sleeper = new Sleeper(this.clock);
-    this.ender = new EndBatcher(board);
+    this.ender = new EndBatcher(board, () => this.answerWithinMs);
     this.timers = new WorkerTimers(board, this.id, this.log, {
       held: () => this.held(),
       holdsAny: () => this.holdsAny(),

@@ -142,7 +142,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
     return { leaseExpiresAt: a.leaseExpiresAt, cancelRequested: a.cancelRequested === true };
   }
   /** `POST /api/jobboard/end`: ends many runs; each gets its result or the error that refused it. */
-  async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
+  async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>, opts: { answerWithinMs?: number } = {}): Promise<Array<EndRunResult | OrreryError>> {
     if (Array.isArray(items) && items.length === 0) return []; // as the library
     // The server's clock stamps the end: remote worker clocks do not decide instants.
     const sent = items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) }));
@@ -150,20 +150,20 @@ export class OrreryClient extends TaskClient implements Jobboard {
     // a batch of ends with large results would otherwise be refused whole.
     const out: Array<EndRunResult | OrreryError> = [];
     for (const part of chunks(sent, endItemSize)) {
-      const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', { items: part });
+      const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', { items: part }, this.within(opts.answerWithinMs));
       for (const o of outcomes) out.push('ok' in o ? o.ok : (toError(o, 400) as OrreryError));
     }
     return out;
   }
   /** `POST /api/jobboard/abandon`: its worker gives a held run up: a started one (or one given `startedAt`, when its handler began) ends `lost`, a claimed one goes back to the queue. */
-  async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
+  async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null; answerWithinMs?: number }): Promise<EndRunResult> {
     const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt } : {}) };
-    return this.call('POST', '/jobboard/abandon', body);
+    return this.call('POST', '/jobboard/abandon', body, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
-  async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
+  async appendRunLogs(backendId: string, records: readonly RunLogRecord[], opts: { answerWithinMs?: number } = {}): Promise<void> {
     // In requests of at most MAX_ITEMS_REQUEST bytes of records, as ends: one large record never takes the others down.
-    for (const part of chunks(records, logRecordSize)) await this.call('POST', '/jobboard/logs', { backendId, records: part.map((r) => ({ ...r, at: r.at })) });
+    for (const part of chunks(records, logRecordSize)) await this.call('POST', '/jobboard/logs', { backendId, records: part.map((r) => ({ ...r, at: r.at })) }, this.within(opts.answerWithinMs));
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */

@@ -31,4 +31,15 @@ describe('OrreryClient: bounded waits of the jobboard', () => {
     const held = await client.heldRuns('w', { answerWithinMs: 300 }).catch((e: unknown) => e);
     expect((held as Error).message).toContain('did not answer within 300 ms');
   });
+
+  it('endRuns, abandonRun and appendRunLogs give up after answerWithinMs too (a hung log request held a run\'s end back past the grace)', async () => {
+    const client = new OrreryClient(await silentServer(), null, { timeoutMs: 60_000 });
+    const end = await client.endRuns([{ backendId: 'b', status: 'uneventful', worker: 'w' }], { answerWithinMs: 200 }).catch((e: unknown) => e);
+    expect(end).toBeInstanceOf(StorageUnavailableError);
+    expect((end as Error).message).toContain('did not answer within 200 ms');
+    const abandon = await client.abandonRun('b', { worker: 'w', answerWithinMs: 250 }).catch((e: unknown) => e);
+    expect((abandon as Error).message).toContain('did not answer within 250 ms');
+    const logs = await client.appendRunLogs('b', [{ at: new Date(), level: 'info', message: 'm', attributes: {} }], { answerWithinMs: 300 }).catch((e: unknown) => e);
+    expect((logs as Error).message).toContain('did not answer within 300 ms');
+  });
 });
