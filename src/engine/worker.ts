@@ -224,10 +224,12 @@ export class Worker {
     // A claim failed just before the stop: it may have committed, and the runs it gave this worker go
     // back with the buffer (no retry used), not to the reaper at the end of their leases (lost, counted).
     // It spends the grace (no longer than a lease, past which its runs are reaped anyway).
-    const graceEnds = this.clock.now().getTime() + graceMs;
-    if (this.recover) await this.recoverAtStop(Math.min(graceMs, this.minLeaseMs));
+    if (this.recover) {
+      const graceEnds = this.clock.now().getTime() + graceMs;
+      await this.recoverAtStop(Math.min(graceMs, this.minLeaseMs));
+      graceMs = Math.max(0, graceEnds - this.clock.now().getTime());
+    }
     await this.giveBack();
-    graceMs = Math.max(0, graceEnds - this.clock.now().getTime());
     const pending = this.active.values();
     if (pending.length > 0) {
       // Finished runs stay active until their end is recorded (the database away): named apart.
@@ -248,14 +250,20 @@ export class Worker {
 
   /**
    * At a stop after a failed claim: asks for the runs that claim may have given this worker (they go
-   * back with the buffer), again while the store is unavailable, every answer's bound, within the grace.
+   * back with the buffer), again while the store is unavailable, every answer's bound, within `budgetMs`;
+   * once answered, a second time an answer's bound later (a claim the server committed just after its
+   * answer was given up is not held yet at the first look).
    */
-  private async recoverAtStop(graceMs: number): Promise<void> {
-    const until = this.clock.now().getTime() + graceMs;
+  private async recoverAtStop(budgetMs: number): Promise<void> {
+    const until = this.clock.now().getTime() + budgetMs;
+    let looks = 0;
     for (;;) {
       try {
-        await this.recoverClaims();
-        return;
+        await this.recoverClaims(looks === 0);
+        if (++looks === 2) return;
+        const left = until - this.clock.now().getTime();
+        if (left <= 0) return;
+        await this.clock.sleep(Math.min(left, this.answerWithinMs));
       } catch (e) {
         const left = until - this.clock.now().getTime();
         if (!isStorageUnavailable(e) || left <= 0) {
@@ -289,19 +297,23 @@ export class Worker {
 
   private async loop(): Promise<void> {
     let failures = 0;
-    // Set by a claim that failed with the store unavailable: the back-off to wait after the recovery that follows it at once.
-    let afterRecovery: number | null = null;
+    // Set by a claim that failed with the store unavailable: the back-off to wait after the recovery
+    // that follows it at once (`second`: that recovery is the first of two looks).
+    let afterRecovery: { waitMs: number; second: boolean } | null = null;
     while (this.state === 'running') {
       let delay = this.pollMs;
       let backOff = false;
       let claimSentAt: number | null = null;
-      const recoveryOnly = afterRecovery;
+      const recoveryOnly = afterRecovery as { waitMs: number; second: boolean } | null;
       afterRecovery = null;
       try {
-        if (this.recover) await this.recoverClaims();
+        if (this.recover) await this.recoverClaims(recoveryOnly?.second === true);
         if (recoveryOnly !== null) {
-          // The recovery that follows a failed claim at once: the next claim still waits its back-off.
-          delay = recoveryOnly;
+          // The recovery that follows a failed claim at once is looked again an answer's bound later (a
+          // claim the server committed just after its answer was given up is not held yet at the first
+          // look, and would be reaped, counted); the next claim still waits its whole back-off.
+          delay = recoveryOnly.second ? Math.min(recoveryOnly.waitMs, this.answerWithinMs) : recoveryOnly.waitMs;
+          if (recoveryOnly.second && recoveryOnly.waitMs > delay) afterRecovery = { waitMs: recoveryOnly.waitMs - delay, second: false };
           backOff = true;
         } else {
           const types = await this.currentTypes();
@@ -378,7 +390,7 @@ export class Worker {
           // the answer's bound while the recovery itself fails.
           // After a recovery that succeeds the claim waits its whole back-off (a server that takes the
           // recovery but refuses claims, 502s, is not asked twice a second).
-          if (claimSentAt !== null) [afterRecovery, delay] = [delay, 0];
+          if (claimSentAt !== null) [afterRecovery, delay] = [{ waitMs: delay, second: true }, 0];
           else delay = Math.min(delay, this.answerWithinMs);
           const next = delay === 0 ? 'looking up at once the runs it may have taken' : `retrying in ${delay} ms`;
           this.log.error({ err: e }, `claim failed (${next}): ${(e as Error).message}`);
@@ -576,8 +588,11 @@ export class Worker {
     this.log.info({ ended: total }, `ended ${total} run${total === 1 ? '' : 's'} (${parts.join(', ')}); ${this.handling} running, ${this.buffer.length} buffered`);
   }
 
-  /** Executes runs this worker holds but is not running: claims whose reply was lost with the connection. */
-  private async recoverClaims(): Promise<void> {
+  /**
+   * Executes runs this worker holds but is not running: claims whose reply was lost with the connection.
+   * `lookAgain`: the first of two looks (the recovery stays pending, its lost claim's instant kept).
+   */
+  private async recoverClaims(lookAgain = false): Promise<void> {
     // Runs done while the read is on its way: the read may predate their ends, and they left `active`.
     const doneMeanwhile = new Set<string>();
     this.doneDuringRecovery = doneMeanwhile;
@@ -587,7 +602,7 @@ export class Worker {
     } finally {
       this.doneDuringRecovery = null;
     }
-    this.recover = false;
+    this.recover = lookAgain;
     const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId)]);
     // Runs whose handler already ran but whose end could not be recorded stay held until a reaper ends
     // them, however late that is (the reapers may be down as long as the database): running them again
@@ -607,7 +622,7 @@ export class Worker {
       if (this.lostClaimSentAt !== null) this.timers.claimedAt(c, this.lostClaimSentAt, knownAt);
       this.buffer.push(c);
     }
-    this.lostClaimSentAt = null;
+    if (!lookAgain) this.lostClaimSentAt = null;
     this.dispatch(false);
   }
 

@@ -223,7 +223,7 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     await clock.advance(15_000);
     await stopped;
     expect(executions).toBe(0);
-    expect(seen.heldAt).toHaveLength(1);
+    expect(seen.heldAt).toHaveLength(2); // and a second look, an answer's bound later
     expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', retriesLeft: 1, consecutiveAbandons: 0 });
     const [run] = (await orrery.searchRuns({})).runs;
     expect(run).toMatchObject({ status: 'scheduled', attempt: 1, worker: null });
@@ -266,7 +266,7 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     await clock.advance(15_000);
     await stopped;
     expect(executions).toBe(0);
-    expect(seen.heldAt.length).toBe(3);
+    expect(seen.heldAt.length).toBe(4); // two 503s, the answer, and the second look
     expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', consecutiveAbandons: 0 });
     expect((await orrery.searchRuns({})).runs).toMatchObject([{ status: 'scheduled', attempt: 1, worker: null }]);
   });
@@ -292,5 +292,49 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     });
     await clock.advance(8_000);
     expect(claims.slice(1).map((t, i) => t - claims[i]!).slice(0, 3)).toEqual([1_000, 2_000, 4_000]);
+  });
+
+  it('a claim the server commits just after its answer was given up is found by a second look, in the loop and at a stop (review)', async () => {
+    for (const stopAfterClaim of [false, true]) {
+      const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+      const { orrery } = await setup({ clock });
+      await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '30s', numRetries: 0 });
+      const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+      let first = true;
+      let failedAt: number | null = null;
+      const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+        claim: undefined,
+        claimRuns: async (req: Parameters<Jobboard['claimRuns']>[0]) => {
+          if (!first) return orrery.claimRuns(req);
+          first = false;
+          // Still at work on the claim when the worker gives up waiting: it commits 300 ms later.
+          clock.setTimer(req.answerWithinMs! + 300, () => void orrery.claimRuns(req));
+          await new Promise<void>((r) => clock.setTimer(req.answerWithinMs!, r));
+          failedAt = clock.now().getTime();
+          throw new StorageUnavailableError(`did not answer within ${req.answerWithinMs} ms (test)`);
+        },
+      });
+      let executions = 0;
+      const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 1000, clock, handlers: { job: () => void (executions += 1) } });
+      w.start();
+      if (stopAfterClaim) {
+        await clock.advance(10_000);
+        await waitFor(() => failedAt !== null, 'the claim to fail');
+        const stopped = w.stop(10_000);
+        await clock.advance(20_000);
+        await stopped;
+        expect(executions).toBe(0);
+        expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', consecutiveAbandons: 0 });
+        expect((await orrery.searchRuns({})).runs).toMatchObject([{ status: 'scheduled', attempt: 1, worker: null }]);
+      } else {
+        await clock.advance(45_000);
+        expect(await orrery.reapExpired()).toEqual([]);
+        expect(executions).toBe(1);
+        expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'completed' });
+        const stopped = w.stop(0);
+        await clock.advance(60_000);
+        await stopped;
+      }
+    }
   });
 });
