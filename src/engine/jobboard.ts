@@ -87,7 +87,7 @@ export interface Jobboard {
    * Gives claimed runs whose handlers never began back to the queue (no retry consumed), and lets go of
    * the worker's runs among them that were withdrawn from it; with `withdrawnOnly`, only lets go.
    */
-  releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number>;
+  releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number>;
   /**
    * Ends many runs; each item gets its result or the `OrreryError` that refused it, in input order.
    * `answerWithinMs` as for a claim: an answer not come by then fails as unavailable, and the worker
@@ -116,7 +116,7 @@ export interface Jobboard {
    * every WORKER_REFRESH_MS, busy or idle (docs/operations.md#workers). Optional: a board without it
    * keeps no registry, and its workers are known only by their runs.
    */
-  registerWorker?(worker: WorkerInfo): Promise<unknown>;
-  /** Marks the worker stopped (its graceful stop). Optional, with `registerWorker`. */
-  stopWorker?(id: string): Promise<unknown>;
+  registerWorker?(worker: WorkerInfo, opts?: { answerWithinMs?: number }): Promise<unknown>;
+  /** Marks the worker stopped (its graceful stop). Optional, with `registerWorker`; `answerWithinMs` as for a claim. */
+  stopWorker?(id: string, opts?: { answerWithinMs?: number }): Promise<unknown>;
 }

@@ -52,6 +52,10 @@ export class RunExecution {
   private leaseLost: LeaseLostError | null = null;
   private finished = false;
   private givenUp = false;
+  /** The end on its way (finish), awaited by a stop that gives it up. */
+  private finishing: Promise<void> | null = null;
+  /** Wakes the wait between two tries of a call the database refused for now (a stop gave it up). */
+  private retryWake: AbortController | null = null;
   private settledOnce = false;
   private startedMs = 0;
   private ignoredTimer: Timer | null = null;
@@ -156,7 +160,7 @@ export class RunExecution {
     this.events.onSettled(this, handlerMs);
     // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
     if (this.finished) return;
-    void this.finish(outcomeOfSettled(r), handlerMs);
+    this.finishing = this.finish(outcomeOfSettled(r), handlerMs);
   }
 
   /** The run's deadline passed: abort the handler and end the run failed. */
@@ -164,7 +168,7 @@ export class RunExecution {
     if (this.finished || this.claimed.timeoutMs === null) return;
     const message = `timeout after ${formatDuration(this.claimed.timeoutMs)}`;
     this.abort(new Error(message));
-    void this.finish({ status: 'failed', error: message });
+    this.finishing = this.finish({ status: 'failed', error: message });
   }
 
   /**
@@ -175,7 +179,7 @@ export class RunExecution {
     if (this.finished) return;
     this.log.info({ backendId: this.backendId }, `run ${this.backendId}: cancellation requested; aborting its handler`);
     this.abort(new Error(CANCELLED_ERROR));
-    void this.finish({ status: 'failed', error: CANCELLED_ERROR });
+    this.finishing = this.finish({ status: 'failed', error: CANCELLED_ERROR });
   }
 
   /** The worker no longer holds the run (reaped, cancelled, ended elsewhere): whoever holds it ends it. */
@@ -193,7 +197,14 @@ export class RunExecution {
   /** Gives the run back (graceful shutdown past the grace period): it ends `lost`, its task is due again. */
   async abandon(reason: string): Promise<void> {
     if (this.finished) {
-      this.givenUp = true; // shutting down: an end still waiting for the database is retried no more
+      // Shutting down: an end still waiting for the database is retried no more. One waiting between two
+      // tries says so now, before the worker says it stopped and closes the store under it (a call in
+      // flight, which may hang with the database, is not waited for).
+      this.givenUp = true;
+      if (this.retryWake !== null) {
+        this.retryWake.abort();
+        await this.finishing;
+      }
       return;
     }
     this.finished = true;
@@ -246,9 +257,15 @@ export class RunExecution {
       } else if (VERDICTS.some((code) => hasCode(e, code))) {
         // Orrery's verdict (lease lost, reaped, ended elsewhere): whoever holds the run now ends it.
         this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as unknown as Error).message}`);
+      } else if (this.givenUp && isStorageUnavailable(e)) {
+        // The worker stopped past its grace while the database was unavailable: said as such, not as a fault.
+        this.log.warn(
+          { backendId: this.backendId, status: outcome.status },
+          `run ${this.backendId}: end (${outcome.status}) not recorded: the worker stopped while the database was unavailable (${(e as Error).message}); the run is left to the reaper once its lease expires`,
+        );
       } else {
-        // Not retried: a bug, or the worker gave up at shutdown. The slot is released; the run keeps
-        // its lease until it expires, then the reaper ends it (lost) and the task follows its rules.
+        // Not retried: a bug. The slot is released; the run keeps its lease until it expires, then the
+        // reaper ends it (lost) and the task follows its rules.
         this.log.error(
           { err: e, backendId: this.backendId, type: run.type, task: run.task, status: outcome.status },
           `run ${this.backendId}: end (${outcome.status}) not recorded: ${(e as Error).message}; not retried, the run is left to the reaper once its lease expires`,
@@ -295,7 +312,10 @@ export class RunExecution {
         failures ??= new RepeatedFailure();
         const line = failures.failed(this.clock.now().getTime(), `run ${this.backendId}: database call`, `${(e as Error).message}; retrying every ${delay} ms or less`);
         if (line) this.log.warn({ backendId: this.backendId }, line);
-        await this.clock.sleep(delay);
+        this.retryWake = new AbortController();
+        await this.clock.sleep(delay, this.retryWake.signal).catch(() => {});
+        this.retryWake = null;
+        if (this.givenUp) throw e;
       }
     }
   }

@@ -489,17 +489,17 @@ export class Orrery implements Jobboard {
 
   /**
    * Registers a worker, or refreshes its registry row: workers call it at start and every
-   * WORKER_REFRESH_MS (10 s), busy or idle; a worker that (re)starts prunes rows not seen for a week.
+   * WORKER_REFRESH_MS (10 s), busy or idle; a worker that (re)starts prunes rows not seen for a week (`answerWithinMs`: ignored in process).
    */
-  async registerWorker(worker: WorkerInfo, opts: At = {}): Promise<RegisteredWorker> {
+  async registerWorker(worker: WorkerInfo, opts: At & { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
     opts = optionsObject(opts, 'options');
     const row = await registerWorker(this.store, worker, this.instant(opts.at));
     this.events.emit('worker', row.id); // a sign of life, as a claim or a heartbeat
     return row;
   }
 
-  /** Marks a registered worker stopped (its graceful stop); NotFoundError for an unknown id. */
-  async stopWorker(id: string, opts: At = {}): Promise<RegisteredWorker> {
+  /** Marks a registered worker stopped (its graceful stop); NotFoundError for an unknown id. (`answerWithinMs`: ignored in process.) */
+  async stopWorker(id: string, opts: At & { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
     opts = optionsObject(opts, 'options');
     return stopWorker(this.store, id, this.instant(opts.at));
   }

@@ -5,6 +5,12 @@ import type { Logger } from './logger.js';
 import { compareCodePoints } from '../core/text-order.js';
 
 /**
+ * How long a remote board's answer to a registration or a stop is waited for: half a refresh, so an
+ * answer lost holds back neither the next refresh (the row would read stale) nor a stop (its bound).
+ */
+const REGISTRY_ANSWER_MS = WORKER_REFRESH_MS / 2;
+
+/**
  * A worker's row in the worker registry (docs/operations.md#workers): registered at start, refreshed
  * every WORKER_REFRESH_MS from the worker's own clock whether it holds runs or not (and at once when
  * the types it handles change), marked stopped on a graceful stop. One registration is in flight at a
@@ -51,7 +57,7 @@ export class WorkerPresence {
     this.timer = null;
     await this.inFlight;
     try {
-      await this.board.stopWorker?.(this.info.id);
+      await this.board.stopWorker?.(this.info.id, { answerWithinMs: REGISTRY_ANSWER_MS });
     } catch (e) {
       this.log.warn({ err: e }, `could not mark worker ${this.info.id} stopped in the registry (it reads stale, then gone): ${(e as Error).message}`);
     }
@@ -61,7 +67,7 @@ export class WorkerPresence {
     this.timer?.cancel();
     this.timer = null;
     this.dirty = false;
-    this.inFlight = this.board.registerWorker!(this.info).then(
+    this.inFlight = this.board.registerWorker!(this.info, { answerWithinMs: REGISTRY_ANSWER_MS }).then(
       () => {
         if (this.failing) this.log.info(`worker ${this.info.id} registered again`);
         this.failing = false;

@@ -286,7 +286,7 @@ export class Worker {
     this.buffer = [];
     if (ids.length === 0) return;
     try {
-      const n = await this.board.releaseRuns({ worker: this.id, backendIds: ids });
+      const n = await this.board.releaseRuns({ worker: this.id, backendIds: ids, answerWithinMs: this.answerWithinMs });
       // The others were no longer to run: their task was paused (taken back), disabled or cancelled (ended).
       const others = ids.length - n;
       this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue${others > 0 ? `; ${others} not (no longer the worker's, or their task paused, disabled or cancelled meanwhile)` : ''}`);
@@ -502,7 +502,7 @@ export class Worker {
     const goes = new Set(back);
     this.buffer = this.buffer.filter((c) => !goes.has(c));
     this.trimming = this.board
-      .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) })
+      .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId), answerWithinMs: this.answerWithinMs })
       .then((n) => {
         // One line at most every GIVE_BACK_LOG_MS, counting every run given back since the last (a ramp-up trims many times a second).
         if (n <= 0) return;
@@ -574,7 +574,7 @@ export class Worker {
    * (`withdrawnOnly`: only `lost` runs are touched), so a run claimed again by this worker meanwhile is left as it is.
    */
   private letGo(ids: readonly string[]): void {
-    this.board.releaseRuns({ worker: this.id, backendIds: ids, withdrawnOnly: true }).catch((e: unknown) => {
+    this.board.releaseRuns({ worker: this.id, backendIds: ids, withdrawnOnly: true, answerWithinMs: this.answerWithinMs }).catch((e: unknown) => {
       this.log.warn({ err: e }, `could not tell the store ${ids.length} withdrawn run(s) are let go (their leases run out instead): ${(e as Error).message}`);
     });
   }
@@ -674,7 +674,7 @@ export class Worker {
     this.buffer = this.buffer.filter((c) => !goes(c));
     const named = [...new Set(back.map((c) => c.run.type))];
     try {
-      const n = await this.board.releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId) });
+      const n = await this.board.releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId), answerWithinMs: this.answerWithinMs });
       this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} of ${why} type${named.length === 1 ? '' : 's'} ${named.join(', ')} back to the queue`);
     } catch (e) {
       this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) of ${why} types back (their leases expire and the reaper gives them back): ${(e as Error).message}`);

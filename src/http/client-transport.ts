@@ -64,7 +64,6 @@ export interface OrreryClientOptions {
   timeoutMs?: number | null;
 }
 
-const CLOSED = Symbol('closed');
 const TIMED_OUT = Symbol('timed out');
 const closedError = () => new HttpError('client_closed', 'the client was closed');
 
@@ -79,6 +78,20 @@ function parseBody(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+/**
+ * A signal aborted when any of `signals` is: AbortSignal.any (Node 20, current browsers), else (an
+ * older browser's dashboard) a controller each of them aborts through a listener.
+ */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
+  const c = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) c.abort(s.reason);
+    else s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+  }
+  return c.signal;
 }
 
 /**
@@ -128,18 +141,18 @@ export abstract class ClientTransport {
   protected async exchange<T>(url: string, init: RequestInit, timeoutMs: number | null = this.timeoutMs, signal?: AbortSignal): Promise<T> {
     if (this.closing.signal.aborted) throw closedError();
     signal?.throwIfAborted();
-    // One controller per request: aborted by close() or by the timeout, whichever comes first.
+    // One controller per request for its timeout; the request is aborted by that, by close() or by the
+    // caller's signal, whichever comes first. Combined with AbortSignal.any, not a listener per request
+    // on close()'s signal: a remote worker's dozen requests in flight made Node warn of a leak.
     const abort = new AbortController();
-    const onClose = () => abort.abort(CLOSED);
-    this.closing.signal.addEventListener('abort', onClose);
     const timer = timeoutMs === null ? null : setTimeout(() => abort.abort(TIMED_OUT), timeoutMs);
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, { ...init, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
+      res = await fetch(url, { ...init, signal: anySignal(signal ? [abort.signal, this.closing.signal, signal] : [abort.signal, this.closing.signal]) });
       text = await res.text();
     } catch (e) {
-      if (abort.signal.reason === CLOSED) throw closedError();
+      if (this.closing.signal.aborted) throw closedError();
       if (signal?.aborted) throw signal.reason;
       if (abort.signal.reason === TIMED_OUT) {
         throw new StorageUnavailableError(`orrery server ${this.base} did not answer within ${timeoutMs} ms`, { cause: e });
@@ -157,7 +170,6 @@ export abstract class ClientTransport {
       throw e;
     } finally {
       if (timer !== null) clearTimeout(timer);
-      this.closing.signal.removeEventListener('abort', onClose);
     }
     if (!res.ok) {
       const body = parseBody(text) as { error?: { code?: string; message?: string } } | null;

@@ -126,11 +126,10 @@ export class OrreryClient extends TaskClient implements Jobboard {
     return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) }, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
-  async releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number> {
+  async releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {
     if (opts.backendIds.length === 0) return 0;
-    return (
-      await this.call<{ released: number }>('POST', '/jobboard/release', { worker: opts.worker, backendIds: opts.backendIds, ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) })
-    ).released;
+    const body = { worker: opts.worker, backendIds: opts.backendIds, ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) };
+    return (await this.call<{ released: number }>('POST', '/jobboard/release', body, this.within(opts.answerWithinMs))).released;
   }
   /** `POST /api/jobboard/held`: the claimed and started runs a worker holds. */
   heldRuns(worker: string, opts: { answerWithinMs?: number } = {}): Promise<ClaimedRun[]> {
@@ -167,12 +166,12 @@ export class OrreryClient extends TaskClient implements Jobboard {
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */
-  registerWorker(worker: WorkerInfo): Promise<RegisteredWorker> {
-    return this.call('POST', '/jobboard/workers', worker);
+  registerWorker(worker: WorkerInfo, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
+    return this.call('POST', '/jobboard/workers', worker, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/workers/stop`: marks a registered worker stopped (its graceful stop). */
-  stopWorker(id: string): Promise<RegisteredWorker> {
-    return this.call('POST', '/jobboard/workers/stop', { id });
+  stopWorker(id: string, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
+    return this.call('POST', '/jobboard/workers/stop', { id }, this.within(opts.answerWithinMs));
   }
 
   /** Listens to the server's event stream; scheduled runs and created tasks call `listener` (reconnects after failures). */

@@ -157,4 +157,18 @@ describe('the worker retries only StorageUnavailableError', () => {
     await waitFor(async () => (await orrery.getTask(task.id))!.status === 'completed', 'work to go on');
     await worker.stop(0);
   });
+
+  it('an end still retried when the stop gives it up is said at warn, before the stop returns, not as a fault once the store is closed (SQLite faults audit)', async () => {
+    const { orrery } = await setup();
+    await faultyEnds(orrery, () => new StorageUnavailableError('the SQLite database is unavailable (SQLITE_BUSY)'));
+    const { lines, logger } = capture();
+    const worker = new Worker(orrery, { handlers: { job: () => true }, types: ['job'], concurrency: 1, pollMs: 20, logger });
+    worker.start();
+    await orrery.createTask({ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } });
+    await waitFor(() => lines.some((l) => /database call failed/.test(l.msg)), 'the end to be retried');
+    await worker.stop(0);
+    const given = lines.findIndex((l) => /end \(eventful\) not recorded: the worker stopped while the database was unavailable \(the SQLite database is unavailable \(SQLITE_BUSY\)\); the run is left to the reaper once its lease expires/.test(l.msg));
+    expect(given).toBeGreaterThanOrEqual(0);
+    expect(lines.filter((l) => l.level === ERROR)).toEqual([]);
+  });
 });

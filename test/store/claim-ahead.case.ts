@@ -54,6 +54,27 @@ export function claimAheadCases(sut: StoreUnderTest): void {
       expect(await orrery.store.getRun(c!.run.backendId)).toMatchObject({ status: 'claimed', started: null, leaseExpiresAt: plus(T0, 30_000) });
     });
 
+    it('a run given back and claimed again by its worker, whose handler had begun and ended before: the end records the handler\'s start, never an end before the start (SQLite faults audit)', async () => {
+      for (const held of [true, false]) {
+        const { orrery } = await setup([LOAD_GIT]);
+        await orrery.createTasks([oneshot(0)]);
+        const [c] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 1, startNow: 0, at: T0 });
+        // Its handler began at +50 ms and ended at +100 ms, but the database was locked past its lease:
+        // the reaper gave it back, and the same worker claimed it again, started at once.
+        await orrery.reapExpired({ at: plus(T0, 31_000) });
+        const [again] = await orrery.claimRuns({ worker: 'w', types: ['load-git'], limit: 1, startNow: 1, at: plus(T0, 32_000) });
+        expect(again!.run).toMatchObject({ backendId: c!.run.backendId, status: 'started', started: plus(T0, 32_000) });
+        const item = { backendId: c!.run.backendId, status: 'uneventful' as const, worker: 'w', at: plus(T0, 100), startedAt: plus(T0, 50), ...(held ? { held: { run: c!.run, task: c!.task! } } : {}) };
+        const [out] = await orrery.endRuns([item]);
+        expect(out).not.toBeInstanceOf(Error);
+        const run = (await orrery.store.getRun(c!.run.backendId))!;
+        expect(run.status).toBe('uneventful');
+        expect(run.ended!.getTime(), held ? 'held' : 'careful').toBeGreaterThanOrEqual(run.started!.getTime());
+        // The held end (the worker's own snapshot) records the handler's start and end as they were.
+        if (held) expect([run.started, run.ended]).toEqual([plus(T0, 50), plus(T0, 100)]);
+      }
+    });
+
     it('an end from claimed records the handler start with the end, in one write', async () => {
       const { orrery } = await setup([LOAD_GIT]);
       const [t] = await orrery.createTasks([oneshot(0)]);

@@ -421,8 +421,9 @@ describe('web dashboard (headless chromium)', () => {
     await runNow.click();
     await page.getByRole('dialog', { name: 'Run now' }).getByRole('button', { name: 'Run now', exact: true }).click();
     // No worker serves the type: its run waits scheduled, and Run now stays disabled.
-    await expect.poll(() => runNow.isDisabled()).toBe(true);
-    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[role="group"]')?.getAttribute('aria-label') ?? document.activeElement?.tagName)).toBe('Task actions');
+    // (the runner's next pass, then the page's reload on its event: seconds on a loaded machine)
+    await expect.poll(() => runNow.isDisabled(), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[role="group"]')?.getAttribute('aria-label') ?? document.activeElement?.tagName), { timeout: 5_000 }).toBe('Task actions');
     expect(errors).toEqual([]);
   });
 

@@ -69,7 +69,7 @@ export async function endRunsInTx(
   if (er.length > 0) {
     await c.query(
       `UPDATE task_runs r SET status = x.status, ended = x.ended, metadata = x.metadata, result = x.result, error = x.error, lease_expires_at = NULL,
-         started = coalesce(r.started, x.started)
+         started = least(r.started, x.started)
        FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[], $6::text[], $7::timestamptz[])
          AS x(id, status, ended, metadata, result, error, started)
        WHERE r.id = x.id`,

@@ -37,7 +37,7 @@ export const END_HELD = new RepreparedStatement(
          $17::float8[], $18::int[], $19::int[], $20::int[], $21::float8[], $22::text[], $23::jsonb[])
        AS u(run, status, started_ms, ended_ms, metadata, result, error, worker, task, tstatus, reason, next_run_ms, interval, retries, abandons, attempt,
             old_next_run_ms, old_retries, old_abandons, old_attempt, scheduled_for_ms, alert_kind, alert)),
-     r AS (UPDATE task_runs r SET status = x.status, started = coalesce(r.started, x.started), ended = x.ended, metadata = x.metadata,
+     r AS (UPDATE task_runs r SET status = x.status, started = least(r.started, x.started), ended = x.ended, metadata = x.metadata,
              result = x.result, error = x.error, lease_expires_at = NULL
            FROM x WHERE r.id = x.run AND r.id = ANY($1::bigint[])
              AND CASE WHEN r.status IN ('claimed', 'started') AND r.worker = x.worker AND NOT r.cancel_requested THEN true ELSE false END

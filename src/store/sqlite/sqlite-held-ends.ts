@@ -78,7 +78,8 @@ export class SqliteHeldRuns {
     const r = plan.run;
     // Positional parameters on the hot path, in the statement's order (binding by name cost about 0.1 us per parameter).
     const result = r.result === null || r.result === undefined ? null : JSON.stringify(r.result);
-    const ran = this.s.endRun.run(r.status, r.started ? r.started.getTime() : null, r.ended!.getTime(), JSON.stringify(r.metadata), result, r.error, held.run.id, item.req.worker);
+    const started = r.started ? r.started.getTime() : null;
+    const ran = this.s.endRun.run(r.status, started, started, r.ended!.getTime(), JSON.stringify(r.metadata), result, r.error, held.run.id, item.req.worker);
     if (ran.changes === 0) return null;
     const run = { ...held.run, ...r, leaseExpiresAt: null };
     const t = held.task;
@@ -156,7 +157,9 @@ function prepareHeld(db: Database.Database) {
       metadata = json_set(metadata, '$."orrery.givenBack"', coalesce(json_extract(metadata, '$."orrery.givenBack"'), 0) + 1) WHERE id IN (
       SELECT id FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'claimed' AND lease_expires_at < ?
       ORDER BY lease_expires_at LIMIT +?) ${GIVEN_BACK_RETURNING}`),
-    endRun: p(`UPDATE task_runs SET status = ?, started = coalesce(started, ?), ended = ?, metadata = ?, result = ?, error = ?, lease_expires_at = NULL
+    // The earlier of the start stored and the one given (the handler's): a run given back and claimed
+    // again by its worker was stamped started at that claim, after its handler had begun and ended.
+    endRun: p(`UPDATE task_runs SET status = ?, started = min(coalesce(started, ?), coalesce(?, started)), ended = ?, metadata = ?, result = ?, error = ?, lease_expires_at = NULL
       WHERE id = ? AND status IN ('claimed', 'started') AND worker = ? AND cancel_requested = 0`),
     // TASK_SET's columns, bound by position in its order (held ends only).
     endTask: p(`UPDATE tasks SET ${TASK_SET.replace(/@\w+/g, '?')}

@@ -153,7 +153,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       WHERE backend_id = @backend_id AND status IN ('claimed', 'started') AND worker = @worker RETURNING lease_expires_at, cancel_requested`),
     requestCancel: p(`UPDATE task_runs SET cancel_requested = 1 WHERE id = ? RETURNING *`),
     endRun: p(`UPDATE task_runs SET status = @status, ended = @ended, metadata = @metadata, result = @result, error = @error,
-      started = coalesce(started, @started), lease_expires_at = NULL WHERE id = @id RETURNING *`),
+      started = min(coalesce(started, @started), coalesce(@started, started)), lease_expires_at = NULL WHERE id = @id RETURNING *`),
     updateTaskAfterRun: p(`UPDATE tasks SET ${TASK_SET} WHERE id = @id RETURNING *`),
     expired: p(`SELECT * FROM task_runs INDEXED BY task_runs_leases WHERE status IN ('claimed', 'started') AND status = 'started'
       AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT +?`),
