@@ -100,6 +100,8 @@ export class Worker {
   /** A trim's give-back in flight: the next claim waits for it, so the runs given back are claimed again before newer ones. */
   private trimming: Promise<void> | null = null;
   private minLeaseMs = DEFAULT_LEASE_MS;
+  /** Runs on their way back to the queue (release): still held by this worker in the store until then. */
+  private readonly releasing = new Set<string>();
   /** How long a claim's answer is waited for, and the longest wait before recovering a failed claim (core claimAnswerWithinMs). */
   private answerWithinMs = claimAnswerWithinMs([], DEFAULT_LEASE_MS);
   private readonly ender: EndBatcher;
@@ -280,13 +282,26 @@ export class Worker {
     return new Promise((r) => (this.idle = r));
   }
 
+  /**
+   * Gives buffered runs back to the queue (releaseRuns). Until the store has them, they are still
+   * this worker's there: a claim recovery meanwhile must not take them for runs it does not know.
+   */
+  private async release(ids: string[]): Promise<number> {
+    for (const id of ids) this.releasing.add(id);
+    try {
+      return await this.board.releaseRuns({ worker: this.id, backendIds: ids, answerWithinMs: this.answerWithinMs });
+    } finally {
+      for (const id of ids) this.releasing.delete(id);
+    }
+  }
+
   /** Buffered runs go back to the queue at once (their handlers never began): no retry is consumed. */
   private async giveBack(): Promise<void> {
     const ids = this.buffer.map((c) => c.run.backendId);
     this.buffer = [];
     if (ids.length === 0) return;
     try {
-      const n = await this.board.releaseRuns({ worker: this.id, backendIds: ids, answerWithinMs: this.answerWithinMs });
+      const n = await this.release(ids);
       // The others were no longer to run: their task was paused (taken back), disabled or cancelled (ended).
       const others = ids.length - n;
       this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} back to the queue${others > 0 ? `; ${others} not (no longer the worker's, or their task paused, disabled or cancelled meanwhile)` : ''}`);
@@ -501,8 +516,8 @@ export class Worker {
     if (back.length === 0) return;
     const goes = new Set(back);
     this.buffer = this.buffer.filter((c) => !goes.has(c));
-    this.trimming = this.board
-      .releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId), answerWithinMs: this.answerWithinMs })
+    this.trimming = this
+      .release(back.map((c) => c.run.backendId))
       .then((n) => {
         // One line at most every GIVE_BACK_LOG_MS, counting every run given back since the last (a ramp-up trims many times a second).
         if (n <= 0) return;
@@ -603,7 +618,7 @@ export class Worker {
       this.doneDuringRecovery = null;
     }
     this.recover = lookAgain;
-    const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId)]);
+    const known = new Set([...this.active.keys(), ...this.buffer.map((c) => c.run.backendId), ...this.releasing]);
     // Runs whose handler already ran but whose end could not be recorded stay held until a reaper ends
     // them, however late that is (the reapers may be down as long as the database): running them again
     // here would execute them twice. One no longer held never will be again: forgotten.
@@ -674,7 +689,7 @@ export class Worker {
     this.buffer = this.buffer.filter((c) => !goes(c));
     const named = [...new Set(back.map((c) => c.run.type))];
     try {
-      const n = await this.board.releaseRuns({ worker: this.id, backendIds: back.map((c) => c.run.backendId), answerWithinMs: this.answerWithinMs });
+      const n = await this.release(back.map((c) => c.run.backendId));
       this.log.info(`gave ${n} buffered run${n === 1 ? '' : 's'} of ${why} type${named.length === 1 ? '' : 's'} ${named.join(', ')} back to the queue`);
     } catch (e) {
       this.log.warn({ err: e }, `could not give ${back.length} buffered run(s) of ${why} types back (their leases expire and the reaper gives them back): ${(e as Error).message}`);

@@ -80,19 +80,7 @@ function parseBody(text: string): unknown {
   }
 }
 
-/**
- * A signal aborted when any of `signals` is: AbortSignal.any (Node 20, current browsers), else (an
- * older browser's dashboard) a controller each of them aborts through a listener.
- */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
-  const c = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) c.abort(s.reason);
-    else s.addEventListener('abort', () => c.abort(s.reason), { once: true });
-  }
-  return c.signal;
-}
+const CLOSED = Symbol('closed');
 
 /**
  * The typed client's transport (the base of OrreryClient): one request and its JSON answer, the
@@ -102,6 +90,12 @@ export abstract class ClientTransport {
   protected readonly base: string;
   /** Aborted by `close()`: every request in flight, and every later one, fails at once. */
   protected readonly closing = new AbortController();
+  /**
+   * The requests in flight, each with its controller: close() aborts them through one listener (a
+   * listener per request on the close signal made Node warn of a leak past ten in flight, and
+   * AbortSignal.any on Node 20 keeps every combined signal referenced by the close signal for good).
+   */
+  private readonly inFlight = new Set<AbortController>();
   protected readonly timeoutMs: number | null;
 
   constructor(
@@ -123,6 +117,9 @@ export abstract class ClientTransport {
       ]);
     }
     this.timeoutMs = t;
+    this.closing.signal.addEventListener('abort', () => {
+      for (const c of this.inFlight) c.abort(CLOSED);
+    }, { once: true });
   }
 
   protected async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, timeoutMs: number | null = this.timeoutMs): Promise<T> {
@@ -141,18 +138,17 @@ export abstract class ClientTransport {
   protected async exchange<T>(url: string, init: RequestInit, timeoutMs: number | null = this.timeoutMs, signal?: AbortSignal): Promise<T> {
     if (this.closing.signal.aborted) throw closedError();
     signal?.throwIfAborted();
-    // One controller per request for its timeout; the request is aborted by that, by close() or by the
-    // caller's signal, whichever comes first. Combined with AbortSignal.any, not a listener per request
-    // on close()'s signal: a remote worker's dozen requests in flight made Node warn of a leak.
+    // One controller per request: aborted by close() (through inFlight) or by the timeout, whichever comes first.
     const abort = new AbortController();
+    this.inFlight.add(abort);
     const timer = timeoutMs === null ? null : setTimeout(() => abort.abort(TIMED_OUT), timeoutMs);
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, { ...init, signal: anySignal(signal ? [abort.signal, this.closing.signal, signal] : [abort.signal, this.closing.signal]) });
+      res = await fetch(url, { ...init, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
       text = await res.text();
     } catch (e) {
-      if (this.closing.signal.aborted) throw closedError();
+      if (abort.signal.reason === CLOSED) throw closedError();
       if (signal?.aborted) throw signal.reason;
       if (abort.signal.reason === TIMED_OUT) {
         throw new StorageUnavailableError(`orrery server ${this.base} did not answer within ${timeoutMs} ms`, { cause: e });
@@ -170,6 +166,7 @@ export abstract class ClientTransport {
       throw e;
     } finally {
       if (timer !== null) clearTimeout(timer);
+      this.inFlight.delete(abort);
     }
     if (!res.ok) {
       const body = parseBody(text) as { error?: { code?: string; message?: string } } | null;

@@ -42,4 +42,23 @@ describe('OrreryClient: bounded waits of the jobboard', () => {
     const logs = await client.appendRunLogs('b', [{ at: new Date(), level: 'info', message: 'm', attributes: {} }], { answerWithinMs: 300 }).catch((e: unknown) => e);
     expect((logs as Error).message).toContain('did not answer within 300 ms');
   });
+
+  it('close() aborts every request in flight, dozens of them, without a listener each on its signal (no leak warning)', async () => {
+    const client = new OrreryClient(await silentServer(), null, { timeoutMs: 60_000 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const calls = Array.from({ length: 30 }, () => client.heldRuns('w', { answerWithinMs: 30_000 }).catch((e: unknown) => e));
+      expect((client as unknown as { inFlight: Set<unknown> }).inFlight.size).toBe(30);
+      client.close();
+      const outcomes = await Promise.all(calls);
+      for (const o of outcomes) expect(o).toMatchObject({ code: 'client_closed' });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).toEqual([]);
+      expect((client as unknown as { inFlight: Set<unknown> }).inFlight.size).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
