@@ -331,63 +331,7 @@ export class Worker {
           if (recoveryOnly.second && recoveryOnly.waitMs > delay) afterRecovery = { waitMs: recoveryOnly.waitMs - delay, second: false };
           backOff = true;
         } else {
-          const types = await this.currentTypes();
-          if (this.trimming) await this.trimming;
-          const limit = this.claimLimit();
-          if (limit > 0 && types.length > 0) {
-            // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
-            // (a handler that crashes the worker is then counted; runs of limited types come only for these).
-            const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
-            const req = { worker: this.id, types, limit, startNow, answerWithinMs: this.answerWithinMs };
-            // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
-            this.traced = tracingOn();
-            const claimedSince = this.traced ? Date.now() : 0;
-            // Claimed while holding nothing: the claim set every lease the worker then holds (no renewal at the next tick).
-            const heldNothing = this.held().length === 0;
-            const sentAt = this.clock.now().getTime();
-            claimSentAt = sentAt;
-            const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
-            if (heldNothing && outcome.runs.length > 0 && this.held().length === 0) this.timers.claimedIntoEmpty(sentAt);
-            if (this.traced && outcome.runs.length > 0) {
-              const claimSpan = recordClaim(claimedSince, this.id, outcome.runs);
-              for (const c of outcome.runs) this.claimSpans.set(c, claimSpan);
-            }
-            const startFirst: ClaimedRun[] = [];
-            // A run still in the buffer, given back by the reaper meanwhile (the server or the database
-            // was away past its lease) and claimed again: the fresh copy replaces the stale one, or the
-            // handler would run twice (once per copy).
-            if (this.buffer.length > 0 && outcome.runs.length > 0) {
-              const again = new Set(outcome.runs.map((c) => c.run.backendId));
-              if (this.buffer.some((b) => again.has(b.run.backendId))) this.buffer = this.buffer.filter((b) => !again.has(b.run.backendId));
-            }
-            let knownAt: number | undefined;
-            for (const c of outcome.runs) {
-              // A run this worker is still executing, given back by the reaper meanwhile (the worker was
-              // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
-              const stale = this.active.get(c.run.backendId);
-              // Its handler settled and its end is on its way (held by this worker again, that end records
-              // the run): the copy claimed again must not run the handler a second time.
-              if (stale?.isFinished) continue;
-              if (stale) {
-                stale.lost(new LeaseLostError(`run ${c.run.backendId} was given back while its handler ran and is claimed again`));
-                this.unrecordedEnds.delete(c.run.backendId);
-                this.timers.forgetStart(c.run.backendId);
-              }
-              this.timers.leaseMs(c.leaseMs); // renewals every third of the shortest lease claimed (5 minutes: every 100 s)
-              this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
-              if (c.run.status === 'started') startFirst.push(c);
-              else {
-                this.timers.claimedAt(c, sentAt, (knownAt ??= this.clock.now().getTime()));
-                this.buffer.push(c);
-              }
-            }
-            this.buffer.unshift(...startFirst);
-            this.drained = claimDrained({ asked: limit, got: outcome.runs.length, heldBack: outcome.heldBack, limitedTypes: this.limitedTypes });
-            this.dispatch(false);
-            if (outcome.runs.length === limit) delay = 0;
-            // Held back by a rate limit: sleep until its next slot opens (a running slot freeing up wakes us anyway).
-            else if (outcome.heldBack && outcome.retryAt) delay = Math.max(1, Math.min(this.pollMs, outcome.retryAt.getTime() - this.board.now().getTime()));
-          }
+          delay = await this.claimRound((at) => (claimSentAt = at));
           failures = 0;
         }
       } catch (e) {
@@ -419,6 +363,72 @@ export class Worker {
       // an end settled, a wake-up): only a stop cuts it short.
       if (this.state === 'running') await this.sleeper.sleep(delay, !backOff);
     }
+  }
+
+  /**
+   * One claim and what it brought, buffered or begun; `sent` is told when the claim goes out (a claim
+   * that fails may have committed). Returns the loop's next delay.
+   */
+  private async claimRound(sent: (at: number) => void): Promise<number> {
+    let delay = this.pollMs;
+    const types = await this.currentTypes();
+    if (this.trimming) await this.trimming;
+    const limit = this.claimLimit();
+    if (limit > 0 && types.length > 0) {
+      // Free slots the buffer does not fill: their runs start at once, so the claim marks them started
+      // (a handler that crashes the worker is then counted; runs of limited types come only for these).
+      const startNow = this.ending < this.maxUnrecorded ? Math.max(0, this.concurrency - this.handling - this.buffer.length) : 0;
+      const req = { worker: this.id, types, limit, startNow, answerWithinMs: this.answerWithinMs };
+      // Tracing is looked at once per claim (docs/tracing.md): no span, link or context per run without it.
+      this.traced = tracingOn();
+      const claimedSince = this.traced ? Date.now() : 0;
+      // Claimed while holding nothing: the claim set every lease the worker then holds (no renewal at the next tick).
+      const heldNothing = this.held().length === 0;
+      const sentAt = this.clock.now().getTime();
+      sent(sentAt);
+      const outcome = this.board.claim ? await this.board.claim(req) : { runs: await this.board.claimRuns(req), heldBack: false, retryAt: null };
+      if (heldNothing && outcome.runs.length > 0 && this.held().length === 0) this.timers.claimedIntoEmpty(sentAt);
+      if (this.traced && outcome.runs.length > 0) {
+        const claimSpan = recordClaim(claimedSince, this.id, outcome.runs);
+        for (const c of outcome.runs) this.claimSpans.set(c, claimSpan);
+      }
+      const startFirst: ClaimedRun[] = [];
+      // A run still in the buffer, given back by the reaper meanwhile (the server or the database
+      // was away past its lease) and claimed again: the fresh copy replaces the stale one, or the
+      // handler would run twice (once per copy).
+      if (this.buffer.length > 0 && outcome.runs.length > 0) {
+        const again = new Set(outcome.runs.map((c) => c.run.backendId));
+        if (this.buffer.some((b) => again.has(b.run.backendId))) this.buffer = this.buffer.filter((b) => !again.has(b.run.backendId));
+      }
+      let knownAt: number | undefined;
+      for (const c of outcome.runs) {
+        // A run this worker is still executing, given back by the reaper meanwhile (the worker was
+        // stalled past its lease) and now claimed again: the older execution is aborted and never ended.
+        const stale = this.active.get(c.run.backendId);
+        // Its handler settled and its end is on its way (held by this worker again, that end records
+        // the run): the copy claimed again must not run the handler a second time.
+        if (stale?.isFinished) continue;
+        if (stale) {
+          stale.lost(new LeaseLostError(`run ${c.run.backendId} was given back while its handler ran and is claimed again`));
+          this.unrecordedEnds.delete(c.run.backendId);
+          this.timers.forgetStart(c.run.backendId);
+        }
+        this.timers.leaseMs(c.leaseMs); // renewals every third of the shortest lease claimed (5 minutes: every 100 s)
+        this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
+        if (c.run.status === 'started') startFirst.push(c);
+        else {
+          this.timers.claimedAt(c, sentAt, (knownAt ??= this.clock.now().getTime()));
+          this.buffer.push(c);
+        }
+      }
+      this.buffer.unshift(...startFirst);
+      this.drained = claimDrained({ asked: limit, got: outcome.runs.length, heldBack: outcome.heldBack, limitedTypes: this.limitedTypes });
+      this.dispatch(false);
+      if (outcome.runs.length === limit) delay = 0;
+      // Held back by a rate limit: sleep until its next slot opens (a running slot freeing up wakes us anyway).
+      else if (outcome.heldBack && outcome.retryAt) delay = Math.max(1, Math.min(this.pollMs, outcome.retryAt.getTime() - this.board.now().getTime()));
+    }
+    return delay;
   }
 
   /**
