@@ -64,6 +64,7 @@ export interface OrreryClientOptions {
   timeoutMs?: number | null;
 }
 
+const CLOSED = Symbol('closed');
 const TIMED_OUT = Symbol('timed out');
 const closedError = () => new HttpError('client_closed', 'the client was closed');
 
@@ -79,8 +80,6 @@ function parseBody(text: string): unknown {
     return null;
   }
 }
-
-const CLOSED = Symbol('closed');
 
 /**
  * The typed client's transport (the base of OrreryClient): one request and its JSON answer, the
