@@ -101,8 +101,10 @@ export class ArchiveFile {
       let state: FileState;
       if (known === null || size === 0) {
         // A file this database never archived to (or an empty one): append after what is there.
-        if (size > 0) checkContentOf(path, fd, size);
-        if (size > 0) await checkNotArchivedHere(path, full, size, live);
+        if (size > 0) {
+          checkContentOf(path, fd, size);
+          await checkNotArchivedHere(path, full, size, live);
+        }
         state = { id: randomUUID(), offset: size, seq: 0 };
         // Recorded before anything is written, so a crash in the first batch is repaired like any other.
         await store.setProgress(key, JSON.stringify(state), at);

@@ -212,8 +212,7 @@ export class RunExecution {
     await this.logs?.flush();
     try {
       const at = this.board.now();
-      const answerWithinMs = claimAnswerWithinMs([this.claimed.leaseMs], this.claimed.leaseMs);
-      const r = await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at, startedAt: this.startedAt, answerWithinMs }), this.claimed.leaseMs);
+      const r = await this.retryingStorage(() => this.board.abandonRun(this.backendId, { worker: this.workerId, reason, at, startedAt: this.startedAt, answerWithinMs: this.answerWithinMs() }), this.claimed.leaseMs);
       this.log.warn({ backendId: this.backendId }, `run ${this.backendId} abandoned: ${reason}`);
       this.trace?.done(r, { status: 'lost', error: `abandoned: ${reason}` });
       this.events.onDone(this, r);
@@ -320,13 +319,18 @@ export class RunExecution {
     }
   }
 
+  /** How long a remote board's answer to this run's calls is waited for: a claim's bound for its lease. */
+  private answerWithinMs(): number {
+    return claimAnswerWithinMs([this.claimed.leaseMs], this.claimed.leaseMs);
+  }
+
   private append(level: LogLevel, message: string, attributes?: unknown): void {
     const lvl = (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info';
     const attrs = attributes === undefined || attributes === null ? {} : logAttributes(attributes);
     this.logs ??= new RunLogBuffer(
       this.clock,
       // A remote board's answer waited for no longer than a claim's: a hung request holds back the run's end.
-      (batch) => this.board.appendRunLogs(this.backendId, batch, { answerWithinMs: claimAnswerWithinMs([this.claimed.leaseMs], this.claimed.leaseMs) }),
+      (batch) => this.board.appendRunLogs(this.backendId, batch, { answerWithinMs: this.answerWithinMs() }),
       (e, n) => this.log.error({ err: e }, `run ${this.backendId}: ${n} log records lost: ${(e as Error).message}`),
     );
     this.logs.add({ at: this.board.now(), level: lvl, message: elided(storableText(String(message)), MAX_LOG_MESSAGE), attributes: attrs });

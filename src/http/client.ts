@@ -3,7 +3,7 @@ import type { RunLogRecord, TaskRun } from '../core/model.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { utf8Length } from '../core/storable.js';
-import { optionsObject } from '../core/options.js';
+import { checkMs, optionsObject } from '../core/options.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions } from '../engine/service.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
@@ -118,7 +118,10 @@ export class OrreryClient extends TaskClient implements Jobboard {
   }
   /** The request timeout, or `answerWithinMs` when the caller asks for less. */
   private within(answerWithinMs: number | undefined): number | null {
-    return answerWithinMs === undefined ? this.timeoutMs : this.timeoutMs === null ? answerWithinMs : Math.min(this.timeoutMs, answerWithinMs);
+    if (answerWithinMs === undefined) return this.timeoutMs;
+    // A bad bound would time every request out at once (NaN) or never: refused, named.
+    checkMs(answerWithinMs, 'answerWithinMs', 1);
+    return this.timeoutMs === null ? answerWithinMs : Math.min(this.timeoutMs, answerWithinMs);
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
   async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer> {
@@ -132,7 +135,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
     return (await this.call<{ released: number }>('POST', '/jobboard/release', body, this.within(opts.answerWithinMs))).released;
   }
   /** `POST /api/jobboard/held`: the claimed and started runs a worker holds. */
-  heldRuns(worker: string, opts: { answerWithinMs?: number } = {}): Promise<ClaimedRun[]> {
+  async heldRuns(worker: string, opts: { answerWithinMs?: number } = {}): Promise<ClaimedRun[]> {
     return this.call('POST', '/jobboard/held', { worker }, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/heartbeat`: renews one run's lease; the answer says whether its cancellation was asked for. */
@@ -166,11 +169,11 @@ export class OrreryClient extends TaskClient implements Jobboard {
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */
-  registerWorker(worker: WorkerInfo, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
+  async registerWorker(worker: WorkerInfo, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
     return this.call('POST', '/jobboard/workers', worker, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/workers/stop`: marks a registered worker stopped (its graceful stop). */
-  stopWorker(id: string, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
+  async stopWorker(id: string, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
     return this.call('POST', '/jobboard/workers/stop', { id }, this.within(opts.answerWithinMs));
   }
 

@@ -4,7 +4,7 @@ import { StorageUnavailableError } from '../../src/core/errors.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import type { Jobboard } from '../../src/engine/jobboard.js';
 import { Worker } from '../../src/engine/worker.js';
-import { useTempOrrery } from './engine-helpers.js';
+import { stopOnVirtualTime, useTempOrrery } from './engine-helpers.js';
 
 /**
  * A claim recovery (the second look after a lost claim answer) while a buffer trim's give-back is on
@@ -72,8 +72,6 @@ describe('Worker: a claim recovery during a give-back in flight', () => {
     expect(releases.length).toBeGreaterThan(0);
     const clash = recovered.filter((r) => releases.some((g) => g.ids.includes(r.id) && g.from <= r.at && r.at < g.to));
     expect(clash).toEqual([]);
-    const stopped = w.stop(0);
-    await clock.advance(60_000);
-    await stopped;
+    await stopOnVirtualTime(w, clock, 60_000);
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import { ManualClock } from '../../src/engine/clock.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import type { Jobboard } from '../../src/engine/jobboard.js';
 import { Worker } from '../../src/engine/worker.js';
-import { useTempOrrery, waitFor } from './engine-helpers.js';
+import { stopOnVirtualTime, useTempOrrery, waitFor } from './engine-helpers.js';
 
 /**
  * After a claim fails with the database unavailable, the worker reads the runs it holds and runs
@@ -131,11 +131,7 @@ describe('Worker: claim recovery', () => {
     });
     const w = new Worker(board, { concurrency: 2, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
     w.start();
-    onCleanup(async () => {
-      const stopped = w.stop(0);
-      await clock.advance(60_000);
-      await stopped;
-    });
+    onCleanup(() => stopOnVirtualTime(w, clock, 60_000));
     await clock.advance(25_000);
     // The claim asked for its answer within a third of the lease, and the recovery came within it.
     expect(asked[0]).toBe(10_000);
@@ -194,11 +190,7 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     let executions = 0;
     const w = new Worker(board, { concurrency: 2, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
     w.start();
-    onCleanup(async () => {
-      const stopped = w.stop(0);
-      await clock.advance(60_000);
-      await stopped;
-    });
+    onCleanup(() => stopOnVirtualTime(w, clock, 60_000));
     await clock.advance(1_900);
     expect(seen.asked[0]).toBe(1_000);
     expect(seen.heldAt[0]! - seen.claimedAt!).toBe(1_000); // the answer's bound, then at once
@@ -239,11 +231,7 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     const job = () => new Promise<boolean>((r) => clock.setTimer(4_000, () => r(++executions > 0)));
     const w = new Worker(board, { concurrency: 2, types: ['job'], pollMs: 20_000, clock, handlers: { job } });
     w.start();
-    onCleanup(async () => {
-      const stopped = w.stop(0);
-      await clock.advance(60_000);
-      await stopped;
-    });
+    onCleanup(() => stopOnVirtualTime(w, clock, 60_000));
     // Read back at 1 s, running until 5 s: at 3 s the leases were renewed (they were not: renewals at the default 30 s lease's pace).
     await clock.advance(3_000);
     expect(await orrery.reapExpired()).toEqual([]);
@@ -285,11 +273,7 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     });
     const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 500, clock, handlers: { job: () => true } });
     w.start();
-    onCleanup(async () => {
-      const stopped = w.stop(0);
-      await clock.advance(60_000);
-      await stopped;
-    });
+    onCleanup(() => stopOnVirtualTime(w, clock, 60_000));
     await clock.advance(8_000);
     expect(claims.slice(1).map((t, i) => t - claims[i]!).slice(0, 3)).toEqual([1_000, 2_000, 4_000]);
   });
@@ -331,9 +315,7 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
         expect(await orrery.reapExpired()).toEqual([]);
         expect(executions).toBe(1);
         expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'completed' });
-        const stopped = w.stop(0);
-        await clock.advance(60_000);
-        await stopped;
+        await stopOnVirtualTime(w, clock, 60_000);
       }
     }
   });

@@ -61,4 +61,14 @@ describe('OrreryClient: bounded waits of the jobboard', () => {
       process.off('warning', onWarning);
     }
   });
+
+  it('a bad answerWithinMs is refused, named, before anything is sent (NaN timed every request out at once)', async () => {
+    const client = new OrreryClient(await silentServer(), null, { timeoutMs: 60_000 });
+    const connected = sockets.length; // the earlier tests' (closed) sockets
+    for (const bad of [Number.NaN, 0, -5, '100' as unknown as number, 2 ** 40]) {
+      await expect(client.heldRuns('w', { answerWithinMs: bad })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'answerWithinMs' }] });
+    }
+    expect(sockets).toHaveLength(connected);
+    client.close();
+  });
 });
