@@ -100,6 +100,7 @@ export class VisitScheduler extends PeriodicLoop {
     }
     const scheduled: Record<string, number> = {};
     for (const q of this.queues) {
+      scheduled[q.visitType] = 0; // every queue is reported, 0 when it had no room to refill
       const free = q.size - (await visits.countInFlight(q.visitType));
       if (free <= 0 || (free < q.size && free < Math.ceil(q.size * this.refillFraction))) continue;
       // The room is counted again in the pass's transaction: other schedulers may be filling the queue too.

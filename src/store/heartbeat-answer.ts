@@ -6,7 +6,8 @@ export function heartbeatAnswer(items: readonly HeartbeatItem[], rows: readonly 
   const renewed = new Set(rows.map((r) => r.backend_id as string));
   return {
     renewed: renewed.size,
-    lost: items.filter((i) => !renewed.has(i.backendId)).map((i) => i.backendId),
+    // Each id once, in the order sent, however many times it was sent.
+    lost: [...new Set(items.map((i) => i.backendId))].filter((id) => !renewed.has(id)),
     cancelRequested: rows.filter((r) => r.cancel_requested === true || r.cancel_requested === 1).map((r) => r.backend_id as string),
   };
 }

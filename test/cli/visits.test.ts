@@ -90,8 +90,8 @@ describe('orrery lister / origin / visit-scheduler', () => {
       ['oneshot', 'https://a.example/x.git'],
       ['oneshot', 'https://b.example/y.git'],
     ]);
-    // a full queue is not refilled
-    expect(await runJson(['visit-scheduler', '--once', '--visit-types', 'git', '--queue', '2', '--at', at, '--json', ...db.db])).toEqual({ recorded: 0, scheduled: {} });
+    // a full queue is not refilled (and still reported, with 0)
+    expect(await runJson(['visit-scheduler', '--once', '--visit-types', 'git', '--queue', '2', '--at', at, '--json', ...db.db])).toEqual({ recorded: 0, scheduled: { git: 0 } });
     const runs = await runJson(['task', 'schedule', '--at', at, '--json', ...db.db]);
     for (const r of runs) {
       await runOk(['run', 'start', r.backendId, '--at', at, ...db.db]);

@@ -37,6 +37,20 @@ export function directClaimCases(sut: StoreUnderTest): void {
       expect(await orrery.getRun(direct.run.backendId)).toMatchObject({ scheduled: later, started: later, leaseExpiresAt: plus(later, 30_000) });
     });
 
+    it('the runs of one claim of due tasks get distinct backend ids in the time-ordered layout, all with the claim instant', async () => {
+      const { orrery } = await setup();
+      await orrery.createTasks(Array.from({ length: 20 }, (_, i) => oneshot('load-git', i, { nextRun: plus(T0, -10) })));
+      const out = await orrery.claim({ worker: 'w1', types: ['load-git'], limit: 20, at: T0 });
+      const ids = out.runs.map((c) => c.run.backendId);
+      expect(out.created).toHaveLength(20);
+      expect(new Set(ids).size).toBe(20);
+      const prefix = T0.getTime().toString(16).padStart(12, '0');
+      for (const id of ids) {
+        expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(id.replace('-', '').slice(0, 12)).toBe(prefix);
+      }
+    });
+
     it('takes waiting runs first, then due tasks in runner order; each gets a claimed run and is marked scheduled', async () => {
       const { orrery } = await setup();
       const queued = await orrery.createTask({ type: 'load-git', arguments: { args: ['queued'], kwargs: {} }, nextRun: plus(T0, -HOUR) });
