@@ -1,13 +1,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { MAX_DURATION_MS } from '../core/duration-limit.js';
 import { ValidationError } from '../core/errors.js';
 import { readArchiveFile, type ArchiveRecord } from '../engine/archive-file.js';
 import { MAX_ARCHIVE_BATCH, type ArchiveSummary } from '../engine/archiving.js';
 import { addDb, durationArg, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, table, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
-/** `serve --retention`: a duration of at least one second. */
+/** `serve --retention`: a duration of at least one second and at most 100 years (core MAX_DURATION_MS). */
 export const retentionArg = (v: string): number => {
   const ms = durationArg(v);
   if (ms < 1000) throw new InvalidArgumentError('must be at least 1s');
+  if (ms > MAX_DURATION_MS) throw new InvalidArgumentError('must be at most 100 years (36500d)');
   return ms;
 };
 

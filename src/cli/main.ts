@@ -155,7 +155,9 @@ export async function main(
 /**
  * `orrery --db URL task list` and `orrery task --db URL list` mean `orrery task list --db URL`: --db
  * belongs to every command, so it may also come before the command or between a group and its
- * command. It moves to the end of the options (before a `--` that ends them).
+ * command. It moves to just after the command's words (its name, subcommand and leading arguments),
+ * before the first option: at the end, an option left without its value (`archive --to`) took it
+ * as its value, and the parser then reported the URL as an unknown action.
  */
 export function hoistDb(argv: string[], isGroup: (name: string) => boolean = () => true): string[] {
   for (let i = 0; i < Math.min(argv.length, 2); i++) {
@@ -170,8 +172,11 @@ export function hoistDb(argv: string[], isGroup: (name: string) => boolean = () 
     // No command to take it (`orrery task --db URL`): left out, so the parser says the command is missing.
     // A command of its own (`orrery runner --db URL`) takes it after its name.
     if (rest.length === 0 || (rest.length === 1 && isGroup(rest[0]!))) return rest;
-    const end = rest.indexOf('--');
-    const at = end === -1 ? rest.length : end;
+    // Past any other `--db` still before the command (hoistEveryDb moves it next), then the command's words.
+    let words = 0;
+    while (rest[words] === '--db' || rest[words]?.startsWith('--db=')) words += rest[words] === '--db' ? 2 : 1;
+    const first = rest.findIndex((a, k) => k >= words && a.startsWith('-')); // an option, or the `--` that ends them
+    const at = first === -1 ? rest.length : first;
     return [...rest.slice(0, at), ...argv.slice(i, i + width), ...rest.slice(at)];
   }
   return argv;

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
@@ -92,8 +92,9 @@ function sharedStore(first: Scenario, second: Scenario, fromDb: boolean): void {
 async function outputDirectory(dir: string): Promise<void> {
   const existing = await stat(dir).catch(() => null);
   if (existing && !existing.isDirectory()) throw new UsageError(`--out ${dir}: not a directory`);
+  const { makeDirectories } = await import('../simulate/outputs.js');
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectories(dir);
   } catch (e) {
     throw new UsageError(`--out ${dir}: cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }

@@ -1,6 +1,7 @@
 import { checkArchiveBatch, type ArchiveSummary } from './archiving.js';
 import { ArchiveFile } from './archive-file.js';
 import { checkMs, requireOptions } from '../core/options.js';
+import { MAX_DURATION_MS } from '../core/duration-limit.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
@@ -73,6 +74,7 @@ export class Archiver extends PeriodicLoop {
 /** How often the archiver sweeps (`everyMs`, else a tenth of the retention, from 1 s to an hour), the retention checked first. */
 function sweepEvery(opts: ArchiverOptions): number {
   requireOptions(opts, '{ retentionMs, to?, batch?, everyMs? }');
-  const retentionMs = checkMs(opts.retentionMs, 'retentionMs', 1, Number.MAX_SAFE_INTEGER);
+  // At most 100 years: a sweep's cut-off (now less the retention) must stay an instant both stores hold.
+  const retentionMs = checkMs(opts.retentionMs, 'retentionMs', 1, MAX_DURATION_MS);
   return opts.everyMs === undefined ? Math.min(HOUR, Math.max(1000, Math.floor(retentionMs / 10))) : checkMs(opts.everyMs, 'everyMs', 10);
 }

@@ -5,7 +5,7 @@ import { TypeCache } from '../store/task-types.js';
 import type { At, CreateOptions } from './service-types.js';
 import { batchTypeNames, insertBatch, knownTypesOf, writeLargeBatch } from './task-batch.js';
 import { BatchTally, CHUNK, conflictInBatch, importTaskLines, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
-import { createAttributes, tracedCreate, tracingOn } from './tracing.js';
+import { checkTraceContext, createAttributes, tracedCreate, tracingOn } from './tracing.js';
 
 /**
  * Task creation for the service (`Orrery.createTask(s)`, `createTasksSummary`, `importTasks`): one
@@ -31,6 +31,7 @@ export class TaskCreation {
   }
 
   private async detailedUnannounced(inputs: readonly TaskInput[], opts: CreateOptions, prefix: string): Promise<CreatedTask[]> {
+    checkTraceContext(opts.traceContext);
     if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
       const all = new BatchTally({ all: true });
       await this.writeLarge(inputs, opts, prefix, all);
@@ -54,6 +55,7 @@ export class TaskCreation {
   }
 
   private async summaryUnannounced(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }, tally: BatchTally): Promise<TaskBatchSummary> {
+    checkTraceContext(opts.traceContext);
     if (!tracingOn() && Array.isArray(inputs) && inputs.length > CHUNK) {
       await this.writeLarge(inputs, opts, 'tasks', tally);
       return tally.summary;

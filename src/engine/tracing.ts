@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
 import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
 import { decodeTraceContext, encodeTraceContext, parseTraceparent } from '../core/trace-context.js';
+import { ValidationError } from '../core/errors.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 
 /**
@@ -83,6 +84,19 @@ export function contextOfHeaders(traceparent: string | undefined, tracestate: st
 function failed(span: Span, e: unknown): void {
   span.recordException(e instanceof Error ? e : String(e));
   span.setStatus({ code: otel().SpanStatusCode.ERROR, message: firstLine(e instanceof Error ? e.message : String(e)) });
+}
+
+/**
+ * A creation's `traceContext` option: absent (or null: the active context), or an OpenTelemetry
+ * `Context`. Checked whether or not an SDK is registered, so code that passes something else fails the
+ * same way before tracing is switched on as after (it threw a TypeError from the API only with an SDK).
+ */
+export function checkTraceContext(value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (typeof value === 'object' && typeof (value as { getValue?: unknown }).getValue === 'function') return;
+  throw new ValidationError('traceContext: must be an OpenTelemetry Context (from @opentelemetry/api, e.g. trace.setSpan(context.active(), span))', [
+    { path: 'traceContext', message: 'must be an OpenTelemetry Context' },
+  ]);
 }
 
 /**

@@ -351,17 +351,19 @@ function asQueryError(e: unknown, query: object): unknown {
 
 /**
  * Path and query text must be valid Unicode (docs/http.md): a percent-encoding that decodes to no UTF-8
- * (`%ff`, an encoded surrogate `%ED%A0%80`) is refused, where the router would take it literally.
+ * (`%ff`, an encoded surrogate `%ED%A0%80`) is refused, where the router would take it literally. The
+ * query is checked under `/api` only: the probes, the metrics and the dashboard's pages ignore theirs.
  */
 function checkPercentEncoding(url: string): void {
   if (!url.includes('%')) return;
   const start = url.indexOf('/', url.indexOf('//') + 2);
   const q = url.indexOf('?', start);
+  const path = q < 0 ? url.slice(start) : url.slice(start, q);
   // The path keeps its `+` (a space only in a query), which changes nothing here: only the decoding is checked.
-  if (decodeQueryComponent(q < 0 ? url.slice(start) : url.slice(start, q)) === null) {
+  if (decodeQueryComponent(path) === null) {
     throw new HttpError('bad_request', 'the URL path is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)');
   }
-  if (q < 0) return;
+  if (q < 0 || !(path === '/api' || path.startsWith('/api/'))) return;
   for (const pair of url.slice(q + 1).split('&')) {
     const eq = pair.indexOf('=');
     const name = eq < 0 ? pair : pair.slice(0, eq);

@@ -1,5 +1,6 @@
 import { invalid } from '../core/errors.js';
 import { checkInteger, checkMs, optionsObject } from '../core/options.js';
+import { MAX_DURATION_MS } from '../core/duration-limit.js';
 import { checkLoopsRunOptions, checkWorkerRunOptions, type WorkerRunOptions } from '../engine/option-checks.js';
 import type { TaskNotifier } from '../engine/task-notifier.js';
 import type { DagNotifier } from '../engine/dag-notifier.js';
@@ -114,7 +115,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
   }
   if (opts.retention !== undefined && opts.retention !== null) {
     const r = optionsObject(opts.retention, 'retention');
-    checkMs(r.retentionMs, 'retention.retentionMs', 1, Number.MAX_SAFE_INTEGER);
+    checkMs(r.retentionMs, 'retention.retentionMs', 1, MAX_DURATION_MS);
     if (r.to !== undefined && (typeof r.to !== 'string' || r.to === '')) throw invalid('retention.to', 'must be a file path');
   }
   return opts;

@@ -1,5 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { renderReport, reportCharts } from './report.js';
 import type { SeriesRow, SimulationResult, SimulationSummary } from './summary.js';
 
@@ -45,15 +45,33 @@ export function summaryJson(summary: SimulationSummary): string {
   return `${JSON.stringify(summary, null, 2)}\n`;
 }
 
+/**
+ * Creates `dir` and its missing parents, one level at a time: Node 20's `mkdir(dir, { recursive: true })`
+ * never returns for some paths (`/proc/x`), where a plain mkdir fails at once (ENOENT).
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (await stat(d).then(() => true, () => false)) break;
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    await mkdir(d).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+}
+
 /** Writes summary.json, series.csv, report.html and the report's charts (charts/*.svg) into `dir` (created if needed); returns their paths. */
 export async function writeSimulation(dir: string, result: SimulationResult, compare?: SimulationResult): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  await makeDirectories(dir);
   const files: Array<[string, string]> = [
     ['summary.json', summaryJson(result.summary)],
     ['series.csv', seriesCsv(result.series)],
     ['report.html', renderReport(result, compare)],
   ];
-  await mkdir(join(dir, 'charts'), { recursive: true });
+  await makeDirectories(join(dir, 'charts'));
   for (const c of reportCharts(result, compare)) files.push([join('charts', c.file), `${c.svg}\n`]);
   for (const [name, text] of files) await writeFile(join(dir, name), text);
   return files.map(([name]) => join(dir, name));

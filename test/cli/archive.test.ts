@@ -90,6 +90,10 @@ describe('archive: bad arguments exit 2 with a message naming the problem; nothi
     let r = await runCli(['serve', '--retention', '0s', '--port', '0', ...db.db]);
     expect(r.code).toBe(2);
     expect(errorLines(r.stderr)[0]).toContain("option '--retention <duration>' argument '0s' is invalid. must be at least 1s");
+    // Past 100 years every sweep's cut-off could fall before any instant a store holds.
+    r = await runCli(['serve', '--retention', '99999999d', '--port', '0', ...db.db]);
+    expect(r.code).toBe(2);
+    expect(errorLines(r.stderr)[0]).toContain("option '--retention <duration>' argument '99999999d' is invalid. must be at most 100 years (36500d)");
     r = await runCli(['serve', '--archive-to', join(db.dir, 'a.jsonl'), '--port', '0', ...db.db]);
     expect(r.code).toBe(2);
     expect(errorLines(r.stderr)[0]).toContain('--archive-to: needs --retention');

@@ -187,6 +187,15 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     expect(dumpDb(copy.path)).toEqual(fixtureDump);
   });
 
+  test('--db before the command, then an option without its value at the end: the option is named', async () => {
+    // The URL was moved to the end, where `--to` took `--db` as its file and the URL became an "unknown action".
+    const copy = copyOfFixture();
+    const r = await runCli(['--db', copy.db[1]!, 'archive', '--before', '2026-01-01', '--to']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("option '--to <file>' argument missing");
+    expect(dumpDb(copy.path)).toEqual(fixtureDump);
+  });
+
   test('the listings the user would compare are unchanged too', async () => {
     // One end-to-end check through the CLI itself: a failing write on the fixture, listings before and after.
     const before = await Promise.all([runOk(['task', 'list', '--json', ...fixture.db]), runOk(['task-type', 'list', '--json', ...fixture.db])]);

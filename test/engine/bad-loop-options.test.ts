@@ -199,6 +199,7 @@ describe('startServer options', () => {
     ['pollMs 0', { handlers: { handlers }, worker: { pollMs: 0 } }, 'worker.pollMs'],
     ['graceMs NaN', { handlers: { handlers }, worker: { graceMs: Number.NaN } }, 'worker.graceMs'],
     ['retention NaN', { http: false, retention: { retentionMs: Number.NaN } }, 'retention.retentionMs'],
+    ['retention past 100 years', { http: false, retention: { retentionMs: 8e15 } }, 'retention.retentionMs'],
     ['maxSleepMs 0', { http: false, maxSleepMs: 0 }, 'maxSleepMs'],
     ['a taskNotifier without onFailure', { http: false, taskNotifier: {} }, 'taskNotifier'],
     ['a taskNotifier whose onRetry is no function', { http: false, taskNotifier: { onFailure: () => {}, onRetry: 'x' } }, 'taskNotifier.onRetry'],
@@ -227,6 +228,10 @@ describe('Archiver options', () => {
     const { orrery } = await open();
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: Number.NaN }))).toBe('retentionMs');
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: 0 }))).toBe('retentionMs');
+    // Past 100 years the cut-off could fall before 4714 BC, which no store holds: every sweep failed.
+    expect(await pathOf(() => new Archiver(orrery, { retentionMs: 8e15 }))).toBe('retentionMs');
+    expect(await pathOf(() => new Archiver(orrery, { retentionMs: 100 * 365 * 86_400_000 + 1 }))).toBe('retentionMs');
+    expect(() => new Archiver(orrery, { retentionMs: 100 * 365 * 86_400_000 })).not.toThrow();
     expect(await pathOf(() => new Archiver(orrery, { retentionMs: 1000, everyMs: 5 }))).toBe('everyMs');
     expect(await pathOf(() => new Archiver(orrery, null as never))).toBe('options');
   });

@@ -250,6 +250,21 @@ describe('a URL whose percent-encoding decodes to no UTF-8: 400, not taken liter
     expect((await h.call('GET', '/api/tasks?type=mail&args=a%20b')).status).toBe(200);
     expect((await h.call('GET', '/api/task-types/%E2%9C%93')).status).toBe(404);
   });
+
+  it('not in the query string of the probes and the metrics, which ignore theirs', async () => {
+    for (const path of ['/healthz?%zz', '/healthz?a=%', '/readyz?a=%ff']) {
+      expect((await h.call('GET', path)).status, path).toBe(200);
+    }
+    const m = await openHttp({ metrics: { contentType: 'text/plain; version=0.0.4', render: async () => 'orrery_up 1\n' } });
+    try {
+      expect((await m.call('GET', '/metrics?%E0%A4%A')).text).toBe('orrery_up 1\n');
+    } finally {
+      await m.close();
+    }
+    // Their path is still checked, and the API's queries are.
+    expect((await h.call('GET', '/healthz%ff')).status).toBe(400);
+    expect((await h.call('GET', '/api/task-types?%zz')).status).toBe(400);
+  });
 });
 
 describe('GET /api/tasks: the messages docs/http.md quotes', () => {

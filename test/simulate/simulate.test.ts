@@ -196,6 +196,10 @@ describe('simulate', () => {
     expect(out.join('')).toBe('');
     expect(await readFile(join(dir, 'a-file'), 'utf8')).toBe('keep');
     await expect(readFile(join(dir, 'bad-out', 'summary.json'))).rejects.toThrow();
+    // A directory that cannot be made: exit 2 at once (Node 20's recursive mkdir never returned for /proc/x).
+    err.length = 0;
+    expect(await main(['simulate', join(dir, 'a.json'), '--out', '/proc/orrery-no/such'], io)).toBe(2);
+    expect(err.join('')).toContain('--out /proc/orrery-no/such: cannot create the directory (ENOENT)');
 
     const errorsBefore = err.length;
     const code = await main(['simulate', join(dir, 'a.json'), '--out', join(dir, 'out'), '--seed', '4294967295', '--duration', '4h', '--compare', join(dir, 'b.json')], io);

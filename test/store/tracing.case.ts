@@ -61,6 +61,28 @@ export function tracingCases(sut: StoreUnderTest): void {
       expect(tracingOn()).toBe(false);
     });
 
+    it('a traceContext that is not an OpenTelemetry Context is a ValidationError naming it, with or without an SDK, and writes nothing', async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const one = { type: 'job', policy: 'oneshot' as const, arguments: { args: ['x'], kwargs: {} } };
+      const tries = async () => {
+        for (const bad of ['abc', 42, {}, { getValue: 1 }]) {
+          for (const create of [
+            () => orrery.createTask(one, { at: T0, traceContext: bad as never }),
+            () => orrery.createTasks([one], { at: T0, traceContext: bad as never }),
+            () => orrery.createTasksSummary([one], { at: T0, traceContext: bad as never }),
+          ]) {
+            await expect(create()).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'traceContext' }] });
+          }
+        }
+      };
+      await tries();
+      registerSdk();
+      await tries();
+      expect(await orrery.searchTasks({})).toEqual([]);
+      // null is the active context, as absent.
+      expect((await orrery.createTask(one, { at: T0, traceContext: null as never })).id).toBeGreaterThan(0);
+    });
+
     it('a summary create of one task (createTasksSummary, POST /api/tasks/batch?return=ids) names its task in orrery.create, as createTask does', async () => {
       const { orrery } = await setup([{ name: 'job' }]);
       const spans = registerSdk();
