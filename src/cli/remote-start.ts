@@ -1,5 +1,6 @@
 /** The start of a remote worker (`orrery worker --url`) against its server, loaded with it. */
 import { ConflictError, NotFoundError } from '../core/errors.js';
+import { dagSyncLine } from '../core/dag.js';
 import type { Logger } from '../engine/logger.js';
 import { prepareTypes } from '../engine/prepare-types.js';
 import type { OrreryClient } from '../http/client.js';
@@ -27,7 +28,7 @@ export async function prepareRemote(client: OrreryClient, mod: HandlersModule, w
   if (mod.dags?.length) {
     // Synced through the server (PUT /api/dags), as a local process registers them in the database.
     for (const d of await client.dags.register(mod.dags.map((x) => x.toInput()))) {
-      log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
+      log.info(dagSyncLine(d));
     }
   }
   const types = typesOption(w.types);

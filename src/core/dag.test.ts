@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CycleError, ValidationError } from './errors.js';
-import { archiveHoldsAttempt, dagVersion, findCycle, topologicalOrder, type DagTaskSpec } from './dag.js';
+import { archiveHoldsAttempt, dagSyncLine, dagVersion, findCycle, topologicalOrder, type DagTaskSpec } from './dag.js';
 import { validateDag } from './dag-input.js';
 
 const at = new Date('2026-03-01T00:00:00Z');
@@ -155,5 +155,14 @@ describe('validateDag: a cron schedule must have a point from its start', () => 
   it('accepts a start with a point left before the year 3000, and a far start of an interval', () => {
     expect(validateDag(cronDag('2999-06-01T00:00:00Z'), at).start).toEqual(new Date('2999-06-01T00:00:00Z'));
     expect(validateDag({ id: 'far', schedule: { every: '1h' }, start: '9999-12-31T00:00:00Z', tasks: [t('a')] }, at).schedule).toEqual({ kind: 'interval', everyMs: 3_600_000 });
+  });
+});
+
+describe('dagSyncLine', () => {
+  it('says created, updated (a new version) or synced with its tasks unchanged (other options are stored all the same)', () => {
+    const d = { id: 'etl', version: 'v1', created: false, newVersion: false };
+    expect(dagSyncLine({ ...d, created: true, newVersion: true })).toBe('DAG etl created (version v1)');
+    expect(dagSyncLine({ ...d, newVersion: true })).toBe('DAG etl updated (version v1)');
+    expect(dagSyncLine(d)).toBe('DAG etl synced, its tasks unchanged (version v1)');
   });
 });

@@ -184,3 +184,12 @@ export function dagStructure(spec: Pick<DagSpec, 'tasks'>): DagTaskSpec[] {
 export function dagVersion(spec: Pick<DagSpec, 'tasks'>): string {
   return createHash('sha256').update(JSON.stringify(dagStructure(spec))).digest('hex').slice(0, 16);
 }
+
+/**
+ * The log line of a DAG synced at start (`Orrery.dags.register`'s answer). The version covers the tasks
+ * only: a definition whose other options changed (`overlap`, the schedule) is stored with them all the
+ * same, so it is "synced", not "unchanged" (which read as if the edit had been ignored).
+ */
+export function dagSyncLine(d: { id: string; version: string; created: boolean; newVersion: boolean }): string {
+  return `DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'synced, its tasks unchanged'} (version ${d.version})`;
+}

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { dagSyncLine } from '../core/dag.js';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../core/errors.js';
 import { formatDuration } from '../core/durations.js';
@@ -92,7 +93,7 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
     await prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, log, file ? `--handlers ${file}` : 'handlers');
     if (mod?.dags?.length) {
       for (const d of await orrery.dags.register(mod.dags.map((x) => x.toInput()))) {
-        log.info(`DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'unchanged'} (version ${d.version})`);
+        log.info(dagSyncLine(d));
       }
     }
     if (w.types) await checkTypes(orrery, w.types, mod!, file ?? 'the handlers');
