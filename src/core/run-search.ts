@@ -1,4 +1,4 @@
-import { longerThan } from './storable.js';
+import { assertText, longerThan } from './storable.js';
 import { invalid } from './errors.js';
 import { parseInstant, requireInstant } from './instants.js';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
@@ -86,6 +86,7 @@ export function runSearch(input: RunSearchInput = {}): RunSearch {
 function text(v: string | undefined, path: string): string | null {
   if (v === undefined) return null;
   if (typeof v !== 'string' || v === '' || longerThan(v, 512)) throw invalid(path, 'must be a non-empty string of at most 512 characters');
+  assertText(v, path); // PostgreSQL cannot compare a NUL: refused on both stores, as stored text refuses it
   return v;
 }
 

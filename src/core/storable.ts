@@ -33,6 +33,16 @@ export function assertText(s: unknown, path: string): void {
 }
 
 /**
+ * A task type name a lookup is given: a non-empty string both stores can hold, else a ValidationError
+ * naming `path` (PostgreSQL cannot even compare a NUL: its driver's error answered 500 on HTTP).
+ */
+export function checkTypeName(v: unknown, path = 'name'): string {
+  if (typeof v !== 'string' || v === '') throw invalid(path, 'a task type name is required');
+  assertText(v, path);
+  return v;
+}
+
+/**
  * The first string or object key inside a JSON-like value that cannot be stored, with its path
  * (a bad key is named escaped: `arguments.kwargs["a\\u0000"]`), or the first place where the value
  * contains itself (it has no JSON form). Walks without recursion; an object met twice elsewhere

@@ -1,7 +1,7 @@
 import { invalid } from './errors.js';
 import { parseInstant, requireInstant } from './instants.js';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, priorityRank, type DisabledReason, type Priority, type TaskPolicy, type TaskStatus } from './model.js';
-import { INT4_MAX, checkCountLimit, longerThan, textProblem } from './storable.js';
+import { INT4_MAX, checkCountLimit, checkTypeName, longerThan, textProblem } from './storable.js';
 import { refuseUnknownKeys } from './options.js';
 
 /**
@@ -221,11 +221,13 @@ function ids(v: readonly number[] | undefined): number[] | null {
  * Checks the plain filter of `searchTasks` (store TaskFilter): each field one of its values, so a
  * misspelt status is a ValidationError naming it, as `findTasks` refuses it, not an empty answer.
  */
-export function checkTaskFilter(f: { status?: unknown; priority?: unknown; policy?: unknown; disabledReason?: unknown; afterId?: unknown; limit?: unknown }): void {
+export function checkTaskFilter(f: { type?: unknown; status?: unknown; priority?: unknown; policy?: unknown; disabledReason?: unknown; dagAttempts?: unknown; afterId?: unknown; limit?: unknown }): void {
   refuseUnknownKeys(f, ['type', 'status', 'priority', 'policy', 'disabledReason', 'dagAttempts', 'afterId', 'limit'], '');
   const oneOf = (v: unknown, allowed: readonly unknown[], path: string) => {
     if (v !== undefined && !allowed.includes(v)) throw invalid(path, `must be one of ${allowed.join(', ')}`);
   };
+  if (f.type !== undefined) checkTypeName(f.type, 'type');
+  if (f.dagAttempts !== undefined && typeof f.dagAttempts !== 'boolean') throw invalid('dagAttempts', 'must be true or false');
   oneOf(f.status, TASK_STATUSES, 'status');
   if (f.priority !== null) oneOf(f.priority, PRIORITIES, 'priority');
   oneOf(f.policy, TASK_POLICIES, 'policy');

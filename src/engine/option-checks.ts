@@ -39,6 +39,17 @@ export function checkOrrery(v: unknown): void {
   }
 }
 
+/**
+ * The jobboard a Worker runs against: an Orrery, or an OrreryClient for a remote one (`new Worker(null,
+ * ...)` was a TypeError about its clock).
+ */
+export function checkBoard(v: unknown): void {
+  const b = v as { claimRuns?: unknown; endRuns?: unknown; now?: unknown } | null;
+  if (b === null || typeof b !== 'object' || typeof b.claimRuns !== 'function' || typeof b.endRuns !== 'function' || typeof b.now !== 'function') {
+    throw invalid('orrery', 'must be an Orrery (openOrrery({ db }) gives one) or an OrreryClient, given before the options');
+  }
+}
+
 /** A clock given in options (left out: undefined): an object with now(), setTimer() and sleep(). */
 export function checkClock(v: unknown, name = 'clock'): Clock | undefined {
   if (v === undefined) return undefined;

@@ -1,6 +1,6 @@
 import { checkMs } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
-import { checkLogger } from './option-checks.js';
+import { checkLogger, checkOrrery } from './option-checks.js';
 import type { Orrery } from './service.js';
 import { Sleeper } from './sleeper.js';
 
@@ -28,6 +28,7 @@ export abstract class PeriodicLoop {
     private readonly name: string,
     opts: LoopOptions = {},
   ) {
+    checkOrrery(orrery); // `new Runner(null)`: a ValidationError naming orrery, not a TypeError about its clock
     this.sleeper = new Sleeper(orrery.clock);
     // As the CLI's --max-sleep: a shorter sleep would spin the loop.
     this.maxSleepMs = checkMs(opts.maxSleepMs ?? 1000, 'maxSleepMs', 10);

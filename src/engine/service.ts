@@ -13,7 +13,7 @@ import { checkLogRecords, runLogQuery, type RunLogQuery } from '../core/run-logs
 import type { AlertSource } from '../store/alert-store.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { assertJson, validateMetadata, validatePauseReason } from '../core/json-checks.js';
-import { INT4_MAX, assertStorable, assertText } from '../core/storable.js';
+import { INT4_MAX, assertStorable, assertText, checkTypeName } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { whyTask } from './why-task.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
@@ -188,13 +188,13 @@ export class Orrery implements Jobboard {
   /** Deletes a task type that has no tasks (ConflictError naming how many it has otherwise). */
   async deleteTaskType(name: string, opts: At = {}): Promise<void> {
     opts = optionsObject(opts, 'options');
-    if (typeof name !== 'string' || name === '') throw invalid('name', 'a task type name is required');
+    checkTypeName(name);
     await this.store.deleteTaskType(name, this.instant(opts.at));
     this.creation.typeCache.forget(name);
   }
 
   private async requireTaskType(name: string): Promise<TaskType> {
-    if (typeof name !== 'string' || name === '') throw invalid('name', 'a task type name is required');
+    checkTypeName(name);
     const [t] = await this.store.getTaskTypes([name]);
     if (!t) throw new NotFoundError(`unknown task type "${name}"`, [{ path: 'name', message: 'unknown task type' }]);
     return t;
@@ -232,7 +232,7 @@ export class Orrery implements Jobboard {
 
   /** A task type by name, or `null`. */
   async getTaskType(name: string): Promise<TaskType | null> {
-    assertText(name, 'name');
+    checkTypeName(name);
     const [t] = await this.store.getTaskTypes([name]);
     return t ? this.withRates(t) : null;
   }
@@ -366,7 +366,7 @@ export class Orrery implements Jobboard {
   /** Due tasks of a type not yet scheduled, in the order the runner would take them. */
   async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
     opts = optionsObject(opts, 'options');
-    assertText(type, 'type');
+    checkTypeName(type, 'type');
     const limit = pendingLimit(opts.limit);
     if (limit === 0) return [];
     const at = this.instant(opts.at);
@@ -511,7 +511,7 @@ export class Orrery implements Jobboard {
   async runSeries(opts: At & { range?: string; type?: string } = {}): Promise<RunSeries> {
     opts = optionsObject(opts, 'options');
     const window = seriesWindow(opts.range ?? '1h', this.instant(opts.at));
-    assertText(opts.type, 'type');
+    if (opts.type !== undefined) checkTypeName(opts.type, 'type');
     const type = opts.type ?? null;
     if (type !== null && (await this.store.getTaskTypes([type])).length === 0) {
       throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
@@ -539,7 +539,7 @@ export class Orrery implements Jobboard {
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
     opts = optionsObject(opts, 'options');
     const at = this.instant(opts.at);
-    assertText(opts.type, 'type');
+    if (opts.type !== undefined) checkTypeName(opts.type, 'type');
     if (opts.graceMs !== undefined && !(typeof opts.graceMs === 'number' && Number.isFinite(opts.graceMs) && opts.graceMs >= 0)) throw invalid('graceMs', 'must be a non-negative number of milliseconds');
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);

@@ -1,4 +1,5 @@
 import { invalid } from '../core/errors.js';
+import { isStorableText } from '../core/storable.js';
 import type { TaskType } from '../core/model.js';
 import type { NewTask, TaskInput } from '../core/validation.js';
 import type { ChunkSink, Store } from '../store/store.js';
@@ -27,7 +28,8 @@ export async function knownTypesOf(store: Store, cache: TypeCache, names: readon
   for (const n of names) {
     const t = cache.get(n);
     if (t) out.set(n, t);
-    else missing.push(n);
+    // A name no store can hold is no type (PostgreSQL cannot even compare it): its task's validation names it.
+    else if (isStorableText(n)) missing.push(n);
   }
   if (missing.length > 0) {
     for (const t of await store.getTaskTypes(missing)) {

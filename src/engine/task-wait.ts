@@ -1,4 +1,4 @@
-import { NotFoundError } from '../core/errors.js';
+import { NotFoundError, invalid } from '../core/errors.js';
 import type { Task, TaskRun } from '../core/model.js';
 import { checkMs, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkId } from '../core/task-ids.js';
@@ -35,6 +35,7 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
   const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
   const pollMs = waitPollMs(opts.pollMs);
   const signal = opts.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
   const deadline = timeoutMs === null ? null : host.clock.now().getTime() + timeoutMs;
   const answer = async (): Promise<TaskWait> => {
     const task = await host.getTask(id);

@@ -6,7 +6,7 @@ import { formatDuration } from '../core/durations.js';
 import { hasLimits } from '../core/limits.js';
 import { LeaseLostError, isStorageUnavailable } from '../core/errors.js';
 import { requireOptions } from '../core/options.js';
-import { checkClock, checkHandlers, checkLogger, checkWorkerRunOptions, type WorkerRunOptions } from './option-checks.js';
+import { checkBoard, checkClock, checkHandlers, checkLogger, checkWorkerRunOptions, type WorkerRunOptions } from './option-checks.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { servedTypesOf, type Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
@@ -121,6 +121,7 @@ export class Worker {
     private readonly board: Jobboard,
     private readonly opts: WorkerOptions,
   ) {
+    checkBoard(board);
     requireOptions(opts, '{ handlers, types?, concurrency?, prefetch?, ... }');
     checkHandlers(opts.handlers);
     // The checks startServer and a Daemon make of their `worker` (named `worker.concurrency` there).
@@ -219,6 +220,16 @@ export class Worker {
     this.state = 'stopping';
     this.unlisten();
     this.sleeper.interrupt();
+    const graceEnds = this.clock.now().getTime() + graceMs;
+    let abandoning: Promise<unknown> | null = null;
+    const abandonAll = () => (abandoning ??= Promise.all(this.active.values().map((x) => x.abandon('worker shutting down'))));
+    // A claim or a give-back still waiting on a database that does not answer when the grace runs out:
+    // the handlers are stopped then (their abandons wait for the database), not once those answer.
+    const lateGrace = this.clock.setTimer(graceMs, () => {
+      const running = this.active.values().filter((x) => !x.isFinished).length;
+      if (running > 0) this.log.warn(`the grace (${graceMs} ms) ran out while the stop was still waiting for the database (a claim, or giving the buffer back): abandoning ${running} running handler(s)`);
+      void abandonAll();
+    });
     await this.loopDone;
     // A trim in flight ends first; what trims gave back since their last line is said now, not lost.
     await this.trimming;
@@ -227,13 +238,14 @@ export class Worker {
     // back with the buffer (no retry used), not to the reaper at the end of their leases (lost, counted).
     // It spends the grace (no longer than a lease, past which its runs are reaped anyway).
     if (this.recover) {
-      const graceEnds = this.clock.now().getTime() + graceMs;
       await this.recoverAtStop(Math.min(graceMs, this.minLeaseMs));
       graceMs = Math.max(0, graceEnds - this.clock.now().getTime());
     }
     await this.giveBack();
+    lateGrace.cancel();
     const pending = this.active.values();
-    if (pending.length > 0) {
+    if (abandoning) await abandoning;
+    else if (pending.length > 0) {
       // Finished runs stay active until their end is recorded (the database away): named apart.
       const running = pending.filter((x) => !x.isFinished).length;
       const ending = pending.length - running;
@@ -242,7 +254,7 @@ export class Worker {
       const grace = new Promise<void>((r) => (timer = this.clock.setTimer(graceMs, r)));
       await Promise.race([this.whenIdle(), grace]);
       timer?.cancel();
-      await Promise.all(this.active.values().map((x) => x.abandon('worker shutting down')));
+      await abandonAll();
     }
     this.timers.stop();
     this.summary();

@@ -1,4 +1,5 @@
 import { NotFoundError, invalid } from '../core/errors.js';
+import { assertText } from '../core/storable.js';
 import { WORKER_LIVENESS, lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
 import { workerInfo, workerPruneBefore, type RegisteredWorker } from '../core/worker-registry.js';
 import type { Store } from '../store/store.js';
@@ -21,6 +22,7 @@ export async function registerWorker(store: Store, input: unknown, at: Date): Pr
 /** Marks a worker stopped at `at` (its graceful stop); NotFoundError for an id the registry does not hold. */
 export async function stopWorker(store: Store, id: string, at: Date): Promise<RegisteredWorker> {
   if (typeof id !== 'string' || id === '') throw invalid('id', 'a worker id is required');
+  assertText(id, 'id'); // PostgreSQL cannot compare a NUL (its driver's error): refused on both stores
   const worker = await store.workers.stopWorker(id, at);
   if (!worker) throw new NotFoundError(`worker "${id}" is not registered`, [{ path: 'id', message: 'no such worker' }]);
   return worker;

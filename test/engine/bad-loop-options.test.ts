@@ -10,6 +10,8 @@ import { systemClock } from '../../src/engine/clock.js';
 import { Daemon } from '../../src/engine/daemon.js';
 import { DagScheduler } from '../../src/engine/dag-scheduler.js';
 import { silentLogger } from '../../src/engine/logger.js';
+import { Reaper } from '../../src/engine/reaper.js';
+import { Runner } from '../../src/engine/runner.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
 import { OrreryClient } from '../../src/http/client.js';
@@ -125,6 +127,13 @@ describe('Daemon options', () => {
     expect(() => new Daemon({ runner: true } as never, {})).toThrow(message);
     await expect(startServer({ db: 'sqlite::memory:', http: false } as never)).rejects.toThrow(message);
     await expect(startServer(orrery.store as never, {})).rejects.toThrow(message);
+    // The single loops too (a TypeError about clock; `new Runner({ db })` was even accepted).
+    for (const bad of [null, undefined, { db: 'sqlite::memory:' }]) {
+      expect(() => new Runner(bad as never)).toThrow(message);
+      expect(() => new Reaper(bad as never)).toThrow(message);
+      expect(() => new Worker(bad as never, { handlers: {} })).toThrow('orrery: must be an Orrery (openOrrery({ db }) gives one) or an OrreryClient');
+    }
+    expect(() => new Worker(new OrreryClient('http://127.0.0.1:1'), { handlers: {} })).not.toThrow();
   });
 
   it('an option it does not know is not refused (nor by startServer and openOrrery)', async () => {

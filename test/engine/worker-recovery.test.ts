@@ -320,3 +320,49 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     }
   });
 });
+
+describe('Worker: the grace of a stop while the database does not answer', () => {
+  const setup = useTempOrrery();
+
+  it('stops running handlers when the grace runs out, though a claim still waits for its answer', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null });
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    let claims = 0;
+    let answer: () => void = () => {};
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      claim: async (req: Parameters<NonNullable<Jobboard['claim']>>[0]) => {
+        claims += 1;
+        if (claims === 1) return orrery.claim!(req);
+        // Every later claim hangs, as on a frozen database server, until the test lets it answer.
+        await new Promise<void>((r) => (answer = r));
+        return orrery.claim!(req);
+      },
+    });
+    let started = false;
+    let aborted = false;
+    const w = new Worker(board, {
+      concurrency: 2,
+      types: ['job'],
+      pollMs: 20,
+      handlers: {
+        job: async ({ signal }) => {
+          started = true;
+          await new Promise((r) => signal.addEventListener('abort', r));
+          aborted = true;
+          return false;
+        },
+      },
+    });
+    onCleanup(() => w.stop(0));
+    w.start();
+    await waitFor(() => started && claims >= 2, 'the handler to start and a second claim to hang');
+    const stopped = w.stop(200);
+    // Before: the grace started only once the hung claim answered, so the handler ran on until the stop's bound.
+    await waitFor(() => aborted, 'the handler to be aborted at the end of the grace');
+    answer();
+    await stopped;
+    const [run] = await orrery.listRuns(task!.id);
+    expect(run).toMatchObject({ status: 'lost', error: expect.stringContaining('worker shutting down') });
+  });
+});

@@ -21,6 +21,31 @@ export function badValueCases(sut: StoreUnderTest): void {
       await orrery.close(); // closing again does nothing
     });
 
+    it('a NUL in a name that is looked up (type, worker) is a ValidationError naming it on both stores, not PostgreSQL\'s driver error', async () => {
+      const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '1h' }]);
+      const nul = 'o\0x';
+      const named = (path: string) => ({ name: 'ValidationError', details: [expect.objectContaining({ path })] });
+      await expect(orrery.createTask({ type: nul, policy: 'oneshot' })).rejects.toMatchObject(named('type'));
+      await expect(orrery.createTasks([{ type: 'o', policy: 'oneshot' }, { type: nul, policy: 'oneshot' }])).rejects.toMatchObject(named('tasks[1].type'));
+      await expect(orrery.createTasksSummary([{ type: nul, policy: 'oneshot' }])).rejects.toMatchObject(named('tasks[0].type'));
+      await expect(orrery.importTasks(lines([`${JSON.stringify({ type: nul, policy: 'oneshot' })}\n`]))).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('line 1: type: must not contain NUL') });
+      for (const call of [() => orrery.updateTaskType(nul, { description: 'x' }), () => orrery.pauseTaskType(nul), () => orrery.resumeTaskType(nul), () => orrery.deleteTaskType(nul), () => orrery.getTaskType(nul)]) {
+        await expect(call()).rejects.toMatchObject(named('name'));
+      }
+      await expect(orrery.getTaskType(['o'] as never)).rejects.toMatchObject(named('name'));
+      await expect(orrery.searchRuns({ worker: 'a\0' })).rejects.toMatchObject(named('worker'));
+      await expect(orrery.searchRuns({ type: nul })).rejects.toMatchObject(named('type'));
+      await expect(orrery.stopWorker('a\0')).rejects.toMatchObject(named('id'));
+      await expect(orrery.bulkTasks('disable', { runs: { worker: 'a\0' } }, { dryRun: true })).rejects.toMatchObject(named('runs.worker'));
+      // A type of the wrong kind in a task search: refused on both stores (SQLite's driver threw, PostgreSQL answered []).
+      for (const type of [true, {}, ['o'], 5, nul]) await expect(orrery.searchTasks({ type } as never)).rejects.toMatchObject(named('type'));
+      await expect(orrery.searchTasks({ dagAttempts: 'yes' } as never)).rejects.toMatchObject(named('dagAttempts'));
+      for (const type of [true, ['o'], nul]) await expect(orrery.listPending(type as never)).rejects.toMatchObject(named('type'));
+      const t = await orrery.createTask({ type: 'o', policy: 'oneshot' });
+      await expect(orrery.waitForTask(t.id, { signal: 'x' as never, timeoutMs: 0 })).rejects.toMatchObject(named('signal'));
+      expect((await orrery.searchTasks({})).map((x) => x.id)).toEqual([t.id]);
+    });
+
     it('a circular value is refused, not walked for ever', async () => {
       const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
       const c: Record<string, unknown> = {};
@@ -112,4 +137,9 @@ export function badValueCases(sut: StoreUnderTest): void {
       await refused(orrery.dags.runs({ status: true as never }), 'status');
     });
   });
+}
+
+/** Lines as the async source importTasks reads. */
+async function* lines(texts: readonly string[]): AsyncIterable<string> {
+  for (const t of texts) yield t;
 }
