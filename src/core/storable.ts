@@ -33,11 +33,12 @@ export function assertText(s: unknown, path: string): void {
 }
 
 /**
- * A task type name a lookup is given: a non-empty string both stores can hold, else a ValidationError
- * naming `path` (PostgreSQL cannot even compare a NUL: its driver's error answered 500 on HTTP).
+ * A task type name a lookup is given: a string both stores can hold (non-empty unless `emptyOk`: a
+ * filter of no type matches nothing), else a ValidationError naming `path` (PostgreSQL cannot even
+ * compare a NUL: its driver's error answered 500 on HTTP).
  */
-export function checkTypeName(v: unknown, path = 'name'): string {
-  if (typeof v !== 'string' || v === '') throw invalid(path, 'a task type name is required');
+export function checkTypeName(v: unknown, path = 'name', emptyOk = false): string {
+  if (typeof v !== 'string' || (v === '' && !emptyOk)) throw invalid(path, 'a task type name is required');
   assertText(v, path);
   return v;
 }

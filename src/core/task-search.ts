@@ -226,7 +226,7 @@ export function checkTaskFilter(f: { type?: unknown; status?: unknown; priority?
   const oneOf = (v: unknown, allowed: readonly unknown[], path: string) => {
     if (v !== undefined && !allowed.includes(v)) throw invalid(path, `must be one of ${allowed.join(', ')}`);
   };
-  if (f.type !== undefined) checkTypeName(f.type, 'type');
+  if (f.type !== undefined) checkTypeName(f.type, 'type', true);
   if (f.dagAttempts !== undefined && typeof f.dagAttempts !== 'boolean') throw invalid('dagAttempts', 'must be true or false');
   oneOf(f.status, TASK_STATUSES, 'status');
   if (f.priority !== null) oneOf(f.priority, PRIORITIES, 'priority');

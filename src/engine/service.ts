@@ -232,7 +232,7 @@ export class Orrery implements Jobboard {
 
   /** A task type by name, or `null`. */
   async getTaskType(name: string): Promise<TaskType | null> {
-    checkTypeName(name);
+    checkTypeName(name, 'name', true);
     const [t] = await this.store.getTaskTypes([name]);
     return t ? this.withRates(t) : null;
   }
@@ -366,7 +366,7 @@ export class Orrery implements Jobboard {
   /** Due tasks of a type not yet scheduled, in the order the runner would take them. */
   async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
     opts = optionsObject(opts, 'options');
-    checkTypeName(type, 'type');
+    checkTypeName(type, 'type', true);
     const limit = pendingLimit(opts.limit);
     if (limit === 0) return [];
     const at = this.instant(opts.at);
@@ -511,7 +511,7 @@ export class Orrery implements Jobboard {
   async runSeries(opts: At & { range?: string; type?: string } = {}): Promise<RunSeries> {
     opts = optionsObject(opts, 'options');
     const window = seriesWindow(opts.range ?? '1h', this.instant(opts.at));
-    if (opts.type !== undefined) checkTypeName(opts.type, 'type');
+    if (opts.type !== undefined) checkTypeName(opts.type, 'type', true);
     const type = opts.type ?? null;
     if (type !== null && (await this.store.getTaskTypes([type])).length === 0) {
       throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
@@ -539,7 +539,7 @@ export class Orrery implements Jobboard {
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
     opts = optionsObject(opts, 'options');
     const at = this.instant(opts.at);
-    if (opts.type !== undefined) checkTypeName(opts.type, 'type');
+    if (opts.type !== undefined) checkTypeName(opts.type, 'type', true);
     if (opts.graceMs !== undefined && !(typeof opts.graceMs === 'number' && Number.isFinite(opts.graceMs) && opts.graceMs >= 0)) throw invalid('graceMs', 'must be a non-negative number of milliseconds');
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
