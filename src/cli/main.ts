@@ -172,11 +172,16 @@ export function hoistDb(argv: string[], isGroup: (name: string) => boolean = () 
     // No command to take it (`orrery task --db URL`): left out, so the parser says the command is missing.
     // A command of its own (`orrery runner --db URL`) takes it after its name.
     if (rest.length === 0 || (rest.length === 1 && isGroup(rest[0]!))) return rest;
-    // Past any other `--db` still before the command (hoistEveryDb moves it next), then the command's words.
-    let words = 0;
-    while (rest[words] === '--db' || rest[words]?.startsWith('--db=')) words += rest[words] === '--db' ? 2 : 1;
-    const first = rest.findIndex((a, k) => k >= words && a.startsWith('-')); // an option, or the `--` that ends them
-    const at = first === -1 ? rest.length : first;
+    // Past the command's words and any other `--db` among them (hoistEveryDb moves it next, so that the
+    // parser says `--db` is given twice), up to the first other option or the `--` that ends them.
+    let at = 0;
+    while (at < rest.length) {
+      const a = rest[at]!;
+      if (a === '--db') at += 2;
+      else if (a.startsWith('--db=') || !a.startsWith('-')) at += 1;
+      else break;
+    }
+    at = Math.min(at, rest.length);
     return [...rest.slice(0, at), ...argv.slice(i, i + width), ...rest.slice(at)];
   }
   return argv;

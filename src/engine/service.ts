@@ -539,7 +539,7 @@ export class Orrery implements Jobboard {
   async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
     opts = optionsObject(opts, 'options');
     const at = this.instant(opts.at);
-    if (opts.type !== undefined) checkTypeName(opts.type, 'type', true);
+    if (opts.type !== undefined) checkTypeName(opts.type, 'type');
     if (opts.graceMs !== undefined && !(typeof opts.graceMs === 'number' && Number.isFinite(opts.graceMs) && opts.graceMs >= 0)) throw invalid('graceMs', 'must be a non-negative number of milliseconds');
     const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
     if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);

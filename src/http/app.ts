@@ -360,10 +360,12 @@ function checkPercentEncoding(url: string): void {
   const q = url.indexOf('?', start);
   const path = q < 0 ? url.slice(start) : url.slice(start, q);
   // The path keeps its `+` (a space only in a query), which changes nothing here: only the decoding is checked.
-  if (decodeQueryComponent(path) === null) {
+  const decoded = decodeQueryComponent(path);
+  if (decoded === null) {
     throw new HttpError('bad_request', 'the URL path is not valid UTF-8 (a percent-encoded byte sequence decodes to no character)');
   }
-  if (q < 0 || !(path === '/api' || path.startsWith('/api/'))) return;
+  // As the router reads it (decoded: `/%61pi/tasks` is an API route).
+  if (q < 0 || !(decoded === '/api' || decoded.startsWith('/api/'))) return;
   for (const pair of url.slice(q + 1).split('&')) {
     const eq = pair.indexOf('=');
     const name = eq < 0 ? pair : pair.slice(0, eq);

@@ -7,7 +7,7 @@ import type { WhyAnswer } from '../core/why.js';
 import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
-import { assertText } from '../core/storable.js';
+import { checkTypeName } from '../core/storable.js';
 import { checkMs, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
@@ -184,7 +184,7 @@ export abstract class TaskClient extends ClientTransport {
    */
   async listPending(type: string, opts: { limit?: number; at?: Date } = {}): Promise<Task[]> {
     opts = optionsObject(opts, 'options');
-    assertText(type, 'type');
+    checkTypeName(type, 'type', true);
     const limit = pendingLimit(opts.limit);
     // As the library: none asked, or a type no task can have (the route wants one and a name).
     if (limit === 0 || type === '') return [];
@@ -268,7 +268,8 @@ export abstract class TaskClient extends ClientTransport {
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
   async scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
     opts = optionsObject(opts, 'options');
-    return this.call('POST', '/tasks/schedule', { ...(opts.type ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at } : {}) });
+    if (opts.type !== undefined) checkTypeName(opts.type, 'type'); // as the library: '' is refused, not every type scheduled
+    return this.call('POST', '/tasks/schedule', { ...(opts.type !== undefined ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at } : {}) });
   }
   /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
   async archive(opts: { before: Date; batch?: number }): Promise<ArchiveSummary> {

@@ -61,6 +61,8 @@ export async function makeDirectories(dir: string): Promise<void> {
       if (e.code !== 'EEXIST') throw e;
     });
   }
+  // EEXIST for a path stat did not find: a dangling symbolic link (stat fails with ENOENT, as it should).
+  if (!(await stat(resolve(dir))).isDirectory()) throw Object.assign(new Error(`${dir}: not a directory`), { code: 'ENOTDIR' });
 }
 
 /** Writes summary.json, series.csv, report.html and the report's charts (charts/*.svg) into `dir` (created if needed); returns their paths. */

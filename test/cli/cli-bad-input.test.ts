@@ -168,6 +168,8 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['a negation and its flag', ['task-type', 'edit', 'load-git', '--no-fifo-per-key', '--fifo-per-key'], ['orrery: --fifo-per-key and --no-fifo-per-key contradict each other']],
     ['--db before the command and again after it', ['--db', 'sqlite::memory:', 'task', 'list'], ['orrery: option --db given twice']],
     ['--db twice before the command (and once after)', ['--db', 'sqlite::memory:', '--db', 'sqlite::memory:', 'task', 'list'], ['orrery: option --db given twice']],
+    ['--db before the command and again after its group', ['--db', 'sqlite::memory:', 'task', '--db', 'sqlite::memory:', 'list'], ['orrery: option --db given twice']],
+    ['--db= twice after the group', ['task', '--db=sqlite::memory:', '--db=sqlite::memory:', 'list'], ['orrery: option --db given twice']],
     ['--at on a day that does not exist (run end)', ['run', 'end', 'STARTED', '--status', 'eventful', '--at', '2026-02-30T00:00:00Z'], ['--at', '2026-02-30']],
   ];
 

@@ -55,6 +55,9 @@ describe('OrreryClient beside the library', () => {
     await same((o) => o.findTasks({ statuss: 'x' } as never));
     for (const limit of [-1, 1.5, Number.NaN]) await same((o) => o.listPending('job', { limit }));
     expect(await same((o) => o.listPending(''))).toEqual({ ok: [] });
+    expect(await same((o) => o.listPending(5 as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
+    // A type of '' is refused, not taken for every type (the client dropped it and scheduled them all).
+    expect(await same((o) => o.scheduleDue({ type: '' }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
     expect(await same((o) => o.searchTasks({ type: '' }))).toEqual({ ok: [] });
     expect(await same((o) => o.searchTasks({ type: 'x'.repeat(300) }))).toEqual({ ok: [] });
     expect(await same((o) => o.searchTasks({ type: 'x'.repeat(600) }))).toEqual({ ok: [] });

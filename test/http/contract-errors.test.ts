@@ -264,6 +264,8 @@ describe('a URL whose percent-encoding decodes to no UTF-8: 400, not taken liter
     // Their path is still checked, and the API's queries are.
     expect((await h.call('GET', '/healthz%ff')).status).toBe(400);
     expect((await h.call('GET', '/api/task-types?%zz')).status).toBe(400);
+    // An API route reached through an encoded path is the API still.
+    expectError(await h.call('GET', '/%61pi/tasks/pending?type=%ff'), 400, 'validation_error', ['query.type'], 'query.type: is not valid UTF-8');
   });
 });
 

@@ -3,7 +3,7 @@
  * forecast byte for byte, crashes taking the lease-expiry path, the outputs, and the virtual clock
  * against real time. In process, SQLite in memory.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -200,6 +200,11 @@ describe('simulate', () => {
     err.length = 0;
     expect(await main(['simulate', join(dir, 'a.json'), '--out', '/proc/orrery-no/such'], io)).toBe(2);
     expect(err.join('')).toContain('--out /proc/orrery-no/such: cannot create the directory (ENOENT)');
+    // A dangling symbolic link: refused before the run, not after it (mkdir's EEXIST was taken for a directory).
+    await symlink(join(dir, 'nowhere'), join(dir, 'dangling'));
+    err.length = 0;
+    expect(await main(['simulate', join(dir, 'a.json'), '--out', join(dir, 'dangling')], io)).toBe(2);
+    expect(err.join('')).toContain(`--out ${join(dir, 'dangling')}: cannot create the directory (ENOENT)`);
 
     const errorsBefore = err.length;
     const code = await main(['simulate', join(dir, 'a.json'), '--out', join(dir, 'out'), '--seed', '4294967295', '--duration', '4h', '--compare', join(dir, 'b.json')], io);
