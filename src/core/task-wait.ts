@@ -1,4 +1,5 @@
 import { FINISHED_TASK_STATUSES, type Task, type TaskRun, type TaskStatus } from './model.js';
+import { invalid } from './errors.js';
 import { checkMs, MAX_TIMER_MS } from './options.js';
 
 /**
@@ -25,6 +26,20 @@ export const DEFAULT_WAIT_POLL_MS = 1000;
 
 /** The options of waitForTask (OrreryClient's takes them too): another key is refused, naming it. */
 export const WAIT_OPTIONS = ['timeoutMs', 'signal', 'pollMs'] as const;
+
+/**
+ * A wait's `signal`: absent, or an AbortSignal (anything with `aborted`, `addEventListener` and
+ * `throwIfAborted`, so one from another realm is taken); else a ValidationError naming it (it was a
+ * TypeError from inside the wait).
+ */
+export function waitSignal(v: unknown): AbortSignal | undefined {
+  if (v === undefined) return undefined;
+  const s = v as { aborted?: unknown; addEventListener?: unknown; throwIfAborted?: unknown } | null;
+  if (s === null || typeof s !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' || typeof s.throwIfAborted !== 'function') {
+    throw invalid('signal', 'must be an AbortSignal');
+  }
+  return v as AbortSignal;
+}
 
 /** A wait's `pollMs`: 10 ms to the longest timer, default DEFAULT_WAIT_POLL_MS (ValidationError naming it otherwise). */
 export function waitPollMs(v: unknown): number {

@@ -1,8 +1,8 @@
-import { NotFoundError, invalid } from '../core/errors.js';
+import { NotFoundError } from '../core/errors.js';
 import type { Task, TaskRun } from '../core/model.js';
 import { checkMs, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkId } from '../core/task-ids.js';
-import { taskFinished, WAIT_OPTIONS, waitPollMs, type TaskWait } from '../core/task-wait.js';
+import { taskFinished, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
 import type { Clock } from './clock.js';
 import type { RunEvent } from './service-types.js';
 
@@ -34,8 +34,7 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
   refuseUnknownKeys(opts, WAIT_OPTIONS, 'options');
   const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
   const pollMs = waitPollMs(opts.pollMs);
-  const signal = opts.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
+  const signal = waitSignal(opts.signal);
   const deadline = timeoutMs === null ? null : host.clock.now().getTime() + timeoutMs;
   const answer = async (): Promise<TaskWait> => {
     const task = await host.getTask(id);

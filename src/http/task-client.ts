@@ -9,7 +9,7 @@ import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { checkTypeName } from '../core/storable.js';
 import { checkMs, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
-import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, type TaskWait } from '../core/task-wait.js';
+import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
 import type { TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
@@ -239,6 +239,7 @@ export abstract class TaskClient extends ClientTransport {
     refuseUnknownKeys(opts, WAIT_OPTIONS, 'options');
     // Taken as the library's is, checked, and not needed: the server's wait sees ends as they come.
     waitPollMs(opts.pollMs);
+    waitSignal(opts.signal);
     const timeoutMs = opts.timeoutMs === undefined ? null : checkMs(opts.timeoutMs, 'timeoutMs');
     const deadline = timeoutMs === null ? null : Date.now() + timeoutMs;
     for (;;) {

@@ -58,6 +58,7 @@ describe('OrreryClient beside the library', () => {
     expect(await same((o) => o.listPending(5 as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
     // A type of '' is refused, not taken for every type (the client dropped it and scheduled them all).
     expect(await same((o) => o.scheduleDue({ type: '' }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
+    expect(await same((o) => o.waitForTask(t.id, { signal: 'x' as never, timeoutMs: 0 }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'signal' }] });
     expect(await same((o) => o.searchTasks({ type: '' }))).toEqual({ ok: [] });
     expect(await same((o) => o.searchTasks({ type: 'x'.repeat(300) }))).toEqual({ ok: [] });
     expect(await same((o) => o.searchTasks({ type: 'x'.repeat(600) }))).toEqual({ ok: [] });
