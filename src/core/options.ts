@@ -14,6 +14,16 @@ export function optionsObject<T>(opts: T | null | undefined, name = 'options', s
   return opts;
 }
 
+/**
+ * optionsObject, with every key given one of `known`: a misspelt option (`nextrun`, `reasn`) would change
+ * what the call does without a word (a respawn due now, a pause without its reason).
+ */
+export function knownOptions<T>(opts: T | null | undefined, known: readonly string[], name = 'options'): T {
+  const o = optionsObject(opts, name);
+  refuseUnknownKeys(o as object, known, name);
+  return o;
+}
+
 /** An options object a call needs: given as null, or left out, it names what it expects (`shape`). */
 export function requireOptions(opts: unknown, shape: string): void {
   if (opts === null || typeof opts !== 'object') throw invalid('options', `must be an object ${shape}`);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { assertDurationMs } from '../core/durations.js';
-import { lastRunsOption, optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkClock } from './option-checks.js';
 import { checkArchiveFilter, requireAbandonOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
@@ -167,7 +167,7 @@ export class Orrery implements Jobboard {
    * paused type keeps its pause instant (and takes a new reason if one is given).
    */
   async pauseTaskType(name: string, opts: At & { reason?: string } = {}): Promise<TaskType> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'reason']);
     const current = await this.requireTaskType(name);
     const reason = validatePauseReason(opts.reason);
     if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return this.withRates(current);
@@ -176,7 +176,7 @@ export class Orrery implements Jobboard {
 
   /** Resumes a paused task type (unpaused: returned unchanged); its late cron and rrule tasks follow their catch-up policy at once (PostgreSQL's claims catch up at most once a second). */
   async resumeTaskType(name: string, opts: At = {}): Promise<TaskType> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     const current = await this.requireTaskType(name);
     if (!current.paused) return this.withRates(current);
     const resumed = await this.writeTaskType({ ...current, paused: null }, opts);
@@ -380,7 +380,7 @@ export class Orrery implements Jobboard {
 
   /** Disables tasks (reason `manual`); a waiting run of each is cancelled. Returns the tasks as stored. */
   async disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     const { tasks, withdrawn } = await this.store.disableTasks(checkIds(ids), this.instant(opts.at));
     this.emitRuns('ended', withdrawn);
     return tasks;
@@ -388,7 +388,7 @@ export class Orrery implements Jobboard {
 
   /** Re-enables disabled or completed tasks, due at `nextRun` (default now), retries refilled; `ConflictError` for a task with a run waiting or held. */
   async respawnTasks(ids: readonly number[], opts: At & { nextRun?: Date } = {}): Promise<Task[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'nextRun']);
     const at = this.instant(opts.at);
     checkDate(opts.nextRun, 'nextRun');
     return this.store.respawnTasks(checkIds(ids), opts.nextRun ?? at, at);
@@ -400,7 +400,7 @@ export class Orrery implements Jobboard {
    * pause instant (and takes a new reason if one is given). ConflictError for a DAG attempt (pause its DAG).
    */
   async pauseTask(id: number, opts: At & { reason?: string } = {}): Promise<Task> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'reason']);
     const current = await this.store.getTask(checkId(id));
     if (!current) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
     const reason = validatePauseReason(opts.reason);
@@ -411,7 +411,7 @@ export class Orrery implements Jobboard {
 
   /** Resumes a paused task: due again at its next run (at once when that has passed). Unpaused: returned unchanged. */
   async resumeTask(id: number, opts: At = {}): Promise<Task> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     const current = await this.store.getTask(checkId(id));
     if (!current) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
     if (!current.paused) return current;

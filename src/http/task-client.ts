@@ -8,7 +8,7 @@ import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { checkTypeName } from '../core/storable.js';
-import { checkMs, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { checkMs, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
 import type { TaskWithRuns } from '../engine/service.js';
@@ -77,7 +77,7 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** `POST /api/task-types/{name}/pause`: no new scheduling nor claims of the type. */
   async pauseTaskType(name: string, opts: { reason?: string; at?: Date } = {}): Promise<TaskType> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'reason']);
     // The server's clock stamps the pause: a library-style `at` is not sent.
     return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
@@ -91,7 +91,7 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
   async pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'reason']);
     return this.call('POST', `/tasks/${id}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/tasks/{id}/resume`. */
@@ -263,7 +263,7 @@ export abstract class TaskClient extends ClientTransport {
   /** `POST /api/tasks/respawn`: re-enables disabled or completed tasks, due at `nextRun` (default now). */
   async respawnTasks(ids: number[], opts?: Date | { nextRun?: Date; at?: Date }): Promise<Task[]> {
     // The library's `(ids, { nextRun, at })`, or a Date as `nextRun` (the client's first form); `at` is the server's clock.
-    const nextRun = opts instanceof Date ? opts : opts?.nextRun;
+    const nextRun = opts instanceof Date ? opts : knownOptions(opts, ['at', 'nextRun']).nextRun;
     return this.call('POST', '/tasks/respawn', { ids, ...(nextRun !== undefined ? { nextRun: nextRun } : {}) });
   }
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */

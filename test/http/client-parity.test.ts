@@ -58,6 +58,10 @@ describe('OrreryClient beside the library', () => {
     expect(await same((o) => o.listPending(5 as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
     // A type of '' is refused, not taken for every type (the client dropped it and scheduled them all).
     expect(await same((o) => o.scheduleDue({ type: '' }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
+    // A misspelt option is refused by both, not dropped (a respawn due now, a pause without its reason).
+    expect(await same((o) => o.respawnTasks([t.id], { nextrun: new Date() } as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'options.nextrun' }] });
+    expect(await same((o) => o.pauseTask(t.id, { reasn: 'x' } as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'options.reasn' }] });
+    expect(await same((o) => o.pauseTaskType('job', { reasn: 'x' } as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'options.reasn' }] });
     expect(await same((o) => o.waitForTask(t.id, { signal: 'x' as never, timeoutMs: 0 }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'signal' }] });
     expect(await same((o) => o.searchTasks({ type: '' }))).toEqual({ ok: [] });
     expect(await same((o) => o.searchTasks({ type: 'x'.repeat(300) }))).toEqual({ ok: [] });

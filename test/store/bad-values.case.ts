@@ -46,6 +46,23 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect((await orrery.searchTasks({})).map((x) => x.id)).toEqual([t.id]);
     });
 
+    it('a misspelt option of respawn, pause, resume or disable is a ValidationError naming it, and nothing changes', async () => {
+      const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '1h' }]);
+      const t = await orrery.createTask({ type: 'o', policy: 'oneshot' });
+      await orrery.disableTasks([t.id]);
+      const before = await orrery.getTask(t.id);
+      const named = (path: string) => ({ name: 'ValidationError', details: [expect.objectContaining({ path })] });
+      // Before: the respawn went ahead, due now; the pauses went ahead without their reason.
+      await expect(orrery.respawnTasks([t.id], { nextrun: new Date('2099-01-01T00:00:00Z') } as never)).rejects.toMatchObject(named('options.nextrun'));
+      await expect(orrery.pauseTask(t.id, { reasn: 'x' } as never)).rejects.toMatchObject(named('options.reasn'));
+      await expect(orrery.pauseTaskType('o', { reasn: 'x' } as never)).rejects.toMatchObject(named('options.reasn'));
+      await expect(orrery.resumeTask(t.id, { foo: 1 } as never)).rejects.toMatchObject(named('options.foo'));
+      await expect(orrery.resumeTaskType('o', { foo: 1 } as never)).rejects.toMatchObject(named('options.foo'));
+      await expect(orrery.disableTasks([t.id], { foo: 1 } as never)).rejects.toMatchObject(named('options.foo'));
+      expect(await orrery.getTask(t.id)).toEqual(before);
+      expect((await orrery.getTaskType('o'))?.paused).toBeNull();
+    });
+
     it('a circular value is refused, not walked for ever', async () => {
       const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
       const c: Record<string, unknown> = {};
