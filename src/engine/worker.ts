@@ -11,7 +11,7 @@ import type { ClaimedRun, EndRunResult } from '../store/store.js';
 import { servedTypesOf, type Handler } from '../worker/handlers.js';
 import { dagAttemptOf } from '../worker/dag-handler.js';
 import { silentLogger, type Logger } from './logger.js';
-import { systemClock, type Clock, type Timer } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { EndBatcher } from './end-batcher.js';
 import { IdTable } from './id-table.js';
 import type { Jobboard } from './jobboard.js';
@@ -220,16 +220,19 @@ export class Worker {
     this.state = 'stopping';
     this.unlisten();
     this.sleeper.interrupt();
+    // One grace, counted from here. When it runs out the handlers still running are aborted and their
+    // runs abandoned, also while a claim or a give-back still waits on a database that does not answer
+    // (their abandons then wait for it), not once those answer.
     const graceEnds = this.clock.now().getTime() + graceMs;
-    let abandoning: Promise<unknown> | null = null;
-    const abandonAll = () => (abandoning ??= Promise.all(this.active.values().map((x) => x.abandon('worker shutting down'))));
-    // A claim or a give-back still waiting on a database that does not answer when the grace runs out:
-    // the handlers are stopped then (their abandons wait for the database), not once those answer.
-    const lateGrace = this.clock.setTimer(graceMs, () => {
+    let waiting = false; // for the handlers, the buffer given back
+    let graceOver: () => void = () => {};
+    const graceRanOut = new Promise<void>((r) => (graceOver = r));
+    const grace = this.clock.setTimer(graceMs, () => {
       const running = this.active.values().filter((x) => !x.isFinished).length;
-      if (running > 0) this.log.warn(`the grace (${graceMs} ms) ran out while the stop was still waiting for the database (a claim, or giving the buffer back): abandoning ${running} running handler(s)`);
-      void abandonAll();
+      if (!waiting && running > 0) this.log.warn(`the grace (${graceMs} ms) ran out while the stop was still waiting for the database (a claim, or giving the buffer back): abandoning ${running} running handler(s)`);
+      graceOver();
     });
+    const abandoned = graceRanOut.then(() => Promise.all(this.active.values().map((x) => x.abandon('worker shutting down'))));
     await this.loopDone;
     // A trim in flight ends first; what trims gave back since their last line is said now, not lost.
     await this.trimming;
@@ -237,25 +240,21 @@ export class Worker {
     // A claim failed just before the stop: it may have committed, and the runs it gave this worker go
     // back with the buffer (no retry used), not to the reaper at the end of their leases (lost, counted).
     // It spends the grace (no longer than a lease, past which its runs are reaped anyway).
-    if (this.recover) {
-      await this.recoverAtStop(Math.min(graceMs, this.minLeaseMs));
-      graceMs = Math.max(0, graceEnds - this.clock.now().getTime());
-    }
+    if (this.recover) await this.recoverAtStop(Math.min(graceMs, this.minLeaseMs));
     await this.giveBack();
-    lateGrace.cancel();
+    waiting = true;
     const pending = this.active.values();
-    if (abandoning) await abandoning;
-    else if (pending.length > 0) {
+    const left = Math.max(0, graceEnds - this.clock.now().getTime());
+    if (pending.length > 0 && left > 0) {
       // Finished runs stay active until their end is recorded (the database away): named apart.
       const running = pending.filter((x) => !x.isFinished).length;
       const ending = pending.length - running;
-      this.log.info(`waiting up to ${graceMs} ms for ${[running > 0 || ending === 0 ? `${running} running handler(s)` : '', ending > 0 ? `${ending} end(s) not yet recorded` : ''].filter(Boolean).join(' and ')}`);
-      let timer: Timer | undefined;
-      const grace = new Promise<void>((r) => (timer = this.clock.setTimer(graceMs, r)));
-      await Promise.race([this.whenIdle(), grace]);
-      timer?.cancel();
-      await abandonAll();
+      this.log.info(`waiting up to ${left} ms for ${[running > 0 || ending === 0 ? `${running} running handler(s)` : '', ending > 0 ? `${ending} end(s) not yet recorded` : ''].filter(Boolean).join(' and ')}`);
+      await Promise.race([this.whenIdle(), graceRanOut]);
     }
+    grace.cancel();
+    graceOver(); // abandons what is left now (nothing once idle), if the grace did not already
+    await abandoned;
     this.timers.stop();
     this.summary();
     await this.presence?.stop();

@@ -3,6 +3,7 @@ import { StorageUnavailableError } from '../../src/core/errors.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import type { Jobboard } from '../../src/engine/jobboard.js';
+import type { Orrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
 import { stopOnVirtualTime, useTempOrrery, waitFor } from './engine-helpers.js';
 
@@ -181,6 +182,20 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     return { board, seen };
   }
 
+  /** One task of `job`; a worker whose first claim of it is silent is stopped with `graceMs` while that claim is outstanding. */
+  async function stopDuringLostClaim(orrery: Orrery, clock: VirtualClock, graceMs: number, heldFailures = 0) {
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    const { board, seen } = silentFirstClaim(orrery, clock, heldFailures);
+    let executions = 0;
+    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
+    w.start();
+    await waitFor(() => seen.claimedAt !== null, 'the claim committed');
+    const stopped = w.stop(graceMs);
+    await clock.advance(15_000);
+    await stopped;
+    return { task: task!, seen, executions };
+  }
+
   it('with a lease of 2 s, the runs the silent claim started are read back at once and run before the reaper could end them', async () => {
     const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
     const { orrery, onCleanup } = await setup({ clock });
@@ -205,18 +220,10 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
     const { orrery } = await setup({ clock });
     await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '30s', numRetries: 1 });
-    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
-    const { board, seen } = silentFirstClaim(orrery, clock);
-    let executions = 0;
-    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
-    w.start();
-    await waitFor(() => seen.claimedAt !== null, 'the claim committed');
-    const stopped = w.stop(1_000);
-    await clock.advance(15_000);
-    await stopped;
+    const { task, seen, executions } = await stopDuringLostClaim(orrery, clock, 1_000);
     expect(executions).toBe(0);
     expect(seen.heldAt).toHaveLength(2); // and a second look, an answer's bound later
-    expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', retriesLeft: 1, consecutiveAbandons: 0 });
+    expect(await orrery.getTask(task.id)).toMatchObject({ status: 'next_run_scheduled', retriesLeft: 1, consecutiveAbandons: 0 });
     const [run] = (await orrery.searchRuns({})).runs;
     expect(run).toMatchObject({ status: 'scheduled', attempt: 1, worker: null });
   });
@@ -244,18 +251,10 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
     const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
     const { orrery } = await setup({ clock });
     await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '2s' });
-    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
-    const { board, seen } = silentFirstClaim(orrery, clock, 2); // the recovery and the first ask at the stop get a 503
-    let executions = 0;
-    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 20_000, clock, handlers: { job: () => void (executions += 1) } });
-    w.start();
-    await waitFor(() => seen.claimedAt !== null, 'the claim committed');
-    const stopped = w.stop(10_000);
-    await clock.advance(15_000);
-    await stopped;
+    const { task, seen, executions } = await stopDuringLostClaim(orrery, clock, 10_000, 2); // the recovery and the first ask at the stop get a 503
     expect(executions).toBe(0);
     expect(seen.heldAt.length).toBe(4); // two 503s, the answer, and the second look
-    expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'next_run_scheduled', consecutiveAbandons: 0 });
+    expect(await orrery.getTask(task.id)).toMatchObject({ status: 'next_run_scheduled', consecutiveAbandons: 0 });
     expect((await orrery.searchRuns({})).runs).toMatchObject([{ status: 'scheduled', attempt: 1, worker: null }]);
   });
 
