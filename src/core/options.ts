@@ -24,6 +24,16 @@ export function knownOptions<T>(opts: T | null | undefined, known: readonly stri
   return o;
 }
 
+/** A flag given as anything but a boolean is refused (`fill: 'no'` or `ids: 'yes'` would have been read as true). */
+export function checkFlag(v: unknown, name: string): void {
+  if (v !== undefined && typeof v !== 'boolean') throw invalid(name, 'must be a boolean');
+}
+
+/** A callback option given as anything but a function is refused before the work starts (not a TypeError half way). */
+export function checkCallback(v: unknown, name: string): void {
+  if (v !== undefined && typeof v !== 'function') throw invalid(name, 'must be a function');
+}
+
 /** An options object a call needs: given as null, or left out, it names what it expects (`shape`). */
 export function requireOptions(opts: unknown, shape: string): void {
   if (opts === null || typeof opts !== 'object') throw invalid('options', `must be an object ${shape}`);

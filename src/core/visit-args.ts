@@ -1,4 +1,7 @@
 import { invalid } from './errors.js';
+import { refuseUnknownKeys, requireOptions } from './options.js';
+import { checkDate } from './instants.js';
+import { checkListerId } from './visits.js';
 
 /**
  * The visit calls take SPEC §4's positional forms, `grabNextVisits(visitType, count, policy, at,
@@ -19,5 +22,22 @@ export function visitOptions<T extends { at?: Date }>(arg: T | Date | null | und
  */
 export function atOptions(arg: { at?: Date } | Date | null | undefined): { at?: Date } {
   if (arg === null) throw invalid('at', 'must be a Date (or an options object)');
-  return visitOptions<{ at?: Date }>(arg);
+  const opts = visitOptions<{ at?: Date }>(arg);
+  refuseUnknownKeys(opts, ['at'], 'options');
+  return opts;
+}
+
+/**
+ * The shape of an `updateLister` call (library and typed client alike): an object with the lister's
+ * `id`, the `updated` instant as read (a valid Date), and `lastListingFinishedAt` a valid Date or null.
+ * Returns the lister id as stored (lower case).
+ */
+export function checkListerUpdate(update: unknown): string {
+  requireOptions(update, '{ id, updated, currentState?, lastListingFinishedAt? }');
+  const u = update as { id?: unknown; updated?: unknown; lastListingFinishedAt?: unknown };
+  refuseUnknownKeys(u, ['id', 'updated', 'currentState', 'lastListingFinishedAt'], '');
+  const id = checkListerId(u.id, 'id');
+  if (!(u.updated instanceof Date) || Number.isNaN(u.updated.getTime())) throw invalid('updated', "must be the lister's `updated` instant as read");
+  if (u.lastListingFinishedAt != null) checkDate(u.lastListingFinishedAt, 'lastListingFinishedAt');
+  return id;
 }

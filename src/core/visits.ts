@@ -283,6 +283,21 @@ export function usablePolicyWeights(weights: readonly PolicyWeight[], hasLister:
   return usable;
 }
 
+/** The fields of a visit result (`recordVisits`' items, library and typed client): another is refused, naming it (`snap` for `snapshot`). */
+export const VISIT_RESULT_FIELDS = ['url', 'visitType', 'status', 'snapshot', 'at'];
+
+/** Weighted policies as a pass takes them: an array of `{ policy, weight }`, each weight a positive number, or a ValidationError naming `path[i]`. */
+export function checkPolicyWeights(weights: unknown, path: string): PolicyWeight[] {
+  if (!Array.isArray(weights)) throw invalid(path, 'must be an array of { policy, weight }');
+  weights.forEach((w: unknown, i) => {
+    if (w === null || typeof w !== 'object' || Array.isArray(w)) throw invalid(`${path}[${i}]`, 'must be an object { policy, weight }');
+    const { policy, weight } = w as { policy?: unknown; weight?: unknown };
+    checkPolicy(policy, `${path}[${i}].policy`);
+    if (typeof weight !== 'number' || !(weight > 0) || !Number.isFinite(weight)) throw invalid(`${path}[${i}].weight`, 'must be a positive number');
+  });
+  return weights as PolicyWeight[];
+}
+
 /** Splits `count` slots over weighted policies (largest remainders; the total is exactly `count`). */
 export function splitByWeight(count: number, weights: readonly PolicyWeight[]): Array<{ policy: VisitPolicy; count: number }> {
   const total = weights.reduce((s, w) => s + w.weight, 0);

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { invalid } from '../core/errors.js';
+import { checkCallback, checkFlag } from '../core/options.js';
 import { requireInstant } from '../core/instants.js';
 import type { ArchiveCursor } from '../store/archive-store.js';
 import type { Store } from '../store/store.js';
@@ -55,6 +56,9 @@ export function checkArchiveBatch(batch: unknown): number | undefined {
 export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date): Promise<ArchiveSummary> {
   requireInstant(opts.before, 'before');
   const limit = checkArchiveBatch(opts.batch) ?? DEFAULT_ARCHIVE_BATCH;
+  checkFlag(opts.table, 'table');
+  checkCallback(opts.onProgress, 'onProgress');
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
   const table = opts.table ?? opts.to === undefined;
   if (!table && opts.to === undefined) throw invalid('table', 'archiving needs a file or the archive table (or both)');
   const started = performance.now();

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
-import { optionsObject } from '../core/options.js';
+import { knownOptions, refuseUnknownKeys } from '../core/options.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
@@ -182,6 +182,7 @@ export class DagService {
     if (more === null || typeof more !== 'object') throw invalid('filter', 'must be an object { status, limit, beforeId }');
     const filter = typeof given === 'string' ? { ...more, dag: given } : given;
     if (filter === null || typeof filter !== 'object') throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
+    refuseUnknownKeys(filter, ['dag', 'status', 'limit', 'beforeId'], 'filter');
     for (const k of ['dag', 'status'] as const) {
       if (filter[k] !== undefined && typeof filter[k] !== 'string') throw invalid(k, 'must be a string');
       assertText(filter[k], k);
@@ -202,7 +203,7 @@ export class DagService {
    * taken when it resumes). A manual trigger while paused records a run that starts on resume.
    */
   async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['reason']);
     const d = await this.requireDag(id);
     const reason = validatePauseReason(opts.reason);
     if (d.paused && (opts.reason === undefined || reason === d.paused.reason)) return d;
@@ -355,7 +356,7 @@ export class DagService {
 
   /** The DAG's next schedule points (count, default 5), in UTC and in its zone, DST changes marked. */
   async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['count']);
     assertText(id, 'id');
     const count = previewCount(opts.count);
     const [d] = await this.store.getDags([id]);

@@ -1,7 +1,7 @@
 import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill.js';
 import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS, planLateTask } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
-import { optionsObject } from '../core/options.js';
+import { knownOptions } from '../core/options.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
 import { normaliseSchedule, scheduleZone } from '../core/schedule.js';
 import { previewCount, previewSchedule, type Preview } from '../core/schedule-preview.js';
@@ -89,7 +89,7 @@ export class ScheduleService {
    * none for a completed or disabled task.
    */
   async next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['count']);
     const count = previewCount(opts.count);
     const task = await this.requireTask(taskId);
     const zone = task.schedule.kind === 'adaptive' ? 'UTC' : scheduleZone(task.schedule);

@@ -4,6 +4,12 @@ import type { Task, TaskRun } from '../core/model.js';
 import type { WorkerLiveness } from '../core/worker-liveness.js';
 import type { WorkerActivity } from '../store/store.js';
 import type { Clock } from './clock.js';
+import type { EventEmitter } from 'node:events';
+import type { CaughtUpTask } from '../store/schedule-store.js';
+import type { AlertSource } from '../store/alert-store.js';
+
+/** The service's events (`Orrery.events`): runs of this process, workers seen, late tasks caught up, alert sources that changed. */
+export type OrreryEvents = EventEmitter<{ run: [RunEvent]; worker: [string]; caughtUp: [CaughtUpTask[]]; alerts: [AlertSource] }>;
 
 export interface RunEvent {
   /** What happened to the run in this process. */

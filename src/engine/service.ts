@@ -1,24 +1,21 @@
 import { EventEmitter } from 'node:events';
 import { checkDate } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
-import { assertDurationMs } from '../core/durations.js';
-import { knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
-import { checkArchiveFilter, requireAbandonOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
+import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
-import { SCHEDULE_BATCH } from '../core/limits.js';
 import { checkId, checkIds } from '../core/task-ids.js';
-import { RUN_END_STATUSES, type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType } from '../core/model.js';
-import { checkLogRecords, runLogQuery, type RunLogQuery } from '../core/run-logs.js';
-import type { AlertSource } from '../store/alert-store.js';
+import { type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType } from '../core/model.js';
+import { runLogQuery, type RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
-import { assertJson, validateMetadata, validatePauseReason } from '../core/json-checks.js';
-import { INT4_MAX, assertStorable, assertText, checkTypeName } from '../core/storable.js';
+import { validatePauseReason } from '../core/json-checks.js';
+import { assertStorable, checkTypeName } from '../core/storable.js';
 import { openStore } from '../store/open-store.js';
 import { whyTask } from './why-task.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import { listWorkers, registerWorker, stopWorker } from './workers.js';
-import { applyThrottles, withEffectiveRates } from './adaptive-limits.js';
+import { withEffectiveRates } from './adaptive-limits.js';
 import { fillSeries, seriesWindow, type RunSeries } from '../core/run-series.js';
 import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-search.js';
 import { checkTaskFilter, pendingLimit, taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
@@ -27,6 +24,13 @@ import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
 
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
 export const DUE_COUNT_CAP = 100_000;
+
+/** Options of task creation; `ids` for a summary. */
+const CREATE_OPTIONS = ['at', 'traceContext'];
+/** Options of the readings over a window of minutes up to an instant. */
+const WINDOW_OPTIONS = ['at', 'minutes'];
+/** Options of an archiving sweep. */
+const ARCHIVE_OPTIONS = ['at', 'before', 'to', 'table', 'batch', 'onProgress', 'signal'];
 import type { WhyAnswer } from '../core/why.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { taskTypeEdit, validation } from './input-parsers.js';
@@ -35,8 +39,6 @@ import type {
   ClaimOutcome,
   ClaimedRun,
   CreatedTask,
-  EndRunItem,
-  EndRunRequest,
   EndRunResult,
   HeartbeatAnswer,
   HeartbeatItem,
@@ -48,22 +50,20 @@ import type {
   TaskFilter,
 } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
-import { recordSchedule, tracingOn } from './tracing.js';
 import { VirtualClock } from './virtual-clock.js';
 import { holdingClock } from './virtual-store.js';
 import type { ClaimOptions, EndRunOptions, Jobboard } from './jobboard.js';
 import { DagService } from './dag-service.js';
+import { BoardCalls, emitEnded, emitRuns } from './board-calls.js';
 import { VisitService } from './visit-service.js';
-import { giveBackUnbegun } from './abandon.js';
 import type { ImportOptions, TaskBatchSummary, TaskImportSummary } from './task-import.js';
 import { TaskCreation } from './task-creation.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
 import { ScheduleService } from './schedule-service.js';
-import type { CaughtUpTask } from '../store/schedule-store.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
-export type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
-import type { At, CreateOptions, OpenOptions, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
+export type { At, CreateOptions, OpenOptions, OrreryEvents, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
+import type { At, CreateOptions, OpenOptions, OrreryEvents, TaskWithRuns, WorkerView } from './service-types.js';
 import { waitForTask, type WaitForTaskOptions } from './task-wait.js';
 import type { TaskWait } from '../core/task-wait.js';
 
@@ -80,7 +80,7 @@ export class Orrery implements Jobboard {
    * Run events of this process (`run`: { event: 'scheduled' | 'started' | 'ended', run }), for live
    * views and metrics. Other processes' runs are not seen here.
    */
-  readonly events = new EventEmitter<{ run: [RunEvent]; worker: [string]; caughtUp: [CaughtUpTask[]]; alerts: [AlertSource] }>();
+  readonly events: OrreryEvents = new EventEmitter();
   /** DAG workflows: definitions, runs, triggers and restarts (SPEC §3). */
   readonly dags: DagService = new DagService(this);
   /** Visit scheduling: listers, listed origins, visit stats, grabs, metrics (SPEC §4). */
@@ -94,21 +94,13 @@ export class Orrery implements Jobboard {
   ) {
     this.events.setMaxListeners(0);
     this.visits = new VisitService(store, clock);
-    this.creation = new TaskCreation(store, (at) => this.instant(at), (runs) => this.emitRuns('ended', runs));
+    this.creation = new TaskCreation(store, (at) => this.instant(at), (runs) => emitRuns(this.events, 'ended', runs));
+    this.board = new BoardCalls({ store, clock, events: this.events, schedules: this.schedules, instant: (at) => this.instant(at) });
   }
 
   private readonly creation: TaskCreation;
 
-  private emitRuns(event: RunEvent['event'], runs: readonly TaskRun[]): void {
-    if (this.events.listenerCount('run') === 0) return;
-    for (const run of runs) this.events.emit('run', { event, run });
-  }
-
-  private emitEnded<T extends EndRunResult | OrreryError>(outcomes: T[], reaped = false): T[] {
-    if (this.events.listenerCount('run') === 0) return outcomes;
-    for (const o of outcomes) if (!(o instanceof OrreryError)) this.events.emit('run', { event: 'ended', run: (o as EndRunResult).run, ...(reaped ? { reaped } : {}) });
-    return outcomes;
-  }
+  private readonly board: BoardCalls;
 
   /** The current instant of this service's clock. */
   now(): Date {
@@ -139,7 +131,7 @@ export class Orrery implements Jobboard {
   // --- task types -------------------------------------------------------------------------------
   /** Creates a task type; `ConflictError` if the name exists, `ValidationError` naming the bad field. */
   async createTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     const { validateTaskType } = await validation();
     return this.withRates({ ...(await this.store.createTaskType(validateTaskType(input), this.instant(opts.at))), paused: null });
   }
@@ -155,7 +147,7 @@ export class Orrery implements Jobboard {
    * ends use it from the next one in this process, and within TYPE_CACHE_MS (1 s) in every other.
    */
   async updateTaskType(name: string, edit: TaskTypeEdit, opts: At = {}): Promise<TaskType> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     const current = await this.requireTaskType(name);
     const { editTaskType } = await taskTypeEdit();
     return this.writeTaskType(editTaskType(current, edit), opts);
@@ -187,7 +179,7 @@ export class Orrery implements Jobboard {
 
   /** Deletes a task type that has no tasks (ConflictError naming how many it has otherwise). */
   async deleteTaskType(name: string, opts: At = {}): Promise<void> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     checkTypeName(name);
     await this.store.deleteTaskType(name, this.instant(opts.at));
     this.creation.typeCache.forget(name);
@@ -208,7 +200,7 @@ export class Orrery implements Jobboard {
 
   /** Creates the type unless one of that name exists (also when another process creates it at the same moment); returns the stored type. */
   async ensureTaskType(input: TaskTypeInput, opts: At = {}): Promise<TaskType> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     const { validateTaskType } = await validation();
     const type = validateTaskType(input);
     const [existing] = await this.store.getTaskTypes([type.name]);
@@ -240,14 +232,14 @@ export class Orrery implements Jobboard {
   // --- tasks ------------------------------------------------------------------------------------
   /** Creates a task, or returns the equal active task (idempotent creation). */
   async createTask(input: TaskInput, opts: CreateOptions = {}): Promise<Task> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, CREATE_OPTIONS);
     const [c] = await this.createTasksDetailed([input], opts, '');
     return c!.task;
   }
 
   /** Creates many tasks in one transaction; one invalid task rejects the whole batch and writes nothing. */
   async createTasks(inputs: readonly TaskInput[], opts: CreateOptions = {}): Promise<Task[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, CREATE_OPTIONS);
     return (await this.createTasksDetailed(inputs, opts)).map((c) => c.task);
   }
 
@@ -258,7 +250,7 @@ export class Orrery implements Jobboard {
    * conflict rejects the batch and nothing is written.
    */
   async createTasksDetailed(inputs: readonly TaskInput[], opts: CreateOptions = {}, prefix = 'tasks'): Promise<CreatedTask[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, CREATE_OPTIONS);
     return this.creation.detailed(inputs, opts, prefix);
   }
 
@@ -267,7 +259,7 @@ export class Orrery implements Jobboard {
    * input order) instead of the tasks: what a large batch should ask for.
    */
   async createTasksSummary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, [...CREATE_OPTIONS, 'ids']);
     return this.creation.summary(inputs, opts);
   }
 
@@ -279,7 +271,7 @@ export class Orrery implements Jobboard {
    * docs/http.md#post-apitasksimport).
    */
   async importTasks(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions = {}): Promise<TaskImportSummary> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'ids', 'onProgress']);
     return this.creation.import(source, opts);
   }
 
@@ -289,7 +281,7 @@ export class Orrery implements Jobboard {
    * holds it and until when (docs/operations.md#why-isnt-it-running).
    */
   async whyTask(id: number, opts: At = {}): Promise<WhyAnswer> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     return whyTask(this.store, checkId(id), this.instant(opts.at));
   }
 
@@ -337,8 +329,8 @@ export class Orrery implements Jobboard {
       dryRun: opts.dryRun === true,
       ...(opts.nextRun ? { nextRun: opts.nextRun } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      onEnded: (ended) => this.emitEnded(ended),
-      onWithdrawn: (runs) => this.emitRuns('ended', runs),
+      onEnded: (ended) => emitEnded(this.events, ended),
+      onWithdrawn: (runs) => emitRuns(this.events, 'ended', runs),
     });
   }
 
@@ -350,7 +342,7 @@ export class Orrery implements Jobboard {
   /** A task with its runs (oldest first; with `opts.runs`, only its newest that many), or `null`. */
   async getTaskWithRuns(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns | null> {
     checkId(id);
-    const last = lastRunsOption(optionsObject(opts, 'options').runs, 'runs');
+    const last = lastRunsOption(knownOptions(opts, ['runs']).runs, 'runs');
     const task = await this.store.getTask(id);
     return task ? { ...task, runs: await this.store.listRuns(id, last) } : null;
   }
@@ -365,7 +357,7 @@ export class Orrery implements Jobboard {
 
   /** Due tasks of a type not yet scheduled, in the order the runner would take them. */
   async listPending(type: string, opts: At & { limit?: number } = {}): Promise<Task[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'limit']);
     checkTypeName(type, 'type', true);
     const limit = pendingLimit(opts.limit);
     if (limit === 0) return [];
@@ -382,7 +374,7 @@ export class Orrery implements Jobboard {
   async disableTasks(ids: readonly number[], opts: At = {}): Promise<Task[]> {
     opts = knownOptions(opts, ['at']);
     const { tasks, withdrawn } = await this.store.disableTasks(checkIds(ids), this.instant(opts.at));
-    this.emitRuns('ended', withdrawn);
+    emitRuns(this.events, 'ended', withdrawn);
     return tasks;
   }
 
@@ -421,7 +413,7 @@ export class Orrery implements Jobboard {
   /** A task's runs, oldest first; with `opts.last`, only its newest that many (a task may have hundreds of thousands). */
   async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
     checkId(taskId, 'taskId');
-    return this.store.listRuns(taskId, lastRunsOption(optionsObject(opts, 'options').last, 'last'));
+    return this.store.listRuns(taskId, lastRunsOption(knownOptions(opts, ['last']).last, 'last'));
   }
 
   /** Waits until the task is finished (completed or disabled) or `timeoutMs` passes: `{ finished, task, run }` (engine/task-wait.ts). */
@@ -440,7 +432,7 @@ export class Orrery implements Jobboard {
    * only the records after that id (what a follower has not read yet); with `limit`, at most that many.
    */
   async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['after', 'limit']);
     requireRunId(backendId);
     return this.store.getRunLogs(backendId, runLogQuery(opts));
   }
@@ -452,19 +444,19 @@ export class Orrery implements Jobboard {
    * DUE_COUNT_CAP (a count equal to the cap means at least that many), and the oldest due instant.
    */
   async dueStats(opts: At = {}): Promise<DueStats[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     return this.store.dueStats(this.instant(opts.at), DUE_COUNT_CAP);
   }
 
   /** Every task type's queue: waiting, claimed and running runs, the oldest waiting run, dead letters. */
   async queueStats(opts: At = {}): Promise<QueueStats[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at']);
     return this.store.queueStats(this.instant(opts.at));
   }
 
   /** Runs ended per type, final status and minute, over the `minutes` (1 to 1440, default 60) before `at`. */
   async runRates(opts: At & { minutes?: number } = {}): Promise<{ since: Date; at: Date; rates: RunRate[] }> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, WINDOW_OPTIONS);
     const { since, at } = this.window(opts);
     return { since, at, rates: await this.store.runRates(since, at) };
   }
@@ -475,7 +467,7 @@ export class Orrery implements Jobboard {
    * liveness: alive, stale, gone or stopped (docs/operations.md#workers); alive ones first.
    */
   async listWorkers(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, WINDOW_OPTIONS);
     const now = this.instant(opts.at);
     const { since, at } = this.window({ ...opts, at: now });
     return listWorkers(this.store, since, at, now);
@@ -483,7 +475,7 @@ export class Orrery implements Jobboard {
 
   /** The same as `listWorkers` (its former name). */
   async workerActivity(opts: At & { minutes?: number } = {}): Promise<WorkerView[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, WINDOW_OPTIONS);
     return this.listWorkers(opts);
   }
 
@@ -492,7 +484,7 @@ export class Orrery implements Jobboard {
    * WORKER_REFRESH_MS (10 s), busy or idle; a worker that (re)starts prunes rows not seen for a week (`answerWithinMs`: ignored in process).
    */
   async registerWorker(worker: WorkerInfo, opts: At & { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'answerWithinMs']);
     const row = await registerWorker(this.store, worker, this.instant(opts.at));
     this.events.emit('worker', row.id); // a sign of life, as a claim or a heartbeat
     return row;
@@ -500,7 +492,7 @@ export class Orrery implements Jobboard {
 
   /** Marks a registered worker stopped (its graceful stop); NotFoundError for an unknown id. (`answerWithinMs`: ignored in process.) */
   async stopWorker(id: string, opts: At & { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'answerWithinMs']);
     return stopWorker(this.store, id, this.instant(opts.at));
   }
 
@@ -509,7 +501,7 @@ export class Orrery implements Jobboard {
    * (`1h`, `24h` or `7d`; default `1h`) before `at`, with their start latency, of one type or all.
    */
   async runSeries(opts: At & { range?: string; type?: string } = {}): Promise<RunSeries> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'range', 'type']);
     const window = seriesWindow(opts.range ?? '1h', this.instant(opts.at));
     if (opts.type !== undefined) checkTypeName(opts.type, 'type', true);
     const type = opts.type ?? null;
@@ -536,128 +528,49 @@ export class Orrery implements Jobboard {
    * runner fills every free slot) leaves a bounded queue that still holds runs alone until that
    * fraction of it is free.
    */
-  async scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
-    opts = optionsObject(opts, 'options');
-    const at = this.instant(opts.at);
-    if (opts.type !== undefined) checkTypeName(opts.type, 'type');
-    if (opts.graceMs !== undefined && !(typeof opts.graceMs === 'number' && Number.isFinite(opts.graceMs) && opts.graceMs >= 0)) throw invalid('graceMs', 'must be a non-negative number of milliseconds');
-    const types = opts.type !== undefined ? await this.store.getTaskTypes([opts.type]) : await this.store.getTaskTypes();
-    if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
-    // Late cron and rrule tasks first (the runner skips it in a pass woken by new tasks right after one: core/catch-up.ts).
-    const caught = opts.catchUp === false ? [] : await this.schedules.catchUp(at, opts.type);
-    if (caught.length > 0) this.events.emit('caughtUp', caught);
-    const backfilled = await this.schedules.advance(at, opts.type);
-    this.emitRuns('scheduled', backfilled);
-    const runs: TaskRun[] = [...backfilled];
-    const tracedSince = tracingOn() ? Date.now() : null;
-    // SPEC §2.2: a pass fills every free slot. It takes batches of SCHEDULE_BATCH (one transaction each)
-    // until a type's queue is full or nothing of it is due; the runner daemon (fill: false) takes one
-    // batch per type and passes again, so that one type's backlog does not hold the others back.
-    const fill = opts.fill ?? true;
-    // Only the types with something due are probed and scheduled (one read); what becomes due meanwhile is the next pass's.
-    const due = types.length > 1 ? new Set(await this.store.typesDue(at)) : null;
-    for (const type of types) {
-      if (due !== null && !due.has(type.name)) continue;
-      const minFree = opts.refillFraction && type.maxQueueLength ? Math.ceil(type.maxQueueLength * opts.refillFraction) : undefined;
-      for (;;) {
-        const scheduled = await this.store.scheduleDue(type.name, at, { ...(minFree !== undefined ? { minFree } : {}), ...(opts.graceMs ? { graceMs: opts.graceMs, holdUnlimited: opts.holdUnlimited === true } : {}) });
-        this.emitRuns('scheduled', scheduled); // per type, before a worker can have claimed them
-        runs.push(...scheduled);
-        if (!fill || scheduled.length < SCHEDULE_BATCH) break;
-      }
-    }
-    if (tracedSince !== null && runs.length > 0) recordSchedule(tracedSince, runs);
-    return runs;
+  scheduleDue(opts: At & { type?: string; refillFraction?: number; graceMs?: number; holdUnlimited?: boolean; catchUp?: boolean; fill?: boolean } = {}): Promise<TaskRun[]> {
+    return this.board.scheduleDue(opts);
   }
 
-  // --- the jobboard -----------------------------------------------------------------------------
+  // --- the jobboard (board-calls.ts) ------------------------------------------------------------
   /** Claims waiting runs for a worker within the types' limits (a lease each; `due: true` also claims due tasks directly). The jobboard call workers make. */
   async claimRuns(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimedRun[]> {
-    return (await this.claim(opts)).runs;
+    return (await this.board.claim(opts)).runs;
   }
 
   /**
    * Claims within the types' limits (maxRunning, maxRunningPerKey, rateLimit) and says whether runs
    * were held back, and when a rate limit next lets one start.
    */
-  async claim(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimOutcome> {
-    requireOptions(opts, '{ worker, types, limit }');
-    if (!Number.isSafeInteger(opts.limit) || opts.limit < 0 || opts.limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
-    if (opts.startNow !== undefined && (!Number.isSafeInteger(opts.startNow) || opts.startNow < 0 || opts.startNow > INT4_MAX)) throw invalid('startNow', `must be an integer from 0 to ${INT4_MAX}`);
-    requireWorker(opts.worker);
-    if (!Array.isArray(opts.types) || opts.types.some((t) => typeof t !== 'string')) throw invalid('types', 'must be an array of task type names');
-    assertStorable(opts.types, 'types');
-    // Late cron and rrule tasks are caught up before a claim takes due tasks (at most once a second).
-    if (opts.due ?? true) await this.schedules.catchUpBeforeClaim(this.instant(opts.at));
-    const outcome = await this.store.claimRuns({
-      worker: opts.worker,
-      types: opts.types,
-      limit: opts.limit,
-      ...(opts.at === undefined ? { at: this.instant(), now: () => this.instant() } : { at: this.instant(opts.at) }),
-      due: opts.due ?? true,
-      ...(opts.startNow !== undefined ? { startNow: opts.startNow } : {}),
-    });
-    this.events.emit('worker', opts.worker); // seen, even when there was nothing to claim
-    if (outcome.created) {
-      // Runs made from due tasks by the claim itself were scheduled and started in one step.
-      const created = new Set(outcome.created);
-      this.emitRuns('scheduled', outcome.runs.filter((c) => created.has(c.run.id)).map((c) => c.run));
-    }
-    this.emitRuns('started', outcome.runs.filter((c) => c.run.status === 'started').map((c) => c.run));
-    this.emitRuns('claimed', outcome.runs.filter((c) => c.run.status === 'claimed').map((c) => c.run));
-    return outcome;
+  claim(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimOutcome> {
+    return this.board.claim(opts);
   }
 
   /** One heartbeat for all of a worker's held runs; those with `startedAt` are marked started (docs/guarantees.md). */
-  async heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[] }): Promise<HeartbeatRunsAnswer> {
-    requireWorkerOptions(opts, '{ worker, runs }');
-    if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
-    opts.runs.forEach((r, i) => {
-      if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
-      assertText(r.backendId, `runs[${i}].backendId`);
-      checkDate(r.startedAt, `runs[${i}].startedAt`);
-    });
-    this.events.emit('worker', opts.worker);
-    const at = this.instant(opts.at); // a start reported after it is recorded at it; the store floors it at the run's scheduled (core reportedStart)
-    return this.store.heartbeatRuns(opts.worker, opts.runs.map((r) => (r.startedAt && r.startedAt > at ? { ...r, startedAt: at } : r)), at);
+  heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer> {
+    return this.board.heartbeatRuns(opts);
   }
 
   /** Gives claimed runs whose handlers never began back to the queue: no retry consumed, no abandon counted. */
-  async releaseRuns(opts: At & { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean }): Promise<number> {
-    requireWorkerOptions(opts, '{ worker, backendIds }');
-    if (!Array.isArray(opts.backendIds) || opts.backendIds.some((b) => typeof b !== 'string' || b === '')) {
-      throw invalid('backendIds', 'must be an array of run backend ids');
-    }
-    assertStorable(opts.backendIds, 'backendIds');
-    if (opts.withdrawnOnly !== undefined && typeof opts.withdrawnOnly !== 'boolean') throw invalid('withdrawnOnly', 'must be a boolean');
-    const back = await this.store.releaseRuns(opts.worker, opts.backendIds, this.instant(opts.at), opts.withdrawnOnly ?? false);
-    this.emitEnded(back.ended); // runs given back after their cancellation was asked, or their task disabled
-    return back.queued;
+  releaseRuns(opts: At & { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {
+    return this.board.releaseRuns(opts);
   }
 
   /** Claimed and started runs this worker holds (claim recovery after a lost reply). */
-  async heldRuns(worker: string): Promise<ClaimedRun[]> {
+  async heldRuns(worker: string, opts?: { answerWithinMs?: number }): Promise<ClaimedRun[]> {
     requireWorker(worker);
+    if (opts !== undefined) knownOptions(opts, ['answerWithinMs']);
     return this.store.heldRuns(worker);
   }
 
   /** Marks a scheduled run started from outside (an external execution backend); it holds its type's lease. */
-  async startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
-    opts = optionsObject(opts, 'options');
-    requireRunId(backendId);
-    if (opts.worker !== undefined) requireWorker(opts.worker);
-    const metadata = validateMetadata(opts.metadata);
-    const run = await this.store.startRun(backendId, { at: this.instant(opts.at), worker: opts.worker ?? 'external', metadata });
-    this.emitRuns('started', [run]);
-    return run;
+  startRun(backendId: string, opts: At & { worker?: string; metadata?: unknown } = {}): Promise<TaskRun> {
+    return this.board.startRun(backendId, opts);
   }
 
   /** Extends the holder's lease; the answer says whether the run's cancellation was asked for. */
-  async heartbeat(backendId: string, opts: At & { worker: string }): Promise<HeartbeatAnswer> {
-    requireRunId(backendId);
-    requireWorkerOptions(opts, '{ worker }');
-    this.events.emit('worker', opts.worker);
-    return this.store.heartbeat(backendId, opts.worker, this.instant(opts.at));
+  heartbeat(backendId: string, opts: At & { worker: string; answerWithinMs?: number }): Promise<HeartbeatAnswer> {
+    return this.board.heartbeat(backendId, opts);
   }
 
   /**
@@ -665,111 +578,45 @@ export class Orrery implements Jobboard {
    * `cancelled` at once, and its task skips that run (no retry consumed); a started run is flagged and its
    * worker, told through its next heartbeat or the `cancel` wake-up, aborts the handler and ends it `failed`.
    */
-  async cancelRun(backendId: string, opts: At = {}): Promise<CancelRunResult> {
-    opts = optionsObject(opts, 'options');
-    requireRunId(backendId);
-    const out = await this.store.cancelRun(backendId, this.instant(opts.at));
-    if (out.outcome === 'ended') this.emitEnded([{ run: out.run, task: out.task, taskUpdated: out.taskUpdated }]);
-    return out;
+  cancelRun(backendId: string, opts: At = {}): Promise<CancelRunResult> {
+    return this.board.cancelRun(backendId, opts);
   }
 
   /** Ends a run (status, result or error) and applies the end-of-run formula to its task; `InvalidTransitionError` when already ended, `LeaseLostError` when held by another worker. */
-  async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
-    requireRunId(backendId);
-    requireOptions(opts, '{ status, worker?, ... }');
-    const ended = await this.store.endRun(backendId, this.endRequest(opts));
-    if (opts.throttle) await applyThrottles(this.store, [true], [ended], this.clock.now());
-    return this.emitEnded([ended])[0]!;
+  endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+    return this.board.endRun(backendId, opts);
   }
 
   /**
    * Ends several runs in one transaction; each gets its own outcome in input order (the result, or
    * the error refusing that end). Workers use it to record runs that finish together in one commit.
    */
-  async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>): Promise<Array<EndRunResult | OrreryError>> {
-    const outcomes: Array<EndRunResult | OrreryError | null> = [];
-    const valid: EndRunItem[] = [];
-    const throttles: boolean[] = [];
-    if (!Array.isArray(items)) throw invalid('items', 'must be an array of { backendId, status, ... }');
-    for (const [i, item] of items.entries()) {
-      try {
-        requireEndItem(item, i);
-        const one: EndRunItem = { backendId: item.backendId, req: this.endRequest(item) };
-        if (item.held) one.held = item.held;
-        valid.push(one);
-        throttles.push(item.throttle === true);
-        outcomes.push(null);
-      } catch (e) {
-        if (!(e instanceof OrreryError)) throw e;
-        outcomes.push(e);
-      }
-    }
-    const stored = this.emitEnded(await this.store.endRuns(valid));
-    if (throttles.includes(true)) await applyThrottles(this.store, throttles, stored, this.clock.now());
-    let next = 0;
-    return outcomes.map((o) => o ?? stored[next++]!);
-  }
-
-  private endRequest(opts: EndRunOptions): EndRunRequest {
-    if (!(RUN_END_STATUSES as readonly string[]).includes(opts.status)) {
-      throw invalid('status', `must be one of ${RUN_END_STATUSES.join(', ')}`);
-    }
-    if (opts.worker != null) requireWorker(opts.worker);
-    if (opts.error != null && typeof opts.error !== 'string') throw invalid('error', 'must be a string (the error message)');
-    assertText(opts.error, 'error');
-    const metadata = validateMetadata(opts.metadata);
-    if (opts.result !== undefined) assertJson(opts.result, 'result');
-    if (opts.retryAfterMs != null) assertDurationMs(opts.retryAfterMs, 'retryAfterMs');
-    if (opts.retryAfterMs != null && opts.status !== 'failed') throw invalid('retryAfterMs', 'only applies to status failed');
-    checkDate(opts.startedAt, 'startedAt');
-    // Built field by field (no spread objects): one of these per run end.
-    const req: EndRunRequest = { status: opts.status, at: this.instant(opts.at), cause: 'end', worker: opts.worker ?? null, metadata, retryAfterMs: opts.retryAfterMs ?? null };
-    if (opts.startedAt != null) req.startedAt = opts.startedAt;
-    if (opts.result !== undefined) req.result = opts.result;
-    if (opts.error !== undefined) req.error = opts.error;
-    return req;
+  endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>, opts?: { answerWithinMs?: number }): Promise<Array<EndRunResult | OrreryError>> {
+    return this.board.endRuns(items, opts);
   }
 
   /** The holder gives a run back (shutdown): a started one ends `lost`, its task due at once; `startedAt` as in an end. */
-  async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null }): Promise<EndRunResult> {
-    requireRunId(backendId);
-    requireAbandonOptions(opts);
-    // A claimed run without a reported start is given back (engine/abandon.ts): not ended, no end event.
-    const release = (ids: string[]) => this.releaseRuns({ worker: opts.worker, backendIds: ids, ...(opts.at ? { at: opts.at } : {}) });
-    if (opts.startedAt == null) { const back = await giveBackUnbegun(this.store, release, backendId, opts.worker); if (back) return back; }
-    const result = await this.store.endRun(backendId, {
-      status: 'lost',
-      at: this.instant(opts.at),
-      cause: 'abandon',
-      worker: opts.worker,
-      error: opts.reason ?? 'abandoned by its worker',
-      ...(opts.startedAt != null ? { startedAt: opts.startedAt } : {}),
-    });
-    return this.emitEnded([result])[0]!;
+  abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null; answerWithinMs?: number }): Promise<EndRunResult> {
+    return this.board.abandonRun(backendId, opts);
   }
 
   /**
    * The reaper's pass: started runs whose lease expired end `lost`; claimed runs whose lease expired
    * (their worker vanished before starting them) go back to the queue without consuming a retry.
    */
-  async reapExpired(opts: At = {}): Promise<EndRunResult[]> {
-    opts = optionsObject(opts, 'options');
-    const at = this.instant(opts.at);
-    this.emitEnded((await this.store.releaseExpiredClaims(at)).ended); // cancelled ones (their task disabled, or cancel asked)
-    return this.emitEnded(await this.store.reapExpired(at), true);
+  reapExpired(opts: At = {}): Promise<EndRunResult[]> {
+    return this.board.reapExpired(opts);
   }
 
   /** Appends handler log records to a run. */
-  async appendRunLogs(backendId: string, records: readonly RunLogRecord[]): Promise<void> {
-    requireRunId(backendId);
-    checkLogRecords(records);
-    return this.store.appendRunLogs(backendId, records);
+  appendRunLogs(backendId: string, records: readonly RunLogRecord[], opts?: { answerWithinMs?: number }): Promise<void> {
+    return this.board.appendRunLogs(backendId, records, opts);
   }
 
   // --- archiving (SPEC §5) ------------------------------------------------------------------------
   /** Moves finished runs (with their logs) and finished one-shot tasks older than `before` to a JSONL file and/or the archive tables. */
   async archive(opts: ArchiveOptions & At): Promise<ArchiveSummary> {
-    return archiveSweep(this.store, (opts = optionsObject(opts, 'options')), this.instant(opts.at));
+    return archiveSweep(this.store, (opts = knownOptions(opts, ARCHIVE_OPTIONS)), this.instant(opts.at));
   }
 
   /** Archived runs from the archive tables, by id. */
@@ -791,6 +638,7 @@ export class Orrery implements Jobboard {
 /** Opens Orrery on a database: `openOrrery({ db: 'sqlite:./orrery.db' })`. */
 export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   opts = optionsObject(opts, 'options', 'db');
+  refuseUnknownKeys(opts, ['db', 'clock'], 'options');
   if (opts.db !== undefined && (typeof opts.db !== 'string' || opts.db.trim() === '')) throw invalid('db', 'must be a database URL (sqlite:PATH or postgres://...)');
   checkClock(opts.clock);
   const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));

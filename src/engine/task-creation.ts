@@ -3,6 +3,7 @@ import type { NewTask, TaskInput } from '../core/validation.js';
 import type { CreatedTask, Store } from '../store/store.js';
 import { TypeCache } from '../store/task-types.js';
 import type { At, CreateOptions } from './service-types.js';
+import { checkCallback, checkFlag } from '../core/options.js';
 import { batchTypeNames, insertBatch, knownTypesOf, writeLargeBatch } from './task-batch.js';
 import { BatchTally, CHUNK, conflictInBatch, importTaskLines, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
 import { checkTraceContext, createAttributes, tracedCreate, tracingOn } from './tracing.js';
@@ -48,6 +49,7 @@ export class TaskCreation {
 
   /** See Orrery.createTasksSummary. */
   async summary(inputs: readonly TaskInput[], opts: CreateOptions & { ids?: boolean }): Promise<TaskBatchSummary> {
+    checkFlag(opts.ids, 'ids');
     const tally = new BatchTally({ ids: opts.ids });
     await this.summaryUnannounced(inputs, opts, tally);
     this.announce(tally.withdrawn);
@@ -72,6 +74,8 @@ export class TaskCreation {
 
   /** See Orrery.importTasks. */
   async import(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions): Promise<TaskImportSummary> {
+    checkFlag(opts.ids, 'ids');
+    checkCallback(opts.onProgress, 'onProgress');
     const tally = new BatchTally({ ids: opts.ids });
     const out = await importTaskLines(this.store, (names) => this.knownTypes(names), source, this.instant(opts.at), opts, tally);
     this.announce(tally.withdrawn);

@@ -1,5 +1,5 @@
 import { invalid } from '../core/errors.js';
-import { DEFAULT_POLICY_WEIGHTS, checkPolicy, checkVisitType, usablePolicyWeights, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
+import { DEFAULT_POLICY_WEIGHTS, checkPolicyWeights, checkVisitType, usablePolicyWeights, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
@@ -59,10 +59,7 @@ export class VisitScheduler extends PeriodicLoop {
       const size = q.size ?? 1000;
       if (!Number.isInteger(size) || size < 1) throw invalid(`queues[${i}].size`, 'must be a positive integer');
       const policies = q.policies ?? DEFAULT_POLICY_WEIGHTS;
-      policies.forEach((p, j) => {
-        checkPolicy(p.policy, `queues[${i}].policies[${j}].policy`);
-        if (!(p.weight > 0) || !Number.isFinite(p.weight)) throw invalid(`queues[${i}].policies[${j}].weight`, 'must be a positive number');
-      });
+      checkPolicyWeights(policies, `queues[${i}].policies`);
       // Checked here, not on every pass: each pass would fail on it.
       usablePolicyWeights(policies, q.lister !== undefined, `queues[${i}].lister`);
       return { visitType: checkVisitType(q.visitType, `queues[${i}].visitType`), size, policies, lister: q.lister, cooldowns: q.cooldowns };

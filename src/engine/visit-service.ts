@@ -1,13 +1,15 @@
 import { NotFoundError, invalid } from '../core/errors.js';
-import { optionsObject, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { checkFlag, knownOptions, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
-import { assertText } from '../core/storable.js';
+import { INT4_MAX, assertText } from '../core/storable.js';
 import { assertJson } from '../core/json-checks.js';
-import { atOptions, visitOptions } from '../core/visit-args.js';
+import { atOptions, checkListerUpdate, visitOptions } from '../core/visit-args.js';
 import {
   checkListerId,
   checkListerName,
   checkPolicy,
+  checkPolicyWeights,
+  VISIT_RESULT_FIELDS,
   checkUrl,
   checkVisitType,
   splitByWeight,
@@ -48,9 +50,11 @@ export interface GrabOptions extends At {
 
 /** The keys of GrabOptions: another is refused, naming it (a misspelt `dryrun` would grab for real). */
 const GRAB_OPTIONS = ['at', 'lister', 'cooldowns', 'dryRun'] as const;
+/** scheduleVisits' keys: `dryRun` is not one (a pass that creates no tasks is a grab's dry run). */
+const SCHEDULE_VISITS_OPTIONS = ['at', 'lister', 'cooldowns', 'queueSize'];
 
-/** scheduleVisits' options: a grab's, and the queue the pass fills. */
-export interface ScheduleVisitsOptions extends GrabOptions {
+/** scheduleVisits' options: a grab's (but no dry run: a pass creates tasks), and the queue the pass fills. */
+export interface ScheduleVisitsOptions extends Omit<GrabOptions, 'dryRun'> {
   /**
    * At most this many visits of the type in flight once the pass is written (the visit-scheduler's
    * queue size): counted again inside the pass's transaction, so several schedulers at once stay
@@ -115,11 +119,8 @@ export class VisitService {
     at: At | Date = {},
   ): Promise<Lister> {
     const opts = atOptions(at);
-    requireOptions(update, '{ id, updated, currentState?, lastListingFinishedAt? }');
-    const id = checkListerId(update.id, 'id');
-    if (!(update.updated instanceof Date) || Number.isNaN(update.updated.getTime())) throw invalid('updated', 'must be the lister\'s `updated` instant as read');
+    const id = checkListerUpdate(update);
     const state = update.currentState;
-    if (update.lastListingFinishedAt != null) checkDate(update.lastListingFinishedAt, 'lastListingFinishedAt');
     let stored: Record<string, unknown> | undefined;
     if (state !== undefined) {
       // As every JSON a user gives (the typed client's checks too): finite numbers, no BigInt, no __proto__, at most 128 levels.
@@ -161,6 +162,7 @@ export class VisitService {
     // `lister`, the HTTP route's and the typed client's name for it, is taken too (it was ignored: every origin).
     if (f.listerId !== undefined && f.lister !== undefined && f.listerId !== f.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
     const listerId = f.listerId ?? f.lister;
+    checkFlag(f.enabled, 'enabled');
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
@@ -177,6 +179,7 @@ export class VisitService {
   /** Enables or disables the listed entries of origins (of one lister when given); returns how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
     if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }');
+    if (typeof enabled !== 'boolean') throw invalid('enabled', 'must be a boolean (true enables, false disables)');
     const checked = keys.map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) }));
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
@@ -198,7 +201,7 @@ export class VisitService {
   // --- visits -------------------------------------------------------------------------------------
   /** Records one visit result (SPEC §4 recordVisit): older or duplicate results change nothing. `at`: a Date or `{ at }`. */
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at: At | Date = {}): Promise<RecordedVisit> {
-    const opts = visitOptions<At>(at);
+    const opts = atOptions(at);
     const [r] = await this.recordVisits([{ url, visitType, status, snapshot, ...(opts.at ? { at: opts.at } : {}) }]);
     return r!;
   }
@@ -206,7 +209,11 @@ export class VisitService {
   /** Records visit results in order, in one transaction; one invalid result rejects the batch. */
   async recordVisits(items: ReadonlyArray<{ url: string; visitType: string; status: VisitStatus; snapshot?: string | null; at?: Date }>): Promise<RecordedVisit[]> {
     if (!Array.isArray(items)) throw invalid('visits', 'must be an array');
-    const visits = items.map((v, i) => validateVisitResult({ ...v, at: this.instant(v?.at) }, items.length > 1 ? `visits[${i}]` : ''));
+    const visits = items.map((v, i) => {
+      const path = items.length > 1 ? `visits[${i}]` : '';
+      if (v !== null && typeof v === 'object') refuseUnknownKeys(v, VISIT_RESULT_FIELDS, path);
+      return validateVisitResult({ ...v, at: this.instant(v?.at) }, path);
+    });
     return this.store.visits.recordVisits(visits, this.rng);
   }
 
@@ -243,7 +250,7 @@ export class VisitService {
   // --- metrics ------------------------------------------------------------------------------------
   /** Recomputes the metrics and appends them to the history, keeping at most `keepHistory` points per (lister, visit type). */
   async updateMetrics(opts: At & { lister?: string; keepHistory?: number } = {}): Promise<VisitMetrics[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'lister', 'keepHistory']);
     const keep = opts.keepHistory ?? METRICS_HISTORY_KEEP;
     if (!Number.isInteger(keep) || keep < 1 || keep > MAX_HISTORY_KEEP) throw invalid('keepHistory', `must be an integer from 1 to ${MAX_HISTORY_KEEP}`);
     const lister = opts.lister === undefined ? null : checkListerId(opts.lister, 'lister');
@@ -275,7 +282,7 @@ export class VisitService {
 
   /** An origin's applied visits, newest first: at most `limit` (default 100), before `before` when given (the next page). */
   async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
-    f = optionsObject(f, 'filter');
+    f = knownOptions(f, ['limit', 'before'], 'filter');
     const limit = f.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     if (f.before !== undefined) requireInstant(f.before, 'before');
@@ -288,7 +295,8 @@ export class VisitService {
    * origin of the filter, as an update does).
    */
   async getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
-    f = optionsObject(f, 'filter');
+    f = knownOptions(f, ['lister', 'visitType', 'fresh'], 'filter');
+    checkFlag(f.fresh, 'fresh');
     const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     const filter = {
@@ -309,12 +317,14 @@ export class VisitService {
    */
   async scheduleVisits(visitType: string, count: number, weights: readonly PolicyWeight[], opts: ScheduleVisitsOptions = {}): Promise<ScheduledVisits> {
     opts = optionsObject(opts, 'options');
-    refuseUnknownKeys(opts, [...GRAB_OPTIONS, 'queueSize'], 'options');
+    refuseUnknownKeys(opts, SCHEDULE_VISITS_OPTIONS, 'options');
+    // A pass fills a queue of any size (a grab alone is bounded by MAX_GRAB).
+    if (!Number.isSafeInteger(count) || count < 0 || count > INT4_MAX) throw invalid('count', `must be an integer from 0 to ${INT4_MAX}`);
+    checkPolicyWeights(weights, 'policies');
     if (opts.queueSize !== undefined && (!Number.isSafeInteger(opts.queueSize) || opts.queueSize < 1)) throw invalid('queueSize', 'must be a positive integer');
     const vt = checkVisitType(visitType);
     const [type] = await this.store.getTaskTypes([vt]);
     if (!type) throw new NotFoundError(`no task type "${vt}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);
-    weights.forEach((w, i) => checkPolicy(w.policy, `policies[${i}].policy`));
     const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     const usable = usablePolicyWeights(weights, lister !== undefined);

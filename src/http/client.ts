@@ -3,7 +3,7 @@ import type { RunLogRecord, TaskRun } from '../core/model.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { utf8Length } from '../core/storable.js';
-import { checkMs, optionsObject } from '../core/options.js';
+import { checkMs, knownOptions } from '../core/options.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions } from '../engine/service.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
@@ -94,7 +94,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
    * backend), as the library's `startRun`: `worker` (default `external`), `metadata`, `at`.
    */
   async startRun(backendId: string, opts: { worker?: string; metadata?: Record<string, unknown>; at?: Date } = {}): Promise<TaskRun> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'worker', 'metadata']);
     const body = { ...(opts.worker !== undefined ? { worker: opts.worker } : {}), ...(opts.metadata != null ? { metadata: opts.metadata } : {}), ...(opts.at ? { at: opts.at } : {}) };
     return this.call('POST', runPath(backendId, '/start'), body);
   }

@@ -1,4 +1,4 @@
-import { optionsObject } from '../core/options.js';
+import { knownOptions, optionsObject } from '../core/options.js';
 import type { DagRunStatus } from '../core/dag.js';
 import { ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
@@ -74,7 +74,7 @@ export class DagClient {
   }
   /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */
   async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['reason']);
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/pause`, opts));
   }
   /** `POST /api/dags/{id}/resume`. */
@@ -107,7 +107,7 @@ export class DagClient {
   }
   /** The DAG's next schedule points (default 5), in UTC and in its zone, DST changes marked. */
   async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['count']);
     return this.call('GET', `/dags/${encodeURIComponent(id)}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {

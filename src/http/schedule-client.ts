@@ -1,4 +1,4 @@
-import { optionsObject } from '../core/options.js';
+import { knownOptions } from '../core/options.js';
 import type { Preview } from '../core/schedule-preview.js';
 import type { BackfillProgress, PreviewInput } from '../engine/schedule-service.js';
 import type { TaskBackfill } from '../store/schedule-store.js';
@@ -18,7 +18,7 @@ export class ScheduleClient {
   }
   /** A task's next occurrences (default 5), with their due instants. */
   async next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['count']);
     return this.call('GET', `/tasks/${taskId}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   /** Runs every occurrence of a cron or rrule task in [from, to] once, in order, one at a time. */

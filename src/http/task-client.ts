@@ -8,7 +8,7 @@ import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { checkTypeName } from '../core/storable.js';
-import { checkMs, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { checkFlag, checkMs, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
 import type { TaskWithRuns } from '../engine/service.js';
@@ -109,13 +109,15 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** Creates many tasks, answering counts (and with `ids: true` each task's id in input order) instead of the tasks. */
   async createTasksSummary(inputs: readonly TaskInput[], opts: { ids?: boolean } = {}): Promise<TaskBatchSummary> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['ids']);
+    checkFlag(opts.ids, 'ids');
     if (Array.isArray(inputs) && inputs.length === 0) return { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
     return this.call('POST', `/tasks/batch?return=${opts.ids ? 'ids' : 'count'}`, { tasks: inputs });
   }
   /** Imports NDJSON tasks (POST /api/tasks/import), streaming `body` (text or bytes) to the server: all or nothing. */
   async importTasks(body: string | AsyncIterable<Uint8Array>, opts: { ids?: boolean } = {}): Promise<TaskImportSummary> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['ids']);
+    checkFlag(opts.ids, 'ids');
     const it = typeof body === 'string' ? null : body[Symbol.asyncIterator]();
     const stream = it === null ? (body as string) : new ReadableStream<Uint8Array>({
       async pull(c) {
@@ -183,7 +185,7 @@ export abstract class TaskClient extends ClientTransport {
    * due at this instant, default the server's now).
    */
   async listPending(type: string, opts: { limit?: number; at?: Date } = {}): Promise<Task[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'limit']);
     checkTypeName(type, 'type', true);
     const limit = pendingLimit(opts.limit);
     // As the library: none asked, or a type no task can have (the route wants one and a name).
@@ -203,7 +205,8 @@ export abstract class TaskClient extends ClientTransport {
    * all; with `dryRun`, the count of what it would take (docs/http.md#bulk-actions).
    */
   async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
-    opts = optionsObject(opts, 'options');
+    // A misspelt dryRun (`dryrun`) would have run the action for real.
+    opts = knownOptions(opts, ['dryRun', 'nextRun']);
     return this.call('POST', `/tasks/bulk/${encodeURIComponent(action)}`, {
       ...selection,
       ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
@@ -216,7 +219,7 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** `GET /api/tasks/{id}`: the task with its runs (with `opts.runs`, only its newest that many); `NotFoundError` when there is none. */
   async getTask(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns> {
-    const runs = lastRunsOption(optionsObject(opts, 'options').runs, 'runs');
+    const runs = lastRunsOption(knownOptions(opts, ['runs']).runs, 'runs');
     return this.call('GET', `/tasks/${id}${runs !== undefined ? `?runs=${runs}` : ''}`);
   }
   /** As the library's `getTaskWithRuns`: `GET /api/tasks/{id}`, the task with its runs (with `opts.runs`, its newest that many), or `null`. */
@@ -253,7 +256,7 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** `GET /api/tasks/{id}/runs`, oldest first (with `opts.last`, only the newest that many). */
   async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
-    const last = lastRunsOption(optionsObject(opts, 'options').last, 'last');
+    const last = lastRunsOption(knownOptions(opts, ['last']).last, 'last');
     return this.call('GET', `/tasks/${taskId}/runs${last !== undefined ? `?last=${last}` : ''}`);
   }
   /** `POST /api/tasks/disable`: disables tasks; a waiting run of each is cancelled. */
@@ -268,12 +271,13 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
   async scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['type', 'at']);
     if (opts.type !== undefined) checkTypeName(opts.type, 'type'); // as the library: '' is refused, not every type scheduled
     return this.call('POST', '/tasks/schedule', { ...(opts.type !== undefined ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at } : {}) });
   }
   /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
   async archive(opts: { before: Date; batch?: number }): Promise<ArchiveSummary> {
+    opts = knownOptions(opts, ['before', 'batch']);
     const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: opts.before, ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
     return { ...s, before: new Date(s.before) };
   }
@@ -293,7 +297,7 @@ export abstract class TaskClient extends ClientTransport {
   }
   /** `GET /api/runs/{backendId}/logs`: the run's handler log records, with `after` only those after that record id. */
   async getRunLogs(backendId: string, opts: RunLogQuery = {}): Promise<StoredRunLogRecord[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['after', 'limit']);
     const q = new URLSearchParams();
     if (opts.after !== undefined) q.set('after', String(opts.after));
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));

@@ -1,9 +1,10 @@
-import { optionsObject } from '../core/options.js';
-import { atOptions, visitOptions } from '../core/visit-args.js';
+import { checkFlag, knownOptions, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { atOptions, checkListerUpdate, visitOptions } from '../core/visit-args.js';
+import { validateListedOrigins } from '../core/visit-input.js';
 import { NotFoundError, invalid } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
 import { checkDate } from '../core/instants.js';
-import { checkListerId, checkVisitType, validateVisitResult, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
+import { checkListerId, checkVisitType, validateVisitResult, VISIT_RESULT_FIELDS, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
 import type { ListedOriginPage, OriginKey, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
 
@@ -51,8 +52,10 @@ export class VisitClient {
     return this.call('GET', `/listers/${encodeURIComponent(id)}`);
   }
   async updateLister(u: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null }, at: { at?: Date } | Date = {}): Promise<Lister> {
+    const when = atOptions(at).at;
+    checkListerUpdate(u); // as the library checks it, before anything is sent
     return this.call('POST', `/listers/${encodeURIComponent(u.id)}/update`, {
-      ...isoOf(atOptions(at).at),
+      ...isoOf(when),
       updated: u.updated.toISOString(),
       ...(u.currentState !== undefined ? { currentState: u.currentState } : {}),
       ...(u.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: u.lastListingFinishedAt?.toISOString() ?? null } : {}),
@@ -64,12 +67,14 @@ export class VisitClient {
   ): Promise<ListedOrigin[]> {
     const when = atOptions(at).at;
     if (Array.isArray(origins) && origins.length === 0) return []; // as the library (the route wants one origin at least)
+    validateListedOrigins(origins); // as the library checks them, naming the same places, before anything is sent
     const body = origins.map((o) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate?.toISOString() ?? null } : {}) }));
     return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body, ...isoOf(when) })).origins;
   }
   /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
   async getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
-    f = optionsObject(f, 'filter');
+    f = knownOptions(f, ['listerId', 'lister', 'url', 'visitType', 'enabled', 'limit', 'pageToken'], 'filter');
+    checkFlag(f.enabled, 'enabled');
     const { listerId, ...rest } = f;
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...rest, lister: f.lister ?? listerId })) if (v !== undefined && v !== null) q.set(k, String(v));
@@ -98,6 +103,7 @@ export class VisitClient {
     // Checked as the library checks them, naming the same places, before anything is sent.
     items.forEach((v, i) => {
       checkDate(v?.at, 'at');
+      if (v !== null && typeof v === 'object') refuseUnknownKeys(v, VISIT_RESULT_FIELDS, items.length > 1 ? `visits[${i}]` : '');
       validateVisitResult({ ...v, at: v?.at ?? new Date(0) }, items.length > 1 ? `visits[${i}]` : '');
     });
     // The library reads these fields only; a Date is sent as its ISO instant (an invalid one refused, naming it).
@@ -134,6 +140,7 @@ export class VisitClient {
   }
   /** As `orrery.visits.setOriginsEnabled`: enables or disables listed origins (of one lister when given); how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
+    if (typeof enabled !== 'boolean') throw invalid('enabled', 'must be a boolean (true enables, false disables)');
     if (Array.isArray(keys) && keys.length === 0) {
       // As the library: 0, without a request (the route wants one origin at least); a lister named is read, as the library checks it exists.
       if (listerId === undefined) return 0;
@@ -150,7 +157,8 @@ export class VisitClient {
     return (await this.call<{ changed: number }>('POST', enabled ? '/origins/enable' : '/origins/disable', body)).changed;
   }
   async getMetrics(f: { lister?: string; visitType?: string; fresh?: boolean } = {}): Promise<VisitMetrics[]> {
-    f = optionsObject(f, 'filter');
+    f = knownOptions(f, ['lister', 'visitType', 'fresh'], 'filter');
+    checkFlag(f.fresh, 'fresh');
     const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
     return this.call('GET', `/visit-metrics${q.size ? `?${q}` : ''}`);
   }
@@ -163,14 +171,15 @@ export class VisitClient {
   }
   /** An origin's applied visits, newest first. */
   async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
-    f = optionsObject(f, 'filter');
+    f = knownOptions(f, ['limit', 'before'], 'filter');
+    if (f.before !== undefined) checkDate(f.before, 'before');
     const q = new URLSearchParams({ url, visitType });
     if (f.limit !== undefined) q.set('limit', String(f.limit));
     if (f.before) q.set('before', f.before.toISOString());
     return this.call('GET', `/origins/visits?${q}`);
   }
   async updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {
-    opts = optionsObject(opts, 'options');
+    opts = knownOptions(opts, ['at', 'lister']);
     return this.call('POST', '/visit-metrics/update', { ...(opts.lister ? { lister: opts.lister } : {}), ...isoOf(opts.at) });
   }
 }

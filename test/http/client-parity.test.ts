@@ -72,6 +72,38 @@ describe('OrreryClient beside the library', () => {
     await same((o) => o.visits.recordVisits([{ url: '', visitType: 'git', status: 'failed' }]));
     await same((o) => o.visits.recordVisits([{ url: 'https://x', visitType: 'git', status: 'failed', at: '2030-01-01T00:00:00Z' as never }]));
     await same((o) => o.visits.recordVisits([{ url: 'https://x', visitType: 'git', status: 'failed' }, { url: 'https://y', visitType: 'git', status: 'nope' as never }]));
+    // Options the call does not know, and flags that are not booleans, refused by both before anything is done
+    // (the client's bulk action with a misspelt dryRun ran for real).
+    const path = (r: unknown) => (r as { details?: Array<{ path: string }> }).details?.[0]?.path;
+    const refusedBoth = async (call: (o: OrreryClient | typeof orrery) => Promise<unknown>, p: string) => {
+      const lib = await outcome(call(orrery));
+      const cli = await outcome(call(client));
+      expect([path(lib), path(cli)]).toEqual([p, p]);
+    };
+    await refusedBoth((o) => o.bulkTasks('disable', { ids: [t.id] }, { dryrun: true } as never), 'options.dryrun');
+    await refusedBoth((o) => o.createTasksSummary([{ type: 'job', policy: 'oneshot' }], { ids: 'yes' } as never), 'ids');
+    await refusedBoth((o) => o.createTasksSummary([{ type: 'job', policy: 'oneshot' }], { idz: true } as never), 'options.idz');
+    await refusedBoth((o) => o.listPending('job', { limt: 5 } as never), 'options.limt');
+    await refusedBoth((o) => o.listRuns(t.id, { lst: 5 } as never), 'options.lst');
+    await refusedBoth((o) => o.scheduleDue({ typ: 'job' } as never), 'options.typ');
+    await refusedBoth((o) => o.getRunLogs(waiting!.backendId, { aftr: 1 } as never), 'options.aftr');
+    await refusedBoth((o) => o.startRun(waiting!.backendId, { worker: 'w2', metdata: {} } as never), 'options.metdata');
+    await refusedBoth((o) => o.schedules.next(t.id, { cnt: 2 } as never), 'options.cnt');
+    const l = await orrery.visits.getOrCreateLister('l');
+    const badDate = new Date('nope');
+    await refusedBoth((o) => o.visits.updateLister({ id: l.id, updated: l.updated.toISOString() as never }), 'updated');
+    await refusedBoth((o) => o.visits.updateLister({ id: l.id, updated: l.updated, lastListingFinishedAt: '2026-01-01T00:00:00Z' as never }), 'lastListingFinishedAt');
+    await refusedBoth((o) => o.visits.recordListedOrigins([{ listerId: l.id, url: 'x1', visitType: 'git', lastUpdate: badDate }]), 'origins[0].lastUpdate');
+    await refusedBoth((o) => o.visits.recordListedOrigins([{ listerId: l.id, url: 'x1', visitType: 'git', lastUpdate: '2026-01-03T00:00:00Z' as never }]), 'origins[0].lastUpdate');
+    await refusedBoth((o) => o.visits.recordListedOrigins(null as never), 'origins');
+    await refusedBoth((o) => o.visits.recordListedOrigins([null] as never), 'origins[0]');
+    await refusedBoth((o) => o.visits.setOriginsEnabled([{ url: 'x1', visitType: 'git' }], 'false' as never), 'enabled');
+    await refusedBoth((o) => o.visits.getListedOrigins({ enabled: 'false' } as never), 'enabled');
+    await refusedBoth((o) => o.visits.getMetrics({ fresh: 'false' } as never), 'fresh');
+    await refusedBoth((o) => o.visits.recordVisits([{ url: 'x1', visitType: 'git', status: 'successful', snap: 's' } as never]), 'snap');
+    await refusedBoth((o) => o.visits.getOriginVisits('x1', 'git', { limt: 5 } as never), 'filter.limt');
+    expect((await orrery.visits.getListedOrigins({})).origins).toEqual([]);
+    expect((await orrery.getTask(t.id))?.status).not.toBe('disabled');
     // metadata null is no metadata, as in the library
     const started = await client.startRun(waiting!.backendId, { worker: 'w2', metadata: null as never });
     expect(started).toMatchObject({ task: t.id, status: 'started', worker: 'w2', metadata: {} });

@@ -63,6 +63,58 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect((await orrery.getTaskType('o'))?.paused).toBeNull();
     });
 
+    it('every call refuses an option it does not know, naming it, and a flag that is not a boolean; nothing is written', async () => {
+      const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '1h' }]);
+      const named = (path: string) => ({ name: 'ValidationError', details: [expect.objectContaining({ path })] });
+      const t = await orrery.createTask({ type: 'o', policy: 'oneshot' });
+      const x = { bogus: 1 } as never;
+      const lines = async function* () { yield '{"type":"o","policy":"oneshot"}\n'; };
+      const refused: Array<[string, () => Promise<unknown>]> = [
+        ['options.bogus', () => orrery.createTask({ type: 'o', policy: 'oneshot' }, x)],
+        ['options.bogus', () => orrery.createTasks([{ type: 'o', policy: 'oneshot' }], x)],
+        ['options.bogus', () => orrery.createTasksSummary([{ type: 'o', policy: 'oneshot' }], x)],
+        ['ids', () => orrery.createTasksSummary([{ type: 'o', policy: 'oneshot' }], { ids: 'yes' } as never)],
+        ['options.bogus', () => orrery.importTasks(lines(), x)],
+        ['ids', () => orrery.importTasks(lines(), { ids: 1 } as never)],
+        ['options.bogus', () => orrery.createTaskType({ name: 'p' }, x)],
+        ['options.bogus', () => orrery.updateTaskType('o', { maxRunning: 2 }, x)],
+        ['options.bogus', () => orrery.deleteTaskType('o', x)],
+        ['options.bogus', () => orrery.whyTask(t.id, x)],
+        ['options.bogus', () => orrery.getTaskWithRuns(t.id, x)],
+        ['options.bogus', () => orrery.listPending('o', x)],
+        ['options.bogus', () => orrery.listRuns(t.id, x)],
+        ['options.bogus', () => orrery.dueStats(x)],
+        ['options.bogus', () => orrery.queueStats(x)],
+        ['options.minute', () => orrery.runRates({ minute: 5 } as never)],
+        ['options.bogus', () => orrery.listWorkers(x)],
+        ['options.bogus', () => orrery.runSeries(x)],
+        ['options.bogus', () => orrery.scheduleDue(x)],
+        ['fill', () => orrery.scheduleDue({ fill: 'no' } as never)],
+        ['refillFraction', () => orrery.scheduleDue({ refillFraction: 2 })],
+        ['options.bogus', () => orrery.claimRuns({ worker: 'w', types: ['o'], limit: 1, bogus: 1 } as never)],
+        ['due', () => orrery.claimRuns({ worker: 'w', types: ['o'], limit: 1, due: 'no' } as never)],
+        ['options.withdrawnonly', () => orrery.releaseRuns({ worker: 'w', backendIds: ['b'], withdrawnonly: true } as never)],
+        ['options.bogus', () => orrery.reapExpired(x)],
+        ['options.bogus', () => orrery.schedules.next(t.id, x)],
+        ['options.bogus', () => orrery.archive({ before: T0, bogus: 1 } as never)],
+        ['table', () => orrery.archive({ before: T0, table: 'no' } as never)],
+      ];
+      for (const [path, call] of refused) await expect(call(), path).rejects.toMatchObject(named(path));
+      // A misspelt end option was dropped without a word (`retryAfter` for `retryAfterMs`): one item refused, the others ended.
+      const [c] = await orrery.claimRuns({ worker: 'w', types: ['o'], limit: 1 });
+      await expect(orrery.endRun(c!.run.backendId, { status: 'failed', worker: 'w', retryAfter: 5 } as never)).rejects.toMatchObject(named('options.retryAfter'));
+      await expect(orrery.endRun(c!.run.backendId, { status: 'failed', worker: 'w', throttle: 'x' } as never)).rejects.toMatchObject(named('throttle'));
+      const [bad] = await orrery.endRuns([{ backendId: c!.run.backendId, status: 'eventful', worker: 'w', reslt: 1 } as never]);
+      expect(bad).toMatchObject(named('items[0].reslt'));
+      expect((await orrery.getRun(c!.run.backendId))?.status).toBe(c!.run.status); // not ended
+      expect((await orrery.searchTasks({})).map((k) => k.id)).toEqual([t.id]);
+      expect((await orrery.listTaskTypes()).map((k) => k.name)).toEqual(['o']);
+      // answerWithinMs (a remote board's bound) is taken and ignored in process.
+      expect(await orrery.heldRuns('w', { answerWithinMs: 1000 })).toHaveLength(1);
+      const [ended] = await orrery.endRuns([{ backendId: c!.run.backendId, status: 'eventful', worker: 'w' }], { answerWithinMs: 1000 });
+      expect(ended).toMatchObject({ run: { status: 'eventful' } });
+    });
+
     it('a circular value is refused, not walked for ever', async () => {
       const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
       const c: Record<string, unknown> = {};

@@ -474,6 +474,39 @@ export function visitCases(sut: StoreUnderTest): void {
       expect((await o.visits.getVisitStats([{ url: 'u1', visitType: 'git' }]))[0]?.lastScheduled ?? null).toBeNull();
     });
 
+    it('scheduleVisits has no dry run and checks its count and weights; enabled, fresh and the other visit options are checked too: nothing is written', async () => {
+      const { o } = await open();
+      await o.ensureTaskType({ name: 'git', defaultIntervalMs: '1d' });
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins([{ listerId: l.id, url: 'u1', visitType: 'git' }, { listerId: l.id, url: 'u2', visitType: 'git' }], { at: T0 });
+      const oldest = [{ policy: 'oldest_scheduled_first' as const, weight: 1 }];
+      const named = (path: string) => ({ name: 'ValidationError', details: [expect.objectContaining({ path })] });
+      // Before: a dry run created the tasks; 1.5 scheduled 2, -1 and NaN nothing; a negative weight split the count into +6/-2.
+      await expect(o.visits.scheduleVisits('git', 2, oldest, { at: T0, dryRun: true } as never)).rejects.toMatchObject(named('options.dryRun'));
+      for (const count of [1.5, -1, Number.NaN, '2']) await expect(o.visits.scheduleVisits('git', count as never, oldest)).rejects.toMatchObject(named('count'));
+      await expect(o.visits.scheduleVisits('git', 2, [{ policy: 'oldest_scheduled_first', weight: 3 }, { policy: 'never_visited_oldest_update_first', weight: -1 }])).rejects.toMatchObject(named('policies[1].weight'));
+      await expect(o.visits.scheduleVisits('git', 2, [{ policy: 'oldest_scheduled_first', weight: '2' }] as never)).rejects.toMatchObject(named('policies[0].weight'));
+      await expect(o.visits.scheduleVisits('git', 2, 'x' as never)).rejects.toMatchObject(named('policies'));
+      await expect(o.visits.scheduleVisits('git', 2, [null] as never)).rejects.toMatchObject(named('policies[0]'));
+      // A string for enabled was taken as true on one store and false on the other.
+      await expect(o.visits.setOriginsEnabled([{ url: 'u1', visitType: 'git' }], 'false' as never)).rejects.toMatchObject(named('enabled'));
+      await expect(o.visits.getListedOrigins({ enabled: 'false' } as never)).rejects.toMatchObject(named('enabled'));
+      await expect(o.visits.getMetrics({ fresh: 'false' } as never)).rejects.toMatchObject(named('fresh'));
+      await expect(o.visits.getMetrics({ lister: l.id, bogus: 1 } as never)).rejects.toMatchObject(named('filter.bogus'));
+      await expect(o.visits.getOriginVisits('u1', 'git', { limt: 5 } as never)).rejects.toMatchObject(named('filter.limt'));
+      await expect(o.visits.updateMetrics({ keep: 5 } as never)).rejects.toMatchObject(named('options.keep'));
+      // A misspelt snapshot was dropped: a successful visit without it.
+      await expect(o.visits.recordVisits([{ url: 'u1', visitType: 'git', status: 'successful', snap: 'x' } as never])).rejects.toMatchObject(named('snap'));
+      await expect(o.visits.recordVisit('u1', 'git', 'successful', 's', { at: T0, bogus: 1 } as never)).rejects.toMatchObject(named('options.bogus'));
+      await expect(o.visits.recordListedOrigins([{ listerId: l.id, url: 'u3', visitType: 'git' }], { at: T0, x: 1 } as never)).rejects.toMatchObject(named('options.x'));
+      await expect(o.visits.updateLister({ id: l.id, updated: l.updated, curentState: {} } as never)).rejects.toMatchObject(named('curentState'));
+      expect(await o.visits.countInFlight('git')).toBe(0);
+      expect(await o.searchTasks({})).toEqual([]);
+      expect((await o.visits.getListedOrigins({})).origins.map((x) => [x.url, x.enabled])).toEqual([['u1', true], ['u2', true]]);
+      expect(await o.visits.getVisitStats([{ url: 'u1', visitType: 'git' }])).toEqual([]);
+      expect((await o.visits.getLister(l.id))?.updated).toEqual(l.updated);
+    });
+
     it('archiving holds back a finished visit task until its visit is recorded, then archives it', async () => {
       const { o } = await open();
       const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
