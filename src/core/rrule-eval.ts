@@ -54,8 +54,17 @@ function parseRuleText(text: string): ParsedRule {
   else throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
   const zone = single.origOptions.tzid ?? 'UTC';
   if (!IANAZone.isValidZone(zone)) throw new Error(`unknown time zone "${zone}"`);
+  // The rule is walked in the zone's wall-clock time, where the library also puts a UNTIL or EXDATE given
+  // in UTC (`…Z`, the form RFC 5545 requires for UNTIL beside a DTSTART with a TZID): they are written as
+  // the zone's wall-clock time first (a UTC UNTIL was read as local time, a run too many or too few).
+  const options = { ...single.origOptions, tzid: null };
+  if (zone !== 'UTC') {
+    if (options.until && /UNTIL=\d{8}T\d{6}Z/i.test(text)) options.until = new Date(floatingOf(options.until, zone));
+    const utc = utcExdates(text);
+    exdates = exdates.map((d) => (utc.has(d.getTime()) ? new Date(floatingOf(d, zone)) : d));
+  }
   // No cache: the library's own memo of every question asked would grow for as long as the process runs.
-  const floating = new RRule({ ...single.origOptions, tzid: null }, true);
+  const floating = new RRule(options, true);
   const periods: Partial<Record<number, number>> = {
     [RRule.SECONDLY]: 1000,
     [RRule.MINUTELY]: 60_000,
@@ -74,6 +83,20 @@ function parseRuleText(text: string): ParsedRule {
     ((o.freq === RRule.SECONDLY && (nonEmpty(o.byhour) || nonEmpty(o.byminute))) || (o.freq === RRule.MINUTELY && nonEmpty(o.byhour)));
   const stepMs = o.count == null && period !== undefined && !offGrid ? period * interval : null;
   return { rule: floating, zone, exdates: new Set(exdates.map((d) => d.getTime())), stepMs };
+}
+
+/** The instants (ms) of the EXDATE values given in UTC (`…Z`, on an EXDATE line without TZID). */
+function utcExdates(text: string): Set<number> {
+  const out = new Set<number>();
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^EXDATE(;[^:]*)?:(.*)$/i.exec(line.trim());
+    if (!m || /TZID=/i.test(m[1] ?? '')) continue;
+    for (const v of m[2]!.split(',')) {
+      const t = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/i.exec(v.trim());
+      if (t) out.add(Date.UTC(+t[1]!, +t[2]! - 1, +t[3]!, +t[4]!, +t[5]!, +t[6]!));
+    }
+  }
+  return out;
 }
 
 /** The integer parts of an RRULE and their ranges ([min, max]; `signed`: -max..-min accepted too). */

@@ -245,8 +245,16 @@ function exclusionSet(list: readonly string[]): Set<string> {
   return exclusionSets(list.join('|'), () => new Set(list));
 }
 
+/**
+ * A cron in its zone. `no-wildcard`: a cron whose second, minute and hour fields have no `*` and no step
+ * (`30 2 * * *`, `0,30 2 * * *`, `30 2,3 * * *`) keeps fixed wall-clock times, so each of its times in
+ * a DST gap fires once, at the end of the gap, and each repeated one once, at its first instant; a cron
+ * with a `*` or a step there (`30 * * * *`, `*\/15 2 * * *`) follows real time (none in the gap, both
+ * passes of a repeated hour), as Vixie cron classifies them. Croner's default counted only single
+ * values as fixed: `0,30 2 * * *` lost its run on the spring day and ran twice on the autumn one.
+ */
 function makeCron(expr: string, tz: string): Cron {
-  return new Cron(expr, { timezone: tz, paused: true });
+  return new Cron(expr, { timezone: tz, paused: true, fixedTimeRule: 'no-wildcard' });
 }
 
 /** Late in 2999 in every zone: occurrences before it are in a year before 3000 wherever they are seen. */
