@@ -118,7 +118,8 @@ function originCommands(io: Io): Command {
       const read = await readOrigins(o.file);
       // A line may repeat the command's lister, not name another one (every line is recorded for it).
       for (const { origin, line } of read) {
-        if (origin.listerId !== undefined && origin.listerId !== listerId) {
+        // Lister ids are UUIDs: the same one in another letter case is the same lister (the library takes either).
+        if (origin.listerId !== undefined && (typeof origin.listerId !== 'string' || origin.listerId.toLowerCase() !== listerId.toLowerCase())) {
           throw new UsageError(`--file: line ${line}: listerId: ${JSON.stringify(origin.listerId)} is not the command's lister ${listerId} (leave it out: every line is recorded for ${listerId})`);
         }
       }

@@ -257,7 +257,8 @@ export const visitRoutes: Route[] = [
     query: StatsQuery,
     responses: { 200: VisitStatsSchema, 400: ErrorSchema, 404: ErrorSchema },
     handler: async (o, { query }) => {
-      const [s] = await o.visits.getVisitStats([{ url: query.url, visitType: query.visitType }]);
+      // The (url, visitType) form: a bad value is named as the query's field, not as `origins[0]`.
+      const s = await o.visits.getVisitStats(query.url, query.visitType);
       if (!s) throw new HttpError('not_found', `no visit stats for ${query.url} (${query.visitType})`, [{ path: 'url', message: 'never scheduled nor visited' }]);
       return { body: s };
     },

@@ -166,7 +166,8 @@ describe('orrery lister / origin / visit-scheduler', () => {
     expect(errorLines(r3.stderr)).toEqual(['orrery: --file: line 2: is not valid UTF-8']);
     // A line naming another lister is refused (it was recorded for the command's lister); the command's own is accepted.
     const other = join(db.dir, 'other-lister.jsonl');
-    writeFileSync(other, `{"url":"https://ok","visitType":"git","listerId":"${lister.id}"}\n{"url":"https://b","visitType":"git","listerId":"00000000-0000-4000-8000-000000000000"}\n`);
+    // The command's own lister in capitals is the same lister (a UUID's case does not matter; it was refused).
+    writeFileSync(other, `{"url":"https://ok","visitType":"git","listerId":"${lister.id.toUpperCase()}"}\n{"url":"https://b","visitType":"git","listerId":"00000000-0000-4000-8000-000000000000"}\n`);
     const r4 = await runCli(['origin', 'record', lister.id, '--file', other, ...db.db]);
     expect(r4.code).toBe(2);
     expect(errorLines(r4.stderr)).toEqual([

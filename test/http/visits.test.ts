@@ -93,6 +93,8 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       ['GET', '/api/visit-metrics/history?lister=00000000-0000-4000-8000-000000000000', undefined, 404, 'query.lister'],
       ['POST', '/api/origins/disable', { origins: [{ url: 'u', visitType: 'git' }], lister: '00000000-0000-4000-8000-000000000000' }, 404, 'lister'],
       ['GET', '/api/origins/stats?url=u&visitType=git', undefined, 404, 'url'],
+      // A visit type in capitals is named as the query's field (it named origins[0].visitType, a field the request does not have).
+      ['GET', '/api/origins/stats?url=b&visitType=Git', undefined, 400, 'query.visitType'],
     ];
     for (const [method, path, body, status, field] of bad) {
       const r = await call(method, path, body);
