@@ -21,16 +21,6 @@ import { encodeRunCursor, runSearch, type RunSearchInput } from '../core/run-sea
 import { checkTaskFilter, pendingLimit, taskPage, taskSearch, type TaskSearchPage, type TaskSearchInput } from '../core/task-search.js';
 import type { BulkAction, BulkResult } from '../core/bulk.js';
 import { checkBulk, runBulk, type BulkSelectionInput } from './bulk-tasks.js';
-
-/** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
-export const DUE_COUNT_CAP = 100_000;
-
-/** Options of task creation; `ids` for a summary. */
-const CREATE_OPTIONS = ['at', 'traceContext'];
-/** Options of the readings over a window of minutes up to an instant. */
-const WINDOW_OPTIONS = ['at', 'minutes'];
-/** Options of an archiving sweep. */
-const ARCHIVE_OPTIONS = ['at', 'before', 'to', 'table', 'batch', 'onProgress', 'signal'];
 import type { WhyAnswer } from '../core/why.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { taskTypeEdit, validation } from './input-parsers.js';
@@ -70,6 +60,16 @@ import type { TaskWait } from '../core/task-wait.js';
 export type { EndRunOptions } from './jobboard.js';
 
 export { MAX_BATCH } from './task-batch.js';
+
+/** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
+export const DUE_COUNT_CAP = 100_000;
+
+/** Options of task creation; `ids` for a summary. */
+const CREATE_OPTIONS = ['at', 'traceContext'];
+/** Options of the readings over a window of minutes up to an instant. */
+const WINDOW_OPTIONS = ['at', 'minutes'];
+/** Options of an archiving sweep. */
+const ARCHIVE_OPTIONS = ['at', 'before', 'to', 'table', 'batch', 'onProgress', 'signal'];
 
 /**
  * The service layer: every operation of Orrery, validated, over one store. The CLI, the HTTP API and
