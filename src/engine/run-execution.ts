@@ -57,6 +57,8 @@ export class RunExecution {
   /** Wakes the wait between two tries of a call the database refused for now (a stop gave it up). */
   private retryWake: AbortController | null = null;
   private settledOnce = false;
+  /** Its cancellation was asked for: the run ends `failed` (`cancelled`) once the handler settled. */
+  private cancelling = false;
   private startedMs = 0;
   private ignoredTimer: Timer | null = null;
 
@@ -160,7 +162,7 @@ export class RunExecution {
     this.events.onSettled(this, handlerMs);
     // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
     if (this.finished) return;
-    this.finishing = this.finish(outcomeOfSettled(r), handlerMs);
+    this.finishing = this.finish(this.cancelling ? { status: 'failed', error: CANCELLED_ERROR } : outcomeOfSettled(r), handlerMs);
   }
 
   /** The run's deadline passed: abort the handler and end the run failed. */
@@ -176,10 +178,13 @@ export class RunExecution {
    * forwarded) and end the run `failed` with error `cancelled` (no retry consumed, docs/limits.md).
    */
   cancel(): void {
-    if (this.finished) return;
+    if (this.finished || this.cancelling) return;
+    this.cancelling = true;
     this.log.info({ backendId: this.backendId }, `run ${this.backendId}: cancellation requested; aborting its handler`);
     this.abort(new Error(CANCELLED_ERROR));
-    this.finishing = this.finish({ status: 'failed', error: CANCELLED_ERROR });
+    // The end waits for the handler to settle (at most one lease: abort's timer), the run holding its
+    // lease meanwhile: its task cannot be respawned and run beside a handler still going (docs/limits.md).
+    if (this.settledOnce) this.finishing = this.finish({ status: 'failed', error: CANCELLED_ERROR });
   }
 
   /** The worker no longer holds the run (reaped, cancelled, ended elsewhere): whoever holds it ends it. */

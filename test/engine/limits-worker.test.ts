@@ -45,6 +45,47 @@ describe('Worker with limits and cancellation (docs/limits.md)', () => {
     expect(task.nextRun.getTime() - ended.ended!.getTime()).toBe(3_600_000); // skipped to its regular next run
   });
 
+  it('a disabled task whose inline handler ignores its AbortSignal keeps its run started until the handler settles: no respawn runs beside it', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'stubborn', leaseMs: '60s', defaultIntervalMs: '1h' });
+    let release: () => void = () => {};
+    let abortedAt = 0;
+    const begun: string[] = [];
+    const d = daemon(orrery, {
+      // Never looks at its signal: goes on until the test lets it finish.
+      stubborn: ({ run, signal }) => {
+        begun.push(run.backendId);
+        signal.addEventListener('abort', () => (abortedAt = Date.now()));
+        return new Promise<boolean>((r) => (release = () => r(true)));
+      },
+    });
+    const t = await orrery.createTask({ type: 'stubborn', policy: 'oneshot' });
+    d.start();
+    onCleanup(() => d.stop(0));
+    const run = await waitFor(async () => (await orrery.listRuns(t.id)).find((r) => r.status === 'started'), 'the run to start');
+    await orrery.disableTasks([t.id]);
+    // The worker learns of it at once (the cancel wake-up) and aborts the handler, which goes on:
+    // the run keeps its lease, so the respawn is refused (before: the run ended at once, and the respawned task ran beside it).
+    await waitFor(() => abortedAt > 0, 'the handler to be aborted');
+    // Asked again, the worker heartbeats its runs (the cancel wake-up): it still holds this one, its lease renewed, not ended.
+    const lease = (await orrery.getRun(run.backendId))!.leaseExpiresAt!.getTime();
+    expect((await orrery.cancelRun(run.backendId)).outcome).toBe('requested');
+    await waitFor(async () => ((await orrery.getRun(run.backendId))?.leaseExpiresAt?.getTime() ?? 0) > lease, 'the worker to heartbeat the run');
+    expect(await orrery.getRun(run.backendId)).toMatchObject({ status: 'started', cancelRequested: true });
+    await expect(orrery.respawnTasks([t.id])).rejects.toMatchObject({ name: 'ConflictError' });
+    release();
+    const ended = await waitFor(async () => {
+      const r = await orrery.getRun(run.backendId);
+      return r && r.status !== 'started' ? r : null;
+    }, 'the cancelled run to end once its handler settled', 5_000);
+    // What the handler returned after the cancel does not count: the run is a cancellation.
+    expect(ended).toMatchObject({ status: 'failed', error: 'cancelled' });
+    const [again] = await waitFor(async () => orrery.respawnTasks([t.id]).catch(() => null), 'the respawn to be accepted');
+    expect(again).toMatchObject({ id: t.id, status: 'next_run_not_scheduled' });
+    await waitFor(() => begun.length === 2, 'the respawned task to run');
+    expect(begun[1]).not.toBe(run.backendId);
+  });
+
   it('a worker with room for 10 never runs more than maxRunning (2) at once', async () => {
     const { orrery, onCleanup } = await setup();
     await orrery.createTaskType({ name: 'narrow', maxRunning: 2 });
