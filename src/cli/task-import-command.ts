@@ -77,9 +77,13 @@ async function openSource(file: string): Promise<{ source: AsyncIterable<Uint8Ar
 /** The bytes of `source` as they pass, counting lines for the progress display. */
 async function* countingLines(source: AsyncIterable<Uint8Array>, progress: Progress): AsyncGenerator<Uint8Array> {
   let lines = 0;
+  // A last line without its line break is a line too (the server counts it).
+  let open = false;
   for await (const chunk of source) {
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
-    progress.update({ phase: 'validate', lines, tasks: lines }, 'sent');
+    if (chunk.length > 0) open = chunk[chunk.length - 1] !== 10;
+    const sent = lines + (open ? 1 : 0);
+    progress.update({ phase: 'validate', lines: sent, tasks: sent }, 'sent');
     yield chunk;
   }
 }

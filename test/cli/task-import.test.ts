@@ -160,6 +160,13 @@ describe('orrery task import --url', () => {
       expect(JSON.parse(ok.stdout)).toMatchObject({ lines: N + 1, count: N, created: N });
       expect(ok.stderr).toMatch(/^sent [\d,]+ lines, [\d,]+ lines\/s$/m);
       expect(await orrery.searchTasks({ limit: 10_000 })).toHaveLength(N);
+      // The last line without its line break is counted, as the server counts it (it said sent 1 line for 2).
+      const noBreak = join(tempDir(), 'two.jsonl');
+      writeFileSync(noBreak, `${JSON.stringify({ type: 'mail', policy: 'oneshot', arguments: { args: ['s1'], kwargs: {} } })}\r\n${JSON.stringify({ type: 'mail', policy: 'oneshot', arguments: { args: ['s2'], kwargs: {} } })}`);
+      const two2 = await runCli(['task', 'import', noBreak, '--url', base]);
+      expect(two2.code, two2.stderr).toBe(0);
+      expect(two2.stderr).toMatch(/^sent 2 lines, [\d,]+ lines\/s$/m);
+      expect(two2.stdout).toMatch(/from 2 lines/);
       // The API's address as serve prints it at start (…/api, with or without a slash) is the server's too.
       for (const api of [`${base}/api`, `${base}/api/`]) {
         const again = await runCli(['task', 'import', file(), '--url', api, '--json']);
