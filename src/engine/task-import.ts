@@ -9,6 +9,7 @@ import { inexactIntegerDetail } from '../core/exact-json.js';
 import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
 import type { ChunkSink, CreatedTask, Store } from '../store/store.js';
+import { MAX_JSON_NESTING } from '../core/json-checks.js';
 
 /**
  * Large batches and NDJSON imports (docs/http.md#post-apitasksimport): validated and written in
@@ -19,8 +20,11 @@ import type { ChunkSink, CreatedTask, Store } from '../store/store.js';
 export const CHUNK = 1000;
 /** Longest line of an import, in bytes: one task's request limit. */
 export const MAX_LINE = 4 * 1024 * 1024;
-/** Deepest nesting of arrays and objects in an import line (as for HTTP bodies). */
-export const MAX_LINE_DEPTH = 128;
+/**
+ * Deepest nesting of arrays and objects in an import line: the task's object, then its fields' JSON,
+ * which may nest MAX_JSON_NESTING levels counted from the field (as in the library and over HTTP).
+ */
+export const MAX_LINE_DEPTH = MAX_JSON_NESTING + 1;
 /** A chunk is also cut when its lines add up to this many code units, so memory stays bounded. */
 const CHUNK_TEXT = 16 * 1024 * 1024;
 
@@ -244,7 +248,7 @@ function nestsDeeperThan(text: string, max: number): boolean {
 /** Parses and validates one chunk of lines; the first bad line throws, naming its number and field. */
 async function validateLines(chunk: readonly Line[], types: TypeLookup, at: Date, clocked: boolean): Promise<NewTask[]> {
   const values = chunk.map(({ no, text }) => {
-    if (nestsDeeperThan(text, MAX_LINE_DEPTH)) throw lineError(no, '', `JSON nested deeper than ${MAX_LINE_DEPTH} levels`);
+    if (nestsDeeperThan(text, MAX_LINE_DEPTH)) throw lineError(no, '', `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
     let v: unknown;
     try {
       v = JSON.parse(text);

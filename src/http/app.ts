@@ -19,6 +19,14 @@ import { staticFiles } from './static-files.js';
 import { bodyOptional } from './body-optional.js';
 import { parseTasksBody, textOf, utf8Text } from './large-body.js';
 
+/**
+ * How deep a request body may nest: the user's JSON in it (arguments, metadata, a result) may nest
+ * MAX_JSON_NESTING levels counted from its field, as the library counts it (and says so, naming the
+ * field), below at most three levels of envelope (the body, `tasks`, a task). Deeper is refused
+ * before anything walks it (validation and storage recurse).
+ */
+const BODY_NESTING = MAX_JSON_NESTING + 3;
+
 export interface HttpOptions {
   /** When set, every /api request needs `Authorization: Bearer <token>`. */
   token?: string | null;
@@ -304,7 +312,7 @@ function mount(app: Hono, orrery: Orrery, r: Route, stopping: () => boolean): vo
       if (empty && !bodyOptional(r.body)) throw new HttpError('bad_request', 'a JSON body is required');
       if (!empty) checkJsonContentType(c); // a body of another type is what a cross-site form or fetch can send
       // A large body is parsed a piece at a time, so the event loop runs on (its depth counted as it goes).
-      const pieces = empty || !r.largeBody ? null : await parseTasksBody(text, MAX_JSON_NESTING);
+      const pieces = empty || !r.largeBody ? null : await parseTasksBody(text, BODY_NESTING);
       body = empty ? {} : pieces !== null && typeof pieces === 'object' ? pieces : null;
       if (body === null) {
         // Parsed in one piece, a large body could hold the event loop for seconds and the heap for gigabytes.
@@ -317,7 +325,7 @@ function mount(app: Hono, orrery: Orrery, r: Route, stopping: () => boolean): vo
           throw new HttpError('bad_request', `invalid JSON: ${(e as Error).message}`);
         }
         // Validation and storage walk bodies recursively: deep nesting would overflow the stack (a 500).
-        if (nestedDeeperThan(body, MAX_JSON_NESTING)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
+        if (nestedDeeperThan(body, BODY_NESTING)) throw new HttpError('bad_request', `JSON nested deeper than ${MAX_JSON_NESTING} levels`); // some field's JSON is, from the field
       }
       checkStorableBody(text, body);
       if (!r.bodyCheckedByService) body = parseContract(r.body, body, '');

@@ -1,3 +1,4 @@
+import { MAX_JSON_NESTING } from '../core/json-checks.js';
 import { MAX_LINE } from '../engine/task-import.js';
 import { HttpError } from './errors.js';
 
@@ -98,7 +99,7 @@ export async function parseTasksBody(
     else if (c === 91 || c === 123) {
       values++;
       // The body's object and the array hold the items: an item's brackets start at level 3.
-      if (++depth + 2 > maxDepth) throw new HttpError('bad_request', `JSON nested deeper than ${maxDepth} levels`);
+      if (++depth + 2 > maxDepth) throw new HttpError('bad_request', `JSON nested deeper than ${Math.min(maxDepth, MAX_JSON_NESTING)} levels`);
     } else if (c === 93 || c === 125) {
       if (--depth < 0) {
         return c === 93

@@ -976,6 +976,13 @@ describe('other errors', () => {
     expect((await call('GET', `/api/runs/${run!.backendId}`)).body.status).toBe('scheduled');
     // Moderate nesting is fine.
     expect((await call('POST', '/api/tasks', undefined, { raw: `{"type":"mail","arguments":{"args":${deep(50)}}}` })).status).toBe(201);
+    // The limit counts from the field, as the library's does (arguments is level 1): 128 levels pass on every route
+    // (the body's envelope was counted too: 127 passed on /api/tasks, 126 in a batch), 129 is refused naming the field.
+    const args = (levels: number, i: number) => `{"type":"mail","policy":"oneshot","nextRun":"2030-01-0${i}T00:00:00Z","arguments":{"kwargs":{},"args":${deep(levels - 1)}}}`;
+    expect((await call('POST', '/api/tasks', undefined, { raw: args(128, 1) })).status).toBe(201);
+    expect((await call('POST', '/api/tasks/batch', undefined, { raw: `{"tasks":[${args(128, 2)}]}` })).status).toBe(201);
+    expect((await call('POST', '/api/tasks/import', undefined, { raw: `${args(128, 3)}\n`, headers: { 'content-type': 'application/x-ndjson' } })).status).toBe(201);
+    expectError(await call('POST', '/api/tasks', undefined, { raw: args(129, 4) }), 400, 'validation_error', ['arguments']);
   });
 
   it('/healthz answers, /metrics is 404 when not enabled', async () => {
