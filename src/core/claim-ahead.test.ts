@@ -60,6 +60,8 @@ describe('claimOrder', () => {
 describe('claimAnswerWithinMs', () => {
   it('a third of the shortest lease claimed, at least 1 s; the fallback lease without types', () => {
     expect(claimAnswerWithinMs([30_000, 300_000], 30_000)).toBe(10_000);
+    // A lease of 90 days: a third of it is past what a timer waits, and what the service took (it was refused).
+    expect(claimAnswerWithinMs([90 * 86_400_000], 30_000)).toBe(2_147_483_647);
     expect(claimAnswerWithinMs([1_000], 30_000)).toBe(500); // at most half the lease: the recovery fits in it
     expect(claimAnswerWithinMs([2_000], 30_000)).toBe(1_000);
     expect(claimAnswerWithinMs([2_400, 60_000], 30_000)).toBe(1_000);

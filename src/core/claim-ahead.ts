@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from './options.js';
 import { hasLimits } from './limits.js';
 import { priorityRank, type Priority, type TaskType } from './model.js';
 
@@ -163,5 +164,6 @@ export function directClaimStale(lastRecorded: number | undefined, at: number, g
  */
 export function claimAnswerWithinMs(leasesMs: readonly number[], fallbackLeaseMs: number): number {
   const shortest = leasesMs.length > 0 ? Math.min(...leasesMs) : fallbackLeaseMs;
-  return Math.min(Math.max(1_000, Math.floor(shortest / 3)), Math.floor(shortest / 2));
+  // At most what a timer can wait (about 24.8 days): a lease may be years long, and a longer wait fires at once.
+  return Math.min(Math.max(1_000, Math.floor(shortest / 3)), Math.floor(shortest / 2), MAX_TIMER_MS);
 }

@@ -1,9 +1,10 @@
 import { checkDate } from '../core/instants.js';
 import { NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { assertDurationMs } from '../core/durations.js';
-import { checkFlag, checkMs, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { checkFlag, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { requireAbandonOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
+import { ABANDON_OPTIONS, ANSWER_WITHIN, CLAIM_OPTIONS, END_OPTIONS, HEARTBEAT_OPTIONS, HEARTBEAT_RUNS_OPTIONS, RELEASE_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
 import { RUN_END_STATUSES, type RunLogRecord, type TaskRun } from '../core/model.js';
 import { checkLogRecords } from '../core/run-logs.js';
 import { assertJson, validateMetadata } from '../core/json-checks.js';
@@ -17,20 +18,8 @@ import { giveBackUnbegun } from './abandon.js';
 import type { ScheduleService } from './schedule-service.js';
 import type { At, OrreryEvents, RunEvent } from './service-types.js';
 
-/**
- * The options each jobboard call knows: another key is refused, naming it (a misspelt `withdrawnonly`
- * would give back every run instead of letting go of the withdrawn ones). `answerWithinMs` is a remote
- * board's bound on its answer (Jobboard); the service in process takes it and ignores it.
- */
+/** The options of the runner's pass. */
 const SCHEDULE_OPTIONS = ['at', 'type', 'refillFraction', 'graceMs', 'holdUnlimited', 'catchUp', 'fill'];
-const CLAIM_OPTIONS = ['at', 'worker', 'types', 'limit', 'startNow', 'due', 'answerWithinMs'];
-const END_OPTIONS = ['at', 'status', 'worker', 'metadata', 'result', 'error', 'retryAfterMs', 'throttle', 'startedAt', 'held'];
-const END_ITEM_KEYS = new Set(['backendId', ...END_OPTIONS]);
-const ANSWER_WITHIN = ['answerWithinMs'];
-const HEARTBEAT_RUNS_OPTIONS = ['at', 'worker', 'runs', 'answerWithinMs'];
-const RELEASE_OPTIONS = ['at', 'worker', 'backendIds', 'withdrawnOnly', 'answerWithinMs'];
-const HEARTBEAT_OPTIONS = ['at', 'worker', 'answerWithinMs'];
-const ABANDON_OPTIONS = ['at', 'worker', 'reason', 'startedAt', 'answerWithinMs'];
 
 /** Sends one `run` event per run, when someone listens. */
 export function emitRuns(events: OrreryEvents, event: RunEvent['event'], runs: readonly TaskRun[]): void {
@@ -54,9 +43,13 @@ export interface BoardContext {
   instant(at?: Date): Date;
 }
 
-/** `answerWithinMs`: ignored in process, but of the right kind, as a remote board would need it. */
+/**
+ * `answerWithinMs`: ignored in process, but of the right kind (a number of milliseconds, not negative).
+ * Not bounded: a worker asks for a third of its longest lease, which may be years (a remote board
+ * bounds its own wait).
+ */
 function checkAnswerWithin(v: unknown): void {
-  if (v !== undefined) checkMs(v, 'answerWithinMs');
+  if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0)) throw invalid('answerWithinMs', 'must be a number of milliseconds, not negative');
 }
 
 /**
@@ -220,8 +213,8 @@ export class BoardCalls {
     for (const [i, item] of items.entries()) {
       try {
         requireEndItem(item, i);
-        // Checked key by key (one item per run end, on the worker's hot path).
-        for (const k in item) if (!END_ITEM_KEYS.has(k) && (item as unknown as Record<string, unknown>)[k] !== undefined) throw invalid(`items[${i}].${k}`, `unknown field (one of ${[...END_ITEM_KEYS].join(', ')})`);
+        const unknown = unknownEndField(item);
+        if (unknown !== null) throw invalid(`items[${i}].${unknown}`, UNKNOWN_END_FIELD);
         const one: EndRunItem = { backendId: item.backendId, req: this.endRequest(item) };
         if (item.held) one.held = item.held;
         valid.push(one);

@@ -3,7 +3,9 @@ import type { RunLogRecord, TaskRun } from '../core/model.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { utf8Length } from '../core/storable.js';
-import { checkMs, knownOptions } from '../core/options.js';
+import { checkFlag, checkMs, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { ABANDON_OPTIONS, ANSWER_WITHIN, CLAIM_OPTIONS, HEARTBEAT_OPTIONS, HEARTBEAT_RUNS_OPTIONS, RELEASE_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
+import { invalid } from '../core/errors.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions } from '../engine/service.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
@@ -25,6 +27,12 @@ export type { RunPage, TaskPage, TaskQueryFilter } from './task-client.js';
 export const MAX_ITEMS_REQUEST = 3 * 1024 * 1024;
 
 /** About how many bytes an end item takes in a request: its result, error and metadata, plus the rest (at most a few hundred). */
+/** A jobboard call's options object, required (as the library requires it): the object, for its keys to be checked. */
+function requireObject<T>(opts: T): T & object {
+  requireOptions(opts, '{ worker, ... }');
+  return opts as T & object;
+}
+
 function endItemSize(i: { result?: unknown; error?: string | null; metadata?: Record<string, unknown> }): number {
   let n = 512;
   if (i.result !== undefined && i.result !== null) n += utf8Length(JSON.stringify(i.result) ?? '');
@@ -110,9 +118,17 @@ export class OrreryClient extends TaskClient implements Jobboard {
 
   // --- the jobboard -----------------------------------------------------------------------------
   /** `POST /api/jobboard/claim`: claims waiting runs for a worker, each under a lease. */
-  async claimRuns(opts: ClaimOptions): Promise<ClaimedRun[]> {
+  async claimRuns(opts: ClaimOptions & { due?: boolean }): Promise<ClaimedRun[]> {
+    refuseUnknownKeys(requireObject(opts), CLAIM_OPTIONS, 'options');
+    checkFlag(opts.due, 'due');
     if (opts.limit === 0) return []; // as the library
-    const body = { worker: opts.worker, types: opts.types, limit: Math.min(opts.limit, MAX_HTTP_CLAIM), ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_HTTP_CLAIM) } : {}) };
+    const body = {
+      worker: opts.worker,
+      types: opts.types,
+      limit: Math.min(opts.limit, MAX_HTTP_CLAIM),
+      ...(opts.startNow !== undefined ? { startNow: Math.min(opts.startNow, MAX_HTTP_CLAIM) } : {}),
+      ...(opts.due !== undefined ? { due: opts.due } : {}), // `due: false` claims waiting runs only (it claimed due tasks too)
+    };
     // The answer is waited for no longer than the worker asks (a lost answer is recovered through heldRuns).
     return this.call('POST', '/jobboard/claim', body, this.within(opts.answerWithinMs));
   }
@@ -125,29 +141,43 @@ export class OrreryClient extends TaskClient implements Jobboard {
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
   async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer> {
+    refuseUnknownKeys(requireObject(opts), HEARTBEAT_RUNS_OPTIONS, 'options');
     // Waited for no longer than the worker asks: a lost answer must leave time for another heartbeat before the leases end.
     return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) }, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
   async releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {
+    // A misspelt withdrawnOnly would give back every run instead of letting go of the withdrawn ones.
+    refuseUnknownKeys(requireObject(opts), RELEASE_OPTIONS, 'options');
+    checkFlag(opts.withdrawnOnly, 'withdrawnOnly');
     if (opts.backendIds.length === 0) return 0;
     const body = { worker: opts.worker, backendIds: opts.backendIds, ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) };
     return (await this.call<{ released: number }>('POST', '/jobboard/release', body, this.within(opts.answerWithinMs))).released;
   }
   /** `POST /api/jobboard/held`: the claimed and started runs a worker holds. */
   async heldRuns(worker: string, opts: { answerWithinMs?: number } = {}): Promise<ClaimedRun[]> {
+    opts = knownOptions(opts, ANSWER_WITHIN);
     return this.call('POST', '/jobboard/held', { worker }, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/heartbeat`: renews one run's lease; the answer says whether its cancellation was asked for. */
   async heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer> {
+    refuseUnknownKeys(requireObject(opts), HEARTBEAT_OPTIONS, 'options');
     const a = await this.call<{ leaseExpiresAt: Date; cancelRequested?: boolean }>('POST', '/jobboard/heartbeat', { backendId, worker: opts.worker });
     return { leaseExpiresAt: a.leaseExpiresAt, cancelRequested: a.cancelRequested === true };
   }
   /** `POST /api/jobboard/end`: ends many runs; each gets its result or the error that refused it. */
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>, opts: { answerWithinMs?: number } = {}): Promise<Array<EndRunResult | OrreryError>> {
+    opts = knownOptions(opts, ANSWER_WITHIN);
     if (Array.isArray(items) && items.length === 0) return []; // as the library
+    // An item with a field no end knows is refused alone, as the library refuses it (the server would refuse the request whole).
+    const refused = items.map((item, i) => {
+      const unknown = item !== null && typeof item === 'object' ? unknownEndField(item) : null;
+      return unknown === null ? null : invalid(`items[${i}].${unknown}`, UNKNOWN_END_FIELD);
+    });
     // The server's clock stamps the end: remote worker clocks do not decide instants.
-    const sent = items.map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) }));
+    const sent = items
+      .filter((_, i) => refused[i] === null)
+      .map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) }));
     // Sent in requests of at most MAX_ITEMS_REQUEST bytes of items (the server takes bodies of 4 MB):
     // a batch of ends with large results would otherwise be refused whole.
     const out: Array<EndRunResult | OrreryError> = [];
@@ -155,25 +185,30 @@ export class OrreryClient extends TaskClient implements Jobboard {
       const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', { items: part }, this.within(opts.answerWithinMs));
       for (const o of outcomes) out.push('ok' in o ? o.ok : (toError(o, 400) as OrreryError));
     }
-    return out;
+    let next = 0;
+    return refused.map((r) => r ?? out[next++]!);
   }
   /** `POST /api/jobboard/abandon`: its worker gives a held run up: a started one (or one given `startedAt`, when its handler began) ends `lost`, a claimed one goes back to the queue. */
   async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null; answerWithinMs?: number }): Promise<EndRunResult> {
+    refuseUnknownKeys(requireObject(opts), ABANDON_OPTIONS, 'options');
     const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt } : {}) };
     return this.call('POST', '/jobboard/abandon', body, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[], opts: { answerWithinMs?: number } = {}): Promise<void> {
+    opts = knownOptions(opts, ANSWER_WITHIN);
     // In requests of at most MAX_ITEMS_REQUEST bytes of records, as ends: one large record never takes the others down.
     for (const part of chunks(records, logRecordSize)) await this.call('POST', '/jobboard/logs', { backendId, records: part.map((r) => ({ ...r, at: r.at })) }, this.within(opts.answerWithinMs));
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */
   async registerWorker(worker: WorkerInfo, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
+    opts = knownOptions(opts, ANSWER_WITHIN);
     return this.call('POST', '/jobboard/workers', worker, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/workers/stop`: marks a registered worker stopped (its graceful stop). */
   async stopWorker(id: string, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
+    opts = knownOptions(opts, ANSWER_WITHIN);
     return this.call('POST', '/jobboard/workers/stop', { id }, this.within(opts.answerWithinMs));
   }
 

@@ -109,6 +109,32 @@ describe('OrreryClient beside the library', () => {
     expect(started).toMatchObject({ task: t.id, status: 'started', worker: 'w2', metadata: {} });
   });
 
+  it('jobboard calls: a misspelt option is refused, due: false claims waiting runs only, and a misspelt end item is refused alone, as in the library', async () => {
+    const { orrery, client } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const [a, b] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [1], kwargs: {} } }, { type: 'job', policy: 'oneshot', arguments: { args: [2], kwargs: {} } }]);
+    // due: false was not sent: the client claimed due tasks directly, where the library claims nothing.
+    expect(await client.claimRuns({ worker: 'w', types: ['job'], limit: 5, due: false } as never)).toEqual(await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 5, due: false }));
+    const claimed = await client.claimRuns({ worker: 'w', types: ['job'], limit: 5, startNow: 5 });
+    expect(claimed.map((c) => c.run.task).sort()).toEqual([a!.id, b!.id]);
+    const path = (p: Promise<unknown>) => p.then(() => null, (e: { details?: Array<{ path: string }> }) => e.details?.[0]?.path);
+    for (const board of [client, orrery]) {
+      // A misspelt withdrawnOnly gave every run back.
+      expect(await path(board.releaseRuns({ worker: 'w', backendIds: [claimed[0]!.run.backendId], withdrawnonly: true } as never))).toBe('options.withdrawnonly');
+      expect(await path(board.claimRuns({ worker: 'w', types: ['job'], limit: 1, zzz: 1 } as never))).toBe('options.zzz');
+      expect(await path(board.heldRuns('w', { zzz: 1 } as never))).toBe('options.zzz');
+      expect(await path(board.abandonRun(claimed[0]!.run.backendId, { worker: 'w', reasn: 'x' } as never))).toBe('options.reasn');
+    }
+    // One misspelt item is refused alone; the other is ended (the client's request was refused whole).
+    const outcomes = await client.endRuns([
+      { backendId: claimed[0]!.run.backendId, status: 'eventful', worker: 'w', reslt: 1 } as never,
+      { backendId: claimed[1]!.run.backendId, status: 'eventful', worker: 'w' },
+    ]);
+    expect(outcomes[0]).toMatchObject({ name: 'ValidationError', details: [{ path: 'items[0].reslt' }] });
+    expect(outcomes[1]).toMatchObject({ run: { status: 'eventful' } });
+    expect((await orrery.getRun(claimed[0]!.run.backendId))?.status).toBe('started');
+  });
+
   it('refuses what JSON cannot carry with a ValidationError naming its place, sending nothing', async () => {
     const { orrery, client } = await setup();
     await client.createTaskType({ name: 'job' });
