@@ -48,12 +48,14 @@ describe('SQLite error translation', () => {
     const other = new Database(path);
     cleanups.push(() => void other.close());
     other.prepare('BEGIN IMMEDIATE').run();
+    // Both wait for the lock at once (each gives up after the store's 15 s), not one after the other.
     const create = orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } });
+    const register = orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }]);
     await expect(create).rejects.toBeInstanceOf(StorageUnavailableError);
     const e = await create.catch((x: unknown) => x);
     expect(causeCode(e)).toBe('SQLITE_BUSY');
     expect((e as Error).message).toMatch(/SQLITE_BUSY/);
-    await expect(orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }])).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(register).rejects.toBeInstanceOf(StorageUnavailableError);
     other.prepare('ROLLBACK').run();
     expect((await orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } })).id).toBe(1);
   });
