@@ -336,6 +336,8 @@ const typeNames = (v: string): string[] => v.split(',').map((t) => t.trim()).fil
 /** `--types`, checked as it is parsed (before a handlers file loads): a value naming no type (`''`, `,`) is a usage error. */
 export const typesArg = (v: string): string => {
   if (typeNames(v).length === 0) throw new InvalidArgumentError(`"${v}" names no task type (give comma-separated names)`);
+  // `a,,b` (a name left out between two commas, or a stray one at either end) would be served as `a,b` without a word.
+  if (v.split(',').some((t) => t.trim() === '')) throw new InvalidArgumentError(`"${v}" has an empty name between its commas (give comma-separated names, none empty)`);
   return v;
 };
 
