@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration, parseDuration } from '../core/durations.js';
 import { firstInexactInteger, inexactIntegerMessage } from '../core/exact-json.js';
-import { OrreryError } from '../core/errors.js';
+import { OrreryError, ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { parseRateLimit } from '../core/limits.js';
 import { INT4_MAX } from '../core/storable.js';
@@ -53,7 +53,15 @@ export async function open(opts: DbOpts): Promise<Orrery> {
       return openOrrery({ db: 'sqlite::memory:' });
     }
   }
-  return openOrrery(opts.db !== undefined ? { db: opts.db } : {});
+  if (opts.db !== undefined || !process.env.ORRERY_DB) return openOrrery(opts.db !== undefined ? { db: opts.db } : {});
+  try {
+    return await openOrrery({});
+  } catch (e) {
+    // The URL came from the environment: the error names it there, not as a --db never given.
+    const d = e instanceof ValidationError ? e.details[0] : undefined;
+    if (d?.path === 'db') throw new ValidationError((e as Error).message.replace(/^db: /, '$ORRERY_DB: '), [{ path: '$ORRERY_DB', message: d.message }]);
+    throw e;
+  }
 }
 
 /** Opens Orrery, runs `fn`, always closes. */

@@ -279,6 +279,10 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     const fromEnv = await runCli(['worker', 'list'], { env: { ORRERY_DB: `sqlite:${path}` } });
     expect(fromEnv.code).toBe(0);
     expect(fromEnv.stderr).toContain(`no database at ${path} ($ORRERY_DB)`);
+    // A URL no store takes, from the environment: named as $ORRERY_DB (it said db:, an option never given).
+    const mysql = await runCli(['task', 'list'], { env: { ORRERY_DB: 'mysql://x' } });
+    expect(mysql.code).toBe(2);
+    expect(errorLines(mysql.stderr)).toEqual(['orrery: $ORRERY_DB: unsupported database URL "mysql://x" (use sqlite:PATH, sqlite::memory: or postgres://...)']);
     expect(readdirSync(dir)).toEqual([]);
     // A command that adds something creates it, and reads then find it (a visit result is such a write).
     const visits = join(dir, 'visits.db');
