@@ -275,6 +275,8 @@ function visitSchedulerCommand(io: Io): Command {
       if (o.json && !o.once) throw new UsageError('--json only applies to --once (the loop logs; --once prints its pass)');
       const types = o.visitTypes.split(',').map((t) => t.trim()).filter(Boolean);
       if (types.length === 0) throw new UsageError('--visit-types: at least one visit type');
+      // `git,,hg` (a name left out between two commas, or a stray one at either end) would be scheduled as `git,hg` without a word.
+      if (o.visitTypes.split(',').some((t) => t.trim() === '')) throw new UsageError(`--visit-types: "${o.visitTypes}" has an empty name between its commas (give comma-separated visit types, none empty)`);
       const twice = types.find((t, i) => types.indexOf(t) !== i);
       if (twice !== undefined) throw new UsageError(`--visit-types: "${twice}" is named twice (one queue per visit type)`);
       const { VisitScheduler } = await import('../engine/visit-scheduler.js');

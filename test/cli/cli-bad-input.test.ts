@@ -99,6 +99,8 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // An empty value served every type.
     ['worker --types empty', ['worker', '--handlers', 'h.mjs', '--types', ''], ['--types', 'names no task type']],
     ['worker --types with an empty name', ['worker', '--handlers', 'h.mjs', '--types', 'a,,b'], ['--types', 'has an empty name between its commas']],
+    ['visit-scheduler --visit-types with an empty name', ['visit-scheduler', '--visit-types', 'git,,hg', '--once'], ['--visit-types', 'has an empty name between its commas']],
+    ['visit-scheduler --visit-types twice', ['visit-scheduler', '--visit-types', 'git,git', '--once'], ['--visit-types', 'named twice']],
     ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
     // The registry refuses ids over 200 characters, the jobboard over 256: a worker would start and fail every 10 s.
     ['worker --notify-webhook not http', ['worker', '--handlers', 'h.mjs', '--notify-webhook', 'ftp://alerts.example'], ['--notify-webhook', 'must be http or https']],
