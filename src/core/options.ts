@@ -88,7 +88,9 @@ export function lastRunsOption(v: unknown, name: string): number | undefined {
  * them. A key given `undefined` is no key (options built from optional values).
  */
 export function refuseUnknownKeys(o: object, known: readonly string[], path: string): void {
-  for (const [k, v] of Object.entries(o)) {
-    if (v !== undefined && !known.includes(k)) throw invalid(path ? `${path}.${k}` : k, `unknown field (one of ${known.join(', ')})`);
+  // Own keys walked without building an array: it runs per heartbeat item and per claim.
+  for (const k in o) {
+    if (!Object.hasOwn(o, k) || known.includes(k) || (o as Record<string, unknown>)[k] === undefined) continue;
+    throw invalid(path ? `${path}.${k}` : k, `unknown field (one of ${known.join(', ')})`);
   }
 }

@@ -150,7 +150,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
     // A misspelt withdrawnOnly would give back every run instead of letting go of the withdrawn ones.
     refuseUnknownKeys(requireObject(opts), RELEASE_OPTIONS, 'options');
     checkFlag(opts.withdrawnOnly, 'withdrawnOnly');
-    if (opts.backendIds.length === 0) return 0;
+    if (Array.isArray(opts.backendIds) && opts.backendIds.length === 0) return 0; // anything else is the server's to refuse, named
     const body = { worker: opts.worker, backendIds: opts.backendIds, ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) };
     return (await this.call<{ released: number }>('POST', '/jobboard/release', body, this.within(opts.answerWithinMs))).released;
   }
@@ -168,7 +168,8 @@ export class OrreryClient extends TaskClient implements Jobboard {
   /** `POST /api/jobboard/end`: ends many runs; each gets its result or the error that refused it. */
   async endRuns(items: ReadonlyArray<{ backendId: string } & EndRunOptions>, opts: { answerWithinMs?: number } = {}): Promise<Array<EndRunResult | OrreryError>> {
     opts = knownOptions(opts, ANSWER_WITHIN);
-    if (Array.isArray(items) && items.length === 0) return []; // as the library
+    if (!Array.isArray(items)) throw invalid('items', 'must be an array of { backendId, status, ... }'); // as the library (it was a TypeError)
+    if (items.length === 0) return []; // as the library
     // An item with a field no end knows is refused alone, as the library refuses it (the server would refuse the request whole).
     const refused = items.map((item, i) => {
       const unknown = item !== null && typeof item === 'object' ? unknownEndField(item) : null;

@@ -133,6 +133,11 @@ describe('OrreryClient beside the library', () => {
     expect(outcomes[0]).toMatchObject({ name: 'ValidationError', details: [{ path: 'items[0].reslt' }] });
     expect(outcomes[1]).toMatchObject({ run: { status: 'eventful' } });
     expect((await orrery.getRun(claimed[0]!.run.backendId))?.status).toBe('started');
+    // Shapes the client read before checking (TypeErrors): named as the library names them.
+    expect(await path(client.endRuns(null as never))).toBe('items');
+    expect(await path(orrery.endRuns(null as never))).toBe('items');
+    expect(await path(client.releaseRuns({ worker: 'w' } as never))).toBe('backendIds');
+    expect(await path(orrery.releaseRuns({ worker: 'w' } as never))).toBe('backendIds');
   });
 
   it('refuses what JSON cannot carry with a ValidationError naming its place, sending nothing', async () => {
