@@ -13,7 +13,7 @@ const FLAKY = { name: 'flaky', defaultIntervalMs: '1d', numRetries: 100_000, ret
 const CUT = plus(T0, 30 * DAY);
 const LATER = plus(T0, 100 * DAY);
 /** Runs of the one big task of the interrupted archive. */
-const BIG_RUNS = 1200;
+const BIG_RUNS = 600;
 
 /** One run of `task`: scheduled and claimed at `at`, ended 500 ms later with `status`. */
 async function cycle(o: Orrery, type: string, task: number, at: Date, status: RunEndStatus, direct = false): Promise<TaskRun> {
@@ -116,7 +116,7 @@ export function archiveCases(sut: StoreUnderTest): void {
 
   describe('archiving (SPEC §5)', () => {
     // More runs than a page of allArchivedRunIds (1,000), in a dozen batches: interrupted after five, resumed.
-    it('archives a one-shot task with 1,200 runs at batch size 100, interrupted and resumed: nothing repeated, nothing left, nothing else deleted', async () => {
+    it('archives a one-shot task with 600 runs at batch size 100, interrupted and resumed: nothing repeated, nothing left, nothing else deleted', async () => {
       const { orrery } = await setup([LOAD_GIT, FLAKY]);
       const h = await buildHistory(orrery, BIG_RUNS);
       const file = join(dir, `big-${sut.name}.jsonl`);
@@ -152,7 +152,7 @@ export function archiveCases(sut: StoreUnderTest): void {
       const again = await orrery.archive({ before: CUT, to: file, table: true, batch: 100, at: LATER });
       expect(again).toMatchObject({ complete: true, runs: 0, tasks: 0, batches: 0 });
       expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(lines.length);
-    }, 120_000); // 1,200 sequential run cycles: a few seconds alone on PostgreSQL, more when the suite shares the cores
+    }, 120_000); // 600 sequential run cycles: a few seconds alone on PostgreSQL, more when the suite shares the cores
 
     it('keeps runs ended at or after the cut-off and moves log records with their run', async () => {
       const { orrery } = await setup([LOAD_GIT, FLAKY]);
