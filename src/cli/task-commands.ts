@@ -14,6 +14,7 @@ import { MAX_TASK_PAGE, type TaskSearchInput } from '../core/task-search.js';
 import type { Orrery } from '../engine/service.js';
 import { addTaskScheduleCommands } from './schedule-commands.js';
 import { addImportCommand } from './task-import-command.js';
+import { INT4_MAX } from '../core/storable.js';
 import { addDb, boundedIntArg, countArg, dur, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, requireTypes, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 import { MAX_LAST_RUNS } from '../core/options.js';
 
@@ -127,7 +128,7 @@ export function taskCommands(io: Io): Command {
       .command('list-pending')
       .description('tasks of a type that are due and waiting to be scheduled, in runner order')
       .argument('<type>', 'task type')
-      .option('--limit <n>', 'at most this many, at least 1 (default 100)', positiveIntArg)
+      .option('--limit <n>', 'at most this many, from 1 to 2147483647 (default 100)', boundedIntArg(1, INT4_MAX))
       .option('--at <instant>', 'due at this instant (default now)', instantArg)
       .option('--json', 'print a JSON array'),
   ).action(async (type: string, o: DbOpts & { limit?: number; at?: Date; json?: boolean }) => {

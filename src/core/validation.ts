@@ -91,7 +91,7 @@ const fairShareSchema = z
 export const taskTypeInputSchema = z.strictObject({
   name: z.string().max(128, 'at most 128 characters').regex(TASK_TYPE_NAME, 'must match [a-z0-9][a-z0-9._:-]*'),
   description: storableString().max(10_000).default(''),
-  backendName: storableString().min(1).max(256).regex(/^\S+$/, 'must not contain spaces').optional(),
+  backendName: storableString().min(1, 'must not be empty').max(256).regex(/^\S*$/, 'must not contain spaces').optional(),
   defaultIntervalMs: durationSchema.nullable().optional(),
   minIntervalMs: durationSchema.nullable().optional(),
   maxIntervalMs: durationSchema.nullable().optional(),

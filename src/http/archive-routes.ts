@@ -25,7 +25,7 @@ const ArchiveSummarySchema = z.object({
 const ArchiveQuery = z.strictObject({
   afterId: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
   task: queryInt(1, Number.MAX_SAFE_INTEGER).optional(),
-  limit: queryInt(1, 10_000).default(100),
+  limit: queryInt(1, 10_000, 100).default(100),
 });
 
 /**

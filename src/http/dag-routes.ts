@@ -32,7 +32,7 @@ export const dagRoutes: Route[] = [
   },
   {
     method: 'get', path: '/dags/:id', tag: 'dags', summary: 'A DAG: definition, schedule, next point, latest runs and recorded schedule points',
-    params: { id: dagId }, query: D.DagListQuery,
+    params: { id: dagId }, query: D.DagGetQuery,
     responses: { 200: D.DagDetailSchema, 404: ErrorSchema },
     handler: async (o, { params, query }) => ({ body: await o.dags.get(params.id as string, query.latest ?? 10) }),
   },

@@ -112,10 +112,11 @@ export const DagsBody = z.strictObject({ dags: z.array(dagInputSchema).max(1000)
 /** What the HTTP layer checks itself before handing the definitions to the service. */
 export const DagsEnvelope = z.strictObject({ dags: z.array(z.unknown()).max(1000, 'at most 1000 DAGs per request') });
 export const TriggerBody = z.strictObject({ params: z.record(z.string(), z.unknown()).optional() });
-export const DagListQuery = z.strictObject({ latest: queryInt(0, 100).optional() });
+export const DagListQuery = z.strictObject({ latest: queryInt(0, 100, 5).optional().describe('the latest runs of each DAG (default 5)') });
+export const DagGetQuery = z.strictObject({ latest: queryInt(0, 100, 10).optional().describe('its latest runs (default 10)') });
 export const DagRunsQuery = z.strictObject({
   status: z.enum(DAG_RUN_STATUSES).optional(),
-  limit: queryInt(1, 1000).optional(),
+  limit: queryInt(1, 1000, 100).optional(),
   beforeId: queryInt(1, Number.MAX_SAFE_INTEGER).optional(),
 });
 
@@ -137,5 +138,5 @@ export const DagGridSchema = z.object({
 });
 
 export const DagGridQuery = z.strictObject({
-  limit: queryInt(1, 100).optional().describe('how many of the latest runs (default 25)'),
+  limit: queryInt(1, 100, 25).optional().describe('how many of the latest runs (default 25)'),
 });

@@ -50,7 +50,7 @@ const WorkerSchema = z.object({
   stoppedAt: instant.nullable().describe('when it marked itself stopped (graceful stop)'),
 });
 const WindowQuery = z.strictObject({
-  minutes: queryInt(1, 1440).optional().describe('the window: this many minutes before now (default 60)'),
+  minutes: queryInt(1, 1440, 60).optional().describe('the window: this many minutes before now (default 60)'),
 });
 
 const ms = z.number().int().nonnegative();

@@ -1,4 +1,4 @@
-import { taskInputSchema } from '../core/validation.js';
+import { TaskInputDoc } from './doc-schemas.js';
 import { HttpError } from './errors.js';
 import type { Route } from './routes.js';
 import * as S from './schemas.js';
@@ -12,7 +12,7 @@ export const importRoutes: Route[] = [
     method: 'post', path: '/tasks/import', tag: 'tasks',
     summary: 'Import tasks from NDJSON (one task per line), streamed: every line is validated, then all are written in one transaction; a bad line rejects the import',
     query: S.ImportQuery,
-    streamBody: { contentType: NDJSON, line: taskInputSchema },
+    streamBody: { contentType: NDJSON, line: TaskInputDoc },
     responses: { 201: S.ImportAnswer, 400: S.ErrorSchema, 409: S.ErrorSchema, 415: S.ErrorSchema },
     handler: async (o, { query, body }) => {
       const req = body as Request;

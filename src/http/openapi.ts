@@ -2,10 +2,55 @@ import { z } from 'zod';
 import { bodyOptional } from './body-optional.js';
 import type { Route } from './routes.js';
 import { ErrorSchema } from './schemas.js';
+import { DOCUMENTED_AS, QUERY_INTS } from './doc-schemas.js';
+
+/** Keys of a converted schema kept when another shape replaces it (what its field says, and its default). */
+const KEPT = new Set(['description', 'default', 'title', 'examples']);
+
+function replaceShape(json: Record<string, unknown>, shape: Record<string, unknown>): void {
+  for (const k of Object.keys(json)) if (!KEPT.has(k)) delete json[k];
+  Object.assign(json, shape, { ...pick(json, KEPT) });
+}
+
+function pick(o: Record<string, unknown>, keys: Set<string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => keys.has(k)));
+}
 
 function schema(s: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const json = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const json = z.toJSONSchema(s, {
+    io,
+    unrepresentable: 'any',
+    override: ({ zodSchema, jsonSchema }) => {
+      const json = jsonSchema as Record<string, unknown>;
+      const doc = DOCUMENTED_AS.get(zodSchema);
+      const int = QUERY_INTS.get(zodSchema);
+      if (doc) replaceShape(json, schema(doc, io));
+      else if (int) replaceShape(json, { type: 'integer', ...int });
+      // A Date (the library's alternative to an ISO string) reaches the server only as a string.
+      else if (zodSchema._zod.def.type === 'date') replaceShape(json, { type: 'string' });
+    },
+  }) as Record<string, unknown>;
   delete json.$schema;
+  return json;
+}
+
+/**
+ * A stable name for each operation, for generated clients: the method and the path after `/api` in
+ * camelCase, a path parameter as `By` and its name (`GET /api/tasks/{id}/runs` is `getTasksByIdRuns`).
+ */
+export function operationId(method: string, path: string): string {
+  const words = path
+    .replace(/^\/api(?=\/)/, '')
+    .split('/')
+    .flatMap((seg) => (seg.startsWith(':') || seg.startsWith('{') ? ['by', seg.replace(/^[:{]|}$/g, '')] : seg.split(/[^A-Za-z0-9]+/)))
+    .filter((w) => w !== '');
+  return method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}
+
+/** A PATCH body's absent field is left as it is: its create-time default is not what the server applies. */
+function withoutDefaults(json: Record<string, unknown>): Record<string, unknown> {
+  const props = json.properties as Record<string, Record<string, unknown>> | undefined;
+  for (const p of Object.values(props ?? {})) delete p.default;
   return json;
 }
 
@@ -45,7 +90,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       tags: [r.tag],
       ...(parameters.length ? { parameters } : {}),
       // A body whose every field is optional may be left out (it counts as {}), as the server takes it.
-      ...(r.body ? { requestBody: { required: !bodyOptional(r.body), content: { 'application/json': { schema: schema(r.body, 'input') } } } } : {}),
+      ...(r.body ? { requestBody: { required: !bodyOptional(r.body), content: { 'application/json': { schema: r.method === 'patch' ? withoutDefaults(schema(r.body, 'input')) : schema(r.body, 'input') } } } } : {}),
       // A stream of lines: the schema given is that of one line.
       ...(r.streamBody ? { requestBody: { required: true, content: { [r.streamBody.contentType]: { schema: schema(r.streamBody.line, 'input') } } } } : {}),
       responses,
@@ -131,6 +176,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       responses: { '200': { description: 'The metrics in the Prometheus text format', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } }, '400': badHost, '401': unauthorized, '403': forbidden, '404': error('Metrics are not enabled') },
     },
   };
+  for (const [path, operations] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(operations)) paths[path]![method] = { operationId: operationId(method, path), ...(op as object) };
+  }
   return {
     openapi: '3.1.0',
     info: { title: 'Orrery HTTP API', version },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationError, fieldPath, type ErrorDetail } from '../core/errors.js';
-import { taskInputSchema, taskTypeInputDocSchema } from '../core/validation.js';
+import { taskTypeInputDocSchema } from '../core/validation.js';
+import { TaskInputDoc } from './doc-schemas.js';
 import type { Orrery } from '../engine/service.js';
 import type { CreatedTask } from '../store/store.js';
 import { HttpError } from './errors.js';
@@ -114,7 +115,7 @@ export const routes: Route[] = [
   },
   {
     method: 'post', path: '/tasks', tag: 'tasks', summary: 'Create a task; an equal active task is returned instead (200)',
-    body: taskInputSchema, bodyCheckedByService: true,
+    body: TaskInputDoc, bodyCheckedByService: true,
     responses: { 201: S.TaskSchema, 200: S.TaskSchema, 400: S.ErrorSchema, 409: S.ErrorSchema },
     handler: async (o, { body, trace }) => {
       const [c] = await o.createTasksDetailed([body], trace ? { traceContext: trace } : {}, '');

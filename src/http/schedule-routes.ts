@@ -11,7 +11,7 @@ const int = z.number().int();
 const taskId = pathId('a task id');
 const backfillId = pathId('a backfill id');
 const dagId = z.string().min(1).max(128);
-const count = queryInt(1, 1000).optional().describe('how many occurrences (1 to 1000, default 5)');
+const count = queryInt(1, 1000, 5).optional().describe('how many occurrences (1 to 1000, default 5)');
 const isoInstant = z.string().min(1).max(64).describe('ISO 8601 instant');
 
 export const PreviewEntrySchema = z.object({

@@ -2,29 +2,35 @@ import { MAX_LAST_RUNS } from '../core/options.js';
 import { z } from 'zod';
 import { ISO_INSTANT, parseInstant } from '../core/instants.js';
 import { GATES } from '../core/why.js';
-import { ARGS_MATCHES, TASK_SCAN_LIMIT } from '../core/task-search.js';
+import { ARGS_MATCHES, DEFAULT_TASK_PAGE, TASK_SCAN_LIMIT } from '../core/task-search.js';
+import { DEFAULT_RUN_PAGE } from '../core/run-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
 import { MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { MAX_DURATION_MS, durationMsProblem } from '../core/durations.js';
-import { MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
+import { DEFAULT_HTTP_WAIT_MS, MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
 import { MAX_WORKER_TYPES } from '../core/worker-registry.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
+import { documentedAs, QUERY_INTS, TaskInputDoc } from './doc-schemas.js';
 
 
 /**
  * A query parameter holding a whole number from `min` to `max`, written in decimal digits only:
  * `Number()` (and so `z.coerce`) would also take `0x10`, `1e2`, ` 5 ` and an empty value (0).
  */
-export const queryInt = (min: number, max: number) =>
-  z
+export const queryInt = (min: number, max: number, dflt?: number) => {
+  const s = z
     .string()
     .regex(/^[0-9]+$/, 'expected a whole number in decimal digits')
     .transform(Number)
     // Digits past the range (99999999999999999999) are named as such, not as something else than digits.
     .pipe(z.number().max(max, `must be at most ${max}`).min(min, `must be at least ${min}`).int());
+  // Documented as an integer with its bounds and the default the route applies when it is absent.
+  QUERY_INTS.set(s, { minimum: min, maximum: max, ...(dflt !== undefined ? { default: dflt } : {}) });
+  return s;
+};
 
 /** A path parameter holding a row id: a positive whole number in decimal digits, up to 2^53 - 1 as in bodies. */
 export const pathId = (what: string) =>
@@ -192,7 +198,8 @@ const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 export const IdsBody = z.strictObject({ ids: z.array(id).min(1).max(10_000) });
 export const RespawnBody = z.strictObject({ ids: z.array(id).min(1).max(10_000), nextRun: isoInstant.optional() });
 export const ScheduleBody = z.strictObject({ type: nonEmpty.optional(), at: isoInstant.optional() });
-export const BatchBody = z.strictObject({ tasks: z.array(z.unknown()).min(1).max(1_000_000) });
+/** The tasks are validated by the service (naming `tasks[i].field`); the document shows their shape. */
+export const BatchBody = z.strictObject({ tasks: z.array(documentedAs(z.unknown(), TaskInputDoc)).min(1).max(1_000_000) });
 export const BatchQuery = z.strictObject({ return: z.enum(['tasks', 'ids', 'count']).optional() });
 const batchCounts = {
   count: z.number().int().describe('tasks in the batch (an import: its non-blank lines)'),
@@ -296,14 +303,14 @@ export const TaskQuery = z.strictObject({
   dagAttempts: z.enum(['true', 'false']).optional().describe('false: leave out DAG attempts (as the dead-letter bin does); true: only those'),
   paused: z.enum(['true', 'false']).optional().describe('true: only tasks whose schedule is paused; false: only those not paused'),
   cursor: z.string().regex(/^\d{1,15}$/, 'must be a cursor returned by a previous page').optional(),
-  limit: queryInt(1, 1000).optional(),
+  limit: queryInt(1, 1000, DEFAULT_TASK_PAGE).optional(),
 });
 /** The most tasks one `GET /api/tasks/pending` answers. */
 const MAX_PENDING_PAGE = 10_000;
 /** `GET /api/tasks/pending`: the library's `listPending(type, { limit, at })`. */
 export const PendingQuery = z.strictObject({
   type: nonEmpty,
-  limit: queryInt(1, MAX_PENDING_PAGE).optional().describe(`at most this many (default 1000, at most ${MAX_PENDING_PAGE})`),
+  limit: queryInt(1, MAX_PENDING_PAGE, 1000).optional().describe(`at most this many (default 1000, at most ${MAX_PENDING_PAGE})`),
   at: isoInstant.optional().describe('due at this instant (default now)'),
 });
 export const TaskPage = z.object({
@@ -344,12 +351,12 @@ export const RunQuery = z.strictObject({
   since: z.string().max(64).optional().describe('ISO instant: runs ended (all statuses final) or scheduled (otherwise) at or after it'),
   until: z.string().max(64).optional().describe('ISO instant: ... before it'),
   cursor: z.string().max(200).optional().describe('nextCursor of the previous page (same filters)'),
-  limit: queryInt(1, 1000).optional(),
+  limit: queryInt(1, 1000, DEFAULT_RUN_PAGE).optional(),
 });
 /** `GET /api/tasks/{id}?runs=N` and `GET /api/tasks/{id}/runs?last=N`: only the newest N runs of the task (still oldest first). */
 export const TaskRunsQuery = z.strictObject({ runs: queryInt(1, MAX_LAST_RUNS).optional().describe('only the newest this many runs (still oldest first); default: every run') });
 export const WaitQuery = z.strictObject({
-  timeoutMs: queryInt(0, MAX_HTTP_WAIT_MS).optional().describe(`answer after this many ms at most, finished or not (default 30000, at most ${MAX_HTTP_WAIT_MS})`),
+  timeoutMs: queryInt(0, MAX_HTTP_WAIT_MS, DEFAULT_HTTP_WAIT_MS).optional().describe(`answer after this many ms at most, finished or not (default 30000, at most ${MAX_HTTP_WAIT_MS})`),
 });
 export const TaskWaitSchema = z.object({
   finished: z.boolean().describe('the task is completed or disabled: it will not run again by itself'),

@@ -89,7 +89,7 @@ const OriginsQuery = z.strictObject({
   visitType: visitType.optional(),
   url: url.optional(),
   enabled: z.enum(['true', 'false']).optional(),
-  limit: queryInt(1, 10_000).optional(),
+  limit: queryInt(1, 10_000, 1000).optional(),
   pageToken: z.string().regex(/^\d{1,15}$/, 'must be a nextPageToken of a previous page').optional(),
 });
 const Cooldowns = z.strictObject({
@@ -118,17 +118,16 @@ const MetricsQuery = z.strictObject({
   visitType: visitType.optional(),
   fresh: z.enum(['true', 'false']).optional().describe('true: counted now from the listed origins (reads every one of them) instead of the last update'),
 });
-const historyLimit = queryInt(1, 10_000).optional();
 const MetricsHistoryQuery = z.strictObject({
   lister: uuid.optional(),
   visitType: visitType.optional(),
   since: isoInstant.optional().describe('only points at or after this instant'),
-  limit: historyLimit.describe('the last N points of each (lister, visit type); default 1000'),
+  limit: queryInt(1, 10_000, 1000).optional().describe('the last N points of each (lister, visit type); default 1000'),
 });
 const OriginVisitsQuery = z.strictObject({
   url,
   visitType,
-  limit: historyLimit.describe('default 100'),
+  limit: queryInt(1, 10_000, 100).optional().describe('default 100'),
   before: isoInstant.optional().describe("only visits before this instant (the last row's `at`: the next page)"),
 });
 const MetricsUpdateBody = z.strictObject({ lister: uuid.optional(), at: isoInstant.optional() });

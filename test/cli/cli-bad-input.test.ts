@@ -78,6 +78,10 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // A zero limit would print `no tasks found` while tasks exist.
     ['zero --limit in task list', ['task', 'list', '--limit', '0'], ['--limit', 'at least 1']],
     ['zero --limit in task list-pending', ['task', 'list-pending', 'load-git', '--limit', '0'], ['--limit', 'at least 1']],
+    // The service's range (0 to 2^31-1) contradicted the option's "at least 1".
+    ['--limit past 2^31-1 in task list-pending', ['task', 'list-pending', 'load-git', '--limit', '99999999999'], ['--limit', 'at most 2147483647']],
+    // One reason: an empty name was also said to contain spaces.
+    ['task-type add --backend-name empty', ['task-type', 'add', 't2', '--default-interval', '1d', '--backend-name', ''], [/backendName: must not be empty$/]],
     // `--token "$UNSET"` would serve the API without a token (or send none).
     ['serve --token empty', ['serve', '--port', '0', '--token', ''], ['--token', 'must not be empty']],
     ['worker --request-timeout without --url', ['worker', '--handlers', 'h.mjs', '--request-timeout', '5s'], ['--request-timeout', 'needs --url']],

@@ -331,6 +331,45 @@ describe('the OpenAPI document', () => {
     expect(doc.paths['/api/tasks']!.post!.responses['409']).toBeDefined();
   });
 
+  it('names every operation for generated clients: one operationId each, unique, from its method and path', () => {
+    const ops = Object.entries(doc.paths).flatMap(([p, o]) => Object.entries(o).map(([m, op]) => ({ m, p, id: (op as { operationId?: string }).operationId })));
+    for (const o of ops) expect(o.id, `${o.m} ${o.p}`).toMatch(/^(get|post|put|patch|delete)[A-Z][A-Za-z0-9]*$/);
+    expect(new Set(ops.map((o) => o.id)).size).toBe(ops.length);
+    expect(doc.paths['/api/tasks/{id}/runs']!.get).toMatchObject({ operationId: 'getTasksByIdRuns' });
+    expect(doc.paths['/healthz']!.get).toMatchObject({ operationId: 'getHealthz' });
+  });
+
+  it('documents fields the service checks with their shape, whole-number query parameters as integers, and no PATCH defaults (an audit, 2026-12-06)', () => {
+    const body = (p: string, m: string) => doc.paths[p]![m]!.requestBody!.content['application/json']!.schema;
+    // A cron task, a bare instant, a batch item and an import line: what the server takes.
+    const cron = { type: 't', schedule: { kind: 'cron', expr: '0 9 * * 1-5', tz: 'Europe/Paris', jitter: '5m', exclude: ['2026-12-25'] }, nextRun: '2026-01-02T00:00:00Z' };
+    const task = validator('post /api/tasks request', body('/api/tasks', 'post'));
+    expect(task(cron)).toBe(true);
+    // What it refuses: the schema was `{}` (anything): a cron without expr, a number for an instant, an unknown schedule field.
+    expect(task({ type: 't', schedule: { kind: 'cron' } })).toBe(false);
+    expect(task({ type: 't', nextRun: 1_700_000_000_000 })).toBe(false);
+    expect(task({ type: 't', schedule: { kind: 'rrule', rule: 'FREQ=DAILY', every: 1 } })).toBe(false);
+    const batch = validator('post /api/tasks/batch request', body('/api/tasks/batch', 'post'));
+    expect(batch({ tasks: [cron] })).toBe(true);
+    expect(batch({ tasks: [{ type: 't', typo: 1 }] })).toBe(false);
+    expect(doc.paths['/api/tasks/import']!.post!.requestBody!.content['application/x-ndjson']!.schema).toEqual(body('/api/tasks', 'post'));
+    expect(JSON.stringify(body('/api/dags', 'put'))).not.toContain('{}]'); // a DAG's start instant was anyOf [{}, string]
+    // Whole numbers in the query: integers with the bounds and default the server applies.
+    const param = (p: string, name: string) => doc.paths[p]!.get!.parameters!.find((x) => x.name === name)!.schema;
+    expect(param('/api/tasks', 'limit')).toEqual({ type: 'integer', minimum: 1, maximum: 1000, default: 100 });
+    expect(param('/api/dags', 'latest')).toMatchObject({ type: 'integer', minimum: 0, maximum: 100, default: 5 });
+    expect(param('/api/dags/{id}', 'latest')).toMatchObject({ type: 'integer', minimum: 0, maximum: 100, default: 10 });
+    expect(param('/api/archive/runs', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 10_000, default: 100 });
+    const stringly = Object.entries(doc.paths).flatMap(([p, o]) =>
+      Object.values(o).flatMap((op) => ((op as Operation).parameters ?? []).filter((x) => (x.schema as { pattern?: string }).pattern === '^[0-9]+$').map((x) => `${p} ${x.name}`)),
+    );
+    expect(stringly).toEqual([]);
+    // A PATCH leaves an absent field as it is: no create-time default is documented for it.
+    const patch = body('/api/task-types/{name}', 'patch') as { properties: Record<string, Record<string, unknown>> };
+    expect(Object.entries(patch.properties).filter(([, v]) => 'default' in v).map(([k]) => k)).toEqual([]);
+    expect(patch.properties.numRetries).toMatchObject({ type: 'integer' });
+  });
+
   it('every schema in it compiles as JSON Schema 2020-12', () => {
     let n = 0;
     for (const [path, ops] of Object.entries(doc.paths)) {
