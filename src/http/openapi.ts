@@ -8,8 +8,9 @@ import { DOCUMENTED_AS, QUERY_INTS } from './doc-schemas.js';
 const KEPT = new Set(['description', 'default', 'title', 'examples']);
 
 function replaceShape(json: Record<string, unknown>, shape: Record<string, unknown>): void {
-  for (const k of Object.keys(json)) if (!KEPT.has(k)) delete json[k];
-  Object.assign(json, shape, { ...pick(json, KEPT) });
+  const kept = pick(json, KEPT);
+  for (const k of Object.keys(json)) delete json[k];
+  Object.assign(json, shape, kept);
 }
 
 function pick(o: Record<string, unknown>, keys: Set<string>): Record<string, unknown> {
