@@ -43,14 +43,17 @@ describe('SIGTERM to a worker process', () => {
     const { path } = await setup();
     const dir = mkdtempSync(join(tmpdir(), 'orrery-tla-'));
     const file = join(dir, 'handlers.mjs');
-    // In the main thread it loads; in a handler thread or process its top-level await never settles (a timer keeps it alive).
+    const loading = join(dir, 'loading');
+    // In the main thread it loads; in a handler thread or process its top-level await never settles (a
+    // timer keeps it alive), once it has said so in a file.
     writeFileSync(file, `import { isMainThread } from 'node:worker_threads';
-if (!isMainThread || process.send) { setInterval(() => {}, 1000); await new Promise(() => {}); }
+import { writeFileSync } from 'node:fs';
+if (!isMainThread || process.send) { writeFileSync(${JSON.stringify(loading)}, ''); setInterval(() => {}, 1000); await new Promise(() => {}); }
 export const handlers = { noop: async () => true };
 `);
     try {
       const worker = spawnOrrery(['worker', '--db', `sqlite:${path}`, '--handlers', file, '--isolation', isolation]);
-      await new Promise((r) => setTimeout(r, 1500)); // loading in its thread or process
+      await waitFor(() => existsSync(loading), `the handlers file to be loading in a ${isolation}`);
       expect(worker.child.exitCode).toBeNull();
       worker.child.kill('SIGTERM');
       expect(await worker.exited).toBe(0);

@@ -49,13 +49,15 @@ describe('SQLite error translation', () => {
     cleanups.push(() => void other.close());
     other.prepare('BEGIN IMMEDIATE').run();
     // Both wait for the lock at once (each gives up after the store's 15 s), not one after the other.
-    const create = orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } });
-    const register = orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }]);
-    await expect(create).rejects.toBeInstanceOf(StorageUnavailableError);
-    const e = await create.catch((x: unknown) => x);
+    // Each caught as it settles: either may give up first (a rejection not yet awaited is unhandled).
+    const [e, r] = await Promise.all([
+      orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } }).catch((x: unknown) => x),
+      orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }]).catch((x: unknown) => x),
+    ]);
+    expect(e).toBeInstanceOf(StorageUnavailableError);
     expect(causeCode(e)).toBe('SQLITE_BUSY');
     expect((e as Error).message).toMatch(/SQLITE_BUSY/);
-    await expect(register).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(r).toBeInstanceOf(StorageUnavailableError);
     other.prepare('ROLLBACK').run();
     expect((await orrery.createTask({ type: 'load-git', arguments: { args: ['x'], kwargs: {} } })).id).toBe(1);
   });
