@@ -81,7 +81,7 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
     const sameLoss = run.status !== 'lost' || (given.cause === 'abandon' && given.error != null && run.error === given.error);
     const again = req.worker != null && run.worker === req.worker && run.status === req.status && sameLoss && sameJson(run.result ?? null, given.result ?? null);
     throw new InvalidTransitionError(
-      again ? `run ${run.backendId} already ended ${run.status} by this same end (an earlier attempt of it was recorded); nothing changed` : `run ${run.backendId} already ended ${run.status}; nothing changed`,
+      again ? `run ${run.backendId} already ended ${run.status} by an end like this one (the same worker, status and result: an earlier attempt of it, or another caller's); nothing changed` : `run ${run.backendId} already ended ${run.status}; nothing changed`,
       [{ path: 'status', message: again ? END_ALREADY_RECORDED : `run is already ${run.status}` }],
     );
   }

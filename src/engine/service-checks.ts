@@ -1,5 +1,5 @@
 import { invalid } from '../core/errors.js';
-import { requireOptions } from '../core/options.js';
+import { refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { assertText, checkCountLimit } from '../core/storable.js';
 import { checkDate } from '../core/instants.js';
 import { MAX_WORKER_ID } from '../core/worker-registry.js';
@@ -7,15 +7,18 @@ import type { ArchivedRunFilter } from '../store/archive-store.js';
 
 /** The checks of the arguments of the service's calls that no other module shares. */
 
-/** An archive listing's filter: `limit` required, ids integers. */
-export function checkArchiveFilter(f: ArchivedRunFilter): ArchivedRunFilter {
-  if (f === null || typeof f !== 'object') throw invalid('', 'a filter { limit, task?, afterId? } is required');
-  // The fields given are checked before the one left out.
+/** Archived records a read returns when its filter gives no `limit` (as `GET /api/archive/runs`). */
+export const DEFAULT_ARCHIVE_PAGE = 100;
+
+/** An archive listing's filter: ids integers, `limit` DEFAULT_ARCHIVE_PAGE when left out, no other field. */
+export function checkArchiveFilter(f: Partial<ArchivedRunFilter> = {}): ArchivedRunFilter {
+  if (f === null || typeof f !== 'object' || Array.isArray(f)) throw invalid('filter', 'must be an object { task?, afterId?, limit? }');
+  refuseUnknownKeys(f, ['task', 'afterId', 'limit'], 'filter');
   if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');
-  if (f.limit === undefined) throw invalid('limit', 'is required (how many records at most)');
-  checkCountLimit(f.limit);
-  return f;
+  const limit = f.limit ?? DEFAULT_ARCHIVE_PAGE;
+  checkCountLimit(limit);
+  return { ...f, limit };
 }
 
 /** A run's backend id as every run operation takes it: a non-empty storable string. */

@@ -443,9 +443,10 @@ export class Orrery implements Jobboard {
    * Per type with due tasks that no run serves yet (due but not queued): how many, counted up to
    * DUE_COUNT_CAP (a count equal to the cap means at least that many), and the oldest due instant.
    */
-  async dueStats(opts: At = {}): Promise<DueStats[]> {
+  async dueStats(opts: At = {}): Promise<Array<DueStats & { capped: boolean }>> {
     opts = knownOptions(opts, ['at']);
-    return this.store.dueStats(this.instant(opts.at), DUE_COUNT_CAP);
+    // `capped`, as GET /api/stats/due and the typed client answer: the count reached the cap.
+    return (await this.store.dueStats(this.instant(opts.at), DUE_COUNT_CAP)).map((d) => ({ ...d, capped: d.due >= DUE_COUNT_CAP }));
   }
 
   /** Every task type's queue: waiting, claimed and running runs, the oldest waiting run, dead letters. */
@@ -619,13 +620,13 @@ export class Orrery implements Jobboard {
     return archiveSweep(this.store, (opts = knownOptions(opts, ARCHIVE_OPTIONS)), this.instant(opts.at));
   }
 
-  /** Archived runs from the archive tables, by id. */
-  async readArchivedRuns(filter: ArchivedRunFilter): Promise<ArchivedRun[]> {
+  /** Archived runs from the archive tables, by id (`limit` default 100). */
+  async readArchivedRuns(filter: Partial<ArchivedRunFilter> = {}): Promise<ArchivedRun[]> {
     return this.store.archive.readArchivedRuns(checkArchiveFilter(filter));
   }
 
-  /** Archived tasks from the archive tables, by id. */
-  async readArchivedTasks(filter: ArchivedRunFilter): Promise<Task[]> {
+  /** Archived tasks from the archive tables, by id (`limit` default 100). */
+  async readArchivedTasks(filter: Partial<ArchivedRunFilter> = {}): Promise<Task[]> {
     return this.store.archive.readArchivedTasks(checkArchiveFilter(filter));
   }
 

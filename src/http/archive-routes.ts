@@ -1,3 +1,4 @@
+import { DEFAULT_ARCHIVE_PAGE } from '../engine/service-checks.js';
 import { z } from 'zod';
 import { MAX_ARCHIVE_BATCH } from '../engine/archiving.js';
 import type { Route } from './routes.js';
@@ -25,7 +26,7 @@ const ArchiveSummarySchema = z.object({
 const ArchiveQuery = z.strictObject({
   afterId: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
   task: queryInt(1, Number.MAX_SAFE_INTEGER).optional(),
-  limit: queryInt(1, 10_000, 100).default(100),
+  limit: queryInt(1, 10_000, DEFAULT_ARCHIVE_PAGE).default(DEFAULT_ARCHIVE_PAGE),
 });
 
 /**

@@ -223,9 +223,23 @@ describe('OrreryClient beside the library', () => {
     }
     await orrery.appendRunLogs(id, [ok]);
     expect(await orrery.getRunLogs(id)).toHaveLength(1);
-    // Reading the archive without a filter, or without its limit, says what is missing.
-    await expect(orrery.readArchivedRuns(undefined as never)).rejects.toMatchObject({ code: 'validation_error', message: expect.stringMatching(/filter .* is required/) });
-    await expect(orrery.readArchivedTasks({ afterId: 1 } as never)).rejects.toMatchObject({ details: [{ path: 'limit', message: expect.stringMatching(/is required/) }] });
+    // Reading the archive without a filter, or without its limit, reads 100 records, as the typed
+    // client and GET /api/archive/runs do (it was refused, limit required); a filter that is not an object is named.
+    expect(await orrery.readArchivedRuns()).toEqual([]);
+    expect(await orrery.readArchivedTasks({ afterId: 1 })).toEqual([]);
+    await expect(orrery.readArchivedRuns(null as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'filter' }] });
+  });
+
+  it('reads the archive and the due statistics with the same answers as the library (shapes audit, 2026-12-06)', async () => {
+    const { orrery, client } = await setup();
+    await orrery.createTaskType({ name: 'job', defaultIntervalMs: '1h' });
+    await orrery.createTask({ type: 'job', arguments: { args: [1], kwargs: {} } });
+    // `capped` on both: the library's dueStats had no such field.
+    const due = await orrery.dueStats();
+    expect(due).toEqual([{ type: 'job', due: 1, oldestDue: expect.any(Date), capped: false }]);
+    expect(await client.stats.due()).toEqual(due);
+    expect(await client.readArchivedRuns({})).toEqual(await orrery.readArchivedRuns({}));
+    expect(await client.readArchivedTasks()).toEqual(await orrery.readArchivedTasks());
   });
 
   it('empty input answers as the library does, without a request', async () => {

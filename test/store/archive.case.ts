@@ -169,6 +169,10 @@ export function archiveCases(sut: StoreUnderTest): void {
       await expect(orrery.getRunLogs(r1.backendId)).rejects.toMatchObject({ code: 'not_found' });
       // A bad field given is named before the limit left out (the error named limit).
       await expect(orrery.readArchivedRuns({ task: 'x' } as never)).rejects.toThrow(/^task: must be a task id/);
+      // No limit: 100, as GET /api/archive/runs and the typed client (the library required one); a misspelt field is refused.
+      expect(await orrery.readArchivedRuns()).toEqual([{ run: r1, logs }]);
+      expect((await orrery.readArchivedTasks({})).length).toBe(0);
+      await expect(orrery.readArchivedRuns({ taks: task.id } as never)).rejects.toThrow(/^filter\.taks: unknown/);
     });
 
     it('gives archived runs and tasks back as they were read live: the fields in the API order, a run result exactly as it ended', async () => {

@@ -229,7 +229,7 @@ export function jobboardCases(sut: StoreUnderTest): void {
       const again = await orrery.endRun(run!.backendId, { status: 'eventful', worker: 'w1', result: { n: 1 }, at: plus(T0, 5000) }).catch((e: unknown) => e);
       expect(again).toBeInstanceOf(InvalidTransitionError);
       expect(again).toMatchObject({
-        message: `run ${run!.backendId} already ended eventful by this same end (an earlier attempt of it was recorded); nothing changed`,
+        message: `run ${run!.backendId} already ended eventful by an end like this one (the same worker, status and result: an earlier attempt of it, or another caller's); nothing changed`,
         details: [{ path: 'status', message: END_ALREADY_RECORDED }],
       });
       for (const other of [{ status: 'eventful' as const, worker: 'w1', result: { n: 2 } }, { status: 'uneventful' as const, worker: 'w1', result: { n: 1 } }, { status: 'eventful' as const, worker: 'w2', result: { n: 1 } }]) {

@@ -29,6 +29,8 @@ export function statsCases(sut: StoreUnderTest): void {
       await orrery.scheduleDue({ at: plus(T0, 4000), type: 'other' });
       expect(await orrery.store.dueStats(plus(T0, 4000), 100)).toEqual([{ type: 'load-git', due: 5, oldestDue: T0 }]);
       expect(await orrery.store.dueStats(plus(T0, 500), 100)).toEqual([{ type: 'load-git', due: 1, oldestDue: T0 }]);
+      // The library says whether a count reached the cap, as GET /api/stats/due and the typed client do.
+      expect(await orrery.dueStats({ at: plus(T0, 500) })).toEqual([{ type: 'load-git', due: 1, oldestDue: T0, capped: false }]);
     });
 
     it('lists every type by name, zeros included, before any task exists', async () => {
