@@ -16,6 +16,7 @@ import { copyCommand } from './copy-command.js';
 import { statusCommand } from './status-command.js';
 import { alertsCommand } from './alerts-command.js';
 import { oneLine as lineOf, terminalText } from '../core/terminal-text.js';
+import { hideUserInfo } from '../core/url-text.js';
 
 /** Errors that mean "the input was wrong": exit 2. Everything else (I/O, storage, bugs) exits 1. */
 const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'invalid_transition', 'lease_lost', 'stale_data']);
@@ -240,8 +241,9 @@ const MAX_ERROR_LINE = 2000;
  * escapes, and a line longer than MAX_ERROR_LINE cut in its middle, saying how much was left out.
  */
 export function errorLine(message: string): string {
+  // No password of a URL in a message, however broken the URL (the option parser quotes arguments back).
   // eslint-disable-next-line no-control-regex
-  const flat = lineOf(message.replace(/\n+$/, ''));
+  const flat = lineOf(hideSecretArguments(hideUserInfo(message.replace(/\n+$/, ''))));
   if (flat.length <= MAX_ERROR_LINE) return flat;
   // Cut between characters, never inside a surrogate pair (its half would print as U+FFFD).
   const head = flat.slice(0, MAX_ERROR_LINE - 200).replace(/[\ud800-\udbff]$/, '');
@@ -249,3 +251,11 @@ export function errorLine(message: string): string {
   return `${head}… (${flat.length - head.length - tail.length} characters left out) …${tail}`;
 }
 
+/** Options whose value is a secret: the option parser's refusal quotes its argument back, shown as `***` here. */
+const SECRET_OPTIONS = ['--token'];
+
+function hideSecretArguments(message: string): string {
+  return message.replace(/(option '(--[a-z-]+)[^']*' argument )'(?:[^']|'(?! is invalid))*'( is invalid)/, (m, head: string, flag: string, tail: string) =>
+    SECRET_OPTIONS.includes(flag) ? `${head}'***'${tail}` : m,
+  );
+}

@@ -1,4 +1,5 @@
 import { invalid } from './errors.js';
+import { hideUserInfo } from './url-text.js';
 
 /**
  * An options object a call may leave out: undefined is `{}`; anything else that is not an object
@@ -7,7 +8,7 @@ import { invalid } from './errors.js';
 export function optionsObject<T>(opts: T | null | undefined, name = 'options', stringKey?: string): T {
   if (opts === undefined) return {} as T;
   // A string where its one option is meant (`openOrrery('sqlite:x.db')`): the answer shows the call.
-  if (typeof opts === 'string' && stringKey) throw invalid(name, `must be an object (or left out), not a string: pass it as { ${stringKey}: ${JSON.stringify(opts)} }`);
+  if (typeof opts === 'string' && stringKey) throw invalid(name, `must be an object (or left out), not a string: pass it as { ${stringKey}: ${JSON.stringify(hideUserInfo(opts))} }`);
   if (opts === null || typeof opts !== 'object') throw invalid(name, 'must be an object (or left out)');
   // A Date here would be read as an object without `at` and its instant dropped without a word.
   if (opts instanceof Date) throw invalid(name, 'must be an options object ({ at } for an instant), not a Date');

@@ -11,3 +11,12 @@ export function decodeQueryComponent(text: string): string | null {
     return null;
   }
 }
+
+/**
+ * `text` with the password of every `user:password@` that follows a `/` shown as `***`: a URL in a
+ * message, well formed or not (`postgres:/u:pw@host`, ` postgres://u:pw@host` from an env file, an
+ * argument the option parser quotes back). The password runs to the last `@` of its word.
+ */
+export function hideUserInfo(text: string): string {
+  return text.replace(/\/([^\s:/@'"]*):([^\s'"]+)@/g, (m, user: string, password: string) => (password === '***' ? m : `/${user}:***@`));
+}

@@ -1,5 +1,6 @@
 import type { DagTaskAlert } from '../core/dag-progress.js';
 import { invalid, ValidationError } from '../core/errors.js';
+import { hideUserInfo } from '../core/url-text.js';
 import type { Logger } from './logger.js';
 
 /** A DAG task that failed for good, or failed and will be retried. */
@@ -87,7 +88,7 @@ export const MAX_WEBHOOK_TIMEOUT_MS = 50_000;
 export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' | 'headers'> = {}): (body: object, signal?: AbortSignal) => Promise<void> {
   const problem = webhookUrlProblem(url);
   if (problem) {
-    const shown = typeof url === 'string' && URL.canParse(url) ? redactCredentials(new URL(url)) : String(url);
+    const shown = typeof url === 'string' && URL.canParse(url) ? redactCredentials(new URL(url)) : hideUserInfo(String(url));
     throw new ValidationError(`webhook URL "${shown}" ${problem}${problem.startsWith('must not hold') ? ': pass them in headers, e.g. { authorization }' : ''}`, [{ path: 'url', message: problem }]);
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;

@@ -1,3 +1,4 @@
+import { hideUserInfo } from '../core/url-text.js';
 /**
  * What an API token must be: printable ASCII without spaces (it travels in an Authorization header),
  * or null when it is fine. The CLI's --token, startServer's http.token and OrreryClient's token.
@@ -11,6 +12,12 @@ export function apiTokenProblem(token: unknown): string | null {
 
 /** Why a server address cannot be used (null when it can): an http(s) URL with a host, no query and no fragment. */
 export function serverUrlProblem(url: unknown): string | null {
+  // The URL is quoted in the answer: with its password hidden (one with credentials is refused).
+  const problem = urlProblem(url);
+  return problem === null ? null : hideUserInfo(problem);
+}
+
+function urlProblem(url: unknown): string | null {
   if (typeof url !== 'string' || url === '') return 'must be the server\'s address, such as http://127.0.0.1:5180';
   let parsed: URL;
   try {

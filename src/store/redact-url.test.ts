@@ -23,6 +23,13 @@ describe('redactUrl', () => {
     expect(redactUrl('postgres://h/d?passwords=kept&password')).toBe('postgres://h/d?passwords=kept&password');
   });
 
+  it('hides the password of a URL too broken to parse as one: a space before it, one slash, no colon', () => {
+    expect(redactUrl(' postgres://u:TypoPw4@127.0.0.1:5/o')).toBe(' postgres://u:***@127.0.0.1:5/o');
+    expect(redactUrl('postgres:/u:TypoPw1@127.0.0.1:5/o')).toBe('postgres:/u:***@127.0.0.1:5/o');
+    expect(redactUrl('postgres//u:TypoPw3@127.0.0.1:5/o')).toBe('postgres//u:***@127.0.0.1:5/o');
+    expect(redactUrl('postgres//u:p@ss@h/o')).toBe('postgres//u:***@h/o');
+  });
+
   it('leaves URLs without a password alone', () => {
     for (const u of ['postgres://orrery@localhost/orrery', 'postgres://localhost/orrery', 'sqlite:./orrery.db', 'sqlite::memory:', 'postgres://h/d?x=a@b']) expect(redactUrl(u)).toBe(u);
   });

@@ -1,4 +1,4 @@
-import { decodeQueryComponent } from '../core/url-text.js';
+import { decodeQueryComponent, hideUserInfo } from '../core/url-text.js';
 
 /**
  * Whether a postgres:// URL parses as the driver parses it: with a host, or with credentials and no
@@ -17,7 +17,8 @@ export function postgresUrlParses(url: string): boolean {
  * parameter (`?password=...`, `sslpassword=...`, which the driver reads too) is hidden likewise.
  */
 export function redactUrl(url: string): string {
-  return redactQuery(redactUserInfo(url));
+  // Last, any `user:password@` left in a URL too broken for the rules above (a space before it, one slash).
+  return hideUserInfo(redactQuery(redactUserInfo(url)));
 }
 
 function redactUserInfo(url: string): string {

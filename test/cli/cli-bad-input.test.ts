@@ -110,6 +110,11 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['worker --notify-webhook not http', ['worker', '--handlers', 'h.mjs', '--notify-webhook', 'ftp://alerts.example'], ['--notify-webhook', 'must be http or https']],
     ['serve --notify-webhook not a URL', ['serve', '--port', '0', '--notify-webhook', 'alerts'], ['--notify-webhook', 'not a URL']],
     ['--notify-webhook with credentials', ['serve', '--port', '0', '--notify-webhook', 'http://alice:s3cret@127.0.0.1:9/hook'], ['--notify-webhook http://***@127.0.0.1:9/hook', 'must not hold credentials', /^(?!.*s3cret)/]], // the password not printed
+    // The option parser quotes a refused argument back: its credentials hidden, and a token shown as *** (security audit, 2026-12-06).
+    ['--notify-webhook with credentials that is not a URL', ['runner', '--notify-webhook', 'http://hookuser:HkPw9@127.0.0.1:99999/hook'], ['hookuser:***@127.0.0.1:99999', 'is not a URL', /^(?!.*HkPw9)/]],
+    ['--notify-webhook with credentials and another scheme', ['runner', '--notify-webhook', 'ftp://u:FtPw9@host/hook'], [/--notify-webhook ftp:\/\/\*\*\*@host\/hook: must be http or https$/]],
+    ['worker --url with credentials', ['worker', '--url', 'http://wuser:WkPw9@127.0.0.1:5481', '--handlers', 'h.mjs'], ['must not carry credentials', /^(?!.*WkPw9)/]],
+    ['serve --token with a space', ['serve', '--port', '0', '--token', 'a Secret'], ["--token <token>' argument '***' is invalid", /^(?!.*Secret)/]],
     ['worker --notify-retries without --notify-webhook', ['worker', '--handlers', 'h.mjs', '--notify-retries'], ['--notify-retries: needs --notify-webhook']],
     ['worker --url with --notify-webhook', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--notify-webhook', 'http://127.0.0.1:9/hook'], ['--notify-webhook: not with --url']],
     ['worker --id too long', ['worker', '--handlers', 'h.mjs', '--id', 'w'.repeat(201)], ['--id', 'at most 200 characters']],
@@ -328,6 +333,10 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     // A password with an unescaped / makes the URL invalid: its message still hides it (audit, 2026-12-05).
     ['postgres://u:sec/ret@h:99999/db', 'db: "postgres://u:***@h:99999/db" is not a valid PostgreSQL URL'],
     ['mysql://u:sec/ret@h/db', 'db: unsupported database URL "mysql://u:***@h/db"'],
+    // Mistyped (a space from an env file, one slash, no colon): the password hidden too (security audit, 2026-12-06).
+    [' postgres://u:TypoPw4@127.0.0.1:5/orrery', 'db: unsupported database URL " postgres://u:***@127.0.0.1:5/orrery"'],
+    ['postgres:/u:TypoPw1@127.0.0.1:5/orrery', 'db: unsupported database URL "postgres:/u:***@127.0.0.1:5/orrery"'],
+    ['postgres//u:TypoPw3@127.0.0.1:5/orrery', 'db: unsupported database URL "postgres//u:***@127.0.0.1:5/orrery"'],
   ])('--db %s: exit 2', async (url, message) => {
     const r = await runCli(['task-type', 'list', '--db', url]);
     expect(r.code, r.stderr).toBe(2);

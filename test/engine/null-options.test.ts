@@ -8,6 +8,8 @@ import { ValidationError } from '../../src/core/errors.js';
 import type { Orrery } from '../../src/engine/service.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { useTempOrrery } from './engine-helpers.js';
+import { taskWebhookNotifier } from '../../src/engine/task-notifier.js';
+import { OrreryClient } from '../../src/http/client.js';
 
 const open = useTempOrrery();
 type Call = [string, (o: Orrery, bad: any) => Promise<unknown>, string];
@@ -100,5 +102,12 @@ describe('options objects given as null or a non-object', () => {
       await o.close();
     }
     await expect(openOrrery('sqlite:x.db' as never)).rejects.toThrow('options: must be an object (or left out), not a string: pass it as { db: "sqlite:x.db" }');
+    // The URL quoted back has its password hidden (security audit, 2026-12-06), in the message and its details.
+    const e = await openOrrery('postgres://orr:LibPw9@127.0.0.1:1/orrery' as never).catch((x: unknown) => x);
+    expect((e as Error).message).toContain('{ db: "postgres://orr:***@127.0.0.1:1/orrery" }');
+    expect(JSON.stringify(e)).not.toContain('LibPw9');
+    // So do a webhook notifier's and the typed client's refusals of a URL with credentials.
+    expect(() => taskWebhookNotifier('http://u:HookPw9@127.0.0.1:99999/x')).toThrow(/"http:\/\/u:\*\*\*@127\.0\.0\.1:99999\/x" is not a URL/);
+    expect(() => new OrreryClient('http://u:CliPw9@127.0.0.1:1')).toThrow(/"http:\/\/u:\*\*\*@127\.0\.0\.1:1" must not carry credentials/);
   });
 });
