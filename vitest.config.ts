@@ -30,6 +30,8 @@ export default defineConfig({
           isolate: false,
           // One PostgreSQL server (embedded, or ORRERY_TEST_PG_URL) and one migrated template per run.
           globalSetup: ['test/support/postgres-global-setup.ts'],
+          // Per file: what a hook at the top of a shared helper module would do for its first file only.
+          setupFiles: ['test/support/each-file.ts'],
         },
       },
     ],

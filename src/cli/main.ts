@@ -255,7 +255,8 @@ export function errorLine(message: string): string {
 const SECRET_OPTIONS = ['--token'];
 
 function hideSecretArguments(message: string): string {
-  return message.replace(/(option '(--[a-z-]+)[^']*' argument )'(?:[^']|'(?! is invalid))*'( is invalid)/, (m, head: string, flag: string, tail: string) =>
+  // Up to the last `' is invalid`: the value itself may hold those words.
+  return message.replace(/(option '(--[a-z-]+)[^']*' argument )'.*'( is invalid)/s, (m, head: string, flag: string, tail: string) =>
     SECRET_OPTIONS.includes(flag) ? `${head}'***'${tail}` : m,
   );
 }

@@ -13,10 +13,15 @@ export function decodeQueryComponent(text: string): string | null {
 }
 
 /**
- * `text` with the password of every `user:password@` that follows a `/` shown as `***`: a URL in a
- * message, well formed or not (`postgres:/u:pw@host`, ` postgres://u:pw@host` from an env file, an
- * argument the option parser quotes back). The password runs to the last `@` of its word.
+ * `text` with the password of every `user:password@host` that follows a `/` shown as `***`: a URL in
+ * a message, well formed or not (`postgres:/u:pw@host`, ` postgres://u:pw@host` from an env file, an
+ * argument the option parser quotes back). The host is what follows the `@` up to a `/`, `?`, `#`,
+ * space, quote or the end, so a password may hold an `@` (`u:p@ss@host`), and an `@` later in a URL
+ * (`/db?user=alice@corp`, `/notify?to=ops@example.com`) is not taken for one. A password holding a `/`
+ * is hidden by redactUrl's own rules for a URL that starts with its scheme.
  */
 export function hideUserInfo(text: string): string {
-  return text.replace(/\/([^\s:/@'"]*):([^\s'"]+)@/g, (m, user: string, password: string) => (password === '***' ? m : `/${user}:***@`));
+  return text.replace(/\/([^\s:/@'"]*):([^\s/]+?)@([^\s@/?#'"]*)(?=[/?#\s'"),;]|$)/g, (m, user: string, password: string, host: string) =>
+    password === '***' ? m : `/${user}:***@${host}`,
+  );
 }

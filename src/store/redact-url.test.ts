@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redactUrl } from './redact-url.js';
+import { hideUserInfo } from '../core/url-text.js';
 
 describe('redactUrl', () => {
   it('hides the password whatever the user name, and every part of one with an unescaped @', () => {
@@ -28,6 +29,16 @@ describe('redactUrl', () => {
     expect(redactUrl('postgres:/u:TypoPw1@127.0.0.1:5/o')).toBe('postgres:/u:***@127.0.0.1:5/o');
     expect(redactUrl('postgres//u:TypoPw3@127.0.0.1:5/o')).toBe('postgres//u:***@127.0.0.1:5/o');
     expect(redactUrl('postgres//u:p@ss@h/o')).toBe('postgres//u:***@h/o');
+  });
+
+  it('keeps the host of a URL with an @ after its user info, or without user info (diff review, 2026-12-06)', () => {
+    expect(redactUrl('postgres://u:pw@h:5432/d?user=alice@corp')).toBe('postgres://u:***@h:5432/d?user=alice@corp');
+    expect(redactUrl('postgres://h:5432/d?application_name=me@laptop')).toBe('postgres://h:5432/d?application_name=me@laptop');
+    expect(hideUserInfo('webhook https://hooks.example.com:8443/notify?to=ops@example.com failed')).toBe('webhook https://hooks.example.com:8443/notify?to=ops@example.com failed');
+    expect(hideUserInfo('file:///C:/x/.pnpm/pg@8.11.0/y')).toBe('file:///C:/x/.pnpm/pg@8.11.0/y');
+    // A quote in a password is hidden too, inside quotes as messages print URLs.
+    expect(hideUserInfo(`db: "postgres:/u:it's@h/db"`)).toBe('db: "postgres:/u:***@h/db"');
+    expect(hideUserInfo(`argument 'http://u:it's@h:99999/x' is invalid`)).toBe(`argument 'http://u:***@h:99999/x' is invalid`);
   });
 
   it('leaves URLs without a password alone', () => {

@@ -37,7 +37,8 @@ function redactUserInfo(url: string): string {
  */
 function redactBrokenUserInfo(url: string): string {
   const s = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
-  if (!s) return url;
+  // A URL that parses has no user info here: an `@` later in it (`/db?user=alice@corp`) is not one.
+  if (!s || URL.canParse(url)) return url;
   const rest = url.slice(s[0].length);
   const at = rest.lastIndexOf('@');
   const colon = rest.indexOf(':');

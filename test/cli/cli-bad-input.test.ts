@@ -115,6 +115,8 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['--notify-webhook with credentials and another scheme', ['runner', '--notify-webhook', 'ftp://u:FtPw9@host/hook'], [/--notify-webhook ftp:\/\/\*\*\*@host\/hook: must be http or https$/]],
     ['worker --url with credentials', ['worker', '--url', 'http://wuser:WkPw9@127.0.0.1:5481', '--handlers', 'h.mjs'], ['must not carry credentials', /^(?!.*WkPw9)/]],
     ['serve --token with a space', ['serve', '--port', '0', '--token', 'a Secret'], ["--token <token>' argument '***' is invalid", /^(?!.*Secret)/]],
+    ["serve --token holding the refusal's own words", ['serve', '--port', '0', '--token', "x' is invalid Secret"], ["--token <token>' argument '***' is invalid", /^(?!.*Secret)/]],
+    ["--db with a quote in a mistyped URL's password", ['task-type', 'list', '--db', "postgres:/u:it's@h/db"], [/^(?!.*it's)/]],
     ['worker --notify-retries without --notify-webhook', ['worker', '--handlers', 'h.mjs', '--notify-retries'], ['--notify-retries: needs --notify-webhook']],
     ['worker --url with --notify-webhook', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--notify-webhook', 'http://127.0.0.1:9/hook'], ['--notify-webhook: not with --url']],
     ['worker --id too long', ['worker', '--handlers', 'h.mjs', '--id', 'w'.repeat(201)], ['--id', 'at most 200 characters']],

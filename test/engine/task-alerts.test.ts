@@ -106,6 +106,8 @@ describe('task alerts', () => {
       expect(posted[0]!.ended).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(posted[0]).not.toHaveProperty('kind');
       await waitFor(() => warnings.some((w) => /task alert for task \d+ \(fatal\) .* attempt 1 permfailed: delivery failed \(try 1; next at .*\): webhook http:\/\/127\.0\.0\.1:\d+ answered 500/.test(w)), 'the failed post logged');
+      // The delivered alert is marked sent once its answer is read (it may come after the failed one is logged).
+      await waitFor(async () => (await orrery.store.alerts.waitingAlerts()).waiting === 1, 'the delivered alert marked sent');
       expect(await orrery.store.alerts.waitingAlerts()).toMatchObject({ waiting: 1, failing: 1 });
     } finally {
       await daemon.stop();

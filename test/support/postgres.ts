@@ -26,7 +26,7 @@ export function pgBaseUrl(): string {
 
 /**
  * Creates a fresh, migrated database from the run's template and returns its URL with a `drop()`.
- * Databases not dropped by the caller are dropped after the test file (afterAll).
+ * Databases not dropped by the caller are dropped after the test file (dropCreatedDatabases).
  * `hint` only makes the name readable in pg_stat_activity; names are unique across workers anyway.
  */
 export async function createTestDatabase(hint?: string): Promise<TestDatabase> {
@@ -44,9 +44,14 @@ export async function dropTestDatabase(name: string): Promise<void> {
   await withClient(pgBaseUrl(), (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }
 
-afterAll(async () => {
+/**
+ * Drops the databases made by createTestDatabase that their test file did not drop (and ends their
+ * sessions). Registered after every integration test file by test/support/each-file.ts: a hook here,
+ * at the top of a module that files of one test process share, would run after the first file only.
+ */
+export async function dropCreatedDatabases(): Promise<void> {
   for (const name of [...created]) await dropTestDatabase(name);
-});
+}
 
 function uniqueName(hint?: string): string {
   counter += 1;
