@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration, parseDuration } from '../core/durations.js';
 import { firstInexactInteger, inexactIntegerMessage } from '../core/exact-json.js';
-import { OrreryError, ValidationError } from '../core/errors.js';
+import { OrreryError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 import { parseRateLimit } from '../core/limits.js';
 import { INT4_MAX } from '../core/storable.js';
@@ -53,15 +53,8 @@ export async function open(opts: DbOpts): Promise<Orrery> {
       return openOrrery({ db: 'sqlite::memory:' });
     }
   }
-  if (opts.db !== undefined || !process.env.ORRERY_DB) return openOrrery(opts.db !== undefined ? { db: opts.db } : {});
-  try {
-    return await openOrrery({});
-  } catch (e) {
-    // The URL came from the environment: the error names it there, not as a --db never given.
-    const d = e instanceof ValidationError ? e.details[0] : undefined;
-    if (d?.path === 'db') throw new ValidationError((e as Error).message.replace(/^db: /, '$ORRERY_DB: '), [{ path: '$ORRERY_DB', message: d.message }]);
-    throw e;
-  }
+  // A bad URL from the environment is named $ORRERY_DB by openOrrery, not as a --db never given.
+  return openOrrery(opts.db !== undefined ? { db: opts.db } : {});
 }
 
 /** Opens Orrery, runs `fn`, always closes. */
@@ -341,11 +334,16 @@ export function truncate(s: string, n: number): string {
 
 const typeNames = (v: string): string[] => v.split(',').map((t) => t.trim()).filter(Boolean);
 
+/**
+ * Whether a comma-separated list leaves a name out (`a,,b`, or a stray comma at either end): it would
+ * be read as `a,b` without a word (`--types`, `--visit-types`).
+ */
+export const hasEmptyName = (v: string): boolean => v.split(',').some((t) => t.trim() === '');
+
 /** `--types`, checked as it is parsed (before a handlers file loads): a value naming no type (`''`, `,`) is a usage error. */
 export const typesArg = (v: string): string => {
   if (typeNames(v).length === 0) throw new InvalidArgumentError(`"${v}" names no task type (give comma-separated names)`);
-  // `a,,b` (a name left out between two commas, or a stray one at either end) would be served as `a,b` without a word.
-  if (v.split(',').some((t) => t.trim() === '')) throw new InvalidArgumentError(`"${v}" has an empty name between its commas (give comma-separated names, none empty)`);
+  if (hasEmptyName(v)) throw new InvalidArgumentError(`"${v}" has an empty name between its commas (give comma-separated names, none empty)`);
   return v;
 };
 

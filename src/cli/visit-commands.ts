@@ -8,7 +8,7 @@ import { addVisitHistoryCommands } from './visit-history-commands.js';
 import { LOOPS_STOP_MS, startPatiently, stoppedBeforeStart, stopWithin, watchSignals } from './daemon-lifecycle.js';
 import type { LogFormat } from '../engine/logger.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, hasEmptyName, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface JsonOpt extends DbOpts {
   json?: boolean;
@@ -275,8 +275,7 @@ function visitSchedulerCommand(io: Io): Command {
       if (o.json && !o.once) throw new UsageError('--json only applies to --once (the loop logs; --once prints its pass)');
       const types = o.visitTypes.split(',').map((t) => t.trim()).filter(Boolean);
       if (types.length === 0) throw new UsageError('--visit-types: at least one visit type');
-      // `git,,hg` (a name left out between two commas, or a stray one at either end) would be scheduled as `git,hg` without a word.
-      if (o.visitTypes.split(',').some((t) => t.trim() === '')) throw new UsageError(`--visit-types: "${o.visitTypes}" has an empty name between its commas (give comma-separated visit types, none empty)`);
+      if (hasEmptyName(o.visitTypes)) throw new UsageError(`--visit-types: "${o.visitTypes}" has an empty name between its commas (give comma-separated visit types, none empty)`);
       const twice = types.find((t, i) => types.indexOf(t) !== i);
       if (twice !== undefined) throw new UsageError(`--visit-types: "${twice}" is named twice (one queue per visit type)`);
       const { VisitScheduler } = await import('../engine/visit-scheduler.js');

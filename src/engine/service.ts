@@ -642,7 +642,9 @@ export async function openOrrery(opts: OpenOptions = {}): Promise<Orrery> {
   refuseUnknownKeys(opts, ['db', 'clock'], 'options');
   if (opts.db !== undefined && (typeof opts.db !== 'string' || opts.db.trim() === '')) throw invalid('db', 'must be a database URL (sqlite:PATH or postgres://...)');
   checkClock(opts.clock);
-  const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined));
+  const fromEnv = opts.db === undefined && !!process.env.ORRERY_DB;
+  // A bad URL is named where it came from: the option, or the environment variable.
+  const store = await openStore(opts.db ?? (process.env.ORRERY_DB || undefined), fromEnv ? { field: '$ORRERY_DB' } : {});
   // On a virtual clock, time waits for every store call in flight (a query to a database server).
   return new Orrery(opts.clock instanceof VirtualClock ? holdingClock(store, opts.clock) : store, opts.clock ?? systemClock);
 }

@@ -26,13 +26,13 @@ export type { RunPage, TaskPage, TaskQueryFilter } from './task-client.js';
  */
 export const MAX_ITEMS_REQUEST = 3 * 1024 * 1024;
 
-/** About how many bytes an end item takes in a request: its result, error and metadata, plus the rest (at most a few hundred). */
 /** A jobboard call's options object, required (as the library requires it): the object, for its keys to be checked. */
 function requireObject<T>(opts: T): T & object {
   requireOptions(opts, '{ worker, ... }');
   return opts as T & object;
 }
 
+/** About how many bytes an end item takes in a request: its result, error and metadata, plus the rest (at most a few hundred). */
 function endItemSize(i: { result?: unknown; error?: string | null; metadata?: Record<string, unknown> }): number {
   let n = 512;
   if (i.result !== undefined && i.result !== null) n += utf8Length(JSON.stringify(i.result) ?? '');

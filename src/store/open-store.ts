@@ -10,26 +10,30 @@ export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
  * loads pg (with the TLS and DNS modules it brings, about 15 MiB of memory), one on PostgreSQL never
  * loads better-sqlite3.
  */
-/** `pgPoolSize`: a PostgreSQL store's connections (default ORRERY_PG_POOL_SIZE, else 10); SQLite ignores it. */
-export async function openStore(url: string = DEFAULT_DB_URL, opts: { pgPoolSize?: number } = {}): Promise<Store> {
-  if (url.trim() === '') throw new ValidationError('db: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)', [{ path: 'db', message: 'empty' }]);
+/**
+ * `pgPoolSize`: a PostgreSQL store's connections (default ORRERY_PG_POOL_SIZE, else 10); SQLite ignores it.
+ * `field`: where the URL came from, as a bad one is named (`db`; `$ORRERY_DB` when read from the environment).
+ */
+export async function openStore(url: string = DEFAULT_DB_URL, opts: { pgPoolSize?: number; field?: string } = {}): Promise<Store> {
+  const field = opts.field ?? 'db';
+  if (url.trim() === '') throw new ValidationError(`${field}: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)`, [{ path: field, message: 'empty' }]);
   if (url.startsWith('sqlite:')) {
     const path = sqlitePath(url)!;
-    if (path === '') throw new ValidationError('db: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:', [{ path: 'db', message: 'missing path' }]);
+    if (path === '') throw new ValidationError(`${field}: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:`, [{ path: field, message: 'missing path' }]);
     return openSqlite(url, path);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     // A URL that does not parse (a port above 65535, an unclosed [ipv6 ...) is bad input, not a failure to
     // connect: the driver parses it the same way and would refuse it only when connecting.
     if (!postgresUrlParses(url)) {
-      throw new ValidationError(`db: "${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: 'db', message: 'invalid URL' }]);
+      throw new ValidationError(`${field}: "${redactUrl(url)}" is not a valid PostgreSQL URL (postgres://user:pass@host:port/db)`, [{ path: field, message: 'invalid URL' }]);
     }
     const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open(url, opts.pgPoolSize);
   }
   if (sqlitePath(url) !== null) return openSqlite(`sqlite:${url}`, url);
-  throw new ValidationError(`db: unsupported database URL "${redactUrl(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
-    { path: 'db', message: 'unsupported scheme' },
+  throw new ValidationError(`${field}: unsupported database URL "${redactUrl(url)}" (use sqlite:PATH, sqlite::memory: or postgres://...)`, [
+    { path: field, message: 'unsupported scheme' },
   ]);
 }
 

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { Clock } from '../../src/engine/clock.js';
+import { Daemon } from '../../src/engine/daemon.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
+import type { WorkerOptions } from '../../src/engine/worker.js';
+import type { Handler } from '../../src/worker/handlers.js';
 
 /** A fresh Orrery on a real SQLite file (the system clock unless one is given); closed and removed after the test. */
 export function useTempOrrery() {
@@ -40,4 +43,12 @@ export async function stopOnVirtualTime(worker: { stop(graceMs?: number): Promis
   const stopped = worker.stop(0);
   await clock.advance(advanceMs);
   await stopped;
+}
+
+/**
+ * A Daemon as the engine tests run one: runner, reaper and an inline worker serving `handlers`,
+ * polling every 100 ms (the runner sleeps at most 200 ms); `worker` adds or overrides worker options.
+ */
+export function testDaemon(orrery: Orrery, handlers: Record<string, Handler>, worker: Partial<Omit<WorkerOptions, 'logger'>> = {}): Daemon {
+  return new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 200, worker: { handlers, pollMs: 100, ...worker } });
 }

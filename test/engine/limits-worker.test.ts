@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RetryAfter } from '../../src/core/errors.js';
-import { Daemon } from '../../src/engine/daemon.js';
-import type { Orrery } from '../../src/engine/service.js';
-import type { Handler } from '../../src/worker/handlers.js';
-import { useTempOrrery, waitFor } from './engine-helpers.js';
+import { testDaemon, useTempOrrery, waitFor } from './engine-helpers.js';
 
-function daemon(orrery: Orrery, handlers: Record<string, Handler>, extra: { concurrency?: number; pollMs?: number } = {}) {
-  return new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 200, worker: { handlers, pollMs: 100, ...extra } });
-}
+const daemon = testDaemon;
 
 const oneshots = (type: string, n: number) => Array.from({ length: n }, (_, i) => ({ type, policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } }));
 

@@ -102,6 +102,16 @@ describe('options objects given as null or a non-object', () => {
       await o.close();
     }
     await expect(openOrrery('sqlite:x.db' as never)).rejects.toThrow('options: must be an object (or left out), not a string: pass it as { db: "sqlite:x.db" }');
+    // A bad URL from the environment is named there, by the library as by the CLI.
+    const saved = process.env.ORRERY_DB;
+    process.env.ORRERY_DB = 'mysql://x';
+    try {
+      await expect(openOrrery()).rejects.toMatchObject({ details: [{ path: '$ORRERY_DB' }], message: expect.stringMatching(/^\$ORRERY_DB: unsupported database URL/) });
+      await expect(openOrrery({ db: 'mysql://y' })).rejects.toMatchObject({ details: [{ path: 'db' }] });
+    } finally {
+      if (saved === undefined) delete process.env.ORRERY_DB;
+      else process.env.ORRERY_DB = saved;
+    }
     // The URL quoted back has its password hidden (security audit, 2026-12-06), in the message and its details.
     const e = await openOrrery('postgres://orr:LibPw9@127.0.0.1:1/orrery' as never).catch((x: unknown) => x);
     expect((e as Error).message).toContain('{ db: "postgres://orr:***@127.0.0.1:1/orrery" }');

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentFailure, RetryAfter } from '../../src/core/errors.js';
-import { Daemon } from '../../src/engine/daemon.js';
 import type { Orrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
-import type { Handler } from '../../src/worker/handlers.js';
-import { useTempOrrery, waitFor } from './engine-helpers.js';
+import { testDaemon, useTempOrrery, waitFor } from './engine-helpers.js';
 
 async function finished(orrery: Orrery, taskId: number) {
   return waitFor(async () => {
@@ -14,9 +12,7 @@ async function finished(orrery: Orrery, taskId: number) {
   }, `a finished run of task ${taskId}`);
 }
 
-function daemon(orrery: Orrery, handlers: Record<string, Handler>, extra: { graceMs?: number; concurrency?: number } = {}) {
-  return new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 200, worker: { handlers, pollMs: 100, ...extra } });
-}
+const daemon = testDaemon;
 
 describe('Worker (inline isolation)', () => {
   const setup = useTempOrrery();
