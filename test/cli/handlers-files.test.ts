@@ -1,13 +1,16 @@
 /**
  * Handlers files of every extension load in any package (issue 16, item 8): each case writes a
  * handlers file and a module it imports into a fresh directory (no package.json, `npm init -y`'s,
- * `"type": "commonjs"`, `"type": "module"`), starts the built `orrery worker` on it and waits for its
- * start line, which names the handler read from the imported module.
+ * `"type": "commonjs"`, `"type": "module"`). A few cases start the built `orrery worker` on it and
+ * wait for its start line, which names the handler read from the imported module; the whole matrix
+ * is loaded by the CLI's own loader (`loadHandlers`, as `orrery worker` calls it) in one Node process
+ * (a worker start-up per case cost about a second of CPU each, most of the file's time).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BIN, ROOT, removeTempDirs, tempDir } from './cli-helpers.js';
 
 afterAll(removeTempDirs);
@@ -102,13 +105,72 @@ function project(pkg: Pkg, c: Case): string {
   return dir;
 }
 
+/**
+ * Loads each case's handlers file with the built CLI's loader, one after the other in one fresh Node
+ * process (each in its own directory, made its working directory, as `orrery worker` is started
+ * there): per case, the handler names or the error, and the warnings Node emitted while it loaded.
+ */
+async function loadInOneProcess(cases: Array<{ dir: string; file: string }>): Promise<Array<{ names?: string[]; error?: string; warnings: string[] }>> {
+  const loader = pathToFileURL(join(ROOT, 'dist', 'worker', 'load-handlers.js')).href;
+  const script = `
+    const { loadHandlers } = await import(${JSON.stringify(loader)});
+    const cases = JSON.parse(process.argv[1]);
+    let warnings = [];
+    process.on('warning', (w) => warnings.push(String(w.message)));
+    const out = [];
+    for (const c of cases) {
+      process.chdir(c.dir);
+      warnings = [];
+      try {
+        const mod = await loadHandlers(c.file, { ownProcess: true });
+        await new Promise((r) => setTimeout(r, 5));
+        out.push({ names: Object.keys(mod.handlers), warnings });
+      } catch (e) {
+        out.push({ error: String(e && e.message), warnings });
+      }
+    }
+    process.stdout.write(JSON.stringify(out));
+  `;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(cases)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`the loader process exited ${code}: ${stderr}`));
+      // Node prints a warning nobody listens for on stderr: none is expected.
+      else if (/Warning/.test(stderr)) reject(new Error(`the loader process printed a warning: ${stderr}`));
+      else resolve(JSON.parse(stdout));
+    });
+  });
+}
+
+/** Rows of (what, package, case): each case in each package where it loads. */
+const rowsOf = (cases: [string, Case, Pkg[]][]) => cases.flatMap(([what, c, pkgs]) => pkgs.map((pkg) => [what, pkg, c] as const));
+
 describe('orrery worker --handlers FILE in any package', () => {
-  const rows = CASES.flatMap(([what, c, pkgs]) => pkgs.map((pkg) => [what, pkg, c] as const));
-  test.concurrent.each(rows)('%s with %s', async (_what, pkg, c) => {
+  const rows = rowsOf(CASES);
+  let loaded: Awaited<ReturnType<typeof loadInOneProcess>> = [];
+  beforeAll(async () => {
+    loaded = await loadInOneProcess(rows.map(([, pkg, c]) => ({ dir: project(pkg, c), file: c.file })));
+  });
+  test.each(rows.map((r, i) => [...r, i] as const))('%s with %s', (_what, _pkg, c, i) => {
+    expect(loaded[i]!.error).toBeUndefined();
+    expect(loaded[i]!.names).toEqual([`from-${c.file.split('.')[1]}`]);
+    // No Node warning: its advice on ESM in a CommonJS package ("set "type": "module"") is wrong here.
+    expect(loaded[i]!.warnings).toEqual([]);
+  });
+
+  // The same through the built CLI, in a process of its own for each: every package kind, and the
+  // cases whose loading involves a process-wide step (tsx's first compile, Node's ESM advice on a .js
+  // file in a CommonJS package, filtered).
+  const END_TO_END = rows.filter(([what, pkg]) => what === '.ts (ESM syntax)' || (what === '.js (ESM)' && pkg === 'npm init -y ("type": "commonjs")') || (what === '.cts (ESM syntax, compiled to CommonJS)' && pkg === '"type": "module"'));
+  test.concurrent.each(END_TO_END)('orrery worker: %s with %s', async (_what, pkg, c) => {
     const dir = project(pkg, c);
     const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', c.file], dir);
     expect(r.output).toMatch(new RegExp(`orrery started .*handlers: from-${c.file.split('.')[1]}\\)`));
-    // No Node warning: its advice on ESM in a CommonJS package ("set "type": "module"") is wrong here.
     expect(r.output).not.toMatch(/Warning/);
   });
 
@@ -169,14 +231,30 @@ describe('orrery worker --handlers FILE in any package', () => {
     ['.cjs requiring orrery', fromPackage('.cjs', 'cjs', false), ALL],
     ['.js (CommonJS) requiring orrery', fromPackage('.js', 'cjs', false), ['no package.json', 'npm init -y ("type": "commonjs")']],
   ];
-  const packageRows = PACKAGE_CASES.flatMap(([what, c, pkgs]) => pkgs.map((pkg) => [what, pkg, c] as const));
-  test.concurrent.each(packageRows)('%s with %s, Orrery in node_modules', async (_what, pkg, c) => {
+  const packageRows = rowsOf(PACKAGE_CASES);
+  const withOrrery = (pkg: Pkg, c: Case) => {
     const dir = project(pkg, c);
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(ROOT, join(dir, 'node_modules', 'orrery'));
-    const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', c.file], dir);
-    expect(r.output).toMatch(/orrery started .*handlers: pkg-function-function\)/);
+    return dir;
+  };
+  let fromPackages: Awaited<ReturnType<typeof loadInOneProcess>> = [];
+  beforeAll(async () => {
+    fromPackages = await loadInOneProcess(packageRows.map(([, pkg, c]) => ({ dir: withOrrery(pkg, c), file: c.file })));
   });
+  test.each(packageRows.map((r, i) => [...r, i] as const))('%s with %s, Orrery in node_modules', (_what, _pkg, c, i) => {
+    expect(fromPackages[i]!.error).toBeUndefined();
+    expect(fromPackages[i]!.names).toEqual(['pkg-function-function']);
+    expect(fromPackages[i]!.warnings).toEqual([]);
+  });
+  test.concurrent.each(packageRows.filter(([what, pkg]) => pkg === 'npm init -y ("type": "commonjs")' && (what === '.ts importing orrery' || what === '.cjs requiring orrery')))(
+    'orrery worker: %s with %s, Orrery in node_modules',
+    async (_what, pkg, c) => {
+      const dir = withOrrery(pkg, c);
+      const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', c.file], dir);
+      expect(r.output).toMatch(/orrery started .*handlers: pkg-function-function\)/);
+    },
+  );
 });
 
 describe('handlers files that cannot serve: exit 2 with one line naming the file and the reason', () => {
@@ -194,13 +272,31 @@ describe('handlers files that cannot serve: exit 2 with one line naming the file
     ['a syntax error in a .cts file, named with its own extension', 'syn.cts', 'export const handlers = { a: async ( => true };\n', /\/syn\.cts:1:37: ERROR/],
     ['taskTypes without handlers in a .ts compiled to CommonJS', 'types.ts', 'export const taskTypes = [];\n', /^orrery: --handlers types\.ts: export an object "handlers" mapping backend names to functions \(or "dags"\)$/m],
   ];
-  test.concurrent.each(BAD)('%s', async (_what, file, source, message) => {
+  const written = (file: string, source: string) => {
     const dir = tempDir();
     writeFileSync(join(dir, file), source);
+    return dir;
+  };
+  // Through the built CLI, each in its own process: the exit code and the one line.
+  const OWN_PROCESS = new Set(['tla.mjs', 'rej.mjs', 'syn.mts', 'typo.ts']);
+  test.concurrent.each(BAD.filter(([, file]) => OWN_PROCESS.has(file)))('orrery worker: %s', async (_what, file, source, message) => {
+    const dir = written(file, source);
     const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', file], dir);
     expect(r.code, r.output).toBe(2);
     expect(r.output).toMatch(message);
     expect(r.output).not.toMatch(/\n\s+at /); // no stack trace
+  });
+  // The others' messages from the CLI's loader, in one process (the CLI prints them after "orrery: ",
+  // on one line: syn.mts's message, two lines, is checked through the CLI only).
+  const inOne = BAD.filter(([, file]) => file !== 'tla.mjs' && file !== 'syn.mts');
+  let refused: Awaited<ReturnType<typeof loadInOneProcess>> = [];
+  beforeAll(async () => {
+    refused = await loadInOneProcess(inOne.map(([, file, source]) => ({ dir: written(file, source), file })));
+  });
+  test.each(inOne.map((r, i) => [...r, i] as const))('%s (its message)', (_what, _file, _source, message, i) => {
+    expect(refused[i]!.names).toBeUndefined();
+    expect(`orrery: ${refused[i]!.error}`).toMatch(message);
+    expect(refused[i]!.error).not.toMatch(/\n\s+at /);
   });
 });
 
