@@ -46,7 +46,7 @@ export function unknownType(name: string): NotFoundError {
 export function hasTasks(name: string, n: number, active: number): ConflictError {
   return new ConflictError(
     `task type "${name}" still has ${n} task${n === 1 ? '' : 's'} (${active} active): only a type without tasks can be deleted (finished one-shot tasks leave with \`orrery archive\`)`,
-    [{ path: 'name', message: `has ${n} tasks` }],
+    [{ path: 'name', message: `has ${n} task${n === 1 ? '' : 's'}` }],
   );
 }
 

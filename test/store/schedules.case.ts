@@ -72,7 +72,10 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.scheduleDue({ at: hh(4, 30) })).toEqual([]);
       // Paused: it waits with its nextRun, untouched by the catch-up.
       for (const t of [none, latest]) expect(await orrery.getTask(t.id)).toMatchObject({ nextRun: hh(0), scheduledFor: hh(0) });
-      for (const t of [none, latest]) await orrery.resumeTask(t.id, { at: hh(4, 30) });
+      // The resume answers with the task caught up, on both stores (SQLite answered its stale 00:00).
+      expect(await orrery.resumeTask(none.id, { at: hh(4, 30) })).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5), paused: null });
+      expect(await orrery.resumeTask(latest.id, { at: hh(4, 30) })).toMatchObject({ nextRun: hh(4, 30), scheduledFor: hh(4) });
+      expect(await orrery.getTask(latest.id)).toMatchObject({ nextRun: hh(4, 30), scheduledFor: hh(4) });
       const runs = new Map((await orrery.scheduleDue({ at: hh(4, 30) })).map((r) => [r.task, r]));
       expect(runs.has(none.id)).toBe(false);
       expect(await orrery.getTask(none.id)).toMatchObject({ nextRun: hh(5) });

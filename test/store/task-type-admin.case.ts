@@ -117,10 +117,13 @@ export function taskTypeAdminCases(sut: StoreUnderTest): void {
     });
 
     it('deletes a type without tasks; a type with tasks is a conflict naming how many', async () => {
-      const { orrery, another } = await setup([{ name: 'empty' }, { name: 'busy' }]);
+      const { orrery, another } = await setup([{ name: 'empty' }, { name: 'busy' }, { name: 'one' }]);
       await orrery.createTasks([oneshot('busy', 1), oneshot('busy', 2)], { at: T0 });
       await expect(orrery.deleteTaskType('busy')).rejects.toThrow(ConflictError);
       await expect(orrery.deleteTaskType('busy')).rejects.toThrow(/still has 2 tasks \(2 active\)/);
+      await orrery.createTask(oneshot('one', 1), { at: T0 });
+      // One task: "1 task", in the message and in its details alike.
+      await expect(orrery.deleteTaskType('one')).rejects.toMatchObject({ message: expect.stringMatching(/still has 1 task \(1 active\)/), details: [{ path: 'name', message: 'has 1 task' }] });
       expect(await orrery.getTaskType('busy')).not.toBeNull();
       const other = await another();
       await orrery.deleteTaskType('empty');

@@ -25,8 +25,9 @@ export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: Type
   const updated = await c.query<Row>('UPDATE tasks SET paused_at = $2, paused_reason = $3 WHERE id = $1 RETURNING *', [id, pause?.at ?? null, pause?.reason ?? null]);
   // A resumed cron or rrule task's occurrences missed during the pause follow its catch-up policy now,
   // in this transaction (unless its type is paused: the type's resume does it, engine/service.ts resumeTaskType): a claim of due tasks
-  // woken by the resume must not take it with the oldest missed occurrence (SQLite's claims catch up
-  // in their own transaction; PostgreSQL's at most once a second, engine/schedule-service.ts).
+  // woken by the resume must not take it with the oldest missed occurrence (PostgreSQL's claims catch
+  // up at most once a second, engine/schedule-service.ts), and the resume answers with the task as it
+  // will run (SQLite's resume does the same, sqlite-pause.ts).
   if (pause === null && rows[0].paused_at !== null) {
     const { rows: typePaused } = await c.query<Row>('SELECT 1 FROM task_types WHERE name = $1 AND paused_at IS NOT NULL', [updated.rows[0]!.type]);
     const late = typePaused.length === 0 ? await catchUpRowInTx(c, updated.rows[0]!, at) : null;

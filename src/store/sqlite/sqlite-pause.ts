@@ -5,12 +5,13 @@ import { NotFoundError } from '../../core/errors.js';
 import type { Task, TypePause } from '../../core/model.js';
 import { taskFromRow, type Row } from '../rows.js';
 import { idFloorRaiser } from './sqlite-id-floor.js';
+import type { SqliteSchedules } from './sqlite-schedules.js';
 
 /**
  * Pauses or resumes a task's schedule inside the caller's write transaction (`Store.setTaskPause`). A
  * run the task has waiting in the queue is taken back (it never ran); a run handed to a worker finishes.
  */
-export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypePause | null): Task {
+export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypePause | null, at: Date, schedules: SqliteSchedules): Task {
   const row = db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as Row | undefined;
   if (!row) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
   const refusal = dagAttemptPauseRefusal(taskFromRow(row));
@@ -22,6 +23,13 @@ export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypeP
     rewindBackfills(db, taken, pause.at);
   }
   const updated = db.prepare('UPDATE tasks SET paused_at = ?, paused_reason = ? WHERE id = ? RETURNING *').get(pause ? pause.at.getTime() : null, pause?.reason ?? null, id) as Row;
+  // A resumed cron or rrule task's occurrences missed during the pause follow its catch-up policy now,
+  // in this transaction, as on PostgreSQL (unless its type is paused: the type's resume does it), so
+  // the resume answers with the run the task will really make next.
+  if (pause === null && row.paused_at !== null) {
+    const typePaused = db.prepare('SELECT 1 FROM task_types WHERE name = ? AND paused_at IS NOT NULL').get(updated.type);
+    if (typePaused === undefined && schedules.catchUpRowInTx(updated, at)) return taskFromRow(db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as Row);
+  }
   return taskFromRow(updated);
 }
 

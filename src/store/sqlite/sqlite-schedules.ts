@@ -41,21 +41,33 @@ export class SqliteSchedules implements ScheduleStore {
   catchUpInTx(at: Date, limit: number, type?: string): CaughtUpTask[] {
     const changed: CaughtUpTask[] = [];
     for (const row of this.lateRows(at, limit, type)) {
-      const task = taskFromRow(row);
-      const plan = planLateTask(task, at);
-      if (plan === null || task.schedule.kind === 'adaptive') continue;
-      const done = plan.action === 'complete';
-      const next = done ? task.nextRun : plan.nextRun;
-      this.s.moveLate.run({
-        id: task.id,
-        old: task.nextRun.getTime(),
-        status: done ? 'completed' : 'next_run_not_scheduled',
-        next_run: next.getTime(),
-        scheduled_for: done ? null : scheduledForColumn({ nextRun: next, scheduledFor: plan.scheduledFor }),
-      });
-      changed.push({ task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next });
+      const caught = this.catchUpRowInTx(row, at);
+      if (caught) changed.push(caught);
     }
     return changed;
+  }
+
+  /**
+   * The catch-up of one task (its row, read in the caller's write transaction) at `at`, as
+   * PostgreSQL's catchUpRowInTx: null when it is not a late cron or rrule task waiting for its first
+   * attempt (the resume of a paused task calls it for the task it resumed).
+   */
+  catchUpRowInTx(row: Row, at: Date): CaughtUpTask | null {
+    const task = taskFromRow(row);
+    if (task.schedule.kind === 'adaptive' || task.status !== 'next_run_not_scheduled' || task.nextAttempt !== 1) return null;
+    if (task.nextRun.getTime() >= at.getTime() - LATE_AFTER_MS) return null;
+    const plan = planLateTask(task, at);
+    if (plan === null) return null;
+    const done = plan.action === 'complete';
+    const next = done ? task.nextRun : plan.nextRun;
+    this.s.moveLate.run({
+      id: task.id,
+      old: task.nextRun.getTime(),
+      status: done ? 'completed' : 'next_run_not_scheduled',
+      next_run: next.getTime(),
+      scheduled_for: done ? null : scheduledForColumn({ nextRun: next, scheduledFor: plan.scheduledFor }),
+    });
+    return { task: task.id, type: task.type, catchUp: task.schedule.catchUp ?? 'latest', missed: task.scheduledFor, serves: done ? null : plan.scheduledFor, nextRun: done ? null : next };
   }
 
   private lateRows(at: Date, limit: number, type: string | undefined): Row[] {

@@ -344,8 +344,8 @@ export class SqliteStore implements Store {
     return { tasks, withdrawn };
   }
 
-  async setTaskPause(id: number, pause: TypePause | null, _at: Date): Promise<Task> {
-    const task = await this.write(() => setTaskPauseInTx(this.db, id, pause));
+  async setTaskPause(id: number, pause: TypePause | null, at: Date): Promise<Task> {
+    const task = await this.write(() => setTaskPauseInTx(this.db, id, pause, at, this.schedules));
     this.wake({ kind: 'tasks-written', count: 1 });
     return task;
   }
