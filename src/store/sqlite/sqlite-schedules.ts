@@ -54,10 +54,9 @@ export class SqliteSchedules implements ScheduleStore {
    */
   catchUpRowInTx(row: Row, at: Date): CaughtUpTask | null {
     const task = taskFromRow(row);
-    if (task.schedule.kind === 'adaptive' || task.status !== 'next_run_not_scheduled' || task.nextAttempt !== 1) return null;
-    if (task.nextRun.getTime() >= at.getTime() - LATE_AFTER_MS) return null;
-    const plan = planLateTask(task, at);
-    if (plan === null) return null;
+    if (task.status !== 'next_run_not_scheduled') return null;
+    const plan = planLateTask(task, at); // null unless a cron or rrule task is late for its first attempt
+    if (plan === null || task.schedule.kind === 'adaptive') return null;
     const done = plan.action === 'complete';
     const next = done ? task.nextRun : plan.nextRun;
     this.s.moveLate.run({
