@@ -25,5 +25,9 @@ describe('firstInexactInteger', () => {
     expect(inexactIntegerMessage(firstInexactInteger('{"ids":[12345678901234567890]}')!)).toBe(
       'the number 12345678901234567890 at ids[0] cannot be kept exactly (JSON numbers keep integers up to ±9007199254740991; it would be read as 12345678901234567168)',
     );
+    // 2^60 reads back as written: the message does not claim it would change (differential audit).
+    expect(inexactIntegerMessage(firstInexactInteger('{"n":1152921504606846976}')!)).toBe(
+      'the number 1152921504606846976 at n is past the integers JSON numbers keep exactly (up to ±9007199254740991): beyond them every integer is refused, even one a double happens to hold',
+    );
   });
 });

@@ -74,6 +74,8 @@ export function firstInexactInteger(text: string, opts: { onlyRounded?: boolean 
  */
 export function inexactIntegerMessage(found: InexactInteger): string {
   const at = found.path === '' ? '' : ` at ${found.path.replace(/^\./, '')}`;
+  // A power of two (2^60) is read back as written: past ±2^53−1 it is refused all the same.
+  if (found.readAs === found.written) return `the number ${found.written}${at} is past the integers JSON numbers keep exactly (up to ±${MAX_EXACT_INTEGER}): beyond them every integer is refused, even one a double happens to hold`;
   return `the number ${found.written}${at} cannot be kept exactly (JSON numbers keep integers up to ±${MAX_EXACT_INTEGER}; it would be read as ${found.readAs})`;
 }
 

@@ -1,6 +1,6 @@
 import { assertText, longerThan } from './storable.js';
 import { invalid } from './errors.js';
-import { parseInstant, requireInstant } from './instants.js';
+import { EARLIEST_INSTANT_MS, LATEST_INSTANT_MS, parseInstant, requireInstant } from './instants.js';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
 import { refuseUnknownKeys } from './options.js';
 
@@ -104,8 +104,10 @@ export function decodeRunCursor(text: string, by: RunSearch['by']): RunCursor {
     throw invalid('cursor', 'is not a cursor of this listing (pass nextCursor from the previous page)');
   }
   const ok = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  // An end instant both stores hold (a run may have ended before 1970: its cursor's instant is negative).
+  const instant = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= EARLIEST_INSTANT_MS && n <= LATEST_INSTANT_MS;
   const o = c as { ended?: unknown; id?: unknown };
-  if (c === null || typeof c !== 'object' || !ok(o.id) || (by === 'ended' ? !ok(o.ended) : o.ended !== undefined)) {
+  if (c === null || typeof c !== 'object' || !ok(o.id) || (by === 'ended' ? !instant(o.ended) : o.ended !== undefined)) {
     throw invalid('cursor', 'is not a cursor of this listing (pass nextCursor from the previous page, with the same filters)');
   }
   return by === 'ended' ? { ended: o.ended as number, id: o.id as number } : { id: o.id as number };

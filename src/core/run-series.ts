@@ -3,6 +3,7 @@
  * series built from the buckets a store read (a store returns only the buckets that had ended runs).
  */
 import { invalid } from './errors.js';
+import { EARLIEST_INSTANT_MS, LATEST_INSTANT_MS } from './instants.js';
 import { RUN_END_STATUSES, type RunEndStatus } from './model.js';
 
 /** The ranges a series covers, each with its bucket width: 60 one-minute, 96 quarter-hour or 168 one-hour buckets. */
@@ -27,7 +28,10 @@ export interface SeriesWindow {
 export function seriesWindow(range: string, at: Date): SeriesWindow {
   if (!Object.hasOwn(SERIES_RANGES, range)) throw invalid('range', `must be one of ${SERIES_RANGE_NAMES.join(', ')}`);
   const { rangeMs, bucketMs } = SERIES_RANGES[range as SeriesRange];
-  const until = (Math.floor(at.getTime() / bucketMs) + 1) * bucketMs;
+  // Within the instants both stores hold: read at the latest instant, the window ends at the last
+  // whole bucket before it; near the earliest, it starts at the first whole bucket after it.
+  let until = Math.min((Math.floor(at.getTime() / bucketMs) + 1) * bucketMs, Math.floor(LATEST_INSTANT_MS / bucketMs) * bucketMs);
+  if (until - rangeMs < EARLIEST_INSTANT_MS) until = Math.ceil(EARLIEST_INSTANT_MS / bucketMs) * bucketMs + rangeMs;
   return { range: range as SeriesRange, since: new Date(until - rangeMs), until: new Date(until), bucketMs };
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { checkDate } from '../core/instants.js';
+import { checkDate, earlier } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
@@ -518,7 +518,7 @@ export class Orrery implements Jobboard {
     const at = this.instant(opts.at);
     // Whole minutes: the buckets of successive readings line up.
     const end = new Date(Math.ceil(at.getTime() / 60_000) * 60_000);
-    return { since: new Date(end.getTime() - minutes * 60_000), at: end };
+    return { since: earlier(end, minutes * 60_000), at: end };
   }
 
   // --- the runner -------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { earlier } from '../core/instants.js';
 import { effectiveLimit, nextRecovery } from '../core/adaptive-rate.js';
 import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
@@ -38,7 +39,7 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     keyRate,
     workerWindowMs: WORKER_WINDOW_MS,
   });
-  const { workersSeen, workersStopped } = await liveWorkers(store, type.name, load.workersSeen, new Date(at.getTime() - WORKER_WINDOW_MS));
+  const { workersSeen, workersStopped } = await liveWorkers(store, type.name, load.workersSeen, earlier(at, WORKER_WINDOW_MS));
   const dag = task.arguments.kwargs[DAG_ATTEMPT_KEY] as { run?: number; dag?: string } | undefined;
   const dagId = dag && typeof dag === 'object' && typeof dag.dag === 'string' ? dag.dag : null;
   const [storedDag] = dagId === null ? [] : await store.dags.getDags([dagId]);

@@ -46,6 +46,26 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect((await orrery.searchTasks({})).map((x) => x.id)).toEqual([t.id]);
     });
 
+    it('readings at the earliest and latest instants both stores hold answer on both (PostgreSQL failed with timestamp out of range: differential audit)', async () => {
+      const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '64d', rateLimit: '1/1h', rateLimitPerKey: '1/1h' }]);
+      const earliest = new Date(Date.UTC(-4713, 10, 24));
+      const latest = new Date(8.64e15);
+      const t = await orrery.createTask({ type: 'o', arguments: { args: ['min'] }, nextRun: earliest }, { at: earliest });
+      // The runner's catch-up window, why's worker window, the rate windows and the stats' windows reach before it.
+      expect((await orrery.scheduleDue({ at: earliest })).map((r) => r.task)).toEqual([t.id]);
+      expect((await orrery.whyTask(t.id, { at: earliest })).task).toBe(t.id);
+      expect((await orrery.runRates({ at: earliest, minutes: 1440 })).rates).toEqual([]);
+      expect(await orrery.listWorkers({ at: earliest })).toEqual([]);
+      for (const at of [earliest, latest]) {
+        for (const range of ['1h', '24h', '7d']) {
+          const series = await orrery.runSeries({ at, range });
+          expect(series.points.length).toBeGreaterThan(0);
+          expect(series.since.getTime()).toBeGreaterThanOrEqual(earliest.getTime());
+          expect(series.until.getTime()).toBeLessThanOrEqual(latest.getTime());
+        }
+      }
+    });
+
     it('a misspelt option of respawn, pause, resume or disable is a ValidationError naming it, and nothing changes', async () => {
       const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '1h' }]);
       const t = await orrery.createTask({ type: 'o', policy: 'oneshot' });

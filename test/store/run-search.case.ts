@@ -59,6 +59,19 @@ export function runSearchCases(sut: StoreUnderTest): void {
       expect(rest.nextCursor).toBeNull();
     });
 
+    it('pages runs that ended before 1970 by their end (a cursor with a negative instant)', async () => {
+      const { orrery } = await setup([{ name: 'a' }]);
+      const at = new Date('1960-01-01T00:00:00Z');
+      await orrery.createTasks([1, 2, 3].map((i) => oneshot('a', i)), { at });
+      await orrery.scheduleDue({ at });
+      const claimed = (await orrery.claim({ worker: 'w1', types: ['a'], limit: 3, at })).runs;
+      for (const [i, c] of claimed.entries()) await orrery.endRun(c.run.backendId, { status: 'eventful', worker: 'w1', at: plus(at, (i + 1) * 1000) });
+      const first = await orrery.searchRuns({ status: 'eventful', limit: 2 });
+      expect(first.runs.map((r) => r.ended!.getTime())).toEqual([plus(at, 3000).getTime(), plus(at, 2000).getTime()]);
+      const second = await orrery.searchRuns({ status: 'eventful', limit: 2, cursor: first.nextCursor! });
+      expect(second.runs.map((r) => r.ended!.getTime())).toEqual([plus(at, 1000).getTime()]);
+    });
+
     it('refuses bad filters naming the field', async () => {
       const { orrery } = await setup([{ name: 'a' }]);
       const bad: Array<[Record<string, unknown>, RegExp]> = [
@@ -69,6 +82,9 @@ export function runSearchCases(sut: StoreUnderTest): void {
         [{ since: '2026-01-02T00:00:00Z', until: '2026-01-01T00:00:00Z' }, /until: must be after since/],
         [{ cursor: 'nope' }, /cursor: is not a cursor of this listing/],
         [{ status: 'failed', cursor: Buffer.from(JSON.stringify({ id: 3 })).toString('base64url') }, /cursor/],
+        // An end instant no Date holds (PostgreSQL failed with its driver's error: differential audit).
+        [{ status: 'failed', cursor: Buffer.from(JSON.stringify({ ended: 9e15, id: 1 })).toString('base64url') }, /cursor: is not a cursor of this listing/],
+        [{ status: 'failed', cursor: Buffer.from(JSON.stringify({ ended: -9e15, id: 1 })).toString('base64url') }, /cursor: is not a cursor of this listing/],
       ];
       for (const [input, message] of bad) {
         await expect(orrery.searchRuns(input as never)).rejects.toThrow(ValidationError);

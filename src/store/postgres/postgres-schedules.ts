@@ -1,3 +1,4 @@
+import { earlier } from '../../core/instants.js';
 import type pg from 'pg';
 import { LATE_AFTER_MS, planLateTask } from '../../core/catch-up.js';
 import type { TaskRun } from '../../core/model.js';
@@ -58,7 +59,7 @@ export class PostgresSchedules implements ScheduleStore {
   }
 
   async catchUpLate(at: Date, limit: number, type?: string): Promise<CaughtUpTask[]> {
-    const before = new Date(at.getTime() - LATE_AFTER_MS);
+    const before = earlier(at, LATE_AFTER_MS);
     const [sql, params] = type === undefined ? [LATE, [before, limit]] : [LATE_OF_TYPE, [before, limit, type]];
     // A read first: most passes find nothing late and lock nothing.
     if ((await this.rows(sql, params)).length === 0) return [];

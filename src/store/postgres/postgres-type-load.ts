@@ -1,3 +1,4 @@
+import { earlier } from '../../core/instants.js';
 import type pg from 'pg';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { TypeLoadRequest } from '../store.js';
@@ -28,7 +29,7 @@ export const TYPE_LOAD_QUERIES = {
 
 export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<TypeLoadFacts> {
   const one = async <T>(sql: string, params: unknown[]) => (await c.query(sql, params)).rows[0] as T;
-  const since = new Date(req.at.getTime() - req.workerWindowMs);
+  const since = earlier(req.at, req.workerWindowMs);
   const [queued, held, holders, workers, ahead] = await Promise.all([
     one<{ n: number }>(TYPE_LOAD_QUERIES.queued, [req.type]),
     one<{ n: number; k: number }>(TYPE_LOAD_QUERIES.running, [req.type, req.key]),
@@ -39,7 +40,7 @@ export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<Ty
   let startsInWindow = 0;
   let nextRateSlot: Date | null = null;
   if (req.rate !== null) {
-    const windowStart = new Date(req.at.getTime() - req.rate.perMs);
+    const windowStart = earlier(req.at, req.rate.perMs);
     startsInWindow = (await one<{ n: number }>(TYPE_LOAD_QUERIES.starts, [req.type, windowStart])).n;
     if (startsInWindow >= req.rate.count) {
       const nth = await one<{ started: Date } | undefined>(TYPE_LOAD_QUERIES.nthStart, [req.type, windowStart, startsInWindow - req.rate.count]);
@@ -49,7 +50,7 @@ export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<Ty
   let keyStartsInWindow = 0;
   let nextKeyRateSlot: Date | null = null;
   if (req.keyRate && req.key !== null) {
-    const windowStart = new Date(req.at.getTime() - req.keyRate.perMs);
+    const windowStart = earlier(req.at, req.keyRate.perMs);
     keyStartsInWindow = (await one<{ n: number }>(TYPE_LOAD_QUERIES.keyStarts, [req.type, req.key, windowStart])).n;
     if (keyStartsInWindow >= req.keyRate.count) {
       const nth = await one<{ started: Date } | undefined>(TYPE_LOAD_QUERIES.nthKeyStart, [req.type, req.key, windowStart, keyStartsInWindow - req.keyRate.count]);
