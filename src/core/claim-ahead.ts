@@ -1,3 +1,4 @@
+import { earlier } from './instants.js';
 import { MAX_TIMER_MS } from './options.js';
 import { hasLimits } from './limits.js';
 import { priorityRank, type Priority, type TaskType } from './model.js';
@@ -145,7 +146,7 @@ export function runnerCutoff(type: TaskType, at: Date, lastDirectClaim: Date | n
   // A runner that just started (or was just woken to a backlog) gives the workers one grace to show up.
   if (holdUnlimited) return null;
   if (lastDirectClaim !== null && lastDirectClaim.getTime() > at.getTime() - graceMs) return null;
-  return new Date(at.getTime() - graceMs);
+  return earlier(at, graceMs);
 }
 
 /** Whether a store should record a new direct claim of a type (at most twice per grace, so the write is rare). */

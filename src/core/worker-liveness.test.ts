@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WORKER_ALIVE_MS, WORKER_GONE_MS, lastSignOfLife, seenOnlyAfter, workerLiveness } from './worker-liveness.js';
+import { WORKER_ALIVE_MS, WORKER_GONE_MS, lastSignOfLife, workerLiveness } from './worker-liveness.js';
 
 const at = new Date('2026-01-01T00:10:00Z');
 const ago = (ms: number) => new Date(at.getTime() - ms);
@@ -22,15 +22,6 @@ describe('worker liveness', () => {
     expect(workerLiveness(null, at, ago(1000))).toBe('stopped');
     // The same id seen again after its stop (a process that reused it): liveness by age again.
     expect(workerLiveness(ago(500), at, ago(1000))).toBe('alive');
-  });
-
-  it('a worker without a registry row was not there yet at an instant before its renewal (past the liveness period) when it ended no run before it', () => {
-    const at = new Date('2026-01-01T00:00:00Z');
-    const later = (ms: number) => new Date(at.getTime() + ms);
-    expect(seenOnlyAfter(later(WORKER_ALIVE_MS + 1), null, at)).toBe(true);
-    expect(seenOnlyAfter(later(WORKER_ALIVE_MS), null, at)).toBe(false);
-    expect(seenOnlyAfter(later(WORKER_ALIVE_MS + 1), new Date(at.getTime() - 1), at)).toBe(false);
-    expect(seenOnlyAfter(null, null, at)).toBe(false);
   });
 
   it('takes the latest of the signs given', () => {

@@ -13,16 +13,6 @@ export const WORKER_GONE_MS = 5 * 60_000;
 export const WORKER_LIVENESS = ['alive', 'stale', 'gone', 'stopped'] as const;
 export type WorkerLiveness = (typeof WORKER_LIVENESS)[number];
 
-/**
- * Whether a worker the runs name, without a registry row, was not there yet at `at` (a listing at a
- * past instant): it ended no run of the window before `at`, and the lease renewal of the runs it holds
- * now came after `at`, by more than WORKER_ALIVE_MS (a worker whose clock runs a little ahead of the
- * reader's is not left out of a listing made now).
- */
-export function seenOnlyAfter(lastHeartbeat: Date | null, lastEnded: Date | null, at: Date): boolean {
-  return lastEnded === null && lastHeartbeat !== null && lastHeartbeat.getTime() > at.getTime() + WORKER_ALIVE_MS;
-}
-
 /** The latest of the instants given (null when none). */
 export function lastSignOfLife(...signs: ReadonlyArray<Date | null | undefined>): Date | null {
   let last: Date | null = null;

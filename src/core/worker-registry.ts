@@ -1,3 +1,4 @@
+import { earlier } from './instants.js';
 import { invalid } from './errors.js';
 import { INT4_MAX, textProblem } from './storable.js';
 import { compareCodePoints } from './text-order.js';
@@ -40,7 +41,7 @@ export interface RegisteredWorker extends WorkerInfo {
 
 /** The instant before which registry rows are deleted, when a worker registers at `at`. */
 export function workerPruneBefore(at: Date): Date {
-  return new Date(at.getTime() - WORKER_KEEP_MS);
+  return earlier(at, WORKER_KEEP_MS);
 }
 
 /** Longest worker id: the registry's limit (the jobboard's routes take up to 256 characters). */

@@ -1,3 +1,4 @@
+import { earlier } from '../core/instants.js';
 import { checkArchiveBatch, type ArchiveSummary } from './archiving.js';
 import { ArchiveFile } from './archive-file.js';
 import { checkMs, requireOptions } from '../core/options.js';
@@ -52,7 +53,7 @@ export class Archiver extends PeriodicLoop {
 
   protected async pass(): Promise<number> {
     const at = this.orrery.now();
-    const before = new Date(at.getTime() - this.opts.retentionMs);
+    const before = earlier(at, this.opts.retentionMs);
     const summary = await this.orrery.archive({
       before,
       at,

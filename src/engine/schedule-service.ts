@@ -215,3 +215,15 @@ export class ScheduleService {
   }
 }
 
+/**
+ * What a task's resume caught up, from the task before and after it: the resume changes a task's
+ * schedule fields only when its store applied the catch-up policy (a late cron or rrule task); null
+ * when it did not.
+ */
+export function caughtUpByResume(before: Task, after: Task): CaughtUpTask | null {
+  if (before.schedule.kind === 'adaptive') return null;
+  const same = after.status === before.status && after.nextRun.getTime() === before.nextRun.getTime() && after.scheduledFor.getTime() === before.scheduledFor.getTime();
+  if (same) return null;
+  const done = after.status === 'completed';
+  return { task: after.id, type: after.type, catchUp: before.schedule.catchUp ?? 'latest', missed: before.scheduledFor, serves: done ? null : after.scheduledFor, nextRun: done ? null : after.nextRun };
+}

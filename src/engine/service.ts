@@ -49,7 +49,7 @@ import { VisitService } from './visit-service.js';
 import type { ImportOptions, TaskBatchSummary, TaskImportSummary } from './task-import.js';
 import { TaskCreation } from './task-creation.js';
 import { archiveSweep, type ArchiveOptions, type ArchiveSummary } from './archiving.js';
-import { ScheduleService } from './schedule-service.js';
+import { ScheduleService, caughtUpByResume } from './schedule-service.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 
 export type { At, CreateOptions, OpenOptions, OrreryEvents, RunEvent, TaskWithRuns, WorkerView } from './service-types.js';
@@ -407,7 +407,11 @@ export class Orrery implements Jobboard {
     const current = await this.store.getTask(checkId(id));
     if (!current) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
     if (!current.paused) return current;
-    return this.store.setTaskPause(id, null, this.instant(opts.at));
+    const resumed = await this.store.setTaskPause(id, null, this.instant(opts.at));
+    // The store caught it up in the resume (a late cron or rrule task): the runner of this process logs it.
+    const caught = caughtUpByResume(current, resumed);
+    if (caught) this.events.emit('caughtUp', [caught]);
+    return resumed;
   }
 
   /** A task's runs, oldest first; with `opts.last`, only its newest that many (a task may have hundreds of thousands). */

@@ -1,6 +1,6 @@
 import { NotFoundError, invalid } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
-import { WORKER_LIVENESS, lastSignOfLife, seenOnlyAfter, workerLiveness } from '../core/worker-liveness.js';
+import { WORKER_LIVENESS, lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
 import { workerInfo, workerPruneBefore, type RegisteredWorker } from '../core/worker-registry.js';
 import type { Store } from '../store/store.js';
 import type { WorkerView } from './service-types.js';
@@ -40,8 +40,7 @@ export async function listWorkers(store: Store, since: Date, until: Date, now: D
   const byId = new Map(activity.map((a) => [a.worker, a]));
   const views: WorkerView[] = registered.map((r) => view(r, byId.get(r.id) ?? null, now));
   const known = new Set(registered.map((r) => r.id));
-  // A worker the runs name, first seen after the instant judged, was not there yet either.
-  for (const a of activity) if (!known.has(a.worker) && !seenOnlyAfter(a.lastHeartbeat, a.lastEnded, now)) views.push(view(null, a, now));
+  for (const a of activity) if (!known.has(a.worker)) views.push(view(null, a, now));
   const rank = (v: WorkerView) => WORKER_LIVENESS.indexOf(v.liveness);
   return views.sort((a, b) => rank(a) - rank(b) || compareCodePoints(a.worker, b.worker));
 }

@@ -1,3 +1,4 @@
+import { earlier } from '../core/instants.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TaskRun, TaskType } from '../core/model.js';
 import { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from '../core/worker-liveness.js';
@@ -183,7 +184,7 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     async collect() {
       const now = orrery.now();
       const counts = new Map<WorkerLiveness, number>(WORKER_LIVENESS.map((l) => [l, 0]));
-      for (const w of await orrery.store.workers.listWorkers(new Date(now.getTime() - REGISTRY_WINDOW_MS))) {
+      for (const w of await orrery.store.workers.listWorkers(earlier(now, REGISTRY_WINDOW_MS))) {
         const l = workerLiveness(w.lastSeen, now, w.stoppedAt);
         counts.set(l, counts.get(l)! + 1);
       }

@@ -47,7 +47,7 @@ export function badValueCases(sut: StoreUnderTest): void {
     });
 
     it('readings at the earliest and latest instants both stores hold answer on both (PostgreSQL failed with timestamp out of range: differential audit)', async () => {
-      const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '64d', rateLimit: '1/1h', rateLimitPerKey: '1/1h' }]);
+      const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '64d', rateLimit: '1/1h', rateLimitPerKey: '1/1h' }, { name: 'p' }]);
       const earliest = new Date(Date.UTC(-4713, 10, 24));
       const latest = new Date(8.64e15);
       const t = await orrery.createTask({ type: 'o', arguments: { args: ['min'] }, nextRun: earliest }, { at: earliest });
@@ -56,6 +56,10 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect((await orrery.whyTask(t.id, { at: earliest })).task).toBe(t.id);
       expect((await orrery.runRates({ at: earliest, minutes: 1440 })).rates).toEqual([]);
       expect(await orrery.listWorkers({ at: earliest })).toEqual([]);
+      // A worker registering then (its registry prunes before it) and a runner pass with a grace (review of the fix).
+      expect((await orrery.registerWorker({ id: 'w', host: 'h', pid: 1, types: ['o'], concurrency: 1 }, { at: earliest })).startedAt).toEqual(earliest);
+      await orrery.createTask({ type: 'p', policy: 'oneshot' }, { at: earliest });
+      await expect(orrery.scheduleDue({ at: earliest, graceMs: 60_000, type: 'p' })).resolves.toBeInstanceOf(Array);
       for (const at of [earliest, latest]) {
         for (const range of ['1h', '24h', '7d']) {
           const series = await orrery.runSeries({ at, range });

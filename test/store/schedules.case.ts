@@ -72,9 +72,16 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(await orrery.scheduleDue({ at: hh(4, 30) })).toEqual([]);
       // Paused: it waits with its nextRun, untouched by the catch-up.
       for (const t of [none, latest]) expect(await orrery.getTask(t.id)).toMatchObject({ nextRun: hh(0), scheduledFor: hh(0) });
-      // The resume answers with the task caught up, on both stores (SQLite answered its stale 00:00).
+      // The resume answers with the task caught up, on both stores (SQLite answered its stale 00:00),
+      // and says so to this process's runner (its log line), as the runner's own catch-up does.
+      const caught: unknown[] = [];
+      orrery.events.on('caughtUp', (tasks) => caught.push(...tasks));
       expect(await orrery.resumeTask(none.id, { at: hh(4, 30) })).toMatchObject({ nextRun: hh(5), scheduledFor: hh(5), paused: null });
       expect(await orrery.resumeTask(latest.id, { at: hh(4, 30) })).toMatchObject({ nextRun: hh(4, 30), scheduledFor: hh(4) });
+      expect(caught).toEqual([
+        { task: none.id, type: 'cron', catchUp: 'none', missed: hh(0), serves: hh(5), nextRun: hh(5) },
+        { task: latest.id, type: 'cron', catchUp: 'latest', missed: hh(0), serves: hh(4), nextRun: hh(4, 30) },
+      ]);
       expect(await orrery.getTask(latest.id)).toMatchObject({ nextRun: hh(4, 30), scheduledFor: hh(4) });
       const runs = new Map((await orrery.scheduleDue({ at: hh(4, 30) })).map((r) => [r.task, r]));
       expect(runs.has(none.id)).toBe(false);
