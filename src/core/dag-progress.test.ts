@@ -45,6 +45,11 @@ describe('planProgress', () => {
     expect(p.changes).toMatchObject([{ taskId: 'a', status: 'up_for_retry', attempt: 2, retriesLeft: 1, error: 'E1' }]);
     expect(p.attempts).toEqual([{ taskId: 'a', attempt: 2, notBefore: new Date(now.getTime() - 1000 + 60_000), upstream: {} }]);
     expect(p.alerts).toMatchObject([{ kind: 'retry', taskId: 'a', attempt: 1, error: 'E1' }]);
+    // Near JavaScript's last instant the retry is held there (it was an invalid Date: the DAG step failed for good).
+    const last = new Date(8.64e15);
+    const late: AttemptState = { ...failed('E2'), runStarted: new Date(8.64e15 - 2000), runEnded: new Date(8.64e15 - 500) };
+    const q = planProgress([spec('a', [], 2)], new Map([inst('a', 'running', { retriesLeft: 2, current: late })]), last);
+    expect(q.attempts).toEqual([{ taskId: 'a', attempt: 2, notBefore: last, upstream: {} }]);
   });
 
   it('retries exhausted: the task fails, every descendant is upstream_failed, an independent branch goes on', () => {

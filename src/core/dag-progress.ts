@@ -1,3 +1,4 @@
+import { later } from './instants.js';
 import { FINAL_DAG_TASK_STATUSES, topologicalOrder, type DagRunStatus, type DagTaskSpec, type DagTaskStatus } from './dag.js';
 import type { DisabledReason, RunStatus, TaskStatus } from './model.js';
 
@@ -135,7 +136,7 @@ export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyM
         plan.attempts.push({ taskId: spec.id, attempt, notBefore: now, upstream: upstream() });
       } else if (cur.retriesLeft > 0 && a.disabledReason !== 'permfailed' && a.disabledReason !== 'manual') {
         const attempt = cur.attempt + 1;
-        const retryAt = new Date(Math.max(ended.getTime() + spec.retryDelayMs, now.getTime()));
+        const retryAt = new Date(Math.max(later(ended, spec.retryDelayMs).getTime(), now.getTime()));
         set(spec.id, { status: 'up_for_retry', attempt, retriesLeft: cur.retriesLeft - 1, lost: 0, error, started: cur.started ?? a.runStarted });
         plan.attempts.push({ taskId: spec.id, attempt, notBefore: retryAt, upstream: Object.fromEntries(spec.after.map((p) => [p, state.get(p)!.result ?? null])) });
         plan.alerts.push({ kind: 'retry', taskId: spec.id, attempt: cur.attempt, error, retryAt });

@@ -1,5 +1,6 @@
 import { MAX_DURATION_MS, parseDuration } from './durations.js';
 import { invalid } from './errors.js';
+import { earlier } from './instants.js';
 import type { TaskType } from './model.js';
 import { INT4_MAX } from './storable.js';
 
@@ -117,7 +118,7 @@ export function formatRateLimit(r: RateLimit | null): string {
 
 /** Start of the sliding window at `at`: a run started at `s` counts while `s > windowStart(at)`. */
 export function rateWindowStart(at: number, r: RateLimit): number {
-  return at - r.perMs;
+  return earlier(new Date(at), r.perMs).getTime(); // held at the earliest instant both stores hold
 }
 
 /**

@@ -259,12 +259,16 @@ function makeCron(expr: string, tz: string): Cron {
 
 /** Late in 2999 in every zone: occurrences before it are in a year before 3000 wherever they are seen. */
 const CRON_END_NEAR = Date.UTC(2999, 11, 30);
+/** Early in 3000 in every zone: no occurrence after it is before the year 3000 anywhere. */
+const CRON_END_FAR = Date.UTC(3000, 0, 2);
 
 /**
  * The cron's next occurrence after `after`, null from the year 3000 on (local time in `tz`): the cron
  * library looks no further without a year field, and one that names 3000 or later must not reach past it.
  */
 function cronNext(cron: Cron, tz: string, after: Date): Date | null {
+  // From the year 3000 in every zone on, there is none (the library fails on instants near JavaScript's last).
+  if (after.getTime() >= CRON_END_FAR) return null;
   const next = cron.nextRun(after);
   if (next === null || next.getTime() < CRON_END_NEAR) return next;
   return DateTime.fromJSDate(next, { zone: tz }).year >= 3000 ? null : next;

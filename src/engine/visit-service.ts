@@ -347,6 +347,7 @@ export class VisitService {
 
   /** Records the results of finished visit tasks (each exactly once) and forgets them. */
   async collectFinishedVisits(limit = 1000): Promise<CollectedVisit[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     return this.store.visits.collectFinishedVisits(limit, this.rng);
   }
 }

@@ -1,3 +1,4 @@
+import { later } from '../core/instants.js';
 import type { NewTask } from '../core/validation.js';
 import { sortedWeights } from '../core/json-checks.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
@@ -156,7 +157,7 @@ export function claimedFromDue(task: Task, type: Pick<TaskType, 'backendName' | 
     result: null,
     error: null,
     worker: c.worker,
-    leaseExpiresAt: new Date(c.at.getTime() + type.leaseMs),
+    leaseExpiresAt: later(c.at, type.leaseMs),
     attempt: task.nextAttempt,
     cancelRequested: false,
   };

@@ -60,6 +60,10 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect((await orrery.registerWorker({ id: 'w', host: 'h', pid: 1, types: ['o'], concurrency: 1 }, { at: earliest })).startedAt).toEqual(earliest);
       await orrery.createTask({ type: 'p', policy: 'oneshot' }, { at: earliest });
       await expect(orrery.scheduleDue({ at: earliest, graceMs: 60_000, type: 'p' })).resolves.toBeInstanceOf(Array);
+      // A claim of a rate-limited type (its windows reach before it; PostgreSQL failed: library differential audit).
+      expect((await orrery.claim({ worker: 'w', types: ['o'], limit: 10, at: earliest })).runs.map((c) => c.run.task)).toEqual([t.id]);
+      // Alerts taken for delivery just before the latest instant: their lease is held there (PostgreSQL failed).
+      await expect(orrery.store.alerts.takeAlerts({ sources: ['task'], at: new Date(latest.getTime() - 1000), limit: 1, leaseMs: 60_000 })).resolves.toBeDefined();
       for (const at of [earliest, latest]) {
         for (const range of ['1h', '24h', '7d']) {
           const series = await orrery.runSeries({ at, range });

@@ -450,6 +450,8 @@ export function visitCases(sut: StoreUnderTest): void {
       const claimed = await claimStarted(o, { worker: 'w', types: ['git'], limit: 10, at: T0 });
       const byUrl = new Map(claimed.map((c) => [c.arguments.args[0], c.run.backendId]));
       await o.endRun(byUrl.get('u1')!, { status: 'eventful', worker: 'w', at: plus(T0, MIN), result: { status: 'successful', snapshot: 'snap1' } });
+      // A limit that is not an integer from 1 is refused on both stores (SQLite and PostgreSQL threw their driver's errors, or answered []).
+      for (const limit of [-1, 0, 1.5, null, '2']) await expect(o.visits.collectFinishedVisits(limit as never)).rejects.toMatchObject({ name: 'ValidationError', details: [expect.objectContaining({ path: 'limit' })] });
       expect(await o.visits.collectFinishedVisits()).toHaveLength(1);
       expect(await o.visits.collectFinishedVisits()).toEqual([]);
       await o.endRun(byUrl.get('u2')!, { status: 'permfailed', worker: 'w', at: plus(T0, 2 * MIN), error: 'boom' });

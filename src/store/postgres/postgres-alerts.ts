@@ -1,3 +1,4 @@
+import { later } from '../../core/instants.js';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { OrreryError } from '../../core/errors.js';
@@ -44,7 +45,7 @@ export class PostgresAlerts implements AlertStore {
     const { rows } = await this.pool.query<Row>(
       `UPDATE alerts a SET tries = a.tries + 1, first_try = coalesce(a.first_try, $1), next_try = $2, taken_by = $3
        WHERE a.id IN (SELECT id FROM alerts WHERE next_try <= $1 AND source = ANY($5::text[]) ORDER BY next_try, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING a.*`,
-      [req.at, new Date(req.at.getTime() + req.leaseMs), token, req.limit, req.sources],
+      [req.at, later(req.at, req.leaseMs), token, req.limit, req.sources],
     );
     return { token, alerts: alertsInOrder(rows) };
   }

@@ -1,3 +1,4 @@
+import { LATEST_INSTANT_MS } from '../../core/instants.js';
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { TaskType } from '../../core/model.js';
@@ -33,7 +34,7 @@ export class SqliteAlerts implements AlertStore {
   async takeAlerts(req: { sources: readonly AlertSource[]; at: Date; limit: number; leaseMs: number }): Promise<TakenAlerts> {
     const token = randomUUID();
     const at = req.at.getTime();
-    const rows = await this.write(() => this.s.take.all({ at, until: at + req.leaseMs, limit: req.limit, token, sources: JSON.stringify(req.sources) }) as Row[]);
+    const rows = await this.write(() => this.s.take.all({ at, until: Math.min(at + req.leaseMs, LATEST_INSTANT_MS), limit: req.limit, token, sources: JSON.stringify(req.sources) }) as Row[]);
     return { token, alerts: alertsInOrder(rows) };
   }
 
