@@ -124,9 +124,19 @@ function cleanJson(v: unknown, depth: number): boolean {
 
 export function validateMetadata(value: unknown, path = 'metadata'): Record<string, unknown> {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(path, 'must be a JSON object');
-  assertJson(value, path);
+  assertJsonObject(value, path);
   return value as Record<string, unknown>;
+}
+
+/**
+ * A JSON object as JSON.stringify writes it: an object with a `toJSON()` method is judged by what that
+ * method returns (a `Date`, or a `toJSON()` returning text or an array, is not an object; stored, it
+ * made the run unreadable on PostgreSQL), and the whole value is checked by assertJson.
+ */
+export function assertJsonObject(value: unknown, path: string): void {
+  const written = value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function' ? (value as { toJSON(key: string): unknown }).toJSON('') : value;
+  if (written === null || typeof written !== 'object' || Array.isArray(written)) throw invalid(path, 'must be a JSON object');
+  assertJson(value, path);
 }
 
 export function fromDetails(details: ErrorDetail[]): ValidationError {

@@ -1,7 +1,7 @@
 import { invalid } from './errors.js';
 import { checkDate } from './instants.js';
 import { LOG_LEVELS, type RunLogRecord } from './model.js';
-import { assertJson } from './json-checks.js';
+import { assertJson, assertJsonObject } from './json-checks.js';
 
 /** Which of a run's log records to read (`getRunLogs`): a page after a cursor, for live logs. */
 export interface RunLogQuery {
@@ -40,7 +40,7 @@ export function checkLogRecords(records: readonly RunLogRecord[]): void {
     checkDate(r.at, `${at}.at`);
     if (!(LOG_LEVELS as readonly string[]).includes(r.level)) throw invalid(`${at}.level`, `must be one of ${LOG_LEVELS.join(', ')}`);
     if (typeof r.message !== 'string') throw invalid(`${at}.message`, 'must be text');
-    if (r.attributes !== undefined && (r.attributes === null || typeof r.attributes !== 'object' || Array.isArray(r.attributes))) throw invalid(`${at}.attributes`, 'must be an object');
+    if (r.attributes !== undefined) assertJsonObject(r.attributes, `${at}.attributes`);
     // Storable text, finite numbers, and nesting within the limit every interface applies (MAX_JSON_NESTING).
     assertJson({ message: r.message, attributes: r.attributes ?? {} }, at);
   });

@@ -10,7 +10,7 @@ import { backfillRange, dagPointsBetween } from '../core/backfill.js';
 import { previewCount, previewDag, type Preview } from '../core/schedule-preview.js';
 import { priorityRank, type RunLogRecord, type TaskRun } from '../core/model.js';
 import type { NewTask } from '../core/validation.js';
-import { assertJson, validatePauseReason } from '../core/json-checks.js';
+import { assertJsonObject, validatePauseReason } from '../core/json-checks.js';
 import { dagInput } from './input-parsers.js';
 import { assertText, checkCountLimit } from '../core/storable.js';
 import type { DagPoint, DagRun, DagTaskRow, NewDagAttempt, StoredDag } from '../store/dag-store.js';
@@ -229,8 +229,7 @@ export class DagService {
   /** A manual run at now with `params` (a JSON object every task sees). */
   async trigger(id: string, params: unknown = {}): Promise<DagRun> {
     assertText(id, 'id');
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) throw invalid('params', 'must be a JSON object');
-    assertJson(params, 'params');
+    assertJsonObject(params, 'params');
     const run = await this.store.triggerRun(id, params as Record<string, unknown>, this.orrery.now());
     this.orrery.store.wake({ kind: 'dags-changed' });
     return run;
@@ -344,8 +343,7 @@ export class DagService {
     assertText(id, 'id');
     const range = backfillRange(input, this.orrery.now(), ['from', 'to', 'params']);
     const params = input.params ?? {};
-    if (params === null || typeof params !== 'object' || Array.isArray(params)) throw invalid('params', 'must be a JSON object');
-    assertJson(params, 'params');
+    assertJsonObject(params, 'params');
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     const points = dagPointsBetween(d.schedule, d.start, range);

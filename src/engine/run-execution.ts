@@ -162,6 +162,9 @@ export class RunExecution {
     this.events.onSettled(this, handlerMs);
     // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
     if (this.finished) return;
+    // Past its deadline, though the timeout's timer has not fired (the handler held the event loop): it
+    // timed out all the same, whatever it returned (docs/guide.md#timeouts).
+    if (!this.cancelling && this.deadline !== null && this.clock.now().getTime() >= this.deadline) return this.timeout();
     this.finishing = this.finish(this.cancelling ? { status: 'failed', error: CANCELLED_ERROR } : outcomeOfSettled(r), handlerMs);
   }
 

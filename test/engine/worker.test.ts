@@ -101,6 +101,22 @@ describe('Worker (inline isolation)', () => {
     expect((await orrery.getTask(t.id))!).toMatchObject({ status: 'disabled', disabledReason: 'retries_exhausted' });
   });
 
+  it('a handler that holds the event loop past its timeout and then returns has timed out all the same (handlers audit: it was recorded eventful)', async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'busy', timeoutMs: 100 });
+    const d = daemon(orrery, {
+      busy: () => {
+        const until = Date.now() + 400; // synchronous: the timeout's timer cannot fire before it returns
+        while (Date.now() < until);
+        return true;
+      },
+    });
+    const t = await orrery.createTask({ type: 'busy', policy: 'oneshot' });
+    d.start();
+    onCleanup(() => d.stop());
+    expect(await finished(orrery, t.id)).toMatchObject({ status: 'failed', error: 'timeout after 100ms' });
+  });
+
   it('heartbeats keep a long run\'s lease; a lost lease aborts the handler and leaves the end to the new holder', async () => {
     const { orrery, onCleanup } = await setup();
     await orrery.createTaskType({ name: 'long', leaseMs: 1000 });

@@ -167,6 +167,24 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect(await orrery.searchTasks({})).toEqual([]);
     });
 
+    it('metadata, DAG params and log attributes that JSON writes as text or an array (a toJSON(), a Date) are refused, and the run stays readable', async () => {
+      const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
+      await orrery.createTask({ type: 'mail', policy: 'oneshot' }, { at: T0 });
+      await orrery.scheduleDue({ at: T0 });
+      const [c] = await claimStarted(orrery, { worker: 'w', types: ['mail'], limit: 1, at: T0 });
+      const b = c!.run.backendId;
+      const named = (path: string) => ({ name: 'ValidationError', details: [expect.objectContaining({ path, message: 'must be a JSON object' })] });
+      // Before: PostgreSQL stored the jsonb string "x" and getRun then threw a SyntaxError; SQLite stored "x".
+      for (const metadata of [{ toJSON: () => 'x' }, { toJSON: () => [1] }, new Date(0)]) {
+        await expect(orrery.endRun(b, { status: 'eventful', worker: 'w', metadata } as never)).rejects.toMatchObject(named('metadata'));
+      }
+      await expect(orrery.appendRunLogs(b, [{ at: T0, level: 'info', message: 'm', attributes: { toJSON: () => 's' } }] as never)).rejects.toMatchObject(named('records[0].attributes'));
+      expect(await orrery.getRun(b)).toMatchObject({ status: 'started', metadata: {} });
+      // An object written as an object passes.
+      await orrery.endRun(b, { status: 'eventful', worker: 'w', metadata: { toJSON: () => ({ k: 1 }) } } as never);
+      expect((await orrery.getRun(b))?.metadata).toEqual({ k: 1 });
+    });
+
     it('a lister state that JSON writes as a string (a Date, a String object) is refused, and the lister stays readable', async () => {
       const { orrery } = await setup([]);
       const lister = await orrery.visits.getOrCreateLister('l');
