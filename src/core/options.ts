@@ -25,6 +25,14 @@ export function knownOptions<T>(opts: T | null | undefined, known: readonly stri
   return o;
 }
 
+/**
+ * An array of a batch without holes (`[a, , b]`): a hole is refused naming its place, as an undefined
+ * item would be (the stores skipped it, or failed with a TypeError of their driver).
+ */
+export function refuseHoles(items: readonly unknown[], path: string): void {
+  for (let i = 0; i < items.length; i++) if (!(i in items)) throw invalid(`${path}[${i}]`, 'is missing (a hole in the array)');
+}
+
 /** A flag given as anything but a boolean is refused (`fill: 'no'` or `ids: 'yes'` would have been read as true). */
 export function checkFlag(v: unknown, name: string): void {
   if (v !== undefined && typeof v !== 'boolean') throw invalid(name, 'must be a boolean');

@@ -1,3 +1,4 @@
+import { refuseHoles } from './options.js';
 import { invalid } from './errors.js';
 import { checkDate } from './instants.js';
 import { LOG_LEVELS, type RunLogRecord } from './model.js';
@@ -31,6 +32,7 @@ const RECORD_FIELDS = new Set(['at', 'level', 'message', 'attributes']);
  */
 export function checkLogRecords(records: readonly RunLogRecord[]): void {
   if (!Array.isArray(records)) throw invalid('records', 'must be an array of log records');
+  refuseHoles(records, 'records');
   records.forEach((r, i) => {
     const at = `records[${i}]`;
     if (r === null || typeof r !== 'object') throw invalid(at, 'must be a log record { at, level, message, attributes }');

@@ -1,7 +1,7 @@
 import { checkDate } from '../core/instants.js';
 import { NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { assertDurationMs } from '../core/durations.js';
-import { checkFlag, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { checkFlag, knownOptions, refuseHoles, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { requireAbandonOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
 import { ABANDON_OPTIONS, ANSWER_WITHIN, CLAIM_OPTIONS, END_OPTIONS, HEARTBEAT_OPTIONS, HEARTBEAT_RUNS_OPTIONS, RELEASE_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
@@ -143,6 +143,7 @@ export class BoardCalls {
     refuseUnknownKeys(opts, HEARTBEAT_RUNS_OPTIONS, 'options');
     checkAnswerWithin(opts.answerWithinMs);
     if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
+    refuseHoles(opts.runs, 'runs');
     opts.runs.forEach((r, i) => {
       if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
       assertText(r.backendId, `runs[${i}].backendId`);

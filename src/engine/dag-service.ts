@@ -179,9 +179,9 @@ export class DagService {
   async runs(given: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number } | string = {}, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
     // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs);
     // `runs('etl', { status })` takes the rest beside the id, as the typed client does.
-    if (more === null || typeof more !== 'object') throw invalid('filter', 'must be an object { status, limit, beforeId }');
+    if (more === null || typeof more !== 'object' || more instanceof Date) throw invalid('filter', 'must be an object { status, limit, beforeId }');
     const filter = typeof given === 'string' ? { ...more, dag: given } : given;
-    if (filter === null || typeof filter !== 'object') throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
+    if (filter === null || typeof filter !== 'object' || filter instanceof Date) throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
     refuseUnknownKeys(filter, ['dag', 'status', 'limit', 'beforeId'], 'filter');
     for (const k of ['dag', 'status'] as const) {
       if (filter[k] !== undefined && typeof filter[k] !== 'string') throw invalid(k, 'must be a string');

@@ -12,7 +12,7 @@ export const DEFAULT_ARCHIVE_PAGE = 100;
 
 /** An archive listing's filter: ids integers, `limit` DEFAULT_ARCHIVE_PAGE when left out, no other field. */
 export function checkArchiveFilter(f: Partial<ArchivedRunFilter> = {}): ArchivedRunFilter {
-  if (f === null || typeof f !== 'object' || Array.isArray(f)) throw invalid('filter', 'must be an object { task?, afterId?, limit? }');
+  if (f === null || typeof f !== 'object' || Array.isArray(f) || f instanceof Date) throw invalid('filter', 'must be an object { task?, afterId?, limit? }');
   refuseUnknownKeys(f, ['task', 'afterId', 'limit'], 'filter');
   if (f.task !== undefined && !Number.isSafeInteger(f.task)) throw invalid('task', 'must be a task id');
   if (f.afterId !== undefined && !Number.isSafeInteger(f.afterId)) throw invalid('afterId', 'must be an integer');

@@ -1,5 +1,5 @@
 import { NotFoundError, invalid } from '../core/errors.js';
-import { checkFlag, knownOptions, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { INT4_MAX, assertText } from '../core/storable.js';
 import { assertJson } from '../core/json-checks.js';
@@ -79,8 +79,8 @@ export class VisitService {
     public rng: () => number = Math.random,
   ) {}
 
-  private instant(at?: Date): Date {
-    checkDate(at, 'at');
+  private instant(at?: Date, path = 'at'): Date {
+    checkDate(at, path);
     return at ?? this.clock.now();
   }
 
@@ -104,6 +104,8 @@ export class VisitService {
   }
 
   async findLister(name: string, instanceName = ''): Promise<Lister | null> {
+    if (typeof name !== 'string') throw invalid('name', 'must be a string (the lister\'s name)');
+    if (typeof instanceName !== 'string') throw invalid('instanceName', 'must be a string (its instance name, \'\' by default)');
     assertText(name, 'name');
     assertText(instanceName, 'instanceName');
     return this.store.visits.getLister(name, instanceName);
@@ -146,6 +148,7 @@ export class VisitService {
   async recordListedOrigins(inputs: readonly unknown[], at: At | Date = {}): Promise<ListedOrigin[]> {
     const opts = atOptions(at);
     if (Array.isArray(inputs) && inputs.length > MAX_ORIGINS_BATCH) throw invalid('origins', `at most ${MAX_ORIGINS_BATCH} origins per batch`);
+    if (Array.isArray(inputs)) refuseHoles(inputs, 'origins');
     const { validateListedOrigins } = await visitInput();
     const origins = validateListedOrigins(inputs);
     const ids = [...new Set(origins.map((o) => o.listerId))];
@@ -179,6 +182,7 @@ export class VisitService {
   /** Enables or disables the listed entries of origins (of one lister when given); returns how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
     if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }');
+    refuseHoles(keys, 'origins');
     if (typeof enabled !== 'boolean') throw invalid('enabled', 'must be a boolean (true enables, false disables)');
     const checked = keys.map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) }));
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
@@ -209,10 +213,11 @@ export class VisitService {
   /** Records visit results in order, in one transaction; one invalid result rejects the batch. */
   async recordVisits(items: ReadonlyArray<{ url: string; visitType: string; status: VisitStatus; snapshot?: string | null; at?: Date }>): Promise<RecordedVisit[]> {
     if (!Array.isArray(items)) throw invalid('visits', 'must be an array');
+    refuseHoles(items, 'visits');
     const visits = items.map((v, i) => {
       const path = items.length > 1 ? `visits[${i}]` : '';
       if (v !== null && typeof v === 'object') refuseUnknownKeys(v, VISIT_RESULT_FIELDS, path);
-      return validateVisitResult({ ...v, at: this.instant(v?.at) }, path);
+      return validateVisitResult({ ...v, at: this.instant(v?.at, path ? `${path}.at` : 'at') }, path);
     });
     return this.store.visits.recordVisits(visits, this.rng);
   }

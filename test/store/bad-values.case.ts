@@ -185,6 +185,38 @@ export function badValueCases(sut: StoreUnderTest): void {
       expect((await orrery.getRun(b))?.metadata).toEqual({ k: 1 });
     });
 
+    it('holes in batch arrays, a Date as a filter and a lister name that is not text are ValidationErrors naming them on both stores (library edge audit)', async () => {
+      const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
+      const named = (path: string) => ({ name: 'ValidationError', details: [expect.objectContaining({ path })] });
+      const visit = { url: 'https://x', visitType: 'git', status: 'successful' };
+      // eslint-disable-next-line no-sparse-arrays
+      await expect(orrery.visits.recordVisits([visit, , visit] as never)).rejects.toMatchObject(named('visits[1]'));
+      // eslint-disable-next-line no-sparse-arrays
+      await expect(orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: 'a' }, , { backendId: 'b' }] } as never)).rejects.toMatchObject(named('runs[1]'));
+      // eslint-disable-next-line no-sparse-arrays
+      await expect(orrery.visits.setOriginsEnabled([{ url: 'https://x', visitType: 'git' }, ,] as never, false)).rejects.toMatchObject(named('origins[1]'));
+      // eslint-disable-next-line no-sparse-arrays
+      await expect(orrery.appendRunLogs('b', [{ at: T0, level: 'info', message: 'm' }, , { at: T0, level: 'info', message: 'n' }] as never)).rejects.toMatchObject(named('records[1]'));
+      const lister = await orrery.visits.getOrCreateLister('l');
+      const origin = { listerId: lister.id, url: 'https://x', visitType: 'git' };
+      // eslint-disable-next-line no-sparse-arrays
+      await expect(orrery.visits.recordListedOrigins([origin, , origin] as never)).rejects.toMatchObject(named('origins[1]'));
+      for (const filter of [new Date()]) {
+        await expect(orrery.readArchivedRuns(filter as never)).rejects.toMatchObject(named('filter'));
+        await expect(orrery.readArchivedTasks(filter as never)).rejects.toMatchObject(named('filter'));
+        await expect(orrery.dags.runs(filter as never)).rejects.toMatchObject(named('filter'));
+        await expect(orrery.dags.runs('d', filter as never)).rejects.toMatchObject(named('filter'));
+      }
+      for (const name of [{}, 5, null, ['l']]) await expect(orrery.visits.findLister(name as never)).rejects.toMatchObject(named('name'));
+      await expect(orrery.visits.findLister('l', 5 as never)).rejects.toMatchObject(named('instanceName'));
+      // A visit's bad instant is named with its place in the batch.
+      await expect(orrery.visits.recordVisits([visit, visit, { ...visit, at: new Date(NaN) }] as never)).rejects.toMatchObject(named('visits[2].at'));
+      // An origin's extra arguments nest one level less than arguments: 127 (one of 128 blocked every scheduling pass).
+      const deep = (n: number): unknown => (n === 0 ? 1 : { k: deep(n - 1) });
+      await expect(orrery.visits.recordListedOrigins([{ ...origin, extraLoaderArguments: deep(128) }] as never)).rejects.toMatchObject(named('origins[0].extraLoaderArguments'));
+      await orrery.visits.recordListedOrigins([{ ...origin, extraLoaderArguments: deep(127) }] as never);
+    });
+
     it('a lister state that JSON writes as a string (a Date, a String object) is refused, and the lister stays readable', async () => {
       const { orrery } = await setup([]);
       const lister = await orrery.visits.getOrCreateLister('l');
