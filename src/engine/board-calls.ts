@@ -152,7 +152,14 @@ export class BoardCalls {
     });
     this.s.events.emit('worker', opts.worker);
     const at = this.s.instant(opts.at); // a start reported after it is recorded at it; the store floors it at the run's scheduled (core reportedStart)
-    return this.s.store.heartbeatRuns(opts.worker, opts.runs.map((r) => (r.startedAt && r.startedAt > at ? { ...r, startedAt: at } : r)), at);
+    // A run given twice is one item, with the earliest start reported (the stores differed on such a batch).
+    const items = new Map<string, HeartbeatItem>();
+    for (const r of opts.runs) {
+      const before = items.get(r.backendId)?.startedAt;
+      const started = before && (!r.startedAt || before < r.startedAt) ? before : r.startedAt;
+      items.set(r.backendId, started ? { backendId: r.backendId, startedAt: started > at ? at : started } : { backendId: r.backendId });
+    }
+    return this.s.store.heartbeatRuns(opts.worker, [...items.values()], at);
   }
 
   async releaseRuns(opts: At & { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {

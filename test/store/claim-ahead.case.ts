@@ -37,6 +37,10 @@ export function claimAheadCases(sut: StoreUnderTest): void {
         cancelRequested: [],
       });
       expect((await orrery.queueStats()).find((q) => q.type === 'load-git')).toMatchObject({ running: 1, claimed: 2 });
+      // A run given twice, once with its start: one item, started at the earliest start reported, on both
+      // stores (SQLite marked it started, PostgreSQL left it claimed: library edge audit).
+      expect(await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: b }, { backendId: b, startedAt: plus(T0, 15) }, { backendId: b, startedAt: plus(T0, 12) }], at: plus(T0, 30) })).toEqual({ renewed: 1, lost: [], cancelRequested: [] });
+      expect(await orrery.store.getRun(b)).toMatchObject({ status: 'started', started: plus(T0, 12), leaseExpiresAt: plus(T0, 30_030) });
       expect(tasks).toHaveLength(3);
     });
 
