@@ -1,6 +1,6 @@
 import { MAX_DURATION_MS, parseDuration } from './durations.js';
 import { invalid } from './errors.js';
-import { earlier } from './instants.js';
+import { EARLIEST_INSTANT_MS } from './instants.js';
 import type { TaskType } from './model.js';
 import { INT4_MAX } from './storable.js';
 
@@ -118,7 +118,7 @@ export function formatRateLimit(r: RateLimit | null): string {
 
 /** Start of the sliding window at `at`: a run started at `s` counts while `s > windowStart(at)`. */
 export function rateWindowStart(at: number, r: RateLimit): number {
-  return earlier(new Date(at), r.perMs).getTime(); // held at the earliest instant both stores hold
+  return Math.max(at - r.perMs, EARLIEST_INSTANT_MS); // held at the earliest instant both stores hold
 }
 
 /**

@@ -158,13 +158,14 @@ export class RunExecution {
     if (this.settledOnce) return;
     this.settledOnce = true;
     this.ignoredTimer?.cancel();
-    const handlerMs = this.clock.now().getTime() - this.startedMs;
+    const settledMs = this.clock.now().getTime();
+    const handlerMs = settledMs - this.startedMs;
     this.events.onSettled(this, handlerMs);
     // Timed out, cancelled, lost or abandoned: its end is already on its way (or not ours).
     if (this.finished) return;
     // Past its deadline, though the timeout's timer has not fired (the handler held the event loop): it
     // timed out all the same, whatever it returned (docs/guide.md#timeouts).
-    if (!this.cancelling && this.deadline !== null && this.clock.now().getTime() >= this.deadline) return this.timeout();
+    if (!this.cancelling && this.deadline !== null && settledMs >= this.deadline) return this.timeout();
     this.finishing = this.finish(this.cancelling ? { status: 'failed', error: CANCELLED_ERROR } : outcomeOfSettled(r), handlerMs);
   }
 

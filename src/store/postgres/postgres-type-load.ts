@@ -1,4 +1,5 @@
 import { earlier } from '../../core/instants.js';
+import { rateWindowStart } from '../../core/limits.js';
 import type pg from 'pg';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { TypeLoadRequest } from '../store.js';
@@ -40,7 +41,7 @@ export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<Ty
   let startsInWindow = 0;
   let nextRateSlot: Date | null = null;
   if (req.rate !== null) {
-    const windowStart = earlier(req.at, req.rate.perMs);
+    const windowStart = new Date(rateWindowStart(req.at.getTime(), req.rate));
     startsInWindow = (await one<{ n: number }>(TYPE_LOAD_QUERIES.starts, [req.type, windowStart])).n;
     if (startsInWindow >= req.rate.count) {
       const nth = await one<{ started: Date } | undefined>(TYPE_LOAD_QUERIES.nthStart, [req.type, windowStart, startsInWindow - req.rate.count]);
@@ -50,7 +51,7 @@ export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<Ty
   let keyStartsInWindow = 0;
   let nextKeyRateSlot: Date | null = null;
   if (req.keyRate && req.key !== null) {
-    const windowStart = earlier(req.at, req.keyRate.perMs);
+    const windowStart = new Date(rateWindowStart(req.at.getTime(), req.keyRate));
     keyStartsInWindow = (await one<{ n: number }>(TYPE_LOAD_QUERIES.keyStarts, [req.type, req.key, windowStart])).n;
     if (keyStartsInWindow >= req.keyRate.count) {
       const nth = await one<{ started: Date } | undefined>(TYPE_LOAD_QUERIES.nthKeyStart, [req.type, req.key, windowStart, keyStartsInWindow - req.keyRate.count]);

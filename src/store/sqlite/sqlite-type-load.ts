@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { rateWindowStart } from '../../core/limits.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { TypeLoadRequest } from '../store.js';
 
@@ -45,7 +46,7 @@ export class SqliteTypeLoad {
     let startsInWindow = 0;
     let nextRateSlot: Date | null = null;
     if (req.rate !== null) {
-      const since = at - req.rate.perMs;
+      const since = rateWindowStart(at, req.rate);
       startsInWindow = (this.s.starts.get(req.type, since) as { n: number }).n;
       if (startsInWindow >= req.rate.count) {
         const nth = this.s.nthStart.get(req.type, since, startsInWindow - req.rate.count) as { started: number } | undefined;
@@ -55,7 +56,7 @@ export class SqliteTypeLoad {
     let keyStartsInWindow = 0;
     let nextKeyRateSlot: Date | null = null;
     if (req.keyRate && req.key !== null) {
-      const since = at - req.keyRate.perMs;
+      const since = rateWindowStart(at, req.keyRate);
       keyStartsInWindow = (this.s.keyStarts.get(req.type, req.key, since) as { n: number }).n;
       if (keyStartsInWindow >= req.keyRate.count) {
         const nth = this.s.nthKeyStart.get(req.type, req.key, since, keyStartsInWindow - req.keyRate.count) as { started: number } | undefined;
