@@ -1,4 +1,5 @@
 import { FINISHED_TASK_STATUSES, RUN_STATUSES, isFinalRunStatus } from '../core/model.js';
+import { LATEST_INSTANT_MS } from '../core/instants.js';
 
 /** A list of SQL string literals for `IN (...)`, from a core list of names (no quote in any of them). */
 export function sqlStrings(values: readonly string[]): string {
@@ -15,3 +16,13 @@ export const FINISHED_TASK_STATUSES_SQL = sqlStrings(FINISHED_TASK_STATUSES);
 
 /** The run statuses that are not final (waiting, claimed, started) as an SQL list: `status NOT IN (...)` is a finished run. */
 export const UNFINISHED_RUN_STATUSES_SQL = sqlStrings(RUN_STATUSES.filter((s) => !isFinalRunStatus(s)));
+
+/**
+ * A lease computed in SQL (an instant plus the type's lease), held at the latest instant a `Date`
+ * holds (core LATEST_INSTANT_MS, as core `later` holds one computed in TypeScript): past it the run
+ * read back with an invalid lease. SQLite keeps instants as epoch milliseconds.
+ */
+export const heldLeaseSqlite = (expr: string) => `min(${expr}, ${LATEST_INSTANT_MS})`;
+
+/** As heldLeaseSqlite, on PostgreSQL's timestamptz. */
+export const heldLeasePg = (expr: string) => `least(${expr}, to_timestamp(${LATEST_INSTANT_MS / 1000}))`;

@@ -74,6 +74,29 @@ export function badValueCases(sut: StoreUnderTest): void {
       }
     });
 
+    it('leases computed just before the latest instant are held there: runs claimed, started from outside and renewed read back (both stores read an invalid lease)', async () => {
+      const { orrery } = await setup([{ name: 'o', leaseMs: '1h' }]);
+      const latest = 8.64e15;
+      const near = new Date(latest - 1000);
+      let n = 0;
+      const make = () => orrery.createTask({ type: 'o', policy: 'oneshot', arguments: { args: [(n += 1)] }, nextRun: near }, { at: near });
+      const [a, b, c] = [await make(), await make(), await make()];
+      const queued = await orrery.scheduleDue({ at: near, type: 'o' });
+      expect(queued.map((r) => r.task).sort()).toEqual([a.id, b.id, c.id].sort());
+      // Two runs claimed from the queue, one started from outside, one claimed from its due task directly.
+      expect((await orrery.claim({ worker: 'w', types: ['o'], limit: 2, at: near })).runs.map((r) => r.run.task)).toEqual([a.id, b.id]);
+      await orrery.startRun(queued.find((r) => r.task === c.id)!.backendId, { worker: 'x', at: near });
+      const d = await make();
+      expect((await orrery.claim({ worker: 'w', types: ['o'], limit: 1, at: near })).runs.map((r) => r.run.task)).toEqual([d.id]);
+      const held = [...(await orrery.heldRuns('w')), ...(await orrery.heldRuns('x'))];
+      expect(held.map((h) => h.run.task).sort()).toEqual([a.id, b.id, c.id, d.id].sort());
+      for (const h of held) expect(h.run.leaseExpiresAt?.getTime()).toBe(latest);
+      // Renewals one by one and in a batch (with a start reported).
+      expect((await orrery.heartbeat(held[0]!.run.backendId, { worker: 'w', at: near })).leaseExpiresAt.getTime()).toBe(latest);
+      await orrery.heartbeatRuns({ worker: 'w', runs: [{ backendId: held[1]!.run.backendId, startedAt: near }, { backendId: held[2]!.run.backendId }], at: near });
+      for (const h of held) expect((await orrery.getRun(h.run.backendId))!.leaseExpiresAt?.getTime()).toBe(latest);
+    });
+
     it('a misspelt option of respawn, pause, resume or disable is a ValidationError naming it, and nothing changes', async () => {
       const { orrery } = await setup([{ name: 'o', defaultIntervalMs: '1h' }]);
       const t = await orrery.createTask({ type: 'o', policy: 'oneshot' });

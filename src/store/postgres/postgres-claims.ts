@@ -1,3 +1,4 @@
+import { heldLeasePg } from '../sql-lists.js';
 import type pg from 'pg';
 import { chooseClaims, earliestRetry, limitedClaimAt, limitedClaimCap, type ClaimCandidate } from '../../core/limits.js';
 import type { TaskType } from '../../core/model.js';
@@ -22,7 +23,7 @@ export const LIMIT_QUERIES = {
   // instants are the instants the limits counted); the others are claimed ahead.
   claimIds: `UPDATE task_runs r SET status = CASE WHEN x.start THEN 'started' ELSE 'claimed' END, worker = $1,
        started = CASE WHEN x.start THEN x.at ELSE r.started END,
-       lease_expires_at = x.at + y.lease_ms * interval '1 millisecond'
+       lease_expires_at = ${heldLeasePg("x.at + y.lease_ms * interval '1 millisecond'")}
      FROM unnest($2::bigint[], $3::timestamptz[], $4::boolean[]) AS x(id, at, start), task_types y, tasks t
      WHERE r.id = x.id AND r.status = 'scheduled' AND y.name = r.type AND t.id = r.task
      RETURNING r.*, ${CLAIM_TASK_COLUMNS('t')}, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`,

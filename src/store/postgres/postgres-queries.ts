@@ -1,6 +1,6 @@
 import { DAG_BACKEND } from '../../core/dag.js';
 import { RepreparedStatement } from './postgres-prepared.js';
-import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
+import { UNFINISHED_RUN_STATUSES_SQL, heldLeasePg } from '../sql-lists.js';
 /** The requested types ($3) that are not paused: claims never take runs or due tasks of a paused type. */
 const UNPAUSED_TYPES = `(SELECT name FROM task_types WHERE name = ANY($3::text[]) AND paused_at IS NULL) AS ty`;
 /**
@@ -24,7 +24,7 @@ export const CLAIM_TASK_COLUMNS = (t: string) =>
 const CLAIM_TYPE_COLUMNS = `y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms`;
 const CLAIM_UPDATE = `UPDATE task_runs r SET status = CASE WHEN picked.n <= $5 THEN 'started' ELSE 'claimed' END, worker = $1,
        started = CASE WHEN picked.n <= $5 THEN $2::timestamptz END,
-       lease_expires_at = $2::timestamptz + y.lease_ms * interval '1 millisecond'
+       lease_expires_at = ${heldLeasePg("$2::timestamptz + y.lease_ms * interval '1 millisecond'")}
      FROM picked, task_types y, tasks t WHERE r.id = picked.id AND y.name = r.type AND t.id = r.task
      RETURNING r.*, ${CLAIM_TASK_COLUMNS('t')}, ${CLAIM_TYPE_COLUMNS}`;
 /** Due tasks of the types in runner order: one tasks_due range per type and priority rank. */
@@ -54,7 +54,7 @@ const DUE_CLAIM = `ins AS (
        INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
        SELECT d.id, d.type, ${TIME_ORDERED_UUID('$2::timestamptz')}, CASE WHEN d.n <= $5 THEN 'started' ELSE 'claimed' END, d.priority_rank, $2,
          CASE WHEN d.n <= $5 THEN $2::timestamptz END, $1,
-         $2::timestamptz + y.lease_ms * interval '1 millisecond', d.next_attempt, d.concurrency_key, coalesce(d.scheduled_for, d.next_run)
+         ${heldLeasePg("$2::timestamptz + y.lease_ms * interval '1 millisecond'")}, d.next_attempt, d.concurrency_key, coalesce(d.scheduled_for, d.next_run)
        FROM due d JOIN task_types y ON y.name = d.type ORDER BY d.n
        RETURNING id, task, backend_id, status),
      marked AS (UPDATE tasks t SET status = 'next_run_scheduled', current_run = ins.id FROM ins
@@ -70,7 +70,7 @@ const GIVEN_BACK_RETURNING = `RETURNING id, backend_id, task, cancel_requested,
  * A renewal's lease: the renewal instant plus the type's lease, never earlier than the lease it renews
  * (a late or replayed heartbeat keeps the later expiry). Every renewal statement sets it so.
  */
-export const renewedLease = (current: string, renewal: string) => `greatest(${current}, ${renewal})`;
+export const renewedLease = (current: string, renewal: string) => `greatest(${current}, ${heldLeasePg(renewal)})`;
 
 export const HOT_QUERIES = {
   anyDue: `SELECT 1 FROM unnest(ARRAY[0, 1, 2, 3]::smallint[]) AS r(rank) WHERE EXISTS (SELECT 1 FROM tasks

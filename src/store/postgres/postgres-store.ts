@@ -1,3 +1,4 @@
+import { heldLeasePg } from '../sql-lists.js';
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
 import { externalStartInstant } from '../../core/run-end.js';
@@ -531,7 +532,7 @@ export class PostgresStore implements Store {
       const [row] = await this.rows(
         c,
         `UPDATE task_runs SET status = 'started', worker = $2, started = $3, metadata = $4::jsonb,
-           lease_expires_at = $3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'
+           lease_expires_at = ${heldLeasePg("$3::timestamptz + (SELECT lease_ms FROM task_types WHERE name = task_runs.type) * interval '1 millisecond'")}
          WHERE backend_id = $1 RETURNING *`,
         [backendId, req.worker, at, JSON.stringify({ ...current.metadata, ...(req.metadata ?? {}) })],
       );

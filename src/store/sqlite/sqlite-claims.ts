@@ -7,6 +7,8 @@ import type { ClaimOutcome, ClaimRequest, ClaimedRun } from '../store.js';
 import { directClaimStale } from '../../core/claim-ahead.js';
 import { timeOrderedUuid } from '../run-ids.js';
 import { idAfterFloor } from './sqlite-id-floor.js';
+import { heldLeaseSqlite } from '../sql-lists.js';
+import { LATEST_INSTANT_MS } from '../../core/instants.js';
 
 
 /**
@@ -97,7 +99,7 @@ export class SqliteClaims {
       // Positional parameters, in the statement's order (binding by name cost about 0.1 us per parameter).
       const started = status === 'started' ? at : null;
       const id = Number(
-        this.s.insertClaimed.run(task.id, task.type, backendId, status, row.priority_rank, at, started, req.worker, at + type.leaseMs, task.nextAttempt, task.concurrencyKey, task.scheduledFor.getTime())
+        this.s.insertClaimed.run(task.id, task.type, backendId, status, row.priority_rank, at, started, req.worker, Math.min(at + type.leaseMs, LATEST_INSTANT_MS), task.nextAttempt, task.concurrencyKey, task.scheduledFor.getTime())
           .lastInsertRowid,
       );
       this.s.markScheduled.run(id, task.id);
@@ -125,7 +127,7 @@ function prepareClaims(db: Database.Database) {
       WHERE type = ? AND status = 'scheduled' ORDER BY priority_rank, scheduled, id LIMIT +?`),
     claimOne: p(`UPDATE task_runs SET status = CASE WHEN @start = 1 THEN 'started' ELSE 'claimed' END, worker = @worker,
       started = CASE WHEN @start = 1 THEN @at ELSE started END,
-      lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      lease_expires_at = ${heldLeaseSqlite('@at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)')}
       WHERE id = @id AND status = 'scheduled' RETURNING *`),
     insertClaimed: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, started, worker, lease_expires_at, attempt, concurrency_key, scheduled_for)
       VALUES (${idAfterFloor('task_runs')}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),

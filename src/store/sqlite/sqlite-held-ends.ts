@@ -7,7 +7,7 @@ import { heartbeatAnswer } from '../heartbeat-answer.js';
 import { scheduledForColumn, taskFromRow, type Row } from '../rows.js';
 import type { EndRunItem, EndRunResult, HeartbeatItem, HeartbeatRunsAnswer } from '../store.js';
 import { GIVEN_BACK_RETURNING } from './sqlite-give-back.js';
-import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
+import { UNFINISHED_RUN_STATUSES_SQL, heldLeaseSqlite } from '../sql-lists.js';
 
 /**
  * Runs held by workers on SQLite: the worker-wide heartbeat, giving claimed runs back, and the end of
@@ -132,7 +132,7 @@ export const TASK_SET = `status = @status, disabled_reason = @reason, next_run =
  * A renewal's lease: `@at` plus the type's lease, never earlier than the lease it renews (a late or
  * replayed heartbeat keeps the later expiry). Every renewal statement sets it so.
  */
-export const RENEWED_LEASE = 'lease_expires_at = max(coalesce(lease_expires_at, 0), @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type))';
+export const RENEWED_LEASE = `lease_expires_at = max(coalesce(lease_expires_at, 0), ${heldLeaseSqlite('@at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)')})`;
 
 /** Plain renewals of many held runs (backend ids as a JSON array): one unique-index lookup per id. */
 export const RENEW_MANY_SQL = `UPDATE task_runs SET ${RENEWED_LEASE}

@@ -4,7 +4,7 @@ import type { TaskType } from '../../core/model.js';
 import { RENEWED_LEASE, TASK_SET } from './sqlite-held-ends.js';
 import type { Row } from '../rows.js';
 import { idAfterFloor } from './sqlite-id-floor.js';
-import { UNFINISHED_RUN_STATUSES_SQL } from '../sql-lists.js';
+import { UNFINISHED_RUN_STATUSES_SQL, heldLeaseSqlite } from '../sql-lists.js';
 
 /** A prepared statement (named here so the declarations of `prepare` can refer to it). */
 export type Stmt = Database.Statement;
@@ -147,7 +147,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),
     startRun: p(`UPDATE task_runs SET status = 'started', worker = @worker, started = @at, metadata = @metadata,
-      lease_expires_at = @at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)
+      lease_expires_at = ${heldLeaseSqlite('@at + (SELECT lease_ms FROM task_types WHERE name = task_runs.type)')}
       WHERE backend_id = @backend_id RETURNING *`),
     heartbeat: p(`UPDATE task_runs SET ${RENEWED_LEASE}
       WHERE backend_id = @backend_id AND status IN ('claimed', 'started') AND worker = @worker RETURNING lease_expires_at, cancel_requested`),
