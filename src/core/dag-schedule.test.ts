@@ -15,6 +15,27 @@ describe('schedule points', () => {
     expect(iso(pointAfter(hourly, start))).toBe('2026-01-01T01:30:00.000Z');
   });
 
+  it('an interval schedule ends at the latest instant a Date holds: no point past it (an invalid Date before)', () => {
+    const latest = 8.64e15;
+    const daily: DagSchedule = { kind: 'interval', everyMs: 86_400_000 };
+    const last = new Date(latest - 3_600_000);
+    expect(pointAfter(daily, last)).toBeNull();
+    expect(pointAfter(daily, new Date(latest - 86_400_000))!.getTime()).toBe(latest);
+    expect(firstPoint(daily, last, new Date(latest - 60_000))).toBeNull();
+    // Missed points up to it counted, the one on time run, none after: the schedule has ended.
+    const from = latest - 3 * 86_400_000 - 5;
+    const r = duePoints({ schedule: daily, nextPoint: new Date(from), now: new Date(latest), catchUp: false, maxRuns: 10 });
+    expect(r.records).toEqual([
+      { kind: 'skipped', execTs: new Date(from), untilTs: new Date(from + 2 * 86_400_000), count: 3 },
+      { kind: 'scheduled', execTs: new Date(latest - 5), untilTs: null, count: 1 },
+    ]);
+    expect(r.nextPoint).toBeNull();
+    // Both points late: one counted range, and the point after it (past the latest instant) is none.
+    const late = duePoints({ schedule: daily, nextPoint: new Date(latest - 86_400_000 - 2 * 60_000), now: new Date(latest), catchUp: false, maxRuns: 10 });
+    expect(late.records).toEqual([{ kind: 'skipped', execTs: new Date(latest - 86_400_000 - 2 * 60_000), untilTs: new Date(latest - 2 * 60_000), count: 2 }]);
+    expect(late.nextPoint).toBeNull();
+  });
+
   it('fixed interval started late, with catch-up: every missed point gets a run, in order', () => {
     const r = duePoints({ schedule: hourly, nextPoint: d('2026-01-01T00:00:00Z'), now: d('2026-01-01T03:00:10Z'), catchUp: true, maxRuns: 100 });
     expect(r.records.map((p) => [p.kind, iso(p.execTs)])).toEqual([

@@ -1,5 +1,6 @@
 import type { DagSchedule } from './dag.js';
 import { nextOccurrenceOrNull } from './schedule.js';
+import { LATEST_INSTANT_MS } from './instants.js';
 
 /** What happened at a schedule point (SPEC §3): every point is recorded as one of these. */
 export const DAG_POINT_KINDS = ['scheduled', 'caught_up', 'skipped', 'triggered'] as const;
@@ -41,13 +42,21 @@ export interface DuePoints {
   nextPoint: Date | null;
 }
 
+/**
+ * A point of an interval schedule, or none past the latest instant a `Date` holds (+275760-09-13): an
+ * interval schedule ends there, as a cron schedule ends at the year 3000 (cronNext).
+ */
+function intervalPoint(ms: number): Date | null {
+  return ms > LATEST_INSTANT_MS ? null : new Date(ms);
+}
+
 /** The first schedule point at or after `from` (default: `start`) of a schedule that begins at `start`. */
 export function firstPoint(schedule: DagSchedule, start: Date, from: Date = start): Date | null {
   if (schedule.kind === 'none') return null;
   const at = Math.max(start.getTime(), from.getTime());
   if (schedule.kind === 'interval') {
     const k = Math.ceil((at - start.getTime()) / schedule.everyMs);
-    return new Date(start.getTime() + k * schedule.everyMs);
+    return intervalPoint(start.getTime() + k * schedule.everyMs);
   }
   return nextOccurrenceOrNull({ kind: 'cron', expr: schedule.expr, tz: schedule.tz }, new Date(at - 1));
 }
@@ -60,7 +69,7 @@ export function nextPointAfterChange(schedule: DagSchedule, start: Date, lastRec
 /** The schedule point after `point`. */
 export function pointAfter(schedule: DagSchedule, point: Date): Date | null {
   if (schedule.kind === 'none') return null;
-  if (schedule.kind === 'interval') return new Date(point.getTime() + schedule.everyMs);
+  if (schedule.kind === 'interval') return intervalPoint(point.getTime() + schedule.everyMs);
   return nextOccurrenceOrNull({ kind: 'cron', expr: schedule.expr, tz: schedule.tz }, point);
 }
 
@@ -104,7 +113,7 @@ export function duePoints(input: DuePointsInput): DuePoints {
       const n = now - latest > lateness ? due : due - 1;
       const last = new Date(next.getTime() + (n - 1) * every);
       skip(next, last, n);
-      next = new Date(last.getTime() + every);
+      next = intervalPoint(last.getTime() + every);
       continue;
     } else {
       if (++walked > maxWalk) break; // a long cron backlog without catch-up: the caller calls again
