@@ -384,7 +384,7 @@ async function readOrigins(file: string): Promise<Array<{ line: number; origin: 
     if (inexact) throw new UsageError(`--file: line ${no}: ${inexact}`);
     const o = { ...(v as Record<string, unknown>) };
     if (o.lastUpdate !== undefined && o.lastUpdate !== null) {
-      if (typeof o.lastUpdate !== 'string') throw new UsageError(`--file: line ${no}: lastUpdate must be an ISO 8601 instant`);
+      if (typeof o.lastUpdate !== 'string') throw new UsageError(`--file: line ${no}: lastUpdate: must be an ISO 8601 instant`);
       try {
         o.lastUpdate = parseInstant(o.lastUpdate, 'lastUpdate');
       } catch (e) {

@@ -431,6 +431,11 @@ export async function conflictInBatch(e: unknown, tasks: readonly NewTask[], pre
   return new ConflictError(`one of ${some}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${prefix}.${d.path}` : prefix, message: d.message })));
 }
 
+/** A store conflict's words without their own `; nothing created`: the import's message ends with `; nothing written`. */
+function withoutNothingCreated(message: string): string {
+  return message.endsWith('; nothing created') ? message.slice(0, -'; nothing created'.length) : message;
+}
+
 /** A conflict while writing a chunk, named by the line of the chunk's only `onConflict: 'error'` task (else the chunk's lines). */
 async function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: readonly NewTask[], store: Pick<Store, 'getTask'>, earlierChunks: boolean): Promise<OrreryError> {
   const strict = tasks.flatMap((t, i) => (t.onConflict === 'error' ? [i] : []));
@@ -439,7 +444,7 @@ async function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: reado
   const held = storedCollision(holder, tasks, strict);
   if (held !== null) {
     const where = `line ${chunk[held]!.no}`;
-    return new ConflictError(`${where}: ${e.message}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
+    return new ConflictError(`${where}: ${withoutNothingCreated(e.message)}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
   }
   // The holder may come from an earlier chunk of the import: then an in-chunk pair is the failure only
   // when its row is the chunk's first strict row (no strict row before it could have met that chunk).
@@ -455,7 +460,7 @@ async function conflictAt(e: ConflictError, chunk: readonly Line[], tasks: reado
   const where = strict.length === 1 ? `line ${chunk[strict[0]!]!.no}` : chunk.length > 0 ? `lines ${chunk[0]!.no}-${chunk[chunk.length - 1]!.no}` : 'import';
   // The holder came from an earlier chunk of this import (rolled back with it): no task id to name.
   if (gone) return new ConflictError(`${where}: the same key or definition as an earlier line of this import (onConflict error); nothing written`, [{ path: where, message: 'conflicts with an earlier line of this import' }]);
-  return new ConflictError(`${where}: ${e.message}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
+  return new ConflictError(`${where}: ${withoutNothingCreated(e.message)}; nothing written`, e.details.map((d) => ({ path: `${where}.${d.path}`, message: d.message })));
 }
 
 /**

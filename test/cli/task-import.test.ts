@@ -112,6 +112,19 @@ for (const store of ['sqlite', 'postgres'] as const) {
       expect(await countTasks(db)).toBe(0);
     });
 
+    it('onConflict error against a stored task: the stored task named once, and the message says nothing written once (not also "nothing created")', async () => {
+      const db = await database(store);
+      const first = join(tempDir(), 'first.jsonl');
+      writeFileSync(first, `${JSON.stringify({ type: 'mail', arguments: { args: ['q'] } })}\n`);
+      expect((await runCli(['task', 'import', first, ...db])).code).toBe(0);
+      const path = join(tempDir(), 'again.jsonl');
+      writeFileSync(path, `${[line(1), JSON.stringify({ type: 'mail', arguments: { args: ['q'] }, onConflict: 'error' })].join('\n')}\n`);
+      const r = await runCli(['task', 'import', path, ...db]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^orrery: line 2: task 1 of type mail with the same definition is active \(next_run_not_scheduled\); nothing written\n$/m);
+      expect(await countTasks(db)).toBe(1);
+    });
+
     it('onConflict error on three lines of one definition: names the first two lines, not a task id rolled back', async () => {
       const db = await database(store);
       const path = join(tempDir(), 'same.jsonl');

@@ -164,6 +164,12 @@ describe('orrery lister / origin / visit-scheduler', () => {
     const r3 = await runCli(['origin', 'record', lister.id, '--file', latin, ...db.db]);
     expect(r3.code).toBe(2);
     expect(errorLines(r3.stderr)).toEqual(['orrery: --file: line 2: is not valid UTF-8']);
+    // A lastUpdate that is not text is named as every field is (`field: problem`).
+    const numeric = join(db.dir, 'numeric.jsonl');
+    writeFileSync(numeric, '{"url":"https://n","visitType":"git","lastUpdate":1700000000000}\n');
+    const rNum = await runCli(['origin', 'record', lister.id, '--file', numeric, ...db.db]);
+    expect(rNum.code).toBe(2);
+    expect(errorLines(rNum.stderr)).toEqual(['orrery: --file: line 1: lastUpdate: must be an ISO 8601 instant']);
     // A line naming another lister is refused (it was recorded for the command's lister); the command's own is accepted.
     const other = join(db.dir, 'other-lister.jsonl');
     // The command's own lister in capitals is the same lister (a UUID's case does not matter; it was refused).
