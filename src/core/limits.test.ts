@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from './errors.js';
 import {
   chooseClaims,
+  queueSlots,
   claimAllowance,
   hasLimits,
   KEY_SCAN_CAP,
@@ -236,5 +237,16 @@ describe('per-key limits: rateLimitPerKey and fifoPerKey', () => {
     const r = pickWithinKeyRooms([c(1, 'a'), c(2, 'b'), c(3, 'a'), c(4, 'a'), c(5, null), c(6, 'c'), c(7, 'b')], 10, (k) => (asked.push(k), rooms[k]!));
     expect(r).toEqual({ ids: [1, 3, 5, 6], keyFull: true, fullKeys: ['b', 'a'], more: false });
     expect(asked).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('queueSlots (SPEC §2.2)', () => {
+  it('is maxQueueLength less the runs waiting, at most what is asked, never negative; without a limit what is asked', () => {
+    expect(queueSlots(5, 2, 10)).toBe(3);
+    expect(queueSlots(5, 2, 1)).toBe(1);
+    expect(queueSlots(1, 1, 1)).toBe(0);
+    expect(queueSlots(1, 3, 1)).toBe(0); // runs given back can leave the queue past its limit
+    expect(queueSlots(0, 0, 1)).toBe(0);
+    expect(queueSlots(null, 10_000, 7)).toBe(7);
   });
 });

@@ -12,6 +12,15 @@ import { INT4_MAX } from './storable.js';
 export const SCHEDULE_BATCH = 1000;
 
 /**
+ * Runs of a type that may join its queue now (SPEC §2.2: `maxQueueLength` − its runs waiting in status
+ * `scheduled`), at most `want`; no more than `want` without a limit (null). Every run queued outside a
+ * claim keeps to it: a runner pass's picks and a backfill's next occurrence.
+ */
+export function queueSlots(maxQueueLength: number | null, queued: number, want: number): number {
+  return maxQueueLength === null ? want : Math.max(0, Math.min(want, maxQueueLength - queued));
+}
+
+/**
  * Concurrency and rate limits of a task type (docs/limits.md). Pure: the stores read the counts in
  * their claim transaction and ask these functions how many runs may start.
  */

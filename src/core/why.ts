@@ -116,7 +116,8 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   // 1. The task itself. A DAG attempt is not respawned: its DAG run is restarted (core/dag.ts).
   const again = f.dagRun != null ? `restart its DAG run to run it again (orrery dag-run restart ${f.dagRun})` : `respawn it to run it again (orrery task respawn ${task.id})`;
   if (task.status === 'completed') {
-    add('task-status', 'hold', f.dagRun != null ? `the task completed (a DAG attempt that ran): it will not run again unless its DAG run is restarted (orrery dag-run restart ${f.dagRun})` : `the task completed (a one-shot task that ran): it will not run again; ${again}`);
+    add('task-status', 'hold', f.dagRun != null ? `the task completed (a DAG attempt that ran): it will not run again unless its DAG run is restarted (orrery dag-run restart ${f.dagRun})` : task.policy === 'oneshot' ? `the task completed (a one-shot task that ran): it will not run again; ${again}`
+      : `the task completed (its schedule has no occurrence left: past its endAt, or its rrule's COUNT or UNTIL): it will not run again; ${again}`);
   } else if (task.status === 'disabled') {
     const why: Record<string, string> = {
       manual: 'disabled by hand',

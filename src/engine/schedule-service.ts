@@ -118,9 +118,9 @@ export class ScheduleService {
     }
     const range = backfillRange(input, at);
     const points = occurrencesBetween(task.schedule, range);
-    const running = (await this.store.listBackfills(task.id)).find((b) => b.status === 'running');
-    if (running) throw new ConflictError(`backfill ${running.id} of task ${task.id} is still running`, [{ path: 'id', message: `backfill ${running.id} is running` }]);
-    const b = await this.store.createBackfill(task.id, range.from, range.to, points[0]!, points.length, at);
+    const made = await this.store.createBackfill(task.id, range.from, range.to, points[0]!, points.length, at);
+    const b = made.backfill;
+    if (!made.created) throw new ConflictError(`backfill ${b.id} of task ${task.id} is still running`, [{ path: 'id', message: `backfill ${b.id} is running` }]);
     this.host.store.wake({ kind: 'tasks-written', count: 1 });
     return b;
   }

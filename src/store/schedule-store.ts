@@ -43,8 +43,12 @@ export interface ScheduleStore {
    * only tasks of that type (a runner pass of one type, `task schedule -t`, leaves the others alone).
    */
   catchUpLate(at: Date, limit: number, type?: string): Promise<CaughtUpTask[]>;
-  /** Records a backfill of `task` whose first occurrence is `first`. */
-  createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill>;
+  /**
+   * Records a running backfill of `task` whose first occurrence is `first`, unless a backfill of the
+   * task runs already: that one is answered, `created` false. Atomic: of calls made at once for one
+   * task (in any process), one creates it.
+   */
+  createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<{ backfill: TaskBackfill; created: boolean }>;
   getBackfill(id: number): Promise<TaskBackfill | null>;
   /** A task's backfills, newest first. */
   listBackfills(task: number): Promise<TaskBackfill[]>;
@@ -52,10 +56,11 @@ export interface ScheduleStore {
   runningBackfills(limit: number, afterId?: number): Promise<TaskBackfill[]>;
   /**
    * Gives a running backfill's next occurrence `point` its run, if the backfill still expects it and its
-   * task is free (waiting for its own next run, which is not yet due at `at`): a `scheduled` run serving
+   * task is free (waiting for its own next run, which is not yet due at `at`) and its type's queue has
+   * room (core queueSlots, as for the runner's picks): a `scheduled` run serving
    * `point`, which becomes the task's current run (so no other run of the task starts meanwhile); the
-   * backfill moves on to `following` (null: that was its last). Null when the task is busy, or something
-   * changed meanwhile.
+   * backfill moves on to `following` (null: that was its last). Null when the task is busy, the queue
+   * full, or something changed meanwhile.
    */
   startBackfillRun(id: number, point: Date, following: Date | null, at: Date): Promise<TaskRun | null>;
   /**

@@ -242,6 +242,46 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect((await orrery.schedules.backfills(t.id)).map((x) => x.status)).toEqual(['cancelled', 'done']);
     });
 
+    it('backfills asked at once, on one store and on two, make one: the others are conflicts naming it (backfill audit: three ran at once)', async () => {
+      const { orrery, clock, another } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      const other = await another();
+      const asks = [orrery, orrery, other, other].map((o, i) => o.schedules.backfill(t.id, { from: hh(1 + i).toISOString(), to: hh(5).toISOString() }));
+      const settled = await Promise.allSettled(asks);
+      const made = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect(made).toHaveLength(1);
+      for (const r of settled) {
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ name: 'ConflictError', message: `backfill ${made[0]!.id} of task ${t.id} is still running` });
+      }
+      expect((await orrery.schedules.backfills(t.id)).map((b) => b.status)).toEqual(['running']);
+    });
+
+    it("a backfill's runs keep to the type's maxQueueLength, 0 included (backfill audit: they were queued past it)", async () => {
+      const { orrery, clock } = await setup([{ ...CRON, maxQueueLength: 1 }]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      const other = await orrery.createTask({ type: 'cron', arguments: { args: ['other'] }, policy: 'oneshot' });
+      await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(3, 30).toISOString() });
+      const step = async (when: Date) => (await orrery.scheduleDue({ at: when })).map((r) => (r.backfill ? `${r.scheduledFor.toISOString().slice(11, 16)} backfill` : `task ${r.task}`));
+      // The queue's one place goes to the first taker; the backfill waits while it is full.
+      const first = await step(hh(10));
+      expect(first).toHaveLength(1);
+      expect(await step(hh(10))).toEqual([]);
+      const queued = (await orrery.listRuns(first[0] === `task ${other.id}` ? other.id : t.id))[0]!;
+      await orrery.claim({ worker: 'w', types: ['cron'], limit: 1, at: hh(10, 1) });
+      expect((await orrery.getRun(queued.backendId))!.status).toBe('claimed');
+      expect(await step(hh(10, 1))).toEqual(first[0] === `task ${other.id}` ? ['02:30 backfill'] : [`task ${other.id}`]);
+      // A limit of 0 pauses the type: no backfill run either.
+      await orrery.updateTaskType('cron', { maxQueueLength: 0 });
+      await orrery.claim({ worker: 'w', types: ['cron'], limit: 5, at: hh(10, 2) });
+      const held = await orrery.heldRuns('w');
+      for (const h of held) await orrery.endRun(h.run.backendId, { status: 'eventful', worker: 'w', at: hh(10, 3) });
+      expect(await step(hh(10, 4))).toEqual([]);
+      expect(held.length).toBeGreaterThan(0);
+      expect((await orrery.searchRuns({ type: 'cron', status: 'scheduled' })).runs).toEqual([]);
+    });
+
     it('a paused task, or a task of a paused type, gets no backfill run until resumed (audit, 2026-12-05)', async () => {
       const { orrery, clock } = await setup([CRON]);
       clock.set(hh(10));

@@ -165,6 +165,15 @@ export function whyCases(sut: StoreUnderTest): void {
       await orrery.startRun(run!.backendId, { at: T0 });
       await orrery.endRun(run!.backendId, { status: 'eventful', at: T0 });
       expect((await orrery.whyTask(c.id, { at: T0 })).summary).toContain(`the task completed (a one-shot task that ran): it will not run again; respawn it to run it again (orrery task respawn ${c.id})`);
+      // A recurring task completed by the end of its schedule is not called a one-shot task (backfill audit).
+      const r = await orrery.createTask({ type: 'job', arguments: { args: ['cron'] }, schedule: { kind: 'cron', expr: '0 * * * *', endAt: new Date(T0.getTime() + 3_600_000) } }, { at: T0 });
+      const [only] = (await orrery.scheduleDue({ at: new Date(T0.getTime() + 3_600_000) })).filter((x) => x.task === r.id);
+      await orrery.startRun(only!.backendId, { at: new Date(T0.getTime() + 3_600_000) });
+      await orrery.endRun(only!.backendId, { status: 'eventful', at: new Date(T0.getTime() + 3_600_000) });
+      expect((await orrery.getTask(r.id))!.status).toBe('completed');
+      const summary = (await orrery.whyTask(r.id, { at: new Date(T0.getTime() + 3_600_000) })).summary;
+      expect(summary).toContain('the task completed (its schedule has no occurrence left: past its endAt, or its rrule\'s COUNT or UNTIL): it will not run again');
+      expect(summary).not.toContain('one-shot');
     });
   });
 }

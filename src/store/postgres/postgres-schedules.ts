@@ -1,6 +1,7 @@
 import { earlier } from '../../core/instants.js';
 import type pg from 'pg';
 import { LATE_AFTER_MS, planLateTask } from '../../core/catch-up.js';
+import { queueSlots } from '../../core/limits.js';
 import type { TaskRun } from '../../core/model.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
 import { backfillFromRow } from '../schedule-rows.js';
@@ -76,12 +77,18 @@ export class PostgresSchedules implements ScheduleStore {
     return out;
   }
 
-  async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill> {
-    const [row] = await this.rows(
-      `INSERT INTO task_backfills (task, from_ts, to_ts, next_point, total, status, created, updated) VALUES ($1, $2, $3, $4, $5, 'running', $6, $6) RETURNING *`,
-      [task, from, to, first, total, at],
-    );
-    return backfillFromRow(row!);
+  async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<{ backfill: TaskBackfill; created: boolean }> {
+    return this.host.tx(async (c) => {
+      // The task's row lock serialises the creates of its backfills (NO KEY UPDATE: run inserts' foreign-key checks pass).
+      await c.query('SELECT 1 FROM tasks WHERE id = $1 FOR NO KEY UPDATE', [task]);
+      const { rows: running } = await c.query<Row>(`SELECT * FROM task_backfills WHERE task = $1 AND status = 'running' ORDER BY id LIMIT 1`, [task]);
+      if (running[0]) return { backfill: backfillFromRow(running[0]), created: false };
+      const { rows } = await c.query<Row>(
+        `INSERT INTO task_backfills (task, from_ts, to_ts, next_point, total, status, created, updated) VALUES ($1, $2, $3, $4, $5, 'running', $6, $6) RETURNING *`,
+        [task, from, to, first, total, at],
+      );
+      return { backfill: backfillFromRow(rows[0]!), created: true };
+    });
   }
 
   async getBackfill(id: number): Promise<TaskBackfill | null> {
@@ -110,6 +117,11 @@ export class PostgresSchedules implements ScheduleStore {
         [b[0].task, at],
       );
       if (!t[0]) return null;
+      // The type's queue keeps its limit (locked as a runner pass locks it, so the count and the insert agree).
+      const { rows: y } = await c.query<Row>('SELECT max_queue_length FROM task_types WHERE name = $1 FOR NO KEY UPDATE', [t[0].type]);
+      const max = (y[0]?.max_queue_length ?? null) as number | null;
+      const queued = max === null ? 0 : ((await c.query<Row>(`SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`, [t[0].type])).rows[0]!.n as number);
+      if (queueSlots(max, queued, 1) < 1) return null;
       const { rows } = await c.query<Row>(
         `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)
          VALUES ($1, $2, ${TIME_ORDERED_UUID('$3::timestamptz')}, 'scheduled', $4, $3, 1, $5, $6, $7) RETURNING *`,

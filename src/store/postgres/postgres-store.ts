@@ -2,7 +2,7 @@ import { heldLeasePg } from '../sql-lists.js';
 import pg from 'pg';
 import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
 import { externalStartInstant } from '../../core/run-end.js';
-import { claimsDueDirectly, freshClaim, hasLimits, limitedClaimCap, SCHEDULE_BATCH, unlimitedStartBudget } from '../../core/limits.js';
+import { claimsDueDirectly, freshClaim, hasLimits, limitedClaimCap, queueSlots, SCHEDULE_BATCH, unlimitedStartBudget } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
 import { type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, type TaskType, type TypePause } from '../../core/model.js';
 import type { NewTask } from '../../core/validation.js';
@@ -381,11 +381,8 @@ export class PostgresStore implements Store {
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
-      let slots = limit ?? SCHEDULE_BATCH;
-      if (max !== null) {
-        const [q] = await this.rows(c, HOT_QUERIES.queued, [type]);
-        slots = Math.min(slots, max - (q!.n as number));
-      }
+      const queued = max === null ? 0 : ((await this.rows(c, HOT_QUERIES.queued, [type]))[0]!.n as number);
+      const slots = queueSlots(max, queued, limit ?? SCHEDULE_BATCH);
       if (slots <= 0) return [];
       const due = await this.pickDue(c, type, dueBy, slots, true);
       if (due.length === 0) return [];

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { planLateTask } from '../../core/catch-up.js';
 import { LATE_AFTER_MS } from '../../core/catch-up.js';
+import { queueSlots } from '../../core/limits.js';
 import type { TaskRun } from '../../core/model.js';
 import { runFromRow, scheduledForColumn, taskFromRow, type Row } from '../rows.js';
 import { backfillFromRow } from '../schedule-rows.js';
@@ -74,9 +75,13 @@ export class SqliteSchedules implements ScheduleStore {
     return (type === undefined ? this.s.late.all(before, limit) : this.s.lateOfType.all(before, type, limit)) as Row[];
   }
 
-  async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<TaskBackfill> {
-    const row = await this.host.write(() => this.s.insertBackfill.get(task, from.getTime(), to.getTime(), first.getTime(), total, at.getTime(), at.getTime()) as Row);
-    return backfillFromRow(row);
+  async createBackfill(task: number, from: Date, to: Date, first: Date, total: number, at: Date): Promise<{ backfill: TaskBackfill; created: boolean }> {
+    // In the write transaction (one writer at a time, across processes): the check and the insert agree.
+    return this.host.write(() => {
+      const running = this.s.runningOfTask.get(task) as Row | undefined;
+      if (running) return { backfill: backfillFromRow(running), created: false };
+      return { backfill: backfillFromRow(this.s.insertBackfill.get(task, from.getTime(), to.getTime(), first.getTime(), total, at.getTime(), at.getTime()) as Row), created: true };
+    });
   }
 
   async getBackfill(id: number): Promise<TaskBackfill | null> {
@@ -98,6 +103,9 @@ export class SqliteSchedules implements ScheduleStore {
       if (!b || b.status !== 'running' || b.next_point !== point.getTime()) return null;
       const t = this.s.freeTask.get(b.task, at.getTime()) as Row | undefined;
       if (!t) return null;
+      // The type's queue keeps its limit, as for a runner pass's picks.
+      const max = t.max_queue_length as number | null;
+      if (queueSlots(max, max === null ? 0 : (this.s.queuedOfType.get(t.type) as { n: number }).n, 1) < 1) return null;
       const row = this.s.insertRun.get({
         task: t.id, type: t.type, backend_id: timeOrderedUuid(at.getTime()), rank: t.priority_rank, scheduled: at.getTime(),
         ckey: t.concurrency_key ?? null, scheduled_for: point.getTime(), backfill: id,
@@ -138,9 +146,11 @@ function prepareSchedules(db: Database.Database) {
       VALUES (?, ?, ?, ?, ?, 'running', ?, ?) RETURNING *`),
     backfill: p('SELECT * FROM task_backfills WHERE id = ?'),
     backfillsOfTask: p('SELECT * FROM task_backfills WHERE task = ? ORDER BY id DESC'),
+    runningOfTask: p(`SELECT * FROM task_backfills WHERE task = ? AND status = 'running' ORDER BY id LIMIT 1`),
+    queuedOfType: p(`SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`),
     running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' AND id > ? ORDER BY id LIMIT +?`),
     // Free: no run, not due itself, and neither it nor its type paused (a paused task gets no run, backfill or not).
-    freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key FROM tasks t
+    freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key, (SELECT max_queue_length FROM task_types WHERE name = t.type) AS max_queue_length FROM tasks t
       WHERE t.id = ? AND t.status = 'next_run_not_scheduled' AND t.next_run > ? AND t.paused_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM task_types y WHERE y.name = t.type AND y.paused_at IS NOT NULL)`),
     insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)

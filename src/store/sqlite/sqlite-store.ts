@@ -21,7 +21,7 @@ import type { RunSeriesBucket } from '../../core/run-series.js';
 import type { TypeLoadFacts } from '../../core/why.js';
 import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } from '../store.js';
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
-import { freshClaim, SCHEDULE_BATCH } from '../../core/limits.js';
+import { freshClaim, queueSlots, SCHEDULE_BATCH } from '../../core/limits.js';
 import { WakeFiles } from '../wake-files.js';
 import { SqliteFileIdentity } from './sqlite-file-identity.js';
 import { claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
@@ -401,11 +401,8 @@ export class SqliteStore implements Store {
       if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
       if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
-      let slots = limit ?? SCHEDULE_BATCH;
-      if (max !== null) {
-        const queued = (this.stmts.queuedOfType.get(type) as { n: number }).n;
-        slots = Math.min(slots, max - queued);
-      }
+      const queued = max === null ? 0 : (this.stmts.queuedOfType.get(type) as { n: number }).n;
+      const slots = queueSlots(max, queued, limit ?? SCHEDULE_BATCH);
       if (slots <= 0) return [];
       return this.pickDue(type, now, slots).map((task) => {
         const run = this.stmts.insertRun.get({
