@@ -44,7 +44,8 @@ export class ArchiveFile {
 
   private constructor(
     readonly path: string,
-    private readonly key: string,
+    /** The progress key the file's state is recorded under (`file:` and its absolute path). */
+    readonly key: string,
     private readonly fd: number,
     private state: FileState,
   ) {}
@@ -86,7 +87,6 @@ export class ArchiveFile {
     ArchiveFile.checkPath(path);
     const full = resolve(path);
     const key = `file:${full}`;
-    const raw = await store.getProgress(key);
     const created = !existsSync(full);
     let fd: number;
     try {
@@ -96,28 +96,21 @@ export class ArchiveFile {
     }
     try {
       if (created) fsyncDir(dirname(full));
-      const size = fstatSync(fd).size;
-      const known = raw === null ? null : (JSON.parse(raw) as FileState);
-      let state: FileState;
-      if (known === null || size === 0) {
-        // A file this database never archived to (or an empty one): append after what is there.
-        if (size > 0) {
-          checkContentOf(path, fd, size);
-          await checkNotArchivedHere(path, full, size, live);
-        }
-        state = { id: randomUUID(), offset: size, seq: 0 };
-        // Recorded before anything is written, so a crash in the first batch is repaired like any other.
-        await store.setProgress(key, JSON.stringify(state), at);
-      } else {
-        state = known;
-        if (size < state.offset) throw fileError(path, `has ${size} bytes, fewer than the ${state.offset} this database committed to it: truncated or replaced; archive to another file`);
-        if (size > state.offset) {
-          await checkTail(path, fd, state, size, live);
-          ftruncateSync(fd, state.offset);
-          fsyncSync(fd);
+      // Another archiver of this database may commit batches to the file meanwhile: a check that
+      // fails is made again once what the database has committed to the file has changed.
+      for (let attempt = 1; ; attempt++) {
+        const raw = await store.getProgress(key);
+        const size = fstatSync(fd).size;
+        try {
+          const state = await ArchiveFile.stateOf(path, fd, raw, size, live);
+          if (state === 'known') return new ArchiveFile(path, key, fd, JSON.parse(raw!) as FileState);
+          // Recorded before anything is written, so a crash in the first batch is repaired like any other;
+          // only if no other archiver recorded the file first (then it is read again).
+          if (await store.replaceProgress(key, raw, JSON.stringify(state), at)) return new ArchiveFile(path, key, fd, state);
+        } catch (e) {
+          if (!(e instanceof ValidationError) || attempt >= 5 || (await store.getProgress(key)) === raw) throw e;
         }
       }
-      return new ArchiveFile(path, key, fd, state);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -125,11 +118,36 @@ export class ArchiveFile {
   }
 
   /**
-   * The batch sink: writes the batch at the committed end of the file (cutting off anything after it)
-   * and fsyncs; returns the progress to commit with the delete. May run twice for one batch (a
-   * transaction retried after a serialization failure): the second write replaces the first.
+   * What the database's record of the file (`raw`) makes of its `size` bytes: `known` when the file
+   * holds what the database committed, and possibly a tail an interrupted batch left (its next batch
+   * cuts it off, in its transaction: another archiver's batch in progress may be that tail); a new
+   * state when the database has no record of the file, or the file is empty. ValidationError when
+   * the file holds what this database may not cut off or append to.
    */
-  write(batch: ArchiveBatch, before: Date, at: Date): ArchiveProgressUpdate {
+  private static async stateOf(path: string, fd: number, raw: string | null, size: number, live: LiveRows): Promise<FileState | 'known'> {
+    const known = raw === null ? null : (JSON.parse(raw) as FileState);
+    if (known === null || size === 0) {
+      // A file this database never archived to (or an empty one): append after what is there.
+      if (size > 0) {
+        checkContentOf(path, fd, size);
+        await checkNotArchivedHere(path, resolve(path), size, live);
+      }
+      return { id: randomUUID(), offset: size, seq: 0 };
+    }
+    if (size < known.offset) throw fileError(path, `has ${size} bytes, fewer than the ${known.offset} this database committed to it: truncated or replaced; archive to another file`);
+    if (size > known.offset) await checkTail(path, fd, known, size, live);
+    return 'known';
+  }
+
+  /**
+   * The batch sink: writes the batch at the committed end of the file (cutting off anything after it)
+   * and fsyncs; returns the progress to commit with the delete. `committed` is what the database has
+   * committed to the file, read in the batch's transaction: another archiver of the database may
+   * have written batches since this one opened the file. May run twice for one batch (a transaction
+   * retried after a serialization failure): the second write replaces the first.
+   */
+  write(batch: ArchiveBatch, before: Date, at: Date, committed: string | null): ArchiveProgressUpdate {
+    if (committed !== null) this.state = JSON.parse(committed) as FileState;
     const next: FileState = { id: this.state.id, offset: this.state.offset, seq: this.state.seq + 1 };
     const lines: ArchiveLine[] = [
       { kind: 'batch', archive: next.id, seq: next.seq, before: before.toISOString(), archivedAt: at.toISOString(), runs: batch.runs.length, tasks: batch.tasks.length },

@@ -74,7 +74,7 @@ export async function archiveSweep(store: Store, opts: ArchiveOptions, at: Date)
         limit,
         at,
         table,
-        ...(file ? { sink: (b) => file.write(b, opts.before, at) } : {}),
+        ...(file ? { sink: { key: file.key, write: (b, committed) => file.write(b, opts.before, at, committed) } } : {}),
       });
       file?.committed();
       cursor = batch.next;

@@ -61,12 +61,25 @@ export interface ArchiveBatchRequest {
   at: Date;
   /** Copy the batch into the archive tables (`archived_task_runs`, `archived_tasks`). */
   table: boolean;
+  /** Where the batch is written besides (a JSONL file), inside its transaction. */
+  sink?: ArchiveSink;
+}
+
+/**
+ * A batch's writer outside the database (a JSONL file), whose state is the progress value recorded
+ * under `key`. Batches take turns (PostgreSQL's advisory lock, SQLite's write lock), so the value read
+ * in the batch's own transaction is what every archiver of the database has committed to the sink:
+ * two archivers writing one file each continue where the other stopped.
+ */
+export interface ArchiveSink {
+  key: string;
   /**
-   * Called inside the batch's transaction, after the rows are read and before anything is deleted,
-   * only for a non-empty batch. It must be synchronous (SQLite transactions cannot span an await);
-   * throwing undoes the whole batch. What it returns is recorded in the same transaction.
+   * Called inside the batch's transaction, after the rows are read and `key`'s value (`committed`,
+   * null if none) is read, before anything is deleted; only for a non-empty batch. It must be
+   * synchronous (SQLite transactions cannot span an await); throwing undoes the whole batch. What it
+   * returns is recorded in the same transaction.
    */
-  sink?: (batch: ArchiveBatch) => ArchiveProgressUpdate | void;
+  write(batch: ArchiveBatch, committed: string | null): ArchiveProgressUpdate;
 }
 
 export interface ArchivedRunFilter {
@@ -87,7 +100,11 @@ export interface ArchivedRunFilter {
 export interface ArchiveStore {
   archiveBatch(req: ArchiveBatchRequest): Promise<ArchiveBatch>;
   getProgress(key: string): Promise<string | null>;
-  setProgress(key: string, value: string, at: Date): Promise<void>;
+  /**
+   * Records `value` under `key` if the value there is still `expected` (null: none yet); false when
+   * another process changed it first (read it again). Batches record theirs in their transaction.
+   */
+  replaceProgress(key: string, expected: string | null, value: string, at: Date): Promise<boolean>;
   /** Runs from the archive tables, by id. */
   readArchivedRuns(filter: ArchivedRunFilter): Promise<ArchivedRun[]>;
   /** Tasks from the archive tables, by id (`task` selects one task). */

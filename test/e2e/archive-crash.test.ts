@@ -29,8 +29,8 @@ interface Exit {
 }
 
 /** Runs `orrery archive` in a child; `killAfterLines` progress lines on stderr, it is SIGKILLed. */
-function archive(db: string, file: string, opts: { fileSizeKiB?: number; killAfterLines?: number } = {}): Promise<Exit> {
-  const argv = [BIN, 'archive', '--before', CUT, '--to', file, '--batch', '100', '--json', '--db', db];
+function archive(db: string, file: string, opts: { fileSizeKiB?: number; killAfterLines?: number; batch?: number } = {}): Promise<Exit> {
+  const argv = [BIN, 'archive', '--before', CUT, '--to', file, '--batch', String(opts.batch ?? 100), '--json', '--db', db];
   const child = opts.fileSizeKiB
     ? spawn('bash', ['-c', `ulimit -f ${opts.fileSizeKiB} && exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -150,6 +150,42 @@ describe('archive --to FILE survives crashes (5,000 runs of one task, batch 100)
     const db = await createTestDatabase('archive_crash');
     try {
       await scenario(db.url, (task) => FIXTURE.postgres(db.url, task), join(dir, 'postgres.jsonl'));
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+/** Two archive processes at once to one file (two `serve --retention` with the same `--archive-to`): they take turns, each batch going on where the other's ended. */
+async function twoAtOnce(db: string, fill: (task: number) => Promise<void>, file: string): Promise<void> {
+  const o = await openOrrery({ db });
+  await o.createTaskType({ name: 'flaky', defaultIntervalMs: '1d' });
+  const big = await o.createTask({ type: 'flaky', arguments: { args: ['big'], kwargs: {} }, policy: 'oneshot', nextRun: T0 }, { at: T0 });
+  await o.close();
+  await fill(big.id);
+  const [a, b] = await Promise.all([archive(db, file, { batch: 50 }), archive(db, file, { batch: 50 })]);
+  expect(a.code, a.stderr).toBe(0);
+  expect(b.code, b.stderr).toBe(0);
+  expect(JSON.parse(a.stdout).runs + JSON.parse(b.stdout).runs).toBe(RUNS);
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const runIds = lines.filter((l) => l.kind === 'run').map((l) => l.run.id as number);
+  expect(runIds.length).toBe(RUNS);
+  expect(new Set(runIds).size).toBe(RUNS);
+  expect(lines.filter((l) => l.kind === 'task').map((l) => l.task.id)).toEqual([big.id]);
+  const seqs = lines.filter((l) => l.kind === 'batch').map((l) => l.seq as number);
+  expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+}
+
+describe('two archive processes at once to one file (5,000 runs, batch 50): every run written once (audit: batches were lost)', () => {
+  it('sqlite', async () => {
+    const path = join(dir, 'two.db');
+    await twoAtOnce(`sqlite:${path}`, (task) => FIXTURE.sqlite(path, task), join(dir, 'two-sqlite.jsonl'));
+  });
+
+  it('postgres', async () => {
+    const db = await createTestDatabase('archive_two');
+    try {
+      await twoAtOnce(db.url, (task) => FIXTURE.postgres(db.url, task), join(dir, 'two-postgres.jsonl'));
     } finally {
       await db.drop();
     }

@@ -84,7 +84,7 @@ describe('JSONL archive file', () => {
     const before = new Date(Date.now() - 30 * DAY);
     // A batch handed to the file whose transaction never commits (the process died before the delete).
     const f = await ArchiveFile.open(file, orrery.store.archive, orrery.store, new Date());
-    f.write({ runs: [], tasks: [(await orrery.searchTasks({}))[0]!], next: null }, before, new Date());
+    f.write({ runs: [], tasks: [(await orrery.searchTasks({}))[0]!], next: null }, before, new Date(), await orrery.store.archive.getProgress(f.key));
     f.close();
     expect(readFileSync(file, 'utf8')).not.toBe('');
     const s = await orrery.archive({ before, to: file });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEndStatus, Task, TaskRun } from '../../src/core/model.js';
 import type { Orrery } from '../../src/engine/service.js';
+import { readArchiveFile } from '../../src/engine/archive-file.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { DAY, LOAD_GIT, T0, plus, useOrrery, claimStarted } from './fixtures.js';
 
@@ -223,6 +224,36 @@ export function archiveCases(sut: StoreUnderTest): void {
       expect(a.runs + b.runs).toBe(200);
       expect(a.tasks + b.tasks).toBe(20);
       expect(sorted(await allArchivedRunIds(orrery))).toEqual(sorted(ids));
+    });
+
+    it('two archivers at once to one file (two serve --retention with the same --archive-to) write every run and task once, and the file reads back (audit: batches were cut off and lost)', async () => {
+      const { orrery, another } = await setup([LOAD_GIT, FLAKY]);
+      const ids: number[] = [];
+      const tasks: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const task = await orrery.createTask({ type: 'flaky', arguments: args(`t${i}`), policy: 'oneshot', nextRun: T0 });
+        tasks.push(task.id);
+        for (let j = 0; j < 10; j++) ids.push((await cycle(orrery, 'flaky', task.id, plus(T0, j * 1500), j === 9 ? 'eventful' : 'failed')).id);
+      }
+      const file = join(dir, `shared-${sut.name}.jsonl`);
+      const other = await another();
+      const [a, b] = await Promise.all([orrery.archive({ before: CUT, batch: 7, at: LATER, to: file }), other.archive({ before: CUT, batch: 7, at: LATER, to: file })]);
+      expect(a.runs + b.runs).toBe(200);
+      expect(a.batches).toBeGreaterThan(0);
+      expect(b.batches).toBeGreaterThan(0); // the two took turns
+      const runs: number[] = [];
+      const archivedTasks: number[] = [];
+      const seqs: number[] = [];
+      for await (const r of readArchiveFile(file)) {
+        if (r.kind === 'run') runs.push(r.run.id);
+        else if (r.kind === 'task') archivedTasks.push(r.task.id);
+      }
+      for (const line of readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string; seq?: number })) if (line.kind === 'batch') seqs.push(line.seq!);
+      expect(sorted(runs)).toEqual(sorted(ids));
+      expect(sorted(archivedTasks)).toEqual(sorted(tasks));
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1)); // one numbering: each went on where the other stopped
+      // And a third archive to the file finds it as the database committed it.
+      await expect(other.archive({ before: CUT, to: file, at: LATER })).resolves.toMatchObject({ runs: 0, complete: true });
     });
 
     it('refuses bad arguments before touching anything', async () => {

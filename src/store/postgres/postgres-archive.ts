@@ -65,7 +65,10 @@ export class PostgresArchive implements ArchiveStore {
       await c.query('SELECT pg_advisory_xact_lock($1)', [ARCHIVE_LOCK]);
       const batch = req.after?.phase === 'tasks' ? await this.idleTasks(c, req, req.after.id) : await this.finishedRuns(c, req);
       if (batch.runs.length === 0 && batch.tasks.length === 0) return batch;
-      const progress = req.sink?.(batch);
+      // The sink's state as committed by every archiver of this database (read under the turn's lock).
+      const progress = req.sink
+        ? req.sink.write(batch, (await c.query<{ value: string }>('SELECT value FROM archive_progress WHERE key = $1', [req.sink.key])).rows[0]?.value ?? null)
+        : undefined;
       const runIds = batch.runs.map((r) => r.run.id);
       const taskIds = batch.tasks.map((t) => t.id);
       if (req.table) await this.copy(c, batch, req.at);
@@ -128,8 +131,11 @@ export class PostgresArchive implements ArchiveStore {
     return rows[0]?.value ?? null;
   }
 
-  async setProgress(key: string, value: string, at: Date): Promise<void> {
-    await this.tx((c) => setProgress(c, key, value, at));
+  async replaceProgress(key: string, expected: string | null, value: string, at: Date): Promise<boolean> {
+    const { rowCount } = expected === null
+      ? await this.pool.query('INSERT INTO archive_progress (key, value, updated) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING', [key, value, at])
+      : await this.pool.query('UPDATE archive_progress SET value = $2, updated = $3 WHERE key = $1 AND value = $4', [key, value, at, expected]);
+    return rowCount === 1;
   }
 
   async readArchivedRuns(f: ArchivedRunFilter): Promise<ArchivedRun[]> {

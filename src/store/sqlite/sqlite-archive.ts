@@ -58,7 +58,8 @@ export class SqliteArchive implements ArchiveStore {
     return this.write(() => {
       const batch = req.after?.phase === 'tasks' ? this.idleTasks(before, req.after.id, req.limit) : this.finishedRuns(req, before);
       if (batch.runs.length === 0 && batch.tasks.length === 0) return batch;
-      const progress = req.sink?.(batch);
+      // The sink's state as committed by every archiver of this database (read in the write transaction).
+      const progress = req.sink ? req.sink.write(batch, (this.s.getProgress.get(req.sink.key) as { value: string } | undefined)?.value ?? null) : undefined;
       const runIds = JSON.stringify(batch.runs.map((r) => r.run.id));
       const taskIds = JSON.stringify(batch.tasks.map((t) => t.id));
       if (req.table) this.copy(batch, req.at.getTime());
@@ -108,8 +109,10 @@ export class SqliteArchive implements ArchiveStore {
     return row?.value ?? null;
   }
 
-  async setProgress(key: string, value: string, at: Date): Promise<void> {
-    await this.write(() => this.s.setProgress.run(key, value, at.getTime()));
+  async replaceProgress(key: string, expected: string | null, value: string, at: Date): Promise<boolean> {
+    return this.write(() =>
+      (expected === null ? this.s.insertProgress.run(key, value, at.getTime()) : this.s.replaceProgress.run(value, at.getTime(), key, expected)).changes === 1,
+    );
   }
 
   async readArchivedRuns(f: ArchivedRunFilter): Promise<ArchivedRun[]> {
@@ -142,6 +145,8 @@ function prepare(db: Database.Database) {
     copyRun: p('INSERT INTO archived_task_runs (id, task, ended, archived_at, record) VALUES (?, ?, ?, ?, ?)'),
     copyTask: p('INSERT INTO archived_tasks (id, archived_at, record) VALUES (?, ?, ?)'),
     getProgress: p('SELECT value FROM archive_progress WHERE key = ?'),
+    insertProgress: p('INSERT INTO archive_progress (key, value, updated) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING'),
+    replaceProgress: p('UPDATE archive_progress SET value = ?, updated = ? WHERE key = ? AND value = ?'),
     setProgress: p(`INSERT INTO archive_progress (key, value, updated) VALUES (?, ?, ?)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated`),
     archivedRuns: p('SELECT record FROM archived_task_runs WHERE id > ? ORDER BY id LIMIT ?'),
