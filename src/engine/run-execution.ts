@@ -57,6 +57,8 @@ export class RunExecution {
   /** Wakes the wait between two tries of a call the database refused for now (a stop gave it up). */
   private retryWake: AbortController | null = null;
   private settledOnce = false;
+  /** The handler itself settled (not only its slot released, for ignoring its aborted signal). */
+  private returned = false;
   /** Its cancellation was asked for: the run ends `failed` (`cancelled`) once the handler settled. */
   private cancelling = false;
   private startedMs = 0;
@@ -136,10 +138,11 @@ export class RunExecution {
 
   /** A heartbeat asked for by the handler itself: renews this run's lease now. */
   private async heartbeat(): Promise<void> {
+    // A lost lease fails the handler's heartbeat with LeaseLostError (SPEC §2.3), now and on every call
+    // until the handler returns: also once its slot was released for ignoring its aborted signal.
+    if (this.leaseLost && !this.returned) throw this.leaseLost;
     // Once the handler settled (a timer it left), nothing to renew: resolves, as in every isolation mode.
     if (this.settledOnce) return;
-    // A lost lease fails the handler's heartbeat with LeaseLostError (SPEC §2.3), now and after.
-    if (this.leaseLost) throw this.leaseLost;
     if (this.finished) return;
     try {
       const answer = await this.board.heartbeat(this.backendId, { worker: this.workerId });
@@ -155,6 +158,7 @@ export class RunExecution {
   }
 
   private settle(r: { value?: unknown; error?: unknown; ignored?: boolean }): void {
+    if (!r.ignored) this.returned = true;
     if (this.settledOnce) return;
     this.settledOnce = true;
     this.ignoredTimer?.cancel();

@@ -202,6 +202,30 @@ describe('Worker (inline isolation)', () => {
     expect((await orrery.getRun(started.backendId))!).toMatchObject({ status: 'lost', error: 'taken away' });
   });
 
+  it("heartbeat() still fails with LeaseLostError once the slot of a handler ignoring its aborted signal was released, until it returns (handlers audit)", async () => {
+    const { orrery, onCleanup } = await setup();
+    await orrery.createTaskType({ name: 'deaf', leaseMs: 1000 });
+    let beat: (() => Promise<void>) | undefined;
+    let finish!: () => void;
+    const end = new Promise<void>((r) => (finish = r));
+    const w = new Worker(orrery, { handlers: { deaf: async ({ heartbeat }) => ((beat = heartbeat), await end, true) }, pollMs: 50 });
+    const t = await orrery.createTask({ type: 'deaf', policy: 'oneshot' });
+    w.start();
+    onCleanup(async () => {
+      finish();
+      await w.stop(0);
+    });
+    const started = await waitFor(async () => (await orrery.listRuns(t.id)).find((r) => r.status === 'started'), 'start');
+    await orrery.endRun(started.backendId, { status: 'lost', error: 'taken away' });
+    await expect(beat!()).rejects.toMatchObject({ name: 'LeaseLostError' });
+    // One lease after the abort the worker releases the slot; the handler is still running.
+    await waitFor(() => w.running === 0, 'the slot released');
+    await expect(beat!()).rejects.toMatchObject({ name: 'LeaseLostError' });
+    finish();
+    await new Promise((r) => setImmediate(r));
+    await expect(beat!()).resolves.toBeUndefined(); // returned: a leftover heartbeat renews nothing
+  });
+
   it('graceful stop: no new claims, running handlers finish within the grace period, the rest are abandoned', async () => {
     const { orrery } = await setup();
     await orrery.createTaskType({ name: 'quick' });
