@@ -8,6 +8,15 @@ export function runningLimit(overlap: DagOverlap, maxActiveRuns: number): number
   return overlap === 'allow' ? maxActiveRuns : 1;
 }
 
+/**
+ * What a run asked to start becomes, its DAG having `othersRunning` other runs running: `running`
+ * while under its limit (runningLimit); otherwise `over` (`scheduled`: a restart waits its turn), or
+ * null (a start that lost its turn is not made). The stores count in the start's own transaction.
+ */
+export function startStatus(othersRunning: number, limit: number, over: 'scheduled' | null): 'running' | 'scheduled' | null {
+  return othersRunning < limit ? 'running' : over;
+}
+
 export interface OverlapPlan {
   /** The points to record: some that would have had a run are skipped instead. */
   records: PointRecord[];

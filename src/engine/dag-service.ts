@@ -278,7 +278,9 @@ export class DagService {
       }
       const spec = await this.structure(run);
       const changes = planRestart(spec, instancesOf(await this.store.dagRunTasks(runId)));
-      const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: await this.restartStatus(run), restart: true }, this.orrery.now());
+      // Running again at once under its DAG's limit on running runs, else waiting as `scheduled` (docs/dags.md).
+      const limit = await this.limitOf(run.dag);
+      const updated = await this.store.applyDagStep(runId, run.rev, { changes, attempts: [], status: 'running', restart: true, ...(limit === null ? {} : { limit: { running: limit, over: 'scheduled' } }) }, this.orrery.now());
       if (updated) {
         this.orrery.store.wake({ kind: 'dags-changed' });
         return updated;
@@ -288,17 +290,13 @@ export class DagService {
   }
 
   /**
-   * A restarted run runs again at once while its DAG is under its limit on running runs (maxActiveRuns,
-   * one at a time under an overlap policy); otherwise it waits as `scheduled`, as a new run would, and
-   * the scheduler starts it in its turn.
+   * A DAG's limit on running runs (maxActiveRuns, one at a time under an overlap policy): a restarted
+   * run runs again at once while its DAG is under it; otherwise it waits as `scheduled`, as a new run
+   * would, and the scheduler starts it in its turn. The store counts in the restart's transaction.
    */
-  private async restartStatus(run: DagRun): Promise<'running' | 'scheduled'> {
-    const [dag] = await this.store.getDags([run.dag]);
-    if (!dag) return 'running';
-    const limit = runningLimit(dag.overlap, dag.maxActiveRuns);
-    // This DAG's running runs only (enough of them to tell), whatever other DAGs have active.
-    const running = await this.store.listDagRuns({ dag: run.dag, status: 'running', limit });
-    return running.length < limit ? 'running' : 'scheduled';
+  private async limitOf(dagId: string): Promise<number | null> {
+    const [dag] = await this.store.getDags([dagId]);
+    return dag ? runningLimit(dag.overlap, dag.maxActiveRuns) : null;
   }
 
   /**
@@ -449,7 +447,8 @@ export class DagService {
         if (n >= (limits.get(run.dag) ?? 16)) continue;
         running.set(run.dag, n + 1);
       }
-      const outcome = await this.step(run);
+      // A start is checked again in its own transaction: another scheduler may have started one meanwhile.
+      const outcome = await this.step(run, limits.get(run.dag) ?? 16);
       if (outcome === null) more = true; // another scheduler moved it: look again
       else {
         if (outcome.alerts.length > 0 || outcome.run.status !== run.status) outcomes.push(outcome);
@@ -460,8 +459,11 @@ export class DagService {
     return { outcomes, more };
   }
 
-  /** One step of one run, applied if nobody changed the run meanwhile (null otherwise). */
-  async step(run: DagRun): Promise<DagStepOutcome | null> {
+  /**
+   * One step of one run, applied if nobody changed the run meanwhile (null otherwise). Starting a
+   * `scheduled` run, its DAG's `limit` on running runs is kept (null: another start took the place).
+   */
+  async step(run: DagRun, limit: number): Promise<DagStepOutcome | null> {
     const now = this.orrery.now();
     const spec = await this.structure(run);
     const rows = await this.store.dagRunTasks(run.id);
@@ -478,7 +480,12 @@ export class DagService {
     const status = plan.runStatus ?? (starting ? 'running' : null);
     // Its alerts are stored with the step (docs/dags.md#alerts); this process's DAG alert sender is woken.
     const alerts = plan.alerts.map((a) => ({ ...a, dag: run.dag, dagRunId: run.id, execTs: run.execTs }));
-    const updated = await this.store.applyDagStep(run.id, run.rev, { changes: plan.changes, attempts, status, ...(plan.runEnded ? { ended: plan.runEnded } : {}), alerts }, now);
+    const updated = await this.store.applyDagStep(
+      run.id,
+      run.rev,
+      { changes: plan.changes, attempts, status, ...(plan.runEnded ? { ended: plan.runEnded } : {}), alerts, ...(starting && status === 'running' ? { limit: { running: limit, over: null } } : {}) },
+      now,
+    );
     if (updated && alerts.length > 0) this.orrery.events.emit('alerts', 'dag');
     return updated ? { run: updated, alerts } : null;
   }

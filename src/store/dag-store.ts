@@ -87,6 +87,13 @@ export interface DagStep {
   ended?: Date;
   /** DAG task failures to alert of (docs/dags.md#alerts): stored in the step's transaction, recorded at its instant. */
   alerts?: readonly DagTaskAlert[];
+  /**
+   * With `status` running: the DAG's limit on running runs, checked with its other running runs
+   * counted in the step's transaction (core startStatus; PostgreSQL under the DAG's row lock, so
+   * starts and restarts made at once keep to it). Over it, `over`: the run is stored `scheduled`
+   * (a restart), or the step is not applied (null: a start that lost its turn).
+   */
+  limit?: { running: number; over: 'scheduled' | null };
 }
 
 export interface DagRunFilter {

@@ -455,6 +455,26 @@ export function dagCases(sut: StoreUnderTest): void {
       expect((await orrery.dags.restart(third.id)).status).toBe('running');
     });
 
+    it('restarts made at once, from two services on one database, keep the limit on running runs (race audit: six ran at once)', async () => {
+      const { orrery, openAnother } = await setupPair(sut);
+      await orrery.dags.register([{ id: 'one', maxActiveRuns: 1, tasks: [{ id: 'a' }] }]);
+      const ids: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await orrery.dags.trigger('one');
+        await orrery.dags.cancel(r.id);
+        ids.push(r.id);
+      }
+      const other = await openAnother();
+      const answers = await Promise.all(ids.map((id, i) => (i % 2 === 0 ? orrery : other).dags.restart(id)));
+      expect(answers.filter((r) => r.status === 'running')).toHaveLength(1);
+      const runs = await orrery.dags.runs({ dag: 'one' });
+      expect(runs.filter((r) => r.status === 'running')).toHaveLength(1);
+      expect(runs.filter((r) => r.status === 'scheduled')).toHaveLength(5);
+      // Schedulers of both services starting the waiting ones keep to it too.
+      await Promise.all([orrery.dags.progressAll(), other.dags.progressAll(), orrery.dags.progressAll()]);
+      expect((await orrery.dags.runs({ dag: 'one' })).filter((r) => r.status === 'running')).toHaveLength(1);
+    });
+
     it('a cancel ends every live attempt of the run together: waiting, buffered in a worker and started ones, and disables a retry not yet due', async () => {
       const orrery = await open();
       const fan = { id: 'fan', tasks: [{ id: 'root' }, ...Array.from({ length: 30 }, (_, i) => ({ id: `t${i}`, after: ['root'], retries: 1 }))] };

@@ -1,3 +1,4 @@
+import { startStatus } from '../../core/dag-overlap.js';
 import type pg from 'pg';
 import { insertAlerts } from './postgres-alerts.js';
 import type { TypePause } from '../../core/model.js';
@@ -233,6 +234,15 @@ export class PostgresDags implements DagStore {
 
   async applyDagStep(runId: number, rev: number, step: DagStep, at: Date): Promise<DagRun | null> {
     const run = await this.host.tx(async (c) => {
+      let status = step.status;
+      if (status === 'running' && step.limit) {
+        // The DAG's row lock makes the count and the start one decision among concurrent starts.
+        const [own] = await this.rows(c, 'SELECT d.id FROM dags d JOIN dag_runs r ON r.dag = d.id WHERE r.id = $1 FOR NO KEY UPDATE OF d', [runId]);
+        if (!own) return null;
+        const [n] = await this.rows(c, `SELECT count(*)::int AS n FROM dag_runs WHERE dag = $1 AND status = 'running' AND id <> $2`, [own.id, runId]);
+        status = startStatus(n!.n as number, step.limit.running, step.limit.over);
+        if (status === null) return null;
+      }
       const [row] = await this.rows(
         c,
         `UPDATE dag_runs SET rev = rev + 1, status = coalesce($3::text, status),
@@ -240,7 +250,7 @@ export class PostgresDags implements DagStore {
            ended = CASE WHEN $3::text IN ('success', 'failed') THEN greatest(started, $6::timestamptz) WHEN $3::text IN ('running', 'scheduled') THEN NULL ELSE ended END,
            restarts = restarts + $5
          WHERE id = $1 AND rev = $2 RETURNING *`,
-        [runId, rev, step.status, at, step.restart ? 1 : 0, step.ended ?? at],
+        [runId, rev, status, at, step.restart ? 1 : 0, step.ended ?? at],
       );
       if (!row) return null;
       if (step.changes.length > 0) {

@@ -1,3 +1,4 @@
+import { startStatus } from '../../core/dag-overlap.js';
 import type Database from 'better-sqlite3';
 import type { NewAlert } from '../alert-store.js';
 import { NotFoundError } from '../../core/errors.js';
@@ -205,7 +206,15 @@ export class SqliteDags implements DagStore {
   async applyDagStep(runId: number, rev: number, step: DagStep, at: Date): Promise<DagRun | null> {
     const now = at.getTime();
     const run = await this.host.write(() => {
-      const status = step.status;
+      let status = step.status;
+      if (status === 'running' && step.limit) {
+        // In the write transaction: the count and the start are one decision among concurrent starts.
+        const own = this.get('SELECT dag FROM dag_runs WHERE id = ?', runId);
+        if (!own) return null;
+        const n = this.get(`SELECT count(*) AS n FROM dag_runs WHERE dag = ? AND status = 'running' AND id <> ?`, own.dag, runId)!;
+        status = startStatus(n.n as number, step.limit.running, step.limit.over);
+        if (status === null) return null;
+      }
       const row = this.get(
         `UPDATE dag_runs SET rev = rev + 1, status = coalesce(?, status),
            started = CASE WHEN ? = 'running' AND started IS NULL THEN ? ELSE started END,
