@@ -687,6 +687,14 @@ export class Worker {
       this.types = wanted ? [...wanted].filter((n) => !paused.has(n)) : mine.filter((t) => !t.paused).map((t) => t.name);
       // A named type not created yet counts as limited until it is read (claimDrained).
       const known = new Map(mine.map((t) => [t.name, t]));
+      // A lease lowered by an edit reaches the held runs of its type at their next renewal: renewals then
+      // come every third of it (not of the lease they were claimed with), or the reaper would take them.
+      const held = new Set([...this.buffer.map((c) => c.run.type), ...this.active.values().map((x) => x.claimed.run.type)]);
+      for (const t of mine) {
+        if (!held.has(t.name)) continue;
+        this.timers.leaseMs(t.leaseMs);
+        this.minLeaseMs = Math.min(this.minLeaseMs, t.leaseMs);
+      }
       this.limitedTypes = this.types.some((n) => { const t = known.get(n); return t === undefined || hasLimits(t); });
       // Worked out here, when the types change, not on every claim (a worker may serve thousands of types).
       this.answerWithinMs = claimAnswerWithinMs(this.types.flatMap((n) => { const t = known.get(n); return t ? [t.leaseMs] : []; }), DEFAULT_LEASE_MS);

@@ -226,6 +226,29 @@ describe('Worker (inline isolation)', () => {
     await expect(beat!()).resolves.toBeUndefined(); // returned: a leftover heartbeat renews nothing
   });
 
+  it("a lease lowered while a run is held: the worker renews it every third of the new lease, and the reaper leaves it alone (type edit audit: it was reaped lost)", async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'slow', leaseMs: 4500, numRetries: 0 });
+    let began = false;
+    const d = daemon(orrery, {
+      slow: ({ signal }) => ((began = true), new Promise((r, reject) => {
+        const t = setTimeout(() => r(true), 6500);
+        signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)));
+      })),
+    });
+    const t = await orrery.createTask({ type: 'slow', policy: 'oneshot' });
+    d.start();
+    try {
+      await waitFor(() => began, 'the handler began');
+      // Renewals every 1.5 s (a third of 4.5 s) would let a 1 s lease run out between two of them once the first lease is past.
+      await orrery.updateTaskType('slow', { leaseMs: 1000 });
+      const run = await finished(orrery, t.id);
+      expect(run).toMatchObject({ status: 'eventful' });
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('graceful stop: no new claims, running handlers finish within the grace period, the rest are abandoned', async () => {
     const { orrery } = await setup();
     await orrery.createTaskType({ name: 'quick' });
