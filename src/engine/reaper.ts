@@ -26,7 +26,10 @@ export class Reaper extends PeriodicLoop {
     for (const r of reaped) {
       this.log.warn(
         { backendId: r.run.backendId, task: r.task.id, worker: r.run.worker },
-        `run ${r.run.backendId} of task ${r.task.id} lost: lease expired (worker ${r.run.worker ?? '?'}); task now ${r.task.status}`,
+        // A run whose cancellation was asked for ends failed (`cancelled (lease expired at ...)`), not lost.
+        r.run.status === 'lost'
+          ? `run ${r.run.backendId} of task ${r.task.id} lost: lease expired (worker ${r.run.worker ?? '?'}); task now ${r.task.status}`
+          : `run ${r.run.backendId} of task ${r.task.id} ended ${r.run.status}: ${r.run.error ?? 'lease expired'} (worker ${r.run.worker ?? '?'}); task now ${r.task.status}`,
       );
     }
   }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { checkDate, earlier } from '../core/instants.js';
+import { LATEST_INSTANT_MS, checkDate, earlier } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
@@ -520,8 +520,9 @@ export class Orrery implements Jobboard {
     const minutes = opts.minutes ?? 60;
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw invalid('minutes', 'must be an integer from 1 to 1440');
     const at = this.instant(opts.at);
-    // Whole minutes: the buckets of successive readings line up.
-    const end = new Date(Math.ceil(at.getTime() / 60_000) * 60_000);
+    // Whole minutes: the buckets of successive readings line up. The window ends at the next minute
+    // boundary after `at` (a run ended at `at` itself counts, also on a boundary), held at the latest instant.
+    const end = new Date(Math.min(Math.floor(at.getTime() / 60_000) * 60_000 + 60_000, LATEST_INSTANT_MS));
     return { since: earlier(end, minutes * 60_000), at: end };
   }
 

@@ -62,9 +62,10 @@ export interface OrreryMetrics {
    */
   recordEnd(ended: HasRun | Error | ReadonlyArray<HasRun | Error>): void;
   /**
-   * Runs the reaper ended `lost` because their lease expired, as returned by `reapExpired`. Counts
-   * `orrery_leases_reaped_total{type}` and records them as ended runs too (`orrery_runs_total` with
-   * status `lost`, `orrery_run_duration_seconds`): do not also pass them to `recordEnd`.
+   * Runs the reaper ended because their lease expired, as returned by `reapExpired` (`lost`, or
+   * `failed` when their cancellation was asked for). Counts `orrery_leases_reaped_total{type}` and
+   * records them as ended runs too (`orrery_runs_total` under the status each ended with,
+   * `orrery_run_duration_seconds`): do not also pass them to `recordEnd`.
    */
   recordReaped(reaped: readonly HasRun[]): void;
   /**

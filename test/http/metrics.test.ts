@@ -30,6 +30,21 @@ describe('Prometheus metrics', () => {
     return { orrery, clock };
   }
 
+  it('a reaped run whose cancellation was asked for counts as a reaped lease and under the status it ended with, failed (alerts audit)', async () => {
+    const { orrery } = await open();
+    const metrics = createMetrics(orrery);
+    await orrery.createTaskType({ name: 'e', leaseMs: '30s', numRetries: 0 });
+    await orrery.createTask({ type: 'e', arguments: args('e'), policy: 'oneshot' }, { at: T0 });
+    const [c] = (await orrery.claim({ worker: 'w9', types: ['e'], limit: 1, startNow: 1, at: T0 })).runs;
+    expect((await orrery.cancelRun(c!.run.backendId, { at: plus(10_000) })).outcome).toBe('requested');
+    const reaped = await orrery.reapExpired({ at: plus(40_000) });
+    expect(reaped.map((r) => [r.run.status, r.run.error])).toEqual([['failed', expect.stringMatching(/^cancelled \(lease expired at /)]]);
+    metrics.recordReaped(reaped);
+    const lines = samples(await metrics.render());
+    expect(lines).toEqual(expect.arrayContaining(['orrery_leases_reaped_total{type="e"} 1', 'orrery_runs_total{type="e",status="failed"} 1']));
+    expect(lines.filter((l) => l.startsWith('orrery_runs_total'))).toHaveLength(1);
+  });
+
   it('reports queues from the store at scrape time and the recorded claims, ends, reaps and workers', async () => {
     const { orrery, clock } = await open();
     const metrics = createMetrics(orrery);

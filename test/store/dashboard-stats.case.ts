@@ -40,6 +40,20 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
       ]);
     });
 
+    it("the service's window ends at the next minute boundary after its instant: a run ended at that instant counts, also on a boundary (alerts audit)", async () => {
+      const { orrery } = await setup([LOAD_GIT]);
+      await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      await orrery.scheduleDue({ at: T0 });
+      const [c] = await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 1, at: T0 });
+      const end = plus(T0, 2 * MIN); // on a minute boundary
+      await orrery.endRun(c!.run.backendId, { status: 'eventful', worker: 'w', at: end });
+      const onIt = await orrery.runRates({ at: end, minutes: 1 });
+      expect([onIt.since, onIt.at]).toEqual([end, plus(end, MIN)]);
+      expect(onIt.rates).toEqual([{ type: 'load-git', status: 'eventful', minute: end, count: 1 }]);
+      // Within the minute: the same window.
+      expect((await orrery.runRates({ at: plus(end, 59_999), minutes: 1 })).at).toEqual(plus(end, MIN));
+    });
+
     it('ignores runs that ended lost (reaped leases are no sign of life) in the worker list', async () => {
       const { orrery } = await setup([{ ...LOAD_GIT, leaseMs: '1s' }]);
       await orrery.createTask({ type: 'load-git', arguments: args('a') });
