@@ -41,6 +41,11 @@ export interface WorkerOptions extends WorkerRunOptions {
 }
 
 const TYPES_REFRESH_MS = 5_000;
+/**
+ * After a failed claim, how long the worker keeps looking for runs that claim may still commit (a
+ * request held on its way to the server by a proxy or the network), one look per answer bound.
+ */
+export const LATE_CLAIM_LOOKS_MS = 60_000;
 const DEFAULT_LEASE_MS = 30_000;
 /** A graceful stop's margin past its grace and one lease (stopBoundMs): the last writes and the registry's stop. */
 const STOP_SLACK_MS = 5_000;
@@ -93,6 +98,8 @@ export class Worker {
   private recover = false;
   /** When (on this worker's clock) the first claim whose answer was lost since the last recovery was sent. */
   private lostClaimSentAt: number | null = null;
+  /** After a failed claim: the next late look for its runs, and the last (LATE_CLAIM_LOOKS_MS). */
+  private lateLooks: { next: number; until: number } | null = null;
   /** While a claim recovery reads the runs this worker holds: the runs done meanwhile (recoverClaims). */
   private doneDuringRecovery: Set<string> | null = null;
   /** Each type's handler pace (core nextPace): fast runs of one type must not hide slow runs of another. */
@@ -332,6 +339,7 @@ export class Worker {
       let claimSentAt: number | null = null;
       const recoveryOnly = afterRecovery as { waitMs: number; second: boolean } | null;
       afterRecovery = null;
+      this.lateLook(recoveryOnly !== null);
       try {
         if (this.recover) await this.recoverClaims(recoveryOnly?.second === true);
         if (recoveryOnly !== null) {
@@ -361,6 +369,11 @@ export class Worker {
           // After a recovery that succeeds the claim waits its whole back-off (a server that takes the
           // recovery but refuses claims, 502s, is not asked twice a second).
           if (claimSentAt !== null) [afterRecovery, delay] = [{ waitMs: delay, second: true }, 0];
+          // Then once per answer bound for a while: a claim held on its way may commit after both looks.
+          if (claimSentAt !== null) {
+            const now = this.clock.now().getTime();
+            this.lateLooks = { next: now + 3 * this.answerWithinMs, until: now + LATE_CLAIM_LOOKS_MS };
+          }
           else delay = Math.min(delay, this.answerWithinMs);
           const next = delay === 0 ? 'looking up at once the runs it may have taken' : `retrying in ${delay} ms`;
           this.log.error({ err: e }, `claim failed (${next}): ${(e as Error).message}`);
@@ -371,8 +384,23 @@ export class Worker {
         }
       }
       // After a failed claim the whole delay passes, whatever wakes the loop meanwhile (a slot freeing,
-      // an end settled, a wake-up): only a stop cuts it short.
+      // an end settled, a wake-up): only a stop cuts it short. A late look due sooner shortens a poll's.
+      if (this.lateLooks !== null && !backOff) delay = Math.min(delay, Math.max(1, this.lateLooks.next - this.clock.now().getTime()));
       if (this.state === 'running') await this.sleeper.sleep(delay, !backOff);
+    }
+  }
+
+  /**
+   * Whether a late look for a failed claim's runs is due (LATE_CLAIM_LOOKS_MS): then the loop reads the
+   * runs the worker holds before it claims, as after a failed claim, and runs those it does not know.
+   */
+  private lateLook(recovering: boolean): void {
+    if (this.lateLooks === null || this.recover || recovering) return;
+    const now = this.clock.now().getTime();
+    if (now > this.lateLooks.until) this.lateLooks = null;
+    else if (now >= this.lateLooks.next) {
+      this.recover = true;
+      this.lateLooks.next = now + this.answerWithinMs;
     }
   }
 

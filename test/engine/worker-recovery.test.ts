@@ -320,6 +320,40 @@ describe('Worker: a claim answer lost on a short lease, or at a stop', () => {
   });
 });
 
+describe('Worker: a claim that commits after both looks (its request held on its way)', () => {
+  const setup = useTempOrrery();
+
+  it('is found by a late look, within a minute of the failure, and its run runs once before it could be reaped (remote worker audit)', async () => {
+    const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+    const { orrery } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '30s', numRetries: 0 });
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    let first = true;
+    let committed = false;
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      claim: undefined,
+      claimRuns: async (req: Parameters<Jobboard['claimRuns']>[0]) => {
+        // The worker's other claims reach the server first and find nothing (the task is not due for them, say).
+        if (!first) return committed ? orrery.claimRuns(req) : { runs: [], heldBack: false, retryAt: null };
+        first = false;
+        // The request reaches the server three answer bounds and 2 s after it was sent: past both looks.
+        clock.setTimer(3 * req.answerWithinMs! + 2000, () => void orrery.claimRuns(req).then(() => (committed = true)));
+        await new Promise<void>((r) => clock.setTimer(req.answerWithinMs!, r));
+        throw new StorageUnavailableError(`did not answer within ${req.answerWithinMs} ms (test)`);
+      },
+    });
+    let executions = 0;
+    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 1000, clock, handlers: { job: () => void (executions += 1) } });
+    w.start();
+    await clock.advance(90_000);
+    expect(committed).toBe(true);
+    expect(await orrery.reapExpired()).toEqual([]);
+    expect(executions).toBe(1);
+    expect(await orrery.getTask(task!.id)).toMatchObject({ status: 'completed' });
+    await stopOnVirtualTime(w, clock, 120_000);
+  });
+});
+
 describe('Worker: the grace of a stop while the database does not answer', () => {
   const setup = useTempOrrery();
 
