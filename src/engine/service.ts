@@ -148,9 +148,9 @@ export class Orrery implements Jobboard {
    */
   async updateTaskType(name: string, edit: TaskTypeEdit, opts: At = {}): Promise<TaskType> {
     opts = knownOptions(opts, ['at']);
-    const current = await this.requireTaskType(name);
+    checkTypeName(name);
     const { editTaskType } = await taskTypeEdit();
-    return this.writeTaskType(editTaskType(current, edit), opts);
+    return this.writeTaskType(name, (current) => editTaskType(current, edit), opts);
   }
 
   /**
@@ -160,18 +160,22 @@ export class Orrery implements Jobboard {
    */
   async pauseTaskType(name: string, opts: At & { reason?: string } = {}): Promise<TaskType> {
     opts = knownOptions(opts, ['at', 'reason']);
-    const current = await this.requireTaskType(name);
+    checkTypeName(name);
     const reason = validatePauseReason(opts.reason);
-    if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return this.withRates(current);
-    return this.writeTaskType({ ...current, paused: { at: current.paused?.at ?? this.instant(opts.at), reason } }, opts);
+    const at = this.instant(opts.at);
+    return this.writeTaskType(name, (current) => {
+      if (current.paused && (opts.reason === undefined || reason === current.paused.reason)) return null;
+      return { ...current, paused: { at: current.paused?.at ?? at, reason } };
+    }, opts);
   }
 
   /** Resumes a paused task type (unpaused: returned unchanged); its late cron and rrule tasks follow their catch-up policy at once (PostgreSQL's claims catch up at most once a second). */
   async resumeTaskType(name: string, opts: At = {}): Promise<TaskType> {
     opts = knownOptions(opts, ['at']);
-    const current = await this.requireTaskType(name);
-    if (!current.paused) return this.withRates(current);
-    const resumed = await this.writeTaskType({ ...current, paused: null }, opts);
+    checkTypeName(name);
+    let wasPaused = false;
+    const resumed = await this.writeTaskType(name, (current) => ((wasPaused = current.paused !== null), wasPaused ? { ...current, paused: null } : null), opts);
+    if (!wasPaused) return resumed;
     const caught = await this.schedules.catchUp(this.instant(opts.at), name); // before a claim takes them with their oldest missed occurrence
     if (caught.length > 0) this.events.emit('caughtUp', caught);
     return resumed;
@@ -192,9 +196,10 @@ export class Orrery implements Jobboard {
     return t;
   }
 
-  private async writeTaskType(type: TaskType, opts: At): Promise<TaskType> {
-    const out = await this.store.updateTaskType(type, this.instant(opts.at));
-    this.creation.typeCache.forget(type.name);
+  /** Applies `change` to the type as stored, in the store's write (null: left as it is); answers it with its effective rates. */
+  private async writeTaskType(name: string, change: (current: TaskType) => TaskType | null, opts: At): Promise<TaskType> {
+    const out = await this.store.updateTaskType(name, change, this.instant(opts.at));
+    this.creation.typeCache.forget(name);
     return this.withRates(out);
   }
 

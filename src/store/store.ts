@@ -353,10 +353,13 @@ export interface Store {
   createTaskType(type: TaskType, at: Date): Promise<TaskType>;
   getTaskTypes(names?: readonly string[]): Promise<TaskType[]>;
   /**
-   * Writes an edited, paused or resumed type (every field but `name` and `backendName`, which never
-   * change); NotFoundError for an unknown name. Every process sees it within TYPE_CACHE_MS.
+   * Edits, pauses or resumes a type: `change` gets the type as stored, read in the write's own
+   * transaction with its row locked, so edits made at once each apply to what the others wrote (none
+   * is lost), and returns it changed (every field but `name` and `backendName`, which never change),
+   * or null to leave it as it is; it may throw to refuse (nothing written). Answers the type as it is
+   * then. NotFoundError for an unknown name. Every process sees it within TYPE_CACHE_MS.
    */
-  updateTaskType(type: TaskType, at: Date): Promise<TaskType>;
+  updateTaskType(name: string, change: (current: TaskType) => TaskType | null, at: Date): Promise<TaskType>;
   /** Deletes a type that has no tasks and names no listed origins (ConflictError otherwise, naming the count). */
   deleteTaskType(name: string, at: Date): Promise<void>;
   /** The load of a type's limits and workers at an instant (`orrery task why`). */

@@ -43,6 +43,23 @@ export function taskTypeAdminCases(sut: StoreUnderTest): void {
       expect(after.runs).toHaveLength(3);
     });
 
+    it('edits, pauses and resumes made at once, from two services, each apply to what the others wrote: none is lost (race audit)', async () => {
+      const { orrery, another } = await setup([{ name: 'a', defaultIntervalMs: '1h' }]);
+      const other = await another();
+      for (let round = 0; round < 3; round++) {
+        const [paused] = await Promise.all([orrery.pauseTaskType('a', { reason: `r${round}` }), other.updateTaskType('a', { description: `d${round}` })]);
+        expect(paused.paused?.reason).toBe(`r${round}`);
+        expect(await orrery.getTaskType('a')).toMatchObject({ description: `d${round}`, paused: { reason: `r${round}` } });
+        await Promise.all([other.resumeTaskType('a'), orrery.updateTaskType('a', { numRetries: 7 + round })]);
+        expect(await other.getTaskType('a')).toMatchObject({ paused: null, numRetries: 7 + round });
+      }
+      // Three edits of different fields at once: all three kept.
+      await Promise.all([orrery.updateTaskType('a', { numRetries: 9 }), other.updateTaskType('a', { leaseMs: 45_000 }), orrery.updateTaskType('a', { maxRunning: 3 })]);
+      expect(await orrery.getTaskType('a')).toMatchObject({ numRetries: 9, leaseMs: 45_000, maxRunning: 3, description: 'd2' });
+      await expect(orrery.updateTaskType('nope', { numRetries: 1 })).rejects.toMatchObject({ name: 'NotFoundError', message: 'unknown task type "nope"' });
+      await expect(orrery.pauseTaskType('nope')).rejects.toMatchObject({ name: 'NotFoundError' });
+    });
+
     it('pausing and resuming wake the loops that wait on types, tasks and runs', async () => {
       const { orrery } = await setup([{ name: 'a' }]);
       const seen: string[] = [];

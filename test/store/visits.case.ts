@@ -165,6 +165,24 @@ export function visitCases(sut: StoreUnderTest): void {
       expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: T0, dryRun: true }))).toEqual(['u1', 'u2']);
     });
 
+    it('enabling and disabling origins while their third failed visits disable them, from two services at once: every call answers (race audit: a deadlock reached the caller on PostgreSQL)', async () => {
+      const { o, another } = await open();
+      const other = await another();
+      const l = await o.visits.getOrCreateLister('npm', '', { at: T0 });
+      const keys = Array.from({ length: 300 }, (_, i) => ({ url: `https://d/${i}`, visitType: 'git' }));
+      await o.visits.recordListedOrigins(keys.map((k) => ({ listerId: l.id, ...k })), { at: T0 });
+      for (const d of [1, 2]) await o.visits.recordVisits(keys.map((k) => ({ ...k, status: 'failed' as const, at: plus(T0, d * HOUR) })));
+      const third = (d: number, order: typeof keys) => order.map((k) => ({ ...k, status: 'failed' as const, at: plus(T0, d * HOUR) }));
+      const calls = await Promise.allSettled([
+        o.visits.recordVisits(third(3, keys)),
+        other.visits.recordVisits(third(3, [...keys].reverse())),
+        o.visits.setOriginsEnabled(keys, true),
+        other.visits.setOriginsEnabled([...keys].reverse(), true),
+        other.visits.setOriginsEnabled(keys, false),
+      ]);
+      expect(calls.filter((c) => c.status === 'rejected').map((c) => String((c as PromiseRejectedResult).reason))).toEqual([]);
+    });
+
     it('URLs listed by many listers: a grab and its dry run hand out count distinct origins, and agree', async () => {
       const { o } = await open();
       const listers = [];

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OrreryError, StorageError, StorageReadOnlyError, StorageUnavailableError, isNetworkError } from '../../core/errors.js';
+import { OrreryError, StorageError, StorageReadOnlyError, StorageUnavailableError, invalid, isNetworkError } from '../../core/errors.js';
 import { instantText } from './postgres-literals.js';
 
 /**
@@ -52,6 +52,12 @@ export function translatePgError(e: unknown): unknown {
   if (code === '25006') return readOnly(`25006: ${(e as Error).message}`, e);
   // Not a fault of Orrery's (an HTTP 500): the database refuses this role what it needs (docs/postgres.md#roles-and-privileges).
   if (code === '42501') return new StorageError(`the PostgreSQL database refuses this role (42501: ${(e as Error).message})`, { cause: e });
+  // A task's type deleted while the task was being created (the delete's row lock held the insert, whose
+  // foreign-key check then failed): the same answer as the check of the type before the insert.
+  if (code === '23503' && (e as { constraint?: unknown }).constraint === 'tasks_type_fkey') {
+    const type = /^Key \(type\)=\((.*)\) is not present/.exec(String((e as { detail?: unknown }).detail ?? ''))?.[1] ?? '';
+    return invalid('type', `unknown task type "${type}"`);
+  }
   const transient =
     (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && unavailableSqlstate(code)) ||
     loginRefusedSqlstate(code) ||

@@ -8,7 +8,7 @@ import { type RunLogRecord, type StoredRunLogRecord, type Task, type TaskRun, ty
 import type { NewTask } from '../../core/validation.js';
 import { setTaskPauseInTx } from './postgres-pause.js';
 import { NotifyHub } from '../notify-hub.js';
-import { TypeCache } from '../task-types.js';
+import { TypeCache, unknownType } from '../task-types.js';
 import { deleteTaskTypeRow, updateTaskTypeRow } from './postgres-task-types.js';
 import { readTypeLoad } from './postgres-type-load.js';
 import { searchRuns } from './postgres-run-search.js';
@@ -22,7 +22,7 @@ import type { AdaptiveRateRow, RunLogQuery, ThrottledRate, TypeLoadRequest } fro
 import { wakeUps, type StoreChange } from '../../core/wake-ups.js';
 import { tasksWritten } from '../task-actions.js';
 import { PgTypeReads } from './postgres-type-reads.js';
-import { claimedFromDueRow, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, type Row } from '../rows.js';
+import { claimedFromDueRow, claimedFromRow, runFromRow, storedLogFromRow, taskFromRow, taskTypeFromRow, type Row } from '../rows.js';
 import type {
   BulkTaskOutcome,
   BulkTaskRequest,
@@ -219,11 +219,21 @@ export class PostgresStore implements Store {
     return { ...type, paused: null };
   }
 
-  async updateTaskType(type: TaskType, at: Date): Promise<TaskType> {
-    await updateTaskTypeRow(this.pool, type, at);
-    this.typeCache.forget(type.name);
-    this.wake({ kind: 'type-changed', paused: Boolean(type.paused) });
-    return type;
+  async updateTaskType(name: string, change: (current: TaskType) => TaskType | null, at: Date): Promise<TaskType> {
+    const out = await this.tx(async (c) => {
+      const [row] = await this.rows(c, 'SELECT * FROM task_types WHERE name = $1 FOR UPDATE', [name]);
+      if (!row) throw unknownType(name);
+      const current = taskTypeFromRow(row);
+      const next = change(current);
+      if (next === null) return { type: current, changed: false };
+      await updateTaskTypeRow(c, next, at);
+      return { type: next, changed: true };
+    });
+    if (out.changed) {
+      this.typeCache.forget(name);
+      this.wake({ kind: 'type-changed', paused: Boolean(out.type.paused) });
+    }
+    return out.type;
   }
 
   async deleteTaskType(name: string, _at: Date): Promise<void> {

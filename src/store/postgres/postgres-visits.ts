@@ -37,6 +37,7 @@ import {
   type VisitStore,
 } from '../visit-store.js';
 import { insertTasks } from './postgres-tasks.js';
+import { retryingConflicts } from './postgres-errors.js';
 import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
 import { appendMetricsPoints, appendOriginVisits, getMetricsHistory, getOriginVisits } from './postgres-visit-history.js';
 import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
@@ -215,11 +216,13 @@ export class PostgresVisitStore implements VisitStore {
   }
 
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
-    const res = await this.pool.query(
+    // Retried when PostgreSQL picks it as a deadlock's victim (a recordVisits disabling some of these rows in
+    // another order: race audit), as the store's transactions are (docs/postgres.md).
+    const res = await retryingConflicts(() => this.pool.query(
       `UPDATE listed_origins o SET enabled = $3 FROM unnest($1::text[], $2::text[]) AS k(u, v)
        WHERE o.url = k.u AND o.visit_type = k.v AND o.enabled <> $3 AND ($4::uuid IS NULL OR o.lister_id = $4)`,
       [keys.map((k) => k.url), keys.map((k) => k.visitType), enabled, listerId ?? null],
-    );
+    ));
     return res.rowCount ?? 0;
   }
 

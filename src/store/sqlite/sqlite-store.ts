@@ -11,7 +11,7 @@ import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType, TypePau
 import { externalStartInstant, holderEffect, planRunEnd } from '../../core/run-end.js';
 import type { NewTask } from '../../core/validation.js';
 import { NotifyHub } from '../notify-hub.js';
-import { TypeCache } from '../task-types.js';
+import { TypeCache, unknownType } from '../task-types.js';
 import { SqliteTaskTypes } from './sqlite-task-types.js';
 import { SqliteAdaptiveRates } from './sqlite-adaptive-rates.js';
 import { SqliteTypeLoad } from './sqlite-type-load.js';
@@ -209,11 +209,22 @@ export class SqliteStore implements Store {
     return { ...type, paused: null };
   }
 
-  async updateTaskType(type: TaskType, at: Date): Promise<TaskType> {
-    await this.write(() => this.taskTypes.updateInTx(type, at));
-    this.typeCache.forget(type.name);
-    this.wake({ kind: 'type-changed', paused: Boolean(type.paused) });
-    return type;
+  async updateTaskType(name: string, change: (current: TaskType) => TaskType | null, at: Date): Promise<TaskType> {
+    // In the write transaction: the type read and the edit written are one step among concurrent edits.
+    const out = await this.write(() => {
+      const row = this.stmts.typesByName.get(JSON.stringify([name])) as Row | undefined;
+      if (!row) throw unknownType(name);
+      const current = taskTypeFromRow(row);
+      const next = change(current);
+      if (next === null) return { type: current, changed: false };
+      this.taskTypes.updateInTx(next, at);
+      return { type: next, changed: true };
+    });
+    if (out.changed) {
+      this.typeCache.forget(name);
+      this.wake({ kind: 'type-changed', paused: Boolean(out.type.paused) });
+    }
+    return out.type;
   }
 
   async deleteTaskType(name: string, _at: Date): Promise<void> {
