@@ -23,11 +23,28 @@ export type ArchiveRecord =
   | { kind: 'run'; run: Record<string, unknown> & { id: number; task: number }; logs: Array<Record<string, unknown>> }
   | { kind: 'task'; task: Record<string, unknown> & { id: number } };
 
-/** What this database has committed to one file: its archive id, the byte offset and number of its last committed batch. */
+/**
+ * What this database has committed to one file: its archive id, the byte offset and number of its
+ * last committed batch, and the file's identity (device and inode; absent in states recorded before
+ * it was kept), so a batch never writes at another file's offset.
+ */
 interface FileState {
   id: string;
   offset: number;
   seq: number;
+  dev?: number;
+  ino?: number;
+}
+
+/** The identity of the file open as `fd` (its device and inode). */
+function identityOf(fd: number): { dev: number; ino: number } {
+  const st = fstatSync(fd);
+  return { dev: st.dev, ino: st.ino };
+}
+
+/** Whether a recorded state is that of the file open with identity `id` (a state without one is taken as it). */
+function sameFile(state: FileState, id: { dev: number; ino: number }): boolean {
+  return state.ino === undefined || (state.ino === id.ino && state.dev === id.dev);
 }
 
 const fileError = (path: string, message: string) => new ValidationError(`archive file ${path}: ${message}`, [{ path: 'to', message }]);
@@ -36,8 +53,8 @@ const fileError = (path: string, message: string) => new ValidationError(`archiv
  * A JSONL file a database archives to, crash-safe: each batch is written and fsynced inside the
  * batch's transaction, before the rows are deleted, and the byte offset it ends at is committed with
  * the delete. A batch whose transaction did not commit (a crash, a failed delete) is cut off the file
- * on the next write or the next open, and its rows, still in the database, are archived again: no row
- * is lost and none is written twice.
+ * by the next batch written to it, and its rows, still in the database, are archived again: no row is
+ * lost and none is written twice.
  */
 export class ArchiveFile {
   private pending: FileState | null = null;
@@ -132,7 +149,10 @@ export class ArchiveFile {
         checkContentOf(path, fd, size);
         await checkNotArchivedHere(path, resolve(path), size, live);
       }
-      return { id: randomUUID(), offset: size, seq: 0 };
+      return { id: randomUUID(), offset: size, seq: 0, ...identityOf(fd) };
+    }
+    if (!sameFile(known, identityOf(fd))) {
+      throw fileError(path, 'is not the file this database archived to at this path (it was renamed or replaced since, or another machine archives to a file of this path): archive to another file, or put that one back');
     }
     if (size < known.offset) throw fileError(path, `has ${size} bytes, fewer than the ${known.offset} this database committed to it: truncated or replaced; archive to another file`);
     if (size > known.offset) await checkTail(path, fd, known, size, live);
@@ -147,8 +167,18 @@ export class ArchiveFile {
    * retried after a serialization failure): the second write replaces the first.
    */
   write(batch: ArchiveBatch, before: Date, at: Date, committed: string | null): ArchiveProgressUpdate {
-    if (committed !== null) this.state = JSON.parse(committed) as FileState;
-    const next: FileState = { id: this.state.id, offset: this.state.offset, seq: this.state.seq + 1 };
+    const identity = identityOf(this.fd);
+    if (committed !== null) {
+      const state = JSON.parse(committed) as FileState;
+      // What the database committed to this path describes another file (this one was renamed or
+      // replaced meanwhile, or another machine writes a file of this path): writing at its offset would
+      // cut or pad this one. The batch is undone.
+      if (!sameFile(state, identity)) {
+        throw fileError(this.path, 'was renamed or replaced while this archive wrote to it (or another machine archives to a file of this path): this batch is undone; archive again');
+      }
+      this.state = state;
+    }
+    const next: FileState = { id: this.state.id, offset: this.state.offset, seq: this.state.seq + 1, ...identity };
     const lines: ArchiveLine[] = [
       { kind: 'batch', archive: next.id, seq: next.seq, before: before.toISOString(), archivedAt: at.toISOString(), runs: batch.runs.length, tasks: batch.tasks.length },
     ];

@@ -526,7 +526,8 @@ export class Orrery implements Jobboard {
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw invalid('minutes', 'must be an integer from 1 to 1440');
     const at = this.instant(opts.at);
     // Whole minutes: the buckets of successive readings line up. The window ends at the next minute
-    // boundary after `at` (a run ended at `at` itself counts, also on a boundary), held at the latest instant.
+    // boundary after `at` (a run ended at `at` itself counts, also on a boundary), held at the latest
+    // instant (where the window's end, exclusive, leaves out a run ended at it).
     const end = new Date(Math.min(Math.floor(at.getTime() / 60_000) * 60_000 + 60_000, LATEST_INSTANT_MS));
     return { since: earlier(end, minutes * 60_000), at: end };
   }

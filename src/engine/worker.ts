@@ -397,7 +397,7 @@ export class Worker {
   private lateLook(recovering: boolean): void {
     if (this.lateLooks === null || this.recover || recovering) return;
     const now = this.clock.now().getTime();
-    if (now > this.lateLooks.until) this.lateLooks = null;
+    if (now > this.lateLooks.until) [this.lateLooks, this.lostClaimSentAt] = [null, null];
     else if (now >= this.lateLooks.next) {
       this.recover = true;
       this.lateLooks.next = now + this.answerWithinMs;
@@ -686,7 +686,8 @@ export class Worker {
       if (this.lostClaimSentAt !== null) this.timers.claimedAt(c, this.lostClaimSentAt, knownAt);
       this.buffer.push(c);
     }
-    if (!lookAgain) this.lostClaimSentAt = null;
+    // Runs found by the late looks too count their leases from the failed claim (not from renewals sent before they were known).
+    if (!lookAgain && this.lateLooks === null) this.lostClaimSentAt = null;
     this.dispatch(false);
   }
 

@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -76,6 +76,28 @@ describe('archiver loop (serve --retention)', () => {
 
 describe('JSONL archive file', () => {
   const open = useTempOrrery();
+
+  it('a file renamed while an archive writes to it, and another opened at its path: the first archive\'s next batch is undone, neither file is cut (review)', async () => {
+    const { orrery, dir } = await open();
+    await finishedTasks(orrery, 9, 40 * DAY);
+    const file = join(dir, 'rot.jsonl');
+    const before = new Date(Date.now() - 30 * DAY);
+    const at = new Date();
+    const a = await ArchiveFile.open(file, orrery.store.archive, orrery.store, at);
+    const batch = (f: ArchiveFile) => orrery.store.archive.archiveBatch({ before, after: null, limit: 3, at, table: false, sink: { key: f.key, write: (b, c) => f.write(b, before, at, c) } });
+    expect((await batch(a)).runs).toHaveLength(3);
+    a.committed();
+    renameSync(file, `${file}.old`);
+    const b = await ArchiveFile.open(file, orrery.store.archive, orrery.store, at);
+    await expect(batch(a)).rejects.toMatchObject({ code: 'validation_error', message: expect.stringContaining('was renamed or replaced while this archive wrote to it') });
+    const old = readFileSync(`${file}.old`, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string });
+    expect(old.filter((l) => l.kind === 'run')).toHaveLength(3);
+    a.close();
+    b.close();
+    // Nothing was lost: the next archive to the path writes the rest to the new file.
+    expect(await orrery.archive({ before, to: file })).toMatchObject({ runs: 6, complete: true });
+    expect(readFileSync(file, 'utf8').trimEnd().split('\n').filter((l) => l.startsWith('{"kind":"run"'))).toHaveLength(6);
+  });
 
   it('cuts off a batch written but never committed, and refuses bytes another database appended', async () => {
     const { orrery, dir } = await open();

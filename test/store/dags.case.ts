@@ -455,6 +455,19 @@ export function dagCases(sut: StoreUnderTest): void {
       expect((await orrery.dags.restart(third.id)).status).toBe('running');
     });
 
+    it('a pass that read the DAG before a pause committed records nothing once it is paused (DAG race audit: a run was created)', async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'hourly', schedule: { every: '1h' }, start: plus(T0, HOUR), tasks: [{ id: 'a' }] }]);
+      const [before] = await orrery.store.dags.getDags(['hourly']);
+      expect(before!.nextPoint).toEqual(plus(T0, HOUR));
+      await orrery.dags.pause('hourly', { reason: 'hold' });
+      // The pass's own write, as it would come after the pause: refused, nothing recorded.
+      const point = { kind: 'scheduled' as const, execTs: plus(T0, HOUR), untilTs: null, count: 1 };
+      expect(await orrery.store.dags.recordPoints('hourly', plus(T0, HOUR), [point], plus(T0, 2 * HOUR), plus(T0, HOUR))).toBeNull();
+      expect(await orrery.dags.runs({ dag: 'hourly' })).toEqual([]);
+      expect((await orrery.store.dags.getDags(['hourly']))[0]!.nextPoint).toEqual(plus(T0, HOUR));
+    });
+
     it('restarts made at once, from two services on one database, keep the limit on running runs (race audit: six ran at once)', async () => {
       const { orrery, openAnother } = await setupPair(sut);
       await orrery.dags.register([{ id: 'one', maxActiveRuns: 1, tasks: [{ id: 'a' }] }]);

@@ -117,7 +117,8 @@ export class PostgresDags implements DagStore {
       const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1 FOR UPDATE', [dag]);
       if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
-      if ((d.nextPoint?.getTime() ?? null) !== (expected?.getTime() ?? null)) return null;
+      // Moved on by another scheduler, or paused since it was read (a pause committed first records nothing).
+      if ((d.nextPoint?.getTime() ?? null) !== (expected?.getTime() ?? null) || d.paused) return null;
       const tasks = await this.structure(c, dag, d.version);
       const out: DagRun[] = [];
       // Skipped points continuing the latest recorded skipped range grow it (one range however long).

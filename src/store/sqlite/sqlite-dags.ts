@@ -105,7 +105,8 @@ export class SqliteDags implements DagStore {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
       if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
-      if (ms(d.nextPoint) !== ms(expected)) return null;
+      // Moved on by another scheduler, or paused since it was read (a pause committed first records nothing).
+      if (ms(d.nextPoint) !== ms(expected) || d.paused) return null;
       const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
       const out: DagRun[] = [];
       // Skipped points continuing the latest recorded skipped range grow it (one range however long).
