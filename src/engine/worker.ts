@@ -723,6 +723,9 @@ export class Worker {
         if (!held.has(t.name)) continue;
         this.timers.leaseMs(t.leaseMs);
         this.minLeaseMs = Math.min(this.minLeaseMs, t.leaseMs);
+        // A buffered run's lease is judged by the lowered lease too (renewals only reach now + it): a
+        // stalled worker must not begin a run the reaper may have given back.
+        for (const c of this.buffer) if (c.run.type === t.name && t.leaseMs < c.leaseMs) c.leaseMs = t.leaseMs;
       }
       this.limitedTypes = this.types.some((n) => { const t = known.get(n); return t === undefined || hasLimits(t); });
       // Worked out here, when the types change, not on every claim (a worker may serve thousands of types).

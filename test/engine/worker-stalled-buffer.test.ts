@@ -124,6 +124,29 @@ describe('a stalled worker and its buffer', () => {
     expect(begun.sort()).toEqual([1, 2, 3]);
     for (const t of await orrery.searchTasks({ type: 'job' })) expect(t).toMatchObject({ status: 'completed', consecutiveAbandons: 0 });
   });
+  it('a lease lowered by an edit: a buffered run is judged by the new lease, not begun once it ran out while heartbeats failed (review)', async () => {
+    const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
+    const begun: number[] = [];
+    const worker = new Worker(orrery, {
+      handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(8_000, signal), false) },
+      id: 'w',
+      concurrency: 1,
+      clock,
+    });
+    await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    worker.start();
+    onCleanup(() => stopOnVirtualTime(worker, clock, 60_000));
+    await clock.advance(500);
+    expect(begun).toEqual([1]); // task 2's run waits in the buffer, its claim's lease 30 s
+    // The lease is lowered to 2 s, then every heartbeat fails: the store renews to now + 2 s at most.
+    await orrery.updateTaskType('job', { leaseMs: 2_000 });
+    await clock.advance(1_000);
+    beats.fail = true;
+    await clock.advance(8_000);
+    // Task 1 ended at 8.5 s; task 2's lease, renewed last at about 1.5 s, ran out at about 3.5 s: not begun.
+    expect(begun).toEqual([1]);
+  });
+
   it('a buffered run given back and claimed again while its heartbeats fail runs once: the fresh copy replaces the stale one', async () => {
     const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
     const begun: string[] = [];
