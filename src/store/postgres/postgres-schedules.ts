@@ -7,7 +7,7 @@ import { runFromRow, taskFromRow, type Row } from '../rows.js';
 import { backfillFromRow } from '../schedule-rows.js';
 import type { BackfillStatus, CaughtUpTask, ScheduleStore, TaskBackfill } from '../schedule-store.js';
 import type { StoreChange } from '../store.js';
-import { TIME_ORDERED_UUID } from './postgres-queries.js';
+import { HOT_QUERIES, TIME_ORDERED_UUID } from './postgres-queries.js';
 
 /** What the schedule store needs from the PostgreSQL store it belongs to. */
 export interface PostgresScheduleHost {
@@ -120,7 +120,7 @@ export class PostgresSchedules implements ScheduleStore {
       // The type's queue keeps its limit (locked as a runner pass locks it, so the count and the insert agree).
       const { rows: y } = await c.query<Row>('SELECT max_queue_length FROM task_types WHERE name = $1 FOR NO KEY UPDATE', [t[0].type]);
       const max = (y[0]?.max_queue_length ?? null) as number | null;
-      const queued = max === null ? 0 : ((await c.query<Row>(`SELECT count(*)::int AS n FROM task_runs WHERE type = $1 AND status = 'scheduled'`, [t[0].type])).rows[0]!.n as number);
+      const queued = max === null ? 0 : ((await c.query<Row>(HOT_QUERIES.queued, [t[0].type])).rows[0]!.n as number);
       if (queueSlots(max, queued, 1) < 1) return null;
       const { rows } = await c.query<Row>(
         `INSERT INTO task_runs (task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for, backfill)
