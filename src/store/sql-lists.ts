@@ -26,3 +26,6 @@ export const heldLeaseSqlite = (expr: string) => `min(${expr}, ${LATEST_INSTANT_
 
 /** As heldLeaseSqlite, on PostgreSQL's timestamptz. */
 export const heldLeasePg = (expr: string) => `least(${expr}, to_timestamp(${LATEST_INSTANT_MS / 1000}))`;
+
+/** SQLite: the runs of a type waiting in its queue (status `scheduled`), what its `maxQueueLength` counts (core queueSlots). */
+export const QUEUED_OF_TYPE_SQLITE = `SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`;

@@ -4,7 +4,7 @@ import type { TaskType } from '../../core/model.js';
 import { RENEWED_LEASE, TASK_SET } from './sqlite-held-ends.js';
 import type { Row } from '../rows.js';
 import { idAfterFloor } from './sqlite-id-floor.js';
-import { UNFINISHED_RUN_STATUSES_SQL, heldLeaseSqlite } from '../sql-lists.js';
+import { QUEUED_OF_TYPE_SQLITE, UNFINISHED_RUN_STATUSES_SQL, heldLeaseSqlite } from '../sql-lists.js';
 
 /** A prepared statement (named here so the declarations of `prepare` can refer to it). */
 export type Stmt = Database.Statement;
@@ -87,9 +87,6 @@ export const TYPES_DUE_SQL = `SELECT y.name FROM task_types y WHERE y.paused_at 
  * runs alone. Without ANALYZE the planner walked all of task_runs in id order for the ORDER BY, a
  * cost that grew with the finished runs (25-65 ms at 210,000).
  */
-/** The runs of a type waiting in its queue (status `scheduled`): what its `maxQueueLength` counts (core queueSlots). */
-export const QUEUED_OF_TYPE_SQL = `SELECT count(*) AS n FROM task_runs WHERE type = ? AND status = 'scheduled'`;
-
 export const HELD_BY_SQL = `SELECT r.*, t.arguments AS t_arguments, t.trace_context AS t_trace_context, t.policy AS t_trace_policy, y.backend_name AS y_backend_name, y.lease_ms AS y_lease_ms, y.timeout_ms AS y_timeout_ms
   FROM task_runs r INDEXED BY task_runs_leases JOIN tasks t ON t.id = r.task JOIN task_types y ON y.name = r.type
   WHERE r.status IN ('claimed', 'started') AND r.worker = ? ORDER BY r.id`;
@@ -145,7 +142,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
     cancelRun: p(`UPDATE task_runs SET status = 'lost', ended = @ended, error = @error,
       lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END WHERE id = @id RETURNING *`),
     keepLease: p(`UPDATE task_runs SET lease_expires_at = @lease WHERE id = @id AND status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})`),
-    queuedOfType: p(QUEUED_OF_TYPE_SQL),
+    queuedOfType: p(QUEUED_OF_TYPE_SQLITE),
     insertRun: p(`INSERT INTO task_runs (id, task, type, backend_id, status, priority_rank, scheduled, attempt, concurrency_key, scheduled_for)
       VALUES (${idAfterFloor('task_runs')}, @task, @type, @backend_id, 'scheduled', @rank, @scheduled, @attempt, @ckey, @scheduled_for) RETURNING *`),
     markScheduled: p(`UPDATE tasks SET status = 'next_run_scheduled', current_run = ? WHERE id = ?`),

@@ -9,7 +9,7 @@ import type { BackfillStatus, CaughtUpTask, ScheduleStore, TaskBackfill } from '
 import type { StoreChange } from '../store.js';
 import { timeOrderedUuid } from '../run-ids.js';
 import { idAfterFloor } from './sqlite-id-floor.js';
-import { QUEUED_OF_TYPE_SQL } from './sqlite-queries.js';
+import { QUEUED_OF_TYPE_SQLITE } from '../sql-lists.js';
 
 /** What the schedule store needs from the SQLite store it belongs to. */
 export interface SqliteScheduleHost {
@@ -148,7 +148,7 @@ function prepareSchedules(db: Database.Database) {
     backfill: p('SELECT * FROM task_backfills WHERE id = ?'),
     backfillsOfTask: p('SELECT * FROM task_backfills WHERE task = ? ORDER BY id DESC'),
     runningOfTask: p(`SELECT * FROM task_backfills WHERE task = ? AND status = 'running' ORDER BY id LIMIT 1`),
-    queuedOfType: p(QUEUED_OF_TYPE_SQL),
+    queuedOfType: p(QUEUED_OF_TYPE_SQLITE),
     running: p(`SELECT * FROM task_backfills INDEXED BY task_backfills_running WHERE status = 'running' AND id > ? ORDER BY id LIMIT +?`),
     // Free: no run, not due itself, and neither it nor its type paused (a paused task gets no run, backfill or not).
     freeTask: p(`SELECT t.id, t.type, t.priority_rank, t.concurrency_key, (SELECT max_queue_length FROM task_types WHERE name = t.type) AS max_queue_length FROM tasks t
