@@ -50,9 +50,10 @@ export type DagInput = z.input<typeof dagInputSchema>;
  * Validates a DAG: fields, duplicate ids, unknown dependencies, timeouts, the schedule, cycles (the
  * error names the cycle). Every bad field is reported in one ValidationError: the checks past the
  * schema run on the parts that parse (each task, the defaults, the schedule and start) even when
- * another part does not. A cycle is looked for once nothing else is wrong.
+ * another part does not. A cycle is looked for once nothing else is wrong. The verdict does not depend
+ * on the instant: a definition valid once stays valid (a handlers file that declares it keeps starting).
  */
-export function validateDag(input: unknown, at: Date): DagSpec {
+export function validateDag(input: unknown): DagSpec {
   const problems: ErrorDetail[] = [];
   let d: z.output<typeof dagInputSchema> | null = null;
   try {
@@ -102,7 +103,7 @@ export function validateDag(input: unknown, at: Date): DagSpec {
   let schedule: DagSchedule | null = null;
   if (scheduleIn !== null || d !== null) {
     try {
-      schedule = normaliseDagSchedule(scheduleIn, start ?? null, at);
+      schedule = normaliseDagSchedule(scheduleIn, start ?? null);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       problems.push(...e.details);
@@ -131,7 +132,7 @@ export function validateDag(input: unknown, at: Date): DagSpec {
  * A DAG's schedule in its normal form. A cron schedule must fire from now and, when the DAG has a
  * `start`, from that start: its first point is the first occurrence from `start` (firstPoint).
  */
-function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } | null, start: Date | null, at: Date): DagSchedule {
+function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } | null, start: Date | null): DagSchedule {
   if (s === null) return { kind: 'none' };
   if (s.every !== undefined) {
     if (s.cron !== undefined) throw invalid('schedule', 'give either cron (with tz) or every, not both');
@@ -143,7 +144,10 @@ function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } 
   if (s.cron === undefined) throw invalid('schedule', 'needs cron (with an optional tz) or every (null: no schedule)');
   let cron;
   try {
-    cron = normaliseSchedule({ kind: 'cron', expr: s.cron, tz: s.tz ?? 'UTC' }, at, 'schedule');
+    // Refused only if it never fires at all (looked for from 1970, not from now): a schedule whose last
+    // point has passed (a year field) is a DAG with no more scheduled runs, and the handlers file that
+    // declares it must keep starting as its time goes by.
+    cron = normaliseSchedule({ kind: 'cron', expr: s.cron, tz: s.tz ?? 'UTC' }, new Date(0), 'schedule');
   } catch (e) {
     // The task schedule's field is `expr`; a DAG's is `cron`.
     if (e instanceof ValidationError) throw fromDetails(e.details.map((d) => ({ ...d, path: d.path.replace(/^schedule\.expr\b/, 'schedule.cron') })));

@@ -43,9 +43,8 @@ describe('planOverlap', () => {
 describe('the overlap option of a DAG definition', () => {
   it('defaults to allow; an unknown policy is a validation error naming overlap', async () => {
     const { validateDag } = await import('./dag-input.js');
-    const at = new Date('2026-01-01T00:00:00Z');
-    expect(validateDag({ id: 'd', tasks: [{ id: 'a' }] }, at).overlap).toBe('allow');
-    expect(validateDag({ id: 'd', overlap: 'cancelOther', tasks: [{ id: 'a' }] }, at).overlap).toBe('cancelOther');
-    expect(() => validateDag({ id: 'd', overlap: 'sometimes' as never, tasks: [{ id: 'a' }] }, at)).toThrow(/^overlap: /);
+    expect(validateDag({ id: 'd', tasks: [{ id: 'a' }] }).overlap).toBe('allow');
+    expect(validateDag({ id: 'd', overlap: 'cancelOther', tasks: [{ id: 'a' }] }).overlap).toBe('cancelOther');
+    expect(() => validateDag({ id: 'd', overlap: 'sometimes' as never, tasks: [{ id: 'a' }] })).toThrow(/^overlap: /);
   });
 });

@@ -104,7 +104,7 @@ export class DagService {
     const inputs = given.map((x) => (x && typeof (x as { toInput?: unknown }).toInput === 'function' ? (x as { toInput(): DagInput }).toInput() : x));
     const specs = inputs.map((input, i) => {
       try {
-        return validateDag(input, at);
+        return validateDag(input);
       } catch (e) {
         // The error names the definition (`dags[1]: ...`, paths `dags[1].tasks[0].after[0]`), as HTTP's body names it.
         throw e instanceof ValidationError ? inDag(e, i) : e;

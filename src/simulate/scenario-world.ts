@@ -111,7 +111,7 @@ export function checkWorld(
     if (ids.has(d.id)) problems.push({ path: `dags[${i}].id`, message: `duplicate DAG "${d.id}"` });
     ids.add(d.id);
     try {
-      const spec = validateDag(dagDefinition(d), start);
+      const spec = validateDag(dagDefinition(d));
       spec.tasks.forEach((t, j) => {
         const known = types.get(t.type);
         if (known && known.backendName !== DAG_TASK_TYPE) problems.push({ path: `dags[${i}].tasks[${j}].type`, message: `task type "${t.type}" has backendName "${known.backendName}"; a DAG's task type needs "${DAG_TASK_TYPE}"` });

@@ -35,8 +35,8 @@ export class DagDefinition {
   }
 
   /** Validates now (cycles, unknown dependencies, duplicate ids) instead of at registration. */
-  validate(at: Date = new Date()): this {
-    validateDag(this.toInput(), at);
+  validate(): this {
+    validateDag(this.toInput());
     return this;
   }
 

@@ -5,6 +5,7 @@ import { Daemon } from '../../src/engine/daemon.js';
 import type { DagTaskAlert } from '../../src/engine/dag-notifier.js';
 import { webhookNotifier } from '../../src/engine/dag-notifier.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
+import { ManualClock } from '../../src/engine/clock.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { dag, type DagDefinition } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
@@ -120,6 +121,20 @@ describe('DAGs on a real daemon', () => {
     // A DAG id alone is that DAG's runs, as { dag }.
     expect((await orrery.dags.runs('direct')).map((r) => r.id)).toEqual([run.id]);
     expect(await orrery.dags.runs('direct')).toEqual(await orrery.dags.runs({ dag: 'direct' }));
+  });
+
+  it('a cron schedule whose last point has passed is stored again as it was: the file that declares it keeps starting', async () => {
+    const clock = new ManualClock('2026-12-30T00:00:00Z');
+    const { orrery } = await temp({ clock });
+    const input = { id: 'ending', schedule: { cron: '0 0 3 * * * 2026' }, tasks: [{ id: 'a' }] };
+    const [first] = await orrery.dags.register([input]);
+    expect((await orrery.dags.next('ending', { count: 5 })).occurrences).toHaveLength(2); // its year field ends it
+    clock.set(new Date('2027-01-03T00:00:00Z'));
+    // It failed with 'schedule.cron: cron expression "0 0 3 * * * 2026" never fires' (every process starting with the file exited 2).
+    const [again] = await orrery.dags.register([input]);
+    expect(again).toMatchObject({ id: 'ending', created: false, newVersion: false, version: first!.version });
+    // One that never fires at all is still refused.
+    await expect(orrery.dags.register([{ id: 'never', schedule: { cron: '0 0 31 2 *' }, tasks: [{ id: 'a' }] }])).rejects.toThrow('dags[0]: schedule.cron: cron expression "0 0 31 2 *" never fires');
   });
 
   it('workers whose files hold different DAGs of their own types each run only their own DAGs\' attempts', async () => {
