@@ -396,6 +396,17 @@ export class DagService {
     return s;
   }
 
+  /**
+   * The task types of the DAG's current version, by task id, for a run of another version: an attempt
+   * runs as the type its task has now (the workers that serve the DAG's file now serve that type; the
+   * type of the run's version may be served by none any more, and its attempts would wait forever).
+   */
+  private async currentTypes(run: DagRun): Promise<Map<string, string>> {
+    const [d] = await this.store.getDags([run.dag]);
+    if (!d || d.version === run.version) return new Map();
+    return new Map((await this.structure({ ...run, version: d.version })).map((t) => [t.id, t.type]));
+  }
+
   // --- the scheduler's steps ------------------------------------------------------------------
 
   /** Records due schedule points of every DAG; true when a DAG has more due points than one step takes. */
@@ -471,12 +482,16 @@ export class DagService {
     const starting = run.status === 'scheduled';
     if (!starting && plan.changes.length === 0 && plan.attempts.length === 0 && plan.runStatus === null) return { run, alerts: [] };
     const byId = new Map(spec.map((t) => [t.id, t]));
-    const attempts: NewDagAttempt[] = plan.attempts.map((a) => ({
-      taskId: a.taskId,
-      attempt: a.attempt,
-      notBefore: a.notBefore,
-      task: attemptTask(run, byId.get(a.taskId)!, a.attempt, a.notBefore, a.upstream),
-    }));
+    const types = plan.attempts.length > 0 ? await this.currentTypes(run) : new Map<string, string>();
+    const attempts: NewDagAttempt[] = plan.attempts.map((a) => {
+      const task = byId.get(a.taskId)!;
+      return {
+        taskId: a.taskId,
+        attempt: a.attempt,
+        notBefore: a.notBefore,
+        task: attemptTask(run, { ...task, type: types.get(a.taskId) ?? task.type }, a.attempt, a.notBefore, a.upstream),
+      };
+    });
     const status = plan.runStatus ?? (starting ? 'running' : null);
     // Its alerts are stored with the step (docs/dags.md#alerts); this process's DAG alert sender is woken.
     const alerts = plan.alerts.map((a) => ({ ...a, dag: run.dag, dagRunId: run.id, execTs: run.execTs }));

@@ -528,6 +528,27 @@ export function dagCases(sut: StoreUnderTest): void {
       expect((await orrery.dags.run(old.id)).version).not.toBe((await orrery.dags.run(fresh.id)).version);
     });
 
+    it("a run of an older version runs its next attempts as the type its task has now (DAG audit: the old type was served by no worker, and the run waited forever)", async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'tv', tasks: [{ id: 'x' }, { id: 'y', after: ['x'] }] }]);
+      const run = await orrery.dags.trigger('tv');
+      await orrery.dags.progressAll();
+      await orrery.scheduleDue({});
+      const [x] = await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 10 });
+      expect((x!.arguments.kwargs['orrery.dag'] as Marker).task).toBe('x');
+      // The file now puts the DAG's tasks on a type of their own (its workers serve that type only).
+      await orrery.dags.register([{ id: 'tv', defaults: { type: 'grp.dag' }, tasks: [{ id: 'x' }, { id: 'y', after: ['x'] }] }]);
+      await orrery.endRun(x!.run.backendId, { status: 'eventful', result: 1, worker: 'w' });
+      await orrery.dags.progressAll();
+      await orrery.scheduleDue({});
+      expect(await claimStarted(orrery, { worker: 'w', types: ['orrery.dag'], limit: 10 })).toEqual([]);
+      const [y] = await claimStarted(orrery, { worker: 'w', types: ['grp.dag'], limit: 10 });
+      expect(y!.arguments.kwargs['orrery.dag']).toMatchObject({ task: 'y', run: run.id, version: run.version });
+      await orrery.endRun(y!.run.backendId, { status: 'eventful', result: 2, worker: 'w' });
+      await orrery.dags.progressAll();
+      expect(await orrery.dags.run(run.id)).toMatchObject({ status: 'success', version: run.version });
+    });
+
     it('rejects bad triggers', async () => {
       const orrery = await open();
       await orrery.dags.register([diamond]);
