@@ -5,7 +5,7 @@
 import { CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { fromDetails } from './json-checks.js';
 import { z } from 'zod';
-import { DAG_OVERLAP_POLICIES, dagTaskTypeOf, findCycle, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
+import { DAG_OVERLAP_POLICIES, dagTaskTypeOf, findCycle, inDag, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
 import { firstPoint } from './dag-schedule.js';
 import { MAX_DURATION_MS } from './durations.js';
 import { TASK_TYPE_NAME } from './json-checks.js';
@@ -162,3 +162,24 @@ function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } 
   return cron;
 }
 
+
+/**
+ * Validates a list of definitions (`dags.register`, a handlers file's `dags`): each as validateDag
+ * does, its error naming its place (`dags[1]: ...`, paths `dags[1].tasks[0].after[0]`, as HTTP's body
+ * names it), and no id twice. Pure: a process checks its file's DAGs with it before it writes anything.
+ */
+export function validateDags(inputs: readonly unknown[]): DagSpec[] {
+  const specs = inputs.map((input, i) => {
+    try {
+      return validateDag(input);
+    } catch (e) {
+      throw e instanceof ValidationError ? inDag(e, i) : e;
+    }
+  });
+  const ids = new Set<string>();
+  for (const s of specs) {
+    if (ids.has(s.id)) throw invalid('dags', `DAG "${s.id}" is defined twice`);
+    ids.add(s.id);
+  }
+  return specs;
+}

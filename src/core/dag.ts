@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConflictError } from './errors.js';
+import { ConflictError, ValidationError } from './errors.js';
 
 // The parsing of DAG definitions (zod) is in dag-input.ts: this module is loaded by every process.
 
@@ -192,4 +192,9 @@ export function dagVersion(spec: Pick<DagSpec, 'tasks'>): string {
  */
 export function dagSyncLine(d: { id: string; version: string; created: boolean; newVersion: boolean }): string {
   return `DAG ${d.id} ${d.created ? 'created' : d.newVersion ? 'updated' : 'synced, its tasks unchanged'} (version ${d.version})`;
+}
+
+/** An error about one of several definitions, named as such: `dags[1]: ...`, paths `dags[1].tasks[0].after[0]`. */
+export function inDag(e: ValidationError, i: number): ValidationError {
+  return new ValidationError(`dags[${i}]: ${e.message}`, e.details.map((d) => ({ ...d, path: d.path ? `dags[${i}].${d.path}` : `dags[${i}]` })));
 }

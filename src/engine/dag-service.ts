@@ -1,7 +1,7 @@
-import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
+import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
-import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
+import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, inDag, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
@@ -99,22 +99,10 @@ export class DagService {
   async register(given: ReadonlyArray<DagInput | { toInput(): DagInput }>): Promise<RegisteredDag[]> {
     if (!Array.isArray(given)) throw invalid('dags', 'must be an array of DAG definitions');
     const at = this.orrery.now();
-    const { validateDag } = await dagInput();
+    const { validateDags } = await dagInput();
     // A definition from dag(...) is registered as its input (`d.toInput()`), as a handlers file's are.
     const inputs = given.map((x) => (x && typeof (x as { toInput?: unknown }).toInput === 'function' ? (x as { toInput(): DagInput }).toInput() : x));
-    const specs = inputs.map((input, i) => {
-      try {
-        return validateDag(input);
-      } catch (e) {
-        // The error names the definition (`dags[1]: ...`, paths `dags[1].tasks[0].after[0]`), as HTTP's body names it.
-        throw e instanceof ValidationError ? inDag(e, i) : e;
-      }
-    });
-    const ids = new Set<string>();
-    for (const s of specs) {
-      if (ids.has(s.id)) throw invalid('dags', `DAG "${s.id}" is defined twice`);
-      ids.add(s.id);
-    }
+    const specs = validateDags(inputs);
     await this.prepareTypes(specs);
     const versions = specs.map((spec) => ({ spec, version: dagVersion(spec) }));
     // All the definitions in one transaction: a storage failure stores none of them.
@@ -554,7 +542,3 @@ function attemptTask(run: DagRun, spec: DagTaskSpec, attempt: number, notBefore:
   };
 }
 
-/** An error about one of several definitions, named as such: `dags[1]: ...`, paths `dags[1].tasks[0].after[0]`. */
-function inDag(e: ValidationError, i: number): ValidationError {
-  return new ValidationError(`dags[${i}]: ${e.message}`, e.details.map((d) => ({ ...d, path: d.path ? `dags[${i}].${d.path}` : `dags[${i}]` })));
-}

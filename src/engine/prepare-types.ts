@@ -1,7 +1,7 @@
 import { ValidationError } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
-import { validation } from './input-parsers.js';
+import { dagInput, validation } from './input-parsers.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import type { Logger } from './logger.js';
 
@@ -11,8 +11,13 @@ export interface TypeAccess {
   create(input: TaskTypeInput): Promise<TaskType>;
 }
 
-/** Creates the handlers file's task types that are missing; warns about stored ones that differ. */
+/**
+ * Creates the handlers file's task types that are missing; warns about stored ones that differ. The
+ * file's DAGs are checked first (as registering them will check them): a bad one refuses the file
+ * before any of its task types is stored.
+ */
 export async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger, source = ''): Promise<void> {
+  if (mod?.dags?.length) (await dagInput()).validateDags(mod.dags.map((d) => d.toInput()));
   if (!mod?.taskTypes?.length) return;
   const { validateTaskType } = await validation();
   // Every entry is checked before any is created: a bad one refuses the file and stores none, and

@@ -6,6 +6,8 @@ import type { DagTaskAlert } from '../../src/engine/dag-notifier.js';
 import { webhookNotifier } from '../../src/engine/dag-notifier.js';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import { prepareTypes } from '../../src/engine/prepare-types.js';
+import { silentLogger } from '../../src/engine/logger.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { dag, type DagDefinition } from '../../src/worker/dag-definition.js';
 import { toHandlersModule } from '../../src/worker/handlers.js';
@@ -135,6 +137,14 @@ describe('DAGs on a real daemon', () => {
     expect(again).toMatchObject({ id: 'ending', created: false, newVersion: false, version: first!.version });
     // One that never fires at all is still refused.
     await expect(orrery.dags.register([{ id: 'never', schedule: { cron: '0 0 31 2 *' }, tasks: [{ id: 'a' }] }])).rejects.toThrow('dags[0]: schedule.cron: cron expression "0 0 31 2 *" never fires');
+  });
+
+  it('a handlers file with a bad DAG is refused before any of its task types is stored (DAG audit: its types were created, then the start exited 2)', async () => {
+    const { orrery } = await temp();
+    const cyclic = dag('cyc').task('a', () => 1, { after: ['b'] }).task('b', () => 2, { after: ['a'] });
+    const mod = toHandlersModule({ taskTypes: [{ name: 'newtype', backendName: 'plain' }], handlers: { plain: async () => true }, dags: [dag('fine').task('x', () => 1), cyclic] }, 'test');
+    await expect(prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, silentLogger)).rejects.toThrow('dags[1]: DAG "cyc" has a cycle: a -> b -> a');
+    expect((await orrery.listTaskTypes()).map((t) => t.name)).toEqual([]);
   });
 
   it('workers whose files hold different DAGs of their own types each run only their own DAGs\' attempts', async () => {
