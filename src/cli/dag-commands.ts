@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagRunStatus, type DagSchedule } from '../core/dag.js';
 import type { DagAttemptView, DagRunSummary } from '../engine/dag-service.js';
 import type { DagRun } from '../store/dag-store.js';
-import { addDb, choiceOption, dur, iso, jsonObjectArg, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, choiceOption, dur, iso, jsonObjectArg, positiveCountArg, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface JsonOpts extends DbOpts {
   json?: boolean;
@@ -96,7 +96,7 @@ function dagCommand(io: Io): Command {
       .argument('<id>', 'DAG id')
       .addOption(choiceOption('--status <status>', 'only runs with this status', DAG_RUN_STATUSES))
       .option('--before <run>', 'only runs with a smaller id (pagination)', positiveIntArg)
-      .option('--limit <n>', 'at most this many (default 100)', positiveIntArg)
+      .option('--limit <n>', 'at most this many, 1 to 2147483647 (default 100)', positiveCountArg)
       .option('--json', 'print a JSON array'),
   ).action(async (id: string, o: JsonOpts & { status?: DagRunStatus; before?: number; limit?: number }) => {
     const runs = await withOrrery(o, (orrery) =>

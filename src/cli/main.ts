@@ -25,7 +25,8 @@ const INPUT_ERRORS = new Set(['validation_error', 'not_found', 'conflict', 'inva
 const output = (io: Io) => ({
   writeOut: io.out,
   writeErr: io.err,
-  outputError: (str: string, write: (s: string) => void) => write(`${errorLine(`${str.trimEnd()} (run with --help for usage)`)}\n`),
+  // The parser's suggestion is its own second line (`\n(Did you mean --json?)`): joined, not escaped as a quoted value's newline is.
+  outputError: (str: string, write: (s: string) => void) => write(`${errorLine(`${str.trimEnd().replace(/\n(\(Did you mean [^\n]*\?\))$/, ' $1')} (run with --help for usage)`)}\n`),
 });
 
 export function buildProgram(io: Io): Command {

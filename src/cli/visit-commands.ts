@@ -8,7 +8,7 @@ import { addVisitHistoryCommands } from './visit-history-commands.js';
 import { LOOPS_STOP_MS, startPatiently, stoppedBeforeStart, stopWithin, watchSignals } from './daemon-lifecycle.js';
 import type { LogFormat } from '../engine/logger.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, hasEmptyName, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, hasEmptyName, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveCountArg, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface JsonOpt extends DbOpts {
   json?: boolean;
@@ -255,7 +255,7 @@ function visitSchedulerCommand(io: Io): Command {
       new Command('visit-scheduler')
         .description('keep a queue of one-shot visit tasks per visit type filled by weighted policies, and record finished visits, until SIGINT/SIGTERM/SIGHUP')
         .requiredOption('--visit-types <types>', 'comma-separated visit types (each needs a task type of that name and a handler)')
-        .option('--queue <n>', 'visits in flight per visit type (default 1000)', positiveIntArg)
+        .option('--queue <n>', 'visits in flight per visit type, 1 to 2147483647 (default 1000)', positiveCountArg)
         .option('--policies <list>', 'POLICY=WEIGHT,... (default oldest_scheduled_first=40,never_visited_oldest_update_first=40,origins_without_last_update=20)', policyWeightsArg)
         .option('--lister <id>', 'only origins of this lister')
         .option('--refill <fraction>', 'refill a queue once this fraction of it is free (default 0.1)', fractionArg)

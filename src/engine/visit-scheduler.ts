@@ -1,4 +1,5 @@
 import { invalid } from '../core/errors.js';
+import { INT4_MAX } from '../core/storable.js';
 import { DEFAULT_POLICY_WEIGHTS, checkPolicyWeights, checkVisitType, usablePolicyWeights, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
@@ -57,7 +58,7 @@ export class VisitScheduler extends PeriodicLoop {
     if (opts.queues.length === 0) throw invalid('queues', 'at least one visit type is required');
     this.queues = opts.queues.map((q, i) => {
       const size = q.size ?? 1000;
-      if (!Number.isInteger(size) || size < 1) throw invalid(`queues[${i}].size`, 'must be a positive integer');
+      if (!Number.isInteger(size) || size < 1 || size > INT4_MAX) throw invalid(`queues[${i}].size`, `must be an integer from 1 to ${INT4_MAX}`);
       const policies = q.policies ?? DEFAULT_POLICY_WEIGHTS;
       checkPolicyWeights(policies, `queues[${i}].policies`);
       // Checked here, not on every pass: each pass would fail on it.

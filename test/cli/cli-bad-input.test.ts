@@ -105,6 +105,12 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['worker --types with an empty name', ['worker', '--handlers', 'h.mjs', '--types', 'a,,b'], ['--types', 'has an empty name between its commas']],
     ['visit-scheduler --visit-types with an empty name', ['visit-scheduler', '--visit-types', 'git,,hg', '--once'], ['--visit-types', 'has an empty name between its commas']],
     ['visit-scheduler --visit-types twice', ['visit-scheduler', '--visit-types', 'git,git', '--once'], ['--visit-types', 'named twice']],
+    // The daemon started and failed every pass ('count: must be an integer from 0 to 2147483647'), with --once it named count (CLI audit).
+    ['visit-scheduler --queue past int4', ['visit-scheduler', '--visit-types', 'git', '--queue', '99999999999'], ['--queue', 'at most 2147483647']],
+    // It said 'limit: must be an integer from 0 to 2147483647' (0 is refused).
+    ['dag runs --limit past int4', ['dag', 'runs', 'x', '--limit', '2147483648'], ['--limit', 'at most 2147483647']],
+    // The parser's suggestion was joined by a literal \n.
+    ['an unknown option with a suggestion', ['task', 'list', '--jsn'], [/unknown option '--jsn' \(Did you mean --json\?\)$/]],
     ['worker --token with a space', ['worker', '--url', 'http://127.0.0.1:9', '--token', 'two words'], ['--token', 'printable ASCII']],
     // The registry refuses ids over 200 characters, the jobboard over 256: a worker would start and fail every 10 s.
     ['worker --notify-webhook not http', ['worker', '--handlers', 'h.mjs', '--notify-webhook', 'ftp://alerts.example'], ['--notify-webhook', 'must be http or https']],
