@@ -30,7 +30,12 @@ export function giveBackFate(r: { cancelRequested: boolean; taskStatus: TaskStat
 }
 
 /** What a give-back did: how many runs went back to the queue, and the ends it made (for their events). */
-export interface GiveBackOutcome<End> {
+export interface GiveBackOutcome<End, Run = End extends { run: infer R } ? R : never> {
   queued: number;
+  /** Runs ended through the end of a run (`cancel`). */
   ended: End[];
+  /** Runs kept as a loss by a reaper while their task was paused (`withdraw`): ended `lost`, no formula. */
+  withdrawn: Run[];
+  /** Runs ended `lost` because their task was disabled (`cancel-disabled`): no formula. */
+  disabled: Run[];
 }

@@ -172,7 +172,8 @@ export class BoardCalls {
     assertStorable(opts.backendIds, 'backendIds');
     checkFlag(opts.withdrawnOnly, 'withdrawnOnly');
     const back = await this.s.store.releaseRuns(opts.worker, opts.backendIds, this.s.instant(opts.at), opts.withdrawnOnly ?? false);
-    this.emitEnded(back.ended); // runs given back after their cancellation was asked, or their task disabled
+    this.emitEnded(back.ended); // runs given back after their cancellation was asked
+    emitRuns(this.s.events, 'ended', back.disabled); // and after their task was disabled
     return back.queued;
   }
 
@@ -282,7 +283,11 @@ export class BoardCalls {
   async reapExpired(opts: At = {}): Promise<EndRunResult[]> {
     opts = knownOptions(opts, ['at']);
     const at = this.s.instant(opts.at);
-    this.emitEnded((await this.s.store.releaseExpiredClaims(at)).ended); // cancelled ones (their task disabled, or cancel asked)
+    const back = await this.s.store.releaseExpiredClaims(at);
+    this.emitEnded(back.ended); // cancelled ones (cancel asked)
+    emitRuns(this.s.events, 'ended', back.disabled); // their task disabled
+    // Kept as a loss while their task was paused: ended by the reaper because their lease expired.
+    if (this.s.events.listenerCount('run') > 0) for (const run of back.withdrawn) this.s.events.emit('run', { event: 'ended', run, reaped: true });
     return this.emitEnded(await this.s.store.reapExpired(at), true);
   }
 

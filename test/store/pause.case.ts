@@ -68,7 +68,11 @@ export function pauseCases(sut: StoreUnderTest): void {
       // A worker stopping gives back its buffer and its unbegun runs: nothing goes back to the queue.
       expect(await orrery.releaseRuns({ worker: 'w', backendIds: [runOf(t1!.id).backendId, runOf(t2!.id).backendId], at: plus(T0, 2) })).toBe(0);
       // The reaper gives back the expired claim of t3: taken back too.
+      const ended: string[] = [];
+      orrery.events.on('run', (e) => e.event === 'ended' && ended.push(`${e.run.backendId}:${e.run.status}:${e.reaped === true}`));
       await orrery.reapExpired({ at: plus(T0, HOUR) });
+      // Its loss is an end the reaper made (what metrics count): it sent no event (guide audit).
+      expect(ended).toEqual([`${runOf(t3!.id).backendId}:lost:true`]);
       for (const t of [t1!, t2!, t3!]) {
         expect(await orrery.getTask(t.id)).toMatchObject({ status: 'next_run_not_scheduled', paused: { reason: 'hold' }, retriesLeft: t.retriesLeft, consecutiveAbandons: 0 });
       }
@@ -101,6 +105,7 @@ export function pauseCases(sut: StoreUnderTest): void {
       expect(await orrery.getRun(runOf(t2!.id).backendId)).toMatchObject({ status: 'lost', error: 'cancelled', ended: plus(T0, 2) });
       // The end the give-back made is an event, as a cancel's is (what metrics count).
       expect(ended).toContain(`${runOf(t2!.id).backendId}:cancelled`);
+      expect(ended).toContain(`${runOf(t1!.id).backendId}:cancelled: task disabled`);
       expect(await orrery.getTask(t1!.id)).toMatchObject({ status: 'disabled', disabledReason: 'manual' });
       // A one-shot task whose run was cancelled is done with (as a cancelled waiting run leaves it).
       const t2After = (await orrery.getTask(t2!.id))!;
@@ -108,6 +113,13 @@ export function pauseCases(sut: StoreUnderTest): void {
       expect((await orrery.claim({ worker: 'w2', types: ['a'], limit: 10, due: true, at: plus(T0, 3) })).runs).toEqual([]);
       // The disabled task can be respawned at once: no run of it is held any more.
       expect((await orrery.respawnTasks([t1!.id], { at: plus(T0, 4) }))[0]).toMatchObject({ status: 'next_run_not_scheduled' });
+      // A claim whose worker vanished, its task disabled meanwhile: the reaper's give-back ends it, with its event.
+      const [t3] = await orrery.createTasks([oneshot('a', 3)], { at: plus(T0, 5) });
+      const c3 = (await orrery.claimRuns({ worker: 'w3', types: ['a'], limit: 2, startNow: 0, due: true, at: plus(T0, 5) })).find((c) => c.run.task === t3!.id);
+      await orrery.disableTasks([t3!.id], { at: plus(T0, 6) });
+      await orrery.reapExpired({ at: plus(T0, HOUR) });
+      expect(await orrery.getRun(c3!.run.backendId)).toMatchObject({ status: 'lost', error: 'cancelled: task disabled' });
+      expect(ended).toContain(`${c3!.run.backendId}:cancelled: task disabled`);
     });
 
     it('refuses unknown tasks and DAG attempts, and wakes the runner on resume', async () => {

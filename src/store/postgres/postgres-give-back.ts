@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { OrreryError } from '../../core/errors.js';
 import { giveBackFate, PAUSED_GIVE_BACK_ERROR, TASK_DISABLED_ERROR, type GiveBackFate, type GiveBackOutcome } from '../../core/give-back.js';
-import { CANCELLED_ERROR, type TaskStatus, type TaskType } from '../../core/model.js';
-import type { Row } from '../rows.js';
+import { CANCELLED_ERROR, type TaskRun, type TaskStatus, type TaskType } from '../../core/model.js';
+import { runFromRow, type Row } from '../rows.js';
 import type { EndRunResult } from '../store.js';
 import { endRunsInTx } from './postgres-ends.js';
 import { rewindBackfills } from './postgres-pause.js';
@@ -30,9 +30,10 @@ export async function settleGivenBack(
     const taken = await c.query<Row>(`DELETE FROM task_runs WHERE id = ANY($1::bigint[]) AND status = 'scheduled' RETURNING backfill, scheduled_for`, [back.map((r) => r.id)]);
     await rewindBackfills(c, taken.rows, at);
   }
+  const lost = { withdrawn: [] as TaskRun[], disabled: [] as TaskRun[] };
   if (withdrawn.length > 0) {
     // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.
-    await c.query(`UPDATE task_runs SET status = 'lost', ended = $2, error = $3 WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [
+    lost.withdrawn = await endedRuns(c, `UPDATE task_runs SET status = 'lost', ended = $2, error = $3 WHERE id = ANY($1::bigint[]) AND status = 'scheduled' RETURNING *`, [
       withdrawn.map((r) => r.id),
       at,
       PAUSED_GIVE_BACK_ERROR,
@@ -48,7 +49,7 @@ export async function settleGivenBack(
   }
   const disabled = of('cancel-disabled');
   if (disabled.length > 0) {
-    await c.query(`UPDATE task_runs SET status = 'lost', ended = $2, error = $3 WHERE id = ANY($1::bigint[]) AND status = 'scheduled'`, [
+    lost.disabled = await endedRuns(c, `UPDATE task_runs SET status = 'lost', ended = $2, error = $3 WHERE id = ANY($1::bigint[]) AND status = 'scheduled' RETURNING *`, [
       disabled.map((r) => r.id),
       at,
       TASK_DISABLED_ERROR,
@@ -63,5 +64,10 @@ export async function settleGivenBack(
       ended.push(r);
     }
   }
-  return { queued: rows.length - waiting.length - disabled.length - cancelled.length, ended };
+  return { queued: rows.length - waiting.length - disabled.length - cancelled.length, ended, ...lost };
+}
+
+/** The runs a give-back's update ended, in id order. */
+async function endedRuns(c: pg.PoolClient, sql: string, params: unknown[]): Promise<TaskRun[]> {
+  return (await c.query<Row>(sql, params)).rows.map(runFromRow).sort((a, b) => a.id - b.id);
 }

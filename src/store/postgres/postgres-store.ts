@@ -575,9 +575,9 @@ export class PostgresStore implements Store {
   }
 
   async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<GiveBackOutcome<EndRunResult>> {
-    if (backendIds.length === 0) return { queued: 0, ended: [] };
+    if (backendIds.length === 0) return { queued: 0, ended: [], withdrawn: [], disabled: [] };
     const back = withdrawnOnly
-      ? { queued: 0, ended: [] }
+      ? { queued: 0, ended: [], withdrawn: [], disabled: [] }
       : await this.tx(async (c) => settleGivenBack(c, await this.rows(c, HOT_QUERIES.releaseRuns, [backendIds, worker]), at, (name) => this.types.of(c, name), false));
     await this.pool.query(HOT_QUERIES.letGo, [backendIds, worker]);
     this.wakeGivenBack(back);

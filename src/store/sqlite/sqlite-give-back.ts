@@ -25,6 +25,8 @@ export function settleGivenBack(
 ): GiveBackOutcome<EndRunResult> {
   let queued = 0;
   const ended: EndRunResult[] = [];
+  const withdrawn: TaskRun[] = [];
+  const disabled: TaskRun[] = [];
   for (const r of rows) {
     const fate = giveBackFate({ cancelRequested: r.cancel_requested === 1, taskStatus: r.task_status as TaskStatus, taskPaused: r.task_paused === 1, reaped });
     if (fate === 'queue') queued++;
@@ -36,12 +38,14 @@ export function settleGivenBack(
         rewindBackfills(db, db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled' RETURNING backfill, scheduled_for`).all(r.id) as Row[], at);
       } else {
         // Its handler may have begun: the run stays as a loss (its log and give-back count kept), and no formula runs.
-        db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled'`).run(at.getTime(), PAUSED_GIVE_BACK_ERROR, r.id);
+        const lost = db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled' RETURNING *`).get(at.getTime(), PAUSED_GIVE_BACK_ERROR, r.id) as Row | undefined;
+        if (lost) withdrawn.push(runFromRow(lost));
       }
       db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ? AND current_run = ?`).run(r.task, r.id);
     } else if (fate === 'cancel-disabled') {
-      db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled'`).run(at.getTime(), TASK_DISABLED_ERROR, r.id);
+      const lost = db.prepare(`UPDATE task_runs SET status = 'lost', ended = ?, error = ? WHERE id = ? AND status = 'scheduled' RETURNING *`).get(at.getTime(), TASK_DISABLED_ERROR, r.id) as Row | undefined;
+      if (lost) disabled.push(runFromRow(lost));
     } else ended.push(endInTx(runFromRow(r), { status: 'lost', at, cause: 'cancel', error: CANCELLED_ERROR }));
   }
-  return { queued, ended };
+  return { queued, ended, withdrawn, disabled };
 }

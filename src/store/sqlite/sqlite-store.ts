@@ -499,7 +499,7 @@ export class SqliteStore implements Store {
   }
 
   async releaseRuns(worker: string, backendIds: readonly string[], at: Date, withdrawnOnly = false): Promise<GiveBackOutcome<EndRunResult>> {
-    if (backendIds.length === 0) return { queued: 0, ended: [] };
+    if (backendIds.length === 0) return { queued: 0, ended: [], withdrawn: [], disabled: [] };
     const back = await this.write(() => settleGivenBack(this.db, this.held.releaseInTx(worker, backendIds, withdrawnOnly), at, (run, req) => this.endInTx(run, req), false));
     this.wakeGivenBack(back);
     return back;
