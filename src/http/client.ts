@@ -112,7 +112,8 @@ export class OrreryClient extends TaskClient implements Jobboard {
   }
   /** `POST /api/runs/{backendId}/end`: ends a run and applies the end-of-run formula to its task. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
-    const { at, ...rest } = opts;
+    // `held` (the run and task a claim returned) serves in-process ends only: the server reads its own.
+    const { at, held: _held, ...rest } = opts;
     return this.call('POST', runPath(backendId, '/end'), { ...rest, ...(at ? { at: at } : {}) });
   }
 

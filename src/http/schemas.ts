@@ -238,7 +238,11 @@ const endFields = {
     .optional(),
   throttle: z.boolean().optional().describe("the handler met pressure downstream: the effective rate of the run's type, or of its key, drops (docs/limits.md#adaptive-limits)"),
 };
-export const EndBody = z.strictObject({ ...endFields, at: isoInstant.optional() });
+export const EndBody = z.strictObject({
+  ...endFields,
+  at: isoInstant.optional(),
+  startedAt: isoInstant.optional().describe('when the handler began: recorded as the started instant of a run still claimed (as /api/jobboard/end records it)'),
+});
 export const ClaimBody = z.strictObject({
   worker: workerId,
   types: z.array(nonEmpty).min(1).max(MAX_WORKER_TYPES),

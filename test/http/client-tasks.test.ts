@@ -124,6 +124,20 @@ describe('OrreryClient: the task side mirrors the library', () => {
     await expect(client.startRun(b!.backendId, null as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'options' }] });
   });
 
+  it("endRun takes startedAt as the library does: a run still claimed records it as its start (client audit: the server refused the field)", async () => {
+    const { orrery, client } = await setup();
+    await orrery.createTaskType({ name: 'ext', leaseMs: 30_000 });
+    await orrery.createTasks([{ type: 'ext', policy: 'oneshot' }, { type: 'ext', policy: 'oneshot', arguments: { args: [2], kwargs: {} } }]);
+    const [a, b] = await client.claimRuns({ worker: 'w', types: ['ext'], limit: 2, startNow: 0 });
+    expect([a!.run.status, b!.run.status]).toEqual(['claimed', 'claimed']);
+    const ended = await client.endRun(a!.run.backendId, { status: 'eventful', worker: 'w', startedAt: later(2_000), at: later(5_000) });
+    expect(ended.run).toMatchObject({ status: 'eventful', started: later(2_000), ended: later(5_000) });
+    // The claim's snapshot (held) serves in-process ends: the client leaves it out, the server reads its own.
+    const viaLibrary = await orrery.claimRuns({ worker: 'w2', types: ['ext'], limit: 1 });
+    expect(viaLibrary).toEqual([]);
+    expect((await client.endRun(b!.run.backendId, { status: 'uneventful', worker: 'w', held: { run: b!.run, task: (await orrery.getTask(b!.run.task))! }, at: later(6_000) })).run).toMatchObject({ status: 'uneventful', started: later(6_000) });
+  });
+
   it('getTaskWithRuns answers the task with its runs as the library, or null for an unknown task', async () => {
     const { orrery, client } = await setup();
     await orrery.createTaskType({ name: 'job', defaultIntervalMs: '1h' });
