@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { LATEST_INSTANT_MS, checkDate, earlier } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
-import { knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { checkFlag, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
 import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
@@ -324,6 +324,7 @@ export class Orrery implements Jobboard {
     opts = optionsObject(opts, 'options');
     const checked = checkBulk(action, selection);
     refuseUnknownKeys(opts, ['at', 'dryRun', 'nextRun', 'onProgress'], 'options');
+    checkFlag(opts.dryRun, 'dryRun'); // 'yes' ran the action for real
     const at = this.instant(opts.at);
     if (opts.nextRun !== undefined) {
       if (checked.action !== 'respawn' && checked.action !== 'redrive') throw invalid('nextRun', 'only applies to respawn and redrive');

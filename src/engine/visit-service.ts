@@ -229,6 +229,7 @@ export class VisitService {
   async grabNextVisits(visitType: string, count: number, policy: string, options: GrabOptions | Date = {}, cooldownsArg?: Partial<VisitCooldowns>): Promise<ListedOrigin[]> {
     const opts = visitOptions<GrabOptions>(options, cooldownsArg !== undefined ? { cooldowns: cooldownsArg } : {});
     refuseUnknownKeys(opts, GRAB_OPTIONS, 'options');
+    checkFlag(opts.dryRun, 'dryRun'); // 'yes' was read as true
     const vt = checkVisitType(visitType);
     if (!Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', `must be an integer from 0 to ${MAX_GRAB}`);
     const p = checkPolicy(policy);

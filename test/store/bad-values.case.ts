@@ -149,6 +149,10 @@ export function badValueCases(sut: StoreUnderTest): void {
         ['options.bogus', () => orrery.schedules.next(t.id, x)],
         ['options.bogus', () => orrery.archive({ before: T0, bogus: 1 } as never)],
         ['table', () => orrery.archive({ before: T0, table: 'no' } as never)],
+        // A dry run asked with anything but true ran the action for real (client audit).
+        ['dryRun', () => orrery.bulkTasks('disable', { ids: [t.id] }, { dryRun: 'yes' } as never)],
+        ['dryRun', () => orrery.bulkTasks('disable', { ids: [t.id] }, { dryRun: 1 } as never)],
+        ['dryRun', () => orrery.visits.grabNextVisits('o', 1, 'oldest_scheduled_first', { dryRun: 'yes' } as never)],
       ];
       for (const [path, call] of refused) await expect(call(), path).rejects.toMatchObject(named(path));
       // A misspelt end option was dropped without a word (`retryAfter` for `retryAfterMs`): one item refused, the others ended.
