@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
-import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, inDag, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
+import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_RUN_STATUSES, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, inDag, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
@@ -168,6 +168,8 @@ export class DagService {
     // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs);
     // `runs('etl', { status })` takes the rest beside the id, as the typed client does.
     if (more === null || typeof more !== 'object' || more instanceof Date) throw invalid('filter', 'must be an object { status, limit, beforeId }');
+    // With the filter as an object, the rest belongs in it: a second argument was ignored (limit 1 listed them all).
+    if (typeof given !== 'string' && Object.keys(more).length > 0) throw invalid('filter', 'give the DAG id with the rest as runs(id, { status, limit, beforeId }), or everything in runs({ dag, status, limit, beforeId })');
     const filter = typeof given === 'string' ? { ...more, dag: given } : given;
     if (filter === null || typeof filter !== 'object' || filter instanceof Date) throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
     refuseUnknownKeys(filter, ['dag', 'status', 'limit', 'beforeId'], 'filter');
@@ -175,6 +177,8 @@ export class DagService {
       if (filter[k] !== undefined && typeof filter[k] !== 'string') throw invalid(k, 'must be a string');
       assertText(filter[k], k);
     }
+    // An unknown status matched no run: refused, naming the statuses, as the CLI and HTTP refuse it.
+    if (filter.status !== undefined && !(DAG_RUN_STATUSES as readonly string[]).includes(filter.status)) throw invalid('status', `must be one of ${DAG_RUN_STATUSES.join(', ')}`);
     if (filter.limit !== undefined) checkCountLimit(filter.limit);
     if (filter.beforeId !== undefined && !(Number.isSafeInteger(filter.beforeId) && filter.beforeId > 0)) throw invalid('beforeId', 'must be a DAG run id (a positive integer)');
     if (filter.dag !== undefined && (await this.store.getDags([filter.dag])).length === 0) {

@@ -549,6 +549,18 @@ export function dagCases(sut: StoreUnderTest): void {
       expect(await orrery.dags.run(run.id)).toMatchObject({ status: 'success', version: run.version });
     });
 
+    it('runs() refuses an unknown status and a second argument beside a filter object (client audit: [] and every run)', async () => {
+      const orrery = await open();
+      await orrery.dags.register([{ id: 'd', tasks: [{ id: 'a' }] }]);
+      await orrery.dags.trigger('d');
+      await orrery.dags.trigger('d');
+      await expect(orrery.dags.runs('d', { status: 'nope' as never })).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'status' }] });
+      await expect(orrery.dags.runs({ dag: 'd' }, { limit: 1 })).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'filter' }] });
+      expect(await orrery.dags.runs('d', { limit: 1 })).toHaveLength(1);
+      expect(await orrery.dags.runs({ dag: 'd', limit: 1 })).toHaveLength(1);
+      expect(await orrery.dags.runs({ dag: 'd', status: 'scheduled' })).toHaveLength(2);
+    });
+
     it('rejects bad triggers', async () => {
       const orrery = await open();
       await orrery.dags.register([diamond]);
