@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
 import type { Scenario } from '../simulate/scenario.js';
@@ -139,5 +140,17 @@ function line(r: SimulationResult): string {
 function sameStoreKey(url: string): string {
   const path = sqlitePath(url);
   if (path === null || path === '' || path === ':memory:') return url;
-  return `sqlite:${resolve(path)}`;
+  // One file however it is spelled: through a symlink (of the file or of a directory on its way) too.
+  const full = resolve(path);
+  let real = full;
+  try {
+    real = realpathSync(full);
+  } catch {
+    try {
+      real = join(realpathSync(dirname(full)), basename(full)); // a file not made yet, in a directory that exists
+    } catch {
+      // neither exists: compared as written
+    }
+  }
+  return `sqlite:${real}`;
 }

@@ -3,7 +3,7 @@
  * forecast byte for byte, crashes taking the lease-expiry path, the outputs, and the virtual clock
  * against real time. In process, SQLite in memory.
  */
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -245,6 +245,16 @@ describe('simulate', () => {
     await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: join(dir, '.', 'f.db') }));
     expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to sqlite:') });
     expect((await readdir(dir)).sort()).toEqual(['a.json', 'b.json']);
+    // Through a symlink too (of the file, or of its directory): the first simulation ran, then the second was refused (small docs audit).
+    await writeFile(join(dir, 'f.db'), '');
+    await symlink(join(dir, 'f.db'), join(dir, 'link.db'));
+    await symlink(dir, join(dir, 'sub'));
+    for (const other of [join(dir, 'link.db'), join(dir, 'sub', 'f.db')]) {
+      await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: `sqlite:${other}` }));
+      expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to sqlite:') });
+    }
+    expect((await stat(join(dir, 'f.db'))).size).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(['a.json', 'b.json', 'f.db', 'link.db', 'sub']);
   });
 
   it('samples the queue six times per interval from the window\'s start, and counts only what happens before its end', { timeout: 60_000 }, async () => {
