@@ -308,4 +308,22 @@ describe('PostgreSQL error translation', () => {
     expect(translated).toBeInstanceOf(StorageUnavailableError);
     expect((translated as Error).message).toMatch(/the server ended the connection: terminating connection due to idle-in-transaction timeout/);
   });
+
+  it('an idle-in-transaction timeout reported on the next statement (SQLSTATE 25P03) is unavailable too, naming the reason (ops audit: the driver\'s raw error)', async () => {
+    const db = await createTestDatabase('unavail25p03');
+    cleanups.push(() => db.drop());
+    const setup = new Orrery(await PostgresStore.open(db.url), new ManualClock(T0));
+    await setup.createTaskType({ name: 'a' });
+    await setup.createTasks(Array.from({ length: 40 }, (_, i) => ({ type: 'a', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    for (const c of await setup.claimRuns({ worker: 'w', types: ['a'], limit: 40 })) await setup.endRun(c.run.backendId, { status: 'eventful', worker: 'w' });
+    await setup.close();
+    // The archive keeps a transaction open while it writes each batch to its file: longer than 1 ms.
+    const orrery = new Orrery(await PostgresStore.open(`${db.url}?options=-c%20idle_in_transaction_session_timeout%3D1`), new ManualClock(T0));
+    cleanups.push(() => orrery.close());
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-25p03-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const e = await orrery.archive({ before: new Date(T0.getTime() + 1), to: join(dir, 'a.jsonl'), batch: 5 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(StorageUnavailableError);
+    expect((e as Error).message).toMatch(/the server ended the connection: terminating connection due to idle-in-transaction timeout/);
+  });
 });

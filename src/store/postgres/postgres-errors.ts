@@ -7,16 +7,24 @@ import { instantText } from './postgres-literals.js';
  * (insufficient resources: disk full, out of memory, too many connections) but 53400 (a configured
  * limit), 57P01/57P02/57P03 (administrator or crash shutdown, cannot connect now), 58000/58030
  * (system and I/O error), 40001/40P01 (serialization failure, deadlock: retried five times inside
- * the transaction first), and 57014/55P03 (a statement cancelled by a `statement_timeout`, or by an
+ * the transaction first), 57014/55P03 (a statement cancelled by a `statement_timeout`, or by an
  * administrator; a lock not had within a `lock_timeout`: a DBA's settings, after which the same
- * statement passes once the lock or the load is gone). Constraint, data, syntax and permission
+ * statement passes once the lock or the load is gone), and 25P03/57P05 (the connection ended by an
+ * idle timeout: SERVER_ENDED). Constraint, data, syntax and permission
  * errors are not: retrying changes nothing.
  */
 function unavailableSqlstate(code: string): boolean {
   if (code.startsWith('08')) return true;
   if (code.startsWith('53')) return code !== '53400';
-  return ['57P01', '57P02', '57P03', '58000', '58030', '40001', '40P01', '57014', '55P03'].includes(code);
+  return ['57P01', '57P02', '57P03', '58000', '58030', '40001', '40P01', '57014', '55P03', ...SERVER_ENDED].includes(code);
 }
+
+/**
+ * SQLSTATEs of a connection the server ended between statements: 25P03 (idle_in_transaction_session_timeout)
+ * and 57P05 (idle_session_timeout). The server says so as the next statement is sent, so the driver
+ * gives that statement the error with its code (otherwise it is a coded-less connection error, withReason).
+ */
+const SERVER_ENDED = ['25P03', '57P05'];
 
 /**
  * Errors pg raises without a code when a connection is lost or cannot be had ("Connection terminated
@@ -64,7 +72,8 @@ export function translatePgError(e: unknown): unknown {
     isNetworkError(e) ||
     connectionErrors.has(e);
   if (!transient) return e;
-  const why = typeof code === 'string' ? `${code}: ${(e as Error).message}` : (e as Error).message;
+  const message = SERVER_ENDED.includes(code as string) ? `the server ended the connection: ${(e as Error).message}` : (e as Error).message;
+  const why = typeof code === 'string' ? `${code}: ${message}` : message;
   return new StorageUnavailableError(`the PostgreSQL database is unavailable (${why}); retry later`, { cause: e });
 }
 
