@@ -67,6 +67,8 @@ describe('VisitScheduler', () => {
     const { orrery } = await setup();
     expect(() => new VisitScheduler(orrery, { queues: [] })).toThrow(/at least one visit type/);
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', size: 0 }] })).toThrow(/size/);
+    // Past int4 it started, then every pass failed naming count (CLI audit).
+    expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', size: 2_147_483_648 }] })).toThrow('queues[0].size: must be an integer from 1 to 2147483647');
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', policies: [{ policy: 'nope' as never, weight: 1 }] }] })).toThrow(/unknown policy/);
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git' }, { visitType: 'hg' }, { visitType: 'git', size: 5 }] })).toThrow(/queues\[2\]\.visitType: "git" already has a queue \(queues\[0\]\)/);
   });
