@@ -2,7 +2,7 @@ import type { DagSchedule } from './dag.js';
 import { pointAfter } from './dag-schedule.js';
 import { invalid } from './errors.js';
 import { parseInstant } from './instants.js';
-import { refuseUnknownKeys, requireOptions } from './options.js';
+import { checkRangeKeys } from './call-checks.js';
 import type { CalendarSchedule } from './model.js';
 import { firstOccurrence, nextOccurrenceOrNull } from './schedule.js';
 
@@ -23,9 +23,8 @@ export interface BackfillRange {
 
 /** Validates a backfill's range: instants, `from` not after `to`, `to` not after `at` (the future runs on schedule). */
 export function backfillRange(input: { from?: unknown; to?: unknown }, at: Date, keys: readonly string[] = ['from', 'to']): BackfillRange {
-  requireOptions(input, `{ ${keys.join(', ')} }`);
   // A misspelt key would otherwise be ignored without a word (a bound is refused as missing).
-  refuseUnknownKeys(input, keys, 'options');
+  checkRangeKeys(input, keys);
   const from = instant(input.from, 'from');
   const to = instant(input.to, 'to');
   if (to.getTime() < from.getTime()) throw invalid('to', `must not be before from (${from.toISOString()})`);

@@ -1,3 +1,4 @@
+import { checkEditObject } from './call-checks.js';
 import { formatDuration } from './durations.js';
 import { invalid, ValidationError, type ErrorDetail } from './errors.js';
 import type { TaskType } from './model.js';
@@ -44,7 +45,7 @@ const FIXED: Record<string, string> = {
  * reported at once; a field that is not editable is named. The pause is kept as it is.
  */
 export function editTaskType(current: TaskType, given: unknown): TaskType {
-  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalid('', 'an edit must be an object of the fields to change');
+  checkEditObject(given);
   const { value, used } = withDurationNames(given); // SPEC §1.1's names (lease, timeout...) as their Ms fields
   const edit = value as object;
   const problems: ErrorDetail[] = [];

@@ -1,7 +1,7 @@
 import { invalid } from './errors.js';
-import { refuseUnknownKeys, requireOptions } from './options.js';
+import { checkFlag, optionsObject, refuseHoles, refuseUnknownKeys, requireOptions } from './options.js';
 import { checkDate } from './instants.js';
-import { checkListerId } from './visits.js';
+import { checkListerId, checkUrl, checkVisitType } from './visits.js';
 
 /**
  * The visit calls take SPEC §4's positional forms, `grabNextVisits(visitType, count, policy, at,
@@ -40,4 +40,48 @@ export function checkListerUpdate(update: unknown): string {
   if (!(u.updated instanceof Date) || Number.isNaN(u.updated.getTime())) throw invalid('updated', "must be the lister's `updated` instant as read");
   if (u.lastListingFinishedAt != null) checkDate(u.lastListingFinishedAt, 'lastListingFinishedAt');
   return id;
+}
+
+/** `getListers(ids)`: an array of lister ids, answered as stored (lower case). */
+export function checkListerIds(ids: unknown): string[] {
+  if (!Array.isArray(ids)) throw invalid('ids', 'must be an array of lister ids');
+  return ids.map((id, i) => checkListerId(id, `ids[${i}]`));
+}
+
+/**
+ * Origins named by their keys (`getVisitStats(keys)`, `setOriginsEnabled(keys, ...)`): an array of
+ * `{ url, visitType }`, each checked and named by its place (`origins[0].visitType`).
+ */
+export function checkOriginKeys(keys: unknown, message: string, holes = false): Array<{ url: string; visitType: string }> {
+  if (!Array.isArray(keys)) throw invalid('origins', message);
+  if (holes) refuseHoles(keys, 'origins');
+  return (keys as Array<{ url?: unknown; visitType?: unknown } | null>).map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) }));
+}
+
+/** The messages of checkOriginKeys for `setOriginsEnabled` and `getVisitStats`. */
+export const ORIGIN_KEYS = 'must be an array of { url, visitType }';
+export const ORIGIN_KEYS_OR_ONE = 'must be an array of { url, visitType }, or a url and a visit type';
+
+/** The filter of `getListedOrigins`. */
+export interface ListedOriginsFilter {
+  listerId?: string;
+  lister?: string;
+  url?: string;
+  visitType?: string;
+  enabled?: boolean;
+  limit?: number;
+  pageToken?: string | null;
+}
+
+/**
+ * `getListedOrigins(filter)`: no key it does not know, `enabled` a boolean, and one lister at most
+ * (`lister`, the route's name, beside `listerId`); answers the lister id given, if any (unchecked).
+ */
+export function listedOriginsFilter(f: ListedOriginsFilter | undefined): { filter: ListedOriginsFilter; listerId: string | undefined } {
+  const filter = optionsObject(f, 'filter');
+  refuseUnknownKeys(filter, ['listerId', 'lister', 'url', 'visitType', 'enabled', 'limit', 'pageToken'], 'filter');
+  // `lister`, the HTTP route's and the typed client's name for it, is taken too (it was ignored: every origin).
+  if (filter.listerId !== undefined && filter.lister !== undefined && filter.listerId !== filter.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
+  checkFlag(filter.enabled, 'enabled');
+  return { filter, listerId: filter.listerId ?? filter.lister };
 }

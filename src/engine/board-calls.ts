@@ -1,14 +1,14 @@
 import { checkDate } from '../core/instants.js';
 import { NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { assertDurationMs } from '../core/durations.js';
-import { checkFlag, knownOptions, refuseHoles, refuseUnknownKeys, requireOptions } from '../core/options.js';
-import { requireAbandonOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
+import { checkFlag, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { checkAbandon, checkAnswerWithin, checkClaimOptions, checkHeartbeatRunsOptions, checkReleaseOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
-import { ABANDON_OPTIONS, ANSWER_WITHIN, CLAIM_OPTIONS, END_OPTIONS, HEARTBEAT_OPTIONS, HEARTBEAT_RUNS_OPTIONS, RELEASE_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
+import { ANSWER_WITHIN, END_OPTIONS, HEARTBEAT_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
 import { RUN_END_STATUSES, type RunLogRecord, type TaskRun } from '../core/model.js';
 import { checkLogRecords } from '../core/run-logs.js';
 import { assertJson, validateMetadata } from '../core/json-checks.js';
-import { INT4_MAX, assertStorable, assertText, checkTypeName } from '../core/storable.js';
+import { assertText, checkTypeName } from '../core/storable.js';
 import { applyThrottles } from './adaptive-limits.js';
 import type { CancelRunResult, ClaimOutcome, EndRunItem, EndRunRequest, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
@@ -41,15 +41,6 @@ export interface BoardContext {
   readonly events: OrreryEvents;
   readonly schedules: ScheduleService;
   instant(at?: Date): Date;
-}
-
-/**
- * `answerWithinMs`: ignored in process, but of the right kind (a number of milliseconds, not negative).
- * Not bounded: a worker asks for a third of its longest lease, which may be years (a remote board
- * bounds its own wait).
- */
-function checkAnswerWithin(v: unknown): void {
-  if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0)) throw invalid('answerWithinMs', 'must be a number of milliseconds, not negative');
 }
 
 /**
@@ -107,15 +98,7 @@ export class BoardCalls {
   }
 
   async claim(opts: At & ClaimOptions & { due?: boolean }): Promise<ClaimOutcome> {
-    requireOptions(opts, '{ worker, types, limit }');
-    refuseUnknownKeys(opts, CLAIM_OPTIONS, 'options');
-    if (!Number.isSafeInteger(opts.limit) || opts.limit < 0 || opts.limit > INT4_MAX) throw invalid('limit', `must be an integer from 0 to ${INT4_MAX}`);
-    if (opts.startNow !== undefined && (!Number.isSafeInteger(opts.startNow) || opts.startNow < 0 || opts.startNow > INT4_MAX)) throw invalid('startNow', `must be an integer from 0 to ${INT4_MAX}`);
-    requireWorker(opts.worker);
-    if (!Array.isArray(opts.types) || opts.types.some((t) => typeof t !== 'string')) throw invalid('types', 'must be an array of task type names');
-    assertStorable(opts.types, 'types');
-    checkFlag(opts.due, 'due');
-    checkAnswerWithin(opts.answerWithinMs);
+    checkClaimOptions(opts);
     const instant = (at?: Date) => this.s.instant(at);
     // Late cron and rrule tasks are caught up before a claim takes due tasks (at most once a second).
     if (opts.due ?? true) await this.s.schedules.catchUpBeforeClaim(instant(opts.at));
@@ -139,17 +122,7 @@ export class BoardCalls {
   }
 
   async heartbeatRuns(opts: At & { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer> {
-    requireWorkerOptions(opts, '{ worker, runs }');
-    refuseUnknownKeys(opts, HEARTBEAT_RUNS_OPTIONS, 'options');
-    checkAnswerWithin(opts.answerWithinMs);
-    if (!Array.isArray(opts.runs)) throw invalid('runs', 'must be an array of { backendId, startedAt? }');
-    refuseHoles(opts.runs, 'runs');
-    opts.runs.forEach((r, i) => {
-      if (typeof r?.backendId !== 'string' || r.backendId === '') throw invalid(`runs[${i}].backendId`, 'a run backend id is required');
-      assertText(r.backendId, `runs[${i}].backendId`);
-      refuseUnknownKeys(r, ['backendId', 'startedAt'], `runs[${i}]`);
-      checkDate(r.startedAt, `runs[${i}].startedAt`);
-    });
+    checkHeartbeatRunsOptions(opts);
     this.s.events.emit('worker', opts.worker);
     const at = this.s.instant(opts.at); // a start reported after it is recorded at it; the store floors it at the run's scheduled (core reportedStart)
     // A run given twice is one item, with the earliest start reported (the stores differed on such a batch).
@@ -163,14 +136,7 @@ export class BoardCalls {
   }
 
   async releaseRuns(opts: At & { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {
-    requireWorkerOptions(opts, '{ worker, backendIds }');
-    refuseUnknownKeys(opts, RELEASE_OPTIONS, 'options');
-    checkAnswerWithin(opts.answerWithinMs);
-    if (!Array.isArray(opts.backendIds) || opts.backendIds.some((b) => typeof b !== 'string' || b === '')) {
-      throw invalid('backendIds', 'must be an array of run backend ids');
-    }
-    assertStorable(opts.backendIds, 'backendIds');
-    checkFlag(opts.withdrawnOnly, 'withdrawnOnly');
+    checkReleaseOptions(opts);
     const back = await this.s.store.releaseRuns(opts.worker, opts.backendIds, this.s.instant(opts.at), opts.withdrawnOnly ?? false);
     this.emitEnded(back.ended); // runs given back after their cancellation was asked
     emitRuns(this.s.events, 'ended', back.disabled); // and after their task was disabled
@@ -262,10 +228,7 @@ export class BoardCalls {
   }
 
   async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null; answerWithinMs?: number }): Promise<EndRunResult> {
-    requireRunId(backendId);
-    requireAbandonOptions(opts);
-    refuseUnknownKeys(opts, ABANDON_OPTIONS, 'options');
-    checkAnswerWithin(opts.answerWithinMs);
+    checkAbandon(backendId, opts);
     // A claimed run without a reported start is given back (engine/abandon.ts): not ended, no end event.
     const release = (ids: string[]) => this.releaseRuns({ worker: opts.worker, backendIds: ids, ...(opts.at ? { at: opts.at } : {}) });
     if (opts.startedAt == null) { const back = await giveBackUnbegun(this.s.store, release, backendId, opts.worker); if (back) return back; }

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
+import { checkDagGet } from '../core/call-checks.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_RUN_STATUSES, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, inDag, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
@@ -142,9 +143,7 @@ export class DagService {
 
   /** One DAG with its latest runs and its recorded schedule points (skipped ranges too); `NotFoundError` when unknown. */
   async get(id: string, latest = 10): Promise<DagSummary & { points: DagPoint[] }> {
-    if (typeof id !== 'string') throw invalid('id', 'must be a DAG id (a string)');
-    assertText(id, 'id');
-    if (!(Number.isSafeInteger(latest) && latest >= 0 && latest <= 100)) throw invalid('latest', 'must be an integer from 0 to 100');
+    checkDagGet(id, latest);
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     const summary = await this.summarise(d, await this.store.dagRunCounts(), latest);

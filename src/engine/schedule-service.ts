@@ -2,6 +2,7 @@ import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill
 import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS, planLateTask } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
 import { knownOptions } from '../core/options.js';
+import { checkPreviewShape } from '../core/call-checks.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
 import { normaliseSchedule, scheduleZone } from '../core/schedule.js';
 import { previewCount, previewSchedule, type Preview } from '../core/schedule-preview.js';
@@ -36,13 +37,10 @@ export interface BackfillProgress extends TaskBackfill {
 
 /** Running backfills read per page by a runner pass (every page is read: see advance). */
 const BACKFILL_PAGE = 100;
-const PREVIEW_FIELDS = new Set(['cron', 'tz', 'rrule', 'count', 'from']);
 
 /** A preview request's occurrences (ScheduleService.preview), `now` being the default `from`. */
 export function previewOf(input: PreviewInput, now: Date): Preview {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalid('', 'a preview takes an object: { cron, tz } or { rrule }, with count and from');
-  // A field it does not take (endAt, exclude: a task's bounds) is refused, not silently left out.
-  for (const k of Object.keys(input)) if (!PREVIEW_FIELDS.has(k)) throw invalid(k, `unknown field (a preview takes ${[...PREVIEW_FIELDS].join(', ')}; a task's bounds and exclusions apply in its own preview, orrery.schedules.next)`);
+  checkPreviewShape(input);
   const count = previewCount(input.count);
   const from = input.from === undefined ? now : input.from instanceof Date ? input.from : parseInstant(String(input.from), 'from');
   if ((input.cron === undefined) === (input.rrule === undefined)) throw invalid('cron', 'give either a cron expression or an rrule');

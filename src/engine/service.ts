@@ -3,6 +3,7 @@ import { LATEST_INSTANT_MS, checkDate, earlier } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { checkFlag, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
+import { CREATE_OPTIONS, checkTypeNames, windowMinutes } from '../core/call-checks.js';
 import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { checkId, checkIds } from '../core/task-ids.js';
@@ -64,8 +65,6 @@ export { MAX_BATCH } from './task-batch.js';
 /** Due tasks per type are counted up to this many by `dueStats` (the metric and the dashboard show "100000+"). */
 export const DUE_COUNT_CAP = 100_000;
 
-/** Options of task creation; `ids` for a summary. */
-const CREATE_OPTIONS = ['at', 'traceContext'];
 /** Options of the readings over a window of minutes up to an instant. */
 const WINDOW_OPTIONS = ['at', 'minutes'];
 /** Options of an archiving sweep. */
@@ -222,8 +221,7 @@ export class Orrery implements Jobboard {
 
   /** The task types, or those of the given names (unknown names are left out). */
   async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
-    if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))) throw invalid('names', 'must be an array of task type names');
-    if (names !== undefined) assertStorable(names, 'names');
+    checkTypeNames(names);
     return withEffectiveRates(this.store, await this.store.getTaskTypes(names), this.clock.now());
   }
 
@@ -523,8 +521,7 @@ export class Orrery implements Jobboard {
   }
 
   private window(opts: At & { minutes?: number }): { since: Date; at: Date } {
-    const minutes = opts.minutes ?? 60;
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw invalid('minutes', 'must be an integer from 1 to 1440');
+    const minutes = windowMinutes(opts.minutes);
     const at = this.instant(opts.at);
     // Whole minutes: the buckets of successive readings line up. The window ends at the next minute
     // boundary after `at` (a run ended at `at` itself counts, also on a boundary), held at the latest

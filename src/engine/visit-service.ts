@@ -3,7 +3,7 @@ import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys 
 import { checkDate, requireInstant } from '../core/instants.js';
 import { INT4_MAX, assertText } from '../core/storable.js';
 import { assertJson } from '../core/json-checks.js';
-import { atOptions, checkListerUpdate, visitOptions } from '../core/visit-args.js';
+import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerUpdate, checkOriginKeys, listedOriginsFilter, visitOptions } from '../core/visit-args.js';
 import {
   checkListerId,
   checkListerName,
@@ -99,8 +99,7 @@ export class VisitService {
   }
 
   async getListers(ids: readonly string[]): Promise<Lister[]> {
-    if (!Array.isArray(ids)) throw invalid('ids', 'must be an array of lister ids');
-    return this.store.visits.getListers(ids.map((id, i) => checkListerId(id, `ids[${i}]`)));
+    return this.store.visits.getListers(checkListerIds(ids));
   }
 
   async findLister(name: string, instanceName = ''): Promise<Lister | null> {
@@ -159,13 +158,10 @@ export class VisitService {
   }
 
   async getListedOrigins(f: { listerId?: string; lister?: string; url?: string; visitType?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
-    f = optionsObject(f, 'filter');
-    refuseUnknownKeys(f, ['listerId', 'lister', 'url', 'visitType', 'enabled', 'limit', 'pageToken'], 'filter');
+    const checked = listedOriginsFilter(f);
+    f = checked.filter;
+    const listerId = checked.listerId;
     const limit = f.limit ?? 1000;
-    // `lister`, the HTTP route's and the typed client's name for it, is taken too (it was ignored: every origin).
-    if (f.listerId !== undefined && f.lister !== undefined && f.listerId !== f.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
-    const listerId = f.listerId ?? f.lister;
-    checkFlag(f.enabled, 'enabled');
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
@@ -181,10 +177,10 @@ export class VisitService {
 
   /** Enables or disables the listed entries of origins (of one lister when given); returns how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
-    if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }');
+    if (!Array.isArray(keys)) throw invalid('origins', ORIGIN_KEYS);
     refuseHoles(keys, 'origins');
     if (typeof enabled !== 'boolean') throw invalid('enabled', 'must be a boolean (true enables, false disables)');
-    const checked = keys.map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) }));
+    const checked = checkOriginKeys(keys, ORIGIN_KEYS);
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.setOriginsEnabled(checked, enabled, lister);
@@ -198,8 +194,7 @@ export class VisitService {
   getVisitStats(url: string, visitType: string): Promise<OriginVisitStats | null>;
   async getVisitStats(keys: readonly OriginKey[] | string, visitType?: unknown): Promise<OriginVisitStats[] | OriginVisitStats | null> {
     if (typeof keys === 'string') return (await this.store.visits.getVisitStats([{ url: checkUrl(keys, 'url'), visitType: checkVisitType(visitType, 'visitType') }]))[0] ?? null;
-    if (!Array.isArray(keys)) throw invalid('origins', 'must be an array of { url, visitType }, or a url and a visit type');
-    return this.store.visits.getVisitStats(keys.map((k, i) => ({ url: checkUrl(k?.url, `origins[${i}].url`), visitType: checkVisitType(k?.visitType, `origins[${i}].visitType`) })));
+    return this.store.visits.getVisitStats(checkOriginKeys(keys, ORIGIN_KEYS_OR_ONE));
   }
 
   // --- visits -------------------------------------------------------------------------------------

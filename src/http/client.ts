@@ -3,8 +3,11 @@ import type { RunLogRecord, TaskRun } from '../core/model.js';
 import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { utf8Length } from '../core/storable.js';
-import { checkFlag, checkMs, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
-import { ABANDON_OPTIONS, ANSWER_WITHIN, CLAIM_OPTIONS, HEARTBEAT_OPTIONS, HEARTBEAT_RUNS_OPTIONS, RELEASE_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
+import { checkMs, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
+import { ANSWER_WITHIN, END_OPTIONS, HEARTBEAT_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
+import { checkDate } from '../core/instants.js';
+import { checkLogRecords } from '../core/run-logs.js';
+import { checkAbandon, checkClaimOptions, checkHeartbeatRunsOptions, checkReleaseOptions, requireEndItem, requireRunId } from '../engine/service-checks.js';
 import { invalid } from '../core/errors.js';
 import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions } from '../engine/service.js';
@@ -103,25 +106,33 @@ export class OrreryClient extends TaskClient implements Jobboard {
    */
   async startRun(backendId: string, opts: { worker?: string; metadata?: Record<string, unknown>; at?: Date } = {}): Promise<TaskRun> {
     opts = knownOptions(opts, ['at', 'worker', 'metadata']);
+    checkDate(opts.at, 'at'); // sent: text would be read by the server where the library refuses it
     const body = { ...(opts.worker !== undefined ? { worker: opts.worker } : {}), ...(opts.metadata != null ? { metadata: opts.metadata } : {}), ...(opts.at ? { at: opts.at } : {}) };
     return this.call('POST', runPath(backendId, '/start'), body);
   }
-  /** Cancels a run: a scheduled one ends at once, a started one's worker is asked to stop it. */
-  cancelRun(backendId: string): Promise<CancelRunResult> {
-    return this.call('POST', runPath(backendId, '/cancel'), {});
+  /** Cancels a run: a scheduled one ends at once, a started one's worker is asked to stop it (`at`: the library's, checked, not sent). */
+  async cancelRun(backendId: string, opts: { at?: Date } = {}): Promise<CancelRunResult> {
+    opts = knownOptions(opts, ['at']);
+    const path = runPath(backendId, '/cancel');
+    checkDate(opts.at, 'at');
+    return this.call('POST', path, {});
   }
   /** `POST /api/runs/{backendId}/end`: ends a run and applies the end-of-run formula to its task. */
   async endRun(backendId: string, opts: EndRunOptions): Promise<EndRunResult> {
+    const path = runPath(backendId, '/end');
+    // As the library: the options are an object of the fields an end knows (null was a TypeError).
+    requireOptions(opts, '{ status, worker?, ... }');
+    refuseUnknownKeys(opts, END_OPTIONS, 'options');
+    checkDate(opts.at, 'at');
     // `held` (the run and task a claim returned) serves in-process ends only: the server reads its own.
     const { at, held: _held, ...rest } = opts;
-    return this.call('POST', runPath(backendId, '/end'), { ...rest, ...(at ? { at: at } : {}) });
+    return this.call('POST', path, { ...rest, ...(at ? { at: at } : {}) });
   }
 
   // --- the jobboard -----------------------------------------------------------------------------
   /** `POST /api/jobboard/claim`: claims waiting runs for a worker, each under a lease. */
   async claimRuns(opts: ClaimOptions & { due?: boolean }): Promise<ClaimedRun[]> {
-    refuseUnknownKeys(requireObject(opts), CLAIM_OPTIONS, 'options');
-    checkFlag(opts.due, 'due');
+    checkClaimOptions(opts); // the library's checks (a limit given as text claimed); `at` is checked, not sent
     if (opts.limit === 0) return []; // as the library
     const body = {
       worker: opts.worker,
@@ -142,16 +153,15 @@ export class OrreryClient extends TaskClient implements Jobboard {
   }
   /** `POST /api/jobboard/heartbeat-runs`: renews all of a worker's held runs at once. */
   async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer> {
-    refuseUnknownKeys(requireObject(opts), HEARTBEAT_RUNS_OPTIONS, 'options');
+    checkHeartbeatRunsOptions(opts); // the library's checks: each item's keys and start, before the items are rebuilt
     // Waited for no longer than the worker asks: a lost answer must leave time for another heartbeat before the leases end.
     return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) }, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
   async releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {
     // A misspelt withdrawnOnly would give back every run instead of letting go of the withdrawn ones.
-    refuseUnknownKeys(requireObject(opts), RELEASE_OPTIONS, 'options');
-    checkFlag(opts.withdrawnOnly, 'withdrawnOnly');
-    if (Array.isArray(opts.backendIds) && opts.backendIds.length === 0) return 0; // anything else is the server's to refuse, named
+    checkReleaseOptions(opts); // the library's checks, the worker's too, before an empty list answers 0
+    if (opts.backendIds.length === 0) return 0; // as the library
     const body = { worker: opts.worker, backendIds: opts.backendIds, ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) };
     return (await this.call<{ released: number }>('POST', '/jobboard/release', body, this.within(opts.answerWithinMs))).released;
   }
@@ -163,6 +173,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
   /** `POST /api/jobboard/heartbeat`: renews one run's lease; the answer says whether its cancellation was asked for. */
   async heartbeat(backendId: string, opts: { worker: string }): Promise<HeartbeatAnswer> {
     refuseUnknownKeys(requireObject(opts), HEARTBEAT_OPTIONS, 'options');
+    checkDate((opts as { at?: unknown }).at, 'at');
     const a = await this.call<{ leaseExpiresAt: Date; cancelRequested?: boolean }>('POST', '/jobboard/heartbeat', { backendId, worker: opts.worker });
     return { leaseExpiresAt: a.leaseExpiresAt, cancelRequested: a.cancelRequested === true };
   }
@@ -173,7 +184,12 @@ export class OrreryClient extends TaskClient implements Jobboard {
     if (items.length === 0) return []; // as the library
     // An item with a field no end knows is refused alone, as the library refuses it (the server would refuse the request whole).
     const refused = items.map((item, i) => {
-      const unknown = item !== null && typeof item === 'object' ? unknownEndField(item) : null;
+      try {
+        requireEndItem(item, i); // null, or not an object: that item refused, as the library refuses it
+      } catch (e) {
+        return e as OrreryError;
+      }
+      const unknown = unknownEndField(item);
       return unknown === null ? null : invalid(`items[${i}].${unknown}`, UNKNOWN_END_FIELD);
     });
     // The server's clock stamps the end: remote worker clocks do not decide instants.
@@ -192,13 +208,15 @@ export class OrreryClient extends TaskClient implements Jobboard {
   }
   /** `POST /api/jobboard/abandon`: its worker gives a held run up: a started one (or one given `startedAt`, when its handler began) ends `lost`, a claimed one goes back to the queue. */
   async abandonRun(backendId: string, opts: { worker: string; reason?: string; startedAt?: Date | null; answerWithinMs?: number }): Promise<EndRunResult> {
-    refuseUnknownKeys(requireObject(opts), ABANDON_OPTIONS, 'options');
+    checkAbandon(backendId, opts); // the library's checks: a start given as text is refused, not sent
     const body = { backendId, worker: opts.worker, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt } : {}) };
     return this.call('POST', '/jobboard/abandon', body, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/logs`: appends handler log records to a run. */
   async appendRunLogs(backendId: string, records: readonly RunLogRecord[], opts: { answerWithinMs?: number } = {}): Promise<void> {
     opts = knownOptions(opts, ANSWER_WITHIN);
+    requireRunId(backendId);
+    checkLogRecords(records); // as the library: not an array, a misspelt field or an instant as text is refused, not sent
     // In requests of at most MAX_ITEMS_REQUEST bytes of records, as ends: one large record never takes the others down.
     for (const part of chunks(records, logRecordSize)) await this.call('POST', '/jobboard/logs', { backendId, records: part.map((r) => ({ ...r, at: r.at })) }, this.within(opts.answerWithinMs));
   }

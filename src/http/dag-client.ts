@@ -1,4 +1,5 @@
 import { knownOptions, optionsObject } from '../core/options.js';
+import { checkDagGet } from '../core/call-checks.js';
 import type { DagRunStatus } from '../core/dag.js';
 import { ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
@@ -55,6 +56,7 @@ export class DagClient {
   }
   /** A DAG with its `latest` (default 10) latest runs and its recorded schedule points, as `orrery.dags.get`. */
   async get(id: string, latest?: number): Promise<DagSummary & { points: DagPoint[] }> {
+    checkDagGet(id, latest ?? 10); // as the library (a number was looked up, not found)
     const d = await this.call<Json<DagSummary & { points: DagPoint[] }>>('GET', `/dags/${encodeURIComponent(id)}${latest !== undefined ? `?latest=${latest}` : ''}`);
     return { ...summary(d), points: (d.points as Array<Json<DagPoint>>).map(point) };
   }

@@ -1,4 +1,8 @@
-import { optionsObject } from '../core/options.js';
+import { knownOptions } from '../core/options.js';
+import { windowMinutes } from '../core/call-checks.js';
+import { NotFoundError } from '../core/errors.js';
+import { checkDate } from '../core/instants.js';
+import { checkTypeName } from '../core/storable.js';
 import type { RunSeries, RunSeriesPoint, SeriesRange } from '../core/run-series.js';
 import type { DueStats, QueueStats, RunRate } from '../store/store.js';
 import type { WorkerView } from '../engine/service.js';
@@ -26,16 +30,23 @@ export class StatsClient {
 
   /** Runs ended per type, status and minute over the last `minutes` (default 60). */
   async runRates(minutes?: number): Promise<{ since: Date; at: Date; rates: RunRate[] }> {
-    const r = await this.call<{ since: string; at: string; rates: Array<Json<RunRate>> }>('GET', `/stats/run-rates${minutes ? `?minutes=${minutes}` : ''}`);
+    // As the library: 0 or a fraction refused (0 was read as the default 60).
+    if (minutes !== undefined) windowMinutes(minutes);
+    const r = await this.call<{ since: string; at: string; rates: Array<Json<RunRate>> }>('GET', `/stats/run-rates${minutes !== undefined ? `?minutes=${minutes}` : ''}`);
     return { since: new Date(r.since), at: new Date(r.at), rates: r.rates.map((x) => ({ ...(x as unknown as RunRate), minute: new Date(x.minute as string) })) };
   }
 
   /** Runs ended per bucket and final status over `range` (default `1h`), with their start latency; of one `type` or all. */
-  async series(opts: { range?: SeriesRange; type?: string } = {}): Promise<RunSeries> {
-    opts = optionsObject(opts, 'options');
+  async series(opts: { range?: SeriesRange; type?: string; at?: Date } = {}): Promise<RunSeries> {
+    // The library's runSeries options (a misspelt `rang` was dropped: the default range); `at` is checked, not sent.
+    opts = knownOptions(opts, ['at', 'range', 'type']);
+    checkDate(opts.at, 'at');
+    if (opts.type !== undefined) checkTypeName(opts.type, 'type', true);
+    // No type has an empty name: unknown, as the library answers (it was every type's runs).
+    if (opts.type === '') throw new NotFoundError('unknown task type ""', [{ path: 'type', message: 'unknown task type' }]);
     const q = new URLSearchParams();
-    if (opts.range) q.set('range', opts.range);
-    if (opts.type) q.set('type', opts.type);
+    if (opts.range !== undefined) q.set('range', opts.range);
+    if (opts.type !== undefined) q.set('type', opts.type);
     const r = await this.call<Json<RunSeries> & { points: Array<Json<RunSeriesPoint>> }>('GET', `/stats/series${q.size ? `?${q}` : ''}`);
     return {
       ...(r as unknown as RunSeries),
@@ -53,7 +64,8 @@ export class StatsClient {
 
   /** `GET /api/workers`: workers registered and seen, holding runs, or that ended runs in the last `minutes` (default 60), with their liveness. */
   async workers(minutes?: number): Promise<WorkerView[]> {
-    const rows = await this.call<Array<Json<WorkerView>>>('GET', `/workers${minutes ? `?minutes=${minutes}` : ''}`);
+    if (minutes !== undefined) windowMinutes(minutes); // as the library: 0 was read as the default 60
+    const rows = await this.call<Array<Json<WorkerView>>>('GET', `/workers${minutes !== undefined ? `?minutes=${minutes}` : ''}`);
     return rows.map((w) => ({
       ...(w as unknown as WorkerView),
       lastHeartbeat: dateOrNull(w.lastHeartbeat),

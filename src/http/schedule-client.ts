@@ -1,4 +1,5 @@
 import { knownOptions } from '../core/options.js';
+import { checkPreviewShape, checkRangeKeys } from '../core/call-checks.js';
 import type { Preview } from '../core/schedule-preview.js';
 import type { BackfillProgress, PreviewInput } from '../engine/schedule-service.js';
 import type { TaskBackfill } from '../store/schedule-store.js';
@@ -11,7 +12,8 @@ export class ScheduleClient {
   constructor(private readonly call: ScheduleCall) {}
 
   /** The next occurrences of a cron expression or rrule, in UTC and in the schedule's zone, DST changes marked. */
-  preview(input: PreviewInput): Promise<Preview> {
+  async preview(input: PreviewInput): Promise<Preview> {
+    checkPreviewShape(input); // as the library: an object of the preview's fields (null was a TypeError)
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(input)) if (v !== undefined) q.set(k, v instanceof Date ? v.toISOString() : String(v));
     return this.call('GET', `/schedules/preview?${q}`);
@@ -22,7 +24,9 @@ export class ScheduleClient {
     return this.call('GET', `/tasks/${taskId}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   /** Runs every occurrence of a cron or rrule task in [from, to] once, in order, one at a time. */
-  backfill(taskId: number, range: { from: string | Date; to: string | Date }): Promise<TaskBackfill> {
+  async backfill(taskId: number, range: { from: string | Date; to: string | Date }): Promise<TaskBackfill> {
+    // As the library: an object of from and to only (a misspelt key, or `dryRun`, made a real backfill).
+    checkRangeKeys(range, ['from', 'to']);
     // Text goes as given, for the server to read as the library does (a zone-less instant is UTC; it was
     // read here in the process's zone), and Dates as ISO text (an invalid one refused, naming it).
     return this.call('POST', `/tasks/${taskId}/backfill`, { from: range.from, to: range.to });

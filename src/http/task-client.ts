@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { MAX_TASK_PAGE, checkTaskFilter, pendingLimit, taskSearch, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
 import type { RunSearchInput } from '../core/run-search.js';
@@ -8,6 +8,8 @@ import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { checkTypeName } from '../core/storable.js';
+import { CREATE_OPTIONS, checkEditObject, checkTypeNames } from '../core/call-checks.js';
+import { checkDate, requireInstant } from '../core/instants.js';
 import { checkFlag, checkMs, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
 import { checkId } from '../core/task-ids.js';
@@ -44,6 +46,37 @@ function query(filter: Record<string, unknown>): string {
   return q.size ? `?${q}` : '';
 }
 
+/** The library's `at` option of a call whose instant the server's clock stamps (docs/http.md#typed-client-orreryclient). */
+export interface ClientAtOptions {
+  /** The library's instant of the call: checked as the library checks it (a valid Date), not sent. */
+  at?: Date;
+}
+
+/** The options of task creation, the library's (CreateOptions): checked as the library checks them, not sent. */
+export interface ClientCreateOptions extends ClientAtOptions {
+  /** The library's OpenTelemetry parent of the creation's span: taken, not sent (the server's span follows the request's `traceparent`). */
+  traceContext?: unknown;
+}
+
+/** `{ at }` alone, checked as the library checks it: an unknown key or an `at` that is not a valid Date is a ValidationError. */
+function atOnly(opts: ClientAtOptions | undefined): void {
+  checkDate(knownOptions(opts, ['at']).at, 'at');
+}
+
+/** Task creation's options (with `more`), checked as the library checks them (a Date in their place names itself). */
+function createOptions<T extends ClientCreateOptions>(opts: T | undefined, more: readonly string[] = []): T {
+  const o = knownOptions(opts, [...CREATE_OPTIONS, ...more]);
+  checkDate(o.at, 'at');
+  return o;
+}
+
+/** Lists of a bulk action's `filter` and `runs` as the body takes them (comma-separated, as the query of `GET /api/tasks`); `priority: null` as `none`. */
+function bulkBody(selection: BulkSelectionInput): BulkSelectionInput {
+  if (selection === null || typeof selection !== 'object') return selection;
+  const flat = (f: unknown) => (f === null || typeof f !== 'object' || Array.isArray(f) ? f : Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : k === 'priority' && v === null ? 'none' : v])));
+  return { ...selection, ...(selection.filter !== undefined ? { filter: flat(selection.filter) } : {}), ...(selection.runs !== undefined ? { runs: flat(selection.runs) } : {}) } as BulkSelectionInput;
+}
+
 /**
  * The typed client's task types, tasks, task search and run reads, mirroring the library's
  * (OrreryClient adds the run lifecycle, the jobboard and the feature clients).
@@ -51,19 +84,27 @@ function query(filter: Record<string, unknown>): string {
 export abstract class TaskClient extends ClientTransport {
   /** `GET /api/task-types`; with `names`, only those types (as the library: unknown names are left out). */
   async listTaskTypes(names?: readonly string[]): Promise<TaskType[]> {
+    checkTypeNames(names); // as the library: a string would match by substring, a list of numbers nothing
     const all = await this.call<TaskType[]>('GET', '/task-types');
-    return names === undefined ? all : all.filter((t) => names.includes(t.name));
+    if (names === undefined) return all;
+    const wanted = new Set(names);
+    return all.filter((t) => wanted.has(t.name));
   }
   /** `GET /api/task-types/{name}`; `NotFoundError` when there is none. */
-  getTaskType(name: string): Promise<TaskType> {
+  async getTaskType(name: string): Promise<TaskType> {
+    checkTypeName(name, 'name', true); // as the library
+    // No type has an empty name (the route has no such path): not found, as an unknown name.
+    if (name === '') throw new NotFoundError('task type  not found', [{ path: 'name', message: 'no task type ' }]);
     return this.call('GET', `/task-types/${encodeURIComponent(name)}`);
   }
-  /** `POST /api/task-types`; `ConflictError` if the name exists. */
-  createTaskType(input: TaskTypeInput): Promise<TaskType> {
+  /** `POST /api/task-types`; `ConflictError` if the name exists. `at` is the library's (checked, not sent: the server's clock stamps it). */
+  async createTaskType(input: TaskTypeInput, opts: ClientAtOptions = {}): Promise<TaskType> {
+    atOnly(opts);
     return this.call('POST', '/task-types', input);
   }
   /** Creates a task type unless one of that name exists (also when another client creates it at the same moment); answers the stored type, not updated if it differs. */
-  async ensureTaskType(input: TaskTypeInput): Promise<TaskType> {
+  async ensureTaskType(input: TaskTypeInput, opts: ClientAtOptions = {}): Promise<TaskType> {
+    atOnly(opts);
     try {
       return await this.createTaskType(input);
     } catch (e) {
@@ -72,44 +113,60 @@ export abstract class TaskClient extends ClientTransport {
     }
   }
   /** `PATCH /api/task-types/{name}`: edits fields of a task type; `ValidationError` naming a bad field. */
-  updateTaskType(name: string, edit: TaskTypeEdit): Promise<TaskType> {
+  async updateTaskType(name: string, edit: TaskTypeEdit, opts: ClientAtOptions = {}): Promise<TaskType> {
+    opts = knownOptions(opts, ['at']);
+    checkTypeName(name);
+    checkDate(opts.at, 'at');
+    checkEditObject(edit);
     return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
   }
   /** `POST /api/task-types/{name}/pause`: no new scheduling nor claims of the type. */
   async pauseTaskType(name: string, opts: { reason?: string; at?: Date } = {}): Promise<TaskType> {
     opts = knownOptions(opts, ['at', 'reason']);
-    // The server's clock stamps the pause: a library-style `at` is not sent.
+    checkTypeName(name);
+    // The server's clock stamps the pause: a library-style `at` is checked, not sent.
+    checkDate(opts.at, 'at');
     return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/task-types/{name}/resume`. */
-  resumeTaskType(name: string): Promise<TaskType> {
+  async resumeTaskType(name: string, opts: ClientAtOptions = {}): Promise<TaskType> {
+    opts = knownOptions(opts, ['at']);
+    checkTypeName(name);
+    checkDate(opts.at, 'at');
     return this.call('POST', `/task-types/${encodeURIComponent(name)}/resume`, {});
   }
   /** `DELETE /api/task-types/{name}`: `ConflictError` while the type has tasks. */
-  async deleteTaskType(name: string): Promise<void> {
+  async deleteTaskType(name: string, opts: ClientAtOptions = {}): Promise<void> {
+    opts = knownOptions(opts, ['at']);
+    checkTypeName(name);
+    checkDate(opts.at, 'at');
     await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
   }
   /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
   async pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {
     opts = knownOptions(opts, ['at', 'reason']);
+    checkDate(opts.at, 'at');
     return this.call('POST', `/tasks/${id}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/tasks/{id}/resume`. */
-  resumeTask(id: number): Promise<Task> {
+  async resumeTask(id: number, opts: ClientAtOptions = {}): Promise<Task> {
+    atOnly(opts);
     return this.call('POST', `/tasks/${id}/resume`, {});
   }
   /** `POST /api/tasks`: creates a task or returns the equal active one. */
-  createTask(input: TaskInput): Promise<Task> {
+  async createTask(input: TaskInput, opts: ClientCreateOptions = {}): Promise<Task> {
+    createOptions(opts);
     return this.call('POST', '/tasks', input);
   }
   /** `POST /api/tasks/batch`: one transaction; one invalid task rejects the batch. */
-  async createTasks(inputs: readonly TaskInput[]): Promise<Task[]> {
+  async createTasks(inputs: readonly TaskInput[], opts: ClientCreateOptions = {}): Promise<Task[]> {
+    createOptions(opts);
     if (Array.isArray(inputs) && inputs.length === 0) return []; // as the library (the route wants one task at least)
     return (await this.call<{ tasks: Task[] }>('POST', '/tasks/batch', { tasks: inputs })).tasks;
   }
   /** Creates many tasks, answering counts (and with `ids: true` each task's id in input order) instead of the tasks. */
-  async createTasksSummary(inputs: readonly TaskInput[], opts: { ids?: boolean } = {}): Promise<TaskBatchSummary> {
-    opts = knownOptions(opts, ['ids']);
+  async createTasksSummary(inputs: readonly TaskInput[], opts: ClientCreateOptions & { ids?: boolean } = {}): Promise<TaskBatchSummary> {
+    opts = createOptions(opts, ['ids']);
     checkFlag(opts.ids, 'ids');
     if (Array.isArray(inputs) && inputs.length === 0) return { count: 0, created: 0, existing: 0, replaced: 0, ...(opts.ids ? { ids: [] } : {}) };
     return this.call('POST', `/tasks/batch?return=${opts.ids ? 'ids' : 'count'}`, { tasks: inputs });
@@ -207,14 +264,20 @@ export abstract class TaskClient extends ClientTransport {
   async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
     // A misspelt dryRun (`dryrun`) would have run the action for real.
     opts = knownOptions(opts, ['dryRun', 'nextRun']);
+    if (opts.nextRun !== undefined) {
+      // As the library: text would be read by the server, an instant the caller never gave as a Date.
+      if (action !== 'respawn' && action !== 'redrive') throw invalid('nextRun', 'only applies to respawn and redrive');
+      checkDate(opts.nextRun, 'nextRun');
+    }
     return this.call('POST', `/tasks/bulk/${encodeURIComponent(action)}`, {
-      ...selection,
+      ...bulkBody(selection),
       ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
       ...(opts.nextRun ? { nextRun: opts.nextRun } : {}),
     });
   }
-  /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler. */
-  whyTask(id: number): Promise<WhyAnswer> {
+  /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler (at the server's instant: `at` is checked, not sent). */
+  async whyTask(id: number, opts: ClientAtOptions = {}): Promise<WhyAnswer> {
+    atOnly(opts);
     return this.call('GET', `/tasks/${id}/why`);
   }
   /** `GET /api/tasks/{id}`: the task with its runs (with `opts.runs`, only its newest that many); `NotFoundError` when there is none. */
@@ -260,24 +323,30 @@ export abstract class TaskClient extends ClientTransport {
     return this.call('GET', `/tasks/${taskId}/runs${last !== undefined ? `?last=${last}` : ''}`);
   }
   /** `POST /api/tasks/disable`: disables tasks; a waiting run of each is cancelled. */
-  disableTasks(ids: number[]): Promise<Task[]> {
+  async disableTasks(ids: number[], opts: ClientAtOptions = {}): Promise<Task[]> {
+    atOnly(opts);
     return this.call('POST', '/tasks/disable', { ids });
   }
   /** `POST /api/tasks/respawn`: re-enables disabled or completed tasks, due at `nextRun` (default now). */
   async respawnTasks(ids: number[], opts?: Date | { nextRun?: Date; at?: Date }): Promise<Task[]> {
     // The library's `(ids, { nextRun, at })`, or a Date as `nextRun` (the client's first form); `at` is the server's clock.
-    const nextRun = opts instanceof Date ? opts : knownOptions(opts, ['at', 'nextRun']).nextRun;
+    const o = opts instanceof Date ? { nextRun: opts } : knownOptions(opts, ['at', 'nextRun']);
+    checkDate(o.at, 'at');
+    checkDate(o.nextRun, 'nextRun');
+    const nextRun = o.nextRun;
     return this.call('POST', '/tasks/respawn', { ids, ...(nextRun !== undefined ? { nextRun: nextRun } : {}) });
   }
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */
   async scheduleDue(opts: { type?: string; at?: Date } = {}): Promise<TaskRun[]> {
     opts = knownOptions(opts, ['type', 'at']);
+    checkDate(opts.at, 'at');
     if (opts.type !== undefined) checkTypeName(opts.type, 'type'); // as the library: '' is refused, not every type scheduled
     return this.call('POST', '/tasks/schedule', { ...(opts.type !== undefined ? { type: opts.type } : {}), ...(opts.at ? { at: opts.at } : {}) });
   }
   /** `POST /api/archive`: moves finished runs ended before `before` (and finished one-shot tasks) into the archive tables, in batches. */
   async archive(opts: { before: Date; batch?: number }): Promise<ArchiveSummary> {
     opts = knownOptions(opts, ['before', 'batch']);
+    requireInstant(opts.before, 'before'); // as the library: text or an invalid Date is refused, not sent
     const s = await this.call<ArchiveSummary & { before: string }>('POST', '/archive', { before: opts.before, ...(opts.batch !== undefined ? { batch: opts.batch } : {}) });
     return { ...s, before: new Date(s.before) };
   }

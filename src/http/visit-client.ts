@@ -1,10 +1,10 @@
-import { checkFlag, knownOptions, optionsObject, refuseUnknownKeys } from '../core/options.js';
-import { atOptions, checkListerUpdate, visitOptions } from '../core/visit-args.js';
+import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys } from '../core/options.js';
+import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerUpdate, checkOriginKeys, listedOriginsFilter, visitOptions } from '../core/visit-args.js';
 import { validateListedOrigins } from '../core/visit-input.js';
 import { NotFoundError, invalid } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
 import { checkDate } from '../core/instants.js';
-import { checkListerId, checkVisitType, validateVisitResult, VISIT_RESULT_FIELDS, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
+import { checkListerId, checkUrl, checkVisitType, validateVisitResult, VISIT_RESULT_FIELDS, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
 import type { ListedOriginPage, OriginKey, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
 
@@ -21,7 +21,11 @@ function revive<T>(v: T): T {
   }
   return v;
 }
-const isoOf = (d: Date | undefined) => (d ? { at: d.toISOString() } : {});
+/** A call's `at` for the body, checked as the library checks it (text was a TypeError, or read by the server). */
+function isoOf(d: Date | undefined): { at?: string } {
+  checkDate(d, 'at');
+  return d ? { at: d.toISOString() } : {};
+}
 
 /** Listers, listed origins, visits and their metrics over HTTP, mirroring `orrery.visits`. */
 export class VisitClient {
@@ -41,7 +45,7 @@ export class VisitClient {
   }
   /** As `orrery.visits.getListers`: the listers of these ids that exist (read from `GET /api/listers`). */
   async getListers(ids: readonly string[]): Promise<Lister[]> {
-    const wanted = new Set(ids.map((id, i) => checkListerId(id, `ids[${i}]`)));
+    const wanted = new Set(checkListerIds(ids));
     if (wanted.size === 0) return []; // as the library, without a request
     return (await this.listListers()).filter((l) => wanted.has(l.id.toLowerCase()));
   }
@@ -73,11 +77,11 @@ export class VisitClient {
   }
   /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
   async getListedOrigins(f: { listerId?: string; lister?: string; visitType?: string; url?: string; enabled?: boolean; limit?: number; pageToken?: string | null } = {}): Promise<ListedOriginPage> {
-    f = knownOptions(f, ['listerId', 'lister', 'url', 'visitType', 'enabled', 'limit', 'pageToken'], 'filter');
-    checkFlag(f.enabled, 'enabled');
-    const { listerId, ...rest } = f;
+    // As the library: unknown keys, `enabled` not a boolean, and two listers named are refused (it used `lister`).
+    const { filter, listerId: lister } = listedOriginsFilter(f);
+    const { listerId: _id, ...rest } = filter;
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries({ ...rest, lister: f.lister ?? listerId })) if (v !== undefined && v !== null) q.set(k, String(v));
+    for (const [k, v] of Object.entries({ ...rest, lister })) if (v !== undefined && v !== null) q.set(k, String(v));
     return this.call('GET', `/origins${q.size ? `?${q}` : ''}`);
   }
   async grabNextVisits(
@@ -91,7 +95,8 @@ export class VisitClient {
     return this.call('POST', '/origins/grab', { visitType, count, policy, ...rest, ...isoOf(at) });
   }
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {
-    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(visitOptions<{ at?: Date }>(at).at) });
+    // As the library: `{ at }` only (a misspelt key was dropped: the visit recorded now), or a Date.
+    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(atOptions(at).at) });
   }
   /**
    * As `orrery.visits.recordVisits`: visit results in order, in one transaction (`POST
@@ -127,9 +132,10 @@ export class VisitClient {
   getVisitStats(keys: readonly OriginKey[]): Promise<OriginVisitStats[]>;
   getVisitStats(url: string, visitType: string): Promise<OriginVisitStats>;
   async getVisitStats(keys: readonly OriginKey[] | string, visitType?: string): Promise<OriginVisitStats[] | OriginVisitStats> {
-    if (typeof keys === 'string') return this.call('GET', `/origins/stats?${new URLSearchParams({ url: keys, visitType: String(visitType) })}`);
+    if (typeof keys === 'string') return this.call('GET', `/origins/stats?${new URLSearchParams({ url: checkUrl(keys, 'url'), visitType: checkVisitType(visitType, 'visitType') })}`);
+    // As the library: each key checked, named by its place (a misspelt visitType answered nothing).
     const out: OriginVisitStats[] = [];
-    for (const k of keys) {
+    for (const k of checkOriginKeys(keys, ORIGIN_KEYS_OR_ONE)) {
       try {
         out.push(await this.call<OriginVisitStats>('GET', `/origins/stats?${new URLSearchParams({ url: k.url, visitType: k.visitType })}`));
       } catch (e) {
@@ -140,8 +146,12 @@ export class VisitClient {
   }
   /** As `orrery.visits.setOriginsEnabled`: enables or disables listed origins (of one lister when given); how many changed. */
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
+    // As the library: an array without holes, a boolean, each key checked (it was a TypeError).
+    if (!Array.isArray(keys)) throw invalid('origins', ORIGIN_KEYS);
+    refuseHoles(keys, 'origins');
     if (typeof enabled !== 'boolean') throw invalid('enabled', 'must be a boolean (true enables, false disables)');
-    if (Array.isArray(keys) && keys.length === 0) {
+    checkOriginKeys(keys, ORIGIN_KEYS);
+    if (keys.length === 0) {
       // As the library: 0, without a request (the route wants one origin at least); a lister named is read, as the library checks it exists.
       if (listerId === undefined) return 0;
       const id = checkListerId(listerId, 'lister');
@@ -180,6 +190,8 @@ export class VisitClient {
   }
   async updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {
     opts = knownOptions(opts, ['at', 'lister']);
-    return this.call('POST', '/visit-metrics/update', { ...(opts.lister ? { lister: opts.lister } : {}), ...isoOf(opts.at) });
+    // As the library: a lister given is a lister id ('' updated every lister's metrics).
+    const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
+    return this.call('POST', '/visit-metrics/update', { ...(lister !== undefined ? { lister } : {}), ...isoOf(opts.at) });
   }
 }

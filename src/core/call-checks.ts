@@ -1,0 +1,53 @@
+import { invalid } from './errors.js';
+import { checkInteger, refuseUnknownKeys, requireOptions } from './options.js';
+import { assertStorable, assertText } from './storable.js';
+
+/**
+ * Checks of call arguments that the library (`Orrery` and its services) and the typed HTTP client
+ * (`OrreryClient`) share, so that both refuse the same input with the same error, field and message,
+ * the client before any request. Pure and light: the client, the dashboard's bundle and a worker import
+ * them (no zod, no luxon).
+ */
+
+/** The options of task creation (`createTask`, `createTasks`, `createTasksDetailed`, and with `ids` `createTasksSummary`). */
+export const CREATE_OPTIONS = ['at', 'traceContext'];
+
+/** `listTaskTypes(names)`: left out, or an array of names Orrery can store. */
+export function checkTypeNames(names: unknown): void {
+  if (names === undefined) return;
+  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) throw invalid('names', 'must be an array of task type names');
+  assertStorable(names, 'names');
+}
+
+/** A task type's edit (`updateTaskType(name, edit)`): an object of the fields to change. */
+export function checkEditObject(given: unknown): void {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalid('', 'an edit must be an object of the fields to change');
+}
+
+/** The window of the readings over minutes before an instant (`runRates`, `listWorkers`): 1 to 1440, default 60. */
+export function windowMinutes(minutes: unknown): number {
+  return minutes === undefined ? 60 : checkInteger(minutes, 'minutes', 1, 1440);
+}
+
+/** The fields of a schedule preview (`schedules.preview`). */
+export const PREVIEW_FIELDS = new Set(['cron', 'tz', 'rrule', 'count', 'from']);
+
+/** A schedule preview's input: an object of PREVIEW_FIELDS only (its values are the preview's to check). */
+export function checkPreviewShape(input: unknown): void {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalid('', 'a preview takes an object: { cron, tz } or { rrule }, with count and from');
+  // A field it does not take (endAt, exclude: a task's bounds) is refused, not silently left out.
+  for (const k of Object.keys(input)) if (!PREVIEW_FIELDS.has(k)) throw invalid(k, `unknown field (a preview takes ${[...PREVIEW_FIELDS].join(', ')}; a task's bounds and exclusions apply in its own preview, orrery.schedules.next)`);
+}
+
+/** A backfill's range (`{ from, to }`, a DAG's with `params`): an object with no other key (a misspelt one would be ignored, `dryRun` would run it for real). */
+export function checkRangeKeys(input: unknown, keys: readonly string[]): void {
+  requireOptions(input, `{ ${keys.join(', ')} }`);
+  refuseUnknownKeys(input as object, keys, 'options');
+}
+
+/** `dags.get(id, latest)`: a DAG id (a string Orrery can store) and 0 to 100 latest runs. */
+export function checkDagGet(id: unknown, latest: unknown): void {
+  if (typeof id !== 'string') throw invalid('id', 'must be a DAG id (a string)');
+  assertText(id, 'id');
+  if (!(Number.isSafeInteger(latest) && (latest as number) >= 0 && (latest as number) <= 100)) throw invalid('latest', 'must be an integer from 0 to 100');
+}
