@@ -51,3 +51,17 @@ export function checkDagGet(id: unknown, latest: unknown): void {
   assertText(id, 'id');
   if (!(Number.isSafeInteger(latest) && (latest as number) >= 0 && (latest as number) <= 100)) throw invalid('latest', 'must be an integer from 0 to 100');
 }
+
+/**
+ * `dags.runs(given, more)`: the DAG id with the rest beside it (`runs('etl', { status })`), or
+ * everything in one filter object; a filter object with more beside it is refused (its limit was
+ * ignored). Keys given as undefined count as left out.
+ */
+export function dagRunsFilter<F extends object>(given: string | F, more: object): F | (Record<string, unknown> & { dag: string }) {
+  if (more === null || typeof more !== 'object' || more instanceof Date) throw invalid('filter', 'must be an object { status, limit, beforeId }');
+  if (typeof given === 'string') return { ...more, dag: given };
+  if (Object.values(more).some((v) => v !== undefined)) {
+    throw invalid('filter', 'give the DAG id with the rest as runs(id, { status, limit, beforeId }), or everything in runs({ dag, status, limit, beforeId })');
+  }
+  return given;
+}

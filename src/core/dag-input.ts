@@ -52,8 +52,9 @@ export type DagInput = z.input<typeof dagInputSchema>;
  * schema run on the parts that parse (each task, the defaults, the schedule and start) even when
  * another part does not. A cycle is looked for once nothing else is wrong. The verdict does not depend
  * on the instant: a definition valid once stays valid (a handlers file that declares it keeps starting).
+ * `_at`, which it once read, is taken and ignored (callers that pass it keep compiling).
  */
-export function validateDag(input: unknown): DagSpec {
+export function validateDag(input: unknown, _at?: Date): DagSpec {
   const problems: ErrorDetail[] = [];
   let d: z.output<typeof dagInputSchema> | null = null;
   try {
@@ -129,8 +130,9 @@ export function validateDag(input: unknown): DagSpec {
 }
 
 /**
- * A DAG's schedule in its normal form. A cron schedule must fire from now and, when the DAG has a
- * `start`, from that start: its first point is the first occurrence from `start` (firstPoint).
+ * A DAG's schedule in its normal form. A cron schedule must fire at all (not only from now: a DAG
+ * whose last point has passed stays valid) and, when the DAG has a `start`, from that start: its first
+ * point is the first occurrence from `start` (firstPoint).
  */
 function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } | null, start: Date | null): DagSchedule {
   if (s === null) return { kind: 'none' };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, ValidationError } from './errors.js';
+import { ConflictError, ValidationError, invalid } from './errors.js';
 
 // The parsing of DAG definitions (zod) is in dag-input.ts: this module is loaded by every process.
 
@@ -197,4 +197,19 @@ export function dagSyncLine(d: { id: string; version: string; created: boolean; 
 /** An error about one of several definitions, named as such: `dags[1]: ...`, paths `dags[1].tasks[0].after[0]`. */
 export function inDag(e: ValidationError, i: number): ValidationError {
   return new ValidationError(`dags[${i}]: ${e.message}`, e.details.map((d) => ({ ...d, path: d.path ? `dags[${i}].${d.path}` : `dags[${i}]` })));
+}
+
+/**
+ * Every DAG task's type must have the DAG backend: the first task whose type has another (`backendOf`:
+ * the backend of a type known by that name, or undefined) refuses all the definitions, naming it.
+ */
+export function checkDagTaskBackends(specs: readonly DagSpec[], backendOf: (type: string) => string | undefined): void {
+  specs.forEach((spec, i) =>
+    spec.tasks.forEach((task, j) => {
+      const backend = backendOf(task.type);
+      if (backend !== undefined && backend !== DAG_BACKEND) {
+        throw inDag(invalid(`tasks[${j}].type`, `task type "${task.type}" has backend "${backend}"; DAG tasks need a type whose backend is "${DAG_BACKEND}"`), i);
+      }
+    }),
+  );
 }

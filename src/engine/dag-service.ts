@@ -1,8 +1,8 @@
 import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
-import { checkDagGet } from '../core/call-checks.js';
-import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_RUN_STATUSES, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, inDag, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
+import { checkDagGet, dagRunsFilter } from '../core/call-checks.js';
+import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_RUN_STATUSES, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, checkDagTaskBackends, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
 import { duePoints } from '../core/dag-schedule.js';
@@ -119,15 +119,7 @@ export class DagService {
   private async prepareTypes(specs: readonly DagSpec[]): Promise<void> {
     const names = [...new Set(specs.flatMap((s) => s.tasks.map((t) => t.type)))];
     const found = new Map((await this.orrery.listTaskTypes(names)).map((t) => [t.name, t]));
-    specs.forEach((spec, i) =>
-      spec.tasks.forEach((task, j) => {
-        const t = found.get(task.type);
-        if (t && t.backendName !== DAG_BACKEND) {
-          const e = invalid(`tasks[${j}].type`, `task type "${task.type}" has backend "${t.backendName}"; DAG tasks need a type whose backend is "${DAG_BACKEND}"`);
-          throw inDag(e, i);
-        }
-      }),
-    );
+    checkDagTaskBackends(specs, (type) => found.get(type)?.backendName);
     for (const name of names) {
       // Unbounded queue: a wide DAG puts many tasks on the jobboard at once.
       if (!found.has(name)) await this.orrery.ensureTaskType({ name, backendName: DAG_BACKEND, description: name === DAG_TASK_TYPE ? 'DAG tasks' : `DAG tasks (${name})`, maxQueueLength: null });
@@ -166,10 +158,8 @@ export class DagService {
   async runs(given: { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number } | string = {}, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
     // `runs('etl')` is the runs of DAG etl, as `runs({ dag: 'etl' })` (it listed every DAG's runs);
     // `runs('etl', { status })` takes the rest beside the id, as the typed client does.
-    if (more === null || typeof more !== 'object' || more instanceof Date) throw invalid('filter', 'must be an object { status, limit, beforeId }');
     // With the filter as an object, the rest belongs in it: a second argument was ignored (limit 1 listed them all).
-    if (typeof given !== 'string' && Object.keys(more).length > 0) throw invalid('filter', 'give the DAG id with the rest as runs(id, { status, limit, beforeId }), or everything in runs({ dag, status, limit, beforeId })');
-    const filter = typeof given === 'string' ? { ...more, dag: given } : given;
+    const filter = dagRunsFilter(given, more) as { dag?: string; status?: DagRunStatus; limit?: number; beforeId?: number };
     if (filter === null || typeof filter !== 'object' || filter instanceof Date) throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
     refuseUnknownKeys(filter, ['dag', 'status', 'limit', 'beforeId'], 'filter');
     for (const k of ['dag', 'status'] as const) {

@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { checkDagTaskBackends } from '../core/dag.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskTypeInput } from '../core/validation.js';
 import { dagInput, validation } from './input-parsers.js';
@@ -17,7 +18,22 @@ export interface TypeAccess {
  * before any of its task types is stored.
  */
 export async function prepareTypes(types: TypeAccess, mod: HandlersModule | null, log: Logger, source = ''): Promise<void> {
-  if (mod?.dags?.length) (await dagInput()).validateDags(mod.dags.map((d) => d.toInput()));
+  if (mod?.dags?.length) {
+    const specs = (await dagInput()).validateDags(mod.dags.map((d) => d.toInput()));
+    // A DAG task type of another backend, declared by the file or stored: refused before the file's types are created.
+    const declared = new Map<string, string>();
+    for (const t of mod.taskTypes ?? []) {
+      const name = (t as { name?: unknown }).name;
+      if (typeof name === 'string' && !declared.has(name)) declared.set(name, String((t as { backendName?: unknown }).backendName ?? name));
+    }
+    const stored = new Map<string, string>();
+    for (const name of new Set(specs.flatMap((s) => s.tasks.map((t) => t.type)))) {
+      if (declared.has(name)) continue;
+      const t = await types.get(name);
+      if (t) stored.set(name, t.backendName);
+    }
+    checkDagTaskBackends(specs, (type) => declared.get(type) ?? stored.get(type));
+  }
   if (!mod?.taskTypes?.length) return;
   const { validateTaskType } = await validation();
   // Every entry is checked before any is created: a bad one refuses the file and stores none, and

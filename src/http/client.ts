@@ -125,8 +125,9 @@ export class OrreryClient extends TaskClient implements Jobboard {
     refuseUnknownKeys(opts, END_OPTIONS, 'options');
     checkDate(opts.at, 'at');
     // `held` (the run and task a claim returned) serves in-process ends only: the server reads its own.
-    const { at, held: _held, ...rest } = opts;
-    return this.call('POST', path, { ...rest, ...(at ? { at: at } : {}) });
+    const { at, held: _held, startedAt, ...rest } = opts;
+    // A null startedAt is none, as the library reads it (and as endRuns and abandonRun send it).
+    return this.call('POST', path, { ...rest, ...(at ? { at: at } : {}), ...(startedAt ? { startedAt } : {}) });
   }
 
   // --- the jobboard -----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-import { knownOptions, optionsObject } from '../core/options.js';
-import { checkDagGet } from '../core/call-checks.js';
+import { knownOptions } from '../core/options.js';
+import { checkDagGet, dagRunsFilter } from '../core/call-checks.js';
 import type { DagRunStatus } from '../core/dag.js';
 import { ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
@@ -66,8 +66,7 @@ export class DagClient {
    * lists one DAG's runs at a time, so `dag` is required.
    */
   async runs(given: string | { dag: string; status?: DagRunStatus; limit?: number; beforeId?: number }, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
-    more = optionsObject(more, 'filter');
-    const { dag, ...filter } = typeof given === 'string' ? { ...more, dag: given } : { ...more, ...given };
+    const { dag, ...filter } = dagRunsFilter(given, more) as { dag?: unknown } & Record<string, unknown>;
     if (typeof dag !== 'string') throw new ValidationError('dag: required (the HTTP API lists the runs of one DAG at a time)', [{ path: 'dag', message: 'required' }]);
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));

@@ -34,8 +34,8 @@ export class DagDefinition {
     return { ...this.options, id: this.id, tasks: this.tasks.map((t) => ({ ...t })) } as DagInput;
   }
 
-  /** Validates now (cycles, unknown dependencies, duplicate ids) instead of at registration. */
-  validate(): this {
+  /** Validates now (cycles, unknown dependencies, duplicate ids) instead of at registration. `_at` is ignored: the verdict does not depend on the instant. */
+  validate(_at?: Date): this {
     validateDag(this.toInput());
     return this;
   }

@@ -145,6 +145,14 @@ describe('DAGs on a real daemon', () => {
     const mod = toHandlersModule({ taskTypes: [{ name: 'newtype', backendName: 'plain' }], handlers: { plain: async () => true }, dags: [dag('fine').task('x', () => 1), cyclic] }, 'test');
     await expect(prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, mod, silentLogger)).rejects.toThrow('dags[1]: DAG "cyc" has a cycle: a -> b -> a');
     expect((await orrery.listTaskTypes()).map((t) => t.name)).toEqual([]);
+    // A DAG task on a type of another backend, declared by the file itself (review: the file's types were stored first) or stored already.
+    const onPlain = toHandlersModule({ taskTypes: [{ name: 'newtype', backendName: 'plain' }, { name: 'other' }], handlers: { plain: async () => true, other: async () => true }, dags: [dag('d').task('x', () => 1, { type: 'newtype' })] }, 'test');
+    await expect(prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, onPlain, silentLogger)).rejects.toThrow('dags[0]: tasks[0].type: task type "newtype" has backend "plain"; DAG tasks need a type whose backend is "orrery.dag"');
+    expect((await orrery.listTaskTypes()).map((t) => t.name)).toEqual([]);
+    await orrery.createTaskType({ name: 'stored', backendName: 'plain' });
+    const onStored = toHandlersModule({ taskTypes: [{ name: 'other' }], handlers: { other: async () => true }, dags: [dag('d').task('x', () => 1, { type: 'stored' })] }, 'test');
+    await expect(prepareTypes({ get: (n) => orrery.getTaskType(n), create: (t) => orrery.ensureTaskType(t) }, onStored, silentLogger)).rejects.toThrow('dags[0]: tasks[0].type: task type "stored" has backend "plain"');
+    expect((await orrery.listTaskTypes()).map((t) => t.name)).toEqual(['stored']);
   });
 
   it('workers whose files hold different DAGs of their own types each run only their own DAGs\' attempts', async () => {

@@ -135,7 +135,8 @@ describe('OrreryClient: the task side mirrors the library', () => {
     // The claim's snapshot (held) serves in-process ends: the client leaves it out, the server reads its own.
     const viaLibrary = await orrery.claimRuns({ worker: 'w2', types: ['ext'], limit: 1 });
     expect(viaLibrary).toEqual([]);
-    expect((await client.endRun(b!.run.backendId, { status: 'uneventful', worker: 'w', held: { run: b!.run, task: (await orrery.getTask(b!.run.task))! }, at: later(6_000) })).run).toMatchObject({ status: 'uneventful', started: later(6_000) });
+    // startedAt null is none, as in the library (review: the server refused null).
+    expect((await client.endRun(b!.run.backendId, { status: 'uneventful', worker: 'w', startedAt: null, held: { run: b!.run, task: (await orrery.getTask(b!.run.task))! }, at: later(6_000) })).run).toMatchObject({ status: 'uneventful', started: later(6_000) });
   });
 
   it('getTaskWithRuns answers the task with its runs as the library, or null for an unknown task', async () => {

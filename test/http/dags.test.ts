@@ -396,6 +396,11 @@ describe('OrreryClient.dags over a real server', () => {
       expect(b.map((r) => [r.id, r.status])).toEqual(a.map((r) => [r.id, r.status]));
     }
     expect((await orrery.dags.runs('pipeline', { status: 'failed' })).every((r) => r.status === 'failed')).toBe(true);
+    // A filter object with more beside it is refused on both sides (the client merged them; the library ignored the second); undefined keys count as left out.
+    for (const side of [orrery.dags, client.dags]) {
+      await expect(side.runs({ dag: 'pipeline' }, { limit: 1 })).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'filter' }] });
+      expect((await side.runs({ dag: 'pipeline' }, { status: undefined })).length).toBeGreaterThan(0);
+    }
     expect((await client.dags.get('pipeline', 1)).latest).toHaveLength(1);
     expect((await orrery.dags.get('pipeline', 1)).latest).toHaveLength(1);
     const grid = await client.dags.grid('pipeline', 1);
