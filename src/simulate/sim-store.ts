@@ -4,6 +4,7 @@ import { visitDone } from '../core/visits.js';
 import type { TaskType } from '../core/model.js';
 import { SUB_STORES } from '../store/error-translation.js';
 import type { ClaimOutcome, ClaimRequest, EndRunResult, Store } from '../store/store.js';
+import { StoreCalls } from './store-calls.js';
 
 /** Store calls that change nothing. */
 const READS = new Set<string>([
@@ -88,13 +89,17 @@ export class SimStore {
   private noBackfills = false;
   private backfillsMade = 0;
   private settledWaiters: Array<() => void> = [];
-
+  /** Every call to the store (reads too) until its answer comes (WakeGate waits for them). */
+  readonly calls = new StoreCalls();
+  private readonly store: Store;
 
   /** `verify`: every claim answered here is also made to the store, which must find nothing (tests). */
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly verify = false,
-  ) {}
+  ) {
+    this.store = this.calls.counting(store);
+  }
 
   /** The store seen through this layer. */
   wrap(): Store {

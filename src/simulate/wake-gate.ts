@@ -69,6 +69,21 @@ export class WakeGate {
     if (this.orrery.clock instanceof VirtualClock) void this.orrery.clock.track(done);
   }
 
+  /**
+   * The woken worker's move, or null when it made none by a turn of the event loop at which no store
+   * call was waiting for its answer. A worker on its way to a claim may first read the store (its task
+   * types, every few seconds): on PostgreSQL that answer comes in real time, one turn or several later,
+   * and a turn alone would leave the worker behind or not as the server was quick, and the next worker
+   * woken would claim first in one run and second in the next.
+   */
+  private async moveOf(move: Promise<'claim' | 'timer'>): Promise<'claim' | 'timer' | null> {
+    for (;;) {
+      const m = await Promise.race([move, turn().then(() => null)]);
+      if (m !== null || this.sim.calls.idle) return m;
+      await this.sim.calls.whenIdle();
+    }
+  }
+
   private async pump(): Promise<void> {
     try {
       do {
@@ -91,8 +106,8 @@ export class WakeGate {
           const move = s.nextMove();
           s.wake();
           // The woken worker claims, or finds it has no room and sleeps again (a worker busy elsewhere
-          // makes some other move first, or none this turn: then it is not waited for).
-          if ((await Promise.race([move, turn().then(() => null)])) === 'claim') await s.claiming()?.catch(() => {});
+          // makes some other move first, or none: then it is not waited for).
+          if ((await this.moveOf(move)) === 'claim') await s.claiming()?.catch(() => {});
         }
       } while (this.again);
     } finally {
