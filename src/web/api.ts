@@ -117,7 +117,12 @@ class Live {
     this.stateListeners.add(l);
     return () => this.stateListeners.delete(l);
   }
+  /** The stream connected once: until then a failure leaves the badge on `Connecting…` (dashboard.md). */
+  private connectedOnce = false;
   private setState(s: LiveState): void {
+    if (s === 'live') this.connectedOnce = true;
+    // Never connected yet (a token asked for, the server unreachable at first load): still connecting, not reconnecting.
+    if (s === 'offline' && !this.connectedOnce) s = 'connecting';
     if (s === this.state) return;
     this.state = s;
     for (const l of this.stateListeners) l();

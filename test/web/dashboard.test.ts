@@ -844,6 +844,9 @@ describe('web dashboard (headless chromium)', () => {
       await p.goto(secured.url + '/');
       const dialog = p.getByRole('dialog', { name: 'API token' });
       await dialog.waitFor();
+      // The stream has never connected: the badge says so (it read Reconnecting…: dashboard audit).
+      expect(await p.getByText('Connecting…', { exact: true }).count()).toBe(1);
+      expect(await p.getByText('Reconnecting…', { exact: true }).count()).toBe(0);
       await dialog.getByLabel('Token').fill('wrong');
       await dialog.getByRole('button', { name: 'Use token' }).click();
       await dialog.getByText('The server refused that token.').waitFor();
