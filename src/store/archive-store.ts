@@ -14,6 +14,15 @@ export function heldDagAttemptSql(task: string): string {
 }
 
 /**
+ * SQL (both dialects) true when the run whose row is the alias `run` belongs to a backfill still
+ * running: its progress (`task backfills`, `GET /api/backfills/{id}`, `--follow`) is counted from its
+ * runs, so archiving leaves them until the backfill is done or cancelled.
+ */
+export function heldBackfillRunSql(run: string): string {
+  return `(${run}.backfill IS NOT NULL AND EXISTS (SELECT 1 FROM task_backfills b WHERE b.id = ${run}.backfill AND b.status = 'running'))`;
+}
+
+/**
  * SQL (both dialects) true when the task whose id is the expression `task` is a visit the
  * visit-scheduler handed out and has not recorded yet (its row in visits_in_flight): its result is
  * read from the task's last run, so archiving leaves the task and its runs until it is recorded.

@@ -242,6 +242,26 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect((await orrery.schedules.backfills(t.id)).map((x) => x.status)).toEqual(['cancelled', 'done']);
     });
 
+    it("archiving leaves the runs of a backfill still running (its progress counts them), and takes them once it is done (archiving audit: ended 0 of 3)", async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' } });
+      const b = await orrery.schedules.backfill(t.id, { from: hh(2).toISOString(), to: hh(3, 30).toISOString() });
+      const finish = async (when: Date) => {
+        await orrery.scheduleDue({ at: when });
+        const [c] = [...(await claimAll(orrery, 'cron', when)).values()];
+        await endHeld(orrery, c!, 'eventful', when);
+      };
+      await finish(hh(10, 1)); // 02:30
+      const archived = await orrery.archive({ before: hh(20), table: true, at: hh(10, 2) });
+      expect(archived.runs).toBe(0);
+      expect((await orrery.schedules.progress(b.id)).runs.map((r) => r.status)).toEqual(['eventful']);
+      await finish(hh(10, 3)); // 03:30
+      await orrery.scheduleDue({ at: hh(10, 4) }); // the pass that finds it done
+      expect((await orrery.schedules.progress(b.id)).status).toBe('done');
+      expect((await orrery.archive({ before: hh(20), table: true, at: hh(10, 5) })).runs).toBe(2);
+    });
+
     it('backfills asked at once, on one store and on two, make one: the others are conflicts naming it (backfill audit: three ran at once)', async () => {
       const { orrery, clock, another } = await setup([CRON]);
       clock.set(hh(10));

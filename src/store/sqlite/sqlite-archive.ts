@@ -4,6 +4,7 @@ import type { Task } from '../../core/model.js';
 import {
   archivedRunFromJson,
   archivedTaskFromJson,
+  heldBackfillRunSql,
   heldDagAttemptSql,
   heldVisitSql,
   runRecordJson,
@@ -26,7 +27,7 @@ const RUNS = `SELECT r.* FROM task_runs r INDEXED BY task_runs_finished
   WHERE r.ended IS NOT NULL AND r.ended < @before AND r.status NOT IN (${UNFINISHED_RUN_STATUSES_SQL})
     AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = r.task AND t.current_run = r.id
                     AND NOT (t.policy = 'oneshot' AND t.status IN (${FINISHED_TASK_STATUSES_SQL})))
-    AND NOT ${heldDagAttemptSql('r.task')} AND NOT ${heldVisitSql('r.task')}`;
+    AND NOT ${heldDagAttemptSql('r.task')} AND NOT ${heldVisitSql('r.task')} AND NOT ${heldBackfillRunSql('r')}`;
 
 /** Exported so a test can EXPLAIN the archiving queries. */
 export const ARCHIVE_SQL = {
