@@ -3,7 +3,7 @@ import { MAX_DURATION_MS } from '../core/duration-limit.js';
 import { ValidationError } from '../core/errors.js';
 import { readArchiveFile, type ArchiveRecord } from '../engine/archive-file.js';
 import { MAX_ARCHIVE_BATCH, type ArchiveSummary } from '../engine/archiving.js';
-import { addDb, durationArg, instantArg, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, table, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, instantArg, isStandIn, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, table, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 /** `serve --retention`: a duration of at least one second and at most 100 years (core MAX_DURATION_MS). */
 export const retentionArg = (v: string): number => {
@@ -68,12 +68,14 @@ async function archive(io: Io, o: ArchiveOpts): Promise<void> {
   if (o.batch !== undefined && o.batch > MAX_ARCHIVE_BATCH) throw new UsageError(`--batch: ${o.batch} is more than ${MAX_ARCHIVE_BATCH}`);
   const reading = (['task', 'kind', 'after', 'limit'] as const).filter((k) => (o as ReadOpts)[k] !== undefined);
   if (reading.length) throw new UsageError(`--${reading[0]}: only applies to \`archive read\``);
-  const summary = await withOrrery(o, (orrery) =>
-    orrery
+  const summary = await withOrrery(o, async (orrery) => {
+    // A missing database answered as an empty one archives nothing: its --to file is not created (its tables stand in, in memory).
+    const standIn = isStandIn(orrery) && o.to !== undefined;
+    const done = await orrery
       .archive({
         before: o.before!,
-        ...(o.to !== undefined ? { to: o.to } : {}),
-        ...(o.table ? { table: true } : {}),
+        ...(o.to !== undefined && !standIn ? { to: o.to } : {}),
+        ...(o.table || standIn ? { table: true } : {}),
         ...(o.batch !== undefined ? { batch: o.batch } : {}),
         ...(o.at ? { at: o.at } : {}),
         ...(o.quiet ? {} : { onProgress: (p: ArchiveSummary) => io.err(`archived ${counted(p)} so far\n`) }),
@@ -81,8 +83,9 @@ async function archive(io: Io, o: ArchiveOpts): Promise<void> {
       .catch((e: unknown) => {
         if (e instanceof ValidationError && e.details[0]?.path === 'to') throw new UsageError(`--to ${e.message}`);
         throw e;
-      }),
-  );
+      });
+    return standIn ? { ...done, file: o.to!, table: o.table === true } : done;
+  });
   if (o.json) return printJson(io, summary);
   const where = [summary.file, summary.table && 'the archive tables'].filter(Boolean).join(' and ');
   io.out(`archived ${counted(summary)} ended before ${iso(summary.before)} to ${where} in ${summary.batches} batch${summary.batches === 1 ? '' : 'es'} (${summary.durationMs} ms)${summary.alerts > 0 ? `; deleted ${summary.alerts} stored alert${summary.alerts === 1 ? '' : 's'}` : ''}\n`);

@@ -43,6 +43,12 @@ export function setDatabaseCreation(allowed: boolean, note: (text: string) => vo
   noteMissing = note;
 }
 
+/** The empty in-memory databases that answer for a missing file (open): a command writes no file of its own for them. */
+const standIns = new WeakSet<Orrery>();
+export function isStandIn(o: Orrery): boolean {
+  return standIns.has(o);
+}
+
 export async function open(opts: DbOpts): Promise<Orrery> {
   if (!mayCreateDatabase) {
     const url = opts.db ?? (process.env.ORRERY_DB || DEFAULT_DB_URL);
@@ -50,7 +56,9 @@ export async function open(opts: DbOpts): Promise<Orrery> {
     if (path !== null && path !== '' && path !== ':memory:' && !existsSync(path)) {
       const from = opts.db !== undefined ? '--db' : process.env.ORRERY_DB ? '$ORRERY_DB' : 'the default --db';
       noteMissing(`no database at ${path} (${from}): answered as an empty database, nothing created`);
-      return openOrrery({ db: 'sqlite::memory:' });
+      const standIn = await openOrrery({ db: 'sqlite::memory:' });
+      standIns.add(standIn);
+      return standIn;
     }
   }
   // A bad URL from the environment is named $ORRERY_DB by openOrrery, not as a --db never given.

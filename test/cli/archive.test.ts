@@ -85,6 +85,16 @@ describe('archive: bad arguments exit 2 with a message naming the problem; nothi
     }
   });
 
+  test('archive --to on a missing database archives nothing and creates neither the database nor the file (archiving audit: the file was created)', async () => {
+    const dir = tempDir();
+    const r = await runCli(['archive', '--before', '2026-01-01T00:00:00Z', '--to', join(dir, 'none.jsonl'), '--db', `sqlite:${join(dir, 'none.db')}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('archived 0 runs (0 log records) and 0 tasks');
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/no database at .*none\.db \(--db\): answered as an empty database, nothing created$/)]);
+    expect(existsSync(join(dir, 'none.jsonl'))).toBe(false);
+    expect(existsSync(join(dir, 'none.db'))).toBe(false);
+  });
+
   test('serve: --retention below 1s, --archive-to without --retention', async () => {
     const db = copyOfFixture();
     let r = await runCli(['serve', '--retention', '0s', '--port', '0', ...db.db]);
