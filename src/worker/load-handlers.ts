@@ -62,10 +62,15 @@ async function importFile(path: string): Promise<Record<string, unknown>> {
       // A `.js` file with ESM syntax in a CommonJS package (`npm init -y` writes "type": "commonjs"),
       // which Node refuses: tsx compiles it to CommonJS. Any other error is the file's own.
       if (!(e instanceof SyntaxError) || extname(path) !== '.js') throw e;
-      return viaTsx().catch(() => Promise.reject(e));
+      // When Node refused the module's format (import/export in CommonJS), the file's own failure is
+      // what tsx met (a missing import, a throw at its top level); a syntax error of its own is Node's.
+      return viaTsx().catch((t: unknown) => Promise.reject(MODULE_FORMAT.test(e.message) ? t : e));
     }
   });
 }
+
+/** Node's SyntaxErrors about a module's format (ESM syntax read as CommonJS), not about the file's own syntax. */
+const MODULE_FORMAT = /Cannot use import statement outside a module|Unexpected token 'export'|Cannot use 'import\.meta' outside a module|await is only valid in async functions and the top level bodies of modules/;
 
 /**
  * Node's advice on a `.js` file with ESM syntax in a CommonJS package (Node 20: `To load an ES module,

@@ -257,6 +257,22 @@ describe('orrery worker --handlers FILE in any package', () => {
   );
 });
 
+describe('an ESM .js file in a "type": "commonjs" package that fails for a reason of its own', () => {
+  // Node refuses its format first; tsx then loads it and meets the file's own failure, which was hidden
+  // behind Node's "Cannot use import statement outside a module" (guide audit).
+  test('says the reason tsx met (a missing import, a throw at its top level); a syntax error of its own is still Node\'s', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'package.json'), JSON.stringify(PACKAGES['npm init -y ("type": "commonjs")']));
+    writeFileSync(join(dir, 'missing.js'), 'import { x } from "./nonexistent-helper.js";\nexport const handlers = { a: async () => x };\n');
+    writeFileSync(join(dir, 'throws.js'), 'export const handlers = { a: async () => true };\nthrow new Error("DATABASE_URL is not set");\n');
+    writeFileSync(join(dir, 'syntax.js'), 'const handlers = { a: async ( => true };\nmodule.exports = { handlers };\n');
+    const [missing, throws, syntax] = await loadInOneProcess(['missing.js', 'throws.js', 'syntax.js'].map((file) => ({ dir, file })));
+    expect(missing!.error).toMatch(/^--handlers missing\.js: cannot load it: .*nonexistent-helper/);
+    expect(throws!.error).toMatch(/^--handlers throws\.js: cannot load it: DATABASE_URL is not set$/);
+    expect(syntax!.error).toMatch(/^--handlers syntax\.js: cannot load it: Unexpected token/);
+  });
+});
+
 describe('handlers files that cannot serve: exit 2 with one line naming the file and the reason', () => {
   const BAD: Array<[string, string, string, RegExp]> = [
     ['a top-level await that never settles (Node would exit 13, silently)', 'tla.mjs', 'await new Promise(() => {});\nexport const handlers = { a: async () => true };\n', /^orrery: --handlers tla\.mjs: cannot load it: its top-level await never settled/],
