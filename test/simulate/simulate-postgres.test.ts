@@ -53,13 +53,13 @@ describe('simulate on PostgreSQL', () => {
     });
     const strip = ({ wallMs: _w, runsPerWallSecond: _r, store: _s, ...rest }: Record<string, unknown>) => rest;
     const forecasts: unknown[] = [];
-    for (let i = 0; i < 3; i++) {
+    // Two runs: the next test runs three, two of them on a busy event loop.
+    for (let i = 0; i < 2; i++) {
       const db = await createTestDatabase(`simulate_repeat_${i}`);
       forecasts.push(strip((await simulate(scenario(db.url))) as unknown as Record<string, unknown>));
       await db.drop();
     }
     expect(forecasts[1]).toEqual(forecasts[0]);
-    expect(forecasts[2]).toEqual(forecasts[0]);
   });
 
   it('a DAG beside two worker processes gives the same forecast and the same runs to the same workers, however quickly PostgreSQL answers', { timeout: 120_000 }, async () => {
