@@ -382,10 +382,9 @@ export class DagService {
    * runs as the type its task has now (the workers that serve the DAG's file now serve that type; the
    * type of the run's version may be served by none any more, and its attempts would wait forever).
    */
-  private async currentTypes(run: DagRun): Promise<Map<string, string>> {
-    const [d] = await this.store.getDags([run.dag]);
-    if (!d || d.version === run.version) return new Map();
-    return new Map((await this.structure({ ...run, version: d.version })).map((t) => [t.id, t.type]));
+  private async currentTypes(run: DagRun, current: string | null): Promise<Map<string, string>> {
+    if (current === null || current === run.version) return new Map();
+    return new Map((await this.structure({ ...run, version: current })).map((t) => [t.id, t.type]));
   }
 
   // --- the scheduler's steps ------------------------------------------------------------------
@@ -426,6 +425,7 @@ export class DagService {
     const dagsOf = await this.store.getDags([...new Set(active.map((r) => r.dag))]);
     // With an overlap policy other than `allow`, a DAG runs one run at a time (core/dag-overlap.ts).
     const limits = new Map(dagsOf.map((d) => [d.id, runningLimit(d.overlap, d.maxActiveRuns)]));
+    const versions = new Map(dagsOf.map((d) => [d.id, d.version]));
     const paused = new Set(dagsOf.filter((d) => d.paused).map((d) => d.id));
     const running = new Map<string, number>();
     for (const r of active) if (r.status === 'running') running.set(r.dag, (running.get(r.dag) ?? 0) + 1);
@@ -440,7 +440,7 @@ export class DagService {
         running.set(run.dag, n + 1);
       }
       // A start is checked again in its own transaction: another scheduler may have started one meanwhile.
-      const outcome = await this.step(run, limits.get(run.dag) ?? 16);
+      const outcome = await this.step(run, limits.get(run.dag) ?? 16, versions.get(run.dag) ?? null);
       if (outcome === null) more = true; // another scheduler moved it: look again
       else {
         if (outcome.alerts.length > 0 || outcome.run.status !== run.status) outcomes.push(outcome);
@@ -454,8 +454,9 @@ export class DagService {
   /**
    * One step of one run, applied if nobody changed the run meanwhile (null otherwise). Starting a
    * `scheduled` run, its DAG's `limit` on running runs is kept (null: another start took the place).
+   * `current`: the DAG's current version, as the caller read it (its attempts take their types from it).
    */
-  async step(run: DagRun, limit: number): Promise<DagStepOutcome | null> {
+  async step(run: DagRun, limit: number, current: string | null): Promise<DagStepOutcome | null> {
     const now = this.orrery.now();
     const spec = await this.structure(run);
     const rows = await this.store.dagRunTasks(run.id);
@@ -463,7 +464,7 @@ export class DagService {
     const starting = run.status === 'scheduled';
     if (!starting && plan.changes.length === 0 && plan.attempts.length === 0 && plan.runStatus === null) return { run, alerts: [] };
     const byId = new Map(spec.map((t) => [t.id, t]));
-    const types = plan.attempts.length > 0 ? await this.currentTypes(run) : new Map<string, string>();
+    const types = plan.attempts.length > 0 ? await this.currentTypes(run, current) : new Map<string, string>();
     const attempts: NewDagAttempt[] = plan.attempts.map((a) => {
       const task = byId.get(a.taskId)!;
       return {

@@ -24,6 +24,16 @@ async function storeWithFailingBeats() {
   return { clock, orrery, beats, onCleanup };
 }
 
+/** Worker `w`, one slot: each handler records its task's argument and sleeps `ms` of virtual time. */
+function sleepingWorker(orrery: Awaited<ReturnType<typeof storeWithFailingBeats>>['orrery'], clock: VirtualClock, begun: number[], ms: number): Worker {
+  return new Worker(orrery, {
+    handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(ms, signal), false) },
+    id: 'w',
+    concurrency: 1,
+    clock,
+  });
+}
+
 describe('a stalled worker and its buffer', () => {
   it('a run recovered after a lost claim answer is not counted as renewed by heartbeats sent before it was recovered', async () => {
     const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
@@ -75,12 +85,7 @@ describe('a stalled worker and its buffer', () => {
       for (const c of r.runs) if (c.run.leaseExpiresAt) c.run.leaseExpiresAt = new Date(c.run.leaseExpiresAt.getTime() + 90_000);
       return r;
     };
-    const worker = new Worker(orrery, {
-      handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(60_000, signal), false) },
-      id: 'w',
-      concurrency: 1,
-      clock,
-    });
+    const worker = sleepingWorker(orrery, clock, begun, 60_000);
     await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
     worker.start();
     onCleanup(() => stopOnVirtualTime(worker, clock, 60_000));
@@ -94,12 +99,7 @@ describe('a stalled worker and its buffer', () => {
     const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
     const begun: number[] = [];
     beats.fail = true;
-    const worker = new Worker(orrery, {
-      handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(60_000, signal), false) },
-      id: 'w',
-      concurrency: 1,
-      clock,
-    });
+    const worker = sleepingWorker(orrery, clock, begun, 60_000);
     const claims: string[] = [];
     const claim = orrery.claim.bind(orrery);
     orrery.claim = async (o) => {
@@ -127,12 +127,7 @@ describe('a stalled worker and its buffer', () => {
   it('a lease lowered by an edit: a buffered run is judged by the new lease, not begun once it ran out while heartbeats failed (review)', async () => {
     const { clock, orrery, beats, onCleanup } = await storeWithFailingBeats();
     const begun: number[] = [];
-    const worker = new Worker(orrery, {
-      handlers: { job: async ({ args, signal }) => (begun.push(args[0] as number), await clock.sleep(8_000, signal), false) },
-      id: 'w',
-      concurrency: 1,
-      clock,
-    });
+    const worker = sleepingWorker(orrery, clock, begun, 8_000);
     await orrery.createTasks([1, 2].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
     worker.start();
     onCleanup(() => stopOnVirtualTime(worker, clock, 60_000));
