@@ -5,7 +5,6 @@ import { NotFoundError, ValidationError } from '../core/errors.js';
 import { contextOfHeaders } from '../engine/tracing.js';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Orrery, RunEvent } from '../engine/service.js';
 import type { Timer } from '../engine/clock.js';
@@ -18,6 +17,7 @@ import { parseContract, type Route } from './routes.js';
 import { staticFiles } from './static-files.js';
 import { bodyOptional } from './body-optional.js';
 import { parseTasksBody, textOf, utf8Text } from './large-body.js';
+import { bodyLimit } from './body-limit.js';
 
 /**
  * How deep a request body may nest: the user's JSON in it (arguments, metadata, a result) may nest
@@ -287,12 +287,7 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
 
 function mount(app: Hono, orrery: Orrery, r: Route, stopping: () => boolean): void {
   const path = `/api${r.path}`;
-  const limit = bodyLimit({
-    maxSize: r.largeBody ? LARGE_BODY_LIMIT : BODY_LIMIT,
-    onError: () => {
-      throw new HttpError('payload_too_large', 'request body too large');
-    },
-  });
+  const limit = bodyLimit(r.largeBody ? LARGE_BODY_LIMIT : BODY_LIMIT);
   // A streamed body is bounded by its handler (per line), not as a whole.
   const limited = r.streamBody ? async (_c: Context, next: () => Promise<void>) => next() : limit;
   app.on(r.method.toUpperCase(), path, limited, async (c) => {
