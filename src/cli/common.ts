@@ -53,9 +53,10 @@ export async function open(opts: DbOpts): Promise<Orrery> {
   if (!mayCreateDatabase) {
     const url = opts.db ?? (process.env.ORRERY_DB || DEFAULT_DB_URL);
     const path = sqlitePath(url);
-    if (path !== null && path !== '' && path !== ':memory:' && !existsSync(path)) {
+    // A blank path is no file: openOrrery refuses it as it refuses a blank URL (exit 2).
+    if (path !== null && path.trim() !== '' && path !== ':memory:' && !existsSync(path)) {
       const from = opts.db !== undefined ? '--db' : process.env.ORRERY_DB ? '$ORRERY_DB' : 'the default --db';
-      noteMissing(`no database at ${path} (${from}): answered as an empty database, nothing created`);
+      noteMissing(`no database at ${oneLine(path)} (${from}): answered as an empty database, nothing created`);
       const standIn = await openOrrery({ db: 'sqlite::memory:' });
       standIns.add(standIn);
       return standIn;

@@ -3,7 +3,7 @@ import { formatDuration } from '../core/durations.js';
 import { isLoopback } from '../http/loopback.js';
 import type { LogFormat } from '../engine/logger.js';
 import { retentionArg } from './archive-commands.js';
-import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, intervalArg, serverUrlArg, timerArg, tokenArg, UsageError, webhookUrlArg, workerIdArg, type DbOpts, type Io } from './common.js';
+import { addDb, boundedIntArg, hostArg, typesArg, typesOption, envToken, nonEmptyArg, intervalArg, serverUrlArg, timerArg, tokenArg, UsageError, webhookUrlArg, workerIdArg, type DbOpts, type Io } from './common.js';
 import { MAX_CONCURRENCY, MAX_PREFETCH } from '../core/claim-ahead.js';
 import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { ISOLATION_MODES } from '../worker/isolation/protocol.js';
@@ -56,7 +56,7 @@ const logFormatOption = () => new Option('--log-format <format>', 'pretty lines 
 
 function workerOptions(cmd: Command, handlersRequired: boolean): Command {
   return cmd
-    .addOption(new Option('--handlers <file>', `handlers file (.ts, .tsx, .mts, .cts, .js, .mjs or .cjs, in any package) exporting \`handlers\`${handlersRequired ? ' (required)' : ''}`))
+    .addOption(new Option('--handlers <file>', `handlers file (.ts, .tsx, .mts, .cts, .js, .mjs or .cjs, in any package) exporting \`handlers\`${handlersRequired ? ' (required)' : ''}`).argParser(nonEmptyArg))
     .option('--concurrency <n>', `runs executed at once (1 to ${MAX_CONCURRENCY})`, boundedIntArg(1, MAX_CONCURRENCY), 10)
     .option('--prefetch <n>', 'claim ahead: most runs held in the worker\'s buffer beyond the running ones (adapts to the handlers\' pace; 0: claim only for free slots)', boundedIntArg(0, MAX_PREFETCH), 500)
     .option('--types <names>', 'comma-separated task types to serve (default: every type with a handler)', typesArg)
@@ -162,7 +162,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
   const log = createLogger(o.logFormat);
   signals.useLog(log);
   // A handlers file may take seconds to load (tsx compiles it, its imports run): a signal does not wait for it.
-  const mod = w?.handlers ? await Promise.race([loadHandlers(w.handlers, { ownProcess: true }), signals.signalled.then(() => null)]) : null;
+  const mod = w?.handlers !== undefined ? await Promise.race([loadHandlers(w.handlers, { ownProcess: true }), signals.signalled.then(() => null)]) : null;
   if (signals.received) return stoppedBeforeStart(log);
   const types = typesOption(w?.types);
   if (types && !mod) throw new UsageError('--types: needs --handlers (the types a worker serves must have handlers)');

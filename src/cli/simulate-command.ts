@@ -8,7 +8,7 @@ import type { Scenario } from '../simulate/scenario.js';
 import type { SimulationProgress, SimulationResult } from '../simulate/simulate.js';
 import { sqlitePath } from '../store/open-store.js';
 import { redactUrl } from '../store/redact-url.js';
-import { nonNegativeIntArg, UsageError, type Io } from './common.js';
+import { nonEmptyArg, nonNegativeIntArg, UsageError, type Io } from './common.js';
 
 /** A scenario's seed: 0 to 4294967295, as in the file (docs/simulate.md#the-scenario). */
 const seedArg = (v: string): number => {
@@ -30,15 +30,15 @@ export function simulateCommand(io: Io): Command {
   return new Command('simulate')
     .description('forecast queues, lag and utilization of a workload with the real engine on a virtual clock (docs/simulate.md)')
     .argument('<scenario>', 'scenario file (JSON)')
-    .option('--out <dir>', 'directory for summary.json, series.csv and report.html (default ./NAME-simulation, NAME the scenario file name)')
+    .option('--out <dir>', 'directory for summary.json, series.csv and report.html (default ./NAME-simulation, NAME the scenario file name)', nonEmptyArg)
     .option('--seed <n>', "random seed from 0 to 4294967295 (overrides the scenario's)", seedArg)
     .option('--duration <d>', "simulated duration (overrides the scenario's), e.g. 30d")
-    .option('--compare <other>', 'a second scenario, run with the same --seed and --duration, drawn dashed on the same charts')
+    .option('--compare <other>', 'a second scenario, run with the same --seed and --duration, drawn dashed on the same charts', nonEmptyArg)
     .addOption(new Option('--db <url>', "store URL for the simulation (overrides the scenario's store; default sqlite::memory:)"))
     .action(async (file: string, o: SimulateFlags) => {
       const overrides = { ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.duration !== undefined ? { duration: o.duration } : {}) };
       const first = await loadScenario(file, overrides, o.db);
-      const second = o.compare ? await loadScenario(o.compare, overrides, o.db) : null;
+      const second = o.compare !== undefined ? await loadScenario(o.compare, overrides, o.db) : null;
       if (second) sharedStore(first, second, o.db !== undefined);
       const dir = resolve(o.out ?? `${basename(file).replace(/\.json$/i, '')}-simulation`);
       await outputDirectory(dir);

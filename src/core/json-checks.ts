@@ -157,3 +157,15 @@ export function validatePauseReason(reason: unknown): string {
   if (r.includes('\u0000')) throw invalid('reason', 'must not contain NUL characters');
   return r;
 }
+
+/** True when arrays and objects in `value` nest deeper than `max` levels (checked without recursion). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const x of Object.values(v)) if (x !== null && typeof x === 'object') stack.push([x, depth + 1]);
+  }
+  return false;
+}

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { instantProblem } from './instants.js';
-import { MAX_JSON_NESTING, assertJson } from './json-checks.js';
+import { MAX_JSON_NESTING, assertJson, nestedDeeperThan } from './json-checks.js';
 import { checkListerId, checkUrl, checkVisitType, type ListedOriginInput } from './visits.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -24,13 +24,18 @@ export function validateListedOrigins(items: unknown, prefix = 'origins'): Requi
       if (unknown.length) throw invalid(`${path}.${unknown[0]}`, 'unknown field');
       const extra = o.extraLoaderArguments ?? {};
       if (!jsonObject.safeParse(extra).success) throw invalid(`${path}.extraLoaderArguments`, 'must be a JSON object');
-      assertJson(extra, `${path}.extraLoaderArguments`); // storable text, and not nested past the limit
-      // One level less: it becomes the kwargs of its visit task's arguments, which may nest MAX_JSON_NESTING
-      // levels (an origin one level deeper failed every visit-scheduler pass of its visit type).
+      // One level less than other JSON: it becomes the kwargs of its visit task's arguments, which may nest
+      // MAX_JSON_NESTING levels (an origin one level deeper failed every visit-scheduler pass of its visit type).
+      const tooDeep = () => invalid(`${path}.extraLoaderArguments`, `JSON nested deeper than ${MAX_JSON_NESTING - 1} levels (it becomes the kwargs of its visit tasks' arguments, which may nest ${MAX_JSON_NESTING})`);
+      try {
+        assertJson(extra, `${path}.extraLoaderArguments`); // storable text, and not nested past the limit
+      } catch (e) {
+        throw nestedDeeperThan(extra, MAX_JSON_NESTING) ? tooDeep() : e; // the limit named is this one
+      }
       try {
         assertJson({ kwargs: extra }, 'arguments');
       } catch {
-        throw invalid(`${path}.extraLoaderArguments`, `JSON nested deeper than ${MAX_JSON_NESTING - 1} levels (it becomes the kwargs of its visit tasks' arguments, which may nest ${MAX_JSON_NESTING})`);
+        throw tooDeep();
       }
       const lastUpdate = o.lastUpdate ?? null;
       if (lastUpdate !== null && !(lastUpdate instanceof Date && !Number.isNaN(lastUpdate.getTime()))) throw invalid(`${path}.lastUpdate`, 'must be a valid instant or null');

@@ -147,6 +147,22 @@ describe('validation', () => {
     ]);
   });
 
+  it('names one nesting limit for extra loader arguments, 127 levels, however deep they go', () => {
+    // Objects nested n levels deep: {a:{a:...{}}}.
+    const nested = (n: number) => {
+      let v: Record<string, unknown> = {};
+      for (let i = 1; i < n; i++) v = { a: v };
+      return v;
+    };
+    const origin = (n: number) => [{ listerId: lister, url: 'https://a', visitType: 'git', extraLoaderArguments: nested(n) }];
+    expect(validateListedOrigins(origin(127))).toHaveLength(1);
+    for (const n of [128, 129, 500]) {
+      expect(() => validateListedOrigins(origin(n))).toThrow(/^origins\[0\]\.extraLoaderArguments: JSON nested deeper than 127 levels \(it becomes the kwargs/);
+    }
+    // Another problem of a shallow value is named as it is.
+    expect(() => validateListedOrigins([{ listerId: lister, url: 'https://a', visitType: 'git', extraLoaderArguments: { a: 'x\u0000' } }])).toThrow(/extraLoaderArguments\.a: /);
+  });
+
   it('takes a successful visit with or without a snapshot, and needs a known status', () => {
     expect(validateVisitResult({ url: 'u', visitType: 'git', status: 'successful', at: T0 }).snapshot).toBeNull();
     // Without a snapshot: successful, not eventful, the last snapshot kept.

@@ -1,5 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { MAX_JSON_NESTING } from '../core/json-checks.js';
+import { MAX_JSON_NESTING, nestedDeeperThan } from '../core/json-checks.js';
 import { decodeQueryComponent } from '../core/url-text.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { contextOfHeaders } from '../engine/tracing.js';
@@ -58,18 +58,6 @@ const BODY_LIMIT = 4 * MB;
 const LARGE_BODY_LIMIT = 256 * MB;
 /** The query of a route that takes no query parameters. */
 const NO_QUERY = z.strictObject({});
-
-/** True when arrays and objects in `value` nest deeper than `max` levels (checked without recursion). */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= max) return true;
-    for (const x of Object.values(v)) if (x !== null && typeof x === 'object') stack.push([x, depth + 1]);
-  }
-  return false;
-}
 
 /** A byte stream of the text pieces, pulled as the client reads. */
 function readableOf(pieces: AsyncIterable<string>): ReadableStream<Uint8Array> {

@@ -19,7 +19,7 @@ export async function openStore(url: string = DEFAULT_DB_URL, opts: { pgPoolSize
   if (url.trim() === '') throw new ValidationError(`${field}: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)`, [{ path: field, message: 'empty' }]);
   if (url.startsWith('sqlite:')) {
     const path = sqlitePath(url)!;
-    if (path === '') throw new ValidationError(`${field}: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:`, [{ path: field, message: 'missing path' }]);
+    if (path.trim() === '') throw new ValidationError(`${field}: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:`, [{ path: field, message: 'missing path' }]);
     return openSqlite(url, path);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {

@@ -127,6 +127,11 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['worker --url with --notify-webhook', ['worker', '--url', 'http://127.0.0.1:9', '--handlers', 'h.mjs', '--notify-webhook', 'http://127.0.0.1:9/hook'], ['--notify-webhook: not with --url']],
     ['worker --id too long', ['worker', '--handlers', 'h.mjs', '--id', 'w'.repeat(201)], ['--id', 'at most 200 characters']],
     ['serve --id empty', ['serve', '--port', '0', '--id', ''], ['--id', 'at most 200 characters']],
+    // An empty file name was taken as none given: simulate wrote into the working directory, a worker started without handlers.
+    ['simulate --out empty', ['simulate', 'scenario.json', '--out', ''], ['--out', 'must not be empty']],
+    ['simulate --compare empty', ['simulate', 'scenario.json', '--compare', ''], ['--compare', 'must not be empty']],
+    ['worker --handlers empty', ['worker', '--handlers', ''], ['--handlers', 'must not be empty']],
+    ['serve --handlers empty', ['serve', '--port', '0', '--handlers', ''], ['--handlers', 'must not be empty']],
     // Without --handlers serve runs no worker: its worker's options would do nothing.
     ['serve --prefetch without --handlers', ['serve', '--port', '0', '--prefetch', '7'], ['--prefetch', 'needs --handlers']],
     ['serve --max-memory without --handlers', ['serve', '--port', '0', '--max-memory', '64'], ['--max-memory', 'needs --handlers']],
@@ -302,6 +307,16 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     const mysql = await runCli(['task', 'list'], { env: { ORRERY_DB: 'mysql://x' } });
     expect(mysql.code).toBe(2);
     expect(errorLines(mysql.stderr)).toEqual(['orrery: $ORRERY_DB: unsupported database URL "mysql://x" (use sqlite:PATH, sqlite::memory: or postgres://...)']);
+    // A path of blanks is no file: refused as the writing commands refuse it, not answered as an empty database.
+    for (const db of [' ', 'sqlite: ']) {
+      const blank = await runCli(['task', 'list', '--db', db]);
+      expect(blank.code, blank.stderr).toBe(2);
+      expect(errorLines(blank.stderr)).toEqual([db === " " ? "orrery: db: must be a database URL (sqlite:PATH or postgres://...)" : "orrery: db: \"sqlite:\" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:"]);
+    }
+    // A path holding control characters is shown escaped, on one line (an escape sequence reached the terminal).
+    const odd = await runCli(['task', 'list', '--db', `sqlite:${join(dir, 'q\u001b]0;x\u0007\nfoo.db')}`]);
+    expect(odd.code).toBe(0);
+    expect(errorLines(odd.stderr)).toEqual([`orrery: no database at ${join(dir, 'q\\u001b]0;x\\u0007\\nfoo.db')} (--db): answered as an empty database, nothing created`]);
     expect(readdirSync(dir)).toEqual([]);
     // A command that adds something creates it, and reads then find it (a visit result is such a write).
     const visits = join(dir, 'visits.db');
