@@ -1,6 +1,7 @@
-import { invalid } from './errors.js';
+import { invalid, shown } from './errors.js';
 import { checkInteger, refuseUnknownKeys, requireOptions } from './options.js';
 import { assertStorable, assertText } from './storable.js';
+import { parseInstant, requireInstant } from './instants.js';
 
 /**
  * Checks of call arguments that the library (`Orrery` and its services) and the typed HTTP client
@@ -39,6 +40,18 @@ export function checkPreviewShape(input: unknown): void {
   for (const k of Object.keys(input)) if (!PREVIEW_FIELDS.has(k)) throw invalid(k, `unknown field (a preview takes ${[...PREVIEW_FIELDS].join(', ')}; a task's bounds and exclusions apply in its own preview, orrery.schedules.next)`);
 }
 
+/**
+ * A preview's `from`: left out, now; a Date checked as every instant given as a Date (a valid one, not
+ * before 4714-11-24 BC: an Invalid Date reached croner or rrule as a TypeError or RangeError); text
+ * read as ISO 8601; anything else refused naming `from`.
+ */
+export function previewFrom(from: unknown, now: Date): Date {
+  if (from === undefined) return now;
+  if (from instanceof Date) return requireInstant(from, 'from');
+  if (typeof from !== 'string') throw invalid('from', 'must be a Date or an ISO 8601 instant');
+  return parseInstant(from, 'from');
+}
+
 /** A backfill's range (`{ from, to }`, a DAG's with `params`): an object with no other key (a misspelt one would be ignored, `dryRun` would run it for real). */
 export function checkRangeKeys(input: unknown, keys: readonly string[]): void {
   requireOptions(input, `{ ${keys.join(', ')} }`);
@@ -64,4 +77,52 @@ export function dagRunsFilter<F extends object>(given: string | F, more: object)
     throw invalid('filter', 'give the DAG id with the rest as runs(id, { status, limit, beforeId }), or everything in runs({ dag, status, limit, beforeId })');
   }
   return given;
+}
+
+/**
+ * The DAG id a call names (`dags.grid`, `trigger`, `backfill`, `next`, `pause`, `resume`): a string
+ * Orrery can store. Anything else is a ValidationError naming `path` on both stores (a number or an
+ * object reached the driver: a TypeError on SQLite, not found on PostgreSQL).
+ */
+export function checkDagId(id: unknown, path = 'id'): string {
+  if (typeof id !== 'string') throw invalid(path, 'must be a DAG id (a string)');
+  assertText(id, path);
+  return id;
+}
+
+/** A DAG run id (`dags.run`, `attempts`, `cancel`, `restart`): a positive integer. */
+export function checkDagRunId(runId: unknown, path = 'run'): number {
+  if (!Number.isSafeInteger(runId) || (runId as number) <= 0) throw invalid(path, 'must be a DAG run id (a positive integer)');
+  return runId as number;
+}
+
+/** A task of a DAG (`dags.attempts(runId, task)`): its id within the DAG, a string Orrery can store. */
+export function checkDagTaskId(task: unknown, path = 'task'): string {
+  if (typeof task !== 'string') throw invalid(path, "must be a DAG task's id (a string)");
+  assertText(task, path);
+  return task;
+}
+
+/**
+ * `importTasks(source)`: NDJSON as text, or a stream of it (an async iterable, or an iterable, of text
+ * or byte chunks: a file's read stream, stdin, a request body). Anything else is a ValidationError
+ * naming `source` (null or an object was a TypeError: not async iterable).
+ */
+export function checkImportSource(source: unknown): void {
+  if (typeof source === 'string') return;
+  let iterable = false;
+  try {
+    const s = source as { [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown } | null;
+    iterable = s !== null && typeof s === 'object' && (typeof s[Symbol.asyncIterator] === 'function' || typeof s[Symbol.iterator] === 'function');
+  } catch {
+    // a Proxy whose traps throw: not a stream
+  }
+  if (!iterable) throw invalid('source', `must be NDJSON text or a stream of it (an async iterable of text or byte chunks), not ${shown(source)}`);
+}
+
+/** A chunk an import's stream yields, as bytes: text (as UTF-8) or bytes (a Uint8Array, a Buffer); else a ValidationError naming `source`. */
+export function importChunk(piece: unknown, encoder: TextEncoder): Uint8Array {
+  if (typeof piece === 'string') return encoder.encode(piece);
+  if (piece instanceof Uint8Array) return piece;
+  throw invalid('source', `yields chunks of text or bytes (a Uint8Array), not ${shown(piece)}`);
 }

@@ -87,3 +87,25 @@ describe('RetryAfter', () => {
     }
   });
 });
+
+describe('shown: an offending value in a message, bounded whatever it is', () => {
+  it('writes plain values as given and anything else by its kind, never recursing deep', () => {
+    const { shown } = errors;
+    let deep: unknown = [];
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    expect(shown(deep)).toBe('[an array]');
+    expect(shown([1, 'a', null, [2], {}, 6])).toBe('[1, "a", null, an array, an object, ... (6 items)]');
+    expect(shown(5)).toBe('5');
+    expect(shown(10n)).toBe('10');
+    expect(shown(Symbol('x'))).toBe('Symbol(x)');
+    expect(shown(() => 1)).toBe('a function');
+    expect(shown(new Map())).toBe('a Map');
+    expect(shown(Object.create(null))).toBe('an object');
+    expect(shown(new Date(Number.NaN))).toBe('Invalid Date');
+    expect(shown('x'.repeat(1000))).toHaveLength(200 + '... (1000 characters)'.length);
+    const trap = () => {
+      throw new Error('trap');
+    };
+    expect(shown(new Proxy({}, { get: trap, getPrototypeOf: trap }))).toBe('an object');
+  });
+});

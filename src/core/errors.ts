@@ -200,6 +200,45 @@ export function isOrreryError(e: unknown): e is { code: OrreryErrorCode } {
   return typeof code === 'string' && (ORRERY_ERROR_CODES as readonly string[]).includes(code);
 }
 
+/** Longest string `shown` writes whole. */
+const SHOWN_TEXT = 200;
+/** Most items of an array `shown` writes. */
+const SHOWN_ITEMS = 5;
+
+/**
+ * An offending value as an error message shows it, bounded whatever it is: a string cut at 200
+ * characters, a number, boolean, bigint, symbol, null or undefined as written, a Date as ISO text, an
+ * array as its first few items one level deep (`[1, 'a', an array, ...]`), anything else by its kind
+ * (`an object`, `a function`, `a Map`). Never `String()` of an arbitrary value: a deeply nested array
+ * overflows the stack there, a strict object's toString throws, a huge one makes a huge message.
+ */
+export function shown(v: unknown, depth = 0): string {
+  switch (typeof v) {
+    case 'string':
+      return v.length > SHOWN_TEXT ? `${v.slice(0, SHOWN_TEXT)}... (${v.length} characters)` : v;
+    case 'number': case 'boolean': case 'bigint': case 'undefined':
+      return String(v);
+    case 'symbol':
+      return v.toString();
+    case 'function':
+      return 'a function';
+  }
+  if (v === null) return 'null';
+  try {
+    if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString();
+    if (Array.isArray(v)) {
+      if (depth > 0) return 'an array';
+      const items = v.slice(0, SHOWN_ITEMS).map((x: unknown) => (typeof x === 'string' ? JSON.stringify(shown(x)) : shown(x, 1)));
+      return `[${items.join(', ')}${v.length > SHOWN_ITEMS ? `, ... (${v.length} items)` : ''}]`;
+    }
+    const name = (Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    if (typeof name === 'string' && name !== '' && name !== 'Object') return `a ${name}`;
+  } catch {
+    // a Proxy whose traps throw: its kind is all it shows
+  }
+  return 'an object';
+}
+
 /** Builds a ValidationError whose message names the field. */
 export function invalid(path: string, message: string): ValidationError {
   return new ValidationError(path ? `${path}: ${message}` : message, [{ path, message }]);

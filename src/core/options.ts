@@ -10,6 +10,8 @@ export function optionsObject<T>(opts: T | null | undefined, name = 'options', s
   // A string where its one option is meant (`openOrrery('sqlite:x.db')`): the answer shows the call.
   if (typeof opts === 'string' && stringKey) throw invalid(name, `must be an object (or left out), not a string: pass it as { ${stringKey}: ${JSON.stringify(hideUserInfo(opts))} }`);
   if (opts === null || typeof opts !== 'object') throw invalid(name, 'must be an object (or left out)');
+  // An array's own `at` (Array.prototype.at, a function) was read as the instant: "at: must be a valid Date".
+  if (Array.isArray(opts)) throw invalid(name, 'must be an object (or left out), not an array');
   // A Date here would be read as an object without `at` and its instant dropped without a word.
   if (opts instanceof Date) throw invalid(name, 'must be an options object ({ at } for an instant), not a Date');
   return opts;

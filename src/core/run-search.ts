@@ -1,5 +1,5 @@
 import { assertText, longerThan } from './storable.js';
-import { invalid } from './errors.js';
+import { invalid, shown } from './errors.js';
 import { EARLIEST_INSTANT_MS, LATEST_INSTANT_MS, parseInstant, requireInstant } from './instants.js';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunStatus } from './model.js';
 import { refuseUnknownKeys } from './options.js';
@@ -54,8 +54,10 @@ export const RUN_SEARCH_FIELDS = ['status', 'type', 'worker', 'since', 'until', 
 export function runSearch(input: RunSearchInput = {}): RunSearch {
   refuseUnknownKeys(input, RUN_SEARCH_FIELDS, '');
   if (input.status !== undefined && typeof input.status !== 'string' && !Array.isArray(input.status)) throw invalid('status', 'must be run statuses: an array, or comma-separated text');
-  const raw = input.status === undefined ? [] : typeof input.status === 'string' ? input.status.split(',') : [...input.status];
-  const statuses = raw.map((s) => s.trim()).filter((s) => s !== '');
+  const raw: unknown[] = input.status === undefined ? [] : typeof input.status === 'string' ? input.status.split(',') : [...input.status];
+  // Each item a status's name (a number or null was a TypeError here).
+  for (const s of raw) if (typeof s !== 'string') throw invalid('status', `"${shown(s)}" is not a run status (one of ${RUN_STATUSES.join(', ')})`);
+  const statuses = (raw as string[]).map((s) => s.trim()).filter((s) => s !== '');
   // Given, a status filter names one status at least: `?status=` is a mistake, not "any status".
   if (input.status !== undefined && statuses.length === 0) throw invalid('status', `must name a run status or a list of them (${RUN_STATUSES.join(', ')})`);
   for (const s of statuses) if (!(RUN_STATUSES as readonly string[]).includes(s)) throw invalid('status', `"${s}" is not a run status (one of ${RUN_STATUSES.join(', ')})`);

@@ -26,7 +26,7 @@ export interface SeriesWindow {
 }
 
 export function seriesWindow(range: string, at: Date): SeriesWindow {
-  if (!Object.hasOwn(SERIES_RANGES, range)) throw invalid('range', `must be one of ${SERIES_RANGE_NAMES.join(', ')}`);
+  if (typeof range !== 'string' || !Object.hasOwn(SERIES_RANGES, range)) throw invalid('range', `must be one of ${SERIES_RANGE_NAMES.join(', ')}`);
   const { rangeMs, bucketMs } = SERIES_RANGES[range as SeriesRange];
   // Within the instants both stores hold: read at the latest instant, the window ends at the last
   // whole bucket before it; near the earliest, it starts at the first whole bucket after it.

@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { DateTime, IANAZone } from 'luxon';
 import { formatDuration } from './durations.js';
 import { boundedMemo } from './memo.js';
-import { invalid } from './errors.js';
+import { invalid, shown } from './errors.js';
 import type { CalendarSchedule, Schedule } from './model.js';
 import { checkRuleEnds, checkRuleParts, parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
 import { CALENDAR_OPTION_FIELDS, normaliseCalendarOptions } from './schedule-options.js';
@@ -27,7 +27,7 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
   if (kind === 'cron') {
     const tz = s.tz === undefined ? 'UTC' : s.tz;
     if (typeof s.expr !== 'string' || s.expr.trim() === '') throw invalid(`${field}.expr`, 'a cron expression is required');
-    if (typeof tz !== 'string' || !IANAZone.isValidZone(tz)) throw invalid(`${field}.tz`, `unknown time zone "${String(tz)}"`);
+    if (typeof tz !== 'string' || !IANAZone.isValidZone(tz)) throw invalid(`${field}.tz`, `unknown time zone "${shown(tz)}"`);
     const expr = s.expr.trim();
     try {
       makeCron(expr, tz);

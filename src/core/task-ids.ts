@@ -1,8 +1,14 @@
-import { ValidationError, invalid } from './errors.js';
+import { ValidationError, invalid, shown } from './errors.js';
 
 /** A task id: a positive integer a JS number carries exactly (the columns are 8-byte integers). */
 export function checkId(id: number, path = 'id'): number {
-  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${String(id)}" is not a task id`);
+  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${shown(id)}" is not a task id`);
+  return id;
+}
+
+/** A task backfill's id: a positive integer a JS number carries exactly. */
+export function checkBackfillId(id: number, path = 'id'): number {
+  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${shown(id)}" is not a backfill id`);
   return id;
 }
 
@@ -10,7 +16,7 @@ export function checkId(id: number, path = 'id'): number {
 export function checkIds(ids: readonly number[]): number[] {
   if (!Array.isArray(ids) || ids.length === 0) throw invalid('ids', 'at least one task id is required');
   ids.forEach((id, i) => {
-    if (!Number.isSafeInteger(id) || id <= 0) throw new ValidationError(`ids[${i}]: "${String(id)}" is not a task id`, [{ path: `ids[${i}]`, message: 'not a task id' }]);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ValidationError(`ids[${i}]: "${shown(id)}" is not a task id`, [{ path: `ids[${i}]`, message: 'not a task id' }]);
   });
   return [...ids];
 }

@@ -1,4 +1,4 @@
-import { invalid } from './errors.js';
+import { invalid, shown } from './errors.js';
 import { parseInstant, requireInstant } from './instants.js';
 import { DISABLED_REASONS, PRIORITIES, TASK_POLICIES, TASK_STATUSES, priorityRank, type DisabledReason, type Priority, type TaskPolicy, type TaskStatus } from './model.js';
 import { INT4_MAX, checkCountLimit, checkTypeName, longerThan, textProblem } from './storable.js';
@@ -182,7 +182,7 @@ function list<T extends string>(v: T | readonly T[] | string | undefined, allowe
   if (raw === null) throw invalid(path, `must be ${what} or a list of them`);
   const items = raw.map((x) => (typeof x === 'string' ? x.trim() : x));
   if (items.length === 0) throw invalid(path, `must be ${what} or a list of them`);
-  for (const x of items) if (!(allowed as readonly unknown[]).includes(x)) throw invalid(path, `"${String(x)}" is not ${what} (one of ${allowed.join(', ')})`);
+  for (const x of items) if (!(allowed as readonly unknown[]).includes(x)) throw invalid(path, `"${shown(x)}" is not ${what} (one of ${allowed.join(', ')})`);
   return [...new Set(items)] as T[];
 }
 
@@ -212,7 +212,7 @@ function ids(v: readonly number[] | undefined): number[] | null {
   if (v === undefined) return null;
   if (!Array.isArray(v) || v.length === 0 || v.length > MAX_SEARCH_IDS) throw invalid('ids', `must be a list of 1 to ${MAX_SEARCH_IDS} task ids`);
   v.forEach((id, i) => {
-    if (!Number.isSafeInteger(id) || id <= 0) throw invalid(`ids[${i}]`, `"${String(id)}" is not a task id`);
+    if (!Number.isSafeInteger(id) || id <= 0) throw invalid(`ids[${i}]`, `"${shown(id)}" is not a task id`);
   });
   return [...new Set(v)].sort((a, b) => a - b);
 }

@@ -473,7 +473,11 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
  * copy of the schema, and the task stored without it: refused. (quickTaskInput leaves such input to the schema.)
  */
 function refuseProtoKwarg(input: unknown, path: string): unknown {
-  const kwargs = (input as { arguments?: { kwargs?: unknown } } | null)?.arguments?.kwargs;
+  // Anything but an object is the schema's to refuse (a strict function's own `arguments` throws when read).
+  if (input === null || typeof input !== 'object') return input;
+  const args = (input as { arguments?: unknown }).arguments;
+  if (args === null || typeof args !== 'object') return input;
+  const kwargs = (args as { kwargs?: unknown }).kwargs;
   if (kwargs !== null && typeof kwargs === 'object' && Object.hasOwn(kwargs, '__proto__')) {
     throw invalid(field(path, 'arguments.kwargs.__proto__'), PROTO_KEY);
   }

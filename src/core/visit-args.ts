@@ -1,6 +1,6 @@
 import { invalid } from './errors.js';
 import { checkFlag, optionsObject, refuseHoles, refuseUnknownKeys, requireOptions } from './options.js';
-import { checkDate } from './instants.js';
+import { checkDate, instantProblem } from './instants.js';
 import { checkListerId, checkUrl, checkVisitType } from './visits.js';
 
 /**
@@ -38,6 +38,9 @@ export function checkListerUpdate(update: unknown): string {
   refuseUnknownKeys(u, ['id', 'updated', 'currentState', 'lastListingFinishedAt'], '');
   const id = checkListerId(u.id, 'id');
   if (!(u.updated instanceof Date) || Number.isNaN(u.updated.getTime())) throw invalid('updated', "must be the lister's `updated` instant as read");
+  // Before 4714-11-24 BC: PostgreSQL cannot even compare it (22008) where SQLite answered stale data.
+  const problem = instantProblem(u.updated);
+  if (problem) throw invalid('updated', problem);
   if (u.lastListingFinishedAt != null) checkDate(u.lastListingFinishedAt, 'lastListingFinishedAt');
   return id;
 }
@@ -83,5 +86,7 @@ export function listedOriginsFilter(f: ListedOriginsFilter | undefined): { filte
   // `lister`, the HTTP route's and the typed client's name for it, is taken too (it was ignored: every origin).
   if (filter.listerId !== undefined && filter.lister !== undefined && filter.listerId !== filter.lister) throw invalid('lister', 'listerId and lister name two listers: give one');
   checkFlag(filter.enabled, 'enabled');
+  // A page token is text from a previous page (a deeply nested array overflowed the stack as text).
+  if (filter.pageToken != null && typeof filter.pageToken !== 'string') throw invalid('pageToken', 'not a page token from a previous page');
   return { filter, listerId: filter.listerId ?? filter.lister };
 }

@@ -2,7 +2,7 @@
  * Visit scheduling (SPEC §4): listers, listed origins, origin visit stats, the recordVisit transition,
  * grab policies and cooldowns. Pure: instants and the random source are parameters.
  */
-import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { ValidationError, invalid, shown, type ErrorDetail } from './errors.js';
 import { FINISHED_TASK_STATUSES, type TaskRun, type TaskStatus } from './model.js';
 import { MAX_DURATION_MS } from './durations.js';
 import { earlier } from './instants.js';
@@ -218,7 +218,7 @@ export function checkUrl(v: unknown, path = 'url'): string {
 }
 
 export function checkPolicy(v: unknown, path = 'policy'): VisitPolicy {
-  if (!(VISIT_POLICIES as readonly unknown[]).includes(v)) throw invalid(path, `unknown policy "${String(v)}" (one of ${VISIT_POLICIES.join(', ')})`);
+  if (!(VISIT_POLICIES as readonly unknown[]).includes(v)) throw invalid(path, `unknown policy "${shown(v)}" (one of ${VISIT_POLICIES.join(', ')})`);
   return v as VisitPolicy;
 }
 
@@ -250,6 +250,10 @@ export function validateVisitResult(v: { url: unknown; visitType: unknown; statu
 }
 
 export function validateCooldowns(c: Partial<VisitCooldowns> | undefined, path = 'cooldowns'): VisitCooldowns {
+  // An object of cooldowns (or left out): a symbol, a function or NaN spread to nothing and were ignored.
+  if (c != null && (typeof c !== 'object' || Array.isArray(c) || c instanceof Date)) {
+    throw invalid(path, `must be an object of cooldowns in milliseconds (${Object.keys(DEFAULT_COOLDOWNS).join(', ')}), not ${shown(c)}`);
+  }
   const out = { ...DEFAULT_COOLDOWNS, ...(c ?? {}) };
   for (const k of Object.keys(out) as (keyof VisitCooldowns)[]) {
     if (!(k in DEFAULT_COOLDOWNS)) throw invalid(`${path}.${k}`, 'unknown cooldown');

@@ -3,7 +3,7 @@ import { accessSync, closeSync, createReadStream, type ReadStream, existsSync, f
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, shown } from '../core/errors.js';
 import type { Task, TaskRun } from '../core/model.js';
 import type { ArchiveBatch, ArchiveProgressUpdate, ArchiveStore } from '../store/archive-store.js';
 
@@ -82,7 +82,7 @@ export class ArchiveFile {
 
   /** The path part of check(): directory, regular file, writable. */
   private static checkPath(path: string): void {
-    if (typeof path !== 'string') throw fileError(String(path), 'must be a file path');
+    if (typeof path !== 'string') throw fileError(shown(path), 'must be a file path');
     const full = resolve(path);
     if (path.trim() === '') throw fileError(path, 'an archive file path is required');
     if (!existsSync(dirname(full))) throw fileError(path, `directory ${dirname(full)} does not exist`);

@@ -230,7 +230,7 @@ export class BoardCalls {
   async abandonRun(backendId: string, opts: At & { worker: string; reason?: string; startedAt?: Date | null; answerWithinMs?: number }): Promise<EndRunResult> {
     checkAbandon(backendId, opts);
     // A claimed run without a reported start is given back (engine/abandon.ts): not ended, no end event.
-    const release = (ids: string[]) => this.releaseRuns({ worker: opts.worker, backendIds: ids, ...(opts.at ? { at: opts.at } : {}) });
+    const release = (ids: string[]) => this.releaseRuns({ worker: opts.worker, backendIds: ids, ...(opts.at !== undefined ? { at: opts.at } : {}) });
     if (opts.startedAt == null) { const back = await giveBackUnbegun(this.s.store, release, backendId, opts.worker); if (back) return back; }
     const result = await this.s.store.endRun(backendId, {
       status: 'lost',

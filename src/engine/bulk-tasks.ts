@@ -1,5 +1,5 @@
 import { BULK_ACTIONS, BULK_BATCH, addBatch, bulkSelection, type BulkAction, type BulkResult, type BulkSelectionInput } from '../core/bulk.js';
-import { invalid } from '../core/errors.js';
+import { invalid, shown } from '../core/errors.js';
 import { refuseUnknownKeys } from '../core/options.js';
 import { runSearch, encodeRunCursor, type RunSearchInput } from '../core/run-search.js';
 import { MAX_SEARCH_IDS, searchPath, taskPage, taskSearch, type TaskSearchPage, type TaskSearch, type TaskSearchInput } from '../core/task-search.js';
@@ -30,7 +30,7 @@ export interface BulkOptions {
 
 /** Validates an action and a selection (a ValidationError naming the field), before anything is read. */
 export function checkBulk(action: string, sel: BulkSelectionInput): { action: BulkAction; search: TaskSearch; runs: RunSearchInput | null } {
-  if (!(BULK_ACTIONS as readonly string[]).includes(action)) throw invalid('action', `"${action}" is not a bulk action (one of ${BULK_ACTIONS.join(', ')})`);
+  if (!(BULK_ACTIONS as readonly string[]).includes(action)) throw invalid('action', `"${shown(action)}" is not a bulk action (one of ${BULK_ACTIONS.join(', ')})`);
   if (sel === null || typeof sel !== 'object') throw invalid('', 'a selection is required: filter, ids, runs or all');
   refuseUnknownKeys(sel, ['filter', 'ids', 'runs', 'all'], '');
   const given = (['filter', 'ids', 'runs', 'all'] as const).filter((k) => sel[k] !== undefined && sel[k] !== false);

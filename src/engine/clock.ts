@@ -1,4 +1,4 @@
-import { invalid } from '../core/errors.js';
+import { invalid, shown } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
 
 /** A pending timer of a `Clock`: `cancel()` stops it from firing (calling it again does nothing). */
@@ -81,14 +81,14 @@ export const MAX_DATE_MS = 8.64e15;
 export function clockInstant(at: Date | string, field: string): number {
   if (typeof at === 'string') return parseInstant(at, field).getTime();
   const t = at instanceof Date ? at.getTime() : NaN;
-  if (Number.isNaN(t)) throw invalid(field, `must be a valid Date or ISO 8601 text, not ${String(at)}`);
+  if (Number.isNaN(t)) throw invalid(field, `must be a valid Date or ISO 8601 text, not ${shown(at)}`);
   return t;
 }
 
 /** `t + ms` for a test clock's `advance`: a finite number of ms that leaves a valid instant. */
 export function advancedInstant(t: number, ms: number): number {
   const next = t + ms;
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(next) > MAX_DATE_MS) throw invalid('ms', `must be a finite number of milliseconds that leaves a valid instant, not ${String(ms)}`);
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(next) > MAX_DATE_MS) throw invalid('ms', `must be a finite number of milliseconds that leaves a valid instant, not ${shown(ms)}`);
   return next;
 }
 

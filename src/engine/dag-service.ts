@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
-import { checkDagGet, dagRunsFilter } from '../core/call-checks.js';
+import { checkDagGet, checkDagId, checkDagRunId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_RUN_STATUSES, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, checkDagTaskBackends, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
@@ -150,7 +150,7 @@ export class DagService {
 
   /** A DAG's `limit` (default 25, at most 100) latest runs by task, oldest first: Airflow's grid view. */
   grid(id: string, limit = 25): Promise<DagGrid> {
-    assertText(id, 'id');
+    checkDagId(id);
     return dagGrid(this.store, id, limit);
   }
 
@@ -200,8 +200,7 @@ export class DagService {
   }
 
   private async requireDag(id: string): Promise<StoredDag> {
-    if (typeof id !== 'string' || id === '') throw invalid('id', 'a DAG id is required');
-    assertText(id, 'id');
+    if (checkDagId(id) === '') throw invalid('id', 'a DAG id is required');
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     return d;
@@ -209,7 +208,7 @@ export class DagService {
 
   /** A manual run at now with `params` (a JSON object every task sees). */
   async trigger(id: string, params: unknown = {}): Promise<DagRun> {
-    assertText(id, 'id');
+    checkDagId(id);
     assertJsonObject(params, 'params');
     const run = await this.store.triggerRun(id, params as Record<string, unknown>, this.orrery.now());
     this.orrery.store.wake({ kind: 'dags-changed' });
@@ -231,7 +230,8 @@ export class DagService {
 
   /** A task's attempts in a run, each with its jobboard runs and their logs. */
   async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {
-    assertText(taskId, 'task');
+    checkDagRunId(runId);
+    checkDagTaskId(taskId);
     await this.requireRun(runId);
     const tasks = await this.store.dagRunTasks(runId);
     if (!tasks.some((t) => t.taskId === taskId)) throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
@@ -319,7 +319,7 @@ export class DagService {
    * on running runs (docs/dags.md#backfill).
    */
   async backfill(id: string, input: { from?: unknown; to?: unknown; params?: unknown }): Promise<DagRun[]> {
-    assertText(id, 'id');
+    checkDagId(id);
     const range = backfillRange(input, this.orrery.now(), ['from', 'to', 'params']);
     const params = input.params ?? {};
     assertJsonObject(params, 'params');
@@ -334,7 +334,7 @@ export class DagService {
   /** The DAG's next schedule points (count, default 5), in UTC and in its zone, DST changes marked. */
   async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
     opts = knownOptions(opts, ['count']);
-    assertText(id, 'id');
+    checkDagId(id);
     const count = previewCount(opts.count);
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
@@ -360,7 +360,7 @@ export class DagService {
   }
 
   private async requireRun(runId: number): Promise<DagRun> {
-    if (!Number.isSafeInteger(runId) || runId <= 0) throw invalid('run', 'must be a DAG run id (a positive integer)');
+    checkDagRunId(runId);
     const run = await this.store.getDagRun(runId);
     if (!run) throw new NotFoundError(`DAG run ${runId} not found`, [{ path: 'run', message: 'unknown DAG run' }]);
     return run;

@@ -1,12 +1,13 @@
 import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill.js';
 import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS, planLateTask } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
+import { checkBackfillId, checkId } from '../core/task-ids.js';
 import { knownOptions } from '../core/options.js';
-import { checkPreviewShape } from '../core/call-checks.js';
+import { checkPreviewShape, previewFrom } from '../core/call-checks.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
 import { normaliseSchedule, scheduleZone } from '../core/schedule.js';
 import { previewCount, previewSchedule, type Preview } from '../core/schedule-preview.js';
-import { parseInstant } from '../core/instants.js';
+import { parseInstant, requireInstant } from '../core/instants.js';
 import type { CaughtUpTask, TaskBackfill } from '../store/schedule-store.js';
 import type { Store } from '../store/store.js';
 
@@ -42,7 +43,7 @@ const BACKFILL_PAGE = 100;
 export function previewOf(input: PreviewInput, now: Date): Preview {
   checkPreviewShape(input);
   const count = previewCount(input.count);
-  const from = input.from === undefined ? now : input.from instanceof Date ? input.from : parseInstant(String(input.from), 'from');
+  const from = previewFrom(input.from, now);
   if ((input.cron === undefined) === (input.rrule === undefined)) throw invalid('cron', 'give either a cron expression or an rrule');
   if (input.rrule !== undefined && input.tz !== undefined) throw invalid('tz', 'applies to a cron expression (an rrule names its zone in DTSTART;TZID=...)');
   let schedule: CalendarSchedule;
@@ -199,14 +200,14 @@ export class ScheduleService {
   }
 
   private async requireTask(id: number): Promise<Task> {
-    if (!Number.isSafeInteger(id) || id <= 0) throw invalid('id', `"${String(id)}" is not a task id`);
+    checkId(id);
     const task = await this.host.store.getTask(id);
     if (!task) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: 'no such task' }]);
     return task;
   }
 
   private async requireBackfill(id: number): Promise<TaskBackfill> {
-    if (!Number.isSafeInteger(id) || id <= 0) throw invalid('id', `"${String(id)}" is not a backfill id`);
+    checkBackfillId(id);
     const b = await this.store.getBackfill(id);
     if (!b) throw new NotFoundError(`backfill ${id} not found`, [{ path: 'id', message: 'no such backfill' }]);
     return b;

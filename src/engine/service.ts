@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { LATEST_INSTANT_MS, checkDate, earlier } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
-import { checkFlag, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
+import { checkCallback, checkFlag, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
 import { CREATE_OPTIONS, checkTypeNames, windowMinutes } from '../core/call-checks.js';
 import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
@@ -323,6 +323,7 @@ export class Orrery implements Jobboard {
     const checked = checkBulk(action, selection);
     refuseUnknownKeys(opts, ['at', 'dryRun', 'nextRun', 'onProgress'], 'options');
     checkFlag(opts.dryRun, 'dryRun'); // 'yes' ran the action for real
+    checkCallback(opts.onProgress, 'onProgress'); // a number was called once a batch was written: a TypeError
     const at = this.instant(opts.at);
     if (opts.nextRun !== undefined) {
       if (checked.action !== 'respawn' && checked.action !== 'redrive') throw invalid('nextRun', 'only applies to respawn and redrive');
@@ -331,8 +332,8 @@ export class Orrery implements Jobboard {
     return runBulk(this.store, checked.action, checked.search, checked.runs, {
       at,
       dryRun: opts.dryRun === true,
-      ...(opts.nextRun ? { nextRun: opts.nextRun } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.nextRun !== undefined ? { nextRun: opts.nextRun } : {}),
+      ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
       onEnded: (ended) => emitEnded(this.events, ended),
       onWithdrawn: (runs) => emitRuns(this.events, 'ended', runs),
     });

@@ -10,6 +10,7 @@ import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
 import type { ChunkSink, CreatedTask, Store } from '../store/store.js';
 import { MAX_JSON_NESTING } from '../core/json-checks.js';
+import { importChunk } from '../core/call-checks.js';
 
 /**
  * Large batches and NDJSON imports (docs/http.md#post-apitasksimport): validated and written in
@@ -171,7 +172,7 @@ export async function* readLines(source: AsyncIterable<Uint8Array | string>, cou
     return text.trim() === '' ? null : { no: counter.lines, text };
   };
   for await (const piece of source) {
-    const chunk = typeof piece === 'string' ? encoder.encode(piece) : piece;
+    const chunk = importChunk(piece, encoder);
     let from = 0;
     for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
       let bytes = chunk.subarray(from, nl);

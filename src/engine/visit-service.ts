@@ -201,7 +201,7 @@ export class VisitService {
   /** Records one visit result (SPEC §4 recordVisit): older or duplicate results change nothing. `at`: a Date or `{ at }`. */
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at: At | Date = {}): Promise<RecordedVisit> {
     const opts = atOptions(at);
-    const [r] = await this.recordVisits([{ url, visitType, status, snapshot, ...(opts.at ? { at: opts.at } : {}) }]);
+    const [r] = await this.recordVisits([{ url, visitType, status, snapshot, ...(opts.at !== undefined ? { at: opts.at } : {}) }]);
     return r!;
   }
 

@@ -1,5 +1,5 @@
 import { knownOptions } from '../core/options.js';
-import { checkDagGet, dagRunsFilter } from '../core/call-checks.js';
+import { checkDagGet, checkDagId, checkDagRunId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
 import type { DagRunStatus } from '../core/dag.js';
 import { ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
@@ -76,32 +76,40 @@ export class DagClient {
   /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */
   async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
     opts = knownOptions(opts, ['reason']);
+    checkDagId(id); // as the library (a number was sent as a path, not found)
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/pause`, opts));
   }
   /** `POST /api/dags/{id}/resume`. */
   async resume(id: string): Promise<StoredDag> {
+    checkDagId(id);
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/resume`, {}));
   }
   /** A DAG's `limit` (default 25) latest runs by task, oldest first (the grid view). */
   async grid(id: string, limit?: number): Promise<DagGrid> {
+    checkDagId(id);
     const g = await this.call<Json<DagGrid>>('GET', `/dags/${encodeURIComponent(id)}/grid${limit !== undefined ? `?limit=${limit}` : ''}`);
     return { ...g, runs: (g.runs as Array<Json<DagGridRun>>).map(run) } as DagGrid;
   }
   async trigger(id: string, params: Record<string, unknown> = {}): Promise<DagRun> {
+    checkDagId(id);
     return run(await this.call<Json<DagRun>>('POST', `/dags/${encodeURIComponent(id)}/trigger`, { params }));
   }
   async run(runId: number): Promise<DagRunDetail> {
+    checkDagRunId(runId);
     const r = await this.call<Json<DagRunDetail>>('GET', `/dag-runs/${runId}`);
     return run(r);
   }
   async cancel(runId: number): Promise<DagRun> {
+    checkDagRunId(runId);
     return run(await this.call<Json<DagRun>>('POST', `/dag-runs/${runId}/cancel`));
   }
   async restart(runId: number): Promise<DagRun> {
+    checkDagRunId(runId);
     return run(await this.call<Json<DagRun>>('POST', `/dag-runs/${runId}/restart`));
   }
   /** A waiting run (trigger `backfill`) per schedule point in [from, to], started in order within the DAG's limit. */
   async backfill(id: string, input: { from: string | Date; to: string | Date; params?: Record<string, unknown> }): Promise<DagRun[]> {
+    checkDagId(id);
     // from and to as given (text read by the server as the library reads it: zone-less is UTC), Dates as ISO text.
     const out = await this.call<{ runs: Array<Json<DagRun>> }>('POST', `/dags/${encodeURIComponent(id)}/backfill`, { ...input });
     return out.runs.map(run);
@@ -109,9 +117,12 @@ export class DagClient {
   /** The DAG's next schedule points (default 5), in UTC and in its zone, DST changes marked. */
   async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
     opts = knownOptions(opts, ['count']);
+    checkDagId(id);
     return this.call('GET', `/dags/${encodeURIComponent(id)}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {
+    checkDagRunId(runId);
+    checkDagTaskId(taskId);
     const out = await this.call<Array<Json<DagAttemptView>>>('GET', `/dag-runs/${runId}/tasks/${encodeURIComponent(taskId)}/attempts`);
     return out.map((a) => ({ ...a, notBefore: date(a.notBefore) }) as DagAttemptView);
   }

@@ -1,5 +1,7 @@
 import { knownOptions } from '../core/options.js';
-import { checkPreviewShape, checkRangeKeys } from '../core/call-checks.js';
+import { checkPreviewShape, checkRangeKeys, previewFrom } from '../core/call-checks.js';
+import { invalid } from '../core/errors.js';
+import { checkBackfillId, checkId } from '../core/task-ids.js';
 import type { Preview } from '../core/schedule-preview.js';
 import type { BackfillProgress, PreviewInput } from '../engine/schedule-service.js';
 import type { TaskBackfill } from '../store/schedule-store.js';
@@ -14,33 +16,44 @@ export class ScheduleClient {
   /** The next occurrences of a cron expression or rrule, in UTC and in the schedule's zone, DST changes marked. */
   async preview(input: PreviewInput): Promise<Preview> {
     checkPreviewShape(input); // as the library: an object of the preview's fields (null was a TypeError)
+    if (input.from !== undefined) previewFrom(input.from, new Date()); // as the library (an Invalid Date was a RangeError here)
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(input)) if (v !== undefined) q.set(k, v instanceof Date ? v.toISOString() : String(v));
+    for (const [k, v] of Object.entries(input)) {
+      if (v === undefined) continue;
+      // Text, a count or a Date: anything else has no form in a query (a deeply nested array overflowed the stack).
+      if (typeof v !== 'string' && typeof v !== 'number' && !(v instanceof Date)) throw invalid(k, k === 'count' ? 'must be an integer from 1 to 1000' : 'must be text');
+      q.set(k, v instanceof Date ? v.toISOString() : String(v));
+    }
     return this.call('GET', `/schedules/preview?${q}`);
   }
   /** A task's next occurrences (default 5), with their due instants. */
   async next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
     opts = knownOptions(opts, ['count']);
+    checkId(taskId); // as the library (anything else went into the path as text)
     return this.call('GET', `/tasks/${taskId}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   /** Runs every occurrence of a cron or rrule task in [from, to] once, in order, one at a time. */
   async backfill(taskId: number, range: { from: string | Date; to: string | Date }): Promise<TaskBackfill> {
     // As the library: an object of from and to only (a misspelt key, or `dryRun`, made a real backfill).
+    checkId(taskId);
     checkRangeKeys(range, ['from', 'to']);
     // Text goes as given, for the server to read as the library does (a zone-less instant is UTC; it was
     // read here in the process's zone), and Dates as ISO text (an invalid one refused, naming it).
     return this.call('POST', `/tasks/${taskId}/backfill`, { from: range.from, to: range.to });
   }
   /** A backfill with the runs it made so far. */
-  progress(backfillId: number): Promise<BackfillProgress> {
+  async progress(backfillId: number): Promise<BackfillProgress> {
+    checkBackfillId(backfillId);
     return this.call('GET', `/backfills/${backfillId}`);
   }
   /** A task's backfills, newest first. */
-  backfills(taskId: number): Promise<TaskBackfill[]> {
+  async backfills(taskId: number): Promise<TaskBackfill[]> {
+    checkId(taskId);
     return this.call('GET', `/tasks/${taskId}/backfills`);
   }
   /** Stops a running backfill. */
-  cancelBackfill(backfillId: number): Promise<TaskBackfill> {
+  async cancelBackfill(backfillId: number): Promise<TaskBackfill> {
+    checkBackfillId(backfillId);
     return this.call('POST', `/backfills/${backfillId}/cancel`);
   }
 }

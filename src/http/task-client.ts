@@ -8,7 +8,7 @@ import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { checkTypeName } from '../core/storable.js';
-import { CREATE_OPTIONS, checkEditObject, checkTypeNames } from '../core/call-checks.js';
+import { CREATE_OPTIONS, checkEditObject, checkImportSource, checkTypeNames, importChunk } from '../core/call-checks.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { checkFlag, checkMs, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
@@ -175,12 +175,15 @@ export abstract class TaskClient extends ClientTransport {
   async importTasks(body: string | AsyncIterable<Uint8Array>, opts: { ids?: boolean } = {}): Promise<TaskImportSummary> {
     opts = knownOptions(opts, ['ids']);
     checkFlag(opts.ids, 'ids');
-    const it = typeof body === 'string' ? null : body[Symbol.asyncIterator]();
+    checkImportSource(body); // as the library (null was a TypeError)
+    const source = body as string | AsyncIterable<unknown> | Iterable<unknown>;
+    const it = typeof source === 'string' ? null : Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+    const encoder = new TextEncoder();
     const stream = it === null ? (body as string) : new ReadableStream<Uint8Array>({
       async pull(c) {
         const r = await it.next();
         if (r.done) c.close();
-        else c.enqueue(r.value);
+        else c.enqueue(importChunk(r.value, encoder)); // as the library: text or bytes
       },
     });
     return this.exchange<TaskImportSummary>(`${this.base}/api/tasks/import${opts.ids ? '?return=ids' : ''}`, {

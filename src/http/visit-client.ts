@@ -4,7 +4,7 @@ import { validateListedOrigins } from '../core/visit-input.js';
 import { NotFoundError, invalid } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
 import { checkDate } from '../core/instants.js';
-import { checkListerId, checkUrl, checkVisitType, validateVisitResult, VISIT_RESULT_FIELDS, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
+import { checkListerId, checkUrl, checkVisitType, validateCooldowns, validateVisitResult, VISIT_RESULT_FIELDS, type ListedOrigin, type Lister, type OriginVisitStats, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { OriginVisit, VisitMetricsSeries } from '../store/visit-history.js';
 import type { ListedOriginPage, OriginKey, RecordedVisit, VisitMetrics } from '../store/visit-store.js';
 
@@ -92,6 +92,7 @@ export class VisitClient {
     cooldowns?: Partial<VisitCooldowns>,
   ): Promise<ListedOrigin[]> {
     const { at, ...rest } = visitOptions(options, cooldowns !== undefined ? { cooldowns } : {});
+    validateCooldowns(rest.cooldowns); // as the library (a symbol or a function was dropped from the body: the defaults)
     return this.call('POST', '/origins/grab', { visitType, count, policy, ...rest, ...isoOf(at) });
   }
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {

@@ -233,6 +233,7 @@ export function distinctOrigins(rows: Row[]): Row[] {
 /** Page tokens are the last row's id, opaque to callers. */
 export function pageAfter(token: string | null | undefined): number {
   if (token === null || token === undefined || token === '') return 0;
+  if (typeof token !== 'string') return -1;
   if (!/^\d{1,15}$/.test(token)) return -1;
   return Number(token);
 }

@@ -247,4 +247,39 @@ describe('OrreryClient checks its arguments as the library does, before any requ
     expect(await outcome(() => w.client.bulkTasks('disable', sel, { dryRun: true }))).toEqual({ ok: lib });
     expect(lib.matched).toBeGreaterThan(0);
   });
+
+  it('7. ids, instants, streams and cooldowns of the wrong kind (second library fuzz audit): the library\'s ValidationError, no request', async () => {
+    const w = await setup();
+    const same = (lib: (o: Orrery) => unknown, cli: (c: OrreryClient) => unknown) => refusedAlike(w, lib, cli);
+    let deep: unknown = [];
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    const d = deep as never;
+    for (const id of [{}, new Date(), true, 10n, d] as never[]) {
+      expect(await same((o) => o.dags.trigger(id), (c) => c.dags.trigger(id))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
+      await same((o) => o.dags.grid(id), (c) => c.dags.grid(id));
+      await same((o) => o.dags.next(id), (c) => c.dags.next(id));
+      await same((o) => o.dags.backfill(id, { from: at, to: at }), (c) => c.dags.backfill(id, { from: at, to: at }));
+      await same((o) => o.dags.pause(id), (c) => c.dags.pause(id));
+      await same((o) => o.dags.resume(id), (c) => c.dags.resume(id));
+    }
+    expect(await same((o) => o.dags.attempts(1, Symbol('x') as never), (c) => c.dags.attempts(1, Symbol('x') as never))).toMatchObject({ details: [{ path: 'task' }] });
+    expect(await same((o) => o.dags.run(d), (c) => c.dags.run(d))).toMatchObject({ details: [{ path: 'run' }] });
+    await same((o) => o.dags.cancel(d), (c) => c.dags.cancel(d));
+    await same((o) => o.dags.restart(d), (c) => c.dags.restart(d));
+    expect(await same(async (o) => o.schedules.preview({ cron: '0 0 * * *', from: new Date(Number.NaN) }), (c) => c.schedules.preview({ cron: '0 0 * * *', from: new Date(Number.NaN) }))).toMatchObject({ details: [{ path: 'from' }] });
+    await same(async (o) => o.schedules.preview({ cron: '0 0 * * *', from: new Date(-8.64e15) }), (c) => c.schedules.preview({ cron: '0 0 * * *', from: new Date(-8.64e15) }));
+    await same(async (o) => o.schedules.preview({ cron: '0 0 * * *', from: d }), (c) => c.schedules.preview({ cron: '0 0 * * *', from: d }));
+    expect(await same((o) => o.schedules.next(d), (c) => c.schedules.next(d))).toMatchObject({ details: [{ path: 'id' }] });
+    await same((o) => o.schedules.backfills(d), (c) => c.schedules.backfills(d));
+    await same((o) => o.schedules.progress(d), (c) => c.schedules.progress(d));
+    await same((o) => o.schedules.cancelBackfill(d), (c) => c.schedules.cancelBackfill(d));
+    for (const source of [null, 5, {}, new Date()] as never[]) expect(await same((o) => o.importTasks(source), (c) => c.importTasks(source))).toMatchObject({ details: [{ path: 'source' }] });
+    for (const cooldowns of [Symbol('x'), () => 1, Number.NaN] as never[]) {
+      const opts = { dryRun: true, cooldowns };
+      expect(await same((o) => o.visits.grabNextVisits('git', 1, 'oldest_scheduled_first', opts), (c) => c.visits.grabNextVisits('git', 1, 'oldest_scheduled_first', opts))).toMatchObject({ details: [{ path: 'cooldowns' }] });
+    }
+    const old = { id: w.lister, updated: new Date('-004714-01-01T00:00:00Z') };
+    expect(await same((o) => o.visits.updateLister(old), (c) => c.visits.updateLister(old))).toMatchObject({ details: [{ path: 'updated' }] });
+    expect(await same((o) => o.createTask(input, [] as never), (c) => c.createTask(input, [] as never))).toMatchObject({ details: [{ path: 'options' }] });
+  });
 });

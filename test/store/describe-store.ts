@@ -25,6 +25,7 @@ import { visitCases } from './visits.case.js';
 import { scheduleCases } from './schedules.case.js';
 import { workerRegistryCases } from './workers.case.js';
 import { badValueCases } from './bad-values.case.js';
+import { inputKindCases } from './input-kinds.case.js';
 import { alertCases } from './alerts.case.js';
 
 export interface StoreUnderTest {
@@ -62,5 +63,6 @@ export function describeStore(sut: StoreUnderTest): void {
     alertCases(sut);
     workerRegistryCases(sut);
     badValueCases(sut);
+    inputKindCases(sut);
   });
 }
