@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi.js';
 import { apiRoutes } from './api-routes.js';
 import { parseContract, type Route } from './routes.js';
 import { staticFiles } from './static-files.js';
+import { reservedParamValues } from './fixed-segments.js';
 import { bodyOptional } from './body-optional.js';
 import { parseTasksBody, textOf, utf8Text } from './large-body.js';
 import { bodyLimit } from './body-limit.js';
@@ -265,7 +266,8 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   });
 
   const stopping = opts.stopping ?? (() => false);
-  for (const r of apiRoutes) mount(app, orrery, r, stopping);
+  const reserved = reservedParamValues(apiRoutes);
+  for (const r of apiRoutes) mount(app, orrery, r, stopping, reserved.get(r));
   if (opts.webRoot) {
     const web = staticFiles(opts.webRoot);
     app.get('*', async (c) => (await web(c)) ?? send(c, new HttpError('not_found', `no route ${c.req.method} ${c.req.path}`)));
@@ -273,12 +275,16 @@ export function createHttpApp(orrery: Orrery, opts: HttpOptions = {}): Hono {
   return app;
 }
 
-function mount(app: Hono, orrery: Orrery, r: Route, stopping: () => boolean): void {
+/** `reserved`: the values each path parameter of the route must not take (fixed-segments.ts): such a path is no route. */
+function mount(app: Hono, orrery: Orrery, r: Route, stopping: () => boolean, reserved: ReadonlyMap<string, ReadonlySet<string>> | undefined): void {
   const path = `/api${r.path}`;
   const limit = bodyLimit(r.largeBody ? LARGE_BODY_LIMIT : BODY_LIMIT);
   // A streamed body is bounded by its handler (per line), not as a whole.
   const limited = r.streamBody ? async (_c: Context, next: () => Promise<void>) => next() : limit;
   app.on(r.method.toUpperCase(), path, limited, async (c) => {
+    for (const [name, values] of reserved ?? []) {
+      if (values.has(c.req.param(name) ?? '')) throw new HttpError('not_found', `no route ${c.req.method} ${c.req.path}`);
+    }
     const rawQuery = singleQueryValues(c.req.queries(), c.req.url);
     checkStorableParams(c.req.param() as Record<string, string>, rawQuery);
     const params: Record<string, unknown> = {};
