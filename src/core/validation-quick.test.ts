@@ -129,7 +129,7 @@ describe('quickTaskInput, the fast path of task validation', () => {
   it('declines everything zod rejects, so the errors are zod own', () => {
     for (const input of BAD_OR_ODD) agrees(input);
     const err = outcome(() => validateTask({ type: 5, policy: 'weekly', bogus: 1 }, TYPES, AT, 'tasks[3]'));
-    expect(err).toMatchObject({ error: 'tasks[3].type: Invalid input: expected string, received number (and 2 more problems)', code: 'validation_error' });
+    expect(err).toMatchObject({ error: 'tasks[3].type: must be a string (and 2 more problems)', code: 'validation_error' });
   });
 
   it('agrees with zod on random mixes of good and bad fields', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
 import { durationMsProblem, parseDuration } from './durations.js';
-import { ValidationError, fieldPath, invalid, type ErrorDetail } from './errors.js';
+import { ValidationError, invalid, type ErrorDetail } from './errors.js';
 import { instantProblem, parseInstant } from './instants.js';
 import {
   PRIORITIES,
@@ -19,6 +19,7 @@ import { firstOccurrence, normaliseSchedule } from './schedule.js';
 import { parseRateLimit } from './limits.js';
 import { MAX_KEY_WEIGHT, MAX_WEIGHTED_KEYS } from './fair-share.js';
 import { UNIQUE_BY, debouncedIdentity, flowControlOf, type Debounce, type UniqueWindow } from './flow-control.js';
+import { detailsOfIssues, safeParseWorded } from './zod-issues.js';
 import { INT4_MAX, assertStorable, isStorableText, textProblem } from './storable.js';
 import { TASK_TYPE_NAME, sortedWeights, ON_CONFLICT_MODES, PROTO_KEY, assertJson, fromDetails, type OnConflict } from './json-checks.js';
 
@@ -525,28 +526,8 @@ function scheduleIdentity(normal: Schedule, given: unknown): unknown {
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, path: string): z.output<S> {
-  const r = schema.safeParse(input);
+  const r = safeParseWorded(schema, input);
   if (r.success) return r.data;
-  const details: ErrorDetail[] = [];
-  const add = (issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]) => {
-    for (const issue of issues) {
-      const at = [...prefix, ...issue.path];
-      const base = fieldPath(path, at);
-      // A union (`"100/1m"` or `{ count, perMs }`): the problems of the form the input has, when one has it.
-      const branch = issue.code === 'invalid_union' ? unionBranchOf(issue.errors) : undefined;
-      if (branch) add(branch, at);
-      else if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) details.push({ path: base ? `${base}.${key}` : key, message: 'unknown field' });
-      } else details.push({ path: base, message: issue.message });
-    }
-  };
-  add(r.error.issues, []);
-  throw fromDetails(details);
-}
-
-/** Of a failed union's branches, the only one whose problems are not the input's type itself. */
-function unionBranchOf(branches: ReadonlyArray<readonly z.core.$ZodIssue[]>): readonly z.core.$ZodIssue[] | undefined {
-  const shaped = branches.filter((b) => b.length > 0 && !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
-  return shaped.length === 1 ? shaped[0] : undefined;
+  throw fromDetails(detailsOfIssues(r.error.issues, path));
 }
 

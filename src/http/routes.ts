@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ValidationError, fieldPath, type ErrorDetail } from '../core/errors.js';
+import { ValidationError, type ErrorDetail } from '../core/errors.js';
+import { detailsOfIssues, safeParseWorded } from '../core/zod-issues.js';
 import { taskTypeInputDocSchema } from '../core/validation.js';
 import { TaskInputDoc } from './doc-schemas.js';
 import type { Orrery } from '../engine/service.js';
@@ -56,17 +57,13 @@ export interface Route {
   handler: (orrery: Orrery, input: { params: Record<string, unknown>; query: any; body: any; trace?: Context | undefined; signal?: AbortSignal; stopping?: boolean }) => Promise<RouteResult>;
 }
 
-/** Parses with a contract, turning zod issues into a ValidationError that names each field. */
+/** Parses with a contract, turning zod issues into a ValidationError that names each field (one problem per field). */
 export function parseContract<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const r = schema.safeParse(value);
+  const r = safeParseWorded(schema, value);
   if (r.success) return r.data;
-  const details: ErrorDetail[] = r.error.issues.flatMap((i) => {
-    const base = fieldPath(where, i.path);
-    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: 'unknown field' }));
-    return [{ path: base, message: i.message }];
-  });
+  const details = detailsOfIssues(r.error.issues, where);
   const first = details[0]!;
-  throw new ValidationError(`${first.path}: ${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`, details);
+  throw new ValidationError(`${first.path ? `${first.path}: ` : ''}${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}`, details);
 }
 
 const taskId = S.pathId('a task id');

@@ -49,7 +49,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
       // A line with several problems names each of them, in the same form, and still says nothing was written.
       const two = await runCli(['task', 'import', file(line(0, { priority: 'x', retriesLeft: -1 })), ...db]);
       expect(two.code).toBe(2);
-      expect(two.stderr).toMatch(/^orrery: line 3002: priority: Invalid option: expected one of "high"\|"normal"\|"low"; retriesLeft: must not be negative; nothing written\n$/m);
+      expect(two.stderr).toMatch(/^orrery: line 3002: priority: must be "high", "normal" or "low"; retriesLeft: must not be negative; nothing written\n$/m);
       expect(await countTasks(db)).toBe(0);
 
       const ok = await runCli(['task', 'import', file(), ...db]);

@@ -502,7 +502,9 @@ describe('request bodies against the document', () => {
       const e = errorOf(x.body);
       // Only contract-level problems (not e.g. an unknown task type, which the schema cannot know).
       const structural = e.details.some(
-        (d) => d.message === 'unknown field' || /expected|Invalid option|Too (small|big)|must be an ISO 8601 instant/.test(d.message),
+        (d) =>
+          d.message === 'unknown field' ||
+          /expected|^required$|^must be (a string|a number|an integer|true or false|an array|an object|"[^"]*"(, "[^"]*")*( or "[^"]*")?)$|^must be (at most|at least|less than|greater than) -?\d+$|^must not be negative$|^(at most|at least) \d+ (characters|items)$|must be an ISO 8601 instant/.test(d.message),
       );
       if (!structural) continue;
       const schema = doc.paths[x.template!]![x.method.toLowerCase()]!.requestBody!.content['application/json']!.schema;
