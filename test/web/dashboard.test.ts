@@ -836,6 +836,23 @@ describe('web dashboard (headless chromium)', () => {
     }
   });
 
+  it('a long name with no break point wraps in its cell and heading: no column is pushed off-screen, the page never scrolls sideways', async () => {
+    const long = `a.b:c-${'z'.repeat(122)}`; // 128 characters, the longest name a type may have
+    await server.api('POST', '/task-types', { name: long, defaultIntervalMs: 86_400_000 });
+    await server.api('POST', '/tasks', { type: long, arguments: { args: ['wide'], kwargs: {} } });
+    for (const path of [`/tasks?type=${encodeURIComponent(long)}`, '/', `/types/${encodeURIComponent(long)}`]) {
+      await page.goto(`${server.url}${path}`);
+      await page.locator('td, th, h1').filter({ hasText: long }).first().waitFor();
+      // Before: the type column took 982 px of 1400 and the type's page scrolled sideways (1676 px).
+      const widths = await page.evaluate(() => ({
+        page: document.scrollingElement!.scrollWidth - document.scrollingElement!.clientWidth,
+        tables: [...document.querySelectorAll('table')].map((t) => t.scrollWidth - t.parentElement!.clientWidth),
+      }));
+      expect(widths, path).toEqual({ page: 0, tables: widths.tables.map(() => 0) });
+    }
+    expect(errors).toEqual([]);
+  });
+
   it('asks for the API token once when serve has --token, and keeps it for the tab', async () => {
     const secured = await startServe(dir, 'secured', ['--token', 's3cret'], 's3cret');
     try {

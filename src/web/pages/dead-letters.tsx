@@ -92,7 +92,7 @@ export function DeadLetters() {
                       <input type="checkbox" aria-label={`Select task ${task.id}`} checked={selected.has(task.id)} onChange={(e) => toggle(task.id, (e.target as HTMLInputElement).checked)} />
                     </td>
                     <td class="num"><a href={`/tasks/${task.id}`}>#{task.id}</a></td>
-                    <td>{task.type}</td>
+                    <td class="name">{task.type}</td>
                     <td class="args"><code>{args(task.arguments)}</code></td>
                     <td>{task.disabledReason?.replace(/_/g, ' ')}</td>
                     <td class="error-cell" title={lastError ? withInstants(lastError.split('\n')[0]!) : undefined}><div class="clamp">{lastError ? withInstants(lastError.split('\n')[0]!) : '—'}</div></td>

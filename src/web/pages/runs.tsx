@@ -169,11 +169,11 @@ export function RunList({ query }: { query: URLSearchParams }) {
                     </td>
                     <td><a href={`/runs/${r.backendId}`} title={r.backendId}>#{r.id}</a></td>
                     <td class="num"><a href={`/tasks/${r.task}`} aria-label={`task #${r.task}`}>#{r.task}</a></td>
-                    <td>{r.type}</td>
+                    <td class="name">{r.type}</td>
                     <td><Status value={r.status} /></td>
                     <td class="num">{r.attempt}</td>
                     <td title={instant(r.ended)}>{r.ended ? ago(r.ended, now) : '—'}</td>
-                    <td>{r.worker ?? '—'}</td>
+                    <td class="name">{r.worker ?? '—'}</td>
                     <td class="error-cell" title={r.error ? withInstants(r.error.split('\n')[0]!) : undefined}><div class="clamp">{r.error ? withInstants(r.error.split('\n')[0]!) : '—'}</div></td>
                   </tr>
                 ))}

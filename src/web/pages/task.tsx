@@ -169,7 +169,7 @@ export function TaskPage({ id }: { id: number }) {
                     <td><a href={`/runs/${encodeURIComponent(r.backendId)}`}>#{r.id}</a></td>
                     <td><Status value={r.status} /></td>
                     <td class="num">{r.attempt}</td>
-                    <td>{r.worker ? <code>{r.worker}</code> : '—'}</td>
+                    <td class="name">{r.worker ? <code>{r.worker}</code> : '—'}</td>
                     <td title={instant(r.scheduled)}>{ago(r.scheduled, now)}</td>
                     <td class="num">{r.started ? duration(between(r.started, r.ended ?? new Date(now))) : '—'}</td>
                     <td class="error-cell">{r.error ? withInstants(r.error) : ''}</td>

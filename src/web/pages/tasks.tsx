@@ -230,7 +230,7 @@ export function TaskList({ query }: { query: URLSearchParams }) {
                   {rows.map((t) => (
                     <tr key={t.id} data-task={t.id}>
                       <td class="num"><a href={`/tasks/${t.id}`}>#{t.id}</a></td>
-                      <td>{t.type}</td>
+                      <td class="name">{t.type}</td>
                       <td class="args"><code>{args(t.arguments)}</code></td>
                       <td><Status value={t.status} />{t.disabledReason ? <small> ({t.disabledReason.replace(/_/g, ' ')})</small> : null}{t.paused ? <small class="paused" title={`paused since ${instant(t.paused.at)}${t.paused.reason ? `: ${t.paused.reason}` : ''}`}> (paused)</small> : null}</td>
                       <td>{t.priority ?? '—'}</td>

@@ -86,7 +86,7 @@ export function Visits() {
                   return ms.map((m) => (
                     <tr key={`${l.id}/${m.visitType}`}>
                       <th scope="row">{names.get(l.id)}</th>
-                      <td>{m.visitType}</td>
+                      <td class="name">{m.visitType}</td>
                       <td class="num">{m.originsKnown}</td>
                       <td class="num">{m.originsEnabled}</td>
                       <td class="num">{m.originsNeverVisited}</td>
@@ -234,7 +234,7 @@ function OriginDetails({ url, visitType }: { url: string; visitType: string }) {
                 {data.listed.map((o) => (
                   <tr key={`${o.listerId}/${o.visitType}`}>
                     <th scope="row">{names.get(o.listerId) ?? o.listerId}</th>
-                    <td>{o.visitType}</td>
+                    <td class="name">{o.visitType}</td>
                     <td>{o.enabled ? 'yes' : 'no'}</td>
                     <td>{instant(o.firstSeen)}</td>
                     <td>{instant(o.lastSeen)}</td>
