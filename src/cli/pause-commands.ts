@@ -1,10 +1,11 @@
+import { oneLine } from '../core/terminal-text.js';
 import type { Command } from 'commander';
 import type { TypePause } from '../core/model.js';
 import { addDb, parseId, printJson, withOrrery, type DbOpts, type Io } from './common.js';
 
 type PauseOpts = DbOpts & { reason?: string; json?: boolean };
 
-const since = (p: TypePause) => `since ${p.at.toISOString()}${p.reason ? ` (${p.reason})` : ''}`;
+const since = (p: TypePause) => `since ${p.at.toISOString()}${p.reason ? ` (${oneLine(p.reason)})` : ''}`;
 
 /** `orrery task pause|resume ID`: a task's schedule held and released (docs/operations.md#pause-a-task-or-a-dag). */
 export function addTaskPauseCommands(cmd: Command, io: Io): void {

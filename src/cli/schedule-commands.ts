@@ -1,3 +1,4 @@
+import { oneLine } from '../core/terminal-text.js';
 import { Command } from 'commander';
 import type { Preview } from '../core/schedule-preview.js';
 import type { Orrery } from '../engine/service.js';
@@ -122,7 +123,7 @@ export function addDagScheduleCommands(cmd: Command, io: Io): void {
       if (!o.json || o.follow) say(`backfill of DAG ${id}: ${runs.length} run${runs.length === 1 ? '' : 's'} (${runs[0]!.id}..${runs.at(-1)!.id}) from ${iso(runs[0]!.execTs)} to ${iso(runs.at(-1)!.execTs)}\n`);
       // A paused DAG starts none of them: say so rather than wait without a word (on stderr with --json).
       const { paused } = await orrery.dags.get(id, 0);
-      if (paused) say(`DAG ${id} is paused (${paused.reason || 'no reason given'}): these runs start once it is resumed (orrery dag resume ${id})\n`);
+      if (paused) say(`DAG ${id} is paused (${paused.reason ? oneLine(paused.reason) : 'no reason given'}): these runs start once it is resumed (orrery dag resume ${id})\n`);
       if (o.follow) {
         const ended = await followDagRuns(orrery, runs, say);
         if (o.json) printJson(io, ended);

@@ -1,3 +1,4 @@
+import { oneLine } from '../core/terminal-text.js';
 import { Command } from 'commander';
 import { invalid } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
@@ -101,7 +102,7 @@ export function taskTypeCommands(io: Io): Command {
   ).action(async (name: string, o: DbOpts & { reason?: string; json?: boolean }) => {
     const type = await withOrrery(o, (orrery) => orrery.pauseTaskType(name, o.reason !== undefined ? { reason: o.reason } : {}));
     if (o.json) printJson(io, type);
-    else io.out(`paused task type ${type.name} since ${type.paused!.at.toISOString()}${type.paused!.reason ? ` (${type.paused!.reason})` : ''}\n`);
+    else io.out(`paused task type ${type.name} since ${type.paused!.at.toISOString()}${type.paused!.reason ? ` (${oneLine(type.paused!.reason)})` : ''}\n`);
   });
 
   addDb(
@@ -152,7 +153,7 @@ export function taskTypeCommands(io: Io): Command {
     for (const t of types) {
       io.out(`${t.name}: ${t.backendName}\n`);
       if (t.description) io.out(`  ${t.description}\n`);
-      if (t.paused) io.out(`  paused since ${t.paused.at.toISOString()}${t.paused.reason ? `: ${t.paused.reason}` : ''}\n`);
+      if (t.paused) io.out(`  paused since ${t.paused.at.toISOString()}${t.paused.reason ? `: ${oneLine(t.paused.reason)}` : ''}\n`);
       io.out(`  interval: ${intervals(t)}\n  backoff factor: ${t.backoffFactor}\n  max queue length: ${queue(t)}\n`);
       io.out(`  retries: ${t.numRetries} (delay ${dur(t.retryDelayMs)})\n  timeout: ${dur(t.timeoutMs)}\n  lease: ${dur(t.leaseMs)}\n`);
       io.out(`  max abandons: ${t.maxAbandons}\n`);

@@ -29,6 +29,12 @@ describe('orrery task-type edit | pause | resume | delete', () => {
     expect((await runJson(['task', 'list', '--no-paused', '--json', ...t.db])).map((x: { id: number }) => x.id)).toEqual([2]);
     expect(await runOk(['task', 'bulk', 'disable', '--paused', '--dry-run', ...t.db])).toBe('disable would take 1 task (dry run: nothing changed)\n');
     expect(await runOk(['task', 'resume', '1', ...t.db])).toMatch(/^resumed task 1; next run \S+Z\n$/);
+    // A reason holding a newline or a tab is quoted escaped: the confirmation stays one line (hostile-data audit).
+    expect(await runOk(['task', 'pause', '1', '--reason', 'disk\nfull\tagain', ...t.db])).toMatch(/^paused task 1 since \S+Z \(disk\\nfull\\tagain\)\n$/);
+    expect(await runOk(['task-type', 'pause', 'fetch', '--reason', 'a\u001b[2Jb', ...t.db])).toMatch(/^paused task type fetch since \S+Z \(a\\u001b\[2Jb\)\n$/);
+    expect(await runOk(['task-type', 'list', '-v', ...t.db])).toMatch(/paused since \S+Z: a\\u001b\[2Jb\n/);
+    await runOk(['task-type', 'resume', 'fetch', ...t.db]);
+    await runOk(['task', 'resume', '1', ...t.db]);
     expect(await runOk(['task', 'resume', '1', ...t.db])).toMatch(/^task 1 was not paused; next run \S+Z\n$/);
     expect((await runJson(['task', 'resume', '1', '--json', ...t.db])).paused).toBeNull();
     const busy = await runCli(['task-type', 'delete', 'fetch', ...t.db]);
