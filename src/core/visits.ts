@@ -7,7 +7,7 @@ import { FINISHED_TASK_STATUSES, type TaskRun, type TaskStatus } from './model.j
 import { MAX_DURATION_MS } from './durations.js';
 import { earlier } from './instants.js';
 import { TASK_TYPE_NAME } from './json-checks.js';
-import { assertStorable, assertText } from './storable.js';
+import { assertStorable, assertText, utf8Length } from './storable.js';
 
 export const VISIT_STATUSES = ['successful', 'failed', 'not_found'] as const;
 export type VisitStatus = (typeof VISIT_STATUSES)[number];
@@ -199,7 +199,11 @@ export function cooldownThresholds(at: Date, c: VisitCooldowns): CooldownThresho
 // --- validation -------------------------------------------------------------------------------------
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const MAX_URL_LENGTH = 4096;
+/**
+ * Longest origin URL, in UTF-8 bytes: PostgreSQL indexes an origin by its URL (a btree entry holds at
+ * most 2,704 bytes with the lister id and the visit type beside it), and both stores take the same input.
+ */
+export const MAX_URL_BYTES = 2048;
 
 export function checkListerId(v: unknown, path = 'listerId'): string {
   if (typeof v !== 'string' || !UUID.test(v)) throw invalid(path, 'must be a lister id (a UUID)');
@@ -212,7 +216,9 @@ export function checkVisitType(v: unknown, path = 'visitType'): string {
 }
 
 export function checkUrl(v: unknown, path = 'url'): string {
-  if (typeof v !== 'string' || v.trim() === '' || v.length > MAX_URL_LENGTH) throw invalid(path, `must be a non-empty string of at most ${MAX_URL_LENGTH} characters`);
+  if (typeof v !== 'string' || v.trim() === '' || v.length > MAX_URL_BYTES || utf8Length(v) > MAX_URL_BYTES) {
+    throw invalid(path, `must be a non-empty string of at most ${MAX_URL_BYTES} bytes of UTF-8 (${MAX_URL_BYTES} ASCII characters)`);
+  }
   assertText(v, path);
   return v;
 }

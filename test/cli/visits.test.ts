@@ -152,7 +152,7 @@ describe('orrery lister / origin / visit-scheduler', () => {
     writeFileSync(file, '{"url":"https://ok","visitType":"git"}\n\n{"url":"","visitType":"git"}\n');
     const r = await runCli(['origin', 'record', lister.id, '--file', file, ...db.db]);
     expect(r.code).toBe(2);
-    expect(errorLines(r.stderr)).toEqual(['orrery: --file: line 3: url: must be a non-empty string of at most 4096 characters']);
+    expect(errorLines(r.stderr)).toEqual(['orrery: --file: line 3: url: must be a non-empty string of at most 2048 bytes of UTF-8 (2048 ASCII characters)']);
     const two = join(db.dir, 'two-bad.jsonl');
     writeFileSync(two, '{"url":"","visitType":"git"}\n{"url":"https://ok","visitType":"Bad Type!"}\n');
     const r2 = await runCli(['origin', 'record', lister.id, '--file', two, ...db.db]);
@@ -189,7 +189,7 @@ describe('orrery lister / origin / visit-scheduler', () => {
     ]);
     // One origin from the arguments: the field alone.
     const one = await runCli(['origin', 'record', lister.id, '', 'git', ...db.db]);
-    expect(errorLines(one.stderr)).toEqual(['orrery: url: must be a non-empty string of at most 4096 characters']);
+    expect(errorLines(one.stderr)).toEqual(['orrery: url: must be a non-empty string of at most 2048 bytes of UTF-8 (2048 ASCII characters)']);
     expect(await runJson(['origin', 'list', '--json', ...db.db])).toEqual(before);
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import type { StoreUnderTest } from './describe-store.js';
@@ -242,6 +243,24 @@ export function badValueCases(sut: StoreUnderTest): void {
       const deep = (n: number): unknown => (n === 0 ? 1 : { k: deep(n - 1) });
       await expect(orrery.visits.recordListedOrigins([{ ...origin, extraLoaderArguments: deep(128) }] as never)).rejects.toMatchObject(named('origins[0].extraLoaderArguments'));
       await orrery.visits.recordListedOrigins([{ ...origin, extraLoaderArguments: deep(127) }] as never);
+    });
+
+    it('an origin URL past 2,048 bytes of UTF-8 is refused on both stores before anything is written (PostgreSQL failed past its 2,704-byte index entry)', async () => {
+      const { orrery } = await setup([]);
+      const lister = await orrery.visits.getOrCreateLister('l');
+      // Text that does not compress (PostgreSQL compresses a long index entry before it measures it).
+      const noise = (n: number) => randomBytes(n).toString('base64url').slice(0, n);
+      const at = (bytes: number, unit?: string) => `https://x.org/${unit ? unit.repeat(Math.floor((bytes - 14) / Buffer.byteLength(unit))) : noise(bytes - 14)}`;
+      const longest = at(2048);
+      expect(Buffer.byteLength(longest)).toBe(2048);
+      await orrery.visits.recordListedOrigins([{ listerId: lister.id, url: longest, visitType: 'git' }]);
+      await orrery.visits.recordVisit(longest, 'git', 'failed');
+      for (const url of [at(2049 + 1), at(3000), at(4000, 'é'), at(2700, '€')]) {
+        await expect(orrery.visits.recordListedOrigins([{ listerId: lister.id, url: 'https://ok', visitType: 'git' }, { listerId: lister.id, url, visitType: 'git' }]))
+          .rejects.toMatchObject({ code: 'validation_error', message: expect.stringMatching(/^origins\[1\]\.url: must be a non-empty string of at most 2048 bytes of UTF-8/) });
+        await expect(orrery.visits.recordVisit(url, 'git', 'failed')).rejects.toMatchObject({ code: 'validation_error' });
+      }
+      expect((await orrery.visits.getListedOrigins({ limit: 10 })).origins.map((o) => o.url)).toEqual([longest]);
     });
 
     it('a lister state that JSON writes as a string (a Date, a String object) is refused, and the lister stays readable', async () => {

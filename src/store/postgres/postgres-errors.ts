@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OrreryError, StorageError, StorageReadOnlyError, StorageUnavailableError, invalid, isNetworkError } from '../../core/errors.js';
+import { OrreryError, StorageError, StorageReadOnlyError, StorageUnavailableError, ValidationError, invalid, isNetworkError } from '../../core/errors.js';
 import { instantText } from './postgres-literals.js';
 
 /**
@@ -66,6 +66,9 @@ export function translatePgError(e: unknown): unknown {
     const type = /^Key \(type\)=\((.*)\) is not present/.exec(String((e as { detail?: unknown }).detail ?? ''))?.[1] ?? '';
     return invalid('type', `unknown task type "${type}"`);
   }
+  // 54000 program_limit_exceeded (an index entry past 2,704 bytes): input too large to store, refused as
+  // bad input (exit 2, a 400), not an unexpected failure; the checks of the input are meant to come first.
+  if (code === '54000') return new ValidationError(`a value is too large for the PostgreSQL store (54000: ${(e as Error).message})`, []);
   const transient =
     (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && unavailableSqlstate(code)) ||
     loginRefusedSqlstate(code) ||
