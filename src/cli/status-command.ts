@@ -82,6 +82,10 @@ async function remoteStatus(url: string, token: string | null, minutes: number, 
     // The server's instant: the run rates' `at` ends their last whole minute, later than the reading.
     const { at, ...waiting } = alerts;
     return assembleStatus({ at, minutes, types, queues, due, rates: rates.rates, workers, alerts: waiting });
+  } catch (e) {
+    // Answers of another shape (a server that answers JSON but is not Orrery): said, not a bare TypeError.
+    if (e instanceof TypeError && !(e as { cause?: unknown }).cause) throw new Error(`orrery server ${url} did not answer as an Orrery server does (${e.message}): is the URL an Orrery server's?`);
+    throw e;
   } finally {
     client.close();
   }

@@ -1,10 +1,12 @@
 import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { ConflictError, ValidationError, type ErrorDetail } from '../core/errors.js';
 import type { ImportProgress, TaskImportSummary } from '../engine/task-import.js';
 import { serverBase } from '../http/client.js';
+import { isSetupError } from '../http/client-transport.js';
+import { checkedSummary } from '../http/task-client.js';
+import { postStream, type TextAnswer } from '../http/stream-upload.js';
 import { addDb, envToken, instantArg, printJson, serverUrlArg, tokenArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 interface ImportOpts extends DbOpts {
@@ -89,25 +91,27 @@ async function* countingLines(source: AsyncIterable<Uint8Array>, progress: Progr
 }
 
 async function importRemote(url: string, token: string | null, body: AsyncIterable<Uint8Array>): Promise<TaskImportSummary> {
-  let res: Response;
+  const base = serverBase(url);
+  let res: TextAnswer;
   try {
-    res = await fetch(`${serverBase(url)}/api/tasks/import`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: Readable.toWeb(Readable.from(body)) as ReadableStream<Uint8Array>,
-      duplex: 'half',
-    } as RequestInit);
+    // Node's HTTP client, not fetch: fetch never settled when the server closed the connection during
+    // the upload, and the command exited with status 13 and no word.
+    const headers = { 'content-type': 'application/x-ndjson', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    res = await postStream(`${base}/api/tasks/import`, headers, body, new AbortController().signal);
   } catch (e) {
-    throw new Error(`cannot reach ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    const code = (e as { code?: string }).code;
+    if (isSetupError(code)) throw new Error(`orrery server ${base} cannot be used over TLS (${code}): is it a plain http:// server, or is its certificate not trusted here?`);
+    throw new Error(`cannot reach ${url}: ${(e as Error).message}${code && !(e as Error).message.includes(code) ? ` (${code})` : ''}`);
   }
-  const text = await res.text();
+  const { text } = res;
+  const ok = res.status >= 200 && res.status < 300;
   let parsed: { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | TaskImportSummary | null = null;
   try {
     parsed = JSON.parse(text) as never;
   } catch {
     // not JSON: reported below
   }
-  if (res.ok && parsed && !('error' in parsed)) return parsed as TaskImportSummary;
+  if (ok && parsed && !('error' in parsed)) return checkedSummary(parsed, base);
   const e = (parsed as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;
   if (e?.code === 'validation_error') throw new ValidationError(e.message ?? 'invalid input', e.details ?? []);
   if (e?.code === 'conflict') throw new ConflictError(e.message ?? 'conflict', e.details ?? []);

@@ -19,6 +19,7 @@ import { assertText } from '../core/storable.js';
 import { HttpError } from './errors.js';
 import { apiTokenProblem, serverUrlProblem } from './connection-checks.js';
 import { parseApiJson, requestJson } from './client-json.js';
+import type { TextAnswer } from './stream-upload.js';
 
 const ERRORS: Record<string, new (m: string, d: ErrorDetail[]) => OrreryError> = {
   validation_error: ValidationError,
@@ -134,18 +135,16 @@ export abstract class ClientTransport {
    * One request and its JSON answer: a network failure is a StorageUnavailableError (worth retrying),
    * an error status the server's error rebuilt (toError), a 2xx answer that is not JSON an HttpError.
    */
-  protected async exchange<T>(url: string, init: RequestInit, timeoutMs: number | null = this.timeoutMs, signal?: AbortSignal): Promise<T> {
+  protected async exchange<T>(url: string, init: RequestInit, timeoutMs: number | null = this.timeoutMs, signal?: AbortSignal, send: Sender = fetchText): Promise<T> {
     if (this.closing.signal.aborted) throw closedError();
     signal?.throwIfAborted();
     // One controller per request: aborted by close() (through inFlight) or by the timeout, whichever comes first.
     const abort = new AbortController();
     this.inFlight.add(abort);
     const timer = timeoutMs === null ? null : setTimeout(() => abort.abort(TIMED_OUT), timeoutMs);
-    let res: Response;
-    let text: string;
+    let res: TextAnswer;
     try {
-      res = await fetch(url, { ...init, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
-      text = await res.text();
+      res = await send(url, { ...init, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
     } catch (e) {
       if (abort.signal.reason === CLOSED) throw closedError();
       if (signal?.aborted) throw signal.reason;
@@ -167,7 +166,8 @@ export abstract class ClientTransport {
       if (timer !== null) clearTimeout(timer);
       this.inFlight.delete(abort);
     }
-    if (!res.ok) {
+    const { text } = res;
+    if (res.status < 200 || res.status > 299) {
       const body = parseBody(text) as { error?: { code?: string; message?: string } } | null;
       // A route the server does not have: an older Orrery, or a URL whose path leads elsewhere.
       if (res.status === 404 && body?.error?.code === 'not_found' && body.error.message?.startsWith('no route')) {
@@ -205,7 +205,7 @@ export function serverBase(url: string): string {
 }
 
 /** Codes of a connection that can never work as configured: TLS and certificate errors (OpenSSL's and Node's). */
-function isSetupError(code: string | undefined): boolean {
+export function isSetupError(code: string | undefined): boolean {
   return code !== undefined && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ERR_OSSL_)/.test(code);
 }
 
@@ -219,4 +219,37 @@ export function runPath(backendId: unknown, rest = ''): string {
   assertText(backendId, 'backendId');
   if (backendId === '.' || backendId === '..') throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
   return `/runs/${encodeURIComponent(backendId)}${rest}`;
+}
+
+/** How an exchange sends its request: fetch, or postStream for a streamed upload (stream-upload.ts). */
+export type Sender = (url: string, init: RequestInit & { signal: AbortSignal }) => Promise<TextAnswer>;
+
+/** A request through fetch, answered as text. */
+const fetchText: Sender = async (url, init) => {
+  const res = await fetch(url, init);
+  return { status: res.status, text: await res.text() };
+};
+
+/**
+ * How a streamed upload (an import) is sent: under Node, over Node's own HTTP client (stream-upload.ts,
+ * loaded when first needed and never bundled for the dashboard), since fetch never settled when the
+ * server closed the connection during the upload; elsewhere, fetch with the body as a stream.
+ */
+export async function uploadSender(body: AsyncIterable<Uint8Array>): Promise<Sender> {
+  if (typeof process === 'undefined' || typeof process.versions?.node !== 'string') {
+    return (url, init) => {
+      const it = body[Symbol.asyncIterator]();
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          const r = await it.next();
+          if (r.done) c.close();
+          else c.enqueue(r.value);
+        },
+      });
+      return fetchText(url, { ...init, body: stream, duplex: 'half' } as RequestInit & { signal: AbortSignal });
+    };
+  }
+  const path = './stream-upload.js';
+  const { postStream } = (await import(/* @vite-ignore */ path)) as typeof import('./stream-upload.js');
+  return (url, init) => postStream(url, init.headers as Record<string, string>, body, init.signal);
 }

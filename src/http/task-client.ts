@@ -18,8 +18,9 @@ import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.
 import type { ArchiveSummary } from '../engine/archiving.js';
 import type { ArchivedRun, ArchivedRunFilter } from '../store/archive-store.js';
 import type { TaskFilter } from '../store/store.js';
-import { ClientTransport, runPath } from './client-transport.js';
+import { ClientTransport, runPath, uploadSender } from './client-transport.js';
 import { iso } from './client-json.js';
+import { HttpError } from './errors.js';
 
 /** A page of `GET /api/tasks` as the library's `findTasks` answers it: `{ tasks, nextCursor, partial }`. */
 export type TaskPage = TaskSearchPage<Task>;
@@ -177,21 +178,14 @@ export abstract class TaskClient extends ClientTransport {
     checkFlag(opts.ids, 'ids');
     checkImportSource(body); // as the library (null was a TypeError)
     const source = body as string | AsyncIterable<unknown> | Iterable<unknown>;
-    const it = typeof source === 'string' ? null : Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
     const encoder = new TextEncoder();
-    const stream = it === null ? (body as string) : new ReadableStream<Uint8Array>({
-      async pull(c) {
-        const r = await it.next();
-        if (r.done) c.close();
-        else c.enqueue(importChunk(r.value, encoder)); // as the library: text or bytes
-      },
-    });
-    return this.exchange<TaskImportSummary>(`${this.base}/api/tasks/import${opts.ids ? '?return=ids' : ''}`, {
-      method: 'POST',
-      headers: { ...this.authHeader(), 'content-type': 'application/x-ndjson' },
-      body: stream,
-      duplex: 'half',
-    } as RequestInit, null);
+    const chunks = (async function* () {
+      if (typeof source === 'string') yield encoder.encode(source);
+      else for await (const piece of source) yield importChunk(piece, encoder); // as the library: text or bytes
+    })();
+    const headers = { ...this.authHeader(), 'content-type': 'application/x-ndjson' };
+    const summary = await this.exchange<TaskImportSummary>(`${this.base}/api/tasks/import${opts.ids ? '?return=ids' : ''}`, { method: 'POST', headers }, null, undefined, await uploadSender(chunks));
+    return checkedSummary(summary, this.base);
   }
   /** The Indico Client's enqueue: a one-shot task, due now unless `nextRun` says otherwise. */
   enqueue(type: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, nextRun?: Date): Promise<Task> {
@@ -376,4 +370,12 @@ export abstract class TaskClient extends ClientTransport {
     const qs = q.toString() ? `?${q}` : '';
     return this.call('GET', runPath(backendId, `/logs${qs}`));
   }
+}
+
+/** An import's answer as the server gives it: a summary of counts, or the server is not an Orrery server (its answer named). */
+export function checkedSummary(answer: unknown, base: string): TaskImportSummary {
+  const a = answer as Partial<Record<keyof TaskImportSummary, unknown>> | null;
+  const counts = a !== null && typeof a === 'object' && !Array.isArray(a) && (['count', 'lines', 'created', 'existing', 'replaced', 'durationMs'] as const).every((k) => typeof a[k] === 'number');
+  if (!counts) throw new HttpError('bad_request', `orrery server ${base} answered the import with ${JSON.stringify(answer)?.slice(0, 80) ?? 'nothing'}, not an import summary: is the URL an Orrery server's?`);
+  return answer as TaskImportSummary;
 }

@@ -1,10 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openOrrery } from '../../src/engine/service.js';
 import { createHttpApp } from '../../src/http/app.js';
 import { startHttpServer } from '../../src/http/server.js';
+import { OrreryClient } from '../../src/http/client.js';
 import { main } from '../../src/cli/main.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { BIN, removeTempDirs, runCli, tempDb, tempDir } from './cli-helpers.js';
@@ -192,6 +194,39 @@ describe('orrery task import --url', () => {
     } finally {
       await new Promise<void>((r) => (server as Server).close(() => r()));
       await orrery.close();
+    }
+  });
+
+  it('a server that closes the connection, or answers what is not an import summary, exits 1 saying so (it exited 13 without a word, or printed "imported undefined tasks"); the typed client says the same', async () => {
+    // One server that closes every connection at once, one that answers [] (JSON, but not Orrery's).
+    const closer = createNetServer((s) => s.destroy());
+    const other = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('[]'));
+    });
+    const listen = (srv: { listen(port: number, host: string, cb: () => void): unknown; address(): unknown }) =>
+      new Promise<number>((r) => srv.listen(0, '127.0.0.1', () => r((srv.address() as AddressInfo).port)));
+    const [closing, answering] = [await listen(closer), await listen(other)];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const cut = await runCli(['task', 'import', file(), '--url', `http://127.0.0.1:${closing}`]);
+        expect(cut.code, cut.stderr).toBe(1);
+        expect(cut.stderr).toMatch(new RegExp(`^orrery: cannot reach http://127\\.0\\.0\\.1:${closing}: .*\\((ECONNRESET|EPIPE)\\)$`, 'm'));
+      }
+      const wrong = await runCli(['task', 'import', file(), '--url', `http://127.0.0.1:${answering}`, '--json']);
+      expect(wrong.code, wrong.stderr).toBe(1);
+      expect(wrong.stdout).toBe('');
+      expect(wrong.stderr).toMatch(/answered the import with \[\], not an import summary: is the URL an Orrery server's\?$/m);
+      // status --url read the same server's answers as if they were Orrery's (a TypeError: Cannot read properties of undefined).
+      const status = await runCli(['status', '--url', `http://127.0.0.1:${answering}`]);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toMatch(/did not answer as an Orrery server does \(.*\): is the URL an Orrery server's\?$/m);
+      const client = new OrreryClient(`http://127.0.0.1:${closing}`);
+      await expect(client.importTasks(createReadStream(file()))).rejects.toMatchObject({ code: 'storage_unavailable', message: expect.stringMatching(/unreachable \((ECONNRESET|EPIPE)\)/) });
+      await expect(new OrreryClient(`http://127.0.0.1:${answering}`).importTasks('{"type":"mail"}\n')).rejects.toThrow(/not an import summary/);
+    } finally {
+      closer.close();
+      other.close();
     }
   });
 
