@@ -292,6 +292,27 @@ describe('PostgreSQL error translation', () => {
     expect((await c.query('UPDATE held SET id = 1 WHERE id = 1')).rowCount).toBe(1);
   });
 
+  it("the schema version is read without the role's or the URL's statement_timeout and lock_timeout, as migrations run (a 1 ms statement_timeout in the URL failed every command: cannot read the schema version)", async () => {
+    const db = await createTestDatabase('ledger_timeouts');
+    cleanups.push(() => db.drop());
+    // Another session holds the ledger table: the read waits for it, past the URL's lock_timeout.
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    cleanups.push(() => holder.end().catch(() => {}));
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE orrery_migrations IN ACCESS EXCLUSIVE MODE');
+    const url = `${db.url}${db.url.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c lock_timeout=50 -c statement_timeout=5000')}`;
+    const opening = PostgresStore.open(url);
+    await new Promise((r) => setTimeout(r, 300)); // the lock held past the URL's lock_timeout (50 ms)
+    await holder.query('COMMIT');
+    const store = await opening;
+    cleanups.push(() => store.close());
+    // The store's own statements keep the URL's settings.
+    const settings = await withClient(url, (c) => c.query<{ lock_timeout: string }>('SHOW lock_timeout'));
+    expect(settings.rows[0]!.lock_timeout).toBe('50ms');
+    expect(await store.getTaskTypes()).toEqual([]);
+  });
+
   it("a connection the server ended between queries (idle_in_transaction_session_timeout) names the server's reason", async () => {
     const db = await createTestDatabase('unavail4');
     const pool = new TrackedPool({ connectionString: db.url, max: 2 });

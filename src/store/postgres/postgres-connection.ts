@@ -68,18 +68,18 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     throw storageError(`cannot connect to ${redactUrl(url)}: ${(e as Error).message}`, e);
   }
   try {
+    // A role's statement_timeout or lock_timeout (a DBA's setting, or `options=-c statement_timeout=1`
+    // in the URL) would cut the read of the ledger, the wait for another migrating process, or a long
+    // migration short: all run without them, reset afterwards (the store's own statements keep them).
+    await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
     // Up to date (the usual case): nothing to lock or create, so the role needs no CREATE privilege.
     const exists = await client.query<{ e: boolean }>(`SELECT to_regclass('orrery_migrations') IS NOT NULL AS e`);
     const recorded = async () => (await client.query<LedgerRow>('SELECT version, name FROM orrery_migrations')).rows;
     const seen = exists.rows[0]?.e ? ledgerVersion(await recorded(), migrations) : 0;
     if (seen === migrations.length) return;
-    // A role's statement_timeout or lock_timeout (a DBA's setting) would cut the wait for another
-    // migrating process, or a long migration, short: both run without them, reset afterwards.
-    await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
     try {
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     } catch (e) {
-      await client.query('RESET statement_timeout; RESET lock_timeout').catch(() => {});
       throw storageError(`waiting for the migration lock of ${redactUrl(url)} (another process migrating it holds it): ${(e as Error).message}`, e);
     }
     try {
@@ -109,12 +109,12 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
       throw new StorageError(`migrating ${redactUrl(url)} failed${hint}: ${(e as Error).message}`);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-      await client.query('RESET statement_timeout; RESET lock_timeout').catch(() => {});
     }
   } catch (e) {
     if (e instanceof OrreryError) throw e;
     throw storageError(`cannot read the schema version of ${redactUrl(url)}: ${(e as Error).message}`, e);
   } finally {
+    await client.query('RESET statement_timeout; RESET lock_timeout').catch(() => {});
     client.release();
   }
 }
