@@ -353,6 +353,9 @@ export const hasEmptyName = (v: string): boolean => v.split(',').some((t) => t.t
 export const typesArg = (v: string): string => {
   if (typeNames(v).length === 0) throw new InvalidArgumentError(`"${v}" names no task type (give comma-separated names)`);
   if (hasEmptyName(v)) throw new InvalidArgumentError(`"${v}" has an empty name between its commas (give comma-separated names, none empty)`);
+  const names = typeNames(v);
+  const twice = names.find((t, i) => names.indexOf(t) !== i);
+  if (twice !== undefined) throw new InvalidArgumentError(`"${twice}" is named twice (give each task type once)`);
   return v;
 };
 

@@ -90,6 +90,7 @@ export function daemonCommands(io: Io): Command[] {
     // Checked here rather than by commander, which would also ask it of `worker list`.
     if (o.handlers === undefined) throw new UsageError("required option '--handlers <file>' not specified (or: orrery worker list)");
     if (o.requestTimeout !== undefined && o.url === undefined) throw new UsageError('--request-timeout: needs --url (it bounds the requests of a remote worker)');
+    if (o.token !== undefined && o.url === undefined) throw new UsageError('--token: needs --url (it is sent to the server a remote worker works for)');
     if (o.url !== undefined) {
       const alert = o.notifyWebhook !== undefined ? '--notify-webhook' : o.notifyRetries ? '--notify-retries' : null;
       if (alert) throw new UsageError(`${alert}: not with --url (a remote worker opens no database to take the stored alerts from: give the option to serve, or another process on the database)`);

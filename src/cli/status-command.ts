@@ -28,6 +28,7 @@ export function statusCommand(io: Io): Command {
   ).action(async (o: StatusOpts) => {
     if (o.url !== undefined && o.db !== undefined) throw new UsageError('--url and --db cannot be combined');
     if (o.url !== undefined && o.at !== undefined) throw new UsageError('--at cannot be combined with --url (the server uses its clock)');
+    if (o.token !== undefined && o.url === undefined) throw new UsageError('--token: needs --url (it is sent to the server; a database given by --db needs none)');
     const report =
       o.url !== undefined
         ? await remoteStatus(o.url, o.token ?? envToken(), o.minutes ?? 60, o.type)

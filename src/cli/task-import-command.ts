@@ -30,6 +30,7 @@ export function addImportCommand(cmd: Command, io: Io): void {
   ).action(async (file: string, o: ImportOpts) => {
     if (o.url !== undefined && o.db !== undefined) throw new UsageError('--url and --db cannot be combined');
     if (o.url !== undefined && o.at !== undefined) throw new UsageError('--at cannot be combined with --url (the server uses its clock)');
+    if (o.token !== undefined && o.url === undefined) throw new UsageError('--token: needs --url (it is sent to the server; a database given by --db needs none)');
     const { source, size } = await openSource(file);
     const progress = new Progress(io, size);
     const input = progress.counted(source);

@@ -51,7 +51,8 @@ export const MAX_WORKER_TYPES = 100_000;
 
 /** What is wrong with a worker id (`--id`, a registry row), or null when it is fine. */
 export function workerIdProblem(id: string): string | null {
-  if (id === '' || id.length > MAX_WORKER_ID) return `must be a non-empty string of at most ${MAX_WORKER_ID} characters`;
+  // Blanks alone name no worker (listings and `run start --worker ' '` showed an empty holder).
+  if (id.trim() === '' || id.length > MAX_WORKER_ID) return `must be a non-empty string of at most ${MAX_WORKER_ID} characters`;
   return textProblem(id);
 }
 
