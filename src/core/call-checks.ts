@@ -90,6 +90,12 @@ export function checkDagId(id: unknown, path = 'id'): string {
   return id;
 }
 
+/** A DAG id that names a stored DAG, so not empty (pause, resume and the other calls that read the DAG first). */
+export function checkRequiredDagId(id: unknown, path = 'id'): string {
+  if (checkDagId(id, path) === '') throw invalid(path, 'a DAG id is required');
+  return id as string;
+}
+
 /** A DAG run id (`dags.run`, `attempts`, `cancel`, `restart`): a positive integer. */
 export function checkDagRunId(runId: unknown, path = 'run'): number {
   if (!Number.isSafeInteger(runId) || (runId as number) <= 0) throw invalid(path, 'must be a DAG run id (a positive integer)');

@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
-import { checkDagGet, checkDagId, checkDagRunId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
+import { checkDagGet, checkDagId, checkDagRunId, checkRequiredDagId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_RUN_STATUSES, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, checkDagTaskBackends, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
@@ -200,7 +200,7 @@ export class DagService {
   }
 
   private async requireDag(id: string): Promise<StoredDag> {
-    if (checkDagId(id) === '') throw invalid('id', 'a DAG id is required');
+    checkRequiredDagId(id);
     const [d] = await this.store.getDags([id]);
     if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     return d;

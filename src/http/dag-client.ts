@@ -1,5 +1,5 @@
 import { knownOptions } from '../core/options.js';
-import { checkDagGet, checkDagId, checkDagRunId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
+import { checkDagGet, checkDagId, checkDagRunId, checkRequiredDagId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
 import type { DagRunStatus } from '../core/dag.js';
 import { ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
@@ -76,12 +76,12 @@ export class DagClient {
   /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */
   async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
     opts = knownOptions(opts, ['reason']);
-    checkDagId(id); // as the library (a number was sent as a path, not found)
+    checkRequiredDagId(id); // as the library (a number was sent as a path, not found)
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/pause`, opts));
   }
   /** `POST /api/dags/{id}/resume`. */
   async resume(id: string): Promise<StoredDag> {
-    checkDagId(id);
+    checkRequiredDagId(id);
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/resume`, {}));
   }
   /** A DAG's `limit` (default 25) latest runs by task, oldest first (the grid view). */

@@ -262,6 +262,9 @@ describe('OrreryClient checks its arguments as the library does, before any requ
       await same((o) => o.dags.pause(id), (c) => c.dags.pause(id));
       await same((o) => o.dags.resume(id), (c) => c.dags.resume(id));
     }
+    // An empty id: the library's "a DAG id is required", not the route's 404 (the client sent POST /api/dags//pause).
+    expect(await same((o) => o.dags.pause(''), (c) => c.dags.pause(''))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
+    await same((o) => o.dags.resume(''), (c) => c.dags.resume(''));
     expect(await same((o) => o.dags.attempts(1, Symbol('x') as never), (c) => c.dags.attempts(1, Symbol('x') as never))).toMatchObject({ details: [{ path: 'task' }] });
     expect(await same((o) => o.dags.run(d), (c) => c.dags.run(d))).toMatchObject({ details: [{ path: 'run' }] });
     await same((o) => o.dags.cancel(d), (c) => c.dags.cancel(d));
