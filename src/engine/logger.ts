@@ -3,7 +3,7 @@ import type Pino from 'pino';
 import type { Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { invalid } from '../core/errors.js';
-import { terminalText } from '../core/terminal-text.js';
+import { oneLine, terminalText } from '../core/terminal-text.js';
 
 export type { Logger };
 
@@ -29,10 +29,12 @@ export function createLogger(format: LogFormat = 'pretty', level = process.env.O
     hideObject: true,
     // An HTTP 5xx (logged with its request id) shows its stack under the line. A message quotes
     // what handlers and clients wrote (an error, a worker id): its control characters are shown as
-    // escapes, never sent raw to the terminal (core/terminal-text.ts).
+    // escapes, never sent raw to the terminal (core/terminal-text.ts), and its line breaks too, so
+    // an event is one line and a message cannot forge the next one.
     messageFormat: (log: Record<string, unknown>) => {
       const stack = log.requestId !== undefined ? (log.err as { stack?: unknown } | undefined)?.stack : undefined;
-      return terminalText(`${log.loop !== undefined ? `${String(log.loop)}: ` : ''}${String(log.msg ?? '')}${stack !== undefined ? `\n${String(stack)}` : ''}`);
+      const line = oneLine(`${log.loop !== undefined ? `${String(log.loop)}: ` : ''}${String(log.msg ?? '')}`);
+      return stack !== undefined ? `${line}\n${terminalText(String(stack))}` : line;
     },
   });
   return pino({ level, base: undefined }, stream);
