@@ -12,6 +12,7 @@ import { openOrrery, type Orrery } from '../engine/service.js';
 import { redactCredentials, webhookUrlProblem } from '../engine/dag-notifier.js';
 import { DEFAULT_DB_URL, sqlitePath } from '../store/open-store.js';
 import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { displayWidth, oneLine, padColumns, truncateColumns } from '../core/terminal-text.js';
 
 /** Where output goes; tests pass buffers, the binary passes the process streams. */
@@ -53,8 +54,9 @@ export async function open(opts: DbOpts): Promise<Orrery> {
   if (!mayCreateDatabase) {
     const url = opts.db ?? (process.env.ORRERY_DB || DEFAULT_DB_URL);
     const path = sqlitePath(url);
-    // A blank path is no file: openOrrery refuses it as it refuses a blank URL (exit 2).
-    if (path !== null && path.trim() !== '' && path !== ':memory:' && !existsSync(path)) {
+    // A blank path is no file: openOrrery refuses it as it refuses a blank URL (exit 2). A path in a
+    // directory that does not exist cannot be opened (openOrrery says so, exit 1), as for a write.
+    if (path !== null && path.trim() !== '' && path !== ':memory:' && !existsSync(path) && existsSync(dirname(resolve(path)))) {
       const from = opts.db !== undefined ? '--db' : process.env.ORRERY_DB ? '$ORRERY_DB' : 'the default --db';
       noteMissing(`no database at ${oneLine(path)} (${from}): answered as an empty database, nothing created`);
       const standIn = await openOrrery({ db: 'sqlite::memory:' });

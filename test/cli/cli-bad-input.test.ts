@@ -287,13 +287,20 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     expect(readdirSync(dir)).toEqual(['garbage.db']);
   });
 
-  test('a path in a directory that does not exist: exit 1 naming the path, nothing created', async () => {
+  test('a path in a directory that does not exist: exit 1 naming the path, nothing created, for a write or a read', async () => {
     const dir = tempDir();
     const path = join(dir, 'missing', 'sub', 'x.db');
     const r = await runCli(['task-type', 'add', 'a', '--db', `sqlite:${path}`]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toBe('');
     expect(errorLines(r.stderr)).toEqual([`orrery: cannot open database ${path}: directory ${join(dir, 'missing', 'sub')} does not exist`]);
+    // A read too (cli.md: its directory must exist; exit 1, missing directory): it was answered as an empty database, exit 0.
+    for (const args of [['task', 'list'], ['task-type', 'list', '--json'], ['task', 'show', '1']]) {
+      const read = await runCli([...args, '--db', `sqlite:${path}`]);
+      expect(read.code, read.stderr).toBe(1);
+      expect(read.stdout).toBe('');
+      expect(errorLines(read.stderr)).toEqual([`orrery: cannot open database ${path}: directory ${join(dir, 'missing', 'sub')} does not exist`]);
+    }
     expect(readdirSync(dir)).toEqual([]);
   });
 
