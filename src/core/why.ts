@@ -105,6 +105,14 @@ export interface WhyAnswer {
 const roughly = (ms: number) => formatDuration(ms >= 1000 ? Math.round(ms / 1000) * 1000 : ms);
 const ago = (at: Date, t: Date) => roughly(Math.max(0, at.getTime() - t.getTime()));
 const inTime = (at: Date, t: Date) => roughly(Math.max(0, t.getTime() - at.getTime()));
+/**
+ * When a run was queued: `queued 5s ago`; a run queued by a pass run as of a later instant (`task
+ * schedule --at`) reads `queued as of INSTANT (in 5m); claims take it already`.
+ */
+const queuedWhen = (at: Date, scheduled: Date) =>
+  scheduled.getTime() > at.getTime()
+    ? `queued as of ${scheduled.toISOString()} (in ${inTime(at, scheduled)}); claims take it already`
+    : `queued ${ago(at, scheduled)} ago`;
 
 /** Walks every gate in order (GATES) and names the first that holds the task. */
 export function explainTask(f: WhyFacts): WhyAnswer {
@@ -143,7 +151,8 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   else add('type-paused', 'pass', `its type ${type.name} is not paused`);
 
   // 5. Due?
-  if (active) add('due', 'pass', `its run ${run!.backendId} was queued ${ago(at, run!.scheduled)} ago`);
+  // A run queued by a pass run as of a later instant (task schedule --at) is queued ahead of now.
+  if (active) add('due', 'pass', `its run ${run!.backendId} ${queuedWhen(at, run!.scheduled).replace(/^queued/, 'was queued')}`);
   else if (task.status !== 'next_run_not_scheduled') add('due', 'skip', 'no next run');
   else if (task.nextRun.getTime() > at.getTime()) add('due', 'hold', `not due until ${task.nextRun.toISOString()} (in ${inTime(at, task.nextRun)})`, task.nextRun);
   else add('due', 'pass', `due since ${task.nextRun.toISOString()} (${ago(at, task.nextRun)} ago)`);
@@ -204,7 +213,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   // 11. The run.
   if (!active && task.status === 'next_run_not_scheduled' && (task.paused || type.paused)) add('run', 'skip', `no run while ${task.paused ? 'its schedule' : `its type ${type.name}`} is paused`);
   else if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? claimsDueDirectly(type) ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no run yet: the runner queues it (a type with limits is not claimed directly)' : 'no current run');
-  else if (run!.status === 'scheduled') add('run', 'pass', `queued ${ago(at, run!.scheduled)} ago${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
+  else if (run!.status === 'scheduled') add('run', 'pass', `${queuedWhen(at, run!.scheduled)}${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
   else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {
     const what = run!.status === 'claimed' ? 'gives it back to the queue (never begun, nothing consumed)' : 'ends it lost and the task follows its rules';
     add('run', 'hold', `run ${run!.backendId} on ${run!.worker ?? '?'}: its lease expired ${ago(at, run!.leaseExpiresAt)} ago (the worker stopped heartbeating); the reaper ${what} at its next pass`);

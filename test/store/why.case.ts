@@ -58,6 +58,17 @@ export function whyCases(sut: StoreUnderTest): void {
       expect(await orrery.whyTask(queuedOne, { at: plus(T0, 64_000) })).toMatchObject({ state: 'held', summary: expect.stringMatching(/claimed by w2, its start not reported yet: waiting in that worker's buffer/) });
     });
 
+    it('a run queued by a pass as of a later instant reads as queued ahead of now, not "0s ago"', async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const t = await orrery.createTask(oneshot('job', 1), { at: T0 });
+      await orrery.scheduleDue({ at: plus(T0, 300_000) }); // task schedule --at, five minutes ahead
+      const why = await orrery.whyTask(t.id, { at: T0 });
+      expect(why.gates.find((g) => g.gate === 'due')!.detail).toMatch(/^its run \S+ was queued as of 2026-01-01T00:05:00.000Z \(in 5m\); claims take it already$/);
+      expect(why.gates.find((g) => g.gate === 'run')!.detail).toMatch(/^queued as of 2026-01-01T00:05:00.000Z \(in 5m\); claims take it already, 0 runs of the type ahead of it$/);
+      // Claims do take it already.
+      expect((await orrery.claim({ worker: 'w1', types: ['job'], limit: 1, startNow: 1, at: T0 })).runs.map((r) => r.run.task)).toEqual([t.id]);
+    });
+
     it('a full queue holds a task of a limited type, not one that workers claim directly (the claim takes it)', async () => {
       const { orrery } = await setup([{ name: 'q', maxQueueLength: 2 }, { name: 'lq', maxQueueLength: 2, maxRunning: 10 }]);
       const tasks = await orrery.createTasks([1, 2, 3].map((i) => oneshot('q', i)).concat([1, 2, 3].map((i) => oneshot('lq', i))), { at: T0 });
