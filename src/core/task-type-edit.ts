@@ -2,7 +2,7 @@ import { checkEditObject } from './call-checks.js';
 import { formatDuration } from './durations.js';
 import { invalid, ValidationError, type ErrorDetail } from './errors.js';
 import type { TaskType } from './model.js';
-import { fromDetails, namedAsGiven, TYPE_DURATION_NAMES, validateTaskType, withDurationNames, type TaskTypeInput } from './validation.js';
+import { fromDetails, namedAsGiven, SPEC_DURATION_NAMES, validateTaskType, withDurationNames, type TaskTypeInput } from './validation.js';
 
 export { MAX_PAUSE_REASON, validatePauseReason } from './json-checks.js';
 
@@ -31,8 +31,6 @@ export type EditableTypeField = (typeof EDITABLE_TYPE_FIELDS)[number];
 export type TaskTypeEdit = Partial<Pick<TaskTypeInput, EditableTypeField | 'defaultInterval' | 'minInterval' | 'maxInterval' | 'retryDelay' | 'timeout' | 'lease'>>;
 
 const EDITABLE = new Set<string>(EDITABLE_TYPE_FIELDS);
-/** Each duration field's `Ms` name to the specification's name for it (`leaseMs` → `lease`). */
-const SPEC_NAMES = new Map(Object.entries(TYPE_DURATION_NAMES).map(([spec, ms]) => [ms, spec]));
 const FIXED: Record<string, string> = {
   name: 'cannot be changed (create a new type)',
   backendName: 'cannot be changed: it names the handler that runs the tasks (create a new type)',
@@ -61,7 +59,7 @@ export function editTaskType(current: TaskType, given: unknown): TaskType {
     return { ...next, paused: paused ?? null };
   } catch (e) {
     // An edit in the specification's names (`lease`) hears of every duration field by those names, as a creation does.
-    throw namedAsGiven(withCurrentBounds(e, current, edit), used.size > 0 ? SPEC_NAMES : used);
+    throw namedAsGiven(withCurrentBounds(e, current, edit), used.size > 0 ? SPEC_DURATION_NAMES : used);
   }
 }
 

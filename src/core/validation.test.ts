@@ -198,6 +198,10 @@ describe('validateTaskType', () => {
       'maxInterval: must be >= defaultInterval',
     ]);
     expect(details({ name: 'x', lease: '0.5s', numRetries: -1 })).toEqual(['numRetries: must not be negative', 'lease: must be at least 1s']);
+    // A creation in the specification's names hears of every duration field by those names, as an edit
+    // does: the default interval it left out was named defaultIntervalMs.
+    expect(details({ name: 'k2', minInterval: '1h', maxInterval: '2h' })).toEqual(['defaultInterval: is required when minInterval and maxInterval are set']);
+    expect(details({ name: 'k2', minIntervalMs: 3_600_000, maxIntervalMs: 7_200_000 })).toEqual(['defaultIntervalMs: is required when minIntervalMs and maxIntervalMs are set']);
     // A check that reads a field which failed is left out: no 'required' for a field that was given.
     expect(details({ name: 'x', defaultInterval: 'abc', minInterval: '1h' })).toEqual([expect.stringMatching(/^defaultInterval: /)]);
     expect(details({ name: 'x', defaultInterval: '1h', minInterval: '2h', maxInterval: 'abc' }).filter((d) => d.includes('maxInterval'))).toHaveLength(1);

@@ -169,13 +169,20 @@ export function namedAsGiven(e: unknown, used: ReadonlyMap<string, string>): unk
   return fromDetails(e.details.map((d) => ({ path: rename(d.path), message: d.message.replace(/\b(\w+Ms)\b/g, (m) => used.get(m) ?? m) })));
 }
 
-/** Validates a task type and fills its defaults (SPEC §1.1). Reports every problem at once. */
+/** Each duration field's `Ms` name to the specification's name for it (`leaseMs` → `lease`). */
+export const SPEC_DURATION_NAMES: ReadonlyMap<string, string> = new Map(Object.entries(TYPE_DURATION_NAMES).map(([spec, ms]) => [ms, spec]));
+
+/**
+ * Validates a task type and fills its defaults (SPEC §1.1). Reports every problem at once. An input
+ * that names a duration by the specification's name (`lease`) hears of every duration field by
+ * those names (`defaultInterval: is required when minInterval and maxInterval are set`).
+ */
 export function validateTaskType(input: unknown): TaskType {
   const { value, used } = withDurationNames(input);
   try {
     return validateTaskTypeFields(value);
   } catch (e) {
-    throw namedAsGiven(e, used);
+    throw namedAsGiven(e, used.size > 0 ? SPEC_DURATION_NAMES : used);
   }
 }
 
