@@ -53,6 +53,8 @@ export function requireEndItem(item: unknown, i: number): void {
 export function requireWorker(worker: unknown): asserts worker is string {
   if (!worker) throw invalid('worker', 'a worker id is required');
   if (typeof worker !== 'string') throw invalid('worker', 'must be a string (the worker id)');
+  // Blanks alone name no worker, as the registry and the CLI's --worker refuse them (core workerIdProblem).
+  if (worker.trim() === '') throw invalid('worker', 'a worker id is required (blanks alone name no worker)');
   if (worker.length > MAX_WORKER_ID) throw invalid('worker', `must be at most ${MAX_WORKER_ID} characters (a worker id)`);
   assertText(worker, 'worker');
 }

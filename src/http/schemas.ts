@@ -175,7 +175,11 @@ export const ErrorSchema = z.object({
 // --- request contracts the HTTP layer checks itself (task and task type bodies are checked by core) ---
 const nonEmpty = z.string().min(1).max(256);
 /** A worker id, as the registry and the CLI's --id take it (core MAX_WORKER_ID). */
-const workerId = z.string().min(1).max(MAX_WORKER_ID);
+const workerId = z
+  .string()
+  .min(1)
+  .max(MAX_WORKER_ID)
+  .refine((s) => s.trim() !== '', 'a worker id is required (blanks alone name no worker)');
 /**
  * An instant in a request: ISO 8601 with an offset, or without one (or a date alone) read as UTC, as
  * the CLI reads it (core parseInstant); parsed to a Date. The archive's `before` keeps its own rule.

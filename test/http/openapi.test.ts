@@ -203,6 +203,15 @@ async function scenario(h: HttpHarness): Promise<void> {
   expect(await expectStatus(call('POST', '/api/jobboard/claim', { worker: longId, types: ['mail'], limit: 10 }), 400)).toMatchObject({ error: { details: [{ path: 'worker' }] } });
   expect(await expectStatus(call('POST', '/api/jobboard/workers', { id: longId, host: 'h', pid: 1, types: [], concurrency: 1 }), 400)).toMatchObject({ error: { details: [{ path: 'id' }] } });
   await expectStatus(call('POST', '/api/jobboard/claim', { worker: 'w'.repeat(200), types: ['nothing-here'], limit: 10 }), 200);
+  // Blanks alone name no worker (http.md), on every route that names one: a claim handed out runs held by '   '.
+  for (const [path, body] of [
+    ['/api/jobboard/claim', { worker: '   ', types: ['mail'], limit: 1 }],
+    ['/api/jobboard/held', { worker: ' ' }],
+    ['/api/jobboard/heartbeat-runs', { worker: '  ', runs: [] }],
+    ['/api/jobboard/release', { worker: '\t', backendIds: ['nope'] }],
+  ] as const) {
+    expect(await expectStatus(call('POST', path, body), 400), path).toMatchObject({ error: { details: [{ path: 'worker', message: 'a worker id is required (blanks alone name no worker)' }] } });
+  }
   await expectStatus(call('POST', '/api/jobboard/held', { worker: 'w1' }), 200);
   await expectStatus(call('POST', '/api/jobboard/held', { worker: 'nobody' }), 200);
   await expectStatus(call('POST', '/api/jobboard/held', {}), 400);

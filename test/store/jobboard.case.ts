@@ -304,6 +304,10 @@ export function jobboardCases(sut: StoreUnderTest): void {
       await expect(orrery.claimRuns({ worker: 'w'.repeat(201), types: ['load-git'], limit: 1, at: T0 })).rejects.toThrow(/worker: must be at most 200 characters/);
       await expect(orrery.heldRuns('w'.repeat(201))).rejects.toThrow(/worker: must be at most 200 characters/);
       await expect(orrery.heldRuns('')).rejects.toThrow(/worker: a worker id is required/);
+      // Blanks alone too (a claim handed out runs held by '   '), as the registry and the CLI refuse them.
+      await expect(orrery.claimRuns({ worker: '   ', types: ['load-git'], limit: 1, at: T0 })).rejects.toThrow(/worker: a worker id is required \(blanks alone name no worker\)/);
+      await expect(orrery.heldRuns(' ')).rejects.toThrow(/worker: a worker id is required/);
+      await expect(orrery.heartbeatRuns({ worker: '\t', runs: [], at: T0 })).rejects.toThrow(/worker: a worker id is required/);
       expect((await orrery.getRun(run!.backendId))!.status).toBe('scheduled');
       const started = await orrery.startRun(run!.backendId, { at: plus(T0, -60_000), worker: 'ext' });
       expect(started).toMatchObject({ status: 'started', started: T0, leaseExpiresAt: plus(T0, 30_000) });
