@@ -178,7 +178,8 @@ export class RunExecution {
     if (this.finished || this.claimed.timeoutMs === null) return;
     const message = `timeout after ${formatDuration(this.claimed.timeoutMs)}`;
     this.abort(new Error(message));
-    this.finishing = this.finish({ status: 'failed', error: message });
+    // Its log line says how long the handler ran, as a handler that settled does ("failed in 1502ms").
+    this.finishing = this.finish({ status: 'failed', error: message }, this.clock.now().getTime() - this.startedMs);
   }
 
   /**

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PermanentFailure, RetryAfter } from '../../src/core/errors.js';
 import type { Orrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
+import { Daemon } from '../../src/engine/daemon.js';
+import { silentLogger, type Logger } from '../../src/engine/logger.js';
 import { testDaemon, useTempOrrery, waitFor } from './engine-helpers.js';
 
 async function finished(orrery: Orrery, taskId: number) {
@@ -83,7 +85,9 @@ describe('Worker (inline isolation)', () => {
     const { orrery, onCleanup } = await setup();
     await orrery.createTaskType({ name: 'slow', timeoutMs: 300 });
     let sawAbort = false;
-    const d = daemon(orrery, {
+    const warnings: string[] = [];
+    const capture = { ...silentLogger, warn: (_o: unknown, msg: string) => void warnings.push(msg), child: () => capture } as unknown as Logger;
+    const d = new Daemon(orrery, { runner: true, reaper: true, maxSleepMs: 200, logger: capture, worker: { pollMs: 100, handlers: {
       slow: ({ signal }) =>
         new Promise((_, reject) => {
           signal.addEventListener('abort', () => {
@@ -91,13 +95,16 @@ describe('Worker (inline isolation)', () => {
             reject(signal.reason as Error);
           });
         }),
-    });
+    } } });
     const t = await orrery.createTask({ type: 'slow', policy: 'oneshot' });
     d.start();
     onCleanup(() => d.stop());
     const run = await finished(orrery, t.id);
     expect(run).toMatchObject({ status: 'failed', error: 'timeout after 300ms' });
     expect(sawAbort).toBe(true);
+    // Its log line says how long the handler ran, as a handler's own failure does ('failed in 802ms'; it said 'run failed; task ...').
+    await waitFor(() => warnings.some((w) => w.includes('run failed')) || null, 'the run\'s log line');
+    expect(warnings.find((w) => w.includes('run failed'))).toMatch(/^slow task \d+ run failed in \d+ms; task disabled \(retries_exhausted\): timeout after 300ms$/);
     expect((await orrery.getTask(t.id))!).toMatchObject({ status: 'disabled', disabledReason: 'retries_exhausted' });
   });
 
