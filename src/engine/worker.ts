@@ -368,13 +368,12 @@ export class Worker {
           // the answer's bound while the recovery itself fails.
           // After a recovery that succeeds the claim waits its whole back-off (a server that takes the
           // recovery but refuses claims, 502s, is not asked twice a second).
-          if (claimSentAt !== null) [afterRecovery, delay] = [{ waitMs: delay, second: true }, 0];
-          // Then once per answer bound for a while: a claim held on its way may commit after both looks.
           if (claimSentAt !== null) {
+            [afterRecovery, delay] = [{ waitMs: delay, second: true }, 0];
+            // Then once per answer bound for a while: a claim held on its way may commit after both looks.
             const now = this.clock.now().getTime();
             this.lateLooks = { next: now + 3 * this.answerWithinMs, until: now + LATE_CLAIM_LOOKS_MS };
-          }
-          else delay = Math.min(delay, this.answerWithinMs);
+          } else delay = Math.min(delay, this.answerWithinMs);
           const next = delay === 0 ? 'looking up at once the runs it may have taken' : `retrying in ${delay} ms`;
           this.log.error({ err: e }, `claim failed (${next}): ${(e as Error).message}`);
         } else {
@@ -682,8 +681,11 @@ export class Worker {
       // of a 2 s lease were renewed at the default 30 s lease's pace, and reaped while they ran).
       this.timers.leaseMs(c.leaseMs);
       this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
-      // Its lease counted on this worker's clock from the first lost claim (its answer never came), not from the server's expiry.
-      if (this.lostClaimSentAt !== null) this.timers.claimedAt(c, this.lostClaimSentAt, knownAt);
+      // Its lease counted on this worker's clock from the first lost claim (its answer never came), not
+      // from the server's expiry. A run no lost claim explains (its give-back failed: the worker had
+      // dropped it) was in none of the renewals sent before now, and its lease may have run out long
+      // ago: it waits for a renewal sent from now on (leaseHolds), and goes if the reaper took it.
+      this.timers.claimedAt(c, this.lostClaimSentAt ?? -Infinity, knownAt);
       this.buffer.push(c);
     }
     // Runs found by the late looks too count their leases from the failed claim (not from renewals sent before they were known).
