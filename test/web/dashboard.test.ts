@@ -552,6 +552,16 @@ describe('web dashboard (headless chromium)', () => {
     await grid.getByRole('link', { name: `clean in run #${runId}: success` }).click();
     await page.waitForURL(new RegExp(`/dag-runs/${runId}\\?task=clean$`));
     await page.getByRole('heading', { name: 'Attempts of clean' }).waitFor();
+    // Choosing another task (its box in the graph, or its name in the table) puts it in the address, so a
+    // reload or a shared link opens it (dashboard audit: the address kept the task the page opened with).
+    await page.locator('g.node[data-task="load"]').click();
+    await page.getByRole('heading', { name: 'Attempts of load' }).waitFor();
+    expect(new URL(page.url()).search).toBe('?task=load');
+    await page.locator('tr[data-task="extract"] button').click();
+    await page.getByRole('heading', { name: 'Attempts of extract' }).waitFor();
+    expect(new URL(page.url()).search).toBe('?task=extract');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Attempts of extract' }).waitFor();
 
     await page.setViewportSize(PHONE);
     await page.goto(server.url + '/');

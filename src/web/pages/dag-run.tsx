@@ -174,7 +174,15 @@ export function DagRunPage({ run, task }: { run: number; task?: string | null })
   const [done, setDone] = useState(false);
   // A finished run is not reloaded on run events (none concerns it; a restart from this page reloads it), only polled.
   const { data: r, error, notFound, reload } = useApi((c) => c.dags.run(run), [run], { live: () => !done, pollMs: done ? 15_000 : 1500 });
-  const [selected, setSelected] = useState<string | null>(task ?? null);
+  const [selected, choose] = useState<string | null>(task ?? null);
+  // The address names the task on screen (`?task=ID`), so a reload or a shared link opens it: replaced in
+  // place, without the router's notice, which would mount the page again (its graph, zoom and data).
+  const setSelected = (id: string) => {
+    choose(id);
+    const q = new URLSearchParams(location.search);
+    q.set('task', id);
+    history.replaceState(history.state, '', `${location.pathname}?${q}${location.hash}`);
+  };
   useEffect(() => setDone(r?.status === 'success' || r?.status === 'failed'), [r?.status]);
   if (!r) return error ? <LoadFailed title={`DAG run #${run}`} error={error} notFound={notFound} onRetry={reload} /> : <Loading what={`DAG run ${run}`} />;
   const chosen = selected ?? r.tasks.find((t) => t.status === 'failed')?.taskId ?? null;
