@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bufferPace, bufferTarget, claimAnswerWithinMs, claimDrained, claimOrder, claimSize, nextPace, PACE_MEMORY_MS, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
+import { bufferPace, bufferTarget, claimAnswerWithinMs, claimDrained, claimOrder, claimSize, surplusToGiveBack, nextPace, PACE_MEMORY_MS, QUEUE_EMPTY_TRUST_MS, readQueue } from './claim-ahead.js';
 
 describe('claimSize', () => {
   const base = { concurrency: 10, prefetch: 500, leaseMs: 30_000, meanHandlerMs: null, buffered: 0, running: 0 };
@@ -14,6 +14,17 @@ describe('claimSize', () => {
   });
   it('prefetch 0 claims only for free slots', () => {
     expect(claimSize({ ...base, prefetch: 0, running: 7 })).toBe(3);
+  });
+});
+
+describe('surplusToGiveBack', () => {
+  it('gives back everything past the target once it is more than a quarter of it', () => {
+    expect(surplusToGiveBack(38, 0)).toBe(38); // a target of 0: all of it
+    expect(surplusToGiveBack(40, 40)).toBe(0);
+    expect(surplusToGiveBack(50, 40)).toBe(0); // 10 past 40: within the slack
+    expect(surplusToGiveBack(51, 40)).toBe(11);
+    expect(surplusToGiveBack(4, 3)).toBe(1); // a target under 4 has no slack
+    expect(surplusToGiveBack(10, 20)).toBe(0);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { bufferPace, bufferTarget, claimAnswerWithinMs, claimDrained, claimSize, DEFAULT_PREFETCH, nextPace, PACE_MEMORY_MS, type TypePace } from '../core/claim-ahead.js';
+import { bufferPace, bufferTarget, claimAnswerWithinMs, claimDrained, claimSize, DEFAULT_PREFETCH, surplusToGiveBack, nextPace, PACE_MEMORY_MS, type TypePace } from '../core/claim-ahead.js';
 import type { TaskType } from '../core/model.js';
 import { formatDuration } from '../core/durations.js';
 import { hasLimits } from '../core/limits.js';
@@ -557,7 +557,7 @@ export class Worker {
   private trimBuffer(): void {
     if (this.trimming || this.state !== 'running') return;
     const sizing = this.sizing();
-    const surplus = this.buffer.length - bufferTarget(sizing);
+    const surplus = surplusToGiveBack(this.buffer.length, bufferTarget(sizing));
     if (surplus <= 0) return;
     // A run whose lease may have run out waits for a heartbeat to say whether it is still held (dispatch).
     const back = this.buffer.filter((c) => c.run.status === 'claimed' && this.timers.leaseHolds(c)).slice(-surplus);
