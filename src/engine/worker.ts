@@ -374,7 +374,10 @@ export class Worker {
             const now = this.clock.now().getTime();
             this.lateLooks = { next: now + 3 * this.answerWithinMs, until: now + LATE_CLAIM_LOOKS_MS };
           } else delay = Math.min(delay, this.answerWithinMs);
-          const next = delay === 0 ? 'looking up at once the runs it may have taken' : `retrying in ${delay} ms`;
+          // The look at once is said on the first failure in a row; after it, each failure says the
+          // back-off (it still looks first: a database that reads but cannot write answers every look).
+          const next =
+            delay !== 0 ? `retrying in ${delay} ms` : failures === 1 ? 'looking up at once the runs it may have taken' : `retrying in ${afterRecovery!.waitMs} ms`;
           this.log.error({ err: e }, `claim failed (${next}): ${(e as Error).message}`);
         } else {
           // A bug or a refusal that a retry cannot cure: said loudly, with its stack, and the loop backs

@@ -398,4 +398,32 @@ describe('Worker: the grace of a stop while the database does not answer', () =>
     const [run] = await orrery.listRuns(task!.id);
     expect(run).toMatchObject({ status: 'lost', error: expect.stringContaining('worker shutting down') });
   });
+
+  it('a database that reads but cannot write: the first failed claim looks up at once, the next ones say their back-off', async () => {
+    const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
+    const { orrery } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null });
+    await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    // Every claim fails (a full disk, a write lock held); reading the held runs works.
+    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+      claim: undefined,
+      claimRuns: async () => {
+        throw new StorageUnavailableError('the SQLite database is unavailable (SQLITE_IOERR_WRITE: disk I/O error)');
+      },
+    });
+    const lines: string[] = [];
+    const logger = { level: 'info', info: () => {}, warn: () => {}, debug: () => {}, trace: () => {}, fatal: () => {}, silent: () => {}, isLevelEnabled: () => true,
+      error: (_o: unknown, msg: string) => void lines.push(msg), child: () => logger };
+    const w = new Worker(board, { concurrency: 1, types: ['job'], pollMs: 1_000, clock, logger: logger as never, handlers: { job: () => false } });
+    w.start();
+    for (let i = 0; i < 160; i++) await clock.advance(100);
+    // operations.md: `claim failed (looking up at once the runs it may have taken): …`, then `claim failed (retrying in N ms): …` while it lasts.
+    expect(lines.filter((l) => l.startsWith('claim failed')).map((l) => l.replace(/: the SQLite .*$/, ''))).toEqual([
+      'claim failed (looking up at once the runs it may have taken)',
+      'claim failed (retrying in 4000 ms)',
+      'claim failed (retrying in 8000 ms)',
+      'claim failed (retrying in 16000 ms)',
+    ]);
+    await stopOnVirtualTime(w, clock, 10_000);
+  });
 });
