@@ -330,6 +330,8 @@ export class Worker {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    // Failed claims in a row with the store unavailable (the first one's log line says the look at once).
+    let unavailable = 0;
     // Set by a claim that failed with the store unavailable: the back-off to wait after the recovery
     // that follows it at once (`second`: that recovery is the first of two looks).
     let afterRecovery: { waitMs: number; second: boolean } | null = null;
@@ -352,11 +354,13 @@ export class Worker {
         } else {
           delay = await this.claimRound((at) => (claimSentAt = at));
           failures = 0;
+          unavailable = 0;
         }
       } catch (e) {
         failures += 1;
         delay = Math.min(this.pollMs * 2 ** Math.min(failures, 5), 30_000);
         backOff = true;
+        unavailable = isStorageUnavailable(e) ? unavailable + 1 : 0;
         if (isStorageUnavailable(e)) {
           // The database (or the connection to a remote board) failed: the claim may still have
           // committed, so the next round first looks for runs this worker holds.
@@ -377,7 +381,7 @@ export class Worker {
           // The look at once is said on the first failure in a row; after it, each failure says the
           // back-off (it still looks first: a database that reads but cannot write answers every look).
           const next =
-            delay !== 0 ? `retrying in ${delay} ms` : failures === 1 ? 'looking up at once the runs it may have taken' : `retrying in ${afterRecovery!.waitMs} ms`;
+            delay !== 0 ? `retrying in ${delay} ms` : unavailable === 1 ? 'looking up at once the runs it may have taken' : `retrying in ${afterRecovery!.waitMs} ms`;
           this.log.error({ err: e }, `claim failed (${next}): ${(e as Error).message}`);
         } else {
           // A bug or a refusal that a retry cannot cure: said loudly, with its stack, and the loop backs
