@@ -46,7 +46,19 @@ export function postStream(url: string, headers: Record<string, string>, body: A
       try {
         for await (const chunk of body) {
           if (settled) return;
-          if (!req.write(chunk)) await new Promise<void>((r) => { req.once('drain', r); req.once('close', r); });
+          // Each wait removes both its listeners: a long upload waits thousands of times (a 'close'
+          // listener left per wait passed Node's limit of 10 and printed MaxListenersExceededWarning).
+          if (!req.write(chunk)) {
+            await new Promise<void>((r) => {
+              const go = () => {
+                req.off('drain', go);
+                req.off('close', go);
+                r();
+              };
+              req.once('drain', go);
+              req.once('close', go);
+            });
+          }
         }
         if (!settled) req.end();
       } catch (e) {
