@@ -109,6 +109,12 @@ export class Worker {
   private minLeaseMs = DEFAULT_LEASE_MS;
   /** Runs on their way back to the queue (release): still held by this worker in the store until then. */
   private readonly releasing = new Set<string>();
+  /**
+   * Runs whose give-back failed (the database away): out of the buffer but still this worker's in the
+   * store, under a lease no renewal covers any more. A recovery that finds them held counts no lease
+   * for them, whatever claim was lost meanwhile (recoverClaims). Pruned there; bounded.
+   */
+  private readonly notGivenBack = new Set<string>();
   /** How long a claim's answer is waited for, and the longest wait before recovering a failed claim (core claimAnswerWithinMs). */
   private answerWithinMs = claimAnswerWithinMs([], DEFAULT_LEASE_MS);
   private readonly ender: EndBatcher;
@@ -308,6 +314,12 @@ export class Worker {
     for (const id of ids) this.releasing.add(id);
     try {
       return await this.board.releaseRuns({ worker: this.id, backendIds: ids, answerWithinMs: this.answerWithinMs });
+    } catch (e) {
+      for (const id of ids) {
+        if (this.notGivenBack.size >= MAX_UNRECORDED_KEPT) this.notGivenBack.delete(this.notGivenBack.values().next().value!);
+        this.notGivenBack.add(id);
+      }
+      throw e;
     } finally {
       for (const id of ids) this.releasing.delete(id);
     }
@@ -679,6 +691,7 @@ export class Worker {
     // here would execute them twice. One no longer held never will be again: forgotten.
     const heldIds = new Set(held.map((c) => c.run.backendId));
     for (const id of this.unrecordedEnds.keys()) if (!heldIds.has(id)) this.unrecordedEnds.delete(id);
+    for (const id of this.notGivenBack) if (!heldIds.has(id)) this.notGivenBack.delete(id);
     const knownAt = this.clock.now().getTime();
     for (const c of held) {
       if (known.has(c.run.backendId) || this.unrecordedEnds.has(c.run.backendId) || doneMeanwhile.has(c.run.backendId)) continue;
@@ -690,9 +703,11 @@ export class Worker {
       this.minLeaseMs = Math.min(this.minLeaseMs, c.leaseMs);
       // Its lease counted on this worker's clock from the first lost claim (its answer never came), not
       // from the server's expiry. A run no lost claim explains (its give-back failed: the worker had
-      // dropped it) was in none of the renewals sent before now, and its lease may have run out long
-      // ago: it waits for a renewal sent from now on (leaseHolds), and goes if the reaper took it.
-      this.timers.claimedAt(c, this.lostClaimSentAt ?? -Infinity, knownAt);
+      // dropped it, maybe before a claim was lost) was in none of the renewals sent before now, and its
+      // lease may have run out long ago: it waits for a renewal sent from now on (leaseHolds), and goes
+      // if the reaper took it meanwhile.
+      const notGivenBack = this.notGivenBack.delete(c.run.backendId);
+      this.timers.claimedAt(c, notGivenBack ? -Infinity : (this.lostClaimSentAt ?? -Infinity), knownAt);
       this.buffer.push(c);
     }
     // Runs found by the late looks too count their leases from the failed claim (not from renewals sent before they were known).
