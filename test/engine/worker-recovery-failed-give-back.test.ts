@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
 import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import type { Jobboard } from '../../src/engine/jobboard.js';
+import type { Orrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
 import { stopOnVirtualTime, useTempOrrery } from './engine-helpers.js';
 
@@ -57,26 +58,7 @@ describe('Worker: a run whose give-back failed, recovered later', () => {
         return () => {};
       },
     });
-    // Each handler's begin, with the lease the store held for its run at that instant.
-    const begun: Array<{ backendId: string; at: number; leaseExpiresAt: number }> = [];
-    const w = new Worker(board, {
-      concurrency: 2,
-      prefetch: 10,
-      types: ['job'],
-      pollMs: 1_000,
-      clock,
-      handlers: {
-        job: async ({ args, run }) => {
-          const stored = await orrery.getRun(run.backendId);
-          begun.push({ backendId: run.backendId, at: clock.now().getTime(), leaseExpiresAt: stored!.leaseExpiresAt?.getTime() ?? -Infinity });
-          // 5 s, then 8 s: the pace then leaves no room in the buffer, and every slot is free again before the database is back.
-          await new Promise<void>((r) => clock.setTimer(args[0] === 0 ? 5_000 : 8_000, r));
-          return false;
-        },
-      },
-    });
-    await orrery.createTasks([0, 1, 2, 3].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
-    w.start();
+    const { w, begun } = await recordingWorker(orrery, board, clock);
     for (let i = 0; i < 49; i++) await clock.advance(100);
     // Two runs begun, two buffered. The database goes away just before the quick one settles: its
     // freed slot takes one buffered run and the trim's give-back of the other fails.
@@ -130,24 +112,7 @@ describe('Worker: a run whose give-back failed, recovered later', () => {
       },
     });
     const T0 = clock.now().getTime();
-    const begun: Array<{ backendId: string; at: number; leaseExpiresAt: number }> = [];
-    const w = new Worker(board, {
-      concurrency: 2,
-      prefetch: 10,
-      types: ['job'],
-      pollMs: 1_000,
-      clock,
-      handlers: {
-        job: async ({ args, run }) => {
-          const stored = await orrery.getRun(run.backendId);
-          begun.push({ backendId: run.backendId, at: clock.now().getTime(), leaseExpiresAt: stored!.leaseExpiresAt?.getTime() ?? -Infinity });
-          await new Promise<void>((r) => clock.setTimer(args[0] === 0 ? 5_000 : 8_000, r));
-          return false;
-        },
-      },
-    });
-    await orrery.createTasks([0, 1, 2, 3].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
-    w.start();
+    const { w, begun } = await recordingWorker(orrery, board, clock);
     for (let i = 0; i < 49; i++) await clock.advance(100);
     down = true; // the quick run settles at 5 s: its slot takes a buffered run, the trim's give-back of the other fails
     for (let i = 0; i < 6; i++) await clock.advance(100);
@@ -161,3 +126,31 @@ describe('Worker: a run whose give-back failed, recovered later', () => {
     await stopOnVirtualTime(w, clock, 60_000);
   }, 60_000);
 });
+
+/**
+ * A worker of 2 slots and a prefetch of 10 over `board`, with 4 one-shot tasks: each handler's begin is
+ * recorded with the lease the store held for its run at that instant. The first run takes 5 s, the
+ * others 8 s: the pace then leaves no room in the buffer (a trim gives one back at 5 s), and every slot
+ * is free again by 13 s.
+ */
+async function recordingWorker(orrery: Orrery, board: Jobboard, clock: VirtualClock) {
+  const begun: Array<{ backendId: string; at: number; leaseExpiresAt: number }> = [];
+  const w = new Worker(board, {
+    concurrency: 2,
+    prefetch: 10,
+    types: ['job'],
+    pollMs: 1_000,
+    clock,
+    handlers: {
+      job: async ({ args, run }) => {
+        const stored = await orrery.getRun(run.backendId);
+        begun.push({ backendId: run.backendId, at: clock.now().getTime(), leaseExpiresAt: stored!.leaseExpiresAt?.getTime() ?? -Infinity });
+        await new Promise<void>((r) => clock.setTimer(args[0] === 0 ? 5_000 : 8_000, r));
+        return false;
+      },
+    },
+  });
+  await orrery.createTasks([0, 1, 2, 3].map((i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+  w.start();
+  return { w, begun };
+}
