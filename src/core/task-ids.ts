@@ -1,14 +1,11 @@
 import { ValidationError, invalid, shown } from './errors.js';
 
-/** A task id: a positive integer a JS number carries exactly (the columns are 8-byte integers). */
-export function checkId(id: number, path = 'id'): number {
-  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${shown(id)}" is not a task id`);
-  return id;
-}
-
-/** A task backfill's id: a positive integer a JS number carries exactly. */
-export function checkBackfillId(id: number, path = 'id'): number {
-  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${shown(id)}" is not a backfill id`);
+/**
+ * A task id (or, `what`, another row's id: a backfill's): a positive integer a JS number carries
+ * exactly (the columns are 8-byte integers).
+ */
+export function checkId(id: number, path = 'id', what = 'task'): number {
+  if (!Number.isSafeInteger(id) || id <= 0) throw invalid(path, `"${shown(id)}" is not a ${what} id`);
   return id;
 }
 

@@ -49,6 +49,9 @@ export const MAX_WORKER_ID = 200;
 /** The most task types a worker row lists: far above any catalogue seen (2,000 types serve fine), a bound on the row only. */
 export const MAX_WORKER_TYPES = 100_000;
 
+/** The refusal of a worker id of blanks alone where a jobboard call names its worker (library and HTTP alike). */
+export const BLANK_WORKER_ID = 'a worker id is required (blanks alone name no worker)';
+
 /** What is wrong with a worker id (`--id`, a registry row), or null when it is fine. */
 export function workerIdProblem(id: string): string | null {
   // Blanks alone name no worker (listings and `run start --worker ' '` showed an empty holder).

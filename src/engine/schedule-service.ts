@@ -1,7 +1,7 @@
 import { backfillRange, nextInRange, occurrencesBetween } from '../core/backfill.js';
 import { CATCH_UP_BATCH, CATCH_UP_EVERY_MS, planLateTask } from '../core/catch-up.js';
 import { ConflictError, NotFoundError, ValidationError, invalid } from '../core/errors.js';
-import { checkBackfillId, checkId } from '../core/task-ids.js';
+import { checkId } from '../core/task-ids.js';
 import { knownOptions } from '../core/options.js';
 import { checkPreviewShape, previewFrom } from '../core/call-checks.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
@@ -207,7 +207,7 @@ export class ScheduleService {
   }
 
   private async requireBackfill(id: number): Promise<TaskBackfill> {
-    checkBackfillId(id);
+    checkId(id, 'id', 'backfill');
     const b = await this.store.getBackfill(id);
     if (!b) throw new NotFoundError(`backfill ${id} not found`, [{ path: 'id', message: 'no such backfill' }]);
     return b;

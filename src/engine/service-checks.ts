@@ -3,7 +3,7 @@ import { checkFlag, refuseHoles, refuseUnknownKeys, requireOptions } from '../co
 import { INT4_MAX, assertStorable, assertText, checkCountLimit } from '../core/storable.js';
 import { ABANDON_OPTIONS, CLAIM_OPTIONS, HEARTBEAT_RUNS_OPTIONS, RELEASE_OPTIONS } from '../core/jobboard-options.js';
 import { checkDate } from '../core/instants.js';
-import { MAX_WORKER_ID } from '../core/worker-registry.js';
+import { BLANK_WORKER_ID, MAX_WORKER_ID } from '../core/worker-registry.js';
 import type { ArchivedRunFilter } from '../store/archive-store.js';
 
 /** The checks of the arguments of the service's calls that no other module shares. */
@@ -54,7 +54,7 @@ export function requireWorker(worker: unknown): asserts worker is string {
   if (!worker) throw invalid('worker', 'a worker id is required');
   if (typeof worker !== 'string') throw invalid('worker', 'must be a string (the worker id)');
   // Blanks alone name no worker, as the registry and the CLI's --worker refuse them (core workerIdProblem).
-  if (worker.trim() === '') throw invalid('worker', 'a worker id is required (blanks alone name no worker)');
+  if (worker.trim() === '') throw invalid('worker', BLANK_WORKER_ID);
   if (worker.length > MAX_WORKER_ID) throw invalid('worker', `must be at most ${MAX_WORKER_ID} characters (a worker id)`);
   assertText(worker, 'worker');
 }

@@ -1,7 +1,7 @@
 import { knownOptions } from '../core/options.js';
 import { checkPreviewShape, checkRangeKeys, previewFrom } from '../core/call-checks.js';
 import { invalid } from '../core/errors.js';
-import { checkBackfillId, checkId } from '../core/task-ids.js';
+import { checkId } from '../core/task-ids.js';
 import type { Preview } from '../core/schedule-preview.js';
 import type { BackfillProgress, PreviewInput } from '../engine/schedule-service.js';
 import type { TaskBackfill } from '../store/schedule-store.js';
@@ -43,7 +43,7 @@ export class ScheduleClient {
   }
   /** A backfill with the runs it made so far. */
   async progress(backfillId: number): Promise<BackfillProgress> {
-    checkBackfillId(backfillId);
+    checkId(backfillId, 'id', 'backfill');
     return this.call('GET', `/backfills/${backfillId}`);
   }
   /** A task's backfills, newest first. */
@@ -53,7 +53,7 @@ export class ScheduleClient {
   }
   /** Stops a running backfill. */
   async cancelBackfill(backfillId: number): Promise<TaskBackfill> {
-    checkBackfillId(backfillId);
+    checkId(backfillId, 'id', 'backfill');
     return this.call('POST', `/backfills/${backfillId}/cancel`);
   }
 }

@@ -12,7 +12,7 @@ import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { MAX_DURATION_MS, durationMsProblem } from '../core/durations.js';
 import { DEFAULT_HTTP_WAIT_MS, MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
 import { MAX_WORKER_TYPES } from '../core/worker-registry.js';
-import { MAX_WORKER_ID } from '../core/worker-registry.js';
+import { BLANK_WORKER_ID, MAX_WORKER_ID } from '../core/worker-registry.js';
 import { documentedAs, QUERY_INTS, TaskInputDoc } from './doc-schemas.js';
 
 
@@ -179,7 +179,7 @@ const workerId = z
   .string()
   .min(1)
   .max(MAX_WORKER_ID)
-  .refine((s) => s.trim() !== '', 'a worker id is required (blanks alone name no worker)');
+  .refine((s) => s.trim() !== '', BLANK_WORKER_ID);
 /**
  * An instant in a request: ISO 8601 with an offset, or without one (or a date alone) read as UTC, as
  * the CLI reads it (core parseInstant); parsed to a Date. The archive's `before` keeps its own rule.
