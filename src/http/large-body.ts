@@ -78,8 +78,14 @@ export async function parseTasksBody(
     new HttpError('bad_request', `tasks[${tasks.length}]: a task may be at most ${maxItem} characters of JSON`, [
       { path: `tasks[${tasks.length}]`, message: `longer than ${maxItem} characters` },
     ]);
+  // Where the item being scanned begins (its first character that is not a blank), -1 before it, and
+  // the last such character scanned: the blanks between items count toward no item's length.
+  let first = -1;
+  let solid = -1;
   const take = (to: number) => {
-    if (to - start > maxItem) throw tooLong();
+    let last = to - 1;
+    while (last > first && isSpace(text.charCodeAt(last))) last--;
+    if (first >= 0 && last + 1 - first > maxItem) throw tooLong();
     if (values > maxValues) {
       throw new HttpError('payload_too_large', `the batch holds more than ${maxValues} JSON values (arrays, objects and their elements); split it, or use POST /api/tasks/import`);
     }
@@ -87,11 +93,15 @@ export async function parseTasksBody(
   };
   for (let i = start; i < end; i++) {
     if (i >= next) {
-      if (i - start > maxItem) throw tooLong(); // not scanned to its end
+      if (first >= 0 && solid + 1 - first > maxItem) throw tooLong(); // not scanned to its end
       next = i + STEP;
       await new Promise<void>((r) => setImmediate(r));
     }
     const c = text.charCodeAt(i);
+    if (c > 32 || !isSpace(c)) {
+      if (first < 0) first = i;
+      solid = i;
+    }
     if (inString) {
       if (c === 92) i++;
       else if (c === 34) inString = false;
@@ -111,6 +121,7 @@ export async function parseTasksBody(
       if (depth === 0) {
         take(i);
         start = i + 1;
+        first = -1;
       }
     }
   }

@@ -204,6 +204,15 @@ describe('a batch body parsed a piece at a time', () => {
     expect(await parseTasksBody(`{"tasks":[${Array(6).fill('[]').join(',')}]}`, 128, limits)).toEqual({ tasks: Array(6).fill([]) }); // 11 values
     const many = await parseTasksBody(`{"tasks":[${Array(7).fill('[]').join(',')}]}`, 128, limits).catch((e: unknown) => e);
     expect(many).toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/^the batch holds more than 12 JSON values/) });
+    // Blanks between tasks count toward no task's length, however many (past a turn's scan too).
+    const blanks = ' \n\t'.repeat(100_000);
+    const one = '{"type":"aaaaaaaaa"}';
+    expect(await parseTasksBody(`{"tasks":[${blanks}${one}${blanks},${blanks}${one}${blanks}]}`, 128, limits)).toEqual({ tasks: [JSON.parse(one), JSON.parse(one)] });
+    expect(await parseTasksBody(`{"tasks":[${blanks}]}`, 128, limits)).toEqual({ tasks: [] });
+    const longString = await parseTasksBody(`{"tasks":[1,${blanks}"${'a'.repeat(300_000)}"]}`, 128, limits).catch((e: unknown) => e);
+    expect(longString).toMatchObject({ code: 'bad_request', message: 'tasks[1]: a task may be at most 20 characters of JSON' });
+    const longLast = await parseTasksBody(`{"tasks":[1, ${one}1${blanks}]}`, 128, limits).catch((e: unknown) => e);
+    expect(longLast).toMatchObject({ code: 'bad_request', message: 'tasks[1]: a task may be at most 20 characters of JSON' });
     // The package's limit of values holds a batch of a million usual tasks.
     const usual = JSON.stringify({ type: 'check-feed', arguments: { args: ['https://example.org/a.xml'], kwargs: {} } });
     expect(((usual.match(/[[{,]/g) ?? []).length + 1) * 1_000_000).toBeLessThanOrEqual(MAX_BATCH_VALUES);
