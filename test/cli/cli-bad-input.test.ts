@@ -385,6 +385,19 @@ describe('unreadable or unusable databases: exit 1 (or 2 for a bad URL), one lin
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain('orrery: cannot connect to postgres://u:***@/db?host=/nonexistent-orrery-socket-dir: connect ENOENT /nonexistent-orrery-socket-dir/.s.PGSQL.5432');
   });
+
+  // The test server asks for a password (the embedded one: scram-sha-256). Without one the driver gave the
+  // login up itself and left its socket open: the command printed its error, then hung until the server's
+  // authentication_timeout (a minute), and daemons took it for a server away and retried forever (CLI audit).
+  test.each([['task-type', 'list'], ['runner']])('--db postgres://user@host/db with no password and PGPASSWORD unset: %s exits 1 at once, saying where the password goes', async (...cmd) => {
+    const url = new URL((await createTestDatabase('cli_no_password')).url);
+    url.password = '';
+    const r = await runCli([...cmd, '--db', url.toString()], { spawn: true, env: { PGPASSWORD: undefined } });
+    expect(r.code, r.stderr).toBe(1);
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain(`orrery: cannot connect to ${url.toString()}: `);
+    if (/SASL/.test(r.stderr)) expect(r.stderr).toContain('(the server asks for a password: give it in the URL or in PGPASSWORD)');
+  });
 });
 
 describe('values neither store can hold: the same exit 2 naming the field on SQLite and PostgreSQL, nothing written', () => {

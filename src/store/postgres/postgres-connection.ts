@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { OrreryError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
 import { ledgerVersion, loadMigrations, type LedgerRow } from '../migrations.js';
-import { TrackedPool, loginRefusedSqlstate, translatePgError } from './postgres-errors.js';
+import { TrackedPool, clientLoginError, loginRefused, translatePgError } from './postgres-errors.js';
 import { parseTimestamptz } from './postgres-literals.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -65,7 +65,9 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
     client = await pool.connect();
   } catch (e) {
     // The driver's error stays as the cause; a server merely unreachable for now is StorageUnavailableError.
-    throw storageError(`cannot connect to ${redactUrl(url)}: ${(e as Error).message}`, e);
+    // The driver had no password to give a server that asks for one: say where it goes.
+    const hint = clientLoginError(e) && /client password must be/.test((e as Error).message) ? ' (the server asks for a password: give it in the URL or in PGPASSWORD)' : '';
+    throw storageError(`cannot connect to ${redactUrl(url)}: ${(e as Error).message}${hint}`, e);
   }
   try {
     // A role's statement_timeout or lock_timeout (a DBA's setting, or `options=-c statement_timeout=1`
@@ -125,7 +127,7 @@ export async function migrate(pool: pg.Pool, url: string): Promise<void> {
  * open: a mistyped password or database name fails at once instead of being waited for.
  */
 function storageError(message: string, e: unknown): StorageError {
-  const transient = translatePgError(e) instanceof StorageUnavailableError && !loginRefusedSqlstate((e as { code?: unknown }).code);
+  const transient = translatePgError(e) instanceof StorageUnavailableError && !loginRefused(e);
   const Cls = transient ? StorageUnavailableError : StorageError;
   return Object.assign(new Cls(message), { cause: e });
 }

@@ -50,6 +50,20 @@ export function loginRefusedSqlstate(code: unknown): boolean {
 }
 
 /**
+ * The driver gave up the login itself (SCRAM): no password to answer a server that asks for one
+ * (`SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string`), or a proof that does not
+ * match. It raises these errors without a SQLSTATE.
+ */
+export function clientLoginError(e: unknown): boolean {
+  return e instanceof Error && e.message.startsWith('SASL: ');
+}
+
+/** The login was refused: by the server (SQLSTATE class 28, or 3D000 no such database) or by the driver (clientLoginError). */
+export function loginRefused(e: unknown): boolean {
+  return loginRefusedSqlstate((e as { code?: unknown } | null)?.code) || clientLoginError(e);
+}
+
+/**
  * An error out of the PostgreSQL store, translated: a transient one becomes StorageUnavailableError, a
  * privilege the role lacks (42501: a grant revoked) a StorageError; the rest is unchanged.
  */
@@ -97,7 +111,18 @@ class TrackedClient extends pg.Client {
   private endedBy: unknown = null;
   constructor(config?: string | pg.ClientConfig) {
     super(config);
-    const con = (this as unknown as { connection?: { once(ev: string, fn: () => void): void } }).connection;
+    const con = (this as unknown as { connection?: { once(ev: string, fn: () => void): void; stream?: { destroy(): void } } }).connection;
+    // A login the driver gives up itself (clientLoginError) leaves its socket open: the server waits for
+    // the answer until its authentication_timeout (a minute), holding the process alive that long.
+    // Whatever failed the connect, the socket goes.
+    const connect = this.connect.bind(this) as (cb?: (err: Error | undefined) => void) => Promise<void> | void;
+    (this as unknown as { connect: typeof connect }).connect = (cb) => {
+      if (cb) return connect((err) => (err && con?.stream?.destroy(), cb(err)));
+      return (connect() as Promise<void>).catch((err: unknown) => {
+        con?.stream?.destroy();
+        throw err;
+      });
+    };
     con?.once('end', () => (this.connectionEnded = true));
     // The connection failed (the pool's or the caller's own listener handles the error itself).
     this.on('error', (err: unknown) => {
