@@ -31,11 +31,17 @@ export const taskTypes: TaskTypeInput[] = [
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
       clearTimeout(t);
       reject(signal.reason as Error);
-    }, { once: true });
+    };
+    // Its listener goes when the time is up: a handler sleeping many times keeps none behind.
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 
 const checkFeed: Handler = async ({ args, signal, log }) => {
