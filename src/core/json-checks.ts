@@ -80,7 +80,7 @@ export function assertJson(value: unknown, path: string): void {
  * Why an object that JSON would write without complaint loses what it holds (a Map, a Set or an Error
  * written as `{}`, an invalid Date as `null`), or null.
  */
-function lossyObject(v: object): string | null {
+export function lossyObject(v: object): string | null {
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'an invalid Date is not JSON (it would be written as null)' : null;
   // Boxed primitives JSON cannot write (Object(1n) throws in JSON.stringify; a NaN Number is written as null)
   if (v instanceof BigInt) return 'bigint is not JSON';

@@ -275,6 +275,17 @@ describe('validateTask', () => {
     });
   });
 
+  it('refuses arguments that the schema would read as {} (a Map, a Set, a Date, a RegExp): the Map\'s entries were lost', () => {
+    const cases: Array<[unknown, string]> = [
+      [new Map([['args', [1]]]), 'arguments: a Map is not JSON (it would be written as {}): convert it, e.g. Object.fromEntries(map)'],
+      [new Set([1]), 'arguments: a Set is not JSON (it would be written as {}): convert it, e.g. Array.from(set)'],
+      [new Date(0), 'arguments: must be an object { args, kwargs }, not a Date'],
+      [/x/, 'arguments: a RegExp is not JSON (it would be written as {}): keep its source'],
+    ];
+    for (const [args, message] of cases) expect(() => validateTask({ type: 'load-git', arguments: args }, types(), AT)).toThrow(message);
+    expect(validateTask({ type: 'load-git', arguments: Object.assign(Object.create(null), { args: [1] }) }, types(), AT).arguments).toEqual({ args: [1], kwargs: {} });
+  });
+
   it('keeps what is given', () => {
     const t = validateTask(
       {

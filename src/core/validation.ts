@@ -21,7 +21,7 @@ import { MAX_KEY_WEIGHT, MAX_WEIGHTED_KEYS } from './fair-share.js';
 import { UNIQUE_BY, debouncedIdentity, flowControlOf, type Debounce, type UniqueWindow } from './flow-control.js';
 import { detailsOfIssues, safeParseWorded } from './zod-issues.js';
 import { INT4_MAX, assertStorable, isStorableText, textProblem } from './storable.js';
-import { TASK_TYPE_NAME, sortedWeights, ON_CONFLICT_MODES, PROTO_KEY, assertJson, fromDetails, type OnConflict } from './json-checks.js';
+import { TASK_TYPE_NAME, sortedWeights, ON_CONFLICT_MODES, PROTO_KEY, assertJson, fromDetails, lossyObject, type OnConflict } from './json-checks.js';
 
 export { canonicalJson, dedupeKey, keyIdentity } from './dedupe-key.js';
 
@@ -349,7 +349,7 @@ export interface NewTask {
  */
 function parseWithSchedule(input: unknown, at: Date, path: string): z.output<typeof taskInputSchema> {
   try {
-    return parseWith(taskInputSchema, refuseProtoKwarg(input, path), path);
+    return parseWith(taskInputSchema, refuseLostArguments(input, path), path);
   } catch (e) {
     const schedule = input !== null && typeof input === 'object' ? (input as Record<string, unknown>).schedule : undefined;
     if (!(e instanceof ValidationError) || schedule == null || e.details.some((d) => d.path.startsWith(field(path, 'schedule')))) throw e;
@@ -477,14 +477,20 @@ export function quickTaskInput(input: unknown): TaskFields | undefined {
 }
 
 /**
- * A kwargs key `__proto__` (JSON.parse keeps it as data) would be dropped silently by the record
- * copy of the schema, and the task stored without it: refused. (quickTaskInput leaves such input to the schema.)
+ * What the schema would take but lose, refused: arguments that are a Map, a Set, a Date, a RegExp ...
+ * (it reads an object's own fields, so they would pass as `{}`), and a kwargs key `__proto__`
+ * (JSON.parse keeps it as data), which the record copy of the schema would drop silently.
+ * (quickTaskInput leaves such input to the schema.)
  */
-function refuseProtoKwarg(input: unknown, path: string): unknown {
+function refuseLostArguments(input: unknown, path: string): unknown {
   // Anything but an object is the schema's to refuse (a strict function's own `arguments` throws when read).
   if (input === null || typeof input !== 'object') return input;
   const args = (input as { arguments?: unknown }).arguments;
   if (args === null || typeof args !== 'object') return input;
+  // The schema reads an object's own fields: a Map, a Date or a RegExp would pass as {} (the Map's entries lost).
+  if (args instanceof Date) throw invalid(field(path, 'arguments'), 'must be an object { args, kwargs }, not a Date');
+  const lossy = lossyObject(args);
+  if (lossy !== null) throw invalid(field(path, 'arguments'), lossy);
   const kwargs = (args as { kwargs?: unknown }).kwargs;
   if (kwargs !== null && typeof kwargs === 'object' && Object.hasOwn(kwargs, '__proto__')) {
     throw invalid(field(path, 'arguments.kwargs.__proto__'), PROTO_KEY);
