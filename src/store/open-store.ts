@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { textProblem } from '../core/storable.js';
 import { postgresUrlParses, redactUrl } from './redact-url.js';
 import type { Store } from './store.js';
 
@@ -17,6 +18,10 @@ export const DEFAULT_DB_URL = 'sqlite:./orrery.db';
 export async function openStore(url: string = DEFAULT_DB_URL, opts: { pgPoolSize?: number; field?: string } = {}): Promise<Store> {
   const field = opts.field ?? 'db';
   if (url.trim() === '') throw new ValidationError(`${field}: empty database URL (use sqlite:PATH, sqlite::memory: or postgres://...)`, [{ path: field, message: 'empty' }]);
+  // Before anything opens: SQLite cut a path at its NUL and created the file under that name, and wrote
+  // a lone surrogate as U+FFFD; neither names a file the caller meant.
+  const problem = textProblem(url);
+  if (problem !== null) throw new ValidationError(`${field}: ${problem}`, [{ path: field, message: problem }]);
   if (url.startsWith('sqlite:')) {
     const path = sqlitePath(url)!;
     if (path.trim() === '') throw new ValidationError(`${field}: "sqlite:" needs a path, e.g. sqlite:./orrery.db or sqlite::memory:`, [{ path: field, message: 'missing path' }]);

@@ -3,6 +3,9 @@
  * it is given as null or as something that is not an object (it was a TypeError from inside the call:
  * "Cannot read properties of null"). Left out, the call works as before.
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import type { Orrery } from '../../src/engine/service.js';
@@ -111,6 +114,17 @@ describe('options objects given as null or a non-object', () => {
     } finally {
       if (saved === undefined) delete process.env.ORRERY_DB;
       else process.env.ORRERY_DB = saved;
+    }
+    // A NUL or a lone surrogate in the URL: refused before anything opens (SQLite created a file named by the
+    // path cut at its NUL, or with U+FFFD for the surrogate, and the NUL came back as a raw TypeError).
+    const dir = mkdtempSync(join(tmpdir(), 'orrery-db-text-'));
+    try {
+      await expect(openOrrery({ db: `sqlite:${dir}/a\0b` })).rejects.toMatchObject({ name: 'ValidationError', message: 'db: must not contain NUL characters (U+0000)', details: [{ path: 'db' }] });
+      await expect(openOrrery({ db: `${dir}/c\ud800d` })).rejects.toMatchObject({ name: 'ValidationError', message: 'db: must not contain lone UTF-16 surrogates (not valid Unicode)' });
+      await expect(openOrrery({ db: 'postgres://u@h/d\0' })).rejects.toMatchObject({ name: 'ValidationError', details: [{ path: 'db' }] });
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     // The URL quoted back has its password hidden (security audit, 2026-12-06), in the message and its details.
     const e = await openOrrery('postgres://orr:LibPw9@127.0.0.1:1/orrery' as never).catch((x: unknown) => x);
