@@ -148,13 +148,14 @@ export function fromDetails(details: ErrorDetail[]): ValidationError {
 /** Longest pause reason kept. */
 export const MAX_PAUSE_REASON = 1000;
 
-/** A pause's reason: trimmed, at most MAX_PAUSE_REASON characters, no NUL characters. */
+/** A pause's reason: trimmed, at most MAX_PAUSE_REASON characters, text both stores hold (no NUL, no lone surrogate). */
 export function validatePauseReason(reason: unknown): string {
   if (reason === undefined || reason === null) return '';
   if (typeof reason !== 'string') throw invalid('reason', 'must be a string');
   const r = reason.trim();
   if (r.length > MAX_PAUSE_REASON) throw invalid('reason', `at most ${MAX_PAUSE_REASON} characters`);
-  if (r.includes('\u0000')) throw invalid('reason', 'must not contain NUL characters');
+  const problem = textProblem(r);
+  if (problem !== null) throw invalid('reason', problem);
   return r;
 }
 

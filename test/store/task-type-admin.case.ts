@@ -131,6 +131,14 @@ export function taskTypeAdminCases(sut: StoreUnderTest): void {
       await expect(orrery.pauseTaskType('missing')).rejects.toThrow(NotFoundError);
       await expect(orrery.resumeTaskType('missing')).rejects.toThrow(NotFoundError);
       await expect(orrery.pauseTaskType('t', { reason: 'x'.repeat(1001) })).rejects.toThrow(/reason: at most 1000 characters/);
+      // Text neither store holds as given (SQLite wrote a lone surrogate as three U+FFFD, PostgreSQL as one).
+      const [task] = await orrery.createTasks([oneshot('t', 1)], { at: T0 });
+      for (const [reason, message] of [['r\udc00', 'reason: must not contain lone UTF-16 surrogates (not valid Unicode)'], ['a\0b', 'reason: must not contain NUL characters (U+0000)']]) {
+        await expect(orrery.pauseTaskType('t', { reason })).rejects.toThrow(message);
+        await expect(orrery.pauseTask(task!.id, { reason })).rejects.toThrow(message);
+      }
+      expect((await orrery.getTaskType('t'))!.paused).toBeNull();
+      expect((await orrery.getTask(task!.id))!.paused).toBeNull();
     });
 
     it('deletes a type without tasks; a type with tasks is a conflict naming how many', async () => {
