@@ -48,6 +48,9 @@ export function checkCallback(v: unknown, name: string): void {
 /** An options object a call needs: given as null, or left out, it names what it expects (`shape`). */
 export function requireOptions(opts: unknown, shape: string): void {
   if (opts === null || typeof opts !== 'object') throw invalid('options', `must be an object ${shape}`);
+  // Their own fields are what is read: an array's or a Date's would be none, and every default taken without a word.
+  if (Array.isArray(opts)) throw invalid('options', `must be an object ${shape}, not an array`);
+  if (opts instanceof Date) throw invalid('options', `must be an object ${shape}, not a Date`);
 }
 
 /** Longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */

@@ -103,6 +103,9 @@ export function checkWorkerRunOptions(w: WorkerRunOptions, prefix = ''): void {
     const problem = typeof w.id === 'string' ? workerIdProblem(w.id) : 'must be a string';
     if (problem) throw invalid(name('id'), problem);
   }
+  // Anything but false was read as true ('no', 0 and null registered the worker).
+  const registry = (w as { registry?: unknown }).registry;
+  if (registry !== undefined && typeof registry !== 'boolean') throw invalid(name('registry'), 'must be a boolean');
 }
 
 /** The options of the loops one process runs, as startServer and a Daemon both take them (same names). */

@@ -1,4 +1,4 @@
-import { checkMs } from '../core/options.js';
+import { checkMs, optionsObject } from '../core/options.js';
 import { silentLogger, type Logger } from './logger.js';
 import { checkLogger, checkOrrery } from './option-checks.js';
 import type { Orrery } from './service.js';
@@ -29,6 +29,9 @@ export abstract class PeriodicLoop {
     opts: LoopOptions = {},
   ) {
     checkOrrery(orrery); // `new Runner(null)`: a ValidationError naming orrery, not a TypeError about its clock
+    // `new Runner(orrery, null)`: a ValidationError naming options, not a TypeError; a string, an array or
+    // a Date (no options of their own) refused rather than read as none.
+    opts = optionsObject(opts);
     this.sleeper = new Sleeper(orrery.clock);
     // As the CLI's --max-sleep: a shorter sleep would spin the loop.
     this.maxSleepMs = checkMs(opts.maxSleepMs ?? 1000, 'maxSleepMs', 10);

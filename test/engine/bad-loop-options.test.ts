@@ -136,6 +136,28 @@ describe('Daemon options', () => {
     expect(() => new Worker(new OrreryClient('http://127.0.0.1:1'), { handlers: {} })).not.toThrow();
   });
 
+  it('options that are not an options object are refused naming options, by the single loops, the worker and the daemon (library audit: null was a TypeError, a string or an array taken as none)', async () => {
+    const { orrery } = await open();
+    for (const bad of [null, 'fast', 5, [], new Date(0)]) {
+      for (const build of [() => new Runner(orrery, bad as never), () => new Reaper(orrery, bad as never), () => new DagScheduler(orrery, bad as never)]) {
+        expect(await pathOf(build), String(bad)).toBe('options');
+      }
+      expect(await pathOf(() => new Daemon(orrery, bad as never)), String(bad)).toBe('options');
+      expect(await pathOf(() => new Worker(orrery, bad as never)), String(bad)).toBe('options');
+    }
+    expect(() => new Daemon(orrery, [] as never)).toThrow('options: must be an object { runner?, reaper?, worker?, ... }, not an array');
+    expect(new Runner(orrery).state).toBe('idle');
+  });
+
+  it('a worker registry that is not a boolean is refused (it was read as true: 0, "no" and null registered the worker)', async () => {
+    const { orrery } = await open();
+    for (const bad of [0, 'no', null, 1]) {
+      expect(await pathOf(() => new Worker(orrery, { handlers, registry: bad as never })), String(bad)).toBe('registry');
+      expect(await pathOf(() => new Daemon(orrery, { worker: { handlers, registry: bad as never } })), String(bad)).toBe('worker.registry');
+    }
+    expect(() => new Worker(orrery, { handlers, registry: false })).not.toThrow();
+  });
+
   it('an option it does not know is not refused (nor by startServer and openOrrery)', async () => {
     const { orrery } = await open();
     expect(new Daemon(orrery, { runer: true } as never).runner).toBeNull();
