@@ -51,6 +51,24 @@ export function taskBatchCases(sut: StoreUnderTest): void {
       expect((await orrery.createTask({ type: 'load-git', arguments: args('f') })).id).toBe(next + 2);
     });
 
+    it("a batch with unique and debounced creates among plain ones: the ids of the tasks created follow the batch's order (PostgreSQL took them in key order: differential audit)", async () => {
+      const { orrery } = await setup();
+      const batch = [
+        { type: 'load-git', arguments: args('p1') },
+        ...Array.from({ length: 8 }, (_, i) => ({ type: 'load-git', policy: 'oneshot' as const, arguments: args(`u${i * 11}`), unique: { for: '1h', by: 'arguments' as const } })),
+        { type: 'load-git', arguments: args('p2') },
+        { type: 'load-git', policy: 'oneshot' as const, arguments: args('d'), debounce: { key: 'deb', period: '1m' } },
+        { type: 'load-git', arguments: args('p3') },
+      ];
+      const created = await orrery.createTasksDetailed(batch);
+      expect(created.every((o) => o.created)).toBe(true);
+      const ids = created.map((o) => o.task.id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(created.map((o) => o.task.arguments.args[0])).toEqual(batch.map((t) => t.arguments.args[0]));
+      const summary = await orrery.createTasksSummary(['z9', 'z1', 'z5', 'z3'].map((u) => ({ type: 'load-git', policy: 'oneshot' as const, arguments: args(u), unique: { for: '1h' } })), { ids: true });
+      expect(summary.ids).toEqual([...summary.ids!].sort((a, b) => a - b));
+    });
+
     it('onConflict error anywhere in the batch refuses all of it; replace updates the holder', async () => {
       const { orrery } = await setup();
       const held = await orrery.createTask({ type: 'load-git', key: 'k', arguments: args('old') });

@@ -26,26 +26,37 @@ export async function insertTasks(c: pg.PoolClient, tasks: readonly NewTask[], a
 const hasFlowControl = (t: NewTask) => t.unique !== undefined || t.debounce !== undefined;
 
 /**
- * A batch with `unique` or debounced creates: those are taken one at a time, in order, each under a
+ * A batch with `unique` or debounced creates: those are taken one at a time, each under a
  * transaction-scoped advisory lock on its key (concurrent creates of one key queue), so a later one
- * sees an earlier one of the same batch; the others are inserted together.
+ * sees an earlier one of the same batch; the others are inserted together, a run of them at a time.
+ * Every key's lock is taken first, in key order, so two batches sharing keys never each wait for the
+ * other's; then the tasks go in the batch's order, so the ids of those created follow it, as a plain
+ * batch's do (docs/postgres.md, creates: taken in key order, they did not).
  */
 async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
   const out = new Array<CreatedTask>(tasks.length);
-  const plain: number[] = [];
-  const controlled: number[] = [];
-  tasks.forEach((t, i) => (hasFlowControl(t) ? controlled : plain).push(i));
-  // Their advisory locks are taken in key order (a batch's creates of one key keep their order), so
-  // two batches sharing keys do not each wait for the other's.
-  const lockKey = (i: number) => tasks[i]!.unique?.key ?? tasks[i]!.debounce!.key;
-  controlled.sort((a, b) => (lockKey(a) < lockKey(b) ? -1 : lockKey(a) > lockKey(b) ? 1 : a - b));
+  const lockKey = (t: NewTask) => t.unique?.key ?? t.debounce!.key;
+  for (const key of [...new Set(tasks.filter(hasFlowControl).map(lockKey))].sort()) {
+    await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+  }
   // Tasks this batch created, by identity: an equal one later in the batch that returns on conflict
   // gets it without an insert (which would use up a sequence id), as in insertPlain.
   const createdHere = new Map<string, Task>();
-  for (const i of controlled) {
+  let plain: number[] = [];
+  const insertPlainRun = async () => {
+    if (plain.length === 0) return;
+    const run = plain;
+    plain = [];
+    const rest = await insertTasks(c, run.map((i) => tasks[i]!), at);
+    run.forEach((i, k) => (out[i] = rest[k]!));
+  };
+  for (let i = 0; i < tasks.length; i++) {
     const t = tasks[i]!;
-    const key = lockKey(i);
-    await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+    if (!hasFlowControl(t)) {
+      plain.push(i);
+      continue;
+    }
+    await insertPlainRun();
     const matched = await flowControlMatch(c, t, at);
     if (matched !== null) {
       out[i] = matched;
@@ -63,10 +74,7 @@ async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[]
     }
     out[i] = created!;
   }
-  if (plain.length > 0) {
-    const rest = await insertTasks(c, plain.map((i) => tasks[i]!), at);
-    plain.forEach((i, k) => (out[i] = rest[k]!));
-  }
+  await insertPlainRun();
   return out;
 }
 
