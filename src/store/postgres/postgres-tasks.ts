@@ -31,7 +31,7 @@ const hasFlowControl = (t: NewTask) => t.unique !== undefined || t.debounce !== 
  * sees an earlier one of the same batch; the others are inserted together, a run of them at a time.
  * Every key's lock is taken first, in key order, so two batches sharing keys never each wait for the
  * other's; then the tasks go in the batch's order, so the ids of those created follow it, as a plain
- * batch's do (docs/postgres.md, creates: taken in key order, they did not).
+ * batch's do (docs/postgres.md, creates).
  */
 async function insertWithFlowControl(c: pg.PoolClient, tasks: readonly NewTask[], at: Date): Promise<CreatedTask[]> {
   const out = new Array<CreatedTask>(tasks.length);
