@@ -55,6 +55,18 @@ export function pauseCases(sut: StoreUnderTest): void {
       expect((await orrery.queueStats()).find((q) => q.type === 'a')!.pausedTasks).toBe(1);
     });
 
+    it('a queued run that a backend wrote log records for is taken back with them (a foreign-key failure: a 500 over HTTP, exit 1 in the CLI)', async () => {
+      const { orrery } = await setup([{ name: 'a' }]);
+      const [t] = await orrery.createTasks([oneshot('a', 1)], { at: T0 });
+      const [run] = await orrery.scheduleDue({ at: T0 });
+      await orrery.appendRunLogs(run!.backendId, [{ level: 'info', message: 'queued', at: T0, attributes: {} }]);
+      const paused = await orrery.pauseTask(t!.id, { at: T0 });
+      expect(paused).toMatchObject({ status: 'next_run_not_scheduled', paused: { at: T0 } });
+      expect(await orrery.getRun(run!.backendId)).toBeNull();
+      expect((await orrery.resumeTask(t!.id, { at: T0 })).paused).toBeNull();
+      expect((await orrery.scheduleDue({ at: T0 })).map((r) => r.task)).toEqual([t!.id]);
+    });
+
     it('a run given back (released, or its claim expired) whose task was paused meanwhile is taken back, not queued for another worker', async () => {
       const { orrery } = await setup([{ name: 'a' }]);
       const [t1, t2, t3] = await orrery.createTasks([oneshot('a', 1), oneshot('a', 2), oneshot('a', 3)], { at: T0 });

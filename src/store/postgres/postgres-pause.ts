@@ -18,6 +18,8 @@ export async function setTaskPauseInTx(c: pg.PoolClient, id: number, pause: Type
   const refusal = dagAttemptPauseRefusal(taskFromRow(rows[0]));
   if (refusal) throw refusal;
   if (pause && rows[0].status === 'next_run_scheduled' && rows[0].current_run !== null) {
+    // Log records a backend wrote for the waiting run go with it (they held its row: a foreign-key failure).
+    await c.query(`DELETE FROM run_logs WHERE run = $1 AND EXISTS (SELECT 1 FROM task_runs WHERE id = $1 AND status = 'scheduled')`, [rows[0].current_run]);
     const taken = await c.query<Row>(`DELETE FROM task_runs WHERE id = $1 AND status = 'scheduled' RETURNING backfill, scheduled_for`, [rows[0].current_run]);
     if ((taken.rowCount ?? 0) > 0) await c.query(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1`, [id]);
     await rewindBackfills(c, taken.rows, pause.at);

@@ -18,6 +18,8 @@ export function setTaskPauseInTx(db: Database.Database, id: number, pause: TypeP
   if (refusal) throw refusal;
   if (pause && row.status === 'next_run_scheduled' && row.current_run !== null) {
     idFloorRaiser(db)(['task_runs']); // the run taken back may be the newest: its id is not handed out again
+    // Log records a backend wrote for the waiting run go with it (they held its row: a foreign-key failure).
+    db.prepare(`DELETE FROM run_logs WHERE run = ? AND EXISTS (SELECT 1 FROM task_runs WHERE id = ? AND status = 'scheduled')`).run(row.current_run, row.current_run);
     const taken = db.prepare(`DELETE FROM task_runs WHERE id = ? AND status = 'scheduled' RETURNING backfill, scheduled_for`).all(row.current_run) as Row[];
     if (taken.length > 0) db.prepare(`UPDATE tasks SET status = 'next_run_not_scheduled', current_run = NULL WHERE id = ?`).run(id);
     rewindBackfills(db, taken, pause.at);
