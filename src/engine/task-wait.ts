@@ -51,6 +51,11 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
     woken?.();
   };
   host.events.on('run', onRun);
+  // The timeout is a timer of the clock too, as the reads' pauses are: a ManualClock's time moves only
+  // when the test moves it, but its timers are Node's, so the wait ended when a reading of now() said
+  // so, which never came (a wait with a timeout over HTTP hung).
+  let timedOut = false;
+  const timeout = timeoutMs === null ? null : host.clock.setTimer(timeoutMs, () => ((timedOut = true), woken?.()));
   try {
     for (;;) {
       signal?.throwIfAborted();
@@ -58,7 +63,7 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
       const now = await answer();
       if (now.finished) return now;
       const left = deadline === null ? Infinity : deadline - host.clock.now().getTime();
-      if (left <= 0) return now;
+      if (left <= 0 || timedOut) return now;
       if (ended) continue;
       await new Promise<void>((resolve, reject) => {
         const done = () => {
@@ -78,6 +83,7 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
       });
     }
   } finally {
+    timeout?.cancel();
     host.events.off('run', onRun);
   }
 }

@@ -84,6 +84,15 @@ describe('waiting for a task', () => {
     expect(await waitForTask(host, t.id)).toMatchObject({ finished: true, task: { status: 'completed' } });
   });
 
+  it('a timeout on a ManualClock ends the wait on its (real) timer, though the manual instant does not move (it waited for ever, and so did GET /api/tasks/{id}/wait)', async () => {
+    const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
+    const { orrery } = await setup({ clock });
+    await orrery.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    expect(await orrery.waitForTask(t.id, { timeoutMs: 30 })).toMatchObject({ finished: false, task: { id: t.id } });
+    expect(await orrery.waitForTask(t.id, { timeoutMs: 30, pollMs: 10 })).toMatchObject({ finished: false });
+  });
+
   it("another process's end is seen at the next read", async () => {
     const { orrery, path } = await setup();
     await orrery.createTaskType({ name: 'job' });
