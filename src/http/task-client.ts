@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { MAX_TASK_PAGE, checkTaskFilter, pendingLimit, taskSearch, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
-import type { RunSearchInput } from '../core/run-search.js';
+import { runSearch, type RunSearchInput } from '../core/run-search.js';
 import type { BulkAction, BulkResult, BulkSelectionInput } from '../core/bulk.js';
 import type { WhyAnswer } from '../core/why.js';
 import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
@@ -252,6 +252,10 @@ export abstract class TaskClient extends ClientTransport {
   /** `GET /api/runs`: runs across tasks, newest first, one page; pass `nextCursor` back as `cursor`. */
   async searchRuns(filter: RunSearchInput = {}): Promise<RunPage> {
     filter = optionsObject(filter, 'filter');
+    // Checked as the library checks it (core runSearch), before anything is sent: the same field and
+    // message (`status: "nope" is not a run status …`, not the route's `query.status`), and a value
+    // the route would read as text (a type given as a number) refused, not sent.
+    runSearch(filter);
     return this.call('GET', `/runs${query(filter as Record<string, unknown>)}`);
   }
   /**

@@ -67,6 +67,11 @@ describe('OrreryClient beside the library', () => {
     expect(await same((o) => o.searchTasks({ type: 'x'.repeat(300) }))).toEqual({ ok: [] });
     expect(await same((o) => o.searchTasks({ type: 'x'.repeat(600) }))).toEqual({ ok: [] });
     await same((o) => o.findTasks({ type: 'x'.repeat(300) }));
+    // Run searches too: the library's field and message (the client named the route's query.status), and
+    // a type given as a number refused (the client sent it as text and answered an empty page).
+    expect(await same((o) => o.searchRuns({ status: 'nope' }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'status' }] });
+    expect(await same((o) => o.searchRuns({ type: 5 as never }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
+    await same((o) => o.searchRuns({ limit: 0 }));
     await same((o) => o.visits.getQueuePosition(5 as never));
     await same((o) => o.visits.getQueuePosition('Git'));
     await same((o) => o.visits.recordVisits([{ url: '', visitType: 'git', status: 'failed' }]));
