@@ -2,7 +2,7 @@ import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import type { TaskTypeEdit } from '../core/task-type-edit.js';
 import { MAX_TASK_PAGE, checkTaskFilter, pendingLimit, taskSearch, type TaskSearchInput, type TaskSearchPage } from '../core/task-search.js';
 import { runSearch, type RunSearchInput } from '../core/run-search.js';
-import type { BulkAction, BulkResult, BulkSelectionInput } from '../core/bulk.js';
+import { checkBulk, type BulkAction, type BulkResult, type BulkSelectionInput } from '../core/bulk.js';
 import type { WhyAnswer } from '../core/why.js';
 import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.js';
 import type { RunLogQuery } from '../core/run-logs.js';
@@ -265,6 +265,10 @@ export abstract class TaskClient extends ClientTransport {
   async bulkTasks(action: BulkAction, selection: BulkSelectionInput, opts: { dryRun?: boolean; nextRun?: Date } = {}): Promise<BulkResult> {
     // A misspelt dryRun (`dryrun`) would have run the action for real.
     opts = knownOptions(opts, ['dryRun', 'nextRun']);
+    // The action and the selection checked as the library checks them (core checkBulk), before anything
+    // is sent: the same field and message, and a filter value the route would read as text (a Date as a
+    // type) refused, not run.
+    checkBulk(action, selection);
     if (opts.nextRun !== undefined) {
       // As the library: text would be read by the server, an instant the caller never gave as a Date.
       if (action !== 'respawn' && action !== 'redrive') throw invalid('nextRun', 'only applies to respawn and redrive');

@@ -72,6 +72,11 @@ describe('OrreryClient beside the library', () => {
     expect(await same((o) => o.searchRuns({ status: 'nope' }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'status' }] });
     expect(await same((o) => o.searchRuns({ type: 5 as never }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'type' }] });
     await same((o) => o.searchRuns({ limit: 0 }));
+    // Bulk selections as well (core checkBulk): a Date as a filter's type ran the action over HTTP.
+    expect(await same((o) => o.bulkTasks('disable', { filter: { type: new Date(0) as never } }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'filter.type' }] });
+    expect(await same((o) => o.bulkTasks('explode' as never, { all: true }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'action' }] });
+    await same((o) => o.bulkTasks('delete', { ids: [] }));
+    await same((o) => o.bulkTasks('delete', { ids: [-1, -1] }));
     await same((o) => o.visits.getQueuePosition(5 as never));
     await same((o) => o.visits.getQueuePosition('Git'));
     await same((o) => o.visits.recordVisits([{ url: '', visitType: 'git', status: 'failed' }]));
