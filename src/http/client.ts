@@ -9,7 +9,7 @@ import { checkDate } from '../core/instants.js';
 import { checkLogRecords } from '../core/run-logs.js';
 import { checkAbandon, checkClaimOptions, checkHeartbeatRunsOptions, checkReleaseOptions, requireEndItem, requireRunId } from '../engine/service-checks.js';
 import { invalid } from '../core/errors.js';
-import type { RegisteredWorker, WorkerInfo } from '../core/worker-registry.js';
+import { workerInfo, type RegisteredWorker, type WorkerInfo } from '../core/worker-registry.js';
 import type { EndRunOptions } from '../engine/service.js';
 import type { CancelRunResult, ClaimedRun, EndRunResult, HeartbeatAnswer, HeartbeatItem, HeartbeatRunsAnswer } from '../store/store.js';
 
@@ -225,6 +225,9 @@ export class OrreryClient extends TaskClient implements Jobboard {
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */
   async registerWorker(worker: WorkerInfo, opts: { answerWithinMs?: number } = {}): Promise<RegisteredWorker> {
     opts = knownOptions(opts, ANSWER_WITHIN);
+    // Checked as the library checks it (core workerInfo) before it is sent: a Date as the id was sent as
+    // its text and registered a worker of that name.
+    workerInfo(worker);
     return this.call('POST', '/jobboard/workers', worker, this.within(opts.answerWithinMs));
   }
   /** `POST /api/jobboard/workers/stop`: marks a registered worker stopped (its graceful stop). */

@@ -77,6 +77,9 @@ describe('OrreryClient beside the library', () => {
     expect(await same((o) => o.bulkTasks('explode' as never, { all: true }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'action' }] });
     await same((o) => o.bulkTasks('delete', { ids: [] }));
     await same((o) => o.bulkTasks('delete', { ids: [-1, -1] }));
+    // A worker registration too (core workerInfo): a Date as the id registered a worker named by its text.
+    expect(await same((o) => o.registerWorker({ id: new Date(0) as never, host: 'h', pid: 1, types: ['job'], concurrency: 1 }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
+    await same((o) => o.registerWorker({ id: 'w1', hostname: 'h' } as never));
     await same((o) => o.visits.getQueuePosition(5 as never));
     await same((o) => o.visits.getQueuePosition('Git'));
     await same((o) => o.visits.recordVisits([{ url: '', visitType: 'git', status: 'failed' }]));
