@@ -12,7 +12,7 @@ import { CREATE_OPTIONS, checkEditObject, checkImportSource, checkTypeNames, imp
 import { checkDate, requireInstant } from '../core/instants.js';
 import { checkFlag, checkMs, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
-import { checkId } from '../core/task-ids.js';
+import { checkId, checkIds } from '../core/task-ids.js';
 import type { TaskWithRuns } from '../engine/service.js';
 import type { TaskBatchSummary, TaskImportSummary } from '../engine/task-import.js';
 import type { ArchiveSummary } from '../engine/archiving.js';
@@ -146,12 +146,14 @@ export abstract class TaskClient extends ClientTransport {
   /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
   async pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {
     opts = knownOptions(opts, ['at', 'reason']);
+    checkId(id);
     checkDate(opts.at, 'at');
     return this.call('POST', `/tasks/${id}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/tasks/{id}/resume`. */
   async resumeTask(id: number, opts: ClientAtOptions = {}): Promise<Task> {
     atOnly(opts);
+    checkId(id);
     return this.call('POST', `/tasks/${id}/resume`, {});
   }
   /** `POST /api/tasks`: creates a task or returns the equal active one. */
@@ -283,10 +285,12 @@ export abstract class TaskClient extends ClientTransport {
   /** `GET /api/tasks/{id}/why`: every gate between the task and a running handler (at the server's instant: `at` is checked, not sent). */
   async whyTask(id: number, opts: ClientAtOptions = {}): Promise<WhyAnswer> {
     atOnly(opts);
+    checkId(id);
     return this.call('GET', `/tasks/${id}/why`);
   }
   /** `GET /api/tasks/{id}`: the task with its runs (with `opts.runs`, only its newest that many); `NotFoundError` when there is none. */
   async getTask(id: number, opts: { runs?: number } = {}): Promise<TaskWithRuns> {
+    checkId(id); // as the library's task ids are checked: the same field and message, nothing sent
     const runs = lastRunsOption(knownOptions(opts, ['runs']).runs, 'runs');
     return this.call('GET', `/tasks/${id}${runs !== undefined ? `?runs=${runs}` : ''}`);
   }
@@ -325,11 +329,13 @@ export abstract class TaskClient extends ClientTransport {
   /** `GET /api/tasks/{id}/runs`, oldest first (with `opts.last`, only the newest that many). */
   async listRuns(taskId: number, opts: { last?: number } = {}): Promise<TaskRun[]> {
     const last = lastRunsOption(knownOptions(opts, ['last']).last, 'last');
+    checkId(taskId, 'taskId');
     return this.call('GET', `/tasks/${taskId}/runs${last !== undefined ? `?last=${last}` : ''}`);
   }
   /** `POST /api/tasks/disable`: disables tasks; a waiting run of each is cancelled. */
   async disableTasks(ids: number[], opts: ClientAtOptions = {}): Promise<Task[]> {
     atOnly(opts);
+    checkIds(ids);
     return this.call('POST', '/tasks/disable', { ids });
   }
   /** `POST /api/tasks/respawn`: re-enables disabled or completed tasks, due at `nextRun` (default now). */
@@ -339,6 +345,7 @@ export abstract class TaskClient extends ClientTransport {
     checkDate(o.at, 'at');
     checkDate(o.nextRun, 'nextRun');
     const nextRun = o.nextRun;
+    checkIds(ids);
     return this.call('POST', '/tasks/respawn', { ids, ...(nextRun !== undefined ? { nextRun: nextRun } : {}) });
   }
   /** `POST /api/tasks/schedule`: one runner pass now (or for one type). */

@@ -77,6 +77,16 @@ describe('OrreryClient beside the library', () => {
     expect(await same((o) => o.bulkTasks('explode' as never, { all: true }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'action' }] });
     await same((o) => o.bulkTasks('delete', { ids: [] }));
     await same((o) => o.bulkTasks('delete', { ids: [-1, -1] }));
+    // Task ids as the library checks them (core checkId, checkIds): the same message, nothing sent.
+    for (const id of ['x', 0, -1, 2 ** 53, 1.5] as never[]) {
+      await same((o) => o.pauseTask(id));
+      await same((o) => o.resumeTask(id));
+      await same((o) => o.whyTask(id));
+      await same((o) => o.getTaskWithRuns(id));
+      await same((o) => o.disableTasks([id]));
+      await same((o) => o.respawnTasks([id]));
+      await same((o) => o.listRuns(id));
+    }
     // A worker registration too (core workerInfo): a Date as the id registered a worker named by its text.
     expect(await same((o) => o.registerWorker({ id: new Date(0) as never, host: 'h', pid: 1, types: ['job'], concurrency: 1 }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
     await same((o) => o.registerWorker({ id: 'w1', hostname: 'h' } as never));
