@@ -134,7 +134,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
   /** `POST /api/jobboard/claim`: claims waiting runs for a worker, each under a lease. */
   async claimRuns(opts: ClaimOptions & { due?: boolean }): Promise<ClaimedRun[]> {
     checkClaimOptions(opts); // the library's checks (a limit given as text claimed); `at` is checked, not sent
-    if (opts.limit === 0) return []; // as the library
+    if (opts.limit === 0 || opts.types.length === 0) return []; // as the library (the route refuses an empty list of types)
     const body = {
       worker: opts.worker,
       types: opts.types,

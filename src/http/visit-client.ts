@@ -52,7 +52,8 @@ export class VisitClient {
   async getOrCreateLister(name: string, instanceName = '', at: { at?: Date } | Date = {}): Promise<Lister> {
     return this.call('POST', '/listers', { name, instanceName, ...isoOf(atOptions(at).at) });
   }
-  getLister(id: string): Promise<Lister> {
+  async getLister(id: string): Promise<Lister> {
+    checkListerId(id, 'id'); // as the library: '' reached no route (a NotFoundError about an older server)
     return this.call('GET', `/listers/${encodeURIComponent(id)}`);
   }
   async updateLister(u: { id: string; updated: Date; currentState?: Record<string, unknown>; lastListingFinishedAt?: Date | null }, at: { at?: Date } | Date = {}): Promise<Lister> {

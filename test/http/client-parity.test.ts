@@ -87,6 +87,9 @@ describe('OrreryClient beside the library', () => {
       await same((o) => o.respawnTasks([id]));
       await same((o) => o.listRuns(id));
     }
+    // No types to claim is no claim, as in the library (the route refuses the empty list); a lister id of '' is refused as the library refuses it.
+    expect(await same((o) => o.claimRuns({ worker: 'w', types: [], limit: 1 }))).toEqual({ ok: [] });
+    expect(await same((o) => o.visits.getLister(''))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
     // A worker registration too (core workerInfo): a Date as the id registered a worker named by its text.
     expect(await same((o) => o.registerWorker({ id: new Date(0) as never, host: 'h', pid: 1, types: ['job'], concurrency: 1 }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
     await same((o) => o.registerWorker({ id: 'w1', hostname: 'h' } as never));
