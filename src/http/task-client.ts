@@ -256,8 +256,10 @@ export abstract class TaskClient extends ClientTransport {
     filter = optionsObject(filter, 'filter');
     // Checked as the library checks it (core runSearch), before anything is sent: the same field and
     // message (`status: "nope" is not a run status …`, not the route's `query.status`), and a value
-    // the route would read as text (a type given as a number) refused, not sent.
-    runSearch(filter);
+    // the route would read as text (a type given as a number) refused, not sent. The cursor is the
+    // server's to read (decoding it needs Node's Buffer, which the dashboard's browser has not).
+    const { cursor: _cursor, ...rest } = filter;
+    runSearch(rest);
     return this.call('GET', `/runs${query(filter as Record<string, unknown>)}`);
   }
   /**
