@@ -20,55 +20,18 @@ describe('Worker: a run whose give-back failed, recovered later', () => {
     const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
     const { orrery } = await setup({ clock });
     await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '6s', numRetries: 0 });
-    let down = false;
-    const unavailable = () => new StorageUnavailableError('database away (test)');
-    let typesChanged: () => void = () => {};
-    const failedGiveBacks: string[][] = [];
-    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
-      claim: undefined,
-      listTaskTypes: async () => {
-        if (down) throw unavailable();
-        return orrery.listTaskTypes();
-      },
-      claimRuns: async (req: Parameters<Jobboard['claimRuns']>[0]) => {
-        if (down) throw unavailable();
-        return orrery.claimRuns(req);
-      },
-      heldRuns: async (worker: string, opts?: { answerWithinMs?: number }) => {
-        if (down) throw unavailable();
-        return orrery.heldRuns(worker, opts);
-      },
-      heartbeatRuns: async (opts: Parameters<Jobboard['heartbeatRuns']>[0]) => {
-        if (down) throw unavailable();
-        return orrery.heartbeatRuns(opts);
-      },
-      releaseRuns: async (opts: Parameters<Jobboard['releaseRuns']>[0]) => {
-        if (down) {
-          failedGiveBacks.push([...opts.backendIds]);
-          throw unavailable();
-        }
-        return orrery.releaseRuns(opts);
-      },
-      endRuns: async (items: Parameters<Jobboard['endRuns']>[0], opts?: Parameters<Jobboard['endRuns']>[1]) => {
-        if (down) throw unavailable();
-        return orrery.endRuns(items, opts);
-      },
-      onTypesChanged: (listener: () => void) => {
-        typesChanged = listener;
-        return () => {};
-      },
-    });
+    const { board, outage } = outageBoard(orrery);
     const { w, begun } = await recordingWorker(orrery, board, clock);
     for (let i = 0; i < 49; i++) await clock.advance(100);
     // Two runs begun, two buffered. The database goes away just before the quick one settles: its
     // freed slot takes one buffered run and the trim's give-back of the other fails.
     expect(begun).toHaveLength(2);
-    down = true;
-    typesChanged(); // the next claim reads the types first, and fails before it is sent (no lost claim)
+    outage.down = true;
+    outage.typesChanged(); // the next claim reads the types first, and fails before it is sent (no lost claim)
     for (let i = 0; i < 100; i++) await clock.advance(100); // 10 s away: the dropped run's lease runs out
-    expect(failedGiveBacks).toHaveLength(1);
-    const [dropped] = failedGiveBacks[0]!;
-    down = false;
+    expect(outage.failedGiveBacks).toHaveLength(1);
+    const [dropped] = outage.failedGiveBacks[0]!;
+    outage.down = false;
     for (let i = 0; i < 600; i++) await clock.advance(100);
     // The dropped run ran, once, and only under a lease its renewal after the recovery set.
     const again = begun.filter((b) => b.backendId === dropped);
@@ -81,44 +44,22 @@ describe('Worker: a run whose give-back failed, recovered later', () => {
     const clock = new VirtualClock(new Date('2026-06-01T00:00:00Z'));
     const { orrery } = await setup({ clock });
     await orrery.createTaskType({ name: 'job', maxQueueLength: null, leaseMs: '6s', numRetries: 0 });
-    let down = false;
     let loseClaimFrom = Infinity; // the first claim sent from this instant on has its answer lost
-    const unavailable = () => new StorageUnavailableError('database away (test)');
-    const failedGiveBacks: string[][] = [];
-    const off = (fn: (...a: never[]) => Promise<unknown>) => async (...a: never[]) => {
-      if (down) throw unavailable();
-      return fn(...a);
-    };
-    const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
-      claim: undefined,
-      listTaskTypes: off(() => orrery.listTaskTypes()),
-      heldRuns: off((w: string, o?: { answerWithinMs?: number }) => orrery.heldRuns(w, o)),
-      heartbeatRuns: off((o: Parameters<Jobboard['heartbeatRuns']>[0]) => orrery.heartbeatRuns(o)),
-      endRuns: off((i: Parameters<Jobboard['endRuns']>[0], o?: Parameters<Jobboard['endRuns']>[1]) => orrery.endRuns(i, o)),
-      claimRuns: async (req: Parameters<Jobboard['claimRuns']>[0]) => {
-        if (down) throw unavailable();
-        if (clock.now().getTime() - T0 >= loseClaimFrom) {
-          loseClaimFrom = Infinity;
-          throw unavailable(); // nothing claimed, the answer lost: the worker looks for runs it holds
-        }
-        return orrery.claimRuns(req);
-      },
-      releaseRuns: async (opts: Parameters<Jobboard['releaseRuns']>[0]) => {
-        if (down) {
-          failedGiveBacks.push([...opts.backendIds]);
-          throw unavailable();
-        }
-        return orrery.releaseRuns(opts);
-      },
+    const { board, outage } = outageBoard(orrery, async (req) => {
+      if (clock.now().getTime() - T0 >= loseClaimFrom) {
+        loseClaimFrom = Infinity;
+        throw unavailable(); // nothing claimed, the answer lost: the worker looks for runs it holds
+      }
+      return orrery.claimRuns(req);
     });
     const T0 = clock.now().getTime();
     const { w, begun } = await recordingWorker(orrery, board, clock);
     for (let i = 0; i < 49; i++) await clock.advance(100);
-    down = true; // the quick run settles at 5 s: its slot takes a buffered run, the trim's give-back of the other fails
+    outage.down = true; // the quick run settles at 5 s: its slot takes a buffered run, the trim's give-back of the other fails
     for (let i = 0; i < 6; i++) await clock.advance(100);
-    down = false; // back at 5.5 s; the dropped run's lease (renewed last at about 4 s) runs out at about 10 s
-    expect(failedGiveBacks).toHaveLength(1);
-    const [dropped] = failedGiveBacks[0]!;
+    outage.down = false; // back at 5.5 s; the dropped run's lease (renewed last at about 4 s) runs out at about 10 s
+    expect(outage.failedGiveBacks).toHaveLength(1);
+    const [dropped] = outage.failedGiveBacks[0]!;
     loseClaimFrom = 11_000; // a claim lost after that, while a slot is free
     for (let i = 0; i < 600; i++) await clock.advance(100);
     expect(begun.filter((b) => b.backendId === dropped)).toHaveLength(1);
@@ -126,6 +67,41 @@ describe('Worker: a run whose give-back failed, recovered later', () => {
     await stopOnVirtualTime(w, clock, 60_000);
   }, 60_000);
 });
+
+const unavailable = () => new StorageUnavailableError('database away (test)');
+
+/**
+ * `orrery` as a worker's board whose calls fail (StorageUnavailableError) while `outage.down`, the
+ * give-backs that failed recorded; `claimRuns`, when given, answers claims while the database is up.
+ * `outage.typesChanged()` tells the worker its types changed.
+ */
+function outageBoard(orrery: Orrery, claimRuns: Jobboard['claimRuns'] = (req) => orrery.claimRuns(req)) {
+  const outage = { down: false, failedGiveBacks: [] as string[][], typesChanged: () => {} };
+  const off = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    if (outage.down) throw unavailable();
+    return fn(...a);
+  };
+  const board: Jobboard = Object.assign(Object.create(orrery) as Jobboard, {
+    claim: undefined,
+    listTaskTypes: off(() => orrery.listTaskTypes()),
+    claimRuns: off(claimRuns),
+    heldRuns: off((w: string, o?: { answerWithinMs?: number }) => orrery.heldRuns(w, o)),
+    heartbeatRuns: off((o: Parameters<Jobboard['heartbeatRuns']>[0]) => orrery.heartbeatRuns(o)),
+    endRuns: off((i: Parameters<Jobboard['endRuns']>[0], o?: Parameters<Jobboard['endRuns']>[1]) => orrery.endRuns(i, o)),
+    releaseRuns: async (opts: Parameters<Jobboard['releaseRuns']>[0]) => {
+      if (outage.down) {
+        outage.failedGiveBacks.push([...opts.backendIds]);
+        throw unavailable();
+      }
+      return orrery.releaseRuns(opts);
+    },
+    onTypesChanged: (listener: () => void) => {
+      outage.typesChanged = listener;
+      return () => {};
+    },
+  });
+  return { board, outage };
+}
 
 /**
  * A worker of 2 slots and a prefetch of 10 over `board`, with 4 one-shot tasks: each handler's begin is
