@@ -1,7 +1,7 @@
 import { knownOptions } from '../core/options.js';
 import { checkDagGet, checkDagId, checkDagRunId, checkRequiredDagId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
 import type { DagRunStatus } from '../core/dag.js';
-import { ValidationError } from '../core/errors.js';
+import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { DagInput } from '../core/dag-input.js';
 import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
 import type { DagPoint, DagRun, StoredDag } from '../store/dag-store.js';
@@ -38,6 +38,14 @@ function stored(d: Json<StoredDag>): StoredDag {
     paused: p ? { at: date(p.at), reason: p.reason } : null,
   } as unknown as StoredDag;
 }
+/**
+ * The routes of one DAG name an unknown one by their path parameter (`id`); the library's `runs` and
+ * `trigger` name it `dag`: the same NotFoundError as the library's.
+ */
+const idAsDag = <T>(p: Promise<T>): Promise<T> =>
+  p.catch((e: unknown) => {
+    throw e instanceof NotFoundError ? new NotFoundError(e.message, e.details.map((d) => (d.path === 'id' ? { ...d, path: 'dag' } : d))) : e;
+  });
 function point(p: Json<DagPoint>): DagPoint {
   return { ...p, execTs: date(p.execTs), untilTs: dateOrNull(p.untilTs), recorded: date(p.recorded) } as DagPoint;
 }
@@ -70,7 +78,7 @@ export class DagClient {
     if (typeof dag !== 'string') throw new ValidationError('dag: required (the HTTP API lists the runs of one DAG at a time)', [{ path: 'dag', message: 'required' }]);
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
-    const out = await this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${encodeURIComponent(dag)}/runs${q.size ? `?${q}` : ''}`);
+    const out = await idAsDag(this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${encodeURIComponent(dag)}/runs${q.size ? `?${q}` : ''}`));
     return out.map(run);
   }
   /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */
@@ -92,7 +100,7 @@ export class DagClient {
   }
   async trigger(id: string, params: Record<string, unknown> = {}): Promise<DagRun> {
     checkDagId(id);
-    return run(await this.call<Json<DagRun>>('POST', `/dags/${encodeURIComponent(id)}/trigger`, { params }));
+    return run(await idAsDag(this.call<Json<DagRun>>('POST', `/dags/${encodeURIComponent(id)}/trigger`, { params })));
   }
   async run(runId: number): Promise<DagRunDetail> {
     checkDagRunId(runId);

@@ -106,7 +106,7 @@ export const routes: Route[] = [
   },
   {
     method: 'get', path: '/task-types/:name', tag: 'task types', summary: 'Get a task type',
-    params: { name: z.string().min(1).max(128) },
+    params: { name: z.string().min(1) },
     responses: { 200: S.TaskTypeSchema, 404: S.ErrorSchema },
     handler: async (o, { params }) => ({ body: await found(o.getTaskType(params.name as string), `task type ${String(params.name)}`, 'name') }),
   },

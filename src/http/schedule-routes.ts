@@ -10,7 +10,7 @@ const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const int = z.number().int();
 const taskId = pathId('a task id');
 const backfillId = pathId('a backfill id');
-const dagId = z.string().min(1).max(128);
+const dagId = z.string().min(1); // no length bound: a DAG id too long to exist is not found (404), as in the library
 const count = queryInt(1, 1000, 5).optional().describe('how many occurrences (1 to 1000, default 5)');
 const isoInstant = z.string().min(1).max(64).describe('ISO 8601 instant');
 

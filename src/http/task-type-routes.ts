@@ -4,7 +4,8 @@ import { taskTypeInputDocSchema, TYPE_DURATION_NAMES } from '../core/validation.
 import type { Route } from './routes.js';
 import * as S from './schemas.js';
 
-const name = { name: z.string().min(1).max(128) };
+// No length bound: a name too long to be a type's is not found, as in the library (a 404, not a bad path).
+const name = { name: z.string().min(1) };
 /** The editable fields of a task type, all optional (documents the body; the service validates it). */
 const TaskTypeEditSchema = taskTypeInputDocSchema
   .pick(Object.fromEntries([...EDITABLE_TYPE_FIELDS, ...Object.keys(TYPE_DURATION_NAMES)].map((f) => [f, true])) as Record<(typeof EDITABLE_TYPE_FIELDS)[number], true>)

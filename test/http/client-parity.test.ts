@@ -90,6 +90,21 @@ describe('OrreryClient beside the library', () => {
     // No types to claim is no claim, as in the library (the route refuses the empty list); a lister id of '' is refused as the library refuses it.
     expect(await same((o) => o.claimRuns({ worker: 'w', types: [], limit: 1 }))).toEqual({ ok: [] });
     expect(await same((o) => o.visits.getLister(''))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
+    // A type name too long to exist is not found, as in the library (the routes refused it as a bad path: a ValidationError).
+    const long = 'x'.repeat(129);
+    for (const call of [(o: OrreryClient | typeof orrery) => o.resumeTaskType(long), (o: OrreryClient | typeof orrery) => o.deleteTaskType(long), (o: OrreryClient | typeof orrery) => o.pauseTaskType(long), (o: OrreryClient | typeof orrery) => o.updateTaskType(long, { numRetries: 1 })]) {
+      expect(await same(call)).toMatchObject({ error: 'NotFoundError' });
+    }
+    // An unknown DAG named as the library names it (dag), not by the route's path parameter (id).
+    expect(await same((o) => o.dags.runs({ dag: 'nodag' }))).toMatchObject({ error: 'NotFoundError', details: [{ path: 'dag' }] });
+    await same((o) => o.dags.trigger('nodag'));
+    await same((o) => o.dags.grid('nodag'));
+    await same((o) => o.dags.get('x'.repeat(129)));
+    await same((o) => o.dags.trigger('x'.repeat(129)));
+    await same((o) => o.dags.next('x'.repeat(129)));
+    await same((o) => o.dags.backfill('x'.repeat(129), { from: new Date(0), to: new Date(0) }));
+    await same((o) => o.dags.pause('x'.repeat(129)));
+    await same((o) => o.dags.grid('x'.repeat(129)));
     // A worker registration too (core workerInfo): a Date as the id registered a worker named by its text.
     expect(await same((o) => o.registerWorker({ id: new Date(0) as never, host: 'h', pid: 1, types: ['job'], concurrency: 1 }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
     await same((o) => o.registerWorker({ id: 'w1', hostname: 'h' } as never));

@@ -206,9 +206,11 @@ describe('task types', () => {
     expect((await call('GET', '/api/task-types/mail')).body).toEqual(MAIL_TYPE);
   });
 
-  it('404 for an unknown name, 400 for a name longer than 128 characters', async () => {
+  it('404 for an unknown name, one longer than a type name may be included (as the library answers it)', async () => {
     expectError(await call('GET', '/api/task-types/nope'), 404, 'not_found');
-    expectError(await call('GET', `/api/task-types/${'a'.repeat(129)}`), 400, 'validation_error', ['name']);
+    expectError(await call('GET', `/api/task-types/${'a'.repeat(129)}`), 404, 'not_found', ['name']);
+    expectError(await call('DELETE', `/api/task-types/${'a'.repeat(129)}`), 404, 'not_found', ['name']);
+    expectError(await call('PATCH', `/api/task-types/${'a'.repeat(129)}`, { numRetries: 1 }), 404, 'not_found', ['name']);
   });
 
   it('400 for bad JSON, empty and non-object bodies, wrong types, unknown fields, bad values', async () => {
