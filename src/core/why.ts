@@ -212,6 +212,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
 
   // 11. The run.
   if (!active && task.status === 'next_run_not_scheduled' && (task.paused || type.paused)) add('run', 'skip', `no run while ${task.paused ? 'its schedule' : `its type ${type.name}`} is paused`);
+  else if (!active && task.status === 'next_run_not_scheduled' && type.maxQueueLength === 0) add('run', 'skip', 'no run while maxQueueLength is 0: the runner queues none of the type and workers claim none of its due tasks');
   else if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? claimsDueDirectly(type) ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no run yet: the runner queues it (a type with limits is not claimed directly)' : 'no current run');
   else if (run!.status === 'scheduled') add('run', 'pass', `${queuedWhen(at, run!.scheduled)}${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
   else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {

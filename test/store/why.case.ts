@@ -33,7 +33,10 @@ export function whyCases(sut: StoreUnderTest): void {
       await orrery.resumeTask(t.id);
       // A maxQueueLength of 0 pauses the type too.
       await orrery.updateTaskType('job', { maxQueueLength: 0 });
-      expect(await orrery.whyTask(t.id, { at: plus(T0, 62_000) })).toMatchObject({ heldBy: 'queue-length', summary: expect.stringMatching(/maxQueueLength is 0: the type is paused/) });
+      const zero = await orrery.whyTask(t.id, { at: plus(T0, 62_000) });
+      expect(zero).toMatchObject({ heldBy: 'queue-length', summary: expect.stringMatching(/maxQueueLength is 0: the type is paused/) });
+      // Its run gate agrees: no run comes (it said the runner queues it, a type with limits; the type has none).
+      expect(zero.gates.find((g) => g.gate === 'run')).toMatchObject({ verdict: 'skip', detail: 'no run while maxQueueLength is 0: the runner queues none of the type and workers claim none of its due tasks' });
       await orrery.updateTaskType('job', { maxQueueLength: 1000 });
 
       // Another task of the type runs on w1: a worker is now seen for the type.
