@@ -131,7 +131,8 @@ export async function main(
         if (e.exitCode === 0) return 0;
         // A command group without its subcommand (`orrery task`), or no command at all: commander has
         // printed the usage on stderr; this is invalid input like an unknown command.
-        io.err(argv[0] === 'help' && argv[1] !== undefined ? `error: unknown command '${argv[1]}'\n` : 'error: missing command\n');
+        // `help NAME` of an unknown command ends as the parser's own errors do (`help task nope` goes through it).
+        io.err(argv[0] === 'help' && argv[1] !== undefined ? `${errorLine(`error: unknown command '${argv[1]}' (run with --help for usage)`)}\n` : 'error: missing command\n');
         return 2;
       }
       if (e.code === 'commander.executeSubCommandAsync') return 1;

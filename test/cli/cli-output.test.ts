@@ -303,7 +303,7 @@ describe('help and version', () => {
     expect(helpTask.code).toBe(0);
     expect(helpTask.stdout).toMatch(/^Usage: orrery task \[options\] \[command\]\n/);
     expect(helpNope.code).toBe(2);
-    expect(helpNope.stderr.trimEnd().split('\n').at(-1)).toBe("error: unknown command 'nope'");
+    expect(helpNope.stderr.trimEnd().split('\n').at(-1)).toBe("error: unknown command 'nope' (run with --help for usage)");
     // `help GROUP SUBCOMMAND` is that subcommand's help; an unknown subcommand is invalid input.
     const [helpAdd, helpTaskNope] = await Promise.all([runCli(['help', 'task', 'add'], { spawn: true }), runCli(['help', 'task', 'nope'], { spawn: true })]);
     expect(helpAdd.code).toBe(0);
