@@ -1,4 +1,5 @@
 import { invalid } from '../core/errors.js';
+import { knownOptions } from '../core/options.js';
 import { advancedInstant, clockInstant, MAX_DATE_MS, sleepOn, type Clock, type Timer } from './clock.js';
 
 export interface VirtualClockOptions {
@@ -54,7 +55,9 @@ export class VirtualClock implements Clock {
 
   constructor(start: Date | string, opts: VirtualClockOptions = {}) {
     this.t = clockInstant(start, 'start');
-    const turns = opts.quietTurns ?? 2;
+    // Options given as null, or a misspelt one, are refused as every call's are; a null quietTurns is no whole number.
+    opts = knownOptions(opts, ['quietTurns']);
+    const turns = opts.quietTurns === undefined ? 2 : opts.quietTurns;
     // 0 would count the system quiet at once (time jumping past every run), a fraction or NaN never.
     if (typeof turns !== 'number' || !Number.isInteger(turns) || turns < 1 || turns > 1_000) throw invalid('quietTurns', `must be a whole number from 1 to 1000, not ${String(turns)}`);
     this.quietTurns = turns;

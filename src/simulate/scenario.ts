@@ -100,28 +100,20 @@ export function parseScenario(input: unknown): Scenario {
   };
   // A population's or an arrival's tasks are checked as the engine will create them (schedule, policy
   // against the type): one sample each, so a bad one is reported here instead of failing the run.
-  // An arrival's are checked at the window's end too: a schedule can run out within it (an rrule's
-  // UNTIL, a cron year), and the arrivals after that would be refused mid-run.
-  const checkTask = (t: Scenario['tasks'][number] | Scenario['arrivals'][number], path: string, throughout = false) => {
-    if (dagTypes.has(t.type) || !names.has(t.type)) return;
-    const end = new Date(s.start.getTime() + s.duration);
-    for (const at of throughout ? [s.start, end] : [s.start]) {
-      try {
-        validateTask({ type: t.type, policy: t.policy, priority: t.priority, ...(t.schedule !== undefined ? { schedule: t.schedule } : {}) }, names, at, path);
-      } catch (e) {
-        const when = at === end ? ` (arrivals come until the window's end, ${end.toISOString()})` : '';
-        for (const d of (e as ValidationError).details ?? [{ path, message: String(e) }]) problems.push({ ...d, message: `${d.message}${when}` });
-        return;
-      }
-    }
+  const checkTask = (t: Scenario['tasks'][number] | Scenario['arrivals'][number], path: string): boolean => {
+    if (dagTypes.has(t.type) || !names.has(t.type)) return true;
+    const found = taskProblems(t, names, s.start, path);
+    problems.push(...found);
+    return found.length === 0;
   };
   s.tasks.forEach((p, i) => {
     checkType(p.type, `tasks[${i}].type`);
     checkTask(p, `tasks[${i}]`);
   });
+  const refusedAtStart = new Set<number>();
   s.arrivals.forEach((a, i) => {
     checkType(a.type, `arrivals[${i}].type`);
-    checkTask(a, `arrivals[${i}]`, true);
+    if (!checkTask(a, `arrivals[${i}]`)) refusedAtStart.add(i);
   });
   s.workers.forEach((w, i) => w.types?.forEach((t, j) => checkType(t, `workers[${i}].types[${j}]`)));
   for (const type of Object.keys(s.handlers)) {
@@ -129,9 +121,33 @@ export function parseScenario(input: unknown): Scenario {
     else if (dagTypes.has(type)) problems.push({ path: `handlers.${type}`, message: "a DAG's task type takes its models from the DAG's tasks (dags[].tasks[].duration)" });
   }
   for (const type of used) if (names.has(type) && !dagTypes.has(type) && !s.handlers[type]) problems.push({ path: `handlers.${type}`, message: 'a handler model is required for every type with tasks, arrivals or workers' });
-  problems.push(...horizonProblems(s));
+  // The window's end is an instant only within the horizon (a duration of 1e300 has none).
+  const horizon = horizonProblems(s);
+  if (horizon.length === 0) problems.push(...arrivalsAtEndProblems(s, names, dagTypes, refusedAtStart));
+  problems.push(...horizon);
   if (problems.length > 0) throw fromDetails(problems);
   return s;
+}
+
+/** A task of a population or an arrival as the engine will create it at `at`: its problems, named from `path`. */
+function taskProblems(t: Scenario['tasks'][number] | Scenario['arrivals'][number], names: ReadonlyMap<string, TaskType>, at: Date, path: string, suffix = ''): ErrorDetail[] {
+  try {
+    validateTask({ type: t.type, policy: t.policy, priority: t.priority, ...(t.schedule !== undefined ? { schedule: t.schedule } : {}) }, names, at, path);
+    return [];
+  } catch (e) {
+    return ((e as ValidationError).details ?? [{ path, message: String(e) }]).map((d) => ({ ...d, message: `${d.message}${suffix}` }));
+  }
+}
+
+/**
+ * An arrival's tasks are checked at the window's end too (besides its start): a schedule can run out
+ * within the window (an rrule's UNTIL, a cron year), and the arrivals after that would be refused
+ * mid-run. Whenever the window is set: by the file, or by `--duration` (overrideScenario).
+ */
+function arrivalsAtEndProblems(s: Scenario, names: ReadonlyMap<string, TaskType>, dagTypes: ReadonlySet<string>, skip: ReadonlySet<number> = new Set()): ErrorDetail[] {
+  const end = new Date(s.start.getTime() + s.duration);
+  const when = ` (arrivals come until the window's end, ${end.toISOString()})`;
+  return s.arrivals.flatMap((a, i) => (skip.has(i) || dagTypes.has(a.type) || !names.has(a.type) ? [] : taskProblems(a, names, end, `arrivals[${i}]`, when)));
 }
 
 /**
@@ -223,6 +239,11 @@ export function overrideScenario(s: Scenario, o: { seed?: number; duration?: str
     if (d <= 0) throw invalid('duration', 'must be more than 0');
     out.duration = d;
     const problems = horizonProblems(out);
+    // The arrivals again at the new window's end, as the file's own window was checked.
+    if (problems.length === 0) {
+      const { names } = checkTaskTypes(out.taskTypes);
+      problems.push(...arrivalsAtEndProblems(out, names, checkWorld(out, names, out.start, [])));
+    }
     if (problems.length > 0) throw fromDetails(problems);
   }
   return out;

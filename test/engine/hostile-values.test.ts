@@ -60,6 +60,13 @@ describe('test clocks read instants as Orrery reads them', () => {
     expect(fired).toBe(false);
     expect(virtual.now().toISOString()).toBe('2026-01-01T00:00:00.000Z');
   });
+
+  it('VirtualClock options: a null quietTurns is no whole number, null options or a misspelt one are refused (testing.md)', () => {
+    expect(() => new VirtualClock('2026-01-01', { quietTurns: null as never })).toThrow(/^quietTurns: must be a whole number from 1 to 1000, not null/);
+    expect(() => new VirtualClock('2026-01-01', null as never)).toThrow(ValidationError);
+    expect(() => new VirtualClock('2026-01-01', { quietturns: 5 } as never)).toThrow(/options\.quietturns/);
+    expect(new VirtualClock('2026-01-01', {}).now().toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
 });
 
 describe('the system clock’s timers', () => {

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseScenario, runSimulation, seriesCsv, summaryJson, ValidationError, type ScenarioInput } from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
 import { reportCharts } from '../../src/simulate/report.js';
+import { overrideScenario } from '../../src/simulate/scenario.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -159,6 +160,17 @@ describe('simulate', () => {
     // An arrival whose schedule runs out within the window (an rrule's UNTIL) is refused before the run, not when an arrival fails.
     const until = problems({ ...MIXED, arrivals: [{ type: 'crawl', policy: 'recurring', ratePerHour: 10, schedule: { kind: 'rrule', rule: 'RRULE:FREQ=MINUTELY;INTERVAL=5;UNTIL=20260302T030000Z' } }] });
     expect(until).toEqual([{ path: 'arrivals[0].schedule.rule', message: expect.stringMatching(/has no occurrence after .* \(arrivals come until the window's end, 2026-03-02T12:00:00.000Z\)$/) }]);
+    // A window set by --duration is checked at its end as well: the arrivals' rrule lasts the file's 12h, not 2d
+    // (the run died at the rrule's UNTIL, exit 2 half way, the store written).
+    const lasting = { ...MIXED, arrivals: [{ type: 'crawl', policy: 'recurring', ratePerHour: 10, schedule: { kind: 'rrule', rule: 'RRULE:FREQ=MINUTELY;INTERVAL=5;UNTIL=20260303T000000Z' } }] };
+    expect(() => overrideScenario(parseScenario(lasting), { duration: '12h' })).not.toThrow();
+    let longer: ValidationError | null = null;
+    try {
+      overrideScenario(parseScenario(lasting), { duration: '2d' });
+    } catch (e) {
+      longer = e as ValidationError;
+    }
+    expect(longer?.details).toEqual([{ path: 'arrivals[0].schedule.rule', message: expect.stringMatching(/has no occurrence after .* \(arrivals come until the window's end, 2026-03-04T00:00:00.000Z\)$/) }]);
     // A task type with a problem is reported once, not again as unknown where it is used.
     const once = problems({ ...MIXED, taskTypes: [{ ...MIXED.taskTypes![0]!, leaseMs: 5 }, MIXED.taskTypes![1]!] });
     expect(once.map((d) => d.path)).toEqual(['taskTypes[0].leaseMs']);
