@@ -6,6 +6,8 @@ import type { NewTask, OnConflict } from './validation.js';
 export interface Replacement {
   arguments: TaskArguments;
   nextRun: Date;
+  /** The instant the next run serves (Task.scheduledFor): `nextRun` unless a calendar task keeps its own. */
+  scheduledFor: Date;
   priority: Priority | null;
   priorityRank: number;
   concurrencyKey: string | null;
@@ -27,7 +29,21 @@ export const WITHDRAWN_STATUS = 'lost' satisfies RunStatus;
 
 /** What an incoming task would change on the active task it collides with. */
 export function replacementOf(t: Pick<NewTask, 'arguments' | 'nextRun' | 'priority' | 'priorityRank' | 'concurrencyKey'>): Replacement {
-  return { arguments: t.arguments, nextRun: t.nextRun, priority: t.priority, priorityRank: t.priorityRank, concurrencyKey: t.concurrencyKey ?? null };
+  return { arguments: t.arguments, nextRun: t.nextRun, scheduledFor: t.nextRun, priority: t.priority, priorityRank: t.priorityRank, concurrencyKey: t.concurrencyKey ?? null };
+}
+
+/**
+ * What a `replace` writes on the task `held` it collides with at `at` (docs/limits.md): the new
+ * arguments, priority and concurrency key, and the next run given; without one, `replace` keeps the
+ * held task's schedule, so the next run comes from it, not from the incoming task's (ignored)
+ * schedule: a cron or rrule task keeps its next occurrence (its owed one, when a withdrawn run served
+ * it), an adaptive one runs now.
+ */
+export function replacementFor(held: Pick<Task, 'schedule' | 'nextRun' | 'scheduledFor'>, t: Pick<NewTask, 'arguments' | 'nextRun' | 'nextRunDefaulted' | 'priority' | 'priorityRank' | 'concurrencyKey'>, at: Date): Replacement {
+  const r = replacementOf(t);
+  if (!t.nextRunDefaulted) return r;
+  if (held.schedule.kind === 'adaptive') return { ...r, nextRun: at, scheduledFor: at };
+  return { ...r, nextRun: held.nextRun, scheduledFor: held.scheduledFor };
 }
 
 /**

@@ -264,6 +264,7 @@ describe('validateTask', () => {
       policy: 'recurring',
       schedule: { kind: 'adaptive' },
       nextRun: AT,
+      nextRunDefaulted: true,
       currentIntervalMs: DAY,
       retriesLeft: 2,
       priority: null,

@@ -337,6 +337,11 @@ export interface NewTask {
   traceContext?: string | null;
   /** The occurrence the first run serves (a cron or rrule task's first occurrence, before its jitter); absent: nextRun. */
   scheduledFor?: Date;
+  /**
+   * True when the input gave no `nextRun` (nor a debounce): `nextRun` is the default a create takes.
+   * A `replace` then takes the next run from the held task's own schedule (core/task-conflict.ts).
+   */
+  nextRunDefaulted?: boolean;
   /** Unique within a window (docs/limits.md#unique-within-a-window). */
   unique?: UniqueWindow;
   /** Debounce (docs/limits.md#debounce). */
@@ -404,6 +409,7 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
     schedule,
     nextRun,
     ...(scheduledFor ? { scheduledFor } : {}),
+    ...(t.nextRun === undefined && !flow.debounce ? { nextRunDefaulted: true } : {}),
     ...flow,
     currentIntervalMs: t.policy === 'recurring' && schedule.kind === 'adaptive' ? type.defaultIntervalMs : null,
     retriesLeft: t.retriesLeft ?? type.numRetries,

@@ -248,6 +248,26 @@ export function limitCases(sut: StoreUnderTest): void {
       expect(await orrery.getRun(buffered!.run.backendId)).toMatchObject({ status: 'started' });
     });
 
+    it("replace without a next run: a cron task keeps its own next occurrence (its schedule is kept, the incoming one's ignored); an adaptive one runs now", async () => {
+      const { orrery } = await setup([{ name: 'page' }]);
+      const cron = (expr: string, i: number) => ({ type: 'page', policy: 'recurring' as const, arguments: { args: [i], kwargs: {} }, key: 'c', schedule: { kind: 'cron' as const, expr } });
+      const a = await orrery.createTask(cron('0 * * * *', 1), { at: plus(T0, 10 * 60_000) });
+      expect(a.nextRun).toEqual(plus(T0, HOUR));
+      // It moved to 00:30, the first occurrence of the schedule it does not take.
+      const [r] = await orrery.createTasksDetailed([{ ...cron('30 * * * *', 2), onConflict: 'replace' }], { at: plus(T0, 20 * 60_000) });
+      expect(r).toMatchObject({ replaced: true, task: { id: a.id, arguments: { args: [2] }, schedule: { expr: '0 * * * *' }, nextRun: plus(T0, HOUR), scheduledFor: plus(T0, HOUR) } });
+      // A queued run withdrawn: its occurrence is still owed, with the new arguments.
+      const [queued] = await orrery.scheduleDue({ at: plus(T0, HOUR) });
+      const [again] = await orrery.createTasksDetailed([{ ...cron('30 * * * *', 3), onConflict: 'replace' }], { at: plus(T0, HOUR + 60_000) });
+      expect(again).toMatchObject({ replaced: true, withdrawn: { id: queued!.id }, task: { status: 'next_run_not_scheduled', nextRun: plus(T0, HOUR), scheduledFor: plus(T0, HOUR) } });
+      const [requeued] = await orrery.scheduleDue({ at: plus(T0, HOUR + 60_000) });
+      expect(requeued).toMatchObject({ task: a.id, scheduledFor: plus(T0, HOUR) });
+      // A task without a calendar schedule (a one-shot here) due later runs now.
+      const b = await orrery.createTask(oneshot('page', 1, { key: 'o', nextRun: plus(T0, DAY) }), { at: T0 });
+      const [now] = await orrery.createTasksDetailed([oneshot('page', 2, { key: 'o', onConflict: 'replace' })], { at: plus(T0, 5_000) });
+      expect(now).toMatchObject({ replaced: true, task: { id: b.id, nextRun: plus(T0, 5_000) } });
+    });
+
     it('replace within one batch: the later task replaces the earlier', async () => {
       const { orrery } = await setup([{ name: 'page' }]);
       const out = await orrery.createTasksDetailed([oneshot('page', 1, { key: 'k' }), oneshot('page', 2, { key: 'k', onConflict: 'replace' })], { at: T0 });

@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import type { RunStatus, Task } from '../../core/model.js';
 import { ConflictError } from '../../core/errors.js';
-import { planConflict, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
+import { planConflict, replacementFor, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
-import { runFromRow, taskFromNew, taskFromRow, type Row } from '../rows.js';
+import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import type { CreatedTask } from '../store.js';
 import { chunkInsert } from './postgres-task-rows.js';
 import { firstDueOfNew, jitteredFirst } from '../../core/catch-up.js';
@@ -219,7 +219,7 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   const holder = taskFromRow(row);
   const runStatus =
     lock === '' || row.current_run === null ? null : ((await c.query<{ status: RunStatus }>(`SELECT status FROM task_runs WHERE id = $1`, [row.current_run])).rows[0]?.status ?? null);
-  const plan = planConflict(holder, runStatus, t.onConflict ?? 'return', replacementOf(t));
+  const plan = planConflict(holder, runStatus, t.onConflict ?? 'return', replacementFor(holder, t, at));
   if (plan.action === 'return') return { task: holder, created: false };
   const withdrawn = plan.withdrawRun
     ? (await c.query<Row>(
@@ -233,9 +233,9 @@ async function resolveConflict(c: pg.PoolClient, t: NewTask, at: Date): Promise<
   if (plan.withdrawRun && withdrawn === undefined && row.current_run !== null) return { task: holder, created: false };
   const u = plan.update;
   const { rows: updated } = await c.query<Row>(
-    `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, scheduled_for = NULL, priority = $4, priority_rank = $5, concurrency_key = $6,
+    `UPDATE tasks SET arguments = $2::jsonb, next_run = $3, scheduled_for = $7, priority = $4, priority_rank = $5, concurrency_key = $6,
        status = 'next_run_not_scheduled', current_run = NULL WHERE id = $1 RETURNING *`,
-    [holder.id, JSON.stringify(u.arguments), u.nextRun, u.priority, u.priorityRank, u.concurrencyKey],
+    [holder.id, JSON.stringify(u.arguments), u.nextRun, u.priority, u.priorityRank, u.concurrencyKey, scheduledForColumn(u) === null ? null : u.scheduledFor],
   );
   return { task: taskFromRow(updated[0]!), created: false, replaced: true, ...(withdrawn ? { withdrawn: runFromRow(withdrawn) } : {}) };
 }

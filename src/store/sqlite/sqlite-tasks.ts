@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RunStatus, TaskRun, TaskStatus } from '../../core/model.js';
 import { keepsDedupeKey } from '../../core/dedupe-key.js';
-import { planConflict, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
+import { planConflict, replacementFor, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
 import { firstDueOfNew } from '../../core/catch-up.js';
@@ -91,7 +91,7 @@ export class SqliteTaskWrites {
     const plan = planDebounce(row ? taskFromRow(row) : null, at, replacementOf(t));
     if (plan.action === 'create') return null;
     const u = plan.update;
-    const updated = this.s.replaceTask.get({ id: row!.id, arguments: JSON.stringify(u.arguments), next_run: u.nextRun.getTime(), priority: u.priority, rank: u.priorityRank, ckey: u.concurrencyKey }) as Row;
+    const updated = this.s.replaceTask.get({ id: row!.id, arguments: JSON.stringify(u.arguments), next_run: u.nextRun.getTime(), scheduled_for: null, priority: u.priority, rank: u.priorityRank, ckey: u.concurrencyKey }) as Row;
     return { task: taskFromRow(updated), created: false, replaced: true };
   }
 
@@ -99,7 +99,7 @@ export class SqliteTaskWrites {
   private resolveConflict(t: NewTask, holderRow: Row, now: number): CreatedTask {
     const holder = taskFromRow(holderRow);
     const current = holderRow.current_run === null ? null : (this.s.runById.get(holderRow.current_run) as Row | undefined);
-    const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', replacementOf(t));
+    const plan = planConflict(holder, current ? (current.status as RunStatus) : null, t.onConflict ?? 'return', replacementFor(holder, t, new Date(now)));
     if (plan.action === 'return') return { task: holder, created: false };
     const withdrawn = plan.withdrawRun && current ? (this.s.withdrawRun.get({ id: current.id, status: WITHDRAWN_STATUS, ended: now, error: REPLACED_ERROR }) as Row | undefined) : undefined;
     // A run that is no longer waiting (started meanwhile) is left to finish: the task is returned unchanged.
@@ -109,6 +109,7 @@ export class SqliteTaskWrites {
       id: holder.id,
       arguments: JSON.stringify(u.arguments),
       next_run: u.nextRun.getTime(),
+      scheduled_for: scheduledForColumn(u),
       priority: u.priority,
       rank: u.priorityRank,
       ckey: u.concurrencyKey,
@@ -144,7 +145,7 @@ function prepareTasks(db: Database.Database) {
     releaseKey: p('UPDATE tasks SET dedupe_key = NULL WHERE id = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
     withdrawRun: p(`UPDATE task_runs SET status = @status, ended = @ended, error = @error WHERE id = @id AND status = 'scheduled' RETURNING *`),
-    replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = NULL, priority = @priority, priority_rank = @rank,
+    replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = @scheduled_for, priority = @priority, priority_rank = @rank,
       concurrency_key = @ckey, status = 'next_run_not_scheduled', current_run = NULL WHERE id = @id RETURNING *`),
     setCreated: p(`UPDATE tasks SET next_run = @next_run, scheduled_for = @scheduled_for, unique_key = @unique_key, debounce_key = @debounce_key WHERE id = @id`),
     latestUnique: p(`SELECT * FROM tasks INDEXED BY tasks_unique WHERE unique_key = ? AND created <= ? ORDER BY created DESC, id DESC LIMIT 1`),
