@@ -92,8 +92,10 @@ export class Daemon {
   }
 
   /**
-   * Runner and reaper first (no new scheduling), then the worker: it stops claiming, lets running
-   * handlers finish within the grace period and abandons the rest, whose tasks are left due at once.
+   * Stops the runner and the reaper (no new scheduling) and the worker at once: it stops claiming,
+   * lets running handlers finish within the grace period, counted from this call, and abandons the
+   * rest, whose tasks are left due at once. A loop's pass still waiting for the database does not
+   * hold the worker's grace back.
    */
   async stop(graceMs?: number): Promise<void> {
     await this.stopLoops(graceMs);
@@ -103,8 +105,9 @@ export class Daemon {
 
   /** `stop` but the task alerts, which go on for ends recorded meanwhile (startServer's HTTP jobboard, until it closes). */
   async stopLoops(graceMs?: number): Promise<void> {
-    await Promise.all([this.runner?.stop(), this.reaper?.stop(), this.dagScheduler?.stopScheduling()]);
-    await this.worker?.stop(graceMs);
+    // Together: the worker's grace starts now, not once the other loops' passes answered (a frozen
+    // database held it back until the stop's bound, its handlers never aborted).
+    await Promise.all([this.runner?.stop(), this.reaper?.stop(), this.dagScheduler?.stopScheduling(), this.worker?.stop(graceMs)]);
   }
 
   /** Stops sending task alerts, waiting up to 10 s for those being sent (the last step of `stop`); the others stay stored. */

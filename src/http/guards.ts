@@ -24,8 +24,12 @@ export function requestIdOf(header: string | undefined): string {
  * missing, empty, characters no host name has (spaces, `%`), a port that is not 1 to 5 digits, or a
  * name the URL parser refuses (`127.999.0.1`, `[::1`, `xn--`). Checked before the app sees the request.
  */
-export function hostHeaderProblem(host: string | undefined): string | null {
+export function hostHeaderProblem(host: string | undefined, rawHeaders: readonly string[] = []): string | null {
   if (host === undefined || host === '') return 'a Host header is required';
+  // Node keeps the first of several, the adapter joins them ("a, b"): one request, one Host (RFC 9112 §3.2).
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') hosts += 1;
+  if (hosts > 1) return `${hosts} Host headers: a request names one host`;
   const authority = parseAuthority(host);
   if (!authority || host.includes('%')) return `Host "${host}" is not a host name with an optional port`;
   try {

@@ -16,7 +16,7 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
     errorHandler: (e) => badRequest(undefined, `bad request: ${(e as Error).message}`),
   });
   const server = createServer({ requireHostHeader: false }, (req, res) => {
-    const problem = hostHeaderProblem(req.headers.host);
+    const problem = hostHeaderProblem(req.headers.host, req.rawHeaders);
     if (problem !== null) return answer(req, res, problem);
     // An IPv6 address in a longer form than the shortest ([0:0:0:0:0:0:0:1], [::ffff:127.0.0.1]) is
     // one a URL holds, but the adapter refuses any host not already written as a URL writes it.

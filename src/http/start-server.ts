@@ -186,8 +186,9 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
       stop(graceMs?: number) {
         stopped ??= (async () => {
           try {
-            await archiver?.stop();
-            await loops.stopLoops(graceMs);
+            // Together, so the worker's grace is counted from the stop (an archiving pass waiting
+            // for the database does not hold it back).
+            await Promise.all([archiver?.stop(), loops.stopLoops(graceMs)]);
           } finally {
             unsubscribe();
             await closeListener(listener);

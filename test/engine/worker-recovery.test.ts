@@ -5,6 +5,7 @@ import { VirtualClock } from '../../src/engine/virtual-clock.js';
 import type { Jobboard } from '../../src/engine/jobboard.js';
 import type { Orrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
+import { Daemon } from '../../src/engine/daemon.js';
 import { stopOnVirtualTime, useTempOrrery, waitFor } from './engine-helpers.js';
 
 /**
@@ -392,6 +393,50 @@ describe('Worker: the grace of a stop while the database does not answer', () =>
     await waitFor(() => started && claims >= 2, 'the handler to start and a second claim to hang');
     const stopped = w.stop(200);
     // Before: the grace started only once the hung claim answered, so the handler ran on until the stop's bound.
+    await waitFor(() => aborted, 'the handler to be aborted at the end of the grace');
+    answer();
+    await stopped;
+    const [run] = await orrery.listRuns(task!.id);
+    expect(run).toMatchObject({ status: 'lost', error: expect.stringContaining('worker shutting down') });
+  });
+
+  it("a Daemon's stop counts the worker's grace from the stop, though the runner's pass still waits for the database", async () => {
+    const { orrery } = await setup();
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null });
+    const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
+    let started = false;
+    let aborted = false;
+    const d = new Daemon(orrery, {
+      runner: true,
+      reaper: false,
+      maxSleepMs: 20,
+      worker: {
+        concurrency: 1,
+        types: ['job'],
+        handlers: {
+          job: async ({ signal }) => {
+            started = true;
+            await new Promise((r) => signal.addEventListener('abort', r));
+            aborted = true;
+            return false;
+          },
+        },
+      },
+    });
+    d.start();
+    await waitFor(() => started, 'the handler to start');
+    // The runner's next pass hangs, as on a frozen database server, until the test lets it answer.
+    const schedule = orrery.scheduleDue.bind(orrery);
+    let answer: () => void = () => {};
+    let hung = false;
+    orrery.scheduleDue = async (...args: Parameters<typeof schedule>) => {
+      hung = true;
+      await new Promise<void>((r) => (answer = r));
+      return schedule(...args);
+    };
+    await waitFor(() => hung, "the runner's pass to hang");
+    const stopped = d.stop(200);
+    // Before: the worker's stop (and its grace) began only once the runner's pass answered: the handler ran on.
     await waitFor(() => aborted, 'the handler to be aborted at the end of the grace');
     answer();
     await stopped;

@@ -199,6 +199,12 @@ describe('with a token', () => {
       expect(r.status, `${path} ${JSON.stringify(headers)}`).toBe(status);
       expect([r.headers['cache-control'], r.headers['x-content-type-options']], `${path} ${status}`).toEqual(['no-store', 'nosniff']);
     }
+    // Two Host headers are a malformed request (RFC 9112 §3.2): they were joined ("a, b") and answered 403 without a token, served with one.
+    const twoHosts = (more: string) => `GET /api/task-types HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: ${more}\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`;
+    for (const [port, raw] of [[without.port, twoHosts('127.0.0.1')], [withToken.port, twoHosts('evil.example')]] as const) {
+      const text = await rawHead(port, raw);
+      expect(text.split('\r\n')[0]).toMatch(/^HTTP\/1.1 400 /);
+    }
     for (const [raw, status] of [[`GET /api/task-types HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(17_000)}\r\n\r\n`, 431], ['GET /api/task-types HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n', 400]] as const) {
       const head = await rawHead(withToken.port, raw);
       expect(head.split('\r\n')[0], raw.slice(0, 40)).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
