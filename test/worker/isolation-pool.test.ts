@@ -20,7 +20,7 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
   const open = async () => {
     const pool = new IsolatePool({ mode, file: FILE, size: 2, maxMemoryMb: 128 });
     pools.push(pool);
-    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'lingers', 'logs-odd', 'permanent', 'spawns-exits', 'strained', 'throttled', 'unreadable', 'waits']);
+    expect((await pool.warmUp()).sort()).toEqual(['echo', 'later', 'lingers', 'logs-odd', 'permanent', 'spawns-exits', 'strained', 'throttled', 'throws-in-timer', 'unreadable', 'waits']);
     return pool;
   };
   const ctx = (signal = new AbortController().signal) => {
@@ -52,6 +52,13 @@ describe.each(['thread', 'process'] as const)('IsolatePool (%s)', (mode) => {
     const alive = () => existsSync(`/proc/${pid}`) && !/^Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '');
     for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
     expect(alive()).toBe(false);
+  });
+
+  it('an uncaught exception while a handler runs fails that run, though the handler returns before its isolate dies; the next run is not blamed', async () => {
+    const pool = await open();
+    // Before: the run ended eventful, and the next run given the slot failed with the crash.
+    await expect(pool.run('throws-in-timer', ctx().c)).rejects.toThrow(`handler crashed: its ${mode} exited with code 70: Error: boom in timer`);
+    expect(await pool.run('echo', ctx().c)).toMatchObject({ eventful: true });
   });
 
   it('a settled run leaves nothing of it waiting on its isolate (each run\'s context was kept until the isolate died: 272 MB after 20,000 runs)', async () => {

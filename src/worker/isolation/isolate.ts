@@ -132,6 +132,11 @@ export class Isolate {
     }
   }
 
+  /** False once it reported an uncaught exception: it is about to exit, so it takes no new run. */
+  get usable(): boolean {
+    return this.alive && this.crash === null;
+  }
+
   get alive(): boolean {
     return !this.dead;
   }

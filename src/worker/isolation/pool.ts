@@ -71,13 +71,13 @@ export class IsolatePool {
   async run(backendName: string, ctx: HandlerContext): Promise<HandlerResult> {
     if (this.closed) throw new Error('the isolate pool is closed');
     let iso = this.idle.pop();
-    while (iso && !iso.alive) iso = this.idle.pop();
+    while (iso && !iso.usable) iso = this.idle.pop();
     iso ??= this.spawn();
     await iso.ready;
     // Aborted while its thread or process was starting (a timeout shorter than the start, a stop):
     // the handler is never begun, so no code runs for a run already recorded as failed.
     if (ctx.signal.aborted) {
-      if (iso.alive && !this.closed) this.idle.push(iso);
+      if (iso.usable && !this.closed) this.idle.push(iso);
       throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(String(ctx.signal.reason));
     }
     const id = this.nextId++;
@@ -93,10 +93,15 @@ export class IsolatePool {
         offExit();
         ctx.signal.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);
-        if (reusable && it.alive && !this.closed) this.idle.push(it);
+        if (reusable && it.usable && !this.closed) this.idle.push(it);
         fn();
       };
+      // An uncaught exception in the isolate while this run is on it (a timer of its handler's): the
+      // isolate is about to exit, and the run fails with that cause when it does, even if the handler
+      // returns meanwhile (its `done` came before the exit, and the next run on the slot got the blame).
+      let crashed = false;
       const off = it.onMessage((m: FromIsolate) => {
+        if (m.type === 'crash') crashed = true;
         if (!('id' in m) || m.id !== id) return;
         if (m.type === 'log') ctx.log(m.level, m.message, m.attributes);
         else if (m.type === 'heartbeat') {
@@ -104,7 +109,8 @@ export class IsolatePool {
             () => it.send({ type: 'heartbeat-done', seq: m.seq }),
             (e: unknown) => it.send({ type: 'heartbeat-done', seq: m.seq, error: toWire(e) }),
           );
-        } else if (m.type === 'done') settle(() => (m.invalid !== undefined ? reject(plainError(m.invalid)) : resolve(m.value as HandlerResult)), true);
+        } else if (crashed) return; // its end comes with the isolate's exit (offExit below)
+        else if (m.type === 'done') settle(() => (m.invalid !== undefined ? reject(plainError(m.invalid)) : resolve(m.value as HandlerResult)), true);
         else if (m.type === 'failed') settle(() => reject(fromWire(m.error)), true);
       });
       const onAbort = () => {
