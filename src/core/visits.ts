@@ -203,6 +203,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Longest origin URL, in UTF-8 bytes: PostgreSQL indexes an origin by its URL (a btree entry holds at
  * most 2,704 bytes with the lister id and the visit type beside it), and both stores take the same input.
  */
+/** Most origins one grab takes (grabNextVisits' `count`, `POST /api/origins/grab`, `origin grab-next --count`). */
+export const MAX_GRAB = 100_000;
+/** What a grab's `count` must be, as every layer words it (docs/visits.md). */
+export const GRAB_COUNT_RULE = `must be an integer from 0 to ${MAX_GRAB}`;
+
+/** A grab's `count`, or a ValidationError naming `count` with GRAB_COUNT_RULE. */
+export function checkGrabCount(count: unknown): number {
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', GRAB_COUNT_RULE);
+  return count;
+}
+
 export const MAX_URL_BYTES = 2048;
 
 export function checkListerId(v: unknown, path = 'listerId'): string {

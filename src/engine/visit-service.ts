@@ -7,6 +7,7 @@ import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkLister
 import {
   checkListerId,
   checkListerName,
+  checkGrabCount,
   checkPolicy,
   checkPolicyWeights,
   VISIT_RESULT_FIELDS,
@@ -63,7 +64,7 @@ export interface ScheduleVisitsOptions extends Omit<GrabOptions, 'dryRun'> {
   queueSize?: number;
 }
 
-export const MAX_GRAB = 100_000;
+export { MAX_GRAB } from '../core/visits.js';
 export const MAX_ORIGINS_BATCH = 1_000_000;
 export const MAX_PAGE = 10_000;
 export const MAX_HISTORY_KEEP = 1_000_000;
@@ -226,7 +227,7 @@ export class VisitService {
     refuseUnknownKeys(opts, GRAB_OPTIONS, 'options');
     checkFlag(opts.dryRun, 'dryRun'); // 'yes' was read as true
     const vt = checkVisitType(visitType);
-    if (!Number.isInteger(count) || count < 0 || count > MAX_GRAB) throw invalid('count', `must be an integer from 0 to ${MAX_GRAB}`);
+    checkGrabCount(count);
     const p = checkPolicy(policy);
     const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
     if (p === 'first_visits_after_listing' && lister === undefined) throw invalid('lister', 'the first_visits_after_listing policy needs a lister');

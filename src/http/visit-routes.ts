@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_URL_BYTES, VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
+import { GRAB_COUNT_RULE, MAX_GRAB, MAX_URL_BYTES, VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
 import { ValidationError } from '../core/errors.js';
 import { HttpError } from './errors.js';
 import type { Route } from './routes.js';
@@ -100,7 +100,8 @@ const Cooldowns = z.strictObject({
 });
 const GrabBody = z.strictObject({
   visitType,
-  count: count.min(0).max(100_000),
+  // Worded as the library words any bad count (docs/visits.md), not zod's per-check texts.
+  count: z.number({ error: GRAB_COUNT_RULE }).int({ error: GRAB_COUNT_RULE }).min(0, { error: GRAB_COUNT_RULE }).max(MAX_GRAB, { error: GRAB_COUNT_RULE }),
   policy: z.enum(VISIT_POLICIES),
   lister: uuid.optional(),
   cooldowns: Cooldowns.optional(),

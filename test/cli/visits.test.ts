@@ -118,7 +118,8 @@ describe('orrery lister / origin / visit-scheduler', () => {
       [['origin', 'record', lister.id, 'u', 'git', '--extra', '[1]'], /--extra/],
       [['origin', 'record', '00000000-0000-4000-8000-000000000000', 'u', 'git'], /unknown lister/],
       [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'newest'], /--policy/],
-      [['origin', 'grab-next', 'git', '--count', '-1', '--policy', 'oldest_scheduled_first'], /--count/],
+      // Every bad count in the library's words, named as the option (a negative one, a fraction: the parser's own 'is not a non-negative integer').
+      ...['-1', '1.5', 'x', '100001'].map((n): [string[], RegExp] => [['origin', 'grab-next', 'git', '--count', n, '--policy', 'oldest_scheduled_first'], /^orrery: --count: must be an integer from 0 to 100000$/]),
       [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'first_visits_after_listing'], /needs --lister/],
       [['origin', 'grab-next', 'git', '--count', '1', '--policy', 'oldest_scheduled_first', '--failed-cooldown', 'soon'], /--failed-cooldown/],
       [['origin', 'visited', 'u', 'git', '--status', 'partial'], /--status/],
