@@ -199,10 +199,6 @@ export function cooldownThresholds(at: Date, c: VisitCooldowns): CooldownThresho
 // --- validation -------------------------------------------------------------------------------------
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/**
- * Longest origin URL, in UTF-8 bytes: PostgreSQL indexes an origin by its URL (a btree entry holds at
- * most 2,704 bytes with the lister id and the visit type beside it), and both stores take the same input.
- */
 /** Most origins one grab takes (grabNextVisits' `count`, `POST /api/origins/grab`, `origin grab-next --count`). */
 export const MAX_GRAB = 100_000;
 /** What a grab's `count` must be, as every layer words it (docs/visits.md). */
@@ -214,6 +210,10 @@ export function checkGrabCount(count: unknown): number {
   return count;
 }
 
+/**
+ * Longest origin URL, in UTF-8 bytes: PostgreSQL indexes an origin by its URL (a btree entry holds at
+ * most 2,704 bytes with the lister id and the visit type beside it), and both stores take the same input.
+ */
 export const MAX_URL_BYTES = 2048;
 
 export function checkListerId(v: unknown, path = 'listerId'): string {
