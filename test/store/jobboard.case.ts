@@ -101,6 +101,8 @@ export function jobboardCases(sut: StoreUnderTest): void {
       expect(await orrery.heartbeatRuns({ worker: 'w1', runs: [{ backendId: run.backendId }], at: plus(T0, 30_000) })).toMatchObject({ renewed: 1 });
       expect((await orrery.getRun(run.backendId))!.leaseExpiresAt).toEqual(plus(T0, 60_000));
       await expect(orrery.heartbeat(run.backendId, { worker: 'intruder', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(LeaseLostError);
+      // Said as an end says it: a worker that never held the run did not lose it ('no longer held').
+      await expect(orrery.heartbeat(run.backendId, { worker: 'intruder', at: plus(T0, 20_000) })).rejects.toThrow(`run ${run.backendId} is not held by worker intruder`);
       await expect(orrery.heartbeat('no-such-run', { worker: 'w1', at: plus(T0, 20_000) })).rejects.toBeInstanceOf(NotFoundError);
       await expect(orrery.endRun(run.backendId, { status: 'eventful', worker: 'intruder', at: plus(T0, 1) })).rejects.toBeInstanceOf(LeaseLostError);
       expect((await orrery.getRun(run.backendId))!.status).toBe('started');

@@ -562,7 +562,7 @@ export class PostgresStore implements Store {
     );
     if (!row) {
       await this.requireRun(this.pool, backendId); // an unknown run is not_found, not a lost lease
-      throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+      throw new LeaseLostError(`run ${backendId} is not held by worker ${worker}`); // never held, or no longer: as an end says it
     }
     return { leaseExpiresAt: row.lease_expires_at as Date, cancelRequested: row.cancel_requested === true };
   }

@@ -521,7 +521,7 @@ export class SqliteStore implements Store {
     const row = await this.write(() => this.stmts.heartbeat.get({ backend_id: backendId, worker, at: at.getTime() }) as Row | undefined);
     if (!row) {
       this.requireRun(backendId); // an unknown run is not_found, not a lost lease
-      throw new LeaseLostError(`run ${backendId} is no longer held by worker ${worker}`);
+      throw new LeaseLostError(`run ${backendId} is not held by worker ${worker}`); // never held, or no longer: as an end says it
     }
     return { leaseExpiresAt: new Date(Number(row.lease_expires_at)), cancelRequested: row.cancel_requested === 1 };
   }
