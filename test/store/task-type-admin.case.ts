@@ -159,5 +159,17 @@ export function taskTypeAdminCases(sut: StoreUnderTest): void {
       // Created again under the same name: a fresh type.
       expect((await orrery.createTaskType({ name: 'empty', numRetries: 4 })).numRetries).toBe(4);
     });
+
+    it('a task created by a process that still holds the type, deleted by another, is refused as of an unknown type, nothing written (operations.md)', async () => {
+      const { orrery, another } = await setup([{ name: 'gone' }]);
+      const other = await another();
+      const first = await other.createTask(oneshot('gone', 1), { at: T0 }); // this process now knows the type
+      await orrery.bulkTasks('delete', { ids: [first.id] });
+      await orrery.deleteTaskType('gone');
+      // SQLite: a raw 'FOREIGN KEY constraint failed' (HTTP 500) while the other process still held the type.
+      const err = await other.createTasks([oneshot('gone', 2)], { at: T0 }).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ name: 'ValidationError', message: 'type: unknown task type "gone"' });
+      expect(await orrery.searchTasks({})).toEqual([]);
+    });
   });
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RunStatus, TaskRun, TaskStatus } from '../../core/model.js';
 import { keepsDedupeKey } from '../../core/dedupe-key.js';
+import { invalid } from '../../core/errors.js';
 import { planConflict, replacementFor, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
@@ -24,6 +25,20 @@ export class SqliteTaskWrites {
   }
 
   insertTasksInTx(tasks: readonly NewTask[], at: Date): CreatedTask[] {
+    try {
+      return this.insertAll(tasks, at);
+    } catch (e) {
+      // A type deleted by another process after this one read it (its type cache holds it up to a
+      // second): refused as an unknown type, as the check before the insert and PostgreSQL's answer it.
+      if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        const gone = tasks.find((t) => this.s.typeExists.get(t.type) === undefined);
+        if (gone) throw invalid('type', `unknown task type "${gone.type}"`);
+      }
+      throw e;
+    }
+  }
+
+  private insertAll(tasks: readonly NewTask[], at: Date): CreatedTask[] {
     const now = at.getTime();
     const insert = this.s.insertTask;
     const out = new Array<CreatedTask>(tasks.length);
@@ -144,6 +159,7 @@ function prepareTasks(db: Database.Database) {
     taskByDedupe: p('SELECT * FROM tasks WHERE dedupe_key = ?'),
     releaseKey: p('UPDATE tasks SET dedupe_key = NULL WHERE id = ?'),
     runById: p('SELECT id, status FROM task_runs WHERE id = ?'),
+    typeExists: p('SELECT 1 FROM task_types WHERE name = ?'),
     withdrawRun: p(`UPDATE task_runs SET status = @status, ended = @ended, error = @error WHERE id = @id AND status = 'scheduled' RETURNING *`),
     replaceTask: p(`UPDATE tasks SET arguments = @arguments, next_run = @next_run, scheduled_for = @scheduled_for, priority = @priority, priority_rank = @rank,
       concurrency_key = @ckey, status = 'next_run_not_scheduled', current_run = NULL WHERE id = @id RETURNING *`),
