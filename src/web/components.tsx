@@ -224,12 +224,16 @@ export function announce(text: string): void {
 /**
  * Keeps keyboard focus near a control whose action may replace it: while the page settles (5 s), if
  * the focus falls to the body because the control was removed, it goes to the first enabled button of
- * the control's group (the task's actions, say), else to the main region. If the control is removed,
- * its outcome (`said`), which its own note can no longer show, is announced (once).
+ * the control's table cell when it is in one and the cell stays (a type's Pause in the overview's row:
+ * its Resume, not the first row's Pause), else of the control's group (the task's actions, say), else
+ * to the main region. If the control is removed, its outcome (`said`), which its own note can no
+ * longer show, is announced (once).
  */
 export function keepFocusNear(control: HTMLElement | null, said = ''): void {
+  const cell = control?.closest<HTMLElement>('td') ?? null;
   const group = control?.closest<HTMLElement>('[role="group"], .toolbar, section') ?? document.getElementById('main');
   if (!group) return;
+  const firstButton = (in_: HTMLElement) => (in_.isConnected ? in_.querySelector<HTMLElement>('button:not([disabled]):not([aria-disabled="true"])') : null);
   let announced = false;
   const settle = () => {
     if (said && !announced && control && !control.isConnected) {
@@ -237,7 +241,7 @@ export function keepFocusNear(control: HTMLElement | null, said = ''): void {
       announce(said);
     }
     if (document.activeElement && document.activeElement !== document.body && document.activeElement.isConnected) return;
-    const next = group.isConnected ? group.querySelector<HTMLElement>('button:not([disabled]):not([aria-disabled="true"])') : null;
+    const next = (cell ? firstButton(cell) : null) ?? firstButton(group);
     (next ?? document.getElementById('main'))?.focus();
   };
   const watch = new MutationObserver(settle);

@@ -134,6 +134,10 @@ describe('web dashboard (headless chromium)', () => {
     await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
     const badge = row.getByTestId('paused');
     await badge.waitFor();
+    // The focus stays in the type's row, on its Resume (it went to the first row's Pause, another type's).
+    expect(await page.locator('tbody tr').first().getAttribute('data-type')).not.toBe('greet');
+    const focusedRow = () => page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-type') ?? document.activeElement?.tagName);
+    await expect.poll(focusedRow).toBe('greet');
     expect(await badge.getAttribute('title')).toMatch(/since .*: smtp relay down/);
     expect((await server.api('GET', '/task-types/greet')).paused).toMatchObject({ reason: 'smtp relay down' });
     await shot(page, 'overview-paused');
@@ -141,6 +145,7 @@ describe('web dashboard (headless chromium)', () => {
     await row.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('dialog', { name: 'Resume' }).getByRole('button', { name: 'Resume', exact: true }).click();
     await row.getByRole('button', { name: 'Pause' }).waitFor();
+    await expect.poll(focusedRow).toBe('greet');
     expect((await server.api('GET', '/task-types/greet')).paused).toBeNull();
     expect(errors).toEqual([]);
   });
