@@ -21,11 +21,12 @@ export function lastSignOfLife(...signs: ReadonlyArray<Date | null | undefined>)
 }
 
 /**
- * stopped: it marked itself stopped (`stoppedAt`) and was not seen after that; otherwise alive: seen
- * within WORKER_ALIVE_MS; stale: within WORKER_GONE_MS; gone: longer ago, or never.
+ * stopped: it marked itself stopped (`stoppedAt`, by `at`) and was not seen after that; otherwise
+ * alive: seen within WORKER_ALIVE_MS (or after `at`: judged at a past instant, a worker that stopped
+ * or was seen later was running then); stale: within WORKER_GONE_MS; gone: longer ago, or never.
  */
 export function workerLiveness(lastSeen: Date | null, at: Date, stoppedAt: Date | null = null): WorkerLiveness {
-  if (stoppedAt && (!lastSeen || lastSeen.getTime() <= stoppedAt.getTime())) return 'stopped';
+  if (stoppedAt && stoppedAt.getTime() <= at.getTime() && (!lastSeen || lastSeen.getTime() <= stoppedAt.getTime())) return 'stopped';
   if (!lastSeen) return 'gone';
   const age = at.getTime() - lastSeen.getTime();
   if (age <= WORKER_ALIVE_MS) return 'alive';

@@ -480,7 +480,9 @@ export class Orrery implements Jobboard {
     opts = knownOptions(opts, WINDOW_OPTIONS);
     const now = this.instant(opts.at);
     const { since, at } = this.window({ ...opts, at: now });
-    return listWorkers(this.store, since, at, now);
+    // Seen in the last `minutes` before `now` itself: the minute-aligned window (of ended runs) starts up
+    // to a minute later, and left out workers seen at the end of the previous minute, alive ones too.
+    return listWorkers(this.store, since, at, now, earlier(now, windowMinutes(opts.minutes) * 60_000));
   }
 
   /** The same as `listWorkers` (its former name). */

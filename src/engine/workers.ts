@@ -29,14 +29,15 @@ export async function stopWorker(store: Store, id: string, at: Date): Promise<Re
 }
 
 /**
- * Workers registered and seen since `since` (stopped ones included), and workers the runs name (held
- * now, or that ended runs since `since`), each with its latest sign of life and its liveness at `now`;
- * alive first, then stale, gone and stopped, each by id.
+ * Workers registered and seen since `seenSince` (stopped ones included), and workers the runs name
+ * (held now, or that ended runs in [`since`, `until`): the minute-aligned window of ended runs), each
+ * with its latest sign of life and its liveness at `now`; alive first, then stale, gone and stopped,
+ * each by id.
  */
-export async function listWorkers(store: Store, since: Date, until: Date, now: Date): Promise<WorkerView[]> {
+export async function listWorkers(store: Store, since: Date, until: Date, now: Date, seenSince: Date = since): Promise<WorkerView[]> {
   const activity = await store.workerActivity(since, until);
   // A worker registered (started) after the instant judged was not there yet: a listing `at` a past instant leaves it out.
-  const registered = (await store.workers.listWorkers(since, activity.map((a) => a.worker))).filter((r) => r.startedAt.getTime() <= now.getTime());
+  const registered = (await store.workers.listWorkers(seenSince, activity.map((a) => a.worker))).filter((r) => r.startedAt.getTime() <= now.getTime());
   const byId = new Map(activity.map((a) => [a.worker, a]));
   const views: WorkerView[] = registered.map((r) => view(r, byId.get(r.id) ?? null, now));
   const known = new Set(registered.map((r) => r.id));

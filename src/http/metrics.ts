@@ -1,7 +1,8 @@
 import { earlier } from '../core/instants.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TaskRun, TaskType } from '../core/model.js';
-import { WORKER_LIVENESS, workerLiveness, type WorkerLiveness } from '../core/worker-liveness.js';
+import { WORKER_GONE_MS, WORKER_LIVENESS, type WorkerLiveness } from '../core/worker-liveness.js';
+import { listWorkers } from '../engine/workers.js';
 import type { Orrery } from '../engine/service.js';
 import type { QueueStats } from '../store/store.js';
 import { registerVisitMetrics } from './visit-metrics.js';
@@ -185,9 +186,11 @@ export function createMetrics(orrery: Orrery, opts: MetricsOptions = {}): Orrery
     async collect() {
       const now = orrery.now();
       const counts = new Map<WorkerLiveness, number>(WORKER_LIVENESS.map((l) => [l, 0]));
-      for (const w of await orrery.store.workers.listWorkers(earlier(now, REGISTRY_WINDOW_MS))) {
-        const l = workerLiveness(w.lastSeen, now, w.stoppedAt);
-        counts.set(l, counts.get(l)! + 1);
+      // Liveness from the latest sign of life, lease renewals and ends included, as the listings judge it
+      // (it read the registry's lastSeen alone: a worker renewing leases between refreshes counted
+      // stale). Signs older than WORKER_GONE_MS all say `gone`: the runs' activity is read that far back.
+      for (const w of await listWorkers(orrery.store, earlier(now, WORKER_GONE_MS), now, now, earlier(now, REGISTRY_WINDOW_MS))) {
+        if (w.registered) counts.set(w.liveness, counts.get(w.liveness)! + 1);
       }
       for (const [liveness, n] of counts) registered.set({ liveness }, n);
     },

@@ -159,8 +159,13 @@ describe('Prometheus metrics', () => {
     await orrery.registerWorker(w('long-gone'), { at: plus(-2 * 3_600_000) });
     await orrery.registerWorker(w('bye'));
     await orrery.stopWorker('bye');
+    // Registered two minutes ago, renewing a lease now: alive, as the listings judge it (the metric read the registry row alone: stale).
+    await orrery.createTaskType({ name: 'm' });
+    await orrery.createTask({ type: 'm', policy: 'oneshot' });
+    await orrery.registerWorker(w('busy'), { at: plus(-120_000) });
+    expect(await orrery.claimRuns({ worker: 'busy', types: ['m'], limit: 1, due: true })).toHaveLength(1);
     expect(samples(await metrics.render()).filter((l) => l.startsWith('orrery_registered_workers'))).toEqual([
-      'orrery_registered_workers{liveness="alive"} 1',
+      'orrery_registered_workers{liveness="alive"} 2',
       'orrery_registered_workers{liveness="stale"} 1',
       'orrery_registered_workers{liveness="gone"} 1',
       'orrery_registered_workers{liveness="stopped"} 1',

@@ -33,6 +33,18 @@ export function workerRegistryCases(sut: StoreUnderTest): void {
       await expect(orrery.stopWorker('')).rejects.toBeInstanceOf(ValidationError);
     });
 
+    it('the last `minutes` run back from the instant itself: a worker seen just before a minute boundary is listed after it; judged at an instant before its stop, it was running', async () => {
+      const { orrery } = await setup([{ name: 'mail' }]);
+      const boundary = new Date(Math.ceil(T0.getTime() / MIN) * MIN + MIN);
+      await orrery.registerWorker(info('w1'), { at: new Date(boundary.getTime() - 2_000) });
+      // Before: the window began a minute before the next boundary, so 2 s after its refresh it was gone from the list.
+      expect((await orrery.listWorkers({ at: boundary, minutes: 1 })).map((w) => [w.worker, w.liveness])).toEqual([['w1', 'alive']]);
+      expect(await orrery.listWorkers({ at: new Date(boundary.getTime() + MIN - 1_000), minutes: 1 })).toEqual([]);
+      // A graceful stop later than the instant judged: it was running then (it said stopped).
+      await orrery.stopWorker('w1', { at: new Date(boundary.getTime() + 30 * MIN) });
+      expect((await orrery.listWorkers({ at: boundary, minutes: 1 })).map((w) => [w.worker, w.liveness])).toEqual([['w1', 'alive']]);
+    });
+
     it('refuses a bad description naming the field, and stores nothing', async () => {
       const { orrery } = await setup([]);
       for (const [bad, message] of [
