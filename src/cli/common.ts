@@ -149,7 +149,7 @@ export const webhookUrlArg = (v: string): string => {
   const problem = webhookUrlProblem(v);
   // Commander's refusal quotes the argument: a URL with a password is named with it hidden instead.
   const u = problem && URL.canParse(v) ? new URL(v) : null;
-  if (u && (u.username !== '' || u.password !== '')) throw new UsageError(`--notify-webhook ${redactCredentials(u)}: ${problem}${problem!.startsWith('must not hold') ? ': pass them in a header' : ''}`);
+  if (u && (u.username !== '' || u.password !== '')) throw new UsageError(`--notify-webhook ${redactCredentials(u)}: ${problem}${problem!.startsWith('must not hold') ? ': the CLI sends no headers; give the receiver a token in the URL (its path or query), or post through the library\'s notifiers with headers' : ''}`);
   if (problem) throw new InvalidArgumentError(problem);
   return v;
 };

@@ -213,3 +213,27 @@ export function checkDagTaskBackends(specs: readonly DagSpec[], backendOf: (type
     }),
   );
 }
+
+const isRecord = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * What makes an `orrery.dag` kwarg not an attempt the DAG scheduler wrote (a task made by hand with
+ * that kwarg), or null: its handler refuses it for good instead of failing on it with a TypeError.
+ */
+export function dagAttemptProblem(a: Record<string, unknown>): string | null {
+  if (typeof a.dag !== 'string' || typeof a.task !== 'string' || typeof a.version !== 'string') return 'dag, task and version must be strings';
+  if (!Number.isSafeInteger(a.run) || !Number.isSafeInteger(a.attempt)) return 'run and attempt must be integers';
+  if (typeof a.execTs !== 'string' || Number.isNaN(Date.parse(a.execTs))) return 'execTs must be an ISO 8601 instant';
+  if (!isRecord(a.params) || !isRecord(a.upstream)) return 'params and upstream must be objects';
+  if (a.timeoutMs !== null && a.timeoutMs !== undefined && !(typeof a.timeoutMs === 'number' && a.timeoutMs > 0)) return 'timeoutMs must be a positive number or null';
+  return null;
+}
+
+/**
+ * Whether a task's kwargs hold an attempt the DAG scheduler wrote (`orrery.dag`, well formed): a task of
+ * a DAG type without one (made by hand) is no attempt, its failure no DAG step (core/task-alert.ts).
+ */
+export function isDagAttemptKwargs(kwargs: Readonly<Record<string, unknown>>): boolean {
+  const raw = kwargs[DAG_ATTEMPT_KEY];
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) && dagAttemptProblem(raw as Record<string, unknown>) === null;
+}

@@ -1,6 +1,7 @@
 import type { DagTaskAlert } from '../core/dag-progress.js';
 import { invalid, ValidationError } from '../core/errors.js';
 import { hideUserInfo } from '../core/url-text.js';
+import { knownOptions } from '../core/options.js';
 import type { Logger } from './logger.js';
 
 /** A DAG task that failed for good, or failed and will be retried. */
@@ -31,6 +32,7 @@ export function describeDagAlert(a: DagTaskAlert): string {
 
 /** The default: failures logged at error level (retries at warn level when `retries` is set). */
 export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagNotifier {
+  opts = knownOptions(opts, ['retries']);
   checkRetriesFlag(opts);
   return {
     onFailure: (a) => log.error({ dag: a.dag, dagRunId: a.dagRunId, task: a.taskId, attempt: a.attempt }, `${describeDagAlert(a)} failed: ${firstLine(a.error)}`),
@@ -51,7 +53,7 @@ export interface WebhookOptions {
 
 /** Posts each alert as JSON (`{ event: 'dag_task_failed' | 'dag_task_retry', dag, dagRunId, taskId, attempt, error, ... }`). */
 export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNotifier {
-  checkRetriesFlag(opts);
+  opts = webhookOptions(opts);
   const post = jsonPoster(url, opts);
   return {
     onFailure: (a, d) => post(dagBody('dag_task_failed', a), d?.signal),
@@ -62,6 +64,21 @@ export function webhookNotifier(url: string, opts: WebhookOptions = {}): DagNoti
 /** A webhook's `retries` is a flag (post retries too): `1` or `-1` would be read as true without a word. */
 export function checkRetriesFlag(opts: { retries?: unknown }): void {
   if (opts.retries !== undefined && typeof opts.retries !== 'boolean') throw invalid('retries', 'must be true or false (post retries too)');
+}
+
+/**
+ * A webhook notifier's options, checked when it is made: an object (null was a TypeError) of known
+ * keys, `retries` a flag, `headers` an object of names and values (a string or an array was posted
+ * as headers named 0, 1 ...).
+ */
+export function webhookOptions(opts: WebhookOptions | null | undefined): WebhookOptions {
+  const o = knownOptions(opts, ['retries', 'timeoutMs', 'headers']);
+  checkRetriesFlag(o);
+  const h: unknown = o.headers;
+  if (h !== undefined && (h === null || typeof h !== 'object' || Array.isArray(h) || Object.getPrototypeOf(h) !== Object.prototype)) {
+    throw invalid('headers', 'must be an object of header names and values ({ authorization: "Bearer ..." })');
+  }
+  return o;
 }
 
 /** What is wrong with a webhook URL (not a URL, not http(s), credentials in it), or null. */

@@ -1,5 +1,6 @@
 import type { TaskAlert } from '../core/task-alert.js';
-import { checkNotifier, checkRetriesFlag, combined, firstLine, jsonPoster, type Delivering, type WebhookOptions } from './dag-notifier.js';
+import { checkNotifier, checkRetriesFlag, combined, firstLine, jsonPoster, webhookOptions, type Delivering, type WebhookOptions } from './dag-notifier.js';
+import { knownOptions } from '../core/options.js';
 import type { Logger } from './logger.js';
 import { describeAlert as describe } from '../core/task-alert.js';
 
@@ -26,6 +27,7 @@ export function checkTaskNotifier(n: unknown): void {
 
 /** Failures logged at error level (retries at warn level when `retries` is set). */
 export function taskLogNotifier(log: Logger, opts: { retries?: boolean } = {}): TaskNotifier {
+  opts = knownOptions(opts, ['retries']);
   checkRetriesFlag(opts);
   const fields = (a: TaskAlert) => ({ task: a.taskId, type: a.type, backendId: a.backendId, attempt: a.attempt });
   return {
@@ -36,7 +38,7 @@ export function taskLogNotifier(log: Logger, opts: { retries?: boolean } = {}): 
 
 /** Posts each alert as JSON: `{ event: 'task_failed' | 'task_retry', taskId, type, backendId, attempt, status, error, disabledReason, nextRun, ended }`. */
 export function taskWebhookNotifier(url: string, opts: WebhookOptions = {}): TaskNotifier {
-  checkRetriesFlag(opts);
+  opts = webhookOptions(opts);
   const post = jsonPoster(url, opts);
   const body = (event: string, { kind: _kind, ...a }: TaskAlert) => ({ event, ...a });
   return {

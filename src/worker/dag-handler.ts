@@ -3,7 +3,7 @@
  * from dag-definition.ts (which validates definitions with zod): a worker loads this one only.
  */
 import { PermanentFailure } from '../core/errors.js';
-import { DAG_ATTEMPT_KEY, type DagAttemptArgs } from '../core/dag.js';
+import { DAG_ATTEMPT_KEY, dagAttemptProblem, type DagAttemptArgs } from '../core/dag.js';
 import type { LogLevel } from '../core/model.js';
 
 /** What the DAG handler uses of a handler's context (a `HandlerContext` of handlers.ts fits). */
@@ -54,22 +54,7 @@ interface DagFunctions {
 /** The DAG attempt a run's kwargs describe, if it is one. */
 export function dagAttemptOf(kwargs: Record<string, unknown>): DagAttemptArgs | null {
   const a = kwargs[DAG_ATTEMPT_KEY];
-  return a && typeof a === 'object' && attemptProblem(a as Record<string, unknown>) === null ? (a as DagAttemptArgs) : null;
-}
-
-const isRecord = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/**
- * What makes an `orrery.dag` kwarg not an attempt the DAG scheduler wrote (a task made by hand with
- * that kwarg), or null: its handler refuses it for good instead of failing on it with a TypeError.
- */
-function attemptProblem(a: Record<string, unknown>): string | null {
-  if (typeof a.dag !== 'string' || typeof a.task !== 'string' || typeof a.version !== 'string') return 'dag, task and version must be strings';
-  if (!Number.isSafeInteger(a.run) || !Number.isSafeInteger(a.attempt)) return 'run and attempt must be integers';
-  if (typeof a.execTs !== 'string' || Number.isNaN(Date.parse(a.execTs))) return 'execTs must be an ISO 8601 instant';
-  if (!isRecord(a.params) || !isRecord(a.upstream)) return 'params and upstream must be objects';
-  if (a.timeoutMs !== null && a.timeoutMs !== undefined && !(typeof a.timeoutMs === 'number' && a.timeoutMs > 0)) return 'timeoutMs must be a positive number or null';
-  return null;
+  return a && typeof a === 'object' && dagAttemptProblem(a as Record<string, unknown>) === null ? (a as DagAttemptArgs) : null;
 }
 
 /** The handler of backend `orrery.dag`: runs the task function an attempt names, with the DAG context. */
@@ -78,7 +63,7 @@ export function dagHandler(definitions: readonly DagFunctions[]): (ctx: AttemptC
   return async (ctx: AttemptContext) => {
     const raw = ctx.kwargs[DAG_ATTEMPT_KEY];
     if (!raw || typeof raw !== 'object') throw new PermanentFailure('not a DAG task attempt (no "orrery.dag" kwarg)');
-    const problem = attemptProblem(raw as Record<string, unknown>);
+    const problem = dagAttemptProblem(raw as Record<string, unknown>);
     if (problem !== null) throw new PermanentFailure(`not a DAG task attempt (its "orrery.dag" kwarg was not written by the DAG scheduler: ${problem})`);
     const a = raw as DagAttemptArgs;
     const fn = byId.get(a.dag)?.fn(a.task);

@@ -61,7 +61,9 @@ describe('task alerts', () => {
       await orrery.scheduleDue({ type: 'ghostly' });
       expect(await orrery.claimRuns({ worker: 'ghost', types: ['ghostly'], limit: 1, startNow: 1 })).toHaveLength(1);
       const dagRun = await orrery.dags.trigger('pipe');
-      await waitFor(() => alerts.filter((a) => a.kind === 'failed').length >= 3, 'three failures for good');
+      // A task of the DAG type made by hand is no attempt (dags.md): it fails for good, with a task alert of its own.
+      const byHand = await orrery.createTask({ type: 'orrery.dag', arguments: { args: [], kwargs: {} }, policy: 'oneshot' });
+      await waitFor(() => alerts.filter((a) => a.kind === 'failed').length >= 4, 'four failures for good');
       await waitFor(async () => (await orrery.dags.run(dagRun.id)).status === 'failed', 'the DAG run to fail');
       const byTask = (id: number) => alerts.filter((a) => a.taskId === id).map((a) => [a.kind, a.status, a.disabledReason, a.attempt]);
       expect(byTask(flaky!.id)).toEqual([['retry', 'failed', null, 1], ['failed', 'failed', 'retries_exhausted', 2]]);
@@ -69,11 +71,12 @@ describe('task alerts', () => {
       expect(byTask(ghost.id)).toEqual([['failed', 'lost', 'dead_letter', 1]]);
       expect(alerts.find((a) => a.taskId === flaky!.id && a.kind === 'retry')!.nextRun).toBeInstanceOf(Date);
       expect(alerts.find((a) => a.taskId === fatal!.id)!.error).toMatch(/bad input/);
+      expect(byTask(byHand.id)).toEqual([['failed', 'permfailed', 'permfailed', 1]]);
     } finally {
       await daemon.stop();
     }
     // The DAG step's attempt and the fine task: none.
-    expect(alerts.map((a) => a.type).sort()).toEqual(['fatal', 'flaky', 'flaky', 'ghostly']);
+    expect(alerts.map((a) => a.type).sort()).toEqual(['fatal', 'flaky', 'flaky', 'ghostly', 'orrery.dag']);
   });
 
   it('posts alerts to a webhook as JSON; a delivery that fails is logged and tried again later', async () => {
@@ -453,6 +456,13 @@ describe('task alerts', () => {
       expect(seen).toMatchObject([{ method: 'POST', type: 'application/vnd.alert+json' }]);
       expect(() => taskWebhookNotifier(url, { headers: { 'bad name': 'x' } })).toThrow('headers.bad name: is not a header a request can carry');
       expect(() => taskWebhookNotifier(url, { headers: { 'x-key': 'a\nb' } })).toThrow('headers.x-key: is not a header a request can carry');
+      // Headers given as text or an array were posted as headers named 0, 1 ...; null options were a TypeError.
+      for (const headers of ['xy', [['a', 'b']], null]) {
+        expect(() => taskWebhookNotifier(url, { headers } as never)).toThrow(/^headers: must be an object of header names and values/);
+        expect(() => webhookNotifier(url, { headers } as never)).toThrow(/^headers: must be an object of header names and values/);
+      }
+      expect(() => taskWebhookNotifier(url, null as never)).toThrow(ValidationError);
+      expect(() => webhookNotifier(url, { retry: true } as never)).toThrow(/options\.retry/);
     } finally {
       await new Promise((r) => server.close(r));
     }
