@@ -22,6 +22,8 @@ describe('worker liveness', () => {
     expect(workerLiveness(null, at, ago(1000))).toBe('stopped');
     // The same id seen again after its stop (a process that reused it): liveness by age again.
     expect(workerLiveness(ago(500), at, ago(1000))).toBe('alive');
+    // Judged at an instant before its stop (status --at): it was running then.
+    expect(workerLiveness(ago(-60_000), at, ago(-60_000))).toBe('alive');
   });
 
   it('takes the latest of the signs given', () => {

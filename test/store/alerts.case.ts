@@ -19,7 +19,10 @@ export function alertCases(sut: StoreUnderTest): void {
         { name: 'ghostly', maxAbandons: 1, leaseMs: 1000 },
         { name: 'dagstep', backendName: 'orrery.dag' },
       ]);
-      const [fatal, flaky, fine, step] = await orrery.createTasks([oneshot('fatal', 1), oneshot('flaky', 1), oneshot('fine', 1), oneshot('dagstep', 1)], { at: T0 });
+      // A DAG attempt's task carries its `orrery.dag` kwarg (one made by hand without it is no attempt: it alerts as any task).
+      const attempt = { dag: 'd', task: 't', version: 'v1', run: 1, attempt: 1, execTs: T0.toISOString(), params: {}, upstream: {}, timeoutMs: null };
+      const dagStep = { ...oneshot('dagstep', 1), arguments: { args: [], kwargs: { 'orrery.dag': attempt } } };
+      const [fatal, flaky, fine, step] = await orrery.createTasks([oneshot('fatal', 1), oneshot('flaky', 1), oneshot('fine', 1), dagStep], { at: T0 });
       const claimed = await claimStarted(orrery, { worker: 'w', types: ['fatal', 'flaky', 'fine', 'dagstep'], limit: 10, due: true, at: T0 });
       const of = (id: number) => claimed.find((c) => c.run.task === id)!;
       const held = (id: number, status: 'permfailed' | 'failed' | 'eventful', at: Date) => ({

@@ -124,7 +124,9 @@ export function parentsFirst(tables: Table[], fks: Array<{ child: string; parent
 
 /** A worker seen alive in the source (`rows` as its `workers` table holds them) would go on writing there, and its writes would be lost. */
 export function refuseLiveWorkers(rows: ReadonlyArray<{ id: string; lastSeen: Date; stoppedAt: Date | null }>, at: Date, source: string): void {
-  const live = rows.filter((w) => workerLiveness(w.lastSeen, at, w.stoppedAt) === 'alive').map((w) => w.id);
+  // A worker that stopped gracefully (and was not seen since) runs no more, whatever instant `at` is.
+  const stopped = (w: { lastSeen: Date; stoppedAt: Date | null }) => w.stoppedAt !== null && w.lastSeen.getTime() <= w.stoppedAt.getTime();
+  const live = rows.filter((w) => !stopped(w) && workerLiveness(w.lastSeen, at) === 'alive').map((w) => w.id);
   if (live.length === 0) return;
   const shown = live.slice(0, 5).join(', ') + (live.length > 5 ? ` and ${live.length - 5} more` : '');
   throw new ConflictError(
