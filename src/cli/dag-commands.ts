@@ -1,4 +1,5 @@
 import { addDagPauseCommands } from './pause-commands.js';
+import { oneLine } from '../core/terminal-text.js';
 import { addDagScheduleCommands } from './schedule-commands.js';
 import { Command } from 'commander';
 import { DAG_RUN_STATUSES, DAG_TASK_STATUSES, type DagRunStatus, type DagSchedule } from '../core/dag.js';
@@ -50,7 +51,7 @@ function dagCommand(io: Io): Command {
         ['next point', iso(d.nextPoint)],
         ['catch-up', d.schedule.kind === 'none' ? (d.catchUp ? 'yes' : 'no') : d.catchUp ? 'yes (missed points are run in order)' : 'no (missed points are skipped)'],
         ['max active runs', String(d.maxActiveRuns)],
-        ['paused', d.paused ? `since ${iso(d.paused.at)}${d.paused.reason ? ` (${d.paused.reason})` : ''}` : 'no'],
+        ['paused', d.paused ? `since ${iso(d.paused.at)}${d.paused.reason ? ` (${oneLine(d.paused.reason)})` : ''}` : 'no'],
         ['overlap', d.overlap],
         ['runs', countsText(d.runs, DAG_RUN_STATUSES)],
         ['created', iso(d.created)],

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { oneLine } from '../core/terminal-text.js';
 import { PRIORITIES, TASK_POLICIES, type Priority, type Task, type TaskPolicy, type TaskRun } from '../core/model.js';
 import type { TaskInput } from '../core/validation.js';
 import { ON_CONFLICT_MODES, type OnConflict } from '../core/json-checks.js';
@@ -160,7 +161,7 @@ export function taskCommands(io: Io): Command {
         ['policy', task.policy],
         ['schedule', scheduleText(task)],
         ['status', task.status + (task.disabledReason ? ` (${task.disabledReason})` : '')],
-        ['paused', task.paused ? `since ${iso(task.paused.at)}${task.paused.reason ? ` (${task.paused.reason})` : ''}` : 'no'],
+        ['paused', task.paused ? `since ${iso(task.paused.at)}${task.paused.reason ? ` (${oneLine(task.paused.reason)})` : ''}` : 'no'],
         ['next run', iso(task.nextRun)],
         ['serves', iso(task.scheduledFor)],
         ['interval', dur(task.currentIntervalMs)],

@@ -152,7 +152,7 @@ export function taskTypeCommands(io: Io): Command {
     }
     for (const t of types) {
       io.out(`${t.name}: ${t.backendName}\n`);
-      if (t.description) io.out(`  ${t.description}\n`);
+      if (t.description) io.out(`  ${oneLine(t.description)}\n`);
       if (t.paused) io.out(`  paused since ${t.paused.at.toISOString()}${t.paused.reason ? `: ${oneLine(t.paused.reason)}` : ''}\n`);
       io.out(`  interval: ${intervals(t)}\n  backoff factor: ${t.backoffFactor}\n  max queue length: ${queue(t)}\n`);
       io.out(`  retries: ${t.numRetries} (delay ${dur(t.retryDelayMs)})\n  timeout: ${dur(t.timeoutMs)}\n  lease: ${dur(t.leaseMs)}\n`);

@@ -111,6 +111,9 @@ describe('orrery dag', () => {
 
   test('pause and resume: what each did, and a resume of a DAG that was not paused', async () => {
     expect(await ok(['dag', 'pause', 'flaky', '--reason', 'maintenance'])).toMatch(/^paused DAG flaky since \S+Z \(maintenance\)\n$/);
+    // dag show's paused line keeps a reason's line break escaped (it printed it raw: a forged next line).
+    await ok(['dag', 'pause', 'flaky', '--reason', 'a\noverlap\tskip']);
+    expect(await ok(['dag', 'show', 'flaky'])).toMatch(/\npaused +since \S+Z \(a\\noverlap\\tskip\)\n/);
     expect(await ok(['dag', 'resume', 'flaky'])).toBe('resumed DAG flaky\n');
     expect(await ok(['dag', 'resume', 'flaky'])).toBe('DAG flaky was not paused\n');
   });

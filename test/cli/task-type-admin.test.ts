@@ -31,6 +31,11 @@ describe('orrery task-type edit | pause | resume | delete', () => {
     expect(await runOk(['task', 'resume', '1', ...t.db])).toMatch(/^resumed task 1; next run \S+Z\n$/);
     // A reason holding a newline or a tab is quoted escaped: the confirmation stays one line (hostile-data audit).
     expect(await runOk(['task', 'pause', '1', '--reason', 'disk\nfull\tagain', ...t.db])).toMatch(/^paused task 1 since \S+Z \(disk\\nfull\\tagain\)\n$/);
+    // task show's paused line too: a newline in the reason could forge the next field line (CLI text audit).
+    expect(await runOk(['task', 'show', '1', ...t.db])).toMatch(/\npaused {12}since \S+Z \(disk\\nfull\\tagain\)\nnext run /);
+    // A description's line break in task-type list -v as well.
+    await runOk(['task-type', 'edit', 'fetch', '--description', 'line1\nstatus\tforged', ...t.db]);
+    expect(await runOk(['task-type', 'list', '-v', ...t.db])).toMatch(/\n {2}line1\\nstatus\\tforged\n/);
     expect(await runOk(['task-type', 'pause', 'fetch', '--reason', 'a\u001b[2Jb', ...t.db])).toMatch(/^paused task type fetch since \S+Z \(a\\u001b\[2Jb\)\n$/);
     expect(await runOk(['task-type', 'list', '-v', ...t.db])).toMatch(/paused since \S+Z: a\\u001b\[2Jb\n/);
     await runOk(['task-type', 'resume', 'fetch', ...t.db]);
