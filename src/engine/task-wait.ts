@@ -1,4 +1,4 @@
-import { NotFoundError } from '../core/errors.js';
+import { NotFoundError, StorageUnavailableError } from '../core/errors.js';
 import type { Task, TaskRun } from '../core/model.js';
 import { checkMs, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkId } from '../core/task-ids.js';
@@ -25,7 +25,9 @@ interface WaitHost {
 /**
  * Waits until the task is finished (core/task-wait.ts: completed or disabled), or `timeoutMs`
  * passes. A run of the task this process ends is seen at once; anything else (another process's
- * worker, a disable) at the next read, every `pollMs`.
+ * worker, a disable) at the next read, every `pollMs`. A read that finds the database unavailable
+ * (StorageUnavailableError: a restart, a lock held past the busy timeout) after a first answer is
+ * tried again at the next poll, the wait going on; the first read's failure is the caller's.
  */
 export async function waitForTask(host: WaitHost, id: number, options?: WaitForTaskOptions): Promise<TaskWait> {
   checkId(id);
@@ -56,11 +58,19 @@ export async function waitForTask(host: WaitHost, id: number, options?: WaitForT
   // so, which never came (a wait with a timeout over HTTP hung).
   let timedOut = false;
   const timeout = timeoutMs === null ? null : host.clock.setTimer(timeoutMs, () => ((timedOut = true), woken?.()));
+  let last: TaskWait | null = null;
   try {
     for (;;) {
       signal?.throwIfAborted();
       ended = false;
-      const now = await answer();
+      let now: TaskWait;
+      try {
+        now = last = await answer();
+      } catch (e) {
+        // The database away for a while (it exited 1 at the first failed read): the last answer stands.
+        if (!(e instanceof StorageUnavailableError) || last === null) throw e;
+        now = last;
+      }
       if (now.finished) return now;
       const left = deadline === null ? Infinity : deadline - host.clock.now().getTime();
       if (left <= 0 || timedOut) return now;

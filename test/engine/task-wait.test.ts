@@ -5,14 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { NotFoundError, ValidationError } from '../../src/core/errors.js';
+import { NotFoundError, StorageUnavailableError, ValidationError } from '../../src/core/errors.js';
 import { openOrrery } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
 import { OrreryClient } from '../../src/http/client.js';
 import { startServer } from '../../src/http/start-server.js';
 import { PermanentFailure } from '../../src/core/errors.js';
 import { runCli } from '../cli/cli-helpers.js';
-import { useTempOrrery } from './engine-helpers.js';
+import { useTempOrrery, waitFor } from './engine-helpers.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { waitForTask } from '../../src/engine/task-wait.js';
 
@@ -91,6 +91,34 @@ describe('waiting for a task', () => {
     const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
     expect(await orrery.waitForTask(t.id, { timeoutMs: 30 })).toMatchObject({ finished: false, task: { id: t.id } });
     expect(await orrery.waitForTask(t.id, { timeoutMs: 30, pollMs: 10 })).toMatchObject({ finished: false });
+  });
+
+  it('a read that finds the database unavailable after a first answer is tried again at the next poll: the wait goes on (a task wait exited 1 at a restart)', async () => {
+    const { orrery, path } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    let reads = 0;
+    // Reads 2 and 3 meet a database that is away (a restart), as its store reports it.
+    const host = Object.assign(Object.create(orrery) as typeof orrery, {
+      getTask: async (id: number) => {
+        reads += 1;
+        if (reads === 2 || reads === 3) throw new StorageUnavailableError('the SQLite database is unavailable (SQLITE_BUSY: database is locked); retry later');
+        return orrery.getTask(id);
+      },
+    });
+    const other = await openOrrery({ db: `sqlite:${path}` });
+    try {
+      const waiting = waitForTask(host, t.id, { pollMs: 20 });
+      await waitFor(() => reads >= 4, 'two failed reads and one more');
+      const [claimed] = await other.claimRuns({ worker: 'w', types: ['job'], limit: 1, due: true });
+      await other.endRun(claimed!.run.backendId, { status: 'uneventful', worker: 'w' });
+      expect(await waiting).toMatchObject({ finished: true, task: { status: 'completed' } });
+      // The first read's failure is the caller's: nothing to wait on yet.
+      reads = 1;
+      await expect(waitForTask(host, t.id, { pollMs: 20 })).rejects.toBeInstanceOf(StorageUnavailableError);
+    } finally {
+      await other.close();
+    }
   });
 
   it("another process's end is seen at the next read", async () => {
