@@ -357,6 +357,17 @@ describe('Worker: a claim that commits after both looks (its request held on its
 
 describe('Worker: the grace of a stop while the database does not answer', () => {
   const setup = useTempOrrery();
+  /** A handler that waits for its abort, and what it saw. */
+  const untilAborted = () => {
+    const seen = { started: false, aborted: false };
+    const job = async ({ signal }: { signal: AbortSignal }) => {
+      seen.started = true;
+      await new Promise((r) => signal.addEventListener('abort', r));
+      seen.aborted = true;
+      return false;
+    };
+    return { seen, job };
+  };
 
   it('stops running handlers when the grace runs out, though a claim still waits for its answer', async () => {
     const { orrery, onCleanup } = await setup();
@@ -373,27 +384,14 @@ describe('Worker: the grace of a stop while the database does not answer', () =>
         return orrery.claim!(req);
       },
     });
-    let started = false;
-    let aborted = false;
-    const w = new Worker(board, {
-      concurrency: 2,
-      types: ['job'],
-      pollMs: 20,
-      handlers: {
-        job: async ({ signal }) => {
-          started = true;
-          await new Promise((r) => signal.addEventListener('abort', r));
-          aborted = true;
-          return false;
-        },
-      },
-    });
+    const { seen, job } = untilAborted();
+    const w = new Worker(board, { concurrency: 2, types: ['job'], pollMs: 20, handlers: { job } });
     onCleanup(() => w.stop(0));
     w.start();
-    await waitFor(() => started && claims >= 2, 'the handler to start and a second claim to hang');
+    await waitFor(() => seen.started && claims >= 2, 'the handler to start and a second claim to hang');
     const stopped = w.stop(200);
     // Before: the grace started only once the hung claim answered, so the handler ran on until the stop's bound.
-    await waitFor(() => aborted, 'the handler to be aborted at the end of the grace');
+    await waitFor(() => seen.aborted, 'the handler to be aborted at the end of the grace');
     answer();
     await stopped;
     const [run] = await orrery.listRuns(task!.id);
@@ -404,27 +402,10 @@ describe('Worker: the grace of a stop while the database does not answer', () =>
     const { orrery } = await setup();
     await orrery.createTaskType({ name: 'job', maxQueueLength: null });
     const [task] = await orrery.createTasks([{ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: {} } }]);
-    let started = false;
-    let aborted = false;
-    const d = new Daemon(orrery, {
-      runner: true,
-      reaper: false,
-      maxSleepMs: 20,
-      worker: {
-        concurrency: 1,
-        types: ['job'],
-        handlers: {
-          job: async ({ signal }) => {
-            started = true;
-            await new Promise((r) => signal.addEventListener('abort', r));
-            aborted = true;
-            return false;
-          },
-        },
-      },
-    });
+    const { seen, job } = untilAborted();
+    const d = new Daemon(orrery, { runner: true, reaper: false, maxSleepMs: 20, worker: { concurrency: 1, types: ['job'], handlers: { job } } });
     d.start();
-    await waitFor(() => started, 'the handler to start');
+    await waitFor(() => seen.started, 'the handler to start');
     // The runner's next pass hangs, as on a frozen database server, until the test lets it answer.
     const schedule = orrery.scheduleDue.bind(orrery);
     let answer: () => void = () => {};
@@ -437,7 +418,7 @@ describe('Worker: the grace of a stop while the database does not answer', () =>
     await waitFor(() => hung, "the runner's pass to hang");
     const stopped = d.stop(200);
     // Before: the worker's stop (and its grace) began only once the runner's pass answered: the handler ran on.
-    await waitFor(() => aborted, 'the handler to be aborted at the end of the grace');
+    await waitFor(() => seen.aborted, 'the handler to be aborted at the end of the grace');
     answer();
     await stopped;
     const [run] = await orrery.listRuns(task!.id);
