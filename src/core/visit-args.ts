@@ -1,7 +1,8 @@
 import { invalid } from './errors.js';
 import { checkFlag, optionsObject, refuseHoles, refuseUnknownKeys, requireOptions } from './options.js';
-import { checkDate, instantProblem } from './instants.js';
-import { checkListerId, checkUrl, checkVisitType } from './visits.js';
+import { checkDate, instantProblem, requireInstant } from './instants.js';
+import { assertText } from './storable.js';
+import { checkListerId, checkListerName, checkUrl, checkVisitType } from './visits.js';
 
 /**
  * The visit calls take SPEC §4's positional forms, `grabNextVisits(visitType, count, policy, at,
@@ -89,4 +90,52 @@ export function listedOriginsFilter(f: ListedOriginsFilter | undefined): { filte
   // A page token is text from a previous page (a deeply nested array overflowed the stack as text).
   if (filter.pageToken != null && typeof filter.pageToken !== 'string') throw invalid('pageToken', 'not a page token from a previous page');
   return { filter, listerId: filter.listerId ?? filter.lister };
+}
+
+/** Most items of one page of origins, visits or metrics history (the library's and the routes' bound). */
+const PAGE_MAX = 10_000;
+
+function pageLimit(v: unknown, fallback: number): number {
+  const limit = v ?? fallback;
+  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > PAGE_MAX) throw invalid('limit', `must be an integer from 1 to ${PAGE_MAX}`);
+  return limit as number;
+}
+
+/** A new lister's name and instance name, as `getOrCreateLister` takes them (library and typed client). */
+export function checkNewLister(name: unknown, instanceName: unknown): void {
+  checkListerName(name, 'name');
+  if (typeof instanceName !== 'string' || instanceName.length > 256) throw invalid('instanceName', 'must be a string of at most 256 characters');
+  assertText(instanceName, 'instanceName');
+}
+
+/** `findLister`'s name and instance name (library and typed client). */
+export function checkListerLookup(name: unknown, instanceName: unknown): void {
+  if (typeof name !== 'string') throw invalid('name', "must be a string (the lister's name)");
+  if (typeof instanceName !== 'string') throw invalid('instanceName', "must be a string (its instance name, '' by default)");
+  assertText(name, 'name');
+  assertText(instanceName, 'instanceName');
+}
+
+/** `getOriginVisits(url, visitType, { limit, before })` checked (library and typed client). */
+export function originVisitsQuery(url: unknown, visitType: unknown, given: unknown): { url: string; visitType: string; limit: number; before?: Date } {
+  const f = knownOptionsOf(given, ['limit', 'before'], 'filter') as { limit?: unknown; before?: unknown };
+  const limit = pageLimit(f.limit, 100);
+  const before = f.before === undefined ? undefined : requireInstant(f.before, 'before');
+  return { url: checkUrl(url), visitType: checkVisitType(visitType), limit, ...(before !== undefined ? { before } : {}) };
+}
+
+/** `getMetricsHistory({ lister, visitType, since, limit })` checked (library and typed client); the lister's existence is the library's to check. */
+export function metricsHistoryFilter(given: unknown): { lister?: string; visitType?: string; since?: Date; limit: number } {
+  const f = optionsObject(given as Record<string, unknown> | undefined, 'filter');
+  refuseUnknownKeys(f, ['lister', 'visitType', 'since', 'limit'], 'filter');
+  const limit = pageLimit(f.limit, 1000);
+  const since = f.since === undefined ? undefined : requireInstant(f.since, 'since');
+  const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
+  return { limit, ...(lister !== undefined ? { lister } : {}), ...(f.visitType !== undefined ? { visitType: f.visitType as string } : {}), ...(since !== undefined ? { since } : {}) };
+}
+
+function knownOptionsOf(given: unknown, keys: readonly string[], name: string): Record<string, unknown> {
+  const f = optionsObject(given as Record<string, unknown> | undefined, name);
+  refuseUnknownKeys(f, keys, name);
+  return f;
 }

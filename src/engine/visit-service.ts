@@ -3,7 +3,7 @@ import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys 
 import { checkDate, requireInstant } from '../core/instants.js';
 import { INT4_MAX, assertText } from '../core/storable.js';
 import { assertJson } from '../core/json-checks.js';
-import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerUpdate, checkOriginKeys, listedOriginsFilter, visitOptions } from '../core/visit-args.js';
+import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerLookup, checkListerUpdate, checkNewLister, checkOriginKeys, listedOriginsFilter, metricsHistoryFilter, originVisitsQuery, visitOptions } from '../core/visit-args.js';
 import {
   checkListerId,
   checkListerName,
@@ -88,9 +88,7 @@ export class VisitService {
   // --- listers ------------------------------------------------------------------------------------
   async getOrCreateLister(name: string, instanceName = '', at: At | Date = {}): Promise<Lister> {
     const opts = atOptions(at);
-    checkListerName(name, 'name');
-    if (typeof instanceName !== 'string' || instanceName.length > 256) throw invalid('instanceName', 'must be a string of at most 256 characters');
-    assertText(instanceName, 'instanceName');
+    checkNewLister(name, instanceName);
     return this.store.visits.getOrCreateLister(name, instanceName, this.instant(opts.at));
   }
 
@@ -104,10 +102,7 @@ export class VisitService {
   }
 
   async findLister(name: string, instanceName = ''): Promise<Lister | null> {
-    if (typeof name !== 'string') throw invalid('name', 'must be a string (the lister\'s name)');
-    if (typeof instanceName !== 'string') throw invalid('instanceName', 'must be a string (its instance name, \'\' by default)');
-    assertText(name, 'name');
-    assertText(instanceName, 'instanceName');
+    checkListerLookup(name, instanceName);
     return this.store.visits.getLister(name, instanceName);
   }
 
@@ -267,12 +262,9 @@ export class VisitService {
 
   /** The last `limit` points (default 1000) since `since` of each (lister, visit type), oldest first. */
   async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
-    f = optionsObject(f, 'filter');
-    refuseUnknownKeys(f, ['lister', 'visitType', 'since', 'limit'], 'filter');
-    const limit = f.limit ?? 1000;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
-    if (f.since !== undefined) requireInstant(f.since, 'since');
-    const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
+    const checked = metricsHistoryFilter(f);
+    f = checked;
+    const { limit, lister } = checked;
     if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.getMetricsHistory({
       limit,
@@ -284,11 +276,7 @@ export class VisitService {
 
   /** An origin's applied visits, newest first: at most `limit` (default 100), before `before` when given (the next page). */
   async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
-    f = knownOptions(f, ['limit', 'before'], 'filter');
-    const limit = f.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
-    if (f.before !== undefined) requireInstant(f.before, 'before');
-    return this.store.visits.getOriginVisits({ url: checkUrl(url), visitType: checkVisitType(visitType), limit, ...(f.before !== undefined ? { before: f.before } : {}) });
+    return this.store.visits.getOriginVisits(originVisitsQuery(url, visitType, f));
   }
 
   /**

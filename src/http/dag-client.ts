@@ -1,7 +1,8 @@
 import { knownOptions } from '../core/options.js';
 import { checkDagGet, checkDagId, checkDagRunId, checkRequiredDagId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
 import type { DagRunStatus } from '../core/dag.js';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { NotFoundError, ValidationError, invalid } from '../core/errors.js';
+import { validatePauseReason } from '../core/json-checks.js';
 import type { DagInput } from '../core/dag-input.js';
 import type { DagAttemptView, DagRunDetail, DagRunSummary, DagSummary, RegisteredDag } from '../engine/dag-service.js';
 import type { DagPoint, DagRun, StoredDag } from '../store/dag-store.js';
@@ -73,8 +74,11 @@ export class DagClient {
    * `runs({ dag, status, limit, beforeId })`, or the DAG id first and the rest beside it. The HTTP API
    * lists one DAG's runs at a time, so `dag` is required.
    */
-  async runs(given: string | { dag: string; status?: DagRunStatus; limit?: number; beforeId?: number }, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
-    const { dag, ...filter } = dagRunsFilter(given, more) as { dag?: unknown } & Record<string, unknown>;
+  async runs(given: string | { dag: string; status?: DagRunStatus; limit?: number; beforeId?: number } = {} as never, more: { status?: DagRunStatus; limit?: number; beforeId?: number } = {}): Promise<DagRunSummary[]> {
+    const checked = dagRunsFilter(given, more) as ({ dag?: unknown } & Record<string, unknown>) | null;
+    // As the library (null, or nothing, was a TypeError here).
+    if (checked === null || typeof checked !== 'object' || checked instanceof Date) throw invalid('filter', 'must be a DAG id or an object { dag, status, limit, beforeId }');
+    const { dag, ...filter } = checked;
     if (typeof dag !== 'string') throw new ValidationError('dag: required (the HTTP API lists the runs of one DAG at a time)', [{ path: 'dag', message: 'required' }]);
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
@@ -85,6 +89,7 @@ export class DagClient {
   async pause(id: string, opts: { reason?: string } = {}): Promise<StoredDag> {
     opts = knownOptions(opts, ['reason']);
     checkRequiredDagId(id); // as the library (a number was sent as a path, not found)
+    validatePauseReason(opts.reason); // as the library (a Date was sent as its text and stored)
     return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/pause`, opts));
   }
   /** `POST /api/dags/{id}/resume`. */

@@ -1,5 +1,5 @@
 import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys } from '../core/options.js';
-import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerUpdate, checkOriginKeys, listedOriginsFilter, visitOptions } from '../core/visit-args.js';
+import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerLookup, checkListerUpdate, checkNewLister, checkOriginKeys, listedOriginsFilter, metricsHistoryFilter, originVisitsQuery, visitOptions } from '../core/visit-args.js';
 import { validateListedOrigins } from '../core/visit-input.js';
 import { NotFoundError, invalid } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
@@ -39,8 +39,7 @@ export class VisitClient {
   }
   /** As `orrery.visits.findLister`: the lister of that name and instance, or `null` (read from `GET /api/listers`). */
   async findLister(name: string, instanceName = ''): Promise<Lister | null> {
-    assertText(name, 'name');
-    assertText(instanceName, 'instanceName');
+    checkListerLookup(name, instanceName); // as the library (undefined was looked up: null)
     return (await this.listListers()).find((l) => l.name === name && l.instanceName === instanceName) ?? null;
   }
   /** As `orrery.visits.getListers`: the listers of these ids that exist (read from `GET /api/listers`). */
@@ -50,7 +49,9 @@ export class VisitClient {
     return (await this.listListers()).filter((l) => wanted.has(l.id.toLowerCase()));
   }
   async getOrCreateLister(name: string, instanceName = '', at: { at?: Date } | Date = {}): Promise<Lister> {
-    return this.call('POST', '/listers', { name, instanceName, ...isoOf(atOptions(at).at) });
+    const when = atOptions(at).at;
+    checkNewLister(name, instanceName); // as the library: a Date was sent as its text and made a lister of that name
+    return this.call('POST', '/listers', { name, instanceName, ...isoOf(when) });
   }
   async getLister(id: string): Promise<Lister> {
     checkListerId(id, 'id'); // as the library: '' reached no route (a NotFoundError about an older server)
@@ -97,8 +98,12 @@ export class VisitClient {
     return this.call('POST', '/origins/grab', { visitType, count, policy, ...rest, ...isoOf(at) });
   }
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {
-    // As the library: `{ at }` only (a misspelt key was dropped: the visit recorded now), or a Date.
-    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(atOptions(at).at) });
+    // As the library: `{ at }` only (a misspelt key was dropped: the visit recorded now), or a Date; the
+    // result checked as the library checks it (a Date as the url or snapshot was sent as its text and stored).
+    const when = atOptions(at).at;
+    checkDate(when, 'at');
+    validateVisitResult({ url, visitType, status, snapshot, at: when ?? new Date(0) }, '');
+    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(when) });
   }
   /**
    * As `orrery.visits.recordVisits`: visit results in order, in one transaction (`POST
@@ -176,18 +181,19 @@ export class VisitClient {
   }
   /** The last `limit` points (since `since`) of each lister and visit type, oldest first. */
   async getMetricsHistory(f: { lister?: string; visitType?: string; since?: Date; limit?: number } = {}): Promise<VisitMetricsSeries[]> {
-    f = optionsObject(f, 'filter');
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(f)) if (v !== undefined) q.set(k, v instanceof Date ? v.toISOString() : String(v));
-    return this.call('GET', `/visit-metrics/history${q.size ? `?${q}` : ''}`);
+    // As the library checks it (an instant as text was sent, an invalid Date a RangeError).
+    const c = metricsHistoryFilter(f);
+    const q = new URLSearchParams({ limit: String(c.limit) });
+    if (c.lister !== undefined) q.set('lister', c.lister);
+    if (c.visitType !== undefined) q.set('visitType', String(c.visitType));
+    if (c.since !== undefined) q.set('since', c.since.toISOString());
+    return this.call('GET', `/visit-metrics/history?${q}`);
   }
   /** An origin's applied visits, newest first. */
   async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
-    f = knownOptions(f, ['limit', 'before'], 'filter');
-    if (f.before !== undefined) checkDate(f.before, 'before');
-    const q = new URLSearchParams({ url, visitType });
-    if (f.limit !== undefined) q.set('limit', String(f.limit));
-    if (f.before) q.set('before', f.before.toISOString());
+    const c = originVisitsQuery(url, visitType, f); // as the library checks it (a null url was sent as "null")
+    const q = new URLSearchParams({ url: c.url, visitType: c.visitType, limit: String(c.limit) });
+    if (c.before) q.set('before', c.before.toISOString());
     return this.call('GET', `/origins/visits?${q}`);
   }
   async updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {

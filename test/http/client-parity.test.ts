@@ -105,6 +105,25 @@ describe('OrreryClient beside the library', () => {
     await same((o) => o.dags.backfill('x'.repeat(129), { from: new Date(0), to: new Date(0) }));
     await same((o) => o.dags.pause('x'.repeat(129)));
     await same((o) => o.dags.grid('x'.repeat(129)));
+    // Visits, DAGs and previews checked as the library checks them (client-differential audit, 2026-12-07):
+    // a Date as a visit's url or a lister's name was sent as its text and stored, invalid Dates were RangeErrors.
+    const day = new Date('2024-06-01T00:00:00Z');
+    expect(await same((o) => o.visits.recordVisit(day as never, 'git', 'successful'))).toMatchObject({ error: 'ValidationError', details: [{ path: 'url' }] });
+    expect(await same((o) => o.visits.recordVisit('https://x', 'git', 'successful', day as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'snapshot' }] });
+    expect(await same((o) => o.visits.getOrCreateLister(day as never))).toMatchObject({ error: 'ValidationError', details: [{ path: 'name' }] });
+    await same((o) => o.visits.getOrCreateLister('l', day as never));
+    await same((o) => o.visits.findLister(undefined as never));
+    await same((o) => o.visits.getOriginVisits(null as never, 'git'));
+    await same((o) => o.visits.getOriginVisits('https://x', 'git', { before: null as never }));
+    await same((o) => o.visits.getMetricsHistory({ since: '2024-06-01T00:00:00Z' as never }));
+    await same((o) => o.visits.getMetricsHistory({ since: new Date('nope') }));
+    await same((o) => o.visits.getMetricsHistory({ limit: new Date('nope') as never }));
+    // A Date as a DAG's pause reason is refused before anything is sent (it was stored as its text); the library names the unknown DAG first.
+    expect(await outcome(client.dags.pause('nodag', { reason: day as never }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'reason' }] });
+    await same((o) => o.dags.runs(null as never));
+    // Without a DAG: the library lists every DAG's runs; the client says `dag` is required (http.md), not a TypeError.
+    expect(await outcome(client.dags.runs())).toMatchObject({ error: 'ValidationError', details: [{ path: 'dag' }] });
+    expect(await outcome(client.schedules.preview({ cron: new Date('nope') as never }))).toMatchObject({ error: 'ValidationError' });
     // A worker registration too (core workerInfo): a Date as the id registered a worker named by its text.
     expect(await same((o) => o.registerWorker({ id: new Date(0) as never, host: 'h', pid: 1, types: ['job'], concurrency: 1 }))).toMatchObject({ error: 'ValidationError', details: [{ path: 'id' }] });
     await same((o) => o.registerWorker({ id: 'w1', hostname: 'h' } as never));
