@@ -289,7 +289,7 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     });
     worker.start();
     signals.markStarted();
-    log.info(`orrery worker ${worker.id} started against ${w.url} (concurrency ${w.concurrency}, handlers: ${Object.keys(mod.handlers).join(', ')}${types ? `; serving only ${types.join(', ')}` : ''})`);
+    log.info(`orrery worker ${worker.id} started against ${w.url} (concurrency ${w.concurrency}, isolation ${w.isolation}, handlers: ${Object.keys(mod.handlers).join(', ')}${types ? `; serving only ${types.join(', ')}` : ''})`);
     await signals.signalled;
     log.info(`stopping (grace ${formatDuration(graceMs)}, ${worker.running} running)`);
     await stopWithin(() => worker.stop(), worker.stopBoundMs(graceMs), log);

@@ -35,7 +35,7 @@ describe('orrery serve with a remote `orrery worker --url`', () => {
     const worker = spawnOrrery(['worker', '--url', url, '--token', 't0ken', '--handlers', FIXTURE_HANDLERS, '--types', 'noop,tick', '--id', 'remote-1', '--log-format', 'json']);
     await waitFor(() => /orrery worker .* started/.test(worker.output()), 'the remote worker to start');
     // Its start line names the types it serves, as a worker on the database's does (operations.md).
-    expect(worker.output()).toMatch(/orrery worker remote-1 started against http:\/\/127\.0\.0\.1:\d+ \(concurrency \d+, handlers: [^)]*; serving only noop, tick\)/);
+    expect(worker.output()).toMatch(/orrery worker remote-1 started against http:\/\/127\.0\.0\.1:\d+ \(concurrency \d+, isolation inline, handlers: [^)]*; serving only noop, tick\)/);
 
     const client = new OrreryClient(url, 't0ken');
     try {
