@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import { checkFlag, optionsObject, refuseHoles, refuseUnknownKeys, requireOptions } from './options.js';
+import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys, requireOptions } from './options.js';
 import { checkDate, instantProblem, requireInstant } from './instants.js';
 import { assertText } from './storable.js';
 import { checkListerId, checkListerName, checkUrl, checkVisitType } from './visits.js';
@@ -92,12 +92,13 @@ export function listedOriginsFilter(f: ListedOriginsFilter | undefined): { filte
   return { filter, listerId: filter.listerId ?? filter.lister };
 }
 
-/** Most items of one page of origins, visits or metrics history (the library's and the routes' bound). */
-const PAGE_MAX = 10_000;
+/** Most items of one page of origins, visits, metrics history or collected visits (the library's and the routes' bound). */
+export const MAX_PAGE = 10_000;
 
-function pageLimit(v: unknown, fallback: number): number {
+/** A page's `limit`: `fallback` when left out, else an integer from 1 to MAX_PAGE (a ValidationError naming `limit`). */
+export function pageLimit(v: unknown, fallback: number): number {
   const limit = v ?? fallback;
-  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > PAGE_MAX) throw invalid('limit', `must be an integer from 1 to ${PAGE_MAX}`);
+  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
   return limit as number;
 }
 
@@ -118,7 +119,7 @@ export function checkListerLookup(name: unknown, instanceName: unknown): void {
 
 /** `getOriginVisits(url, visitType, { limit, before })` checked (library and typed client). */
 export function originVisitsQuery(url: unknown, visitType: unknown, given: unknown): { url: string; visitType: string; limit: number; before?: Date } {
-  const f = knownOptionsOf(given, ['limit', 'before'], 'filter') as { limit?: unknown; before?: unknown };
+  const f = knownOptions(given as { limit?: unknown; before?: unknown } | undefined, ['limit', 'before'], 'filter');
   const limit = pageLimit(f.limit, 100);
   const before = f.before === undefined ? undefined : requireInstant(f.before, 'before');
   return { url: checkUrl(url), visitType: checkVisitType(visitType), limit, ...(before !== undefined ? { before } : {}) };
@@ -132,10 +133,4 @@ export function metricsHistoryFilter(given: unknown): { lister?: string; visitTy
   const since = f.since === undefined ? undefined : requireInstant(f.since, 'since');
   const lister = f.lister === undefined ? undefined : checkListerId(f.lister, 'lister');
   return { limit, ...(lister !== undefined ? { lister } : {}), ...(f.visitType !== undefined ? { visitType: f.visitType as string } : {}), ...(since !== undefined ? { since } : {}) };
-}
-
-function knownOptionsOf(given: unknown, keys: readonly string[], name: string): Record<string, unknown> {
-  const f = optionsObject(given as Record<string, unknown> | undefined, name);
-  refuseUnknownKeys(f, keys, name);
-  return f;
 }

@@ -3,7 +3,7 @@ import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys 
 import { checkDate, requireInstant } from '../core/instants.js';
 import { INT4_MAX, assertText } from '../core/storable.js';
 import { assertJson } from '../core/json-checks.js';
-import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerLookup, checkListerUpdate, checkNewLister, checkOriginKeys, listedOriginsFilter, metricsHistoryFilter, originVisitsQuery, visitOptions } from '../core/visit-args.js';
+import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerLookup, checkListerUpdate, checkNewLister, checkOriginKeys, listedOriginsFilter, metricsHistoryFilter, originVisitsQuery, pageLimit, visitOptions } from '../core/visit-args.js';
 import {
   checkListerId,
   checkListerName,
@@ -66,7 +66,7 @@ export interface ScheduleVisitsOptions extends Omit<GrabOptions, 'dryRun'> {
 
 export { MAX_GRAB } from '../core/visits.js';
 export const MAX_ORIGINS_BATCH = 1_000_000;
-export const MAX_PAGE = 10_000;
+export { MAX_PAGE } from '../core/visit-args.js';
 export const MAX_HISTORY_KEEP = 1_000_000;
 
 /**
@@ -157,8 +157,7 @@ export class VisitService {
     const checked = listedOriginsFilter(f);
     f = checked.filter;
     const listerId = checked.listerId;
-    const limit = f.limit ?? 1000;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
+    const limit = pageLimit(f.limit, 1000);
     const lister = listerId === undefined ? undefined : checkListerId(listerId, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     return this.store.visits.getListedOrigins({
@@ -337,7 +336,6 @@ export class VisitService {
 
   /** Records the results of finished visit tasks (each exactly once) and forgets them. */
   async collectFinishedVisits(limit = 1000): Promise<CollectedVisit[]> {
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_PAGE}`);
-    return this.store.visits.collectFinishedVisits(limit, this.rng);
+    return this.store.visits.collectFinishedVisits(pageLimit(limit, 1000), this.rng);
   }
 }

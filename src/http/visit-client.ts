@@ -100,10 +100,9 @@ export class VisitClient {
   async recordVisit(url: string, visitType: string, status: VisitStatus, snapshot: string | null = null, at?: Date | { at?: Date }): Promise<RecordedVisit> {
     // As the library: `{ at }` only (a misspelt key was dropped: the visit recorded now), or a Date; the
     // result checked as the library checks it (a Date as the url or snapshot was sent as its text and stored).
-    const when = atOptions(at).at;
-    checkDate(when, 'at');
-    validateVisitResult({ url, visitType, status, snapshot, at: when ?? new Date(0) }, '');
-    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...isoOf(when) });
+    const when = isoOf(atOptions(at).at); // checked once, as the library checks it
+    validateVisitResult({ url, visitType, status, snapshot, at: new Date(0) }, '');
+    return this.call('POST', '/origins/visited', { url, visitType, status, snapshot, ...when });
   }
   /**
    * As `orrery.visits.recordVisits`: visit results in order, in one transaction (`POST
