@@ -336,6 +336,7 @@ export class VisitService {
 
   /** Records the results of finished visit tasks (each exactly once) and forgets them. */
   async collectFinishedVisits(limit = 1000): Promise<CollectedVisit[]> {
-    return this.store.visits.collectFinishedVisits(pageLimit(limit, 1000), this.rng);
+    // A null limit is refused here (the parameter's default is for a limit left out only).
+    return this.store.visits.collectFinishedVisits(pageLimit(limit ?? Number.NaN, 1000), this.rng);
   }
 }
