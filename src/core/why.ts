@@ -131,13 +131,17 @@ export function explainTask(f: WhyFacts): WhyAnswer {
       manual: 'disabled by hand',
       permfailed: 'disabled: its last run failed permanently (permfailed)',
       retries_exhausted: 'disabled: its retries were exhausted',
-      dead_letter: `in the dead-letter bin: lost ${type.maxAbandons} times in a row (maxAbandons)`,
+      // The task's own count (its type's maxAbandons may have been edited since).
+      dead_letter: `in the dead-letter bin: lost ${task.consecutiveAbandons} time${task.consecutiveAbandons === 1 ? '' : 's'} in a row (maxAbandons)`,
     };
     add('task-status', 'hold', `${why[task.disabledReason ?? 'manual'] ?? 'disabled'}; ${again}`);
   } else add('task-status', 'pass', `the task is ${task.status === 'next_run_scheduled' ? 'scheduled (it has a current run)' : 'waiting for its next run'}`);
 
-  // 2. The task's own pause.
-  if (task.paused) add('task-paused', 'hold', `its schedule is paused since ${task.paused.at.toISOString()}${task.paused.reason ? ` (${task.paused.reason})` : ''}; orrery task resume ${task.id}`);
+  // 2. The task's own pause. A run already handed to a worker (claimed or started) finishes: the pause holds only the runs after it.
+  const inHand = run !== null && (run.status === 'claimed' || run.status === 'started');
+  const pausedSince = (p: TypePause) => `paused since ${p.at.toISOString()}${p.reason ? ` (${p.reason})` : ''}`;
+  if (task.paused && inHand) add('task-paused', 'pass', `its schedule is ${pausedSince(task.paused)}, but its run ${run!.backendId} was handed to ${run!.worker ?? '?'} before and finishes; no run after it until orrery task resume ${task.id}`);
+  else if (task.paused) add('task-paused', 'hold', `its schedule is ${pausedSince(task.paused)}; orrery task resume ${task.id}`);
   else add('task-paused', 'pass', 'its schedule is not paused');
 
   // 3. DAG attempts follow their DAG run (a paused DAG creates no further attempts; this one runs like any task).
@@ -147,7 +151,9 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   } else add('dag', 'skip', 'not a DAG attempt');
 
   // 4. The type's pause.
-  if (type.paused) add('type-paused', 'hold', `its type ${type.name} is paused since ${type.paused.at.toISOString()}${type.paused.reason ? ` (${type.paused.reason})` : ''}; orrery task-type resume ${type.name}`);
+  // A started run of a paused type finishes; a claimed one goes back to the queue (its worker gives it back).
+  if (type.paused && run?.status === 'started') add('type-paused', 'pass', `its type ${type.name} is ${pausedSince(type.paused)}, but its run ${run.backendId} began before and finishes; no run after it until orrery task-type resume ${type.name}`);
+  else if (type.paused) add('type-paused', 'hold', `its type ${type.name} is ${pausedSince(type.paused)}; orrery task-type resume ${type.name}`);
   else add('type-paused', 'pass', `its type ${type.name} is not paused`);
 
   // 5. Due?

@@ -161,6 +161,43 @@ export function whyCases(sut: StoreUnderTest): void {
       expect((await orrery.whyTask(second.id, { at: T0 })).summary).toContain('fifoPerKey (one run per key at a time) reached for key "acct": 1 run held');
     });
 
+    it('a dead letter says how many times the task itself was lost; a paused task or type whose run is in hand is running or held (why audit)', async () => {
+      const { orrery } = await setup([{ name: 'job', maxAbandons: 1 }]);
+      const d = await orrery.createTask(oneshot('job', 1), { at: T0 });
+      const [lostRun] = await orrery.scheduleDue({ at: T0 });
+      await orrery.startRun(lostRun!.backendId, { at: T0, worker: 'w1' });
+      await orrery.endRun(lostRun!.backendId, { status: 'lost', worker: 'w1', at: T0 });
+      // Edited since: the answer counted the type's maxAbandons (7), not the task's one loss.
+      await orrery.updateTaskType('job', { maxAbandons: 7 });
+      expect((await orrery.whyTask(d.id, { at: T0 })).summary).toContain('in the dead-letter bin: lost 1 time in a row (maxAbandons)');
+
+      const p = await orrery.createTask(oneshot('job', 2), { at: T0 });
+      const [run] = await orrery.scheduleDue({ at: T0 });
+      await orrery.startRun(run!.backendId, { at: T0, worker: 'w1' });
+      await orrery.pauseTask(p.id, { at: plus(T0, 1000), reason: 'x' });
+      const running = await orrery.whyTask(p.id, { at: plus(T0, 2000) });
+      // It said "blocked (held by task-paused)" while its run's handler went on.
+      expect(running).toMatchObject({ state: 'running', heldBy: null, summary: expect.stringMatching(/^running on w1 since/) });
+      expect(running.gates.find((g) => g.gate === 'task-paused')).toMatchObject({ verdict: 'pass', detail: expect.stringMatching(/^its schedule is paused since 2026-01-01T00:00:01.000Z \(x\), but its run .* was handed to w1 before and finishes; no run after it until orrery task resume/) });
+      await orrery.resumeTask(p.id);
+      await orrery.pauseTaskType('job', { at: plus(T0, 1000) });
+      const typePaused = await orrery.whyTask(p.id, { at: plus(T0, 2000) });
+      expect(typePaused).toMatchObject({ state: 'running', heldBy: null });
+      expect(typePaused.gates.find((g) => g.gate === 'type-paused')).toMatchObject({ verdict: 'pass', detail: expect.stringMatching(/^its type job is paused since .*, but its run .* began before and finishes/) });
+      await orrery.endRun(run!.backendId, { status: 'eventful', worker: 'w1', at: plus(T0, 3000) });
+      await orrery.resumeTaskType('job');
+
+      // A claimed run of a paused task finishes too (held); of a paused type it goes back to the queue (blocked).
+      const q = await orrery.createTask(oneshot('job', 3), { at: T0 });
+      await orrery.scheduleDue({ at: plus(T0, 3000) });
+      expect((await orrery.claim({ worker: 'w2', types: ['job'], limit: 5, startNow: 0, at: plus(T0, 3000) })).runs).toHaveLength(1);
+      await orrery.pauseTask(q.id, { at: plus(T0, 3000) });
+      expect(await orrery.whyTask(q.id, { at: plus(T0, 4000) })).toMatchObject({ state: 'held', heldBy: null });
+      await orrery.resumeTask(q.id);
+      await orrery.pauseTaskType('job', { at: plus(T0, 4000) });
+      expect(await orrery.whyTask(q.id, { at: plus(T0, 5000) })).toMatchObject({ state: 'blocked', heldBy: 'type-paused' });
+    });
+
     it('a finished task is done; an unknown task is not found', async () => {
       const { orrery } = await setup([{ name: 'job' }]);
       const t = await orrery.createTask(oneshot('job', 1), { at: T0 });
