@@ -181,7 +181,7 @@ export async function* readLines(source: AsyncIterable<Uint8Array | string>, cou
         parts = [];
         partsLength = 0;
       }
-      if (bytes.length > maxLine) throw lineError(counter.lines + 1, '', `is longer than ${maxLine} bytes`);
+      if (lineBytes(bytes) > maxLine) throw lineError(counter.lines + 1, '', `is longer than ${maxLine} bytes`);
       const line = emit(bytes);
       if (line) yield line;
       from = nl + 1;
@@ -189,14 +189,20 @@ export async function* readLines(source: AsyncIterable<Uint8Array | string>, cou
     if (from < chunk.length) {
       parts.push(chunk.slice(from));
       partsLength += chunk.length - from;
-      if (partsLength > maxLine) throw lineError(counter.lines + 1, '', `is longer than ${maxLine} bytes`);
+      // One byte more may be the `\r` of its `\r\n`, not the line's (checked once its end is known).
+      if (partsLength > maxLine + 1) throw lineError(counter.lines + 1, '', `is longer than ${maxLine} bytes`);
     }
   }
   if (partsLength > 0) {
-    const line = emit(concat(parts, partsLength));
+    const bytes = concat(parts, partsLength);
+    if (lineBytes(bytes) > maxLine) throw lineError(counter.lines + 1, '', `is longer than ${maxLine} bytes`);
+    const line = emit(bytes);
     if (line) yield line;
   }
 }
+
+/** A line's length in bytes without its line end's `\r` (a `\r\n` line is as long as its `\n` twin). */
+const lineBytes = (bytes: Uint8Array) => (bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length);
 
 function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
   const out = new Uint8Array(length);

@@ -78,6 +78,20 @@ describe('the longest line of an import', () => {
       const e = await orrery.importTasks(source(lines)).catch((x: unknown) => x);
       expect(e).toMatchObject({ code: 'validation_error', message: `line ${at}: is longer than 4194304 bytes; nothing written` });
     }
+    // A `\r\n` line end is not the line's: the longest line ends `\r\n` as well as `\n` (it was refused,
+    // one byte too long), in one piece or cut anywhere, last without a final newline too (import audit).
+    const crlf = `${task(5, 100)}\r\n${task(6, MAX_LINE)}\r\n${task(7, MAX_LINE)}\r`;
+    const pieces = (text: string, size: number) =>
+      (async function* () {
+        for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+      })();
+    for (const size of [crlf.length, 65_536, MAX_LINE + 1]) expect(await orrery.importTasks(pieces(crlf, size))).toMatchObject({ lines: 3, count: 3 });
+    for (const text of [`${task(8, MAX_LINE + 1)}\r\n`, `${task(9, 100)}\n${task(10, MAX_LINE + 1)}`]) {
+      for (const size of [text.length, 65_536]) {
+        const e = await orrery.importTasks(pieces(text, size)).catch((x: unknown) => x);
+        expect(e).toMatchObject({ code: 'validation_error', message: expect.stringMatching(/^line [12]: is longer than 4194304 bytes; nothing written$/) });
+      }
+    }
   });
 });
 
