@@ -63,6 +63,13 @@ describe('a rule stored before the RFC 5545 shape checks (FREQ, each part once, 
   });
 });
 
+describe('a rule stored with a VALUE parameter on its DTSTART (before it was rewritten)', () => {
+  it('is evaluated from its own DTSTART, not from the real time of each evaluation', () => {
+    expect(rruleAfter('DTSTART;VALUE=DATE:20270327\nRRULE:FREQ=DAILY', new Date('2027-03-27T05:00:00Z'))?.toISOString()).toBe('2027-03-28T00:00:00.000Z');
+    expect(rruleAfter('DTSTART;TZID=Europe/Paris;VALUE=DATE-TIME:20270327T090000\nRRULE:FREQ=DAILY', new Date('2027-03-27T00:00:00Z'))?.toISOString()).toBe('2027-03-27T08:00:00.000Z');
+  });
+});
+
 describe('a rule read back from the database', () => {
   it('is evaluated without the checks a given rule passes: the scheduler never gets an error from them', () => {
     // Refused when given (no month holds a 300th day); read back, it is evaluated as stored: no occurrence.

@@ -38,8 +38,10 @@ export function parseRule(text: string): ParsedRule {
   return parsedRules(text, () => parseRuleText(text));
 }
 
-function parseRuleText(text: string): ParsedRule {
-  checkRuleParts(text);
+function parseRuleText(stored: string): ParsedRule {
+  checkRuleParts(stored);
+  // A rule stored before its DTSTART's VALUE parameter was rewritten: the library would not see its DTSTART.
+  const text = normaliseDtstart(stored, false);
   const { rrulestr, RRule, RRuleSet } = rrule();
   const parsed = rrulestr(text, { forceset: false });
   let single: RRuleClass;
@@ -83,6 +85,48 @@ function parseRuleText(text: string): ParsedRule {
     ((o.freq === RRule.SECONDLY && (nonEmpty(o.byhour) || nonEmpty(o.byminute))) || (o.freq === RRule.MINUTELY && nonEmpty(o.byhour)));
   const stepMs = o.count == null && period !== undefined && !offGrid ? period * interval : null;
   return { rule: floating, zone, exdates: new Set(exdates.map((d) => d.getTime())), stepMs };
+}
+
+/**
+ * The rule with its DTSTART line in the form the library reads: `DTSTART:VALUE` or
+ * `DTSTART;TZID=ZONE:VALUE`. RFC 5545 also allows a `VALUE=DATE` or `VALUE=DATE-TIME` parameter,
+ * which the library does not: it dropped such a DTSTART (the rule then started at the real time of
+ * each evaluation) or read the parameter as the zone. Those are taken out here (a value of the other
+ * kind refused). Any other parameter is refused when `strict` (a rule given to be stored or
+ * previewed); a rule read back is left as it was stored.
+ */
+export function normaliseDtstart(text: string, strict: boolean): string {
+  const lines = text.split(/\r?\n/);
+  let changed = false;
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\s*DTSTART;([^:]*):(.*)$/i.exec(lines[i]!);
+    if (!m) continue;
+    let tzid: string | null = null;
+    let kind: string | null = null;
+    for (const param of m[1]!.split(';')) {
+      const eq = param.indexOf('=');
+      const key = (eq < 0 ? param : param.slice(0, eq)).toUpperCase();
+      const value = eq < 0 ? '' : param.slice(eq + 1);
+      const twice = (key === 'TZID' && tzid !== null) || (key === 'VALUE' && kind !== null);
+      const known = key === 'TZID' ? value !== '' : key === 'VALUE' && /^DATE(-TIME)?$/i.test(value);
+      if (!known || twice) {
+        if (!strict) return text;
+        throw new Error(
+          twice ? `DTSTART parameter ${key} is given twice` : `DTSTART parameter "${param}" is not supported: a DTSTART may have TZID=ZONE and VALUE=DATE or VALUE=DATE-TIME`,
+        );
+      }
+      if (key === 'TZID') tzid = value;
+      else kind = value.toUpperCase();
+    }
+    const value = m[2]!.trim();
+    if (kind !== null && /T/i.test(value) !== (kind === 'DATE-TIME')) {
+      if (!strict) return text;
+      throw new Error(`DTSTART "${value}" is not a ${kind === 'DATE' ? 'date (YYYYMMDD), as its VALUE=DATE says' : 'date-time (YYYYMMDDTHHMMSS), as its VALUE=DATE-TIME says'}`);
+    }
+    lines[i] = `DTSTART${tzid !== null ? `;TZID=${tzid}` : ''}:${value}`;
+    changed = true;
+  }
+  return changed ? lines.join('\n') : text;
 }
 
 /** The instants (ms) of the EXDATE values given in UTC (`…Z`, on an EXDATE line without TZID). */

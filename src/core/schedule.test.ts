@@ -103,6 +103,26 @@ describe('normaliseSchedule', () => {
   });
 
   it.each([
+    ['DTSTART;VALUE=DATE:20270327\nRRULE:FREQ=DAILY', 'DTSTART:20270327\nRRULE:FREQ=DAILY', '2027-03-27T00:00:00.000Z'],
+    ['DTSTART;VALUE=DATE-TIME:20270327T090000Z\nRRULE:FREQ=DAILY', 'DTSTART:20270327T090000Z\nRRULE:FREQ=DAILY', '2027-03-27T09:00:00.000Z'],
+    ['dtstart;tzid=Europe/Paris;value=date-time:20270327T090000\nRRULE:FREQ=DAILY', 'DTSTART;TZID=Europe/Paris:20270327T090000\nRRULE:FREQ=DAILY', '2027-03-27T08:00:00.000Z'],
+    ['DTSTART;VALUE=DATE-TIME;TZID=Europe/Paris:20270327T090000\nRRULE:FREQ=DAILY', 'DTSTART;TZID=Europe/Paris:20270327T090000\nRRULE:FREQ=DAILY', '2027-03-27T08:00:00.000Z'],
+  ])("an rrule's DTSTART with a VALUE parameter (RFC 5545) is stored without it: %j (it was dropped, the rule starting at each evaluation's real time, or refused naming UNTIL) (time zone audit)", (rule, stored, first) => {
+    const s = normaliseSchedule({ kind: 'rrule', rule }, AT);
+    expect(s).toEqual({ kind: 'rrule', rule: stored });
+    expect(firstOccurrence(s, AT)?.toISOString()).toBe(first);
+  });
+
+  it.each([
+    ['DTSTART;FOO=BAR:20270327\nRRULE:FREQ=DAILY', 'DTSTART parameter "FOO=BAR" is not supported: a DTSTART may have TZID=ZONE and VALUE=DATE or VALUE=DATE-TIME'],
+    ['DTSTART;VALUE=DATE:20270327T090000\nRRULE:FREQ=DAILY', 'DTSTART "20270327T090000" is not a date (YYYYMMDD), as its VALUE=DATE says'],
+    ['DTSTART;VALUE=DATE-TIME:20270327\nRRULE:FREQ=DAILY', 'DTSTART "20270327" is not a date-time (YYYYMMDDTHHMMSS), as its VALUE=DATE-TIME says'],
+    ['DTSTART;TZID=Europe/Paris;TZID=UTC:20270327T090000\nRRULE:FREQ=DAILY', 'DTSTART parameter TZID is given twice'],
+  ])('refuses a DTSTART parameter it cannot honour: %j', (rule, why) => {
+    expect(errorOf(() => normaliseSchedule({ kind: 'rrule', rule }, AT)).message).toBe(`schedule.rule: invalid rrule ${JSON.stringify(rule)}: ${why}`);
+  });
+
+  it.each([
     'FREQ=BOGUS',
     'FOO=BAR',
     'garbage',

@@ -4,7 +4,7 @@ import { formatDuration } from './durations.js';
 import { boundedMemo } from './memo.js';
 import { invalid, shown } from './errors.js';
 import type { CalendarSchedule, Schedule } from './model.js';
-import { checkRuleEnds, checkRuleParts, parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
+import { checkRuleEnds, checkRuleParts, normaliseDtstart, parseRule, rruleAfter, rruleBefore, rruleMovedByDst } from './rrule-eval.js';
 import { CALENDAR_OPTION_FIELDS, normaliseCalendarOptions } from './schedule-options.js';
 
 /** Validates a schedule and returns its normal form; `at` anchors an rrule that has no DTSTART. */
@@ -284,7 +284,13 @@ export function movedByDst(schedule: CalendarSchedule, instant: Date): boolean {
 }
 
 function anchorRule(text: string, at: Date, field: string): string {
-  let source = text;
+  let source: string;
+  try {
+    // Stored as the library reads it: without a VALUE parameter on its DTSTART.
+    source = normaliseDtstart(text, true);
+  } catch (e) {
+    throw invalid(field, `invalid rrule ${JSON.stringify(text)}: ${oneLine((e as Error).message)}`);
+  }
   if (!/^DTSTART/im.test(source)) {
     // DTSTART has whole seconds: round up, so the first occurrence is not before `at`.
     const anchor = new Date(Math.ceil(at.getTime() / 1000) * 1000);
