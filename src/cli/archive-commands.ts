@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_DURATION_MS } from '../core/duration-limit.js';
 import { ValidationError } from '../core/errors.js';
 import { readArchiveFile, type ArchiveRecord } from '../engine/archive-file.js';
-import { MAX_ARCHIVE_BATCH, type ArchiveSummary } from '../engine/archiving.js';
+import { archivedCounts as counted, MAX_ARCHIVE_BATCH, type ArchiveSummary } from '../engine/archiving.js';
 import { addDb, durationArg, instantArg, isStandIn, iso, nonNegativeIntArg, parseId, positiveIntArg, printJson, table, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 /** `serve --retention`: a duration of at least one second and at most 100 years (core MAX_DURATION_MS). */
@@ -173,10 +173,4 @@ function printer(io: Io, json: boolean) {
   function flush() {
     if (rows.length) table(io, ['KIND', 'ID', 'TASK', 'TYPE', 'STATUS', 'ENDED', 'LOGS'], rows.splice(0));
   }
-}
-
-/** `3000 runs (120 log records) and 1 task`: what an archive moved, each noun agreeing with its count. */
-function counted(p: { runs: number; logs: number; tasks: number }): string {
-  const n = (x: number, what: string) => `${x} ${what}${x === 1 ? '' : 's'}`;
-  return `${n(p.runs, 'run')} (${n(p.logs, 'log record')}) and ${n(p.tasks, 'task')}`;
 }

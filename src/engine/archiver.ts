@@ -1,5 +1,5 @@
 import { earlier } from '../core/instants.js';
-import { checkArchiveBatch, type ArchiveSummary } from './archiving.js';
+import { archivedCounts, checkArchiveBatch, type ArchiveSummary } from './archiving.js';
 import { ArchiveFile } from './archive-file.js';
 import { checkMs, requireOptions } from '../core/options.js';
 import { MAX_DURATION_MS } from '../core/duration-limit.js';
@@ -65,7 +65,7 @@ export class Archiver extends PeriodicLoop {
     if (summary.runs + summary.tasks > 0) {
       this.log.info(
         { runs: summary.runs, logs: summary.logs, tasks: summary.tasks, durationMs: summary.durationMs },
-        `archived ${summary.runs} runs and ${summary.tasks} tasks ended before ${before.toISOString()} to ${summary.file ?? 'the archive tables'}`,
+        `archived ${archivedCounts(summary)} ended before ${before.toISOString()} to ${summary.file ?? 'the archive tables'}`,
       );
     }
     return this.maxSleepMs; // the sweep interval (sweepEvery)

@@ -24,6 +24,12 @@ export interface ArchiveOptions {
   signal?: AbortSignal;
 }
 
+/** `3000 runs (120 log records) and 1 task`: what an archive moved, each noun agreeing with its count. */
+export function archivedCounts(p: { runs: number; logs: number; tasks: number }): string {
+  const n = (x: number, what: string) => `${x} ${what}${x === 1 ? '' : 's'}`;
+  return `${n(p.runs, 'run')} (${n(p.logs, 'log record')}) and ${n(p.tasks, 'task')}`;
+}
+
 export interface ArchiveSummary {
   before: Date;
   file: string | null;

@@ -1,6 +1,7 @@
 import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ArchiveFile } from '../../src/engine/archive-file.js';
 import { Archiver } from '../../src/engine/archiver.js';
@@ -42,6 +43,21 @@ describe('archiver loop (serve --retention)', () => {
     }
     expect((await orrery.readArchivedTasks({ limit: 100 })).map((t) => t.id)).toEqual(old);
     for (const id of young) expect(await orrery.getTask(id)).not.toBeNull();
+  });
+
+  it('logs what a sweep archived, each noun agreeing with its count (it said "1 runs")', async () => {
+    const { orrery } = await open();
+    await finishedTasks(orrery, 1, 40 * DAY);
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg) });
+    const archiver = new Archiver(orrery, { retentionMs: 30 * DAY, everyMs: 50, logger });
+    archiver.start();
+    try {
+      await waitFor(() => archiver.lastSweep, 'a sweep');
+    } finally {
+      await archiver.stop();
+    }
+    expect(lines).toContainEqual(expect.stringMatching(/^archived 1 run \(0 log records\) and 1 task ended before \S+ to the archive tables$/));
   });
 
   it('new Archiver refuses a file that is not an archive file; one that ends in an interrupted batch is taken (the sweep repairs it)', async () => {
