@@ -142,7 +142,9 @@ export function singleQueryValues(queries: Record<string, string[]>, url: string
       const message = `given ${values.length} times; give it once (a list of values goes comma-separated in one)`;
       throw new ValidationError(`${path}: ${message}`, [{ path, message }]);
     }
-    out[name] = values[0]!;
+    // Defined, not assigned: `out.__proto__ = v` sets nothing, and the parameter would skip the route's
+    // unknown-field check (`?__proto__=1` was taken without a word).
+    Object.defineProperty(out, name, { value: values[0]!, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

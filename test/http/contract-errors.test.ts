@@ -192,6 +192,19 @@ describe('query parameters: a route that takes none refuses any (docs/http.md: u
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
+  it('a parameter named __proto__ is an unknown field too, on every route, with a query contract or without (it was taken without a word: HTTP audit)', async () => {
+    const before = dumpDatabase(h.dbPath);
+    for (const r of apiRoutes) {
+      const init = r.streamBody ? { raw: '{}\n', headers: { 'content-type': r.streamBody.contentType } } : undefined;
+      const res = await h.call(r.method.toUpperCase(), `/api${sample(r.path)}?__proto__=1`, r.body && !r.streamBody ? {} : undefined, init);
+      expect(res.status, `${r.method} ${r.path}: ${JSON.stringify(res.body)}`).toBe(400);
+      expect(errorOf(res.body).details, `${r.method} ${r.path}`).toContainEqual({ path: 'query.__proto__', message: 'unknown field' });
+    }
+    for (const path of ['/api/events', '/api/openapi.json', '/api/tasks']) expect((await h.call('GET', `${path}?__proto__=1`)).status, path).toBe(400);
+    expect((await h.call('POST', '/api/task-types?__proto__=1', { name: 'protoq' })).status).toBe(400);
+    expect(dumpDatabase(h.dbPath)).toEqual(before);
+  });
+
   it('a parameter without a name (?=1) and one given twice are 400 too, not left out', async () => {
     for (const q of ['?=1', '?limit=5&=x']) {
       const res = await h.call('GET', `/api/tasks${q}`);
