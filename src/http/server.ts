@@ -23,6 +23,10 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
     if (req.headers.host!.startsWith('[')) req.headers.host = new URL(`http://${req.headers.host}`).host;
     void listener(req, res);
   });
+  // A client that half-closes once its request is sent (`nc -N`, some health checkers) still gets its
+  // answer: Node otherwise drops the requests in flight at the client's FIN and ends the connection
+  // (a POST was carried out, unanswered). Node's own switch for it (not in its type definitions).
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('clientError', answerUnparsed);
   // Requests Node answers itself unless told (a bare 417 for an `Expect` other than 100-continue; a
   // CONNECT dropped without a word) get the API's error shape and its headers too.

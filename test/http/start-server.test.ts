@@ -1,5 +1,6 @@
 /** startServer: the library's `orrery serve`, with a worker, the HTTP API and metrics that move. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -49,6 +50,28 @@ describe('startServer', () => {
     const url = server.url!;
     await server.stop();
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
+  it('answers a client that half-closes once its request is sent (nc -N, some health checkers): the dashboard, a long poll, a POST (HTTP audit: the connection was closed unanswered)', async () => {
+    const o = await open();
+    server = await startServer(o, { http: { port: 0 } });
+    await o.createTaskType({ name: 'job' });
+    const task = await o.createTask({ type: 'job', policy: 'oneshot' });
+    const halfClosed = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ port: server!.port!, host: '127.0.0.1', allowHalfOpen: true }, () => socket.end(request));
+        let data = '';
+        socket.on('data', (d) => (data += String(d)));
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+      });
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    expect(await halfClosed(get('/'))).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await halfClosed(get(`/api/tasks/${task.id}/wait?timeoutMs=20`))).toMatch(/^HTTP\/1\.1 200 [^]*"finished":false/);
+    const body = '{"name":"halfclose"}';
+    const posted = await halfClosed(`POST /api/task-types HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    expect(posted).toMatch(/^HTTP\/1\.1 201 [^]*x-request-id: /i);
+    expect(await o.getTaskType('halfclose')).not.toBeNull();
   });
 
   it('/readyz answers 503 stopping once stop() begins, while the server still answers and its running handler finishes', async () => {
