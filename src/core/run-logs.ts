@@ -32,6 +32,7 @@ const RECORD_FIELDS = new Set(['at', 'level', 'message', 'attributes']);
  */
 export function checkLogRecords(records: readonly RunLogRecord[]): void {
   if (!Array.isArray(records)) throw invalid('records', 'must be an array of log records');
+  if (records.length > MAX_LOG_APPEND) throw invalid('records', `at most ${MAX_LOG_APPEND} items`);
   refuseHoles(records, 'records');
   records.forEach((r, i) => {
     const at = `records[${i}]`;
@@ -42,6 +43,7 @@ export function checkLogRecords(records: readonly RunLogRecord[]): void {
     checkDate(r.at, `${at}.at`);
     if (!(LOG_LEVELS as readonly string[]).includes(r.level)) throw invalid(`${at}.level`, `must be one of ${LOG_LEVELS.join(', ')}`);
     if (typeof r.message !== 'string') throw invalid(`${at}.message`, 'must be text');
+    if (r.message.length > MAX_LOG_MESSAGE) throw invalid(`${at}.message`, `at most ${MAX_LOG_MESSAGE} characters`);
     if (r.attributes !== undefined) assertJsonObject(r.attributes, `${at}.attributes`);
     // Storable text, finite numbers, and nesting within the limit every interface applies (MAX_JSON_NESTING).
     assertJson({ message: r.message, attributes: r.attributes ?? {} }, at);
@@ -50,3 +52,6 @@ export function checkLogRecords(records: readonly RunLogRecord[]): void {
 
 /** The most characters of a log record's message the jobboard takes; a handler's longer one keeps its start and end. */
 export const MAX_LOG_MESSAGE = 100_000;
+
+/** The most log records one append takes (`appendRunLogs`, `POST /api/jobboard/logs`). */
+export const MAX_LOG_APPEND = 10_000;

@@ -7,7 +7,7 @@ import { DEFAULT_RUN_PAGE } from '../core/run-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
-import { MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
+import { MAX_LOG_APPEND, MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { MAX_DURATION_MS, durationMsProblem } from '../core/durations.js';
 import { DEFAULT_HTTP_WAIT_MS, MAX_HTTP_WAIT_MS } from '../core/task-wait.js';
@@ -284,7 +284,7 @@ export const JobboardEndBody = z.strictObject({
 export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: workerId, reason: z.string().max(10_000).optional(), startedAt: isoInstant.optional() });
 export const LogsBody = z.strictObject({
   backendId: nonEmpty,
-  records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(MAX_LOG_MESSAGE), attributes: z.record(z.string(), z.unknown()).default({}) })).max(10_000),
+  records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(MAX_LOG_MESSAGE), attributes: z.record(z.string(), z.unknown()).default({}) })).max(MAX_LOG_APPEND),
 });
 /** A comma-separated list of some of `values` (one at least). */
 const commaList = (values: readonly string[], plural: string) =>

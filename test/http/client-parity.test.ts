@@ -264,7 +264,7 @@ describe('OrreryClient beside the library', () => {
   });
 
   it('the library refuses an invalid respawn instant and malformed log records with a ValidationError (not a database error)', async () => {
-    const { orrery } = await setup();
+    const { orrery, client } = await setup();
     await orrery.createTaskType({ name: 'job' });
     const t = await orrery.createTask({ type: 'job', policy: 'oneshot' });
     await orrery.disableTasks([t.id]);
@@ -280,6 +280,15 @@ describe('OrreryClient beside the library', () => {
       [{ ...ok, fields: 1 }, 'records[0].fields'],
     ] as const) {
       await expect(orrery.appendRunLogs(id, [record as never])).rejects.toMatchObject({ code: 'validation_error', details: [{ path }] });
+    }
+    // The route's bounds, one rule for the library, the typed client and the route (the library took
+    // 10,001 records and a message of any length: run data audit).
+    for (const [records, message] of [
+      [Array.from({ length: 10_001 }, () => ok), 'records: at most 10000 items'],
+      [[{ ...ok, message: 'm'.repeat(100_001) }], 'records[0].message: at most 100000 characters'],
+    ] as const) {
+      await expect(orrery.appendRunLogs(id, records)).rejects.toMatchObject({ code: 'validation_error', message });
+      await expect(client.appendRunLogs(id, records)).rejects.toMatchObject({ code: 'validation_error', message });
     }
     await orrery.appendRunLogs(id, [ok]);
     expect(await orrery.getRunLogs(id)).toHaveLength(1);
