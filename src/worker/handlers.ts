@@ -1,3 +1,4 @@
+import { inspect, types } from 'node:util';
 import { durationMsProblem } from '../core/duration-limit.js';
 import { ValidationError } from '../core/errors.js';
 import { assertJson } from '../core/json-checks.js';
@@ -133,7 +134,8 @@ export function logAttributes(attributes: unknown): Record<string, unknown> {
   try {
     json = JSON.stringify(attributes);
   } catch {
-    return { unserialisable: storableText(safeString(attributes)) };
+    // As Node prints it (`{ n: 10n, self: [Circular *1] }`), not `[object Object]`: what was logged shows.
+    return { unserialisable: storableText(inspected(attributes)) };
   }
   if (json === undefined) return {}; // a toJSON answering undefined, a function
   // A record must fit in a remote worker's request with others: a larger one keeps its start.
@@ -159,6 +161,18 @@ function storableJson(_key: string, v: unknown): unknown {
 }
 
 /** `String(v)`, or the value's kind when its own conversion throws. */
+/** A value that is not JSON, as `util.inspect` prints it on one line, at most 10,000 characters. */
+function inspected(v: unknown): string {
+  let text: string;
+  try {
+    // A Proxy is printed as its target (`{}` for one whose every trap throws): its own text says more.
+    text = types.isProxy(v) ? safeString(v) : inspect(v, { depth: 4, breakLength: Infinity, maxArrayLength: 100, maxStringLength: 1000 });
+  } catch {
+    text = safeString(v);
+  }
+  return text.length > 10_000 ? `${text.slice(0, 10_000)}…` : text;
+}
+
 function safeString(v: unknown): string {
   try {
     return String(v);

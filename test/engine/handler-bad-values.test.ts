@@ -108,6 +108,7 @@ describe('handlers that misbehave with what they are given or return (inline)', 
         log('info', 'a date', new Date('2026-01-02T03:04:05Z') as unknown as Record<string, unknown>);
         log('info', 'an array', [1, 2, 3] as unknown as Record<string, unknown>);
         log('info', 'a proto key', JSON.parse('{"__proto__":{"x":1},"y":2}') as Record<string, unknown>);
+        log('info', 'a bigint', { n: 10n, s: 'x' });
         log('info', 'step 3', { ok: true });
         return true;
       },
@@ -134,6 +135,8 @@ describe('handlers that misbehave with what they are given or return (inline)', 
         ['a date', { value: '2026-01-02T03:04:05.000Z' }],
         ['an array', { value: [1, 2, 3] }],
         ['a proto key', { unserialisable: '{"__proto__":{"x":1},"y":2}' }],
+        // As Node prints it (it was '[object Object]': run data audit).
+        ['a bigint', { unserialisable: "{ n: 10n, s: 'x' }" }],
         ['step 3', { ok: true }],
       ]);
       expect(worker.state).toBe('running');
