@@ -40,6 +40,10 @@ export function simulateCommand(io: Io): Command {
       const first = await loadScenario(file, overrides, o.db);
       const second = o.compare !== undefined ? await loadScenario(o.compare, overrides, o.db) : null;
       if (second) sharedStore(first, second, o.db !== undefined);
+      // Each store is looked at before anything runs or --out is made (the second's was found to hold
+      // data only once the first simulation had run and written its own).
+      await emptyStore(file, first);
+      if (second) await emptyStore(o.compare!, second);
       const dir = resolve(o.out ?? `${basename(file).replace(/\.json$/i, '')}-simulation`);
       await outputDirectory(dir);
       const result = await runWithProgress(io, first);
@@ -89,16 +93,30 @@ function sharedStore(first: Scenario, second: Scenario, fromDb: boolean): void {
   throw new UsageError(`store: both scenarios write to ${redactUrl(store)}, and each simulation needs an empty store; give the --compare scenario another store (or sqlite::memory:)`);
 }
 
+/** A scenario's store that already holds data is refused naming its file (exit 2), before anything runs. */
+async function emptyStore(file: string, s: Scenario): Promise<void> {
+  const { checkSimulationStore } = await import('../simulate/simulate.js');
+  try {
+    await checkSimulationStore(s.store);
+  } catch (e) {
+    if (e instanceof ValidationError) throw new UsageError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Makes the output directory before anything runs: a path that is a file, or one that cannot be made, is an input error (exit 2). */
 async function outputDirectory(dir: string): Promise<void> {
   const existing = await stat(dir).catch(() => null);
   if (existing && !existing.isDirectory()) throw new UsageError(`--out ${dir}: not a directory`);
-  const { makeDirectories } = await import('../simulate/outputs.js');
+  const { makeDirectories, outputsInTheWay } = await import('../simulate/outputs.js');
   try {
     await makeDirectories(dir);
   } catch (e) {
     throw new UsageError(`--out ${dir}: cannot create the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  // Found now, not once the simulation has run (it ended in a raw EISDIR, exit 1).
+  const problem = await outputsInTheWay(dir);
+  if (problem !== null) throw new UsageError(`--out ${dir}: ${problem}`);
 }
 
 async function runWithProgress(io: Io, s: Scenario): Promise<SimulationResult> {

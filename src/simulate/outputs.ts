@@ -1,4 +1,5 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { renderReport, reportCharts } from './report.js';
 import type { SeriesRow, SimulationResult, SimulationSummary } from './summary.js';
@@ -65,16 +66,36 @@ export async function makeDirectories(dir: string): Promise<void> {
   if (!(await stat(resolve(dir))).isDirectory()) throw Object.assign(new Error(`${dir}: not a directory`), { code: 'ENOTDIR' });
 }
 
+/** The files writeSimulation writes at the top of its directory, and the directory of its charts. */
+const OUTPUT_FILES = ['summary.json', 'series.csv', 'report.html'] as const;
+const CHARTS_DIR = 'charts';
+
+/**
+ * What in `dir` (made already) would keep writeSimulation from writing, found before a simulation
+ * runs: the directory not writable, a directory where one of its files goes, a file where its charts
+ * go. Null when nothing is in the way.
+ */
+export async function outputsInTheWay(dir: string): Promise<string | null> {
+  if (!(await access(dir, constants.W_OK).then(() => true, () => false))) return 'not writable';
+  for (const name of OUTPUT_FILES) {
+    const found = await stat(join(dir, name)).catch(() => null);
+    if (found?.isDirectory()) return `${name} is a directory there (the simulation writes a file of that name)`;
+  }
+  const charts = await stat(join(dir, CHARTS_DIR)).catch(() => null);
+  if (charts && !charts.isDirectory()) return `${CHARTS_DIR} is a file there (the simulation writes its charts into a directory of that name)`;
+  return null;
+}
+
 /** Writes summary.json, series.csv, report.html and the report's charts (charts/*.svg) into `dir` (created if needed); returns their paths. */
 export async function writeSimulation(dir: string, result: SimulationResult, compare?: SimulationResult): Promise<string[]> {
   await makeDirectories(dir);
   const files: Array<[string, string]> = [
-    ['summary.json', summaryJson(result.summary)],
-    ['series.csv', seriesCsv(result.series)],
-    ['report.html', renderReport(result, compare)],
+    [OUTPUT_FILES[0], summaryJson(result.summary)],
+    [OUTPUT_FILES[1], seriesCsv(result.series)],
+    [OUTPUT_FILES[2], renderReport(result, compare)],
   ];
-  await makeDirectories(join(dir, 'charts'));
-  for (const c of reportCharts(result, compare)) files.push([join('charts', c.file), `${c.svg}\n`]);
+  await makeDirectories(join(dir, CHARTS_DIR));
+  for (const c of reportCharts(result, compare)) files.push([join(CHARTS_DIR, c.file), `${c.svg}\n`]);
   for (const [name, text] of files) await writeFile(join(dir, name), text);
   return files.map(([name]) => join(dir, name));
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_DURATION_MS, parseDuration } from '../core/durations.js';
 import type { ValidationError } from '../core/errors.js';
-import { parseInstant } from '../core/instants.js';
+import { checkDate, parseInstant } from '../core/instants.js';
 import { MAX_TIMER_MS } from '../core/options.js';
 
 /**
@@ -36,8 +36,13 @@ export const boundedMs = ms.refine((v) => v <= MAX_DURATION_MS, 'must be at most
 /** A loop's poll interval (a `maxSleepMs`, a worker's `pollMs`): from 10 ms, as the engine takes it, to the longest timer. */
 export const pollMs = ms.refine((v) => v >= 10 && v <= MAX_TIMER_MS, `must be from 10ms to ${MAX_TIMER_MS}ms (about 24.8 days, the longest timer)`);
 export const probability = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
-export const instant = z.string().transform((v, ctx) => {
+/** An instant: ISO 8601 text (a scenario file), or a valid Date (the library's `simulate`). */
+export const instant = z.union([z.string(), z.date()], { error: 'must be an ISO 8601 instant' }).transform((v, ctx) => {
   try {
+    if (v instanceof Date) {
+      checkDate(v, '');
+      return new Date(v.getTime());
+    }
     return parseInstant(v, '');
   } catch {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 instant' });

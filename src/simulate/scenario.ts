@@ -89,6 +89,8 @@ export function parseScenario(input: unknown): Scenario {
   const { problems, names, invalidTypes } = checkTaskTypes(s.taskTypes);
   // A scenario of DAGs only needs no task type: its attempts run as orrery.dag (created when missing).
   if (s.taskTypes.length === 0 && s.dags.length === 0) problems.push({ path: 'taskTypes', message: 'at least one task type (or a DAG in dags)' });
+  // The types' own fields are of the first stage (docs/simulate.md): what ties the fields together waits for them.
+  if (problems.length > 0) throw fromDetails(problems);
   const unknown = (type: string) => !names.has(type) && !invalidTypes.has(type);
   // DAG attempts run as task types of their own (created when missing): no handler model, their tasks have theirs.
   const dagTypes = checkWorld(s, names, s.start, problems);
@@ -126,6 +128,7 @@ export function parseScenario(input: unknown): Scenario {
   if (horizon.length === 0) problems.push(...arrivalsAtEndProblems(s, names, dagTypes, refusedAtStart));
   problems.push(...horizon);
   if (problems.length > 0) throw fromDetails(problems);
+  checked.add(s);
   return s;
 }
 
@@ -227,6 +230,14 @@ function horizonProblems(s: Scenario): ErrorDetail[] {
   return out;
 }
 
+/** The scenarios parseScenario and overrideScenario answered: checked, so runSimulation takes them as they are. */
+const checked = new WeakSet<Scenario>();
+
+/** Whether `x` is a scenario parseScenario (or overrideScenario) answered, not input that only looks like one. */
+export function isCheckedScenario(x: unknown): x is Scenario {
+  return typeof x === 'object' && x !== null && checked.has(x as Scenario);
+}
+
 /** The field a scenario-level override names (`--seed`, `--duration`), checked like the file's own. */
 export function overrideScenario(s: Scenario, o: { seed?: number; duration?: string }): Scenario {
   const out = { ...s };
@@ -246,5 +257,6 @@ export function overrideScenario(s: Scenario, o: { seed?: number; duration?: str
     }
     if (problems.length > 0) throw fromDetails(problems);
   }
+  checked.add(out);
   return out;
 }

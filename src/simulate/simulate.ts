@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { PermanentFailure, RetryAfter, invalid } from '../core/errors.js';
 import { redactUrl } from '../store/redact-url.js';
 import type { TaskType } from '../core/model.js';
@@ -7,14 +8,14 @@ import { Runner } from '../engine/runner.js';
 import { Orrery } from '../engine/service.js';
 import { VirtualClock } from '../engine/virtual-clock.js';
 import { holdingClock } from '../engine/virtual-store.js';
-import { openStore } from '../store/open-store.js';
+import { openStore, sqlitePath } from '../store/open-store.js';
 import { systemClock, type Clock, type Timer } from '../engine/clock.js';
 import { Worker } from '../engine/worker.js';
 import type { Handler } from '../worker/handlers.js';
 import { DAG_TASK_TYPE } from '../core/dag.js';
 import { Collector, END_STATUSES } from './collector.js';
 import { drawDuration, Random } from './random.js';
-import { parseScenario, type Scenario } from './scenario.js';
+import { isCheckedScenario, parseScenario, type Scenario } from './scenario.js';
 import { SimProcess } from './sim-process.js';
 import { SimStore } from './sim-store.js';
 import { summarize, seriesOf, type SimulationSummary } from './summary.js';
@@ -75,7 +76,8 @@ export async function simulate(scenario: unknown, opts: SimulateOptions = {}): P
 
 /** Like `simulate`, also answering the series (series.csv's rows). */
 export async function runSimulation(input: unknown, opts: SimulateOptions = {}): Promise<SimulationResult> {
-  const s = isParsed(input) ? input : parseScenario(input);
+  // Only a scenario parseScenario answered is taken as checked (any object whose start was a Date was: its fields ran unchecked).
+  const s = isCheckedScenario(input) ? input : parseScenario(input);
   const wall0 = performance.now();
   const from = s.start.getTime();
   const to = from + s.duration;
@@ -90,17 +92,34 @@ export async function runSimulation(input: unknown, opts: SimulateOptions = {}):
   const visitJitter = new Random(s.seed, 'visits:positions');
   orrery.visits.rng = () => visitJitter.next();
   try {
-    // A forecast is of the scenario alone: types, tasks or origins already there would be counted in.
-    const held = (await orrery.listTaskTypes()).length + (await orrery.searchTasks({ limit: 1 })).length + (await orrery.visits.listListers()).length;
-    if (held > 0) throw invalid('store', `the simulation needs an empty database; ${redactUrl(s.store)} already holds task types, tasks or listers (give another store, or sqlite::memory:)`);
+    await refuseHeld(orrery, s.store);
     return await runOn(orrery, clock, sim, s, from, to, wall0, opts);
   } finally {
     await orrery.store.close();
   }
 }
 
-function isParsed(x: unknown): x is Scenario {
-  return typeof x === 'object' && x !== null && (x as Scenario).start instanceof Date;
+/** A forecast is of the scenario alone: types, tasks or origins already in its store would be counted in. */
+async function refuseHeld(orrery: Orrery, url: string): Promise<void> {
+  const held = (await orrery.listTaskTypes()).length + (await orrery.searchTasks({ limit: 1 })).length + (await orrery.visits.listListers()).length;
+  if (held > 0) throw invalid('store', `the simulation needs an empty database; ${redactUrl(url)} already holds task types, tasks or listers (give another store, or sqlite::memory:)`);
+}
+
+/**
+ * Refuses a scenario's store that holds data already, as runSimulation does at its start, without
+ * running anything: `orrery simulate --compare` asks it of the second scenario before the first runs.
+ * The store is opened and closed (a SQLite file that does not exist is not looked at, nor created).
+ */
+export async function checkSimulationStore(url: string): Promise<void> {
+  // A SQLite file not there yet is empty: not created by the look.
+  const path = sqlitePath(url);
+  if (url === 'sqlite::memory:' || (path !== null && !existsSync(path))) return;
+  const store = await openStore(url, { pgPoolSize: 1 });
+  try {
+    await refuseHeld(new Orrery(store), url);
+  } finally {
+    await store.close();
+  }
 }
 
 /** What a simulation needs of its clock: a VirtualClock, or the system's timers for `realTime`. */
