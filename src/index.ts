@@ -33,6 +33,7 @@ export type { RunEvent } from './engine/service.js';
 export type { WaitForTaskOptions } from './engine/task-wait.js';
 export { taskFinished, type TaskWait } from './core/task-wait.js';
 export type { TaskBatchSummary, TaskImportSummary, ImportOptions, ImportProgress } from './engine/task-import.js';
+export type { ImportSource } from './core/call-checks.js';
 export { OrreryClient, DEFAULT_CLIENT_TIMEOUT_MS, type OrreryClientOptions, type TaskPage, type RunPage, type TaskQueryFilter } from './http/client.js';
 export { TASK_SCAN_LIMIT, ARGS_MATCHES, type TaskSearchInput, type TaskSearchPage, type ArgsMatch } from './core/task-search.js';
 export type { RunSearchInput } from './core/run-search.js';

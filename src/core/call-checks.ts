@@ -109,6 +109,9 @@ export function checkDagTaskId(task: unknown, path = 'task'): string {
   return task;
 }
 
+/** What `importTasks` reads: NDJSON text, or an async iterable or iterable of its text or byte chunks. */
+export type ImportSource = string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+
 /**
  * `importTasks(source)`: NDJSON as text, or a stream of it (an async iterable, or an iterable, of text
  * or byte chunks: a file's read stream, stdin, a request body). Anything else is a ValidationError

@@ -3,7 +3,7 @@ import { LATEST_INSTANT_MS, checkDate, earlier } from '../core/instants.js';
 import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
 import { checkCallback, checkFlag, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
-import { CREATE_OPTIONS, checkTypeNames, windowMinutes } from '../core/call-checks.js';
+import { CREATE_OPTIONS, checkTypeNames, windowMinutes, type ImportSource } from '../core/call-checks.js';
 import { checkArchiveFilter, requireRunId, requireWorker } from './service-checks.js';
 import { pendingAfterCatchUp } from '../core/catch-up.js';
 import { checkId, checkIds } from '../core/task-ids.js';
@@ -273,7 +273,7 @@ export class Orrery implements Jobboard {
    * transaction, chunk by chunk. Memory stays bounded whatever the number of lines (see
    * docs/http.md#post-apitasksimport).
    */
-  async importTasks(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions = {}): Promise<TaskImportSummary> {
+  async importTasks(source: ImportSource, opts: ImportOptions = {}): Promise<TaskImportSummary> {
     opts = knownOptions(opts, ['at', 'ids', 'onProgress']);
     return this.creation.import(source, opts);
   }

@@ -4,7 +4,7 @@ import type { CreatedTask, Store } from '../store/store.js';
 import { TypeCache } from '../store/task-types.js';
 import type { At, CreateOptions } from './service-types.js';
 import { checkCallback, checkFlag } from '../core/options.js';
-import { checkImportSource } from '../core/call-checks.js';
+import { checkImportSource, type ImportSource } from '../core/call-checks.js';
 import { batchTypeNames, insertBatch, knownTypesOf, writeLargeBatch } from './task-batch.js';
 import { BatchTally, CHUNK, conflictInBatch, importTaskLines, validateInChunks, type ImportOptions, type TaskBatchSummary, type TaskImportSummary } from './task-import.js';
 import { checkTraceContext, createAttributes, tracedCreate, tracingOn } from './tracing.js';
@@ -74,7 +74,7 @@ export class TaskCreation {
   }
 
   /** See Orrery.importTasks. */
-  async import(source: AsyncIterable<Uint8Array | string>, opts: ImportOptions): Promise<TaskImportSummary> {
+  async import(source: ImportSource, opts: ImportOptions): Promise<TaskImportSummary> {
     checkImportSource(source);
     checkFlag(opts.ids, 'ids');
     checkCallback(opts.onProgress, 'onProgress');

@@ -10,7 +10,7 @@ import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
 import type { ChunkSink, CreatedTask, Store } from '../store/store.js';
 import { MAX_JSON_NESTING } from '../core/json-checks.js';
-import { importChunk } from '../core/call-checks.js';
+import { importChunk, type ImportSource } from '../core/call-checks.js';
 
 /**
  * Large batches and NDJSON imports (docs/http.md#post-apitasksimport): validated and written in
@@ -155,7 +155,9 @@ interface Line {
  * are cut on bytes (a newline byte never occurs inside a multi-byte character), then each is decoded,
  * so a bad byte is reported with its line.
  */
-export async function* readLines(source: AsyncIterable<Uint8Array | string>, counter: { lines: number }, maxLine = MAX_LINE): AsyncGenerator<Line> {
+export async function* readLines(source: ImportSource, counter: { lines: number }, maxLine = MAX_LINE): AsyncGenerator<Line> {
+  // The text itself is one chunk (iterated, a string gives a chunk per character).
+  const pieces = typeof source === 'string' ? [source] : source;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const encoder = new TextEncoder();
   let parts: Uint8Array[] = [];
@@ -171,7 +173,7 @@ export async function* readLines(source: AsyncIterable<Uint8Array | string>, cou
     if (text.endsWith('\r')) text = text.slice(0, -1);
     return text.trim() === '' ? null : { no: counter.lines, text };
   };
-  for await (const piece of source) {
+  for await (const piece of pieces) {
     const chunk = importChunk(piece, encoder);
     let from = 0;
     for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
@@ -305,7 +307,7 @@ function spoolError(e: unknown, spool: string): unknown {
 export async function importTaskLines(
   store: Store,
   types: TypeLookup,
-  source: AsyncIterable<Uint8Array | string>,
+  source: ImportSource,
   at: Date,
   opts: ImportOptions = {},
   tally: BatchTally = new BatchTally({ ids: opts.ids }),

@@ -8,7 +8,7 @@ import type { StoredRunLogRecord, Task, TaskRun, TaskType } from '../core/model.
 import type { RunLogQuery } from '../core/run-logs.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
 import { checkTypeName } from '../core/storable.js';
-import { CREATE_OPTIONS, checkEditObject, checkImportSource, checkTypeNames, importChunk } from '../core/call-checks.js';
+import { CREATE_OPTIONS, checkEditObject, checkImportSource, checkTypeNames, importChunk, type ImportSource } from '../core/call-checks.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { checkFlag, checkMs, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_HTTP_WAIT_MS, WAIT_OPTIONS, waitPollMs, waitSignal, type TaskWait } from '../core/task-wait.js';
@@ -175,7 +175,7 @@ export abstract class TaskClient extends ClientTransport {
     return this.call('POST', `/tasks/batch?return=${opts.ids ? 'ids' : 'count'}`, { tasks: inputs });
   }
   /** Imports NDJSON tasks (POST /api/tasks/import), streaming `body` (text or bytes) to the server: all or nothing. */
-  async importTasks(body: string | AsyncIterable<Uint8Array>, opts: { ids?: boolean } = {}): Promise<TaskImportSummary> {
+  async importTasks(body: ImportSource, opts: { ids?: boolean } = {}): Promise<TaskImportSummary> {
     opts = knownOptions(opts, ['ids']);
     checkFlag(opts.ids, 'ids');
     checkImportSource(body); // as the library (null was a TypeError)

@@ -233,10 +233,17 @@ describe('OrreryClient', () => {
       yield new TextEncoder().encode('il","arguments":{"args":[4]}}\n');
     })();
     expect(await client.importTasks(stream)).toMatchObject({ lines: 2, count: 2, created: 2 });
+    // The forms guide.md names, without a cast (its types took only text or an async iterable of bytes:
+    // docs code audit): an array of byte chunks, an array of text, with the library too.
+    const bytes = [new TextEncoder().encode(`${line(6)}\n`)];
+    expect(await client.importTasks(bytes)).toMatchObject({ lines: 1, created: 1 });
+    expect(await client.importTasks([`${line(7)}\n`])).toMatchObject({ lines: 1, created: 1 });
+    expect(await orrery.importTasks([`${line(8)}\n`, new TextEncoder().encode(`${line(9)}\n`)])).toMatchObject({ lines: 2, created: 2 });
+    expect(await orrery.importTasks(`${line(10)}\n`)).toMatchObject({ lines: 1, created: 1 });
     const e = await client.importTasks(`${line(5)}\n{"type":"mail","policy":"never"}\n`).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ValidationError);
     expect((e as ValidationError).message).toMatch(/^line 2: policy: /);
-    expect(await orrery.searchTasks({ limit: 10 })).toHaveLength(4);
+    expect(await orrery.searchTasks({ limit: 20 })).toHaveLength(9);
   });
 });
 
