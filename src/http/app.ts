@@ -399,12 +399,21 @@ const leftSignals = new WeakMap<Context, AbortSignal>();
  * Outside Node's server (tests calling app.request), the Request's signal.
  */
 function clientLeft(c: Context): AbortSignal {
-  const outgoing = (c.env as { outgoing?: { once(ev: 'close', fn: () => void): void; writableFinished?: boolean } } | undefined)?.outgoing;
+  type Events = { once(ev: string, fn: () => void): void; off(ev: string, fn: () => void): void };
+  const outgoing = (c.env as { outgoing?: Events & { writableFinished?: boolean; socket?: Events | null } } | undefined)?.outgoing;
   if (!outgoing) return c.req.raw.signal;
   const left = new AbortController();
   leftSignals.set(c, left.signal);
-  outgoing.once('close', () => {
+  const gone = () => {
     if (!outgoing.writableFinished) left.abort(new Error('the client closed the connection before the answer'));
+  };
+  // The server keeps a half-closed connection open for its answer (server.ts): a long wait takes the
+  // client's end of sending (a fetch aborted, a killed client) as the client leaving, as Node did.
+  const socket = outgoing.socket ?? null;
+  socket?.once('end', gone);
+  outgoing.once('close', () => {
+    socket?.off('end', gone);
+    gone();
   });
   return left.signal;
 }
