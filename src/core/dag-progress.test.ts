@@ -79,6 +79,18 @@ describe('planProgress', () => {
     expect(third.changes).toMatchObject([{ status: 'up_for_retry', retriesLeft: 0, lost: 0 }]);
   });
 
+  it('a task whose next attempt cannot be made (its type deleted) fails with the reason, first attempt or retry; its descendants are upstream_failed', () => {
+    const why = new Map([['a', 'type: unknown task type "x"']]);
+    const p = planProgress([spec('a'), spec('b', ['a']), spec('c')], new Map([inst('a', 'pending'), inst('b', 'pending'), inst('c', 'pending')]), now, why);
+    expect(p.attempts.map((a) => a.taskId)).toEqual(['c']);
+    expect(p.changes.find((c) => c.taskId === 'a')).toMatchObject({ status: 'failed', attempt: 1, ended: now, error: 'attempt 1: type: unknown task type "x"' });
+    expect(p.changes.find((c) => c.taskId === 'b')).toMatchObject({ status: 'upstream_failed' });
+    expect(p.alerts).toEqual([{ kind: 'failed', taskId: 'a', attempt: 1, error: 'attempt 1: type: unknown task type "x"' }]);
+    const retry = planProgress([spec('a', [], 2)], new Map([inst('a', 'running', { retriesLeft: 2, current: failed() })]), now, why);
+    expect(retry.attempts).toEqual([]);
+    expect(retry.changes).toMatchObject([{ status: 'failed', attempt: 2, error: 'attempt 2: type: unknown task type "x"' }]);
+  });
+
   it('an attempt whose jobboard task is gone fails with that reason', () => {
     const p = planProgress([spec('a')], new Map([inst('a', 'running', { current: 'missing' })]), now);
     expect(p.changes[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('gone') });

@@ -89,7 +89,13 @@ export const MAX_LOST_ATTEMPTS = 3;
  * attempts to success, retry or failure, marks the descendants of failed tasks `upstream_failed`,
  * starts tasks whose parents all succeeded, and ends the run when nothing can progress.
  */
-export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyMap<string, TaskInstance>, now: Date): ProgressPlan {
+export function planProgress(
+  tasks: readonly DagTaskSpec[],
+  instances: ReadonlyMap<string, TaskInstance>,
+  now: Date,
+  /** Tasks whose next attempt cannot be made, by task id, and why (their task type was deleted): they fail instead. */
+  unstartable: ReadonlyMap<string, string> = new Map(),
+): ProgressPlan {
   const plan: ProgressPlan = { changes: [], attempts: [], runStatus: null, runEnded: null, alerts: [] };
   const state = new Map<string, InstanceChange>();
   for (const [id, i] of instances) {
@@ -99,6 +105,15 @@ export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyM
   const set = (id: string, patch: Partial<InstanceChange>) => {
     state.set(id, { ...state.get(id)!, ...patch });
     changed.add(id);
+  };
+  // An attempt that cannot be made fails its task at once (no retry would fare better), and the run goes on without it.
+  const cannotStart = (id: string, attempt: number, started: Date | null): boolean => {
+    const why = unstartable.get(id);
+    if (why === undefined) return false;
+    const error = `attempt ${attempt}: ${why}`;
+    set(id, { status: 'failed', attempt, started, ended: now, error });
+    plan.alerts.push({ kind: 'failed', taskId: id, attempt, error });
+    return true;
   };
   for (const spec of topologicalOrder(tasks)) {
     const inst = instances.get(spec.id);
@@ -110,6 +125,7 @@ export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyM
         set(spec.id, { status: 'upstream_failed', ended: now });
       } else if (parents.every((p) => p.status === 'success' || p.status === 'skipped')) {
         const attempt = cur.attempt + 1;
+        if (cannotStart(spec.id, attempt, cur.started)) continue;
         // `started` stays: null before a first attempt, its first attempt's start after a restart.
         set(spec.id, { status: 'scheduled', attempt, error: null, result: null, ended: null });
         plan.attempts.push({ taskId: spec.id, attempt, notBefore: now, upstream: Object.fromEntries(spec.after.map((p) => [p, state.get(p)!.result ?? null])) });
@@ -132,10 +148,12 @@ export function planProgress(tasks: readonly DagTaskSpec[], instances: ReadonlyM
       if (a.runStatus === 'lost' && a.disabledReason === 'retries_exhausted' && cur.lost + 1 < MAX_LOST_ATTEMPTS) {
         // Its worker died (lease expired): at-least-once, so run it again now; a retry is for failures.
         const attempt = cur.attempt + 1;
+        if (cannotStart(spec.id, attempt, cur.started ?? a.runStarted)) continue;
         set(spec.id, { status: 'scheduled', attempt, lost: cur.lost + 1, error });
         plan.attempts.push({ taskId: spec.id, attempt, notBefore: now, upstream: upstream() });
       } else if (cur.retriesLeft > 0 && a.disabledReason !== 'permfailed' && a.disabledReason !== 'manual') {
         const attempt = cur.attempt + 1;
+        if (cannotStart(spec.id, attempt, cur.started ?? a.runStarted)) continue;
         const retryAt = new Date(Math.max(later(ended, spec.retryDelayMs).getTime(), now.getTime()));
         set(spec.id, { status: 'up_for_retry', attempt, retriesLeft: cur.retriesLeft - 1, lost: 0, error, started: cur.started ?? a.runStarted });
         plan.attempts.push({ taskId: spec.id, attempt, notBefore: retryAt, upstream: Object.fromEntries(spec.after.map((p) => [p, state.get(p)!.result ?? null])) });

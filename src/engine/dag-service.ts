@@ -460,11 +460,22 @@ export class DagService {
     const now = this.orrery.now();
     const spec = await this.structure(run);
     const rows = await this.store.dagRunTasks(run.id);
-    const plan = planProgress(spec, instancesOf(rows), now);
+    let plan = planProgress(spec, instancesOf(rows), now);
     const starting = run.status === 'scheduled';
     if (!starting && plan.changes.length === 0 && plan.attempts.length === 0 && plan.runStatus === null) return { run, alerts: [] };
     const byId = new Map(spec.map((t) => [t.id, t]));
     const types = plan.attempts.length > 0 ? await this.currentTypes(run, current) : new Map<string, string>();
+    // An attempt of a task type deleted since the DAG was registered fails its task (docs/operations.md):
+    // its insert would refuse the whole step, and the pass, holding up every other DAG's runs.
+    const typeOf = (taskId: string) => types.get(taskId) ?? byId.get(taskId)!.type;
+    const wanted = [...new Set(plan.attempts.map((a) => typeOf(a.taskId)))];
+    const stored = wanted.length > 0 ? new Set((await this.orrery.store.getTaskTypes(wanted)).map((t) => t.name)) : new Set<string>();
+    const missing = new Map<string, string>();
+    for (const a of plan.attempts) {
+      const type = typeOf(a.taskId);
+      if (!stored.has(type)) missing.set(a.taskId, `type: unknown task type "${type}" (deleted since the DAG was registered; register the DAG again to create it)`);
+    }
+    if (missing.size > 0) plan = planProgress(spec, instancesOf(rows), now, missing);
     const attempts: NewDagAttempt[] = plan.attempts.map((a) => {
       const task = byId.get(a.taskId)!;
       return {

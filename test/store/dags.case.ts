@@ -147,6 +147,32 @@ export function dagCases(sut: StoreUnderTest): void {
       expect(detail.tasks[0]!.error).toBe('a broke');
     });
 
+    it('an attempt of a task type deleted since the DAG was registered fails its task; other DAGs go on (task type audit: every pass failed, every DAG held)', async () => {
+      const orrery = await open();
+      await orrery.dags.register([
+        { id: 'good', tasks: [{ id: 'a' }, { id: 'b', after: ['a'] }] },
+        { id: 'bad', tasks: [{ id: 'a', type: 'rem.dag' }, { id: 'b', after: ['a'] }, { id: 'x' }] },
+      ]);
+      await orrery.deleteTaskType('rem.dag');
+      const bad = await orrery.dags.trigger('bad');
+      const good = await orrery.dags.trigger('good');
+      await drive(orrery, () => ({ ok: 1 }));
+      expect((await orrery.dags.run(good.id)).status).toBe('success');
+      const detail = await orrery.dags.run(bad.id);
+      expect(detail.status).toBe('failed');
+      expect(Object.fromEntries(detail.tasks.map((t) => [t.taskId, t.status]))).toEqual({ a: 'failed', b: 'upstream_failed', x: 'success' });
+      expect(detail.tasks.find((t) => t.taskId === 'a')).toMatchObject({
+        attempts: 1,
+        orreryTask: null,
+        error: 'attempt 1: type: unknown task type "rem.dag" (deleted since the DAG was registered; register the DAG again to create it)',
+      });
+      // Registered again, the type is back and a restart runs the failed tasks.
+      await orrery.dags.register([{ id: 'bad', tasks: [{ id: 'a', type: 'rem.dag' }, { id: 'b', after: ['a'] }, { id: 'x' }] }]);
+      await orrery.dags.restart(bad.id);
+      await orrery.dags.progressAll();
+      expect((await orrery.dags.run(bad.id)).tasks.find((t) => t.taskId === 'a')).toMatchObject({ status: 'scheduled', attempts: 2, orreryTask: expect.any(Number) });
+    });
+
     it('retries after the persisted delay, then succeeds; attempts keep their own runs and logs', async () => {
       const { orrery } = await setup([]);
       const clock = orrery.clock as ManualClock;
