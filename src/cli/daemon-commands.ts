@@ -9,7 +9,7 @@ import { MAX_HANDLER_MEMORY_MB } from '../http/server-options.js';
 import { ISOLATION_MODES } from '../worker/isolation/protocol.js';
 import { workerListCommand } from './worker-list-command.js';
 import { untilAborted } from '../core/until-aborted.js';
-import { ALERTS_STOP_MS, LOOPS_STOP_MS, StartAborted, startPatiently, stoppedBeforeStart, stopWithin, watchSignals, whileUnreachable } from './daemon-lifecycle.js';
+import { ALERTS_STOP_MS, LOOPS_STOP_MS, StartAborted, startPatiently, stopNote, stoppedBeforeStart, stopWithin, watchSignals, whileUnreachable } from './daemon-lifecycle.js';
 
 interface DaemonCliOpts extends DbOpts {
   logFormat: LogFormat;
@@ -211,7 +211,7 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     await signals.signalled;
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     // The worker's bound (or, without a worker, a pass's), and with the runner the 10 s its alerts may take.
-    await stopWithin(() => running.stop(), (daemon.worker?.stopBoundMs(graceMs) ?? LOOPS_STOP_MS) + (roles.runner ? ALERTS_STOP_MS : 0), log);
+    await stopWithin(() => running.stop(), (daemon.worker?.stopBoundMs(graceMs) ?? LOOPS_STOP_MS) + (roles.runner ? ALERTS_STOP_MS : 0), log, stopNote(daemon.worker !== null, roles.runner));
     log.info('stopped');
     // An abandoned inline handler may still hold timers; they must not keep a stopped process alive.
     setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();

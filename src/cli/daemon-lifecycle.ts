@@ -104,6 +104,15 @@ export interface StopNote {
 }
 const WORKER_STOP: StopNote = { bound: 'the grace, then one lease for the abandons', after: 'the runs still held end lost when their leases run out' };
 
+/**
+ * What a daemon's stop bound is made of: a worker's grace and abandons (WORKER_STOP), or without a
+ * worker its loops' last passes (no grace, no runs held); with the runner, its task alerts too.
+ */
+export function stopNote(worker: boolean, runner: boolean): StopNote {
+  const alerts = runner ? ', and its task alerts' : '';
+  return worker ? { ...WORKER_STOP, bound: `${WORKER_STOP.bound}${alerts}` } : { bound: `its passes in progress${alerts}`, after: null };
+}
+
 export interface SignalWatch {
   /** Resolves on the first SIGINT/SIGTERM. */
   readonly signalled: Promise<void>;
