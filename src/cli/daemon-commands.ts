@@ -196,6 +196,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     setup: roles.serve?.setup ?? false,
     logger: log,
     signal: starting.signal,
+    // From here a signal stops the daemon gracefully (also while the handlers file's setup() runs).
+    onLoopsStarted: () => signals.markStarted(),
   })).catch((e: unknown) => (e instanceof StartAborted ? null : Promise.reject(e)));
   if (!started) return stoppedBeforeStart(log);
   const { orrery, running } = started;
@@ -207,7 +209,8 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     // The signal handlers were in place before the line that says the process started (supervisors and
     // tests send SIGTERM once they read it); a signal received while starting stops it at once.
     signals.markStarted();
-    log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${url !== null ? `; API ${url}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard ${url}/` : ''}`);
+    // A signal already received (while setup() ran) stops it now: no start line after the stop's.
+    if (!signals.received) log.info({ port }, `orrery started on ${orrery.store.url}: ${what}${url !== null ? `; API ${url}/api${roles.serve!.token ? ' (token required)' : ''}, dashboard ${url}/` : ''}`);
     await signals.signalled;
     log.info(`stopping${daemon.worker ? ` (grace ${formatDuration(graceMs)}, ${daemon.worker.running} running)` : ''}`);
     // The worker's bound (or, without a worker, a pass's), and with the runner the 10 s its alerts may take.

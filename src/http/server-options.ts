@@ -75,6 +75,11 @@ export interface ServerOptions {
    * startServer rejects with the signal's reason, having started no loop and kept no listener.
    */
   signal?: AbortSignal;
+  /**
+   * Called once the loops have started, before the handlers module's `setup()` runs: from then on a
+   * shutdown is a graceful stop (`orrery serve` logs a signal from then on as it does once started).
+   */
+  onLoopsStarted?: () => void;
 }
 
 /** Most heap a handler thread or process may be given (`--max-memory`, `worker.maxMemoryMb`): 1 TiB. */
@@ -90,6 +95,7 @@ export function checkServerOptions(given: ServerOptions | undefined): ServerOpti
   // The loops' options, named as a Daemon given them names them (engine/option-checks.ts).
   checkLoopsRunOptions(opts);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
+  if (opts.onLoopsStarted !== undefined && typeof opts.onLoopsStarted !== 'function') throw invalid('onLoopsStarted', 'must be a function');
   // The handlers module's shape is checked where a handlers file's is (worker/handlers.ts toHandlersModule).
   if (opts.handlers !== undefined && opts.handlers !== null && typeof opts.handlers !== 'string' && typeof opts.handlers !== 'object') {
     throw invalid('handlers', 'must be a handlers file path or a handlers module');

@@ -159,6 +159,7 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
     opts.signal?.throwIfAborted();
     loops.start();
     daemon = loops;
+    opts.onLoopsStarted?.();
     if (archiver && opts.retention) {
       archiver.start();
       log.info(`archiving runs ended more than ${formatDuration(opts.retention.retentionMs)} ago to ${opts.retention.to ?? 'the archive tables'}`);

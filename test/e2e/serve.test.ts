@@ -62,6 +62,18 @@ describe('orrery serve (end to end)', () => {
     expect(await serve.exited).toBe(0);
   });
 
+  it('a signal while setup() runs stops serve gracefully, logged as once it runs, with no start line after it (worker/runner audit: "received while starting", then "orrery started")', async () => {
+    const { path } = await setup();
+    const handlers = join(import.meta.dirname, '..', 'fixtures', 'endless-setup-handlers.ts');
+    const serve = spawnOrrery(['serve', '--db', `sqlite:${path}`, '--handlers', handlers, '--port', '0', '--log-format', 'json']);
+    await waitFor(() => /endless setup: began/.test(serve.output()) || serve.child.exitCode !== null, 'setup() to begin');
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited, serve.output()).toBe(0);
+    expect(serve.output()).toMatch(/SIGTERM received; a second signal exits at once/);
+    expect(serve.output()).not.toMatch(/received while starting|orrery started|stopped before it started/);
+    expect(serve.output()).toMatch(/"msg":"stopped"/);
+  });
+
   it('a signal while the handlers file loads, or while the database is unreachable, stops the daemon cleanly (exit 0)', async () => {
     const { path } = await setup();
     const slow = join(import.meta.dirname, '..', 'fixtures', 'slow-loading-handlers.ts');

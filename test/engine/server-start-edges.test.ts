@@ -16,12 +16,16 @@ describe('startServer edges', () => {
     const stop = new AbortController();
     let began!: () => void;
     const setupBegan = new Promise<void>((r) => (began = r));
+    const order: string[] = [];
     const starting = startServer(orrery, {
       http: false,
-      handlers: { handlers: { a: async () => true }, taskTypes: [{ name: 'a' }], setup: () => (began(), new Promise<void>(() => {})) },
+      handlers: { handlers: { a: async () => true }, taskTypes: [{ name: 'a' }], setup: () => (order.push('setup'), began(), new Promise<void>(() => {})) },
       signal: stop.signal,
+      onLoopsStarted: () => void order.push('loops started'),
     });
     await setupBegan;
+    // Told before setup() begins: a shutdown from then on is a graceful stop.
+    expect(order).toEqual(['loops started', 'setup']);
     stop.abort();
     const server = await starting;
     expect(server.daemon.worker?.state).toBe('running');
