@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ago, clockTime, duration, instant, relative, setTimeZone, timeZone } from './format.js';
+import { ago, clockTime, duration, instant, relative, setTimeZone, timeZone, dagParams } from './format.js';
 
 const now = Date.parse('2026-03-01T12:00:00.000Z');
 
@@ -48,5 +48,14 @@ describe('the time zone of instants', () => {
     const mm = String(Math.abs(off) % 60).padStart(2, '0');
     const local = new Date(d.getTime() + off * 60_000).toISOString();
     expect(instant(d)).toBe(`${local.slice(0, 10)} ${local.slice(11, 19)} ${sign}${hh}:${mm}`);
+  });
+});
+
+describe('dagParams: the DAG trigger form', () => {
+  it('an empty field, or spaces and line breaks only, is no params (those were "not JSON": dashboard audit); text that is not a JSON object is named', () => {
+    for (const text of ['', '  ', '\n', ' \n\t ']) expect(dagParams(text)).toEqual({ params: {} });
+    expect(dagParams(' {"day": "2026-01-31"} ')).toEqual({ params: { day: '2026-01-31' } });
+    expect(dagParams('{"day": ')).toEqual({ problem: expect.stringMatching(/^Params are not JSON: /) });
+    for (const text of ['[1, 2]', 'null', '5']) expect(dagParams(text)).toEqual({ problem: 'Params must be a JSON object, such as {"day": "2026-01-31"}.' });
   });
 });

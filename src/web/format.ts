@@ -143,3 +143,18 @@ export function args(a: { args: unknown[]; kwargs: Record<string, unknown> }): s
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * A DAG trigger form's params (docs/dashboard.md): a JSON object; an empty field, or one of spaces and
+ * line breaks only, is `{}`. Answers the object, or the problem to show (nothing is sent then).
+ */
+export function dagParams(text: string): { params: Record<string, unknown> } | { problem: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.trim() || '{}');
+  } catch (x) {
+    return { problem: `Params are not JSON: ${(x as Error).message}` };
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return { problem: 'Params must be a JSON object, such as {"day": "2026-01-31"}.' };
+  return { params: parsed as Record<string, unknown> };
+}

@@ -3,7 +3,7 @@ import { SchedulePreview } from '../schedule-preview.js';
 import type { DagRunSummary, DagSchedule } from '../types.js';
 import { api } from '../api.js';
 import { Empty, ErrorNote, LoadFailed, Loading, Status } from '../components.js';
-import { between, duration, instant, relative } from '../format.js';
+import { between, dagParams, duration, instant, relative } from '../format.js';
 import { useApi, useTick } from '../hooks.js';
 import { PauseToggle } from '../pause-control.js';
 import { navigate } from '../router.js';
@@ -98,20 +98,14 @@ export function DagPage({ id }: { id: string }) {
   const trigger = async (e: Event) => {
     e.preventDefault();
     setTriggerError(null);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(params || '{}');
-    } catch (x) {
-      setTriggerError(`Params are not JSON: ${(x as Error).message}`);
-      return;
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      setTriggerError('Params must be a JSON object, such as {"day": "2026-01-31"}.');
+    const parsed = dagParams(params);
+    if ('problem' in parsed) {
+      setTriggerError(parsed.problem);
       return;
     }
     setBusy(true);
     try {
-      const run = await api.call((c) => c.dags.trigger(id, parsed as Record<string, unknown>));
+      const run = await api.call((c) => c.dags.trigger(id, parsed.params));
       navigate(`/dag-runs/${run.id}`);
     } catch (x) {
       setTriggerError((x as Error).message);
