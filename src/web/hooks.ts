@@ -53,7 +53,11 @@ export function useApi<T>(load: (c: OrreryClient) => Promise<T>, deps: unknown[]
         (e: unknown) => {
           if (n !== seq.current) return;
           setError(e instanceof Error ? e.message : String(e));
-          setNotFound((e as { code?: unknown } | null)?.code === 'not_found');
+          const gone = (e as { code?: unknown } | null)?.code === 'not_found';
+          setNotFound(gone);
+          // What the page showed is gone (a type deleted, a task archived while its page is open): the
+          // page becomes Not found, as when opened now, instead of its old content beside a Retry.
+          if (gone) setLoaded(undefined);
         },
       )
       .finally(() => {

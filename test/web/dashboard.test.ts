@@ -83,6 +83,14 @@ describe('web dashboard (headless chromium)', () => {
       }
     }
     page.off('request', onRequest);
+    // A type deleted while its page is open: at the page's next load (its 10 s poll) it is Not found, as when
+    // opened then (it kept its old content, "running" and Pause, beside the error and a Retry: dashboard audit).
+    await server.api('POST', '/task-types', { name: 'short-lived' });
+    await page.goto(server.url + '/types/short-lived');
+    await page.getByRole('heading', { name: 'Task type short-lived' }).waitFor();
+    expect((await fetch(server.url + '/api/task-types/short-lived', { method: 'DELETE' })).status).toBe(204);
+    await expect.poll(() => page.locator('h1').textContent(), { timeout: 20_000 }).toBe('Not found');
+    expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
     errors.splice(0, errors.length, ...errors.filter((e) => !/status of 404/.test(e)));
     await page.goto(server.url + '/');
     await page.locator('tr[data-type="greet"]').waitFor();
