@@ -70,10 +70,10 @@ async function loadScenario(file: string, overrides: { seed?: number; duration?:
     throw new UsageError(`scenario ${file} is not valid JSON: ${(e as Error).message}`);
   }
   // Loaded here, not at the CLI's start: the scenario parser loads zod, which other commands need not.
-  const { overrideScenario, parseScenario } = await import('../simulate/scenario.js');
+  const { overrideScenario, parseScenario, scenarioOnStore } = await import('../simulate/scenario.js');
   try {
     const s = overrideScenario(parseScenario(json), overrides);
-    return db !== undefined ? { ...s, store: db } : s;
+    return db !== undefined ? scenarioOnStore(s, db) : s;
   } catch (e) {
     // Every problem on the line, after the file's name (main prints only the details of an error with several).
     if (e instanceof ValidationError) throw new UsageError(`${file}: ${e.details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')}`);
@@ -99,7 +99,8 @@ async function emptyStore(file: string, s: Scenario): Promise<void> {
   try {
     await checkSimulationStore(s.store);
   } catch (e) {
-    if (e instanceof ValidationError) throw new UsageError(`${file}: ${e.message}`);
+    // A store holding data is the scenario's to mend (named by its file); a URL that cannot be opened says so as before.
+    if (e instanceof ValidationError && e.details.some((d) => d.path === 'store')) throw new UsageError(`${file}: ${e.message}`);
     throw e;
   }
 }

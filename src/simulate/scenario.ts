@@ -238,6 +238,13 @@ export function isCheckedScenario(x: unknown): x is Scenario {
   return typeof x === 'object' && x !== null && checked.has(x as Scenario);
 }
 
+/** The scenario with another store (`orrery simulate --db`), still taken as checked (the URL is checked where it is opened). */
+export function scenarioOnStore(s: Scenario, store: string): Scenario {
+  const out = { ...s, store };
+  checked.add(out);
+  return out;
+}
+
 /** The field a scenario-level override names (`--seed`, `--duration`), checked like the file's own. */
 export function overrideScenario(s: Scenario, o: { seed?: number; duration?: string }): Scenario {
   const out = { ...s };

@@ -296,6 +296,9 @@ describe('simulate', () => {
     const held = await cli([a, '--compare', b, '--out', join(dir, 'out')]);
     expect(held).toEqual({ code: 2, err: expect.stringContaining(`${b}: store: the simulation needs an empty database`) });
     expect((await readdir(dir)).filter((f) => f.startsWith('fresh') || f === 'out')).toEqual([]);
+    // A --db that cannot be opened: exit 2 naming it as before, and no --out made either.
+    expect(await cli([a, '--db', 'foo:bar', '--out', join(dir, 'out')])).toEqual({ code: 2, err: expect.stringContaining('db: unsupported database URL "foo:bar"') });
+    expect((await readdir(dir)).includes('out')).toBe(false);
     // Something in the way inside --out: exit 2 naming --out before the run (it was EISDIR after it, exit 1).
     await writeFile(join(dir, 'mem.json'), JSON.stringify(small));
     for (const [inTheWay, make] of [
