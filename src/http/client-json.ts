@@ -3,7 +3,8 @@ import { MAX_JSON_NESTING } from '../core/json-checks.js';
 
 /** Fields of the API's shapes that hold instants (ISO strings on the wire, Dates in the client). */
 const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated', 'startedAt', 'lastSeen', 'stoppedAt', 'until']);
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+/** As `toISOString` writes an instant: years 0000 to 9999, or signed six-digit years outside them. */
+const ISO = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** Fields that hold the user's own JSON: returned as sent, never revived (a kwarg named `at` stays a string). */
 const USER_JSON = new Set(['arguments', 'result', 'metadata', 'params', 'attributes', 'extraLoaderArguments', 'currentState']);
 

@@ -124,6 +124,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
     requireOptions(opts, '{ status, worker?, ... }');
     refuseUnknownKeys(opts, END_OPTIONS, 'options');
     checkDate(opts.at, 'at');
+    checkDate(opts.startedAt, 'startedAt'); // a Date, as the library takes it (text was sent)
     // `held` (the run and task a claim returned) serves in-process ends only: the server reads its own.
     const { at, held: _held, startedAt, ...rest } = opts;
     // A null startedAt is none, as the library reads it (and as endRuns and abandonRun send it).

@@ -67,7 +67,8 @@ export function parseContract<T>(schema: z.ZodType<T>, value: unknown, where: st
 }
 
 const taskId = S.pathId('a task id');
-const backendId = z.string().min(1).max(256);
+/** No length bound: a backend id too long to exist is not found (404), as in the library (it was a 400). */
+const backendId = z.string().min(1);
 /** An optional instant the contract parsed (schemas.ts isoInstant) as the library's `at` option. */
 const at = (d: Date | undefined) => (d === undefined ? {} : { at: d });
 

@@ -28,6 +28,16 @@ export type TaskPage = TaskSearchPage<Task>;
 /** Longer than any task type's name (128 characters): the route's bound on a `type` filter. */
 const MAX_TYPE_NAME = 256;
 
+/**
+ * A task type's path. `.` and `..`, which no type is named (a name begins with a letter or digit),
+ * would be read by the URL as the path's own segments and reach another route: unknown, as the
+ * library answers them.
+ */
+function typePath(name: string, rest = ''): string {
+  if (name === '.' || name === '..') throw new NotFoundError(`unknown task type "${name}"`, [{ path: 'name', message: 'unknown task type' }]);
+  return `/task-types/${encodeURIComponent(name)}${rest}`;
+}
+
 /** Filters of `GET /api/tasks` (core/task-search.ts); lists may be arrays, instants Dates. */
 export type TaskQueryFilter = Omit<TaskSearchInput, 'ids' | 'limit' | 'cursor'>;
 
@@ -96,7 +106,7 @@ export abstract class TaskClient extends ClientTransport {
     checkTypeName(name, 'name', true); // as the library
     // No type has an empty name (the route has no such path): not found, as an unknown name.
     if (name === '') throw new NotFoundError('task type  not found', [{ path: 'name', message: 'no task type ' }]);
-    return this.call('GET', `/task-types/${encodeURIComponent(name)}`);
+    return this.call('GET', typePath(name));
   }
   /** `POST /api/task-types`; `ConflictError` if the name exists. `at` is the library's (checked, not sent: the server's clock stamps it). */
   async createTaskType(input: TaskTypeInput, opts: ClientAtOptions = {}): Promise<TaskType> {
@@ -119,7 +129,7 @@ export abstract class TaskClient extends ClientTransport {
     checkTypeName(name);
     checkDate(opts.at, 'at');
     checkEditObject(edit);
-    return this.call('PATCH', `/task-types/${encodeURIComponent(name)}`, edit);
+    return this.call('PATCH', typePath(name), edit);
   }
   /** `POST /api/task-types/{name}/pause`: no new scheduling nor claims of the type. */
   async pauseTaskType(name: string, opts: { reason?: string; at?: Date } = {}): Promise<TaskType> {
@@ -127,21 +137,21 @@ export abstract class TaskClient extends ClientTransport {
     checkTypeName(name);
     // The server's clock stamps the pause: a library-style `at` is checked, not sent.
     checkDate(opts.at, 'at');
-    return this.call('POST', `/task-types/${encodeURIComponent(name)}/pause`, opts.reason !== undefined ? { reason: opts.reason } : {});
+    return this.call('POST', typePath(name, '/pause'), opts.reason !== undefined ? { reason: opts.reason } : {});
   }
   /** `POST /api/task-types/{name}/resume`. */
   async resumeTaskType(name: string, opts: ClientAtOptions = {}): Promise<TaskType> {
     opts = knownOptions(opts, ['at']);
     checkTypeName(name);
     checkDate(opts.at, 'at');
-    return this.call('POST', `/task-types/${encodeURIComponent(name)}/resume`, {});
+    return this.call('POST', typePath(name, '/resume'), {});
   }
   /** `DELETE /api/task-types/{name}`: `ConflictError` while the type has tasks. */
   async deleteTaskType(name: string, opts: ClientAtOptions = {}): Promise<void> {
     opts = knownOptions(opts, ['at']);
     checkTypeName(name);
     checkDate(opts.at, 'at');
-    await this.call('DELETE', `/task-types/${encodeURIComponent(name)}`);
+    await this.call('DELETE', typePath(name));
   }
   /** `POST /api/tasks/{id}/pause`: the task's schedule is held (a run waiting in the queue is taken back). */
   async pauseTask(id: number, opts: { reason?: string; at?: Date } = {}): Promise<Task> {

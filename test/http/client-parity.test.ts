@@ -311,6 +311,30 @@ describe('OrreryClient beside the library', () => {
     expect(await client.readArchivedTasks()).toEqual(await orrery.readArchivedTasks());
   });
 
+  it('answers as the library: instants past the year 9999 revived as Dates, a run or type that cannot exist not found, a text startedAt refused (typed client audit)', async () => {
+    const { orrery, client } = await setup();
+    await orrery.createTaskType({ name: 'job' });
+    const far = new Date(8.64e15);
+    const t = await orrery.createTask({ type: 'job', policy: 'oneshot', nextRun: far });
+    // It came back as the text "+275760-09-13T00:00:00.000Z".
+    expect((await client.getTask(t.id)).nextRun).toEqual(far);
+    // `.` and `..` reached other paths ("no route PATCH /api/"); a backend id past 256 characters was the route's 400.
+    for (const call of [() => client.updateTaskType('..', { maxRunning: 2 }), () => client.deleteTaskType('..'), () => client.pauseTaskType('.')]) {
+      await expect(call()).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/^unknown task type "\.\.?"$/), details: [{ path: 'name', message: 'unknown task type' }] });
+    }
+    const long = 'x'.repeat(300);
+    expect(await orrery.getRun(long)).toBeNull();
+    await expect(client.getRun(long)).rejects.toMatchObject({ code: 'not_found' });
+    for (const call of [() => client.cancelRun(long), () => client.startRun(long)]) await expect(call()).rejects.toMatchObject({ code: 'not_found', message: `run ${long} not found` });
+    // A startedAt given as text was sent (and taken); the library refuses it.
+    await orrery.createTask({ type: 'job', policy: 'oneshot' });
+    const [c] = await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 1, due: true });
+    const text = { status: 'eventful', worker: 'w', startedAt: '2020-01-01T00:00:00Z' } as never;
+    await expect(orrery.endRun(c!.run.backendId, text)).rejects.toMatchObject({ code: 'validation_error', message: 'startedAt: must be a valid Date' });
+    await expect(client.endRun(c!.run.backendId, text)).rejects.toMatchObject({ code: 'validation_error', message: 'startedAt: must be a valid Date' });
+    expect((await orrery.getRun(c!.run.backendId))!.status).toBe('claimed');
+  });
+
   it('empty input answers as the library does, without a request', async () => {
     const { orrery, client } = await setup();
     expect(await client.createTasks([])).toEqual(await orrery.createTasks([]));

@@ -177,7 +177,7 @@ async function scenario(h: HttpHarness): Promise<void> {
   const [ext, ...rest] = mailRuns;
   await expectStatus(call('GET', `/api/runs/${ext!.backendId}`), 200);
   await expectStatus(call('GET', '/api/runs/nope'), 404);
-  await expectStatus(call('GET', `/api/runs/${'z'.repeat(300)}`), 400);
+  await expectStatus(call('GET', `/api/runs/${'z'.repeat(300)}`), 404);
   await expectStatus(call('POST', `/api/runs/${ext!.backendId}/end`, { status: 'eventful' }), 422);
   await expectStatus(call('POST', `/api/runs/${ext!.backendId}/start`, { worker: 'ext', metadata: { k: 'v' }, at: T0 }), 200);
   await expectStatus(call('POST', `/api/runs/${ext!.backendId}/start`, {}), 409);
@@ -232,7 +232,7 @@ async function scenario(h: HttpHarness): Promise<void> {
   await expectStatus(call('GET', `/api/runs/${c1}/logs?after=1&limit=10`), 200);
   await expectStatus(call('GET', `/api/runs/${c1}/logs?after=x`), 400);
   await expectStatus(call('GET', '/api/runs/nope/logs'), 404);
-  await expectStatus(call('GET', `/api/runs/${'q'.repeat(257)}/logs`), 400);
+  await expectStatus(call('GET', `/api/runs/${'q'.repeat(257)}/logs`), 404);
   await expectStatus(
     call('POST', '/api/jobboard/end', {
       items: [
