@@ -226,10 +226,11 @@ export function checkVisitType(v: unknown, path = 'visitType'): string {
   return v;
 }
 
+/** What a URL must be, as every interface words it. */
+export const URL_RULE = `must be a non-empty string of at most ${MAX_URL_BYTES} bytes of UTF-8 (${MAX_URL_BYTES} ASCII characters)`;
+
 export function checkUrl(v: unknown, path = 'url'): string {
-  if (typeof v !== 'string' || v.trim() === '' || v.length > MAX_URL_BYTES || utf8Length(v) > MAX_URL_BYTES) {
-    throw invalid(path, `must be a non-empty string of at most ${MAX_URL_BYTES} bytes of UTF-8 (${MAX_URL_BYTES} ASCII characters)`);
-  }
+  if (typeof v !== 'string' || v.trim() === '' || v.length > MAX_URL_BYTES || utf8Length(v) > MAX_URL_BYTES) throw invalid(path, URL_RULE);
   assertText(v, path);
   return v;
 }

@@ -113,7 +113,7 @@ export class VisitClient {
     if (items.length === 0) return []; // as the library (the route wants one visit at least)
     // Checked as the library checks them, naming the same places, before anything is sent.
     items.forEach((v, i) => {
-      checkDate(v?.at, 'at');
+      checkDate(v?.at, items.length > 1 ? `visits[${i}].at` : 'at'); // named as the library names it
       if (v !== null && typeof v === 'object') refuseUnknownKeys(v, VISIT_RESULT_FIELDS, items.length > 1 ? `visits[${i}]` : '');
       validateVisitResult({ ...v, at: v?.at ?? new Date(0) }, items.length > 1 ? `visits[${i}]` : '');
     });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GRAB_COUNT_RULE, MAX_GRAB, MAX_URL_BYTES, VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
+import { GRAB_COUNT_RULE, MAX_GRAB, MAX_URL_BYTES, URL_RULE, VISIT_POLICIES, VISIT_STATUSES } from '../core/visits.js';
 import { ValidationError } from '../core/errors.js';
 import { HttpError } from './errors.js';
 import type { Route } from './routes.js';
@@ -9,7 +9,8 @@ import { ErrorSchema, isoInstant, queryInt } from './schemas.js';
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a lister id (a UUID)');
 const visitType = z.string().min(1).max(128);
-const url = z.string().min(1).max(MAX_URL_BYTES); // bytes of UTF-8 checked by the service (core/visits.ts checkUrl)
+// Bytes of UTF-8 checked by the service (core/visits.ts checkUrl); a URL too long in characters already is worded as it words it.
+const url = z.string().min(1, URL_RULE).max(MAX_URL_BYTES, URL_RULE);
 const jsonObject = z.record(z.string(), z.unknown());
 const count = z.number().int();
 

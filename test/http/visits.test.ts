@@ -105,6 +105,13 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       if (field === 'count') expect(errorOf(r.body).details).toEqual([{ path: 'count', message: 'must be an integer from 0 to 100000' }]);
     }
     expect(((await call('GET', '/api/origins')).body as { origins: unknown[] }).origins).toEqual([]);
+    // A URL past 2,048 characters is worded as the library and the CLI word it (it said "at most 2048 characters": visits audit).
+    const long = 'x'.repeat(2049);
+    const rule = 'must be a non-empty string of at most 2048 bytes of UTF-8 (2048 ASCII characters)';
+    for (const [path, body, field] of [
+      ['/api/origins/visited', { url: long, visitType: 'git', status: 'failed' }, 'url'],
+      ['/api/origins', { origins: [{ listerId: lister.id, url: long, visitType: 'git' }] }, 'origins[0].url'],
+    ] as const) expect(errorOf((await call('POST', path, body)).body).details).toEqual([{ path: field, message: rule }]);
   });
 
   it('records a batch of visits in order, in one transaction: one bad visit rejects the batch and writes nothing', async () => {
@@ -203,6 +210,9 @@ describe('HTTP API: listers, origins, visits, metrics', () => {
       expect(r).toMatchObject({ applied: true, eventful: true, stats: { lastSnapshot: 's1', lastScheduled: new Date(T0) } });
       await client.visits.updateLister({ id: l.id, updated: l.updated, currentState: { a: 1 } });
       await expect(client.visits.updateLister({ id: l.id, updated: l.updated })).rejects.toBeInstanceOf(StaleDataError);
+      // A batch's bad instant is named by its place, as the library names it (it said `at`).
+      const twoVisits = [{ url: 'https://cran/x', visitType: 'tar', status: 'failed' as const, at: new Date(T0) }, { url: 'https://cran/x', visitType: 'tar', status: 'failed' as const, at: 'x' as never }];
+      for (const o of [h.orrery.visits, client.visits]) await expect(o.recordVisits(twoVisits)).rejects.toMatchObject({ code: 'validation_error', message: 'visits[1].at: must be a valid Date' });
       expect((await client.visits.getListedOrigins({ visitType: 'tar' })).origins).toHaveLength(1);
       // The library's call forms, with its answers: listerId, stats of many keys, enabling and disabling.
       const other = await client.visits.getOrCreateLister('pypi');
