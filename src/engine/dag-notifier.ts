@@ -1,7 +1,7 @@
 import type { DagTaskAlert } from '../core/dag-progress.js';
 import { invalid, ValidationError } from '../core/errors.js';
 import { hideUserInfo } from '../core/url-text.js';
-import { knownOptions } from '../core/options.js';
+import { checkMethods, knownOptions } from '../core/options.js';
 import type { Logger } from './logger.js';
 
 /** A DAG task that failed for good, or failed and will be retried. */
@@ -31,7 +31,14 @@ export function describeDagAlert(a: DagTaskAlert): string {
 }
 
 /** The default: failures logged at error level (retries at warn level when `retries` is set). */
+/** A log notifier's logger: required, with the methods it calls (without one every delivery failed, a TypeError, for a day). */
+export function requireLogger(log: unknown): Logger {
+  if (log === undefined || log === null) throw invalid('logger', 'is required (a pino logger, or an object with error and warn methods)');
+  return checkMethods(log, 'logger', ['error', 'warn']) as Logger;
+}
+
 export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagNotifier {
+  requireLogger(log);
   opts = knownOptions(opts, ['retries']);
   checkRetriesFlag(opts);
   return {
@@ -108,7 +115,8 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
     const shown = typeof url === 'string' && URL.canParse(url) ? redactCredentials(new URL(url)) : hideUserInfo(String(url));
     throw new ValidationError(`webhook URL "${shown}" ${problem}${problem.startsWith('must not hold') ? ': pass them in headers, e.g. { authorization }' : ''}`, [{ path: 'url', message: problem }]);
   }
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  // Left out, the default; null is no duration (it was read as the default).
+  const timeoutMs = opts.timeoutMs === undefined ? 10_000 : opts.timeoutMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_WEBHOOK_TIMEOUT_MS) {
     throw invalid('timeoutMs', `must be an integer number of milliseconds from 1 to ${MAX_WEBHOOK_TIMEOUT_MS} (a delivery is cut at 50 s)`);
   }
@@ -144,6 +152,10 @@ export function jsonPoster(url: string, opts: Pick<WebhookOptions, 'timeoutMs' |
 function postHeaders(given: Record<string, string> | undefined): Headers {
   const headers = new Headers({ 'content-type': 'application/json' });
   for (const [name, value] of Object.entries(given ?? {})) {
+    // Sent as `undefined`, `null` or `[object Object]` otherwise.
+    if (typeof value !== 'string') throw invalid(`headers.${name}`, 'must be a string (a header value)');
+    // The connection's own headers, which fetch sets or refuses: every post then failed, as unreachable.
+    if (CONNECTION_HEADERS.has(name.toLowerCase())) throw invalid(`headers.${name}`, 'is set by the connection, not by a notifier (a post cannot carry it)');
     try {
       headers.set(name, value);
     } catch {
@@ -152,6 +164,9 @@ function postHeaders(given: Record<string, string> | undefined): Headers {
   }
   return headers;
 }
+
+/** Headers of the connection itself, which a post's caller cannot set (fetch refuses them, or the post hangs). */
+const CONNECTION_HEADERS = new Set(['connection', 'content-length', 'expect', 'host', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** Why a post got no answer, in words: the timeout, the delivery limit, or the network's own code. */
 function unreachable(e: unknown, timeout: AbortSignal, timeoutMs: number): string {

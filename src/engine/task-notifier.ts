@@ -1,5 +1,5 @@
 import type { TaskAlert } from '../core/task-alert.js';
-import { checkNotifier, checkRetriesFlag, combined, firstLine, jsonPoster, webhookOptions, type Delivering, type WebhookOptions } from './dag-notifier.js';
+import { checkNotifier, checkRetriesFlag, combined, firstLine, jsonPoster, requireLogger, webhookOptions, type Delivering, type WebhookOptions } from './dag-notifier.js';
 import { knownOptions } from '../core/options.js';
 import type { Logger } from './logger.js';
 import { describeAlert as describe } from '../core/task-alert.js';
@@ -27,6 +27,7 @@ export function checkTaskNotifier(n: unknown): void {
 
 /** Failures logged at error level (retries at warn level when `retries` is set). */
 export function taskLogNotifier(log: Logger, opts: { retries?: boolean } = {}): TaskNotifier {
+  requireLogger(log);
   opts = knownOptions(opts, ['retries']);
   checkRetriesFlag(opts);
   const fields = (a: TaskAlert) => ({ task: a.taskId, type: a.type, backendId: a.backendId, attempt: a.attempt });

@@ -463,6 +463,18 @@ describe('task alerts', () => {
       }
       expect(() => taskWebhookNotifier(url, null as never)).toThrow(ValidationError);
       expect(() => webhookNotifier(url, { retry: true } as never)).toThrow(/options\.retry/);
+      // Taken when made, then every post failed for a day as "unreachable", or sent as the text "undefined" (alerts audit).
+      for (const make of [taskWebhookNotifier, webhookNotifier]) {
+        for (const name of ['Transfer-Encoding', 'expect', 'upgrade', 'keep-alive', 'connection', 'content-length']) {
+          expect(() => make(url, { headers: { [name]: '1' } })).toThrow(`headers.${name}: is set by the connection, not by a notifier (a post cannot carry it)`);
+        }
+        for (const value of [undefined, null, { a: 1 }, 5]) expect(() => make(url, { headers: { 'x-n': value } } as never)).toThrow('headers.x-n: must be a string (a header value)');
+        // A null timeout was read as the default; it is no duration.
+        expect(() => make(url, { timeoutMs: null } as never)).toThrow(/^timeoutMs: must be an integer number of milliseconds/);
+      }
+      for (const make of [taskLogNotifier, logNotifier]) {
+        for (const log of [undefined, null]) expect(() => make(log as never)).toThrow('logger: is required (a pino logger, or an object with error and warn methods)');
+      }
     } finally {
       await new Promise((r) => server.close(r));
     }
