@@ -104,8 +104,17 @@ export class AlertSender extends PeriodicLoop {
     timer?.cancel();
     if (this.sending.size > 0) {
       this.log.warn(`stopped with ${this.sending.size} ${this.delivery.source} alert(s) still being sent: they stay stored, and a process with a notifier sends them again ${ALERT_LEASE_MS / 1000} s after they were taken`);
+      // Their notifiers' signals abort (a webhook's request is cancelled): a delivery does not outlive the
+      // stop (it held the process up to its timeout, then failed to record itself in a closed store).
+      this.halted = true;
+      for (const c of this.inFlight) c.abort(new Error('the process stopped'));
     }
   }
+
+  /** Set by a stop that left deliveries in flight: those are aborted and left stored, not recorded. */
+  private halted = false;
+  /** The abort controllers of the deliveries in flight. */
+  private readonly inFlight = new Set<AbortController>();
 
   private async deliver(token: string, a: StoredAlert): Promise<void> {
     let error: string | null = null;
@@ -118,14 +127,20 @@ export class AlertSender extends PeriodicLoop {
         abort.abort(e);
         reject(e);
       }, { unref: true });
+      // A stop aborts it too (stop): the delivery ends then, whatever its notifier does with the signal.
+      abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true });
     });
+    this.inFlight.add(abort);
     try {
       await Promise.race([Promise.resolve().then(() => this.delivery.deliver(a, { signal: abort.signal })), limit]);
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     } finally {
       timer?.cancel();
+      this.inFlight.delete(abort);
     }
+    // Cut by the stop: left stored and held, sent again once its hold runs out (nothing recorded in a store closing).
+    if (this.halted) return;
     const at = this.orrery.clock.now();
     // A taken alert has its first try (the take sets it).
     const firstTry = a.firstTry ?? at;

@@ -412,7 +412,10 @@ describe('task alerts', () => {
     const clock = new VirtualClock('2026-12-01T00:00:00Z');
     const { orrery } = await temp({ clock });
     await orrery.dags.register([{ id: 'etl', tasks: [{ id: 'load' }] }]);
-    const daemon = new Daemon(orrery, { runner: true, dagNotifier: { onFailure: () => new Promise<void>(() => {}) } });
+    let cut: unknown = null;
+    // It hangs until its signal aborts.
+    const onFailure = (_a: unknown, { signal }: { signal: AbortSignal }) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => ((cut = signal.reason), reject(signal.reason))));
+    const daemon = new Daemon(orrery, { runner: true, dagNotifier: { onFailure } });
     daemon.start();
     await orrery.dags.trigger('etl');
     await orrery.dags.progressAll();
@@ -430,6 +433,10 @@ describe('task alerts', () => {
     await clock.advance(1);
     await stopping;
     expect(stopped).toBe(true);
+    // The delivery still in flight is aborted by the stop, not left to outlive it (a webhook held the
+    // process to its timeout, then failed to record itself in the closed store: alerts audit); it stays stored.
+    expect(cut).toEqual(new Error('the process stopped'));
+    expect((await orrery.store.alerts.waitingAlerts()).waiting).toBe(1);
   });
 
   it('a webhook answered by a redirect has failed (followed, the alert became a GET without it and was counted delivered); its headers replace the content type in any case, and bad ones are refused when it is made', async () => {
