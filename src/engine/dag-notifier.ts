@@ -30,13 +30,13 @@ export function describeDagAlert(a: DagTaskAlert): string {
   return `DAG ${a.dag} run ${a.dagRunId} (${a.execTs.toISOString()}): task ${a.taskId} attempt ${a.attempt}`;
 }
 
-/** The default: failures logged at error level (retries at warn level when `retries` is set). */
 /** A log notifier's logger: required, with the methods it calls (without one every delivery failed, a TypeError, for a day). */
 export function requireLogger(log: unknown): Logger {
   if (log === undefined || log === null) throw invalid('logger', 'is required (a pino logger, or an object with error and warn methods)');
   return checkMethods(log, 'logger', ['error', 'warn']) as Logger;
 }
 
+/** The default: failures logged at error level (retries at warn level when `retries` is set). */
 export function logNotifier(log: Logger, opts: { retries?: boolean } = {}): DagNotifier {
   requireLogger(log);
   opts = knownOptions(opts, ['retries']);
@@ -166,7 +166,7 @@ function postHeaders(given: Record<string, string> | undefined): Headers {
 }
 
 /** Headers of the connection itself, which a post's caller cannot set (fetch refuses them, or the post hangs). */
-const CONNECTION_HEADERS = new Set(['connection', 'content-length', 'expect', 'host', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const CONNECTION_HEADERS = new Set(['connection', 'content-length', 'expect', 'keep-alive', 'transfer-encoding', 'upgrade']);
 
 /** Why a post got no answer, in words: the timeout, the delivery limit, or the network's own code. */
 function unreachable(e: unknown, timeout: AbortSignal, timeoutMs: number): string {
