@@ -230,10 +230,11 @@ export function dagAttemptProblem(a: Record<string, unknown>): string | null {
 }
 
 /**
- * Whether a task's kwargs hold an attempt the DAG scheduler wrote (`orrery.dag`, well formed): a task of
- * a DAG type without one (made by hand) is no attempt, its failure no DAG step (core/task-alert.ts).
+ * The DAG attempt a task's kwargs hold (`orrery.dag`, well formed as the DAG scheduler writes it), or
+ * null: a task of a DAG type without one (made by hand) is no attempt, its failure no DAG step
+ * (core/task-alert.ts), and its handler refuses it (worker/dag-handler.ts).
  */
-export function isDagAttemptKwargs(kwargs: Readonly<Record<string, unknown>>): boolean {
+export function dagAttemptOf(kwargs: Readonly<Record<string, unknown>>): DagAttemptArgs | null {
   const raw = kwargs[DAG_ATTEMPT_KEY];
-  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) && dagAttemptProblem(raw as Record<string, unknown>) === null;
+  return isRecord(raw) && dagAttemptProblem(raw as Record<string, unknown>) === null ? (raw as DagAttemptArgs) : null;
 }

@@ -123,8 +123,9 @@ export function normaliseDtstart(text: string, strict: boolean): string {
       if (!strict) return text;
       throw new Error(`DTSTART "${value}" is not a ${kind === 'DATE' ? 'date (YYYYMMDD), as its VALUE=DATE says' : 'date-time (YYYYMMDDTHHMMSS), as its VALUE=DATE-TIME says'}`);
     }
-    lines[i] = `DTSTART${tzid !== null ? `;TZID=${tzid}` : ''}:${value}`;
-    changed = true;
+    const line = `DTSTART${tzid !== null ? `;TZID=${tzid}` : ''}:${value}`;
+    // A DTSTART already in the library's form is kept as written (the rule's line ends too).
+    if (line !== lines[i]) [lines[i], changed] = [line, true];
   }
   return changed ? lines.join('\n') : text;
 }

@@ -1,4 +1,4 @@
-import { DAG_BACKEND, isDagAttemptKwargs } from './dag.js';
+import { DAG_BACKEND, dagAttemptOf } from './dag.js';
 import { type DisabledReason, type Task, type TaskRun, type TaskType } from './model.js';
 import { endedCancelled } from './run-end.js';
 
@@ -66,5 +66,5 @@ export function storedAlertOf(run: TaskRun, task: Task, taskUpdated: boolean, ty
   if (!mayAlert(run.status)) return null;
   const alert = taskAlertOf(run, task, taskUpdated);
   // A DAG attempt has the DAG alerts; a task of a DAG type made by hand is no attempt: its own alert.
-  return alert && !(typeOf(task.type).backendName === DAG_BACKEND && isDagAttemptKwargs(task.arguments.kwargs)) ? alert : null;
+  return alert && !(typeOf(task.type).backendName === DAG_BACKEND && dagAttemptOf(task.arguments.kwargs) !== null) ? alert : null;
 }

@@ -51,11 +51,8 @@ interface DagFunctions {
   fn(taskId: string): DagTaskFn | undefined;
 }
 
-/** The DAG attempt a run's kwargs describe, if it is one. */
-export function dagAttemptOf(kwargs: Record<string, unknown>): DagAttemptArgs | null {
-  const a = kwargs[DAG_ATTEMPT_KEY];
-  return a && typeof a === 'object' && dagAttemptProblem(a as Record<string, unknown>) === null ? (a as DagAttemptArgs) : null;
-}
+/** The DAG attempt a run's kwargs describe, if it is one (one rule, in core). */
+export { dagAttemptOf } from '../core/dag.js';
 
 /** The handler of backend `orrery.dag`: runs the task function an attempt names, with the DAG context. */
 export function dagHandler(definitions: readonly DagFunctions[]): (ctx: AttemptContext) => Promise<{ eventful: boolean; result: unknown }> {
