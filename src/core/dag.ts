@@ -38,6 +38,14 @@ export function dagTaskTypeOf(task: { type?: string | undefined }, defaults: { t
 export const DAG_BACKEND = 'orrery.dag';
 /** The kwarg of an attempt's jobboard task that says which DAG run, task and attempt it is. */
 export const DAG_ATTEMPT_KEY = 'orrery.dag';
+/**
+ * Why kwargs given by a user (a task, an origin's extra loader arguments) are refused, or null: the
+ * `orrery.dag` kwarg is the DAG scheduler's alone. A task made with one by hand, however well formed,
+ * would run a DAG task's code outside any DAG run (docs/dags.md).
+ */
+export function reservedKwargProblem(kwargs: Readonly<Record<string, unknown>>): string | null {
+  return Object.hasOwn(kwargs, DAG_ATTEMPT_KEY) ? `is reserved for the attempts the DAG scheduler makes` : null;
+}
 
 /** What an attempt's jobboard task carries (kwarg `orrery.dag`): everything its handler needs. */
 export interface DagAttemptArgs {

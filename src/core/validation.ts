@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DAG_ATTEMPT_KEY, reservedKwargProblem } from './dag.js';
 import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
 import { durationMsProblem, parseDuration } from './durations.js';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
@@ -374,6 +375,8 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
   const t = parsed.debounce !== undefined && (input as Record<string, unknown>).policy === undefined ? { ...parsed, policy: 'oneshot' as const } : parsed;
   const type = types.get(t.type);
   if (!type) throw invalid(field(path, 'type'), `unknown task type "${t.type}"`);
+  const reserved = reservedKwargProblem(t.arguments.kwargs);
+  if (reserved !== null) throw invalid(field(path, `arguments.kwargs.${DAG_ATTEMPT_KEY}`), reserved);
   // One walk checks the arguments and writes their canonical JSON; anything unusual goes the general way.
   const argsJson = plainCanonicalJson(t.arguments);
   if (argsJson === undefined) assertJson(t.arguments, field(path, 'arguments'));

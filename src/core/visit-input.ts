@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { DAG_ATTEMPT_KEY, reservedKwargProblem } from './dag.js';
 import { instantProblem } from './instants.js';
 import { MAX_JSON_NESTING, assertJson, nestedDeeperThan } from './json-checks.js';
 import { checkListerId, checkUrl, checkVisitType, type ListedOriginInput } from './visits.js';
@@ -24,6 +25,8 @@ export function validateListedOrigins(items: unknown, prefix = 'origins'): Requi
       if (unknown.length) throw invalid(`${path}.${unknown[0]}`, 'unknown field');
       const extra = o.extraLoaderArguments ?? {};
       if (!jsonObject.safeParse(extra).success) throw invalid(`${path}.extraLoaderArguments`, 'must be a JSON object');
+      const reserved = reservedKwargProblem(extra as Record<string, unknown>);
+      if (reserved !== null) throw invalid(`${path}.extraLoaderArguments.${DAG_ATTEMPT_KEY}`, reserved);
       // One level less than other JSON: it becomes the kwargs of its visit task's arguments, which may nest
       // MAX_JSON_NESTING levels (an origin one level deeper failed every visit-scheduler pass of its visit type).
       const tooDeep = () => invalid(`${path}.extraLoaderArguments`, `JSON nested deeper than ${MAX_JSON_NESTING - 1} levels (it becomes the kwargs of its visit tasks' arguments, which may nest ${MAX_JSON_NESTING})`);

@@ -56,6 +56,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['--max-running of zero', ['task-type', 'add', 't2', '--max-running', '0'], ['--max-running', 'at least 1']],
     ['unknown --on-conflict', ['task', 'add', 'load-git', 'https://x', '--on-conflict', 'merge'], ['--on-conflict', "'merge'"]],
     ['empty --key', ['task', 'add', 'load-git', 'https://x', '--key', ''], ['key: must not be empty']],
+    ['the DAG scheduler\'s kwarg in task add', ['task', 'add', 'load-git', 'https://x', 'orrery.dag=1'], ['arguments.kwargs.orrery.dag: is reserved for the attempts the DAG scheduler makes']],
     ['run cancel of an unknown run', ['run', 'cancel', UNKNOWN_RUN], ['not found']],
     ['task add --on-conflict error on an equal active task', ['task', 'add', 'load-git', 'https://example.org/c.git', '--next-run', '2026-03-01T00:00:00Z', '--on-conflict', 'error'], ['with the same definition is active', 'nothing created']],
     ['malformed --default-interval', ['task-type', 'add', 't2', '--default-interval', '1x'], ['--default-interval', '"1x"']],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ALERT_LEASE_MS } from '../../src/core/alert-retry.js';
+import { validateTask } from '../../src/core/validation.js';
 import type { StoredAlert } from '../../src/store/alert-store.js';
 import type { StoreUnderTest } from './describe-store.js';
 import { HOUR, T0, claimStarted, plus, useOrrery } from './fixtures.js';
@@ -21,8 +22,10 @@ export function alertCases(sut: StoreUnderTest): void {
       ]);
       // A DAG attempt's task carries its `orrery.dag` kwarg (one made by hand without it is no attempt: it alerts as any task).
       const attempt = { dag: 'd', task: 't', version: 'v1', run: 1, attempt: 1, execTs: T0.toISOString(), params: {}, upstream: {}, timeoutMs: null };
-      const dagStep = { ...oneshot('dagstep', 1), arguments: { args: [], kwargs: { 'orrery.dag': attempt } } };
-      const [fatal, flaky, fine, step] = await orrery.createTasks([oneshot('fatal', 1), oneshot('flaky', 1), oneshot('fine', 1), dagStep], { at: T0 });
+      // The kwarg is the DAG scheduler's (refused in tasks made by hand): the store writes the step as the scheduler does.
+      const dagStep = { ...validateTask(oneshot('dagstep', 1), new Map((await orrery.listTaskTypes()).map((t) => [t.name, t])), T0), arguments: { args: [], kwargs: { 'orrery.dag': attempt } } };
+      const [fatal, flaky, fine] = await orrery.createTasks([oneshot('fatal', 1), oneshot('flaky', 1), oneshot('fine', 1)], { at: T0 });
+      const step = (await orrery.store.createTasks([dagStep], T0))[0]!.task;
       const claimed = await claimStarted(orrery, { worker: 'w', types: ['fatal', 'flaky', 'fine', 'dagstep'], limit: 10, due: true, at: T0 });
       const of = (id: number) => claimed.find((c) => c.run.task === id)!;
       const held = (id: number, status: 'permfailed' | 'failed' | 'eventful', at: Date) => ({
