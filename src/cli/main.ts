@@ -122,7 +122,13 @@ export async function main(
   try {
     const isGroup = (name: string) => (program.commands.find((c) => c.name() === name)?.commands.length ?? 0) > 0;
     const isSubcommand = (group: string, name: string) => program.commands.find((c) => c.name() === group)?.commands.some((c) => c.name() === name || c.aliases().includes(name)) ?? false;
-    await program.parseAsync(helpOfSubcommand(hoistEveryDb(argv, isGroup), isSubcommand), { from: 'user' });
+    const args = hoistEveryDb(argv, isGroup);
+    // `orrery --db` and `orrery task --db`, the URL missing: no command takes it, so the parser would call --db unknown.
+    if (args.length <= 2 && args[args.length - 1] === '--db' && (args.length === 1 || isGroup(args[0]!))) {
+      io.err(`error: option '--db <url>' argument missing (run with --help for usage)\n`);
+      return 2;
+    }
+    await program.parseAsync(helpOfSubcommand(args, isSubcommand), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -8,7 +8,7 @@ import { addVisitHistoryCommands } from './visit-history-commands.js';
 import { LOOPS_STOP_MS, startPatiently, stoppedBeforeStart, stopWithin, watchSignals } from './daemon-lifecycle.js';
 import type { LogFormat } from '../engine/logger.js';
 import type { Orrery } from '../engine/service.js';
-import { addDb, durationArg, hasEmptyName, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, open, positiveCountArg, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, durationArg, hasEmptyName, inexactJsonProblem, instantArg, intervalArg, iso, jsonObjectArg, nonNegativeIntArg, numberArg, open, positiveCountArg, positiveIntArg, printJson, table, truncate, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 /** `origin grab-next --count`: the library's rule (core checkGrabCount), named as the option. */
 function grabCountArg(v: string): number {
@@ -40,9 +40,15 @@ export const policyWeightsArg = (v: string): PolicyWeight[] =>
     return { policy: m[1] as VisitPolicy, weight };
   });
 
+/** A decimal fraction in (0, 1] (numberArg's decimals: "0x1" and "0b1" are no fractions). */
 const fractionArg = (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !(n > 0 && n <= 1)) throw new InvalidArgumentError(`"${v}" is not a fraction in (0, 1]`);
+  let n: number;
+  try {
+    n = numberArg(v);
+  } catch {
+    n = NaN;
+  }
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`"${v}" is not a fraction in (0, 1]`);
   return n;
 };
 

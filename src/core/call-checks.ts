@@ -62,6 +62,11 @@ export function checkRangeKeys(input: unknown, keys: readonly string[]): void {
 export function checkDagGet(id: unknown, latest: unknown): void {
   if (typeof id !== 'string') throw invalid('id', 'must be a DAG id (a string)');
   assertText(id, 'id');
+  checkDagLatest(latest);
+}
+
+/** `dags.list(latest)` and `dags.get(id, latest)`: how many latest runs per DAG, 0 to 100 (as the routes' `latest`). */
+export function checkDagLatest(latest: unknown): void {
   if (!(Number.isSafeInteger(latest) && (latest as number) >= 0 && (latest as number) <= 100)) throw invalid('latest', 'must be an integer from 0 to 100');
 }
 

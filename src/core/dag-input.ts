@@ -113,7 +113,7 @@ export function validateDag(input: unknown, _at?: Date): DagSpec {
   if (d === null || problems.length > 0) {
     // One problem reads as any field's (`overlap: ...`); several are all listed, after the DAG's id.
     const name = d?.id ?? (typeof raw.id === 'string' ? raw.id : null);
-    const listed = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    const listed = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
     throw new ValidationError(problems.length === 1 ? listed : `invalid DAG${name !== null ? ` ${JSON.stringify(name)}` : ''}: ${listed}`, problems);
   }
   const tasks: DagTaskSpec[] = d.tasks.map((t) => ({

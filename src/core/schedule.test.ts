@@ -315,6 +315,10 @@ describe('cron schedules end before the year 3000', () => {
     const e = errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 * * *' }, iso('2999-12-31T00:00:01.000Z')));
     expect(e.message).toBe('schedule.expr: cron expression "0 0 * * *" has no occurrence after 2999-12-31T00:00:01.000Z before the year 3000, where cron schedules end');
     expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 0 31 2 *' }, iso('2026-01-01T00:00:00.000Z'))).message).toContain('never fires');
+    // The last occurrence is still one when the schedule is made at that very instant (it was refused).
+    const last = iso('2999-12-31T12:00:00.000Z');
+    expect(firstOccurrence(normaliseSchedule({ kind: 'cron', expr: '0 12 * * *' }, last), last)).toEqual(last);
+    expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 12 * * *' }, new Date(last.getTime() + 1))).message).toContain('has no occurrence after 2999-12-31T12:00:00.001Z before the year 3000');
     // Near JavaScript's last instant the cron library threw a RangeError of its own (library differential audit).
     for (const at of [new Date(8.64e15), new Date(8.64e15 - 3_600_000), iso('3000-01-02T00:00:00.000Z')]) {
       expect(errorOf(() => normaliseSchedule({ kind: 'cron', expr: '0 * * * *' }, at)).message).toBe(`schedule.expr: cron expression "0 * * * *" has no occurrence after ${at.toISOString()} before the year 3000, where cron schedules end`);

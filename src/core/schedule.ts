@@ -35,7 +35,8 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
       throw invalid(`${field}.expr`, `invalid cron expression ${JSON.stringify(expr)}: ${oneLine((e as Error).message)}`);
     }
     const cron = makeCron(expr, tz);
-    if (cronNext(cron, tz, at) === null) {
+    // At or after `at`, as the task's first run (firstOccurrence): the last occurrence before 3000 may be `at` itself.
+    if (cronNext(cron, tz, new Date(at.getTime() - 1)) === null) {
       // Cron schedules end before the year 3000 (the library looks no further; a year field may name a later one).
       const why =
         at.getUTCFullYear() >= 2999 ? `has no occurrence after ${at.toISOString()} before the year 3000, where cron schedules end`

@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
-import { checkDagGet, checkDagId, checkDagRunId, checkRequiredDagId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
+import { checkDagGet, checkDagLatest, checkDagId, checkDagRunId, checkRequiredDagId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
 import { DAG_ATTEMPT_KEY, DAG_BACKEND, DAG_RUN_STATUSES, DAG_TASK_TYPE, type DagAttemptArgs, dagVersion, checkDagTaskBackends, topologicalOrder, type DagRunStatus, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../core/dag.js';
 import type { DagInput } from '../core/dag-input.js';
 import { planCancel, planProgress, planRestart, type DagTaskAlert, type TaskInstance } from '../core/dag-progress.js';
@@ -128,6 +128,7 @@ export class DagService {
 
   /** Every DAG with its run counts and its `latest` runs. */
   async list(latest = 5): Promise<DagSummary[]> {
+    checkDagLatest(latest);
     const dags = await this.store.getDags();
     const counts = await this.store.dagRunCounts();
     return Promise.all(dags.map((d) => this.summarise(d, counts, latest)));

@@ -107,6 +107,8 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     ['visit-scheduler --visit-types with an empty name', ['visit-scheduler', '--visit-types', 'git,,hg', '--once'], ['--visit-types', 'has an empty name between its commas']],
     ['visit-scheduler --visit-types twice', ['visit-scheduler', '--visit-types', 'git,git', '--once'], ['--visit-types', 'named twice']],
     // The daemon started and failed every pass ('count: must be an integer from 0 to 2147483647'), with --once it named count (CLI audit).
+    ['visit-scheduler --refill in hexadecimal (Number() read 0x1 as 1)', ['visit-scheduler', '--visit-types', 'git', '--once', '--refill', '0x1'], ['--refill', '"0x1" is not a fraction in (0, 1]']],
+    ['visit-scheduler --refill in binary', ['visit-scheduler', '--visit-types', 'git', '--once', '--refill', '0b1'], ['--refill', '"0b1" is not a fraction in (0, 1]']],
     ['visit-scheduler --queue past int4', ['visit-scheduler', '--visit-types', 'git', '--queue', '99999999999'], ['--queue', 'at most 2147483647']],
     // It said 'limit: must be an integer from 0 to 2147483647' (0 is refused).
     ['dag runs --limit past int4', ['dag', 'runs', 'x', '--limit', '2147483648'], ['--limit', 'at most 2147483647']],
@@ -227,6 +229,14 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("option '--to <file>' argument missing");
     expect(dumpDb(copy.path)).toEqual(fixtureDump);
+  });
+
+  test('--db without its URL, alone or after a command group: the URL is said to be missing (it was an unknown option)', async () => {
+    for (const argv of [['--db'], ['task', '--db'], ['task', 'list', '--db']]) {
+      const r = await runCli(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr.trim(), argv.join(' ')).toBe("error: option '--db <url>' argument missing (run with --help for usage)");
+    }
   });
 
   test('the listings the user would compare are unchanged too', async () => {

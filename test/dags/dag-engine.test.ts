@@ -118,6 +118,11 @@ describe('DAGs on a real daemon', () => {
     await orrery.dags.register([{ id: 'other', tasks: [{ id: 'x' }] }]);
     // Anything but an array is a ValidationError naming dags (a string threw 'inputs.map is not a function').
     await expect(orrery.dags.register('x' as never)).rejects.toThrow(/^dags: must be an array of DAG definitions/);
+    // A definition that is no object is named by its place alone (it read 'dags[0]: : must be an object').
+    for (const bad of [null, 5, 'x']) await expect(orrery.dags.register([bad] as never)).rejects.toThrow(/^dags\[0\]: must be an object$/);
+    // list's argument is latest, 0 to 100 as get's and the routes' (it was named limit, and 101 passed).
+    for (const bad of [-1, 101, 1.5, '3', null]) await expect(orrery.dags.list(bad as never)).rejects.toThrow(/^latest: must be an integer from 0 to 100$/);
+    await expect(orrery.dags.get('direct', 101)).rejects.toThrow(/^latest: must be an integer from 0 to 100$/);
     const run = await orrery.dags.trigger('direct');
     await orrery.dags.trigger('other');
     // A DAG id alone is that DAG's runs, as { dag }.

@@ -90,6 +90,10 @@ export function dagCases(sut: StoreUnderTest): void {
       expect((await orrery.getTaskType('orrery.dag'))?.backendName).toBe('orrery.dag');
       const [summary] = await orrery.dags.list();
       expect(summary!.tasks.map((t) => t.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      // Back to the first structure: a new version for the DAG (its tasks changed), though stored before.
+      expect((await orrery.dags.register([diamond]))[0]).toMatchObject({ created: false, newVersion: true, version: first!.version });
+      expect((await orrery.dags.register([diamond]))[0]).toMatchObject({ created: false, newVersion: false, version: first!.version });
+      expect((await orrery.dags.list())[0]!.tasks.map((t) => t.id)).toEqual(['a', 'b', 'c', 'd']);
     });
 
     it('refuses a DAG task type whose backend is not orrery.dag', async () => {

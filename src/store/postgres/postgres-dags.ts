@@ -70,7 +70,8 @@ export class PostgresDags implements DagStore {
       spec.id, version, JSON.stringify(dagStructure(spec)), at,
     ]);
     const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [spec.id]);
-    return { dag: dagFromRow(row!), created, newVersion: v.rowCount === 1 };
+    // A new version for the DAG: one never stored, or an earlier one again (core/dag.ts dagSyncLine).
+    return { dag: dagFromRow(row!), created, newVersion: v.rowCount === 1 || (existing !== undefined && existing.version !== version) };
   }
 
   private async saveDagAgain(c: pg.PoolClient, spec: DagSpec, version: string, at: Date) {
@@ -80,7 +81,7 @@ export class PostgresDags implements DagStore {
       spec.id, version, JSON.stringify(dagStructure(spec)), at,
     ]);
     const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [spec.id]);
-    return { dag: dagFromRow(row!), created: false, newVersion: v.rowCount === 1 };
+    return { dag: dagFromRow(row!), created: false, newVersion: v.rowCount === 1 || (existing !== undefined && existing.version !== version) };
   }
 
   private async updateDag(c: pg.PoolClient, spec: DagSpec, version: string, existing: Row, at: Date): Promise<void> {

@@ -79,9 +79,11 @@ export class SqliteDags implements DagStore {
         spec.description, version, schedule, start.getTime(), spec.catchUp ? 1 : 0, spec.maxActiveRuns, spec.overlap, next, now, spec.id,
       );
     }
-    const newVersion =
+    const stored =
       this.run(`INSERT INTO dag_versions (dag, version, structure, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         spec.id, version, JSON.stringify(dagStructure(spec)), now) === 1;
+    // A new version for the DAG: one never stored, or an earlier one again (core/dag.ts dagSyncLine).
+    const newVersion = stored || (existing !== undefined && existing.version !== version);
     return { dag: dagFromRow(this.get('SELECT * FROM dags WHERE id = ?', spec.id)!), created, newVersion };
   }
 
