@@ -14,7 +14,7 @@ import {
   isNetworkError,
   type ErrorDetail,
 } from '../core/errors.js';
-import { MAX_TIMER_MS, optionsObject } from '../core/options.js';
+import { MAX_TIMER_MS, knownOptions } from '../core/options.js';
 import { assertText } from '../core/storable.js';
 import { HttpError } from './errors.js';
 import { apiTokenProblem, serverUrlProblem } from './connection-checks.js';
@@ -108,7 +108,8 @@ export abstract class ClientTransport {
       const problem = apiTokenProblem(token);
       if (problem) throw invalid('token', problem);
     }
-    options = optionsObject(options);
+    // A misspelt option (`timeout`) would leave the default without a word, as in every call of the client.
+    options = knownOptions(options, ['timeoutMs']);
     const t = options.timeoutMs === undefined ? DEFAULT_CLIENT_TIMEOUT_MS : options.timeoutMs;
     // At most what a timer takes (about 24.8 days): a longer one fired at once and every request timed out.
     if (t !== null && !(Number.isSafeInteger(t) && t > 0 && t <= MAX_TIMER_MS)) {

@@ -102,5 +102,7 @@ describe('OrreryClient timeouts and close', () => {
     }
     expect(() => new OrreryClient('http://127.0.0.1:1', null, { timeoutMs: null })).not.toThrow();
     expect(() => new OrreryClient('http://127.0.0.1:1', null, { timeoutMs: 1 })).not.toThrow();
+    // A misspelt option is refused, naming it (`timeout` left the 60 s default without a word).
+    expect(() => new OrreryClient('http://127.0.0.1:1', null, { timeout: 5 } as never)).toThrow('options.timeout: unknown field (one of timeoutMs)');
   });
 });

@@ -15,8 +15,19 @@ export function badValueCases(sut: StoreUnderTest): void {
   describe('library calls with values of the wrong kind', () => {
     it('a call after close() is a StorageError saying the store is closed, not the driver\'s own words', async () => {
       const { orrery } = await setup([{ name: 'mail', defaultIntervalMs: '1h' }]);
+      await orrery.createTask({ type: 'mail', policy: 'oneshot' }); // the task types are known to the service: only the store can refuse
       await orrery.close();
-      for (const call of [() => orrery.createTask({ type: 'mail' }), () => orrery.searchTasks({}), () => orrery.claimRuns({ worker: 'w', types: ['mail'], limit: 1 })]) {
+      // Imports and batches past 1,000 tasks, which SQLite writes on a connection of their own, too: they were written after close().
+      const many = Array.from({ length: 1001 }, (_, i) => ({ type: 'mail', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } }));
+      const calls = [
+        () => orrery.createTask({ type: 'mail' }),
+        () => orrery.searchTasks({}),
+        () => orrery.claimRuns({ worker: 'w', types: ['mail'], limit: 1 }),
+        () => orrery.importTasks('{"type":"mail","policy":"oneshot","arguments":{"args":["x"]}}\n'),
+        () => orrery.createTasks(many),
+        () => orrery.createTasksSummary(many),
+      ];
+      for (const call of calls) {
         await expect(call()).rejects.toMatchObject({ name: 'StorageError', code: 'storage_error', message: expect.stringContaining('the store is closed') });
       }
       await orrery.close(); // closing again does nothing

@@ -256,6 +256,8 @@ export class SqliteStore implements Store {
    */
   async importTasks(chunks: () => AsyncIterable<readonly NewTask[]>, at: Date, sink: ChunkSink): Promise<void> {
     while (this.importing) await this.importing;
+    // Its connection is its own: once this store is closed, nothing may write through it (the error is translated: the store is closed).
+    if (!this.db.open) throw new TypeError('The database connection is not open');
     this.file?.assertSame(); // its connection opens the path: a deleted file would be made anew there
     let release!: () => void;
     this.importing = new Promise<void>((r) => (release = r));
