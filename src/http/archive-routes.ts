@@ -5,7 +5,8 @@ import type { Route } from './routes.js';
 import { ErrorSchema, queryInt, LogRecordSchema, RunSchema, TaskSchema } from './schemas.js';
 
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
-const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant' });
+// With its offset (docs/http.md): an instant without one, which other fields read as UTC, is refused naming what it lacks.
+const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant with its offset (2026-12-01T00:00:00Z or +01:00): a cut-off is never read as UTC by default' });
 
 const ArchiveBody = z.strictObject({
   before: isoInstant.describe('runs that ended before this instant are archived (and finished one-shot tasks whose runs all went)'),

@@ -932,6 +932,12 @@ describe('instants in requests', () => {
     for (const bad of ['soon', '2030-02-30', '2030-01-01T25:00:00', ' 2030-01-01']) {
       expectError(await call('POST', '/api/tasks/schedule', { at: bad }), 400, 'validation_error', ['at']);
     }
+    // The archive's cut-off needs its offset, and its refusal says so (it said only "must be an ISO 8601 instant").
+    for (const bad of ['2030-01-01T00:00:00', '2030-01-01']) {
+      const r = await call('POST', '/api/archive', { before: bad });
+      expectError(r, 400, 'validation_error', ['before']);
+      expect(r.body.error.details[0].message).toContain('with its offset');
+    }
   });
 });
 
