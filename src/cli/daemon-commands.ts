@@ -198,7 +198,11 @@ async function runDaemon(o: DaemonCliOpts, w: WorkerCliOpts | null, roles: Roles
     signal: starting.signal,
     // From here a signal stops the daemon gracefully (also while the handlers file's setup() runs).
     onLoopsStarted: () => signals.markStarted(),
-  })).catch((e: unknown) => (e instanceof StartAborted ? null : Promise.reject(e)));
+  })).catch((e: unknown) => {
+    if (e instanceof StartAborted) return null;
+    signals.markStartFailed();
+    return Promise.reject(e);
+  });
   if (!started) return stoppedBeforeStart(log);
   const { orrery, running } = started;
   try {
@@ -277,7 +281,11 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     // answer kept the stop waiting for the 60 s request timeout).
     const prepared = await whileUnreachable(log, signals, () => 'cannot reach the server', async () => ({
       types: await untilAborted(prepareRemote(client, mod, { types: w.types, handlers: w.handlers!, url: w.url!, token: (w.token ?? envToken()) != null }, log), starting.signal),
-    })).catch((e: unknown) => (e instanceof StartAborted ? null : Promise.reject(e)));
+    })).catch((e: unknown) => {
+    if (e instanceof StartAborted) return null;
+    signals.markStartFailed();
+    return Promise.reject(e);
+  });
     if (prepared === null) return stoppedBeforeStart(log);
     const { types } = prepared;
     const worker = new Worker(client, {

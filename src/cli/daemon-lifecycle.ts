@@ -122,6 +122,8 @@ export interface SignalWatch {
   useLog(log: Logger): void;
   /** The daemon runs: a signal from now on stops it gracefully (logged as such, not as received while starting). */
   markStarted(): void;
+  /** Its start failed after the loops began (the handlers file's setup() threw): the exit that follows is Orrery's own, with its message. */
+  markStartFailed(): void;
 }
 
 /**
@@ -175,6 +177,9 @@ export function watchSignals(graceMs: number): SignalWatch {
     },
     markStarted() {
       started = true;
+    },
+    markStartFailed() {
+      started = false;
     },
   };
 }

@@ -12,7 +12,7 @@ import type { Orrery, RunEvent } from '../engine/service.js';
 import type { HandlersModule } from '../worker/handlers.js';
 import { workerHandlers, type WorkerHandlers } from '../worker/isolation/worker-handlers.js';
 import { untilAborted } from '../core/until-aborted.js';
-import { loadHandlers } from '../worker/load-handlers.js';
+import { loadHandlers, thrownText } from '../worker/load-handlers.js';
 import { toHandlersModule } from '../worker/handlers.js';
 import { isLoopback } from './loopback.js';
 import { checkServerOptions, type ServerOptions } from './server-options.js';
@@ -165,7 +165,10 @@ export async function startServer(orrery: Orrery, given: ServerOptions = {}): Pr
       log.info(`archiving runs ended more than ${formatDuration(opts.retention.retentionMs)} ago to ${opts.retention.to ?? 'the archive tables'}`);
     }
     if (mod?.setup && (opts.setup ?? true)) {
-      const setup = Promise.resolve(mod.setup(orrery));
+      // A value thrown that is no Error (`throw null`) is named as setup()'s: alone it read `orrery: null`.
+      const setup = Promise.resolve()
+        .then(() => mod.setup!(orrery))
+        .catch((e: unknown) => Promise.reject(e instanceof Error ? e : new Error(`the handlers file's setup() failed: ${thrownText(e)}`)));
       // A shutdown asked while setup runs does not wait for it (it may never end): the server is
       // returned and its caller stops it, as once it runs; the setup goes on unawaited.
       const signal = opts.signal;

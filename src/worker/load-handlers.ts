@@ -31,9 +31,19 @@ export async function loadHandlers(file: string, opts: { ownProcess?: boolean; i
   } catch (e) {
     const message = namingTheFile(thrownText(e), path);
     const hint = /top-level await/i.test(message) && extname(path) === '.ts' ? ' (a .ts file outside a "type": "module" package is compiled as CommonJS: rename it .mts for top-level await)' : '';
-    throw new ValidationError(`--handlers ${file}: cannot load it: ${message}${hint}`, [{ path: 'handlers', message: 'cannot load' }]);
+    throw cannotLoad(file, `${message}${hint}`);
   }
-  return toHandlersModule(mod, file);
+  try {
+    return toHandlersModule(mod, file);
+  } catch (e) {
+    // An export read through a getter that throws (a lazy `require` of a missing file) is a file that does not load.
+    if (e instanceof ValidationError) throw e;
+    throw cannotLoad(file, `reading its exports threw: ${namingTheFile(thrownText(e), path)}`);
+  }
+}
+
+function cannotLoad(file: string, reason: string): ValidationError {
+  return new ValidationError(`--handlers ${file}: cannot load it: ${reason}`, [{ path: 'handlers', message: 'cannot load' }]);
 }
 
 /**

@@ -279,6 +279,7 @@ describe('handlers files that cannot serve: exit 2 with one line naming the file
     ['a top-level throw of null', 'null.mjs', 'throw null;\n', /^orrery: --handlers null\.mjs: cannot load it: it threw null$/m],
     ['a top-level throw of a string', 'str.mjs', 'throw "plain";\n', /^orrery: --handlers str\.mjs: cannot load it: it threw the string "plain"$/m],
     ['a rejection left unhandled while it loads (Node would print its stack)', 'rej.mjs', 'const db = (async () => { throw new Error("ECONNREFUSED db"); })();\nexport const handlers = { a: async () => { await db; return true; } };\n', /^orrery: --handlers rej\.mjs: cannot load it: a promise it created was rejected and not handled: ECONNREFUSED db$/m],
+    ['exports read through a getter that throws (a lazy require of a missing file; it exited 1 with a bare message)', 'lazy.cjs', 'module.exports = { get handlers() { return require("./missing-handlers.cjs"); } };\n', /^orrery: --handlers lazy\.cjs: cannot load it: reading its exports threw: Cannot find module '\.\/missing-handlers\.cjs'/m],
     ['a CommonJS file that never sets module.exports', 'empty.cjs', '', /^orrery: --handlers empty\.cjs: no handler: export an object "handlers"/],
     ['an empty handlers object', 'none.mjs', 'export const handlers = {};\n', /^orrery: --handlers none\.mjs: no handler: /],
     ['a Map of handlers', 'map.mjs', 'export const handlers = new Map([["a", async () => true]]);\n', /^orrery: --handlers map\.mjs: export an object "handlers" .*, a plain object, not a Map$/m],
@@ -294,7 +295,7 @@ describe('handlers files that cannot serve: exit 2 with one line naming the file
     return dir;
   };
   // Through the built CLI, each in its own process: the exit code and the one line.
-  const OWN_PROCESS = new Set(['tla.mjs', 'rej.mjs', 'syn.mts', 'typo.ts']);
+  const OWN_PROCESS = new Set(['tla.mjs', 'rej.mjs', 'syn.mts', 'typo.ts', 'lazy.cjs']);
   test.concurrent.each(BAD.filter(([, file]) => OWN_PROCESS.has(file)))('orrery worker: %s', async (_what, file, source, message) => {
     const dir = written(file, source);
     const r = await startWorker(['--db', `sqlite:${join(dir, 'o.db')}`, '--handlers', file], dir);
