@@ -23,9 +23,13 @@ export const graphileWorker: System = {
     if (!env.pg) throw new Error('graphile-worker needs the PostgreSQL server');
     const name = `bench_${tag}`;
     const db = await env.pg.createDatabase(name);
-    const utils: WorkerUtils = await makeWorkerUtils({ connectionString: db, logger: quiet });
+    // Its own pool, given to it, so that an idle connection ended by the server is logged: the pool
+    // makeWorkerUtils makes from a URL had no 'error' listener, and crashed the bench (npm test, 2026-12-07).
+    const utilsPool = guardedPool(db, 2);
+    const utils: WorkerUtils = await makeWorkerUtils({ pgPool: utilsPool, logger: quiet });
     await utils.migrate();
     const c = new pg.Client({ connectionString: db });
+    c.on('error', (e) => process.stderr.write(`[graphile-worker] bench connection: ${e.message}\n`));
     await c.connect();
     let added = 0;
     return {
@@ -45,6 +49,7 @@ export const graphileWorker: System = {
       completed: async () => added - Number((await c.query('SELECT count(*) AS n FROM graphile_worker._private_jobs')).rows[0].n),
       async close() {
         await utils.release();
+        await utilsPool.end();
         await c.end();
         await env.pg!.dropDatabase(name);
       },
@@ -52,13 +57,25 @@ export const graphileWorker: System = {
   },
 };
 
+/**
+ * A pool whose idle and checked-out connections' errors (the server ending them) are logged. The pool
+ * graphile-worker makes itself loses its listeners at release while it still ends, unawaited: a
+ * connection ended then crashed the process. With both listeners it adds none of its own (no warning).
+ */
+function guardedPool(db: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: db, max });
+  const log = (e: Error) => process.stderr.write(`[graphile-worker] connection: ${e.message}\n`);
+  pool.on('error', log);
+  pool.on('connect', (client) => client.on('error', log));
+  return pool;
+}
+
 export async function prepareWorker(opts: { db: string; concurrency: number; handle: (p: Payload) => void }): Promise<PreparedWorker> {
   let runner: Runner | null = null;
   // The pool graphile-worker would make (maxPoolSize = concurrency + 1), given to it so that an idle
   // connection ended by the server (the bench drops the database as the process exits) is logged, not
   // an unhandled 'error' event that crashed the worker process (a full npm test run, 2026-12-06).
-  const pool = new pg.Pool({ connectionString: opts.db, max: opts.concurrency + 1 });
-  pool.on('error', (e) => process.stderr.write(`[graphile-worker] idle connection: ${e.message}\n`));
+  const pool = guardedPool(opts.db, opts.concurrency + 1);
   return {
     async start() {
       runner = await run({

@@ -26,6 +26,7 @@ export const pgBoss: System = {
     await boss.start();
     await boss.createQueue(QUEUE);
     const c = new pg.Client({ connectionString: db });
+    c.on('error', (e) => process.stderr.write(`[pg-boss] bench connection: ${e.message}\n`));
     await c.connect();
     return {
       db,

@@ -100,10 +100,7 @@ export function planRunEnd(run: TaskRun, task: Task, type: TaskType, currentRunI
   if (req.cause === 'abandon' && !isHeldRunStatus(run.status)) {
     throw new InvalidTransitionError(`run ${run.backendId} is ${run.status}: only a held (claimed or started) run can be abandoned`);
   }
-  // A run never ends before it began (or, never started, before it was scheduled): an earlier end
-  // instant (a replayed `--at`, another machine's clock) is recorded as that instant, and the formula uses it.
-  const floor = run.started ?? run.scheduled;
-  const ended = req.at.getTime() < floor.getTime() ? floor : req.at;
+  const ended = runEndInstant(run, req.at);
   const runPatch: RunEndPlan['run'] = {
     status: req.status,
     started: run.started ?? (run.status === 'claimed' ? claimedRunStart(req, run.scheduled, ended) : null),
@@ -178,4 +175,14 @@ export interface HolderEffect {
 export function holderEffect(run: Pick<TaskRun, 'status' | 'worker' | 'leaseExpiresAt'>, req: Pick<RunEndRequest, 'cause' | 'worker'>): HolderEffect {
   const byOther = isHeldRunStatus(run.status) && run.worker !== null && req.cause === 'end' && (req.worker === undefined || req.worker === null);
   return { keepLease: byOther && run.status === 'claimed' && run.leaseExpiresAt !== null, tellWorker: byOther };
+}
+
+/**
+ * The instant a run ending at `at` is recorded as. A run never ends before it began (or, never started,
+ * before it was scheduled): an earlier end instant (a replayed `--at`, another machine's clock) is
+ * recorded as that instant, and the end-of-run formula uses it. Also for the runs a disable withdraws.
+ */
+export function runEndInstant(run: { started: Date | null; scheduled: Date }, at: Date): Date {
+  const floor = run.started ?? run.scheduled;
+  return at.getTime() < floor.getTime() ? floor : at;
 }

@@ -144,6 +144,22 @@ export function limitCases(sut: StoreUnderTest): void {
       expect(reaped!.task).toMatchObject({ retriesLeft: 2, consecutiveAbandons: 0 });
     });
 
+    it('a disable at an instant before its waiting runs were scheduled ends them when they were scheduled, as a cancel does (pause audit: they ended before it)', async () => {
+      const { orrery } = await setup();
+      const [a, b] = await orrery.createTasks(['a', 'b'].map((x) => ({ type: 'load-git', arguments: { args: [x], kwargs: {} }, nextRun: T0 })), { at: T0 });
+      const runs = await orrery.scheduleDue({ at: plus(T0, 10_000) });
+      expect(runs).toHaveLength(2);
+      // One waits in a worker's buffer (claimed), the other on the jobboard.
+      const [claimed] = await orrery.claimRuns({ worker: 'w1', types: ['load-git'], limit: 1, at: plus(T0, 20_000) });
+      const past = new Date(T0.getTime() - 365 * 86_400_000);
+      await orrery.disableTasks([a!.id, b!.id], { at: past });
+      for (const r of runs) {
+        const after = (await orrery.getRun(r.backendId))!;
+        expect([after.status, after.error, after.ended]).toEqual(['lost', 'cancelled: task disabled', r.scheduled]);
+      }
+      expect(claimed).toBeDefined();
+    });
+
     it('disabling a task asks its started run to stop; the run is recorded and the task stays disabled', async () => {
       const { orrery } = await setup();
       const t = await orrery.createTask({ type: 'load-git', arguments: { args: ['a'], kwargs: {} } });

@@ -470,6 +470,10 @@ export function scheduleCases(sut: StoreUnderTest): void {
       expect(other!.created).toBe(true);
       const tasks: Task[] = await orrery.searchTasks({ type: 'mail' });
       expect(tasks.map((t) => t.arguments.args[0])).toEqual(['b', 'c', 'x']);
+      // A debounced task is matched by its key only (limits.md): a plain create equal to it is a task of its own.
+      const [plain] = await orrery.createTasksDetailed([{ type: 'mail', policy: 'oneshot', arguments: { args: ['x'] }, nextRun: other!.task.nextRun }], { at: plus(T0, 60_001) }, '');
+      expect(plain!.created).toBe(true);
+      expect(plain!.task.id).not.toBe(other!.task.id);
     });
 
     it('debounce at one instant: a period of 0 makes a task of each create; a period collapses them, the last one\'s arguments kept (alone or in one batch)', async () => {

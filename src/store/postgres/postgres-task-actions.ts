@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { TASK_DISABLED_ERROR } from '../../core/give-back.js';
+import { runEndInstant } from '../../core/run-end.js';
 import { ConflictError, NotFoundError, OrreryError } from '../../core/errors.js';
 import { respawnError } from '../task-actions.js';
 import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
@@ -47,12 +48,15 @@ export async function bulkTasksInTx(c: pg.PoolClient, req: BulkTaskRequest, type
  * as `withdrawn`), started ones are asked to stop; `stopping` counts the held runs workers must drop or stop.
  */
 export async function disableAll(c: pg.PoolClient, ids: readonly number[], at: Date): Promise<{ stopping: number; withdrawn: TaskRun[] }> {
+  // Each ends at `at`, or when it was scheduled if that is later (core runEndInstant): locked and read first, in id order.
+  const waiting = (await c.query<Row>(`SELECT * FROM task_runs WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed') ORDER BY id FOR UPDATE`, [ids])).rows.map(runFromRow);
   const withdrawn = await c.query<Row>(
     // A run in a worker's buffer keeps its lease until that worker lets go of it (it may be beginning it): respawn waits.
-    `UPDATE task_runs SET status = 'lost', ended = $2, error = '${TASK_DISABLED_ERROR}',
-       lease_expires_at = CASE WHEN status = 'claimed' THEN lease_expires_at END
-     WHERE task = ANY($1::bigint[]) AND status IN ('scheduled', 'claimed') RETURNING *`,
-    [ids, at],
+    `UPDATE task_runs r SET status = 'lost', ended = x.ended, error = '${TASK_DISABLED_ERROR}',
+       lease_expires_at = CASE WHEN r.status = 'claimed' THEN r.lease_expires_at END
+     FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, ended)
+     WHERE r.id = x.id AND r.status IN ('scheduled', 'claimed') RETURNING r.*`,
+    [waiting.map((r) => r.id), waiting.map((r) => runEndInstant(r, at))],
   );
   const asked = await c.query(`UPDATE task_runs SET cancel_requested = true WHERE task = ANY($1::bigint[]) AND status = 'started' AND NOT cancel_requested`, [ids]);
   await c.query(`UPDATE tasks SET status = 'disabled', disabled_reason = 'manual', dedupe_key = NULL WHERE id = ANY($1::bigint[])`, [ids]);

@@ -218,9 +218,14 @@ export class PostgresVisitStore implements VisitStore {
   async setOriginsEnabled(keys: readonly OriginKey[], enabled: boolean, listerId?: string): Promise<number> {
     // Retried when PostgreSQL picks it as a deadlock's victim (a recordVisits disabling some of these rows in
     // another order: race audit), as the store's transactions are (docs/postgres.md).
+    // The rows are locked in key order, as recordVisits locks them: two calls, or a call and a recorded
+    // visit, wait for each other instead of deadlocking (an UPDATE ... FROM locked them in plan order).
     const res = await retryingConflicts(() => this.pool.query(
-      `UPDATE listed_origins o SET enabled = $3 FROM unnest($1::text[], $2::text[]) AS k(u, v)
-       WHERE o.url = k.u AND o.visit_type = k.v AND o.enabled <> $3 AND ($4::uuid IS NULL OR o.lister_id = $4)`,
+      `WITH target AS (
+         SELECT o.url, o.visit_type FROM listed_origins o JOIN unnest($1::text[], $2::text[]) AS k(u, v) ON o.url = k.u AND o.visit_type = k.v
+         WHERE o.enabled <> $3 AND ($4::uuid IS NULL OR o.lister_id = $4)
+         ORDER BY o.url, o.visit_type FOR UPDATE OF o)
+       UPDATE listed_origins o SET enabled = $3 FROM target t WHERE o.url = t.url AND o.visit_type = t.visit_type`,
       [keys.map((k) => k.url), keys.map((k) => k.visitType), enabled, listerId ?? null],
     ));
     return res.rowCount ?? 0;
@@ -257,6 +262,12 @@ export class PostgresVisitStore implements VisitStore {
       c,
       `SELECT s.* FROM origin_visit_stats s JOIN unnest($1::text[], $2::text[]) AS k(u, v) ON s.url = k.u AND s.visit_type = k.v
        ORDER BY s.url, s.visit_type FOR UPDATE OF s`,
+      [urls, types],
+    );
+    // Their listed origins too, in the same order (setOriginsEnabled's): the updates below go in input order.
+    await c.query(
+      `SELECT 1 FROM listed_origins o JOIN unnest($1::text[], $2::text[]) AS k(u, v) ON o.url = k.u AND o.visit_type = k.v
+       ORDER BY o.url, o.visit_type FOR UPDATE OF o`,
       [urls, types],
     );
     const current = new Map(locked.map((r) => [JSON.stringify([r.url, r.visit_type]), statsFromRow(r)]));

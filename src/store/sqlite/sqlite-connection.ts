@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OrreryError, SchemaTooNewError, StorageError, StorageReadOnlyError, ValidationError } from '../../core/errors.js';
@@ -21,6 +21,11 @@ export function openSqlite(path: string): Database.Database {
   try {
     db = new Database(path, { timeout: 15_000 });
   } catch (e) {
+    // A new file in a directory this process may not write: read-only for it, as an existing file there is.
+    if (path !== ':memory:' && !existsSync(path) && !writable(dirname(resolve(path)))) {
+      const code = (e as { code?: string }).code ?? 'SQLITE_CANTOPEN';
+      throw readOnlyError(path, `${code}: ${(e as Error).message}; the file does not exist and its directory may not be written`, e);
+    }
     throw new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
   }
   try {
@@ -47,13 +52,24 @@ function openError(path: string, e: unknown): StorageError {
     return new StorageError(`cannot open database ${path}: the file is not a valid SQLite database (${code})`);
   }
   // A WAL database needs its -wal and -shm files, hence a directory this process may write, even to read.
-  if (code?.startsWith('SQLITE_READONLY')) {
-    return new StorageReadOnlyError(
-      `cannot open database ${path}: it is read-only for this process (${code}: ${(e as Error).message}): it must be able to write its directory, the file (to migrate it), and the -wal and -shm files if they exist`,
-      { cause: e },
-    );
-  }
+  if (code?.startsWith('SQLITE_READONLY')) return readOnlyError(path, `${code}: ${(e as Error).message}`, e);
   return new StorageError(`cannot open database ${path}: ${(e as Error).message}`);
+}
+
+function readOnlyError(path: string, why: string, cause: unknown): StorageReadOnlyError {
+  return new StorageReadOnlyError(
+    `cannot open database ${path}: it is read-only for this process (${why}): it must be able to write its directory, the file (to migrate it), and the -wal and -shm files if they exist`,
+    { cause },
+  );
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -135,7 +135,7 @@ export function prepare(db: Database.Database): Record<StatementName, Stmt> {
       retries_left = @retries, consecutive_abandons = 0, next_attempt = 1, dedupe_key = @key WHERE id = @id RETURNING *`),
     // A respawn ends the backfills the task's disable or completion ended (the runner would have, at its next pass).
     endBackfillsOfTask: p(`UPDATE task_backfills SET status = 'cancelled', updated = ? WHERE task = ? AND status = 'running'`),
-    scheduledRunsOfTask: p(`SELECT id, worker FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
+    scheduledRunsOfTask: p(`SELECT id, worker, scheduled, started FROM task_runs WHERE task = ? AND status IN ('scheduled', 'claimed')`),
     // Held: claimed or started, or ended while a worker held it (withdrawn from its buffer, or ended by someone else) and that
     // worker may still be beginning or running it: its lease is kept until it lets go (core holderEffect).
     heldRunOfTask: p(`SELECT id FROM task_runs WHERE task = @task AND (status IN ('claimed', 'started') OR lease_expires_at > @at) LIMIT 1`),

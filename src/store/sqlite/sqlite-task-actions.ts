@@ -2,8 +2,10 @@ import type Database from 'better-sqlite3';
 import { respawnRefusal, type BulkSkip } from '../../core/bulk.js';
 import { dagAttemptRespawnRefusal } from '../../core/dag.js';
 import { TASK_DISABLED_ERROR } from '../../core/give-back.js';
+import { runEndInstant } from '../../core/run-end.js';
 import { CANCELLED_ERROR, type Task, type TaskRun, type TaskType } from '../../core/model.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
+import { date, dateOrNull } from '../columns.js';
 import type { BulkTaskOutcome, BulkTaskRequest, EndRunRequest, EndRunResult } from '../store.js';
 import type { RespawnRefusal } from '../task-actions.js';
 import type { prepare } from './sqlite-queries.js';
@@ -47,7 +49,8 @@ export class SqliteTaskActions {
     const withdrawn: TaskRun[] = [];
     // Waiting runs, and runs waiting in a worker's buffer (its next heartbeat drops them), end at once.
     for (const run of this.d.stmts.scheduledRunsOfTask.all(id) as Row[]) {
-      withdrawn.push(runFromRow(this.d.stmts.cancelRun.get({ id: run.id, ended: at.getTime(), error: TASK_DISABLED_ERROR }) as Row));
+      const ended = runEndInstant({ scheduled: date(run.scheduled), started: dateOrNull(run.started) }, at);
+      withdrawn.push(runFromRow(this.d.stmts.cancelRun.get({ id: run.id, ended: ended.getTime(), error: TASK_DISABLED_ERROR }) as Row));
       if (run.worker !== null) stopping += 1;
     }
     stopping += this.d.taskWrites.requestCancelOfTask(id).length;
