@@ -282,10 +282,10 @@ async function runRemoteWorker(w: WorkerCliOpts & { url: string; requestTimeout?
     const prepared = await whileUnreachable(log, signals, () => 'cannot reach the server', async () => ({
       types: await untilAborted(prepareRemote(client, mod, { types: w.types, handlers: w.handlers!, url: w.url!, token: (w.token ?? envToken()) != null }, log), starting.signal),
     })).catch((e: unknown) => {
-    if (e instanceof StartAborted) return null;
-    signals.markStartFailed();
-    return Promise.reject(e);
-  });
+      if (e instanceof StartAborted) return null;
+      signals.markStartFailed();
+      return Promise.reject(e);
+    });
     if (prepared === null) return stoppedBeforeStart(log);
     const { types } = prepared;
     const worker = new Worker(client, {
