@@ -163,6 +163,12 @@ export function visitCases(sut: StoreUnderTest): void {
       expect((await o.visits.getListedOrigins({ enabled: false })).origins.map((x) => x.url)).toEqual(['u1']);
       await o.visits.setOriginsEnabled([{ url: 'u1', visitType: 'git' }], true);
       expect(urls(await o.visits.grabNextVisits('git', 10, 'oldest_scheduled_first', { at: T0, dryRun: true }))).toEqual(['u1', 'u2']);
+      // Of one lister: the other lister's entry of the origin is left alone (visits audit: both changed on PostgreSQL).
+      const m = await o.visits.getOrCreateLister('maven', '', { at: T0 });
+      await o.visits.recordListedOrigins([{ listerId: m.id, url: 'u1', visitType: 'git' }], { at: T0 });
+      expect(await o.visits.setOriginsEnabled([{ url: 'u1', visitType: 'git' }], false, m.id)).toBe(1);
+      const entries = (await o.visits.getListedOrigins({ url: 'u1' })).origins.map((x) => [x.listerId === m.id ? 'maven' : 'npm', x.enabled]).sort();
+      expect(entries).toEqual([['maven', false], ['npm', true]]);
     });
 
     it('enabling and disabling origins while their third failed visits disable them, from two services at once: every call answers (race audit: a deadlock reached the caller on PostgreSQL)', async () => {

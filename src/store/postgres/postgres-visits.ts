@@ -222,10 +222,10 @@ export class PostgresVisitStore implements VisitStore {
     // visit, wait for each other instead of deadlocking (an UPDATE ... FROM locked them in plan order).
     const res = await retryingConflicts(() => this.pool.query(
       `WITH target AS (
-         SELECT o.url, o.visit_type FROM listed_origins o JOIN unnest($1::text[], $2::text[]) AS k(u, v) ON o.url = k.u AND o.visit_type = k.v
+         SELECT o.id FROM listed_origins o JOIN unnest($1::text[], $2::text[]) AS k(u, v) ON o.url = k.u AND o.visit_type = k.v
          WHERE o.enabled <> $3 AND ($4::uuid IS NULL OR o.lister_id = $4)
-         ORDER BY o.url, o.visit_type FOR UPDATE OF o)
-       UPDATE listed_origins o SET enabled = $3 FROM target t WHERE o.url = t.url AND o.visit_type = t.visit_type`,
+         ORDER BY o.url, o.visit_type, o.id FOR UPDATE OF o)
+       UPDATE listed_origins o SET enabled = $3 FROM target t WHERE o.id = t.id`,
       [keys.map((k) => k.url), keys.map((k) => k.visitType), enabled, listerId ?? null],
     ));
     return res.rowCount ?? 0;
@@ -267,7 +267,7 @@ export class PostgresVisitStore implements VisitStore {
     // Their listed origins too, in the same order (setOriginsEnabled's): the updates below go in input order.
     await c.query(
       `SELECT 1 FROM listed_origins o JOIN unnest($1::text[], $2::text[]) AS k(u, v) ON o.url = k.u AND o.visit_type = k.v
-       ORDER BY o.url, o.visit_type FOR UPDATE OF o`,
+       ORDER BY o.url, o.visit_type, o.id FOR UPDATE OF o`,
       [urls, types],
     );
     const current = new Map(locked.map((r) => [JSON.stringify([r.url, r.visit_type]), statsFromRow(r)]));
