@@ -42,7 +42,30 @@ export function iso(d: Date, path: string): string {
 export function requestJson(body: unknown): string {
   const problem = unsendable(body, '', new Set());
   if (problem) throw new ValidationError(`${problem.path || 'body'}: ${problem.message}`, [problem]);
-  return JSON.stringify(body);
+  const text = JSON.stringify(body);
+  return LONG_DIGITS.test(text) ? withExactIntegers(body, text) : text;
+}
+
+/** Digits enough to reach past 2^53−1: a cheap test before a second writing (most bodies hold none). */
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * The body with each integer past ±(2^53−1) written in full (2^60 as 1152921504606846976, not as
+ * JavaScript writes it, 1152921504606847000): the server refuses digits that parsing would change (a
+ * number typed by hand), and these are read back as the very double sent. A remote worker's result of
+ * 2 ** 60 was refused, and with it every end of its batch.
+ */
+function withExactIntegers(body: unknown, text: string): string {
+  const mark = `\u0001orrery-int-${Math.random().toString(36).slice(2)}:`;
+  let marked = false;
+  const out = JSON.stringify(body, (_key, v: unknown) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || Number.isSafeInteger(v)) return v;
+    marked = true;
+    return `${mark}${BigInt(v).toString()}`;
+  });
+  if (!marked) return text;
+  const written = JSON.stringify(mark).slice(1, -1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return out.replace(new RegExp(`"${written}(-?\\d+)"`, 'g'), '$1');
 }
 
 function unsendable(v: unknown, path: string, seen: Set<object>, depth = 0): { path: string; message: string } | null {

@@ -66,4 +66,40 @@ describe('a remote worker ending runs with large results', () => {
     expect(logs[1]!.message).toMatch(/^z+\n… \(\d+ characters left out\) …\nz+$/);
     expect(logs[2]!.message).toBe('last');
   });
+
+  it('records results and log attributes holding integers past 2^53 as the library does, and the other ends of the batch (client audit: all were refused)', { timeout: 30_000 }, async () => {
+    const { orrery, onCleanup } = await setup();
+    const { server, port } = await startHttpServer(createHttpApp(orrery), '127.0.0.1', 0);
+    onCleanup(() => new Promise<void>((r) => (server as Server).close(() => r())));
+    const client = new OrreryClient(`http://127.0.0.1:${port}`);
+    onCleanup(() => client.close());
+    await orrery.createTaskType({ name: 'bb', numRetries: 0 });
+    const tasks = await orrery.createTasks([0, 1, 2, 3].map((k) => ({ type: 'bb', policy: 'oneshot' as const, arguments: { args: [k], kwargs: {} } })));
+    let arrived = 0;
+    let release!: () => void;
+    const all = new Promise<void>((r) => (release = r));
+    const worker = new Worker(client, {
+      handlers: {
+        bb: async ({ args, log }) => {
+          if (++arrived === tasks.length) release();
+          await all; // their ends go out together
+          log('info', 'hello');
+          log('info', 'big', { n: 2 ** 60, m: -(2 ** 55) });
+          return { eventful: true, result: args[0] === 0 ? { n: 2 ** 60, big: 1e21 } : { k: args[0] } };
+        },
+      },
+      types: ['bb'],
+      concurrency: 4,
+      registry: false,
+    });
+    worker.start();
+    onCleanup(() => worker.stop(0));
+    const runs = await waitFor(async () => {
+      const r = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
+      return r.every((x) => x?.ended) ? r : null;
+    }, 'every run to end', 20_000);
+    expect(runs.map((r) => [r!.status, r!.result])).toEqual([['eventful', { n: 2 ** 60, big: 1e21 }], ['eventful', { k: 1 }], ['eventful', { k: 2 }], ['eventful', { k: 3 }]]);
+    await waitFor(async () => (await orrery.getRunLogs(runs[0]!.backendId)).length === 2, 'both log records');
+    expect((await orrery.getRunLogs(runs[0]!.backendId)).map((l) => [l.message, l.attributes])).toEqual([['hello', {}], ['big', { n: 2 ** 60, m: -(2 ** 55) }]]);
+  });
 });
