@@ -13,6 +13,20 @@ import type { Preview } from '../core/schedule-preview.js';
 export type ApiCall = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => Promise<T>;
 
 type Json<T> = { [K in keyof T]: unknown };
+
+/**
+ * A DAG id in a route's path: `.` and `..` would lead to another route (the URL resolves them), and no
+ * DAG has them, so they are the library's not found, as `typePath` answers for task types.
+ */
+function dagSegment(id: string, path = 'id'): string {
+  if (id === '.' || id === '..') throw new NotFoundError(`DAG "${id}" not found`, [{ path, message: 'unknown DAG' }]);
+  return encodeURIComponent(id);
+}
+/** A DAG task id in a route's path (see dagSegment): no task has `.` or `..` for its id. */
+function taskSegment(runId: number, taskId: string): string {
+  if (taskId === '.' || taskId === '..') throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
+  return encodeURIComponent(taskId);
+}
 const date = (v: unknown): Date => new Date(v as string);
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
 
@@ -66,7 +80,7 @@ export class DagClient {
   /** A DAG with its `latest` (default 10) latest runs and its recorded schedule points, as `orrery.dags.get`. */
   async get(id: string, latest?: number): Promise<DagSummary & { points: DagPoint[] }> {
     checkDagGet(id, latest ?? 10); // as the library (a number was looked up, not found)
-    const d = await this.call<Json<DagSummary & { points: DagPoint[] }>>('GET', `/dags/${encodeURIComponent(id)}${latest !== undefined ? `?latest=${latest}` : ''}`);
+    const d = await this.call<Json<DagSummary & { points: DagPoint[] }>>('GET', `/dags/${dagSegment(id)}${latest !== undefined ? `?latest=${latest}` : ''}`);
     return { ...summary(d), points: (d.points as Array<Json<DagPoint>>).map(point) };
   }
   /**
@@ -82,7 +96,7 @@ export class DagClient {
     if (typeof dag !== 'string') throw new ValidationError('dag: required (the HTTP API lists the runs of one DAG at a time)', [{ path: 'dag', message: 'required' }]);
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
-    const out = await idAsDag(this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${encodeURIComponent(dag)}/runs${q.size ? `?${q}` : ''}`));
+    const out = await idAsDag(this.call<Array<Json<DagRunSummary>>>('GET', `/dags/${dagSegment(dag, 'dag')}/runs${q.size ? `?${q}` : ''}`));
     return out.map(run);
   }
   /** `POST /api/dags/{id}/pause`: no new DAG run, no further attempts of its active runs. */
@@ -90,22 +104,22 @@ export class DagClient {
     opts = knownOptions(opts, ['reason']);
     checkRequiredDagId(id); // as the library (a number was sent as a path, not found)
     validatePauseReason(opts.reason); // as the library (a Date was sent as its text and stored)
-    return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/pause`, opts));
+    return stored(await this.call<Json<StoredDag>>('POST', `/dags/${dagSegment(id)}/pause`, opts));
   }
   /** `POST /api/dags/{id}/resume`. */
   async resume(id: string): Promise<StoredDag> {
     checkRequiredDagId(id);
-    return stored(await this.call<Json<StoredDag>>('POST', `/dags/${encodeURIComponent(id)}/resume`, {}));
+    return stored(await this.call<Json<StoredDag>>('POST', `/dags/${dagSegment(id)}/resume`, {}));
   }
   /** A DAG's `limit` (default 25) latest runs by task, oldest first (the grid view). */
   async grid(id: string, limit?: number): Promise<DagGrid> {
     checkDagId(id);
-    const g = await this.call<Json<DagGrid>>('GET', `/dags/${encodeURIComponent(id)}/grid${limit !== undefined ? `?limit=${limit}` : ''}`);
+    const g = await this.call<Json<DagGrid>>('GET', `/dags/${dagSegment(id)}/grid${limit !== undefined ? `?limit=${limit}` : ''}`);
     return { ...g, runs: (g.runs as Array<Json<DagGridRun>>).map(run) } as DagGrid;
   }
   async trigger(id: string, params: Record<string, unknown> = {}): Promise<DagRun> {
     checkDagId(id);
-    return run(await idAsDag(this.call<Json<DagRun>>('POST', `/dags/${encodeURIComponent(id)}/trigger`, { params })));
+    return run(await idAsDag(this.call<Json<DagRun>>('POST', `/dags/${dagSegment(id)}/trigger`, { params })));
   }
   async run(runId: number): Promise<DagRunDetail> {
     checkDagRunId(runId);
@@ -124,19 +138,19 @@ export class DagClient {
   async backfill(id: string, input: { from: string | Date; to: string | Date; params?: Record<string, unknown> }): Promise<DagRun[]> {
     checkDagId(id);
     // from and to as given (text read by the server as the library reads it: zone-less is UTC), Dates as ISO text.
-    const out = await this.call<{ runs: Array<Json<DagRun>> }>('POST', `/dags/${encodeURIComponent(id)}/backfill`, { ...input });
+    const out = await this.call<{ runs: Array<Json<DagRun>> }>('POST', `/dags/${dagSegment(id)}/backfill`, { ...input });
     return out.runs.map(run);
   }
   /** The DAG's next schedule points (default 5), in UTC and in its zone, DST changes marked. */
   async next(id: string, opts: { count?: number } = {}): Promise<Preview & { dag: string }> {
     opts = knownOptions(opts, ['count']);
     checkDagId(id);
-    return this.call('GET', `/dags/${encodeURIComponent(id)}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
+    return this.call('GET', `/dags/${dagSegment(id)}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
   }
   async attempts(runId: number, taskId: string): Promise<DagAttemptView[]> {
     checkDagRunId(runId);
     checkDagTaskId(taskId);
-    const out = await this.call<Array<Json<DagAttemptView>>>('GET', `/dag-runs/${runId}/tasks/${encodeURIComponent(taskId)}/attempts`);
+    const out = await this.call<Array<Json<DagAttemptView>>>('GET', `/dag-runs/${runId}/tasks/${taskSegment(runId, taskId)}/attempts`);
     return out.map((a) => ({ ...a, notBefore: date(a.notBefore) }) as DagAttemptView);
   }
 }

@@ -322,6 +322,25 @@ describe('OrreryClient beside the library', () => {
     for (const call of [() => client.updateTaskType('..', { maxRunning: 2 }), () => client.deleteTaskType('..'), () => client.pauseTaskType('.')]) {
       await expect(call()).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/^unknown task type "\.\.?"$/), details: [{ path: 'name', message: 'unknown task type' }] });
     }
+    // So for DAG ids: `dags.next('.')` answered the DAG named "next", `dags.runs('.')` threw a TypeError (client audit).
+    await orrery.dags.register([{ id: 'next', tasks: [{ id: 'a' }] }, { id: 'runs', tasks: [{ id: 'a' }] }]);
+    for (const id of ['.', '..']) {
+      const calls: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
+        ['id', () => orrery.dags.next(id), () => client.dags.next(id)],
+        ['id', () => orrery.dags.get(id), () => client.dags.get(id)],
+        ['id', () => orrery.dags.grid(id), () => client.dags.grid(id)],
+        ['id', () => orrery.dags.resume(id), () => client.dags.resume(id)],
+        ['dag', () => orrery.dags.runs(id), () => client.dags.runs(id)],
+      ];
+      for (const [path, lib, cli] of calls) {
+        const want = { code: 'not_found', message: `DAG "${id}" not found`, details: [{ path, message: 'unknown DAG' }] };
+        await expect(lib()).rejects.toMatchObject(want);
+        await expect(cli()).rejects.toMatchObject(want);
+      }
+    }
+    const dagRun = await orrery.dags.trigger('next');
+    await expect(client.dags.attempts(dagRun.id, '..')).rejects.toMatchObject({ code: 'not_found', details: [{ path: 'task' }] });
+    await expect(orrery.dags.attempts(dagRun.id, '..')).rejects.toMatchObject({ code: 'not_found', details: [{ path: 'task' }] });
     const long = 'x'.repeat(300);
     expect(await orrery.getRun(long)).toBeNull();
     await expect(client.getRun(long)).rejects.toMatchObject({ code: 'not_found' });
