@@ -487,6 +487,22 @@ export function visitCases(sut: StoreUnderTest): void {
       await expect(o.visits.scheduleVisits('hg', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }])).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    it('a visit task disabled while its run goes on is collected once the run ends, with its result (visits audit: it was collected at once and the result lost)', async () => {
+      const { o } = await open();
+      const l = await o.visits.getOrCreateLister('l', '', { at: T0 });
+      await o.visits.recordListedOrigins([{ listerId: l.id, url: 'u1', visitType: 'git' }], { at: T0 });
+      const { tasks } = await o.visits.scheduleVisits('git', 1, [{ policy: 'oldest_scheduled_first', weight: 1 }], { at: T0 });
+      await o.scheduleDue({ at: T0 });
+      const [c] = await claimStarted(o, { worker: 'w', types: ['git'], limit: 1, at: T0 });
+      await o.disableTasks([tasks[0]!.id], { at: plus(T0, MIN) });
+      expect(await o.visits.collectFinishedVisits()).toEqual([]);
+      expect(await o.visits.countInFlight('git')).toBe(1);
+      await o.endRun(c!.run.backendId, { status: 'eventful', worker: 'w', at: plus(T0, 2 * MIN), result: { status: 'successful', snapshot: 's1' } });
+      const [collected] = await o.visits.collectFinishedVisits();
+      expect(collected).toMatchObject({ url: 'u1', recorded: { applied: true, stats: { lastVisitStatus: 'successful', lastSnapshot: 's1' } } });
+      expect(await o.visits.countInFlight('git')).toBe(0);
+    });
+
     it('grabNextVisits, scheduleVisits and getListedOrigins refuse an option they do not know, naming it, and grab nothing', async () => {
       const { o } = await open();
       const l = await o.visits.getOrCreateLister('l', '', { at: T0 });

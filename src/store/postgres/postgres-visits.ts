@@ -40,7 +40,7 @@ import { insertTasks } from './postgres-tasks.js';
 import { retryingConflicts } from './postgres-errors.js';
 import { METRICS_HISTORY_KEEP, type MetricsHistoryFilter, type OriginVisit, type OriginVisitsFilter, type VisitMetricsSeries } from '../visit-history.js';
 import { appendMetricsPoints, appendOriginVisits, getMetricsHistory, getOriginVisits } from './postgres-visit-history.js';
-import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
+import { COLLECTABLE_VISIT_SQL } from '../sql-lists.js';
 import { compareCodePoints } from '../../core/text-order.js';
 
 const CHUNK = 5000;
@@ -446,7 +446,7 @@ export class PostgresVisitStore implements VisitStore {
       const finished = await rows(
         c,
         `SELECT v.task_id, v.url, v.visit_type FROM visits_in_flight v LEFT JOIN tasks t ON t.id = v.task_id
-         WHERE t.id IS NULL OR t.status IN (${FINISHED_TASK_STATUSES_SQL}) ORDER BY v.task_id LIMIT $1 FOR UPDATE OF v SKIP LOCKED`,
+         WHERE ${COLLECTABLE_VISIT_SQL} ORDER BY v.task_id LIMIT $1 FOR UPDATE OF v SKIP LOCKED`,
         [limit],
       );
       if (finished.length === 0) return [];

@@ -40,7 +40,7 @@ import {
   type VisitMetrics,
   type VisitStore,
 } from '../visit-store.js';
-import { FINISHED_TASK_STATUSES_SQL } from '../sql-lists.js';
+import { COLLECTABLE_VISIT_SQL } from '../sql-lists.js';
 import { compareCodePoints } from '../../core/text-order.js';
 
 const CHUNK = 5000;
@@ -421,7 +421,7 @@ function prepare(db: Database.Database) {
     inFlightCount: p('SELECT count(*) AS n FROM visits_in_flight WHERE visit_type = ?'),
     insertInFlight: p('INSERT INTO visits_in_flight (task_id, url, visit_type, scheduled) VALUES (?, ?, ?, ?) ON CONFLICT (task_id) DO NOTHING'),
     finishedInFlight: p(`SELECT v.task_id, v.url, v.visit_type FROM visits_in_flight v LEFT JOIN tasks t ON t.id = v.task_id
-      WHERE t.id IS NULL OR t.status IN (${FINISHED_TASK_STATUSES_SQL}) ORDER BY v.task_id LIMIT ?`),
+      WHERE ${COLLECTABLE_VISIT_SQL} ORDER BY v.task_id LIMIT ?`),
     lastRunOf: p('SELECT * FROM task_runs WHERE task = ? ORDER BY id DESC LIMIT 1'),
     deleteInFlight: p('DELETE FROM visits_in_flight WHERE task_id = ?'),
   };
