@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createReadStream } from 'node:fs';
 import { ValidationError } from '../core/errors.js';
 import { parseInstant } from '../core/instants.js';
-import { VISIT_POLICIES, VISIT_STATUSES, checkGrabCount, usablePolicyWeights, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
+import { VISIT_POLICIES, VISIT_STATUSES, checkGrabCount, usablePolicyWeights, validateCooldowns, type ListedOrigin, type Lister, type PolicyWeight, type VisitCooldowns, type VisitPolicy, type VisitStatus } from '../core/visits.js';
 import type { VisitMetrics } from '../store/visit-store.js';
 import { addVisitHistoryCommands } from './visit-history-commands.js';
 import { LOOPS_STOP_MS, startPatiently, stoppedBeforeStart, stopWithin, watchSignals } from './daemon-lifecycle.js';
@@ -52,13 +52,31 @@ const fractionArg = (v: string): number => {
   return n;
 };
 
+/** Each cooldown's option. */
+const COOLDOWN_OPTIONS: Record<keyof VisitCooldowns, string> = {
+  absoluteMs: '--absolute-cooldown',
+  scheduledMs: '--scheduled-cooldown',
+  failedMs: '--failed-cooldown',
+  notFoundMs: '--not-found-cooldown',
+};
+
+/** The cooldowns given, checked as the library checks them (at most 100 years), a refusal naming the option. */
 function cooldownsOf(o: CooldownOpts): Partial<VisitCooldowns> {
-  return {
+  const c: Partial<VisitCooldowns> = {
     ...(o.absoluteCooldown !== undefined ? { absoluteMs: o.absoluteCooldown } : {}),
     ...(o.scheduledCooldown !== undefined ? { scheduledMs: o.scheduledCooldown } : {}),
     ...(o.failedCooldown !== undefined ? { failedMs: o.failedCooldown } : {}),
     ...(o.notFoundCooldown !== undefined ? { notFoundMs: o.notFoundCooldown } : {}),
   };
+  try {
+    validateCooldowns(c);
+  } catch (e) {
+    const detail = e instanceof ValidationError ? e.details[0] : undefined;
+    const key = detail?.path.replace(/^cooldowns\./, '') as keyof VisitCooldowns | undefined;
+    if (!detail || key === undefined || !(key in COOLDOWN_OPTIONS)) throw e;
+    throw new UsageError(`${COOLDOWN_OPTIONS[key]}: ${detail.message}`);
+  }
+  return c;
 }
 
 function addCooldowns(cmd: Command): Command {

@@ -1,6 +1,7 @@
 import { invalid } from '../core/errors.js';
 import { INT4_MAX } from '../core/storable.js';
-import { DEFAULT_POLICY_WEIGHTS, checkPolicyWeights, checkVisitType, usablePolicyWeights, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
+import { refuseUnknownKeys } from '../core/options.js';
+import { DEFAULT_POLICY_WEIGHTS, checkListerId, checkPolicyWeights, checkVisitType, usablePolicyWeights, validateCooldowns, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
 import { PeriodicLoop, type LoopOptions } from './periodic-loop.js';
 import type { Orrery } from './service.js';
 
@@ -55,12 +56,20 @@ export class VisitScheduler extends PeriodicLoop {
 
   constructor(orrery: Orrery, opts: VisitSchedulerOptions) {
     super(orrery, 'visit-scheduler', { maxSleepMs: 5000, ...opts });
+    // Every option checked here, not on each pass (each pass failed on it, for ever): a misspelt one is refused.
+    refuseUnknownKeys(opts, ['queues', 'refillFraction', 'collectBatch', 'metricsEveryMs', 'maxSleepMs', 'logger'], '');
+    if (!Array.isArray(opts.queues)) throw invalid('queues', 'must be an array of queues ({ visitType, size?, policies?, lister?, cooldowns? })');
     if (opts.queues.length === 0) throw invalid('queues', 'at least one visit type is required');
     this.queues = opts.queues.map((q, i) => {
+      if (q === null || typeof q !== 'object' || Array.isArray(q)) throw invalid(`queues[${i}]`, 'must be an object { visitType, size?, policies?, lister?, cooldowns? }');
+      refuseUnknownKeys(q, ['visitType', 'size', 'policies', 'lister', 'cooldowns'], `queues[${i}]`);
+      if (q.lister !== undefined) checkListerId(q.lister, `queues[${i}].lister`);
+      if (q.cooldowns !== undefined) validateCooldowns(q.cooldowns, `queues[${i}].cooldowns`);
       const size = q.size ?? 1000;
       if (!Number.isInteger(size) || size < 1 || size > INT4_MAX) throw invalid(`queues[${i}].size`, `must be an integer from 1 to ${INT4_MAX}`);
       const policies = q.policies ?? DEFAULT_POLICY_WEIGHTS;
       checkPolicyWeights(policies, `queues[${i}].policies`);
+      if (policies.length === 0) throw invalid(`queues[${i}].policies`, 'at least one policy with a positive weight is required');
       // Checked here, not on every pass: each pass would fail on it.
       usablePolicyWeights(policies, q.lister !== undefined, `queues[${i}].lister`);
       return { visitType: checkVisitType(q.visitType, `queues[${i}].visitType`), size, policies, lister: q.lister, cooldowns: q.cooldowns };
@@ -73,6 +82,7 @@ export class VisitScheduler extends PeriodicLoop {
     this.refillFraction = opts.refillFraction ?? 0.1;
     if (!(this.refillFraction > 0 && this.refillFraction <= 1)) throw invalid('refillFraction', 'must be in (0, 1]');
     this.collectBatch = opts.collectBatch ?? 1000;
+    if (!Number.isSafeInteger(this.collectBatch) || this.collectBatch < 1 || this.collectBatch > 10_000) throw invalid('collectBatch', 'must be an integer from 1 to 10000');
     this.metricsEveryMs = opts.metricsEveryMs ?? DEFAULT_METRICS_EVERY_MS;
     if (!Number.isFinite(this.metricsEveryMs) || this.metricsEveryMs < 0) throw invalid('metricsEveryMs', 'must be a non-negative number of milliseconds (0: never)');
   }

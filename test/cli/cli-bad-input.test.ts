@@ -109,6 +109,7 @@ describe('invalid input: exit 2, a one-line message naming the problem, nothing 
     // The daemon started and failed every pass ('count: must be an integer from 0 to 2147483647'), with --once it named count (CLI audit).
     ['visit-scheduler --refill in hexadecimal (Number() read 0x1 as 1)', ['visit-scheduler', '--visit-types', 'git', '--once', '--refill', '0x1'], ['--refill', '"0x1" is not a fraction in (0, 1]']],
     ['visit-scheduler --refill in binary', ['visit-scheduler', '--visit-types', 'git', '--once', '--refill', '0b1'], ['--refill', '"0b1" is not a fraction in (0, 1]']],
+    ['visit-scheduler --absolute-cooldown past 100 years, named as the option (a daemon started and failed every pass)', ['visit-scheduler', '--visit-types', 'load-git', '--once', '--absolute-cooldown', '40000d'], ['--absolute-cooldown: must be a non-negative number of milliseconds, at most 100 years']],
     ['visit-scheduler --queue past int4', ['visit-scheduler', '--visit-types', 'git', '--queue', '99999999999'], ['--queue', 'at most 2147483647']],
     // It said 'limit: must be an integer from 0 to 2147483647' (0 is refused).
     ['dag runs --limit past int4', ['dag', 'runs', 'x', '--limit', '2147483648'], ['--limit', 'at most 2147483647']],

@@ -1,3 +1,4 @@
+import { ValidationError } from '../../src/core/errors.js';
 import { describe, expect, it } from 'vitest';
 import { Daemon, VisitScheduler } from '../../src/index.js'; // the package's entry: users build the loop themselves
 import { useTempOrrery, waitFor } from './engine-helpers.js';
@@ -71,5 +72,28 @@ describe('VisitScheduler', () => {
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', size: 2_147_483_648 }] })).toThrow('queues[0].size: must be an integer from 1 to 2147483647');
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git', policies: [{ policy: 'nope' as never, weight: 1 }] }] })).toThrow(/unknown policy/);
     expect(() => new VisitScheduler(orrery, { queues: [{ visitType: 'git' }, { visitType: 'hg' }, { visitType: 'git', size: 5 }] })).toThrow(/queues\[2\]\.visitType: "git" already has a queue \(queues\[0\]\)/);
+    // Each of these started, then every pass failed on it (or a misspelling was ignored): visits audit.
+    const refused: Array<[unknown, string]> = [
+      [{ queues: [{ visitType: 'git', cooldowns: { absoluteMs: -1 } }] }, 'queues[0].cooldowns.absoluteMs: must be a non-negative number of milliseconds, at most 100 years'],
+      [{ queues: [{ visitType: 'git', cooldowns: { absolute: 5 } }] }, 'queues[0].cooldowns.absolute: unknown cooldown'],
+      [{ queues: [{ visitType: 'git', lister: 'nope' }] }, 'queues[0].lister: must be a lister id (a UUID)'],
+      [{ queues: [{ visitType: 'git' }], collectBatch: 0 }, 'collectBatch: must be an integer from 1 to 10000'],
+      [{ queues: [{ visitType: 'git', policies: [] }] }, 'queues[0].policies: at least one policy with a positive weight is required'],
+      [{ queues: 'git' }, 'queues: must be an array of queues ({ visitType, size?, policies?, lister?, cooldowns? })'],
+      [{ queues: [{ visitType: 'git', sise: 5 }] }, 'queues[0].sise: unknown field (one of visitType, size, policies, lister, cooldowns)'],
+      [{ queues: [{ visitType: 'git' }], refilFraction: 0.5 }, 'refilFraction: unknown field (one of queues, refillFraction, collectBatch, metricsEveryMs, maxSleepMs, logger)'],
+    ];
+    for (const [opts, message] of refused) {
+      const e = (() => {
+        try {
+          new VisitScheduler(orrery, opts as never);
+          return null;
+        } catch (x) {
+          return x;
+        }
+      })();
+      expect(e, message).toBeInstanceOf(ValidationError);
+      expect((e as Error).message).toBe(message);
+    }
   });
 });
