@@ -30,6 +30,8 @@ export function BulkButton(props: {
   what: string;
   danger?: boolean;
   disabled?: boolean;
+  /** Said on hover (why it is off). */
+  title?: string | undefined;
   onDone?: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -75,6 +77,7 @@ export function BulkButton(props: {
         type="button"
         class={props.danger ? 'danger' : ''}
         disabled={props.disabled}
+        title={props.title}
         aria-disabled={busy !== null ? true : undefined}
         onClick={() => busy === null && void ask()}
       >

@@ -152,7 +152,17 @@ export function TokenDialog() {
     if (!api.needsToken && d.open) d.close();
   });
   return (
-    <dialog ref={ref} class="token" aria-labelledby="token-title" onCancel={(e) => e.preventDefault()}>
+    <dialog
+      ref={ref}
+      class="token"
+      aria-labelledby="token-title"
+      onCancel={(e) => e.preventDefault()}
+      // A browser closes a modal dialog on a second Escape whatever cancel says: the pages still wait
+      // for a token (they stayed on "Loading…" for good), so it opens again.
+      onClose={() => {
+        if (api.needsToken) setTimeout(() => ref.current && !ref.current.open && api.needsToken && ref.current.showModal(), 0);
+      }}
+    >
       <form
         method="dialog"
         onSubmit={(e) => {

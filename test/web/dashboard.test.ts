@@ -692,6 +692,12 @@ describe('web dashboard (headless chromium)', () => {
     await page.goto(server.url + '/tasks?type=greet&from=yesterday&paused=maybe');
     await expect.poll(() => page.getByTestId('unread-filters').textContent()).toContain('(from, paused)');
     expect(await page.getByRole('button', { name: 'Disable', exact: true }).count()).toBe(0);
+    // What the browser's Date reads and the API does not (`1` was 2001-01-01, `May 5` 2001-05-05): not instants either (dashboard audit).
+    await page.goto(server.url + '/tasks?type=greet&before=1&from=May%205');
+    await expect.poll(() => page.getByTestId('unread-filters').textContent()).toContain('(from, before)');
+    // A status list of the address is shown as itself, so a search keeps it (the select was blank).
+    await page.goto(server.url + '/tasks?type=greet&status=completed,disabled');
+    await expect.poll(() => page.getByLabel('Status').inputValue()).toBe('completed,disabled');
 
     // host-51, host-510 … host-519 and host-5100 … host-5199 start with "host-51".
     await page.goto(server.url + '/tasks?type=greet&q=host-51&match=prefix');
@@ -839,6 +845,8 @@ describe('web dashboard (headless chromium)', () => {
       await page.locator('main table, main .empty').first().waitFor();
       expect(await page.getByLabel('Status').inputValue()).toBe(value);
       expect(await page.locator('main [role="alert"]').count()).toBe(0);
+      // Every run is no filter, which the API refuses: Retry all matching is off, saying why (it answered "runs: is empty").
+      expect(await page.getByRole('button', { name: 'Retry all matching' }).isDisabled()).toBe(query === 'any');
     }
     expect(errors).toEqual([]);
   });
@@ -883,6 +891,15 @@ describe('web dashboard (headless chromium)', () => {
       const p = await context.newPage();
       await p.goto(secured.url + '/');
       const dialog = p.getByRole('dialog', { name: 'API token' });
+      await dialog.waitFor();
+      // A second Escape closes a modal dialog whatever its cancel handler says: it opens again (the page waited for good).
+      await dialog.evaluate((d) => {
+        (window as unknown as { closes: number }).closes = 0;
+        d.addEventListener('close', () => (window as unknown as { closes: number }).closes++);
+      });
+      await p.keyboard.press('Escape');
+      await p.keyboard.press('Escape');
+      await expect.poll(() => p.evaluate(() => (window as unknown as { closes: number }).closes)).toBeGreaterThan(0);
       await dialog.waitFor();
       // The stream has never connected: the badge says so (it read Reconnecting…: dashboard audit).
       expect(await p.getByText('Connecting…', { exact: true }).count()).toBe(1);

@@ -210,7 +210,7 @@ export function DagRunPage({ run, task }: { run: number; task?: string | null })
           <ConfirmButton
             label="Cancel run"
             danger
-            question={`Cancel run #${r.id}? Waiting tasks are skipped and running ones are asked to stop.`}
+            question={`Cancel run #${r.id}? Every task not yet done ends failed (cancelled): running ones are asked to stop, and a restart re-runs them.`}
             action={async () => {
               await api.client.dags.cancel(r.id);
               reload();

@@ -130,7 +130,17 @@ export function RunList({ query }: { query: URLSearchParams }) {
       <p class="muted">Newest first: by end for finished runs, by creation otherwise. Retrying respawns the runs' tasks, due now (tasks with a run waiting or running are left alone).</p>
       <div class="toolbar" role="group" aria-label="Bulk actions on the runs' tasks">
         <BulkButton action="respawn" label={`Retry selected (${chosen.length})`} verb="Retry" what="of the selected runs" disabled={tasks.length === 0} selection={() => ({ ids: tasks })} onDone={reload} />
-        <BulkButton action="respawn" label="Retry all matching" verb="Retry" what="of the runs matching this filter" selection={() => ({ runs: filter })} onDone={reload} />
+        {/* Every run (any status, no type, no worker) is no filter: the API takes none, and the button is off, saying why. */}
+        <BulkButton
+          action="respawn"
+          label="Retry all matching"
+          verb="Retry"
+          what="of the runs matching this filter"
+          disabled={Object.keys(filter).length === 0}
+          title={Object.keys(filter).length === 0 ? 'Choose a status, a type or a worker first: every run is no filter' : undefined}
+          selection={() => ({ runs: filter })}
+          onDone={reload}
+        />
       </div>
       <ErrorNote error={first.error} onRetry={first.reload} />
       {!first.data ? (

@@ -69,8 +69,12 @@ export function TaskPage({ id }: { id: number }) {
         <ConfirmButton
           label="Run now"
           disabled={t.status === 'next_run_scheduled'}
-          question={`Make task #${t.id} due now? Its retries are reset; the runner schedules it within its next pass.`}
-          action={() => after(api.client.respawnTasks([t.id]), 'Due now.')}
+          question={
+            t.paused
+              ? `Make task #${t.id} due now? Its retries are reset. It is paused: it runs once resumed.`
+              : `Make task #${t.id} due now? Its retries are reset; the runner schedules it within its next pass.`
+          }
+          action={() => after(api.client.respawnTasks([t.id]), t.paused ? 'Due now; paused, it runs once resumed.' : 'Due now.')}
         />
         {!active && (
           <ConfirmButton

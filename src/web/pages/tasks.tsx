@@ -8,6 +8,7 @@ import { Empty, ErrorNote, Loading, Status, FilterSelect } from '../components.j
 import { args, instant, relative } from '../format.js';
 import { LIST_POLL, useApi, useTick } from '../hooks.js';
 import { navigate } from '../router.js';
+import { parseInstant } from '../../core/instants.js';
 
 const STATUSES = ['next_run_not_scheduled', 'next_run_scheduled', 'completed', 'disabled'];
 const PRIORITIES = ['high', 'normal', 'low', 'none'];
@@ -26,7 +27,7 @@ interface Found {
 
 /** The search filters of the page's URL (`q` is the argument text, `key` the concurrency key, `paused` true or false). */
 export function filterOf(q: URLSearchParams): TaskQueryFilter {
-  const date = (k: string) => (q.get(k) ? new Date(q.get(k)!) : undefined);
+  const date = (k: string) => (q.get(k) ? urlInstant(q.get(k)!) : undefined);
   const f: TaskQueryFilter = {
     ...(q.get('type') ? { type: q.get('type')! } : {}),
     ...(q.get('status') ? { status: q.get('status')! } : {}),
@@ -48,7 +49,7 @@ export function filterOf(q: URLSearchParams): TaskQueryFilter {
  */
 export function unreadFilters(q: URLSearchParams): string[] {
   const bad: string[] = [];
-  for (const k of ['from', 'before'] as const) if (q.get(k) && Number.isNaN(new Date(q.get(k)!).getTime())) bad.push(k);
+  for (const k of ['from', 'before'] as const) if (q.get(k) && Number.isNaN(urlInstant(q.get(k)!).getTime())) bad.push(k);
   if (q.get('paused') && q.get('paused') !== 'true' && q.get('paused') !== 'false') bad.push('paused');
   return bad;
 }
@@ -66,10 +67,22 @@ async function search(c: OrreryClient, filter: TaskQueryFilter, cursor: string |
   return { items, nextCursor: next, partial: true };
 }
 
+/**
+ * An instant of the URL as the API reads one (core parseInstant: ISO 8601, a date alone or no offset
+ * read as UTC), or an invalid Date: `new Date('1')` read `before=1` as 2001-01-01.
+ */
+function urlInstant(text: string): Date {
+  try {
+    return parseInstant(text);
+  } catch {
+    return new Date(Number.NaN);
+  }
+}
+
 /** A datetime-local value (the browser's zone) from an ISO instant of the URL. */
 const local = (iso: string | null) => {
   if (!iso) return '';
-  const d = new Date(iso);
+  const d = urlInstant(iso);
   return Number.isNaN(d.getTime()) ? '' : new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 };
 
@@ -146,6 +159,8 @@ export function TaskList({ query }: { query: URLSearchParams }) {
             {STATUSES.map((s) => (
               <option key={s} value={s}>{s.replace(/_/g, ' ')}</option>
             ))}
+            {/* The URL's status list (`completed,disabled`), when no choice is it: shown, so a search keeps it (as on Runs). */}
+            {query.get('status') && !(STATUSES as readonly string[]).includes(query.get('status')!) && <option value={query.get('status')!}>{query.get('status')}</option>}
           </FilterSelect>
         </label>
         <label>
