@@ -5,7 +5,7 @@ import type { Orrery } from '../engine/service.js';
 import { previewOf, type BackfillProgress } from '../engine/schedule-service.js';
 import type { DagRun } from '../store/dag-store.js';
 import type { TaskBackfill } from '../store/schedule-store.js';
-import { addDb, iso, jsonObjectArg, parseId, positiveIntArg, printJson, table, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { addDb, instantArg, iso, jsonObjectArg, parseId, positiveIntArg, printJson, table, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
 
 /** How often `--follow` looks at a backfill's progress. */
 const FOLLOW_POLL_MS = 500;
@@ -51,9 +51,10 @@ export function addTaskScheduleCommands(cmd: Command, io: Io): void {
       .description("a task's next occurrences (the one its next run serves first), due instants with jitter, DST changes marked")
       .argument('<id>', 'task id')
       .option('--count <n>', 'how many (default 5, at most 1000)', positiveIntArg)
+      .option('--at <instant>', "as if now were this instant (a late task's catch-up is planned from it)", instantArg)
       .option('--json', 'print JSON'),
-  ).action(async (id: string, o: JsonOpts & { count?: number }) => {
-    const preview = await withOrrery(o, (orrery) => orrery.schedules.next(parseId(id), o.count !== undefined ? { count: o.count } : {}));
+  ).action(async (id: string, o: JsonOpts & { count?: number; at?: Date }) => {
+    const preview = await withOrrery(o, (orrery) => orrery.schedules.next(parseId(id), { ...(o.count !== undefined ? { count: o.count } : {}), ...(o.at ? { at: o.at } : {}) }));
     if (o.json) return printJson(io, preview);
     if (preview.occurrences.length === 0) return io.out(`task ${preview.task} has no next run\n`);
     printPreview(io, preview, true);
@@ -66,12 +67,13 @@ export function addTaskScheduleCommands(cmd: Command, io: Io): void {
       .argument('<id>', 'task id')
       .requiredOption('--from <instant>', 'first instant of the range (ISO 8601, included)')
       .requiredOption('--to <instant>', 'last instant of the range (ISO 8601, included, not in the future)')
+      .option('--at <instant>', 'as if now were this instant (--to may not be after it; recorded as the creation time)', instantArg)
       .option('--follow', 'print each occurrence as its run ends, until the backfill is done (needs running workers)')
       .option('--json', 'print the backfill as JSON'),
-  ).action(async (id: string, o: JsonOpts & { from: string; to: string; follow?: boolean }) => {
+  ).action(async (id: string, o: JsonOpts & { from: string; to: string; at?: Date; follow?: boolean }) => {
     const taskId = parseId(id);
     await withOrrery(o, async (orrery) => {
-      const b = await orrery.schedules.backfill(taskId, { from: o.from, to: o.to });
+      const b = await orrery.schedules.backfill(taskId, { from: o.from, to: o.to }, o.at ? { at: o.at } : {});
       if (o.json && !o.follow) return printJson(io, b);
       // With --json, stdout holds the one JSON document: the progress lines go to stderr.
       const say = o.json ? (t: string) => io.err(t) : (t: string) => io.out(t);
@@ -96,9 +98,14 @@ export function addTaskScheduleCommands(cmd: Command, io: Io): void {
   });
 
   addDb(
-    cmd.command('backfill-cancel').description('stop a running backfill (a run already made finishes)').argument('<backfill>', 'backfill id').option('--json', 'print JSON'),
-  ).action(async (id: string, o: JsonOpts) => {
-    const b = await withOrrery(o, (orrery) => orrery.schedules.cancelBackfill(parseId(id, 'BACKFILL', 'backfill id')));
+    cmd
+      .command('backfill-cancel')
+      .description('stop a running backfill (a run already made finishes)')
+      .argument('<backfill>', 'backfill id')
+      .option('--at <instant>', 'as if now were this instant (recorded as the cancellation time)', instantArg)
+      .option('--json', 'print JSON'),
+  ).action(async (id: string, o: JsonOpts & { at?: Date }) => {
+    const b = await withOrrery(o, (orrery) => orrery.schedules.cancelBackfill(parseId(id, 'BACKFILL', 'backfill id'), o.at ? { at: o.at } : {}));
     if (o.json) return printJson(io, b);
     io.out(`backfill ${b.id} of task ${b.task} cancelled\n`);
   });

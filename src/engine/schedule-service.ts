@@ -7,7 +7,7 @@ import { checkPreviewShape, previewFrom } from '../core/call-checks.js';
 import type { CalendarSchedule, Task, TaskRun } from '../core/model.js';
 import { normaliseSchedule, scheduleZone } from '../core/schedule.js';
 import { previewCount, previewSchedule, type Preview } from '../core/schedule-preview.js';
-import { parseInstant, requireInstant } from '../core/instants.js';
+import { checkDate, parseInstant, requireInstant } from '../core/instants.js';
 import type { CaughtUpTask, TaskBackfill } from '../store/schedule-store.js';
 import type { Store } from '../store/store.js';
 
@@ -87,9 +87,10 @@ export class ScheduleService {
    * then the following ones, each with its due instant (jitter); for another task its next run only;
    * none for a completed or disabled task.
    */
-  async next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
-    opts = knownOptions(opts, ['count']);
+  async next(taskId: number, opts: { count?: number; at?: Date } = {}): Promise<Preview & { task: number }> {
+    opts = knownOptions(opts, ['count', 'at']);
     const count = previewCount(opts.count);
+    const at = this.instant(opts.at);
     const task = await this.requireTask(taskId);
     const zone = task.schedule.kind === 'adaptive' ? 'UTC' : scheduleZone(task.schedule);
     if (task.status === 'completed' || task.status === 'disabled') return { task: task.id, zone, occurrences: [] };
@@ -97,7 +98,7 @@ export class ScheduleService {
       return { task: task.id, zone: 'UTC', occurrences: [{ at: task.scheduledFor, due: task.nextRun, local: task.scheduledFor.toISOString(), dst: null }] };
     }
     // A task late now is first moved as the runner's catch-up would move it (planLateTask).
-    const late = task.status === 'next_run_not_scheduled' ? planLateTask(task, this.host.now()) : null;
+    const late = task.status === 'next_run_not_scheduled' ? planLateTask(task, at) : null;
     if (late?.action === 'complete') return { task: task.id, zone, occurrences: [] };
     const first = late ? { id: task.id, scheduledFor: late.scheduledFor, nextRun: late.nextRun } : task;
     return { task: task.id, ...previewSchedule(task.schedule, task.scheduledFor, count, first) };
@@ -108,8 +109,8 @@ export class ScheduleService {
    * at a time, as the task is free between its own runs (docs/guide.md#backfill). The handler sees
    * the occurrence as `run.scheduledFor`. ConflictError while another backfill of the task runs.
    */
-  async backfill(taskId: number, input: { from?: unknown; to?: unknown }): Promise<TaskBackfill> {
-    const at = this.host.now();
+  async backfill(taskId: number, input: { from?: unknown; to?: unknown }, opts: { at?: Date } = {}): Promise<TaskBackfill> {
+    const at = this.instant(knownOptions(opts, ['at']).at);
     const task = await this.requireTask(taskId);
     if (task.schedule.kind === 'adaptive') throw invalid('id', `task ${task.id} has no cron or rrule schedule to backfill`);
     if (task.status === 'completed' || task.status === 'disabled') {
@@ -136,11 +137,18 @@ export class ScheduleService {
   }
 
   /** Stops a running backfill: no further occurrence gets a run (a run already made finishes). */
-  async cancelBackfill(backfillId: number): Promise<TaskBackfill> {
+  async cancelBackfill(backfillId: number, opts: { at?: Date } = {}): Promise<TaskBackfill> {
+    const at = this.instant(knownOptions(opts, ['at']).at);
     const b = await this.requireBackfill(backfillId);
-    const done = await this.store.finishBackfill(b.id, 'cancelled', this.host.now());
+    const done = await this.store.finishBackfill(b.id, 'cancelled', at);
     if (!done) throw new ConflictError(`backfill ${b.id} already ended ${b.status}`, [{ path: 'id', message: `backfill is ${b.status}` }]);
     return done;
+  }
+
+  /** `at` as given (a valid Date), or the Orrery's clock. */
+  private instant(at: Date | undefined): Date {
+    checkDate(at, 'at');
+    return at ?? this.host.now();
   }
 
   /** The catch-up of late cron and rrule tasks at `at` (core/catch-up.ts), part of every runner pass; with `type`, of that type only. */

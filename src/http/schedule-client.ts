@@ -2,6 +2,8 @@ import { knownOptions } from '../core/options.js';
 import { checkPreviewShape, checkRangeKeys, previewFrom } from '../core/call-checks.js';
 import { invalid } from '../core/errors.js';
 import { checkId } from '../core/task-ids.js';
+import { checkDate } from '../core/instants.js';
+import { iso } from './client-json.js';
 import type { Preview } from '../core/schedule-preview.js';
 import type { BackfillProgress, PreviewInput } from '../engine/schedule-service.js';
 import type { TaskBackfill } from '../store/schedule-store.js';
@@ -28,19 +30,24 @@ export class ScheduleClient {
     return this.call('GET', `/schedules/preview?${q}`);
   }
   /** A task's next occurrences (default 5), with their due instants. */
-  async next(taskId: number, opts: { count?: number } = {}): Promise<Preview & { task: number }> {
-    opts = knownOptions(opts, ['count']);
+  async next(taskId: number, opts: { count?: number; at?: Date } = {}): Promise<Preview & { task: number }> {
+    opts = knownOptions(opts, ['count', 'at']);
     checkId(taskId); // as the library (anything else went into the path as text)
-    return this.call('GET', `/tasks/${taskId}/next${opts.count !== undefined ? `?count=${opts.count}` : ''}`);
+    const q = new URLSearchParams();
+    if (opts.count !== undefined) q.set('count', String(opts.count));
+    if (opts.at !== undefined) q.set('at', iso(opts.at, 'at'));
+    return this.call('GET', `/tasks/${taskId}/next${q.size ? `?${q}` : ''}`);
   }
   /** Runs every occurrence of a cron or rrule task in [from, to] once, in order, one at a time. */
-  async backfill(taskId: number, range: { from: string | Date; to: string | Date }): Promise<TaskBackfill> {
+  async backfill(taskId: number, range: { from: string | Date; to: string | Date }, opts: { at?: Date } = {}): Promise<TaskBackfill> {
     // As the library: an object of from and to only (a misspelt key, or `dryRun`, made a real backfill).
     checkId(taskId);
     checkRangeKeys(range, ['from', 'to']);
+    const at = knownOptions(opts, ['at']).at;
+    const atField = at !== undefined ? { at: iso(at, 'at') } : {};
     // Text goes as given, for the server to read as the library does (a zone-less instant is UTC; it was
     // read here in the process's zone), and Dates as ISO text (an invalid one refused, naming it).
-    return this.call('POST', `/tasks/${taskId}/backfill`, { from: range.from, to: range.to });
+    return this.call('POST', `/tasks/${taskId}/backfill`, { from: range.from, to: range.to, ...atField });
   }
   /** A backfill with the runs it made so far. */
   async progress(backfillId: number): Promise<BackfillProgress> {
@@ -53,7 +60,8 @@ export class ScheduleClient {
     return this.call('GET', `/tasks/${taskId}/backfills`);
   }
   /** Stops a running backfill. */
-  async cancelBackfill(backfillId: number): Promise<TaskBackfill> {
+  async cancelBackfill(backfillId: number, opts: { at?: Date } = {}): Promise<TaskBackfill> {
+    checkDate(knownOptions(opts, ['at']).at, 'at'); // the library's at, checked; the server's clock stamps the end
     checkId(backfillId, 'id', 'backfill');
     return this.call('POST', `/backfills/${backfillId}/cancel`);
   }

@@ -3,7 +3,7 @@ import { DST_MARKS } from '../core/schedule-preview.js';
 import { BACKFILL_STATUSES } from '../store/schedule-store.js';
 import { DagRunSchema } from './dag-schemas.js';
 import type { Route } from './routes.js';
-import { ErrorSchema, pathId, queryInt, RunSchema } from './schemas.js';
+import { ErrorSchema, isoInstant as instantAt, pathId, queryInt, RunSchema } from './schemas.js';
 
 /** Schedules (docs/guide.md#schedules): previews of upcoming occurrences, task and DAG backfills. */
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
@@ -42,7 +42,9 @@ export const PreviewQuery = z.strictObject({
   from: isoInstant.optional().describe('the first occurrence is at or after this instant (default now)'),
 });
 export const CountQuery = z.strictObject({ count });
-export const BackfillBody = z.strictObject({ from: isoInstant, to: isoInstant });
+const at = instantAt.optional().describe("the instant the call is made at (default the server's clock): which occurrence a late task serves, which range is in the past");
+export const NextQuery = z.strictObject({ count, at });
+export const BackfillBody = z.strictObject({ from: isoInstant, to: isoInstant, at });
 export const DagBackfillBody = z.strictObject({ from: isoInstant, to: isoInstant, params: z.record(z.string(), z.unknown()).optional() });
 
 export const scheduleRoutes: Route[] = [
@@ -56,16 +58,18 @@ export const scheduleRoutes: Route[] = [
   {
     method: 'get', path: '/tasks/:id/next', tag: 'schedules',
     summary: "A task's next occurrences (the one its next run serves first) with their due instants (jitter)",
-    params: { id: taskId }, query: CountQuery,
+    params: { id: taskId }, query: NextQuery,
     responses: { 200: PreviewSchema.extend({ task: int }), 400: ErrorSchema, 404: ErrorSchema },
-    handler: async (o, { params, query }) => ({ body: await o.schedules.next(params.id as number, { ...(query.count !== undefined ? { count: query.count } : {}) }) }),
+    handler: async (o, { params, query }) => ({
+      body: await o.schedules.next(params.id as number, { ...(query.count !== undefined ? { count: query.count } : {}), ...(query.at !== undefined ? { at: query.at } : {}) }),
+    }),
   },
   {
     method: 'post', path: '/tasks/:id/backfill', tag: 'schedules',
     summary: 'Backfill a cron or rrule task: every occurrence in [from, to] runs once, in order, one at a time (409 while another backfill of the task runs)',
     params: { id: taskId }, body: BackfillBody,
     responses: { 201: BackfillSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
-    handler: async (o, { params, body }) => ({ status: 201, body: await o.schedules.backfill(params.id as number, body) }),
+    handler: async (o, { params, body }) => ({ status: 201, body: await o.schedules.backfill(params.id as number, { from: body.from, to: body.to }, body.at !== undefined ? { at: body.at } : {}) }),
   },
   {
     method: 'get', path: '/tasks/:id/backfills', tag: 'schedules', summary: "A task's backfills, newest first",

@@ -108,6 +108,14 @@ describe('orrery schedule / task / dag schedule commands', () => {
     expect((await cli(['task', 'backfill-cancel', String(b.id)])).out).toBe(`backfill ${b.id} of task ${hourly.id} cancelled\n`);
     expect(await cli(['task', 'backfill-cancel', String(b.id)])).toMatchObject({ code: 2 });
     expect(await cli(['task', 'backfill', String(hourly.id), '--from', from])).toMatchObject({ code: 2, err: expect.stringContaining('--to') });
+    // --at: as if now were that instant (the options were unknown: calendar audit).
+    const future = new Date(Date.now() + 10 * 3_600_000);
+    const later = JSON.parse((await cli(['task', 'backfill', String(hourly.id), '--from', from, '--to', future.toISOString(), '--at', new Date(future.getTime() + 60_000).toISOString(), '--json'])).out);
+    expect(later).toMatchObject({ created: new Date(future.getTime() + 60_000).toISOString(), status: 'running' });
+    expect(JSON.parse((await cli(['task', 'backfill-cancel', String(later.id), '--at', future.toISOString(), '--json'])).out)).toMatchObject({ status: 'cancelled' });
+    const late = JSON.parse((await cli(['task', 'add', 'report', 'l', '--cron', '30 * * * *', '--next-run', '2026-01-01T01:30:00Z', '--json'])).out);
+    expect(JSON.parse((await cli(['task', 'next', String(late.id), '--count', '1', '--at', '2026-01-01T01:40:00Z', '--json'])).out).occurrences[0].at).toBe('2026-01-01T01:30:00.000Z');
+    expect(await cli(['task', 'next', String(late.id), '--at', 'soon'])).toMatchObject({ code: 2, err: expect.stringContaining('--at') });
   });
 
   it('dag next and dag backfill', async () => {

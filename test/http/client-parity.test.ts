@@ -149,6 +149,12 @@ describe('OrreryClient beside the library', () => {
     await refusedBoth((o) => o.getRunLogs(waiting!.backendId, { aftr: 1 } as never), 'options.aftr');
     await refusedBoth((o) => o.startRun(waiting!.backendId, { worker: 'w2', metdata: {} } as never), 'options.metdata');
     await refusedBoth((o) => o.schedules.next(t.id, { cnt: 2 } as never), 'options.cnt');
+    await refusedBoth((o) => o.schedules.next(t.id, { at: new Date('nope') }), 'at');
+    await refusedBoth((o) => o.schedules.cancelBackfill(1, { at: 'soon' as never }), 'at');
+    // `at` reaches the server: the same answer as the library's at that instant.
+    const cron = await orrery.createTask({ type: 'job', schedule: { kind: 'cron', expr: '30 * * * *' }, nextRun: new Date('2026-01-01T01:30:00Z') });
+    const when = new Date('2026-01-01T01:40:00Z');
+    expect(await client.schedules.next(cron.id, { count: 2, at: when })).toEqual(await orrery.schedules.next(cron.id, { count: 2, at: when }));
     const l = await orrery.visits.getOrCreateLister('l');
     const badDate = new Date('nope');
     await refusedBoth((o) => o.visits.updateLister({ id: l.id, updated: l.updated.toISOString() as never }), 'updated');

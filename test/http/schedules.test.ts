@@ -115,6 +115,13 @@ describe('schedules over HTTP', () => {
     await expectStatus(call('GET', '/api/tasks/x/backfills'), 400);
     expect(await expectStatus(call('POST', `/api/backfills/${b.id}/cancel`), 200)).toMatchObject({ status: 'cancelled' });
     await expectStatus(call('POST', `/api/backfills/${b.id}/cancel`), 409);
+    // `at`: the instant the backfill is made at (its range may not end after it), and next's from (they were refused: unknown field).
+    expect(errorOf(await expectStatus(call('POST', `/api/tasks/${task.id}/backfill`, { from: at(H), to: at(3 * H), at: at(2 * H) }), 400)).details[0]?.path).toBe('to');
+    expect(await expectStatus(call('POST', `/api/tasks/${task.id}/backfill`, { from: at(H), to: at(3 * H), at: at(4 * H) }), 201)).toMatchObject({ created: at(4 * H) });
+    const late = await call('POST', '/api/tasks', { type: 'report', arguments: { args: ['late'] }, schedule: { kind: 'cron', expr: '30 * * * *' }, nextRun: at(1.5 * H) });
+    expect((await expectStatus(call('GET', `/api/tasks/${late.body.id}/next?count=1&at=${encodeURIComponent(at(1.6 * H))}`), 200)).occurrences[0].at).toBe(at(1.5 * H));
+    expect((await expectStatus(call('GET', `/api/tasks/${late.body.id}/next?count=1`), 200)).occurrences[0].at).toBe(at(9.5 * H));
+    await expectStatus(call('GET', `/api/tasks/${late.body.id}/next?at=soon`), 400);
   });
 
   it('unique and debounce at creation', async () => {

@@ -203,6 +203,24 @@ export function scheduleCases(sut: StoreUnderTest): void {
     });
   });
 
+  describe('next and backfill at a given instant (SPEC §2: every operation that depends on time takes at)', () => {
+    it('next plans a late task from `at`; backfill and its cancel take `at` as now (calendar audit: refused, or ignored)', async () => {
+      const { orrery, clock } = await setup([CRON]);
+      clock.set(hh(10));
+      const t = await orrery.createTask({ type: 'cron', schedule: { kind: 'cron', expr: '30 * * * *' }, nextRun: hh(1, 30) });
+      // Late at 10:00 (by the clock), not at 01:40: the catch-up moves it to the latest occurrence, 09:30.
+      expect((await orrery.schedules.next(t.id, { count: 1 })).occurrences.map((o) => o.at)).toEqual([hh(9, 30)]);
+      expect((await orrery.schedules.next(t.id, { count: 2, at: hh(1, 40) })).occurrences.map((o) => o.at)).toEqual([hh(1, 30), hh(2, 30)]);
+      // A range ending after `at` is in its future; one ending before is fine, and the backfill is made at `at`.
+      await expect(orrery.schedules.backfill(t.id, { from: hh(0).toISOString(), to: hh(5).toISOString() }, { at: hh(4) })).rejects.toThrow(/to/);
+      const b = await orrery.schedules.backfill(t.id, { from: hh(0).toISOString(), to: hh(3).toISOString() }, { at: hh(4) });
+      expect(b).toMatchObject({ total: 3, created: hh(4), updated: hh(4) });
+      expect(await orrery.schedules.cancelBackfill(b.id, { at: hh(4, 1) })).toMatchObject({ status: 'cancelled', updated: hh(4, 1) });
+      await expect(orrery.schedules.next(t.id, { at: 'soon' as never })).rejects.toThrow(/^at: /);
+      await expect(orrery.schedules.backfill(t.id, { from: hh(0).toISOString(), to: hh(3).toISOString() }, { when: hh(4) } as never)).rejects.toThrow(/^options\.when: unknown field/);
+    });
+  });
+
   describe('backfill (docs/guide.md#backfill)', () => {
     it("runs each occurrence once, in order, one at a time, in the gaps of the task's own runs", async () => {
       const { orrery, clock } = await setup([CRON]);
