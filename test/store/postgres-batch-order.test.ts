@@ -3,8 +3,9 @@
  * reversed): on PostgreSQL each batch's rows are written in identity order, so the batches wait for
  * each other's rows in one order and never deadlock (they did: `40P01: deadlock detected`, answered as
  * storage_unavailable or a 503), while the ids of a batch still follow its order. Calls of more than
- * one chunk (imports, large createTasks) lock chunk by chunk, so they can still deadlock: the one
- * PostgreSQL rolls back is written again from its first chunk, its counts those of that attempt.
+ * one chunk (imports, large createTasks) are written one at a time (an advisory lock): chunk by chunk,
+ * two of them deadlocked, and again at every retry from their first chunk (import audit: 6,000 and
+ * 20,000 tasks failed after 5 attempts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openOrrery, type Orrery } from '../../src/engine/service.js';
@@ -44,17 +45,17 @@ describe('PostgreSQL: concurrent batches with shared identities in different ord
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
   }, 120_000);
 
-  it('imports and createTasks calls of more than one chunk (1,000) in different orders all pass: the one PostgreSQL rolls back after a deadlock is written again', async () => {
+  it('imports and createTasks calls of more than one chunk (1,000) in different orders all pass, one at a time', async () => {
     db = await createTestDatabase('import-order');
     for (let i = 0; i < 4; i++) open.push(await openOrrery({ db: db.url }));
     await open[0]!.createTaskType({ name: 'sync', defaultIntervalMs: '1h' });
-    const N = 2_500; // three chunks: the chunks of two imports lock their identities in different orders
+    const N = 20_000; // twenty chunks: the chunks of two imports lock their identities in different orders
     const tasks = Array.from({ length: N }, (_, i) => ({ type: 'sync', arguments: { args: [i], kwargs: {} } }));
     const reversed = [...tasks].reverse();
     const ndjson = async function* (xs: object[]) {
       yield `${xs.map((x) => JSON.stringify(x)).join('\n')}\n`;
     };
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 2; round++) {
       const answers = await Promise.all([
         open[0]!.importTasks(ndjson(tasks)),
         open[1]!.importTasks(ndjson(reversed)),

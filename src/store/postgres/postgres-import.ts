@@ -16,6 +16,9 @@ const ATTEMPTS = 5;
  * ATTEMPTS times; it waits for the other's locks and passes. Returns how many tasks it created or
  * replaced.
  */
+/** The advisory lock key of imports, beside the migrations' ("orrery") and the archive's. */
+const IMPORT_LOCK = 0x6f7272657281;
+
 export async function importTaskChunks(pool: pg.Pool, chunks: () => AsyncIterable<readonly NewTask[]>, at: Date, sink: ChunkSink): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -36,6 +39,9 @@ async function importOnce(pool: pg.Pool, chunks: AsyncIterable<readonly NewTask[
   let changed = 0;
   try {
     await c.query('BEGIN');
+    // Imports are written one at a time (a second waits here for the first to commit): two writing the
+    // same tasks in other orders deadlocked on each other's rows, and again at every retry (import audit).
+    await c.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK]);
     // A chunk of plain tasks is sent while the one before it runs (the client queues it behind):
     // this process encodes the next chunk while the server inserts the last. A chunk with other
     // tasks waits for every chunk before it, so it sees what they wrote.
