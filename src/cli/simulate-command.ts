@@ -158,7 +158,8 @@ function line(r: SimulationResult): string {
  */
 function sameStoreKey(url: string): string {
   const path = sqlitePath(url);
-  if (path === null || path === '' || path === ':memory:') return url;
+  if (path === null) return postgresKey(url);
+  if (path === '' || path === ':memory:') return url;
   // One file however it is spelled: through a symlink (of the file or of a directory on its way) too.
   const full = resolve(path);
   let real = full;
@@ -172,4 +173,20 @@ function sameStoreKey(url: string): string {
     }
   }
   return `sqlite:${real}`;
+}
+
+/**
+ * One PostgreSQL database however its URL is spelled: `postgres:` or `postgresql:`, any user or
+ * password, the host in any case, the default port left out or given (it was taken for another store,
+ * found holding the first simulation's rows once that had run). A URL that does not parse is compared as written.
+ */
+function postgresKey(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') return url;
+    const host = u.searchParams.get('host') ?? u.hostname.toLowerCase();
+    return `postgres://${host}:${u.port || '5432'}/${decodeURIComponent(u.pathname.replace(/^\//, ''))}`;
+  } catch {
+    return url;
+  }
 }

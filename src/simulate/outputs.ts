@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { renderReport, reportCharts } from './report.js';
+import { CHART_FILES, renderReport, reportCharts } from './report.js';
 import type { SeriesRow, SimulationResult, SimulationSummary } from './summary.js';
 
 /** series.csv's columns, in order. */
@@ -83,6 +83,12 @@ export async function outputsInTheWay(dir: string): Promise<string | null> {
   }
   const charts = await stat(join(dir, CHARTS_DIR)).catch(() => null);
   if (charts && !charts.isDirectory()) return `${CHARTS_DIR} is a file there (the simulation writes its charts into a directory of that name)`;
+  // A directory where a chart goes failed the write after the simulation had run (a raw EISDIR, exit 1).
+  if (charts) {
+    for (const name of CHART_FILES) {
+      if ((await stat(join(dir, CHARTS_DIR, name)).catch(() => null))?.isDirectory()) return `${CHARTS_DIR}/${name} is a directory there (the simulation writes a chart of that name)`;
+    }
+  }
   return null;
 }
 

@@ -33,6 +33,9 @@ const CHARTS: Chart[] = [
 /** With visits: the successful visits per interval (per visit type). */
 const VISITS_CHART: Chart = { file: 'visits', title: 'Successful visits per interval', unit: 'count', value: (r) => r.visits?.successful ?? 0 };
 
+/** The file of every chart a report may draw (charts/NAME): none may be a directory when it is written. */
+export const CHART_FILES: readonly string[] = [...CHARTS, VISITS_CHART].map((c) => `${c.file}.svg`);
+
 /** The charts of these runs: the visits chart only when a series has visit counts. */
 function chartsOf(runs: ReadonlyArray<{ result: SimulationResult }>): Chart[] {
   return runs.some((r) => r.result.series.some((x) => x.visits !== undefined)) ? [...CHARTS, VISITS_CHART] : CHARTS;

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { checkCallback, knownOptions } from '../core/options.js';
 import { PermanentFailure, RetryAfter, invalid } from '../core/errors.js';
 import { redactUrl } from '../store/redact-url.js';
 import type { TaskType } from '../core/model.js';
@@ -76,6 +77,9 @@ export async function simulate(scenario: unknown, opts: SimulateOptions = {}): P
 
 /** Like `simulate`, also answering the series (series.csv's rows). */
 export async function runSimulation(input: unknown, opts: SimulateOptions = {}): Promise<SimulationResult> {
+  // Its options checked before anything runs: a misspelt one was ignored, and an onProgress that is no function crashed the process.
+  opts = knownOptions(opts, ['onProgress', 'realTime', 'quietTurns', 'verifyShortCuts']);
+  checkCallback(opts.onProgress, 'onProgress');
   // Only a scenario parseScenario answered is taken as checked (any object whose start was a Date was: its fields ran unchecked).
   const s = isCheckedScenario(input) ? input : parseScenario(input);
   const wall0 = performance.now();
@@ -282,6 +286,8 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
   let finished = false;
   /** The first arrival the engine refused (the scenario's checks should have found it): the run fails with it. */
   let refused: Error | null = null;
+  /** What the caller's onProgress threw: the run fails with it. */
+  let progressError: unknown = null;
   // Arrivals: Poisson processes, thinned by the hourly profile.
   s.arrivals.forEach((a, k) => {
     const rng = new Random(s.seed, `arrivals:${k}`);
@@ -317,8 +323,13 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
     for (const d of due) waiting.set(d.type, (waiting.get(d.type) ?? 0) + d.due);
     for (const t of collector.types) collector.sampleQueue(t, at.getTime(), waiting.get(t) ?? 0);
     samples += 1;
-    if (samples % QUEUE_SAMPLES_PER_INTERVAL === 0) {
-      opts.onProgress?.({ at, from: new Date(from), to: new Date(to), runs: END_STATUSES.reduce((sum, k) => sum + collector.totals[k], 0), wallMs: performance.now() - wall0 });
+    if (samples % QUEUE_SAMPLES_PER_INTERVAL === 0 && progressError === null) {
+      // A callback that throws fails the simulation with its error (thrown here, it ended the process).
+      try {
+        opts.onProgress?.({ at, from: new Date(from), to: new Date(to), runs: END_STATUSES.reduce((sum, k) => sum + collector.totals[k], 0), wallMs: performance.now() - wall0 });
+      } catch (e) {
+        progressError = e;
+      }
     }
   };
   const sampler = (at: number) => {
@@ -341,6 +352,7 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
   await Promise.all(loops.map((l) => l.stop()));
   gate.close();
   if (refused) throw refused;
+  if (progressError !== null) throw progressError;
 
   const wallMs = () => Math.round(performance.now() - wall0);
   return { summary: await summarize(orrery, s, collector, world, { wallMs, slots, processes, crashes }), series: seriesOf(collector, slots, world) };

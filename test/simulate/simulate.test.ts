@@ -11,6 +11,7 @@ import { parseScenario, runSimulation, seriesCsv, summaryJson, ValidationError, 
 import { main } from '../../src/cli/main.js';
 import { reportCharts } from '../../src/simulate/report.js';
 import { overrideScenario } from '../../src/simulate/scenario.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -274,6 +275,17 @@ describe('simulate', () => {
     }
     expect((await stat(join(dir, 'f.db'))).size).toBe(0);
     expect((await readdir(dir)).sort()).toEqual(['a.json', 'b.json', 'f.db', 'link.db', 'sub']);
+    // One PostgreSQL database spelled two ways (postgresql:, the default port given): the first ran, then the second was refused (simulate audit).
+    const pg = await createTestDatabase('sim-spelling');
+    try {
+      const u = new URL(pg.url);
+      const other = `postgresql://${u.username}:${u.password}@${u.hostname.toUpperCase()}:${u.port || '5432'}${u.pathname}`;
+      await writeFile(a, JSON.stringify({ ...MIXED, store: pg.url }));
+      await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: other }));
+      expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to postgres') });
+    } finally {
+      await pg.drop();
+    }
   });
 
   it('finds a --compare store holding data and files in the way in --out before anything runs, naming them; the library checks a scenario whose start is a Date (simulate audit)', { timeout: 60_000 }, async () => {
@@ -304,6 +316,8 @@ describe('simulate', () => {
     for (const [inTheWay, make] of [
       ['summary.json is a directory there', (d: string) => mkdir(join(d, 'summary.json'), { recursive: true })],
       ['charts is a file there', (d: string) => writeFile(join(d, 'charts'), '')],
+      // A directory where a chart goes: the write failed after the run (a raw EISDIR, exit 1: simulate audit).
+      ['charts/queue-length.svg is a directory there', (d: string) => mkdir(join(d, 'charts', 'queue-length.svg'), { recursive: true })],
     ] as const) {
       const out = await mkdtemp(join(dir, 'out-'));
       await make(out);
@@ -313,6 +327,10 @@ describe('simulate', () => {
     await expect(runSimulation({ ...small, start: new Date('2026-03-02T00:00:00Z'), seed: -5 })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'seed' }] });
     await expect(runSimulation({ ...small, start: new Date('x') })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'start', message: 'must be an ISO 8601 instant' }] });
     expect((await runSimulation({ ...small, start: new Date('2026-03-02T00:00:00Z') })).summary.simulated.from).toBe('2026-03-02T00:00:00.000Z');
+    // An onProgress that throws fails the call with its error (it ended the process); one that is no function, or an unknown option, is refused first.
+    await expect(runSimulation(small, { onProgress: () => { throw new Error('progress boom'); } })).rejects.toThrow('progress boom');
+    await expect(runSimulation(small, { onProgress: 5 as never })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'onProgress' }] });
+    await expect(runSimulation(small, { realtime: true } as never)).rejects.toThrow(/^options\.realtime: unknown field/);
   });
 
   it('samples the queue six times per interval from the window\'s start, and counts only what happens before its end', { timeout: 60_000 }, async () => {
