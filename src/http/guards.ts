@@ -94,6 +94,14 @@ export function checkNoContentEncoding(c: Context): void {
       { path: 'content-encoding', message: 'must be absent or identity' },
     ]);
   }
+  // So is a transfer coding besides chunked (`gzip, chunked`): Node passes its bytes on as the body,
+  // which then failed as text that is not UTF-8.
+  const transfer = c.req.header('transfer-encoding')?.trim();
+  if (transfer && transfer.split(',').some((t) => !['chunked', 'identity'].includes(t.trim().toLowerCase()))) {
+    throw new HttpError('unsupported_media_type', `Transfer-Encoding "${transfer}" is not accepted: send the request body uncompressed (chunked alone)`, [
+      { path: 'transfer-encoding', message: 'must be absent or chunked' },
+    ]);
+  }
 }
 
 /** A body must be sent as `application/json` (parameters such as `charset=utf-8` allowed). */

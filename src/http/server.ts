@@ -21,6 +21,9 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
     // An IPv6 address in a longer form than the shortest ([0:0:0:0:0:0:0:1], [::ffff:127.0.0.1]) is
     // one a URL holds, but the adapter refuses any host not already written as a URL writes it.
     if (req.headers.host!.startsWith('[')) req.headers.host = new URL(`http://${req.headers.host}`).host;
+    // A target the adapter cannot turn into a URL (`*`, a backslash): answered here, with the caller's request id.
+    const target = targetProblem(req.url ?? '');
+    if (target !== null) return answer(req, res, `bad request: ${target}`);
     void listener(req, res);
   });
   // A client that half-closes once its request is sent (`nc -N`, some health checkers) still gets its
@@ -33,7 +36,7 @@ export function startHttpServer(app: Hono, host: string, port: number): Promise<
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
     answer(req, res, `the Expect header "${String(req.headers.expect)}" cannot be met (only 100-continue is)`, 417, 'expectation_failed'),
   );
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => rawAnswer(socket, '400 Bad Request', errorBody('CONNECT is not answered here (this is not a proxy)')));
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => rawAnswer(socket, '400 Bad Request', errorBody('CONNECT is not answered here (this is not a proxy)'), req.headers['x-request-id']));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve({ server, port: (server.address() as { port: number }).port }));
@@ -79,13 +82,27 @@ function answerUnparsed(err: Error & { code?: string }, socket: Duplex): void {
   rawAnswer(socket, status, body);
 }
 
-/** An error answer written on the socket itself (no response object), then the connection closed. */
-function rawAnswer(socket: Duplex, status: string, body: string): void {
+/** An error answer written on the socket itself (no response object), then the connection closed; the caller's request id kept when sane. */
+function rawAnswer(socket: Duplex, status: string, body: string, requestId?: string | string[]): void {
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `cache-control: no-store\r\nx-content-type-options: nosniff\r\n` +
-      `x-request-id: ${requestIdOf(undefined)}\r\nconnection: close\r\n\r\n${body}`,
+      `x-request-id: ${requestIdOf(typeof requestId === 'string' ? requestId : undefined)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * Why the adapter would refuse a request target (as @hono/node-server reads one: a path, or an
+ * absolute http(s) URL, with no backslash before its query), or null: refused here with the caller's
+ * request id, which the adapter's error handler cannot see. Its other refusals keep a fresh id.
+ */
+function targetProblem(target: string): string | null {
+  if (target === '' || target.startsWith('http://') || target.startsWith('https://')) return null;
+  if (!target.startsWith('/')) return `the request target must be a path starting with / (it is ${JSON.stringify(target.slice(0, 64))})`;
+  const backslash = target.indexOf('\\');
+  const query = target.indexOf('?');
+  if (backslash !== -1 && (query === -1 || backslash < query)) return 'Backslash in request path';
+  return null;
 }
 
 function badRequest(requestId: string | undefined, message: string): Response {

@@ -175,8 +175,16 @@ it('a request Node cannot parse gets the API error shape: 431 for headers over 1
   expect(expectation).toMatch(/^HTTP\/1\.1 417 /);
   expect(expectation).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
   expect(JSON.parse(expectation.slice(expectation.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'expectation_failed', message: 'the Expect header "foo" cannot be met (only 100-continue is)' });
-  const tunnel = await rawExchange(port, `CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n`);
+  const tunnel = await rawExchange(port, `CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nx-request-id: mine-3\r\n\r\n`);
   expect(tunnel).toMatch(/^HTTP\/1\.1 400 /);
+  expect(tunnel).toMatch(/\r\nx-request-id: mine-3\r\n/); // the caller's id, as every answer (HTTP audit: a fresh one)
+  // Targets the adapter cannot read as a URL: the caller's id too, and the API's shape.
+  for (const [target, message] of [['*', 'bad request: the request target must be a path starting with / (it is "*")'], ['/a\\b', 'bad request: Backslash in request path']]) {
+    const got = await rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-request-id: mine-1\r\nConnection: close\r\n\r\n`);
+    expect(got).toMatch(/^HTTP\/1\.1 400 /);
+    expect(got).toMatch(/\r\nx-request-id: mine-1\r\n/);
+    expect(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'bad_request', message });
+  }
   expect(JSON.parse(tunnel.slice(tunnel.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'bad_request', message: 'CONNECT is not answered here (this is not a proxy)' });
   // The server still answers.
   expect((await fetch(`${s.url}/healthz`)).status).toBe(200);

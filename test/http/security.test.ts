@@ -93,9 +93,16 @@ describe('without a token', () => {
         expect(errorOf(r.body).message).toContain(`Content-Encoding "${encoding}" is not accepted`);
       }
     }
+    // A transfer coding besides chunked too: a gzip body was read as text that is not UTF-8 (HTTP audit).
+    const chunked = (path: string, type: string, coding: string, body: string) =>
+      rawHead(s.port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${type}\r\nTransfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    for (const [path, type] of [['/api/task-types', 'application/json'], ['/api/tasks/import', 'application/x-ndjson']] as const) {
+      expect(await chunked(path, type, 'gzip, chunked', '{"name":"made"}'), path).toMatch(/^HTTP\/1\.1 415 /);
+    }
     expect(await names(s.orrery)).toEqual([]);
     const r = await send(s.port, 'POST', '/api/task-types', { 'content-type': 'application/json', 'content-encoding': 'Identity' }, '{"name":"plain"}');
     expect(r.status).toBe(201);
+    expect(await chunked('/api/task-types', 'application/json', 'chunked', '{"name":"chunked"}')).toMatch(/^HTTP\/1\.1 201 /);
   });
 
   it('bodies must be application/json: other types get 415, even without an Origin', async () => {
