@@ -2,6 +2,7 @@ import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConflictError, ValidationError, type ErrorDetail } from '../core/errors.js';
+import { oneLine } from '../core/terminal-text.js';
 import type { ImportProgress, TaskImportSummary } from '../engine/task-import.js';
 import { serverBase } from '../http/client.js';
 import { isSetupError } from '../http/client-transport.js';
@@ -114,6 +115,12 @@ async function importRemote(url: string, token: string | null, body: AsyncIterab
   }
   if (ok && parsed && !('error' in parsed)) return checkedSummary(parsed, base);
   const e = (parsed as { error?: { code?: string; message?: string; details?: ErrorDetail[] } } | null)?.error;
+  // An answer without Orrery's error shape (a web page, another server's 404 or 501) is no Orrery
+  // server's: exit 1 saying so (a 4xx page read as bad input, exit 2).
+  if (!e || typeof e !== 'object') {
+    const what = /^\s*</.test(text) ? 'a web page' : 'something else';
+    throw new Error(`orrery server ${base} answered the import with ${res.status} and ${what} (${oneLine(text.slice(0, 80))}), not an import summary: is the URL an Orrery server's?`);
+  }
   if (e?.code === 'validation_error') throw new ValidationError(e.message ?? 'invalid input', e.details ?? []);
   if (e?.code === 'conflict') throw new ConflictError(e.message ?? 'conflict', e.details ?? []);
   // A refused token is a refused login (exit 1, as `worker --url` and a PostgreSQL server refusing it), not bad input.

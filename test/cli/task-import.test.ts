@@ -204,9 +204,14 @@ describe('orrery task import --url', () => {
       req.resume();
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('[]'));
     });
+    // And one that answers a web page, 404 or 501 (another kind of server): exit 2 as bad input, or its page printed (import audit).
+    const pages = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(req.url!.includes('x') ? 404 : 501, { 'content-type': 'text/html' }).end('<html>Not Found</html>'));
+    });
     const listen = (srv: { listen(port: number, host: string, cb: () => void): unknown; address(): unknown }) =>
       new Promise<number>((r) => srv.listen(0, '127.0.0.1', () => r((srv.address() as AddressInfo).port)));
-    const [closing, answering] = [await listen(closer), await listen(other)];
+    const [closing, answering, paging] = [await listen(closer), await listen(other), await listen(pages)];
     try {
       for (let i = 0; i < 3; i++) {
         const cut = await runCli(['task', 'import', file(), '--url', `http://127.0.0.1:${closing}`]);
@@ -217,6 +222,11 @@ describe('orrery task import --url', () => {
       expect(wrong.code, wrong.stderr).toBe(1);
       expect(wrong.stdout).toBe('');
       expect(wrong.stderr).toMatch(/answered the import with \[\], not an import summary: is the URL an Orrery server's\?$/m);
+      for (const page of [`http://127.0.0.1:${paging}`, `http://127.0.0.1:${paging}/x`]) {
+        const html = await runCli(['task', 'import', file(), '--url', page]);
+        expect(html.code, html.stderr).toBe(1);
+        expect(html.stderr).toMatch(/answered the import with (501|404) and a web page \(<html>Not Found<\/html>\), not an import summary: is the URL an Orrery server's\?$/m);
+      }
       // status --url read the same server's answers as if they were Orrery's (a TypeError: Cannot read properties of undefined).
       const status = await runCli(['status', '--url', `http://127.0.0.1:${answering}`]);
       expect(status.code).toBe(1);
@@ -227,6 +237,7 @@ describe('orrery task import --url', () => {
     } finally {
       closer.close();
       other.close();
+      pages.close();
     }
   });
 
