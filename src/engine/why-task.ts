@@ -39,7 +39,7 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
     keyRate,
     workerWindowMs: WORKER_WINDOW_MS,
   });
-  const { workersSeen, workersStopped } = await liveWorkers(store, type.name, load.workersSeen, earlier(at, WORKER_WINDOW_MS));
+  const { workersSeen, workersStopped } = await liveWorkers(store, type.name, load.workersSeen, earlier(at, WORKER_WINDOW_MS), at);
   const dag = task.arguments.kwargs[DAG_ATTEMPT_KEY] as { run?: number; dag?: string } | undefined;
   const dagId = dag && typeof dag === 'object' && typeof dag.dag === 'string' ? dag.dag : null;
   const [storedDag] = dagId === null ? [] : await store.dags.getDags([dagId]);
@@ -69,8 +69,12 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
  * after that), and those registered as handling it that refreshed their row and did not stop, by id;
  * and the registered ones that stopped.
  */
-async function liveWorkers(store: Store, type: string, fromRuns: ReadonlyArray<{ worker: string; lastSeen: Date }>, since: Date) {
-  const registered = await store.workers.listWorkers(since, fromRuns.map((w) => w.worker));
+async function liveWorkers(store: Store, type: string, fromRuns: ReadonlyArray<{ worker: string; lastSeen: Date }>, since: Date, at: Date) {
+  // Read at `at`: a row registered after it is not counted, and a stop that came after it had not happened yet
+  // (operations.md: a worker whose graceful stop came later was running then).
+  const registered = (await store.workers.listWorkers(since, fromRuns.map((w) => w.worker)))
+    .filter((r) => r.startedAt.getTime() <= at.getTime())
+    .map((r) => (r.stoppedAt && r.stoppedAt.getTime() > at.getTime() ? { ...r, stoppedAt: null, lastSeen: at } : r));
   const byId = new Map(registered.map((r) => [r.id, r]));
   const seen = new Map<string, Date>();
   for (const w of fromRuns) {

@@ -37,10 +37,12 @@ export async function stopWorker(store: Store, id: string, at: Date): Promise<Re
 export async function listWorkers(store: Store, since: Date, until: Date, now: Date, seenSince: Date = since): Promise<WorkerView[]> {
   const activity = await store.workerActivity(since, until);
   // A worker registered (started) after the instant judged was not there yet: a listing `at` a past instant leaves it out.
-  const registered = (await store.workers.listWorkers(seenSince, activity.map((a) => a.worker))).filter((r) => r.startedAt.getTime() <= now.getTime());
+  const rows = await store.workers.listWorkers(seenSince, activity.map((a) => a.worker));
+  const registered = rows.filter((r) => r.startedAt.getTime() <= now.getTime());
   const byId = new Map(activity.map((a) => [a.worker, a]));
   const views: WorkerView[] = registered.map((r) => view(r, byId.get(r.id) ?? null, now));
-  const known = new Set(registered.map((r) => r.id));
+  // Nor is it listed by its runs (as a worker without a row, judged alive by what it did after that instant).
+  const known = new Set(rows.map((r) => r.id));
   for (const a of activity) if (!known.has(a.worker)) views.push(view(null, a, now));
   const rank = (v: WorkerView) => WORKER_LIVENESS.indexOf(v.liveness);
   return views.sort((a, b) => rank(a) - rank(b) || compareCodePoints(a.worker, b.worker));

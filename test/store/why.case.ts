@@ -9,6 +9,26 @@ const oneshot = (type: string, i: number, extra: Record<string, unknown> = {}) =
 export function whyCases(sut: StoreUnderTest): void {
   const setup = useOrrery(sut);
 
+  describe('task why at a past instant (status audit)', () => {
+    it('counts no worker activity after --at: a run ended later, a registration later; a stop that came later had not happened yet', async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const [a, b] = await orrery.createTasks([oneshot('job', 1), oneshot('job', 2)], { at: T0 });
+      const [r] = await orrery.scheduleDue({ at: T0 });
+      const mine = r!.task === a!.id ? b! : a!;
+      await orrery.startRun(r!.backendId, { worker: 'w9', at: plus(T0, 20 * 60_000) });
+      await orrery.endRun(r!.backendId, { status: 'eventful', worker: 'w9', at: plus(T0, 21 * 60_000) });
+      const workers = async (at: Date) => (await orrery.whyTask(mine.id, { at })).gates.find((g) => g.gate === 'workers')!;
+      expect(await workers(T0)).toMatchObject({ verdict: 'hold' });
+      expect(await workers(plus(T0, 22 * 60_000))).toMatchObject({ verdict: 'pass', detail: expect.stringContaining('w9') });
+      // A worker registered at 30m and stopped at 40m: not seen at 25m, live at 35m, stopped at 45m.
+      await orrery.registerWorker({ id: 'wr', host: 'h', pid: 1, types: ['job'], concurrency: 1 }, { at: plus(T0, 30 * 60_000) });
+      await orrery.stopWorker('wr', { at: plus(T0, 40 * 60_000) });
+      expect((await workers(plus(T0, 29 * 60_000))).detail).not.toContain('wr');
+      expect(await workers(plus(T0, 35 * 60_000))).toMatchObject({ verdict: 'pass', detail: expect.stringContaining('wr') });
+      expect(await workers(plus(T0, 45 * 60_000))).toMatchObject({ verdict: 'hold', detail: expect.stringContaining('stopped: wr') });
+    });
+  });
+
   describe('task why: the gate that holds a task, and until when', () => {
     it('not due yet, then due with no worker seen, then paused type, then queued, held, running, lease expired', async () => {
       const { orrery } = await setup([{ name: 'job' }]);

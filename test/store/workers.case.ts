@@ -29,6 +29,13 @@ export function workerRegistryCases(sut: StoreUnderTest): void {
       expect((await other.listWorkers({ at: plus(T0, MIN) }))[0]).toMatchObject({ liveness: 'alive', stoppedAt: null });
       // Listed at an instant before its start, it was not there yet (audit, 2026-12-05: status --at showed it alive).
       expect(await other.listWorkers({ at: plus(T0, MIN - 1) })).toEqual([]);
+      // Nor by runs it ended after that instant in the same minute (status audit: listed unregistered, and alive).
+      await orrery.registerWorker(info('w2'), { at: plus(T0, 2 * MIN + 30_000) });
+      await orrery.createTasks([{ type: 'mail', policy: 'oneshot' as const }], { at: T0 });
+      const [r] = await orrery.scheduleDue({ at: plus(T0, 2 * MIN + 30_000) });
+      await orrery.startRun(r!.backendId, { worker: 'w2', at: plus(T0, 2 * MIN + 35_000) });
+      await orrery.endRun(r!.backendId, { status: 'eventful', worker: 'w2', at: plus(T0, 2 * MIN + 40_000) });
+      expect((await other.listWorkers({ at: plus(T0, 2 * MIN + 20_000) })).map((w) => w.worker)).toEqual(['w1']);
       await expect(orrery.stopWorker('nobody')).rejects.toBeInstanceOf(NotFoundError);
       await expect(orrery.stopWorker('')).rejects.toBeInstanceOf(ValidationError);
     });

@@ -19,12 +19,12 @@ export const TYPE_LOAD_QUERIES = {
   ahead: `SELECT count(*)::int AS n FROM task_runs r, (SELECT priority_rank, scheduled, id FROM task_runs WHERE id = $1) me
      WHERE r.type = $2 AND r.status = 'scheduled' AND (r.priority_rank, r.scheduled, r.id) < (me.priority_rank, me.scheduled, me.id)`,
   // Signs of life: a lease renewed (its expiry minus the type's lease) or a run ended by its worker (not
-  // by the reaper: a lost run's worker is gone) within the window.
+  // by the reaper: a lost run's worker is gone) within the window, and not after the instant asked about.
   workers: `SELECT worker, max(t) AS t FROM (
        SELECT r.worker, r.lease_expires_at - y.lease_ms * interval '1 millisecond' AS t FROM task_runs r JOIN task_types y ON y.name = r.type
          WHERE r.type = $1 AND r.status IN ('claimed', 'started')
        UNION ALL
-       SELECT worker, ended FROM task_runs WHERE ended IS NOT NULL AND ended > $2 AND type = $1 AND status <> 'lost') s
+       SELECT worker, ended FROM task_runs WHERE ended IS NOT NULL AND ended > $2 AND ended <= $3 AND type = $1 AND status <> 'lost') s
      WHERE worker IS NOT NULL AND t > $2 GROUP BY worker ORDER BY max(t) DESC LIMIT 20`,
 } as const;
 
@@ -35,7 +35,7 @@ export async function readTypeLoad(c: pg.Pool, req: TypeLoadRequest): Promise<Ty
     one<{ n: number }>(TYPE_LOAD_QUERIES.queued, [req.type]),
     one<{ n: number; k: number }>(TYPE_LOAD_QUERIES.running, [req.type, req.key]),
     c.query<{ backend_id: string; worker: string | null; task: string; status: string }>(TYPE_LOAD_QUERIES.holders, [req.type]),
-    c.query<{ worker: string; t: Date }>(TYPE_LOAD_QUERIES.workers, [req.type, since]),
+    c.query<{ worker: string; t: Date }>(TYPE_LOAD_QUERIES.workers, [req.type, since, req.at]),
     req.runId === null ? null : one<{ n: number }>(TYPE_LOAD_QUERIES.ahead, [req.runId, req.type]),
   ]);
   let startsInWindow = 0;

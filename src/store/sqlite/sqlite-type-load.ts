@@ -27,7 +27,7 @@ export class SqliteTypeLoad {
       workers: p(`SELECT worker, max(t) AS t FROM (
           SELECT worker, lease_expires_at - @lease AS t FROM task_runs INDEXED BY task_runs_running WHERE type = @type AND status IN ('claimed', 'started')
           UNION ALL
-          SELECT worker, ended AS t FROM task_runs INDEXED BY task_runs_finished WHERE ended IS NOT NULL AND ended > @since AND type = @type AND status <> 'lost')
+          SELECT worker, ended AS t FROM task_runs INDEXED BY task_runs_finished WHERE ended IS NOT NULL AND ended > @since AND ended <= @at AND type = @type AND status <> 'lost')
         WHERE worker IS NOT NULL AND t > @since GROUP BY worker ORDER BY t DESC LIMIT 20`),
       lease: p('SELECT lease_ms AS l FROM task_types WHERE name = ?'),
     };
@@ -65,7 +65,7 @@ export class SqliteTypeLoad {
     }
     const aheadInQueue = req.runId === null ? null : (this.s.ahead.get({ id: req.runId, type: req.type }) as { n: number }).n;
     const lease = (this.s.lease.get(req.type) as { l: number } | undefined)?.l ?? 0;
-    const workersSeen = (this.s.workers.all({ type: req.type, lease, since: at - req.workerWindowMs }) as Array<{ worker: string; t: number }>).map((w) => ({
+    const workersSeen = (this.s.workers.all({ type: req.type, lease, since: at - req.workerWindowMs, at }) as Array<{ worker: string; t: number }>).map((w) => ({
       worker: w.worker,
       lastSeen: new Date(w.t),
     }));
