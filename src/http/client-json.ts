@@ -1,5 +1,6 @@
 import { ValidationError } from '../core/errors.js';
-import { MAX_JSON_NESTING } from '../core/json-checks.js';
+import { parseInstant } from '../core/instants.js';
+import { MAX_JSON_NESTING, lossyObject } from '../core/json-checks.js';
 
 /** Fields of the API's shapes that hold instants (ISO strings on the wire, Dates in the client). */
 const INSTANT_KEYS = new Set(['nextRun', 'created', 'scheduled', 'started', 'ended', 'leaseExpiresAt', 'at', 'scheduledFor', 'due', 'from', 'to', 'nextPoint', 'updated', 'startedAt', 'lastSeen', 'stoppedAt', 'until']);
@@ -31,7 +32,22 @@ function revive(v: unknown): unknown {
 /** An instant for the wire; a ValidationError naming `path` when it is not a valid Date (the library's answer). */
 export function iso(d: Date, path: string): string {
   if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ValidationError(`${path}: must be a valid Date`, [{ path, message: 'must be a valid Date' }]);
+  const problem = textInstantProblem(d);
+  if (problem) throw new ValidationError(`${path}: ${problem}`, [{ path, message: problem }]);
   return d.toISOString();
+}
+
+/**
+ * Why a valid Date cannot travel as text, or null: the API writes and reads the years 0000 to 9999
+ * only (core parseInstant), so one outside them is refused before it is sent, in the library's words.
+ */
+function textInstantProblem(d: Date): string | null {
+  try {
+    parseInstant(d.toISOString(), '');
+    return null;
+  } catch (e) {
+    return (e as ValidationError).details?.[0]?.message ?? (e as Error).message;
+  }
 }
 
 /**
@@ -45,6 +61,9 @@ export function requestJson(body: unknown): string {
   const text = JSON.stringify(body);
   return LONG_DIGITS.test(text) ? withExactIntegers(body, text) : text;
 }
+
+/** Levels a request body puts around the user's JSON at most (`{ items: [{ result: … }] }`). */
+const BODY_WRAPPING = 8;
 
 /** Digits enough to reach past 2^53−1: a cheap test before a second writing (most bodies hold none). */
 const LONG_DIGITS = /\d{16}/;
@@ -69,12 +88,21 @@ function withExactIntegers(body: unknown, text: string): string {
 }
 
 function unsendable(v: unknown, path: string, seen: Set<object>, depth = 0): { path: string; message: string } | null {
-  // The library refuses deeper JSON too (core assertJson); this walk would overflow the stack first.
-  if (depth > MAX_JSON_NESTING) return { path, message: `JSON nested deeper than ${MAX_JSON_NESTING} levels` };
+  // The library counts the 128 levels from each field (a result, params), the server as well: the body
+  // wraps a field a few levels down (items[0].result), so the walk only stops what the server would
+  // refuse in any field, before it would overflow the stack (it refused a result of 126 levels).
+  if (depth > MAX_JSON_NESTING + BODY_WRAPPING) return { path, message: `JSON nested deeper than ${MAX_JSON_NESTING} levels` };
   if (typeof v === 'number') return Number.isFinite(v) ? null : { path, message: `${v} is not a JSON number` };
   if (typeof v === 'bigint') return { path, message: 'a BigInt is not a JSON number' };
   if (v === null || typeof v !== 'object') return null;
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? { path, message: 'must be a valid Date' } : null;
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) return { path, message: 'must be a valid Date' };
+    const problem = textInstantProblem(v);
+    return problem ? { path, message: problem } : null;
+  }
+  // What JSON would write as {} (a Map, a Set, an Error…): refused with the library's words (it was stored as {}).
+  const lossy = lossyObject(v);
+  if (lossy) return { path, message: lossy };
   if (seen.has(v)) return { path, message: 'refers to itself (a cycle)' };
   seen.add(v);
   if (Array.isArray(v)) {
@@ -85,6 +113,8 @@ function unsendable(v: unknown, path: string, seen: Set<object>, depth = 0): { p
     }
   } else {
     for (const [k, x] of Object.entries(v)) {
+      // A function or a symbol JSON would leave out, key and all: refused, as the library refuses it.
+      if (typeof x === 'function' || typeof x === 'symbol') return { path: path ? `${path}.${k}` : k, message: `${typeof x} is not JSON` };
       const p = unsendable(x, path ? `${path}.${k}` : k, seen, depth + 1);
       if (p) return p;
     }

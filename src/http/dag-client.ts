@@ -22,9 +22,9 @@ function dagSegment(id: string, path = 'id'): string {
   if (id === '.' || id === '..') throw new NotFoundError(`DAG "${id}" not found`, [{ path, message: 'unknown DAG' }]);
   return encodeURIComponent(id);
 }
-/** A DAG task id in a route's path (see dagSegment): no task has `.` or `..` for its id. */
+/** A DAG task id in a route's path (see dagSegment): no task has `.`, `..` or an empty id (which left a route's segment empty). */
 function taskSegment(runId: number, taskId: string): string {
-  if (taskId === '.' || taskId === '..') throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
+  if (taskId === '' || taskId === '.' || taskId === '..') throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
   return encodeURIComponent(taskId);
 }
 const date = (v: unknown): Date => new Date(v as string);

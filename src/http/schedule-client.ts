@@ -25,7 +25,7 @@ export class ScheduleClient {
       // Text, a count or a Date: anything else has no form in a query (a deeply nested array overflowed the stack).
       // A Date only as `from` (a Date as the cron or the zone, an invalid one, was a RangeError here).
       if (typeof v !== 'string' && typeof v !== 'number' && !(v instanceof Date && k === 'from')) throw invalid(k, k === 'count' ? 'must be an integer from 1 to 1000' : 'must be text');
-      q.set(k, v instanceof Date ? v.toISOString() : String(v));
+      q.set(k, v instanceof Date ? iso(v, k) : String(v));
     }
     return this.call('GET', `/schedules/preview?${q}`);
   }

@@ -1,3 +1,4 @@
+import { iso } from './client-json.js';
 import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys } from '../core/options.js';
 import { ORIGIN_KEYS, ORIGIN_KEYS_OR_ONE, atOptions, checkListerIds, checkListerLookup, checkListerUpdate, checkNewLister, checkOriginKeys, listedOriginsFilter, metricsHistoryFilter, originVisitsQuery, visitOptions } from '../core/visit-args.js';
 import { validateListedOrigins } from '../core/visit-input.js';
@@ -24,7 +25,7 @@ function revive<T>(v: T): T {
 /** A call's `at` for the body, checked as the library checks it (text was a TypeError, or read by the server). */
 function isoOf(d: Date | undefined): { at?: string } {
   checkDate(d, 'at');
-  return d ? { at: d.toISOString() } : {};
+  return d ? { at: iso(d, 'at') } : {};
 }
 
 /** Listers, listed origins, visits and their metrics over HTTP, mirroring `orrery.visits`. */
@@ -62,9 +63,9 @@ export class VisitClient {
     checkListerUpdate(u); // as the library checks it, before anything is sent
     return this.call('POST', `/listers/${encodeURIComponent(u.id)}/update`, {
       ...isoOf(when),
-      updated: u.updated.toISOString(),
+      updated: iso(u.updated, 'updated'),
       ...(u.currentState !== undefined ? { currentState: u.currentState } : {}),
-      ...(u.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: u.lastListingFinishedAt?.toISOString() ?? null } : {}),
+      ...(u.lastListingFinishedAt !== undefined ? { lastListingFinishedAt: u.lastListingFinishedAt ? iso(u.lastListingFinishedAt, 'lastListingFinishedAt') : null } : {}),
     });
   }
   async recordListedOrigins(
@@ -74,7 +75,7 @@ export class VisitClient {
     const when = atOptions(at).at;
     if (Array.isArray(origins) && origins.length === 0) return []; // as the library (the route wants one origin at least)
     validateListedOrigins(origins); // as the library checks them, naming the same places, before anything is sent
-    const body = origins.map((o) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate?.toISOString() ?? null } : {}) }));
+    const body = origins.map((o, i) => ({ ...o, ...(o.lastUpdate !== undefined ? { lastUpdate: o.lastUpdate ? iso(o.lastUpdate, `origins[${i}].lastUpdate`) : null } : {}) }));
     return (await this.call<{ origins: ListedOrigin[] }>('POST', '/origins', { origins: body, ...isoOf(when) })).origins;
   }
   /** As `orrery.visits.getListedOrigins`: `listerId` (or `lister`, the route's name) filters by lister. */
@@ -185,14 +186,14 @@ export class VisitClient {
     const q = new URLSearchParams({ limit: String(c.limit) });
     if (c.lister !== undefined) q.set('lister', c.lister);
     if (c.visitType !== undefined) q.set('visitType', String(c.visitType));
-    if (c.since !== undefined) q.set('since', c.since.toISOString());
+    if (c.since !== undefined) q.set('since', iso(c.since, 'since'));
     return this.call('GET', `/visit-metrics/history?${q}`);
   }
   /** An origin's applied visits, newest first. */
   async getOriginVisits(url: string, visitType: string, f: { limit?: number; before?: Date } = {}): Promise<OriginVisit[]> {
     const c = originVisitsQuery(url, visitType, f); // as the library checks it (a null url was sent as "null")
     const q = new URLSearchParams({ url: c.url, visitType: c.visitType, limit: String(c.limit) });
-    if (c.before) q.set('before', c.before.toISOString());
+    if (c.before) q.set('before', iso(c.before, 'before'));
     return this.call('GET', `/origins/visits?${q}`);
   }
   async updateMetrics(opts: { lister?: string; at?: Date } = {}): Promise<VisitMetrics[]> {

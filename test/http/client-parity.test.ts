@@ -150,6 +150,17 @@ describe('OrreryClient beside the library', () => {
     await refusedBoth((o) => o.startRun(waiting!.backendId, { worker: 'w2', metdata: {} } as never), 'options.metdata');
     await refusedBoth((o) => o.schedules.next(t.id, { cnt: 2 } as never), 'options.cnt');
     await refusedBoth((o) => o.schedules.next(t.id, { at: new Date('nope') }), 'at');
+    // What JSON would lose (a Map written as {}, a function key left out) was stored by the client: refused as the library does (client audit).
+    await refusedBoth((o) => o.createTask({ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: { m: new Map([[1, 2]]) } } }), 'arguments.kwargs.m');
+    await refusedBoth((o) => o.createTask({ type: 'job', policy: 'oneshot', arguments: { args: [], kwargs: { f: () => 1, keep: 2 } } }), 'arguments.kwargs.f');
+    // A Date outside the years 0000 to 9999 is refused before it is sent, naming the call's field (the route's 400 named query.at: client audit).
+    const far = new Date('+010000-01-01T00:00:00Z');
+    const farRefusal = (path: string) => ({ code: 'validation_error', details: [{ path, message: 'invalid ISO 8601 instant "+010000-01-01T00:00:00.000Z" (example: 2026-01-02T03:00:00Z)' }] });
+    await expect(client.scheduleDue({ at: far })).rejects.toMatchObject(farRefusal('at'));
+    await expect(client.schedules.next(t.id, { at: far })).rejects.toMatchObject(farRefusal('at'));
+    await expect(client.listPending('job', { at: far })).rejects.toMatchObject(farRefusal('at'));
+    await expect(client.visits.updateMetrics({ at: far })).rejects.toMatchObject(farRefusal('at'));
+    await expect(client.bulkTasks('respawn', { all: true }, { nextRun: far, dryRun: true })).rejects.toMatchObject(farRefusal('nextRun'));
     await refusedBoth((o) => o.schedules.cancelBackfill(1, { at: 'soon' as never }), 'at');
     // `at` reaches the server: the same answer as the library's at that instant.
     const cron = await orrery.createTask({ type: 'job', schedule: { kind: 'cron', expr: '30 * * * *' }, nextRun: new Date('2026-01-01T01:30:00Z') });
@@ -229,7 +240,13 @@ describe('OrreryClient beside the library', () => {
     expect(nested).toBeInstanceOf(ValidationError);
     expect((nested as ValidationError).message).toMatch(/JSON nested deeper than 128 levels/);
     expect(await orrery.listTaskTypes()).toHaveLength(1);
-    expect((await orrery.findTasks({})).tasks).toEqual([]);
+    // 128 levels counted from the field, as the library counts them: the client counted from the body (a remote worker's 126-deep result was refused: DAG audit).
+    await orrery.dags.register([{ id: 'deep', tasks: [{ id: 'a' }] }]);
+    let params: Record<string, unknown> = { k: 1 };
+    for (let i = 1; i < 128; i++) params = { k: params };
+    expect((await orrery.dags.trigger('deep', params)).params).toEqual(params);
+    expect((await client.dags.trigger('deep', params)).params).toEqual(params);
+    expect((await orrery.findTasks({ type: 'job' })).tasks).toEqual([]);
   });
 
   it('takes the library forms: listTaskTypes(names), respawnTasks(ids, { nextRun }), pause with { reason, at }', async () => {
@@ -347,6 +364,7 @@ describe('OrreryClient beside the library', () => {
     const dagRun = await orrery.dags.trigger('next');
     await expect(client.dags.attempts(dagRun.id, '..')).rejects.toMatchObject({ code: 'not_found', details: [{ path: 'task' }] });
     await expect(orrery.dags.attempts(dagRun.id, '..')).rejects.toMatchObject({ code: 'not_found', details: [{ path: 'task' }] });
+    for (const o of [orrery, client]) await expect(o.dags.attempts(dagRun.id, '')).rejects.toMatchObject({ code: 'not_found', message: `DAG run ${dagRun.id} has no task ""`, details: [{ path: 'task' }] });
     const long = 'x'.repeat(300);
     expect(await orrery.getRun(long)).toBeNull();
     await expect(client.getRun(long)).rejects.toMatchObject({ code: 'not_found' });
