@@ -10,7 +10,27 @@ import { Worker } from '../../src/engine/worker.js';
 import { createHttpApp } from '../../src/http/app.js';
 import { OrreryClient } from '../../src/http/client.js';
 import { startHttpServer } from '../../src/http/server.js';
+import type { Orrery } from '../../src/engine/service.js';
 import { useTempOrrery, waitFor } from './engine-helpers.js';
+
+/** Each task's latest run once every one has ended. */
+function lastRunsEnded(orrery: Orrery, tasks: ReadonlyArray<{ id: number }>, timeoutMs: number) {
+  return waitFor(async () => {
+    const r = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
+    return r.every((x) => x?.ended) ? r : null;
+  }, 'every run to end', timeoutMs);
+}
+
+/** A barrier: each caller waits until `n` have arrived, so their handlers' ends go out together, in one batch of the worker's. */
+function together(n: number): () => Promise<void> {
+  let arrived = 0;
+  let release!: () => void;
+  const all = new Promise<void>((r) => (release = r));
+  return () => {
+    if (++arrived === n) release();
+    return all;
+  };
+}
 
 describe('a remote worker ending runs with large results', () => {
   const setup = useTempOrrery();
@@ -28,14 +48,11 @@ describe('a remote worker ending runs with large results', () => {
     const text = (i: number, n: number) => (i >= 5 ? '€' : 'x').repeat(n);
     const tasks = await orrery.createTasks(sizes.map((n, i) => ({ type: 'big', policy: 'oneshot' as const, arguments: { args: [Math.floor(n), i], kwargs: {} } })));
     // Every handler waits for the others, so their ends go out together, in one batch of the worker's.
-    let arrived = 0;
-    let release!: () => void;
-    const all = new Promise<void>((r) => (release = r));
+    const meet = together(sizes.length);
     const worker = new Worker(client, {
       handlers: {
         big: async ({ args, log }) => {
-          if (++arrived === sizes.length) release();
-          await all;
+          await meet();
           log('info', 'a long message', { note: 'y'.repeat(100_000) });
           log('info', 'z'.repeat(150_000));
           log('info', 'last');
@@ -48,10 +65,7 @@ describe('a remote worker ending runs with large results', () => {
     });
     worker.start();
     onCleanup(() => worker.stop(0));
-    const runs = await waitFor(async () => {
-      const r = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
-      return r.every((x) => x?.ended) ? r : null;
-    }, 'every run to end', 30_000);
+    const runs = await lastRunsEnded(orrery, tasks, 30_000);
     for (const [i, run] of runs.entries()) {
       const bytes = Math.floor(sizes[i]!) * (i >= 5 ? 3 : 1);
       if (bytes < 2 * MB) expect((run!.result as { blob: string }).blob.length).toBe(Math.floor(sizes[i]!));
@@ -75,14 +89,11 @@ describe('a remote worker ending runs with large results', () => {
     onCleanup(() => client.close());
     await orrery.createTaskType({ name: 'bb', numRetries: 0 });
     const tasks = await orrery.createTasks([0, 1, 2, 3].map((k) => ({ type: 'bb', policy: 'oneshot' as const, arguments: { args: [k], kwargs: {} } })));
-    let arrived = 0;
-    let release!: () => void;
-    const all = new Promise<void>((r) => (release = r));
+    const meet = together(tasks.length);
     const worker = new Worker(client, {
       handlers: {
         bb: async ({ args, log }) => {
-          if (++arrived === tasks.length) release();
-          await all; // their ends go out together
+          await meet(); // their ends go out together
           log('info', 'hello');
           log('info', 'big', { n: 2 ** 60, m: -(2 ** 55) });
           return { eventful: true, result: args[0] === 0 ? { n: 2 ** 60, big: 1e21 } : { k: args[0] } };
@@ -94,10 +105,7 @@ describe('a remote worker ending runs with large results', () => {
     });
     worker.start();
     onCleanup(() => worker.stop(0));
-    const runs = await waitFor(async () => {
-      const r = await Promise.all(tasks.map(async (t) => (await orrery.getTaskWithRuns(t.id))!.runs.at(-1)));
-      return r.every((x) => x?.ended) ? r : null;
-    }, 'every run to end', 20_000);
+    const runs = await lastRunsEnded(orrery, tasks, 20_000);
     expect(runs.map((r) => [r!.status, r!.result])).toEqual([['eventful', { n: 2 ** 60, big: 1e21 }], ['eventful', { k: 1 }], ['eventful', { k: 2 }], ['eventful', { k: 3 }]]);
     await waitFor(async () => (await orrery.getRunLogs(runs[0]!.backendId)).length === 2, 'both log records');
     expect((await orrery.getRunLogs(runs[0]!.backendId)).map((l) => [l.message, l.attributes])).toEqual([['hello', {}], ['big', { n: 2 ** 60, m: -(2 ** 55) }]]);
