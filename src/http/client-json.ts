@@ -37,11 +37,18 @@ export function iso(d: Date, path: string): string {
   return d.toISOString();
 }
 
+/** The instants text holds: 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z. */
+const EARLIEST_TEXT_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const LATEST_TEXT_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 /**
  * Why a valid Date cannot travel as text, or null: the API writes and reads the years 0000 to 9999
  * only (core parseInstant), so one outside them is refused before it is sent, in the library's words.
  */
 function textInstantProblem(d: Date): string | null {
+  // The common case without a parse (a remote worker's every end carries instants): within the years 0000 to 9999.
+  const t = d.getTime();
+  if (t >= EARLIEST_TEXT_MS && t <= LATEST_TEXT_MS) return null;
   try {
     parseInstant(d.toISOString(), '');
     return null;
