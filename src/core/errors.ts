@@ -157,8 +157,11 @@ export class RetryAfter extends Error {
   readonly throttle: boolean;
   constructor(delayMs: number, options?: string | { message?: string; throttle?: boolean }) {
     const opts = typeof options === 'string' ? { message: options } : (options ?? {});
-    super(opts.message ?? `retry after ${delayMs} ms`);
+    // Its options checked as every call's are: a throttle of 'yes' was read as false, a misspelt option ignored.
+    const optionProblem = retryAfterOptionsProblem(options);
+    super(optionProblem === undefined && typeof opts.message === 'string' ? opts.message : `retry after ${delayMs} ms`);
     this.name = 'RetryAfter';
+    if (optionProblem !== undefined) throw new ValidationError(`RetryAfter: ${optionProblem.path}: ${optionProblem.message}`, [optionProblem]);
     // Named as the field it becomes (delayMs), like every ValidationError's details.
     const problem = (message: string) => new ValidationError(`RetryAfter: delay ${message}, got ${delayMs}`, [{ path: 'delayMs', message }]);
     if (!Number.isFinite(delayMs) || delayMs < 0) throw problem('must be a non-negative number of ms');
@@ -166,6 +169,17 @@ export class RetryAfter extends Error {
     this.delayMs = Math.round(delayMs);
     this.throttle = opts.throttle === true;
   }
+}
+
+/** What is wrong with RetryAfter's second argument (a message, or `{ message?, throttle? }`), if anything. */
+function retryAfterOptionsProblem(options: unknown): { path: string; message: string } | undefined {
+  if (options === undefined || typeof options === 'string') return undefined;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return { path: 'options', message: 'must be a message or { message?, throttle? }' };
+  for (const k of Object.keys(options)) if (k !== 'message' && k !== 'throttle') return { path: k, message: 'unknown option (RetryAfter takes message and throttle)' };
+  const o = options as { message?: unknown; throttle?: unknown };
+  if (o.message !== undefined && typeof o.message !== 'string') return { path: 'message', message: 'must be a string' };
+  if (o.throttle !== undefined && typeof o.throttle !== 'boolean') return { path: 'throttle', message: 'must be a boolean' };
+  return undefined;
 }
 
 /** The `code` of every OrreryError class above. */

@@ -99,7 +99,9 @@ export class AlertSender extends PeriodicLoop {
     await super.stop();
     if (this.sending.size === 0) return;
     let timer: Timer | undefined;
-    const waited = new Promise<void>((r) => (timer = this.orrery.clock.setTimer(ALERTS_STOP_WAIT_MS, r, { unref: true })));
+    // A referenced timer: an awaited stop keeps the process alive while it waits (unreferenced, a process
+    // with nothing else open, on SQLite, exited mid-stop with its await unsettled: code 13).
+    const waited = new Promise<void>((r) => (timer = this.orrery.clock.setTimer(ALERTS_STOP_WAIT_MS, r)));
     await Promise.race([Promise.allSettled([...this.sending]), waited]);
     timer?.cancel();
     if (this.sending.size > 0) {

@@ -64,6 +64,8 @@ export function outcomeOfResult(value: unknown): Outcome {
   if (typeof value === 'boolean') return { status: value ? 'eventful' : 'uneventful' };
   if (typeof value === 'object' && typeof (value as { eventful?: unknown }).eventful === 'boolean') {
     const v = value as { eventful: boolean; result?: unknown; throttle?: unknown };
+    // A throttle of 'yes' was read as false: the pressure it meant to signal was lost without a word.
+    if (v.throttle !== undefined && typeof v.throttle !== 'boolean') return { status: 'failed', error: `handler returned a throttle of ${describe(v.throttle)}; it must be a boolean` };
     return { status: v.eventful ? 'eventful' : 'uneventful', ...(v.result !== undefined ? { result: v.result } : {}), ...(v.throttle === true ? { throttle: true as const } : {}) };
   }
   return { status: 'failed', error: `handler returned ${describe(value)}; expected { eventful: boolean, result? } or a boolean` };
@@ -99,10 +101,15 @@ export function outcomeOfError(e: unknown): Outcome {
   if (err.name === 'PermanentFailure') return { status: 'permfailed', error: text };
   const delay = (err as { delayMs?: unknown }).delayMs;
   if (err.name === 'RetryAfter' && typeof delay === 'number') {
-    const throttle = (err as { throttle?: unknown }).throttle === true ? { throttle: true as const } : {};
+    const flag = (err as { throttle?: unknown }).throttle;
+    const throttle = flag === true ? { throttle: true as const } : {};
     // A RetryAfter of another make may carry a delay the end would refuse (a fraction, past 100 years):
-    // rounded, and if still refused, the end is recorded with the type's retry delay and says why.
+    // rounded, and if still refused, the end is recorded with the type's retry delay and says why. A
+    // throttle that is no boolean is not read as false in silence: the run fails with the type's delay, saying so.
     const ms = Math.round(delay);
+    if (flag !== undefined && typeof flag !== 'boolean') {
+      return { status: 'failed', error: elided(`${text}\n(its RetryAfter delay was not used: its throttle of ${describe(flag)} must be a boolean)`, MAX_ERROR_TEXT) };
+    }
     const problem = durationMsProblem(ms);
     if (problem === undefined) return { status: 'failed', error: text, retryAfterMs: ms, ...throttle };
     return { status: 'failed', error: elided(`${text}\n(its RetryAfter delay of ${delay} ms was not used: it ${problem})`, MAX_ERROR_TEXT), ...throttle };

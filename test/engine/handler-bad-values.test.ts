@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Worker } from '../../src/engine/worker.js';
+import { RetryAfter, ValidationError } from '../../src/core/errors.js';
 import type { Handler } from '../../src/worker/handlers.js';
 import type { Task, TaskRun } from '../../src/core/model.js';
 import type { Orrery } from '../../src/engine/service.js';
@@ -140,6 +141,33 @@ describe('handlers that misbehave with what they are given or return (inline)', 
         ['step 3', { ok: true }],
       ]);
       expect(worker.state).toBe('running');
+    } finally {
+      await worker.stop(1000);
+    }
+  });
+
+  it('a throttle that is no boolean is not read as false: RetryAfter refuses it, a result or a RetryAfter of another make carrying one fails the run saying so', async () => {
+    // guide.md: "A flag given as anything but a boolean (... throttle ...) is a ValidationError naming
+    // it, not read as true"; RetryAfter took { throttle: 'yes' } as false and ignored misspelt options.
+    expect(() => new RetryAfter(5, { message: 'x', throttle: 'yes' as unknown as boolean })).toThrow(ValidationError);
+    expect(() => new RetryAfter(5, { message: 'x', throttle: 'yes' as unknown as boolean })).toThrow('RetryAfter: throttle: must be a boolean');
+    expect(() => new RetryAfter(5, { msg: 'x' } as never)).toThrow('RetryAfter: msg: unknown option');
+    expect(() => new RetryAfter(5, { message: 5 } as never)).toThrow('RetryAfter: message: must be a string');
+    expect(new RetryAfter(5, { message: 'm', throttle: true })).toMatchObject({ message: 'm', throttle: true, delayMs: 5 });
+    expect(new RetryAfter(5, 'plain')).toMatchObject({ message: 'plain', throttle: false });
+    const { orrery } = await setup();
+    const handlers: Record<string, Handler> = {
+      result: (async () => ({ eventful: true, throttle: 'yes' })) as unknown as Handler,
+      foreign: async () => {
+        throw Object.assign(new Error('slow down'), { name: 'RetryAfter', delayMs: 1000, throttle: 1 });
+      },
+      fine: async () => ({ eventful: true, throttle: true }),
+    };
+    const { byType, worker } = await runEach(orrery, handlers, 3);
+    try {
+      expect(byType.result).toMatchObject({ status: 'failed', error: 'handler returned a throttle of "yes"; it must be a boolean' });
+      expect(byType.foreign).toMatchObject({ status: 'failed', error: expect.stringMatching(/\(its RetryAfter delay was not used: its throttle of 1 must be a boolean\)$/) });
+      expect(byType.fine).toMatchObject({ status: 'eventful' });
     } finally {
       await worker.stop(1000);
     }
