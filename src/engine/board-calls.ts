@@ -4,7 +4,7 @@ import { assertDurationMs } from '../core/durations.js';
 import { checkFlag, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkAbandon, checkAnswerWithin, checkClaimOptions, checkHeartbeatRunsOptions, checkReleaseOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
 import { SCHEDULE_BATCH } from '../core/limits.js';
-import { ANSWER_WITHIN, END_OPTIONS, HEARTBEAT_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
+import { ANSWER_WITHIN, END_OPTIONS, HEARTBEAT_OPTIONS, UNKNOWN_END_FIELD, oneItemPerRun, unknownEndField } from '../core/jobboard-options.js';
 import { RUN_END_STATUSES, type RunLogRecord, type TaskRun } from '../core/model.js';
 import { checkLogRecords } from '../core/run-logs.js';
 import { assertJson, validateMetadata } from '../core/json-checks.js';
@@ -126,13 +126,7 @@ export class BoardCalls {
     this.s.events.emit('worker', opts.worker);
     const at = this.s.instant(opts.at); // a start reported after it is recorded at it; the store floors it at the run's scheduled (core reportedStart)
     // A run given twice is one item, with the earliest start reported (the stores differed on such a batch).
-    const items = new Map<string, HeartbeatItem>();
-    for (const r of opts.runs) {
-      const before = items.get(r.backendId)?.startedAt;
-      const started = before && (!r.startedAt || before < r.startedAt) ? before : r.startedAt;
-      items.set(r.backendId, started ? { backendId: r.backendId, startedAt: started > at ? at : started } : { backendId: r.backendId });
-    }
-    return this.s.store.heartbeatRuns(opts.worker, [...items.values()], at);
+    return this.s.store.heartbeatRuns(opts.worker, oneItemPerRun(opts.runs, at), at);
   }
 
   async releaseRuns(opts: At & { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {

@@ -4,9 +4,9 @@ import type { ClaimOptions, Jobboard } from '../engine/jobboard.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { utf8Length } from '../core/storable.js';
 import { checkMs, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
-import { ANSWER_WITHIN, END_OPTIONS, HEARTBEAT_OPTIONS, UNKNOWN_END_FIELD, unknownEndField } from '../core/jobboard-options.js';
+import { ANSWER_WITHIN, END_OPTIONS, HEARTBEAT_OPTIONS, MAX_REQUEST_END_ITEMS, MAX_REQUEST_HEARTBEAT_RUNS, MAX_REQUEST_RELEASE_RUNS, UNKNOWN_END_FIELD, oneItemPerRun, unknownEndField } from '../core/jobboard-options.js';
 import { checkDate } from '../core/instants.js';
-import { checkLogRecords } from '../core/run-logs.js';
+import { MAX_LOG_APPEND, checkLogRecords } from '../core/run-logs.js';
 import { checkAbandon, checkClaimOptions, checkHeartbeatRunsOptions, checkReleaseOptions, requireEndItem, requireRunId } from '../engine/service-checks.js';
 import { invalid } from '../core/errors.js';
 import { workerInfo, type RegisteredWorker, type WorkerInfo } from '../core/worker-registry.js';
@@ -49,14 +49,17 @@ function logRecordSize(r: RunLogRecord): number {
   return 128 + utf8Length(JSON.stringify(r.message)) + (r.attributes ? utf8Length(JSON.stringify(r.attributes)) : 0);
 }
 
-/** `items` cut into runs of consecutive items whose sizes add up to at most MAX_ITEMS_REQUEST (one item at least each). */
-function chunks<T>(items: readonly T[], sizeOf: (x: T) => number): T[][] {
+/**
+ * `items` cut into runs of consecutive items whose sizes add up to at most MAX_ITEMS_REQUEST (one item
+ * at least each), and at most `maxCount` items each (the route's bound).
+ */
+function chunks<T>(items: readonly T[], sizeOf: (x: T) => number, maxCount: number): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
   let size = 0;
   for (const x of items) {
     const n = sizeOf(x);
-    if (cur.length > 0 && size + n > MAX_ITEMS_REQUEST) {
+    if (cur.length > 0 && (size + n > MAX_ITEMS_REQUEST || cur.length >= maxCount)) {
       out.push(cur);
       cur = [];
       size = 0;
@@ -157,15 +160,30 @@ export class OrreryClient extends TaskClient implements Jobboard {
   async heartbeatRuns(opts: { worker: string; runs: readonly HeartbeatItem[]; answerWithinMs?: number }): Promise<HeartbeatRunsAnswer> {
     checkHeartbeatRunsOptions(opts); // the library's checks: each item's keys and start, before the items are rebuilt
     // Waited for no longer than the worker asks: a lost answer must leave time for another heartbeat before the leases end.
-    return this.call('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: opts.runs.map((r) => ({ backendId: r.backendId, ...(r.startedAt ? { startedAt: r.startedAt } : {}) })) }, this.within(opts.answerWithinMs));
+    // One item per run, as the library takes them; sent MAX_REQUEST_HEARTBEAT_RUNS at a time (the route's bound), the answers added up.
+    const runs = oneItemPerRun(opts.runs);
+    const answer: HeartbeatRunsAnswer = { renewed: 0, lost: [], cancelRequested: [] };
+    for (let i = 0; i === 0 || i < runs.length; i += MAX_REQUEST_HEARTBEAT_RUNS) {
+      const part = runs.slice(i, i + MAX_REQUEST_HEARTBEAT_RUNS);
+      const a = await this.call<HeartbeatRunsAnswer>('POST', '/jobboard/heartbeat-runs', { worker: opts.worker, runs: part }, this.within(opts.answerWithinMs));
+      answer.renewed += a.renewed;
+      answer.lost.push(...a.lost);
+      answer.cancelRequested.push(...a.cancelRequested);
+    }
+    return answer;
   }
   /** `POST /api/jobboard/release`: gives claimed runs that never began back to the queue. */
   async releaseRuns(opts: { worker: string; backendIds: readonly string[]; withdrawnOnly?: boolean; answerWithinMs?: number }): Promise<number> {
     // A misspelt withdrawnOnly would give back every run instead of letting go of the withdrawn ones.
     checkReleaseOptions(opts); // the library's checks, the worker's too, before an empty list answers 0
     if (opts.backendIds.length === 0) return 0; // as the library
-    const body = { worker: opts.worker, backendIds: opts.backendIds, ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) };
-    return (await this.call<{ released: number }>('POST', '/jobboard/release', body, this.within(opts.answerWithinMs))).released;
+    // Sent MAX_REQUEST_RELEASE_RUNS at a time (the route's bound), as the library takes any number.
+    let released = 0;
+    for (let i = 0; i < opts.backendIds.length; i += MAX_REQUEST_RELEASE_RUNS) {
+      const body = { worker: opts.worker, backendIds: opts.backendIds.slice(i, i + MAX_REQUEST_RELEASE_RUNS), ...(opts.withdrawnOnly ? { withdrawnOnly: true } : {}) };
+      released += (await this.call<{ released: number }>('POST', '/jobboard/release', body, this.within(opts.answerWithinMs))).released;
+    }
+    return released;
   }
   /** `POST /api/jobboard/held`: the claimed and started runs a worker holds. */
   async heldRuns(worker: string, opts: { answerWithinMs?: number } = {}): Promise<ClaimedRun[]> {
@@ -198,10 +216,10 @@ export class OrreryClient extends TaskClient implements Jobboard {
     const sent = items
       .filter((_, i) => refused[i] === null)
       .map(({ at: _at, held: _held, startedAt, ...rest }) => ({ ...rest, worker: rest.worker ?? undefined, ...(startedAt ? { startedAt: startedAt } : {}) }));
-    // Sent in requests of at most MAX_ITEMS_REQUEST bytes of items (the server takes bodies of 4 MB):
-    // a batch of ends with large results would otherwise be refused whole.
+    // Sent in requests of at most MAX_ITEMS_REQUEST bytes of items (the server takes bodies of 4 MB) and
+    // MAX_REQUEST_END_ITEMS items: a batch of ends with large results, or of 1,001 ends, was refused whole.
     const out: Array<EndRunResult | OrreryError> = [];
-    for (const part of chunks(sent, endItemSize)) {
+    for (const part of chunks(sent, endItemSize, MAX_REQUEST_END_ITEMS)) {
       const { outcomes } = await this.call<{ outcomes: Array<{ ok: EndRunResult } | { error: { code: string; message: string; details: ErrorDetail[] } }> }>('POST', '/jobboard/end', { items: part }, this.within(opts.answerWithinMs));
       for (const o of outcomes) out.push('ok' in o ? o.ok : (toError(o, 400) as OrreryError));
     }
@@ -220,7 +238,7 @@ export class OrreryClient extends TaskClient implements Jobboard {
     requireRunId(backendId);
     checkLogRecords(records); // as the library: not an array, a misspelt field or an instant as text is refused, not sent
     // In requests of at most MAX_ITEMS_REQUEST bytes of records, as ends: one large record never takes the others down.
-    for (const part of chunks(records, logRecordSize)) await this.call('POST', '/jobboard/logs', { backendId, records: part.map((r) => ({ ...r, at: r.at })) }, this.within(opts.answerWithinMs));
+    for (const part of chunks(records, logRecordSize, MAX_LOG_APPEND)) await this.call('POST', '/jobboard/logs', { backendId, records: part.map((r) => ({ ...r, at: r.at })) }, this.within(opts.answerWithinMs));
   }
 
   /** `POST /api/jobboard/workers`: registers a worker, or refreshes its registry row (docs/operations.md#workers). */

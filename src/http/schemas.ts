@@ -7,6 +7,7 @@ import { DEFAULT_RUN_PAGE } from '../core/run-search.js';
 import { BULK_ACTIONS, BULK_SKIPS } from '../core/bulk.js';
 import { CATCH_UP_POLICIES } from '../core/schedule-options.js';
 import { DISABLED_REASONS, HOLDER_END_STATUSES, LOG_LEVELS, PRIORITIES, RUN_END_STATUSES, RUN_STATUSES, TASK_POLICIES, TASK_STATUSES } from '../core/model.js';
+import { MAX_REQUEST_END_ITEMS, MAX_REQUEST_HEARTBEAT_RUNS, MAX_REQUEST_RELEASE_RUNS } from '../core/jobboard-options.js';
 import { MAX_LOG_APPEND, MAX_LOG_MESSAGE, MAX_LOG_PAGE } from '../core/run-logs.js';
 import { MAX_HTTP_CLAIM } from '../core/claim-ahead.js';
 import { MAX_DURATION_MS, durationMsProblem } from '../core/durations.js';
@@ -258,11 +259,11 @@ export const ClaimBody = z.strictObject({
 });
 export const HeartbeatRunsBody = z.strictObject({
   worker: workerId,
-  runs: z.array(z.strictObject({ backendId: nonEmpty, startedAt: isoInstant.optional() })).max(10_000),
+  runs: z.array(z.strictObject({ backendId: nonEmpty, startedAt: isoInstant.optional() })).max(MAX_REQUEST_HEARTBEAT_RUNS),
 });
 export const ReleaseBody = z.strictObject({
   worker: workerId,
-  backendIds: z.array(nonEmpty).max(10_000),
+  backendIds: z.array(nonEmpty).max(MAX_REQUEST_RELEASE_RUNS),
   withdrawnOnly: z.boolean().optional().describe('only let go of runs withdrawn from the worker (their leases cleared); give nothing back'),
 });
 export const WorkerBody = z.strictObject({ worker: workerId });
@@ -279,7 +280,7 @@ export const JobboardEndBody = z.strictObject({
       }),
     )
     .min(1)
-    .max(1000),
+    .max(MAX_REQUEST_END_ITEMS),
 });
 export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: workerId, reason: z.string().max(10_000).optional(), startedAt: isoInstant.optional() });
 export const LogsBody = z.strictObject({

@@ -378,6 +378,34 @@ describe('OrreryClient beside the library', () => {
     expect((await orrery.getRun(c!.run.backendId))!.status).toBe('claimed');
   });
 
+  it("batches longer than a route takes are sent in as many requests as it takes: 1,500 ends, 12,000 heartbeats and releases answer as the library's (http audit: a remote worker holding over 10,000 runs had every heartbeat refused)", async () => {
+    const { orrery, client } = await setup();
+    await orrery.createTaskType({ name: 'job', maxQueueLength: null });
+    await orrery.createTasks(Array.from({ length: 10_050 }, (_, i) => ({ type: 'job', policy: 'oneshot' as const, arguments: { args: [i], kwargs: {} } })));
+    await orrery.scheduleDue({});
+    const held: string[] = [];
+    while (held.length < 10_050) {
+      const got = await orrery.claimRuns({ worker: 'w', types: ['job'], limit: 5000, startNow: 0 });
+      if (got.length === 0) break;
+      held.push(...got.map((c) => c.run.backendId));
+    }
+    expect(held).toHaveLength(10_050);
+    // 10,050 held plus 1,950 ids no run has: over the route's 10,000, the ones it holds renewed, the others lost.
+    const missing = Array.from({ length: 1950 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const runs = [...held, ...missing].map((backendId) => ({ backendId }));
+    const viaClient = await client.heartbeatRuns({ worker: 'w', runs });
+    expect(viaClient.renewed).toBe(10_050);
+    expect([...viaClient.lost].sort()).toEqual([...missing].sort());
+    expect(await orrery.heartbeatRuns({ worker: 'w', runs })).toEqual({ renewed: viaClient.renewed, lost: expect.arrayContaining(viaClient.lost), cancelRequested: [] });
+    // 1,500 ends: each answered, none refused for the batch's length.
+    const ends = await client.endRuns(held.slice(0, 1500).map((backendId) => ({ backendId, status: 'eventful' as const, worker: 'w' })));
+    expect(ends).toHaveLength(1500);
+    expect(ends.every((e) => !(e instanceof Error) && e.run.status === 'eventful')).toBe(true);
+    // 12,000 ids to release: the 8,550 still held go back.
+    expect(await client.releaseRuns({ worker: 'w', backendIds: [...held.slice(1500), ...missing, ...missing.slice(0, 1450)] })).toBe(8550);
+    expect(await orrery.releaseRuns({ worker: 'w', backendIds: held.slice(1500) })).toBe(0); // none held any more
+  }, 120_000);
+
   it('empty input answers as the library does, without a request', async () => {
     const { orrery, client } = await setup();
     expect(await client.createTasks([])).toEqual(await orrery.createTasks([]));
