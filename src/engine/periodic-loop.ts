@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { checkLogger, checkOrrery } from './option-checks.js';
 import type { Orrery } from './service.js';
 import { Sleeper } from './sleeper.js';
+import { detachedFromCaller } from './tracing.js';
 
 export interface LoopOptions {
   /** Longest sleep between passes when nothing wakes the loop (work from elsewhere is found by polling). */
@@ -42,7 +43,9 @@ export abstract class PeriodicLoop {
     if (this.state !== 'idle') return;
     this.state = 'running';
     this.onStart();
-    this.loopDone = this.loop();
+    // Its passes are its own: spans they record (a runner's orrery.schedule, the tasks a DAG scheduler
+    // creates) have no parent, whatever context start() was called in (tracing audit).
+    this.loopDone = detachedFromCaller(() => this.loop());
   }
 
   async stop(): Promise<void> {

@@ -204,7 +204,8 @@ export class RunExecution {
     this.leaseLost = e instanceof LeaseLostError ? e : new LeaseLostError(e.message);
     this.log.warn({ backendId: this.backendId }, `run ${this.backendId}: ${e.message}; aborting its handler`);
     this.abort(e);
-    this.trace?.done(null, { error: e.message });
+    // Its span says so: ERROR and orrery.run.status lost (docs/tracing.md); it had neither status nor attribute.
+    this.trace?.done(null, { status: 'lost', error: e.message });
     this.events.onDone(this, null);
   }
 
@@ -251,6 +252,7 @@ export class RunExecution {
     const { run } = this.claimed;
     let end: EndRunResult | null = null;
     let endError: unknown;
+    let verdict: string | undefined;
     this.trace?.ending(outcome.status);
     try {
       const at = this.board.now();
@@ -270,6 +272,7 @@ export class RunExecution {
       } else if (VERDICTS.some((code) => hasCode(e, code))) {
         // Orrery's verdict (lease lost, reaped, ended elsewhere): whoever holds the run now ends it.
         this.log.warn({ err: e, backendId: this.backendId }, `run ${this.backendId}: end not recorded: ${(e as unknown as Error).message}`);
+        verdict = (e as Error).message;
       } else if (this.givenUp && isStorageUnavailable(e)) {
         // The worker stopped past its grace while the database was unavailable: said as such, not as a fault.
         this.log.warn(
@@ -298,7 +301,10 @@ export class RunExecution {
         // The run's end is recorded; a failing logger loses only this line.
       }
     }
-    this.trace?.done(end, { ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(endError !== undefined ? { endError } : {}) });
+    // A run this worker turned out not to hold any more (reaped, ended elsewhere) is lost to it, as lost() says:
+    // its span was OK with the handler's status.
+    const runError = verdict ?? outcome.error;
+    this.trace?.done(end, { ...(runError !== undefined ? { error: runError } : {}), ...(endError !== undefined ? { endError } : {}), ...(verdict !== undefined ? { status: 'lost' } : {}) });
     this.events.onDone(this, end);
   }
 

@@ -253,6 +253,15 @@ export class RunTrace {
   }
 }
 
+/**
+ * Calls `fn` with no active context when an SDK is registered (else just calls it): a loop started
+ * inside a span (a Daemon started within a startup span) records its passes as roots of their own
+ * traces, not as children of that span.
+ */
+export function detachedFromCaller<T>(fn: () => T): T {
+  return tracingOn() ? otel().context.with(otel().ROOT_CONTEXT, fn) : fn();
+}
+
 /** Calls `fn` with `ctx` as the active context (the handler of a traced run). */
 export function withContext<T>(ctx: Context, fn: () => T): T {
   return otel().context.with(ctx, fn);

@@ -5,6 +5,7 @@ import { context, ROOT_CONTEXT, trace, type Context, type ContextManager } from 
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Worker } from '../../src/engine/worker.js';
+import { Runner } from '../../src/engine/runner.js';
 import { createHttpApp } from '../../src/http/app.js';
 import { OTEL_API_GLOBAL, tracingOn } from '../../src/engine/tracing.js';
 import type { StoreUnderTest } from './describe-store.js';
@@ -92,6 +93,73 @@ export function tracingCases(sut: StoreUnderTest): void {
       expect(one!.attributes).toMatchObject({ 'orrery.task.count': 1, 'orrery.task.created': 1, 'orrery.task.id': out.ids![0] });
       expect(two!.attributes).toMatchObject({ 'orrery.task.count': 2, 'orrery.task.created': 2 });
       expect(two!.attributes['orrery.task.id']).toBeUndefined();
+    });
+
+    it("a run its worker lost has orrery.run ERROR with orrery.run.status lost: told at once (ended elsewhere) or by its end's refusal (reaped)", async () => {
+      // docs/tracing.md: "so has a run the worker lost (its lease lost, reaped, cancelled elsewhere)";
+      // one told at once had no status attribute, one reaped under its handler was OK and eventful (tracing audit).
+      const { orrery } = await setup([{ name: 'told', leaseMs: '30s' }, { name: 'reaped', leaseMs: '30s' }]);
+      const spans = registerSdk();
+      const told = await orrery.createTask({ type: 'told', policy: 'oneshot' }, { at: T0 });
+      const reaped = await orrery.createTask({ type: 'reaped', policy: 'oneshot' }, { at: T0 });
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => (release = r));
+      const began = new Set<string>();
+      const worker = new Worker(orrery, {
+        handlers: {
+          told: async ({ signal }) => {
+            began.add('told');
+            await new Promise((r) => signal.addEventListener('abort', r));
+            return true;
+          },
+          reaped: async () => {
+            began.add('reaped');
+            await gate;
+            return true;
+          },
+        },
+        pollMs: 20,
+        registry: false,
+      });
+      worker.start();
+      try {
+        await waitUntil(async () => began.size === 2, 'both handlers to begin');
+        const runOf = async (id: number) => (await orrery.getTaskWithRuns(id))!.runs.at(-1)!;
+        await orrery.endRun((await runOf(told.id)).backendId, { status: 'failed', error: 'ended by hand' });
+        expect(await orrery.reapExpired({ at: new Date(T0.getTime() + 3_600_000) })).toHaveLength(1);
+        release();
+        const ended = () => spans.getFinishedSpans().filter((x) => x.name === 'orrery.run');
+        await waitUntil(async () => ended().length === 2, 'both run spans to end');
+        const span = (id: number) => ended().find((x) => x.attributes['orrery.task.id'] === id)!;
+        expect(span(told.id).attributes['orrery.run.status']).toBe('lost');
+        expect(span(told.id).status).toMatchObject({ code: 2 });
+        expect(span(reaped.id).attributes['orrery.run.status']).toBe('lost');
+        expect(span(reaped.id).status).toMatchObject({ code: 2, message: expect.stringContaining('already ended lost') });
+      } finally {
+        release();
+        await worker.stop();
+      }
+    });
+
+    it("a loop started inside a span records its passes as roots: the runner's orrery.schedule has no parent", async () => {
+      const { orrery } = await setup([{ name: 'job' }]);
+      const spans = registerSdk();
+      await orrery.createTask({ type: 'job', policy: 'oneshot' }, { at: T0, traceContext: ROOT_CONTEXT });
+      const startup = trace.getTracer('app').startSpan('startup');
+      const runner = context.with(trace.setSpan(ROOT_CONTEXT, startup), () => {
+        const r = new Runner(orrery, { maxSleepMs: 20, graceMs: 0 });
+        r.start();
+        return r;
+      });
+      startup.end();
+      try {
+        await waitUntil(async () => spans.getFinishedSpans().some((x) => x.name === 'orrery.schedule'), 'a runner pass');
+      } finally {
+        await runner.stop();
+      }
+      const pass = spans.getFinishedSpans().find((x) => x.name === 'orrery.schedule')!;
+      expect(pass.parentSpanContext).toBeUndefined();
+      expect(pass.spanContext().traceId).not.toBe(startup.spanContext().traceId);
     });
 
     it('without an SDK: no span and no trace context kept; with one: create, schedule, claim, run and end spans in the creating trace', async () => {
