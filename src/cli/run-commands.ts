@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { RUN_END_STATUSES, RUN_STATUSES, type RunEndStatus } from '../core/model.js';
 import { DEFAULT_RUN_PAGE, MAX_RUN_PAGE } from '../core/run-search.js';
+import { shown } from '../core/errors.js';
 import { addDb, dur, durationArg, instantArg, iso, jsonArg, jsonObjectArg, nonEmptyArg, positiveIntArg, printJson, requireTypes, UsageError, withOrrery, workerIdArg, type DbOpts, type Io } from './common.js';
 import { printRuns } from './task-commands.js';
 import { logLine, runLogsCommand } from './run-logs-command.js';
@@ -89,7 +90,7 @@ export function runCommands(io: Io): Command {
         const run = await orrery.getRun(backendId);
         return run ? { ...run, logs: await orrery.getRunLogs(backendId) } : null;
       });
-      if (!found) throw new UsageError(`BACKEND_ID: run ${backendId} not found`);
+      if (!found) throw new UsageError(`BACKEND_ID: run ${shown(backendId)} not found`);
       if (o.json) return printJson(io, found);
       printRuns(io, [found]);
       if (found.error) io.out(`\nerror:\n${found.error}\n`);

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { RunLogRecord, StoredRunLogRecord } from '../core/model.js';
 import { addDb, intervalArg, iso, nonNegativeIntArg, UsageError, withOrrery, type DbOpts, type Io } from './common.js';
+import { shown } from '../core/errors.js';
 import { oneLine } from '../core/terminal-text.js';
 
 /** Records read per query while catching up. */
@@ -37,7 +38,7 @@ export function runLogsCommand(io: Io): Command {
           // worker sends them before the end), so the reads below find the last ones.
           const run = await orrery.getRun(backendId);
           if (!run) {
-            if (first) throw new UsageError(`BACKEND_ID: run ${backendId} not found`);
+            if (first) throw new UsageError(`BACKEND_ID: run ${shown(backendId)} not found`);
             throw new Error(`run ${backendId} no longer exists (archived?)`);
           }
           for (;;) {

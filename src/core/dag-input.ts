@@ -2,7 +2,7 @@
  * DAG definitions as users give them: the schema (zod), and `validateDag` that turns one into a
  * DagSpec. Apart from dag.ts, which every process loads: a worker that defines no DAG never loads zod.
  */
-import { CycleError, ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { CycleError, ValidationError, invalid, type ErrorDetail, shown } from './errors.js';
 import { fromDetails } from './json-checks.js';
 import { z } from 'zod';
 import { DAG_OVERLAP_POLICIES, dagTaskTypeOf, findCycle, inDag, type DagSchedule, type DagSpec, type DagTaskSpec } from './dag.js';
@@ -85,13 +85,13 @@ export function validateDag(input: unknown, _at?: Date): DagSpec {
   const seen = new Set<string>();
   taskList.forEach((t, i) => {
     if (t.id === null) return;
-    if (seen.has(t.id)) problems.push({ path: `tasks[${i}].id`, message: `duplicate task id "${t.id}"` });
+    if (seen.has(t.id)) problems.push({ path: `tasks[${i}].id`, message: `duplicate task id "${shown(t.id)}"` });
     seen.add(t.id);
   });
   taskList.forEach((t, i) => {
-    const name = t.id !== null ? `task ${JSON.stringify(t.id)}` : `tasks[${i}]`;
+    const name = t.id !== null ? `task ${JSON.stringify(shown(t.id))}` : `tasks[${i}]`;
     t.after.forEach((dep, j) => {
-      if (!seen.has(dep) && !badIds.has(dep)) problems.push({ path: `tasks[${i}].after[${j}]`, message: `${name} depends on unknown task "${dep}"` });
+      if (!seen.has(dep) && !badIds.has(dep)) problems.push({ path: `tasks[${i}].after[${j}]`, message: `${name} depends on unknown task "${shown(dep)}"` });
       else if (dep === t.id) problems.push({ path: `tasks[${i}].after[${j}]`, message: `${name} depends on itself` });
     });
     if (new Set(t.after).size !== t.after.length) problems.push({ path: `tasks[${i}].after`, message: 'lists a dependency twice' });
@@ -114,7 +114,7 @@ export function validateDag(input: unknown, _at?: Date): DagSpec {
     // One problem reads as any field's (`overlap: ...`); several are all listed, after the DAG's id.
     const name = d?.id ?? (typeof raw.id === 'string' ? raw.id : null);
     const listed = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
-    throw new ValidationError(problems.length === 1 ? listed : `invalid DAG${name !== null ? ` ${JSON.stringify(name)}` : ''}: ${listed}`, problems);
+    throw new ValidationError(problems.length === 1 ? listed : `invalid DAG${name !== null ? ` ${JSON.stringify(shown(name))}` : ''}: ${listed}`, problems);
   }
   const tasks: DagTaskSpec[] = d.tasks.map((t) => ({
     id: t.id,
@@ -159,7 +159,7 @@ function normaliseDagSchedule(s: { cron?: string; tz?: string; every?: number } 
   if (start !== null && firstPoint(cron, start) === null) {
     // The cron library looks no further than the year 3000 (a seventh field, the year, may end it sooner).
     const why = start.getUTCFullYear() >= 2999 ? ' before the year 3000, where cron schedules end' : '';
-    throw invalid('start', `cron schedule ${JSON.stringify(cron.expr)} has no point from ${start.toISOString()}${why}`);
+    throw invalid('start', `cron schedule ${JSON.stringify(shown(cron.expr))} has no point from ${start.toISOString()}${why}`);
   }
   return cron;
 }
@@ -180,7 +180,7 @@ export function validateDags(inputs: readonly unknown[]): DagSpec[] {
   });
   const ids = new Set<string>();
   for (const s of specs) {
-    if (ids.has(s.id)) throw invalid('dags', `DAG "${s.id}" is defined twice`);
+    if (ids.has(s.id)) throw invalid('dags', `DAG "${shown(s.id)}" is defined twice`);
     ids.add(s.id);
   }
   return specs;

@@ -1,4 +1,4 @@
-import { invalid } from './errors.js';
+import { invalid, shown } from './errors.js';
 
 import { durationMsProblem } from './duration-limit.js';
 
@@ -28,7 +28,7 @@ export function parseDuration(text: string, field = 'duration'): number {
   if (/^P/i.test(src)) {
     const m = ISO.exec(src);
     if (!m || src.toUpperCase() === 'P' || /T$/i.test(src)) {
-      throw invalid(field, `invalid ISO 8601 duration "${text}" (use weeks, days, hours, minutes, seconds, e.g. P1DT12H)`);
+      throw invalid(field, `invalid ISO 8601 duration "${shown(text)}" (use weeks, days, hours, minutes, seconds, e.g. P1DT12H)`);
     }
     const [, w, d, h, mi, s] = m;
     return exactMs([[w, UNIT_MS.w!], [d, UNIT_MS.d!], [h, UNIT_MS.h!], [mi, UNIT_MS.m!], [s, UNIT_MS.s!]], field, text);
@@ -38,9 +38,9 @@ export function parseDuration(text: string, field = 'duration'): number {
   let last = Number.POSITIVE_INFINITY; // each unit once, largest first: `1d12h`, not `12h1d` or `1h1h`
   while (rest.length > 0) {
     const m = COMPACT.exec(rest);
-    if (!m) throw invalid(field, `invalid duration "${text}" (examples: 90s, 15m, 12h, 64d, 1d12h, P1DT12H)`);
+    if (!m) throw invalid(field, `invalid duration "${shown(text)}" (examples: 90s, 15m, 12h, 64d, 1d12h, P1DT12H)`);
     const unit = UNIT_MS[m[2]!]!;
-    if (unit >= last) throw invalid(field, `invalid duration "${text}": give each unit once, largest first (1d12h, 1h30m)`);
+    if (unit >= last) throw invalid(field, `invalid duration "${shown(text)}": give each unit once, largest first (1d12h, 1h30m)`);
     last = unit;
     parts.push([m[1]!, unit]);
     rest = rest.slice(m[0].length);
@@ -66,7 +66,7 @@ function exactMs(parts: ReadonlyArray<readonly [string | undefined, number]>, fi
 
 function checked(ms: number, field: string, text: string): number {
   const rounded = Math.round(ms);
-  if (!Number.isSafeInteger(rounded)) throw invalid(field, `duration "${text}" is too large`);
+  if (!Number.isSafeInteger(rounded)) throw invalid(field, `duration "${shown(text)}" is too large`);
   return rounded;
 }
 

@@ -1,4 +1,4 @@
-import { invalid } from './errors.js';
+import { invalid, shown } from './errors.js';
 
 /** The forms parseInstant reads: a date, optionally a time (T or a space) and an offset. */
 export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
@@ -6,14 +6,14 @@ export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d
 /** Parses an ISO 8601 instant (`2026-01-02`, `2026-01-02T03:04:05Z`, with offset). Date-only and zone-less forms are UTC. */
 export function parseInstant(text: string, field = 'instant'): Date {
   const src = text.trim();
-  if (!ISO_INSTANT.test(src)) throw invalid(field, `invalid ISO 8601 instant "${text}" (example: 2026-01-02T03:00:00Z)`);
+  if (!ISO_INSTANT.test(src)) throw invalid(field, `invalid ISO 8601 instant "${shown(text)}" (example: 2026-01-02T03:00:00Z)`);
   const hasZone = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(src) && src.length > 10;
   const normalised = src.length === 10 ? `${src}T00:00:00Z` : hasZone ? src : `${src}Z`;
   const d = new Date(normalised.replace(' ', 'T'));
-  if (Number.isNaN(d.getTime()) || !isCalendarDate(src.slice(0, 10))) throw invalid(field, `invalid instant "${text}"`);
+  if (Number.isNaN(d.getTime()) || !isCalendarDate(src.slice(0, 10))) throw invalid(field, `invalid instant "${shown(text)}"`);
   // An offset may carry a written year past 9999 or before 0000 in UTC, which this form could not write back.
   if (d.getTime() > LATEST_TEXT_MS || d.getTime() < EARLIEST_TEXT_MS) {
-    throw invalid(field, `instant "${text}" is ${d.toISOString()} in UTC, outside 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z`);
+    throw invalid(field, `instant "${shown(text)}" is ${d.toISOString()} in UTC, outside 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z`);
   }
   return d;
 }

@@ -1,5 +1,5 @@
 import { MAX_DURATION_MS, parseDuration } from './durations.js';
-import { invalid } from './errors.js';
+import { invalid, shown } from './errors.js';
 import { EARLIEST_INSTANT_MS } from './instants.js';
 import type { TaskType } from './model.js';
 import { INT4_MAX } from './storable.js';
@@ -102,7 +102,7 @@ export function keyRetryAt(keyRate: RateLimit | null, load: KeyLoad, recovery: n
 /** `100/1m`, `50/s`, `10/1h30m`, `5/PT1M`: a count, a slash, a duration (a bare unit means one of it). */
 export function parseRateLimit(text: string, path = 'rateLimit'): RateLimit {
   const m = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(text);
-  if (!m) throw invalid(path, `"${text}" is not a rate limit; expected COUNT/DURATION, e.g. 100/1m`);
+  if (!m) throw invalid(path, `"${shown(text)}" is not a rate limit; expected COUNT/DURATION, e.g. 100/1m`);
   const count = Number(m[1]);
   if (!Number.isSafeInteger(count) || count < 1) throw invalid(path, 'the count must be a positive integer');
   if (count > INT4_MAX) throw invalid(path, `the count must be at most ${INT4_MAX}`);

@@ -1,3 +1,4 @@
+import { shown } from './errors.js';
 import { DateTime, IANAZone } from 'luxon';
 import { createRequire } from 'node:module';
 import type { RRule as RRuleClass } from 'rrule';
@@ -55,7 +56,7 @@ function parseRuleText(stored: string): ParsedRule {
   } else if (parsed instanceof RRule) single = parsed;
   else throw new Error('only a single RRULE (with an optional DTSTART and EXDATE) is supported');
   const zone = single.origOptions.tzid ?? 'UTC';
-  if (!IANAZone.isValidZone(zone)) throw new Error(`unknown time zone "${zone}"`);
+  if (!IANAZone.isValidZone(zone)) throw new Error(`unknown time zone "${shown(zone)}"`);
   // The rule is walked in the zone's wall-clock time, where the library also puts a UNTIL or EXDATE given
   // in UTC (`…Z`, the form RFC 5545 requires for UNTIL beside a DTSTART with a TZID): they are written as
   // the zone's wall-clock time first (a UTC UNTIL was read as local time, a run too many or too few).
@@ -112,7 +113,7 @@ export function normaliseDtstart(text: string, strict: boolean): string {
       if (!known || twice) {
         if (!strict) return text;
         throw new Error(
-          twice ? `DTSTART parameter ${key} is given twice` : `DTSTART parameter "${param}" is not supported: a DTSTART may have TZID=ZONE and VALUE=DATE or VALUE=DATE-TIME`,
+          twice ? `DTSTART parameter ${key} is given twice` : `DTSTART parameter "${shown(param)}" is not supported: a DTSTART may have TZID=ZONE and VALUE=DATE or VALUE=DATE-TIME`,
         );
       }
       if (key === 'TZID') tzid = value;
@@ -121,7 +122,7 @@ export function normaliseDtstart(text: string, strict: boolean): string {
     const value = m[2]!.trim();
     if (kind !== null && /T/i.test(value) !== (kind === 'DATE-TIME')) {
       if (!strict) return text;
-      throw new Error(`DTSTART "${value}" is not a ${kind === 'DATE' ? 'date (YYYYMMDD), as its VALUE=DATE says' : 'date-time (YYYYMMDDTHHMMSS), as its VALUE=DATE-TIME says'}`);
+      throw new Error(`DTSTART "${shown(value)}" is not a ${kind === 'DATE' ? 'date (YYYYMMDD), as its VALUE=DATE says' : 'date-time (YYYYMMDDTHHMMSS), as its VALUE=DATE-TIME says'}`);
     }
     const line = `DTSTART${tzid !== null ? `;TZID=${tzid}` : ''}:${value}`;
     // A DTSTART already in the library's form is kept as written (the rule's line ends too).
@@ -221,7 +222,7 @@ export function checkRuleParts(text: string, given = false): void {
       } else if (key === 'UNTIL') {
         if (given) checkDateTime('UNTIL', value);
       } else if (!['DTSTART', 'TZID', 'BYEASTER'].includes(key)) {
-        throw new Error(`unknown part "${part}" of the RRULE`);
+        throw new Error(`unknown part "${shown(part)}" of the RRULE`);
       }
     }
     if (!given) continue;
@@ -237,7 +238,7 @@ export function checkRuleParts(text: string, given = false): void {
  */
 function checkDateTime(part: string, value: string): void {
   const m = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})Z?)?$/i.exec(value);
-  const bad = (why: string) => new Error(`${part} "${value}": ${why}`);
+  const bad = (why: string) => new Error(`${part} "${shown(value)}": ${why}`);
   if (!m) throw bad('must be a date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS, with Z for UTC)');
   const [y, mo, d, h = 0, mi = 0, sec = 0] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x))) as number[];
   const days = mo! >= 1 && mo! <= 12 ? new Date(Date.UTC(y!, mo!, 0)).getUTCDate() : 0;

@@ -60,7 +60,7 @@ export function runSearch(input: RunSearchInput = {}): RunSearch {
   const statuses = (raw as string[]).map((s) => s.trim()).filter((s) => s !== '');
   // Given, a status filter names one status at least: `?status=` is a mistake, not "any status".
   if (input.status !== undefined && statuses.length === 0) throw invalid('status', `must name a run status or a list of them (${RUN_STATUSES.join(', ')})`);
-  for (const s of statuses) if (!(RUN_STATUSES as readonly string[]).includes(s)) throw invalid('status', `"${s}" is not a run status (one of ${RUN_STATUSES.join(', ')})`);
+  for (const s of statuses) if (!(RUN_STATUSES as readonly string[]).includes(s)) throw invalid('status', `"${shown(s)}" is not a run status (one of ${RUN_STATUSES.join(', ')})`);
   const limit = input.limit ?? DEFAULT_RUN_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUN_PAGE) throw invalid('limit', `must be an integer from 1 to ${MAX_RUN_PAGE}`);
   const when = (v: Date | string | undefined, path: string) => {

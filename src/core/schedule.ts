@@ -32,7 +32,7 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
     try {
       makeCron(expr, tz);
     } catch (e) {
-      throw invalid(`${field}.expr`, `invalid cron expression ${JSON.stringify(expr)}: ${oneLine((e as Error).message)}`);
+      throw invalid(`${field}.expr`, `invalid cron expression ${JSON.stringify(shown(expr))}: ${oneLine((e as Error).message)}`);
     }
     const cron = makeCron(expr, tz);
     // At or after `at`, as the task's first run (firstOccurrence): the last occurrence before 3000 may be `at` itself.
@@ -42,7 +42,7 @@ export function normaliseSchedule(input: unknown, at: Date, field = 'schedule'):
         at.getUTCFullYear() >= 2999 ? `has no occurrence after ${at.toISOString()} before the year 3000, where cron schedules end`
         : cron.nextRun(at) !== null ? 'has no occurrence before the year 3000, where cron schedules end'
         : 'never fires';
-      throw invalid(`${field}.expr`, `cron expression ${JSON.stringify(expr)} ${why}`);
+      throw invalid(`${field}.expr`, `cron expression ${JSON.stringify(shown(expr))} ${why}`);
     }
     base = { kind: 'cron', expr, tz };
   } else {
@@ -290,7 +290,7 @@ function anchorRule(text: string, at: Date, field: string): string {
     // Stored as the library reads it: without a VALUE parameter on its DTSTART.
     source = normaliseDtstart(text, true);
   } catch (e) {
-    throw invalid(field, `invalid rrule ${JSON.stringify(text)}: ${oneLine((e as Error).message)}`);
+    throw invalid(field, `invalid rrule ${JSON.stringify(shown(text))}: ${oneLine((e as Error).message)}`);
   }
   if (!/^DTSTART/im.test(source)) {
     // DTSTART has whole seconds: round up, so the first occurrence is not before `at`.
@@ -302,13 +302,14 @@ function anchorRule(text: string, at: Date, field: string): string {
     checkRuleParts(source, true);
     checkRuleEnds(source);
   } catch (e) {
-    throw invalid(field, `invalid rrule ${JSON.stringify(text)}: ${oneLine((e as Error).message)}`);
+    throw invalid(field, `invalid rrule ${JSON.stringify(shown(text))}: ${oneLine((e as Error).message)}`);
   }
-  if (rruleAfter(source, new Date(at.getTime() - 1)) === null) throw invalid(field, `rrule ${JSON.stringify(text)} has no occurrence after ${at.toISOString()}`);
+  if (rruleAfter(source, new Date(at.getTime() - 1)) === null) throw invalid(field, `rrule ${JSON.stringify(shown(text))} has no occurrence after ${at.toISOString()}`);
   return source;
 }
 
 /** A library's error message on one line (a rule of several lines is quoted with its line breaks escaped). */
 function oneLine(message: string): string {
-  return message.replace(/\r?\n/g, '\\n');
+  // Bounded: a library's message may quote the whole input (a cron or rrule of 100,000 characters).
+  return shown(message.replace(/\r?\n/g, '\\n'));
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DAG_ATTEMPT_KEY, reservedKwargProblem } from './dag.js';
 import { canonicalJson, dedupeKeyOf, keyIdentity, plainCanonicalJson } from './dedupe-key.js';
 import { durationMsProblem, parseDuration } from './durations.js';
-import { ValidationError, invalid, type ErrorDetail } from './errors.js';
+import { ValidationError, invalid, type ErrorDetail, shown } from './errors.js';
 import { instantProblem, parseInstant } from './instants.js';
 import {
   PRIORITIES,
@@ -374,7 +374,7 @@ export function validateTask(input: unknown, types: ReadonlyMap<string, TaskType
   // A debounced task is one-shot unless its policy is given (flowControlOf refuses another).
   const t = parsed.debounce !== undefined && (input as Record<string, unknown>).policy === undefined ? { ...parsed, policy: 'oneshot' as const } : parsed;
   const type = types.get(t.type);
-  if (!type) throw invalid(field(path, 'type'), `unknown task type "${t.type}"`);
+  if (!type) throw invalid(field(path, 'type'), `unknown task type "${shown(t.type)}"`);
   const reserved = reservedKwargProblem(t.arguments.kwargs);
   if (reserved !== null) throw invalid(field(path, `arguments.kwargs.${DAG_ATTEMPT_KEY}`), reserved);
   // One walk checks the arguments and writes their canonical JSON; anything unusual goes the general way.

@@ -1,5 +1,5 @@
 import { checkDate } from '../core/instants.js';
-import { NotFoundError, OrreryError, invalid } from '../core/errors.js';
+import { NotFoundError, OrreryError, invalid, shown } from '../core/errors.js';
 import { assertDurationMs } from '../core/durations.js';
 import { checkFlag, knownOptions, refuseUnknownKeys, requireOptions } from '../core/options.js';
 import { checkAbandon, checkAnswerWithin, checkClaimOptions, checkHeartbeatRunsOptions, checkReleaseOptions, requireEndItem, requireRunId, requireWorker, requireWorkerOptions } from './service-checks.js';
@@ -69,7 +69,7 @@ export class BoardCalls {
     checkFlag(opts.catchUp, 'catchUp');
     checkFlag(opts.fill, 'fill');
     const types = opts.type !== undefined ? await store.getTaskTypes([opts.type]) : await store.getTaskTypes();
-    if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${opts.type}"`, [{ path: 'type', message: 'unknown task type' }]);
+    if (opts.type !== undefined && types.length === 0) throw new NotFoundError(`unknown task type "${shown(opts.type)}"`, [{ path: 'type', message: 'unknown task type' }]);
     // Late cron and rrule tasks first (the runner skips it in a pass woken by new tasks right after one: core/catch-up.ts).
     const caught = opts.catchUp === false ? [] : await schedules.catchUp(at, opts.type);
     if (caught.length > 0) this.s.events.emit('caughtUp', caught);

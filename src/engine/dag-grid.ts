@@ -1,4 +1,4 @@
-import { NotFoundError, invalid } from '../core/errors.js';
+import { NotFoundError, invalid, shown } from '../core/errors.js';
 import { topologicalOrder, type DagTaskStatus } from '../core/dag.js';
 import type { DagRun, DagStore } from '../store/dag-store.js';
 
@@ -31,7 +31,7 @@ export interface DagGrid {
 export async function dagGrid(store: DagStore, id: string, limit: number): Promise<DagGrid> {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_GRID_RUNS) throw invalid('limit', `must be an integer from 1 to ${MAX_GRID_RUNS}`);
   const [dag] = await store.getDags([id]);
-  if (!dag) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+  if (!dag) throw new NotFoundError(`DAG "${shown(id)}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
   const spec = topologicalOrder((await store.getDagVersion(dag.id, dag.version)) ?? []);
   const runs = (await store.listDagRuns({ dag: id, limit })).reverse();
   const tasks = spec.map((t) => ({ taskId: t.id, after: [...t.after], current: true }));

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, invalid } from '../core/errors.js';
+import { ConflictError, NotFoundError, invalid, shown } from '../core/errors.js';
 import { MAX_SEARCH_IDS } from '../core/task-search.js';
 import { knownOptions, refuseUnknownKeys } from '../core/options.js';
 import { checkDagGet, checkDagLatest, checkDagId, checkDagRunId, checkRequiredDagId, checkDagTaskId, dagRunsFilter } from '../core/call-checks.js';
@@ -138,7 +138,7 @@ export class DagService {
   async get(id: string, latest = 10): Promise<DagSummary & { points: DagPoint[] }> {
     checkDagGet(id, latest);
     const [d] = await this.store.getDags([id]);
-    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    if (!d) throw new NotFoundError(`DAG "${shown(id)}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     const summary = await this.summarise(d, await this.store.dagRunCounts(), latest);
     return { ...summary, points: await this.store.listDagPoints(id, 50) };
   }
@@ -172,7 +172,7 @@ export class DagService {
     if (filter.limit !== undefined) checkCountLimit(filter.limit);
     if (filter.beforeId !== undefined && !(Number.isSafeInteger(filter.beforeId) && filter.beforeId > 0)) throw invalid('beforeId', 'must be a DAG run id (a positive integer)');
     if (filter.dag !== undefined && (await this.store.getDags([filter.dag])).length === 0) {
-      throw new NotFoundError(`DAG "${filter.dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+      throw new NotFoundError(`DAG "${shown(filter.dag)}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
     }
     const runs = await this.store.listDagRuns(filter);
     const counts = await this.store.dagTaskCounts(runs.map((r) => r.id));
@@ -203,7 +203,7 @@ export class DagService {
   private async requireDag(id: string): Promise<StoredDag> {
     checkRequiredDagId(id);
     const [d] = await this.store.getDags([id]);
-    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    if (!d) throw new NotFoundError(`DAG "${shown(id)}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     return d;
   }
 
@@ -235,7 +235,7 @@ export class DagService {
     checkDagTaskId(taskId);
     await this.requireRun(runId);
     const tasks = await this.store.dagRunTasks(runId);
-    if (!tasks.some((t) => t.taskId === taskId)) throw new NotFoundError(`DAG run ${runId} has no task "${taskId}"`, [{ path: 'task', message: 'unknown task' }]);
+    if (!tasks.some((t) => t.taskId === taskId)) throw new NotFoundError(`DAG run ${runId} has no task "${shown(taskId)}"`, [{ path: 'task', message: 'unknown task' }]);
     const out: DagAttemptView[] = [];
     for (const a of await this.store.dagAttempts(runId, taskId)) {
       const live = await this.orrery.store.listRuns(a.orreryTask);
@@ -325,7 +325,7 @@ export class DagService {
     const params = input.params ?? {};
     assertJsonObject(params, 'params');
     const [d] = await this.store.getDags([id]);
-    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    if (!d) throw new NotFoundError(`DAG "${shown(id)}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     const points = dagPointsBetween(d.schedule, d.start, range);
     const runs = await this.store.backfillRuns(id, points, params as Record<string, unknown>, this.orrery.now());
     this.orrery.store.wake({ kind: 'dags-changed' });
@@ -338,7 +338,7 @@ export class DagService {
     checkDagId(id);
     const count = previewCount(opts.count);
     const [d] = await this.store.getDags([id]);
-    if (!d) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
+    if (!d) throw new NotFoundError(`DAG "${shown(id)}" not found`, [{ path: 'id', message: 'unknown DAG' }]);
     if (d.nextPoint === null) return { dag: d.id, zone: d.schedule.kind === 'cron' ? d.schedule.tz : 'UTC', occurrences: [] };
     return { dag: d.id, ...previewDag(d.schedule, d.start, d.nextPoint, count) };
   }
@@ -474,7 +474,7 @@ export class DagService {
     const missing = new Map<string, string>();
     for (const a of plan.attempts) {
       const type = typeOf(a.taskId);
-      if (!stored.has(type)) missing.set(a.taskId, `type: unknown task type "${type}" (deleted since the DAG was registered; register the DAG again to create it)`);
+      if (!stored.has(type)) missing.set(a.taskId, `type: unknown task type "${shown(type)}" (deleted since the DAG was registered; register the DAG again to create it)`);
     }
     if (missing.size > 0) plan = planProgress(spec, instancesOf(rows), now, missing);
     const attempts: NewDagAttempt[] = plan.attempts.map((a) => {

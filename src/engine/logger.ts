@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type Pino from 'pino';
 import type { Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
-import { invalid } from '../core/errors.js';
+import { invalid, shown } from '../core/errors.js';
 import { oneLine, terminalText } from '../core/terminal-text.js';
 
 export type { Logger };
@@ -15,7 +15,7 @@ export function createLogger(format: LogFormat = 'pretty', level = process.env.O
   const pino = createRequire(import.meta.url)('pino') as typeof Pino;
   // pino's own levels (and `silent`): pino refuses any other with a message that does not name the variable.
   const levels = [...Object.keys(pino.levels.values), 'silent'];
-  if (!levels.includes(level)) throw invalid('ORRERY_LOG_LEVEL', `log level "${level}" is not one of ${levels.join(', ')}`);
+  if (!levels.includes(level)) throw invalid('ORRERY_LOG_LEVEL', `log level "${shown(level)}" is not one of ${levels.join(', ')}`);
   if (format === 'json') return pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
   // Loaded on first use: a worker logging JSON (or nothing) does not carry it (about 10 MiB resident).
   const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { LATEST_INSTANT_MS, checkDate, earlier } from '../core/instants.js';
-import { ConflictError, NotFoundError, OrreryError, invalid } from '../core/errors.js';
+import { ConflictError, NotFoundError, OrreryError, invalid, shown } from '../core/errors.js';
 import { checkCallback, checkFlag, knownOptions, lastRunsOption, optionsObject, refuseUnknownKeys } from '../core/options.js';
 import { checkClock } from './option-checks.js';
 import { CREATE_OPTIONS, checkTypeNames, windowMinutes, type ImportSource } from '../core/call-checks.js';
@@ -191,7 +191,7 @@ export class Orrery implements Jobboard {
   private async requireTaskType(name: string): Promise<TaskType> {
     checkTypeName(name);
     const [t] = await this.store.getTaskTypes([name]);
-    if (!t) throw new NotFoundError(`unknown task type "${name}"`, [{ path: 'name', message: 'unknown task type' }]);
+    if (!t) throw new NotFoundError(`unknown task type "${shown(name)}"`, [{ path: 'name', message: 'unknown task type' }]);
     return t;
   }
 
@@ -518,7 +518,7 @@ export class Orrery implements Jobboard {
     if (opts.type !== undefined) checkTypeName(opts.type, 'type', true);
     const type = opts.type ?? null;
     if (type !== null && (await this.store.getTaskTypes([type])).length === 0) {
-      throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      throw new NotFoundError(`unknown task type "${shown(type)}"`, [{ path: 'type', message: 'unknown task type' }]);
     }
     return fillSeries(window, type, await this.store.runSeries({ since: window.since, until: window.until, bucketMs: window.bucketMs, type }));
   }

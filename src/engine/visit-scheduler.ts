@@ -1,4 +1,4 @@
-import { invalid } from '../core/errors.js';
+import { invalid, shown } from '../core/errors.js';
 import { INT4_MAX } from '../core/storable.js';
 import { refuseUnknownKeys } from '../core/options.js';
 import { DEFAULT_POLICY_WEIGHTS, checkListerId, checkPolicyWeights, checkVisitType, usablePolicyWeights, validateCooldowns, type PolicyWeight, type VisitCooldowns } from '../core/visits.js';
@@ -77,7 +77,7 @@ export class VisitScheduler extends PeriodicLoop {
     // A visit type's queue is counted by its type (countInFlight): two queues of one type would share it.
     this.queues.forEach((q, i) => {
       const first = this.queues.findIndex((o) => o.visitType === q.visitType);
-      if (first !== i) throw invalid(`queues[${i}].visitType`, `"${q.visitType}" already has a queue (queues[${first}]): one queue per visit type`);
+      if (first !== i) throw invalid(`queues[${i}].visitType`, `"${shown(q.visitType)}" already has a queue (queues[${first}]): one queue per visit type`);
     });
     this.refillFraction = opts.refillFraction ?? 0.1;
     if (!(this.refillFraction > 0 && this.refillFraction <= 1)) throw invalid('refillFraction', 'must be in (0, 1]');

@@ -1,4 +1,4 @@
-import { NotFoundError, invalid } from '../core/errors.js';
+import { NotFoundError, invalid, shown } from '../core/errors.js';
 import { checkFlag, knownOptions, optionsObject, refuseHoles, refuseUnknownKeys } from '../core/options.js';
 import { checkDate, requireInstant } from '../core/instants.js';
 import { INT4_MAX, assertText } from '../core/storable.js';
@@ -313,7 +313,7 @@ export class VisitService {
     if (opts.queueSize !== undefined && (!Number.isSafeInteger(opts.queueSize) || opts.queueSize < 1)) throw invalid('queueSize', 'must be a positive integer');
     const vt = checkVisitType(visitType);
     const [type] = await this.store.getTaskTypes([vt]);
-    if (!type) throw new NotFoundError(`no task type "${vt}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);
+    if (!type) throw new NotFoundError(`no task type "${shown(vt)}": visits run as one-shot tasks of a task type named after the visit type`, [{ path: 'visitType', message: 'unknown task type' }]);
     const lister = opts.lister === undefined ? undefined : checkListerId(opts.lister, 'lister');
     if (lister !== undefined) await this.requireLister(lister);
     const usable = usablePolicyWeights(weights, lister !== undefined);

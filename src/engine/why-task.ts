@@ -2,7 +2,7 @@ import { earlier } from '../core/instants.js';
 import { effectiveLimit, nextRecovery } from '../core/adaptive-rate.js';
 import { DEFAULT_RUNNER_GRACE_MS } from '../core/claim-ahead.js';
 import { DAG_ATTEMPT_KEY } from '../core/dag.js';
-import { NotFoundError } from '../core/errors.js';
+import { NotFoundError, shown } from '../core/errors.js';
 import { explainTask, type WhyAnswer } from '../core/why.js';
 import type { Store } from '../store/store.js';
 import { WORKER_GONE_MS, lastSignOfLife } from '../core/worker-liveness.js';
@@ -21,7 +21,7 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
   const task = await store.getTask(id);
   if (!task) throw new NotFoundError(`task ${id} not found`, [{ path: 'id', message: `no task ${id}` }]);
   const [type] = await store.getTaskTypes([task.type]);
-  if (!type) throw new NotFoundError(`task ${id}: unknown task type "${task.type}"`, [{ path: 'type', message: 'unknown task type' }]);
+  if (!type) throw new NotFoundError(`task ${id}: unknown task type "${shown(task.type)}"`, [{ path: 'type', message: 'unknown task type' }]);
   // A live run is its task's newest (no run is created while one is live): one row, not the whole history.
   const [newest] = await store.listRuns(id, 1);
   const run = newest && (newest.status === 'scheduled' || newest.status === 'claimed' || newest.status === 'started') ? newest : null;

@@ -4,7 +4,7 @@ import { bufferPace, bufferTarget, claimAnswerWithinMs, claimDrained, claimSize,
 import type { TaskType } from '../core/model.js';
 import { formatDuration } from '../core/durations.js';
 import { hasLimits } from '../core/limits.js';
-import { LeaseLostError, isStorageUnavailable } from '../core/errors.js';
+import { LeaseLostError, isStorageUnavailable, shown } from '../core/errors.js';
 import { requireOptions } from '../core/options.js';
 import { checkBoard, checkClock, checkHandlers, checkLogger, checkWorkerRunOptions, type WorkerRunOptions } from './option-checks.js';
 import type { ClaimedRun, EndRunResult } from '../store/store.js';
@@ -784,6 +784,6 @@ export class Worker {
 
 function missingHandler(name: string): Handler {
   return () => {
-    throw new Error(`no handler registered for backend "${name}" in this worker`);
+    throw new Error(`no handler registered for backend "${shown(name)}" in this worker`);
   };
 }

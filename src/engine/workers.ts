@@ -1,4 +1,4 @@
-import { NotFoundError, invalid } from '../core/errors.js';
+import { NotFoundError, invalid, shown } from '../core/errors.js';
 import { assertText } from '../core/storable.js';
 import { WORKER_LIVENESS, lastSignOfLife, workerLiveness } from '../core/worker-liveness.js';
 import { workerInfo, workerPruneBefore, type RegisteredWorker } from '../core/worker-registry.js';
@@ -24,7 +24,7 @@ export async function stopWorker(store: Store, id: string, at: Date): Promise<Re
   if (typeof id !== 'string' || id === '') throw invalid('id', 'a worker id is required');
   assertText(id, 'id'); // PostgreSQL cannot compare a NUL (its driver's error): refused on both stores
   const worker = await store.workers.stopWorker(id, at);
-  if (!worker) throw new NotFoundError(`worker "${id}" is not registered`, [{ path: 'id', message: 'no such worker' }]);
+  if (!worker) throw new NotFoundError(`worker "${shown(id)}" is not registered`, [{ path: 'id', message: 'no such worker' }]);
   return worker;
 }
 

@@ -13,6 +13,7 @@ import {
   invalid,
   isNetworkError,
   type ErrorDetail,
+  shown,
 } from '../core/errors.js';
 import { MAX_TIMER_MS, knownOptions } from '../core/options.js';
 import { assertText } from '../core/storable.js';
@@ -218,7 +219,7 @@ export function isSetupError(code: string | undefined): boolean {
 export function runPath(backendId: unknown, rest = ''): string {
   if (typeof backendId !== 'string' || backendId === '') throw invalid('backendId', 'a run backend id is required');
   assertText(backendId, 'backendId');
-  if (backendId === '.' || backendId === '..') throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+  if (backendId === '.' || backendId === '..') throw new NotFoundError(`run ${shown(backendId)} not found`, [{ path: 'backendId', message: `no run ${shown(backendId)}` }]);
   return `/runs/${encodeURIComponent(backendId)}${rest}`;
 }
 

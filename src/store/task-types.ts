@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError, shown } from '../core/errors.js';
 import type { TaskType } from '../core/model.js';
 
 /**
@@ -40,7 +40,7 @@ export class TypeCache {
 }
 
 export function unknownType(name: string): NotFoundError {
-  return new NotFoundError(`unknown task type "${name}"`, [{ path: 'name', message: 'unknown task type' }]);
+  return new NotFoundError(`unknown task type "${shown(name)}"`, [{ path: 'name', message: 'unknown task type' }]);
 }
 
 export function hasTasks(name: string, n: number, active: number): ConflictError {

@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { redactUrl } from '../redact-url.js';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { OrreryError, StorageError, StorageUnavailableError, ValidationError } from '../../core/errors.js';
+import { OrreryError, StorageError, StorageUnavailableError, ValidationError, shown } from '../../core/errors.js';
 import { ledgerVersion, loadMigrations, type LedgerRow } from '../migrations.js';
 import { TrackedPool, clientLoginError, loginRefused, translatePgError } from './postgres-errors.js';
 import { parseTimestamptz } from './postgres-literals.js';
@@ -34,7 +34,7 @@ export function createPool(url: string, size?: number): pg.Pool {
   const raw = process.env.ORRERY_PG_POOL_SIZE;
   const max = size ?? (raw === undefined || raw === '' ? 10 : /^[1-9][0-9]{0,4}$/.test(raw) ? Number(raw) : NaN);
   if (!Number.isInteger(max) || max < 1 || max > MAX_POOL_SIZE) {
-    throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${raw}" is not a positive integer up to ${MAX_POOL_SIZE}`, [{ path: 'ORRERY_PG_POOL_SIZE', message: `not a positive integer up to ${MAX_POOL_SIZE}` }]);
+    throw new ValidationError(`ORRERY_PG_POOL_SIZE: "${shown(raw)}" is not a positive integer up to ${MAX_POOL_SIZE}`, [{ path: 'ORRERY_PG_POOL_SIZE', message: `not a positive integer up to ${MAX_POOL_SIZE}` }]);
   }
   const pool = new TrackedPool({
     connectionString: url,

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { insertAlerts } from './postgres-alerts.js';
 import type { TypePause } from '../../core/model.js';
 import { setDagPause } from './postgres-pause.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, shown } from '../../core/errors.js';
 import { dagStructure, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../../core/dag.js';
 import { firstPoint, mergeSkipped, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
 import { dagAttemptFromRow, dagFromRow, dagPointFromRow, dagRunFromRow, dagTaskFromRow, resultText, structureFromRow } from '../dag-rows.js';
@@ -116,7 +116,7 @@ export class PostgresDags implements DagStore {
   async recordPoints(dag: string, expected: Date | null, records: readonly PointRecord[], nextPoint: Date | null, at: Date): Promise<DagRun[] | null> {
     const runs = await this.host.tx(async (c) => {
       const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1 FOR UPDATE', [dag]);
-      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${shown(dag)}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       // Moved on by another scheduler, or paused since it was read (a pause committed first records nothing).
       if ((d.nextPoint?.getTime() ?? null) !== (expected?.getTime() ?? null) || d.paused) return null;
@@ -167,7 +167,7 @@ export class PostgresDags implements DagStore {
   async triggerRun(dag: string, params: Record<string, unknown>, at: Date): Promise<DagRun> {
     const run = await this.host.tx(async (c) => {
       const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [dag]);
-      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${shown(dag)}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const r = await this.insertRun(c, dag, d.version, await this.structure(c, dag, d.version), at, 'manual', params, at);
       await c.query(`INSERT INTO dag_points (dag, exec_ts, kind, run, recorded) VALUES ($1, $2, 'triggered', $3, $2)`, [dag, at, r.id]);
@@ -180,7 +180,7 @@ export class PostgresDags implements DagStore {
   async backfillRuns(dag: string, points: readonly Date[], params: Record<string, unknown>, at: Date): Promise<DagRun[]> {
     const runs = await this.host.tx(async (c) => {
       const [row] = await this.rows(c, 'SELECT * FROM dags WHERE id = $1', [dag]);
-      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${shown(dag)}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const tasks = await this.structure(c, dag, d.version);
       const out: DagRun[] = [];

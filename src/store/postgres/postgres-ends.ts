@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { TaskUpdate } from '../../core/end-of-run.js';
-import { NotFoundError, OrreryError } from '../../core/errors.js';
+import { NotFoundError, OrreryError, shown } from '../../core/errors.js';
 import type { Task, TaskRun, TaskType } from '../../core/model.js';
 import { planRunEnd } from '../../core/run-end.js';
 import { runFromRow, taskFromRow, type Row } from '../rows.js';
@@ -38,7 +38,7 @@ export async function endRunsInTx(
   for (const { backendId, req } of items) {
     const run = runs.get(backendId);
     if (!run) {
-      out.push(new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]));
+      out.push(new NotFoundError(`run ${shown(backendId)} not found`, [{ path: 'backendId', message: `no run ${shown(backendId)}` }]));
       continue;
     }
     const state = tasks.get(run.task)!;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OrreryError, StorageError, StorageReadOnlyError, StorageUnavailableError, ValidationError, invalid, isNetworkError } from '../../core/errors.js';
+import { OrreryError, StorageError, StorageReadOnlyError, StorageUnavailableError, ValidationError, invalid, isNetworkError, shown } from '../../core/errors.js';
 import { instantText } from './postgres-literals.js';
 
 /**
@@ -78,7 +78,7 @@ export function translatePgError(e: unknown): unknown {
   // foreign-key check then failed): the same answer as the check of the type before the insert.
   if (code === '23503' && (e as { constraint?: unknown }).constraint === 'tasks_type_fkey') {
     const type = /^Key \(type\)=\((.*)\) is not present/.exec(String((e as { detail?: unknown }).detail ?? ''))?.[1] ?? '';
-    return invalid('type', `unknown task type "${type}"`);
+    return invalid('type', `unknown task type "${shown(type)}"`);
   }
   // 54000 program_limit_exceeded (an index entry past 2,704 bytes): input too large to store, refused as
   // bad input (exit 2, a 400), not an unexpected failure; the checks of the input are meant to come first.

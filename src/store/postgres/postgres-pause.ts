@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { nextPointAfterTakeBack } from '../../core/backfill.js';
 import { dagAttemptPauseRefusal } from '../../core/dag.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, shown } from '../../core/errors.js';
 import type { Task, TypePause } from '../../core/model.js';
 import { dagFromRow } from '../dag-rows.js';
 import type { StoredDag } from '../dag-store.js';
@@ -54,6 +54,6 @@ export async function rewindBackfills(c: pg.PoolClient, taken: readonly Row[], a
 /** Pauses or resumes a DAG (`DagStore.setDagPause`). */
 export async function setDagPause(pool: pg.Pool, id: string, pause: TypePause | null, at: Date): Promise<StoredDag> {
   const { rows } = await pool.query<Row>('UPDATE dags SET paused_at = $2, paused_reason = $3, updated = $4 WHERE id = $1 RETURNING *', [id, pause?.at ?? null, pause?.reason ?? null, at]);
-  if (!rows[0]) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'no such DAG' }]);
+  if (!rows[0]) throw new NotFoundError(`DAG "${shown(id)}" not found`, [{ path: 'id', message: 'no such DAG' }]);
   return dagFromRow(rows[0]);
 }

@@ -1,6 +1,6 @@
 import { heldLeasePg } from '../sql-lists.js';
 import pg from 'pg';
-import { ConflictError, LeaseLostError, NotFoundError, OrreryError } from '../../core/errors.js';
+import { ConflictError, LeaseLostError, NotFoundError, OrreryError, shown } from '../../core/errors.js';
 import { externalStartInstant } from '../../core/run-end.js';
 import { claimsDueDirectly, freshClaim, hasLimits, limitedClaimCap, queueSlots, SCHEDULE_BATCH, unlimitedStartBudget } from '../../core/limits.js';
 import { DAG_BACKEND } from '../../core/dag.js';
@@ -362,7 +362,7 @@ export class PostgresStore implements Store {
     let dueBy = at;
     if (opts.graceMs) {
       const t = await this.types.orNull(this.pool, type);
-      if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      if (t === null) throw new NotFoundError(`unknown task type "${shown(type)}"`, [{ path: 'type', message: 'unknown task type' }]);
       // A direct claim this process's workers recorded decides alone when it leaves the type to them (the
       // stored marker is as recent or more): no read for a runner beside its workers, as in a daemon.
       const local = this.directClaims.get(type);
@@ -388,7 +388,7 @@ export class PostgresStore implements Store {
       // One runner per type at a time: the queue count and the picks must agree. NO KEY UPDATE leaves
       // foreign-key checks (task inserts) unblocked.
       const [typeRow] = await this.rows(c, 'SELECT max_queue_length, paused_at FROM task_types WHERE name = $1 FOR NO KEY UPDATE', [type]);
-      if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      if (!typeRow) throw new NotFoundError(`unknown task type "${shown(type)}"`, [{ path: 'type', message: 'unknown task type' }]);
       if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
       const queued = max === null ? 0 : ((await this.rows(c, HOT_QUERIES.queued, [type]))[0]!.n as number);
@@ -755,13 +755,13 @@ export class PostgresStore implements Store {
 
   private async lockRun(c: pg.PoolClient, backendId: string): Promise<TaskRun> {
     const [row] = await this.rows(c, 'SELECT * FROM task_runs WHERE backend_id = $1 FOR UPDATE', [backendId]);
-    if (!row) throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+    if (!row) throw new NotFoundError(`run ${shown(backendId)} not found`, [{ path: 'backendId', message: `no run ${shown(backendId)}` }]);
     return runFromRow(row);
   }
 
   private async requireRun(q: Q, backendId: string): Promise<TaskRun> {
     const [row] = await this.rows(q, 'SELECT * FROM task_runs WHERE backend_id = $1', [backendId]);
-    if (!row) throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+    if (!row) throw new NotFoundError(`run ${shown(backendId)} not found`, [{ path: 'backendId', message: `no run ${shown(backendId)}` }]);
     return runFromRow(row);
   }
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ValidationError } from '../../core/errors.js';
+import { ValidationError, shown } from '../../core/errors.js';
 import type { TaskType } from '../../core/model.js';
 import { taskTypeFromRow, type Row } from '../rows.js';
 import type { TypeCache } from '../task-types.js';
@@ -13,7 +13,7 @@ export class PgTypeReads {
   /** A type that must exist (a ValidationError naming it otherwise). */
   async of(q: Q, name: string): Promise<TaskType> {
     const type = await this.orNull(q, name);
-    if (!type) throw new ValidationError(`unknown task type "${name}"`);
+    if (!type) throw new ValidationError(`unknown task type "${shown(name)}"`);
     return type;
   }
 

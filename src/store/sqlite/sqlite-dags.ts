@@ -1,7 +1,7 @@
 import { startStatus } from '../../core/dag-overlap.js';
 import type Database from 'better-sqlite3';
 import type { NewAlert } from '../alert-store.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, shown } from '../../core/errors.js';
 import { dagStructure, type DagSpec, type DagTaskSpec, type DagTaskStatus } from '../../core/dag.js';
 import { firstPoint, mergeSkipped, nextPointAfterChange, type PointRecord } from '../../core/dag-schedule.js';
 import type { NewTask } from '../../core/validation.js';
@@ -105,7 +105,7 @@ export class SqliteDags implements DagStore {
   async recordPoints(dag: string, expected: Date | null, records: readonly PointRecord[], nextPoint: Date | null, at: Date): Promise<DagRun[] | null> {
     const runs = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
-      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${shown(dag)}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       // Moved on by another scheduler, or paused since it was read (a pause committed first records nothing).
       if (ms(d.nextPoint) !== ms(expected) || d.paused) return null;
@@ -145,7 +145,7 @@ export class SqliteDags implements DagStore {
   async triggerRun(dag: string, params: Record<string, unknown>, at: Date): Promise<DagRun> {
     const run = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
-      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${shown(dag)}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
       const r = this.insertRun(dag, d.version, tasks, at, 'manual', params, at);
@@ -159,7 +159,7 @@ export class SqliteDags implements DagStore {
   async backfillRuns(dag: string, points: readonly Date[], params: Record<string, unknown>, at: Date): Promise<DagRun[]> {
     const runs = await this.host.write(() => {
       const row = this.get('SELECT * FROM dags WHERE id = ?', dag);
-      if (!row) throw new NotFoundError(`DAG "${dag}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
+      if (!row) throw new NotFoundError(`DAG "${shown(dag)}" not found`, [{ path: 'dag', message: 'unknown DAG' }]);
       const d = dagFromRow(row);
       const tasks = structureFromRow(this.get('SELECT structure FROM dag_versions WHERE dag = ? AND version = ?', dag, d.version)!);
       return points.map((p) => this.insertRun(dag, d.version, tasks, p, 'backfill', params, at));
@@ -261,7 +261,7 @@ export class SqliteDags implements DagStore {
     const row = await this.host.write(() =>
       this.get('UPDATE dags SET paused_at = ?, paused_reason = ?, updated = ? WHERE id = ? RETURNING *', pause ? pause.at.getTime() : null, pause?.reason ?? null, at.getTime(), id),
     );
-    if (!row) throw new NotFoundError(`DAG "${id}" not found`, [{ path: 'id', message: 'no such DAG' }]);
+    if (!row) throw new NotFoundError(`DAG "${shown(id)}" not found`, [{ path: 'id', message: 'no such DAG' }]);
     this.host.wake({ kind: 'dags-changed' });
     return dagFromRow(row);
   }

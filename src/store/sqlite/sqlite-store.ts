@@ -4,7 +4,7 @@ import { settleGivenBack } from './sqlite-give-back.js';
 import type { GiveBackOutcome } from '../../core/give-back.js';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError } from '../../core/errors.js';
+import { ConflictError, LeaseLostError, NotFoundError, OrreryError, ValidationError, shown } from '../../core/errors.js';
 import { DAG_BACKEND } from '../../core/dag.js';
 import { CANCELLED_ERROR } from '../../core/model.js';
 import type { RunLogRecord, StoredRunLogRecord, Task, TaskRun, TaskType, TypePause } from '../../core/model.js';
@@ -395,7 +395,7 @@ export class SqliteStore implements Store {
     let now = at.getTime();
     if (opts.graceMs) {
       const t = this.typeOrNull(type);
-      if (t === null) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      if (t === null) throw new NotFoundError(`unknown task type "${shown(type)}"`, [{ path: 'type', message: 'unknown task type' }]);
       const marker = (this.stmts.directClaimOf.get(type) as { t: number | null } | undefined)?.t ?? null;
       const cutoff = runnerCutoff(t, at, marker === null ? null : new Date(marker), opts.graceMs, opts.holdUnlimited);
       if (cutoff === null) return [];
@@ -411,7 +411,7 @@ export class SqliteStore implements Store {
     }
     const runs = await this.write(() => {
       const typeRow = this.stmts.typesByName.get(JSON.stringify([type])) as Row | undefined;
-      if (!typeRow) throw new NotFoundError(`unknown task type "${type}"`, [{ path: 'type', message: 'unknown task type' }]);
+      if (!typeRow) throw new NotFoundError(`unknown task type "${shown(type)}"`, [{ path: 'type', message: 'unknown task type' }]);
       if (typeRow.paused_at !== null) return []; // a paused type's tasks wait (docs/operations.md)
       const max = typeRow.max_queue_length as number | null;
       const queued = max === null ? 0 : (this.stmts.queuedOfType.get(type) as { n: number }).n;
@@ -737,7 +737,7 @@ export class SqliteStore implements Store {
 
   private requireRun(backendId: string): TaskRun {
     const row = this.stmts.runByBackendId.get(backendId) as Row | undefined;
-    if (!row) throw new NotFoundError(`run ${backendId} not found`, [{ path: 'backendId', message: `no run ${backendId}` }]);
+    if (!row) throw new NotFoundError(`run ${shown(backendId)} not found`, [{ path: 'backendId', message: `no run ${shown(backendId)}` }]);
     return runFromRow(row);
   }
 
@@ -756,7 +756,7 @@ export class SqliteStore implements Store {
   private typesOf(names: string[]): TaskType[] {
     return names.map((n) => {
       const type = this.typeOrNull(n);
-      if (!type) throw new ValidationError(`unknown task type "${n}"`);
+      if (!type) throw new ValidationError(`unknown task type "${shown(n)}"`);
       return type;
     });
   }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RunStatus, TaskRun, TaskStatus } from '../../core/model.js';
 import { keepsDedupeKey } from '../../core/dedupe-key.js';
-import { invalid } from '../../core/errors.js';
+import { invalid, shown } from '../../core/errors.js';
 import { planConflict, replacementFor, replacementOf, REPLACED_ERROR, WITHDRAWN_STATUS } from '../../core/task-conflict.js';
 import type { NewTask } from '../../core/validation.js';
 import { runFromRow, scheduledForColumn, taskFromNew, taskFromRow, type Row } from '../rows.js';
@@ -32,7 +32,7 @@ export class SqliteTaskWrites {
       // second): refused as an unknown type, as the check before the insert and PostgreSQL's answer it.
       if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
         const gone = tasks.find((t) => this.s.typeExists.get(t.type) === undefined);
-        if (gone) throw invalid('type', `unknown task type "${gone.type}"`);
+        if (gone) throw invalid('type', `unknown task type "${shown(gone.type)}"`);
       }
       throw e;
     }
