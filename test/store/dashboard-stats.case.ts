@@ -54,6 +54,16 @@ export function dashboardStatsCases(sut: StoreUnderTest): void {
       expect((await orrery.runRates({ at: plus(end, 59_999), minutes: 1 })).at).toEqual(plus(end, MIN));
     });
 
+    it("a lease from before the type's leaseMs was lowered reads as renewed at the instant asked about at the latest, never after it (http audit)", async () => {
+      const { orrery } = await setup([{ ...LOAD_GIT, leaseMs: '10m' }]);
+      await orrery.createTask({ type: 'load-git', arguments: args('a') });
+      await orrery.scheduleDue({ at: T0 });
+      await claimStarted(orrery, { worker: 'w', types: ['load-git'], limit: 1, at: T0 });
+      await orrery.updateTaskType('load-git', { leaseMs: 1000 }, { at: plus(T0, 1000) });
+      // Its expiry (T0 + 10 min) minus the new lease was T0 + 9m59s: ten minutes ahead of the instant asked about.
+      expect(await orrery.store.workerActivity(T0, plus(T0, 30_000))).toEqual([{ worker: 'w', running: 1, lastHeartbeat: plus(T0, 30_000), lastEnded: null, ended: 0 }]);
+    });
+
     it('ignores runs that ended lost (reaped leases are no sign of life) in the worker list', async () => {
       const { orrery } = await setup([{ ...LOAD_GIT, leaseMs: '1s' }]);
       await orrery.createTask({ type: 'load-git', arguments: args('a') });

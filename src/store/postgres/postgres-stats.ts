@@ -20,7 +20,7 @@ export const STATS_QUERIES = {
      UNION ALL SELECT 'l', b, NULL, count(*)::int, avg(lat), max(lat) FROM r WHERE lat IS NOT NULL GROUP BY b
      UNION ALL SELECT 'p', b, NULL, n::int, lat, NULL FROM l WHERE rn = greatest(1, (95 * n + 99) / 100)`,
   workerActivity: `SELECT worker, sum(running)::int AS running, max(beat) AS beat, max(last_ended) AS last_ended, sum(ended_n)::int AS ended_n FROM (
-       SELECT r.worker AS worker, 1 AS running, r.lease_expires_at - y.lease_ms * interval '1 millisecond' AS beat,
+       SELECT r.worker AS worker, 1 AS running, least(r.lease_expires_at - y.lease_ms * interval '1 millisecond', $2) AS beat,
               NULL::timestamptz AS last_ended, 0 AS ended_n
        FROM task_runs r JOIN task_types y ON y.name = r.type
        WHERE r.status IN ('claimed', 'started') AND r.worker IS NOT NULL

@@ -21,7 +21,7 @@ export const TYPE_LOAD_QUERIES = {
   // Signs of life: a lease renewed (its expiry minus the type's lease) or a run ended by its worker (not
   // by the reaper: a lost run's worker is gone) within the window, and not after the instant asked about.
   workers: `SELECT worker, max(t) AS t FROM (
-       SELECT r.worker, r.lease_expires_at - y.lease_ms * interval '1 millisecond' AS t FROM task_runs r JOIN task_types y ON y.name = r.type
+       SELECT r.worker, least(r.lease_expires_at - y.lease_ms * interval '1 millisecond', $3) AS t FROM task_runs r JOIN task_types y ON y.name = r.type
          WHERE r.type = $1 AND r.status IN ('claimed', 'started')
        UNION ALL
        SELECT worker, ended FROM task_runs WHERE ended IS NOT NULL AND ended > $2 AND ended <= $3 AND type = $1 AND status <> 'lost') s

@@ -34,7 +34,7 @@ export const RUN_SERIES_SQL = `
  */
 export const WORKER_ACTIVITY_SQL = `
   SELECT worker, sum(running) AS running, max(beat) AS beat, max(last_ended) AS last_ended, sum(ended_n) AS ended_n FROM (
-    SELECT r.worker AS worker, 1 AS running, r.lease_expires_at - y.lease_ms AS beat, NULL AS last_ended, 0 AS ended_n
+    SELECT r.worker AS worker, 1 AS running, min(r.lease_expires_at - y.lease_ms, @at) AS beat, NULL AS last_ended, 0 AS ended_n
     FROM task_runs r INDEXED BY task_runs_leases JOIN task_types y ON y.name = r.type
     WHERE r.status IN ('claimed', 'started') AND r.worker IS NOT NULL
     UNION ALL

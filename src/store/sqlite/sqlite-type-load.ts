@@ -25,7 +25,7 @@ export class SqliteTypeLoad {
       // Signs of life: a lease renewed (its expiry minus the type's lease) or a run ended by its worker
       // (not by the reaper: a lost run's worker is gone) within the window.
       workers: p(`SELECT worker, max(t) AS t FROM (
-          SELECT worker, lease_expires_at - @lease AS t FROM task_runs INDEXED BY task_runs_running WHERE type = @type AND status IN ('claimed', 'started')
+          SELECT worker, min(lease_expires_at - @lease, @at) AS t FROM task_runs INDEXED BY task_runs_running WHERE type = @type AND status IN ('claimed', 'started')
           UNION ALL
           SELECT worker, ended AS t FROM task_runs INDEXED BY task_runs_finished WHERE ended IS NOT NULL AND ended > @since AND ended <= @at AND type = @type AND status <> 'lost')
         WHERE worker IS NOT NULL AND t > @since GROUP BY worker ORDER BY t DESC LIMIT 20`),
