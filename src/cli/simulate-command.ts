@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { formatDuration } from '../core/durations.js';
 import { ValidationError } from '../core/errors.js';
@@ -39,7 +39,7 @@ export function simulateCommand(io: Io): Command {
       const overrides = { ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.duration !== undefined ? { duration: o.duration } : {}) };
       const first = await loadScenario(file, overrides, o.db);
       const second = o.compare !== undefined ? await loadScenario(o.compare, overrides, o.db) : null;
-      if (second) sharedStore(first, second, o.db !== undefined);
+      if (second) await sharedStore(first, second, o.db !== undefined);
       // Each store is looked at before anything runs or --out is made (the second's was found to hold
       // data only once the first simulation had run and written its own).
       await emptyStore(file, first);
@@ -86,8 +86,12 @@ async function loadScenario(file: string, overrides: { seed?: number; duration?:
  * same one (`--db` given with `--compare`, or both files naming it) are refused before anything runs,
  * as the second would find the first one's tasks. `sqlite::memory:` is a new database each time.
  */
-function sharedStore(first: Scenario, second: Scenario, fromDb: boolean): void {
-  if (first.store === 'sqlite::memory:' || sameStoreKey(first.store) !== sameStoreKey(second.store)) return;
+async function sharedStore(first: Scenario, second: Scenario, fromDb: boolean): Promise<void> {
+  if (first.store === 'sqlite::memory:') return;
+  // Two PostgreSQL URLs are asked of the server (localhost and 127.0.0.1 reach one database); the URLs
+  // alone decide when either cannot be reached (the store's own check then says why).
+  const asked = sqlitePath(first.store) === null && sqlitePath(second.store) === null ? await samePostgresStore(first.store, second.store) : null;
+  if (asked === false || (asked === null && sameStoreKey(first.store) !== sameStoreKey(second.store))) return;
   const { store } = first;
   if (fromDb) throw new UsageError(`--db: --compare runs two simulations and each needs an empty store; give --db only without --compare, or leave it out and give each scenario its own store (or sqlite::memory:)`);
   throw new UsageError(`store: both scenarios write to ${redactUrl(store)}, and each simulation needs an empty store; give the --compare scenario another store (or sqlite::memory:)`);
@@ -161,18 +165,60 @@ function sameStoreKey(url: string): string {
   if (path === null) return postgresKey(url);
   if (path === '' || path === ':memory:') return url;
   // One file however it is spelled: through a symlink (of the file or of a directory on its way) too.
-  const full = resolve(path);
-  let real = full;
+  return `sqlite:${realFile(resolve(path))}`;
+}
+
+/**
+ * The file `full` names, through symlinks of it and of the directories on its way, also when it is not
+ * made yet: a symlink to a file not there yet (a fresh store's usual state) is followed by hand.
+ */
+function realFile(full: string, hops = 0): string {
   try {
-    real = realpathSync(full);
+    return realpathSync(full);
   } catch {
+    let dir = dirname(full);
     try {
-      real = join(realpathSync(dirname(full)), basename(full)); // a file not made yet, in a directory that exists
+      dir = realpathSync(dir);
     } catch {
-      // neither exists: compared as written
+      return full; // neither exists: compared as written
     }
+    const inDir = join(dir, basename(full));
+    try {
+      if (hops < 40 && lstatSync(inDir).isSymbolicLink()) return realFile(resolve(dir, readlinkSync(inDir)), hops + 1);
+    } catch {
+      // not there: a file not made yet
+    }
+    return inDir;
   }
-  return `sqlite:${real}`;
+}
+
+/**
+ * Whether two PostgreSQL URLs reach one store (one database, one schema), asked of the server: the first
+ * connection is named by a token the second looks for among the database's sessions. Null when either
+ * cannot be reached.
+ */
+async function samePostgresStore(a: string, b: string): Promise<boolean | null> {
+  const { default: pg } = await import('pg');
+  const token = `orrery-compare-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const first = new pg.Client({ connectionString: a, application_name: token, connectionTimeoutMillis: 10_000 });
+  const second = new pg.Client({ connectionString: b, connectionTimeoutMillis: 10_000 });
+  first.on('error', () => {});
+  second.on('error', () => {});
+  try {
+    await first.connect();
+    await second.connect();
+    const seen = await second.query<{ n: number; schema: string | null }>(
+      'SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()) AS n, current_schema() AS schema',
+      [token],
+    );
+    if (seen.rows[0]!.n === 0) return false;
+    const mine = await first.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+    return mine.rows[0]!.schema === seen.rows[0]!.schema;
+  } catch {
+    return null;
+  } finally {
+    await Promise.allSettled([first.end(), second.end()]);
+  }
 }
 
 /**

@@ -275,6 +275,13 @@ describe('simulate', () => {
     }
     expect((await stat(join(dir, 'f.db'))).size).toBe(0);
     expect((await readdir(dir)).sort()).toEqual(['a.json', 'b.json', 'f.db', 'link.db', 'sub']);
+    // A symlink to a store not made yet (a fresh store's usual state) is followed too: the first ran into
+    // the file, then the second was refused for holding its rows (cli audit).
+    await writeFile(a, JSON.stringify({ ...MIXED, store: `sqlite:${join(dir, 'fresh.db')}` }));
+    await symlink(join(dir, 'fresh.db'), join(dir, 'fresh-link.db'));
+    await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: `sqlite:${join(dir, 'fresh-link.db')}` }));
+    expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to sqlite:') });
+    expect((await readdir(dir)).sort()).toEqual(['a.json', 'b.json', 'f.db', 'fresh-link.db', 'link.db', 'sub']);
     // One PostgreSQL database spelled two ways (postgresql:, the default port given): the first ran, then the second was refused (simulate audit).
     const pg = await createTestDatabase('sim-spelling');
     try {
@@ -283,6 +290,19 @@ describe('simulate', () => {
       await writeFile(a, JSON.stringify({ ...MIXED, store: pg.url }));
       await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: other }));
       expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to postgres') });
+      // Another name of the same host (localhost and 127.0.0.1): the server is asked whether it is one database.
+      const alias = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname === '127.0.0.1' ? 'localhost' : u.hostname;
+      await writeFile(b, JSON.stringify({ ...MIXED, name: 'other', store: `postgres://${u.username}:${u.password}@${alias}:${u.port || '5432'}${u.pathname}` }));
+      expect(await run([])).toEqual({ code: 2, err: expect.stringContaining('store: both scenarios write to postgres') });
+      // Two databases of one server are two stores: no refusal for sharing (both are empty, so both run).
+      const pg2 = await createTestDatabase('sim-spelling-2');
+      try {
+        await writeFile(a, JSON.stringify({ ...MIXED, duration: '10m', store: pg.url }));
+        await writeFile(b, JSON.stringify({ ...MIXED, duration: '10m', name: 'other', store: pg2.url }));
+        expect(await run([])).toEqual({ code: 0, err: '' });
+      } finally {
+        await pg2.drop();
+      }
     } finally {
       await pg.drop();
     }
