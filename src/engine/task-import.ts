@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConflictError, OrreryError, StorageUnavailableError, TaskConflictError, ValidationError } from '../core/errors.js';
 import type { Task, TaskType } from '../core/model.js';
-import { keyIdentity } from '../core/dedupe-key.js';
+import { canonicalJson, keyIdentity } from '../core/dedupe-key.js';
 import { inexactIntegerDetail } from '../core/exact-json.js';
 import type { NewTask } from '../core/validation.js';
 import { validation } from './input-parsers.js';
@@ -431,13 +431,31 @@ export async function conflictInBatch(e: unknown, tasks: readonly NewTask[], pre
       { path: `${where}.${identityField(tasks[twin]!)}`, message: `conflicts with ${prefix}[${twin}]` },
     ]);
   }
-  if (strict.length === 1) {
-    const where = `${prefix}[${strict[0]}]`;
+  // A holder stored without a key clashed by its whole definition: only rows of its type, policy and
+  // arguments can be the one (a keyed row, or another definition, was named among the candidates).
+  const rows = holder && holder.key === null ? definitionCandidates(holder, tasks, strict) : strict;
+  if (rows.length === 1) {
+    const where = `${prefix}[${rows[0]}]`;
     return new ConflictError(`${where}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${where}.${d.path}` : where, message: d.message })));
   }
-  const some = strict.slice(0, 5).map((i) => `${prefix}[${i}]`).join(', ') + (strict.length > 5 ? `, … (${strict.length} tasks)` : '');
-  if (gone) return new ConflictError(`one of ${some}: the same key or definition as an earlier task of this batch (onConflict error); nothing created`, [{ path: prefix, message: 'conflicts with an earlier task of this batch' }]);
-  return new ConflictError(`one of ${some}: ${e.message}`, e.details.map((d) => ({ path: d.path ? `${prefix}.${d.path}` : prefix, message: d.message })));
+  const some = rows.slice(0, 5).map((i) => `${prefix}[${i}]`).join(', ') + (rows.length > 5 ? `, … (${rows.length} tasks)` : '');
+  if (gone) return new ConflictError(`one of ${some}: the same key or definition as an earlier task of this batch (onConflict error); nothing created`, rows.slice(0, 5).map((i) => ({ path: `${prefix}[${i}].${identityField(tasks[i]!)}`, message: 'may conflict with an earlier task of this batch' })));
+  // Each candidate named in the details, by its field (`tasks.arguments` named no task).
+  return new ConflictError(`one of ${some}: ${e.message}`, rows.slice(0, 5).flatMap((i) => e.details.map((d) => ({ path: d.path ? `${prefix}[${i}].${d.path}` : `${prefix}[${i}]`, message: d.message }))));
+}
+
+/**
+ * The `onConflict: 'error'` rows that may have met `holder` (stored without a key) by its whole
+ * definition: keyless rows of its type and policy with its arguments (their identity also counts the
+ * priority and the schedule or one-shot nextRun, so several may remain). All the strict rows when none do.
+ */
+function definitionCandidates(holder: Task, tasks: readonly NewTask[], strict: readonly number[]): number[] {
+  const args = canonicalJson(holder.arguments);
+  const found = strict.filter((i) => {
+    const t = tasks[i]!;
+    return t.key == null && t.type === holder.type && t.policy === holder.policy && canonicalJson(t.arguments) === args;
+  });
+  return found.length > 0 ? found : [...strict];
 }
 
 /** A store conflict's words without their own `; nothing created`: the import's message ends with `; nothing written`. */

@@ -82,13 +82,19 @@ describe('POST /api/tasks/batch: a conflict names the row, and nothing is writte
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
-  it('several onConflict "error" rows: the message names the candidates', async () => {
+  it('several onConflict "error" rows: the one that can hold the stored definition is named; when several can, the message and details name each (http audit: a row of other arguments or a key was named, path tasks.arguments)', async () => {
     expect((await h.call('POST', '/api/tasks', { type: 'mail', arguments: { args: ['a'] } })).status).toBe(201);
+    expect((await h.call('POST', '/api/tasks', { type: 'mail', key: 'k1', arguments: { args: ['k'] } })).status).toBe(201);
     const before = dumpDatabase(h.dbPath);
     const r = await h.call('POST', '/api/tasks/batch', {
-      tasks: [{ type: 'mail', arguments: { args: ['x'] }, onConflict: 'error' }, { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }],
+      tasks: [{ type: 'mail', arguments: { args: ['x'] }, onConflict: 'error' }, { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }, { type: 'mail', key: 'k9', onConflict: 'error' }],
     });
-    expectError(r, 409, 'conflict', ['tasks.arguments'], 'one of tasks[0], tasks[1]: task 1 of type mail');
+    expectError(r, 409, 'conflict', ['tasks[1].arguments'], 'tasks[1]: task 1 of type mail');
+    // Two rows of those arguments (their priorities differ, so either may be the one): both named, each by its field.
+    const two = await h.call('POST', '/api/tasks/batch', {
+      tasks: [{ type: 'mail', arguments: { args: ['a'] }, priority: 'high', onConflict: 'error' }, { type: 'mail', key: 'k9', onConflict: 'error' }, { type: 'mail', arguments: { args: ['a'] }, onConflict: 'error' }],
+    });
+    expectError(two, 409, 'conflict', ['tasks[0].arguments', 'tasks[2].arguments'], 'one of tasks[0], tasks[2]: task 1 of type mail');
     expect(dumpDatabase(h.dbPath)).toEqual(before);
   });
 
