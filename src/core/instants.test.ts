@@ -17,6 +17,10 @@ describe('parseInstant', () => {
     ['  2026-01-02T03:04:05Z  ', '2026-01-02T03:04:05.000Z'],
     ['2028-02-29', '2028-02-29T00:00:00.000Z'],
     ['2026-01-01T00:30:00+01:00', '2025-12-31T23:30:00.000Z'],
+    // An offset of hours alone after a time (http audit: ISO 8601 allows it; it was refused).
+    ['2026-12-01T01:00:00+01', '2026-12-01T00:00:00.000Z'],
+    ['2026-12-01T01:00-05', '2026-12-01T06:00:00.000Z'],
+    ['2026-12-01 01:00:00.5+01', '2026-12-01T00:00:00.500Z'],
   ])('%j -> %s (zone-less forms are UTC)', (text, expected) => {
     expect(parseInstant(text).toISOString()).toBe(expected);
   });
@@ -39,6 +43,12 @@ describe('parseInstant', () => {
     '2026-01-02T25:00:00Z',
     '2026-01-02T23:60:00Z',
     '2026-01-02T03:04:05+2',
+    '2026-01-02+01',
+    '2026-01-02-01',
+    '2026-01-02T03:04:05+01:0',
+    '20261201T000000Z',
+    '2026-W49-2T00:00:00Z',
+    '2026-335T00:00:00Z',
   ])('rejects %j', (text) => {
     expect(() => parseInstant(text)).toThrow(ValidationError);
   });

@@ -1,14 +1,19 @@
 import { invalid, shown } from './errors.js';
 
-/** The forms parseInstant reads: a date, optionally a time (T or a space) and an offset. */
-export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
+/**
+ * The forms parseInstant reads: a date, optionally a time (T or a space) and an offset (`Z`, `+01:00`,
+ * `+0100`, or after a time `+01`). ISO 8601's basic, week and ordinal forms are not read (docs/cli.md).
+ */
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?|Z|[+-]\d{2}:?\d{2})?$/i;
 
 /** Parses an ISO 8601 instant (`2026-01-02`, `2026-01-02T03:04:05Z`, with offset). Date-only and zone-less forms are UTC. */
 export function parseInstant(text: string, field = 'instant'): Date {
   const src = text.trim();
   if (!ISO_INSTANT.test(src)) throw invalid(field, `invalid ISO 8601 instant "${shown(text)}" (example: 2026-01-02T03:00:00Z)`);
-  const hasZone = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(src) && src.length > 10;
-  const normalised = src.length === 10 ? `${src}T00:00:00Z` : hasZone ? src : `${src}Z`;
+  const hoursOnly = src.length > 16 && /[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?[+-]\d{2}$/i.test(src);
+  const hasZone = hoursOnly || (/(?:Z|[+-]\d{2}:?\d{2})$/i.test(src) && src.length > 10);
+  // An offset of hours alone (`+01`) is written out in full for Date (which reads no such form).
+  const normalised = src.length === 10 ? `${src}T00:00:00Z` : hoursOnly ? `${src}:00` : hasZone ? src : `${src}Z`;
   const d = new Date(normalised.replace(' ', 'T'));
   if (Number.isNaN(d.getTime()) || !isCalendarDate(src.slice(0, 10))) throw invalid(field, `invalid instant "${shown(text)}"`);
   // An offset may carry a written year past 9999 or before 0000 in UTC, which this form could not write back.
