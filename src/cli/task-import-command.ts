@@ -121,6 +121,11 @@ async function importRemote(url: string, token: string | null, body: AsyncIterab
     const what = /^\s*</.test(text) ? 'a web page' : 'something else';
     throw new Error(`orrery server ${base} answered the import with ${res.status} and ${what} (${oneLine(text.slice(0, 80))}), not an import summary: is the URL an Orrery server's?`);
   }
+  // A 404 in Orrery's shape (a path past /api, another server's JSON 404) has no import route there:
+  // the URL leads to no Orrery import, as a web page does (exit 1; it was bad input, exit 2).
+  if (res.status === 404) {
+    throw new Error(`orrery server ${base} answered the import with 404 (${oneLine(String(e.message ?? '').slice(0, 200))}), not an import summary: is the URL an Orrery server's?`);
+  }
   if (e?.code === 'validation_error') throw new ValidationError(e.message ?? 'invalid input', e.details ?? []);
   if (e?.code === 'conflict') throw new ConflictError(e.message ?? 'conflict', e.details ?? []);
   // A refused token is a refused login (exit 1, as `worker --url` and a PostgreSQL server refusing it), not bad input.

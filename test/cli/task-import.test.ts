@@ -202,7 +202,11 @@ describe('orrery task import --url', () => {
     const closer = createNetServer((s) => s.destroy());
     const other = createServer((req, res) => {
       req.resume();
-      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('[]'));
+      req.on('end', () =>
+        req.url!.startsWith('/json404')
+          ? res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"nope"}}')
+          : res.writeHead(200, { 'content-type': 'application/json' }).end('[]'),
+      );
     });
     // And one that answers a web page, 404 or 501 (another kind of server): exit 2 as bad input, or its page printed (import audit).
     const pages = createServer((req, res) => {
@@ -222,6 +226,10 @@ describe('orrery task import --url', () => {
       expect(wrong.code, wrong.stderr).toBe(1);
       expect(wrong.stdout).toBe('');
       expect(wrong.stderr).toMatch(/answered the import with \[\], not an import summary: is the URL an Orrery server's\?$/m);
+      // A 404 in Orrery's error shape (a path past /api on an Orrery server, another server's JSON 404): exit 1 as well (it was 2).
+      const json404 = await runCli(['task', 'import', file(), '--url', `http://127.0.0.1:${answering}/json404`]);
+      expect(json404.code, json404.stderr).toBe(1);
+      expect(json404.stderr).toMatch(/answered the import with 404 \(nope\), not an import summary: is the URL an Orrery server's\?$/m);
       for (const page of [`http://127.0.0.1:${paging}`, `http://127.0.0.1:${paging}/x`]) {
         const html = await runCli(['task', 'import', file(), '--url', page]);
         expect(html.code, html.stderr).toBe(1);
