@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { ValidationError, shown } from '../core/errors.js';
-import type { Task, TaskRun } from '../core/model.js';
+import { RUN_STATUSES, TASK_STATUSES, type Task, type TaskRun } from '../core/model.js';
 import type { ArchiveBatch, ArchiveProgressUpdate, ArchiveStore } from '../store/archive-store.js';
 
 /** The live rows an interrupted batch's tail is checked against before it is cut off. */
@@ -168,6 +168,7 @@ export class ArchiveFile {
    */
   write(batch: ArchiveBatch, before: Date, at: Date, committed: string | null): ArchiveProgressUpdate {
     const identity = identityOf(this.fd);
+    this.checkStillAtPath(identity);
     if (committed !== null) {
       const state = JSON.parse(committed) as FileState;
       // What the database committed to this path describes another file (this one was renamed or
@@ -188,9 +189,30 @@ export class ArchiveFile {
     let written = 0;
     while (written < buf.length) written += writeSync(this.fd, buf, written, buf.length - written, this.state.offset + written);
     fsyncSync(this.fd);
+    // Looked at again once the batch is on disk, just before its delete commits: a rotation while it
+    // was written leaves the rows in the database.
+    this.checkStillAtPath(identity);
     next.offset = this.state.offset + buf.length;
     this.pending = next;
     return { key: this.key, value: JSON.stringify(next) };
+  }
+
+  /**
+   * The file at the path is still the one this archive writes (its device and inode): one renamed or
+   * replaced meanwhile (a rotation) undoes the batch. A lone archiver kept writing to the file it had
+   * open, committed the deletes, and the new file at the path never got the rows (archiving audit).
+   */
+  private checkStillAtPath(identity: { dev: number; ino: number }): void {
+    let here: { dev: number; ino: number } | null = null;
+    try {
+      const st = statSync(this.key.slice('file:'.length));
+      here = { dev: st.dev, ino: st.ino };
+    } catch {
+      // gone from the path (renamed away or deleted)
+    }
+    if (here === null || here.dev !== identity.dev || here.ino !== identity.ino) {
+      throw fileError(this.path, 'was renamed or replaced while this archive wrote to it (or another machine archives to a file of this path): this batch is undone; archive again');
+    }
   }
 
   /** The batch's transaction committed: its bytes are part of the file for good. */
@@ -408,7 +430,40 @@ function parseLine(line: string): ArchiveLine | null {
   const o = v as Record<string, unknown>;
   const isObj = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
   if (o.kind === 'batch' && typeof o.archive === 'string') return o as ArchiveLine;
-  if (o.kind === 'run' && isObj(o.run) && typeof o.run.id === 'number' && typeof o.run.task === 'number' && Array.isArray(o.logs)) return o as ArchiveLine;
-  if (o.kind === 'task' && isObj(o.task) && typeof o.task.id === 'number') return o as ArchiveLine;
+  // A record in the shape archives write (the fields every version wrote): a run ended, of a type, with
+  // its instants as ISO text; a task of a type, a status and its arguments. `{"run":{"id":9,"task":1,
+  // "ended":"bad"}}` was read and printed as a run of type undefined.
+  if (o.kind === 'run' && isObj(o.run) && Array.isArray(o.logs) && o.logs.every(isObj) && isArchivedRun(o.run)) return o as ArchiveLine;
+  if (o.kind === 'task' && isObj(o.task) && isArchivedTask(o.task)) return o as ArchiveLine;
   return null;
+}
+
+const isId = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x > 0;
+const isInstantText = (x: unknown): boolean => typeof x === 'string' && x.length <= 40 && !Number.isNaN(Date.parse(x));
+const isText = (x: unknown): boolean => typeof x === 'string' && x !== '';
+
+function isArchivedRun(r: Record<string, unknown>): boolean {
+  return (
+    isId(r.id) &&
+    isId(r.task) &&
+    isText(r.type) &&
+    isText(r.backendId) &&
+    typeof r.status === 'string' &&
+    (RUN_STATUSES as readonly string[]).includes(r.status) &&
+    isInstantText(r.scheduled) &&
+    isInstantText(r.ended) &&
+    (r.started === null || r.started === undefined || isInstantText(r.started))
+  );
+}
+
+function isArchivedTask(t: Record<string, unknown>): boolean {
+  return (
+    isId(t.id) &&
+    isText(t.type) &&
+    typeof t.status === 'string' &&
+    (TASK_STATUSES as readonly string[]).includes(t.status) &&
+    !!t.arguments &&
+    typeof t.arguments === 'object' &&
+    !Array.isArray(t.arguments)
+  );
 }

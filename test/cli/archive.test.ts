@@ -45,7 +45,10 @@ function copyOfFixture(): TempDb {
 
 describe('archive: bad arguments exit 2 with a message naming the problem; nothing is written', () => {
   const garbage = join(tempDir(), 'garbage.jsonl');
-  writeFileSync(garbage, '{"kind":"task","task":{"id":1}}\nnot json\n');
+  writeFileSync(garbage, '{"kind":"task","task":{"id":1,"type":"t","status":"completed","arguments":{"args":[],"kwargs":{}}}}\nnot json\n');
+  // A run record not in a run's shape (no type, an ended that is no instant): it was printed as a run of type undefined (archiving audit).
+  const misshapen = join(tempDir(), 'misshapen.jsonl');
+  writeFileSync(misshapen, '{"kind":"run","run":{"id":9,"task":1,"status":"eventful","ended":"bad"},"logs":[]}\n');
   const cases: Array<[string, string[], string]> = [
     ['no --before', ['archive'], '--before is required'],
     ['a bad instant', ['archive', '--before', 'yesterday'], "option '--before <instant>' argument 'yesterday' is invalid"],
@@ -77,6 +80,12 @@ describe('archive: bad arguments exit 2 with a message naming the problem; nothi
     r = await runCli(['archive', 'read', garbage]);
     expect(r.code).toBe(2);
     expect(errorLines(r.stderr)[0]).toMatch(/garbage\.jsonl: line 2 is not an archive record$/);
+    for (const json of [['--json'], []]) {
+      r = await runCli(['archive', 'read', misshapen, ...json]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(errorLines(r.stderr)[0]).toMatch(/misshapen\.jsonl: line 1 is not an archive record$/);
+    }
     // Its good first record is not printed before the bad line is found: no half JSON array, no table cut short.
     for (const json of [['--json'], []]) {
       r = await runCli(['archive', 'read', garbage, ...json]);

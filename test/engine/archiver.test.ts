@@ -115,6 +115,26 @@ describe('JSONL archive file', () => {
     expect(readFileSync(file, 'utf8').trimEnd().split('\n').filter((l) => l.startsWith('{"kind":"run"'))).toHaveLength(6);
   });
 
+  it('a lone archive whose file is renamed or replaced mid-sweep undoes its next batch: the rows stay in the database (archiving audit: they were deleted, written only to the old file)', async () => {
+    const { orrery, dir } = await open();
+    await finishedTasks(orrery, 9, 40 * DAY);
+    const before = new Date(Date.now() - 30 * DAY);
+    const at = new Date();
+    const batch = (f: ArchiveFile) => orrery.store.archive.archiveBatch({ before, after: null, limit: 3, at, table: false, sink: { key: f.key, write: (b, c) => f.write(b, before, at, c) } });
+    for (const rotate of ['rename', 'replace'] as const) {
+      const file = join(dir, `lone-${rotate}.jsonl`);
+      const a = await ArchiveFile.open(file, orrery.store.archive, orrery.store, at);
+      expect((await batch(a)).runs).toHaveLength(3);
+      a.committed();
+      renameSync(file, `${file}.old`);
+      if (rotate === 'replace') writeFileSync(file, '');
+      await expect(batch(a)).rejects.toMatchObject({ code: 'validation_error', message: expect.stringContaining('was renamed or replaced while this archive wrote to it') });
+      a.close();
+    }
+    // Of the 9 runs, 3 went to each rotated file; the 3 others are still in the database.
+    expect(await orrery.archive({ before, to: join(dir, 'rest.jsonl') })).toMatchObject({ runs: 3, complete: true });
+  });
+
   it('cuts off a batch written but never committed, and refuses bytes another database appended', async () => {
     const { orrery, dir } = await open();
     await finishedTasks(orrery, 3, 40 * DAY);
