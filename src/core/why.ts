@@ -209,8 +209,12 @@ export function explainTask(f: WhyFacts): WhyAnswer {
 
   // 10. Workers.
   const seen = load.workersSeen.map((w) => w.worker);
+  // A task not due yet waits for its time, not for a worker: nothing to claim (it was a HOLD beside the due gate's).
+  const notDueYet = !active && task.status === 'next_run_not_scheduled' && task.nextRun.getTime() > at.getTime();
   if (!waitingToStart) add('workers', 'skip', finished ?? (run?.status === 'claimed' || run?.status === 'started' ? 'a worker holds the run' : 'no run to hold'));
-  else if (seen.length === 0) {
+  else if (notDueYet) {
+    add('workers', 'skip', `not due yet: nothing to claim before ${task.nextRun.toISOString()}${seen.length === 0 ? `; no live worker handles type ${type.name} now (none seen in the last ${formatDuration(f.workerWindowMs)})` : ''}`);
+  } else if (seen.length === 0) {
     const stopped = (f.workersStopped ?? []).map((w) => `${w.worker} at ${w.at.toISOString()}`);
     const since = stopped.length ? ` (stopped: ${stopped.slice(0, 5).join(', ')}${stopped.length > 5 ? ` and ${stopped.length - 5} more` : ''})` : '';
     add('workers', 'hold', `no live worker handles type ${type.name}: none registered for it and none claimed, heartbeated or ended a run of it in the last ${formatDuration(f.workerWindowMs)}${since}: is a worker with a handler for backend "${type.backendName}" running?`);
@@ -219,7 +223,7 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   // 11. The run.
   if (!active && task.status === 'next_run_not_scheduled' && (task.paused || type.paused)) add('run', 'skip', `no run while ${task.paused ? 'its schedule' : `its type ${type.name}`} is paused`);
   else if (!active && task.status === 'next_run_not_scheduled' && type.maxQueueLength === 0) add('run', 'skip', 'no run while maxQueueLength is 0: the runner queues none of the type and workers claim none of its due tasks');
-  else if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? claimsDueDirectly(type) ? `no run yet: a worker claims it directly, or the runner queues it after ${formatDuration(f.runnerGraceMs)}` : 'no run yet: the runner queues it (a type with limits is not claimed directly)' : 'no current run');
+  else if (!active) add('run', task.status === 'next_run_not_scheduled' ? 'pass' : 'skip', task.status === 'next_run_not_scheduled' ? (notDueYet ? `no run yet: due at ${task.nextRun.toISOString()}; then ` : 'no run yet: ') + (claimsDueDirectly(type) ? `a worker claims it directly, or the runner queues it ${formatDuration(f.runnerGraceMs)} ${notDueYet ? 'later' : 'after'}` : 'the runner queues it (a type with limits is not claimed directly)') : 'no current run');
   else if (run!.status === 'scheduled') add('run', 'pass', `${queuedWhen(at, run!.scheduled)}${load.aheadInQueue !== null ? `, ${load.aheadInQueue} run${load.aheadInQueue === 1 ? '' : 's'} of the type ahead of it` : ''}`);
   else if (run!.leaseExpiresAt !== null && run!.leaseExpiresAt.getTime() < at.getTime()) {
     const what = run!.status === 'claimed' ? 'gives it back to the queue (never begun, nothing consumed)' : 'ends it lost and the task follows its rules';

@@ -6,6 +6,7 @@ import { NotFoundError, shown } from '../core/errors.js';
 import { explainTask, type WhyAnswer } from '../core/why.js';
 import type { Store } from '../store/store.js';
 import { WORKER_GONE_MS, lastSignOfLife } from '../core/worker-liveness.js';
+import { WORKER_KEEP_MS } from '../core/worker-registry.js';
 
 /**
  * Workers count as live for a type when, within this window, they renewed a lease of, or ended, one of
@@ -72,7 +73,10 @@ export async function whyTask(store: Store, id: number, at: Date, runnerGraceMs 
 async function liveWorkers(store: Store, type: string, fromRuns: ReadonlyArray<{ worker: string; lastSeen: Date }>, since: Date, at: Date) {
   // Read at `at`: a row registered after it is not counted, and a stop that came after it had not happened yet
   // (operations.md: a worker whose graceful stop came later was running then).
-  const registered = (await store.workers.listWorkers(since, fromRuns.map((w) => w.worker)))
+  // Read over the registry's whole keep (7 days), not the 5-minute window: the stopped workers of the
+  // type are named however long ago they stopped (they were dropped 5 minutes after, when the hint
+  // matters most); the live ones still need a sign of life within the window (below).
+  const registered = (await store.workers.listWorkers(earlier(at, WORKER_KEEP_MS), fromRuns.map((w) => w.worker)))
     .filter((r) => r.startedAt.getTime() <= at.getTime())
     .map((r) => (r.stoppedAt && r.stoppedAt.getTime() > at.getTime() ? { ...r, stoppedAt: null, lastSeen: at } : r));
   const byId = new Map(registered.map((r) => [r.id, r]));

@@ -26,6 +26,8 @@ export function whyCases(sut: StoreUnderTest): void {
       expect((await workers(plus(T0, 29 * 60_000))).detail).not.toContain('wr');
       expect(await workers(plus(T0, 35 * 60_000))).toMatchObject({ verdict: 'pass', detail: expect.stringContaining('wr') });
       expect(await workers(plus(T0, 45 * 60_000))).toMatchObject({ verdict: 'hold', detail: expect.stringContaining('stopped: wr') });
+      // Named however long ago it stopped, within the registry's 7 days (it was dropped 5 minutes after: operations audit).
+      expect(await workers(plus(T0, 3 * 24 * 3_600_000))).toMatchObject({ verdict: 'hold', detail: expect.stringContaining('stopped: wr at 2026-01-01T00:40:00.000Z') });
     });
   });
 
@@ -37,6 +39,10 @@ export function whyCases(sut: StoreUnderTest): void {
       expect(early).toMatchObject({ state: 'blocked', heldBy: 'due', until: plus(T0, 60_000) });
       expect(early.gates.map((g) => g.gate)).toEqual(['task-status', 'task-paused', 'dag', 'type-paused', 'due', 'queue-length', 'max-running', 'max-running-per-key', 'rate-limit', 'rate-limit-per-key', 'workers', 'run']);
       expect(early.summary).toMatch(/not due until 2026-01-01T00:01:00.000Z \(in 1m\)/);
+      // Not due yet, it waits for its time, not for a worker: the workers gate does not hold it, and the run
+      // gate says when it is due (both held it and spoke of a queue "after 1s": operations audit).
+      expect(early.gates.find((g) => g.gate === 'workers')).toMatchObject({ verdict: 'skip', detail: 'not due yet: nothing to claim before 2026-01-01T00:01:00.000Z; no live worker handles type job now (none seen in the last 5m)' });
+      expect(early.gates.find((g) => g.gate === 'run')).toMatchObject({ verdict: 'pass', detail: 'no run yet: due at 2026-01-01T00:01:00.000Z; then a worker claims it directly, or the runner queues it 1s later' });
 
       const due = await orrery.whyTask(t.id, { at: plus(T0, 61_000) });
       expect(due).toMatchObject({ state: 'blocked', heldBy: 'workers' });
