@@ -212,8 +212,8 @@ export function explainTask(f: WhyFacts): WhyAnswer {
   // A task not due yet waits for its time, not for a worker: nothing to claim (it was a HOLD beside the due gate's).
   const notDueYet = !active && task.status === 'next_run_not_scheduled' && task.nextRun.getTime() > at.getTime();
   if (!waitingToStart) add('workers', 'skip', finished ?? (run?.status === 'claimed' || run?.status === 'started' ? 'a worker holds the run' : 'no run to hold'));
-  else if (notDueYet) {
-    add('workers', 'skip', `not due yet: nothing to claim before ${task.nextRun.toISOString()}${seen.length === 0 ? `; no live worker handles type ${type.name} now (none seen in the last ${formatDuration(f.workerWindowMs)})` : ''}`);
+  else if (notDueYet && seen.length === 0) {
+    add('workers', 'skip', `not due yet: nothing to claim before ${task.nextRun.toISOString()}; no live worker handles type ${type.name} now (none seen in the last ${formatDuration(f.workerWindowMs)})`);
   } else if (seen.length === 0) {
     const stopped = (f.workersStopped ?? []).map((w) => `${w.worker} at ${w.at.toISOString()}`);
     const since = stopped.length ? ` (stopped: ${stopped.slice(0, 5).join(', ')}${stopped.length > 5 ? ` and ${stopped.length - 5} more` : ''})` : '';

@@ -93,8 +93,10 @@ describe('the worker registry on virtual time', () => {
     expect((await orrery.listWorkers({ minutes: 5 })).map((w) => w.worker)).toEqual(['idle']);
     // Once the idle worker stops too, the workers gate holds the task and names it stopped.
     await idle.stop();
-    const held = (await orrery.whyTask(task.id)).gates.find((g) => g.gate === 'workers')!;
-    expect(held).toMatchObject({ verdict: 'hold', detail: expect.stringMatching(/^no live worker handles type mail: .*\(stopped: idle at 2026-01-01T00:11:40.000Z\)/) });
+    // (Not due yet, the task is not held by the gate, which says no worker is live now; once due, it is.)
+    expect((await orrery.whyTask(task.id)).gates.find((g) => g.gate === 'workers')).toMatchObject({ verdict: 'skip', detail: expect.stringMatching(/^not due yet: .*; no live worker handles type mail now/) });
+    const held = (await orrery.whyTask(task.id, { at: at(24 * 60 * MIN + 1000) })).gates.find((g) => g.gate === 'workers')!;
+    expect(held).toMatchObject({ verdict: 'hold', detail: expect.stringMatching(/^no live worker handles type mail: .*\(stopped: idle at 2026-01-01T00:11:40.000Z, leaving at 2026-01-01T00:01:00.000Z\)/) });
   });
 
   it('a failed registration is logged once and retried at the next refresh', async () => {
