@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { invalid } from '../core/errors.js';
 import { CHART_FILES, renderReport, reportCharts } from './report.js';
 import type { SeriesRow, SimulationResult, SimulationSummary } from './summary.js';
 
@@ -94,6 +95,10 @@ export async function outputsInTheWay(dir: string): Promise<string | null> {
 
 /** Writes summary.json, series.csv, report.html and the report's charts (charts/*.svg) into `dir` (created if needed); returns their paths. */
 export async function writeSimulation(dir: string, result: SimulationResult, compare?: SimulationResult): Promise<string[]> {
+  // Checked before the directory is made: null, a summary alone or {} was a TypeError, its directory left empty.
+  if (typeof dir !== 'string' || dir.trim() === '') throw invalid('dir', 'must be a directory path');
+  checkResult(result, 'result');
+  if (compare !== undefined) checkResult(compare, 'compare');
   await makeDirectories(dir);
   const files: Array<[string, string]> = [
     [OUTPUT_FILES[0], summaryJson(result.summary)],
@@ -104,4 +109,11 @@ export async function writeSimulation(dir: string, result: SimulationResult, com
   for (const c of reportCharts(result, compare)) files.push([join(CHARTS_DIR, c.file), `${c.svg}\n`]);
   for (const [name, text] of files) await writeFile(join(dir, name), text);
   return files.map(([name]) => join(dir, name));
+}
+
+/** A result runSimulation answered: `{ summary, series }` with a summary's scenario and a series array. */
+function checkResult(r: unknown, field: string): void {
+  const o = r as { summary?: { scenario?: unknown; byType?: unknown }; series?: unknown } | null;
+  const ok = o !== null && typeof o === 'object' && Array.isArray(o.series) && o.summary !== null && typeof o.summary === 'object' && typeof o.summary.scenario === 'string' && o.summary.byType !== null && typeof o.summary.byType === 'object';
+  if (!ok) throw invalid(field, 'must be what runSimulation answered ({ summary, series })');
 }

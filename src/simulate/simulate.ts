@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { checkCallback, knownOptions } from '../core/options.js';
-import { PermanentFailure, RetryAfter, invalid } from '../core/errors.js';
+import { dirname, resolve } from 'node:path';
+import { checkCallback, checkFlag, knownOptions } from '../core/options.js';
+import { PermanentFailure, RetryAfter, StorageError, invalid } from '../core/errors.js';
 import { redactUrl } from '../store/redact-url.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
@@ -41,7 +42,7 @@ export interface SimulationProgress {
 
 /** Options of `simulate` and `runSimulation`. */
 export interface SimulateOptions {
-  /** Called after every series interval of simulated time. */
+  /** Called at the end of every series interval of simulated time, and at the window's end. */
   onProgress?: (p: SimulationProgress) => void;
   /**
    * Run in real time instead (the system's timers, the scenario's start shifted to now): the same
@@ -80,6 +81,9 @@ export async function runSimulation(input: unknown, opts: SimulateOptions = {}):
   // Its options checked before anything runs: a misspelt one was ignored, and an onProgress that is no function crashed the process.
   opts = knownOptions(opts, ['onProgress', 'realTime', 'quietTurns', 'verifyShortCuts']);
   checkCallback(opts.onProgress, 'onProgress');
+  // Flags are booleans: realTime: 'false' ran in real time.
+  checkFlag(opts.realTime, 'realTime');
+  checkFlag(opts.verifyShortCuts, 'verifyShortCuts');
   // Only a scenario parseScenario answered is taken as checked (any object whose start was a Date was: its fields ran unchecked).
   const s = isCheckedScenario(input) ? input : parseScenario(input);
   const wall0 = performance.now();
@@ -117,6 +121,11 @@ async function refuseHeld(orrery: Orrery, url: string): Promise<void> {
 export async function checkSimulationStore(url: string): Promise<void> {
   // A SQLite file not there yet is empty: not created by the look.
   const path = sqlitePath(url);
+  // Not there yet, it is empty; but a directory that is not there either means it cannot be made: said
+  // now, as opening it would, before anything runs or --out is made (the look found it only after).
+  if (path !== null && path !== ':memory:' && !existsSync(path) && !existsSync(dirname(resolve(path)))) {
+    throw new StorageError(`cannot open database ${path}: directory ${dirname(resolve(path))} does not exist`);
+  }
   if (url === 'sqlite::memory:' || (path !== null && !existsSync(path))) return;
   const store = await openStore(url, { pgPoolSize: 1 });
   try {
@@ -312,9 +321,8 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
     next();
   });
 
-  // Queue samples at from, from + interval/6, ... (before `to`: the window is half-open), and progress once per interval.
+  // Queue samples at from, from + interval/6, ... (before `to`: the window is half-open).
   const sampleEvery = Math.max(1, Math.floor(s.interval / QUEUE_SAMPLES_PER_INTERVAL));
-  let samples = 0;
   const sample = async () => {
     const at = clock.now();
     const [queues, due] = await Promise.all([orrery.store.queueStats(at), orrery.store.dueStats(at, 1_000_000_000)]);
@@ -322,16 +330,28 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
     for (const q of queues) waiting.set(q.type, (waiting.get(q.type) ?? 0) + q.scheduled + q.claimed);
     for (const d of due) waiting.set(d.type, (waiting.get(d.type) ?? 0) + d.due);
     for (const t of collector.types) collector.sampleQueue(t, at.getTime(), waiting.get(t) ?? 0);
-    samples += 1;
-    if (samples % QUEUE_SAMPLES_PER_INTERVAL === 0 && progressError === null) {
-      // A callback that throws fails the simulation with its error (thrown here, it ended the process).
-      try {
-        opts.onProgress?.({ at, from: new Date(from), to: new Date(to), runs: END_STATUSES.reduce((sum, k) => sum + collector.totals[k], 0), wallMs: performance.now() - wall0 });
-      } catch (e) {
-        progressError = e;
-      }
+  };
+  // Progress at the end of every series interval, and at the window's end (it came with an interval's
+  // sixth queue sample, before the interval ended, and never for a last partial one or a window
+  // shorter than an interval).
+  const report = (at: Date) => {
+    if (progressError !== null || !opts.onProgress) return;
+    // A callback that throws fails the simulation with its error (thrown here, it ended the process).
+    try {
+      opts.onProgress({ at, from: new Date(from), to: new Date(to), runs: END_STATUSES.reduce((sum, k) => sum + collector.totals[k], 0), wallMs: performance.now() - wall0 });
+    } catch (e) {
+      progressError = e;
     }
   };
+  const progressAt = (at: number) => {
+    if (at >= to || !opts.onProgress) return;
+    clock.setTimer(at - clock.nowMs(), () => {
+      if (finished) return;
+      report(clock.now());
+      progressAt(at + s.interval);
+    });
+  };
+  progressAt(from + s.interval);
   const sampler = (at: number) => {
     if (at >= to) return;
     clock.setTimer(at - clock.nowMs(), () => {
@@ -345,6 +365,7 @@ async function runOn(orrery: Orrery, clock: SimClock, sim: SimStore, s: Scenario
   const loops = [runner, reaper, ...world.loops()];
   for (const l of loops) l.start();
   await clock.run(new Date(to));
+  report(new Date(to));
   finished = true;
   world.finish();
   collector.close();

@@ -4,10 +4,11 @@
  * against real time. In process, SQLite in memory.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseScenario, runSimulation, seriesCsv, summaryJson, ValidationError, type ScenarioInput } from '../../src/index.js';
+import { parseScenario, runSimulation, seriesCsv, summaryJson, ValidationError, writeSimulation, type ScenarioInput } from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
 import { reportCharts } from '../../src/simulate/report.js';
 import { overrideScenario } from '../../src/simulate/scenario.js';
@@ -351,6 +352,27 @@ describe('simulate', () => {
     await expect(runSimulation(small, { onProgress: () => { throw new Error('progress boom'); } })).rejects.toThrow('progress boom');
     await expect(runSimulation(small, { onProgress: 5 as never })).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'onProgress' }] });
     await expect(runSimulation(small, { realtime: true } as never)).rejects.toThrow(/^options\.realtime: unknown field/);
+    // Flags are booleans (realTime: 'false' ran in real time), and onProgress comes at the end of each interval
+    // and at the window's end (it came at 5/6 of each, none for a last partial interval: simulate audit).
+    await expect(runSimulation(small, { realTime: 'false' } as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'realTime' }] });
+    await expect(runSimulation(small, { verifyShortCuts: 1 } as never)).rejects.toMatchObject({ code: 'validation_error', details: [{ path: 'verifyShortCuts' }] });
+    const seen: string[] = [];
+    await runSimulation({ ...small, duration: '50m', interval: '20m' }, { onProgress: (p) => void seen.push(p.at.toISOString()) });
+    expect(seen).toEqual(['2026-03-02T00:20:00.000Z', '2026-03-02T00:40:00.000Z', '2026-03-02T00:50:00.000Z']);
+    const once: string[] = [];
+    await runSimulation({ ...small, duration: '10m', interval: '1h' }, { onProgress: (p) => void once.push(p.at.toISOString()) });
+    expect(once).toEqual(['2026-03-02T00:10:00.000Z']);
+    // writeSimulation checks what it is given before it makes the directory (a TypeError, the directory left empty).
+    const result = await runSimulation({ ...small, duration: '10m' });
+    for (const [args, path] of [[[null], 'result'], [[{}], 'result'], [[result, {}], 'compare'], [[result, result.summary], 'compare']] as const) {
+      const target = join(dir, `w-${path}-${String(args.length)}-${Math.random()}`);
+      await expect(writeSimulation(target, ...(args as unknown as [never, never]))).rejects.toMatchObject({ code: 'validation_error', details: [{ path }] });
+      expect(existsSync(target)).toBe(false);
+    }
+    // A SQLite store in a directory that does not exist is found before --out is made (exit 1, the directory was left empty).
+    const outMissing = join(dir, 'out-missing-store');
+    expect(await cli([join(dir, 'mem.json'), '--db', `sqlite:${join(dir, 'no-such-dir', 'x.db')}`, '--out', outMissing])).toEqual({ code: 1, err: expect.stringContaining('no-such-dir does not exist') });
+    expect(existsSync(outMissing)).toBe(false);
   });
 
   it('samples the queue six times per interval from the window\'s start, and counts only what happens before its end', { timeout: 60_000 }, async () => {
