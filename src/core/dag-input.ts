@@ -111,6 +111,10 @@ export function validateDag(input: unknown, _at?: Date): DagSpec {
     }
   }
   if (d === null || problems.length > 0) {
+    // A cycle among the tasks read is reported with the other problems (it was left out whenever there
+    // was another: dags.md "every bad field ... in one error"); alone, it is a CycleError (below).
+    const loop = findCycle(taskList.flatMap((t) => (t.id === null ? [] : [{ id: t.id, after: t.after.filter((dep) => dep !== t.id) }])));
+    if (loop) problems.push({ path: 'tasks', message: `cycle: ${loop.join(' -> ')}` });
     // One problem reads as any field's (`overlap: ...`); several are all listed, after the DAG's id.
     const name = d?.id ?? (typeof raw.id === 'string' ? raw.id : null);
     const listed = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');

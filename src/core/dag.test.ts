@@ -4,6 +4,14 @@ import { archiveHoldsAttempt, dagSyncLine, dagVersion, findCycle, topologicalOrd
 import { validateDag } from './dag-input.js';
 
 const t = (id: string, after: string[] = []) => ({ id, after });
+const errorOf = (f: () => unknown): ValidationError => {
+  try {
+    f();
+  } catch (e) {
+    return e as ValidationError;
+  }
+  throw new Error('expected a ValidationError');
+};
 
 describe('validateDag', () => {
   it('names every bad field in one error: the schema\'s and the checks past it (dependencies, duplicates, timeouts, the schedule)', () => {
@@ -71,6 +79,13 @@ describe('validateDag', () => {
       expect((e as CycleError).cycle).toEqual(['a', 'c', 'b', 'a']);
       expect((e as CycleError).code).toBe('validation_error');
     }
+    // With another problem, the cycle is listed with it (it was left out: dags audit); a self-dependency is its own problem, no cycle.
+    const both = errorOf(() => validateDag({ id: 'loop', maxActiveRuns: 0, tasks: [t('a', ['b']), t('b', ['a'])] }));
+    expect(both.details).toEqual([{ path: 'maxActiveRuns', message: 'must be at least 1' }, { path: 'tasks', message: 'cycle: a -> b -> a' }]);
+    expect(both.message).toBe('invalid DAG "loop": maxActiveRuns: must be at least 1; tasks: cycle: a -> b -> a');
+    const unknownToo = errorOf(() => validateDag({ id: 'x', tasks: [t('a', ['b']), t('b', ['a']), t('c', ['zz'])] }));
+    expect(unknownToo.details.map((d) => d.message)).toEqual(['task "c" depends on unknown task "zz"', 'cycle: a -> b -> a']);
+    expect(errorOf(() => validateDag({ id: 'x', maxActiveRuns: 0, tasks: [t('a', ['a'])] })).details.map((d) => d.message)).toEqual(['must be at least 1', 'task "a" depends on itself']);
   });
 
   it('rejects unknown dependencies, self-dependencies and duplicate ids, naming each', () => {

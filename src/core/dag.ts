@@ -124,7 +124,7 @@ export interface DagSpec {
 }
 
 /** A dependency cycle as a path that starts and ends on the same task, or null. */
-export function findCycle(tasks: readonly DagTaskSpec[]): string[] | null {
+export function findCycle(tasks: ReadonlyArray<{ id: string; after: readonly string[] }>): string[] | null {
   const after = new Map(tasks.map((t) => [t.id, t.after]));
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
