@@ -68,7 +68,7 @@ export interface OrreryClientOptions {
 
 const CLOSED = Symbol('closed');
 const TIMED_OUT = Symbol('timed out');
-const closedError = () => new HttpError('client_closed', 'the client was closed');
+export const closedError = () => new HttpError('client_closed', 'the client was closed');
 
 /** Statuses a proxy or the server answers while the service or its database is away for now. */
 const GATEWAY = new Set([502, 503, 504]);

@@ -17,7 +17,7 @@ import { DagClient } from './dag-client.js';
 import { ScheduleClient } from './schedule-client.js';
 import { StatsClient } from './dashboard-client.js';
 import { VisitClient } from './visit-client.js';
-import { runPath, toError } from './client-transport.js';
+import { closedError, runPath, toError } from './client-transport.js';
 import { TaskClient } from './task-client.js';
 
 export { DEFAULT_CLIENT_TIMEOUT_MS, serverBase, type OrreryClientOptions } from './client-transport.js';
@@ -272,6 +272,8 @@ export class OrreryClient extends TaskClient implements Jobboard {
 
   /** One event stream (`GET /api/events`) for every subscription of this client, open while any is. */
   private onEvent(kind: ClientSignal, listener: () => void): () => void {
+    // A closed client subscribes nothing: said, not a listener left that never hears (client audit).
+    if (this.closing.signal.aborted) throw closedError();
     this.eventListeners[kind].add(listener);
     if (!this.events) this.events = this.openEvents();
     return () => {

@@ -94,6 +94,12 @@ describe('OrreryClient timeouts and close', () => {
     client.close();
     await expect(call).rejects.toMatchObject({ code: 'client_closed', message: 'the client was closed' });
     await expect(client.listTaskTypes()).rejects.toMatchObject({ code: 'client_closed' });
+    // A subscription after close() throws it (it returned a function and subscribed nothing: client audit);
+    // a call answered without a request still answers, as http.md says.
+    for (const subscribe of [() => client.onRunsScheduled(() => {}), () => client.onCancelRequested(() => {}), () => client.onTypesChanged(() => {})]) {
+      expect(subscribe).toThrow('the client was closed');
+    }
+    expect(await client.createTasks([])).toEqual([]);
   });
 
   it('timeoutMs must be a positive whole number of milliseconds or null', () => {
