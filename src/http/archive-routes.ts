@@ -1,12 +1,25 @@
 import { DEFAULT_ARCHIVE_PAGE } from '../engine/service-checks.js';
 import { z } from 'zod';
+import { parseInstant } from '../core/instants.js';
 import { MAX_ARCHIVE_BATCH } from '../engine/archiving.js';
 import type { Route } from './routes.js';
 import { ErrorSchema, queryInt, LogRecordSchema, RunSchema, TaskSchema } from './schemas.js';
 
 const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 // With its offset (docs/http.md): an instant without one, which other fields read as UTC, is refused naming what it lacks.
-const isoInstant = z.string().datetime({ offset: true, message: 'must be an ISO 8601 instant with its offset (2026-12-01T00:00:00Z or +01:00): a cut-off is never read as UTC by default' });
+// Every form core reads (parseInstant: `+01`, `+0100`, no seconds, a space for the T), with its offset:
+// zod's datetime took only Z or +HH:MM with seconds, and said the offset was missing.
+const readsWithOffset = (v: string): boolean => {
+  const t = v.trim();
+  if (t.length <= 10 || !/(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(t)) return false;
+  try {
+    parseInstant(t);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const isoInstant = z.string().max(64).refine(readsWithOffset, 'must be an ISO 8601 instant with its offset (2026-12-01T00:00:00Z or +01:00): a cut-off is never read as UTC by default');
 
 const ArchiveBody = z.strictObject({
   before: isoInstant.describe('runs that ended before this instant are archived (and finished one-shot tasks whose runs all went)'),
@@ -40,7 +53,7 @@ export const archiveRoutes: Route[] = [
     body: ArchiveBody,
     responses: { 200: ArchiveSummarySchema, 400: ErrorSchema },
     handler: async (o, { body }) => ({
-      body: await o.archive({ before: new Date(body.before), table: true, ...(body.batch !== undefined ? { batch: body.batch } : {}) }),
+      body: await o.archive({ before: parseInstant(body.before), table: true, ...(body.batch !== undefined ? { batch: body.batch } : {}) }),
     }),
   },
   {

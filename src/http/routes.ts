@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError, type ErrorDetail } from '../core/errors.js';
+import { ValidationError, shown, type ErrorDetail } from '../core/errors.js';
 import { detailsOfIssues, safeParseWorded } from '../core/zod-issues.js';
 import { taskTypeInputDocSchema } from '../core/validation.js';
 import { TaskInputDoc } from './doc-schemas.js';
@@ -74,7 +74,7 @@ const at = (d: Date | undefined) => (d === undefined ? {} : { at: d });
 
 async function found<T>(value: Promise<T | null>, what: string, field = 'id'): Promise<T> {
   const v = await value;
-  if (v === null) throw new HttpError('not_found', `${what} not found`, [{ path: field, message: `no ${what}` }]);
+  if (v === null) throw new HttpError('not_found', `${shown(what)} not found`, [{ path: field, message: `no ${shown(what)}` }]);
   return v;
 }
 

@@ -176,7 +176,7 @@ export const ErrorSchema = z.object({
 // --- request contracts the HTTP layer checks itself (task and task type bodies are checked by core) ---
 // Lengths in characters are UTF-16 code units, as core counts them (zod's max counts code points: 101
 // emoji passed the route's 200 and were refused by core with another message).
-const nonEmpty = z.string().min(1).max(256);
+const nonEmpty = z.string().min(1).max(256).refine((s) => s.length <= 256, 'at most 256 characters');
 /** A worker id, as the registry and the CLI's --id take it (core MAX_WORKER_ID). */
 const workerId = z
   .string()
