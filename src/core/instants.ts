@@ -6,14 +6,22 @@ import { invalid, shown } from './errors.js';
  */
 export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?|Z|[+-]\d{2}:?\d{2})?$/i;
 
+/**
+ * The offset the text of an instant in ISO_INSTANT's forms ends with (`Z`, `+01:00`, `+0100`, `+01`),
+ * or null: a date alone, or a time without one (read as UTC).
+ */
+export function instantOffset(text: string): string | null {
+  const src = text.trim();
+  return src.length <= 10 ? null : (/(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(src)?.[0] ?? null);
+}
+
 /** Parses an ISO 8601 instant (`2026-01-02`, `2026-01-02T03:04:05Z`, with offset). Date-only and zone-less forms are UTC. */
 export function parseInstant(text: string, field = 'instant'): Date {
   const src = text.trim();
   if (!ISO_INSTANT.test(src)) throw invalid(field, `invalid ISO 8601 instant "${shown(text)}" (example: 2026-01-02T03:00:00Z)`);
-  const hoursOnly = src.length > 16 && /[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?[+-]\d{2}$/i.test(src);
-  const hasZone = hoursOnly || (/(?:Z|[+-]\d{2}:?\d{2})$/i.test(src) && src.length > 10);
+  const offset = instantOffset(src);
   // An offset of hours alone (`+01`) is written out in full for Date (which reads no such form).
-  const normalised = src.length === 10 ? `${src}T00:00:00Z` : hoursOnly ? `${src}:00` : hasZone ? src : `${src}Z`;
+  const normalised = src.length === 10 ? `${src}T00:00:00Z` : offset === null ? `${src}Z` : offset.length === 3 ? `${src}:00` : src;
   const d = new Date(normalised.replace(' ', 'T'));
   if (Number.isNaN(d.getTime()) || !isCalendarDate(src.slice(0, 10))) throw invalid(field, `invalid instant "${shown(text)}"`);
   // An offset may carry a written year past 9999 or before 0000 in UTC, which this form could not write back.

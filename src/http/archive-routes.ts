@@ -1,6 +1,6 @@
 import { DEFAULT_ARCHIVE_PAGE } from '../engine/service-checks.js';
 import { z } from 'zod';
-import { parseInstant } from '../core/instants.js';
+import { instantOffset, parseInstant } from '../core/instants.js';
 import { MAX_ARCHIVE_BATCH } from '../engine/archiving.js';
 import type { Route } from './routes.js';
 import { ErrorSchema, queryInt, LogRecordSchema, RunSchema, TaskSchema } from './schemas.js';
@@ -10,10 +10,9 @@ const instant = z.string().describe('ISO 8601 instant, UTC, with milliseconds');
 // Every form core reads (parseInstant: `+01`, `+0100`, no seconds, a space for the T), with its offset:
 // zod's datetime took only Z or +HH:MM with seconds, and said the offset was missing.
 const readsWithOffset = (v: string): boolean => {
-  const t = v.trim();
-  if (t.length <= 10 || !/(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(t)) return false;
+  if (instantOffset(v) === null) return false;
   try {
-    parseInstant(t);
+    parseInstant(v);
     return true;
   } catch {
     return false;

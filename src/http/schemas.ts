@@ -176,13 +176,15 @@ export const ErrorSchema = z.object({
 // --- request contracts the HTTP layer checks itself (task and task type bodies are checked by core) ---
 // Lengths in characters are UTF-16 code units, as core counts them (zod's max counts code points: 101
 // emoji passed the route's 200 and were refused by core with another message).
-const nonEmpty = z.string().min(1).max(256).refine((s) => s.length <= 256, 'at most 256 characters');
+// Each keeps `max` for the document's maxLength, and refines with the count core makes.
+const unitsAtMost = (n: number) => [(s: string) => s.length <= n, `at most ${n} characters`] as const;
+const nonEmpty = z.string().min(1).max(256).refine(...unitsAtMost(256));
 /** A worker id, as the registry and the CLI's --id take it (core MAX_WORKER_ID). */
 const workerId = z
   .string()
   .min(1)
   .max(MAX_WORKER_ID)
-  .refine((s) => s.length <= MAX_WORKER_ID, `at most ${MAX_WORKER_ID} characters`)
+  .refine(...unitsAtMost(MAX_WORKER_ID))
   .refine((s) => s.trim() !== '', BLANK_WORKER_ID);
 /**
  * An instant in a request: ISO 8601 with an offset, or without one (or a date alone) read as UTC, as
@@ -288,7 +290,7 @@ export const JobboardEndBody = z.strictObject({
 export const AbandonBody = z.strictObject({ backendId: nonEmpty, worker: workerId, reason: z.string().max(10_000).optional(), startedAt: isoInstant.optional() });
 export const LogsBody = z.strictObject({
   backendId: nonEmpty,
-  records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(MAX_LOG_MESSAGE).refine((m) => m.length <= MAX_LOG_MESSAGE, `at most ${MAX_LOG_MESSAGE} characters`), attributes: z.record(z.string(), z.unknown()).default({}) })).max(MAX_LOG_APPEND),
+  records: z.array(z.strictObject({ at: isoInstant, level: z.enum(LOG_LEVELS), message: z.string().max(MAX_LOG_MESSAGE).refine(...unitsAtMost(MAX_LOG_MESSAGE)), attributes: z.record(z.string(), z.unknown()).default({}) })).max(MAX_LOG_APPEND),
 });
 /** A comma-separated list of some of `values` (one at least). */
 const commaList = (values: readonly string[], plural: string) =>

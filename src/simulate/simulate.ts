@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { checkCallback, checkFlag, knownOptions } from '../core/options.js';
-import { PermanentFailure, RetryAfter, StorageError, invalid } from '../core/errors.js';
+import { PermanentFailure, RetryAfter, invalid } from '../core/errors.js';
 import { redactUrl } from '../store/redact-url.js';
 import type { TaskType } from '../core/model.js';
 import type { TaskInput, TaskTypeInput } from '../core/validation.js';
@@ -11,6 +10,7 @@ import { Orrery } from '../engine/service.js';
 import { VirtualClock } from '../engine/virtual-clock.js';
 import { holdingClock } from '../engine/virtual-store.js';
 import { openStore, sqlitePath } from '../store/open-store.js';
+import { checkSqlitePath } from '../store/sqlite/sqlite-connection.js';
 import { systemClock, type Clock, type Timer } from '../engine/clock.js';
 import { Worker } from '../engine/worker.js';
 import type { Handler } from '../worker/handlers.js';
@@ -121,11 +121,9 @@ async function refuseHeld(orrery: Orrery, url: string): Promise<void> {
 export async function checkSimulationStore(url: string): Promise<void> {
   // A SQLite file not there yet is empty: not created by the look.
   const path = sqlitePath(url);
-  // Not there yet, it is empty; but a directory that is not there either means it cannot be made: said
-  // now, as opening it would, before anything runs or --out is made (the look found it only after).
-  if (path !== null && path !== ':memory:' && !existsSync(path) && !existsSync(dirname(resolve(path)))) {
-    throw new StorageError(`cannot open database ${path}: directory ${dirname(resolve(path))} does not exist`);
-  }
+  // A file that cannot be opened (its directory missing) is said now, as opening it would, before anything
+  // runs or --out is made (the look found it only after).
+  if (path !== null) checkSqlitePath(path);
   if (url === 'sqlite::memory:' || (path !== null && !existsSync(path))) return;
   const store = await openStore(url, { pgPoolSize: 1 });
   try {

@@ -10,13 +10,17 @@ const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations
 /** Bytes a WAL is cut back to when it starts over (SQLite's journal_size_limit). */
 export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
 
+/** A SQLite file path that cannot be opened (its directory missing, or a directory itself): a StorageError. */
+export function checkSqlitePath(path: string): void {
+  if (path === ':memory:') return;
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir)) throw new StorageError(`cannot open database ${path}: directory ${dir} does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new StorageError(`cannot open database ${path}: it is a directory`);
+}
+
 /** Opens (creating if needed) and migrates a SQLite database. `path` is a file path or `:memory:`. */
 export function openSqlite(path: string): Database.Database {
-  if (path !== ':memory:') {
-    const dir = dirname(resolve(path));
-    if (!existsSync(dir)) throw new StorageError(`cannot open database ${path}: directory ${dir} does not exist`);
-    if (existsSync(path) && statSync(path).isDirectory()) throw new StorageError(`cannot open database ${path}: it is a directory`);
-  }
+  checkSqlitePath(path);
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: 15_000 });
